@@ -1,0 +1,40 @@
+# The two commands of README.md: `make run` and `make test`. Both set up everything on a
+# fresh Debian machine with Python 3.11+ (system packages when run as root, the .venv).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= config/gateway.example.toml
+
+# Debian packages: libmagic for python-magic (run); Dovecot and PostgreSQL are real
+# servers the test suite starts by itself; TLWG fonts draw the Thai receive stamp.
+RUN_DEBS  := libmagic1 fonts-tlwg-garuda-ttf
+TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql
+
+.PHONY: run test system-run system-test venv bench clean
+
+run: system-run $(BIN)/.installed
+	$(BIN)/saraban-gateway --config $(CONFIG) run
+
+test: system-test $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+system-run:
+	@DEBS="$(RUN_DEBS)" sh tests/ensure_debs.sh
+
+system-test:
+	@DEBS="$(TEST_DEBS)" sh tests/ensure_debs.sh
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "saraban-gateway needs Python 3.11 or newer, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+venv: $(BIN)/.installed
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/smtp_throughput.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,152 @@
+"""What a rule sees and what it says back.
+
+The gateway fills these from the raw message (gateway/parse_mail.py); everything that
+needs a library touching bytes (MIME parsing, libmagic, the PDF text layer) happens
+there, so that rules stay pure functions that tests can feed directly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+Verdict = Literal["pass", "warn", "fail"]
+Urgency = Literal["normal", "urgent", "very_urgent", "most_urgent"]
+# ลับ = confidential, ลับมาก = secret, ลับที่สุด = top_secret (e-CMS codes 002/003/004).
+Secrecy = Literal["none", "confidential", "secret", "top_secret"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One MIME leaf that carries a file (whatever its disposition said)."""
+
+    index: int
+    filename: str | None  # decoded, as the sender named it; never used as a path
+    declared_type: str  # Content-Type as the mail client labelled it
+    disposition: str | None  # "attachment", "inline" or None
+    data: bytes
+    sniffed_type: str  # MIME type by content (libmagic)
+    sha256: str
+    pdf_text: str | None = None  # text layer of a PDF, when it has one
+    pdf_encrypted: bool = False
+    pdf_pages: int | None = None
+    pdf_error: str | None = None  # why the PDF could not be read, if it could not
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """A received message, decoded: headers to str (Thai decoded), files to bytes."""
+
+    subject: str
+    from_address: str  # address in From:
+    reply_to: str | None
+    envelope_sender: str  # SMTP MAIL FROM ("" for the null reverse-path)
+    message_id: str | None
+    date: dt.datetime | None
+    headers: tuple[tuple[str, str], ...]  # every header, decoded, in order
+    body_text: str
+    body_html: str
+    attachments: tuple[Attachment, ...]
+    defects: tuple[str, ...] = ()  # what the MIME parser found broken
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule's word on one letter (or on one of its files)."""
+
+    rule: str
+    verdict: Verdict
+    message_th: str
+    message_en: str
+    attachment: str | None = None  # the file it is about, if any
+
+    @property
+    def message(self) -> str:
+        return f"{self.message_th} / {self.message_en}"
+
+    def as_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "verdict": self.verdict,
+            "message": self.message,
+            "message_th": self.message_th,
+            "message_en": self.message_en,
+            "attachment": self.attachment,
+        }
+
+
+@dataclass(frozen=True)
+class LetterFacts:
+    """What the letter says about itself; None/empty where it could not be read."""
+
+    reference: str | None = None  # ที่, normalised: "กท 0403/ว 276"
+    letter_date: dt.date | None = None  # วันที่, in the common era
+    subject: str | None = None  # เรื่อง
+    addressee: str | None = None  # เรียน
+    references: tuple[str, ...] = ()  # อ้างถึง
+    enclosures: tuple[str, ...] = ()  # สิ่งที่ส่งมาด้วย
+    urgency: Urgency = "normal"  # ด่วน / ด่วนมาก / ด่วนที่สุด
+    secrecy: Secrecy = "none"  # ลับ / ลับมาก / ลับที่สุด
+    kind: str | None = None  # external, internal_memo, circular, order, ...
+
+    def as_dict(self) -> dict:
+        return {
+            "reference": self.reference,
+            "letter_date": self.letter_date.isoformat() if self.letter_date else None,
+            "subject": self.subject,
+            "addressee": self.addressee,
+            "references": list(self.references),
+            "enclosures": list(self.enclosures),
+            "enclosure_count": len(self.enclosures),
+            "urgency": self.urgency,
+            "secrecy": self.secrecy,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """The configurable parts the rules need (from [rules] in the config)."""
+
+    filename_pattern: str = r"^(?P<year>25\d\d)_(?P<agency>[A-Za-z]+)_(?P<office>\d+(?:_\d+)*)_(?P<number>\d+)(?:_(?P<suffix>[A-Za-z0-9ก-๙]+))?$"
+    cover_types: tuple[str, ...] = ("application/pdf",)
+    enclosure_types: tuple[str, ...] = (
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+        "image/tiff",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    )
+    max_filename_length: int = 150
+
+
+@dataclass
+class Decision:
+    """What the policy made of the findings for one unit."""
+
+    action: Literal["accept", "reject"]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[Finding]:
+        return [f for f in self.findings if f.verdict == "fail"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.verdict == "warn"]
