@@ -137,7 +137,7 @@ def test_lookup_refuses_other_domains(demo):
     assert demo.in_domain("saraban.nosuch@BANGKOK.go.th")
 
 
-def test_domain_is_configurable(tmp_path):
+def test_domain_is_configurable():
     directory = load_directory(UNITS_TOML, domain="Example.ORG")
     assert directory.lookup("saraban.dds@example.org").name_th == "สำนักการระบายน้ำ"
     assert directory.lookup("saraban.dds@bangkok.go.th") is None
