@@ -1,0 +1,212 @@
+"""One spool entry through parse -> rules -> vault -> register, idempotently.
+
+Each step is keyed so that running the whole function again after a crash, at any
+point, ends in the same state: the Message row by queue id, a registration by
+(queue id, unit), a quarantine entry by (queue id, unit), vault objects by hash.
+The spool file is removed last, once the database says the message is finished.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+
+from gateway.parse_mail import parse_mail, sender_display_name
+from gateway.services import Services
+from gateway.spool import SpoolEntry
+from rules.extract import extract_facts
+from rules.model import Finding, LetterFacts, ParsedMail
+from rules.registry import run_rules
+from storage.models import Message, OutboxItem, QuarantineEntry
+from storage.register import NewLetter, find_registration, find_resend, register_letter
+
+log = structlog.get_logger("gateway.pipeline")
+
+FINISHED = ("done", "quarantined")
+
+
+@dataclass
+class Checked:
+    """The parsed message and what the rules made of it, shared by every recipient."""
+
+    mail: ParsedMail | None
+    facts: LetterFacts
+    findings: list[Finding]
+    raw_sha256: str
+    parse_error: str | None = None
+
+
+def process_entry(services: Services, queue_id: str) -> str:
+    """Process one spool entry; return the message's final state."""
+    spool, db = services.spool, services.db
+    entry = spool.read(queue_id)
+    structlog.contextvars.bind_contextvars(queue_id=queue_id)
+    try:
+        state = _open_message(services, entry)
+        if state in FINISHED:
+            spool.remove(queue_id)
+            return state
+        checked = _check(services, entry)
+        outcome: dict[str, str] = {}
+        for rcpt in entry.rcpt_to:
+            outcome[rcpt] = _file_for_unit(services, entry, checked, rcpt)
+        final = "done" if any(o.startswith(("registered", "duplicate")) for o in outcome.values()) else "quarantined"
+        with db.session() as session:
+            message = session.get(Message, queue_id)
+            message.state = final
+            message.outcome = outcome
+            message.reason = None
+        spool.remove(queue_id)
+        log.info("message_finished", state=final, outcome=outcome)
+        return final
+    finally:
+        structlog.contextvars.unbind_contextvars("queue_id", "unit", "receive_no")
+
+
+def _open_message(services: Services, entry: SpoolEntry) -> str:
+    """Record the message (first time) or count another attempt (after a crash)."""
+    import hashlib
+
+    with services.db.session() as session:
+        message = session.get(Message, entry.queue_id)
+        if message is None:
+            session.add(
+                Message(
+                    queue_id=entry.queue_id,
+                    received_at=entry.received_at,
+                    mail_from=entry.mail_from,
+                    recipients=entry.rcpt_to,
+                    size=entry.size,
+                    sha256=hashlib.sha256(entry.raw).hexdigest(),
+                    state="processing",
+                    attempts=1,
+                    outcome={},
+                )
+            )
+            return "processing"
+        if message.state == "processing":
+            message.attempts += 1
+        return message.state
+
+
+def _check(services: Services, entry: SpoolEntry) -> Checked:
+    raw_sha256 = services.vault.put(entry.raw)
+    try:
+        mail = parse_mail(entry.raw, entry.mail_from, services.pdf_reader)
+    except Exception as exc:  # the parser's failure is this message's verdict
+        log.warning("parse_failed", error=f"{type(exc).__name__}: {exc}")
+        finding = Finding(
+            rule="mime_parse",
+            verdict="fail",
+            message_th="อ่านโครงสร้างอีเมลไม่ได้ กรุณาส่งใหม่จากโปรแกรมอีเมลมาตรฐาน",
+            message_en=f"the message could not be parsed ({type(exc).__name__}); please resend it from a standard mail client",
+        )
+        return Checked(None, LetterFacts(), [finding], raw_sha256, parse_error=str(exc))
+    for attachment in mail.attachments:
+        services.vault.put(attachment.data, attachment.sha256)
+    facts = extract_facts(mail)
+    findings = run_rules(mail, facts, services.rule_settings)
+    return Checked(mail, facts, findings, raw_sha256)
+
+
+def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt: str) -> str:
+    settings = services.settings
+    unit = services.directory.lookup(rcpt)
+    unit_name = unit.address if unit else rcpt.split("@", 1)[0].lower()
+    structlog.contextvars.bind_contextvars(unit=unit_name)
+    mail = checked.mail
+    sender = (mail.from_address if mail and mail.from_address else entry.mail_from).lower()
+    message_id = mail.message_id if mail else None
+    with services.db.session() as session:
+        existing = find_registration(session, entry.queue_id, unit_name)
+        if existing is not None:
+            return f"registered {existing.receive_no}"
+        held = session.scalar(
+            select(QuarantineEntry).where(
+                QuarantineEntry.queue_id == entry.queue_id, QuarantineEntry.unit == unit_name
+            )
+        )
+        if held is not None:
+            return "quarantined"
+        if unit is None:
+            return _quarantine(session, entry, checked, unit_name, sender, [
+                Finding("unit_directory", "fail",
+                        "หน่วยงานผู้รับถูกลบออกจากสมุดรายชื่อหลังรับอีเมล",
+                        "the receiving unit was removed from the directory after the message was accepted"),
+            ])
+        resend = find_resend(session, unit_name, sender, message_id)
+        if resend is not None:
+            log.info("resend_recognised", receive_no=resend.receive_no, message_id=message_id)
+            return f"duplicate of {resend.receive_no}"
+        if checked.mail is None:
+            return _quarantine(session, entry, checked, unit_name, sender, checked.findings)
+        decision = services.policy.decide(checked.findings, unit_name)
+        if decision.action == "reject":
+            return _quarantine(session, entry, checked, unit_name, sender, decision.findings)
+        book = settings.register.general_book
+        if checked.facts.secrecy in ("confidential", "secret"):
+            book = settings.register.secret_book
+        letter = register_letter(
+            session,
+            NewLetter(
+                queue_id=entry.queue_id,
+                unit=unit_name,
+                book=book,
+                received_at=entry.received_at,
+                sender=sender,
+                sender_name=sender_display_name(checked.mail),
+                subject=checked.mail.subject or checked.facts.subject,
+                message_id=message_id,
+                facts=checked.facts.as_dict(),
+                findings=[f.as_dict() for f in decision.findings if f.verdict != "pass"],
+                attachments=[
+                    {
+                        "filename": a.filename,
+                        "sha256": a.sha256,
+                        "size": a.size,
+                        "content_type": a.sniffed_type,
+                        "declared_type": a.declared_type,
+                    }
+                    for a in checked.mail.attachments
+                ],
+            ),
+            start=settings.start_number(unit_name, book, _year(entry)),
+        )
+        structlog.contextvars.bind_contextvars(receive_no=letter.receive_no)
+        session.add(
+            OutboxItem(
+                kind="folder",
+                key=f"{entry.queue_id}:{unit_name}",
+                queue_id=entry.queue_id,
+                letter_id=letter.id,
+                unit=unit_name,
+                payload={"raw_sha256": checked.raw_sha256, "backend": settings.delivery.backend},
+            )
+        )
+        log.info("registered", book=book, number=letter.number, year=letter.year,
+                 warnings=len(decision.warnings))
+        return f"registered {letter.receive_no}"
+
+
+def _year(entry: SpoolEntry) -> int:
+    from gateway.thai_time import be_year
+
+    return be_year(entry.received_at)
+
+
+def _quarantine(session, entry: SpoolEntry, checked: Checked, unit: str, sender: str,
+                findings: list[Finding]) -> str:
+    reasons = [f.as_dict() for f in findings if f.verdict == "fail"] or [f.as_dict() for f in findings]
+    session.add(
+        QuarantineEntry(
+            queue_id=entry.queue_id,
+            unit=unit,
+            sender=sender,
+            subject=checked.mail.subject if checked.mail else None,
+            reasons=reasons,
+            raw_sha256=checked.raw_sha256,
+        )
+    )
+    log.info("quarantined", reasons=[r["rule"] for r in reasons])
+    return "quarantined"

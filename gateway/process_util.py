@@ -1,0 +1,30 @@
+"""Child-process plumbing shared by the runners."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import signal
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the supervisor dies (even by kill -9),
+    so an orphaned runner never keeps working beside a restarted daemon."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT; runners finish the item in hand, then return."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, signum, frame) -> None:  # noqa: ANN001
+        self.stopping = True

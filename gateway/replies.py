@@ -1,0 +1,27 @@
+"""SMTP replies: code, enhanced status, and a short text in Thai and English.
+
+The sending MTA puts this text into the bounce its user reads, so it must say what
+happened in the user's language and in the one their IT staff will search for."""
+from __future__ import annotations
+
+
+def reply(code: int, status: str, thai: str, english: str) -> str:
+    return f"{code} {status} {thai} / {english}"
+
+
+def queued(queue_id: str) -> str:
+    return reply(250, "2.0.0", f"รับไว้แล้ว รหัสคิว {queue_id}", f"queued as {queue_id}")
+
+
+UNKNOWN_UNIT = reply(550, "5.1.1", "ไม่มีที่อยู่สารบรรณนี้ในระบบ", "no such saraban address here")
+NO_RELAY = reply(550, "5.7.1", "ระบบนี้รับเฉพาะหนังสือถึงที่อยู่สารบรรณ", "relaying denied: this gateway only accepts letters for saraban addresses")
+WRONG_DOMAIN = NO_RELAY
+TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกินไป กรุณาส่งแยก", "too many recipients, send the rest separately")
+TOO_BIG = reply(552, "5.3.4", "ข้อความใหญ่เกินกำหนด", "message exceeds the fixed maximum message size")
+SPOOL_FAILED = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง", "temporary local problem, please try again later")
+TOP_SECRET = reply(
+    550,
+    "5.7.0",
+    "หนังสือชั้นความลับ \"ลับที่สุด\" ต้องส่งเป็นเอกสารกระดาษเท่านั้น ห้ามส่งทางอีเมล",
+    "top-secret (LAB THI SUT) letters must be delivered on paper, never by e-mail",
+)

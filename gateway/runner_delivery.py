@@ -1,0 +1,126 @@
+"""The delivery runner: works the outbox until every item is done or dead.
+
+Each outbox kind has a handler; a handler must be idempotent (it may run again after a
+crash between doing the work and recording it). A failure is retried with exponential
+backoff; an item still failing after `delivery.dead_after` seconds is dead, shown in
+`status` and retriable from the CLI."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Callable
+
+import structlog
+from sqlalchemy import select
+
+from gateway.config import Settings
+from gateway.deliver_maildir import deliver
+from gateway.folder_copy import build_folder_copy
+from gateway.log import setup_logging
+from gateway.process_util import StopFlag, die_with_parent
+from gateway.services import Services
+from storage.models import Letter, OutboxItem
+
+log = structlog.get_logger("gateway.runner.delivery")
+
+Handler = Callable[[Services, OutboxItem], None]
+
+
+def deliver_folder(services: Services, item: OutboxItem) -> None:
+    with services.db.session() as session:
+        letter = session.get(Letter, item.letter_id)
+        unit = services.directory.lookup(letter.unit)
+        folder = unit.folder if unit else letter.unit
+        copy = build_folder_copy(
+            services.vault.get(letter.raw_sha256),
+            receive_no=letter.receive_no,
+            unit=letter.unit,
+            book=letter.book,
+            subject=letter.subject,
+            queue_id=letter.queue_id,
+            findings=letter.findings,
+            review=letter.review,
+        )
+    path = deliver(services.settings.folders_dir, folder, item.queue_id, item.unit or letter.unit, copy)
+    log.info("filed", queue_id=item.queue_id, unit=letter.unit, receive_no=letter.receive_no,
+             backend="maildir", path=str(path))
+
+
+HANDLERS: dict[str, Handler] = {"folder": deliver_folder}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
+                limit: int = 100, stop: StopFlag | None = None) -> int:
+    handlers = handlers or HANDLERS
+    now = _now()
+    with services.db.session() as session:
+        due = list(
+            session.scalars(
+                select(OutboxItem.id)
+                .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now,
+                       OutboxItem.kind.in_(list(handlers)))
+                .order_by(OutboxItem.id)
+                .limit(limit)
+            )
+        )
+    for item_id in due:
+        if stop is not None and stop.stopping:
+            break
+        _attempt(services, handlers, item_id)
+    return len(due)
+
+
+def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> None:
+    delivery = services.settings.delivery
+    with services.db.session() as session:
+        item = session.get(OutboxItem, item_id)
+        if item is None or item.state != "pending":
+            return
+        session.expunge(item)
+    try:
+        handlers[item.kind](services, item)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {str(exc)[:500]}"
+        with services.db.session() as session:
+            row = session.get(OutboxItem, item_id)
+            row.attempts += 1
+            row.last_error = error
+            age = (_now() - _aware(row.created_at)).total_seconds()
+            if age >= delivery.dead_after:
+                row.state = "dead"
+                log.error("delivery_dead", kind=row.kind, queue_id=row.queue_id, unit=row.unit,
+                          attempts=row.attempts, error=error)
+            else:
+                delay = min(delivery.retry_base * 2 ** (row.attempts - 1), delivery.retry_max)
+                row.next_attempt_at = _now() + dt.timedelta(seconds=delay)
+                log.warning("delivery_retry", kind=row.kind, queue_id=row.queue_id, unit=row.unit,
+                            attempts=row.attempts, retry_in=delay, error=error)
+        return
+    with services.db.session() as session:
+        row = session.get(OutboxItem, item_id)
+        row.state = "done"
+        row.attempts += 1
+        row.done_at = _now()
+
+
+def main(settings: Settings) -> None:
+    die_with_parent()
+    setup_logging(settings.logging.level, settings.logging.format, process="delivery")
+    stop = StopFlag()
+    services = Services.build(settings)
+    log.info("runner_started")
+    try:
+        while not stop.stopping:
+            if work_outbox(services, stop=stop) == 0:
+                time.sleep(settings.pipeline.poll_interval * 2)
+    finally:
+        services.close()
+        log.info("runner_stopped")

@@ -1,0 +1,45 @@
+"""`saraban-gateway status`: what is waiting, what is stuck, what is done."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from gateway.config import Settings
+from gateway.spool import Spool
+from storage.db import Database
+from storage.models import Letter, Message, OutboxItem, QuarantineEntry
+
+
+def collect_status(settings: Settings) -> dict:
+    spool = Spool(settings.spool_dir)
+    db = Database(settings.database_url)
+    db.create_schema()
+    with db.session() as session:
+        messages = dict(session.execute(select(Message.state, func.count()).group_by(Message.state)).all())
+        outbox: dict[str, dict[str, int]] = {}
+        for kind, state, count in session.execute(
+            select(OutboxItem.kind, OutboxItem.state, func.count()).group_by(OutboxItem.kind, OutboxItem.state)
+        ):
+            outbox.setdefault(kind, {})[state] = count
+        letters = session.scalar(select(func.count()).select_from(Letter)) or 0
+        quarantine = dict(session.execute(
+            select(QuarantineEntry.state, func.count()).group_by(QuarantineEntry.state)).all())
+    db.dispose()
+    return {
+        "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
+        "messages": messages,
+        "letters": letters,
+        "outbox": outbox,
+        "quarantine": quarantine,
+    }
+
+
+def render_status(status: dict) -> str:
+    lines = [
+        f"spool      pending {status['spool']['pending']}, parked {status['spool']['parked']}",
+        "messages   " + (", ".join(f"{k} {v}" for k, v in sorted(status["messages"].items())) or "none"),
+        f"register   {status['letters']} letter(s)",
+    ]
+    for kind, states in sorted(status["outbox"].items()):
+        lines.append(f"outbox     {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items())) or "empty"))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Durable state: SQLAlchemy models, the receive register, the document vault."""

@@ -1,0 +1,159 @@
+"""The database schema. Every uniqueness the durability contract relies on is a
+database constraint, not a check in Python, so that two processes cannot both win."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Message(Base):
+    """One accepted spool entry and how far the pipeline got with it."""
+
+    __tablename__ = "messages"
+
+    queue_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    mail_from: Mapped[str] = mapped_column(String(512))
+    recipients: Mapped[list[Any]] = mapped_column(JSON)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
+    # processing -> done | quarantined ; failed attempts are counted, not a state
+    state: Mapped[str] = mapped_column(String(20), default="processing", index=True)
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # per unit
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+
+
+class RegisterCounter(Base):
+    """The last receive number (เลขรับ) given in one register book in one BE year."""
+
+    __tablename__ = "register_counters"
+
+    unit: Mapped[str] = mapped_column(String(64), primary_key=True)
+    book: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class Letter(Base):
+    """An entry in a unit's receive register (ทะเบียนหนังสือรับ)."""
+
+    __tablename__ = "letters"
+    __table_args__ = (
+        UniqueConstraint("unit", "book", "year", "number", name="uq_letter_number"),
+        UniqueConstraint("queue_id", "unit", name="uq_letter_per_unit"),
+        Index("ix_letter_resend", "unit", "sender", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    queue_id: Mapped[str] = mapped_column(ForeignKey("messages.queue_id"), index=True)
+    unit: Mapped[str] = mapped_column(String(64))
+    book: Mapped[str] = mapped_column(String(32))
+    year: Mapped[int] = mapped_column(Integer)  # Buddhist era
+    number: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    registered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    sender: Mapped[str] = mapped_column(String(512))
+    sender_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    subject: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)  # ที่
+    letter_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # ลงวันที่
+    addressee: Mapped[str | None] = mapped_column(Text, nullable=True)  # เรียน / ถึง
+    urgency: Mapped[str] = mapped_column(String(20), default="normal")
+    secrecy: Mapped[str] = mapped_column(String(20), default="none")
+    kind: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="registered")  # or cancelled
+    review: Mapped[bool] = mapped_column(default=False)  # flagged for a person to look at
+
+    attachments: Mapped[list["LetterAttachment"]] = relationship(
+        back_populates="letter", order_by="LetterAttachment.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def receive_no(self) -> str:
+        """'15/2569', as written in the register and on the stamp."""
+        return f"{self.number}/{self.year}"
+
+
+class LetterAttachment(Base):
+    __tablename__ = "letter_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(200))  # sniffed from the bytes
+    declared_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    signatures: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+
+    letter: Mapped[Letter] = relationship(back_populates="attachments")
+
+
+class OutboxItem(Base):
+    """Work owed to the outside world after a commit: filing, notices, forwards.
+
+    Written in the same transaction as the registration it follows (a transactional
+    outbox), so a crash can never leave a registered letter without its delivery."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_outbox_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))  # folder | notice | ...
+    key: Mapped[str] = mapped_column(String(200))  # what makes it the same item
+    queue_id: Mapped[str] = mapped_column(String(40), index=True)
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"), nullable=True)
+    unit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|done|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class QuarantineEntry(Base):
+    """A letter the gateway would not register, with the reasons, for a person."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("queue_id", "unit", name="uq_quarantine_per_unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    queue_id: Mapped[str] = mapped_column(String(40), index=True)
+    unit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    sender: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    raw_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="held")  # held|released|rejected

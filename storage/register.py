@@ -1,0 +1,185 @@
+"""The receive register (ทะเบียนหนังสือรับ) and its receive numbers (เลขรับ).
+
+A number runs per (unit, book, Buddhist-era year), starts at 1 or at the configured
+cut-over number, and is never reused: a cancelled entry keeps its number. The counter
+row is incremented in the same transaction that inserts the entry, so a rollback
+takes the number back (no gap), and the unique constraint on (unit, book, year,
+number) makes a duplicate impossible even if two processes raced past the lock.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from gateway.thai_time import be_year, to_bangkok
+from storage.models import Letter, LetterAttachment, RegisterCounter
+
+
+def allocate_number(session: Session, unit: str, book: str, year: int, start: int = 1) -> int:
+    """Take the next receive number of a register inside the caller's transaction."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(RegisterCounter)
+        .values(unit=unit, book=book, year=year, last_number=start - 1)
+        .on_conflict_do_nothing()
+    )
+    # One statement reads and increments; on PostgreSQL it holds the row lock until
+    # commit, on SQLite the transaction already holds the database write lock.
+    number = session.execute(
+        update(RegisterCounter)
+        .where(
+            RegisterCounter.unit == unit,
+            RegisterCounter.book == book,
+            RegisterCounter.year == year,
+        )
+        .values(last_number=RegisterCounter.last_number + 1)
+        .returning(RegisterCounter.last_number)
+    ).scalar_one()
+    return number
+
+
+@dataclass
+class NewLetter:
+    queue_id: str
+    unit: str
+    book: str
+    received_at: dt.datetime
+    sender: str
+    raw_sha256: str
+    sender_name: str | None = None
+    subject: str | None = None
+    message_id: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    review: bool = False
+
+
+def find_registration(session: Session, queue_id: str, unit: str) -> Letter | None:
+    return session.scalar(select(Letter).where(Letter.queue_id == queue_id, Letter.unit == unit))
+
+
+def find_resend(session: Session, unit: str, sender: str, message_id: str | None) -> Letter | None:
+    """A letter this unit already registered from the same sender with the same
+    Message-ID: the sender's client resent it (timeout, retry), it is not a new letter."""
+    if not message_id:
+        return None
+    return session.scalar(
+        select(Letter)
+        .where(Letter.unit == unit, Letter.sender == sender, Letter.message_id == message_id)
+        .order_by(Letter.id)
+        .limit(1)
+    )
+
+
+def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
+    """Give the letter its receive number and enter it in the register."""
+    year = be_year(new.received_at)
+    number = allocate_number(session, new.unit, new.book, year, start)
+    facts = new.facts
+    letter_date = facts.get("letter_date")
+    letter = Letter(
+        queue_id=new.queue_id,
+        unit=new.unit,
+        book=new.book,
+        year=year,
+        number=number,
+        received_at=new.received_at,
+        sender=new.sender,
+        sender_name=new.sender_name,
+        subject=new.subject,
+        message_id=new.message_id,
+        reference=facts.get("reference"),
+        letter_date=dt.date.fromisoformat(letter_date) if letter_date else None,
+        addressee=facts.get("addressee"),
+        urgency=facts.get("urgency") or "normal",
+        secrecy=facts.get("secrecy") or "none",
+        kind=facts.get("kind"),
+        facts=facts,
+        findings=new.findings,
+        raw_sha256=new.raw_sha256,
+        review=new.review,
+    )
+    for position, item in enumerate(new.attachments):
+        letter.attachments.append(
+            LetterAttachment(
+                position=position,
+                filename=item.get("filename"),
+                sha256=item["sha256"],
+                size=item["size"],
+                content_type=item["content_type"],
+                declared_type=item.get("declared_type"),
+                signatures=item.get("signatures"),
+            )
+        )
+    session.add(letter)
+    session.flush()
+    return letter
+
+
+def query_letters(session: Session, unit: str | None = None, year: int | None = None,
+                  units: list[str] | None = None) -> list[Letter]:
+    stmt = select(Letter).options(selectinload(Letter.attachments))
+    if unit:
+        stmt = stmt.where(Letter.unit == unit)
+    if units is not None:
+        stmt = stmt.where(Letter.unit.in_(units))
+    if year:
+        stmt = stmt.where(Letter.year == year)
+    stmt = stmt.order_by(Letter.unit, Letter.book, Letter.year, Letter.number)
+    return list(session.scalars(stmt))
+
+
+def letter_as_dict(letter: Letter) -> dict[str, Any]:
+    """The register entry as `register list --json` shows it.
+
+    A classified entry (ลับ/ลับมาก) shows that it arrived and its number, never its
+    subject, sender's text or file names: the ordinary register must not reveal them."""
+    classified = letter.secrecy not in ("none", None)
+    data: dict[str, Any] = {
+        "unit": letter.unit,
+        "book": letter.book,
+        "year": letter.year,
+        "number": letter.number,
+        "receive_no": letter.receive_no,
+        "received_at": to_bangkok(letter.received_at).isoformat(timespec="seconds"),
+        "sender": letter.sender,
+        "message_id": letter.message_id,
+        "secrecy": letter.secrecy,
+        "urgency": letter.urgency,
+        "status": letter.status,
+        "review": letter.review,
+        "queue_id": letter.queue_id,
+    }
+    if classified:
+        data["attachments"] = [{"sha256": a.sha256, "size": a.size} for a in letter.attachments]
+        return data
+    data.update(
+        {
+            "subject": letter.subject,
+            "reference": letter.reference,
+            "letter_date": letter.letter_date.isoformat() if letter.letter_date else None,
+            "addressee": letter.addressee,
+            "kind": letter.kind,
+            "findings": letter.findings or [],
+            "attachments": [
+                {
+                    "filename": a.filename,
+                    "sha256": a.sha256,
+                    "size": a.size,
+                    "content_type": a.content_type,
+                    "declared_type": a.declared_type,
+                    "signatures": a.signatures or [],
+                }
+                for a in letter.attachments
+            ],
+        }
+    )
+    return data

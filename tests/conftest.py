@@ -1,0 +1,1 @@
+from tests.fixtures_daemon import *  # noqa: F401,F403

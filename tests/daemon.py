@@ -1,0 +1,176 @@
+"""Start the real daemon as a subprocess on loopback, as a sysadmin would run it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.paths import REPO
+
+BASE_CONFIG = """
+[smtp]
+host = "127.0.0.1"
+port = {port}
+{smtp_extra}
+[storage]
+data_dir = "{data_dir}"
+{database}
+[directory]
+path = "{units}"
+[pipeline]
+workers = {workers}
+poll_interval = 0.02
+[delivery]
+retry_base = 0.2
+[logging]
+level = "info"
+format = "json"
+{extra}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(tmp: Path, port: int | None = None, workers: int = 1, database_url: str | None = None,
+                 extra: str = "", smtp_extra: str = "") -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    config = tmp / "gateway.toml"
+    config.write_text(
+        BASE_CONFIG.format(
+            port=port or free_port(),
+            data_dir=tmp / "var",
+            database=f'database_url = "{database_url}"' if database_url else "",
+            units=REPO / "config" / "units.toml",
+            workers=workers,
+            extra=extra,
+            smtp_extra=smtp_extra,
+        ),
+        encoding="utf-8",
+    )
+    return config
+
+
+class Daemon:
+    def __init__(self, config: Path, env: dict[str, str] | None = None):
+        self.config = config
+        self.env = env or {}
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self.log_path = config.parent / "daemon.log"
+        self.data_dir = config.parent / "var"
+
+    def start(self, timeout: float = 30.0) -> "Daemon":
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
+        self._log = open(self.log_path, "ab")
+        offset = self._log.tell()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "--config", str(self.config), "run"],
+            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events(offset):
+                if event.get("event") == "smtp_listening":
+                    self.port = event["port"]
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"daemon did not start listening:\n{self.log_path.read_text()}")
+
+    def events(self, offset: int = 0) -> list[dict]:
+        out = []
+        with open(self.log_path, "rb") as handle:
+            handle.seek(offset)
+            for line in handle:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    out.append({"event": "non_json_line", "line": line.decode("utf-8", "replace")})
+        return out
+
+    def smtp(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.port, timeout=30)
+
+    def send(self, raw: bytes, to: list[str] | str, sender: str = "saraban.dds@bangkok.go.th") -> str:
+        """Send and return the queue id from the 250 reply."""
+        recipients = [to] if isinstance(to, str) else to
+        with self.smtp() as client:
+            client.ehlo("test.example")
+            client.mail(sender)
+            for rcpt in recipients:
+                code, text = client.rcpt(rcpt)
+                assert code == 250, (code, text)
+            code, text = client.data(raw)
+            assert code == 250, (code, text)
+        return text.decode().rsplit(" ", 1)[-1]
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "--config", str(self.config), *args],
+            cwd=REPO, capture_output=True, text=True, env=dict(os.environ, **self.env), timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def register(self, *args: str) -> list[dict]:
+        return json.loads(self.cli("register", "list", "--json", *args).stdout)
+
+    def status(self) -> dict:
+        return json.loads(self.cli("status", "--json").stdout)
+
+    def wait_for(self, predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        raise AssertionError(f"timed out waiting for {what}; log tail:\n{self.log_tail()}")
+
+    def wait_idle(self, timeout: float = 60.0) -> dict:
+        """Until the spool is empty and no outbox item is pending."""
+        def idle():
+            status = self.status()
+            pending = status["spool"]["pending"] + sum(s.get("pending", 0) for s in status["outbox"].values())
+            return status if pending == 0 else None
+        return self.wait_for(idle, timeout, what="spool and outbox to drain")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    def kill9(self) -> None:
+        """kill -9 the supervisor and every runner (its whole process group)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self._log.close()
+
+    def maildir_files(self, folder: str) -> list[Path]:
+        root = self.data_dir / "folders" / folder
+        return sorted(list((root / "new").glob("*")) + list((root / "cur").glob("*"))) if root.exists() else []

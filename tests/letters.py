@@ -1,0 +1,100 @@
+"""Realistic letters for tests: real PDF bytes, Thai names, the shapes mail clients use.
+
+Subjects, numbers and dates are quoted from the seeds (../shared/seeds/)."""
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate
+
+# From seed 000: a circular of the Permanent Secretary's office.
+SEED_SUBJECT = "การสมัครขอใช้งานโปรแกรมอีเล็กทรอนิกส์ของกรุงเทพมหานคร"
+SEED_REFERENCE = "กท.๐๔๐๗/ว.๕๗"
+SEED_DATE = "๑๓ มิถุนายน ๒๕๖๕"
+
+
+def make_pdf(text: str = "BMA letter", filler: int = 0, pages: int = 1) -> bytes:
+    """A small, valid PDF (pypdf and libmagic accept it) with an ASCII text layer and,
+    if asked, `filler` bytes of incompressible data to reach a realistic size."""
+    objects: list[bytes] = []
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(pages))
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode())
+    font_no = 3 + 2 * pages
+    for i in range(pages):
+        content_no = 4 + 2 * i
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {content_no} 0 R "
+            f"/Resources << /Font << /F1 {font_no} 0 R >> >> >>".encode()
+        )
+        safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        stream = f"BT /F1 14 Tf 72 760 Td ({safe} page {i + 1}) Tj ET".encode("latin-1", "replace")
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    if filler:
+        data = os.urandom(filler)
+        objects.append(b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream")
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def letter(
+    to: str = "saraban.latkrabang@bangkok.go.th",
+    sender: str = "saraban.dds@bangkok.go.th",
+    subject: str = SEED_SUBJECT,
+    body: str | None = None,
+    files: list[tuple[str, bytes]] | None = None,
+    message_id: str | None = None,
+    charset: str = "utf-8",
+    filename_style: str = "rfc2231",
+    extra_headers: dict[str, str] | None = None,
+) -> bytes:
+    """A letter as a mail client would send it.
+
+    filename_style: "rfc2231" (Thunderbird), "rfc2047" (Outlook: encoded words inside
+    name=), "inline" (Apple Mail / Gmail: the PDF inline, declared octet-stream)."""
+    if files is None:
+        files = [("2569_dds_0403_57.pdf", make_pdf("cover letter"))]
+    if body is None:
+        body = f"ที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง {subject}\nเรียน ผู้อำนวยการเขตลาดกระบัง\n"
+    msg = MIMEMultipart("mixed")
+    msg["From"] = str(Header("สำนักการระบายน้ำ", charset)) + f" <{sender}>" if charset else sender
+    msg["To"] = to
+    msg["Subject"] = Header(subject, charset)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = message_id or f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    for key, value in (extra_headers or {}).items():
+        msg[key] = value
+    msg.attach(MIMEText(body, "plain", charset))
+    for name, data in files:
+        if filename_style == "inline":
+            part = MIMEApplication(data, "octet-stream")
+            part.add_header("Content-Disposition", "inline")
+        else:
+            part = MIMEApplication(data, "pdf" if name.lower().endswith(".pdf") else "octet-stream")
+            if filename_style == "rfc2047":
+                encoded = Header(name, charset).encode()
+                part.add_header("Content-Disposition", "attachment", filename=encoded)
+                part.set_param("name", encoded)
+            else:
+                part.add_header("Content-Disposition", "attachment", filename=(charset, "", name))
+        msg.attach(part)
+    return msg.as_bytes()
+
+
+def raw_rfc2047(text: str, charset: str) -> str:
+    return f"=?{charset}?B?{base64.b64encode(text.encode(charset)).decode()}?="
