@@ -1,0 +1,141 @@
+"""naming: file names of external letters per seed 004 appendix ข ๒.๒ — Arabic
+digits, `_` instead of spaces and reserved characters such as `/` or `.`, in the
+order (1) Buddhist-era year, (2) the agency's roman letter code, (3) the owning
+office's number, (4) the number in the send register: `2566_BMA_0403_276.pdf`.
+The pattern is RuleSettings.filename_pattern (applied to the name without its
+extension); enclosures add a suffix (`2566_BMA_0403_276_1.pdf`).
+
+When the letter's reference is known, the numbers in the name must agree with it:
+office groups, then the running number (`กท 0808.2/ว 1234` -> `..._0808_2_1234`).
+We compare the digit groups after the agency code in order, so a numeric enclosure
+suffix (`_1`) is told apart from the office number even though the default pattern
+alone cannot tell them apart. Groups the pattern does not name are not compared.
+"""
+from __future__ import annotations
+
+import re
+
+from rules.checks import finding
+from rules.files import cover_letter, display_name, documents
+from rules.model import Attachment, Finding, LetterFacts, ParsedMail, RuleSettings
+from rules.reference import parse_reference
+from rules.thai_text import ce_to_be, has_thai_digits
+
+_TEMPLATE_TH = "ปีพ.ศ._รหัสหน่วยงานอักษรโรมัน_เลขประจำส่วนราชการ_เลขที่หนังสือส่ง เช่น 2567_BMA_0403_276.pdf (สิ่งที่ส่งมาด้วยเติมท้าย เช่น _1)"
+_TEMPLATE_EN = "BEyear_AGENCY_office_sendnumber, e.g. 2567_BMA_0403_276.pdf (enclosures add a suffix such as _1)"
+
+
+def stem(filename: str) -> str:
+    return filename.rsplit(".", 1)[0] if "." in filename else filename
+
+
+def _hints(name: str) -> tuple[list[str], list[str]]:
+    th, en = [], []
+    s = stem(name)
+    if has_thai_digits(name):
+        th.append("ใช้เลขไทย ให้ใช้เลขอารบิก")
+        en.append("it uses Thai digits; use Arabic digits")
+    if " " in s:
+        th.append("มีการเว้นวรรค ให้ใช้ _ แทน")
+        en.append("it contains spaces; use _ instead")
+    if re.search(r"[./\\:*?\"<>|#%&]", s):
+        th.append("มีเครื่องหมายสงวน (เช่น . หรือ /) ให้ใช้ _ แทน")
+        en.append("it contains reserved characters such as . or /; use _ instead")
+    if re.search(r"[ก-ฮ]", s):
+        th.append("รหัสหน่วยงานต้องเป็นอักษรโรมัน")
+        en.append("the agency code must be in roman letters")
+    return th, en
+
+
+def _number_groups(m: re.Match) -> list[str] | None:
+    names = m.re.groupindex
+    if "office" not in names or "number" not in names:
+        return None
+    groups = re.split(r"_+", m["office"]) + [m["number"]]
+    if "suffix" in names and m["suffix"]:
+        groups.append(m["suffix"])
+    return groups
+
+
+def _agrees(groups: list[str], expected: list[str]) -> bool:
+    if len(groups) < len(expected):
+        return False
+    for got, want in zip(groups, expected):
+        if not (got.isdigit() and want.isdigit() and int(got) == int(want)):
+            return False
+    return True
+
+
+class Naming:
+    name = "naming"
+    description = "File names follow BEyear_AGENCY_office_number[_suffix] and agree with the reference"
+
+    def check(self, mail: ParsedMail, facts: LetterFacts, settings: RuleSettings) -> list[Finding]:
+        try:
+            pattern = re.compile(settings.filename_pattern)
+        except re.error as exc:
+            return [finding(
+                self.name, "warn",
+                f"รูปแบบชื่อไฟล์ในการตั้งค่าไม่ถูกต้อง ({exc}) ผู้ดูแลระบบต้องแก้ไข",
+                f"the configured file-name pattern is invalid ({exc}); the administrator must fix it",
+            )]
+        ref = parse_reference(facts.reference) if facts.reference else None
+        expected = (ref.office.split(".") + [ref.number]) if ref and ref.office else None
+        cover = cover_letter(mail)
+        cover_stem = stem(cover.filename) if cover and cover.filename else None
+        out = []
+        for att in documents(mail):
+            out += self._check_one(att, att is cover, cover_stem, pattern, expected, facts)
+        if not out:
+            out.append(finding(self.name, "pass", "ชื่อไฟล์ถูกต้องตามหลักเกณฑ์", "file names follow the naming rule"))
+        return out
+
+    def _check_one(self, att: Attachment, is_cover: bool, cover_stem: str | None,
+                   pattern: re.Pattern, expected: list[str] | None, facts: LetterFacts) -> list[Finding]:
+        name = display_name(att)
+        if not att.filename:
+            return [finding(
+                self.name, "fail",
+                f"ไฟล์ {name} ไม่มีชื่อ กรุณาตั้งชื่อไฟล์ตามหลักเกณฑ์ {_TEMPLATE_TH}",
+                f"file {name} has no name; name it {_TEMPLATE_EN}",
+                name,
+            )]
+        m = pattern.fullmatch(stem(att.filename))
+        if m is None:
+            th, en = _hints(att.filename)
+            why_th = (" (" + ", ".join(th) + ")") if th else ""
+            why_en = (" (" + "; ".join(en) + ")") if en else ""
+            return [finding(
+                self.name, "fail",
+                f"ชื่อไฟล์ {name} ไม่เป็นไปตามหลักเกณฑ์{why_th} กรุณาตั้งชื่อเป็น {_TEMPLATE_TH}",
+                f"the file name {name} does not follow the naming rule{why_en}; name it {_TEMPLATE_EN}",
+                name,
+            )]
+        out = []
+        groups = _number_groups(m)
+        if expected and groups is not None and not _agrees(groups, expected):
+            out.append(finding(
+                self.name, "fail",
+                f"เลขในชื่อไฟล์ {name} ไม่ตรงกับเลขที่หนังสือ {facts.reference} "
+                f"กรุณาใช้ {'_'.join(expected)} ในชื่อไฟล์",
+                f"the number in {name} does not agree with the letter's reference {facts.reference}; "
+                f"use {'_'.join(expected)} in the file name",
+                name,
+            ))
+        if "year" in m.re.groupindex and m["year"] and facts.letter_date:
+            be = ce_to_be(facts.letter_date.year)
+            if m["year"].isdigit() and int(m["year"]) != be:
+                out.append(finding(
+                    self.name, "fail",
+                    f"ปีในชื่อไฟล์ {name} ({m['year']}) ไม่ตรงกับปีของหนังสือ (พ.ศ. {be}) กรุณาแก้ปีในชื่อไฟล์",
+                    f"the year in {name} ({m['year']}) does not agree with the letter's year ({be} BE); correct it",
+                    name,
+                ))
+        if not is_cover and cover_stem is not None and stem(att.filename) == cover_stem:
+            out.append(finding(
+                self.name, "fail",
+                f"สิ่งที่ส่งมาด้วย {name} ใช้ชื่อเดียวกับหนังสือนำ กรุณาเติมท้ายชื่อ เช่น _1 _2",
+                f"the enclosure {name} has the same name as the cover letter; add a suffix such as _1, _2",
+                name,
+            ))
+        return out

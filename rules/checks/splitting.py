@@ -1,0 +1,54 @@
+"""splitting: the cover letter and each enclosure in a file of its own (seed 004
+appendix ข ๒.๑). Findings: an archive (zip, rar, 7z, ...) holding documents, or one
+we cannot look into; fewer document files than the cover plus the enclosures the
+letter lists (e.g. a single file when สิ่งที่ส่งมาด้วย lists several)."""
+from __future__ import annotations
+
+from rules.checks import finding
+from rules.files import DOCUMENT_EXTENSIONS, display_name, documents, is_archive, letter_files, zip_member_names
+from rules.model import Finding, LetterFacts, ParsedMail, RuleSettings
+
+
+def _documents_inside(names: list[str]) -> list[str]:
+    return [n for n in names if not n.endswith("/") and n.rsplit(".", 1)[-1].lower() in DOCUMENT_EXTENSIONS]
+
+
+class Splitting:
+    name = "splitting"
+    description = "Cover letter and each enclosure are separate files, not archives"
+
+    def check(self, mail: ParsedMail, facts: LetterFacts, settings: RuleSettings) -> list[Finding]:
+        out = []
+        for att in letter_files(mail):
+            if not is_archive(att) or att.size == 0:
+                continue
+            name = display_name(att)
+            names = zip_member_names(att)
+            inside = _documents_inside(names) if names is not None else None
+            if inside:
+                out.append(finding(
+                    self.name, "fail",
+                    f"ไฟล์บีบอัด {name} มีเอกสาร {len(inside)} ไฟล์ กรุณาแนบหนังสือนำและสิ่งที่ส่งมาด้วยแต่ละฉบับเป็นไฟล์แยกกัน ไม่บีบอัด",
+                    f"the archive {name} holds {len(inside)} document(s); attach the cover letter and each enclosure as separate files, not compressed",
+                    name,
+                ))
+            else:
+                out.append(finding(
+                    self.name, "fail",
+                    f"ไม่รับไฟล์บีบอัด ({name}) กรุณาแนบเอกสารแต่ละฉบับเป็นไฟล์ PDF แยกกัน",
+                    f"archives ({name}) are not accepted; attach each document as a separate PDF file",
+                    name,
+                ))
+        listed = len(facts.enclosures)
+        files = len(documents(mail))
+        if listed and files and files < 1 + listed:
+            out.append(finding(
+                self.name, "fail",
+                f"หนังสือระบุสิ่งที่ส่งมาด้วย {listed} รายการ แต่ได้รับเพียง {files} ไฟล์ "
+                "กรุณาแยกหนังสือนำและสิ่งที่ส่งมาด้วยแต่ละรายการเป็นไฟล์ละหนึ่งฉบับ",
+                f"the letter lists {listed} enclosure(s) but the mail carries only {files} file(s); "
+                "send the cover letter and each enclosure as a file of its own",
+            ))
+        if not out:
+            out.append(finding(self.name, "pass", "แยกไฟล์หนังสือนำและสิ่งที่ส่งมาด้วยถูกต้อง", "cover letter and enclosures are separate files"))
+        return out

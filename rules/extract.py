@@ -1,0 +1,125 @@
+"""Read what a letter says about itself: ที่, วันที่, เรื่อง, เรียน, อ้างถึง,
+สิ่งที่ส่งมาด้วย, urgency, classification and kind.
+
+Sources, most trusted first: the text layer of the cover-letter PDF (it *is* the
+letter), then the mail subject (senders put "ที่ ... เรื่อง ..." there), then the mail
+body. Each field is taken from the first source that has it. Markings are the
+highest found in any source and in the X-Secrecy / Sensitivity / X-Urgency headers:
+a classification must never be lost because one source omitted it. What cannot be
+read is left empty, never guessed.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+from rules.dates import parse_thai_date
+from rules.files import cover_letter
+from rules.kind import letter_kind
+from rules.letter_header import HeaderFields, read_inline, read_letter_text
+from rules.markings import (
+    classify_secrecy_text,
+    highest_secrecy,
+    highest_urgency,
+    secrecy_in_header,
+    secrecy_in_letter,
+    secrecy_in_subject,
+    urgency_in_header,
+    urgency_in_letter,
+    urgency_in_subject,
+)
+from rules.model import LetterFacts, ParsedMail, Secrecy, Urgency
+from rules.reference import normalise_reference, parse_reference
+
+__all__ = [
+    "extract_facts",
+    "facts_from_text",
+    "normalise_reference",
+    "parse_reference",
+    "parse_thai_date",
+    "classify_secrecy_text",
+    "classify_secrecy",
+    "classify_urgency",
+]
+
+_SECRECY_HEADERS = ("X-Secrecy", "X-Classification", "Sensitivity", "X-Sensitivity")
+_URGENCY_HEADERS = ("X-Urgency", "X-Speed")
+
+
+def _html_to_text(markup: str) -> str:
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", markup)
+    text = re.sub(r"(?i)<br\s*/?>|</(p|div|tr|li|h\d)>", "\n", text)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+def _body(mail: ParsedMail) -> str:
+    return mail.body_text if mail.body_text.strip() else _html_to_text(mail.body_html)
+
+
+def classify_secrecy(text: str) -> Secrecy:
+    """Classification marked in the head of a letter or body text."""
+    return secrecy_in_letter(read_letter_text(text).head)
+
+
+def classify_urgency(text: str) -> Urgency:
+    """Urgency marked in the head of a letter or body text."""
+    return urgency_in_letter(read_letter_text(text).head)
+
+
+def facts_from_text(text: str) -> LetterFacts:
+    """Facts from one letter's text alone (a PDF text layer, a seed document)."""
+    fields = read_letter_text(text)
+    return _facts(fields, secrecy_in_letter(fields.head), urgency_in_letter(fields.head))
+
+
+def _facts(fields: HeaderFields, secrecy: Secrecy, urgency: Urgency) -> LetterFacts:
+    return LetterFacts(
+        reference=fields.reference.text if fields.reference else None,
+        letter_date=fields.letter_date,
+        subject=fields.subject,
+        addressee=fields.addressee,
+        references=fields.references,
+        enclosures=fields.enclosures,
+        urgency=urgency,
+        secrecy=secrecy,
+        kind=letter_kind(fields.head, fields.reference, bool(fields.subject), bool(fields.addressee)),
+    )
+
+
+def extract_facts(mail: ParsedMail) -> LetterFacts:
+    """What the letter says, read from the cover-letter PDF, the subject and the body."""
+    cover = cover_letter(mail)
+    pdf_fields = read_letter_text(cover.pdf_text) if cover and cover.pdf_text else HeaderFields()
+    body = _body(mail)
+    body_fields = read_letter_text(body) if body.strip() else HeaderFields()
+    subject = read_inline(mail.subject or "")
+    body_inline = read_inline(next((line for line in body.splitlines() if "ที่" in line), ""))
+
+    reference = pdf_fields.reference or subject.reference or body_fields.reference or body_inline.reference
+    merged = HeaderFields(
+        reference=reference,
+        letter_date=pdf_fields.letter_date or subject.letter_date or body_fields.letter_date or body_inline.letter_date,
+        subject=pdf_fields.subject or subject.subject or body_fields.subject,
+        addressee=pdf_fields.addressee or body_fields.addressee,
+        references=pdf_fields.references or body_fields.references,
+        enclosures=pdf_fields.enclosures or body_fields.enclosures,
+        head=pdf_fields.head if pdf_fields.reference or not body_fields.head else body_fields.head,
+    )
+    # A date written beside a reference belongs to that letter: do not pair the PDF's
+    # reference with a date the subject gives for another one.
+    if pdf_fields.reference and not pdf_fields.letter_date and subject.reference and subject.reference.text != pdf_fields.reference.text:
+        merged.letter_date = body_fields.letter_date if body_fields.reference == pdf_fields.reference else None
+
+    secrecy = highest_secrecy(
+        secrecy_in_letter(pdf_fields.head),
+        secrecy_in_subject(mail.subject or ""),
+        secrecy_in_letter(body_fields.head),
+        *(secrecy_in_header(v) for name in _SECRECY_HEADERS if (v := mail.header(name))),
+    )
+    urgency = highest_urgency(
+        urgency_in_letter(pdf_fields.head),
+        urgency_in_subject(mail.subject or ""),
+        urgency_in_letter(body_fields.head),
+        *(urgency_in_header(v) for name in _URGENCY_HEADERS if (v := mail.header(name))),
+    )
+    return _facts(merged, secrecy, urgency)

@@ -1,0 +1,238 @@
+"""Reading the header block of a Thai official letter from its text.
+
+Both forms of หนังสือราชการ put the same fields in the same order at the top:
+    [markings: ด่วนที่สุด, ลับ]   [heading: บันทึกข้อความ, คำสั่ง..., ประกาศ...]
+    ส่วนราชการ ...                 (memo only)
+    ที่ กท ๐๔๐๓/ว ๒๗๖               the reference: the anchor of everything below
+    วันที่ ๒๒ ธันวาคม ๒๕๖๖          (external letters: the date alone on its line)
+    เรื่อง ...
+    เรียน ...
+    อ้างถึง ...                      (optional)
+    สิ่งที่ส่งมาด้วย ...               (optional; a numbered list when several)
+    <body paragraphs>
+So we find the first line that starts with ที่ and a readable reference, read the
+fields after it in that order until the body starts, and treat everything above it
+as the head (where markings and the kind of letter are written). Receive stamps that
+sit above the reference (seed 003: "วันที่ ๒๕ ธ.ค. ๒๕๖๖" of the stamp) are therefore
+never mistaken for the letter date. Scanned stacks (seed 002) are read by their top
+letter, which is what the clerk registers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from rules.dates import parse_thai_date
+from rules.reference import Reference, find_reference, find_reference_on_line
+from rules.thai_text import MONTH_PATTERN, thai_to_arabic
+
+# Lines after the reference that still belong to the header (external letters put
+# the sender's address between ที่ and the date).
+_HEADER_WINDOW = 14
+# Without a reference we read only this many non-empty lines from the top.
+_NO_REFERENCE_WINDOW = 20
+
+_KEYWORDS = {
+    "subject": r"เรื่อง",
+    "addressee": r"(?:กราบเรียน|เรียน)",
+    "references": r"อ้างถึง",
+    "enclosures": r"สิ่งที่ส่งมาด้วย",
+    "date": r"(?:ลงวันที่|วันที่|ลว\.)",
+}
+_KEYWORD_START = re.compile(
+    r"^(?P<key>เรื่อง|กราบเรียน|เรียน|อ้างถึง|สิ่งที่ส่งมาด้วย|ส่วนราชการ|ที่|วันที่)(?:\s*[:：]\s*|\s+|$)"
+)
+# Openings of the first body paragraph: a continuation line starting so is prose.
+_BODY_OPENERS = re.compile(
+    r"^(?:ด้วย|ตามที่|ตาม|สืบเนื่อง|เนื่อง|อนุสนธิ|จึง|ขอ|ทั้งนี้|ในการนี้|บัดนี้|เพื่อ|โดย|หาก|ดังนั้น)"
+)
+_NUMBERED_ITEM = re.compile(r"^(?:[-•]\s*)?\(?\d{1,2}[.)]\s*")
+_DATE_ONLY_LINE = re.compile(rf"^[\s\-–]*\d{{1,2}}\s*{MONTH_PATTERN}\s*(?:พ\.\s?ศ\.\s*)?\d{{2,4}}\s*$")
+
+
+@dataclass
+class HeaderFields:
+    reference: Reference | None = None
+    letter_date: dt.date | None = None
+    subject: str | None = None
+    addressee: str | None = None
+    references: tuple[str, ...] = ()
+    enclosures: tuple[str, ...] = ()
+    head: str = ""  # text above the reference: markings, heading
+
+
+def _is_thai(ch: str) -> bool:
+    return "\u0e00" <= ch <= "\u0e7f"
+
+
+def join_wrapped(lines: list[str]) -> str:
+    """Join wrapped lines: Thai to Thai without a space (Thai has no word spaces)."""
+    out = ""
+    for line in lines:
+        line = re.sub(r"\s+", " ", line).strip()
+        if not line:
+            continue
+        if out and not (_is_thai(out[-1]) and _is_thai(line[0])):
+            out += " "
+        out += line
+    return out
+
+
+def _keyword_value(line: str, keyword: str) -> str | None:
+    m = re.match(rf"^{keyword}(?:\s*[:：]\s*|\s+|$)(?P<value>.*)$", line)
+    return m["value"].strip() if m else None
+
+
+def _continuations(lines: list[str], start: int, limit: int) -> list[str]:
+    """Wrapped lines after lines[start] that continue the same field."""
+    out = []
+    for line in lines[start + 1 : start + 1 + limit]:
+        if not line.strip() or _KEYWORD_START.match(line) or _BODY_OPENERS.match(line):
+            break
+        if _DATE_ONLY_LINE.match(line):
+            break
+        out.append(line)
+    return out
+
+
+def _items(value: str, following: list[str]) -> tuple[str, ...]:
+    """A field that may be a numbered list: "๑. ... ๒. ..." on one or more lines."""
+    text_lines = ([value] if value else []) + following
+    items: list[list[str]] = []
+    for line in text_lines:
+        # Several numbered items on one line: split before each "N." that follows a space.
+        for piece in re.split(r"\s+(?=\d{1,2}\.\s)", line.strip()):
+            if not piece:
+                continue
+            if _NUMBERED_ITEM.match(piece) or not items:
+                items.append([_NUMBERED_ITEM.sub("", piece)])
+            else:
+                items[-1].append(piece)
+    return tuple(s for s in (join_wrapped(i) for i in items) if s and not re.fullmatch(r"[-–.\s]*", s))
+
+
+def _list_lines(lines: list[str], start: int, limit: int = 12) -> tuple[list[str], int]:
+    """Lines after lines[start] that continue a list field, and how many raw lines
+    (blank ones included) they span. Numbered items may be blank-separated; an
+    unnumbered line continues the field only directly below a taken line."""
+    out: list[str] = []
+    consumed = 0
+    previous_blank = False
+    for offset, line in enumerate(lines[start + 1 : start + 1 + limit], start=1):
+        if not line.strip():
+            previous_blank = True
+            continue
+        if _KEYWORD_START.match(line) or _BODY_OPENERS.match(line):
+            break
+        if not _NUMBERED_ITEM.match(line) and previous_blank:
+            break
+        out.append(line)
+        consumed = offset
+        previous_blank = False
+    return out, consumed
+
+
+def read_letter_text(text: str) -> HeaderFields:
+    """The header fields of the first letter in `text` (a PDF text layer or a body)."""
+    lines = [line.strip() for line in thai_to_arabic(text).splitlines()]
+    fields = HeaderFields()
+    anchor = None
+    for i, line in enumerate(lines):
+        ref = find_reference_on_line(line)
+        if ref is not None:
+            fields.reference, anchor = ref, i
+            break
+    if anchor is None:
+        nonempty = [i for i, line in enumerate(lines) if line]
+        window = nonempty[:_NO_REFERENCE_WINDOW]
+        fields.head = "\n".join(lines[i] for i in window)
+        start, end = (window[0], window[-1] + 1) if window else (0, 0)
+    else:
+        fields.head = "\n".join(lines[:anchor])
+        start, end = anchor, len(lines)
+        # The date often shares the reference line: "ที่ กท ... ลว. ๘ มี.ค. ๖๗".
+        rest = lines[anchor]
+        m = re.search(_KEYWORDS["date"], rest)
+        if m:
+            fields.letter_date = parse_thai_date(rest[m.end():])
+    _read_fields(lines, start, end, fields, anchored=anchor is not None)
+    return fields
+
+
+def _read_fields(lines: list[str], start: int, end: int, fields: HeaderFields, anchored: bool) -> None:
+    seen_addressee = False
+    header_lines_left = _HEADER_WINDOW
+    i = start + 1 if anchored else start
+    while i < end:
+        line = lines[i]
+        if not line:
+            i += 1
+            continue
+        if seen_addressee and not re.match(r"^(?:อ้างถึง|สิ่งที่ส่งมาด้วย)", line):
+            break  # the body has started
+        if not seen_addressee:
+            header_lines_left -= 1
+            if header_lines_left < 0 and anchored:
+                break
+        if anchored and i > start and find_reference_on_line(line) and fields.subject is None:
+            break  # a second letter's header: stop reading the first
+        if fields.letter_date is None and anchored and fields.subject is None:
+            value = _keyword_value(line, r"วันที่")
+            if value is not None:
+                # seed 001: "วันที่ ๙" / "กันยายน ๒๕๖๕" split over lines.
+                tail = " ".join([value] + [l for l in lines[i + 1 : i + 4] if l][:2])
+                fields.letter_date = parse_thai_date(tail)
+                i += 1
+                continue
+            if _DATE_ONLY_LINE.match(line):
+                fields.letter_date = parse_thai_date(line)
+                i += 1
+                continue
+        value = _keyword_value(line, _KEYWORDS["subject"])
+        if value is not None and fields.subject is None and not seen_addressee:
+            more = _continuations(lines, i, 2)
+            fields.subject = join_wrapped([value] + more) or None
+            i += 1 + len(more)
+            continue
+        value = _keyword_value(line, _KEYWORDS["addressee"])
+        if value is not None and fields.addressee is None:
+            more = _continuations(lines, i, 1)
+            fields.addressee = join_wrapped([value] + more) or None
+            seen_addressee = True
+            i += 1 + len(more)
+            continue
+        value = _keyword_value(line, _KEYWORDS["references"])
+        if value is not None and not fields.references:
+            more, consumed = _list_lines(lines, i)
+            fields.references = _items(value, more)
+            i += 1 + consumed
+            continue
+        value = _keyword_value(line, _KEYWORDS["enclosures"])
+        if value is not None and not fields.enclosures:
+            more, consumed = _list_lines(lines, i)
+            fields.enclosures = _items(value, more)
+            i += 1 + consumed
+            continue
+        i += 1
+
+
+@dataclass
+class InlineFields:
+    reference: Reference | None = None
+    letter_date: dt.date | None = None
+    subject: str | None = None
+
+
+def read_inline(s: str) -> InlineFields:
+    """Fields written on one line, as senders put them in a mail subject:
+    "ด่วนที่สุด ที่ กท 0403/ว 276 ลงวันที่ 22 ธ.ค. 2566 เรื่อง แจ้งแนวทาง..."."""
+    text = re.sub(r"\s+", " ", thai_to_arabic(s)).strip()
+    fields = InlineFields()
+    m = re.search(r"เรื่อง\s*[:：]?\s*(?P<value>.+)$", text)
+    before = text[: m.start()] if m else text
+    if m and m["value"].strip():
+        fields.subject = m["value"].strip()
+    fields.reference = find_reference(before)
+    fields.letter_date = parse_thai_date(before)
+    return fields

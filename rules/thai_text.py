@@ -1,0 +1,109 @@
+"""Thai digits, Thai month names and the Buddhist era (พ.ศ.): the small vocabulary
+every date and reference number on a letter is written in.
+
+Pure functions, no I/O. The month table keeps the seed documents' own spellings
+(e.g. `มี.ย.` for มิ.ย., 000_91534b91b3d57876.txt) wherever a variant cannot be read
+as a different month.
+"""
+from __future__ import annotations
+
+import re
+
+THAI_DIGITS = "๐๑๒๓๔๕๖๗๘๙"
+ARABIC_DIGITS = "0123456789"
+_TO_ARABIC = str.maketrans(THAI_DIGITS, ARABIC_DIGITS)
+_TO_THAI = str.maketrans(ARABIC_DIGITS, THAI_DIGITS)
+
+# BE = CE + 543 (พุทธศักราช, Buddhist era).
+BE_OFFSET = 543
+
+
+def thai_to_arabic(s: str) -> str:
+    """Replace Thai digits (๐-๙) by Arabic ones; every other character stays put."""
+    return s.translate(_TO_ARABIC)
+
+
+def arabic_to_thai(s: str) -> str:
+    """Replace Arabic digits by Thai ones (for text shown to Thai readers)."""
+    return s.translate(_TO_THAI)
+
+
+def has_thai_digits(s: str) -> bool:
+    return any(ch in THAI_DIGITS for ch in s)
+
+
+# Full names, the short spoken forms, the dotted abbreviations, and the undotted
+# abbreviations. The abbreviations are written with dots and an optional space after
+# each dot; `_abbrev_pattern` turns "ธ.ค." into a regex that also accepts "ธ. ค." and
+# "ธ.ค" (the last dot is often lost at a line end).
+_MONTHS: dict[int, tuple[str, ...]] = {
+    1: ("มกราคม", "มกรา", "ม.ค.", "มค"),
+    2: ("กุมภาพันธ์", "กุมภาพันธ", "กุมภา", "ก.พ.", "กพ"),
+    3: ("มีนาคม", "มีนา", "มี.ค.", "มีค"),
+    4: ("เมษายน", "เมษา", "เม.ย.", "เมย"),
+    5: ("พฤษภาคม", "พฤษภา", "พ.ค.", "พค"),
+    # มี.ย. is a typo for มิ.ย. in seed 000 ("๒๖ มี.ย. ๒๕๖๕"): no other month reads so.
+    6: ("มิถุนายน", "มิถุนา", "มิ.ย.", "มี.ย.", "มิย"),
+    7: ("กรกฎาคม", "กรกฏาคม", "กรกฎา", "ก.ค.", "กค"),
+    8: ("สิงหาคม", "สิงหา", "ส.ค.", "สค"),
+    9: ("กันยายน", "กันยา", "ก.ย.", "กย"),
+    10: ("ตุลาคม", "ตุลา", "ต.ค.", "ตค"),
+    11: ("พฤศจิกายน", "พฤศจิกา", "พ.ย.", "พย"),
+    12: ("ธันวาคม", "ธันวา", "ธ.ค.", "ธค"),
+}
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[\s.]", "", name)
+
+
+_MONTH_BY_KEY: dict[str, int] = {}
+for _number, _names in _MONTHS.items():
+    for _name in _names:
+        _MONTH_BY_KEY.setdefault(_squash(_name), _number)
+
+
+def month_number(name: str) -> int | None:
+    """1-12 for a Thai month name in any of the forms above, else None."""
+    return _MONTH_BY_KEY.get(_squash(name.strip()))
+
+
+def _name_pattern(name: str) -> str:
+    if "." not in name:
+        return re.escape(name)
+    parts = [re.escape(p) for p in name.split(".") if p]
+    # "ธ.ค." -> ธ\.\s?ค\.? : dots required between letters, the final one optional.
+    return r"\.\s?".join(parts) + r"\.?"
+
+
+# Longest first, so that "มีนาคม" wins over "มีนา" and "มิ.ย." over "มิย".
+_ALL_NAMES = sorted(
+    {name for names in _MONTHS.values() for name in names}, key=len, reverse=True
+)
+MONTH_PATTERN = "(?:" + "|".join(_name_pattern(n) for n in _ALL_NAMES) + ")"
+
+
+def be_to_ce(year_be: int) -> int:
+    return year_be - BE_OFFSET
+
+
+def ce_to_be(year_ce: int) -> int:
+    return year_ce + BE_OFFSET
+
+
+def expand_year(year: int, digits: int) -> int | None:
+    """The common-era year for a year as written on a Thai letter, or None.
+
+    Two digits are a Buddhist-era year of the 2500s (๖๗ -> 2567 BE -> 2024 CE), the
+    way letters and receive stamps abbreviate it. Four digits from 2400 are Buddhist
+    era; four digits from 1900 to 2299 are already common era (a letter typed with
+    "2024" is rare but not wrong). Anything else is not a year we can read.
+    """
+    if digits == 2:
+        return be_to_ce(2500 + year)
+    if digits == 4:
+        if 2400 <= year <= 2799:
+            return be_to_ce(year)
+        if 1900 <= year <= 2299:
+            return year
+    return None
