@@ -131,11 +131,13 @@ class LoggingSection(_Section):
 
 
 class Settings(_Section):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     gateway: GatewaySection = GatewaySection()
     smtp: SmtpSection = SmtpSection()
     storage: StorageSection = StorageSection()
     directory: DirectorySection = DirectorySection()
-    register: RegisterSection = RegisterSection()
+    # "register" is a method name on pydantic models, hence the alias.
+    register_: RegisterSection = Field(default_factory=RegisterSection, alias="register")
     pipeline: PipelineSection = PipelineSection()
     delivery: DeliverySection = DeliverySection()
     rules: RulesSection = RulesSection()
@@ -178,12 +180,12 @@ class Settings(_Section):
         return path.resolve()
 
     def start_number(self, unit: str, book: str, year: int) -> int:
-        key = unit if book == self.register.general_book else f"{unit}/{book}"
-        return self.register.start_numbers.get(key, {}).get(year, 1)
+        key = unit if book == self.register_.general_book else f"{unit}/{book}"
+        return self.register_.start_numbers.get(key, {}).get(year, 1)
 
     def effective(self) -> dict[str, Any]:
         """The configuration as it will be used, secrets masked, for check-config."""
-        data = self.model_dump(mode="json", exclude={"source"})
+        data = self.model_dump(mode="json", exclude={"source"}, by_alias=True)
         if data["notices"].get("password"):
             data["notices"]["password"] = "********"
         data["effective"] = {

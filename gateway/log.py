@@ -25,8 +25,11 @@ def setup_logging(level: str = "info", fmt: str = "json", process: str = "main")
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             # An exception becomes a structured field beside the event's context,
-            # never a bare traceback without the letter it belongs to.
-            structlog.processors.dict_tracebacks,
+            # never a bare traceback without the letter it belongs to. No local
+            # variables: they would carry letter content (classified ones included).
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False, max_frames=20)
+            ),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -144,9 +144,9 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
         decision = services.policy.decide(checked.findings, unit_name)
         if decision.action == "reject":
             return _quarantine(session, entry, checked, unit_name, sender, decision.findings)
-        book = settings.register.general_book
+        book = settings.register_.general_book
         if checked.facts.secrecy in ("confidential", "secret"):
-            book = settings.register.secret_book
+            book = settings.register_.secret_book
         letter = register_letter(
             session,
             NewLetter(
@@ -155,6 +155,7 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
                 book=book,
                 received_at=entry.received_at,
                 sender=sender,
+                raw_sha256=checked.raw_sha256,
                 sender_name=sender_display_name(checked.mail),
                 subject=checked.mail.subject or checked.facts.subject,
                 message_id=message_id,

@@ -93,7 +93,8 @@ def letter(
             else:
                 part.add_header("Content-Disposition", "attachment", filename=(charset, "", name))
         msg.attach(part)
-    return msg.as_bytes()
+    # On the wire every line ends in CRLF (smtplib sends bytes as they are).
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
 def raw_rfc2047(text: str, charset: str) -> str:
