@@ -16,6 +16,7 @@ from rules.files import (
     is_archive,
     letter_files,
 )
+from rules.checks.real_type import mismatch
 from rules.model import Finding, LetterFacts, ParsedMail, RuleSettings
 
 
@@ -29,6 +30,7 @@ def _left_to_other_rules(att) -> bool:
         or t in MACRO_TYPES
         or ext in EXECUTABLE_EXTENSIONS
         or ext in MACRO_EXTENSIONS
+        or mismatch(att)  # real_type says what is wrong with it
     )
 
 

@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from rules.checks import finding
 from rules.files import EXTENSION_TYPES, PDF, base_type, display_name, extension, letter_files
-from rules.model import Finding, LetterFacts, ParsedMail, RuleSettings
+from rules.model import Attachment, Finding, LetterFacts, ParsedMail, RuleSettings
+
+
+def claims_pdf(att: Attachment) -> bool:
+    ext = extension(att)
+    return ext == "pdf" or (ext is None and base_type(att.declared_type) == PDF)
+
+
+def mismatch(att: Attachment) -> bool:
+    """The name (or, nameless, the declared type) promises a type the content is not."""
+    sniffed = base_type(att.sniffed_type)
+    if claims_pdf(att):
+        return sniffed != PDF
+    ext = extension(att)
+    return ext in EXTENSION_TYPES and sniffed not in {t.lower() for t in EXTENSION_TYPES[ext]}
 
 
 class RealType:
@@ -19,8 +33,9 @@ class RealType:
                 continue  # empty_file speaks about those
             sniffed = base_type(att.sniffed_type)
             ext = extension(att)
-            claimed_pdf = ext == "pdf" or (ext is None and base_type(att.declared_type) == PDF)
-            if claimed_pdf and sniffed != PDF:
+            if not mismatch(att):
+                continue
+            if claims_pdf(att):
                 out.append(finding(
                     self.name, "fail",
                     f"ไฟล์ {display_name(att)} ไม่ใช่ไฟล์ PDF จริง (เนื้อไฟล์เป็น {sniffed}) "
@@ -29,7 +44,7 @@ class RealType:
                     "export or save the document as PDF again and resend it",
                     display_name(att),
                 ))
-            elif ext in EXTENSION_TYPES and sniffed not in {t.lower() for t in EXTENSION_TYPES[ext]}:
+            else:
                 out.append(finding(
                     self.name, "fail",
                     f"ชื่อไฟล์ {display_name(att)} ลงท้าย .{ext} แต่เนื้อไฟล์เป็น {sniffed} "
