@@ -216,21 +216,36 @@ def split_multipart_signed(entity: bytes) -> tuple[bytes, bytes]:
     if not boundary:
         raise TamperedError("multipart/signed without a boundary")
     data = _canonical(entity)
-    delim = b"\r\n--" + boundary.encode("ascii", "strict")
-    first = data.find(b"--" + boundary.encode("ascii") + b"\r\n")
-    if first < 0:
+    b = boundary.encode("ascii", "strict")
+    opening = b"--" + b + b"\r\n"
+    delim = b"\r\n--" + b + b"\r\n"
+    closing = b"\r\n--" + b + b"--"
+    first = data.find(opening)
+    if first < 0 or (first > 0 and data[first - 2 : first] != b"\r\n"):
         raise TamperedError("multipart/signed: first part not found")
-    start = first + len(boundary) + 4
+    start = first + len(opening)
     end = data.find(delim, start)
     if end < 0:
         raise TamperedError("multipart/signed: second part not found")
+    sig_start = end + len(delim)
+    sig_end = data.find(closing, sig_start)
+    # Everything the registrar could be shown must be accounted for: exactly two
+    # parts, an intact closing delimiter and nothing but white space after it.
+    if sig_end < 0 or delim in data[sig_start:sig_end]:
+        raise TamperedError("multipart/signed: damaged structure")
+    if data[sig_end + len(closing) :].strip():
+        raise TamperedError("multipart/signed: data after the closing boundary")
     content = data[start:end]
-    parts = msg.get_payload()
-    if not isinstance(parts, list) or len(parts) != 2:
-        raise TamperedError("multipart/signed must have exactly two parts")
-    if parts[1].get_content_type() not in _SIGNATURE_TYPES:
+    sig_part = email.message_from_bytes(data[sig_start:sig_end], policy=email.policy.compat32)
+    if sig_part.get_content_type() not in _SIGNATURE_TYPES:
         raise TamperedError("multipart/signed: second part is not a CMS signature")
-    signature = parts[1].get_payload(decode=True)
+    if (sig_part.get("Content-Transfer-Encoding") or "").strip().lower() != "base64":
+        raise TamperedError("multipart/signed: signature is not base64")
+    try:
+        body = b"".join(sig_part.get_payload().encode("ascii").split())
+        signature = base64.b64decode(body, validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise TamperedError("multipart/signed: the signature is not valid base64") from None
     if not signature:
         raise TamperedError("multipart/signed: empty signature")
     return content, signature
@@ -252,7 +267,7 @@ def verify_detached(
     if not trusted_signers:
         raise SecrecyError("no trusted signer certificate to check against")
     try:
-        info = cms.ContentInfo.load(signature_der)
+        info = cms.ContentInfo.load(signature_der, strict=True)
         if info["content_type"].native != "signed_data":
             raise TamperedError("the signature is not CMS SignedData")
         signed = info["content"]
