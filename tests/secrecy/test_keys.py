@@ -164,3 +164,17 @@ def test_gateway_key_must_be_rsa(tmp_path):
     key, cert = make_cert("ec gateway", ec_key=True)
     with pytest.raises(SecrecyError, match="RSA"):
         KeyStore(tmp_path / "keys").import_gateway_key(key_pem(key) + pem(cert))
+
+
+def test_expired_gateway_certificate_cannot_sign_but_stored_letters_still_open(store):
+    from gateway.secrecy.vault_crypto import decrypt_blob, encrypt_blob
+
+    blob = encrypt_blob(b"old letter", store)
+    fp = store.current_fingerprint()
+    key = store.gateway_key(fp).private_key
+    _, expired = make_cert("gateway", key=key, days=-1, starts_days_ago=700)
+    (store.path / "gateway" / fp / "cert.pem").write_bytes(pem(expired))
+    with pytest.raises(SecrecyError, match="expired"):
+        store.gateway_identity()
+    assert decrypt_blob(blob, store) == b"old letter"
+    assert any("expired" in w for w in store.warnings())
