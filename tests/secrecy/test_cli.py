@@ -8,7 +8,7 @@ import pytest
 
 from gateway.secrecy.audit import append_event, audit_path
 from gateway.secrecy.cli import register_audit_parser, register_keys_parser
-from tests.secrecy.certs import key_pem, make_cert, pem
+from tests.secrecy.certs import make_cert, pem
 
 
 def run(argv, data_dir, capsys):
