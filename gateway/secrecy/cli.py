@@ -1,0 +1,181 @@
+"""`saraban-gateway keys ...` and `saraban-gateway audit verify`.
+
+The main CLI calls `register_keys_parser(sub)` and `register_audit_parser(sub)` on its
+subparsers; each sets `func`, so `args.func(args)` runs the command and returns the
+exit code. The data directory comes from `args.data_dir` when the main CLI sets it
+(from the config), else `SARABAN_DATA_DIR`, else `./var`.
+
+Passwords are never taken on the command line (other users see it in `ps`): use
+--password-env, --password-file, or answer the prompt.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+from gateway.secrecy.audit import audit_path, verify_chain
+from gateway.secrecy.errors import SecrecyError
+from gateway.secrecy.keys import KeyStore
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(getattr(args, "data_dir", None) or os.environ.get("SARABAN_DATA_DIR") or "var")
+
+
+def _keystore(args: argparse.Namespace) -> KeyStore:
+    keys_dir = getattr(args, "keys_dir", None)
+    return KeyStore(keys_dir) if keys_dir else KeyStore.for_data_dir(_data_dir(args))
+
+
+def register_keys_parser(subparsers) -> argparse.ArgumentParser:
+    keys = subparsers.add_parser(
+        "keys", help="gateway key pair and secret registrars' (นายทะเบียนลับ) certificates"
+    )
+    keys.add_argument("--keys-dir", help="key store directory (default: <data dir>/keys)")
+    sub = keys.add_subparsers(dest="keys_action", required=True, metavar="ACTION")
+
+    create = sub.add_parser("create", help="generate the gateway key and a self-signed certificate")
+    create.add_argument("--cn", required=True, help="certificate common name")
+    create.add_argument("--email", help="address put in the certificate (e.g. saraban@bangkok.go.th)")
+    create.add_argument("--days", type=int, default=730, help="validity in days (default 730)")
+    create.add_argument("--rotate", action="store_true",
+                        help="replace the current key; the old one is kept for reading old letters")
+
+    imp = sub.add_parser("import", help="import the gateway key and certificate (PEM bundle or PKCS#12)")
+    imp.add_argument("file", help="PEM file with key and certificate, or .p12/.pfx")
+    imp.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
+    imp.add_argument("--password-file", metavar="PATH", help="read the password from this file")
+    imp.add_argument("--rotate", action="store_true", help="replace the current key (old one kept)")
+
+    reg = sub.add_parser("import-registrar", help="add a unit's secret registrar certificate")
+    reg.add_argument("unit", help="unit code, e.g. dds.sd")
+    reg.add_argument("file", help="certificate (PEM or DER)")
+
+    lst = sub.add_parser("list", help="list keys and certificates with their expiry")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    lst.add_argument("--warn-days", type=int, default=30, help="warn this many days before expiry")
+    lst.add_argument("--check", action="store_true", help="exit 1 when there is any warning (for monitoring)")
+
+    keys.set_defaults(func=keys_command)
+    return keys
+
+
+def register_audit_parser(subparsers) -> argparse.ArgumentParser:
+    audit = subparsers.add_parser("audit", help="the decryption audit trail")
+    sub = audit.add_subparsers(dest="audit_action", required=True, metavar="ACTION")
+    verify = sub.add_parser("verify", help="check that the audit trail is unbroken")
+    verify.add_argument("--path", help="audit log (default: <data dir>/audit/audit.log)")
+    audit.set_defaults(func=audit_command)
+    return audit
+
+
+def keys_command(args: argparse.Namespace) -> int:
+    store = _keystore(args)
+    try:
+        return _KEYS_ACTIONS[args.keys_action](store, args)
+    except SecrecyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def _has_current(store: KeyStore) -> bool:
+    try:
+        store.current_fingerprint()
+    except SecrecyError:
+        return False
+    return True
+
+
+def _create(store: KeyStore, args) -> int:
+    if _has_current(store) and not args.rotate:
+        print("error: a gateway key exists; pass --rotate to replace it "
+              "(the old key is kept so older letters stay readable)", file=sys.stderr)
+        return 1
+    fp = store.create_gateway_key(args.cn, email=args.email, days=args.days)
+    print(f"gateway key {fp} created and made current")
+    print(f"certificate: {store.path / 'gateway' / fp / 'cert.pem'} (give it to senders who encrypt to us)")
+    return 0
+
+
+def _password(args) -> bytes | None:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if value is None:
+            raise SecrecyError(f"environment variable {args.password_env} is not set")
+        return value.encode("utf-8")
+    if args.password_file:
+        return Path(args.password_file).read_bytes().rstrip(b"\r\n")
+    return None
+
+
+def _import(store: KeyStore, args) -> int:
+    if _has_current(store) and not args.rotate:
+        print("error: a gateway key exists; pass --rotate to replace it", file=sys.stderr)
+        return 1
+    data = Path(args.file).read_bytes()
+    password = _password(args)
+    try:
+        fp = store.import_gateway_key(data, password)
+    except SecrecyError:
+        if password is not None or not sys.stdin.isatty():
+            raise
+        fp = store.import_gateway_key(data, getpass.getpass("password: "))
+    print(f"gateway key {fp} imported and made current")
+    return 0
+
+
+def _import_registrar(store: KeyStore, args) -> int:
+    fp = store.import_registrar_cert(args.unit, Path(args.file).read_bytes())
+    usable = len(store.registrar_certs(args.unit))
+    print(f"registrar certificate {fp[:16]}… added to {args.unit} ({usable} usable)")
+    return 0
+
+
+def _list(store: KeyStore, args) -> int:
+    rows = store.listing()
+    warnings = store.warnings(days=args.warn_days)
+    if args.json:
+        print(json.dumps({"keys": rows, "warnings": warnings}, ensure_ascii=False, indent=2))
+    else:
+        if not rows:
+            print("no keys")
+        for r in rows:
+            who = "gateway" + (" (current)" if r["current"] else "") if r["kind"] == "gateway" else f"registrar {r['unit']}"
+            until = (r["not_after"] or "?")[:10]
+            left = "" if r["days_left"] is None else f"{r['days_left']:>5}d"
+            status = "ok" if r["usable"] else f"UNUSABLE: {r['problem']}"
+            print(f"{who:<28} {r['fingerprint'][:16]}  until {until} {left}  {status}  {r['subject'] or ''}")
+        for w in warnings:
+            print(f"warning: {w}")
+    return 1 if (args.check and warnings) else 0
+
+
+_KEYS_ACTIONS = {
+    "create": _create,
+    "import": _import,
+    "import-registrar": _import_registrar,
+    "list": _list,
+}
+
+
+def audit_command(args: argparse.Namespace) -> int:
+    path = getattr(args, "path", None) or audit_path(_data_dir(args))
+    return audit_verify_command(path)
+
+
+def audit_verify_command(path: str | os.PathLike) -> int:
+    """Print the verdict; 0 when the chain is intact, 1 when it is broken."""
+    ok, bad_line, message = verify_chain(path)
+    if ok:
+        print(f"audit trail {path}: OK, {message}")
+        return 0
+    where = f" at line {bad_line}" if bad_line else ""
+    print(f"audit trail {path}: BROKEN{where}: {message}", file=sys.stderr)
+    return 1

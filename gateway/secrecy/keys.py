@@ -1,0 +1,458 @@
+"""The key store: the gateway's own key pairs and each unit's registrar certificates.
+
+Layout under the store directory (default `<data_dir>/keys/`, mode 0700):
+
+    gateway/<key-fp>/key.pem     private key, PKCS#8 PEM, mode 0600
+    gateway/<key-fp>/cert.pem    its certificate
+    gateway/CURRENT              the key fingerprint new letters are protected with
+    registrars/<unit>/<cert-fp>.pem   a secret registrar's (นายทะเบียนลับ) certificate
+
+A key is named by the SHA-256 of its SubjectPublicKeyInfo, so a renewed certificate for
+the same key keeps its name and stored blobs (which record that fingerprint) stay
+readable. Rotation adds a key and moves CURRENT; old keys are never deleted here,
+because letters stored years ago must still open.
+
+Private keys are stored unencrypted (the daemon starts unattended) and protected by
+the file mode: a key file that group or others can read is refused, as ssh does.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from gateway.secrecy.errors import SecrecyError
+
+log = structlog.get_logger(__name__)
+
+MIN_RSA_BITS = 2048
+NEW_RSA_BITS = 3072
+NEW_CERT_DAYS = 730
+# Unit codes are the local-part pieces of saraban.<org>[.<unit>] ("dds.sd", "cd&sw");
+# they become directory names, so nothing that could climb out of the store.
+_UNIT_RE = re.compile(r"^[A-Za-z0-9&_-][A-Za-z0-9.&_-]{0,63}$")
+
+
+def key_fingerprint(public_key) -> str:
+    """SHA-256 (hex) of the DER SubjectPublicKeyInfo: stable across certificate renewals."""
+    spki = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).hexdigest()
+
+
+def cert_fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def registrar_cert_problem(cert: x509.Certificate, now: dt.datetime | None = None) -> str | None:
+    """Why this certificate must not be used to encrypt a letter, or None when it may.
+
+    EC certificates are refused: cryptography's PKCS7EnvelopeBuilder only does RSA key
+    transport, and we will not hand-roll key agreement for classified mail.
+    """
+    now = now or _now()
+    if cert.not_valid_after_utc <= now:
+        return f"expired on {cert.not_valid_after_utc.date().isoformat()}"
+    if cert.not_valid_before_utc > now:
+        return f"not valid before {cert.not_valid_before_utc.date().isoformat()}"
+    key = cert.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC key: only RSA certificates can be encrypted to (S/MIME key transport)"
+    if not isinstance(key, rsa.RSAPublicKey):
+        return f"unsupported key type {type(key).__name__}"
+    if key.key_size < MIN_RSA_BITS:
+        return f"RSA key of {key.key_size} bits is too short (at least {MIN_RSA_BITS})"
+    try:
+        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if basic.ca:
+            return "is a CA certificate, not a person's"
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return "has no keyUsage extension, so encryption use is not established"
+    if not usage.key_encipherment:
+        return "keyUsage does not include keyEncipherment"
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        if (
+            ExtendedKeyUsageOID.EMAIL_PROTECTION not in eku
+            and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku
+        ):
+            return "extendedKeyUsage does not include emailProtection"
+    except x509.ExtensionNotFound:
+        pass
+    return None
+
+
+def _check_unit(unit: str) -> str:
+    if not isinstance(unit, str) or not _UNIT_RE.match(unit) or ".." in unit:
+        raise SecrecyError(f"not a valid unit code: {unit!r}")
+    return unit
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write, fsync and rename, with the mode set before any byte is written."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask may have removed bits; never added any
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _mkdir_private(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+@dataclass(frozen=True)
+class GatewayKey:
+    fingerprint: str
+    private_key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+
+
+class KeyStore:
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def for_data_dir(cls, data_dir: str | os.PathLike) -> "KeyStore":
+        return cls(Path(data_dir) / "keys")
+
+    # -- gateway key pairs -------------------------------------------------------
+
+    @property
+    def _gateway_dir(self) -> Path:
+        return self.path / "gateway"
+
+    def create_gateway_key(
+        self, common_name: str, *, email: str | None = None, days: int = NEW_CERT_DAYS
+    ) -> str:
+        """Generate an RSA key and a self-signed certificate; it becomes CURRENT.
+
+        An existing key stays in the store (rotation), so older letters stay readable.
+        """
+        if not common_name or not common_name.strip():
+            raise SecrecyError("a common name is needed for the gateway certificate")
+        key = rsa.generate_private_key(public_exponent=65537, key_size=NEW_RSA_BITS)
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name.strip()),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "saraban-gateway"),
+            ]
+        )
+        now = _now()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=True,
+                    key_encipherment=True,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+        )
+        if email:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
+            )
+        cert = builder.sign(key, hashes.SHA256())
+        return self._store_gateway(key, cert)
+
+    def import_gateway_key(self, pem_or_p12: bytes, password: bytes | str | None = None) -> str:
+        """Import a key and its certificate from one PEM bundle or a PKCS#12 file."""
+        if isinstance(password, str):
+            password = password.encode("utf-8")
+        data = bytes(pem_or_p12)
+        try:
+            if b"-----BEGIN" in data:
+                key = serialization.load_pem_private_key(data, password=password)
+                certs = x509.load_pem_x509_certificates(data)
+            else:
+                key, cert, extra = pkcs12.load_key_and_certificates(data, password)
+                certs = [c for c in [cert, *extra] if c is not None]
+        except (ValueError, TypeError) as exc:
+            raise SecrecyError(f"cannot read the key file (wrong password or format?): {exc}") from None
+        if key is None:
+            raise SecrecyError("the file holds no private key")
+        if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < MIN_RSA_BITS:
+            raise SecrecyError(
+                f"the gateway key must be RSA of at least {MIN_RSA_BITS} bits "
+                "(it decrypts S/MIME and unwraps stored letters)"
+            )
+        fp = key_fingerprint(key.public_key())
+        matching = [c for c in certs if key_fingerprint(c.public_key()) == fp]
+        if not matching:
+            raise SecrecyError("no certificate in the file matches the private key")
+        cert = matching[0]
+        if cert.not_valid_after_utc <= _now():
+            raise SecrecyError(
+                f"the certificate expired on {cert.not_valid_after_utc.date().isoformat()}"
+            )
+        return self._store_gateway(key, cert)
+
+    def _store_gateway(self, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> str:
+        fp = key_fingerprint(key.public_key())
+        _mkdir_private(self.path)
+        _mkdir_private(self._gateway_dir)
+        slot = self._gateway_dir / fp
+        _mkdir_private(slot)
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _write_atomic(slot / "key.pem", key_pem, 0o600)
+        _write_atomic(slot / "cert.pem", cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        _write_atomic(self._gateway_dir / "CURRENT", fp.encode() + b"\n", 0o644)
+        log.info("gateway_key_stored", fingerprint=fp, not_after=cert.not_valid_after_utc.isoformat())
+        return fp
+
+    def current_fingerprint(self) -> str:
+        try:
+            fp = (self._gateway_dir / "CURRENT").read_text().strip()
+        except FileNotFoundError:
+            raise SecrecyError(
+                "no gateway key: run `saraban-gateway keys create` or `keys import`"
+            ) from None
+        if not re.fullmatch(r"[0-9a-f]{64}", fp):
+            raise SecrecyError("keys/gateway/CURRENT is damaged")
+        return fp
+
+    def gateway_key(self, fingerprint: str) -> GatewayKey:
+        """Load one gateway key pair by fingerprint (for opening older letters)."""
+        if not re.fullmatch(r"[0-9a-f]{64}", fingerprint or ""):
+            raise SecrecyError("not a key fingerprint")
+        slot = self._gateway_dir / fingerprint
+        key_path = slot / "key.pem"
+        try:
+            st = key_path.stat()
+        except FileNotFoundError:
+            raise SecrecyError(f"gateway key {fingerprint[:16]}… is not in the key store") from None
+        if st.st_mode & 0o077:
+            raise SecrecyError(
+                f"{key_path} can be read by other users (mode {st.st_mode & 0o777:o}); "
+                "run chmod 600 on it"
+            )
+        try:
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            cert = x509.load_pem_x509_certificate((slot / "cert.pem").read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SecrecyError(f"gateway key {fingerprint[:16]}… cannot be read: {exc}") from None
+        if key_fingerprint(key.public_key()) != fingerprint or key_fingerprint(
+            cert.public_key()
+        ) != fingerprint:
+            raise SecrecyError(f"gateway key {fingerprint[:16]}… does not match its name")
+        return GatewayKey(fingerprint, key, cert)
+
+    def gateway_identity(self, *, require_valid: bool = True):
+        """(private key, certificate) of the CURRENT gateway key.
+
+        With require_valid (the default, for signing) an expired certificate is an error:
+        registrars would see a broken signature.
+        """
+        gk = self.gateway_key(self.current_fingerprint())
+        if require_valid and gk.certificate.not_valid_after_utc <= _now():
+            raise SecrecyError(
+                "the gateway certificate expired on "
+                f"{gk.certificate.not_valid_after_utc.date().isoformat()}: rotate it"
+            )
+        return gk.private_key, gk.certificate
+
+    def gateway_fingerprints(self) -> list[str]:
+        if not self._gateway_dir.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self._gateway_dir.iterdir()
+            if p.is_dir() and re.fullmatch(r"[0-9a-f]{64}", p.name)
+        )
+
+    def all_gateway_keys(self) -> list[GatewayKey]:
+        """Every gateway key, CURRENT first: decryption tries them all."""
+        try:
+            current = self.current_fingerprint()
+        except SecrecyError:
+            current = None
+        fps = self.gateway_fingerprints()
+        fps.sort(key=lambda fp: fp != current)
+        return [self.gateway_key(fp) for fp in fps]
+
+    # -- registrar certificates ---------------------------------------------------
+
+    def _unit_dir(self, unit: str) -> Path:
+        return self.path / "registrars" / _check_unit(unit)
+
+    def import_registrar_cert(self, unit: str, pem: bytes) -> str:
+        """Add a secret registrar's certificate to a unit (a unit may have several)."""
+        data = bytes(pem)
+        try:
+            if b"-----BEGIN" in data:
+                certs = x509.load_pem_x509_certificates(data)
+            else:
+                certs = [x509.load_der_x509_certificate(data)]
+        except ValueError as exc:
+            raise SecrecyError(f"not a certificate (PEM or DER expected): {exc}") from None
+        leaves = [c for c in certs if not _is_ca(c)]
+        if len(leaves) != 1:
+            raise SecrecyError(
+                f"expected exactly one personal certificate in the file, found {len(leaves)}"
+            )
+        cert = leaves[0]
+        problem = registrar_cert_problem(cert)
+        if problem:
+            raise SecrecyError(f"this certificate cannot be used to encrypt letters: {problem}")
+        unit_dir = self._unit_dir(unit)
+        _mkdir_private(self.path)
+        (self.path / "registrars").mkdir(mode=0o700, exist_ok=True)
+        unit_dir.mkdir(mode=0o700, exist_ok=True)
+        fp = cert_fingerprint(cert)
+        _write_atomic(unit_dir / f"{fp}.pem", cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        log.info("registrar_cert_imported", unit=unit, fingerprint=fp)
+        return fp
+
+    def _all_registrar_certs(self, unit: str) -> list[x509.Certificate]:
+        unit_dir = self._unit_dir(unit)
+        if not unit_dir.is_dir():
+            return []
+        certs = []
+        for p in sorted(unit_dir.glob("*.pem")):
+            try:
+                certs.append(x509.load_pem_x509_certificate(p.read_bytes()))
+            except ValueError:
+                log.warning("registrar_cert_unreadable", unit=unit, file=p.name)
+        return certs
+
+    def registrar_certs(self, unit: str) -> list[x509.Certificate]:
+        """The unit's registrar certificates that may be encrypted to right now."""
+        return [c for c in self._all_registrar_certs(unit) if registrar_cert_problem(c) is None]
+
+    def units(self) -> list[str]:
+        base = self.path / "registrars"
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+    # -- reporting ----------------------------------------------------------------
+
+    def listing(self) -> list[dict]:
+        now = _now()
+        rows: list[dict] = []
+        try:
+            current = self.current_fingerprint()
+        except SecrecyError:
+            current = None
+        for fp in self.gateway_fingerprints():
+            slot = self._gateway_dir / fp
+            problem = None
+            try:
+                cert = x509.load_pem_x509_certificate((slot / "cert.pem").read_bytes())
+                mode = (slot / "key.pem").stat().st_mode & 0o777
+                if mode & 0o077:
+                    problem = f"key.pem mode {mode:o} is readable by others"
+                elif cert.not_valid_after_utc <= now:
+                    problem = f"expired on {cert.not_valid_after_utc.date().isoformat()}"
+            except (OSError, ValueError) as exc:
+                rows.append(_row("gateway", None, fp, None, str(exc), fp == current, now))
+                continue
+            rows.append(_row("gateway", None, fp, cert, problem, fp == current, now))
+        for unit in self.units():
+            for cert in self._all_registrar_certs(unit):
+                rows.append(
+                    _row("registrar", unit, cert_fingerprint(cert), cert,
+                         registrar_cert_problem(cert, now), None, now)
+                )
+        return rows
+
+    def warnings(self, days: int = 30) -> list[str]:
+        """Plain sentences for the operator: missing, unusable or soon-expiring keys."""
+        out: list[str] = []
+        rows = self.listing()
+        if not any(r["kind"] == "gateway" and r["current"] for r in rows):
+            out.append("no current gateway key: classified letters cannot be signed or stored")
+        for r in rows:
+            who = "gateway key" if r["kind"] == "gateway" else f"registrar of {r['unit']}"
+            label = f"{who} {r['subject'] or ''} ({r['fingerprint'][:16]})"
+            if r["kind"] == "gateway" and not r["current"] and r["problem"] and "expired" in r["problem"]:
+                continue  # retired keys are kept for reading old letters; expiry is expected
+            if r["problem"]:
+                out.append(f"{label}: {r['problem']}")
+            elif r["days_left"] is not None and r["days_left"] <= days:
+                out.append(f"{label} expires in {r['days_left']} days ({r['not_after']})")
+        for unit in self.units():
+            if not self.registrar_certs(unit):
+                out.append(f"unit {unit} has no usable registrar certificate: its classified letters stay in quarantine")
+        return out
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _row(kind, unit, fp, cert, problem, current, now) -> dict:
+    if cert is None:
+        return {"kind": kind, "unit": unit, "fingerprint": fp, "subject": None,
+                "not_after": None, "days_left": None, "current": current,
+                "usable": False, "problem": problem}
+    return {
+        "kind": kind,
+        "unit": unit,
+        "fingerprint": fp,
+        "subject": cert.subject.rfc4514_string(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "days_left": (cert.not_valid_after_utc - now).days,
+        "current": current,
+        "usable": problem is None,
+        "problem": problem,
+    }

@@ -1,0 +1,163 @@
+"""Encryption at rest for classified raw messages and attachments, and shredding.
+
+Blob format, version 1 ("SGV1"), all integers big-endian:
+
+    offset   size  field
+    0        4     magic b"SGV1"
+    4        32    fingerprint of the gateway key the data key is wrapped to
+                   (SHA-256 of its SubjectPublicKeyInfo, see keys.key_fingerprint)
+    36       2     N, length of the wrapped data key
+    38       N     the 32-byte data key, RSA-OAEP (SHA-256, MGF1-SHA-256) to that key
+    38+N     12    AES-GCM nonce
+    50+N     ...   AES-256-GCM ciphertext followed by its 16-byte tag
+
+The whole header (bytes 0 .. 50+N) is the GCM associated data, so changing any byte
+anywhere — header, wrapped key, nonce, ciphertext or tag — makes decryption fail.
+Each blob has its own random data key, so a nonce is never reused under one key.
+Naming the key by fingerprint is what makes rotation safe: an old blob says which
+old key opens it, and the key store keeps every old key.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import struct
+from pathlib import Path
+
+import structlog
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from gateway.secrecy.errors import SecrecyError, TamperedError
+from gateway.secrecy.keys import KeyStore, key_fingerprint
+
+log = structlog.get_logger(__name__)
+
+MAGIC = b"SGV1"
+_NONCE = 12
+_TAG = 16
+
+
+def _oaep() -> padding.OAEP:
+    return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+
+
+def is_sealed_blob(data: bytes) -> bool:
+    return data[:4] == MAGIC
+
+
+def encrypt_blob(data: bytes, keystore: KeyStore) -> bytes:
+    """Encrypt to the CURRENT gateway key (its certificate may be expired: at rest
+    only the key matters)."""
+    _, cert = keystore.gateway_identity(require_valid=False)
+    public = cert.public_key()
+    fp = bytes.fromhex(key_fingerprint(public))
+    data_key = AESGCM.generate_key(bit_length=256)
+    wrapped = public.encrypt(data_key, _oaep())
+    nonce = secrets.token_bytes(_NONCE)
+    header = MAGIC + fp + struct.pack(">H", len(wrapped)) + wrapped + nonce
+    return header + AESGCM(data_key).encrypt(nonce, bytes(data), header)
+
+
+def blob_key_fingerprint(blob: bytes) -> str:
+    """Which gateway key a blob needs (hex), without decrypting it."""
+    if len(blob) < 38 or blob[:4] != MAGIC:
+        raise TamperedError("not an encrypted vault object (bad magic)")
+    return blob[4:36].hex()
+
+
+def decrypt_blob(blob: bytes, keystore: KeyStore) -> bytes:
+    """The plaintext, or TamperedError/SecrecyError; never partial output."""
+    blob = bytes(blob)
+    fp = blob_key_fingerprint(blob)
+    (n,) = struct.unpack(">H", blob[36:38])
+    body = 38 + n + _NONCE
+    if len(blob) < body + _TAG:
+        raise TamperedError("encrypted vault object is truncated")
+    wrapped = blob[38 : 38 + n]
+    nonce = blob[38 + n : body]
+    header = blob[:body]
+    try:
+        gk = keystore.gateway_key(fp)
+    except SecrecyError as exc:
+        raise SecrecyError(
+            f"the object is encrypted to gateway key {fp[:16]}…, which cannot be loaded "
+            f"(tampered, or the key was removed from the store): {exc}"
+        ) from None
+    try:
+        data_key = gk.private_key.decrypt(wrapped, _oaep())
+    except ValueError:
+        raise TamperedError("the wrapped data key does not decrypt: object tampered") from None
+    if len(data_key) != 32:
+        raise TamperedError("the wrapped data key has the wrong length")
+    try:
+        return AESGCM(data_key).decrypt(nonce, blob[body:], header)
+    except InvalidTag:
+        raise TamperedError("authentication failed: the stored object was changed") from None
+
+
+def decrypt_blob_audited(
+    blob: bytes,
+    keystore: KeyStore,
+    audit_log: str | os.PathLike,
+    *,
+    who: str,
+    letter_id: str,
+    action: str = "decrypt",
+    **details,
+) -> bytes:
+    """Decrypt for a person (a registrar's export, a CLI view): the audit entry is
+    written and fsync'ed first, so a decryption without its record cannot happen."""
+    from gateway.secrecy.audit import append_event
+
+    append_event(audit_log, action=action, letter_id=letter_id, who=who,
+                 key=blob_key_fingerprint(blob)[:16], **details)
+    return decrypt_blob(blob, keystore)
+
+
+def shred(path: str | os.PathLike) -> bool:
+    """Overwrite a file with random bytes, fsync, truncate, unlink, fsync the directory.
+
+    Returns False when the file was already gone (shredding twice is shredding once).
+
+    Limits: this only overwrites the blocks the file occupies *now*. On copy-on-write or
+    log-structured filesystems (btrfs, ZFS, F2FS) the overwrite lands elsewhere; on ext4
+    with data=journal the journal may keep a copy; SSDs remap writes (wear levelling)
+    and may keep the old pages until TRIM and garbage collection; snapshots and backups
+    keep theirs. It is a best effort that removes the easy copy. Put the data directory
+    on an encrypted volume (LUKS/dm-crypt) so whatever survives is ciphertext.
+    """
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise SecrecyError(f"cannot shred {p}: {exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SecrecyError(f"cannot shred {p}: not a regular file")
+        remaining = st.st_size
+        chunk = 1 << 20
+        while remaining > 0:
+            n = min(chunk, remaining)
+            written = os.write(fd, secrets.token_bytes(n))
+            remaining -= written
+        os.fsync(fd)
+        os.ftruncate(fd, 0)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.unlink(p)
+    dfd = os.open(p.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    log.info("file_shredded", name=p.name)
+    return True
+
