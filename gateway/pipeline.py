@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import select
 
+from gateway.crashpoints import crashpoint
 from gateway.parse_mail import parse_mail, sender_display_name
 from gateway.services import Services
 from gateway.spool import SpoolEntry
@@ -47,16 +48,20 @@ def process_entry(services: Services, queue_id: str) -> str:
         if state in FINISHED:
             spool.remove(queue_id)
             return state
+        crashpoint("after_spool_read")
         checked = _check(services, entry)
+        crashpoint("after_vault")
         outcome: dict[str, str] = {}
         for rcpt in entry.rcpt_to:
             outcome[rcpt] = _file_for_unit(services, entry, checked, rcpt)
+            crashpoint("after_register")
         final = "done" if any(o.startswith(("registered", "duplicate")) for o in outcome.values()) else "quarantined"
         with db.session() as session:
             message = session.get(Message, queue_id)
             message.state = final
             message.outcome = outcome
             message.reason = None
+        crashpoint("before_spool_remove")
         spool.remove(queue_id)
         log.info("message_finished", state=final, outcome=outcome)
         return final

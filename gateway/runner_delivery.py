@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import select
 
 from gateway.config import Settings
+from gateway.crashpoints import crashpoint
 from gateway.deliver_maildir import deliver
 from gateway.folder_copy import build_folder_copy
 from gateway.log import setup_logging
@@ -42,6 +43,7 @@ def deliver_folder(services: Services, item: OutboxItem) -> None:
             review=letter.review,
         )
     path = deliver(services.settings.folders_dir, folder, item.queue_id, item.unit or letter.unit, copy)
+    crashpoint("after_folder_write")
     log.info("filed", queue_id=item.queue_id, unit=letter.unit, receive_no=letter.receive_no,
              backend="maildir", path=str(path))
 

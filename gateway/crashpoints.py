@@ -1,0 +1,22 @@
+"""Named points where the crash tests kill the whole daemon, as `kill -9` would.
+
+Set SARABAN_CRASHPOINT=<name> in the daemon's environment; when a runner reaches that
+point it SIGKILLs its process group (supervisor and every runner) without any clean-up.
+Unset in production: the check is one dictionary lookup."""
+from __future__ import annotations
+
+import os
+import signal
+
+POINTS = (
+    "after_spool_read",  # message row created, nothing stored yet
+    "after_vault",  # raw and files in the vault, nothing registered
+    "after_register",  # registration committed, message not marked done
+    "before_spool_remove",  # message done in the database, spool file still there
+    "after_folder_write",  # folder copy written, outbox item not yet marked done
+)
+
+
+def crashpoint(name: str) -> None:
+    if os.environ.get("SARABAN_CRASHPOINT") == name:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
