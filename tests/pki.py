@@ -439,3 +439,56 @@ def tamper_change_field(signed: bytes, value: str = "แก้ไขแล้ว
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+# ----------------------------------------------------------------------------- S/MIME
+
+
+def make_smime(pki: Pki, who: Identity | None = None, *, detached: bool = True,
+               body: str = "เรียน ผู้อำนวยการเขต\r\n\r\nขอส่งหนังสือราชการมาเพื่อทราบ\r\n") -> bytes:
+    """A signed mail as an S/MIME client produces it (cryptography's PKCS#7 builder)."""
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    who = who or pki.valid
+    cert = x509.load_pem_x509_certificate(who.cert_path.read_bytes())
+    key = serialization.load_pem_private_key(who.key_path.read_bytes(), password=None)
+    inner = (
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n" + body
+    ).encode("utf-8")
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(inner).add_signer(cert, key, hashes.SHA256())
+    if who is not pki.self_signed:
+        builder = builder.add_certificate(x509.load_pem_x509_certificate(pki.sub_ca.cert_path.read_bytes()))
+    if detached:
+        smime = builder.sign(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.DetachedSignature])
+    else:  # application/pkcs7-mime; smime-type=signed-data: the content travels inside the CMS
+        import base64
+
+        der = builder.sign(serialization.Encoding.DER, [])
+        smime = (
+            b"MIME-Version: 1.0\r\n"
+            b'Content-Type: application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(der)
+        )
+    headers = (
+        "From: saraban@phranakhon.bangkok.go.th\r\n"
+        "To: saraban.central@bangkok.go.th\r\n"
+        "Subject: =?utf-8?b?" + __import__("base64").b64encode("หนังสือราชการ".encode()).decode() + "?=\r\n"
+    ).encode()
+    return headers + smime.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def tamper_smime(raw: bytes) -> bytes:
+    """Change the letter's text (in the clear part, or inside an enveloping CMS)."""
+    import base64
+
+    old, new = "ขอส่ง".encode("utf-8"), "ไม่ส่ง".encode("utf-8")
+    if old in raw:
+        return raw.replace(old, new, 1)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    der = base64.b64decode(body)
+    assert old in der, "letter text not found"
+    # Same length so the DER lengths still hold: swap one Thai letter for another.
+    i = der.index(old)
+    der = der[:i] + "ขอดู".encode("utf-8") + der[i + len("ขอดู".encode("utf-8")):]
+    return head + b"\r\n\r\n" + base64.encodebytes(der)

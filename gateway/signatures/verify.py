@@ -57,7 +57,7 @@ async def async_verify_pdf(data: bytes, trust: TrustSettings, *, max_pages: int 
     except RecursionError:
         return document_problem("unreadable", "the PDF's object structure is circular or too deep", sha256=sha256)
     except Exception as exc:  # hostile input must yield a verdict, never a traceback
-        log.warning("pdf_verify_crashed", sha256=sha256, error=repr(exc)[:300])
+        log.info("pdf_unreadable", sha256=sha256, error=repr(exc)[:300])
         return document_problem("unreadable", f"the PDF could not be read: {_short(exc)}", sha256=sha256)
 
 
@@ -219,9 +219,9 @@ def _indication(status, kind: str) -> tuple[str, str | None, str]:
         return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
     if indic is not None:
         failed = isinstance(indic, AdESFailure)
-        return (TOTAL_FAILED if failed else INDETERMINATE), indic.name, _TRUST_MESSAGES.get(indic.name, "the signer's certificate is not trusted")
+        return (TOTAL_FAILED if failed else INDETERMINATE), indic.name, TRUST_MESSAGES.get(indic.name, "the signer's certificate is not trusted")
     if status.validation_path is None:
-        return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", _TRUST_MESSAGES["NO_CERTIFICATE_CHAIN_FOUND"]
+        return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", TRUST_MESSAGES["NO_CERTIFICATE_CHAIN_FOUND"]
     if kind == "signature":
         ts = status.timestamp_validity
         if ts is not None and not (ts.intact and ts.valid and ts.trusted):
@@ -236,7 +236,7 @@ def _indication(status, kind: str) -> tuple[str, str | None, str]:
     return TOTAL_PASSED, None, ""
 
 
-_TRUST_MESSAGES = {
+TRUST_MESSAGES = {
     "NO_CERTIFICATE_CHAIN_FOUND": "no chain to a configured trust root",
     "REVOKED": "the signer's certificate has been revoked",
     "REVOKED_NO_POE": "the signer's certificate has been revoked",

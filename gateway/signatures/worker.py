@@ -98,6 +98,7 @@ class VerifyPool:
         self._size = workers
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(workers)  # never more processes than `workers`
         self._closed = False
 
     def _take(self) -> _Worker:
@@ -121,15 +122,16 @@ class VerifyPool:
                 f"{len(data)} bytes; the gateway checks PDFs up to {self.limits.max_bytes} bytes",
                 sha256=hashlib.sha256(data).hexdigest(),
             )
-        worker = self._take()
-        try:
-            outcome = worker.run((data, trust, self.limits.max_pages), timeout_s)
-        except (BrokenPipeError, OSError):
-            outcome = "crashed"
-        if isinstance(outcome, PdfVerdict):
-            self._give_back(worker)
-            return outcome
-        worker.kill()
+        with self._slots:
+            worker = self._take()
+            try:
+                outcome = worker.run((data, trust, self.limits.max_pages), timeout_s)
+            except (BrokenPipeError, OSError):
+                outcome = "crashed"
+            if isinstance(outcome, PdfVerdict):
+                self._give_back(worker)
+                return outcome
+            worker.kill()
         sha256 = hashlib.sha256(data).hexdigest()
         log.warning("pdf_verify_worker_" + outcome, sha256=sha256, timeout_s=timeout_s)
         if outcome == "timeout":
