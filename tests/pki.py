@@ -255,7 +255,7 @@ def make_letter(*, pad_to: int = 0, with_form_field: bool = False, pages: int = 
     from pyhanko.pdf_utils.writer import PdfFileWriter
 
     w = PdfFileWriter()
-    style = TextBoxStyle(font=GlyphAccumulatorFactory(str(GARUDA), font_size=14), leading=22)
+    style = TextBoxStyle(font=GlyphAccumulatorFactory(str(GARUDA), font_size=14), font_size=14, leading=22)
     box = TextBox(style, writer=w, box=BoxConstraints(width=480, height=200))
     box.content = (
         "ที่ กท 0403/ว 276\n"

@@ -13,6 +13,7 @@ import logging
 
 import structlog
 
+from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verdict import (
@@ -48,10 +49,16 @@ def verify_pdf(data: bytes, trust: TrustSettings, *, max_pages: int = DEFAULT_MA
 
 
 async def async_verify_pdf(data: bytes, trust: TrustSettings, *, max_pages: int = DEFAULT_MAX_PAGES) -> PdfVerdict:
+    from pyhanko.pdf_utils.misc import PdfStrictReadError
+
     quiet_library_logs()
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        return await _verify(data, trust, max_pages, sha256)
+        try:
+            return await _verify(data, trust, max_pages, sha256, strict=True)
+        except PdfStrictReadError as exc:
+            # Sloppy producers are common; signatures are judged on their bytes anyway.
+            return await _verify(data, trust, max_pages, sha256, strict=False, note=f"read leniently: {_short(exc)}")
     except MemoryError:
         return document_problem("too_large", "the PDF needs more memory than allowed to check", sha256=sha256)
     except RecursionError:
@@ -66,18 +73,16 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _open(data: bytes):
-    """(reader, warnings) or a PdfVerdict explaining why the file cannot be read."""
+def _open(data: bytes, strict: bool):
+    """(reader, warnings, "ok") or (None, why, document state)."""
     from pyhanko.pdf_utils.misc import PdfReadError, PdfStrictReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     warnings: list[str] = []
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=True)
-    except PdfStrictReadError as exc:
-        # Sloppy producers are common; signatures are judged on their bytes anyway.
-        warnings.append(f"read leniently: {_short(exc)}")
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader = PdfFileReader(io.BytesIO(data), strict=strict)
+    except PdfStrictReadError:
+        raise
     except PdfReadError as exc:
         return None, f"not a readable PDF: {_short(exc)}", "unreadable"
     if reader.encrypted:
@@ -92,12 +97,17 @@ def _open(data: bytes):
     return reader, warnings, "ok"
 
 
-async def _verify(data: bytes, trust: TrustSettings, max_pages: int, sha256: str) -> PdfVerdict:
-    reader, notes, state = _open(data)
+async def _verify(
+    data: bytes, trust: TrustSettings, max_pages: int, sha256: str, *, strict: bool, note: str | None = None
+) -> PdfVerdict:
+    reader, notes, state = _open(data, strict)
     if reader is None:
         return document_problem(state, notes, sha256=sha256)
-    warnings = notes
-    pages = int(reader.root["/Pages"]["/Count"])
+    warnings = ([note] if note else []) + notes
+    try:
+        pages = int(reader.root["/Pages"]["/Count"])
+    except Exception:
+        return document_problem("unreadable", "the PDF has no readable page tree", sha256=sha256)
     if pages > max_pages:
         return PdfVerdict(
             document="too_many_pages",
@@ -147,9 +157,11 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str])
     context = trust.validation_context(extra_certs=certs, extra_crls=crls, extra_ocsps=ocsps)
     try:
         if kind == "signature":
-            status = await async_validate_pdf_signature(emb, signer_validation_context=context)
+            status = await async_validate_pdf_signature(
+                emb, signer_validation_context=context, diff_policy=diff_policy()
+            )
         else:
-            status = await async_validate_pdf_timestamp(emb, validation_context=context)
+            status = await async_validate_pdf_timestamp(emb, validation_context=context, diff_policy=diff_policy())
     except SignatureValidationError as exc:
         sub = getattr(exc, "ades_subindication", None)
         indication = TOTAL_FAILED if sub is not None and type(sub).__name__ == "AdESFailure" else INDETERMINATE
