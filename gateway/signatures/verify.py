@@ -7,6 +7,7 @@ the command line.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import logging
@@ -168,7 +169,31 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str])
         return _bare(emb, kind, indication, sub.name if sub is not None else "FORMAT_FAILURE", _short(exc))
     except Exception as exc:
         return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", f"signature could not be processed: {_short(exc)}")
-    return _from_status(emb, kind, status, later_fields)
+    verdict = _from_status(emb, kind, status, later_fields)
+    if verdict.sub_indication == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and trust.revocation_mode != "soft-fail":
+        if await _chain_ok_without_revocation(emb, trust, extras):
+            # pyHanko files "no revocation data" under the general failure; DSS says
+            # TRY_LATER, which is what the operator needs to hear (refresh the CRL cache).
+            verdict = dataclasses.replace(
+                verdict, sub_indication="TRY_LATER", message=TRUST_MESSAGES["TRY_LATER"]
+            )
+    return verdict
+
+
+async def _chain_ok_without_revocation(emb, trust: TrustSettings, extras) -> bool:
+    from pyhanko_certvalidator import CertificateValidator
+
+    certs, crls, ocsps = extras
+    lenient = dataclasses.replace(trust, revocation_mode="soft-fail")
+    context = lenient.validation_context(extra_certs=certs, extra_crls=crls, extra_ocsps=ocsps)
+    try:
+        validator = CertificateValidator(
+            emb.signer_cert, intermediate_certs=list(emb.other_embedded_certs), validation_context=context
+        )
+        await validator.async_validate_path()
+        return True
+    except Exception:
+        return False
 
 
 def _bare(emb, kind, indication, sub, message) -> SignatureVerdict:
