@@ -44,8 +44,8 @@ def verify_command(path: str | Path, json_output: bool, trust: TrustSettings, ou
 
 
 def render_text(name: str, verdict: PdfVerdict, trust: TrustSettings) -> str:
-    lines = [f"{name}: {_LABELS.get(verdict.indication, verdict.indication)}"
-             + (f" ({verdict.sub_indication})" if verdict.sub_indication else "")]
+    lines = [f"{name}: {verdict.indication}" + (f" / {verdict.sub_indication}" if verdict.sub_indication else "")
+             + f" — {_LABELS.get(verdict.indication, '')}"]
     if verdict.message:
         lines.append(f"  {verdict.message}")
     if verdict.review:
