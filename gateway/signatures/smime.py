@@ -9,8 +9,6 @@ which would change the bytes and break every signature.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import email
 import email.policy
 import re
@@ -96,13 +94,6 @@ def _signed_data(der: bytes):
     if info["content_type"].native != "signed_data":
         raise ValueError(f"CMS content is {info['content_type'].native}, not signed data")
     return info["content"]
-
-
-def _decode_b64(data: bytes) -> bytes:
-    try:
-        return base64.b64decode(data, validate=False)
-    except binascii.Error:
-        return data
 
 
 async def _verify_detached(raw: bytes, msg, trust: TrustSettings) -> SignatureVerdict:
