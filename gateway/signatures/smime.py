@@ -1,0 +1,186 @@
+"""S/MIME-signed mail: multipart/signed (detached) and application/pkcs7-mime signed-data.
+
+The `cryptography` package cannot verify CMS, so pyHanko's generic CMS validation does
+it, with the same trust settings and verdict shape as PDFs. The signed content of a
+multipart/signed message is the first part's bytes exactly as transmitted (RFC 8551
+§3.5): we cut them out of the raw message rather than re-serialising a parsed one,
+which would change the bytes and break every signature.
+"""
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+
+import structlog
+
+from gateway.signatures.names import cert_names
+from gateway.signatures.trust import TrustSettings
+from gateway.signatures.verdict import (
+    INDETERMINATE,
+    MOD_NONE,
+    TOTAL_FAILED,
+    TOTAL_PASSED,
+    SignatureVerdict,
+)
+from gateway.signatures.verify import TRUST_MESSAGES, quiet_library_logs
+
+log = structlog.get_logger(__name__)
+
+_SIG_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
+_MIME_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
+
+
+def verify_smime(raw_message: bytes, trust: TrustSettings) -> list[dict]:
+    """Verdicts (as dicts) for the S/MIME signatures of a message; [] when it has none.
+    Never raises on bad input. Not for use inside a running event loop."""
+    return asyncio.run(async_verify_smime(raw_message, trust))
+
+
+async def async_verify_smime(raw_message: bytes, trust: TrustSettings) -> list[dict]:
+    quiet_library_logs()
+    try:
+        verdicts = await _verify(raw_message, trust)
+    except Exception as exc:  # hostile mail: a verdict, not a traceback
+        log.info("smime_unreadable", error=repr(exc)[:300])
+        verdicts = [_problem(f"the S/MIME structure could not be read: {exc}")]
+    return [v.as_dict() for v in verdicts]
+
+
+def _problem(message: str, sub: str = "FORMAT_FAILURE") -> SignatureVerdict:
+    return SignatureVerdict(
+        kind="smime", indication=INDETERMINATE, sub_indication=sub, signer=None,
+        organisation=None, signed_at=None, signed_at_source=None, covers_whole_file=False,
+        modifications=MOD_NONE, review=True, message=message,
+    )
+
+
+async def _verify(raw: bytes, trust: TrustSettings) -> list[SignatureVerdict]:
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    ctype = msg.get_content_type()
+    if ctype == "multipart/signed":
+        return [await _verify_detached(raw, msg, trust)]
+    if ctype in _MIME_TYPES:
+        smime_type = (msg.get_param("smime-type") or "").lower()
+        if smime_type and smime_type != "signed-data":
+            return []  # enveloped-data etc.: encrypted, not signed (another module's job)
+        return [await _verify_enveloping(msg.get_payload(decode=True) or b"", trust)]
+    # A signed message may also travel as a forwarded part (message/rfc822) or as the
+    # body of a multipart/mixed; look one level down for signed parts.
+    out: list[SignatureVerdict] = []
+    if msg.is_multipart():
+        for part in msg.get_payload():
+            if part.get_content_type() in _MIME_TYPES and (part.get_param("smime-type") or "signed-data").lower() == "signed-data":
+                out.append(await _verify_enveloping(part.get_payload(decode=True) or b"", trust))
+    return out
+
+
+def _first_part_bytes(raw: bytes, boundary: str) -> bytes | None:
+    """The first body part of a multipart, byte for byte, line endings made CRLF."""
+    delim = re.escape(b"--" + boundary.encode("ascii", "replace"))
+    marks = list(re.finditer(rb"(?:\r?\n|^)" + delim + rb"(--)?[ \t]*\r?\n?", raw))
+    if len(marks) < 2:
+        return None
+    part = raw[marks[0].end(): marks[1].start()]
+    # Mail stores may keep LF-only lines; signers always sign the canonical CRLF form.
+    return re.sub(rb"\r?\n", b"\r\n", part)
+
+
+def _signed_data(der: bytes):
+    from asn1crypto import cms
+
+    info = cms.ContentInfo.load(der)
+    if info["content_type"].native != "signed_data":
+        raise ValueError(f"CMS content is {info['content_type'].native}, not signed data")
+    return info["content"]
+
+
+async def _verify_detached(raw: bytes, msg, trust: TrustSettings) -> SignatureVerdict:
+    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+
+    boundary = msg.get_boundary()
+    parts = msg.get_payload()
+    if not boundary or not isinstance(parts, list) or len(parts) < 2:
+        return _problem("multipart/signed without a content part and a signature part")
+    sig_part = parts[1]
+    if sig_part.get_content_type() not in _SIG_TYPES:
+        return _problem(f"multipart/signed whose signature part is {sig_part.get_content_type()}")
+    content = _first_part_bytes(raw, boundary)
+    if content is None:
+        return _problem("the signed part's boundaries could not be found")
+    der = sig_part.get_payload(decode=True) or b""
+    signed_data = _signed_data(der)
+    status = await async_validate_detached_cms(
+        content, signed_data, signer_validation_context=trust.validation_context(),
+        key_usage_settings=_key_usage(),
+    )
+    return _from_status(status)
+
+
+async def _verify_enveloping(der: bytes, trust: TrustSettings) -> SignatureVerdict:
+    from pyhanko.sign.general import extract_signer_info
+    from pyhanko.sign.validation.generic_cms import async_validate_cms_signature, extract_self_reported_ts
+    from pyhanko.sign.validation.status import StandardCMSSignatureStatus
+
+    signed_data = _signed_data(der)
+    if signed_data["encap_content_info"]["content"].native is None:
+        return _problem("signed-data without the signed content")
+    claimed = extract_self_reported_ts(extract_signer_info(signed_data))
+    # Without a raw digest pyHanko hashes the encapsulated content itself.
+    status = await async_validate_cms_signature(
+        signed_data, status_cls=StandardCMSSignatureStatus,
+        validation_context=trust.validation_context(), key_usage_settings=_key_usage(),
+        status_kwargs={"signer_reported_dt": claimed} if claimed else None,
+    )
+    return _from_status(status)
+
+
+def unwrap_smime(raw_message: bytes) -> bytes | None:
+    """The MIME entity inside an application/pkcs7-mime signed-data message (what the
+    sender actually wrote), or None when the message is not one. Does not verify."""
+    try:
+        msg = email.message_from_bytes(raw_message, policy=email.policy.compat32)
+        if msg.get_content_type() not in _MIME_TYPES:
+            return None
+        content = _signed_data(msg.get_payload(decode=True) or b"")["encap_content_info"]["content"]
+        return content.native if isinstance(content.native, bytes) else None
+    except Exception:
+        return None
+
+
+def _key_usage():
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+
+    # Mail certificates often carry digitalSignature only; either usage will do.
+    return KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
+
+
+def _from_status(status) -> SignatureVerdict:
+    from pyhanko.sign.ades.report import AdESFailure
+
+    signer, org, issuer = cert_names(status.signing_cert)
+    if not status.intact:
+        ind, sub, msg = TOTAL_FAILED, "HASH_FAILURE", "the signed message was altered"
+    elif not status.valid:
+        ind, sub, msg = TOTAL_FAILED, "SIG_CRYPTO_FAILURE", "the signature value does not verify"
+    elif status.trust_problem_indic is not None:
+        indic = status.trust_problem_indic
+        ind = TOTAL_FAILED if isinstance(indic, AdESFailure) else INDETERMINATE
+        sub = indic.name
+        msg = TRUST_MESSAGES.get(sub, "the signer's certificate is not trusted")
+        if sub == "CHAIN_CONSTRAINTS_FAILURE" and status.signing_cert.subject == status.signing_cert.issuer:
+            sub, msg = "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
+    else:
+        ind, sub, msg = TOTAL_PASSED, None, ""
+    ts = status.timestamp_validity
+    if ts is not None and ts.trusted:
+        signed_at, source = ts.timestamp, "timestamp"
+    else:
+        signed_at = status.signer_reported_dt
+        source = "claimed" if signed_at else None
+    return SignatureVerdict(
+        kind="smime", indication=ind, sub_indication=sub, signer=signer, organisation=org,
+        issuer=issuer, signed_at=signed_at, signed_at_source=source, covers_whole_file=True,
+        modifications=MOD_NONE, review=ind != TOTAL_PASSED, message=msg,
+    )

@@ -1,0 +1,132 @@
+"""Whom we trust: the operator's root bundle, never the OS TLS store.
+
+A letter's signature is only as good as the roots we accept; the OS store holds web
+CAs that have no say over Thai electronic signatures, so an empty bundle means
+"nothing is trusted", not "fall back to the system".
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import pem
+
+ENV_ROOTS = "SARABAN_TRUST_ROOTS"
+REVOCATION_MODES = ("soft-fail", "hard-fail", "require")
+
+
+class TrustConfigError(ValueError):
+    """The trust configuration cannot be used (missing file, no certificate in it...)."""
+
+
+def _der_blocks(path: Path, *, kind: str) -> list[bytes]:
+    """Every DER object in a PEM bundle (or the file itself when it is DER)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TrustConfigError(f"cannot read {kind} file {path}: {exc.strerror}") from None
+    if pem.detect(data):
+        return [der for _type, _headers, der in pem.unarmor(data, multiple=True)]
+    return [data] if data else []
+
+
+def _load_certs(paths: Iterable[Path], *, kind: str) -> tuple[bytes, ...]:
+    from asn1crypto import x509
+
+    out: list[bytes] = []
+    for path in paths:
+        blocks = _der_blocks(Path(path), kind=kind)
+        if not blocks:
+            raise TrustConfigError(f"{kind} file {path} holds no certificate")
+        for der in blocks:
+            try:
+                x509.Certificate.load(der).native  # noqa: B018 - parse fully now, not per letter
+            except ValueError as exc:
+                raise TrustConfigError(f"{kind} file {path} holds something that is not a certificate: {exc}") from None
+            out.append(der)
+    return tuple(out)
+
+
+def _load_revocation(directory: Path | None) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """CRLs (*.crl, *.pem) and OCSP responses (*.ocsp, *.der under ocsp/) from the cache."""
+    if directory is None:
+        return (), ()
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise TrustConfigError(f"revocation directory {directory} does not exist")
+    crls: list[bytes] = []
+    ocsps: list[bytes] = []
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        if suffix in (".crl", ".pem"):
+            crls.extend(_der_blocks(path, kind="CRL"))
+        elif suffix in (".ocsp", ".der"):
+            ocsps.append(path.read_bytes())
+    return tuple(crls), tuple(ocsps)
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    """Trust anchors and revocation data, already read into bytes (picklable for workers)."""
+
+    roots: tuple[bytes, ...] = ()  # DER certificates
+    intermediates: tuple[bytes, ...] = ()
+    crls: tuple[bytes, ...] = ()
+    ocsps: tuple[bytes, ...] = ()
+    allow_fetching: bool = False  # online CRL/OCSP/AIA fetching: opt-in only
+    revocation_mode: str = "soft-fail"
+    root_sources: tuple[str, ...] = ()  # where the roots came from, for `verify` output
+
+    @classmethod
+    def load(
+        cls,
+        roots: Iterable[str | Path] = (),
+        intermediates: Iterable[str | Path] = (),
+        revocation_dir: str | Path | None = None,
+        *,
+        allow_fetching: bool = False,
+        revocation_mode: str = "soft-fail",
+        env: Mapping[str, str] | None = None,
+    ) -> TrustSettings:
+        """Read the operator's PEM bundles; `SARABAN_TRUST_ROOTS` (colon-separated
+        paths) replaces `roots` when set."""
+        env = os.environ if env is None else env
+        override = env.get(ENV_ROOTS, "").strip()
+        root_paths = [Path(p) for p in override.split(":") if p] if override else [Path(p) for p in roots]
+        if revocation_mode not in REVOCATION_MODES:
+            raise TrustConfigError(f"revocation_mode must be one of {', '.join(REVOCATION_MODES)}, not {revocation_mode!r}")
+        crls, ocsps = _load_revocation(Path(revocation_dir) if revocation_dir else None)
+        return cls(
+            roots=_load_certs(root_paths, kind="trust root"),
+            intermediates=_load_certs([Path(p) for p in intermediates], kind="intermediate"),
+            crls=crls,
+            ocsps=ocsps,
+            allow_fetching=allow_fetching,
+            revocation_mode=revocation_mode,
+            root_sources=tuple(str(p) for p in root_paths),
+        )
+
+    def validation_context(self, extra_certs=(), extra_crls=(), extra_ocsps=()):
+        """A fresh pyHanko ValidationContext (they hold per-validation state).
+
+        `extra_*` are what the file itself carries (its DSS): usable, never trusted as roots."""
+        from pyhanko_certvalidator import ValidationContext
+        from pyhanko_certvalidator.authority import CertTrustAnchor
+        from pyhanko_certvalidator.registry import SimpleTrustManager
+        from asn1crypto import x509
+
+        # An explicit trust manager, even when empty: ValidationContext(trust_roots=None)
+        # would silently fall back to the OS TLS store.
+        anchors = [CertTrustAnchor(x509.Certificate.load(der)) for der in self.roots]
+        return ValidationContext(
+            trust_manager=SimpleTrustManager.build(trust_roots=anchors),
+            other_certs=[x509.Certificate.load(der) for der in self.intermediates] + list(extra_certs),
+            crls=list(self.crls) + list(extra_crls),
+            ocsps=list(self.ocsps) + list(extra_ocsps),
+            allow_fetching=self.allow_fetching,
+            revocation_mode=self.revocation_mode,
+        )

@@ -1,0 +1,340 @@
+"""Verify every signature and document timestamp of one PDF with pyHanko's async API.
+
+CPU-bound and fed hostile input: run it through `gateway.signatures.worker.verify_in_worker`
+from the daemon; `verify_pdf` (which owns its own event loop) is for worker processes and
+the command line.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import io
+import logging
+
+import structlog
+
+from gateway.signatures.diff_policy import diff_policy
+from gateway.signatures.names import cert_names
+from gateway.signatures.trust import TrustSettings
+from gateway.signatures.verdict import (
+    INDETERMINATE,
+    MOD_ANNOTATIONS,
+    MOD_FORM_FIELDS,
+    MOD_NONE,
+    MOD_OTHER,
+    MOD_SIGNATURES_ADDED,
+    MOD_UNKNOWN,
+    TOTAL_FAILED,
+    TOTAL_PASSED,
+    PdfVerdict,
+    SignatureVerdict,
+    document_problem,
+)
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_MAX_PAGES = 500
+
+
+def quiet_library_logs() -> None:
+    """pyHanko logs every untrusted chain and odd revision as a warning with a traceback;
+    our verdict already says it, and users must never see a traceback for bad input."""
+    for name in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def verify_pdf(data: bytes, trust: TrustSettings, *, max_pages: int = DEFAULT_MAX_PAGES) -> PdfVerdict:
+    """Verdicts for one PDF. Never raises on bad input. Not for use inside a running loop."""
+    return asyncio.run(async_verify_pdf(data, trust, max_pages=max_pages))
+
+
+async def async_verify_pdf(data: bytes, trust: TrustSettings, *, max_pages: int = DEFAULT_MAX_PAGES) -> PdfVerdict:
+    from pyhanko.pdf_utils.misc import PdfStrictReadError
+
+    quiet_library_logs()
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        try:
+            return await _verify(data, trust, max_pages, sha256, strict=True)
+        except PdfStrictReadError as exc:
+            # Sloppy producers are common; signatures are judged on their bytes anyway.
+            return await _verify(data, trust, max_pages, sha256, strict=False, note=f"read leniently: {_short(exc)}")
+    except MemoryError:
+        return document_problem("too_large", "the PDF needs more memory than allowed to check", sha256=sha256)
+    except RecursionError:
+        return document_problem("unreadable", "the PDF's object structure is circular or too deep", sha256=sha256)
+    except Exception as exc:  # hostile input must yield a verdict, never a traceback
+        log.info("pdf_unreadable", sha256=sha256, error=repr(exc)[:300])
+        return document_problem("unreadable", f"the PDF could not be read: {_short(exc)}", sha256=sha256)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _open(data: bytes, strict: bool):
+    """(reader, warnings, "ok") or (None, why, document state)."""
+    from pyhanko.pdf_utils.misc import PdfReadError, PdfStrictReadError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    warnings: list[str] = []
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=strict)
+    except PdfStrictReadError:
+        raise
+    except PdfReadError as exc:
+        return None, f"not a readable PDF: {_short(exc)}", "unreadable"
+    if reader.encrypted:
+        from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
+
+        handler = reader.security_handler
+        # An empty user password only hides the file from nobody; anything else we cannot open.
+        if isinstance(handler, StandardSecurityHandler) and reader.decrypt(b"").status != AuthStatus.FAILED:
+            warnings.append("encrypted with an empty user password")
+        else:
+            return None, "the PDF is encrypted; its signatures cannot be checked without the key", "encrypted"
+    return reader, warnings, "ok"
+
+
+async def _verify(
+    data: bytes, trust: TrustSettings, max_pages: int, sha256: str, *, strict: bool, note: str | None = None
+) -> PdfVerdict:
+    reader, notes, state = _open(data, strict)
+    if reader is None:
+        return document_problem(state, notes, sha256=sha256)
+    warnings = ([note] if note else []) + notes
+    try:
+        pages = int(reader.root["/Pages"]["/Count"])
+    except Exception:
+        return document_problem("unreadable", "the PDF has no readable page tree", sha256=sha256)
+    if pages > max_pages:
+        return PdfVerdict(
+            document="too_many_pages",
+            message=f"{pages} pages; the gateway checks at most {max_pages}",
+            pages=pages,
+            sha256=sha256,
+        )
+    embedded = reader.embedded_signatures
+    extras = _dss_material(reader)
+    verdicts = []
+    for emb in embedded:
+        later = {e.field_name for e in embedded if e is not emb and e.signed_revision > emb.signed_revision}
+        verdicts.append(await _verify_one(emb, trust, extras, later))
+    return PdfVerdict(
+        signatures=tuple(verdicts), pages=pages, sha256=sha256, warnings=tuple(warnings)
+    )
+
+
+def _dss_material(reader):
+    """Certificates, CRLs and OCSP responses the file carries (PAdES-LT): usable offline."""
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        return (), (), ()
+    except Exception as exc:  # a broken DSS only costs us its revocation data
+        log.info("pdf_dss_unreadable", error=_short(exc))
+        return (), (), ()
+    certs = list(dss.load_certs())
+    crls = [asn1_crl.CertificateList.load(ref.get_object().data) for ref in dss.crls]
+    ocsps = [asn1_ocsp.OCSPResponse.load(ref.get_object().data) for ref in dss.ocsps]
+    return certs, crls, ocsps
+
+
+async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str]) -> SignatureVerdict:
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.pdf_embedded import (
+        async_validate_pdf_signature,
+        async_validate_pdf_timestamp,
+    )
+
+    kind = "document_timestamp" if emb.sig_object_type == "/DocTimeStamp" else "signature"
+    certs, crls, ocsps = extras
+    context = trust.validation_context(extra_certs=certs, extra_crls=crls, extra_ocsps=ocsps)
+    try:
+        if kind == "signature":
+            status = await async_validate_pdf_signature(
+                emb, signer_validation_context=context, diff_policy=diff_policy()
+            )
+        else:
+            status = await async_validate_pdf_timestamp(emb, validation_context=context, diff_policy=diff_policy())
+    except SignatureValidationError as exc:
+        sub = getattr(exc, "ades_subindication", None)
+        indication = TOTAL_FAILED if sub is not None and type(sub).__name__ == "AdESFailure" else INDETERMINATE
+        return _bare(emb, kind, indication, sub.name if sub is not None else "FORMAT_FAILURE", _short(exc))
+    except Exception as exc:
+        return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", f"signature could not be processed: {_short(exc)}")
+    verdict = _from_status(emb, kind, status, later_fields)
+    if verdict.sub_indication == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and trust.revocation_mode != "soft-fail":
+        if await _chain_ok_without_revocation(emb, trust, extras):
+            # pyHanko files "no revocation data" under the general failure; DSS says
+            # TRY_LATER, which is what the operator needs to hear (refresh the CRL cache).
+            verdict = dataclasses.replace(
+                verdict, sub_indication="TRY_LATER", message=TRUST_MESSAGES["TRY_LATER"]
+            )
+    return verdict
+
+
+async def _chain_ok_without_revocation(emb, trust: TrustSettings, extras) -> bool:
+    from pyhanko_certvalidator import CertificateValidator
+
+    certs, crls, ocsps = extras
+    lenient = dataclasses.replace(trust, revocation_mode="soft-fail")
+    context = lenient.validation_context(extra_certs=certs, extra_crls=crls, extra_ocsps=ocsps)
+    try:
+        validator = CertificateValidator(
+            emb.signer_cert, intermediate_certs=list(emb.other_embedded_certs), validation_context=context
+        )
+        await validator.async_validate_path()
+        return True
+    except Exception:
+        return False
+
+
+def _bare(emb, kind, indication, sub, message) -> SignatureVerdict:
+    """A verdict for a signature pyHanko could not evaluate: still name whoever we can."""
+    try:
+        signer, org, issuer = cert_names(emb.signer_cert)
+    except Exception:
+        signer = org = issuer = None
+    try:
+        field = emb.field_name
+    except Exception:
+        field = None
+    return SignatureVerdict(
+        kind=kind, indication=indication, sub_indication=sub, signer=signer, organisation=org,
+        issuer=issuer, signed_at=None, signed_at_source=None, covers_whole_file=False,
+        modifications=MOD_UNKNOWN, review=True, field=field, message=message,
+    )
+
+
+def _modifications(status, later_fields: set[str]) -> tuple[str, tuple[str, ...], str]:
+    from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    coverage = status.coverage
+    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return MOD_NONE, (), ""
+    if coverage != SignatureCoverageLevel.ENTIRE_REVISION:
+        return MOD_OTHER, (), "the signature does not cover its own revision of the file"
+    diff = status.diff_result
+    if diff is None:
+        return MOD_UNKNOWN, (), "changes after signing were not analysed"
+    if not isinstance(diff, DiffResult):  # pyHanko's SuspiciousModification
+        return MOD_OTHER, (), f"changed after signing: {_short(diff)}"
+    level = diff.modification_level
+    if level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES):
+        return MOD_SIGNATURES_ADDED, (), ""
+    if level == ModificationLevel.FORM_FILLING:
+        # pyHanko counts a later signature as form filling; only other fields matter.
+        changed = tuple(sorted(set(diff.changed_form_fields) - later_fields))
+        if changed:
+            return MOD_FORM_FIELDS, changed, f"form fields changed after signing: {', '.join(changed)}"
+        return MOD_SIGNATURES_ADDED, (), ""
+    if level == ModificationLevel.ANNOTATIONS:
+        return MOD_ANNOTATIONS, tuple(sorted(diff.changed_form_fields)), "annotations added or changed after signing"
+    return MOD_OTHER, (), "the content was changed after signing"
+
+
+def _indication(status, kind: str) -> tuple[str, str | None, str]:
+    """ETSI indication of one pyHanko status: crypto first, then trust, then policy."""
+    from pyhanko.sign.ades.report import AdESFailure
+
+    if not status.intact:
+        return TOTAL_FAILED, "HASH_FAILURE", "the signed bytes were altered"
+    if not status.valid:
+        return TOTAL_FAILED, "SIG_CRYPTO_FAILURE", "the signature value does not verify"
+    indic = status.trust_problem_indic
+    if indic is not None and indic.name == "CHAIN_CONSTRAINTS_FAILURE" and _self_signed(status.signing_cert):
+        # pyHanko files an unknown self-signed signer under chain constraints; DSS (and
+        # the reader) call it what it is: no chain to any root we trust.
+        return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
+    if indic is not None:
+        failed = isinstance(indic, AdESFailure)
+        return (TOTAL_FAILED if failed else INDETERMINATE), indic.name, TRUST_MESSAGES.get(indic.name, "the signer's certificate is not trusted")
+    if status.validation_path is None:
+        return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", TRUST_MESSAGES["NO_CERTIFICATE_CHAIN_FOUND"]
+    if kind == "signature":
+        ts = status.timestamp_validity
+        if ts is not None and not (ts.intact and ts.valid and ts.trusted):
+            sub = ts.trust_problem_indic.name if ts.trust_problem_indic is not None else "SIG_CRYPTO_FAILURE"
+            return INDETERMINATE, sub, "the signature's timestamp does not verify"
+        if status.docmdp_ok is False:
+            return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", "the file was changed after signing in a way its signer did not allow"
+        if not status.seed_value_ok:
+            return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", "the signature breaks its field's seed-value constraints"
+    elif status.docmdp_ok is False:
+        return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", "the file was changed after the timestamp in a way no policy allows"
+    return TOTAL_PASSED, None, ""
+
+
+TRUST_MESSAGES = {
+    "NO_CERTIFICATE_CHAIN_FOUND": "no chain to a configured trust root",
+    "REVOKED": "the signer's certificate has been revoked",
+    "REVOKED_NO_POE": "the signer's certificate has been revoked",
+    "OUT_OF_BOUNDS_NO_POE": "the signer's certificate was not valid at the time of validation and there is no proof the signature existed earlier",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "the signer's certificate has expired",
+    "EXPIRED": "the signer's certificate has expired",
+    "NOT_YET_VALID": "the signer's certificate is not yet valid",
+    "TRY_LATER": "revocation status is not available (offline); try again when it is",
+    "REVOCATION_OUT_OF_BOUNDS_NO_POE": "revocation data is too old or too new for the signing time",
+    "CHAIN_CONSTRAINTS_FAILURE": "the certificate chain breaks a constraint (key usage, path length...)",
+}
+
+
+def _self_signed(cert) -> bool:
+    try:
+        return cert.self_signed in ("maybe", "yes") or cert.subject == cert.issuer
+    except Exception:
+        return False
+
+
+def _from_status(emb, kind: str, status, later_fields: set[str]) -> SignatureVerdict:
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    indication, sub, message = _indication(status, kind)
+    mods, changed, mod_message = _modifications(status, later_fields)
+    signer, org, issuer = cert_names(status.signing_cert)
+    if kind == "signature":
+        ts = status.timestamp_validity
+        if ts is not None and ts.trusted:
+            signed_at, source = ts.timestamp, "timestamp"
+        else:
+            signed_at, source = status.signer_reported_dt, ("claimed" if status.signer_reported_dt else None)
+    else:
+        signed_at, source = status.timestamp, "timestamp"
+    docmdp = emb.docmdp_level if kind == "signature" else None
+    certification = None
+    if docmdp is not None and emb.sig_object.get("/Reference") is not None and _is_certification(emb):
+        certification = docmdp.name.lower()
+    review = indication != TOTAL_PASSED or mods not in (MOD_NONE, MOD_SIGNATURES_ADDED)
+    return SignatureVerdict(
+        kind=kind,
+        indication=indication,
+        sub_indication=sub,
+        signer=signer,
+        organisation=org,
+        issuer=issuer,
+        signed_at=signed_at,
+        signed_at_source=source,
+        covers_whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+        modifications=mods,
+        changed_fields=changed,
+        certification=certification,
+        review=review,
+        field=emb.field_name,
+        message="; ".join(m for m in (message, mod_message) if m),
+    )
+
+
+def _is_certification(emb) -> bool:
+    refs = emb.sig_object.get("/Reference")
+    try:
+        return any(ref.get_object().get("/TransformMethod") == "/DocMDP" for ref in refs)
+    except Exception:
+        return False

@@ -1,0 +1,172 @@
+"""Verify PDFs in worker processes, so a hostile file can neither hang nor starve the daemon.
+
+Each worker is a long-lived process (pyHanko imports once) with an address-space limit;
+the parent enforces a per-file deadline and kills the worker that overruns it, then
+starts a fresh one. We manage the processes ourselves rather than through
+ProcessPoolExecutor because an executor cannot kill one stuck task.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import multiprocessing
+import resource
+import threading
+from dataclasses import dataclass
+
+import structlog
+
+from gateway.signatures.trust import TrustSettings
+from gateway.signatures.verdict import PdfVerdict, document_problem
+from gateway.signatures.verify import DEFAULT_MAX_PAGES
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MEMORY_MB = 1536
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pages: int = DEFAULT_MAX_PAGES
+    memory_mb: int = DEFAULT_MEMORY_MB  # per worker address space; 0 = unlimited
+
+
+def _worker_main(conn, memory_mb: int) -> None:
+    if memory_mb:
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from gateway.signatures.verify import quiet_library_logs, verify_pdf
+
+    quiet_library_logs()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        data, trust, max_pages = job
+        try:
+            verdict = verify_pdf(data, trust, max_pages=max_pages)
+        except MemoryError:
+            verdict = document_problem("too_large", "the PDF needs more memory than allowed to check")
+        conn.send(verdict)
+
+
+class _Worker:
+    def __init__(self, ctx, memory_mb: int):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, memory_mb), daemon=True,
+                                   name="saraban-sigverify")
+        self.process.start()
+        child.close()
+
+    def run(self, job, timeout_s: float):
+        """The verdict, or "timeout" / "crashed" (the caller then kills the worker)."""
+        self.conn.send(job)
+        if not self.conn.poll(timeout_s):
+            return "timeout"
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            return "crashed"
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(2)
+        if self.process.is_alive():
+            self.kill()
+
+
+class VerifyPool:
+    """A fixed number of verification workers shared by the coroutines of one process."""
+
+    def __init__(self, workers: int = 1, limits: WorkerLimits = WorkerLimits()):
+        self.limits = limits
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._size = workers
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(workers)  # never more processes than `workers`
+        self._closed = False
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return _Worker(self._ctx, self.limits.memory_mb)
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if not self._closed and len(self._idle) < self._size:
+                self._idle.append(worker)
+                return
+        worker.stop()
+
+    def verify_blocking(self, data: bytes, trust: TrustSettings, timeout_s: float) -> PdfVerdict:
+        """Verify in a worker; blocks the calling thread (use `verify` from coroutines)."""
+        if len(data) > self.limits.max_bytes:
+            return document_problem(
+                "too_large",
+                f"{len(data)} bytes; the gateway checks PDFs up to {self.limits.max_bytes} bytes",
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        with self._slots:
+            worker = self._take()
+            try:
+                outcome = worker.run((data, trust, self.limits.max_pages), timeout_s)
+            except (BrokenPipeError, OSError):
+                outcome = "crashed"
+            if isinstance(outcome, PdfVerdict):
+                self._give_back(worker)
+                return outcome
+            worker.kill()
+        sha256 = hashlib.sha256(data).hexdigest()
+        log.warning("pdf_verify_worker_" + outcome, sha256=sha256, timeout_s=timeout_s)
+        if outcome == "timeout":
+            return document_problem("timeout", f"checking the signatures took longer than {timeout_s:g} s", sha256=sha256)
+        return document_problem("crashed", "the signature checker died on this PDF (memory limit or a parser fault)", sha256=sha256)
+
+    async def verify(self, data: bytes, trust: TrustSettings, timeout_s: float = DEFAULT_TIMEOUT_S) -> PdfVerdict:
+        # The wait happens in a thread; the CPU work in the worker process.
+        return await asyncio.to_thread(self.verify_blocking, data, trust, timeout_s)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.stop()
+
+
+_default_pool: VerifyPool | None = None
+
+
+def default_pool() -> VerifyPool:
+    global _default_pool
+    if _default_pool is None:
+        _default_pool = VerifyPool()
+    return _default_pool
+
+
+async def verify_in_worker(
+    data: bytes,
+    trust: TrustSettings,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    *,
+    pool: VerifyPool | None = None,
+) -> PdfVerdict:
+    """Verdicts for one PDF, computed in a worker process under the pool's caps
+    (size, pages, memory) and `timeout_s`. Never raises on bad input."""
+    return await (pool or default_pool()).verify(data, trust, timeout_s)

@@ -1,0 +1,49 @@
+"""Letters changed after signing: each change shows up in the verdict a reader sees."""
+from __future__ import annotations
+
+from gateway.signatures.verify import verify_pdf
+from tests.pki import tamper_add_page, tamper_change_field, tamper_draw_content, tamper_flip_byte
+
+
+def sender(verdict):
+    return next(s for s in verdict.signatures if s.field == "Signature1")
+
+
+def test_flipped_byte_inside_the_signed_range_is_a_hash_failure(signed, trust):
+    verdict = verify_pdf(tamper_flip_byte(signed), trust)
+    sig = sender(verdict)
+    assert (sig.indication, sig.sub_indication) == ("TOTAL_FAILED", "HASH_FAILURE")
+    assert verdict.indication == "TOTAL_FAILED" and verdict.review
+
+
+def test_page_added_after_signing_is_flagged(signed, trust):
+    sig = sender(verify_pdf(tamper_add_page(signed), trust))
+    assert not sig.covers_whole_file
+    assert sig.modifications == "other"
+    assert (sig.indication, sig.sub_indication) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert sig.review
+
+
+def test_content_drawn_after_signing_is_flagged(signed, trust):
+    # What pyHanko issue 259 does by accident: a stamp drawn into the page content.
+    sig = sender(verify_pdf(tamper_draw_content(signed), trust))
+    assert sig.modifications == "other"
+    assert sig.indication != "TOTAL_PASSED"
+    assert sig.review
+
+
+def test_form_field_changed_after_signing_needs_review(signed, trust):
+    verdict = verify_pdf(tamper_change_field(signed), trust)
+    sig = sender(verdict)
+    # Form filling is allowed by an approval signature, so the signature itself holds...
+    assert sig.indication == "TOTAL_PASSED"
+    # ...but a human must see that "remark" changed.
+    assert sig.modifications == "form_fields_changed"
+    assert sig.changed_fields == ("remark",)
+    assert sig.review and verdict.review
+
+
+def test_changing_a_no_changes_certified_letter_breaks_the_certification(certified, trust):
+    sig = sender(verify_pdf(tamper_change_field(certified), trust))
+    assert (sig.indication, sig.sub_indication) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert sig.review
