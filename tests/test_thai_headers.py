@@ -1,0 +1,97 @@
+"""Thai subjects and file names as Outlook, Thunderbird and older Thai clients send
+them: RFC 2047 (B and Q) and RFC 2231 (with continuations), in UTF-8, TIS-620 and
+windows-874."""
+from __future__ import annotations
+
+import base64
+import codecs
+import quopri
+
+import pytest
+
+from gateway.parse_mail import parse_mail
+from tests.letters import make_pdf
+
+SUBJECT = "ขอเชิญประชุมคณะกรรมการ ด่วนที่สุด"  # Thai with tone marks and vowels above/below
+FILENAME = "หนังสือนำ_สำนักงานเขตลาดกระบัง.pdf"
+CHARSETS = ["utf-8", "tis-620", "windows-874"]
+PDF = make_pdf("cover")
+
+
+def encoded_word(text: str, charset: str, kind: str) -> str:
+    data = text.encode(charset)
+    if kind == "B":
+        return f"=?{charset}?B?{base64.b64encode(data).decode()}?="
+    q = quopri.encodestring(data, header=True).decode().replace("=\n", "")
+    return f"=?{charset}?Q?{q}?="
+
+
+def rfc2231(name: str, charset: str, pieces: int = 3) -> str:
+    """filename*0*=charset''..; filename*1*=..; continuations as Thunderbird writes."""
+    quoted = "".join(f"%{b:02X}" for b in name.encode(charset))
+    size = -(-len(quoted) // pieces)
+    # never split a %XX escape
+    parts, i = [], 0
+    while i < len(quoted):
+        j = min(len(quoted), i + size)
+        while j < len(quoted) and quoted[j - 1] != "X" and "%" in quoted[j - 2:j]:
+            j += 1
+        parts.append(quoted[i:j])
+        i = j
+    out = [f" filename*0*={charset}''{parts[0]}"]
+    out += [f" filename*{n}*={p}" for n, p in enumerate(parts[1:], start=1)]
+    return ";\r\n".join(out)
+
+
+def message(subject_header: str, disposition: str) -> bytes:
+    pdf_b64 = base64.encodebytes(PDF).decode().replace("\n", "\r\n")
+    return (
+        "From: saraban.dds@bangkok.go.th\r\n"
+        "To: saraban.latkrabang@bangkok.go.th\r\n"
+        f"Subject: {subject_header}\r\n"
+        "Message-ID: <thai-1@dds.bangkok.go.th>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nเรียน ผู้อำนวยการเขต\r\n"
+        "--b1\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        f"Content-Disposition: attachment;{disposition}\r\n\r\n{pdf_b64}\r\n--b1--\r\n"
+    ).encode("utf-8")
+
+
+def test_windows_874_is_a_known_codec_after_start_up():
+    import gateway.charsets  # noqa: F401
+
+    assert codecs.lookup("windows-874").name == "cp874"
+    assert codecs.lookup("WINDOWS-874").name == "cp874"
+
+
+@pytest.mark.parametrize("charset", CHARSETS)
+@pytest.mark.parametrize("kind", ["B", "Q"])
+def test_rfc2047_subject_and_filename(charset, kind):
+    raw = message(encoded_word(SUBJECT, charset, kind),
+                  f' filename="{encoded_word(FILENAME, charset, kind)}"')
+    mail = parse_mail(raw)
+    assert mail.subject == SUBJECT
+    [pdf] = mail.attachments
+    assert pdf.filename == FILENAME
+    assert pdf.sniffed_type == "application/pdf"
+    assert pdf.data == PDF
+
+
+@pytest.mark.parametrize("charset", CHARSETS)
+def test_rfc2231_filename_with_continuations(charset):
+    raw = message(encoded_word(SUBJECT, charset, "B"), "\r\n" + rfc2231(FILENAME, charset))
+    mail = parse_mail(raw)
+    assert mail.subject == SUBJECT
+    assert mail.attachments[0].filename == FILENAME
+
+
+@pytest.mark.parametrize("charset", ["tis-620", "windows-874"])
+def test_thai_through_the_daemon_into_the_register(daemon, charset):
+    raw = message(encoded_word(SUBJECT, charset, "B"), "\r\n" + rfc2231(FILENAME, charset))
+    daemon.send(raw, "saraban.latkrabang@bangkok.go.th")
+    daemon.wait_idle()
+    [entry] = daemon.register()
+    assert entry["subject"] == SUBJECT
+    assert entry["attachments"][0]["filename"] == FILENAME
+    assert entry["urgency"] == "most_urgent"  # ด่วนที่สุด in the subject
