@@ -118,10 +118,32 @@ def _secrecy_marking(raw: bytes) -> str:
     return "none"
 
 
+class SarabanSMTP(SMTP):
+    """aiosmtpd's protocol with two changes: lines up to 64 KiB are accepted (RFC 5321
+    says 1000, but Thai HTML mail from real clients exceeds it and a letter must not
+    bounce for that), and aiosmtpd's own English-only refusals are said in Thai too."""
+
+    line_length_limit = 65536
+
+    _BILINGUAL = {
+        "552 Error: Too much mail data": replies.TOO_BIG,
+        "552 Error: message size exceeds fixed maximum message size": replies.TOO_BIG,
+        "500 Line too long": replies.LINE_TOO_LONG,
+        "421 Too many connections": replies.TOO_BUSY,
+    }
+
+    async def push(self, status: str) -> None:
+        for prefix, text in self._BILINGUAL.items():
+            if status.startswith(prefix):
+                status = text
+                break
+        await super().push(status)
+
+
 def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int,
                       data_timeout: float) -> Callable[[], SMTP]:
     def factory() -> SMTP:
-        return SMTP(
+        return SarabanSMTP(
             handler,
             hostname=hostname,
             ident="saraban-gateway",

@@ -25,3 +25,5 @@ TOP_SECRET = reply(
     "หนังสือชั้นความลับ \"ลับที่สุด\" ต้องส่งเป็นเอกสารกระดาษเท่านั้น ห้ามส่งทางอีเมล",
     "top-secret (LAB THI SUT) letters must be delivered on paper, never by e-mail",
 )
+LINE_TOO_LONG = reply(500, "5.5.2", "บรรทัดในอีเมลยาวเกินกำหนด", "line too long")
+TOO_BUSY = reply(421, "4.7.0", "ระบบมีการเชื่อมต่อมากเกินไป กรุณาส่งใหม่ภายหลัง", "too many connections, try again later")

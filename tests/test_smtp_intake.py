@@ -44,6 +44,7 @@ def test_size_is_announced_and_enforced(daemon_factory):
         big = letter(files=[("2569_dds_0403_57.pdf", b"%PDF-1.4\n" + b"0" * 150_000)])
         code, text = client.data(big)
     assert code == 552, (code, text)
+    assert text.startswith(b"5.3.4") and "ข้อความใหญ่เกินกำหนด" in text.decode()
     assert d.status()["spool"]["pending"] == 0
     assert d.register() == []
 
