@@ -75,6 +75,7 @@ def chown_tree(path: Path, account: Account) -> None:
     """Hand files we wrote (as root) to the server's account."""
     if account.is_current:
         return
+    os.chown(path, account.uid, account.gid, follow_symlinks=False)
     for root, dirs, files in os.walk(path):
         os.chown(root, account.uid, account.gid)
         for name in (*dirs, *files):
@@ -118,13 +119,22 @@ def spawn_as(account: Account, argv: list[str], log_file: Path, env: dict[str, s
         )
 
 
-def stop_group(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-    """Ask the server to stop, then kill its whole process group if it does not."""
+def stop_group(
+    proc: subprocess.Popen | None,
+    sig: int = signal.SIGTERM,
+    timeout: float = 15,
+    whole_group: bool = False,
+) -> None:
+    """Ask the server to stop (its leader, or with `whole_group` every process in its
+    group), then kill whatever is left of the group."""
     if proc is None:
         return
     if proc.poll() is None:
         try:
-            os.kill(proc.pid, sig)
+            if whole_group:
+                os.killpg(proc.pid, sig)
+            else:
+                os.kill(proc.pid, sig)
         except ProcessLookupError:
             pass
         try:
@@ -140,17 +150,36 @@ def stop_group(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
-    wait_until(lambda: not _group_alive(proc.pid), timeout=5)
+    wait_until(lambda: not group_alive(proc.pid), timeout=5)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is left in the group.
+
+    Orphaned children become zombies until init reaps them, which can take seconds in
+    some containers; zombies hold no port and no file, so they do not count.
+    """
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        return True
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

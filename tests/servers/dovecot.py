@@ -86,11 +86,18 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 
 mail_location = maildir:~/Maildir
+# "/" between folder levels, as most servers announce it (Saraban/Registered).
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
 mail_fsync = never
 # IDLE is in the default capability; check the mailbox often in case inotify is missing.
 mailbox_idle_check_interval = 1 secs
 imap_idle_notify_interval = 10 secs
 login_greeting = saraban test dovecot ready.
+# Failed logins answer at once (the default waits 2 s to slow down guessing).
+auth_failure_delay = 0
 
 passdb {{
   driver = passwd-file
@@ -118,6 +125,11 @@ service imap {{
 }}
 service anvil {{
   chroot =
+  # No access to the penalty socket switches Dovecot's login penalty off: otherwise
+  # one failed login from 127.0.0.1 delays every later test login by seconds.
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service auth {{
   unix_listener auth-userdb {{
@@ -147,7 +159,10 @@ class DovecotServer:
         users: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         startup_timeout: float = 20.0,
+        port: int = 0,
+        ssl_port: int = 0,
     ) -> None:
+        """`users`: name -> password (default DEFAULT_USERS); ports 0 = pick free ones."""
         for binary, what in ((DOVECOT, "dovecot"), (DOVEADM, "doveadm")):
             if not os.access(binary, os.X_OK):
                 raise ServerUnavailable(
@@ -162,8 +177,8 @@ class DovecotServer:
             _check_user(name, password)
         self.account: Account = service_account(("dovecot", "dovenull"))
         self.root: Path | None = None
-        self.port = 0
-        self.ssl_port = 0
+        self.port = port
+        self.ssl_port = ssl_port
         self._proc = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -181,9 +196,9 @@ class DovecotServer:
             env=self._env(),
         )
         if not wait_until(self._greets, self.startup_timeout, interval=0.05):
-            self._fail_start("did not greet on IMAP")
+            self._fail_start(f"no IMAP greeting within {self.startup_timeout:.0f}s")
         if not wait_until(lambda: self._greets(self.ssl_port, tls=True), self.startup_timeout):
-            self._fail_start("did not greet on IMAPS")
+            self._fail_start(f"no IMAPS greeting within {self.startup_timeout:.0f}s")
         log.info("dovecot_started", port=self.port, ssl_port=self.ssl_port, root=str(self.root))
         return self
 
@@ -238,7 +253,7 @@ class DovecotServer:
         return client_context(self.cert_path)
 
     def mail_dir(self, user: str) -> Path:
-        """The user's Maildir (INBOX at the top, other folders as .Name subdirectories)."""
+        """The user's Maildir: INBOX at the top, folder A/B in the subdirectory .A.B."""
         self._known(user)
         return self._root() / "home" / user / "Maildir"
 
@@ -248,6 +263,8 @@ class DovecotServer:
         self._users[name] = password
         if self.root is not None:
             self._write_passwd()
+        if self.is_running and not wait_until(lambda: self._auth_knows(name), 10, interval=0.1):
+            raise ServerUnavailable(f"dovecot did not pick up the new user {name}\n{self.log_text()}")
 
     def imap(self, user: str, timeout: float = 10) -> imaplib.IMAP4:
         """A logged-in plaintext IMAP connection as `user`."""
@@ -325,9 +342,8 @@ class DovecotServer:
     def _prepare(self) -> None:
         root = make_workdir("saraban-dovecot-", self.account)
         self.root = root
-        self.port = free_port(self.host)
-        self.ssl_port = free_port(self.host)
-        while self.ssl_port == self.port:
+        self.port = self.port or free_port(self.host)
+        while not self.ssl_port or self.ssl_port == self.port:
             self.ssl_port = free_port(self.host)
         for sub in ("run", "state", "home", "tls"):
             (root / sub).mkdir()
@@ -363,13 +379,28 @@ class DovecotServer:
         tmp.write_text("".join(lines), encoding="utf-8")
         tmp.chmod(0o600)
         chown_tree(tmp, self.account)
-        tmp.replace(root / "passwd")  # atomic: auth never reads half a file
+        # Dovecot rereads the file when its mtime (whole seconds) or size changes; two
+        # same-length files within one second would look unchanged, so step the mtime.
+        target = root / "passwd"
+        if target.exists():
+            stamp = max(int(time.time()), int(target.stat().st_mtime) + 1)
+            os.utime(tmp, (stamp, stamp))
+        tmp.replace(target)  # atomic: auth never reads half a file
+
+    def _auth_knows(self, name: str) -> bool:
+        # Dovecot's passwd-file driver stats the file at most once a second, so a user
+        # added right after a login is unknown for up to a second: ask until it is known.
+        try:
+            self.doveadm("user", "-f", "uid", name)
+        except ServerUnavailable:
+            return False
+        return True
 
     def _greets(self, port: int | None = None, tls: bool = False) -> bool:
         if self._proc is not None and self._proc.poll() is not None:
             self._fail_start(f"exited with code {self._proc.returncode}")
         try:
-            with socket.create_connection((self.host, port or self.port), timeout=2) as sock:
+            with socket.create_connection((self.host, port or self.port), timeout=1) as sock:
                 if tls:
                     with self.ssl_context().wrap_socket(sock, server_hostname=self.host) as tsock:
                         return tsock.recv(256).startswith(b"* OK")
@@ -380,11 +411,13 @@ class DovecotServer:
     def _fail_start(self, why: str) -> None:
         text = self.log_text()
         self._halt()
-        raise ServerUnavailable(f"dovecot {why} within {self.startup_timeout:.0f}s\n{text}")
+        raise ServerUnavailable(f"dovecot on ports {self.port}/{self.ssl_port} did not start: {why}\n{text}")
 
     def _halt(self) -> None:
         proc, self._proc = self._proc, None
-        stop_group(proc)
+        # Dovecot's master waits about a second for its children when signalled alone;
+        # signalling the whole group ends them all at once, just as cleanly.
+        stop_group(proc, whole_group=True)
 
     def _env(self) -> dict[str, str]:
         return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(self._root()), "LANG": "C.UTF-8"}

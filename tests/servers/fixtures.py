@@ -47,11 +47,11 @@ def _skip_requested(what: str) -> None:
 def _start(server_class, what: str):
     _skip_requested(what)
     try:
-        server = server_class()
-        server.start()
+        return server_class().start()
     except ServerUnavailable as exc:
-        pytest.fail(f"cannot start {what} for the tests: {exc}", pytrace=False)
-    return server
+        problem = str(exc)
+    # Outside the except block, so the report is the message alone, not a chained traceback.
+    pytest.fail(f"cannot start {what} for the tests: {problem}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

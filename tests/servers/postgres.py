@@ -67,7 +67,8 @@ def find_bindir() -> Path:
 class PostgresCluster:
     """One PostgreSQL cluster for a test session. `start()`, `url()`, `create_database()`, `stop()`."""
 
-    def __init__(self, host: str = "127.0.0.1", startup_timeout: float = 30.0) -> None:
+    def __init__(self, host: str = "127.0.0.1", startup_timeout: float = 30.0, port: int = 0) -> None:
+        """`port` 0 picks a free one."""
         self.bindir = find_bindir()
         self.host = host
         self.startup_timeout = startup_timeout
@@ -75,7 +76,7 @@ class PostgresCluster:
         self.user = SUPERUSER
         self.password = secrets.token_urlsafe(12)
         self.root: Path | None = None
-        self.port = 0
+        self.port = port
         self._proc = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -108,7 +109,7 @@ class PostgresCluster:
             env=self._env(),
         )
         if not wait_until(self._accepts, self.startup_timeout, interval=0.05):
-            self._fail_start("did not accept connections")
+            self._fail_start(f"no connection accepted within {self.startup_timeout:.0f}s")
         self.create_database(DEFAULT_DATABASE, exist_ok=True)
         log.info("postgres_started", port=self.port, root=str(self.root), bindir=str(self.bindir))
         return self
@@ -118,7 +119,6 @@ class PostgresCluster:
         self._halt()
         remove_tree(self.root)
         self.root = None
-        self.port = 0
         forget_at_exit(self)
 
     @property
@@ -206,6 +206,10 @@ class PostgresCluster:
     def _accepts(self) -> bool:
         if self._proc is not None and self._proc.poll() is not None:
             self._fail_start(f"exited with code {self._proc.returncode}")
+        # The unix socket appears only once the postmaster owns its TCP port too; before
+        # that, a TCP connect might reach whatever else holds the port and hang.
+        if not (self.socket_dir / f".s.PGSQL.{self.port}").exists():
+            return False
         try:
             with psycopg.connect(self.conninfo("postgres")) as conn:
                 conn.execute("SELECT 1")
@@ -219,7 +223,7 @@ class PostgresCluster:
     def _fail_start(self, why: str) -> None:
         text = self.log_text()
         self._halt()
-        raise ServerUnavailable(f"PostgreSQL {why} within {self.startup_timeout:.0f}s\n{text}")
+        raise ServerUnavailable(f"PostgreSQL on port {self.port} did not start: {why}\n{text}")
 
     def _halt(self) -> None:
 
