@@ -9,10 +9,10 @@ unprivileged account, so the same setup works as root (CI) and as a developer.
 """
 from __future__ import annotations
 
+import grp
 import imaplib
 import os
 import re
-import shutil
 import socket
 import ssl
 import time
@@ -443,8 +443,6 @@ def _check_user(name: str, password: str) -> None:
 
 
 def _group_name(gid: int) -> str:
-    import grp
-
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
