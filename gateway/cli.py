@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.directory import DirectoryError
 
     args = build_parser().parse_args(argv)
+    # mail-parser warns once per odd MIME part; the tools report defects themselves.
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
     try:
         return args.func(args)
     except (ConfigError, DirectoryError) as exc:

@@ -38,6 +38,20 @@ def setup_logging(level: str = "info", fmt: str = "json", process: str = "main")
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(process=process)
-    # Libraries that use stdlib logging (aiosmtpd, sqlalchemy) go to stderr, warnings only.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # Libraries that log through stdlib logging (aiosmtpd, mail-parser, pyHanko) come
+    # out as the same JSON events on stdout, warnings and above only.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    # mail-parser warns once per odd MIME part; the defects are kept with the letter.
+    logging.getLogger("mailparser").setLevel(logging.ERROR)

@@ -126,9 +126,41 @@ def _defects(parsed) -> tuple[str, ...]:
     return tuple(out[:50])
 
 
+class _StdlibParsed:
+    """The few things we read from mail-parser, taken from the stdlib parser instead,
+    for the malformed messages mail-parser itself trips over (e.g. a broken epilogue):
+    such a message still gets read and judged rather than lost to an exception."""
+
+    def __init__(self, raw: bytes, error: Exception):
+        self.message = email.message_from_bytes(raw)
+        self.subject = decode_header_part(str(self.message.get("subject", "")))
+        self.date = None
+        try:
+            self.date = email.utils.parsedate_to_datetime(str(self.message.get("date")))
+        except (TypeError, ValueError, IndexError):
+            pass
+        self.text_plain, self.text_html = [], []
+        for part in _leaves(self.message):
+            if _filename(part) or part.get_content_disposition() == "attachment":
+                continue
+            try:
+                payload = part.get_payload(decode=True) or b""
+            except Exception:
+                continue
+            text = charsets.decode_bytes(payload, part.get_content_charset())
+            if part.get_content_type() == "text/plain":
+                self.text_plain.append(text)
+            elif part.get_content_type() == "text/html":
+                self.text_html.append(text)
+        self.defects = [{"parser": [f"mail-parser failed ({type(error).__name__}); read with the stdlib parser"]}]
+
+
 def parse_mail(raw: bytes, envelope_sender: str = "",
                pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf) -> ParsedMail:
-    parsed = mailparser.parse_from_bytes(raw)
+    try:
+        parsed = mailparser.parse_from_bytes(raw)
+    except Exception as exc:  # mail-parser's own bugs on hostile input
+        parsed = _StdlibParsed(raw, exc)
     message = parsed.message
     headers: list[tuple[str, str]] = []
     if message is not None:
