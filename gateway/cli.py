@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -111,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.directory import DirectoryError
 
     args = build_parser().parse_args(argv)
-    # mail-parser warns once per odd MIME part; the tools report defects themselves.
-    logging.getLogger("mailparser").setLevel(logging.ERROR)
+    if args.command != "run":
+        from gateway.log import setup_logging
+
+        setup_logging("warning", "console", process="cli", stream=sys.stderr)
     try:
         return args.func(args)
     except (ConfigError, DirectoryError) as exc:

@@ -11,7 +11,10 @@ import sys
 import structlog
 
 
-def setup_logging(level: str = "info", fmt: str = "json", process: str = "main") -> None:
+def setup_logging(level: str = "info", fmt: str = "json", process: str = "main", stream=None) -> None:
+    """JSON events on stdout for the daemon; the tools pass stderr, keeping stdout for
+    their own output."""
+    stream = stream or sys.stdout
     numeric = getattr(logging, level.upper(), logging.INFO)
     renderer = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
@@ -33,14 +36,14 @@ def setup_logging(level: str = "info", fmt: str = "json", process: str = "main")
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(process=process)
     # Libraries that log through stdlib logging (aiosmtpd, mail-parser, pyHanko) come
     # out as the same JSON events on stdout, warnings and above only.
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.contextvars.merge_contextvars,

@@ -1,0 +1,85 @@
+"""The configuration a sysadmin writes: validated, overridable, printable."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gateway.config import ConfigError, load_settings
+from tests.paths import REPO
+
+EXAMPLE = REPO / "config" / "gateway.example.toml"
+
+
+def test_example_configuration_is_valid_and_uses_embedded_defaults():
+    settings = load_settings(EXAMPLE, environ={})
+    assert settings.smtp.port == 2525 and settings.smtp.host == "127.0.0.1"
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("var/saraban.db")
+    assert settings.directory_path == (REPO / "config" / "units.toml").resolve()
+    assert settings.smtp.max_message_size == 50 * 1024 * 1024
+
+
+def test_environment_overrides_the_file():
+    env = {"SARABAN_SMTP_PORT": "2626", "SARABAN_SMTP_HOST": "0.0.0.0", "SARABAN_DATA_DIR": "/srv/saraban",
+           "SARABAN_DATABASE_URL": "postgresql+psycopg://gw:pw@db/saraban"}
+    settings = load_settings(EXAMPLE, environ=env)
+    assert (settings.smtp.host, settings.smtp.port) == ("0.0.0.0", 2626)
+    assert str(settings.data_dir) == "/srv/saraban"
+    assert settings.database_url == "postgresql+psycopg://gw:pw@db/saraban"
+    assert settings.effective()["effective"]["database_url"] == "postgresql+psycopg://gw:********@db/saraban"
+
+
+def test_saraban_config_picks_the_file(tmp_path):
+    other = tmp_path / "other.toml"
+    other.write_text("[smtp]\nport = 2727\n")
+    assert load_settings(None, environ={"SARABAN_CONFIG": str(other)}).smtp.port == 2727
+
+
+@pytest.mark.parametrize("content, key, words", [
+    ("[smtp]\nport = 70000\n", "smtp.port", "less than or equal to 65535"),
+    ("[smtp]\nprot = 25\n", "smtp.prot", "unknown key"),
+    ("[pipeline]\nworkers = 'two'\n", "pipeline.workers", "valid integer"),
+    ('[register.start_numbers]\n"saraban.latkrabang" = { 69 = 5 }\n', "register.start_numbers", "Buddhist-era"),
+])
+def test_errors_name_the_file_the_key_and_the_problem(tmp_path, content, key, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, environ={})
+    text = str(error.value)
+    assert str(path) in text and key in text and words in text
+
+
+def test_broken_toml_and_missing_file(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[smtp\nport = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(broken, environ={})
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "missing.toml", environ={})
+
+
+def _cli(*args, env=None):
+    import os
+    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=REPO, capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})), timeout=60)
+
+
+def test_check_config_prints_the_effective_configuration():
+    result = _cli("--config", str(EXAMPLE), "check-config", env={"SARABAN_SMTP_PORT": "2600"})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["smtp"]["port"] == 2600
+    assert data["register"]["general_book"] == "general"
+    assert data["effective"]["units"] >= 100
+    assert "configuration OK" in result.stderr
+
+
+def test_check_config_fails_with_a_readable_message(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[smtp]\nport = -1\n")
+    result = _cli("--config", str(bad), "check-config")
+    assert result.returncode == 2
+    assert "smtp.port" in result.stderr and "Traceback" not in result.stderr
