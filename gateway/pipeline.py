@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import select
 
+from gateway import metrics
 from gateway.parse_mail import parse_mail, sender_display_name
 from gateway.services import Services
 from gateway.spool import SpoolEntry
@@ -187,6 +188,7 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
         )
         log.info("registered", book=book, number=letter.number, year=letter.year,
                  warnings=len(decision.warnings))
+        metrics.registered(unit_name, book, entry.received_at)
         return f"registered {letter.receive_no}"
 
 
@@ -210,4 +212,6 @@ def _quarantine(session, entry: SpoolEntry, checked: Checked, unit: str, sender:
         )
     )
     log.info("quarantined", reasons=[r["rule"] for r in reasons])
+    for reason in reasons:
+        metrics.rejected("rules", reason["rule"])
     return "quarantined"

@@ -13,6 +13,7 @@ from typing import Callable
 import structlog
 from sqlalchemy import select
 
+from gateway import metrics
 from gateway.config import Settings
 from gateway.deliver_maildir import deliver
 from gateway.folder_copy import build_folder_copy
@@ -44,6 +45,7 @@ def deliver_folder(services: Services, item: OutboxItem) -> None:
     path = deliver(services.settings.folders_dir, folder, item.queue_id, item.unit or letter.unit, copy)
     log.info("filed", queue_id=item.queue_id, unit=letter.unit, receive_no=letter.receive_no,
              backend="maildir", path=str(path))
+    metrics.filed(letter.received_at)
 
 
 HANDLERS: dict[str, Handler] = {"folder": deliver_folder}
@@ -98,17 +100,20 @@ def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> 
                 row.state = "dead"
                 log.error("delivery_dead", kind=row.kind, queue_id=row.queue_id, unit=row.unit,
                           attempts=row.attempts, error=error)
+                metrics.outbox(row.kind, "dead")
             else:
                 delay = min(delivery.retry_base * 2 ** (row.attempts - 1), delivery.retry_max)
                 row.next_attempt_at = _now() + dt.timedelta(seconds=delay)
                 log.warning("delivery_retry", kind=row.kind, queue_id=row.queue_id, unit=row.unit,
                             attempts=row.attempts, retry_in=delay, error=error)
+                metrics.outbox(row.kind, "retry")
         return
     with services.db.session() as session:
         row = session.get(OutboxItem, item_id)
         row.state = "done"
         row.attempts += 1
         row.done_at = _now()
+    metrics.outbox(item.kind, "done")
 
 
 def main(settings: Settings) -> None:
