@@ -18,6 +18,7 @@ from gateway.config import Settings
 from gateway.deliver_maildir import deliver
 from gateway.folder_copy import build_folder_copy
 from gateway.log import setup_logging
+from gateway.outbox_claim import claimed
 from gateway.process_util import StopFlag, die_with_parent
 from gateway.services import Services
 from storage.models import Letter, OutboxItem
@@ -76,7 +77,9 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
     for item_id in due:
         if stop is not None and stop.stopping:
             break
-        _attempt(services, handlers, item_id)
+        with claimed(services.db, item_id) as mine:  # another gateway on the same database?
+            if mine:
+                _attempt(services, handlers, item_id)
     return len(due)
 
 
