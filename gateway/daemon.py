@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from gateway import metrics, runner_delivery, runner_pipeline
-from gateway.config import Settings
+from gateway.config import Settings, _mask_url
 from gateway.directory import Directory, DirectoryError, load_directory
 from gateway.health import health
 from gateway.http_server import HttpServer, json_response
@@ -138,7 +138,13 @@ async def serve(settings: Settings) -> int:
     spool = Spool(settings.spool_dir)
     removed = spool.clean_tmp()
     db = Database(settings.database_url)
-    db.create_schema()  # alembic upgrade head (storage/migrate.py)
+    try:
+        db.create_schema()  # alembic upgrade head (storage/migrate.py)
+    except Exception as exc:  # unreachable, wrong password, a failing migration
+        log.error("database_unavailable", url=_mask_url(settings.database_url),
+                  error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}")
+        db.dispose()
+        return 1
     if settings.http.enabled:
         metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
     directory = DirectoryHolder(settings)
