@@ -70,8 +70,13 @@ def test_an_outbox_item_is_claimed_by_one_worker_and_freed_when_it_dies(postgres
         assert conn.execute(text("SELECT pg_try_advisory_lock(2828, 7)")).scalar() is True
         conn.invalidate()
         conn.close()
-        with two.engine.connect() as survivor:
-            assert survivor.execute(text("SELECT pg_try_advisory_lock(2828, 7)")).scalar() is True
+        # The server notices the closed connection asynchronously: poll, do not race it.
+        from tests.servers.common import wait_until
+
+        def free() -> bool:
+            with two.engine.connect() as survivor:
+                return survivor.execute(text("SELECT pg_try_advisory_lock(2828, 7)")).scalar() is True
+        assert wait_until(free, timeout=30, interval=0.1)
     finally:
         one.dispose()
         two.dispose()
