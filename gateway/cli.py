@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--unit", help="apply this unit's policy")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_rules_check)
+
+    from gateway.cli_db import add_parser as add_db_parser
+    add_db_parser(sub)
     return parser
 
 

@@ -123,6 +123,15 @@ class HttpSection(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(9025, ge=0, le=65535)
+    # prometheus-client multiprocess sample files; default <data_dir>/metrics
+    metrics_dir: Path | None = None
+
+
+class ServiceSection(_Section):
+    """Shutdown bounds (docs/operations.md); systemd's TimeoutStopSec must exceed their sum."""
+
+    drain_timeout: float = Field(10.0, ge=0)  # open SMTP sessions get this long after SIGTERM
+    runner_grace: float = Field(15.0, gt=0)  # a runner finishes the letter in hand within this
 
 
 class LoggingSection(_Section):
@@ -144,6 +153,7 @@ class Settings(_Section):
     notices: NoticesSection = NoticesSection()
     signatures: SignaturesSection = SignaturesSection()
     http: HttpSection = HttpSection()
+    service: ServiceSection = ServiceSection()
     logging: LoggingSection = LoggingSection()
     source: Path | None = None  # the file this came from
 
@@ -171,6 +181,10 @@ class Settings(_Section):
     @property
     def folders_dir(self) -> Path:
         return self.data_dir / self.delivery.folders_dir
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.http.metrics_dir or self.data_dir / "metrics"
 
     @property
     def directory_path(self) -> Path:

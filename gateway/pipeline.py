@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import select
 
+from gateway import metrics
 from gateway.crashpoints import crashpoint
 from gateway.parse_mail import parse_mail, sender_display_name
 from gateway.services import Services
@@ -192,6 +193,7 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
         )
         log.info("registered", book=book, number=letter.number, year=letter.year,
                  warnings=len(decision.warnings))
+        metrics.registered(unit_name, book, entry.received_at)
         return f"registered {letter.receive_no}"
 
 
@@ -215,4 +217,6 @@ def _quarantine(session, entry: SpoolEntry, checked: Checked, unit: str, sender:
         )
     )
     log.info("quarantined", reasons=[r["rule"] for r in reasons])
+    for reason in reasons:
+        metrics.rejected("rules", reason["rule"])
     return "quarantined"

@@ -25,6 +25,8 @@ class StopFlag:
         self.stopping = False
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        # A reload is the supervisor's: it replaces the runners (gateway/reload.py).
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     def _stop(self, signum, frame) -> None:  # noqa: ANN001
         self.stopping = True

@@ -13,11 +13,13 @@ from typing import Callable
 import structlog
 from sqlalchemy import select
 
+from gateway import metrics
 from gateway.config import Settings
 from gateway.crashpoints import crashpoint
 from gateway.deliver_maildir import deliver
 from gateway.folder_copy import build_folder_copy
 from gateway.log import setup_logging
+from gateway.outbox_claim import claimed
 from gateway.process_util import StopFlag, die_with_parent
 from gateway.services import Services
 from storage.models import Letter, OutboxItem
@@ -46,6 +48,7 @@ def deliver_folder(services: Services, item: OutboxItem) -> None:
     crashpoint("after_folder_write")
     log.info("filed", queue_id=item.queue_id, unit=letter.unit, receive_no=letter.receive_no,
              backend="maildir", path=str(path))
+    metrics.filed(letter.received_at)
 
 
 HANDLERS: dict[str, Handler] = {"folder": deliver_folder}
@@ -76,7 +79,9 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
     for item_id in due:
         if stop is not None and stop.stopping:
             break
-        _attempt(services, handlers, item_id)
+        with claimed(services.db, item_id) as mine:  # another gateway on the same database?
+            if mine:
+                _attempt(services, handlers, item_id)
     return len(due)
 
 
@@ -100,17 +105,20 @@ def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> 
                 row.state = "dead"
                 log.error("delivery_dead", kind=row.kind, queue_id=row.queue_id, unit=row.unit,
                           attempts=row.attempts, error=error)
+                metrics.outbox(row.kind, "dead")
             else:
                 delay = min(delivery.retry_base * 2 ** (row.attempts - 1), delivery.retry_max)
                 row.next_attempt_at = _now() + dt.timedelta(seconds=delay)
                 log.warning("delivery_retry", kind=row.kind, queue_id=row.queue_id, unit=row.unit,
                             attempts=row.attempts, retry_in=delay, error=error)
+                metrics.outbox(row.kind, "retry")
         return
     with services.db.session() as session:
         row = session.get(OutboxItem, item_id)
         row.state = "done"
         row.attempts += 1
         row.done_at = _now()
+    metrics.outbox(item.kind, "done")
 
 
 def main(settings: Settings) -> None:

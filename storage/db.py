@@ -9,7 +9,6 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Base
 
 
 def make_engine(url: str) -> Engine:
@@ -50,7 +49,10 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+        """Bring the schema to the newest migration (storage/migrate.py, docs/database.md)."""
+        from storage.migrate import upgrade
+
+        upgrade(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

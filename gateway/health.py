@@ -1,0 +1,61 @@
+"""`/healthz`: can this gateway take a letter and see it through right now?
+
+Three checks, each answering ok + detail: the spool takes a durable write (what SMTP
+needs before its 250), the database answers, and every runner process is alive."""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from typing import Callable
+
+from gateway.spool import Spool
+from storage.db import Database
+
+
+def check_spool(spool: Spool) -> tuple[bool, str]:
+    probe = spool.tmp / f"healthz-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"ok")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return False, f"cannot write {spool.tmp}: {exc.strerror or exc}"
+    return True, f"{spool.depth()} pending"
+
+
+def check_database(db: Database) -> tuple[bool, str]:
+    started = time.monotonic()
+    try:
+        db.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        return False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+    return True, f"{db.engine.dialect.name}, {1000 * (time.monotonic() - started):.0f} ms"
+
+
+def check_runners(alive: dict[str, bool], restarting: bool = False) -> tuple[bool, str]:
+    dead = sorted(name for name, ok in alive.items() if not ok)
+    if restarting:
+        return True, "restarting for a reload"
+    if dead:
+        return False, "not running: " + ", ".join(dead)
+    return True, f"{len(alive)} running"
+
+
+def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
+           restarting: Callable[[], bool] = lambda: False) -> tuple[bool, dict]:
+    """(healthy, body) — blocking (fsync, a database round trip): call it off the event loop."""
+    checks = {}
+    for name, (ok, detail) in (
+        ("spool", check_spool(spool)),
+        ("database", check_database(db)),
+        ("runners", check_runners(runners(), restarting())),
+    ):
+        checks[name] = {"ok": ok, "detail": detail}
+    healthy = all(c["ok"] for c in checks.values())
+    failed = [name for name, c in checks.items() if not c["ok"]]
+    return healthy, {"status": "ok" if healthy else "fail", "failed": failed, "checks": checks}

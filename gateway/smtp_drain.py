@@ -1,0 +1,70 @@
+"""Graceful end of the SMTP sessions on SIGTERM.
+
+After the listener closes, open sessions get `drain_timeout` seconds to finish the
+transaction they are in. A message whose bytes are being written to the spool is
+always let through to its 250 (the write is short and already durable); any session
+still open after that is told `421 4.3.2` and closed. Its sender has no 250, so by the
+SMTP contract it keeps the message and retries later: nothing accepted is lost, and
+nothing unacknowledged was promised.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+import structlog
+from aiosmtpd.smtp import SMTP
+
+log = structlog.get_logger(__name__)
+
+SHUTDOWN_REPLY = b"421 4.3.2 Service shutting down, please try again later\r\n"
+
+
+class SessionTracker:
+    """Knows the open SMTP sessions and how many DATA hand-offs are in progress."""
+
+    def __init__(self, handler) -> None:
+        self.sessions: set[SMTP] = set()
+        self.spooling = 0
+        original = handler.handle_DATA
+
+        async def handle_DATA(server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+            self.spooling += 1
+            try:
+                return await original(server, session, envelope)
+            finally:
+                self.spooling -= 1
+
+        # aiosmtpd collects the handle_* hooks when each session starts: set before any.
+        handler.handle_DATA = handle_DATA
+
+    def wrap(self, factory: Callable[[], SMTP]) -> Callable[[], SMTP]:
+        def tracked() -> SMTP:
+            protocol = factory()
+            self.sessions.add(protocol)
+            return protocol
+        return tracked
+
+    def open_sessions(self) -> list[SMTP]:
+        self.sessions = {s for s in self.sessions if s.transport is not None and not s.transport.is_closing()}
+        return list(self.sessions)
+
+    async def drain(self, timeout: float, poll: float = 0.05) -> int:
+        """Wait for sessions to end, then close the rest; return how many were cut off."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.open_sessions() and loop.time() < deadline:
+            await asyncio.sleep(poll)
+        # A spool write in progress finishes and gets its 250, however late it is.
+        while self.spooling:
+            await asyncio.sleep(poll)
+        cut = self.open_sessions()
+        for protocol in cut:
+            try:
+                protocol.transport.write(SHUTDOWN_REPLY)
+                protocol.transport.close()
+            except Exception:  # noqa: BLE001 - the peer may be gone already
+                pass
+        if cut:
+            log.info("smtp_sessions_closed", count=len(cut), reply="421")
+        return len(cut)

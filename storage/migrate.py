@@ -1,0 +1,92 @@
+"""Schema migrations (Alembic): the database is brought to the newest revision at start-up.
+
+The scripts live in gateway/migrations/versions/ (docs/database.md says how to add one).
+Every process that opens the database may call `upgrade()`: it takes a lock first (a
+PostgreSQL advisory lock; on SQLite the write lock of BEGIN IMMEDIATE), so two daemons
+starting together on one PostgreSQL migrate once, and the second finds nothing to do.
+
+A database made before migrations existed (tables created by `create_all`) has the
+tables of the first revision but no `alembic_version`: it is stamped at that revision,
+then upgraded as usual.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import structlog
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "gateway" / "migrations"
+BASELINE = "0001_initial"  # the schema of storage/models.py before migrations existed
+_LOCK_KEY = 0x5A4A4E  # any constant: the advisory lock all gateway processes agree on
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("version_path_separator", "os")
+    config.set_main_option("file_template", "%%(rev)s")  # versions/0002_add_notices.py
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, target: str = "head") -> None:
+    """Bring the schema to `target` under the migration lock (idempotent)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Held to the end of this transaction, which is the whole migration.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        before = MigrationContext.configure(conn).get_current_revision()
+        config = alembic_config(conn)
+        if before is None and inspect(conn).has_table("messages"):
+            log.warning("schema_stamped", revision=BASELINE,
+                        reason="tables made before migrations existed; taken as the first revision")
+            command.stamp(config, BASELINE)
+        command.upgrade(config, target)
+        after = MigrationContext.configure(conn).get_current_revision()
+    if after != before:
+        log.info("schema_upgraded", dialect=engine.dialect.name, before=before, after=after)
+
+
+def new_revision(message: str) -> Path:
+    """Write a new migration script from the difference between storage/models.py and
+    the newest revision (for developers: `saraban-gateway db revision -m ...`)."""
+    from sqlalchemy import create_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{tmp}/schema.db")
+        try:
+            upgrade(engine)
+            with engine.begin() as conn:
+                script = command.revision(alembic_config(conn), message=message, autogenerate=True,
+                                          rev_id=_next_rev_id(message))
+        finally:
+            engine.dispose()
+    return Path(script.path)  # type: ignore[union-attr]
+
+
+def _next_rev_id(message: str) -> str:
+    """'0002_notice_table': numbered, so the files sort in the order they apply."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    numbers = [int(rev.revision.split("_", 1)[0]) for rev in scripts.walk_revisions()
+               if rev.revision.split("_", 1)[0].isdigit()]
+    slug = "_".join("".join(c if c.isascii() and c.isalnum() else " " for c in message.lower()).split())
+    return f"{max(numbers, default=0) + 1:04d}_{slug[:40] or 'change'}"

@@ -1,0 +1,135 @@
+"""/healthz and /metrics on the real daemon, over real HTTP, as a probe and Prometheus use them."""
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.health import check_runners
+from tests.daemon import Daemon, free_port, write_config
+from tests.letters import letter
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    port = free_port()
+    daemon = Daemon(write_config(tmp_path, extra=f"[http]\nenabled = true\nport = {port}\n")).start()
+    daemon.http = f"http://127.0.0.1:{port}"
+    yield daemon
+    daemon.stop()
+
+
+def get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read().decode()
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def test_healthz_is_200_with_every_check_named(gateway):
+    status, content_type, body = get(gateway.http + "/healthz")
+    assert status == 200
+    assert content_type.startswith("application/json")
+    data = json.loads(body)
+    assert data["status"] == "ok" and data["failed"] == []
+    assert {name: check["ok"] for name, check in data["checks"].items()} == {
+        "spool": True, "database": True, "runners": True}
+    assert data["checks"]["database"]["detail"].startswith("sqlite")
+    assert data["checks"]["runners"]["detail"] == "2 running"  # one pipeline, one delivery
+
+
+def test_healthz_is_503_and_names_the_spool_when_it_cannot_be_written(gateway):
+    tmp = gateway.data_dir / "spool" / "tmp"
+    shutil.rmtree(tmp)
+    tmp.write_text("not a directory")  # what a full or read-only disk looks like to a write
+    try:
+        status, _, body = get(gateway.http + "/healthz")
+        assert status == 503
+        data = json.loads(body)
+        assert data["status"] == "fail" and data["failed"] == ["spool"]
+        assert str(tmp) in data["checks"]["spool"]["detail"]
+        assert data["checks"]["database"]["ok"] and data["checks"]["runners"]["ok"]
+    finally:
+        tmp.unlink()
+        tmp.mkdir()
+    assert get(gateway.http + "/healthz")[0] == 200
+
+
+def test_runner_check_names_the_dead_runner():
+    assert check_runners({"pipeline-0": True, "delivery": False}) == (False, "not running: delivery")
+    assert check_runners({"pipeline-0": False}, restarting=True)[0] is True
+
+
+def test_metrics_count_what_happened(gateway):
+    gateway.send(letter(), "saraban.latkrabang@bangkok.go.th")
+    gateway.send(letter(), "saraban.latkrabang@bangkok.go.th")
+    gateway.send(letter(), "saraban.pomprap@bangkok.go.th")
+    with gateway.smtp() as client:
+        client.ehlo("test.example")
+        client.mail("saraban.dds@bangkok.go.th")
+        assert client.rcpt("saraban.nosuchunit@bangkok.go.th")[0] == 550
+        assert client.rcpt("someone@example.com")[0] == 550
+    # A letter the rules refuse: an executable attachment.
+    gateway.send(letter(files=[("setup.exe", b"MZ\x90\x00" + b"\x00" * 200)]), "saraban.latkrabang@bangkok.go.th")
+    gateway.wait_idle()
+
+    status, content_type, text = get(gateway.http + "/metrics")
+    assert status == 200 and content_type.startswith("text/plain")
+    values = samples(text)
+    assert values[("saraban_accepted_total", ())] == 4
+    assert values[("saraban_registered_total", (("book", "general"), ("unit", "saraban.latkrabang")))] == 2
+    assert values[("saraban_registered_total", (("book", "general"), ("unit", "saraban.pomprap")))] == 1
+    assert values[("saraban_rejected_total", (("reason", "unknown_unit"), ("stage", "smtp")))] == 1
+    assert values[("saraban_rejected_total", (("reason", "relay"), ("stage", "smtp")))] == 1
+    rules_rejections = {labels: v for (name, labels), v in values.items()
+                        if name == "saraban_rejected_total" and ("stage", "rules") in labels}
+    assert sum(rules_rejections.values()) >= 1
+    assert values[("saraban_outbox_total", (("kind", "folder"), ("result", "done")))] == 3
+    # Latency histograms: one observation per registered letter / filed copy.
+    assert values[("saraban_registration_latency_seconds_count", ())] == 3
+    assert values[("saraban_end_to_end_latency_seconds_count", ())] == 3
+    assert values[("saraban_end_to_end_latency_seconds_bucket", (("le", "+Inf"),))] == 3
+    # Queue depths, read live.
+    assert values[("saraban_spool_messages", (("state", "pending"),))] == 0
+    assert values[("saraban_outbox_items", (("kind", "folder"), ("state", "done")))] == 3
+    assert values[("saraban_quarantine_items", (("state", "held"),))] == 1
+    assert values[("saraban_database_up", ())] == 1
+    assert values[("saraban_runner_up", (("runner", "delivery"),))] == 1
+    assert values[("saraban_runner_up", (("runner", "pipeline-0"),))] == 1
+
+
+def test_metrics_survive_a_runner_reload(gateway):
+    """Counts of runner processes that were replaced (SIGHUP) are still counted."""
+    import signal
+
+    gateway.send(letter(), "saraban.latkrabang@bangkok.go.th")
+    gateway.wait_idle()
+    mark = len(gateway.events())
+    gateway.proc.send_signal(signal.SIGHUP)
+    gateway.wait_for(lambda: any(e.get("event") == "reloaded" for e in gateway.events()[mark:]), what="reload")
+    gateway.send(letter(), "saraban.latkrabang@bangkok.go.th")
+    gateway.wait_idle()
+    values = samples(get(gateway.http + "/metrics")[2])
+    assert values[("saraban_registered_total", (("book", "general"), ("unit", "saraban.latkrabang")))] == 2
+    assert values[("saraban_reloads_total", (("result", "ok"),))] == 1
+
+
+def test_unknown_path_and_method(gateway):
+    assert get(gateway.http + "/nothing")[0] == 404
+    request = urllib.request.Request(gateway.http + "/healthz", method="POST", data=b"")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=30)
+    assert info.value.code == 405

@@ -1,0 +1,68 @@
+"""Schema migrations: the scripts build exactly storage/models.py, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from storage import migrate
+from storage.db import Database
+from storage.models import Base
+from tests.paths import REPO
+
+
+def test_migrations_match_the_models(database_url):
+    """If this fails, storage/models.py changed without a migration: run
+    `saraban-gateway db revision -m "what changed"` (docs/database.md)."""
+    db = Database(database_url)
+    try:
+        migrate.upgrade(db.engine)
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+        assert migrate.current(db.engine) == migrate.head()
+    finally:
+        db.dispose()
+
+
+def test_upgrade_twice_is_upgrade_once(database_url):
+    db = Database(database_url)
+    try:
+        db.create_schema()
+        db.create_schema()
+        assert migrate.current(db.engine) == migrate.head()
+    finally:
+        db.dispose()
+
+
+def test_a_database_made_before_migrations_is_adopted(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)  # what the gateway did before Alembic
+    engine.dispose()
+    db = Database(url)
+    try:
+        db.create_schema()
+        assert migrate.current(db.engine) == migrate.head()
+        assert "alembic_version" in inspect(db.engine).get_table_names()
+    finally:
+        db.dispose()
+
+
+def test_db_current_tells_an_empty_database_from_an_upgraded_one(tmp_path):
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "db", *args],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    before = cli("current")
+    assert before.returncode == 1 and "empty database" in before.stdout
+    upgraded = cli("upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    after = cli("current")
+    assert after.returncode == 0 and f"schema at {migrate.head()}" in after.stdout
