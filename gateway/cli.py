@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--unit", help="apply this unit's policy")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_rules_check)
+
+    from gateway.cli_classified import register_classified_commands
+
+    register_classified_commands(sub)  # keys ..., audit verify, letter view|export
     return parser
 
 

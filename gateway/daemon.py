@@ -18,6 +18,7 @@ from gateway.config import Settings
 from gateway.directory import Directory, DirectoryError, load_directory
 from gateway.intake_smtp import IntakeHandler, make_smtp_factory
 from gateway.log import setup_logging
+from gateway.refusals import RefusalRecorder
 from gateway.spool import Spool
 from storage.db import Database
 
@@ -113,6 +114,7 @@ async def serve(settings: Settings) -> None:
     db.dispose()
     directory = DirectoryHolder(settings)
     handler = IntakeHandler(spool, directory, settings.gateway.domain, settings.smtp.max_recipients)
+    handler.on_refused = RefusalRecorder(settings.database_url)  # ลับที่สุด refusals are counted
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         make_smtp_factory(handler, settings.smtp.hostname, settings.smtp.max_message_size,

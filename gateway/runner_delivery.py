@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from gateway.config import Settings
 from gateway.deliver_maildir import deliver
+from gateway.deliver_registrar import deliver_alert, deliver_registrar
 from gateway.folder_copy import build_folder_copy
 from gateway.log import setup_logging
 from gateway.process_util import StopFlag, die_with_parent
@@ -47,6 +48,9 @@ def deliver_folder(services: Services, item: OutboxItem) -> None:
 
 
 HANDLERS: dict[str, Handler] = {"folder": deliver_folder}
+# Classified letters (ลับ/ลับมาก): sealed to the secret registrars; their alerts.
+HANDLERS["registrar"] = deliver_registrar
+HANDLERS["alert"] = deliver_alert
 
 
 def _now() -> dt.datetime:
