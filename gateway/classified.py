@@ -116,7 +116,8 @@ def classify(mail: ParsedMail, facts: LetterFacts, arrival: Arrival) -> LetterFa
 
 
 def is_opaque(mail: ParsedMail | None) -> bool:
-    return bool(mail) and any(a.pdf_encrypted for a in mail.attachments)
+    """A PDF with a user password (owner-only protection opens and is read as usual)."""
+    return bool(mail) and any(a.pdf_encrypted and a.pdf_pages is None for a in mail.attachments)
 
 
 def is_classified(facts: LetterFacts) -> bool:

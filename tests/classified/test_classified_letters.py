@@ -131,3 +131,16 @@ def test_missing_registrar_certificate_keeps_letter_sealed_quarantined_and_alert
     wait_processed(d, registrar=1)
     assert len(maildir(d, "latkrabang.secret")) == 1
     assert d.status()["quarantine"] == {"released": 1}
+
+
+def test_the_marker_search_finds_an_ordinary_letter_everywhere(daemon):
+    """The no-plaintext checks above mean something: the same search finds an
+    unclassified letter's marker in the vault, the folder copy and the database."""
+    raw = letter(subject=f"แผนงานประจำปี {MARKER}", body=f"ที่ {SEED_REFERENCE}\nเรื่อง {MARKER}\n",
+                 files=[("2569_dds_0403_57.pdf", make_pdf(f"cover {MARKER}"))])
+    daemon.send(raw, LATKRABANG)
+    daemon.wait_idle()
+    hits = files_containing(daemon.data_dir, MARKER)
+    assert any(h.startswith("vault/") for h in hits)
+    assert any(h.startswith("folders/latkrabang/") for h in hits)
+    assert any(h.startswith("saraban.db") for h in hits)
