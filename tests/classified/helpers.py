@@ -17,9 +17,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf
 from tests.secrecy.certs import make_cert, pem
 
 LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+MARKER = "ZQXJ-MARKER-4821-KPLV-SECRET"  # ASCII: SQLite JSON would escape Thai
+
+
+def classified_letter(marking: str = "ลับ", marker: str = MARKER, message_id: str | None = None) -> tuple[bytes, bytes]:
+    pdf = make_pdf(f"{marking} cover letter {marker}")
+    body = (f"{marking}\nที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง แผนรักษาความปลอดภัย {marker}\n"
+            f"เรียน ผู้อำนวยการเขตลาดกระบัง\n\nเนื้อความ {marker}\n")
+    raw = letter(subject=f"{marking} แผนรักษาความปลอดภัย {marker}", body=body,
+                 files=[("2569_dds_0403_57.pdf", pdf)], message_id=message_id)
+    return raw, pdf
 
 
 def make_gateway_key(d) -> x509.Certificate:

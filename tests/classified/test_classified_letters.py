@@ -7,23 +7,11 @@ import email.policy
 import hashlib
 
 from tests.classified.helpers import (
-    LATKRABANG, add_registrar, check_inner_signature, content_encryption_oid, db_rows,
+    LATKRABANG, MARKER, classified_letter, add_registrar, check_inner_signature, content_encryption_oid, db_rows,
     files_containing, log_lines_containing, make_gateway_key, maildir, outbox, registrar_open,
     wait_processed,
 )
-from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf
-
-MARKER = "ZQXJ-MARKER-4821-KPLV-SECRET"
-
-
-def classified_letter(marking: str = "ลับ", marker: str = MARKER, message_id: str | None = None) -> tuple[bytes, bytes]:
-    pdf = make_pdf(f"{marking} cover letter {marker}")
-    body = (f"{marking}\nที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง แผนรักษาความปลอดภัย {marker}\n"
-            f"เรียน ผู้อำนวยการเขตลาดกระบัง\n\nเนื้อความ {marker}\n")
-    raw = letter(subject=f"{marking} แผนรักษาความปลอดภัย {marker}", body=body,
-                 files=[("2569_dds_0403_57.pdf", pdf)], message_id=message_id)
-    return raw, pdf
-
+from tests.letters import SEED_REFERENCE, letter, make_pdf
 
 def test_secret_letter_reaches_only_the_registrar_sealed_and_signed(daemon_factory):
     d = daemon_factory()

@@ -5,16 +5,16 @@ from __future__ import annotations
 import email
 import email.policy
 import io
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 from pypdf import PdfReader, PdfWriter
 
 from tests.classified.helpers import (
-    LATKRABANG, add_registrar, check_inner_signature, db_rows, files_containing,
+    LATKRABANG, MARKER, classified_letter, add_registrar, check_inner_signature, db_rows, files_containing,
     log_lines_containing, make_gateway_key, maildir, registrar_open, wait_processed,
 )
-from tests.classified.test_classified_letters import MARKER, classified_letter
 from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf
 
 
@@ -142,3 +142,19 @@ def test_password_protected_pdf_is_classified_opaque_and_forwarded_as_it_came(da
                 if p.get_content_type() == "message/rfc822"][0].get_content()
     assert locked in [p.get_content() for p in original.iter_attachments()]
     assert files_containing(d.data_dir, MARKER) == []
+
+
+def test_smime_the_gateway_cannot_open_is_quarantined_sealed(daemon_factory):
+    from tests.secrecy.certs import make_cert
+
+    d = daemon_factory()
+    make_gateway_key(d)
+    d.start()
+    _, stranger = make_cert("someone else")
+    queue_id = d.send(_smime_to(stranger, letter(body="x"), f"plan {MARKER}"), LATKRABANG)
+    status = wait_processed(d)
+    assert status["letters"] == 0 and status["quarantine"] == {"held": 1}
+    [(reasons, subject)] = db_rows(d, "select reasons, subject from quarantine")
+    assert "smime_undecryptable" in reasons and subject is None
+    assert db_rows(d, "select key from outbox where kind = 'notice'") == [(f"reject:{queue_id}:saraban.latkrabang",)]
+    assert files_containing(d.data_dir, MARKER) == []  # not even the outer Subject
