@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from gateway.cli_db import add_parser as add_db_parser
     add_db_parser(sub)
+    from gateway.cli_classified import register_classified_commands
+
+    register_classified_commands(sub)  # keys ..., audit verify, letter view|export
     return parser
 
 

@@ -7,6 +7,7 @@ file so that systemd units and containers can adjust a deployment without editin
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -134,6 +135,24 @@ class ServiceSection(_Section):
     runner_grace: float = Field(15.0, gt=0)  # a runner finishes the letter in hand within this
 
 
+class SecrecySection(_Section):
+    """Classified letters (ลับ/ลับมาก): where sealed copies and alerts are filed."""
+
+    # The secret registrar's (นายทะเบียนลับ) Maildir under folders_dir; {folder} is the
+    # unit's folder. A unit may override it with `secret_folder` in [unit.settings].
+    secret_folder: str = "{folder}.secret"
+    alert_folder: str = "secrecy-alerts"  # the central unit's Maildir for alerts
+    from_address: str | None = None  # From of sealed mail; default saraban-gateway@<domain>
+
+    @field_validator("secret_folder", "alert_folder")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        probe = value.replace("{folder}", "unit")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,100}", probe) or ".." in probe:
+            raise ValueError("a folder name of a-z 0-9 . _ - (no '..', no '/')")
+        return value
+
+
 class LoggingSection(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -154,6 +173,7 @@ class Settings(_Section):
     signatures: SignaturesSection = SignaturesSection()
     http: HttpSection = HttpSection()
     service: ServiceSection = ServiceSection()
+    secrecy: SecrecySection = SecrecySection()
     logging: LoggingSection = LoggingSection()
     source: Path | None = None  # the file this came from
 

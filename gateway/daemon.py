@@ -24,6 +24,7 @@ from gateway.metrics_live import LiveCollector
 from gateway.reload import ReloadError, load_new
 from gateway.sd_notify import Notifier
 from gateway.smtp_drain import SessionTracker
+from gateway.refusals import RefusalRecorder
 from gateway.spool import Spool
 from storage.db import Database
 
@@ -148,8 +149,14 @@ async def serve(settings: Settings) -> int:
     if settings.http.enabled:
         metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
     directory = DirectoryHolder(settings)
+    refusals = RefusalRecorder(settings.database_url)  # ลับที่สุด refusals are recorded and counted
+
+    def on_refused(reason: str, info: dict) -> None:
+        metrics.rejected("smtp", reason)
+        refusals(reason, info)
+
     handler = IntakeHandler(spool, directory, settings.gateway.domain, settings.smtp.max_recipients,
-                            on_refused=lambda reason, info: metrics.rejected("smtp", reason))
+                            on_refused=on_refused)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     sessions = SessionTracker(handler)
     loop = asyncio.get_running_loop()

@@ -62,9 +62,11 @@ class IntakeHandler:
         marking = _secrecy_marking(raw)
         if marking == "top_secret":
             # Nothing of the content is kept: only who, when and which Message-ID.
-            self.on_refused("top_secret", {})
+            message_id = _header(raw, "message-id")
+            self.on_refused("top_secret", {"mail_from": mail_from, "message_id": message_id,
+                                           "peer": _peer(session)})
             log.warning("top_secret_refused", mail_from=mail_from, peer=_peer(session),
-                        message_id=_header(raw, "message-id"), rcpt=envelope.rcpt_tos)
+                        message_id=message_id, rcpt=envelope.rcpt_tos)
             return replies.TOP_SECRET
         loop = asyncio.get_running_loop()
         try:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import select
 
+from gateway import classified as secret
 from gateway import metrics
+from gateway.classified import Sealed
 from gateway.crashpoints import crashpoint
 from gateway.parse_mail import parse_mail, sender_display_name
 from gateway.services import Services
@@ -37,6 +39,7 @@ class Checked:
     findings: list[Finding]
     raw_sha256: str
     parse_error: str | None = None
+    classified: Sealed | None = None  # ลับ/ลับมาก/ลับที่สุด: sealed, never in the plain vault
 
 
 def process_entry(services: Services, queue_id: str) -> str:
@@ -47,7 +50,7 @@ def process_entry(services: Services, queue_id: str) -> str:
     try:
         state = _open_message(services, entry)
         if state in FINISHED:
-            spool.remove(queue_id)
+            secret.finish_spool(services, queue_id)
             return state
         crashpoint("after_spool_read")
         checked = _check(services, entry)
@@ -63,7 +66,7 @@ def process_entry(services: Services, queue_id: str) -> str:
             message.outcome = outcome
             message.reason = None
         crashpoint("before_spool_remove")
-        spool.remove(queue_id)
+        secret.finish_spool(services, queue_id)
         log.info("message_finished", state=final, outcome=outcome)
         return final
     finally:
@@ -97,9 +100,12 @@ def _open_message(services: Services, entry: SpoolEntry) -> str:
 
 
 def _check(services: Services, entry: SpoolEntry) -> Checked:
-    raw_sha256 = services.vault.put(entry.raw)
+    arrival = secret.open_arrival(services, entry)
+    if arrival.error is not None:  # S/MIME no gateway key opens: sealed as it came
+        facts, findings, sealed = secret.seal_undecryptable(services, entry, arrival)
+        return Checked(None, facts, findings, sealed.raw_ref, classified=sealed)
     try:
-        mail = parse_mail(entry.raw, entry.mail_from, services.pdf_reader)
+        mail = parse_mail(arrival.raw, entry.mail_from, services.pdf_reader)
     except Exception as exc:  # the parser's failure is this message's verdict
         log.warning("parse_failed", error=f"{type(exc).__name__}: {exc}")
         finding = Finding(
@@ -108,11 +114,19 @@ def _check(services: Services, entry: SpoolEntry) -> Checked:
             message_th="อ่านโครงสร้างอีเมลไม่ได้ กรุณาส่งใหม่จากโปรแกรมอีเมลมาตรฐาน",
             message_en=f"the message could not be parsed ({type(exc).__name__}); please resend it from a standard mail client",
         )
-        return Checked(None, LetterFacts(), [finding], raw_sha256, parse_error=str(exc))
+        if arrival.smime or secret.looks_classified(entry.raw):
+            facts = LetterFacts(secrecy="confidential")
+            sealed = secret.seal_letter(services, entry, arrival, None, facts, [finding])
+            return Checked(None, facts, [finding], sealed.raw_ref, parse_error=str(exc), classified=sealed)
+        return Checked(None, LetterFacts(), [finding], services.vault.put(entry.raw), parse_error=str(exc))
+    facts = secret.classify(mail, extract_facts(mail), arrival)
+    findings = run_rules(mail, facts, services.rule_settings)
+    if secret.is_classified(facts):
+        sealed = secret.seal_letter(services, entry, arrival, mail, facts, findings)
+        return Checked(mail, facts, findings, sealed.raw_ref, classified=sealed)
+    raw_sha256 = services.vault.put(entry.raw)
     for attachment in mail.attachments:
         services.vault.put(attachment.data, attachment.sha256)
-    facts = extract_facts(mail)
-    findings = run_rules(mail, facts, services.rule_settings)
     return Checked(mail, facts, findings, raw_sha256)
 
 
@@ -135,6 +149,8 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
         )
         if held is not None:
             return "quarantined"
+        if checked.classified is not None:
+            return secret.file_classified(services, session, entry, checked, unit, unit_name, sender)
         if unit is None:
             return _quarantine(session, entry, checked, unit_name, sender, [
                 Finding("unit_directory", "fail",

@@ -17,6 +17,7 @@ from gateway import metrics
 from gateway.config import Settings
 from gateway.crashpoints import crashpoint
 from gateway.deliver_maildir import deliver
+from gateway.deliver_registrar import deliver_alert, deliver_registrar
 from gateway.folder_copy import build_folder_copy
 from gateway.log import setup_logging
 from gateway.outbox_claim import claimed
@@ -52,6 +53,9 @@ def deliver_folder(services: Services, item: OutboxItem) -> None:
 
 
 HANDLERS: dict[str, Handler] = {"folder": deliver_folder}
+# Classified letters (ลับ/ลับมาก): sealed to the secret registrars; their alerts.
+HANDLERS["registrar"] = deliver_registrar
+HANDLERS["alert"] = deliver_alert
 
 
 def _now() -> dt.datetime:

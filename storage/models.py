@@ -157,3 +157,17 @@ class QuarantineEntry(Base):
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     raw_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     state: Mapped[str] = mapped_column(String(16), default="held")  # held|released|rejected
+
+
+class Refusal(Base):
+    """A message refused at the end of DATA whose refusal must be counted, e.g.
+    ลับที่สุด (top secret): only who, when, which Message-ID and why, never content."""
+
+    __tablename__ = "refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    reason: Mapped[str] = mapped_column(String(40), index=True)
+    mail_from: Mapped[str] = mapped_column(String(512))
+    message_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
+    peer: Mapped[str | None] = mapped_column(String(100), nullable=True)

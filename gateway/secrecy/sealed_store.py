@@ -1,0 +1,89 @@
+"""Classified letters at rest: one directory of SGV1 blobs per message, never plaintext.
+
+    <data_dir>/secret/<queue_id>/raw.sgv      the message as the registrar gets it
+    <data_dir>/secret/<queue_id>/arrival.sgv  the bytes as received, when they differ
+                                              (S/MIME encrypted to the gateway)
+    <data_dir>/secret/<queue_id>/meta.sgv     subject, sender's name, facts, findings,
+                                              file names (JSON)
+    <data_dir>/secret/<queue_id>/att-<n>.sgv  each attachment
+
+Blobs are named by queue id, not by a hash of their plaintext: a content hash would let
+anyone holding a candidate document confirm that it was received. Writing is idempotent
+(an existing blob is kept) so that the pipeline can be re-run after a crash.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from gateway.secrecy.audit import append_event, audit_path
+from gateway.secrecy.errors import SecrecyError
+from gateway.secrecy.keys import KeyStore
+from gateway.secrecy.vault_crypto import blob_key_fingerprint, decrypt_blob, encrypt_blob
+from storage.fsync import write_durably
+
+_QUEUE_ID = re.compile(r"[0-9a-f]{16,40}")
+_NAME = re.compile(r"(raw|arrival|meta|att-\d{1,4})")
+
+
+class SealedStore:
+    def __init__(self, data_dir: str | os.PathLike, keystore: KeyStore | None = None):
+        self.data_dir = Path(data_dir)
+        self.root = self.data_dir / "secret"
+        self.keystore = keystore or KeyStore.for_data_dir(self.data_dir)
+        self.audit_log = audit_path(self.data_dir)
+
+    def dir_for(self, queue_id: str) -> Path:
+        if not _QUEUE_ID.fullmatch(queue_id or ""):
+            raise SecrecyError(f"not a queue id: {queue_id!r}")
+        return self.root / queue_id
+
+    def path(self, queue_id: str, name: str) -> Path:
+        if not _NAME.fullmatch(name):
+            raise SecrecyError(f"not a sealed object name: {name!r}")
+        return self.dir_for(queue_id) / f"{name}.sgv"
+
+    def relative(self, queue_id: str, name: str) -> str:
+        return str(self.path(queue_id, name).relative_to(self.data_dir))
+
+    def exists(self, queue_id: str) -> bool:
+        return self.dir_for(queue_id).is_dir()
+
+    def put(self, queue_id: str, name: str, data: bytes) -> str:
+        """Encrypt and store (unless already stored); the SHA-256 of the stored blob."""
+        target = self.path(queue_id, name)
+        if not target.exists():
+            blob = encrypt_blob(data, self.keystore)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = self.root / "tmp"
+            tmp.mkdir(mode=0o700, exist_ok=True)
+            write_durably(target, blob, tmp_dir=tmp, mode=0o400)
+        return hashlib.sha256(target.read_bytes()).hexdigest()
+
+    def put_json(self, queue_id: str, name: str, value: dict) -> str:
+        return self.put(queue_id, name, json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+    def has(self, queue_id: str, name: str) -> bool:
+        return self.path(queue_id, name).exists()
+
+    def blob(self, queue_id: str, name: str) -> bytes:
+        try:
+            return self.path(queue_id, name).read_bytes()
+        except FileNotFoundError:
+            raise SecrecyError(f"sealed object {name} of {queue_id} is missing") from None
+
+    def open(self, queue_id: str, names: list[str], *, who: str, action: str,
+             letter_id: str, **details) -> dict[str, bytes]:
+        """Decrypt several objects of one letter for one purpose. The audit entry is
+        written and fsync'ed first: a decryption without its record cannot happen."""
+        blobs = {name: self.blob(queue_id, name) for name in names}
+        append_event(self.audit_log, action=action, letter_id=letter_id, who=who,
+                     objects=names, key=blob_key_fingerprint(next(iter(blobs.values())))[:16],
+                     **details)
+        return {name: decrypt_blob(blob, self.keystore) for name, blob in blobs.items()}
+
+    def open_json(self, queue_id: str, name: str, **audit) -> dict:
+        return json.loads(self.open(queue_id, [name], **audit)[name])

@@ -1,0 +1,158 @@
+"""What the classified tests share: keys made through the CLI, waiting on the outbox,
+decrypting as a registrar would, and searching a directory for a marker string."""
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf
+from tests.secrecy.certs import make_cert, pem
+
+LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+MARKER = "ZQXJ-MARKER-4821-KPLV-SECRET"  # ASCII: SQLite JSON would escape Thai
+
+
+def classified_letter(marking: str = "ลับ", marker: str = MARKER, message_id: str | None = None) -> tuple[bytes, bytes]:
+    pdf = make_pdf(f"{marking} cover letter {marker}")
+    body = (f"{marking}\nที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง แผนรักษาความปลอดภัย {marker}\n"
+            f"เรียน ผู้อำนวยการเขตลาดกระบัง\n\nเนื้อความ {marker}\n")
+    raw = letter(subject=f"{marking} แผนรักษาความปลอดภัย {marker}", body=body,
+                 files=[("2569_dds_0403_57.pdf", pdf)], message_id=message_id)
+    return raw, pdf
+
+
+def make_gateway_key(d) -> x509.Certificate:
+    d.cli("keys", "create", "--cn", "saraban-gateway test", "--email", "saraban@bangkok.go.th")
+    fp = (d.data_dir / "keys" / "gateway" / "CURRENT").read_text().strip()
+    return x509.load_pem_x509_certificate((d.data_dir / "keys" / "gateway" / fp / "cert.pem").read_bytes())
+
+
+def add_registrar(d, unit: str = "saraban.latkrabang", name: str = "สมศรี registrar"):
+    key, cert = make_cert(name)
+    path = d.config.parent / f"{name.split()[0]}.pem"
+    path.write_bytes(pem(cert))
+    d.cli("keys", "import-registrar", unit, str(path))
+    return key, cert
+
+
+def outbox(d, kind: str) -> dict:
+    return d.status()["outbox"].get(kind, {})
+
+
+def wait_processed(d, **done_kinds: int) -> dict:
+    """Until the spool is empty and each named outbox kind has that many items done."""
+    def ready():
+        status = d.status()
+        if status["spool"]["pending"]:
+            return None
+        for kind, count in done_kinds.items():
+            if status["outbox"].get(kind, {}).get("done", 0) < count:
+                return None
+        return status
+    return d.wait_for(ready, what=f"spool empty and {done_kinds} done")
+
+
+def db_rows(d, sql: str, *params) -> list[tuple]:
+    con = sqlite3.connect(f"file:{d.data_dir / 'saraban.db'}?mode=ro", uri=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def maildir(d, folder: str) -> list[Path]:
+    return d.maildir_files(folder)
+
+
+def registrar_open(raw: bytes, key, cert) -> bytes:
+    """Decrypt the S/MIME message as the registrar's client does (cryptography only)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg.get_content_type() == "application/pkcs7-mime"
+    assert msg.get_param("smime-type") == "enveloped-data"
+    der = msg.get_payload(decode=True)
+    return pkcs7.pkcs7_decrypt_der(der, cert, key, [])
+
+
+def content_encryption_oid(raw: bytes) -> str:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    info = cms.ContentInfo.load(msg.get_payload(decode=True))
+    return info["content"]["encrypted_content_info"]["content_encryption_algorithm"]["algorithm"].native
+
+
+def check_inner_signature(inner: bytes, signer: x509.Certificate) -> bytes:
+    """The signed letter entity, after checking the detached CMS signature by hand
+    (RFC 5652 5.4): messageDigest over the exact part bytes, RSA over the attributes."""
+    msg = email.message_from_bytes(inner, policy=email.policy.compat32)
+    assert msg.get_content_type() == "multipart/signed"
+    boundary = msg.get_boundary().encode()
+    data = inner.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    first = data.index(b"--" + boundary + b"\r\n") + len(boundary) + 4
+    end = data.index(b"\r\n--" + boundary + b"\r\n", first)
+    content = data[first:end]
+    sig_part = email.message_from_bytes(data[end + len(boundary) + 6:].split(b"\r\n--" + boundary + b"--")[0])
+    signed = cms.ContentInfo.load(base64.b64decode(sig_part.get_payload()))["content"]
+    [si] = list(signed["signer_infos"])
+    attrs = si["signed_attrs"]
+    digest = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"][0]
+    assert digest == hashlib.sha256(content).digest(), "the letter does not match its signature"
+    signer.public_key().verify(si["signature"].native, b"\x31" + attrs.dump()[1:],
+                               padding.PKCS1v15(), hashes.SHA256())
+    return content
+
+
+def needles(marker: str) -> tuple[list[bytes], list[bytes]]:
+    """(literal forms, base64 forms) of a marker: a file holding the letter in MIME
+    form has it base64-encoded at one of three alignments."""
+    raw = marker.encode("utf-8")
+    literal = [raw, marker.encode("utf-16-le")]
+    b64 = []
+    for pad in range(3):
+        enc = base64.b64encode(b"\0" * pad + raw)
+        start = 4 if pad else 0
+        stop = 4 * ((pad + len(raw)) // 3)
+        b64.append(enc[start:stop])
+    return literal, b64
+
+
+def files_containing(root: Path, marker: str) -> list[str]:
+    """Every file under root (database, WAL, spool, vault, folders, keys ...) whose
+    bytes hold the marker, literally or base64-encoded."""
+    literal, b64 = needles(marker)
+    hits = []
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(dirpath) / name
+            try:
+                data = path.read_bytes()
+            except PermissionError:
+                os.chmod(path, 0o600)
+                data = path.read_bytes()
+            flat = data.replace(b"\r", b"").replace(b"\n", b"")
+            if any(n in data for n in literal) or any(n in flat for n in b64):
+                hits.append(str(path.relative_to(root)))
+    return hits
+
+
+def log_lines_containing(d, marker: str) -> list[str]:
+    literal, b64 = needles(marker)
+    text = d.log_path.read_bytes()
+    escaped = json.dumps(marker)[1:-1].encode()
+    return [line.decode("utf-8", "replace")[:200] for line in text.splitlines()
+            if any(n in line for n in literal + b64) or escaped in line]
+
+
+def key_pem_bytes(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
