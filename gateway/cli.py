@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--unit", help="apply this unit's policy")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_rules_check)
+
+    from gateway.notices.cli import register_notices_parser
+    register_notices_parser(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import select
 
+from gateway.notices.create import queue_acknowledgement, queue_rejection
 from gateway.parse_mail import parse_mail, sender_display_name
 from gateway.services import Services
 from gateway.spool import SpoolEntry
@@ -140,10 +141,12 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
             log.info("resend_recognised", receive_no=resend.receive_no, message_id=message_id)
             return f"duplicate of {resend.receive_no}"
         if checked.mail is None:
-            return _quarantine(session, entry, checked, unit_name, sender, checked.findings)
+            return _quarantine(session, entry, checked, unit_name, sender, checked.findings,
+                               notices=services)
         decision = services.policy.decide(checked.findings, unit_name)
         if decision.action == "reject":
-            return _quarantine(session, entry, checked, unit_name, sender, decision.findings)
+            return _quarantine(session, entry, checked, unit_name, sender, decision.findings,
+                               notices=services)
         book = settings.register_.general_book
         if checked.facts.secrecy in ("confidential", "secret"):
             book = settings.register_.secret_book
@@ -185,6 +188,7 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
                 payload={"raw_sha256": checked.raw_sha256, "backend": settings.delivery.backend},
             )
         )
+        queue_acknowledgement(session, services, entry, checked, unit, letter, decision.findings)
         log.info("registered", book=book, number=letter.number, year=letter.year,
                  warnings=len(decision.warnings))
         return f"registered {letter.receive_no}"
@@ -197,7 +201,7 @@ def _year(entry: SpoolEntry) -> int:
 
 
 def _quarantine(session, entry: SpoolEntry, checked: Checked, unit: str, sender: str,
-                findings: list[Finding]) -> str:
+                findings: list[Finding], notices: Services | None = None) -> str:
     reasons = [f.as_dict() for f in findings if f.verdict == "fail"] or [f.as_dict() for f in findings]
     session.add(
         QuarantineEntry(
@@ -209,5 +213,7 @@ def _quarantine(session, entry: SpoolEntry, checked: Checked, unit: str, sender:
             raw_sha256=checked.raw_sha256,
         )
     )
+    if notices is not None:  # the rejection notice, in the same transaction
+        queue_rejection(session, notices, entry, checked, unit, findings)
     log.info("quarantined", reasons=[r["rule"] for r in reasons])
     return "quarantined"

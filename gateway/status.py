@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from gateway.config import Settings
+from gateway.notices.status import notice_status, render_notice_status
 from gateway.spool import Spool
 from storage.db import Database
 from storage.models import Letter, Message, OutboxItem, QuarantineEntry
@@ -23,6 +24,7 @@ def collect_status(settings: Settings) -> dict:
         letters = session.scalar(select(func.count()).select_from(Letter)) or 0
         quarantine = dict(session.execute(
             select(QuarantineEntry.state, func.count()).group_by(QuarantineEntry.state)).all())
+        notices = notice_status(settings, session)
     db.dispose()
     return {
         "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
@@ -30,6 +32,7 @@ def collect_status(settings: Settings) -> dict:
         "letters": letters,
         "outbox": outbox,
         "quarantine": quarantine,
+        "notices": notices,
     }
 
 
@@ -42,4 +45,6 @@ def render_status(status: dict) -> str:
     for kind, states in sorted(status["outbox"].items()):
         lines.append(f"outbox     {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
     lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items())) or "empty"))
+    if "notices" in status:
+        lines.append(render_notice_status(status["notices"]))
     return "\n".join(lines)
