@@ -53,11 +53,12 @@ def suppression_reason(
     """Why this mail must not be answered, or None when a notice may go to `recipient`.
 
     headers: the incoming top-level headers (decoded); envelope_sender: SMTP MAIL FROM
-    ("" for the null reverse-path); recipient: the cleaned Reply-To/From address (None
+    ("" or "<>" for the null reverse-path); recipient: the cleaned Reply-To/From address (None
     when there is no usable one); sent_last_hour: notices already queued for that
     recipient in the past hour; limit: at most this many an hour (0: no limit)."""
     headers = list(headers)
-    if not (envelope_sender or "").strip():
+    envelope_sender = (envelope_sender or "").strip().strip("<>").strip()  # aiosmtpd: "<>"
+    if not envelope_sender:
         return "null_sender"
     if recipient is None:
         return "no_valid_recipient"
