@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import email.parser
 import email.policy
+import email.utils
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -79,7 +80,7 @@ def queue_rejection(session: Session, services: "Services", entry: "SpoolEntry",
 def _common(services: "Services", entry: "SpoolEntry", checked: "Checked", unit: "Unit") -> dict[str, Any]:
     headers = incoming_headers(checked, entry)
     return {
-        "to": reply_address(headers, checked, entry),
+        "to": reply_address(entry),
         "unit": unit.address,
         "unit_name_th": clean_text(unit.name_th, 200),
         "unit_name_en": clean_text(unit.name_en, 200),
@@ -138,27 +139,36 @@ def incoming_headers(checked: "Checked", entry: "SpoolEntry") -> tuple[tuple[str
     parser gave up (a rejection for an unparseable mail needs the loop checks too)."""
     if checked.mail is not None:
         return checked.mail.headers
-    try:
-        message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(entry.raw)
-        return tuple((k, str(v)) for k, v in message.items())
-    except Exception:  # a mail too broken for even the header parser: answer nobody
+    message = _raw_headers(entry)
+    if not message:  # a mail too broken for even the header parser: answer nobody
         return (("Auto-Submitted", "unparseable"),)
+    return tuple((k, str(v)) for k, v in message.items())
 
 
-def reply_address(headers, checked: "Checked", entry: "SpoolEntry") -> str | None:
+def reply_address(entry: "SpoolEntry") -> str | None:
     """Reply-To, else From, else the envelope sender: the notice is a service response
-    meant for the letter's author (RFC 3834 section 4), not for a bounce address."""
-    import email.utils
+    meant for the letter's author (RFC 3834 section 4), not for a bounce address.
 
-    if checked.mail is not None:
-        candidates = [checked.mail.reply_to, checked.mail.from_address]
-    else:
-        candidates = [email.utils.parseaddr(_header(headers, h) or "")[1] for h in ("reply-to", "from")]
+    Read from the raw header, not the decoded one: an encoded-word display name may
+    decode to text with its own `<address>` or line breaks, and must stay a name."""
+    raw = _raw_headers(entry)
+    candidates = []
+    for name in ("reply-to", "from"):
+        value = raw.get(name)
+        if value:
+            candidates.append(email.utils.parseaddr(str(value))[1])
     for candidate in [*candidates, entry.mail_from]:
         address = clean_address(candidate)
         if address:
             return address
     return None
+
+
+def _raw_headers(entry: "SpoolEntry"):
+    try:
+        return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(entry.raw)
+    except Exception:  # no usable header block: only the envelope is left
+        return {}
 
 
 def notice_from(services: "Services", unit: "Unit") -> str:
