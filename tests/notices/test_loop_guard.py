@@ -68,7 +68,7 @@ def _suppressed(daemon: Daemon, queue_id: str) -> dict | None:
     return None
 
 
-def _send_and_wait_suppressed(daemon: Daemon, raw: bytes, envelope: str, queue_sender: str) -> dict:
+def _send_and_wait_suppressed(daemon: Daemon, raw: bytes, envelope: str) -> dict:
     queue_id = daemon.send(raw, LATKRABANG, sender=envelope)
     # `suppressed` is final: once the event is logged the item will never be sent.
     return daemon.wait_for(lambda: _suppressed(daemon, queue_id), interval=0.05,
@@ -80,14 +80,14 @@ def test_no_notice_for_automatic_or_bulk_mail(loop_daemon, loop_sink, case):
     name, sender, headers, subject, reason = case
     raw = letter(sender=sender, extra_headers=headers, **({"subject": subject} if subject else {}))
     envelope = "" if name == "null_reverse_path" else sender
-    event = _send_and_wait_suppressed(loop_daemon, raw, envelope, sender)
+    event = _send_and_wait_suppressed(loop_daemon, raw, envelope)
     assert event["reason"] == reason
     assert loop_sink.messages(sender.lower()) == []
 
 
 def test_no_rejection_notice_for_a_delivery_report(loop_daemon, loop_sink):
     sender = "mailer-robot@mx.example.org"
-    event = _send_and_wait_suppressed(loop_daemon, _report(sender), sender, sender)
+    event = _send_and_wait_suppressed(loop_daemon, _report(sender), sender)
     assert event["reason"] == "delivery_report"
     assert event["notice"] == "reject"  # a report carries no letter: it was quarantined
     assert loop_sink.messages(sender) == []
