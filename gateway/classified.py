@@ -23,6 +23,7 @@ from email.header import decode_header, make_header
 import structlog
 from sqlalchemy import select
 
+from gateway.notices.create import queue_acknowledgement, queue_rejection
 from gateway.secrecy.envelope import decrypt_incoming, is_encrypted_smime
 from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.keys import KeyStore
@@ -213,18 +214,21 @@ def file_classified(services: Services, session, entry: SpoolEntry, checked, uni
     if resend is not None:
         log.info("resend_recognised", receive_no=resend.receive_no, message_id=message_id)
         return f"duplicate of {resend.receive_no}"
+    def notify(session, findings) -> None:
+        queue_rejection(session, services, entry, checked, unit_name, findings)
+
     if mail is None:
-        return hold(session, entry, sealed, unit_name, sender, checked.findings, notify=True)
+        return hold(session, entry, sealed, unit_name, sender, checked.findings, notify=notify)
     if checked.facts.secrecy == "top_secret":
         # Never by policy: ลับที่สุด may not travel electronically whatever a unit says.
         reasons = [f for f in checked.findings if f.rule == "top_secret" and f.verdict == "fail"]
         return hold(session, entry, sealed, unit_name, sender, reasons or [_finding(
             "top_secret", "หนังสือชั้นลับที่สุดต้องจัดส่งเป็นเอกสารกระดาษเท่านั้น",
             "letters classified ลับที่สุด (top secret) must be sent on paper only")],
-            notify=True, alert_registrar="top_secret")
+            notify=notify, alert_registrar="top_secret")
     decision = services.policy.decide(checked.findings, unit_name)
     if decision.action == "reject":
-        return hold(session, entry, sealed, unit_name, sender, decision.findings, notify=True)
+        return hold(session, entry, sealed, unit_name, sender, decision.findings, notify=notify)
     book = settings.register_.secret_book
     kept = [f for f in decision.findings if f.verdict != "pass"]
     if sealed.opaque:
@@ -245,6 +249,7 @@ def file_classified(services: Services, session, entry: SpoolEntry, checked, uni
     session.add(OutboxItem(kind="registrar", key=f"{entry.queue_id}:{unit_name}", queue_id=entry.queue_id,
                            letter_id=letter.id, unit=unit_name,
                            payload={"backend": settings.delivery.backend}))
+    queue_acknowledgement(session, services, entry, checked, unit, letter, [])
     log.info("registered", book=book, number=letter.number, year=letter.year, secrecy=letter.secrecy,
              warnings=len(kept))
     return f"registered {letter.receive_no}"
@@ -257,15 +262,15 @@ def _year(entry: SpoolEntry) -> int:
 
 
 def hold(session, entry: SpoolEntry, sealed: Sealed, unit: str, sender: str, findings,
-         notify: bool = False, alert_registrar: str | None = None) -> str:
+         notify=None, alert_registrar: str | None = None) -> str:
     """Quarantine a classified message: the sealed objects stay, the row says nothing
-    of its content. `notify` queues the reject notice for the sender (kind "notice",
-    key reject:<queue_id>:<unit>, built by the notices runner)."""
+    of its content. `notify(session, findings)`, when given, queues the rejection
+    notice for the sender (gateway/notices/create.py keeps it free of letter text)."""
     fails = [f for f in findings if (f.verdict if isinstance(f, Finding) else f["verdict"]) == "fail"]
     session.add(QuarantineEntry(queue_id=entry.queue_id, unit=unit, sender=sender, subject=None,
                                 reasons=bare(fails or findings), raw_sha256=sealed.raw_ref))
-    if notify:
-        add_once(session, "notice", f"reject:{entry.queue_id}:{unit}", entry.queue_id, unit, {"type": "reject"})
+    if notify is not None:
+        notify(session, [f for f in findings if isinstance(f, Finding)])
     if alert_registrar:
         add_alert(session, entry.queue_id, unit, alert_registrar, "registrar", sender=sender)
     log.warning("classified_quarantined", secrecy=sealed.secrecy,

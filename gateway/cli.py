@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.cli_classified import register_classified_commands
 
     register_classified_commands(sub)  # keys ..., audit verify, letter view|export
+    from gateway.notices.cli import register_notices_parser
+    register_notices_parser(sub)
     return parser
 
 

@@ -109,7 +109,9 @@ class NoticesSection(_Section):
     from_address: str | None = None  # default: the unit's own address
     max_per_sender_per_hour: int = Field(20, ge=0)
     thai_digits: bool = False
-    templates_dir: Path | None = None
+    templates_dir: Path | None = None  # searched before gateway/templates/; relative to this file
+    envelope_sender: str = ""  # SMTP MAIL FROM of notices; "" is the null reverse-path (RFC 3834)
+    timeout: float = Field(30.0, gt=0)  # seconds per smarthost connection
 
 
 class SignaturesSection(_Section):

@@ -16,6 +16,7 @@ from gateway import classified as secret
 from gateway import metrics
 from gateway.classified import Sealed
 from gateway.crashpoints import crashpoint
+from gateway.notices.create import queue_acknowledgement, queue_rejection
 from gateway.parse_mail import parse_mail, sender_display_name
 from gateway.services import Services
 from gateway.spool import SpoolEntry
@@ -162,10 +163,12 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
             log.info("resend_recognised", receive_no=resend.receive_no, message_id=message_id)
             return f"duplicate of {resend.receive_no}"
         if checked.mail is None:
-            return _quarantine(session, entry, checked, unit_name, sender, checked.findings)
+            return _quarantine(session, entry, checked, unit_name, sender, checked.findings,
+                               notices=services)
         decision = services.policy.decide(checked.findings, unit_name)
         if decision.action == "reject":
-            return _quarantine(session, entry, checked, unit_name, sender, decision.findings)
+            return _quarantine(session, entry, checked, unit_name, sender, decision.findings,
+                               notices=services)
         book = settings.register_.general_book
         if checked.facts.secrecy in ("confidential", "secret"):
             book = settings.register_.secret_book
@@ -207,6 +210,7 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
                 payload={"raw_sha256": checked.raw_sha256, "backend": settings.delivery.backend},
             )
         )
+        queue_acknowledgement(session, services, entry, checked, unit, letter, decision.findings)
         log.info("registered", book=book, number=letter.number, year=letter.year,
                  warnings=len(decision.warnings))
         metrics.registered(unit_name, book, entry.received_at)
@@ -220,7 +224,7 @@ def _year(entry: SpoolEntry) -> int:
 
 
 def _quarantine(session, entry: SpoolEntry, checked: Checked, unit: str, sender: str,
-                findings: list[Finding]) -> str:
+                findings: list[Finding], notices: Services | None = None) -> str:
     reasons = [f.as_dict() for f in findings if f.verdict == "fail"] or [f.as_dict() for f in findings]
     session.add(
         QuarantineEntry(
@@ -232,6 +236,8 @@ def _quarantine(session, entry: SpoolEntry, checked: Checked, unit: str, sender:
             raw_sha256=checked.raw_sha256,
         )
     )
+    if notices is not None:  # the rejection notice, in the same transaction
+        queue_rejection(session, notices, entry, checked, unit, findings)
     log.info("quarantined", reasons=[r["rule"] for r in reasons])
     for reason in reasons:
         metrics.rejected("rules", reason["rule"])

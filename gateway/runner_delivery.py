@@ -21,6 +21,8 @@ from gateway.deliver_registrar import deliver_alert, deliver_registrar
 from gateway.folder_copy import build_folder_copy
 from gateway.log import setup_logging
 from gateway.outbox_claim import claimed
+from gateway.notices.send import send_notice
+from gateway.outbox_errors import PermanentFailure
 from gateway.process_util import StopFlag, die_with_parent
 from gateway.services import Services
 from storage.models import Letter, OutboxItem
@@ -56,6 +58,7 @@ HANDLERS: dict[str, Handler] = {"folder": deliver_folder}
 # Classified letters (ลับ/ลับมาก): sealed to the secret registrars; their alerts.
 HANDLERS["registrar"] = deliver_registrar
 HANDLERS["alert"] = deliver_alert
+HANDLERS["notice"] = send_notice  # acknowledgements and rejections (gateway/notices/)
 
 
 def _now() -> dt.datetime:
@@ -105,7 +108,7 @@ def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> 
             row.attempts += 1
             row.last_error = error
             age = (_now() - _aware(row.created_at)).total_seconds()
-            if age >= delivery.dead_after:
+            if age >= delivery.dead_after or isinstance(exc, PermanentFailure):
                 row.state = "dead"
                 log.error("delivery_dead", kind=row.kind, queue_id=row.queue_id, unit=row.unit,
                           attempts=row.attempts, error=error)

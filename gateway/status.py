@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from gateway.config import Settings
 from gateway.refusals import refusal_counts
+from gateway.notices.status import notice_status, render_notice_status
 from gateway.spool import Spool
 from storage.db import Database
 from storage.models import Letter, Message, OutboxItem, QuarantineEntry
@@ -25,6 +26,7 @@ def collect_status(settings: Settings) -> dict:
         quarantine = dict(session.execute(
             select(QuarantineEntry.state, func.count()).group_by(QuarantineEntry.state)).all())
         refused = refusal_counts(session)  # e.g. {"top_secret": 2}: refused at end of DATA
+        notices = notice_status(settings, session)
     db.dispose()
     return {
         "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
@@ -33,6 +35,7 @@ def collect_status(settings: Settings) -> dict:
         "outbox": outbox,
         "quarantine": quarantine,
         "refused": refused,
+        "notices": notices,
     }
 
 
@@ -47,4 +50,6 @@ def render_status(status: dict) -> str:
     lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items())) or "empty"))
     if status.get("refused"):
         lines.append("refused    " + ", ".join(f"{k} {v}" for k, v in sorted(status["refused"].items())))
+    if "notices" in status:
+        lines.append(render_notice_status(status["notices"]))
     return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""Make text taken from an incoming mail safe to put into a notice.
+
+The subject, names and references are the sender's text: a CR or LF in them must never
+become a header line of ours, and a control character or a 10 kB subject must never
+reach the recipient's screen. Every value from the mail passes through here."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_ADDRESS_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_MSGID_RE = re.compile(r"<[^<>\s\x00-\x1f\x7f\"\\]{1,250}@[^<>\s\x00-\x1f\x7f\"\\]{1,250}>")
+MAX_TEXT = 300
+MAX_REFERENCES = 10
+
+
+def clean_text(value: object, limit: int = MAX_TEXT) -> str:
+    """One line of printable text: line breaks and tabs become spaces, other control,
+    format (bidi overrides, zero-width) and unassigned characters are dropped, runs of
+    spaces collapse, and the result is cut at `limit` characters with an ellipsis."""
+    if value is None:
+        return ""
+    text = str(value)
+    out = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char in "\r\n\t\v\f\u2028\u2029\x85":
+            out.append(" ")
+        elif category in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            continue
+        elif category == "Zs":
+            out.append(" ")
+        else:
+            out.append(char)
+    text = " ".join("".join(out).split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def clean_address(value: str | None) -> str | None:
+    """A plain `local@domain` we are willing to write into To:, or None.
+
+    Deliberately narrower than RFC 5322 (no quoted local parts, no comments, ASCII
+    only): a notice to a strange address is not worth the risk."""
+    if not value:
+        return None
+    value = value.strip()
+    if len(value) > 254 or not _ADDRESS_RE.fullmatch(value) or ".." in value:
+        return None
+    return value.lower()
+
+
+def clean_message_id(value: str | None) -> str | None:
+    """A Message-ID usable in In-Reply-To, or None when it is not one."""
+    if not value:
+        return None
+    found = _MSGID_RE.search(value)
+    return found.group(0) if found else None
+
+
+def clean_references(references: str | None, message_id: str | None) -> list[str]:
+    """The thread for References: the original's References, then its Message-ID
+    (RFC 5322 3.6.4), at most MAX_REFERENCES ids, each one checked."""
+    ids = _MSGID_RE.findall(references or "")
+    own = clean_message_id(message_id)
+    if own:
+        ids = [i for i in ids if i != own] + [own]
+    return ids[-MAX_REFERENCES:]

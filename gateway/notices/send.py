@@ -1,0 +1,87 @@
+"""The outbox handler for kind "notice": one SMTP transaction to the smarthost.
+
+Idempotence: the runner marks the item done right after this returns, i.e. right after
+the smarthost's 250. A crash in between (milliseconds) sends the notice again on
+restart with the same Message-ID (compose.notice_message_id); SMTP has no way to close
+that window, see docs/notices.md. Temporary failures (connection refused, 4xx) raise
+and are retried with the runner's backoff; a 5xx for the recipient or the content is
+permanent and the item goes dead at once instead of retrying for days."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from gateway.notices.compose import build_notice
+from gateway.outbox_errors import PermanentFailure
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
+    from gateway.services import Services
+    from storage.models import OutboxItem
+
+log = structlog.get_logger("gateway.notices")
+
+DEFAULT_PORT = 25
+
+
+def parse_smarthost(value: str) -> tuple[str, int]:
+    """'mail.bangkok.go.th:587' -> ('mail.bangkok.go.th', 587); '[::1]:25' works too."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, int(rest.lstrip(":") or DEFAULT_PORT)
+    host, sep, port = value.rpartition(":")
+    if sep and port.isdigit() and ":" not in host:
+        return host, int(port)
+    return value, DEFAULT_PORT
+
+
+def templates_dir(settings: "Settings") -> str | None:
+    """`[notices] templates_dir`, relative to the configuration file like other paths."""
+    path = settings.notices.templates_dir
+    if path is None:
+        return None
+    if not path.is_absolute() and settings.source is not None:
+        path = Path(settings.source).parent / path
+    return str(path.resolve())
+
+
+def send_notice(services: "Services", item: "OutboxItem") -> None:
+    settings = services.settings
+    config = settings.notices
+    if not config.smarthost:
+        raise RuntimeError("no smarthost configured ([notices] smarthost or SARABAN_SMARTHOST)")
+    message = build_notice(item.payload, item.key, item.created_at,
+                           templates_dir(settings), config.thai_digits)
+    host, port = parse_smarthost(config.smarthost)
+    recipient = item.payload["to"]
+    with smtplib.SMTP(host, port, local_hostname=settings.smtp.hostname,
+                      timeout=config.timeout) as client:
+        client.ehlo()
+        if config.starttls:
+            client.starttls(context=ssl.create_default_context())
+            client.ehlo()
+        if config.username:
+            client.login(config.username, config.password or "")
+        try:
+            client.sendmail(config.envelope_sender, [recipient], message.as_bytes())
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = exc.recipients.get(recipient, (0, b""))
+            _permanent_if_5xx(code, text, "recipient refused")
+            raise
+        except smtplib.SMTPDataError as exc:
+            _permanent_if_5xx(exc.smtp_code, exc.smtp_error, "message refused")
+            raise
+    log.info("notice_sent", notice=item.payload["type"], to=recipient, key=item.key,
+             queue_id=item.queue_id, unit=item.unit, message_id=message["Message-ID"],
+             smarthost=f"{host}:{port}")
+
+
+def _permanent_if_5xx(code: int, text: bytes | str, what: str) -> None:
+    if 500 <= code < 600:
+        detail = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        raise PermanentFailure(f"{what}: {code} {detail}")

@@ -1,0 +1,89 @@
+"""A real SMTP server standing in for the smarthost: records what the gateway sends."""
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import threading
+import time
+from dataclasses import dataclass
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+
+class _Handler:
+    def __init__(self, sink: "Sink"):
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.sink.refuse_rcpt:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.sink.hold_data is not None:
+            # Keep the client waiting for its reply, as a slow smarthost would.
+            self.sink.data_arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.sink.hold_data.wait)
+            if self.sink.reply_after_hold:
+                return self.sink.reply_after_hold
+        with self.sink.lock:
+            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                               envelope.original_content or envelope.content))
+        return "250 2.0.0 OK stored"
+
+
+class Sink:
+    """Start/stop on a fixed port, so it can be "down" and come back on the same address."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        self.refuse_rcpt = False
+        self.hold_data: threading.Event | None = None
+        self.reply_after_hold: str | None = None
+        self.data_arrived = threading.Event()
+        self._controller: Controller | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "Sink":
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            if self.hold_data is not None:
+                self.hold_data.set()
+            self._controller.stop()
+            self._controller = None
+
+    def messages(self, to: str | None = None) -> list[Received]:
+        with self.lock:
+            items = list(self.received)
+        return [r for r in items if to is None or to in r.rcpt_tos]
+
+    def wait(self, count: int = 1, to: str | None = None, timeout: float = 60.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.messages(to)
+            if len(got) >= count:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"sink got {len(self.messages(to))} message(s) for {to}, expected {count}")

@@ -1,0 +1,101 @@
+"""The acknowledgement (ได้รับหนังสือแล้ว) as the sender's mail client shows it."""
+from __future__ import annotations
+
+import datetime as dt
+from email.header import decode_header, make_header
+
+from tests.letters import SEED_SUBJECT, letter, make_pdf
+from tests.notices.conftest import notices_config
+
+LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+
+
+def _year_be() -> int:
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).year + 543
+
+
+def test_acknowledgement_carries_receive_number_in_thai_then_english(notice_daemon, sink):
+    raw = letter(message_id="<ack-1@dds.bangkok.go.th>",
+                 files=[("scan.pdf", make_pdf("cover letter"))])  # a name the naming rule warns about
+    notice_daemon.send(raw, LATKRABANG)
+    [got] = sink.wait(1)
+    notice_daemon.wait_idle()
+    [entry] = notice_daemon.register()
+    receive_no = f"1/{_year_be()}"
+    assert entry["receive_no"] == receive_no
+
+    assert got.mail_from.strip("<>") == ""  # null reverse-path: a bounce of the notice cannot loop
+    assert got.rcpt_tos == ["saraban.dds@bangkok.go.th"]
+    msg = got.message
+    assert msg["To"] == "saraban.dds@bangkok.go.th"
+    assert msg["From"].addresses[0].addr_spec == LATKRABANG
+    # RFC 2047 decoding as mail clients do it (the `email` address parser puts a space
+    # between adjacent encoded words, which the RFC says to drop).
+    raw_from = got.data.split(b"\r\n\r\n", 1)[0].decode().split("From: ", 1)[1].split("\r\nTo:", 1)[0]
+    assert str(make_header(decode_header(raw_from))) == f"สำนักงานเขตลาดกระบัง <{LATKRABANG}>"
+    assert receive_no in msg["Subject"] and msg["Subject"].startswith("ได้รับหนังสือแล้ว")
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["In-Reply-To"] == "<ack-1@dds.bangkok.go.th>"
+    assert msg["References"] == "<ack-1@dds.bangkok.go.th>"
+    assert msg["Message-ID"].startswith("<saraban-notice.")
+
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    thai = text.index("ได้รับหนังสือของท่านแล้ว")
+    english = text.index("has received your letter")
+    assert thai < english  # Thai first, English below
+    assert "สำนักงานเขตลาดกระบัง" in text
+    assert f"เลขรับ: {receive_no}" in text
+    assert f"Receive number: {receive_no}" in text
+    assert str(_year_be()) in text.split("วันที่รับ:", 1)[1].splitlines()[0]  # Buddhist era
+    assert "ที่: กท.๐๔๐๗/ว.๕๗" in text or "ที่: กท" in text
+    assert f"เรื่อง: {SEED_SUBJECT}" in text
+    # The naming warning, with how to fix it next time, in both languages.
+    assert "ครั้งต่อไปกรุณาแก้ไข" in text and "scan.pdf" in text.split("----")[0]
+    assert "please fix the following next time" in text
+    assert receive_no in html and "สำนักงานเขตลาดกระบัง" in html
+
+
+def test_reply_to_is_preferred_and_each_unit_acknowledges(notice_daemon, sink):
+    raw = letter(extra_headers={"Reply-To": "Clerk <clerk.dds@bangkok.go.th>"})
+    notice_daemon.send(raw, [LATKRABANG, "saraban.pomprap@bangkok.go.th"])
+    got = sink.wait(2)
+    notice_daemon.wait_idle()
+    assert {r.rcpt_tos[0] for r in got} == {"clerk.dds@bangkok.go.th"}
+    senders = sorted(r.message["From"].addresses[0].addr_spec for r in got)
+    assert senders == ["saraban.latkrabang@bangkok.go.th", "saraban.pomprap@bangkok.go.th"]
+    assert len({r.message["Message-ID"] for r in got}) == 2
+    assert notice_daemon.status()["outbox"]["notice"] == {"done": 2}
+
+
+def test_classified_letter_acknowledgement_does_not_repeat_the_subject(notice_daemon, sink):
+    secret_subject = "ลับ เรื่องการสอบสวนข้อเท็จจริงกรณีพิเศษ"
+    notice_daemon.send(letter(subject=secret_subject), LATKRABANG)
+    [got] = sink.wait(1)
+    msg = got.message
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "การสอบสวนข้อเท็จจริง" not in msg["Subject"]
+    assert "การสอบสวนข้อเท็จจริง" not in text and "การสอบสวนข้อเท็จจริง" not in html
+    assert "ไม่แสดงชื่อเรื่อง" in text
+    assert "เลขรับ" in text  # the number is still given
+
+
+def test_thai_digits_and_operator_templates(daemon_factory, sink, tmp_path):
+    templates = tmp_path / "my-templates"
+    templates.mkdir()
+    (templates / "notice_ack.subject.j2").write_text(
+        "แจ้งเลขรับ {{ receive_no }} จาก{{ unit_th }}\nBcc: injected@example.org\n", encoding="utf-8")
+    d = daemon_factory(extra=notices_config(sink, thai_digits=True, templates_dir=str(templates))).start()
+    d.send(letter(), LATKRABANG)
+    [got] = sink.wait(1)
+    msg = got.message
+    thai_no = "๑/" + str(_year_be()).translate(str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙"))
+    # The operator's subject; a line break in a template cannot add a header either.
+    assert msg["Subject"].startswith(f"แจ้งเลขรับ {thai_no} จากสำนักงานเขตลาดกระบัง")
+    assert msg["Bcc"] is None and got.rcpt_tos == ["saraban.dds@bangkok.go.th"]
+    text = msg.get_body(("plain",)).get_content()  # the built-in body, Thai digits in Thai
+    assert f"เลขรับ: {thai_no}" in text
+    assert f"Receive number: 1/{_year_be()}" in text  # English keeps Arabic digits
