@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 import email.policy
 import io
 
@@ -58,8 +59,12 @@ def test_top_secret_only_in_the_body_is_sealed_into_quarantine(daemon_factory):
     [(reasons, subject)] = db_rows(d, "select reasons, subject from quarantine")
     assert "top_secret" in reasons and subject is None
     # The sender is told (the notices runner builds it from this item) ...
-    assert db_rows(d, "select kind, key, payload from outbox where kind = 'notice'") == [
-        ("notice", f"reject:{queue_id}:saraban.latkrabang", '{"type": "reject"}')]
+    [(key, payload)] = db_rows(d, "select key, payload from outbox where kind = 'notice'")
+    notice = json.loads(payload)
+    assert key == f"reject:{queue_id}:saraban.latkrabang"
+    assert (notice["type"], notice["classified"], notice["subject"], notice["reference"]) == (
+        "reject", True, None, None)
+    assert [f["rule"] for f in notice["findings"]] == ["top_secret"]
     # ... the unit's secret registrar is alerted, and nothing reaches the ordinary folder.
     [alert] = maildir(d, "latkrabang.secret")
     note = email.message_from_bytes(alert.read_bytes(), policy=email.policy.default)

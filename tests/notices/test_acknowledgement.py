@@ -70,9 +70,15 @@ def test_reply_to_is_preferred_and_each_unit_acknowledges(notice_daemon, sink):
     assert notice_daemon.status()["outbox"]["notice"] == {"done": 2}
 
 
-def test_classified_letter_acknowledgement_does_not_repeat_the_subject(notice_daemon, sink):
+def test_classified_letter_acknowledgement_does_not_repeat_the_subject(daemon_factory, sink):
+    from tests.classified.helpers import add_registrar, make_gateway_key
+
+    d = daemon_factory(extra=notices_config(sink))
+    make_gateway_key(d)  # a ลับ letter is sealed for the secret registrar (docs/secrecy.md)
+    add_registrar(d)
+    d.start()
     secret_subject = "ลับ เรื่องการสอบสวนข้อเท็จจริงกรณีพิเศษ"
-    notice_daemon.send(letter(subject=secret_subject), LATKRABANG)
+    d.send(letter(subject=secret_subject), LATKRABANG)
     [got] = sink.wait(1)
     msg = got.message
     text = msg.get_body(("plain",)).get_content()
