@@ -125,6 +125,13 @@ class HttpSection(_Section):
     port: int = Field(9025, ge=0, le=65535)
 
 
+class ExportSection(_Section):
+    # TrueType fonts of the printed register (PDF); TLWG Garuda is in Debian's
+    # fonts-tlwg-garuda-ttf. Laksaman (fonts-tlwg-laksaman-ttf) looks like TH Sarabun.
+    font: Path = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
+    font_bold: Path | None = Path("/usr/share/fonts/truetype/tlwg/Garuda-Bold.ttf")
+
+
 class LoggingSection(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -144,6 +151,7 @@ class Settings(_Section):
     notices: NoticesSection = NoticesSection()
     signatures: SignaturesSection = SignaturesSection()
     http: HttpSection = HttpSection()
+    export: ExportSection = ExportSection()
     logging: LoggingSection = LoggingSection()
     source: Path | None = None  # the file this came from
 
