@@ -22,12 +22,28 @@ PADDING = 1.2  # mm, inside each cell
 FONT_SIZE = 9
 
 
+def pdf_text(text: str) -> str:
+    """SARA AM (ำ) as NIKHAHIT + SARA AA, the two glyphs the font draws it with.
+
+    HarfBuzz splits ำ into those two glyphs anyway; fpdf2 then maps only the first back
+    to a character, so copying or searching the PDF gave "สำ%นัก". Spelled as its two
+    parts (its Unicode compatibility decomposition) each glyph maps to its own
+    character: it looks the same and the text layer reads "สํานัก" (NFKC-equal)."""
+    return (text or "").replace("\u0e33", "\u0e4d\u0e32")
+
+
+def cell_text(text: str, column_width: float, measure: Callable[[str], float]) -> str:
+    """Broken into lines between Thai words (segmented as written), then spelled for the PDF."""
+    lines = wrap(text, column_width - 2 * PADDING - 1, lambda t: measure(pdf_text(t)))
+    return "\n".join(pdf_text(line) for line in lines)
+
+
 class RegisterBook(FPDF):
     def __init__(self, title: str, subtitle: str, footer_note: str):
         super().__init__(orientation="L", unit="mm", format="A4")
-        self.title_text = title
-        self.subtitle = subtitle
-        self.footer_note = footer_note
+        self.title_text = pdf_text(title)
+        self.subtitle = pdf_text(subtitle)
+        self.footer_note = pdf_text(footer_note)
         self.set_margins(10, 12, 10)
         self.set_auto_page_break(True, margin=14)
 
@@ -76,17 +92,17 @@ def render_pdf(rows: list[RegisterRow], path: Path, title: str, subtitle: str, f
         head = table.row()
         pdf.set_font("thai", "B", FONT_SIZE)
         for text, w in zip(HEADINGS, WIDTHS):
-            head.cell("\n".join(wrap(text, w - 2 * PADDING - 1, measure)), align="CENTER")
+            head.cell(cell_text(text, w, measure), align="CENTER")
         pdf.set_font("thai", "", FONT_SIZE)
         day: dt.date | None = None
         for row in rows:
             if row.received_at.date() != day:
                 day = row.received_at.date()
                 band = table.row()
-                band.cell(f"วันที่ {thai_long_date(day)}", colspan=len(WIDTHS), style=day_style)
+                band.cell(pdf_text(f"วันที่ {thai_long_date(day)}"), colspan=len(WIDTHS), style=day_style)
             cells = table.row()
             for text, w in zip(row.cells(), WIDTHS):
-                cells.cell("\n".join(wrap(text, w - 2 * PADDING - 1, measure)))
+                cells.cell(cell_text(text, w, measure))
             if on_row:
                 on_row()
         if not rows:
