@@ -17,7 +17,7 @@ from gateway.tools.register_rows import HEADINGS, RegisterRow, thai_long_date
 from gateway.tools.thai_wrap import wrap
 
 # Column widths in mm (277 mm between the margins of landscape A4).
-WIDTHS = (20, 30, 24, 38, 38, 69, 30, 28)
+WIDTHS = (22, 30, 23, 37, 38, 69, 30, 28)
 PADDING = 1.2  # mm, inside each cell
 FONT_SIZE = 9
 
