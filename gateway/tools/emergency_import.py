@@ -246,6 +246,7 @@ def import_emergency(services: Services, csv_path: Path, unit: str, reason: str 
 
 def _import_row(services: Services, settings, row: Row, unit: str, address: str, reason: str | None) -> dict:
     queue_id = queue_id_for(unit, row.number)
+    received_utc = row.received_at.astimezone(dt.timezone.utc)  # as the pipeline stores times
     with services.db.session() as session:
         existing = find_registration(session, queue_id, unit)
         if existing is not None:
@@ -271,12 +272,12 @@ def _import_row(services: Services, settings, row: Row, unit: str, address: str,
             return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
                     "line": row.line}
         if session.get(Message, queue_id) is None:
-            session.add(Message(queue_id=queue_id, received_at=row.received_at, mail_from=address,
+            session.add(Message(queue_id=queue_id, received_at=received_utc, mail_from=address,
                                 recipients=[address], size=len(raw), sha256=raw_sha256, state="done",
                                 attempts=1, outcome={}))
             session.flush()
         new = NewLetter(queue_id=queue_id, unit=unit, book=settings.register_.general_book,
-                        received_at=row.received_at, sender=row.sender, raw_sha256=raw_sha256,
+                        received_at=received_utc, sender=row.sender, raw_sha256=raw_sha256,
                         sender_name=row.sender, subject=row.subject, facts=facts, attachments=attachments)
         letter = register_and_file(services, session, new)
         message = session.get(Message, queue_id)
