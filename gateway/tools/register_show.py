@@ -76,7 +76,7 @@ def render_entry(data: dict[str, Any]) -> str:
         return [f"  {k}{' ' * (pad - width(k))}  {v}" for k, v in items]
 
     sender = data["sender"]
-    if data.get("sender_name"):
+    if data.get("sender_name") and data["sender_name"] != data["sender"]:
         sender = f"{data['sender_name']} <{data['sender']}>"
     head = f"เลขรับ {data['receive_no']}  {data['unit']}  (book {data['book']}, {data['status']})"
     out = [head]
