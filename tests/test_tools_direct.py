@@ -13,6 +13,7 @@ from gateway.services import Services
 from gateway.tools.common import ToolError
 from gateway.tools.progress import Progress
 from gateway.tools.reprocess import reprocess
+from gateway.tools import thai_wrap
 from gateway.tools.thai_wrap import wrap
 from storage.models import Message, OperatorAction
 from tests.daemon import write_config
@@ -91,7 +92,10 @@ def test_units_import_validates_and_summarises(tmp_path):
     "ผู้อำนวยการสำนักงานเขตลาดกระบังที่นี่ไม่ใช่ที่โน่น",
 ])
 @pytest.mark.parametrize("limit", [6, 12, 25])
-def test_thai_lines_break_between_words_never_inside_a_character_cluster(text, limit):
+@pytest.mark.parametrize("dictionary", [True, False], ids=["pythainlp", "clusters-only"])
+def test_thai_lines_break_between_words_never_inside_a_character_cluster(text, limit, dictionary, monkeypatch):
+    if not dictionary:  # as on a host without PyThaiNLP
+        monkeypatch.setattr(thai_wrap, "_segmenter", lambda: None)
     lines = wrap(text, limit, len)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     for line in lines:
@@ -99,6 +103,15 @@ def test_thai_lines_break_between_words_never_inside_a_character_cluster(text, l
         assert line[0] not in "ะาำ" and line[-1] not in "เแโใไ"
         assert not line.startswith((".", ";", ")"))
     assert "พ.ย." in " ".join(lines).replace("\n", " ") or "พ.ย." not in text
+
+
+def test_an_unwritable_export_target_is_one_sentence(tmp_path):
+    config = write_config(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = cli(config, "register", "export", "--unit", "saraban.latkrabang", "-o", str(blocker / "r.csv"))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert str(blocker) in out.stderr
 
 
 def test_progress_bar_only_on_a_terminal():

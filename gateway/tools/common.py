@@ -9,6 +9,7 @@ import sys
 from typing import Callable
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.config import Settings, load_settings
 from rules.thai_text import thai_to_arabic
@@ -25,6 +26,13 @@ def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             return func(args)
         except ToolError as exc:
             print(f"saraban-gateway: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:  # a file that cannot be read or written: say which
+            print(f"saraban-gateway: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+            return 1
+        except SQLAlchemyError as exc:
+            print(f"saraban-gateway: the database refused ({type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0]}); is it reachable and is the configuration right?", file=sys.stderr)
             return 1
     return wrapper
 
