@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.tools.commands import add_quarantine_commands, add_register_tools, add_reprocess_command, add_units_commands
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--year", type=int, help="Buddhist-era year, e.g. 2569")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_register_list)
+    add_register_tools(register_sub)
 
     status = sub.add_parser("status", help="spool depth and counts by state")
     status.add_argument("--json", action="store_true")
@@ -111,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_classified_commands(sub)  # keys ..., audit verify, letter view|export
     from gateway.notices.cli import register_notices_parser
     register_notices_parser(sub)
+    add_quarantine_commands(sub)
+    add_reprocess_command(sub)
+    add_units_commands(sub)
     return parser
 
 

@@ -155,6 +155,13 @@ class SecrecySection(_Section):
         return value
 
 
+class ExportSection(_Section):
+    # TrueType fonts of the printed register (PDF); TLWG Garuda is in Debian's
+    # fonts-tlwg-garuda-ttf. Laksaman (fonts-tlwg-laksaman-ttf) looks like TH Sarabun.
+    font: Path = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
+    font_bold: Path | None = Path("/usr/share/fonts/truetype/tlwg/Garuda-Bold.ttf")
+
+
 class LoggingSection(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -176,6 +183,7 @@ class Settings(_Section):
     http: HttpSection = HttpSection()
     service: ServiceSection = ServiceSection()
     secrecy: SecrecySection = SecrecySection()
+    export: ExportSection = ExportSection()
     logging: LoggingSection = LoggingSection()
     source: Path | None = None  # the file this came from
 

@@ -20,10 +20,11 @@ from gateway.notices.create import queue_acknowledgement, queue_rejection
 from gateway.parse_mail import parse_mail, sender_display_name
 from gateway.services import Services
 from gateway.spool import SpoolEntry
+from gateway.thai_time import be_year
 from rules.extract import extract_facts
 from rules.model import Finding, LetterFacts, ParsedMail
 from rules.registry import run_rules
-from storage.models import Message, OutboxItem, QuarantineEntry
+from storage.models import Letter, Message, OutboxItem, QuarantineEntry
 from storage.register import NewLetter, find_registration, find_resend, register_letter
 
 log = structlog.get_logger("gateway.pipeline")
@@ -54,7 +55,7 @@ def process_entry(services: Services, queue_id: str) -> str:
             secret.finish_spool(services, queue_id)
             return state
         crashpoint("after_spool_read")
-        checked = _check(services, entry)
+        checked = check_entry(services, entry)
         crashpoint("after_vault")
         outcome: dict[str, str] = {}
         for rcpt in entry.rcpt_to:
@@ -100,7 +101,9 @@ def _open_message(services: Services, entry: SpoolEntry) -> str:
         return message.state
 
 
-def _check(services: Services, entry: SpoolEntry) -> Checked:
+def check_entry(services: Services, entry: SpoolEntry) -> Checked:
+    """Parse the message, read its facts, run every rule, and store it: in the vault,
+    or sealed (encrypted) when it is classified."""
     arrival = secret.open_arrival(services, entry)
     if arrival.error is not None:  # S/MIME no gateway key opens: sealed as it came
         facts, findings, sealed = secret.seal_undecryptable(services, entry, arrival)
@@ -132,7 +135,6 @@ def _check(services: Services, entry: SpoolEntry) -> Checked:
 
 
 def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt: str) -> str:
-    settings = services.settings
     unit = services.directory.lookup(rcpt)
     unit_name = unit.address if unit else rcpt.split("@", 1)[0].lower()
     structlog.contextvars.bind_contextvars(unit=unit_name)
@@ -169,58 +171,66 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
         if decision.action == "reject":
             return _quarantine(session, entry, checked, unit_name, sender, decision.findings,
                                notices=services)
-        book = settings.register_.general_book
-        if checked.facts.secrecy in ("confidential", "secret"):
-            book = settings.register_.secret_book
-        letter = register_letter(
-            session,
-            NewLetter(
-                queue_id=entry.queue_id,
-                unit=unit_name,
-                book=book,
-                received_at=entry.received_at,
-                sender=sender,
-                raw_sha256=checked.raw_sha256,
-                sender_name=sender_display_name(checked.mail),
-                subject=checked.mail.subject or checked.facts.subject,
-                message_id=message_id,
-                facts=checked.facts.as_dict(),
-                findings=[f.as_dict() for f in decision.findings if f.verdict != "pass"],
-                attachments=[
-                    {
-                        "filename": a.filename,
-                        "sha256": a.sha256,
-                        "size": a.size,
-                        "content_type": a.sniffed_type,
-                        "declared_type": a.declared_type,
-                    }
-                    for a in checked.mail.attachments
-                ],
-            ),
-            start=settings.start_number(unit_name, book, _year(entry)),
-        )
+        new = letter_from_checked(services, entry, checked, unit_name, sender, decision.findings)
+        letter = register_and_file(services, session, new)
         structlog.contextvars.bind_contextvars(receive_no=letter.receive_no)
-        session.add(
-            OutboxItem(
-                kind="folder",
-                key=f"{entry.queue_id}:{unit_name}",
-                queue_id=entry.queue_id,
-                letter_id=letter.id,
-                unit=unit_name,
-                payload={"raw_sha256": checked.raw_sha256, "backend": settings.delivery.backend},
-            )
-        )
         queue_acknowledgement(session, services, entry, checked, unit, letter, decision.findings)
-        log.info("registered", book=book, number=letter.number, year=letter.year,
+        log.info("registered", book=new.book, number=letter.number, year=letter.year,
                  warnings=len(decision.warnings))
-        metrics.registered(unit_name, book, entry.received_at)
+        metrics.registered(unit_name, new.book, entry.received_at)
         return f"registered {letter.receive_no}"
 
 
-def _year(entry: SpoolEntry) -> int:
-    from gateway.thai_time import be_year
+def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked, unit_name: str,
+                        sender: str, findings: list[Finding], review: bool = False) -> NewLetter:
+    """The register entry a checked message makes for one unit (its book by secrecy)."""
+    assert checked.mail is not None
+    book = services.settings.register_.general_book
+    if checked.facts.secrecy in ("confidential", "secret"):
+        book = services.settings.register_.secret_book
+    return NewLetter(
+        queue_id=entry.queue_id,
+        unit=unit_name,
+        book=book,
+        received_at=entry.received_at,
+        sender=sender,
+        raw_sha256=checked.raw_sha256,
+        sender_name=sender_display_name(checked.mail),
+        subject=checked.mail.subject or checked.facts.subject,
+        message_id=checked.mail.message_id,
+        facts=checked.facts.as_dict(),
+        findings=[f.as_dict() for f in findings if f.verdict != "pass"],
+        attachments=[
+            {
+                "filename": a.filename,
+                "sha256": a.sha256,
+                "size": a.size,
+                "content_type": a.sniffed_type,
+                "declared_type": a.declared_type,
+            }
+            for a in checked.mail.attachments
+        ],
+        review=review,
+    )
 
-    return be_year(entry.received_at)
+
+def register_and_file(services: Services, session, new: NewLetter) -> Letter:
+    """Give the letter its receive number and owe its filing into the unit's folder, in
+    the caller's transaction. Every way a letter gets a number comes through here: the
+    pipeline, a release from quarantine, the import of the paper emergency register."""
+    settings = services.settings
+    letter = register_letter(session, new, start=settings.start_number(new.unit, new.book, be_year(new.received_at)))
+    session.add(
+        OutboxItem(
+            kind="folder",
+            key=f"{new.queue_id}:{new.unit}",
+            queue_id=new.queue_id,
+            letter_id=letter.id,
+            unit=new.unit,
+            payload={"raw_sha256": new.raw_sha256, "backend": settings.delivery.backend},
+        )
+    )
+    return letter
 
 
 def _quarantine(session, entry: SpoolEntry, checked: Checked, unit: str, sender: str,

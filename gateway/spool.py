@@ -125,6 +125,22 @@ class Spool:
         fsync_dir(self.failed)
         fsync_dir(self.new)
 
+    def restore(self, queue_id: str, mail_from: str, rcpt_to: list[str], received_at: dt.datetime,
+                raw: bytes) -> None:
+        """Put a message back under its own queue id (reprocessing from the vault's raw
+        copy): the envelope is the one it was accepted with, so the register sees it again
+        exactly as it arrived."""
+        envelope = {
+            "queue_id": queue_id,
+            "mail_from": mail_from,
+            "rcpt_to": rcpt_to,
+            "received_at": received_at.isoformat(),
+            "peer": None,
+            "helo": None,
+        }
+        header = json.dumps(envelope, ensure_ascii=False).encode("utf-8") + b"\n"
+        write_durably(self.new / f"{queue_id}.msg", (MAGIC, header, raw), tmp_dir=self.tmp)
+
     def parked(self) -> list[str]:
         return sorted(n[:-4] for n in os.listdir(self.failed) if n.endswith(".msg"))
 

@@ -171,3 +171,22 @@ class Refusal(Base):
     mail_from: Mapped[str] = mapped_column(String(512))
     message_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
     peer: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class OperatorAction(Base):
+    """Something a person did to the register or the quarantine (release, reject,
+    reprocess, cancel, import), with who did it and why: the central unit answers for
+    every number, including the ones a person decided."""
+
+    __tablename__ = "operator_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    who: Mapped[str] = mapped_column(String(200))  # the OS user (and the sudo user behind it)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    queue_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    unit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"), nullable=True, index=True)
+    quarantine_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

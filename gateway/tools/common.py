@@ -1,0 +1,86 @@
+"""What every tool needs: a clear error instead of a traceback, the services, the
+logging of CLI actions, and the way people write units and receive numbers."""
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import sys
+from typing import Callable
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.config import Settings, load_settings
+from rules.thai_text import thai_to_arabic
+
+
+class ToolError(Exception):
+    """Bad input or a refused action: shown as one sentence, exit code 1."""
+
+
+def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    @functools.wraps(func)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except ToolError as exc:
+            print(f"saraban-gateway: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:  # a file that cannot be read or written: say which
+            print(f"saraban-gateway: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+            return 1
+        except SQLAlchemyError as exc:
+            print(f"saraban-gateway: the database refused ({type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0]}); is it reachable and is the configuration right?", file=sys.stderr)
+            return 1
+    return wrapper
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    setup_cli_logging(settings)
+    return settings
+
+
+def setup_cli_logging(settings: Settings) -> None:
+    """Events of a CLI action go to stderr, so stdout stays clean for --json and files:
+    JSON lines when run by a script or a timer (journald keeps them), readable lines
+    when a person is at the terminal."""
+    fmt = "console" if sys.stderr.isatty() else "json"
+    from gateway.log import setup_logging
+
+    setup_logging(settings.logging.level, fmt, process="cli")
+    processors = [_drop_start_up_noise, *structlog.get_config()["processors"]]
+    structlog.configure(processors=processors, logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+
+
+QUIET_EVENTS = {"directory_loaded"}  # the daemon's start-up news, not the operator's action
+
+
+def _drop_start_up_noise(_logger, _method, event_dict):
+    if event_dict.get("event") in QUIET_EVENTS:
+        raise structlog.DropEvent
+    return event_dict
+
+
+def unit_name(text: str) -> str:
+    """'saraban.latkrabang@bangkok.go.th' or 'saraban.latkrabang' -> the local part."""
+    name = text.strip().split("@", 1)[0].lower()
+    if not name:
+        raise ToolError("no unit given (e.g. saraban.latkrabang)")
+    return name
+
+
+_RECEIVE_NO = re.compile(r"^\s*(\d{1,7})\s*/\s*(\d{4})\s*$")
+
+
+def parse_receive_no(text: str) -> tuple[int, int]:
+    """'15/2569' or '๑๕/๒๕๖๙' -> (15, 2569): the number and its Buddhist-era year."""
+    match = _RECEIVE_NO.match(thai_to_arabic(text))
+    if not match:
+        raise ToolError(f"{text!r} is not a receive number; write it NUMBER/YEAR, e.g. 15/2569")
+    number, year = int(match[1]), int(match[2])
+    if not 2400 <= year <= 2700:
+        raise ToolError(f"{year} is not a Buddhist-era year (e.g. 2569)")
+    return number, year

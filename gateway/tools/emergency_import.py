@@ -1,0 +1,304 @@
+"""`saraban-gateway register import-emergency FILE.csv --unit U`: letters numbered in
+the paper emergency register during an outage, with their scans, into the register.
+
+During an outage the registrar numbers letters in "สมุดทะเบียนของหน่วยงาน (สำหรับกรณี
+ฉุกเฉินชั่วคราว)" as unit abbreviation, unit code, "/ ฉ" and a running number, e.g.
+`ปท 0013 / ฉ 001` (seed 004, chapter 3.2), and scans them into the system afterwards.
+Here each row gets a regular receive number, in the order the letters arrived, and
+keeps its emergency number beside it; its scans go into the vault and to the unit's
+folder like any letter. Importing the same file again changes nothing: a letter's
+identity is (unit, emergency number), made a database key through its queue id.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+from gateway.parse_mail import sniff
+from gateway.pipeline import register_and_file
+from gateway.services import Services
+from gateway.thai_time import BANGKOK
+from gateway.tools.actions import record_action
+from gateway.tools.common import ToolError, friendly, settings_of, unit_name
+from gateway.tools.progress import Progress
+from rules.dates import parse_thai_date
+from rules.thai_text import thai_to_arabic
+from storage.models import Message
+from storage.register import NewLetter, find_registration
+
+# Column names: English, or the Thai heading of the paper register.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "emergency_no": ("emergency_no", "เลขทะเบียนฉุกเฉิน", "เลขฉุกเฉิน"),
+    "received_at": ("received_at", "วันเวลาที่รับ", "วันที่รับ"),
+    "reference": ("reference", "ที่"),
+    "letter_date": ("letter_date", "ลงวันที่"),
+    "sender": ("sender", "จาก"),
+    "addressee": ("addressee", "ถึง"),
+    "subject": ("subject", "เรื่อง"),
+    "action": ("action", "การปฏิบัติ"),
+    "note": ("note", "หมายเหตุ"),
+    "scan": ("scan", "ไฟล์สแกน"),
+}
+REQUIRED = ("emergency_no", "received_at", "sender", "subject", "scan")
+
+_EMERGENCY = re.compile(
+    r"^(?P<abbr>[ก-ฮ][\u0e01-\u0e4e.]{0,7}?)\.?\s*(?P<code>\d[\d.]*?)\s*/\s*ฉ\.?\s*(?P<seq>\d{1,6})$")
+
+
+@dataclass(frozen=True)
+class EmergencyNo:
+    abbr: str  # ชื่อย่อหน่วยงาน, e.g. ปท
+    code: str  # รหัสหน่วยงาน, e.g. 0013
+    seq: int  # ลำดับเลขหนังสือ after ฉ (ฉุกเฉิน, emergency)
+    width: int  # zero padding as written
+
+    def __str__(self) -> str:
+        return f"{self.abbr} {self.code} / ฉ {self.seq:0{self.width}d}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.abbr}|{self.code}|{self.seq}"
+
+
+def parse_emergency_no(text: str) -> EmergencyNo:
+    """'ปท 0013 / ฉ 001', 'ปท ๐๐๑๓/ฉ ๐๐๑', 'ปท.0013/ฉ.1' -> EmergencyNo."""
+    squashed = " ".join(thai_to_arabic(text or "").split())
+    match = _EMERGENCY.match(squashed)
+    if not match:
+        raise ValueError(f"{text!r} is not an emergency register number; it is written like "
+                         "'ปท 0013 / ฉ 001' (unit abbreviation, unit code, / ฉ, running number)")
+    abbr = match["abbr"].replace(".", "")
+    return EmergencyNo(abbr, match["code"].rstrip("."), int(match["seq"]), max(3, len(match["seq"])))
+
+
+_TIME_AT_END = re.compile(r"\s*(?:เวลา\s*)?(\d{1,2})[.:](\d{2})\s*(?:น\.?)?\s*$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2}))?$")
+
+
+def parse_when(text: str) -> dt.datetime:
+    """When the paper register took the letter, as written there: '2569-03-05 10:30',
+    '2026-03-05', '5 มี.ค. 2569 10.30 น.'. A Buddhist-era year is recognised (> 2400);
+    a date without a time is taken as 00:00 Bangkok time."""
+    value = " ".join(thai_to_arabic(text or "").split())
+    iso = _ISO.match(value)
+    try:
+        if iso:
+            year = int(iso[1])
+            year = year - 543 if year > 2400 else year
+            hour, minute = (int(iso[4]), int(iso[5])) if iso[4] else (0, 0)
+            return dt.datetime(year, int(iso[2]), int(iso[3]), hour, minute, tzinfo=BANGKOK)
+        hour = minute = 0
+        clock = _TIME_AT_END.search(value)
+        if clock and parse_thai_date(value[:clock.start()]):
+            hour, minute = int(clock[1]), int(clock[2])
+            value = value[:clock.start()]
+        day = parse_thai_date(value)
+        if day is not None:
+            return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=BANGKOK)
+    except ValueError:
+        pass
+    raise ValueError(f"{text!r} is not a date and time; write e.g. 2569-03-05 10:30 or '5 มี.ค. 2569 10.30 น.'")
+
+
+def parse_letter_date(text: str) -> dt.date | None:
+    if not (text or "").strip():
+        return None
+    iso = _ISO.match(thai_to_arabic(text.strip()))
+    if iso and not iso[4]:
+        year = int(iso[1])
+        return dt.date(year - 543 if year > 2400 else year, int(iso[2]), int(iso[3]))
+    day = parse_thai_date(text)
+    if day is None:
+        raise ValueError(f"{text!r} is not a date (ลงวันที่); write e.g. 13 มิ.ย. 2565 or 2565-06-13")
+    return day
+
+
+@dataclass
+class Row:
+    line: int
+    number: EmergencyNo
+    received_at: dt.datetime
+    sender: str
+    subject: str
+    reference: str | None
+    letter_date: dt.date | None
+    addressee: str | None
+    action: str | None
+    note: str | None
+    scans: list[Path] = field(default_factory=list)
+
+
+def read_rows(csv_path: Path) -> list[Row]:
+    """Every row, validated, in arrival order; all problems at once, or none."""
+    try:
+        text = csv_path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ToolError(f"{csv_path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"{csv_path}: not UTF-8 text (byte {exc.start}); save the sheet as 'CSV UTF-8'") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header:
+        raise ToolError(f"{csv_path}: empty file; the first line names the columns "
+                        f"({', '.join(c for c in COLUMNS)})")
+    index: dict[str, int] = {}
+    for position, name in enumerate(header):
+        for key, names in COLUMNS.items():
+            if name.strip().lower() in names:
+                index[key] = position
+    missing = [k for k in REQUIRED if k not in index]
+    if missing:
+        raise ToolError(f"{csv_path}: missing column(s) {', '.join(missing)} "
+                        f"(Thai headings accepted: {', '.join(COLUMNS[k][1] for k in missing)})")
+    rows: list[Row] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for line, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        get = lambda key: (values[index[key]].strip() if key in index and index[key] < len(values) else "")  # noqa: E731
+        try:
+            number = parse_emergency_no(get("emergency_no"))
+            if number.key in seen:
+                raise ValueError(f"{number} is also on line {seen[number.key]}")
+            seen[number.key] = line
+            for key in ("sender", "subject"):
+                if not get(key):
+                    raise ValueError(f"{key} ({COLUMNS[key][1]}) is empty")
+            scans = [(csv_path.parent / p.strip()) for p in re.split(r"[;|]", get("scan")) if p.strip()]
+            if not scans:
+                raise ValueError("no scan (ไฟล์สแกน): give the scanned file's path")
+            for scan in scans:
+                if not scan.is_file():
+                    raise ValueError(f"scan {scan} not found")
+            rows.append(Row(line, number, parse_when(get("received_at")), get("sender"), get("subject"),
+                            get("reference") or None, parse_letter_date(get("letter_date")),
+                            get("addressee") or None, get("action") or None, get("note") or None, scans))
+        except ValueError as exc:
+            problems.append(f"line {line}: {exc}")
+    if problems:
+        raise ToolError(f"{csv_path}: nothing imported, fix these first:\n  " + "\n  ".join(problems))
+    rows.sort(key=lambda r: (r.received_at, r.number.seq))  # arrival order, as the book ran
+    return rows
+
+
+def queue_id_for(unit: str, number: EmergencyNo) -> str:
+    """The same letter always gets the same id: re-importing finds it already there."""
+    return "emg" + hashlib.sha256(f"{unit}\n{number.key}".encode()).hexdigest()[:29]
+
+
+def build_raw(row: Row, unit_address: str, files: list[tuple[str, bytes, str]], queue_id: str) -> bytes:
+    """The letter as a message, so it is vaulted and filed like one that came by mail."""
+    msg = EmailMessage()
+    msg["From"] = f"{row.sender} (สมุดทะเบียนฉุกเฉิน) <{unit_address}>"
+    msg["To"] = unit_address
+    msg["Subject"] = row.subject
+    msg["Date"] = format_datetime(row.received_at)
+    msg["Message-ID"] = f"<{queue_id}@emergency-register.saraban-gateway>"
+    msg["X-Saraban-Emergency-No"] = str(row.number)
+    lines = ["หนังสือที่ลงเลขในสมุดทะเบียนของหน่วยงาน (สำหรับกรณีฉุกเฉินชั่วคราว)",
+             f"เลขทะเบียนฉุกเฉิน: {row.number}", f"ที่: {row.reference or '-'}",
+             f"ลงวันที่: {row.letter_date.isoformat() if row.letter_date else '-'}",
+             f"จาก: {row.sender}", f"ถึง: {row.addressee or '-'}", f"เรื่อง: {row.subject}"]
+    if row.action:
+        lines.append(f"การปฏิบัติ: {row.action}")
+    if row.note:
+        lines.append(f"หมายเหตุ: {row.note}")
+    msg.set_content("\n".join(lines) + "\n")
+    for name, data, content_type in files:
+        maintype, _, subtype = content_type.partition("/")
+        msg.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                           filename=name)
+    # A boundary from the content, so the same row makes the same bytes (same vault hash).
+    msg.set_boundary("=_emergency_" + hashlib.sha256(str(row.number).encode() + b"".join(
+        hashlib.sha256(d).digest() for _, d, _ in files)).hexdigest()[:24])
+    return msg.as_bytes()
+
+
+def import_emergency(services: Services, csv_path: Path, unit: str, reason: str | None = None,
+                     show_progress: bool | None = None) -> list[dict]:
+    """Import every row; return, per row, its emergency number, receive number and
+    whether it was new."""
+    directory_unit = services.directory.lookup(unit)
+    if directory_unit is None:
+        raise ToolError(f"unknown unit {unit!r}: it is not in the unit directory")
+    rows = read_rows(csv_path)
+    settings = services.settings
+    address = f"{directory_unit.address}@{services.directory.domain}"
+    results = []
+    bar = Progress(len(rows), f"import {csv_path.name}", enabled=show_progress)
+    try:
+        for row in rows:
+            results.append(_import_row(services, settings, row, directory_unit.address, address, reason))
+            bar.advance()
+    finally:
+        bar.close()
+    return results
+
+
+def _import_row(services: Services, settings, row: Row, unit: str, address: str, reason: str | None) -> dict:
+    queue_id = queue_id_for(unit, row.number)
+    received_utc = row.received_at.astimezone(dt.timezone.utc)  # as the pipeline stores times
+    with services.db.session() as session:
+        existing = find_registration(session, queue_id, unit)
+        if existing is not None:
+            return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
+                    "line": row.line}
+    files = []
+    for scan in row.scans:
+        data = scan.read_bytes()
+        files.append((scan.name, data, sniff(data)))
+    raw = build_raw(row, address, files, queue_id)
+    raw_sha256 = services.vault.put(raw)
+    attachments = []
+    for name, data, content_type in files:
+        attachments.append({"filename": name, "sha256": services.vault.put(data), "size": len(data),
+                            "content_type": content_type, "declared_type": content_type})
+    facts = {"reference": row.reference, "letter_date": row.letter_date.isoformat() if row.letter_date else None,
+             "subject": row.subject, "addressee": row.addressee, "urgency": "normal", "secrecy": "none",
+             "kind": None, "emergency_no": str(row.number), "source": "emergency_register",
+             "action": row.action, "note": row.note}
+    with services.db.session() as session:
+        existing = find_registration(session, queue_id, unit)  # another import ran meanwhile
+        if existing is not None:
+            return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
+                    "line": row.line}
+        if session.get(Message, queue_id) is None:
+            session.add(Message(queue_id=queue_id, received_at=received_utc, mail_from=address,
+                                recipients=[address], size=len(raw), sha256=raw_sha256, state="done",
+                                attempts=1, outcome={}))
+            session.flush()
+        new = NewLetter(queue_id=queue_id, unit=unit, book=settings.register_.general_book,
+                        received_at=received_utc, sender=row.sender, raw_sha256=raw_sha256,
+                        sender_name=row.sender, subject=row.subject, facts=facts, attachments=attachments)
+        letter = register_and_file(services, session, new)
+        message = session.get(Message, queue_id)
+        message.outcome = {address: f"registered {letter.receive_no} (emergency {row.number})"}
+        record_action(session, "emergency_imported", reason=reason, queue_id=queue_id, unit=unit,
+                      letter_id=letter.id, details={"emergency_no": str(row.number),
+                                                    "receive_no": letter.receive_no, "line": row.line})
+        return {"emergency_no": str(row.number), "receive_no": letter.receive_no, "new": True,
+                "line": row.line}
+
+
+@friendly
+def cmd_import(args: argparse.Namespace) -> int:
+    services = Services.build(settings_of(args), create_schema=True)
+    try:
+        results = import_emergency(services, Path(args.file), unit_name(args.unit), args.reason)
+    finally:
+        services.close()
+    for r in results:
+        state = "registered" if r["new"] else "already imported as"
+        print(f"{r['emergency_no']}  ->  {state} {r['receive_no']}")
+    new = sum(1 for r in results if r["new"])
+    print(f"\n{new} new, {len(results) - new} already in the register")
+    return 0

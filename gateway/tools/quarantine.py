@@ -1,0 +1,241 @@
+"""`saraban-gateway quarantine list|show|release|reject`: the letters the gateway would
+not register (กักกัน, held), for a person at the central unit to decide.
+
+Release is an operator override: the letter is entered in the register anyway, with
+the next receive number and the findings that held it, flagged for review, and filed
+into the unit's folder like any other. Reject closes the entry. Both record who and why.
+"""
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.pipeline import check_entry, letter_from_checked, register_and_file
+from gateway.services import Services
+from gateway.tools.actions import action_as_dict, actions_for, record_action
+from gateway.tools.common import ToolError, friendly, settings_of, unit_name
+from gateway.tools.replay import entry_from_vault, set_outcome
+from gateway.thai_time import to_bangkok
+from rules.model import Finding
+from storage.models import Letter, Message, QuarantineEntry
+from storage.register import find_registration, find_resend
+
+
+def list_entries(services: Services, state: str | None = "held", unit: str | None = None) -> list[dict[str, Any]]:
+    with services.db.session() as session:
+        stmt = select(QuarantineEntry).order_by(QuarantineEntry.id)
+        if state:
+            stmt = stmt.where(QuarantineEntry.state == state)
+        if unit:
+            stmt = stmt.where(QuarantineEntry.unit == unit)
+        return [entry_as_dict(e) for e in session.scalars(stmt)]
+
+
+def entry_as_dict(entry: QuarantineEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "queue_id": entry.queue_id,
+        "unit": entry.unit,
+        "state": entry.state,
+        "held_at": to_bangkok(entry.created_at).isoformat(timespec="seconds"),
+        "sender": entry.sender,
+        "subject": entry.subject,
+        "reasons": entry.reasons or [],
+        "raw_sha256": entry.raw_sha256,
+    }
+
+
+def show_entry(services: Services, quarantine_id: int) -> dict[str, Any]:
+    with services.db.session() as session:
+        entry = _get(session, quarantine_id)
+        data = entry_as_dict(entry)
+        message = session.get(Message, entry.queue_id)
+        if message is not None:
+            data["received_at"] = to_bangkok(message.received_at).isoformat(timespec="seconds")
+            data["mail_from"] = message.mail_from
+            data["recipients"] = message.recipients
+            data["size"] = message.size
+        letter = find_registration(session, entry.queue_id, entry.unit) if entry.unit else None
+        data["receive_no"] = letter.receive_no if letter else None
+        data["actions"] = [action_as_dict(a) for a in actions_for(session, quarantine_id=entry.id)]
+    data["files"] = _files(services, entry.raw_sha256)
+    return data
+
+
+def _files(services: Services, raw_sha256: str | None) -> list[dict[str, Any]]:
+    """The parts of the held message, as a person deciding on it wants to see them."""
+    if not raw_sha256 or not services.vault.has(raw_sha256):
+        return []
+    try:
+        msg = email.message_from_bytes(services.vault.get(raw_sha256), policy=email.policy.default)
+        return [
+            {"filename": part.get_filename(), "content_type": part.get_content_type(),
+             "size": len(part.get_payload(decode=True) or b"")}
+            for part in msg.iter_attachments()
+        ]
+    except Exception:  # a message that held because it cannot be parsed
+        return []
+
+
+def release(services: Services, quarantine_id: int, reason: str | None) -> Letter:
+    """Register a held letter anyway (an operator override); return its register entry."""
+    with services.db.session() as session:
+        entry = _get(session, quarantine_id)
+        _must_be_held(session, entry)
+        message = session.get(Message, entry.queue_id)
+        if message is None:
+            raise ToolError(f"quarantine entry {quarantine_id}: its message {entry.queue_id} is not recorded")
+        spool_entry = entry_from_vault(services, message, entry.raw_sha256)
+        unit = services.directory.lookup(entry.unit or "")
+        if unit is None:
+            raise ToolError(f"unit {entry.unit!r} is not in the unit directory; add it "
+                            "(units import) before releasing letters to it")
+    checked = check_entry(services, spool_entry)  # outside the transaction: parsing takes time
+    if checked.mail is None:
+        raise ToolError(f"quarantine entry {quarantine_id}: the message cannot be read as e-mail "
+                        f"({checked.parse_error}); it cannot be filed. Reject it and ask the sender to resend")
+    mail = checked.mail
+    sender = (mail.from_address or spool_entry.mail_from).lower()
+    with services.db.session() as session:
+        entry = _get(session, quarantine_id)
+        _must_be_held(session, entry)
+        resend = find_resend(session, unit.address, sender, mail.message_id)
+        if resend is not None:
+            raise ToolError(f"this letter is already registered as {resend.receive_no} (same sender and "
+                            "Message-ID, sent again); reject this entry instead")
+        findings = [f for f in checked.findings if f.verdict != "pass"]
+        findings.append(Finding("operator_release", "warn",
+                                "ปล่อยจากการกักกันโดยเจ้าหน้าที่", "released from quarantine by an operator"))
+        new = letter_from_checked(services, spool_entry, checked, unit.address, sender, findings, review=True)
+        letter = register_and_file(services, session, new)
+        entry.state = "released"
+        message = session.get(Message, entry.queue_id)
+        set_outcome(message, unit.address, f"registered {letter.receive_no} (released)")
+        record_action(session, "quarantine_released", reason=reason, queue_id=entry.queue_id,
+                      unit=unit.address, letter_id=letter.id, quarantine_id=entry.id,
+                      details={"receive_no": letter.receive_no, "book": letter.book,
+                               "held_for": [r.get("rule") for r in entry.reasons or []]})
+        return letter
+
+
+def reject(services: Services, quarantine_id: int, reason: str | None) -> QuarantineEntry:
+    with services.db.session() as session:
+        entry = _get(session, quarantine_id)
+        _must_be_held(session, entry)
+        entry.state = "rejected"
+        record_action(session, "quarantine_rejected", reason=reason, queue_id=entry.queue_id,
+                      unit=entry.unit, quarantine_id=entry.id,
+                      details={"held_for": [r.get("rule") for r in entry.reasons or []]})
+        return entry
+
+
+def _get(session, quarantine_id: int) -> QuarantineEntry:
+    entry = session.get(QuarantineEntry, quarantine_id)
+    if entry is None:
+        raise ToolError(f"no quarantine entry {quarantine_id} (see `saraban-gateway quarantine list --all`)")
+    return entry
+
+
+def _must_be_held(session, entry: QuarantineEntry) -> None:
+    if entry.state == "held":
+        return
+    done = [a for a in actions_for(session, quarantine_id=entry.id)]
+    last = f" by {done[-1].who} at {to_bangkok(done[-1].at):%Y-%m-%d %H:%M}" if done else ""
+    if entry.state == "released":
+        letter = find_registration(session, entry.queue_id, entry.unit) if entry.unit else None
+        number = f" as {letter.receive_no}" if letter else ""
+        raise ToolError(f"quarantine entry {entry.id} was already released{number}{last}")
+    raise ToolError(f"quarantine entry {entry.id} is {entry.state}{last}; nothing to do")
+
+
+# --- command line ---------------------------------------------------------------
+
+def _reason_lines(reasons: list[dict[str, Any]], indent: str = "  ") -> list[str]:
+    lines = []
+    for r in reasons:
+        where = f" [{r['attachment']}]" if r.get("attachment") else ""
+        lines.append(f"{indent}{r.get('rule')}{where}: {r.get('message_th', '')}")
+        lines.append(f"{indent}{' ' * len(str(r.get('rule')))}  {r.get('message_en', '')}")
+    return lines
+
+
+@friendly
+def cmd_list(args: argparse.Namespace) -> int:
+    from gateway.table import render
+
+    services = Services.build(settings_of(args), create_schema=True)
+    try:
+        entries = list_entries(services, None if args.all else args.state,
+                               unit_name(args.unit) if args.unit else None)
+    finally:
+        services.close()
+    if args.json:
+        print(json.dumps(entries, ensure_ascii=False, indent=2))
+        return 0
+    rows = [[str(e["id"]), e["state"], e["held_at"].replace("T", " ")[:16], e["unit"] or "",
+             e["sender"], e["subject"] or "", ", ".join(r.get("rule", "?") for r in e["reasons"])]
+            for e in entries]
+    print(render(["id", "state", "held (+07:00)", "unit", "sender", "subject", "reasons"], rows,
+                 limits={4: 32, 5: 40}))
+    print(f"\n{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
+    return 0
+
+
+@friendly
+def cmd_show(args: argparse.Namespace) -> int:
+    services = Services.build(settings_of(args), create_schema=True)
+    try:
+        data = show_entry(services, args.id)
+    finally:
+        services.close()
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    out = [
+        f"quarantine entry {data['id']}  ({data['state']}{', ' + data['receive_no'] if data['receive_no'] else ''})",
+        f"  queue id   {data['queue_id']}",
+        f"  unit       {data['unit']}",
+        f"  received   {data.get('received_at', '?').replace('T', ' ')}",
+        f"  held       {data['held_at'].replace('T', ' ')}",
+        f"  sender     {data['sender']}",
+        f"  subject    {data['subject'] or ''}",
+        "reasons (เหตุที่กักไว้):",
+        *_reason_lines(data["reasons"]),
+    ]
+    if data["files"]:
+        out.append("files:")
+        out.extend(f"  {f['filename'] or '(no name)'}  {f['content_type']}  {f['size']} bytes" for f in data["files"])
+    if data["actions"]:
+        out.append("actions:")
+        out.extend(f"  {a['at'].replace('T', ' ')}  {a['action']}  by {a['who']}"
+                   + (f": {a['reason']}" if a["reason"] else "") for a in data["actions"])
+    print("\n".join(out))
+    return 0
+
+
+@friendly
+def cmd_release(args: argparse.Namespace) -> int:
+    services = Services.build(settings_of(args), create_schema=True)
+    try:
+        letter = release(services, args.id, args.reason)
+    finally:
+        services.close()
+    print(f"released quarantine entry {args.id}: registered as {letter.receive_no} "
+          f"({letter.unit}, book {letter.book}); it is filed into the unit's folder by the running daemon")
+    return 0
+
+
+@friendly
+def cmd_reject(args: argparse.Namespace) -> int:
+    services = Services.build(settings_of(args), create_schema=True)
+    try:
+        entry = reject(services, args.id, args.reason)
+    finally:
+        services.close()
+    print(f"rejected quarantine entry {entry.id} ({entry.unit}, from {entry.sender})")
+    return 0

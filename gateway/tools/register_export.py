@@ -1,0 +1,99 @@
+"""`saraban-gateway register export --unit U --year Y --format csv|pdf -o FILE`.
+
+CSV is UTF-8 with a byte-order mark, so that Excel opens the Thai text correctly on a
+double-click; the regulation's eight columns come first, then what the gateway knows
+besides (time of receipt, book, status, emergency number, queue id). PDF is the
+printed register book (see register_pdf.py)."""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+from pathlib import Path
+
+from gateway.services import Services
+from gateway.thai_time import be_year, now_utc, to_bangkok
+from gateway.tools.actions import who
+from gateway.tools.common import ToolError, friendly, settings_of, unit_name
+from gateway.tools.progress import Progress
+from gateway.tools.register_rows import HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow, register_rows
+
+EXTRA_HEADINGS = ("วันเวลาที่รับ", "ทะเบียน", "สถานะ", "ชั้นความเร็ว", "ชั้นความลับ",
+                  "เลขทะเบียนฉุกเฉิน", "เลขรับ/ปี", "รหัสคิว")
+BOOK_TH = {"general": "ทะเบียนหนังสือรับ", "secret": "ทะเบียนหนังสือรับลับ"}
+
+
+def write_csv(rows: list[RegisterRow], path: Path, bar: Progress | None = None) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")  # what Excel writes and expects
+        writer.writerow(HEADINGS + EXTRA_HEADINGS)
+        for row in rows:
+            writer.writerow(row.cells() + [
+                row.received_at.strftime("%Y-%m-%d %H:%M"),
+                row.book,
+                "ยกเลิก" if row.status == "cancelled" else "ปกติ",
+                URGENCY_TH.get(row.urgency, ""),
+                SECRECY_TH.get(row.secrecy, ""),
+                row.emergency_no,
+                row.receive_no,
+                row.queue_id,
+            ])
+            if bar:
+                bar.advance()
+    os.replace(tmp, path)
+
+
+def export(services: Services, unit: str, year: int, fmt: str, path: Path, book: str | None = None,
+           thai_digits: bool = False, show_progress: bool | None = None) -> dict:
+    settings = services.settings
+    book = book or settings.register_.general_book
+    directory_unit = services.directory.lookup(unit)
+    with services.db.session() as session:
+        rows = register_rows(session, unit, year, book, services.directory, thai_digits)
+    if not rows and directory_unit is None:
+        raise ToolError(f"unknown unit {unit!r}: not in the unit directory and nothing registered")
+    bar = Progress(len(rows), f"export {unit} {year}", enabled=show_progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if fmt == "csv":
+            write_csv(rows, path, bar)
+            pages = None
+        else:
+            from gateway.tools.register_pdf import render_pdf
+
+            name_th = directory_unit.name_th if directory_unit else unit
+            year_text = str(year)
+            title = f"{BOOK_TH.get(book, 'ทะเบียนหนังสือรับ (' + book + ')')}  {name_th}"
+            subtitle = f"พ.ศ. {year_text}  ({unit}, {len(rows)} รายการ)"
+            printed = to_bangkok(now_utc())
+            footer = (f"พิมพ์จาก saraban-gateway เมื่อ {printed:%Y-%m-%d %H:%M} น. โดย {who()}")
+            tmp = path.with_name(f".{path.name}.tmp")
+            pages = render_pdf(rows, tmp, title, subtitle, footer, settings.export.font,
+                               settings.export.font_bold, on_row=bar.advance)
+            os.replace(tmp, path)
+    finally:
+        bar.close()
+    return {"unit": unit, "year": year, "book": book, "format": fmt, "rows": len(rows),
+            "pages": pages, "path": str(path)}
+
+
+@friendly
+def cmd_export(args: argparse.Namespace) -> int:
+    services = Services.build(settings_of(args), create_schema=True)
+    fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() or "csv")
+    if fmt not in ("csv", "pdf"):
+        raise ToolError(f"unknown format {fmt!r}: use --format csv or --format pdf")
+    year = args.year or be_year(dt.datetime.now(dt.timezone.utc))
+    if not 2400 <= year <= 2700:
+        raise ToolError(f"{year} is not a Buddhist-era year (e.g. {be_year(now_utc())})")
+    try:
+        result = export(services, unit_name(args.unit), year, fmt, Path(args.output), args.book,
+                        args.thai_digits)
+    finally:
+        services.close()
+    pages = f", {result['pages']} page(s)" if result["pages"] else ""
+    print(f"wrote {result['rows']} entr{'y' if result['rows'] == 1 else 'ies'} of {result['unit']} "
+          f"{result['year']} ({result['book']}) to {result['path']} ({fmt}{pages})")
+    return 0

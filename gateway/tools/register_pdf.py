@@ -1,0 +1,111 @@
+"""The printed receive register (ทะเบียนหนังสือรับ) as a PDF: landscape A4, a Thai
+TrueType font embedded, text shaped by HarfBuzz so that vowels and tone marks stack
+on their consonant (ที่, น้ำ) as on paper. Entries are grouped under the day they
+were received, as the pages of the paper book are."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Callable
+
+from fpdf import FPDF
+from fpdf.enums import TableCellFillMode
+from fpdf.fonts import FontFace
+
+from gateway.tools.common import ToolError
+from gateway.tools.register_rows import HEADINGS, RegisterRow, thai_long_date
+from gateway.tools.thai_wrap import wrap
+
+# Column widths in mm (277 mm between the margins of landscape A4).
+WIDTHS = (22, 30, 23, 37, 38, 69, 30, 28)
+PADDING = 1.2  # mm, inside each cell
+FONT_SIZE = 9
+
+
+def pdf_text(text: str) -> str:
+    """SARA AM (ำ) as NIKHAHIT + SARA AA, the two glyphs the font draws it with.
+
+    HarfBuzz splits ำ into those two glyphs anyway; fpdf2 then maps only the first back
+    to a character, so copying or searching the PDF gave "สำ%นัก". Spelled as its two
+    parts (its Unicode compatibility decomposition) each glyph maps to its own
+    character: it looks the same and the text layer reads "สํานัก" (NFKC-equal)."""
+    return (text or "").replace("\u0e33", "\u0e4d\u0e32")
+
+
+def cell_text(text: str, column_width: float, measure: Callable[[str], float]) -> str:
+    """Broken into lines between Thai words (segmented as written), then spelled for the PDF."""
+    lines = wrap(text, column_width - 2 * PADDING - 1, lambda t: measure(pdf_text(t)))
+    return "\n".join(pdf_text(line) for line in lines)
+
+
+class RegisterBook(FPDF):
+    def __init__(self, title: str, subtitle: str, footer_note: str):
+        super().__init__(orientation="L", unit="mm", format="A4")
+        self.title_text = pdf_text(title)
+        self.subtitle = pdf_text(subtitle)
+        self.footer_note = pdf_text(footer_note)
+        self.set_margins(10, 12, 10)
+        self.set_auto_page_break(True, margin=14)
+
+    def header(self) -> None:
+        self.set_font("thai", "B", 14)
+        self.cell(0, 7, self.title_text, align="C", new_x="LMARGIN", new_y="NEXT")
+        self.set_font("thai", "", 10)
+        self.cell(0, 6, self.subtitle, align="C", new_x="LMARGIN", new_y="NEXT")
+        self.ln(2)
+
+    def footer(self) -> None:
+        self.set_y(-11)
+        self.set_font("thai", "", 8)
+        self.cell(0, 5, self.footer_note, align="L")
+        self.set_x(self.l_margin)
+        self.cell(0, 5, f"หน้า {self.page_no()} / {{nb}}", align="R")
+
+
+def load_fonts(pdf: FPDF, regular: Path, bold: Path | None) -> None:
+    if not Path(regular).exists():
+        raise ToolError(f"Thai font {regular} not found: install the Debian package "
+                        "fonts-tlwg-garuda-ttf or set [export] font in the configuration")
+    pdf.add_font("thai", "", str(regular))
+    pdf.add_font("thai", "B", str(bold if bold and Path(bold).exists() else regular))
+    try:
+        pdf.set_text_shaping(True)  # HarfBuzz: marks positioned on their base
+    except Exception as exc:  # uharfbuzz missing: marks would collide, refuse instead
+        raise ToolError(f"Thai text shaping is not available ({exc}); install uharfbuzz") from None
+
+
+def render_pdf(rows: list[RegisterRow], path: Path, title: str, subtitle: str, footer_note: str,
+               font: Path, font_bold: Path | None = None,
+               on_row: Callable[[], None] | None = None) -> int:
+    """Write the register book to `path`; return the number of pages."""
+    pdf = RegisterBook(title, subtitle, footer_note)
+    load_fonts(pdf, font, font_bold)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    pdf.set_font("thai", "", FONT_SIZE)
+    measure = pdf.get_string_width
+    heading_style = FontFace(emphasis="BOLD", fill_color=(225, 225, 225))
+    day_style = FontFace(emphasis="BOLD", fill_color=(245, 245, 245))
+    with pdf.table(col_widths=WIDTHS, width=sum(WIDTHS), text_align="LEFT", line_height=4.6,
+                   padding=PADDING, headings_style=heading_style, repeat_headings=1,
+                   cell_fill_mode=TableCellFillMode.NONE) as table:
+        head = table.row()
+        pdf.set_font("thai", "B", FONT_SIZE)
+        for text, w in zip(HEADINGS, WIDTHS):
+            head.cell(cell_text(text, w, measure), align="CENTER")
+        pdf.set_font("thai", "", FONT_SIZE)
+        day: dt.date | None = None
+        for row in rows:
+            if row.received_at.date() != day:
+                day = row.received_at.date()
+                band = table.row()
+                band.cell(pdf_text(f"วันที่ {thai_long_date(day)}"), colspan=len(WIDTHS), style=day_style)
+            cells = table.row()
+            for text, w in zip(row.cells(), WIDTHS):
+                cells.cell(cell_text(text, w, measure))
+            if on_row:
+                on_row()
+        if not rows:
+            table.row().cell("— ไม่มีรายการ (no entries) —", colspan=len(WIDTHS), align="CENTER")
+    pdf.output(str(path))
+    return pdf.pages_count

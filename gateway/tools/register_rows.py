@@ -1,0 +1,146 @@
+"""The receive register as the regulation lays it out (ทะเบียนหนังสือรับ, ระเบียบสำนัก
+นายกรัฐมนตรีว่าด้วยงานสารบรรณ): one row per entry, in number order, with the columns
+เลขทะเบียนรับ, ที่, ลงวันที่, จาก, ถึง, เรื่อง, การปฏิบัติ, หมายเหตุ.
+
+Classified entries (ลับ, ลับมาก) show their number and that they are classified, never
+their subject or sender's text: the printed book is read by more people than the
+secret registrar."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.directory import Directory
+from gateway.thai_time import THAI_MONTHS_SHORT, to_bangkok
+from storage.models import Letter, OperatorAction, OutboxItem
+from storage.register import query_letters
+
+HEADINGS = ("เลขทะเบียนรับ", "ที่", "ลงวันที่", "จาก", "ถึง", "เรื่อง", "การปฏิบัติ", "หมายเหตุ")
+THAI_MONTHS = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม",
+               "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
+SECRECY_TH = {"confidential": "ลับ", "secret": "ลับมาก", "top_secret": "ลับที่สุด"}
+URGENCY_TH = {"urgent": "ด่วน", "very_urgent": "ด่วนมาก", "most_urgent": "ด่วนที่สุด"}
+FOLDER_TH = {"done": "ส่งเข้าแฟ้มแล้ว", "pending": "รอส่งเข้าแฟ้ม",
+             "dead": "ส่งเข้าแฟ้มไม่สำเร็จ"}
+
+
+@dataclass
+class RegisterRow:
+    number: int
+    number_text: str
+    receive_no: str
+    reference: str
+    letter_date: str
+    sender: str
+    to: str
+    subject: str
+    action: str
+    remarks: str
+    received_at: dt.datetime  # Bangkok time
+    book: str
+    status: str
+    urgency: str
+    secrecy: str
+    emergency_no: str
+    queue_id: str
+
+    def cells(self) -> list[str]:
+        """The eight columns of the regulation, in its order."""
+        return [self.number_text, self.reference, self.letter_date, self.sender, self.to,
+                self.subject, self.action, self.remarks]
+
+
+def thai_short_date(day: dt.date, thai_digits: bool = False) -> str:
+    text = f"{day.day} {THAI_MONTHS_SHORT[day.month - 1]} {day.year + 543}"
+    return _digits(text, thai_digits)
+
+
+def thai_long_date(day: dt.date, thai_digits: bool = False) -> str:
+    text = f"{day.day} {THAI_MONTHS[day.month - 1]} {day.year + 543}"
+    return _digits(text, thai_digits)
+
+
+def _digits(text: str, thai_digits: bool) -> str:
+    from rules.thai_text import arabic_to_thai
+
+    return arabic_to_thai(text) if thai_digits else text
+
+
+def register_rows(session: Session, unit: str, year: int, book: str, directory: Directory,
+                  thai_digits: bool = False) -> list[RegisterRow]:
+    letters = query_letters(session, unit=unit, year=year)
+    letters = [x for x in letters if x.book == book]
+    ids = [x.id for x in letters]
+    folder_state: dict[int, OutboxItem] = {}
+    actions: dict[int, list[OperatorAction]] = {}
+    if ids:
+        for item in session.scalars(select(OutboxItem).where(OutboxItem.letter_id.in_(ids),
+                                                             OutboxItem.kind == "folder")):
+            folder_state[item.letter_id] = item
+        for act in session.scalars(select(OperatorAction).where(OperatorAction.letter_id.in_(ids))
+                                   .order_by(OperatorAction.id)):
+            actions.setdefault(act.letter_id, []).append(act)
+    unit_entry = directory.lookup(unit)
+    unit_th = unit_entry.name_th if unit_entry else unit
+    return [_row(x, folder_state.get(x.id), actions.get(x.id, []), unit_th, thai_digits) for x in letters]
+
+
+def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], unit_th: str,
+         thai_digits: bool) -> RegisterRow:
+    classified = letter.secrecy not in ("none", None)
+    facts = letter.facts or {}
+    emergency = facts.get("emergency_no") or ""
+    received = to_bangkok(letter.received_at)
+    if classified:
+        subject = f"(หนังสือ{SECRECY_TH.get(letter.secrecy, 'ลับ')})"
+        sender = to = reference = ""
+    else:
+        subject = letter.subject or ""
+        sender = letter.sender_name or letter.sender
+        to = letter.addressee or unit_th
+        reference = letter.reference or ""
+    action = ""
+    if folder is not None:
+        action = FOLDER_TH.get(folder.state, folder.state)
+        if folder.state == "done" and folder.done_at:
+            action += " " + thai_short_date(to_bangkok(folder.done_at).date())
+    remarks = []
+    if letter.status == "cancelled":
+        why = next((a.reason for a in reversed(acts) if a.action == "register_cancelled"), None)
+        remarks.append("ยกเลิก" + (f" ({why})" if why else ""))
+    if emergency:
+        remarks.append(f"เลขทะเบียนฉุกเฉิน {emergency}")
+    if any(a.action == "quarantine_released" for a in acts):
+        remarks.append("ปล่อยจากการกักกันโดยเจ้าหน้าที่")
+    if letter.urgency in URGENCY_TH:
+        remarks.append(URGENCY_TH[letter.urgency])
+    if letter.review and not classified:
+        remarks.append("ควรตรวจสอบ")
+    if facts.get("note") and not classified:
+        remarks.append(str(facts["note"]))
+    row = RegisterRow(
+        number=letter.number,
+        number_text=_digits(str(letter.number), thai_digits),
+        receive_no=letter.receive_no,
+        reference=reference,
+        letter_date=thai_short_date(letter.letter_date) if letter.letter_date and not classified else "",
+        sender=sender,
+        to=to,
+        subject=subject,
+        action=action,
+        remarks="; ".join(remarks),
+        received_at=received,
+        book=letter.book,
+        status=letter.status,
+        urgency=letter.urgency,
+        secrecy=letter.secrecy,
+        emergency_no=emergency,
+        queue_id=letter.queue_id,
+    )
+    if thai_digits:  # only what the gateway writes; the sender's own text stays as sent
+        row.letter_date = _digits(row.letter_date, True)
+        row.action = _digits(row.action, True)
+    return row

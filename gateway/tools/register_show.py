@@ -1,0 +1,147 @@
+"""`saraban-gateway register show|cancel`: one register entry, and cancelling one.
+
+A cancelled entry (ยกเลิก) stays in the register with its number: receive numbers are
+never reused, so the book shows the gap's reason instead of a gap."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from gateway.services import Services
+from gateway.table import width
+from gateway.tools.actions import action_as_dict, actions_for, record_action
+from gateway.tools.common import ToolError, friendly, parse_receive_no, settings_of, unit_name
+from gateway.thai_time import to_bangkok
+from storage.models import Letter, OutboxItem
+from storage.register import letter_as_dict
+
+
+def find_letter(session, unit: str, number: int, year: int, book: str) -> Letter:
+    letter = session.scalar(
+        select(Letter).options(selectinload(Letter.attachments))
+        .where(Letter.unit == unit, Letter.book == book, Letter.year == year, Letter.number == number)
+    )
+    if letter is None:
+        raise ToolError(f"{unit} has no receive number {number}/{year} in the {book} register "
+                        f"(see `saraban-gateway register list --unit {unit} --year {year}`)")
+    return letter
+
+
+def entry_details(session, letter: Letter) -> dict[str, Any]:
+    """The register entry with everything that happened to it: files, findings, its
+    outbox items (filing, notices) and the actions people took."""
+    data = letter_as_dict(letter)
+    data["registered_at"] = to_bangkok(letter.registered_at).isoformat(timespec="seconds")
+    data["sender_name"] = None if letter.secrecy not in ("none", None) else letter.sender_name
+    data["emergency_no"] = (letter.facts or {}).get("emergency_no")
+    data["outbox"] = [
+        {"kind": o.kind, "state": o.state, "attempts": o.attempts, "last_error": o.last_error,
+         "done_at": to_bangkok(o.done_at).isoformat(timespec="seconds") if o.done_at else None}
+        for o in session.scalars(select(OutboxItem).where(OutboxItem.letter_id == letter.id).order_by(OutboxItem.id))
+    ]
+    data["actions"] = [action_as_dict(a) for a in actions_for(session, letter_id=letter.id)]
+    return data
+
+
+def show(services: Services, unit: str, receive_no: str, book: str | None = None) -> dict[str, Any]:
+    number, year = parse_receive_no(receive_no)
+    with services.db.session() as session:
+        letter = find_letter(session, unit, number, year, book or services.settings.register_.general_book)
+        return entry_details(session, letter)
+
+
+def cancel(services: Services, unit: str, receive_no: str, reason: str, book: str | None = None) -> Letter:
+    number, year = parse_receive_no(receive_no)
+    if not reason or not reason.strip():
+        raise ToolError("say why the entry is cancelled: --reason \"...\" (it is kept in the register)")
+    with services.db.session() as session:
+        letter = find_letter(session, unit, number, year, book or services.settings.register_.general_book)
+        if letter.status == "cancelled":
+            raise ToolError(f"{letter.receive_no} of {unit} is already cancelled")
+        letter.status = "cancelled"
+        record_action(session, "register_cancelled", reason=reason.strip(), queue_id=letter.queue_id,
+                      unit=unit, letter_id=letter.id,
+                      details={"receive_no": letter.receive_no, "book": letter.book})
+        return letter
+
+
+def render_entry(data: dict[str, Any]) -> str:
+    def pairs(items: list[tuple[str, Any]]) -> list[str]:
+        items = [(k, v) for k, v in items if v not in (None, "", [])]
+        pad = max(width(k) for k, _ in items)
+        return [f"  {k}{' ' * (pad - width(k))}  {v}" for k, v in items]
+
+    sender = data["sender"]
+    if data.get("sender_name") and data["sender_name"] != data["sender"]:
+        sender = f"{data['sender_name']} <{data['sender']}>"
+    head = f"เลขรับ {data['receive_no']}  {data['unit']}  (book {data['book']}, {data['status']})"
+    out = [head]
+    out += pairs([
+        ("received (+07:00)", data["received_at"].replace("T", " ")),
+        ("registered", data["registered_at"].replace("T", " ")),
+        ("จาก (from)", sender),
+        ("ที่ (reference)", data.get("reference")),
+        ("ลงวันที่ (dated)", _thai_date(data.get("letter_date"))),
+        ("ถึง (to)", data.get("addressee")),
+        ("เรื่อง (subject)", data.get("subject") or ("(ลับ: classified)" if data["secrecy"] != "none" else None)),
+        ("ชั้นความเร็ว (urgency)", data["urgency"] if data["urgency"] != "normal" else None),
+        ("ชั้นความลับ (secrecy)", data["secrecy"] if data["secrecy"] != "none" else None),
+        ("เลขฉุกเฉิน (emergency)", data.get("emergency_no")),
+        ("review", "yes: a person should look at it" if data["review"] else None),
+        ("queue id", data["queue_id"]),
+    ])
+    if data["attachments"]:
+        out.append("files:")
+        for a in data["attachments"]:
+            name = (a.get("filename") or "(no name)") if "filename" in a else "(classified)"
+            out.append(f"  {name}  {a.get('content_type', '')}  {a['size']} bytes  sha256 {a['sha256'][:16]}…")
+    if data.get("findings"):
+        out.append("findings:")
+        for f in data["findings"]:
+            out.append(f"  {f.get('verdict')} {f.get('rule')}: {f.get('message_th')} / {f.get('message_en')}")
+    if data["outbox"]:
+        out.append("outbox:")
+        for o in data["outbox"]:
+            extra = f", done {o['done_at'].replace('T', ' ')}" if o["done_at"] else ""
+            error = f", last error: {o['last_error']}" if o["last_error"] and o["state"] != "done" else ""
+            out.append(f"  {o['kind']}: {o['state']} (attempts {o['attempts']}{extra}{error})")
+    if data["actions"]:
+        out.append("actions:")
+        for a in data["actions"]:
+            why = f": {a['reason']}" if a["reason"] else ""
+            out.append(f"  {a['at'].replace('T', ' ')}  {a['action']} by {a['who']}{why}")
+    return "\n".join(out)
+
+
+def _thai_date(iso: str | None) -> str | None:
+    import datetime as dt
+
+    from gateway.tools.register_rows import thai_short_date
+
+    return f"{thai_short_date(dt.date.fromisoformat(iso))} ({iso})" if iso else None
+
+
+@friendly
+def cmd_show(args: argparse.Namespace) -> int:
+    services = Services.build(settings_of(args), create_schema=True)
+    try:
+        data = show(services, unit_name(args.unit), args.receive_no, args.book)
+    finally:
+        services.close()
+    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else render_entry(data))
+    return 0
+
+
+@friendly
+def cmd_cancel(args: argparse.Namespace) -> int:
+    services = Services.build(settings_of(args), create_schema=True)
+    try:
+        letter = cancel(services, unit_name(args.unit), args.receive_no, args.reason, args.book)
+    finally:
+        services.close()
+    print(f"cancelled {letter.receive_no} of {letter.unit}; the number stays taken and is not given again")
+    return 0

@@ -1,0 +1,110 @@
+"""`saraban-gateway reprocess QUEUE_ID`: run a message through the pipeline again.
+
+For a message parked after repeated failures (`spool/failed/`, e.g. after a bug was
+fixed) and for a quarantined one (e.g. after the unit's policy changed), from the
+vault's raw copy under its own queue id. The register's keys make this safe: a unit
+that already has the letter keeps its number; only the held units are decided again.
+"""
+from __future__ import annotations
+
+import argparse
+
+import structlog
+from sqlalchemy import select
+
+from gateway.pipeline import process_entry
+from gateway.services import Services
+from gateway.tools.actions import record_action
+from gateway.tools.common import ToolError, friendly, settings_of
+from gateway.tools.replay import entry_from_vault
+from storage.models import Message, QuarantineEntry
+
+log = structlog.get_logger("gateway.tools.reprocess")
+
+
+def prepare(services: Services, queue_id: str, reason: str | None) -> str:
+    """Put the message back in `spool/new/` ready for the pipeline; return what it was."""
+    spool = services.spool
+    with services.db.session() as session:
+        message = session.get(Message, queue_id)
+        if message is None:
+            raise ToolError(f"no message with queue id {queue_id!r} (the id is in the 250 reply, "
+                            "`quarantine list` and `register show`)")
+        held = list(session.scalars(select(QuarantineEntry).where(
+            QuarantineEntry.queue_id == queue_id, QuarantineEntry.state == "held")))
+        parked = queue_id in spool.parked()
+        waiting = (spool.new / f"{queue_id}.msg").exists()
+        if parked:
+            was = "parked"
+        elif held:
+            was = "quarantined"
+        elif message.state in ("processing", "failed") and not waiting:
+            was = "lost"  # a crash between the database and the spool: recover from the vault
+        elif waiting:
+            raise ToolError(f"{queue_id} is waiting in the spool; the running daemon will process it")
+        else:
+            raise ToolError(f"{queue_id} is finished ({message.state}: "
+                            + ", ".join(f"{k} {v}" for k, v in (message.outcome or {}).items())
+                            + "); nothing to reprocess")
+        if not parked:
+            entry = entry_from_vault(services, message)  # refuses early if the raw copy is gone
+        # Held entries are closed so the pipeline decides again; their reasons stay in
+        # the action record. The message starts over with a full set of attempts.
+        for q in held:
+            session.delete(q)
+        record_action(session, "reprocessed", reason=reason, queue_id=queue_id,
+                      details={"was": was, "attempts": message.attempts, "error": message.reason,
+                               "held": [{"id": q.id, "unit": q.unit, "reasons": [r.get("rule") for r in q.reasons or []]}
+                                        for q in held]})
+        message.state = "processing"
+        message.attempts = 0
+        message.reason = None
+    if parked:
+        spool.unpark(queue_id)
+    else:
+        spool.restore(entry.queue_id, entry.mail_from, entry.rcpt_to, entry.received_at, entry.raw)
+    return was
+
+
+def reprocess(services: Services, queue_id: str, reason: str | None) -> dict:
+    """Prepare, then run the pipeline on it now; return the message's state and outcome."""
+    was = prepare(services, queue_id, reason)
+    error = None
+    try:
+        process_entry(services, queue_id)
+    except FileNotFoundError:
+        pass  # the running daemon took it first: same work, same result
+    except Exception as exc:  # left in the spool: the daemon retries it as usual
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("reprocess_failed", queue_id=queue_id, error=error)
+        with services.db.session() as session:
+            message = session.get(Message, queue_id)
+            message.attempts += 1
+            message.reason = error[:500]
+    with services.db.session() as session:
+        message = session.get(Message, queue_id)
+        held = list(session.scalars(select(QuarantineEntry).where(
+            QuarantineEntry.queue_id == queue_id, QuarantineEntry.state == "held")))
+        return {"queue_id": queue_id, "was": was, "state": message.state,
+                "outcome": dict(message.outcome or {}), "error": error,
+                "held": [{"id": q.id, "unit": q.unit, "reasons": q.reasons} for q in held]}
+
+
+@friendly
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    services = Services.build(settings_of(args), create_schema=True)
+    try:
+        result = reprocess(services, args.queue_id, args.reason)
+    finally:
+        services.close()
+    print(f"{result['queue_id']} (was {result['was']}): {result['state']}")
+    for rcpt, outcome in result["outcome"].items():
+        print(f"  {rcpt}: {outcome}")
+    for q in result["held"]:
+        print(f"  quarantine entry {q['id']} ({q['unit']}):")
+        for r in q["reasons"] or []:
+            print(f"    {r.get('rule')}: {r.get('message_th')} / {r.get('message_en')}")
+    if result["error"]:
+        print(f"  failed again: {result['error']} (left in the spool; the daemon retries it)")
+        return 1
+    return 0

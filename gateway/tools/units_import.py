@@ -1,0 +1,63 @@
+"""`saraban-gateway units import FILE.csv [-o units.toml]`: the unit directory from a
+spreadsheet. The CSV is read, written as TOML beside the target, checked exactly as the
+daemon will check it at start-up, and only then put in place: a bad sheet never
+replaces a good directory."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from gateway.directory import DirectoryError, load_directory
+from gateway.directory_csv import import_units_csv, write_units_toml
+from gateway.tools.common import ToolError, friendly, settings_of
+
+
+def import_units(csv_path: Path, target: Path, domain: str, check_only: bool = False) -> dict:
+    units = import_units_csv(csv_path)
+    if not units:
+        raise ToolError(f"{csv_path}: no units in the file (only a header?)")
+    before: dict[str, dict] = {}
+    if target.exists():
+        try:
+            before = {u.address: {"name_th": u.name_th, "name_en": u.name_en, "parent": u.parent,
+                                  "folder": u.folder} for u in load_directory(target, domain).units}
+        except DirectoryError:
+            before = {}  # the old file is broken: everything counts as added
+    target.parent.mkdir(parents=True, exist_ok=True)
+    candidate = target.with_name(f".{target.name}.import.toml")
+    try:
+        write_units_toml(units, candidate)
+        directory = load_directory(candidate, domain)  # the daemon's own validation
+        if not check_only:
+            os.replace(candidate, target)
+    finally:
+        candidate.unlink(missing_ok=True)
+    after = {u.address: {"name_th": u.name_th, "name_en": u.name_en, "parent": u.parent, "folder": u.folder}
+             for u in directory.units}
+    return {
+        "units": len(directory.units),
+        "top_level": sum(1 for u in directory.units if not u.parent),
+        "added": sorted(set(after) - set(before)),
+        "removed": sorted(set(before) - set(after)),
+        "changed": sorted(a for a in set(after) & set(before) if after[a] != before[a]),
+        "target": str(target),
+        "written": not check_only,
+    }
+
+
+@friendly
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    target = Path(args.output) if args.output else settings.directory_path
+    result = import_units(Path(args.file), target, settings.gateway.domain, args.check)
+    verb = "checked (not written)" if args.check else "wrote"
+    print(f"{verb} {target}: {result['units']} units, {result['top_level']} at the top level")
+    for label in ("added", "removed", "changed"):
+        names = result[label]
+        if names:
+            shown = ", ".join(names[:10]) + (f", … ({len(names) - 10} more)" if len(names) > 10 else "")
+            print(f"  {label} {len(names)}: {shown}")
+    if result["written"]:
+        print("the running daemon uses it after a reload (systemctl reload saraban-gateway) or a restart")
+    return 0
