@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--unit", help="apply this unit's policy")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_rules_check)
+
+    from gateway.outbox_cli import add_outbox_commands
+
+    add_outbox_commands(sub)
     return parser
 
 

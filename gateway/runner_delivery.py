@@ -49,6 +49,15 @@ def deliver_folder(services: Services, item: OutboxItem) -> None:
 HANDLERS: dict[str, Handler] = {"folder": deliver_folder}
 
 
+def _deliver_routed(services: Services, item: OutboxItem) -> None:
+    from gateway.deliver_route import deliver_routed  # per-unit backend: maildir, imap, smtp
+
+    deliver_routed(services, item)
+
+
+HANDLERS["folder"] = _deliver_routed
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 

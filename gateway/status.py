@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from gateway.config import Settings
 from gateway.spool import Spool
+from gateway.status_imap import imap_status, render_imap
 from storage.db import Database
 from storage.models import Letter, Message, OutboxItem, QuarantineEntry
 
@@ -23,6 +24,7 @@ def collect_status(settings: Settings) -> dict:
         letters = session.scalar(select(func.count()).select_from(Letter)) or 0
         quarantine = dict(session.execute(
             select(QuarantineEntry.state, func.count()).group_by(QuarantineEntry.state)).all())
+        imap_intake = imap_status(session)
     db.dispose()
     return {
         "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
@@ -30,6 +32,7 @@ def collect_status(settings: Settings) -> dict:
         "letters": letters,
         "outbox": outbox,
         "quarantine": quarantine,
+        "imap_intake": imap_intake,
     }
 
 
@@ -41,5 +44,6 @@ def render_status(status: dict) -> str:
     ]
     for kind, states in sorted(status["outbox"].items()):
         lines.append(f"outbox     {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    lines += render_imap(status)
     lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items())) or "empty"))
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import Base
+from storage import models_imap  # noqa: F401 - registers the IMAP intake tables on Base
 
 
 def make_engine(url: str) -> Engine:
