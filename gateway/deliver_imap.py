@@ -52,22 +52,40 @@ class ImapFiler:
         for session in list(self._sessions.values()):
             self._loop.run_until_complete(session.close())
         self._sessions.clear()
+        leftovers = asyncio.all_tasks(self._loop)  # calls given up on (see imap_session)
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            self._loop.run_until_complete(asyncio.wait(leftovers, timeout=1))
         self._loop.close()
 
-    async def _session(self, target: ImapTarget) -> ImapSession:
+    async def _session(self, target: ImapTarget) -> tuple[ImapSession, bool]:
+        """The cached session (reused=True) or a new one."""
         session = self._sessions.get(target.account)
         if session is not None and session.connected:
-            return session
+            return session, True
         session = ImapSession(target.host, target.port, target.username, target.password, tls=target.tls,
                               ca_file=target.ca_file, verify=target.verify, timeout=target.timeout)
         await session.connect()
         self._sessions[target.account] = session
         log.info("imap_connected", host=target.host, port=target.port, username=target.username)
-        return session
+        return session, False
 
     async def _file(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool) -> str:
         try:
-            session = await self._session(target)
+            return await self._file_once(target, data, queue_id, unit, in_doubt)
+        except ImapGone as exc:
+            if not getattr(exc, "reused", False):
+                raise
+            # A cached connection the server had closed (idle timeout, restart): try once
+            # more on a new one; the APPEND may have reached the server, so look first.
+            log.info("imap_reconnect", host=target.host, username=target.username, error=str(exc))
+            return await self._file_once(target, data, queue_id, unit, in_doubt=True)
+
+    async def _file_once(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool) -> str:
+        reused = False
+        try:
+            session, reused = await self._session(target)
             if in_doubt and await self._already_filed(session, target.folder, queue_id, unit):
                 log.info("imap_already_filed", folder=target.folder, queue_id=queue_id, unit=unit)
                 return "found"
@@ -80,8 +98,9 @@ class ImapFiler:
                 log.info("imap_folder_created", folder=target.folder, username=target.username)
                 await session.append(data, target.folder, f"({target.keyword})")
             return "appended"
-        except ImapGone:
+        except ImapGone as exc:
             self._sessions.pop(target.account, None)
+            exc.reused = reused
             raise
 
     @staticmethod

@@ -12,6 +12,7 @@ leaves the session usable.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.parser
 import email.utils
 import email.policy
@@ -78,7 +79,29 @@ def tls_context(ca_file: Path | None, verify: bool) -> ssl.SSLContext:
     return context
 
 
+def mailbox_name(name: str) -> str:
+    """A folder name as IMAP spells it: modified UTF-7 (RFC 3501 5.1.3), so Thai works."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            encoded = base64.b64encode("".join(pending).encode("utf-16-be")).decode("ascii")
+            out.append("&" + encoded.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending.append(ch)
+    flush()
+    return "".join(out)
+
+
 def _quote(value: str) -> str:
+    value = mailbox_name(value)
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
