@@ -121,10 +121,13 @@ class MailboxConsumer:
         use_idle = cfg.use_idle and session.has("IDLE")
         while not stop.is_set():
             self._renew()
+            session.mail_arrived = False
             await self._resume_spooling(session, uidvalidity)
             await self._take_new(session, uidvalidity)
             waiting = await self._mark_finished(session, uidvalidity)
             self._renew()
+            if session.mail_arrived:
+                continue  # reported during our own commands: IDLE would not report it again
             if waiting:
                 # Registration takes a moment; look again soon rather than IDLE for minutes.
                 await _sleep(stop, 0.2)

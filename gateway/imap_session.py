@@ -117,6 +117,12 @@ class ImapSession:
         self.client: aioimaplib.IMAP4 | None = None
         self._lost = asyncio.Event()
         self.selected: str | None = None
+        # Set when the server reports "* n EXISTS" in any response. Dovecot (like most
+        # servers) reports new mail at the end of whatever command runs next, and
+        # aioimaplib drops such untagged lines during FETCH/STORE/SEARCH; without this
+        # flag a letter arriving during our own commands would wait for the next IDLE
+        # wake-up instead of being taken at once.
+        self.mail_arrived = False
 
     # -- the guard -----------------------------------------------------------------------
 
@@ -186,6 +192,7 @@ class ImapSession:
                                            ssl_context=self._ssl)
         except OSError as exc:
             raise ImapGone(f"connect: {exc}") from None
+        self._watch_untagged(self.client.protocol)
         await self.call("connect", self.client.wait_hello_from_server())
         try:
             await self.call("login", self.client.login(self.username, self._password))
@@ -193,6 +200,16 @@ class ImapSession:
             self.abort()
             raise ImapRefused(f"login as {self.username}", exc.result, [exc.text.encode()]) from None
         return self
+
+    def _watch_untagged(self, protocol: aioimaplib.IMAP4ClientProtocol) -> None:
+        original = protocol._untagged_response
+
+        def watching(line: bytes):  # noqa: ANN202
+            if line.rstrip().upper().endswith(b" EXISTS"):
+                self.mail_arrived = True
+            return original(line)
+
+        protocol._untagged_response = watching
 
     async def close(self) -> None:
         if self.connected:
