@@ -3,8 +3,8 @@
 aioimaplib has known hangs: `idle_start()` never returns when the server answers IDLE
 with BYE and closes (aioimaplib #110); a connection attempt with a TLS mismatch ignores
 `asyncio.wait_for` cancellation (#128); commands pending when the connection drops are
-never completed (seen against Dovecot; the brief also cites #58). So every call here runs as a task raced against our own deadline
-and against the connection-lost callback; on either, the task is cancelled without being
+never completed (seen against Dovecot; the brief also cites #58). So every call here
+runs as a task raced against our own deadline and against the connection-lost callback; on either, the task is cancelled without being
 awaited, the transport is aborted and `ImapGone` is raised. A session that raised
 `ImapGone` is finished: the caller reconnects. A NO/BAD answer is `ImapRefused` and
 leaves the session usable.
