@@ -8,6 +8,7 @@ simply runs as that user.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import pwd
 import shutil
@@ -62,13 +63,37 @@ def service_account(preferred: tuple[str, ...]) -> Account:
     )
 
 
+OWNER_FILE = "owner.pid"
+
+
 def make_workdir(prefix: str, account: Account) -> Path:
-    """A fresh temporary directory owned by `account` (which may not be us)."""
+    """A fresh temporary directory owned by `account` (which may not be us).
+
+    Directories left by earlier runs that were killed outright are removed first.
+    """
+    _sweep_stale(prefix)
     path = Path(tempfile.mkdtemp(prefix=prefix))
+    (path / OWNER_FILE).write_text(str(os.getpid()))
     path.chmod(0o755)  # the unprivileged account must traverse it; nothing secret inside
     if not account.is_current:
         os.chown(path, account.uid, account.gid)
     return path
+
+
+def _sweep_stale(prefix: str) -> None:
+    for old in Path(tempfile.gettempdir()).glob(prefix + "*"):
+        try:
+            owner = int((old / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours to judge
+        if owner == os.getpid():
+            continue
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, another user's run
 
 
 def chown_tree(path: Path, account: Account) -> None:
@@ -102,9 +127,19 @@ def run_as(account: Account, argv: list[str], **kwargs) -> subprocess.CompletedP
     return proc
 
 
-def spawn_as(account: Account, argv: list[str], log_file: Path, env: dict[str, str]) -> subprocess.Popen:
-    """Start a long-running server in its own process group, output to `log_file`."""
-    kwargs: dict = {}
+def spawn_as(
+    account: Account,
+    argv: list[str],
+    log_file: Path,
+    env: dict[str, str],
+    orphan_signal: int = signal.SIGTERM,
+) -> subprocess.Popen:
+    """Start a long-running server in its own process group, output to `log_file`.
+
+    If the test process dies without cleaning up (SIGKILL, a crash), the kernel sends
+    the server `orphan_signal`, so no server outlives the run that started it.
+    """
+    kwargs: dict = {"preexec_fn": _die_with_parent(orphan_signal)}
     if not account.is_current:
         kwargs.update(user=account.uid, group=account.gid, extra_groups=[])
     with open(log_file, "ab") as log:
@@ -117,6 +152,26 @@ def spawn_as(account: Account, argv: list[str], log_file: Path, env: dict[str, s
             start_new_session=True,  # own process group: stop() can kill every child
             **kwargs,
         )
+
+
+def _die_with_parent(sig: int):
+    """A preexec hook asking Linux for `sig` when our process exits (prctl PR_SET_PDEATHSIG).
+
+    subprocess runs it after switching user, so the setting survives the uid change.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(1, sig, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the prctl took effect
+            os.kill(os.getpid(), sig)
+
+    return hook
 
 
 def stop_group(

@@ -2,16 +2,17 @@
 
 No system configuration is read: the server gets a config file of its own, listens on
 free loopback ports (IMAP in plaintext, IMAPS with a self-signed certificate), checks
-passwords against a passwd-file of test users and keeps their mail in Maildirs under the
+passwords against passwd-files of test users (one file per user, so users added while
+it runs are known at once) and keeps their mail in Maildirs under the
 temporary directory. Everything (master, login, auth, imap processes) runs as one
 unprivileged account, so the same setup works as root (CI) and as a developer.
 """
 from __future__ import annotations
 
+import grp
 import imaplib
 import os
 import re
-import shutil
 import socket
 import ssl
 import time
@@ -52,7 +53,8 @@ DEFAULT_USERS = {
 }
 
 # A user name and a password must fit in one passwd-file line.
-_SAFE_USER = re.compile(r"^[A-Za-z0-9._@+-]+$")
+# It is also a file name, so it may not start with a dot.
+_SAFE_USER = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*$")
 
 CONFIG = """\
 # Written by tests/servers/dovecot.py; no system configuration is included.
@@ -101,11 +103,11 @@ auth_failure_delay = 0
 
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
+  args = scheme=PLAIN username_format=%u {root}/passwd.d/%u
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {root}/passwd
+  args = username_format=%u {root}/passwd.d/%u
 }}
 
 service imap-login {{
@@ -258,8 +260,10 @@ class DovecotServer:
         return self._root() / "home" / user / "Maildir"
 
     def add_user(self, name: str, password: str) -> None:
-        """Add an account while running (Dovecot rereads the passwd-file when it changes)."""
+        """Add an account, also while the server runs; its password cannot change later."""
         _check_user(name, password)
+        if name in self._users and self._users[name] != password:
+            raise ValueError(f"test user {name} exists with another password")
         self._users[name] = password
         if self.root is not None:
             self._write_passwd()
@@ -349,8 +353,6 @@ class DovecotServer:
             (root / sub).mkdir()
         write_self_signed(root / "tls")
         self._write_passwd()
-        for user in self._users:
-            (root / "home" / user).mkdir(exist_ok=True)
         (root / "dovecot.conf").write_text(
             CONFIG.format(
                 root=root,
@@ -367,29 +369,30 @@ class DovecotServer:
         chown_tree(root, self.account)
 
     def _write_passwd(self) -> None:
+        # One passwd-file per user: Dovecot stats a passwd-file at most once a second, so
+        # a user appended to a shared file could stay unknown for that long.
         root = self._root()
-        lines = []
+        passwd_dir = root / "passwd.d"
+        passwd_dir.mkdir(exist_ok=True)
+        chown_tree(passwd_dir, self.account)
         for name, password in self._users.items():
+            target = passwd_dir / name
+            if target.exists():
+                continue
             home = root / "home" / name
-            if not home.exists():
-                home.mkdir(parents=True)
-                chown_tree(home, self.account)
-            lines.append(f"{name}:{{PLAIN}}{password}:{self.account.uid}:{self.account.gid}::{home}::\n")
-        tmp = root / "passwd.new"
-        tmp.write_text("".join(lines), encoding="utf-8")
-        tmp.chmod(0o600)
-        chown_tree(tmp, self.account)
-        # Dovecot rereads the file when its mtime (whole seconds) or size changes; two
-        # same-length files within one second would look unchanged, so step the mtime.
-        target = root / "passwd"
-        if target.exists():
-            stamp = max(int(time.time()), int(target.stat().st_mtime) + 1)
-            os.utime(tmp, (stamp, stamp))
-        tmp.replace(target)  # atomic: auth never reads half a file
+            home.mkdir(parents=True, exist_ok=True)
+            chown_tree(home, self.account)
+            tmp = passwd_dir / f".{name}.new"
+            tmp.write_text(
+                f"{name}:{{PLAIN}}{password}:{self.account.uid}:{self.account.gid}::{home}::\n",
+                encoding="utf-8",
+            )
+            tmp.chmod(0o600)
+            chown_tree(tmp, self.account)
+            tmp.replace(target)  # atomic: auth never reads half a file
 
     def _auth_knows(self, name: str) -> bool:
-        # Dovecot's passwd-file driver stats the file at most once a second, so a user
-        # added right after a login is unknown for up to a second: ask until it is known.
+        # Ask auth itself, so a test never races the server for a user it just added.
         try:
             self.doveadm("user", "-f", "uid", name)
         except ServerUnavailable:
@@ -440,8 +443,6 @@ def _check_user(name: str, password: str) -> None:
 
 
 def _group_name(gid: int) -> str:
-    import grp
-
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:

@@ -107,6 +107,7 @@ class PostgresCluster:
             ],
             self._root() / "postgres.log",
             env=self._env(),
+            orphan_signal=signal.SIGQUIT,  # immediate shutdown: nobody is left to wait for
         )
         if not wait_until(self._accepts, self.startup_timeout, interval=0.05):
             self._fail_start(f"no connection accepted within {self.startup_timeout:.0f}s")

@@ -176,6 +176,7 @@ def test_recreated_folder_has_new_uidvalidity_and_no_mail(dovecot: DovecotServer
     conn.logout()
 
 
+@pytest.mark.dovecot
 def test_stopped_dovecot_leaves_no_process_and_no_files() -> None:
     skip_if_servers_skipped()
     server = DovecotServer(users={"alone": "alone-secret"}).start()
@@ -189,6 +190,7 @@ def test_stopped_dovecot_leaves_no_process_and_no_files() -> None:
             socket.create_connection((server.host, port), timeout=5).close()
 
 
+@pytest.mark.dovecot
 def test_dovecot_that_cannot_start_reports_its_own_log() -> None:
     skip_if_servers_skipped()
     with socket.socket() as squatter:
@@ -300,6 +302,7 @@ def test_database_url_gives_an_empty_database_on_each_backend(database_url: str,
         engine.dispose()
 
 
+@pytest.mark.postgres
 def test_stopped_cluster_leaves_no_process_and_no_files() -> None:
     skip_if_servers_skipped()
     cluster = PostgresCluster().start()
@@ -311,6 +314,7 @@ def test_stopped_cluster_leaves_no_process_and_no_files() -> None:
         socket.create_connection((cluster.host, cluster.port), timeout=5).close()
 
 
+@pytest.mark.postgres
 def test_postgres_that_cannot_start_reports_its_own_log() -> None:
     skip_if_servers_skipped()
     with socket.socket() as squatter:
