@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import structlog
 from sqlalchemy import func, select
@@ -176,8 +175,8 @@ class MailboxConsumer:
             return
         earlier = self._taken_before(uidvalidity, headers.message_id)
         if earlier is not None:
-            self._record(uidvalidity, headers, earlier.queue_id, earlier.state if earlier.state != "spooling"
-                         else "spooled", "taken under an earlier UIDVALIDITY")
+            # "spooled": marked on the server under its new UID once its message is finished.
+            self._record(uidvalidity, headers, earlier.queue_id, "spooled", "taken under an earlier UIDVALIDITY")
             log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=earlier.queue_id,
                      message_id=headers.message_id)
             return
@@ -288,7 +287,3 @@ async def _until_stop(stop: asyncio.Event, work) -> None:
     else:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-
-def spool_path(spool: Spool, queue_id: str) -> Path:
-    return spool.new / f"{queue_id}.msg"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.daemon import Daemon, write_config
-from tests.imap_helpers import folder_messages, intake_config, mailbox_flags
+from tests.imap_helpers import intake_config, mailbox_flags
 from tests.letters import letter
 
 LAT = "saraban.latkrabang@bangkok.go.th"
@@ -107,6 +107,7 @@ def test_uidvalidity_change_before_marking_recognises_message_ids(daemon_factory
     d.start()
     d.wait_for(lambda: any(e.get("event") == "imap_message_known" for e in d.events()), timeout=60,
                what="the message to be recognised")
+    _all_marked(dovecot, user, 1)  # marked again, under its new UID
     d.wait_idle()
     assert len(d.register()) == 1
 
