@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_quarantine_commands(sub)
     add_reprocess_command(sub)
     add_units_commands(sub)
+    from gateway.outbox_cli import add_outbox_commands
+
+    add_outbox_commands(sub)
     return parser
 
 

@@ -12,7 +12,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gateway.config_imap import ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.example.toml"
 
@@ -90,6 +92,15 @@ class DeliverySection(_Section):
     retry_base: float = Field(5.0, gt=0)  # seconds; doubles each attempt
     retry_max: float = Field(3600.0, gt=0)
     dead_after: float = Field(3 * 24 * 3600.0, gt=0)  # seconds until an item is dead
+    # Mail-server backends (docs/imap.md): named servers, and which unit files where.
+    imap: dict[str, ImapServer] = Field(default_factory=dict)
+    smtp: dict[str, SmtpForward] = Field(default_factory=dict)
+    units: dict[str, UnitDelivery] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _routes(self) -> "DeliverySection":
+        check_routes(self.imap, self.smtp, self.units, self.backend)
+        return self
 
 
 class RulesSection(_Section):
@@ -185,6 +196,7 @@ class Settings(_Section):
     secrecy: SecrecySection = SecrecySection()
     export: ExportSection = ExportSection()
     logging: LoggingSection = LoggingSection()
+    imap_intake: list[ImapIntake] = Field(default_factory=list)  # [[imap_intake]] mailboxes
     source: Path | None = None  # the file this came from
 
     # Derived paths, so no other module has to know the layout rules.
@@ -232,6 +244,7 @@ class Settings(_Section):
         data = self.model_dump(mode="json", exclude={"source"}, by_alias=True)
         if data["notices"].get("password"):
             data["notices"]["password"] = "********"
+        data = mask_secrets(data)
         data["effective"] = {
             "source": str(self.source) if self.source else None,
             "data_dir": str(self.data_dir),

@@ -58,6 +58,10 @@ class Supervisor:
         for index in range(count):
             self.children.append(Child(f"pipeline-{index}", runner_pipeline.main, (self.settings, index, count)))
         self.children.append(Child("delivery", runner_delivery.main, (self.settings,)))
+        if self.settings.imap_intake:  # central mailboxes pulled from the mail server
+            from gateway import runner_imap
+
+            self.children.append(Child("imap-intake", runner_imap.main, (self.settings,)))
 
     def start(self) -> None:
         for child in self.children:

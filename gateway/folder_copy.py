@@ -28,7 +28,8 @@ def _split(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
 
 
 def _encode(name: str, value: str) -> bytes:
-    header = Header(value, "utf-8", header_name=name)
+    # ASCII stays readable (and searchable: IMAP SEARCH HEADER X-Saraban-Queue-Id ...).
+    header = Header(value, "us-ascii" if value.isascii() else "utf-8", header_name=name)
     return f"{name}: {header.encode(linesep=chr(13) + chr(10))}".encode("ascii")
 
 

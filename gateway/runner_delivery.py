@@ -61,6 +61,15 @@ HANDLERS["alert"] = deliver_alert
 HANDLERS["notice"] = send_notice  # acknowledgements and rejections (gateway/notices/)
 
 
+def _deliver_routed(services: Services, item: OutboxItem) -> None:
+    from gateway.deliver_route import deliver_routed  # per-unit backend: maildir, imap, smtp
+
+    deliver_routed(services, item)
+
+
+HANDLERS["folder"] = _deliver_routed
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 

@@ -62,9 +62,12 @@ class Spool:
         return removed
 
     def accept(self, raw: bytes, mail_from: str, rcpt_to: list[str], peer: str | None = None,
-               helo: str | None = None) -> str:
-        """Write durably; return the queue id. Raises OSError if the disk refused."""
-        queue_id = new_queue_id()
+               helo: str | None = None, queue_id: str | None = None) -> str:
+        """Write durably; return the queue id. Raises OSError if the disk refused.
+
+        `queue_id`: one chosen (and recorded) beforehand, so that writing again after a
+        crash yields the same entry (IMAP intake); default a fresh one."""
+        queue_id = queue_id or new_queue_id()
         envelope = {
             "queue_id": queue_id,
             "mail_from": mail_from,

@@ -7,6 +7,7 @@ from gateway.config import Settings
 from gateway.refusals import refusal_counts
 from gateway.notices.status import notice_status, render_notice_status
 from gateway.spool import Spool
+from gateway.status_imap import imap_status, render_imap
 from storage.db import Database
 from storage.models import Letter, Message, OutboxItem, QuarantineEntry
 
@@ -27,6 +28,7 @@ def collect_status(settings: Settings) -> dict:
             select(QuarantineEntry.state, func.count()).group_by(QuarantineEntry.state)).all())
         refused = refusal_counts(session)  # e.g. {"top_secret": 2}: refused at end of DATA
         notices = notice_status(settings, session)
+        imap_intake = imap_status(session)
     db.dispose()
     return {
         "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
@@ -36,6 +38,7 @@ def collect_status(settings: Settings) -> dict:
         "quarantine": quarantine,
         "refused": refused,
         "notices": notices,
+        "imap_intake": imap_intake,
     }
 
 
@@ -47,6 +50,7 @@ def render_status(status: dict) -> str:
     ]
     for kind, states in sorted(status["outbox"].items()):
         lines.append(f"outbox     {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    lines += render_imap(status)
     lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items())) or "empty"))
     if status.get("refused"):
         lines.append("refused    " + ", ".join(f"{k} {v}" for k, v in sorted(status["refused"].items())))

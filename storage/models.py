@@ -190,3 +190,8 @@ class OperatorAction(Base):
     quarantine_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Tables of the IMAP intake live in their own module; importing it here puts them on
+# Base.metadata for create_all and Alembic.
+from storage import models_imap  # noqa: E402,F401

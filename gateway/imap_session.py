@@ -1,0 +1,333 @@
+"""An IMAP session over aioimaplib in which no call can hang.
+
+aioimaplib has known hangs: `idle_start()` never returns when the server answers IDLE
+with BYE and closes (aioimaplib #110); a connection attempt with a TLS mismatch ignores
+`asyncio.wait_for` cancellation (#128); commands pending when the connection drops are
+never completed (seen against Dovecot; the brief also cites #58). So every call here
+runs as a task raced against our own deadline and against the connection-lost callback; on either, the task is cancelled without being
+awaited, the transport is aborted and `ImapGone` is raised. A session that raised
+`ImapGone` is finished: the caller reconnects. A NO/BAD answer is `ImapRefused` and
+leaves the session usable.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.parser
+import email.utils
+import email.policy
+import re
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable
+
+import aioimaplib
+import structlog
+
+log = structlog.get_logger("gateway.imap")
+
+_FETCH_START = re.compile(rb"^(\d+) FETCH \(")
+_UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+
+
+class ImapError(Exception):
+    """Something went wrong talking to the IMAP server."""
+
+
+class ImapGone(ImapError):
+    """Timed out, connection lost, or the server said BYE: the session is over."""
+
+
+class ImapRefused(ImapError):
+    """The server answered NO or BAD; the session is still usable."""
+
+    def __init__(self, what: str, result: str, lines: list[Any]):
+        self.result = result
+        self.text = " ".join(_text(line) for line in lines if isinstance(line, (bytes, bytearray)))
+        super().__init__(f"{what}: {result} {self.text}".strip())
+
+    @property
+    def trycreate(self) -> bool:
+        return "[TRYCREATE]" in self.text.upper()
+
+
+@dataclass
+class Headers:
+    """What a header-only FETCH tells about one message, before its body is read."""
+
+    uid: int
+    size: int
+    flags: set[str] = field(default_factory=set)
+    message_id: str | None = None
+    sender: str | None = None  # Return-Path, else the From address
+
+
+def _text(data: bytes | bytearray) -> str:
+    return bytes(data).decode("utf-8", "replace")
+
+
+def tls_context(ca_file: Path | None, verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def mailbox_name(name: str) -> str:
+    """A folder name as IMAP spells it: modified UTF-7 (RFC 3501 5.1.3), so Thai works."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            encoded = base64.b64encode("".join(pending).encode("utf-16-be")).decode("ascii")
+            out.append("&" + encoded.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending.append(ch)
+    flush()
+    return "".join(out)
+
+
+def _quote(value: str) -> str:
+    value = mailbox_name(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ImapSession:
+    """One logged-in connection. Use `await ImapSession(...).connect()`; `close()` always."""
+
+    def __init__(self, host: str, port: int, username: str, password: str, *, tls: bool = True,
+                 ca_file: Path | None = None, verify: bool = True, timeout: float = 30.0):
+        self.host, self.port, self.username = host, port, username
+        self._password = password
+        self._ssl = tls_context(ca_file, verify) if tls else None
+        self.timeout = timeout
+        self.client: aioimaplib.IMAP4 | None = None
+        self._lost = asyncio.Event()
+        self.selected: str | None = None
+        # Set when the server reports "* n EXISTS" in any response. Dovecot (like most
+        # servers) reports new mail at the end of whatever command runs next, and
+        # aioimaplib drops such untagged lines during FETCH/STORE/SEARCH; without this
+        # flag a letter arriving during our own commands would wait for the next IDLE
+        # wake-up instead of being taken at once.
+        self.mail_arrived = False
+
+    # -- the guard -----------------------------------------------------------------------
+
+    async def call(self, what: str, awaitable: Awaitable, timeout: float | None = None,
+                   check: bool = True) -> Any:
+        """Await `awaitable` within `timeout` (default: the session's), or finish the session."""
+        if self.client is None or self._lost.is_set():
+            raise ImapGone(f"{what}: not connected")
+        task = asyncio.ensure_future(awaitable)
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            done, _ = await asyncio.wait({task, lost}, timeout=timeout or self.timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            self._drop(task)
+            self.abort()
+            raise
+        finally:
+            lost.cancel()
+        if task not in done:
+            self._drop(task)
+            why = "connection lost" if self._lost.is_set() else f"no answer within {timeout or self.timeout:.0f}s"
+            self.abort()
+            raise ImapGone(f"{what}: {why}")
+        try:
+            result = task.result()
+        except (aioimaplib.AioImapException, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+            self.abort()
+            raise ImapGone(f"{what}: {type(exc).__name__}: {exc}") from None
+        if check and isinstance(result, tuple) and hasattr(result, "result"):
+            if any(_text(line).upper().startswith("BYE") for line in result.lines
+                   if isinstance(line, (bytes, bytearray))) and result.result != "OK":
+                self.abort()
+                raise ImapGone(f"{what}: server said BYE")
+            if result.result != "OK":
+                raise ImapRefused(what, result.result, result.lines)
+        return result
+
+    @staticmethod
+    def _drop(task: asyncio.Future) -> None:
+        # Cancelled but never awaited: it may never finish (aioimaplib #128).
+        task.cancel()
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def abort(self) -> None:
+        """Tear the connection down at once, without LOGOUT (the server may be gone)."""
+        self._lost.set()
+        client, self.client = self.client, None
+        if client is None:
+            return
+        transport = getattr(client.protocol, "transport", None)
+        if transport is not None:
+            transport.abort()
+        client._client_task.cancel()
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and not self._lost.is_set()
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def connect(self) -> "ImapSession":
+        self._lost.clear()
+        try:
+            self.client = aioimaplib.IMAP4(self.host, self.port, timeout=self.timeout,
+                                           conn_lost_cb=lambda exc: self._lost.set(),
+                                           ssl_context=self._ssl)
+        except OSError as exc:
+            raise ImapGone(f"connect: {exc}") from None
+        self._watch_untagged(self.client.protocol)
+        await self.call("connect", self.client.wait_hello_from_server())
+        try:
+            await self.call("login", self.client.login(self.username, self._password))
+        except ImapRefused as exc:
+            self.abort()
+            raise ImapRefused(f"login as {self.username}", exc.result, [exc.text.encode()]) from None
+        return self
+
+    def _watch_untagged(self, protocol: aioimaplib.IMAP4ClientProtocol) -> None:
+        original = protocol._untagged_response
+
+        def watching(line: bytes):  # noqa: ANN202
+            if line.rstrip().upper().endswith(b" EXISTS"):
+                self.mail_arrived = True
+            return original(line)
+
+        protocol._untagged_response = watching
+
+    async def close(self) -> None:
+        if self.connected:
+            try:
+                await self.call("logout", self.client.logout(), timeout=min(5.0, self.timeout), check=False)
+            except ImapError:
+                pass
+        self.abort()
+
+    def has(self, capability: str) -> bool:
+        return self.client is not None and self.client.has_capability(capability)
+
+    async def select(self, mailbox: str) -> int:
+        """Select `mailbox`; return its UIDVALIDITY."""
+        response = await self.call(f"select {mailbox}", self.client.select(_quote(mailbox)))
+        self.selected = mailbox
+        for line in response.lines:
+            match = _UIDVALIDITY.search(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
+            if match:
+                return int(match.group(1))
+        raise ImapGone(f"select {mailbox}: the server gave no UIDVALIDITY")
+
+    async def create(self, mailbox: str) -> None:
+        try:
+            await self.call(f"create {mailbox}", self.client.create(_quote(mailbox)))
+        except ImapRefused as exc:
+            if "ALREADYEXISTS" not in exc.text.upper() and "EXISTS" not in exc.text.upper():
+                raise
+
+    async def uid_search(self, *criteria: str) -> list[int]:
+        response = await self.call("uid search", self.client.uid_search(*criteria, charset=None))
+        uids: list[int] = []
+        for line in response.lines[:-1]:
+            uids.extend(int(tok) for tok in _text(line).split() if tok.isdigit())
+        return sorted(set(uids))
+
+    async def fetch_headers(self, uids: list[int]) -> list[Headers]:
+        """Size, flags and Message-ID/sender of each message, without its body."""
+        if not uids:
+            return []
+        response = await self.call(
+            "fetch headers",
+            self.client.uid("fetch", ",".join(map(str, uids)),
+                            "(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID RETURN-PATH FROM)])"),
+        )
+        found: dict[int, Headers] = {}
+        for meta, literal in _fetch_records(response.lines):
+            uid_match, size_match = _UID.search(meta), _SIZE.search(meta)
+            if not uid_match or not size_match:
+                continue  # an unsolicited FETCH (flags changed by someone else)
+            flags = _FLAGS.search(meta)
+            headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(literal or b"")
+            sender = headers.get("Return-Path") or headers.get("From")
+            if sender:
+                addresses = email.utils.getaddresses([str(sender)])
+                sender = addresses[0][1] if addresses and addresses[0][1] else None
+            uid = int(uid_match.group(1))
+            found[uid] = Headers(
+                uid=uid,
+                size=int(size_match.group(1)),
+                flags=set(_text(flags.group(1)).split()) if flags else set(),
+                message_id=(str(headers.get("Message-ID")).strip() or None) if headers.get("Message-ID") else None,
+                sender=sender or None,
+            )
+        return [found[u] for u in sorted(found)]
+
+    async def fetch_body(self, uid: int, timeout: float | None = None) -> bytes:
+        response = await self.call(f"fetch body {uid}", self.client.uid("fetch", str(uid), "(UID BODY.PEEK[])"),
+                                   timeout=timeout)
+        for meta, literal in _fetch_records(response.lines):
+            match = _UID.search(meta)
+            if literal is not None and match and int(match.group(1)) == uid:
+                return literal
+        raise ImapRefused(f"fetch body {uid}", "NO", [b"message vanished"])
+
+    async def add_keyword(self, uid: int, keyword: str) -> None:
+        await self.call(f"store {uid}", self.client.uid("store", str(uid), "+FLAGS.SILENT", f"({keyword})"))
+
+    async def move(self, uid: int, mailbox: str) -> None:
+        """Move one message (MOVE, or COPY + \\Deleted + UID EXPUNGE on older servers)."""
+        if self.has("MOVE"):
+            await self.call(f"move {uid}", self.client.uid("move", str(uid), _quote(mailbox)))
+            return
+        await self.call(f"copy {uid}", self.client.uid("copy", str(uid), _quote(mailbox)))
+        await self.call(f"store {uid}", self.client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Deleted)"))
+        if self.has("UIDPLUS"):
+            await self.call(f"expunge {uid}", self.client.uid("expunge", str(uid)))
+
+    async def append(self, data: bytes, mailbox: str, flags: str | None = None) -> None:
+        await self.call(f"append to {mailbox}", self.client.append(data, mailbox=_quote(mailbox), flags=flags),
+                        timeout=self.timeout + len(data) / 1_000_000)  # a second more per MB
+
+    async def noop(self) -> None:
+        await self.call("noop", self.client.noop())
+
+    async def idle(self, seconds: float) -> bool:
+        """IDLE for up to `seconds`; True if the server pushed something (new mail, say)."""
+        queue = self.client.protocol.idle_queue
+        while not queue.empty():
+            queue.get_nowait()  # leftovers of an earlier IDLE would wake us for nothing
+        idle_task = await self.call("idle", self.client.idle_start(timeout=seconds))
+        push = await self.call("idle wait", self.client.wait_server_push(timeout=seconds + self.timeout),
+                               timeout=seconds + self.timeout * 2, check=False)
+        self.client.idle_done()
+        await self.call("idle done", idle_task)
+        return push != aioimaplib.STOP_WAIT_SERVER_PUSH
+
+
+def _fetch_records(lines: list[Any]) -> list[tuple[bytes, bytes | None]]:
+    """(the non-literal text, the literal) of each `* n FETCH (...)` in a response."""
+    records: list[list] = []
+    for line in lines:
+        if isinstance(line, bytearray):
+            if records:
+                records[-1][1] = bytes(line)
+        elif isinstance(line, bytes):
+            if _FETCH_START.match(line):
+                records.append([line, None])
+            elif records:
+                records[-1][0] += b" " + line
+    return [(meta, literal) for meta, literal in records]
