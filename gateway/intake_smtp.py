@@ -18,6 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from gateway import charsets  # noqa: F401  (windows-874 alias for the subject)
 from gateway import replies
 from gateway.directory import Directory, is_saraban_address
+from gateway.smtp_protocol import SarabanSMTP
 from gateway.spool import Spool
 from rules.extract import classify_secrecy_text
 
@@ -118,28 +119,6 @@ def _secrecy_marking(raw: bytes) -> str:
             if classify_secrecy_text(text) == "top_secret":
                 return "top_secret"
     return "none"
-
-
-class SarabanSMTP(SMTP):
-    """aiosmtpd's protocol with two changes: lines up to 64 KiB are accepted (RFC 5321
-    says 1000, but Thai HTML mail from real clients exceeds it and a letter must not
-    bounce for that), and aiosmtpd's own English-only refusals are said in Thai too."""
-
-    line_length_limit = 65536
-
-    _BILINGUAL = {
-        "552 Error: Too much mail data": replies.TOO_BIG,
-        "552 Error: message size exceeds fixed maximum message size": replies.TOO_BIG,
-        "500 Line too long": replies.LINE_TOO_LONG,
-        "421 Too many connections": replies.TOO_BUSY,
-    }
-
-    async def push(self, status: str) -> None:
-        for prefix, text in self._BILINGUAL.items():
-            if status.startswith(prefix):
-                status = text
-                break
-        await super().push(status)
 
 
 def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int,
