@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--unit", help="apply this unit's policy")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_rules_check)
+
+    from gateway.signatures.cli import add_verify_parser
+
+    add_verify_parser(sub)  # saraban-gateway verify FILE.pdf [--json]
     return parser
 
 

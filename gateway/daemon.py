@@ -18,6 +18,7 @@ from gateway.config import Settings
 from gateway.directory import Directory, DirectoryError, load_directory
 from gateway.intake_smtp import IntakeHandler, make_smtp_factory
 from gateway.log import setup_logging
+from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
 from storage.db import Database
 
@@ -106,6 +107,7 @@ class DirectoryHolder:
 
 async def serve(settings: Settings) -> None:
     setup_logging(settings.logging.level, settings.logging.format, process="supervisor")
+    prepare_signatures(settings)  # trust bundle readable, seal key present (docs/signatures.md)
     spool = Spool(settings.spool_dir)
     removed = spool.clean_tmp()
     db = Database(settings.database_url)

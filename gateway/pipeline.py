@@ -7,7 +7,7 @@ The spool file is removed last, once the database says the message is finished.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from gateway.crashpoints import crashpoint
 from gateway.parse_mail import parse_mail, sender_display_name
 from gateway.services import Services
+from gateway.signatures.check import needs_review
 from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
 from rules.model import Finding, LetterFacts, ParsedMail
@@ -36,6 +37,7 @@ class Checked:
     findings: list[Finding]
     raw_sha256: str
     parse_error: str | None = None
+    signatures: dict[int, list[dict]] = field(default_factory=dict)  # attachment index -> verdicts
 
 
 def process_entry(services: Services, queue_id: str) -> str:
@@ -112,7 +114,11 @@ def _check(services: Services, entry: SpoolEntry) -> Checked:
         services.vault.put(attachment.data, attachment.sha256)
     facts = extract_facts(mail)
     findings = run_rules(mail, facts, services.rule_settings)
-    return Checked(mail, facts, findings, raw_sha256)
+    signatures: dict[int, list[dict]] = {}
+    if services.signatures is not None:  # gateway/signatures/check.py
+        report = services.signatures.check(entry.raw, mail)
+        findings, signatures = findings + report.findings, report.by_attachment
+    return Checked(mail, facts, findings, raw_sha256, signatures=signatures)
 
 
 def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt: str) -> str:
@@ -173,9 +179,11 @@ def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt
                         "size": a.size,
                         "content_type": a.sniffed_type,
                         "declared_type": a.declared_type,
+                        "signatures": checked.signatures.get(a.index),
                     }
                     for a in checked.mail.attachments
                 ],
+                review=needs_review(decision.findings),
             ),
             start=settings.start_number(unit_name, book, _year(entry)),
         )

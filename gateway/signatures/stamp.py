@@ -197,6 +197,11 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey) -> byte
     return out.getvalue()
 
 
+def receipt_pdf(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: str) -> bytes:
+    """The sealed receipt alone (never reads the letter). Runs its own event loop."""
+    return asyncio.run(_receipt(stamp, seal, original_sha256, reason))
+
+
 async def _receipt(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: str) -> bytes:
     """A one-page receipt naming the original by hash, itself sealed with the stamp."""
     from pyhanko.pdf_utils import generic
