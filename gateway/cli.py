@@ -26,6 +26,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     directory = load_directory(settings.directory_path, settings.gateway.domain)
     data = settings.effective()
     data["effective"]["units"] = len(directory.units)
+    from gateway.signatures.settings import trust_from_settings  # bundles readable?
+
+    data["effective"]["trust_roots"] = len(trust_from_settings(settings).roots)
     print(json.dumps(data, ensure_ascii=False, indent=2))
     print(f"configuration OK: {settings.source} ({len(directory.units)} units)", file=sys.stderr)
     return 0

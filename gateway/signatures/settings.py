@@ -124,4 +124,11 @@ def prepare_signatures(settings: Settings) -> None:
         if not font.is_file():
             raise ConfigError(f"{settings.source}: [signatures] stamp_font {font} does not exist "
                               "(install fonts-tlwg-garuda-ttf or set stamp_font)")
-        load_seal(settings, create=True)
+        try:
+            load_seal(settings, create=True)
+        except ConfigError as exc:
+            if sig.seal_key or sig.seal_cert:
+                raise  # the operator's own files: a configuration mistake, say so now
+            # An expired or damaged key store must not stop letters being received:
+            # they are filed without the stamp, and the copy says why (X-Saraban-Stamp).
+            log.error("seal_unusable", error=str(exc), hint="saraban-gateway keys create / keys import")
