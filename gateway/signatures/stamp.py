@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.thai_dates import in_bangkok, thai_date, thai_digits, thai_time
 
 log = structlog.get_logger(__name__)
@@ -151,6 +152,7 @@ def stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> StampResult:
 
 
 async def async_stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> StampResult:
+    ensure_asn1_names()
     original_sha256 = hashlib.sha256(data).hexdigest()
     reason = _why_not_stampable(data)
     if reason is None:
@@ -245,6 +247,7 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey) -> byte
 
 def receipt_pdf(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: str) -> bytes:
     """The sealed receipt alone (never reads the letter). Runs its own event loop."""
+    ensure_asn1_names()
     return asyncio.run(_receipt(stamp, seal, original_sha256, reason))
 
 
