@@ -1,10 +1,14 @@
-"""Signature checks per second, and CPU per one-signature 1 MB letter (target < 30 ms).
+"""Signature checks per second, CPU per one-signature 1 MB letter (target < 30 ms), and
+the signatures' share of the pipeline's check step.
 
     .venv/bin/python bench/bench_signatures.py [--rounds N]
 
 Builds the test PKI in a temp dir, signs a ~1 MB letter (incompressible scan) once, then
 verifies it repeatedly: in-process (pure verification cost) and through the worker
-pool (what the daemon pays, incl. pickling the file across the pipe).
+pool (what the daemon pays, incl. pickling the file across the pipe). Last, the
+pipeline's `_check` (vault, MIME parse, PDF text, rules, signatures) on the whole mail,
+with and without the signature checker, and the receive stamp of the delivery runner.
+Figures go in docs/performance.md.
 """
 from __future__ import annotations
 
@@ -61,6 +65,71 @@ def main() -> None:
                   f"{elapsed / args.rounds * 1000:.1f} ms wall each")
         finally:
             pool.close()
+
+        pipeline_share(Path(tmp), pki, letter, args.rounds)
+
+
+def _timed(fn, rounds: int) -> float:
+    """Median wall milliseconds of fn() (the worker's CPU is off this process's clock)."""
+    fn()  # warm: worker start, imports
+    wall = []
+    for _ in range(rounds):
+        w0 = time.perf_counter()
+        fn()
+        wall.append((time.perf_counter() - w0) * 1000)
+    return statistics.median(wall)
+
+
+def pipeline_share(tmp: Path, pki, letter_pdf: bytes, rounds: int) -> None:
+    import datetime as dt
+
+    from gateway.config import load_settings
+    from gateway.pdf_pool import PdfPool
+    from gateway.pipeline import _check
+    from gateway.services import Services
+    from gateway.signatures.check import SignatureChecker
+    from gateway.signatures.receive_stamp import StampJob, stamper_for
+    from gateway.signatures.stamp import StampInfo
+    from gateway.spool import SpoolEntry
+    from tests.daemon import write_config
+    from tests.letters import letter
+
+    from gateway.log import setup_logging
+
+    setup_logging("warning", "console")  # the pipeline's per-letter events would drown the figures
+    extra = f'[signatures]\ntrust_roots = "{pki.roots_pem}"\nrevocation_dir = "{pki.revocation_dir}"\n'
+    settings = load_settings(write_config(tmp / "gw", extra=extra), environ={})
+    services = Services.build(settings, create_schema=True)
+    pdf_pool = PdfPool(timeout=30)  # as the runner: PDF text in a child process
+    services.pdf_reader = pdf_pool.inspect
+    raw = letter(files=[("2569_dds_0403_57.pdf", letter_pdf)])
+    entry = SpoolEntry("bench", "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"],
+                       dt.datetime.now(dt.timezone.utc), None, None, raw, tmp / "x")
+    checker = SignatureChecker.from_settings(settings)
+    try:
+        services.signatures = None
+        without = _timed(lambda: _check(services, entry), rounds)
+        services.signatures = checker
+        with_sigs = _timed(lambda: _check(services, entry), rounds)
+        assert _check(services, entry).signatures[0][0]["indication"] == "TOTAL_PASSED"
+    finally:
+        checker.close()
+        pdf_pool.close()
+    share = (with_sigs - without) / with_sigs * 100
+    print(f"pipeline _check of the {len(raw) / 1e6:.2f} MB mail: {without:.1f} ms without signatures, "
+          f"{with_sigs:.1f} ms with ({share:.0f}% of the check step is signature verification)")
+
+    from gateway.signatures.settings import load_seal
+
+    load_seal(settings, create=True)
+    stamper = stamper_for(settings)
+    info = StampInfo("สำนักงานเขตลาดกระบัง", "1/2569", dt.datetime.now(dt.timezone.utc))
+    job = StampJob("2569_dds_0403_57.pdf", letter_pdf, info, "1/2569")
+    try:
+        stamp_ms = _timed(lambda: stamper.stamp(job), max(3, rounds // 5))
+    finally:
+        stamper.close()
+    print(f"receive stamp (delivery runner, seal RSA-3072): {stamp_ms:.1f} ms wall per letter")
 
 
 if __name__ == "__main__":

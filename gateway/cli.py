@@ -27,6 +27,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     directory = load_directory(settings.directory_path, settings.gateway.domain)
     data = settings.effective()
     data["effective"]["units"] = len(directory.units)
+    from gateway.signatures.settings import trust_from_settings  # bundles readable?
+
+    data["effective"]["trust_roots"] = len(trust_from_settings(settings).roots)
     print(json.dumps(data, ensure_ascii=False, indent=2))
     print(f"configuration OK: {settings.source} ({len(directory.units)} units)", file=sys.stderr)
     return 0
@@ -119,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.outbox_cli import add_outbox_commands
 
     add_outbox_commands(sub)
+    from gateway.signatures.cli import add_verify_parser
+
+    add_verify_parser(sub)  # saraban-gateway verify FILE.pdf [--json]
     return parser
 
 

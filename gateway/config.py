@@ -131,6 +131,23 @@ class SignaturesSection(_Section):
     revocation_dir: Path | None = None
     online_revocation: bool = False
     timeout: float = Field(20.0, gt=0)
+    # Verification (docs/signatures.md): caps per PDF, checked in a worker process.
+    verify: bool = True
+    revocation_mode: Literal["soft-fail", "hard-fail", "require"] = "soft-fail"
+    max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    max_pages: int = Field(500, ge=1)
+    memory_mb: int = Field(1536, ge=0)  # per verification worker; 0 = unlimited
+    # What a failed/indeterminate/altered signature does: "review" registers the letter
+    # and flags it (Letter.review), "reject" quarantines it. Per unit: {unit = action}.
+    on_failure: Literal["review", "reject"] = "review"
+    unit_on_failure: dict[str, Literal["review", "reject"]] = Field(default_factory=dict)
+    # Receive stamp (ตรารับ) on the folder copy, as the appearance of a gateway seal.
+    stamp: bool = True
+    seal_key: Path | None = None  # PEM; default: the gateway key of <data_dir>/keys
+    seal_cert: Path | None = None
+    seal_chain: str | None = None  # PEM files up to (not incl.) the root, ':'-separated
+    stamp_font: Path | None = None  # default TLWG Garuda; a TH Sarabun .ttf works too
+    stamp_thai_digits: bool = True
 
 
 class HttpSection(_Section):

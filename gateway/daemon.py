@@ -25,6 +25,7 @@ from gateway.reload import ReloadError, load_new
 from gateway.sd_notify import Notifier
 from gateway.smtp_drain import SessionTracker
 from gateway.refusals import RefusalRecorder
+from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
 from storage.db import Database
 
@@ -140,6 +141,7 @@ async def serve(settings: Settings) -> int:
     setup_logging(settings.logging.level, settings.logging.format, process="supervisor")
     notifier = Notifier()
     notifier.status("starting: database schema")
+    prepare_signatures(settings)  # trust bundle readable, seal key present (docs/signatures.md)
     spool = Spool(settings.spool_dir)
     removed = spool.clean_tmp()
     db = Database(settings.database_url)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from email.header import Header
 
 DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book",
-        b"x-saraban-finding", b"x-saraban-review", b"x-saraban-queue-id"}
+        b"x-saraban-finding", b"x-saraban-review", b"x-saraban-queue-id",
+        b"x-saraban-signature", b"x-saraban-stamp"}
 
 
 def _split(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
@@ -35,7 +36,8 @@ def _encode(name: str, value: str) -> bytes:
 
 def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject: str | None,
                       queue_id: str, findings: list[dict] | None = None,
-                      review: bool = False) -> bytes:
+                      review: bool = False,
+                      extra_headers: list[tuple[str, str]] | None = None) -> bytes:
     headers, body, newline = _split(raw)
     kept = [h for h in headers if h.split(b":", 1)[0].strip().lower() not in DROP]
     added = [
@@ -48,6 +50,8 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
         added.append(_encode("X-Saraban-Finding", f"{finding['verdict']}: {finding['rule']}: {finding['message']}"))
     if review:
         added.append(_encode("X-Saraban-Review", "yes"))
+    for name, value in extra_headers or []:  # e.g. X-Saraban-Signature (gateway/signatures)
+        added.append(_encode(name, value))
     added.append(_encode("Subject", f"[รับ {receive_no}] {subject or ''}".rstrip()))
     lines = [h.replace(b"\r\n", newline) for h in added] + kept
     return newline.join(lines) + newline + newline + body

@@ -7,7 +7,7 @@ The spool file is removed last, once the database says the message is finished.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from gateway.crashpoints import crashpoint
 from gateway.notices.create import queue_acknowledgement, queue_rejection
 from gateway.parse_mail import parse_mail, sender_display_name
 from gateway.services import Services
+from gateway.signatures.check import needs_review
 from gateway.spool import SpoolEntry
 from gateway.thai_time import be_year
 from rules.extract import extract_facts
@@ -42,6 +43,7 @@ class Checked:
     raw_sha256: str
     parse_error: str | None = None
     classified: Sealed | None = None  # ลับ/ลับมาก/ลับที่สุด: sealed, never in the plain vault
+    signatures: dict[int, list[dict]] = field(default_factory=dict)  # attachment index -> verdicts
 
 
 def process_entry(services: Services, queue_id: str) -> str:
@@ -131,7 +133,13 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
     raw_sha256 = services.vault.put(entry.raw)
     for attachment in mail.attachments:
         services.vault.put(attachment.data, attachment.sha256)
-    return Checked(mail, facts, findings, raw_sha256)
+    # Signatures are checked for ordinary letters only: a classified letter's signer
+    # names would otherwise reach the plaintext register; its registrar verifies it.
+    signatures: dict[int, list[dict]] = {}
+    if services.signatures is not None:  # gateway/signatures/check.py
+        report = services.signatures.check(entry.raw, mail)
+        findings, signatures = findings + report.findings, report.by_attachment
+    return Checked(mail, facts, findings, raw_sha256, signatures=signatures)
 
 
 def _file_for_unit(services: Services, entry: SpoolEntry, checked: Checked, rcpt: str) -> str:
@@ -207,10 +215,11 @@ def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked,
                 "size": a.size,
                 "content_type": a.sniffed_type,
                 "declared_type": a.declared_type,
+                "signatures": checked.signatures.get(a.index),
             }
             for a in checked.mail.attachments
         ],
-        review=review,
+        review=review or needs_review(findings),
     )
 
 

@@ -25,6 +25,7 @@ from gateway.notices.send import send_notice
 from gateway.outbox_errors import PermanentFailure
 from gateway.process_util import StopFlag, die_with_parent
 from gateway.services import Services
+from gateway.signatures.receive_stamp import signature_headers, stamp_job_for, with_receive_stamp
 from storage.models import Letter, OutboxItem
 
 log = structlog.get_logger("gateway.runner.delivery")
@@ -46,7 +47,10 @@ def deliver_folder(services: Services, item: OutboxItem) -> None:
             queue_id=letter.queue_id,
             findings=letter.findings,
             review=letter.review,
+            extra_headers=signature_headers(letter),
         )
+        stamp_job = stamp_job_for(services.settings, letter, unit, services.vault)
+    copy = with_receive_stamp(services.settings, copy, stamp_job)  # ตรารับ: docs/signatures.md
     path = deliver(services.settings.folders_dir, folder, item.queue_id, item.unit or letter.unit, copy)
     crashpoint("after_folder_write")
     log.info("filed", queue_id=item.queue_id, unit=letter.unit, receive_no=letter.receive_no,

@@ -16,6 +16,7 @@ from gateway.pdf_pool import PdfPool
 from gateway.pipeline import process_entry
 from gateway.process_util import StopFlag, die_with_parent
 from gateway.services import Services
+from gateway.signatures.check import SignatureChecker
 from storage.models import Message
 
 log = structlog.get_logger("gateway.runner.pipeline")
@@ -74,6 +75,7 @@ def main(settings: Settings, index: int, count: int) -> None:
     services = Services.build(settings)
     pdf_pool = PdfPool(timeout=settings.signatures.timeout)
     services.pdf_reader = pdf_pool.inspect
+    services.signatures = SignatureChecker.from_settings(settings)
     log.info("runner_started", index=index, count=count)
     try:
         while not stop.stopping:
@@ -81,5 +83,7 @@ def main(settings: Settings, index: int, count: int) -> None:
                 time.sleep(settings.pipeline.poll_interval)
     finally:
         pdf_pool.close()
+        if services.signatures is not None:
+            services.signatures.close()
         services.close()
         log.info("runner_stopped", index=index)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from gateway.config import Settings
 from gateway.directory import Directory, load_directory
@@ -12,6 +12,9 @@ from rules.model import RuleSettings
 from rules.policy import Policy
 from storage.db import Database
 from storage.vault import Vault
+
+if TYPE_CHECKING:
+    from gateway.signatures.check import SignatureChecker
 
 
 @dataclass
@@ -24,6 +27,7 @@ class Services:
     policy: Policy
     rule_settings: RuleSettings
     pdf_reader: Callable[[bytes], PdfInfo] = field(default=inspect_pdf)
+    signatures: "SignatureChecker | None" = None  # set by the pipeline runner
 
     @classmethod
     def build(cls, settings: Settings, create_schema: bool = False) -> "Services":
@@ -51,4 +55,7 @@ def rule_settings_from(settings: Settings) -> RuleSettings:
 
 
 def policy_from_settings(settings: Settings) -> Policy:
-    return Policy(default=dict(settings.rules.policy), per_unit=dict(settings.rules.unit_policy))
+    from gateway.signatures.settings import policy_tables  # [signatures] on_failure
+
+    default, per_unit = policy_tables(settings)
+    return Policy(default=default, per_unit=per_unit)

@@ -358,6 +358,9 @@ def sign_letter(
     from pyhanko.sign import signers
     from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 
+    from gateway.signatures.asn1_names import ensure_asn1_names
+
+    ensure_asn1_names()  # other tests may have used CMS before pyHanko was imported
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
         subfilter=SigSeedSubFilter.PADES,

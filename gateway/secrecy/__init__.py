@@ -3,7 +3,6 @@
 Every function here fails closed: when something is missing, expired, unreadable or
 tampered with it raises `SecrecyError` and never hands back plaintext by another road.
 """
-import gateway.asn1_registry  # noqa: F401  (before any CMS is built)
 from gateway.secrecy.errors import SecrecyError
 
 __all__ = ["SecrecyError"]

@@ -3,7 +3,6 @@
 Public entry points (see each module): `verify_pdf`, `verify_in_worker`, `verify_smime`,
 `stamp_pdf`, `TrustSettings`, `verify_command`.
 """
-import gateway.asn1_registry  # noqa: F401  (before any CMS is built)
 from gateway.signatures.trust import TrustConfigError, TrustSettings
 from gateway.signatures.verdict import PdfVerdict, SignatureVerdict
 

@@ -70,3 +70,26 @@ def render_text(name: str, verdict: PdfVerdict, trust: TrustSettings) -> str:
     if not trust.roots:
         lines.append("  note: no trust roots configured; no signature can be trusted")
     return "\n".join(lines)
+
+
+def cmd_verify(args) -> int:
+    """`saraban-gateway verify`: trust from the configuration ([signatures])."""
+    from gateway.config import load_settings
+    from gateway.signatures.settings import trust_from_settings
+
+    settings = load_settings(args.config)
+    return verify_command(args.file, args.json, trust_from_settings(settings))
+
+
+def add_verify_parser(sub) -> None:
+    """Register the `verify` subcommand on the main parser's subparsers."""
+    verify = sub.add_parser(
+        "verify",
+        help="check the electronic signatures of one PDF, offline",
+        description="Verdicts (TOTAL_PASSED / TOTAL_FAILED / INDETERMINATE / NO_SIGNATURE_FOUND) "
+                    "for every signature and document timestamp of a PDF, with the configured trust roots. "
+                    "Exit 0: all valid; 1: needs review; 2: no signature; 64: file not readable.",
+    )
+    verify.add_argument("file", help="the PDF")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(func=cmd_verify)

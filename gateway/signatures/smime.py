@@ -15,6 +15,7 @@ import re
 
 import structlog
 
+from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.names import cert_names
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verdict import (
@@ -40,6 +41,7 @@ def verify_smime(raw_message: bytes, trust: TrustSettings) -> list[dict]:
 
 async def async_verify_smime(raw_message: bytes, trust: TrustSettings) -> list[dict]:
     quiet_library_logs()
+    ensure_asn1_names()
     try:
         verdicts = await _verify(raw_message, trust)
     except Exception as exc:  # hostile mail: a verdict, not a traceback

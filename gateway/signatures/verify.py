@@ -14,6 +14,7 @@ import logging
 
 import structlog
 
+from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
 from gateway.signatures.trust import TrustSettings
@@ -53,6 +54,7 @@ async def async_verify_pdf(data: bytes, trust: TrustSettings, *, max_pages: int 
     from pyhanko.pdf_utils.misc import PdfStrictReadError
 
     quiet_library_logs()
+    ensure_asn1_names()
     sha256 = hashlib.sha256(data).hexdigest()
     try:
         try:

@@ -32,9 +32,14 @@ class WorkerLimits:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pages: int = DEFAULT_MAX_PAGES
     memory_mb: int = DEFAULT_MEMORY_MB  # per worker address space; 0 = unlimited
+    log_setup: tuple[str, str] | None = None  # (level, format) of the daemon's JSON log
 
 
-def _worker_main(conn, memory_mb: int) -> None:
+def _worker_main(conn, memory_mb: int, log_setup: tuple[str, str] | None = None) -> None:
+    if log_setup is not None:  # a fresh process: without this, events are not JSON
+        from gateway.log import setup_logging
+
+        setup_logging(*log_setup, process="sigverify")
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -57,9 +62,9 @@ def _worker_main(conn, memory_mb: int) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, memory_mb: int):
+    def __init__(self, ctx, memory_mb: int, log_setup: tuple[str, str] | None = None):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, memory_mb), daemon=True,
+        self.process = ctx.Process(target=_worker_main, args=(child, memory_mb, log_setup), daemon=True,
                                    name="saraban-sigverify")
         self.process.start()
         child.close()
@@ -105,7 +110,7 @@ class VerifyPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return _Worker(self._ctx, self.limits.memory_mb)
+        return _Worker(self._ctx, self.limits.memory_mb, self.limits.log_setup)
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:

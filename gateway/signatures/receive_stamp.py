@@ -1,0 +1,191 @@
+"""The receive stamp (ตรารับ) and the signature summary on the folder copy.
+
+The delivery runner stamps the letter's first PDF (the letter itself; later PDFs are its
+enclosures) with the gateway seal: unit name from the directory, เลขรับ (receive
+number), วันที่ (date), เวลา (time). The stamped copy travels as an added attachment
+`<name>.stamped.pdf` beside the untouched original; when the sender certified the file
+with "no changes allowed" (DocMDP P=1), or it cannot be stamped, a sealed receipt
+`receipt-<number>-<year>.pdf` goes there instead. Stamping parses sender-supplied PDFs,
+so it runs in a child process with a deadline and a memory cap; a failed stamp never
+holds up the filing (the copy then says so in X-Saraban-Stamp).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import multiprocessing
+import resource
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import structlog
+
+from gateway.config import Settings
+from gateway.signatures.settings import load_seal, stamp_font
+from gateway.signatures.stamp import SealKey, StampInfo, StampResult
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class StampJob:
+    filename: str | None
+    data: bytes
+    info: StampInfo
+    receive_no: str  # "15/2569"
+
+
+def stamped_name(filename: str | None, index: int = 1) -> str:
+    stem = PurePosixPath((filename or f"letter-{index}.pdf").replace("\\", "/")).name
+    if stem.lower().endswith(".pdf"):
+        stem = stem[:-4]
+    return f"{stem}.stamped.pdf"
+
+
+def receipt_name(receive_no: str) -> str:
+    return f"receipt-{receive_no.replace('/', '-')}.pdf"
+
+
+def stamp_job_for(settings: Settings, letter, unit, vault) -> StampJob | None:
+    """What to stamp for a registered letter (read inside the caller's session)."""
+    if not settings.signatures.stamp:
+        return None
+    pdf = next((a for a in letter.attachments if a.content_type == "application/pdf"), None)
+    if pdf is None:
+        return None
+    received = letter.received_at
+    if received.tzinfo is None:  # SQLite hands back naive UTC
+        received = received.replace(tzinfo=dt.timezone.utc)
+    info = StampInfo(
+        unit_name=unit.name_th if unit is not None else letter.unit,
+        receive_number=letter.receive_no,
+        received_at=received,
+        thai_digits=settings.signatures.stamp_thai_digits,
+        font_path=stamp_font(settings),
+    )
+    return StampJob(pdf.filename, vault.get(pdf.sha256), info, letter.receive_no)
+
+
+def _child_setup(memory_mb: int, log_setup: tuple[str, str]) -> None:
+    from gateway.log import setup_logging
+
+    setup_logging(*log_setup, process="stamp")
+    if memory_mb:
+        limit = memory_mb * 1024 * 1024
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ValueError, OSError):
+            pass
+
+
+def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
+    from gateway.signatures.stamp import stamp_pdf
+    from gateway.signatures.verify import quiet_library_logs
+
+    quiet_library_logs()
+    return stamp_pdf(data, info, seal)
+
+
+class Stamper:
+    """One stamping child per delivery runner, replaced when a file overruns it."""
+
+    def __init__(self, seal: SealKey, timeout: float, memory_mb: int,
+                 log_setup: tuple[str, str] = ("info", "json")):
+        self.seal = seal
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self.log_setup = log_setup
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def _executor(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_child_setup, initargs=(self.memory_mb, self.log_setup),
+            )
+        return self._pool
+
+    def stamp(self, job: StampJob) -> StampResult:
+        """The stamped letter or, failing that, a receipt; raises only if even the
+        receipt cannot be made (missing font, unusable seal)."""
+        future = self._executor().submit(_stamp_in_child, job.data, job.info, self.seal)
+        try:
+            return future.result(timeout=self.timeout)
+        except cf.TimeoutError:
+            reason = f"stamping took longer than {self.timeout:g} s"
+        except (cf.process.BrokenProcessPool, MemoryError) as exc:
+            reason = f"the stamping process failed ({type(exc).__name__})"
+        self._kill()
+        log.warning("stamp_failed", reason=reason, receive_no=job.receive_no)
+        return receipt_only(job, self.seal, reason)
+
+    def _kill(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:
+    """A receipt that names the original by hash; never parses the sender's file."""
+    import hashlib
+
+    from gateway.signatures.stamp import receipt_pdf
+
+    sha256 = hashlib.sha256(job.data).hexdigest()
+    return StampResult("receipt", receipt_pdf(job.info, seal, sha256, reason), sha256, reason)
+
+
+_stampers: dict[int, Stamper] = {}
+
+
+def stamper_for(settings: Settings) -> Stamper:
+    stamper = _stampers.get(id(settings))
+    if stamper is None:
+        sig = settings.signatures
+        stamper = Stamper(load_seal(settings), sig.timeout, sig.memory_mb,
+                          (settings.logging.level, settings.logging.format))
+        _stampers[id(settings)] = stamper
+    return stamper
+
+
+def with_receive_stamp(settings: Settings, copy: bytes, job: StampJob | None) -> bytes:
+    """The folder copy plus the stamped letter (or receipt), and an X-Saraban-Stamp line."""
+    from gateway.mime_attach import add_attachment, add_header
+
+    if job is None:
+        return copy
+    try:
+        result = stamper_for(settings).stamp(job)
+    except Exception as exc:  # no font, no seal: file the letter anyway, and say so
+        log.error("stamp_unavailable", receive_no=job.receive_no, error=f"{type(exc).__name__}: {exc}")
+        return add_header(copy, "X-Saraban-Stamp", f"none: {type(exc).__name__}: {exc}"[:300])
+    name = stamped_name(job.filename) if result.mode == "stamped" else receipt_name(job.receive_no)
+    copy = add_attachment(copy, name, result.pdf)
+    note = f"{result.mode}: {name}" + (f" ({result.reason})" if result.reason else "")
+    log.info("receive_stamp", mode=result.mode, file=name, receive_no=job.receive_no)
+    return add_header(copy, "X-Saraban-Stamp", note)
+
+
+def signature_headers(letter) -> list[tuple[str, str]]:
+    """X-Saraban-Signature lines: one per verified signature, as the clerk reads them."""
+    out: list[tuple[str, str]] = []
+    for attachment in letter.attachments:
+        for sig in attachment.signatures or []:
+            verdict = sig["indication"] + (f"/{sig['sub_indication']}" if sig.get("sub_indication") else "")
+            parts = [attachment.filename or "?", verdict]
+            if sig.get("signer"):
+                parts.append(sig["signer"] + (f" ({sig['organisation']})" if sig.get("organisation") else ""))
+            if sig.get("signed_at"):
+                parts.append(f"signed {sig['signed_at']}")
+            if sig.get("review"):
+                parts.append("review")
+            out.append(("X-Saraban-Signature", "; ".join(parts)))
+    return out

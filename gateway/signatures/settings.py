@@ -1,0 +1,134 @@
+"""The `[signatures]` configuration turned into what the runners use: trust, seal, policy.
+
+Relative paths are relative to the configuration file (like `[directory] path`), so a
+deployment can keep its PEM bundles beside gateway.toml. The seal that signs the receive
+stamp is the gateway's own key from the key store (`<data_dir>/keys/gateway/`, shared
+with the secrecy module) unless `seal_key`/`seal_cert` name one; a gateway that has
+no key yet gets one at first start.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+
+from gateway.config import ConfigError, Settings
+from gateway.signatures.stamp import DEFAULT_FONT, SealKey
+from gateway.signatures.trust import TrustConfigError, TrustSettings
+
+log = structlog.get_logger(__name__)
+
+RULE = "signature"  # the rule name of signature findings (rules/policy.py actions)
+_ACTIONS = {"review": "warn", "reject": "reject"}
+
+
+def _resolve(settings: Settings, path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.is_absolute() and settings.source is not None:
+        path = settings.source.parent / path
+    return path
+
+
+def _paths(settings: Settings, value: str | None) -> list[Path]:
+    return [_resolve(settings, p) for p in (value or "").split(":") if p.strip()]
+
+
+def trust_from_settings(settings: Settings) -> TrustSettings:
+    """The operator's trust roots, intermediates and revocation cache, read now.
+    Raises ConfigError (naming the file) when a bundle cannot be used."""
+    sig = settings.signatures
+    try:
+        # SARABAN_TRUST_ROOTS already replaced trust_roots in load_settings; env={}
+        # keeps TrustSettings from reading it a second time.
+        return TrustSettings.load(
+            _paths(settings, sig.trust_roots),
+            _paths(settings, sig.intermediates),
+            _resolve(settings, sig.revocation_dir) if sig.revocation_dir else None,
+            allow_fetching=sig.online_revocation,
+            revocation_mode=sig.revocation_mode,
+            env={},
+        )
+    except TrustConfigError as exc:
+        raise ConfigError(f"{settings.source}: [signatures] {exc}") from None
+
+
+def policy_tables(settings: Settings) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The `[signatures] on_failure` choices as rules-policy tables for rule `signature`.
+
+    An explicit `signature` entry in `[rules.policy]` / `[rules.unit_policy]` wins."""
+    sig = settings.signatures
+    default = dict(settings.rules.policy)
+    default.setdefault(RULE, _ACTIONS[sig.on_failure])
+    per_unit = {unit: dict(table) for unit, table in settings.rules.unit_policy.items()}
+    for unit, choice in sig.unit_on_failure.items():
+        unit = unit.split("@", 1)[0].lower()
+        per_unit.setdefault(unit, {}).setdefault(RULE, _ACTIONS[choice])
+    return default, per_unit
+
+
+def seal_common_name(settings: Settings) -> str:
+    return f"Saraban Gateway Seal ({settings.gateway.domain})"
+
+
+def load_seal(settings: Settings, *, create: bool = False) -> SealKey:
+    """The key and certificate that sign the receive stamp.
+
+    With `create`, a gateway without any key gets a new self-signed one (the daemon
+    does this once at start-up, before the runners exist, so two runners never race)."""
+    from gateway.secrecy.errors import SecrecyError
+    from gateway.secrecy.keys import KeyStore
+
+    sig = settings.signatures
+    if sig.seal_key or sig.seal_cert:
+        if not (sig.seal_key and sig.seal_cert):
+            raise ConfigError(f"{settings.source}: [signatures] seal_key and seal_cert must be set together")
+        try:
+            return SealKey.load(_resolve(settings, sig.seal_key), _resolve(settings, sig.seal_cert),
+                                _paths(settings, sig.seal_chain))
+        except OSError as exc:
+            raise ConfigError(f"{settings.source}: [signatures] seal: cannot read {exc.filename}: {exc.strerror}") from None
+    store = KeyStore.for_data_dir(settings.data_dir)
+    if create and not store.gateway_fingerprints():
+        fp = store.create_gateway_key(seal_common_name(settings))
+        log.info("seal_key_created", fingerprint=fp, store=str(store.path))
+    try:
+        key, cert = store.gateway_identity()
+    except SecrecyError as exc:
+        raise ConfigError(f"receive stamp: {exc}") from None
+    from cryptography.hazmat.primitives import serialization
+
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return SealKey(key_pem=key_pem, cert_pem=cert.public_bytes(serialization.Encoding.PEM))
+
+
+def stamp_font(settings: Settings) -> Path:
+    font = settings.signatures.stamp_font
+    return _resolve(settings, font) if font else DEFAULT_FONT
+
+
+def prepare_signatures(settings: Settings) -> None:
+    """Daemon start-up: fail early on an unusable trust bundle or seal, create the seal
+    key if there is none, and say plainly when nothing is trusted."""
+    sig = settings.signatures
+    if sig.verify:
+        trust = trust_from_settings(settings)
+        if not trust.roots:
+            log.warning("no_trust_roots",
+                        hint="no signature can validate; set [signatures] trust_roots or SARABAN_TRUST_ROOTS")
+        else:
+            log.info("trust_roots_loaded", roots=len(trust.roots), crls=len(trust.crls),
+                     ocsps=len(trust.ocsps), online=trust.allow_fetching)
+    if sig.stamp:
+        font = stamp_font(settings)
+        if not font.is_file():
+            raise ConfigError(f"{settings.source}: [signatures] stamp_font {font} does not exist "
+                              "(install fonts-tlwg-garuda-ttf or set stamp_font)")
+        try:
+            load_seal(settings, create=True)
+        except ConfigError as exc:
+            if sig.seal_key or sig.seal_cert:
+                raise  # the operator's own files: a configuration mistake, say so now
+            # An expired or damaged key store must not stop letters being received:
+            # they are filed without the stamp, and the copy says why (X-Saraban-Stamp).
+            log.error("seal_unusable", error=str(exc), hint="saraban-gateway keys create / keys import")

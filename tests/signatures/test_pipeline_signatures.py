@@ -1,0 +1,284 @@
+"""Signed letters through the REAL daemon over SMTP: register, review, quarantine, stamp.
+
+One daemon (trust roots = the test PKI's root, its CRLs as the offline cache) serves the
+module; each test tells its letters apart by Message-ID. saraban.latkrabang is
+configured to reject a bad signature, every other unit keeps the default (register and
+flag for review)."""
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import io
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from gateway.signatures.trust import TrustSettings
+from gateway.signatures.verify import verify_pdf
+from tests.daemon import Daemon, write_config
+from tests.letters import letter
+from tests.paths import shared_path
+from tests.pki import (
+    VALID_SIGNER_NAME,
+    VALID_SIGNER_ORG,
+    make_letter,
+    sign_letter,
+    tamper_draw_content,
+    tamper_flip_byte,
+)
+
+REJECTING = "saraban.latkrabang@bangkok.go.th"
+REVIEWING = "saraban.pomprap@bangkok.go.th"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, pki):
+    root = tmp_path_factory.mktemp("sigwire")
+    extra = (
+        "[signatures]\n"
+        f'trust_roots = "{pki.roots_pem}"\n'
+        f'revocation_dir = "{pki.revocation_dir}"\n'
+        'unit_on_failure = { "saraban.latkrabang" = "reject" }\n'
+    )
+    d = Daemon(write_config(root, extra=extra)).start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def module_trust(pki):
+    return TrustSettings.load([pki.roots_pem], revocation_dir=pki.revocation_dir, env={})
+
+
+def send(d: Daemon, files: list[tuple[str, bytes]], to: str) -> tuple[str, str]:
+    message_id = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    queue_id = d.send(letter(to=to, files=files, message_id=message_id), to)
+    return queue_id, message_id
+
+
+def entry_for(d: Daemon, message_id: str, unit: str) -> dict:
+    d.wait_idle()
+    found = [e for e in d.register("--unit", unit.split("@")[0]) if e["message_id"] == message_id]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def folder_copy(d: Daemon, folder: str, queue_id: str) -> email.message.EmailMessage:
+    [path] = [p for p in d.maildir_files(folder) if p.name.startswith(queue_id)]
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+
+
+def files_of(copy) -> dict[str, bytes]:
+    return {p.get_filename(): p.get_content() for p in copy.iter_attachments()}
+
+
+def quarantined(d: Daemon, queue_id: str) -> list[tuple[str, list]]:
+    with sqlite3.connect(d.data_dir / "saraban.db") as db:
+        rows = db.execute("select unit, reasons from quarantine where queue_id = ?", (queue_id,)).fetchall()
+    return [(unit, json.loads(reasons)) for unit, reasons in rows]
+
+
+def stamp_text(pdf: bytes) -> str:
+    page = pypdf.PdfReader(io.BytesIO(pdf)).pages[0]
+    for annot in page["/Annots"]:
+        annot = annot.get_object()
+        if str(annot.get("/T", "")).startswith("SarabanReceiveStamp"):
+            ap = annot["/AP"]["/N"].get_object()
+            return page.extract_xform_text(ap, (0, 90, 180, 270), 200.0)
+    raise AssertionError("no receive stamp on page 1")
+
+
+def test_signed_letter_is_registered_passed_and_filed_with_a_stamped_copy(gateway, pki, module_trust):
+    signed = sign_letter(make_letter(), pki)
+    queue_id, mid = send(gateway, [("2569_dds_0403_57.pdf", signed)], REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+
+    assert entry["review"] is False
+    [attachment] = entry["attachments"]
+    [sig] = attachment["signatures"]
+    assert sig["indication"] == "TOTAL_PASSED" and sig["sub_indication"] is None
+    assert sig["signer"] == VALID_SIGNER_NAME and sig["organisation"] == VALID_SIGNER_ORG
+    assert sig["signed_at"]  # ISO time, as the signer claimed it
+    assert not [f for f in entry["findings"] if f["rule"] == "signature"]  # passes are not findings
+
+    copy = folder_copy(gateway, "pomprap", queue_id)
+    assert copy["X-Saraban-Signature"].startswith("2569_dds_0403_57.pdf; TOTAL_PASSED; " + VALID_SIGNER_NAME)
+    assert copy["X-Saraban-Stamp"] == "stamped: 2569_dds_0403_57.stamped.pdf"
+    files = files_of(copy)
+    assert files["2569_dds_0403_57.pdf"] == signed  # the original travels untouched
+    stamped = files["2569_dds_0403_57.stamped.pdf"]
+    assert stamped.startswith(signed)  # an incremental update on top of it
+
+    # Read back from the Maildir file: the sender's signature still holds.
+    verdict = verify_pdf(stamped, module_trust)
+    sender = next(s for s in verdict.signatures if s.field == "Signature1")
+    assert sender.indication == "TOTAL_PASSED" and sender.signer == VALID_SIGNER_NAME
+    assert sender.modifications == "signatures_added" and not sender.review
+    seal = next(s for s in verdict.signatures if s.field != "Signature1")
+    assert seal.signer.startswith("Saraban Gateway Seal")
+
+    text = stamp_text(stamped)
+    number, year = entry["receive_no"].split("/")
+    thai = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
+    # The unit's Thai name from the directory; marks above the line (ำ ้ ่) come back
+    # from pypdf as positional glyph variants, so compare a stretch without them.
+    assert "อมปราบศัตรู" in text
+    assert f"เลขรับ {number.translate(thai)}/{year.translate(thai)}" in text
+    assert "วันที่" in text and "เวลา" in text
+
+
+@pytest.mark.parametrize("tamper", [tamper_flip_byte, tamper_draw_content], ids=["bytes", "drawn"])
+def test_tampered_letter_is_flagged_for_review_by_default(gateway, pki, tamper):
+    bad = tamper(sign_letter(make_letter(), pki))
+    queue_id, mid = send(gateway, [("2569_dds_0403_58.pdf", bad)], REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+
+    assert entry["review"] is True
+    [sig] = entry["attachments"][0]["signatures"]
+    assert sig["review"] is True
+    if tamper is tamper_flip_byte:
+        assert (sig["indication"], sig["sub_indication"]) == ("TOTAL_FAILED", "HASH_FAILURE")
+    else:  # content drawn in a later revision: the signature is intact, the file is not
+        assert sig["modifications"] == "other"
+    [finding] = [f for f in entry["findings"] if f["rule"] == "signature"]
+    assert finding["verdict"] == "warn" and finding["attachment"] == "2569_dds_0403_58.pdf"
+    assert "ต้องตรวจสอบ" in finding["message_th"]
+
+    copy = folder_copy(gateway, "pomprap", queue_id)
+    assert copy["X-Saraban-Review"] == "yes"
+    assert "review" in copy["X-Saraban-Signature"]
+
+
+def test_unit_that_rejects_bad_signatures_quarantines_the_letter(gateway, pki):
+    bad = tamper_flip_byte(sign_letter(make_letter(), pki))
+    queue_id, mid = send(gateway, [("2569_dds_0403_59.pdf", bad)], REJECTING)
+    gateway.wait_idle()
+    assert not [e for e in gateway.register("--unit", "saraban.latkrabang") if e["message_id"] == mid]
+    [(unit, reasons)] = quarantined(gateway, queue_id)
+    assert unit == "saraban.latkrabang"
+    assert [r["rule"] for r in reasons] == ["signature"]
+    assert "HASH_FAILURE" in reasons[0]["message_en"]
+    # A good signature is no reason to reject, even there.
+    good = sign_letter(make_letter(), pki)
+    _, mid = send(gateway, [("2569_dds_0403_60.pdf", good)], REJECTING)
+    assert entry_for(gateway, mid, REJECTING)["attachments"][0]["signatures"][0]["indication"] == "TOTAL_PASSED"
+
+
+def test_untrusted_signer_is_indeterminate(gateway, pki):
+    odd = sign_letter(make_letter(), pki, pki.self_signed)
+    _, mid = send(gateway, [("2569_dds_0403_61.pdf", odd)], REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+    [sig] = entry["attachments"][0]["signatures"]
+    assert (sig["indication"], sig["sub_indication"]) == ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
+    assert entry["review"] is True
+
+
+def test_certified_no_changes_letter_gets_a_receipt_beside_the_untouched_original(gateway, pki, module_trust):
+    certified = sign_letter(make_letter(), pki, certify_no_changes=True)
+    queue_id, mid = send(gateway, [("2569_dds_0403_62.pdf", certified)], REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+    [sig] = entry["attachments"][0]["signatures"]
+    assert sig["indication"] == "TOTAL_PASSED" and sig["certification"] == "no_changes"
+
+    copy = folder_copy(gateway, "pomprap", queue_id)
+    receipt_name = f"receipt-{entry['receive_no'].replace('/', '-')}.pdf"
+    assert copy["X-Saraban-Stamp"].startswith(f"receipt: {receipt_name}")
+    files = files_of(copy)
+    assert files["2569_dds_0403_62.pdf"] == certified
+    assert set(files) == {"2569_dds_0403_62.pdf", receipt_name}
+    receipt = pypdf.PdfReader(io.BytesIO(files[receipt_name]))
+    assert receipt.metadata["/Subject"] == "sha256:" + hashlib.sha256(certified).hexdigest()
+    # The certified original, as filed, still validates without any change.
+    assert verify_pdf(files["2569_dds_0403_62.pdf"], module_trust).signatures[0].modifications == "none"
+
+
+def test_smime_signed_mail_carrying_a_signed_pdf(gateway, pki):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    signed_pdf = sign_letter(make_letter(), pki)
+    inner = email.message_from_bytes(letter(files=[("2569_dds_0403_63.pdf", signed_pdf)]))
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version"):
+        del inner[name]
+    content = inner.as_bytes(policy=email.policy.SMTP)
+    cert = x509.load_pem_x509_certificate(pki.valid.cert_path.read_bytes())
+    key = serialization.load_pem_private_key(pki.valid.key_path.read_bytes(), password=None)
+    smime = (pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(cert, key, hashes.SHA256())
+             .add_certificate(x509.load_pem_x509_certificate(pki.sub_ca.cert_path.read_bytes()))
+             .sign(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.DetachedSignature]))
+    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    raw = (f"From: saraban.dds@bangkok.go.th\r\nTo: {REVIEWING}\r\nMessage-ID: {mid}\r\n"
+           "Subject: =?utf-8?b?4Lir4LiZ4Lix4LiH4Liq4Li34Lit?=\r\n").encode() + smime.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    queue_id = gateway.send(raw, REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+    by_name = {a["filename"]: a for a in entry["attachments"]}
+    assert by_name["2569_dds_0403_63.pdf"]["signatures"][0]["indication"] == "TOTAL_PASSED"
+    [smime_sig] = by_name["smime.p7s"]["signatures"]
+    assert smime_sig["kind"] == "smime" and smime_sig["indication"] == "TOTAL_PASSED"
+    assert smime_sig["signer"] == VALID_SIGNER_NAME
+    assert entry["review"] is False
+    # The folder copy keeps the signed entity byte for byte, so its signature still holds.
+    [path] = [p for p in gateway.maildir_files("pomprap") if p.name.startswith(queue_id)]
+    copy = path.read_bytes()
+    assert raw.partition(b"\r\n\r\n")[2] in copy
+    parsed = email.message_from_bytes(copy, policy=email.policy.default)
+    assert parsed["X-Saraban-Stamp"] == "stamped: 2569_dds_0403_63.stamped.pdf"
+    assert [p.get_content_type() for p in parsed.iter_parts()][0] == "multipart/signed"
+
+
+def test_sender_cannot_forge_signature_headers(gateway, pki):
+    raw = letter(to=REVIEWING, extra_headers={"X-Saraban-Signature": "x.pdf; TOTAL_PASSED; นายกรัฐมนตรี",
+                                              "X-Saraban-Stamp": "stamped: x.pdf"})
+    queue_id = gateway.send(raw, REVIEWING)
+    gateway.wait_idle()
+    copy = folder_copy(gateway, "pomprap", queue_id)
+    assert copy.get_all("X-Saraban-Signature") is None  # an unsigned PDF: no signature lines
+    assert copy["X-Saraban-Stamp"] != "stamped: x.pdf"
+
+
+def test_verify_command_uses_the_configured_trust(gateway, pki, tmp_path):
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(sign_letter(make_letter(), pki))
+    result = gateway.cli("verify", str(path), "--json")
+    doc = json.loads(result.stdout)
+    assert doc["indication"] == "TOTAL_PASSED" and doc["signatures"][0]["signer"] == VALID_SIGNER_NAME
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(tamper_flip_byte(path.read_bytes()))
+    result = gateway.cli("verify", str(bad), check=False)
+    assert result.returncode == 1 and "HASH_FAILURE" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_hostile_pdfs_end_registered_or_quarantined_never_a_crash(gateway):
+    corpus = sorted(p for p in shared_path("corpus", "pdf", "pyhanko").rglob("*") if p.is_file())
+    assert corpus
+    sent = {}
+    for path in corpus:
+        queue_id, mid = send(gateway, [(f"2569_dds_0403_{len(sent) + 70}.pdf", path.read_bytes())],
+                             "saraban.dindaeng@bangkok.go.th")
+        sent[queue_id] = (path.name, mid)
+    gateway.wait_idle(timeout=300)
+    registered = {e["queue_id"]: e for e in gateway.register("--unit", "saraban.dindaeng")}
+    for queue_id, (name, _) in sent.items():
+        if queue_id in registered:
+            entry = registered[queue_id]
+            for sig in entry["attachments"][0]["signatures"]:
+                assert sig["indication"] in ("TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"), name
+                if sig["indication"] != "TOTAL_PASSED" or sig["review"]:
+                    assert entry["review"] is True, name
+        else:
+            assert quarantined(gateway, queue_id), f"{name} neither registered nor quarantined"
+    events = gateway.events()
+    assert not [e for e in events if e.get("event") in ("process_failed", "runner_died", "message_parked")]
+    assert not [e for e in events if e.get("event") == "non_json_line"]
+    assert gateway.proc.poll() is None
+    # Signed corpus files were really looked at, not skipped.
+    signed = [e for e in registered.values() if e["attachments"] and e["attachments"][0]["signatures"]]
+    assert len(signed) >= 3
+    files = {Path(p).name for p in corpus}
+    assert "minimal-signed-twice-both-created.pdf" in files
