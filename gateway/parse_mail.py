@@ -166,8 +166,11 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     if message is not None:
         for name, value in message.raw_items():
             headers.append((name, decode_header_part(str(value)) if value else ""))
-    from_header = next((v for k, v in headers if k.lower() == "from"), None)
-    reply_to = next((v for k, v in headers if k.lower() == "reply-to"), None)
+    # Addresses are parsed from the raw header, before RFC 2047 decoding: a display
+    # name that decodes to "x\r\nBcc: other@example.org" must not become the address.
+    raw_items = list(message.raw_items()) if message is not None else []
+    from_header = next((str(v) for k, v in raw_items if k.lower() == "from"), None)
+    reply_to = next((str(v) for k, v in raw_items if k.lower() == "reply-to"), None)
     message_id = next((v.strip() for k, v in headers if k.lower() == "message-id"), None)
     date = parsed.date if isinstance(parsed.date, dt.datetime) else None
     if date is not None and date.tzinfo is None:

@@ -95,3 +95,13 @@ def test_thai_through_the_daemon_into_the_register(daemon, charset):
     assert entry["subject"] == SUBJECT
     assert entry["attachments"][0]["filename"] == FILENAME
     assert entry["urgency"] == "most_urgent"  # ด่วนที่สุด in the subject
+
+
+def test_an_encoded_display_name_cannot_steer_the_sender_address():
+    evil = base64.b64encode("x\r\nBcc: other@example.org <other@example.org>".encode()).decode()
+    raw = (f"From: =?utf-8?B?{evil}?= <saraban.dds@bangkok.go.th>\r\n"
+           f"Reply-To: =?utf-8?B?{evil}?= <reply@dds.bangkok.go.th>\r\n"
+           "Subject: test\r\n\r\nbody\r\n").encode()
+    mail = parse_mail(raw)
+    assert mail.from_address == "saraban.dds@bangkok.go.th"
+    assert mail.reply_to == "reply@dds.bangkok.go.th"
