@@ -84,9 +84,10 @@ def new_revision(message: str) -> Path:
 
 
 def _next_rev_id(message: str) -> str:
-    """'0002_notice_table': numbered, so the files sort in the order they apply."""
+    """'0002_notice_table': numbered, so the files sort in the order they apply, and at
+    most 32 characters: Alembic's alembic_version column is VARCHAR(32) on PostgreSQL."""
     scripts = ScriptDirectory.from_config(alembic_config())
     numbers = [int(rev.revision.split("_", 1)[0]) for rev in scripts.walk_revisions()
                if rev.revision.split("_", 1)[0].isdigit()]
     slug = "_".join("".join(c if c.isascii() and c.isalnum() else " " for c in message.lower()).split())
-    return f"{max(numbers, default=0) + 1:04d}_{slug[:40] or 'change'}"
+    return f"{max(numbers, default=0) + 1:04d}_{slug[:27].rstrip('_') or 'change'}"

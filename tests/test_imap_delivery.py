@@ -81,7 +81,7 @@ def test_kill9_between_append_and_recording_files_once(daemon_factory, dovecot, 
     d.kill9()
     # As if the daemon died after the APPEND but before the outbox row said "done".
     with sqlite3.connect(d.data_dir / "saraban.db") as db:
-        db.execute("UPDATE outbox SET state = 'pending', done_at = NULL, attempts = 0")
+        db.execute("UPDATE outbox SET state = 'pending', done_at = NULL, attempts = 0 WHERE kind = 'folder'")
     d.start()
     d.wait_idle()
     assert len(folder_messages(dovecot, user, "Saraban/latkrabang")) == 1

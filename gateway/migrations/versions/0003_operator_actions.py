@@ -1,7 +1,7 @@
 """operator actions
 
 Revision ID: 0003_operator_actions
-Revises: 0002_refusals_table
+Revises: 0002_refusals
 Create Date: 2026-11-22 04:31:48.620927
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0003_operator_actions'
-down_revision = '0002_refusals_table'
+down_revision = '0002_refusals'
 branch_labels = None
 depends_on = None
 

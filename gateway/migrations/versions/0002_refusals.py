@@ -1,6 +1,6 @@
 """refusals table
 
-Revision ID: 0002_refusals_table
+Revision ID: 0002_refusals
 Revises: 0001_initial
 Create Date: 2026-11-22 04:21:52.434490
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0002_refusals_table'
+revision = '0002_refusals'
 down_revision = '0001_initial'
 branch_labels = None
 depends_on = None

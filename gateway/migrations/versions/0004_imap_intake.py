@@ -1,6 +1,6 @@
 """imap intake and delivery claims
 
-Revision ID: 0004_imap_intake_and_delivery_claims
+Revision ID: 0004_imap_intake
 Revises: 0003_operator_actions
 Create Date: 2026-11-22 04:32:04.058849
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0004_imap_intake_and_delivery_claims'
+revision = '0004_imap_intake'
 down_revision = '0003_operator_actions'
 branch_labels = None
 depends_on = None
