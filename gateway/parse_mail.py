@@ -12,6 +12,7 @@ import datetime as dt
 import email.message
 import email.utils
 import hashlib
+import re
 from typing import Callable
 
 import magic
@@ -38,10 +39,28 @@ def sniff(data: bytes) -> str:
 
 
 def _address(value: str | None) -> str:
+    """The address of a From/Reply-To header, read from the raw (unfolded) value.
+
+    Parsing before RFC 2047 decoding means an encoded display name that decodes to
+    "x\r\nBcc: other@example.org" cannot become the address. Some clients encode the
+    whole "name <address>" as one encoded word; that is decoded as a fallback, unless
+    the decoded text carries a line break."""
     if not value:
         return ""
-    name, addr = email.utils.parseaddr(value)
-    return addr.strip().lower() if addr else ""
+    value = _unfold(value)
+    _, addr = email.utils.parseaddr(value)
+    if addr and "@" in addr and "=?" not in addr:
+        return addr.strip().lower()
+    decoded = decode_header_part(value)
+    if "\r" in decoded or "\n" in decoded:
+        return ""
+    _, addr = email.utils.parseaddr(decoded)
+    return addr.strip().lower() if addr and "@" in addr else ""
+
+
+def _unfold(value: str) -> str:
+    """RFC 5322 unfolding: a line break followed by white space is white space."""
+    return re.sub(r"\r?\n(?=[ \t])", "", value)
 
 
 def _display_name(value: str | None) -> str | None:
@@ -168,9 +187,9 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
             headers.append((name, decode_header_part(str(value)) if value else ""))
     # Addresses are parsed from the raw header, before RFC 2047 decoding: a display
     # name that decodes to "x\r\nBcc: other@example.org" must not become the address.
-    raw_items = list(message.raw_items()) if message is not None else []
-    from_header = next((str(v) for k, v in raw_items if k.lower() == "from"), None)
-    reply_to = next((str(v) for k, v in raw_items if k.lower() == "reply-to"), None)
+    raw_items = [(k, str(v)) for k, v in message.raw_items()] if message is not None else []
+    from_header = next((v for k, v in raw_items if k.lower() == "from"), None)
+    reply_to = next((v for k, v in raw_items if k.lower() == "reply-to"), None)
     message_id = next((v.strip() for k, v in headers if k.lower() == "message-id"), None)
     date = parsed.date if isinstance(parsed.date, dt.datetime) else None
     if date is not None and date.tzinfo is None:

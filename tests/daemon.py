@@ -45,6 +45,10 @@ def write_config(tmp: Path, port: int | None = None, workers: int = 1, database_
                  extra: str = "", smtp_extra: str = "") -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "gateway.toml"
+    if "[signatures]" not in extra:
+        # The receive stamp costs ~0.25 s of CPU per letter and a seal key at first
+        # start; tests about other things leave it off (tests/signatures/ turn it on).
+        extra += "\n[signatures]\nstamp = false\n"
     config.write_text(
         BASE_CONFIG.format(
             port=port or free_port(),

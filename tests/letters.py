@@ -10,7 +10,7 @@ from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate
+from email.utils import formataddr, formatdate
 
 # From seed 000: a circular of the Permanent Secretary's office.
 SEED_SUBJECT = "การสมัครขอใช้งานโปรแกรมอีเล็กทรอนิกส์ของกรุงเทพมหานคร"
@@ -72,7 +72,7 @@ def letter(
     if body is None:
         body = f"ที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง {subject}\nเรียน ผู้อำนวยการเขตลาดกระบัง\n"
     msg = MIMEMultipart("mixed")
-    msg["From"] = str(Header("สำนักการระบายน้ำ", charset)) + f" <{sender}>" if charset else sender
+    msg["From"] = formataddr(("สำนักการระบายน้ำ", sender), charset=charset)
     msg["To"] = to
     msg["Subject"] = Header(subject, charset)
     msg["Date"] = formatdate(localtime=True)

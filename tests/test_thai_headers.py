@@ -105,3 +105,9 @@ def test_an_encoded_display_name_cannot_steer_the_sender_address():
     mail = parse_mail(raw)
     assert mail.from_address == "saraban.dds@bangkok.go.th"
     assert mail.reply_to == "reply@dds.bangkok.go.th"
+
+
+def test_a_whole_from_header_in_one_encoded_word_still_gives_the_address():
+    word = base64.b64encode("สำนักการระบายน้ำ <saraban.dds@bangkok.go.th>".encode()).decode()
+    raw = f"From: =?utf-8?B?{word}?=\r\nSubject: test\r\n\r\nbody\r\n".encode()
+    assert parse_mail(raw).from_address == "saraban.dds@bangkok.go.th"

@@ -44,6 +44,7 @@ def gateway(tmp_path_factory, pki):
         f'trust_roots = "{pki.roots_pem}"\n'
         f'revocation_dir = "{pki.revocation_dir}"\n'
         'unit_on_failure = { "saraban.latkrabang" = "reject" }\n'
+        "timeout = 10\n"  # hostile corpus files that hang are cut off sooner
     )
     d = Daemon(write_config(root, extra=extra)).start()
     yield d
@@ -254,6 +255,7 @@ def test_verify_command_uses_the_configured_trust(gateway, pki, tmp_path):
     assert result.returncode == 1 and "HASH_FAILURE" in result.stdout and "Traceback" not in result.stderr
 
 
+@pytest.mark.timeout(900)  # 27 hostile files, some of which run into the per-file timeout
 def test_hostile_pdfs_end_registered_or_quarantined_never_a_crash(gateway):
     corpus = sorted(p for p in shared_path("corpus", "pdf", "pyhanko").rglob("*") if p.is_file())
     assert corpus
@@ -262,7 +264,7 @@ def test_hostile_pdfs_end_registered_or_quarantined_never_a_crash(gateway):
         queue_id, mid = send(gateway, [(f"2569_dds_0403_{len(sent) + 70}.pdf", path.read_bytes())],
                              "saraban.dindaeng@bangkok.go.th")
         sent[queue_id] = (path.name, mid)
-    gateway.wait_idle(timeout=300)
+    gateway.wait_idle(timeout=800)
     registered = {e["queue_id"]: e for e in gateway.register("--unit", "saraban.dindaeng")}
     for queue_id, (name, _) in sent.items():
         if queue_id in registered:
