@@ -264,12 +264,19 @@ def test_hostile_pdfs_end_registered_or_quarantined_never_a_crash(gateway):
         queue_id, mid = send(gateway, [(f"2569_dds_0403_{len(sent) + 70}.pdf", path.read_bytes())],
                              "saraban.dindaeng@bangkok.go.th")
         sent[queue_id] = (path.name, mid)
-    gateway.wait_idle(timeout=800)
+    # Encrypted corpus PDFs make their letters classified-opaque (docs/secrecy.md): with
+    # no registrar certificate configured here, their sealed delivery waits, retried.
+    def idle_but_registrar():
+        status = gateway.status()
+        waiting = sum(n.get("pending", 0) for kind, n in status["outbox"].items() if kind != "registrar")
+        return status["spool"]["pending"] == 0 and waiting == 0
+
+    gateway.wait_for(idle_but_registrar, timeout=800, what="everything but registrar deliveries")
     registered = {e["queue_id"]: e for e in gateway.register("--unit", "saraban.dindaeng")}
     for queue_id, (name, _) in sent.items():
         if queue_id in registered:
             entry = registered[queue_id]
-            for sig in entry["attachments"][0]["signatures"]:
+            for sig in entry["attachments"][0].get("signatures", []):  # classified: hidden
                 assert sig["indication"] in ("TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"), name
                 if sig["indication"] != "TOTAL_PASSED" or sig["review"]:
                     assert entry["review"] is True, name
@@ -280,7 +287,7 @@ def test_hostile_pdfs_end_registered_or_quarantined_never_a_crash(gateway):
     assert not [e for e in events if e.get("event") == "non_json_line"]
     assert gateway.proc.poll() is None
     # Signed corpus files were really looked at, not skipped.
-    signed = [e for e in registered.values() if e["attachments"] and e["attachments"][0]["signatures"]]
+    signed = [e for e in registered.values() if e["attachments"] and e["attachments"][0].get("signatures")]
     assert len(signed) >= 3
     files = {Path(p).name for p in corpus}
     assert "minimal-signed-twice-both-created.pdf" in files
