@@ -5,10 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/gateway.example.toml
 
-# Debian packages: libmagic for python-magic (run); Dovecot and PostgreSQL are real
-# servers the test suite starts by itself; TLWG fonts draw the Thai receive stamp.
+# Debian packages: libmagic for python-magic and TLWG fonts for the Thai receive stamp
+# and printed register (run); Dovecot and PostgreSQL are real servers the test suite
+# starts by itself, and openssl decrypts in the tests what secret registrars receive.
 RUN_DEBS  := libmagic1 fonts-tlwg-garuda-ttf
-TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql
+TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl
 
 .PHONY: run test system-run system-test venv bench clean
 
