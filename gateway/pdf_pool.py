@@ -9,6 +9,7 @@ import multiprocessing
 import resource
 
 from gateway.pdf_inspect import PdfInfo, inspect_pdf
+from gateway.process_util import kill_pool
 
 MEMORY_CAP = 1024 * 1024 * 1024  # bytes of address space per inspection child
 
@@ -48,11 +49,8 @@ class PdfPool:
 
     def _kill(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            kill_pool(pool)
 
     def close(self) -> None:
         if self._pool is not None:

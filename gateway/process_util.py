@@ -30,3 +30,13 @@ class StopFlag:
 
     def _stop(self, signum, frame) -> None:  # noqa: ANN001
         self.stopping = True
+
+
+def kill_pool(pool) -> None:  # noqa: ANN001 (concurrent.futures.ProcessPoolExecutor)
+    """Tear down a process pool whose worker overran its deadline or died.
+
+    `shutdown()` alone waits for (or leaves running) a worker stuck in a hostile file;
+    its processes are killed first, so the next submit starts a fresh one."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)

@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 import structlog
 
 from gateway.config import Settings
+from gateway.process_util import kill_pool
 from gateway.signatures.settings import load_seal, stamp_font
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
 
@@ -121,11 +122,8 @@ class Stamper:
 
     def _kill(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            kill_pool(pool)
 
     def close(self) -> None:
         if self._pool is not None:
