@@ -6,7 +6,8 @@ import argparse
 import functools
 import re
 import sys
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,6 +42,18 @@ def settings_of(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
     setup_cli_logging(settings)
     return settings
+
+
+@contextmanager
+def open_services(args: argparse.Namespace) -> Iterator["Services"]:  # noqa: F821
+    """The daemon's services for one tool command, schema upgraded, closed after."""
+    from gateway.services import Services
+
+    services = Services.build(settings_of(args), create_schema=True)
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def setup_cli_logging(settings: Settings) -> None:

@@ -27,7 +27,7 @@ from gateway.pipeline import register_and_file
 from gateway.services import Services
 from gateway.thai_time import BANGKOK
 from gateway.tools.actions import record_action
-from gateway.tools.common import ToolError, friendly, settings_of, unit_name
+from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.progress import Progress
 from rules.dates import parse_thai_date
 from rules.thai_text import thai_to_arabic
@@ -291,11 +291,8 @@ def _import_row(services: Services, settings, row: Row, unit: str, address: str,
 
 @friendly
 def cmd_import(args: argparse.Namespace) -> int:
-    services = Services.build(settings_of(args), create_schema=True)
-    try:
+    with open_services(args) as services:
         results = import_emergency(services, Path(args.file), unit_name(args.unit), args.reason)
-    finally:
-        services.close()
     for r in results:
         state = "registered" if r["new"] else "already imported as"
         print(f"{r['emergency_no']}  ->  {state} {r['receive_no']}")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from gateway.pipeline import check_entry, letter_from_checked, register_and_file
 from gateway.services import Services
 from gateway.tools.actions import action_as_dict, actions_for, record_action
-from gateway.tools.common import ToolError, friendly, settings_of, unit_name
+from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.replay import entry_from_vault, set_outcome
 from gateway.thai_time import to_bangkok
 from rules.model import Finding
@@ -168,12 +168,9 @@ def _reason_lines(reasons: list[dict[str, Any]], indent: str = "  ") -> list[str
 def cmd_list(args: argparse.Namespace) -> int:
     from gateway.table import render
 
-    services = Services.build(settings_of(args), create_schema=True)
-    try:
+    with open_services(args) as services:
         entries = list_entries(services, None if args.all else args.state,
                                unit_name(args.unit) if args.unit else None)
-    finally:
-        services.close()
     if args.json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return 0
@@ -188,11 +185,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 @friendly
 def cmd_show(args: argparse.Namespace) -> int:
-    services = Services.build(settings_of(args), create_schema=True)
-    try:
+    with open_services(args) as services:
         data = show_entry(services, args.id)
-    finally:
-        services.close()
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -220,11 +214,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 @friendly
 def cmd_release(args: argparse.Namespace) -> int:
-    services = Services.build(settings_of(args), create_schema=True)
-    try:
+    with open_services(args) as services:
         letter = release(services, args.id, args.reason)
-    finally:
-        services.close()
     print(f"released quarantine entry {args.id}: registered as {letter.receive_no} "
           f"({letter.unit}, book {letter.book}); it is filed into the unit's folder by the running daemon")
     return 0
@@ -232,10 +223,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 @friendly
 def cmd_reject(args: argparse.Namespace) -> int:
-    services = Services.build(settings_of(args), create_schema=True)
-    try:
+    with open_services(args) as services:
         entry = reject(services, args.id, args.reason)
-    finally:
-        services.close()
     print(f"rejected quarantine entry {entry.id} ({entry.unit}, from {entry.sender})")
     return 0

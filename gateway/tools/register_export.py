@@ -15,7 +15,7 @@ from pathlib import Path
 from gateway.services import Services
 from gateway.thai_time import be_year, now_utc, to_bangkok
 from gateway.tools.actions import who
-from gateway.tools.common import ToolError, friendly, settings_of, unit_name
+from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.progress import Progress
 from gateway.tools.register_rows import HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow, register_rows
 
@@ -81,18 +81,15 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
 
 @friendly
 def cmd_export(args: argparse.Namespace) -> int:
-    services = Services.build(settings_of(args), create_schema=True)
     fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() or "csv")
     if fmt not in ("csv", "pdf"):
         raise ToolError(f"unknown format {fmt!r}: use --format csv or --format pdf")
     year = args.year or be_year(dt.datetime.now(dt.timezone.utc))
     if not 2400 <= year <= 2700:
         raise ToolError(f"{year} is not a Buddhist-era year (e.g. {be_year(now_utc())})")
-    try:
+    with open_services(args) as services:  # after the checks: a typo opens no database
         result = export(services, unit_name(args.unit), year, fmt, Path(args.output), args.book,
                         args.thai_digits)
-    finally:
-        services.close()
     pages = f", {result['pages']} page(s)" if result["pages"] else ""
     print(f"wrote {result['rows']} entr{'y' if result['rows'] == 1 else 'ies'} of {result['unit']} "
           f"{result['year']} ({result['book']}) to {result['path']} ({fmt}{pages})")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from gateway.services import Services
 from gateway.table import width
 from gateway.tools.actions import action_as_dict, actions_for, record_action
-from gateway.tools.common import ToolError, friendly, parse_receive_no, settings_of, unit_name
+from gateway.tools.common import ToolError, friendly, open_services, parse_receive_no, unit_name
 from gateway.thai_time import to_bangkok
 from storage.models import Letter, OutboxItem
 from storage.register import letter_as_dict
@@ -127,21 +127,15 @@ def _thai_date(iso: str | None) -> str | None:
 
 @friendly
 def cmd_show(args: argparse.Namespace) -> int:
-    services = Services.build(settings_of(args), create_schema=True)
-    try:
+    with open_services(args) as services:
         data = show(services, unit_name(args.unit), args.receive_no, args.book)
-    finally:
-        services.close()
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else render_entry(data))
     return 0
 
 
 @friendly
 def cmd_cancel(args: argparse.Namespace) -> int:
-    services = Services.build(settings_of(args), create_schema=True)
-    try:
+    with open_services(args) as services:
         letter = cancel(services, unit_name(args.unit), args.receive_no, args.reason, args.book)
-    finally:
-        services.close()
     print(f"cancelled {letter.receive_no} of {letter.unit}; the number stays taken and is not given again")
     return 0

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from gateway.pipeline import process_entry
 from gateway.services import Services
 from gateway.tools.actions import record_action
-from gateway.tools.common import ToolError, friendly, settings_of
+from gateway.tools.common import ToolError, friendly, open_services
 from gateway.tools.replay import entry_from_vault
 from storage.models import Message, QuarantineEntry
 
@@ -92,11 +92,8 @@ def reprocess(services: Services, queue_id: str, reason: str | None) -> dict:
 
 @friendly
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    services = Services.build(settings_of(args), create_schema=True)
-    try:
+    with open_services(args) as services:
         result = reprocess(services, args.queue_id, args.reason)
-    finally:
-        services.close()
     print(f"{result['queue_id']} (was {result['was']}): {result['state']}")
     for rcpt, outcome in result["outcome"].items():
         print(f"  {rcpt}: {outcome}")
