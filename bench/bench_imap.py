@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.deliver_imap import ImapFiler, ImapTarget  # noqa: E402
-from gateway.folder_copy import build_folder_copy  # noqa: E402
+from gateway.delivery.imap import ImapFiler, ImapTarget  # noqa: E402
+from gateway.delivery.folder_copy import build_folder_copy  # noqa: E402
 from tests.daemon import Daemon, write_config  # noqa: E402
 from tests.imap_helpers import intake_config  # noqa: E402
 from tests.letters import letter, make_pdf  # noqa: E402

@@ -83,10 +83,10 @@ def _timed(fn, rounds: int) -> float:
 def pipeline_share(tmp: Path, pki, letter_pdf: bytes, rounds: int) -> None:
     import datetime as dt
 
-    from gateway.config import load_settings
-    from gateway.pdf_pool import PdfPool
-    from gateway.pipeline import _check
-    from gateway.services import Services
+    from gateway.config.settings import load_settings
+    from gateway.pipeline.pdf_pool import PdfPool
+    from gateway.pipeline.process import _check
+    from gateway.service.services import Services
     from gateway.signatures.check import SignatureChecker
     from gateway.signatures.receive_stamp import StampJob, stamper_for
     from gateway.signatures.stamp import StampInfo
@@ -94,7 +94,7 @@ def pipeline_share(tmp: Path, pki, letter_pdf: bytes, rounds: int) -> None:
     from tests.daemon import write_config
     from tests.letters import letter
 
-    from gateway.log import setup_logging
+    from gateway.service.log import setup_logging
 
     setup_logging("warning", "console")  # the pipeline's per-letter events would drown the figures
     extra = f'[signatures]\ntrust_roots = "{pki.roots_pem}"\nrevocation_dir = "{pki.revocation_dir}"\n'

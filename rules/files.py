@@ -1,5 +1,5 @@
 """What kind of file each attachment is, judged by its content (libmagic's sniffed
-type, filled in by gateway/parse_mail.py), never by the declared Content-Type or
+type, filled in by gateway/pipeline/parse.py), never by the declared Content-Type or
 disposition: Gmail and Apple Mail send the letter as `inline`, others label PDFs
 `application/octet-stream`.
 

@@ -1,6 +1,6 @@
 """What a rule sees and what it says back.
 
-The gateway fills these from the raw message (gateway/parse_mail.py); everything that
+The gateway fills these from the raw message (gateway/pipeline/parse.py); everything that
 needs a library touching bytes (MIME parsing, libmagic, the PDF text layer) happens
 there, so that rules stay pure functions that tests can feed directly.
 """

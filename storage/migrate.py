@@ -1,6 +1,6 @@
 """Schema migrations (Alembic): the database is brought to the newest revision at start-up.
 
-The scripts live in gateway/migrations/versions/ (docs/database.md says how to add one).
+The scripts live in storage/migrations/versions/ (docs/database.md says how to add one).
 Every process that opens the database may call `upgrade()`: it takes a lock first (a
 PostgreSQL advisory lock; on SQLite the write lock of BEGIN IMMEDIATE), so two daemons
 starting together on one PostgreSQL migrate once, and the second finds nothing to do.
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 log = structlog.get_logger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "gateway" / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001_initial"  # the schema of storage/models.py before migrations existed
 _LOCK_KEY = 0x5A4A4E  # any constant: the advisory lock all gateway processes agree on
 

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from gateway.thai_time import be_year, to_bangkok
+from rules.thai_time import be_year, to_bangkok
 from storage.models import Letter, LetterAttachment, RegisterCounter
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from gateway.config import ConfigError, load_settings
+from gateway.config.settings import ConfigError, load_settings
 from tests.paths import REPO
 
 EXAMPLE = REPO / "config" / "gateway.example.toml"

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from gateway.crashpoints import POINTS
+from gateway.service.crashpoints import POINTS
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.directory import DirectoryError, Unit, is_saraban_address, load_directory
-from gateway.directory_csv import import_units_csv, write_units_toml
+from gateway.units.directory import DirectoryError, Unit, is_saraban_address, load_directory
+from gateway.units.from_csv import import_units_csv, write_units_toml
 from tests.paths import REPO, seed_text
 
 UNITS_TOML = REPO / "config" / "units.toml"

@@ -41,7 +41,7 @@ def test_every_corpus_message_ends_registered_or_quarantined(daemon):
 
 
 def test_offline_rules_check_gives_a_verdict_for_every_corpus_message():
-    from gateway.rules_check import check_message
+    from gateway.pipeline.dry_run import check_message
 
     for path in corpus_files():
         report = check_message(path.read_bytes(), None)

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.health import check_runners
+from gateway.service.health import check_runners
 from tests.daemon import Daemon, free_port, write_config
 from tests.letters import letter
 

@@ -8,8 +8,8 @@ import time
 
 from aiosmtpd.controller import Controller
 
-from gateway.deliver_imap import ImapFiler, ImapTarget
-from gateway.imap_session import mailbox_name
+from gateway.delivery.imap import ImapFiler, ImapTarget
+from gateway.intake.imap_session import mailbox_name
 from tests.daemon import free_port
 from tests.imap_helpers import delivery_config, folder_messages, folders, set_delivery_key
 from tests.letters import SEED_SUBJECT, letter

@@ -8,7 +8,7 @@ import quopri
 
 import pytest
 
-from gateway.rules_check import check_message
+from gateway.pipeline.dry_run import check_message
 from tests.letters import make_pdf
 
 # (ที่, วันที่, เรื่อง) as printed in the seed letters, and what a clerk writes down.

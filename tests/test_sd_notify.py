@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sd_notify import Notifier
+from gateway.service.sd_notify import Notifier
 from tests.daemon import Daemon, write_config
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import socket
 
-from gateway.smtp_protocol import unstuff
+from gateway.intake.smtp_protocol import unstuff
 from tests.letters import letter, make_pdf
 
 

@@ -9,7 +9,7 @@ import quopri
 
 import pytest
 
-from gateway.parse_mail import parse_mail
+from gateway.pipeline.parse import parse_mail
 from tests.letters import make_pdf
 
 SUBJECT = "ขอเชิญประชุมคณะกรรมการ ด่วนที่สุด"  # Thai with tone marks and vowels above/below
@@ -59,7 +59,7 @@ def message(subject_header: str, disposition: str) -> bytes:
 
 
 def test_windows_874_is_a_known_codec_after_start_up():
-    import gateway.charsets  # noqa: F401
+    import gateway.pipeline.charsets  # noqa: F401
 
     assert codecs.lookup("windows-874").name == "cp874"
     assert codecs.lookup("WINDOWS-874").name == "cp874"

@@ -7,9 +7,9 @@ import unicodedata
 
 import pytest
 
-from gateway.config import load_settings
-from gateway.runner_pipeline import process_safely
-from gateway.services import Services
+from gateway.config.settings import load_settings
+from gateway.pipeline.runner import process_safely
+from gateway.service.services import Services
 from gateway.tools.common import ToolError
 from gateway.tools.progress import Progress
 from gateway.tools.reprocess import reprocess

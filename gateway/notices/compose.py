@@ -17,7 +17,7 @@ from typing import Any
 from gateway.notices.loop_guard import NOTICE_HEADER
 from gateway.notices.sanitize import clean_text
 from gateway.notices.templates import environment, render
-from gateway.thai_time import BE_OFFSET, THAI_MONTHS_SHORT, thai_date, thai_digits, thai_time, to_bangkok
+from rules.thai_time import BE_OFFSET, THAI_MONTHS_SHORT, thai_date, thai_digits, thai_time, to_bangkok
 
 MAX_SUBJECT = 250
 

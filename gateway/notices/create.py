@@ -23,9 +23,9 @@ from rules.model import Finding
 from storage.models import Letter, OutboxItem
 
 if TYPE_CHECKING:
-    from gateway.directory import Unit
-    from gateway.pipeline import Checked
-    from gateway.services import Services
+    from gateway.units.directory import Unit
+    from gateway.pipeline.process import Checked
+    from gateway.service.services import Services
     from gateway.spool import SpoolEntry
 
 log = structlog.get_logger("gateway.notices")

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.notices.compose import build_notice
-from gateway.outbox_errors import PermanentFailure
+from gateway.delivery.errors import PermanentFailure
 
 if TYPE_CHECKING:
-    from gateway.config import Settings
-    from gateway.services import Services
+    from gateway.config.settings import Settings
+    from gateway.service.services import Services
     from storage.models import OutboxItem
 
 log = structlog.get_logger("gateway.notices")

@@ -11,7 +11,7 @@ from collections import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from storage.models import OutboxItem
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from gateway.thai_time import thai_digits
+from rules.thai_time import thai_digits
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

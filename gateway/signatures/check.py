@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.signatures.settings import RULE, trust_from_settings
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verdict import INDETERMINATE, NO_SIGNATURE_FOUND, TOTAL_FAILED, TOTAL_PASSED, PdfVerdict

@@ -20,8 +20,8 @@ from pathlib import PurePosixPath
 
 import structlog
 
-from gateway.config import Settings
-from gateway.process_util import kill_pool
+from gateway.config.settings import Settings
+from gateway.service.process_util import kill_pool
 from gateway.signatures.settings import load_seal, stamp_font
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
 
@@ -68,7 +68,7 @@ def stamp_job_for(settings: Settings, letter, unit, vault) -> StampJob | None:
 
 
 def _child_setup(memory_mb: int, log_setup: tuple[str, str]) -> None:
-    from gateway.log import setup_logging
+    from gateway.service.log import setup_logging
 
     setup_logging(*log_setup, process="stamp")
     if memory_mb:
@@ -156,7 +156,7 @@ def stamper_for(settings: Settings) -> Stamper:
 
 def with_receive_stamp(settings: Settings, copy: bytes, job: StampJob | None) -> bytes:
     """The folder copy plus the stamped letter (or receipt), and an X-Saraban-Stamp line."""
-    from gateway.mime_attach import add_attachment, add_header
+    from gateway.pipeline.mime_attach import add_attachment, add_header
 
     if job is None:
         return copy

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import structlog
 
-from gateway.config import ConfigError, Settings
+from gateway.config.settings import ConfigError, Settings
 from gateway.signatures.stamp import DEFAULT_FONT, SealKey
 from gateway.signatures.trust import TrustConfigError, TrustSettings
 

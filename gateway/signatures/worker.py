@@ -37,7 +37,7 @@ class WorkerLimits:
 
 def _worker_main(conn, memory_mb: int, log_setup: tuple[str, str] | None = None) -> None:
     if log_setup is not None:  # a fresh process: without this, events are not JSON
-        from gateway.log import setup_logging
+        from gateway.service.log import setup_logging
 
         setup_logging(*log_setup, process="sigverify")
     if memory_mb:

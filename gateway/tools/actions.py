@@ -55,7 +55,7 @@ def actions_for(session: Session, *, letter_id: int | None = None, queue_id: str
 
 
 def action_as_dict(row: OperatorAction) -> dict[str, Any]:
-    from gateway.thai_time import to_bangkok
+    from rules.thai_time import to_bangkok
 
     return {
         "at": to_bangkok(row.at).isoformat(timespec="seconds"),

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.config import Settings, load_settings
+from gateway.config.settings import Settings, load_settings
 from rules.thai_text import thai_to_arabic
 
 
@@ -47,7 +47,7 @@ def settings_of(args: argparse.Namespace) -> Settings:
 @contextmanager
 def open_services(args: argparse.Namespace) -> Iterator["Services"]:  # noqa: F821
     """The daemon's services for one tool command, schema upgraded, closed after."""
-    from gateway.services import Services
+    from gateway.service.services import Services
 
     services = Services.build(settings_of(args), create_schema=True)
     try:
@@ -61,7 +61,7 @@ def setup_cli_logging(settings: Settings) -> None:
     JSON lines when run by a script or a timer (journald keeps them), readable lines
     when a person is at the terminal."""
     fmt = "console" if sys.stderr.isatty() else "json"
-    from gateway.log import setup_logging
+    from gateway.service.log import setup_logging
 
     setup_logging(settings.logging.level, fmt, process="cli")
     processors = [_drop_start_up_noise, *structlog.get_config()["processors"]]

@@ -22,10 +22,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
-from gateway.parse_mail import sniff
-from gateway.pipeline import register_and_file
-from gateway.services import Services
-from gateway.thai_time import BANGKOK
+from gateway.pipeline.parse import sniff
+from gateway.pipeline.process import register_and_file
+from gateway.service.services import Services
+from rules.thai_time import BANGKOK
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.progress import Progress

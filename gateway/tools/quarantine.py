@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.pipeline import check_entry, letter_from_checked, register_and_file
-from gateway.services import Services
+from gateway.pipeline.process import check_entry, letter_from_checked, register_and_file
+from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, actions_for, record_action
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.replay import entry_from_vault, set_outcome
-from gateway.thai_time import to_bangkok
+from rules.thai_time import to_bangkok
 from rules.model import Finding
 from storage.models import Letter, Message, QuarantineEntry
 from storage.register import find_registration, find_resend
@@ -166,7 +166,7 @@ def _reason_lines(reasons: list[dict[str, Any]], indent: str = "  ") -> list[str
 
 @friendly
 def cmd_list(args: argparse.Namespace) -> int:
-    from gateway.table import render
+    from gateway.cli.table import render
 
     with open_services(args) as services:
         entries = list_entries(services, None if args.all else args.state,

@@ -12,8 +12,8 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from gateway.services import Services
-from gateway.thai_time import be_year, now_utc, to_bangkok
+from gateway.service.services import Services
+from rules.thai_time import be_year, now_utc, to_bangkok
 from gateway.tools.actions import who
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.progress import Progress

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.directory import Directory
-from gateway.thai_time import THAI_MONTHS_SHORT, to_bangkok
+from gateway.units.directory import Directory
+from rules.thai_time import THAI_MONTHS_SHORT, to_bangkok
 from storage.models import Letter, OperatorAction, OutboxItem
 from storage.register import query_letters
 

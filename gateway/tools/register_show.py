@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from gateway.services import Services
-from gateway.table import width
+from gateway.service.services import Services
+from gateway.cli.table import width
 from gateway.tools.actions import action_as_dict, actions_for, record_action
 from gateway.tools.common import ToolError, friendly, open_services, parse_receive_no, unit_name
-from gateway.thai_time import to_bangkok
+from rules.thai_time import to_bangkok
 from storage.models import Letter, OutboxItem
 from storage.register import letter_as_dict
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from gateway.services import Services
+from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from gateway.tools.common import ToolError
 from storage.models import Message

@@ -12,8 +12,8 @@ import argparse
 import structlog
 from sqlalchemy import select
 
-from gateway.pipeline import process_entry
-from gateway.services import Services
+from gateway.pipeline.process import process_entry
+from gateway.service.services import Services
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, open_services
 from gateway.tools.replay import entry_from_vault

@@ -8,8 +8,8 @@ import argparse
 import os
 from pathlib import Path
 
-from gateway.directory import DirectoryError, load_directory
-from gateway.directory_csv import import_units_csv, write_units_toml
+from gateway.units.directory import DirectoryError, load_directory
+from gateway.units.from_csv import import_units_csv, write_units_toml
 from gateway.tools.common import ToolError, friendly, settings_of
 
 

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from gateway.classified import Arrival, bare, classify, is_opaque, looks_classified
-from gateway.config import Settings
-from gateway.deliver_registrar import registrar_certs, secret_folder
-from gateway.directory import Directory, Unit
+from gateway.pipeline.classified import Arrival, bare, classify, is_opaque, looks_classified
+from gateway.config.settings import Settings
+from gateway.delivery.registrar import registrar_certs, secret_folder
+from gateway.units.directory import Directory, Unit
 from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.keys import KeyStore
 from rules.model import Attachment, Finding, LetterFacts, ParsedMail

@@ -1,4 +1,4 @@
-"""Build ParsedMail/Attachment directly, as gateway/parse_mail.py would fill them."""
+"""Build ParsedMail/Attachment directly, as gateway/pipeline/parse.py would fill them."""
 from __future__ import annotations
 
 import hashlib

@@ -1,6 +1,6 @@
 """Every hostile message of shared/corpus/mime through the rules: a clear outcome,
 never an exception. The MIME side here is a stand-in (stdlib email + libmagic) for
-gateway/parse_mail.py; what is under test is that rules/ copes with what comes out."""
+gateway/pipeline/parse.py; what is under test is that rules/ copes with what comes out."""
 import email
 import email.policy
 import hashlib

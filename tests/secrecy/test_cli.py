@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gateway.secrecy.audit import append_event, audit_path
-from gateway.secrecy.cli import register_audit_parser, register_keys_parser
+from gateway.cli.secrecy import register_audit_parser, register_keys_parser
 from tests.secrecy.certs import make_cert, pem
 
 

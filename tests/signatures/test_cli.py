@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import json
 
-from gateway.signatures.cli import verify_command
+from gateway.cli.verify import verify_command
 from tests.pki import VALID_SIGNER_NAME, tamper_flip_byte
 
 

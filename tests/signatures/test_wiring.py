@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from gateway.config import ConfigError, load_settings
-from gateway.mime_attach import add_attachment, add_header
-from gateway.services import policy_from_settings
+from gateway.config.settings import ConfigError, load_settings
+from gateway.pipeline.mime_attach import add_attachment, add_header
+from gateway.service.services import policy_from_settings
 from gateway.signatures.check import finding_for, needs_review
 from gateway.signatures.receive_stamp import receipt_name, stamped_name
 from gateway.signatures.settings import load_seal, prepare_signatures, trust_from_settings

@@ -1,0 +1,1 @@
+"""The `saraban-gateway` command: one module per command group."""

@@ -1,0 +1,155 @@
+"""CLI for classified letters: `keys ...`, `audit verify` and `letter view|export`.
+
+The data directory comes from the configuration (so `--config` or SARABAN_CONFIG picks
+the same key store and audit trail as the daemon). `letter view|export` of a classified
+letter decrypts only after an audit entry naming the person (--who) is on disk.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from gateway.cli.secrecy import register_audit_parser, register_keys_parser
+
+
+def register_classified_commands(sub) -> None:
+    for parser in (register_keys_parser(sub), register_audit_parser(sub)):
+        func = parser.get_default("func")
+        parser.set_defaults(func=_with_data_dir(func))
+    letter = sub.add_parser("letter", help="one register entry in full (classified ones decrypted, audited)")
+    letter_sub = letter.add_subparsers(dest="letter_command", required=True)
+    for name, text in (("view", "show the entry: subject, sender, files, findings"),
+                       ("export", "write the letter as received (.eml)")):
+        p = letter_sub.add_parser(name, help=text)
+        p.add_argument("id", help="queue id (from `register list --json`), or a receive number like 3/2569")
+        p.add_argument("--unit", help="unit address, when the letter went to several units")
+        p.add_argument("--book", help="register book for a receive number (default: the secret book)")
+        p.add_argument("--who", help="your name, recorded in the audit trail (required for classified letters)")
+        if name == "export":
+            p.add_argument("--out", "-o", help="file to write (mode 0600; default: standard output)")
+        if name == "view":
+            p.add_argument("--json", action="store_true")
+        p.set_defaults(func=cmd_letter, letter_action=name)
+
+
+def _with_data_dir(func):
+    def run(args: argparse.Namespace) -> int:
+        if not getattr(args, "data_dir", None):
+            from gateway.cli.main import _settings
+
+            args.data_dir = str(_settings(args).data_dir)
+        return func(args)
+
+    return run
+
+
+def _find(session, args, settings):
+    from sqlalchemy import select
+
+    from storage.models import Letter
+
+    unit = args.unit.split("@", 1)[0].lower() if args.unit else None
+    stmt = select(Letter)
+    if "/" in args.id:
+        try:
+            number, year = (int(x) for x in args.id.split("/", 1))
+        except ValueError:
+            return None, f"{args.id!r} is not a receive number like 3/2569"
+        if not unit:
+            return None, "a receive number needs --unit"
+        stmt = stmt.where(Letter.unit == unit, Letter.number == number, Letter.year == year,
+                          Letter.book == (args.book or settings.register_.secret_book))
+    else:
+        stmt = stmt.where(Letter.queue_id == args.id)
+        if unit:
+            stmt = stmt.where(Letter.unit == unit)
+    letters = list(session.scalars(stmt))
+    if not letters:
+        return None, f"no register entry {args.id}" + (f" for {unit}" if unit else "")
+    if len(letters) > 1:
+        return None, f"{args.id} went to {len(letters)} units; pick one with --unit"
+    return letters[0], None
+
+
+def cmd_letter(args: argparse.Namespace) -> int:
+    from gateway.cli.main import _settings
+    from gateway.secrecy.errors import SecrecyError, TamperedError
+    from gateway.secrecy.sealed_store import SealedStore
+    from storage.db import Database
+    from storage.register import letter_as_dict
+    from storage.vault import Vault
+
+    settings = _settings(args)
+    db = Database(settings.database_url)
+    db.create_schema()
+    with db.session() as session:
+        letter, problem = _find(session, args, settings)
+        if letter is not None:
+            entry = letter_as_dict(letter)
+            session.expunge(letter)
+    db.dispose()
+    if problem:
+        print(f"saraban-gateway: {problem}", file=sys.stderr)
+        return 1
+    classified = bool((letter.facts or {}).get("sealed"))
+    if not classified:
+        if args.letter_action == "view":
+            _print(entry, args)
+        else:
+            _write(Vault(settings.vault_dir).get(letter.raw_sha256), args)
+        return 0
+    if not (args.who or "").strip():
+        print("saraban-gateway: a classified letter is decrypted only for a named person: add --who NAME",
+              file=sys.stderr)
+        return 2
+    store = SealedStore(settings.data_dir)
+    audit = {"who": args.who.strip(), "letter_id": f"{letter.queue_id}:{letter.unit}",
+             "receive_no": letter.receive_no, "book": letter.book}
+    try:
+        if args.letter_action == "view":
+            meta = store.open_json(letter.queue_id, "meta", action="view", **audit)
+            entry.update(subject=meta.get("subject"), sender_name=meta.get("sender_name"),
+                         reference=(meta.get("facts") or {}).get("reference"),
+                         letter_date=(meta.get("facts") or {}).get("letter_date"),
+                         findings=[f for f in meta.get("findings") or [] if f.get("verdict") != "pass"],
+                         attachments=meta.get("attachments") or [],
+                         smime_arrival=meta.get("smime_arrival"), opaque=meta.get("opaque"))
+            _print(entry, args)
+        else:
+            raw = store.open(letter.queue_id, ["raw"], action="export", **audit)["raw"]
+            _write(raw, args)
+    except TamperedError as exc:
+        print(f"saraban-gateway: the stored letter was changed, it will not be shown: {exc}", file=sys.stderr)
+        return 3
+    except SecrecyError as exc:
+        print(f"saraban-gateway: cannot decrypt: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print(entry: dict, args) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(entry, ensure_ascii=False, indent=2))
+        return
+    for key in ("unit", "book", "receive_no", "secrecy", "received_at", "sender", "sender_name",
+                "reference", "letter_date", "subject", "queue_id"):
+        if entry.get(key) is not None:
+            print(f"{key:<12} {entry[key]}")
+    for a in entry.get("attachments") or []:
+        print(f"file         {a.get('filename') or '(no name)'}  {a.get('size')} bytes  {a.get('content_type')}")
+    for f in entry.get("findings") or []:
+        print(f"finding      {f.get('verdict')}: {f.get('rule')}: {f.get('message', '')}")
+
+
+def _write(data: bytes, args) -> None:
+    if not args.out:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    fd = os.open(Path(args.out), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    print(f"written {len(data)} bytes to {args.out}", file=sys.stderr)

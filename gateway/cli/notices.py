@@ -1,0 +1,87 @@
+"""`saraban-gateway notices release` and `saraban-gateway notices preview`.
+
+The main CLI calls `register_notices_parser(sub)`; each command sets `func`."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from gateway.config.settings import load_settings
+
+SAMPLE = {
+    "to": "saraban.dds@bangkok.go.th",
+    "unit": "saraban.latkrabang",
+    "unit_name_th": "สำนักงานเขตลาดกระบัง",
+    "unit_name_en": "Lat Krabang District Office",
+    "from": "saraban.latkrabang@bangkok.go.th",
+    "queue_id": "20260611T113300-000001",
+    "received_at": "2026-06-11T11:33:00+00:00",
+    "receive_no": "1572/2569",
+    "book": "general",
+    "classified": False,
+    "subject": "ขอเชิญประชุมคณะกรรมการ",
+    "reference": "กท 0403/ว 276",
+    "letter_date": "2026-06-10",
+    "in_reply_to": "<sample@dds.bangkok.go.th>",
+    "references": ["<sample@dds.bangkok.go.th>"],
+    "findings": [{"rule": "naming", "th": "ชื่อไฟล์ scan.pdf ไม่เป็นไปตามหลักเกณฑ์ กรุณาตั้งชื่อเป็น 2569_กท_0403_276.pdf",
+                  "en": "the file name scan.pdf does not follow the naming rule; name it 2569_kt_0403_276.pdf"}],
+}
+
+
+def register_notices_parser(subparsers) -> argparse.ArgumentParser:
+    notices = subparsers.add_parser("notices", help="acknowledgements and rejection notices to senders")
+    sub = notices.add_subparsers(dest="notices_command", required=True)
+    release = sub.add_parser("release", help="send the notices held while no smarthost was configured")
+    release.set_defaults(func=cmd_release)
+    preview = sub.add_parser("preview", help="render a sample notice with the configured templates")
+    preview.add_argument("type", choices=("ack", "reject"))
+    preview.add_argument("--html", action="store_true", help="print the HTML part, not the whole message")
+    preview.set_defaults(func=cmd_preview)
+    return notices
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from sqlalchemy import update
+
+    from storage.db import Database
+    from storage.models import OutboxItem
+
+    settings = load_settings(args.config)
+    if not settings.notices.smarthost:
+        print("saraban-gateway: no smarthost configured ([notices] smarthost or SARABAN_SMARTHOST); "
+              "held notices stay held", file=sys.stderr)
+        return 1
+    db = Database(settings.database_url)
+    db.create_schema()
+    with db.session() as session:
+        count = session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.kind == "notice", OutboxItem.state == "held")
+            .values(state="pending", last_error=None, next_attempt_at=dt.datetime.now(dt.timezone.utc))
+        ).rowcount
+    db.dispose()
+    print(f"released {count} held notice(s) to {settings.notices.smarthost}")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from gateway.notices.compose import build_notice
+    from gateway.notices.send import templates_dir
+
+    settings = load_settings(args.config)
+    payload = dict(SAMPLE, type=args.type)
+    if args.type == "reject":
+        payload.pop("receive_no")
+        payload["findings"] = [{"rule": "splitting", "th": "ไม่รับไฟล์บีบอัด (letter.zip) กรุณาแนบเอกสารแต่ละฉบับเป็นไฟล์ PDF แยกกัน",
+                                "en": "archives (letter.zip) are not accepted; attach each document as a separate PDF file"}]
+    message = build_notice(payload, f"{args.type}:preview", dt.datetime.now(dt.timezone.utc),
+                           templates_dir(settings), settings.notices.thai_digits)
+    if args.html:
+        print(message.get_body(("html",)).get_content())
+    else:
+        print(message.get_body(("plain",)).get_content())
+        print("\n".join(f"{k}: {v}" for k, v in message.items() if not k.lower().startswith("content")),
+              file=sys.stderr)
+    return 0

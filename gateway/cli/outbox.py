@@ -1,0 +1,92 @@
+"""`saraban-gateway outbox list | retry`: the deliveries owed, and a second chance for dead ones."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import OutboxItem
+
+
+def _row(item: OutboxItem) -> dict:
+    return {
+        "id": item.id, "kind": item.kind, "state": item.state, "unit": item.unit, "queue_id": item.queue_id,
+        "attempts": item.attempts, "last_error": item.last_error,
+        "next_attempt_at": item.next_attempt_at.isoformat() if item.next_attempt_at else None,
+        "created_at": item.created_at.isoformat() if item.created_at else None,
+    }
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    from gateway.cli.main import _settings
+    from gateway.cli.table import render
+
+    db = Database(_settings(args).database_url)
+    db.create_schema()
+    with db.session() as session:
+        query = select(OutboxItem).order_by(OutboxItem.id)
+        if args.state:
+            query = query.where(OutboxItem.state == args.state)
+        if args.kind:
+            query = query.where(OutboxItem.kind == args.kind)
+        rows = [_row(item) for item in session.scalars(query)]
+    db.dispose()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    print(render(["id", "kind", "state", "unit", "queue id", "tries", "last error"],
+                 [[str(r["id"]), r["kind"], r["state"], r["unit"] or "", r["queue_id"], str(r["attempts"]),
+                   r["last_error"] or ""] for r in rows], limits={6: 70}))
+    print(f"\n{len(rows)} item(s)")
+    return 0
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    """Make dead (or waiting) items due now. The dead-letter clock starts again from now."""
+    from gateway.cli.main import _settings
+
+    if not args.ids and not args.dead:
+        print("saraban-gateway: outbox retry needs item ids or --dead", file=sys.stderr)
+        return 2
+    db = Database(_settings(args).database_url)
+    db.create_schema()
+    now = dt.datetime.now(dt.timezone.utc)
+    retried, refused = [], []
+    with db.session() as session:
+        if args.dead:
+            items = list(session.scalars(select(OutboxItem).where(OutboxItem.state == "dead")))
+        else:
+            items = list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(args.ids))))
+            missing = set(args.ids) - {item.id for item in items}
+            refused += [f"{i}: no such outbox item" for i in sorted(missing)]
+        for item in items:
+            if item.state == "done":
+                refused.append(f"{item.id}: already done")
+                continue
+            item.payload = {**(item.payload or {}), "first_created_at": (item.payload or {}).get(
+                "first_created_at", item.created_at.isoformat())}
+            item.state, item.next_attempt_at, item.created_at = "pending", now, now
+            retried.append(item.id)
+    db.dispose()
+    for line in refused:
+        print(f"saraban-gateway: {line}", file=sys.stderr)
+    print(f"{len(retried)} item(s) queued for another attempt" + (f": {', '.join(map(str, retried))}" if retried else ""))
+    return 1 if refused and not retried else 0
+
+
+def add_outbox_commands(sub: argparse._SubParsersAction) -> None:
+    outbox = sub.add_parser("outbox", help="deliveries owed: folders (Maildir/IMAP/SMTP), notices")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
+    listing = outbox_sub.add_parser("list", help="list outbox items")
+    listing.add_argument("--state", choices=["pending", "done", "dead"])
+    listing.add_argument("--kind", help="e.g. folder")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_outbox_list)
+    retry = outbox_sub.add_parser("retry", help="attempt dead or waiting items again now")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.add_argument("--dead", action="store_true", help="every dead item")
+    retry.set_defaults(func=cmd_outbox_retry)

@@ -1,0 +1,1 @@
+"""The settings model, read from one TOML file and the environment."""

@@ -1,0 +1,140 @@
+"""Configuration of the mail-server backends: IMAP folders, SMTP forwards, IMAP intake.
+
+Kept apart from gateway/config/settings.py so that the delivery and intake keys read as one
+idea. Every table forbids unknown keys, like the rest of the configuration, so a
+misspelt `pasword` is an error at start-up and not a login failure at 3 a.m.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SECRET_KEYS = ("password",)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Account(_Strict):
+    """Who to log in as. `password_file` (a systemd credential, say) beats `password`."""
+
+    username: str | None = None
+    password: str | None = None
+    password_file: Path | None = None
+
+    def secret(self) -> str | None:
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"password_file {self.password_file}: {exc.strerror}") from None
+        return self.password
+
+
+class ImapServer(_Account):
+    """[delivery.imap.<name>]: a mail server whose folders receive filed letters."""
+
+    host: str
+    port: int = Field(993, ge=1, le=65535)
+    tls: bool = True  # implicit TLS (IMAPS); false only for a loopback or test server
+    ca_file: Path | None = None  # trust this CA/certificate instead of the system store
+    verify: bool = True
+    timeout: float = Field(30.0, gt=0)  # seconds for any one IMAP command
+    folder: str = "Saraban/{folder}"  # {folder}: the unit's folder in units.toml; {unit}: its address
+    keyword: str = "$SarabanRegistered"  # IMAP keyword set on every filed copy
+
+    @field_validator("keyword")
+    @classmethod
+    def _atom(cls, value: str) -> str:
+        if not value or any(ch in value for ch in ' (){%*"\\]') or not value.isascii():
+            raise ValueError("an IMAP keyword is one ASCII word without spaces or ( ) { % * \" \\ ]")
+        return value
+
+
+class SmtpForward(_Account):
+    """[delivery.smtp.<name>]: a relay through which copies go to departmental addresses."""
+
+    host: str
+    port: int = Field(25, ge=1, le=65535)
+    tls: bool = False  # implicit TLS (port 465)
+    starttls: bool = False
+    ca_file: Path | None = None
+    timeout: float = Field(30.0, gt=0)
+    from_address: str | None = None  # envelope sender; default: the unit's own address
+
+
+class UnitDelivery(_Account):
+    """[delivery.units."<unit>"]: where this unit's letters are filed."""
+
+    backend: Literal["maildir", "imap", "smtp"]
+    server: str | None = None  # name in [delivery.imap] / [delivery.smtp]; default: the only one
+    folder: str | None = None  # IMAP folder for this unit (else the server's template)
+    to: list[str] = Field(default_factory=list)  # SMTP forward: departmental addresses
+
+
+class ImapIntake(_Account):
+    """[[imap_intake]]: a central mailbox the gateway pulls letters from."""
+
+    unit: str  # the unit the letters are addressed to (local part, e.g. saraban.latkrabang)
+    host: str
+    port: int = Field(993, ge=1, le=65535)
+    tls: bool = True
+    ca_file: Path | None = None
+    verify: bool = True
+    mailbox: str = "INBOX"
+    processed_folder: str | None = None  # move registered messages here (created if missing)
+    keyword: str = "$SarabanRegistered"  # set once the registration is committed
+    use_idle: bool = True  # false: poll even if the server offers IDLE
+    idle_interval: float = Field(300.0, gt=0)  # re-issue IDLE this often (servers drop idle clients)
+    poll_interval: float = Field(60.0, gt=0)  # without IDLE: look for new mail this often
+    timeout: float = Field(30.0, gt=0)  # seconds for any one IMAP command
+    reconnect_max: float = Field(60.0, gt=0)  # longest wait between reconnection attempts
+    lease_ttl: float = Field(60.0, ge=2)  # another gateway takes over this long after we vanish
+    max_size: int | None = None  # bigger messages are left on the server (default: smtp.max_message_size)
+
+    @field_validator("unit")
+    @classmethod
+    def _local(cls, value: str) -> str:
+        return value.split("@", 1)[0].lower()
+
+    @property
+    def key(self) -> str:
+        """Names the mailbox the same way in every gateway instance (lease and UID rows)."""
+        return f"imap://{self.username}@{self.host}/{self.mailbox}"
+
+
+def check_routes(imap: dict[str, ImapServer], smtp: dict[str, SmtpForward],
+                 units: dict[str, UnitDelivery], default_backend: str = "maildir") -> None:
+    """Every unit route names a server that exists, of the right kind."""
+    if default_backend == "imap" and len(imap) != 1:
+        raise ValueError('backend = "imap" for every unit needs exactly one [delivery.imap.<name>] table '
+                         '(or name the server per unit in [delivery.units."<unit>"])')
+    if default_backend == "smtp":
+        raise ValueError('backend = "smtp" needs departmental addresses per unit: '
+                         'set it in [delivery.units."<unit>"] with to = [...]')
+    for unit, route in units.items():
+        if route.backend == "maildir":
+            continue
+        pool = imap if route.backend == "imap" else smtp
+        section = f"delivery.{route.backend}"
+        if route.server is None:
+            if len(pool) != 1:
+                raise ValueError(f'units."{unit}": backend {route.backend!r} needs server = one of '
+                                 f"[{section}.<name>] ({', '.join(pool) or 'none configured'})")
+        elif route.server not in pool:
+            raise ValueError(f'units."{unit}": server {route.server!r} is not a [{section}.<name>] table '
+                             f"(have: {', '.join(pool) or 'none'})")
+        if route.backend == "smtp" and not route.to:
+            raise ValueError(f'units."{unit}": backend "smtp" needs to = ["department@..."]')
+
+
+def mask_secrets(data: object) -> object:
+    """A copy of a configuration dump with every password replaced by stars."""
+    if isinstance(data, dict):
+        return {k: ("********" if k in SECRET_KEYS and v else mask_secrets(v)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [mask_secrets(v) for v in data]
+    return data

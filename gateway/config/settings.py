@@ -1,0 +1,319 @@
+"""The gateway's configuration: one TOML file, validated at start-up.
+
+An error names the file, the key and what is wrong, because the person reading it is a
+sysadmin at a console, not a Python programmer. Environment variables override the
+file so that systemd units and containers can adjust a deployment without editing it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gateway.config.delivery import ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
+
+# SARABAN_* variable -> (section, key). SARABAN_CONFIG picks the file itself.
+ENV_OVERRIDES = {
+    "SARABAN_DATA_DIR": ("storage", "data_dir"),
+    "SARABAN_DATABASE_URL": ("storage", "database_url"),
+    "SARABAN_SMTP_HOST": ("smtp", "host"),
+    "SARABAN_SMTP_PORT": ("smtp", "port"),
+    "SARABAN_SMARTHOST": ("notices", "smarthost"),
+    "SARABAN_TRUST_ROOTS": ("signatures", "trust_roots"),
+    "SARABAN_HTTP_PORT": ("http", "port"),
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GatewaySection(_Section):
+    domain: str = "bangkok.go.th"
+    timezone: str = "Asia/Bangkok"
+
+
+class SmtpSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(2525, ge=0, le=65535)
+    hostname: str = "saraban-gateway.localdomain"  # name in the greeting and EHLO reply
+    max_message_size: int = Field(50 * 1024 * 1024, ge=1024)  # announced in EHLO SIZE
+    max_recipients: int = Field(100, ge=1)
+    data_timeout: float = Field(300.0, gt=0)
+
+
+class StorageSection(_Section):
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: sqlite file in data_dir
+
+
+class DirectorySection(_Section):
+    path: Path = Path("units.toml")  # relative to the configuration file
+
+
+class RegisterSection(_Section):
+    general_book: str = "general"  # ทะเบียนหนังสือรับ: the ordinary receive register
+    secret_book: str = "secret"  # ทะเบียนหนังสือรับลับ: kept by the secret registrar
+    # Cut-over from the previous system: the first number a register gives in a year.
+    # Keys are "<unit>" (general book) or "<unit>/<book>"; values map BE year -> number.
+    start_numbers: dict[str, dict[int, int]] = Field(default_factory=dict)
+
+    @field_validator("start_numbers")
+    @classmethod
+    def _positive(cls, value: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
+        for register, years in value.items():
+            for year, number in years.items():
+                if not 2400 <= year <= 2700:
+                    raise ValueError(f"{register}: {year} is not a Buddhist-era year")
+                if number < 1:
+                    raise ValueError(f"{register}: start number for {year} must be >= 1")
+        return value
+
+
+class PipelineSection(_Section):
+    workers: int = Field(1, ge=1, le=32)  # pipeline runner processes
+    poll_interval: float = Field(0.05, gt=0)
+    max_attempts: int = Field(5, ge=1)  # a message failing this often is quarantined
+
+
+class DeliverySection(_Section):
+    backend: Literal["maildir", "imap", "smtp"] = "maildir"
+    folders_dir: Path = Path("folders")  # under data_dir unless absolute
+    retry_base: float = Field(5.0, gt=0)  # seconds; doubles each attempt
+    retry_max: float = Field(3600.0, gt=0)
+    dead_after: float = Field(3 * 24 * 3600.0, gt=0)  # seconds until an item is dead
+    # Mail-server backends (docs/imap.md): named servers, and which unit files where.
+    imap: dict[str, ImapServer] = Field(default_factory=dict)
+    smtp: dict[str, SmtpForward] = Field(default_factory=dict)
+    units: dict[str, UnitDelivery] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _routes(self) -> "DeliverySection":
+        check_routes(self.imap, self.smtp, self.units, self.backend)
+        return self
+
+
+class RulesSection(_Section):
+    filename_pattern: str | None = None  # None: the pattern of appendix ข 2.2
+    policy: dict[str, Literal["warn", "reject", "ignore"]] = Field(default_factory=dict)
+    unit_policy: dict[str, dict[str, Literal["warn", "reject", "ignore"]]] = Field(
+        default_factory=dict
+    )
+
+
+class NoticesSection(_Section):
+    enabled: bool = True
+    smarthost: str | None = None  # host[:port]; None: notices stay queued
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    from_address: str | None = None  # default: the unit's own address
+    max_per_sender_per_hour: int = Field(20, ge=0)
+    thai_digits: bool = False
+    templates_dir: Path | None = None  # searched before gateway/templates/; relative to this file
+    envelope_sender: str = ""  # SMTP MAIL FROM of notices; "" is the null reverse-path (RFC 3834)
+    timeout: float = Field(30.0, gt=0)  # seconds per smarthost connection
+
+
+class SignaturesSection(_Section):
+    trust_roots: str | None = None  # PEM files, ':'-separated
+    intermediates: str | None = None
+    revocation_dir: Path | None = None
+    online_revocation: bool = False
+    timeout: float = Field(20.0, gt=0)
+    # Verification (docs/signatures.md): caps per PDF, checked in a worker process.
+    verify: bool = True
+    revocation_mode: Literal["soft-fail", "hard-fail", "require"] = "soft-fail"
+    max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    max_pages: int = Field(500, ge=1)
+    memory_mb: int = Field(1536, ge=0)  # per verification worker; 0 = unlimited
+    # What a failed/indeterminate/altered signature does: "review" registers the letter
+    # and flags it (Letter.review), "reject" quarantines it. Per unit: {unit = action}.
+    on_failure: Literal["review", "reject"] = "review"
+    unit_on_failure: dict[str, Literal["review", "reject"]] = Field(default_factory=dict)
+    # Receive stamp (ตรารับ) on the folder copy, as the appearance of a gateway seal.
+    stamp: bool = True
+    seal_key: Path | None = None  # PEM; default: the gateway key of <data_dir>/keys
+    seal_cert: Path | None = None
+    seal_chain: str | None = None  # PEM files up to (not incl.) the root, ':'-separated
+    stamp_font: Path | None = None  # default TLWG Garuda; a TH Sarabun .ttf works too
+    stamp_thai_digits: bool = True
+
+
+class HttpSection(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(9025, ge=0, le=65535)
+    # prometheus-client multiprocess sample files; default <data_dir>/metrics
+    metrics_dir: Path | None = None
+
+
+class ServiceSection(_Section):
+    """Shutdown bounds (docs/operations.md); systemd's TimeoutStopSec must exceed their sum."""
+
+    drain_timeout: float = Field(10.0, ge=0)  # open SMTP sessions get this long after SIGTERM
+    runner_grace: float = Field(15.0, gt=0)  # a runner finishes the letter in hand within this
+
+
+class SecrecySection(_Section):
+    """Classified letters (ลับ/ลับมาก): where sealed copies and alerts are filed."""
+
+    # The secret registrar's (นายทะเบียนลับ) Maildir under folders_dir; {folder} is the
+    # unit's folder. A unit may override it with `secret_folder` in [unit.settings].
+    secret_folder: str = "{folder}.secret"
+    alert_folder: str = "secrecy-alerts"  # the central unit's Maildir for alerts
+    from_address: str | None = None  # From of sealed mail; default saraban-gateway@<domain>
+
+    @field_validator("secret_folder", "alert_folder")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        probe = value.replace("{folder}", "unit")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,100}", probe) or ".." in probe:
+            raise ValueError("a folder name of a-z 0-9 . _ - (no '..', no '/')")
+        return value
+
+
+class ExportSection(_Section):
+    # TrueType fonts of the printed register (PDF); TLWG Garuda is in Debian's
+    # fonts-tlwg-garuda-ttf. Laksaman (fonts-tlwg-laksaman-ttf) looks like TH Sarabun.
+    font: Path = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
+    font_bold: Path | None = Path("/usr/share/fonts/truetype/tlwg/Garuda-Bold.ttf")
+
+
+class LoggingSection(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class Settings(_Section):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    gateway: GatewaySection = GatewaySection()
+    smtp: SmtpSection = SmtpSection()
+    storage: StorageSection = StorageSection()
+    directory: DirectorySection = DirectorySection()
+    # "register" is a method name on pydantic models, hence the alias.
+    register_: RegisterSection = Field(default_factory=RegisterSection, alias="register")
+    pipeline: PipelineSection = PipelineSection()
+    delivery: DeliverySection = DeliverySection()
+    rules: RulesSection = RulesSection()
+    notices: NoticesSection = NoticesSection()
+    signatures: SignaturesSection = SignaturesSection()
+    http: HttpSection = HttpSection()
+    service: ServiceSection = ServiceSection()
+    secrecy: SecrecySection = SecrecySection()
+    export: ExportSection = ExportSection()
+    logging: LoggingSection = LoggingSection()
+    imap_intake: list[ImapIntake] = Field(default_factory=list)  # [[imap_intake]] mailboxes
+    source: Path | None = None  # the file this came from
+
+    # Derived paths, so no other module has to know the layout rules.
+    @property
+    def data_dir(self) -> Path:
+        return self.storage.data_dir.resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.storage.database_url or f"sqlite:///{self.data_dir / 'saraban.db'}"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def vault_dir(self) -> Path:
+        return self.data_dir / "vault"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def folders_dir(self) -> Path:
+        return self.data_dir / self.delivery.folders_dir
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.http.metrics_dir or self.data_dir / "metrics"
+
+    @property
+    def directory_path(self) -> Path:
+        path = self.directory.path
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path.resolve()
+
+    def start_number(self, unit: str, book: str, year: int) -> int:
+        key = unit if book == self.register_.general_book else f"{unit}/{book}"
+        return self.register_.start_numbers.get(key, {}).get(year, 1)
+
+    def effective(self) -> dict[str, Any]:
+        """The configuration as it will be used, secrets masked, for check-config."""
+        data = self.model_dump(mode="json", exclude={"source"}, by_alias=True)
+        if data["notices"].get("password"):
+            data["notices"]["password"] = "********"
+        data = mask_secrets(data)
+        data["effective"] = {
+            "source": str(self.source) if self.source else None,
+            "data_dir": str(self.data_dir),
+            "database_url": _mask_url(self.database_url),
+            "directory": str(self.directory_path),
+            "folders_dir": str(self.folders_dir),
+        }
+        return data
+
+
+def _mask_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            return f"{scheme}://{creds.split(':', 1)[0]}:********@{host}"
+    return url
+
+
+def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if var in environ and environ[var] != "":
+            raw.setdefault(section, {})[key] = environ[var]
+
+
+def _describe(error: ValidationError, source: Path) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (misspelt?)"
+        lines.append(f"  {key}: {message} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read, override from the environment, and validate. Raises ConfigError."""
+    environ = dict(os.environ) if environ is None else environ
+    chosen = Path(path or environ.get("SARABAN_CONFIG") or DEFAULT_CONFIG)
+    try:
+        with chosen.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{chosen}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{chosen}: cannot be read: {exc.strerror}") from None
+    _apply_env(raw, environ)
+    raw["source"] = chosen.resolve()
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, chosen)) from None

@@ -1,0 +1,1 @@
+"""The delivery runner and one module per backend (Maildir, IMAP, SMTP, registrar)."""

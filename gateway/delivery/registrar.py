@@ -1,0 +1,211 @@
+"""Delivery of classified letters to the unit's secret registrars (นายทะเบียนลับ), and
+the alerts that go with them. Outbox kinds "registrar" and "alert".
+
+A classified letter never goes to the unit's ordinary folder. The sealed message —
+S/MIME EnvelopedData (AES-256) to every registrar certificate of the unit, with the
+gateway's signature inside — is filed into the registrar's own Maildir through the
+same folder delivery as ordinary letters. When a certificate is missing, expired or
+unusable nothing is sent: the letter stays sealed, a quarantine entry says why, the
+central unit gets an alert, and the item is retried (with backoff) until an operator
+imports a usable certificate or it goes dead.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+import structlog
+from sqlalchemy import select
+
+from gateway.pipeline.classified import add_alert, store_for
+from gateway.delivery.maildir import deliver, message_name
+from gateway.secrecy.envelope import letter_entity, seal_for_registrars
+from gateway.secrecy.errors import SecrecyError
+from gateway.secrecy.keys import KeyStore, registrar_cert_problem
+from gateway.service.services import Services
+from rules.thai_time import to_bangkok
+from storage.models import Letter, OutboxItem, QuarantineEntry
+
+log = structlog.get_logger("gateway.deliver.registrar")
+
+SECRECY_TH = {"confidential": "ลับ", "secret": "ลับมาก", "top_secret": "ลับที่สุด"}
+SYSTEM_WHO = "saraban-gateway"
+
+
+def secret_folder(services: Services, unit_name: str) -> str:
+    """The registrar's Maildir: `[unit.settings] secret_folder`, else the configured
+    template (default "{folder}.secret") applied to the unit's folder."""
+    unit = services.directory.lookup(unit_name)
+    own = (unit.settings or {}).get("secret_folder") if unit else None
+    folder = unit.folder if unit else unit_name.replace(".", "_")
+    name = str(own) if own else services.settings.secrecy.secret_folder.replace("{folder}", folder)
+    if "/" in name or ".." in name or not name or name.startswith("."):
+        raise SecrecyError(f"secret folder {name!r} of {unit_name} is not a safe folder name")
+    return name
+
+
+def registrar_certs(keystore: KeyStore, unit_name: str):
+    """(usable certificates, problem or None) of a unit's registrars.
+
+    The key store's unit code is the address local part with or without "saraban."
+    (`saraban.dds.sd` or `dds.sd`). Any certificate that is unusable blocks delivery,
+    unless a usable certificate with the same subject supersedes it (a renewal): one
+    registrar silently left out would lose that registrar's copy.
+    """
+    codes = [unit_name]
+    if unit_name.startswith("saraban."):
+        codes.append(unit_name[len("saraban."):])
+    certs = []
+    for code in codes:
+        try:
+            certs = keystore._all_registrar_certs(code)
+        except SecrecyError:
+            continue
+        if certs:
+            break
+    if not certs:
+        return [], f"no secret registrar certificate for {unit_name}"
+    usable = [c for c in certs if registrar_cert_problem(c) is None]
+    good_subjects = {c.subject for c in usable}
+    for cert in certs:
+        problem = registrar_cert_problem(cert)
+        if problem and cert.subject not in good_subjects:
+            return [], f"registrar certificate {cert.subject.rfc4514_string()}: {problem}"
+    return usable, None
+
+
+def deliver_registrar(services: Services, item: OutboxItem) -> None:
+    store = store_for(services)
+    with services.db.session() as session:
+        letter = session.get(Letter, item.letter_id)
+        session.expunge(letter)
+    letter_id = f"{letter.queue_id}:{letter.unit}"
+    certs, problem = registrar_certs(store.keystore, letter.unit)
+    if problem is None:
+        try:
+            gateway_key, gateway_cert = store.keystore.gateway_identity()
+        except SecrecyError as exc:
+            problem = str(exc)
+    if problem is not None:
+        _hold(services, letter, problem)
+        raise SecrecyError(f"not delivered: {problem}")
+    opened = store.open(letter.queue_id, ["raw", "meta"], who=SYSTEM_WHO, action="seal_for_registrar",
+                        letter_id=letter_id, receive_no=letter.receive_no, book=letter.book)
+    meta = json.loads(opened["meta"])
+    entity = letter_entity(opened["raw"], _note(letter, meta))
+    domain = services.settings.gateway.domain
+    label = SECRECY_TH.get(letter.secrecy, "ลับ")
+    sealed = seal_for_registrars(entity, certs, gateway_key, gateway_cert, headers={
+        "From": services.settings.secrecy.from_address or f"saraban-gateway@{domain}",
+        "To": f"{letter.unit}@{domain}",
+        # The real subject travels inside the envelope only.
+        "Subject": f"[รับ {letter.receive_no} ทะเบียนลับ] หนังสือชั้น{label} / classified letter",
+        "Date": format_datetime(dt.datetime.now(dt.timezone.utc)),
+        "Message-ID": f"<{letter.queue_id}.{letter.unit}@{domain}>",
+        "X-Saraban-Receive-No": letter.receive_no,
+        "X-Saraban-Book": letter.book,
+        "X-Saraban-Unit": letter.unit,
+        "X-Saraban-Queue-Id": letter.queue_id,
+    })
+    folder = secret_folder(services, letter.unit)
+    path = deliver(services.settings.folders_dir, folder, item.queue_id, letter.unit, sealed)
+    with services.db.session() as session:
+        for held in session.scalars(select(QuarantineEntry).where(
+                QuarantineEntry.queue_id == letter.queue_id, QuarantineEntry.unit == letter.unit,
+                QuarantineEntry.state == "held")):
+            if any(r.get("rule") == "registrar_certificate" for r in held.reasons or []):
+                held.state = "released"
+    log.info("filed_for_registrar", queue_id=letter.queue_id, unit=letter.unit,
+             receive_no=letter.receive_no, registrars=len(certs), folder=folder, path=str(path))
+
+
+def _note(letter: Letter, meta: dict) -> str:
+    facts = meta.get("facts") or {}
+    lines = [
+        f"เลขรับ (receive no.): {letter.receive_no}   ทะเบียน (book): {letter.book}",
+        f"หน่วยงาน (unit): {letter.unit}",
+        f"ชั้นความลับ (classification): {SECRECY_TH.get(letter.secrecy, letter.secrecy)}",
+        f"รับเมื่อ (received): {to_bangkok(letter.received_at).isoformat(timespec='seconds')}",
+        f"จาก (from): {meta.get('sender_name') or ''} <{letter.sender}>",
+        f"เรื่อง (subject): {meta.get('subject') or facts.get('subject') or ''}",
+        f"ที่ (reference): {facts.get('reference') or ''}",
+    ]
+    if meta.get("smime_arrival"):
+        lines.append("มาถึงแบบเข้ารหัส S/MIME ถึงระบบ (arrived S/MIME-encrypted to the gateway)")
+    for f in meta.get("findings") or []:
+        if f.get("verdict") != "pass":
+            lines.append(f"- {f['verdict']}: {f['rule']}: {f.get('message', '')}")
+    if meta.get("opaque"):
+        lines.append("- PDF ติดรหัสผ่าน ส่งต่อตามที่ได้รับ (password-protected PDF, forwarded as it came)")
+    lines.append(f"คิว (queue id): {letter.queue_id}")
+    return "\n".join(lines) + "\n"
+
+
+def _hold(services: Services, letter: Letter, problem: str) -> None:
+    """Quarantine (once) and alert the central unit (once); the letter stays sealed."""
+    with services.db.session() as session:
+        held = session.scalar(select(QuarantineEntry).where(
+            QuarantineEntry.queue_id == letter.queue_id, QuarantineEntry.unit == letter.unit))
+        if held is None:
+            th = "ส่งหนังสือลับให้นายทะเบียนลับไม่ได้: ใบรับรองไม่มี หมดอายุ หรือใช้ไม่ได้ หนังสือถูกเก็บเข้ารหัสไว้"
+            en = f"the classified letter cannot be sent to the secret registrar: {problem}; it is kept encrypted"
+            session.add(QuarantineEntry(
+                queue_id=letter.queue_id, unit=letter.unit, sender=letter.sender, subject=None,
+                reasons=[{"rule": "registrar_certificate", "verdict": "fail", "message_th": th,
+                          "message_en": en, "message": f"{th} / {en}", "attachment": None}],
+                raw_sha256=letter.raw_sha256))
+            add_alert(session, letter.queue_id, letter.unit, "registrar_certificate", "central",
+                      receive_no=letter.receive_no, book=letter.book, problem=problem)
+            log.error("classified_undeliverable", queue_id=letter.queue_id, unit=letter.unit,
+                      receive_no=letter.receive_no, problem=problem)
+
+
+_ALERT_TEXT = {
+    "registrar_certificate": (
+        "หนังสือชั้นความลับถึง {unit} (เลขรับ {receive_no} ทะเบียน {book}, รหัสคิว {queue_id}) "
+        "ยังส่งให้นายทะเบียนลับไม่ได้: {problem}\nหนังสือถูกเก็บเข้ารหัสไว้ในพื้นที่กักกัน "
+        "กรุณานำเข้าใบรับรองที่ใช้ได้ (saraban-gateway keys import-registrar) ระบบจะส่งให้อัตโนมัติ",
+        "A classified letter for {unit} (receive no. {receive_no}, book {book}, queue id {queue_id}) "
+        "cannot be delivered to its secret registrar: {problem}.\nIt is kept encrypted in quarantine. "
+        "Import a usable certificate (saraban-gateway keys import-registrar); delivery resumes by itself.",
+    ),
+    "top_secret": (
+        "มีหนังสือที่ระบุชั้นความลับ \"ลับที่สุด\" ส่งมาทางอีเมลถึง {unit} จาก {sender} (รหัสคิว {queue_id}) "
+        "ซึ่งระเบียบห้ามส่งทางอิเล็กทรอนิกส์\nระบบไม่ได้ลงทะเบียน เก็บข้อความทั้งฉบับเข้ารหัสไว้ในพื้นที่กักกัน "
+        "และแจ้งผู้ส่งให้ส่งเป็นเอกสารกระดาษแล้ว",
+        "A letter marked ลับที่สุด (top secret) arrived by e-mail for {unit} from {sender} "
+        "(queue id {queue_id}); the regulation forbids sending it electronically.\nIt was not "
+        "registered: the whole message is kept encrypted in quarantine and the sender is told "
+        "to send it on paper.",
+    ),
+}
+
+
+def deliver_alert(services: Services, item: OutboxItem) -> None:
+    """File an alert (no letter content: ids, unit, sender address, the reason) into the
+    central unit's alert folder or the unit's secret registrar folder."""
+    payload = dict(item.payload or {})
+    reason = payload.get("reason", "")
+    th, en = _ALERT_TEXT.get(reason, ("แจ้งเตือนเรื่องหนังสือชั้นความลับ ({reason}) รหัสคิว {queue_id}",
+                                      "classified letter alert ({reason}), queue id {queue_id}"))
+    values = {"unit": item.unit, "queue_id": item.queue_id, "receive_no": "-", "book": "-",
+              "problem": "", "sender": "", "reason": reason, **payload}
+    folder = (services.settings.secrecy.alert_folder if payload.get("to") == "central"
+              else secret_folder(services, item.unit))
+    domain = services.settings.gateway.domain
+    msg = EmailMessage()
+    msg["From"] = services.settings.secrecy.from_address or f"saraban-gateway@{domain}"
+    msg["To"] = f"{item.unit}@{domain}"
+    msg["Subject"] = f"[แจ้งเตือน หนังสือลับ / classified alert] {reason} {item.unit}"
+    msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["X-Saraban-Alert"] = reason
+    msg["X-Saraban-Queue-Id"] = item.queue_id
+    msg.set_content(th.format(**values) + "\n\n" + en.format(**values) + "\n")
+    name_unit = f"{item.unit}.{reason}.{payload.get('to', 'registrar')}-alert"
+    path = deliver(services.settings.folders_dir, folder, item.queue_id, name_unit,
+                   msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+    log.warning("classified_alert_filed", queue_id=item.queue_id, unit=item.unit, reason=reason,
+                to=payload.get("to"), folder=folder, file=message_name(item.queue_id, name_unit), path=str(path))

@@ -1,0 +1,1 @@
+"""SMTP and IMAP intake: the protocol, the handler hooks, refusals."""

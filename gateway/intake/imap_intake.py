@@ -1,0 +1,289 @@
+"""Pull one central mailbox from the mail server into the spool, exactly once.
+
+The life of a message (UIDVALIDITY v, UID u) in mailbox M:
+
+1. its headers are fetched first (size, Message-ID, sender): too big -> left on the
+   server with `$SarabanTooBig`; a Message-ID already taken under an older UIDVALIDITY
+   -> not taken again;
+2. a queue id is chosen and the row (M, v, u, queue id, "spooling") is committed, in a
+   transaction that also proves we still hold M's lease (fencing), so of two gateways
+   only the lease holder ever records u;
+3. the body is fetched and written to the spool under that queue id ("spooled"); after a
+   crash between 2 and 3 it is written again under the same id, and the register's
+   (queue id, unit) constraint keeps it to one registration;
+4. when the Message row of that queue id is finished (registered or quarantined), the
+   message is marked on the server (keyword; optionally moved) and the row is "marked".
+
+UIDs are taken in ascending order and new mail always gets a higher UID, so "above the
+highest UID recorded for (M, v)" is exactly what is new: nothing is fetched twice and
+nothing is skipped. A new UIDVALIDITY starts again from UID 1, skipping what carries
+our keyword and what step 1 recognises by Message-ID."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from sqlalchemy import func, select
+
+from gateway.config.delivery import ImapIntake
+from gateway.intake.imap_session import Headers, ImapError, ImapSession
+from gateway.spool import Spool, new_queue_id
+from storage import lease
+from storage.db import Database
+from storage.models import Message
+from storage.models_imap import ImapLease, ImapMessage
+
+log = structlog.get_logger("gateway.intake.imap_intake")
+
+QUARANTINED_KEYWORD = "$SarabanQuarantined"
+TOO_BIG_KEYWORD = "$SarabanTooBig"
+FINISHED = ("done", "quarantined")
+BATCH = 50  # headers fetched per round trip
+
+
+class MailboxConsumer:
+    def __init__(self, config: ImapIntake, db: Database, spool: Spool, holder: str, domain: str,
+                 max_size: int):
+        self.config = config
+        self.db = db
+        self.spool = spool
+        self.holder = holder
+        self.rcpt = f"{config.unit}@{domain}"
+        self.max_size = config.max_size or max_size
+        self.name = config.key
+        self._holding = False
+        self._renewed = 0.0
+
+    @property
+    def _renew_every(self) -> float:
+        return self.config.lease_ttl / 3
+
+    # -- the outer loop: lease, connect, reconnect ----------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        cfg = self.config
+        backoff = 1.0
+        log.info("imap_intake_started", mailbox=self.name, unit=cfg.unit)
+        while not stop.is_set():
+            if not self._take_lease():
+                await _sleep(stop, self._renew_every)
+                continue
+            session = ImapSession(cfg.host, cfg.port, cfg.username or cfg.unit, cfg.secret() or "",
+                                  tls=cfg.tls, ca_file=cfg.ca_file, verify=cfg.verify, timeout=cfg.timeout)
+            try:
+                await session.connect()
+                uidvalidity = await session.select(cfg.mailbox)
+                log.info("imap_connected", mailbox=self.name, uidvalidity=uidvalidity,
+                         idle=cfg.use_idle and session.has("IDLE"))
+                backoff = 1.0
+                await self._session_loop(session, uidvalidity, stop)
+            except lease.LeaseLost as exc:
+                self._holding = False
+                log.warning("imap_lease_lost", mailbox=self.name, error=str(exc))
+                continue
+            except Exception as exc:  # network, server or database: all end in a reconnect
+                level = log.warning if isinstance(exc, (ImapError, OSError)) else log.error
+                level("imap_reconnect", mailbox=self.name, error=f"{type(exc).__name__}: {exc}",
+                      retry_in=backoff)
+                await session.close()
+                await _sleep(stop, backoff)
+                backoff = min(backoff * 2, cfg.reconnect_max)
+                continue
+            finally:
+                await session.close()
+        if self._holding:
+            lease.release(self.db, self.name, self.holder)
+        log.info("imap_intake_stopped", mailbox=self.name)
+
+    def _take_lease(self) -> bool:
+        claim = lease.acquire(self.db, self.name, self.holder, self.config.lease_ttl)
+        if claim.ok and not self._holding:
+            log.info("imap_lease_acquired", mailbox=self.name, holder=self.holder)
+        elif not claim.ok and (self._holding or not self._renewed):
+            log.info("imap_lease_held_elsewhere", mailbox=self.name, holder=claim.holder)
+        self._holding = claim.ok
+        self._renewed = time.monotonic()
+        return claim.ok
+
+    def _renew(self) -> None:
+        if time.monotonic() - self._renewed >= self._renew_every:
+            if not lease.renew(self.db, self.name, self.holder, self.config.lease_ttl):
+                raise lease.LeaseLost(f"lease {self.name} expired or was taken over")
+            self._renewed = time.monotonic()
+
+    async def _session_loop(self, session: ImapSession, uidvalidity: int, stop: asyncio.Event) -> None:
+        cfg = self.config
+        self._note_uidvalidity(uidvalidity)
+        if cfg.processed_folder:
+            await session.create(cfg.processed_folder)
+        use_idle = cfg.use_idle and session.has("IDLE")
+        while not stop.is_set():
+            self._renew()
+            session.mail_arrived = False
+            await self._resume_spooling(session, uidvalidity)
+            await self._take_new(session, uidvalidity)
+            waiting = await self._mark_finished(session, uidvalidity)
+            self._renew()
+            if session.mail_arrived:
+                continue  # reported during our own commands: IDLE would not report it again
+            if waiting:
+                # Registration takes a moment; look again soon rather than IDLE for minutes.
+                await _sleep(stop, 0.2)
+                continue
+            wait = min(cfg.idle_interval if use_idle else cfg.poll_interval, self._renew_every)
+            if use_idle:
+                await _until_stop(stop, session.idle(wait))
+            else:
+                await _sleep(stop, wait)
+                await session.noop()
+
+    # -- UIDVALIDITY -----------------------------------------------------------------------
+
+    def _note_uidvalidity(self, uidvalidity: int) -> None:
+        with self.db.session() as s:
+            row = s.get(ImapLease, self.name)
+            previous = row.uidvalidity if row else None
+            if row is not None:
+                row.uidvalidity = uidvalidity
+        if previous is not None and previous != uidvalidity:
+            log.warning("imap_uidvalidity_changed", mailbox=self.name, previous=previous, now=uidvalidity,
+                        action="resync from UID 1, skipping messages already taken")
+
+    # -- taking new messages ---------------------------------------------------------------
+
+    def _highest_uid(self, uidvalidity: int) -> int:
+        with self.db.session() as s:
+            return s.scalar(select(func.max(ImapMessage.uid)).where(
+                ImapMessage.mailbox == self.name, ImapMessage.uidvalidity == uidvalidity)) or 0
+
+    async def _take_new(self, session: ImapSession, uidvalidity: int) -> None:
+        high = self._highest_uid(uidvalidity)
+        found = await session.uid_search("UID", f"{high + 1}:*", "NOT", "KEYWORD", self.config.keyword,
+                                         "NOT", "KEYWORD", QUARANTINED_KEYWORD, "NOT", "KEYWORD", TOO_BIG_KEYWORD)
+        uids = [uid for uid in found if uid > high]  # "n:*" also matches the highest UID below n
+        for start in range(0, len(uids), BATCH):
+            for headers in await session.fetch_headers(uids[start:start + BATCH]):
+                await self._take_one(session, uidvalidity, headers)
+
+    async def _take_one(self, session: ImapSession, uidvalidity: int, headers: Headers) -> None:
+        uid = headers.uid
+        if headers.size > self.max_size:
+            self._record(uidvalidity, headers, None, "skipped", f"{headers.size} bytes > {self.max_size}")
+            await session.add_keyword(uid, TOO_BIG_KEYWORD)
+            log.error("imap_message_too_big", mailbox=self.name, uid=uid, size=headers.size, limit=self.max_size)
+            return
+        earlier = self._taken_before(uidvalidity, headers.message_id)
+        if earlier is not None:
+            # "spooled": marked on the server under its new UID once its message is finished.
+            self._record(uidvalidity, headers, earlier.queue_id, "spooled", "taken under an earlier UIDVALIDITY")
+            log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=earlier.queue_id,
+                     message_id=headers.message_id)
+            return
+        queue_id = new_queue_id()
+        self._record(uidvalidity, headers, queue_id, "spooling")
+        await self._spool(session, uidvalidity, uid, queue_id, headers.sender)
+
+    def _taken_before(self, uidvalidity: int, message_id: str | None) -> ImapMessage | None:
+        if not message_id:
+            return None
+        with self.db.session() as s:
+            row = s.scalar(select(ImapMessage).where(
+                ImapMessage.mailbox == self.name, ImapMessage.message_id == message_id,
+                ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None)).limit(1))
+            if row is not None:
+                s.expunge(row)
+            return row
+
+    def _record(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
+                note: str | None = None) -> None:
+        with self.db.session() as s:
+            lease.fence(s, self.name, self.holder, self.config.lease_ttl)
+            s.add(ImapMessage(mailbox=self.name, uidvalidity=uidvalidity, uid=headers.uid, queue_id=queue_id,
+                              message_id=(headers.message_id or "")[:998] or None, size=headers.size,
+                              state=state, note=note))
+        self._renewed = time.monotonic()
+
+    async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
+                     sender: str | None) -> None:
+        raw = await session.fetch_body(uid, timeout=self.config.timeout + self.max_size / 1_000_000)
+        self.spool.accept(raw, sender or "", [self.rcpt], peer=f"{self.name};uidvalidity={uidvalidity};uid={uid}",
+                          queue_id=queue_id)
+        self._set_state(uidvalidity, uid, "spooled")
+        log.info("imap_message_spooled", mailbox=self.name, uid=uid, queue_id=queue_id, size=len(raw))
+
+    def _set_state(self, uidvalidity: int, uid: int, state: str, note: str | None = None) -> None:
+        with self.db.session() as s:
+            row = s.get(ImapMessage, (self.name, uidvalidity, uid))
+            row.state = state
+            if note:
+                row.note = note
+
+    async def _resume_spooling(self, session: ImapSession, uidvalidity: int) -> None:
+        """Rows a crash left between "recorded" and "spooled": spool them again, same id."""
+        with self.db.session() as s:
+            rows = [(r.uid, r.queue_id) for r in s.scalars(select(ImapMessage).where(
+                ImapMessage.mailbox == self.name, ImapMessage.uidvalidity == uidvalidity,
+                ImapMessage.state == "spooling"))]
+        for uid, queue_id in rows:
+            if self._spooled_somewhere(queue_id):
+                self._set_state(uidvalidity, uid, "spooled")
+                continue
+            log.info("imap_respool", mailbox=self.name, uid=uid, queue_id=queue_id)
+            await self._spool(session, uidvalidity, uid, queue_id, None)
+
+    def _spooled_somewhere(self, queue_id: str) -> bool:
+        name = f"{queue_id}.msg"
+        if (self.spool.new / name).exists() or (self.spool.failed / name).exists():
+            return True
+        with self.db.session() as s:
+            return s.get(Message, queue_id) is not None  # another gateway's spool has it
+
+    # -- marking on the server ---------------------------------------------------------------
+
+    async def _mark_finished(self, session: ImapSession, uidvalidity: int) -> int:
+        """Mark what the register has committed; return how many still wait for it."""
+        with self.db.session() as s:
+            rows = list(s.execute(
+                select(ImapMessage.uidvalidity, ImapMessage.uid, ImapMessage.queue_id, Message.state)
+                .join(Message, Message.queue_id == ImapMessage.queue_id, isouter=True)
+                .where(ImapMessage.mailbox == self.name, ImapMessage.state == "spooled")
+                .order_by(ImapMessage.uid)))
+        waiting = 0
+        for row_validity, uid, queue_id, state in rows:
+            if state not in FINISHED:
+                waiting += state != "failed"  # parked letters wait for a person, not for us
+                continue
+            if row_validity != uidvalidity:
+                self._set_state(row_validity, uid, "marked", "UIDVALIDITY changed before marking")
+                continue
+            keyword = self.config.keyword if state == "done" else QUARANTINED_KEYWORD
+            await session.add_keyword(uid, keyword)
+            if self.config.processed_folder and state == "done":
+                await session.move(uid, self.config.processed_folder)
+            self._set_state(uidvalidity, uid, "marked")
+            log.info("imap_message_marked", mailbox=self.name, uid=uid, queue_id=queue_id, keyword=keyword,
+                     moved_to=self.config.processed_folder if state == "done" else None)
+        return waiting
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def _until_stop(stop: asyncio.Event, work) -> None:
+    """Run `work` (an IDLE) unless stop is set first; then the session is torn down."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task in done:
+        task.result()  # raises ImapGone and the like
+    else:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

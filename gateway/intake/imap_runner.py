@@ -1,0 +1,59 @@
+"""The IMAP intake runner: a process that pulls the `[[imap_intake]]` mailboxes.
+
+One asyncio task per mailbox; each holds the mailbox's lease in the database while it
+reads, so two gateways sharing a database never take one letter twice. What it pulls
+goes into the same spool as SMTP intake and on through the same pipeline."""
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from gateway.config.settings import Settings
+from gateway.units.directory import load_directory
+from gateway.intake.imap_intake import MailboxConsumer
+from gateway.service.log import setup_logging
+from gateway.service.process_util import die_with_parent
+from gateway.spool import Spool
+from storage import lease
+from storage.db import Database
+
+log = structlog.get_logger("gateway.runner.imap")
+
+
+def consumers(settings: Settings, db: Database, spool: Spool) -> list[MailboxConsumer]:
+    directory = load_directory(settings.directory_path, settings.gateway.domain)
+    holder = lease.holder_name(settings.data_dir)
+    made = []
+    for config in settings.imap_intake:
+        if directory.lookup(config.unit) is None:
+            log.error("imap_intake_unknown_unit", unit=config.unit, mailbox=config.key,
+                      hint="add the unit to the unit directory; this mailbox is not read")
+            continue
+        made.append(MailboxConsumer(config, db, spool, holder, settings.gateway.domain,
+                                    settings.smtp.max_message_size))
+    return made
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    db = Database(settings.database_url)
+    db.create_schema()
+    try:
+        readers = consumers(settings, db, Spool(settings.spool_dir))
+        # With nothing to read, stay up anyway: an exiting runner would be restarted forever.
+        await asyncio.gather(stop.wait(), *(c.run(stop) for c in readers))
+    finally:
+        db.dispose()
+
+
+def main(settings: Settings) -> None:
+    die_with_parent()
+    setup_logging(settings.logging.level, settings.logging.format, process="imap-intake")
+    log.info("runner_started", mailboxes=len(settings.imap_intake))
+    asyncio.run(serve(settings))
+    log.info("runner_stopped")

@@ -1,0 +1,137 @@
+"""SMTP intake: aiosmtpd handler hooks, kept thin.
+
+RCPT decides who we accept mail for; DATA decides whether the message may be written at
+all (ลับที่สุด, top secret, may not) and then hands the bytes to the spool. Everything
+else (parsing, rules, numbering) happens in the pipeline runner's own process.
+"""
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+from email.header import decode_header, make_header
+from typing import Callable
+
+import structlog
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from gateway.pipeline import charsets  # noqa: F401  (windows-874 alias for the subject)
+from gateway.intake import replies
+from gateway.units.directory import Directory, is_saraban_address
+from gateway.intake.smtp_protocol import SarabanSMTP
+from gateway.spool import Spool
+from rules.extract import classify_secrecy_text
+
+log = structlog.get_logger("gateway.intake")
+
+# Headers that carry a classification marking in some clients and exchange systems.
+_SECRECY_HEADERS = ("subject", "x-secrecy", "x-saraban-secrecy", "x-classification")
+
+
+class IntakeHandler:
+    def __init__(self, spool: Spool, directory_source: Callable[[], Directory], domain: str,
+                 max_recipients: int = 100, on_refused: Callable[[str, dict], None] | None = None):
+        self.spool = spool
+        self._directory = directory_source  # a callable so SIGHUP can swap the directory
+        self.domain = domain.lower()
+        self.max_recipients = max_recipients
+        self.on_refused = on_refused or (lambda reason, info: None)
+        self.on_accepted: Callable[[str, int], None] = lambda queue_id, size: None
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        local, _, domain = address.rpartition("@")
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return replies.TOO_MANY_RECIPIENTS
+        if not local or domain.lower() != self.domain:
+            self.on_refused("relay", {})
+            log.info("rcpt_refused", rcpt=address, reason="relay", peer=_peer(session))
+            return replies.NO_RELAY
+        unit = self._directory().lookup(address)
+        if unit is None:
+            reason = "unknown_unit" if is_saraban_address(local.lower()) else "relay"
+            self.on_refused(reason, {})
+            log.info("rcpt_refused", rcpt=address, reason=reason, peer=_peer(session))
+            return replies.UNKNOWN_UNIT if reason == "unknown_unit" else replies.NO_RELAY
+        envelope.rcpt_tos.append(f"{unit.address}@{self.domain}")
+        envelope.rcpt_options.append(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw: bytes = envelope.original_content or envelope.content  # type: ignore[assignment]
+        mail_from = envelope.mail_from or ""
+        marking = _secrecy_marking(raw)
+        if marking == "top_secret":
+            # Nothing of the content is kept: only who, when and which Message-ID.
+            message_id = _header(raw, "message-id")
+            self.on_refused("top_secret", {"mail_from": mail_from, "message_id": message_id,
+                                           "peer": _peer(session)})
+            log.warning("top_secret_refused", mail_from=mail_from, peer=_peer(session),
+                        message_id=message_id, rcpt=envelope.rcpt_tos)
+            return replies.TOP_SECRET
+        loop = asyncio.get_running_loop()
+        try:
+            # fsync takes milliseconds; off the event loop so other sessions go on.
+            queue_id = await loop.run_in_executor(
+                None, self.spool.accept, raw, mail_from, list(envelope.rcpt_tos),
+                _peer(session), session.host_name,
+            )
+        except OSError as exc:
+            log.error("spool_write_failed", error=str(exc), errno=exc.errno, mail_from=mail_from)
+            return replies.SPOOL_FAILED
+        log.info("accepted", queue_id=queue_id, mail_from=mail_from, rcpt=envelope.rcpt_tos,
+                 size=len(raw), peer=_peer(session))
+        self.on_accepted(queue_id, len(raw))
+        return replies.queued(queue_id)
+
+
+def _peer(session: Session) -> str | None:
+    peer = session.peer
+    if isinstance(peer, tuple):
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer) if peer else None
+
+
+def _headers(raw: bytes):
+    head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw[:65536] else raw.split(b"\n\n", 1)[0]
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head[:262144])
+
+
+def _header(raw: bytes, name: str) -> str | None:
+    try:
+        value = _headers(raw).get(name)
+        return str(make_header(decode_header(value))) if value else None
+    except Exception:  # a broken header is the pipeline's business, not intake's
+        return None
+
+
+def _secrecy_marking(raw: bytes) -> str:
+    try:
+        headers = _headers(raw)
+    except Exception:
+        return "none"
+    for name in _SECRECY_HEADERS:
+        for value in headers.get_all(name) or []:
+            try:
+                text = str(make_header(decode_header(value)))
+            except Exception:
+                text = str(value)
+            if classify_secrecy_text(text) == "top_secret":
+                return "top_secret"
+    return "none"
+
+
+def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int,
+                      data_timeout: float) -> Callable[[], SMTP]:
+    def factory() -> SMTP:
+        return SarabanSMTP(
+            handler,
+            hostname=hostname,
+            ident="saraban-gateway",
+            data_size_limit=max_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            timeout=data_timeout,
+        )
+
+    return factory

@@ -1,0 +1,1 @@
+"""The pipeline runner: one spool entry parsed, classified, checked and disposed of."""

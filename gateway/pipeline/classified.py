@@ -1,0 +1,305 @@
+"""Classified letters in the pipeline: ลับ (confidential) and ลับมาก (secret) are sealed
+at rest and registered in the secret book; ลับที่สุด (top secret) found only after
+parsing is sealed into quarantine. Everything here fails closed.
+
+The pipeline calls, in order:
+  `open_arrival`  S/MIME encrypted to the gateway is decrypted in memory;
+  `classify`      the effective classification (S/MIME and password-protected PDFs
+                  make a letter at least ลับ: the gateway cannot vouch it is not);
+  `seal_letter`   raw message, attachments and the readable facts, encrypted (SGV1),
+                  instead of the plain vault;
+  `file_classified` per recipient unit: register (secret book, content-free row) or
+                  quarantine, plus the outbox items (registrar / alert / notice);
+  `finish_spool`  the spool file is shredded, not just unlinked.
+"""
+from __future__ import annotations
+
+import dataclasses
+import email.parser
+import email.policy
+from dataclasses import dataclass, field
+from email.header import decode_header, make_header
+
+import structlog
+from sqlalchemy import select
+
+from gateway.notices.create import queue_acknowledgement, queue_rejection
+from gateway.secrecy.envelope import decrypt_incoming, is_encrypted_smime
+from gateway.secrecy.errors import SecrecyError
+from gateway.secrecy.keys import KeyStore
+from gateway.secrecy.sealed_store import SealedStore
+from gateway.secrecy.vault_crypto import shred
+from gateway.service.services import Services
+from gateway.spool import SpoolEntry
+from rules.markings import classify_secrecy_text
+from rules.model import Finding, LetterFacts, ParsedMail
+from storage.fsync import fsync_dir
+from storage.models import OutboxItem, QuarantineEntry
+from storage.register import NewLetter, find_resend, register_letter
+
+log = structlog.get_logger("gateway.pipeline.classified")
+
+CLASSIFIED = ("confidential", "secret", "top_secret")
+# Rules whose messages never quote the letter (no file names, no text): kept as they
+# are in the plaintext register and quarantine; any other rule's text is sealed.
+_SAFE_MESSAGES = {"top_secret", "unit_directory", "smime_undecryptable", "registrar_certificate",
+                  "classified_opaque", "no_document", "mime_parse"}
+_HEADERS = ("subject", "x-secrecy", "x-saraban-secrecy", "x-classification")
+
+
+@dataclass
+class Arrival:
+    """The message the rules read and the registrar will get."""
+
+    raw: bytes
+    smime: bool = False  # arrived encrypted to the gateway
+    error: str | None = None  # S/MIME that no gateway key opens
+
+
+@dataclass
+class Sealed:
+    """Where a classified message's encrypted objects are, and what may be shown."""
+
+    queue_id: str
+    secrecy: str
+    raw_ref: str  # SHA-256 of the encrypted raw blob (never of the plaintext)
+    attachments: list[dict] = field(default_factory=list)  # blob sha256, size, type
+    opaque: bool = False
+    smime: bool = False
+
+    def locations(self, store: SealedStore) -> dict:
+        return {"dir": str(store.dir_for(self.queue_id).relative_to(store.data_dir)),
+                "raw": store.relative(self.queue_id, "raw"),
+                "meta": store.relative(self.queue_id, "meta")}
+
+
+def store_for(services: Services) -> SealedStore:
+    data_dir = services.settings.data_dir
+    return SealedStore(data_dir, KeyStore.for_data_dir(data_dir))
+
+
+def open_arrival(services: Services, entry: SpoolEntry) -> Arrival:
+    if not is_encrypted_smime(entry.raw):
+        return Arrival(entry.raw)
+    try:
+        return Arrival(decrypt_incoming(entry.raw, store_for(services).keystore), smime=True)
+    except SecrecyError as exc:
+        log.warning("smime_not_decrypted", error=str(exc))
+        return Arrival(entry.raw, smime=True, error=str(exc))
+
+
+def looks_classified(raw: bytes) -> bool:
+    """A ลับ marking in the header block: for messages the parser could not read."""
+    try:
+        head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw[:65536] else raw.split(b"\n\n", 1)[0]
+        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head[:262144])
+    except Exception:
+        return False
+    for name in _HEADERS:
+        for value in headers.get_all(name) or []:
+            try:
+                text = str(make_header(decode_header(value)))
+            except Exception:
+                text = str(value)
+            if classify_secrecy_text(text) in CLASSIFIED:
+                return True
+    return False
+
+
+def classify(mail: ParsedMail, facts: LetterFacts, arrival: Arrival) -> LetterFacts:
+    """At least ลับ for S/MIME arrivals and for letters with a password-protected PDF
+    (classified-opaque: the gateway cannot read it, so it cannot say it is not secret)."""
+    if facts.secrecy in CLASSIFIED:
+        return facts
+    if arrival.smime or is_opaque(mail):
+        return dataclasses.replace(facts, secrecy="confidential")
+    return facts
+
+
+def is_opaque(mail: ParsedMail | None) -> bool:
+    """A PDF with a user password (owner-only protection opens and is read as usual)."""
+    return bool(mail) and any(a.pdf_encrypted and a.pdf_pages is None for a in mail.attachments)
+
+
+def is_classified(facts: LetterFacts) -> bool:
+    return facts.secrecy in CLASSIFIED
+
+
+def opaque_finding() -> Finding:
+    return Finding(
+        "classified_opaque", "warn",
+        "มีไฟล์ PDF ติดรหัสผ่าน ระบบอ่านเนื้อหาไม่ได้ จึงลงทะเบียนเป็นหนังสือลับและส่งต่อให้นายทะเบียนลับตามที่ได้รับ",
+        "a PDF is password-protected and cannot be read, so the letter is registered as "
+        "ลับ (confidential) and forwarded to the secret registrar as it came",
+    )
+
+
+def seal_letter(services: Services, entry: SpoolEntry, arrival: Arrival, mail: ParsedMail | None,
+                facts: LetterFacts, findings: list[Finding]) -> Sealed:
+    """Encrypt everything of the message; nothing of it goes to the plain vault."""
+    store = store_for(services)
+    qid = entry.queue_id
+    raw_ref = store.put(qid, "raw", arrival.raw)
+    if arrival.raw is not entry.raw and arrival.raw != entry.raw:
+        store.put(qid, "arrival", entry.raw)
+    shown, described = [], []
+    for n, a in enumerate(mail.attachments if mail else ()):
+        blob_sha = store.put(qid, f"att-{n}", a.data)
+        shown.append({"filename": None, "sha256": blob_sha, "size": a.size, "content_type": a.sniffed_type})
+        described.append({"index": n, "blob": f"att-{n}", "blob_sha256": blob_sha, "filename": a.filename,
+                          "sha256": a.sha256, "size": a.size, "content_type": a.sniffed_type,
+                          "declared_type": a.declared_type, "pdf_encrypted": a.pdf_encrypted})
+    store.put_json(qid, "meta", {
+        "subject": mail.subject if mail else None,
+        "from": mail.from_address if mail else None,
+        "sender_name": _display_name(mail),
+        "message_id": mail.message_id if mail else None,
+        "facts": facts.as_dict(),
+        "findings": [f.as_dict() for f in findings],
+        "attachments": described,
+        "smime_arrival": arrival.smime,
+        "opaque": is_opaque(mail),
+    })
+    log.info("classified_sealed", secrecy=facts.secrecy, objects=len(shown) + 2)
+    return Sealed(qid, facts.secrecy, raw_ref, shown, opaque=is_opaque(mail), smime=arrival.smime)
+
+
+def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
+    facts = LetterFacts(secrecy="confidential")
+    finding = Finding(
+        "smime_undecryptable", "fail",
+        "อีเมลเข้ารหัสถึงใบรับรองที่ระบบไม่มี กรุณาเข้ารหัสด้วยใบรับรองปัจจุบันของระบบสารบรรณ",
+        "the message is encrypted to a certificate the gateway does not hold; "
+        "encrypt it to the gateway's current certificate",
+    )
+    return facts, [finding], seal_letter(services, entry, arrival, None, facts, [finding])
+
+
+def _display_name(mail: ParsedMail | None) -> str | None:
+    from gateway.pipeline.parse import sender_display_name
+
+    return sender_display_name(mail) if mail else None
+
+
+def bare(findings: list[Finding] | list[dict]) -> list[dict]:
+    """Findings as the plaintext register/quarantine may keep them: rule and verdict,
+    and the message only when the rule never quotes the letter."""
+    out = []
+    for f in findings:
+        d = f.as_dict() if isinstance(f, Finding) else dict(f)
+        if d["rule"] not in _SAFE_MESSAGES or d.get("attachment"):
+            th = f"หนังสือไม่ผ่านการตรวจ ({d['rule']}) รายละเอียดเก็บเข้ารหัสไว้สำหรับนายทะเบียนลับ"
+            en = f"the letter did not pass the check '{d['rule']}'; the details are kept encrypted for the secret registrar"
+            d.update(message_th=th, message_en=en, message=f"{th} / {en}", attachment=None)
+        out.append(d)
+    return out
+
+
+def _finding(rule: str, th: str, en: str) -> Finding:
+    return Finding(rule, "fail", th, en)
+
+
+def file_classified(services: Services, session, entry: SpoolEntry, checked, unit,
+                    unit_name: str, sender: str) -> str:
+    """One recipient unit of a classified message; returns the outcome text."""
+    sealed: Sealed = checked.classified
+    settings = services.settings
+    mail = checked.mail
+    message_id = mail.message_id if mail else None
+    if unit is None:
+        return hold(session, entry, sealed, unit_name, sender, [_finding(
+            "unit_directory", "หน่วยงานผู้รับถูกลบออกจากสมุดรายชื่อหลังรับอีเมล",
+            "the receiving unit was removed from the directory after the message was accepted")])
+    resend = find_resend(session, unit_name, sender, message_id)
+    if resend is not None:
+        log.info("resend_recognised", receive_no=resend.receive_no, message_id=message_id)
+        return f"duplicate of {resend.receive_no}"
+    def notify(session, findings) -> None:
+        queue_rejection(session, services, entry, checked, unit_name, findings)
+
+    if mail is None:
+        return hold(session, entry, sealed, unit_name, sender, checked.findings, notify=notify)
+    if checked.facts.secrecy == "top_secret":
+        # Never by policy: ลับที่สุด may not travel electronically whatever a unit says.
+        reasons = [f for f in checked.findings if f.rule == "top_secret" and f.verdict == "fail"]
+        return hold(session, entry, sealed, unit_name, sender, reasons or [_finding(
+            "top_secret", "หนังสือชั้นลับที่สุดต้องจัดส่งเป็นเอกสารกระดาษเท่านั้น",
+            "letters classified ลับที่สุด (top secret) must be sent on paper only")],
+            notify=notify, alert_registrar="top_secret")
+    decision = services.policy.decide(checked.findings, unit_name)
+    if decision.action == "reject":
+        return hold(session, entry, sealed, unit_name, sender, decision.findings, notify=notify)
+    book = settings.register_.secret_book
+    kept = [f for f in decision.findings if f.verdict != "pass"]
+    if sealed.opaque:
+        kept.append(opaque_finding())
+    facts = {"secrecy": checked.facts.secrecy, "urgency": checked.facts.urgency,
+             "sealed": sealed.locations(store_for(services))}
+    letter = register_letter(
+        session,
+        NewLetter(
+            queue_id=entry.queue_id, unit=unit_name, book=book, received_at=entry.received_at,
+            sender=sender, raw_sha256=sealed.raw_ref, message_id=message_id, facts=facts,
+            findings=[{"rule": f.rule, "verdict": f.verdict} for f in kept],
+            attachments=sealed.attachments, review=sealed.opaque,
+        ),
+        start=settings.start_number(unit_name, book, _year(entry)),
+    )
+    structlog.contextvars.bind_contextvars(receive_no=letter.receive_no)
+    session.add(OutboxItem(kind="registrar", key=f"{entry.queue_id}:{unit_name}", queue_id=entry.queue_id,
+                           letter_id=letter.id, unit=unit_name,
+                           payload={"backend": settings.delivery.backend}))
+    queue_acknowledgement(session, services, entry, checked, unit, letter, [])
+    log.info("registered", book=book, number=letter.number, year=letter.year, secrecy=letter.secrecy,
+             warnings=len(kept))
+    return f"registered {letter.receive_no}"
+
+
+def _year(entry: SpoolEntry) -> int:
+    from rules.thai_time import be_year
+
+    return be_year(entry.received_at)
+
+
+def hold(session, entry: SpoolEntry, sealed: Sealed, unit: str, sender: str, findings,
+         notify=None, alert_registrar: str | None = None) -> str:
+    """Quarantine a classified message: the sealed objects stay, the row says nothing
+    of its content. `notify(session, findings)`, when given, queues the rejection
+    notice for the sender (gateway/notices/create.py keeps it free of letter text)."""
+    fails = [f for f in findings if (f.verdict if isinstance(f, Finding) else f["verdict"]) == "fail"]
+    session.add(QuarantineEntry(queue_id=entry.queue_id, unit=unit, sender=sender, subject=None,
+                                reasons=bare(fails or findings), raw_sha256=sealed.raw_ref))
+    if notify is not None:
+        notify(session, [f for f in findings if isinstance(f, Finding)])
+    if alert_registrar:
+        add_alert(session, entry.queue_id, unit, alert_registrar, "registrar", sender=sender)
+    log.warning("classified_quarantined", secrecy=sealed.secrecy,
+                reasons=[(f.rule if isinstance(f, Finding) else f["rule"]) for f in fails or findings])
+    return "quarantined"
+
+
+def add_once(session, kind: str, key: str, queue_id: str, unit: str | None, payload: dict,
+             letter_id: int | None = None) -> None:
+    exists = session.scalar(select(OutboxItem.id).where(OutboxItem.kind == kind, OutboxItem.key == key))
+    if exists is None:
+        session.add(OutboxItem(kind=kind, key=key, queue_id=queue_id, unit=unit, payload=payload,
+                               letter_id=letter_id))
+
+
+def add_alert(session, queue_id: str, unit: str, reason: str, to: str, **details) -> None:
+    """An alert for the unit's secret registrar ("registrar") or the central unit
+    ("central"), filed by the delivery runner; it never carries letter content."""
+    add_once(session, "alert", f"{reason}:{to}:{queue_id}:{unit}", queue_id, unit,
+             {"to": to, "reason": reason, **details})
+
+
+def finish_spool(services: Services, queue_id: str) -> None:
+    """Remove the spool file; shred it when the message was classified (its sealed
+    directory exists), so that no plaintext copy of it stays on disk."""
+    store = store_for(services)
+    path = services.spool.new / f"{queue_id}.msg"
+    if store.exists(queue_id):
+        if shred(path):
+            fsync_dir(services.spool.new)
+        return
+    services.spool.remove(queue_id)

@@ -1,0 +1,1 @@
+"""The supervisor, its runners' plumbing, reload, health, metrics and systemd notify."""

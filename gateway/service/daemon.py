@@ -1,0 +1,298 @@
+"""`saraban-gateway run`: the supervisor.
+
+It owns the SMTP listener (asyncio, aiosmtpd) and the runner processes. Parsing and
+registration never run in this process, so a heavy letter cannot stall the SMTP
+sessions of others."""
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import signal
+import time
+from dataclasses import dataclass, field
+
+import structlog
+
+from gateway.delivery import runner as runner_delivery
+from gateway.pipeline import runner as runner_pipeline
+from gateway.service import metrics
+from gateway.config.settings import Settings, _mask_url
+from gateway.units.directory import Directory, DirectoryError, load_directory
+from gateway.service.health import health
+from gateway.service.http_server import HttpServer, json_response
+from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
+from gateway.service.log import setup_logging
+from gateway.service.metrics_live import LiveCollector
+from gateway.service.reload import ReloadError, load_new
+from gateway.service.sd_notify import Notifier
+from gateway.intake.smtp_drain import SessionTracker
+from gateway.intake.refusals import RefusalRecorder
+from gateway.signatures.settings import prepare_signatures
+from gateway.spool import Spool
+from storage.db import Database
+
+log = structlog.get_logger("gateway.service.daemon")
+
+STOP_GRACE = 15.0  # seconds a runner gets to finish the letter in hand on SIGTERM
+
+
+@dataclass
+class Child:
+    name: str
+    target: object
+    args: tuple
+    process: multiprocessing.process.BaseProcess | None = None
+    restarts: int = 0
+
+
+@dataclass
+class Supervisor:
+    settings: Settings
+    children: list[Child] = field(default_factory=list)
+
+    restarting: bool = False  # a reload is replacing the runners
+
+    def __post_init__(self) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._plan()
+
+    def _plan(self) -> None:
+        count = self.settings.pipeline.workers
+        for index in range(count):
+            self.children.append(Child(f"pipeline-{index}", runner_pipeline.main, (self.settings, index, count)))
+        self.children.append(Child("delivery", runner_delivery.main, (self.settings,)))
+        if self.settings.imap_intake:  # central mailboxes pulled from the mail server
+            from gateway.intake import imap_runner as runner_imap
+
+            self.children.append(Child("imap-intake", runner_imap.main, (self.settings,)))
+
+    def start(self) -> None:
+        for child in self.children:
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        child.process = self._ctx.Process(target=child.target, args=child.args, name=child.name, daemon=False)
+        child.process.start()
+        log.info("runner_spawned", runner=child.name, pid=child.process.pid)
+
+    def check(self) -> None:
+        """Restart a runner that died; its work is idempotent and resumes."""
+        for child in self.children:
+            if child.process is not None and not child.process.is_alive():
+                child.restarts += 1
+                log.error("runner_died", runner=child.name, exitcode=child.process.exitcode,
+                          restarts=child.restarts)
+                time.sleep(min(5.0, 0.2 * child.restarts))
+                self._spawn(child)
+
+    def alive(self) -> dict[str, bool]:
+        return {c.name: bool(c.process and c.process.is_alive()) for c in self.children}
+
+    def restarts(self) -> dict[str, int]:
+        return {c.name: c.restarts for c in self.children}
+
+    def replace(self, settings: Settings, grace: float = STOP_GRACE) -> None:
+        """Reload: let every runner finish the letter in hand, then start new ones with
+        `settings`. Letters arriving meanwhile wait in the spool."""
+        self.restarting = True
+        try:
+            self.stop(grace)
+            self.settings = settings
+            self.children = []
+            self._plan()
+            self.start()
+        finally:
+            self.restarting = False
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        for child in self.children:
+            if child.process is not None and child.process.is_alive():
+                child.process.terminate()  # SIGTERM: finish the item in hand
+        deadline = time.monotonic() + grace
+        for child in self.children:
+            if child.process is None:
+                continue
+            child.process.join(max(0.0, deadline - time.monotonic()))
+            if child.process.is_alive():
+                log.warning("runner_killed", runner=child.name)
+                child.process.kill()
+                child.process.join(2)
+
+
+class DirectoryHolder:
+    """The unit directory in force; SIGHUP swaps it, a bad file keeps the old one."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.current: Directory = load_directory(settings.directory_path, settings.gateway.domain)
+
+    def __call__(self) -> Directory:
+        return self.current
+
+    def reload(self) -> bool:
+        try:
+            self.current = load_directory(self.settings.directory_path, self.settings.gateway.domain)
+        except DirectoryError as exc:
+            log.error("reload_failed", error=str(exc), kept="previous directory")
+            return False
+        log.info("reloaded", units=len(self.current.units))
+        return True
+
+
+async def serve(settings: Settings) -> int:
+    setup_logging(settings.logging.level, settings.logging.format, process="supervisor")
+    notifier = Notifier()
+    notifier.status("starting: database schema")
+    prepare_signatures(settings)  # trust bundle readable, seal key present (docs/signatures.md)
+    spool = Spool(settings.spool_dir)
+    removed = spool.clean_tmp()
+    db = Database(settings.database_url)
+    try:
+        db.create_schema()  # alembic upgrade head (storage/migrate.py)
+    except Exception as exc:  # unreachable, wrong password, a failing migration
+        log.error("database_unavailable", url=_mask_url(settings.database_url),
+                  error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}")
+        db.dispose()
+        return 1
+    if settings.http.enabled:
+        metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
+    directory = DirectoryHolder(settings)
+    refusals = RefusalRecorder(settings.database_url)  # ลับที่สุด refusals are recorded and counted
+
+    def on_refused(reason: str, info: dict) -> None:
+        metrics.rejected("smtp", reason)
+        refusals(reason, info)
+
+    handler = IntakeHandler(spool, directory, settings.gateway.domain, settings.smtp.max_recipients,
+                            on_refused=on_refused)
+    handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
+    sessions = SessionTracker(handler)
+    loop = asyncio.get_running_loop()
+    try:
+        server = await loop.create_server(
+            sessions.wrap(make_smtp_factory(handler, settings.smtp.hostname, settings.smtp.max_message_size,
+                                            settings.smtp.data_timeout)),
+            host=settings.smtp.host,
+            port=settings.smtp.port,
+        )
+    except OSError as exc:
+        log.error("smtp_bind_failed", host=settings.smtp.host, port=settings.smtp.port, error=exc.strerror or str(exc))
+        db.dispose()
+        return 1
+    port = server.sockets[0].getsockname()[1]
+    supervisor = Supervisor(settings)
+    supervisor.start()
+    http: HttpServer | None = None
+    http_port = None
+    if settings.http.enabled:
+        http = HttpServer(operator_routes(spool, db, supervisor))
+        try:
+            http_port = await http.start(settings.http.host, settings.http.port)
+        except OSError as exc:
+            log.error("http_bind_failed", host=settings.http.host, port=settings.http.port,
+                      error=exc.strerror or str(exc))
+            server.close()
+            await loop.run_in_executor(None, supervisor.stop)
+            db.dispose()
+            return 1
+    stop = asyncio.Event()
+    reload_requested = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
+    log.info("smtp_listening", host=settings.smtp.host, port=port, spool_tmp_removed=removed,
+             pending=spool.depth(), units=len(directory.current.units), http_port=http_port)
+    notifier.ready(_status_line(settings, port, directory, supervisor, spool))
+    watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
+    last_status = time.monotonic()
+    try:
+        while not stop.is_set():
+            waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(reload_requested.wait())]
+            await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            if stop.is_set():
+                break
+            if reload_requested.is_set():
+                reload_requested.clear()
+                settings = await _reload(settings, directory, supervisor, notifier)
+                notifier.ready(_status_line(settings, port, directory, supervisor, spool))
+                continue
+            await loop.run_in_executor(None, supervisor.check)
+            if time.monotonic() - last_status >= 10:
+                notifier.status(_status_line(settings, port, directory, supervisor, spool))
+                last_status = time.monotonic()
+    finally:
+        log.info("stopping", pending=spool.depth())
+        notifier.stopping("stopping: finishing open SMTP sessions")
+        server.close()  # no new connections; accepted messages are already on disk
+        cut = await sessions.drain(settings.service.drain_timeout)
+        await server.wait_closed()
+        notifier.status("stopping: runners finish the letter in hand")
+        await loop.run_in_executor(None, supervisor.stop, settings.service.runner_grace)
+        if http is not None:
+            await http.close()
+        if watchdog is not None:
+            watchdog.cancel()
+        db.dispose()
+        # What is still in spool/new is taken up in arrival order at the next start.
+        log.info("stopped", pending=spool.depth(), smtp_sessions_cut=cut)
+    return 0
+
+
+def _status_line(settings: Settings, port: int, directory: DirectoryHolder, supervisor: Supervisor,
+                 spool: Spool) -> str:
+    alive = supervisor.alive()
+    return (f"SMTP on {settings.smtp.host}:{port}, {len(directory.current.units)} units, "
+            f"{sum(alive.values())}/{len(alive)} runners, {spool.depth()} pending")
+
+
+async def _watchdog(notifier: Notifier) -> None:
+    """WATCHDOG=1 at half of WatchdogSec while the event loop (the SMTP listener) turns."""
+    while True:
+        notifier.watchdog()
+        await asyncio.sleep(notifier.watchdog_interval)
+
+
+async def _reload(settings: Settings, directory: DirectoryHolder, supervisor: Supervisor,
+                  notifier: Notifier) -> Settings:
+    """SIGHUP: validate everything first; on any error keep the old configuration."""
+    loop = asyncio.get_running_loop()
+    notifier.reloading()
+    log.info("reload_requested", source=str(settings.source))
+    try:
+        new = await loop.run_in_executor(None, load_new, settings)
+    except ReloadError as exc:
+        log.error("reload_failed", error=str(exc), kept="previous configuration")
+        metrics.reload("failed")
+        return settings
+    if new.needs_restart:
+        log.warning("reload_needs_restart", keys=new.needs_restart,
+                    note="these keys keep their old values until the service is restarted")
+    setup_logging(new.settings.logging.level, new.settings.logging.format, process="supervisor")
+    directory.settings = new.settings
+    directory.current = new.directory  # the next RCPT sees it; open sessions go on
+    await loop.run_in_executor(None, supervisor.replace, new.settings, new.settings.service.runner_grace)
+    metrics.reload("ok")
+    log.info("reloaded", units=len(new.directory.units), runners=len(supervisor.children))
+    return new.settings
+
+
+def operator_routes(spool: Spool, db: Database, supervisor: Supervisor):
+    """GET /healthz and GET /metrics (gateway/service/health.py, gateway/service/metrics.py)."""
+    live = LiveCollector(spool, db, supervisor.alive, supervisor.restarts)
+
+    async def healthz():
+        healthy, body = await asyncio.get_running_loop().run_in_executor(
+            None, health, spool, db, supervisor.alive, lambda: supervisor.restarting)
+        return json_response(200 if healthy else 503, body)
+
+    async def metrics_page():
+        body, content_type = await asyncio.get_running_loop().run_in_executor(None, metrics.render, [live])
+        return 200, content_type, body
+
+    return {"/healthz": healthz, "/metrics": metrics_page}
+
+
+def run(settings: Settings) -> int:
+    return asyncio.run(serve(settings))

@@ -1,0 +1,1 @@
+"""The unit directory: the saraban addresses the gateway receives for."""
