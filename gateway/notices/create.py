@@ -21,6 +21,7 @@ from gateway.notices.loop_guard import suppression_reason
 from gateway.notices.sanitize import clean_address, clean_references, clean_message_id, clean_text
 from rules.model import Finding
 from storage.models import Letter, OutboxItem
+from storage.outbox import add_once, find_item
 
 if TYPE_CHECKING:
     from gateway.units.directory import Unit
@@ -97,7 +98,7 @@ def _queue(session: Session, services: "Services", entry: "SpoolEntry", checked:
     settings = services.settings.notices
     if not settings.enabled:
         return None
-    existing = session.scalar(select(OutboxItem).where(OutboxItem.kind == KIND, OutboxItem.key == key))
+    existing = find_item(session, KIND, key)
     if existing is not None:
         return existing
     to = payload["to"]
@@ -114,11 +115,9 @@ def _queue(session: Session, services: "Services", entry: "SpoolEntry", checked:
         log.warning("notice_held", notice=payload["type"], to=to, key=key, reason="no_smarthost")
     else:
         log.info("notice_queued", notice=payload["type"], to=to, key=key)
-    item = OutboxItem(kind=KIND, key=key, queue_id=entry.queue_id, letter_id=letter_id,
-                      unit=unit, payload=payload, state=state,
-                      last_error="no smarthost configured" if state == "held" else None)
-    session.add(item)
-    session.flush()
+    item, _ = add_once(session, KIND, key, queue_id=entry.queue_id, letter_id=letter_id, unit=unit,
+                       payload=payload, state=state,
+                       last_error="no smarthost configured" if state == "held" else None)
     return item
 
 

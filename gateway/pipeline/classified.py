@@ -34,7 +34,8 @@ from gateway.spool import SpoolEntry
 from rules.markings import classify_secrecy_text
 from rules.model import Finding, LetterFacts, ParsedMail
 from storage.fsync import fsync_dir
-from storage.models import OutboxItem, QuarantineEntry
+from storage.models import QuarantineEntry
+from storage.outbox import add_once
 from storage.register import NewLetter, find_resend, register_letter
 
 log = structlog.get_logger("gateway.pipeline.classified")
@@ -246,9 +247,8 @@ def file_classified(services: Services, session, entry: SpoolEntry, checked, uni
         start=settings.start_number(unit_name, book, _year(entry)),
     )
     structlog.contextvars.bind_contextvars(receive_no=letter.receive_no)
-    session.add(OutboxItem(kind="registrar", key=f"{entry.queue_id}:{unit_name}", queue_id=entry.queue_id,
-                           letter_id=letter.id, unit=unit_name,
-                           payload={"backend": settings.delivery.backend}))
+    add_once(session, "registrar", f"{entry.queue_id}:{unit_name}", queue_id=entry.queue_id,
+             letter_id=letter.id, unit=unit_name, payload={"backend": settings.delivery.backend})
     queue_acknowledgement(session, services, entry, checked, unit, letter, [])
     log.info("registered", book=book, number=letter.number, year=letter.year, secrecy=letter.secrecy,
              warnings=len(kept))
@@ -278,19 +278,11 @@ def hold(session, entry: SpoolEntry, sealed: Sealed, unit: str, sender: str, fin
     return "quarantined"
 
 
-def add_once(session, kind: str, key: str, queue_id: str, unit: str | None, payload: dict,
-             letter_id: int | None = None) -> None:
-    exists = session.scalar(select(OutboxItem.id).where(OutboxItem.kind == kind, OutboxItem.key == key))
-    if exists is None:
-        session.add(OutboxItem(kind=kind, key=key, queue_id=queue_id, unit=unit, payload=payload,
-                               letter_id=letter_id))
-
-
 def add_alert(session, queue_id: str, unit: str, reason: str, to: str, **details) -> None:
     """An alert for the unit's secret registrar ("registrar") or the central unit
     ("central"), filed by the delivery runner; it never carries letter content."""
-    add_once(session, "alert", f"{reason}:{to}:{queue_id}:{unit}", queue_id, unit,
-             {"to": to, "reason": reason, **details})
+    add_once(session, "alert", f"{reason}:{to}:{queue_id}:{unit}", queue_id=queue_id, unit=unit,
+             payload={"to": to, "reason": reason, **details})
 
 
 def finish_spool(services: Services, queue_id: str) -> None:

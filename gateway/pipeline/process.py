@@ -25,7 +25,8 @@ from rules.thai_time import be_year
 from rules.extract import extract_facts
 from rules.model import Finding, LetterFacts, ParsedMail
 from rules.registry import run_rules
-from storage.models import Letter, Message, OutboxItem, QuarantineEntry
+from storage.models import Letter, Message, QuarantineEntry
+from storage.outbox import add_once
 from storage.register import NewLetter, find_registration, find_resend, register_letter
 
 log = structlog.get_logger("gateway.pipeline.process")
@@ -229,16 +230,8 @@ def register_and_file(services: Services, session, new: NewLetter) -> Letter:
     pipeline, a release from quarantine, the import of the paper emergency register."""
     settings = services.settings
     letter = register_letter(session, new, start=settings.start_number(new.unit, new.book, be_year(new.received_at)))
-    session.add(
-        OutboxItem(
-            kind="folder",
-            key=f"{new.queue_id}:{new.unit}",
-            queue_id=new.queue_id,
-            letter_id=letter.id,
-            unit=new.unit,
-            payload={"raw_sha256": new.raw_sha256, "backend": settings.delivery.backend},
-        )
-    )
+    add_once(session, "folder", f"{new.queue_id}:{new.unit}", queue_id=new.queue_id, letter_id=letter.id,
+             unit=new.unit, payload={"raw_sha256": new.raw_sha256, "backend": settings.delivery.backend})
     return letter
 
 

@@ -246,12 +246,12 @@ def test_sender_cannot_forge_signature_headers(gateway, pki):
 def test_verify_command_uses_the_configured_trust(gateway, pki, tmp_path):
     path = tmp_path / "letter.pdf"
     path.write_bytes(sign_letter(make_letter(), pki))
-    result = gateway.cli.main("verify", str(path), "--json")
+    result = gateway.cli("verify", str(path), "--json")
     doc = json.loads(result.stdout)
     assert doc["indication"] == "TOTAL_PASSED" and doc["signatures"][0]["signer"] == VALID_SIGNER_NAME
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(tamper_flip_byte(path.read_bytes()))
-    result = gateway.cli.main("verify", str(bad), check=False)
+    result = gateway.cli("verify", str(bad), check=False)
     assert result.returncode == 1 and "HASH_FAILURE" in result.stdout and "Traceback" not in result.stderr
 
 
@@ -267,7 +267,7 @@ def test_hostile_pdfs_end_registered_or_quarantined_never_a_crash(gateway):
     # Encrypted corpus PDFs make their letters classified-opaque (docs/secrecy.md): with
     # no registrar certificate configured here, their sealed delivery waits, retried.
     def idle_but_registrar():
-        status = gateway.service.status()
+        status = gateway.status()
         waiting = sum(n.get("pending", 0) for kind, n in status["outbox"].items() if kind != "registrar")
         return status["spool"]["pending"] == 0 and waiting == 0
 
