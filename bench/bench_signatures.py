@@ -84,10 +84,10 @@ def pipeline_share(tmp: Path, pki, letter_pdf: bytes, rounds: int) -> None:
     import datetime as dt
 
     from gateway.config.settings import load_settings
-    from gateway.pipeline.pdf_pool import PdfPool
-    from gateway.pipeline.process import _check
-    from gateway.service.services import Services
-    from gateway.signatures.check import SignatureChecker
+    import dataclasses
+
+    from gateway.pipeline.check import check_entry
+    from gateway.service.services import open_services
     from gateway.signatures.receive_stamp import StampJob, stamper_for
     from gateway.signatures.stamp import StampInfo
     from gateway.spool import SpoolEntry
@@ -99,22 +99,18 @@ def pipeline_share(tmp: Path, pki, letter_pdf: bytes, rounds: int) -> None:
     setup_logging("warning", "console")  # the pipeline's per-letter events would drown the figures
     extra = f'[signatures]\ntrust_roots = "{pki.roots_pem}"\nrevocation_dir = "{pki.revocation_dir}"\n'
     settings = load_settings(write_config(tmp / "gw", extra=extra), environ={})
-    services = Services.build(settings, create_schema=True)
-    pdf_pool = PdfPool(timeout=30)  # as the runner: PDF text in a child process
-    services.pdf_reader = pdf_pool.inspect
+    stack = open_services(settings, "pipeline", upgrade_schema=True)  # as the runner
+    services = stack.__enter__()
     raw = letter(files=[("2569_dds_0403_57.pdf", letter_pdf)])
     entry = SpoolEntry("bench", "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"],
                        dt.datetime.now(dt.timezone.utc), None, None, raw, tmp / "x")
-    checker = SignatureChecker.from_settings(settings)
     try:
-        services.signatures = None
-        without = _timed(lambda: _check(services, entry), rounds)
-        services.signatures = checker
-        with_sigs = _timed(lambda: _check(services, entry), rounds)
-        assert _check(services, entry).signatures[0][0]["indication"] == "TOTAL_PASSED"
+        unsigned = dataclasses.replace(services, signatures=None)
+        without = _timed(lambda: check_entry(unsigned, entry), rounds)
+        with_sigs = _timed(lambda: check_entry(services, entry), rounds)
+        assert check_entry(services, entry).signatures[0][0]["indication"] == "TOTAL_PASSED"
     finally:
-        checker.close()
-        pdf_pool.close()
+        stack.__exit__(None, None, None)
     share = (with_sigs - without) / with_sigs * 100
     print(f"pipeline _check of the {len(raw) / 1e6:.2f} MB mail: {without:.1f} ms without signatures, "
           f"{with_sigs:.1f} ms with ({share:.0f}% of the check step is signature verification)")

@@ -7,8 +7,13 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+
+# What a caller outside storage/ catches when the database refuses (unreachable, locked,
+# a constraint): SQLAlchemy's base error, named here so no other package imports it.
+DatabaseError = SQLAlchemyError
 
 
 def make_engine(url: str) -> Engine:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.models_imap import ImapLease
+from storage.models import ImapLease
 
 
 class LeaseLost(Exception):

@@ -91,3 +91,16 @@ def _next_rev_id(message: str) -> str:
                if rev.revision.split("_", 1)[0].isdigit()]
     slug = "_".join("".join(c if c.isascii() and c.isalnum() else " " for c in message.lower()).split())
     return f"{max(numbers, default=0) + 1:04d}_{slug[:27].rstrip('_') or 'change'}"
+
+
+class SchemaBehind(Exception):
+    """The database is older than this version of the gateway (or was never set up)."""
+
+
+def require_current(engine: Engine) -> None:
+    """For commands that only read: never change the schema, say what to run instead."""
+    now, newest = current(engine), head()
+    if now != newest:
+        state = f"at revision {now}" if now else "not set up"
+        raise SchemaBehind(f"the database schema is {state}, this gateway needs {newest}: "
+                           "run `saraban-gateway db upgrade` (the daemon also does at start-up)")

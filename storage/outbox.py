@@ -3,9 +3,10 @@ notice, an alert). Every item is added at most once, keyed by (kind, key), in th
 transaction that decided it is owed, so a crash can neither lose it nor make two."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxItem
@@ -27,3 +28,43 @@ def add_once(session: Session, kind: str, key: str, *, queue_id: str, unit: str 
     session.add(item)
     session.flush()
     return item, True
+
+
+def add_alert(session: Session, queue_id: str, unit: str, reason: str, to: str, **details: Any) -> None:
+    """An alert for the unit's secret registrar ("registrar") or the central unit
+    ("central"), filed by the delivery runner; it never carries letter content."""
+    add_once(session, "alert", f"{reason}:{to}:{queue_id}:{unit}", queue_id=queue_id, unit=unit,
+             payload={"to": to, "reason": reason, **details})
+
+
+def withdraw(session: Session, kind: str, key: str, why: str) -> bool:
+    """Take back an item that has not gone out yet (e.g. the rejection notice of a
+    letter an operator released). True if it was withdrawn; an item already sent or
+    being sent stays as it is."""
+    item = find_item(session, kind, key)
+    if item is None or item.state not in ("pending", "held"):
+        return False
+    item.state = "withdrawn"
+    item.last_error = why
+    return True
+
+
+def items_for_letter(session: Session, letter_id: int) -> list[OutboxItem]:
+    return list(session.scalars(select(OutboxItem).where(OutboxItem.letter_id == letter_id).order_by(OutboxItem.id)))
+
+
+def folder_items(session: Session, letter_ids: list[int]) -> dict[int, OutboxItem]:
+    """The folder copy owed for each of these letters, by letter id."""
+    if not letter_ids:
+        return {}
+    return {item.letter_id: item for item in session.scalars(
+        select(OutboxItem).where(OutboxItem.letter_id.in_(letter_ids), OutboxItem.kind == "folder"))}
+
+
+def release_held_notices(session: Session) -> int:
+    """Notices held while no smarthost was configured become due now; returns how many."""
+    return session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.kind == "notice", OutboxItem.state == "held")
+        .values(state="pending", last_error=None, next_attempt_at=dt.datetime.now(dt.timezone.utc))
+    ).rowcount

@@ -183,3 +183,19 @@ def letter_as_dict(letter: Letter) -> dict[str, Any]:
         }
     )
     return data
+
+
+def find_by_number(session: Session, unit: str, number: int, year: int, book: str) -> Letter | None:
+    """One entry by its receive number (เลขรับ) in a unit's book of a Buddhist-era year."""
+    return session.scalar(
+        select(Letter).options(selectinload(Letter.attachments))
+        .where(Letter.unit == unit, Letter.book == book, Letter.year == year, Letter.number == number)
+    )
+
+
+def find_by_queue_id(session: Session, queue_id: str, unit: str | None = None) -> list[Letter]:
+    """The entries one accepted message made (one per recipient unit)."""
+    stmt = select(Letter).options(selectinload(Letter.attachments)).where(Letter.queue_id == queue_id)
+    if unit:
+        stmt = stmt.where(Letter.unit == unit)
+    return list(session.scalars(stmt))

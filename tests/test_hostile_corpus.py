@@ -41,10 +41,11 @@ def test_every_corpus_message_ends_registered_or_quarantined(daemon):
 
 
 def test_offline_rules_check_gives_a_verdict_for_every_corpus_message():
-    from gateway.pipeline.dry_run import check_message
+    from gateway.pipeline.dry_run import check_message, dry_run_services
 
-    for path in corpus_files():
-        report = check_message(path.read_bytes(), None)
+    with dry_run_services(None) as services:
+        reports = [(path, check_message(path.read_bytes(), services)) for path in corpus_files()]
+    for path, report in reports:
         assert report["decision"] in ("accept", "reject"), path
         if report["decision"] == "reject":
             assert any(f["verdict"] == "fail" for f in report["findings"]), path

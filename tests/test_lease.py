@@ -8,7 +8,7 @@ import pytest
 
 from storage import lease
 from storage.db import Database
-from storage.models_imap import ImapMessage
+from storage.models import ImapMessage
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import quopri
 
 import pytest
 
-from gateway.pipeline.dry_run import check_message
+from gateway.pipeline.dry_run import check_message, dry_run_services
 from tests.letters import make_pdf
 
 # (ที่, วันที่, เรื่อง) as printed in the seed letters, and what a clerk writes down.
@@ -85,11 +85,18 @@ def build(shape: str, charset: str, seed: tuple) -> bytes:
             "Content-Type: multipart/mixed; boundary=\"mix\"\r\n\r\n" + mixed).encode("ascii")
 
 
+@pytest.fixture(scope="module")
+def services():
+    """One set of the pipeline's services (PDF reader pool, signature checker) for all."""
+    with dry_run_services(None) as built:
+        yield built
+
+
 @pytest.mark.parametrize("seed", SEED_LETTERS, ids=[s[5] for s in SEED_LETTERS])
 @pytest.mark.parametrize("charset", CHARSETS)
 @pytest.mark.parametrize("shape", SHAPES)
-def test_every_client_shape_reads_the_same(shape, charset, seed):
-    report = check_message(build(shape, charset, seed), None)
+def test_every_client_shape_reads_the_same(services, shape, charset, seed):
+    report = check_message(build(shape, charset, seed), services)
     facts = report["facts"]
     assert report["subject"] == "ด่วนที่สุด " + seed[2]
     assert facts["reference"] == seed[3]

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.config.settings import load_settings
 from gateway.pipeline.runner import process_safely
-from gateway.service.services import Services
+from gateway.service.services import open_services
 from gateway.tools.common import ToolError
 from gateway.tools.progress import Progress
 from gateway.tools.reprocess import reprocess
@@ -23,9 +23,8 @@ from tests.tools_helpers import cli, this_be_year
 
 @pytest.fixture
 def services(tmp_path):
-    s = Services.build(load_settings(write_config(tmp_path)), create_schema=True)
-    yield s
-    s.close()
+    with open_services(load_settings(write_config(tmp_path)), "pipeline", upgrade_schema=True) as s:
+        yield s
 
 
 def test_a_message_parked_after_repeated_failures_is_reprocessed_into_the_register(services, monkeypatch):

@@ -54,8 +54,11 @@ def test_letter_held_by_policy_is_listed_with_reasons_and_released_with_the_next
     assert f"3/{year}" in [c["X-Saraban-Receive-No"] for c in copies]
 
     detail = json.loads(d.cli("register", "show", "saraban.latkrabang", f"3/{year}", "--json").stdout)
-    assert detail["outbox"] == [{"kind": "folder", "state": "done", "attempts": 1, "last_error": None,
-                                 "done_at": detail["outbox"][0]["done_at"]}]
+    [folder] = [o for o in detail["outbox"] if o["kind"] == "folder"]
+    assert folder == {"kind": "folder", "state": "done", "attempts": 1, "last_error": None,
+                      "done_at": folder["done_at"]}
+    # The sender is now acknowledged (held: this daemon has no smarthost).
+    assert [o["state"] for o in detail["outbox"] if o["kind"] == "notice"] == ["held"]
     [action] = detail["actions"]
     assert action["action"] == "quarantine_released" and action["reason"] == "ผอ.เขตสั่งให้รับเรื่อง"
 

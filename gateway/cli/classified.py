@@ -12,10 +12,11 @@ import os
 import sys
 from pathlib import Path
 
+from gateway.cli.common import settings_of
 from gateway.cli.secrecy import register_audit_parser, register_keys_parser
 
 
-def register_classified_commands(sub) -> None:
+def register(sub) -> None:
     for parser in (register_keys_parser(sub), register_audit_parser(sub)):
         func = parser.get_default("func")
         parser.set_defaults(func=_with_data_dir(func))
@@ -38,21 +39,16 @@ def register_classified_commands(sub) -> None:
 def _with_data_dir(func):
     def run(args: argparse.Namespace) -> int:
         if not getattr(args, "data_dir", None):
-            from gateway.cli.main import _settings
-
-            args.data_dir = str(_settings(args).data_dir)
+            args.data_dir = str(settings_of(args).data_dir)
         return func(args)
 
     return run
 
 
 def _find(session, args, settings):
-    from sqlalchemy import select
-
-    from storage.models import Letter
+    from storage.register import find_by_number, find_by_queue_id
 
     unit = args.unit.split("@", 1)[0].lower() if args.unit else None
-    stmt = select(Letter)
     if "/" in args.id:
         try:
             number, year = (int(x) for x in args.id.split("/", 1))
@@ -60,13 +56,10 @@ def _find(session, args, settings):
             return None, f"{args.id!r} is not a receive number like 3/2569"
         if not unit:
             return None, "a receive number needs --unit"
-        stmt = stmt.where(Letter.unit == unit, Letter.number == number, Letter.year == year,
-                          Letter.book == (args.book or settings.register_.secret_book))
+        found = find_by_number(session, unit, number, year, args.book or settings.register_.secret_book)
+        letters = [found] if found else []
     else:
-        stmt = stmt.where(Letter.queue_id == args.id)
-        if unit:
-            stmt = stmt.where(Letter.unit == unit)
-    letters = list(session.scalars(stmt))
+        letters = find_by_queue_id(session, args.id, unit)
     if not letters:
         return None, f"no register entry {args.id}" + (f" for {unit}" if unit else "")
     if len(letters) > 1:
@@ -75,16 +68,16 @@ def _find(session, args, settings):
 
 
 def cmd_letter(args: argparse.Namespace) -> int:
-    from gateway.cli.main import _settings
     from gateway.secrecy.errors import SecrecyError, TamperedError
     from gateway.secrecy.sealed_store import SealedStore
     from storage.db import Database
+    from storage.migrate import require_current
     from storage.register import letter_as_dict
     from storage.vault import Vault
 
-    settings = _settings(args)
+    settings = settings_of(args)
     db = Database(settings.database_url)
-    db.create_schema()
+    require_current(db.engine)
     with db.session() as session:
         letter, problem = _find(session, args, settings)
         if letter is not None:

@@ -5,11 +5,11 @@ import argparse
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from gateway.cli.main import _settings
+    from gateway.cli.common import settings_of
     from storage import migrate
     from storage.db import Database
 
-    db = Database(_settings(args).database_url)
+    db = Database(settings_of(args).database_url)
     try:
         migrate.upgrade(db.engine)
         print(f"schema at {migrate.current(db.engine)} (head {migrate.head()})")
@@ -19,11 +19,11 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_current(args: argparse.Namespace) -> int:
-    from gateway.cli.main import _settings
+    from gateway.cli.common import settings_of
     from storage import migrate
     from storage.db import Database
 
-    db = Database(_settings(args).database_url)
+    db = Database(settings_of(args).database_url)
     try:
         now, newest = migrate.current(db.engine), migrate.head()
     finally:
@@ -40,7 +40,7 @@ def cmd_db_revision(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     db = sub.add_parser("db", help="database schema migrations (docs/database.md)")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="bring the schema to the newest migration").set_defaults(func=cmd_db_upgrade)

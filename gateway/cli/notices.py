@@ -1,6 +1,6 @@
 """`saraban-gateway notices release` and `saraban-gateway notices preview`.
 
-The main CLI calls `register_notices_parser(sub)`; each command sets `func`."""
+The main CLI calls `register(sub)`; each command sets `func`."""
 from __future__ import annotations
 
 import argparse
@@ -30,7 +30,7 @@ SAMPLE = {
 }
 
 
-def register_notices_parser(subparsers) -> argparse.ArgumentParser:
+def register(subparsers) -> argparse.ArgumentParser:
     notices = subparsers.add_parser("notices", help="acknowledgements and rejection notices to senders")
     sub = notices.add_subparsers(dest="notices_command", required=True)
     release = sub.add_parser("release", help="send the notices held while no smarthost was configured")
@@ -43,10 +43,8 @@ def register_notices_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from sqlalchemy import update
-
     from storage.db import Database
-    from storage.models import OutboxItem
+    from storage.outbox import release_held_notices
 
     settings = load_settings(args.config)
     if not settings.notices.smarthost:
@@ -56,11 +54,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     db = Database(settings.database_url)
     db.create_schema()
     with db.session() as session:
-        count = session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.kind == "notice", OutboxItem.state == "held")
-            .values(state="pending", last_error=None, next_attempt_at=dt.datetime.now(dt.timezone.utc))
-        ).rowcount
+        count = release_held_notices(session)
     db.dispose()
     print(f"released {count} held notice(s) to {settings.notices.smarthost}")
     return 0

@@ -14,7 +14,8 @@ from storage.models import OutboxItem
 
 def _row(item: OutboxItem) -> dict:
     return {
-        "id": item.id, "kind": item.kind, "state": item.state, "unit": item.unit, "queue_id": item.queue_id,
+        "id": item.id, "kind": item.kind, "key": item.key, "state": item.state, "unit": item.unit,
+        "queue_id": item.queue_id, "letter_id": item.letter_id,
         "attempts": item.attempts, "last_error": item.last_error,
         "next_attempt_at": item.next_attempt_at.isoformat() if item.next_attempt_at else None,
         "created_at": item.created_at.isoformat() if item.created_at else None,
@@ -22,10 +23,10 @@ def _row(item: OutboxItem) -> dict:
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    from gateway.cli.main import _settings
+    from gateway.cli.common import settings_of
     from gateway.cli.table import render
 
-    db = Database(_settings(args).database_url)
+    db = Database(settings_of(args).database_url)
     db.create_schema()
     with db.session() as session:
         query = select(OutboxItem).order_by(OutboxItem.id)
@@ -47,12 +48,12 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
     """Make dead (or waiting) items due now. The dead-letter clock starts again from now."""
-    from gateway.cli.main import _settings
+    from gateway.cli.common import settings_of
 
     if not args.ids and not args.dead:
         print("saraban-gateway: outbox retry needs item ids or --dead", file=sys.stderr)
         return 2
-    db = Database(_settings(args).database_url)
+    db = Database(settings_of(args).database_url)
     db.create_schema()
     now = dt.datetime.now(dt.timezone.utc)
     retried, refused = [], []
@@ -78,7 +79,7 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     return 1 if refused and not retried else 0
 
 
-def add_outbox_commands(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     outbox = sub.add_parser("outbox", help="deliveries owed: folders (Maildir/IMAP/SMTP), notices")
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
     listing = outbox_sub.add_parser("list", help="list outbox items")

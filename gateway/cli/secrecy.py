@@ -1,6 +1,6 @@
 """`saraban-gateway keys ...` and `saraban-gateway audit verify`.
 
-The main CLI calls `register_keys_parser(sub)` and `register_audit_parser(sub)` on its
+gateway/cli/classified.py calls `register_keys_parser(sub)` and `register_audit_parser(sub)` on its
 subparsers; each sets `func`, so `args.func(args)` runs the command and returns the
 exit code. The data directory comes from `args.data_dir` when the main CLI sets it
 (from the config), else `SARABAN_DATA_DIR`, else `./var`.

@@ -81,8 +81,8 @@ def cmd_verify(args) -> int:
     return verify_command(args.file, args.json, trust_from_settings(settings))
 
 
-def add_verify_parser(sub) -> None:
-    """Register the `verify` subcommand on the main parser's subparsers."""
+def register(sub) -> None:
+    """`saraban-gateway verify FILE.pdf [--json]`."""
     verify = sub.add_parser(
         "verify",
         help="check the electronic signatures of one PDF, offline",

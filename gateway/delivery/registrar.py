@@ -19,7 +19,8 @@ from email.utils import format_datetime, make_msgid
 import structlog
 from sqlalchemy import select
 
-from gateway.pipeline.classified import add_alert, store_for
+from gateway.pipeline.classified import store_for
+from storage.outbox import add_alert
 from gateway.delivery.maildir import deliver, message_name
 from gateway.secrecy.envelope import letter_entity, seal_for_registrars
 from gateway.secrecy.errors import SecrecyError

@@ -24,7 +24,7 @@ from gateway.delivery.claim import claimed
 from gateway.notices.send import send_notice
 from gateway.delivery.errors import PermanentFailure
 from gateway.service.process_util import StopFlag, die_with_parent
-from gateway.service.services import Services
+from gateway.service.services import Services, open_services
 from gateway.signatures.receive_stamp import signature_headers, stamp_job_for, with_receive_stamp
 from storage.models import Letter, OutboxItem
 
@@ -145,12 +145,11 @@ def main(settings: Settings) -> None:
     die_with_parent()
     setup_logging(settings.logging.level, settings.logging.format, process="delivery")
     stop = StopFlag()
-    services = Services.build(settings)
-    log.info("runner_started")
-    try:
-        while not stop.stopping:
-            if work_outbox(services, stop=stop) == 0:
-                time.sleep(settings.pipeline.poll_interval * 2)
-    finally:
-        services.close()
-        log.info("runner_stopped")
+    with open_services(settings, "delivery") as services:
+        log.info("runner_started")
+        try:
+            while not stop.stopping:
+                if work_outbox(services, stop=stop) == 0:
+                    time.sleep(settings.pipeline.poll_interval * 2)
+        finally:
+            log.info("runner_stopped")

@@ -32,7 +32,7 @@ from gateway.spool import Spool, new_queue_id
 from storage import lease
 from storage.db import Database
 from storage.models import Message
-from storage.models_imap import ImapLease, ImapMessage
+from storage.models import ImapLease, ImapMessage
 
 log = structlog.get_logger("gateway.intake.imap_intake")
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from sqlalchemy import func, select
-
 from storage.db import Database
 from storage.models import Refusal
 
@@ -45,7 +43,3 @@ class RefusalRecorder:
                                     peer=info.get("peer")))
         except Exception as exc:
             log.error("refusal_not_recorded", reason=reason, error=f"{type(exc).__name__}: {exc}")
-
-
-def refusal_counts(session) -> dict[str, int]:
-    return dict(session.execute(select(Refusal.reason, func.count()).group_by(Refusal.reason)).all())

@@ -25,7 +25,7 @@ from storage.outbox import add_once, find_item
 
 if TYPE_CHECKING:
     from gateway.units.directory import Unit
-    from gateway.pipeline.process import Checked
+    from gateway.pipeline.check import Checked
     from gateway.service.services import Services
     from gateway.spool import SpoolEntry
 

@@ -5,41 +5,14 @@ lines; this adds the smarthost, the suppression reasons of the last day and the 
 error of a notice still waiting, which is what an operator needs to act."""
 from __future__ import annotations
 
-import datetime as dt
-from collections import Counter
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import Any
 
 from gateway.config.settings import Settings
-from storage.models import OutboxItem
 
 
-def notice_status(settings: Settings, session: Session) -> dict:
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
-    reasons = Counter(
-        (payload or {}).get("suppressed", "unknown")
-        for payload in session.scalars(
-            select(OutboxItem.payload).where(OutboxItem.kind == "notice", OutboxItem.state == "suppressed",
-                                             OutboxItem.created_at >= since)
-        )
-    )
-    waiting = session.scalar(
-        select(OutboxItem).where(OutboxItem.kind == "notice", OutboxItem.state == "pending",
-                                 OutboxItem.last_error.is_not(None))
-        .order_by(OutboxItem.id).limit(1)
-    )
-    return {
-        "enabled": settings.notices.enabled,
-        "smarthost": settings.notices.smarthost,
-        "suppressed_last_day": dict(sorted(reasons.items())),
-        "retrying": None if waiting is None else {
-            "key": waiting.key,
-            "attempts": waiting.attempts,
-            "next_attempt_at": waiting.next_attempt_at.isoformat(),
-            "last_error": waiting.last_error,
-        },
-    }
+def notice_status(settings: Settings, figures: dict[str, Any]) -> dict:
+    """`figures` from storage.counts.notice_figures."""
+    return {"enabled": settings.notices.enabled, "smarthost": settings.notices.smarthost, **figures}
 
 
 def render_notice_status(status: dict) -> str:

@@ -8,8 +8,8 @@ The pipeline calls, in order:
                   make a letter at least ลับ: the gateway cannot vouch it is not);
   `seal_letter`   raw message, attachments and the readable facts, encrypted (SGV1),
                   instead of the plain vault;
-  `file_classified` per recipient unit: register (secret book, content-free row) or
-                  quarantine, plus the outbox items (registrar / alert / notice);
+  `bare`          findings as the plaintext register and quarantine may show them
+                  (gateway/pipeline/dispose.py holds and registers with these);
   `finish_spool`  the spool file is shredded, not just unlinked.
 """
 from __future__ import annotations
@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 
 import structlog
-from sqlalchemy import select
 
-from gateway.notices.create import queue_acknowledgement, queue_rejection
+from gateway.pipeline.parse import sender_display_name
 from gateway.secrecy.envelope import decrypt_incoming, is_encrypted_smime
 from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.keys import KeyStore
@@ -34,9 +33,6 @@ from gateway.spool import SpoolEntry
 from rules.markings import classify_secrecy_text
 from rules.model import Finding, LetterFacts, ParsedMail
 from storage.fsync import fsync_dir
-from storage.models import QuarantineEntry
-from storage.outbox import add_once
-from storage.register import NewLetter, find_resend, register_letter
 
 log = structlog.get_logger("gateway.pipeline.classified")
 
@@ -177,8 +173,6 @@ def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
 
 
 def _display_name(mail: ParsedMail | None) -> str | None:
-    from gateway.pipeline.parse import sender_display_name
-
     return sender_display_name(mail) if mail else None
 
 
@@ -194,95 +188,6 @@ def bare(findings: list[Finding] | list[dict]) -> list[dict]:
             d.update(message_th=th, message_en=en, message=f"{th} / {en}", attachment=None)
         out.append(d)
     return out
-
-
-def _finding(rule: str, th: str, en: str) -> Finding:
-    return Finding(rule, "fail", th, en)
-
-
-def file_classified(services: Services, session, entry: SpoolEntry, checked, unit,
-                    unit_name: str, sender: str) -> str:
-    """One recipient unit of a classified message; returns the outcome text."""
-    sealed: Sealed = checked.classified
-    settings = services.settings
-    mail = checked.mail
-    message_id = mail.message_id if mail else None
-    if unit is None:
-        return hold(session, entry, sealed, unit_name, sender, [_finding(
-            "unit_directory", "หน่วยงานผู้รับถูกลบออกจากสมุดรายชื่อหลังรับอีเมล",
-            "the receiving unit was removed from the directory after the message was accepted")])
-    resend = find_resend(session, unit_name, sender, message_id)
-    if resend is not None:
-        log.info("resend_recognised", receive_no=resend.receive_no, message_id=message_id)
-        return f"duplicate of {resend.receive_no}"
-    def notify(session, findings) -> None:
-        queue_rejection(session, services, entry, checked, unit_name, findings)
-
-    if mail is None:
-        return hold(session, entry, sealed, unit_name, sender, checked.findings, notify=notify)
-    if checked.facts.secrecy == "top_secret":
-        # Never by policy: ลับที่สุด may not travel electronically whatever a unit says.
-        reasons = [f for f in checked.findings if f.rule == "top_secret" and f.verdict == "fail"]
-        return hold(session, entry, sealed, unit_name, sender, reasons or [_finding(
-            "top_secret", "หนังสือชั้นลับที่สุดต้องจัดส่งเป็นเอกสารกระดาษเท่านั้น",
-            "letters classified ลับที่สุด (top secret) must be sent on paper only")],
-            notify=notify, alert_registrar="top_secret")
-    decision = services.policy.decide(checked.findings, unit_name)
-    if decision.action == "reject":
-        return hold(session, entry, sealed, unit_name, sender, decision.findings, notify=notify)
-    book = settings.register_.secret_book
-    kept = [f for f in decision.findings if f.verdict != "pass"]
-    if sealed.opaque:
-        kept.append(opaque_finding())
-    facts = {"secrecy": checked.facts.secrecy, "urgency": checked.facts.urgency,
-             "sealed": sealed.locations(store_for(services))}
-    letter = register_letter(
-        session,
-        NewLetter(
-            queue_id=entry.queue_id, unit=unit_name, book=book, received_at=entry.received_at,
-            sender=sender, raw_sha256=sealed.raw_ref, message_id=message_id, facts=facts,
-            findings=[{"rule": f.rule, "verdict": f.verdict} for f in kept],
-            attachments=sealed.attachments, review=sealed.opaque,
-        ),
-        start=settings.start_number(unit_name, book, _year(entry)),
-    )
-    structlog.contextvars.bind_contextvars(receive_no=letter.receive_no)
-    add_once(session, "registrar", f"{entry.queue_id}:{unit_name}", queue_id=entry.queue_id,
-             letter_id=letter.id, unit=unit_name, payload={"backend": settings.delivery.backend})
-    queue_acknowledgement(session, services, entry, checked, unit, letter, [])
-    log.info("registered", book=book, number=letter.number, year=letter.year, secrecy=letter.secrecy,
-             warnings=len(kept))
-    return f"registered {letter.receive_no}"
-
-
-def _year(entry: SpoolEntry) -> int:
-    from rules.thai_time import be_year
-
-    return be_year(entry.received_at)
-
-
-def hold(session, entry: SpoolEntry, sealed: Sealed, unit: str, sender: str, findings,
-         notify=None, alert_registrar: str | None = None) -> str:
-    """Quarantine a classified message: the sealed objects stay, the row says nothing
-    of its content. `notify(session, findings)`, when given, queues the rejection
-    notice for the sender (gateway/notices/create.py keeps it free of letter text)."""
-    fails = [f for f in findings if (f.verdict if isinstance(f, Finding) else f["verdict"]) == "fail"]
-    session.add(QuarantineEntry(queue_id=entry.queue_id, unit=unit, sender=sender, subject=None,
-                                reasons=bare(fails or findings), raw_sha256=sealed.raw_ref))
-    if notify is not None:
-        notify(session, [f for f in findings if isinstance(f, Finding)])
-    if alert_registrar:
-        add_alert(session, entry.queue_id, unit, alert_registrar, "registrar", sender=sender)
-    log.warning("classified_quarantined", secrecy=sealed.secrecy,
-                reasons=[(f.rule if isinstance(f, Finding) else f["rule"]) for f in fails or findings])
-    return "quarantined"
-
-
-def add_alert(session, queue_id: str, unit: str, reason: str, to: str, **details) -> None:
-    """An alert for the unit's secret registrar ("registrar") or the central unit
-    ("central"), filed by the delivery runner; it never carries letter content."""
-    add_once(session, "alert", f"{reason}:{to}:{queue_id}:{unit}", queue_id=queue_id, unit=unit,
-             payload={"to": to, "reason": reason, **details})
 
 
 def finish_spool(services: Services, queue_id: str) -> None:

@@ -1,43 +1,102 @@
-"""`saraban-gateway rules check FILE.eml`: every rule, offline, on one message.
+"""`saraban-gateway rules check FILE.eml`: the pipeline on one message, writing nothing.
 
 For the senders' IT staff ("why was our letter rejected?"), the central unit, and the
-tests: the same parse and the same rules as the pipeline, nothing stored."""
+tests. The same read, the same rules, the same signature checks and the same
+disposition chain (gateway/pipeline/dispose.py) as the daemon, so what it prints is
+what the daemon would do; only what needs the register (was it already registered,
+held, or resent?) is left out, and nothing is stored, sealed or sent."""
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+import hashlib
 import json
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from gateway.config.settings import Settings
-from gateway.pipeline.parse import parse_mail
-from gateway.service.services import policy_from_settings, rule_settings_from
-from rules.extract import extract_facts
-from rules.model import RuleSettings
-from rules.policy import Policy
-from rules.registry import run_rules
+from gateway.config.settings import DEFAULT_CONFIG, Settings, load_settings
+from gateway.pipeline import classified as secret
+from gateway.pipeline.check import Checked, judge, parse_failure, read_entry, verify_signatures
+from gateway.pipeline.dispose import Known, decide, recipient_for
+from gateway.service.services import Services, open_services
+from gateway.spool import SpoolEntry
+from rules.model import LetterFacts
+
+DRY_RUN_ID = "dry-run"
 
 
-def check_message(raw: bytes, settings: Settings | None, unit: str | None = None) -> dict:
-    rule_settings = rule_settings_from(settings) if settings else RuleSettings()
-    policy = policy_from_settings(settings) if settings else Policy(default={}, per_unit={})
-    mail = parse_mail(raw)
-    facts = extract_facts(mail)
-    findings = run_rules(mail, facts, rule_settings)
-    decision = policy.decide(findings, unit or "")
+@contextmanager
+def dry_run_services(settings: Settings | None) -> Iterator[Services]:
+    """The pipeline's services without a database; with no settings, the defaults."""
+    with open_services(settings or load_settings(DEFAULT_CONFIG, environ={}), "dry_run") as services:
+        yield services
+
+
+def check_message(raw: bytes, settings: Settings | Services | None, unit: str | None = None) -> dict:
+    """What the daemon would make of `raw` for `unit` (any unit when None)."""
+    if isinstance(settings, Services):
+        return _check(settings, raw, unit)
+    with dry_run_services(settings) as services:
+        return _check(services, raw, unit)
+
+
+def _check(services: Services, raw: bytes, unit: str | None) -> dict:
+    entry = SpoolEntry(queue_id=DRY_RUN_ID, mail_from="", rcpt_to=[unit or ""],
+                       received_at=dt.datetime.now(dt.timezone.utc), peer=None, helo=None, raw=raw, path=Path())
+    arrival, mail, error = read_entry(services, entry)
+    digest = hashlib.sha256(raw).hexdigest()
+    if mail is None:
+        findings = [parse_failure(error)] if error else []
+        facts = LetterFacts(secrecy="confidential") if arrival.smime or secret.looks_classified(raw) else LetterFacts()
+        checked = Checked(None, facts, findings, digest, parse_error=str(error) if error else None)
+    else:
+        facts, findings = judge(services, entry, arrival, mail)
+        signatures = {}
+        if not secret.is_classified(facts):
+            findings, signatures = verify_signatures(services, entry, mail, findings)
+        checked = Checked(mail, facts, findings, digest, signatures=signatures)
+    if secret.is_classified(checked.facts) or arrival.smime:
+        # What sealing would record, without sealing anything.
+        checked.classified = secret.Sealed(DRY_RUN_ID, checked.facts.secrecy, digest,
+                                           opaque=secret.is_opaque(mail), smime=arrival.smime)
+    recipient = recipient_for(services, entry, checked, unit or "")
+    skip = () if unit else ("unit_directory",)  # no unit named: judge as for any unit
+    disposition = decide(services, recipient, Known(), skip=skip)
+    registers = disposition.action == "register"
+    book = None
+    if registers:
+        register = services.settings.register_
+        book = register.secret_book if checked.classified else register.general_book
     return {
-        "subject": mail.subject,
-        "from": mail.from_address,
-        "message_id": mail.message_id,
-        "facts": facts.as_dict(),
+        "subject": mail.subject if mail else None,
+        "from": mail.from_address if mail else _from_header(raw),
+        "message_id": mail.message_id if mail else None,
+        "facts": checked.facts.as_dict(),
         "attachments": [
             {"filename": a.filename, "declared_type": a.declared_type, "content_type": a.sniffed_type,
              "size": a.size, "sha256": a.sha256, "pdf_pages": a.pdf_pages,
-             "pdf_encrypted": a.pdf_encrypted, "pdf_error": a.pdf_error}
-            for a in mail.attachments
+             "pdf_encrypted": a.pdf_encrypted, "pdf_error": a.pdf_error,
+             "signatures": checked.signatures.get(a.index)}
+            for a in (mail.attachments if mail else [])
         ],
-        "decision": decision.action,
-        "findings": [f.as_dict() for f in decision.findings],
-        "defects": list(mail.defects),
+        "decision": "accept" if registers else "reject",
+        "disposition": {"action": disposition.action, "rule": disposition.rule, "book": book,
+                        "classified": checked.classified is not None, "review": disposition.review,
+                        "notify_sender": disposition.notify_sender},
+        "findings": [f.as_dict() for f in disposition.findings] if disposition.findings else
+                    [f.as_dict() for f in checked.findings],
+        "defects": list(mail.defects) if mail else [],
     }
+
+
+def _from_header(raw: bytes) -> str | None:
+    try:
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536].decode("latin-1")
+        from_lines = [line[5:] for line in head.splitlines() if line.lower().startswith("from:")]
+        return email.utils.parseaddr(from_lines[0])[1] if from_lines else None
+    except Exception:
+        return None
 
 
 def rules_check(path: Path, settings: Settings | None, as_json: bool, unit: str | None) -> int:
@@ -57,7 +116,9 @@ def rules_check(path: Path, settings: Settings | None, as_json: bool, unit: str 
             print(f"{key:15}: {facts.get(key)}")
         for a in report["attachments"]:
             print(f"file           : {a['filename']} ({a['content_type']}, {a['size']} bytes)")
-        print(f"decision       : {report['decision']}")
+        d = report["disposition"]
+        what = f"register in the {d['book']} book" if d["action"] == "register" else "hold in quarantine"
+        print(f"decision       : {report['decision']} (the daemon would {what}; chain link: {d['rule']})")
         for f in report["findings"]:
             where = f" [{f['attachment']}]" if f.get("attachment") else ""
             print(f"  {f['verdict']:4} {f['rule']}{where}: {f['message']}")

@@ -12,12 +12,10 @@ import structlog
 
 from gateway.config.settings import Settings
 from gateway.service.log import setup_logging
-from gateway.pipeline.pdf_pool import PdfPool
 from gateway.pipeline.process import process_entry
 from gateway.service.process_util import StopFlag, die_with_parent
-from gateway.service.services import Services
-from gateway.signatures.check import SignatureChecker
-from storage.models import Message
+from gateway.service.services import Services, open_services
+from storage.messages import record_failure
 
 log = structlog.get_logger("gateway.runner.pipeline")
 
@@ -53,15 +51,12 @@ def _count_failure(services: Services, queue_id: str, exc: Exception) -> None:
     """Remember the error; a message that keeps failing is parked, not retried forever."""
     try:
         with services.db.session() as session:
-            message = session.get(Message, queue_id)
-            if message is None:
-                return
-            message.reason = f"{type(exc).__name__}: {str(exc)[:500]}"
-            if message.attempts >= services.settings.pipeline.max_attempts:
-                message.state = "failed"
-                log.error("message_parked", queue_id=queue_id, attempts=message.attempts,
-                          reason=message.reason)
-        if message is not None and message.state == "failed":
+            message = record_failure(session, queue_id, f"{type(exc).__name__}: {exc}",
+                                     services.settings.pipeline.max_attempts)
+            parked = message is not None and message.state == "failed"
+            if parked:
+                log.error("message_parked", queue_id=queue_id, attempts=message.attempts, reason=message.reason)
+        if parked:
             services.spool.park(queue_id)
     except Exception as inner:
         log.error("failure_not_recorded", queue_id=queue_id, error=str(inner))
@@ -72,18 +67,11 @@ def main(settings: Settings, index: int, count: int) -> None:
     die_with_parent()
     setup_logging(settings.logging.level, settings.logging.format, process=f"pipeline-{index}")
     stop = StopFlag()
-    services = Services.build(settings)
-    pdf_pool = PdfPool(timeout=settings.signatures.timeout)
-    services.pdf_reader = pdf_pool.inspect
-    services.signatures = SignatureChecker.from_settings(settings)
-    log.info("runner_started", index=index, count=count)
-    try:
-        while not stop.stopping:
-            if run_once(services, index, count, stop) == 0:
-                time.sleep(settings.pipeline.poll_interval)
-    finally:
-        pdf_pool.close()
-        if services.signatures is not None:
-            services.signatures.close()
-        services.close()
-        log.info("runner_stopped", index=index)
+    with open_services(settings, "pipeline") as services:
+        log.info("runner_started", index=index, count=count)
+        try:
+            while not stop.stopping:
+                if run_once(services, index, count, stop) == 0:
+                    time.sleep(settings.pipeline.poll_interval)
+        finally:
+            log.info("runner_stopped", index=index)

@@ -45,10 +45,6 @@ def _oaep() -> padding.OAEP:
     return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
 
-def is_sealed_blob(data: bytes) -> bool:
-    return data[:4] == MAGIC
-
-
 def encrypt_blob(data: bytes, keystore: KeyStore) -> bytes:
     """Encrypt to the CURRENT gateway key (its certificate may be expired: at rest
     only the key matters)."""
@@ -97,25 +93,6 @@ def decrypt_blob(blob: bytes, keystore: KeyStore) -> bytes:
         return AESGCM(data_key).decrypt(nonce, blob[body:], header)
     except InvalidTag:
         raise TamperedError("authentication failed: the stored object was changed") from None
-
-
-def decrypt_blob_audited(
-    blob: bytes,
-    keystore: KeyStore,
-    audit_log: str | os.PathLike,
-    *,
-    who: str,
-    letter_id: str,
-    action: str = "decrypt",
-    **details,
-) -> bytes:
-    """Decrypt for a person (a registrar's export, a CLI view): the audit entry is
-    written and fsync'ed first, so a decryption without its record cannot happen."""
-    from gateway.secrecy.audit import append_event
-
-    append_event(audit_log, action=action, letter_id=letter_id, who=who,
-                 key=blob_key_fingerprint(blob)[:16], **details)
-    return decrypt_blob(blob, keystore)
 
 
 def shred(path: str | os.PathLike) -> bool:

@@ -1,7 +1,9 @@
 """structlog set-up: one JSON event per line on stdout, which journald keeps as is.
 
-Context (queue_id, unit, receive_no) is bound once per letter with bind_contextvars,
-so every event of that letter carries it without repeating arguments.
+Context (queue_id, unit, receive_no, kind) is bound for exactly the scope it belongs to
+with structlog's `bound_contextvars` (a letter, one recipient unit of it, one outbox
+item), so every event inside carries it and nothing leaks into the next one. Each event
+names its logger (`"logger": "gateway.pipeline.dispose"`).
 """
 from __future__ import annotations
 
@@ -9,6 +11,21 @@ import logging
 import sys
 
 import structlog
+
+
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A PrintLogger that knows the name it was asked for, so that
+    structlog.stdlib.add_logger_name can put it in every event."""
+
+    def __init__(self, file, name: str):
+        super().__init__(file)
+        self.name = name
+
+
+def _named_print_logger_factory(stream):
+    def make(*args) -> _NamedPrintLogger:
+        return _NamedPrintLogger(stream, str(args[0]) if args else "saraban")
+    return make
 
 
 def setup_logging(level: str = "info", fmt: str = "json", process: str = "main", stream=None) -> None:
@@ -25,6 +42,7 @@ def setup_logging(level: str = "info", fmt: str = "json", process: str = "main",
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             # An exception becomes a structured field beside the event's context,
@@ -36,7 +54,7 @@ def setup_logging(level: str = "info", fmt: str = "json", process: str = "main",
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=_named_print_logger_factory(stream),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()

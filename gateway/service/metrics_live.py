@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sqlalchemy import func, select
-
 from gateway.spool import Spool
 from storage.db import Database
-from storage.models import Message, OutboxItem, QuarantineEntry
+from storage.counts import counts
 
 
 class LiveCollector:
@@ -40,16 +38,14 @@ class LiveCollector:
         up = GaugeMetricFamily("saraban_database_up", "1 if the database answered this scrape")
         try:
             with self.db.session() as session:
-                for kind, state, count in session.execute(
-                    select(OutboxItem.kind, OutboxItem.state, func.count()).group_by(OutboxItem.kind, OutboxItem.state)
-                ):
+                figures = counts(session)
+            for kind, states in figures.outbox.items():
+                for state, count in states.items():
                     outbox.add_metric([kind, state], count)
-                for state, count in session.execute(
-                    select(QuarantineEntry.state, func.count()).group_by(QuarantineEntry.state)
-                ):
-                    quarantine.add_metric([state], count)
-                for state, count in session.execute(select(Message.state, func.count()).group_by(Message.state)):
-                    messages.add_metric([state], count)
+            for state, count in figures.quarantine.items():
+                quarantine.add_metric([state], count)
+            for state, count in figures.messages.items():
+                messages.add_metric([state], count)
             up.add_metric([], 1)
         except Exception:  # noqa: BLE001 - a scrape reports the outage, it does not fail
             up.add_metric([], 0)

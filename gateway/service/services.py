@@ -1,13 +1,21 @@
-"""Everything a runner needs, built once per process from the settings."""
+"""Everything a runner or a command needs, built once from the settings, in one place.
+
+`open_services(settings, role)` is the one factory: the pipeline runner, `reprocess`,
+`quarantine release` and `rules check` all ask for the role "pipeline" and so all get
+the same PDF reader (a child-process pool with its time and memory cap) and the same
+signature checker; nothing patches a Services after it is built. Tools that only read
+or write the register ask for "register"; `rules check` without a database asks for
+"dry_run"."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterator, Literal
 
 from gateway.config.settings import Settings
-from gateway.units.directory import Directory, load_directory
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from gateway.spool import Spool
+from gateway.units.directory import Directory, load_directory
 from rules.model import RuleSettings
 from rules.policy import Policy
 from storage.db import Database
@@ -16,36 +24,58 @@ from storage.vault import Vault
 if TYPE_CHECKING:
     from gateway.signatures.check import SignatureChecker
 
+Role = Literal["pipeline", "delivery", "register", "dry_run"]
 
-@dataclass
+
+@dataclass(frozen=True)
 class Services:
     settings: Settings
-    db: Database
-    spool: Spool
-    vault: Vault
+    db: Database | None  # None in a dry run, which reads and stores nothing
+    spool: Spool | None
+    vault: Vault | None
     directory: Directory
     policy: Policy
     rule_settings: RuleSettings
-    pdf_reader: Callable[[bytes], PdfInfo] = field(default=inspect_pdf)
-    signatures: "SignatureChecker | None" = None  # set by the pipeline runner
+    pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf
+    signatures: "SignatureChecker | None" = None
 
-    @classmethod
-    def build(cls, settings: Settings, create_schema: bool = False) -> "Services":
-        db = Database(settings.database_url)
-        if create_schema:
-            db.create_schema()
-        return cls(
+
+@contextmanager
+def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = False) -> Iterator[Services]:
+    """The services of one role, closed (pools stopped, connections released) on exit.
+
+    `upgrade_schema` brings the database to the newest migration first: the daemon and
+    the commands that write do; read-only commands check instead (storage/migrate.py)."""
+    with ExitStack() as stack:
+        db = None
+        if role != "dry_run":
+            db = Database(settings.database_url)
+            stack.callback(db.dispose)
+            if upgrade_schema:
+                db.create_schema()
+        pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf
+        signatures = None
+        if role in ("pipeline", "dry_run"):
+            from gateway.pipeline.pdf_pool import PdfPool
+            from gateway.signatures.check import SignatureChecker
+
+            pool = PdfPool(timeout=settings.signatures.timeout)
+            stack.callback(pool.close)
+            pdf_reader = pool.inspect
+            signatures = SignatureChecker.from_settings(settings)
+            if signatures is not None:
+                stack.callback(signatures.close)
+        yield Services(
             settings=settings,
             db=db,
-            spool=Spool(settings.spool_dir),
-            vault=Vault(settings.vault_dir),
+            spool=Spool(settings.spool_dir) if role != "dry_run" else None,
+            vault=Vault(settings.vault_dir) if role != "dry_run" else None,
             directory=load_directory(settings.directory_path, settings.gateway.domain),
             policy=policy_from_settings(settings),
             rule_settings=rule_settings_from(settings),
+            pdf_reader=pdf_reader,
+            signatures=signatures,
         )
-
-    def close(self) -> None:
-        self.db.dispose()
 
 
 def rule_settings_from(settings: Settings) -> RuleSettings:

@@ -1,42 +1,34 @@
 """`saraban-gateway status`: what is waiting, what is stuck, what is done."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from gateway.config.settings import Settings
-from gateway.intake.refusals import refusal_counts
 from gateway.notices.status import notice_status, render_notice_status
+from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
-from gateway.service.status_imap import imap_status, render_imap
+from storage.counts import counts, imap_mailboxes, notice_figures
 from storage.db import Database
-from storage.models import Letter, Message, OutboxItem, QuarantineEntry
+from storage.migrate import require_current
 
 
 def collect_status(settings: Settings) -> dict:
+    """Read-only: it checks the schema instead of upgrading it (storage.migrate)."""
     spool = Spool(settings.spool_dir)
     db = Database(settings.database_url)
-    db.create_schema()
-    with db.session() as session:
-        messages = dict(session.execute(select(Message.state, func.count()).group_by(Message.state)).all())
-        outbox: dict[str, dict[str, int]] = {}
-        for kind, state, count in session.execute(
-            select(OutboxItem.kind, OutboxItem.state, func.count()).group_by(OutboxItem.kind, OutboxItem.state)
-        ):
-            outbox.setdefault(kind, {})[state] = count
-        letters = session.scalar(select(func.count()).select_from(Letter)) or 0
-        quarantine = dict(session.execute(
-            select(QuarantineEntry.state, func.count()).group_by(QuarantineEntry.state)).all())
-        refused = refusal_counts(session)  # e.g. {"top_secret": 2}: refused at end of DATA
-        notices = notice_status(settings, session)
-        imap_intake = imap_status(session)
-    db.dispose()
+    try:
+        require_current(db.engine)
+        with db.session() as session:
+            figures = counts(session)
+            notices = notice_status(settings, notice_figures(session))
+            imap_intake = imap_mailboxes(session)
+    finally:
+        db.dispose()
     return {
         "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
-        "messages": messages,
-        "letters": letters,
-        "outbox": outbox,
-        "quarantine": quarantine,
-        "refused": refused,
+        "messages": figures.messages,
+        "letters": figures.letters,
+        "outbox": figures.outbox,
+        "quarantine": figures.quarantine,
+        "refused": figures.refused,  # e.g. {"top_secret": 2}: refused at end of DATA
         "notices": notices,
         "imap_intake": imap_intake,
     }

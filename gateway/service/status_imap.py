@@ -1,29 +1,6 @@
-"""The IMAP part of `saraban-gateway status`: who reads each pulled mailbox, how far."""
+"""The IMAP part of `saraban-gateway status`: who reads each pulled mailbox, how far
+(figures from storage.counts.imap_mailboxes)."""
 from __future__ import annotations
-
-import time
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from storage.models_imap import ImapLease, ImapMessage
-
-
-def imap_status(session: Session) -> dict:
-    mailboxes: dict[str, dict] = {}
-    now = time.time()
-    for row in session.scalars(select(ImapLease).where(ImapLease.mailbox.like("imap://%"))):
-        mailboxes[row.mailbox] = {"holder": row.holder if row.expires_at > now else None,
-                                  "uidvalidity": row.uidvalidity, "messages": {}}
-    for mailbox, state, count in session.execute(
-        select(ImapMessage.mailbox, ImapMessage.state, func.count()).group_by(ImapMessage.mailbox, ImapMessage.state)
-    ):
-        mailboxes.setdefault(mailbox, {"holder": None, "uidvalidity": None, "messages": {}})["messages"][state] = count
-    for mailbox, high in session.execute(
-        select(ImapMessage.mailbox, func.max(ImapMessage.uid)).group_by(ImapMessage.mailbox)
-    ):
-        mailboxes[mailbox]["highest_uid"] = high
-    return mailboxes
 
 
 def render_imap(status: dict) -> list[str]:

@@ -7,9 +7,8 @@ import pwd
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
+from storage.actions import add_action
 from storage.models import OperatorAction
 
 log = structlog.get_logger("gateway.tools")
@@ -27,31 +26,15 @@ def who() -> str:
     return user
 
 
-def record_action(session: Session, action: str, *, reason: str | None = None,
+def record_action(session, action: str, *, reason: str | None = None,
                   queue_id: str | None = None, unit: str | None = None,
                   letter_id: int | None = None, quarantine_id: int | None = None,
                   details: dict[str, Any] | None = None) -> OperatorAction:
-    row = OperatorAction(who=who(), action=action, reason=reason, queue_id=queue_id, unit=unit,
-                         letter_id=letter_id, quarantine_id=quarantine_id, details=details or {})
-    session.add(row)
-    session.flush()
+    row = add_action(session, who=who(), action=action, reason=reason, queue_id=queue_id, unit=unit,
+                     letter_id=letter_id, quarantine_id=quarantine_id, details=details)
     log.info(action, who=row.who, reason=reason, queue_id=queue_id, unit=unit,
              letter_id=letter_id, quarantine_id=quarantine_id, **(details or {}))
     return row
-
-
-def actions_for(session: Session, *, letter_id: int | None = None, queue_id: str | None = None,
-                quarantine_id: int | None = None) -> list[OperatorAction]:
-    conditions = []
-    if letter_id is not None:
-        conditions.append(OperatorAction.letter_id == letter_id)
-    if queue_id is not None:
-        conditions.append(OperatorAction.queue_id == queue_id)
-    if quarantine_id is not None:
-        conditions.append(OperatorAction.quarantine_id == quarantine_id)
-    if not conditions:
-        return []
-    return list(session.scalars(select(OperatorAction).where(or_(*conditions)).order_by(OperatorAction.id)))
 
 
 def action_as_dict(row: OperatorAction) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from storage.db import DatabaseError
 
 from gateway.config.settings import Settings, load_settings
 from rules.thai_text import thai_to_arabic
@@ -31,7 +31,7 @@ def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
         except OSError as exc:  # a file that cannot be read or written: say which
             print(f"saraban-gateway: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
             return 1
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             print(f"saraban-gateway: the database refused ({type(exc).__name__}: "
                   f"{str(exc).splitlines()[0]}); is it reachable and is the configuration right?", file=sys.stderr)
             return 1
@@ -45,15 +45,21 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 
 @contextmanager
-def open_services(args: argparse.Namespace) -> Iterator["Services"]:  # noqa: F821
-    """The daemon's services for one tool command, schema upgraded, closed after."""
-    from gateway.service.services import Services
+def open_services(args: argparse.Namespace, role: str = "register", *,
+                  writes: bool = True) -> Iterator["Services"]:  # noqa: F821
+    """The daemon's services for one tool command, closed after. A command that writes
+    brings the schema to the newest migration first; one that only reads checks it and
+    says to run `db upgrade` when it is behind (it never changes the schema)."""
+    from gateway.service.services import open_services as open_role
+    from storage.migrate import SchemaBehind, require_current
 
-    services = Services.build(settings_of(args), create_schema=True)
-    try:
+    with open_role(settings_of(args), role, upgrade_schema=writes) as services:
+        if not writes:
+            try:
+                require_current(services.db.engine)
+            except SchemaBehind as exc:
+                raise ToolError(str(exc)) from None
         yield services
-    finally:
-        services.close()
 
 
 def setup_cli_logging(settings: Settings) -> None:
@@ -63,9 +69,8 @@ def setup_cli_logging(settings: Settings) -> None:
     fmt = "console" if sys.stderr.isatty() else "json"
     from gateway.service.log import setup_logging
 
-    setup_logging(settings.logging.level, fmt, process="cli")
-    processors = [_drop_start_up_noise, *structlog.get_config()["processors"]]
-    structlog.configure(processors=processors, logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+    setup_logging(settings.logging.level, fmt, process="cli", stream=sys.stderr)
+    structlog.configure(processors=[_drop_start_up_noise, *structlog.get_config()["processors"]])
 
 
 QUIET_EVENTS = {"directory_loaded"}  # the daemon's start-up news, not the operator's action

@@ -23,7 +23,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from gateway.pipeline.parse import sniff
-from gateway.pipeline.process import register_and_file
+from gateway.pipeline.dispose import register_and_file
 from gateway.service.services import Services
 from rules.thai_time import BANGKOK
 from gateway.tools.actions import record_action
@@ -31,7 +31,7 @@ from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.progress import Progress
 from rules.dates import parse_thai_date
 from rules.thai_text import thai_to_arabic
-from storage.models import Message
+from storage.messages import record_imported
 from storage.register import NewLetter, find_registration
 
 # Column names: English, or the Thai heading of the paper register.
@@ -271,16 +271,12 @@ def _import_row(services: Services, settings, row: Row, unit: str, address: str,
         if existing is not None:
             return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
                     "line": row.line}
-        if session.get(Message, queue_id) is None:
-            session.add(Message(queue_id=queue_id, received_at=received_utc, mail_from=address,
-                                recipients=[address], size=len(raw), sha256=raw_sha256, state="done",
-                                attempts=1, outcome={}))
-            session.flush()
+        message = record_imported(session, queue_id=queue_id, received_at=received_utc, address=address,
+                                  size=len(raw), sha256=raw_sha256)
         new = NewLetter(queue_id=queue_id, unit=unit, book=settings.register_.general_book,
                         received_at=received_utc, sender=row.sender, raw_sha256=raw_sha256,
                         sender_name=row.sender, subject=row.subject, facts=facts, attachments=attachments)
         letter = register_and_file(services, session, new)
-        message = session.get(Message, queue_id)
         message.outcome = {address: f"registered {letter.receive_no} (emergency {row.number})"}
         record_action(session, "emergency_imported", reason=reason, queue_id=queue_id, unit=unit,
                       letter_id=letter.id, details={"emergency_no": str(row.number),

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Iterable, Iterator, TextIO, TypeVar
+from typing import TextIO
 
-T = TypeVar("T")
 
 
 class Progress:
@@ -40,13 +39,3 @@ class Progress:
             self._draw()
             self.stream.write("\n")
             self.stream.flush()
-
-
-def progress(items: Iterable[T], total: int, label: str, **kwargs) -> Iterator[T]:
-    bar = Progress(total, label, **kwargs)
-    try:
-        for item in items:
-            yield item
-            bar.advance()
-    finally:
-        bar.close()

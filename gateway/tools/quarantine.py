@@ -13,27 +13,23 @@ import email.policy
 import json
 from typing import Any
 
-from sqlalchemy import select
-
-from gateway.pipeline.process import check_entry, letter_from_checked, register_and_file
+from gateway.pipeline.check import check_entry
+from gateway.pipeline.dispose import decide, recipient_for, register_letter_for, what_is_known
 from gateway.service.services import Services
-from gateway.tools.actions import action_as_dict, actions_for, record_action
+from gateway.tools.actions import action_as_dict, record_action
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
-from gateway.tools.replay import entry_from_vault, set_outcome
+from gateway.tools.replay import entry_from_vault
 from rules.thai_time import to_bangkok
-from rules.model import Finding
-from storage.models import Letter, Message, QuarantineEntry
-from storage.register import find_registration, find_resend
+from storage import quarantine
+from storage.actions import actions_for
+from storage.messages import get_message, set_outcome
+from storage.models import Letter, QuarantineEntry
+from storage.register import find_registration
 
 
 def list_entries(services: Services, state: str | None = "held", unit: str | None = None) -> list[dict[str, Any]]:
     with services.db.session() as session:
-        stmt = select(QuarantineEntry).order_by(QuarantineEntry.id)
-        if state:
-            stmt = stmt.where(QuarantineEntry.state == state)
-        if unit:
-            stmt = stmt.where(QuarantineEntry.unit == unit)
-        return [entry_as_dict(e) for e in session.scalars(stmt)]
+        return [entry_as_dict(e) for e in quarantine.list_entries(session, state, unit)]
 
 
 def entry_as_dict(entry: QuarantineEntry) -> dict[str, Any]:
@@ -54,7 +50,7 @@ def show_entry(services: Services, quarantine_id: int) -> dict[str, Any]:
     with services.db.session() as session:
         entry = _get(session, quarantine_id)
         data = entry_as_dict(entry)
-        message = session.get(Message, entry.queue_id)
+        message = get_message(session, entry.queue_id)
         if message is not None:
             data["received_at"] = to_bangkok(message.received_at).isoformat(timespec="seconds")
             data["mail_from"] = message.mail_from
@@ -83,44 +79,68 @@ def _files(services: Services, raw_sha256: str | None) -> list[dict[str, Any]]:
 
 
 def release(services: Services, quarantine_id: int, reason: str | None) -> Letter:
-    """Register a held letter anyway (an operator override); return its register entry."""
+    """Register a held letter anyway (an operator override); return its register entry.
+
+    The letter goes through the pipeline's own chain (gateway/pipeline/dispose.py) with
+    the operator's override in place of the unit's policy: a classified letter is
+    registered in the secret book and sealed to its registrar like any other, the
+    rejection notice still waiting is withdrawn and the acknowledgement queued, all in
+    one transaction (so exactly once, also after a crash)."""
     with services.db.session() as session:
         entry = _get(session, quarantine_id)
         _must_be_held(session, entry)
-        message = session.get(Message, entry.queue_id)
+        message = get_message(session, entry.queue_id)
         if message is None:
             raise ToolError(f"quarantine entry {quarantine_id}: its message {entry.queue_id} is not recorded")
-        spool_entry = entry_from_vault(services, message, entry.raw_sha256)
-        unit = services.directory.lookup(entry.unit or "")
-        if unit is None:
+        spool_entry = entry_from_vault(services, message, _plain_raw(services, message, entry))
+        if services.directory.lookup(entry.unit or "") is None:
             raise ToolError(f"unit {entry.unit!r} is not in the unit directory; add it "
                             "(units import) before releasing letters to it")
     checked = check_entry(services, spool_entry)  # outside the transaction: parsing takes time
-    if checked.mail is None:
-        raise ToolError(f"quarantine entry {quarantine_id}: the message cannot be read as e-mail "
-                        f"({checked.parse_error}); it cannot be filed. Reject it and ask the sender to resend")
-    mail = checked.mail
-    sender = (mail.from_address or spool_entry.mail_from).lower()
+    recipient = recipient_for(services, spool_entry, checked, entry.unit or "", released_by_operator=True)
     with services.db.session() as session:
         entry = _get(session, quarantine_id)
         _must_be_held(session, entry)
-        resend = find_resend(session, unit.address, sender, mail.message_id)
-        if resend is not None:
-            raise ToolError(f"this letter is already registered as {resend.receive_no} (same sender and "
-                            "Message-ID, sent again); reject this entry instead")
-        findings = [f for f in checked.findings if f.verdict != "pass"]
-        findings.append(Finding("operator_release", "warn",
-                                "ปล่อยจากการกักกันโดยเจ้าหน้าที่", "released from quarantine by an operator"))
-        new = letter_from_checked(services, spool_entry, checked, unit.address, sender, findings, review=True)
-        letter = register_and_file(services, session, new)
+        disposition = decide(services, recipient, what_is_known(session, recipient))
+        if disposition.action != "register":
+            raise ToolError(_refusal(quarantine_id, disposition, checked))
+        letter = register_letter_for(services, session, recipient, disposition)
         entry.state = "released"
-        message = session.get(Message, entry.queue_id)
-        set_outcome(message, unit.address, f"registered {letter.receive_no} (released)")
+        set_outcome(get_message(session, entry.queue_id), recipient.unit_name,
+                    f"registered {letter.receive_no} (released)")
         record_action(session, "quarantine_released", reason=reason, queue_id=entry.queue_id,
-                      unit=unit.address, letter_id=letter.id, quarantine_id=entry.id,
+                      unit=recipient.unit_name, letter_id=letter.id, quarantine_id=entry.id,
                       details={"receive_no": letter.receive_no, "book": letter.book,
                                "held_for": [r.get("rule") for r in entry.reasons or []]})
         return letter
+
+
+def _plain_raw(services: Services, message, entry: QuarantineEntry) -> str:
+    """The raw copy to check again: a classified letter's entry names its sealed blob,
+    whose plaintext never went to the vault; the spool's bytes are kept under the
+    message's own hash only for ordinary letters."""
+    if entry.raw_sha256 and services.vault.has(entry.raw_sha256):
+        return entry.raw_sha256
+    if services.vault.has(message.sha256):
+        return message.sha256
+    raise ToolError(f"quarantine entry {entry.id} is a classified letter kept sealed; it cannot be "
+                    "released from the command line. Ask the unit's secret registrar (letter view --who)")
+
+
+def _refusal(quarantine_id: int, disposition, checked) -> str:
+    if disposition.action == "duplicate":
+        return (f"this letter is already registered as {disposition.receive_no} (same sender and "
+                "Message-ID, sent again); reject this entry instead")
+    if disposition.action == "registered":
+        return f"quarantine entry {quarantine_id} is already registered as {disposition.receive_no}"
+    if disposition.rule == "unreadable":
+        return (f"quarantine entry {quarantine_id}: the message cannot be read as e-mail "
+                f"({checked.parse_error or 'encrypted to a key the gateway does not hold'}); it cannot be "
+                "filed. Reject it and ask the sender to resend")
+    if disposition.rule == "top_secret":
+        return (f"quarantine entry {quarantine_id} is marked ลับที่สุด (top secret): such letters may "
+                "only travel on paper and cannot be registered from e-mail; reject it")
+    return f"quarantine entry {quarantine_id} cannot be released ({disposition.rule})"
 
 
 def reject(services: Services, quarantine_id: int, reason: str | None) -> QuarantineEntry:
@@ -135,7 +155,7 @@ def reject(services: Services, quarantine_id: int, reason: str | None) -> Quaran
 
 
 def _get(session, quarantine_id: int) -> QuarantineEntry:
-    entry = session.get(QuarantineEntry, quarantine_id)
+    entry = quarantine.get_entry(session, quarantine_id)
     if entry is None:
         raise ToolError(f"no quarantine entry {quarantine_id} (see `saraban-gateway quarantine list --all`)")
     return entry
@@ -168,7 +188,7 @@ def _reason_lines(reasons: list[dict[str, Any]], indent: str = "  ") -> list[str
 def cmd_list(args: argparse.Namespace) -> int:
     from gateway.cli.table import render
 
-    with open_services(args) as services:
+    with open_services(args, writes=False) as services:
         entries = list_entries(services, None if args.all else args.state,
                                unit_name(args.unit) if args.unit else None)
     if args.json:
@@ -185,7 +205,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 @friendly
 def cmd_show(args: argparse.Namespace) -> int:
-    with open_services(args) as services:
+    with open_services(args, writes=False) as services:
         data = show_entry(services, args.id)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -214,7 +234,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 @friendly
 def cmd_release(args: argparse.Namespace) -> int:
-    with open_services(args) as services:
+    with open_services(args, "pipeline") as services:
         letter = release(services, args.id, args.reason)
     print(f"released quarantine entry {args.id}: registered as {letter.receive_no} "
           f"({letter.unit}, book {letter.book}); it is filed into the unit's folder by the running daemon")

@@ -87,7 +87,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     year = args.year or be_year(dt.datetime.now(dt.timezone.utc))
     if not 2400 <= year <= 2700:
         raise ToolError(f"{year} is not a Buddhist-era year (e.g. {be_year(now_utc())})")
-    with open_services(args) as services:  # after the checks: a typo opens no database
+    with open_services(args, writes=False) as services:  # after the checks: a typo opens no database
         result = export(services, unit_name(args.unit), year, fmt, Path(args.output), args.book,
                         args.thai_digits)
     pages = f", {result['pages']} page(s)" if result["pages"] else ""

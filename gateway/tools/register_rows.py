@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gateway.units.directory import Directory
 from rules.thai_time import THAI_MONTHS_SHORT, to_bangkok
+from storage.actions import actions_for_letters
 from storage.models import Letter, OperatorAction, OutboxItem
+from storage.outbox import folder_items
 from storage.register import query_letters
 
 HEADINGS = ("เลขทะเบียนรับ", "ที่", "ลงวันที่", "จาก", "ถึง", "เรื่อง", "การปฏิบัติ", "หมายเหตุ")
@@ -69,20 +69,13 @@ def _digits(text: str, thai_digits: bool) -> str:
     return arabic_to_thai(text) if thai_digits else text
 
 
-def register_rows(session: Session, unit: str, year: int, book: str, directory: Directory,
+def register_rows(session, unit: str, year: int, book: str, directory: Directory,
                   thai_digits: bool = False) -> list[RegisterRow]:
     letters = query_letters(session, unit=unit, year=year)
     letters = [x for x in letters if x.book == book]
     ids = [x.id for x in letters]
-    folder_state: dict[int, OutboxItem] = {}
-    actions: dict[int, list[OperatorAction]] = {}
-    if ids:
-        for item in session.scalars(select(OutboxItem).where(OutboxItem.letter_id.in_(ids),
-                                                             OutboxItem.kind == "folder")):
-            folder_state[item.letter_id] = item
-        for act in session.scalars(select(OperatorAction).where(OperatorAction.letter_id.in_(ids))
-                                   .order_by(OperatorAction.id)):
-            actions.setdefault(act.letter_id, []).append(act)
+    folder_state = folder_items(session, ids)
+    actions = actions_for_letters(session, ids)
     unit_entry = directory.lookup(unit)
     unit_th = unit_entry.name_th if unit_entry else unit
     return [_row(x, folder_state.get(x.id), actions.get(x.id, []), unit_th, thai_digits) for x in letters]

@@ -8,23 +8,20 @@ import argparse
 import json
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from gateway.service.services import Services
 from gateway.cli.table import width
-from gateway.tools.actions import action_as_dict, actions_for, record_action
+from gateway.tools.actions import action_as_dict, record_action
 from gateway.tools.common import ToolError, friendly, open_services, parse_receive_no, unit_name
 from rules.thai_time import to_bangkok
-from storage.models import Letter, OutboxItem
-from storage.register import letter_as_dict
+from storage.actions import actions_for
+from storage.models import Letter
+from storage.outbox import items_for_letter
+from storage.register import find_by_number, letter_as_dict
 
 
 def find_letter(session, unit: str, number: int, year: int, book: str) -> Letter:
-    letter = session.scalar(
-        select(Letter).options(selectinload(Letter.attachments))
-        .where(Letter.unit == unit, Letter.book == book, Letter.year == year, Letter.number == number)
-    )
+    letter = find_by_number(session, unit, number, year, book)
     if letter is None:
         raise ToolError(f"{unit} has no receive number {number}/{year} in the {book} register "
                         f"(see `saraban-gateway register list --unit {unit} --year {year}`)")
@@ -41,7 +38,7 @@ def entry_details(session, letter: Letter) -> dict[str, Any]:
     data["outbox"] = [
         {"kind": o.kind, "state": o.state, "attempts": o.attempts, "last_error": o.last_error,
          "done_at": to_bangkok(o.done_at).isoformat(timespec="seconds") if o.done_at else None}
-        for o in session.scalars(select(OutboxItem).where(OutboxItem.letter_id == letter.id).order_by(OutboxItem.id))
+        for o in items_for_letter(session, letter.id)
     ]
     data["actions"] = [action_as_dict(a) for a in actions_for(session, letter_id=letter.id)]
     return data
@@ -127,7 +124,7 @@ def _thai_date(iso: str | None) -> str | None:
 
 @friendly
 def cmd_show(args: argparse.Namespace) -> int:
-    with open_services(args) as services:
+    with open_services(args, writes=False) as services:
         data = show(services, unit_name(args.unit), args.receive_no, args.book)
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else render_entry(data))
     return 0

@@ -30,15 +30,3 @@ def entry_from_vault(services: Services, message: Message, raw_sha256: str | Non
         raw=services.vault.get(sha),
         path=Path(),
     )
-
-
-def set_outcome(message: Message, unit: str, outcome: str) -> None:
-    """Record one unit's outcome under the recipient address it was sent to."""
-    outcomes = dict(message.outcome or {})
-    keys = [k for k in outcomes if k.split("@", 1)[0].lower() == unit] or [
-        r for r in (message.recipients or []) if r.split("@", 1)[0].lower() == unit] or [unit]
-    for key in keys:
-        outcomes[key] = outcome
-    message.outcome = outcomes  # a new dict, so the JSON column is written
-    if any(str(v).startswith(("registered", "duplicate")) for v in outcomes.values()):
-        message.state = "done"

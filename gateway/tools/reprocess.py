@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 
 import structlog
-from sqlalchemy import select
 
 from gateway.pipeline.process import process_entry
 from gateway.service.services import Services
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, open_services
 from gateway.tools.replay import entry_from_vault
-from storage.models import Message, QuarantineEntry
+from storage import quarantine
+from storage.messages import count_attempt, get_message, start_over
 
 log = structlog.get_logger("gateway.tools.reprocess")
 
@@ -26,12 +26,11 @@ def prepare(services: Services, queue_id: str, reason: str | None) -> str:
     """Put the message back in `spool/new/` ready for the pipeline; return what it was."""
     spool = services.spool
     with services.db.session() as session:
-        message = session.get(Message, queue_id)
+        message = get_message(session, queue_id)
         if message is None:
             raise ToolError(f"no message with queue id {queue_id!r} (the id is in the 250 reply, "
                             "`quarantine list` and `register show`)")
-        held = list(session.scalars(select(QuarantineEntry).where(
-            QuarantineEntry.queue_id == queue_id, QuarantineEntry.state == "held")))
+        held = quarantine.held_for_message(session, queue_id)
         parked = queue_id in spool.parked()
         waiting = (spool.new / f"{queue_id}.msg").exists()
         if parked:
@@ -51,14 +50,12 @@ def prepare(services: Services, queue_id: str, reason: str | None) -> str:
         # Held entries are closed so the pipeline decides again; their reasons stay in
         # the action record. The message starts over with a full set of attempts.
         for q in held:
-            session.delete(q)
+            quarantine.forget(session, q)
         record_action(session, "reprocessed", reason=reason, queue_id=queue_id,
                       details={"was": was, "attempts": message.attempts, "error": message.reason,
                                "held": [{"id": q.id, "unit": q.unit, "reasons": [r.get("rule") for r in q.reasons or []]}
                                         for q in held]})
-        message.state = "processing"
-        message.attempts = 0
-        message.reason = None
+        start_over(message)
     if parked:
         spool.unpark(queue_id)
     else:
@@ -78,13 +75,10 @@ def reprocess(services: Services, queue_id: str, reason: str | None) -> dict:
         error = f"{type(exc).__name__}: {exc}"
         log.error("reprocess_failed", queue_id=queue_id, error=error)
         with services.db.session() as session:
-            message = session.get(Message, queue_id)
-            message.attempts += 1
-            message.reason = error[:500]
+            count_attempt(session, queue_id, error)
     with services.db.session() as session:
-        message = session.get(Message, queue_id)
-        held = list(session.scalars(select(QuarantineEntry).where(
-            QuarantineEntry.queue_id == queue_id, QuarantineEntry.state == "held")))
+        message = get_message(session, queue_id)
+        held = quarantine.held_for_message(session, queue_id)
         return {"queue_id": queue_id, "was": was, "state": message.state,
                 "outcome": dict(message.outcome or {}), "error": error,
                 "held": [{"id": q.id, "unit": q.unit, "reasons": q.reasons} for q in held]}
@@ -92,7 +86,7 @@ def reprocess(services: Services, queue_id: str, reason: str | None) -> dict:
 
 @friendly
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    with open_services(args) as services:
+    with open_services(args, "pipeline") as services:
         result = reprocess(services, args.queue_id, args.reason)
     print(f"{result['queue_id']} (was {result['was']}): {result['state']}")
     for rcpt, outcome in result["outcome"].items():

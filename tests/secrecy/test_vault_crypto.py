@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
 from gateway.secrecy import SecrecyError
-from gateway.secrecy.audit import audit_path, verify_chain
 from gateway.secrecy.errors import TamperedError
 from gateway.secrecy.vault_crypto import (
     blob_key_fingerprint,
     decrypt_blob,
-    decrypt_blob_audited,
     encrypt_blob,
     shred,
 )
@@ -86,24 +83,6 @@ def test_a_removed_key_is_a_clear_error(store):
     os.rename(store.path / "gateway" / fp, store.path / f"gone-{fp}")
     with pytest.raises(SecrecyError, match="cannot be loaded"):
         decrypt_blob(blob, store)
-
-
-def test_audited_decryption_records_who_and_which_letter(store, tmp_path):
-    log = audit_path(tmp_path / "var")
-    blob = encrypt_blob(PLAIN, store)
-    assert decrypt_blob_audited(blob, store, log, who="somsri", letter_id="L-2567-0012",
-                                action="export") == PLAIN
-    entry = json.loads(log.read_text().splitlines()[0])
-    assert (entry["who"], entry["letter_id"], entry["action"]) == ("somsri", "L-2567-0012", "export")
-    assert verify_chain(log)[0]
-
-
-def test_no_audit_record_no_decryption(store, tmp_path):
-    blocker = tmp_path / "audit"
-    blocker.write_text("a file where the audit directory should be")
-    with pytest.raises(SecrecyError, match="audit"):
-        decrypt_blob_audited(encrypt_blob(PLAIN, store), store, blocker / "audit.log",
-                             who="somsri", letter_id="L1")
 
 
 def test_shred_removes_the_file_and_its_content(tmp_path):

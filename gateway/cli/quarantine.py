@@ -1,0 +1,35 @@
+"""`saraban-gateway quarantine list | show | release | reject` and `reprocess`: letters
+held back (กักกัน) and messages sent through the pipeline again."""
+from __future__ import annotations
+
+import argparse
+
+from gateway.cli.common import lazy
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("quarantine", help="letters held back, with their reasons (กักกัน)")
+    qsub = parser.add_subparsers(dest="quarantine_command", required=True)
+    listing = qsub.add_parser("list", help="list held letters (or --all)")
+    listing.add_argument("--state", default="held", choices=("held", "released", "rejected"))
+    listing.add_argument("--all", action="store_true", help="every state")
+    listing.add_argument("--unit", help="unit address, e.g. saraban.latkrabang")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=lazy("gateway.tools.quarantine", "cmd_list"))
+    show = qsub.add_parser("show", help="one entry: reasons (Thai and English), files, actions")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=lazy("gateway.tools.quarantine", "cmd_show"))
+    for name, text, func in (
+        ("release", "register the letter anyway (operator override; the sender is acknowledged)", "cmd_release"),
+        ("reject", "close the entry without registering", "cmd_reject"),
+    ):
+        decide = qsub.add_parser(name, help=text)
+        decide.add_argument("id", type=int)
+        decide.add_argument("--reason", help="why (kept with your user name)")
+        decide.set_defaults(func=lazy("gateway.tools.quarantine", func))
+
+    parser = sub.add_parser("reprocess", help="run a parked or quarantined message through the pipeline again")
+    parser.add_argument("queue_id")
+    parser.add_argument("--reason", help="why (kept with your user name)")
+    parser.set_defaults(func=lazy("gateway.tools.reprocess", "cmd_reprocess"))

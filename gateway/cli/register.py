@@ -1,0 +1,85 @@
+"""`saraban-gateway register list | show | cancel | export | import-emergency`: the
+receive register (ทะเบียนหนังสือรับ)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from gateway.cli.common import lazy, settings_of
+
+
+def cmd_register_list(args: argparse.Namespace) -> int:
+    from gateway.cli.table import render
+    from storage.db import Database
+    from storage.migrate import require_current
+    from storage.register import letter_as_dict, query_letters
+
+    settings = settings_of(args)
+    db = Database(settings.database_url)
+    require_current(db.engine)
+    unit = args.unit.split("@", 1)[0].lower() if args.unit else None
+    with db.session() as session:
+        letters = query_letters(session, unit=unit, year=args.year)
+        entries = [letter_as_dict(letter) for letter in letters]
+    if args.json:
+        print(json.dumps(entries, ensure_ascii=False, indent=2))
+        return 0
+    rows = []
+    for e in entries:
+        rows.append([
+            e["unit"], e["book"], e["receive_no"], e["received_at"].replace("T", " ")[:16],
+            e["sender"], e.get("reference") or "", e.get("subject") or ("(ลับ)" if e["secrecy"] != "none" else ""),
+            str(len(e["attachments"])),
+        ])
+    print(render(["unit", "book", "เลขรับ", "received (+07:00)", "sender", "ที่", "subject", "files"],
+                 rows, limits={4: 32, 6: 60}))
+    print(f"\n{len(entries)} letter(s)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    register = sub.add_parser("register", help="the receive register (ทะเบียนหนังสือรับ)")
+    register_sub = register.add_subparsers(dest="register_command", required=True)
+    listing = register_sub.add_parser("list", help="list register entries")
+    listing.add_argument("--unit", help="unit address, e.g. saraban.latkrabang")
+    listing.add_argument("--year", type=int, help="Buddhist-era year, e.g. 2569")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_register_list)
+    _add_show_commands(register_sub)
+    _add_export_command(register_sub)
+    _add_import_command(register_sub)
+
+
+def _add_show_commands(register_sub: argparse._SubParsersAction) -> None:
+    show_p = register_sub.add_parser("show", help="one entry with its files, findings, outbox state and actions")
+    show_p.add_argument("unit", help="unit address, e.g. saraban.latkrabang")
+    show_p.add_argument("receive_no", metavar="NUMBER/YEAR", help="e.g. 15/2569")
+    show_p.add_argument("--book", help="register book (default: the general book)")
+    show_p.add_argument("--json", action="store_true")
+    show_p.set_defaults(func=lazy("gateway.tools.register_show", "cmd_show"))
+    cancel_p = register_sub.add_parser("cancel", help="cancel an entry; it keeps its number")
+    cancel_p.add_argument("unit")
+    cancel_p.add_argument("receive_no", metavar="NUMBER/YEAR")
+    cancel_p.add_argument("--reason", required=True, help="why (kept in the register with your user name)")
+    cancel_p.add_argument("--book", help="register book (default: the general book)")
+    cancel_p.set_defaults(func=lazy("gateway.tools.register_show", "cmd_cancel"))
+
+
+def _add_export_command(register_sub: argparse._SubParsersAction) -> None:
+    parser = register_sub.add_parser("export", help="the register of one unit and year as CSV or the printed book (PDF)")
+    parser.add_argument("--unit", required=True, help="unit address, e.g. saraban.latkrabang")
+    parser.add_argument("--year", type=int, help="Buddhist-era year (default: this year)")
+    parser.add_argument("--format", choices=("csv", "pdf"), help="default: from the file name")
+    parser.add_argument("--book", help="register book (default: the general book)")
+    parser.add_argument("--thai-digits", action="store_true", help="write dates and numbers in Thai digits")
+    parser.add_argument("-o", "--output", required=True, help="file to write")
+    parser.set_defaults(func=lazy("gateway.tools.register_export", "cmd_export"))
+
+
+def _add_import_command(register_sub: argparse._SubParsersAction) -> None:
+    parser = register_sub.add_parser("import-emergency",
+                                      help="letters numbered in the paper emergency register (ฉ), with their scans")
+    parser.add_argument("file", help="CSV: emergency_no, received_at, sender, subject, scan, ... (see docs)")
+    parser.add_argument("--unit", required=True, help="the unit whose paper register it is")
+    parser.add_argument("--reason", help="kept with your user name (e.g. the outage)")
+    parser.set_defaults(func=lazy("gateway.tools.emergency_import", "cmd_import"))

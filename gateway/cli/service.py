@@ -1,0 +1,46 @@
+"""`saraban-gateway run | check-config | status`: the daemon and how it stands."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from gateway.cli.common import settings_of
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.service.daemon import run
+
+    return run(settings_of(args))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from gateway.units.directory import load_directory
+
+    settings = settings_of(args)
+    directory = load_directory(settings.directory_path, settings.gateway.domain)
+    data = settings.effective()
+    data["effective"]["units"] = len(directory.units)
+    from gateway.signatures.settings import trust_from_settings  # bundles readable?
+
+    data["effective"]["trust_roots"] = len(trust_from_settings(settings).roots)
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    print(f"configuration OK: {settings.source} ({len(directory.units)} units)", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from gateway.service.status import collect_status, render_status
+
+    settings = settings_of(args)
+    status = collect_status(settings)
+    print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else render_status(status))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("run", help="start the daemon in the foreground").set_defaults(func=cmd_run)
+    sub.add_parser("check-config", help="validate and print the effective configuration").set_defaults(func=cmd_check_config)
+    status = sub.add_parser("status", help="spool depth and counts by state")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)

@@ -1,0 +1,94 @@
+"""A spool entry checked: parsed once, classified, every rule run, signatures verified,
+and stored — in the plain vault, or sealed (encrypted) when it is classified.
+
+What is decided per recipient unit from this is gateway/pipeline/dispose.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+
+from gateway.pipeline import classified as secret
+from gateway.pipeline.classified import Sealed
+from gateway.pipeline.parse import parse_mail
+from gateway.service.services import Services
+from gateway.spool import SpoolEntry
+from rules.extract import extract_facts
+from rules.model import Finding, LetterFacts, ParsedMail
+from rules.registry import run_rules
+
+log = structlog.get_logger("gateway.pipeline.check")
+
+
+@dataclass
+class Checked:
+    """The parsed message and what the rules made of it, shared by every recipient."""
+
+    mail: ParsedMail | None
+    facts: LetterFacts
+    findings: list[Finding]
+    raw_sha256: str
+    parse_error: str | None = None
+    classified: Sealed | None = None  # ลับ/ลับมาก/ลับที่สุด: sealed, never in the plain vault
+    signatures: dict[int, list[dict]] = field(default_factory=dict)  # attachment index -> verdicts
+
+
+def parse_failure(exc: Exception) -> Finding:
+    return Finding(
+        rule="mime_parse",
+        verdict="fail",
+        message_th="อ่านโครงสร้างอีเมลไม่ได้ กรุณาส่งใหม่จากโปรแกรมอีเมลมาตรฐาน",
+        message_en=f"the message could not be parsed ({type(exc).__name__}); please resend it from a standard mail client",
+    )
+
+
+def read_entry(services: Services, entry: SpoolEntry) -> tuple[secret.Arrival, ParsedMail | None, Exception | None]:
+    """The arrival (S/MIME opened) and its parse; nothing stored. Shared by the pipeline
+    and the dry run of `rules check`."""
+    arrival = secret.open_arrival(services, entry)
+    if arrival.error is not None:
+        return arrival, None, None
+    try:
+        return arrival, parse_mail(arrival.raw, entry.mail_from, services.pdf_reader), None
+    except Exception as exc:  # the parser's failure is this message's verdict
+        log.warning("parse_failed", error=f"{type(exc).__name__}: {exc}")
+        return arrival, None, exc
+
+
+def judge(services: Services, entry: SpoolEntry, arrival: secret.Arrival, mail: ParsedMail) -> tuple[LetterFacts, list[Finding]]:
+    facts = secret.classify(mail, extract_facts(mail), arrival)
+    return facts, run_rules(mail, facts, services.rule_settings)
+
+
+def check_entry(services: Services, entry: SpoolEntry) -> Checked:
+    """Parse the message, read its facts, run every rule, and store it."""
+    arrival, mail, error = read_entry(services, entry)
+    if arrival.error is not None:  # S/MIME no gateway key opens: sealed as it came
+        facts, findings, sealed = secret.seal_undecryptable(services, entry, arrival)
+        return Checked(None, facts, findings, sealed.raw_ref, classified=sealed)
+    if mail is None:
+        finding = parse_failure(error)
+        if arrival.smime or secret.looks_classified(entry.raw):
+            facts = LetterFacts(secrecy="confidential")
+            sealed = secret.seal_letter(services, entry, arrival, None, facts, [finding])
+            return Checked(None, facts, [finding], sealed.raw_ref, parse_error=str(error), classified=sealed)
+        return Checked(None, LetterFacts(), [finding], services.vault.put(entry.raw), parse_error=str(error))
+    facts, findings = judge(services, entry, arrival, mail)
+    if secret.is_classified(facts):
+        sealed = secret.seal_letter(services, entry, arrival, mail, facts, findings)
+        return Checked(mail, facts, findings, sealed.raw_ref, classified=sealed)
+    raw_sha256 = services.vault.put(entry.raw)
+    for attachment in mail.attachments:
+        services.vault.put(attachment.data, attachment.sha256)
+    # Signatures are checked for ordinary letters only: a classified letter's signer
+    # names would otherwise reach the plaintext register; its registrar verifies it.
+    findings, signatures = verify_signatures(services, entry, mail, findings)
+    return Checked(mail, facts, findings, raw_sha256, signatures=signatures)
+
+
+def verify_signatures(services: Services, entry: SpoolEntry, mail: ParsedMail,
+                      findings: list[Finding]) -> tuple[list[Finding], dict[int, list[dict]]]:
+    if services.signatures is None:  # gateway/signatures/check.py
+        return findings, {}
+    report = services.signatures.check(entry.raw, mail)
+    return findings + report.findings, report.by_attachment

@@ -1,0 +1,306 @@
+"""What happens to a checked letter for one recipient unit: one ordered chain.
+
+The chain is data, in the spirit of GNU Mailman 3's chains/builtin.py: each link names
+a rule, says what it tests, and returns the disposition when its test holds; the first
+link that answers decides. The pipeline, `quarantine release`, `reprocess` and — in a
+dry run that writes nothing — `rules check` all run this same chain, so `rules check`
+shows exactly what the daemon would do.
+
+Classification does not make a second chain. It changes *how* a disposition is
+stored and shown (`hold_letter`, `register_letter_for`): a classified letter is held
+with its reasons redacted and no subject, and registered in the secret book with a
+content-free row and a copy owed to the unit's secret registrar (นายทะเบียนลับ).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import structlog
+
+from gateway.notices.create import queue_acknowledgement, queue_rejection
+from gateway.pipeline import classified as secret
+from gateway.pipeline.check import Checked
+from gateway.pipeline.parse import sender_display_name
+from gateway.service import metrics
+from gateway.service.services import Services
+from gateway.signatures.check import needs_review
+from gateway.spool import SpoolEntry
+from gateway.units.directory import Unit
+from rules.model import Finding
+from rules.thai_time import be_year
+from storage import quarantine
+from storage.models import Letter
+from storage.outbox import add_alert, add_once, withdraw
+from storage.register import NewLetter, find_registration, find_resend, register_letter
+
+log = structlog.get_logger("gateway.pipeline.dispose")
+
+UNIT_GONE = Finding("unit_directory", "fail",
+                    "หน่วยงานผู้รับถูกลบออกจากสมุดรายชื่อหลังรับอีเมล",
+                    "the receiving unit was removed from the directory after the message was accepted")
+TOP_SECRET = Finding("top_secret", "fail",
+                     "หนังสือชั้นลับที่สุดต้องจัดส่งเป็นเอกสารกระดาษเท่านั้น",
+                     "letters classified ลับที่สุด (top secret) must be sent on paper only")
+OPERATOR_RELEASE = Finding("operator_release", "warn",
+                           "ปล่อยจากการกักกันโดยเจ้าหน้าที่", "released from quarantine by an operator")
+
+
+@dataclass
+class Recipient:
+    """One recipient unit of a checked message, as the chain sees it."""
+
+    entry: SpoolEntry
+    checked: Checked
+    unit: Unit | None
+    unit_name: str
+    sender: str
+    released_by_operator: bool = False  # `quarantine release`: register despite the policy
+
+    @property
+    def message_id(self) -> str | None:
+        return self.checked.mail.message_id if self.checked.mail else None
+
+    @property
+    def classified(self) -> bool:
+        return self.checked.classified is not None
+
+
+@dataclass
+class Known:
+    """What the register already holds of this letter; all empty in a dry run."""
+
+    registered: str | None = None  # its receive number for this unit
+    held: bool = False  # a quarantine entry for this unit exists
+    resend_of: str | None = None  # same sender and Message-ID already registered
+
+
+@dataclass
+class Disposition:
+    action: str  # "registered" / "held" (already so), "duplicate", "hold", "register"
+    rule: str  # the link that decided
+    findings: list[Finding] = field(default_factory=list)
+    notify_sender: bool = False
+    alert_registrar: str | None = None
+    review: bool = False
+    receive_no: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    description: str
+    test: Callable[[Services, Recipient, Known], Disposition | None]
+
+
+def _already_registered(_services, _r, known):
+    if known.registered:
+        return Disposition("registered", "already_registered", receive_no=known.registered)
+
+
+def _already_held(_services, r, known):
+    if known.held and not r.released_by_operator:
+        return Disposition("held", "already_held")
+
+
+def _unit_gone(_services, r, _known):
+    if r.unit is None:
+        return Disposition("hold", "unit_directory", [UNIT_GONE])
+
+
+def _resend(_services, _r, known):
+    if known.resend_of:
+        return Disposition("duplicate", "resend", receive_no=known.resend_of)
+
+
+def _unreadable(_services, r, _known):
+    if r.checked.mail is None:
+        return Disposition("hold", "unreadable", list(r.checked.findings), notify_sender=True)
+
+
+def _top_secret(_services, r, _known):
+    # Never by policy, never by an operator: ลับที่สุด may not travel electronically.
+    if r.checked.facts.secrecy == "top_secret":
+        reasons = [f for f in r.checked.findings if f.rule == "top_secret" and f.verdict == "fail"]
+        return Disposition("hold", "top_secret", reasons or [TOP_SECRET], notify_sender=True,
+                           alert_registrar="top_secret")
+
+
+def _policy(services, r, _known):
+    if r.released_by_operator:
+        kept = [f for f in r.checked.findings if f.verdict != "pass"] + [OPERATOR_RELEASE]
+        return Disposition("register", "operator_release", kept, review=True)
+    decision = services.policy.decide(r.checked.findings, r.unit_name)
+    if decision.action == "reject":
+        return Disposition("hold", "policy", decision.findings, notify_sender=True)
+    return Disposition("register", "policy", decision.findings)
+
+
+CHAIN: tuple[Link, ...] = (
+    Link("already_registered", "this unit already registered the letter (a crash after registration)", _already_registered),
+    Link("already_held", "this unit already holds the letter in quarantine", _already_held),
+    Link("unit_directory", "the unit left the directory after the message was accepted: hold", _unit_gone),
+    Link("resend", "the same sender resent the same Message-ID: not a new letter", _resend),
+    Link("unreadable", "the message could not be read as e-mail: hold and tell the sender", _unreadable),
+    Link("top_secret", "ลับที่สุด: hold, tell the sender and alert the secret registrar", _top_secret),
+    Link("policy", "the unit's policy over the findings: hold (reject) or register", _policy),
+)
+
+
+def decide(services: Services, recipient: Recipient, known: Known, skip: tuple[str, ...] = ()) -> Disposition:
+    for link in CHAIN:
+        if link.name in skip:
+            continue
+        disposition = link.test(services, recipient, known)
+        if disposition is not None:
+            return disposition
+    raise AssertionError("the chain's last link always decides")  # _policy returns in every case
+
+
+def recipient_for(services: Services, entry: SpoolEntry, checked: Checked, rcpt: str,
+                  released_by_operator: bool = False) -> Recipient:
+    unit = services.directory.lookup(rcpt)
+    mail = checked.mail
+    sender = (mail.from_address if mail and mail.from_address else entry.mail_from).lower()
+    return Recipient(entry=entry, checked=checked, unit=unit,
+                     unit_name=unit.address if unit else rcpt.split("@", 1)[0].lower(),
+                     sender=sender, released_by_operator=released_by_operator)
+
+
+def what_is_known(session, recipient: Recipient) -> Known:
+    queue_id, unit = recipient.entry.queue_id, recipient.unit_name
+    registration = find_registration(session, queue_id, unit)
+    resend = find_resend(session, unit, recipient.sender, recipient.message_id)
+    return Known(registered=registration.receive_no if registration else None,
+                 held=quarantine.find_entry(session, queue_id, unit) is not None,
+                 resend_of=resend.receive_no if resend else None)
+
+
+def dispose(services: Services, session, recipient: Recipient) -> tuple[Disposition, Letter | None]:
+    """Run the chain for one recipient and carry out its disposition in the caller's
+    transaction; returns the disposition and the register entry it made, if any."""
+    disposition = decide(services, recipient, what_is_known(session, recipient))
+    if disposition.action == "hold":
+        hold_letter(services, session, recipient, disposition)
+    elif disposition.action == "register":
+        return disposition, register_letter_for(services, session, recipient, disposition)
+    elif disposition.action == "duplicate":
+        log.info("resend_recognised", receive_no=disposition.receive_no, message_id=recipient.message_id)
+    return disposition, None
+
+
+def outcome_text(disposition: Disposition, letter: Letter | None) -> str:
+    if letter is not None:
+        return f"registered {letter.receive_no}"
+    if disposition.action == "registered":
+        return f"registered {disposition.receive_no}"
+    if disposition.action == "duplicate":
+        return f"duplicate of {disposition.receive_no}"
+    return "quarantined"
+
+
+def hold_letter(services: Services, session, r: Recipient, d: Disposition) -> None:
+    """Quarantine the letter for this unit; a classified one's entry says nothing of
+    its content (rule names only, no subject, the sealed blob's reference)."""
+    fails = [f for f in d.findings if f.verdict == "fail"] or list(d.findings)
+    checked, entry = r.checked, r.entry
+    if r.classified:
+        reasons, subject, raw_ref = secret.bare(fails), None, checked.classified.raw_ref
+    else:
+        reasons = [f.as_dict() for f in fails]
+        subject, raw_ref = (checked.mail.subject if checked.mail else None), checked.raw_sha256
+    quarantine.hold(session, queue_id=entry.queue_id, unit=r.unit_name, sender=r.sender,
+                    subject=subject, reasons=reasons, raw_sha256=raw_ref)
+    if d.notify_sender:  # the rejection notice, in the same transaction
+        queue_rejection(session, services, entry, checked, r.unit_name, d.findings)
+    if d.alert_registrar:
+        add_alert(session, entry.queue_id, r.unit_name, d.alert_registrar, "registrar", sender=r.sender)
+    log.info("quarantined", rule=d.rule, classified=r.classified, reasons=[x["rule"] for x in reasons])
+    for reason in reasons:
+        metrics.rejected("rules", reason["rule"])
+
+
+def register_letter_for(services: Services, session, r: Recipient, d: Disposition) -> Letter:
+    """Give the letter its receive number for this unit, owe its copy (folder or secret
+    registrar) and acknowledge it to the sender, all in the caller's transaction."""
+    if r.classified:
+        letter, ack_findings = _register_classified(services, session, r, d), []
+    else:
+        new = letter_from_checked(services, r.entry, r.checked, r.unit_name, r.sender, d.findings, review=d.review)
+        letter, ack_findings = register_and_file(services, session, new), d.findings
+    if r.released_by_operator:
+        # The sender may have been told "not registered, please resend": take that back
+        # if it has not gone out; the acknowledgement below says what really happened.
+        withdraw(session, "notice", f"reject:{r.entry.queue_id}:{r.unit_name}",
+                 f"released from quarantine as {letter.receive_no}")
+    with structlog.contextvars.bound_contextvars(unit=r.unit_name, receive_no=letter.receive_no):
+        queue_acknowledgement(session, services, r.entry, r.checked, r.unit, letter, ack_findings)
+        log.info("registered", book=letter.book, number=letter.number, year=letter.year,
+                 secrecy=letter.secrecy, rule=d.rule,
+                 warnings=len([f for f in d.findings if f.verdict == "warn"]))
+    metrics.registered(r.unit_name, letter.book, r.entry.received_at)
+    return letter
+
+
+def _register_classified(services: Services, session, r: Recipient, d: Disposition) -> Letter:
+    sealed = r.checked.classified
+    settings = services.settings
+    book = settings.register_.secret_book
+    kept = [f for f in d.findings if f.verdict != "pass"]
+    if sealed.opaque:
+        kept.append(secret.opaque_finding())
+    facts = {"secrecy": r.checked.facts.secrecy, "urgency": r.checked.facts.urgency,
+             "sealed": sealed.locations(secret.store_for(services))}
+    letter = register_letter(
+        session,
+        NewLetter(queue_id=r.entry.queue_id, unit=r.unit_name, book=book, received_at=r.entry.received_at,
+                  sender=r.sender, raw_sha256=sealed.raw_ref, message_id=r.message_id, facts=facts,
+                  findings=[{"rule": f.rule, "verdict": f.verdict} for f in kept],
+                  attachments=sealed.attachments, review=sealed.opaque or d.review),
+        start=settings.start_number(r.unit_name, book, be_year(r.entry.received_at)),
+    )
+    add_once(session, "registrar", f"{r.entry.queue_id}:{r.unit_name}", queue_id=r.entry.queue_id,
+             letter_id=letter.id, unit=r.unit_name, payload={"backend": settings.delivery.backend})
+    return letter
+
+
+def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked, unit_name: str,
+                        sender: str, findings: list[Finding], review: bool = False) -> NewLetter:
+    """The register entry an ordinary checked message makes for one unit."""
+    assert checked.mail is not None
+    return NewLetter(
+        queue_id=entry.queue_id,
+        unit=unit_name,
+        book=services.settings.register_.general_book,
+        received_at=entry.received_at,
+        sender=sender,
+        raw_sha256=checked.raw_sha256,
+        sender_name=sender_display_name(checked.mail),
+        subject=checked.mail.subject or checked.facts.subject,
+        message_id=checked.mail.message_id,
+        facts=checked.facts.as_dict(),
+        findings=[f.as_dict() for f in findings if f.verdict != "pass"],
+        attachments=[
+            {
+                "filename": a.filename,
+                "sha256": a.sha256,
+                "size": a.size,
+                "content_type": a.sniffed_type,
+                "declared_type": a.declared_type,
+                "signatures": checked.signatures.get(a.index),
+            }
+            for a in checked.mail.attachments
+        ],
+        review=review or needs_review(findings),
+    )
+
+
+def register_and_file(services: Services, session, new: NewLetter) -> Letter:
+    """Give the letter its receive number and owe its filing into the unit's folder, in
+    the caller's transaction. Every ordinary letter gets its number here: the pipeline,
+    a release from quarantine, the import of the paper emergency register."""
+    settings = services.settings
+    letter = register_letter(session, new, start=settings.start_number(new.unit, new.book, be_year(new.received_at)))
+    add_once(session, "folder", f"{new.queue_id}:{new.unit}", queue_id=new.queue_id, letter_id=letter.id,
+             unit=new.unit, payload={"raw_sha256": new.raw_sha256, "backend": settings.delivery.backend})
+    return letter

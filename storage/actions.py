@@ -1,0 +1,43 @@
+"""Who did what to the register, and why: the `operator_actions` table, the record the
+central unit answers from."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import OperatorAction
+
+
+def add_action(session: Session, *, who: str, action: str, reason: str | None = None,
+               queue_id: str | None = None, unit: str | None = None, letter_id: int | None = None,
+               quarantine_id: int | None = None, details: dict[str, Any] | None = None) -> OperatorAction:
+    row = OperatorAction(who=who, action=action, reason=reason, queue_id=queue_id, unit=unit,
+                         letter_id=letter_id, quarantine_id=quarantine_id, details=details or {})
+    session.add(row)
+    session.flush()
+    return row
+
+
+def actions_for(session: Session, *, letter_id: int | None = None, queue_id: str | None = None,
+                quarantine_id: int | None = None) -> list[OperatorAction]:
+    conditions = []
+    if letter_id is not None:
+        conditions.append(OperatorAction.letter_id == letter_id)
+    if queue_id is not None:
+        conditions.append(OperatorAction.queue_id == queue_id)
+    if quarantine_id is not None:
+        conditions.append(OperatorAction.quarantine_id == quarantine_id)
+    if not conditions:
+        return []
+    return list(session.scalars(select(OperatorAction).where(or_(*conditions)).order_by(OperatorAction.id)))
+
+
+def actions_for_letters(session: Session, letter_ids: list[int]) -> dict[int, list[OperatorAction]]:
+    out: dict[int, list[OperatorAction]] = {}
+    if letter_ids:
+        for act in session.scalars(select(OperatorAction).where(OperatorAction.letter_id.in_(letter_ids))
+                                   .order_by(OperatorAction.id)):
+            out.setdefault(act.letter_id, []).append(act)
+    return out

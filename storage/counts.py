@@ -1,0 +1,84 @@
+"""The figures `status`, `/metrics` and the health check show, from one set of queries:
+so the command line and the dashboards always agree."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Letter, Message, OutboxItem, QuarantineEntry, Refusal
+from storage.models import ImapLease, ImapMessage
+
+
+@dataclass
+class Counts:
+    messages: dict[str, int] = field(default_factory=dict)  # by pipeline state
+    letters: int = 0
+    outbox: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> state -> count
+    quarantine: dict[str, int] = field(default_factory=dict)  # by state
+    refused: dict[str, int] = field(default_factory=dict)  # refused at end of DATA, by reason
+
+
+def counts(session: Session) -> Counts:
+    outbox: dict[str, dict[str, int]] = {}
+    for kind, state, count in session.execute(
+        select(OutboxItem.kind, OutboxItem.state, func.count()).group_by(OutboxItem.kind, OutboxItem.state)
+    ):
+        outbox.setdefault(kind, {})[state] = count
+    return Counts(
+        messages=dict(session.execute(select(Message.state, func.count()).group_by(Message.state)).all()),
+        letters=session.scalar(select(func.count()).select_from(Letter)) or 0,
+        outbox=outbox,
+        quarantine=dict(session.execute(
+            select(QuarantineEntry.state, func.count()).group_by(QuarantineEntry.state)).all()),
+        refused=dict(session.execute(select(Refusal.reason, func.count()).group_by(Refusal.reason)).all()),
+    )
+
+
+def notice_figures(session: Session) -> dict[str, Any]:
+    """Suppression reasons of the last day and the first notice still retrying."""
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+    reasons = Counter(
+        (payload or {}).get("suppressed", "unknown")
+        for payload in session.scalars(
+            select(OutboxItem.payload).where(OutboxItem.kind == "notice", OutboxItem.state == "suppressed",
+                                             OutboxItem.created_at >= since)
+        )
+    )
+    waiting = session.scalar(
+        select(OutboxItem).where(OutboxItem.kind == "notice", OutboxItem.state == "pending",
+                                 OutboxItem.last_error.is_not(None))
+        .order_by(OutboxItem.id).limit(1)
+    )
+    return {
+        "suppressed_last_day": dict(sorted(reasons.items())),
+        "retrying": None if waiting is None else {
+            "key": waiting.key,
+            "attempts": waiting.attempts,
+            "next_attempt_at": waiting.next_attempt_at.isoformat(),
+            "last_error": waiting.last_error,
+        },
+    }
+
+
+def imap_mailboxes(session: Session) -> dict[str, dict]:
+    """Each pulled central mailbox: who holds its lease, UIDVALIDITY, messages by state."""
+    mailboxes: dict[str, dict] = {}
+    now = time.time()
+    for row in session.scalars(select(ImapLease).where(ImapLease.mailbox.like("imap://%"))):
+        mailboxes[row.mailbox] = {"holder": row.holder if row.expires_at > now else None,
+                                  "uidvalidity": row.uidvalidity, "messages": {}}
+    for mailbox, state, count in session.execute(
+        select(ImapMessage.mailbox, ImapMessage.state, func.count()).group_by(ImapMessage.mailbox, ImapMessage.state)
+    ):
+        mailboxes.setdefault(mailbox, {"holder": None, "uidvalidity": None, "messages": {}})["messages"][state] = count
+    for mailbox, high in session.execute(
+        select(ImapMessage.mailbox, func.max(ImapMessage.uid)).group_by(ImapMessage.mailbox)
+    ):
+        mailboxes[mailbox]["highest_uid"] = high
+    return mailboxes

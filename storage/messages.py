@@ -1,0 +1,89 @@
+"""One row per accepted message (its spool entry): opened when the pipeline first sees
+it, counted on every further attempt, finished once every recipient unit is decided."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from storage.models import Message
+
+FINISHED = ("done", "quarantined")
+
+
+def get_message(session: Session, queue_id: str) -> Message | None:
+    return session.get(Message, queue_id)
+
+
+def open_message(session: Session, *, queue_id: str, received_at: dt.datetime, mail_from: str,
+                 recipients: list[str], size: int, sha256: str) -> str:
+    """Record the message the first time; after a crash count another attempt. Returns
+    its state (`processing`, or a finished state when an earlier run completed it)."""
+    message = session.get(Message, queue_id)
+    if message is None:
+        session.add(Message(queue_id=queue_id, received_at=received_at, mail_from=mail_from,
+                            recipients=recipients, size=size, sha256=sha256, state="processing",
+                            attempts=1, outcome={}))
+        return "processing"
+    if message.state == "processing":
+        message.attempts += 1
+    return message.state
+
+
+def finish_message(session: Session, queue_id: str, state: str, outcome: dict[str, str]) -> None:
+    message = session.get(Message, queue_id)
+    message.state = state
+    message.outcome = outcome
+    message.reason = None
+
+
+def record_failure(session: Session, queue_id: str, reason: str, max_attempts: int) -> Message | None:
+    """Remember why an attempt failed; a message that keeps failing becomes `failed`
+    (parked) instead of being retried forever. Returns the row, or None if unknown."""
+    message = session.get(Message, queue_id)
+    if message is None:
+        return None
+    message.reason = reason[:500]
+    if message.attempts >= max_attempts:
+        message.state = "failed"
+    return message
+
+
+def count_attempt(session: Session, queue_id: str, reason: str) -> None:
+    message = session.get(Message, queue_id)
+    if message is not None:
+        message.attempts += 1
+        message.reason = reason[:500]
+
+
+def start_over(message: Message) -> None:
+    """A message sent through the pipeline again (`reprocess`): a full set of attempts."""
+    message.state = "processing"
+    message.attempts = 0
+    message.reason = None
+
+
+def set_outcome(message: Message, unit: str, outcome: str) -> None:
+    """Record one unit's outcome under the recipient address it was sent to."""
+    outcomes: dict[str, Any] = dict(message.outcome or {})
+    keys = [k for k in outcomes if k.split("@", 1)[0].lower() == unit] or [
+        r for r in (message.recipients or []) if r.split("@", 1)[0].lower() == unit] or [unit]
+    for key in keys:
+        outcomes[key] = outcome
+    message.outcome = outcomes  # a new dict, so the JSON column is written
+    if any(str(v).startswith(("registered", "duplicate")) for v in outcomes.values()):
+        message.state = "done"
+
+
+def record_imported(session: Session, *, queue_id: str, received_at: dt.datetime, address: str,
+                    size: int, sha256: str) -> Message:
+    """The message row of a letter that did not come by mail (the paper emergency
+    register): finished from the start, so the pipeline never looks for it."""
+    message = session.get(Message, queue_id)
+    if message is None:
+        message = Message(queue_id=queue_id, received_at=received_at, mail_from=address, recipients=[address],
+                          size=size, sha256=sha256, state="done", attempts=1, outcome={})
+        session.add(message)
+        session.flush()
+    return message

@@ -1,0 +1,49 @@
+"""The quarantine (กักกัน): letters the gateway would not register, held for a person at
+the central unit to release (register anyway) or reject. One entry per (message, unit)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import QuarantineEntry
+
+
+def hold(session: Session, *, queue_id: str, unit: str | None, sender: str, subject: str | None,
+         reasons: list[dict[str, Any]], raw_sha256: str | None) -> QuarantineEntry:
+    entry = QuarantineEntry(queue_id=queue_id, unit=unit, sender=sender, subject=subject,
+                            reasons=reasons, raw_sha256=raw_sha256)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def find_entry(session: Session, queue_id: str, unit: str) -> QuarantineEntry | None:
+    """The entry of this message for this unit, in any state."""
+    return session.scalar(select(QuarantineEntry).where(
+        QuarantineEntry.queue_id == queue_id, QuarantineEntry.unit == unit))
+
+
+def get_entry(session: Session, quarantine_id: int) -> QuarantineEntry | None:
+    return session.get(QuarantineEntry, quarantine_id)
+
+
+def held_for_message(session: Session, queue_id: str) -> list[QuarantineEntry]:
+    return list(session.scalars(select(QuarantineEntry).where(
+        QuarantineEntry.queue_id == queue_id, QuarantineEntry.state == "held")))
+
+
+def list_entries(session: Session, state: str | None = "held", unit: str | None = None) -> list[QuarantineEntry]:
+    stmt = select(QuarantineEntry).order_by(QuarantineEntry.id)
+    if state:
+        stmt = stmt.where(QuarantineEntry.state == state)
+    if unit:
+        stmt = stmt.where(QuarantineEntry.unit == unit)
+    return list(session.scalars(stmt))
+
+
+def forget(session: Session, entry: QuarantineEntry) -> None:
+    """Close a held entry so the pipeline decides again (`reprocess`); its reasons stay
+    in the operator action that asked for it."""
+    session.delete(entry)
