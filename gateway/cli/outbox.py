@@ -9,6 +9,7 @@ import sys
 from sqlalchemy import select
 
 from storage.db import Database
+from storage.migrate import require_current
 from storage.models import OutboxItem
 
 
@@ -27,7 +28,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     from gateway.cli.table import render
 
     db = Database(settings_of(args).database_url)
-    db.create_schema()
+    require_current(db.engine)  # read-only: never migrates
     with db.session() as session:
         query = select(OutboxItem).order_by(OutboxItem.id)
         if args.state:
