@@ -87,6 +87,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     year = args.year or be_year(dt.datetime.now(dt.timezone.utc))
     if not 2400 <= year <= 2700:
         raise ToolError(f"{year} is not a Buddhist-era year (e.g. {be_year(now_utc())})")
+    folder = Path(args.output).parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ToolError(f"cannot write {args.output}: {folder} is not a folder this user can write to")
     with open_services(args, writes=False) as services:  # after the checks: a typo opens no database
         result = export(services, unit_name(args.unit), year, fmt, Path(args.output), args.book,
                         args.thai_digits)
