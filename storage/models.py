@@ -235,3 +235,8 @@ class ImapMessage(Base):
     state: Mapped[str] = mapped_column(String(16), default="spooling")
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+
+
+# Tables of the web desk (gateway/web/) live in their own module; importing it here
+# puts them on Base.metadata for Alembic.
+from storage import models_desk  # noqa: E402,F401

@@ -195,13 +195,28 @@ async def serve(settings: Settings) -> int:
             await loop.run_in_executor(None, supervisor.stop)
             db.dispose()
             return 1
+    web = None
+    if settings.web.enabled:  # the central unit's desk (gateway/web/, docs/console.md)
+        from gateway.web.server import WebServer
+
+        web = WebServer(settings)
+        try:
+            await web.start(settings.web.host, settings.web.port)
+        except OSError as exc:
+            log.error("web_bind_failed", host=settings.web.host, port=settings.web.port,
+                      error=exc.strerror or str(exc))
+            server.close()
+            await loop.run_in_executor(None, supervisor.stop)
+            db.dispose()
+            return 1
     stop = asyncio.Event()
     reload_requested = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
     log.info("smtp_listening", host=settings.smtp.host, port=port, spool_tmp_removed=removed,
-             pending=spool.depth(), units=len(directory.current.units), http_port=http_port)
+             pending=spool.depth(), units=len(directory.current.units), http_port=http_port,
+             web_port=web.port if web else None)
     notifier.ready(_status_line(settings, port, directory, supervisor, spool))
     watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
     last_status = time.monotonic()
@@ -232,6 +247,8 @@ async def serve(settings: Settings) -> int:
         await loop.run_in_executor(None, supervisor.stop, settings.service.runner_grace)
         if http is not None:
             await http.close()
+        if web is not None:
+            await web.close()
         if watchdog is not None:
             watchdog.cancel()
         db.dispose()
