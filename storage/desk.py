@@ -15,7 +15,7 @@ from sqlalchemy import Integer, String, and_, column, cast, exists, func, not_, 
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Letter, LetterAttachment
-from storage.models_desk import LetterAssignment, LetterNote
+from storage.models import LetterAssignment, LetterNote
 
 # Must stay the expression of the index in 0006_web_desk (PostgreSQL matches it exactly).
 SEARCH_TEXT = ("(coalesce(letters.subject, '') || ' ' || coalesce(letters.sender_name, '') || ' ' "

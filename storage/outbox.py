@@ -70,8 +70,13 @@ def release_held_notices(session: Session) -> int:
     ).rowcount
 
 
-def items_in_state(session: Session, state: str, kind: str | None = None, limit: int = 500) -> list[OutboxItem]:
-    stmt = select(OutboxItem).where(OutboxItem.state == state).order_by(OutboxItem.id).limit(limit)
+def items_in_state(session: Session, state: str | None = None, kind: str | None = None,
+                   limit: int | None = None) -> list[OutboxItem]:
+    """Outbox items in id order, of one state and kind if given (`outbox list`, the
+    desk's operations page)."""
+    stmt = select(OutboxItem).order_by(OutboxItem.id).limit(limit)
+    if state:
+        stmt = stmt.where(OutboxItem.state == state)
     if kind:
         stmt = stmt.where(OutboxItem.kind == kind)
     return list(session.scalars(stmt))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from storage.models_desk import DeskSession, DeskUser
+from storage.models import DeskSession, DeskUser
 
 ROLES = ("clerk", "registrar", "auditor", "admin")
 

@@ -5,11 +5,10 @@ import argparse
 import json
 import sys
 
-from sqlalchemy import select
-
 from storage.db import Database
 from storage.migrate import require_current
 from storage.models import OutboxItem
+from storage.outbox import items_in_state
 
 
 def _row(item: OutboxItem) -> dict:
@@ -29,12 +28,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     db = Database(settings_of(args).database_url)
     require_current(db.engine)  # read-only: never migrates
     with db.session() as session:
-        query = select(OutboxItem).order_by(OutboxItem.id)
-        if args.state:
-            query = query.where(OutboxItem.state == args.state)
-        if args.kind:
-            query = query.where(OutboxItem.kind == args.kind)
-        rows = [_row(item) for item in session.scalars(query)]
+        rows = [_row(item) for item in items_in_state(session, args.state, args.kind)]
     db.dispose()
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from rules.thai_time import BANGKOK
 from gateway.tools.actions import acting_as, record_action
 from gateway.tools.common import ToolError
-from gateway.web.app import Desk, Forbidden, NotFound, page
+from gateway.web.desk import Desk, Forbidden, NotFound, page
 from gateway.web.auth import Person
 from storage import desk as store
 

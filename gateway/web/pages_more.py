@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
-from gateway.web.app import Desk, NotFound, page
+from gateway.web.desk import Desk, NotFound, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import _day
@@ -138,10 +138,10 @@ def operations(desk: Desk, request: Request, person: Person, form: FormData | No
     keys, warnings = keystore.listing(), keystore.warnings()
     with desk.services.db.session() as session:
         dead = [{"id": i.id, "kind": i.kind, "unit": i.unit, "queue_id": i.queue_id, "attempts": i.attempts,
-                 "last_error": i.last_error, "created_at": i.created_at} for i in items_in_state(session, "dead")]
+                 "last_error": i.last_error, "created_at": i.created_at} for i in items_in_state(session, "dead", limit=500)]
         waiting = [{"id": i.id, "kind": i.kind, "unit": i.unit, "attempts": i.attempts,
                     "last_error": i.last_error, "next_attempt_at": i.next_attempt_at}
-                   for i in items_in_state(session, "pending") if i.last_error][:50]
+                   for i in items_in_state(session, "pending", limit=2000) if i.last_error][:50]
     return desk.render(request, person, "operations.html", status_=status, keys=keys, warnings=warnings,
                        dead=dead, waiting=waiting, retried=retried)
 

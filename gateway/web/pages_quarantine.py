@@ -15,7 +15,7 @@ from starlette.routing import Route
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
 from gateway.tools.quarantine import list_entries, reject, release, show_entry
-from gateway.web.app import Desk, NotFound, page
+from gateway.web.desk import Desk, NotFound, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import file_response

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from gateway.secrecy.audit import audit_path, read_events
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.sealed_store import SealedStore
-from gateway.web.app import Desk, NotFound, page
+from gateway.web.desk import Desk, NotFound, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import file_response, letter_view, load_letter, register_view

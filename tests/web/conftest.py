@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import Daemon, free_port, write_config
+from tests.daemon import Daemon, write_config
 from tests.notices.sink import Sink
 from tests.paths import REPO
 

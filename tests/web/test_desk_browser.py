@@ -91,7 +91,7 @@ def test_open_a_letter_and_its_pdf(page, desk, shot):
     assert re.search(r"/letters/\d+$", page.url)
     body = page.locator("main").inner_text()
     year = this_be_year()
-    assert f"หนังสือเลขรับ" in body and f"/{year}" in body
+    assert "หนังสือเลขรับ" in body and f"/{year}" in body
     assert "ไม่มีลายมือชื่อ" in body and "2565_dds_0407_57.pdf" in body
     assert "folder: done" in body  # filed into the unit's folder
     shot(page, "letter")
