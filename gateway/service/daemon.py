@@ -184,31 +184,27 @@ async def serve(settings: Settings) -> int:
     supervisor.start()
     http: HttpServer | None = None
     http_port = None
-    if settings.http.enabled:
-        http = HttpServer(operator_routes(spool, db, supervisor))
-        try:
-            http_port = await http.start(settings.http.host, settings.http.port)
-        except OSError as exc:
-            log.error("http_bind_failed", host=settings.http.host, port=settings.http.port,
-                      error=exc.strerror or str(exc))
-            server.close()
-            await loop.run_in_executor(None, supervisor.stop)
-            db.dispose()
-            return 1
     web = None
-    if settings.web.enabled:  # the central unit's desk (gateway/web/, docs/console.md)
-        from gateway.web.server import WebServer
+    try:
+        if settings.http.enabled:
+            bind = "http_bind_failed", settings.http
+            http = HttpServer(operator_routes(spool, db, supervisor))
+            http_port = await http.start(settings.http.host, settings.http.port)
+        if settings.web.enabled:  # the central unit's desk (gateway/web/, docs/console.md)
+            from gateway.web.server import WebServer
 
-        web = WebServer(settings)
-        try:
+            bind = "web_bind_failed", settings.web
+            web = WebServer(settings)
             await web.start(settings.web.host, settings.web.port)
-        except OSError as exc:
-            log.error("web_bind_failed", host=settings.web.host, port=settings.web.port,
-                      error=exc.strerror or str(exc))
-            server.close()
-            await loop.run_in_executor(None, supervisor.stop)
-            db.dispose()
-            return 1
+    except OSError as exc:
+        event, section = bind
+        log.error(event, host=section.host, port=section.port, error=exc.strerror or str(exc))
+        if http is not None:
+            await http.close()
+        server.close()
+        await loop.run_in_executor(None, supervisor.stop)
+        db.dispose()
+        return 1
     stop = asyncio.Event()
     reload_requested = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -128,4 +128,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, 500: server_error})
     app.state.desk = desk
-    return SecurityHeaders(app, settings.web.cookie_secure)  # type: ignore[return-value]
+    wrapped = SecurityHeaders(app, settings.web.cookie_secure)
+    wrapped.desk = desk  # closed by the server (gateway/web/server.py)
+    return wrapped  # type: ignore[return-value]

@@ -6,6 +6,8 @@ block); `page()` signs the person in, checks the CSRF token of every POST and an
 404 for anything outside the person's units."""
 from __future__ import annotations
 
+import threading
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlencode
@@ -18,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.config.settings import Settings
-from gateway.service.services import Services
+from gateway.service.services import Services, open_services
 from rules.thai_time import be_year, now_utc
 from gateway.web.auth import ROLE_TH, Authenticator, Person, same
 from gateway.web.i18n import be_date, word
@@ -83,13 +85,28 @@ class Desk:
     def __init__(self, settings: Settings, services: Services | None = None):
         self.settings = settings
         self.web = settings.web
-        self.services = services or Services.build(settings, create_schema=True)
+        self._stack = ExitStack()
+        self.services = services or self._stack.enter_context(
+            open_services(settings, "register", upgrade_schema=True))
+        self._pipeline: Services | None = None
+        self._pipeline_lock = threading.Lock()
         self.auth = Authenticator(self.services.db, self.web, self.services.directory)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                       autoescape=True, undefined=jinja2.StrictUndefined)
         self.env.globals.update(role_th=ROLE_TH, desk_nav=self.nav, nav="")
         self.pages: set[str] = set()  # the optional pages this desk serves (create_app)
         self.max_upload = self.web.max_upload_mb * 1024 * 1024
+
+    def pipeline_services(self) -> Services:
+        """The pipeline's services (PDF reader pool, signature checker), which releasing
+        a held letter needs to check it again; started at the first release."""
+        with self._pipeline_lock:
+            if self._pipeline is None:
+                self._pipeline = self._stack.enter_context(open_services(self.settings, "pipeline"))
+            return self._pipeline
+
+    def close(self) -> None:
+        self._stack.close()
 
     @property
     def general_book(self) -> str:

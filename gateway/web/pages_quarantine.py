@@ -91,7 +91,7 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
         try:
             with acting_as(person.who):
                 if action == "release":
-                    letter = release(desk.services, quarantine_id, reason)
+                    letter = release(desk.pipeline_services(), quarantine_id, reason)
                     results.append({"id": quarantine_id, "ok": True, "letter_id": letter.id,
                                     "text": f"{word('released_as', person.lang)} {letter.receive_no}"})
                 else:

@@ -22,6 +22,7 @@ class WebServer:
         self.server: uvicorn.Server | None = None
         self.task: asyncio.Task | None = None
         self.port: int | None = None
+        self.desk = None
 
     async def start(self, host: str, port: int) -> int:
         """Bind (OSError if the port is taken), build the app, serve in the background."""
@@ -34,6 +35,7 @@ class WebServer:
         self.port = sock.getsockname()[1]
         loop = asyncio.get_running_loop()
         app = await loop.run_in_executor(None, create_app, self.settings)  # schema, directory
+        self.desk = app.desk
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
                                 proxy_headers=True, forwarded_allow_ips="127.0.0.1",
                                 server_header=False, timeout_keep_alive=5, h11_max_incomplete_event_size=16384)
@@ -55,3 +57,5 @@ class WebServer:
                 await asyncio.wait_for(self.task, 10)
             except asyncio.TimeoutError:
                 self.task.cancel()
+        if self.desk is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.desk.close)
