@@ -107,6 +107,10 @@ def load_letter(desk: Desk, person: Person, letter_id: int):
         data["notes"] = [{"at": n.at, "who": n.who, "text": n.text} for n in store.notes_of(session, letter.id)]
         data["assignments"] = [{"at": a.at, "who": a.who, "department": a.department}
                                for a in store.assignments_of(session, letter.id)]
+        for item in data["outbox"]:
+            item["done_dt"] = dt.datetime.fromisoformat(item["done_at"]) if item["done_at"] else None
+        for action in data["actions"]:
+            action["at_dt"] = dt.datetime.fromisoformat(action["at"])
         data["classified"] = letter.secrecy not in ("none", None)
         data["sealed"] = bool((letter.facts or {}).get("sealed"))
         session.expunge(letter)
@@ -120,7 +124,15 @@ def letter_view(desk: Desk, request: Request, person: Person, form: FormData | N
     return desk.render(request, person, "letter.html", status=status, letter=letter, data=data,
                        message=message, done=done if done in ("cancelled", "assigned", "noted") else None,
                        verdict_key=VERDICT_KEY, worst_verdict=worst_verdict, revealed=revealed,
-                       unit_th=desk.unit_name(letter.unit))
+                       unit_th=desk.unit_name(letter.unit), letter_day=_letter_day(letter, revealed))
+
+
+def _letter_day(letter, revealed: dict | None) -> dt.date | None:
+    """ลงวันที่ as a date (shown in Buddhist era); a revealed classified letter's from its
+    decrypted facts."""
+    if revealed and revealed.get("letter_date"):
+        return _day(str(revealed["letter_date"]))
+    return letter.letter_date
 
 
 def letter_file(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:

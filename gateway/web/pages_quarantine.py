@@ -4,6 +4,7 @@ functions (gateway/tools/quarantine.py): the released letter gets the next recei
 number and the sender the acknowledgement; a rejected one keeps its rejection."""
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 
@@ -30,6 +31,8 @@ def quarantine_view(desk: Desk, request: Request, person: Person, form: FormData
     state = state if state in STATES else "held"
     entries = [e for e in list_entries(desk.services, state) if person.sees_unit(e["unit"])]
     entries.reverse()  # newest first
+    for entry in entries:
+        entry["held_dt"] = dt.datetime.fromisoformat(entry["held_at"])
     return desk.render(request, person, "quarantine.html", status=status, entries=entries, state=state,
                        states=STATES, results=results, message=message)
 
@@ -41,6 +44,9 @@ def _entry(desk: Desk, person: Person, quarantine_id: int) -> dict:
         raise NotFound() from None
     if not person.sees_unit(data["unit"]):
         raise NotFound()
+    data["held_dt"] = dt.datetime.fromisoformat(data["held_at"])
+    for action in data["actions"]:
+        action["at_dt"] = dt.datetime.fromisoformat(action["at"])
     return data
 
 

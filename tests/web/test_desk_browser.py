@@ -83,6 +83,11 @@ def test_sign_in_and_find_a_letter_by_a_thai_substring_of_its_subject(page, desk
     page.fill("input[name=q]", "ไม่มีเรื่องนี้")
     page.click(".filters button[type=submit]")
     assert rows.count() == 0 and "ไม่มีรายการ" in page.content()
+    page.click("header button:has-text('English')")  # the switch keeps to this session
+    assert page.locator("h1").inner_text().startswith("Receive register")
+    assert "Held letters" in page.locator("header nav").inner_text()
+    page.click("header button:has-text('ภาษาไทย')")
+    assert page.locator("h1").inner_text().startswith("ทะเบียนหนังสือรับ")
 
 
 def test_open_a_letter_and_its_pdf(page, desk, shot):
@@ -94,6 +99,7 @@ def test_open_a_letter_and_its_pdf(page, desk, shot):
     assert "หนังสือเลขรับ" in body and f"/{year}" in body
     assert "ไม่มีลายมือชื่อ" in body and "2565_dds_0407_57.pdf" in body
     assert "folder: done" in body  # filed into the unit's folder
+    assert "13 มิ.ย. 2565" in body  # ลงวันที่ in the Buddhist era
     shot(page, "letter")
     link = page.locator("a", has_text="2565_dds_0407_57.pdf")
     response = page.context.request.get(desk.url + link.get_attribute("href"))
