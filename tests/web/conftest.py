@@ -4,7 +4,6 @@ driven by Playwright (no browser download: the system binary, headless)."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,11 +28,9 @@ class Desk:
     url: str
 
     def db(self, sql: str, *params) -> list[tuple]:
-        con = sqlite3.connect(f"file:{self.daemon.data_dir / 'saraban.db'}?mode=ro", uri=True)
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
+        from tests.classified.helpers import db_rows
+
+        return db_rows(self.daemon, sql, *params)
 
 
 def add_users(config: Path, *users: tuple) -> None:

@@ -120,6 +120,7 @@ def test_release_a_held_letter_and_the_sender_gets_the_acknowledgement(page, des
     assert "ไม่พบหนังสือในอีเมลนี้" in row.inner_text()  # the reason in words
     row.locator("input.pick").check()
     page.fill("input[name=reason]", "ผอ.เขตสั่งให้รับ หนังสืออยู่ในเนื้อความ")
+    shot(page, "quarantine-held")
     page.click("button[value=release]")
     result = page.locator("ul.results li.ok").inner_text()
     year = this_be_year()
