@@ -257,6 +257,7 @@ class DeskUser(Base):
     role: Mapped[str] = mapped_column(String(16))
     units: Mapped[list[Any]] = mapped_column(JSON, default=list)
     disabled: Mapped[bool] = mapped_column(default=False)
+    thai_digits: Mapped[bool] = mapped_column(default=False)  # ๑๒๓ instead of 123 in what the desk writes
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

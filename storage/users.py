@@ -36,7 +36,8 @@ def all_users(session: Session) -> list[DeskUser]:
 def add_user(session: Session, username: str, role: str, units: list[str], password_hash: str | None,
              display_name: str = "", source: str = "local") -> DeskUser:
     user = DeskUser(username=username, role=role, units=units, password_hash=password_hash,
-                    display_name=display_name, source=source, disabled=False, failed_logins=0)
+                    display_name=display_name, source=source, disabled=False, thai_digits=False,
+                    failed_logins=0)
     session.add(user)
     session.flush()
     return user
@@ -101,6 +102,7 @@ def end_sessions_of(session: Session, user: DeskUser) -> None:
 def user_as_dict(user: DeskUser) -> dict[str, Any]:
     return {"username": user.username, "display_name": user.display_name, "role": user.role,
             "units": list(user.units or []), "source": user.source, "disabled": user.disabled,
+            "thai_digits": user.thai_digits,
             "locked_until": _aware(user.locked_until).isoformat(timespec="seconds") if user.locked_until else None,
             "last_login_at": _aware(user.last_login_at).isoformat(timespec="seconds") if user.last_login_at else None}
 
@@ -109,3 +111,9 @@ def set_session_lang(session: Session, token_sha256: str, lang: str) -> None:
     row = session.get(DeskSession, token_sha256)
     if row is not None:
         row.lang = lang
+
+
+def set_thai_digits(session: Session, user_id: int, on: bool) -> None:
+    user = session.get(DeskUser, user_id)
+    if user is not None:
+        user.thai_digits = on

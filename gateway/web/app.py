@@ -94,6 +94,15 @@ def login_routes(desk: Desk) -> list[Route]:
         response.set_cookie(LANG_COOKIE, lang, httponly=True, secure=desk.web.cookie_secure, samesite="strict")
         return response
 
+    def thai_digits(desk: Desk, request: Request, person: Person, form) -> Response:
+        from storage.users import set_thai_digits
+
+        with desk.services.db.session() as session:
+            set_thai_digits(session, person.user_id, form.get("on") == "1")
+        back = str(form.get("back") or "/register")
+        return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/register",
+                                status_code=303)
+
     async def home(request: Request) -> Response:
         return RedirectResponse("/register", status_code=303)
 
@@ -103,6 +112,7 @@ def login_routes(desk: Desk) -> list[Route]:
         Route("/login", login_post, methods=["POST"]),
         Route("/logout", page(desk, logout), methods=["POST"]),
         Route("/lang", page(desk, language), methods=["POST"]),
+        Route("/digits", page(desk, thai_digits), methods=["POST"]),
     ]
 
 

@@ -83,6 +83,8 @@ class Person:
     csrf: str
     lang: str
     token_sha256: str
+    user_id: int = 0
+    thai_digits: bool = False  # ๑๒๓ in the dates and numbers the desk writes
     visible: set[str] = field(default_factory=set)  # unit addresses whose letters they see
 
     @property
@@ -216,5 +218,5 @@ class Authenticator:
             row, user = found
             return Person(username=user.username, display_name=user.display_name or user.username,
                           role=user.role, units=list(user.units or []), csrf=row.csrf, lang=row.lang,
-                          token_sha256=row.token_sha256,
+                          token_sha256=row.token_sha256, user_id=user.id, thai_digits=bool(user.thai_digits),
                           visible=visible_units(self.directory, list(user.units or [])))

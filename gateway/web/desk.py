@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.config.settings import Settings
 from gateway.service.services import Services, open_services
+from rules.thai_text import arabic_to_thai
 from rules.thai_time import be_year, now_utc
 from gateway.web.auth import ROLE_TH, Authenticator, Person, same
 from gateway.web.i18n import be_date, word
@@ -151,15 +152,17 @@ class Desk:
         def t(key: str) -> str:
             return word(key, lang)
 
+        digits = arabic_to_thai if person is not None and person.thai_digits else str
+
         def date(value, with_time: bool = False) -> str:
-            return be_date(value, lang, with_time)
+            return digits(be_date(value, lang, with_time))
 
         def url(path: str, **params) -> str:
             params = {k: v for k, v in params.items() if v not in (None, "", False)}
             return path + ("?" + urlencode(params) if params else "")
 
         body = self.env.get_template(template).render(
-            request=request, person=person, t=t, lang=lang, date=date, url=url,
+            request=request, person=person, t=t, lang=lang, date=date, url=url, digits=digits,
             desk=self, **context)
         return HTMLResponse(body, status_code=status)
 

@@ -107,6 +107,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "registered_at": ("ลงทะเบียนเมื่อ", "Registered"),
     "emergency_no": ("เลขทะเบียนฉุกเฉิน", "Emergency number"),
     "role": ("บทบาท", "Role"),
+    "digits": ("ตัวเลขไทย / ตัวเลขอารบิก", "Thai or Arabic digits"),
     "format": ("รูปแบบ", "Format"),
     "pdf_book": ("สมุดทะเบียน (PDF สำหรับพิมพ์)", "Register book (PDF to print)"),
     "csv_sheet": ("ตาราง CSV (เปิดด้วย Excel)", "CSV sheet (opens in Excel)"),

@@ -79,7 +79,7 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
 
     with desk.services.db.session() as session:
         letters, total = store.register_page(session, query)
-        rows = rows_for(session, letters, unit, desk.services.directory)
+        rows = rows_for(session, letters, unit, desk.services.directory, person.thai_digits)
         assigned = store.current_assignments(session, [x.id for x in letters])
         years = store.register_years(session, unit, book)
     verdicts = {x.id: letter_verdict(x.attachments) for x in letters}

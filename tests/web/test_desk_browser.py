@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from rules.thai_text import arabic_to_thai
 from tests.classified.helpers import MARKER, add_registrar, classified_letter, make_gateway_key
 from tests.daemon import Daemon, free_port
 from tests.letters import letter, make_pdf
@@ -88,6 +89,11 @@ def test_sign_in_and_find_a_letter_by_a_thai_substring_of_its_subject(page, desk
     assert "Held letters" in page.locator("header nav").inner_text()
     page.click("header button:has-text('ภาษาไทย')")
     assert page.locator("h1").inner_text().startswith("ทะเบียนหนังสือรับ")
+    page.click("header button:has-text('๑๒๓')")  # Thai digits, kept with the account
+    year = this_be_year()
+    assert f"๑/{arabic_to_thai(str(year))}" in page.locator("table.book").inner_text()
+    page.click("header button:has-text('123')")
+    assert f"1/{year}" in page.locator("table.book").inner_text()
 
 
 def test_open_a_letter_and_its_pdf(page, desk, shot):
