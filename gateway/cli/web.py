@@ -42,12 +42,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     web.set_defaults(func=cmd_web)
 
 
-def _database(args):
+def _database(args, writes: bool = True):
+    """The database, brought to the newest migration by a command that writes; one that
+    only reads checks it and names `db upgrade` instead (it never changes the schema)."""
     from storage.db import Database
+    from storage.migrate import SchemaBehind, require_current
 
     settings = settings_of(args)
     db = Database(settings.database_url)
-    db.create_schema()
+    try:
+        db.create_schema() if writes else require_current(db.engine)
+    except SchemaBehind as exc:
+        db.dispose()
+        raise ToolError(str(exc)) from None
     return settings, db
 
 
@@ -101,7 +108,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from gateway.cli.table import render
     from storage.users import all_users, user_as_dict
 
-    _, db = _database(args)
+    _, db = _database(args, writes=False)
     try:
         with db.session() as session:
             users = [user_as_dict(u) for u in all_users(session)]
