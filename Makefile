@@ -7,9 +7,11 @@ CONFIG ?= config/gateway.example.toml
 
 # Debian packages: libmagic for python-magic and TLWG fonts for the Thai receive stamp
 # and printed register (run); Dovecot and PostgreSQL are real servers the test suite
-# starts by itself, and openssl decrypts in the tests what secret registrars receive.
+# starts by itself, and openssl decrypts in the tests what secret registrars receive;
+# the web desk's tests drive Debian's Chromium (Playwright, no browser download) and
+# sign in against an OpenLDAP slapd they start.
 RUN_DEBS  := libmagic1 fonts-tlwg-garuda-ttf
-TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl
+TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl chromium slapd ldap-utils
 
 .PHONY: run test system-run system-test venv bench clean
 

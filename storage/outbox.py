@@ -68,3 +68,39 @@ def release_held_notices(session: Session) -> int:
         .where(OutboxItem.kind == "notice", OutboxItem.state == "held")
         .values(state="pending", last_error=None, next_attempt_at=dt.datetime.now(dt.timezone.utc))
     ).rowcount
+
+
+def items_in_state(session: Session, state: str | None = None, kind: str | None = None,
+                   limit: int | None = None) -> list[OutboxItem]:
+    """Outbox items in id order, of one state and kind if given (`outbox list`, the
+    desk's operations page)."""
+    stmt = select(OutboxItem).order_by(OutboxItem.id).limit(limit)
+    if state:
+        stmt = stmt.where(OutboxItem.state == state)
+    if kind:
+        stmt = stmt.where(OutboxItem.kind == kind)
+    return list(session.scalars(stmt))
+
+
+def retry_items(session: Session, ids: list[int] | None = None, dead: bool = False) -> tuple[list[int], list[str]]:
+    """Make dead (or waiting) items due now; the dead-letter clock starts again from now
+    (the first creation time is kept in the payload). Returns the ids retried and one
+    sentence per id refused. `outbox retry` and the desk's operations page use it."""
+    now = dt.datetime.now(dt.timezone.utc)
+    retried: list[int] = []
+    refused: list[str] = []
+    if dead:
+        items = list(session.scalars(select(OutboxItem).where(OutboxItem.state == "dead")))
+    else:
+        items = list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids or []))))
+        missing = set(ids or []) - {item.id for item in items}
+        refused += [f"{i}: no such outbox item" for i in sorted(missing)]
+    for item in items:
+        if item.state == "done":
+            refused.append(f"{item.id}: already done")
+            continue
+        item.payload = {**(item.payload or {}), "first_created_at": (item.payload or {}).get(
+            "first_created_at", item.created_at.isoformat())}
+        item.state, item.next_attempt_at, item.created_at = "pending", now, now
+        retried.append(item.id)
+    return retried, refused

@@ -12,7 +12,7 @@ if [ "$(id -u)" = "0" ]; then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
     echo "apt-get could not install:$missing" >&2; exit 1; }
   # Debian starts these as system services on install; the tests run their own.
-  for s in dovecot postgresql; do
+  for s in dovecot postgresql slapd; do
     command -v systemctl >/dev/null && systemctl stop "$s" 2>/dev/null || true
     command -v service >/dev/null && service "$s" stop >/dev/null 2>&1 || true
   done

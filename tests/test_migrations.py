@@ -21,7 +21,8 @@ def test_migrations_match_the_models(database_url):
     try:
         migrate.upgrade(db.engine)
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "include_object": migrate.include_object})
             assert compare_metadata(context, Base.metadata) == []
         assert migrate.current(db.engine) == migrate.head()
     finally:

@@ -11,7 +11,7 @@ import sys
 from gateway.config.settings import ConfigError
 
 GROUPS = ("service", "register", "rules", "db", "classified", "notices", "quarantine", "units",
-          "outbox", "verify")
+          "outbox", "verify", "web")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
-
-from sqlalchemy import select
 
 from storage.db import Database
 from storage.migrate import require_current
 from storage.models import OutboxItem
+from storage.outbox import items_in_state
 
 
 def _row(item: OutboxItem) -> dict:
@@ -30,12 +28,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     db = Database(settings_of(args).database_url)
     require_current(db.engine)  # read-only: never migrates
     with db.session() as session:
-        query = select(OutboxItem).order_by(OutboxItem.id)
-        if args.state:
-            query = query.where(OutboxItem.state == args.state)
-        if args.kind:
-            query = query.where(OutboxItem.kind == args.kind)
-        rows = [_row(item) for item in session.scalars(query)]
+        rows = [_row(item) for item in items_in_state(session, args.state, args.kind)]
     db.dispose()
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -54,25 +47,12 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     if not args.ids and not args.dead:
         print("saraban-gateway: outbox retry needs item ids or --dead", file=sys.stderr)
         return 2
+    from storage.outbox import retry_items
+
     db = Database(settings_of(args).database_url)
     db.create_schema()
-    now = dt.datetime.now(dt.timezone.utc)
-    retried, refused = [], []
     with db.session() as session:
-        if args.dead:
-            items = list(session.scalars(select(OutboxItem).where(OutboxItem.state == "dead")))
-        else:
-            items = list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(args.ids))))
-            missing = set(args.ids) - {item.id for item in items}
-            refused += [f"{i}: no such outbox item" for i in sorted(missing)]
-        for item in items:
-            if item.state == "done":
-                refused.append(f"{item.id}: already done")
-                continue
-            item.payload = {**(item.payload or {}), "first_created_at": (item.payload or {}).get(
-                "first_created_at", item.created_at.isoformat())}
-            item.state, item.next_attempt_at, item.created_at = "pending", now, now
-            retried.append(item.id)
+        retried, refused = retry_items(session, args.ids, args.dead)
     db.dispose()
     for line in refused:
         print(f"saraban-gateway: {line}", file=sys.stderr)

@@ -158,6 +158,39 @@ class HttpSection(_Section):
     metrics_dir: Path | None = None
 
 
+class WebLdap(_Section):
+    """Sign-in against the organisation's directory (Active Directory or OpenLDAP).
+    The person's entry is found under `base_dn` by `user_filter` ({username} is
+    escaped), then bound with the typed password. Role and units come from the local
+    account of the same name (`users add --ldap`): the directory says who, we say what."""
+
+    url: str  # ldap://dc1.bma.local or ldaps://...
+    base_dn: str
+    user_filter: str = "(sAMAccountName={username})"  # OpenLDAP: (uid={username})
+    bind_dn: str | None = None  # a service account to search with; None: anonymous search
+    bind_password: str | None = None
+    start_tls: bool = False
+    timeout: float = Field(10.0, gt=0)
+
+
+class WebSection(_Section):
+    """The central unit's web desk (docs/console.md)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8025, ge=0, le=65535)
+    # Behind the TLS reverse proxy the cookie must carry Secure; only a desk reached
+    # over plain http on loopback for a demonstration may turn it off.
+    cookie_secure: bool = True
+    session_idle_minutes: int = Field(30, ge=1)
+    session_hours: int = Field(10, ge=1)
+    max_failed_logins: int = Field(5, ge=1)  # then the account is locked ...
+    lockout_minutes: int = Field(15, ge=1)  # ... for this long
+    login_attempts_per_minute: int = Field(20, ge=1)  # per client address, any account
+    max_upload_mb: int = Field(20, ge=1)
+    ldap: WebLdap | None = None
+
+
 class ServiceSection(_Section):
     """Shutdown bounds (docs/operations.md); systemd's TimeoutStopSec must exceed their sum."""
 
@@ -209,6 +242,7 @@ class Settings(_Section):
     notices: NoticesSection = NoticesSection()
     signatures: SignaturesSection = SignaturesSection()
     http: HttpSection = HttpSection()
+    web: WebSection = WebSection()
     service: ServiceSection = ServiceSection()
     secrecy: SecrecySection = SecrecySection()
     export: ExportSection = ExportSection()

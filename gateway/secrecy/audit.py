@@ -218,3 +218,21 @@ def _read_head(path: Path) -> tuple[int, str] | None:
         return int(obj["seq"]), str(obj["sha256"])
     except (ValueError, KeyError, TypeError):
         raise TamperedError("audit.log.head is damaged") from None
+
+
+def read_events(path: str | os.PathLike, letter_id: str | None = None, limit: int = 500) -> list[dict]:
+    """The newest `limit` entries (oldest first), of one letter if given; for showing
+    the trail to a registrar or an auditor. `verify_chain` is what proves it intact."""
+    try:
+        lines = Path(path).read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    events = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if letter_id is None or event.get("letter_id") == letter_id:
+            events.append(event)
+    return events[-limit:]

@@ -184,24 +184,35 @@ async def serve(settings: Settings) -> int:
     supervisor.start()
     http: HttpServer | None = None
     http_port = None
-    if settings.http.enabled:
-        http = HttpServer(operator_routes(spool, db, supervisor))
-        try:
+    web = None
+    try:
+        if settings.http.enabled:
+            bind = "http_bind_failed", settings.http
+            http = HttpServer(operator_routes(spool, db, supervisor))
             http_port = await http.start(settings.http.host, settings.http.port)
-        except OSError as exc:
-            log.error("http_bind_failed", host=settings.http.host, port=settings.http.port,
-                      error=exc.strerror or str(exc))
-            server.close()
-            await loop.run_in_executor(None, supervisor.stop)
-            db.dispose()
-            return 1
+        if settings.web.enabled:  # the central unit's desk (gateway/web/, docs/console.md)
+            from gateway.web.server import WebServer
+
+            bind = "web_bind_failed", settings.web
+            web = WebServer(settings)
+            await web.start(settings.web.host, settings.web.port)
+    except OSError as exc:
+        event, section = bind
+        log.error(event, host=section.host, port=section.port, error=exc.strerror or str(exc))
+        if http is not None:
+            await http.close()
+        server.close()
+        await loop.run_in_executor(None, supervisor.stop)
+        db.dispose()
+        return 1
     stop = asyncio.Event()
     reload_requested = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
     log.info("smtp_listening", host=settings.smtp.host, port=port, spool_tmp_removed=removed,
-             pending=spool.depth(), units=len(directory.current.units), http_port=http_port)
+             pending=spool.depth(), units=len(directory.current.units), http_port=http_port,
+             web_port=web.port if web else None)
     notifier.ready(_status_line(settings, port, directory, supervisor, spool))
     watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
     last_status = time.monotonic()
@@ -232,6 +243,8 @@ async def serve(settings: Settings) -> int:
         await loop.run_in_executor(None, supervisor.stop, settings.service.runner_grace)
         if http is not None:
             await http.close()
+        if web is not None:
+            await web.close()
         if watchdog is not None:
             watchdog.cancel()
         db.dispose()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pwd
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 import structlog
 
@@ -14,8 +16,25 @@ from storage.models import OperatorAction
 log = structlog.get_logger("gateway.tools")
 
 
+_acting_as: ContextVar[str | None] = ContextVar("acting_as", default=None)
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """Actions taken inside are recorded as this person's (the web desk's signed-in
+    clerk, `web:somchai`) instead of the operating-system user's."""
+    token = _acting_as.set(name)
+    try:
+        yield
+    finally:
+        _acting_as.reset(token)
+
+
 def who() -> str:
-    """The OS user running the command; under sudo, the person behind it too."""
+    """The OS user running the command; under sudo, the person behind it too; the
+    signed-in person when called from the web desk (acting_as)."""
+    if (person := _acting_as.get()) is not None:
+        return person
     try:
         user = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:

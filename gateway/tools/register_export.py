@@ -46,12 +46,18 @@ def write_csv(rows: list[RegisterRow], path: Path, bar: Progress | None = None) 
 
 
 def export(services: Services, unit: str, year: int, fmt: str, path: Path, book: str | None = None,
-           thai_digits: bool = False, show_progress: bool | None = None) -> dict:
+           thai_digits: bool = False, show_progress: bool | None = None,
+           days: tuple[dt.date | None, dt.date | None] = (None, None)) -> dict:
+    """`days`: only the entries received from the first to the last day (Bangkok
+    time, both included; None for open), as the web desk asks for a date range."""
     settings = services.settings
     book = book or settings.register_.general_book
     directory_unit = services.directory.lookup(unit)
     with services.db.session() as session:
         rows = register_rows(session, unit, year, book, services.directory, thai_digits)
+    first, last = days
+    rows = [r for r in rows if (first is None or r.received_at.date() >= first)
+            and (last is None or r.received_at.date() <= last)]
     if not rows and directory_unit is None:
         raise ToolError(f"unknown unit {unit!r}: not in the unit directory and nothing registered")
     bar = Progress(len(rows), f"export {unit} {year}", enabled=show_progress)

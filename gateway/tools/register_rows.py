@@ -46,6 +46,7 @@ class RegisterRow:
     secrecy: str
     emergency_no: str
     queue_id: str
+    letter_id: int = 0
 
     def cells(self) -> list[str]:
         """The eight columns of the regulation, in its order."""
@@ -72,7 +73,12 @@ def _digits(text: str, thai_digits: bool) -> str:
 def register_rows(session, unit: str, year: int, book: str, directory: Directory,
                   thai_digits: bool = False) -> list[RegisterRow]:
     letters = query_letters(session, unit=unit, year=year)
-    letters = [x for x in letters if x.book == book]
+    return rows_for(session, [x for x in letters if x.book == book], unit, directory, thai_digits)
+
+
+def rows_for(session, letters: list[Letter], unit: str, directory: Directory,
+             thai_digits: bool = False) -> list[RegisterRow]:
+    """The printed book's rows of these entries of one unit (the export, the web desk)."""
     ids = [x.id for x in letters]
     folder_state = folder_items(session, ids)
     actions = actions_for_letters(session, ids)
@@ -132,6 +138,7 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
         secrecy=letter.secrecy,
         emergency_no=emergency,
         queue_id=letter.queue_id,
+        letter_id=letter.id,
     )
     if thai_digits:  # only what the gateway writes; the sender's own text stays as sent
         row.letter_date = _digits(row.letter_date, True)

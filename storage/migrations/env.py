@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from storage.migrate import include_object
 from storage.models import Base
 
 config = context.config
@@ -22,6 +23,7 @@ context.configure(
     render_as_batch=True,
     compare_type=True,
     compare_server_default=False,
+    include_object=include_object,
 )
 with context.begin_transaction():
     context.run_migrations()

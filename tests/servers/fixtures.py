@@ -16,9 +16,11 @@ import pytest
 from tests.servers.common import SKIP_ENV, ServerUnavailable
 from tests.servers.dovecot import DovecotServer
 from tests.servers.postgres import PostgresCluster
+from tests.servers.slapd import SlapdServer
 
 __all__ = [
     "dovecot",
+    "slapd",
     "dovecot_user",
     "postgres_cluster",
     "postgres_url",
@@ -70,6 +72,14 @@ def dovecot_user(dovecot: DovecotServer) -> tuple[str, str]:
     password = f"pw-{name}"
     dovecot.add_user(name, password)
     return name, password
+
+
+@pytest.fixture(scope="session")
+def slapd() -> Iterator[SlapdServer]:
+    """A running OpenLDAP with an empty ou=people (tests add the people they need)."""
+    server = _start(SlapdServer, "OpenLDAP slapd")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,187 @@
+"""`saraban-gateway users add|list|disable|passwd` (local accounts of the web desk) and
+`saraban-gateway web` (the desk alone, without the mail daemon)."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+
+from gateway.tools.common import ToolError, friendly, settings_of
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from storage.users import ROLES
+
+    users = sub.add_parser("users", help="accounts of the web desk")
+    usub = users.add_subparsers(dest="users_command", required=True)
+    add = usub.add_parser("add", help="add an account (password asked, or --password-stdin)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES,
+                     help="clerk (เจ้าหน้าที่สารบรรณ), registrar (นายทะเบียนลับ), auditor, admin")
+    add.add_argument("--unit", action="append", default=[],
+                     help="unit kept by a clerk or registrar, e.g. saraban.latkrabang (repeat for more)")
+    add.add_argument("--name", default="", help="display name, e.g. นางสาวสมศรี ใจดี")
+    add.add_argument("--ldap", action="store_true", help="signs in with the directory's password ([web.ldap])")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(func=cmd_add)
+    listing = usub.add_parser("list", help="the accounts")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_list)
+    disable = usub.add_parser("disable", help="stop an account from signing in (and end its sessions)")
+    disable.add_argument("username")
+    disable.set_defaults(func=cmd_disable)
+    passwd = usub.add_parser("passwd", help="set a new password (unlocks the account, ends its sessions)")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.set_defaults(func=cmd_passwd)
+
+    web = sub.add_parser("web", help="serve the web desk alone (the daemon serves it with [web] enabled)")
+    web.add_argument("--host", help="default: [web] host")
+    web.add_argument("--port", type=int, help="default: [web] port")
+    web.set_defaults(func=cmd_web)
+
+
+def _database(args, writes: bool = True):
+    """The database, brought to the newest migration by a command that writes; one that
+    only reads checks it and names `db upgrade` instead (it never changes the schema)."""
+    from storage.db import Database
+    from storage.migrate import SchemaBehind, require_current
+
+    settings = settings_of(args)
+    db = Database(settings.database_url)
+    try:
+        db.create_schema() if writes else require_current(db.engine)
+    except SchemaBehind as exc:
+        db.dispose()
+        raise ToolError(str(exc)) from None
+    return settings, db
+
+
+def _password(args) -> str:
+    from gateway.web.auth import password_problem
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise ToolError("the two passwords differ")
+    problem = password_problem(password)
+    if problem:
+        raise ToolError(problem)
+    return password
+
+
+@friendly
+def cmd_add(args: argparse.Namespace) -> int:
+    from gateway.units.directory import load_directory
+    from gateway.web.auth import hash_password
+    from storage.users import add_user, find_user
+
+    username = args.username.strip().lower()
+    if not username or len(username) > 200 or any(c.isspace() for c in username):
+        raise ToolError(f"{args.username!r} is not a user name (no spaces, at most 200 characters)")
+    units = [u.strip().split("@", 1)[0].lower() for u in args.unit]
+    if args.role in ("clerk", "registrar") and not units:
+        raise ToolError(f"a {args.role} keeps at least one unit: add --unit saraban.<unit>")
+    settings, db = _database(args)
+    try:
+        directory = load_directory(settings.directory_path, settings.gateway.domain)
+        unknown = [u for u in units if directory.lookup(u) is None]
+        if unknown:
+            raise ToolError(f"not in the unit directory: {', '.join(unknown)}")
+        password_hash = None if args.ldap else hash_password(_password(args))
+        with db.session() as session:
+            if find_user(session, username) is not None:
+                raise ToolError(f"there is already an account {username!r}")
+            add_user(session, username, args.role, units, password_hash, args.name,
+                     source="ldap" if args.ldap else "local")
+    finally:
+        db.dispose()
+    print(f"added {username} ({args.role}{': ' + ', '.join(units) if units else ''})")
+    return 0
+
+
+@friendly
+def cmd_list(args: argparse.Namespace) -> int:
+    from gateway.cli.table import render
+    from storage.users import all_users, user_as_dict
+
+    _, db = _database(args, writes=False)
+    try:
+        with db.session() as session:
+            users = [user_as_dict(u) for u in all_users(session)]
+    finally:
+        db.dispose()
+    if args.json:
+        print(json.dumps(users, ensure_ascii=False, indent=2))
+        return 0
+    rows = [[u["username"], u["display_name"], u["role"], ", ".join(u["units"]), u["source"],
+             "disabled" if u["disabled"] else ("locked" if u["locked_until"] else "active"),
+             (u["last_login_at"] or "")[:16].replace("T", " ")] for u in users]
+    print(render(["user", "name", "role", "units", "source", "state", "last sign-in (UTC)"], rows))
+    return 0
+
+
+def _change(args: argparse.Namespace, change) -> None:
+    from storage.users import end_sessions_of, find_user
+
+    _, db = _database(args)
+    try:
+        with db.session() as session:
+            user = find_user(session, args.username.strip().lower())
+            if user is None:
+                raise ToolError(f"no account {args.username!r} (see `saraban-gateway users list`)")
+            change(user)
+            end_sessions_of(session, user)
+    finally:
+        db.dispose()
+
+
+@friendly
+def cmd_disable(args: argparse.Namespace) -> int:
+    def disable(user) -> None:
+        user.disabled = True
+
+    _change(args, disable)
+    print(f"disabled {args.username}; their sessions are ended")
+    return 0
+
+
+@friendly
+def cmd_passwd(args: argparse.Namespace) -> int:
+    from gateway.web.auth import hash_password
+
+    password_hash = hash_password(_password(args))
+
+    def set_password(user) -> None:
+        if user.source != "local":
+            raise ToolError(f"{user.username} signs in with the directory's password (LDAP)")
+        user.password_hash = password_hash
+        user.failed_logins = 0
+        user.locked_until = None
+
+    _change(args, set_password)
+    print(f"new password set for {args.username}; the account is unlocked and its sessions ended")
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gateway.service.log import setup_logging
+
+    settings = settings_of(args)
+    setup_logging(settings.logging.level, settings.logging.format, process="web")
+    return asyncio.run(serve_alone(settings, args.host or settings.web.host,
+                                   args.port if args.port is not None else settings.web.port))
+
+
+async def serve_alone(settings, host: str, port: int) -> int:
+    from gateway.web.server import WebServer
+
+    server = WebServer(settings, own_signals=True)
+    await server.start(host, port)
+    await server.wait()
+    return 0

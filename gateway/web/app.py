@@ -1,0 +1,143 @@
+"""The desk as a Starlette application (create_app): sign-in and sign-out, the
+language switch, and the routes of the pages (pages_*.py). Pages are rendered on the
+server (Jinja2); the only script is static/desk.js (ours, a few lines)."""
+from __future__ import annotations
+
+import secrets
+
+import structlog
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gateway.config.settings import Settings
+from gateway.service.services import Services
+from gateway.web.auth import Person, SignInRefused, same
+from gateway.web.desk import (
+    COOKIE,
+    HERE,
+    LANG_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    Desk,
+    SecurityHeaders,
+    page,
+    set_session_cookie,
+)
+from gateway.web.i18n import word
+
+log = structlog.get_logger("gateway.web")
+
+
+# --- sign-in -----------------------------------------------------------------------
+
+def _login_page(desk: Desk, request: Request, message: str | None = None, status: int = 200) -> Response:
+    csrf = secrets.token_urlsafe(32)
+    response = desk.render(request, None, "login.html", status=status, csrf=csrf, message=message)
+    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, secure=desk.web.cookie_secure,
+                        samesite="strict", path="/login", max_age=3600)
+    return response
+
+
+def login_routes(desk: Desk) -> list[Route]:
+    async def login_get(request: Request) -> Response:
+        return await run_in_threadpool(_login_page, desk, request)
+
+    async def login_post(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit() or int(length) > 16 * 1024:
+            return await run_in_threadpool(_login_page, desk, request, None, 413)
+        form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
+        return await run_in_threadpool(_login, request, form)
+
+    def _login(request: Request, form: FormData) -> Response:
+        lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
+        # Double-submit: a form posted from elsewhere has no way to know the cookie.
+        if not same(str(form.get("csrf") or ""), request.cookies.get(LOGIN_CSRF_COOKIE)):
+            log.warning("web_csrf_refused", path="/login")
+            return _login_page(desk, request, word("csrf", lang), 403)
+        client = request.client.host if request.client else "?"
+        try:
+            token = desk.auth.sign_in(str(form.get("username") or ""), str(form.get("password") or ""),
+                                      client, lang)
+        except SignInRefused as refused:
+            status = 429 if refused.key == "too_many_attempts" else 401
+            return _login_page(desk, request, word(refused.key, lang), status)
+        response = RedirectResponse("/register", status_code=303)
+        set_session_cookie(desk, response, token)
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+        return response
+
+    def logout(desk: Desk, request: Request, person: Person, form) -> Response:
+        from storage.users import end_session
+
+        with desk.services.db.session() as session:
+            end_session(session, person.token_sha256)
+        log.info("web_logout", username=person.username)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    def language(desk: Desk, request: Request, person: Person, form) -> Response:
+        from storage.users import set_session_lang
+
+        lang = "en" if form.get("lang") == "en" else "th"
+        with desk.services.db.session() as session:
+            set_session_lang(session, person.token_sha256, lang)
+        back = str(form.get("back") or "/register")
+        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/register",
+                                    status_code=303)
+        response.set_cookie(LANG_COOKIE, lang, httponly=True, secure=desk.web.cookie_secure, samesite="strict")
+        return response
+
+    def thai_digits(desk: Desk, request: Request, person: Person, form) -> Response:
+        from storage.users import set_thai_digits
+
+        with desk.services.db.session() as session:
+            set_thai_digits(session, person.user_id, form.get("on") == "1")
+        back = str(form.get("back") or "/register")
+        return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/register",
+                                status_code=303)
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/register", status_code=303)
+
+    return [
+        Route("/", home),
+        Route("/login", login_get, methods=["GET"]),
+        Route("/login", login_post, methods=["POST"]),
+        Route("/logout", page(desk, logout), methods=["POST"]),
+        Route("/lang", page(desk, language), methods=["POST"]),
+        Route("/digits", page(desk, thai_digits), methods=["POST"]),
+    ]
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    from gateway.web import pages_letters, pages_more, pages_quarantine, pages_secret
+
+    desk = Desk(settings, services)
+    # Specific routes before pages_letters' catch-all POST /letters/{id}/{action}.
+    routes = (login_routes(desk) + pages_secret.routes(desk) + pages_letters.routes(desk)
+              + pages_quarantine.routes(desk) + pages_more.routes(desk))
+    routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
+
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        person = await run_in_threadpool(desk.auth.person, request.cookies.get(COOKIE))
+        lang = person.lang if person else "th"
+        if exc.status_code == 405:
+            return desk.error(request, person, 405, word("not_found", lang), word("not_found_text", lang))
+        return desk.error(request, person, 404, word("not_found", lang), word("not_found_text", lang))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("web_handler_failed", path=request.url.path)
+        return desk.error(request, None, 500, word("error"), word("error_text"))
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, 500: server_error})
+    app.state.desk = desk
+    wrapped = SecurityHeaders(app, settings.web.cookie_secure)
+    wrapped.desk = desk  # closed by the server (gateway/web/server.py)
+    return wrapped  # type: ignore[return-value]

@@ -1,0 +1,222 @@
+"""Who is signed in, and what they may see.
+
+Passwords: argon2id (argon2-cffi's defaults, RFC 9106's second recommended set).
+Sessions: a random 32-byte token in an HttpOnly cookie; the database keeps only its
+SHA-256 (storage/users.py). Each session has its own CSRF token, put in every form.
+Failed sign-ins lock the account after `[web] max_failed_logins` for
+`lockout_minutes`, and each client address gets `login_attempts_per_minute` tries
+whatever the account, so neither one account nor many can be guessed at speed."""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+import structlog
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from gateway.config.settings import WebSection
+from gateway.units.directory import Directory
+from storage.db import Database
+from storage.users import (
+    find_session,
+    find_user,
+    is_locked,
+    record_failed_login,
+    record_login,
+)
+from storage.users import create_session as store_session
+
+log = structlog.get_logger("gateway.web")
+
+_hasher = PasswordHasher()
+# Verified when the account does not exist, so that an unknown name takes as long as
+# a wrong password (no way to learn which accounts exist by timing).
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+ROLE_TH = {"clerk": "เจ้าหน้าที่สารบรรณ", "registrar": "นายทะเบียนลับ", "auditor": "ผู้ตรวจสอบ",
+           "admin": "ผู้ดูแลระบบ"}
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_problem(password: str) -> str | None:
+    """ASVS 2.1: at least 12 characters, at most 128; anything else is allowed."""
+    if len(password) < 12:
+        return "a password has at least 12 characters"
+    if len(password) > 128:
+        return "a password has at most 128 characters"
+    return None
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
+
+
+@dataclass
+class Person:
+    """The signed-in person, for one request."""
+
+    username: str
+    display_name: str
+    role: str
+    units: list[str]
+    csrf: str
+    lang: str
+    token_sha256: str
+    user_id: int = 0
+    thai_digits: bool = False  # ๑๒๓ in the dates and numbers the desk writes
+    visible: set[str] = field(default_factory=set)  # unit addresses whose letters they see
+
+    @property
+    def who(self) -> str:
+        """How actions and decryptions are recorded: never confused with an OS user."""
+        return f"web:{self.username}"
+
+    @property
+    def all_units(self) -> bool:
+        return self.role in ("auditor", "admin")
+
+    def sees_unit(self, unit: str | None) -> bool:
+        return bool(unit) and (self.all_units or unit in self.visible)
+
+    def sees_book(self, unit: str, book: str, secret_book: str) -> bool:
+        """The general book for anyone who sees the unit; the secret book only for the
+        unit's secret registrar (นายทะเบียนลับ) and the auditors."""
+        if not self.sees_unit(unit):
+            return False
+        if book != secret_book:
+            return self.role != "registrar" or unit in self.visible
+        return self.role == "auditor" or (self.role == "registrar" and unit in self.visible)
+
+    @property
+    def may_act(self) -> bool:
+        return self.role in ("clerk", "registrar", "admin")
+
+
+def visible_units(directory: Directory, units: list[str]) -> set[str]:
+    """Appendix ง: a unit sees the letters of the units it owns (itself and below)."""
+    out: set[str] = set()
+    for unit in units:
+        owned = directory.owned_by(unit)
+        out.update(u.address for u in owned) if owned else out.add(unit)
+    return out
+
+
+class AttemptLimiter:
+    """Sign-in attempts per client address in the last minute (in memory: one process
+    serves the desk)."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self._seen: dict[str, collections.deque] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            window = self._seen.setdefault(client, collections.deque())
+            while window and now - window[0] > 60:
+                window.popleft()
+            if len(window) >= self.per_minute:
+                return False
+            window.append(now)
+            if len(self._seen) > 10000:  # forget idle addresses
+                for key in [k for k, v in self._seen.items() if not v]:
+                    del self._seen[key]
+            return True
+
+
+class SignInRefused(Exception):
+    """Shown to the person as one sentence (Thai and English keys in i18n.py)."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+class Authenticator:
+    def __init__(self, db: Database, settings: WebSection, directory: Directory):
+        self.db = db
+        self.settings = settings
+        self.directory = directory
+        self.limiter = AttemptLimiter(settings.login_attempts_per_minute)
+
+    def sign_in(self, username: str, password: str, client: str, lang: str) -> str:
+        """A new session token for a right name and password; SignInRefused otherwise."""
+        username = username.strip().lower()
+        if not self.limiter.allow(client):
+            log.warning("web_login_rate_limited", client=client)
+            raise SignInRefused("too_many_attempts")
+        if not username or not password or len(password) > 1024:
+            raise SignInRefused("bad_credentials")
+        with self.db.session() as session:
+            user = find_user(session, username)
+            if user is None or user.disabled:
+                _verify(_DUMMY_HASH, password)
+                log.info("web_login_failed", username=username, client=client, why="unknown or disabled")
+                raise SignInRefused("bad_credentials")
+            if is_locked(user):
+                log.warning("web_login_locked", username=username, client=client)
+                raise SignInRefused("locked")
+            if user.source == "ldap":
+                ok = self._ldap_ok(username, password)
+            else:
+                ok = bool(user.password_hash) and _verify(user.password_hash, password)
+            if not ok:
+                locked = record_failed_login(session, user, self.settings.max_failed_logins,
+                                             dt.timedelta(minutes=self.settings.lockout_minutes))
+                log.warning("web_login_failed", username=username, client=client, locked=locked)
+                failed = "locked" if locked else "bad_credentials"
+            else:
+                failed = None
+                record_login(session, user)
+                if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+                    user.password_hash = hash_password(password)
+                token = secrets.token_urlsafe(32)
+                store_session(session, user, token_digest(token), secrets.token_urlsafe(32), lang)
+                log.info("web_login", username=username, client=client, role=user.role)
+        if failed:  # after the commit: the count and the lock are kept
+            raise SignInRefused(failed)
+        return token
+
+    def _ldap_ok(self, username: str, password: str) -> bool:
+        if self.settings.ldap is None:
+            return False
+        from gateway.web.ldap import ldap_bind
+
+        return ldap_bind(self.settings.ldap, username, password)
+
+    def person(self, token: str | None) -> Person | None:
+        if not token or len(token) > 100:
+            return None
+        with self.db.session() as session:
+            found = find_session(session, token_digest(token),
+                                 dt.timedelta(minutes=self.settings.session_idle_minutes),
+                                 dt.timedelta(hours=self.settings.session_hours))
+            if found is None:
+                return None
+            row, user = found
+            return Person(username=user.username, display_name=user.display_name or user.username,
+                          role=user.role, units=list(user.units or []), csrf=row.csrf, lang=row.lang,
+                          token_sha256=row.token_sha256, user_id=user.id, thai_digits=bool(user.thai_digits),
+                          visible=visible_units(self.directory, list(user.units or [])))

@@ -1,0 +1,224 @@
+"""What every page of the desk shares: the Desk (services, sign-in, templates), the
+security headers, and `page()`, through which every handler runs.
+
+Every handler is a plain function run in a worker thread (database and PDF work
+block); `page()` signs the person in, checks the CSRF token of every POST and answers
+404 for anything outside the person's units."""
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import jinja2
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from gateway.config.settings import Settings
+from gateway.service.services import Services, open_services
+from rules.thai_text import arabic_to_thai
+from rules.thai_time import be_year, now_utc
+from gateway.web.auth import ROLE_TH, Authenticator, Person, same
+from gateway.web.i18n import be_date, word
+
+log = structlog.get_logger("gateway.web")
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "saraban_session"
+LOGIN_CSRF_COOKIE = "saraban_login_csrf"
+LANG_COOKIE = "saraban_lang"
+
+# No inline script or style anywhere, so the policy can forbid both.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class NotFound(Exception):
+    """Anything the person may not see is, to them, not there (no probing by URL)."""
+
+
+class Forbidden(Exception):
+    pass
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers every response carries; HTML gets the CSP."""
+
+    def __init__(self, app, secure: bool):
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+                headers += SECURITY_HEADERS
+                content_type = dict((k.lower(), v) for k, v in headers).get(b"content-type", b"")
+                if content_type.startswith(b"text/html"):
+                    headers.append((b"content-security-policy", CSP.encode()))
+                if self.secure:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class Desk:
+    """What every page needs: the gateway's services, the sign-in, the templates."""
+
+    def __init__(self, settings: Settings, services: Services | None = None):
+        self.settings = settings
+        self.web = settings.web
+        self._stack = ExitStack()
+        self.services = services or self._stack.enter_context(
+            open_services(settings, "register", upgrade_schema=True))
+        self._pipeline: Services | None = None
+        self._pipeline_lock = threading.Lock()
+        self.auth = Authenticator(self.services.db, self.web, self.services.directory)
+        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                                      autoescape=True, undefined=jinja2.StrictUndefined)
+        self.env.globals.update(role_th=ROLE_TH, desk_nav=self.nav, nav="")
+        self.pages: set[str] = set()  # the optional pages this desk serves (create_app)
+        self.max_upload = self.web.max_upload_mb * 1024 * 1024
+
+    def pipeline_services(self) -> Services:
+        """The pipeline's services (PDF reader pool, signature checker), which releasing
+        a held letter needs to check it again; started at the first release."""
+        with self._pipeline_lock:
+            if self._pipeline is None:
+                self._pipeline = self._stack.enter_context(open_services(self.settings, "pipeline"))
+            return self._pipeline
+
+    def close(self) -> None:
+        self._stack.close()
+
+    @property
+    def general_book(self) -> str:
+        return self.settings.register_.general_book
+
+    @property
+    def secret_book(self) -> str:
+        return self.settings.register_.secret_book
+
+    def this_year(self) -> int:
+        return be_year(now_utc())
+
+    def unit_name(self, unit: str) -> str:
+        found = self.services.directory.lookup(unit)
+        return found.name_th if found else unit
+
+    def units_of(self, person: Person, book: str | None = None) -> list[str]:
+        """The units whose register this person may open, in directory order."""
+        book = book or self.general_book
+        units = [u.address for u in self.services.directory.units]
+        extra = sorted(person.visible - set(units))
+        return [u for u in units + extra if person.sees_book(u, book, self.secret_book)]
+
+    def nav(self, person: Person) -> list[tuple[str, str]]:
+        """The menu beyond the register and the quarantine, by role."""
+        items = []
+        if person.role in ("registrar", "auditor"):
+            items.append(("/secret", "secret_register"))
+        if person.may_act or person.role == "auditor":
+            items.append(("/export", "export"))
+        if person.may_act:
+            items.append(("/emergency", "emergency"))
+        if person.role == "admin":
+            items.append(("/operations", "operations"))
+        return [item for item in items if item[1] in self.pages]
+
+    def render(self, request: Request, person: Person | None, template: str, status: int = 200,
+               **context: Any) -> HTMLResponse:
+        lang = person.lang if person else request.cookies.get(LANG_COOKIE, "th")
+        lang = "en" if lang == "en" else "th"
+
+        def t(key: str) -> str:
+            return word(key, lang)
+
+        digits = arabic_to_thai if person is not None and person.thai_digits else str
+
+        def date(value, with_time: bool = False) -> str:
+            return digits(be_date(value, lang, with_time))
+
+        def url(path: str, **params) -> str:
+            params = {k: v for k, v in params.items() if v not in (None, "", False)}
+            return path + ("?" + urlencode(params) if params else "")
+
+        body = self.env.get_template(template).render(
+            request=request, person=person, t=t, lang=lang, date=date, url=url, digits=digits,
+            desk=self, **context)
+        return HTMLResponse(body, status_code=status)
+
+    def error(self, request: Request, person: Person | None, status: int, title: str, text: str) -> HTMLResponse:
+        return self.render(request, person, "error.html", status=status, title=title, text=text)
+
+
+Handler = Callable[[Desk, Request, Person, FormData | None], Response]
+
+
+def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act: bool = False):
+    """Wrap a page handler: sign-in, CSRF on POST, role checks, 404 for what is not theirs."""
+
+    async def endpoint(request: Request) -> Response:
+        form = None
+        if request.method == "POST":
+            length = request.headers.get("content-length")
+            if length is None or not length.isdigit() or int(length) > desk.max_upload:
+                return await run_in_threadpool(_refuse, desk, request, 413)
+            form = await request.form(max_files=20, max_fields=500, max_part_size=64 * 1024)
+        try:
+            return await run_in_threadpool(_run, request, form)
+        finally:
+            if form is not None:
+                await form.close()
+
+    def _run(request: Request, form: FormData | None) -> Response:
+        person = desk.auth.person(request.cookies.get(COOKIE))
+        if person is None:
+            if request.method == "GET":
+                return RedirectResponse("/login", status_code=303)
+            return desk.error(request, None, 403, word("csrf"), word("csrf"))
+        try:
+            if form is not None and not same(str(form.get("csrf") or ""), person.csrf):
+                log.warning("web_csrf_refused", username=person.username, path=request.url.path)
+                return desk.error(request, person, 403, word("csrf", person.lang), word("csrf", person.lang))
+            if roles is not None and person.role not in roles:
+                raise NotFound()
+            if act and not person.may_act:
+                raise Forbidden()
+            return handler(desk, request, person, form)
+        except NotFound:
+            return desk.error(request, person, 404, word("not_found", person.lang),
+                              word("not_found_text", person.lang))
+        except Forbidden:
+            return desk.error(request, person, 403, word("forbidden", person.lang), word("forbidden", person.lang))
+
+    return endpoint
+
+
+def _refuse(desk: Desk, request: Request, status: int) -> Response:
+    person = desk.auth.person(request.cookies.get(COOKIE))
+    lang = person.lang if person else "th"
+    return desk.error(request, person, status, word("too_large", lang), word("too_large", lang))
+
+
+def set_session_cookie(desk: Desk, response: Response, token: str) -> None:
+    response.set_cookie(COOKIE, token, httponly=True, secure=desk.web.cookie_secure, samesite="strict",
+                        path="/", max_age=desk.web.session_hours * 3600)

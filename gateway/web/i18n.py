@@ -1,0 +1,160 @@
+"""The desk's words in Thai (first) and English. A key missing in English falls back to
+Thai, never to the key itself."""
+from __future__ import annotations
+
+import datetime as dt
+
+from rules.thai_time import THAI_MONTHS_SHORT, to_bangkok
+
+WORDS: dict[str, tuple[str, str]] = {
+    "app": ("ระบบรับหนังสือราชการ สารบรรณกลาง", "Saraban desk"),
+    "sign_in": ("เข้าสู่ระบบ", "Sign in"),
+    "sign_out": ("ออกจากระบบ", "Sign out"),
+    "username": ("ชื่อผู้ใช้", "User name"),
+    "password": ("รหัสผ่าน", "Password"),
+    "bad_credentials": ("ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", "Wrong user name or password."),
+    "locked": ("บัญชีถูกระงับชั่วคราวเพราะใส่รหัสผ่านผิดหลายครั้ง กรุณาลองใหม่ภายหลังหรือติดต่อผู้ดูแลระบบ",
+               "The account is locked for a while after too many wrong passwords; try later or ask the administrator."),
+    "too_many_attempts": ("มีการพยายามเข้าสู่ระบบจากเครื่องนี้มากเกินไป กรุณารอสักครู่",
+                          "Too many sign-in attempts from this computer; wait a minute."),
+    "csrf": ("แบบฟอร์มหมดอายุหรือไม่ได้มาจากหน้านี้ กรุณาโหลดหน้าใหม่แล้วลองอีกครั้ง",
+             "The form expired or did not come from this page; reload the page and try again."),
+    "not_found": ("ไม่พบหน้าที่ต้องการ", "Not found"),
+    "not_found_text": ("ไม่มีรายการนี้ หรือท่านไม่มีสิทธิ์เห็นรายการนี้",
+                       "There is no such entry, or it is not yours to see."),
+    "forbidden": ("ท่านไม่มีสิทธิ์ทำรายการนี้", "You may not do this."),
+    "error": ("ระบบขัดข้อง", "Something went wrong"),
+    "error_text": ("ระบบทำรายการไม่สำเร็จ ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว",
+                   "The desk could not do this; the cause is in the log for the administrator."),
+    "too_large": ("ไฟล์ใหญ่เกินกำหนด", "The upload is too large."),
+    "register": ("ทะเบียนหนังสือรับ", "Receive register"),
+    "secret_register": ("ทะเบียนหนังสือรับลับ", "Secret register"),
+    "quarantine": ("หนังสือที่กักไว้", "Held letters"),
+    "export": ("พิมพ์/ส่งออก", "Print / export"),
+    "emergency": ("ทะเบียนฉุกเฉิน", "Emergency register"),
+    "operations": ("สถานะระบบ", "Operations"),
+    "unit": ("หน่วยงาน", "Unit"),
+    "book": ("ทะเบียน", "Book"),
+    "year": ("ปี พ.ศ.", "Year (BE)"),
+    "search": ("ค้นหา", "Search"),
+    "search_hint": ("เรื่อง ผู้ส่ง หรือเลขที่หนังสือ (บางส่วนของคำก็ได้)", "subject, sender or reference (any part)"),
+    "received_from": ("รับตั้งแต่วันที่", "Received from"),
+    "received_to": ("ถึงวันที่", "to"),
+    "review_only": ("เฉพาะที่ควรตรวจสอบ", "Needs review only"),
+    "verdict": ("ลายมือชื่อ", "Signature"),
+    "any": ("ทั้งหมด", "any"),
+    "v_passed": ("ผ่าน", "passed"),
+    "v_failed": ("ไม่ผ่าน", "failed"),
+    "v_indeterminate": ("ตรวจสอบไม่ได้", "indeterminate"),
+    "v_unsigned": ("ไม่มีลายมือชื่อ", "unsigned"),
+    "col_no": ("เลขทะเบียนรับ", "No."),
+    "col_ref": ("ที่", "Reference"),
+    "col_date": ("ลงวันที่", "Dated"),
+    "col_from": ("จาก", "From"),
+    "col_to": ("ถึง", "To"),
+    "col_subject": ("เรื่อง", "Subject"),
+    "col_action": ("การปฏิบัติ", "Action"),
+    "col_remarks": ("หมายเหตุ", "Remarks"),
+    "received": ("วันเวลาที่รับ", "Received"),
+    "entries": ("รายการ", "entries"),
+    "page": ("หน้า", "page"),
+    "previous": ("ก่อนหน้า", "previous"),
+    "next": ("ถัดไป", "next"),
+    "nothing": ("ไม่มีรายการ", "Nothing here."),
+    "letter": ("หนังสือเลขรับ", "Letter"),
+    "files": ("ไฟล์", "Files"),
+    "original": ("ต้นฉบับ", "original"),
+    "findings": ("ผลการตรวจ", "Findings"),
+    "filing": ("การส่งเข้าแฟ้มและการแจ้งผู้ส่ง", "Filing and notices"),
+    "actions_done": ("สิ่งที่เจ้าหน้าที่ทำ", "What people did"),
+    "notes": ("บันทึก", "Notes"),
+    "add_note": ("เพิ่มบันทึก", "Add note"),
+    "assign": ("มอบหมายให้หน่วย", "Assign to department"),
+    "assigned": ("มอบหมายแล้ว", "assigned"),
+    "department": ("ฝ่าย/หน่วยที่ปฏิบัติ", "Department"),
+    "cancel_entry": ("ยกเลิกรายการ (เลขรับไม่นำมาใช้ใหม่)", "Cancel entry (the number is not reused)"),
+    "reason": ("เหตุผล", "Reason"),
+    "reason_required": ("กรุณาระบุเหตุผล", "Give a reason."),
+    "save": ("บันทึก", "Save"),
+    "cancelled": ("ยกเลิก", "cancelled"),
+    "review": ("ควรตรวจสอบ", "needs review"),
+    "signature": ("ลายมือชื่ออิเล็กทรอนิกส์", "Electronic signature"),
+    "sig_none": ("ไม่มีลายมือชื่อ", "no signature"),
+    "size": ("ขนาด", "size"),
+    "held_at": ("กักไว้เมื่อ", "Held at"),
+    "sender": ("ผู้ส่ง", "Sender"),
+    "reasons": ("เหตุที่กักไว้", "Why it was held"),
+    "release": ("รับเข้าทะเบียน", "Release (register it)"),
+    "reject": ("ปฏิเสธ", "Reject"),
+    "select_all": ("เลือกทั้งหมด", "select all"),
+    "released_as": ("รับเข้าทะเบียนแล้ว เลขรับ", "Released, receive number"),
+    "rejected": ("ปฏิเสธแล้ว", "Rejected"),
+    "refused": ("ทำรายการไม่ได้", "Not done"),
+    "done": ("เรียบร้อย", "Done"),
+    "state_held": ("กักไว้", "held"),
+    "state_released": ("รับเข้าแล้ว", "released"),
+    "state_rejected": ("ปฏิเสธแล้ว", "rejected"),
+    "classified": ("หนังสือลับ", "classified"),
+    "reveal": ("เปิดดูเนื้อหา", "Show the content"),
+    "reveal_confirm": ("ข้าพเจ้ายืนยันว่าจำเป็นต้องเปิดดูหนังสือลับนี้ และทราบว่าการเปิดดูจะถูกบันทึกไว้",
+                       "I confirm that I need to open this classified letter and that opening it is recorded."),
+    "audit_trail": ("บันทึกการเปิดดูหนังสือลับ", "Audit trail of classified letters"),
+    "language": ("English", "ภาษาไทย"),
+    "urgency_most_urgent": ("ด่วนที่สุด", "most urgent"),
+    "urgency_very_urgent": ("ด่วนมาก", "very urgent"),
+    "urgency_urgent": ("ด่วน", "urgent"),
+    "queue_id": ("รหัสคิว", "Queue id"),
+    "registered_at": ("ลงทะเบียนเมื่อ", "Registered"),
+    "emergency_no": ("เลขทะเบียนฉุกเฉิน", "Emergency number"),
+    "role": ("บทบาท", "Role"),
+    "digits": ("ตัวเลขไทย / ตัวเลขอารบิก", "Thai or Arabic digits"),
+    "format": ("รูปแบบ", "Format"),
+    "pdf_book": ("สมุดทะเบียน (PDF สำหรับพิมพ์)", "Register book (PDF to print)"),
+    "csv_sheet": ("ตาราง CSV (เปิดด้วย Excel)", "CSV sheet (opens in Excel)"),
+    "download": ("ดาวน์โหลด", "Download"),
+    "book_general": ("ทะเบียนหนังสือรับ", "General register"),
+    "book_secret": ("ทะเบียนหนังสือรับลับ", "Secret register"),
+    "emergency_intro": ("บันทึกหนังสือที่ลงเลขในสมุดทะเบียนฉุกเฉินระหว่างระบบขัดข้อง พร้อมไฟล์สแกน "
+                        "หนังสือจะได้เลขรับถัดไปของทะเบียนและเก็บเลขทะเบียนฉุกเฉินไว้",
+                        "Enter a letter numbered in the paper emergency register during an outage, with its scans; "
+                        "it gets the register's next receive number and keeps its emergency number."),
+    "scans": ("ไฟล์สแกน (PDF, JPEG, PNG, TIFF)", "Scans (PDF, JPEG, PNG, TIFF)"),
+    "check": ("ตรวจสอบ", "Check"),
+    "import": ("ลงทะเบียน", "Register"),
+    "checked_ok": ("ตรวจสอบแล้ว ข้อมูลถูกต้อง กด \"ลงทะเบียน\" เพื่อบันทึก", "Checked: all fields are right; press Register to enter it."),
+    "already": ("มีในทะเบียนแล้ว", "already in the register"),
+    "spool": ("หนังสือรอตรวจ", "Spool"),
+    "outbox": ("งานส่งต่อ", "Outbox"),
+    "dead_items": ("งานที่ส่งไม่สำเร็จ", "Dead items"),
+    "retry": ("ลองส่งใหม่", "Retry"),
+    "retry_all": ("ลองส่งใหม่ทั้งหมด", "Retry all dead"),
+    "keys": ("กุญแจและใบรับรอง", "Keys and certificates"),
+    "warnings": ("คำเตือน", "Warnings"),
+    "last_errors": ("ข้อผิดพลาดล่าสุด", "Last errors"),
+    "notices_held": ("หนังสือแจ้งที่ค้างอยู่", "Notices held"),
+}
+
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def word(key: str, lang: str = "th") -> str:
+    pair = WORDS.get(key)
+    if pair is None:
+        return key
+    return pair[1] if lang == "en" and pair[1] else pair[0]
+
+
+def be_date(value: dt.date | dt.datetime | None, lang: str = "th", with_time: bool = False) -> str:
+    """5 มี.ค. 2569 (10.30 น.): Buddhist era in both languages; times in Bangkok."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        local = to_bangkok(value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc))
+        day = local.date()
+    else:
+        local, day = None, value
+    month = THAI_MONTHS_SHORT[day.month - 1] if lang != "en" else MONTHS_EN[day.month - 1]
+    text = f"{day.day} {month} {day.year + 543}"
+    if with_time and local is not None:
+        text += f" {local:%H.%M} น." if lang != "en" else f" {local:%H:%M}"
+    return text

@@ -1,0 +1,220 @@
+"""The register (ทะเบียนหนังสือรับ) page and one letter's page with its files and the
+actions on it: cancel (the number stays taken), assign to a department (การปฏิบัติ),
+add a note. Every action goes through the tools' functions or storage/desk.py and is
+recorded in `operator_actions` under the person's name (`web:<user>`)."""
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from rules.thai_time import BANGKOK
+from gateway.tools.actions import acting_as, record_action
+from gateway.tools.common import ToolError
+from gateway.web.desk import Desk, Forbidden, NotFound, page
+from gateway.web.auth import Person
+from storage import desk as store
+
+PER_PAGE = 50
+VERDICT_KEY = {"TOTAL_PASSED": "v_passed", "TOTAL_FAILED": "v_failed", "INDETERMINATE": "v_indeterminate"}
+RANK = {"TOTAL_FAILED": 0, "INDETERMINATE": 1, "TOTAL_PASSED": 2}
+
+
+def worst_verdict(signatures: list[dict] | None) -> str | None:
+    """TOTAL_FAILED over INDETERMINATE over TOTAL_PASSED; None for an unsigned file."""
+    indications = [s.get("indication") for s in signatures or [] if s.get("indication") in RANK]
+    return min(indications, key=RANK.__getitem__) if indications else None
+
+
+def letter_verdict(attachments) -> str | None:
+    verdicts = [worst_verdict(a.signatures) for a in attachments]
+    verdicts = [v for v in verdicts if v]
+    return min(verdicts, key=RANK.__getitem__) if verdicts else None
+
+
+def _int(text: str | None, default: int, low: int, high: int) -> int:
+    try:
+        value = int(text or default)
+    except ValueError:
+        return default
+    return value if low <= value <= high else default
+
+
+def _day(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _bangkok_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=BANGKOK)
+
+
+def register_view(desk: Desk, request: Request, person: Person, form: FormData | None,
+                  book: str | None = None) -> Response:
+    book = book or desk.general_book
+    units = desk.units_of(person, book)
+    q = request.query_params
+    if not units:
+        raise NotFound()
+    default = next((u for u in person.units if u in units), units[0])
+    unit = q.get("unit") or default
+    if unit not in units:
+        raise NotFound()
+    year = _int(q.get("year"), desk.this_year(), 2400, 2700)
+    received_from, received_to = _day(q.get("from")), _day(q.get("to"))
+    query = store.RegisterQuery(
+        unit=unit, book=book, year=year, search=(q.get("q") or "")[:100],
+        review_only=q.get("review") == "1",
+        verdict=q.get("verdict") if q.get("verdict") in store.VERDICTS else "",
+        received_from=_bangkok_midnight(received_from) if received_from else None,
+        received_to=_bangkok_midnight(received_to + dt.timedelta(days=1)) if received_to else None,
+        page=_int(q.get("page"), 1, 1, 100000), per_page=PER_PAGE)
+    from gateway.tools.register_rows import rows_for
+
+    with desk.services.db.session() as session:
+        letters, total = store.register_page(session, query)
+        rows = rows_for(session, letters, unit, desk.services.directory, person.thai_digits)
+        assigned = store.current_assignments(session, [x.id for x in letters])
+        years = store.register_years(session, unit, book)
+    verdicts = {x.id: letter_verdict(x.attachments) for x in letters}
+    if year not in years:
+        years = sorted(set(years) | {year}, reverse=True)
+    pages = max(1, -(-total // PER_PAGE))
+    template = "register.html"
+    return desk.render(request, person, template, units=units, unit=unit, year=year, years=years,
+                       book=book, query=query, rows=rows, total=total, pages=pages, assigned=assigned,
+                       verdicts=verdicts, verdict_key=VERDICT_KEY,
+                       q_from=received_from.isoformat() if received_from else "",
+                       q_to=received_to.isoformat() if received_to else "")
+
+
+def load_letter(desk: Desk, person: Person, letter_id: int):
+    """The letter and its details for this person, or NotFound (also for another unit's)."""
+    from gateway.tools.register_show import entry_details
+
+    with desk.services.db.session() as session:
+        letter = store.letter_by_id(session, letter_id)
+        if letter is None or not person.sees_book(letter.unit, letter.book, desk.secret_book):
+            raise NotFound()
+        data = entry_details(session, letter)
+        data["id"] = letter.id
+        data["notes"] = [{"at": n.at, "who": n.who, "text": n.text} for n in store.notes_of(session, letter.id)]
+        data["assignments"] = [{"at": a.at, "who": a.who, "department": a.department}
+                               for a in store.assignments_of(session, letter.id)]
+        for item in data["outbox"]:
+            item["done_dt"] = dt.datetime.fromisoformat(item["done_at"]) if item["done_at"] else None
+        for action in data["actions"]:
+            action["at_dt"] = dt.datetime.fromisoformat(action["at"])
+        data["classified"] = letter.secrecy not in ("none", None)
+        data["sealed"] = bool((letter.facts or {}).get("sealed"))
+        session.expunge(letter)
+    return letter, data
+
+
+def letter_view(desk: Desk, request: Request, person: Person, form: FormData | None,
+                message: str | None = None, status: int = 200, revealed: dict | None = None) -> Response:
+    letter, data = load_letter(desk, person, request.path_params["letter_id"])
+    done = request.query_params.get("done")
+    return desk.render(request, person, "letter.html", status=status, letter=letter, data=data,
+                       message=message, done=done if done in ("cancelled", "assigned", "noted") else None,
+                       verdict_key=VERDICT_KEY, worst_verdict=worst_verdict, revealed=revealed,
+                       unit_th=desk.unit_name(letter.unit), letter_day=_letter_day(letter, revealed))
+
+
+def _letter_day(letter, revealed: dict | None) -> dt.date | None:
+    """ลงวันที่ as a date (shown in Buddhist era); a revealed classified letter's from its
+    decrypted facts."""
+    if revealed and revealed.get("letter_date"):
+        return _day(str(revealed["letter_date"]))
+    return letter.letter_date
+
+
+def letter_file(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
+    letter, data = load_letter(desk, person, request.path_params["letter_id"])
+    position = request.path_params["position"]
+    if data["sealed"]:  # decrypted only on request, with the audit entry first (secret register)
+        raise NotFound()
+    files = data["attachments"]
+    if not 0 <= position < len(files):
+        raise NotFound()
+    item = files[position]
+    return file_response(desk.services.vault.get(item["sha256"]), item.get("filename"),
+                         item.get("content_type") or "")
+
+
+def file_response(data: bytes, filename: str | None, content_type: str) -> Response:
+    """A PDF opens in the browser's own viewer; anything else is only downloaded, as
+    bytes, never rendered (a sender's HTML or SVG must not run on our origin)."""
+    name = filename or "file"
+    is_pdf = content_type == "application/pdf" and data.startswith(b"%PDF")
+    disposition = "inline" if is_pdf else "attachment"
+    ascii_name = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in name)
+    return Response(data, media_type="application/pdf" if is_pdf else "application/octet-stream", headers={
+        "content-disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+        "content-security-policy": "sandbox" if not is_pdf else "default-src 'none'; object-src 'self'",
+    })
+
+
+def _text(form: FormData, name: str, limit: int) -> str:
+    return str(form.get(name) or "").strip()[:limit]
+
+
+def letter_action(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
+    letter, data = load_letter(desk, person, request.path_params["letter_id"])
+    what = request.path_params["action"]
+    if what not in ("cancel", "assign", "note"):
+        raise NotFound()
+    lang = person.lang
+    from gateway.web.i18n import word
+
+    if what == "cancel":
+        reason = _text(form, "reason", 500)
+        if not reason:
+            return letter_view(desk, request, person, None, word("reason_required", lang), 400)
+        from gateway.tools.register_show import cancel
+
+        try:
+            with acting_as(person.who):
+                cancel(desk.services, letter.unit, letter.receive_no, reason, letter.book)
+        except ToolError as exc:
+            return letter_view(desk, request, person, None, str(exc), 409)
+        done = "cancelled"
+    elif what == "assign":
+        department = _text(form, "department", 300)
+        if not department:
+            return letter_view(desk, request, person, None, word("department", lang) + "?", 400)
+        with acting_as(person.who), desk.services.db.session() as session:
+            store.assign(session, letter.id, person.who, department)
+            record_action(session, "letter_assigned", queue_id=letter.queue_id, unit=letter.unit,
+                          letter_id=letter.id, details={"receive_no": letter.receive_no,
+                                                        "department": department})
+        done = "assigned"
+    else:
+        note = _text(form, "note", 4000)
+        if not note:
+            return letter_view(desk, request, person, None, word("notes", lang) + "?", 400)
+        with acting_as(person.who), desk.services.db.session() as session:
+            row = store.add_note(session, letter.id, person.who, note)
+            # The note's text stays in the database: it may quote a classified letter.
+            record_action(session, "letter_note_added", queue_id=letter.queue_id, unit=letter.unit,
+                          letter_id=letter.id, details={"receive_no": letter.receive_no, "note_id": row.id})
+        done = "noted"
+    return RedirectResponse(f"/letters/{letter.id}?done={done}", status_code=303)
+
+
+def routes(desk: Desk) -> list[Route]:
+    return [
+        Route("/register", page(desk, register_view), methods=["GET"]),
+        Route("/letters/{letter_id:int}", page(desk, letter_view), methods=["GET"]),
+        Route("/letters/{letter_id:int}/files/{position:int}", page(desk, letter_file), methods=["GET"]),
+        Route("/letters/{letter_id:int}/{action:str}", page(desk, letter_action, act=True), methods=["POST"]),
+    ]
+
+
+__all__ = ["routes", "Forbidden"]

@@ -1,0 +1,177 @@
+"""The rest of the desk: printing and export (the register book PDF and the CSV of
+`register export`), the emergency register form (the validation and import of
+`register import-emergency`), and the operations page for administrators (the figures
+of `status` and the outbox's dead items with a retry, as `outbox retry`)."""
+from __future__ import annotations
+
+import csv
+import re
+import tempfile
+from pathlib import Path
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.tools.actions import acting_as
+from gateway.tools.common import ToolError
+from gateway.web.desk import Desk, NotFound, page
+from gateway.web.auth import Person
+from gateway.web.i18n import word
+from gateway.web.pages_letters import _day
+
+SCAN_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif"}
+EMERGENCY_FIELDS = ("emergency_no", "received_at", "reference", "letter_date", "sender", "addressee",
+                    "subject", "action", "note")
+
+
+# --- printing and export --------------------------------------------------------------
+
+def export_form(desk: Desk, request: Request, person: Person, form: FormData | None,
+                message: str | None = None, status: int = 200) -> Response:
+    books = [b for b in (desk.general_book, desk.secret_book) if desk.units_of(person, b)]
+    units = desk.units_of(person, desk.general_book) or desk.units_of(person, desk.secret_book)
+    return desk.render(request, person, "export.html", status=status, units=units, books=books,
+                       year=desk.this_year(), message=message)
+
+
+def export_file(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
+    from gateway.tools.register_export import export
+
+    unit, book = str(form.get("unit") or ""), str(form.get("book") or desk.general_book)
+    fmt = "pdf" if form.get("format") == "pdf" else "csv"
+    if unit not in desk.units_of(person, book):
+        raise NotFound()
+    try:
+        year = int(str(form.get("year") or desk.this_year()))
+    except ValueError:
+        year = 0
+    if not 2400 <= year <= 2700:
+        return export_form(desk, request, person, None, f"{year}: {word('year', person.lang)}?", 400)
+    days = (_day(str(form.get("from") or "")), _day(str(form.get("to") or "")))
+    with tempfile.TemporaryDirectory(prefix="saraban-export-") as tmp:
+        path = Path(tmp) / f"register.{fmt}"
+        try:
+            with acting_as(person.who):  # the printed book's footer names who printed it
+                result = export(desk.services, unit, year, fmt, path, book, days=days)
+        except ToolError as exc:
+            return export_form(desk, request, person, None, str(exc), 409)
+        data = path.read_bytes()
+    name = f"{unit}-{book}-{year}.{fmt}"
+    media = "application/pdf" if fmt == "pdf" else "text/csv; charset=utf-8"
+    return Response(data, media_type=media, headers={
+        "content-disposition": f'attachment; filename="{name}"',
+        "x-register-entries": str(result["rows"])})
+
+
+# --- the emergency register (ฉ) ----------------------------------------------------------
+
+def emergency_form(desk: Desk, request: Request, person: Person, form: FormData | None,
+                   message: str | None = None, results: list[dict] | None = None, values: dict | None = None,
+                   status: int = 200) -> Response:
+    units = [u for u in desk.units_of(person) if u in person.visible or person.all_units]
+    return desk.render(request, person, "emergency.html", status=status, units=units, message=message,
+                       results=results, values=values or {}, max_mb=desk.web.max_upload_mb)
+
+
+def _scan_name(upload: UploadFile, n: int, content_type: str) -> str:
+    stem = Path(upload.filename or "").stem
+    stem = re.sub(r"[^\w.\-]+", "_", stem, flags=re.UNICODE).strip("._")[:80] or f"scan{n}"
+    return f"{stem}{SCAN_TYPES[content_type]}"
+
+
+def emergency_submit(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
+    """One letter of the paper register: written as the one-row CSV `register
+    import-emergency` reads, beside its scans, and checked (or imported) by that code."""
+    from gateway.pipeline.parse import sniff
+    from gateway.tools.emergency_import import import_emergency, read_rows
+
+    values = {key: str(form.get(key) or "").strip()[:1000] for key in EMERGENCY_FIELDS}
+    unit = str(form.get("unit") or "")
+    if unit not in person.visible and not person.all_units:
+        raise NotFound()
+    uploads = [u for u in form.getlist("scans") if isinstance(u, UploadFile) and u.filename]
+    if not uploads:
+        return emergency_form(desk, request, person, None, "ไฟล์สแกน: " + word("nothing", person.lang),
+                              values=values, status=400)
+    with tempfile.TemporaryDirectory(prefix="saraban-emergency-") as tmp:
+        names = []
+        for n, upload in enumerate(uploads, start=1):
+            data = upload.file.read(desk.max_upload + 1)
+            content_type = sniff(data)
+            if content_type not in SCAN_TYPES or len(data) > desk.max_upload:
+                return emergency_form(desk, request, person, None,
+                                      f"{upload.filename}: {content_type}, {len(data)} bytes; "
+                                      "PDF, JPEG, PNG or TIFF only", values=values, status=400)
+            name = _scan_name(upload, n, content_type)
+            (Path(tmp) / name).write_bytes(data)
+            names.append(name)
+        sheet = Path(tmp) / "emergency.csv"
+        with open(sheet, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow([*EMERGENCY_FIELDS, "scan"])
+            writer.writerow([values[key] for key in EMERGENCY_FIELDS] + [";".join(names)])
+        try:
+            if form.get("do") != "import":
+                read_rows(sheet)  # the whole check, nothing written
+                return emergency_form(desk, request, person, None, values=values,
+                                      results=[{"checked": True}])
+            with acting_as(person.who):
+                results = import_emergency(desk.services, sheet, unit, str(form.get("reason") or "") or None)
+        except ToolError as exc:
+            text = str(exc).replace(str(sheet), "").lstrip(": ").replace(tmp + "/", "")
+            return emergency_form(desk, request, person, None, text, values=values, status=400)
+    return emergency_form(desk, request, person, None, results=results)
+
+
+# --- operations ---------------------------------------------------------------------------
+
+def operations(desk: Desk, request: Request, person: Person, form: FormData | None,
+               retried: tuple[list[int], list[str]] | None = None) -> Response:
+    from gateway.secrecy.keys import KeyStore
+    from gateway.service.status import collect_status
+    from storage.outbox import items_in_state
+
+    status = collect_status(desk.settings)
+    keystore = KeyStore.for_data_dir(desk.settings.data_dir)
+    keys, warnings = keystore.listing(), keystore.warnings()
+    with desk.services.db.session() as session:
+        dead = [{"id": i.id, "kind": i.kind, "unit": i.unit, "queue_id": i.queue_id, "attempts": i.attempts,
+                 "last_error": i.last_error, "created_at": i.created_at} for i in items_in_state(session, "dead", limit=500)]
+        waiting = [{"id": i.id, "kind": i.kind, "unit": i.unit, "attempts": i.attempts,
+                    "last_error": i.last_error, "next_attempt_at": i.next_attempt_at}
+                   for i in items_in_state(session, "pending", limit=2000) if i.last_error][:50]
+    return desk.render(request, person, "operations.html", status_=status, keys=keys, warnings=warnings,
+                       dead=dead, waiting=waiting, retried=retried)
+
+
+def retry(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
+    from storage.outbox import retry_items
+
+    ids = [int(v) for v in form.getlist("id") if str(v).isdigit()][:500]
+    every = form.get("all") == "dead"
+    if not ids and not every:
+        return operations(desk, request, person, None, ([], [word("nothing", person.lang)]))
+    with acting_as(person.who), desk.services.db.session() as session:
+        retried, refused = retry_items(session, ids, every)
+        from gateway.tools.actions import record_action
+
+        record_action(session, "outbox_retried", details={"items": retried})
+    return operations(desk, request, person, None, (retried, refused))
+
+
+def routes(desk: Desk) -> list[Route]:
+    desk.pages.update({"export", "emergency", "operations"})
+    export_roles = ("clerk", "registrar", "auditor", "admin")
+    return [
+        Route("/export", page(desk, export_form, roles=export_roles), methods=["GET"]),
+        Route("/export", page(desk, export_file, roles=export_roles), methods=["POST"]),
+        Route("/emergency", page(desk, emergency_form, act=True), methods=["GET"]),
+        Route("/emergency", page(desk, emergency_submit, act=True), methods=["POST"]),
+        Route("/operations", page(desk, operations, roles=("admin",)), methods=["GET"]),
+        Route("/operations/retry", page(desk, retry, roles=("admin",)), methods=["POST"]),
+    ]
+
+
+__all__ = ["routes"]

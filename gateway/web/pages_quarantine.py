@@ -1,0 +1,117 @@
+"""Held letters (กักกัน): the list with reasons in words, one entry with its files,
+and release or reject of one or many at once, through the quarantine tool's own
+functions (gateway/tools/quarantine.py): the released letter gets the next receive
+number and the sender the acknowledgement; a rejected one keeps its rejection."""
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.tools.actions import acting_as
+from gateway.tools.common import ToolError
+from gateway.tools.quarantine import list_entries, reject, release, show_entry
+from gateway.web.desk import Desk, NotFound, page
+from gateway.web.auth import Person
+from gateway.web.i18n import word
+from gateway.web.pages_letters import file_response
+
+STATES = ("held", "released", "rejected")
+MAX_AT_ONCE = 200
+
+
+def quarantine_view(desk: Desk, request: Request, person: Person, form: FormData | None,
+                    results: list[dict] | None = None, message: str | None = None, status: int = 200) -> Response:
+    state = request.query_params.get("state", "held")
+    state = state if state in STATES else "held"
+    entries = [e for e in list_entries(desk.services, state) if person.sees_unit(e["unit"])]
+    entries.reverse()  # newest first
+    for entry in entries:
+        entry["held_dt"] = dt.datetime.fromisoformat(entry["held_at"])
+    return desk.render(request, person, "quarantine.html", status=status, entries=entries, state=state,
+                       states=STATES, results=results, message=message)
+
+
+def _entry(desk: Desk, person: Person, quarantine_id: int) -> dict:
+    try:
+        data = show_entry(desk.services, quarantine_id)
+    except ToolError:
+        raise NotFound() from None
+    if not person.sees_unit(data["unit"]):
+        raise NotFound()
+    data["held_dt"] = dt.datetime.fromisoformat(data["held_at"])
+    for action in data["actions"]:
+        action["at_dt"] = dt.datetime.fromisoformat(action["at"])
+    return data
+
+
+def entry_view(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
+    data = _entry(desk, person, request.path_params["entry_id"])
+    return desk.render(request, person, "quarantine_entry.html", entry=data)
+
+
+def entry_file(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
+    data = _entry(desk, person, request.path_params["entry_id"])
+    position = request.path_params["position"]
+    sha = data.get("raw_sha256")
+    if not sha or not desk.services.vault.has(sha):
+        raise NotFound()
+    try:
+        msg = email.message_from_bytes(desk.services.vault.get(sha), policy=email.policy.default)
+        parts = list(msg.iter_attachments())
+    except Exception:  # a held message that does not parse has no files to show
+        raise NotFound() from None
+    if not 0 <= position < len(parts):
+        raise NotFound()
+    part = parts[position]
+    payload = part.get_payload(decode=True) or b""
+    sniffed = "application/pdf" if payload.startswith(b"%PDF") else part.get_content_type()
+    return file_response(payload, part.get_filename(), sniffed)
+
+
+def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
+    """Release or reject the ticked entries; each one's outcome is shown."""
+    action = str(form.get("action") or "")
+    reason = str(form.get("reason") or "").strip()[:500]
+    ids = []
+    for value in form.getlist("id")[:MAX_AT_ONCE]:
+        if str(value).isdigit():
+            ids.append(int(value))
+    if action not in ("release", "reject") or not ids:
+        return quarantine_view(desk, request, person, None, message=word("nothing", person.lang), status=400)
+    if not reason:
+        return quarantine_view(desk, request, person, None, message=word("reason_required", person.lang),
+                               status=400)
+    results = []
+    for quarantine_id in ids:
+        try:
+            _entry(desk, person, quarantine_id)
+        except NotFound:
+            results.append({"id": quarantine_id, "ok": False, "text": word("not_found_text", person.lang)})
+            continue
+        try:
+            with acting_as(person.who):
+                if action == "release":
+                    letter = release(desk.pipeline_services(), quarantine_id, reason)
+                    results.append({"id": quarantine_id, "ok": True, "letter_id": letter.id,
+                                    "text": f"{word('released_as', person.lang)} {letter.receive_no}"})
+                else:
+                    reject(desk.services, quarantine_id, reason)
+                    results.append({"id": quarantine_id, "ok": True, "text": word("rejected", person.lang)})
+        except ToolError as exc:  # already decided, unreadable, resent: the tool's sentence
+            results.append({"id": quarantine_id, "ok": False, "text": str(exc)})
+    return quarantine_view(desk, request, person, None, results=results)
+
+
+def routes(desk: Desk) -> list[Route]:
+    return [
+        Route("/quarantine", page(desk, quarantine_view), methods=["GET"]),
+        Route("/quarantine", page(desk, decide, act=True), methods=["POST"]),
+        Route("/quarantine/{entry_id:int}", page(desk, entry_view), methods=["GET"]),
+        Route("/quarantine/{entry_id:int}/files/{position:int}", page(desk, entry_file), methods=["GET"]),
+    ]

@@ -1,0 +1,88 @@
+"""The secret register (ทะเบียนหนังสือรับลับ): only the unit's secret registrar
+(นายทะเบียนลับ) and the auditors see it. It lists numbers and dates; a letter's subject,
+sender's text and files are decrypted only when the person asks, after confirming, and
+the hash-chained audit trail gets its entry (fsync'ed) before the decryption, exactly
+as `saraban-gateway letter view` does (gateway/secrecy/sealed_store.py)."""
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.secrecy.audit import audit_path, read_events
+from gateway.secrecy.errors import SecrecyError, TamperedError
+from gateway.secrecy.sealed_store import SealedStore
+from gateway.web.desk import Desk, NotFound, page
+from gateway.web.auth import Person
+from gateway.web.i18n import word
+from gateway.web.pages_letters import file_response, letter_view, load_letter, register_view
+
+SECRET_ROLES = ("registrar", "auditor")
+
+
+def secret_register(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
+    return register_view(desk, request, person, form, book=desk.secret_book)
+
+
+def _audit(letter, person: Person) -> dict:
+    return {"who": person.who, "letter_id": f"{letter.queue_id}:{letter.unit}",
+            "receive_no": letter.receive_no, "book": letter.book}
+
+
+def reveal(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
+    letter, data = load_letter(desk, person, request.path_params["letter_id"])
+    if not data["sealed"]:
+        raise NotFound()
+    if form.get("confirm") != "yes":
+        return letter_view(desk, request, person, None, word("reveal_confirm", person.lang), 400)
+    store = SealedStore(desk.settings.data_dir)
+    try:
+        meta = store.open_json(letter.queue_id, "meta", action="view", **_audit(letter, person))
+    except TamperedError:
+        return letter_view(desk, request, person, None, "the stored letter was changed; it is not shown", 409)
+    except SecrecyError as exc:
+        return letter_view(desk, request, person, None, f"cannot decrypt: {exc}", 409)
+    facts = meta.get("facts") or {}
+    revealed = {"subject": meta.get("subject"), "sender_name": meta.get("sender_name"),
+                "reference": facts.get("reference"), "letter_date": facts.get("letter_date"),
+                "findings": [f for f in meta.get("findings") or [] if f.get("verdict") != "pass"],
+                "attachments": meta.get("attachments") or []}
+    return letter_view(desk, request, person, None, revealed=revealed)
+
+
+def reveal_file(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
+    letter, data = load_letter(desk, person, request.path_params["letter_id"])
+    position = request.path_params["position"]
+    if not data["sealed"] or form.get("confirm") != "yes":
+        raise NotFound()
+    store = SealedStore(desk.settings.data_dir)
+    name = f"att-{position}"
+    if not 0 <= position < 1000 or not store.has(letter.queue_id, name):
+        raise NotFound()
+    blob = store.open(letter.queue_id, [name], action="view_file", **_audit(letter, person))[name]
+    # The file's own name may be classified text: it goes neither into the URL nor the
+    # download name.
+    return file_response(blob, f"{letter.number}-{letter.year}-{position + 1}.pdf", "application/pdf")
+
+
+def audit_trail(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
+    """The decryptions of the letters this person may see (auditors: all)."""
+    events = read_events(audit_path(desk.settings.data_dir), limit=2000)
+    shown = []
+    for event in reversed(events):
+        unit = str(event.get("letter_id") or "").partition(":")[2]
+        if person.role == "auditor" or (unit and person.sees_book(unit, desk.secret_book, desk.secret_book)):
+            shown.append(event)
+    return desk.render(request, person, "audit.html", events=shown[:500])
+
+
+def routes(desk: Desk) -> list[Route]:
+    desk.pages.add("secret_register")
+    return [
+        Route("/secret", page(desk, secret_register, roles=SECRET_ROLES), methods=["GET"]),
+        Route("/secret/audit", page(desk, audit_trail, roles=SECRET_ROLES), methods=["GET"]),
+        Route("/letters/{letter_id:int}/reveal", page(desk, reveal, roles=SECRET_ROLES), methods=["POST"]),
+        Route("/letters/{letter_id:int}/files/{position:int}/reveal", page(desk, reveal_file, roles=SECRET_ROLES),
+              methods=["POST"]),
+    ]

@@ -1,0 +1,137 @@
+"""What the web desk (gateway/web/) reads and writes beyond the tools' functions: one
+page of a unit's register with Thai substring search and filters, one entry by id,
+the notes and assignments (การปฏิบัติ) people add to an entry.
+
+Thai is written without spaces between words, so search is by substring: SQLite
+matches an FTS5 trigram index (three characters or more; shorter terms fall back to
+LIKE), PostgreSQL uses ILIKE on an expression with a pg_trgm GIN index (both made by
+migration 0006_web_desk)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, String, and_, column, cast, exists, func, not_, select, text
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import Letter, LetterAttachment
+from storage.models import LetterAssignment, LetterNote
+
+# Must stay the expression of the index in 0006_web_desk (PostgreSQL matches it exactly).
+SEARCH_TEXT = ("(coalesce(letters.subject, '') || ' ' || coalesce(letters.sender_name, '') || ' ' "
+               "|| letters.sender || ' ' || coalesce(letters.reference, ''))")
+VERDICTS = ("passed", "failed", "indeterminate", "unsigned")
+
+
+@dataclass
+class RegisterQuery:
+    unit: str
+    book: str
+    year: int
+    search: str = ""
+    review_only: bool = False
+    verdict: str = ""  # one of VERDICTS, or "" for any
+    received_from: dt.datetime | None = None
+    received_to: dt.datetime | None = None  # exclusive
+    page: int = 1
+    per_page: int = 50
+
+
+def _like_escape(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_condition(session: Session, term: str):
+    dialect = session.get_bind().dialect.name
+    pattern = f"%{_like_escape(term)}%"
+    if dialect == "sqlite" and len(term) >= 3:
+        phrase = '"' + term.replace('"', '""') + '"'  # one FTS5 string: no operators
+        return Letter.id.in_(text("SELECT rowid FROM letters_fts WHERE letters_fts MATCH :phrase")
+                             .bindparams(phrase=phrase).columns(column("rowid", Integer)))
+    if dialect == "postgresql":
+        return text(f"{SEARCH_TEXT} ILIKE :pattern ESCAPE '\\'").bindparams(pattern=pattern)
+    return text(f"{SEARCH_TEXT} LIKE :pattern ESCAPE '\\'").bindparams(pattern=pattern)
+
+
+def _signatures_like(indication: str):
+    return exists().where(LetterAttachment.letter_id == Letter.id,
+                          cast(LetterAttachment.signatures, String).like(f'%"{indication}"%'))
+
+
+def _verdict_condition(verdict: str):
+    failed = _signatures_like("TOTAL_FAILED")
+    indeterminate = _signatures_like("INDETERMINATE")
+    passed = _signatures_like("TOTAL_PASSED")
+    if verdict == "failed":
+        return failed
+    if verdict == "indeterminate":
+        return and_(indeterminate, not_(failed))
+    if verdict == "passed":
+        return and_(passed, not_(failed), not_(indeterminate))
+    if verdict == "unsigned":
+        return and_(not_(failed), not_(indeterminate), not_(passed))
+    raise ValueError(f"unknown signature verdict filter {verdict!r}")
+
+
+def register_page(session: Session, query: RegisterQuery) -> tuple[list[Letter], int]:
+    """One page of the register, newest first, and how many entries match in all."""
+    conditions = [Letter.unit == query.unit, Letter.book == query.book, Letter.year == query.year]
+    term = query.search.strip()
+    if term:
+        conditions.append(_search_condition(session, term))
+    if query.review_only:
+        conditions.append(Letter.review.is_(True))
+    if query.verdict:
+        conditions.append(_verdict_condition(query.verdict))
+    if query.received_from is not None:
+        conditions.append(Letter.received_at >= query.received_from)
+    if query.received_to is not None:
+        conditions.append(Letter.received_at < query.received_to)
+    total = session.scalar(select(func.count()).select_from(Letter).where(*conditions)) or 0
+    page = max(1, query.page)
+    letters = list(session.scalars(
+        select(Letter).options(selectinload(Letter.attachments)).where(*conditions)
+        .order_by(Letter.number.desc()).offset((page - 1) * query.per_page).limit(query.per_page)))
+    return letters, total
+
+
+def register_years(session: Session, unit: str, book: str) -> list[int]:
+    return list(session.scalars(select(Letter.year).where(Letter.unit == unit, Letter.book == book)
+                                .distinct().order_by(Letter.year.desc())))
+
+
+def letter_by_id(session: Session, letter_id: int) -> Letter | None:
+    return session.scalar(select(Letter).options(selectinload(Letter.attachments)).where(Letter.id == letter_id))
+
+
+def add_note(session: Session, letter_id: int, who: str, note: str) -> LetterNote:
+    row = LetterNote(letter_id=letter_id, who=who, text=note)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def notes_of(session: Session, letter_id: int) -> list[LetterNote]:
+    return list(session.scalars(select(LetterNote).where(LetterNote.letter_id == letter_id).order_by(LetterNote.id)))
+
+
+def assign(session: Session, letter_id: int, who: str, department: str) -> LetterAssignment:
+    row = LetterAssignment(letter_id=letter_id, who=who, department=department)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def assignments_of(session: Session, letter_id: int) -> list[LetterAssignment]:
+    return list(session.scalars(select(LetterAssignment).where(LetterAssignment.letter_id == letter_id)
+                                .order_by(LetterAssignment.id)))
+
+
+def current_assignments(session: Session, letter_ids: list[int]) -> dict[int, str]:
+    """The department each letter was last passed to."""
+    out: dict[int, str] = {}
+    if letter_ids:
+        for row in session.scalars(select(LetterAssignment).where(LetterAssignment.letter_id.in_(letter_ids))
+                                   .order_by(LetterAssignment.id)):
+            out[row.letter_id] = row.department
+    return out

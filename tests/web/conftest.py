@@ -1,0 +1,89 @@
+"""The web desk under test: the real daemon with `[web] enabled = true`, notices going
+to an SMTP sink, accounts made with `saraban-gateway users add`, and Debian's Chromium
+driven by Playwright (no browser download: the system binary, headless)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.daemon import Daemon, write_config
+from tests.notices.sink import Sink
+from tests.paths import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "ถูกต้อง correct horse"  # Thai and spaces: passwords are any text of 12+ characters
+
+
+@dataclass
+class Desk:
+    daemon: Daemon
+    sink: Sink
+    url: str
+
+    def db(self, sql: str, *params) -> list[tuple]:
+        from tests.classified.helpers import db_rows
+
+        return db_rows(self.daemon, sql, *params)
+
+
+def add_users(config: Path, *users: tuple) -> None:
+    """(username, role, unit...) accounts, written straight through storage/users.py
+    (one argon2 hash each, no process per account; test_users_cli.py tests the command)."""
+    from gateway.config.settings import load_settings
+    from gateway.web.auth import hash_password
+    from storage.db import Database
+    from storage.users import add_user as store_user
+
+    db = Database(load_settings(config).database_url)
+    try:
+        db.create_schema()
+        password_hash = hash_password(PASSWORD)
+        with db.session() as session:
+            for username, role, *units in users:
+                store_user(session, username, role, list(units), password_hash)
+    finally:
+        db.dispose()
+
+
+def add_user(config: Path, username: str, role: str, *units: str, password: str = PASSWORD) -> None:
+    args = [sys.executable, "-m", "gateway", "--config", str(config), "users", "add", username,
+            "--role", role, "--password-stdin"]
+    for unit in units:
+        args += ["--unit", unit]
+    result = subprocess.run(args, input=password + "\n", cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def desk_config(tmp: Path, sink: Sink, web_port: int, extra: str = "") -> Path:
+    return write_config(tmp, extra=(f'[notices]\nsmarthost = "{sink.address}"\n'
+                                    f"[web]\nenabled = true\nport = {web_port}\n{extra}"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def shot(request, tmp_path):
+    """page -> a screenshot named after the test, in the test's own tmp directory."""
+    def take(page, name: str | None = None) -> Path:
+        path = tmp_path / f"{name or request.node.name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        assert path.stat().st_size > 1000
+        return path
+    return take
