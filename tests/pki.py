@@ -243,9 +243,11 @@ def build_pki(directory: Path) -> Pki:
 # ----------------------------------------------------------------------------- letters
 
 
-def make_letter(*, pad_to: int = 0, with_form_field: bool = False, pages: int = 1) -> bytes:
+def make_letter(*, pad_to: int = 0, with_form_field: bool = False, pages: int = 1,
+                field_value: str = "ต้นฉบับ") -> bytes:
     """A small real PDF: an A4 page with Thai text (Garuda, embedded), optionally a form
-    field ("remark") and an incompressible image to reach `pad_to` bytes."""
+    field ("remark", holding `field_value`; "" = a blank field) and an incompressible
+    image to reach `pad_to` bytes."""
     import os
 
     from pyhanko.pdf_utils import generic
@@ -297,7 +299,7 @@ def make_letter(*, pad_to: int = 0, with_form_field: bool = False, pages: int = 
         )
         w.insert_page(page)
     if with_form_field:
-        _add_text_field(w, "remark", "ต้นฉบับ")
+        _add_text_field(w, "remark", field_value)
     w.set_info(generic.DictionaryObject({generic.pdf_name("/Title"): generic.pdf_string("Saraban test letter")}))
     out = io.BytesIO()
     w.write(out)
@@ -495,3 +497,18 @@ def tamper_smime(raw: bytes) -> bytes:
     i = der.index(old)
     der = der[:i] + "ขอดู".encode("utf-8") + der[i + len("ขอดู".encode("utf-8")):]
     return head + b"\r\n\r\n" + base64.encodebytes(der)
+
+
+def self_signed_identity(directory: Path, name: str, *, not_before: dt.datetime, not_after: dt.datetime,
+                         cn: str = "Saraban Gateway Seal (TEST)") -> Identity:
+    """A self-signed signing certificate with the given dates (e.g. a seal that expired)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ident = Identity(directory / f"{name}.pem", directory / f"{name}.key")
+    if not ident.cert_path.exists():
+        key = _key()
+        subject = _name(cn, "กรุงเทพมหานคร", "TEST")
+        cert = _cert(subject, key, subject, key, ca=False, not_before=not_before, not_after=not_after, crl_url=None)
+        pem = serialization.Encoding.PEM
+        _write(ident.key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        _write(ident.cert_path, cert.public_bytes(pem))
+    return ident

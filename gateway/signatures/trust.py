@@ -130,3 +130,31 @@ class TrustSettings:
             allow_fetching=self.allow_fetching,
             revocation_mode=self.revocation_mode,
         )
+
+
+def anchor_validity_problem(path, moment=None) -> tuple[str, str] | None:
+    """(sub-indication, message) when the trust anchor that ends a validated path is
+    outside its own validity period, else None.
+
+    pyHanko (like RFC 5280) takes a trust anchor's dates as given. An operator who puts
+    a self-signed seal or signer in the trust roots would then see an expired one pass,
+    so the anchor's dates are held to the same rule as every other certificate's."""
+    import datetime as dt
+
+    if path is None:
+        return None
+    try:
+        anchor = path.trust_anchor
+        cert = getattr(anchor, "certificate", None) or getattr(anchor.authority, "certificate", None)
+        validity = cert["tbs_certificate"]["validity"]
+        not_before, not_after = validity["not_before"].native, validity["not_after"].native
+        name = cert.subject.native.get("common_name") or cert.subject.human_friendly
+    except Exception:
+        return None  # an anchor without a certificate (bare key): no dates to check
+    now = moment or dt.datetime.now(dt.timezone.utc)
+    if now > not_after:
+        return ("OUT_OF_BOUNDS_NO_POE",
+                f"the trust root {name} expired on {not_after.date().isoformat()} and nothing proves the signature came earlier")
+    if now < not_before:
+        return "NOT_YET_VALID", f"the trust root {name} is not valid before {not_before.date().isoformat()}"
+    return None

@@ -32,15 +32,30 @@ def test_content_drawn_after_signing_is_flagged(signed, trust):
     assert sig.review
 
 
-def test_form_field_changed_after_signing_needs_review(signed, trust):
+def test_a_signed_field_value_replaced_after_signing_is_not_a_pass(signed, trust):
+    # The Shadow "replace" attack: what the signed page showed in a field is swapped.
     verdict = verify_pdf(tamper_change_field(signed), trust)
     sig = sender(verdict)
-    # Form filling is allowed by an approval signature, so the signature itself holds...
-    assert sig.indication == "TOTAL_PASSED"
-    # ...but a human must see that "remark" changed.
+    assert (sig.indication, sig.sub_indication) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
     assert sig.modifications == "form_fields_changed"
     assert sig.changed_fields == ("remark",)
+    assert 'form field remark on page 1 showed "ต้นฉบับ" when signed and now shows "แก้ไขแล้ว"' in sig.message
     assert sig.review and verdict.review
+
+
+def test_a_blank_field_filled_in_after_an_approval_signature_holds_but_is_shown(pki, trust):
+    from tests.pki import make_letter, sign_letter
+
+    blank = sign_letter(make_letter(with_form_field=True, field_value=""), pki)
+    sig = sender(verify_pdf(tamper_change_field(blank, "รับทราบ"), trust))
+    # Form filling is what an approval signature allows: the signature holds...
+    assert sig.indication == "TOTAL_PASSED"
+    # ...but a human sees that "remark" was filled in, and with what.
+    assert sig.modifications == "form_fields_changed"
+    assert sig.changed_fields == ("remark",)
+    assert sig.message == 'form field remark on page 1 filled in after signing ("รับทราบ")'
+    assert "did not allow" not in sig.message
+    assert sig.review
 
 
 def test_changing_a_no_changes_certified_letter_breaks_the_certification(certified, trust):

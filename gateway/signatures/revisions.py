@@ -1,0 +1,186 @@
+"""What pyHanko's difference analysis does not see: bytes outside every revision, and
+form fields whose visible appearance changed after signing.
+
+* The incremental saving attack (PDF-Insecurity ISA) appends an update with an empty
+  cross-reference section and a trailer without /Prev. pyHanko's reader stops at the
+  last revision it can parse and never looks at the tail, yet Acrobat and others rebuild
+  the file from it and show the attacker's page. So any non-blank byte after the
+  `%%EOF` of the last revision pyHanko parsed makes the file "changed after signing".
+* A Shadow "replace" attack keeps or changes a field's /V and gives the widget a new
+  appearance stream: pyHanko calls that form filling (allowed for an approval
+  signature). Filling a field that showed nothing is what forms are for; replacing what
+  a signed page already showed is not, so we tell the two apart by the appearance.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_BLANK = b" \t\r\n\x00\x0c"
+_EOF = re.compile(rb"startxref\s+(\d+)\s*%%EOF")
+
+
+def unexplained_tail(reader, data: bytes) -> int:
+    """Number of bytes after the end of the last revision the reader parsed (blank
+    padding not counted). 0 for a well-formed file."""
+    try:
+        xrefs = reader.xrefs
+        last = xrefs.total_revisions - 1
+        meta = xrefs.get_xref_container_info(last)
+        startxref = xrefs.get_startxref_for_revision(last)
+    except Exception:
+        return 0  # nothing to anchor on: the reader's own errors speak for the file
+    end = None
+    for match in _EOF.finditer(data, max(meta.end_location, 0)):
+        if int(match.group(1)) == startxref:
+            end = match.end()
+            break
+    if end is None:  # the revision's own startxref/%%EOF is missing: all after its xref
+        end = meta.end_location
+    return len(data[end:].strip(_BLANK))
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One form field changed after the signed revision, as a reader sees it."""
+
+    field: str
+    page: int | None  # 1-based page of its (first) widget
+    before: str  # the text its appearance showed when signed ("" = nothing)
+    after: str
+    replaced: bool  # it showed something when signed, and shows something else now
+
+    def describe(self) -> str:
+        where = f" on page {self.page}" if self.page else ""
+        if not self.replaced:
+            return f"form field {self.field}{where} filled in after signing" + (f" ({_q(self.after)})" if self.after else "")
+        if self.before and self.after and self.before != self.after:
+            return f"form field {self.field}{where} showed {_q(self.before)} when signed and now shows {_q(self.after)}"
+        return f"form field {self.field}{where} looks different from what was signed"
+
+
+def _q(text: str) -> str:
+    text = " ".join(text.split())
+    return '"' + (text if len(text) <= 60 else text[:57] + "...") + '"'
+
+
+def field_changes(reader, signed_revision: int, names) -> tuple[FieldChange, ...]:
+    """How each named field changed between the signed revision and the file's end."""
+    try:
+        before = _fields(reader.get_historical_root(signed_revision), reader.get_historical_resolver(signed_revision))
+        after = _fields(reader.root, None)
+    except Exception:
+        return tuple(FieldChange(n, None, "", "", True) for n in names)
+    out = []
+    for name in names:
+        old, new = before.get(name), after.get(name)
+        old_shown = _shown(old)
+        new_shown = _shown(new)
+        old_value = _value(old)
+        new_value = _value(new)
+        had_something = bool(old_shown[1].strip() or old_value)
+        changed_look = old_shown[0] != new_shown[0] or old_value != new_value
+        out.append(FieldChange(
+            field=name,
+            page=_page_of(reader, new or old),
+            before=old_shown[1] or old_value,
+            after=new_shown[1] or new_value,
+            replaced=had_something and changed_look,
+        ))
+    return tuple(out)
+
+
+def _fields(root, _resolver) -> dict:
+    """Fully qualified field name -> terminal field dictionary."""
+    out: dict = {}
+    try:
+        fields = root["/AcroForm"]["/Fields"]
+    except (KeyError, TypeError):
+        return out
+
+    def walk(refs, prefix: str, depth: int) -> None:
+        if depth > 32:
+            return
+        for ref in refs:
+            field = ref.get_object()
+            partial = field.get("/T")
+            name = f"{prefix}.{partial}" if prefix and partial is not None else (str(partial) if partial is not None else prefix)
+            kids = field.get("/Kids")
+            if kids is not None and any("/T" in k.get_object() for k in kids):
+                walk(kids, name, depth + 1)
+            else:
+                out[name] = field
+
+    walk(fields, "", 0)
+    return out
+
+
+def _widgets(field) -> list:
+    if field is None:
+        return []
+    kids = field.get("/Kids")
+    if kids is None:
+        return [field]
+    return [k.get_object() for k in kids]
+
+
+def _shown(field) -> tuple[bytes, str]:
+    """(appearance bytes, text drawn) of the field's visible widgets."""
+    raw = b""
+    for widget in _widgets(field):
+        try:
+            flags = int(widget.get("/F", 0))
+            if flags & (2 | 32):  # Hidden, NoView: nothing on the page
+                continue
+            normal = widget["/AP"]["/N"]
+            stream = normal.get_object()
+            if "/Subtype" not in stream and widget.get("/AS") is not None:  # on/off states
+                stream = stream[widget["/AS"]].get_object()
+            raw += stream.data
+        except Exception:
+            continue
+    return raw, _text(raw)
+
+
+_STRING = re.compile(rb"\((?:\\.|[^\\)])*\)")
+
+
+def _text(content: bytes) -> str:
+    """The literal strings a content stream shows (enough to name what changed)."""
+    parts = []
+    for op in re.finditer(rb"(\[(?:[^\]]*)\]\s*TJ|\((?:\\.|[^\\)])*\)\s*(?:Tj|'|\"))", content):
+        for s in _STRING.findall(op.group(0)):
+            parts.append(s[1:-1].replace(rb"\(", b"(").replace(rb"\)", b")").replace(rb"\\", b"\\"))
+    return b" ".join(parts).decode("latin-1")
+
+
+def _value(field) -> str:
+    if field is None:
+        return ""
+    value = field.get("/V")
+    if value is None:
+        return ""
+    try:
+        value = value.get_object()
+    except AttributeError:
+        pass
+    text = str(value)
+    return "" if text in ("None", "/Off", "") else text
+
+
+def _page_of(reader, field) -> int | None:
+    if field is None:
+        return None
+    try:
+        target = getattr(_widgets(field)[0], "container_ref", None)
+        if target is None:
+            return None
+        for index in range(min(int(reader.root["/Pages"]["/Count"]), 100)):
+            page_ref, _ = reader.find_page_for_modification(index)
+            annots = page_ref.get_object().get("/Annots") or []
+            for i in range(len(annots)):
+                if getattr(annots.raw_get(i), "reference", None) == target:
+                    return index + 1
+    except Exception:
+        return None
+    return None
