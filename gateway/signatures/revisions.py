@@ -20,24 +20,62 @@ _BLANK = b" \t\r\n\x00\x0c"
 _EOF = re.compile(rb"startxref\s+(\d+)\s*%%EOF")
 
 
-def unexplained_tail(reader, data: bytes) -> int:
-    """Number of bytes after the end of the last revision the reader parsed (blank
-    padding not counted). 0 for a well-formed file."""
+def unexplained_bytes(reader, data: bytes) -> int:
+    """Number of bytes (blank space and comments not counted) that belong to no revision
+    the reader parsed: after the last `%%EOF`, or between two revisions (where an
+    attacker's objects end up once a later update, such as our own stamp, is appended
+    to an ISA file). 0 for a well-formed file."""
     try:
-        xrefs = reader.xrefs
-        last = xrefs.total_revisions - 1
-        meta = xrefs.get_xref_container_info(last)
-        startxref = xrefs.get_startxref_for_revision(last)
+        spans = _revision_spans(reader, data)
     except Exception:
         return 0  # nothing to anchor on: the reader's own errors speak for the file
-    end = None
-    for match in _EOF.finditer(data, max(meta.end_location, 0)):
+    if not spans:
+        return 0
+    spans.sort()
+    covered_to = 0
+    unexplained = 0
+    for start, end in spans:
+        if start > covered_to:
+            unexplained += _meaningful(data[covered_to:start])
+        covered_to = max(covered_to, end)
+    return unexplained + _meaningful(data[covered_to:])
+
+
+def _revision_spans(reader, data: bytes) -> list[tuple[int, int]]:
+    """[first byte, last byte + 1) of each revision: its objects, its cross-reference
+    section and its trailer up to `%%EOF`. (Linearized files keep revisions out of order.)"""
+    xrefs = reader.xrefs
+    spans = []
+    for rev in range(xrefs.total_revisions):
+        meta = xrefs.get_xref_container_info(rev)
+        section = xrefs.get_xref_data(rev)
+        offsets = [offset for _gen, offset in section.standard_xrefs.values()]
+        if section.hybrid is not None:
+            offsets += [offset for _gen, offset in section.hybrid.xref_data.standard_xrefs.values()]
+        startxref = xrefs.get_startxref_for_revision(rev)  # the "xref" keyword of a table
+        starts = [meta.start_location, startxref] + offsets
+        ends = [meta.end_location, _eof_after(data, meta.end_location, startxref)]
+        for offset in offsets:
+            at = data.find(b"endobj", offset)
+            if at >= 0:
+                ends.append(at + len(b"endobj"))
+        spans.append((min(starts), max(ends)))
+    first = min(spans)
+    spans[spans.index(first)] = (0, first[1])  # the header belongs to the first revision
+    return spans
+
+
+def _eof_after(data: bytes, position: int, startxref: int) -> int:
+    for match in _EOF.finditer(data, max(position, 0)):
         if int(match.group(1)) == startxref:
-            end = match.end()
-            break
-    if end is None:  # the revision's own startxref/%%EOF is missing: all after its xref
-        end = meta.end_location
-    return len(data[end:].strip(_BLANK))
+            return match.end()
+    return position
+
+
+def _meaningful(chunk: bytes) -> int:
+    """Length of what is left of a byte range without blank space and comment lines."""
+    lines = (line.strip(_BLANK) for line in re.split(rb"[\r\n]", chunk))
+    return sum(len(line) for line in lines if line and not line.startswith(b"%"))
 
 
 @dataclass(frozen=True)
@@ -105,7 +143,7 @@ def _fields(root, _resolver) -> dict:
             field = ref.get_object()
             partial = field.get("/T")
             name = f"{prefix}.{partial}" if prefix and partial is not None else (str(partial) if partial is not None else prefix)
-            kids = field.get("/Kids")
+            kids = _deref(field.get("/Kids"))
             if kids is not None and any("/T" in k.get_object() for k in kids):
                 walk(kids, name, depth + 1)
             else:
@@ -115,10 +153,14 @@ def _fields(root, _resolver) -> dict:
     return out
 
 
+def _deref(value):
+    return value.get_object() if hasattr(value, "get_object") else value
+
+
 def _widgets(field) -> list:
     if field is None:
         return []
-    kids = field.get("/Kids")
+    kids = _deref(field.get("/Kids"))
     if kids is None:
         return [field]
     return [k.get_object() for k in kids]
@@ -177,7 +219,7 @@ def _page_of(reader, field) -> int | None:
             return None
         for index in range(min(int(reader.root["/Pages"]["/Count"]), 100)):
             page_ref, _ = reader.find_page_for_modification(index)
-            annots = page_ref.get_object().get("/Annots") or []
+            annots = _deref(page_ref.get_object().get("/Annots")) or []
             for i in range(len(annots)):
                 if getattr(annots.raw_get(i), "reference", None) == target:
                     return index + 1

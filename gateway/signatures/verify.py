@@ -17,7 +17,7 @@ import structlog
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
-from gateway.signatures.revisions import field_changes, unexplained_tail
+from gateway.signatures.revisions import field_changes, unexplained_bytes
 from gateway.signatures.trust import TrustSettings, anchor_validity_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
@@ -128,10 +128,10 @@ async def _verify(
         )
     embedded = reader.embedded_signatures
     extras = _dss_material(reader)
-    file = _FileFacts(tail=unexplained_tail(reader, data) if embedded else 0,
+    file = _FileFacts(tail=unexplained_bytes(reader, data) if embedded else 0,
                       last_revision=reader.xrefs.total_revisions - 1)
     if file.tail:
-        warnings.append(f"{file.tail} bytes after the last revision of the file that no revision accounts for")
+        warnings.append(f"{file.tail} bytes of the file belong to no revision of it")
     verdicts = []
     for emb in embedded:
         later = {e.field_name for e in embedded if e is not emb and e.signed_revision > emb.signed_revision}
@@ -143,7 +143,7 @@ async def _verify(
 
 @dataclasses.dataclass(frozen=True)
 class _FileFacts:
-    tail: int  # non-blank bytes after the last revision pyHanko parsed
+    tail: int  # bytes outside every revision pyHanko parsed (blank space and comments aside)
     last_revision: int
 
 
@@ -246,8 +246,8 @@ def _modifications(emb, status, later_fields: set[str], file: _FileFacts):
     if file.tail:
         # pyHanko's diff ends at the last revision it parsed; what follows is invisible
         # to it and may be what a reader shows (incremental saving attack).
-        return (MOD_OTHER, (), f"{file.tail} bytes were appended after the signed revision "
-                f"that no revision of the file accounts for", ())
+        return (MOD_OTHER, (), f"{file.tail} bytes were added to the file outside any revision "
+                f"of it (readers may show them; an incremental saving attack)", ())
     if emb.signed_revision >= file.last_revision:
         return MOD_NONE, (), "", ()  # only blank padding after the signature
     diff = status.diff_result
