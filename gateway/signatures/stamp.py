@@ -23,6 +23,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import io
+import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -211,9 +212,18 @@ def _why_not_stampable(data: bytes) -> str | None:
     return None
 
 
+def thai_font(path: Path, size: int):
+    """A font whose lines HarfBuzz shapes as Thai. Left to guess, HarfBuzz takes a line's
+    script from its first letter, so "SHA-256 ของต้นฉบับ" was shaped as Latin and the
+    tone mark over ต fell out of place; Latin letters shape the same under either."""
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+
+    return GlyphAccumulatorFactory(str(path), font_size=size, ot_script_tag="thai",
+                                   ot_language_tag="THA ", bcp47_lang_code="th")
+
+
 def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):
     from pyhanko.pdf_utils.content import RawContent
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.layout import BoxConstraints
     from pyhanko.pdf_utils.text import TextBoxStyle
 
@@ -222,7 +232,7 @@ def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):
     return _turned_style_class()(
         stamp_text=text,
         text_box_style=TextBoxStyle(
-            font=GlyphAccumulatorFactory(str(stamp.font_path), font_size=size),
+            font=thai_font(stamp.font_path, size),
             font_size=size,
             leading=max(10, round(14 * scale)),
         ),
@@ -292,32 +302,27 @@ def _changed_verdicts(before: bytes, after: bytes) -> str | None:
     trust does not depend on the stamp. Checked after first: only a signature that is
     not fine afterwards needs the (slow, on big forms) look at the original."""
     now = _integrity(after)
+    ours = max(now, key=lambda name: now[name][0]) if now else None  # the newest revision
     then = None
-    for field in _signature_fields(before):
-        if now.get(field):
+    for field, (_revision, ok) in now.items():
+        if ok or field == ours:
             continue
         then = then if then is not None else _integrity(before)
-        if then.get(field) or field not in now:
+        if then.get(field, (0, False))[1]:
             return (f"the stamp would change the verdict on the sender's signature {field} "
                     "(its certification or field lock does not allow a new signature field)")
     return None
 
 
-def _signature_fields(data: bytes) -> list[str]:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    reader = PdfFileReader(io.BytesIO(data), strict=False)
-    return [emb.field_name for emb in reader.embedded_signatures]
-
-
-def _integrity(data: bytes) -> dict[str, bool]:
-    """Field name -> the signature's integrity holds (pyHanko's default diff policy and ours)."""
+def _integrity(data: bytes) -> dict[str, tuple[int, bool]]:
+    """Field name -> (signed revision, integrity holds under pyHanko's default diff
+    policy and ours)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 
     from gateway.signatures.diff_policy import diff_policy
 
-    out: dict[str, bool] = {}
+    out: dict[str, tuple[int, bool]] = {}
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     for emb in reader.embedded_signatures:
         ok = True
@@ -329,7 +334,7 @@ def _integrity(data: bytes) -> dict[str, bool]:
                 ok = False
             if not ok:
                 break
-        out[emb.field_name] = ok
+        out[emb.field_name] = (emb.signed_revision, ok)
     return out
 
 
@@ -387,26 +392,27 @@ def receipt_pdf(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: s
 async def _receipt(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: str) -> bytes:
     """A one-page receipt naming the original by hash, itself sealed with the stamp."""
     from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.layout import BoxConstraints
     from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
     from pyhanko.pdf_utils.writer import PdfFileWriter
 
     w = PdfFileWriter()
-    style = TextBoxStyle(font=GlyphAccumulatorFactory(str(stamp.font_path), font_size=12), font_size=12, leading=20)
-    box = TextBox(style, writer=w, box=BoxConstraints(width=500, height=400))
+    style = TextBoxStyle(font=thai_font(stamp.font_path, 12), font_size=12, leading=20)
+    box = TextBox(style, writer=w, box=BoxConstraints(width=500))
     lines = [
         "ใบรับหนังสือ (ตรารับ) / Receipt of an official letter",
         *stamp.lines(),
         "",
         "ต้นฉบับไม่ถูกแก้ไข จึงประทับตรารับในใบรับนี้แทน",
-        f"The original was left untouched: {reason}.",
+        *textwrap.wrap(f"The original was left untouched: {reason}.", 80),
         "SHA-256 ของต้นฉบับ / of the original:",
         original_sha256[:32],
         original_sha256[32:],
     ]
     box.content = "\n".join(lines)
-    ops = b"q 1 0 0 1 50 300 cm " + box.render() + b" Q"  # text ends at y=700, below the stamp
+    text = box.render()
+    top = 842 - MARGIN - STAMP_SIZE[1] - 24  # the text starts below the stamp
+    ops = b"q 1 0 0 1 50 %g cm " % (top - box.box.height) + text + b" Q"
     page = generic.DictionaryObject(
         {
             generic.pdf_name("/Type"): generic.pdf_name("/Page"),

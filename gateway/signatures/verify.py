@@ -190,6 +190,9 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str],
     except Exception as exc:
         return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", f"signature could not be processed: {_short(exc)}")
     verdict = _from_status(emb, kind, status, later_fields, file)
+    if trust.is_own_seal(emb.signer_cert):
+        verdict = dataclasses.replace(verdict, message="; ".join(
+            m for m in ("receive stamp (ตรารับ) sealed by this gateway", verdict.message) if m))
     if verdict.sub_indication == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and trust.revocation_mode != "soft-fail":
         if await _chain_ok_without_revocation(emb, trust, extras):
             # pyHanko files "no revocation data" under the general failure; DSS says
