@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 import structlog
 
 from gateway.config.settings import Settings
-from gateway.service.process_util import kill_pool
+from gateway.service.process_util import die_with_parent, kill_pool
 from gateway.signatures.settings import load_seal, stamp_font
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
 
@@ -70,6 +70,9 @@ def stamp_job_for(settings: Settings, letter, unit, vault) -> StampJob | None:
 def _child_setup(memory_mb: int, log_setup: tuple[str, str]) -> None:
     from gateway.service.log import setup_logging
 
+    # The stamping child dies with its runner, even when the runner is killed -9 or
+    # overruns its stop grace: an orphan would hold the seal key and outlive the daemon.
+    die_with_parent()
     setup_logging(*log_setup, process="stamp")
     if memory_mb:
         limit = memory_mb * 1024 * 1024
@@ -126,9 +129,17 @@ class Stamper:
             kill_pool(pool)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the child (the runner calls this on its way out, after the letter in hand)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def close_stampers() -> None:
+    """Stop every stamping child of this process (the delivery runner's shutdown)."""
+    while _stampers:
+        _, stamper = _stampers.popitem()
+        stamper.close()
 
 
 def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:

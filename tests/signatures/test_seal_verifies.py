@@ -13,8 +13,9 @@ import sys
 
 from gateway.signatures.cli import verify_command
 from gateway.signatures.settings import load_seal, prepare_signatures, seal_common_name, trust_from_settings
-from gateway.signatures.stamp import StampInfo, stamp_pdf
+from gateway.signatures.stamp import SealKey, StampInfo, stamp_pdf
 from tests.paths import REPO
+from tests.pki import NOW, self_signed_identity
 from tests.signatures.test_wiring import settings_with
 
 RECEIVED = dt.datetime(2026, 1, 5, 2, 0, tzinfo=dt.timezone.utc)
@@ -52,12 +53,11 @@ def test_verify_names_the_gateway_seal_and_passes_it(tmp_path, pki, signed):
 
 def test_a_foreign_self_signed_seal_is_still_not_trusted(tmp_path, pki, signed):
     # Only the gateway's own certificates are added: another gateway's seal is unknown here.
-    (tmp_path / "other").mkdir()
-    other = settings_with(tmp_path / "other", '[gateway]\ndomain = "elsewhere.example"\n')
-    prepare_signatures(other)
-    stamped = stamp_pdf(signed, StampInfo("สำนักงานเขตพระนคร", "15/2569", RECEIVED), load_seal(other)).pdf
+    foreign = self_signed_identity(tmp_path / "other", "seal", not_before=NOW - dt.timedelta(days=1),
+                                   not_after=NOW + dt.timedelta(days=300), cn="Saraban Gateway Seal (elsewhere)")
+    stamped = stamp_pdf(signed, StampInfo("สำนักงานเขตพระนคร", "15/2569", RECEIVED),
+                        SealKey.load(foreign.key_path, foreign.cert_path)).pdf
     mine = settings_with(tmp_path, f'[signatures]\ntrust_roots = "{pki.roots_pem}"\n')
-    prepare_signatures(mine)
     path = tmp_path / "foreign.pdf"
     path.write_bytes(stamped)
     out = io.StringIO()
