@@ -165,26 +165,69 @@ def stamper_for(settings: Settings) -> Stamper:
     return stamper
 
 
-def with_receive_stamp(settings: Settings, copy: bytes, job: StampJob | None) -> bytes:
-    """The folder copy plus the stamped letter (or receipt), and an X-Saraban-Stamp line."""
-    from gateway.pipeline.mime_attach import add_attachment, add_header
+@dataclass(frozen=True)
+class ReceiveStamp:
+    """What the receive stamp adds to a folder copy, whatever backend files it."""
 
+    headers: tuple[tuple[str, str], ...]  # ("X-Saraban-Stamp", ...) then ("X-Saraban-Signature", ...) lines
+    attachment: tuple[str, bytes] | None = None  # ("<name>.stamped.pdf" | "receipt-N-YYYY.pdf", PDF)
+
+
+STAMP_UNAVAILABLE = "none: the receive stamp is unavailable (seal key or stamp font unusable; see the gateway log)"
+
+
+def receive_stamp(settings: Settings, job: StampJob | None, letter=None) -> ReceiveStamp:
+    """The receive stamp for one registered letter: `(letter PDF + letter metadata) ->
+    stamped PDF + headers`, for every delivery backend (Maildir, IMAP APPEND, SMTP).
+
+    `job` is `stamp_job_for(settings, letter, unit, vault)`: the letter's first PDF as
+    received (bytes) with the unit's name, เลขรับ and the time of receipt; None when the
+    stamp is off or the letter has no PDF. `letter` is the register row
+    (`storage.register.Letter`, its `attachments[*].signatures` read) for the
+    X-Saraban-Signature lines; None leaves them out.
+
+    Returns the headers to add (`X-Saraban-Stamp: stamped: <file>` / `receipt: <file>
+    (<why>)` / `none: <why>`, then one `X-Saraban-Signature` per signature) and the PDF
+    to attach (the stamped letter, or a sealed receipt naming the original by SHA-256).
+    Never raises for a bad PDF or a missing seal: the letter is filed regardless, and no
+    text a person reads carries a Python exception. Blocks for up to the stamp timeout
+    (the work runs in a child process); call it from a thread in async code."""
+    headers = list(signature_headers(letter)) if letter is not None else []
     if job is None:
-        return copy
+        return ReceiveStamp(tuple(headers))
     try:
         result = stamper_for(settings).stamp(job)
     except Exception as exc:  # no font, no seal: file the letter anyway, and say so
         log.error("stamp_unavailable", receive_no=job.receive_no, error=f"{type(exc).__name__}: {exc}")
-        return add_header(copy, "X-Saraban-Stamp", f"none: {type(exc).__name__}: {exc}"[:300])
+        return ReceiveStamp((("X-Saraban-Stamp", STAMP_UNAVAILABLE), *headers))
     name = stamped_name(job.filename) if result.mode == "stamped" else receipt_name(job.receive_no)
-    copy = add_attachment(copy, name, result.pdf)
     note = f"{result.mode}: {name}" + (f" ({result.reason})" if result.reason else "")
     log.info("receive_stamp", mode=result.mode, file=name, receive_no=job.receive_no)
-    return add_header(copy, "X-Saraban-Stamp", note)
+    return ReceiveStamp((("X-Saraban-Stamp", note), *headers), (name, result.pdf))
+
+
+def apply_receive_stamp(copy: bytes, stamp: ReceiveStamp) -> bytes:
+    """The folder copy (raw RFC 5322 bytes) with the stamp's attachment and headers."""
+    from gateway.pipeline.mime_attach import add_attachment, add_header
+
+    if stamp.attachment is not None:
+        copy = add_attachment(copy, *stamp.attachment)
+    for name, value in reversed(stamp.headers):  # add_header prepends: keep their order
+        copy = add_header(copy, name, value)
+    return copy
+
+
+def with_receive_stamp(settings: Settings, copy: bytes, job: StampJob | None) -> bytes:
+    """The folder copy plus the stamped letter (or receipt), and an X-Saraban-Stamp line
+    (the signature lines travel separately, see `signature_headers`)."""
+    if job is None:
+        return copy
+    return apply_receive_stamp(copy, receive_stamp(settings, job))
 
 
 def signature_headers(letter) -> list[tuple[str, str]]:
-    """X-Saraban-Signature lines: one per verified signature, as the clerk reads them."""
+    """X-Saraban-Signature lines: one per verified signature, as the clerk reads them;
+    a signature that needs review also says why (what changed, which certificate)."""
     out: list[tuple[str, str]] = []
     for attachment in letter.attachments:
         for sig in attachment.signatures or []:
@@ -196,5 +239,8 @@ def signature_headers(letter) -> list[tuple[str, str]]:
                 parts.append(f"signed {sig['signed_at']}")
             if sig.get("review"):
                 parts.append("review")
+                if sig.get("message"):
+                    message = sig["message"]
+                    parts.append(message if len(message) <= 300 else message[:297] + "...")
             out.append(("X-Saraban-Signature", "; ".join(parts)))
     return out
