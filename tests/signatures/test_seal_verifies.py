@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 
-from gateway.signatures.cli import verify_command
+from gateway.cli.verify import verify_command
 from gateway.signatures.settings import load_seal, prepare_signatures, seal_common_name, trust_from_settings
 from gateway.signatures.stamp import SealKey, StampInfo, stamp_pdf
 from tests.paths import REPO
