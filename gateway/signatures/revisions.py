@@ -192,8 +192,21 @@ def _text(content: bytes) -> str:
     parts = []
     for op in re.finditer(rb"(\[(?:[^\]]*)\]\s*TJ|\((?:\\.|[^\\)])*\)\s*(?:Tj|'|\"))", content):
         for s in _STRING.findall(op.group(0)):
-            parts.append(s[1:-1].replace(rb"\(", b"(").replace(rb"\)", b")").replace(rb"\\", b"\\"))
+            parts.append(_unescape(s[1:-1]))
     return b" ".join(parts).decode("latin-1")
+
+
+def _unescape(literal: bytes) -> bytes:
+    """A PDF literal string's escapes (7.3.4.2): \\ddd octal, \\( \\) \\\\ and the rest."""
+    simple = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+    def one(match: re.Match) -> bytes:
+        body = match.group(1)
+        if body[:1].isdigit():
+            return bytes([int(body, 8) & 0xFF])
+        return simple.get(body, body)
+
+    return re.sub(rb"\\([0-7]{1,3}|.)", one, literal, flags=re.S)
 
 
 def _value(field) -> str:
