@@ -354,8 +354,10 @@ def sign_letter(
     *,
     certify_no_changes: bool = False,
     field_name: str = "Signature1",
+    certify_fill_forms: bool = False,
 ) -> bytes:
-    """Sign (PAdES baseline B) as `who`; with certify_no_changes, certify with DocMDP P=1."""
+    """Sign (PAdES baseline B) as `who`; with certify_no_changes, certify with DocMDP P=1;
+    with certify_fill_forms, with P=2 (form filling and signing allowed)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
@@ -367,7 +369,7 @@ def sign_letter(
         field_name=field_name,
         subfilter=SigSeedSubFilter.PADES,
         md_algorithm="sha256",
-        certify=certify_no_changes,
+        certify=certify_no_changes or certify_fill_forms,
         docmdp_permissions=MDPPerm.NO_CHANGES if certify_no_changes else MDPPerm.FILL_FORMS,
         reason="ลงนามหนังสือราชการ",
     )
