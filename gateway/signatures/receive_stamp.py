@@ -118,7 +118,8 @@ class Stamper:
         except cf.TimeoutError:
             reason = f"stamping took longer than {self.timeout:g} s"
         except (cf.process.BrokenProcessPool, MemoryError) as exc:
-            reason = f"the stamping process failed ({type(exc).__name__})"
+            log.warning("stamp_process_failed", error=type(exc).__name__, receive_no=job.receive_no)
+            reason = "the stamping process failed (memory limit or a parser fault)"
         self._kill()
         log.warning("stamp_failed", reason=reason, receive_no=job.receive_no)
         return receipt_only(job, self.seal, reason)
@@ -225,6 +226,9 @@ def with_receive_stamp(settings: Settings, copy: bytes, job: StampJob | None) ->
     return apply_receive_stamp(copy, receive_stamp(settings, job))
 
 
+_CHANGED = ("form_fields_changed", "annotations_changed", "other")
+
+
 def signature_headers(letter) -> list[tuple[str, str]]:
     """X-Saraban-Signature lines: one per verified signature, as the clerk reads them;
     a signature that needs review also says why (what changed, which certificate)."""
@@ -239,7 +243,9 @@ def signature_headers(letter) -> list[tuple[str, str]]:
                 parts.append(f"signed {sig['signed_at']}")
             if sig.get("review"):
                 parts.append("review")
-                if sig.get("message"):
+                # What changed after signing (and why the verdict is what it is); a file
+                # that could not be parsed keeps its parser's words to the register.
+                if sig.get("message") and sig.get("modifications") in _CHANGED:
                     message = sig["message"]
                     parts.append(message if len(message) <= 300 else message[:297] + "...")
             out.append(("X-Saraban-Signature", "; ".join(parts)))
