@@ -415,6 +415,18 @@ def tamper_draw_content(signed: bytes) -> bytes:
     return out.getvalue()
 
 
+def tamper_append_unreferenced(signed: bytes) -> bytes:
+    """The PDF-Insecurity incremental saving attack (ISA-3): new versions of objects and
+    an empty cross-reference section with a trailer without /Prev, appended after the
+    signed revision. Readers that rebuild the file show the new page text."""
+    tail = (b"\n4 0 obj\n<< /Length 44 >>\nstream\nBT /F1 24 Tf 60 700 Td (APPROVED 1,000,000) Tj ET\n"
+            b"endstream\nendobj\n")
+    xref_at = len(signed) + len(tail)
+    # No %%EOF after it, as in the original sample: pyHanko then stops at the signed
+    # revision's %%EOF and never reads the tail.
+    return signed + tail + b"xref\ntrailer\n<< /Root 1 0 R >>\nstartxref\n%d\n" % xref_at
+
+
 def tamper_flip_byte(signed: bytes) -> bytes:
     """Flip one byte of the page content, well inside the first signed byte range."""
     marker = signed.find(b"q 1 0 0 1 60 600 cm")

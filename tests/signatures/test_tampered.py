@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 from gateway.signatures.verify import verify_pdf
-from tests.pki import tamper_add_page, tamper_change_field, tamper_draw_content, tamper_flip_byte
+from tests.pki import (
+    tamper_add_page,
+    tamper_append_unreferenced,
+    tamper_change_field,
+    tamper_draw_content,
+    tamper_flip_byte,
+)
 
 
 def sender(verdict):
@@ -62,3 +68,21 @@ def test_changing_a_no_changes_certified_letter_breaks_the_certification(certifi
     sig = sender(verify_pdf(tamper_change_field(certified), trust))
     assert (sig.indication, sig.sub_indication) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
     assert sig.review
+
+
+def test_objects_appended_outside_any_revision_are_caught_and_never_stamped(signed, trust, pki):
+    import datetime as dt
+
+    from gateway.signatures.stamp import SealKey, StampInfo, stamp_pdf
+
+    attacked = tamper_append_unreferenced(signed)
+    sig = sender(verify_pdf(attacked, trust))
+    assert (sig.indication, sig.sub_indication) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert sig.modifications == "other" and sig.review
+    assert "bytes were added to the file outside any revision" in sig.message
+    # Stamping would append a revision after the attacker's bytes and hide them between
+    # two revisions; the letter gets a receipt and stays as received.
+    seal = SealKey.load(pki.seal.key_path, pki.seal.cert_path, [pki.sub_ca.cert_path])
+    info = StampInfo("สำนักงานเขตพระนคร", "15/2569", dt.datetime(2026, 1, 5, 2, 10, tzinfo=dt.timezone.utc))
+    result = stamp_pdf(attacked, info, seal)
+    assert result.mode == "receipt" and "bytes outside its revisions" in result.reason
