@@ -8,16 +8,11 @@ import io
 import pypdf
 import pytest
 
-from gateway.signatures.stamp import SealKey, StampInfo, stamp_pdf
+from gateway.signatures.stamp import StampInfo, stamp_pdf
 from gateway.signatures.thai_dates import thai_date, thai_digits, thai_time
 from gateway.signatures.verify import verify_pdf
 
 RECEIVED = dt.datetime(2025, 11, 22, 3, 30, tzinfo=dt.timezone.utc)  # 10.30 in Bangkok
-
-
-@pytest.fixture(scope="module")
-def seal(pki):
-    return SealKey.load(pki.seal.key_path, pki.seal.cert_path, [pki.sub_ca.cert_path])
 
 
 @pytest.fixture(scope="module")

@@ -9,30 +9,18 @@ left untouched and the stamp goes on a receipt.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 import re
 import subprocess
 
 import pytest
 
-from gateway.signatures.stamp import SealKey, StampInfo, stamp_pdf
+from gateway.signatures.stamp import stamp_pdf
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verify import verify_pdf
 from tests.paths import shared_path
 from tests.pki import sign_letter
 
-RECEIVED = dt.datetime(2026, 1, 5, 2, 10, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def seal(pki):
-    return SealKey.load(pki.seal.key_path, pki.seal.cert_path, [pki.sub_ca.cert_path])
-
-
-@pytest.fixture(scope="module")
-def info():
-    return StampInfo(unit_name="สำนักงานเขตพระนคร", receive_number="15/2569", received_at=RECEIVED)
 
 
 def pdfsig(pdf: bytes, tmp_path) -> list[str]:
@@ -72,11 +60,11 @@ def assert_verdicts_kept(original: bytes, result, trust, tmp_path) -> None:
     assert sig_after[len(sig_before):] == ["Signature is Valid."]  # the gateway's own seal
 
 
-def test_a_fill_forms_certification_is_not_broken_by_the_stamp(letter, pki, trust, seal, info, tmp_path):
+def test_a_fill_forms_certification_is_not_broken_by_the_stamp(letter, pki, trust, seal, stamp_info, tmp_path):
     certified = sign_letter(letter, pki, certify_fill_forms=True)
     ok = pyhanko_bottom_lines(certified, trust)["Signature1"]
     assert ok[-1] is True  # a valid certification to begin with
-    result = stamp_pdf(certified, info, seal)
+    result = stamp_pdf(certified, stamp_info, seal)
     # pyHanko's default policy forbids a new signature field after a P=2 certification:
     # the stamp goes on a receipt and the letter keeps its certification.
     assert result.mode == "receipt"
@@ -84,8 +72,8 @@ def test_a_fill_forms_certification_is_not_broken_by_the_stamp(letter, pki, trus
     assert verify_pdf(certified, trust).signatures[0].indication == "TOTAL_PASSED"
 
 
-def test_an_approval_signed_letter_keeps_its_verdict_everywhere(signed, trust, seal, info, tmp_path):
-    result = stamp_pdf(signed, info, seal)
+def test_an_approval_signed_letter_keeps_its_verdict_everywhere(signed, trust, seal, stamp_info, tmp_path):
+    result = stamp_pdf(signed, stamp_info, seal)
     assert result.mode == "stamped"
     assert_verdicts_kept(signed, result, trust, tmp_path)
 
@@ -113,9 +101,9 @@ def trial_trust():
 
 
 @pytest.mark.parametrize("name", trial_files())
-def test_every_signed_trial_file_keeps_its_verdicts(name, trial_trust, seal, info, tmp_path):
+def test_every_signed_trial_file_keeps_its_verdicts(name, trial_trust, seal, stamp_info, tmp_path):
     original = (shared_path("corpus", "pdf", "signature-trial") / name).read_bytes()
-    result = stamp_pdf(original, info, seal)
+    result = stamp_pdf(original, stamp_info, seal)
     assert "Error" not in result.reason and "Traceback" not in result.reason, result.reason
     if name in RECEIPT_EXPECTED:
         assert result.mode == "receipt" and RECEIPT_EXPECTED[name] in result.reason

@@ -10,7 +10,6 @@ rendered with poppler's pdftoppm before and after. The stamp is where a reader s
 """
 from __future__ import annotations
 
-import datetime as dt
 import io
 import subprocess
 
@@ -18,22 +17,11 @@ import pytest
 from PIL import Image, ImageChops
 
 from gateway.signatures.page_space import annotation_boxes, page_geometry
-from gateway.signatures.stamp import FIELD_NAME, SealKey, StampInfo, stamp_pdf
+from gateway.signatures.stamp import FIELD_NAME, stamp_pdf
 from tests.signatures import producers
 
 DPI = 50
 PAPER = 230  # grey level above which a rendered pixel is blank paper (scans are 245)
-RECEIVED = dt.datetime(2026, 1, 5, 2, 10, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def seal(pki):
-    return SealKey.load(pki.seal.key_path, pki.seal.cert_path, [pki.sub_ca.cert_path])
-
-
-@pytest.fixture(scope="module")
-def info():
-    return StampInfo(unit_name="สำนักงานเขตพระนคร", receive_number="15/2569", received_at=RECEIVED)
 
 
 def render(pdf: bytes, tmp_path, name: str) -> Image.Image:
@@ -90,25 +78,25 @@ def check_placement(original: bytes, stamped: bytes, tmp_path, name: str) -> Non
         assert not (o[0] < x1 and x0 < o[2] and o[1] < y1 and y0 < o[3]), (name, other)
 
 
-def test_fpdf2_letter_with_an_address_block_and_two_signature_widgets(tmp_path, seal, info):
+def test_fpdf2_letter_with_an_address_block_and_two_signature_widgets(tmp_path, seal, stamp_info):
     letter = producers.fpdf2_letter(signature_widgets=True)
-    result = stamp_pdf(letter, info, seal)
+    result = stamp_pdf(letter, stamp_info, seal)
     assert result.mode == "stamped", result.reason
     check_placement(letter, result.pdf, tmp_path, "fpdf2")
 
 
-def test_libreoffice_letter(tmp_path, seal, info):
+def test_libreoffice_letter(tmp_path, seal, stamp_info):
     letter = producers.libreoffice_letter()
     assert letter is not None, "soffice is missing: `make test` installs libreoffice-writer-nogui"
     assert b"/DocChecksum" in letter  # LibreOffice's own trailer entry: a real Writer export
-    result = stamp_pdf(letter, info, seal)
+    result = stamp_pdf(letter, stamp_info, seal)
     assert result.mode == "stamped", result.reason
     check_placement(letter, result.pdf, tmp_path, "libreoffice")
 
 
-def test_scanned_letter_gets_the_stamp_on_white_paper_beside_the_seal(tmp_path, seal, info):
+def test_scanned_letter_gets_the_stamp_on_white_paper_beside_the_seal(tmp_path, seal, stamp_info):
     letter = producers.scanned_letter()
-    result = stamp_pdf(letter, info, seal)
+    result = stamp_pdf(letter, stamp_info, seal)
     assert result.mode == "stamped", result.reason
     check_placement(letter, result.pdf, tmp_path, "scan")
 
@@ -133,16 +121,16 @@ def _with_page_tree(data: bytes, **entries) -> bytes:
 
 
 @pytest.mark.parametrize("rotate", [90, 180, 270])
-def test_inherited_rotation_keeps_the_stamp_upright_top_right(tmp_path, seal, info, rotate):
+def test_inherited_rotation_keeps_the_stamp_upright_top_right(tmp_path, seal, stamp_info, rotate):
     letter = _with_page_tree(producers.fpdf2_letter(), Rotate=rotate)
-    result = stamp_pdf(letter, info, seal)
+    result = stamp_pdf(letter, stamp_info, seal)
     assert result.mode == "stamped", result.reason
     check_placement(letter, result.pdf, tmp_path, f"rotate{rotate}")
 
 
-def test_inherited_crop_box_and_user_unit(tmp_path, seal, info):
+def test_inherited_crop_box_and_user_unit(tmp_path, seal, stamp_info):
     letter = _with_page_tree(producers.fpdf2_letter(), CropBox=(30.0, 40.0, 560.0, 800.0))
-    result = stamp_pdf(letter, info, seal)
+    result = stamp_pdf(letter, stamp_info, seal)
     assert result.mode == "stamped", result.reason
     check_placement(letter, result.pdf, tmp_path, "cropbox")
     _, rect, _ = stamp_widget(result.pdf)
@@ -150,19 +138,19 @@ def test_inherited_crop_box_and_user_unit(tmp_path, seal, info):
 
     # /UserUnit 2: a user unit is 2 points, so the 180 pt stamp is 90 units wide.
     doubled = _with_page_tree(producers.fpdf2_letter(), page_UserUnit=2.0)
-    rect = stamp_widget(stamp_pdf(doubled, info, seal).pdf)[1]
+    rect = stamp_widget(stamp_pdf(doubled, stamp_info, seal).pdf)[1]
     assert abs((rect[2] - rect[0]) - 90) < 1
 
 
-def test_no_free_space_gives_a_receipt_and_no_error_text(tmp_path, seal, info):
+def test_no_free_space_gives_a_receipt_and_no_error_text(tmp_path, seal, stamp_info):
     # A small page whose top half is filled: nowhere to put 126 x 59 pt (the stamp at 70 %).
     crowded = producers.fpdf2_letter(page_size=(300.0, 200.0))
-    result = stamp_pdf(crowded, info, seal)
+    result = stamp_pdf(crowded, stamp_info, seal)
     assert result.mode == "receipt"
     assert result.reason == "no free space at the top right of page 1 for the stamp"
 
 
-def test_a_page_tree_without_a_media_box_gets_a_plain_reason(seal, info):
+def test_a_page_tree_without_a_media_box_gets_a_plain_reason(seal, stamp_info):
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
     w = IncrementalPdfFileWriter(io.BytesIO(producers.fpdf2_letter()))
@@ -170,15 +158,15 @@ def test_a_page_tree_without_a_media_box_gets_a_plain_reason(seal, info):
     w.update_container(w.root["/Pages"])
     out = io.BytesIO()
     w.write(out)
-    result = stamp_pdf(out.getvalue(), info, seal)
+    result = stamp_pdf(out.getvalue(), stamp_info, seal)
     assert result.mode == "receipt"
     assert "MediaBox" not in result.reason and "Error" not in result.reason
     assert result.reason == "the letter's first page could not be stamped (an unusual PDF structure)"
 
 
-def test_signature_widgets_are_never_covered(seal, info):
+def test_signature_widgets_are_never_covered(seal, stamp_info):
     letter = producers.fpdf2_letter(signature_widgets=True)
-    stamped = stamp_pdf(letter, info, seal).pdf
+    stamped = stamp_pdf(letter, stamp_info, seal).pdf
     geometry, rect, _ = stamp_widget(stamped)
     from pyhanko.pdf_utils.reader import PdfFileReader
 
