@@ -175,3 +175,23 @@ def test_signature_widgets_are_never_covered(seal, stamp_info):
     assert len(widgets) == 2
     for w in widgets:
         assert not (w[0] < rect[2] and rect[0] < w[2] and w[1] < rect[3] and rect[1] < w[3]), (w, rect)
+
+
+def _blank_page(width: float, height: float) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format=(width, height))
+    pdf.add_page()
+    return bytes(pdf.output())
+
+
+def test_the_stamp_shrinks_within_limits_then_gives_way_to_a_receipt(tmp_path, seal, stamp_info):
+    # 260 pt wide: the right 65 % less the margin leaves 151 pt, so 80 % of 180 pt.
+    page = _blank_page(260, 300)
+    result = stamp_pdf(page, stamp_info, seal)
+    assert result.mode == "stamped"
+    rect = stamp_widget(result.pdf)[1]
+    assert (round(rect[2] - rect[0]), round(rect[3] - rect[1])) == (144, 67)
+    check_placement(page, result.pdf, tmp_path, "shrunk")
+    # 200 pt wide leaves 112 pt: below 70 % (126 pt) the text would be too small to read.
+    assert stamp_pdf(_blank_page(200, 300), stamp_info, seal).mode == "receipt"
