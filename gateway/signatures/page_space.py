@@ -138,7 +138,8 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
         def walk(items, matrix, depth: int) -> None:
             for item in items:
                 if len(out) > max_objects or depth > 16:
-                    return
+                    # Half a list of obstacles would let the stamp cover the other half.
+                    raise PageTooBusy(f"page {page_index + 1} holds too much to find a free place")
                 if isinstance(item, (LTTextBox,)):
                     for line in item:
                         if isinstance(line, LTTextLine) and line.get_text().strip():
@@ -154,10 +155,8 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
                 elif isinstance(item, LTFigure):
                     walk(item, getattr(item, "matrix", None), depth + 1)
                 elif isinstance(item, LTCurve):  # LTRect and LTLine are curves
-                    if _area(item.bbox) / page_area > BACKGROUND_SHARE and _is_white_or_unfilled(item):
-                        continue
-                    if _area(item.bbox) / page_area > BACKGROUND_SHARE and not item.stroke:
-                        continue  # a page-sized fill is the paper colour, not content
+                    if _area(item.bbox) / page_area > BACKGROUND_SHARE:
+                        continue  # a page-sized fill is the paper's colour, a frame its edge
                     add(item.bbox)
                 elif hasattr(item, "get_text") and item.get_text().strip():
                     add(item.bbox)
@@ -167,17 +166,12 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
     raise ValueError(f"the PDF has no page {page_index + 1}")
 
 
+class PageTooBusy(ValueError):
+    """The page holds more drawn objects (or deeper nesting) than we measure."""
+
+
 def _area(b: Box) -> float:
     return max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0)
-
-
-def _is_white_or_unfilled(item) -> bool:
-    colour = getattr(item, "non_stroking_color", None)
-    if not item.fill:
-        return True
-    if isinstance(colour, (int, float)):
-        colour = (colour,)
-    return isinstance(colour, tuple) and colour and all(isinstance(c, (int, float)) and c >= 0.99 for c in colour[:3]) and len(colour) != 4
 
 
 def _ink_boxes(image, matrix) -> list[Box] | None:

@@ -284,10 +284,14 @@ def _turned_style_class():
 
 def _placement(data: bytes, page):
     """(widget rectangle in user space, scale, rotation) of the stamp on page 1."""
-    from gateway.signatures.page_space import annotation_boxes, content_boxes, find_place, page_geometry
+    from gateway.signatures.page_space import PageTooBusy, annotation_boxes, content_boxes, find_place, page_geometry
 
     geometry = page_geometry(page)
-    obstacles = content_boxes(data, 0) + [box for box, _is_sig in annotation_boxes(page)]
+    try:
+        drawn = content_boxes(data, 0)
+    except PageTooBusy:
+        raise NotStampable("page 1 holds too many drawn objects to find a free place for the stamp") from None
+    obstacles = drawn + [box for box, _is_sig in annotation_boxes(page)]
     spot = find_place(geometry, obstacles, STAMP_SIZE, margin_pt=MARGIN, min_scale=MIN_SCALE)
     if spot is None:
         raise NotStampable("no free space at the top right of page 1 for the stamp")
