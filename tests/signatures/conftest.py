@@ -49,3 +49,22 @@ def stamp_info():
 
     return StampInfo(unit_name="สำนักงานเขตพระนคร", receive_number="15/2569",
                      received_at=dt.datetime(2026, 1, 5, 2, 10, tzinfo=dt.timezone.utc))
+
+
+@pytest.fixture(scope="session")
+def trial_trust():
+    """The trust roots shipped with shared/corpus/pdf/signature-trial/."""
+    from tests.paths import shared_path
+
+    return TrustSettings.load([shared_path("corpus", "pdf", "signature-trial") / "trust-roots.pem"], env={})
+
+
+@pytest.fixture(scope="session")
+def trial_verdicts(trial_trust):
+    """File name -> the gateway's verdict, for every PDF of the signature trial (computed once:
+    verifying all 40 takes most of a minute)."""
+    from gateway.signatures.verify import verify_pdf
+    from tests.paths import shared_path
+
+    base = shared_path("corpus", "pdf", "signature-trial")
+    return {p.name: verify_pdf(p.read_bytes(), trial_trust) for p in sorted(base.glob("*.pdf"))}
