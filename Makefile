@@ -7,11 +7,15 @@ CONFIG ?= config/gateway.example.toml
 
 # Debian packages: libmagic for python-magic and TLWG fonts for the Thai receive stamp
 # and printed register (run); Dovecot and PostgreSQL are real servers the test suite
-# starts by itself, and openssl decrypts in the tests what secret registrars receive;
-# the web desk's tests drive Debian's Chromium (Playwright, no browser download) and
-# sign in against an OpenLDAP slapd they start.
+# starts by itself, and openssl decrypts in the tests what secret registrars receive.
+# The web desk's tests drive Debian's Chromium (Playwright, no browser download) and
+# sign in against an OpenLDAP slapd they start. The receive stamp tests render pages
+# with poppler (pdftoppm), judge signatures with pdfsig, and stamp a letter LibreOffice
+# Writer exported (soffice --convert-to pdf).
 RUN_DEBS  := libmagic1 fonts-tlwg-garuda-ttf
-TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl chromium slapd ldap-utils
+TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl \
+	chromium slapd ldap-utils \
+	poppler-utils libreoffice-writer-nogui
 
 .PHONY: run test system-run system-test venv bench clean
 

@@ -243,9 +243,11 @@ def build_pki(directory: Path) -> Pki:
 # ----------------------------------------------------------------------------- letters
 
 
-def make_letter(*, pad_to: int = 0, with_form_field: bool = False, pages: int = 1) -> bytes:
+def make_letter(*, pad_to: int = 0, with_form_field: bool = False, pages: int = 1,
+                field_value: str = "ต้นฉบับ") -> bytes:
     """A small real PDF: an A4 page with Thai text (Garuda, embedded), optionally a form
-    field ("remark") and an incompressible image to reach `pad_to` bytes."""
+    field ("remark", holding `field_value`; "" = a blank field) and an incompressible
+    image to reach `pad_to` bytes."""
     import os
 
     from pyhanko.pdf_utils import generic
@@ -297,7 +299,7 @@ def make_letter(*, pad_to: int = 0, with_form_field: bool = False, pages: int = 
         )
         w.insert_page(page)
     if with_form_field:
-        _add_text_field(w, "remark", "ต้นฉบับ")
+        _add_text_field(w, "remark", field_value)
     w.set_info(generic.DictionaryObject({generic.pdf_name("/Title"): generic.pdf_string("Saraban test letter")}))
     out = io.BytesIO()
     w.write(out)
@@ -352,8 +354,10 @@ def sign_letter(
     *,
     certify_no_changes: bool = False,
     field_name: str = "Signature1",
+    certify_fill_forms: bool = False,
 ) -> bytes:
-    """Sign (PAdES baseline B) as `who`; with certify_no_changes, certify with DocMDP P=1."""
+    """Sign (PAdES baseline B) as `who`; with certify_no_changes, certify with DocMDP P=1;
+    with certify_fill_forms, with P=2 (form filling and signing allowed)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
@@ -365,7 +369,7 @@ def sign_letter(
         field_name=field_name,
         subfilter=SigSeedSubFilter.PADES,
         md_algorithm="sha256",
-        certify=certify_no_changes,
+        certify=certify_no_changes or certify_fill_forms,
         docmdp_permissions=MDPPerm.NO_CHANGES if certify_no_changes else MDPPerm.FILL_FORMS,
         reason="ลงนามหนังสือราชการ",
     )
@@ -409,6 +413,18 @@ def tamper_draw_content(signed: bytes) -> bytes:
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+def tamper_append_unreferenced(signed: bytes) -> bytes:
+    """The PDF-Insecurity incremental saving attack (ISA-3): new versions of objects and
+    an empty cross-reference section with a trailer without /Prev, appended after the
+    signed revision. Readers that rebuild the file show the new page text."""
+    tail = (b"\n4 0 obj\n<< /Length 44 >>\nstream\nBT /F1 24 Tf 60 700 Td (APPROVED 1,000,000) Tj ET\n"
+            b"endstream\nendobj\n")
+    xref_at = len(signed) + len(tail)
+    # No %%EOF after it, as in the original sample: pyHanko then stops at the signed
+    # revision's %%EOF and never reads the tail.
+    return signed + tail + b"xref\ntrailer\n<< /Root 1 0 R >>\nstartxref\n%d\n" % xref_at
 
 
 def tamper_flip_byte(signed: bytes) -> bytes:
@@ -495,3 +511,18 @@ def tamper_smime(raw: bytes) -> bytes:
     i = der.index(old)
     der = der[:i] + "ขอดู".encode("utf-8") + der[i + len("ขอดู".encode("utf-8")):]
     return head + b"\r\n\r\n" + base64.encodebytes(der)
+
+
+def self_signed_identity(directory: Path, name: str, *, not_before: dt.datetime, not_after: dt.datetime,
+                         cn: str = "Saraban Gateway Seal (TEST)") -> Identity:
+    """A self-signed signing certificate with the given dates (e.g. a seal that expired)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ident = Identity(directory / f"{name}.pem", directory / f"{name}.key")
+    if not ident.cert_path.exists():
+        key = _key()
+        subject = _name(cn, "กรุงเทพมหานคร", "TEST")
+        cert = _cert(subject, key, subject, key, ca=False, not_before=not_before, not_after=not_after, crl_url=None)
+        pem = serialization.Encoding.PEM
+        _write(ident.key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        _write(ident.cert_path, cert.public_bytes(pem))
+    return ident

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gateway.signatures.trust import TrustSettings
-from gateway.signatures.verdict import NO_SIGNATURE_FOUND, TOTAL_PASSED, PdfVerdict
+from gateway.signatures.verdict import NO_SIGNATURE_FOUND, TOTAL_PASSED, PdfVerdict, sub_indication_text
 from gateway.signatures.verify import quiet_library_logs, verify_pdf
 
 # Exit codes: scripts can tell "all signatures good" from "look at this".
@@ -55,6 +55,9 @@ def render_text(name: str, verdict: PdfVerdict, trust: TrustSettings) -> str:
     for i, sig in enumerate(verdict.signatures, 1):
         kind = "document timestamp" if sig.kind == "document_timestamp" else "signature"
         lines.append(f"  [{i}] {kind} {sig.field or ''}: {sig.indication}" + (f" / {sig.sub_indication}" if sig.sub_indication else ""))
+        if sig.sub_indication:
+            thai, english = sub_indication_text(sig.sub_indication)
+            lines.append(f"      {thai} / {english}")
         lines.append(f"      signer: {sig.signer or '?'}" + (f" — {sig.organisation}" if sig.organisation else ""))
         if sig.issuer:
             lines.append(f"      issued by: {sig.issuer}")

@@ -25,7 +25,7 @@ from gateway.notices.send import send_notice
 from gateway.delivery.errors import PermanentFailure
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
-from gateway.signatures.receive_stamp import signature_headers, stamp_job_for, with_receive_stamp
+from gateway.signatures.receive_stamp import close_stampers, signature_headers, stamp_job_for, with_receive_stamp
 from storage.models import Letter, OutboxItem
 
 log = structlog.get_logger("gateway.runner.delivery")
@@ -152,4 +152,5 @@ def main(settings: Settings) -> None:
                 if work_outbox(services, stop=stop) == 0:
                     time.sleep(settings.pipeline.poll_interval * 2)
         finally:
+            close_stampers()  # the stamping child goes with the runner (issue 13)
             log.info("runner_stopped")

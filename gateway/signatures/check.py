@@ -24,7 +24,14 @@ import structlog
 from gateway.config.settings import Settings
 from gateway.signatures.settings import RULE, trust_from_settings
 from gateway.signatures.trust import TrustSettings
-from gateway.signatures.verdict import INDETERMINATE, NO_SIGNATURE_FOUND, TOTAL_FAILED, TOTAL_PASSED, PdfVerdict
+from gateway.signatures.verdict import (
+    INDETERMINATE,
+    NO_SIGNATURE_FOUND,
+    TOTAL_FAILED,
+    TOTAL_PASSED,
+    PdfVerdict,
+    sub_indication_text,
+)
 from gateway.signatures.worker import VerifyPool, WorkerLimits
 from rules.model import Finding, ParsedMail
 
@@ -93,13 +100,15 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
     worst = min(entries, key=lambda e: ranked.get(e["indication"], 0))
     sub = worst.get("sub_indication") or ""
     detail = worst.get("message") or ""
+    # The documented Thai text of the sub-indication (docs/signatures.md), for the clerk.
+    thai = f": {sub_indication_text(sub)[0]}" if sub else ""
     if worst["indication"] == TOTAL_FAILED:
         return Finding(RULE, "fail",
-                       f"ลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ถูกต้อง ({sub}) ต้องตรวจสอบก่อนดำเนินการ",
+                       f"ลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ถูกต้อง ({sub}{thai}) ต้องตรวจสอบก่อนดำเนินการ",
                        f"the electronic signature in {name} is invalid ({sub}): {detail}", name)
     if worst["indication"] != TOTAL_PASSED:
         return Finding(RULE, "fail",
-                       f"ยืนยันลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ได้ ({sub}) ต้องตรวจสอบ",
+                       f"ยืนยันลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ได้ ({sub}{thai}) ต้องตรวจสอบ",
                        f"the electronic signature in {name} could not be confirmed ({sub}): {detail}", name)
     changed = [e for e in entries if e.get("review")]
     if changed:

@@ -6,6 +6,11 @@ the signed revision as "changed" as soon as any later revision exists (so a lett
 a form field would need review after our own receive stamp), and an in-place rewrite is
 exactly how the "sneaky" appearance-override attack hides a change. Refusing it makes
 such files count as modified (review), and clean files clean.
+
+A choice field's selected indices (/I, ISO 32000-1 12.7.4.4) are part of its value, as
+/V is: choosing an entry of a list box is form filling. pyHanko's default leaves /I out
+and calls such a fill "changed after signing beyond form filling" (EU DSS's
+`pades-signed-filled-form` fixture).
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ def diff_policy():
         XrefStreamRule,
     )
 
+    from pyhanko.sign.diff_analysis.constants import VALUE_UPDATE_KEYS
+
     lta = ModificationLevel.LTA_UPDATES
     return StandardDiffPolicy(
         global_rules=[
@@ -43,7 +50,8 @@ def diff_policy():
             field_rules=[
                 SigFieldCreationRule(),
                 SigFieldModificationRule(allow_in_place_appearance_stream_changes=False),
-                GenericFieldModificationRule(allow_in_place_appearance_stream_changes=False),
+                GenericFieldModificationRule(allow_in_place_appearance_stream_changes=False,
+                                             value_update_keys=VALUE_UPDATE_KEYS | {"/I"}),
             ],
         ),
     )

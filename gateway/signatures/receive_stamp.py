@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 import structlog
 
 from gateway.config.settings import Settings
-from gateway.service.process_util import kill_pool
+from gateway.service.process_util import die_with_parent, kill_pool
 from gateway.signatures.settings import load_seal, stamp_font
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
 
@@ -70,6 +70,9 @@ def stamp_job_for(settings: Settings, letter, unit, vault) -> StampJob | None:
 def _child_setup(memory_mb: int, log_setup: tuple[str, str]) -> None:
     from gateway.service.log import setup_logging
 
+    # The stamping child dies with its runner, even when the runner is killed -9 or
+    # overruns its stop grace: an orphan would hold the seal key and outlive the daemon.
+    die_with_parent()
     setup_logging(*log_setup, process="stamp")
     if memory_mb:
         limit = memory_mb * 1024 * 1024
@@ -115,7 +118,8 @@ class Stamper:
         except cf.TimeoutError:
             reason = f"stamping took longer than {self.timeout:g} s"
         except (cf.process.BrokenProcessPool, MemoryError) as exc:
-            reason = f"the stamping process failed ({type(exc).__name__})"
+            log.warning("stamp_process_failed", error=type(exc).__name__, receive_no=job.receive_no)
+            reason = "the stamping process failed (memory limit or a parser fault)"
         self._kill()
         log.warning("stamp_failed", reason=reason, receive_no=job.receive_no)
         return receipt_only(job, self.seal, reason)
@@ -126,9 +130,17 @@ class Stamper:
             kill_pool(pool)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the child (the runner calls this on its way out, after the letter in hand)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def close_stampers() -> None:
+    """Stop every stamping child of this process (the delivery runner's shutdown)."""
+    while _stampers:
+        _, stamper = _stampers.popitem()
+        stamper.close()
 
 
 def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:
@@ -154,26 +166,72 @@ def stamper_for(settings: Settings) -> Stamper:
     return stamper
 
 
-def with_receive_stamp(settings: Settings, copy: bytes, job: StampJob | None) -> bytes:
-    """The folder copy plus the stamped letter (or receipt), and an X-Saraban-Stamp line."""
-    from gateway.pipeline.mime_attach import add_attachment, add_header
+@dataclass(frozen=True)
+class ReceiveStamp:
+    """What the receive stamp adds to a folder copy, whatever backend files it."""
 
+    headers: tuple[tuple[str, str], ...]  # ("X-Saraban-Stamp", ...) then ("X-Saraban-Signature", ...) lines
+    attachment: tuple[str, bytes] | None = None  # ("<name>.stamped.pdf" | "receipt-N-YYYY.pdf", PDF)
+
+
+STAMP_UNAVAILABLE = "none: the receive stamp is unavailable (seal key or stamp font unusable; see the gateway log)"
+
+
+def receive_stamp(settings: Settings, job: StampJob | None, letter=None) -> ReceiveStamp:
+    """The receive stamp for one registered letter: `(letter PDF + letter metadata) ->
+    stamped PDF + headers`, for every delivery backend (Maildir, IMAP APPEND, SMTP).
+
+    `job` is `stamp_job_for(settings, letter, unit, vault)`: the letter's first PDF as
+    received (bytes) with the unit's name, เลขรับ and the time of receipt; None when the
+    stamp is off or the letter has no PDF. `letter` is the register row
+    (`storage.register.Letter`, its `attachments[*].signatures` read) for the
+    X-Saraban-Signature lines; None leaves them out.
+
+    Returns the headers to add (`X-Saraban-Stamp: stamped: <file>` / `receipt: <file>
+    (<why>)` / `none: <why>`, then one `X-Saraban-Signature` per signature) and the PDF
+    to attach (the stamped letter, or a sealed receipt naming the original by SHA-256).
+    Never raises for a bad PDF or a missing seal: the letter is filed regardless, and no
+    text a person reads carries a Python exception. Blocks for up to the stamp timeout
+    (the work runs in a child process); call it from a thread in async code."""
+    headers = list(signature_headers(letter)) if letter is not None else []
     if job is None:
-        return copy
+        return ReceiveStamp(tuple(headers))
     try:
         result = stamper_for(settings).stamp(job)
     except Exception as exc:  # no font, no seal: file the letter anyway, and say so
         log.error("stamp_unavailable", receive_no=job.receive_no, error=f"{type(exc).__name__}: {exc}")
-        return add_header(copy, "X-Saraban-Stamp", f"none: {type(exc).__name__}: {exc}"[:300])
+        return ReceiveStamp((("X-Saraban-Stamp", STAMP_UNAVAILABLE), *headers))
     name = stamped_name(job.filename) if result.mode == "stamped" else receipt_name(job.receive_no)
-    copy = add_attachment(copy, name, result.pdf)
     note = f"{result.mode}: {name}" + (f" ({result.reason})" if result.reason else "")
     log.info("receive_stamp", mode=result.mode, file=name, receive_no=job.receive_no)
-    return add_header(copy, "X-Saraban-Stamp", note)
+    return ReceiveStamp((("X-Saraban-Stamp", note), *headers), (name, result.pdf))
+
+
+def apply_receive_stamp(copy: bytes, stamp: ReceiveStamp) -> bytes:
+    """The folder copy (raw RFC 5322 bytes) with the stamp's attachment and headers."""
+    from gateway.pipeline.mime_attach import add_attachment, add_header
+
+    if stamp.attachment is not None:
+        copy = add_attachment(copy, *stamp.attachment)
+    for name, value in reversed(stamp.headers):  # add_header prepends: keep their order
+        copy = add_header(copy, name, value)
+    return copy
+
+
+def with_receive_stamp(settings: Settings, copy: bytes, job: StampJob | None) -> bytes:
+    """The folder copy plus the stamped letter (or receipt), and an X-Saraban-Stamp line
+    (the signature lines travel separately, see `signature_headers`)."""
+    if job is None:
+        return copy
+    return apply_receive_stamp(copy, receive_stamp(settings, job))
+
+
+_CHANGED = ("form_fields_changed", "annotations_changed", "other")
 
 
 def signature_headers(letter) -> list[tuple[str, str]]:
-    """X-Saraban-Signature lines: one per verified signature, as the clerk reads them."""
+    """X-Saraban-Signature lines: one per verified signature, as the clerk reads them;
+    a signature that needs review also says why (what changed, which certificate)."""
     out: list[tuple[str, str]] = []
     for attachment in letter.attachments:
         for sig in attachment.signatures or []:
@@ -185,5 +243,10 @@ def signature_headers(letter) -> list[tuple[str, str]]:
                 parts.append(f"signed {sig['signed_at']}")
             if sig.get("review"):
                 parts.append("review")
+                # What changed after signing (and why the verdict is what it is); a file
+                # that could not be parsed keeps its parser's words to the register.
+                if sig.get("message") and sig.get("modifications") in _CHANGED:
+                    message = sig["message"]
+                    parts.append(message if len(message) <= 300 else message[:297] + "...")
             out.append(("X-Saraban-Signature", "; ".join(parts)))
     return out

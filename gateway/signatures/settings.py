@@ -8,6 +8,7 @@ no key yet gets one at first start.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import structlog
@@ -40,7 +41,7 @@ def trust_from_settings(settings: Settings) -> TrustSettings:
     try:
         # SARABAN_TRUST_ROOTS already replaced trust_roots in load_settings; env={}
         # keeps TrustSettings from reading it a second time.
-        return TrustSettings.load(
+        trust = TrustSettings.load(
             _paths(settings, sig.trust_roots),
             _paths(settings, sig.intermediates),
             _resolve(settings, sig.revocation_dir) if sig.revocation_dir else None,
@@ -50,6 +51,47 @@ def trust_from_settings(settings: Settings) -> TrustSettings:
         )
     except TrustConfigError as exc:
         raise ConfigError(f"{settings.source}: [signatures] {exc}") from None
+    return dataclasses.replace(trust, own_seals=seal_certificates(settings),
+                               intermediates=trust.intermediates + _seal_chain(settings))
+
+
+def seal_certificates(settings: Settings) -> tuple[bytes, ...]:
+    """DER of every certificate the gateway has sealed stamps with: the configured
+    `seal_cert`, or each key in the key store (older stamps were made with older keys).
+    Public certificates only: no private key is read, so any user may run `verify`."""
+    from asn1crypto import pem as asn1_pem
+
+    sig = settings.signatures
+    if sig.seal_cert:
+        paths = [_resolve(settings, sig.seal_cert)]
+    else:
+        store = Path(settings.data_dir) / "keys" / "gateway"
+        paths = sorted(store.glob("*/cert.pem")) if store.is_dir() else []
+    out = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue  # a missing seal only costs its stamps' trust; the start-up check names it
+        blocks = [der for _, _, der in asn1_pem.unarmor(data, multiple=True)] if asn1_pem.detect(data) else [data]
+        out.extend(blocks[:1])
+    return tuple(out)
+
+
+def _seal_chain(settings: Settings) -> tuple[bytes, ...]:
+    from asn1crypto import pem as asn1_pem
+
+    out = []
+    for path in _paths(settings, settings.signatures.seal_chain):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if asn1_pem.detect(data):
+            out.extend(der for _, _, der in asn1_pem.unarmor(data, multiple=True))
+        else:
+            out.append(data)
+    return tuple(out)
 
 
 def policy_tables(settings: Settings) -> tuple[dict[str, str], dict[str, dict[str, str]]]:

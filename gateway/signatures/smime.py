@@ -17,7 +17,7 @@ import structlog
 
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.names import cert_names
-from gateway.signatures.trust import TrustSettings
+from gateway.signatures.trust import TrustSettings, anchor_validity_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_NONE,
@@ -25,7 +25,7 @@ from gateway.signatures.verdict import (
     TOTAL_PASSED,
     SignatureVerdict,
 )
-from gateway.signatures.verify import TRUST_MESSAGES, quiet_library_logs
+from gateway.signatures.verify import known_sub_indication, quiet_library_logs, trust_message
 
 log = structlog.get_logger(__name__)
 
@@ -169,10 +169,12 @@ def _from_status(status) -> SignatureVerdict:
     elif status.trust_problem_indic is not None:
         indic = status.trust_problem_indic
         ind = TOTAL_FAILED if isinstance(indic, AdESFailure) else INDETERMINATE
-        sub = indic.name
-        msg = TRUST_MESSAGES.get(sub, "the signer's certificate is not trusted")
+        sub = known_sub_indication(indic.name)
+        msg = trust_message(sub)
         if sub == "CHAIN_CONSTRAINTS_FAILURE" and status.signing_cert.subject == status.signing_cert.issuer:
             sub, msg = "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
+    elif (anchor := anchor_validity_problem(status.validation_path)) is not None:
+        ind, (sub, msg) = INDETERMINATE, anchor
     else:
         ind, sub, msg = TOTAL_PASSED, None, ""
     ts = status.timestamp_validity

@@ -3,9 +3,19 @@
 Drawing on page 1 would change the signed page content and invalidate the sender's
 signature (pyHanko issue 259). A new signature field's widget, added in an incremental
 update, leaves every signed revision intact: the sender's signature still validates and
-reports only "signatures added". When the sender certified the file with "no changes
-allowed" (DocMDP P=1) even that is forbidden, so the stamp goes on a one-page receipt
-PDF that names the original by its SHA-256, and the original is left untouched.
+reports only "signatures added". The widget goes where a clerk's rubber stamp goes, top
+right of page 1 on blank paper (`page_space.find_place`: the page's text, images and
+annotations are measured, the stamp shrinks to 70 % if it must), upright however the
+page is rotated, with an opaque white ground (there is nothing beneath it to hide).
+
+The stamp goes on a one-page receipt PDF that names the original by its SHA-256, and
+the original is left untouched, when
+* the sender certified the file with "no changes allowed" (DocMDP P=1);
+* no free place is found in the top half of page 1;
+* the stamped file would change any earlier signature's verdict (checked, not assumed:
+  pyHanko's default difference policy and ours are run before and after; a DocMDP P=2
+  certification, for one, forbids the new signature field);
+* the file cannot be read or stamped at all.
 """
 from __future__ import annotations
 
@@ -13,6 +23,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import io
+import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +31,7 @@ from pathlib import Path
 import structlog
 
 from gateway.signatures.asn1_names import ensure_asn1_names
+from gateway.signatures.revisions import unexplained_bytes
 from gateway.signatures.thai_dates import in_bangkok, thai_date, thai_digits, thai_time
 
 log = structlog.get_logger(__name__)
@@ -28,6 +40,11 @@ DEFAULT_FONT = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
 FIELD_NAME = "SarabanReceiveStamp"
 STAMP_SIZE = (180, 84)  # points: wide enough for a long unit name at 9 pt
 MARGIN = 18
+MIN_SCALE = 0.7  # 9 pt text shrinks to 6.3 pt at most: still legible on paper
+
+
+class NotStampable(Exception):
+    """The letter must get a receipt instead; the message is shown to people as is."""
 
 
 @dataclass(frozen=True)
@@ -158,10 +175,16 @@ async def async_stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> Stamp
     if reason is None:
         try:
             stamped = await _seal_with_stamp(data, stamp, seal)
-            log.info("letter_stamped", sha256=original_sha256, unit=stamp.unit_name)
-            return StampResult("stamped", stamped, original_sha256)
+            reason = _changed_verdicts(data, stamped)
+            if reason is None:
+                log.info("letter_stamped", sha256=original_sha256, unit=stamp.unit_name)
+                return StampResult("stamped", stamped, original_sha256)
+        except NotStampable as exc:
+            reason = str(exc)
         except Exception as exc:  # an odd file must still get its receipt
-            reason = f"the letter could not be stamped: {exc}"
+            # People read the reason (receipt, X-Saraban-Stamp); the exception is for the log.
+            log.info("stamp_failed_on_letter", sha256=original_sha256, error=repr(exc)[:300])
+            reason = "the letter's first page could not be stamped (an unusual PDF structure)"
     log.info("receipt_instead_of_stamp", sha256=original_sha256, reason=reason)
     receipt = await _receipt(stamp, seal, original_sha256, reason)
     return StampResult("receipt", receipt, original_sha256, reason)
@@ -178,28 +201,145 @@ def _why_not_stampable(data: bytes) -> str | None:
             return "the letter is encrypted"
         cert_data = read_certification_data(reader)
     except Exception as exc:
-        return f"the letter could not be read: {exc}"
+        log.info("stamp_unreadable_letter", error=repr(exc)[:300])
+        return "the letter could not be read as a PDF"
     if cert_data is not None and cert_data.permission == MDPPerm.NO_CHANGES:
         return "the sender certified the letter with no changes allowed (DocMDP P=1)"
+    if unexplained_bytes(reader, data):
+        # Appending our revision would tuck the stray bytes between two revisions; the
+        # letter stays exactly as received, so its verdict stays what it is.
+        return "the letter holds bytes outside its revisions (a possible incremental saving attack)"
     return None
 
 
-def _stamp_style(stamp: StampInfo):
+def thai_font(path: Path, size: int):
+    """A font whose lines HarfBuzz shapes as Thai. Left to guess, HarfBuzz takes a line's
+    script from its first letter, so "SHA-256 ของต้นฉบับ" was shaped as Latin and the
+    tone mark over ต fell out of place; Latin letters shape the same under either."""
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+
+    return GlyphAccumulatorFactory(str(path), font_size=size, ot_script_tag="thai",
+                                   ot_language_tag="THA ", bcp47_lang_code="th")
+
+
+def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):
+    from pyhanko.pdf_utils.content import RawContent
+    from pyhanko.pdf_utils.layout import BoxConstraints
     from pyhanko.pdf_utils.text import TextBoxStyle
-    from pyhanko.stamp import TextStampStyle
 
     text = "\n".join(stamp.lines()).replace("%", "%%")  # the stamp text is a %-template
-    return TextStampStyle(
+    size = max(6, round(9 * scale))  # whole points: pyHanko lays text out in fractions
+    return _turned_style_class()(
         stamp_text=text,
         text_box_style=TextBoxStyle(
-            font=GlyphAccumulatorFactory(str(stamp.font_path), font_size=9),
-            font_size=9,
-            leading=14,
+            font=thai_font(stamp.font_path, size),
+            font_size=size,
+            leading=max(10, round(14 * scale)),
         ),
         border_width=1,
         border_color=(0.1, 0.2, 0.6),
+        # Opaque paper-white ground: the place was chosen because nothing lies beneath.
+        background=RawContent(b"1 1 1 rg 0 0 10 10 re f", box=BoxConstraints(width=10, height=10)),
+        background_opacity=1.0,
+        quarter_turns=rotate // 90,
     )
+
+
+@lru_cache(maxsize=1)
+def _turned_style_class():
+    """pyHanko's TextStampStyle, drawing upright on a page shown rotated (/Rotate).
+
+    The widget rectangle lives in the page's unrotated space; the appearance's /Matrix
+    turns the drawing against the page's rotation, which every reader honours."""
+    from dataclasses import dataclass as _dc
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.layout import BoxConstraints
+    from pyhanko.stamp import TextStampStyle
+
+    matrices = {1: (0, 1, -1, 0), 2: (-1, 0, 0, -1), 3: (0, -1, 1, 0)}
+
+    class Turned:
+        def __init__(self, inner, turns: int):
+            self.inner, self.turns = inner, turns
+
+        def apply_appearance(self, annot):
+            self.inner.apply_appearance(annot)
+            appearance = annot["/AP"]["/N"].get_object()
+            appearance[generic.pdf_name("/Matrix")] = generic.ArrayObject(
+                [generic.NumberObject(v) for v in matrices[self.turns]] + [generic.NumberObject(0)] * 2)
+
+    @_dc(frozen=True)
+    class TurnedTextStampStyle(TextStampStyle):
+        quarter_turns: int = 0
+
+        def create_stamp(self, writer, box, text_params):
+            if self.quarter_turns % 2:
+                box = BoxConstraints(width=box.height, height=box.width)
+            stamp = super().create_stamp(writer, box, text_params)
+            return Turned(stamp, self.quarter_turns) if self.quarter_turns else stamp
+
+    return TurnedTextStampStyle
+
+
+def _placement(data: bytes, page):
+    """(widget rectangle in user space, scale, rotation) of the stamp on page 1."""
+    from gateway.signatures.page_space import PageTooBusy, annotation_boxes, content_boxes, find_place, page_geometry
+
+    geometry = page_geometry(page)
+    try:
+        drawn = content_boxes(data, 0)
+    except PageTooBusy:
+        raise NotStampable("page 1 holds too many drawn objects to find a free place for the stamp") from None
+    obstacles = drawn + [box for box, _is_sig in annotation_boxes(page)]
+    spot = find_place(geometry, obstacles, STAMP_SIZE, margin_pt=MARGIN, min_scale=MIN_SCALE)
+    if spot is None:
+        raise NotStampable("no free space at the top right of page 1 for the stamp")
+    return spot.rect, spot.scale, geometry.rotate
+
+
+def _changed_verdicts(before: bytes, after: bytes) -> str | None:
+    """Why the stamped file would change how an earlier signature is judged, or None.
+
+    The integrity verdict of every earlier signature (coverage, DocMDP / FieldMDP and
+    difference analysis, under pyHanko's default policy and ours) must be what it was;
+    trust does not depend on the stamp. Checked after first: only a signature that is
+    not fine afterwards needs the (slow, on big forms) look at the original."""
+    now = _integrity(after)
+    ours = max(now, key=lambda name: now[name][0]) if now else None  # the newest revision
+    then = None
+    for field, (_revision, ok) in now.items():
+        if ok or field == ours:
+            continue
+        then = then if then is not None else _integrity(before)
+        if then.get(field, (0, False))[1]:
+            return (f"the stamp would change the verdict on the sender's signature {field} "
+                    "(its certification or field lock does not allow a new signature field)")
+    return None
+
+
+def _integrity(data: bytes) -> dict[str, tuple[int, bool]]:
+    """Field name -> (signed revision, integrity holds under pyHanko's default diff
+    policy and ours)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
+
+    from gateway.signatures.diff_policy import diff_policy
+
+    out: dict[str, tuple[int, bool]] = {}
+    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    for emb in reader.embedded_signatures:
+        ok = True
+        for policy in (DEFAULT_DIFF_POLICY, diff_policy()):
+            try:
+                emb.compute_integrity_info(diff_policy=policy)
+                ok = emb.summarise_integrity_info()["docmdp_ok"] is not False
+            except Exception:
+                ok = False
+            if not ok:
+                break
+        out[emb.field_name] = (emb.signed_revision, ok)
+    return out
 
 
 def _free_field_name(reader) -> str:
@@ -213,7 +353,7 @@ def _free_field_name(reader) -> str:
     return name
 
 
-async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey) -> bytes:
+async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=None) -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
@@ -221,9 +361,11 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey) -> byte
     writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
     field_name = _free_field_name(writer.prev)
     page = writer.find_page_for_modification(0)[0].get_object()
-    x0, y0, x1, y1 = (float(v) for v in page.get("/CropBox", page["/MediaBox"]))
-    width, height = STAMP_SIZE
-    box = (int(x1 - MARGIN - width), int(y1 - MARGIN - height), int(x1 - MARGIN), int(y1 - MARGIN))
+    if box is None:
+        box, scale, rotate = _placement(data, page)
+        box = tuple(round(v, 2) for v in box)
+    else:
+        scale, rotate = 1.0, 0
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
         subfilter=SigSeedSubFilter.PADES,
@@ -234,7 +376,7 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey) -> byte
     pdf_signer = signers.PdfSigner(
         meta,
         seal.signer(),
-        stamp_style=_stamp_style(stamp),
+        stamp_style=_stamp_style(stamp, scale, rotate),
         new_field_spec=SigFieldSpec(sig_field_name=field_name, on_page=0, box=box),
     )
     # Reserving the signature's room up front spares pyHanko a dummy signature (a second
@@ -254,26 +396,27 @@ def receipt_pdf(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: s
 async def _receipt(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: str) -> bytes:
     """A one-page receipt naming the original by hash, itself sealed with the stamp."""
     from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.layout import BoxConstraints
     from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
     from pyhanko.pdf_utils.writer import PdfFileWriter
 
     w = PdfFileWriter()
-    style = TextBoxStyle(font=GlyphAccumulatorFactory(str(stamp.font_path), font_size=12), font_size=12, leading=20)
-    box = TextBox(style, writer=w, box=BoxConstraints(width=500, height=400))
+    style = TextBoxStyle(font=thai_font(stamp.font_path, 12), font_size=12, leading=20)
+    box = TextBox(style, writer=w, box=BoxConstraints(width=500))
     lines = [
         "ใบรับหนังสือ (ตรารับ) / Receipt of an official letter",
         *stamp.lines(),
         "",
         "ต้นฉบับไม่ถูกแก้ไข จึงประทับตรารับในใบรับนี้แทน",
-        f"The original was left untouched: {reason}.",
+        *textwrap.wrap(f"The original was left untouched: {reason}.", 80),
         "SHA-256 ของต้นฉบับ / of the original:",
         original_sha256[:32],
         original_sha256[32:],
     ]
     box.content = "\n".join(lines)
-    ops = b"q 1 0 0 1 50 400 cm " + box.render() + b" Q"
+    text = box.render()
+    top = 842 - MARGIN - STAMP_SIZE[1] - 24  # the text starts below the stamp
+    ops = b"q 1 0 0 1 50 %g cm " % (top - box.box.height) + text + b" Q"
     page = generic.DictionaryObject(
         {
             generic.pdf_name("/Type"): generic.pdf_name("/Page"),
@@ -289,4 +432,6 @@ async def _receipt(stamp: StampInfo, seal: SealKey, original_sha256: str, reason
     }))
     buf = io.BytesIO()
     w.write(buf)
-    return await _seal_with_stamp(buf.getvalue(), stamp, seal)
+    w_, h_ = STAMP_SIZE
+    return await _seal_with_stamp(buf.getvalue(), stamp, seal,
+                                  box=(595 - MARGIN - w_, 842 - MARGIN - h_, 595 - MARGIN, 842 - MARGIN))

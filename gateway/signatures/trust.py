@@ -80,6 +80,11 @@ class TrustSettings:
     allow_fetching: bool = False  # online CRL/OCSP/AIA fetching: opt-in only
     revocation_mode: str = "soft-fail"
     root_sources: tuple[str, ...] = ()  # where the roots came from, for `verify` output
+    # The gateway's own seal certificates (every key it has stamped with). A self-signed
+    # one is trusted as its own anchor, so the gateway's stamp verifies without the
+    # operator copying it into the roots; one issued by a CA goes with the
+    # intermediates and needs that CA among the roots like any other signer.
+    own_seals: tuple[bytes, ...] = ()
 
     @classmethod
     def load(
@@ -110,6 +115,13 @@ class TrustSettings:
             root_sources=tuple(str(p) for p in root_paths),
         )
 
+    def is_own_seal(self, cert) -> bool:
+        """Whether an asn1crypto certificate is one of the gateway's seal certificates."""
+        try:
+            return cert.dump() in self.own_seals
+        except Exception:
+            return False
+
     def validation_context(self, extra_certs=(), extra_crls=(), extra_ocsps=()):
         """A fresh pyHanko ValidationContext (they hold per-validation state).
 
@@ -122,11 +134,42 @@ class TrustSettings:
         # An explicit trust manager, even when empty: ValidationContext(trust_roots=None)
         # would silently fall back to the OS TLS store.
         anchors = [CertTrustAnchor(x509.Certificate.load(der)) for der in self.roots]
+        seals = [x509.Certificate.load(der) for der in self.own_seals]
+        anchors += [CertTrustAnchor(cert) for cert in seals if cert.self_signed in ("maybe", "yes")]
+        issued = [cert for cert in seals if cert.self_signed not in ("maybe", "yes")]
         return ValidationContext(
             trust_manager=SimpleTrustManager.build(trust_roots=anchors),
-            other_certs=[x509.Certificate.load(der) for der in self.intermediates] + list(extra_certs),
+            other_certs=[x509.Certificate.load(der) for der in self.intermediates] + issued + list(extra_certs),
             crls=list(self.crls) + list(extra_crls),
             ocsps=list(self.ocsps) + list(extra_ocsps),
             allow_fetching=self.allow_fetching,
             revocation_mode=self.revocation_mode,
         )
+
+
+def anchor_validity_problem(path, moment=None) -> tuple[str, str] | None:
+    """(sub-indication, message) when the trust anchor that ends a validated path is
+    outside its own validity period, else None.
+
+    pyHanko (like RFC 5280) takes a trust anchor's dates as given. An operator who puts
+    a self-signed seal or signer in the trust roots would then see an expired one pass,
+    so the anchor's dates are held to the same rule as every other certificate's."""
+    import datetime as dt
+
+    if path is None:
+        return None
+    try:
+        anchor = path.trust_anchor
+        cert = getattr(anchor, "certificate", None) or getattr(anchor.authority, "certificate", None)
+        validity = cert["tbs_certificate"]["validity"]
+        not_before, not_after = validity["not_before"].native, validity["not_after"].native
+        name = cert.subject.native.get("common_name") or cert.subject.human_friendly
+    except Exception:
+        return None  # an anchor without a certificate (bare key): no dates to check
+    now = moment or dt.datetime.now(dt.timezone.utc)
+    if now > not_after:
+        return ("OUT_OF_BOUNDS_NO_POE",
+                f"the trust root {name} expired on {not_after.date().isoformat()} and nothing proves the signature came earlier")
+    if now < not_before:
+        return "NOT_YET_VALID", f"the trust root {name} is not valid before {not_before.date().isoformat()}"
+    return None

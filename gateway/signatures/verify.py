@@ -17,7 +17,8 @@ import structlog
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
-from gateway.signatures.trust import TrustSettings
+from gateway.signatures.revisions import field_changes, unexplained_bytes
+from gateway.signatures.trust import TrustSettings, anchor_validity_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_ANNOTATIONS,
@@ -28,6 +29,7 @@ from gateway.signatures.verdict import (
     MOD_UNKNOWN,
     TOTAL_FAILED,
     TOTAL_PASSED,
+    SUB_INDICATIONS,
     PdfVerdict,
     SignatureVerdict,
     document_problem,
@@ -106,6 +108,12 @@ async def _verify(
     reader, notes, state = _open(data, strict)
     if reader is None:
         return document_problem(state, notes, sha256=sha256)
+    if strict and reader.xrefs.hybrid_xrefs_present:
+        # pyHanko refuses hybrid-reference files in strict mode (readers that ignore the
+        # XRefStm entry may see other objects). Word 2007-2013 writes them, so check the
+        # signatures as pyHanko's lenient reader sees them and say so.
+        return await _verify(data, trust, max_pages, sha256, strict=False,
+                             note="hybrid-reference file (cross-reference table and stream): checked with the lenient reader")
     warnings = ([note] if note else []) + notes
     try:
         pages = int(reader.root["/Pages"]["/Count"])
@@ -120,13 +128,23 @@ async def _verify(
         )
     embedded = reader.embedded_signatures
     extras = _dss_material(reader)
+    file = _FileFacts(tail=unexplained_bytes(reader, data) if embedded else 0,
+                      last_revision=reader.xrefs.total_revisions - 1)
+    if file.tail:
+        warnings.append(f"{file.tail} bytes of the file belong to no revision of it")
     verdicts = []
     for emb in embedded:
         later = {e.field_name for e in embedded if e is not emb and e.signed_revision > emb.signed_revision}
-        verdicts.append(await _verify_one(emb, trust, extras, later))
+        verdicts.append(await _verify_one(emb, trust, extras, later, file))
     return PdfVerdict(
         signatures=tuple(verdicts), pages=pages, sha256=sha256, warnings=tuple(warnings)
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _FileFacts:
+    tail: int  # bytes outside every revision pyHanko parsed (blank space and comments aside)
+    last_revision: int
 
 
 def _dss_material(reader):
@@ -148,7 +166,7 @@ def _dss_material(reader):
     return certs, crls, ocsps
 
 
-async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str]) -> SignatureVerdict:
+async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str], file: _FileFacts) -> SignatureVerdict:
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.pdf_embedded import (
         async_validate_pdf_signature,
@@ -168,10 +186,13 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str])
     except SignatureValidationError as exc:
         sub = getattr(exc, "ades_subindication", None)
         indication = TOTAL_FAILED if sub is not None and type(sub).__name__ == "AdESFailure" else INDETERMINATE
-        return _bare(emb, kind, indication, sub.name if sub is not None else "FORMAT_FAILURE", _short(exc))
+        return _bare(emb, kind, indication, _known(sub.name) if sub is not None else "FORMAT_FAILURE", _short(exc))
     except Exception as exc:
         return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", f"signature could not be processed: {_short(exc)}")
-    verdict = _from_status(emb, kind, status, later_fields)
+    verdict = _from_status(emb, kind, status, later_fields, file)
+    if trust.is_own_seal(emb.signer_cert):
+        verdict = dataclasses.replace(verdict, message="; ".join(
+            m for m in ("receive stamp (ตรารับ) sealed by this gateway", verdict.message) if m))
     if verdict.sub_indication == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and trust.revocation_mode != "soft-fail":
         if await _chain_ok_without_revocation(emb, trust, extras):
             # pyHanko files "no revocation data" under the general failure; DSS says
@@ -215,35 +236,56 @@ def _bare(emb, kind, indication, sub, message) -> SignatureVerdict:
     )
 
 
-def _modifications(status, later_fields: set[str]) -> tuple[str, tuple[str, ...], str]:
+def _modifications(emb, status, later_fields: set[str], file: _FileFacts):
+    """(modifications, changed fields, message, field changes) after the signed revision."""
     from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     coverage = status.coverage
     if coverage == SignatureCoverageLevel.ENTIRE_FILE:
-        return MOD_NONE, (), ""
+        return MOD_NONE, (), "", ()
     if coverage != SignatureCoverageLevel.ENTIRE_REVISION:
-        return MOD_OTHER, (), "the signature does not cover its own revision of the file"
+        return MOD_OTHER, (), "the signature does not cover its own revision of the file", ()
+    if file.tail:
+        # pyHanko's diff ends at the last revision it parsed; what follows is invisible
+        # to it and may be what a reader shows (incremental saving attack).
+        return (MOD_OTHER, (), f"{file.tail} bytes were added to the file outside any revision "
+                f"of it (readers may show them; an incremental saving attack)", ())
+    if emb.signed_revision >= file.last_revision:
+        return MOD_NONE, (), "", ()  # only blank padding after the signature
     diff = status.diff_result
     if diff is None:
-        return MOD_UNKNOWN, (), "changes after signing were not analysed"
+        return MOD_UNKNOWN, (), "changes after signing were not analysed", ()
     if not isinstance(diff, DiffResult):  # pyHanko's SuspiciousModification
-        return MOD_OTHER, (), f"changed after signing: {_short(diff)}"
+        return MOD_OTHER, (), f"changed after signing beyond form filling and signing: {_short(diff)}", ()
     level = diff.modification_level
     if level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES):
-        return MOD_SIGNATURES_ADDED, (), ""
+        return MOD_SIGNATURES_ADDED, (), "", ()
     if level == ModificationLevel.FORM_FILLING:
         # pyHanko counts a later signature as form filling; only other fields matter.
         changed = tuple(sorted(set(diff.changed_form_fields) - later_fields))
         if changed:
-            return MOD_FORM_FIELDS, changed, f"form fields changed after signing: {', '.join(changed)}"
-        return MOD_SIGNATURES_ADDED, (), ""
+            changes = field_changes(emb.reader, emb.signed_revision, changed)
+            return MOD_FORM_FIELDS, changed, "; ".join(c.describe() for c in changes), changes
+        return MOD_SIGNATURES_ADDED, (), "", ()
     if level == ModificationLevel.ANNOTATIONS:
-        return MOD_ANNOTATIONS, tuple(sorted(diff.changed_form_fields)), "annotations added or changed after signing"
-    return MOD_OTHER, (), "the content was changed after signing"
+        return MOD_ANNOTATIONS, tuple(sorted(diff.changed_form_fields)), "annotations added or changed after signing", ()
+    return MOD_OTHER, (), "the content was changed after signing", ()
 
 
-def _indication(status, kind: str) -> tuple[str, str | None, str]:
+def _known(sub: str) -> str:
+    """A sub-indication the documentation lists (pyHanko may grow new ones)."""
+    return sub if sub in SUB_INDICATIONS else "GENERIC"
+
+
+known_sub_indication = _known
+
+
+def trust_message(sub: str) -> str:
+    return TRUST_MESSAGES.get(sub) or SUB_INDICATIONS[_known(sub)][1]
+
+
+def _indication(status, kind: str, certification: bool) -> tuple[str, str | None, str]:
     """ETSI indication of one pyHanko status: crypto first, then trust, then policy."""
     from pyhanko.sign.ades.report import AdESFailure
 
@@ -258,16 +300,21 @@ def _indication(status, kind: str) -> tuple[str, str | None, str]:
         return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
     if indic is not None:
         failed = isinstance(indic, AdESFailure)
-        return (TOTAL_FAILED if failed else INDETERMINATE), indic.name, TRUST_MESSAGES.get(indic.name, "the signer's certificate is not trusted")
+        return (TOTAL_FAILED if failed else INDETERMINATE), _known(indic.name), trust_message(indic.name)
     if status.validation_path is None:
         return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", TRUST_MESSAGES["NO_CERTIFICATE_CHAIN_FOUND"]
+    anchor = anchor_validity_problem(status.validation_path)
+    if anchor is not None:
+        return INDETERMINATE, anchor[0], anchor[1]
     if kind == "signature":
         ts = status.timestamp_validity
         if ts is not None and not (ts.intact and ts.valid and ts.trusted):
-            sub = ts.trust_problem_indic.name if ts.trust_problem_indic is not None else "SIG_CRYPTO_FAILURE"
+            sub = _known(ts.trust_problem_indic.name) if ts.trust_problem_indic is not None else "SIG_CRYPTO_FAILURE"
             return INDETERMINATE, sub, "the signature's timestamp does not verify"
         if status.docmdp_ok is False:
-            return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", "the file was changed after signing in a way its signer did not allow"
+            if certification:
+                return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", "the file was changed after it was certified in a way the certification does not allow"
+            return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", "the file was changed after signing beyond filling in forms and adding signatures"
         if not status.seed_value_ok:
             return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", "the signature breaks its field's seed-value constraints"
     elif status.docmdp_ok is False:
@@ -296,11 +343,20 @@ def _self_signed(cert) -> bool:
         return False
 
 
-def _from_status(emb, kind: str, status, later_fields: set[str]) -> SignatureVerdict:
+def _from_status(emb, kind: str, status, later_fields: set[str], file: _FileFacts) -> SignatureVerdict:
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-    indication, sub, message = _indication(status, kind)
-    mods, changed, mod_message = _modifications(status, later_fields)
+    docmdp = emb.docmdp_level if kind == "signature" else None
+    certification = None
+    if docmdp is not None and emb.sig_object.get("/Reference") is not None and _is_certification(emb):
+        certification = docmdp.name.lower()
+    indication, sub, message = _indication(status, kind, certification is not None)
+    mods, changed, mod_message, changes = _modifications(emb, status, later_fields, file)
+    if indication == TOTAL_PASSED and (mods == MOD_OTHER or any(c.replaced for c in changes)):
+        # Either the diff shows nothing wrong only because it never saw the change (bytes
+        # past the last revision), or a field the signed page showed now shows something
+        # else (Shadow "replace"): the signer did not sign what a reader sees.
+        indication, sub = INDETERMINATE, "SIG_CONSTRAINTS_FAILURE"
     signer, org, issuer = cert_names(status.signing_cert)
     if kind == "signature":
         ts = status.timestamp_validity
@@ -310,10 +366,6 @@ def _from_status(emb, kind: str, status, later_fields: set[str]) -> SignatureVer
             signed_at, source = status.signer_reported_dt, ("claimed" if status.signer_reported_dt else None)
     else:
         signed_at, source = status.timestamp, "timestamp"
-    docmdp = emb.docmdp_level if kind == "signature" else None
-    certification = None
-    if docmdp is not None and emb.sig_object.get("/Reference") is not None and _is_certification(emb):
-        certification = docmdp.name.lower()
     review = indication != TOTAL_PASSED or mods not in (MOD_NONE, MOD_SIGNATURES_ADDED)
     return SignatureVerdict(
         kind=kind,

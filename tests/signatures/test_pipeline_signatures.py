@@ -155,6 +155,23 @@ def test_tampered_letter_is_flagged_for_review_by_default(gateway, pki, tamper):
     assert "review" in copy["X-Saraban-Signature"]
 
 
+def test_a_replaced_field_is_named_in_the_register_and_the_folder_copy(gateway, pki):
+    from tests.pki import tamper_change_field
+
+    replaced = tamper_change_field(sign_letter(make_letter(with_form_field=True), pki), "อนุมัติ ๑,๐๐๐,๐๐๐ บาท")
+    queue_id, mid = send(gateway, [("2569_dds_0403_60.pdf", replaced)], REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+    [sig] = entry["attachments"][0]["signatures"]
+    assert (sig["indication"], sig["sub_indication"]) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert sig["changed_fields"] == ["remark"]
+    said = 'form field remark on page 1 showed "ต้นฉบับ" when signed and now shows "อนุมัติ ๑,๐๐๐,๐๐๐ บาท"'
+    assert said in sig["message"]
+    copy = folder_copy(gateway, "pomprap", queue_id)
+    header = " ".join(copy["X-Saraban-Signature"].split())
+    assert header.startswith("2569_dds_0403_60.pdf; INDETERMINATE/SIG_CONSTRAINTS_FAILURE; ")
+    assert said in header
+
+
 def test_unit_that_rejects_bad_signatures_quarantines_the_letter(gateway, pki):
     bad = tamper_flip_byte(sign_letter(make_letter(), pki))
     queue_id, mid = send(gateway, [("2569_dds_0403_59.pdf", bad)], REJECTING)

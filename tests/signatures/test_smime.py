@@ -50,3 +50,16 @@ def test_broken_signature_part_is_a_verdict_not_a_crash(trust):
     [sig] = verify_smime(raw, trust)
     assert (sig["indication"], sig["sub_indication"]) == ("INDETERMINATE", "FORMAT_FAILURE")
     assert sig["message"]
+
+
+def test_an_expired_self_signed_trust_root_does_not_pass_in_mail_either(pki, tmp_path):
+    import datetime as dt
+
+    from gateway.signatures.trust import TrustSettings
+    from tests.pki import NOW, self_signed_identity
+
+    expired = self_signed_identity(tmp_path, "old", not_before=NOW - dt.timedelta(days=900),
+                                   not_after=NOW - dt.timedelta(days=3), cn="สำนักงานเขตเก่า (TEST)")
+    [sig] = verify_smime(make_smime(pki, expired), TrustSettings.load([expired.cert_path], env={}))
+    assert (sig["indication"], sig["sub_indication"]) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE")
+    assert "trust root สำนักงานเขตเก่า (TEST) expired on" in sig["message"]

@@ -8,16 +8,11 @@ import io
 import pypdf
 import pytest
 
-from gateway.signatures.stamp import SealKey, StampInfo, stamp_pdf
+from gateway.signatures.stamp import StampInfo, stamp_pdf
 from gateway.signatures.thai_dates import thai_date, thai_digits, thai_time
 from gateway.signatures.verify import verify_pdf
 
 RECEIVED = dt.datetime(2025, 11, 22, 3, 30, tzinfo=dt.timezone.utc)  # 10.30 in Bangkok
-
-
-@pytest.fixture(scope="module")
-def seal(pki):
-    return SealKey.load(pki.seal.key_path, pki.seal.cert_path, [pki.sub_ca.cert_path])
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +104,19 @@ def test_unreadable_pdf_gets_a_receipt(seal, info):
     result = stamp_pdf(b"%PDF-1.7 not really", info, seal)
     assert result.mode == "receipt"
     assert "could not be read" in result.reason
+
+
+def test_thai_marks_are_shaped_as_thai_even_after_latin_text():
+    """The receipt's "SHA-256 ของต้นฉบับ": HarfBuzz, left to guess the script from the
+    first letter, shaped the line as Latin and took the high form of the tone mark over
+    ต. The stamp's font shapes as Thai: the word's glyphs are those of the word alone."""
+    import re
+
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+
+    from gateway.signatures.stamp import DEFAULT_FONT, thai_font
+
+    engine = thai_font(DEFAULT_FONT, 12).create_font_engine(PdfFileWriter())
+    word = re.search(rb"<([0-9a-f]+)>", engine.shape("ต้นฉบับ").graphics_ops).group(1)
+    line = engine.shape("SHA-256 ของต้นฉบับ").graphics_ops
+    assert word in line

@@ -1,0 +1,340 @@
+"""Where on page 1 the receive stamp can go: the page as a reader sees it, and what is on it.
+
+A clerk's rubber stamp goes in the top right corner of the first page, on blank paper.
+The electronic stamp does the same: the page's visible area (/CropBox within /MediaBox,
+both inheritable from the page tree, turned by /Rotate, scaled by /UserUnit), the boxes
+of everything drawn on it (text lines, images, vector graphics; from pdfminer.six's
+layout analysis) and of every annotation (above all the senders' signature widgets),
+then the free rectangle nearest the top right corner. Scanned letters are one big image:
+there the ink is found in the image's pixels, so the stamp lands on white paper.
+
+All boxes are (x0, y0, x1, y1) in the page's default user space unless named "display".
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+Box = tuple[float, float, float, float]
+
+INHERITABLE = ("/MediaBox", "/CropBox", "/Rotate", "/Resources")
+PAD = 4.0  # points kept clear around the page's content
+STEP = 6.0  # points between candidate positions
+BACKGROUND_SHARE = 0.6  # a vector shape covering more of the page than this is a background
+SCAN_SHARE = 0.25  # an image covering more than this is searched for ink pixel by pixel
+INK_LEVEL = 200  # grey level (0-255) below which a pixel is ink
+INK_CELL_PT = 4.0
+
+
+@dataclass(frozen=True)
+class PageGeometry:
+    visible: Box  # CropBox clipped to MediaBox, user space
+    rotate: int  # 0, 90, 180, 270 (clockwise, as displayed)
+    user_unit: float  # points per user-space unit
+
+    @property
+    def display_size(self) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.visible
+        w, h = x1 - x0, y1 - y0
+        return (h, w) if self.rotate in (90, 270) else (w, h)
+
+    def to_display(self, box: Box) -> Box:
+        return _norm(*self._pt_to_display(box[0], box[1]), *self._pt_to_display(box[2], box[3]))
+
+    def to_user(self, box: Box) -> Box:
+        return _norm(*self._pt_to_user(box[0], box[1]), *self._pt_to_user(box[2], box[3]))
+
+    def _pt_to_display(self, x: float, y: float) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.visible
+        w, h = x1 - x0, y1 - y0
+        u, v = x - x0, y - y0
+        return {0: (u, v), 90: (v, w - u), 180: (w - u, h - v), 270: (h - v, u)}[self.rotate]
+
+    def _pt_to_user(self, dx: float, dy: float) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.visible
+        w, h = x1 - x0, y1 - y0
+        u, v = {0: (dx, dy), 90: (w - dy, dx), 180: (w - dx, h - dy), 270: (dy, h - dx)}[self.rotate]
+        return u + x0, v + y0
+
+
+def _norm(ax: float, ay: float, bx: float, by: float) -> Box:
+    return (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+
+
+def inherited(page, key: str):
+    """A page attribute, looked up the page tree as the PDF specification (7.7.3.4) says."""
+    node, depth = page, 0
+    while node is not None and depth < 64:
+        value = node.get(key)
+        if value is not None:
+            return value.get_object() if hasattr(value, "get_object") else value
+        parent = node.get("/Parent")
+        node = parent.get_object() if parent is not None else None
+        depth += 1
+    return None
+
+
+def _box(value) -> Box | None:
+    try:
+        value = value.get_object() if hasattr(value, "get_object") else value
+        a, b, c, d = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return _norm(a, b, c, d)
+
+
+def page_geometry(page) -> PageGeometry:
+    """The visible area, rotation and unit of a page dictionary (pyHanko or pypdf).
+    Raises ValueError for a page without a usable /MediaBox anywhere in its tree."""
+    media = _box(inherited(page, "/MediaBox"))
+    if media is None or media[2] - media[0] < 1 or media[3] - media[1] < 1:
+        raise ValueError("the first page has no usable /MediaBox")
+    crop = _box(inherited(page, "/CropBox")) or media
+    visible = (max(media[0], crop[0]), max(media[1], crop[1]), min(media[2], crop[2]), min(media[3], crop[3]))
+    if visible[2] - visible[0] < 1 or visible[3] - visible[1] < 1:
+        visible = media  # a crop box outside the media box: readers fall back to the media box
+    try:
+        rotate = int(inherited(page, "/Rotate") or 0) % 360
+    except (TypeError, ValueError):
+        rotate = 0
+    if rotate not in (0, 90, 180, 270):
+        rotate = 0  # the specification allows only multiples of 90
+    try:
+        unit = float(page.get("/UserUnit", 1.0))  # not inheritable
+    except (TypeError, ValueError):
+        unit = 1.0
+    return PageGeometry(visible=visible, rotate=rotate, user_unit=unit if unit > 0 else 1.0)
+
+
+# ----------------------------------------------------------------------------- content
+
+
+def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000) -> list[Box]:
+    """Boxes of what the page draws: text lines, images (their ink, for scans), vector
+    shapes other than page backgrounds. User space. Raises on an unreadable page."""
+    from pdfminer.layout import LAParams, LTCurve, LTFigure, LTImage, LTTextBox, LTTextLine
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+
+    manager = PDFResourceManager(caching=True)
+    device = PDFPageAggregator(manager, laparams=LAParams())
+    interpreter = PDFPageInterpreter(manager, device)
+    for index, page in enumerate(PDFPage.get_pages(io.BytesIO(data), maxpages=page_index + 1)):
+        if index != page_index:
+            continue
+        page.rotate = 0  # measure in the page's own user space; rotation is ours to apply
+        media = _box(page.mediabox) or (0.0, 0.0, 0.0, 0.0)
+        interpreter.process_page(page)
+        layout = device.get_result()
+        page_area = max((media[2] - media[0]) * (media[3] - media[1]), 1.0)
+        # pdfminer places the media box's lower left corner at (0, 0).
+        ox, oy = media[0], media[1]
+        out: list[Box] = []
+
+        def add(b: Box) -> None:
+            out.append((b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy))
+
+        def walk(items, matrix, depth: int) -> None:
+            for item in items:
+                if len(out) > max_objects or depth > 16:
+                    # Half a list of obstacles would let the stamp cover the other half.
+                    raise PageTooBusy(f"page {page_index + 1} holds too much to find a free place")
+                if isinstance(item, (LTTextBox,)):
+                    for line in item:
+                        if isinstance(line, LTTextLine) and line.get_text().strip():
+                            add(line.bbox)
+                elif isinstance(item, LTImage):
+                    share = _area(item.bbox) / page_area
+                    if share > SCAN_SHARE:
+                        inked = _ink_boxes(item, matrix)
+                        for b in inked if inked is not None else [item.bbox]:
+                            add(b)
+                    else:
+                        add(item.bbox)
+                elif isinstance(item, LTFigure):
+                    walk(item, getattr(item, "matrix", None), depth + 1)
+                elif isinstance(item, LTCurve):  # LTRect and LTLine are curves
+                    if _area(item.bbox) / page_area > BACKGROUND_SHARE:
+                        continue  # a page-sized fill is the paper's colour, a frame its edge
+                    add(item.bbox)
+                elif hasattr(item, "get_text") and item.get_text().strip():
+                    add(item.bbox)
+
+        walk(layout, None, 0)
+        return out
+    raise ValueError(f"the PDF has no page {page_index + 1}")
+
+
+class PageTooBusy(ValueError):
+    """The page holds more drawn objects (or deeper nesting) than we measure."""
+
+
+def _area(b: Box) -> float:
+    return max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0)
+
+
+def _ink_boxes(image, matrix) -> list[Box] | None:
+    """The inked cells of a large (scanned) image, or None when its pixels cannot be read
+    or it is not placed upright (then the whole image counts as content)."""
+    if matrix is not None:
+        a, b, c, d = matrix[:4]
+        if abs(b) > 1e-6 or abs(c) > 1e-6 or a <= 0 or d <= 0:
+            return None
+    pixels = _decode(image.stream)
+    if pixels is None:
+        return None
+    x0, y0, x1, y1 = image.bbox
+    width_pt, height_pt = x1 - x0, y1 - y0
+    cols = max(1, int(width_pt / INK_CELL_PT))
+    rows = max(1, int(height_pt / INK_CELL_PT))
+    from PIL import Image
+
+    # Threshold first, then average per cell: one pen stroke in a cell keeps it below white.
+    dark = pixels.convert("L").point(lambda v: 0 if v < INK_LEVEL else 255)
+    small = dark.resize((cols, rows), Image.Resampling.BOX)
+    out: list[Box] = []
+    cw, ch = width_pt / cols, height_pt / rows
+    data = small.load()
+    for r in range(rows):
+        run_start = None
+        for col in range(cols + 1):
+            inked = col < cols and data[col, r] < 250  # any dark pixel in the cell
+            if inked and run_start is None:
+                run_start = col
+            elif not inked and run_start is not None:
+                top = y1 - r * ch  # image rows run top to bottom
+                out.append((x0 + run_start * cw, top - ch, x0 + col * cw, top))
+                run_start = None
+    return out
+
+
+def _decode(stream):
+    """A Pillow image of a pdfminer image stream (JPEG, JPEG 2000, Flate 1/8-bit grey/RGB)."""
+    from PIL import Image
+
+    try:
+        names = []
+        for f in stream.get_filters() or []:
+            f = f[0] if isinstance(f, tuple) else f
+            names.append(str(getattr(f, "name", f)).strip("/'"))
+        if names and names[-1] in ("DCTDecode", "DCT", "JPXDecode"):
+            return Image.open(io.BytesIO(stream.get_rawdata() if len(names) == 1 else stream.get_data()))
+        width, height = int(stream.get("Width")), int(stream.get("Height"))
+        bits = int(stream.get("BitsPerComponent", 8))
+        space = stream.get("ColorSpace")
+        space = str(getattr(space, "name", space))
+        raw = stream.get_data()
+        if bits == 1:
+            img = Image.frombytes("1", (width, height), raw)
+            decode = stream.get("Decode")
+            return img if not decode or float(decode[0]) == 0 else img.point(lambda v: 255 - v)
+        if bits != 8:
+            return None
+        mode = {"DeviceGray": "L", "DeviceRGB": "RGB", "DeviceCMYK": "CMYK"}.get(space)
+        if mode is None:
+            return None
+        return Image.frombytes(mode, (width, height), raw)
+    except Exception:
+        return None
+
+
+def annotation_boxes(page) -> list[tuple[Box, bool]]:
+    """(box, is a signature widget) of every annotation on a page dictionary."""
+    out = []
+    annots = page.get("/Annots")
+    annots = annots.get_object() if hasattr(annots, "get_object") else annots
+    for annot in annots or []:
+        try:
+            annot = annot.get_object()
+            rect = annot.get("/Rect")
+            box = _box(rect.get_object() if hasattr(rect, "get_object") else rect)
+            if box is None:
+                continue
+            is_sig = annot.get("/FT") == "/Sig" or (
+                annot.get("/Parent") is not None and annot["/Parent"].get_object().get("/FT") == "/Sig")
+            out.append((box, is_sig))
+        except Exception:
+            continue
+    return out
+
+
+# ----------------------------------------------------------------------------- placement
+
+
+@dataclass(frozen=True)
+class Placement:
+    rect: Box  # the stamp's widget rectangle, user space
+    scale: float  # 1.0 = the full-size stamp
+    display: Box  # the same rectangle as the reader sees the page
+
+
+def find_place(geometry: PageGeometry, obstacles: list[Box], size_pt: tuple[float, float], *,
+               margin_pt: float = 18.0, min_scale: float = 0.7) -> Placement | None:
+    """The free spot nearest the top right corner of the displayed page for a stamp of
+    `size_pt` (points), shrunk down to `min_scale` if needed; None when there is none in
+    the top half of the page."""
+    unit = geometry.user_unit
+    width, height = geometry.display_size
+    margin = margin_pt / unit
+    blocked = [_grow(geometry.to_display(b), PAD / unit) for b in obstacles]
+    for scale in (1.0, 0.9, 0.8, min_scale):
+        w, h = size_pt[0] * scale / unit, size_pt[1] * scale / unit
+        if w > width - 2 * margin or h > height - 2 * margin:
+            continue
+        spot = _nearest_free(blocked, width, height, w, h, margin, STEP / unit)
+        if spot is not None:
+            return Placement(rect=geometry.to_user(spot), scale=scale, display=spot)
+    return None
+
+
+def _grow(b: Box, d: float) -> Box:
+    return (b[0] - d, b[1] - d, b[2] + d, b[3] + d)
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _nearest_free(blocked: list[Box], width: float, height: float, w: float, h: float,
+                  margin: float, step: float) -> Box | None:
+    """Search on a grid of half-step cells; a cell any obstacle touches is taken, so a
+    stamp on free cells cannot overlap anything. A summed-area table makes each
+    candidate one lookup (a scanned page has thousands of ink boxes)."""
+    cell = step / 2
+    cols, rows = int(width / cell) + 1, int(height / cell) + 1
+    taken = [[0] * cols for _ in range(rows)]
+    for b in blocked:
+        c0, c1 = max(int(b[0] / cell), 0), min(int(b[2] / cell), cols - 1)
+        r0, r1 = max(int(b[1] / cell), 0), min(int(b[3] / cell), rows - 1)
+        if c0 > c1 or r0 > r1:
+            continue
+        for r in range(r0, r1 + 1):
+            row = taken[r]
+            for c in range(c0, c1 + 1):
+                row[c] = 1
+    sums = [[0] * (cols + 1) for _ in range(rows + 1)]
+    for r in range(rows):
+        acc, above, here = 0, sums[r], sums[r + 1]
+        row = taken[r]
+        for c in range(cols):
+            acc += row[c]
+            here[c + 1] = above[c + 1] + acc
+
+    def free(c0: int, r0: int, c1: int, r1: int) -> bool:  # cells [c0, c1) x [r0, r1)
+        return sums[r1][c1] - sums[r0][c1] - sums[r1][c0] + sums[r0][c0] == 0
+
+    wc, hc = int(w / cell) + 1, int(h / cell) + 1
+    right = int((width - margin) / cell)  # exclusive cell index of the stamp's right edge
+    top = int((height - margin) / cell)
+    left_limit = max(int(margin / cell) + 1, int(width * 0.35 / cell))
+    bottom_limit = max(int(margin / cell) + 1, int(height * 0.5 / cell))
+    candidates = sorted(
+        ((right - c1) + (top - r1), c1, r1)
+        for c1 in range(left_limit + wc, right + 1, 2)
+        for r1 in range(bottom_limit + hc, top + 1, 2)
+    )
+    for _, c1, r1 in candidates:
+        if free(c1 - wc, r1 - hc, c1, r1):
+            return ((c1 - wc) * cell, (r1 - hc) * cell, (c1 - wc) * cell + w, (r1 - hc) * cell + h)
+    return None

@@ -1,0 +1,241 @@
+"""What pyHanko's difference analysis does not see: bytes outside every revision, and
+form fields whose visible appearance changed after signing.
+
+* The incremental saving attack (PDF-Insecurity ISA) appends an update with an empty
+  cross-reference section and a trailer without /Prev. pyHanko's reader stops at the
+  last revision it can parse and never looks at the tail, yet Acrobat and others rebuild
+  the file from it and show the attacker's page. So any non-blank byte after the
+  `%%EOF` of the last revision pyHanko parsed makes the file "changed after signing".
+* A Shadow "replace" attack keeps or changes a field's /V and gives the widget a new
+  appearance stream: pyHanko calls that form filling (allowed for an approval
+  signature). Filling a field that showed nothing is what forms are for; replacing what
+  a signed page already showed is not, so we tell the two apart by the appearance.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_BLANK = b" \t\r\n\x00\x0c"
+_EOF = re.compile(rb"startxref\s+(\d+)\s*%%EOF")
+
+
+def unexplained_bytes(reader, data: bytes) -> int:
+    """Number of bytes (blank space and comments not counted) that belong to no revision
+    the reader parsed: after the last `%%EOF`, or between two revisions (where an
+    attacker's objects end up once a later update, such as our own stamp, is appended
+    to an ISA file). 0 for a well-formed file."""
+    try:
+        spans = _revision_spans(reader, data)
+    except Exception:
+        return 0  # nothing to anchor on: the reader's own errors speak for the file
+    if not spans:
+        return 0
+    spans.sort()
+    covered_to = 0
+    unexplained = 0
+    for start, end in spans:
+        if start > covered_to:
+            unexplained += _meaningful(data[covered_to:start])
+        covered_to = max(covered_to, end)
+    return unexplained + _meaningful(data[covered_to:])
+
+
+def _revision_spans(reader, data: bytes) -> list[tuple[int, int]]:
+    """[first byte, last byte + 1) of each revision: its objects, its cross-reference
+    section and its trailer up to `%%EOF`. (Linearized files keep revisions out of order.)"""
+    xrefs = reader.xrefs
+    spans = []
+    for rev in range(xrefs.total_revisions):
+        meta = xrefs.get_xref_container_info(rev)
+        section = xrefs.get_xref_data(rev)
+        offsets = [offset for _gen, offset in section.standard_xrefs.values()]
+        if section.hybrid is not None:
+            offsets += [offset for _gen, offset in section.hybrid.xref_data.standard_xrefs.values()]
+        startxref = xrefs.get_startxref_for_revision(rev)  # the "xref" keyword of a table
+        starts = [meta.start_location, startxref] + offsets
+        ends = [meta.end_location, _eof_after(data, meta.end_location, startxref)]
+        for offset in offsets:
+            at = data.find(b"endobj", offset)
+            if at >= 0:
+                ends.append(at + len(b"endobj"))
+        spans.append((min(starts), max(ends)))
+    first = min(spans)
+    spans[spans.index(first)] = (0, first[1])  # the header belongs to the first revision
+    return spans
+
+
+def _eof_after(data: bytes, position: int, startxref: int) -> int:
+    for match in _EOF.finditer(data, max(position, 0)):
+        if int(match.group(1)) == startxref:
+            return match.end()
+    return position
+
+
+def _meaningful(chunk: bytes) -> int:
+    """Length of what is left of a byte range without blank space and comment lines."""
+    lines = (line.strip(_BLANK) for line in re.split(rb"[\r\n]", chunk))
+    return sum(len(line) for line in lines if line and not line.startswith(b"%"))
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One form field changed after the signed revision, as a reader sees it."""
+
+    field: str
+    page: int | None  # 1-based page of its (first) widget
+    before: str  # the text its appearance showed when signed ("" = nothing)
+    after: str
+    replaced: bool  # it showed something when signed, and shows something else now
+
+    def describe(self) -> str:
+        where = f" on page {self.page}" if self.page else ""
+        if not self.replaced:
+            return f"form field {self.field}{where} filled in after signing" + (f" ({_q(self.after)})" if self.after else "")
+        if self.before and self.after and self.before != self.after:
+            return f"form field {self.field}{where} showed {_q(self.before)} when signed and now shows {_q(self.after)}"
+        return f"form field {self.field}{where} looks different from what was signed"
+
+
+def _q(text: str) -> str:
+    text = " ".join(text.split())
+    return '"' + (text if len(text) <= 60 else text[:57] + "...") + '"'
+
+
+def field_changes(reader, signed_revision: int, names) -> tuple[FieldChange, ...]:
+    """How each named field changed between the signed revision and the file's end."""
+    try:
+        before = _fields(reader.get_historical_root(signed_revision), reader.get_historical_resolver(signed_revision))
+        after = _fields(reader.root, None)
+    except Exception:
+        return tuple(FieldChange(n, None, "", "", True) for n in names)
+    out = []
+    for name in names:
+        old, new = before.get(name), after.get(name)
+        old_shown = _shown(old)
+        new_shown = _shown(new)
+        old_value = _value(old)
+        new_value = _value(new)
+        had_something = bool(old_shown[1].strip() or old_value)
+        changed_look = old_shown[0] != new_shown[0] or old_value != new_value
+        out.append(FieldChange(
+            field=name,
+            page=_page_of(reader, new or old),
+            before=old_shown[1] or old_value,
+            after=new_shown[1] or new_value,
+            replaced=had_something and changed_look,
+        ))
+    return tuple(out)
+
+
+def _fields(root, _resolver) -> dict:
+    """Fully qualified field name -> terminal field dictionary."""
+    out: dict = {}
+    try:
+        fields = root["/AcroForm"]["/Fields"]
+    except (KeyError, TypeError):
+        return out
+
+    def walk(refs, prefix: str, depth: int) -> None:
+        if depth > 32:
+            return
+        for ref in refs:
+            field = ref.get_object()
+            partial = field.get("/T")
+            name = f"{prefix}.{partial}" if prefix and partial is not None else (str(partial) if partial is not None else prefix)
+            kids = _deref(field.get("/Kids"))
+            if kids is not None and any("/T" in k.get_object() for k in kids):
+                walk(kids, name, depth + 1)
+            else:
+                out[name] = field
+
+    walk(fields, "", 0)
+    return out
+
+
+def _deref(value):
+    return value.get_object() if hasattr(value, "get_object") else value
+
+
+def _widgets(field) -> list:
+    if field is None:
+        return []
+    kids = _deref(field.get("/Kids"))
+    if kids is None:
+        return [field]
+    return [k.get_object() for k in kids]
+
+
+def _shown(field) -> tuple[bytes, str]:
+    """(appearance bytes, text drawn) of the field's visible widgets."""
+    raw = b""
+    for widget in _widgets(field):
+        try:
+            flags = int(widget.get("/F", 0))
+            if flags & (2 | 32):  # Hidden, NoView: nothing on the page
+                continue
+            normal = widget["/AP"]["/N"]
+            stream = normal.get_object()
+            if "/Subtype" not in stream and widget.get("/AS") is not None:  # on/off states
+                stream = stream[widget["/AS"]].get_object()
+            raw += stream.data
+        except Exception:
+            continue
+    return raw, _text(raw)
+
+
+_STRING = re.compile(rb"\((?:\\.|[^\\)])*\)")
+
+
+def _text(content: bytes) -> str:
+    """The literal strings a content stream shows (enough to name what changed)."""
+    parts = []
+    for op in re.finditer(rb"(\[(?:[^\]]*)\]\s*TJ|\((?:\\.|[^\\)])*\)\s*(?:Tj|'|\"))", content):
+        for s in _STRING.findall(op.group(0)):
+            parts.append(_unescape(s[1:-1]))
+    return b" ".join(parts).decode("latin-1")
+
+
+def _unescape(literal: bytes) -> bytes:
+    """A PDF literal string's escapes (7.3.4.2): \\ddd octal, \\( \\) \\\\ and the rest."""
+    simple = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+    def one(match: re.Match) -> bytes:
+        body = match.group(1)
+        if body[:1].isdigit():
+            return bytes([int(body, 8) & 0xFF])
+        return simple.get(body, body)
+
+    return re.sub(rb"\\([0-7]{1,3}|.)", one, literal, flags=re.S)
+
+
+def _value(field) -> str:
+    if field is None:
+        return ""
+    value = field.get("/V")
+    if value is None:
+        return ""
+    try:
+        value = value.get_object()
+    except AttributeError:
+        pass
+    text = str(value)
+    return "" if text in ("None", "/Off", "") else text
+
+
+def _page_of(reader, field) -> int | None:
+    if field is None:
+        return None
+    try:
+        target = getattr(_widgets(field)[0], "container_ref", None)
+        if target is None:
+            return None
+        for index in range(min(int(reader.root["/Pages"]["/Count"]), 100)):
+            page_ref, _ = reader.find_page_for_modification(index)
+            annots = _deref(page_ref.get_object().get("/Annots")) or []
+            for i in range(len(annots)):
+                if getattr(annots.raw_get(i), "reference", None) == target:
+                    return index + 1
+    except Exception:
+        return None
+    return None

@@ -1,0 +1,105 @@
+"""Unsigned letters as common producers write them, for the receive stamp's placement.
+
+* fpdf2 (the MediaBox inherited from the page tree, as fpdf2 writes it) with an address
+  block and two visible signature widgets near the top right;
+* LibreOffice Writer (`soffice --headless --convert-to pdf`) from a plain-text letter;
+* a scanned letter: a greyscale JPEG image filling an A4 page (what a copier's
+  scan-to-PDF produces), made with Pillow.
+Each function returns the PDF bytes; LibreOffice's is None when soffice is missing.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.pki import GARUDA
+
+LETTER_LINES = [
+    "ที่ กท ๐๔๐๓/ว ๒๗๖",
+    "เรื่อง ขอเชิญประชุมคณะกรรมการ",
+    "เรียน ผู้อำนวยการเขตพระนคร",
+    "",
+    "ด้วยสำนักงานเขตบางรักจะจัดประชุมคณะกรรมการชุมชน ในวันจันทร์ที่ ๑๕ ธันวาคม ๒๕๖๘",
+    "เวลา ๐๙.๓๐ น. ณ ห้องประชุมชั้น ๓ จึงเรียนมาเพื่อโปรดพิจารณา",
+]
+
+
+def fpdf2_letter(*, page_size=(595.28, 841.89), signature_widgets: bool = False) -> bytes:
+    """An fpdf2 letter whose sender's address block sits in the top right corner."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format=page_size)
+    pdf.add_font("Garuda", fname=str(GARUDA))
+    pdf.set_text_shaping(True)
+    pdf.add_page()
+    pdf.set_font("Garuda", size=11)
+    width = page_size[0]
+    # The sender's address block, top right, as Thai letters (หนังสือภายนอก) have it.
+    for i, line in enumerate(["สำนักงานเขตบางรัก", "ถนนนเรศ แขวงสี่พระยา", "กรุงเทพฯ ๑๐๕๐๐"]):
+        pdf.set_xy(width - 190, 40 + i * 16)
+        pdf.cell(170, 14, line, align="R")
+    pdf.set_font("Garuda", size=14)
+    pdf.set_xy(60, 130)
+    for line in LETTER_LINES:
+        pdf.cell(0, 22, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_x(60)
+    data = bytes(pdf.output())
+    if signature_widgets:
+        data = _with_signature_widgets(data, [(width - 250, page_size[1] - 150, width - 140, page_size[1] - 110),
+                                              (width - 130, page_size[1] - 150, width - 20, page_size[1] - 110)])
+    return data
+
+
+def _with_signature_widgets(data: bytes, rects) -> bytes:
+    """Empty visible signature fields (the sender's signing spots) on page 1."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    for i, rect in enumerate(rects, 1):
+        append_signature_field(w, SigFieldSpec(sig_field_name=f"Sender{i}", on_page=0,
+                                               box=tuple(int(v) for v in rect)))
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def libreoffice_letter() -> bytes | None:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "letter.txt"
+        header = ["สำนักงานเขตบางรัก                                                            ด่วนที่สุด"]
+        src.write_text("\n".join(header + LETTER_LINES * 4) + "\n", encoding="utf-8")
+        subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp}/profile",
+                        "--convert-to", "pdf", "--outdir", tmp, str(src)],
+                       check=True, capture_output=True, timeout=120)
+        return (Path(tmp) / "letter.pdf").read_bytes()
+
+
+def scanned_letter(*, dpi: int = 100) -> bytes:
+    """A page-sized greyscale scan: dark text top left, a round seal top right."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    w, h = int(8.27 * dpi), int(11.69 * dpi)
+    img = Image.new("L", (w, h), 245)  # scanner paper is never quite white
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(str(GARUDA), int(dpi * 0.2))
+    y = int(dpi * 1.6)
+    for line in LETTER_LINES * 3:
+        draw.text((int(dpi * 0.9), y), line, fill=20, font=font)
+        y += int(dpi * 0.32)
+    # The sender's round seal (ตราครุฑ) in the top right corner.
+    r = int(dpi * 0.45)
+    cx, cy = w - int(dpi * 1.2), int(dpi * 0.8)
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=40, width=4)
+    out = io.BytesIO()
+    img.save(out, "PDF", resolution=dpi)
+    return out.getvalue()
