@@ -171,7 +171,8 @@ class IntakeChecker:
                 and auth.dmarc_policy == "reject")
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        # Checks already queued still run: a session awaiting one gets its answer.
+        self.pool.shutdown(wait=False)
 
 
 class PipelineChecker:
@@ -221,3 +222,15 @@ class PipelineChecker:
         self._next_try.pop(entry.queue_id, None)
         log.warning("sender_check_gave_up", reason=auth.reason, waited=round(waited, 1))
         return auth
+
+
+def intake_checker(settings) -> IntakeChecker | None:
+    if not settings.sender.enabled:
+        return None
+    return IntakeChecker(Resolver.from_settings(settings.dns), settings.sender)
+
+
+def pipeline_checker(settings) -> PipelineChecker | None:
+    if not settings.sender.enabled:
+        return None
+    return PipelineChecker(Resolver.from_settings(settings.dns), settings.sender)

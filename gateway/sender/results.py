@@ -122,3 +122,47 @@ def not_checked(from_domain: str | None, reason: str) -> SenderAuth:
     """`rules check` without --dns: DKIM and DMARC need DNS and were not looked at."""
     return SenderAuth(status="none", from_domain=from_domain, spf_source="none", reason=reason,
                       dns_checked=False)
+
+
+def authserv_id(settings) -> str:
+    """This gateway's name in Authentication-Results: [sender] authserv_id, else the
+    SMTP hostname."""
+    return settings.sender.authserv_id or settings.smtp.hostname
+
+
+def sender_headers(data: dict | None, serv_id: str) -> list[tuple[str, str]]:
+    """The folder copy's Authentication-Results and X-Saraban-Sender-Verified."""
+    auth = SenderAuth.from_dict(data)
+    if auth is None:  # the check was off when it was registered: nothing to say
+        return []
+    return [("Authentication-Results", auth.header_value(serv_id)),
+            ("X-Saraban-Sender-Verified", auth.verified_header())]
+
+
+def forged_results(header_line: bytes, serv_id: str) -> bool:
+    """An incoming Authentication-Results that claims to be ours: the sender wrote it
+    (RFC 8601 section 5 says to delete it)."""
+    name, _, value = header_line.partition(b":")
+    if name.strip().lower() != b"authentication-results":
+        return False
+    first = value.decode("utf-8", "replace").strip().split(";", 1)[0].split()
+    return bool(first) and first[0].lower() == serv_id.lower()
+
+
+def sender_label(data: dict | None) -> str:
+    """ยืนยันผู้ส่ง: ผ่าน (moi.go.th) / ไม่ผ่าน (moi.go.th) / ไม่มีข้อมูล, for the register."""
+    auth = SenderAuth.from_dict(data)
+    return auth.label_th if auth is not None else "ยืนยันผู้ส่ง: ไม่มีข้อมูล"
+
+
+def sender_detail(data: dict | None) -> str:
+    """One line for `register show`: the label, then SPF/DKIM/ARC/DMARC as checked."""
+    auth = SenderAuth.from_dict(data)
+    if auth is None:
+        return "ไม่มีข้อมูล (not checked)"
+    dkim = ", ".join(f"{s.domain}={s.result}" for s in auth.dkim) or "none"
+    text = (f"{auth.label_th.split(': ', 1)[1]} / {auth.label_en}; spf={auth.spf} dkim=[{dkim}] "
+            f"arc={auth.arc} dmarc={auth.dmarc}")
+    if auth.dmarc_policy:
+        text += f" (p={auth.dmarc_policy})"
+    return text

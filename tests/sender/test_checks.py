@@ -137,3 +137,69 @@ def test_upstream_results_trusted_only_from_the_configured_authserv_id():
            + letter(sender="saraban@moi.go.th"))
     assert trusted_upstream_spf(raw, ["mx.bangkok.go.th"]) == ("fail", "moi.go.th")
     assert trusted_upstream_spf(raw, []) is None
+
+
+def test_rules_check_shows_the_verdict_only_with_dns(tmp_path, dns_server):
+    import subprocess
+    import sys
+
+    from tests.paths import REPO
+
+    eml = tmp_path / "forged.eml"
+    eml.write_bytes(dkim_sign(letter(sender=f"saraban@{MINISTRY}"), ATTACKER))
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n'
+                      f'[dns]\nnameservers = ["{dns_server.address}"]\ntimeout = 1.0\n', encoding="utf-8")
+
+    def run(*extra):
+        return subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "rules", "check",
+                               str(eml), *extra], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    offline = run()
+    assert "DKIM and DMARC were not checked" in offline.stdout
+    checked = run("--dns")
+    assert "ยืนยันผู้ส่ง: ไม่ผ่าน (moi.go.th)" in checked.stdout
+    assert "ไม่สามารถยืนยันได้ว่าส่งจากหน่วยงานนี้จริง" in checked.stdout
+    assert checked.returncode == 1 and "decision       : reject" in checked.stdout
+
+
+def _entry(raw: bytes, peer: str, auth=None):
+    import datetime as dt
+    from pathlib import Path
+
+    from gateway.spool import SpoolEntry
+
+    return SpoolEntry(queue_id="q1", mail_from="", rcpt_to=["saraban.latkrabang@bangkok.go.th"],
+                      received_at=dt.datetime.now(dt.timezone.utc), peer=peer, helo=None, raw=raw,
+                      path=Path("/nonexistent"), auth=auth)
+
+
+def test_imap_letters_trust_only_the_upstream_authserv_id_for_spf(resolver):
+    from gateway.sender.check import PipelineChecker
+
+    checker = PipelineChecker(resolver, SenderSection(upstream_authserv_ids=["mx.bangkok.go.th"]))
+    imap_peer = "central;uidvalidity=7;uid=42"
+    body = letter(sender=f"saraban@{MINISTRY}")
+    # The BMA's own mail server saw the ministry's server pass SPF: the letter is verified.
+    upstream = b"Authentication-Results: mx.bangkok.go.th; spf=pass smtp.mailfrom=saraban@moi.go.th\r\n"
+    auth = checker.settle(_entry(upstream + body, imap_peer))
+    assert (auth.status, auth.spf_source, auth.aligned_domain) == ("pass", "upstream", MINISTRY)
+    # The same claim in the name of another server was written by the sender.
+    forged = b"Authentication-Results: mx.attacker.example; spf=pass smtp.mailfrom=saraban@moi.go.th\r\n"
+    auth = checker.settle(_entry(forged + body, imap_peer))
+    assert (auth.status, auth.spf_source) == ("fail", "none")
+    # DKIM is checked by the gateway itself.
+    auth = checker.settle(_entry(dkim_sign(body, MINISTRY), imap_peer))
+    assert auth.status == "pass" and auth.dkim[0].result == "pass"
+
+
+def test_pipeline_keeps_a_definite_intake_verdict_and_rechecks_a_temperror(resolver):
+    from gateway.sender.check import PipelineChecker
+    from gateway.sender.results import SenderAuth
+
+    checker = PipelineChecker(resolver, SenderSection())
+    raw = letter(sender=f"saraban@{MINISTRY}")
+    kept = SenderAuth(status="pass", from_domain=MINISTRY, aligned_domain=MINISTRY).as_dict()
+    assert checker.settle(_entry(raw, "127.0.0.1:4000", kept)).status == "pass"
+    waiting = SenderAuth(status="temperror").as_dict()
+    assert checker.settle(_entry(raw, "127.0.0.1:4000", waiting)).status == "fail"  # DNS answers now
