@@ -149,6 +149,7 @@ def test_rules_check_shows_the_verdict_only_with_dns(tmp_path, dns_server):
     eml.write_bytes(dkim_sign(letter(sender=f"saraban@{MINISTRY}"), ATTACKER))
     config = tmp_path / "gateway.toml"
     config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n'
+                      f'[directory]\npath = "{REPO / "config" / "units.toml"}"\n'
                       f'[dns]\nnameservers = ["{dns_server.address}"]\ntimeout = 1.0\n', encoding="utf-8")
 
     def run(*extra):
