@@ -17,14 +17,13 @@ from typing import Iterator
 
 from gateway.config.settings import DEFAULT_CONFIG, Settings, load_settings
 from gateway.pipeline import classified as secret
-from gateway.pipeline.check import Checked, judge, parse_failure, read_entry, verify_signatures
+from gateway.pipeline.check import Checked, judge, parse_failure, read_entry, verify_signatures, with_sender_verdict
 from gateway.pipeline.dispose import Known, decide, recipient_for
 from gateway.service.services import Services, open_services
 from gateway.spool import SpoolEntry
 from gateway.sender.check import check_message as sender_check
 from gateway.sender.dmarc import from_domains
 from gateway.sender.dns import Resolver
-from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth, not_checked
 from rules.model import LetterFacts
 
@@ -69,10 +68,7 @@ def _check(services: Services, raw: bytes, unit: str | None, dns: bool = False) 
                                            opaque=secret.is_opaque(mail), smime=arrival.smime)
     sender = check_sender(raw, services.settings, dns)  # gateway/sender/
     if services.settings.sender.enabled:
-        checked.sender_auth = sender
-        finding = sender_finding(sender, services.settings.sender)
-        if finding is not None:
-            checked.findings = checked.findings + [finding]
+        with_sender_verdict(checked, sender, services.settings.sender)
     recipient = recipient_for(services, entry, checked, unit or "")
     skip = () if unit else ("unit_directory",)  # no unit named: judge as for any unit
     disposition = decide(services, recipient, Known(), skip=skip)
