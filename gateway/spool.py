@@ -38,6 +38,9 @@ class SpoolEntry:
     helo: str | None
     raw: bytes
     path: Path
+    # What intake found out about the sender (gateway/sender/results.py, as a dict);
+    # kept beside the raw bytes, which stay exactly as they came (signatures, vault).
+    auth: dict | None = None
 
     @property
     def size(self) -> int:
@@ -62,7 +65,7 @@ class Spool:
         return removed
 
     def accept(self, raw: bytes, mail_from: str, rcpt_to: list[str], peer: str | None = None,
-               helo: str | None = None, queue_id: str | None = None) -> str:
+               helo: str | None = None, queue_id: str | None = None, auth: dict | None = None) -> str:
         """Write durably; return the queue id. Raises OSError if the disk refused.
 
         `queue_id`: one chosen (and recorded) beforehand, so that writing again after a
@@ -76,6 +79,8 @@ class Spool:
             "peer": peer,
             "helo": helo,
         }
+        if auth is not None:
+            envelope["auth"] = auth
         header = json.dumps(envelope, ensure_ascii=False).encode("utf-8") + b"\n"
         write_durably(self.new / f"{queue_id}.msg", (MAGIC, header, raw), tmp_dir=self.tmp)
         return queue_id
@@ -102,6 +107,7 @@ class Spool:
             helo=envelope.get("helo"),
             raw=data[end + 1:],
             path=path,
+            auth=envelope.get("auth"),
         )
 
     def remove(self, queue_id: str) -> None:

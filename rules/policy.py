@@ -36,6 +36,8 @@ DEFAULT_ACTIONS: dict[str, Action] = {
     "encrypted_pdf": "warn",
     "duplicate_file": "warn",
     "unsafe_name": "warn",
+    # gateway/sender/: "fail" only where [sender] domains says quarantine (go.th)
+    "sender_authenticity": "reject",
 }
 FALLBACK_ACTION: Action = "warn"
 

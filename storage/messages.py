@@ -31,11 +31,14 @@ def open_message(session: Session, *, queue_id: str, received_at: dt.datetime, m
     return message.state
 
 
-def finish_message(session: Session, queue_id: str, state: str, outcome: dict[str, str]) -> None:
+def finish_message(session: Session, queue_id: str, state: str, outcome: dict[str, str],
+                   sender_auth: dict[str, Any] | None = None) -> None:
     message = session.get(Message, queue_id)
     message.state = state
     message.outcome = outcome
     message.reason = None
+    if sender_auth is not None:  # kept so that a letter released later keeps its verdict
+        message.sender_auth = sender_auth
 
 
 def record_failure(session: Session, queue_id: str, reason: str, max_attempts: int) -> Message | None:

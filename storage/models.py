@@ -45,6 +45,9 @@ class Message(Base):
     state: Mapped[str] = mapped_column(String(20), default="processing", index=True)
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # per unit
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Who really sent it, as the pipeline settled it (gateway/sender/results.py): kept
+    # here too so that a quarantined letter released later keeps its verdict.
+    sender_auth: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
 
@@ -93,6 +96,8 @@ class Letter(Base):
     raw_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="registered")  # or cancelled
     review: Mapped[bool] = mapped_column(default=False)  # flagged for a person to look at
+    # ยืนยันผู้ส่ง: who really sent it (SPF, DKIM, ARC, DMARC; gateway/sender/results.py).
+    sender_auth: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     attachments: Mapped[list["LetterAttachment"]] = relationship(
         back_populates="letter", order_by="LetterAttachment.position", cascade="all, delete-orphan"

@@ -60,6 +60,7 @@ class NewLetter:
     findings: list[dict[str, Any]] = field(default_factory=list)
     attachments: list[dict[str, Any]] = field(default_factory=list)
     review: bool = False
+    sender_auth: dict[str, Any] | None = None  # SPF/DKIM/DMARC verdict (gateway/sender/)
 
 
 def find_registration(session: Session, queue_id: str, unit: str) -> Letter | None:
@@ -106,6 +107,7 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
         findings=new.findings,
         raw_sha256=new.raw_sha256,
         review=new.review,
+        sender_auth=new.sender_auth,
     )
     for position, item in enumerate(new.attachments):
         letter.attachments.append(
@@ -156,6 +158,7 @@ def letter_as_dict(letter: Letter) -> dict[str, Any]:
         "urgency": letter.urgency,
         "status": letter.status,
         "review": letter.review,
+        "sender_auth": letter.sender_auth,  # ยืนยันผู้ส่ง (gateway/sender/results.py)
         "queue_id": letter.queue_id,
     }
     if classified:

@@ -49,6 +49,10 @@ def write_config(tmp: Path, port: int | None = None, workers: int = 1, database_
         # The receive stamp costs ~0.25 s of CPU per letter and a seal key at first
         # start; tests about other things leave it off (tests/signatures/ turn it on).
         extra += "\n[signatures]\nstamp = false\n"
+    if "[dns]" not in extra and "[sender]" not in extra:
+        # Sender checks need DNS; tests not about them have no DNS server of their own
+        # (tests/servers/dns.py serves the zones of tests/sender/).
+        extra += "\n[sender]\nenabled = false\n"
     config.write_text(
         BASE_CONFIG.format(
             port=port or free_port(),

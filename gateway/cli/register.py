@@ -10,6 +10,7 @@ from gateway.cli.common import lazy, settings_of
 
 def cmd_register_list(args: argparse.Namespace) -> int:
     from gateway.cli.table import render
+    from gateway.sender.results import sender_label
     from storage.db import Database
     from storage.migrate import require_current
     from storage.register import letter_as_dict, query_letters
@@ -21,6 +22,8 @@ def cmd_register_list(args: argparse.Namespace) -> int:
     with db.session() as session:
         letters = query_letters(session, unit=unit, year=args.year)
         entries = [letter_as_dict(letter) for letter in letters]
+    for e in entries:
+        e["sender_verified"] = sender_label(e.get("sender_auth"))  # ยืนยันผู้ส่ง
     if args.json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return 0
@@ -29,9 +32,10 @@ def cmd_register_list(args: argparse.Namespace) -> int:
         rows.append([
             e["unit"], e["book"], e["receive_no"], e["received_at"].replace("T", " ")[:16],
             e["sender"], e.get("reference") or "", e.get("subject") or ("(ลับ)" if e["secrecy"] != "none" else ""),
-            str(len(e["attachments"])),
+            str(len(e["attachments"])), e["sender_verified"].split(": ", 1)[1],
         ])
-    print(render(["unit", "book", "เลขรับ", "received (+07:00)", "sender", "ที่", "subject", "files"],
+    print(render(["unit", "book", "เลขรับ", "received (+07:00)", "sender", "ที่", "subject", "files",
+                  "ยืนยันผู้ส่ง"],
                  rows, limits={4: 32, 6: 60}))
     print(f"\n{len(entries)} letter(s)")
     return 0

@@ -11,7 +11,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     from gateway.pipeline.dry_run import rules_check
 
     settings = settings_of(args) if args.config or Path("config/gateway.example.toml").exists() else None
-    return rules_check(Path(args.file), settings, args.json, args.unit)
+    return rules_check(Path(args.file), settings, args.json, args.unit, args.dns)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,4 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("file")
     check.add_argument("--unit", help="apply this unit's policy")
     check.add_argument("--json", action="store_true")
+    check.add_argument("--dns", action="store_true",
+                       help="check DKIM, ARC and DMARC of the sender (queries DNS, [dns] nameservers)")
     check.set_defaults(func=cmd_rules_check)

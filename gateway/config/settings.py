@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gateway.sender.settings import DnsSection, SenderSection
 from gateway.config.delivery import ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
@@ -241,6 +242,8 @@ class Settings(_Section):
     rules: RulesSection = RulesSection()
     notices: NoticesSection = NoticesSection()
     signatures: SignaturesSection = SignaturesSection()
+    dns: DnsSection = DnsSection()  # resolver of the sender checks (gateway/sender/)
+    sender: SenderSection = SenderSection()  # SPF/DKIM/DMARC policy per sender domain
     http: HttpSection = HttpSection()
     web: WebSection = WebSection()
     service: ServiceSection = ServiceSection()

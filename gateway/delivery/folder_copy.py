@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from email.header import Header
 
+from gateway.sender.results import forged_results, sender_headers
+
 DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book",
         b"x-saraban-finding", b"x-saraban-review", b"x-saraban-queue-id",
-        b"x-saraban-signature", b"x-saraban-stamp"}
+        b"x-saraban-signature", b"x-saraban-stamp", b"x-saraban-sender-verified"}
 
 
 def _split(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
@@ -37,10 +39,15 @@ def _encode(name: str, value: str) -> bytes:
 def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject: str | None,
                       queue_id: str, findings: list[dict] | None = None,
                       review: bool = False,
-                      extra_headers: list[tuple[str, str]] | None = None) -> bytes:
+                      extra_headers: list[tuple[str, str]] | None = None,
+                      sender_auth: dict | None = None, authserv_id: str | None = None) -> bytes:
     headers, body, newline = _split(raw)
     kept = [h for h in headers if h.split(b":", 1)[0].strip().lower() not in DROP]
-    added = [
+    added = []
+    if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
+        kept = [h for h in kept if not forged_results(h, authserv_id)]
+        added += [_encode(n, v) for n, v in sender_headers(sender_auth, authserv_id)]
+    added += [
         _encode("X-Saraban-Receive-No", receive_no),
         _encode("X-Saraban-Unit", unit),
         _encode("X-Saraban-Book", book),

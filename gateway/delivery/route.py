@@ -16,6 +16,7 @@ from gateway.config.delivery import UnitDelivery
 from gateway.delivery.imap import ImapFiler, ImapTarget
 from gateway.delivery.smtp import forward
 from gateway.delivery.folder_copy import build_folder_copy
+from gateway.sender.results import authserv_id
 from gateway.service.services import Services
 from storage import lease
 from storage.models import Letter, OutboxItem
@@ -61,6 +62,7 @@ def _copy(services: Services, item: OutboxItem) -> tuple[Letter, str, bytes]:
         services.vault.get(letter.raw_sha256), receive_no=letter.receive_no, unit=letter.unit,
         book=letter.book, subject=letter.subject, queue_id=letter.queue_id,
         findings=letter.findings, review=letter.review,
+        sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),
     )
     return letter, folder, copy
 

@@ -19,6 +19,7 @@ from gateway.service.crashpoints import crashpoint
 from gateway.delivery.maildir import deliver
 from gateway.delivery.registrar import deliver_alert, deliver_registrar
 from gateway.delivery.folder_copy import build_folder_copy
+from gateway.sender.results import authserv_id
 from gateway.service.log import setup_logging
 from gateway.delivery.claim import claimed
 from gateway.notices.send import send_notice
@@ -48,6 +49,7 @@ def deliver_folder(services: Services, item: OutboxItem) -> None:
             findings=letter.findings,
             review=letter.review,
             extra_headers=signature_headers(letter),
+            sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),
         )
         stamp_job = stamp_job_for(services.settings, letter, unit, services.vault)
     copy = with_receive_stamp(services.settings, copy, stamp_job)  # ตรารับ: docs/signatures.md

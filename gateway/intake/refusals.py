@@ -13,7 +13,7 @@ from storage.models import Refusal
 
 log = structlog.get_logger("gateway.intake.refusals")
 
-RECORDED = ("top_secret",)
+RECORDED = ("top_secret", "dmarc_reject")  # dmarc_reject: [sender] reject_at_data
 
 
 class RefusalRecorder:

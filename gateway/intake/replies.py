@@ -27,3 +27,9 @@ TOP_SECRET = reply(
 )
 LINE_TOO_LONG = reply(500, "5.5.2", "บรรทัดในอีเมลยาวเกินกำหนด", "line too long")
 TOO_BUSY = reply(421, "4.7.0", "ระบบมีการเชื่อมต่อมากเกินไป กรุณาส่งใหม่ภายหลัง", "too many connections, try again later")
+DMARC_REJECT = reply(
+    550,
+    "5.7.1",
+    "ไม่สามารถยืนยันได้ว่าส่งจากหน่วยงานนี้จริง (นโยบาย DMARC ของโดเมนผู้ส่งให้ปฏิเสธ)",
+    "rejected: the From domain's DMARC policy (p=reject) is not met",
+)

@@ -37,6 +37,7 @@ class IntakeHandler:
         self.max_recipients = max_recipients
         self.on_refused = on_refused or (lambda reason, info: None)
         self.on_accepted: Callable[[str, int], None] = lambda queue_id, size: None
+        self.sender_check = None  # gateway/sender/check.py IntakeChecker, set by the daemon
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
@@ -69,12 +70,22 @@ class IntakeHandler:
             log.warning("top_secret_refused", mail_from=mail_from, peer=_peer(session),
                         message_id=message_id, rcpt=envelope.rcpt_tos)
             return replies.TOP_SECRET
+        auth = None
+        if self.sender_check is not None:  # SPF/DKIM/ARC/DMARC, in threads, bounded
+            verdict = await self.sender_check.check(raw, _peer_ip(session), mail_from, session.host_name)
+            if self.sender_check.refuse_at_data(verdict):
+                self.on_refused("dmarc_reject", {"mail_from": mail_from, "peer": _peer(session),
+                                                 "message_id": _header(raw, "message-id")})
+                log.warning("dmarc_reject", mail_from=mail_from, from_domain=verdict.from_domain,
+                            peer=_peer(session))
+                return replies.DMARC_REJECT
+            auth = verdict.as_dict()
         loop = asyncio.get_running_loop()
         try:
             # fsync takes milliseconds; off the event loop so other sessions go on.
             queue_id = await loop.run_in_executor(
-                None, self.spool.accept, raw, mail_from, list(envelope.rcpt_tos),
-                _peer(session), session.host_name,
+                None, lambda: self.spool.accept(raw, mail_from, list(envelope.rcpt_tos),
+                                                _peer(session), session.host_name, auth=auth),
             )
         except OSError as exc:
             log.error("spool_write_failed", error=str(exc), errno=exc.errno, mail_from=mail_from)
@@ -83,6 +94,11 @@ class IntakeHandler:
                  size=len(raw), peer=_peer(session))
         self.on_accepted(queue_id, len(raw))
         return replies.queued(queue_id)
+
+
+def _peer_ip(session: Session) -> str | None:
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None
 
 
 def _peer(session: Session) -> str | None:

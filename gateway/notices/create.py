@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.notices.loop_guard import suppression_reason
+from gateway.sender.policy import notice_refusal
 from gateway.notices.sanitize import clean_address, clean_references, clean_message_id, clean_text
 from rules.model import Finding
 from storage.models import Letter, OutboxItem
@@ -105,6 +106,8 @@ def _queue(session: Session, services: "Services", entry: "SpoolEntry", checked:
     recent = sent_last_hour(session, to) if to else 0
     reason = suppression_reason(incoming_headers(checked, entry), entry.mail_from, to,
                                 recent, settings.max_per_sender_per_hour)
+    if reason is None:  # no notice to a sender whose domain did not vouch for it (backscatter)
+        reason = notice_refusal(getattr(checked, "sender_auth", None), to, services.settings.sender)
     state = "pending"
     if reason is not None:
         state = "suppressed"

@@ -11,6 +11,9 @@ import structlog
 from gateway.pipeline import classified as secret
 from gateway.pipeline.classified import Sealed
 from gateway.pipeline.parse import parse_mail
+from gateway.sender.policy import finding_for as sender_finding
+from gateway.sender.results import SenderAuth
+from gateway.sender.settings import SenderSection
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
@@ -31,6 +34,17 @@ class Checked:
     parse_error: str | None = None
     classified: Sealed | None = None  # ลับ/ลับมาก/ลับที่สุด: sealed, never in the plain vault
     signatures: dict[int, list[dict]] = field(default_factory=dict)  # attachment index -> verdicts
+    sender_auth: SenderAuth | None = None  # who really sent it (gateway/sender/)
+
+
+def with_sender_verdict(checked: Checked, auth: SenderAuth, settings: SenderSection) -> Checked:
+    """The sender's verdict joins the letter: kept for the register and the notices, and
+    a `sender_authenticity` finding (gateway/sender/policy.py) for the disposition chain."""
+    checked.sender_auth = auth
+    finding = sender_finding(auth, settings)
+    if finding is not None:
+        checked.findings = checked.findings + [finding]
+    return checked
 
 
 def parse_failure(exc: Exception) -> Finding:

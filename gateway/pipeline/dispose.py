@@ -292,6 +292,7 @@ def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked,
             for a in checked.mail.attachments
         ],
         review=review or needs_review(findings),
+        sender_auth=checked.sender_auth.as_dict() if checked.sender_auth else None,
     )
 
 

@@ -17,10 +17,14 @@ from typing import Iterator
 
 from gateway.config.settings import DEFAULT_CONFIG, Settings, load_settings
 from gateway.pipeline import classified as secret
-from gateway.pipeline.check import Checked, judge, parse_failure, read_entry, verify_signatures
+from gateway.pipeline.check import Checked, judge, parse_failure, read_entry, verify_signatures, with_sender_verdict
 from gateway.pipeline.dispose import Known, decide, recipient_for
 from gateway.service.services import Services, open_services
 from gateway.spool import SpoolEntry
+from gateway.sender.check import check_message as sender_check
+from gateway.sender.dmarc import from_domains
+from gateway.sender.dns import Resolver
+from gateway.sender.results import SenderAuth, not_checked
 from rules.model import LetterFacts
 
 DRY_RUN_ID = "dry-run"
@@ -33,15 +37,17 @@ def dry_run_services(settings: Settings | None) -> Iterator[Services]:
         yield services
 
 
-def check_message(raw: bytes, settings: Settings | Services | None, unit: str | None = None) -> dict:
-    """What the daemon would make of `raw` for `unit` (any unit when None)."""
+def check_message(raw: bytes, settings: Settings | Services | None, unit: str | None = None,
+                  dns: bool = False) -> dict:
+    """What the daemon would make of `raw` for `unit` (any unit when None). `dns`: also
+    check the sender (DKIM, ARC, DMARC), which needs DNS."""
     if isinstance(settings, Services):
-        return _check(settings, raw, unit)
+        return _check(settings, raw, unit, dns)
     with dry_run_services(settings) as services:
-        return _check(services, raw, unit)
+        return _check(services, raw, unit, dns)
 
 
-def _check(services: Services, raw: bytes, unit: str | None) -> dict:
+def _check(services: Services, raw: bytes, unit: str | None, dns: bool = False) -> dict:
     entry = SpoolEntry(queue_id=DRY_RUN_ID, mail_from="", rcpt_to=[unit or ""],
                        received_at=dt.datetime.now(dt.timezone.utc), peer=None, helo=None, raw=raw, path=Path())
     arrival, mail, error = read_entry(services, entry)
@@ -60,6 +66,9 @@ def _check(services: Services, raw: bytes, unit: str | None) -> dict:
         # What sealing would record, without sealing anything.
         checked.classified = secret.Sealed(DRY_RUN_ID, checked.facts.secrecy, digest,
                                            opaque=secret.is_opaque(mail), smime=arrival.smime)
+    sender = check_sender(raw, services.settings, dns)  # gateway/sender/
+    if services.settings.sender.enabled:
+        with_sender_verdict(checked, sender, services.settings.sender)
     recipient = recipient_for(services, entry, checked, unit or "")
     skip = () if unit else ("unit_directory",)  # no unit named: judge as for any unit
     disposition = decide(services, recipient, Known(), skip=skip)
@@ -87,7 +96,19 @@ def _check(services: Services, raw: bytes, unit: str | None) -> dict:
         "findings": [f.as_dict() for f in disposition.findings] if disposition.findings else
                     [f.as_dict() for f in checked.findings],
         "defects": list(mail.defects) if mail else [],
+        "sender_auth": sender.as_dict(),
+        "sender_verified": sender.label_th if sender.dns_checked else "ยืนยันผู้ส่ง: ไม่ได้ตรวจ",
     }
+
+
+def check_sender(raw: bytes, settings: Settings, dns: bool) -> SenderAuth:
+    """DKIM, ARC and DMARC of a file; without `dns`, a verdict that says it was not
+    checked. No SMTP session here: SPF (the connecting IP) cannot be checked."""
+    if not dns:
+        domains = from_domains(raw)
+        return not_checked(domains[0] if domains else None,
+                           "DKIM and DMARC were not checked: they need DNS (use --dns)")
+    return sender_check(raw, Resolver.from_settings(settings.dns), settings.sender)
 
 
 def _from_header(raw: bytes) -> str | None:
@@ -99,13 +120,14 @@ def _from_header(raw: bytes) -> str | None:
         return None
 
 
-def rules_check(path: Path, settings: Settings | None, as_json: bool, unit: str | None) -> int:
+def rules_check(path: Path, settings: Settings | None, as_json: bool, unit: str | None,
+                dns: bool = False) -> int:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         print(f"saraban-gateway: cannot read {path}: {exc.strerror}")
         return 2
-    report = check_message(raw, settings, unit)
+    report = check_message(raw, settings, unit, dns)
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -116,6 +138,15 @@ def rules_check(path: Path, settings: Settings | None, as_json: bool, unit: str 
             print(f"{key:15}: {facts.get(key)}")
         for a in report["attachments"]:
             print(f"file           : {a['filename']} ({a['content_type']}, {a['size']} bytes)")
+        auth = report["sender_auth"]
+        print(f"ยืนยันผู้ส่ง    : {report['sender_verified']}")
+        if auth["dns_checked"]:
+            dkim = ", ".join(f"{x['domain']}={x['result']}" for x in auth["dkim"]) or "none"
+            print(f"  dkim=[{dkim}] arc={auth['arc']} dmarc={auth['dmarc']}"
+                  + (f" (p={auth['dmarc_policy']})" if auth["dmarc_policy"] else "")
+                  + " spf=not checked (no SMTP connection)")
+        else:
+            print("  DKIM and DMARC were not checked: they need DNS (run with --dns)")
         d = report["disposition"]
         what = f"register in the {d['book']} book" if d["action"] == "register" else "hold in quarantine"
         print(f"decision       : {report['decision']} (the daemon would {what}; chain link: {d['rule']})")

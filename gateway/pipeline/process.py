@@ -12,7 +12,7 @@ import hashlib
 import structlog
 
 from gateway.pipeline import classified as secret
-from gateway.pipeline.check import check_entry
+from gateway.pipeline.check import check_entry, with_sender_verdict
 from gateway.pipeline.dispose import dispose, outcome_text, recipient_for
 from gateway.service.crashpoints import crashpoint
 from gateway.service.services import Services
@@ -26,12 +26,19 @@ def process_entry(services: Services, queue_id: str) -> str:
     """Process one spool entry; return the message's final state."""
     entry = services.spool.read(queue_id)
     with structlog.contextvars.bound_contextvars(queue_id=queue_id):
+        auth = None
+        if services.sender is not None:  # who really sent it (gateway/sender/)
+            auth = services.sender.settle(entry)
+            if auth is None:  # DNS did not answer: the letter waits in the spool
+                return "waiting"
         state = _open_message(services, entry)
         if state in FINISHED:
             secret.finish_spool(services, queue_id)
             return state
         crashpoint("after_spool_read")
         checked = check_entry(services, entry)
+        if auth is not None:
+            with_sender_verdict(checked, auth, services.settings.sender)
         crashpoint("after_vault")
         outcome: dict[str, str] = {}
         for rcpt in entry.rcpt_to:
@@ -43,7 +50,8 @@ def process_entry(services: Services, queue_id: str) -> str:
             crashpoint("after_register")
         final = "done" if any(o.startswith(("registered", "duplicate")) for o in outcome.values()) else "quarantined"
         with services.db.session() as session:
-            finish_message(session, queue_id, final, outcome)
+            finish_message(session, queue_id, final, outcome,
+                           sender_auth=auth.as_dict() if auth is not None else None)
         crashpoint("before_spool_remove")
         secret.finish_spool(services, queue_id)
         log.info("message_finished", state=final, outcome=outcome)

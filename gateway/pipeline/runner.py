@@ -32,6 +32,8 @@ def run_once(services: Services, index: int = 0, count: int = 1, stop: StopFlag 
             break
         if count > 1 and partition(queue_id, count) != index:
             continue
+        if services.sender is not None and services.sender.deferred(queue_id):
+            continue  # waiting for DNS to answer about its sender (gateway/sender/check.py)
         process_safely(services, queue_id)
         handled += 1
     return handled

@@ -20,6 +20,7 @@ from gateway.config.settings import Settings, _mask_url
 from gateway.units.directory import Directory, DirectoryError, load_directory
 from gateway.service.health import health
 from gateway.service.http_server import HttpServer, json_response
+from gateway.sender.check import intake_checker
 from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
 from gateway.service.log import setup_logging
 from gateway.service.metrics_live import LiveCollector
@@ -166,6 +167,7 @@ async def serve(settings: Settings) -> int:
     handler = IntakeHandler(spool, directory, settings.gateway.domain, settings.smtp.max_recipients,
                             on_refused=on_refused)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
+    handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
     sessions = SessionTracker(handler)
     loop = asyncio.get_running_loop()
     try:
@@ -227,6 +229,9 @@ async def serve(settings: Settings) -> int:
             if reload_requested.is_set():
                 reload_requested.clear()
                 settings = await _reload(settings, directory, supervisor, notifier)
+                if handler.sender_check is not None:  # [dns]/[sender] as reloaded
+                    handler.sender_check.close()
+                handler.sender_check = intake_checker(settings)
                 notifier.ready(_status_line(settings, port, directory, supervisor, spool))
                 continue
             await loop.run_in_executor(None, supervisor.check)

@@ -22,6 +22,7 @@ from storage.db import Database
 from storage.vault import Vault
 
 if TYPE_CHECKING:
+    from gateway.sender.check import PipelineChecker
     from gateway.signatures.check import SignatureChecker
 
 Role = Literal["pipeline", "delivery", "register", "dry_run"]
@@ -38,6 +39,7 @@ class Services:
     rule_settings: RuleSettings
     pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf
     signatures: "SignatureChecker | None" = None
+    sender: "PipelineChecker | None" = None  # who really sent it (gateway/sender/), pipeline only
 
 
 @contextmanager
@@ -75,7 +77,14 @@ def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = Fals
             rule_settings=rule_settings_from(settings),
             pdf_reader=pdf_reader,
             signatures=signatures,
+            sender=_sender_checker(settings) if role == "pipeline" else None,
         )
+
+
+def _sender_checker(settings: Settings) -> "PipelineChecker | None":
+    from gateway.sender.check import pipeline_checker
+
+    return pipeline_checker(settings)
 
 
 def rule_settings_from(settings: Settings) -> RuleSettings:

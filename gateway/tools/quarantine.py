@@ -13,7 +13,8 @@ import email.policy
 import json
 from typing import Any
 
-from gateway.pipeline.check import check_entry
+from gateway.pipeline.check import check_entry, with_sender_verdict
+from gateway.sender.results import SenderAuth, sender_detail
 from gateway.pipeline.dispose import decide, recipient_for, register_letter_for, what_is_known
 from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, record_action
@@ -56,6 +57,8 @@ def show_entry(services: Services, quarantine_id: int) -> dict[str, Any]:
             data["mail_from"] = message.mail_from
             data["recipients"] = message.recipients
             data["size"] = message.size
+            data["sender_auth"] = message.sender_auth
+            data["sender_verified"] = sender_detail(message.sender_auth)
         letter = find_registration(session, entry.queue_id, entry.unit) if entry.unit else None
         data["receive_no"] = letter.receive_no if letter else None
         data["actions"] = [action_as_dict(a) for a in actions_for(session, quarantine_id=entry.id)]
@@ -93,10 +96,13 @@ def release(services: Services, quarantine_id: int, reason: str | None) -> Lette
         if message is None:
             raise ToolError(f"quarantine entry {quarantine_id}: its message {entry.queue_id} is not recorded")
         spool_entry = entry_from_vault(services, message, _plain_raw(services, message, entry))
+        found_auth = SenderAuth.from_dict(message.sender_auth)  # ยืนยันผู้ส่ง as it was found
         if services.directory.lookup(entry.unit or "") is None:
             raise ToolError(f"unit {entry.unit!r} is not in the unit directory; add it "
                             "(units import) before releasing letters to it")
     checked = check_entry(services, spool_entry)  # outside the transaction: parsing takes time
+    if found_auth is not None:  # a released forgery stays "ไม่ผ่าน" and gets no notice
+        with_sender_verdict(checked, found_auth, services.settings.sender)
     recipient = recipient_for(services, spool_entry, checked, entry.unit or "", released_by_operator=True)
     with services.db.session() as session:
         entry = _get(session, quarantine_id)
@@ -217,6 +223,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"  received   {data.get('received_at', '?').replace('T', ' ')}",
         f"  held       {data['held_at'].replace('T', ' ')}",
         f"  sender     {data['sender']}",
+        f"  ยืนยันผู้ส่ง {data.get('sender_verified') or 'ไม่มีข้อมูล'}",
         f"  subject    {data['subject'] or ''}",
         "reasons (เหตุที่กักไว้):",
         *_reason_lines(data["reasons"]),

@@ -20,7 +20,7 @@ from gateway.tools.progress import Progress
 from gateway.tools.register_rows import HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow, register_rows
 
 EXTRA_HEADINGS = ("วันเวลาที่รับ", "ทะเบียน", "สถานะ", "ชั้นความเร็ว", "ชั้นความลับ",
-                  "เลขทะเบียนฉุกเฉิน", "เลขรับ/ปี", "รหัสคิว")
+                  "เลขทะเบียนฉุกเฉิน", "เลขรับ/ปี", "รหัสคิว", "ยืนยันผู้ส่ง")
 BOOK_TH = {"general": "ทะเบียนหนังสือรับ", "secret": "ทะเบียนหนังสือรับลับ"}
 
 
@@ -39,6 +39,7 @@ def write_csv(rows: list[RegisterRow], path: Path, bar: Progress | None = None) 
                 row.emergency_no,
                 row.receive_no,
                 row.queue_id,
+                row.sender_verified,
             ])
             if bar:
                 bar.advance()

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 
+from gateway.sender.results import sender_label
 from gateway.units.directory import Directory
 from rules.thai_time import THAI_MONTHS_SHORT, to_bangkok
 from storage.actions import actions_for_letters
@@ -47,6 +48,7 @@ class RegisterRow:
     emergency_no: str
     queue_id: str
     letter_id: int = 0
+    sender_verified: str = ""  # ผ่าน (moi.go.th) / ไม่ผ่าน (...) / ไม่มีข้อมูล
 
     def cells(self) -> list[str]:
         """The eight columns of the regulation, in its order."""
@@ -120,6 +122,8 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
         remarks.append("ควรตรวจสอบ")
     if facts.get("note") and not classified:
         remarks.append(str(facts["note"]))
+    if letter.sender_auth is not None and not classified:
+        remarks.append(sender_label(letter.sender_auth))  # ยืนยันผู้ส่ง (gateway/sender/)
     row = RegisterRow(
         number=letter.number,
         number_text=_digits(str(letter.number), thai_digits),
@@ -139,6 +143,7 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
         emergency_no=emergency,
         queue_id=letter.queue_id,
         letter_id=letter.id,
+        sender_verified="" if classified else sender_label(letter.sender_auth).split(": ", 1)[1],
     )
     if thai_digits:  # only what the gateway writes; the sender's own text stays as sent
         row.letter_date = _digits(row.letter_date, True)

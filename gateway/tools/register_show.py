@@ -4,6 +4,8 @@ A cancelled entry (ยกเลิก) stays in the register with its number: re
 never reused, so the book shows the gap's reason instead of a gap."""
 from __future__ import annotations
 
+from gateway.sender.results import sender_detail, sender_label
+
 import argparse
 import json
 from typing import Any
@@ -35,6 +37,7 @@ def entry_details(session, letter: Letter) -> dict[str, Any]:
     data["registered_at"] = to_bangkok(letter.registered_at).isoformat(timespec="seconds")
     data["sender_name"] = None if letter.secrecy not in ("none", None) else letter.sender_name
     data["emergency_no"] = (letter.facts or {}).get("emergency_no")
+    data["sender_verified"] = sender_label(letter.sender_auth)
     data["outbox"] = [
         {"kind": o.kind, "state": o.state, "attempts": o.attempts, "last_error": o.last_error,
          "done_at": to_bangkok(o.done_at).isoformat(timespec="seconds") if o.done_at else None}
@@ -88,6 +91,7 @@ def render_entry(data: dict[str, Any]) -> str:
         ("ชั้นความเร็ว (urgency)", data["urgency"] if data["urgency"] != "normal" else None),
         ("ชั้นความลับ (secrecy)", data["secrecy"] if data["secrecy"] != "none" else None),
         ("เลขฉุกเฉิน (emergency)", data.get("emergency_no")),
+        ("ยืนยันผู้ส่ง (sender)", sender_detail(data.get("sender_auth"))),
         ("review", "yes: a person should look at it" if data["review"] else None),
         ("queue id", data["queue_id"]),
     ])

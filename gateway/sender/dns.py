@@ -1,0 +1,93 @@
+"""DNS for sender checks: dnspython with a bounded time per query and a TTL cache.
+
+Every lookup of SPF, DKIM, ARC and DMARC goes through one `Resolver`, so that the
+nameservers (`[dns] nameservers`) and the time limit are the configured ones and a
+slow resolver shows up as `DnsTemporary`, which the checks turn into `temperror`,
+never into a verdict about the sender."""
+from __future__ import annotations
+
+import ipaddress
+import threading
+
+import dns.exception
+import dns.name
+import dns.nameserver
+import dns.rdatatype
+import dns.resolver
+
+
+class DnsTemporary(Exception):
+    """The answer could not be had now (timeout, SERVFAIL, no nameserver answered)."""
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """'192.0.2.53', '192.0.2.53:5353', '2001:db8::53' or '[2001:db8::53]:5353'."""
+    text = text.strip()
+    host, port = text, 53
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"nameserver {text!r}: expected [address]:port")
+            port = _port(text, rest[1:])
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = _port(text, port_text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"nameserver {text!r}: not an IP address (a name would need DNS itself)") from None
+    return host, port
+
+
+def _port(text: str, port_text: str) -> int:
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"nameserver {text!r}: bad port {port_text!r}")
+    return int(port_text)
+
+
+class Resolver:
+    def __init__(self, nameservers: list[str] | None = None, timeout: float = 3.0,
+                 cache_size: int = 10000):
+        self.timeout = timeout
+        if nameservers:
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers = [dns.nameserver.Do53Nameserver(*parse_nameserver(n))
+                                    for n in nameservers]
+        else:
+            resolver = dns.resolver.Resolver()  # /etc/resolv.conf
+        resolver.lifetime = timeout
+        resolver.timeout = min(timeout, 2.0)  # per try; several tries fit in the lifetime
+        if cache_size:
+            resolver.cache = dns.resolver.LRUCache(cache_size)  # honours each record's TTL
+        self._resolver = resolver
+        self.queries = 0  # sent or answered from cache; tests and `rules check` show it
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, section) -> "Resolver":
+        return cls(list(section.nameservers), section.timeout, section.cache_size)
+
+    def resolve(self, name: str, rdtype: str) -> list:
+        """The records of one type; [] when the name or the type does not exist."""
+        with self._lock:
+            self.queries += 1
+        try:
+            answer = self._resolver.resolve(name, rdtype, raise_on_no_answer=False,
+                                            search=False, lifetime=self.timeout)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return []
+        except dns.resolver.YXDOMAIN:
+            return []
+        except (dns.exception.Timeout, dns.resolver.NoNameservers,
+                dns.resolver.LifetimeTimeout) as exc:
+            raise DnsTemporary(f"{name} {rdtype}: {type(exc).__name__}") from None
+        except dns.name.NameTooLong:
+            return []
+        except dns.exception.DNSException as exc:
+            raise DnsTemporary(f"{name} {rdtype}: {type(exc).__name__}") from None
+        return list(answer) if answer.rrset is not None else []
+
+    def txt(self, name: str) -> list[bytes]:
+        """Each TXT record's strings joined (a DKIM key is split into 255-byte pieces)."""
+        return [b"".join(r.strings) for r in self.resolve(name, "TXT")]

@@ -1,0 +1,76 @@
+"""What the verdict does: a rule finding for the letter policy, and who may be answered.
+
+The finding is named `sender_authenticity`; its verdict comes from the From domain's
+entry in `[sender] domains` ("quarantine" -> fail, "warn" -> warn), and the letter
+policy (rules/policy.py, default action "reject") then quarantines a fail, unless a
+unit's own rule table says otherwise."""
+from __future__ import annotations
+
+from rules.model import Finding
+from gateway.sender.dmarc import org_domain
+from gateway.sender.results import SenderAuth
+from gateway.sender.settings import SenderSection
+
+RULE = "sender_authenticity"
+FORGED_TH = "ไม่สามารถยืนยันได้ว่าส่งจากหน่วยงานนี้จริง"
+FORGED_EN = "it cannot be verified that this letter was really sent by this agency"
+
+
+def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | None:
+    if auth is None or not auth.dns_checked or auth.status == "pass":
+        return None
+    domain = auth.from_domain or "-"
+    if auth.status == "fail":
+        action = settings.action_for(auth.from_domain)
+        policy = f" (p={auth.dmarc_policy})" if auth.dmarc_policy else ""
+        why_th = (f"โดเมน {domain} กำหนดนโยบาย DMARC{policy} แต่หนังสือฉบับนี้ไม่มีลายมือชื่อ DKIM "
+                  f"หรือผล SPF ที่ผ่านและตรงกับโดเมนผู้ส่ง")
+        why_en = (f"{domain} publishes DMARC{policy} and this letter has no DKIM signature or SPF "
+                  f"pass aligned with the From domain")
+        if auth.reason == "several From domains":
+            why_th = "หัวจดหมาย From มีผู้ส่งจากหลายโดเมน"
+            why_en = "the From header names senders of several domains"
+        return Finding(RULE, "fail" if action == "quarantine" else "warn",
+                       f"{FORGED_TH}: {why_th} กรุณาส่งจากระบบอีเมลของหน่วยงานโดยตรง",
+                       f"{FORGED_EN}: {why_en}; please send from the agency's own mail system")
+    if auth.status == "temperror":
+        # Only after recheck_for: DNS failures are never a verdict of forgery.
+        return Finding(RULE, "warn",
+                       f"ยังไม่ได้ยืนยันผู้ส่ง ({domain}) เนื่องจากระบบ DNS ไม่ตอบสนอง",
+                       f"the sender ({domain}) could not be verified because DNS did not answer")
+    if settings.no_dmarc == "accept":
+        return None
+    return Finding(RULE, "fail" if settings.no_dmarc == "quarantine" else "warn",
+                   f"ยังไม่สามารถยืนยันผู้ส่งได้: โดเมน {domain} ไม่มีระเบียน DMARC และหนังสือไม่มีลายมือชื่อ DKIM "
+                   f"ที่ตรงกับโดเมนผู้ส่ง ขอให้หน่วยงานผู้ส่งตั้งค่า DKIM และ DMARC",
+                   f"the sender could not be verified: {domain} has no DMARC record and the letter has "
+                   f"no DKIM signature aligned with it; the sending agency should set up DKIM and DMARC")
+
+
+def _domain(address: str | None) -> str | None:
+    if not address or "@" not in address:
+        return None
+    return address.rpartition("@")[2].lower().rstrip(".")
+
+
+def notice_refusal(auth: SenderAuth | None, to: str | None, settings: SenderSection) -> str | None:
+    """Why a notice must not go to `to`, or None. A notice from the unit's official
+    address to a forged sender's victim is backscatter: only a verified sender, at an
+    address of its verified domain, is answered; an unverified one only when its
+    domain is not one whose forgeries are quarantined, and only at that same domain."""
+    if auth is None or not auth.dns_checked:
+        return None
+    to_domain = _domain(to)
+    if to_domain is None:
+        return "no_address"
+    if auth.status == "pass":
+        if auth.aligned_domain and org_domain(to_domain) == org_domain(auth.aligned_domain):
+            return None
+        return "address_not_verified"
+    if auth.status == "fail":
+        return "sender_not_verified"
+    if settings.protected(auth.from_domain) or settings.protected(to_domain):
+        return "sender_not_verified"
+    if auth.from_domain and org_domain(to_domain) == org_domain(auth.from_domain):
+        return None
+    return "address_not_verified"

@@ -1,0 +1,168 @@
+"""The verdict on who sent a letter, and its RFC 8601 Authentication-Results header.
+
+`SenderAuth` is stored as JSON with the spool entry (what intake saw) and in the
+register (`letters.sender_auth`). `status` is what a person reads:
+  * "pass"  — ผ่าน: an aligned DKIM signature or SPF pass proves the From domain
+              (`aligned_domain`), or a trusted forwarder's ARC seal vouches for it;
+  * "fail"  — ไม่ผ่าน: the From domain publishes DMARC and the letter fails it;
+  * "none"  — ไม่มีข้อมูล: nothing proves it and no DMARC record says it must be;
+  * "temperror" — DNS did not answer in time: no verdict, the letter waits.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import authres
+import authres.arc
+import authres.dmarc
+
+STATUS_TH = {"pass": "ผ่าน", "fail": "ไม่ผ่าน", "none": "ไม่มีข้อมูล", "temperror": "ไม่มีข้อมูล"}
+STATUS_EN = {"pass": "verified", "fail": "not verified", "none": "no information",
+             "temperror": "no information (DNS did not answer)"}
+
+
+@dataclass
+class DkimSignature:
+    domain: str
+    selector: str
+    result: str  # pass, fail, neutral (malformed), temperror
+    aligned: bool = False
+
+
+@dataclass
+class SenderAuth:
+    status: str = "none"
+    from_domain: str | None = None
+    aligned_domain: str | None = None  # the domain the pass was aligned with
+    spf: str = "none"  # pass fail softfail neutral none temperror permerror
+    spf_domain: str | None = None  # smtp.mailfrom's domain (or the HELO name)
+    spf_source: str = "smtp"  # smtp | upstream (IMAP: trusted Authentication-Results) | none
+    dkim: list[DkimSignature] = field(default_factory=list)
+    arc: str = "none"  # pass fail none
+    arc_sealer: str | None = None  # the newest ARC-Seal's d=
+    arc_trusted: bool = False  # the sealer is in [sender] trusted_arc_sealers and vouches
+    dmarc: str = "none"  # pass fail none temperror permerror
+    dmarc_policy: str | None = None  # p= (or sp=) that applies: none quarantine reject
+    dmarc_domain: str | None = None  # where the record was found
+    reason: str | None = None  # why, in a few English words, for logs and the header
+    checked_at: str | None = None
+    dns_checked: bool = True  # False: `rules check` without --dns
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "pass"
+
+    @property
+    def label_th(self) -> str:
+        text = f"ยืนยันผู้ส่ง: {STATUS_TH.get(self.status, 'ไม่มีข้อมูล')}"
+        if self.status == "pass" and self.aligned_domain:
+            text += f" ({self.aligned_domain})"
+        elif self.from_domain and self.status != "pass":
+            text += f" ({self.from_domain})"
+        return text
+
+    @property
+    def label_en(self) -> str:
+        text = f"sender {STATUS_EN.get(self.status, 'no information')}"
+        if self.status == "pass" and self.aligned_domain:
+            text += f" ({self.aligned_domain})"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "SenderAuth | None":
+        if not data:
+            return None
+        data = dict(data)
+        data["dkim"] = [DkimSignature(**d) for d in data.get("dkim") or []]
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def stamp(self) -> "SenderAuth":
+        self.checked_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        return self
+
+    def header_value(self, authserv_id: str) -> str:
+        """The value of `Authentication-Results:` (RFC 8601), rendered by authres."""
+        results: list = []
+        if self.spf_source == "smtp":
+            results.append(authres.SPFAuthenticationResult(
+                result=self.spf, smtp_mailfrom=self.spf_domain or None))
+        elif self.spf_source == "upstream":
+            results.append(authres.SPFAuthenticationResult(
+                result=self.spf, smtp_mailfrom=self.spf_domain or None,
+                result_comment="from upstream Authentication-Results"))
+        for sig in self.dkim:
+            results.append(authres.DKIMAuthenticationResult(
+                result=sig.result, header_d=sig.domain, header_s=sig.selector or None))
+        if not self.dkim:
+            results.append(authres.DKIMAuthenticationResult(result="none"))
+        results.append(authres.arc.ARCAuthenticationResult(
+            result=self.arc, header_as_d=self.arc_sealer or None))
+        results.append(authres.dmarc.DMARCAuthenticationResult(
+            result=self.dmarc, header_from=self.from_domain or None,
+            policy=self.dmarc_policy or None))
+        header = authres.all_features().header(authserv_id=authserv_id, results=results)
+        text = str(header)
+        prefix = "Authentication-Results: "
+        return text[len(prefix):] if text.startswith(prefix) else text
+
+    def verified_header(self) -> str:
+        """X-Saraban-Sender-Verified: what the clerk sees in the mail client."""
+        word = {"pass": "pass", "fail": "fail"}.get(self.status, "none")
+        domain = self.aligned_domain if self.status == "pass" else self.from_domain
+        return f"{word}" + (f" ({domain})" if domain else "") + f"; {self.label_th}"
+
+
+def not_checked(from_domain: str | None, reason: str) -> SenderAuth:
+    """`rules check` without --dns: DKIM and DMARC need DNS and were not looked at."""
+    return SenderAuth(status="none", from_domain=from_domain, spf_source="none", reason=reason,
+                      dns_checked=False)
+
+
+def authserv_id(settings) -> str:
+    """This gateway's name in Authentication-Results: [sender] authserv_id, else the
+    SMTP hostname."""
+    return settings.sender.authserv_id or settings.smtp.hostname
+
+
+def sender_headers(data: dict | None, serv_id: str) -> list[tuple[str, str]]:
+    """The folder copy's Authentication-Results and X-Saraban-Sender-Verified."""
+    auth = SenderAuth.from_dict(data)
+    if auth is None:  # the check was off when it was registered: nothing to say
+        return []
+    return [("Authentication-Results", auth.header_value(serv_id)),
+            ("X-Saraban-Sender-Verified", auth.verified_header())]
+
+
+def forged_results(header_line: bytes, serv_id: str) -> bool:
+    """An incoming Authentication-Results that claims to be ours: the sender wrote it
+    (RFC 8601 section 5 says to delete it)."""
+    name, _, value = header_line.partition(b":")
+    if name.strip().lower() != b"authentication-results":
+        return False
+    first = value.decode("utf-8", "replace").strip().split(";", 1)[0].split()
+    return bool(first) and first[0].lower() == serv_id.lower()
+
+
+def sender_label(data: dict | None) -> str:
+    """ยืนยันผู้ส่ง: ผ่าน (moi.go.th) / ไม่ผ่าน (moi.go.th) / ไม่มีข้อมูล, for the register."""
+    auth = SenderAuth.from_dict(data)
+    return auth.label_th if auth is not None else "ยืนยันผู้ส่ง: ไม่มีข้อมูล"
+
+
+def sender_detail(data: dict | None) -> str:
+    """One line for `register show`: the label, then SPF/DKIM/ARC/DMARC as checked."""
+    auth = SenderAuth.from_dict(data)
+    if auth is None:
+        return "ไม่มีข้อมูล (not checked)"
+    dkim = ", ".join(f"{s.domain}={s.result}" for s in auth.dkim) or "none"
+    text = (f"{auth.label_th.split(': ', 1)[1]} / {auth.label_en}; spf={auth.spf} dkim=[{dkim}] "
+            f"arc={auth.arc} dmarc={auth.dmarc}")
+    if auth.dmarc_policy:
+        text += f" (p={auth.dmarc_policy})"
+    return text

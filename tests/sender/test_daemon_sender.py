@@ -1,0 +1,178 @@
+"""Sender authenticity end to end: the real daemon over loopback SMTP, asking a real
+DNS server on loopback ([dns] nameservers) about a ministry, a district office, an
+agency without DMARC and an attacker."""
+from __future__ import annotations
+
+import email
+import email.policy
+
+import pytest
+
+from tests.daemon import Daemon, write_config
+from tests.letters import letter
+from tests.sender.zones import ATTACKER, FORWARDER, MINISTRY, NO_DMARC, arc_seal, dkim_sign, zones
+from tests.servers.dns import DnsServer, SilentNameserver
+
+UNIT = "saraban.latkrabang@bangkok.go.th"
+AUTHSERV = "saraban-gateway.test"
+
+
+def sender_config(nameserver: str, **sender) -> str:
+    keys = {"authserv_id": f'"{AUTHSERV}"', "recheck_every": "0.3", "check_deadline": "3.0",
+            "trusted_arc_sealers": f'["{FORWARDER}"]', **sender}
+    lines = ["[dns]", f'nameservers = ["{nameserver}"]', "timeout = 0.5", "[sender]"]
+    lines += [f"{key} = {value}" for key, value in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def start(tmp_path, name, nameserver, **sender) -> Daemon:
+    return Daemon(write_config(tmp_path / name, extra=sender_config(nameserver, **sender))).start()
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory, dns_server):
+    """One daemon for the letters that need no special configuration (a few seconds each)."""
+    d = start(tmp_path_factory.mktemp("sender"), "gw", dns_server.address)
+    yield d
+    d.stop()
+
+
+def entry_for(d: Daemon, queue_id: str) -> dict:
+    [entry] = [e for e in d.register() if e["queue_id"] == queue_id]
+    return entry
+
+
+def quarantine(d: Daemon) -> list[dict]:
+    import json
+    return json.loads(d.cli("quarantine", "list", "--json").stdout)
+
+
+def notice_events(d: Daemon, queue_id: str) -> list[dict]:
+    return [e for e in d.events() if e.get("event", "").startswith("notice_") and queue_id in str(e.get("key", ""))]
+
+
+def test_genuine_and_forged_ministry_letters(gw):
+    d = gw
+    genuine = dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="ขอเชิญประชุม"), MINISTRY)
+    genuine_id = d.send(genuine, UNIT, sender=f"saraban@{MINISTRY}")
+    # The attacker's server passes SPF and DKIM for its own domain, writes From: the
+    # ministry, and even adds an Authentication-Results in the gateway's name.
+    forged = dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="โอนเงินด่วน"), ATTACKER)
+    forged = f"Authentication-Results: {AUTHSERV}; dmarc=pass header.from={MINISTRY}\r\n".encode() + forged
+    forged_id = d.send(forged, UNIT, sender=f"bounce@{ATTACKER}")
+    d.wait_idle()
+
+    entries = [entry_for(d, genuine_id)]
+    assert forged_id not in [e["queue_id"] for e in d.register()]
+    assert entries[0]["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
+    held = [q for q in quarantine(d) if q["queue_id"] == forged_id]
+    assert len(held) == 1
+    reason = held[0]["reasons"][0]
+    assert reason["rule"] == "sender_authenticity"
+    assert reason["message_th"].startswith("ไม่สามารถยืนยันได้ว่าส่งจากหน่วยงานนี้จริง")
+    assert MINISTRY in reason["message_en"]
+    # No notice from the unit's address to whoever the forger named.
+    suppressed = [e for e in notice_events(d, forged_id) if e["event"] == "notice_suppressed"]
+    assert suppressed and suppressed[0]["reason"] == "sender_not_verified"
+    assert [e["event"] for e in notice_events(d, genuine_id)] == ["notice_held"]
+
+    [copy] = [p.read_bytes() for p in d.maildir_files("latkrabang") if genuine_id.encode() in p.read_bytes()]
+    head = copy.split(b"\r\n\r\n", 1)[0].decode()
+    assert head.startswith(f"Authentication-Results: {AUTHSERV};")
+    assert f"dkim=pass header.d={MINISTRY}" in head.replace("\r\n ", " ")
+    parsed = email.message_from_bytes(copy, policy=email.policy.default)
+    assert str(parsed["X-Saraban-Sender-Verified"]) == f"pass ({MINISTRY}); ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
+    # The forger's "Authentication-Results" in the gateway's name never reaches a folder,
+    # and the letter's own bytes are untouched below the added headers.
+    assert len(parsed.get_all("Authentication-Results")) == 1
+    assert copy.endswith(genuine.split(b"\r\n\r\n", 1)[1])
+
+    show = d.cli("register", "show", "saraban.latkrabang", entries[0]["receive_no"]).stdout
+    assert "ยืนยันผู้ส่ง" in show and "ผ่าน" in show and f"{MINISTRY}=pass" in show
+
+    # The clerk looks at the held letter, then releases it anyway: its verdict stays "ไม่ผ่าน".
+    shown = d.cli("quarantine", "show", str(held[0]["id"])).stdout
+    assert "ยืนยันผู้ส่ง ไม่ผ่าน" in shown and f"{ATTACKER}=pass" in shown and "p=reject" in shown
+    d.cli("quarantine", "release", str(held[0]["id"]), "--reason", "โทรยืนยันกับกระทรวงแล้ว")
+    d.wait_idle()
+    assert entry_for(d, forged_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ไม่ผ่าน ({MINISTRY})"
+
+
+def test_agency_without_dmarc_is_registered_with_a_warning_and_no_notice(gw):
+    d = gw
+    queue_id = d.send(letter(sender=f"saraban@{NO_DMARC}"), UNIT, sender=f"saraban@{NO_DMARC}")
+    d.wait_idle()
+    entry = entry_for(d, queue_id)
+    assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ไม่มีข้อมูล ({NO_DMARC})"
+    assert any(f["rule"] == "sender_authenticity" and f["verdict"] == "warn" for f in entry["findings"])
+    events = notice_events(d, queue_id)
+    assert [(e["event"], e.get("reason")) for e in events] == [("notice_suppressed", "sender_not_verified")]
+
+
+def test_relayed_letter_with_a_trusted_arc_seal_is_registered(gw):
+    d = gw
+    signed = dkim_sign(letter(sender=f"saraban@{MINISTRY}"), MINISTRY)
+    forwarded = signed.rstrip(b"\r\n") + b"\r\n--\r\nforwarded by relay.example\r\n"
+    sealed = arc_seal(forwarded, FORWARDER, FORWARDER,
+                      f"dkim=pass header.d={MINISTRY}; dmarc=pass header.from={MINISTRY}")
+    queue_id = d.send(sealed, UNIT, sender=f"bounces@{FORWARDER}")
+    d.wait_idle()
+    entry = entry_for(d, queue_id)
+    assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
+    assert entry["sender_auth"]["arc_trusted"] is True
+
+
+def test_p_reject_honoured_at_data_when_configured(tmp_path, dns_server):
+    d = start(tmp_path, "gw", dns_server.address, reject_at_data="true")
+    try:
+        forged = letter(sender=f"saraban@{MINISTRY}")
+        with d.smtp() as client:
+            client.ehlo("attacker.example")
+            client.mail(f"bounce@{ATTACKER}")
+            client.rcpt(UNIT)
+            code, text = client.data(forged)
+        assert code == 550 and b"5.7.1" in text and b"DMARC" in text
+        # A genuine letter still goes through.
+        d.send(dkim_sign(letter(sender=f"saraban@{MINISTRY}"), MINISTRY), UNIT, sender=f"saraban@{MINISTRY}")
+        d.wait_idle()
+        assert len(d.register()) == 1 and quarantine(d) == []
+    finally:
+        d.stop()
+
+
+def test_dns_timeout_waits_then_checks_never_quarantines_as_forged(tmp_path):
+    silent = SilentNameserver()
+    port = silent.port
+    d = start(tmp_path, "gw", silent.address, check_deadline="1.0")
+    try:
+        genuine = dkim_sign(letter(sender=f"saraban@{MINISTRY}"), MINISTRY)
+        genuine_id = d.send(genuine, UNIT, sender=f"saraban@{MINISTRY}")  # accepted: 250
+        forged_id = d.send(letter(sender=f"saraban@{MINISTRY}"), UNIT, sender=f"x@{ATTACKER}")
+        d.wait_for(lambda: sum(1 for e in d.events() if e.get("event") == "sender_check_waiting") >= 4,
+                   timeout=30, what="the pipeline to retry while DNS is silent")
+        assert d.register() == [] and quarantine(d) == []
+        assert d.status()["spool"]["pending"] == 2  # waiting, not lost
+        silent.close()
+        with DnsServer(zones(), tmp_path / "dns", port=port):  # the resolver is back
+            d.wait_idle(timeout=60)
+            [entry] = d.register()
+            assert entry["queue_id"] == genuine_id
+            assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
+            assert [q["queue_id"] for q in quarantine(d)] == [forged_id]
+    finally:
+        d.stop()
+        silent.close()
+
+
+def test_dns_down_past_the_bound_registers_as_no_information(tmp_path):
+    silent = SilentNameserver()
+    d = start(tmp_path, "gw", silent.address, check_deadline="1.0", recheck_for="1.0")
+    try:
+        d.send(letter(sender=f"saraban@{MINISTRY}"), UNIT, sender=f"x@{ATTACKER}")
+        d.wait_idle(timeout=60)
+        [entry] = d.register()  # never quarantined because a resolver was slow
+        assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ไม่มีข้อมูล ({MINISTRY})"
+        assert quarantine(d) == []
+    finally:
+        d.stop()
+        silent.close()
