@@ -1,7 +1,7 @@
 """letters.sender_auth and messages.sender_auth: the sender's SPF/DKIM/ARC/DMARC verdict (ยืนยันผู้ส่ง)
 
 Revision ID: 0005_sender_auth
-Revises: 0006_web_desk
+Revises: 0004_imap_intake
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005_sender_auth'
-down_revision = '0006_web_desk'  # the head when this was written (ids are not an order)
+down_revision = '0004_imap_intake'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """web desk: accounts, sessions, notes, assignments, Thai substring search index
 
 Revision ID: 0006_web_desk
-Revises: 0004_imap_intake
+Revises: 0005_sender_auth
 Create Date: 2026-11-29 01:30:00
 
 Thai is written without spaces between words, so the register is searched by
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0006_web_desk'
-down_revision = '0004_imap_intake'
+down_revision = '0005_sender_auth'
 branch_labels = None
 depends_on = None
 
