@@ -26,6 +26,8 @@ from gateway.service.metrics_live import LiveCollector
 from gateway.service.reload import ReloadError, load_new
 from gateway.service.sd_notify import Notifier
 from gateway.intake.smtp_drain import SessionTracker
+from gateway.intake.smtp_protocol import ConnectionLimits
+from gateway.service.process_util import raise_open_files_limit
 from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
@@ -139,6 +141,17 @@ class DirectoryHolder:
         return True
 
 
+def _session_cap(settings: Settings) -> int:
+    """max_connections, lowered so that sessions (a socket, and a spool file during DATA)
+    can never take the descriptors the spool, the database and the runners need."""
+    soft = raise_open_files_limit()
+    by_files = max(1, (soft - settings.smtp.fd_reserve) // 2)
+    if by_files < settings.smtp.max_connections:
+        log.warning("smtp_max_connections_lowered", configured=settings.smtp.max_connections,
+                    used=by_files, open_files_limit=soft, fd_reserve=settings.smtp.fd_reserve)
+    return min(settings.smtp.max_connections, by_files)
+
+
 async def serve(settings: Settings) -> int:
     setup_logging(settings.logging.level, settings.logging.format, process="supervisor")
     notifier = Notifier()
@@ -167,11 +180,14 @@ async def serve(settings: Settings) -> int:
                             on_refused=on_refused)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     sessions = SessionTracker(handler)
+    limits = ConnectionLimits(_session_cap(settings), settings.smtp.max_connections_per_ip)
     loop = asyncio.get_running_loop()
     try:
         server = await loop.create_server(
             sessions.wrap(make_smtp_factory(handler, settings.smtp.hostname, settings.smtp.max_message_size,
-                                            settings.smtp.data_timeout)),
+                                            settings.smtp.data_timeout, limits=limits,
+                                            command_timeout=settings.smtp.command_timeout,
+                                            session_timeout=settings.smtp.session_timeout)),
             host=settings.smtp.host,
             port=settings.smtp.port,
         )
@@ -211,6 +227,7 @@ async def serve(settings: Settings) -> int:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
     log.info("smtp_listening", host=settings.smtp.host, port=port, spool_tmp_removed=removed,
+             max_connections=limits.total, max_connections_per_ip=limits.per_ip,
              pending=spool.depth(), units=len(directory.current.units), http_port=http_port,
              web_port=web.port if web else None)
     notifier.ready(_status_line(settings, port, directory, supervisor, spool))
@@ -229,10 +246,15 @@ async def serve(settings: Settings) -> int:
                 settings = await _reload(settings, directory, supervisor, notifier)
                 notifier.ready(_status_line(settings, port, directory, supervisor, spool))
                 continue
-            await loop.run_in_executor(None, supervisor.check)
-            if time.monotonic() - last_status >= 10:
-                notifier.status(_status_line(settings, port, directory, supervisor, spool))
-                last_status = time.monotonic()
+            try:
+                await loop.run_in_executor(None, supervisor.check)
+                if time.monotonic() - last_status >= 10:
+                    notifier.status(_status_line(settings, port, directory, supervisor, spool))
+                    last_status = time.monotonic()
+            except OSError as exc:
+                # EMFILE/ENFILE or a full disk must not end the loop that keeps the
+                # listener, the runners and SIGTERM working; the next tick tries again.
+                log.error("supervisor_tick_failed", error=str(exc), errno=exc.errno)
     finally:
         log.info("stopping", pending=spool.depth())
         notifier.stopping("stopping: finishing open SMTP sessions")
