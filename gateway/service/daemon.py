@@ -27,7 +27,7 @@ from gateway.service.reload import ReloadError, load_new
 from gateway.service.sd_notify import Notifier
 from gateway.intake.smtp_drain import SessionTracker
 from gateway.intake.smtp_protocol import ConnectionLimits
-from gateway.service.process_util import raise_open_files_limit
+from gateway.service.process_util import exit_now, raise_open_files_limit, run_child, stop_resource_tracker
 from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
@@ -72,8 +72,9 @@ class Supervisor:
         for child in self.children:
             self._spawn(child)
 
-    def _spawn(self, child: Child) -> None:
-        child.process = self._ctx.Process(target=child.target, args=child.args, name=child.name, daemon=False)
+    def _spawn(self, child: Child, after_pids: tuple[int, ...] = ()) -> None:
+        child.process = self._ctx.Process(target=run_child, args=(child.target, child.args, after_pids),
+                                          name=child.name, daemon=False)
         child.process.start()
         log.info("runner_spawned", runner=child.name, pid=child.process.pid)
 
@@ -94,31 +95,40 @@ class Supervisor:
         return {c.name: c.restarts for c in self.children}
 
     def replace(self, settings: Settings, grace: float = STOP_GRACE) -> None:
-        """Reload: let every runner finish the letter in hand, then start new ones with
-        `settings`. Letters arriving meanwhile wait in the spool."""
+        """Reload: the new runners are started (each waiting for the old ones to exit) while the old ones
+        finish the letter in hand; they begin the moment the old ones are gone. Filing
+        pauses only for the letter in hand, not for starting Python and its imports;
+        no two runners of one partition ever work at the same time."""
         self.restarting = True
         try:
-            self.stop(grace)
+            old = self.children
             self.settings = settings
             self.children = []
             self._plan()
-            self.start()
+            old_pids = tuple(c.process.pid for c in old if c.process is not None and c.process.pid)
+            for child in self.children:
+                self._spawn(child, old_pids)
+            _stop_children(old, grace)
         finally:
             self.restarting = False
 
     def stop(self, grace: float = STOP_GRACE) -> None:
-        for child in self.children:
-            if child.process is not None and child.process.is_alive():
-                child.process.terminate()  # SIGTERM: finish the item in hand
-        deadline = time.monotonic() + grace
-        for child in self.children:
-            if child.process is None:
-                continue
-            child.process.join(max(0.0, deadline - time.monotonic()))
-            if child.process.is_alive():
-                log.warning("runner_killed", runner=child.name)
-                child.process.kill()
-                child.process.join(2)
+        _stop_children(self.children, grace)
+
+
+def _stop_children(children: list[Child], grace: float) -> None:
+    for child in children:
+        if child.process is not None and child.process.is_alive():
+            child.process.terminate()  # SIGTERM: finish the item in hand
+    deadline = time.monotonic() + grace
+    for child in children:
+        if child.process is None:
+            continue
+        child.process.join(max(0.0, deadline - time.monotonic()))
+        if child.process.is_alive():
+            log.warning("runner_killed", runner=child.name)
+            child.process.kill()
+            child.process.join(2)
 
 
 class DirectoryHolder:
@@ -270,6 +280,7 @@ async def serve(settings: Settings) -> int:
         if watchdog is not None:
             watchdog.cancel()
         db.dispose()
+        stop_resource_tracker()
         # What is still in spool/new is taken up in arrival order at the next start.
         log.info("stopped", pending=spool.depth(), smtp_sessions_cut=cut)
     return 0
@@ -330,4 +341,7 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor):
 
 
 def run(settings: Settings) -> int:
-    return asyncio.run(serve(settings))
+    code = asyncio.run(serve(settings))
+    if code == 0:
+        exit_now(0)  # stopped cleanly: runners joined, database closed, logs flushed
+    return code
