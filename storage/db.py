@@ -16,11 +16,19 @@ from sqlalchemy.orm import Session, sessionmaker
 DatabaseError = SQLAlchemyError
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL (None for PostgreSQL or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60}, pool_pre_ping=True)
         _sqlite_durable_and_serialised(engine)
     else:

@@ -31,7 +31,8 @@ from gateway.service.process_util import exit_now, raise_open_files_limit, run_c
 from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
-from storage.db import Database
+from gateway.service.instance_lock import AlreadyRunning, InstanceLock, lock_paths
+from storage.db import Database, sqlite_file
 
 log = structlog.get_logger("gateway.service.daemon")
 
@@ -164,6 +165,18 @@ def _session_cap(settings: Settings) -> int:
 
 async def serve(settings: Settings) -> int:
     setup_logging(settings.logging.level, settings.logging.format, process="supervisor")
+    try:
+        instance = InstanceLock(lock_paths(settings.data_dir, sqlite_file(settings.database_url))).acquire()
+    except AlreadyRunning as exc:
+        log.error("already_running", error=str(exc))
+        return 1
+    try:
+        return await _serve(settings)
+    finally:
+        instance.release()
+
+
+async def _serve(settings: Settings) -> int:
     notifier = Notifier()
     notifier.status("starting: database schema")
     prepare_signatures(settings)  # trust bundle readable, seal key present (docs/signatures.md)
