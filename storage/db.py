@@ -10,6 +10,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.text import safe_parameters
+
 
 # What a caller outside storage/ catches when the database refuses (unreachable, locked,
 # a constraint): SQLAlchemy's base error, named here so no other package imports it.
@@ -33,7 +35,12 @@ def make_engine(url: str) -> Engine:
         _sqlite_durable_and_serialised(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    event.listen(engine, "before_cursor_execute", _safe_parameters, retval=True)
     return engine
+
+
+def _safe_parameters(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    return statement, safe_parameters(parameters)
 
 
 def _sqlite_durable_and_serialised(engine: Engine) -> None:
