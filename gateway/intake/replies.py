@@ -9,6 +9,15 @@ def reply(code: int, status: str, thai: str, english: str) -> str:
     return f"{code} {status} {thai} / {english}"
 
 
+def english_only(text: str) -> str:
+    """The reply without its Thai half, for a session that may only carry ASCII."""
+    code_status, _, rest = text.partition(" / ")
+    words = code_status.split(" ")
+    head = " ".join(w for w in words[:2] if w.isascii())
+    tail = rest if rest else " ".join(w for w in words[2:] if w.isascii())
+    return (head + " " + tail.encode("ascii", "replace").decode("ascii")).strip()
+
+
 def queued(queue_id: str) -> str:
     return reply(250, "2.0.0", f"รับไว้แล้ว รหัสคิว {queue_id}", f"queued as {queue_id}")
 

@@ -192,11 +192,16 @@ class SarabanSMTP(SMTP):
 
     # -- replies -----------------------------------------------------------------------
 
-    async def push(self, status: str) -> None:
+    async def push(self, status: str | bytes) -> None:
+        if isinstance(status, bytes):  # AUTH challenges come as bytes
+            await super().push(status)
+            return
         for prefix, text in self._BILINGUAL.items():
             if status.startswith(prefix):
                 status = text
                 break
+        if not self.enable_SMTPUTF8 and not status.isascii():
+            status = replies.english_only(status)  # aiosmtpd would raise UnicodeEncodeError
         await super().push(status)
 
     async def handle_exception(self, error: Exception) -> str:
@@ -269,7 +274,16 @@ class SarabanSMTP(SMTP):
             if isinstance(sink, MemorySink):
                 content = sink.getvalue()
                 self.envelope.original_content = content
-                self.envelope.content = content.decode("utf-8", "surrogateescape") if self._decode_data else content
+                self.envelope.content = content
+                if self._decode_data:  # aiosmtpd's rules for a decoding handler
+                    if self.enable_SMTPUTF8:
+                        self.envelope.content = content.decode("utf-8", "surrogateescape")
+                    elif not content.isascii():
+                        self._set_post_data_state()
+                        await self.push("500 Error: strict ASCII mode")
+                        return
+                    else:
+                        self.envelope.content = content.decode("ascii")
             else:
                 self.envelope.content = None
                 self.envelope.original_content = None
