@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from storage.errors import is_transient_reason
 from storage.models import Message
 
 FINISHED = ("done", "quarantined")
@@ -62,8 +63,6 @@ def record_storage_wait(session: Session, queue_id: str, reason: str) -> None:
 def return_parked_for_storage(session: Session, queue_id: str) -> bool:
     """A parked message whose last failure was storage's goes back to `processing` with
     a full set of attempts; True if it did (the caller moves its spool file back)."""
-    from storage.errors import is_transient_reason
-
     message = session.get(Message, queue_id)
     if message is None or message.state != "failed" or not is_transient_reason(message.reason):
         return False
