@@ -1,4 +1,4 @@
-"""IMAP intake's bookkeeping: which message of which central mailbox was taken, under
+"""Intake's records: refusals at SMTP DATA, and IMAP intake's bookkeeping: which message of which central mailbox was taken, under
 which queue id, and how far it got ("spooling" -> "spooled" -> "marked", or "skipped").
 See gateway/intake/imap_intake.py for the life of a message."""
 from __future__ import annotations
@@ -6,7 +6,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import ImapLease, ImapMessage, Message
+from storage.models import ImapLease, ImapMessage, Message, Refusal
+
+
+def record_refusal(session: Session, *, reason: str, mail_from: str, message_id: str | None,
+                   peer: str | None) -> None:
+    """A refusal at DATA that is counted (ลับที่สุด): who, when, which Message-ID; never content."""
+    session.add(Refusal(reason=reason, mail_from=mail_from[:512], message_id=message_id, peer=peer))
 
 
 def note_uidvalidity(session: Session, mailbox: str, uidvalidity: int) -> int | None:
