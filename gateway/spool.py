@@ -78,17 +78,6 @@ class Spool:
         write_durably(self.new / f"{queue_id}.msg", (MAGIC, header, raw), tmp_dir=self.tmp)
         return queue_id
 
-    def park_reasons(self) -> dict[str, str]:
-        """queue id -> why it was parked, for the entries parked with a reason file."""
-        out = {}
-        for name in os.listdir(self.failed):
-            if name.endswith(".why"):
-                try:
-                    out[name[:-4]] = (self.failed / name).read_text(encoding="utf-8").strip()
-                except OSError:
-                    continue
-        return out
-
     def pending(self) -> list[str]:
         """Queue ids waiting, oldest first."""
         names = [n[:-4] for n in os.listdir(self.new) if n.endswith(".msg")]
