@@ -3,8 +3,6 @@ surrogate from invalid UTF-8. The letter is registered on SQLite and PostgreSQL 
 (the NUL shown as U+FFFD), not retried forever."""
 from __future__ import annotations
 
-import pytest
-
 from storage.db import Database
 from storage.models import Message
 from tests.letters import letter, make_pdf
@@ -18,10 +16,8 @@ def _nul_letter() -> bytes:
     return raw.replace(b'filename="2569_dds_0403_276.pdf"', b'filename*=utf-8\'\'2569_dds%00_0403_276.pdf', 1)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_a_nul_in_subject_and_file_name_is_registered(backend, daemon_factory, request):
-    url = request.getfixturevalue("postgres_database_url") if backend == "postgresql" else None
-    daemon = daemon_factory(backend, database_url=url).start()
+def test_a_nul_in_subject_and_file_name_is_registered(database_url, daemon_factory):
+    daemon = daemon_factory("gw", database_url=database_url).start()
     queue_id = daemon.send(_nul_letter(), UNIT)
     daemon.wait_idle(120)
     rows = [r for r in daemon.register() if r.get("queue_id") == queue_id]
