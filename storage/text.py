@@ -33,4 +33,6 @@ def safe_parameters(parameters):  # noqa: ANN001, ANN201 - a DB-API parameter st
         return {key: safe_parameters(value) for key, value in parameters.items()}
     if isinstance(parameters, (list, tuple)):
         return type(parameters)(safe_parameters(value) for value in parameters)
+    if type(parameters).__name__ in ("Json", "Jsonb") and hasattr(parameters, "obj"):
+        parameters.obj = safe_parameters(parameters.obj)  # psycopg's JSON wrapper: its content
     return parameters
