@@ -78,9 +78,11 @@ class ConnectionLimits:
     """Concurrent SMTP sessions, in total and per client IP (Postfix's
     smtpd_client_connection_count_limit). `refused` counts by reason for metrics."""
 
-    def __init__(self, total: int, per_ip: int) -> None:
+    def __init__(self, total: int, per_ip: int,
+                 on_refused: Callable[[str], None] = lambda reason: None) -> None:
         self.total = total
         self.per_ip = per_ip
+        self.on_refused = on_refused  # metrics
         self.open = 0
         self.by_ip: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
@@ -96,6 +98,7 @@ class ConnectionLimits:
             self.by_ip[ip] += 1
             return None
         self.refused[reason] += 1
+        self.on_refused(reason)
         return reason
 
     def release(self, ip: str) -> None:
@@ -142,8 +145,10 @@ class SarabanSMTP(SMTP):
             if reason is not None:
                 # Said before the greeting and closed: RFC 5321 3.1 allows 421 instead of 220.
                 self._refused = True
-                log.info("smtp_connection_refused", peer=ip, reason=reason,
-                         open=self._limits.open)
+                count = self._limits.refused[reason]
+                if count == 1 or count % 1000 == 0:  # an attack must not also flood the log
+                    log.warning("smtp_connection_refused", peer=ip, reason=reason,
+                                open=self._limits.open, refused_so_far=count)
                 transport.write(replies.TOO_BUSY.encode("utf-8") + b"\r\n")
                 transport.close()
                 return

@@ -203,7 +203,8 @@ async def _serve(settings: Settings) -> int:
                             on_refused=on_refused)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     sessions = SessionTracker(handler)
-    limits = ConnectionLimits(_session_cap(settings), settings.smtp.max_connections_per_ip)
+    limits = ConnectionLimits(_session_cap(settings), settings.smtp.max_connections_per_ip,
+                              on_refused=lambda reason: metrics.rejected("smtp", f"connections_{reason}"))
     loop = asyncio.get_running_loop()
     try:
         server = await loop.create_server(
