@@ -64,6 +64,12 @@ class Spool:
             removed += 1
         return removed
 
+    def draft(self, mail_from: str, rcpt_to: list[str], peer: str | None = None,
+              helo: str | None = None) -> "SpoolDraft":
+        """A spool entry written as the message arrives (SMTP DATA), so the supervisor
+        holds no more than one read of a message in memory, whatever its size."""
+        return SpoolDraft(self, mail_from, rcpt_to, peer, helo)
+
     def accept(self, raw: bytes, mail_from: str, rcpt_to: list[str], peer: str | None = None,
                helo: str | None = None, queue_id: str | None = None, auth: dict | None = None) -> str:
         """Write durably; return the queue id. Raises OSError if the disk refused.
@@ -71,17 +77,7 @@ class Spool:
         `queue_id`: one chosen (and recorded) beforehand, so that writing again after a
         crash yields the same entry (IMAP intake); default a fresh one."""
         queue_id = queue_id or new_queue_id()
-        envelope = {
-            "queue_id": queue_id,
-            "mail_from": mail_from,
-            "rcpt_to": rcpt_to,
-            "received_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "peer": peer,
-            "helo": helo,
-        }
-        if auth is not None:
-            envelope["auth"] = auth
-        header = json.dumps(envelope, ensure_ascii=False).encode("utf-8") + b"\n"
+        header = _envelope_line(_envelope(queue_id, mail_from, rcpt_to, peer, helo, auth))
         write_durably(self.new / f"{queue_id}.msg", (MAGIC, header, raw), tmp_dir=self.tmp)
         return queue_id
 
@@ -155,3 +151,116 @@ class Spool:
 
     def depth(self) -> int:
         return sum(1 for n in os.listdir(self.new) if n.endswith(".msg"))
+
+
+def _envelope(queue_id: str, mail_from: str, rcpt_to: list[str], peer: str | None,
+              helo: str | None, auth: dict | None = None) -> dict:
+    envelope = {
+        "queue_id": queue_id,
+        "mail_from": mail_from,
+        "rcpt_to": rcpt_to,
+        "received_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "peer": peer,
+        "helo": helo,
+    }
+    if auth is not None:
+        envelope["auth"] = auth
+    return envelope
+
+
+def _envelope_line(envelope: dict, width: int = 0) -> bytes:
+    """The JSON line, padded with spaces to `width` (JSON allows trailing blanks)."""
+    line = json.dumps(envelope, ensure_ascii=False).encode("utf-8")
+    return line.ljust(width) + b"\n"
+
+
+# Room kept in a draft's envelope line for what is learnt only at the end of DATA (the
+# sender's authentication verdict, gateway/sender/), written in place before the commit.
+_ENVELOPE_ROOM = 8192
+
+
+class SpoolDraft:
+    """One message being received: a file in spool/tmp that becomes spool/new/<id>.msg
+    only at `commit()` (fsync, rename, fsync of both directories), i.e. before the 250.
+
+    Writes go to the page cache from the event loop (a 64 KiB write costs microseconds);
+    the fsync of `commit()` is what callers run off the loop. A write error (ENOSPC,
+    EIO) is remembered, not raised, so the protocol can read the sender's data to the
+    terminator and then answer 451: `failed` holds the error. `discard()` leaves
+    nothing behind; it is safe to call more than once and after `commit()`."""
+
+    def __init__(self, spool: Spool, mail_from: str, rcpt_to: list[str], peer: str | None,
+                 helo: str | None):
+        self.spool = spool
+        self.queue_id = new_queue_id()
+        self.path = spool.tmp / f"{self.queue_id}.draft"
+        self.size = 0  # message bytes, without the spool header
+        self.failed: OSError | None = None
+        self.committed = False
+        self._envelope = _envelope(self.queue_id, mail_from, rcpt_to, peer, helo)
+        header = MAGIC + _envelope_line(self._envelope, _ENVELOPE_ROOM)
+        self._offset = len(header)
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o640)
+        self._write_all(header)
+
+    def _write_all(self, data) -> None:
+        if self.failed is not None or self._fd is None:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            self.failed = exc
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        self._write_all(data)
+
+    def head(self, limit: int) -> bytes:
+        """The first `limit` bytes of the message (its header block, for checks at DATA)."""
+        if self._fd is None:
+            return b""
+        return os.pread(self._fd, limit, self._offset)
+
+    def chunks(self, size: int = 1 << 20):
+        """The whole message, `size` bytes at a time (a check that must see all of it)."""
+        position = self._offset
+        while self._fd is not None:
+            chunk = os.pread(self._fd, size, position)
+            if not chunk:
+                return
+            position += len(chunk)
+            yield chunk
+
+    def commit(self, auth: dict | None = None) -> str:
+        """Make the message durable and visible to the runners; raises OSError.
+        `auth`, the sender check's verdict, goes into the room kept in the envelope."""
+        if self.failed is not None:
+            raise self.failed
+        assert self._fd is not None
+        if auth is not None:
+            line = _envelope_line({**self._envelope, "auth": auth}, _ENVELOPE_ROOM)
+            if len(line) == _ENVELOPE_ROOM + 1:  # else: no verdict kept, the pipeline checks
+                os.pwrite(self._fd, line, len(MAGIC))
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        os.rename(self.path, self.spool.new / f"{self.queue_id}.msg")
+        self.committed = True
+        fsync_dir(self.spool.new)
+        fsync_dir(self.spool.tmp)
+        return self.queue_id
+
+    def discard(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+        if not self.committed:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass

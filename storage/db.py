@@ -10,22 +10,37 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.text import safe_parameters
+
 
 # What a caller outside storage/ catches when the database refuses (unreachable, locked,
 # a constraint): SQLAlchemy's base error, named here so no other package imports it.
 DatabaseError = SQLAlchemyError
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL (None for PostgreSQL or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60}, pool_pre_ping=True)
         _sqlite_durable_and_serialised(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    event.listen(engine, "before_cursor_execute", _safe_parameters, retval=True)
     return engine
+
+
+def _safe_parameters(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    return statement, safe_parameters(parameters)
 
 
 def _sqlite_durable_and_serialised(engine: Engine) -> None:

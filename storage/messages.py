@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from storage.errors import is_transient_reason
 from storage.models import Message
 
 FINISHED = ("done", "quarantined")
@@ -51,6 +52,25 @@ def record_failure(session: Session, queue_id: str, reason: str, max_attempts: i
     if message.attempts >= max_attempts:
         message.state = "failed"
     return message
+
+
+def record_storage_wait(session: Session, queue_id: str, reason: str) -> None:
+    """A try that failed on storage (a full disk, an I/O error): the reason is shown,
+    the attempt does not count towards parking (storage/errors.py)."""
+    message = session.get(Message, queue_id)
+    if message is not None:
+        message.reason = reason[:500]
+        message.attempts = max(0, message.attempts - 1)
+
+
+def return_parked_for_storage(session: Session, queue_id: str) -> bool:
+    """A parked message whose last failure was storage's goes back to `processing` with
+    a full set of attempts; True if it did (the caller moves its spool file back)."""
+    message = session.get(Message, queue_id)
+    if message is None or message.state != "failed" or not is_transient_reason(message.reason):
+        return False
+    start_over(message)
+    return True
 
 
 def count_attempt(session: Session, queue_id: str, reason: str) -> None:

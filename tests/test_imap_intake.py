@@ -135,10 +135,12 @@ def test_quarantined_letter_is_marked_as_such_and_stays(daemon_factory, dovecot,
     assert d.register() == []
 
 
-def test_two_gateways_on_one_mailbox_register_each_letter_once(tmp_path, dovecot, dovecot_user):
-    """Two daemons, separate spools, one database: one reads, the other takes over when it dies."""
+def test_two_gateways_on_one_mailbox_register_each_letter_once(tmp_path, dovecot, dovecot_user,
+                                                              postgres_database_url):
+    """Two daemons, separate spools, one database: one reads, the other takes over when it dies.
+    PostgreSQL: one SQLite file is one daemon's (a second refuses to start, docs/operations.md)."""
     user, password = dovecot_user
-    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    db_url = postgres_database_url
     extra = intake_config(dovecot, user, password, lease_ttl=3)
     gateways = [Daemon(write_config(tmp_path / name, database_url=db_url, extra=extra)) for name in ("a", "b")]
     for n in range(4):

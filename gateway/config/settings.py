@@ -50,7 +50,16 @@ class SmtpSection(_Section):
     hostname: str = "saraban-gateway.localdomain"  # name in the greeting and EHLO reply
     max_message_size: int = Field(50 * 1024 * 1024, ge=1024)  # announced in EHLO SIZE
     max_recipients: int = Field(100, ge=1)
-    data_timeout: float = Field(300.0, gt=0)
+    # Timeouts (Postfix smtpd_timeout-like), each answered "421 4.4.2" before closing:
+    command_timeout: float = Field(300.0, gt=0)  # waiting for the next command
+    data_timeout: float = Field(300.0, gt=0)  # a DATA read that brings nothing
+    session_timeout: float = Field(1800.0, gt=0)  # a whole session, however busy
+    # Concurrent sessions, answered "421 4.7.0" beyond them (Postfix
+    # smtpd_client_connection_count_limit); the total is lowered at start if the open
+    # files limit minus fd_reserve cannot hold two descriptors per session.
+    max_connections: int = Field(1000, ge=1)
+    max_connections_per_ip: int = Field(50, ge=1)
+    fd_reserve: int = Field(256, ge=32)  # descriptors kept for spool, database, runners
 
 
 class StorageSection(_Section):

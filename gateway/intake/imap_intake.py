@@ -24,15 +24,13 @@ import asyncio
 import time
 
 import structlog
-from sqlalchemy import func, select
-
 from gateway.config.delivery import ImapIntake
 from gateway.intake.imap_session import Headers, ImapError, ImapSession
 from gateway.spool import Spool, new_queue_id
 from storage import lease
+from storage import intake as taken
 from storage.db import Database
-from storage.models import Message
-from storage.models import ImapLease, ImapMessage
+from storage.messages import get_message
 
 log = structlog.get_logger("gateway.intake.imap_intake")
 
@@ -142,10 +140,7 @@ class MailboxConsumer:
 
     def _note_uidvalidity(self, uidvalidity: int) -> None:
         with self.db.session() as s:
-            row = s.get(ImapLease, self.name)
-            previous = row.uidvalidity if row else None
-            if row is not None:
-                row.uidvalidity = uidvalidity
+            previous = taken.note_uidvalidity(s, self.name, uidvalidity)
         if previous is not None and previous != uidvalidity:
             log.warning("imap_uidvalidity_changed", mailbox=self.name, previous=previous, now=uidvalidity,
                         action="resync from UID 1, skipping messages already taken")
@@ -154,8 +149,7 @@ class MailboxConsumer:
 
     def _highest_uid(self, uidvalidity: int) -> int:
         with self.db.session() as s:
-            return s.scalar(select(func.max(ImapMessage.uid)).where(
-                ImapMessage.mailbox == self.name, ImapMessage.uidvalidity == uidvalidity)) or 0
+            return taken.highest_uid(s, self.name, uidvalidity)
 
     async def _take_new(self, session: ImapSession, uidvalidity: int) -> None:
         high = self._highest_uid(uidvalidity)
@@ -176,32 +170,28 @@ class MailboxConsumer:
         earlier = self._taken_before(uidvalidity, headers.message_id)
         if earlier is not None:
             # "spooled": marked on the server under its new UID once its message is finished.
-            self._record(uidvalidity, headers, earlier.queue_id, "spooled", "taken under an earlier UIDVALIDITY")
-            log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=earlier.queue_id,
+            self._record(uidvalidity, headers, earlier, "spooled", "taken under an earlier UIDVALIDITY")
+            log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=earlier,
                      message_id=headers.message_id)
             return
         queue_id = new_queue_id()
         self._record(uidvalidity, headers, queue_id, "spooling")
         await self._spool(session, uidvalidity, uid, queue_id, headers.sender)
 
-    def _taken_before(self, uidvalidity: int, message_id: str | None) -> ImapMessage | None:
+    def _taken_before(self, uidvalidity: int, message_id: str | None) -> str | None:
+        """The queue id this Message-ID was taken under before, if it was."""
         if not message_id:
             return None
         with self.db.session() as s:
-            row = s.scalar(select(ImapMessage).where(
-                ImapMessage.mailbox == self.name, ImapMessage.message_id == message_id,
-                ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None)).limit(1))
-            if row is not None:
-                s.expunge(row)
-            return row
+            return taken.queue_id_taken_before(s, self.name, uidvalidity, message_id)
 
     def _record(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
                 note: str | None = None) -> None:
         with self.db.session() as s:
             lease.fence(s, self.name, self.holder, self.config.lease_ttl)
-            s.add(ImapMessage(mailbox=self.name, uidvalidity=uidvalidity, uid=headers.uid, queue_id=queue_id,
-                              message_id=(headers.message_id or "")[:998] or None, size=headers.size,
-                              state=state, note=note))
+            taken.record_taken(s, mailbox=self.name, uidvalidity=uidvalidity, uid=headers.uid,
+                               queue_id=queue_id, message_id=headers.message_id, size=headers.size,
+                               state=state, note=note)
         self._renewed = time.monotonic()
 
     async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
@@ -214,17 +204,12 @@ class MailboxConsumer:
 
     def _set_state(self, uidvalidity: int, uid: int, state: str, note: str | None = None) -> None:
         with self.db.session() as s:
-            row = s.get(ImapMessage, (self.name, uidvalidity, uid))
-            row.state = state
-            if note:
-                row.note = note
+            taken.set_taken_state(s, self.name, uidvalidity, uid, state, note)
 
     async def _resume_spooling(self, session: ImapSession, uidvalidity: int) -> None:
         """Rows a crash left between "recorded" and "spooled": spool them again, same id."""
         with self.db.session() as s:
-            rows = [(r.uid, r.queue_id) for r in s.scalars(select(ImapMessage).where(
-                ImapMessage.mailbox == self.name, ImapMessage.uidvalidity == uidvalidity,
-                ImapMessage.state == "spooling"))]
+            rows = taken.still_spooling(s, self.name, uidvalidity)
         for uid, queue_id in rows:
             if self._spooled_somewhere(queue_id):
                 self._set_state(uidvalidity, uid, "spooled")
@@ -237,18 +222,14 @@ class MailboxConsumer:
         if (self.spool.new / name).exists() or (self.spool.failed / name).exists():
             return True
         with self.db.session() as s:
-            return s.get(Message, queue_id) is not None  # another gateway's spool has it
+            return get_message(s, queue_id) is not None  # another gateway's spool has it
 
     # -- marking on the server ---------------------------------------------------------------
 
     async def _mark_finished(self, session: ImapSession, uidvalidity: int) -> int:
         """Mark what the register has committed; return how many still wait for it."""
         with self.db.session() as s:
-            rows = list(s.execute(
-                select(ImapMessage.uidvalidity, ImapMessage.uid, ImapMessage.queue_id, Message.state)
-                .join(Message, Message.queue_id == ImapMessage.queue_id, isouter=True)
-                .where(ImapMessage.mailbox == self.name, ImapMessage.state == "spooled")
-                .order_by(ImapMessage.uid)))
+            rows = taken.spooled_with_message_state(s, self.name)
         waiting = 0
         for row_validity, uid, queue_id, state in rows:
             if state not in FINISHED:

@@ -9,7 +9,7 @@ import asyncio
 
 import structlog
 from storage.db import Database
-from storage.models import Refusal
+from storage.intake import record_refusal
 
 log = structlog.get_logger("gateway.intake.refusals")
 
@@ -38,8 +38,7 @@ class RefusalRecorder:
             if self._db is None:
                 self._db = Database(self.database_url)
             with self._db.session() as session:
-                session.add(Refusal(reason=reason, mail_from=str(info.get("mail_from") or "")[:512],
-                                    message_id=(info.get("message_id") or None),
-                                    peer=info.get("peer")))
+                record_refusal(session, reason=reason, mail_from=str(info.get("mail_from") or ""),
+                               message_id=info.get("message_id") or None, peer=info.get("peer"))
         except Exception as exc:
             log.error("refusal_not_recorded", reason=reason, error=f"{type(exc).__name__}: {exc}")

@@ -9,6 +9,15 @@ def reply(code: int, status: str, thai: str, english: str) -> str:
     return f"{code} {status} {thai} / {english}"
 
 
+def english_only(text: str) -> str:
+    """The reply without its Thai half, for a session that may only carry ASCII."""
+    code_status, _, rest = text.partition(" / ")
+    words = code_status.split(" ")
+    head = " ".join(w for w in words[:2] if w.isascii())
+    tail = rest if rest else " ".join(w for w in words[2:] if w.isascii())
+    return (head + " " + tail.encode("ascii", "replace").decode("ascii")).strip()
+
+
 def queued(queue_id: str) -> str:
     return reply(250, "2.0.0", f"รับไว้แล้ว รหัสคิว {queue_id}", f"queued as {queue_id}")
 
@@ -33,3 +42,9 @@ DMARC_REJECT = reply(
     "ไม่สามารถยืนยันได้ว่าส่งจากหน่วยงานนี้จริง (นโยบาย DMARC ของโดเมนผู้ส่งให้ปฏิเสธ)",
     "rejected: the From domain's DMARC policy (p=reject) is not met",
 )
+TIMEOUT = reply(421, "4.4.2", "ไม่มีคำสั่งภายในเวลาที่กำหนด ปิดการเชื่อมต่อ", "timeout waiting for a command, closing connection")
+SESSION_TOO_LONG = reply(421, "4.4.2", "การเชื่อมต่อนานเกินกำหนด กรุณาส่งใหม่", "session time limit reached, closing connection")
+INTERNAL_ERROR = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง", "temporary local problem, please try again later")
+ADDRESS_CONTROL_CHARS = reply(501, "5.5.4", "ที่อยู่มีอักขระควบคุม", "address contains NUL or control characters")
+ADDRESS_NOT_UTF8 = reply(553, "5.6.7", "ที่อยู่ไม่ใช่ UTF-8 ที่ถูกต้อง", "address is not valid UTF-8")
+ADDRESS_TOO_LONG = reply(553, "5.1.3", "ที่อยู่ยาวเกิน 256 อักขระ", "address longer than 256 octets (RFC 5321)")

@@ -18,14 +18,20 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from gateway.pipeline import charsets  # noqa: F401  (windows-874 alias for the subject)
 from gateway.intake import replies
 from gateway.units.directory import Directory, is_saraban_address
-from gateway.intake.smtp_protocol import SarabanSMTP
-from gateway.spool import Spool
+from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP
+from gateway.spool import Spool, SpoolDraft
 from rules.extract import classify_secrecy_text
 
 log = structlog.get_logger("gateway.intake")
 
 # Headers that carry a classification marking in some clients and exchange systems.
 _SECRECY_HEADERS = ("subject", "x-secrecy", "x-saraban-secrecy", "x-classification")
+_HEAD_LIMIT = 262144 + 4  # the header block read at DATA (see _headers)
+
+
+# Messages up to this size get their sender checked before the 250 (a DMARC p=reject
+# can still be refused); larger ones are checked by the pipeline from the spool file.
+SENDER_CHECK_AT_DATA_MAX = 8 * 1024 * 1024
 
 
 class IntakeHandler:
@@ -59,41 +65,54 @@ class IntakeHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw: bytes = envelope.original_content or envelope.content  # type: ignore[assignment]
+        # SarabanSMTP has already written the message to a spool draft as it arrived.
+        draft: SpoolDraft = envelope.spool_draft  # type: ignore[attr-defined]
         mail_from = envelope.mail_from or ""
-        marking = _secrecy_marking(raw)
+        marking = _secrecy_marking(draft.head(_HEAD_LIMIT))
         if marking == "top_secret":
             # Nothing of the content is kept: only who, when and which Message-ID.
-            message_id = _header(raw, "message-id")
+            message_id = _header(draft.head(_HEAD_LIMIT), "message-id")
             self.on_refused("top_secret", {"mail_from": mail_from, "message_id": message_id,
                                            "peer": _peer(session)})
             log.warning("top_secret_refused", mail_from=mail_from, peer=_peer(session),
                         message_id=message_id, rcpt=envelope.rcpt_tos)
-            return replies.TOP_SECRET
+            return replies.TOP_SECRET  # the protocol discards the draft
+        loop = asyncio.get_running_loop()
         auth = None
-        if self.sender_check is not None:  # SPF/DKIM/ARC/DMARC, in threads, bounded
+        if self.sender_check is not None and draft.size <= SENDER_CHECK_AT_DATA_MAX:
+            # SPF/DKIM/ARC/DMARC in threads, bounded. DKIM hashes the whole body, so the
+            # draft is read back; a larger message is checked by the pipeline instead.
+            raw = await loop.run_in_executor(None, lambda: b"".join(draft.chunks()))
             verdict = await self.sender_check.check(raw, _peer_ip(session), mail_from, session.host_name)
+            del raw
             if self.sender_check.refuse_at_data(verdict):
                 self.on_refused("dmarc_reject", {"mail_from": mail_from, "peer": _peer(session),
-                                                 "message_id": _header(raw, "message-id")})
+                                                 "message_id": _header(draft.head(_HEAD_LIMIT), "message-id")})
                 log.warning("dmarc_reject", mail_from=mail_from, from_domain=verdict.from_domain,
                             peer=_peer(session))
-                return replies.DMARC_REJECT
+                return replies.DMARC_REJECT  # the protocol discards the draft
             auth = verdict.as_dict()
-        loop = asyncio.get_running_loop()
         try:
             # fsync takes milliseconds; off the event loop so other sessions go on.
-            queue_id = await loop.run_in_executor(
-                None, lambda: self.spool.accept(raw, mail_from, list(envelope.rcpt_tos),
-                                                _peer(session), session.host_name, auth=auth),
-            )
+            queue_id = await loop.run_in_executor(None, draft.commit, auth)
         except OSError as exc:
             log.error("spool_write_failed", error=str(exc), errno=exc.errno, mail_from=mail_from)
             return replies.SPOOL_FAILED
         log.info("accepted", queue_id=queue_id, mail_from=mail_from, rcpt=envelope.rcpt_tos,
-                 size=len(raw), peer=_peer(session))
-        self.on_accepted(queue_id, len(raw))
+                 size=draft.size, peer=_peer(session))
+        self.on_accepted(queue_id, draft.size)
         return replies.queued(queue_id)
+
+    async def handle_exception(self, error: Exception) -> str:
+        # aiosmtpd would answer "500 Error: (TypeName) text": Python for a person to read.
+        log.error("smtp_session_exception", error=f"{type(error).__name__}: {error}")
+        return replies.INTERNAL_ERROR
+
+    def open_draft(self, server: SarabanSMTP) -> SpoolDraft:
+        """SarabanSMTP's data_sink: the spool file DATA is written into."""
+        envelope, session = server.envelope, server.session
+        return self.spool.draft(envelope.mail_from or "", list(envelope.rcpt_tos), _peer(session),
+                                session.host_name)
 
 
 def _peer_ip(session: Session) -> str | None:
@@ -137,8 +156,9 @@ def _secrecy_marking(raw: bytes) -> str:
     return "none"
 
 
-def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int,
-                      data_timeout: float) -> Callable[[], SMTP]:
+def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int, data_timeout: float,
+                      limits: ConnectionLimits | None = None, command_timeout: float | None = None,
+                      session_timeout: float | None = None) -> Callable[[], SMTP]:
     def factory() -> SMTP:
         return SarabanSMTP(
             handler,
@@ -147,7 +167,11 @@ def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int,
             data_size_limit=max_size,
             enable_SMTPUTF8=True,
             decode_data=False,
-            timeout=data_timeout,
+            timeout=command_timeout or data_timeout,
+            data_timeout=data_timeout,
+            session_timeout=session_timeout,
+            limits=limits,
+            data_sink=handler.open_draft,
         )
 
     return factory

@@ -5,6 +5,7 @@ no two runners ever work on the same entry; the database constraints would keep 
 register right even if they did."""
 from __future__ import annotations
 
+import os
 import time
 import zlib
 
@@ -15,7 +16,9 @@ from gateway.service.log import setup_logging
 from gateway.pipeline.process import process_entry
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
-from storage.messages import record_failure
+from gateway.service import metrics
+from storage.errors import is_transient_storage_error
+from storage.messages import record_failure, record_storage_wait, return_parked_for_storage
 
 log = structlog.get_logger("gateway.runner.pipeline")
 
@@ -24,13 +27,24 @@ def partition(queue_id: str, count: int) -> int:
     return zlib.crc32(queue_id.encode()) % count
 
 
+# queue id -> (failures so far, monotonic time before which it is not tried again).
+# In memory on purpose: it is what a failure that cannot even be written to the
+# database (the message row insert itself, a full disk) still counts.
+_backoff: dict[str, tuple[int, float]] = {}
+BACKOFF_MAX = 300.0
+UNPARK_INTERVAL = 30.0
+
+
 def run_once(services: Services, index: int = 0, count: int = 1, stop: StopFlag | None = None) -> int:
     """Process every pending entry of this partition; return how many were handled."""
     handled = 0
+    now = time.monotonic()
     for queue_id in services.spool.pending():
         if stop is not None and stop.stopping:
             break
         if count > 1 and partition(queue_id, count) != index:
+            continue
+        if _backoff.get(queue_id, (0, 0.0))[1] > now:
             continue
         if services.sender is not None and services.sender.deferred(queue_id):
             continue  # waiting for DNS to answer about its sender (gateway/sender/check.py)
@@ -42,17 +56,36 @@ def run_once(services: Services, index: int = 0, count: int = 1, stop: StopFlag 
 def process_safely(services: Services, queue_id: str) -> None:
     try:
         process_entry(services, queue_id)
+        _backoff.pop(queue_id, None)
     except FileNotFoundError:
-        pass  # another runner or an earlier run finished it
+        _backoff.pop(queue_id, None)  # another runner or an earlier run finished it
     except Exception as exc:
-        log.exception("process_failed", queue_id=queue_id, error=f"{type(exc).__name__}: {exc}")
-        _count_failure(services, queue_id, exc)
+        failures = _backoff.get(queue_id, (0, 0.0))[0] + 1
+        delay = min(BACKOFF_MAX, services.settings.pipeline.poll_interval * 2 ** failures)
+        _backoff[queue_id] = (failures, time.monotonic() + delay)
+        transient = is_transient_storage_error(exc)
+        if transient:
+            # The machine's condition, not the letter's: wait, say so, never park.
+            log.warning("storage_unavailable", queue_id=queue_id, retry_in=round(delay, 1),
+                        error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            metrics.rejected("pipeline", "storage_unavailable")
+        elif failures <= 3 or failures % 10 == 0:  # a traceback now and then, not every retry
+            log.exception("process_failed", queue_id=queue_id, attempt=failures,
+                          error=f"{type(exc).__name__}: {exc}")
+        else:
+            log.error("process_failed", queue_id=queue_id, attempt=failures, retry_in=round(delay, 1),
+                      error=f"{type(exc).__name__}: {str(exc)[:300]}")
+        _count_failure(services, queue_id, exc, transient)
 
 
-def _count_failure(services: Services, queue_id: str, exc: Exception) -> None:
-    """Remember the error; a message that keeps failing is parked, not retried forever."""
+def _count_failure(services: Services, queue_id: str, exc: Exception, transient: bool = False) -> None:
+    """Remember the error; a message that keeps failing is parked, not retried forever
+    (unless storage is at fault: then it waits, however long, see _backoff)."""
     try:
         with services.db.session() as session:
+            if transient:
+                record_storage_wait(session, queue_id, f"{type(exc).__name__}: {exc}")
+                return
             message = record_failure(session, queue_id, f"{type(exc).__name__}: {exc}",
                                      services.settings.pipeline.max_attempts)
             parked = message is not None and message.state == "failed"
@@ -62,7 +95,28 @@ def _count_failure(services: Services, queue_id: str, exc: Exception) -> None:
             services.spool.park(queue_id)
     except Exception as inner:
         log.error("failure_not_recorded", queue_id=queue_id, error=str(inner))
-    time.sleep(min(5.0, services.settings.pipeline.poll_interval * 20))
+
+
+def retry_parked_for_storage(services: Services) -> int:
+    """Letters parked because storage failed (before transient errors waited, or by an
+    older version) go back to the spool once the data directory has room again."""
+    returned = 0
+    for queue_id in services.spool.parked():
+        path = services.spool.failed / f"{queue_id}.msg"
+        try:
+            stat = os.statvfs(services.spool.root)
+            if stat.f_bavail * stat.f_frsize < 4 * path.stat().st_size + (1 << 20):
+                continue  # still no room for it in the vault and the folder
+            with services.db.session() as session:
+                if not return_parked_for_storage(session, queue_id):
+                    continue
+                services.spool.unpark(queue_id)
+        except OSError as exc:
+            log.warning("unpark_failed", queue_id=queue_id, error=str(exc))
+            continue
+        log.info("message_unparked", queue_id=queue_id, reason="storage available again")
+        returned += 1
+    return returned
 
 
 def main(settings: Settings, index: int, count: int) -> None:
@@ -71,8 +125,15 @@ def main(settings: Settings, index: int, count: int) -> None:
     stop = StopFlag()
     with open_services(settings, "pipeline") as services:
         log.info("runner_started", index=index, count=count)
+        last_unpark = 0.0
         try:
             while not stop.stopping:
+                if index == 0 and time.monotonic() - last_unpark >= UNPARK_INTERVAL:
+                    last_unpark = time.monotonic()
+                    try:
+                        retry_parked_for_storage(services)
+                    except Exception as exc:  # noqa: BLE001 - the database may be the one that is full
+                        log.warning("unpark_failed", error=f"{type(exc).__name__}: {exc}")
                 if run_once(services, index, count, stop) == 0:
                     time.sleep(settings.pipeline.poll_interval)
         finally:

@@ -27,10 +27,13 @@ from gateway.service.metrics_live import LiveCollector
 from gateway.service.reload import ReloadError, load_new
 from gateway.service.sd_notify import Notifier
 from gateway.intake.smtp_drain import SessionTracker
+from gateway.intake.smtp_protocol import ConnectionLimits
+from gateway.service.process_util import exit_now, raise_open_files_limit, run_child, stop_resource_tracker
 from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
-from storage.db import Database
+from gateway.service.instance_lock import AlreadyRunning, InstanceLock, lock_paths
+from storage.db import Database, sqlite_file
 
 log = structlog.get_logger("gateway.service.daemon")
 
@@ -71,8 +74,9 @@ class Supervisor:
         for child in self.children:
             self._spawn(child)
 
-    def _spawn(self, child: Child) -> None:
-        child.process = self._ctx.Process(target=child.target, args=child.args, name=child.name, daemon=False)
+    def _spawn(self, child: Child, after_pids: tuple[int, ...] = ()) -> None:
+        child.process = self._ctx.Process(target=run_child, args=(child.target, child.args, after_pids),
+                                          name=child.name, daemon=False)
         child.process.start()
         log.info("runner_spawned", runner=child.name, pid=child.process.pid)
 
@@ -93,31 +97,40 @@ class Supervisor:
         return {c.name: c.restarts for c in self.children}
 
     def replace(self, settings: Settings, grace: float = STOP_GRACE) -> None:
-        """Reload: let every runner finish the letter in hand, then start new ones with
-        `settings`. Letters arriving meanwhile wait in the spool."""
+        """Reload: the new runners are started (each waiting for the old ones to exit) while the old ones
+        finish the letter in hand; they begin the moment the old ones are gone. Filing
+        pauses only for the letter in hand, not for starting Python and its imports;
+        no two runners of one partition ever work at the same time."""
         self.restarting = True
         try:
-            self.stop(grace)
+            old = self.children
             self.settings = settings
             self.children = []
             self._plan()
-            self.start()
+            old_pids = tuple(c.process.pid for c in old if c.process is not None and c.process.pid)
+            for child in self.children:
+                self._spawn(child, old_pids)
+            _stop_children(old, grace)
         finally:
             self.restarting = False
 
     def stop(self, grace: float = STOP_GRACE) -> None:
-        for child in self.children:
-            if child.process is not None and child.process.is_alive():
-                child.process.terminate()  # SIGTERM: finish the item in hand
-        deadline = time.monotonic() + grace
-        for child in self.children:
-            if child.process is None:
-                continue
-            child.process.join(max(0.0, deadline - time.monotonic()))
-            if child.process.is_alive():
-                log.warning("runner_killed", runner=child.name)
-                child.process.kill()
-                child.process.join(2)
+        _stop_children(self.children, grace)
+
+
+def _stop_children(children: list[Child], grace: float) -> None:
+    for child in children:
+        if child.process is not None and child.process.is_alive():
+            child.process.terminate()  # SIGTERM: finish the item in hand
+    deadline = time.monotonic() + grace
+    for child in children:
+        if child.process is None:
+            continue
+        child.process.join(max(0.0, deadline - time.monotonic()))
+        if child.process.is_alive():
+            log.warning("runner_killed", runner=child.name)
+            child.process.kill()
+            child.process.join(2)
 
 
 class DirectoryHolder:
@@ -140,8 +153,31 @@ class DirectoryHolder:
         return True
 
 
+def _session_cap(settings: Settings) -> int:
+    """max_connections, lowered so that sessions (a socket, and a spool file during DATA)
+    can never take the descriptors the spool, the database and the runners need."""
+    soft = raise_open_files_limit()
+    by_files = max(1, (soft - settings.smtp.fd_reserve) // 2)
+    if by_files < settings.smtp.max_connections:
+        log.warning("smtp_max_connections_lowered", configured=settings.smtp.max_connections,
+                    used=by_files, open_files_limit=soft, fd_reserve=settings.smtp.fd_reserve)
+    return min(settings.smtp.max_connections, by_files)
+
+
 async def serve(settings: Settings) -> int:
     setup_logging(settings.logging.level, settings.logging.format, process="supervisor")
+    try:
+        instance = InstanceLock(lock_paths(settings.data_dir, sqlite_file(settings.database_url))).acquire()
+    except AlreadyRunning as exc:
+        log.error("already_running", error=str(exc))
+        return 1
+    try:
+        return await _serve(settings)
+    finally:
+        instance.release()
+
+
+async def _serve(settings: Settings) -> int:
     notifier = Notifier()
     notifier.status("starting: database schema")
     prepare_signatures(settings)  # trust bundle readable, seal key present (docs/signatures.md)
@@ -169,11 +205,15 @@ async def serve(settings: Settings) -> int:
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
     sessions = SessionTracker(handler)
+    limits = ConnectionLimits(_session_cap(settings), settings.smtp.max_connections_per_ip,
+                              on_refused=lambda reason: metrics.rejected("smtp", f"connections_{reason}"))
     loop = asyncio.get_running_loop()
     try:
         server = await loop.create_server(
             sessions.wrap(make_smtp_factory(handler, settings.smtp.hostname, settings.smtp.max_message_size,
-                                            settings.smtp.data_timeout)),
+                                            settings.smtp.data_timeout, limits=limits,
+                                            command_timeout=settings.smtp.command_timeout,
+                                            session_timeout=settings.smtp.session_timeout)),
             host=settings.smtp.host,
             port=settings.smtp.port,
         )
@@ -213,6 +253,7 @@ async def serve(settings: Settings) -> int:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
     log.info("smtp_listening", host=settings.smtp.host, port=port, spool_tmp_removed=removed,
+             max_connections=limits.total, max_connections_per_ip=limits.per_ip,
              pending=spool.depth(), units=len(directory.current.units), http_port=http_port,
              web_port=web.port if web else None)
     notifier.ready(_status_line(settings, port, directory, supervisor, spool))
@@ -234,10 +275,15 @@ async def serve(settings: Settings) -> int:
                 handler.sender_check = intake_checker(settings)
                 notifier.ready(_status_line(settings, port, directory, supervisor, spool))
                 continue
-            await loop.run_in_executor(None, supervisor.check)
-            if time.monotonic() - last_status >= 10:
-                notifier.status(_status_line(settings, port, directory, supervisor, spool))
-                last_status = time.monotonic()
+            try:
+                await loop.run_in_executor(None, supervisor.check)
+                if time.monotonic() - last_status >= 10:
+                    notifier.status(_status_line(settings, port, directory, supervisor, spool))
+                    last_status = time.monotonic()
+            except OSError as exc:
+                # EMFILE/ENFILE or a full disk must not end the loop that keeps the
+                # listener, the runners and SIGTERM working; the next tick tries again.
+                log.error("supervisor_tick_failed", error=str(exc), errno=exc.errno)
     finally:
         log.info("stopping", pending=spool.depth())
         notifier.stopping("stopping: finishing open SMTP sessions")
@@ -253,6 +299,7 @@ async def serve(settings: Settings) -> int:
         if watchdog is not None:
             watchdog.cancel()
         db.dispose()
+        stop_resource_tracker()
         # What is still in spool/new is taken up in arrival order at the next start.
         log.info("stopped", pending=spool.depth(), smtp_sessions_cut=cut)
     return 0
@@ -313,4 +360,7 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor):
 
 
 def run(settings: Settings) -> int:
-    return asyncio.run(serve(settings))
+    code = asyncio.run(serve(settings))
+    if code == 0:
+        exit_now(0)  # stopped cleanly: runners joined, database closed, logs flushed
+    return code

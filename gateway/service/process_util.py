@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
+import os
+import resource
 import signal
+import sys
+import time
 
 PR_SET_PDEATHSIG = 1
 
@@ -40,3 +45,95 @@ def kill_pool(pool) -> None:  # noqa: ANN001 (concurrent.futures.ProcessPoolExec
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.kill()
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def raise_open_files_limit() -> int:
+    """Raise RLIMIT_NOFILE's soft limit to the hard one (systemd's LimitNOFILE= sets
+    both); return the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def run_child(target, args: tuple, after_pids: tuple[int, ...] = ()) -> None:  # noqa: ANN001
+    """The body of every runner process (gateway/service/daemon.py).
+
+    `after_pids`: work only once these processes are gone. A reload starts the new
+    runners this way while the old ones finish the letter in hand, so the new ones
+    are imported and ready the moment the old ones are gone (a plain wait on the
+    process ids: a multiprocessing Event's semaphore does not survive the supervisor's
+    clean-up at exit without noise).
+
+    At the end, the runner's own children (the stamp worker, the PDF pool) are ended
+    here: multiprocessing joins a process's children before its threads shut down, so
+    a ProcessPoolExecutor worker that nobody shut down would keep the runner alive
+    until the supervisor kills it, and then live on as an orphan."""
+    try:
+        while any(_exists(pid) for pid in after_pids):
+            time.sleep(0.05)
+        target(*args)
+    finally:
+        end_children()
+    exit_now(0)
+
+
+def exit_now(code: int) -> None:
+    """Leave without Python's interpreter teardown: everything that matters is already
+    durable and closed, and tearing down pyHanko, pypdf and friends module by module
+    costs 1-2 s that SIGTERM's "stopped within 2 s" cannot afford."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def end_children(grace: float = 2.0) -> None:
+    """End and reap this process's children: multiprocessing's own, and the forkserver
+    the signature checker starts (it would exit on its own, but as an orphan)."""
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(grace)
+        if child.is_alive():
+            child.kill()
+            child.join(1.0)
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)  # noqa: SLF001
+    if stop is not None:
+        try:
+            stop()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+def stop_resource_tracker() -> None:
+    """End multiprocessing's resource tracker of this process and reap it, so that the
+    supervisor leaves no process behind (it would otherwise outlive us as an orphan)."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # noqa: SLF001
+    if stop is not None:
+        try:
+            stop()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass

@@ -1,0 +1,46 @@
+"""Which failures are the storage's, not the letter's.
+
+A full disk (ENOSPC, EDQUOT), an I/O error (EIO) or a read-only file system on the
+spool, the vault or the database is a condition of the machine: the letter that met it
+is fine and must wait, not be parked as if it were broken."""
+from __future__ import annotations
+
+import errno
+
+TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE}
+# SQLite says it in words; PostgreSQL in SQLSTATE class 53 (insufficient resources)
+# and 58030 (io_error).
+_SQLITE_WORDS = ("database or disk is full", "disk i/o error", "unable to open database file",
+                 "attempt to write a readonly database")
+_PG_STATES = ("53100", "53200", "53300", "58030")
+
+
+def is_transient_storage_error(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS:
+            return True
+        orig = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's
+        for candidate in (exc, orig):
+            if candidate is None:
+                continue
+            state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+            if state in _PG_STATES:
+                return True
+            text = str(candidate).lower()
+            if type(candidate).__name__ == "OperationalError" and any(w in text for w in _SQLITE_WORDS):
+                return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+_REASON_WORDS = ("[errno 28]", "no space left", "[errno 122]", "quota exceeded", "[errno 5]",
+                 "input/output error", "[errno 30]", "read-only file system", "[errno 24]",
+                 "too many open files") + _SQLITE_WORDS
+
+
+def is_transient_reason(reason: str | None) -> bool:
+    """The same test on a recorded reason (`messages.reason`), for letters parked before."""
+    text = (reason or "").lower()
+    return any(word in text for word in _REASON_WORDS)

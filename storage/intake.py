@@ -1,0 +1,67 @@
+"""Intake's records: refusals at SMTP DATA, and IMAP intake's bookkeeping: which message of which central mailbox was taken, under
+which queue id, and how far it got ("spooling" -> "spooled" -> "marked", or "skipped").
+See gateway/intake/imap_intake.py for the life of a message."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import ImapLease, ImapMessage, Message, Refusal
+
+
+def record_refusal(session: Session, *, reason: str, mail_from: str, message_id: str | None,
+                   peer: str | None) -> None:
+    """A refusal at DATA that is counted (ลับที่สุด): who, when, which Message-ID; never content."""
+    session.add(Refusal(reason=reason, mail_from=mail_from[:512], message_id=message_id, peer=peer))
+
+
+def note_uidvalidity(session: Session, mailbox: str, uidvalidity: int) -> int | None:
+    """Remember the mailbox's UIDVALIDITY; return the one seen before (None if none)."""
+    row = session.get(ImapLease, mailbox)
+    previous = row.uidvalidity if row else None
+    if row is not None:
+        row.uidvalidity = uidvalidity
+    return previous
+
+
+def highest_uid(session: Session, mailbox: str, uidvalidity: int) -> int:
+    return session.scalar(select(func.max(ImapMessage.uid)).where(
+        ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity == uidvalidity)) or 0
+
+
+def queue_id_taken_before(session: Session, mailbox: str, uidvalidity: int, message_id: str) -> str | None:
+    """The queue id a message with this Message-ID got under an earlier UIDVALIDITY."""
+    return session.scalar(select(ImapMessage.queue_id).where(
+        ImapMessage.mailbox == mailbox, ImapMessage.message_id == message_id,
+        ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None)).limit(1))
+
+
+def record_taken(session: Session, *, mailbox: str, uidvalidity: int, uid: int, queue_id: str | None,
+                 message_id: str | None, size: int, state: str, note: str | None = None) -> None:
+    session.add(ImapMessage(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, queue_id=queue_id,
+                            message_id=(message_id or "")[:998] or None, size=size, state=state, note=note))
+
+
+def set_taken_state(session: Session, mailbox: str, uidvalidity: int, uid: int, state: str,
+                    note: str | None = None) -> None:
+    row = session.get(ImapMessage, (mailbox, uidvalidity, uid))
+    row.state = state
+    if note:
+        row.note = note
+
+
+def still_spooling(session: Session, mailbox: str, uidvalidity: int) -> list[tuple[int, str]]:
+    """(uid, queue id) of the rows a crash left between "recorded" and "spooled"."""
+    return [(r.uid, r.queue_id) for r in session.scalars(select(ImapMessage).where(
+        ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity == uidvalidity,
+        ImapMessage.state == "spooling"))]
+
+
+def spooled_with_message_state(session: Session, mailbox: str) -> list[tuple[int, int, str, str | None]]:
+    """(uidvalidity, uid, queue id, state of its message row or None) of every spooled
+    row of the mailbox, by UID: what may now be marked on the server."""
+    return [tuple(row) for row in session.execute(
+        select(ImapMessage.uidvalidity, ImapMessage.uid, ImapMessage.queue_id, Message.state)
+        .join(Message, Message.queue_id == ImapMessage.queue_id, isouter=True)
+        .where(ImapMessage.mailbox == mailbox, ImapMessage.state == "spooled")
+        .order_by(ImapMessage.uid))]

@@ -1,0 +1,57 @@
+"""aiosmtpd is pinned (pyproject.toml: >=1.4.6,<1.5) because SarabanSMTP relies on a few
+of its internals. This test names each one, so that an upgrade that moves one fails
+here, loudly and with the reason, instead of as a hung or silent SMTP session."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import aiosmtpd
+from aiosmtpd.smtp import SMTP
+
+from gateway.intake.smtp_protocol import SarabanSMTP
+
+UPGRADE = ("aiosmtpd {version} changed {what}, which gateway/intake/smtp_protocol.py relies on; "
+           "re-check SarabanSMTP against this version before moving the pin in pyproject.toml")
+
+
+def _fail_unless(condition: bool, what: str) -> None:
+    assert condition, UPGRADE.format(version=aiosmtpd.__version__, what=what)
+
+
+def test_the_pinned_minor_version_is_installed():
+    _fail_unless(aiosmtpd.__version__.startswith("1.4."), "its version (tested: 1.4.x)")
+
+
+def test_the_internals_saraban_smtp_uses_are_there():
+    hook = getattr(SMTP, "_call_handler_hook", None)
+    _fail_unless(hook is not None and inspect.iscoroutinefunction(hook), "SMTP._call_handler_hook (coroutine)")
+    _fail_unless(list(inspect.signature(hook).parameters)[:2] == ["self", "command"],
+                 "SMTP._call_handler_hook(self, command, *args)")
+    reset = getattr(SMTP, "_reset_timeout", None)
+    _fail_unless(reset is not None and "duration" in inspect.signature(reset).parameters,
+                 "SMTP._reset_timeout(duration)")
+    _fail_unless(callable(getattr(SMTP, "_timeout_cb", None)), "SMTP._timeout_cb (the idle timer callback)")
+    _fail_unless(callable(getattr(SMTP, "_set_post_data_state", None)), "SMTP._set_post_data_state")
+    source = inspect.getsource(SMTP._reset_timeout)
+    _fail_unless("_timeout_cb" in source, "the idle timer calling _timeout_cb")
+    source = inspect.getsource(SMTP.__init__)
+    _fail_unless("self._decode_data" in source and "self._handle_hooks" in source,
+                 "SMTP.__init__ attributes _decode_data/_handle_hooks")
+    for name in ("connection_made", "connection_lost", "eof_received", "push", "handle_exception",
+                 "smtp_MAIL", "smtp_RCPT", "smtp_DATA", "check_helo_needed", "check_auth_needed"):
+        _fail_unless(callable(getattr(SMTP, name, None)), f"SMTP.{name}")
+    for name in ("smtp_MAIL", "smtp_RCPT", "smtp_DATA", "push", "handle_exception"):
+        _fail_unless(name in SarabanSMTP.__dict__, f"(not aiosmtpd) SarabanSMTP no longer overrides {name}")
+
+
+def test_commands_pushed_back_into_the_stream_are_read_next():
+    # read_data gives pipelined commands back through StreamReader._buffer.
+    async def check() -> bytes:
+        reader = asyncio.StreamReader()
+        _fail_unless(isinstance(getattr(reader, "_buffer", None), bytearray), "asyncio StreamReader._buffer")
+        reader.feed_data(b"QUIT\r\n")
+        reader._buffer[0:0] = b"NOOP\r\n"
+        return await reader.readuntil(b"\r\n")
+
+    assert asyncio.run(check()) == b"NOOP\r\n"
