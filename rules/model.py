@@ -16,6 +16,11 @@ Urgency = Literal["normal", "urgent", "very_urgent", "most_urgent"]
 Secrecy = Literal["none", "confidential", "secret", "top_secret"]
 
 
+# The pdf_error of a PDF the letter's time for PDF work ran out on (the pipeline's
+# per-letter budget, gateway/pipeline/check.py): "a person should open it", not damage.
+NOT_READ_IN_TIME = "not read in time"
+
+
 @dataclass(frozen=True)
 class Attachment:
     """One MIME leaf that carries a file (whatever its disposition said)."""

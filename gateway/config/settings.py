@@ -94,6 +94,10 @@ class PipelineSection(_Section):
     workers: int = Field(1, ge=1, le=32)  # pipeline runner processes
     poll_interval: float = Field(0.05, gt=0)
     max_attempts: int = Field(5, ge=1)  # a message failing this often is quarantined
+    # Seconds of PDF work (text layers and signatures together) one letter may take;
+    # past it the rest of its PDFs are noted "not read in time" and the letter goes on,
+    # so a letter of slow PDFs cannot hold the letters behind it.
+    pdf_budget: float = Field(30.0, gt=0)
 
 
 class DeliverySection(_Section):

@@ -4,6 +4,7 @@ and stored — in the plain vault, or sealed (encrypted) when it is classified.
 What is decided per recipient unit from this is gateway/pipeline/dispose.py."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import structlog
@@ -11,13 +12,14 @@ import structlog
 from gateway.pipeline import classified as secret
 from gateway.pipeline.classified import Sealed
 from gateway.pipeline.parse import parse_mail
+from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth
 from gateway.sender.settings import SenderSection
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
-from rules.model import Finding, LetterFacts, ParsedMail
+from rules.model import NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail
 from rules.registry import run_rules
 
 log = structlog.get_logger("gateway.pipeline.check")
@@ -56,14 +58,32 @@ def parse_failure(exc: Exception) -> Finding:
     )
 
 
-def read_entry(services: Services, entry: SpoolEntry) -> tuple[secret.Arrival, ParsedMail | None, Exception | None]:
+class PdfBudget:
+    """One letter's time for PDF work (`[pipeline] pdf_budget`): text layers and
+    signatures together. When it is spent, the rest of the letter's PDFs are noted as
+    not read in time and the letter goes on; the letters behind it do not wait."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self.deadline = time.monotonic() + services.settings.pipeline.pdf_budget
+
+    def read(self, data: bytes) -> PdfInfo:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            return PdfInfo(None, None, False, NOT_READ_IN_TIME)
+        return self.services.pdf_reader(data, remaining)
+
+
+def read_entry(services: Services, entry: SpoolEntry,
+               budget: PdfBudget | None = None) -> tuple[secret.Arrival, ParsedMail | None, Exception | None]:
     """The arrival (S/MIME opened) and its parse; nothing stored. Shared by the pipeline
     and the dry run of `rules check`."""
     arrival = secret.open_arrival(services, entry)
     if arrival.error is not None:
         return arrival, None, None
+    budget = budget or PdfBudget(services)
     try:
-        return arrival, parse_mail(arrival.raw, entry.mail_from, services.pdf_reader), None
+        return arrival, parse_mail(arrival.raw, entry.mail_from, budget.read), None
     except Exception as exc:  # the parser's failure is this message's verdict
         log.warning("parse_failed", error=f"{type(exc).__name__}: {exc}")
         return arrival, None, exc
@@ -76,7 +96,8 @@ def judge(services: Services, entry: SpoolEntry, arrival: secret.Arrival, mail: 
 
 def check_entry(services: Services, entry: SpoolEntry) -> Checked:
     """Parse the message, read its facts, run every rule, and store it."""
-    arrival, mail, error = read_entry(services, entry)
+    budget = PdfBudget(services)
+    arrival, mail, error = read_entry(services, entry, budget)
     if arrival.error is not None:  # S/MIME no gateway key opens: sealed as it came
         facts, findings, sealed = secret.seal_undecryptable(services, entry, arrival)
         return Checked(None, facts, findings, sealed.raw_ref, classified=sealed)
@@ -96,13 +117,13 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
         services.vault.put(attachment.data, attachment.sha256)
     # Signatures are checked for ordinary letters only: a classified letter's signer
     # names would otherwise reach the plaintext register; its registrar verifies it.
-    findings, signatures = verify_signatures(services, entry, mail, findings)
+    findings, signatures = verify_signatures(services, entry, mail, findings, budget)
     return Checked(mail, facts, findings, raw_sha256, signatures=signatures)
 
 
-def verify_signatures(services: Services, entry: SpoolEntry, mail: ParsedMail,
-                      findings: list[Finding]) -> tuple[list[Finding], dict[int, list[dict]]]:
+def verify_signatures(services: Services, entry: SpoolEntry, mail: ParsedMail, findings: list[Finding],
+                      budget: PdfBudget | None = None) -> tuple[list[Finding], dict[int, list[dict]]]:
     if services.signatures is None:  # gateway/signatures/check.py
         return findings, {}
-    report = services.signatures.check(entry.raw, mail)
+    report = services.signatures.check(entry.raw, mail, deadline=budget.deadline if budget else None)
     return findings + report.findings, report.by_attachment

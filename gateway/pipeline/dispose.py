@@ -291,7 +291,9 @@ def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked,
             }
             for a in checked.mail.attachments
         ],
-        review=review or needs_review(findings),
+        # A PDF not read in time (the letter's PDF budget) is for a person to open.
+        review=review or needs_review(findings) or any(
+            f.rule == "unreadable_pdf" and f.verdict == "warn" for f in findings),
         sender_auth=checked.sender_auth.as_dict() if checked.sender_auth else None,
     )
 

@@ -17,7 +17,8 @@ from typing import Iterator
 
 from gateway.config.settings import DEFAULT_CONFIG, Settings, load_settings
 from gateway.pipeline import classified as secret
-from gateway.pipeline.check import Checked, judge, parse_failure, read_entry, verify_signatures, with_sender_verdict
+from gateway.pipeline.check import (Checked, PdfBudget, judge, parse_failure, read_entry, verify_signatures,
+                                    with_sender_verdict)
 from gateway.pipeline.dispose import Known, decide, recipient_for
 from gateway.service.services import Services, open_services
 from gateway.spool import SpoolEntry
@@ -50,7 +51,8 @@ def check_message(raw: bytes, settings: Settings | Services | None, unit: str | 
 def _check(services: Services, raw: bytes, unit: str | None, dns: bool = False) -> dict:
     entry = SpoolEntry(queue_id=DRY_RUN_ID, mail_from="", rcpt_to=[unit or ""],
                        received_at=dt.datetime.now(dt.timezone.utc), peer=None, helo=None, raw=raw, path=Path())
-    arrival, mail, error = read_entry(services, entry)
+    budget = PdfBudget(services)
+    arrival, mail, error = read_entry(services, entry, budget)
     digest = hashlib.sha256(raw).hexdigest()
     if mail is None:
         findings = [parse_failure(error)] if error else []
@@ -60,7 +62,7 @@ def _check(services: Services, raw: bytes, unit: str | None, dns: bool = False) 
         facts, findings = judge(services, entry, arrival, mail)
         signatures = {}
         if not secret.is_classified(facts):
-            findings, signatures = verify_signatures(services, entry, mail, findings)
+            findings, signatures = verify_signatures(services, entry, mail, findings, budget)
         checked = Checked(mail, facts, findings, digest, signatures=signatures)
     if secret.is_classified(checked.facts) or arrival.smime:
         # What sealing would record, without sealing anything.

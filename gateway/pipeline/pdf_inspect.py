@@ -11,6 +11,7 @@ import io
 import logging
 from dataclasses import dataclass
 
+
 TEXT_PAGES = 3  # the cover letter's header is on page 1; 3 is generous
 MAX_TEXT = 200_000
 
@@ -25,7 +26,8 @@ class PdfInfo:
     error: str | None
 
 
-def inspect_pdf(data: bytes) -> PdfInfo:
+def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
+    """In this process; `timeout` is the pool's business (gateway/pipeline/pdf_pool.py)."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 

@@ -9,6 +9,7 @@ import multiprocessing
 import resource
 
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
+from rules.model import NOT_READ_IN_TIME
 from gateway.service.process_util import kill_pool
 
 MEMORY_CAP = 1024 * 1024 * 1024  # bytes of address space per inspection child
@@ -36,13 +37,16 @@ class PdfPool:
             )
         return self._pool
 
-    def inspect(self, data: bytes) -> PdfInfo:
+    def inspect(self, data: bytes, timeout: float | None = None) -> PdfInfo:
+        """`timeout`: what is left of the letter's time for PDF work, when less than
+        the pool's own limit per file."""
+        limit = self.timeout if timeout is None else min(self.timeout, timeout)
         future = self._executor().submit(inspect_pdf, data)
         try:
-            return future.result(timeout=self.timeout)
+            return future.result(timeout=limit)
         except cf.TimeoutError:
             self._kill()
-            return PdfInfo(None, None, False, f"the PDF could not be read within {self.timeout:.0f} s")
+            return PdfInfo(None, None, False, f"{NOT_READ_IN_TIME} ({limit:.0f} s)")
         except (cf.process.BrokenProcessPool, MemoryError) as exc:
             self._kill()
             return PdfInfo(None, None, False, f"the PDF reader failed: {type(exc).__name__}")

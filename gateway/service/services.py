@@ -37,7 +37,7 @@ class Services:
     directory: Directory
     policy: Policy
     rule_settings: RuleSettings
-    pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf
+    pdf_reader: Callable[[bytes, float | None], PdfInfo] = inspect_pdf  # (data, timeout)
     signatures: "SignatureChecker | None" = None
     sender: "PipelineChecker | None" = None  # who really sent it (gateway/sender/), pipeline only
 
@@ -55,7 +55,7 @@ def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = Fals
             stack.callback(db.dispose)
             if upgrade_schema:
                 db.create_schema()
-        pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf
+        pdf_reader: Callable[[bytes, float | None], PdfInfo] = inspect_pdf  # (data, timeout)
         signatures = None
         if role in ("pipeline", "dry_run"):
             from gateway.pipeline.pdf_pool import PdfPool

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from dataclasses import dataclass, field
 
 import structlog
@@ -30,6 +31,7 @@ from gateway.signatures.verdict import (
     TOTAL_FAILED,
     TOTAL_PASSED,
     PdfVerdict,
+    document_problem,
     sub_indication_text,
 )
 from gateway.signatures.worker import VerifyPool, WorkerLimits
@@ -152,12 +154,19 @@ class SignatureChecker:
     def verify_pdf(self, data: bytes) -> PdfVerdict:
         return self.pool.verify_blocking(data, self.trust, self.timeout)
 
-    def check(self, raw: bytes, mail: ParsedMail) -> SignatureReport:
+    def check(self, raw: bytes, mail: ParsedMail, deadline: float | None = None) -> SignatureReport:
+        """`deadline` (time.monotonic()): the end of the letter's time for PDF work; a
+        PDF reached after it is reported as not checked in time."""
         report = SignatureReport()
         for attachment in mail.attachments:
             if attachment.sniffed_type != "application/pdf":
                 continue
-            verdict = self.verify_pdf(attachment.data)
+            timeout = self.timeout if deadline is None else min(self.timeout, deadline - time.monotonic())
+            if timeout <= 0:
+                verdict = document_problem("timeout", "the letter's time for checking signatures was used up",
+                                           sha256=attachment.sha256)
+            else:
+                verdict = self.pool.verify_blocking(attachment.data, self.trust, timeout)
             entries = entries_for(verdict, attachment.data)
             report.by_attachment[attachment.index] = entries
             finding = finding_for(attachment.filename or f"file {attachment.index + 1}", entries)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rules.checks import finding
 from rules.files import display_name, is_pdf, letter_files
-from rules.model import Finding, LetterFacts, ParsedMail, RuleSettings
+from rules.model import NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail, RuleSettings
 
 
 class UnreadablePdf:
@@ -13,7 +13,15 @@ class UnreadablePdf:
     def check(self, mail: ParsedMail, facts: LetterFacts, settings: RuleSettings) -> list[Finding]:
         out = []
         for att in letter_files(mail):
-            if is_pdf(att) and att.pdf_error and att.size > 0:
+            if is_pdf(att) and att.pdf_error and att.pdf_error.startswith(NOT_READ_IN_TIME):
+                name = display_name(att)
+                out.append(finding(
+                    self.name, "warn",
+                    f"อ่านไฟล์ {name} ไม่ทันในเวลาที่กำหนด ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
+                    f"{name} could not be read in time; the letter went on, a person should open this file",
+                    name,
+                ))
+            elif is_pdf(att) and att.pdf_error and att.size > 0:
                 name = display_name(att)
                 reason = "".join(ch for ch in att.pdf_error if ch.isprintable())[:200]
                 out.append(finding(
