@@ -25,7 +25,7 @@ from gateway.delivery.route import destination, transport
 from gateway.pipeline.classified import store_for
 from gateway.secrecy.envelope import letter_entity, seal_for_registrars
 from gateway.secrecy.errors import SecrecyError
-from gateway.secrecy.keys import KeyStore, registrar_cert_problem
+from gateway.secrecy.keys import KeyStore, registrar_cert_problem, seal_address
 from gateway.service.services import Services
 from rules.thai_time import to_bangkok
 from storage import outbox
@@ -98,8 +98,9 @@ def deliver_registrar(services: Services, item: OutboxItem) -> None:
     entity = letter_entity(opened["raw"], _note(letter, meta))
     domain = services.settings.gateway.domain
     label = SECRECY_TH.get(letter.secrecy, "ลับ")
-    sealed = seal_for_registrars(entity, certs, gateway_key, gateway_cert, headers={
-        "From": services.settings.secrecy.from_address or f"saraban-gateway@{domain}",
+    sealed = seal_for_registrars(entity, certs, gateway_key, gateway_cert,
+                                 chain=store.keystore.gateway_chain(), headers={
+        "From": seal_address(services.settings),
         "To": f"{letter.unit}@{domain}",
         # The real subject travels inside the envelope only.
         "Subject": f"[รับ {letter.receive_no} ทะเบียนลับ] หนังสือชั้น{label} / classified letter",
@@ -189,7 +190,7 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
               else secret_folder(services, item.unit))
     domain = services.settings.gateway.domain
     msg = EmailMessage()
-    msg["From"] = services.settings.secrecy.from_address or f"saraban-gateway@{domain}"
+    msg["From"] = seal_address(services.settings)
     msg["To"] = f"{item.unit}@{domain}"
     msg["Subject"] = f"[แจ้งเตือน หนังสือลับ / classified alert] {reason} {item.unit}"
     msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))

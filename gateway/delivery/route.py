@@ -176,7 +176,9 @@ def check_imap_routes(settings: Settings, units: list[str] | None = None) -> lis
             if route.backend != "imap":
                 continue
             found = unit_folder(settings, unit)
-            for registrar in (False, True):
+            # The registrar folder is checked when the unit names one ([...registrar]);
+            # otherwise it is created with the first classified letter.
+            for registrar in (False, True) if route.registrar is not None else (False,):
                 target = imap_target(settings, route, unit, found, registrar=registrar)
                 what = "registrar folder" if registrar else "folder"
                 try:

@@ -15,7 +15,7 @@ from structlog.contextvars import bound_contextvars
 from gateway.config.settings import Settings
 from gateway.delivery.errors import PermanentFailure
 from gateway.delivery.registrar import deliver_alert, deliver_registrar
-from gateway.delivery.route import deliver_routed
+from gateway.delivery.route import check_imap_routes, deliver_routed
 from gateway.notices.send import send_notice
 from gateway.service import metrics
 from gateway.service.log import setup_logging
@@ -81,6 +81,10 @@ def main(settings: Settings) -> None:
     stop = StopFlag()
     with open_services(settings, "delivery") as services:
         log.info("runner_started")
+        # A route that cannot work is said at start-up, naming unit and folder, rather than
+        # found when a letter has waited on it; letters are received either way.
+        for problem in check_imap_routes(settings):
+            log.error("imap_route_unusable", problem=problem)
         try:
             while not stop.stopping:
                 if work_outbox(services, stop=stop) == 0:
