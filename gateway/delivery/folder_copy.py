@@ -30,7 +30,9 @@ DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book
 
 def _split(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
     """Header lines (logical, with folds), the body, and the line ending used."""
-    newline = b"\r\n" if b"\r\n" in raw[:4096] else b"\n"
+    # The first line end tells: a bare-LF letter may still end in the CRLF smtplib adds.
+    first = raw.find(b"\n")
+    newline = b"\r\n" if first > 0 and raw[first - 1:first] == b"\r" else b"\n"
     sep = newline + newline
     head, found, body = raw.partition(sep)
     if not found:

@@ -72,8 +72,9 @@ class FolderNameError(ValueError):
     """A configured folder cannot be spelt on this server."""
 
 
-_NS = re.compile(rb'^\* NAMESPACE \(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)', re.I)
-_LIST = re.compile(rb'^\* LIST \([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL) ', re.I)
+# aioimaplib hands the untagged data without "* NAMESPACE "/"* LIST "; accept both.
+_NS = re.compile(rb'^(?:\* NAMESPACE )?\(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)', re.I)
+_LIST = re.compile(rb'^(?:\* LIST )?\([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL) ', re.I)
 
 
 def parse_hierarchy(namespace_lines: list, list_lines: list) -> Hierarchy:
@@ -141,11 +142,10 @@ class ImapFiler:
         session = ImapSession(target.host, target.port, target.username, target.password, tls=target.tls,
                               ca_file=target.ca_file, verify=target.verify, timeout=target.timeout)
         await session.connect()
-        namespace = await session.call("namespace", session.client.namespace(), check=False) \
-            if session.has("NAMESPACE") else None
+        # Asked even when not announced: the greeting's capabilities predate the login.
+        namespace = await session.call("namespace", session.client.namespace(), check=False)
         listed = await session.call("list", session.client.list('""', '""'), check=False)
-        self._hierarchy[target.account] = parse_hierarchy(
-            namespace.lines if namespace is not None else [], listed.lines)
+        self._hierarchy[target.account] = parse_hierarchy(namespace.lines, listed.lines)
         self._sessions[target.account] = session
         log.info("imap_connected", host=target.host, port=target.port, username=target.username)
         return session, False
