@@ -224,3 +224,35 @@ def test_check_config_names_the_unit_and_folder_it_cannot_create(tmp_path, dot_d
     assert 'units."saraban.latkrabang": IMAP folder \'Saraban/lat.krabang\'' in result.stderr
     assert "hierarchy separator '.'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_registrar_copy_by_smtp_goes_to_the_registrar_alone_byte_for_byte(tmp_path, strict_sink):
+    from gateway.secrecy.envelope import letter_from_entity
+    from tests.classified.helpers import (
+        LATKRABANG, MARKER, classified_letter, make_gateway_key, registrar_open, wait_processed,
+    )
+    from tests.secrecy.certs import make_cert, pem
+
+    registrar = "registrar.latkrabang@bangkok.go.th"
+    extra = smtp_route(strict_sink, unit=IMAP_UNIT) + (
+        f'[delivery.units."{IMAP_UNIT}".registrar]\nto = ["{registrar}"]\n')
+    d = Daemon(write_config(tmp_path, extra=extra))
+    make_gateway_key(d)
+    reg_key, reg_cert = make_cert("registrar latkrabang")
+    (tmp_path / "reg.pem").write_bytes(pem(reg_cert))
+    d.cli("keys", "import-registrar", IMAP_UNIT, str(tmp_path / "reg.pem"))
+    d.start()
+    try:
+        raw, _ = classified_letter("ลับ")
+        d.send(raw, LATKRABANG)
+        wait_processed(d, registrar=1)
+        assert d.maildir_files("latkrabang.secret") == []  # not on the gateway host
+    finally:
+        d.stop()
+    [sealed] = strict_sink.messages(registrar)
+    assert strict_sink.messages(DEPT) == []  # never to the department, not even sealed
+    assert sealed.rcpt_tos == [registrar] and MARKER.encode() not in sealed.data
+    inner = registrar_open(sealed.data, reg_key, reg_cert)  # multipart/signed
+    boundary = re.search(rb'boundary="([^"]+)"', inner).group(1)
+    signed = inner.split(b"--" + boundary + b"\r\n", 2)[1].rsplit(b"\r\n--" + boundary, 1)[0]
+    assert hashlib.sha256(letter_from_entity(signed)).digest() == hashlib.sha256(raw).digest()
