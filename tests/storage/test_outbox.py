@@ -81,3 +81,19 @@ def test_each_item_is_worked_in_its_own_log_context(tmp_path):
     assert left == {}  # nothing of the last item leaks into what the runner logs next
     states = {r["unit"]: r["state"] for r in outbox.listing(Database(settings.database_url))}
     assert states == {"saraban.pomprap": "dead", "saraban.latkrabang": "done"}
+
+
+def test_delivery_speaks_no_sql():
+    """The delivery runner, its backends and `outbox` go through storage/outbox.py."""
+    import ast
+
+    from tests.paths import REPO
+
+    files = sorted((REPO / "gateway" / "delivery").glob("*.py")) + [REPO / "gateway" / "cli" / "outbox.py"]
+    offenders = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "sqlalchemy"]
+    assert len(files) >= 10 and offenders == []
