@@ -7,7 +7,7 @@ import structlog
 from gateway.config.settings import load_settings
 from gateway.delivery.errors import PermanentFailure
 from gateway.delivery.runner import work_outbox
-from gateway.service.services import Services
+from gateway.service.services import open_services
 from storage import outbox
 from storage.db import Database
 from tests.daemon import write_config
@@ -59,7 +59,6 @@ def test_failures_back_off_then_die_and_retry_brings_them_back(database_url):
 
 def test_each_item_is_worked_in_its_own_log_context(tmp_path):
     settings = load_settings(write_config(tmp_path))
-    services = Services.build(settings, create_schema=True)
     seen = []
 
     def handler(services, item):
@@ -67,15 +66,13 @@ def test_each_item_is_worked_in_its_own_log_context(tmp_path):
         if item.unit == "saraban.pomprap":
             raise PermanentFailure("550 no such user")
 
-    try:
+    with open_services(settings, "delivery", upgrade_schema=True) as services:
         with services.db.session() as session:
             for unit in ("saraban.pomprap", "saraban.latkrabang"):
                 outbox.add_once(session, "folder", f"q3:{unit}", queue_id="q3", unit=unit)
         structlog.contextvars.clear_contextvars()
         assert work_outbox(services, handlers={"folder": handler}) == 2
         left = dict(structlog.contextvars.get_contextvars())
-    finally:
-        services.close()
     assert [(s["unit"], s["kind"], s["queue_id"]) for s in seen] == [
         ("saraban.pomprap", "folder", "q3"), ("saraban.latkrabang", "folder", "q3")]
     assert left == {}  # nothing of the last item leaks into what the runner logs next
