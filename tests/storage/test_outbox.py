@@ -26,7 +26,8 @@ def test_add_once_is_once_per_kind_and_key(database_url):
         with db.session() as session:  # a later transaction (a reprocess) finds it too
             _, later = outbox.add_once(session, "notice", "ack:q1:u", queue_id="q1")
         assert later is False
-        assert [r["kind"] for r in outbox.listing(db)] == ["notice", "alert"]
+        with db.session() as session:
+            assert [i.kind for i in outbox.items_in_state(session)] == ["notice", "alert"]
     finally:
         db.dispose()
 
@@ -45,14 +46,16 @@ def test_failures_back_off_then_die_and_retry_brings_them_back(database_url):
         dead = outbox.fail(db, item.id, "550 no such user", dead_after=3600, retry_base=5, retry_max=60,
                            permanent=True)
         assert dead.dead and dead.attempts == 3
-        [row] = outbox.listing(db, state="dead")
-        assert row["last_error"] == "550 no such user"
-        retried, refused = outbox.retry(db, [item.id, 999])
+        with db.session() as session:
+            [row] = outbox.items_in_state(session, "dead")
+            assert row.last_error == "550 no such user"
+            retried, refused = outbox.retry_items(session, [item.id, 999])
         assert retried == [item.id] and refused == ["999: no such outbox item"]
         assert outbox.due(db, ["folder"]) == [item.id]
         outbox.finish(db, item.id)
         assert outbox.pending_item(db, item.id) is None
-        assert outbox.retry(db, [item.id]) == ([], [f"{item.id}: already done"])
+        with db.session() as session:
+            assert outbox.retry_items(session, [item.id]) == ([], [f"{item.id}: already done"])
     finally:
         db.dispose()
 
@@ -76,7 +79,10 @@ def test_each_item_is_worked_in_its_own_log_context(tmp_path):
     assert [(s["unit"], s["kind"], s["queue_id"]) for s in seen] == [
         ("saraban.pomprap", "folder", "q3"), ("saraban.latkrabang", "folder", "q3")]
     assert left == {}  # nothing of the last item leaks into what the runner logs next
-    states = {r["unit"]: r["state"] for r in outbox.listing(Database(settings.database_url))}
+    db = Database(settings.database_url)
+    with db.session() as session:
+        states = {i.unit: i.state for i in outbox.items_in_state(session)}
+    db.dispose()
     assert states == {"saraban.pomprap": "dead", "saraban.latkrabang": "done"}
 
 
