@@ -88,18 +88,19 @@ class FolderCopy:
 
 def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
     """The copy of a registered letter for its unit's folder, stamped, for any backend."""
-    from gateway.signatures.receive_stamp import signature_headers, stamp_job_for, with_receive_stamp
+    from gateway.signatures.receive_stamp import apply_receive_stamp, receive_stamp, stamp_job_for
 
     unit = services.directory.lookup(letter.unit)
     copy = build_folder_copy(
         services.vault.get(letter.raw_sha256), receive_no=letter.receive_no, unit=letter.unit,
         book=letter.book, subject=letter.subject, queue_id=letter.queue_id,
-        findings=letter.findings, review=letter.review, extra_headers=signature_headers(letter),
+        findings=letter.findings, review=letter.review,
         sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),  # ยืนยันผู้ส่ง
     )
-    job = stamp_job_for(services.settings, letter, unit, services.vault)
-    copy = with_receive_stamp(services.settings, copy, job)  # ตรารับ: docs/signatures.md
-    return FolderCopy(folder=unit.folder if unit else letter.unit, data=copy)
+    # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
+    # X-Saraban-Signature per verified signature; the sender's own are dropped above.
+    stamp = receive_stamp(services.settings, stamp_job_for(services.settings, letter, unit, services.vault), letter)
+    return FolderCopy(folder=unit.folder if unit else letter.unit, data=apply_receive_stamp(copy, stamp))
 
 
 _BARE = re.compile(rb"\r?\n|\r")
