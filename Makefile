@@ -7,13 +7,13 @@ CONFIG ?= config/gateway.example.toml
 
 # Debian packages: libmagic for python-magic and TLWG fonts for the Thai receive stamp
 # and printed register (run); Dovecot and PostgreSQL are real servers the test suite
-# starts by itself, and openssl decrypts in the tests what secret registrars receive.
+# starts by itself, and openssl and gpgsm decrypt in the tests what secret registrars receive.
 # The web desk's tests drive Debian's Chromium (Playwright, no browser download) and
 # sign in against an OpenLDAP slapd they start. The receive stamp tests render pages
 # with poppler (pdftoppm), judge signatures with pdfsig, and stamp a letter LibreOffice
 # Writer exported (soffice --convert-to pdf).
 RUN_DEBS  := libmagic1 fonts-tlwg-garuda-ttf
-TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl \
+TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl gpgsm \
 	chromium slapd ldap-utils \
 	poppler-utils libreoffice-writer-nogui
 

@@ -1,15 +1,36 @@
 """The outbox: what the gateway still owes someone (a folder copy, a registrar copy, a
 notice, an alert). Every item is added at most once, keyed by (kind, key), in the
-transaction that decided it is owed, so a crash can neither lose it nor make two."""
+transaction that decided it is owed, so a crash can neither lose it nor make two; the
+delivery runner works it until it is done or dead. The delivery runner, its backends
+and `saraban-gateway outbox` speak no SQL: these functions do."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
 
-from storage.models import OutboxItem
+from storage import lease
+from storage.db import Database
+from storage.models import Letter, OutboxItem, QuarantineEntry
+
+_NAMESPACE = 0x0B0C  # first key of the two-key advisory lock: "outbox item"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+# -- queuing -----------------------------------------------------------------------------
 
 
 def find_item(session: Session, kind: str, key: str) -> OutboxItem | None:
@@ -19,14 +40,27 @@ def find_item(session: Session, kind: str, key: str) -> OutboxItem | None:
 def add_once(session: Session, kind: str, key: str, *, queue_id: str, unit: str | None = None,
              letter_id: int | None = None, payload: dict[str, Any] | None = None,
              state: str = "pending", last_error: str | None = None) -> tuple[OutboxItem, bool]:
-    """The item (kind, key), added now unless it exists; returns it and whether it is new."""
+    """The item (kind, key), added now unless it exists; returns it and whether it is new.
+
+    The one way anything is queued, in the transaction that decided it is owed, so a
+    crash can neither lose it nor make two. Two processes racing on the same key (two
+    gateways on one PostgreSQL) are settled by the unique constraint: the loser's
+    savepoint is rolled back and it gets the winner's row, its own transaction intact.
+    """
     existing = find_item(session, kind, key)
     if existing is not None:
         return existing, False
     item = OutboxItem(kind=kind, key=key, queue_id=queue_id, unit=unit, letter_id=letter_id,
                       payload=payload or {}, state=state, last_error=last_error)
-    session.add(item)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(item)
+            session.flush()
+    except IntegrityError:
+        existing = find_item(session, kind, key)
+        if existing is None:
+            raise
+        return existing, False
     return item, True
 
 
@@ -68,6 +102,159 @@ def release_held_notices(session: Session) -> int:
         .where(OutboxItem.kind == "notice", OutboxItem.state == "held")
         .values(state="pending", last_error=None, next_attempt_at=dt.datetime.now(dt.timezone.utc))
     ).rowcount
+
+
+# -- the delivery runner -----------------------------------------------------------------
+
+
+def due(db: Database, kinds: Iterable[str], limit: int = 100) -> list[int]:
+    """Ids of pending items whose next attempt is due, oldest first."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(OutboxItem.id)
+            .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= _now(),
+                   OutboxItem.kind.in_(list(kinds)))
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        ))
+
+
+@contextmanager
+def claimed(db: Database, item_id: int) -> Iterator[bool]:
+    """Yields True if this process may work the item now, False if another one is on it.
+
+    Two delivery runners (two daemons on one PostgreSQL) could both see an item pending
+    and both deliver it. On PostgreSQL a runner first takes a session-level advisory lock
+    on the item; the lock lives in the connection, so a runner killed mid-delivery
+    releases it with its connection and the item is retried at once, with no lease to
+    expire. SQLite is one host's file and its write lock already serialises everything.
+    """
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    conn = db.engine.connect()
+    try:
+        mine = bool(conn.execute(text("SELECT pg_try_advisory_lock(:ns, :id)"),
+                                 {"ns": _NAMESPACE, "id": item_id}).scalar())
+        conn.commit()  # the lock is the session's, not the transaction's: do not sit idle in one
+        try:
+            yield mine
+        finally:
+            if mine:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": _NAMESPACE, "id": item_id})
+                    conn.commit()
+                except Exception:
+                    # Never hand a connection that may still hold the lock back to the pool.
+                    conn.invalidate()
+                    raise
+    finally:
+        conn.close()
+
+
+def pending_item(db: Database, item_id: int) -> OutboxItem | None:
+    """The item, detached, if it is still pending (another runner may have finished it)."""
+    with db.session() as session:
+        item = session.get(OutboxItem, item_id)
+        if item is None or item.state != "pending":
+            return None
+        session.expunge(item)
+        return item
+
+
+def letter_to_file(db: Database, letter_id: int) -> Letter:
+    """The registered letter of an item with its attachments, detached for the backends."""
+    with db.session() as session:
+        letter = session.scalar(select(Letter).options(selectinload(Letter.attachments))
+                                .where(Letter.id == letter_id))
+        session.expunge_all()
+        return letter
+
+
+def finish(db: Database, item_id: int) -> None:
+    with db.session() as session:
+        row = session.get(OutboxItem, item_id)
+        row.state = "done"
+        row.attempts += 1
+        row.done_at = _now()
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    queue_id: str
+    unit: str | None
+    attempts: int
+    dead: bool
+    retry_in: float  # seconds; 0 when dead
+
+
+def fail(db: Database, item_id: int, error: str, *, dead_after: float, retry_base: float,
+         retry_max: float, permanent: bool = False) -> Failure:
+    """Record a failed attempt: back off exponentially, or dead once the item is older
+    than `dead_after` seconds (or the failure is permanent)."""
+    with db.session() as session:
+        row = session.get(OutboxItem, item_id)
+        row.attempts += 1
+        row.last_error = error
+        age = (_now() - _aware(row.created_at)).total_seconds()
+        delay = 0.0
+        if permanent or age >= dead_after:
+            row.state = "dead"
+        else:
+            delay = min(retry_base * 2 ** (row.attempts - 1), retry_max)
+            row.next_attempt_at = _now() + dt.timedelta(seconds=delay)
+        return Failure(row.kind, row.queue_id, row.unit, row.attempts, row.state == "dead", delay)
+
+
+def update_payload(db: Database, item_id: int, **changes: Any) -> None:
+    """Remember progress inside an item (e.g. the addresses a partial forward reached)."""
+    with db.session() as session:
+        row = session.get(OutboxItem, item_id)
+        row.payload = {**(row.payload or {}), **changes}
+
+
+def forget_finished_claims(db: Database, prefix: str = "outbox:") -> None:
+    """Drop claim leases of items that are done (a dead item keeps its claim: it is the
+    record that an earlier attempt may have filed it)."""
+    with db.session() as session:
+        names = [row.mailbox for row in lease.holders(session, prefix)]
+        ids = [int(name[len(prefix):]) for name in names if name[len(prefix):].isdigit()]
+        done = set(session.scalars(select(OutboxItem.id).where(OutboxItem.id.in_(ids), OutboxItem.state == "done")))
+    lease.forget(db, [f"{prefix}{i}" for i in done])
+
+
+# -- registrar copies of classified letters ------------------------------------------------
+
+
+def hold_for_registrar(db: Database, letter: Letter, reasons: list[dict],
+                       also: Callable[[Session], None] | None = None) -> bool:
+    """Quarantine a registered classified letter whose registrar copy cannot be made, and
+    in the same transaction do `also(session)` (queue the alert). True when it was held
+    just now, False when it already was (nothing is done twice)."""
+    with db.session() as session:
+        held = session.scalar(select(QuarantineEntry.id).where(
+            QuarantineEntry.queue_id == letter.queue_id, QuarantineEntry.unit == letter.unit))
+        if held is not None:
+            return False
+        session.add(QuarantineEntry(queue_id=letter.queue_id, unit=letter.unit, sender=letter.sender,
+                                    subject=None, reasons=reasons, raw_sha256=letter.raw_sha256))
+        if also is not None:
+            also(session)
+        return True
+
+
+def release_registrar_hold(db: Database, queue_id: str, unit: str, rule: str) -> None:
+    """The registrar copy went out: the hold that waited for a certificate is over."""
+    with db.session() as session:
+        for held in session.scalars(select(QuarantineEntry).where(
+                QuarantineEntry.queue_id == queue_id, QuarantineEntry.unit == unit,
+                QuarantineEntry.state == "held")):
+            if any(r.get("rule") == rule for r in held.reasons or []):
+                held.state = "released"
+
+
+# -- `saraban-gateway outbox` and the desk's operations page -------------------------------
 
 
 def items_in_state(session: Session, state: str | None = None, kind: str | None = None,

@@ -51,7 +51,7 @@ def test_two_daemons_register_concurrently_without_gaps_or_duplicates(daemon_fac
 
 
 def test_an_outbox_item_is_claimed_by_one_worker_and_freed_when_it_dies(postgres_database_url):
-    from gateway.delivery.claim import claimed
+    from storage.outbox import claimed
     from storage.db import Database
 
     one, two = Database(postgres_database_url), Database(postgres_database_url)

@@ -38,9 +38,10 @@ def register_keys_parser(subparsers) -> argparse.ArgumentParser:
     keys.add_argument("--keys-dir", help="key store directory (default: <data dir>/keys)")
     sub = keys.add_subparsers(dest="keys_action", required=True, metavar="ACTION")
 
-    create = sub.add_parser("create", help="generate the gateway key and a self-signed certificate")
+    create = sub.add_parser("create", help="generate the gateway key and its certificate (issued by a one-off local CA)")
     create.add_argument("--cn", required=True, help="certificate common name")
-    create.add_argument("--email", help="address put in the certificate (e.g. saraban@bangkok.go.th)")
+    create.add_argument("--email", help="address put in the certificate (default: [secrecy] from_address, "
+                                        "else saraban-gateway@<domain>); the daemon refuses any other")
     create.add_argument("--days", type=int, default=730, help="validity in days (default 730)")
     create.add_argument("--rotate", action="store_true",
                         help="replace the current key; the old one is kept for reading old letters")
@@ -98,7 +99,13 @@ def _create(store: KeyStore, args) -> int:
         print("error: a gateway key exists; pass --rotate to replace it "
               "(the old key is kept so older letters stay readable)", file=sys.stderr)
         return 1
-    fp = store.create_gateway_key(args.cn, email=args.email, days=args.days)
+    email = args.email
+    if not email:  # the From of sealed mail, which the signer must carry (RFC 8550 §3)
+        from gateway.config.settings import load_settings
+        from gateway.secrecy.keys import seal_address
+
+        email = seal_address(load_settings(getattr(args, "config", None)))
+    fp = store.create_gateway_key(args.cn, email=email, days=args.days)
     print(f"gateway key {fp} created and made current")
     print(f"certificate: {store.path / 'gateway' / fp / 'cert.pem'} (give it to senders who encrypt to us)")
     return 0

@@ -24,6 +24,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from gateway.signatures.settings import trust_from_settings  # bundles readable?
 
     data["effective"]["trust_roots"] = len(trust_from_settings(settings).roots)
+    from gateway.delivery.route import check_imap_routes
+    from gateway.secrecy.keys import refuse_seal_mismatch
+
+    refuse_seal_mismatch(settings)
+    problems = check_imap_routes(settings)  # each IMAP folder exists or is created now
+    if problems:
+        for line in problems:
+            print(f"saraban-gateway: {line}", file=sys.stderr)
+        return 2
     print(json.dumps(data, ensure_ascii=False, indent=2))
     print(f"configuration OK: {settings.source} ({len(directory.units)} units)", file=sys.stderr)
     return 0

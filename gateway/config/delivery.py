@@ -43,7 +43,12 @@ class ImapServer(_Account):
     ca_file: Path | None = None  # trust this CA/certificate instead of the system store
     verify: bool = True
     timeout: float = Field(30.0, gt=0)  # seconds for any one IMAP command
+    # Folder names use "/" between levels; the gateway asks the server for its own
+    # hierarchy separator and personal-namespace prefix (NAMESPACE, LIST "" "") and
+    # spells the name with them, so "Saraban/{folder}" works on a "." server too.
     folder: str = "Saraban/{folder}"  # {folder}: the unit's folder in units.toml; {unit}: its address
+    # The secret registrar's (นายทะเบียนลับ) copies of ลับ/ลับมาก letters (S/MIME, sealed).
+    registrar_folder: str = "Saraban/{folder}/Secret"
     keyword: str = "$SarabanRegistered"  # IMAP keyword set on every filed copy
 
     @field_validator("keyword")
@@ -66,6 +71,17 @@ class SmtpForward(_Account):
     from_address: str | None = None  # envelope sender; default: the unit's own address
 
 
+class RegistrarRoute(_Account):
+    """[delivery.units."<unit>".registrar]: where the unit's secret registrars
+    (นายทะเบียนลับ) get the S/MIME copies of ลับ/ลับมาก letters, through the unit's backend.
+
+    IMAP: the registrar's own account (username/password; default the unit's) and folder
+    (default the server's `registrar_folder`). SMTP: the registrars' addresses (`to`)."""
+
+    folder: str | None = None
+    to: list[str] = Field(default_factory=list)
+
+
 class UnitDelivery(_Account):
     """[delivery.units."<unit>"]: where this unit's letters are filed."""
 
@@ -73,6 +89,7 @@ class UnitDelivery(_Account):
     server: str | None = None  # name in [delivery.imap] / [delivery.smtp]; default: the only one
     folder: str | None = None  # IMAP folder for this unit (else the server's template)
     to: list[str] = Field(default_factory=list)  # SMTP forward: departmental addresses
+    registrar: RegistrarRoute | None = None  # secret registrar's copies (default: see RegistrarRoute)
 
 
 class ImapIntake(_Account):
@@ -129,6 +146,8 @@ def check_routes(imap: dict[str, ImapServer], smtp: dict[str, SmtpForward],
                              f"(have: {', '.join(pool) or 'none'})")
         if route.backend == "smtp" and not route.to:
             raise ValueError(f'units."{unit}": backend "smtp" needs to = ["department@..."]')
+        if route.backend == "smtp" and route.registrar is not None and not route.registrar.to:
+            raise ValueError(f'units."{unit}".registrar: backend "smtp" needs to = ["registrar@..."]')
 
 
 def mask_secrets(data: object) -> object:

@@ -1,13 +1,27 @@
-"""The copy of a letter that lands in a departmental folder.
+"""The copy of a letter that lands in a departmental folder, built here and only here.
 
 The original bytes stay as they are (the vault keeps the pristine raw message); the
-folder copy gets the receive number in its subject and the register's facts in
-X-Saraban-* headers, so that the clerk sees "[รับ 15/2569] ..." in the mail client."""
+folder copy gets the receive number in its subject, the register's facts and the
+signature verdicts in X-Saraban-* headers, and the receive stamp (ตรารับ,
+gateway/signatures/receive_stamp.py), so that the clerk sees "[รับ 15/2569] ..." in the
+mail client. Maildir, IMAP APPEND and SMTP forward only transport what `folder_copy`
+returns, so every backend files the same copy.
+
+Transport to a peer (IMAP, SMTP) is CRLF-canonical (`on_the_wire`): RFC 5321 §2.3.8
+forbids a bare LF from a client and strict servers refuse it, while the vault and the
+Maildir keep the bytes the sender sent."""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from email.header import Header
+from typing import TYPE_CHECKING
 
-from gateway.sender.results import forged_results, sender_headers
+if TYPE_CHECKING:
+    from gateway.service.services import Services
+    from storage.models import Letter
+
+from gateway.sender.results import authserv_id, forged_results, sender_headers
 
 DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book",
         b"x-saraban-finding", b"x-saraban-review", b"x-saraban-queue-id",
@@ -16,7 +30,9 @@ DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book
 
 def _split(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
     """Header lines (logical, with folds), the body, and the line ending used."""
-    newline = b"\r\n" if b"\r\n" in raw[:4096] else b"\n"
+    # The first line end tells: a bare-LF letter may still end in the CRLF smtplib adds.
+    first = raw.find(b"\n")
+    newline = b"\r\n" if first > 0 and raw[first - 1:first] == b"\r" else b"\n"
     sep = newline + newline
     head, found, body = raw.partition(sep)
     if not found:
@@ -62,3 +78,38 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
     added.append(_encode("Subject", f"[รับ {receive_no}] {subject or ''}".rstrip()))
     lines = [h.replace(b"\r\n", newline) for h in added] + kept
     return newline.join(lines) + newline + newline + body
+
+
+@dataclass(frozen=True)
+class FolderCopy:
+    folder: str  # the unit's folder in units.toml (Maildir directory, IMAP {folder})
+    data: bytes
+
+
+def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
+    """The copy of a registered letter for its unit's folder, stamped, for any backend."""
+    from gateway.signatures.receive_stamp import apply_receive_stamp, receive_stamp, stamp_job_for
+
+    unit = services.directory.lookup(letter.unit)
+    copy = build_folder_copy(
+        services.vault.get(letter.raw_sha256), receive_no=letter.receive_no, unit=letter.unit,
+        book=letter.book, subject=letter.subject, queue_id=letter.queue_id,
+        findings=letter.findings, review=letter.review,
+        sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),  # ยืนยันผู้ส่ง
+    )
+    # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
+    # X-Saraban-Signature per verified signature; the sender's own are dropped above.
+    stamp = receive_stamp(services.settings, stamp_job_for(services.settings, letter, unit, services.vault), letter)
+    return FolderCopy(folder=unit.folder if unit else letter.unit, data=apply_receive_stamp(copy, stamp))
+
+
+_BARE = re.compile(rb"\r?\n|\r")
+
+
+def on_the_wire(data: bytes) -> bytes:
+    """CRLF line ends throughout (bare LF or bare CR each become CRLF), ending in CRLF.
+
+    IMAP (RFC 3501 §4.3: a message literal has CRLF lines) and SMTP peers get this; a
+    letter that came with bare LFs is stored as it came and only transmitted canonically."""
+    out = _BARE.sub(b"\r\n", data)
+    return out if out.endswith(b"\r\n") else out + b"\r\n"

@@ -8,14 +8,22 @@ Exactly once: APPEND has no idempotency key, and a connection that drops after t
 server stored the message but before its OK arrives leaves us not knowing. So before
 appending an item that may have been tried before (it failed earlier, or a claim row
 shows an earlier attempt, e.g. a crash), we search the folder for our own
-X-Saraban-Queue-Id + X-Saraban-Unit headers and append only if nothing is there."""
+X-Saraban-Queue-Id + X-Saraban-Unit headers and append only if nothing is there.
+
+Folder names: configured with "/" between levels; on connecting we ask the server for
+its hierarchy separator and personal namespace prefix (NAMESPACE, RFC 2342, else
+LIST "" "") and spell each name with them: "Saraban/latkrabang" is
+"INBOX.Saraban.latkrabang" on a Courier-style server. What goes over the wire is the
+CRLF-canonical copy (folder_copy.on_the_wire)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 
 import structlog
 
+from gateway.delivery.folder_copy import on_the_wire
 from gateway.intake.imap_session import ImapGone, ImapRefused, ImapSession
 
 log = structlog.get_logger("gateway.deliver.imap")
@@ -39,14 +47,81 @@ class ImapTarget:
         return (self.host, self.port, self.username)
 
 
+@dataclass(frozen=True)
+class Hierarchy:
+    separator: str  # "" when the server has no hierarchy (flat names)
+    prefix: str  # personal namespace prefix, e.g. "" or "INBOX."
+
+    def spell(self, folder: str) -> str:
+        """The server's name of a configured folder ("/" between levels)."""
+        if folder.upper() == "INBOX":
+            return folder
+        parts = [p for p in folder.split("/") if p]
+        sep = self.separator or "/"
+        for part in parts:
+            if self.separator and self.separator != "/" and self.separator in part:
+                raise FolderNameError(f"folder {folder!r}: the level {part!r} contains the server's "
+                                      f"hierarchy separator {self.separator!r}")
+        name = sep.join(parts)
+        if self.prefix and not name.startswith(self.prefix):
+            name = self.prefix + name
+        return name
+
+
+class FolderNameError(ValueError):
+    """A configured folder cannot be spelt on this server."""
+
+
+# aioimaplib hands the untagged data without "* NAMESPACE "/"* LIST "; accept both.
+_NS = re.compile(rb'^(?:\* NAMESPACE )?\(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)', re.I)
+_LIST = re.compile(rb'^(?:\* LIST )?\([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL) ', re.I)
+
+
+def parse_hierarchy(namespace_lines: list, list_lines: list) -> Hierarchy:
+    for line in namespace_lines:
+        m = _NS.match(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
+        if m:
+            return Hierarchy((m.group(2) or b"").decode(), m.group(1).decode())
+    for line in list_lines:
+        m = _LIST.match(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
+        if m:
+            return Hierarchy((m.group(1) or b"").decode(), "")
+    return Hierarchy("/", "")
+
+
 class ImapFiler:
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._sessions: dict[tuple, ImapSession] = {}
+        self._hierarchy: dict[tuple, Hierarchy] = {}
 
     def file(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool) -> str:
         """Return "appended" or "found" (an earlier attempt had stored it). Raises ImapError."""
-        return self._loop.run_until_complete(self._file(target, data, queue_id, unit, in_doubt))
+        return self._loop.run_until_complete(self._file(target, on_the_wire(data), queue_id, unit, in_doubt))
+
+    def server_folder(self, target: ImapTarget) -> str:
+        """The target folder as this server spells it (connects if need be)."""
+        async def spell() -> str:
+            await self._session(target)
+            return self._hierarchy[target.account].spell(target.folder)
+        return self._loop.run_until_complete(spell())
+
+    def ensure_folder(self, target: ImapTarget) -> tuple[str, bool]:
+        """(server's name of the folder, True if it was created now). Start-up and
+        check-config use it to find a route that cannot work before a letter waits on it."""
+        return self._loop.run_until_complete(self._ensure(target))
+
+    async def _ensure(self, target: ImapTarget) -> tuple[str, bool]:
+        session, _ = await self._session(target)
+        name = self._hierarchy[target.account].spell(target.folder)
+        try:
+            await session.select(name)
+            return name, False
+        except ImapRefused:
+            pass
+        await session.create(name)
+        await session.select(name)
+        return name, True
 
     def close(self) -> None:
         for session in list(self._sessions.values()):
@@ -67,6 +142,10 @@ class ImapFiler:
         session = ImapSession(target.host, target.port, target.username, target.password, tls=target.tls,
                               ca_file=target.ca_file, verify=target.verify, timeout=target.timeout)
         await session.connect()
+        # Asked even when not announced: the greeting's capabilities predate the login.
+        namespace = await session.call("namespace", session.client.namespace(), check=False)
+        listed = await session.call("list", session.client.list('""', '""'), check=False)
+        self._hierarchy[target.account] = parse_hierarchy(namespace.lines, listed.lines)
         self._sessions[target.account] = session
         log.info("imap_connected", host=target.host, port=target.port, username=target.username)
         return session, False
@@ -86,17 +165,18 @@ class ImapFiler:
         reused = False
         try:
             session, reused = await self._session(target)
-            if in_doubt and await self._already_filed(session, target.folder, queue_id, unit):
-                log.info("imap_already_filed", folder=target.folder, queue_id=queue_id, unit=unit)
+            folder = self._hierarchy[target.account].spell(target.folder)
+            if in_doubt and await self._already_filed(session, folder, queue_id, unit):
+                log.info("imap_already_filed", folder=folder, queue_id=queue_id, unit=unit)
                 return "found"
             try:
-                await session.append(data, target.folder, f"({target.keyword})")
+                await session.append(data, folder, f"({target.keyword})")
             except ImapRefused as exc:
                 if not exc.trycreate:
                     raise
-                await session.create(target.folder)
-                log.info("imap_folder_created", folder=target.folder, username=target.username)
-                await session.append(data, target.folder, f"({target.keyword})")
+                await session.create(folder)
+                log.info("imap_folder_created", folder=folder, username=target.username)
+                await session.append(data, folder, f"({target.keyword})")
             return "appended"
         except ImapGone as exc:
             self._sessions.pop(target.account, None)

@@ -3,11 +3,13 @@ the alerts that go with them. Outbox kinds "registrar" and "alert".
 
 A classified letter never goes to the unit's ordinary folder. The sealed message —
 S/MIME EnvelopedData (AES-256) to every registrar certificate of the unit, with the
-gateway's signature inside — is filed into the registrar's own Maildir through the
-same folder delivery as ordinary letters. When a certificate is missing, expired or
-unusable nothing is sent: the letter stays sealed, a quarantine entry says why, the
-central unit gets an alert, and the item is retried (with backoff) until an operator
-imports a usable certificate or it goes dead.
+gateway's signature inside — goes through the unit's own backend (route.py): the
+registrar's Maildir `{folder}.secret`, an IMAP registrar folder (and account), or the
+registrars' SMTP addresses; exactly once on Maildir and IMAP, retried and dead-lettered
+like folder copies. When a certificate is missing, expired or unusable nothing is sent:
+the letter stays sealed, a quarantine entry says why, the central unit gets an alert,
+and the item is retried (with backoff) until an operator imports a usable certificate
+or it goes dead.
 """
 from __future__ import annotations
 
@@ -17,17 +19,17 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 import structlog
-from sqlalchemy import select
 
-from gateway.pipeline.classified import store_for
-from storage.outbox import add_alert
 from gateway.delivery.maildir import deliver, message_name
+from gateway.delivery.route import destination, transport
+from gateway.pipeline.classified import store_for
 from gateway.secrecy.envelope import letter_entity, seal_for_registrars
 from gateway.secrecy.errors import SecrecyError
-from gateway.secrecy.keys import KeyStore, registrar_cert_problem
+from gateway.secrecy.keys import KeyStore, registrar_cert_problem, seal_address
 from gateway.service.services import Services
 from rules.thai_time import to_bangkok
-from storage.models import Letter, OutboxItem, QuarantineEntry
+from storage import outbox
+from storage.models import Letter, OutboxItem
 
 log = structlog.get_logger("gateway.deliver.registrar")
 
@@ -79,9 +81,7 @@ def registrar_certs(keystore: KeyStore, unit_name: str):
 
 def deliver_registrar(services: Services, item: OutboxItem) -> None:
     store = store_for(services)
-    with services.db.session() as session:
-        letter = session.get(Letter, item.letter_id)
-        session.expunge(letter)
+    letter = outbox.letter_to_file(services.db, item.letter_id)
     letter_id = f"{letter.queue_id}:{letter.unit}"
     certs, problem = registrar_certs(store.keystore, letter.unit)
     if problem is None:
@@ -98,8 +98,9 @@ def deliver_registrar(services: Services, item: OutboxItem) -> None:
     entity = letter_entity(opened["raw"], _note(letter, meta))
     domain = services.settings.gateway.domain
     label = SECRECY_TH.get(letter.secrecy, "ลับ")
-    sealed = seal_for_registrars(entity, certs, gateway_key, gateway_cert, headers={
-        "From": services.settings.secrecy.from_address or f"saraban-gateway@{domain}",
+    sealed = seal_for_registrars(entity, certs, gateway_key, gateway_cert,
+                                 chain=store.keystore.gateway_chain(), headers={
+        "From": seal_address(services.settings),
         "To": f"{letter.unit}@{domain}",
         # The real subject travels inside the envelope only.
         "Subject": f"[รับ {letter.receive_no} ทะเบียนลับ] หนังสือชั้น{label} / classified letter",
@@ -110,16 +111,12 @@ def deliver_registrar(services: Services, item: OutboxItem) -> None:
         "X-Saraban-Unit": letter.unit,
         "X-Saraban-Queue-Id": letter.queue_id,
     })
-    folder = secret_folder(services, letter.unit)
-    path = deliver(services.settings.folders_dir, folder, item.queue_id, letter.unit, sealed)
-    with services.db.session() as session:
-        for held in session.scalars(select(QuarantineEntry).where(
-                QuarantineEntry.queue_id == letter.queue_id, QuarantineEntry.unit == letter.unit,
-                QuarantineEntry.state == "held")):
-            if any(r.get("rule") == "registrar_certificate" for r in held.reasons or []):
-                held.state = "released"
-    log.info("filed_for_registrar", queue_id=letter.queue_id, unit=letter.unit,
-             receive_no=letter.receive_no, registrars=len(certs), folder=folder, path=str(path))
+    unit = services.directory.lookup(letter.unit)
+    where = destination(services.settings, letter.unit, unit.folder if unit else letter.unit,
+                        registrar=True, maildir_folder=secret_folder(services, letter.unit))
+    went = transport(services, item, where, letter.queue_id, letter.unit, sealed)
+    outbox.release_registrar_hold(services.db, letter.queue_id, letter.unit, "registrar_certificate")
+    log.info("filed_for_registrar", receive_no=letter.receive_no, registrars=len(certs), **went)
 
 
 def _note(letter: Letter, meta: dict) -> str:
@@ -146,21 +143,17 @@ def _note(letter: Letter, meta: dict) -> str:
 
 def _hold(services: Services, letter: Letter, problem: str) -> None:
     """Quarantine (once) and alert the central unit (once); the letter stays sealed."""
-    with services.db.session() as session:
-        held = session.scalar(select(QuarantineEntry).where(
-            QuarantineEntry.queue_id == letter.queue_id, QuarantineEntry.unit == letter.unit))
-        if held is None:
-            th = "ส่งหนังสือลับให้นายทะเบียนลับไม่ได้: ใบรับรองไม่มี หมดอายุ หรือใช้ไม่ได้ หนังสือถูกเก็บเข้ารหัสไว้"
-            en = f"the classified letter cannot be sent to the secret registrar: {problem}; it is kept encrypted"
-            session.add(QuarantineEntry(
-                queue_id=letter.queue_id, unit=letter.unit, sender=letter.sender, subject=None,
-                reasons=[{"rule": "registrar_certificate", "verdict": "fail", "message_th": th,
-                          "message_en": en, "message": f"{th} / {en}", "attachment": None}],
-                raw_sha256=letter.raw_sha256))
-            add_alert(session, letter.queue_id, letter.unit, "registrar_certificate", "central",
-                      receive_no=letter.receive_no, book=letter.book, problem=problem)
-            log.error("classified_undeliverable", queue_id=letter.queue_id, unit=letter.unit,
-                      receive_no=letter.receive_no, problem=problem)
+    th = "ส่งหนังสือลับให้นายทะเบียนลับไม่ได้: ใบรับรองไม่มี หมดอายุ หรือใช้ไม่ได้ หนังสือถูกเก็บเข้ารหัสไว้"
+    en = f"the classified letter cannot be sent to the secret registrar: {problem}; it is kept encrypted"
+    reasons = [{"rule": "registrar_certificate", "verdict": "fail", "message_th": th,
+                "message_en": en, "message": f"{th} / {en}", "attachment": None}]
+
+    def alert(session) -> None:
+        outbox.add_alert(session, letter.queue_id, letter.unit, "registrar_certificate", "central",
+                  receive_no=letter.receive_no, book=letter.book, problem=problem)
+
+    if outbox.hold_for_registrar(services.db, letter, reasons, also=alert):
+        log.error("classified_undeliverable", receive_no=letter.receive_no, problem=problem)
 
 
 _ALERT_TEXT = {
@@ -197,7 +190,7 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
               else secret_folder(services, item.unit))
     domain = services.settings.gateway.domain
     msg = EmailMessage()
-    msg["From"] = services.settings.secrecy.from_address or f"saraban-gateway@{domain}"
+    msg["From"] = seal_address(services.settings)
     msg["To"] = f"{item.unit}@{domain}"
     msg["Subject"] = f"[แจ้งเตือน หนังสือลับ / classified alert] {reason} {item.unit}"
     msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))

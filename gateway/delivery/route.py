@@ -1,25 +1,31 @@
-"""The `folder` outbox handler: file a registered letter by the unit's chosen backend.
+"""Where a unit's mail goes, and the one transport for every backend.
 
 Per unit, `[delivery.units."<unit>"]` picks maildir (default), imap (APPEND into a
 folder on the mail server) or smtp (forward to departmental addresses); units without
 a table use `[delivery] backend`. The route is read when the item is worked, not when
-it was queued, so fixing the configuration and retrying a dead item re-routes it."""
+it was queued, so fixing the configuration and retrying a dead item re-routes it.
+
+Two kinds of item travel this way: the folder copy (`deliver_routed`, outbox kind
+"folder") and the secret registrar's S/MIME copy (gateway/delivery/registrar.py,
+kind "registrar"), each to its own destination on the same backend."""
 from __future__ import annotations
 
 import smtplib
+from dataclasses import dataclass, field
 
 import structlog
-from sqlalchemy import select
 
+from gateway.config.delivery import SmtpForward, UnitDelivery
 from gateway.config.settings import Settings
-from gateway.config.delivery import UnitDelivery
+from gateway.delivery.folder_copy import folder_copy
 from gateway.delivery.imap import ImapFiler, ImapTarget
+from gateway.delivery.maildir import deliver
 from gateway.delivery.smtp import forward
-from gateway.delivery.folder_copy import build_folder_copy
-from gateway.sender.results import authserv_id
+from gateway.service import metrics
+from gateway.service.crashpoints import crashpoint
 from gateway.service.services import Services
-from storage import lease
-from storage.models import Letter, OutboxItem
+from storage import lease, outbox
+from storage.models import OutboxItem
 
 log = structlog.get_logger("gateway.deliver")
 
@@ -38,33 +44,109 @@ def route_for(settings: Settings, unit: str) -> UnitDelivery:
     return UnitDelivery(backend=settings.delivery.backend)
 
 
-def imap_target(settings: Settings, route: UnitDelivery, unit: str, folder: str) -> ImapTarget:
+def imap_target(settings: Settings, route: UnitDelivery, unit: str, folder: str,
+                registrar: bool = False) -> ImapTarget:
     name = route.server or next(iter(settings.delivery.imap))
     server = settings.delivery.imap[name]
+    username = route.username or server.username or unit
+    password = route.secret() or server.secret() or ""
+    if registrar:
+        own = route.registrar
+        if own is not None and own.username:
+            username, password = own.username, own.secret() or ""
+        folder_name = (own.folder if own is not None and own.folder else
+                       server.registrar_folder.format(folder=folder, unit=unit))
+    else:
+        folder_name = route.folder or server.folder.format(folder=folder, unit=unit)
     return ImapTarget(
         host=server.host, port=server.port, tls=server.tls,
         ca_file=str(server.ca_file) if server.ca_file else None, verify=server.verify,
-        timeout=server.timeout,
-        username=route.username or server.username or unit,
-        password=route.secret() or server.secret() or "",
-        folder=route.folder or server.folder.format(folder=folder, unit=unit),
-        keyword=server.keyword,
+        timeout=server.timeout, username=username, password=password,
+        folder=folder_name, keyword=server.keyword,
     )
 
 
-def _copy(services: Services, item: OutboxItem) -> tuple[Letter, str, bytes]:
-    with services.db.session() as session:
-        letter = session.get(Letter, item.letter_id)
-        session.expunge(letter)
-    unit = services.directory.lookup(letter.unit)
-    folder = unit.folder if unit else letter.unit
-    copy = build_folder_copy(
-        services.vault.get(letter.raw_sha256), receive_no=letter.receive_no, unit=letter.unit,
-        book=letter.book, subject=letter.subject, queue_id=letter.queue_id,
-        findings=letter.findings, review=letter.review,
-        sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),
-    )
-    return letter, folder, copy
+@dataclass(frozen=True)
+class Destination:
+    """One place a copy is filed: a Maildir folder, an IMAP folder, or SMTP addresses."""
+
+    backend: str
+    maildir_folder: str | None = None
+    imap: ImapTarget | None = None
+    relay: SmtpForward | None = None
+    to: list[str] = field(default_factory=list)
+    mail_from: str | None = None
+
+
+def destination(settings: Settings, unit: str, folder: str, *, registrar: bool = False,
+                maildir_folder: str | None = None) -> Destination:
+    """The folder copy's (or, with registrar=True, the registrar copy's) destination.
+    `maildir_folder` overrides the Maildir name (the registrar's `{folder}.secret`)."""
+    route = route_for(settings, unit)
+    if route.backend == "imap":
+        return Destination("imap", imap=imap_target(settings, route, unit, folder, registrar=registrar))
+    if route.backend == "smtp":
+        relay = settings.delivery.smtp[route.server or next(iter(settings.delivery.smtp))]
+        to = list(route.to)
+        if registrar:
+            if route.registrar is None or not route.registrar.to:
+                # Never the departmental addresses: the copy is for the registrar alone.
+                raise RegistrarRouteMissing(
+                    f'no address for the secret registrar of {unit}: set to = ["..."] in '
+                    f'[delivery.units."{unit}".registrar]')
+            to = list(route.registrar.to)
+        return Destination("smtp", relay=relay, to=to,
+                           mail_from=relay.from_address or f"{unit}@{settings.gateway.domain}")
+    return Destination("maildir", maildir_folder=maildir_folder or folder)
+
+
+class RegistrarRouteMissing(Exception):
+    """A unit on the SMTP backend has no registrar address configured."""
+
+
+def transport(services: Services, item: OutboxItem, where: Destination, queue_id: str, unit: str,
+              data: bytes, name_unit: str | None = None) -> dict:
+    """File `data` exactly once (IMAP, Maildir) or at least once (SMTP). Returns what
+    the log line says about where it went."""
+    if where.backend == "maildir":
+        path = deliver(services.settings.folders_dir, where.maildir_folder, queue_id, name_unit or unit, data)
+        crashpoint("after_folder_write")
+        return {"backend": "maildir", "path": str(path)}
+    if where.backend == "imap":
+        global _filer
+        target = where.imap
+        in_doubt = _claim(services, item, ttl=target.timeout * 4 + 10)
+        if _filer is None:
+            _filer = ImapFiler()
+        outcome = _filer.file(target, data, queue_id, unit, in_doubt)
+        return {"backend": "imap", "host": target.host, "username": target.username,
+                "folder": _filer.server_folder(target), "outcome": outcome}
+    relay = where.relay
+    in_doubt = _claim(services, item, ttl=relay.timeout * 4 + 10)
+    sent = set((item.payload or {}).get("forwarded_to", []))
+    to = [addr for addr in where.to if addr not in sent]
+    if in_doubt and not sent:
+        log.warning("smtp_forward_may_repeat",
+                    why="an earlier attempt may have been accepted before its reply was lost")
+    try:
+        forward(relay, data, where.mail_from, to)
+    except smtplib.SMTPRecipientsRefused as exc:
+        accepted = [addr for addr in to if addr not in exc.recipients]
+        if accepted:  # a partial success: the retry goes only to the addresses that refused
+            outbox.update_payload(services.db, item.id, forwarded_to=sorted(sent | set(accepted)))
+        raise
+    return {"backend": "smtp", "host": relay.host, "to": to}
+
+
+def deliver_routed(services: Services, item: OutboxItem) -> None:
+    """The `folder` outbox handler: the one folder copy, by the unit's backend."""
+    letter = outbox.letter_to_file(services.db, item.letter_id)
+    copy = folder_copy(services, letter)
+    where = destination(services.settings, letter.unit, copy.folder)
+    went = transport(services, item, where, letter.queue_id, item.unit or letter.unit, copy.data)
+    log.info("filed", receive_no=letter.receive_no, **went)
+    metrics.filed(letter.received_at)
+    _prune_claims(services)
 
 
 def _claim(services: Services, item: OutboxItem, ttl: float) -> bool:
@@ -75,73 +157,54 @@ def _claim(services: Services, item: OutboxItem, ttl: float) -> bool:
     return claim.existed or item.attempts > 0
 
 
-def deliver_routed(services: Services, item: OutboxItem) -> None:
-    unit_name = item.unit or ""
-    route = route_for(services.settings, unit_name)
-    if route.backend == "maildir":
-        from gateway.delivery.runner import deliver_folder
-
-        deliver_folder(services, item)
-        return
-    letter, folder, copy = _copy(services, item)
-    if route.backend == "imap":
-        _deliver_imap(services, item, route, letter, folder, copy)
-    else:
-        _deliver_smtp(services, item, route, letter, copy)
-    _prune_claims(services)
-
-
-def _deliver_imap(services: Services, item: OutboxItem, route: UnitDelivery, letter: Letter,
-                  folder: str, copy: bytes) -> None:
-    global _filer
-    target = imap_target(services.settings, route, letter.unit, folder)
-    in_doubt = _claim(services, item, ttl=target.timeout * 4 + 10)
-    if _filer is None:
-        _filer = ImapFiler()
-    outcome = _filer.file(target, copy, letter.queue_id, letter.unit, in_doubt)
-    log.info("filed", queue_id=item.queue_id, unit=letter.unit, receive_no=letter.receive_no,
-             backend="imap", host=target.host, username=target.username, folder=target.folder,
-             outcome=outcome)
-
-
-def _deliver_smtp(services: Services, item: OutboxItem, route: UnitDelivery, letter: Letter,
-                  copy: bytes) -> None:
-    settings = services.settings
-    relay = settings.delivery.smtp[route.server or next(iter(settings.delivery.smtp))]
-    in_doubt = _claim(services, item, ttl=relay.timeout * 4 + 10)
-    sent = set(item.payload.get("forwarded_to", []))
-    to = [addr for addr in route.to if addr not in sent]
-    if in_doubt and not sent:
-        log.warning("smtp_forward_may_repeat", queue_id=item.queue_id, unit=letter.unit,
-                    why="an earlier attempt may have been accepted before its reply was lost")
-    mail_from = relay.from_address or f"{letter.unit}@{settings.gateway.domain}"
-    try:
-        forward(relay, copy, mail_from, to)
-    except smtplib.SMTPRecipientsRefused as exc:
-        accepted = [addr for addr in to if addr not in exc.recipients]
-        if accepted:
-            _remember_forwarded(services, item.id, sorted(sent | set(accepted)))
-        raise
-    log.info("filed", queue_id=item.queue_id, unit=letter.unit, receive_no=letter.receive_no,
-             backend="smtp", host=relay.host, to=to)
-
-
-def _remember_forwarded(services: Services, item_id: int, addresses: list[str]) -> None:
-    """A partial success: the retry goes only to the addresses that refused."""
-    with services.db.session() as session:
-        row = session.get(OutboxItem, item_id)
-        row.payload = {**row.payload, "forwarded_to": addresses}
-
-
 def _prune_claims(services: Services, every: int = 200) -> None:
-    """Drop claim rows of finished items now and then (a dead item keeps its claim:
-    it is the record that an earlier attempt may have filed it)."""
+    """Drop claim rows of finished items now and then."""
     global _worked
     _worked += 1
-    if _worked % every:
-        return
-    with services.db.session() as session:
-        names = [row.mailbox for row in lease.holders(session, "outbox:")]
-        ids = [int(name.split(":", 1)[1]) for name in names]
-        done = set(session.scalars(select(OutboxItem.id).where(OutboxItem.id.in_(ids), OutboxItem.state == "done")))
-    lease.forget(services.db, [f"outbox:{i}" for i in done])
+    if _worked % every == 0:
+        outbox.forget_finished_claims(services.db)
+
+
+def check_imap_routes(settings: Settings, units: list[str] | None = None) -> list[str]:
+    """Each IMAP route's folders (folder copy and registrar copy) exist on the server
+    or are created now. Returns one line per problem, naming the unit and the folder."""
+    problems: list[str] = []
+    filer = ImapFiler()
+    try:
+        for unit in units if units is not None else list(settings.delivery.units):
+            route = route_for(settings, unit)
+            if route.backend != "imap":
+                continue
+            found = unit_folder(settings, unit)
+            # The registrar folder is checked when the unit names one ([...registrar]);
+            # otherwise it is created with the first classified letter.
+            for registrar in (False, True) if route.registrar is not None else (False,):
+                target = imap_target(settings, route, unit, found, registrar=registrar)
+                what = "registrar folder" if registrar else "folder"
+                try:
+                    name, created = filer.ensure_folder(target)
+                except Exception as exc:  # noqa: BLE001 - every cause is reported the same way
+                    problems.append(f'units."{unit}": IMAP {what} {target.folder!r} on {target.host} '
+                                    f"as {target.username}: {_reason(exc)}")
+                    continue
+                if created:
+                    log.info("imap_folder_created", unit=unit, folder=name, username=target.username)
+    finally:
+        filer.close()
+    return problems
+
+
+def unit_folder(settings: Settings, unit: str) -> str:
+    """The unit's folder from the directory (units.toml), without building Services."""
+    from gateway.units.directory import load_directory
+
+    try:
+        found = load_directory(settings.directory_path, settings.gateway.domain).lookup(unit)
+    except Exception:  # noqa: BLE001 - a broken directory is reported by check-config itself
+        found = None
+    return found.folder if found is not None else unit
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.replace("\r", " ").replace("\n", " ")[:300]

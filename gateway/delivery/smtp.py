@@ -12,6 +12,7 @@ import ssl
 import structlog
 
 from gateway.config.delivery import SmtpForward
+from gateway.delivery.folder_copy import on_the_wire
 from gateway.intake.imap_session import tls_context
 
 log = structlog.get_logger("gateway.deliver.smtp")
@@ -32,7 +33,8 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
         password = relay.secret()
         if relay.username and password:
             client.login(relay.username, password)
-        refused = client.sendmail(mail_from, to, data)
+        # smtplib sends bytes as given: a bare LF would reach the peer (RFC 5321 §2.3.8).
+        refused = client.sendmail(mail_from, to, on_the_wire(data))
     if refused:
         # Some got it; the outbox retries only the whole item, so say who did not.
         raise smtplib.SMTPRecipientsRefused(refused)

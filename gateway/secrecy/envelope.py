@@ -50,14 +50,19 @@ def _canonical(data: bytes) -> bytes:
     return re.sub(rb"\r?\n", b"\r\n", data)
 
 
-def sign_entity(mime_bytes: bytes, gateway_key, gateway_cert: x509.Certificate) -> bytes:
-    """A multipart/signed (clear-signed) MIME entity around `mime_bytes`."""
-    return (
+def sign_entity(mime_bytes: bytes, gateway_key, gateway_cert: x509.Certificate,
+                chain: Iterable[x509.Certificate] = ()) -> bytes:
+    """A multipart/signed (clear-signed) MIME entity around `mime_bytes`; `chain` (the
+    seal's issuing CA) travels in the signature so the registrar's client can build
+    the path to the CA it trusts."""
+    builder = (
         pkcs7.PKCS7SignatureBuilder()
         .set_data(_canonical(mime_bytes))
         .add_signer(gateway_cert, gateway_key, hashes.SHA256())
-        .sign(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.DetachedSignature])
     )
+    for cert in chain:
+        builder = builder.add_certificate(cert)
+    return builder.sign(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.DetachedSignature])
 
 
 def seal_for_registrars(
@@ -67,6 +72,7 @@ def seal_for_registrars(
     gateway_cert: x509.Certificate,
     *,
     headers: Mapping[str, str] | None = None,
+    chain: Iterable[x509.Certificate] = (),
 ) -> bytes:
     """The complete S/MIME message for the unit's registrars, or SecrecyError.
 
@@ -87,7 +93,7 @@ def seal_for_registrars(
         raise SecrecyError("no gateway key to sign with")
     if not mime_bytes:
         raise SecrecyError("nothing to encrypt")
-    signed = sign_entity(mime_bytes, gateway_key, gateway_cert)
+    signed = sign_entity(mime_bytes, gateway_key, gateway_cert, chain)
     builder = (
         pkcs7.PKCS7EnvelopeBuilder()
         .set_data(signed)
@@ -124,13 +130,26 @@ def _wrap_enveloped(der: bytes, headers: Mapping[str, str]) -> bytes:
 def letter_entity(raw_letter: bytes, note: str) -> bytes:
     """A multipart/mixed entity: a short text note and the original letter, byte for byte.
 
-    The original goes in as message/rfc822 written out by hand rather than through the
-    email package, which would refold its headers: the registrar may need the exact
-    bytes the sender sent as evidence.
+    The original goes in written out by hand rather than through the email package,
+    which would refold its headers: the registrar may need the exact bytes the sender
+    sent as evidence. Two details keep it exact (docs/secrecy.md, tests by SHA-256):
+    the CRLF before the closing delimiter belongs to the delimiter (RFC 2046 §5.1.1),
+    so one is added after the letter rather than borrowing the letter's last one; and
+    a letter that is not CRLF-canonical (bare LF, say) cannot travel as message/rfc822
+    inside a signature that canonicalises line ends, so it goes base64-encoded as
+    application/octet-stream `letter.eml`, which no step may alter.
     """
-    letter = _canonical(raw_letter)
-    if not letter.endswith(b"\r\n"):
-        letter += b"\r\n"
+    letter = bytes(raw_letter)
+    canonical = letter == _canonical(letter)
+    if canonical:
+        encoding = b"7bit" if letter.isascii() else b"8bit"
+        part_head = (b"Content-Type: message/rfc822\r\n"
+                     b"Content-Transfer-Encoding: " + encoding + b"\r\n")
+        body = letter
+    else:
+        part_head = (b'Content-Type: application/octet-stream; name="letter.eml"\r\n'
+                     b"Content-Transfer-Encoding: base64\r\n")
+        body = base64.encodebytes(letter).replace(b"\n", b"\r\n").rstrip(b"\r\n")
     while True:
         boundary = "saraban-" + secrets.token_hex(16)
         if boundary.encode() not in letter:
@@ -145,12 +164,29 @@ def letter_entity(raw_letter: bytes, note: str) -> bytes:
         b"Content-Transfer-Encoding: base64\r\n\r\n",
         note_b64,
         b"--" + b + b"\r\n",
-        b"Content-Type: message/rfc822\r\n",
-        b"Content-Transfer-Encoding: " + (b"7bit" if letter.isascii() else b"8bit") + b"\r\n",
+        part_head,
         b'Content-Disposition: attachment; filename="letter.eml"\r\n\r\n',
-        letter,
-        b"--" + b + b"--\r\n",
+        body,
+        b"\r\n--" + b + b"--\r\n",
     ])
+
+
+def letter_from_entity(entity: bytes) -> bytes:
+    """The original letter out of a `letter_entity` (as a registrar's tools see it):
+    the second part's body, cut out by boundary, decoded if it was base64."""
+    msg = email.message_from_bytes(entity, policy=email.policy.compat32)
+    b = (msg.get_boundary() or "").encode("ascii")
+    if not b:
+        raise SecrecyError("the sealed letter has no MIME boundary")
+    parts = bytes(entity).split(b"\r\n--" + b + b"\r\n")  # preamble end, the note, the letter
+    if len(parts) != 3:
+        raise SecrecyError("the sealed letter does not have its two parts")
+    second = parts[2]
+    head, _, rest = second.partition(b"\r\n\r\n")
+    body = rest.rsplit(b"\r\n--" + b + b"--", 1)[0]
+    if b"base64" in head.lower():
+        return base64.b64decode(b"".join(body.split()))
+    return body
 
 
 @dataclass(frozen=True)

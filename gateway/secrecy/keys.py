@@ -158,28 +158,47 @@ class KeyStore:
     def create_gateway_key(
         self, common_name: str, *, email: str | None = None, days: int = NEW_CERT_DAYS
     ) -> str:
-        """Generate an RSA key and a self-signed certificate; it becomes CURRENT.
+        """Generate an RSA key and its certificate; it becomes CURRENT.
 
+        The certificate is issued by a one-off local CA ("<common name> CA") rather than
+        self-signed: gpgsm (and RFC 5280) treat a self-signed certificate as a CA, and
+        refuse one marked CA:FALSE as a signer. The registrar trusts that CA once
+        (docs/secrecy.md); its key is thrown away after signing, so nothing else can
+        ever be issued under it. `email` (the From of sealed mail) goes into
+        subjectAltName, as RFC 8550 §3 asks of a signer.
         An existing key stays in the store (rotation), so older letters stay readable.
         """
         if not common_name or not common_name.strip():
             raise SecrecyError("a common name is needed for the gateway certificate")
         key = rsa.generate_private_key(public_exponent=65537, key_size=NEW_RSA_BITS)
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name.strip()),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "saraban-gateway"),
-            ]
-        )
+        ca_key = rsa.generate_private_key(public_exponent=65537, key_size=NEW_RSA_BITS)
+        attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "saraban-gateway")]
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name.strip()), *attrs])
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name.strip() + " CA"), *attrs])
         now = _now()
+        start, end = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
+        ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+        ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(ca_ski, critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
         builder = (
             x509.CertificateBuilder()
             .subject_name(name)
-            .issuer_name(name)
+            .issuer_name(ca_name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=days))
+            .not_valid_before(start)
+            .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
@@ -201,13 +220,16 @@ class KeyStore:
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
             )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
+            )
         )
         if email:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
             )
-        cert = builder.sign(key, hashes.SHA256())
-        return self._store_gateway(key, cert)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        return self._store_gateway(key, cert, [ca_cert])
 
     def import_gateway_key(self, pem_or_p12: bytes, password: bytes | str | None = None) -> str:
         """Import a key and its certificate from one PEM bundle or a PKCS#12 file."""
@@ -239,9 +261,23 @@ class KeyStore:
             raise SecrecyError(
                 f"the certificate expired on {cert.not_valid_after_utc.date().isoformat()}"
             )
-        return self._store_gateway(key, cert)
+        # The organisation CA's chain travels in every S/MIME signature, so a registrar's
+        # client that trusts the organisation's root accepts the seal without more ado.
+        chain = [c for c in certs if key_fingerprint(c.public_key()) != fp]
+        return self._store_gateway(key, cert, chain)
 
-    def _store_gateway(self, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> str:
+    def gateway_chain(self, fingerprint: str | None = None) -> list[x509.Certificate]:
+        """The intermediate (and root) certificates imported with a gateway key, if any."""
+        path = self._gateway_dir / (fingerprint or self.current_fingerprint()) / "chain.pem"
+        try:
+            return x509.load_pem_x509_certificates(path.read_bytes())
+        except FileNotFoundError:
+            return []
+        except ValueError as exc:
+            raise SecrecyError(f"the gateway key's chain {path} cannot be read: {exc}") from None
+
+    def _store_gateway(self, key: rsa.RSAPrivateKey, cert: x509.Certificate,
+                       chain: list[x509.Certificate] | None = None) -> str:
         fp = key_fingerprint(key.public_key())
         _mkdir_private(self.path)
         _mkdir_private(self._gateway_dir)
@@ -254,6 +290,9 @@ class KeyStore:
         )
         _write_atomic(slot / "key.pem", key_pem, 0o600)
         _write_atomic(slot / "cert.pem", cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        if chain:
+            _write_atomic(slot / "chain.pem",
+                          b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain), 0o644)
         _write_atomic(self._gateway_dir / "CURRENT", fp.encode() + b"\n", 0o644)
         log.info("gateway_key_stored", fingerprint=fp, not_after=cert.not_valid_after_utc.isoformat())
         return fp
@@ -431,6 +470,51 @@ class KeyStore:
             if not self.registrar_certs(unit):
                 out.append(f"unit {unit} has no usable registrar certificate: its classified letters stay in quarantine")
         return out
+
+
+def seal_address(settings) -> str:
+    """The From of sealed mail (`[secrecy] from_address`), which the seal must carry."""
+    return settings.secrecy.from_address or f"saraban-gateway@{settings.gateway.domain}"
+
+
+def cert_addresses(cert: x509.Certificate) -> list[str]:
+    """The certificate's e-mail addresses (subjectAltName rfc822Name, else the subject's
+    emailAddress), lower-cased: what a mail client compares with From (RFC 8550 §3)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        found = san.get_values_for_type(x509.RFC822Name)
+    except x509.ExtensionNotFound:
+        found = []
+    if not found:
+        found = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
+    return [str(a).lower() for a in found]
+
+
+def seal_address_problem(store: "KeyStore", address: str) -> str | None:
+    """Why the current gateway key cannot sign mail From `address`, or None (also when
+    there is no key yet: then nothing is sent)."""
+    try:
+        _, cert = store.gateway_identity(require_valid=False)
+    except SecrecyError:
+        return None
+    have = cert_addresses(cert)
+    if address.lower() in have:
+        return None
+    return (f"the gateway certificate ({cert.subject.rfc4514_string()}) carries "
+            f"{', '.join(have) if have else 'no e-mail address'}, but sealed mail is sent From "
+            f"{address} ([secrecy] from_address): registrars' clients would flag the signer. "
+            "Create a key with `saraban-gateway keys create --rotate --email ADDRESS` or import "
+            "one issued for that address (`saraban-gateway keys import`)")
+
+
+def refuse_seal_mismatch(settings) -> None:
+    """Start-up and check-config: a seal whose address is not the From of sealed mail is
+    a configuration error (ConfigError), not a surprise in a registrar's mail client."""
+    from gateway.config.settings import ConfigError
+
+    problem = seal_address_problem(KeyStore.for_data_dir(settings.data_dir), seal_address(settings))
+    if problem:
+        raise ConfigError(f"{settings.source}: {problem}")
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

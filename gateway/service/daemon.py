@@ -26,6 +26,7 @@ from gateway.service.log import setup_logging
 from gateway.service.metrics_live import LiveCollector
 from gateway.service.reload import ReloadError, load_new
 from gateway.service.sd_notify import Notifier
+from gateway.secrecy.keys import refuse_seal_mismatch
 from gateway.intake.smtp_drain import SessionTracker
 from gateway.intake.smtp_protocol import ConnectionLimits
 from gateway.service.process_util import exit_now, raise_open_files_limit, run_child, stop_resource_tracker
@@ -181,6 +182,7 @@ async def _serve(settings: Settings) -> int:
     notifier = Notifier()
     notifier.status("starting: database schema")
     prepare_signatures(settings)  # trust bundle readable, seal key present (docs/signatures.md)
+    refuse_seal_mismatch(settings)  # sealed mail's From must be the seal's address (docs/secrecy.md)
     spool = Spool(settings.spool_dir)
     removed = spool.clean_tmp()
     db = Database(settings.database_url)

@@ -118,7 +118,7 @@ def load_seal(settings: Settings, *, create: bool = False) -> SealKey:
     With `create`, a gateway without any key gets a new self-signed one (the daemon
     does this once at start-up, before the runners exist, so two runners never race)."""
     from gateway.secrecy.errors import SecrecyError
-    from gateway.secrecy.keys import KeyStore
+    from gateway.secrecy.keys import KeyStore, seal_address
 
     sig = settings.signatures
     if sig.seal_key or sig.seal_cert:
@@ -131,7 +131,7 @@ def load_seal(settings: Settings, *, create: bool = False) -> SealKey:
             raise ConfigError(f"{settings.source}: [signatures] seal: cannot read {exc.filename}: {exc.strerror}") from None
     store = KeyStore.for_data_dir(settings.data_dir)
     if create and not store.gateway_fingerprints():
-        fp = store.create_gateway_key(seal_common_name(settings))
+        fp = store.create_gateway_key(seal_common_name(settings), email=seal_address(settings))
         log.info("seal_key_created", fingerprint=fp, store=str(store.path))
     try:
         key, cert = store.gateway_identity()

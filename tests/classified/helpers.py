@@ -34,7 +34,7 @@ def classified_letter(marking: str = "ลับ", marker: str = MARKER, message_
 
 
 def make_gateway_key(d) -> x509.Certificate:
-    d.cli("keys", "create", "--cn", "saraban-gateway test", "--email", "saraban@bangkok.go.th")
+    d.cli("keys", "create", "--cn", "saraban-gateway test")  # the address: [secrecy] from_address
     fp = (d.data_dir / "keys" / "gateway" / "CURRENT").read_text().strip()
     return x509.load_pem_x509_certificate((d.data_dir / "keys" / "gateway" / fp / "cert.pem").read_bytes())
 

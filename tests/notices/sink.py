@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import email
+import re
 import email.policy
 import threading
 import time
 from dataclasses import dataclass
 
 from aiosmtpd.controller import Controller
+
+_BARE_LINE_END = re.compile(rb"(?<!\r)\n|\r(?!\n)")
 
 
 @dataclass
@@ -33,6 +36,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        if self.sink.strict_line_ends and _BARE_LINE_END.search(raw):
+            # As strict MTAs do: RFC 5321 §2.3.8 forbids a bare LF (or CR) from a client.
+            return "500 5.5.2 Line ends must be CRLF: bare LF refused (RFC 5321 2.3.8)"
         if self.sink.hold_data is not None:
             # Keep the client waiting for its reply, as a slow smarthost would.
             self.sink.data_arrived.set()
@@ -53,6 +60,7 @@ class Sink:
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.refuse_rcpt = False
+        self.strict_line_ends = False  # True: 500 for a message with a bare LF or CR
         self.hold_data: threading.Event | None = None
         self.reply_after_hold: str | None = None
         self.data_arrived = threading.Event()

@@ -94,7 +94,8 @@ def test_openssl_command_line_decrypts_and_verifies(tmp_path, store, registrar, 
     (tmp_path / "mail.eml").write_bytes(out)
     (tmp_path / "reg.key").write_bytes(key_pem(reg_key))
     (tmp_path / "reg.pem").write_bytes(pem(reg_cert))
-    (tmp_path / "gw.pem").write_bytes(pem(store.gateway_identity()[1]))
+    # The registrar trusts the seal's issuing CA (docs/secrecy.md), not the leaf.
+    (tmp_path / "gw.pem").write_bytes(pem(store.gateway_chain()[0]))
     for tool in ("cms", "smime"):
         dec = subprocess.run(
             ["openssl", tool, "-decrypt", "-in", "mail.eml", "-recip", "reg.pem", "-inkey", "reg.key",

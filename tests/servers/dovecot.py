@@ -88,10 +88,12 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 
 mail_location = maildir:~/Maildir
-# "/" between folder levels, as most servers announce it (Saraban/Registered).
+# "/" between folder levels, as most servers announce it (Saraban/Registered); a test
+# may ask for Dovecot's own Maildir default "." (and a prefix such as "INBOX.").
 namespace inbox {{
   inbox = yes
-  separator = /
+  separator = {separator}
+  prefix = {prefix}
 }}
 mail_fsync = never
 # IDLE is in the default capability; check the mailbox often in case inotify is missing.
@@ -163,8 +165,11 @@ class DovecotServer:
         startup_timeout: float = 20.0,
         port: int = 0,
         ssl_port: int = 0,
+        separator: str = "/",
+        prefix: str = "",
     ) -> None:
-        """`users`: name -> password (default DEFAULT_USERS); ports 0 = pick free ones."""
+        """`users`: name -> password (default DEFAULT_USERS); ports 0 = pick free ones;
+        `separator`/`prefix`: the personal namespace's hierarchy separator and prefix."""
         for binary, what in ((DOVECOT, "dovecot"), (DOVEADM, "doveadm")):
             if not os.access(binary, os.X_OK):
                 raise ServerUnavailable(
@@ -181,6 +186,7 @@ class DovecotServer:
         self.root: Path | None = None
         self.port = port
         self.ssl_port = ssl_port
+        self.separator, self.prefix = separator, prefix
         self._proc = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -363,6 +369,8 @@ class DovecotServer:
                 group=_group_name(self.account.gid),
                 uid=self.account.uid,
                 gid=self.account.gid,
+                separator=self.separator,
+                prefix=self.prefix,
             ),
             encoding="utf-8",
         )
