@@ -59,10 +59,11 @@ def pypdf_text(data: bytes) -> str:
     return PdfReader(io.BytesIO(data)).pages[0].extract_text()
 
 
-def pdftotext(data: bytes) -> str:
-    """poppler's reading of the same file: the second extractor to cross-check with."""
+def pdftotext(data: bytes, layout: bool = True) -> str:
+    """poppler's reading of the same file: the second extractor to cross-check with.
+    Without layout, a table's cells come out column by column, each cell whole."""
     with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
         f.write(data)
         f.flush()
-        return subprocess.run(["pdftotext", "-layout", f.name, "-"], capture_output=True, text=True,
+        return subprocess.run(["pdftotext", *(["-layout"] if layout else []), f.name, "-"], capture_output=True, text=True,
                               check=True, timeout=60).stdout
