@@ -205,3 +205,10 @@ def find_by_queue_id(session: Session, queue_id: str, unit: str | None = None) -
     if unit:
         stmt = stmt.where(Letter.unit == unit)
     return list(session.scalars(stmt))
+
+
+def units_with_classified_letters(session: Session) -> list[str]:
+    """Units that have registered at least one ลับ/ลับมาก letter: the ones whose secret
+    registrar (นายทะเบียนลับ) must hold a certificate for delivery to work."""
+    stmt = select(Letter.unit).where(Letter.secrecy.not_in(("none",))).distinct().order_by(Letter.unit)
+    return list(session.scalars(stmt))
