@@ -30,7 +30,7 @@ def test_letter_held_by_policy_is_listed_with_reasons_and_released_with_the_next
     assert (held["queue_id"], held["unit"], held["state"]) == (held_qid, "saraban.latkrabang", "held")
     assert [r["rule"] for r in held["reasons"]] == ["naming"]
     table = d.cli("quarantine", "list").stdout
-    assert "naming" in table and "1 entry" in table
+    assert "ชื่อไฟล์ scan0001.pdf ไม่เป็นไปตามหลักเกณฑ์" in table and "1 entry" in table  # in words
 
     shown = d.cli("quarantine", "show", str(held["id"])).stdout
     reason = held["reasons"][0]
