@@ -19,6 +19,10 @@ depends_on = None
 def upgrade() -> None:
     # Entries registered before this revision keep the mail subject in `subject`
     # (it was all the register had); new ones get เรื่อง there and the raw subject here.
+    # A database adopted by stamping (storage/migrate.py BASELINE) was made by
+    # create_all and may already have the column.
+    if 'mail_subject' in {c['name'] for c in sa.inspect(op.get_bind()).get_columns('letters')}:
+        return
     with op.batch_alter_table('letters') as batch:
         batch.add_column(sa.Column('mail_subject', sa.Text(), nullable=True))
 
