@@ -11,7 +11,7 @@ import sys
 from gateway.config.settings import ConfigError
 
 GROUPS = ("service", "register", "rules", "db", "classified", "notices", "quarantine", "units",
-          "outbox", "verify", "web")
+          "outbox", "verify", "web", "backup")
 
 
 def build_parser() -> argparse.ArgumentParser:
