@@ -20,7 +20,7 @@ from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, record_action
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.replay import entry_from_vault
-from rules.thai_time import to_bangkok
+from rules.thai_time import thai_datetime, to_bangkok
 from storage import quarantine
 from storage.actions import actions_for
 from storage.messages import get_message, set_outcome
@@ -190,13 +190,6 @@ def _reason_lines(reasons: list[dict[str, Any]], indent: str = "  ") -> list[str
     return lines
 
 
-def _when(iso: str) -> str:
-    import datetime as dt
-
-    from rules.thai_time import thai_datetime
-
-    return thai_datetime(dt.datetime.fromisoformat(iso))
-
 
 def _reasons_in_words(reasons: list[dict]) -> str:
     """The first reason as the sender is told it (Thai), the rest counted: a rule code
@@ -217,7 +210,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return 0
-    rows = [[str(e["id"]), e["state"], _when(e["held_at"]), e["unit"] or "",
+    rows = [[str(e["id"]), e["state"], thai_datetime(e["held_at"]), e["unit"] or "",
              e["sender"], e["subject"] or "", _reasons_in_words(e["reasons"])]
             for e in entries]
     print(render(["id", "state", "กักไว้เมื่อ (held)", "unit", "sender", "subject", "เหตุ (reasons)"], rows,
@@ -237,8 +230,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"quarantine entry {data['id']}  ({data['state']}{', ' + data['receive_no'] if data['receive_no'] else ''})",
         f"  queue id   {data['queue_id']}",
         f"  unit       {data['unit']}",
-        f"  received   {_when(data['received_at']) if data.get('received_at') else '?'}",
-        f"  held       {_when(data['held_at'])}",
+        f"  received   {thai_datetime(data['received_at']) if data.get('received_at') else '?'}",
+        f"  held       {thai_datetime(data['held_at'])}",
         f"  sender     {data['sender']}",
         f"  ยืนยันผู้ส่ง {data.get('sender_verified') or 'ไม่มีข้อมูล'}",
         f"  subject    {data['subject'] or ''}",
@@ -250,7 +243,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         out.extend(f"  {f['filename'] or '(no name)'}  {f['content_type']}  {f['size']} bytes" for f in data["files"])
     if data["actions"]:
         out.append("actions:")
-        out.extend(f"  {_when(a['at'])}  {a['action']}  by {a['who']}"
+        out.extend(f"  {thai_datetime(a['at'])}  {a['action']}  by {a['who']}"
                    + (f": {a['reason']}" if a["reason"] else "") for a in data["actions"])
     print("\n".join(out))
     return 0

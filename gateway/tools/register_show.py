@@ -83,8 +83,8 @@ def render_entry(data: dict[str, Any]) -> str:
     head = f"เลขรับ {data['receive_no']}  {data['unit']}  (book {data['book']}, {state})"
     out = [head]
     out += pairs([
-        ("รับเมื่อ (received)", _when(data["received_at"])),
-        ("ลงทะเบียน (registered)", _when(data["registered_at"])),
+        ("รับเมื่อ (received)", thai_datetime(data["received_at"])),
+        ("ลงทะเบียน (registered)", thai_datetime(data["registered_at"])),
         ("จาก (from)", sender),
         ("ที่ (reference)", data.get("reference")),
         ("ลงวันที่ (dated)", _thai_date(data.get("letter_date"))),
@@ -111,21 +111,16 @@ def render_entry(data: dict[str, Any]) -> str:
     if data["outbox"]:
         out.append("outbox:")
         for o in data["outbox"]:
-            extra = f", done {_when(o['done_at'])}" if o["done_at"] else ""
+            extra = f", done {thai_datetime(o['done_at'])}" if o["done_at"] else ""
             error = f", last error: {o['last_error']}" if o["last_error"] and o["state"] != "done" else ""
             out.append(f"  {o['kind']}: {o['state']} (attempts {o['attempts']}{extra}{error})")
     if data["actions"]:
         out.append("actions:")
         for a in data["actions"]:
             why = f": {a['reason']}" if a["reason"] else ""
-            out.append(f"  {_when(a['at'])}  {a['action']} by {a['who']}{why}")
+            out.append(f"  {thai_datetime(a['at'])}  {a['action']} by {a['who']}{why}")
     return "\n".join(out)
 
-
-def _when(iso: str) -> str:
-    import datetime as dt
-
-    return thai_datetime(dt.datetime.fromisoformat(iso))
 
 
 def _thai_date(iso: str | None) -> str | None:
