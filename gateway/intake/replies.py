@@ -26,12 +26,13 @@ def in_thai(text: str) -> str:
 
 
 def english_only(text: str) -> str:
-    """The reply without its Thai half, for a session that may only carry ASCII."""
-    code_status, _, rest = text.partition(" / ")
-    words = code_status.split(" ")
-    head = " ".join(w for w in words[:2] if w.isascii())
-    tail = rest if rest else " ".join(w for w in words[2:] if w.isascii())
-    return (head + " " + tail.encode("ascii", "replace").decode("ascii")).strip()
+    """A reply safe for a session without SMTPUTF8: every reply here already is; kept
+    for callers that guard an arbitrary text (a Thai one from `in_thai`, aiosmtpd's own)
+    before pushing it."""
+    if text.isascii():
+        return text
+    english, _, _thai = text.partition(" / ")
+    return english if english.isascii() else english.encode("ascii", "replace").decode("ascii")
 
 
 def queued(queue_id: str) -> str:
@@ -72,7 +73,8 @@ DMARC_REJECT = reply(
 )
 TIMEOUT = reply(421, "4.4.2", "ไม่มีคำสั่งภายในเวลาที่กำหนด ปิดการเชื่อมต่อ", "timeout waiting for a command, closing connection")
 SESSION_TOO_LONG = reply(421, "4.4.2", "การเชื่อมต่อนานเกินกำหนด กรุณาส่งใหม่", "session time limit reached, closing connection")
-INTERNAL_ERROR = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง", "temporary local problem, please try again later")
+INTERNAL_ERROR = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง",
+                       "temporary local problem, please try again later")
 ADDRESS_CONTROL_CHARS = reply(501, "5.5.4", "ที่อยู่มีอักขระควบคุม", "address contains NUL or control characters")
 ADDRESS_NOT_UTF8 = reply(553, "5.6.7", "ที่อยู่ไม่ใช่ UTF-8 ที่ถูกต้อง", "address is not valid UTF-8")
 ADDRESS_TOO_LONG = reply(553, "5.1.3", "ที่อยู่ยาวเกิน 256 อักขระ", "address longer than 256 octets (RFC 5321)")
