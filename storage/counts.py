@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rules.thai_time import to_bangkok
-
 from storage.models import Letter, Message, OutboxItem, QuarantineEntry, Refusal
 from storage.models import ImapLease, ImapMessage
 
