@@ -1,7 +1,7 @@
 """letters.mail_subject: the raw mail subject beside เรื่อง (subject) read from the letter
 
 Revision ID: 0007_letter_subjects
-Revises: 0004_imap_intake
+Revises: 0006_web_desk
 Create Date: 2026-11-29 01:30:00
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0007_letter_subjects'
-down_revision = '0004_imap_intake'
+down_revision = '0006_web_desk'
 branch_labels = None
 depends_on = None
 
