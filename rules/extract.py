@@ -30,6 +30,7 @@ from rules.markings import (
 )
 from rules.model import LetterFacts, ParsedMail, Secrecy, Urgency
 from rules.reference import normalise_reference, parse_reference
+from rules.thai_text import normalise_extracted
 
 __all__ = [
     "extract_facts",
@@ -68,7 +69,7 @@ def classify_urgency(text: str) -> Urgency:
 
 def facts_from_text(text: str) -> LetterFacts:
     """Facts from one letter's text alone (a PDF text layer, a seed document)."""
-    fields = read_letter_text(text)
+    fields = read_letter_text(normalise_extracted(text))
     return _facts(fields, secrecy_in_letter(fields.head), urgency_in_letter(fields.head))
 
 
@@ -89,7 +90,8 @@ def _facts(fields: HeaderFields, secrecy: Secrecy, urgency: Urgency) -> LetterFa
 def extract_facts(mail: ParsedMail) -> LetterFacts:
     """What the letter says, read from the cover-letter PDF, the subject and the body."""
     cover = cover_letter(mail)
-    pdf_fields = read_letter_text(cover.pdf_text) if cover and cover.pdf_text else HeaderFields()
+    pdf_text = normalise_extracted(cover.pdf_text) if cover and cover.pdf_text else ""
+    pdf_fields = read_letter_text(pdf_text) if pdf_text else HeaderFields()
     body = _body(mail)
     body_fields = read_letter_text(body) if body.strip() else HeaderFields()
     subject = read_inline(mail.subject or "")

@@ -229,7 +229,9 @@ def read_inline(s: str) -> InlineFields:
     "ด่วนที่สุด ที่ กท 0403/ว 276 ลงวันที่ 22 ธ.ค. 2566 เรื่อง แจ้งแนวทาง..."."""
     text = re.sub(r"\s+", " ", thai_to_arabic(s)).strip()
     fields = InlineFields()
-    m = re.search(r"เรื่อง\s*[:：]?\s*(?P<value>.+)$", text)
+    # The keyword starts the subject or follows a space: "แจ้งเวียนเรื่อง..." is a
+    # subject that merely contains the word.
+    m = re.search(r"(?:^|\s)เรื่อง\s*[:：]?\s*(?P<value>.+)$", text)
     before = text[: m.start()] if m else text
     if m and m["value"].strip():
         fields.subject = m["value"].strip()

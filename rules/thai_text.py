@@ -107,3 +107,68 @@ def expand_year(year: int, digits: int) -> int | None:
         if 1900 <= year <= 2299:
             return year
     return None
+
+
+# Thai fonts made for Windows (Tahoma, Angsana, TH Sarabun as Word embeds it) draw the
+# marks that must shift left or down around tall consonants (ป, ฝ, ฟ, ฬ) and the tail-less
+# ญ/ฐ as Private Use Area glyphs, and a PDF's text layer hands those code points back.
+# The same table is in libthai and Pango's Thai shaper fallback.
+_THAI_PUA = {
+    0xF700: "\u0e10", 0xF701: "\u0e34", 0xF702: "\u0e35", 0xF703: "\u0e36", 0xF704: "\u0e37",
+    0xF705: "\u0e48", 0xF706: "\u0e49", 0xF707: "\u0e4a", 0xF708: "\u0e4b", 0xF709: "\u0e4c",
+    0xF70A: "\u0e48", 0xF70B: "\u0e49", 0xF70C: "\u0e4a", 0xF70D: "\u0e4b", 0xF70E: "\u0e4c",
+    0xF70F: "\u0e0d", 0xF710: "\u0e31", 0xF711: "\u0e4d", 0xF712: "\u0e47", 0xF713: "\u0e48",
+    0xF714: "\u0e49", 0xF715: "\u0e4a", 0xF716: "\u0e4b", 0xF717: "\u0e4c", 0xF718: "\u0e38",
+    0xF719: "\u0e39", 0xF71A: "\u0e3a",
+}
+# A PDF made with HarfBuzz shaping (fpdf2, some LibreOffice exports) draws SARA AM (ำ)
+# as two glyphs and maps only one back to a character; the other reads as a stray
+# placeholder ("ผู้อำ5นวยการ", "น้ำ#$ท่วม"). Nothing is ever written between ำ and the
+# next letter of the same word, so ASCII digits or symbols stuck there are the artefact.
+_STRAY_AFTER_AM = re.compile(r"(?<=\u0e33)[0-9!-/:-@\[-`{-~]{1,3}(?=[\u0e01-\u0e2e\u0e40-\u0e44])")
+
+# HarfBuzz also positions a tone mark on a tall consonant (ป, ฝ, ฟ, ฬ) as a glyph of
+# its own, and extractors then see a gap: "ป้ องกัน". Such a space is dropped only when
+# the dictionary reads the joined text as one word across it ("ที่ กท" stays apart).
+_SPACE_AFTER_TALL_MARK = re.compile(r"[ปฝฟฬ][\u0e31\u0e34-\u0e37\u0e47]?[\u0e48-\u0e4c](?P<gap> )(?=[\u0e01-\u0e4e])")
+
+
+def _rejoin_tall_marks(line: str) -> str:
+    if not _SPACE_AFTER_TALL_MARK.search(line):
+        return line
+    from pythainlp.corpus import thai_words
+    from pythainlp.tokenize import word_tokenize
+
+    words = thai_words()
+    while True:
+        for m in _SPACE_AFTER_TALL_MARK.finditer(line):
+            gap = m.start("gap")
+            joined = line[:gap] + line[gap + 1:]
+            at = 0
+            for token in word_tokenize(joined, engine="newmm", keep_whitespace=True):
+                if at < gap < at + len(token):
+                    break
+                at += len(token)
+            else:
+                continue
+            if token in words:
+                line = joined
+                break
+        else:
+            return line
+
+
+def normalise_extracted(text: str) -> str:
+    """Thai text read from a PDF text layer, as the author typed it: PUA glyphs mapped
+    back, the stray placeholder of a split ำ dropped, marks in Unicode order (PyThaiNLP's
+    normalize: nikhahit + tone + sara aa -> tone + ำ, tone before vowel -> vowel before
+    tone). Line structure is kept: the letter's header is read line by line."""
+    from pythainlp.util import normalize
+
+    text = text.translate(_THAI_PUA)
+    out = []
+    for line in text.split("\n"):
+        line = _rejoin_tall_marks(_STRAY_AFTER_AM.sub("", line))
+        lead = line[: len(line) - len(line.lstrip())]
+        out.append(lead + normalize(line) if line.strip() else line)
+    return "\n".join(out)

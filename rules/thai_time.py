@@ -45,3 +45,13 @@ def thai_time(moment: dt.datetime, digits: bool = True) -> str:
     local = to_bangkok(moment)
     text = f"{local.hour:02d}.{local.minute:02d}"
     return thai_digits(text) if digits else text
+
+
+def thai_datetime(moment: dt.datetime | str, digits: bool = False) -> str:
+    """'29 พ.ย. 2569 10:15' (Bangkok time, Buddhist era): how staff read a time of
+    receipt in a table, a CSV cell or a page footer. Takes the ISO text of --json too."""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    local = to_bangkok(moment)
+    text = f"{thai_date(local, digits=False)} {local.hour:02d}:{local.minute:02d}"
+    return thai_digits(text) if digits else text

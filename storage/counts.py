@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from rules.thai_time import to_bangkok
 from storage.models import Letter, Message, OutboxItem, QuarantineEntry, Refusal
 from storage.models import ImapLease, ImapMessage
 
@@ -60,7 +61,7 @@ def notice_figures(session: Session) -> dict[str, Any]:
         "retrying": None if waiting is None else {
             "key": waiting.key,
             "attempts": waiting.attempts,
-            "next_attempt_at": waiting.next_attempt_at.isoformat(),
+            "next_attempt_at": to_bangkok(waiting.next_attempt_at).isoformat(timespec="seconds"),
             "last_error": waiting.last_error,
         },
     }

@@ -83,7 +83,9 @@ class Letter(Base):
     registered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
     sender: Mapped[str] = mapped_column(String(512))
     sender_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
-    subject: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject: Mapped[str | None] = mapped_column(Text, nullable=True)  # เรื่อง, as the letter gives it
+    # The Subject header as the sender's client wrote it (often "ที่ ... ลงวันที่ ... เรื่อง ...").
+    mail_subject: Mapped[str | None] = mapped_column(Text, nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
     reference: Mapped[str | None] = mapped_column(String(200), nullable=True)  # ที่
     letter_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # ลงวันที่

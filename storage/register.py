@@ -54,7 +54,8 @@ class NewLetter:
     sender: str
     raw_sha256: str
     sender_name: str | None = None
-    subject: str | None = None
+    subject: str | None = None  # เรื่อง
+    mail_subject: str | None = None  # the Subject header, raw
     message_id: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
@@ -96,6 +97,7 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
         sender=new.sender,
         sender_name=new.sender_name,
         subject=new.subject,
+        mail_subject=new.mail_subject,
         message_id=new.message_id,
         reference=facts.get("reference"),
         letter_date=dt.date.fromisoformat(letter_date) if letter_date else None,
@@ -167,6 +169,7 @@ def letter_as_dict(letter: Letter) -> dict[str, Any]:
     data.update(
         {
             "subject": letter.subject,
+            "mail_subject": letter.mail_subject,
             "reference": letter.reference,
             "letter_date": letter.letter_date.isoformat() if letter.letter_date else None,
             "addressee": letter.addressee,
@@ -201,4 +204,11 @@ def find_by_queue_id(session: Session, queue_id: str, unit: str | None = None) -
     stmt = select(Letter).options(selectinload(Letter.attachments)).where(Letter.queue_id == queue_id)
     if unit:
         stmt = stmt.where(Letter.unit == unit)
+    return list(session.scalars(stmt))
+
+
+def units_with_classified_letters(session: Session) -> list[str]:
+    """Units that have registered at least one ลับ/ลับมาก letter: the ones whose secret
+    registrar (นายทะเบียนลับ) must hold a certificate for delivery to work."""
+    stmt = select(Letter.unit).where(Letter.secrecy.not_in(("none",))).distinct().order_by(Letter.unit)
     return list(session.scalars(stmt))

@@ -21,11 +21,16 @@ def shared_dir() -> Path | None:
     return None
 
 
+# The skip reason every test without shared/ gives: the terminal summary counts them
+# under it once (tests/conftest.py) instead of leaving them among other skips.
+NO_SHARED = "needs ../shared (the project's seed documents and test corpus)"
+
+
 def shared_path(*parts: str) -> Path:
     """A path under shared/, or skip the test cleanly when shared/ is absent."""
     base = shared_dir()
     if base is None or not base.joinpath(*parts).exists():
-        pytest.skip(f"shared/{'/'.join(parts)} is not present beside the repository")
+        pytest.skip(f"{NO_SHARED}: shared/{'/'.join(parts)} is not present beside the repository")
     return base.joinpath(*parts)
 
 
@@ -34,5 +39,5 @@ def seed_text(name_prefix: str) -> str:
     seeds = shared_path("seeds")
     matches = sorted(seeds.glob(f"{name_prefix}*.txt"))
     if not matches:
-        pytest.skip(f"seed {name_prefix} not present")
+        pytest.skip(f"{NO_SHARED}: seed {name_prefix} not present")
     return matches[0].read_text(encoding="utf-8")

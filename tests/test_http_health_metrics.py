@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.service.health import check_runners
 from tests.daemon import Daemon, free_port, write_config
-from tests.letters import letter
+from tests.letters import letter, make_pdf
 
 
 @pytest.fixture
@@ -41,6 +41,9 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
 
 def test_healthz_is_200_with_every_check_named(gateway):
     status, content_type, body = get(gateway.http + "/healthz")
+    # No smarthost in the test configuration: healthy, but the body says who is not answered.
+    [warning] = json.loads(body)["warnings"]
+    assert warning.startswith("notices are held: no smarthost is configured")
     assert status == 200
     assert content_type.startswith("application/json")
     data = json.loads(body)
@@ -133,3 +136,23 @@ def test_unknown_path_and_method(gateway):
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=30)
     assert info.value.code == 405
+
+
+def test_an_emergency_register_import_is_not_intake_latency(gateway, tmp_path):
+    """Letters from the paper emergency register arrived on paper long ago: filing them
+    now must not add their age to the gateway's latency (issue 14, item 16)."""
+    from tests.test_tools_emergency import write_book
+    from tests.tools_helpers import this_be_year
+
+    gateway.send(letter(), "saraban.latkrabang@bangkok.go.th")
+    gateway.wait_idle()
+    (tmp_path / "scan1.pdf").write_bytes(make_pdf("scanned letter"))
+    book = write_book(tmp_path, [["กท 0403 / ฉ 001", f"{this_be_year() - 1}-03-05 10:30", "", "",
+                                  "สำนักการคลัง", "", "ขอส่งรายงาน", "", "scan1.pdf"]])
+    gateway.cli("register", "import-emergency", str(book), "--unit", "saraban.latkrabang")
+    gateway.wait_idle()
+    values = samples(get(gateway.http + "/metrics")[2])
+    assert values[("saraban_outbox_total", (("kind", "folder"), ("result", "done")))] == 2  # both filed
+    assert values[("saraban_end_to_end_latency_seconds_count", ())] == 1  # only the mailed one
+    assert values[("saraban_end_to_end_latency_seconds_sum", ())] < 3600
+    assert values[("saraban_registration_latency_seconds_count", ())] == 1

@@ -84,6 +84,17 @@ def test_units_import_validates_and_summarises(tmp_path):
     missing = cli(config, "units", "import", str(tmp_path / "nope.csv"), "-o", str(target))
     assert missing.returncode == 2 and "not found" in missing.stderr
 
+    # Every error at once, each named by the sheet's file and line (not a temp file).
+    sheet.write_text("address,name_th,name_en,parent,folder\n"
+                     "saraban.latkrabang,สำนักงานเขตลาดกระบัง,Lat Krabang,,\n"
+                     "saraban.latkrabang,ซ้ำ,Duplicate,,dup\n"
+                     "saraban.x,,,saraban.nowhere,\n", encoding="utf-8")
+    many = cli(config, "units", "import", str(sheet), "-o", str(target))
+    assert many.returncode == 2 and ".import.toml" not in many.stderr
+    assert f"{sheet} line 3 (saraban.latkrabang): duplicate address, already used on line 2" in many.stderr
+    assert f"{sheet} line 4 (saraban.x): 'name_th' is empty" in many.stderr
+    assert f"{sheet} line 4 (saraban.x): unknown parent 'saraban.nowhere'" in many.stderr
+
 
 @pytest.mark.parametrize("text", [
     "การสมัครขอใช้งานโปรแกรมอีเล็กทรอนิกส์ของกรุงเทพมหานคร",

@@ -30,7 +30,7 @@ def test_letter_held_by_policy_is_listed_with_reasons_and_released_with_the_next
     assert (held["queue_id"], held["unit"], held["state"]) == (held_qid, "saraban.latkrabang", "held")
     assert [r["rule"] for r in held["reasons"]] == ["naming"]
     table = d.cli("quarantine", "list").stdout
-    assert "naming" in table and "1 entry" in table
+    assert "ชื่อไฟล์ scan0001.pdf ไม่เป็นไปตามหลักเกณฑ์" in table and "1 entry" in table  # in words
 
     shown = d.cli("quarantine", "show", str(held["id"])).stdout
     reason = held["reasons"][0]
@@ -39,7 +39,7 @@ def test_letter_held_by_policy_is_listed_with_reasons_and_released_with_the_next
 
     d.send(well_named(), LAT)  # arrives after the held one: number 2
     d.wait_idle()
-    released = d.cli("quarantine", "release", str(held["id"]), "--reason", "ผอ.เขตสั่งให้รับเรื่อง")
+    released = d.cli("-v", "quarantine", "release", str(held["id"]), "--reason", "ผอ.เขตสั่งให้รับเรื่อง")
     assert f"registered as 3/{year}" in released.stdout
     [event] = [e for e in json_events(released.stderr) if e.get("event") == "quarantine_released"]
     assert event["reason"] == "ผอ.เขตสั่งให้รับเรื่อง" and event["who"] and event["receive_no"] == f"3/{year}"
@@ -109,7 +109,7 @@ def test_reprocess_a_quarantined_letter_after_the_policy_changed(daemon_factory)
     d.stop()
     relaxed = d.config.with_name("relaxed.toml")
     relaxed.write_text(d.config.read_text().replace('naming = "reject"', 'naming = "warn"'), encoding="utf-8")
-    out = cli(relaxed, "reprocess", qid, "--reason", "policy changed")
+    out = cli(relaxed, "-v", "reprocess", qid, "--reason", "policy changed")
     assert out.returncode == 0, out.stderr
     assert "was quarantined" in out.stdout and f"registered 1/{year}" in out.stdout
     assert [e["event"] for e in json_events(out.stderr)].count("reprocessed") == 1

@@ -48,7 +48,7 @@ def test_show_cancel_and_export_after_real_registrations(daemon, tmp_path):
     assert f"เลขรับ 2/{year}" in text and SUBJECTS[1] in text and "folder: done" in text
     assert "13 มิ.ย. 2565" in text  # ลงวันที่ in the Thai way
 
-    cancelled = daemon.cli("register", "cancel", "saraban.latkrabang", f"2/{year}", "--reason", "หนังสือส่งซ้ำ")
+    cancelled = daemon.cli("-v", "register", "cancel", "saraban.latkrabang", f"2/{year}", "--reason", "หนังสือส่งซ้ำ")
     assert "stays taken" in cancelled.stdout
     [event] = [e for e in json_events(cancelled.stderr) if e.get("event") == "register_cancelled"]
     assert event["reason"] == "หนังสือส่งซ้ำ" and event["who"]

@@ -11,12 +11,14 @@ import sys
 from gateway.config.settings import ConfigError
 
 GROUPS = ("service", "register", "rules", "db", "classified", "notices", "quarantine", "units",
-          "outbox", "verify", "web")
+          "outbox", "verify", "web", "backup")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saraban-gateway", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--config", "-c", help="configuration file (default: $SARABAN_CONFIG or config/gateway.example.toml)")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="also print the log events of the command on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         importlib.import_module(f"gateway.cli.{group}").register(sub)
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "run":
         from gateway.service.log import setup_logging
 
-        setup_logging("warning", "console", process="cli", stream=sys.stderr)
+        setup_logging("info" if args.verbose else "warning", "console", process="cli", stream=sys.stderr)
     try:
         return args.func(args)
     except (ConfigError, DirectoryError, SchemaBehind) as exc:

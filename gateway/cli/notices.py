@@ -25,8 +25,6 @@ SAMPLE = {
     "letter_date": "2026-06-10",
     "in_reply_to": "<sample@dds.bangkok.go.th>",
     "references": ["<sample@dds.bangkok.go.th>"],
-    "findings": [{"rule": "naming", "th": "ชื่อไฟล์ scan.pdf ไม่เป็นไปตามหลักเกณฑ์ กรุณาตั้งชื่อเป็น 2569_กท_0403_276.pdf",
-                  "en": "the file name scan.pdf does not follow the naming rule; name it 2569_kt_0403_276.pdf"}],
 }
 
 
@@ -60,12 +58,29 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def sample_findings(settings) -> list[dict]:
+    """The naming finding the configured rule gives a file called scan.pdf in the sample
+    letter: the preview shows the rule's own words, never a hand-written copy."""
+    from gateway.service.services import rule_settings_from
+    from rules.checks.naming import Naming
+    from rules.model import Attachment, LetterFacts, ParsedMail
+
+    pdf = Attachment(index=0, filename="scan.pdf", declared_type="application/pdf", disposition="attachment",
+                     data=b"%PDF-1.4", sniffed_type="application/pdf", sha256="0" * 64)
+    mail = ParsedMail(subject=SAMPLE["subject"], from_address=SAMPLE["to"], reply_to=None,
+                      envelope_sender=SAMPLE["to"], message_id=None, date=None, headers=(), body_text="",
+                      body_html="", attachments=(pdf,))
+    facts = LetterFacts(reference=SAMPLE["reference"], letter_date=dt.date.fromisoformat(SAMPLE["letter_date"]))
+    return [{"rule": f.rule, "th": f.message_th, "en": f.message_en}
+            for f in Naming().check(mail, facts, rule_settings_from(settings)) if f.verdict != "pass"]
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     from gateway.notices.compose import build_notice
     from gateway.notices.send import templates_dir
 
     settings = load_settings(args.config)
-    payload = dict(SAMPLE, type=args.type)
+    payload = dict(SAMPLE, type=args.type, findings=sample_findings(settings))
     if args.type == "reject":
         payload.pop("receive_no")
         payload["findings"] = [{"rule": "splitting", "th": "ไม่รับไฟล์บีบอัด (letter.zip) กรุณาแนบเอกสารแต่ละฉบับเป็นไฟล์ PDF แยกกัน",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 
@@ -11,13 +12,26 @@ from storage.models import OutboxItem
 from storage.outbox import items_in_state
 
 
+STATES = ["pending", "done", "dead", "held", "suppressed"]
+
+
+def _when(moment: dt.datetime | None) -> str | None:
+    """Bangkok time with its offset: SQLite hands times back without one."""
+    from rules.thai_time import to_bangkok
+
+    return to_bangkok(moment).isoformat(timespec="seconds") if moment else None
+
+
 def _row(item: OutboxItem) -> dict:
+    # An error an item overcame is history, not its state: a finished item shows none.
+    error = None if item.state == "done" else item.last_error
     return {
         "id": item.id, "kind": item.kind, "key": item.key, "state": item.state, "unit": item.unit,
         "queue_id": item.queue_id, "letter_id": item.letter_id,
-        "attempts": item.attempts, "last_error": item.last_error,
-        "next_attempt_at": item.next_attempt_at.isoformat() if item.next_attempt_at else None,
-        "created_at": item.created_at.isoformat() if item.created_at else None,
+        "attempts": item.attempts, "last_error": error,
+        "next_attempt_at": _when(item.next_attempt_at) if item.state == "pending" else None,
+        "created_at": _when(item.created_at),
+        "done_at": _when(item.done_at),
     }
 
 
@@ -34,10 +48,16 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     print(render(["id", "kind", "state", "unit", "queue id", "tries", "last error"],
-                 [[str(r["id"]), r["kind"], r["state"], r["unit"] or "", r["queue_id"], str(r["attempts"]),
-                   r["last_error"] or ""] for r in rows], limits={6: 70}))
+                 [[str(r["id"]), r["kind"], _state_text(r["state"]), r["unit"] or "", r["queue_id"],
+                   str(r["attempts"]), r["last_error"] or ""] for r in rows], limits={6: 70}))
     print(f"\n{len(rows)} item(s)")
     return 0
+
+
+def _state_text(state: str) -> str:
+    if state == "held":  # the one state a person must act on to end
+        return "held (no smarthost: `notices release`)"
+    return state
 
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
@@ -64,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     outbox = sub.add_parser("outbox", help="deliveries owed: folders (Maildir/IMAP/SMTP), notices")
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
     listing = outbox_sub.add_parser("list", help="list outbox items")
-    listing.add_argument("--state", choices=["pending", "done", "dead"])
+    listing.add_argument("--state", choices=STATES)
     listing.add_argument("--kind", help="e.g. folder")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_outbox_list)

@@ -11,6 +11,8 @@ from gateway.cli.common import lazy, settings_of
 def cmd_register_list(args: argparse.Namespace) -> int:
     from gateway.cli.table import render
     from gateway.sender.results import sender_label
+    from gateway.tools.register_rows import remarks_of_entry
+    from rules.thai_time import thai_datetime
     from storage.db import Database
     from storage.migrate import require_current
     from storage.register import letter_as_dict, query_letters
@@ -22,22 +24,24 @@ def cmd_register_list(args: argparse.Namespace) -> int:
     with db.session() as session:
         letters = query_letters(session, unit=unit, year=args.year)
         entries = [letter_as_dict(letter) for letter in letters]
+        received = [thai_datetime(letter.received_at) for letter in letters]
     for e in entries:
         e["sender_verified"] = sender_label(e.get("sender_auth"))  # ยืนยันผู้ส่ง
     if args.json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return 0
     rows = []
-    for e in entries:
+    for e, when in zip(entries, received):
         rows.append([
-            e["unit"], e["book"], e["receive_no"], e["received_at"].replace("T", " ")[:16],
+            e["unit"], e["book"], e["receive_no"], when,
             e["sender"], e.get("reference") or "", e.get("subject") or ("(ลับ)" if e["secrecy"] != "none" else ""),
-            str(len(e["attachments"])), e["sender_verified"].split(": ", 1)[1],
+            str(len(e["attachments"])), e["sender_verified"].split(": ", 1)[1], remarks_of_entry(e),
         ])
-    print(render(["unit", "book", "เลขรับ", "received (+07:00)", "sender", "ที่", "subject", "files",
-                  "ยืนยันผู้ส่ง"],
+    print(render(["unit", "book", "เลขรับ", "รับเมื่อ (received)", "จาก (sender)", "ที่", "เรื่อง (subject)",
+                  "files", "ยืนยันผู้ส่ง", "หมายเหตุ (remarks)"],
                  rows, limits={4: 32, 6: 60}))
-    print(f"\n{len(entries)} letter(s)")
+    cancelled = sum(1 for e in entries if e["status"] == "cancelled")
+    print(f"\n{len(entries)} letter(s)" + (f", {cancelled} cancelled (ยกเลิก)" if cancelled else ""))
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from gateway.cli.common import settings_of
@@ -11,7 +12,18 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     from gateway.pipeline.dry_run import rules_check
 
     settings = settings_of(args) if args.config or Path("config/gateway.example.toml").exists() else None
-    return rules_check(Path(args.file), settings, args.json, args.unit, args.dns)
+    unit = args.unit.split("@", 1)[0].lower() if args.unit else None
+    if unit and settings is not None:
+        from gateway.units.directory import load_directory
+
+        directory = load_directory(settings.directory_path, settings.gateway.domain)
+        if directory.lookup(unit) is None:
+            # Checking against a unit that does not exist would apply the default policy
+            # and answer for a unit no letter can reach: refuse instead.
+            print(f"saraban-gateway: unknown unit {args.unit!r}: not in the unit directory "
+                  f"{settings.directory_path} (e.g. saraban.latkrabang)", file=sys.stderr)
+            return 2
+    return rules_check(Path(args.file), settings, args.json, unit, args.dns)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -53,8 +53,14 @@ def register_keys_parser(subparsers) -> argparse.ArgumentParser:
     imp.add_argument("--rotate", action="store_true", help="replace the current key (old one kept)")
 
     reg = sub.add_parser("import-registrar", help="add a unit's secret registrar certificate")
-    reg.add_argument("unit", help="unit code, e.g. dds.sd")
+    reg.add_argument("unit", help="the unit's address, e.g. saraban.latkrabang")
     reg.add_argument("file", help="certificate (PEM or DER)")
+
+    bulk = sub.add_parser(
+        "import-registrars",
+        help="add many registrar certificates at once: a folder (one sub-folder or <unit>.pem per unit) "
+             "or a CSV with columns unit,certificate")
+    bulk.add_argument("source", help="folder, or CSV file (certificate paths relative to it)")
 
     lst = sub.add_parser("list", help="list keys and certificates with their expiry")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
@@ -145,6 +151,59 @@ def _import_registrar(store: KeyStore, args) -> int:
     return 0
 
 
+CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
+
+
+def registrar_sources(source: Path) -> list[tuple[str, Path, int | None]]:
+    """(unit, certificate file, CSV line or None) for a bulk import.
+
+    A folder holds either one sub-folder per unit (`saraban.latkrabang/somsri.pem`:
+    several registrars of one unit) or files named by the unit
+    (`saraban.latkrabang.pem`); a CSV names them (`unit,certificate`)."""
+    import csv
+
+    if source.is_dir():
+        out: list[tuple[str, Path, int | None]] = []
+        for entry in sorted(source.iterdir()):
+            if entry.is_dir():
+                out += [(entry.name, f, None) for f in sorted(entry.iterdir()) if f.suffix.lower() in CERT_SUFFIXES]
+            elif entry.suffix.lower() in CERT_SUFFIXES:
+                out.append((entry.stem, entry, None))
+        return out
+    text = source.read_bytes().decode("utf-8-sig")
+    reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+    header = {name.strip().lower(): name for name in reader.fieldnames or []}
+    if "unit" not in header or "certificate" not in header:
+        raise SecrecyError(f"{source}: the first line must name the columns unit,certificate")
+    rows = []
+    for row in reader:
+        unit, cert = (row.get(header["unit"]) or "").strip(), (row.get(header["certificate"]) or "").strip()
+        if unit or cert:
+            rows.append((unit.split("@", 1)[0].lower(), source.parent / cert, reader.line_num))
+    return rows
+
+
+def _import_registrars(store: KeyStore, args) -> int:
+    source = Path(args.source)
+    items = registrar_sources(source)
+    if not items:
+        print(f"error: {source}: no certificates found (*.pem, *.crt, *.cer, *.der)", file=sys.stderr)
+        return 1
+    failed = 0
+    for unit, path, line in items:
+        where = f"{source} line {line}" if line else str(path)
+        try:
+            fp = store.import_registrar_cert(unit, path.read_bytes())
+        except (SecrecyError, OSError) as exc:
+            failed += 1
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"error: {where} ({unit}): {reason}", file=sys.stderr)
+            continue
+        print(f"{unit}: registrar certificate {fp[:16]}… added ({where})")
+    print(f"{len(items) - failed} of {len(items)} certificate(s) imported" + (f", {failed} refused" if failed else ""))
+    return 1 if failed else 0
+
+
 def _list(store: KeyStore, args) -> int:
     rows = store.listing()
     warnings = store.warnings(days=args.warn_days)
@@ -158,7 +217,9 @@ def _list(store: KeyStore, args) -> int:
             until = (r["not_after"] or "?")[:10]
             left = "" if r["days_left"] is None else f"{r['days_left']:>5}d"
             status = "ok" if r["usable"] else f"UNUSABLE: {r['problem']}"
-            print(f"{who:<28} {r['fingerprint'][:16]}  until {until} {left}  {status}  {r['subject'] or ''}")
+            emails = ", ".join(r.get("emails") or [])
+            print(f"{who:<28} {r['fingerprint'][:16]}  until {until} {left}  {status}  {r['subject'] or ''}"
+                  + (f"  <{emails}>" if emails else ""))
         for w in warnings:
             print(f"warning: {w}")
     return 1 if (args.check and warnings) else 0
@@ -168,6 +229,7 @@ _KEYS_ACTIONS = {
     "create": _create,
     "import": _import,
     "import-registrar": _import_registrar,
+    "import-registrars": _import_registrars,
     "list": _list,
 }
 

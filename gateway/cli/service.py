@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from gateway.cli.common import settings_of
 
@@ -33,8 +34,28 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for line in problems:
             print(f"saraban-gateway: {line}", file=sys.stderr)
         return 2
+    from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
+    from storage.db import Database
+    from storage.register import units_with_classified_letters
+
+    warnings = notice_warnings(settings)
+    url = settings.database_url
+    try:
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            raise FileNotFoundError(url)  # a first install: nothing registered, create nothing
+        db = Database(url)
+        with db.session() as session:
+            classified_units = units_with_classified_letters(session)
+        db.dispose()
+    except Exception:  # noqa: BLE001 - no database yet (first install): nothing registered
+        classified_units = []
+    warnings += registrar_warning(registrar_gaps(settings, classified_units))
+    data["warnings"] = warnings
     print(json.dumps(data, ensure_ascii=False, indent=2))
-    print(f"configuration OK: {settings.source} ({len(directory.units)} units)", file=sys.stderr)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"configuration OK: {settings.source} ({len(directory.units)} units"
+          f"{', ' + str(len(warnings)) + ' warning(s)' if warnings else ''})", file=sys.stderr)
     return 0
 
 

@@ -145,7 +145,10 @@ def deliver_routed(services: Services, item: OutboxItem) -> None:
     where = destination(services.settings, letter.unit, copy.folder)
     went = transport(services, item, where, letter.queue_id, item.unit or letter.unit, copy.data)
     log.info("filed", receive_no=letter.receive_no, **went)
-    metrics.filed(letter.received_at)
+    if not (letter.facts or {}).get("emergency_no"):
+        # A letter from the paper emergency register was received days or months ago on
+        # paper: its age says nothing about the gateway and would swamp the histogram.
+        metrics.filed(letter.received_at)
     _prune_claims(services)
 
 

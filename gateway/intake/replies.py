@@ -1,40 +1,69 @@
-"""SMTP replies: code, enhanced status, and a short text in Thai and English.
+"""SMTP replies: code, enhanced status, and a short reason.
 
-The sending MTA puts this text into the bounce its user reads, so it must say what
-happened in the user's language and in the one their IT staff will search for."""
+RFC 5321 reply text is ASCII: a client that did not ask for SMTPUTF8 (RFC 6531) may
+mangle or refuse anything else, and the sending MTA quotes the text in the bounce its
+user reads. So every reply says in plain English what is wrong; the Thai explanation
+goes in the notice (gateway/notices/), and into the reply only for a session that
+used SMTPUTF8 (`in_thai`)."""
 from __future__ import annotations
+
+# The Thai sentence of each reply, by its English text, for SMTPUTF8 sessions.
+_THAI: dict[str, str] = {}
 
 
 def reply(code: int, status: str, thai: str, english: str) -> str:
-    return f"{code} {status} {thai} / {english}"
+    text = f"{code} {status} {english}"
+    assert text.isascii(), text  # a reply must stay readable by any client
+    _THAI[text] = thai
+    return text
+
+
+def in_thai(text: str) -> str:
+    """The same reply with its Thai sentence after the English one: only for a client
+    that announced SMTPUTF8 (MAIL FROM ... SMTPUTF8)."""
+    thai = _THAI.get(text)
+    return f"{text} / {thai}" if thai else text
 
 
 def english_only(text: str) -> str:
-    """The reply without its Thai half, for a session that may only carry ASCII."""
-    code_status, _, rest = text.partition(" / ")
-    words = code_status.split(" ")
-    head = " ".join(w for w in words[:2] if w.isascii())
-    tail = rest if rest else " ".join(w for w in words[2:] if w.isascii())
-    return (head + " " + tail.encode("ascii", "replace").decode("ascii")).strip()
+    """A reply safe for a session without SMTPUTF8: every reply here already is; kept
+    for callers that guard an arbitrary text (a Thai one from `in_thai`, aiosmtpd's own)
+    before pushing it."""
+    if text.isascii():
+        return text
+    english, _, _thai = text.partition(" / ")
+    return english if english.isascii() else english.encode("ascii", "replace").decode("ascii")
 
 
 def queued(queue_id: str) -> str:
-    return reply(250, "2.0.0", f"รับไว้แล้ว รหัสคิว {queue_id}", f"queued as {queue_id}")
+    return f"250 2.0.0 queued as {queue_id}"
 
 
-UNKNOWN_UNIT = reply(550, "5.1.1", "ไม่มีที่อยู่สารบรรณนี้ในระบบ", "no such saraban address here")
-NO_RELAY = reply(550, "5.7.1", "ระบบนี้รับเฉพาะหนังสือถึงที่อยู่สารบรรณ", "relaying denied: this gateway only accepts letters for saraban addresses")
+def no_relay(domain: str) -> str:
+    """550 for an address outside the saraban addresses, naming the domain served."""
+    return reply(550, "5.7.1", f"ระบบนี้รับเฉพาะหนังสือถึงที่อยู่สารบรรณ saraban.*@{domain}",
+                 f"relaying denied: this gateway accepts letters only for saraban.*@{domain} addresses")
+
+
+UNKNOWN_UNIT = reply(550, "5.1.1", "ไม่มีที่อยู่สารบรรณนี้ในระบบ",
+                     "no such saraban address here; check the unit's address in the BMA list")
+NO_RELAY = reply(550, "5.7.1", "ระบบนี้รับเฉพาะหนังสือถึงที่อยู่สารบรรณ",
+                 "relaying denied: this gateway accepts letters only for the saraban.* addresses of its domain")
 WRONG_DOMAIN = NO_RELAY
-TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกินไป กรุณาส่งแยก", "too many recipients, send the rest separately")
-TOO_BIG = reply(552, "5.3.4", "ข้อความใหญ่เกินกำหนด", "message exceeds the fixed maximum message size")
-SPOOL_FAILED = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง", "temporary local problem, please try again later")
+TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกินไป กรุณาส่งแยก",
+                            "too many recipients in one message; send the rest in another message")
+TOO_BIG = reply(552, "5.3.4", "ข้อความใหญ่เกินกำหนด",
+                "message exceeds the fixed maximum message size; send large enclosures separately")
+SPOOL_FAILED = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง",
+                     "temporary local problem, the letter was not accepted; please try again later")
 TOP_SECRET = reply(
     550,
     "5.7.0",
     "หนังสือชั้นความลับ \"ลับที่สุด\" ต้องส่งเป็นเอกสารกระดาษเท่านั้น ห้ามส่งทางอีเมล",
     "top-secret (LAB THI SUT) letters must be delivered on paper, never by e-mail",
 )
-LINE_TOO_LONG = reply(500, "5.5.2", "บรรทัดในอีเมลยาวเกินกำหนด", "line too long")
+LINE_TOO_LONG = reply(500, "5.5.2", "บรรทัดในอีเมลยาวเกินกำหนด",
+                      "line too long (RFC 5321 allows 1000 octets); encode attachments in base64")
 TOO_BUSY = reply(421, "4.7.0", "ระบบมีการเชื่อมต่อมากเกินไป กรุณาส่งใหม่ภายหลัง", "too many connections, try again later")
 DMARC_REJECT = reply(
     550,
@@ -44,7 +73,8 @@ DMARC_REJECT = reply(
 )
 TIMEOUT = reply(421, "4.4.2", "ไม่มีคำสั่งภายในเวลาที่กำหนด ปิดการเชื่อมต่อ", "timeout waiting for a command, closing connection")
 SESSION_TOO_LONG = reply(421, "4.4.2", "การเชื่อมต่อนานเกินกำหนด กรุณาส่งใหม่", "session time limit reached, closing connection")
-INTERNAL_ERROR = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง", "temporary local problem, please try again later")
+INTERNAL_ERROR = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง",
+                       "temporary local problem, please try again later")
 ADDRESS_CONTROL_CHARS = reply(501, "5.5.4", "ที่อยู่มีอักขระควบคุม", "address contains NUL or control characters")
 ADDRESS_NOT_UTF8 = reply(553, "5.6.7", "ที่อยู่ไม่ใช่ UTF-8 ที่ถูกต้อง", "address is not valid UTF-8")
 ADDRESS_TOO_LONG = reply(553, "5.1.3", "ที่อยู่ยาวเกิน 256 อักขระ", "address longer than 256 octets (RFC 5321)")

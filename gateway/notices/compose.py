@@ -43,6 +43,7 @@ def template_context(payload: dict[str, Any], use_thai_digits: bool) -> dict[str
         received_time_th=thai_time(received, digits=use_thai_digits),
         received_en=f"{local.day} {local:%B %Y, %H:%M} (Bangkok time)",
         letter_date_th=_thai_day(payload.get("letter_date"), use_thai_digits),
+        letter_date_en=_english_day(payload.get("letter_date")),
         findings=payload.get("findings") or [],
     )
     return context
@@ -54,6 +55,13 @@ def _thai_day(iso: str | None, use_thai_digits: bool) -> str | None:
     day = dt.date.fromisoformat(iso)
     text = f"{day.day} {THAI_MONTHS_SHORT[day.month - 1]} {day.year + BE_OFFSET}"
     return thai_digits(text) if use_thai_digits else text
+
+
+def _english_day(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    day = dt.date.fromisoformat(iso)
+    return f"{day.day} {day:%B %Y}"
 
 
 def build_notice(payload: dict[str, Any], key: str, created_at: dt.datetime,

@@ -18,7 +18,7 @@ def notice_status(settings: Settings, figures: dict[str, Any]) -> dict:
 def render_notice_status(status: dict) -> str:
     if not status["enabled"]:
         return "notices    disabled ([notices] enabled = false)"
-    where = status["smarthost"] or "NO SMARTHOST: notices are held (set [notices] smarthost, then `notices release`)"
+    where = status["smarthost"] or "held: no smarthost (see WARNING)"
     line = f"notices    via {where}" if status["smarthost"] else f"notices    {where}"
     if status["suppressed_last_day"]:
         line += "; suppressed today: " + ", ".join(f"{k} {v}" for k, v in status["suppressed_last_day"].items())

@@ -276,7 +276,10 @@ def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked,
         sender=sender,
         raw_sha256=checked.raw_sha256,
         sender_name=sender_display_name(checked.mail),
-        subject=checked.mail.subject or checked.facts.subject,
+        # เรื่อง as the letter states it (cover PDF, then the subject after "เรื่อง"); the
+        # whole Subject header only when the letter names no เรื่อง at all.
+        subject=checked.facts.subject or checked.mail.subject or None,
+        mail_subject=checked.mail.subject or None,
         message_id=checked.mail.message_id,
         facts=checked.facts.as_dict(),
         findings=[f.as_dict() for f in findings if f.verdict != "pass"],

@@ -136,10 +136,17 @@ def rules_check(path: Path, settings: Settings | None, as_json: bool, unit: str 
         facts = report["facts"]
         print(f"เรื่อง/subject : {report['subject']}")
         print(f"จาก/from       : {report['from']}")
+        from gateway.tools.register_rows import SECRECY_LABEL, URGENCY_LABEL
+
+        labels = {"urgency": URGENCY_LABEL, "secrecy": SECRECY_LABEL}
         for key in ("reference", "letter_date", "urgency", "secrecy", "kind", "enclosure_count"):
-            print(f"{key:15}: {facts.get(key)}")
+            value = facts.get(key)
+            if key in labels and value in labels[key]:
+                value = f"{labels[key][value]} ({value})"
+            print(f"{key:15}: {'-' if value is None else value}")
         for a in report["attachments"]:
-            print(f"file           : {a['filename']} ({a['content_type']}, {a['size']} bytes)")
+            name = a["filename"] if a["filename"] else "(no file name)"
+            print(f"file           : {name} ({a['content_type']}, {a['size']} bytes)")
         auth = report["sender_auth"]
         print(f"ยืนยันผู้ส่ง    : {report['sender_verified']}")
         if auth["dns_checked"]:

@@ -383,6 +383,12 @@ class KeyStore:
         except ValueError as exc:
             raise SecrecyError(f"not a certificate (PEM or DER expected): {exc}") from None
         leaves = [c for c in certs if not _is_ca(c)]
+        if not leaves and certs:
+            # The usual mistake: the issuing CA's certificate saved instead of the person's.
+            raise SecrecyError(
+                f"this is a CA certificate ({readable_name(certs[0].subject)}), not a registrar's own "
+                "certificate: export the registrar's personal (e-mail protection) certificate instead"
+            )
         if len(leaves) != 1:
             raise SecrecyError(
                 f"expected exactly one personal certificate in the file, found {len(leaves)}"
@@ -517,6 +523,13 @@ def refuse_seal_mismatch(settings) -> None:
         raise ConfigError(f"{settings.source}: {problem}")
 
 
+def readable_name(name: x509.Name) -> str:
+    """'CN=สมศรี ใจดี,E=somsri@bangkok.go.th': the e-mail attribute by a name an operator
+    recognises, not its OID (1.2.840.113549.1.9.1), and Thai left readable."""
+    # In certificate order (CN first), unlike RFC 4514's reversed one.
+    return ",".join(rdn.rfc4514_string({NameOID.EMAIL_ADDRESS: "E"}) for rdn in name.rdns)
+
+
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -526,14 +539,15 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 def _row(kind, unit, fp, cert, problem, current, now) -> dict:
     if cert is None:
-        return {"kind": kind, "unit": unit, "fingerprint": fp, "subject": None,
+        return {"kind": kind, "unit": unit, "fingerprint": fp, "subject": None, "emails": [],
                 "not_after": None, "days_left": None, "current": current,
                 "usable": False, "problem": problem}
     return {
         "kind": kind,
         "unit": unit,
         "fingerprint": fp,
-        "subject": cert.subject.rfc4514_string(),
+        "subject": readable_name(cert.subject),
+        "emails": cert_addresses(cert),
         "not_after": cert.not_valid_after_utc.isoformat(),
         "days_left": (cert.not_valid_after_utc - now).days,
         "current": current,

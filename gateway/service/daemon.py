@@ -19,6 +19,7 @@ from gateway.service import metrics
 from gateway.config.settings import Settings, _mask_url
 from gateway.units.directory import Directory, DirectoryError, load_directory
 from gateway.service.health import health
+from gateway.service.readiness import notice_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
 from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
@@ -258,6 +259,8 @@ async def _serve(settings: Settings) -> int:
              max_connections=limits.total, max_connections_per_ip=limits.per_ip,
              pending=spool.depth(), units=len(directory.current.units), http_port=http_port,
              web_port=web.port if web else None)
+    for warning in notice_warnings(settings):  # said once, where the sysadmin looks at start-up
+        log.warning("notices_held", detail=warning)
     notifier.ready(_status_line(settings, port, directory, supervisor, spool))
     watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
     last_status = time.monotonic()
@@ -351,7 +354,8 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor):
 
     async def healthz():
         healthy, body = await asyncio.get_running_loop().run_in_executor(
-            None, health, spool, db, supervisor.alive, lambda: supervisor.restarting)
+            None, health, spool, db, supervisor.alive, lambda: supervisor.restarting,
+            notice_warnings(supervisor.settings))
         return json_response(200 if healthy else 503, body)
 
     async def metrics_page():

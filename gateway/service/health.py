@@ -47,7 +47,7 @@ def check_runners(alive: dict[str, bool], restarting: bool = False) -> tuple[boo
 
 
 def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
-           restarting: Callable[[], bool] = lambda: False) -> tuple[bool, dict]:
+           restarting: Callable[[], bool] = lambda: False, warnings: list[str] | None = None) -> tuple[bool, dict]:
     """(healthy, body) — blocking (fsync, a database round trip): call it off the event loop."""
     checks = {}
     for name, (ok, detail) in (
@@ -58,4 +58,7 @@ def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
         checks[name] = {"ok": ok, "detail": detail}
     healthy = all(c["ok"] for c in checks.values())
     failed = [name for name, c in checks.items() if not c["ok"]]
-    return healthy, {"status": "ok" if healthy else "fail", "failed": failed, "checks": checks}
+    # Warnings do not fail the check (letters still arrive and are filed); they are in
+    # the body so that a monitor showing it tells the operator what is not working.
+    return healthy, {"status": "ok" if healthy else "fail", "failed": failed, "checks": checks,
+                     "warnings": list(warnings or [])}

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from gateway.config.settings import Settings
 from gateway.notices.status import notice_status, render_notice_status
+from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
 from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
 from storage.counts import counts, imap_mailboxes, notice_figures
 from storage.db import Database
 from storage.migrate import require_current
+from storage.register import units_with_classified_letters
 
 
 def collect_status(settings: Settings) -> dict:
@@ -20,8 +22,10 @@ def collect_status(settings: Settings) -> dict:
             figures = counts(session)
             notices = notice_status(settings, notice_figures(session))
             imap_intake = imap_mailboxes(session)
+            classified_units = units_with_classified_letters(session)
     finally:
         db.dispose()
+    missing = registrar_gaps(settings, classified_units)
     return {
         "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
         "messages": figures.messages,
@@ -31,6 +35,8 @@ def collect_status(settings: Settings) -> dict:
         "refused": figures.refused,  # e.g. {"top_secret": 2}: refused at end of DATA
         "notices": notices,
         "imap_intake": imap_intake,
+        "registrars_missing": missing,
+        "warnings": notice_warnings(settings) + registrar_warning(missing),
     }
 
 
@@ -48,4 +54,5 @@ def render_status(status: dict) -> str:
         lines.append("refused    " + ", ".join(f"{k} {v}" for k, v in sorted(status["refused"].items())))
     if "notices" in status:
         lines.append(render_notice_status(status["notices"]))
+    lines += [f"WARNING    {w}" for w in status.get("warnings", [])]
     return "\n".join(lines)

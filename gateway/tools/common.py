@@ -40,7 +40,7 @@ def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 def settings_of(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
-    setup_cli_logging(settings)
+    setup_cli_logging(settings, verbose=getattr(args, "verbose", False))
     return settings
 
 
@@ -62,14 +62,15 @@ def open_services(args: argparse.Namespace, role: str = "register", *,
         yield services
 
 
-def setup_cli_logging(settings: Settings) -> None:
-    """Events of a CLI action go to stderr, so stdout stays clean for --json and files:
-    JSON lines when run by a script or a timer (journald keeps them), readable lines
-    when a person is at the terminal."""
+def setup_cli_logging(settings: Settings, verbose: bool = False) -> None:
+    """Events of a CLI action go to stderr, and only with -v: a person reads the
+    command's answer, not the daemon's event stream (the action itself is kept in
+    operator_actions either way). JSON lines when run by a script or a timer (journald
+    keeps them), readable lines when a person is at the terminal."""
     fmt = "console" if sys.stderr.isatty() else "json"
     from gateway.service.log import setup_logging
 
-    setup_logging(settings.logging.level, fmt, process="cli", stream=sys.stderr)
+    setup_logging(settings.logging.level if verbose else "warning", fmt, process="cli", stream=sys.stderr)
     structlog.configure(processors=[_drop_start_up_noise, *structlog.get_config()["processors"]])
 
 

@@ -20,7 +20,7 @@ from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, record_action
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.replay import entry_from_vault
-from rules.thai_time import to_bangkok
+from rules.thai_time import thai_datetime, to_bangkok
 from storage import quarantine
 from storage.actions import actions_for
 from storage.messages import get_message, set_outcome
@@ -190,6 +190,16 @@ def _reason_lines(reasons: list[dict[str, Any]], indent: str = "  ") -> list[str
     return lines
 
 
+
+def _reasons_in_words(reasons: list[dict]) -> str:
+    """The first reason as the sender is told it (Thai), the rest counted: a rule code
+    such as "real_type" tells the clerk nothing."""
+    if not reasons:
+        return ""
+    first = reasons[0].get("message_th") or reasons[0].get("message_en") or reasons[0].get("rule", "?")
+    return first + (f" (และอีก {len(reasons) - 1} เหตุ)" if len(reasons) > 1 else "")
+
+
 @friendly
 def cmd_list(args: argparse.Namespace) -> int:
     from gateway.cli.table import render
@@ -200,11 +210,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return 0
-    rows = [[str(e["id"]), e["state"], e["held_at"].replace("T", " ")[:16], e["unit"] or "",
-             e["sender"], e["subject"] or "", ", ".join(r.get("rule", "?") for r in e["reasons"])]
+    rows = [[str(e["id"]), e["state"], thai_datetime(e["held_at"]), e["unit"] or "",
+             e["sender"], e["subject"] or "", _reasons_in_words(e["reasons"])]
             for e in entries]
-    print(render(["id", "state", "held (+07:00)", "unit", "sender", "subject", "reasons"], rows,
-                 limits={4: 32, 5: 40}))
+    print(render(["id", "state", "กักไว้เมื่อ (held)", "unit", "sender", "subject", "เหตุ (reasons)"], rows,
+                 limits={4: 32, 5: 40, 6: 90}))
     print(f"\n{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
     return 0
 
@@ -220,8 +230,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"quarantine entry {data['id']}  ({data['state']}{', ' + data['receive_no'] if data['receive_no'] else ''})",
         f"  queue id   {data['queue_id']}",
         f"  unit       {data['unit']}",
-        f"  received   {data.get('received_at', '?').replace('T', ' ')}",
-        f"  held       {data['held_at'].replace('T', ' ')}",
+        f"  received   {thai_datetime(data['received_at']) if data.get('received_at') else '?'}",
+        f"  held       {thai_datetime(data['held_at'])}",
         f"  sender     {data['sender']}",
         f"  ยืนยันผู้ส่ง {data.get('sender_verified') or 'ไม่มีข้อมูล'}",
         f"  subject    {data['subject'] or ''}",
@@ -233,7 +243,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         out.extend(f"  {f['filename'] or '(no name)'}  {f['content_type']}  {f['size']} bytes" for f in data["files"])
     if data["actions"]:
         out.append("actions:")
-        out.extend(f"  {a['at'].replace('T', ' ')}  {a['action']}  by {a['who']}"
+        out.extend(f"  {thai_datetime(a['at'])}  {a['action']}  by {a['who']}"
                    + (f": {a['reason']}" if a["reason"] else "") for a in data["actions"])
     print("\n".join(out))
     return 0

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from gateway.service.services import Services
-from rules.thai_time import be_year, now_utc, to_bangkok
+from rules.thai_time import be_year, now_utc, thai_datetime
 from gateway.tools.actions import who
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.progress import Progress
@@ -31,7 +31,7 @@ def write_csv(rows: list[RegisterRow], path: Path, bar: Progress | None = None) 
         writer.writerow(HEADINGS + EXTRA_HEADINGS)
         for row in rows:
             writer.writerow(row.cells() + [
-                row.received_at.strftime("%Y-%m-%d %H:%M"),
+                thai_datetime(row.received_at),
                 row.book,
                 "ยกเลิก" if row.status == "cancelled" else "ปกติ",
                 URGENCY_TH.get(row.urgency, ""),
@@ -74,8 +74,7 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
             year_text = str(year)
             title = f"{BOOK_TH.get(book, 'ทะเบียนหนังสือรับ (' + book + ')')}  {name_th}"
             subtitle = f"พ.ศ. {year_text}  ({unit}, {len(rows)} รายการ)"
-            printed = to_bangkok(now_utc())
-            footer = (f"พิมพ์จาก saraban-gateway เมื่อ {printed:%Y-%m-%d %H:%M} น. โดย {who()}")
+            footer = f"พิมพ์จาก saraban-gateway เมื่อ {thai_datetime(now_utc())} น. โดย {who()}"
             tmp = path.with_name(f".{path.name}.tmp")
             pages = render_pdf(rows, tmp, title, subtitle, footer, settings.export.font,
                                settings.export.font_bold, on_row=bar.advance)

@@ -24,8 +24,26 @@ THAI_MONTHS = ("มกราคม", "กุมภาพันธ์", "มี�
                "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
 SECRECY_TH = {"confidential": "ลับ", "secret": "ลับมาก", "top_secret": "ลับที่สุด"}
 URGENCY_TH = {"urgent": "ด่วน", "very_urgent": "ด่วนมาก", "most_urgent": "ด่วนที่สุด"}
+SECRECY_LABEL = {"none": "ปกติ", **SECRECY_TH}
+URGENCY_LABEL = {"normal": "ปกติ", **URGENCY_TH}
 FOLDER_TH = {"done": "ส่งเข้าแฟ้มแล้ว", "pending": "รอส่งเข้าแฟ้ม",
              "dead": "ส่งเข้าแฟ้มไม่สำเร็จ"}
+
+
+def remarks_of_entry(entry: dict) -> str:
+    """The remarks a one-line listing shows for an entry of `letter_as_dict`:
+    cancelled first (a cancelled number must never read as a live letter), then the
+    markings in Thai."""
+    out = []
+    if entry.get("status") == "cancelled":
+        out.append("ยกเลิก (cancelled)")
+    if entry.get("urgency") in URGENCY_TH:
+        out.append(URGENCY_TH[entry["urgency"]])
+    if entry.get("secrecy") in SECRECY_TH:
+        out.append(SECRECY_TH[entry["secrecy"]])
+    if entry.get("review"):
+        out.append("ควรตรวจสอบ (review)")
+    return "; ".join(out)
 
 
 @dataclass

@@ -15,7 +15,8 @@ from gateway.service.services import Services
 from gateway.cli.table import width
 from gateway.tools.actions import action_as_dict, record_action
 from gateway.tools.common import ToolError, friendly, open_services, parse_receive_no, unit_name
-from rules.thai_time import to_bangkok
+from gateway.tools.register_rows import SECRECY_TH, URGENCY_TH
+from rules.thai_time import thai_datetime, to_bangkok
 from storage.actions import actions_for
 from storage.models import Letter
 from storage.outbox import items_for_letter
@@ -78,20 +79,23 @@ def render_entry(data: dict[str, Any]) -> str:
     sender = data["sender"]
     if data.get("sender_name") and data["sender_name"] != data["sender"]:
         sender = f"{data['sender_name']} <{data['sender']}>"
-    head = f"เลขรับ {data['receive_no']}  {data['unit']}  (book {data['book']}, {data['status']})"
+    state = "ยกเลิก (cancelled)" if data["status"] == "cancelled" else data["status"]
+    head = f"เลขรับ {data['receive_no']}  {data['unit']}  (book {data['book']}, {state})"
     out = [head]
     out += pairs([
-        ("received (+07:00)", data["received_at"].replace("T", " ")),
-        ("registered", data["registered_at"].replace("T", " ")),
+        ("รับเมื่อ (received)", thai_datetime(data["received_at"])),
+        ("ลงทะเบียน (registered)", thai_datetime(data["registered_at"])),
         ("จาก (from)", sender),
         ("ที่ (reference)", data.get("reference")),
         ("ลงวันที่ (dated)", _thai_date(data.get("letter_date"))),
         ("ถึง (to)", data.get("addressee")),
         ("เรื่อง (subject)", data.get("subject") or ("(ลับ: classified)" if data["secrecy"] != "none" else None)),
-        ("ชั้นความเร็ว (urgency)", data["urgency"] if data["urgency"] != "normal" else None),
-        ("ชั้นความลับ (secrecy)", data["secrecy"] if data["secrecy"] != "none" else None),
+        ("ชั้นความเร็ว (urgency)", URGENCY_TH.get(data["urgency"])),
+        ("ชั้นความลับ (secrecy)", SECRECY_TH.get(data["secrecy"])),
         ("เลขฉุกเฉิน (emergency)", data.get("emergency_no")),
         ("ยืนยันผู้ส่ง (sender)", sender_detail(data.get("sender_auth"))),
+        ("หัวเรื่องอีเมล (mail subject)",
+         data.get("mail_subject") if data.get("mail_subject") != data.get("subject") else None),
         ("review", "yes: a person should look at it" if data["review"] else None),
         ("queue id", data["queue_id"]),
     ])
@@ -107,15 +111,16 @@ def render_entry(data: dict[str, Any]) -> str:
     if data["outbox"]:
         out.append("outbox:")
         for o in data["outbox"]:
-            extra = f", done {o['done_at'].replace('T', ' ')}" if o["done_at"] else ""
+            extra = f", done {thai_datetime(o['done_at'])}" if o["done_at"] else ""
             error = f", last error: {o['last_error']}" if o["last_error"] and o["state"] != "done" else ""
             out.append(f"  {o['kind']}: {o['state']} (attempts {o['attempts']}{extra}{error})")
     if data["actions"]:
         out.append("actions:")
         for a in data["actions"]:
             why = f": {a['reason']}" if a["reason"] else ""
-            out.append(f"  {a['at'].replace('T', ' ')}  {a['action']} by {a['who']}{why}")
+            out.append(f"  {thai_datetime(a['at'])}  {a['action']} by {a['who']}{why}")
     return "\n".join(out)
+
 
 
 def _thai_date(iso: str | None) -> str | None:
@@ -123,7 +128,7 @@ def _thai_date(iso: str | None) -> str | None:
 
     from gateway.tools.register_rows import thai_short_date
 
-    return f"{thai_short_date(dt.date.fromisoformat(iso))} ({iso})" if iso else None
+    return thai_short_date(dt.date.fromisoformat(iso)) if iso else None
 
 
 @friendly

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from gateway.units.directory import DirectoryError, load_directory
-from gateway.units.from_csv import import_units_csv, write_units_toml
+from gateway.units.from_csv import csv_rows_checked, import_units_csv, write_units_toml
 from gateway.tools.common import ToolError, friendly, settings_of
 
 
@@ -17,6 +17,7 @@ def import_units(csv_path: Path, target: Path, domain: str, check_only: bool = F
     units = import_units_csv(csv_path)
     if not units:
         raise ToolError(f"{csv_path}: no units in the file (only a header?)")
+    units = csv_rows_checked(units, csv_path, domain)  # errors name the CSV line, all at once
     before: dict[str, dict] = {}
     if target.exists():
         try:

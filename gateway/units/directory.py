@@ -180,7 +180,6 @@ def _where(source: str, index: int, address: str | None) -> str:
 def _parse_unit(raw: dict[str, Any], index: int, source: str, problems: list[str]) -> Unit | None:
     address = raw.get("address")
     where = _where(source, index, address if isinstance(address, str) else None)
-    before = len(problems)
 
     unknown = sorted(set(raw) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS))
     if unknown:
@@ -211,8 +210,8 @@ def _parse_unit(raw: dict[str, Any], index: int, source: str, problems: list[str
         problems.append(f"{where}: folder {values['folder']!r} is not a safe folder name "
                         "(lowercase a-z, 0-9, '_' and '-', starting with a letter or digit, "
                         f"at most 64 characters; e.g. {default_folder(values['address'])!r})")
-    if len(problems) > before:
-        return None
+    # A unit with problems still takes part in the duplicate and parent checks, so
+    # that one pass reports every error of the file (the directory is refused anyway).
     return Unit(settings=dict(settings), **values)
 
 

@@ -44,8 +44,36 @@ def import_units_csv(csv_path: Path) -> list[dict[str, Any]]:
             continue
         if not values["folder"]:
             values["folder"] = default_folder(values["address"])
+        # The line the row ends on, as a spreadsheet user counts (header = line 1),
+        # so that an error can name it; `csv_rows_checked` takes it off again.
+        values["line"] = reader.line_num
         units.append(values)
     return units
+
+
+def csv_rows_checked(units: list[dict[str, Any]], csv_path: Path, domain: str) -> list[dict[str, Any]]:
+    """The rows, validated as the daemon validates units.toml, every problem named by
+    the CSV file and line ("units.csv line 4: duplicate address, already on line 2")."""
+    import re
+
+    from gateway.units.directory import build_directory
+
+    lines = [unit.get("line") for unit in units]
+    rows = [{k: v for k, v in unit.items() if k != "line"} for unit in units]
+    source = str(csv_path)
+    try:
+        build_directory({"unit": rows}, domain=domain, source=source)
+    except DirectoryError as exc:
+        def line_of(m: re.Match) -> str:
+            return f"line {lines[int(m[1]) - 1]}"
+
+        problems = []
+        for problem in exc.problems:
+            problem = re.sub(rf"^{re.escape(source)}: unit #(\d+)", lambda m: f"{source} {line_of(m)}", problem)
+            problem = re.sub(r"already used by unit #(\d+)", lambda m: f"already used on {line_of(m)}", problem)
+            problems.append(problem)
+        raise DirectoryError(problems) from None
+    return rows
 
 
 def write_units_toml(units: list[dict[str, Any]], path: Path) -> None:

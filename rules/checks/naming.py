@@ -2,6 +2,9 @@
 digits, `_` instead of spaces and reserved characters such as `/` or `.`, in the
 order (1) Buddhist-era year, (2) the agency's roman letter code, (3) the owning
 office's number, (4) the number in the send register: `2566_BMA_0403_276.pdf`.
+The example a sender is shown is built from their own letter (its year and ที่) and
+their address's code, and checked against the configured pattern, so it never shows
+a name the rule itself would refuse.
 The pattern is RuleSettings.filename_pattern (applied to the name without its
 extension); enclosures add a suffix (`2566_BMA_0403_276_1.pdf`).
 
@@ -19,17 +22,53 @@ from rules.checks import finding
 from rules.files import cover_letter, display_name, documents
 from rules.model import Attachment, Finding, LetterFacts, ParsedMail, RuleSettings
 from rules.reference import parse_reference
-from rules.thai_text import ce_to_be, has_thai_digits
+from rules.thai_text import ce_to_be, has_thai_digits, thai_to_arabic
 
-_TEMPLATE_TH = "ปีพ.ศ._รหัสหน่วยงานอักษรโรมัน_เลขประจำส่วนราชการ_เลขที่หนังสือส่ง เช่น 2567_BMA_0403_276.pdf (สิ่งที่ส่งมาด้วยเติมท้าย เช่น _1)"
-_TEMPLATE_EN = "BEyear_AGENCY_office_sendnumber, e.g. 2567_BMA_0403_276.pdf (enclosures add a suffix such as _1)"
+_ORDER_TH = "ปี พ.ศ._รหัสหน่วยงานอักษรโรมัน_เลขประจำส่วนราชการ_เลขที่หนังสือส่ง"
+_ORDER_EN = "BE year_agency code in roman letters_office number_send-register number"
+_PARTS = ("year", "agency", "office", "number")
 
 
 def stem(filename: str) -> str:
     return filename.rsplit(".", 1)[0] if "." in filename else filename
 
 
-def _hints(name: str) -> tuple[list[str], list[str]]:
+def _agency_code(mail: ParsedMail) -> str:
+    """The sender's own roman code: `saraban.dds@...` -> dds (the seed's addresses are
+    built from it); BMA, the seed's own example, when the address does not show one."""
+    local = (mail.from_address or mail.envelope_sender or "").partition("@")[0].lower()
+    m = re.match(r"^saraban\.([a-z][a-z0-9]*)", local)
+    return m[1] if m and m[1].isalpha() else "BMA"
+
+
+def example_name(pattern: re.Pattern, mail: ParsedMail, facts: LetterFacts, extension: str = "pdf") -> str | None:
+    """The file name this letter should carry, from its own year, reference and the
+    sender's code, if the configured pattern accepts it; None when the pattern is not
+    built from those parts (then the pattern itself is quoted)."""
+    ref = parse_reference(facts.reference) if facts.reference else None
+    if facts.letter_date:
+        year = ce_to_be(facts.letter_date.year)
+    elif mail.date:
+        year = ce_to_be(mail.date.year)
+    else:
+        year = 2567
+    office = "_".join(ref.office.split(".")) if ref and ref.office and re.fullmatch(r"[\d.]+", ref.office) else "0403"
+    number = ref.number if ref and ref.number and ref.number.isdigit() else "276"
+    candidate = f"{year}_{_agency_code(mail)}_{office}_{number}"
+    return f"{candidate}.{extension}" if pattern.fullmatch(candidate) else None
+
+
+def _how_to_name(pattern: re.Pattern, example: str | None) -> tuple[str, str]:
+    if example is None:
+        return (f"ตามรูปแบบที่หน่วยงานกำหนด ({pattern.pattern})",
+                f"as the receiving unit's pattern requires ({pattern.pattern})")
+    suffix = stem(example) + "_1." + example.rsplit(".", 1)[-1]
+    return (f"{_ORDER_TH} เช่น {example} (สิ่งที่ส่งมาด้วยเติมท้าย เช่น {suffix})",
+            f"{_ORDER_EN}, e.g. {example} (enclosures add a suffix: {suffix})")
+
+
+def _hints(name: str, pattern: re.Pattern) -> tuple[list[str], list[str]]:
+    """What is actually wrong with a name the pattern refused, in the sender's terms."""
     th, en = [], []
     s = stem(name)
     if has_thai_digits(name):
@@ -41,9 +80,27 @@ def _hints(name: str) -> tuple[list[str], list[str]]:
     if re.search(r"[./\\:*?\"<>|#%&]", s):
         th.append("มีเครื่องหมายสงวน (เช่น . หรือ /) ให้ใช้ _ แทน")
         en.append("it contains reserved characters such as . or /; use _ instead")
-    if re.search(r"[ก-ฮ]", s):
-        th.append("รหัสหน่วยงานต้องเป็นอักษรโรมัน")
-        en.append("the agency code must be in roman letters")
+    if not all(part in pattern.groupindex for part in _PARTS):
+        return th, en  # a pattern of its own: only the character rules are known
+    parts = [p for p in re.split(r"[\s_./\\-]+", thai_to_arabic(s)) if p]
+    if len(parts) < len(_PARTS):
+        th.append(f"มี {len(parts)} ส่วน แต่ต้องมี 4 ส่วน คือ ปี พ.ศ. รหัสหน่วยงาน เลขประจำส่วนราชการ และเลขที่หนังสือส่ง")
+        en.append(f"it has {len(parts)} part{'s' if len(parts) != 1 else ''} where 4 are needed: "
+                  "year, agency code, office number, send number")
+        return th, en
+    year, agency = parts[0], parts[1]
+    if not re.fullmatch(r"25\d\d", year):
+        th.append(f"ส่วนแรก ({year}) ต้องเป็นปี พ.ศ. 4 หลัก")
+        en.append(f"the first part ({year}) must be the Buddhist-era year, four digits")
+    if re.search(r"[ก-ฮ]", agency):
+        th.append(f"รหัสหน่วยงาน ({agency}) ต้องเป็นอักษรโรมัน ไม่ใช่อักษรไทย")
+        en.append(f"the agency code ({agency}) must be in roman letters, not Thai")
+    elif not agency.isalpha():
+        th.append(f"ส่วนที่สอง ({agency}) ต้องเป็นรหัสหน่วยงานอักษรโรมัน")
+        en.append(f"the second part ({agency}) must be the agency code in roman letters")
+    if not all(p.isdigit() for p in parts[2:4]):
+        th.append("เลขประจำส่วนราชการและเลขที่หนังสือส่งต้องเป็นตัวเลข")
+        en.append("the office number and the send number must be digits")
     return th, en
 
 
@@ -83,32 +140,34 @@ class Naming:
         expected = (ref.office.split(".") + [ref.number]) if ref and ref.office else None
         cover = cover_letter(mail)
         cover_stem = stem(cover.filename) if cover and cover.filename else None
+        how = _how_to_name(pattern, example_name(pattern, mail, facts))
         out = []
         for att in documents(mail):
-            out += self._check_one(att, att is cover, cover_stem, pattern, expected, facts)
+            out += self._check_one(att, att is cover, cover_stem, pattern, expected, facts, how)
         if not out:
             out.append(finding(self.name, "pass", "ชื่อไฟล์ถูกต้องตามหลักเกณฑ์", "file names follow the naming rule"))
         return out
 
     def _check_one(self, att: Attachment, is_cover: bool, cover_stem: str | None,
-                   pattern: re.Pattern, expected: list[str] | None, facts: LetterFacts) -> list[Finding]:
+                   pattern: re.Pattern, expected: list[str] | None, facts: LetterFacts,
+                   how: tuple[str, str]) -> list[Finding]:
         name = display_name(att)
         if not att.filename:
             return [finding(
                 self.name, "fail",
-                f"ไฟล์ {name} ไม่มีชื่อ กรุณาตั้งชื่อไฟล์ตามหลักเกณฑ์ {_TEMPLATE_TH}",
-                f"file {name} has no name; name it {_TEMPLATE_EN}",
+                f"ไฟล์ {name} ไม่มีชื่อ กรุณาตั้งชื่อไฟล์เป็น {how[0]}",
+                f"file {name} has no name; name it {how[1]}",
                 name,
             )]
         m = pattern.fullmatch(stem(att.filename))
         if m is None:
-            th, en = _hints(att.filename)
+            th, en = _hints(att.filename, pattern)
             why_th = (" (" + ", ".join(th) + ")") if th else ""
             why_en = (" (" + "; ".join(en) + ")") if en else ""
             return [finding(
                 self.name, "fail",
-                f"ชื่อไฟล์ {name} ไม่เป็นไปตามหลักเกณฑ์{why_th} กรุณาตั้งชื่อเป็น {_TEMPLATE_TH}",
-                f"the file name {name} does not follow the naming rule{why_en}; name it {_TEMPLATE_EN}",
+                f"ชื่อไฟล์ {name} ไม่เป็นไปตามหลักเกณฑ์{why_th} กรุณาตั้งชื่อเป็น {how[0]}",
+                f"the file name {name} does not follow the naming rule{why_en}; name it {how[1]}",
                 name,
             )]
         out = []

@@ -13,6 +13,10 @@ def _documents_inside(names: list[str]) -> list[str]:
     return [n for n in names if not n.endswith("/") and n.rsplit(".", 1)[-1].lower() in DOCUMENT_EXTENSIONS]
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class Splitting:
     name = "splitting"
     description = "Cover letter and each enclosure are separate files, not archives"
@@ -42,12 +46,15 @@ class Splitting:
         listed = len(facts.enclosures)
         files = len(documents(mail))
         if listed and files and files < 1 + listed:
+            expected = 1 + listed
             out.append(finding(
                 self.name, "fail",
-                f"หนังสือระบุสิ่งที่ส่งมาด้วย {listed} รายการ แต่ได้รับเพียง {files} ไฟล์ "
+                f"หนังสือระบุสิ่งที่ส่งมาด้วย {listed} รายการ จึงควรแนบ {expected} ไฟล์ "
+                f"(หนังสือนำ 1 ไฟล์ และสิ่งที่ส่งมาด้วยรายการละ 1 ไฟล์) แต่ได้รับ {files} ไฟล์ "
                 "กรุณาแยกหนังสือนำและสิ่งที่ส่งมาด้วยแต่ละรายการเป็นไฟล์ละหนึ่งฉบับ",
-                f"the letter lists {listed} enclosure(s) but the mail carries only {files} file(s); "
-                "send the cover letter and each enclosure as a file of its own",
+                f"the letter lists {_count(listed, 'enclosure')}, so {expected} files were expected "
+                f"(one for the cover letter and one for each enclosure), but the mail carries "
+                f"{_count(files, 'file')}; send the cover letter and each enclosure as a file of its own",
             ))
         if not out:
             out.append(finding(self.name, "pass", "แยกไฟล์หนังสือนำและสิ่งที่ส่งมาด้วยถูกต้อง", "cover letter and enclosures are separate files"))

@@ -114,9 +114,14 @@ def test_missing_registrar_certificate_keeps_letter_sealed_quarantined_and_alert
     assert files_containing(d.data_dir, MARKER) == []
     assert log_lines_containing(d, MARKER) == []
 
+    # status and check-config say which units are in that state (issue 14, item 15).
+    gap = "1 unit(s) with classified mail have no registrar certificate (saraban.latkrabang)"
+    assert gap in d.cli("status").stdout and gap in d.cli("check-config").stderr
+
     # A registrar certificate arrives: delivery resumes by itself, the hold is released.
     add_registrar(d)
     wait_processed(d, registrar=1)
+    assert "no registrar certificate" not in d.cli("status").stdout
     assert len(maildir(d, "latkrabang.secret")) == 1
     assert d.status()["quarantine"] == {"released": 1}
 

@@ -40,8 +40,9 @@ def test_executable_rejection_names_the_file(notice_daemon, sink):
 def test_header_injection_in_subject_and_reply_to_stays_text(notice_daemon, sink):
     evil = "ขอเชิญประชุม\r\nBcc: victim@example.org\r\nX-Injected: yes"
     encoded = "=?utf-8?B?" + base64.b64encode(evil.encode()).decode() + "?="
+    # No เรื่อง in the body: the register (and the notice) take the mail subject.
     raw = re.sub(rb"Subject: [^\r\n]*(\r\n[ \t][^\r\n]*)*", f"Subject: {encoded}".encode(),
-                 letter(), count=1)
+                 letter(body="ส่งหนังสือตามแนบ\n"), count=1)
     assert encoded.encode() in raw
     name = base64.b64encode(b"x\r\nBcc: other@example.org").decode()
     raw = raw.replace(b"MIME-Version", f"Reply-To: =?utf-8?B?{name}?= <clerk@dds.example.go.th>\r\n"

@@ -92,7 +92,15 @@ def test_without_smarthost_notices_are_held_then_released(daemon_factory, sink):
     status = d.wait_idle()  # held notices do not keep the outbox busy
     assert status["outbox"]["notice"] == {"held": 1}
     assert status["notices"]["smarthost"] is None
-    assert "NO SMARTHOST" in d.cli("status").stdout
+    # Nobody is left guessing: status, the start-up log and check-config all say it.
+    text = d.cli("status").stdout
+    assert "notices    held: no smarthost (see WARNING)" in text
+    assert "WARNING    notices are held: no smarthost is configured" in text
+    assert "senders get no acknowledgement" in text
+    assert [e for e in d.events() if e.get("event") == "notices_held"]
+    checked = d.cli("check-config")
+    assert "warning: notices are held: no smarthost is configured" in checked.stderr
+    assert "1 warning(s)" in checked.stderr
     refused = d.cli("notices", "release", check=False)
     assert refused.returncode == 1 and "no smarthost" in refused.stderr
     d.stop()

@@ -1,4 +1,5 @@
 """Each rule on hand-built mails: what the sender is told."""
+import datetime as dt
 import re
 
 import pytest
@@ -160,8 +161,32 @@ def test_naming_sub_office_number():
 
 def test_naming_message_explains_the_pattern():
     [f] = only("naming", mail(att("2566 BMA 0403 276.pdf")), LetterFacts())
-    assert "ปีพ.ศ." in f.message_th and "_" in f.message_th
-    assert "spaces" in f.message_en and "2567_BMA_0403_276.pdf" in f.message_en
+    assert "ปี พ.ศ." in f.message_th and "_" in f.message_th
+    assert "spaces" in f.message_en and "2567_dds_0403_276.pdf" in f.message_en
+
+
+@pytest.mark.parametrize("name, th, en", [
+    # issue 14 item 7: a name with no structure is told so, not "roman letters"
+    ("scan.pdf", "มี 1 ส่วน แต่ต้องมี 4 ส่วน", "it has 1 part where 4 are needed"),
+    ("หนังสือเชิญประชุม.pdf", "มี 1 ส่วน แต่ต้องมี 4 ส่วน", "it has 1 part where 4 are needed"),
+    ("2569_กท_0403_276.pdf", "รหัสหน่วยงาน (กท) ต้องเป็นอักษรโรมัน", "the agency code (กท) must be in roman letters"),
+    ("69_dds_0403_276.pdf", "ส่วนแรก (69) ต้องเป็นปี พ.ศ. 4 หลัก", "the first part (69) must be the Buddhist-era year"),
+])
+def test_naming_says_what_is_wrong_and_shows_one_example_from_the_letter(name, th, en):
+    facts = LetterFacts(reference="กท 0403/ว 276", letter_date=dt.date(2024, 12, 22))
+    [f] = only("naming", mail(att(name)), facts)
+    assert th in f.message_th and en in f.message_en
+    example = "2567_dds_0403_276.pdf"  # the letter's year and ที่, the sender's own code
+    assert f"เช่น {example}" in f.message_th and f"e.g. {example}" in f.message_en
+    assert "must be in roman letters" not in f.message_en or "กท" in name
+    assert "BMA" not in f.message_th + f.message_en  # one example, not three
+    assert only("naming", mail(att(example)), facts) == []  # the example passes the rule
+
+
+def test_naming_with_a_pattern_of_its_own_quotes_the_pattern():
+    settings = RuleSettings(filename_pattern=r"^(?P<agency>[A-Z]+)-(?P<number>\d+)$")
+    [f] = only("naming", mail(att("2567_dds_0403_276.pdf")), LetterFacts(), settings)
+    assert settings.filename_pattern in f.message_en and "2567_" not in f.message_en.split("pattern")[-1]
 
 
 def test_naming_pattern_is_configurable():
@@ -188,6 +213,15 @@ def test_archive_holding_documents():
 def test_archives_we_cannot_open(sniffed, name):
     [f] = only("splitting", mail(att("c.pdf"), att(name, sniffed=sniffed, data=b"Rar!\x1a\x07\x00")))
     assert f.attachment == name
+
+
+def test_missing_enclosure_files_are_counted_in_a_clerks_words():
+    facts = LetterFacts(enclosures=("แบบฟอร์ม",))
+    [f] = only("splitting", mail(att("2567_dds_0403_276.pdf")), facts)
+    assert f.message_en.startswith("the letter lists 1 enclosure, so 2 files were expected "
+                                   "(one for the cover letter and one for each enclosure), but the mail carries 1 file;")
+    assert "จึงควรแนบ 2 ไฟล์ (หนังสือนำ 1 ไฟล์ และสิ่งที่ส่งมาด้วยรายการละ 1 ไฟล์) แต่ได้รับ 1 ไฟล์" in f.message_th
+    assert "(s)" not in f.message_en
 
 
 def test_single_file_when_letter_lists_several_enclosures():

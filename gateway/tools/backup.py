@@ -1,0 +1,149 @@
+"""`saraban-gateway backup create FILE` / `backup restore FILE`: the register database,
+the vault, the sealed (classified) letters, the keys and the audit trail in one
+archive, and back.
+
+What is in it is what the gateway cannot rebuild: the database (receive numbers,
+findings, outbox), `vault/` (every letter byte for byte, content-addressed),
+`secret/` (sealed ลับ/ลับมาก letters; still encrypted in the archive), `keys/` (the
+gateway's private key: without it sealed letters cannot be opened, so the archive is
+as secret as the key store), `audit/`, and `spool/new|failed` (accepted letters not
+yet finished). Left out: `spool/tmp` (half-written, removed at start-up anyway) and
+`metrics/`; the unit folders only with --folders (they are filed copies; a
+deployment filing into IMAP has none).
+
+Restore goes into an empty data directory only, with the daemon stopped, and checks
+what it restored: every vault file's name is its SHA-256, the database opens and
+holds the number of entries the manifest says."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+
+from gateway.config.settings import Settings
+from gateway.tools.common import ToolError, friendly, settings_of
+from storage.backup import copy_sqlite, count_letters, sqlite_path
+
+DIRECTORIES = ("vault", "secret", "keys", "audit", "spool/new", "spool/failed")
+DATABASE = "saraban.db"
+MANIFEST = "manifest.json"
+
+
+def _database_file(settings: Settings) -> Path:
+    path = sqlite_path(settings.database_url)
+    if path is None:
+        raise ToolError("the register is in PostgreSQL: back it up with pg_dump (docs/install.md, "
+                        "'Backup and restore'); this command then saves the files with --files-only")
+    return path
+
+
+def create(settings: Settings, target: Path, folders: bool = False, files_only: bool = False) -> dict:
+    data_dir = settings.data_dir
+    directories = list(DIRECTORIES) + (["folders"] if folders else [])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="saraban-backup-") as tmp:
+        manifest = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    "data_dir": str(data_dir), "directories": [], "database": None, "letters": None}
+        if not files_only:
+            source = _database_file(settings)
+            if not source.exists():
+                raise ToolError(f"no database at {source}: nothing has been registered here yet")
+            # First the database, then the files: a letter's vault file is written before
+            # its registration commits, so every file the copy names is in the archive.
+            copy = Path(tmp) / DATABASE
+            copy_sqlite(source, copy)
+            manifest["database"] = DATABASE
+            manifest["letters"] = count_letters(copy)
+        partial = target.with_name(f".{target.name}.partial")
+        with tarfile.open(partial, "w:gz") as tar:
+            if not files_only:
+                tar.add(Path(tmp) / DATABASE, arcname=DATABASE)
+            for name in directories:
+                path = data_dir / name
+                if path.is_dir():
+                    tar.add(path, arcname=name)
+                    manifest["directories"].append(name)
+            info = tarfile.TarInfo(MANIFEST)
+            body = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
+            info.size, info.mtime, info.mode = len(body), int(dt.datetime.now().timestamp()), 0o600
+            import io
+
+            tar.addfile(info, io.BytesIO(body))
+        with open(partial, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(partial, 0o600)  # it holds the private keys
+        os.replace(partial, target)
+    return manifest
+
+
+def _vault_problems(vault: Path) -> list[str]:
+    bad = []
+    for path in vault.rglob("*"):
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != path.name:
+                bad.append(str(path.relative_to(vault)))
+    return bad
+
+
+def restore(settings: Settings, archive: Path) -> dict:
+    data_dir = settings.data_dir
+    database = sqlite_path(settings.database_url)
+    if database is not None and database.exists() and count_letters(database):
+        raise ToolError(f"{database} already holds a register: restore only into an empty data "
+                        "directory (stop the daemon, move the old one aside, then restore)")
+    busy = [name for name in DIRECTORIES if (data_dir / name).is_dir() and any((data_dir / name).iterdir())]
+    if busy:
+        raise ToolError(f"{data_dir} is not empty ({', '.join(busy)}): restore only into an empty data directory")
+    if not archive.is_file():
+        raise ToolError(f"{archive}: no such backup file")
+    with tarfile.open(archive, "r:gz") as tar:
+        try:
+            manifest = json.load(tar.extractfile(MANIFEST))
+        except KeyError:
+            raise ToolError(f"{archive} is not a saraban-gateway backup (no {MANIFEST})") from None
+        data_dir.mkdir(parents=True, exist_ok=True)
+        members = [m for m in tar.getmembers() if m.name not in (MANIFEST, DATABASE)]
+        tar.extractall(data_dir, members=members, filter="data")  # no absolute paths, no ../
+        if manifest.get("database"):
+            if database is None:
+                raise ToolError("the backup holds a SQLite register but this configuration uses "
+                                "PostgreSQL: restore that with pg_restore (docs/install.md)")
+            partial = database.with_name(f".{database.name}.restore")
+            with tar.extractfile(DATABASE) as src, open(partial, "wb") as dst:
+                dst.write(src.read())
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(partial, database)
+    bad = _vault_problems(data_dir / "vault") if (data_dir / "vault").is_dir() else []
+    if bad:
+        raise ToolError(f"restored, but {len(bad)} vault file(s) do not match their SHA-256: {', '.join(bad[:5])}")
+    letters = count_letters(database) if manifest.get("database") and database else None
+    if manifest.get("letters") is not None and letters != manifest["letters"]:
+        raise ToolError(f"restored database holds {letters} entries, the backup said {manifest['letters']}")
+    return {**manifest, "restored_letters": letters}
+
+
+@friendly
+def cmd_create(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    manifest = create(settings, Path(args.file), args.folders, args.files_only)
+    what = f"{manifest['letters']} register entries, " if manifest["letters"] is not None else ""
+    print(f"wrote {args.file}: {what}{', '.join(manifest['directories']) or 'no data directories'} "
+          f"(keep it as safe as the keys: it holds the gateway's private key)")
+    return 0
+
+
+@friendly
+def cmd_restore(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    result = restore(settings, Path(args.file))
+    what = f"{result['restored_letters']} register entries, " if result["restored_letters"] is not None else ""
+    print(f"restored {args.file} (made {result['created']}) into {settings.data_dir}: {what}"
+          f"{', '.join(result['directories'])}; vault checked. Start the daemon: it finishes what was in hand.")
+    return 0
