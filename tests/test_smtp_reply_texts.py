@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.intake import replies
 
-ALL = [replies.UNKNOWN_UNIT, replies.NO_RELAY, replies.TOO_MANY_RECIPIENTS, replies.TOO_BIG,
+ALL = [replies.UNKNOWN_UNIT, replies.TOO_MANY_RECIPIENTS, replies.TOO_BIG,
        replies.SPOOL_FAILED, replies.TOP_SECRET, replies.LINE_TOO_LONG, replies.TOO_BUSY,
        replies.queued("20261129T011500-000001"), replies.no_relay("bangkok.go.th")]
 
@@ -23,3 +23,23 @@ def test_thai_only_when_asked_for():
 
 def test_relaying_denied_says_which_domain_is_served():
     assert "saraban.*@bangkok.go.th" in replies.no_relay("bangkok.go.th")
+
+
+def test_over_smtp_english_unless_the_client_asks_for_utf8(daemon):
+    from tests.letters import letter
+
+    with daemon.smtp() as client:
+        client.ehlo("client.example")
+        client.mail("saraban.dds@bangkok.go.th")
+        code, text = client.rcpt("someone@gmail.com")
+        assert code == 550 and text.isascii() and b"saraban.*@bangkok.go.th" in text
+    top_secret = letter(subject="ลับที่สุด เรื่อง ทดสอบ")
+    for options, thai in (([], False), (["SMTPUTF8"], True)):
+        with daemon.smtp() as client:
+            client.ehlo("client.example")
+            client.mail("saraban.dds@bangkok.go.th", options)
+            client.rcpt("saraban.latkrabang@bangkok.go.th")
+            code, text = client.data(top_secret)
+        assert code == 550
+        assert ("ลับที่สุด".encode() in text) is thai
+        assert text.isascii() is not thai

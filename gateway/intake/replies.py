@@ -47,9 +47,6 @@ def no_relay(domain: str) -> str:
 
 UNKNOWN_UNIT = reply(550, "5.1.1", "ไม่มีที่อยู่สารบรรณนี้ในระบบ",
                      "no such saraban address here; check the unit's address in the BMA list")
-NO_RELAY = reply(550, "5.7.1", "ระบบนี้รับเฉพาะหนังสือถึงที่อยู่สารบรรณ",
-                 "relaying denied: this gateway accepts letters only for the saraban.* addresses of its domain")
-WRONG_DOMAIN = NO_RELAY
 TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกินไป กรุณาส่งแยก",
                             "too many recipients in one message; send the rest in another message")
 TOO_BIG = reply(552, "5.3.4", "ข้อความใหญ่เกินกำหนด",

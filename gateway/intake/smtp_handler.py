@@ -53,13 +53,13 @@ class IntakeHandler:
         if not local or domain.lower() != self.domain:
             self.on_refused("relay", {})
             log.info("rcpt_refused", rcpt=address, reason="relay", peer=_peer(session))
-            return replies.NO_RELAY
+            return replies.no_relay(self.domain)
         unit = self._directory().lookup(address)
         if unit is None:
             reason = "unknown_unit" if is_saraban_address(local.lower()) else "relay"
             self.on_refused(reason, {})
             log.info("rcpt_refused", rcpt=address, reason=reason, peer=_peer(session))
-            return replies.UNKNOWN_UNIT if reason == "unknown_unit" else replies.NO_RELAY
+            return replies.UNKNOWN_UNIT if reason == "unknown_unit" else replies.no_relay(self.domain)
         envelope.rcpt_tos.append(f"{unit.address}@{self.domain}")
         envelope.rcpt_options.append(rcpt_options)
         return "250 2.1.5 OK"

@@ -197,7 +197,7 @@ class SarabanSMTP(SMTP):
 
     # -- replies -----------------------------------------------------------------------
 
-    async def push(self, status: str | bytes) -> None:
+    async def push(self, status: str | bytes, *, utf8: bool | None = None) -> None:
         if isinstance(status, bytes):  # AUTH challenges come as bytes
             await super().push(status)
             return
@@ -205,7 +205,11 @@ class SarabanSMTP(SMTP):
             if status.startswith(prefix):
                 status = text
                 break
-        if not self.enable_SMTPUTF8 and not status.isascii():
+        if utf8 is None:
+            utf8 = self.enable_SMTPUTF8 and getattr(self.envelope, "smtp_utf8", False)
+        if utf8:
+            status = replies.in_thai(status)  # RFC 6531: this client asked for UTF-8
+        elif not status.isascii():
             status = replies.english_only(status)  # aiosmtpd would raise UnicodeEncodeError
         await super().push(status)
 
@@ -298,9 +302,11 @@ class SarabanSMTP(SMTP):
                 status = await self._call_handler_hook("DATA")
             finally:
                 self._committing = False
+            utf8 = getattr(self.envelope, "smtp_utf8", False)
             self._set_post_data_state()
             self._reset_timeout()
-            await self.push("250 OK" if status is MISSING else status)
+            status = "250 OK" if status is MISSING else status
+            await self.push(status, utf8=utf8)  # the envelope, and its SMTPUTF8, is reset
         finally:
             sink.discard()  # after a commit this only closes; otherwise nothing is left
 
