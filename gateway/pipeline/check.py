@@ -103,11 +103,10 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
         return Checked(None, facts, findings, sealed.raw_ref, classified=sealed)
     if mail is None:
         finding = parse_failure(error)
-        if arrival.smime or secret.looks_classified(entry.raw):
-            facts = LetterFacts(secrecy="confidential")
-            sealed = secret.seal_letter(services, entry, arrival, None, facts, [finding])
-            return Checked(None, facts, [finding], sealed.raw_ref, parse_error=str(error), classified=sealed)
-        return Checked(None, LetterFacts(), [finding], services.vault.put(entry.raw), parse_error=str(error))
+        # Fail closed: what could not be read is sealed as at least ลับ, never kept plain.
+        facts = LetterFacts(secrecy=secret.unreadable_secrecy(entry.raw))
+        sealed = secret.seal_letter(services, entry, arrival, None, facts, [finding])
+        return Checked(None, facts, [finding], sealed.raw_ref, parse_error=str(error), classified=sealed)
     facts, findings = judge(services, entry, arrival, mail)
     if secret.is_classified(facts):
         sealed = secret.seal_letter(services, entry, arrival, mail, facts, findings)

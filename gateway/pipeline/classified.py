@@ -15,10 +15,8 @@ The pipeline calls, in order:
 from __future__ import annotations
 
 import dataclasses
-import email.parser
-import email.policy
+import email.message
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
 
 import structlog
 
@@ -26,11 +24,11 @@ from gateway.pipeline.parse import sender_display_name
 from gateway.secrecy.envelope import decrypt_incoming, is_encrypted_smime
 from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.keys import KeyStore
+from gateway.secrecy.markings import classify_headers, raw_headers
 from gateway.secrecy.sealed_store import SealedStore
 from gateway.secrecy.vault_crypto import shred
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
-from rules.markings import classify_secrecy_text
 from rules.model import Finding, LetterFacts, ParsedMail
 from storage.fsync import fsync_dir
 
@@ -41,7 +39,7 @@ CLASSIFIED = ("confidential", "secret", "top_secret")
 # are in the plaintext register and quarantine; any other rule's text is sealed.
 _SAFE_MESSAGES = {"top_secret", "unit_directory", "smime_undecryptable", "registrar_certificate",
                   "classified_opaque", "no_document", "mime_parse"}
-_HEADERS = ("subject", "x-secrecy", "x-saraban-secrecy", "x-classification")
+_SMIME_TYPES = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
 
 
 @dataclass
@@ -75,8 +73,20 @@ def store_for(services: Services) -> SealedStore:
     return SealedStore(data_dir, KeyStore.for_data_dir(data_dir))
 
 
+def _smime_by_header(raw: bytes) -> bool:
+    """The top-level Content-Type, from the header block alone: parsing the whole
+    message here would recurse (~1,000 nested multiparts) outside the parser's guard."""
+    try:
+        value = next((v for k, v in raw_headers(raw) if k.lower() == "content-type"), "")
+    except Exception:
+        return False
+    message = email.message.Message()
+    message["Content-Type"] = value.replace("\r", " ").replace("\n", " ")
+    return message.get_content_type() in _SMIME_TYPES
+
+
 def open_arrival(services: Services, entry: SpoolEntry) -> Arrival:
-    if not is_encrypted_smime(entry.raw):
+    if not _smime_by_header(entry.raw) or not is_encrypted_smime(entry.raw):
         return Arrival(entry.raw)
     try:
         return Arrival(decrypt_incoming(entry.raw, store_for(services).keystore), smime=True)
@@ -85,27 +95,16 @@ def open_arrival(services: Services, entry: SpoolEntry) -> Arrival:
         return Arrival(entry.raw, smime=True, error=str(exc))
 
 
-def looks_classified(raw: bytes) -> bool:
-    """A ลับ marking in the header block: for messages the parser could not read."""
-    try:
-        head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw[:65536] else raw.split(b"\n\n", 1)[0]
-        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head[:262144])
-    except Exception:
-        return False
-    for name in _HEADERS:
-        for value in headers.get_all(name) or []:
-            try:
-                text = str(make_header(decode_header(value)))
-            except Exception:
-                text = str(value)
-            if classify_secrecy_text(text) in CLASSIFIED:
-                return True
-    return False
+def unreadable_secrecy(raw: bytes) -> str:
+    """The level of a message the parser could not read: what its headers say, and at
+    least ลับ (confidential) since nothing else of it could be looked at."""
+    found = classify_headers(raw)
+    return found.level if found.level != "none" else "confidential"
 
 
 def classify(mail: ParsedMail, facts: LetterFacts, arrival: Arrival) -> LetterFacts:
-    """At least ลับ for S/MIME arrivals and for letters with a password-protected PDF
-    (classified-opaque: the gateway cannot read it, so it cannot say it is not secret)."""
+    """At least ลับ for S/MIME arrivals. (Markings, password-protected and unreadable
+    PDFs are rules/markings.py `read_classification`'s, already in `facts`.)"""
     if facts.secrecy in CLASSIFIED:
         return facts
     if arrival.smime or is_opaque(mail):
