@@ -135,6 +135,10 @@ def classified_cases() -> dict[str, tuple[str, bytes]]:
     }
 
 
+ORDINARY = "ORDINARY-LETTER-7731"  # in the letters that are rightly kept in plaintext
+
+
 def idiom_letter() -> bytes:
     """`ลับ ๆ ล่อ ๆ` (furtively) starting the body: not a marking."""
-    return _plain(body=f"ลับ ๆ ล่อ ๆ อยู่หน้าสำนักงาน ขอให้ตรวจสอบ {MARKER}\n" + BODY)
+    return _plain(subject=SUBJECT.replace(MARKER, ORDINARY),
+                  body=f"ลับ ๆ ล่อ ๆ อยู่หน้าสำนักงาน ขอให้ตรวจสอบ {ORDINARY}\n" + BODY.replace(MARKER, ORDINARY))

@@ -12,7 +12,7 @@ from tests.classified.helpers import (
     MARKER, add_registrar, db_rows, files_containing, log_lines_containing, make_gateway_key, maildir,
 )
 from tests.daemon import Daemon, write_config
-from tests.hostile.markings_cases import classified_cases, idiom_letter, nested, top_secret_cases
+from tests.hostile.markings_cases import ORDINARY, classified_cases, idiom_letter, nested, top_secret_cases
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 
@@ -90,6 +90,9 @@ def test_classified_letters_marked_oddly_are_sealed_and_the_idiom_is_not(tmp_pat
         d.wait_idle()
         [(secrecy, book)] = db_rows(d, "select secrecy, book from letters where queue_id = ?", qid)
         assert (secrecy, book) == ("none", "general")
-        assert len(maildir(d, "latkrabang")) == 1
+        [ordinary] = maildir(d, "latkrabang")
+        # The search finds what is there: the ordinary letter's marker, in its folder copy.
+        assert str(ordinary.relative_to(d.data_dir)) in files_containing(d.data_dir, ORDINARY)
+        _nothing_in_plaintext(d, tmp)
     finally:
         d.stop()
