@@ -25,6 +25,14 @@ from rules.markings import decode_header_text
 from rules.model import Attachment, ParsedMail
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
+# Multipart containers a letter may have (real ones have 1-3). ~1,000 nested ones make
+# the stdlib parser recurse past Python's limit after seconds of work: refused up front.
+MAX_MULTIPARTS = 200
+_MULTIPART = re.compile(rb"(?im)^content-type:\s*multipart/")
+
+
+class MimeTooDeep(ValueError):
+    """More multipart containers than any letter has: not parsed, sealed unread."""
 SNIFF_BYTES = 1 << 20
 
 _magic = magic.Magic(mime=True)
@@ -181,6 +189,9 @@ class _StdlibParsed:
 
 def parse_mail(raw: bytes, envelope_sender: str = "",
                pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf) -> ParsedMail:
+    containers = len(_MULTIPART.findall(raw))
+    if containers > MAX_MULTIPARTS:
+        raise MimeTooDeep(f"{containers} multipart containers (at most {MAX_MULTIPARTS} are read)")
     try:
         parsed = mailparser.parse_from_bytes(raw)
     except Exception as exc:  # mail-parser's own bugs on hostile input
