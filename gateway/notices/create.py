@@ -7,24 +7,24 @@ loop_guard.py) still gets its item, in state `suppressed` with the reason, so th
 decision is visible in `status` and is not taken again after a crash."""
 from __future__ import annotations
 
-import datetime as dt
 import email.parser
 import email.policy
 import email.utils
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from gateway.notices.loop_guard import suppression_reason
 from gateway.sender.policy import notice_refusal
 from gateway.notices.sanitize import clean_address, clean_references, clean_message_id, clean_text
 from rules.model import Finding
 from storage.models import Letter, OutboxItem
+from storage.notices import notices_in_last_hour
 from storage.outbox import add_once, find_item
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gateway.units.directory import Unit
     from gateway.pipeline.check import Checked
     from gateway.service.services import Services
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("gateway.notices")
 
 KIND = "notice"
-COUNTED_STATES = ("pending", "done", "dead", "held")  # notices that went or will go out
 MAX_FINDINGS = 20
 
 
@@ -143,26 +142,14 @@ def rate_keys(address: str | None) -> tuple[str | None, str | None]:
     return f"{local.split('+', 1)[0]}@{domain}", domain
 
 
-def _recent(session: Session, field: str, value: str) -> int:
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
-    return session.scalar(
-        select(func.count()).select_from(OutboxItem).where(
-            OutboxItem.kind == KIND,
-            OutboxItem.created_at >= since,
-            OutboxItem.state.in_(COUNTED_STATES),
-            OutboxItem.payload[field].as_string() == value,
-        )
-    ) or 0
-
-
 def sent_last_hour(session: Session, to: str) -> int:
     """Notices to this address in the past hour, whatever +tag each one carried."""
     key, _ = rate_keys(to)
-    return _recent(session, "rate_key", key) if key else 0
+    return notices_in_last_hour(session, "rate_key", key) if key else 0
 
 
 def sent_last_hour_to_domain(session: Session, domain: str | None) -> int:
-    return _recent(session, "rate_domain", domain) if domain else 0
+    return notices_in_last_hour(session, "rate_domain", domain) if domain else 0
 
 
 def incoming_headers(checked: "Checked", entry: "SpoolEntry") -> tuple[tuple[str, str], ...]:
