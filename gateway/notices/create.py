@@ -23,7 +23,7 @@ from storage.notices import notices_in_last_hour
 from storage.outbox import add_once, find_item
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from storage.db import Session  # the transaction the pipeline holds
 
     from gateway.units.directory import Unit
     from gateway.pipeline.check import Checked
