@@ -26,11 +26,11 @@ from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.keys import KeyStore
 from gateway.secrecy.markings import classify_headers, raw_headers
 from gateway.secrecy.sealed_store import SealedStore
-from gateway.secrecy.vault_crypto import shred
+from gateway.secrecy.vault_crypto import decrypt_blob, encrypt_blob, shred
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from rules.model import Finding, LetterFacts, ParsedMail
-from storage.fsync import fsync_dir
+from storage.fsync import fsync_dir, write_durably
 
 log = structlog.get_logger("gateway.pipeline.classified")
 
@@ -199,3 +199,42 @@ def finish_spool(services: Services, queue_id: str) -> None:
             fsync_dir(services.spool.new)
         return
     services.spool.remove(queue_id)
+
+
+SEALED_MAGIC = b"SGV1"
+
+
+def park(services: Services, queue_id: str) -> None:
+    """Move an entry that keeps failing to `spool/failed/`, sealed: the gateway could not
+    tell what the letter is, so it may be classified (fail closed). The parked file is
+    an SGV1 blob to the gateway key and the plaintext spool file is shredded. Without a
+    gateway key nothing can be sealed and it is parked as it came (docs/secrecy.md)."""
+    spool = services.spool
+    source = spool.new / f"{queue_id}.msg"
+    try:
+        data = source.read_bytes()
+        blob = encrypt_blob(data, store_for(services).keystore)
+    except FileNotFoundError:
+        return
+    except SecrecyError as exc:
+        log.warning("parked_unsealed", queue_id=queue_id, error=str(exc))
+        spool.park(queue_id)
+        return
+    write_durably(spool.failed / f"{queue_id}.msg", (blob,), tmp_dir=spool.tmp, mode=0o600)
+    if shred(source):
+        fsync_dir(spool.new)
+    log.info("parked_sealed", queue_id=queue_id)
+
+
+def unpark(services: Services, queue_id: str) -> None:
+    """Put a parked entry back in `spool/new/` for the pipeline, opening it if sealed."""
+    spool = services.spool
+    parked = spool.failed / f"{queue_id}.msg"
+    blob = parked.read_bytes()
+    if not blob.startswith(SEALED_MAGIC):
+        spool.unpark(queue_id)
+        return
+    data = decrypt_blob(blob, store_for(services).keystore)
+    write_durably(spool.new / f"{queue_id}.msg", (data,), tmp_dir=spool.tmp)
+    parked.unlink()
+    fsync_dir(spool.failed)
