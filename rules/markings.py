@@ -264,12 +264,20 @@ def _marked_lines(text: str, region: bool = True) -> list[str]:
     in the first TOP_LINES and last BOTTOM_LINES lines when `region`."""
     lines = [line.strip() for line in normalise_thai(text).splitlines()]
     lines = [line for line in lines if line]
+    alone = [bool(_MARKING_LINE.match(line)) for line in lines]
     parts: list[str] = []
     for n, line in enumerate(lines):
-        if _MARKING_LINE.match(line):
-            parts.append(line)
+        edge = not region or n < TOP_LINES or n >= len(lines) - BOTTOM_LINES
+        if alone[n]:
+            # Mid-page, ลับที่สุด / ลับมาก / ลับ one per line is a list of the levels (a
+            # circular about them), not a marking: two such lines in a row of
+            # different secrecy words say so.
+            run = [lines[i] for i in range(max(0, n - 1), min(len(lines), n + 2)) if alone[i]]
+            levels = {w for r in run for w in _tokens_in(r, _SECRECY_TOKEN, _SECRECY_WORDS)}
+            if edge or len(levels) < 2:
+                parts.append(line)
             continue
-        if region and not (n < TOP_LINES or n >= len(lines) - BOTTOM_LINES):
+        if not edge:
             continue
         m = _LINE_START.match(line)
         if m:  # "ด่วนที่สุด บันทึกข้อความ" (seed 000), "ลับเรื่อง ...": the marking starts the line

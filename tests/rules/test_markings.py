@@ -139,3 +139,10 @@ def test_what_cannot_be_read_is_at_least_confidential():
         found = read_classification(mail)
         assert (found.level, found.certain) == ("confidential", False)
     assert read_classification(_mail(attachments=[_att(error="PdfReadError: EOF marker not found")])).level == "none"
+
+
+def test_a_list_of_the_levels_mid_letter_is_a_mention_not_a_marking():
+    prose = "\n".join(f"ข้อ {n} ข้อความของหนังสือเวียน" for n in range(20))
+    listing = "ชั้นความลับมี 3 ชั้น ได้แก่\nลับที่สุด\nลับมาก\nลับ\n"
+    assert secrecy_in_letter(prose + "\n" + listing + prose) == "none"
+    assert secrecy_in_letter(prose + "\nลับที่สุด\n" + prose) == "top_secret"  # one alone still is
