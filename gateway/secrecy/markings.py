@@ -83,6 +83,15 @@ def classify_raw(raw: bytes, pdf_reader=None) -> Classification:
 _LENGTH = struct.Struct(">Q")
 
 
+def _read_spool_file(payload: bytes) -> bytes:
+    """`<offset>:<path>`: the message in a file, after `offset` bytes of something else
+    (a spool draft's envelope line)."""
+    offset, _, path = payload.partition(b":")
+    with open(os.fsdecode(path), "rb") as handle:
+        handle.seek(int(offset))
+        return handle.read()
+
+
 def _worker_main() -> None:
     """`python -m gateway.secrecy.markings`: read requests (kind byte, length, payload)
     on stdin, answer one JSON line each on stdout, until stdin closes."""
@@ -106,7 +115,7 @@ def _worker_main() -> None:
         kind, (size,) = head[:1], _LENGTH.unpack(head[1:])
         payload = stdin.read(size)
         try:
-            raw = Path(payload.decode("utf-8", "surrogateescape")).read_bytes() if kind == b"P" else payload
+            raw = _read_spool_file(payload) if kind == b"P" else payload
             found = classify_raw(raw)
         except MemoryError:
             found = uncertain("too large to read")
@@ -151,7 +160,7 @@ class DataCheck:
         self.timeout = timeout
         self.max_workers = max(1, workers)
         self._idle: list[_Worker] = []
-        self._started = 0
+        self._spawned: list[_Worker] = []  # every worker started, for close()
         self._free: asyncio.Semaphore | None = None
 
     async def _spawn(self) -> _Worker:
@@ -161,13 +170,18 @@ class DataCheck:
             stderr=asyncio.subprocess.DEVNULL,
             cwd=str(Path(__file__).resolve().parents[2]),
         )
-        return _Worker(proc)
+        worker = _Worker(proc)
+        self._spawned = [w for w in self._spawned if w.proc.returncode is None] + [worker]
+        return worker
 
-    async def classify(self, raw: bytes | Path) -> Classification:
-        if isinstance(raw, Path):  # a spool file written while DATA streamed in
+    async def classify(self, raw: bytes | Path, offset: int = 0) -> Classification:
+        """`raw` the message, or a file holding it from byte `offset` on (a spool draft
+        written while DATA streamed in: the worker reads it, the supervisor does not)."""
+        if isinstance(raw, Path):
             with open(raw, "rb") as handle:
+                handle.seek(offset)
                 quick = classify_headers(handle.read(HEADER_READ))
-            kind, payload = b"P", os.fsencode(str(raw))
+            kind, payload = b"P", b"%d:" % offset + os.fsencode(str(raw))
         else:
             quick = classify_headers(raw)
             kind, payload = b"B", bytes(raw)
@@ -190,10 +204,21 @@ class DataCheck:
             self._idle.append(worker)
             return highest(quick, found)
 
+    async def aclose(self) -> None:
+        """End every worker and wait for it (their pipes are closed with the loop's help)."""
+        workers = list(self._spawned)
+        self.close()
+        for worker in workers:
+            await worker.proc.wait()
+            for pipe in (worker.proc.stdin,):
+                if pipe is not None:
+                    pipe.close()
+
     def close(self) -> None:
-        for worker in self._idle:
+        for worker in self._spawned:
             worker.kill()
         self._idle.clear()
+        self._spawned.clear()
 
 
 if __name__ == "__main__":
