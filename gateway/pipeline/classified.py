@@ -95,6 +95,19 @@ def open_arrival(services: Services, entry: SpoolEntry) -> Arrival:
         return Arrival(entry.raw, smime=True, error=str(exc))
 
 
+def marked_in_headers(raw: bytes) -> bool:
+    return classify_headers(raw).level != "none"
+
+
+def can_seal(services: Services) -> bool:
+    """Whether a gateway key exists to seal with."""
+    try:
+        store_for(services).keystore.current_fingerprint()
+    except SecrecyError:
+        return False
+    return True
+
+
 def unreadable_secrecy(raw: bytes) -> str:
     """The level of a message the parser could not read: what its headers say, and at
     least ลับ (confidential) since nothing else of it could be looked at."""
