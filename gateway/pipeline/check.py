@@ -90,7 +90,7 @@ def read_entry(services: Services, entry: SpoolEntry,
 
 
 def judge(services: Services, entry: SpoolEntry, arrival: secret.Arrival, mail: ParsedMail) -> tuple[LetterFacts, list[Finding]]:
-    facts = secret.classify(mail, extract_facts(mail), arrival)
+    facts = secret.classify(mail, extract_facts(mail), arrival, can_seal=secret.can_seal(services))
     return facts, run_rules(mail, facts, services.rule_settings)
 
 

@@ -29,6 +29,7 @@ from gateway.secrecy.sealed_store import SealedStore
 from gateway.secrecy.vault_crypto import decrypt_blob, encrypt_blob, shred
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
+from rules.markings import read_classification
 from rules.model import Finding, LetterFacts, ParsedMail
 from storage.fsync import fsync_dir, write_durably
 
@@ -115,10 +116,17 @@ def unreadable_secrecy(raw: bytes) -> str:
     return found.level if found.level != "none" else "confidential"
 
 
-def classify(mail: ParsedMail, facts: LetterFacts, arrival: Arrival) -> LetterFacts:
+def classify(mail: ParsedMail, facts: LetterFacts, arrival: Arrival, can_seal: bool = True) -> LetterFacts:
     """At least ลับ for S/MIME arrivals. (Markings, password-protected and unreadable
-    PDFs are rules/markings.py `read_classification`'s, already in `facts`.)"""
+    PDFs are rules/markings.py `read_classification`'s, already in `facts`.)
+
+    A gateway with no key at all cannot seal: a letter that is ลับ only because part
+    of it could not be read (not marked, not S/MIME, no password PDF) is then handled
+    as it was before fail-closed reading, rather than parked."""
     if facts.secrecy in CLASSIFIED:
+        if not can_seal and not arrival.smime and not is_opaque(mail) and not read_classification(mail).certain:
+            log.warning("uncertain_not_sealed", reason="no gateway key")
+            return dataclasses.replace(facts, secrecy="none")
         return facts
     if arrival.smime or is_opaque(mail):
         return dataclasses.replace(facts, secrecy="confidential")
