@@ -111,7 +111,7 @@ def retry_parked_for_storage(services: Services) -> int:
             with services.db.session() as session:
                 if not return_parked_for_storage(session, queue_id):
                     continue
-                services.spool.unpark(queue_id)
+                secret.unpark(services, queue_id)  # opens it if it was parked sealed
         except OSError as exc:
             log.warning("unpark_failed", queue_id=queue_id, error=str(exc))
             continue

@@ -22,12 +22,12 @@ def services(tmp_path):
 
 
 def _fail_until_parked(services, qid, monkeypatch):
-    def disk_full(*_args, **_kwargs):
-        raise OSError(28, "No space left on device")
+    def bug(*_args, **_kwargs):  # not the disk (that waits, never parks): a fault of ours
+        raise ValueError("a bug in the pipeline")
 
     with monkeypatch.context() as patch:
-        patch.setattr(services.vault, "put", disk_full)
-        patch.setattr("gateway.pipeline.classified.SealedStore.put", disk_full)
+        patch.setattr(services.vault, "put", bug)
+        patch.setattr("gateway.pipeline.classified.SealedStore.put", bug)
         for _ in range(services.settings.pipeline.max_attempts):
             process_safely(services, qid)
 
@@ -42,7 +42,7 @@ def test_a_failing_classified_letter_is_parked_sealed_and_reprocessed(services, 
     assert parked.read_bytes()[:4] == b"SGV1"
     assert files_containing(services.settings.data_dir, MARKER) == []  # spool/new shredded too
 
-    result = reprocess(services, qid, "disk extended")
+    result = reprocess(services, qid, "bug fixed")
     assert result["was"] == "parked" and result["state"] == "done"
     assert services.spool.parked() == [] and services.spool.pending() == []
     assert files_containing(services.settings.data_dir, MARKER) == []  # now sealed as ลับ
