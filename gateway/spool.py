@@ -217,6 +217,12 @@ class SpoolDraft:
         self.size += len(data)
         self._write_all(data)
 
+    @property
+    def message_start(self) -> int:
+        """Where the message begins in `path`, after the spool header (for the DATA check,
+        which reads the draft in a worker: gateway/secrecy/markings.py)."""
+        return self._offset
+
     def head(self, limit: int) -> bytes:
         """The first `limit` bytes of the message (its header block, for checks at DATA)."""
         if self._fd is None:

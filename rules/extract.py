@@ -4,14 +4,13 @@
 Sources, most trusted first: the text layer of the cover-letter PDF (it *is* the
 letter), then the mail subject (senders put "ที่ ... เรื่อง ..." there), then the mail
 body. Each field is taken from the first source that has it. Markings are the
-highest found in any source and in the X-Secrecy / Sensitivity / X-Urgency headers:
-a classification must never be lost because one source omitted it. What cannot be
+highest found in any source; the classification comes from rules/markings.py
+`read_classification`, which reads every header, the body and every page: a
+classification must never be lost because one source omitted it. What cannot be
 read is left empty, never guessed.
 """
 from __future__ import annotations
 
-import html
-import re
 
 from rules.dates import parse_thai_date
 from rules.files import cover_letter
@@ -19,11 +18,10 @@ from rules.kind import letter_kind
 from rules.letter_header import HeaderFields, read_inline, read_letter_text
 from rules.markings import (
     classify_secrecy_text,
-    highest_secrecy,
     highest_urgency,
-    secrecy_in_header,
+    html_to_text,
+    read_classification,
     secrecy_in_letter,
-    secrecy_in_subject,
     urgency_in_header,
     urgency_in_letter,
     urgency_in_subject,
@@ -43,18 +41,11 @@ __all__ = [
     "classify_urgency",
 ]
 
-_SECRECY_HEADERS = ("X-Secrecy", "X-Classification", "Sensitivity", "X-Sensitivity")
 _URGENCY_HEADERS = ("X-Urgency", "X-Speed")
 
 
-def _html_to_text(markup: str) -> str:
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", markup)
-    text = re.sub(r"(?i)<br\s*/?>|</(p|div|tr|li|h\d)>", "\n", text)
-    return html.unescape(re.sub(r"<[^>]+>", " ", text))
-
-
 def _body(mail: ParsedMail) -> str:
-    return mail.body_text if mail.body_text.strip() else _html_to_text(mail.body_html)
+    return mail.body_text if mail.body_text.strip() else html_to_text(mail.body_html)
 
 
 def classify_secrecy(text: str) -> Secrecy:
@@ -112,12 +103,9 @@ def extract_facts(mail: ParsedMail) -> LetterFacts:
     if pdf_fields.reference and not pdf_fields.letter_date and subject.reference and subject.reference.text != pdf_fields.reference.text:
         merged.letter_date = body_fields.letter_date if body_fields.reference == pdf_fields.reference else None
 
-    secrecy = highest_secrecy(
-        secrecy_in_letter(pdf_fields.head),
-        secrecy_in_subject(mail.subject or ""),
-        secrecy_in_letter(body_fields.head),
-        *(secrecy_in_header(v) for name in _SECRECY_HEADERS if (v := mail.header(name))),
-    )
+    # One source of truth for classification (headers, subject, body, HTML, every
+    # PDF page's top and bottom): the same function intake uses to refuse ลับที่สุด.
+    secrecy = read_classification(mail).level
     urgency = highest_urgency(
         urgency_in_letter(pdf_fields.head),
         urgency_in_subject(mail.subject or ""),

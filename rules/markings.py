@@ -1,19 +1,63 @@
-"""Urgency (ด่วน) and classification (ลับ) markings.
+"""Urgency (ด่วน) and classification (ลับ) markings: the one place that decides how
+secret a letter is.
 
-A marking stands alone: on a line of its own, at the start of a line, in brackets,
-or as a word of its own in a subject line. Thai writes words without spaces, so ลับ
-glued to Thai letters is part of another word (ความลับ, กลับ, สลับ, ลับแล) and never a
-marking; a marking in quotation marks ("ชั้น “ลับ”") is a mention in running text.
+`read_classification(mail)` is the single source of truth. Intake (to refuse ลับที่สุด
+at DATA, gateway/secrecy/markings.py), the S/MIME path and fact extraction
+(rules/extract.py) all call it; `SECRECY_HEADERS` is the only list of headers that can
+carry a classification. A letter is classified if a person reading it would say it is,
+whatever the sender's client did, so every text is normalised first (`normalise_thai`):
+NFC, invisible format characters (zero-width space, joiners, BOM, bidi marks) removed,
+tone marks typed before their vowel put back in the order that renders the same
+(PyThaiNLP's `normalize`), and spaces inside a marking (`ลับ ที่สุด`) ignored.
+
+A marking stands alone: a line of its own anywhere in a letter, the start of one of the
+first or last lines of a page (where the regulation prints it, top and bottom of each
+page), in brackets, or a word of its own in a subject line. ลับ glued to Thai letters
+before it is part of another word (ความลับ, กลับ, สลับ) and never a marking; glued after,
+only เรื่อง/ด่วน/ที่ may follow it (`ลับเรื่อง ...`), so ลับแล and ลับมีด stay words; the idiom
+`ลับ ๆ ล่อ ๆ` (furtively) is not a marking; a marking in quotation marks ("ชั้น “ลับ”")
+is a mention in running text.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import codecs
+import html
+import quopri
 import re
-from email.header import decode_header, make_header
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from rules.model import Secrecy, Urgency
+from rules.model import ParsedMail, Secrecy, Urgency
 
 SECRECY_RANK: dict[str, int] = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
 URGENCY_RANK: dict[str, int] = {"normal": 0, "urgent": 1, "very_urgent": 2, "most_urgent": 3}
+
+# Every header any client or exchange system is known to put a classification in.
+# Subject and Keywords carry Thai text and are read like a subject line; the others
+# carry a label (English words, e-CMS codes 001-004, or Thai) and are read as a label.
+SECRECY_HEADERS: tuple[str, ...] = (
+    "Subject",
+    "Keywords",
+    "X-Secrecy",
+    "X-Saraban-Secrecy",
+    "X-Classification",  # e-CMS codes: 001 ปกติ, 002 ลับ, 003 ลับมาก, 004 ลับที่สุด
+    "X-Saraban-Classification",
+    "Classification",
+    "X-Security-Classification",
+    "Security-Classification",
+    "X-Secret-Level",
+    "X-Secrecy-Level",
+    "X-Confidentiality",
+    "X-Protective-Marking",  # e.g. "VER=2018.1, NS=gov.au, SEC=SECRET"
+    "SIO-Label",  # RFC 7444 security labels
+    "Sensitivity",  # Outlook: Personal / Private / Company-Confidential
+    "X-Sensitivity",
+    "msip_labels",  # Microsoft Purview sensitivity labels: "...Name=Confidential;..."
+)
+_TEXT_HEADERS = {"subject", "keywords"}
 
 _SECRECY_WORDS = {"ลับที่สุด": "top_secret", "ลับมาก": "secret", "ลับ": "confidential"}
 _URGENCY_WORDS = {"ด่วนที่สุด": "most_urgent", "ด่วนมาก": "very_urgent", "ด่วน": "urgent"}
@@ -21,80 +65,229 @@ _URGENCY_WORDS = {"ด่วนที่สุด": "most_urgent", "ด่วน
 _THAI = "ก-๛"
 _QUOTES_OPEN = "“\"'‘«"
 _QUOTES_CLOSE = "”\"'’»"
+_HSPACE = r"[ \t\u00a0]*"  # a typist's space between the syllables of one marking
+
+
+# --------------------------------------------------------------------------- normalising
+
+def _is_invisible(ch: str) -> bool:
+    # Cf: zero-width space/joiners, BOM, bidi controls, soft hyphen; none is visible.
+    return unicodedata.category(ch) == "Cf"
+
+
+def normalise_thai(text: str) -> str:
+    """Text as a reader sees it: NFC, no invisible characters, Thai marks reordered.
+
+    Lines are kept (a marking is read by line); runs of spaces become one."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():
+        text = "".join(ch for ch in text if ch.isascii() or not _is_invisible(ch))
+    text = text.replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
+    if "ล" in text or "ด" in text:  # every marking starts with ลับ or ด่วน
+        from pythainlp.util import normalize as thai_normalize
+
+        text = thai_normalize(text)
+    return text
+
+
+# --------------------------------------------------------------------------- tokens
+
+def _word_pattern(word: str) -> str:
+    """ลับที่สุด -> ลับ\\s*ที่\\s*สุด: a space between syllables is still one marking."""
+    syllables = {"ลับที่สุด": ("ลับ", "ที่", "สุด"), "ลับมาก": ("ลับ", "มาก"),
+                 "ด่วนที่สุด": ("ด่วน", "ที่", "สุด"), "ด่วนมาก": ("ด่วน", "มาก")}
+    return _HSPACE.join(syllables.get(word, (word,)))
+
+
+# Thai written straight after a marking that still leaves it a marking: the subject
+# line "ลับเรื่อง ..." and "ลับด่วนที่สุด". Anything else glued on (ลับแล, ลับมีด) is a word.
+_GLUED_AFTER = "เรื่อง|ด่วน|ที่(?=[ \t])|ลับ"
 
 
 def _token(words: dict[str, str]) -> str:
-    alternatives = "|".join(sorted(words, key=len, reverse=True))
+    alternatives = "|".join(_word_pattern(w) for w in sorted(words, key=len, reverse=True))
     return (
         rf"(?<![{_THAI}{_QUOTES_OPEN}])"
         rf"(?P<word>{alternatives})"
-        rf"(?![{_THAI}{_QUOTES_CLOSE}])"
+        rf"(?:(?={_GLUED_AFTER})|(?![{_THAI}{_QUOTES_CLOSE}]))"
+        rf"(?!{_HSPACE}ๆ)"  # ลับ ๆ ล่อ ๆ: "furtively", not a marking
     )
 
 
 _SECRECY_TOKEN = re.compile(_token(_SECRECY_WORDS))
 _URGENCY_TOKEN = re.compile(_token(_URGENCY_WORDS))
-_ANY_MARKING = "|".join(sorted({**_SECRECY_WORDS, **_URGENCY_WORDS}, key=len, reverse=True))
-# A line made only of markings ("ลับ ด่วนที่สุด"), possibly bracketed.
-_MARKING_LINE = re.compile(rf"^[\s\[\(（【<]*(?:(?:{_ANY_MARKING})[\s\]\)）】>,/]*)+$")
+_ANY_MARKING = "|".join(_word_pattern(w) for w in sorted({**_SECRECY_WORDS, **_URGENCY_WORDS},
+                                                          key=len, reverse=True))
+# A line made only of markings ("ลับ ด่วนที่สุด"), possibly bracketed or dashed.
+_MARKING_LINE = re.compile(rf"^[\s\[\(（【<*\-–—]*(?:(?:{_ANY_MARKING})[\s\]\)）】>,/*\-–—]*)+$")
 _BRACKETED = re.compile(rf"[\[\(（【<]\s*(?P<inner>(?:(?:{_ANY_MARKING})[\s,/]*)+)\s*[\]\)）】>]")
+_LINE_START = re.compile(rf"^(?:(?:{_ANY_MARKING})(?=\s|{_GLUED_AFTER})(?!{_HSPACE}ๆ)\s*)+")
 
 
-def _best(values: list[str], rank: dict[str, int], default: str) -> str:
-    return max(values, key=lambda v: rank[v], default=default)
-
-
-def _decode(s: str) -> str:
-    """RFC 2047 words decoded, for callers holding a raw Subject header."""
-    if "=?" not in s:
-        return s
-    try:
-        return str(make_header(decode_header(s)))
-    except (ValueError, LookupError, UnicodeError):
-        return s
+def _squash(word: str) -> str:
+    return re.sub(r"[ \t\u00a0]", "", word)
 
 
 def _tokens_in(s: str, token: re.Pattern, words: dict[str, str]) -> list[str]:
-    return [words[m["word"]] for m in token.finditer(s)]
+    return [words[_squash(m["word"])] for m in token.finditer(s)]
 
+
+def _best(values: Iterable[str], rank: dict[str, int], default: str) -> str:
+    return max(values, key=lambda v: rank[v], default=default)
+
+
+# --------------------------------------------------------------------------- header text
+
+_ENCODED_WORD = re.compile(r"=\?(?P<charset>[^?*\s]+)(?:\*[^?\s]*)?\?(?P<enc>[bBqQ])\?(?P<text>[^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(?==\?)")
+
+
+def _codec(charset: str) -> str:
+    name = charset.strip().lower()
+    name = {"tis620": "tis-620", "x-windows-874": "cp874", "windows-874": "cp874"}.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return "utf-8"
+
+
+def _raw_bytes_text(value: str) -> str:
+    """A header that arrived as raw 8-bit bytes (the stdlib keeps them as surrogates):
+    UTF-8 if it is, else Thai Windows-874, the only other charset Thai senders use."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    data = value.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp874", "replace")
+
+
+def decode_header_text(value: str | None) -> str:
+    """A header value as text: RFC 2047 words decoded, including the RFC 2231 form with
+    a language (`=?utf-8*th?B?...?=`), unknown charsets read as UTF-8, raw 8-bit UTF-8
+    or Windows-874 accepted. Never raises."""
+    if not value:
+        return ""
+    value = _raw_bytes_text(str(value))
+    value = re.sub(r"\r?\n(?=[ \t])", "", value)
+    if "=?" not in value:
+        return value
+    value = _BETWEEN_WORDS.sub(r"\1", value)  # RFC 2047 6.2: space between words goes
+
+    def word(m: re.Match) -> str:
+        text = m["text"]
+        try:
+            if m["enc"] in "bB":
+                data = base64.b64decode(text + "=" * (-len(text) % 4))
+            else:
+                data = quopri.decodestring(text.replace("_", " ").encode("ascii", "replace"), header=True)
+        except (binascii.Error, ValueError):
+            return m.group(0)
+        return data.decode(_codec(m["charset"]), "replace")
+
+    return _ENCODED_WORD.sub(word, value)
+
+
+# --------------------------------------------------------------------------- labels
+
+_LABEL_PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
+    (re.compile(r"top[\s_\-]*secret|lab[\s_\-]*thi[\s_\-]*sut|lap[\s_\-]*thi[\s_\-]*sut"), "top_secret"),
+    (re.compile(r"(?<![a-z])secret(?![a-z])|lab[\s_\-]*mak|lap[\s_\-]*mak"), "secret"),
+    (re.compile(r"confidential|(?<![a-z])(?:lab|lap|restricted|classified)(?![a-z])"), "confidential"),
+)
+_CODES = {"1": "none", "2": "confidential", "3": "secret", "4": "top_secret"}
+_CODE = re.compile(r"\s*0{0,2}(?P<code>[1-4])\s*")  # the whole value: "004", "4"
+_UNCLASSIFIED = re.compile(r"(?<![a-z])(?:unclassified|non[\s_\-]*classified|not[\s_\-]+classified)(?![a-z])")
+_BRACKETED_EN = re.compile(r"[\[(]\s*(?P<label>top[\s_\-]*secret|secret|confidential)\s*[\])]")
+_EN_LEVEL = {"secret": "secret", "confidential": "confidential"}
+_LOOSE_SECRECY = re.compile("|".join(_word_pattern(w) for w in sorted(_SECRECY_WORDS, key=len, reverse=True)))
+
+
+def secrecy_in_label(value: str) -> Secrecy:
+    """A classification label as a header carries it: English words, e-CMS codes
+    (002 ลับ, 003 ลับมาก, 004 ลับที่สุด), romanised or Thai words; the highest wins."""
+    text = normalise_thai(decode_header_text(value))
+    # A label is not prose: "ชั้นลับที่สุด" (class: top secret) is read too.
+    found = [_SECRECY_WORDS[_squash(m.group(0))] for m in _LOOSE_SECRECY.finditer(text)]
+    folded = unicodedata.normalize("NFKC", text).lower()
+    folded_plain = _UNCLASSIFIED.sub(" ", folded)
+    for pattern, level in _LABEL_PATTERNS:
+        if pattern.search(folded_plain):
+            found.append(level)
+    if m := _CODE.fullmatch(folded):
+        found.append(_CODES[m["code"]])
+    return _best(found, SECRECY_RANK, "none")  # type: ignore[return-value]
+
+
+def urgency_in_header(value: str) -> Urgency:
+    key = decode_header_text(value).strip().lower().replace("_", "-")
+    named = {"urgent": "urgent", "very-urgent": "very_urgent", "most-urgent": "most_urgent"}
+    if key in named:
+        return named[key]  # type: ignore[return-value]
+    return urgency_in_subject(value)
+
+
+# --------------------------------------------------------------------------- subject
 
 def secrecy_in_subject(s: str) -> Secrecy:
-    """The classification marked in a subject line (standalone words anywhere)."""
-    return _best(_tokens_in(_decode(s), _SECRECY_TOKEN, _SECRECY_WORDS), SECRECY_RANK, "none")  # type: ignore[return-value]
+    """The classification marked in a subject line (standalone words anywhere, or an
+    English label in brackets: "[TOP SECRET]")."""
+    text = normalise_thai(decode_header_text(s))
+    found = _tokens_in(text, _SECRECY_TOKEN, _SECRECY_WORDS)
+    for m in _BRACKETED_EN.finditer(unicodedata.normalize("NFKC", text).lower()):
+        found.append("top_secret" if m["label"].startswith("top") else _EN_LEVEL[m["label"]])
+    return _best(found, SECRECY_RANK, "none")  # type: ignore[return-value]
 
 
 def urgency_in_subject(s: str) -> Urgency:
-    return _best(_tokens_in(_decode(s), _URGENCY_TOKEN, _URGENCY_WORDS), URGENCY_RANK, "normal")  # type: ignore[return-value]
+    text = normalise_thai(decode_header_text(s))
+    return _best(_tokens_in(text, _URGENCY_TOKEN, _URGENCY_WORDS), URGENCY_RANK, "normal")  # type: ignore[return-value]
 
 
 def classify_secrecy_text(s: str) -> Secrecy:
-    """Classification of a bare subject line or header value; `none` if unmarked.
-
-    The SMTP intake calls this on the Subject header at the end of DATA to refuse
-    ลับที่สุด (top secret), so it accepts RFC 2047 encoded text too.
-    """
+    """Classification of a bare subject line; `none` if unmarked."""
     return secrecy_in_subject(s)
 
 
-def _marked_lines(text: str) -> list[str]:
-    """The parts of letter text that are markings, not running prose."""
+# --------------------------------------------------------------------------- letter text
+
+TOP_LINES = 10  # the head of a page: markings, heading, ที่, วันที่
+BOTTOM_LINES = 5  # the foot of a page, where the regulation repeats the marking
+
+
+def _marked_lines(text: str, region: bool = True) -> list[str]:
+    """The parts of letter text that are markings, not running prose. A line made
+    only of markings counts anywhere; a marking starting a line, or in brackets, only
+    in the first TOP_LINES and last BOTTOM_LINES lines when `region`."""
+    lines = [line.strip() for line in normalise_thai(text).splitlines()]
+    lines = [line for line in lines if line]
+    alone = [bool(_MARKING_LINE.match(line)) for line in lines]
     parts: list[str] = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped:
+    for n, line in enumerate(lines):
+        edge = not region or n < TOP_LINES or n >= len(lines) - BOTTOM_LINES
+        if alone[n]:
+            # Mid-page, ลับที่สุด / ลับมาก / ลับ one per line is a list of the levels (a
+            # circular about them), not a marking: two such lines in a row of
+            # different secrecy words say so.
+            run = [lines[i] for i in range(max(0, n - 1), min(len(lines), n + 2)) if alone[i]]
+            levels = {w for r in run for w in _tokens_in(r, _SECRECY_TOKEN, _SECRECY_WORDS)}
+            if edge or len(levels) < 2:
+                parts.append(line)
             continue
-        if _MARKING_LINE.match(stripped):
-            parts.append(stripped)
+        if not edge:
             continue
-        m = re.match(rf"^(?:(?:{_ANY_MARKING})(?=\s)\s*)+", stripped)
-        if m:  # "ด่วนที่สุด บันทึกข้อความ" (seed 000): the marking starts the line
+        m = _LINE_START.match(line)
+        if m:  # "ด่วนที่สุด บันทึกข้อความ" (seed 000), "ลับเรื่อง ...": the marking starts the line
             parts.append(m.group(0))
-        parts.extend(b["inner"] for b in _BRACKETED.finditer(stripped))
+        parts.extend(b["inner"] for b in _BRACKETED.finditer(line))
     return parts
 
 
 def secrecy_in_letter(head: str) -> Secrecy:
-    """Classification marked in the head of a letter (the part above ที่)."""
+    """Classification marked in letter text (a head, a body, a page)."""
     found = []
     for part in _marked_lines(head):
         found += _tokens_in(part, _SECRECY_TOKEN, _SECRECY_WORDS)
@@ -108,46 +301,107 @@ def urgency_in_letter(head: str) -> Urgency:
     return _best(found, URGENCY_RANK, "normal")  # type: ignore[return-value]
 
 
-# Header values senders' systems use. Outlook's Sensitivity has no government meaning
-# except Company-Confidential; e-CMS codes 002/003/004 are ลับ/ลับมาก/ลับที่สุด.
-_HEADER_SECRECY = {
-    "confidential": "confidential",
-    "company-confidential": "confidential",
-    "secret": "secret",
-    "top-secret": "top_secret",
-    "top_secret": "top_secret",
-    "topsecret": "top_secret",
-    "top secret": "top_secret",
-    "002": "confidential",
-    "003": "secret",
-    "004": "top_secret",
-}
-_HEADER_URGENCY = {
-    "urgent": "urgent",
-    "very-urgent": "very_urgent",
-    "very_urgent": "very_urgent",
-    "most-urgent": "most_urgent",
-    "most_urgent": "most_urgent",
-}
-
-
-def secrecy_in_header(value: str) -> Secrecy:
-    key = _decode(value).strip().lower()
-    if key in _HEADER_SECRECY:
-        return _HEADER_SECRECY[key]  # type: ignore[return-value]
-    return secrecy_in_subject(value)
-
-
-def urgency_in_header(value: str) -> Urgency:
-    key = _decode(value).strip().lower()
-    if key in _HEADER_URGENCY:
-        return _HEADER_URGENCY[key]  # type: ignore[return-value]
-    return urgency_in_subject(value)
-
-
 def highest_secrecy(*values: str) -> Secrecy:
     return _best(list(values), SECRECY_RANK, "none")  # type: ignore[return-value]
 
 
 def highest_urgency(*values: str) -> Urgency:
     return _best(list(values), URGENCY_RANK, "normal")  # type: ignore[return-value]
+
+
+def html_to_text(markup: str) -> str:
+    """What a mail client shows of an HTML part, line by line (entities decoded)."""
+    text = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>", " ", markup)
+    text = re.sub(r"(?is)<!--.*?-->", " ", text)
+    text = re.sub(r"(?i)<br\s*/?>|</?(p|div|tr|li|h\d|table|center|title|td|th)\b[^>]*>", "\n", text)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+# --------------------------------------------------------------------------- the decision
+
+@dataclass(frozen=True)
+class Classification:
+    """How secret a letter is, where that was read, and whether the gateway could read
+    everything (`certain` False: it could not, and treats the letter as at least ลับ)."""
+
+    level: Secrecy = "none"
+    where: str = ""
+    certain: bool = True
+
+    @property
+    def classified(self) -> bool:
+        return self.level != "none"
+
+
+UNREADABLE = "unreadable"
+
+
+def highest(*found: Classification) -> Classification:
+    """The most secret of several readings; a certain one wins a tie."""
+    best = Classification()
+    for c in found:
+        if SECRECY_RANK[c.level] > SECRECY_RANK[best.level] or (
+                c.level == best.level and c.certain and not best.certain):
+            best = c
+    return best
+
+
+def uncertain(where: str, level: Secrecy = "confidential") -> Classification:
+    """What the gateway could not read is treated as at least ลับ: fail closed."""
+    return Classification(level, where, certain=False)
+
+
+def classification_of_headers(headers: Iterable[tuple[str, str]]) -> Classification:
+    """From the header block alone (every occurrence of every header in SECRECY_HEADERS)."""
+    found = [Classification()]
+    wanted = {h.lower() for h in SECRECY_HEADERS}
+    for name, value in headers:
+        lname = name.strip().lower()
+        if lname not in wanted or not value:
+            continue
+        level = secrecy_in_subject(value) if lname in _TEXT_HEADERS else secrecy_in_label(value)
+        if level != "none":
+            found.append(Classification(level, f"header {name.strip()}"))
+    return highest(*found)
+
+
+def _pdf_unreadable(error: str | None) -> bool:
+    """The PDF reader ran out of time or memory: the text could not be looked at."""
+    return bool(error) and ("could not be read within" in error or "reader failed" in error
+                            or error.startswith(("RecursionError", "MemoryError")))
+
+
+def read_classification(mail: ParsedMail) -> Classification:
+    """The classification of a parsed letter, from everything a person would read:
+    the headers (SECRECY_HEADERS), the subject, the body text and HTML (top and bottom),
+    every PDF's text layer (top and bottom of each page read) and text files. A PDF
+    that cannot be opened (password) or read in time makes the letter at least ลับ."""
+    found = [classification_of_headers(mail.headers)]
+    if mail.truncated:
+        found.append(uncertain(f"parts beyond the first ones {UNREADABLE}"))
+    level = secrecy_in_subject(mail.subject or "")
+    if level != "none":
+        found.append(Classification(level, "subject"))
+    for where, text in (("body", mail.body_text), ("html", html_to_text(mail.body_html or ""))):
+        level = secrecy_in_letter(text or "")
+        if level != "none":
+            found.append(Classification(level, where))
+    for a in mail.attachments:
+        name = f"file {a.index + 1}"
+        pages = a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
+        for n, page in enumerate(pages, start=1):
+            level = secrecy_in_letter(page)
+            if level != "none":
+                found.append(Classification(level, f"{name} page {n}"))
+        if a.pdf_encrypted and a.pdf_pages is None:
+            found.append(uncertain(f"{name} password-protected"))
+        elif _pdf_unreadable(a.pdf_error):
+            found.append(uncertain(f"{name} {UNREADABLE}"))
+        if a.sniffed_type.startswith("text/") and a.data:
+            text = a.data[:1_000_000].decode("utf-8", "replace")
+            if a.sniffed_type == "text/html":
+                text = html_to_text(text)
+            level = secrecy_in_letter(text)
+            if level != "none":
+                found.append(Classification(level, name))
+    return highest(*found)

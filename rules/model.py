@@ -36,6 +36,9 @@ class Attachment:
     pdf_encrypted: bool = False
     pdf_pages: int | None = None
     pdf_error: str | None = None  # why the PDF could not be read, if it could not
+    # The top and bottom lines of each page read (where the regulation prints ลับ),
+    # for rules/markings.py; empty when the PDF has no text layer.
+    pdf_page_texts: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -57,6 +60,7 @@ class ParsedMail:
     body_html: str
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...] = ()  # what the MIME parser found broken
+    truncated: bool = False  # more parts than the parser reads: the rest was not seen
 
     def header(self, name: str) -> str | None:
         lname = name.lower()

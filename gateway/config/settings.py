@@ -132,7 +132,8 @@ class NoticesSection(_Section):
     username: str | None = None
     password: str | None = None
     from_address: str | None = None  # default: the unit's own address
-    max_per_sender_per_hour: int = Field(20, ge=0)
+    max_per_sender_per_hour: int = Field(20, ge=0)  # per address, its +tag removed
+    max_per_domain_per_hour: int = Field(200, ge=0)  # per recipient domain
     thai_digits: bool = False
     templates_dir: Path | None = None  # searched before gateway/templates/; relative to this file
     envelope_sender: str = ""  # SMTP MAIL FROM of notices; "" is the null reverse-path (RFC 3834)

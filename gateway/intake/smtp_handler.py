@@ -20,12 +20,10 @@ from gateway.intake import replies
 from gateway.units.directory import Directory, is_saraban_address
 from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP
 from gateway.spool import Spool, SpoolDraft
-from rules.extract import classify_secrecy_text
+from gateway.secrecy.markings import DataCheck
 
 log = structlog.get_logger("gateway.intake")
 
-# Headers that carry a classification marking in some clients and exchange systems.
-_SECRECY_HEADERS = ("subject", "x-secrecy", "x-saraban-secrecy", "x-classification")
 _HEAD_LIMIT = 262144 + 4  # the header block read at DATA (see _headers)
 
 
@@ -44,6 +42,7 @@ class IntakeHandler:
         self.on_refused = on_refused or (lambda reason, info: None)
         self.on_accepted: Callable[[str, int], None] = lambda queue_id, size: None
         self.sender_check = None  # gateway/sender/check.py IntakeChecker, set by the daemon
+        self.markings = DataCheck()  # the whole message read in a worker, with a deadline
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
@@ -68,14 +67,15 @@ class IntakeHandler:
         # SarabanSMTP has already written the message to a spool draft as it arrived.
         draft: SpoolDraft = envelope.spool_draft  # type: ignore[attr-defined]
         mail_from = envelope.mail_from or ""
-        marking = _secrecy_marking(draft.head(_HEAD_LIMIT))
-        if marking == "top_secret":
+        # The one classification (rules/markings.py), read from the whole draft by a worker.
+        marking = await self.markings.classify(draft.path, offset=draft.message_start)
+        if marking.level == "top_secret":
             # Nothing of the content is kept: only who, when and which Message-ID.
             message_id = _header(draft.head(_HEAD_LIMIT), "message-id")
             self.on_refused("top_secret", {"mail_from": mail_from, "message_id": message_id,
                                            "peer": _peer(session)})
             log.warning("top_secret_refused", mail_from=mail_from, peer=_peer(session),
-                        message_id=message_id, rcpt=envelope.rcpt_tos)
+                        message_id=message_id, rcpt=envelope.rcpt_tos, where=marking.where)
             return replies.TOP_SECRET  # the protocol discards the draft
         loop = asyncio.get_running_loop()
         auth = None
@@ -138,22 +138,6 @@ def _header(raw: bytes, name: str) -> str | None:
         return str(make_header(decode_header(value))) if value else None
     except Exception:  # a broken header is the pipeline's business, not intake's
         return None
-
-
-def _secrecy_marking(raw: bytes) -> str:
-    try:
-        headers = _headers(raw)
-    except Exception:
-        return "none"
-    for name in _SECRECY_HEADERS:
-        for value in headers.get_all(name) or []:
-            try:
-                text = str(make_header(decode_header(value)))
-            except Exception:
-                text = str(value)
-            if classify_secrecy_text(text) == "top_secret":
-                return "top_secret"
-    return "none"
 
 
 def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int, data_timeout: float,

@@ -34,6 +34,12 @@ def _first(headers: Iterable[tuple[str, str]], name: str) -> str | None:
     return None
 
 
+def _all(headers: Iterable[tuple[str, str]], name: str) -> list[str]:
+    """Every value of a header: a mail with two of them is read by both."""
+    lname = name.lower()
+    return [value for key, value in headers if key.lower() == lname]
+
+
 def _local_part(address: str | None) -> str:
     return (address or "").rpartition("@")[0].strip().lower() if "@" in (address or "") else ""
 
@@ -69,22 +75,21 @@ def suppression_reason(
         return "no_reply_address"
     if _first(headers, NOTICE_HEADER) is not None:
         return "own_notice"
-    auto = _first(headers, "auto-submitted")
-    if auto is not None and auto.split(";", 1)[0].strip().lower() not in ("", "no"):
+    # Any Auto-Submitted saying "automatic" wins: `no` then `auto-replied` is automatic.
+    if any((v or "").split(";", 1)[0].strip().lower() not in ("", "no") for v in _all(headers, "auto-submitted")):
         return "auto_submitted"
-    precedence = (_first(headers, "precedence") or "").strip().lower()
-    if precedence in _BULK_PRECEDENCE:
-        return "precedence_" + precedence
+    for precedence in _all(headers, "precedence"):
+        if precedence.strip().lower() in _BULK_PRECEDENCE:
+            return "precedence_" + precedence.strip().lower()
     if _first(headers, "list-id") is not None:
         return "mailing_list"
-    content_type = (_first(headers, "content-type") or "").strip().lower()
-    if content_type.startswith(_REPORT_TYPES):
+    if any(v.strip().lower().startswith(_REPORT_TYPES) for v in _all(headers, "content-type")):
         return "delivery_report"
     if any(_first(headers, h) is not None for h in _AUTOREPLY_HEADERS):
         return "out_of_office"
-    subject = " ".join((_first(headers, "subject") or "").split()).lower()
-    if subject.startswith(_AUTOREPLY_SUBJECTS):
-        return "out_of_office"
+    for value in _all(headers, "subject"):
+        if " ".join(value.split()).lower().startswith(_AUTOREPLY_SUBJECTS):
+            return "out_of_office"
     if limit > 0 and sent_last_hour >= limit:
         return "rate_limit"
     return None

@@ -15,10 +15,8 @@ The pipeline calls, in order:
 from __future__ import annotations
 
 import dataclasses
-import email.parser
-import email.policy
+import email.message
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
 
 import structlog
 
@@ -26,13 +24,14 @@ from gateway.pipeline.parse import sender_display_name
 from gateway.secrecy.envelope import decrypt_incoming, is_encrypted_smime
 from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.keys import KeyStore
+from gateway.secrecy.markings import classify_headers, raw_headers
 from gateway.secrecy.sealed_store import SealedStore
-from gateway.secrecy.vault_crypto import shred
+from gateway.secrecy.vault_crypto import decrypt_blob, encrypt_blob, shred
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
-from rules.markings import classify_secrecy_text
+from rules.markings import read_classification
 from rules.model import Finding, LetterFacts, ParsedMail
-from storage.fsync import fsync_dir
+from storage.fsync import fsync_dir, write_durably
 
 log = structlog.get_logger("gateway.pipeline.classified")
 
@@ -41,7 +40,7 @@ CLASSIFIED = ("confidential", "secret", "top_secret")
 # are in the plaintext register and quarantine; any other rule's text is sealed.
 _SAFE_MESSAGES = {"top_secret", "unit_directory", "smime_undecryptable", "registrar_certificate",
                   "classified_opaque", "no_document", "mime_parse"}
-_HEADERS = ("subject", "x-secrecy", "x-saraban-secrecy", "x-classification")
+_SMIME_TYPES = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
 
 
 @dataclass
@@ -75,8 +74,20 @@ def store_for(services: Services) -> SealedStore:
     return SealedStore(data_dir, KeyStore.for_data_dir(data_dir))
 
 
+def _smime_by_header(raw: bytes) -> bool:
+    """The top-level Content-Type, from the header block alone: parsing the whole
+    message here would recurse (~1,000 nested multiparts) outside the parser's guard."""
+    try:
+        value = next((v for k, v in raw_headers(raw) if k.lower() == "content-type"), "")
+    except Exception:
+        return False
+    message = email.message.Message()
+    message["Content-Type"] = value.replace("\r", " ").replace("\n", " ")
+    return message.get_content_type() in _SMIME_TYPES
+
+
 def open_arrival(services: Services, entry: SpoolEntry) -> Arrival:
-    if not is_encrypted_smime(entry.raw):
+    if not _smime_by_header(entry.raw) or not is_encrypted_smime(entry.raw):
         return Arrival(entry.raw)
     try:
         return Arrival(decrypt_incoming(entry.raw, store_for(services).keystore), smime=True)
@@ -85,28 +96,37 @@ def open_arrival(services: Services, entry: SpoolEntry) -> Arrival:
         return Arrival(entry.raw, smime=True, error=str(exc))
 
 
-def looks_classified(raw: bytes) -> bool:
-    """A ลับ marking in the header block: for messages the parser could not read."""
+def marked_in_headers(raw: bytes) -> bool:
+    return classify_headers(raw).level != "none"
+
+
+def can_seal(services: Services) -> bool:
+    """Whether a gateway key exists to seal with."""
     try:
-        head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw[:65536] else raw.split(b"\n\n", 1)[0]
-        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head[:262144])
-    except Exception:
+        store_for(services).keystore.current_fingerprint()
+    except SecrecyError:
         return False
-    for name in _HEADERS:
-        for value in headers.get_all(name) or []:
-            try:
-                text = str(make_header(decode_header(value)))
-            except Exception:
-                text = str(value)
-            if classify_secrecy_text(text) in CLASSIFIED:
-                return True
-    return False
+    return True
 
 
-def classify(mail: ParsedMail, facts: LetterFacts, arrival: Arrival) -> LetterFacts:
-    """At least ลับ for S/MIME arrivals and for letters with a password-protected PDF
-    (classified-opaque: the gateway cannot read it, so it cannot say it is not secret)."""
+def unreadable_secrecy(raw: bytes) -> str:
+    """The level of a message the parser could not read: what its headers say, and at
+    least ลับ (confidential) since nothing else of it could be looked at."""
+    found = classify_headers(raw)
+    return found.level if found.level != "none" else "confidential"
+
+
+def classify(mail: ParsedMail, facts: LetterFacts, arrival: Arrival, can_seal: bool = True) -> LetterFacts:
+    """At least ลับ for S/MIME arrivals. (Markings, password-protected and unreadable
+    PDFs are rules/markings.py `read_classification`'s, already in `facts`.)
+
+    A gateway with no key at all cannot seal: a letter that is ลับ only because part
+    of it could not be read (not marked, not S/MIME, no password PDF) is then handled
+    as it was before fail-closed reading, rather than parked."""
     if facts.secrecy in CLASSIFIED:
+        if not can_seal and not arrival.smime and not is_opaque(mail) and not read_classification(mail).certain:
+            log.warning("uncertain_not_sealed", reason="no gateway key")
+            return dataclasses.replace(facts, secrecy="none")
         return facts
     if arrival.smime or is_opaque(mail):
         return dataclasses.replace(facts, secrecy="confidential")
@@ -200,3 +220,42 @@ def finish_spool(services: Services, queue_id: str) -> None:
             fsync_dir(services.spool.new)
         return
     services.spool.remove(queue_id)
+
+
+SEALED_MAGIC = b"SGV1"
+
+
+def park(services: Services, queue_id: str) -> None:
+    """Move an entry that keeps failing to `spool/failed/`, sealed: the gateway could not
+    tell what the letter is, so it may be classified (fail closed). The parked file is
+    an SGV1 blob to the gateway key and the plaintext spool file is shredded. Without a
+    gateway key nothing can be sealed and it is parked as it came (docs/secrecy.md)."""
+    spool = services.spool
+    source = spool.new / f"{queue_id}.msg"
+    try:
+        data = source.read_bytes()
+        blob = encrypt_blob(data, store_for(services).keystore)
+    except FileNotFoundError:
+        return
+    except SecrecyError as exc:
+        log.warning("parked_unsealed", queue_id=queue_id, error=str(exc))
+        spool.park(queue_id)
+        return
+    write_durably(spool.failed / f"{queue_id}.msg", (blob,), tmp_dir=spool.tmp, mode=0o600)
+    if shred(source):
+        fsync_dir(spool.new)
+    log.info("parked_sealed", queue_id=queue_id)
+
+
+def unpark(services: Services, queue_id: str) -> None:
+    """Put a parked entry back in `spool/new/` for the pipeline, opening it if sealed."""
+    spool = services.spool
+    parked = spool.failed / f"{queue_id}.msg"
+    blob = parked.read_bytes()
+    if not blob.startswith(SEALED_MAGIC):
+        spool.unpark(queue_id)
+        return
+    data = decrypt_blob(blob, store_for(services).keystore)
+    write_durably(spool.new / f"{queue_id}.msg", (data,), tmp_dir=spool.tmp)
+    parked.unlink()
+    fsync_dir(spool.failed)

@@ -56,7 +56,7 @@ def _check(services: Services, raw: bytes, unit: str | None, dns: bool = False) 
     digest = hashlib.sha256(raw).hexdigest()
     if mail is None:
         findings = [parse_failure(error)] if error else []
-        facts = LetterFacts(secrecy="confidential") if arrival.smime or secret.looks_classified(raw) else LetterFacts()
+        facts = LetterFacts(secrecy=secret.unreadable_secrecy(raw)) if error or arrival.smime else LetterFacts()
         checked = Checked(None, facts, findings, digest, parse_error=str(error) if error else None)
     else:
         facts, findings = judge(services, entry, arrival, mail)

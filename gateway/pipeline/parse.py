@@ -21,9 +21,18 @@ from mailparser.utils import decode_header_part
 
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
+from rules.markings import decode_header_text
 from rules.model import Attachment, ParsedMail
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
+# Multipart containers a letter may have (real ones have 1-3). ~1,000 nested ones make
+# the stdlib parser recurse past Python's limit after seconds of work: refused up front.
+MAX_MULTIPARTS = 200
+_MULTIPART = re.compile(rb"(?im)^content-type:\s*multipart/")
+
+
+class MimeTooDeep(ValueError):
+    """More multipart containers than any letter has: not parsed, sealed unread."""
 SNIFF_BYTES = 1 << 20
 
 _magic = magic.Magic(mime=True)
@@ -78,13 +87,15 @@ def _is_body_text(part: email.message.Message, filename: str | None) -> bool:
     return part.get_content_type() in ("text/plain", "text/html")
 
 
-def _leaves(message: email.message.Message):
+def _leaves(message: email.message.Message, truncated: list | None = None):
     count = 0
     for part in message.walk():
         if part.is_multipart():
             continue
         count += 1
         if count > MAX_PARTS:
+            if truncated is not None:
+                truncated.append(count)  # what was not read may carry a marking
             return
         yield part
 
@@ -101,9 +112,10 @@ def _filename(part: email.message.Message) -> str | None:
 
 
 def collect_attachments(message: email.message.Message,
-                        pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf) -> list[Attachment]:
+                        pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf,
+                        truncated: list | None = None) -> list[Attachment]:
     files: list[Attachment] = []
-    for part in _leaves(message):
+    for part in _leaves(message, truncated):
         filename = _filename(part)
         if _is_body_text(part, filename):
             continue
@@ -131,6 +143,7 @@ def collect_attachments(message: email.message.Message,
                 pdf_encrypted=info.encrypted,
                 pdf_pages=info.pages,
                 pdf_error=info.error,
+                pdf_page_texts=info.page_texts,
             )
         )
     return files
@@ -176,6 +189,9 @@ class _StdlibParsed:
 
 def parse_mail(raw: bytes, envelope_sender: str = "",
                pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf) -> ParsedMail:
+    containers = len(_MULTIPART.findall(raw))
+    if containers > MAX_MULTIPARTS:
+        raise MimeTooDeep(f"{containers} multipart containers (at most {MAX_MULTIPARTS} are read)")
     try:
         parsed = mailparser.parse_from_bytes(raw)
     except Exception as exc:  # mail-parser's own bugs on hostile input
@@ -184,7 +200,9 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     headers: list[tuple[str, str]] = []
     if message is not None:
         for name, value in message.raw_items():
-            headers.append((name, decode_header_part(str(value)) if value else ""))
+            # Raw 8-bit UTF-8 and `=?utf-8*th?...?=` decoded too: a header is read as
+            # the recipient's client shows it (rules/markings.py reads these).
+            headers.append((name, decode_header_text(str(value)).strip() if value else ""))
     # Addresses are parsed from the raw header, before RFC 2047 decoding: a display
     # name that decodes to "x\r\nBcc: other@example.org" must not become the address.
     raw_items = [(k, str(v)) for k, v in message.raw_items()] if message is not None else []
@@ -194,7 +212,8 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     date = parsed.date if isinstance(parsed.date, dt.datetime) else None
     if date is not None and date.tzinfo is None:
         date = date.replace(tzinfo=dt.timezone.utc)  # mail-parser normalises to UTC
-    attachments = collect_attachments(message, pdf_reader) if message is not None else []
+    truncated: list[int] = []
+    attachments = collect_attachments(message, pdf_reader, truncated) if message is not None else []
     return ParsedMail(
         subject=(parsed.subject or "").strip(),
         from_address=_address(from_header),
@@ -203,11 +222,17 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
         message_id=message_id or None,
         date=date,
         headers=tuple(headers),
-        body_text="\n".join(parsed.text_plain)[:1_000_000],
-        body_html="\n".join(parsed.text_html)[:1_000_000],
+        body_text=_ends("\n".join(parsed.text_plain)),
+        body_html=_ends("\n".join(parsed.text_html)),
         attachments=tuple(attachments),
         defects=_defects(parsed),
+        truncated=bool(truncated),
     )
+
+
+def _ends(text: str, keep: int = 500_000) -> str:
+    """A long body's beginning and end: a marking sits at the top or the bottom."""
+    return text if len(text) <= 2 * keep else text[:keep] + "\n" + text[-keep:]
 
 
 def sender_display_name(mail: ParsedMail) -> str | None:

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 TEXT_PAGES = 3  # the cover letter's header is on page 1; 3 is generous
 MAX_TEXT = 200_000
+# A classification is printed at the top and bottom of every page: the first
+# MARKING_PAGES and the last MARKING_LAST pages are read for it (rules/markings.py).
+MARKING_PAGES = 20
+MARKING_LAST = 5
+EDGE_LINES = 12  # lines kept from each end of a page
 
 logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # pypdf warns per broken object
 
@@ -24,6 +29,14 @@ class PdfInfo:
     pages: int | None
     encrypted: bool
     error: str | None
+    page_texts: tuple[str, ...] = ()  # top and bottom lines of each page read
+
+
+def _edges(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 2 * EDGE_LINES:
+        lines = lines[:EDGE_LINES] + lines[-EDGE_LINES:]
+    return "\n".join(lines)
 
 
 def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
@@ -46,14 +59,17 @@ def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
         else:
             encrypted = False
         pages = len(reader.pages)
-        chunks: list[str] = []
-        for page in list(reader.pages)[:TEXT_PAGES]:
+        wanted = sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
+        texts: dict[int, str] = {}
+        for n in wanted:
             try:
-                chunks.append(page.extract_text() or "")
+                texts[n] = reader.pages[n].extract_text() or ""
             except Exception:  # one broken page must not hide the others
-                continue
-        text = "\n".join(chunks).strip()[:MAX_TEXT]
-        return PdfInfo(text=text or None, pages=pages, encrypted=encrypted, error=None)
+                texts[n] = ""
+        text = "\n".join(texts[n] for n in wanted if n < TEXT_PAGES).strip()[:MAX_TEXT]
+        edges = tuple(_edges(texts[n]) for n in wanted)
+        return PdfInfo(text=text or None, pages=pages, encrypted=encrypted, error=None,
+                       page_texts=edges if any(edges) else ())
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, AssertionError, OSError, NotImplementedError) as exc:
         return PdfInfo(text=None, pages=None, encrypted=False,

@@ -12,6 +12,7 @@ import zlib
 import structlog
 
 from gateway.config.settings import Settings
+from gateway.pipeline import classified as secret
 from gateway.service.log import setup_logging
 from gateway.pipeline.process import process_entry
 from gateway.service.process_util import StopFlag, die_with_parent
@@ -92,7 +93,7 @@ def _count_failure(services: Services, queue_id: str, exc: Exception, transient:
             if parked:
                 log.error("message_parked", queue_id=queue_id, attempts=message.attempts, reason=message.reason)
         if parked:
-            services.spool.park(queue_id)
+            secret.park(services, queue_id)  # sealed: nothing parked in plaintext
     except Exception as inner:
         log.error("failure_not_recorded", queue_id=queue_id, error=str(inner))
 
@@ -110,7 +111,7 @@ def retry_parked_for_storage(services: Services) -> int:
             with services.db.session() as session:
                 if not return_parked_for_storage(session, queue_id):
                     continue
-                services.spool.unpark(queue_id)
+                secret.unpark(services, queue_id)  # opens it if it was parked sealed
         except OSError as exc:
             log.warning("unpark_failed", queue_id=queue_id, error=str(exc))
             continue

@@ -15,6 +15,7 @@ from pathlib import Path
 from gateway.service.services import Services
 from rules.thai_time import be_year, now_utc, thai_datetime
 from gateway.tools.actions import who
+from gateway.tools.csv_safe import SafeWriter
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.progress import Progress
 from gateway.tools.register_rows import HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow, register_rows
@@ -27,7 +28,8 @@ BOOK_TH = {"general": "ทะเบียนหนังสือรับ", "se
 def write_csv(rows: list[RegisterRow], path: Path, bar: Progress | None = None) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out, lineterminator="\r\n")  # what Excel writes and expects
+        # What Excel writes and expects; every cell neutralised against formula injection.
+        writer = SafeWriter(csv.writer(out, lineterminator="\r\n"))
         writer.writerow(HEADINGS + EXTRA_HEADINGS)
         for row in rows:
             writer.writerow(row.cells() + [

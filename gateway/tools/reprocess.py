@@ -11,6 +11,7 @@ import argparse
 
 import structlog
 
+from gateway.pipeline.classified import unpark
 from gateway.pipeline.process import process_entry
 from gateway.service.services import Services
 from gateway.tools.actions import record_action
@@ -57,7 +58,7 @@ def prepare(services: Services, queue_id: str, reason: str | None) -> str:
                                         for q in held]})
         start_over(message)
     if parked:
-        spool.unpark(queue_id)
+        unpark(services, queue_id)  # opens a sealed (classified-safe) parked entry
     else:
         spool.restore(entry.queue_id, entry.mail_from, entry.rcpt_to, entry.received_at, entry.raw)
     return was

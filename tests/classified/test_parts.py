@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from gateway.pipeline.classified import Arrival, bare, classify, is_opaque, looks_classified
+from gateway.pipeline.classified import Arrival, bare, classify, is_opaque, unreadable_secrecy
 from gateway.config.settings import Settings
 from gateway.delivery.registrar import registrar_certs, secret_folder
 from gateway.units.directory import Directory, Unit
@@ -92,9 +92,11 @@ def test_bare_findings_keep_no_file_names_or_text():
     assert shown[1]["message_en"] == "on paper only"
 
 
-def test_marked_headers_are_recognised_when_the_body_cannot_be_parsed():
-    assert looks_classified(letter(subject="ลับมาก แผนงาน"))
-    assert not looks_classified(letter(subject="ความลับของการบริหาร"))  # a word, not a marking
+def test_a_letter_that_cannot_be_parsed_is_at_least_confidential():
+    assert unreadable_secrecy(letter(subject="ลับมาก แผนงาน")) == "secret"
+    assert unreadable_secrecy(letter(subject="ลับที่สุด แผนงาน")) == "top_secret"
+    # Unmarked headers say nothing about the body nobody could read: fail closed.
+    assert unreadable_secrecy(letter(subject="ความลับของการบริหาร")) == "confidential"
 
 
 def _mail(*attachments) -> ParsedMail:

@@ -16,6 +16,7 @@ from tests.classified.helpers import (
     LATKRABANG, MARKER, classified_letter, add_registrar, check_inner_signature, db_rows, files_containing,
     log_lines_containing, make_gateway_key, maildir, registrar_open, wait_processed,
 )
+from gateway.spool import Spool
 from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf
 
 
@@ -44,7 +45,9 @@ def test_top_secret_subject_gets_550_and_leaves_nothing_behind(daemon_factory):
     assert any(e.get("event") == "top_secret_refused" for e in d.events())
 
 
-def test_top_secret_only_in_the_body_is_sealed_into_quarantine(daemon_factory):
+def test_top_secret_found_after_intake_is_sealed_into_quarantine(daemon_factory):
+    """Over SMTP a ลับที่สุด body is refused at DATA (tests/hostile/test_markings_smtp.py);
+    a letter pulled over IMAP has no DATA to refuse at, and reaches the pipeline."""
     d = daemon_factory()
     make_gateway_key(d)
     add_registrar(d)
@@ -53,7 +56,8 @@ def test_top_secret_only_in_the_body_is_sealed_into_quarantine(daemon_factory):
     body = (f"ลับที่สุด\nที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง แผนป้องกัน {MARKER}\n"
             f"เรียน ผู้อำนวยการเขตลาดกระบัง\n")
     raw = letter(subject=f"แผนป้องกัน {MARKER}", body=body, files=[("2569_dds_0403_57.pdf", pdf)])
-    queue_id = d.send(raw, LATKRABANG)  # the intake sees no marking in the headers
+    # Spooled as IMAP intake spools it: there is no SMTP reply to refuse it with.
+    queue_id = Spool(d.data_dir / "spool").accept(raw, "saraban.dds@bangkok.go.th", [LATKRABANG])
     status = wait_processed(d, alert=1)
 
     assert status["letters"] == 0 and status["quarantine"] == {"held": 1}

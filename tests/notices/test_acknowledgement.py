@@ -53,17 +53,20 @@ def test_acknowledgement_carries_receive_number_in_thai_then_english(notice_daem
     assert "ที่: กท.๐๔๐๗/ว.๕๗" in text or "ที่: กท" in text
     assert f"เรื่อง: {SEED_SUBJECT}" in text
     # The naming warning, with how to fix it next time, in both languages.
-    assert "ครั้งต่อไปกรุณาแก้ไข" in text and "scan.pdf" in text.split("----")[0]
+    # The file is named by its place: its name is the sender's text, never quoted back.
+    assert "ครั้งต่อไปกรุณาแก้ไข" in text and "ไฟล์แนบที่ 1" in text.split("----")[0]
+    assert "scan.pdf" not in text
     assert "please fix the following next time" in text
     assert receive_no in html and "สำนักงานเขตลาดกระบัง" in html
 
 
-def test_reply_to_is_preferred_and_each_unit_acknowledges(notice_daemon, sink):
+def test_reply_to_is_never_answered_and_each_unit_acknowledges(notice_daemon, sink):
+    # Reply-To is anyone's to write (backscatter): the notice goes to the From address.
     raw = letter(extra_headers={"Reply-To": "Clerk <clerk.dds@bangkok.go.th>"})
     notice_daemon.send(raw, [LATKRABANG, "saraban.pomprap@bangkok.go.th"])
     got = sink.wait(2)
     notice_daemon.wait_idle()
-    assert {r.rcpt_tos[0] for r in got} == {"clerk.dds@bangkok.go.th"}
+    assert {r.rcpt_tos[0] for r in got} == {"saraban.dds@bangkok.go.th"}
     senders = sorted(r.message["From"].addresses[0].addr_spec for r in got)
     assert senders == ["saraban.latkrabang@bangkok.go.th", "saraban.pomprap@bangkok.go.th"]
     assert len({r.message["Message-ID"] for r in got}) == 2

@@ -28,13 +28,15 @@ def test_rejected_letter_gets_reasons_and_how_to_fix(notice_daemon, sink):
     assert "เลขรับ:" not in text  # no receive number was given
 
 
-def test_executable_rejection_names_the_file(notice_daemon, sink):
+def test_executable_rejection_names_the_file_by_its_place(notice_daemon, sink):
     exe = b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" + b"\x00" * 200
     raw = letter(files=[("2569_dds_0403_57.pdf", make_pdf("cover")), ("setup.exe", exe)])
     notice_daemon.send(raw, LATKRABANG)
     [got] = sink.wait(1)
     text = got.message.get_body(("plain",)).get_content()
-    assert "setup.exe" in text and "ไม่สามารถลงทะเบียนรับ" in text
+    # The sender's file name is not quoted back; its place in the mail is.
+    assert "ไฟล์แนบที่ 2" in text and "attached file 2" in text and "ไม่สามารถลงทะเบียนรับ" in text
+    assert "setup.exe" not in text
 
 
 def test_header_injection_in_subject_and_reply_to_stays_text(notice_daemon, sink):
@@ -52,7 +54,7 @@ def test_header_injection_in_subject_and_reply_to_stays_text(notice_daemon, sink
     notice_daemon.wait_idle()
     msg = got.message
     assert msg["Bcc"] is None and msg["X-Injected"] is None
-    assert got.rcpt_tos == ["clerk@dds.example.go.th"]  # nobody else got it
+    assert got.rcpt_tos == ["saraban.dds@bangkok.go.th"]  # the From address; nobody else
     head = got.data.split(b"\r\n\r\n", 1)[0]
     assert b"\r\nBcc:" not in head and b"\r\nX-Injected:" not in head
     assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]

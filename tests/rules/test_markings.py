@@ -50,3 +50,99 @@ def test_urgency_in_subject(subject, urgency):
 def test_markings_in_letter_head(head, urgency, secrecy):
     assert urgency_in_letter(head) == urgency
     assert secrecy_in_letter(head) == secrecy
+
+
+# --- issue 12: markings that cannot be dodged -------------------------------------
+
+import base64  # noqa: E402
+
+from rules.markings import (  # noqa: E402
+    SECRECY_HEADERS, classification_of_headers, decode_header_text, normalise_thai, read_classification,
+    secrecy_in_label,
+)
+from rules.model import Attachment, ParsedMail  # noqa: E402
+
+
+@pytest.mark.parametrize("subject, secrecy", [
+    ("ลับ\u200bที่สุด แผน", "top_secret"),       # zero-width space inside
+    ("ลับ\u2060ที่\ufeffสุด แผน", "top_secret"),  # word joiner, BOM
+    ("ลับ ที่สุด แผน", "top_secret"),             # a typist's space
+    ("ลับท\u0e48\u0e35สุด แผน", "top_secret"),    # tone mark typed before the vowel
+    ("ลับ มาก รายงาน", "secret"),
+    ("ลับเรื่อง แผนป้องกัน", "confidential"),      # no space after the marking
+    ("[TOP SECRET] plan", "top_secret"),
+    ("ลับ ๆ ล่อ ๆ อยู่หน้าบ้าน", "none"),          # the idiom "furtively"
+    ("ลับๆ ล่อๆ", "none"),
+    ("ลับแล", "none"), ("ลับมีดให้คม", "none"), ("Secret Santa party", "none"),
+])
+def test_normalised_subject_markings(subject, secrecy):
+    assert classify_secrecy_text(subject) == secrecy
+
+
+def test_normalise_thai_reorders_and_removes_invisible_characters():
+    assert normalise_thai("ลับท\u0e48\u0e35สุด") == "ลับที่สุด"
+    assert normalise_thai("ล\u200bับ\u00adมาก") == "ลับมาก"
+
+
+@pytest.mark.parametrize("value, text", [
+    ("=?utf-8*th?B?" + base64.b64encode("ลับที่สุด".encode()).decode() + "?=", "ลับที่สุด"),
+    ("=?UTF-8?Q?=E0=B8=A5=E0=B8=B1=E0=B8=9A?= =?UTF-8?Q?=E0=B8=A1=E0=B8=B2=E0=B8=81?=", "ลับมาก"),
+    ("ลับ".encode().decode("utf-8", "surrogateescape").encode("utf-8").decode("ascii", "surrogateescape"), "ลับ"),
+    ("=?x-unknown?B?" + base64.b64encode("ลับ".encode()).decode() + "?=", "ลับ"),
+])
+def test_decode_header_text_reads_what_clients_send(value, text):
+    assert decode_header_text(value) == text
+
+
+@pytest.mark.parametrize("value, secrecy", [
+    ("top-secret", "top_secret"), ("TOP SECRET", "top_secret"), ("004", "top_secret"), ("4", "top_secret"),
+    ("003", "secret"), ("002", "confidential"), ("001", "none"), ("Company-Confidential", "confidential"),
+    ("Private", "none"), ("Personal", "none"), ("ชั้นลับที่สุด", "top_secret"), ("LAB THI SUT", "top_secret"),
+    ("unclassified", "none"), ("VER=2018.1, NS=gov.au, SEC=SECRET", "secret"),
+    ("MSIP_Label_1_Enabled=true; MSIP_Label_1_Name=Confidential; MSIP_Label_1_ContentBits=2", "confidential"),
+    ("ＴＯＰ ＳＥＣＲＥＴ", "top_secret"),
+])
+def test_secrecy_in_label(value, secrecy):
+    assert secrecy_in_label(value) == secrecy
+
+
+def test_every_listed_header_is_read_and_every_occurrence_counts():
+    for name in SECRECY_HEADERS:
+        value = "ลับที่สุด แผน" if name in ("Subject", "Keywords") else "top-secret"
+        found = classification_of_headers([(name, value)])
+        assert (found.level, found.where) == ("top_secret", f"header {name}"), name
+    two = classification_of_headers([("X-Secrecy", "none"), ("X-Secrecy", "ลับมาก")])
+    assert two.level == "secret"
+
+
+def _mail(body="", html="", attachments=(), truncated=False) -> ParsedMail:
+    return ParsedMail("เรื่อง", "a@b", None, "a@b", None, None, (), body, html, tuple(attachments), truncated=truncated)
+
+
+def _att(index=0, pages=(), encrypted=False, n_pages=1, error=None) -> Attachment:
+    return Attachment(index, "a.pdf", "application/pdf", "attachment", b"%PDF", "application/pdf", "0" * 64,
+                      pdf_encrypted=encrypted, pdf_pages=n_pages, pdf_error=error, pdf_page_texts=tuple(pages))
+
+
+def test_read_classification_reads_body_bottom_html_and_each_page():
+    prose = "\n".join(f"ข้อความบรรทัดที่ {n}" for n in range(40))
+    assert read_classification(_mail(body=prose + "\nลับมาก")).level == "secret"
+    assert read_classification(_mail(body=prose[:200] + "\nลับ ขอส่ง\n" + prose)).level == "none"  # mid-letter prose
+    assert read_classification(_mail(html="<center>&#3621;&#3633;&#3610;</center><p>x</p>")).level == "confidential"
+    found = read_classification(_mail(attachments=[_att(1, pages=["หน้า 1", "หน้า 2\nลับที่สุด"])]))
+    assert (found.level, found.where, found.certain) == ("top_secret", "file 2 page 2", True)
+
+
+def test_what_cannot_be_read_is_at_least_confidential():
+    for mail in (_mail(truncated=True), _mail(attachments=[_att(encrypted=True, n_pages=None)]),
+                 _mail(attachments=[_att(error="the PDF could not be read within 20 s")])):
+        found = read_classification(mail)
+        assert (found.level, found.certain) == ("confidential", False)
+    assert read_classification(_mail(attachments=[_att(error="PdfReadError: EOF marker not found")])).level == "none"
+
+
+def test_a_list_of_the_levels_mid_letter_is_a_mention_not_a_marking():
+    prose = "\n".join(f"ข้อ {n} ข้อความของหนังสือเวียน" for n in range(20))
+    listing = "ชั้นความลับมี 3 ชั้น ได้แก่\nลับที่สุด\nลับมาก\nลับ\n"
+    assert secrecy_in_letter(prose + "\n" + listing + prose) == "none"
+    assert secrecy_in_letter(prose + "\nลับที่สุด\n" + prose) == "top_secret"  # one alone still is

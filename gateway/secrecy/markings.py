@@ -1,0 +1,225 @@
+"""The classification of a message as bytes: what intake needs at the end of DATA to
+refuse ลับที่สุด (top secret) with 550 before anything is written, and what the
+pipeline falls back on when the MIME parser gives up.
+
+The decision itself is rules/markings.py `read_classification`; this module only gets
+the bytes to it. The header block is read whole (no 256 KB window: a subject placed
+after 300 KB of other headers is still a subject), then the whole message is parsed
+exactly as the pipeline parses it (gateway/pipeline/parse.py: body, HTML, every PDF's
+text layer, page by page). A message the parser cannot read (a recursion limit on
+~1,000 nested multiparts, a parser bug) is *uncertain*: at least ลับ, never plaintext.
+
+At DATA the parse runs in a worker process (`DataCheck`), not in the SMTP event loop:
+a hostile PDF costs that worker, which is killed at the deadline and replaced. The
+worker is a plain child process talking over its stdin/stdout, not a multiprocessing
+pool, so it needs no semaphore and no resource tracker; it dies with the supervisor
+(PR_SET_PDEATHSIG, and end of file on its stdin).
+"""
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+import json
+import os
+import resource
+import struct
+import sys
+from pathlib import Path
+
+import structlog
+
+from rules.markings import (
+    UNREADABLE,
+    Classification,
+    classification_of_headers,
+    highest,
+    read_classification,
+    uncertain,
+)
+
+log = structlog.get_logger("gateway.secrecy.markings")
+
+DATA_CHECK_TIMEOUT = 30.0  # seconds for one message at DATA, PDFs included
+DATA_CHECK_WORKERS = 2
+WORKER_MEMORY_CAP = 1024 * 1024 * 1024  # bytes of address space per worker
+HEADER_READ = 16 * 1024 * 1024  # of a spool file, for the in-process header check
+
+
+def header_block(raw: bytes) -> bytes:
+    """Every header line, however many kilobytes of them come before the body."""
+    cut = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return raw[: min(cut)] if cut else raw
+
+
+def raw_headers(raw: bytes) -> list[tuple[str, str]]:
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block(raw))
+    return [(name, str(value)) for name, value in parsed.raw_items()]
+
+
+def classify_headers(raw: bytes) -> Classification:
+    """From the header block only: cheap, and enough to refuse most ลับที่สุด letters."""
+    try:
+        return classification_of_headers(raw_headers(raw))
+    except Exception:  # a header block the stdlib cannot split: the parse below decides
+        return uncertain("headers unreadable")
+
+
+def classify_raw(raw: bytes, pdf_reader=None) -> Classification:
+    """The classification of a whole message; uncertain (at least ลับ) when unreadable."""
+    from gateway.pipeline.parse import parse_mail
+
+    found = classify_headers(raw)
+    try:
+        mail = parse_mail(raw, "", pdf_reader) if pdf_reader else parse_mail(raw, "")
+    except (Exception, RecursionError) as exc:
+        log.warning("classification_unreadable", error=type(exc).__name__)
+        return highest(found, uncertain(UNREADABLE))
+    return highest(found, read_classification(mail))
+
+
+# --------------------------------------------------------------------------- worker
+
+_LENGTH = struct.Struct(">Q")
+
+
+def _read_spool_file(payload: bytes) -> bytes:
+    """`<offset>:<path>`: the message in a file, after `offset` bytes of something else
+    (a spool draft's envelope line)."""
+    offset, _, path = payload.partition(b":")
+    with open(os.fsdecode(path), "rb") as handle:
+        handle.seek(int(offset))
+        return handle.read()
+
+
+def _worker_main() -> None:
+    """`python -m gateway.secrecy.markings`: read requests (kind byte, length, payload)
+    on stdin, answer one JSON line each on stdout, until stdin closes."""
+    from gateway.service.process_util import die_with_parent
+
+    die_with_parent()
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_CAP, WORKER_MEMORY_CAP))
+    except (ValueError, OSError):
+        pass
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but answers on the answer pipe
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    while True:
+        head = stdin.read(1 + _LENGTH.size)
+        if len(head) < 1 + _LENGTH.size:
+            return
+        kind, (size,) = head[:1], _LENGTH.unpack(head[1:])
+        payload = stdin.read(size)
+        try:
+            raw = _read_spool_file(payload) if kind == b"P" else payload
+            found = classify_raw(raw)
+        except MemoryError:
+            found = uncertain("too large to read")
+        except (Exception, RecursionError):
+            found = uncertain(UNREADABLE)
+        answer = {"level": found.level, "where": found.where, "certain": found.certain}
+        stdout.write(json.dumps(answer).encode() + b"\n")
+        stdout.flush()
+
+
+class _Worker:
+    def __init__(self, proc: asyncio.subprocess.Process):
+        self.proc = proc
+
+    async def ask(self, kind: bytes, payload: bytes) -> Classification:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(kind + _LENGTH.pack(len(payload)))
+        self.proc.stdin.write(payload)
+        await self.proc.stdin.drain()
+        line = await self.proc.stdout.readline()
+        if not line:
+            raise EOFError("the classification worker exited")
+        answer = json.loads(line)
+        return Classification(answer["level"], answer["where"], bool(answer["certain"]))
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+
+
+class DataCheck:
+    """Classifies messages at the end of DATA in worker processes, with a deadline.
+
+    `classify(raw)` never raises: a worker that overruns the deadline or dies is
+    killed and the message is *uncertain* (accepted; the pipeline reads it again and
+    seals it if it still cannot tell)."""
+
+    def __init__(self, timeout: float = DATA_CHECK_TIMEOUT, workers: int = DATA_CHECK_WORKERS):
+        self.timeout = timeout
+        self.max_workers = max(1, workers)
+        self._idle: list[_Worker] = []
+        self._spawned: list[_Worker] = []  # every worker started, for close()
+        self._free: asyncio.Semaphore | None = None
+
+    async def _spawn(self) -> _Worker:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.secrecy.markings",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            cwd=str(Path(__file__).resolve().parents[2]),
+        )
+        worker = _Worker(proc)
+        self._spawned = [w for w in self._spawned if w.proc.returncode is None] + [worker]
+        return worker
+
+    async def classify(self, raw: bytes | Path, offset: int = 0) -> Classification:
+        """`raw` the message, or a file holding it from byte `offset` on (a spool draft
+        written while DATA streamed in: the worker reads it, the supervisor does not)."""
+        if isinstance(raw, Path):
+            with open(raw, "rb") as handle:
+                handle.seek(offset)
+                quick = classify_headers(handle.read(HEADER_READ))
+            kind, payload = b"P", b"%d:" % offset + os.fsencode(str(raw))
+        else:
+            quick = classify_headers(raw)
+            kind, payload = b"B", bytes(raw)
+        if quick.level == "top_secret" and quick.certain:
+            return quick  # the headers say it: no need to read further
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.max_workers)
+        async with self._free:
+            worker = self._idle.pop() if self._idle else await self._spawn()
+            try:
+                found = await asyncio.wait_for(worker.ask(kind, payload), self.timeout)
+            except asyncio.TimeoutError:
+                worker.kill()
+                log.warning("classification_timeout", timeout=self.timeout)
+                return highest(quick, uncertain("not read in time"))
+            except (EOFError, OSError, ValueError, KeyError) as exc:
+                worker.kill()
+                log.warning("classification_worker_failed", error=type(exc).__name__)
+                return highest(quick, uncertain(UNREADABLE))
+            self._idle.append(worker)
+            return highest(quick, found)
+
+    async def aclose(self) -> None:
+        """End every worker and wait for it (their pipes are closed with the loop's help)."""
+        workers = list(self._spawned)
+        self.close()
+        for worker in workers:
+            await worker.proc.wait()
+            for pipe in (worker.proc.stdin,):
+                if pipe is not None:
+                    pipe.close()
+
+    def close(self) -> None:
+        for worker in self._spawned:
+            worker.kill()
+        self._idle.clear()
+        self._spawned.clear()
+
+
+if __name__ == "__main__":
+    _worker_main()
