@@ -30,7 +30,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rules.model import ParsedMail, Secrecy, Urgency
+from rules.model import NOT_READ_IN_TIME, ParsedMail, Secrecy, Urgency
 
 SECRECY_RANK: dict[str, int] = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
 URGENCY_RANK: dict[str, int] = {"normal": 0, "urgent": 1, "very_urgent": 2, "most_urgent": 3}
@@ -367,8 +367,8 @@ def classification_of_headers(headers: Iterable[tuple[str, str]]) -> Classificat
 
 def _pdf_unreadable(error: str | None) -> bool:
     """The PDF reader ran out of time or memory: the text could not be looked at."""
-    return bool(error) and ("could not be read within" in error or "reader failed" in error
-                            or error.startswith(("RecursionError", "MemoryError")))
+    return bool(error) and (error.startswith((NOT_READ_IN_TIME, "RecursionError", "MemoryError"))
+                            or "could not be read within" in error or "reader failed" in error)
 
 
 def read_classification(mail: ParsedMail) -> Classification:

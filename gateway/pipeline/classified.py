@@ -23,7 +23,7 @@ import structlog
 from gateway.pipeline.parse import sender_display_name
 from gateway.secrecy.envelope import decrypt_incoming, is_encrypted_smime
 from gateway.secrecy.errors import SecrecyError
-from gateway.secrecy.keys import KeyStore
+from gateway.secrecy.keys import KeyStore, ensure_gateway_key
 from gateway.secrecy.markings import classify_headers, raw_headers
 from gateway.secrecy.sealed_store import SealedStore
 from gateway.secrecy.vault_crypto import decrypt_blob, encrypt_blob, shred
@@ -101,12 +101,9 @@ def marked_in_headers(raw: bytes) -> bool:
 
 
 def can_seal(services: Services) -> bool:
-    """Whether a gateway key exists to seal with."""
-    try:
-        store_for(services).keystore.current_fingerprint()
-    except SecrecyError:
-        return False
-    return True
+    """Whether a gateway key exists to seal with; one is made now if there is none
+    (gateway/secrecy/keys.py `ensure_gateway_key`)."""
+    return ensure_gateway_key(store_for(services).keystore, services.settings)
 
 
 def unreadable_secrecy(raw: bytes) -> str:
@@ -155,6 +152,7 @@ def seal_letter(services: Services, entry: SpoolEntry, arrival: Arrival, mail: P
                 facts: LetterFacts, findings: list[Finding]) -> Sealed:
     """Encrypt everything of the message; nothing of it goes to the plain vault."""
     store = store_for(services)
+    ensure_gateway_key(store.keystore, services.settings)  # else put() fails: the letter waits
     qid = entry.queue_id
     raw_ref = store.put(qid, "raw", arrival.raw)
     if arrival.raw is not entry.raw and arrival.raw != entry.raw:
@@ -228,13 +226,15 @@ SEALED_MAGIC = b"SGV1"
 def park(services: Services, queue_id: str) -> None:
     """Move an entry that keeps failing to `spool/failed/`, sealed: the gateway could not
     tell what the letter is, so it may be classified (fail closed). The parked file is
-    an SGV1 blob to the gateway key and the plaintext spool file is shredded. Without a
-    gateway key nothing can be sealed and it is parked as it came (docs/secrecy.md)."""
+    an SGV1 blob to the gateway key (made now if there is none) and the plaintext spool
+    file is shredded. Only when no key can be made at all is it parked as it came."""
     spool = services.spool
     source = spool.new / f"{queue_id}.msg"
     try:
         data = source.read_bytes()
-        blob = encrypt_blob(data, store_for(services).keystore)
+        store = store_for(services)
+        ensure_gateway_key(store.keystore, services.settings)
+        blob = encrypt_blob(data, store.keystore)
     except FileNotFoundError:
         return
     except SecrecyError as exc:

@@ -554,3 +554,24 @@ def _row(kind, unit, fp, cert, problem, current, now) -> dict:
         "usable": problem is None,
         "problem": problem,
     }
+
+
+def ensure_gateway_key(store: KeyStore, settings) -> bool:
+    """A gateway key to seal with, made at the first classified letter if nobody ran
+    `keys create`: a ลับ letter is then sealed like any other, never kept in plaintext
+    or parked for want of a key. False only when no key can be made (the key
+    directory is not writable); the caller then fails closed."""
+    try:
+        store.current_fingerprint()
+        return True
+    except SecrecyError:
+        pass
+    try:
+        fp = store.create_gateway_key(f"saraban-gateway ({settings.gateway.domain})",
+                                      email=seal_address(settings))
+    except (OSError, SecrecyError) as exc:
+        log.error("gateway_key_not_created", error=str(exc))
+        return False
+    log.warning("gateway_key_created", fingerprint=fp,
+                hint="back up the keys directory; give secret registrars the seal's CA certificate (docs/secrecy.md)")
+    return True
