@@ -31,26 +31,26 @@ def test_a_message_parked_after_repeated_failures_is_reprocessed_into_the_regist
     raw = letter()
     qid = services.spool.accept(raw, "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"])
 
-    def disk_full(*_args, **_kwargs):
-        raise OSError(28, "No space left on device")
+    def bug(*_args, **_kwargs):  # not a storage error (those wait, never park): a bug
+        raise RuntimeError("a bug fixed in the next release")
 
     with monkeypatch.context() as patch:
-        patch.setattr(services.vault, "put", disk_full)
+        patch.setattr(services.vault, "put", bug)
         for _ in range(services.settings.pipeline.max_attempts):
             process_safely(services, qid)
     assert services.spool.parked() == [qid]
     with services.db.session() as session:
         message = session.get(Message, qid)
-        assert message.state == "failed" and "No space left" in message.reason
+        assert message.state == "failed" and "a bug fixed" in message.reason
 
-    result = reprocess(services, qid, "disk extended")  # the disk has room again
+    result = reprocess(services, qid, "bug fixed")  # the new release is installed
     assert result["was"] == "parked" and result["state"] == "done"
     assert result["outcome"] == {"saraban.latkrabang@bangkok.go.th": f"registered 1/{this_be_year()}"}
     assert services.spool.parked() == [] and services.spool.pending() == []
     with services.db.session() as session:
         [action] = session.query(OperatorAction).all()
-        assert (action.action, action.reason, action.details["was"]) == ("reprocessed", "disk extended", "parked")
-        assert "No space left" in action.details["error"]
+        assert (action.action, action.reason, action.details["was"]) == ("reprocessed", "bug fixed", "parked")
+        assert "a bug fixed" in action.details["error"]
     with pytest.raises(ToolError, match="nothing to reprocess"):
         reprocess(services, qid, None)
 

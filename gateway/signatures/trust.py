@@ -135,7 +135,10 @@ class TrustSettings:
         # would silently fall back to the OS TLS store.
         anchors = [CertTrustAnchor(x509.Certificate.load(der)) for der in self.roots]
         seals = [x509.Certificate.load(der) for der in self.own_seals]
-        anchors += [CertTrustAnchor(cert) for cert in seals if cert.self_signed in ("maybe", "yes")]
+        # The gateway's own seal is trusted as itself (an anchor), whoever issued it: a
+        # seal from `keys create` is issued by a one-off CA whose key is gone, and an
+        # organisation's CA must not become a root for everything it ever issued.
+        anchors += [CertTrustAnchor(cert) for cert in seals]
         issued = [cert for cert in seals if cert.self_signed not in ("maybe", "yes")]
         return ValidationContext(
             trust_manager=SimpleTrustManager.build(trust_roots=anchors),
