@@ -212,3 +212,11 @@ def units_with_classified_letters(session: Session) -> list[str]:
     registrar (นายทะเบียนลับ) must hold a certificate for delivery to work."""
     stmt = select(Letter.unit).where(Letter.secrecy.not_in(("none",))).distinct().order_by(Letter.unit)
     return list(session.scalars(stmt))
+
+
+def record_stamped_copy(session: Session, letter_id: int, filename: str, sha256: str) -> None:
+    """The receive-stamped PDF (or receipt) of an ordinary letter, kept in the vault by
+    the delivery runner when it builds the folder copy, so the desk can show it."""
+    letter = session.get(Letter, letter_id)
+    if letter is not None:
+        letter.facts = {**(letter.facts or {}), "stamped": {"filename": filename, "sha256": sha256}}

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from storage.models import Letter
 
 from gateway.sender.results import authserv_id, forged_results, sender_headers
+from storage.register import record_stamped_copy
 
 DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book",
         b"x-saraban-finding", b"x-saraban-review", b"x-saraban-queue-id",
@@ -100,6 +101,10 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
     # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
     # X-Saraban-Signature per verified signature; the sender's own are dropped above.
     stamp = receive_stamp(services.settings, stamp_job_for(services.settings, letter, unit, services.vault), letter)
+    if stamp.attachment is not None:  # kept for the desk's letter page (gateway/web/)
+        name, pdf = stamp.attachment
+        with services.db.session() as session:
+            record_stamped_copy(session, letter.id, name, services.vault.put(pdf))
     return FolderCopy(folder=unit.folder if unit else letter.unit, data=apply_receive_stamp(copy, stamp))
 
 

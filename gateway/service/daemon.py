@@ -275,6 +275,8 @@ async def _serve(settings: Settings) -> int:
             if reload_requested.is_set():
                 reload_requested.clear()
                 settings = await _reload(settings, directory, supervisor, notifier)
+                if web is not None and web.desk is not None:
+                    web.desk.use_directory(directory.current)  # the desk's scopes too
                 if handler.sender_check is not None:  # [dns]/[sender] as reloaded
                     handler.sender_check.close()
                 handler.sender_check = intake_checker(settings)

@@ -6,6 +6,8 @@ block); `page()` signs the person in, checks the CSRF token of every POST and an
 404 for anything outside the person's units."""
 from __future__ import annotations
 
+import dataclasses
+
 import threading
 from contextlib import ExitStack
 from pathlib import Path
@@ -97,6 +99,14 @@ class Desk:
         self.env.globals.update(role_th=ROLE_TH, desk_nav=self.nav, nav="")
         self.pages: set[str] = set()  # the optional pages this desk serves (create_app)
         self.max_upload = self.web.max_upload_mb * 1024 * 1024
+
+    def use_directory(self, directory) -> None:
+        """SIGHUP reloaded the unit directory: scopes and names follow at once."""
+        self.services = dataclasses.replace(self.services, directory=directory)
+        self.auth.directory = directory
+        with self._pipeline_lock:
+            if self._pipeline is not None:
+                self._pipeline = dataclasses.replace(self._pipeline, directory=directory)
 
     def pipeline_services(self) -> Services:
         """The pipeline's services (PDF reader pool, signature checker), which releasing

@@ -63,6 +63,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "nothing": ("ไม่มีรายการ", "Nothing here."),
     "letter": ("หนังสือเลขรับ", "Letter"),
     "files": ("ไฟล์", "Files"),
+    "stamped_copy": ("ฉบับประทับตรารับ (ส่งเข้าโฟลเดอร์ของหน่วยงาน)", "Copy with the receive stamp (as filed to the unit)"),
     "original": ("ต้นฉบับ", "original"),
     "findings": ("ผลการตรวจ", "Findings"),
     "filing": ("การส่งเข้าแฟ้มและการแจ้งผู้ส่ง", "Filing and notices"),

@@ -113,6 +113,7 @@ def load_letter(desk: Desk, person: Person, letter_id: int):
             action["at_dt"] = dt.datetime.fromisoformat(action["at"])
         data["classified"] = letter.secrecy not in ("none", None)
         data["sealed"] = bool((letter.facts or {}).get("sealed"))
+        data["stamped"] = None if data["sealed"] else (letter.facts or {}).get("stamped")
         session.expunge(letter)
     return letter, data
 
@@ -146,6 +147,15 @@ def letter_file(desk: Desk, request: Request, person: Person, form: FormData | N
     item = files[position]
     return file_response(desk.services.vault.get(item["sha256"]), item.get("filename"),
                          item.get("content_type") or "")
+
+
+def letter_stamped(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
+    """The copy with the receive stamp (ตรารับ) as the unit's folder got it."""
+    letter, data = load_letter(desk, person, request.path_params["letter_id"])
+    stamped = data.get("stamped")
+    if data["sealed"] or not stamped or not desk.services.vault.has(stamped["sha256"]):
+        raise NotFound()
+    return file_response(desk.services.vault.get(stamped["sha256"]), stamped.get("filename"), "application/pdf")
 
 
 def file_response(data: bytes, filename: str | None, content_type: str) -> Response:
@@ -213,6 +223,7 @@ def routes(desk: Desk) -> list[Route]:
         Route("/register", page(desk, register_view), methods=["GET"]),
         Route("/letters/{letter_id:int}", page(desk, letter_view), methods=["GET"]),
         Route("/letters/{letter_id:int}/files/{position:int}", page(desk, letter_file), methods=["GET"]),
+        Route("/letters/{letter_id:int}/stamped", page(desk, letter_stamped), methods=["GET"]),
         Route("/letters/{letter_id:int}/{action:str}", page(desk, letter_action, act=True), methods=["POST"]),
     ]
 

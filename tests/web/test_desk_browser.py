@@ -27,7 +27,8 @@ def desk(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("desk")
     sink = Sink(free_port()).start()
     web_port = free_port()
-    config = desk_config(tmp, sink, web_port)
+    # The receive stamp on: the letter page offers the stamped copy the folder got.
+    config = desk_config(tmp, sink, web_port, extra="[signatures]\nstamp = true\n")
     daemon = Daemon(config)
     make_gateway_key(daemon)
     add_registrar(daemon)
@@ -111,6 +112,12 @@ def test_open_a_letter_and_its_pdf(page, desk, shot):
     response = page.context.request.get(desk.url + link.get_attribute("href"))
     assert response.status == 200 and response.headers["content-type"] == "application/pdf"
     assert response.body().startswith(b"%PDF") and "inline" in response.headers["content-disposition"]
+    stamped = page.locator("p.stamped a")
+    assert "ประทับตรารับ" in stamped.inner_text()
+    copy = page.context.request.get(desk.url + stamped.get_attribute("href"))
+    assert copy.status == 200 and copy.body().startswith(b"%PDF") and copy.body() != response.body()
+    other = letter_id(desk, "saraban.dindaeng")  # another unit's stamped copy, by URL: not found
+    assert page.context.request.get(f"{desk.url}/letters/{other}/stamped").status == 404
     viewer = page.context.new_page()  # the browser's own PDF viewer, as a clerk opens it
     try:
         viewer.goto(desk.url + link.get_attribute("href"))
