@@ -48,8 +48,9 @@ def test_a_failing_classified_letter_is_parked_sealed_and_reprocessed(services, 
     assert files_containing(services.settings.data_dir, MARKER) == []  # now sealed as ลับ
 
 
-def test_without_a_gateway_key_a_parked_letter_stays_as_it_came(services, monkeypatch):
+def test_without_a_gateway_key_one_is_made_and_the_parked_letter_is_sealed(services, monkeypatch):
     qid = services.spool.accept(_plain(), "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"])
     _fail_until_parked(services, qid, monkeypatch)
     assert services.spool.parked() == [qid]
-    assert (services.spool.failed / f"{qid}.msg").read_bytes()[:4] != b"SGV1"
+    assert (services.spool.failed / f"{qid}.msg").read_bytes()[:4] == b"SGV1"
+    assert list((services.settings.data_dir / "keys" / "gateway").glob("*/cert.pem"))
