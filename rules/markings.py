@@ -301,10 +301,6 @@ def urgency_in_letter(head: str) -> Urgency:
     return _best(found, URGENCY_RANK, "normal")  # type: ignore[return-value]
 
 
-def highest_secrecy(*values: str) -> Secrecy:
-    return _best(list(values), SECRECY_RANK, "none")  # type: ignore[return-value]
-
-
 def highest_urgency(*values: str) -> Urgency:
     return _best(list(values), URGENCY_RANK, "normal")  # type: ignore[return-value]
 

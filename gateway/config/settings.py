@@ -285,10 +285,6 @@ class Settings(_Section):
         return self.data_dir / "vault"
 
     @property
-    def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine"
-
-    @property
     def folders_dir(self) -> Path:
         return self.data_dir / self.delivery.folders_dir
 

@@ -203,11 +203,6 @@ def notice_recipient(entry: "SpoolEntry", verified: bool = False) -> tuple[str |
     return None, "sender_not_aligned"
 
 
-def reply_address(entry: "SpoolEntry") -> str | None:
-    """The address a notice may go to (see `notice_recipient`), or None."""
-    return notice_recipient(entry)[0]
-
-
 def _raw_headers(entry: "SpoolEntry"):
     try:
         return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(entry.raw)

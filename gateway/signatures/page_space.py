@@ -292,10 +292,6 @@ def _grow(b: Box, d: float) -> Box:
     return (b[0] - d, b[1] - d, b[2] + d, b[3] + d)
 
 
-def _overlaps(a: Box, b: Box) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
 def _nearest_free(blocked: list[Box], width: float, height: float, w: float, h: float,
                   margin: float, step: float) -> Box | None:
     """Search on a grid of half-step cells; a cell any obstacle touches is taken, so a

@@ -218,14 +218,6 @@ def apply_receive_stamp(copy: bytes, stamp: ReceiveStamp) -> bytes:
     return copy
 
 
-def with_receive_stamp(settings: Settings, copy: bytes, job: StampJob | None) -> bytes:
-    """The folder copy plus the stamped letter (or receipt), and an X-Saraban-Stamp line
-    (the signature lines travel separately, see `signature_headers`)."""
-    if job is None:
-        return copy
-    return apply_receive_stamp(copy, receive_stamp(settings, job))
-
-
 _CHANGED = ("form_fields_changed", "annotations_changed", "other")
 
 
