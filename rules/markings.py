@@ -384,6 +384,11 @@ def read_classification(mail: ParsedMail) -> Classification:
             found.append(Classification(level, where))
     for a in mail.attachments:
         name = f"file {a.index + 1}"
+        # A file named "ลับมาก_2569_..." is marked where a clerk reads it first; the name's
+        # "_" and "." stand for the spaces the naming rule forbids.
+        level = secrecy_in_subject(re.sub(r"[_.\-]+", " ", a.filename or ""))
+        if level != "none":
+            found.append(Classification(level, f"{name} name"))
         pages = a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
         for n, page in enumerate(pages, start=1):
             level = secrecy_in_letter(page)

@@ -133,6 +133,18 @@ def test_read_classification_reads_body_bottom_html_and_each_page():
     assert (found.level, found.where, found.certain) == ("top_secret", "file 2 page 2", True)
 
 
+def _named(filename: str) -> Attachment:
+    return Attachment(0, filename, "application/pdf", "attachment", b"%PDF", "application/pdf", "0" * 64, pdf_pages=1)
+
+
+def test_a_marking_in_a_file_name_counts_but_a_word_containing_it_does_not():
+    found = read_classification(_mail(attachments=[_named("ลับมาก_2569_dds_0403_1.pdf")]))
+    assert (found.level, found.where) == ("secret", "file 1 name")
+    assert read_classification(_mail(attachments=[_named("2569_ลับที่สุด.pdf")])).level == "top_secret"
+    for word in ("สลับหน้า_2569.pdf", "กลับบ้าน.pdf", "ความลับทางราชการ_คู่มือ.pdf"):
+        assert read_classification(_mail(attachments=[_named(word)])).level == "none", word
+
+
 def test_what_cannot_be_read_is_at_least_confidential():
     for mail in (_mail(truncated=True), _mail(attachments=[_att(encrypted=True, n_pages=None)]),
                  _mail(attachments=[_att(error="the PDF could not be read within 20 s")])):
