@@ -90,7 +90,7 @@ def read_entry(services: Services, entry: SpoolEntry,
 
 
 def judge(services: Services, entry: SpoolEntry, arrival: secret.Arrival, mail: ParsedMail) -> tuple[LetterFacts, list[Finding]]:
-    facts = secret.classify(mail, extract_facts(mail), arrival, can_seal=secret.can_seal(services))
+    facts = secret.classify(mail, extract_facts(mail), arrival)
     return facts, run_rules(mail, facts, services.rule_settings)
 
 
@@ -103,15 +103,11 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
         return Checked(None, facts, findings, sealed.raw_ref, classified=sealed)
     if mail is None:
         finding = parse_failure(error)
-        # Fail closed: what could not be read is sealed as at least ลับ, never kept plain;
-        # only a gateway with no key at all (no classified mail set up) keeps an unmarked
-        # one in the plain vault, as it must keep it somewhere.
-        if arrival.smime or secret.marked_in_headers(entry.raw) or secret.can_seal(services):
-            facts = LetterFacts(secrecy=secret.unreadable_secrecy(entry.raw))
-            sealed = secret.seal_letter(services, entry, arrival, None, facts, [finding])
-            return Checked(None, facts, [finding], sealed.raw_ref, parse_error=str(error), classified=sealed)
-        log.warning("unreadable_not_sealed", reason="no gateway key")
-        return Checked(None, LetterFacts(), [finding], services.vault.put(entry.raw), parse_error=str(error))
+        # Fail closed: what could not be read is sealed as at least ลับ, never kept plain
+        # (seal_letter makes the gateway key if there is none yet).
+        facts = LetterFacts(secrecy=secret.unreadable_secrecy(entry.raw))
+        sealed = secret.seal_letter(services, entry, arrival, None, facts, [finding])
+        return Checked(None, facts, [finding], sealed.raw_ref, parse_error=str(error), classified=sealed)
     facts, findings = judge(services, entry, arrival, mail)
     if secret.is_classified(facts):
         sealed = secret.seal_letter(services, entry, arrival, mail, facts, findings)

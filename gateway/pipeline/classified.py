@@ -29,7 +29,6 @@ from gateway.secrecy.sealed_store import SealedStore
 from gateway.secrecy.vault_crypto import decrypt_blob, encrypt_blob, shred
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
-from rules.markings import read_classification
 from rules.model import Finding, LetterFacts, ParsedMail
 from storage.fsync import fsync_dir, write_durably
 
@@ -100,12 +99,6 @@ def marked_in_headers(raw: bytes) -> bool:
     return classify_headers(raw).level != "none"
 
 
-def can_seal(services: Services) -> bool:
-    """Whether a gateway key exists to seal with; one is made now if there is none
-    (gateway/secrecy/keys.py `ensure_gateway_key`)."""
-    return ensure_gateway_key(store_for(services).keystore, services.settings)
-
-
 def unreadable_secrecy(raw: bytes) -> str:
     """The level of a message the parser could not read: what its headers say, and at
     least ลับ (confidential) since nothing else of it could be looked at."""
@@ -113,17 +106,10 @@ def unreadable_secrecy(raw: bytes) -> str:
     return found.level if found.level != "none" else "confidential"
 
 
-def classify(mail: ParsedMail, facts: LetterFacts, arrival: Arrival, can_seal: bool = True) -> LetterFacts:
+def classify(mail: ParsedMail, facts: LetterFacts, arrival: Arrival) -> LetterFacts:
     """At least ลับ for S/MIME arrivals. (Markings, password-protected and unreadable
-    PDFs are rules/markings.py `read_classification`'s, already in `facts`.)
-
-    A gateway with no key at all cannot seal: a letter that is ลับ only because part
-    of it could not be read (not marked, not S/MIME, no password PDF) is then handled
-    as it was before fail-closed reading, rather than parked."""
+    PDFs are rules/markings.py `read_classification`'s, already in `facts`.)"""
     if facts.secrecy in CLASSIFIED:
-        if not can_seal and not arrival.smime and not is_opaque(mail) and not read_classification(mail).certain:
-            log.warning("uncertain_not_sealed", reason="no gateway key")
-            return dataclasses.replace(facts, secrecy="none")
         return facts
     if arrival.smime or is_opaque(mail):
         return dataclasses.replace(facts, secrecy="confidential")
