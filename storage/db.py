@@ -31,7 +31,9 @@ def make_engine(url: str) -> Engine:
         path = sqlite_file(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 60}, pool_pre_ping=True)
+        # No pre-ping: a connection to a local file does not go stale, and the ping is
+        # one more statement for every transaction.
+        engine = create_engine(url, connect_args={"timeout": 60})
         _sqlite_durable_and_serialised(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from storage.errors import is_transient_reason
@@ -20,13 +21,15 @@ def get_message(session: Session, queue_id: str) -> Message | None:
 def open_message(session: Session, *, queue_id: str, received_at: dt.datetime, mail_from: str,
                  recipients: list[str], size: int, sha256: str) -> str:
     """Record the message the first time; after a crash count another attempt. Returns
-    its state (`processing`, or a finished state when an earlier run completed it)."""
+    its state: `new` when this call recorded it (nothing of it can be registered or
+    held yet), `processing` on a later attempt, or a finished state when an earlier run
+    completed it."""
     message = session.get(Message, queue_id)
     if message is None:
         session.add(Message(queue_id=queue_id, received_at=received_at, mail_from=mail_from,
                             recipients=recipients, size=size, sha256=sha256, state="processing",
                             attempts=1, outcome={}))
-        return "processing"
+        return "new"
     if message.state == "processing":
         message.attempts += 1
     return message.state
@@ -34,12 +37,11 @@ def open_message(session: Session, *, queue_id: str, received_at: dt.datetime, m
 
 def finish_message(session: Session, queue_id: str, state: str, outcome: dict[str, str],
                    sender_auth: dict[str, Any] | None = None) -> None:
-    message = session.get(Message, queue_id)
-    message.state = state
-    message.outcome = outcome
-    message.reason = None
+    # One UPDATE, no read first: the row exists (open_message made it earlier).
+    values: dict[str, Any] = {"state": state, "outcome": outcome, "reason": None}
     if sender_auth is not None:  # kept so that a letter released later keeps its verdict
-        message.sender_auth = sender_auth
+        values["sender_auth"] = sender_auth
+    session.execute(update(Message).where(Message.queue_id == queue_id).values(**values))
 
 
 def record_failure(session: Session, queue_id: str, reason: str, max_attempts: int) -> Message | None:

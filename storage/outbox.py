@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from storage import lease
@@ -43,25 +44,25 @@ def add_once(session: Session, kind: str, key: str, *, queue_id: str, unit: str 
     """The item (kind, key), added now unless it exists; returns it and whether it is new.
 
     The one way anything is queued, in the transaction that decided it is owed, so a
-    crash can neither lose it nor make two. Two processes racing on the same key (two
-    gateways on one PostgreSQL) are settled by the unique constraint: the loser's
-    savepoint is rolled back and it gets the winner's row, its own transaction intact.
+    crash can neither lose it nor make two. One statement, `INSERT ... ON CONFLICT DO
+    NOTHING RETURNING`: the unique constraint decides, also between two processes
+    racing on the same key (two gateways on one PostgreSQL), without a savepoint; only
+    when the key is taken is the existing row read.
     """
+    now = _now()
+    values = dict(kind=kind, key=key, queue_id=queue_id, unit=unit, letter_id=letter_id,
+                  payload=payload or {}, state=state, last_error=last_error, attempts=0,
+                  next_attempt_at=now, created_at=now)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (insert(OutboxItem).values(**values)
+                 .on_conflict_do_nothing(index_elements=["kind", "key"]).returning(OutboxItem))
+    item = session.scalars(statement, execution_options={"populate_existing": True}).first()
+    if item is not None:
+        return item, True
     existing = find_item(session, kind, key)
-    if existing is not None:
-        return existing, False
-    item = OutboxItem(kind=kind, key=key, queue_id=queue_id, unit=unit, letter_id=letter_id,
-                      payload=payload or {}, state=state, last_error=last_error)
-    try:
-        with session.begin_nested():
-            session.add(item)
-            session.flush()
-    except IntegrityError:
-        existing = find_item(session, kind, key)
-        if existing is None:
-            raise
-        return existing, False
-    return item, True
+    if existing is None:  # pragma: no cover - the conflicting row is visible to us
+        raise LookupError(f"outbox item {kind}/{key} neither inserted nor found")
+    return existing, False
 
 
 def add_alert(session: Session, queue_id: str, unit: str, reason: str, to: str, **details: Any) -> None:

@@ -23,16 +23,9 @@ from storage.models import Letter, LetterAttachment, RegisterCounter
 
 def allocate_number(session: Session, unit: str, book: str, year: int, start: int = 1) -> int:
     """Take the next receive number of a register inside the caller's transaction."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(RegisterCounter)
-        .values(unit=unit, book=book, year=year, last_number=start - 1)
-        .on_conflict_do_nothing()
-    )
     # One statement reads and increments; on PostgreSQL it holds the row lock until
     # commit, on SQLite the transaction already holds the database write lock.
-    number = session.execute(
+    increment = (
         update(RegisterCounter)
         .where(
             RegisterCounter.unit == unit,
@@ -41,8 +34,20 @@ def allocate_number(session: Session, unit: str, book: str, year: int, start: in
         )
         .values(last_number=RegisterCounter.last_number + 1)
         .returning(RegisterCounter.last_number)
-    ).scalar_one()
-    return number
+    )
+    number = session.execute(increment).scalar_one_or_none()
+    if number is not None:
+        return number
+    # The first letter of this register (unit, book, year): make its counter. Two
+    # processes may both get here; the constraint lets one row exist and both increment it.
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(RegisterCounter)
+        .values(unit=unit, book=book, year=year, last_number=start - 1)
+        .on_conflict_do_nothing()
+    )
+    return session.execute(increment).scalar_one()
 
 
 @dataclass

@@ -91,13 +91,21 @@ class RegisterSection(_Section):
 
 
 class PipelineSection(_Section):
-    workers: int = Field(1, ge=1, le=32)  # pipeline runner processes
+    # Pipeline runner processes; 0 = one per core (at most 4): a runner spends a good
+    # part of each letter waiting on its PDF worker, so one per core keeps both busy.
+    workers: int = Field(0, ge=0, le=32)
+    # Letters registered in one transaction (group commit, gateway/pipeline/process.py).
+    batch: int = Field(16, ge=1, le=256)
     poll_interval: float = Field(0.05, gt=0)
     max_attempts: int = Field(5, ge=1)  # a message failing this often is quarantined
     # Seconds of PDF work (text layers and signatures together) one letter may take;
     # past it the rest of its PDFs are noted "not read in time" and the letter goes on,
     # so a letter of slow PDFs cannot hold the letters behind it.
     pdf_budget: float = Field(30.0, gt=0)
+
+    @property
+    def runners(self) -> int:
+        return self.workers or max(1, min(4, os.cpu_count() or 1))
 
 
 class DeliverySection(_Section):
@@ -106,10 +114,17 @@ class DeliverySection(_Section):
     retry_base: float = Field(5.0, gt=0)  # seconds; doubles each attempt
     retry_max: float = Field(3600.0, gt=0)
     dead_after: float = Field(3 * 24 * 3600.0, gt=0)  # seconds until an item is dead
+    # Outbox items worked at once by the delivery runner, each with its own stamping
+    # child; 0 = one per core (at most 4). The receive stamp is CPU work in that child.
+    workers: int = Field(0, ge=0, le=16)
     # Mail-server backends (docs/imap.md): named servers, and which unit files where.
     imap: dict[str, ImapServer] = Field(default_factory=dict)
     smtp: dict[str, SmtpForward] = Field(default_factory=dict)
     units: dict[str, UnitDelivery] = Field(default_factory=dict)
+
+    @property
+    def threads(self) -> int:
+        return self.workers or max(1, min(4, os.cpu_count() or 1))
 
     @model_validator(mode="after")
     def _routes(self) -> "DeliverySection":

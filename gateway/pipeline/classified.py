@@ -194,16 +194,23 @@ def bare(findings: list[Finding] | list[dict]) -> list[dict]:
     return out
 
 
-def finish_spool(services: Services, queue_id: str) -> None:
+def finish_spool(services: Services, queue_id: str, sync: bool = True) -> None:
     """Remove the spool file; shred it when the message was classified (its sealed
-    directory exists), so that no plaintext copy of it stays on disk."""
+    directory exists), so that no plaintext copy of it stays on disk. `sync=False`:
+    the caller fsyncs the spool directory once for several removals."""
     store = store_for(services)
     path = services.spool.new / f"{queue_id}.msg"
     if store.exists(queue_id):
-        if shred(path):
+        if shred(path) and sync:
             fsync_dir(services.spool.new)
         return
-    services.spool.remove(queue_id)
+    if sync:
+        services.spool.remove(queue_id)
+        return
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 SEALED_MAGIC = b"SGV1"

@@ -56,6 +56,9 @@ class Recipient:
     unit_name: str
     sender: str
     released_by_operator: bool = False  # `quarantine release`: register despite the policy
+    # The pipeline's first try at this message: no registration or quarantine entry of
+    # it can exist yet, so they are not looked up (the unique keys still stand guard).
+    first_attempt: bool = False
 
     @property
     def message_id(self) -> str | None:
@@ -169,8 +172,10 @@ def recipient_for(services: Services, entry: SpoolEntry, checked: Checked, rcpt:
 
 def what_is_known(session, recipient: Recipient) -> Known:
     queue_id, unit = recipient.entry.queue_id, recipient.unit_name
-    registration = find_registration(session, queue_id, unit)
     resend = find_resend(session, unit, recipient.sender, recipient.message_id)
+    if recipient.first_attempt:
+        return Known(resend_of=resend.receive_no if resend else None)
+    registration = find_registration(session, queue_id, unit)
     return Known(registered=registration.receive_no if registration else None,
                  held=quarantine.find_entry(session, queue_id, unit) is not None,
                  resend_of=resend.receive_no if resend else None)

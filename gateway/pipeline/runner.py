@@ -14,7 +14,7 @@ import structlog
 from gateway.config.settings import Settings
 from gateway.pipeline import classified as secret
 from gateway.service.log import setup_logging
-from gateway.pipeline.process import process_entry
+from gateway.pipeline.process import process_batch
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.service import metrics
@@ -37,9 +37,13 @@ UNPARK_INTERVAL = 30.0
 
 
 def run_once(services: Services, index: int = 0, count: int = 1, stop: StopFlag | None = None) -> int:
-    """Process every pending entry of this partition; return how many were handled."""
+    """Process every pending entry of this partition, `[pipeline] batch` at a time (one
+    register transaction per batch: gateway/pipeline/process.py); return how many were
+    handled."""
     handled = 0
     now = time.monotonic()
+    batch: list[str] = []
+    size = services.settings.pipeline.batch
     for queue_id in services.spool.pending():
         if stop is not None and stop.stopping:
             break
@@ -49,34 +53,58 @@ def run_once(services: Services, index: int = 0, count: int = 1, stop: StopFlag 
             continue
         if services.sender is not None and services.sender.deferred(queue_id):
             continue  # waiting for DNS to answer about its sender (gateway/sender/check.py)
-        process_safely(services, queue_id)
-        handled += 1
+        batch.append(queue_id)
+        if len(batch) >= size:
+            handled += _run_batch(services, batch)
+            batch = []
+    if batch and not (stop is not None and stop.stopping):
+        handled += _run_batch(services, batch)
     return handled
 
 
-def process_safely(services: Services, queue_id: str) -> None:
+def _run_batch(services: Services, batch: list[str]) -> int:
+    failed: set[str] = set()
+
+    def on_error(queue_id: str, exc: Exception) -> None:
+        failed.add(queue_id)
+        _failed(services, queue_id, exc)
+
     try:
-        process_entry(services, queue_id)
-        _backoff.pop(queue_id, None)
-    except FileNotFoundError:
-        _backoff.pop(queue_id, None)  # another runner or an earlier run finished it
-    except Exception as exc:
-        failures = _backoff.get(queue_id, (0, 0.0))[0] + 1
-        delay = min(BACKOFF_MAX, services.settings.pipeline.poll_interval * 2 ** failures)
-        _backoff[queue_id] = (failures, time.monotonic() + delay)
-        transient = is_transient_storage_error(exc)
+        process_batch(services, batch, on_error)
+    except Exception as exc:  # noqa: BLE001 - a fault outside any one letter: each waits
+        for queue_id in batch:
+            if queue_id not in failed:
+                _failed(services, queue_id, exc)
+        return len(batch)
+    for queue_id in batch:
+        if queue_id not in failed:
+            _backoff.pop(queue_id, None)
+    return len(batch)
+
+
+def process_safely(services: Services, queue_id: str) -> None:
+    """One entry alone (`reprocess`, tests); failures are counted as in a batch."""
+    _run_batch(services, [queue_id])
+
+
+def _failed(services: Services, queue_id: str, exc: Exception) -> None:
+    failures = _backoff.get(queue_id, (0, 0.0))[0] + 1
+    delay = min(BACKOFF_MAX, services.settings.pipeline.poll_interval * 2 ** failures)
+    _backoff[queue_id] = (failures, time.monotonic() + delay)
+    transient = is_transient_storage_error(exc)
+    with structlog.contextvars.bound_contextvars(queue_id=queue_id):
         if transient:
             # The machine's condition, not the letter's: wait, say so, never park.
-            log.warning("storage_unavailable", queue_id=queue_id, retry_in=round(delay, 1),
+            log.warning("storage_unavailable", retry_in=round(delay, 1),
                         error=f"{type(exc).__name__}: {str(exc)[:300]}")
             metrics.rejected("pipeline", "storage_unavailable")
         elif failures <= 3 or failures % 10 == 0:  # a traceback now and then, not every retry
-            log.exception("process_failed", queue_id=queue_id, attempt=failures,
-                          error=f"{type(exc).__name__}: {exc}")
+            log.error("process_failed", attempt=failures, error=f"{type(exc).__name__}: {exc}",
+                      exc_info=exc)
         else:
-            log.error("process_failed", queue_id=queue_id, attempt=failures, retry_in=round(delay, 1),
+            log.error("process_failed", attempt=failures, retry_in=round(delay, 1),
                       error=f"{type(exc).__name__}: {str(exc)[:300]}")
-        _count_failure(services, queue_id, exc, transient)
+    _count_failure(services, queue_id, exc, transient)
 
 
 def _count_failure(services: Services, queue_id: str, exc: Exception, transient: bool = False) -> None:

@@ -63,7 +63,7 @@ class Supervisor:
         self._plan()
 
     def _plan(self) -> None:
-        count = self.settings.pipeline.workers
+        count = self.settings.pipeline.runners
         for index in range(count):
             self.children.append(Child(f"pipeline-{index}", runner_pipeline.main, (self.settings, index, count)))
         self.children.append(Child("delivery", runner_delivery.main, (self.settings,)))
