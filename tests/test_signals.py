@@ -138,7 +138,7 @@ def test_bad_reload_keeps_the_old_configuration_and_says_why(tmp_path):
         # A configuration value out of range names the key.
         units.write_text(UNITS + NEW_UNIT, encoding="utf-8")
         config_text = daemon.config.read_text(encoding="utf-8")
-        daemon.config.write_text(config_text.replace("workers = 1", "workers = 0"), encoding="utf-8")
+        daemon.config.write_text(config_text.replace("workers = 1", "workers = 99"), encoding="utf-8")
         mark = len(daemon.events())
         daemon.proc.send_signal(signal.SIGHUP)
         failed = _wait_event(daemon, "reload_failed", mark)

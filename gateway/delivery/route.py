@@ -11,6 +11,7 @@ kind "registrar"), each to its own destination on the same backend."""
 from __future__ import annotations
 
 import smtplib
+import threading
 from dataclasses import dataclass, field
 
 import structlog
@@ -29,7 +30,9 @@ from storage.models import OutboxItem
 
 log = structlog.get_logger("gateway.deliver")
 
-_filer: ImapFiler | None = None
+# One IMAP filer (its cached connections) per delivery thread: an IMAP session is one
+# conversation and cannot be shared between threads.
+_filers = threading.local()
 _worked = 0
 
 
@@ -113,14 +116,14 @@ def transport(services: Services, item: OutboxItem, where: Destination, queue_id
         crashpoint("after_folder_write")
         return {"backend": "maildir", "path": str(path)}
     if where.backend == "imap":
-        global _filer
         target = where.imap
         in_doubt = _claim(services, item, ttl=target.timeout * 4 + 10)
-        if _filer is None:
-            _filer = ImapFiler()
-        outcome = _filer.file(target, data, queue_id, unit, in_doubt)
+        filer = getattr(_filers, "filer", None)
+        if filer is None:
+            filer = _filers.filer = ImapFiler()
+        outcome = filer.file(target, data, queue_id, unit, in_doubt)
         return {"backend": "imap", "host": target.host, "username": target.username,
-                "folder": _filer.server_folder(target), "outcome": outcome}
+                "folder": filer.server_folder(target), "outcome": outcome}
     relay = where.relay
     in_doubt = _claim(services, item, ttl=relay.timeout * 4 + 10)
     sent = set((item.payload or {}).get("forwarded_to", []))

@@ -6,6 +6,7 @@ backoff; an item still failing after `delivery.dead_after` seconds is dead, show
 `status` and retriable from the CLI."""
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable
 
@@ -38,9 +39,12 @@ HANDLERS: dict[str, Handler] = {
 
 
 def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
-                limit: int = 100, stop: StopFlag | None = None) -> int:
+                limit: int = 100, stop: StopFlag | None = None, part: tuple[int, int] = (0, 1)) -> int:
+    """Work the due items; `part` = (index, count): this thread's share, by item id, so
+    that no two threads of the runner ever hold the same item."""
     handlers = handlers or HANDLERS
-    due = outbox.due(services.db, handlers, limit)
+    index, count = part
+    due = [i for i in outbox.due(services.db, handlers, limit * count) if i % count == index][:limit]
     for item_id in due:
         if stop is not None and stop.stopping:
             break
@@ -85,10 +89,28 @@ def main(settings: Settings) -> None:
         # found when a letter has waited on it; letters are received either way.
         for problem in check_imap_routes(settings):
             log.error("imap_route_unusable", problem=problem)
+        count = settings.delivery.threads
+        # Threads, not processes: the heavy part of an item (the receive stamp) runs in
+        # each thread's own stamping child; the rest waits on disk and network.
+        threads = [threading.Thread(target=_work, args=(services, stop, (i, count)), daemon=True,
+                                    name=f"delivery-{i}") for i in range(1, count)]
+        for thread in threads:
+            thread.start()
         try:
-            while not stop.stopping:
-                if work_outbox(services, stop=stop) == 0:
-                    time.sleep(settings.pipeline.poll_interval * 2)
+            _work(services, stop, (0, count))
+            for thread in threads:
+                thread.join()
         finally:
             close_stampers()  # the stamping child goes with the runner (issue 13)
             log.info("runner_stopped")
+
+
+def _work(services: Services, stop: StopFlag, part: tuple[int, int]) -> None:
+    idle = services.settings.pipeline.poll_interval * 2
+    while not stop.stopping:
+        try:
+            if work_outbox(services, stop=stop, part=part) == 0:
+                time.sleep(idle)
+        except Exception as exc:  # noqa: BLE001 - the database away: wait, never end the thread
+            log.warning("outbox_unavailable", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            time.sleep(max(idle, 1.0))

@@ -15,6 +15,7 @@ import concurrent.futures as cf
 import datetime as dt
 import multiprocessing
 import resource
+import threading
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -153,16 +154,19 @@ def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:
     return StampResult("receipt", receipt_pdf(job.info, seal, sha256, reason), sha256, reason)
 
 
-_stampers: dict[int, Stamper] = {}
+# One stamping child per delivery thread (`[delivery] workers`): a file that overruns
+# its time kills only the child of the thread that sent it.
+_stampers: dict[tuple[int, int], Stamper] = {}
 
 
 def stamper_for(settings: Settings) -> Stamper:
-    stamper = _stampers.get(id(settings))
+    key = (id(settings), threading.get_ident())
+    stamper = _stampers.get(key)
     if stamper is None:
         sig = settings.signatures
         stamper = Stamper(load_seal(settings), sig.timeout, sig.memory_mb,
                           (settings.logging.level, settings.logging.format))
-        _stampers[id(settings)] = stamper
+        _stampers[key] = stamper
     return stamper
 
 
