@@ -41,8 +41,8 @@ KEPT_HEADERS = frozenset({
 })
 # Bounds on the record, whatever the mail: every rule reads a short prefix of a value
 # (References: its last ids, so its tail), and a mail with thousands of headers keeps
-# the first of each.
-MAX_KEPT = 64
+# the first few different values of each.
+MAX_PER_HEADER = 16
 MAX_VALUE = 2000
 MAX_REFERENCES_VALUE = 8000
 MAX_RAW_TEXT = 4000  # subject, reference, finding texts before clean_text cuts them
@@ -137,14 +137,19 @@ def _incoming(checked: "Checked", entry: "SpoolEntry") -> tuple[list[list[str]],
     else:
         pairs = tuple((k, str(v)) for k, v in block.items())
     kept: list[list[str]] = []
+    seen: dict[str, set[str]] = {}
     subjects: list[str] = []
     for name, value in pairs:
         lname = name.lower()
         if lname == "subject":
             subjects.append(str(value))
-        elif lname in KEPT_HEADERS and len(kept) < MAX_KEPT:
+        elif lname in KEPT_HEADERS:
             value = str(value)
-            kept.append([name, value[-MAX_REFERENCES_VALUE:] if lname == "references" else value[:MAX_VALUE]])
+            value = value[-MAX_REFERENCES_VALUE:] if lname == "references" else value[:MAX_VALUE]
+            values = seen.setdefault(lname, set())
+            if value not in values and len(values) < MAX_PER_HEADER:
+                values.add(value)
+                kept.append([name, value])
     return kept, None if raw_from is None else str(raw_from)[:MAX_VALUE], subjects
 
 
