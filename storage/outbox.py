@@ -175,6 +175,8 @@ def letter_to_file(db: Database, letter_id: int) -> Letter:
 def finish(db: Database, item_id: int) -> None:
     with db.session() as session:
         row = session.get(OutboxItem, item_id)
+        if row.state in ("suppressed", "held"):
+            return  # its handler decided not to send it (a notice: gateway/notices/decide.py)
         row.state = "done"
         row.attempts += 1
         row.done_at = _now()

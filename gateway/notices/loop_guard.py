@@ -55,13 +55,16 @@ def suppression_reason(
     recipient: str | None,
     sent_last_hour: int = 0,
     limit: int = 0,
+    autoreply_subject_seen: bool = False,
 ) -> str | None:
     """Why this mail must not be answered, or None when a notice may go to `recipient`.
 
     headers: the incoming top-level headers (decoded); envelope_sender: SMTP MAIL FROM
     ("" or "<>" for the null reverse-path); recipient: the cleaned Reply-To/From address (None
     when there is no usable one); sent_last_hour: notices already queued for that
-    recipient in the past hour; limit: at most this many an hour (0: no limit)."""
+    recipient in the past hour; limit: at most this many an hour (0: no limit);
+    autoreply_subject_seen: autoreply_subject() of Subject values not in `headers` (a
+    queued notice keeps the flag, not a classified letter's subject)."""
     headers = list(headers)
     envelope_sender = (envelope_sender or "").strip().strip("<>").strip()  # aiosmtpd: "<>"
     if not envelope_sender:
@@ -87,12 +90,16 @@ def suppression_reason(
         return "delivery_report"
     if any(_first(headers, h) is not None for h in _AUTOREPLY_HEADERS):
         return "out_of_office"
-    for value in _all(headers, "subject"):
-        if " ".join(value.split()).lower().startswith(_AUTOREPLY_SUBJECTS):
-            return "out_of_office"
+    if autoreply_subject_seen or autoreply_subject(_all(headers, "subject")):
+        return "out_of_office"
     if limit > 0 and sent_last_hour >= limit:
         return "rate_limit"
     return None
+
+
+def autoreply_subject(subjects: Iterable[str]) -> bool:
+    """Whether a Subject reads as an out-of-office reply."""
+    return any(" ".join(value.split()).lower().startswith(_AUTOREPLY_SUBJECTS) for value in subjects)
 
 
 def _address_in(value: str) -> str:

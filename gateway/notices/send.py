@@ -1,4 +1,5 @@
-"""The outbox handler for kind "notice": one SMTP transaction to the smarthost.
+"""The outbox handler for kind "notice": one SMTP transaction to the smarthost, after
+the notice queued by the pipeline is decided (decide.py: suppressed, held or sent).
 
 Idempotence: the runner marks the item done right after this returns, i.e. right after
 the smarthost's 250. A crash in between (milliseconds) sends the notice again on
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.notices.compose import build_notice
+from gateway.notices.decide import decide, undecided
 from gateway.delivery.errors import PermanentFailure
 
 if TYPE_CHECKING:
@@ -53,6 +55,10 @@ def templates_dir(settings: "Settings") -> str | None:
 def send_notice(services: "Services", item: "OutboxItem") -> None:
     settings = services.settings
     config = settings.notices
+    if undecided(item):  # as the pipeline queued it: decide first (decide.py)
+        item = decide(services, item.id)
+        if item is None:  # suppressed or held: recorded, nothing to send
+            return
     if not config.smarthost:
         raise RuntimeError("no smarthost configured ([notices] smarthost or SARABAN_SMARTHOST)")
     message = build_notice(item.payload, item.key, item.created_at,

@@ -1,0 +1,170 @@
+"""Decide a queued notice where it is sent: whom it may go to, whether it must not go
+at all (loop guard, sender policy, rate limits), and its sanitised payload.
+
+The pipeline queued a small record (create.py); the delivery runner calls decide()
+before sending. In one transaction the record becomes the payload compose.py renders
+and the item becomes `suppressed` (with the reason, final), `held` (no smarthost) or
+stays `pending` to be sent now. A crash before that commit leaves the record to be
+decided again; after it, the decision stands. Rate limits count notices decided in
+the past hour, so they hold however long the notices waited in the outbox."""
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from gateway.notices.create import UNDECIDED
+from gateway.notices.loop_guard import suppression_reason
+from gateway.notices.sanitize import clean_address, clean_message_id, clean_references, clean_text
+from gateway.sender.policy import notice_refusal
+from gateway.sender.results import SenderAuth
+from storage.models import OutboxItem
+from storage.notices import notices_in_last_hour
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gateway.service.services import Services
+
+log = structlog.get_logger("gateway.notices")
+
+
+def undecided(item: OutboxItem) -> bool:
+    return UNDECIDED in (item.payload or {})
+
+
+def decide(services: "Services", item_id: int) -> OutboxItem | None:
+    """Decide the item in one transaction; the item (detached) if it is to be sent now,
+    None if it is not (suppressed, held, or no longer pending)."""
+    with services.db.session() as session:
+        row = session.get(OutboxItem, item_id)
+        if row is None or row.state != "pending":
+            return None
+        if undecided(row):
+            state, payload = decision(session, services, row.key, row.payload)
+            row.payload, row.state = payload, state
+            row.last_error = "no smarthost configured" if state == "held" else None
+            # The rate limits count notices by this moment: decided is when it is made.
+            row.created_at = dt.datetime.now(dt.timezone.utc)
+            session.flush()
+        if row.state != "pending":
+            return None
+        session.expunge(row)
+        return row
+
+
+def decision(session: "Session", services: "Services", key: str,
+             record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(state, payload) for a queued record; the reasons are those the pipeline gave
+    when it decided at queue time."""
+    settings = services.settings.notices
+    record = dict(record)
+    facts = record.pop(UNDECIDED)
+    headers = [tuple(pair) for pair in facts.get("headers") or []]
+    auth = facts.get("sender_auth")
+    auth = None if auth is None else SenderAuth(**auth)
+    to, unaligned = notice_recipient(facts.get("raw_from"), facts.get("envelope") or "",
+                                     bool(auth is not None and auth.verified))
+    payload = {
+        "to": to,
+        "unit": record["unit"],
+        "unit_name_th": clean_text(record.get("unit_name_th"), 200),
+        "unit_name_en": clean_text(record.get("unit_name_en"), 200),
+        "from": record["from"],
+        "queue_id": record["queue_id"],
+        "received_at": record["received_at"],
+        "in_reply_to": clean_message_id(_header(headers, "message-id")),
+        "references": clean_references(_header(headers, "references"), _header(headers, "message-id")),
+        "type": record["type"],
+    }
+    if record["type"] == "ack":
+        payload |= {"receive_no": record.get("receive_no"), "book": record.get("book")}
+    classified = bool(record.get("classified"))
+    quoted = record["type"] == "ack" and not classified  # a rejection quotes nothing of the mail
+    payload |= {
+        "classified": classified,
+        "subject": clean_text(record.get("subject")) if quoted else None,
+        "reference": (clean_text(record.get("reference"), 120) or None) if quoted else None,
+    }
+    if record["type"] == "ack":
+        payload["letter_date"] = record.get("letter_date")
+    payload["findings"] = [{"rule": f.get("rule"), "th": clean_text(f.get("th"), 600),
+                            "en": clean_text(f.get("en"), 600)} for f in record.get("findings") or []]
+    payload["rate_key"], payload["rate_domain"] = rate_keys(to)
+
+    recent = sent_last_hour(session, to) if to else 0
+    reason = suppression_reason(headers, facts.get("envelope") or "", to, recent,
+                                settings.max_per_sender_per_hour,
+                                autoreply_subject_seen=bool(facts.get("autoreply_subject")))
+    if reason == "no_valid_recipient" and unaligned:
+        reason = unaligned
+    if reason is None:  # no notice to a sender whose domain did not vouch for it (backscatter)
+        reason = notice_refusal(auth, to, services.settings.sender)
+    if reason is None and to and settings.max_per_domain_per_hour:
+        if sent_last_hour_to_domain(session, payload["rate_domain"]) >= settings.max_per_domain_per_hour:
+            reason = "rate_limit_domain"
+    if reason is not None:
+        payload["suppressed"] = reason
+        log.info("notice_suppressed", notice=payload["type"], reason=reason, to=to, key=key)
+        return "suppressed", payload
+    if not settings.smarthost:
+        log.warning("notice_held", notice=payload["type"], to=to, key=key, reason="no_smarthost")
+        return "held", payload  # nowhere to send it yet; `notices release` once a smarthost is set
+    log.info("notice_queued", notice=payload["type"], to=to, key=key)
+    return "pending", payload
+
+
+def rate_keys(address: str | None) -> tuple[str | None, str | None]:
+    """(address without its +tag, domain): victim+1@, victim+2@ ... are one person."""
+    if not address or "@" not in address:
+        return None, None
+    local, _, domain = address.lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}", domain
+
+
+def sent_last_hour(session: "Session", to: str) -> int:
+    """Notices to this address in the past hour, whatever +tag each one carried."""
+    key, _ = rate_keys(to)
+    return notices_in_last_hour(session, "rate_key", key) if key else 0
+
+
+def sent_last_hour_to_domain(session: "Session", domain: str | None) -> int:
+    return notices_in_last_hour(session, "rate_domain", domain) if domain else 0
+
+
+def _org_domain(domain: str) -> str:
+    """The organisational part of a domain, for alignment: `dds.bangkok.go.th` and
+    `mail.bangkok.go.th` are both `bangkok.go.th` (Thai second levels: go, co, ac,
+    or, in, mi, net). A public-suffix list would be exact; this covers .th and gTLDs."""
+    labels = domain.lower().strip(".").split(".")
+    if len(labels) >= 3 and labels[-1] == "th" and labels[-2] in ("go", "co", "ac", "or", "in", "mi", "net"):
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def notice_recipient(raw_from: str | None, mail_from: str,
+                     verified: bool = False) -> tuple[str | None, str | None]:
+    """(address, None) the notice may go to, or (None, why not).
+
+    Only the From address (the letter's author) or the envelope sender, never Reply-To
+    (anyone can write a victim's address there: backscatter), and only when the two
+    align (same organisational domain) or the From domain is verified. `raw_from` is
+    the raw header, not the decoded one: an encoded-word display name may decode to
+    text with its own `<address>` or line breaks, and must stay a name."""
+    author = clean_address(email.utils.parseaddr(raw_from)[1]) if raw_from else None
+    envelope = clean_address((mail_from or "").strip("<> "))
+    if author and (verified or (envelope and _org_domain(author.rpartition("@")[2])
+                                == _org_domain(envelope.rpartition("@")[2]))):
+        return author, None
+    if not envelope and not author:
+        return None, None  # nobody to answer: the loop guard says why
+    return None, "sender_not_aligned"
+
+
+def _header(headers, name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None

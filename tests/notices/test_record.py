@@ -1,0 +1,117 @@
+"""The record a notice is queued as in the pipeline's transaction (issue 16): bounded
+whatever the mail, one row per key, nothing of a classified letter's subject; the
+delivery runner decides it with the reasons the pipeline used to give."""
+from __future__ import annotations
+
+import datetime as dt
+import email.parser
+import email.policy
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from gateway.config.settings import load_settings
+from gateway.notices import create
+from gateway.notices.decide import decision
+from storage.db import Database
+from storage.models import OutboxItem
+from storage.notices import insert_once
+from tests.daemon import write_config
+
+DDS = "saraban.dds@bangkok.go.th"
+
+
+def _entry(raw: bytes, mail_from: str = DDS) -> SimpleNamespace:
+    return SimpleNamespace(queue_id="q1", mail_from=mail_from, raw=raw,
+                           received_at=dt.datetime(2026, 6, 11, 4, 33, tzinfo=dt.timezone.utc))
+
+
+def _checked(headers=None) -> SimpleNamespace:
+    mail = None if headers is None else SimpleNamespace(headers=tuple(headers), attachments=())
+    return SimpleNamespace(mail=mail, sender_auth=None)
+
+
+@pytest.fixture
+def services(tmp_path):
+    settings = load_settings(write_config(tmp_path))
+    unit = SimpleNamespace(address="saraban.latkrabang", name_th="สำนักงานเขตลาดกระบัง", name_en="Lat Krabang",
+                           settings={}, full_address=lambda domain: f"saraban.latkrabang@{domain}")
+    return SimpleNamespace(settings=settings, directory=SimpleNamespace(domain="bangkok.go.th"), unit=unit)
+
+
+@pytest.fixture
+def session(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'register.db'}")
+    db.create_schema()
+    with db.session() as s:
+        yield s
+
+
+@pytest.mark.parametrize("eol", [b"\r\n", b"\n", b"\r"])
+def test_the_from_is_read_from_the_header_block_alone_whatever_the_line_endings(eol):
+    raw = eol.join([b"From: =?utf-8?b?4Liq?= <a@dds.bangkok.go.th>", b"Subject: x", b"",
+                    b"From: victim@elsewhere.example", b""])
+    _, raw_from, subjects = create._incoming(_checked(), _entry(raw))
+    whole = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    assert raw_from == whole["from"] == "=?utf-8?b?4Liq?= <a@dds.bangkok.go.th>"
+    assert subjects == ["x"]
+
+
+def test_a_flood_of_headers_makes_a_small_record_in_bounded_time():
+    raw = (b"From: a@dds.bangkok.go.th\r\n" + b"".join(b"References: <r%d@x>\r\n" % i for i in range(20_000))
+           + b"Precedence: bulk\r\nX-Long: " + b"y" * 1_000_000 + b"\r\n\r\n" + b"z" * 5_000_000)
+    started = time.process_time()
+    headers, raw_from, _ = create._incoming(_checked(), _entry(raw))
+    assert time.process_time() - started < 10  # the 5 MB body is never parsed
+    assert raw_from == "a@dds.bangkok.go.th"
+    assert len(headers) <= len(create.KEPT_HEADERS) * create.MAX_PER_HEADER
+    assert len(json.dumps(headers)) < 100_000
+    assert ["Precedence", "bulk"] in headers  # what the loop guard needs is still there
+
+
+def test_one_row_per_key_and_the_first_record_stands(database_url):
+    db = Database(database_url)
+    db.create_schema()
+    try:
+        for n in (1, 2):  # the second as a rerun after a crash would: its own transaction
+            with db.session() as session:
+                insert_once(session, "notice", "ack:q1:u", queue_id="q1", unit="u", letter_id=None,
+                            payload={"n": n})
+        with db.session() as session:
+            [row] = session.query(OutboxItem).all()
+            assert (row.state, row.payload, row.attempts) == ("pending", {"n": 1}, 0)
+    finally:
+        db.dispose()
+
+
+def test_a_classified_letters_subject_never_reaches_the_record_yet_an_out_of_office_is_not_answered(
+        services, session):
+    secret = "แผนป้องกันภัย ลับมาก"
+    checked = _checked([("From", DDS), ("Subject", f"Automatic reply: {secret}"), ("Message-ID", "<m1@dds>")])
+    raw = f"From: {DDS}\r\nSubject: x\r\n\r\n".encode()
+    record = create._common(services, _entry(raw), checked, services.unit) | {
+        "type": "ack", "receive_no": "1/2569", "book": "รับ", "classified": True, "subject": None,
+        "reference": None, "letter_date": None, "findings": []}
+    assert secret not in json.dumps(record, ensure_ascii=False)
+    state, payload = decision(session, services, "ack:q1:saraban.latkrabang", json.loads(json.dumps(record)))
+    assert (state, payload["suppressed"], payload["subject"]) == ("suppressed", "out_of_office", None)
+    assert secret not in json.dumps(payload, ensure_ascii=False)
+
+
+def test_a_decided_notice_reads_as_the_pipeline_used_to_write_it(services, session):
+    checked = _checked([("From", DDS), ("Message-ID", "<m1@dds.bangkok.go.th>"),
+                        ("References", "<a@x> <m1@dds.bangkok.go.th>")])
+    record = create._common(services, _entry(f"From: {DDS}\r\n\r\n".encode()), checked, services.unit) | {
+        "type": "ack", "receive_no": "1/2569", "book": "รับ", "classified": False,
+        "subject": "ขอเชิญ\r\nBcc: victim@example.org", "reference": "กท 1\x00", "letter_date": "2026-06-10",
+        "findings": [{"rule": "naming", "th": "ชื่อไฟล์\nไม่ถูก", "en": "bad\tname"}]}
+    state, payload = decision(session, services, "ack:q1:saraban.latkrabang", record)
+    assert state == "held"  # no smarthost in this configuration
+    assert payload["to"] == DDS and payload["rate_key"] == DDS and payload["rate_domain"] == "bangkok.go.th"
+    assert payload["subject"] == "ขอเชิญ Bcc: victim@example.org" and payload["reference"] == "กท 1"
+    assert payload["in_reply_to"] == "<m1@dds.bangkok.go.th>"
+    assert payload["references"] == ["<a@x>", "<m1@dds.bangkok.go.th>"]
+    assert payload["findings"] == [{"rule": "naming", "th": "ชื่อไฟล์ ไม่ถูก", "en": "bad name"}]
+    assert create.UNDECIDED not in payload
