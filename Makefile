@@ -43,5 +43,13 @@ venv: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/smtp_throughput.py
 
+# Side by side with Postfix -> Dovecot LMTP on the same letters (issue 16). Installs the
+# peer's Debian packages (as root; no system Postfix or Dovecot is left running), then
+# runs the bench; options through BENCH_ARGS, e.g. make bench-peer BENCH_ARGS="--count 300".
+.PHONY: bench-peer
+bench-peer: $(BIN)/.installed
+	sh bench/peer/setup.sh
+	$(BIN)/python bench/side_by_side.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var

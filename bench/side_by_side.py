@@ -1,0 +1,623 @@
+#!/usr/bin/env python3
+"""Side by side, in one run on one machine: Postfix -> Dovecot LMTP against the gateway.
+
+The peer is the plain pipeline the gateway replaces: a private Postfix (its own
+config_directory and queue in a temporary directory, on a free loopback port, only the
+units of config/units.toml accepted) handing every letter over LMTP to a private
+Dovecot that files it in the unit's Maildir (mail_fsync = optimized). The gateway is
+the real daemon on its embedded defaults (SQLite, Maildir folders, the demo unit
+directory) with the receive stamp on, since stamping is part of its work.
+bench/peer/setup.sh installs the Debian packages (`make bench-peer` runs both).
+
+Both get the same letters from the same load generator, Postfix's smtp-source, at
+--sessions concurrent sessions. Every letter is distinct: its own Message-ID and its
+own PDF bytes. smtp-source -F sends one file's bytes verbatim for every message, and
+identical letters would not be a fair load for the gateway: the same Message-ID is a
+resend (not registered again), and without one its content-addressed vault would store
+the raw message and the PDF only once, which no real day of mail allows. So each
+letter is a file of its own and each is sent by one `smtp-source -m 1 -F file` (one
+SMTP session per message, smtp-source's own default), --sessions of them at a time.
+The spawn costs the same CPU for both sides; it is printed (load generator CPU).
+
+Measured, for each letter size (a PDF, 10 KB and 200 KB in all by default):
+- accepted: letters / time from the load generator's start to its end (durable
+  accept: both fsync before the 250);
+- filed: letters / time from that start until all are in the Maildirs (Postfix: the
+  files in Dovecot's new/ dirs; gateway: the folder copies in its folders' Maildirs);
+  registered: the same until all are in the register (the gateway's `letters`);
+- ratio gateway/peer of each;
+- p99 from end of DATA to registered, with letters offered at half the gateway's
+  registered rate (read from the register, as bench/smtp_throughput.py does);
+- peak RSS summed over all processes of each side, with --rss-sessions connections.
+
+Figures are noisy on a shared machine: the load average is printed before and after.
+Every process started here (Postfix master and its daemons, Dovecot, the gateway) is
+stopped at the end, on error and on Ctrl-C too.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from smtp_throughput import latencies, registered_count, rss_of_tree  # noqa: E402
+
+from tests.daemon import Daemon, free_port, write_config  # noqa: E402
+from tests.letters import letter, make_pdf  # noqa: E402
+
+PEER = REPO / "bench" / "peer"
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+POSTFIX = "/usr/sbin/postfix"
+DOVECOT = "/usr/sbin/dovecot"
+UNIT = "saraban.latkrabang@bangkok.go.th"
+SENDER = "saraban.dds@bangkok.go.th"
+DOMAIN = "bangkok.go.th"
+
+
+# ---------------------------------------------------------------- letters
+
+def parse_size(text: str) -> int:
+    text = text.strip().lower()
+    scale = {"k": 1024, "m": 1024 * 1024}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * scale)
+
+
+def bench_letter(i: int, filler: int) -> bytes:
+    return letter(
+        to=UNIT,
+        sender=SENDER,
+        subject=f"ขอความอนุเคราะห์ข้อมูลประกอบการพิจารณา ครั้งที่ {i}",
+        files=[(f"2569_dds_0403_{i}.pdf", make_pdf(f"cover letter {i}", filler=filler))],
+        message_id=f"<side-{i}-{time.time_ns()}@dds.bangkok.go.th>",
+    )
+
+
+def filler_for(total: int) -> int:
+    """PDF filler bytes that make the whole letter `total` bytes (base64 is 4/3)."""
+    bare = len(bench_letter(0, 0))
+    return max(0, (total - bare) * 3 // 4)
+
+
+def write_letters(directory: Path, first: int, count: int, total: int) -> list[Path]:
+    """Letters as files for smtp-source -F, which appends CRLF to every line it reads:
+    the files have bare LF line ends."""
+    directory.mkdir(parents=True, exist_ok=True)
+    filler = filler_for(total)
+    paths = []
+    for i in range(first, first + count):
+        path = directory / f"{i}.eml"
+        path.write_bytes(bench_letter(i, filler).replace(b"\r\n", b"\n"))
+        paths.append(path)
+    return paths
+
+
+# ---------------------------------------------------------------- load generator
+
+@dataclass
+class Sent:
+    ok: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0  # CPU seconds of the smtp-source processes
+    errors: list[str] = field(default_factory=list)
+
+
+STOP = threading.Event()
+
+
+def smtp_source(port: int, path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [SMTP_SOURCE, "-4", "-m", "1", "-s", "1", "-M", "bench.localdomain", "-f", SENDER, "-t", UNIT,
+         "-F", str(path), f"127.0.0.1:{port}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300,
+    )
+
+
+def drive(port: int, paths: list[Path], sessions: int, pace: float | None = None) -> Sent:
+    """Send every file once, `sessions` at a time; with `pace` (letters/s) each letter
+    is started no earlier than its turn."""
+    sent, lock, nxt = Sent(), threading.Lock(), iter(enumerate(paths))
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+
+    def session() -> None:
+        while not STOP.is_set():
+            with lock:
+                try:
+                    i, path = next(nxt)
+                except StopIteration:
+                    return
+            if pace:
+                delay = start + i / pace - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            result = smtp_source(port, path)
+            with lock:
+                if result.returncode == 0:
+                    sent.ok += 1
+                else:
+                    sent.failed += 1
+                    if len(sent.errors) < 3:
+                        sent.errors.append(result.stderr.decode(errors="replace").strip())
+
+    threads = [threading.Thread(target=session, daemon=True) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    sent.seconds = time.monotonic() - start
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sent.cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    if STOP.is_set():
+        raise KeyboardInterrupt
+    return sent
+
+
+def wait_until(count, target: int, start: float, timeout: float) -> float | None:
+    """Seconds from `start` until count() >= target (None on timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not STOP.is_set():
+        if count() >= target:
+            return time.monotonic() - start
+        time.sleep(0.1)
+    if STOP.is_set():
+        raise KeyboardInterrupt
+    return None
+
+
+def maildir_count(root: Path) -> int:
+    """Messages in every Maildir under root (new/ and cur/ of each folder)."""
+    total = 0
+    try:
+        folders = list(os.scandir(root))
+    except FileNotFoundError:
+        return 0
+    for folder in folders:
+        for sub in ("new", "cur"):
+            try:
+                total += sum(1 for _ in os.scandir(os.path.join(folder.path, sub)))
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        try:
+            stack += map(int, Path(f"/proc/{p}/task/{p}/children").read_text().split())
+        except OSError:
+            pass
+    return out
+
+
+def pss(pid: int) -> int:
+    """Proportional set size: shared pages (libraries, forked memory) divided among
+    the processes that share them, so a sum over processes counts them once."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def rss_all(pid: int) -> int:
+    """VmRSS of a process and all its descendants: rss_of_tree sums a process and its
+    children; a gateway runner's PDF workers are grandchildren."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss_of_tree(p)
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        for c in map(int, children):
+            try:
+                grandchildren = Path(f"/proc/{c}/task/{c}/children").read_text().split()
+            except OSError:
+                continue
+            stack += map(int, grandchildren)
+    return total
+
+
+class RssPeak(threading.Thread):
+    def __init__(self, pids):
+        super().__init__(daemon=True)
+        self.pids, self.peak, self.peak_pss, self.running = pids, 0, 0, True
+
+    def run(self) -> None:
+        while self.running:
+            roots = self.pids()
+            self.peak = max(self.peak, sum(rss_all(p) for p in roots))
+            self.peak_pss = max(self.peak_pss, sum(pss(p) for r in roots for p in descendants(r)))
+            time.sleep(0.1)
+
+    def __enter__(self) -> "RssPeak":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+        self.join()
+
+
+# ---------------------------------------------------------------- the peer
+
+def unit_addresses() -> list[str]:
+    units = tomllib.loads((REPO / "config" / "units.toml").read_text(encoding="utf-8"))
+    return [f"{u['address']}@{DOMAIN}" for u in units["unit"]]
+
+
+class Peer:
+    """Private Postfix -> Dovecot LMTP in a temporary directory."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.postfix_dir = root / "postfix"
+        self.dovecot_dir = root / "dovecot"
+        self.mail_dir = self.dovecot_dir / "mail"
+        self.smtp_port, self.lmtp_port = free_port(), free_port()
+        self.dovecot: subprocess.Popen | None = None
+        self.postfix_started = False
+
+    def start(self) -> "Peer":
+        mail = pwd.getpwnam("mail")
+        # Postfix's daemons run as `postfix` and Dovecot's deliveries as `mail`: they
+        # must reach their directories under the (root-only) temporary directory.
+        self.root.mkdir(parents=True, exist_ok=True)
+        for d in (self.root.parent, self.root):
+            os.chmod(d, 0o755)
+        for d in (self.postfix_dir, self.dovecot_dir / "run", self.dovecot_dir / "state", self.mail_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dovecot_dir, 0o755)
+        os.chown(self.mail_dir, mail.pw_uid, mail.pw_gid)
+        values = dict(root=self.dovecot_dir, lmtp_port=self.lmtp_port, mail_uid=mail.pw_uid, mail_gid=mail.pw_gid)
+        conf = self.dovecot_dir / "dovecot.conf"
+        conf.write_text((PEER / "dovecot.conf.in").read_text().format(**values))
+        self.dovecot = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
+            stdout=open(self.dovecot_dir / "stdout.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+        values = dict(root=self.postfix_dir, smtp_port=self.smtp_port, lmtp_port=self.lmtp_port)
+        for name in ("main.cf", "master.cf"):
+            (self.postfix_dir / name).write_text((PEER / f"{name}.in").read_text().format(**values))
+        (self.postfix_dir / "units").write_text("".join(f"{a} ok\n" for a in unit_addresses()))
+        postfix_user = pwd.getpwnam("postfix")
+        (self.postfix_dir / "queue").mkdir(mode=0o755)
+        (self.postfix_dir / "data").mkdir(mode=0o700)
+        os.chown(self.postfix_dir / "data", postfix_user.pw_uid, postfix_user.pw_gid)
+        self.postfix("check")  # creates the queue's subdirectories with their owners
+        self.postfix_started = True
+        self.postfix("start")
+        wait_for_port(self.lmtp_port, self.log_tail)
+        wait_for_port(self.smtp_port, self.log_tail)
+        return self
+
+    def postfix(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([POSTFIX, "-c", str(self.postfix_dir), command], stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"postfix {command} failed:\n{result.stdout}{result.stderr}\n{self.log_tail()}")
+        return result
+
+    def master_pid(self) -> int | None:
+        try:
+            return int((self.postfix_dir / "queue" / "pid" / "master.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def pids(self) -> list[int]:
+        return [p for p in (self.master_pid(), self.dovecot and self.dovecot.pid) if p]
+
+    def filed(self) -> int:
+        return maildir_count(self.mail_dir)
+
+    def log_tail(self) -> str:
+        out = []
+        for log in (self.postfix_dir / "maillog", self.dovecot_dir / "dovecot.log", self.dovecot_dir / "stdout.log"):
+            try:
+                out.append(f"--- {log}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:]))
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def stop(self) -> None:
+        if self.postfix_started:
+            master = self.master_pid()
+            self.postfix("stop", check=False)
+            if master:
+                deadline = time.monotonic() + 20
+                while alive(master) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                if alive(master):  # the master is a session leader: its daemons are its group
+                    kill_group(master)
+            self.postfix_started = False
+        if self.dovecot and self.dovecot.poll() is None:
+            self.dovecot.terminate()
+            try:
+                self.dovecot.wait(20)
+            except subprocess.TimeoutExpired:
+                kill_group(self.dovecot.pid)
+                self.dovecot.wait(5)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie has exited; only its parent's wait will remove it.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def wait_for_port(port: int, why, timeout: float = 30.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}\n{why()}")
+
+
+# ---------------------------------------------------------------- the gateway
+
+def default_workers() -> int:
+    from gateway.config.settings import PipelineSection
+
+    return PipelineSection().workers
+
+
+def gateway_filed(d: Daemon) -> int:
+    return maildir_count(d.data_dir / "folders")
+
+
+# ---------------------------------------------------------------- the run
+
+@dataclass
+class Row:
+    side: str
+    size: str
+    letters: int = 0
+    failed: int = 0
+    accepted: float = 0.0
+    registered: float | None = None
+    filed: float | None = None
+    gen_cpu: float = 0.0
+    p99: float | None = None
+    p50: float | None = None
+    steady_rate: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def rate(n: int, seconds: float | None) -> float | None:
+    return n / seconds if seconds else None
+
+
+def burst(side: str, size: str, port: int, paths: list[Path], sessions: int, counts: dict, timeout: float) -> Row:
+    base = {name: count() for name, count in counts.items()}
+    start = time.monotonic()
+    sent = drive(port, paths, sessions)
+    row = Row(side, size, sent.ok, sent.failed, sent.ok / sent.seconds, gen_cpu=sent.cpu, errors=sent.errors)
+    for name, count in counts.items():
+        elapsed = wait_until(count, base[name] + sent.ok, start, timeout)
+        setattr(row, name, rate(sent.ok, elapsed))
+    return row
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:.1f}{unit}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "-" if not a or not b else f"{a / b:.2f}x"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=1000, help="letters per size and side (default 1000)")
+    ap.add_argument("--sizes", default="10k,200k", help="total letter sizes (default 10k,200k)")
+    ap.add_argument("--sessions", type=int, default=20, help="concurrent smtp-source sessions (default 20)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="the gateway's [pipeline] workers (default: the daemon's own default)")
+    ap.add_argument("--rss-sessions", type=int, default=50, help="connections while peak RSS is sampled (50)")
+    ap.add_argument("--rss-count", type=int, default=200, help="letters of the largest size sent for RSS (200)")
+    ap.add_argument("--steady-seconds", type=float, default=15.0,
+                    help="seconds of letters at half the registered rate, for p99 (default 15)")
+    ap.add_argument("--warmup", type=int, default=20,
+                    help="letters sent to each side before measuring, not counted (default 20)")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for a burst to be filed")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    workers = args.workers or default_workers()
+    sizes = [(s.strip(), parse_size(s)) for s in args.sizes.split(",") if s.strip()]
+    for tool in (SMTP_SOURCE, POSTFIX, DOVECOT):
+        if not os.access(tool, os.X_OK):
+            sys.exit(f"{tool} is missing: run bench/peer/setup.sh first (or `make bench-peer`)")
+    if os.geteuid() != 0:
+        sys.exit("the peer's Postfix and Dovecot run as their own users: run this as root")
+
+    # Ctrl-C and SIGTERM end the run through the finally below, which stops everything.
+    def interrupted(signum, frame):
+        STOP.set()
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+
+    tmp = Path(tempfile.mkdtemp(prefix="saraban-side-"))
+    peer: Peer | None = None
+    gw: Daemon | None = None
+    rows: list[Row] = []
+    rss: dict[str, int] = {}
+    load_before = uptime()
+    print(load_before, file=sys.stderr)
+    try:
+        print(f"preparing letters in {tmp} ...", file=sys.stderr)
+        letters: dict[str, dict[str, list[Path]]] = {}
+        n = 0
+        for label, total in sizes:
+            letters[label] = {}
+            for side in ("peer", "gateway"):
+                letters[label][side] = write_letters(tmp / "letters" / f"{side}-{label}", n, args.count, total)
+                n += args.count
+        big_label, big = max(sizes, key=lambda s: s[1])
+        rss_letters = {side: write_letters(tmp / "letters" / f"{side}-rss", n + k * args.rss_count,
+                                           args.rss_count, big) for k, side in enumerate(("peer", "gateway"))}
+        n += 2 * args.rss_count
+        # Both sides start cold (Postfix spawns its daemons on first use; the gateway
+        # makes its seal key and starts its PDF workers): a few letters first, unmeasured.
+        small = min(sizes, key=lambda s: s[1])[1]
+        warm = {side: write_letters(tmp / "letters" / f"{side}-warm", n + k * args.warmup, args.warmup, small)
+                for k, side in enumerate(("peer", "gateway"))}
+        n += 2 * args.warmup
+        sample = {label: letters[label]["peer"][0].stat().st_size for label, _ in sizes}
+
+        # The peer first, alone on the machine; then the gateway, alone (an idle gateway
+        # still polls its spool, which would cost the peer).
+        print("peer: starting Postfix -> Dovecot LMTP ...", file=sys.stderr)
+        peer = Peer(tmp / "peer")
+        peer.start()
+        burst("warm-up", "", peer.smtp_port, warm["peer"], args.sessions, {"filed": peer.filed}, args.timeout)
+        for label, _ in sizes:
+            print(f"peer: {args.count} letters of {label} ...", file=sys.stderr)
+            row = burst("postfix->dovecot", label, peer.smtp_port, letters[label]["peer"], args.sessions,
+                        {"filed": peer.filed}, args.timeout)
+            rows.append(row)
+        with RssPeak(peer.pids) as sampler:
+            base = peer.filed()
+            sent = drive(peer.smtp_port, rss_letters["peer"], args.rss_sessions)
+            wait_until(peer.filed, base + sent.ok, time.monotonic(), args.timeout)
+        rss["postfix->dovecot"] = (sampler.peak, sampler.peak_pss)
+        peer.stop()
+        peer = None
+
+        print(f"gateway: starting the daemon ({workers} pipeline runner(s), receive stamp on) ...", file=sys.stderr)
+        gw = Daemon(write_config(tmp / "gateway", workers=workers, extra="\n[signatures]\nstamp = true\n"))
+        gw.start(timeout=120)
+        gw._log.close()  # the daemon writes its log itself; Daemon.stop closes it again harmlessly
+        counts = {"registered": lambda: registered_count(gw), "filed": lambda: gateway_filed(gw)}
+        burst("warm-up", "", gw.port, warm["gateway"], args.sessions, counts, args.timeout)
+        n_steady = 0
+        for label, total in sizes:
+            print(f"gateway: {args.count} letters of {label} ...", file=sys.stderr)
+            row = burst("gateway", label, gw.port, letters[label]["gateway"], args.sessions, counts, args.timeout)
+            rows.append(row)
+            if row.registered:
+                pace = row.registered / 2
+                steady = write_letters(tmp / "letters" / f"steady-{label}", n + n_steady,
+                                       max(20, int(pace * args.steady_seconds)), total)
+                n_steady += len(steady)
+                print(f"gateway: {len(steady)} letters of {label} at {pace:.1f}/s for p99 ...", file=sys.stderr)
+                since = registered_count(gw)
+                sent = drive(gw.port, steady, args.sessions, pace=pace)
+                wait_until(counts["registered"], since + sent.ok, time.monotonic(), args.timeout)
+                lat = sorted(latencies(gw, since))
+                if lat:
+                    row.steady_rate = pace
+                    row.p50 = statistics.median(lat)
+                    row.p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        with RssPeak(lambda: [gw.proc.pid]) as sampler:
+            since = registered_count(gw)
+            sent = drive(gw.port, rss_letters["gateway"], args.rss_sessions)
+            wait_until(counts["registered"], since + sent.ok, time.monotonic(), args.timeout)
+        rss["gateway"] = (sampler.peak, sampler.peak_pss)
+    except KeyboardInterrupt:
+        print("interrupted: stopping everything", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the clean-up
+        if peer is not None:
+            peer.stop()
+        if gw is not None:
+            gw.stop()
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    report(args, workers, sizes, sample, rows, rss, big_label, load_before, uptime())
+    return 0
+
+
+def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load_after) -> None:
+    by = {(r.side, r.size): r for r in rows}
+    print()
+    print(f"Side by side, {args.count} letters per size, smtp-source -s {args.sessions} (one letter per "
+          f"session), gateway: {workers} pipeline runner(s), receive stamp on, SQLite; {os.cpu_count()} CPUs")
+    print(f"before: {load_before}")
+    print(f"after:  {load_after}")
+    print()
+    print("| size | side | accepted/s | registered/s | filed/s | load generator CPU s | failed |")
+    print("|---|---|---|---|---|---|---|")
+    for label, _ in sizes:
+        for side in ("postfix->dovecot", "gateway"):
+            r = by.get((side, label))
+            if r is None:
+                continue
+            print(f"| {label} ({sample[label] / 1024:.0f} KiB) | {side} | {fmt(r.accepted)} | "
+                  f"{fmt(r.registered) if side == 'gateway' else '-'} | {fmt(r.filed)} | {r.gen_cpu:.1f} | {r.failed} |")
+    print()
+    print("| size | accepted gateway/peer | registered (gateway) / filed (peer) | filed gateway/peer | "
+          "p99 end of DATA -> registered (at half the registered rate) |")
+    print("|---|---|---|---|---|")
+    for label, _ in sizes:
+        p, g = by.get(("postfix->dovecot", label)), by.get(("gateway", label))
+        if p is None or g is None:
+            continue
+        p99 = "-" if g.p99 is None else (f"{g.p99 * 1000:.0f} ms (p50 {g.p50 * 1000:.0f} ms, "
+                                         f"{g.steady_rate:.1f}/s offered)")
+        print(f"| {label} | {ratio(g.accepted, p.accepted)} | {ratio(g.registered, p.filed)} | "
+              f"{ratio(g.filed, p.filed)} | {p99} |")
+    print()
+    print(f"peak memory, all processes, {args.rss_sessions} connections ({args.rss_count} letters of {big_label}): "
+          + ", ".join(f"{side} RSS {r / 1024 / 1024:.0f} MiB (PSS {p / 1024 / 1024:.0f} MiB)"
+                      for side, (r, p) in rss.items()))
+    for r in rows:
+        for e in r.errors:
+            print(f"{r.side} {r.size} smtp-source error: {e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
