@@ -216,10 +216,78 @@ def thai_font(path: Path, size: int):
     """A font whose lines HarfBuzz shapes as Thai. Left to guess, HarfBuzz takes a line's
     script from its first letter, so "SHA-256 ของต้นฉบับ" was shaped as Latin and the
     tone mark over ต fell out of place; Latin letters shape the same under either."""
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    return _loaded_font_factory_class()(str(path), font_size=size, ot_script_tag="thai",
+                                        ot_language_tag="THA ", bcp47_lang_code="th")
 
-    return GlyphAccumulatorFactory(str(path), font_size=size, ot_script_tag="thai",
-                                   ot_language_tag="THA ", bcp47_lang_code="th")
+
+@lru_cache(maxsize=1)
+def _loaded_font_factory_class():
+    """pyHanko's GlyphAccumulatorFactory with the font read once per process.
+
+    Each engine still gets its own fontTools font (subsetting overwrites it, so a second
+    stamp must not see the first one's subset) and its own glyph accumulator; what is
+    shared is read-only: the HarfBuzz font the text is shaped with, and the file's bytes
+    without the layout tables (GSUB, GPOS, GDEF) that pyHanko's subsetter drops anyway,
+    and FFTM, which it cannot subset. fontTools then never decodes the layout tables,
+    which is most of the cost of a stamp's font, and embeds the same font program."""
+    from dataclasses import dataclass as _dc
+
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+
+    @_dc(frozen=True)
+    class LoadedFontFactory(GlyphAccumulatorFactory):
+        def create_font_engine(self, writer, obj_stream=None):
+            loaded = _loaded_font(self.font_file)
+            if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+                obj_stream = writer.prepare_object_stream()
+            engine = GlyphAccumulator(
+                writer=writer,
+                font_handle=io.BytesIO(loaded.to_subset),
+                font_size=self.font_size,
+                ot_script_tag=self.ot_script_tag,
+                ot_language_tag=self.ot_language_tag,
+                writing_direction=self.writing_direction,
+                bcp47_lang_code=self.bcp47_lang_code,
+                obj_stream=obj_stream,
+            )
+            engine.hb_font = loaded.hb_font  # shaped with the whole font, GSUB and GPOS included
+            return engine
+
+    return LoadedFontFactory
+
+
+@dataclass(frozen=True)
+class _LoadedFont:
+    hb_font: object  # uharfbuzz.Font of the whole file
+    to_subset: bytes  # the file without the tables the subset leaves out
+
+
+def _loaded_font(path: str) -> _LoadedFont:
+    st = Path(path).stat()  # a replaced font file (a new TH Sarabun) is read afresh
+    return _load_font(path, st.st_mtime_ns, st.st_size)
+
+
+_DROPPED_BY_SUBSET = ("GSUB", "GPOS", "GDEF", "FFTM")
+
+
+@lru_cache(maxsize=4)
+def _load_font(path: str, _mtime_ns: int, _size: int) -> _LoadedFont:
+    import uharfbuzz as hb
+    from fontTools import ttLib
+
+    data = Path(path).read_bytes()
+    hb_font = hb.Font(hb.Face(data))
+    try:
+        tt = ttLib.TTFont(io.BytesIO(data), lazy=True)
+        for tag in _DROPPED_BY_SUBSET:
+            if tag in tt:
+                del tt[tag]
+        out = io.BytesIO()
+        tt.save(out)
+        to_subset = out.getvalue()
+    except Exception:  # a font fontTools cannot rewrite: subset the file as it is
+        to_subset = data
+    return _LoadedFont(hb_font, to_subset)
 
 
 def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):
