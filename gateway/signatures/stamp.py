@@ -373,8 +373,19 @@ def _changed_verdicts(before: bytes, after: bytes) -> str | None:
     difference analysis, under pyHanko's default policy and ours) must be what it was;
     trust does not depend on the stamp. Checked after first: only a signature that is
     not fine afterwards needs the (slow, on big forms) look at the original."""
-    now = _integrity(after)
-    ours = max(now, key=lambda name: now[name][0]) if now else None  # the newest revision
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    reader = PdfFileReader(io.BytesIO(after), strict=False)
+    # Counted in the stamped file itself, not assumed from the original: one filled
+    # signature field is ours, and there is no earlier signature whose verdict could
+    # change. Counting reads no signature's CMS, which costs more than the rest of this
+    # check for an unsigned letter.
+    if sum(1 for _ in enumerate_sig_fields(reader, filled_status=True)) <= 1:
+        return None
+    signatures = reader.embedded_signatures
+    ours = max(signatures, key=lambda emb: emb.signed_revision).field_name if signatures else None
+    now = _integrity_of(signatures, skip=ours)  # our own verdict is not the question
     then = None
     for field, (_revision, ok) in now.items():
         if ok or field == ours:
@@ -390,15 +401,19 @@ def _integrity(data: bytes) -> dict[str, tuple[int, bool]]:
     """Field name -> (signed revision, integrity holds under pyHanko's default diff
     policy and ours)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return _integrity_of(PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures)
+
+
+def _integrity_of(signatures, skip: str | None = None) -> dict[str, tuple[int, bool]]:
     from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 
     from gateway.signatures.diff_policy import diff_policy
 
     out: dict[str, tuple[int, bool]] = {}
-    reader = PdfFileReader(io.BytesIO(data), strict=False)
-    for emb in reader.embedded_signatures:
+    for emb in signatures:
         ok = True
-        for policy in (DEFAULT_DIFF_POLICY, diff_policy()):
+        for policy in (DEFAULT_DIFF_POLICY, diff_policy()) if emb.field_name != skip else ():
             try:
                 emb.compute_integrity_info(diff_policy=policy)
                 ok = emb.summarise_integrity_info()["docmdp_ok"] is not False
