@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from itertools import accumulate
 
 Box = tuple[float, float, float, float]
 
@@ -328,15 +329,13 @@ class _FreeGrid:
                 row = starts[r]
                 row[c0 - c_lo] += 1
                 row[c1 - c_lo + 1] -= 1
-        sums = [[0] * (cols + 1) for _ in range(rows + 1)]
-        for r in range(rows):
-            acc = depth = 0
-            above, here, row = sums[r], sums[r + 1], starts[r]
-            for c in range(cols):
-                depth += row[c]
-                if depth:
-                    acc += 1
-                here[c + 1] = above[c + 1] + acc
+        # Row by row with itertools.accumulate: the loops run in C, not per cell in Python.
+        above = [0] * (cols + 1)
+        sums = [above]
+        for row in starts:
+            taken = [1 if depth else 0 for depth in accumulate(row[:cols])]
+            above = [a + b for a, b in zip(above, [0, *accumulate(taken)])]
+            sums.append(above)
         self.sums = sums
 
     def _free(self, c0: int, r0: int, c1: int, r1: int) -> bool:  # page cells [c0, c1) x [r0, r1)
