@@ -1,14 +1,15 @@
 """Signature checks per second, CPU per one-signature 1 MB letter (target < 30 ms), and
 the signatures' share of the pipeline's check step.
 
-    .venv/bin/python bench/bench_signatures.py [--rounds N]
+    .venv/bin/python bench/bench_signatures.py [--rounds N] [--stamp-only]
 
 Builds the test PKI in a temp dir, signs a ~1 MB letter (incompressible scan) once, then
 verifies it repeatedly: in-process (pure verification cost) and through the worker
 pool (what the daemon pays, incl. pickling the file across the pipe). Last, the
 pipeline's `_check` (vault, MIME parse, PDF text, rules, signatures) on the whole mail,
-with and without the signature checker, and the receive stamp of the delivery runner.
-Figures go in docs/performance.md.
+with and without the signature checker, and the receive stamp of the delivery runner:
+CPU per stamp in-process for a few kinds of letter, then wall time through the stamping
+child. Figures go in docs/performance.md.
 """
 from __future__ import annotations
 
@@ -31,10 +32,14 @@ from tests.pki import build_pki, make_letter, sign_letter  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--stamp-only", action="store_true", help="only the receive stamp's figures")
     args = parser.parse_args()
     quiet_library_logs()
     with tempfile.TemporaryDirectory() as tmp:
         pki = build_pki(Path(tmp) / "pki")
+        if args.stamp_only:
+            stamp_cpu(pki, args.rounds)
+            return
         trust = TrustSettings.load([pki.roots_pem], revocation_dir=pki.revocation_dir, env={})
         letter = sign_letter(make_letter(pad_to=1_000_000), pki)
         assert verify_pdf(letter, trust).indication == "TOTAL_PASSED"
@@ -67,6 +72,46 @@ def main() -> None:
             pool.close()
 
         pipeline_share(Path(tmp), pki, letter, args.rounds)
+
+
+def stamp_cpu(pki, rounds: int) -> None:
+    """CPU milliseconds per receive stamp, in-process (what the stamping child spends),
+    for an unsigned letter of 10 KB and 200 KB, a LibreOffice letter in Thai, the test
+    PKI's signed letter and a signed letter of the shared corpus."""
+    import datetime as dt
+    import logging
+
+    import structlog
+
+    from gateway.signatures.stamp import SealKey, StampInfo, stamp_pdf
+    from tests.letters import make_pdf
+    from tests.paths import shared_path
+    from tests.signatures.producers import libreoffice_letter
+
+    # The per-letter log line would be a share of the figure, and the child logs JSON anyway.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    seal = SealKey.load(pki.seal.key_path, pki.seal.cert_path, [pki.sub_ca.cert_path])
+    info = StampInfo("สำนักงานเขตลาดกระบัง", "1/2569", dt.datetime.now(dt.timezone.utc))
+    letters = {
+        "unsigned 10 KB (make_pdf)": make_pdf(filler=10_000),
+        "unsigned 200 KB (make_pdf)": make_pdf(filler=200_000),
+        "LibreOffice letter in Thai": libreoffice_letter(),
+        "signed (test PKI, form field)": sign_letter(make_letter(with_form_field=True), pki),
+        "signed (corpus dss_pdf-signed-original)":
+            (shared_path("corpus", "pdf", "signature-trial") / "dss_pdf-signed-original.pdf").read_bytes(),
+    }
+    stamp_pdf(letters["unsigned 10 KB (make_pdf)"], info, seal)  # imports, the seal's key, the font
+    for name, data in letters.items():
+        if data is None:
+            print(f"stamp, {name}: skipped (soffice missing)")
+            continue
+        cpu = []
+        for _ in range(max(5, rounds // 2)):
+            c0 = time.process_time()
+            result = stamp_pdf(data, info, seal)
+            cpu.append((time.process_time() - c0) * 1000)
+        print(f"stamp, {name}, {len(data) / 1000:.0f} KB: {result.mode}, CPU median "
+              f"{statistics.median(cpu):.1f} ms, min {min(cpu):.1f} ms")
 
 
 def _timed(fn, rounds: int) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from itertools import accumulate
 
 Box = tuple[float, float, float, float]
 
@@ -118,7 +119,11 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
     from pdfminer.pdfpage import PDFPage
 
     manager = PDFResourceManager(caching=True)
-    device = PDFPageAggregator(manager, laparams=LAParams())
+    # Only the lines' boxes are used, never the reading order: boxes_flow=None skips the
+    # hierarchical grouping of text boxes (a third of the layout time on a typed letter,
+    # quadratic in the number of boxes), and leaves the lines and boxes themselves as
+    # they are.
+    device = PDFPageAggregator(manager, laparams=LAParams(boxes_flow=None))
     interpreter = PDFPageInterpreter(manager, device)
     for index, page in enumerate(PDFPage.get_pages(io.BytesIO(data), maxpages=page_index + 1)):
         if index != page_index:
@@ -278,11 +283,12 @@ def find_place(geometry: PageGeometry, obstacles: list[Box], size_pt: tuple[floa
     width, height = geometry.display_size
     margin = margin_pt / unit
     blocked = [_grow(geometry.to_display(b), PAD / unit) for b in obstacles]
+    grid = _FreeGrid(blocked, width, height, margin, STEP / unit)  # the same for every scale
     for scale in (1.0, 0.9, 0.8, min_scale):
         w, h = size_pt[0] * scale / unit, size_pt[1] * scale / unit
         if w > width - 2 * margin or h > height - 2 * margin:
             continue
-        spot = _nearest_free(blocked, width, height, w, h, margin, STEP / unit)
+        spot = grid.nearest(w, h)
         if spot is not None:
             return Placement(rect=geometry.to_user(spot), scale=scale, display=spot)
     return None
@@ -292,45 +298,61 @@ def _grow(b: Box, d: float) -> Box:
     return (b[0] - d, b[1] - d, b[2] + d, b[3] + d)
 
 
-def _nearest_free(blocked: list[Box], width: float, height: float, w: float, h: float,
-                  margin: float, step: float) -> Box | None:
-    """Search on a grid of half-step cells; a cell any obstacle touches is taken, so a
-    stamp on free cells cannot overlap anything. A summed-area table makes each
-    candidate one lookup (a scanned page has thousands of ink boxes)."""
-    cell = step / 2
-    cols, rows = int(width / cell) + 1, int(height / cell) + 1
-    taken = [[0] * cols for _ in range(rows)]
-    for b in blocked:
-        c0, c1 = max(int(b[0] / cell), 0), min(int(b[2] / cell), cols - 1)
-        r0, r1 = max(int(b[1] / cell), 0), min(int(b[3] / cell), rows - 1)
-        if c0 > c1 or r0 > r1:
-            continue
-        for r in range(r0, r1 + 1):
-            row = taken[r]
-            for c in range(c0, c1 + 1):
-                row[c] = 1
-    sums = [[0] * (cols + 1) for _ in range(rows + 1)]
-    for r in range(rows):
-        acc, above, here = 0, sums[r], sums[r + 1]
-        row = taken[r]
-        for c in range(cols):
-            acc += row[c]
-            here[c + 1] = above[c + 1] + acc
+class _FreeGrid:
+    """The search area (top right of the page, where candidates lie) on a grid of
+    half-step cells; a cell any obstacle touches is taken, so a stamp on free cells
+    cannot overlap anything. A summed-area table makes each candidate one lookup (a
+    scanned page has thousands of ink boxes). Cells outside the search area are never
+    looked at, so they are not built."""
 
-    def free(c0: int, r0: int, c1: int, r1: int) -> bool:  # cells [c0, c1) x [r0, r1)
+    def __init__(self, blocked: list[Box], width: float, height: float, margin: float, step: float):
+        self.cell = cell = step / 2
+        self.width, self.height = width, height
+        self.right = int((width - margin) / cell)  # exclusive cell index of the stamp's right edge
+        self.top = int((height - margin) / cell)
+        self.left_limit = max(int(margin / cell) + 1, int(width * 0.35 / cell))
+        self.bottom_limit = max(int(margin / cell) + 1, int(height * 0.5 / cell))
+        # Window cells [c_lo, c_hi) x [r_lo, r_hi), in page cell indices.
+        c_lo, r_lo = self.left_limit, self.bottom_limit
+        c_hi, r_hi = max(self.right, c_lo), max(self.top, r_lo)
+        cols, rows = c_hi - c_lo, r_hi - r_lo
+        self.c_lo, self.r_lo = c_lo, r_lo
+        # Per row, +1 where an obstacle's cells begin and -1 past their end: marking costs
+        # one step per row an obstacle spans, not one per cell it covers.
+        starts = [[0] * (cols + 1) for _ in range(rows)]
+        for b in blocked:
+            c0, c1 = max(int(b[0] / cell), c_lo), min(int(b[2] / cell), c_hi - 1)
+            r0, r1 = max(int(b[1] / cell), r_lo), min(int(b[3] / cell), r_hi - 1)
+            if c0 > c1 or r0 > r1:
+                continue
+            for r in range(r0 - r_lo, r1 - r_lo + 1):
+                row = starts[r]
+                row[c0 - c_lo] += 1
+                row[c1 - c_lo + 1] -= 1
+        # Row by row with itertools.accumulate: the loops run in C, not per cell in Python.
+        above = [0] * (cols + 1)
+        sums = [above]
+        for row in starts:
+            taken = [1 if depth else 0 for depth in accumulate(row[:cols])]
+            above = [a + b for a, b in zip(above, [0, *accumulate(taken)])]
+            sums.append(above)
+        self.sums = sums
+
+    def _free(self, c0: int, r0: int, c1: int, r1: int) -> bool:  # page cells [c0, c1) x [r0, r1)
+        c0, c1, r0, r1 = c0 - self.c_lo, c1 - self.c_lo, r0 - self.r_lo, r1 - self.r_lo
+        sums = self.sums
         return sums[r1][c1] - sums[r0][c1] - sums[r1][c0] + sums[r0][c0] == 0
 
-    wc, hc = int(w / cell) + 1, int(h / cell) + 1
-    right = int((width - margin) / cell)  # exclusive cell index of the stamp's right edge
-    top = int((height - margin) / cell)
-    left_limit = max(int(margin / cell) + 1, int(width * 0.35 / cell))
-    bottom_limit = max(int(margin / cell) + 1, int(height * 0.5 / cell))
-    candidates = sorted(
-        ((right - c1) + (top - r1), c1, r1)
-        for c1 in range(left_limit + wc, right + 1, 2)
-        for r1 in range(bottom_limit + hc, top + 1, 2)
-    )
-    for _, c1, r1 in candidates:
-        if free(c1 - wc, r1 - hc, c1, r1):
-            return ((c1 - wc) * cell, (r1 - hc) * cell, (c1 - wc) * cell + w, (r1 - hc) * cell + h)
-    return None
+    def nearest(self, w: float, h: float) -> Box | None:
+        cell = self.cell
+        wc, hc = int(w / cell) + 1, int(h / cell) + 1
+        right, top = self.right, self.top
+        candidates = sorted(
+            ((right - c1) + (top - r1), c1, r1)
+            for c1 in range(self.left_limit + wc, right + 1, 2)
+            for r1 in range(self.bottom_limit + hc, top + 1, 2)
+        )
+        for _, c1, r1 in candidates:
+            if self._free(c1 - wc, r1 - hc, c1, r1):
+                return ((c1 - wc) * cell, (r1 - hc) * cell, (c1 - wc) * cell + w, (r1 - hc) * cell + h)
+        return None

@@ -165,7 +165,21 @@ class StampResult:
 def stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> StampResult:
     """Stamp a received letter (never modifies `data`). Runs its own event loop: call it
     from a worker process or thread, or await `async_stamp_pdf` instead."""
-    return asyncio.run(async_stamp_pdf(data, stamp, seal))
+    return _run(async_stamp_pdf(data, stamp, seal))
+
+
+def _run(coro):
+    """asyncio.run(coro), without handing the result to the event loop's task. Python
+    3.11's runner, in a main thread (the stamping child's), formats a repr of its task
+    when it puts back the SIGINT handler, and with it a repr of the task's result: the
+    whole stamped letter escaped as text, 3 bytes a byte and ~10 ms a megabyte."""
+    out = []
+
+    async def main() -> None:
+        out.append(await coro)
+
+    asyncio.run(main())
+    return out[0]
 
 
 async def async_stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> StampResult:
@@ -216,10 +230,78 @@ def thai_font(path: Path, size: int):
     """A font whose lines HarfBuzz shapes as Thai. Left to guess, HarfBuzz takes a line's
     script from its first letter, so "SHA-256 ของต้นฉบับ" was shaped as Latin and the
     tone mark over ต fell out of place; Latin letters shape the same under either."""
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    return _loaded_font_factory_class()(str(path), font_size=size, ot_script_tag="thai",
+                                        ot_language_tag="THA ", bcp47_lang_code="th")
 
-    return GlyphAccumulatorFactory(str(path), font_size=size, ot_script_tag="thai",
-                                   ot_language_tag="THA ", bcp47_lang_code="th")
+
+@lru_cache(maxsize=1)
+def _loaded_font_factory_class():
+    """pyHanko's GlyphAccumulatorFactory with the font read once per process.
+
+    Each engine still gets its own fontTools font (subsetting overwrites it, so a second
+    stamp must not see the first one's subset) and its own glyph accumulator; what is
+    shared is read-only: the HarfBuzz font the text is shaped with, and the file's bytes
+    without the layout tables (GSUB, GPOS, GDEF) that pyHanko's subsetter drops anyway,
+    and FFTM, which it cannot subset. fontTools then never decodes the layout tables,
+    which is most of the cost of a stamp's font, and embeds the same font program."""
+    from dataclasses import dataclass as _dc
+
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+
+    @_dc(frozen=True)
+    class LoadedFontFactory(GlyphAccumulatorFactory):
+        def create_font_engine(self, writer, obj_stream=None):
+            loaded = _loaded_font(self.font_file)
+            if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+                obj_stream = writer.prepare_object_stream()
+            engine = GlyphAccumulator(
+                writer=writer,
+                font_handle=io.BytesIO(loaded.to_subset),
+                font_size=self.font_size,
+                ot_script_tag=self.ot_script_tag,
+                ot_language_tag=self.ot_language_tag,
+                writing_direction=self.writing_direction,
+                bcp47_lang_code=self.bcp47_lang_code,
+                obj_stream=obj_stream,
+            )
+            engine.hb_font = loaded.hb_font  # shaped with the whole font, GSUB and GPOS included
+            return engine
+
+    return LoadedFontFactory
+
+
+@dataclass(frozen=True)
+class _LoadedFont:
+    hb_font: object  # uharfbuzz.Font of the whole file
+    to_subset: bytes  # the file without the tables the subset leaves out
+
+
+def _loaded_font(path: str) -> _LoadedFont:
+    st = Path(path).stat()  # a replaced font file (a new TH Sarabun) is read afresh
+    return _load_font(path, st.st_mtime_ns, st.st_size)
+
+
+_DROPPED_BY_SUBSET = ("GSUB", "GPOS", "GDEF", "FFTM")
+
+
+@lru_cache(maxsize=4)
+def _load_font(path: str, _mtime_ns: int, _size: int) -> _LoadedFont:
+    import uharfbuzz as hb
+    from fontTools import ttLib
+
+    data = Path(path).read_bytes()
+    hb_font = hb.Font(hb.Face(data))
+    try:
+        tt = ttLib.TTFont(io.BytesIO(data), lazy=True)
+        for tag in _DROPPED_BY_SUBSET:
+            if tag in tt:
+                del tt[tag]
+        out = io.BytesIO()
+        tt.save(out)
+        to_subset = out.getvalue()
+    except Exception:  # a font fontTools cannot rewrite: subset the file as it is
+        to_subset = data
+    return _LoadedFont(hb_font, to_subset)
 
 
 def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):
@@ -305,8 +387,19 @@ def _changed_verdicts(before: bytes, after: bytes) -> str | None:
     difference analysis, under pyHanko's default policy and ours) must be what it was;
     trust does not depend on the stamp. Checked after first: only a signature that is
     not fine afterwards needs the (slow, on big forms) look at the original."""
-    now = _integrity(after)
-    ours = max(now, key=lambda name: now[name][0]) if now else None  # the newest revision
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    reader = PdfFileReader(io.BytesIO(after), strict=False)
+    # Counted in the stamped file itself, not assumed from the original: one filled
+    # signature field is ours, and there is no earlier signature whose verdict could
+    # change. Counting reads no signature's CMS, which costs more than the rest of this
+    # check for an unsigned letter.
+    if sum(1 for _ in enumerate_sig_fields(reader, filled_status=True)) <= 1:
+        return None
+    signatures = reader.embedded_signatures
+    ours = max(signatures, key=lambda emb: emb.signed_revision).field_name if signatures else None
+    now = _integrity_of(signatures, skip=ours)  # our own verdict is not the question
     then = None
     for field, (_revision, ok) in now.items():
         if ok or field == ours:
@@ -322,15 +415,19 @@ def _integrity(data: bytes) -> dict[str, tuple[int, bool]]:
     """Field name -> (signed revision, integrity holds under pyHanko's default diff
     policy and ours)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return _integrity_of(PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures)
+
+
+def _integrity_of(signatures, skip: str | None = None) -> dict[str, tuple[int, bool]]:
     from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 
     from gateway.signatures.diff_policy import diff_policy
 
     out: dict[str, tuple[int, bool]] = {}
-    reader = PdfFileReader(io.BytesIO(data), strict=False)
-    for emb in reader.embedded_signatures:
+    for emb in signatures:
         ok = True
-        for policy in (DEFAULT_DIFF_POLICY, diff_policy()):
+        for policy in (DEFAULT_DIFF_POLICY, diff_policy()) if emb.field_name != skip else ():
             try:
                 emb.compute_integrity_info(diff_policy=policy)
                 ok = emb.summarise_integrity_info()["docmdp_ok"] is not False
@@ -390,7 +487,7 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=
 def receipt_pdf(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: str) -> bytes:
     """The sealed receipt alone (never reads the letter). Runs its own event loop."""
     ensure_asn1_names()
-    return asyncio.run(_receipt(stamp, seal, original_sha256, reason))
+    return _run(_receipt(stamp, seal, original_sha256, reason))
 
 
 async def _receipt(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: str) -> bytes:

@@ -1,0 +1,163 @@
+"""What the stamp keeps per process (the font read once, the seal's key) changes nothing a
+reader sees: every stamp verifies, and each carries its own font subset.
+
+The font's HarfBuzz face and a copy of the file without its layout tables are kept per
+process; fontTools subsets the copy in place, so a second stamp that saw the first one's
+subset would lose the glyphs only it needs. Two units with no Thai letter in common
+beyond a few show whether that happens: both stamps must read back in full.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+import subprocess
+
+import pypdf
+import pytest
+
+from gateway.signatures.stamp import StampInfo, stamp_pdf
+from gateway.signatures.verify import verify_pdf
+
+RECEIVED = dt.datetime(2026, 1, 5, 2, 10, tzinfo=dt.timezone.utc)  # 09.10 in Bangkok
+# The second name has letters (ฝ ฎ ฐ ธ ฌ ฆ) the first one lacks, and the first has letters the second lacks.
+UNITS = ("สำนักงานเขตพระนคร", "ฝ่ายโยธา ฎีกา ฐาน ธุระ ฌาน ฆ้อง")
+
+
+def _stamp_info(unit: str, number: str) -> StampInfo:
+    return StampInfo(unit_name=unit, receive_number=number, received_at=RECEIVED)
+
+
+def _stamp_text(pdf: bytes, tmp_path) -> str:
+    """Page 1's text as poppler renders it, our stamp's appearance included: it reads
+    the glyphs through the subset's ToUnicode map, so a glyph missing from the subset
+    comes out as nothing or as another letter. (pypdf splits ำ into two marks whatever
+    the subset, so it cannot tell.)"""
+    path = tmp_path / "stamped.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(path), "-"],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def _embedded_font_glyphs(pdf: bytes) -> set[str]:
+    """Glyphs with an outline in our stamp's embedded font program."""
+    from fontTools import ttLib
+
+    page = pypdf.PdfReader(io.BytesIO(pdf)).pages[0]
+    for annot in page["/Annots"]:
+        annot = annot.get_object()
+        if not str(annot.get("/T", "")).startswith("SarabanReceiveStamp"):
+            continue
+        ap = annot["/AP"]["/N"].get_object()
+        fonts = _fonts_in(ap)
+        for font in fonts:
+            descendant = font["/DescendantFonts"][0].get_object()
+            program = descendant["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+            tt = ttLib.TTFont(io.BytesIO(program))
+            glyf = tt["glyf"]
+            return {name for name in tt.getGlyphOrder() if glyf[name].numberOfContours}
+    raise AssertionError("no embedded font in the stamp")
+
+
+def _fonts_in(xobject, depth: int = 0):
+    resources = xobject.get("/Resources")
+    if resources is None or depth > 4:
+        return []
+    resources = resources.get_object()
+    out = [f.get_object() for f in (resources.get("/Font") or {}).values()]
+    for inner in (resources.get("/XObject") or {}).values():
+        out += _fonts_in(inner.get_object(), depth + 1)
+    return out
+
+
+def test_unsigned_and_signed_letters_stamped_in_one_process_all_verify(letter, signed, trust, seal):
+    unsigned = stamp_pdf(letter, _stamp_info(UNITS[0], "15/2569"), seal)
+    sealed = stamp_pdf(signed, _stamp_info(UNITS[1], "16/2569"), seal)
+    again = stamp_pdf(letter, _stamp_info(UNITS[1], "17/2569"), seal)  # the font's third use
+    for result in (unsigned, sealed, again):
+        assert result.mode == "stamped", result.reason
+
+    verdict = verify_pdf(unsigned.pdf, trust)
+    assert [s.field for s in verdict.signatures] == ["SarabanReceiveStamp"]
+    assert verdict.signatures[0].indication == "TOTAL_PASSED"
+    assert not verdict.review
+
+    verdict = verify_pdf(sealed.pdf, trust)
+    by_field = {s.field: s for s in verdict.signatures}
+    assert by_field["Signature1"].indication == "TOTAL_PASSED"
+    assert by_field["Signature1"].modifications == "signatures_added"
+    assert by_field["SarabanReceiveStamp"].indication == "TOTAL_PASSED"
+    assert not verdict.review
+
+    assert verify_pdf(again.pdf, trust).signatures[0].indication == "TOTAL_PASSED"
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_each_stamp_has_its_own_complete_font_subset(letter, seal, tmp_path):
+    first = stamp_pdf(letter, _stamp_info(UNITS[0], "15/2569"), seal)
+    second = stamp_pdf(letter, _stamp_info(UNITS[1], "16/2569"), seal)
+    third = stamp_pdf(letter, _stamp_info(UNITS[0], "15/2569"), seal)  # the first one's text again
+
+    for result, unit, number in ((first, UNITS[0], "๑๕/๒๕๖๙"), (second, UNITS[1], "๑๖/๒๕๖๙"),
+                                 (third, UNITS[0], "๑๕/๒๕๖๙")):
+        text = _stamp_text(result.pdf, tmp_path)
+        compact = "".join(text.split())
+        assert "".join(unit.split()) in compact, text
+        assert f"เลขรับ{number}" in compact, text
+    # Separate subsets: each holds what its own text needs, nothing carried over.
+    first_glyphs, second_glyphs = _embedded_font_glyphs(first.pdf), _embedded_font_glyphs(second.pdf)
+    assert first_glyphs - second_glyphs and second_glyphs - first_glyphs
+    assert _embedded_font_glyphs(third.pdf) == first_glyphs
+
+
+def _crowded_lower_half(columns: int = 28, rows: int = 39) -> bytes:
+    """A page with ~1 100 separate text boxes ("ab" at 6 pt, too far apart for pdfminer
+    to join them) filling its lower half: the reading-order grouping the placement no
+    longer asks pdfminer for is quadratic in them (9 s and 230 MB for this page, now
+    0.15 s); the top right stays blank."""
+    ops = []
+    for col in range(columns):
+        for row in range(rows):
+            ops.append(f"BT /F1 6 Tf {20 + col * 20} {20 + row * 10} Td (ab) Tj ET")
+    stream = "\n".join(ops).encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_page_crowded_with_text_boxes_is_stamped_clear_of_them_in_the_bounded_child(seal):
+    """Through the stamping child as the delivery runner runs it (deadline, memory cap):
+    stamped top right, clear of every one of the page's boxes."""
+    from gateway.signatures.page_space import content_boxes
+    from gateway.signatures.receive_stamp import Stamper, StampJob
+
+    page = _crowded_lower_half()
+    boxes = content_boxes(page, 0)
+    assert len(boxes) > 1000
+    stamper = Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
+    try:
+        result = stamper.stamp(StampJob("crowded.pdf", page, _stamp_info(UNITS[0], "19/2569"), "19/2569"))
+    finally:
+        stamper.close()
+    assert result.mode == "stamped", result.reason
+    annots = pypdf.PdfReader(io.BytesIO(result.pdf)).pages[0]["/Annots"]
+    rect = next([float(v) for v in a.get_object()["/Rect"]] for a in annots
+                if str(a.get_object().get("/T", "")).startswith("SarabanReceiveStamp"))
+    assert rect[1] > 421  # the top half
+    for x0, y0, x1, y1 in boxes:
+        assert x1 <= rect[0] or x0 >= rect[2] or y1 <= rect[1] or y0 >= rect[3]
