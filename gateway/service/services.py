@@ -2,8 +2,8 @@
 
 `open_services(settings, role)` is the one factory: the pipeline runner, `reprocess`,
 `quarantine release` and `rules check` all ask for the role "pipeline" and so all get
-the same PDF reader (a child-process pool with its time and memory cap; PDFs that may be
-signed are read by the signature checker's worker, which verifies them in the same
+the same PDF reader (a worker process with its time and memory cap: the signature
+checker's when verification is on, which verifies a PDF that may be signed in the same
 trip) and the same signature checker; nothing patches a Services after it is built. Tools that only read
 or write the register ask for "register"; `rules check` without a database asks for
 "dry_run"."""
@@ -68,8 +68,9 @@ def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = Fals
             signatures = SignatureChecker.from_settings(settings, text_reader=pool.inspect)
             if signatures is not None:
                 stack.callback(signatures.close)
-                # One trip per PDF: a file that may be signed is read and verified by the
-                # signature worker together; the rest go to the PDF pool for text only.
+                # One trip per PDF, to the signature worker: text and signatures together
+                # for a file that may be signed, text alone for the rest; the PDF pool
+                # reads only files larger than the verifier takes.
                 pdf_reader = signatures.read_pdf
         yield Services(
             settings=settings,

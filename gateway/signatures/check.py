@@ -227,17 +227,20 @@ class SignatureChecker:
         return self.pool.verify_blocking(data, self.trust, self.timeout)
 
     def read_pdf(self, data: bytes, timeout: float | None = None) -> PdfInfo:
-        """The text layer of one PDF, as the PDF pool reads it; for a file that may be
-        signed, from the verification worker, which verifies it in the same trip.
+        """The text layer of one PDF, as the PDF pool reads it, from the verification
+        worker, which verifies a file that may be signed in the same trip. (The worker
+        answers through its own pipe, one hop fewer than the pool's executor.)
         `timeout`: what is left of the letter's time for PDF work; it bounds both."""
         if self.text_reader is None:
             raise RuntimeError("read_pdf needs the PDF pool's reader (gateway/service/services.py)")
-        if not needs_verifier(data) or not self.pool.takes(data):
-            return self.text_reader(data, timeout)
-        sha256 = hashlib.sha256(data).hexdigest()
-        if sha256 in self._kept:  # the same file twice in a letter: verified once
+        if not self.pool.takes(data):
             return self.text_reader(data, timeout)
         text_limit = self.timeout if timeout is None else min(self.timeout, timeout)
+        if not needs_verifier(data):
+            return self.pool.read_blocking(data, text_limit)
+        sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 in self._kept:  # the same file twice in a letter: verified once
+            return self.pool.read_blocking(data, text_limit)
         deadline = None if timeout is None else time.monotonic() + timeout
         info, verdict = self.pool.read_and_verify_blocking(data, self.trust, text_limit, self.timeout, deadline)
         if verdict is not None:

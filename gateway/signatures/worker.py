@@ -60,12 +60,12 @@ def _worker_main(conn, memory_mb: int, log_setup: tuple[str, str] | None = None)
         if job is None:
             return
         data, trust, max_pages, *text = job
-        if text:  # (verify_by,): the text layer first, then the signatures if time is left
+        if text:  # (verify_by, verify): the text layer first, then the signatures if asked and time is left
             info = _read_text(data)
             conn.send(info)
-            if isinstance(info, _Raised):
+            verify_by, verify = text
+            if isinstance(info, _Raised) or not verify:
                 continue
-            verify_by = text[0]
             if verify_by is not None and time.monotonic() >= verify_by:
                 conn.send(None)  # the letter's time is used up: verifying now would only be killed
                 continue
@@ -188,8 +188,14 @@ class VerifyPool:
             return document_problem("timeout", f"checking the signatures took longer than {timeout_s:g} s", sha256=sha256)
         return document_problem("crashed", "the signature checker died on this PDF (memory limit or a parser fault)", sha256=sha256)
 
-    def read_and_verify_blocking(self, data: bytes, trust: TrustSettings, text_timeout_s: float,
-                                 verify_timeout_s: float, deadline: float | None = None
+    def read_blocking(self, data: bytes, timeout_s: float) -> PdfInfo:
+        """The text layer alone (as `inspect_pdf`), for a PDF that cannot be signed: the
+        same worker, so a runner keeps one PDF process and one pipe rather than two."""
+        info, _ = self.read_and_verify_blocking(data, None, timeout_s, 0.0, verify=False)
+        return info
+
+    def read_and_verify_blocking(self, data: bytes, trust: TrustSettings | None, text_timeout_s: float,
+                                 verify_timeout_s: float, deadline: float | None = None, *, verify: bool = True
                                  ) -> tuple[PdfInfo, PdfVerdict | None]:
         """The text layer (as `inspect_pdf`) and the signature verdict of one PDF, from one
         trip to one worker. The text must come within `text_timeout_s`, the verdict within
@@ -204,7 +210,7 @@ class VerifyPool:
         with self._slots:
             worker = self._take()
             try:
-                worker.conn.send((data, trust, self.limits.max_pages, deadline))
+                worker.conn.send((data, trust, self.limits.max_pages, deadline, verify))
                 info = worker.answer(text_timeout_s)
             except (BrokenPipeError, OSError):
                 info = "crashed"
@@ -214,6 +220,9 @@ class VerifyPool:
             if not isinstance(info, PdfInfo):
                 worker.kill()
                 return self._text_failure(data, info, text_timeout_s), None
+            if not verify:
+                self._give_back(worker)
+                return info, None
             limit = verify_timeout_s if deadline is None else min(verify_timeout_s, deadline - time.monotonic())
             outcome = worker.answer(limit)
             if outcome is None or isinstance(outcome, PdfVerdict):

@@ -30,15 +30,19 @@ class Counting(VerifyPool):
 
     def __init__(self):
         super().__init__(workers=1)
-        self.trips = {"verify": 0, "read_and_verify": 0}
+        self.trips = {"verify": 0, "read_and_verify": 0, "read": 0}
 
     def verify_blocking(self, *args, **kwargs):
         self.trips["verify"] += 1
         return super().verify_blocking(*args, **kwargs)
 
-    def read_and_verify_blocking(self, *args, **kwargs):
-        self.trips["read_and_verify"] += 1
-        return super().read_and_verify_blocking(*args, **kwargs)
+    def read_blocking(self, *args, **kwargs):
+        self.trips["read"] += 1
+        return super().read_blocking(*args, **kwargs)
+
+    def read_and_verify_blocking(self, *args, verify=True, **kwargs):
+        self.trips["read_and_verify"] += verify
+        return super().read_and_verify_blocking(*args, verify=verify, **kwargs)
 
 
 @pytest.fixture
@@ -113,7 +117,7 @@ def test_a_signature_hidden_from_a_byte_search_is_still_verified_and_reported(ho
     assert entry["indication"] == "TOTAL_FAILED"  # the CMS signs other bytes
     [finding] = report.findings
     assert finding.verdict == "fail"
-    assert checker.pool.trips == {"verify": 0, "read_and_verify": 1}
+    assert checker.pool.trips == {"verify": 0, "read_and_verify": 1, "read": 0}
 
 
 def test_a_signed_pdf_makes_one_trip_for_its_text_and_its_signatures(signed, checker):
@@ -123,10 +127,10 @@ def test_a_signed_pdf_makes_one_trip_for_its_text_and_its_signatures(signed, che
     report = checker.check(raw, mail)
     assert [e["indication"] for e in report.by_attachment[0]] == ["TOTAL_PASSED"]
     assert report.findings[0].verdict == "pass"
-    assert checker.pool.trips == {"verify": 0, "read_and_verify": 1}
+    assert checker.pool.trips == {"verify": 0, "read_and_verify": 1, "read": 0}
     # Nothing is kept past the letter: checking it again verifies again.
     checker.check(raw, mail)
-    assert checker.pool.trips == {"verify": 1, "read_and_verify": 1}
+    assert checker.pool.trips == {"verify": 1, "read_and_verify": 1, "read": 0}
 
 
 def test_an_unsigned_pdf_never_reaches_the_verifier(checker):
@@ -135,7 +139,7 @@ def test_an_unsigned_pdf_never_reaches_the_verifier(checker):
     assert "cover letter" in mail.attachments[0].pdf_text
     report = checker.check(raw, mail)
     assert report.by_attachment == {0: []} and report.findings == []  # as the verifier says of it
-    assert checker.pool.trips == {"verify": 0, "read_and_verify": 0}
+    assert checker.pool.trips == {"verify": 0, "read_and_verify": 0, "read": 1}  # text only, one trip
 
 
 def test_a_verdict_read_for_a_letter_never_checked_is_dropped(signed, checker):
@@ -146,7 +150,7 @@ def test_a_verdict_read_for_a_letter_never_checked_is_dropped(signed, checker):
     assert checker.check(other, parse_mail(other, "", checker.read_pdf)).by_attachment == {0: []}
     again = letter(files=[("a.pdf", signed)])
     checker.check(again, parse_mail(again, "", text_reader))  # read without the checker
-    assert checker.pool.trips == {"verify": 1, "read_and_verify": 1}
+    assert checker.pool.trips == {"verify": 1, "read_and_verify": 1, "read": 1}
 
 
 def test_a_hanging_pdf_is_cut_off_in_either_half_of_its_trip_and_the_pool_recovers(signed, trust):
@@ -162,6 +166,8 @@ def test_a_hanging_pdf_is_cut_off_in_either_half_of_its_trip_and_the_pool_recove
         # The letter's time runs out before verifying starts: the worker skips it and is kept.
         info, verdict = pool.read_and_verify_blocking(signed, trust, TIMEOUT_S, TIMEOUT_S, deadline=time.monotonic())
         assert info.text and verdict.document == "timeout"
+        # A text-only trip (a PDF that cannot be signed) is cut off the same way.
+        assert pool.read_blocking(make_pdf("cover letter"), 0.001).error.startswith(NOT_READ_IN_TIME)
         # Killed workers were replaced: the next file is read and verified normally.
         info, verdict = pool.read_and_verify_blocking(signed, trust, TIMEOUT_S, TIMEOUT_S)
         assert info.text and verdict.indication == "TOTAL_PASSED"
@@ -177,7 +183,7 @@ def test_the_letters_pdf_budget_bounds_the_one_trip(signed, checker):
     report = checker.check(raw, mail, deadline=started + 0.001)  # the budget is spent
     [entry] = report.by_attachment[0]
     assert entry["document"] == "timeout" and report.findings[0].verdict == "fail"  # never "verified"
-    assert checker.pool.trips == {"verify": 0, "read_and_verify": 1}
+    assert checker.pool.trips == {"verify": 0, "read_and_verify": 1, "read": 0}
 
 
 def corpus():
