@@ -266,11 +266,11 @@ class SignatureChecker:
         for attachment in mail.attachments:
             if attachment.sniffed_type != "application/pdf":
                 continue
-            if not needs_verifier(attachment.data):
-                report.by_attachment[attachment.index] = []  # cannot carry a signature
-                continue
             verdict = self._kept.get(attachment.sha256)  # verified in the trip that read its text
             if verdict is None:
+                if not needs_verifier(attachment.data):
+                    report.by_attachment[attachment.index] = []  # cannot carry a signature
+                    continue
                 verdict = self._verify(attachment.data, attachment.sha256, deadline)
             entries = entries_for(verdict, attachment.data)
             report.by_attachment[attachment.index] = entries
