@@ -2,8 +2,9 @@
 
 `open_services(settings, role)` is the one factory: the pipeline runner, `reprocess`,
 `quarantine release` and `rules check` all ask for the role "pipeline" and so all get
-the same PDF reader (a child-process pool with its time and memory cap) and the same
-signature checker; nothing patches a Services after it is built. Tools that only read
+the same PDF reader (a worker process with its time and memory cap: the signature
+checker's when verification is on, which verifies a PDF that may be signed in the same
+trip) and the same signature checker; nothing patches a Services after it is built. Tools that only read
 or write the register ask for "register"; `rules check` without a database asks for
 "dry_run"."""
 from __future__ import annotations
@@ -64,9 +65,13 @@ def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = Fals
             pool = PdfPool(timeout=settings.signatures.timeout)
             stack.callback(pool.close)
             pdf_reader = pool.inspect
-            signatures = SignatureChecker.from_settings(settings)
+            signatures = SignatureChecker.from_settings(settings, text_reader=pool.inspect)
             if signatures is not None:
                 stack.callback(signatures.close)
+                # One trip per PDF, to the signature worker: text and signatures together
+                # for a file that may be signed, text alone for the rest; the PDF pool
+                # reads only files larger than the verifier takes.
+                pdf_reader = signatures.read_pdf
         yield Services(
             settings=settings,
             db=db,

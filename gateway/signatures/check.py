@@ -2,7 +2,10 @@
 
 The pipeline runner is synchronous, so PDFs go to a `VerifyPool` worker through its
 blocking call (a hostile file costs a killed worker and an INDETERMINATE verdict, never
-the runner). What comes out:
+the runner). One trip per PDF: a file that cannot carry a signature (`needs_verifier`)
+never reaches pyHanko; one that may is read by `SignatureChecker.read_pdf` while the
+letter is parsed, text layer and signatures in the same worker call, and `check` uses
+the verdict kept from that trip. What comes out:
 
 * per attachment, the list stored in `LetterAttachment.signatures` (and shown by
   `register list --json`): one dict per signature or document timestamp, with
@@ -17,12 +20,17 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
+import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import structlog
 
 from gateway.config.settings import Settings
+from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.signatures.settings import RULE, trust_from_settings
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verdict import (
@@ -54,11 +62,61 @@ def needs_review(findings: list[Finding]) -> bool:
     return any(f.rule == RULE and f.verdict in ("warn", "fail") for f in findings)
 
 
+# A #xx escape in a name: /Byte#52ange is /ByteRange to the parser, and to nothing that
+# looks for the bytes. The names that matter here are a few letters, so written with
+# escapes they are at most 3 bytes a letter, of letters, digits and escapes: each escape
+# is looked at in a short window around it, never by scanning every "/" of the file.
+_HEX_ESCAPE = re.compile(rb"#[0-9A-Fa-f]{2}")
+_NAME = re.compile(rb"/[A-Za-z0-9#]*")
+_WINDOW = 64  # bytes either side of an escape: more than the longest name below, escaped
+# Past this many escapes the file is sent to the verifier rather than decoded here: a
+# file made of "/#41" must not cost the runner its own CPU.
+MAX_ESCAPES = 2000
+_SIGNATURE_NAMES = (b"ByteRange",)
+# Objects inside a compressed object stream are invisible to a byte search. pyHanko
+# reaches one only through a cross-reference stream (`/Type /XRef`, or a trailer's
+# /XRefStm) and checks that the stream is `/Type /ObjStm` (pyhanko/pdf_utils/xref.py,
+# reader.py; it never rebuilds a broken cross-reference by scanning), so a file without
+# those names has every dictionary in plain sight.
+_HIDING_NAMES = (b"ObjStm", b"XRef")
+
+
+def _names_any(data: bytes, words: tuple[bytes, ...]) -> bool:
+    """Whether one of `words` is (part of) a name in the file, written plainly or escaped."""
+    if any(b"/" + word in data for word in words):
+        return True
+    if data.count(b"#") > len(data) // 64 + MAX_ESCAPES:
+        return True  # a file thick with "#" (random data has one byte in 256): not worth decoding here
+    for n, escape in enumerate(_HEX_ESCAPE.finditer(data)):
+        if n >= MAX_ESCAPES:
+            return True  # fail toward the verifier
+        at = escape.start()
+        slash = data.rfind(b"/", max(0, at - _WINDOW), at)
+        if slash < 0:
+            continue
+        name = _NAME.match(data, slash, at + _WINDOW)
+        if name is None or name.end() <= at:
+            continue  # the "/" belongs to another token
+        decoded = _HEX_ESCAPE.sub(lambda h: bytes((int(h.group()[1:], 16),)), name.group())
+        if any(word in decoded for word in words):
+            return True
+    return False
+
+
 def may_be_signed(data: bytes) -> bool:
-    """Whether an unreadable PDF might carry a signature. A signature dictionary cannot
-    sit in a compressed object stream (its /ByteRange names file offsets), so a file
-    without the word is unsigned and its unreadability is the PDF rules' business."""
-    return b"/ByteRange" in data
+    """Whether a PDF names a signature dictionary's /ByteRange in plain sight (plainly or
+    #-escaped). Used for an unreadable PDF: without the name it is unsigned and its
+    unreadability is the PDF rules' business."""
+    return _names_any(data, _SIGNATURE_NAMES)
+
+
+def needs_verifier(data: bytes) -> bool:
+    """The in-process screen: False only when pyHanko could find no signature in the
+    file, so that an unsigned letter costs no verification at all. A signature
+    dictionary needs /ByteRange; the word is either in plain sight (plainly or
+    #-escaped) or the file has object streams that could hide it, and then the verifier
+    decides. Byte searches only: the file is not parsed in the runner's process."""
+    return _names_any(data, _SIGNATURE_NAMES + _HIDING_NAMES)
 
 
 def document_entry(verdict: PdfVerdict) -> dict:
@@ -134,39 +192,86 @@ def _smime_kind(raw: bytes) -> bool:
         return False
 
 
-class SignatureChecker:
-    """Verifies one letter's signatures; one per pipeline runner process."""
+TextReader = Callable[[bytes, "float | None"], PdfInfo]  # (data, timeout): the PDF pool's inspect
+KEPT_VERDICTS = 64  # more PDFs than this in one letter: the first ones are verified again
 
-    def __init__(self, trust: TrustSettings, pool: VerifyPool, timeout: float):
+
+class SignatureChecker:
+    """Verifies one letter's signatures; one per pipeline runner process.
+
+    `read_pdf` is the pipeline's PDF reader (services.py): while the letter is parsed it
+    reads a PDF that may be signed together with its signatures in one worker trip and
+    keeps the verdict, by the file's sha256, for `check`. `check` forgets every kept
+    verdict when it is done; a letter that never reaches it (a classified one: its
+    signatures are not reported) leaves its verdicts to be dropped by the next letter's
+    `check` or by `forget`, never stored."""
+
+    def __init__(self, trust: TrustSettings, pool: VerifyPool, timeout: float,
+                 text_reader: TextReader | None = None):
         self.trust = trust
         self.pool = pool
         self.timeout = timeout
+        self.text_reader = text_reader
+        self._kept: OrderedDict[str, PdfVerdict] = OrderedDict()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SignatureChecker | None:
+    def from_settings(cls, settings: Settings, text_reader: TextReader | None = None) -> SignatureChecker | None:
         sig = settings.signatures
         if not sig.verify:
             return None
         limits = WorkerLimits(max_bytes=sig.max_bytes, max_pages=sig.max_pages, memory_mb=sig.memory_mb,
                               log_setup=(settings.logging.level, settings.logging.format))
-        return cls(trust_from_settings(settings), VerifyPool(workers=1, limits=limits), sig.timeout)
+        return cls(trust_from_settings(settings), VerifyPool(workers=1, limits=limits), sig.timeout, text_reader)
 
     def verify_pdf(self, data: bytes) -> PdfVerdict:
         return self.pool.verify_blocking(data, self.trust, self.timeout)
 
+    def read_pdf(self, data: bytes, timeout: float | None = None) -> PdfInfo:
+        """The text layer of one PDF, as the PDF pool reads it, from the verification
+        worker, which verifies a file that may be signed in the same trip. (The worker
+        answers through its own pipe, one hop fewer than the pool's executor.)
+        `timeout`: what is left of the letter's time for PDF work; it bounds both."""
+        if self.text_reader is None:
+            raise RuntimeError("read_pdf needs the PDF pool's reader (gateway/service/services.py)")
+        if not self.pool.takes(data):
+            return self.text_reader(data, timeout)
+        text_limit = self.timeout if timeout is None else min(self.timeout, timeout)
+        if not needs_verifier(data):
+            return self.pool.read_blocking(data, text_limit)
+        sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 in self._kept:  # the same file twice in a letter: verified once
+            return self.pool.read_blocking(data, text_limit)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        info, verdict = self.pool.read_and_verify_blocking(data, self.trust, text_limit, self.timeout, deadline)
+        if verdict is not None:
+            self._kept[sha256] = verdict
+            while len(self._kept) > KEPT_VERDICTS:
+                self._kept.popitem(last=False)
+        return info
+
+    def forget(self) -> None:
+        """Drop the verdicts kept from reading (e.g. once a letter is found classified)."""
+        self._kept.clear()
+
     def check(self, raw: bytes, mail: ParsedMail, deadline: float | None = None) -> SignatureReport:
         """`deadline` (time.monotonic()): the end of the letter's time for PDF work; a
         PDF reached after it is reported as not checked in time."""
+        try:
+            return self._check(raw, mail, deadline)
+        finally:
+            self.forget()
+
+    def _check(self, raw: bytes, mail: ParsedMail, deadline: float | None) -> SignatureReport:
         report = SignatureReport()
         for attachment in mail.attachments:
             if attachment.sniffed_type != "application/pdf":
                 continue
-            timeout = self.timeout if deadline is None else min(self.timeout, deadline - time.monotonic())
-            if timeout <= 0:
-                verdict = document_problem("timeout", "the letter's time for checking signatures was used up",
-                                           sha256=attachment.sha256)
-            else:
-                verdict = self.pool.verify_blocking(attachment.data, self.trust, timeout)
+            verdict = self._kept.get(attachment.sha256)  # verified in the trip that read its text
+            if verdict is None:
+                if not needs_verifier(attachment.data):
+                    report.by_attachment[attachment.index] = []  # cannot carry a signature
+                    continue
+                verdict = self._verify(attachment.data, attachment.sha256, deadline)
             entries = entries_for(verdict, attachment.data)
             report.by_attachment[attachment.index] = entries
             finding = finding_for(attachment.filename or f"file {attachment.index + 1}", entries)
@@ -179,6 +284,12 @@ class SignatureChecker:
         if _smime_kind(raw):
             self._check_smime(raw, mail, report)
         return report
+
+    def _verify(self, data: bytes, sha256: str, deadline: float | None) -> PdfVerdict:
+        timeout = self.timeout if deadline is None else min(self.timeout, deadline - time.monotonic())
+        if timeout <= 0:
+            return document_problem("timeout", "the letter's time for checking signatures was used up", sha256=sha256)
+        return self.pool.verify_blocking(data, self.trust, timeout)
 
     def _check_smime(self, raw: bytes, mail: ParsedMail, report: SignatureReport) -> None:
         from gateway.signatures.smime import verify_smime

@@ -4,6 +4,10 @@ Each worker is a long-lived process (pyHanko imports once) with an address-space
 the parent enforces a per-file deadline and kills the worker that overruns it, then
 starts a fresh one. We manage the processes ourselves rather than through
 ProcessPoolExecutor because an executor cannot kill one stuck task.
+
+A worker also reads a PDF's text layer (`read_and_verify_blocking`): a PDF that may be
+signed is shipped once and both answers come back from the same trip, the text first,
+each under its own deadline.
 """
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ import hashlib
 import multiprocessing
 import resource
 import threading
+import time
 from dataclasses import dataclass
 
 import structlog
 
+from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verdict import PdfVerdict, document_problem
 from gateway.signatures.verify import DEFAULT_MAX_PAGES
@@ -53,12 +59,40 @@ def _worker_main(conn, memory_mb: int, log_setup: tuple[str, str] | None = None)
             return
         if job is None:
             return
-        data, trust, max_pages = job
+        data, trust, max_pages, *text = job
+        if text:  # (verify_by, verify): the text layer first, then the signatures if asked and time is left
+            info = _read_text(data)
+            conn.send(info)
+            verify_by, verify = text
+            if isinstance(info, _Raised) or not verify:
+                continue
+            if verify_by is not None and time.monotonic() >= verify_by:
+                conn.send(None)  # the letter's time is used up: verifying now would only be killed
+                continue
         try:
             verdict = verify_pdf(data, trust, max_pages=max_pages)
         except MemoryError:
             verdict = document_problem("too_large", "the PDF needs more memory than allowed to check")
         conn.send(verdict)
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """An exception of the text reader, re-raised in the parent as the PDF pool's child
+    would have it (gateway/pipeline/pdf_pool.py): the letter's parse fails closed."""
+
+    error: BaseException
+
+
+def _read_text(data: bytes):
+    from gateway.pipeline.pdf_inspect import inspect_pdf
+
+    try:
+        return inspect_pdf(data)
+    except MemoryError as exc:
+        return PdfInfo(None, None, False, f"the PDF reader failed: {type(exc).__name__}")
+    except Exception as exc:
+        return _Raised(exc)
 
 
 class _Worker:
@@ -72,7 +106,11 @@ class _Worker:
     def run(self, job, timeout_s: float):
         """The verdict, or "timeout" / "crashed" (the caller then kills the worker)."""
         self.conn.send(job)
-        if not self.conn.poll(timeout_s):
+        return self.answer(timeout_s)
+
+    def answer(self, timeout_s: float):
+        """The worker's next answer, or "timeout" / "crashed"."""
+        if not self.conn.poll(max(timeout_s, 0)):  # at 0, an answer already sent is still taken
             return "timeout"
         try:
             return self.conn.recv()
@@ -119,6 +157,9 @@ class VerifyPool:
                 return
         worker.stop()
 
+    def takes(self, data: bytes) -> bool:
+        return len(data) <= self.limits.max_bytes
+
     def verify_blocking(self, data: bytes, trust: TrustSettings, timeout_s: float) -> PdfVerdict:
         """Verify in a worker; blocks the calling thread (use `verify` from coroutines)."""
         if len(data) > self.limits.max_bytes:
@@ -137,11 +178,70 @@ class VerifyPool:
                 self._give_back(worker)
                 return outcome
             worker.kill()
+        return self._failure(data, outcome, timeout_s)
+
+    @staticmethod
+    def _failure(data: bytes, outcome: str, timeout_s: float) -> PdfVerdict:
         sha256 = hashlib.sha256(data).hexdigest()
         log.warning("pdf_verify_worker_" + outcome, sha256=sha256, timeout_s=timeout_s)
         if outcome == "timeout":
             return document_problem("timeout", f"checking the signatures took longer than {timeout_s:g} s", sha256=sha256)
         return document_problem("crashed", "the signature checker died on this PDF (memory limit or a parser fault)", sha256=sha256)
+
+    def read_blocking(self, data: bytes, timeout_s: float) -> PdfInfo:
+        """The text layer alone (as `inspect_pdf`), for a PDF that cannot be signed: the
+        same worker, so a runner keeps one PDF process and one pipe rather than two."""
+        info, _ = self.read_and_verify_blocking(data, None, timeout_s, 0.0, verify=False)
+        return info
+
+    def read_and_verify_blocking(self, data: bytes, trust: TrustSettings | None, text_timeout_s: float,
+                                 verify_timeout_s: float, deadline: float | None = None, *, verify: bool = True
+                                 ) -> tuple[PdfInfo, PdfVerdict | None]:
+        """The text layer (as `inspect_pdf`) and the signature verdict of one PDF, from one
+        trip to one worker. The text must come within `text_timeout_s`, the verdict within
+        `verify_timeout_s` after it, and neither after `deadline` (time.monotonic()).
+
+        The verdict is None when the worker was cut off or died while reading the text:
+        the caller verifies the file on its own if it still wants to. Raises what the text
+        reader raised on the file (the worker is fine and kept), and ValueError for a file
+        the pool does not take (`takes`)."""
+        if not self.takes(data):
+            raise ValueError("larger than the verifier takes; read its text elsewhere")
+        with self._slots:
+            worker = self._take()
+            try:
+                worker.conn.send((data, trust, self.limits.max_pages, deadline, verify))
+                info = worker.answer(text_timeout_s)
+            except (BrokenPipeError, OSError):
+                info = "crashed"
+            if isinstance(info, _Raised):
+                self._give_back(worker)
+                raise info.error
+            if not isinstance(info, PdfInfo):
+                worker.kill()
+                return self._text_failure(data, info, text_timeout_s), None
+            if not verify:
+                self._give_back(worker)
+                return info, None
+            limit = verify_timeout_s if deadline is None else min(verify_timeout_s, deadline - time.monotonic())
+            outcome = worker.answer(limit)
+            if outcome is None or isinstance(outcome, PdfVerdict):
+                self._give_back(worker)
+                if outcome is None:
+                    outcome = document_problem("timeout", "the letter's time for checking signatures was used up",
+                                               sha256=hashlib.sha256(data).hexdigest())
+                return info, outcome
+            worker.kill()
+        return info, self._failure(data, outcome, max(limit, 0.0))
+
+    @staticmethod
+    def _text_failure(data: bytes, outcome: str, timeout_s: float) -> PdfInfo:
+        from rules.model import NOT_READ_IN_TIME
+
+        log.warning("pdf_read_worker_" + outcome, sha256=hashlib.sha256(data).hexdigest(), timeout_s=timeout_s)
+        if outcome == "timeout":
+            return PdfInfo(None, None, False, f"{NOT_READ_IN_TIME} ({timeout_s:.0f} s)")
+        return PdfInfo(None, None, False, "the PDF reader failed: the worker died")
 
     async def verify(self, data: bytes, trust: TrustSettings, timeout_s: float = DEFAULT_TIMEOUT_S) -> PdfVerdict:
         # The wait happens in a thread; the CPU work in the worker process.
