@@ -66,6 +66,14 @@ class PdfBudget:
     def __init__(self, services: Services):
         self.services = services
         self.deadline = time.monotonic() + services.settings.pipeline.pdf_budget
+        _forget_verdicts(services)  # nothing of the previous letter's PDFs carries over
+
+
+def _forget_verdicts(services: Services) -> None:
+    """Signature verdicts come back with a PDF's text (one trip per PDF) and wait for
+    the signature step; a classified letter never reaches it, so they are dropped."""
+    if services.signatures is not None:
+        services.signatures.forget()
 
     def read(self, data: bytes) -> PdfInfo:
         remaining = self.deadline - time.monotonic()
@@ -110,6 +118,7 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
         return Checked(None, facts, [finding], sealed.raw_ref, parse_error=str(error), classified=sealed)
     facts, findings = judge(services, entry, arrival, mail)
     if secret.is_classified(facts):
+        _forget_verdicts(services)  # its signer names stay with the sealed letter only
         sealed = secret.seal_letter(services, entry, arrival, mail, facts, findings)
         return Checked(mail, facts, findings, sealed.raw_ref, classified=sealed)
     raw_sha256 = services.vault.put(entry.raw)
