@@ -68,18 +68,18 @@ class PdfBudget:
         self.deadline = time.monotonic() + services.settings.pipeline.pdf_budget
         _forget_verdicts(services)  # nothing of the previous letter's PDFs carries over
 
+    def read(self, data: bytes) -> PdfInfo:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            return PdfInfo(None, None, False, NOT_READ_IN_TIME)
+        return self.services.pdf_reader(data, remaining)
+
 
 def _forget_verdicts(services: Services) -> None:
     """Signature verdicts come back with a PDF's text (one trip per PDF) and wait for
     the signature step; a classified letter never reaches it, so they are dropped."""
     if services.signatures is not None:
         services.signatures.forget()
-
-    def read(self, data: bytes) -> PdfInfo:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            return PdfInfo(None, None, False, NOT_READ_IN_TIME)
-        return self.services.pdf_reader(data, remaining)
 
 
 def read_entry(services: Services, entry: SpoolEntry,
