@@ -402,7 +402,7 @@ def wait_for_port(port: int, why, timeout: float = 30.0) -> None:
 def default_workers() -> int:
     from gateway.config.settings import PipelineSection
 
-    return PipelineSection().workers
+    return PipelineSection().runners  # workers = 0: one per core
 
 
 def gateway_filed(d: Daemon) -> int:
@@ -469,6 +469,9 @@ def main() -> int:
                     help="letters sent to each side before measuring, not counted (default 20)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for a burst to be filed")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--postgres", action="store_true",
+                    help="the gateway on a PostgreSQL cluster started for the run (tests/servers/postgres.py) "
+                         "instead of its embedded SQLite")
     args = ap.parse_args()
     workers = args.workers or default_workers()
     sizes = [(s.strip(), parse_size(s)) for s in args.sizes.split(",") if s.strip()]
@@ -488,6 +491,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="saraban-side-"))
     peer: Peer | None = None
     gw: Daemon | None = None
+    cluster = None  # --postgres
     rows: list[Row] = []
     rss: dict[str, int] = {}
     load_before = uptime()
@@ -533,7 +537,14 @@ def main() -> int:
         peer = None
 
         print(f"gateway: starting the daemon ({workers} pipeline runner(s), receive stamp on) ...", file=sys.stderr)
-        gw = Daemon(write_config(tmp / "gateway", workers=workers, extra="\n[signatures]\nstamp = true\n"))
+        database = None
+        if args.postgres:
+            from tests.servers.postgres import PostgresCluster
+
+            cluster = PostgresCluster().start()
+            database = cluster.create_database("bench")
+        gw = Daemon(write_config(tmp / "gateway", workers=workers, database_url=database,
+                                 extra="\n[signatures]\nstamp = true\n"))
         gw.start(timeout=120)
         gw._log.close()  # the daemon writes its log itself; Daemon.stop closes it again harmlessly
         counts = {"registered": lambda: registered_count(gw), "filed": lambda: gateway_filed(gw)}
@@ -571,6 +582,8 @@ def main() -> int:
             peer.stop()
         if gw is not None:
             gw.stop()
+        if cluster is not None:
+            cluster.stop()
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)
         else:
@@ -585,7 +598,7 @@ def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load
     by = {(r.side, r.size): r for r in rows}
     print()
     print(f"Side by side, {args.count} letters per size, smtp-source -s {args.sessions} (one letter per "
-          f"session), gateway: {workers} pipeline runner(s), receive stamp on, SQLite; {os.cpu_count()} CPUs")
+          f"session), gateway: {workers} pipeline runner(s), receive stamp on, {'PostgreSQL' if args.postgres else 'SQLite'}; {os.cpu_count()} CPUs")
     print(f"before: {load_before}")
     print(f"after:  {load_after}")
     print()

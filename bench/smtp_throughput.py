@@ -106,13 +106,21 @@ def send_all(port: int, letters: "queue.Queue[bytes]", clients: int) -> tuple[in
     return sent[0], failed[0]
 
 
+def database_url(d: Daemon) -> str:
+    """The daemon's database: its config's [storage] database_url, else its SQLite file."""
+    import tomllib
+
+    storage = tomllib.loads(d.config.read_text(encoding="utf-8")).get("storage", {})
+    return storage.get("database_url") or f"sqlite:///{d.data_dir / 'saraban.db'}"
+
+
 def registered_count(d: Daemon) -> int:
     from sqlalchemy import func, select
 
     from storage.db import Database
     from storage.models import Letter
 
-    db = Database(f"sqlite:///{d.data_dir / 'saraban.db'}")
+    db = Database(database_url(d))
     with db.session() as s:
         n = s.scalar(select(func.count()).select_from(Letter))
     db.dispose()
@@ -125,7 +133,7 @@ def latencies(d: Daemon, since_id: int) -> list[float]:
     from storage.db import Database
     from storage.models import Letter
 
-    db = Database(f"sqlite:///{d.data_dir / 'saraban.db'}")
+    db = Database(database_url(d))
     with db.session() as s:
         rows = s.execute(select(Letter.received_at, Letter.registered_at).where(Letter.id > since_id)).all()
     db.dispose()
