@@ -9,12 +9,22 @@ Throughout: the daemon's peak RSS (supervisor + runners, summed), sampled every 
 
 Each letter is realistic: a ~200 KB PDF cover letter plus two enclosures, Thai subject
 and Thai file names. Figures are printed; record them in docs/performance.md.
+
+--accept-only: durable accept alone (SMTP 250 after the spool fsync), driven by Postfix's
+`smtp-source` (Debian package postfix) when it is installed, else by this script's own
+client: one letter of --size bytes carrying a PDF, --count times from --clients sessions,
+a connection per letter as smtp-source does by default. --pause-pipeline stops the
+pipeline runners (SIGSTOP) while it runs, to see intake without them. Prints messages/s,
+the CPU per letter of the supervisor and of the DATA-check workers, and the load average.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import queue
+import shutil
+import signal
+import subprocess
 import smtplib
 import statistics
 import sys
@@ -73,7 +83,7 @@ class RssSampler(threading.Thread):
             time.sleep(0.1)
 
 
-def send_all(port: int, letters: "queue.Queue[bytes]", clients: int) -> tuple[int, int]:
+def send_all(port: int, letters: "queue.Queue[bytes]", clients: int, reconnect: bool = False) -> tuple[int, int]:
     sent, failed = [0], [0]
     lock = threading.Lock()
 
@@ -91,6 +101,9 @@ def send_all(port: int, letters: "queue.Queue[bytes]", clients: int) -> tuple[in
                 conn.sendmail("saraban.dds@bangkok.go.th", [UNIT], raw)
                 with lock:
                     sent[0] += 1
+                if reconnect:  # a connection per letter, as smtp-source by default
+                    conn.quit()
+                    conn = None
             except (OSError, smtplib.SMTPException):
                 conn = None
                 with lock:
@@ -140,6 +153,85 @@ def latencies(d: Daemon, since_id: int) -> list[float]:
     return [(reg - rec).total_seconds() for rec, reg in rows]
 
 
+def pdf_letter(size: int) -> bytes:
+    """A letter of about `size` bytes on the wire, most of it one PDF (base64)."""
+    return letter(
+        to=UNIT,
+        subject="ขอความอนุเคราะห์ข้อมูลประกอบการพิจารณา",
+        files=[("2569_dds_0403.pdf", make_pdf("cover letter", filler=max(0, int((size - 2200) * 0.75))))],
+        message_id=f"<bench-{time.time_ns()}@dds.bangkok.go.th>",
+    )
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _is_data_check(pid: int) -> bool:
+    try:
+        return b"gateway.secrecy.markings" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def accept_only(args) -> int:
+    raw = pdf_letter(args.size)
+    tmp = Path(tempfile.mkdtemp(prefix="saraban-accept-"))
+    d = Daemon(write_config(tmp, workers=args.workers)).start()
+    d._log.close()
+    paused: list[int] = []
+    try:
+        workers = [c for c in _children(d.proc.pid) if _is_data_check(c)]
+        if args.pause_pipeline:
+            paused = [c for c in _children(d.proc.pid) if not _is_data_check(c)]
+            for pid in paused:
+                os.kill(pid, signal.SIGSTOP)
+        time.sleep(1.0)
+        before = _cpu_seconds(d.proc.pid), sum(_cpu_seconds(w) for w in workers)
+        source = shutil.which("smtp-source") or ("/usr/sbin/smtp-source" if Path("/usr/sbin/smtp-source").exists() else None)
+        start = time.monotonic()
+        if source:
+            eml = tmp / "letter.eml"
+            eml.write_bytes(raw.replace(b"\r\n", b"\n"))  # smtp-source adds the CR back
+            subprocess.run([source, "-s", str(args.clients), "-m", str(args.count), "-F", str(eml),
+                            "-f", "saraban.dds@bangkok.go.th", "-t", UNIT, f"127.0.0.1:{d.port}"],
+                           check=True, timeout=600)
+            client = "smtp-source"
+        else:
+            letters: "queue.Queue[bytes]" = queue.Queue()
+            for _ in range(args.count):
+                letters.put(raw)
+            send_all(d.port, letters, args.clients, reconnect=True)
+            client = "smtplib"
+        elapsed = time.monotonic() - start
+        after = _cpu_seconds(d.proc.pid), sum(_cpu_seconds(w) for w in workers)
+        accepted = sum(1 for e in d.events() if e.get("event") == "accepted")
+        load = os.getloadavg()
+    finally:
+        for pid in paused:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        d.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"accept only            : {accepted}/{args.count} letters of {len(raw) / 1024:.0f} KiB with a PDF, "
+          f"{args.clients} sessions ({client}), pipeline {'paused' if args.pause_pipeline else 'running'}")
+    print(f"accepted               : {accepted / elapsed:.1f} messages/s")
+    print(f"CPU per letter         : supervisor {(after[0] - before[0]) / max(accepted, 1) * 1000:.2f} ms, "
+          f"DATA-check workers {(after[1] - before[1]) / max(accepted, 1) * 1000:.2f} ms")
+    print(f"load average           : {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (cpu count {os.cpu_count()})")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=400)
@@ -147,7 +239,12 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=50.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--accept-only", action="store_true", help="durable accept alone (see above)")
+    ap.add_argument("--size", type=int, default=10 * 1024, help="--accept-only: bytes per letter")
+    ap.add_argument("--pause-pipeline", action="store_true", help="--accept-only: SIGSTOP the runners")
     args = ap.parse_args()
+    if args.accept_only:
+        return accept_only(args)
 
     tmp = Path(tempfile.mkdtemp(prefix="saraban-bench-"))
     d = Daemon(write_config(tmp, workers=args.workers)).start()

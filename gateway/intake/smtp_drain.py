@@ -10,6 +10,7 @@ nothing unacknowledged was promised.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Callable
 
 import structlog
@@ -24,7 +25,9 @@ class SessionTracker:
     """Knows the open SMTP sessions and how many DATA hand-offs are in progress."""
 
     def __init__(self, handler) -> None:
-        self.sessions: set[SMTP] = set()
+        # Weak: a session the loop has let go of is not kept alive here until the next
+        # drain (a busy day's every SMTP connection would otherwise stay in memory).
+        self.sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
         self.spooling = 0
         original = handler.handle_DATA
 
@@ -46,8 +49,7 @@ class SessionTracker:
         return tracked
 
     def open_sessions(self) -> list[SMTP]:
-        self.sessions = {s for s in self.sessions if s.transport is not None and not s.transport.is_closing()}
-        return list(self.sessions)
+        return [s for s in list(self.sessions) if s.transport is not None and not s.transport.is_closing()]
 
     async def drain(self, timeout: float, poll: float = 0.05) -> int:
         """Wait for sessions to end, then close the rest; return how many were cut off."""

@@ -42,6 +42,10 @@ TERMINATOR = b"\r\n.\r\n"
 MAX_PATH = 256  # RFC 5321 4.5.3.1.3, angle brackets included
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# <local@domain> of RFC 5322 dot-atoms, then nothing or parameters after a blank that do
+# not begin a comment: what the email package's get_angle_addr reads the same way.
+_PLAIN_PATH = re.compile(rf"[ \t]*<({_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*)>((?:[ \t]+[^ \t(][^()]*)?)")
 
 
 class DataSink(Protocol):
@@ -231,6 +235,20 @@ class SarabanSMTP(SMTP):
             return False
         await self.push(reply)
         return True
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd parses every MAIL and RCPT path with the email package's RFC 5322
+        # header parser (~0.15 ms each, a tenth of intake's CPU per letter). A plain
+        # <dot-atom@dot-atom> with nothing odd after it yields the same result by a
+        # regular expression; anything else (quoted local parts, comments, literals,
+        # UTF-8) goes to aiosmtpd's parser (tests/hostile/test_aiosmtpd_fast_paths.py).
+        plain = _PLAIN_PATH.fullmatch(arg) if arg else None
+        if plain is None:
+            return super()._getaddr(arg)
+        address, rest = plain.group(1), plain.group(2).lstrip(" \t")
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_MAIL(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's name

@@ -70,6 +70,8 @@ def classify_raw(raw: bytes, pdf_reader=None) -> Classification:
     from gateway.pipeline.parse import parse_mail
 
     found = classify_headers(raw)
+    if found.level == "top_secret" and found.certain:
+        return found  # the headers say it: nothing the body holds can lower it
     try:
         mail = parse_mail(raw, "", pdf_reader) if pdf_reader else parse_mail(raw, "")
     except (Exception, RecursionError) as exc:
@@ -81,6 +83,9 @@ def classify_raw(raw: bytes, pdf_reader=None) -> Classification:
 # --------------------------------------------------------------------------- worker
 
 _LENGTH = struct.Struct(">Q")
+_WARM_UP = (b"Subject: =?utf-8?b?4LmB4LiI4LmJ4LiH?=\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\xe0\xb9\x81\r\n"
+            b"--b\r\nContent-Type: application/pdf; name=a.pdf\r\n\r\n%PDF-1.4\r\n--b--\r\n")
 
 
 def _read_spool_file(payload: bytes) -> bytes:
@@ -108,6 +113,12 @@ def _worker_main() -> None:
 
     logging.disable(logging.CRITICAL)
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    # Import and warm up (parser, pypdf, Thai normalisation) before the first request, so
+    # a freshly started worker does not spend its first letter's deadline on imports.
+    try:
+        classify_raw(_WARM_UP)
+    except Exception:  # noqa: BLE001 - a warm-up only; the first real letter says more
+        pass
     while True:
         head = stdin.read(1 + _LENGTH.size)
         if len(head) < 1 + _LENGTH.size:
@@ -126,14 +137,29 @@ def _worker_main() -> None:
         stdout.flush()
 
 
+def _headers_of(raw: bytes | Path, offset: int) -> Classification:
+    if isinstance(raw, Path):
+        try:
+            with open(raw, "rb") as handle:
+                handle.seek(offset)
+                raw = handle.read(HEADER_READ)
+        except OSError:
+            return uncertain(UNREADABLE)
+    return classify_headers(raw)
+
+
 class _Worker:
     def __init__(self, proc: asyncio.subprocess.Process):
         self.proc = proc
 
     async def ask(self, kind: bytes, payload: bytes) -> Classification:
         assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(kind + _LENGTH.pack(len(payload)))
-        self.proc.stdin.write(payload)
+        head = kind + _LENGTH.pack(len(payload))
+        if len(payload) <= 4096:  # a draft's path: one write, not two
+            self.proc.stdin.write(head + payload)
+        else:
+            self.proc.stdin.write(head)
+            self.proc.stdin.write(payload)
         await self.proc.stdin.drain()
         line = await self.proc.stdout.readline()
         if not line:
@@ -177,16 +203,13 @@ class DataCheck:
     async def classify(self, raw: bytes | Path, offset: int = 0) -> Classification:
         """`raw` the message, or a file holding it from byte `offset` on (a spool draft
         written while DATA streamed in: the worker reads it, the supervisor does not)."""
+        # The worker reads the header block first (classify_raw), so the supervisor's
+        # event loop, which serves every session, does not parse headers itself; only
+        # when the worker fails does it read them, to refuse what they mark ลับที่สุด.
         if isinstance(raw, Path):
-            with open(raw, "rb") as handle:
-                handle.seek(offset)
-                quick = classify_headers(handle.read(HEADER_READ))
             kind, payload = b"P", b"%d:" % offset + os.fsencode(str(raw))
         else:
-            quick = classify_headers(raw)
             kind, payload = b"B", bytes(raw)
-        if quick.level == "top_secret" and quick.certain:
-            return quick  # the headers say it: no need to read further
         if self._free is None:
             self._free = asyncio.Semaphore(self.max_workers)
         async with self._free:
@@ -196,13 +219,21 @@ class DataCheck:
             except asyncio.TimeoutError:
                 worker.kill()
                 log.warning("classification_timeout", timeout=self.timeout)
-                return highest(quick, uncertain("not read in time"))
+                return highest(_headers_of(raw, offset), uncertain("not read in time"))
             except (EOFError, OSError, ValueError, KeyError) as exc:
                 worker.kill()
                 log.warning("classification_worker_failed", error=type(exc).__name__)
-                return highest(quick, uncertain(UNREADABLE))
+                return highest(_headers_of(raw, offset), uncertain(UNREADABLE))
             self._idle.append(worker)
-            return highest(quick, found)
+            return found
+
+    async def start(self) -> None:
+        """Start every worker now (the daemon, at startup): the first letters do not wait
+        for a Python interpreter to start and import the parser."""
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.max_workers)
+        while len(self._idle) < self.max_workers:
+            self._idle.append(await self._spawn())
 
     async def aclose(self) -> None:
         """End every worker and wait for it (their pipes are closed with the loop's help)."""

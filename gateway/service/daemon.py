@@ -207,6 +207,7 @@ async def _serve(settings: Settings) -> int:
                             on_refused=on_refused)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
+    await handler.markings.start()  # the classification workers, started before the first DATA
     sessions = SessionTracker(handler)
     limits = ConnectionLimits(_session_cap(settings), settings.smtp.max_connections_per_ip,
                               on_refused=lambda reason: metrics.rejected("smtp", f"connections_{reason}"))
