@@ -8,6 +8,7 @@ names its logger (`"logger": "gateway.pipeline.dispose"`).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
@@ -20,6 +21,24 @@ class _NamedPrintLogger(structlog.PrintLogger):
     def __init__(self, file, name: str):
         super().__init__(file)
         self.name = name
+
+    def msg(self, message: str) -> None:
+        # One write(2) per event: the daemon's processes share one stdout, and print()
+        # writes the line and its newline separately, so two processes' events could
+        # interleave into one broken JSON line under load.
+        data = (message + "\n").encode("utf-8", "backslashreplace")
+        with self._lock:
+            try:
+                self._file.flush()
+                fd = self._file.fileno()
+            except (AttributeError, OSError, ValueError):  # a stream without a descriptor
+                print(message, file=self._file, flush=True)
+                return
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = failure = err = msg
 
 
 def _named_print_logger_factory(stream):
