@@ -5,13 +5,14 @@ its +tag; `rate_domain`: its domain). Suppressed notices do not count."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from storage.db import Database
 from storage.models import OutboxItem
 
 NOTICE = "notice"
@@ -46,3 +47,27 @@ def insert_once(session: Session, kind: str, key: str, *, queue_id: str, unit: s
 # Built once, so each INSERT is a cached compiled statement with new parameters.
 _INSERT_ONCE = {name: insert(OutboxItem.__table__).on_conflict_do_nothing()
                 for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))}
+
+
+def decide_pending(db: Database, item_id: int, undecided: Callable[[dict[str, Any]], bool],
+                   decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]]
+                   ) -> OutboxItem | None:
+    """Turn a queued notice record into its decision, in one transaction: `decide`
+    gives (state, payload) and may count recent notices in `session`. Returns the item
+    (detached) if it is to be sent now, None if not (suppressed, held, or no longer
+    pending)."""
+    with db.session() as session:
+        row = session.get(OutboxItem, item_id)
+        if row is None or row.state != "pending":
+            return None
+        if undecided(row.payload or {}):
+            state, payload = decide(session, row.key, row.payload)
+            row.payload, row.state = payload, state
+            row.last_error = "no smarthost configured" if state == "held" else None
+            # The rate limits count notices by this moment: decided is when it is made.
+            row.created_at = dt.datetime.now(dt.timezone.utc)
+            session.flush()
+        if row.state != "pending":
+            return None
+        session.expunge(row)
+        return row

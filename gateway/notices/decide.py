@@ -9,7 +9,6 @@ decided again; after it, the decision stands. Rate limits count notices decided 
 the past hour, so they hold however long the notices waited in the outbox."""
 from __future__ import annotations
 
-import datetime as dt
 import email.utils
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +20,9 @@ from gateway.notices.sanitize import clean_address, clean_message_id, clean_refe
 from gateway.sender.policy import notice_refusal
 from gateway.sender.results import SenderAuth
 from storage.models import OutboxItem
-from storage.notices import notices_in_last_hour
+from storage.notices import decide_pending, notices_in_last_hour
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from gateway.service.services import Services
 
 log = structlog.get_logger("gateway.notices")
@@ -36,26 +33,13 @@ def undecided(item: OutboxItem) -> bool:
 
 
 def decide(services: "Services", item_id: int) -> OutboxItem | None:
-    """Decide the item in one transaction; the item (detached) if it is to be sent now,
-    None if it is not (suppressed, held, or no longer pending)."""
-    with services.db.session() as session:
-        row = session.get(OutboxItem, item_id)
-        if row is None or row.state != "pending":
-            return None
-        if undecided(row):
-            state, payload = decision(session, services, row.key, row.payload)
-            row.payload, row.state = payload, state
-            row.last_error = "no smarthost configured" if state == "held" else None
-            # The rate limits count notices by this moment: decided is when it is made.
-            row.created_at = dt.datetime.now(dt.timezone.utc)
-            session.flush()
-        if row.state != "pending":
-            return None
-        session.expunge(row)
-        return row
+    """Decide the item in one transaction (storage/notices.py); the item (detached) if
+    it is to be sent now, None if it is not (suppressed, held, or no longer pending)."""
+    return decide_pending(services.db, item_id, lambda payload: UNDECIDED in payload,
+                          lambda session, key, record: decision(session, services, key, record))
 
 
-def decision(session: "Session", services: "Services", key: str,
+def decision(session, services: "Services", key: str,
              record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(state, payload) for a queued record; the reasons are those the pipeline gave
     when it decided at queue time."""
@@ -124,13 +108,13 @@ def rate_keys(address: str | None) -> tuple[str | None, str | None]:
     return f"{local.split('+', 1)[0]}@{domain}", domain
 
 
-def sent_last_hour(session: "Session", to: str) -> int:
+def sent_last_hour(session, to: str) -> int:
     """Notices to this address in the past hour, whatever +tag each one carried."""
     key, _ = rate_keys(to)
     return notices_in_last_hour(session, "rate_key", key) if key else 0
 
 
-def sent_last_hour_to_domain(session: "Session", domain: str | None) -> int:
+def sent_last_hour_to_domain(session, domain: str | None) -> int:
     return notices_in_last_hour(session, "rate_domain", domain) if domain else 0
 
 
