@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,6 +33,7 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, 4 * 3600, 24 * 3600)
 
 _metrics: SimpleNamespace | None = None
+_creating = threading.Lock()
 
 
 def enable(directory: Path) -> None:
@@ -43,6 +45,13 @@ def enable(directory: Path) -> None:
 
 
 def _m() -> SimpleNamespace:
+    if _metrics is None:
+        with _creating:  # the delivery runner's threads: the metrics are made once
+            return _make()
+    return _metrics
+
+
+def _make() -> SimpleNamespace:
     global _metrics
     if _metrics is None:
         from prometheus_client import Counter, Histogram
