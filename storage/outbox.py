@@ -110,14 +110,19 @@ def release_held_notices(session: Session) -> int:
 
 def due(db: Database, kinds: Iterable[str], limit: int = 100) -> list[int]:
     """Ids of pending items whose next attempt is due, oldest first."""
+    return [item_id for item_id, _queue_id in due_with_queue_ids(db, kinds, limit)]
+
+
+def due_with_queue_ids(db: Database, kinds: Iterable[str], limit: int = 100) -> list[tuple[int, str]]:
+    """(id, queue id) of pending items whose next attempt is due, oldest first."""
     with db.session() as session:
-        return list(session.scalars(
-            select(OutboxItem.id)
+        return [tuple(row) for row in session.execute(
+            select(OutboxItem.id, OutboxItem.queue_id)
             .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= _now(),
                    OutboxItem.kind.in_(list(kinds)))
             .order_by(OutboxItem.id)
             .limit(limit)
-        ))
+        )]
 
 
 @contextmanager

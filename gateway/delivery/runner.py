@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from typing import Callable
 
 import structlog
@@ -40,11 +41,15 @@ HANDLERS: dict[str, Handler] = {
 
 def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
                 limit: int = 100, stop: StopFlag | None = None, part: tuple[int, int] = (0, 1)) -> int:
-    """Work the due items; `part` = (index, count): this thread's share, by item id, so
-    that no two threads of the runner ever hold the same item."""
+    """Work the due items; `part` = (index, count): this thread's share, by the letter's
+    queue id, so that no two threads of the runner ever hold the same item, and each
+    letter's items (its folder copy, its notice) stay in arrival order on one thread.
+    (By item id, the folder copy and the notice of each letter, made one after the
+    other, fell to alternate threads: every stamp on one of them.)"""
     handlers = handlers or HANDLERS
     index, count = part
-    due = [i for i in outbox.due(services.db, handlers, limit * count) if i % count == index][:limit]
+    due = [item_id for item_id, queue_id in outbox.due_with_queue_ids(services.db, handlers, limit * count)
+           if count == 1 or zlib.crc32(queue_id.encode()) % count == index][:limit]
     for item_id in due:
         if stop is not None and stop.stopping:
             break
