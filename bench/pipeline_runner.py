@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""One pipeline runner alone, in-process: letters/s and the runner's CPU per letter.
+
+Spools --count letters (one PDF of --size bytes, Thai subject, distinct Message-IDs)
+into a fresh data directory (SQLite), warms up with one letter (the PDF worker's
+start), then times `run_once` over all of them: parse, rules, the PDF trip to the
+worker, vault, the register transaction(s), spool removal. The receive stamp is not
+part of it (the delivery runner's work). --profile prints a cProfile of the run.
+
+To compare two trees, run it from each with that tree first on the path, e.g.
+`PYTHONPATH=/path/to/old .venv/bin/python /path/to/old/bench/pipeline_runner.py` (an
+older tree without this file: copy it there).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=10_000, help="letter size in bytes (default 10000)")
+    ap.add_argument("--count", type=int, default=100)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+
+    from gateway.config.settings import load_settings
+    from gateway.pipeline.runner import run_once
+    from gateway.service.services import open_services
+    from storage import migrate
+    from tests.daemon import write_config
+    from tests.letters import letter, make_pdf
+
+    settings = load_settings(write_config(Path(tempfile.mkdtemp(prefix="saraban-runner-"))))
+    with open_services(settings, "pipeline") as services:
+        migrate.upgrade(services.db.engine)
+
+        def spool(i: int) -> bytes:
+            raw = letter(subject=f"ขอความอนุเคราะห์ ครั้งที่ {i}",
+                         files=[(f"2569_dds_0403_{i}.pdf", make_pdf("cover", filler=max(0, args.size - 3000)))],
+                         message_id=f"<bench-{i}-{time.time_ns()}@dds.bangkok.go.th>")
+            services.spool.accept(raw, "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"])
+            return raw
+
+        spool(-1)
+        run_once(services)  # the PDF worker starts here, not in the timed run
+        raw = b""
+        for i in range(args.count):
+            raw = spool(i)
+        profile = cProfile.Profile() if args.profile else None
+        wall, cpu = time.perf_counter(), time.process_time()
+        if profile:
+            profile.enable()
+        done = run_once(services)
+        if profile:
+            profile.disable()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"{done} letters of {len(raw) / 1024:.0f} KiB in {wall:.2f} s: {done / wall:.1f} letters/s, "
+          f"runner CPU {1000 * cpu / done:.1f} ms/letter")
+    if profile:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
