@@ -39,7 +39,12 @@ def make_pdf(text: str = "BMA letter", filler: int = 0, pages: int = 1) -> bytes
     if filler:
         data = os.urandom(filler)
         objects.append(b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    return assemble_pdf(objects)
+
+
+def assemble_pdf(objects: list[bytes], header: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n") -> bytes:
+    """A PDF file of these object bodies (object 1 the catalog), with its xref table."""
+    out = bytearray(header)
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))

@@ -18,6 +18,7 @@ import pytest
 
 from gateway.signatures.stamp import StampInfo, stamp_pdf
 from gateway.signatures.verify import verify_pdf
+from tests.letters import assemble_pdf
 
 RECEIVED = dt.datetime(2026, 1, 5, 2, 10, tzinfo=dt.timezone.utc)  # 09.10 in Bangkok
 # The second name has letters (ฝ ฎ ฐ ธ ฌ ฆ) the first one lacks, and the first has letters the second lacks.
@@ -128,16 +129,7 @@ def _crowded_lower_half(columns: int = 28, rows: int = 39) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return assemble_pdf(objects, header=b"%PDF-1.4\n")
 
 
 def test_a_page_crowded_with_text_boxes_is_stamped_clear_of_them_in_the_bounded_child(seal):
