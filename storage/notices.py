@@ -1,5 +1,5 @@
-"""The notice's part of the outbox: the pipeline's one INSERT (insert_once), and the
-counts the rate limits need (gateway/notices/decide.py): notices that went or will go
+"""The notice's part of the outbox: the pipeline queues a record with
+outbox.queue_once; here are the decision's transaction and the counts the rate limits need (gateway/notices/decide.py): notices that went or will go
 out in the past hour, by one payload field (`rate_key`: the address without
 its +tag; `rate_domain`: its domain). Suppressed notices do not count."""
 from __future__ import annotations
@@ -8,8 +8,6 @@ import datetime as dt
 from typing import Any, Callable
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.db import Database
@@ -29,24 +27,6 @@ def notices_in_last_hour(session: Session, field: str, value: str) -> int:
             OutboxItem.payload[field].as_string() == value,
         )
     ) or 0
-
-
-def insert_once(session: Session, kind: str, key: str, *, queue_id: str, unit: str | None,
-                letter_id: int | None, payload: dict[str, Any]) -> None:
-    """Add the outbox item (kind, key) unless it exists, as one INSERT ... ON CONFLICT
-    DO NOTHING on the unique key: the pipeline's part of a notice. Nothing is read
-    back and nothing is flushed, unlike outbox.add_once (a SELECT, a savepoint and an
-    ORM flush); a second call with the same key, after a crash or from another
-    gateway on the same PostgreSQL, leaves the first row as it is."""
-    session.execute(_INSERT_ONCE[session.get_bind().dialect.name], {
-        "kind": kind, "key": key, "queue_id": queue_id, "unit": unit, "letter_id": letter_id,
-        "payload": payload,  # state, attempts and the times: the columns' defaults
-    })
-
-
-# Built once, so each INSERT is a cached compiled statement with new parameters.
-_INSERT_ONCE = {name: insert(OutboxItem.__table__).on_conflict_do_nothing()
-                for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))}
 
 
 def decide_pending(db: Database, item_id: int, undecided: Callable[[dict[str, Any]], bool],

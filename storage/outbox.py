@@ -39,37 +39,40 @@ def find_item(session: Session, kind: str, key: str) -> OutboxItem | None:
 
 
 def add_once(session: Session, kind: str, key: str, *, queue_id: str, unit: str | None = None,
-             letter_id: int | None = None, payload: dict[str, Any] | None = None,
-             state: str = "pending", last_error: str | None = None) -> tuple[OutboxItem, bool]:
-    """The item (kind, key), added now unless it exists; returns it and whether it is new.
-
-    The one way anything is queued, in the transaction that decided it is owed, so a
-    crash can neither lose it nor make two. One statement, `INSERT ... ON CONFLICT DO
-    NOTHING RETURNING`: the unique constraint decides, also between two processes
-    racing on the same key (two gateways on one PostgreSQL), without a savepoint; only
-    when the key is taken is the existing row read.
-    """
-    now = _now()
-    values = dict(kind=kind, key=key, queue_id=queue_id, unit=unit, letter_id=letter_id,
-                  payload=payload or {}, state=state, last_error=last_error, attempts=0,
-                  next_attempt_at=now, created_at=now)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (insert(OutboxItem).values(**values)
-                 .on_conflict_do_nothing(index_elements=["kind", "key"]).returning(OutboxItem))
-    item = session.scalars(statement, execution_options={"populate_existing": True}).first()
-    if item is not None:
-        return item, True
-    existing = find_item(session, kind, key)
-    if existing is None:  # pragma: no cover - the conflicting row is visible to us
+             letter_id: int | None = None, payload: dict[str, Any] | None = None) -> tuple[OutboxItem, bool]:
+    """`queue_once`, then the row read back: the item (kind, key) and whether this call
+    made it."""
+    new = queue_once(session, kind, key, queue_id=queue_id, unit=unit, letter_id=letter_id, payload=payload)
+    item = find_item(session, kind, key)
+    if item is None:  # pragma: no cover - the conflicting row is visible to us
         raise LookupError(f"outbox item {kind}/{key} neither inserted nor found")
-    return existing, False
+    return item, new
+
+
+def queue_once(session: Session, kind: str, key: str, *, queue_id: str, unit: str | None = None,
+               letter_id: int | None = None, payload: dict[str, Any] | None = None) -> bool:
+    """Add the item (kind, key) unless it exists, as one INSERT ... ON CONFLICT DO
+    NOTHING on the unique key, nothing read back or flushed: how the pipeline owes
+    things in its register transaction (folder and registrar copies, notices, alerts).
+    A second call with the same key, after a crash or from another gateway on the same
+    PostgreSQL, leaves the first row as it is. True if this call added it."""
+    result = session.execute(_QUEUE_ONCE[session.get_bind().dialect.name], {
+        "kind": kind, "key": key, "queue_id": queue_id, "unit": unit, "letter_id": letter_id,
+        "payload": payload or {},  # state, attempts and the times: the columns' defaults
+    })
+    return result.first() is not None  # RETURNING id: a row only when this call inserted
+
+
+# Built once, so each INSERT is a cached compiled statement with new parameters.
+_QUEUE_ONCE = {name: insert(OutboxItem.__table__).on_conflict_do_nothing().returning(OutboxItem.__table__.c.id)
+               for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 
 
 def add_alert(session: Session, queue_id: str, unit: str, reason: str, to: str, **details: Any) -> None:
     """An alert for the unit's secret registrar ("registrar") or the central unit
     ("central"), filed by the delivery runner; it never carries letter content."""
-    add_once(session, "alert", f"{reason}:{to}:{queue_id}:{unit}", queue_id=queue_id, unit=unit,
-             payload={"to": to, "reason": reason, **details})
+    queue_once(session, "alert", f"{reason}:{to}:{queue_id}:{unit}", queue_id=queue_id, unit=unit,
+               payload={"to": to, "reason": reason, **details})
 
 
 def withdraw(session: Session, kind: str, key: str, why: str) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.notices.loop_guard import NOTICE_HEADER, autoreply_subject
 from rules.model import Finding
 from storage.models import Letter
-from storage.notices import insert_once
+from storage.outbox import queue_once
 
 if TYPE_CHECKING:
     from storage.db import Session  # the transaction the pipeline holds
@@ -67,7 +67,7 @@ def queue_acknowledgement(session: Session, services: "Services", entry: "SpoolE
         "letter_date": None if classified else (facts.letter_date.isoformat() if facts.letter_date else None),
         "findings": _findings((f for f in findings if f.verdict == "warn"), classified, _file_names(checked)),
     }
-    insert_once(session, KIND, f"ack:{entry.queue_id}:{unit.address}", queue_id=entry.queue_id,
+    queue_once(session, KIND, f"ack:{entry.queue_id}:{unit.address}", queue_id=entry.queue_id,
                 unit=unit.address, letter_id=letter.id, payload=record)
 
 
@@ -92,7 +92,7 @@ def queue_rejection(session: Session, services: "Services", entry: "SpoolEntry",
         "reference": None,
         "findings": _findings(reasons, classified, _file_names(checked)),
     }
-    insert_once(session, KIND, f"reject:{entry.queue_id}:{unit.address}", queue_id=entry.queue_id,
+    queue_once(session, KIND, f"reject:{entry.queue_id}:{unit.address}", queue_id=entry.queue_id,
                 unit=unit.address, letter_id=None, payload=record)
 
 

@@ -31,7 +31,7 @@ from rules.model import Finding
 from rules.thai_time import be_year
 from storage import quarantine
 from storage.models import Letter
-from storage.outbox import add_alert, add_once, withdraw
+from storage.outbox import add_alert, queue_once, withdraw
 from storage.register import NewLetter, find_registration, find_resend, register_letter
 
 log = structlog.get_logger("gateway.pipeline.dispose")
@@ -264,8 +264,8 @@ def _register_classified(services: Services, session, r: Recipient, d: Dispositi
                   attachments=sealed.attachments, review=sealed.opaque or d.review),
         start=settings.start_number(r.unit_name, book, be_year(r.entry.received_at)),
     )
-    add_once(session, "registrar", f"{r.entry.queue_id}:{r.unit_name}", queue_id=r.entry.queue_id,
-             letter_id=letter.id, unit=r.unit_name, payload={"backend": settings.delivery.backend})
+    queue_once(session, "registrar", f"{r.entry.queue_id}:{r.unit_name}", queue_id=r.entry.queue_id,
+               letter_id=letter.id, unit=r.unit_name, payload={"backend": settings.delivery.backend})
     return letter
 
 
@@ -312,6 +312,6 @@ def register_and_file(services: Services, session, new: NewLetter) -> Letter:
     a release from quarantine, the import of the paper emergency register."""
     settings = services.settings
     letter = register_letter(session, new, start=settings.start_number(new.unit, new.book, be_year(new.received_at)))
-    add_once(session, "folder", f"{new.queue_id}:{new.unit}", queue_id=new.queue_id, letter_id=letter.id,
-             unit=new.unit, payload={"raw_sha256": new.raw_sha256, "backend": settings.delivery.backend})
+    queue_once(session, "folder", f"{new.queue_id}:{new.unit}", queue_id=new.queue_id, letter_id=letter.id,
+               unit=new.unit, payload={"raw_sha256": new.raw_sha256, "backend": settings.delivery.backend})
     return letter

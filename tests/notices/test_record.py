@@ -17,7 +17,7 @@ from gateway.notices import create
 from gateway.notices.decide import decision
 from storage.db import Database
 from storage.models import OutboxItem
-from storage.notices import insert_once
+from storage.outbox import queue_once
 from tests.daemon import write_config
 
 DDS = "saraban.dds@bangkok.go.th"
@@ -77,7 +77,7 @@ def test_one_row_per_key_and_the_first_record_stands(database_url):
     try:
         for n in (1, 2):  # the second as a rerun after a crash would: its own transaction
             with db.session() as session:
-                insert_once(session, "notice", "ack:q1:u", queue_id="q1", unit="u", letter_id=None,
+                queue_once(session, "notice", "ack:q1:u", queue_id="q1", unit="u", letter_id=None,
                             payload={"n": n})
         with db.session() as session:
             [row] = session.query(OutboxItem).all()
