@@ -100,7 +100,8 @@ def test_the_screen_lets_only_pdfs_without_a_signature_dictionary_skip_the_verif
     assert not needs_verifier(make_pdf("cover letter", filler=200_000))  # random bytes are not names
     assert not needs_verifier(make_pdf("cover letter") + b"% /Times#20New#20Roman\n")  # an escape, but no signature
     assert needs_verifier(signed)
-    for hidden in (b"/Byte#52ange", b"/#42#79#74#65#52#61#6e#67#65", b"/Type /Obj#53tm", b"/Type /X#52ef"):
+    for hidden in (b"/Byte#52ange", b"/#42#79#74#65#52#61#6e#67#65", b"/Type /Obj#53tm", b"/Type /X#52ef",
+                   b"/#42yteRange", b"/ByteRang#65", b"/Type/Obj#53tm"):  # first or last letter, no space
         assert needs_verifier(make_pdf("cover letter") + b"% " + hidden + b" [0 1 2 3]\n"), hidden
     assert may_be_signed(b"<< /Byte#52ange [0 1 2 3] >>") and not may_be_signed(b"/Type /ObjStm")
     # A flood of escapes is not decoded in the runner: it goes to the verifier.
