@@ -12,12 +12,14 @@ directory listing sorted by name is arrival order.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from storage.fsync import fsync_dir, write_durably
@@ -46,6 +48,11 @@ class SpoolEntry:
     @property
     def size(self) -> int:
         return len(self.raw)
+
+    @cached_property
+    def sha256(self) -> str:
+        """Of the raw message: the message row and the vault both name it by this."""
+        return hashlib.sha256(self.raw).hexdigest()
 
 
 class Spool:

@@ -121,7 +121,7 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
         _forget_verdicts(services)  # its signer names stay with the sealed letter only
         sealed = secret.seal_letter(services, entry, arrival, mail, facts, findings)
         return Checked(mail, facts, findings, sealed.raw_ref, classified=sealed)
-    raw_sha256 = services.vault.put(entry.raw)
+    raw_sha256 = services.vault.put(entry.raw, entry.sha256)
     for attachment in mail.attachments:
         services.vault.put(attachment.data, attachment.sha256)
     # Signatures are checked for ordinary letters only: a classified letter's signer

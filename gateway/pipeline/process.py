@@ -17,7 +17,6 @@ one bad letter costs the others nothing but a second try.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -142,7 +141,7 @@ def _open_messages(services: Services, letters: list[_Letter]) -> dict[str, str]
             letter.queue_id: open_message(
                 session, queue_id=letter.queue_id, received_at=letter.entry.received_at,
                 mail_from=letter.entry.mail_from, recipients=letter.entry.rcpt_to,
-                size=letter.entry.size, sha256=hashlib.sha256(letter.entry.raw).hexdigest())
+                size=letter.entry.size, sha256=letter.entry.sha256)
             for letter in letters
         }
 
