@@ -161,13 +161,13 @@ def decide(services: Services, recipient: Recipient, known: Known, skip: tuple[s
 
 
 def recipient_for(services: Services, entry: SpoolEntry, checked: Checked, rcpt: str,
-                  released_by_operator: bool = False) -> Recipient:
+                  released_by_operator: bool = False, first_attempt: bool = False) -> Recipient:
     unit = services.directory.lookup(rcpt)
     mail = checked.mail
     sender = (mail.from_address if mail and mail.from_address else entry.mail_from).lower()
     return Recipient(entry=entry, checked=checked, unit=unit,
                      unit_name=unit.address if unit else rcpt.split("@", 1)[0].lower(),
-                     sender=sender, released_by_operator=released_by_operator)
+                     sender=sender, released_by_operator=released_by_operator, first_attempt=first_attempt)
 
 
 def what_is_known(session, recipient: Recipient) -> Known:

@@ -187,8 +187,7 @@ def _dispose_letter(services: Services, session, letter: _Letter) -> None:
     outcome: dict[str, str] = {}
     with structlog.contextvars.bound_contextvars(queue_id=entry.queue_id):
         for rcpt in entry.rcpt_to:
-            recipient = recipient_for(services, entry, checked, rcpt)
-            recipient.first_attempt = letter.first_attempt
+            recipient = recipient_for(services, entry, checked, rcpt, first_attempt=letter.first_attempt)
             with structlog.contextvars.bound_contextvars(unit=recipient.unit_name):
                 disposition, registered = dispose(services, session, recipient)
             outcome[rcpt] = outcome_text(disposition, registered)
