@@ -86,6 +86,29 @@ def test_each_item_is_worked_in_its_own_log_context(tmp_path):
     assert states == {"saraban.pomprap": "dead", "saraban.latkrabang": "done"}
 
 
+def test_delivery_threads_share_the_work_by_letter_each_item_once(tmp_path):
+    """[delivery] workers: each thread takes the letters whose queue id falls to it; a
+    letter's folder copy and notice (queued one after the other) stay on one thread,
+    so the receive stamps are spread over the threads, not all on one."""
+    settings = load_settings(write_config(tmp_path))
+    seen: dict[int, list[tuple[str, str]]] = {0: [], 1: []}
+    with open_services(settings, "delivery", upgrade_schema=True) as services:
+        with services.db.session() as session:
+            for n in range(8):
+                for kind in ("folder", "notice"):
+                    outbox.queue_once(session, kind, f"q{n}:u", queue_id=f"q{n}", unit="u")
+        for part in (0, 1):
+            def handler(_services, item, part=part):
+                seen[part].append((item.queue_id, item.kind))
+            work_outbox(services, handlers={"folder": handler, "notice": handler}, part=(part, 2))
+    handled = seen[0] + seen[1]
+    assert sorted(handled) == sorted((f"q{n}", k) for n in range(8) for k in ("folder", "notice"))
+    letters = [{q for q, _ in seen[part]} for part in (0, 1)]
+    assert letters[0] and letters[1] and not letters[0] & letters[1]
+    assert all(kinds == {"folder", "notice"} for kinds in (
+        {k for q2, k in handled if q2 == q} for q in letters[0] | letters[1]))
+
+
 def test_delivery_speaks_no_sql():
     """The delivery runner, its backends and `outbox` go through storage/outbox.py."""
     import ast
