@@ -29,6 +29,21 @@ def notices_in_last_hour(session: Session, field: str, value: str) -> int:
     ) or 0
 
 
+def undecided_notice_ids(db: Database, after: int, before: int, undecided_key: str) -> list[int]:
+    """Pending notices still carrying the pipeline's record, with after < id < before,
+    oldest first: they are decided in arrival order (gateway/notices/decide.py)."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(OutboxItem.id).where(
+                OutboxItem.kind == NOTICE,
+                OutboxItem.state == "pending",
+                OutboxItem.id > after,
+                OutboxItem.id < before,
+                OutboxItem.payload[undecided_key].as_string().is_not(None),
+            ).order_by(OutboxItem.id)
+        ))
+
+
 def decide_pending(db: Database, item_id: int, undecided: Callable[[dict[str, Any]], bool],
                    decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]]
                    ) -> OutboxItem | None:

@@ -10,6 +10,7 @@ the past hour, so they hold however long the notices waited in the outbox."""
 from __future__ import annotations
 
 import email.utils
+import threading
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -20,7 +21,7 @@ from gateway.notices.sanitize import clean_address, clean_message_id, clean_refe
 from gateway.sender.policy import notice_refusal
 from gateway.sender.results import SenderAuth
 from storage.models import OutboxItem
-from storage.notices import decide_pending, notices_in_last_hour
+from storage.notices import decide_pending, notices_in_last_hour, undecided_notice_ids
 
 if TYPE_CHECKING:
     from gateway.service.services import Services
@@ -32,9 +33,32 @@ def undecided(item: OutboxItem) -> bool:
     return UNDECIDED in (item.payload or {})
 
 
+# The delivery runner's threads send notices in parallel, but the rate limits count
+# what was decided before: two threads counting at once would both see room for one
+# more and both send, and a later letter's notice could take the place of an earlier
+# one's. So decisions are made one at a time, in arrival (outbox id) order: a thread
+# about to decide a notice first decides every earlier one still undecided. One
+# delivery runner process runs at a time (a reload waits for the old one), so a lock
+# in this process is enough.
+_deciding = threading.Lock()
+_decided_below: dict[str, int] = {}  # by database: every notice with a smaller id was decided
+
+
 def decide(services: "Services", item_id: int) -> OutboxItem | None:
     """Decide the item in one transaction (storage/notices.py); the item (detached) if
     it is to be sent now, None if it is not (suppressed, held, or no longer pending)."""
+    db = services.db
+    with _deciding:
+        for earlier in undecided_notice_ids(db, _decided_below.get(db.url, 0), item_id, UNDECIDED):
+            try:
+                _decide_one(services, earlier)
+            except Exception:  # its own thread meets the fault again and retries it; no hold-up here
+                log.exception("notice_decision_failed", item=earlier)
+        _decided_below[db.url] = max(_decided_below.get(db.url, 0), item_id)
+        return _decide_one(services, item_id)
+
+
+def _decide_one(services: "Services", item_id: int) -> OutboxItem | None:
     return decide_pending(services.db, item_id, lambda payload: UNDECIDED in payload,
                           lambda session, key, record: decision(session, services, key, record))
 

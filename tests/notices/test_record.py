@@ -7,6 +7,7 @@ import datetime as dt
 import email.parser
 import email.policy
 import json
+import threading
 import time
 from types import SimpleNamespace
 
@@ -115,3 +116,54 @@ def test_a_decided_notice_reads_as_the_pipeline_used_to_write_it(services, sessi
     assert payload["references"] == ["<a@x>", "<m1@dds.bangkok.go.th>"]
     assert payload["findings"] == [{"rule": "naming", "th": "ชื่อไฟล์ ไม่ถูก", "en": "bad name"}]
     assert create.UNDECIDED not in payload
+
+
+def test_parallel_senders_decide_in_arrival_order_and_never_pass_the_limits(tmp_path, database_url):
+    """The delivery runner's threads decide notices at once, latest first here: the
+    limits hold exactly and the earliest letters are the ones answered."""
+    from gateway.notices.decide import decide
+
+    extra = ('[notices]\nsmarthost = "127.0.0.1:2525"\nmax_per_sender_per_hour = 2\n'
+             'max_per_domain_per_hour = 5\n')
+    settings = load_settings(write_config(tmp_path, extra=extra))
+    unit = SimpleNamespace(address="saraban.latkrabang", name_th="ลาดกระบัง", name_en="Lat Krabang",
+                           settings={}, full_address=lambda domain: f"saraban.latkrabang@{domain}")
+    db = Database(database_url)
+    db.create_schema()
+    services = SimpleNamespace(settings=settings, directory=SimpleNamespace(domain="bangkok.go.th"),
+                               unit=unit, db=db)
+    senders = [f"victim+{n}@other.example" for n in range(4)] + [f"clerk{n}@other.example" for n in range(6)]
+    try:
+        for n, sender in enumerate(senders):
+            raw = f"From: {sender}\r\nMessage-ID: <m{n}@other.example>\r\n\r\n".encode()
+            entry = SimpleNamespace(queue_id=f"q{n}", mail_from=sender, raw=raw,
+                                    received_at=dt.datetime(2026, 6, 11, 4, 33, tzinfo=dt.timezone.utc))
+            record = create._common(services, entry, _checked([("From", sender)]), unit) | {
+                "type": "ack", "receive_no": f"{n + 1}/2569", "book": "รับ", "classified": False,
+                "subject": "x", "reference": None, "letter_date": None, "findings": []}
+            with db.session() as session:
+                queue_once(session, "notice", f"ack:q{n}:u", queue_id=f"q{n}", unit="u",
+                           letter_id=None, payload=json.loads(json.dumps(record)))
+        with db.session() as session:
+            ids = [row.id for row in session.query(OutboxItem).order_by(OutboxItem.id)]
+        start = threading.Barrier(len(ids))
+
+        def one(item_id: int) -> None:
+            start.wait()
+            decide(services, item_id)
+
+        threads = [threading.Thread(target=one, args=(item_id,)) for item_id in reversed(ids)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        with db.session() as session:
+            rows = {row.id: row for row in session.query(OutboxItem)}
+            got = [(rows[i].payload["to"], rows[i].state, rows[i].payload.get("suppressed")) for i in ids]
+    finally:
+        db.dispose()
+    assert got == (
+        [(senders[0], "pending", None), (senders[1], "pending", None)]
+        + [(s, "suppressed", "rate_limit") for s in senders[2:4]]
+        + [(s, "pending", None) for s in senders[4:7]]  # the domain's 5: two victims, three clerks
+        + [(s, "suppressed", "rate_limit_domain") for s in senders[7:]])
