@@ -24,6 +24,8 @@ import datetime as dt
 import hashlib
 import io
 import textwrap
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +34,7 @@ import structlog
 
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.revisions import unexplained_bytes
-from gateway.signatures.thai_dates import in_bangkok, thai_date, thai_digits, thai_time
+from gateway.signatures.thai_dates import MONTHS_ABBR, in_bangkok, thai_date, thai_digits, thai_time
 
 log = structlog.get_logger(__name__)
 
@@ -115,6 +117,11 @@ def _signer_for(seal: SealKey):
     return seal._build_signer()
 
 
+# Signed attributes that depend on the seal and the algorithms alone, never on the letter.
+_CONSTANT_ATTRIBUTES = frozenset({"content_type", "signing_certificate_v2", "cms_algorithm_protection"})
+
+
+@lru_cache(maxsize=1)
 def _kept_key_signer_class():
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -123,9 +130,40 @@ def _kept_key_signer_class():
 
     class KeptKeySigner(signers.SimpleSigner):
         """SimpleSigner re-loads (and re-validates) its key for every signature; for
-        RSA PKCS#1 v1.5, the seal's mechanism, keep the loaded key instead."""
+        RSA PKCS#1 v1.5, the seal's mechanism, keep the loaded key instead.
+
+        And its signed attributes: asn1crypto builds and encodes the same content-type
+        and signing-certificate-v2 attributes afresh for every seal, about a quarter of
+        a stamp's cost. Only the message digest differs from one seal to the next, so
+        the first seal's attributes, as pyHanko encoded them, are kept as bytes and the
+        next seals get them with their own digest in its place."""
 
         _loaded = None
+        _attrs_template: dict
+
+        async def signed_attrs(self, data_digest, digest_algorithm, attr_settings=None, content_type="data",
+                               use_pades=False, timestamper=None, dry_run=False, is_pdf_sig=True):
+            from asn1crypto import cms
+
+            settings = attr_settings
+            key = (digest_algorithm, content_type, use_pades, dry_run, is_pdf_sig, len(data_digest),
+                   None if settings is None else (repr(settings.cades_signed_attrs),
+                                                  repr(getattr(settings, "adobe_revinfo_attr", None))))
+            templates = self.__dict__.setdefault("_attrs_template", {})
+            template = templates.get(key) if timestamper is None else None
+            if template is not None:
+                old_digest, der = template
+                return cms.CMSAttributes.load(der.replace(old_digest, data_digest))
+            attrs = await super().signed_attrs(
+                data_digest, digest_algorithm, attr_settings=attr_settings, content_type=content_type,
+                use_pades=use_pades, timestamper=timestamper, dry_run=dry_run, is_pdf_sig=is_pdf_sig)
+            der = attrs.dump()
+            # Kept only when every other attribute is the same for every seal (no signing
+            # time, no timestamp) and the digest's bytes occur once, where it stands.
+            if (timestamper is None and der.count(data_digest) == 1
+                    and {a["type"].native for a in attrs} <= _CONSTANT_ATTRIBUTES | {"message_digest"}):
+                templates[key] = (bytes(data_digest), der)
+            return attrs
 
         def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
             mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
@@ -246,7 +284,7 @@ def _loaded_font_factory_class():
     which is most of the cost of a stamp's font, and embeds the same font program."""
     from dataclasses import dataclass as _dc
 
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 
     @_dc(frozen=True)
     class LoadedFontFactory(GlyphAccumulatorFactory):
@@ -254,7 +292,7 @@ def _loaded_font_factory_class():
             loaded = _loaded_font(self.font_file)
             if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
                 obj_stream = writer.prepare_object_stream()
-            engine = GlyphAccumulator(
+            engine = _subset_reusing_accumulator_class()(
                 writer=writer,
                 font_handle=io.BytesIO(loaded.to_subset),
                 font_size=self.font_size,
@@ -265,15 +303,97 @@ def _loaded_font_factory_class():
                 obj_stream=obj_stream,
             )
             engine.hb_font = loaded.hb_font  # shaped with the whole font, GSUB and GPOS included
+            engine.loaded = loaded
             return engine
 
     return LoadedFontFactory
+
+
+# The stamp's words and every character its date, time and number can take: a subset
+# holding their glyphs (besides the unit's name) is the same for every letter of a unit,
+# so it is made once and reused (_subset_program).
+_STAMP_ALPHABET = ("เลขรับ วันที่ เวลา น. " + " ".join(MONTHS_ABBR)
+                   + " 0123456789 ๐๑๒๓๔๕๖๗๘๙ /.:-")
+_SUBSETS_KEPT = 64  # font programs (~20-40 KiB each): one per unit name and font, about
+
+
+@lru_cache(maxsize=1)
+def _subset_reusing_accumulator_class():
+    """pyHanko's GlyphAccumulator, embedding a font subset made once per set of glyphs.
+
+    Subsetting and compiling the font program (fontTools) is a third of a stamp's cost,
+    and its input hardly varies: the stamp's fixed words, digits and month names, and the
+    unit's name. The subset is made of the glyphs the stamp uses plus those of
+    _STAMP_ALPHABET, so it depends on the unit's name alone, and the program compiled for
+    that set is kept (by font file and glyph set) and embedded again as the same bytes.
+    The page's text, its /W widths and its ToUnicode map are the engine's own, as before."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator
+
+    class SubsetReusingAccumulator(GlyphAccumulator):
+        loaded: _LoadedFont
+
+        def prepare_write(self):
+            if self._write_prepared:
+                return
+            if isinstance(self.cidfont_obj, CIDFontType2):  # TrueType (TLWG, TH Sarabun): glyph id = CID
+                gids = frozenset(self._glyphs) | self.loaded.alphabet_gids
+                program = _subset_program(self.loaded.key, gids, lambda: self._compiled_subset(gids))
+                self._subset_created = True  # the program stands in for pyHanko's own subset
+                cidfont = self.cidfont_obj
+
+                def set_font_file(writer):
+                    stream = generic.StreamObject(stream_data=program)
+                    stream.compress()
+                    ref = writer.add_object(stream)
+                    cidfont._font_descriptor[generic.pdf_name("/FontFile2")] = ref
+                    return ref
+
+                cidfont.set_font_file = set_font_file
+            super().prepare_write()
+
+        def _compiled_subset(self, gids: frozenset[int]) -> bytes:
+            from fontTools import subset
+
+            # pyHanko's own options (GlyphAccumulator._extract_subset), for these glyphs.
+            options = subset.Options(layout_closure=False)
+            options.drop_tables += ["GPOS", "GDEF", "GSUB"]
+            options.retain_gids = True
+            subsetter = subset.Subsetter(options=options)
+            subsetter.populate(gids=sorted(gids))
+            subsetter.subset(self.tt)
+            out = io.BytesIO()
+            self.tt.save(out)
+            return out.getvalue()
+
+    return SubsetReusingAccumulator
+
+
+_subsets: "OrderedDict[tuple, bytes]" = OrderedDict()
+_subsets_lock = threading.Lock()  # receipts are drawn in the delivery runner's threads
+
+
+def _subset_program(font_key: tuple, gids: frozenset[int], compile_subset) -> bytes:
+    key = (font_key, gids)
+    with _subsets_lock:
+        program = _subsets.get(key)
+        if program is not None:
+            _subsets.move_to_end(key)
+            return program
+    program = compile_subset()
+    with _subsets_lock:
+        _subsets[key] = program
+        while len(_subsets) > _SUBSETS_KEPT:
+            _subsets.popitem(last=False)
+    return program
 
 
 @dataclass(frozen=True)
 class _LoadedFont:
     hb_font: object  # uharfbuzz.Font of the whole file
     to_subset: bytes  # the file without the tables the subset leaves out
+    key: tuple  # (path, mtime, size): which file this is
+    alphabet_gids: frozenset  # the glyphs of _STAMP_ALPHABET, shaped as Thai
 
 
 def _loaded_font(path: str) -> _LoadedFont:
@@ -301,7 +421,14 @@ def _load_font(path: str, _mtime_ns: int, _size: int) -> _LoadedFont:
         to_subset = out.getvalue()
     except Exception:  # a font fontTools cannot rewrite: subset the file as it is
         to_subset = data
-    return _LoadedFont(hb_font, to_subset)
+    buf = hb.Buffer()
+    buf.add_str(_STAMP_ALPHABET)
+    buf.set_script_from_ot_tag("thai")
+    buf.set_language_from_ot_tag("THA ")
+    buf.guess_segment_properties()
+    hb.shape(hb_font, buf)
+    alphabet = frozenset(info.codepoint for info in buf.glyph_infos)
+    return _LoadedFont(hb_font, to_subset, (path, _mtime_ns, _size), alphabet)
 
 
 def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):

@@ -153,3 +153,64 @@ def test_a_page_crowded_with_text_boxes_is_stamped_clear_of_them_in_the_bounded_
     assert rect[1] > 421  # the top half
     for x0, y0, x1, y1 in boxes:
         assert x1 <= rect[0] or x0 >= rect[2] or y1 <= rect[1] or y0 >= rect[3]
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_one_units_stamps_reuse_one_font_program_and_each_reads_its_own_number(letter, seal, tmp_path):
+    """The subset is made for the stamp's whole alphabet (digits, month names, its fixed
+    words) and the unit's name, so a unit's next letters embed the same font program;
+    each one still shows its own number, date and time."""
+    from gateway.signatures import stamp as stamp_module
+
+    other_day = dt.datetime(2026, 9, 28, 10, 47, tzinfo=dt.timezone.utc)  # 28 ก.ย., 17.47
+    results = [stamp_pdf(letter, _stamp_info(UNITS[0], number), seal)
+               for number in ("15/2569", "2468/2569")]
+    results.append(stamp_pdf(letter, StampInfo(unit_name=UNITS[0], receive_number="3579/2569",
+                                               received_at=other_day), seal))
+    programs = {_font_program(r.pdf) for r in results}
+    assert len(programs) == 1  # one subset, made once
+    for result, number, when in ((results[0], "๑๕/๒๕๖๙", "๕ม.ค.๒๕๖๙"), (results[1], "๒๔๖๘/๒๕๖๙", "๕ม.ค.๒๕๖๙"),
+                                 (results[2], "๓๕๗๙/๒๕๖๙", "๒๘ก.ย.๒๕๖๙")):
+        compact = "".join(_stamp_text(result.pdf, tmp_path).split())
+        assert f"เลขรับ{number}" in compact and when in compact, compact
+    assert "๑๗.๔๗" in "".join(_stamp_text(results[2].pdf, tmp_path).split())
+    assert len(stamp_module._subsets) <= stamp_module._SUBSETS_KEPT
+
+
+def _font_program(pdf: bytes) -> bytes:
+    page = pypdf.PdfReader(io.BytesIO(pdf)).pages[0]
+    for annot in page["/Annots"]:
+        annot = annot.get_object()
+        if str(annot.get("/T", "")).startswith("SarabanReceiveStamp"):
+            font = _fonts_in(annot["/AP"]["/N"].get_object())[0]
+            descendant = font["/DescendantFonts"][0].get_object()
+            return descendant["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+    raise AssertionError("no stamp")
+
+
+def test_kept_signed_attributes_are_pyhankos_own_encoding_with_the_new_digest(seal):
+    """The seal's signed attributes are made once and reused with each letter's digest:
+    byte for byte what pyHanko encodes for that digest."""
+    import asyncio
+    import hashlib
+
+    from pyhanko.sign import signers
+
+    from gateway.signatures.stamp import SealKey
+
+    reused = SealKey(seal.key_pem + b"\n", seal.cert_pem, seal.chain_pem).signer()  # its own signer
+    plain = signers.SimpleSigner(signing_cert=reused.signing_cert, signing_key=reused.signing_key,
+                                 cert_registry=reused.cert_registry)
+
+    async def attrs(signer, n: int) -> bytes:
+        digest = hashlib.sha256(b"letter %d" % n).digest()
+        made = await signer.signed_attrs(digest, "sha256", use_pades=True)
+        return made.dump()
+
+    async def main():
+        return ([await attrs(reused, n) for n in range(3)], [await attrs(plain, n) for n in range(3)])
+
+    kept, fresh = asyncio.run(main())
+    assert kept == fresh
+    assert len(set(kept)) == 3
+    assert len(reused._attrs_template) == 1  # the second and third came from the first
