@@ -134,7 +134,10 @@ class OutboxItem(Base):
     outbox), so a crash can never leave a registered letter without its delivery."""
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("kind", "key", name="uq_outbox_key"),)
+    # ix_outbox_kind_created: the notice rate limits count one kind's items of the past
+    # hour (storage/notices.py); without it they read every notice ever queued.
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_outbox_key"),
+                      Index("ix_outbox_kind_created", "kind", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))  # folder | notice | ...
