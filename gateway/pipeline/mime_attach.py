@@ -8,8 +8,8 @@ first part of a new multipart/mixed, its own entity unchanged.
 """
 from __future__ import annotations
 
+import base64
 import email.policy
-import re
 import uuid
 from email.mime.application import MIMEApplication
 from email.parser import BytesHeaderParser
@@ -20,13 +20,18 @@ def _newline(raw: bytes) -> bytes:
 
 
 def file_part(filename: str, data: bytes, subtype: str = "pdf", newline: bytes = b"\r\n") -> bytes:
-    """One attachment part (headers, blank line, base64 body); Thai names as RFC 2231."""
-    part = MIMEApplication(data, subtype)
+    """One attachment part (headers, blank line, base64 body); Thai names as RFC 2231.
+
+    The email package writes the headers; the body is base64 in 76-character lines,
+    as it would write it, but encoded here: its generator takes ~12 ms to write out a
+    200 KB file's base64, more than the rest of filing the letter."""
+    part = MIMEApplication(b"", subtype)
     del part["MIME-Version"]
     part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
     part.set_param("name", filename)
-    text = part.as_bytes(policy=email.policy.SMTP)
-    return text.replace(b"\r\n", newline).rstrip(newline)
+    head = part.as_bytes(policy=email.policy.SMTP).partition(b"\r\n\r\n")[0]
+    body = base64.encodebytes(data).rstrip(b"\n")
+    return head.replace(b"\r\n", newline) + newline + newline + body.replace(b"\n", newline)
 
 
 def add_header(raw: bytes, name: str, value: str) -> bytes:
@@ -46,11 +51,21 @@ def add_attachment(raw: bytes, filename: str, data: bytes, subtype: str = "pdf")
     part = file_part(filename, data, subtype, newline)
     boundary = headers.get_boundary() if headers.get_content_type() == "multipart/mixed" else None
     if boundary:
-        closing = list(re.finditer(rb"(?m)^--" + re.escape(boundary.encode("ascii", "replace")) + rb"--", body))
-        if closing:
-            at = closing[-1].start()
-            return head + newline + newline + body[:at] + b"--" + boundary.encode() + newline + part + newline + body[at:]
+        at = _last_closing_delimiter(body, b"--" + boundary.encode("ascii", "replace") + b"--")
+        if at is not None:
+            return b"".join((head, newline, newline, body[:at], b"--", boundary.encode(), newline, part,
+                             newline, body[at:]))
     return _wrap(head, body, newline, part)
+
+
+def _last_closing_delimiter(body: bytes, delimiter: bytes) -> int | None:
+    """Where the last line starting with the closing delimiter starts, or None."""
+    end = len(body)
+    while (at := body.rfind(delimiter, 0, end)) >= 0:
+        if at == 0 or body[at - 1:at] == b"\n":
+            return at
+        end = at + len(delimiter) - 1
+    return None
 
 
 def _wrap(head: bytes, body: bytes, newline: bytes, part: bytes) -> bytes:

@@ -1,6 +1,7 @@
 """The pieces around the daemon: configuration, policy, findings, the folder copy's MIME."""
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import json
@@ -121,6 +122,33 @@ def test_attachment_goes_into_a_multipart_mixed_letter_byte_for_byte():
     assert files == {"a.pdf": pdf, "หนังสือ.stamped.pdf": b"%PDF-stamped"}
     assert msg["X-Saraban-Stamp"] == "ตรารับ"
     assert msg.get_content_type() == "multipart/mixed" and not msg.defects
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n"])
+def test_a_large_stamped_file_goes_in_whole_in_76_character_lines_before_the_real_closing_line(newline):
+    """The file's base64 is written by the gateway, not the email package's generator
+    (issue 16): still 76-character lines in the letter's own line ends, decoding to the
+    same bytes; it goes before the closing delimiter that starts a line, not before the
+    same text quoted inside a part."""
+    import os
+
+    pdf, stamped = make_pdf("cover"), b"%PDF-1.7\n" + os.urandom(200_000)
+    raw = letter(files=[("a.pdf", pdf)])
+    boundary = email.message_from_bytes(raw).get_boundary()
+    head, _, body = raw.partition(b"\r\n\r\n")  # the preamble quotes the closing delimiter
+    raw = head + f"\r\n\r\nquoting a boundary: x--{boundary}-- is not one\r\n".encode() + body
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\n", newline)
+    out = add_attachment(raw, "หนังสือ.stamped.pdf", stamped)
+    msg = email.message_from_bytes(out, policy=email.policy.default)
+    assert not msg.defects and [p.defects for p in msg.walk()] == [[]] * len(list(msg.walk()))
+    files = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
+    assert files == {"a.pdf": pdf, "หนังสือ.stamped.pdf": stamped}
+    assert newline == b"\n" or b"\n" not in out.replace(b"\r\n", b"")  # no mixed line ends
+    lines = base64.encodebytes(stamped).splitlines()  # 76 characters a line, as RFC 2045 has it
+    assert {len(line) for line in lines[:-1]} == {76}
+    assert newline.join(lines) + newline + b"--" + boundary.encode() + b"--" in out
+    assert out.endswith(b"--" + boundary.encode() + b"--" + newline)
+    assert f"x--{boundary}-- is not one".encode() in out
 
 
 def test_a_single_part_message_is_wrapped_not_changed():
