@@ -55,7 +55,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from smtp_throughput import latencies, registered_count, rss_of_tree  # noqa: E402
+from smtp_throughput import descendants, latencies, registered_count, rss_of_tree  # noqa: E402
 
 from tests.daemon import Daemon, free_port, write_config  # noqa: E402
 from tests.letters import letter, make_pdf  # noqa: E402
@@ -197,18 +197,6 @@ def maildir_count(root: Path) -> int:
     return total
 
 
-def descendants(pid: int) -> list[int]:
-    out, stack = [], [pid]
-    while stack:
-        p = stack.pop()
-        out.append(p)
-        try:
-            stack += map(int, Path(f"/proc/{p}/task/{p}/children").read_text().split())
-        except OSError:
-            pass
-    return out
-
-
 def pss(pid: int) -> int:
     """Proportional set size: shared pages (libraries, forked memory) divided among
     the processes that share them, so a sum over processes counts them once."""
@@ -221,26 +209,6 @@ def pss(pid: int) -> int:
     return 0
 
 
-def rss_all(pid: int) -> int:
-    """VmRSS of a process and all its descendants: rss_of_tree sums a process and its
-    children; a gateway runner's PDF workers are grandchildren."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        total += rss_of_tree(p)
-        try:
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
-        for c in map(int, children):
-            try:
-                grandchildren = Path(f"/proc/{c}/task/{c}/children").read_text().split()
-            except OSError:
-                continue
-            stack += map(int, grandchildren)
-    return total
-
-
 class RssPeak(threading.Thread):
     def __init__(self, pids):
         super().__init__(daemon=True)
@@ -249,7 +217,7 @@ class RssPeak(threading.Thread):
     def run(self) -> None:
         while self.running:
             roots = self.pids()
-            self.peak = max(self.peak, sum(rss_all(p) for p in roots))
+            self.peak = max(self.peak, sum(rss_of_tree(p) for p in roots))
             self.peak_pss = max(self.peak_pss, sum(pss(p) for r in roots for p in descendants(r)))
             time.sleep(0.1)
 

@@ -53,16 +53,37 @@ def realistic_letter(i: int) -> bytes:
     )
 
 
-def rss_of_tree(pid: int) -> int:
-    """Resident set of a process and its children, in bytes (from /proc)."""
-    total = 0
-    pids = [pid]
+def children(pid: int) -> list[int]:
+    """A process's children, made by any of its threads: /proc/<pid>/task/<pid>/children
+    lists only the main thread's (the delivery runner's threads each start a stamping
+    child of their own)."""
+    out: list[int] = []
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        pass
-    for p in pids:
+        return out
+    for task in tasks:
+        try:
+            out += map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    """The process and every process below it."""
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        stack += children(p)
+    return out
+
+
+def rss_of_tree(pid: int) -> int:
+    """Resident set of a process and all its descendants, in bytes (from /proc)."""
+    total = 0
+    for p in descendants(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

@@ -1,0 +1,111 @@
+"""CPU per letter, process by process, for a burst of letters through the whole daemon.
+
+    .venv/bin/python bench/cpu_by_process.py [--count 500] [--size 10000] [--sessions 20] [--workers 0]
+
+Starts the daemon (receive stamp on, `[pipeline] workers` as given, 0 = one per core),
+warms it up with 20 letters, then sends --count letters of --size bytes with a PDF
+through Postfix's smtp-source (bench/peer/setup.sh installs it; the letters are those
+of bench/side_by_side.py) and waits until the last one is in its folder. The CPU time
+(user + system, from /proc/<pid>/stat) each process of the daemon's tree spent between
+the two moments, divided by the letters, is printed by process, with its role. Where a
+letter's CPU goes decides what the gateway can file a second on a given machine (see
+docs/performance.md, "Why the goal is not reached"). Tests do not run this.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import side_by_side as bench  # noqa: E402
+
+from tests.daemon import Daemon, write_config  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            out[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    return out
+
+
+def role(pid: int, root: int) -> str:
+    """What the process is, from its command line and its parent's."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "?"
+    fields = _stat(pid)
+    parent = int(fields[1]) if fields else 0
+    if pid == root:
+        return "supervisor (SMTP intake, spool)"
+    if "gateway.secrecy.markings" in cmd:
+        return "DATA-check worker"
+    if "resource_tracker" in cmd:
+        return "multiprocessing resource tracker"
+    if "forkserver" in cmd:
+        return "PDF/signature worker (or its forkserver)"
+    if parent == root:
+        return "runner (pipeline or delivery)"
+    return "stamping child"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=500)
+    ap.add_argument("--size", type=int, default=10_000, help="letter size in bytes (default 10000)")
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=0, help="[pipeline] workers (0: one per core)")
+    args = ap.parse_args()
+    if not Path(bench.SMTP_SOURCE).exists():
+        print(f"{bench.SMTP_SOURCE} is missing: run `sh bench/peer/setup.sh` (as root) first", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="saraban-cpu-") as tmp:
+        tmp = Path(tmp)
+        gw = Daemon(write_config(tmp / "gateway", workers=args.workers, extra="\n[signatures]\nstamp = true\n"))
+        gw.start(timeout=120)
+        try:
+            warm = bench.write_letters(tmp / "warm", 0, 20, args.size)
+            bench.drive(gw.port, warm, args.sessions)
+            bench._wait_filed(gw, 300)
+            time.sleep(2)  # the warm-up's notices decided, the runners idle
+            letters = bench.write_letters(tmp / "letters", 100, args.count, args.size)
+            root = gw.proc.pid
+            before = cpu_seconds(bench.descendants(root))
+            start = time.monotonic()
+            sent = bench.drive(gw.port, letters, args.sessions)
+            bench.wait_until(lambda: bench.gateway_filed(gw), len(warm) + sent.ok, start, 1800)
+            elapsed = time.monotonic() - start
+            pids = bench.descendants(root)
+            after = cpu_seconds(pids)
+            rows = sorted(((after[p] - before.get(p, 0.0), p, role(p, root)) for p in after), reverse=True)
+        finally:
+            gw.stop()
+    total = sum(seconds for seconds, _, _ in rows)
+    print(f"{sent.ok} letters of {args.size} bytes filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s); "
+          f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter")
+    for seconds, pid, what in rows:
+        print(f"  {1000 * seconds / max(1, sent.ok):7.1f} ms  pid {pid:<7} {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
