@@ -1,7 +1,9 @@
-"""The notice's part of the outbox: the pipeline queues a record with
-outbox.queue_once; here are the decision's transaction and the counts the rate limits need (gateway/notices/decide.py): notices that went or will go
-out in the past hour, by one payload field (`rate_key`: the address without
-its +tag; `rate_domain`: its domain). Suppressed notices do not count."""
+"""The notice's part of the outbox. The pipeline queues a record (outbox.queue_once);
+here are what the delivery runner decides it with (gateway/notices/decide.py): the
+notices still undecided, the decision's transaction, and the counts the rate limits
+need: notices that went or will go out in the past hour, by one payload field
+(`rate_key`: the address without its +tag; `rate_domain`: its domain). Suppressed
+notices do not count."""
 from __future__ import annotations
 
 import datetime as dt

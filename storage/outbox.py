@@ -111,13 +111,9 @@ def release_held_notices(session: Session) -> int:
 # -- the delivery runner -----------------------------------------------------------------
 
 
-def due(db: Database, kinds: Iterable[str], limit: int = 100) -> list[int]:
-    """Ids of pending items whose next attempt is due, oldest first."""
-    return [item_id for item_id, _queue_id in due_with_queue_ids(db, kinds, limit)]
-
-
-def due_with_queue_ids(db: Database, kinds: Iterable[str], limit: int = 100) -> list[tuple[int, str]]:
-    """(id, queue id) of pending items whose next attempt is due, oldest first."""
+def due(db: Database, kinds: Iterable[str], limit: int = 100) -> list[tuple[int, str]]:
+    """(id, queue id) of pending items whose next attempt is due, oldest first: the
+    delivery runner's threads share them by the letter's queue id."""
     with db.session() as session:
         return [tuple(row) for row in session.execute(
             select(OutboxItem.id, OutboxItem.queue_id)

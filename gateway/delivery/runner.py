@@ -48,7 +48,7 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
     other, fell to alternate threads: every stamp on one of them.)"""
     handlers = handlers or HANDLERS
     index, count = part
-    due = [item_id for item_id, queue_id in outbox.due_with_queue_ids(services.db, handlers, limit * count)
+    due = [item_id for item_id, queue_id in outbox.due(services.db, handlers, limit * count)
            if count == 1 or zlib.crc32(queue_id.encode()) % count == index][:limit]
     for item_id in due:
         if stop is not None and stop.stopping:

@@ -38,7 +38,7 @@ def test_failures_back_off_then_die_and_retry_brings_them_back(database_url):
     try:
         with db.session() as session:
             item, _ = outbox.add_once(session, "folder", "q2:u", queue_id="q2", unit="u")
-        assert outbox.due(db, ["folder"]) == [item.id]
+        assert outbox.due(db, ["folder"]) == [(item.id, "q2")]
         first = outbox.fail(db, item.id, "OSError: refused", dead_after=3600, retry_base=5, retry_max=60)
         second = outbox.fail(db, item.id, "OSError: refused", dead_after=3600, retry_base=5, retry_max=60)
         assert (first.dead, first.retry_in, second.retry_in) == (False, 5, 10)
@@ -51,7 +51,7 @@ def test_failures_back_off_then_die_and_retry_brings_them_back(database_url):
             assert row.last_error == "550 no such user"
             retried, refused = outbox.retry_items(session, [item.id, 999])
         assert retried == [item.id] and refused == ["999: no such outbox item"]
-        assert outbox.due(db, ["folder"]) == [item.id]
+        assert outbox.due(db, ["folder"]) == [(item.id, "q2")]
         outbox.finish(db, item.id)
         assert outbox.pending_item(db, item.id) is None
         with db.session() as session:
