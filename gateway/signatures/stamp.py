@@ -24,8 +24,6 @@ import datetime as dt
 import hashlib
 import io
 import textwrap
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -94,7 +92,6 @@ class SealKey:
     def _build_signer(self):
         from asn1crypto import pem as asn1_pem
         from asn1crypto import x509 as asn1_x509
-        from pyhanko.sign import signers
         from pyhanko.sign.general import load_private_key_from_pemder_data
         from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -139,7 +136,7 @@ def _kept_key_signer_class():
         next seals get them with their own digest in its place."""
 
         _loaded = None
-        _attrs_template: dict
+        _attrs_templates: dict | None = None  # (what shapes the attributes) -> (digest, DER)
 
         async def signed_attrs(self, data_digest, digest_algorithm, attr_settings=None, content_type="data",
                                use_pades=False, timestamper=None, dry_run=False, is_pdf_sig=True):
@@ -149,7 +146,9 @@ def _kept_key_signer_class():
             key = (digest_algorithm, content_type, use_pades, dry_run, is_pdf_sig, len(data_digest),
                    None if settings is None else (repr(settings.cades_signed_attrs),
                                                   repr(getattr(settings, "adobe_revinfo_attr", None))))
-            templates = self.__dict__.setdefault("_attrs_template", {})
+            if self._attrs_templates is None:
+                self._attrs_templates = {}
+            templates = self._attrs_templates
             template = templates.get(key) if timestamper is None else None
             if template is not None:
                 old_digest, der = template
@@ -314,7 +313,7 @@ def _loaded_font_factory_class():
 # so it is made once and reused (_subset_program).
 _STAMP_ALPHABET = ("เลขรับ วันที่ เวลา น. " + " ".join(MONTHS_ABBR)
                    + " 0123456789 ๐๑๒๓๔๕๖๗๘๙ /.:-")
-_SUBSETS_KEPT = 64  # font programs (~20-40 KiB each): one per unit name and font, about
+_SUBSETS_KEPT = 64  # font programs of 20-40 KiB: about one per unit name and font
 
 
 @lru_cache(maxsize=1)
@@ -325,7 +324,7 @@ def _subset_reusing_accumulator_class():
     and its input hardly varies: the stamp's fixed words, digits and month names, and the
     unit's name. The subset is made of the glyphs the stamp uses plus those of
     _STAMP_ALPHABET, so it depends on the unit's name alone, and the program compiled for
-    that set is kept (by font file and glyph set) and embedded again as the same bytes.
+    that set is kept (by font and glyph set) and embedded again as the same bytes.
     The page's text, its /W widths and its ToUnicode map are the engine's own, as before."""
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator
@@ -337,8 +336,7 @@ def _subset_reusing_accumulator_class():
             if self._write_prepared:
                 return
             if isinstance(self.cidfont_obj, CIDFontType2):  # TrueType (TLWG, TH Sarabun): glyph id = CID
-                gids = frozenset(self._glyphs) | self.loaded.alphabet_gids
-                program = _subset_program(self.loaded.key, gids, lambda: self._compiled_subset(gids))
+                program = _subset_program(self.loaded.to_subset, frozenset(self._glyphs) | self.loaded.alphabet_gids)
                 self._subset_created = True  # the program stands in for pyHanko's own subset
                 cidfont = self.cidfont_obj
 
@@ -352,47 +350,32 @@ def _subset_reusing_accumulator_class():
                 cidfont.set_font_file = set_font_file
             super().prepare_write()
 
-        def _compiled_subset(self, gids: frozenset[int]) -> bytes:
-            from fontTools import subset
-
-            # pyHanko's own options (GlyphAccumulator._extract_subset), for these glyphs.
-            options = subset.Options(layout_closure=False)
-            options.drop_tables += ["GPOS", "GDEF", "GSUB"]
-            options.retain_gids = True
-            subsetter = subset.Subsetter(options=options)
-            subsetter.populate(gids=sorted(gids))
-            subsetter.subset(self.tt)
-            out = io.BytesIO()
-            self.tt.save(out)
-            return out.getvalue()
-
     return SubsetReusingAccumulator
 
 
-_subsets: "OrderedDict[tuple, bytes]" = OrderedDict()
-_subsets_lock = threading.Lock()  # receipts are drawn in the delivery runner's threads
+@lru_cache(maxsize=_SUBSETS_KEPT)
+def _subset_program(font: bytes, gids: frozenset[int]) -> bytes:
+    """The font program of `font` (a _LoadedFont's `to_subset`) holding only `gids`,
+    subset as pyHanko subsets (GlyphAccumulator._extract_subset) from a fresh copy:
+    fontTools subsets in place."""
+    from fontTools import subset, ttLib
 
-
-def _subset_program(font_key: tuple, gids: frozenset[int], compile_subset) -> bytes:
-    key = (font_key, gids)
-    with _subsets_lock:
-        program = _subsets.get(key)
-        if program is not None:
-            _subsets.move_to_end(key)
-            return program
-    program = compile_subset()
-    with _subsets_lock:
-        _subsets[key] = program
-        while len(_subsets) > _SUBSETS_KEPT:
-            _subsets.popitem(last=False)
-    return program
+    options = subset.Options(layout_closure=False)
+    options.drop_tables += ["GPOS", "GDEF", "GSUB"]
+    options.retain_gids = True  # CID = glyph id (CIDToGIDMap /Identity)
+    subsetter = subset.Subsetter(options=options)
+    subsetter.populate(gids=sorted(gids))
+    tt = ttLib.TTFont(io.BytesIO(font))
+    subsetter.subset(tt)
+    out = io.BytesIO()
+    tt.save(out)
+    return out.getvalue()
 
 
 @dataclass(frozen=True)
 class _LoadedFont:
     hb_font: object  # uharfbuzz.Font of the whole file
     to_subset: bytes  # the file without the tables the subset leaves out
-    key: tuple  # (path, mtime, size): which file this is
     alphabet_gids: frozenset  # the glyphs of _STAMP_ALPHABET, shaped as Thai
 
 
@@ -428,7 +411,7 @@ def _load_font(path: str, _mtime_ns: int, _size: int) -> _LoadedFont:
     buf.guess_segment_properties()
     hb.shape(hb_font, buf)
     alphabet = frozenset(info.codepoint for info in buf.glyph_infos)
-    return _LoadedFont(hb_font, to_subset, (path, _mtime_ns, _size), alphabet)
+    return _LoadedFont(hb_font, to_subset, alphabet)
 
 
 def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):

@@ -174,7 +174,14 @@ def test_one_units_stamps_reuse_one_font_program_and_each_reads_its_own_number(l
         compact = "".join(_stamp_text(result.pdf, tmp_path).split())
         assert f"เลขรับ{number}" in compact and when in compact, compact
     assert "๑๗.๔๗" in "".join(_stamp_text(results[2].pdf, tmp_path).split())
-    assert len(stamp_module._subsets) <= stamp_module._SUBSETS_KEPT
+    # A unit that prints Arabic digits ([signatures] stamp_thai_digits = false): the same
+    # program holds those digits too, and the stamp reads back in them.
+    arabic = stamp_pdf(letter, StampInfo(unit_name=UNITS[0], receive_number="4680/2569", received_at=other_day,
+                                         thai_digits=False), seal)
+    assert _font_program(arabic.pdf) in programs
+    compact = "".join(_stamp_text(arabic.pdf, tmp_path).split())
+    assert "เลขรับ4680/2569" in compact and "28ก.ย.2569" in compact and "17.47" in compact, compact
+    assert stamp_module._subset_program.cache_info().currsize <= stamp_module._SUBSETS_KEPT
 
 
 def _font_program(pdf: bytes) -> bytes:
@@ -213,4 +220,4 @@ def test_kept_signed_attributes_are_pyhankos_own_encoding_with_the_new_digest(se
     kept, fresh = asyncio.run(main())
     assert kept == fresh
     assert len(set(kept)) == 3
-    assert len(reused._attrs_template) == 1  # the second and third came from the first
+    assert len(reused._attrs_templates) == 1  # the second and third came from the first
