@@ -118,34 +118,42 @@ def test_a_decided_notice_reads_as_the_pipeline_used_to_write_it(services, sessi
     assert create.UNDECIDED not in payload
 
 
-def test_parallel_senders_decide_in_arrival_order_and_never_pass_the_limits(tmp_path, database_url):
-    """The delivery runner's threads decide notices at once, latest first here: the
-    limits hold exactly and the earliest letters are the ones answered."""
-    from gateway.notices.decide import decide
-
-    extra = ('[notices]\nsmarthost = "127.0.0.1:2525"\nmax_per_sender_per_hour = 2\n'
-             'max_per_domain_per_hour = 5\n')
+def _deciding_services(tmp_path, database_url: str, extra: str) -> SimpleNamespace:
+    """What gateway.notices.decide needs, on an empty database."""
     settings = load_settings(write_config(tmp_path, extra=extra))
     unit = SimpleNamespace(address="saraban.latkrabang", name_th="ลาดกระบัง", name_en="Lat Krabang",
                            settings={}, full_address=lambda domain: f"saraban.latkrabang@{domain}")
     db = Database(database_url)
     db.create_schema()
-    services = SimpleNamespace(settings=settings, directory=SimpleNamespace(domain="bangkok.go.th"),
-                               unit=unit, db=db)
+    return SimpleNamespace(settings=settings, directory=SimpleNamespace(domain="bangkok.go.th"), unit=unit, db=db)
+
+
+def _queue_ack(services, n: int, sender: str, payload: dict | None = None) -> int:
+    """An acknowledgement's record as the pipeline queues it (or `payload` instead); its id."""
+    raw = f"From: {sender}\r\nMessage-ID: <m{n}@other.example>\r\n\r\n".encode()
+    entry = SimpleNamespace(queue_id=f"q{n}", mail_from=sender, raw=raw,
+                            received_at=dt.datetime(2026, 6, 11, 4, 33, tzinfo=dt.timezone.utc))
+    record = create._common(services, entry, _checked([("From", sender)]), services.unit) | {
+        "type": "ack", "receive_no": f"{n + 1}/2569", "book": "รับ", "classified": False,
+        "subject": "x", "reference": None, "letter_date": None, "findings": []}
+    with services.db.session() as session:
+        queue_once(session, "notice", f"ack:q{n}:u", queue_id=f"q{n}", unit="u", letter_id=None,
+                   payload=payload if payload is not None else json.loads(json.dumps(record)))
+    with services.db.session() as session:
+        return session.query(OutboxItem).filter_by(key=f"ack:q{n}:u").one().id
+
+
+def test_parallel_senders_decide_in_arrival_order_and_never_pass_the_limits(tmp_path, database_url):
+    """The delivery runner's threads decide notices at once, latest first here: the
+    limits hold exactly and the earliest letters are the ones answered."""
+    from gateway.notices.decide import decide
+
+    services = _deciding_services(tmp_path, database_url, '[notices]\nsmarthost = "127.0.0.1:2525"\n'
+                                  'max_per_sender_per_hour = 2\nmax_per_domain_per_hour = 5\n')
+    db = services.db
     senders = [f"victim+{n}@other.example" for n in range(4)] + [f"clerk{n}@other.example" for n in range(6)]
     try:
-        for n, sender in enumerate(senders):
-            raw = f"From: {sender}\r\nMessage-ID: <m{n}@other.example>\r\n\r\n".encode()
-            entry = SimpleNamespace(queue_id=f"q{n}", mail_from=sender, raw=raw,
-                                    received_at=dt.datetime(2026, 6, 11, 4, 33, tzinfo=dt.timezone.utc))
-            record = create._common(services, entry, _checked([("From", sender)]), unit) | {
-                "type": "ack", "receive_no": f"{n + 1}/2569", "book": "รับ", "classified": False,
-                "subject": "x", "reference": None, "letter_date": None, "findings": []}
-            with db.session() as session:
-                queue_once(session, "notice", f"ack:q{n}:u", queue_id=f"q{n}", unit="u",
-                           letter_id=None, payload=json.loads(json.dumps(record)))
-        with db.session() as session:
-            ids = [row.id for row in session.query(OutboxItem).order_by(OutboxItem.id)]
+        ids = [_queue_ack(services, n, sender) for n, sender in enumerate(senders)]
         start = threading.Barrier(len(ids))
 
         def one(item_id: int) -> None:
@@ -169,6 +177,29 @@ def test_parallel_senders_decide_in_arrival_order_and_never_pass_the_limits(tmp_
         + [(s, "suppressed", "rate_limit_domain") for s in senders[7:]])
 
 
+def test_an_earlier_notice_that_cannot_be_decided_holds_up_no_later_one(tmp_path):
+    """Decided in arrival order, but a record the decision fails on (here one with
+    nothing but its facts) stays as it is for its own retry: the next letter's
+    acknowledgement is decided and sent all the same."""
+    from gateway.notices.create import UNDECIDED
+    from gateway.notices.decide import decide
+
+    services = _deciding_services(tmp_path, f"sqlite:///{tmp_path / 'register.db'}",
+                                  '[notices]\nsmarthost = "127.0.0.1:2525"\n')
+    try:
+        broken = _queue_ack(services, 0, "clerk0@other.example", payload={UNDECIDED: {"headers": []}})
+        fine = _queue_ack(services, 1, "clerk1@other.example")
+        sent = decide(services, fine)
+        assert sent is not None and sent.payload["to"] == "clerk1@other.example"
+        with services.db.session() as session:
+            row = session.get(OutboxItem, broken)
+            assert (row.state, row.payload) == ("pending", {UNDECIDED: {"headers": []}})
+        with pytest.raises(KeyError):  # its own attempt meets the fault: the outbox retries it
+            decide(services, broken)
+    finally:
+        services.db.dispose()
+
+
 def test_the_rate_limit_count_reads_the_past_hour_only(tmp_path):
     """Counting a sender's notices of the past hour goes through (kind, created_at):
     a year of notices behind it is never read (SQLite's own query plan says so)."""
@@ -178,15 +209,25 @@ def test_the_rate_limit_count_reads_the_past_hour_only(tmp_path):
 
     db = Database(f"sqlite:///{tmp_path / 'register.db'}")
     db.create_schema()
+    now = dt.datetime.now(dt.timezone.utc)
+    with db.session() as session:  # one notice a year old, one a minute old, to the same person
+        for n, age in enumerate((dt.timedelta(days=365), dt.timedelta(minutes=1))):
+            session.add(OutboxItem(kind="notice", key=f"ack:q{n}:u", queue_id=f"q{n}", state="done",
+                                   created_at=now - age, payload={"rate_key": "victim@other.example",
+                                                                  "rate_domain": "other.example"}))
     seen = []
     event.listen(db.engine, "before_cursor_execute",
                  lambda conn, cursor, statement, params, context, many: seen.append((statement, params)))
+    plans = []
     try:
         with db.session() as session:
-            assert notices_in_last_hour(session, "rate_key", "victim@other.example") == 0
-            [(statement, params)] = [s for s in seen if "count" in s[0].lower()]
-            plan = " ".join(str(row[-1]) for row in session.connection().exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + statement, params))
+            assert notices_in_last_hour(session, "rate_key", "victim@other.example") == 1
+            assert notices_in_last_hour(session, "rate_domain", "other.example") == 1
+            for statement, params in [s for s in seen if "count" in s[0].lower()]:
+                plans.append(" ".join(str(row[-1]) for row in session.connection().exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + statement, params)))
     finally:
         db.dispose()
-    assert "ix_outbox_kind_created" in plan and "created_at>?" in plan, plan
+    assert len(plans) == 2
+    for plan in plans:
+        assert "ix_outbox_kind_created" in plan and "created_at>?" in plan, plan
