@@ -151,6 +151,23 @@ def test_a_large_stamped_file_goes_in_whole_in_76_character_lines_before_the_rea
     assert f"x--{boundary}-- is not one".encode() in out
 
 
+def test_a_boundary_full_of_pattern_characters_and_an_epilogue():
+    """Another producer's shape: a boundary of characters a regular expression would
+    read as syntax, and text after the closing delimiter (an epilogue). The stamped file
+    goes before the closing line; the epilogue stays after it, untouched."""
+    boundary = "=_a.b+c(d)?e*[f]|g^$"
+    raw = (f'From: a@dds.bangkok.go.th\r\nMIME-Version: 1.0\r\n'
+           f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+           f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nsee the file\r\n"
+           f"--{boundary}--\r\nepilogue: --{boundary}-- quoted, not a delimiter\r\n").encode()
+    out = add_attachment(raw, "x.stamped.pdf", b"%PDF-2")
+    msg = email.message_from_bytes(out, policy=email.policy.default)
+    assert not msg.defects
+    assert [p.get_filename() for p in msg.iter_attachments()] == ["x.stamped.pdf"]
+    assert next(msg.iter_attachments()).get_content() == b"%PDF-2"
+    assert out.endswith(f"--{boundary}--\r\nepilogue: --{boundary}-- quoted, not a delimiter\r\n".encode())
+
+
 def test_a_single_part_message_is_wrapped_not_changed():
     raw = (b"From: a@b.c\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: application/pdf; name=x.pdf\r\n"
            b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n")
