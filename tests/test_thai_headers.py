@@ -111,3 +111,37 @@ def test_a_whole_from_header_in_one_encoded_word_still_gives_the_address():
     word = base64.b64encode("สำนักการระบายน้ำ <saraban.dds@bangkok.go.th>".encode()).decode()
     raw = f"From: =?utf-8?B?{word}?=\r\nSubject: test\r\n\r\nbody\r\n".encode()
     assert parse_mail(raw).from_address == "saraban.dds@bangkok.go.th"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("Subject", "[รับ 15/2569] ขอความอนุเคราะห์ข้อมูลเพื่อประกอบการพิจารณางบประมาณ ครั้งที่ 4 😀"),
+    ("X-Saraban-Sender-Verified-For-A-Very-Long-Header-Name", "ผ่าน (moi.go.th)"),
+    ("X-Saraban-Finding", "warning: files: a.pdf\r\nBcc: victim@example.org"),  # ASCII, but a line break
+    ("X-Saraban-Finding", "ไฟล์ a.pdf\nBcc: victim@example.org"),
+    ("X-Saraban-Unit", "saraban.latkrabang"),
+    ("X-Saraban-Finding", "A" * 200 + " b"),
+])
+def test_the_folder_copys_added_headers_decode_to_what_was_said_and_stay_one_field(name, value):
+    """The gateway's own headers (folder copy, stamp lines): Thai folded into lines a
+    mail client accepts, and a line break in the value never starts a header of its own."""
+    import email
+    import email.policy
+
+    from gateway.pipeline.mime_attach import encoded_header
+
+    field = encoded_header(name, value)
+    msg = email.message_from_bytes(field + b"\r\nFrom: a@b\r\n\r\nbody", policy=email.policy.default)
+    assert list(msg.keys()) == [name, "From"]  # no Bcc of the sender's making
+    readable = value.isascii() and value.isprintable()
+    assert (str(msg[name]).strip() if readable else str(msg[name])) == value
+    lines = field.split(b"\r\n")
+    assert all(line[:1] == b" " for line in lines[1:]) and b"\n" not in field.replace(b"\r\n", b"")
+    assert all(len(line) <= 76 for line in lines[1:] if b"=?" in line)
+    if readable:
+        assert value[:20].encode() in field  # readable and searchable as it is
+
+
+def test_a_lone_surrogate_in_a_header_value_is_filed_not_raised():
+    from gateway.pipeline.mime_attach import encoded_header
+
+    assert encoded_header("Subject", "[รับ 1/2569] \udce0abc").endswith(b"?=")

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.header import Header
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gateway.service.services import Services
     from storage.models import Letter
 
+from gateway.pipeline.mime_attach import encoded_header
 from gateway.sender.results import authserv_id, forged_results, sender_headers
 from storage.register import record_stamped_copy
 
@@ -47,12 +47,6 @@ def _split(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
     return headers, body, newline
 
 
-def _encode(name: str, value: str) -> bytes:
-    # ASCII stays readable (and searchable: IMAP SEARCH HEADER X-Saraban-Queue-Id ...).
-    header = Header(value, "us-ascii" if value.isascii() else "utf-8", header_name=name)
-    return f"{name}: {header.encode(linesep=chr(13) + chr(10))}".encode("ascii")
-
-
 def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject: str | None,
                       queue_id: str, findings: list[dict] | None = None,
                       review: bool = False,
@@ -63,20 +57,20 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
     added = []
     if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
         kept = [h for h in kept if not forged_results(h, authserv_id)]
-        added += [_encode(n, v) for n, v in sender_headers(sender_auth, authserv_id)]
+        added += [encoded_header(n, v) for n, v in sender_headers(sender_auth, authserv_id)]
     added += [
-        _encode("X-Saraban-Receive-No", receive_no),
-        _encode("X-Saraban-Unit", unit),
-        _encode("X-Saraban-Book", book),
-        _encode("X-Saraban-Queue-Id", queue_id),
+        encoded_header("X-Saraban-Receive-No", receive_no),
+        encoded_header("X-Saraban-Unit", unit),
+        encoded_header("X-Saraban-Book", book),
+        encoded_header("X-Saraban-Queue-Id", queue_id),
     ]
     for finding in findings or []:
-        added.append(_encode("X-Saraban-Finding", f"{finding['verdict']}: {finding['rule']}: {finding['message']}"))
+        added.append(encoded_header("X-Saraban-Finding", f"{finding['verdict']}: {finding['rule']}: {finding['message']}"))
     if review:
-        added.append(_encode("X-Saraban-Review", "yes"))
+        added.append(encoded_header("X-Saraban-Review", "yes"))
     for name, value in extra_headers or []:  # e.g. X-Saraban-Signature (gateway/signatures)
-        added.append(_encode(name, value))
-    added.append(_encode("Subject", f"[รับ {receive_no}] {subject or ''}".rstrip()))
+        added.append(encoded_header(name, value))
+    added.append(encoded_header("Subject", f"[รับ {receive_no}] {subject or ''}".rstrip()))
     lines = [h.replace(b"\r\n", newline) for h in added] + kept
     return newline.join(lines) + newline + newline + body
 
