@@ -153,6 +153,10 @@ class OutboxItem(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
+    # Not a column: the registered letter it files, read with the item for the kinds
+    # that file one (outbox.pending_item), in one transaction rather than two.
+    letter = None  # Letter | None
+
 
 class QuarantineEntry(Base):
     """A letter the gateway would not register, with the reasons, for a person."""

@@ -6,7 +6,7 @@ and `saraban-gateway outbox` speak no SQL: these functions do."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -157,13 +157,20 @@ def claimed(db: Database, item_id: int) -> Iterator[bool]:
         conn.close()
 
 
-def pending_item(db: Database, item_id: int) -> OutboxItem | None:
-    """The item, detached, if it is still pending (another runner may have finished it)."""
+def pending_item(db: Database, item_id: int, with_letter: Collection[str] = ()) -> OutboxItem | None:
+    """The item, detached, if it is still pending (another runner may have finished it);
+    for the kinds in `with_letter`, `item.letter` is its registered letter with the
+    attachments, read in the same transaction."""
     with db.session() as session:
         item = session.get(OutboxItem, item_id)
         if item is None or item.state != "pending":
             return None
-        session.expunge(item)
+        letter = None
+        if item.kind in with_letter and item.letter_id is not None:
+            letter = session.scalar(select(Letter).options(selectinload(Letter.attachments))
+                                    .where(Letter.id == item.letter_id))
+        session.expunge_all()
+        item.letter = letter
         return item
 
 
@@ -176,9 +183,18 @@ def letter_to_file(db: Database, letter_id: int) -> Letter:
         return letter
 
 
-def finish(db: Database, item_id: int) -> None:
+# What a handler returns when it has already recorded how its item ended (a notice it
+# decided not to send): the runner then spends no transaction on it.
+SETTLED = "settled"
+
+
+def finish(db: Database, item_id: int, also: Callable[[Session], None] | None = None) -> None:
+    """The item is done; `also` (the handler's own bookkeeping, e.g. where the stamped
+    copy is kept) is written in the same transaction."""
     with db.session() as session:
         row = session.get(OutboxItem, item_id)
+        if also is not None:
+            also(session)
         if row.state in ("suppressed", "held"):
             return  # its handler decided not to send it (a notice: gateway/notices/decide.py)
         row.state = "done"

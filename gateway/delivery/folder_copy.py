@@ -12,7 +12,9 @@ forbids a bare LF from a client and strict servers refuse it, while the vault an
 Maildir keep the bytes the sender sent."""
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -79,6 +81,9 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
 class FolderCopy:
     folder: str  # the unit's folder in units.toml (Maildir directory, IMAP {folder})
     data: bytes
+    # Where the stamped PDF is kept, for the register: written in the transaction that
+    # marks the copy filed (outbox.finish), so filing a letter costs one transaction less.
+    record: Callable[..., None] | None = None  # called with the finishing transaction's session
 
 
 def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
@@ -95,11 +100,13 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
     # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
     # X-Saraban-Signature per verified signature; the sender's own are dropped above.
     stamp = receive_stamp(services.settings, stamp_job_for(services.settings, letter, unit, services.vault), letter)
+    record = None
     if stamp.attachment is not None:  # kept for the desk's letter page (gateway/web/)
         name, pdf = stamp.attachment
-        with services.db.session() as session:
-            record_stamped_copy(session, letter.id, name, services.vault.put(pdf))
-    return FolderCopy(folder=unit.folder if unit else letter.unit, data=apply_receive_stamp(copy, stamp))
+        record = functools.partial(record_stamped_copy, letter_id=letter.id, filename=name,
+                                   sha256=services.vault.put(pdf))
+    return FolderCopy(folder=unit.folder if unit else letter.unit, data=apply_receive_stamp(copy, stamp),
+                      record=record)
 
 
 _BARE = re.compile(rb"\r?\n|\r")

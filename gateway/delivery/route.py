@@ -141,9 +141,10 @@ def transport(services: Services, item: OutboxItem, where: Destination, queue_id
     return {"backend": "smtp", "host": relay.host, "to": to}
 
 
-def deliver_routed(services: Services, item: OutboxItem) -> None:
-    """The `folder` outbox handler: the one folder copy, by the unit's backend."""
-    letter = outbox.letter_to_file(services.db, item.letter_id)
+def deliver_routed(services: Services, item: OutboxItem):
+    """The `folder` outbox handler: the one folder copy, by the unit's backend. Returns
+    the copy's bookkeeping, written when the runner finishes the item."""
+    letter = item.letter or outbox.letter_to_file(services.db, item.letter_id)
     copy = folder_copy(services, letter)
     where = destination(services.settings, letter.unit, copy.folder)
     went = transport(services, item, where, letter.queue_id, item.unit or letter.unit, copy.data)
@@ -153,6 +154,7 @@ def deliver_routed(services: Services, item: OutboxItem) -> None:
         # paper: its age says nothing about the gateway and would swamp the histogram.
         metrics.filed(letter.received_at)
     _prune_claims(services)
+    return copy.record
 
 
 def _claim(services: Services, item: OutboxItem, ttl: float) -> bool:

@@ -29,7 +29,12 @@ from storage.models import OutboxItem
 
 log = structlog.get_logger("gateway.runner.delivery")
 
-Handler = Callable[[Services, OutboxItem], None]
+# A handler returns None when its item is done, a function of the finishing transaction
+# for bookkeeping of its own (the folder copy's stamped PDF), or outbox.SETTLED when
+# it has already recorded how its item ended.
+Handler = Callable[[Services, OutboxItem], Callable | str | None]
+
+LETTER_KINDS = ("folder", "registrar")  # read with their registered letter (outbox.pending_item)
 
 HANDLERS: dict[str, Handler] = {
     "folder": deliver_routed,  # the one folder copy, by the unit's backend (route.py)
@@ -60,13 +65,13 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
 
 
 def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> None:
-    item = outbox.pending_item(services.db, item_id)
+    item = outbox.pending_item(services.db, item_id, with_letter=LETTER_KINDS)
     if item is None:
         return
     # Scoped to this item: the next item's events must not carry this one's unit.
     with bound_contextvars(queue_id=item.queue_id, unit=item.unit, kind=item.kind, outbox_id=item.id):
         try:
-            handlers[item.kind](services, item)
+            outcome = handlers[item.kind](services, item)
         except Exception as exc:
             delivery = services.settings.delivery
             error = f"{type(exc).__name__}: {str(exc)[:500]}"
@@ -80,7 +85,8 @@ def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> 
                 log.warning("delivery_retry", attempts=failed.attempts, retry_in=failed.retry_in, error=error)
                 metrics.outbox(failed.kind, "retry")
             return
-        outbox.finish(services.db, item_id)
+        if outcome != outbox.SETTLED:
+            outbox.finish(services.db, item_id, also=outcome)
         metrics.outbox(item.kind, "done")
 
 

@@ -19,6 +19,7 @@ import structlog
 from gateway.notices.compose import build_notice
 from gateway.notices.decide import decide, undecided
 from gateway.delivery.errors import PermanentFailure
+from storage.outbox import SETTLED
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
@@ -52,13 +53,13 @@ def templates_dir(settings: "Settings") -> str | None:
     return str(path.resolve())
 
 
-def send_notice(services: "Services", item: "OutboxItem") -> None:
+def send_notice(services: "Services", item: "OutboxItem") -> str | None:
     settings = services.settings
     config = settings.notices
     if undecided(item):  # as the pipeline queued it: decide first (decide.py)
         item = decide(services, item.id)
         if item is None:  # suppressed or held: recorded, nothing to send
-            return
+            return SETTLED
     if not config.smarthost:
         raise RuntimeError("no smarthost configured ([notices] smarthost or SARABAN_SMARTHOST)")
     message = build_notice(item.payload, item.key, item.created_at,

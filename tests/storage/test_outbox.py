@@ -123,3 +123,38 @@ def test_delivery_speaks_no_sql():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "sqlalchemy"]
     assert len(files) >= 10 and offenders == []
+
+
+def test_a_handlers_bookkeeping_is_written_with_its_item_done_and_a_settled_item_is_left_alone(tmp_path):
+    """The runner writes what a handler returns (the folder copy's stamped-PDF record) in
+    the transaction that marks its item done: not when the attempt fails, once when it
+    succeeds. A handler that already recorded the item's end (a suppressed notice)
+    returns SETTLED and the runner leaves the item as it is."""
+    settings = load_settings(write_config(tmp_path))
+    attempts = []
+
+    def folder(services, item):
+        attempts.append(item.id)
+        if len(attempts) == 1:
+            raise OSError("the folder server is away")
+        return lambda session: outbox.add_once(session, "alert", f"noted:{item.key}", queue_id=item.queue_id)
+
+    def notice(services, item):
+        return outbox.SETTLED
+
+    with open_services(settings, "delivery", upgrade_schema=True) as services:
+        with services.db.session() as session:
+            outbox.add_once(session, "folder", "q4:u", queue_id="q4", unit="u")
+            outbox.add_once(session, "notice", "ack:q4:u", queue_id="q4", unit="u")
+        work_outbox(services, handlers={"folder": folder, "notice": notice})
+        with services.db.session() as session:
+            after_failure = {(i.kind, i.state) for i in outbox.items_in_state(session, None)}
+        with services.db.session() as session:  # due again at once
+            for row in outbox.items_in_state(session, "pending"):
+                row.next_attempt_at = row.created_at
+        work_outbox(services, handlers={"folder": folder, "notice": notice})
+        with services.db.session() as session:
+            after_success = sorted((i.kind, i.key, i.state) for i in outbox.items_in_state(session, None))
+    assert after_failure == {("folder", "pending"), ("notice", "pending")}  # nothing noted yet
+    assert after_success == [("alert", "noted:q4:u", "pending"), ("folder", "q4:u", "done"),
+                             ("notice", "ack:q4:u", "pending")]
