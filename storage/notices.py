@@ -7,6 +7,7 @@ notices do not count."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sqlalchemy import func, select
@@ -31,33 +32,46 @@ def notices_in_last_hour(session: Session, field: str, value: str) -> int:
     ) or 0
 
 
-def undecided_notice_ids(db: Database, after: int, before: int, undecided_key: str) -> list[int]:
+def _undecided_notice_ids(session: Session, after: int, before: int, undecided_key: str) -> list[int]:
     """Pending notices still carrying the pipeline's record, with after < id < before,
     oldest first: they are decided in arrival order (gateway/notices/decide.py)."""
-    with db.session() as session:
-        return list(session.scalars(
-            select(OutboxItem.id).where(
-                OutboxItem.kind == NOTICE,
-                OutboxItem.state == "pending",
-                OutboxItem.id > after,
-                OutboxItem.id < before,
-                OutboxItem.payload[undecided_key].as_string().is_not(None),
-            ).order_by(OutboxItem.id)
-        ))
+    return list(session.scalars(
+        select(OutboxItem.id).where(
+            OutboxItem.kind == NOTICE,
+            OutboxItem.state == "pending",
+            OutboxItem.id > after,
+            OutboxItem.id < before,
+            OutboxItem.payload[undecided_key].as_string().is_not(None),
+        ).order_by(OutboxItem.id)
+    ))
 
 
-def decide_pending(db: Database, item_id: int, undecided: Callable[[dict[str, Any]], bool],
-                   decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]]
-                   ) -> OutboxItem | None:
-    """Turn a queued notice record into its decision, in one transaction: `decide`
-    gives (state, payload) and may count recent notices in `session`. Returns the item
-    (detached) if it is to be sent now, None if not (suppressed, held, or no longer
-    pending)."""
+@dataclass(frozen=True)
+class Decided:
+    item: OutboxItem | None  # detached, to be sent now; None: suppressed, held or no longer pending
+    earlier: list[int] = field(default_factory=list)  # undecided notices to decide first; then this one again
+
+
+def decide_pending(db: Database, item_id: int, undecided_key: str,
+                   decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]],
+                   earlier_after: int | None = None) -> Decided:
+    """Turn a queued notice record (its payload holds `undecided_key`) into its
+    decision, in one transaction: `decide` gives (state, payload) and may count recent
+    notices in `session`.
+
+    With `earlier_after`, the same transaction first looks for notices still undecided
+    between that id and this one; if there are any, nothing is decided and they come
+    back in `earlier`, to be decided before this one (the usual case finds none, and
+    costs no second transaction)."""
     with db.session() as session:
+        if earlier_after is not None:
+            earlier = _undecided_notice_ids(session, earlier_after, item_id, undecided_key)
+            if earlier:
+                return Decided(None, earlier)
         row = session.get(OutboxItem, item_id)
         if row is None or row.state != "pending":
-            return None
-        if undecided(row.payload or {}):
+            return Decided(None)
+        if undecided_key in (row.payload or {}):
             state, payload = decide(session, row.key, row.payload)
             row.payload, row.state = payload, state
             row.last_error = "no smarthost configured" if state == "held" else None
@@ -65,6 +79,6 @@ def decide_pending(db: Database, item_id: int, undecided: Callable[[dict[str, An
             row.created_at = dt.datetime.now(dt.timezone.utc)
             session.flush()
         if row.state != "pending":
-            return None
+            return Decided(None)
         session.expunge(row)
-        return row
+        return Decided(row)

@@ -21,7 +21,7 @@ from gateway.notices.sanitize import clean_address, clean_message_id, clean_refe
 from gateway.sender.policy import notice_refusal
 from gateway.sender.results import SenderAuth
 from storage.models import OutboxItem
-from storage.notices import decide_pending, notices_in_last_hour, undecided_notice_ids
+from storage.notices import Decided, decide_pending, notices_in_last_hour
 
 if TYPE_CHECKING:
     from gateway.service.services import Services
@@ -49,18 +49,21 @@ def decide(services: "Services", item_id: int) -> OutboxItem | None:
     it is to be sent now, None if it is not (suppressed, held, or no longer pending)."""
     db = services.db
     with _deciding:
-        for earlier in undecided_notice_ids(db, _decided_below.get(db.url, 0), item_id, UNDECIDED):
-            try:
-                _decide_one(services, earlier)
-            except Exception:  # its own thread meets the fault again and retries it; no hold-up here
-                log.exception("notice_decision_failed", item=earlier)
+        decided = _decide_one(services, item_id, earlier_after=_decided_below.get(db.url, 0))
+        if decided.earlier:
+            for earlier in decided.earlier:
+                try:
+                    _decide_one(services, earlier)
+                except Exception:  # its own thread meets the fault again and retries it; no hold-up here
+                    log.exception("notice_decision_failed", item=earlier)
+            decided = _decide_one(services, item_id)
         _decided_below[db.url] = max(_decided_below.get(db.url, 0), item_id)
-        return _decide_one(services, item_id)
+        return decided.item
 
 
-def _decide_one(services: "Services", item_id: int) -> OutboxItem | None:
-    return decide_pending(services.db, item_id, lambda payload: UNDECIDED in payload,
-                          lambda session, key, record: decision(session, services, key, record))
+def _decide_one(services: "Services", item_id: int, earlier_after: int | None = None) -> Decided:
+    return decide_pending(services.db, item_id, UNDECIDED,
+                          lambda session, key, record: decision(session, services, key, record), earlier_after)
 
 
 def decision(session, services: "Services", key: str,
