@@ -291,16 +291,13 @@ def _loaded_font_factory_class():
             loaded = _loaded_font(self.font_file)
             if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
                 obj_stream = writer.prepare_object_stream()
-            engine = _subset_reusing_accumulator_class()(
-                writer=writer,
-                font_handle=io.BytesIO(loaded.to_subset),
-                font_size=self.font_size,
-                ot_script_tag=self.ot_script_tag,
-                ot_language_tag=self.ot_language_tag,
-                writing_direction=self.writing_direction,
-                bcp47_lang_code=self.bcp47_lang_code,
-                obj_stream=obj_stream,
-            )
+            cls = _subset_reusing_accumulator_class()
+            options = dict(font_size=self.font_size, ot_script_tag=self.ot_script_tag,
+                           ot_language_tag=self.ot_language_tag, writing_direction=self.writing_direction,
+                           bcp47_lang_code=self.bcp47_lang_code, obj_stream=obj_stream)
+            if loaded.shared is not None:
+                return cls.over_shared_font(writer, loaded, **options)
+            engine = cls(writer=writer, font_handle=io.BytesIO(loaded.to_subset), **options)
             engine.hb_font = loaded.hb_font  # shaped with the whole font, GSUB and GPOS included
             engine.loaded = loaded
             return engine
@@ -327,10 +324,46 @@ def _subset_reusing_accumulator_class():
     that set is kept (by font and glyph set) and embedded again as the same bytes.
     The page's text, its /W widths and its ToUnicode map are the engine's own, as before."""
     from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator
+    from pyhanko.pdf_utils.font.api import FontEngine
+    from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator, _check_ot_tag
 
     class SubsetReusingAccumulator(GlyphAccumulator):
         loaded: _LoadedFont
+
+        @classmethod
+        def over_shared_font(cls, writer, loaded: _LoadedFont, *, font_size, ot_script_tag, ot_language_tag,
+                             writing_direction, bcp47_lang_code, obj_stream):
+            """GlyphAccumulator.__init__ for a TrueType font, over the process's read-only
+            fontTools font instead of one parsed for every engine (its glyph table, glyph
+            set and reverse cmap were a sixth of a stamp's cost). Sharing is safe because
+            nothing writes to it: the font program embedded is _subset_program's, made from
+            a fresh copy, so pyHanko's in-place subset never runs on it (prepare_write).
+            test_stamp_font_engine compares the result with pyHanko's own engine."""
+            shared = loaded.shared
+            self = cls.__new__(cls)
+            FontEngine.__init__(self, writer, shared.ps_name, embedded_subset=True,
+                                obj_stream=obj_stream, font_size=font_size)
+            self.hb_font = loaded.hb_font  # shaped with the whole font, GSUB and GPOS included
+            self.tt = shared.tt
+            self.loaded = loaded
+            self._font_ref = writer.allocate_placeholder()
+            self.cff_charset = None
+            self.use_raw_gids = True
+            self.cidfont_obj = CIDFontType2(shared.tt, shared.ps_name, self.subset_prefix)
+            self.features = None
+            self.units_per_em = shared.units_per_em
+            self._glyphs = {}
+            self._glyph_set = shared.glyph_set
+            self._cid_to_unicode = {}
+            self._GlyphAccumulator__reverse_cmap = shared.reverse_cmap
+            self.ot_language_tag = _check_ot_tag(ot_language_tag)
+            self.ot_script_tag = _check_ot_tag(ot_script_tag)
+            if writing_direction not in (None, "ltr", "rtl", "ttb", "btt"):
+                raise ValueError("Writing direction must be one of 'ltr', 'rtl', 'ttb' or 'btt'.")
+            self.writing_direction = writing_direction
+            self.bcp47_lang_code = bcp47_lang_code
+            self._subset_created = self._write_prepared = False
+            return self
 
         def prepare_write(self):
             if self._write_prepared:
@@ -373,10 +406,24 @@ def _subset_program(font: bytes, gids: frozenset[int]) -> bytes:
 
 
 @dataclass(frozen=True)
+class _SharedFont:
+    """What every font engine reads of a TrueType font, read once, then only looked up:
+    every table the engines touch is decompiled here, so engines in concurrent threads
+    (the delivery runner's receipts) never make fontTools read lazily."""
+
+    tt: object  # fontTools TTFont of _LoadedFont.to_subset
+    ps_name: str
+    units_per_em: int
+    glyph_set: object  # tt.getGlyphSet(): advance widths by glyph name
+    reverse_cmap: dict  # glyph name -> code points
+
+
+@dataclass(frozen=True)
 class _LoadedFont:
     hb_font: object  # uharfbuzz.Font of the whole file
     to_subset: bytes  # the file without the tables the subset leaves out
     alphabet_gids: frozenset  # the glyphs of _STAMP_ALPHABET, shaped as Thai
+    shared: _SharedFont | None = None  # None: each engine parses its own (a CFF font, or one fontTools balks at)
 
 
 def _loaded_font(path: str) -> _LoadedFont:
@@ -411,7 +458,26 @@ def _load_font(path: str, _mtime_ns: int, _size: int) -> _LoadedFont:
     buf.guess_segment_properties()
     hb.shape(hb_font, buf)
     alphabet = frozenset(info.codepoint for info in buf.glyph_infos)
-    return _LoadedFont(hb_font, to_subset, alphabet)
+    return _LoadedFont(hb_font, to_subset, alphabet, _shared_font(to_subset))
+
+
+def _shared_font(to_subset: bytes) -> _SharedFont | None:
+    """The read-only font engines share, or None when they must each parse their own:
+    a CFF font's engine subsets and renames its own copy (pyHanko's CIDFontType0)."""
+    from fontTools import ttLib
+    from pyhanko.pdf_utils.font.opentype import _read_ps_name
+
+    try:
+        tt = ttLib.TTFont(io.BytesIO(to_subset))
+        if "CFF " in tt or "glyf" not in tt:
+            return None
+        for tag in ("name", "head", "hhea", "OS/2", "post", "maxp", "cmap", "hmtx", "loca", "glyf"):
+            tt[tag]  # decompiled now, never lazily by a later reader
+        tt.getGlyphOrder()
+        return _SharedFont(tt=tt, ps_name=_read_ps_name(tt), units_per_em=tt["head"].unitsPerEm,
+                           glyph_set=tt.getGlyphSet(preferCFF=True), reverse_cmap=tt["cmap"].buildReversed())
+    except Exception:  # pyHanko's own engine will raise (or cope) with its own words
+        return None
 
 
 def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):

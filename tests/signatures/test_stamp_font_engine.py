@@ -1,0 +1,87 @@
+"""The stamp's font engines share one read-only fontTools font per process, set up by our
+own code in place of pyHanko's GlyphAccumulator.__init__: what they write must be what
+pyHanko's own engine writes for the same text (a pyHanko upgrade that changes its
+engine shows up here), and a stamp must leave the shared font as it found it.
+"""
+from __future__ import annotations
+
+import io
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+from pyhanko.pdf_utils.writer import PdfFileWriter
+
+from gateway.signatures import stamp as stamp_module
+from gateway.signatures.stamp import DEFAULT_FONT, StampInfo, stamp_pdf
+
+LINES = ["สำนักงานเขตพระนคร", "เลขรับ ๑๕/๒๕๖๙", "วันที่ ๕ ม.ค. ๒๕๖๙", "เวลา ๐๙.๑๐ น.",
+         "SHA-256 ของต้นฉบับ", "ฝ่ายโยธา ฎีกา ฐาน ธุระ ฌาน ฆ้อง ปั้น ฤๅษี"]
+OPTIONS = dict(font_size=9, ot_script_tag="thai", ot_language_tag="THA ", bcp47_lang_code="th")
+
+
+def _loaded():
+    return stamp_module._loaded_font(str(DEFAULT_FONT))
+
+
+def _pyhanko_engine(loaded):
+    engine = GlyphAccumulator(writer=PdfFileWriter(), font_handle=io.BytesIO(loaded.to_subset),
+                              obj_stream=None, **OPTIONS)
+    engine.hb_font = loaded.hb_font  # what the stamp shapes with (whole font, GSUB/GPOS)
+    return engine
+
+
+def _our_engine(loaded):
+    cls = stamp_module._subset_reusing_accumulator_class()
+    return cls.over_shared_font(PdfFileWriter(), loaded, writing_direction=None, obj_stream=None, **OPTIONS)
+
+
+def _plain(obj):
+    """A PDF object as plain Python, references and the random subset prefix left out."""
+    if isinstance(obj, generic.IndirectObject):
+        return "ref"
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items() if k not in ("/FontFile2", "/DescendantFonts")}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return str(obj).split("+", 1)[-1]
+
+
+def test_the_shared_font_engine_writes_what_pyhankos_engine_writes():
+    loaded = _loaded()
+    assert loaded.shared is not None  # Garuda is TrueType: shared
+    ours, theirs = _our_engine(loaded), _pyhanko_engine(loaded)
+    for line in LINES:
+        mine, pyhankos = ours.shape(line), theirs.shape(line)
+        assert mine.graphics_ops == pyhankos.graphics_ops, line
+        assert (mine.x_advance, mine.y_advance) == (pyhankos.x_advance, pyhankos.y_advance)
+    assert ours._glyphs == theirs._glyphs  # (CID, width) per glyph: the /W array
+    assert ours._cid_to_unicode == theirs._cid_to_unicode  # the ToUnicode map
+    assert ours._format_tounicode_cmap().data == theirs._format_tounicode_cmap().data
+    assert ours.units_per_em == theirs.units_per_em
+    assert _plain(ours.cidfont_obj) == _plain(theirs.cidfont_obj)
+    assert _plain(ours.cidfont_obj._font_descriptor) == _plain(theirs.cidfont_obj._font_descriptor)
+    assert ours.subset_prefix != theirs.subset_prefix or ours.writer is not theirs.writer
+
+
+def test_engines_over_the_shared_font_keep_their_own_glyphs():
+    loaded = _loaded()
+    first, second = _our_engine(loaded), _our_engine(loaded)
+    first.shape(LINES[0])
+    assert first._glyphs and not second._glyphs and not second._cid_to_unicode
+
+
+def test_a_stamp_leaves_the_shared_font_untouched(letter, seal):
+    loaded = _loaded()
+    tt = loaded.shared.tt
+    glyphs_before = list(tt.getGlyphOrder())
+    tables_before = sorted(tt.keys())
+    metrics_before, cmap_before = dict(tt["hmtx"].metrics), dict(tt.getBestCmap())
+    head_before = (tt["head"].xMin, tt["head"].yMin, tt["head"].xMax, tt["head"].yMax)
+    info = StampInfo(unit_name="ฝ่ายโยธา ฎีกา", receive_number="15/2569",
+                     received_at=stamp_module.dt.datetime(2026, 1, 5, 2, 10, tzinfo=stamp_module.dt.timezone.utc))
+    assert stamp_pdf(letter, info, seal).mode == "stamped"
+    assert stamp_module._loaded_font(str(DEFAULT_FONT)) is loaded
+    assert list(tt.getGlyphOrder()) == glyphs_before
+    assert sorted(tt.keys()) == tables_before
+    assert dict(tt["hmtx"].metrics) == metrics_before and dict(tt.getBestCmap()) == cmap_before
+    assert (tt["head"].xMin, tt["head"].yMin, tt["head"].xMax, tt["head"].yMax) == head_before
