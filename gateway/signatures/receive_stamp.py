@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
+import gc
 import multiprocessing
 import resource
 import threading
@@ -75,6 +76,11 @@ def _child_setup(memory_mb: int, log_setup: tuple[str, str]) -> None:
     # overruns its stop grace: an orphan would hold the seal key and outlive the daemon.
     die_with_parent()
     setup_logging(*log_setup, process="stamp")
+    from gateway.signatures.verify import quiet_library_logs
+
+    # Once: each setLevel clears every logger's level cache, which cost a little on
+    # every letter when it was done per job.
+    quiet_library_logs()
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         try:
@@ -83,12 +89,23 @@ def _child_setup(memory_mb: int, log_setup: tuple[str, str]) -> None:
             pass
 
 
-def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
-    from gateway.signatures.stamp import stamp_pdf
-    from gateway.signatures.verify import quiet_library_logs
+_frozen = False
 
-    quiet_library_logs()
-    return stamp_pdf(data, info, seal)
+
+def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
+    global _frozen
+    from gateway.signatures.stamp import stamp_pdf
+
+    result = stamp_pdf(data, info, seal)
+    if not _frozen:
+        # After the first letter the child holds what it keeps for good (the libraries,
+        # the seal's signer, the font): ~85 000 objects that the collector's full passes
+        # would walk again and again. Frozen, they are left out of every collection; the
+        # garbage of each letter is still collected as before.
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+    return result
 
 
 class Stamper:
