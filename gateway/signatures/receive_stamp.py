@@ -90,13 +90,18 @@ def _child_setup(memory_mb: int, log_setup: tuple[str, str]) -> None:
 
 
 _frozen = False
+_loop = None  # the child's event loop, kept from one letter to the next
 
 
 def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
-    global _frozen
+    global _frozen, _loop
+    import asyncio
+
     from gateway.signatures.stamp import stamp_pdf
 
-    result = stamp_pdf(data, info, seal)
+    if _loop is None:
+        _loop = asyncio.new_event_loop()
+    result = stamp_pdf(data, info, seal, loop=_loop)
     if not _frozen:
         # After the first letter the child holds what it keeps for good (the libraries,
         # the seal's signer, the font): ~85 000 objects that the collector's full passes

@@ -199,9 +199,13 @@ class StampResult:
         return self.pdf if self.mode == "receipt" else None
 
 
-def stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> StampResult:
+def stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey, *, loop=None) -> StampResult:
     """Stamp a received letter (never modifies `data`). Runs its own event loop: call it
-    from a worker process or thread, or await `async_stamp_pdf` instead."""
+    from a worker process or thread, or await `async_stamp_pdf` instead. `loop`: an idle
+    event loop the caller keeps for its stamps (the stamping child), sparing the set-up
+    and tear-down of a new one per letter."""
+    if loop is not None:
+        return loop.run_until_complete(async_stamp_pdf(data, stamp, seal))
     return _run(async_stamp_pdf(data, stamp, seal))
 
 
@@ -222,10 +226,10 @@ def _run(coro):
 async def async_stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> StampResult:
     ensure_asn1_names()
     original_sha256 = hashlib.sha256(data).hexdigest()
-    reason = _why_not_stampable(data)
+    reason, reader = _why_not_stampable(data)
     if reason is None:
         try:
-            stamped = await _seal_with_stamp(data, stamp, seal)
+            stamped = await _seal_with_stamp(data, stamp, seal, reader=reader)
             reason = _changed_verdicts(data, stamped)
             if reason is None:
                 log.info("letter_stamped", sha256=original_sha256, unit=stamp.unit_name)
@@ -241,7 +245,9 @@ async def async_stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> Stamp
     return StampResult("receipt", receipt, original_sha256, reason)
 
 
-def _why_not_stampable(data: bytes) -> str | None:
+def _why_not_stampable(data: bytes):
+    """(why the letter gets a receipt, None) or (None, the reader of the letter, which the
+    stamp's incremental writer then builds on instead of parsing the file again)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import MDPPerm
     from pyhanko.sign.validation.pdf_embedded import read_certification_data
@@ -249,18 +255,18 @@ def _why_not_stampable(data: bytes) -> str | None:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         if reader.encrypted:
-            return "the letter is encrypted"
+            return "the letter is encrypted", None
         cert_data = read_certification_data(reader)
     except Exception as exc:
         log.info("stamp_unreadable_letter", error=repr(exc)[:300])
-        return "the letter could not be read as a PDF"
+        return "the letter could not be read as a PDF", None
     if cert_data is not None and cert_data.permission == MDPPerm.NO_CHANGES:
-        return "the sender certified the letter with no changes allowed (DocMDP P=1)"
+        return "the sender certified the letter with no changes allowed (DocMDP P=1)", None
     if unexplained_bytes(reader, data):
         # Appending our revision would tuck the stray bytes between two revisions; the
         # letter stays exactly as received, so its verdict stays what it is.
-        return "the letter holds bytes outside its revisions (a possible incremental saving attack)"
-    return None
+        return "the letter holds bytes outside its revisions (a possible incremental saving attack)", None
+    return None, reader
 
 
 def thai_font(path: Path, size: int):
@@ -369,13 +375,15 @@ def _subset_reusing_accumulator_class():
             if self._write_prepared:
                 return
             if isinstance(self.cidfont_obj, CIDFontType2):  # TrueType (TLWG, TH Sarabun): glyph id = CID
-                program = _subset_program(self.loaded.to_subset, frozenset(self._glyphs) | self.loaded.alphabet_gids)
+                program, flated = _flated_program(self.loaded.to_subset,
+                                                  frozenset(self._glyphs) | self.loaded.alphabet_gids)
                 self._subset_created = True  # the program stands in for pyHanko's own subset
                 cidfont = self.cidfont_obj
 
                 def set_font_file(writer):
-                    stream = generic.StreamObject(stream_data=program)
-                    stream.compress()
+                    # What stream.compress() writes, with the compression kept too (~1 ms a stamp).
+                    stream = generic.StreamObject({generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode")},
+                                                  stream_data=program, encoded_data=flated)
                     ref = writer.add_object(stream)
                     cidfont._font_descriptor[generic.pdf_name("/FontFile2")] = ref
                     return ref
@@ -384,6 +392,15 @@ def _subset_reusing_accumulator_class():
             super().prepare_write()
 
     return SubsetReusingAccumulator
+
+
+@lru_cache(maxsize=_SUBSETS_KEPT)
+def _flated_program(font: bytes, gids: frozenset[int]) -> tuple[bytes, bytes]:
+    """_subset_program's font program and its /FlateDecode encoding, as pyHanko encodes it."""
+    from pyhanko.pdf_utils.filters import FlateDecode
+
+    program = _subset_program(font, gids)
+    return program, FlateDecode().encode(program)
 
 
 @lru_cache(maxsize=_SUBSETS_KEPT)
@@ -626,12 +643,16 @@ def _free_field_name(reader) -> str:
     return name
 
 
-async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=None) -> bytes:
+async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=None, reader=None) -> bytes:
+    """`reader`: a PdfFileReader of exactly `data` (strict=False), or None to read it here."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 
-    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    if reader is not None:
+        writer = IncrementalPdfFileWriter.from_reader(reader)
+    else:
+        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
     field_name = _free_field_name(writer.prev)
     page = writer.find_page_for_modification(0)[0].get_object()
     if box is None:

@@ -85,3 +85,27 @@ def test_a_stamp_leaves_the_shared_font_untouched(letter, seal):
     assert sorted(tt.keys()) == tables_before
     assert dict(tt["hmtx"].metrics) == metrics_before and dict(tt.getBestCmap()) == cmap_before
     assert (tt["head"].xMin, tt["head"].yMin, tt["head"].xMax, tt["head"].yMax) == head_before
+
+
+def test_the_kept_font_program_is_embedded_as_pyhankos_compress_would_write_it(letter, seal):
+    """The compressed font program is kept with the subset: the stream written is what
+    StreamObject.compress() makes of the program, and decodes to it."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    info = StampInfo(unit_name="สำนักงานเขตพระนคร", receive_number="15/2569",
+                     received_at=stamp_module.dt.datetime(2026, 1, 5, 2, 10, tzinfo=stamp_module.dt.timezone.utc))
+    pdf = stamp_pdf(letter, info, seal).pdf
+    page = PdfFileReader(io.BytesIO(pdf), strict=False).root["/Pages"]["/Kids"][0]
+    annot = next(a for a in (r.get_object() for r in page["/Annots"])
+                 if str(a.get("/T", "")).startswith("SarabanReceiveStamp"))
+    xobject, fonts = annot["/AP"]["/N"], []
+    while not fonts:  # the text sits in a form nested in the appearance
+        resources = xobject["/Resources"]
+        fonts = list((resources.get("/Font") or {}).values())
+        if not fonts:
+            xobject = next(iter(resources["/XObject"].values())).get_object()
+    stream = fonts[0].get_object()["/DescendantFonts"][0]["/FontDescriptor"]["/FontFile2"]
+    assert stream["/Filter"] == "/FlateDecode" and "/DecodeParms" not in stream
+    expected = generic.StreamObject(stream_data=stream.data)
+    expected.compress()
+    assert stream.encoded_data == expected.encoded_data
