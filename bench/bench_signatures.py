@@ -8,8 +8,8 @@ verifies it repeatedly: in-process (pure verification cost) and through the work
 pool (what the daemon pays, incl. pickling the file across the pipe). Last, the
 pipeline's `_check` (vault, MIME parse, PDF text, rules, signatures) on the whole mail,
 with and without the signature checker, and the receive stamp of the delivery runner:
-CPU per stamp in-process for a few kinds of letter, then wall time through the stamping
-child. Figures go in docs/performance.md.
+CPU per stamp in-process for a few kinds of letter, the stamping child's own CPU per
+letter (from /proc), then wall time through the stamping child. Figures go in docs/performance.md.
 """
 from __future__ import annotations
 
@@ -112,6 +112,42 @@ def stamp_cpu(pki, rounds: int) -> None:
             cpu.append((time.process_time() - c0) * 1000)
         print(f"stamp, {name}, {len(data) / 1000:.0f} KB: {result.mode}, CPU median "
               f"{statistics.median(cpu):.1f} ms, min {min(cpu):.1f} ms")
+    stamp_child_cpu(seal, max(20, rounds * 5))
+
+
+def stamp_child_cpu(seal, count: int) -> None:
+    """CPU per letter of the stamping child itself (its /proc clock, over `count` letters
+    of ~10 KB, each with its own number, after its first letter), and of the runner
+    that sends them: what the delivery runner's child costs, pipe and pickling
+    included, and a mean where the in-process figures above give the median and min."""
+    import datetime as dt
+    import os
+
+    from gateway.signatures.receive_stamp import Stamper, StampJob
+    from gateway.signatures.stamp import StampInfo
+    from tests.letters import make_pdf
+
+    def child_cpu(pid: int) -> float:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    received = dt.datetime(2026, 1, 5, 2, 10, tzinfo=dt.timezone.utc)
+    jobs = [StampJob("a.pdf", make_pdf(f"cover letter {i}", filler=7000),
+                     StampInfo("สำนักงานเขตลาดกระบัง", f"{i + 1}/2569", received), f"{i + 1}/2569")
+            for i in range(count + 1)]
+    stamper = Stamper(seal, 60, 1024, ("warning", "json"))
+    try:
+        stamper.stamp(jobs[0])  # the child's start, imports, seal and font
+        pid = next(iter(stamper._pool._processes))
+        c0, p0 = child_cpu(pid), time.process_time()
+        modes = {stamper.stamp(job).mode for job in jobs[1:]}
+        child_ms = (child_cpu(pid) - c0) * 1000 / count
+        runner_ms = (time.process_time() - p0) * 1000 / count
+    finally:
+        stamper.close()
+    print(f"stamping child, {count} letters of {len(jobs[1].data) / 1000:.0f} KB ({', '.join(sorted(modes))}): "
+          f"child CPU mean {child_ms:.1f} ms, runner {runner_ms:.1f} ms per letter")
 
 
 def _timed(fn, rounds: int) -> float:
