@@ -81,6 +81,9 @@ def _child_setup(memory_mb: int, log_setup: tuple[str, str]) -> None:
     # Once: each setLevel clears every logger's level cache, which cost a little on
     # every letter when it was done per job.
     quiet_library_logs()
+    from gateway.signatures.stamp import keep_written_names
+
+    keep_written_names()
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         try:

@@ -681,6 +681,42 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=
     return out.getvalue()
 
 
+_NAMES_KEPT = 4096  # the stamp writes some 120 names a letter, nearly all the same ones
+
+
+def _kept_name_writer(write):
+    """pyHanko's NameObject.write_to_stream, remembering each name's bytes.
+
+    pyHanko writes a name a byte at a time (a check, a bytes object and a write per
+    character): 5 % of a stamp. A name's bytes depend on its text alone (names are
+    never encrypted), so `write` makes them once and they are written again as made;
+    a name `write` refuses is refused every time. Bounded: names from a sender's page
+    dictionary are kept only until the table is full."""
+    kept: dict[str, bytes] = {}
+
+    def write_to_stream(self, stream, handler=None, container_ref=None):
+        out = kept.get(self)
+        if out is None:
+            buf = io.BytesIO()
+            write(self, buf, handler, container_ref)
+            out = buf.getvalue()
+            if len(kept) < _NAMES_KEPT:
+                kept[str(self)] = out
+        stream.write(out)
+
+    write_to_stream.kept = kept
+    return write_to_stream
+
+
+def keep_written_names() -> None:
+    """Install _kept_name_writer in this process (the stamping child's set-up: every PDF
+    it writes is a stamp or a receipt)."""
+    from pyhanko.pdf_utils.generic import NameObject
+
+    if not hasattr(NameObject.write_to_stream, "kept"):
+        NameObject.write_to_stream = _kept_name_writer(NameObject.write_to_stream)
+
+
 def receipt_pdf(stamp: StampInfo, seal: SealKey, original_sha256: str, reason: str) -> bytes:
     """The sealed receipt alone (never reads the letter). Runs its own event loop."""
     ensure_asn1_names()

@@ -1,0 +1,41 @@
+"""Stamps made in the stamping child after its first letter (kept event loop, frozen
+collector, name table, shared font) verify and read back like stamps made in-process:
+pyHanko's verdict, poppler's pdfsig and pdftotext, and a receipt where one is due."""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+
+import pytest
+
+from gateway.signatures.receive_stamp import Stamper, StampJob
+from gateway.signatures.verify import verify_pdf
+
+
+def _poppler(tool: str, pdf: bytes, tmp_path, *args) -> str:
+    path = tmp_path / f"{tool}.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run([tool, *args, str(path), *(["-"] if tool == "pdftotext" else [])],
+                          capture_output=True, text=True, timeout=60).stdout
+
+
+def test_the_childs_later_stamps_verify_and_read_back(letter, signed, certified, seal, trust, stamp_info, tmp_path):
+    stamper = Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
+    numbers = ("15/2569", "16/2569", "17/2569", "18/2569")
+    try:
+        results = [stamper.stamp(StampJob("a.pdf", pdf, dataclasses.replace(stamp_info, receive_number=n), n))
+                   for pdf, n in zip((letter, letter, signed, certified), numbers)]
+    finally:
+        stamper.close()
+    assert [r.mode for r in results] == ["stamped", "stamped", "stamped", "receipt"]
+    for result in results[1:]:  # the first letter is the child's warm-up
+        verdict = verify_pdf(result.pdf, trust)
+        assert verdict.signatures and all(s.indication == "TOTAL_PASSED" for s in verdict.signatures)
+        assert not verdict.review
+    if shutil.which("pdfsig") is None or shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils not installed")
+    for result, number in zip(results[1:], ("๑๖/๒๕๖๙", "๑๗/๒๕๖๙", "๑๘/๒๕๖๙")):
+        sigs = _poppler("pdfsig", result.pdf, tmp_path, "-nocert")
+        assert "Signature #1" in sigs and sigs.count("Signature is Valid") == sigs.count("Signature #"), sigs
+        assert f"เลขรับ{number}" in "".join(_poppler("pdftotext", result.pdf, tmp_path, "-f", "1", "-l", "1").split())
