@@ -164,6 +164,43 @@ def _kept_key_signer_class():
                 templates[key] = (bytes(data_digest), der)
             return attrs
 
+        _cms_templates: dict | None = None  # (what shapes the CMS) -> (where the attributes and signature go, DER)
+
+        def _package_signature(self, *, digest_algorithm, cms_version, signed_attrs, signature,
+                               unsigned_attrs, encap_content_info):
+            """The seal's CMS SignedData, likewise kept: asn1crypto assembled it afresh for
+            every seal (signer info, certificates, a tenth of a stamp), and only the signed
+            attributes' digest and the signature differ from one seal to the next. Kept
+            when there is nothing else per seal (no unsigned attributes, detached content)
+            and both occur once in it; a later seal's signed attributes and signature must
+            have the first one's lengths, or the CMS is built afresh."""
+            from asn1crypto import cms
+
+            attrs = signed_attrs.dump()
+            key = (digest_algorithm, cms_version, len(attrs), len(signature))
+            # A detached signature's content info (what a PDF signature has) is all the same.
+            detached = encap_content_info is None or encap_content_info == {"content_type": "data"}
+            if self._cms_templates is None:
+                self._cms_templates = {}
+            template = self._cms_templates.get(key)
+            if template is not None and unsigned_attrs is None and detached:
+                at, sig_at, der = template
+                # In the SignerInfo the attributes are tagged [0] IMPLICIT, not SET: the same
+                # bytes after the tag. Same lengths (the key), so every DER length stands.
+                der = (der[:at] + attrs[1:] + der[at + len(attrs) - 1:sig_at]
+                       + signature + der[sig_at + len(signature):])
+                return cms.ContentInfo.load(der)
+            made = super()._package_signature(
+                digest_algorithm=digest_algorithm, cms_version=cms_version, signed_attrs=signed_attrs,
+                signature=signature, unsigned_attrs=unsigned_attrs, encap_content_info=encap_content_info)
+            der = made.dump()
+            if (unsigned_attrs is None and detached
+                    and der.count(attrs[1:]) == 1 and der.count(signature) == 1):
+                at, sig_at = der.index(attrs[1:]), der.index(signature)
+                if at + len(attrs) - 1 <= sig_at:  # the attributes come first in a SignerInfo
+                    self._cms_templates[key] = (at, sig_at, der)
+            return made
+
         def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
             mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
             try:

@@ -221,3 +221,44 @@ def test_kept_signed_attributes_are_pyhankos_own_encoding_with_the_new_digest(se
     assert kept == fresh
     assert len(set(kept)) == 3
     assert len(reused._attrs_templates) == 1  # the second and third came from the first
+
+
+def test_kept_cms_is_pyhankos_own_encoding_with_the_new_attributes_and_signature(seal, monkeypatch):
+    """The seal's CMS SignedData is assembled once and reused with each letter's signed
+    attributes and signature: byte for byte what pyHanko assembles from them."""
+    import asyncio
+    import hashlib
+
+    from pyhanko.sign import signers
+    from pyhanko.sign.signers import pdf_cms
+
+    assembled = []
+    package = pdf_cms.Signer._package_signature
+
+    def counted(self, **kwargs):
+        assembled.append(self)
+        return package(self, **kwargs)
+
+    monkeypatch.setattr(pdf_cms.Signer, "_package_signature", counted)
+
+    from gateway.signatures.stamp import SealKey
+
+    reused = SealKey(seal.key_pem + b"\n\n", seal.cert_pem, seal.chain_pem).signer()  # its own signer
+    plain = signers.SimpleSigner(signing_cert=reused.signing_cert, signing_key=reused.signing_key,
+                                 cert_registry=reused.cert_registry)
+
+    async def cms_of(signer, n: int) -> bytes:
+        attrs = await plain.signed_attrs(hashlib.sha256(b"letter %d" % n).digest(), "sha256", use_pades=True)
+        # PDF signing passes the detached content info; None means the same.
+        made = await signer.async_sign_prescribed_attributes(
+            "sha256", attrs, encap_content_info={"content_type": "data"} if n % 2 else None)
+        return made.dump()
+
+    async def main():
+        return [await cms_of(reused, n) for n in range(3)], [await cms_of(plain, n) for n in range(3)]
+
+    kept, fresh = asyncio.run(main())
+    assert kept == fresh  # RSA PKCS#1 v1.5 is deterministic: the same signatures too
+    assert len(set(kept)) == 3
+    assert len(reused._cms_templates) == 1
+    assert assembled.count(reused) == 1 and assembled.count(plain) == 3  # the second and third came from the first
