@@ -249,8 +249,11 @@ class DataCheck:
         async with self._free:
             worker = self._idle.pop() if self._idle else await self._spawn()
             try:
-                found = await asyncio.wait_for(worker.ask(kind, payload), self.timeout)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: no second task per letter on the event
+                # loop that serves every SMTP session.
+                async with asyncio.timeout(self.timeout):
+                    found = await worker.ask(kind, payload)
+            except TimeoutError:  # before OSError, of which it is a subclass
                 worker.kill()
                 log.warning("classification_timeout", timeout=self.timeout)
                 return highest(_headers_of(raw, offset), uncertain("not read in time"))
@@ -258,6 +261,13 @@ class DataCheck:
                 worker.kill()
                 log.warning("classification_worker_failed", error=type(exc).__name__)
                 return highest(_headers_of(raw, offset), uncertain(UNREADABLE))
+            except BaseException:
+                # Cancelled: aiosmtpd cancels the DATA handler when the client closes or
+                # half-closes its side. The worker's answer would reach no one, or the
+                # next letter as if it were that letter's; kept alive but not idle, each
+                # such worker stayed (and the next letter started another).
+                worker.kill()
+                raise
             self._idle.append(worker)
             return found
 
