@@ -34,3 +34,26 @@ def test_a_check_cancelled_by_a_vanished_client_leaves_no_worker_behind():
     returncode, waited, idle, live = asyncio.run(main())
     assert returncode is not None and waited < 1  # killed, not left to finish
     assert idle == [] and live == []  # never handed to the next letter with a stale answer
+
+
+def test_when_the_worker_fails_the_headers_are_still_read_and_refuse_top_secret(tmp_path):
+    """The worker has no time at all: the SMTP process reads the header block itself (in
+    a thread, not in the event loop that serves every session)."""
+    marked = letter(extra_headers={"X-Classification": "004"})
+    draft = tmp_path / "x.draft"
+    draft.write_bytes(b"ENVELOPE\n" + marked)
+
+    async def main():
+        check = DataCheck(timeout=0.001, workers=1)
+        try:
+            from_bytes = await check.classify(marked)
+            from_file = await check.classify(draft, offset=len(b"ENVELOPE\n"))
+            plain = await check.classify(letter())
+        finally:
+            await check.aclose()
+        return from_bytes, from_file, plain
+
+    from_bytes, from_file, plain = asyncio.run(main())
+    assert (from_bytes.level, from_bytes.where) == ("top_secret", "header X-Classification")
+    assert (from_file.level, from_file.where) == ("top_secret", "header X-Classification")
+    assert (plain.level, plain.certain) == ("confidential", False)  # unread: at least ลับ
