@@ -134,10 +134,13 @@ class OutboxItem(Base):
     outbox), so a crash can never leave a registered letter without its delivery."""
 
     __tablename__ = "outbox"
-    # ix_outbox_kind_created: the notice rate limits count one kind's items of the past
-    # hour (storage/notices.py); without it they read every notice ever queued.
+    # The notice rate limits count the past hour's notices to one person or one domain
+    # (storage/notices.py) through ix_outbox_rate_key / ix_outbox_rate_domain: only the
+    # rows that match, never the JSON payload of every notice of the hour.
     __table_args__ = (UniqueConstraint("kind", "key", name="uq_outbox_key"),
-                      Index("ix_outbox_kind_created", "kind", "created_at"))
+                      Index("ix_outbox_kind_created", "kind", "created_at"),
+                      Index("ix_outbox_rate_key", "kind", "rate_key", "created_at"),
+                      Index("ix_outbox_rate_domain", "kind", "rate_domain", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))  # folder | notice | ...
@@ -152,6 +155,9 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A decided notice's recipient without its +tag, and its domain (gateway/notices/decide.py).
+    rate_key: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    rate_domain: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     # Not a column: the registered letter it files, read with the item for the kinds
     # that file one (outbox.pending_item), in one transaction rather than two.

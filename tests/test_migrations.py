@@ -81,3 +81,32 @@ def test_revision_ids_fit_alembic_version_on_postgresql():
 
     ids = [rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
     assert ids and all(len(i) <= 32 for i in ids), [i for i in ids if len(i) > 32]
+
+
+def test_notices_decided_before_0009_still_count_towards_the_rate_limits(tmp_path):
+    """Migration 0009 moves the rate keys into columns; a notice decided before it (its
+    keys only in the payload) is filled in, so the limit of the hour holds across the
+    upgrade."""
+    import datetime as dt
+    import json
+
+    from sqlalchemy import text
+
+    from storage.notices import notices_in_last_hour
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        migrate.upgrade(db.engine, "0008_outbox_recent_by_kind")
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO outbox (kind, key, queue_id, payload, state, attempts, "
+                              "created_at, next_attempt_at) VALUES ('notice', 'ack:q1:u', 'q1', :p, 'done', 1, :t, :t)"),
+                         {"p": json.dumps({"to": "victim+1@other.example", "rate_key": "victim@other.example",
+                                           "rate_domain": "other.example"}), "t": now})
+        db.create_schema()
+        assert migrate.current(db.engine) == migrate.head()
+        with db.session() as session:
+            assert notices_in_last_hour(session, "rate_key", "victim@other.example") == 1
+            assert notices_in_last_hour(session, "rate_domain", "other.example") == 1
+    finally:
+        db.dispose()

@@ -105,7 +105,8 @@ def decision(session, services: "Services", key: str,
                             "en": clean_text(f.get("en"), 600)} for f in record.get("findings") or []]
     payload["rate_key"], payload["rate_domain"] = rate_keys(to)
 
-    recent = sent_last_hour(session, to) if to else 0
+    limit = settings.max_per_sender_per_hour
+    recent = sent_last_hour(session, to, limit) if to and limit else 0  # 0: no limit, nothing to count
     reason = suppression_reason(headers, facts.get("envelope") or "", to, recent,
                                 settings.max_per_sender_per_hour,
                                 autoreply_subject_seen=bool(facts.get("autoreply_subject")))
@@ -114,7 +115,8 @@ def decision(session, services: "Services", key: str,
     if reason is None:  # no notice to a sender whose domain did not vouch for it (backscatter)
         reason = notice_refusal(auth, to, services.settings.sender)
     if reason is None and to and settings.max_per_domain_per_hour:
-        if sent_last_hour_to_domain(session, payload["rate_domain"]) >= settings.max_per_domain_per_hour:
+        if sent_last_hour_to_domain(session, payload["rate_domain"],
+                                    settings.max_per_domain_per_hour) >= settings.max_per_domain_per_hour:
             reason = "rate_limit_domain"
     if reason is not None:
         payload["suppressed"] = reason
@@ -135,14 +137,15 @@ def rate_keys(address: str | None) -> tuple[str | None, str | None]:
     return f"{local.split('+', 1)[0]}@{domain}", domain
 
 
-def sent_last_hour(session, to: str) -> int:
-    """Notices to this address in the past hour, whatever +tag each one carried."""
+def sent_last_hour(session, to: str, limit: int = 0) -> int:
+    """Notices to this address in the past hour, whatever +tag each one carried; with a
+    limit, counted no further than it."""
     key, _ = rate_keys(to)
-    return notices_in_last_hour(session, "rate_key", key) if key else 0
+    return notices_in_last_hour(session, "rate_key", key, limit or None) if key else 0
 
 
-def sent_last_hour_to_domain(session, domain: str | None) -> int:
-    return notices_in_last_hour(session, "rate_domain", domain) if domain else 0
+def sent_last_hour_to_domain(session, domain: str | None, limit: int = 0) -> int:
+    return notices_in_last_hour(session, "rate_domain", domain, limit or None) if domain else 0
 
 
 def _org_domain(domain: str) -> str:

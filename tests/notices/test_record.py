@@ -201,8 +201,9 @@ def test_an_earlier_notice_that_cannot_be_decided_holds_up_no_later_one(tmp_path
 
 
 def test_the_rate_limit_count_reads_the_past_hour_only(tmp_path):
-    """Counting a sender's notices of the past hour goes through (kind, created_at):
-    a year of notices behind it is never read (SQLite's own query plan says so)."""
+    """Counting a sender's notices of the past hour goes through (kind, rate_key |
+    rate_domain, created_at): neither a year of notices behind it nor the hour's notices
+    to others are read (SQLite's own query plan says so)."""
     from sqlalchemy import event
 
     from storage.notices import notices_in_last_hour
@@ -213,8 +214,8 @@ def test_the_rate_limit_count_reads_the_past_hour_only(tmp_path):
     with db.session() as session:  # one notice a year old, one a minute old, to the same person
         for n, age in enumerate((dt.timedelta(days=365), dt.timedelta(minutes=1))):
             session.add(OutboxItem(kind="notice", key=f"ack:q{n}:u", queue_id=f"q{n}", state="done",
-                                   created_at=now - age, payload={"rate_key": "victim@other.example",
-                                                                  "rate_domain": "other.example"}))
+                                   created_at=now - age, rate_key="victim@other.example",
+                                   rate_domain="other.example"))
     seen = []
     event.listen(db.engine, "before_cursor_execute",
                  lambda conn, cursor, statement, params, context, many: seen.append((statement, params)))
@@ -229,5 +230,29 @@ def test_the_rate_limit_count_reads_the_past_hour_only(tmp_path):
     finally:
         db.dispose()
     assert len(plans) == 2
-    for plan in plans:
-        assert "ix_outbox_kind_created" in plan and "created_at>?" in plan, plan
+    assert "ix_outbox_rate_key (kind=? AND rate_key=? AND created_at>?)" in plans[0], plans[0]
+    assert "ix_outbox_rate_domain (kind=? AND rate_domain=? AND created_at>?)" in plans[1], plans[1]
+
+
+def test_a_rate_limit_count_stops_at_its_limit_and_the_hour_of_others_is_not_counted(database_url):
+    """A domain with thousands of notices an hour: its count stops at the limit (all a
+    limit needs to know), the address's own count is exact, and only counted states
+    count (a suppressed notice is none)."""
+    from storage.notices import notices_in_last_hour
+
+    db = Database(database_url)
+    db.create_schema()
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        with db.session() as session:
+            for n in range(60):
+                session.add(OutboxItem(kind="notice", key=f"ack:q{n}:u", queue_id=f"q{n}",
+                                       state="suppressed" if n % 10 == 0 else "done", created_at=now,
+                                       rate_key=f"clerk{n % 3}@dds.bangkok.go.th", rate_domain="bangkok.go.th"))
+        with db.session() as session:
+            assert notices_in_last_hour(session, "rate_domain", "bangkok.go.th") == 54
+            assert notices_in_last_hour(session, "rate_domain", "bangkok.go.th", up_to=20) == 20
+            assert notices_in_last_hour(session, "rate_key", "clerk1@dds.bangkok.go.th", up_to=100) == 18
+            assert notices_in_last_hour(session, "rate_key", "x" * 400, up_to=5) == 0  # longer than the column
+    finally:
+        db.dispose()
