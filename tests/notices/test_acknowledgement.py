@@ -108,3 +108,38 @@ def test_thai_digits_and_operator_templates(daemon_factory, sink, tmp_path):
     text = msg.get_body(("plain",)).get_content()  # the built-in body, Thai digits in Thai
     assert f"เลขรับ: {thai_no}" in text
     assert f"Receive number: 1/{_year_be()}" in text  # English keeps Arabic digits
+
+
+def test_the_notices_thai_headers_read_back_exactly_in_short_lines_and_an_ascii_name_is_quoted():
+    """From's Thai display name and the Thai subject are encoded by the gateway's own
+    encoder (not the email package's slow folding): read back exactly, in lines a mail
+    client accepts; a plain ASCII unit name with a comma still gets the quoting the
+    address syntax needs."""
+    import email
+    import email.policy
+
+    from gateway.notices.compose import build_notice
+
+    payload = {"type": "ack", "to": "clerk1@dds.bangkok.go.th", "unit": "saraban.latkrabang",
+               "unit_name_th": "สำนักงานเขตลาดกระบัง (ฝ่ายปกครอง)", "from": "saraban.latkrabang@bangkok.go.th",
+               "queue_id": "q1", "received_at": "2026-11-29T03:00:00+00:00", "receive_no": "15/2569",
+               "book": "general", "classified": False, "subject": "ขอความอนุเคราะห์ข้อมูล " * 8, "findings": []}
+    created = dt.datetime(2026, 11, 29, 3, 0, tzinfo=dt.timezone.utc)
+    raw = build_notice(payload, "ack:q1:u", created).as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n")), head
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    [sender] = msg["From"].addresses
+    assert sender.addr_spec == "saraban.latkrabang@bangkok.go.th"
+    # A mail client joins adjacent encoded words (RFC 2047 section 6.2); the stdlib's
+    # address parser puts a space between them (it did so for its own folding too),
+    # its unstructured one does not.
+    field = head.split(b"\r\nTo:")[0].decode("ascii")  # From comes first
+    name = field.removeprefix("From:").split("<")[0].replace("\r\n", "")
+    assert str(email.policy.default.header_factory("X-Name", name)).strip() == "สำนักงานเขตลาดกระบัง (ฝ่ายปกครอง)"
+    assert "15/2569" in msg["Subject"] and "ขอความอนุเคราะห์ข้อมูล ขอความอนุเคราะห์ข้อมูล" in msg["Subject"]
+
+    payload["unit_name_th"] = "Lat Krabang, District Office"
+    msg = email.message_from_bytes(build_notice(payload, "ack:q1:u", created).as_bytes(), policy=email.policy.default)
+    [sender] = msg["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Lat Krabang, District Office", "saraban.latkrabang@bangkok.go.th")
