@@ -83,7 +83,7 @@ def test_revision_ids_fit_alembic_version_on_postgresql():
     assert ids and all(len(i) <= 32 for i in ids), [i for i in ids if len(i) > 32]
 
 
-def test_notices_decided_before_0009_still_count_towards_the_rate_limits(tmp_path):
+def test_notices_decided_before_0009_still_count_towards_the_rate_limits(database_url):
     """Migration 0009 moves the rate keys into columns; a notice decided before it (its
     keys only in the payload) is filled in, so the limit of the hour holds across the
     upgrade."""
@@ -94,10 +94,10 @@ def test_notices_decided_before_0009_still_count_towards_the_rate_limits(tmp_pat
 
     from storage.notices import notices_in_last_hour
 
-    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    db = Database(database_url)
     try:
         migrate.upgrade(db.engine, "0008_outbox_recent_by_kind")
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        now = dt.datetime.now(dt.timezone.utc)
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO outbox (kind, key, queue_id, payload, state, attempts, "
                               "created_at, next_attempt_at) VALUES ('notice', 'ack:q1:u', 'q1', :p, 'done', 1, :t, :t)"),
