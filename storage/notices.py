@@ -20,7 +20,13 @@ NOTICE = "notice"
 COUNTED_STATES = ("pending", "done", "dead", "held")  # notices that went or will go out
 
 
-RATE_KEY_LENGTH, RATE_DOMAIN_LENGTH = 320, 255  # the columns' lengths (migration 0009)
+_RATE_COLUMNS = {"rate_key": OutboxItem.rate_key, "rate_domain": OutboxItem.rate_domain}
+
+
+def rate_column_value(field: str, value: str | None) -> str | None:
+    """`value` as the rate column `field` holds it: cut to the column's length (a longer
+    address would be refused by PostgreSQL, and the decision retried for ever)."""
+    return (value or "")[:_RATE_COLUMNS[field].type.length] or None
 
 
 def notices_in_last_hour(session: Session, field: str, value: str, up_to: int | None = None) -> int:
@@ -28,12 +34,10 @@ def notices_in_last_hour(session: Session, field: str, value: str, up_to: int | 
     counted through that column's index (kind, field, created_at): the matching rows
     only. `up_to`: stop counting there (a limit needs to know only whether it is reached),
     so a domain with thousands of notices an hour costs no more than its limit."""
-    column = {"rate_key": OutboxItem.rate_key, "rate_domain": OutboxItem.rate_domain}[field]
-    length = RATE_KEY_LENGTH if field == "rate_key" else RATE_DOMAIN_LENGTH
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
     matching = select(OutboxItem.id).where(
         OutboxItem.kind == NOTICE,
-        column == value[:length],
+        _RATE_COLUMNS[field] == rate_column_value(field, value),
         OutboxItem.created_at >= since,
         OutboxItem.state.in_(COUNTED_STATES),
     )
@@ -84,8 +88,8 @@ def decide_pending(db: Database, item_id: int, undecided_key: str,
         if undecided_key in (row.payload or {}):
             state, payload = decide(session, row.key, row.payload)
             row.payload, row.state = payload, state
-            row.rate_key = (payload.get("rate_key") or "")[:RATE_KEY_LENGTH] or None
-            row.rate_domain = (payload.get("rate_domain") or "")[:RATE_DOMAIN_LENGTH] or None
+            row.rate_key = rate_column_value("rate_key", payload.get("rate_key"))
+            row.rate_domain = rate_column_value("rate_domain", payload.get("rate_domain"))
             row.last_error = "no smarthost configured" if state == "held" else None
             # The rate limits count notices by this moment: decided is when it is made.
             row.created_at = dt.datetime.now(dt.timezone.utc)
