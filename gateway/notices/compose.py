@@ -3,7 +3,7 @@ text/plain and text/html alternatives, threaded to the letter it answers.
 
 Built with EmailMessage and policy SMTP, which refuses a CR or LF inside a header
 value; the values were cleaned before (sanitize.py), this is the second lock. The two
-Thai headers (From's display name, Subject) are encoded by mime_attach.encoded_header,
+Thai headers (From's display name, Subject) are encoded by mime_attach.header_value,
 which never writes a CR or LF but in a fold."""
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Any
 from gateway.notices.loop_guard import NOTICE_HEADER
 from gateway.notices.sanitize import clean_text
 from gateway.notices.templates import environment, render
+from gateway.pipeline.mime_attach import header_value
 from rules.thai_time import BE_OFFSET, THAI_MONTHS_SHORT, thai_date, thai_digits, thai_time, to_bangkok
 
 MAX_SUBJECT = 250
@@ -99,7 +100,7 @@ def build_notice(payload: dict[str, Any], key: str, created_at: dt.datetime,
 
 
 # The email package folds a Thai header by trying every length of every encoded word
-# (~2 ms a notice, half of writing it out); encoded_header knows the lengths. A header
+# (~2 ms a notice, half of writing it out); header_value knows the lengths. A header
 # set raw is written as it is, folded at most 76 characters a line.
 
 
@@ -107,7 +108,7 @@ def _set_text(msg: EmailMessage, name: str, value: str) -> None:
     if value.isascii() and value.isprintable():
         msg[name] = value
     else:
-        msg.set_raw(name, _encoded_value(name, value))
+        msg.set_raw(name, header_value(name, value))
 
 
 def _set_from(msg: EmailMessage, display_name: str, addr_spec: str) -> None:
@@ -115,13 +116,7 @@ def _set_from(msg: EmailMessage, display_name: str, addr_spec: str) -> None:
     if display_name.isascii():
         msg["From"] = address  # quoted as the address syntax needs
     else:
-        msg.set_raw("From", f"{_encoded_value('From', display_name)}\r\n <{address.addr_spec}>")
-
-
-def _encoded_value(name: str, value: str) -> str:
-    from gateway.pipeline.mime_attach import encoded_header
-
-    return encoded_header(name, value).decode("ascii")[len(name) + 2:]
+        msg.set_raw("From", f"{header_value('From', display_name)}\r\n <{address.addr_spec}>")
 
 
 def _tidy(text: str) -> str:
