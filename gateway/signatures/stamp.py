@@ -412,7 +412,7 @@ def _subset_reusing_accumulator_class():
             if self._write_prepared:
                 return
             if isinstance(self.cidfont_obj, CIDFontType2):  # TrueType (TLWG, TH Sarabun): glyph id = CID
-                program, flated = _flated_program(self.loaded.to_subset,
+                program, flated = _subset_program(self.loaded.to_subset,
                                                   frozenset(self._glyphs) | self.loaded.alphabet_gids)
                 self._subset_created = True  # the program stands in for pyHanko's own subset
                 cidfont = self.cidfont_obj
@@ -432,20 +432,12 @@ def _subset_reusing_accumulator_class():
 
 
 @lru_cache(maxsize=_SUBSETS_KEPT)
-def _flated_program(font: bytes, gids: frozenset[int]) -> tuple[bytes, bytes]:
-    """_subset_program's font program and its /FlateDecode encoding, as pyHanko encodes it."""
-    from pyhanko.pdf_utils.filters import FlateDecode
-
-    program = _subset_program(font, gids)
-    return program, FlateDecode().encode(program)
-
-
-@lru_cache(maxsize=_SUBSETS_KEPT)
-def _subset_program(font: bytes, gids: frozenset[int]) -> bytes:
+def _subset_program(font: bytes, gids: frozenset[int]) -> tuple[bytes, bytes]:
     """The font program of `font` (a _LoadedFont's `to_subset`) holding only `gids`,
-    subset as pyHanko subsets (GlyphAccumulator._extract_subset) from a fresh copy:
-    fontTools subsets in place."""
+    subset as pyHanko subsets (GlyphAccumulator._extract_subset) from a fresh copy
+    (fontTools subsets in place), and its /FlateDecode encoding as pyHanko encodes it."""
     from fontTools import subset, ttLib
+    from pyhanko.pdf_utils.filters import FlateDecode
 
     options = subset.Options(layout_closure=False)
     options.drop_tables += ["GPOS", "GDEF", "GSUB"]
@@ -456,7 +448,7 @@ def _subset_program(font: bytes, gids: frozenset[int]) -> bytes:
     subsetter.subset(tt)
     out = io.BytesIO()
     tt.save(out)
-    return out.getvalue()
+    return out.getvalue(), FlateDecode().encode(out.getvalue())
 
 
 @dataclass(frozen=True)
