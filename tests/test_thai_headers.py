@@ -120,6 +120,11 @@ def test_a_whole_from_header_in_one_encoded_word_still_gives_the_address():
     ("X-Saraban-Finding", "ไฟล์ a.pdf\nBcc: victim@example.org"),
     ("X-Saraban-Unit", "saraban.latkrabang"),
     ("X-Saraban-Finding", "A" * 200 + " b"),
+    # Other line breaks Python or a client may split on: VT, FS (ASCII), NEL, LINE SEPARATOR.
+    ("X-Saraban-Signature", "a.pdf; TOTAL_PASSED; CN=x\x0bBcc: victim@example.org"),
+    ("X-Saraban-Signature", "a.pdf; TOTAL_PASSED; CN=x\x1cBcc: victim@example.org"),
+    ("X-Saraban-Signature", "a.pdf; CN=x\x85Bcc: victim@example.org"),
+    ("Subject", "[รับ 1/2569] x\u2028Bcc: victim@example.org"),
 ])
 def test_the_folder_copys_added_headers_decode_to_what_was_said_and_stay_one_field(name, value):
     """The gateway's own headers (folder copy, stamp lines): Thai folded into lines a

@@ -139,6 +139,14 @@ def test_the_notices_thai_headers_read_back_exactly_in_short_lines_and_an_ascii_
     assert str(email.policy.default.header_factory("X-Name", name)).strip() == "สำนักงานเขตลาดกระบัง (ฝ่ายปกครอง)"
     assert "15/2569" in msg["Subject"] and "ขอความอนุเคราะห์ข้อมูล ขอความอนุเคราะห์ข้อมูล" in msg["Subject"]
 
+    # A line break of another kind in what the notice repeats starts no header of its own.
+    for odd in ("\u2028", "\x85", "\x1c", "\r\n"):
+        payload.update(unit_name_th=f"สำนักงานเขต{odd}Bcc: victim@example.org", subject=f"เรื่อง{odd}Bcc: victim@example.org")
+        raw = build_notice(payload, "ack:q1:u", created).as_bytes()
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert msg["Bcc"] is None and msg["From"].addresses[0].addr_spec == "saraban.latkrabang@bangkok.go.th", odd
+        assert all(line[:1] in (b" ", b"\t") or b":" in line for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"))
+
     payload["unit_name_th"] = "Lat Krabang, District Office"
     msg = email.message_from_bytes(build_notice(payload, "ack:q1:u", created).as_bytes(), policy=email.policy.default)
     [sender] = msg["From"].addresses
