@@ -165,23 +165,13 @@ def pending_item(db: Database, item_id: int, with_letter: Collection[str] = ()) 
         item = session.get(OutboxItem, item_id)
         if item is None or item.state != "pending":
             return None
-        wanted = item.kind in with_letter and item.letter_id is not None
-        letter = _letter_with_attachments(session, item.letter_id) if wanted else None
+        letter = None
+        if item.kind in with_letter and item.letter_id is not None:
+            letter = session.scalar(select(Letter).options(selectinload(Letter.attachments))
+                                    .where(Letter.id == item.letter_id))
         session.expunge_all()
         item.letter = letter
         return item
-
-
-def letter_to_file(db: Database, letter_id: int) -> Letter:
-    """The registered letter of an item with its attachments, detached for the backends."""
-    with db.session() as session:
-        letter = _letter_with_attachments(session, letter_id)
-        session.expunge_all()
-        return letter
-
-
-def _letter_with_attachments(session: Session, letter_id: int) -> Letter | None:
-    return session.scalar(select(Letter).options(selectinload(Letter.attachments)).where(Letter.id == letter_id))
 
 
 # What a handler returns when it has already recorded how its item ended (a notice it

@@ -81,7 +81,7 @@ def registrar_certs(keystore: KeyStore, unit_name: str):
 
 def deliver_registrar(services: Services, item: OutboxItem) -> None:
     store = store_for(services)
-    letter = item.letter or outbox.letter_to_file(services.db, item.letter_id)
+    letter = item.letter  # read with the item (runner.LETTER_KINDS)
     letter_id = f"{letter.queue_id}:{letter.unit}"
     certs, problem = registrar_certs(store.keystore, letter.unit)
     if problem is None:

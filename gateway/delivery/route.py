@@ -143,8 +143,9 @@ def transport(services: Services, item: OutboxItem, where: Destination, queue_id
 
 def deliver_routed(services: Services, item: OutboxItem):
     """The `folder` outbox handler: the one folder copy, by the unit's backend. Returns
-    the copy's bookkeeping, written when the runner finishes the item."""
-    letter = item.letter or outbox.letter_to_file(services.db, item.letter_id)
+    the copy's bookkeeping, written when the runner finishes the item. `item.letter`:
+    read with the item (runner.LETTER_KINDS)."""
+    letter = item.letter
     copy = folder_copy(services, letter)
     where = destination(services.settings, letter.unit, copy.folder)
     went = transport(services, item, where, letter.queue_id, item.unit or letter.unit, copy.data)
