@@ -92,11 +92,12 @@ def _child_setup(memory_mb: int, log_setup: tuple[str, str]) -> None:
             pass
 
 
+_frozen = False  # not gc.get_freeze_count(): in 3.11 it counts the frozen objects one by one
 _loop = None  # the child's event loop, kept from one letter to the next
 
 
 def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
-    global _loop
+    global _frozen, _loop
     import asyncio
 
     from gateway.signatures.stamp import stamp_pdf
@@ -104,11 +105,12 @@ def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
     if _loop is None:
         _loop = asyncio.new_event_loop()
     result = stamp_pdf(data, info, seal, loop=_loop)
-    if not gc.get_freeze_count():
+    if not _frozen:
         # After the first letter the child holds what it keeps for good (the libraries,
         # the seal's signer, the font): ~85 000 objects that the collector's full passes
         # would walk again and again. Frozen, they are left out of every collection; the
         # garbage of each letter is still collected as before.
+        _frozen = True
         gc.collect()
         gc.freeze()
     return result

@@ -39,3 +39,33 @@ def test_the_childs_later_stamps_verify_and_read_back(letter, signed, certified,
         sigs = _poppler("pdfsig", result.pdf, tmp_path, "-nocert")
         assert "Signature #1" in sigs and sigs.count("Signature is Valid") == sigs.count("Signature #"), sigs
         assert f"เลขรับ{number}" in "".join(_poppler("pdftotext", result.pdf, tmp_path, "-f", "1", "-l", "1").split())
+
+
+def test_the_child_freezes_once_and_never_counts_the_frozen(monkeypatch):
+    """gc.get_freeze_count() walks every frozen object (CPython 3.11): asked after each
+    letter it cost the child ~10 ms of CPU a stamp, more than the stamp itself."""
+    import gateway.signatures.receive_stamp as receive_stamp
+    import gateway.signatures.stamp as stamp
+
+    calls = []
+
+    class Collector:
+        def collect(self):
+            calls.append("collect")
+
+        def freeze(self):
+            calls.append("freeze")
+
+        def get_freeze_count(self):
+            raise AssertionError("the frozen objects counted one by one")
+
+    monkeypatch.setattr(receive_stamp, "gc", Collector())
+    monkeypatch.setattr(receive_stamp, "_frozen", False)
+    monkeypatch.setattr(receive_stamp, "_loop", None)
+    monkeypatch.setattr(stamp, "stamp_pdf", lambda data, info, seal, loop=None: data)
+    try:
+        assert [receive_stamp._stamp_in_child(n, None, None) for n in (b"1", b"2", b"3")] == [b"1", b"2", b"3"]
+    finally:
+        if receive_stamp._loop is not None:
+            receive_stamp._loop.close()
+    assert calls == ["collect", "freeze"]
