@@ -444,6 +444,8 @@ def main() -> int:
                     help="letters sent to each side before measuring, not counted (default 20)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for a burst to be filed")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--gateway-config", default="",
+                    help='TOML appended to the gateway\'s configuration, e.g. "[service]\\nbackground_nice = 0"')
     ap.add_argument("--postgres", action="store_true",
                     help="the gateway on a PostgreSQL cluster started for the run (tests/servers/postgres.py) "
                          "instead of its embedded SQLite")
@@ -519,7 +521,8 @@ def main() -> int:
             cluster = PostgresCluster().start()
             database = cluster.create_database("bench")
         gw = Daemon(write_config(tmp / "gateway", workers=workers, database_url=database,
-                                 extra="\n[signatures]\nstamp = true\n"))
+                                 extra="\n[signatures]\nstamp = true\n"
+                                 + args.gateway_config.replace("\\n", "\n") + "\n"))
         gw.start(timeout=120)
         gw._log.close()  # the daemon writes its log itself; Daemon.stop closes it again harmlessly
         counts = {"registered": lambda: registered_count(gw), "filed": lambda: gateway_filed(gw)}

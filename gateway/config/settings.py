@@ -60,6 +60,10 @@ class SmtpSection(_Section):
     max_connections: int = Field(1000, ge=1)
     max_connections_per_ip: int = Field(50, ge=1)
     fd_reserve: int = Field(256, ge=32)  # descriptors kept for spool, database, runners
+    # MAIL FROM is answered "452 4.3.1" when the spool's, the vault's or the folders' file
+    # system would keep less than this free (Postfix queue_minfree; with SIZE=, after
+    # that message). Not set: one and a half times max_message_size. 0: only SIZE= counts.
+    min_free_mb: int | None = Field(None, ge=0)
 
 
 class StorageSection(_Section):
@@ -226,6 +230,10 @@ class ServiceSection(_Section):
 
     drain_timeout: float = Field(10.0, ge=0)  # open SMTP sessions get this long after SIGTERM
     runner_grace: float = Field(15.0, gt=0)  # a runner finishes the letter in hand within this
+    # Added to the runners' nice value (their PDF and stamping workers inherit it): when
+    # both cores are busy, SMTP sessions and their DATA check go first, so senders get
+    # their 250 while the backlog waits its turn (it still gets its share of the CPU).
+    background_nice: int = Field(5, ge=0, le=19)
 
 
 class SecrecySection(_Section):
@@ -313,6 +321,12 @@ class Settings(_Section):
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
         return path.resolve()
+
+    @property
+    def min_free_bytes(self) -> int:
+        if self.smtp.min_free_mb is None:  # Postfix's rule: one and a half of the largest message
+            return self.smtp.max_message_size * 3 // 2
+        return self.smtp.min_free_mb * 1024 * 1024
 
     def start_number(self, unit: str, book: str, year: int) -> int:
         key = unit if book == self.register_.general_book else f"{unit}/{book}"

@@ -49,6 +49,8 @@ UNKNOWN_UNIT = reply(550, "5.1.1", "ไม่มีที่อยู่สา�
                      "no such saraban address here; check the unit's address in the BMA list")
 TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกินไป กรุณาส่งแยก",
                             "too many recipients in one message; send the rest in another message")
+INSUFFICIENT_STORAGE = reply(452, "4.3.1", "พื้นที่จัดเก็บของระบบเหลือน้อย กรุณาส่งใหม่ภายหลัง",
+                              "insufficient system storage, please try again later")
 TOO_BIG = reply(552, "5.3.4", "ข้อความใหญ่เกินกำหนด",
                 "message exceeds the fixed maximum message size; send large enclosures separately")
 SPOOL_FAILED = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง",

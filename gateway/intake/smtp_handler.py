@@ -17,6 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.pipeline import charsets  # noqa: F401  (windows-874 alias for the subject)
 from gateway.intake import replies
+from gateway.intake.disk_space import StorageGuard, size_parameter
 from gateway.units.directory import Directory, is_saraban_address
 from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP
 from gateway.spool import Spool, SpoolDraft
@@ -43,6 +44,26 @@ class IntakeHandler:
         self.on_accepted: Callable[[str, int], None] = lambda queue_id, size: None
         self.sender_check = None  # gateway/sender/check.py IntakeChecker, set by the daemon
         self.markings = DataCheck()  # the whole message read in a worker, with a deadline
+        self.storage_guard: StorageGuard | None = None  # free space at MAIL FROM, set by the daemon
+        self._low_disk_refusals = 0  # since the last MAIL FROM taken
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        size = size_parameter(mail_options)
+        if self.storage_guard is not None and self.storage_guard.refuses(size):
+            self.on_refused("low_disk", {})
+            self._low_disk_refusals += 1
+            # Every sender retries while the disk stays low: the 1st refusal and every
+            # 1000th are logged, all of them counted (saraban_rejected_total).
+            if self._low_disk_refusals % 1000 == 1:
+                log.warning("mail_refused", reason="low_disk", mail_from=address, size=size,
+                            peer=_peer(session), floor=self.storage_guard.floor,
+                            refused=self._low_disk_refusals)
+            return replies.INSUFFICIENT_STORAGE
+        self._low_disk_refusals = 0
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:

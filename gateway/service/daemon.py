@@ -22,6 +22,7 @@ from gateway.service.health import health
 from gateway.service.readiness import notice_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
+from gateway.intake.disk_space import StorageGuard
 from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
 from gateway.service.log import setup_logging
 from gateway.service.metrics_live import LiveCollector
@@ -77,7 +78,8 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child, after_pids: tuple[int, ...] = ()) -> None:
-        child.process = self._ctx.Process(target=run_child, args=(child.target, child.args, after_pids),
+        child.process = self._ctx.Process(target=run_child, args=(child.target, child.args, after_pids,
+                                                                   self.settings.service.background_nice),
                                           name=child.name, daemon=False)
         child.process.start()
         log.info("runner_spawned", runner=child.name, pid=child.process.pid)
@@ -206,6 +208,8 @@ async def _serve(settings: Settings) -> int:
     handler = IntakeHandler(spool, directory, settings.gateway.domain, settings.smtp.max_recipients,
                             on_refused=on_refused)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
+    handler.storage_guard = StorageGuard((settings.spool_dir, settings.vault_dir, settings.data_dir,
+                                          settings.folders_dir), settings.min_free_bytes)
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
     await handler.markings.start()  # the classification workers, started before the first DATA
     sessions = SessionTracker(handler)
@@ -234,7 +238,7 @@ async def _serve(settings: Settings) -> int:
     try:
         if settings.http.enabled:
             bind = "http_bind_failed", settings.http
-            http = HttpServer(operator_routes(spool, db, supervisor))
+            http = HttpServer(operator_routes(spool, db, supervisor, handler.storage_guard))
             http_port = await http.start(settings.http.host, settings.http.port)
         if settings.web.enabled:  # the central unit's desk (gateway/web/, docs/console.md)
             from gateway.web.server import WebServer
@@ -351,14 +355,14 @@ async def _reload(settings: Settings, directory: DirectoryHolder, supervisor: Su
     return new.settings
 
 
-def operator_routes(spool: Spool, db: Database, supervisor: Supervisor):
+def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: StorageGuard | None = None):
     """GET /healthz and GET /metrics (gateway/service/health.py, gateway/service/metrics.py)."""
     live = LiveCollector(spool, db, supervisor.alive, supervisor.restarts)
 
     async def healthz():
         healthy, body = await asyncio.get_running_loop().run_in_executor(
             None, health, spool, db, supervisor.alive, lambda: supervisor.restarting,
-            notice_warnings(supervisor.settings))
+            notice_warnings(supervisor.settings), disk)
         return json_response(200 if healthy else 503, body)
 
     async def metrics_page():

@@ -1,7 +1,9 @@
 """`/healthz`: can this gateway take a letter and see it through right now?
 
-Three checks, each answering ok + detail: the spool takes a durable write (what SMTP
-needs before its 250), the database answers, and every runner process is alive."""
+Four checks, each answering ok + detail: the spool takes a durable write (what SMTP
+needs before its 250), the database answers, every runner process is alive, and the
+disks keep the free space below which MAIL FROM is answered 452
+(gateway/intake/disk_space.py)."""
 from __future__ import annotations
 
 import os
@@ -9,6 +11,7 @@ import secrets
 import time
 from typing import Callable
 
+from gateway.intake.disk_space import StorageGuard
 from gateway.spool import Spool
 from storage.db import Database
 
@@ -46,14 +49,26 @@ def check_runners(alive: dict[str, bool], restarting: bool = False) -> tuple[boo
     return True, f"{len(alive)} running"
 
 
+def check_disk(guard: StorageGuard) -> tuple[bool, str]:
+    mib = 1024 * 1024
+    try:
+        free = guard.free()
+    except OSError as exc:
+        return False, f"cannot measure free space: {exc.strerror or exc}"
+    detail = f"{free // mib} MiB free, letters refused below {guard.floor // mib} MiB"
+    return free >= guard.floor, detail
+
+
 def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
-           restarting: Callable[[], bool] = lambda: False, warnings: list[str] | None = None) -> tuple[bool, dict]:
+           restarting: Callable[[], bool] = lambda: False, warnings: list[str] | None = None,
+           disk: StorageGuard | None = None) -> tuple[bool, dict]:
     """(healthy, body) — blocking (fsync, a database round trip): call it off the event loop."""
     checks = {}
     for name, (ok, detail) in (
         ("spool", check_spool(spool)),
         ("database", check_database(db)),
         ("runners", check_runners(runners(), restarting())),
+        *((("disk", check_disk(disk)),) if disk is not None else ()),
     ):
         checks[name] = {"ok": ok, "detail": detail}
     healthy = all(c["ok"] for c in checks.values())

@@ -61,7 +61,7 @@ def raise_open_files_limit() -> int:
     return soft
 
 
-def run_child(target, args: tuple, after_pids: tuple[int, ...] = ()) -> None:  # noqa: ANN001
+def run_child(target, args: tuple, after_pids: tuple[int, ...] = (), nice: int = 0) -> None:  # noqa: ANN001
     """The body of every runner process (gateway/service/daemon.py).
 
     `after_pids`: work only once these processes are gone. A reload starts the new
@@ -74,6 +74,8 @@ def run_child(target, args: tuple, after_pids: tuple[int, ...] = ()) -> None:  #
     here: multiprocessing joins a process's children before its threads shut down, so
     a ProcessPoolExecutor worker that nobody shut down would keep the runner alive
     until the supervisor kills it, and then live on as an orphan."""
+    if nice:
+        os.nice(nice)  # relative to the supervisor's; the runner's own workers inherit it
     try:
         while any(_exists(pid) for pid in after_pids):
             time.sleep(0.05)

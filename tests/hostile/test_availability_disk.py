@@ -1,5 +1,7 @@
 """A full disk after the 250: the letter waits (visible in the log and in /metrics),
-is never parked, and is registered and filed by itself once space returns.
+is never parked, and is registered and filed by itself once space returns. A disk
+below `[smtp] min_free_mb` before the MAIL FROM: 452 4.3.1, and letters again once
+there is room.
 
 The data directory is a real small file system (tmpfs, mounted by the test as root),
 filled with a real file: ENOSPC comes from the kernel, nothing is simulated."""
@@ -11,6 +13,7 @@ import subprocess
 import pytest
 
 from tests.daemon import Daemon, write_config
+from tests.hostile.smtp_raw import Raw
 from tests.letters import letter, make_pdf
 
 UNIT = "saraban.latkrabang@bangkok.go.th"
@@ -36,7 +39,8 @@ def _free(path) -> int:
 
 
 def test_a_letter_acknowledged_before_the_disk_filled_waits_and_is_filed_after(small_disk, tmp_path):
-    config = write_config(tmp_path / "gw")
+    # No floor at MAIL FROM: this is about what happens when the space goes after the 250.
+    config = write_config(tmp_path / "gw", smtp_extra="min_free_mb = 0\n")
     config.write_text(config.read_text().replace(str(tmp_path / "gw" / "var"), str(small_disk / "var")))
     daemon = Daemon(config)
     daemon.data_dir = small_disk / "var"
@@ -62,5 +66,36 @@ def test_a_letter_acknowledged_before_the_disk_filled_waits_and_is_filed_after(s
                                     for e in daemon.events()), 120, what="letter filed after space returned")
         rows = [r for r in daemon.register() if r.get("queue_id") == queue_id]
         assert len(rows) == 1
+    finally:
+        daemon.stop()
+
+
+def test_mail_from_is_452_below_the_floor_and_letters_come_again_once_there_is_room(small_disk, tmp_path):
+    config = write_config(tmp_path / "gw", smtp_extra="min_free_mb = 8\n")
+    config.write_text(config.read_text().replace(str(tmp_path / "gw" / "var"), str(small_disk / "var")))
+    daemon = Daemon(config)
+    daemon.data_dir = small_disk / "var"
+    daemon.start()
+    try:
+        daemon.send(letter(subject="ก่อนดิสก์เต็ม"), UNIT)
+        daemon.wait_idle()
+        filler = small_disk / "filler"
+        with open(filler, "wb") as handle:  # 4 MiB left: under the 8 MiB floor
+            handle.write(b"\0" * (_free(small_disk) - 4 * 1024 * 1024))
+        with Raw(daemon.port) as client:
+            assert client.reply().startswith(b"220")
+            assert client.cmd("EHLO test.example").startswith(b"250")
+            reply = client.cmd("MAIL FROM:<saraban.dds@bangkok.go.th>")
+            assert reply.startswith(b"452 4.3.1 ") and reply.isascii()
+        # 2 MiB over the floor, but not for a message announcing 3 MiB (RFC 1870 SIZE)
+        os.truncate(filler, os.path.getsize(filler) - 6 * 1024 * 1024)
+        with Raw(daemon.port) as client:
+            assert client.reply().startswith(b"220")
+            assert client.cmd("EHLO test.example").startswith(b"250")
+            assert client.cmd(f"MAIL FROM:<saraban.dds@bangkok.go.th> SIZE={3 * 1024 * 1024}").startswith(b"452 4.3.1 ")
+        filler.unlink()
+        daemon.send(letter(subject="หลังดิสก์ว่าง"), UNIT)
+        daemon.wait_idle()
+        assert sorted(r["subject"] for r in daemon.register()) == ["ก่อนดิสก์เต็ม", "หลังดิสก์ว่าง"]
     finally:
         daemon.stop()
