@@ -4,6 +4,7 @@ the registration is committed."""
 from __future__ import annotations
 
 import re
+import time
 
 from tests.daemon import Daemon, write_config
 from tests.imap_helpers import intake_config, mailbox_flags
@@ -172,3 +173,26 @@ def test_two_gateways_on_one_mailbox_register_each_letter_once(tmp_path, dovecot
     finally:
         for g in gateways:
             g.stop()
+
+
+def test_a_letter_stays_in_the_mailbox_while_the_disk_is_below_the_floor(daemon_factory, dovecot, dovecot_user):
+    user, password = dovecot_user
+    dovecot.deliver(user, _letter(1))
+    # A floor no disk keeps (1 PiB): what SMTP answers 452 4.3.1, IMAP intake leaves on the server.
+    d = daemon_factory(extra=intake_config(dovecot, user, password, poll_interval=1),
+                       smtp_extra="min_free_mb = 1073741824\n").start()
+    d.wait_for(lambda: any(e.get("event") == "imap_intake_waiting_for_disk" for e in d.events()),
+               timeout=60, what="imap_intake_waiting_for_disk")
+    time.sleep(3)  # three more polling rounds
+    assert sum(e.get("event") == "imap_intake_waiting_for_disk" for e in d.events()) == 1  # once per spell
+    assert not any(e.get("event") == "imap_message_spooled" for e in d.events())
+    assert d.status()["spool"]["pending"] == 0 and d.register() == []
+    [flags] = mailbox_flags(dovecot, user)
+    assert "$SarabanRegistered" not in flags
+    d.stop()
+    # Room again (no floor): the same letter is taken, registered and marked.
+    config = d.config
+    config.write_text(config.read_text().replace("min_free_mb = 1073741824", "min_free_mb = 0"))
+    d.start()
+    _registered(d, 1)
+    _all_marked(dovecot, user, 1)

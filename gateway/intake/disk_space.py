@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
 
 
 def free_bytes(path: Path) -> int:
@@ -52,6 +55,13 @@ class StorageGuard:
             return self.free() - size < self.floor
         except OSError:
             return True
+
+
+def storage_guard(settings: "Settings") -> StorageGuard:
+    """The guard of SMTP's MAIL FROM and of IMAP intake: every directory a letter is
+    written to before it is filed (the SQLite database lives in the data directory)."""
+    return StorageGuard((settings.spool_dir, settings.vault_dir, settings.data_dir, settings.folders_dir),
+                        settings.min_free_bytes)
 
 
 def _existing(path: Path) -> Path:

@@ -25,6 +25,7 @@ import time
 
 import structlog
 from gateway.config.delivery import ImapIntake
+from gateway.intake.disk_space import StorageGuard
 from gateway.intake.imap_session import Headers, ImapError, ImapSession
 from gateway.spool import Spool, new_queue_id
 from storage import lease
@@ -42,7 +43,7 @@ BATCH = 50  # headers fetched per round trip
 
 class MailboxConsumer:
     def __init__(self, config: ImapIntake, db: Database, spool: Spool, holder: str, domain: str,
-                 max_size: int):
+                 max_size: int, guard: StorageGuard | None = None):
         self.config = config
         self.db = db
         self.spool = spool
@@ -50,6 +51,8 @@ class MailboxConsumer:
         self.rcpt = f"{config.unit}@{domain}"
         self.max_size = config.max_size or max_size
         self.name = config.key
+        self.guard = guard  # the free space SMTP's MAIL FROM also needs (gateway/intake/disk_space.py)
+        self._waiting_for_disk = False
         self._holding = False
         self._renewed = 0.0
 
@@ -158,7 +161,23 @@ class MailboxConsumer:
         uids = [uid for uid in found if uid > high]  # "n:*" also matches the highest UID below n
         for start in range(0, len(uids), BATCH):
             for headers in await session.fetch_headers(uids[start:start + BATCH]):
+                if self._disk_too_full(headers):
+                    return  # the rest stays on the server, taken in a later round
                 await self._take_one(session, uidvalidity, headers)
+
+    def _disk_too_full(self, headers: Headers) -> bool:
+        """The letter stays in the mailbox, untouched, while the disk is below the floor:
+        what SMTP answers with 452 4.3.1. Logged once per spell."""
+        if self.guard is None or not self.guard.refuses(headers.size):
+            if self._waiting_for_disk:
+                log.info("imap_intake_resumed", mailbox=self.name, free=self.guard.free() if self.guard else None)
+            self._waiting_for_disk = False
+            return False
+        if not self._waiting_for_disk:
+            log.warning("imap_intake_waiting_for_disk", mailbox=self.name, uid=headers.uid, size=headers.size,
+                        floor=self.guard.floor)
+        self._waiting_for_disk = True
+        return True
 
     async def _take_one(self, session: ImapSession, uidvalidity: int, headers: Headers) -> None:
         uid = headers.uid

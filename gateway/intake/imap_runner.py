@@ -12,6 +12,7 @@ import structlog
 
 from gateway.config.settings import Settings
 from gateway.units.directory import load_directory
+from gateway.intake.disk_space import storage_guard
 from gateway.intake.imap_intake import MailboxConsumer
 from gateway.service.log import setup_logging
 from gateway.service.process_util import die_with_parent
@@ -32,7 +33,7 @@ def consumers(settings: Settings, db: Database, spool: Spool) -> list[MailboxCon
                       hint="add the unit to the unit directory; this mailbox is not read")
             continue
         made.append(MailboxConsumer(config, db, spool, holder, settings.gateway.domain,
-                                    settings.smtp.max_message_size))
+                                    settings.smtp.max_message_size, guard=storage_guard(settings)))
     return made
 
 

@@ -22,7 +22,7 @@ from gateway.service.health import health
 from gateway.service.readiness import notice_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
-from gateway.intake.disk_space import StorageGuard
+from gateway.intake.disk_space import StorageGuard, storage_guard
 from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
 from gateway.service.log import setup_logging
 from gateway.service.metrics_live import LiveCollector
@@ -208,8 +208,7 @@ async def _serve(settings: Settings) -> int:
     handler = IntakeHandler(spool, directory, settings.gateway.domain, settings.smtp.max_recipients,
                             on_refused=on_refused)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
-    handler.storage_guard = StorageGuard((settings.spool_dir, settings.vault_dir, settings.data_dir,
-                                          settings.folders_dir), settings.min_free_bytes)
+    handler.storage_guard = storage_guard(settings)  # 452 4.3.1 at MAIL FROM on a low disk
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
     await handler.markings.start()  # the classification workers, started before the first DATA
     sessions = SessionTracker(handler)
