@@ -39,6 +39,25 @@ def test_upgrade_twice_is_upgrade_once(database_url):
         db.dispose()
 
 
+def test_the_newest_revision_by_file_name_is_alembics_head():
+    from storage.db import newest_revision
+
+    assert newest_revision() == migrate.head()
+
+
+def test_a_current_database_is_opened_without_loading_alembic(database_url):
+    """Every runner opens the database at start: when the schema is already current,
+    Alembic (and Mako, Pygments: ~14 MiB a process) is not loaded."""
+    Database(database_url).create_schema()
+    probe = ("import sys\nfrom storage.db import Database\n"
+             f"db = Database({database_url!r})\ndb.create_schema()\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+             "print(db.schema_revision())\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["[]", migrate.head()]
+
+
 def test_a_database_made_before_migrations_is_adopted(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from gateway.delivery import runner as runner_delivery
-from gateway.pipeline import runner as runner_pipeline
 from gateway.service import metrics
 from gateway.config.settings import Settings, _mask_url
 from gateway.units.directory import Directory, DirectoryError, load_directory
@@ -46,7 +44,9 @@ STOP_GRACE = 15.0  # seconds a runner gets to finish the letter in hand on SIGTE
 @dataclass
 class Child:
     name: str
-    target: object
+    # "module:function", imported in the child only: the supervisor never loads the
+    # runners' libraries (pyHanko, pdfminer, mail-parser; ~25 MiB of its RSS).
+    target: str
     args: tuple
     process: multiprocessing.process.BaseProcess | None = None
     restarts: int = 0
@@ -66,12 +66,11 @@ class Supervisor:
     def _plan(self) -> None:
         count = self.settings.pipeline.runners
         for index in range(count):
-            self.children.append(Child(f"pipeline-{index}", runner_pipeline.main, (self.settings, index, count)))
-        self.children.append(Child("delivery", runner_delivery.main, (self.settings,)))
+            self.children.append(Child(f"pipeline-{index}", "gateway.pipeline.runner:main",
+                                       (self.settings, index, count)))
+        self.children.append(Child("delivery", "gateway.delivery.runner:main", (self.settings,)))
         if self.settings.imap_intake:  # central mailboxes pulled from the mail server
-            from gateway.intake import imap_runner as runner_imap
-
-            self.children.append(Child("imap-intake", runner_imap.main, (self.settings,)))
+            self.children.append(Child("imap-intake", "gateway.intake.imap_runner:main", (self.settings,)))
 
     def start(self) -> None:
         for child in self.children:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import multiprocessing
 import os
 import resource
@@ -61,8 +62,9 @@ def raise_open_files_limit() -> int:
     return soft
 
 
-def run_child(target, args: tuple, after_pids: tuple[int, ...] = (), nice: int = 0) -> None:  # noqa: ANN001
-    """The body of every runner process (gateway/service/daemon.py).
+def run_child(target: str, args: tuple, after_pids: tuple[int, ...] = (), nice: int = 0) -> None:
+    """The body of every runner process (gateway/service/daemon.py): `target` is
+    "module:function", imported here, in the child.
 
     `after_pids`: work only once these processes are gone. A reload starts the new
     runners this way while the old ones finish the letter in hand, so the new ones
@@ -79,7 +81,8 @@ def run_child(target, args: tuple, after_pids: tuple[int, ...] = (), nice: int =
     try:
         while any(_exists(pid) for pid in after_pids):
             time.sleep(0.05)
-        target(*args)
+        module, _, function = target.partition(":")
+        getattr(importlib.import_module(module), function)(*args)
     finally:
         end_children()
     exit_now(0)
