@@ -54,7 +54,7 @@ def main() -> int:
         raw = b""
         for i in range(args.count):
             raw = spool(i)
-        profile = cProfile.Profile() if args.profile else None
+        profile = cProfile.Profile(time.process_time) if args.profile else None
         wall, cpu = time.perf_counter(), time.process_time()
         if profile:
             profile.enable()
