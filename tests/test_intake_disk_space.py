@@ -51,6 +51,14 @@ def test_mail_from_is_452_4_3_1_when_the_disk_is_below_the_floor(disk_too_small)
     assert refused and refused[-1]["reason"] == "low_disk" and refused[-1]["mail_from"] == SENDER
 
 
+def test_status_shows_the_free_space_and_warns_below_the_floor(disk_too_small):
+    text = disk_too_small.cli("status").stdout
+    assert "letters refused below 1073741824 MiB" in text
+    assert "WARNING    the disk is below [smtp] min_free_mb (1073741824 MiB): new letters are refused with 452 4.3.1" in text
+    status = disk_too_small.status()
+    assert status["disk"]["floor_mib"] == 1073741824 and status["disk"]["free_mib"] > 0
+
+
 def test_healthz_names_the_disk_when_it_is_below_the_floor(disk_too_small):
     try:
         urllib.request.urlopen(disk_too_small.http + "/healthz", timeout=30)
@@ -85,6 +93,7 @@ def test_a_size_larger_than_the_free_space_is_refused_and_a_small_one_goes_throu
         client.send(raw + (b"" if raw.endswith(b"\r\n") else b"\r\n") + b".\r\n")
         assert client.reply().startswith(b"250 2.0.0 queued as ")
     no_floor.wait_idle()
+    assert "the disk is below" not in no_floor.cli("status").stdout
     [row] = no_floor.register()
     assert row["subject"] == "ทดสอบพื้นที่ว่าง"
 
