@@ -28,6 +28,9 @@ Measured, for each letter size (a PDF, 10 KB and 200 KB in all by default):
 - ratio gateway/peer of each;
 - p99 from end of DATA to registered, with letters offered at half the gateway's
   sustained rate, its filed rate (read from the register, as bench/smtp_throughput.py does);
+- CPU per letter of each side's whole process tree (from /proc, ended processes
+  included), from the first letter sent to the last one filed: the work each side
+  does for a letter, which its rate on two cores follows;
 - peak RSS summed over all processes of each side, with --rss-sessions connections.
 
 Figures are noisy on a shared machine: the load average is printed before and after.
@@ -399,6 +402,7 @@ class Row:
     p99: float | None = None
     p50: float | None = None
     steady_rate: float | None = None
+    cpu_ms: float | None = None  # CPU of the side's whole process tree per letter, accepted to filed
     errors: list[str] = field(default_factory=list)
 
 
@@ -406,15 +410,41 @@ def rate(n: int, seconds: float | None) -> float | None:
     return n / seconds if seconds else None
 
 
-def burst(side: str, size: str, port: int, paths: list[Path], sessions: int, counts: dict, timeout: float) -> Row:
+def burst(side: str, size: str, port: int, paths: list[Path], sessions: int, counts: dict, timeout: float,
+          roots=None) -> Row:
     base = {name: count() for name, count in counts.items()}
+    cpu0 = tree_cpu(roots()) if roots else None
     start = time.monotonic()
     sent = drive(port, paths, sessions)
     row = Row(side, size, sent.ok, sent.failed, sent.ok / sent.seconds, gen_cpu=sent.cpu, errors=sent.errors)
     for name, count in counts.items():
         elapsed = wait_until(count, base[name] + sent.ok, start, timeout)
         setattr(row, name, rate(sent.ok, elapsed))
+    if cpu0 is not None and sent.ok:
+        # From the first letter to the last filed: all the work done for these letters.
+        row.cpu_ms = (tree_cpu(roots()) - cpu0) * 1000 / sent.ok
     return row
+
+
+def tree_cpu(roots: list[int]) -> float:
+    """CPU seconds used so far by these processes and every process below them: each
+    live one's own user+system time plus what its children that have ended and been
+    waited for used (cutime+cstime), so Postfix's smtpd per session and Dovecot's
+    lmtp processes count after they exit, as do the gateway's replaced workers."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    seen = set()
+    for root in roots:
+        for pid in descendants(root):
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile: its parent's cutime has it once it is waited for
+            total += sum(int(f) for f in fields[11:15])
+    return total / tick
 
 
 def uptime() -> str:
@@ -503,7 +533,7 @@ def main() -> int:
         for label, _ in sizes:
             print(f"peer: {args.count} letters of {label} ...", file=sys.stderr)
             row = burst("postfix->dovecot", label, peer.smtp_port, letters[label]["peer"], args.sessions,
-                        {"filed": peer.filed}, args.timeout)
+                        {"filed": peer.filed}, args.timeout, roots=peer.pids)
             rows.append(row)
         with RssPeak(peer.pids) as sampler:
             base = peer.filed()
@@ -530,7 +560,8 @@ def main() -> int:
         n_steady = 0
         for label, total in sizes:
             print(f"gateway: {args.count} letters of {label} ...", file=sys.stderr)
-            row = burst("gateway", label, gw.port, letters[label]["gateway"], args.sessions, counts, args.timeout)
+            row = burst("gateway", label, gw.port, letters[label]["gateway"], args.sessions, counts, args.timeout,
+                        roots=lambda: [gw.proc.pid])
             rows.append(row)
             if row.registered:
                 # Half the sustained rate: what the gateway keeps up with end to end is
@@ -585,15 +616,16 @@ def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load
     print(f"before: {load_before}")
     print(f"after:  {load_after}")
     print()
-    print("| size | side | accepted/s | registered/s | filed/s | load generator CPU s | failed |")
-    print("|---|---|---|---|---|---|---|")
+    print("| size | side | accepted/s | registered/s | filed/s | CPU per letter, accepted to filed | load generator CPU s | failed |")
+    print("|---|---|---|---|---|---|---|---|")
     for label, _ in sizes:
         for side in ("postfix->dovecot", "gateway"):
             r = by.get((side, label))
             if r is None:
                 continue
             print(f"| {label} ({sample[label] / 1024:.0f} KiB) | {side} | {fmt(r.accepted)} | "
-                  f"{fmt(r.registered) if side == 'gateway' else '-'} | {fmt(r.filed)} | {r.gen_cpu:.1f} | {r.failed} |")
+                  f"{fmt(r.registered) if side == 'gateway' else '-'} | {fmt(r.filed)} | {fmt(r.cpu_ms, ' ms')} | "
+                  f"{r.gen_cpu:.1f} | {r.failed} |")
     print()
     print("| size | accepted gateway/peer | registered (gateway) / filed (peer) | filed gateway/peer | "
           "p99 end of DATA -> registered (at half the sustained, i.e. filed, rate) |")
