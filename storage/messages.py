@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from storage.errors import is_transient_reason
@@ -38,10 +38,21 @@ def open_message(session: Session, *, queue_id: str, received_at: dt.datetime, m
 def finish_message(session: Session, queue_id: str, state: str, outcome: dict[str, str],
                    sender_auth: dict[str, Any] | None = None) -> None:
     # One UPDATE, no read first: the row exists (open_message made it earlier).
-    values: dict[str, Any] = {"state": state, "outcome": outcome, "reason": None}
-    if sender_auth is not None:  # kept so that a letter released later keeps its verdict
-        values["sender_auth"] = sender_auth
-    session.execute(update(Message).where(Message.queue_id == queue_id).values(**values))
+    values: dict[str, Any] = {"m_queue_id": queue_id, "state": state, "outcome": outcome}
+    if sender_auth is None:
+        session.execute(_FINISH, values)
+    else:  # kept so that a letter released later keeps its verdict
+        session.execute(_FINISH_WITH_AUTH, {**values, "sender_auth": sender_auth})
+
+
+# On the table, not the mapped class, and built once: an ORM-enabled UPDATE takes the
+# ORM's bulk-update path (~0.7 ms of CPU a letter) to keep loaded Message objects in
+# step, and the transactions that finish a message have none loaded. (updated_at's
+# onupdate is the column's, so the table's UPDATE sets it too.)
+_MESSAGES = Message.__table__
+_FINISH = (update(_MESSAGES).where(_MESSAGES.c.queue_id == bindparam("m_queue_id"))
+           .values(state=bindparam("state"), outcome=bindparam("outcome"), reason=None))
+_FINISH_WITH_AUTH = _FINISH.values(sender_auth=bindparam("sender_auth"))
 
 
 def record_failure(session: Session, queue_id: str, reason: str, max_attempts: int) -> Message | None:

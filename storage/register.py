@@ -12,10 +12,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from rules.thai_time import be_year, to_bangkok
 from storage.models import Letter, LetterAttachment, RegisterCounter
@@ -25,17 +25,8 @@ def allocate_number(session: Session, unit: str, book: str, year: int, start: in
     """Take the next receive number of a register inside the caller's transaction."""
     # One statement reads and increments; on PostgreSQL it holds the row lock until
     # commit, on SQLite the transaction already holds the database write lock.
-    increment = (
-        update(RegisterCounter)
-        .where(
-            RegisterCounter.unit == unit,
-            RegisterCounter.book == book,
-            RegisterCounter.year == year,
-        )
-        .values(last_number=RegisterCounter.last_number + 1)
-        .returning(RegisterCounter.last_number)
-    )
-    number = session.execute(increment).scalar_one_or_none()
+    keys = {"c_unit": unit, "c_book": book, "c_year": year}
+    number = session.execute(_INCREMENT, keys).scalar_one_or_none()
     if number is not None:
         return number
     # The first letter of this register (unit, book, year): make its counter. Two
@@ -47,7 +38,23 @@ def allocate_number(session: Session, unit: str, book: str, year: int, start: in
         .values(unit=unit, book=book, year=year, last_number=start - 1)
         .on_conflict_do_nothing()
     )
-    return session.execute(increment).scalar_one()
+    return session.execute(_INCREMENT, keys).scalar_one()
+
+
+# On the table, not the mapped class, and built once: an ORM-enabled UPDATE goes through
+# the ORM's bulk-update path (~0.8 ms of CPU a letter) to keep loaded RegisterCounter
+# objects in step, and no code loads one.
+_COUNTERS = RegisterCounter.__table__
+_INCREMENT = (
+    update(_COUNTERS)
+    .where(
+        _COUNTERS.c.unit == bindparam("c_unit"),
+        _COUNTERS.c.book == bindparam("c_book"),
+        _COUNTERS.c.year == bindparam("c_year"),
+    )
+    .values(last_number=_COUNTERS.c.last_number + 1)
+    .returning(_COUNTERS.c.last_number)
+)
 
 
 @dataclass
@@ -92,45 +99,59 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
     number = allocate_number(session, new.unit, new.book, year, start)
     facts = new.facts
     letter_date = facts.get("letter_date")
-    letter = Letter(
-        queue_id=new.queue_id,
-        unit=new.unit,
-        book=new.book,
-        year=year,
-        number=number,
-        received_at=new.received_at,
-        sender=new.sender,
-        sender_name=new.sender_name,
-        subject=new.subject,
-        mail_subject=new.mail_subject,
-        message_id=new.message_id,
-        reference=facts.get("reference"),
-        letter_date=dt.date.fromisoformat(letter_date) if letter_date else None,
-        addressee=facts.get("addressee"),
-        urgency=facts.get("urgency") or "normal",
-        secrecy=facts.get("secrecy") or "none",
-        kind=facts.get("kind"),
-        facts=facts,
-        findings=new.findings,
-        raw_sha256=new.raw_sha256,
-        review=new.review,
-        sender_auth=new.sender_auth,
-    )
-    for position, item in enumerate(new.attachments):
-        letter.attachments.append(
-            LetterAttachment(
-                position=position,
-                filename=item.get("filename"),
-                sha256=item["sha256"],
-                size=item["size"],
-                content_type=item["content_type"],
-                declared_type=item.get("declared_type"),
-                signatures=item.get("signatures"),
-            )
-        )
+    values: dict[str, Any] = {
+        "queue_id": new.queue_id,
+        "unit": new.unit,
+        "book": new.book,
+        "year": year,
+        "number": number,
+        "received_at": new.received_at,
+        "registered_at": dt.datetime.now(dt.timezone.utc),
+        "sender": new.sender,
+        "sender_name": new.sender_name,
+        "subject": new.subject,
+        "mail_subject": new.mail_subject,
+        "message_id": new.message_id,
+        "reference": facts.get("reference"),
+        "letter_date": dt.date.fromisoformat(letter_date) if letter_date else None,
+        "addressee": facts.get("addressee"),
+        "urgency": facts.get("urgency") or "normal",
+        "secrecy": facts.get("secrecy") or "none",
+        "kind": facts.get("kind"),
+        "facts": facts,
+        "findings": new.findings,
+        "raw_sha256": new.raw_sha256,
+        "status": "registered",
+        "review": new.review,
+        "sender_auth": new.sender_auth,
+    }
+    # Two INSERTs from statements built once, not a flush of the ORM's unit of work
+    # (~2 ms of CPU a letter, the pipeline's largest cost after the MIME parse). The
+    # entry goes into the session as if loaded: callers read and change it as before,
+    # and its attachments are read back from the database if anyone asks for them.
+    letter_id = session.execute(_INSERT_LETTER, values).scalar_one()
+    if new.attachments:
+        session.execute(_INSERT_ATTACHMENT, [
+            {
+                "letter_id": letter_id,
+                "position": position,
+                "filename": item.get("filename"),
+                "sha256": item["sha256"],
+                "size": item["size"],
+                "content_type": item["content_type"],
+                "declared_type": item.get("declared_type"),
+                "signatures": item.get("signatures"),
+            }
+            for position, item in enumerate(new.attachments)
+        ])
+    letter = Letter(id=letter_id, **values)
+    make_transient_to_detached(letter)
     session.add(letter)
-    session.flush()
     return letter
+
+
+_INSERT_LETTER = insert(Letter.__table__).returning(Letter.__table__.c.id)
+_INSERT_ATTACHMENT = insert(LetterAttachment.__table__)
 
 
 def query_letters(session: Session, unit: str | None = None, year: int | None = None,
