@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.errors import is_transient_reason
@@ -35,6 +35,38 @@ def open_message(session: Session, *, queue_id: str, received_at: dt.datetime, m
     return message.state
 
 
+def open_messages(session: Session, arrivals: list[dict[str, Any]]) -> dict[str, str]:
+    """`open_message` for a batch (each dict its keyword arguments): queue id -> state.
+
+    One SELECT for the batch and one INSERT (executemany) for the new rows, where a
+    `session.get` per message flushed the row before it and loaded a whole Message
+    (~1 ms of CPU a letter); what is recorded and returned is the same."""
+    states: dict[str, str] = dict(session.execute(
+        _STATES, {"ids": [a["queue_id"] for a in arrivals]}).all())
+    new: list[dict[str, Any]] = []
+    again: list[dict[str, str]] = []
+    result: dict[str, str] = {}
+    for a in arrivals:
+        queue_id = a["queue_id"]
+        state = states.get(queue_id)
+        if state is None:
+            new.append({"queue_id": queue_id, "received_at": a["received_at"], "mail_from": a["mail_from"],
+                        "recipients": a["recipients"], "size": a["size"], "sha256": a["sha256"],
+                        "message_id": None, "state": "processing", "outcome": {}, "reason": None,
+                        "attempts": 1})
+            states[queue_id] = "processing"  # the same entry twice: the second is another attempt
+            result[queue_id] = "new"
+            continue
+        if state == "processing":
+            again.append({"m_queue_id": queue_id})
+        result[queue_id] = state
+    if new:
+        session.execute(insert(_MESSAGES), new)
+    if again:
+        session.execute(_COUNT_ATTEMPT, again)
+    return result
+
+
 def finish_message(session: Session, queue_id: str, state: str, outcome: dict[str, str],
                    sender_auth: dict[str, Any] | None = None) -> None:
     # One UPDATE, no read first: the row exists (open_message made it earlier).
@@ -53,6 +85,10 @@ _MESSAGES = Message.__table__
 _FINISH = (update(_MESSAGES).where(_MESSAGES.c.queue_id == bindparam("m_queue_id"))
            .values(state=bindparam("state"), outcome=bindparam("outcome"), reason=None))
 _FINISH_WITH_AUTH = _FINISH.values(sender_auth=bindparam("sender_auth"))
+_STATES = select(_MESSAGES.c.queue_id, _MESSAGES.c.state).where(
+    _MESSAGES.c.queue_id.in_(bindparam("ids", expanding=True)))
+_COUNT_ATTEMPT = (update(_MESSAGES).where(_MESSAGES.c.queue_id == bindparam("m_queue_id"))
+                  .values(attempts=_MESSAGES.c.attempts + 1))
 
 
 def record_failure(session: Session, queue_id: str, reason: str, max_attempts: int) -> Message | None:

@@ -32,7 +32,7 @@ from rules.thai_time import be_year
 from storage import quarantine
 from storage.models import Letter
 from storage.outbox import add_alert, queue_once, withdraw
-from storage.register import NewLetter, find_registration, find_resend, register_letter
+from storage.register import NewLetter, find_registration, find_resend_number, register_letter
 
 log = structlog.get_logger("gateway.pipeline.dispose")
 
@@ -172,13 +172,13 @@ def recipient_for(services: Services, entry: SpoolEntry, checked: Checked, rcpt:
 
 def what_is_known(session, recipient: Recipient) -> Known:
     queue_id, unit = recipient.entry.queue_id, recipient.unit_name
-    resend = find_resend(session, unit, recipient.sender, recipient.message_id)
+    resend_of = find_resend_number(session, unit, recipient.sender, recipient.message_id)
     if recipient.first_attempt:
-        return Known(resend_of=resend.receive_no if resend else None)
+        return Known(resend_of=resend_of)
     registration = find_registration(session, queue_id, unit)
     return Known(registered=registration.receive_no if registration else None,
                  held=quarantine.find_entry(session, queue_id, unit) is not None,
-                 resend_of=resend.receive_no if resend else None)
+                 resend_of=resend_of)
 
 
 def dispose(services: Services, session, recipient: Recipient) -> tuple[Disposition, Letter | None]:

@@ -30,7 +30,7 @@ from gateway.service.crashpoints import crashpoint
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from storage.fsync import fsync_dir
-from storage.messages import FINISHED, finish_message, open_message
+from storage.messages import FINISHED, finish_message, open_messages
 
 log = structlog.get_logger("gateway.pipeline.process")
 
@@ -137,13 +137,12 @@ def _open_messages(services: Services, letters: list[_Letter]) -> dict[str, str]
     one transaction committed before any checking: a letter that crashes the runner
     has its attempts counted and is parked after `max_attempts`."""
     with services.db.session() as session:
-        return {
-            letter.queue_id: open_message(
-                session, queue_id=letter.queue_id, received_at=letter.entry.received_at,
-                mail_from=letter.entry.mail_from, recipients=letter.entry.rcpt_to,
-                size=letter.entry.size, sha256=letter.entry.sha256)
+        return open_messages(session, [
+            {"queue_id": letter.queue_id, "received_at": letter.entry.received_at,
+             "mail_from": letter.entry.mail_from, "recipients": letter.entry.rcpt_to,
+             "size": letter.entry.size, "sha256": letter.entry.sha256}
             for letter in letters
-        }
+        ])
 
 
 def _check(services: Services, letters: list[_Letter], on_error: OnError) -> list[_Letter]:
