@@ -138,7 +138,16 @@ class Stamper:
     def stamp(self, job: StampJob) -> StampResult:
         """The stamped letter or, failing that, a receipt; raises only if even the
         receipt cannot be made (missing font, unusable seal)."""
-        future = self._executor().submit(_stamp_in_child, job.data, job.info, self.seal)
+        try:
+            future = self._executor().submit(_stamp_in_child, job.data, job.info, self.seal)
+        except cf.process.BrokenProcessPool:
+            # The child died between letters (killed, out of memory on the machine): this
+            # letter had no part in it, so it gets a new child rather than a receipt, and
+            # so does every letter after it.
+            log.warning("stamp_process_replaced", reason="the stamping process ended while idle",
+                        receive_no=job.receive_no)
+            self._kill()
+            future = self._executor().submit(_stamp_in_child, job.data, job.info, self.seal)
         try:
             return future.result(timeout=self.timeout)
         except cf.TimeoutError:

@@ -69,3 +69,28 @@ def test_the_child_freezes_once_and_never_counts_the_frozen(monkeypatch):
         if receive_stamp._loop is not None:
             receive_stamp._loop.close()
     assert calls == ["collect", "freeze"]
+
+
+def test_a_child_that_died_between_letters_is_replaced_and_the_next_letter_stamped(letter, seal, stamp_info):
+    """Killed while idle (an operator, the OOM killer): the pool is broken before the next
+    letter is submitted. That letter, and the ones after it, get a new child and a stamp,
+    not a receipt each until the daemon restarts."""
+    import os
+    import signal
+    import time
+
+    stamper = Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
+    try:
+        first = stamper.stamp(StampJob("a.pdf", letter, dataclasses.replace(stamp_info, receive_number="20/2569"),
+                                       "20/2569"))
+        [pid] = list(stamper._pool._processes)  # noqa: SLF001 - the child to kill
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not stamper._pool._broken and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.05)  # the pool's own thread notices the death
+        assert stamper._pool._broken  # noqa: SLF001
+        later = [stamper.stamp(StampJob("a.pdf", letter, dataclasses.replace(stamp_info, receive_number=n), n))
+                 for n in ("21/2569", "22/2569")]
+    finally:
+        stamper.close()
+    assert [first.mode] + [r.mode for r in later] == ["stamped", "stamped", "stamped"]
