@@ -28,6 +28,17 @@ def newest_revision() -> str:
     return max(path.stem for path in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the database is at (Alembic's version table), None before any.
+    Read with plain SQL so that a process opening a current database never loads
+    Alembic; `storage.migrate.current` is this too."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows[0] if len(rows) == 1 else None
+
+
 def sqlite_file(url: str) -> Path | None:
     """The database file of an SQLite URL (None for PostgreSQL or an in-memory one)."""
     if not url.startswith("sqlite"):
@@ -82,21 +93,13 @@ class Database:
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (storage/migrate.py, docs/database.md)."""
-        if self.schema_revision() == newest_revision():
+        if schema_revision(self.engine) == newest_revision():
             # Nothing to do, and Alembic (with Mako and Pygments, ~14 MiB) stays out of
             # this long-lived process: every runner calls this at start.
             return
         from storage.migrate import upgrade
 
         upgrade(self.engine)
-
-    def schema_revision(self) -> str | None:
-        """The revision the database is at (Alembic's version table), None before any."""
-        with self.engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-        return rows[0] if len(rows) == 1 else None
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -18,29 +18,16 @@ def get_message(session: Session, queue_id: str) -> Message | None:
     return session.get(Message, queue_id)
 
 
-def open_message(session: Session, *, queue_id: str, received_at: dt.datetime, mail_from: str,
-                 recipients: list[str], size: int, sha256: str) -> str:
-    """Record the message the first time; after a crash count another attempt. Returns
-    its state: `new` when this call recorded it (nothing of it can be registered or
-    held yet), `processing` on a later attempt, or a finished state when an earlier run
-    completed it."""
-    message = session.get(Message, queue_id)
-    if message is None:
-        session.add(Message(queue_id=queue_id, received_at=received_at, mail_from=mail_from,
-                            recipients=recipients, size=size, sha256=sha256, state="processing",
-                            attempts=1, outcome={}))
-        return "new"
-    if message.state == "processing":
-        message.attempts += 1
-    return message.state
-
-
 def open_messages(session: Session, arrivals: list[dict[str, Any]]) -> dict[str, str]:
-    """`open_message` for a batch (each dict its keyword arguments): queue id -> state.
+    """Record each message the first time; after a crash count another attempt. Each
+    dict holds queue_id, received_at, mail_from, recipients, size and sha256. Returns
+    queue id -> state: `new` when this call recorded it (nothing of it can be
+    registered or held yet), `processing` on a later attempt, or a finished state when
+    an earlier run completed it.
 
-    One SELECT for the batch and one INSERT (executemany) for the new rows, where a
+    One SELECT for the batch and one INSERT (executemany) for the new rows: a
     `session.get` per message flushed the row before it and loaded a whole Message
-    (~1 ms of CPU a letter); what is recorded and returned is the same."""
+    (~1 ms of CPU a letter)."""
     states: dict[str, str] = dict(session.execute(
         _STATES, {"ids": [a["queue_id"] for a in arrivals]}).all())
     new: list[dict[str, Any]] = []
@@ -69,7 +56,7 @@ def open_messages(session: Session, arrivals: list[dict[str, Any]]) -> dict[str,
 
 def finish_message(session: Session, queue_id: str, state: str, outcome: dict[str, str],
                    sender_auth: dict[str, Any] | None = None) -> None:
-    # One UPDATE, no read first: the row exists (open_message made it earlier).
+    # One UPDATE, no read first: the row exists (open_messages made it earlier).
     values: dict[str, Any] = {"m_queue_id": queue_id, "state": state, "outcome": outcome}
     if sender_auth is None:
         session.execute(_FINISH, values)

@@ -22,6 +22,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
+from storage.db import schema_revision
+
 log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -55,8 +57,7 @@ def head() -> str:
 
 
 def current(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    return schema_revision(engine)
 
 
 def upgrade(engine: Engine, target: str = "head") -> None:

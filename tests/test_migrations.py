@@ -49,10 +49,10 @@ def test_a_current_database_is_opened_without_loading_alembic(database_url):
     """Every runner opens the database at start: when the schema is already current,
     Alembic (and Mako, Pygments: ~14 MiB a process) is not loaded."""
     Database(database_url).create_schema()
-    probe = ("import sys\nfrom storage.db import Database\n"
+    probe = ("import sys\nfrom storage.db import Database, schema_revision\n"
              f"db = Database({database_url!r})\ndb.create_schema()\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
-             "print(db.schema_revision())\n")
+             "print(schema_revision(db.engine))\n")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["[]", migrate.head()]
