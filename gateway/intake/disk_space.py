@@ -11,6 +11,7 @@ retry the letters already accepted until space comes back.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -22,6 +23,26 @@ def free_bytes(path: Path) -> int:
     """Space an unprivileged writer may still use on `path`'s file system."""
     stat = os.statvfs(path)
     return stat.f_bavail * stat.f_frsize
+
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DiskReading:
+    """What /healthz and `status` show: the least free space over the file systems, or None when
+    a file system cannot be measured (which refuses letters too), and the floor."""
+
+    free: int | None  # bytes
+    floor: int
+
+    @property
+    def ok(self) -> bool:
+        return self.free is not None and self.free >= self.floor
+
+    def describe(self) -> str:
+        free = "free space cannot be measured" if self.free is None else f"{self.free // MIB} MiB free"
+        return f"{free}, letters refused below {self.floor // MIB} MiB"
 
 
 class StorageGuard:
@@ -44,6 +65,12 @@ class StorageGuard:
     def free(self) -> int:
         """The least free space over the file systems watched, in bytes."""
         return min(self._measure(path) for path in self.paths)
+
+    def reading(self) -> DiskReading:
+        try:
+            return DiskReading(self.free(), self.floor)
+        except OSError:
+            return DiskReading(None, self.floor)
 
     def refuses(self, size: int = 0) -> bool:
         """True when taking `size` more bytes (MAIL FROM's SIZE=, 0 if not given) would

@@ -168,16 +168,15 @@ class MailboxConsumer:
     def _disk_too_full(self, headers: Headers) -> bool:
         """The letter stays in the mailbox, untouched, while the disk is below the floor:
         what SMTP answers with 452 4.3.1. Logged once per spell."""
-        if self.guard is None or not self.guard.refuses(headers.size):
-            if self._waiting_for_disk:
-                log.info("imap_intake_resumed", mailbox=self.name, free=self.guard.free() if self.guard else None)
-            self._waiting_for_disk = False
-            return False
-        if not self._waiting_for_disk:
-            log.warning("imap_intake_waiting_for_disk", mailbox=self.name, uid=headers.uid, size=headers.size,
-                        floor=self.guard.floor)
-        self._waiting_for_disk = True
-        return True
+        full = self.guard is not None and self.guard.refuses(headers.size)
+        if full != self._waiting_for_disk:
+            if full:
+                log.warning("imap_intake_waiting_for_disk", mailbox=self.name, uid=headers.uid,
+                            size=headers.size, floor=self.guard.floor)
+            else:
+                log.info("imap_intake_resumed", mailbox=self.name)
+            self._waiting_for_disk = full
+        return full
 
     async def _take_one(self, session: ImapSession, uidvalidity: int, headers: Headers) -> None:
         uid = headers.uid

@@ -50,27 +50,22 @@ def check_runners(alive: dict[str, bool], restarting: bool = False) -> tuple[boo
 
 
 def check_disk(guard: StorageGuard) -> tuple[bool, str]:
-    mib = 1024 * 1024
-    try:
-        free = guard.free()
-    except OSError as exc:
-        return False, f"cannot measure free space: {exc.strerror or exc}"
-    detail = f"{free // mib} MiB free, letters refused below {guard.floor // mib} MiB"
-    return free >= guard.floor, detail
+    reading = guard.reading()
+    return reading.ok, reading.describe()
 
 
 def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
            restarting: Callable[[], bool] = lambda: False, warnings: list[str] | None = None,
            disk: StorageGuard | None = None) -> tuple[bool, dict]:
     """(healthy, body) — blocking (fsync, a database round trip): call it off the event loop."""
-    checks = {}
-    for name, (ok, detail) in (
-        ("spool", check_spool(spool)),
-        ("database", check_database(db)),
-        ("runners", check_runners(runners(), restarting())),
-        *((("disk", check_disk(disk)),) if disk is not None else ()),
-    ):
-        checks[name] = {"ok": ok, "detail": detail}
+    results = {
+        "spool": check_spool(spool),
+        "database": check_database(db),
+        "runners": check_runners(runners(), restarting()),
+    }
+    if disk is not None:
+        results["disk"] = check_disk(disk)
+    checks = {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()}
     healthy = all(c["ok"] for c in checks.values())
     failed = [name for name, c in checks.items() if not c["ok"]]
     # Warnings do not fail the check (letters still arrive and are filed); they are in

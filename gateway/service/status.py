@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from gateway.config.settings import Settings
-from gateway.intake.disk_space import storage_guard
+from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
 from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
 from gateway.service.status_imap import render_imap
@@ -27,10 +27,11 @@ def collect_status(settings: Settings) -> dict:
     finally:
         db.dispose()
     missing = registrar_gaps(settings, classified_units)
-    disk = _disk(settings)
+    disk = storage_guard(settings).reading()
     return {
         "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
-        "disk": disk,
+        "disk": {"free_mib": None if disk.free is None else disk.free // MIB, "floor_mib": disk.floor // MIB,
+                 "detail": disk.describe()},
         "messages": figures.messages,
         "letters": figures.letters,
         "outbox": figures.outbox,
@@ -43,20 +44,10 @@ def collect_status(settings: Settings) -> dict:
     }
 
 
-def _disk(settings: Settings) -> dict:
-    guard = storage_guard(settings)
-    mib = 1024 * 1024
-    try:
-        free = guard.free() // mib
-    except OSError:
-        free = None
-    return {"free_mib": free, "floor_mib": guard.floor // mib}
-
-
-def _disk_warning(disk: dict) -> list[str]:
-    if disk["free_mib"] is not None and disk["free_mib"] >= disk["floor_mib"]:
+def _disk_warning(disk: DiskReading) -> list[str]:
+    if disk.ok:
         return []
-    return [f"the disk is below [smtp] min_free_mb ({disk['floor_mib']} MiB): new letters are refused "
+    return [f"the disk is below [smtp] min_free_mb ({disk.floor // MIB} MiB): new letters are refused "
             "with 452 4.3.1 (senders retry) until space is freed; letters already accepted wait in the spool"]
 
 
@@ -67,9 +58,7 @@ def render_status(status: dict) -> str:
         f"register   {status['letters']} letter(s)",
     ]
     if "disk" in status:
-        disk = status["disk"]
-        free = "cannot be measured" if disk["free_mib"] is None else f"{disk['free_mib']} MiB free"
-        lines.append(f"disk       {free}, letters refused below {disk['floor_mib']} MiB")
+        lines.append(f"disk       {status['disk']['detail']}")
     for kind, states in sorted(status["outbox"].items()):
         lines.append(f"outbox     {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
     lines += render_imap(status)
