@@ -38,13 +38,18 @@ def _free(path) -> int:
     return stat.f_bavail * stat.f_frsize
 
 
+def _daemon_with_data_on(disk, tmp_path, smtp_extra: str) -> Daemon:
+    """The daemon with its whole data directory on the small disk."""
+    config = write_config(tmp_path / "gw", smtp_extra=smtp_extra)
+    config.write_text(config.read_text().replace(str(tmp_path / "gw" / "var"), str(disk / "var")))
+    daemon = Daemon(config)
+    daemon.data_dir = disk / "var"
+    return daemon.start()
+
+
 def test_a_letter_acknowledged_before_the_disk_filled_waits_and_is_filed_after(small_disk, tmp_path):
     # No floor at MAIL FROM: this is about what happens when the space goes after the 250.
-    config = write_config(tmp_path / "gw", smtp_extra="min_free_mb = 0\n")
-    config.write_text(config.read_text().replace(str(tmp_path / "gw" / "var"), str(small_disk / "var")))
-    daemon = Daemon(config)
-    daemon.data_dir = small_disk / "var"
-    daemon.start()
+    daemon = _daemon_with_data_on(small_disk, tmp_path, "min_free_mb = 0\n")
     try:
         daemon.send(letter(), UNIT)  # schema, vault and folders exist and work
         daemon.wait_idle()
@@ -70,32 +75,56 @@ def test_a_letter_acknowledged_before_the_disk_filled_waits_and_is_filed_after(s
         daemon.stop()
 
 
+def _mail_from(port: int, options: str = "") -> bytes:
+    with Raw(port) as client:
+        assert client.reply().startswith(b"220")
+        assert client.cmd("EHLO test.example").startswith(b"250")
+        return client.cmd(f"MAIL FROM:<saraban.dds@bangkok.go.th>{options}")
+
+
 def test_mail_from_is_452_below_the_floor_and_letters_come_again_once_there_is_room(small_disk, tmp_path):
-    config = write_config(tmp_path / "gw", smtp_extra="min_free_mb = 8\n")
-    config.write_text(config.read_text().replace(str(tmp_path / "gw" / "var"), str(small_disk / "var")))
-    daemon = Daemon(config)
-    daemon.data_dir = small_disk / "var"
-    daemon.start()
+    daemon = _daemon_with_data_on(small_disk, tmp_path, "min_free_mb = 8\n")
     try:
         daemon.send(letter(subject="ก่อนดิสก์เต็ม"), UNIT)
         daemon.wait_idle()
         filler = small_disk / "filler"
         with open(filler, "wb") as handle:  # 4 MiB left: under the 8 MiB floor
             handle.write(b"\0" * (_free(small_disk) - 4 * 1024 * 1024))
-        with Raw(daemon.port) as client:
-            assert client.reply().startswith(b"220")
-            assert client.cmd("EHLO test.example").startswith(b"250")
-            reply = client.cmd("MAIL FROM:<saraban.dds@bangkok.go.th>")
-            assert reply.startswith(b"452 4.3.1 ") and reply.isascii()
+        reply = _mail_from(daemon.port)
+        assert reply.startswith(b"452 4.3.1 ") and reply.isascii()
         # 2 MiB over the floor, but not for a message announcing 3 MiB (RFC 1870 SIZE)
         os.truncate(filler, os.path.getsize(filler) - 6 * 1024 * 1024)
-        with Raw(daemon.port) as client:
-            assert client.reply().startswith(b"220")
-            assert client.cmd("EHLO test.example").startswith(b"250")
-            assert client.cmd(f"MAIL FROM:<saraban.dds@bangkok.go.th> SIZE={3 * 1024 * 1024}").startswith(b"452 4.3.1 ")
+        assert _mail_from(daemon.port, f" SIZE={3 * 1024 * 1024}").startswith(b"452 4.3.1 ")
         filler.unlink()
         daemon.send(letter(subject="หลังดิสก์ว่าง"), UNIT)
         daemon.wait_idle()
         assert sorted(r["subject"] for r in daemon.register()) == ["ก่อนดิสก์เต็ม", "หลังดิสก์ว่าง"]
+    finally:
+        daemon.stop()
+
+
+def test_a_full_folders_disk_alone_is_enough_for_452(small_disk, tmp_path):
+    """The spool and the vault have room (the data directory is on the big disk); only the
+    units' folders, on their own small file system, are full. The stamped copies go
+    there after the 250, so MAIL FROM is refused all the same, also with SMTPUTF8 and
+    8BITMIME beside SIZE=."""
+    config = write_config(tmp_path / "gw", smtp_extra="min_free_mb = 8\n")
+    config.write_text(config.read_text().replace(
+        "retry_base = 0.2", f'retry_base = 0.2\nfolders_dir = "{small_disk / "folders"}"'))
+    daemon = Daemon(config).start()
+    try:
+        daemon.send(letter(subject="ก่อนโฟลเดอร์เต็ม"), UNIT)
+        daemon.wait_idle()
+        assert list((small_disk / "folders").glob("*/new/*"))  # filed on the small disk
+        filler = small_disk / "filler"
+        with open(filler, "wb") as handle:
+            handle.write(b"\0" * (_free(small_disk) - 4 * 1024 * 1024))
+        assert _free(daemon.data_dir) > 64 * 1024 * 1024  # the spool's disk has room
+        for options in ("", " BODY=8BITMIME SMTPUTF8", " SIZE=1000 BODY=8BITMIME"):
+            reply = _mail_from(daemon.port, options)
+            assert reply.startswith(b"452 4.3.1 "), (options, reply)
+        assert "the disk is below [smtp] min_free_mb (8 MiB)" in daemon.cli("status").stdout
+        filler.unlink()
+        assert _mail_from(daemon.port, " SIZE=1000").startswith(b"250")
     finally:
         daemon.stop()
