@@ -5,38 +5,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.schema_version import newest_revision, schema_revision
 from storage.text import safe_parameters
 
 
 # What a caller outside storage/ catches when the database refuses (unreachable, locked,
 # a constraint): SQLAlchemy's base error, named here so no other package imports it.
 DatabaseError = SQLAlchemyError
-
-
-VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
-
-
-def newest_revision() -> str:
-    """The newest migration, read from the file names (0009_notice_rate_columns.py ...:
-    numbered in the order they apply, one line of history) without loading Alembic;
-    tests/test_migrations.py checks it against Alembic's own head."""
-    return max(path.stem for path in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
-
-
-def schema_revision(engine: Engine) -> str | None:
-    """The revision the database is at (Alembic's version table), None before any.
-    Read with plain SQL so that a process opening a current database never loads
-    Alembic; `storage.migrate.current` is this too."""
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-    return rows[0] if len(rows) == 1 else None
 
 
 def sqlite_file(url: str) -> Path | None:

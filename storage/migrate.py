@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from storage.db import schema_revision
+from storage.schema_version import schema_revision
 
 log = structlog.get_logger(__name__)
 

@@ -40,7 +40,7 @@ def test_upgrade_twice_is_upgrade_once(database_url):
 
 
 def test_the_newest_revision_by_file_name_is_alembics_head():
-    from storage.db import newest_revision
+    from storage.schema_version import newest_revision
 
     assert newest_revision() == migrate.head()
 
@@ -49,7 +49,7 @@ def test_a_current_database_is_opened_without_loading_alembic(database_url):
     """Every runner opens the database at start: when the schema is already current,
     Alembic (and Mako, Pygments: ~14 MiB a process) is not loaded."""
     Database(database_url).create_schema()
-    probe = ("import sys\nfrom storage.db import Database, schema_revision\n"
+    probe = ("import sys\nfrom storage.db import Database\nfrom storage.schema_version import schema_revision\n"
              f"db = Database({database_url!r})\ndb.create_schema()\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
              "print(schema_revision(db.engine))\n")

@@ -1,0 +1,28 @@
+"""Which migration a database is at, and the newest one, without loading Alembic: a
+process that opens a current database (every runner, at start) never needs it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+
+VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+
+
+def newest_revision() -> str:
+    """The newest migration, read from the file names (0009_notice_rate_columns.py ...:
+    numbered in the order they apply, one line of history) without loading Alembic;
+    tests/test_migrations.py checks it against Alembic's own head."""
+    return max(path.stem for path in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the database is at (Alembic's version table), None before any.
+    Read with plain SQL so that a process opening a current database never loads
+    Alembic; `storage.migrate.current` is this too."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows[0] if len(rows) == 1 else None
