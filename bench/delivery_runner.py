@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import asyncio
 import cProfile
 import pstats
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
