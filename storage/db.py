@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from storage.schema_version import newest_revision, schema_revision
 from storage.text import safe_parameters
@@ -62,7 +62,22 @@ def _sqlite_durable_and_serialised(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read (Database.reading) begins DEFERRED: in WAL mode it reads a snapshot and
+        # takes no lock, so it neither waits for a writer nor makes one wait.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "saraban_read_only"
+
+
+def as_loaded(model, row):  # noqa: ANN001, ANN201 - any mapped class, a row or mapping of its table
+    """An instance of `model` made from a row of its own table, detached, as if the ORM
+    had loaded it: for rows read by a prebuilt statement (the delivery runner's items and
+    letters), without the ORM's loading machinery. Only read it; to change the row,
+    write an UPDATE."""
+    instance = model(**(row._mapping if hasattr(row, "_mapping") else row))
+    make_transient_to_detached(instance)
+    return instance
 
 
 class Database:
@@ -90,6 +105,15 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One read-only transaction, for statements that only read (Core, no Session).
+        On SQLite it takes no write lock (the session's BEGIN IMMEDIATE does); on
+        PostgreSQL it is an ordinary transaction. Rolled back at the end."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_READ_ONLY: True})
+            yield conn
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

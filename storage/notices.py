@@ -10,10 +10,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from storage.db import Database
+from storage.db import Database, as_loaded
 from storage.models import OutboxItem
 
 NOTICE = "notice"
@@ -35,29 +35,47 @@ def notices_in_last_hour(session: Session, field: str, value: str, up_to: int | 
     only. `up_to`: stop counting there (a limit needs to know only whether it is reached),
     so a domain with thousands of notices an hour costs no more than its limit."""
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
-    matching = select(OutboxItem.id).where(
-        OutboxItem.kind == NOTICE,
-        _RATE_COLUMNS[field] == rate_column_value(field, value),
-        OutboxItem.created_at >= since,
-        OutboxItem.state.in_(COUNTED_STATES),
-    )
+    params = {"value": rate_column_value(field, value), "since": since}
     if up_to is not None:
-        matching = matching.limit(up_to)
-    return session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+        params["up_to"] = up_to
+    return session.execute(_COUNTS[field, up_to is not None], params).scalar() or 0
+
+
+def _count(column, limited: bool):  # noqa: ANN001, ANN202
+    matching = select(_OUTBOX.c.id).where(
+        _OUTBOX.c.kind == NOTICE,
+        column == bindparam("value"),
+        _OUTBOX.c.created_at >= bindparam("since"),
+        _OUTBOX.c.state.in_(COUNTED_STATES),
+    )
+    if limited:
+        matching = matching.limit(bindparam("up_to"))
+    return select(func.count()).select_from(matching.subquery())
+
+
+# Built once (two fields, with and without a limit): each decision counts once or twice.
+_OUTBOX = OutboxItem.__table__
+_COUNTS = {(field, limited): _count(_OUTBOX.c[field], limited)
+           for field in _RATE_COLUMNS for limited in (False, True)}
 
 
 def _undecided_notice_ids(session: Session, after: int, before: int, undecided_key: str) -> list[int]:
     """Pending notices still carrying the pipeline's record, with after < id < before,
     oldest first: they are decided in arrival order (gateway/notices/decide.py)."""
-    return list(session.scalars(
-        select(OutboxItem.id).where(
-            OutboxItem.kind == NOTICE,
-            OutboxItem.state == "pending",
-            OutboxItem.id > after,
-            OutboxItem.id < before,
-            OutboxItem.payload[undecided_key].as_string().is_not(None),
-        ).order_by(OutboxItem.id)
-    ))
+    stmt = _UNDECIDED.get(undecided_key)
+    if stmt is None:
+        stmt = _UNDECIDED[undecided_key] = (
+            select(_OUTBOX.c.id).where(
+                _OUTBOX.c.kind == NOTICE,
+                _OUTBOX.c.state == "pending",
+                _OUTBOX.c.id > bindparam("after"),
+                _OUTBOX.c.id < bindparam("before"),
+                _OUTBOX.c.payload[undecided_key].as_string().is_not(None),
+            ).order_by(_OUTBOX.c.id))
+    return list(session.execute(stmt, {"after": after, "before": before}).scalars())
+
+
+_UNDECIDED: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -82,19 +100,28 @@ def decide_pending(db: Database, item_id: int, undecided_key: str,
             earlier = _undecided_notice_ids(session, earlier_after, item_id, undecided_key)
             if earlier:
                 return Decided(None, earlier)
-        row = session.get(OutboxItem, item_id)
+        row = session.execute(_ITEM, {"item_id": item_id}).first()
         if row is None or row.state != "pending":
             return Decided(None)
-        if undecided_key in (row.payload or {}):
-            state, payload = decide(session, row.key, row.payload)
-            row.payload, row.state = payload, state
-            row.rate_key = rate_column_value("rate_key", payload.get("rate_key"))
-            row.rate_domain = rate_column_value("rate_domain", payload.get("rate_domain"))
-            row.last_error = "no smarthost configured" if state == "held" else None
-            # The rate limits count notices by this moment: decided is when it is made.
-            row.created_at = dt.datetime.now(dt.timezone.utc)
-            session.flush()
-        if row.state != "pending":
+        values = dict(row._mapping)
+        if undecided_key in (values["payload"] or {}):
+            state, payload = decide(session, values["key"], values["payload"])
+            decided = {
+                "payload": payload, "state": state,
+                "rate_key": rate_column_value("rate_key", payload.get("rate_key")),
+                "rate_domain": rate_column_value("rate_domain", payload.get("rate_domain")),
+                "last_error": "no smarthost configured" if state == "held" else None,
+                # The rate limits count notices by this moment: decided is when it is made.
+                "created_at": dt.datetime.now(dt.timezone.utc),
+            }
+            session.execute(_DECIDE, {"item_id": item_id, **decided})
+            values.update(decided)
+        if values["state"] != "pending":
             return Decided(None)
-        session.expunge(row)
-        return Decided(row)
+        return Decided(as_loaded(OutboxItem, values))
+
+
+# Statements built once, not the ORM's get and flush (~2 ms of CPU a notice).
+_ITEM = select(_OUTBOX).where(_OUTBOX.c.id == bindparam("item_id"))
+_DECIDE = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("item_id")).values(
+    {name: bindparam(name) for name in ("payload", "state", "rate_key", "rate_domain", "last_error", "created_at")})

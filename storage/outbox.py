@@ -11,16 +11,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import lease
-from storage.db import Database
-from storage.models import Letter, OutboxItem, QuarantineEntry
+from storage.db import Database, as_loaded
+from storage.models import Letter, LetterAttachment, OutboxItem, QuarantineEntry
 
 _NAMESPACE = 0x0B0C  # first key of the two-key advisory lock: "outbox item"
+_OUTBOX = OutboxItem.__table__
 
 
 def _now() -> dt.datetime:
@@ -114,14 +116,15 @@ def release_held_notices(session: Session) -> int:
 def due(db: Database, kinds: Iterable[str], limit: int = 100) -> list[tuple[int, str]]:
     """(id, queue id) of pending items whose next attempt is due, oldest first: the
     delivery runner's threads share them by the letter's queue id."""
-    with db.session() as session:
-        return [tuple(row) for row in session.execute(
-            select(OutboxItem.id, OutboxItem.queue_id)
-            .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= _now(),
-                   OutboxItem.kind.in_(list(kinds)))
-            .order_by(OutboxItem.id)
-            .limit(limit)
-        )]
+    with db.reading() as conn:
+        return [tuple(row) for row in conn.execute(_DUE, {"now": _now(), "kinds": list(kinds), "limit": limit})]
+
+
+_DUE = (select(_OUTBOX.c.id, _OUTBOX.c.queue_id)
+        .where(_OUTBOX.c.state == "pending", _OUTBOX.c.next_attempt_at <= bindparam("now"),
+               _OUTBOX.c.kind.in_(bindparam("kinds", expanding=True)))
+        .order_by(_OUTBOX.c.id)
+        .limit(bindparam("limit")))
 
 
 @contextmanager
@@ -160,18 +163,31 @@ def claimed(db: Database, item_id: int) -> Iterator[bool]:
 def pending_item(db: Database, item_id: int, with_letter: Collection[str] = ()) -> OutboxItem | None:
     """The item, detached, if it is still pending (another runner may have finished it);
     for the kinds in `with_letter`, `item.letter` is its registered letter with the
-    attachments, read in the same transaction."""
-    with db.session() as session:
-        item = session.get(OutboxItem, item_id)
-        if item is None or item.state != "pending":
+    attachments, read in the same transaction.
+
+    A read: on SQLite it takes no write lock (Database.reading), so it never waits for
+    a pipeline runner's register transaction. Three statements built once, not the
+    ORM's `get` and `selectinload` (~1.4 ms of CPU an item, for rows only read)."""
+    with db.reading() as conn:
+        row = conn.execute(_ITEM, {"item_id": item_id}).first()
+        if row is None or row.state != "pending":
             return None
-        letter = None
+        item = as_loaded(OutboxItem, row)
         if item.kind in with_letter and item.letter_id is not None:
-            letter = session.scalar(select(Letter).options(selectinload(Letter.attachments))
-                                    .where(Letter.id == item.letter_id))
-        session.expunge_all()
-        item.letter = letter
+            found = conn.execute(_LETTER, {"letter_id": item.letter_id}).first()
+            if found is not None:
+                letter = as_loaded(Letter, found)
+                set_committed_value(letter, "attachments", [
+                    as_loaded(LetterAttachment, a) for a in conn.execute(_ATTACHMENTS_OF, {"letter_id": letter.id})])
+                item.letter = letter
         return item
+
+
+_ITEM = select(_OUTBOX).where(_OUTBOX.c.id == bindparam("item_id"))
+_LETTER = select(Letter.__table__).where(Letter.__table__.c.id == bindparam("letter_id"))
+_ATTACHMENTS_OF = (select(LetterAttachment.__table__)
+                   .where(LetterAttachment.__table__.c.letter_id == bindparam("letter_id"))
+                   .order_by(LetterAttachment.__table__.c.position))
 
 
 # What a handler returns when it has already recorded how its item ended (a notice it
@@ -181,16 +197,18 @@ SETTLED = "settled"
 
 def finish(db: Database, item_id: int, also: Callable[[Session], None] | None = None) -> None:
     """The item is done; `also` (the handler's own bookkeeping, e.g. where the stamped
-    copy is kept) is written in the same transaction."""
+    copy is kept) is written in the same transaction. An item its handler decided not
+    to send (a suppressed or held notice: gateway/notices/decide.py) stays as it is.
+    One UPDATE from a statement built once, nothing read first."""
     with db.session() as session:
-        row = session.get(OutboxItem, item_id)
         if also is not None:
             also(session)
-        if row.state in ("suppressed", "held"):
-            return  # its handler decided not to send it (a notice: gateway/notices/decide.py)
-        row.state = "done"
-        row.attempts += 1
-        row.done_at = _now()
+        session.execute(_FINISH, {"item_id": item_id, "done_at": _now()})
+
+
+_FINISH = (update(_OUTBOX)
+           .where(_OUTBOX.c.id == bindparam("item_id"), _OUTBOX.c.state.not_in(("suppressed", "held")))
+           .values(state="done", attempts=_OUTBOX.c.attempts + 1, done_at=bindparam("done_at")))
 
 
 @dataclass(frozen=True)

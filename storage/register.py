@@ -251,7 +251,15 @@ def units_with_classified_letters(session: Session) -> list[str]:
 
 def record_stamped_copy(session: Session, letter_id: int, filename: str, sha256: str) -> None:
     """The receive-stamped PDF (or receipt) of an ordinary letter, kept in the vault by
-    the delivery runner when it builds the folder copy, so the desk can show it."""
-    letter = session.get(Letter, letter_id)
-    if letter is not None:
-        letter.facts = {**(letter.facts or {}), "stamped": {"filename": filename, "sha256": sha256}}
+    the delivery runner when it builds the folder copy, so the desk can show it. In the
+    transaction that marks the copy filed (outbox.finish): its facts read and written
+    by statements built once, no Letter loaded."""
+    row = session.execute(_FACTS, {"letter_id": letter_id}).first()
+    if row is None:
+        return
+    session.execute(_SET_FACTS, {"letter_id": letter_id, "facts": {
+        **(row.facts or {}), "stamped": {"filename": filename, "sha256": sha256}}})
+
+
+_FACTS = select(_LETTERS.c.facts).where(_LETTERS.c.id == bindparam("letter_id"))
+_SET_FACTS = update(_LETTERS).where(_LETTERS.c.id == bindparam("letter_id")).values(facts=bindparam("facts"))
