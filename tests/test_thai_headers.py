@@ -150,3 +150,41 @@ def test_a_lone_surrogate_in_a_header_value_is_filed_not_raised():
     from gateway.pipeline.mime_attach import encoded_header
 
     assert encoded_header("Subject", "[รับ 1/2569] \udce0abc").endswith(b"?=")
+
+
+@pytest.mark.parametrize("filename", [
+    "2569_dds_0403_17.stamped.pdf",
+    "หนังสือขอความอนุเคราะห์ข้อมูลเพื่อประกอบการพิจารณางบประมาณ ครั้งที่ 4.stamped.pdf",
+    "ก" * 250 + ".pdf",  # longer than a line: continuations
+    'a "quoted"; name=\\x.pdf',  # what a quoted-string must escape, and a parameter separator
+    "bad\r\nContent-Type: text/html; x=.pdf",  # a sender's line break in its file name
+    "x\x00y\x1b.pdf",
+    "😀 %41 utf-8''x.pdf",  # what looks like an escape or a charset prefix
+    "lone\udcff.pdf",  # a surrogate from an undecodable name becomes "?"
+    "A" * 120 + ".pdf",
+    "",
+])
+def test_the_stamped_files_name_reads_back_as_it_was_given_and_ends_no_header(filename):
+    """The part the gateway adds to a folder copy (the stamped letter, a receipt): mail
+    clients read the file name back as it was, whatever a sender named the original,
+    and no character of it can end the header it is in."""
+    import email
+    import email.policy
+
+    from gateway.pipeline.mime_attach import add_attachment
+
+    original = (b"From: a@b\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+                b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+                b"--b1\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b1--\r\n")
+    copy = add_attachment(original, filename, b"%PDF-1.7 stamped")
+    expected = filename.encode("utf-8", "replace").decode("utf-8").replace("\udcff", "?")
+    for policy in (email.policy.default, email.policy.compat32):
+        msg = email.message_from_bytes(copy, policy=policy)
+        parts = [p for p in msg.walk() if p.get_content_type() == "application/pdf"]
+        assert len(parts) == 1 and parts[0].get_payload(decode=True) == b"%PDF-1.7 stamped"
+        assert parts[0].get_filename() == expected
+        name = parts[0].get_param("name")
+        assert email.utils.collapse_rfc2231_value(name) == expected
+        assert [k.lower() for k in parts[0].keys()] == [
+            "content-transfer-encoding", "content-disposition", "content-type"]
+    assert all(len(line) <= 78 for line in copy.split(b"\r\n"))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import email.policy
+import re
+import urllib.parse
 import uuid
-from email.mime.application import MIMEApplication
 from email.parser import BytesHeaderParser
 
 
@@ -22,16 +23,43 @@ def _newline(raw: bytes) -> bytes:
 def file_part(filename: str, data: bytes, subtype: str = "pdf", newline: bytes = b"\r\n") -> bytes:
     """One attachment part (headers, blank line, base64 body); Thai names as RFC 2231.
 
-    The email package writes the headers; the body is base64 in 76-character lines,
-    as it would write it, but encoded here: its generator takes ~12 ms to write out a
-    200 KB file's base64, more than the rest of filing the letter."""
-    part = MIMEApplication(b"", subtype)
-    del part["MIME-Version"]
-    part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
-    part.set_param("name", filename)
-    head = part.as_bytes(policy=email.policy.SMTP).partition(b"\r\n\r\n")[0]
+    Written here rather than by the email package: its header folding takes ~4 ms for
+    a Thai file name (one per folder copy, the stamped letter's), and its generator
+    ~12 ms to write out a 200 KB file's base64, more than the rest of filing the
+    letter. The body is base64 in 76-character lines, as the email package writes it."""
+    head = "\r\n".join((
+        "Content-Transfer-Encoding: base64",
+        "Content-Disposition: attachment;" + _parameter("filename", filename),
+        f"Content-Type: application/{subtype};" + _parameter("name", filename),
+    )).encode("ascii")
     body = base64.encodebytes(data).rstrip(b"\n")
     return head.replace(b"\r\n", newline) + newline + newline + body.replace(b"\n", newline)
+
+
+_QUOTABLE = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but '"' and '\\': a quoted-string as it is
+
+
+def _parameter(name: str, value: str) -> str:
+    """` name="value"` on the header's line when it is short printable ASCII; otherwise
+    the RFC 2231 form of its UTF-8 bytes on folded lines of at most 78 characters:
+    ` name*=utf-8''...` or, longer, continuations ` name*0*=utf-8''...;` ` name*1*=...`,
+    split between characters (some clients decode each piece on its own). A CR, LF or
+    other control character of a sender's file name is percent-encoded, so it can
+    never end the header."""
+    if _QUOTABLE.fullmatch(value) and len(value) <= _LINE - len("Content-Type: application/pdf; name=\"\"") - 2:
+        return f' {name}="{value}"'
+    encoded = "utf-8''" + urllib.parse.quote(value, safe="", errors="replace")
+    if len(encoded) <= _LINE - len(f" {name}*="):
+        return f"\r\n {name}*={encoded}"
+    pieces, piece = [], "utf-8''"
+    for char in value:
+        char = urllib.parse.quote(char, safe="", errors="replace")
+        if len(piece) + len(char) > _LINE - len(f" {name}*{len(pieces)}*=;"):
+            pieces.append(piece)
+            piece = ""
+        piece += char
+    pieces.append(piece)
+    return "\r\n" + ";\r\n".join(f" {name}*{index}*={piece}" for index, piece in enumerate(pieces))
 
 
 _LINE = 76  # the email package's folding width (RFC 5322 says 78 SHOULD, 998 MUST)
