@@ -1,11 +1,14 @@
 """CPU per letter, process by process, for a burst of letters through the whole daemon.
 
     .venv/bin/python bench/cpu_by_process.py [--count 500] [--size 10000] [--sessions 20] [--workers 0]
+                                             [--no-notices]
 
 Starts the daemon (receive stamp on, `[pipeline] workers` as given, 0 = one per core),
 warms it up with 20 letters, then sends --count letters of --size bytes with a PDF
 through Postfix's smtp-source (bench/peer/setup.sh installs it; the letters are those
-of bench/side_by_side.py) and waits until the last one is in its folder. The CPU time
+of bench/side_by_side.py) and waits until the last one is in its folder and its
+acknowledgement at the smarthost (bench/notice_sink.py: every letter's notice is
+rendered and sent, no rate limit; --no-notices: held, as before). The CPU time
 (user + system, from /proc/<pid>/stat) each process of the daemon's tree spent between
 the two moments, divided by the letters, is printed by process, with its role. Where a
 letter's CPU goes decides what the gateway can file a second on a given machine (see
@@ -25,6 +28,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import side_by_side as bench  # noqa: E402
+from notice_sink import NoticeSink  # noqa: E402
 
 from tests.daemon import Daemon, write_config  # noqa: E402
 
@@ -74,13 +78,18 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=10_000, help="letter size in bytes (default 10000)")
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--workers", type=int, default=0, help="[pipeline] workers (0: one per core)")
+    ap.add_argument("--no-notices", action="store_true",
+                    help="no smarthost: the acknowledgements are decided and held, not rendered or sent "
+                         "(how this bench ran until 2026-11-29 evening)")
     args = ap.parse_args()
     if not Path(bench.SMTP_SOURCE).exists():
         print(f"{bench.SMTP_SOURCE} is missing: run `sh bench/peer/setup.sh` (as root) first", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="saraban-cpu-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="saraban-cpu-") as tmp, NoticeSink() as sink:
         tmp = Path(tmp)
-        gw = Daemon(write_config(tmp / "gateway", workers=args.workers, extra="\n[signatures]\nstamp = true\n"))
+        notices = "" if args.no_notices else sink.config()
+        gw = Daemon(write_config(tmp / "gateway", workers=args.workers,
+                                 extra="\n[signatures]\nstamp = true\n" + notices))
         gw.start(timeout=120)
         try:
             warm = bench.write_letters(tmp / "warm", 0, 20, args.size)
@@ -101,13 +110,16 @@ def main() -> int:
             sent = bench.drive(gw.port, letters, args.sessions)
             bench.wait_until(lambda: bench.gateway_filed(gw), warmed.ok + sent.ok, start, 1800)
             elapsed = time.monotonic() - start
+            if not args.no_notices:  # and the last acknowledgements sent
+                bench.wait_until(lambda: sink.count, warmed.ok + sent.ok, start, 60)
             pids = bench.descendants(root)
             after = cpu_seconds(pids)
             rows = sorted(((after[p] - before.get(p, 0.0), p, role(p, root)) for p in after), reverse=True)
         finally:
             gw.stop()
     total = sum(seconds for seconds, _, _ in rows)
-    print(f"{sent.ok} letters of {args.size} bytes filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s); "
+    print(f"{sent.ok} letters of {args.size} bytes filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
+          f"{sink.count} acknowledgements sent; "
           f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter")
     for seconds, pid, what in rows:
         print(f"  {1000 * seconds / max(1, sent.ok):7.1f} ms  pid {pid:<7} {what}")

@@ -33,6 +33,11 @@ Measured, for each letter size (a PDF, 10 KB and 200 KB in all by default):
   does for a letter, which its rate on two cores follows;
 - peak RSS summed over all processes of each side, with --rss-sessions connections.
 
+The gateway also acknowledges every letter to its sender, as in service: its notices go
+to a smarthost on loopback (bench/notice_sink.py, in this process), without the
+per-sender rate limit that would otherwise suppress a burst from one sender
+(--no-notices: no smarthost, notices held, as this bench ran until 2026-11-29 evening).
+
 Figures are noisy on a shared machine: the load average is printed before and after.
 Every process started here (Postfix master and its daemons, Dovecot, the gateway) is
 stopped at the end, on error and on Ctrl-C too.
@@ -60,6 +65,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from smtp_throughput import descendants, latencies, registered_count, rss_of_tree  # noqa: E402
 
+from notice_sink import NoticeSink  # noqa: E402
 from tests.daemon import Daemon, free_port, write_config  # noqa: E402
 from tests.letters import letter, make_pdf  # noqa: E402
 
@@ -476,6 +482,9 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--gateway-config", default="",
                     help='TOML appended to the gateway\'s configuration, e.g. "[service]\\nbackground_nice = 0"')
+    ap.add_argument("--no-notices", action="store_true",
+                    help="the gateway without a smarthost: acknowledgements decided and held, not rendered or "
+                         "sent (how this bench ran until 2026-11-29 evening)")
     ap.add_argument("--postgres", action="store_true",
                     help="the gateway on a PostgreSQL cluster started for the run (tests/servers/postgres.py) "
                          "instead of its embedded SQLite")
@@ -499,6 +508,7 @@ def main() -> int:
     peer: Peer | None = None
     gw: Daemon | None = None
     cluster = None  # --postgres
+    sink = NoticeSink()
     rows: list[Row] = []
     rss: dict[str, int] = {}
     load_before = uptime()
@@ -550,8 +560,9 @@ def main() -> int:
 
             cluster = PostgresCluster().start()
             database = cluster.create_database("bench")
+        notices = "" if args.no_notices else sink.start().config()
         gw = Daemon(write_config(tmp / "gateway", workers=workers, database_url=database,
-                                 extra="\n[signatures]\nstamp = true\n"
+                                 extra="\n[signatures]\nstamp = true\n" + notices
                                  + args.gateway_config.replace("\\n", "\n") + "\n"))
         gw.start(timeout=120)
         gw._log.close()  # the daemon writes its log itself; Daemon.stop closes it again harmlessly
@@ -596,6 +607,7 @@ def main() -> int:
             peer.stop()
         if gw is not None:
             gw.stop()
+        sink.stop()
         if cluster is not None:
             cluster.stop()
         if args.keep:
@@ -612,7 +624,7 @@ def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load
     by = {(r.side, r.size): r for r in rows}
     print()
     print(f"Side by side, {args.count} letters per size, smtp-source -s {args.sessions} (one letter per "
-          f"session), gateway: {workers} pipeline runner(s), receive stamp on, {'PostgreSQL' if args.postgres else 'SQLite'}; {os.cpu_count()} CPUs")
+          f"session), gateway: {workers} pipeline runner(s), receive stamp on, {'notices held' if args.no_notices else 'every acknowledgement sent'}, {'PostgreSQL' if args.postgres else 'SQLite'}; {os.cpu_count()} CPUs")
     print(f"before: {load_before}")
     print(f"after:  {load_after}")
     print()
