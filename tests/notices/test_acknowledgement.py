@@ -131,6 +131,11 @@ def test_the_notices_thai_headers_read_back_exactly_in_short_lines_and_an_ascii_
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     [sender] = msg["From"].addresses
     assert sender.addr_spec == "saraban.latkrabang@bangkok.go.th"
+    # What tells mail clients and responders what this is (Content-Language was once
+    # dropped: set before the body, it went with the email package's content headers).
+    assert (msg["Auto-Submitted"], msg["X-Auto-Response-Suppress"], msg["Content-Language"]) == (
+        "auto-replied", "All", "th, en")
+    assert msg["To"].addresses[0].addr_spec == "clerk1@dds.bangkok.go.th"
     # A mail client joins adjacent encoded words (RFC 2047 section 6.2); the stdlib's
     # address parser puts a space between them (it did so for its own folding too),
     # its unstructured one does not.
