@@ -18,7 +18,7 @@ from gateway.config.settings import Settings
 from gateway.delivery.errors import PermanentFailure
 from gateway.delivery.registrar import deliver_alert, deliver_registrar
 from gateway.delivery.route import check_imap_routes, deliver_routed
-from gateway.notices.send import send_notice
+from gateway.notices.send import close_notice_sessions, send_notice
 from gateway.service import metrics
 from gateway.service.log import setup_logging
 from gateway.service.process_util import StopFlag, die_with_parent
@@ -118,10 +118,14 @@ def main(settings: Settings) -> None:
 
 def _work(services: Services, stop: StopFlag, part: tuple[int, int]) -> None:
     idle = services.settings.pipeline.poll_interval * 2
-    while not stop.stopping:
-        try:
-            if work_outbox(services, stop=stop, part=part) == 0:
-                time.sleep(idle)
-        except Exception as exc:  # noqa: BLE001 - the database away: wait, never end the thread
-            log.warning("outbox_unavailable", error=f"{type(exc).__name__}: {str(exc)[:300]}")
-            time.sleep(max(idle, 1.0))
+    try:
+        while not stop.stopping:
+            try:
+                if work_outbox(services, stop=stop, part=part) == 0:
+                    close_notice_sessions(idle_only=True)
+                    time.sleep(idle)
+            except Exception as exc:  # noqa: BLE001 - the database away: wait, never end the thread
+                log.warning("outbox_unavailable", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+                time.sleep(max(idle, 1.0))
+    finally:
+        close_notice_sessions()  # this thread's session with the smarthost (notices/send.py)

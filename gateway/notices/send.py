@@ -1,8 +1,9 @@
 """The outbox handler for kind "notice": one SMTP transaction to the smarthost, after
 the notice queued by the pipeline is decided (decide.py: suppressed, held or sent).
 
-Idempotence: the runner marks the item done right after this returns, i.e. right after
-the smarthost's 250. A crash in between (milliseconds) sends the notice again on
+The session with the smarthost is kept between notices (`_session`). Idempotence: the
+runner marks the item done right after this returns, i.e. right after the smarthost's
+250. A crash in between (milliseconds) sends the notice again on
 restart with the same Message-ID (compose.notice_message_id); SMTP has no way to close
 that window, see docs/notices.md. Temporary failures (connection refused, 4xx) raise
 and are retried with the runner's backoff; a 5xx for the recipient or the content is
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,26 +69,90 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
                            templates_dir(settings), config.thai_digits)
     host, port = parse_smarthost(config.smarthost)
     recipient = item.payload["to"]
-    with smtplib.SMTP(host, port, local_hostname=settings.smtp.hostname,
-                      timeout=config.timeout) as client:
+    data = message.as_bytes()
+    for attempt in (1, 2):
+        client, reused = _session(settings, host, port)
+        try:
+            client.sendmail(config.envelope_sender, [recipient], data)
+        except (smtplib.SMTPServerDisconnected, ConnectionError, smtplib.SMTPSenderRefused) as exc:
+            _forget_session()
+            if reused and attempt == 1 and getattr(exc, "smtp_code", 421) == 421:
+                continue  # the smarthost closed the session we kept: once more, on a new one
+            raise
+        except smtplib.SMTPRecipientsRefused as exc:
+            _forget_session()
+            code, text = exc.recipients.get(recipient, (0, b""))
+            _permanent_if_5xx(code, text, "recipient refused")
+            raise
+        except smtplib.SMTPDataError as exc:
+            _forget_session()
+            _permanent_if_5xx(exc.smtp_code, exc.smtp_error, "message refused")
+            raise
+        except BaseException:
+            _forget_session()  # a session in an unknown state is never used again
+            raise
+        break
+    _sessions.last_used = time.monotonic()
+    log.info("notice_sent", notice=item.payload["type"], to=recipient, key=item.key,
+             queue_id=item.queue_id, unit=item.unit, message_id=message["Message-ID"],
+             smarthost=f"{host}:{port}", new_session=not reused)
+
+
+# One smarthost session per delivery thread, kept from one notice to the next: a burst
+# of letters is answered over one connection (one TCP handshake, EHLO, STARTTLS and
+# AUTH, not one per notice), as Postfix's SMTP client keeps its connections. A session
+# idle for SESSION_IDLE seconds is closed (QUIT) before the next notice opens a new one,
+# well inside a smarthost's own idle timeout (Postfix: 300 s); one the smarthost closed
+# anyway fails at its next MAIL FROM and that notice is sent at once on a new session.
+SESSION_IDLE = 10.0
+_sessions = threading.local()
+
+
+def _session(settings: "Settings", host: str, port: int) -> tuple[smtplib.SMTP, bool]:
+    """(this thread's session with the smarthost, whether it was kept from before)."""
+    config = settings.notices
+    key = (host, port, config.starttls, config.username, settings.smtp.hostname, config.timeout)
+    client = getattr(_sessions, "client", None)
+    if client is not None:
+        if _sessions.key == key and time.monotonic() - _sessions.last_used < SESSION_IDLE:
+            return client, True
+        close_notice_sessions()
+    client = smtplib.SMTP(host, port, local_hostname=settings.smtp.hostname, timeout=config.timeout)
+    try:
         client.ehlo()
         if config.starttls:
             client.starttls(context=ssl.create_default_context())
             client.ehlo()
         if config.username:
             client.login(config.username, config.password or "")
-        try:
-            client.sendmail(config.envelope_sender, [recipient], message.as_bytes())
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = exc.recipients.get(recipient, (0, b""))
-            _permanent_if_5xx(code, text, "recipient refused")
-            raise
-        except smtplib.SMTPDataError as exc:
-            _permanent_if_5xx(exc.smtp_code, exc.smtp_error, "message refused")
-            raise
-    log.info("notice_sent", notice=item.payload["type"], to=recipient, key=item.key,
-             queue_id=item.queue_id, unit=item.unit, message_id=message["Message-ID"],
-             smarthost=f"{host}:{port}")
+    except BaseException:
+        client.close()
+        raise
+    _sessions.client, _sessions.key, _sessions.last_used = client, key, time.monotonic()
+    return client, False
+
+
+def _forget_session() -> None:
+    client, _sessions.client = getattr(_sessions, "client", None), None
+    if client is not None:
+        client.close()
+
+
+def close_notice_sessions(idle_only: bool = False) -> None:
+    """End this thread's smarthost session, if one is open; with `idle_only`, only if it
+    has been idle for SESSION_IDLE (the runner's threads call this when they have nothing
+    to do, and on their way out). QUIT gets a second: a smarthost that hangs must not
+    hold up a stopping runner."""
+    client = getattr(_sessions, "client", None)
+    if client is None or (idle_only and time.monotonic() - _sessions.last_used < SESSION_IDLE):
+        return
+    _sessions.client = None
+    try:
+        if client.sock is not None:
+            client.sock.settimeout(1.0)
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 def _permanent_if_5xx(code: int, text: bytes | str, what: str) -> None:

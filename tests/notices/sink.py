@@ -19,6 +19,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    peer: tuple = ()  # the client's address and port: one per SMTP connection
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -48,7 +49,8 @@ class _Handler:
                 return self.sink.reply_after_hold
         with self.sink.lock:
             self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                               envelope.original_content or envelope.content))
+                                               envelope.original_content or envelope.content,
+                                               tuple(session.peer or ())))
         return "250 2.0.0 OK stored"
 
 

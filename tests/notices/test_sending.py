@@ -124,3 +124,32 @@ def test_permanent_refusal_is_dead_at_once_not_retried_for_days(daemon_factory, 
     assert status["outbox"]["notice"] == {"dead": 1}
     assert status["outbox"]["folder"] == {"done": 1}
     assert _events(d, "delivery_retry", kind="notice") == []
+
+
+def test_a_burst_of_notices_shares_one_smarthost_session_and_a_closed_one_is_replaced_at_once(daemon_factory):
+    """Notices go over one kept SMTP session, as Postfix's client keeps its connections
+    (not a TCP handshake, EHLO and QUIT per letter). When the smarthost has closed that
+    session (restarted, idle timeout), the next notice goes at once on a new one: no
+    failed attempt, no backoff."""
+    sink = Sink(free_port()).start()
+    d = daemon_factory(extra=notices_config(sink))
+    # One delivery thread: each thread keeps its own session.
+    d.config.write_text(d.config.read_text().replace("[delivery]\n", "[delivery]\nworkers = 1\n", 1))
+    d.start()
+    try:
+        for n in range(3):
+            d.send(letter(message_id=f"<burst-{n}@dds.bangkok.go.th>"), LATKRABANG)
+        first = sink.wait(3)
+        assert len({got.peer for got in first}) == 1, [got.peer for got in first]
+
+        sink.stop()  # the smarthost goes away and comes back: the kept session is dead
+        sink.start()
+        d.send(letter(message_id="<after-restart@dds.bangkok.go.th>"), LATKRABANG)
+        got = sink.wait(4)
+        assert got[3].peer != first[0].peer and "after-restart" in got[3].message["In-Reply-To"]
+        assert d.wait_idle()["outbox"]["notice"] == {"done": 4}
+        assert _events(d, "delivery_retry", kind="notice") == []
+        sent = _events(d, "notice_sent")
+        assert [e["new_session"] for e in sent] == [True, False, False, True]
+    finally:
+        sink.stop()
