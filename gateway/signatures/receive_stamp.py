@@ -150,7 +150,7 @@ class Stamper:
 
     A plain process and a pipe, not a ProcessPoolExecutor: for one child taking one
     letter at a time, the executor's manager and queue-feeder threads cost the runner
-    ~1 ms of CPU a letter. The seal goes to the child once, when it starts; a Stamper's
+    0.5-0.7 ms of CPU a letter. The seal goes to the child once, when it starts; a Stamper's
     seal never changes (a rotated key reaches the runners when they start again, through
     `stamper_for` and `load_seal`), and every new child gets it."""
 
