@@ -24,7 +24,7 @@ from pathlib import PurePosixPath
 import structlog
 
 from gateway.config.settings import Settings
-from gateway.service.process_util import die_with_parent
+from gateway.service.process_util import die_with_parent, exit_now
 from gateway.signatures.settings import load_seal, stamp_font
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
 
@@ -120,8 +120,6 @@ def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
 def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str]) -> None:
     """The stamping child: (data, info) in, (True, StampResult) or (False, exception) out,
     one letter at a time, until the runner closes its end of the pipe."""
-    from gateway.service.process_util import exit_now
-
     _child_setup(memory_mb, log_setup)
     while True:
         try:
