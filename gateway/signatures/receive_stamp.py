@@ -11,11 +11,12 @@ holds up the filing (the copy then says so in X-Saraban-Stamp).
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import datetime as dt
 import gc
 import multiprocessing
+import pickle
 import resource
+import select
 import threading
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -23,7 +24,7 @@ from pathlib import PurePosixPath
 import structlog
 
 from gateway.config.settings import Settings
-from gateway.service.process_util import die_with_parent, kill_pool
+from gateway.service.process_util import die_with_parent, exit_now
 from gateway.signatures.settings import load_seal, stamp_font
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
 
@@ -116,8 +117,40 @@ def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
     return result
 
 
+def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str]) -> None:
+    """The stamping child: (data, info) in, (True, StampResult) or (False, exception) out,
+    one letter at a time, until the runner closes its end of the pipe."""
+    _child_setup(memory_mb, log_setup)
+    while True:
+        try:
+            data, info = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            exit_now(0)  # not Python's teardown of pyHanko and friends (1-2 s): the runner waits
+        try:
+            reply = (True, _stamp_in_child(data, info, seal))
+        except Exception as exc:  # MemoryError (memory_mb) included: the runner decides
+            reply = (False, _portable(exc))
+        conn.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+
+
+def _portable(exc: Exception) -> Exception:
+    """`exc`, or its words if it would not come through the pipe (an exception class
+    whose constructor wants other arguments cannot be unpickled in the runner)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
 class Stamper:
-    """One stamping child per delivery runner, replaced when a file overruns it."""
+    """One stamping child per delivery thread, replaced when a file overruns it.
+
+    A plain process and a pipe, not a ProcessPoolExecutor: for one child taking one
+    letter at a time, the executor's manager and queue-feeder threads cost the runner
+    0.5-0.7 ms of CPU a letter. The seal goes to the child once, when it starts; a Stamper's
+    seal never changes (a rotated key reaches the runners when they start again, through
+    `stamper_for` and `load_seal`), and every new child gets it."""
 
     def __init__(self, seal: SealKey, timeout: float, memory_mb: int,
                  log_setup: tuple[str, str] = ("info", "json")):
@@ -125,50 +158,76 @@ class Stamper:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.log_setup = log_setup
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._child: multiprocessing.process.BaseProcess | None = None
+        self._conn = None  # the runner's end of the pipe to the child
+        self._poller: select.poll | None = None  # for _conn; multiprocessing's wait() makes one a call
 
-    def _executor(self) -> cf.ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_child_setup, initargs=(self.memory_mb, self.log_setup),
-            )
-        return self._pool
-
-    def stamp(self, job: StampJob) -> StampResult:
-        """The stamped letter or, failing that, a receipt; raises only if even the
-        receipt cannot be made (missing font, unusable seal)."""
-        try:
-            future = self._executor().submit(_stamp_in_child, job.data, job.info, self.seal)
-        except cf.process.BrokenProcessPool:
+    def _hand_over(self, job: StampJob) -> None:
+        if self._child is not None and not self._child.is_alive():
             # The child died between letters (killed, out of memory on the machine): this
             # letter had no part in it, so it gets a new child rather than a receipt, and
             # so does every letter after it.
             log.warning("stamp_process_replaced", reason="the stamping process ended while idle",
                         receive_no=job.receive_no)
             self._kill()
-            future = self._executor().submit(_stamp_in_child, job.data, job.info, self.seal)
+        if self._child is None:
+            context = multiprocessing.get_context("spawn")
+            ours, theirs = context.Pipe()
+            child = context.Process(target=_child_main, name="stamp",
+                                    args=(theirs, self.seal, self.memory_mb, self.log_setup))
+            try:
+                child.start()
+            finally:
+                theirs.close()  # the child's end is the child's alone: its death reads as EOF here
+            self._child, self._conn = child, ours
+            self._poller = select.poll()
+            self._poller.register(ours.fileno(), select.POLLIN)
+        # pickle and the bytes, not Connection.send: multiprocessing's pickler, with its
+        # own dispatch table, takes several times as long for the same bytes.
+        self._conn.send_bytes(pickle.dumps((job.data, job.info), pickle.HIGHEST_PROTOCOL))
+
+    def stamp(self, job: StampJob) -> StampResult:
+        """The stamped letter or, failing that, a receipt; raises only if even the
+        receipt cannot be made (missing font, unusable seal)."""
         try:
-            return future.result(timeout=self.timeout)
-        except cf.TimeoutError:
+            self._hand_over(job)
+            if not self._poller.poll(self.timeout * 1000):  # the reply, or EOF if it died
+                raise TimeoutError
+            ok, value = pickle.loads(self._conn.recv_bytes())
+        except TimeoutError:
             reason = f"stamping took longer than {self.timeout:g} s"
-        except (cf.process.BrokenProcessPool, MemoryError) as exc:
+        except (EOFError, OSError) as exc:  # it died on this letter (or just before it: a broken pipe)
             log.warning("stamp_process_failed", error=type(exc).__name__, receive_no=job.receive_no)
+            reason = "the stamping process failed (memory limit or a parser fault)"
+        else:
+            if ok:
+                return value
+            if not isinstance(value, MemoryError):
+                raise value
+            log.warning("stamp_process_failed", error="MemoryError", receive_no=job.receive_no)
             reason = "the stamping process failed (memory limit or a parser fault)"
         self._kill()
         log.warning("stamp_failed", reason=reason, receive_no=job.receive_no)
         return receipt_only(job, self.seal, reason)
 
     def _kill(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            kill_pool(pool)
+        child, conn = self._child, self._conn
+        self._child = self._conn = self._poller = None
+        if child is not None:
+            child.kill()
+            child.join(5)
+            conn.close()
 
-    def close(self) -> None:
+    def close(self, grace: float = 5.0) -> None:
         """Stop the child (the runner calls this on its way out, after the letter in hand)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        child, conn = self._child, self._conn
+        self._child = self._conn = self._poller = None
+        if child is not None:
+            conn.close()  # the child reads EOF and leaves
+            child.join(grace)
+            if child.is_alive():
+                child.kill()
+                child.join(5)
 
 
 def close_stampers() -> None:

@@ -83,14 +83,19 @@ def test_a_child_that_died_between_letters_is_replaced_and_the_next_letter_stamp
     try:
         first = stamper.stamp(StampJob("a.pdf", letter, dataclasses.replace(stamp_info, receive_number="20/2569"),
                                        "20/2569"))
-        [pid] = list(stamper._pool._processes)  # noqa: SLF001 - the child to kill
+        pid = stamper._child.pid  # noqa: SLF001 - the child to kill
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while not stamper._pool._broken and time.monotonic() < deadline:  # noqa: SLF001
-            time.sleep(0.05)  # the pool's own thread notices the death
-        assert stamper._pool._broken  # noqa: SLF001
+        while _state(pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.05)  # dead, not yet reaped: the next letter finds it so
+        assert _state(pid) == "Z"
         later = [stamper.stamp(StampJob("a.pdf", letter, dataclasses.replace(stamp_info, receive_number=n), n))
                  for n in ("21/2569", "22/2569")]
     finally:
         stamper.close()
     assert [first.mode] + [r.mode for r in later] == ["stamped", "stamped", "stamped"]
+
+
+def _state(pid: int) -> str:
+    stat = open(f"/proc/{pid}/stat").read()
+    return stat[stat.rindex(")") + 2]
