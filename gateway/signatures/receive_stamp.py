@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import multiprocessing
 import pickle
 import resource
@@ -118,8 +119,8 @@ def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
 
 
 def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str]) -> None:
-    """The stamping child: (data, info) in, (True, StampResult) or (False, exception) out,
-    one letter at a time, until the runner closes its end of the pipe."""
+    """The stamping child: (data, info) in, a StampResult or the words of an error out
+    (`_reply`), one letter at a time, until the runner closes its end of the pipe."""
     _child_setup(memory_mb, log_setup)
     while True:
         try:
@@ -127,20 +128,46 @@ def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str])
         except EOFError:
             exit_now(0)  # not Python's teardown of pyHanko and friends (1-2 s): the runner waits
         try:
-            reply = (True, _stamp_in_child(data, info, seal))
+            reply = _reply(_stamp_in_child(data, info, seal))
         except Exception as exc:  # MemoryError (memory_mb) included: the runner decides
-            reply = (False, _portable(exc))
-        conn.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+            reply = _reply(exc)
+        conn.send_bytes(reply)
 
 
-def _portable(exc: Exception) -> Exception:
-    """`exc`, or its words if it would not come through the pipe (an exception class
-    whose constructor wants other arguments cannot be unpickled in the runner)."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
+# The child's answer is data, never a pickle: the child parses the sender's PDF, and a
+# parser fault that took it over must not run code in the runner (which holds the
+# database and the vault) through what it unpickles. One JSON line, then the PDF.
+_MODES = ("stamped", "receipt")
+
+
+def _reply(outcome: StampResult | Exception) -> bytes:
+    if isinstance(outcome, StampResult):
+        head = {"mode": outcome.mode, "sha256": outcome.original_sha256, "reason": outcome.reason}
+        return json.dumps(head).encode() + b"\n" + outcome.pdf
+    head = {"error": type(outcome).__name__, "message": str(outcome)[:2000]}
+    return json.dumps(head).encode() + b"\n"
+
+
+class StampChildError(Exception):
+    """An error in the stamping child that no receipt gets past (a missing font, an
+    unusable seal), in its words: its type's name and its message."""
+
+
+def _read_reply(payload: bytes) -> StampResult:
+    """The child's answer (`_reply`); raises MemoryError or StampChildError for its
+    errors, ValueError for anything that is not an answer."""
+    head, _, pdf = payload.partition(b"\n")
+    fields = json.loads(head)
+    if not isinstance(fields, dict):
+        raise ValueError("not an answer")
+    if "error" in fields:
+        if fields["error"] == "MemoryError":
+            raise MemoryError(str(fields.get("message", "")))
+        raise StampChildError(f"{fields['error']}: {fields.get('message', '')}")
+    mode, sha256, reason = fields.get("mode"), fields.get("sha256"), fields.get("reason")
+    if mode not in _MODES or not isinstance(sha256, str) or not isinstance(reason, str) or not pdf:
+        raise ValueError("not an answer")
+    return StampResult(mode, pdf, sha256, reason)
 
 
 class Stamper:
@@ -193,18 +220,13 @@ class Stamper:
             self._hand_over(job)
             if not self._poller.poll(self.timeout * 1000):  # the reply, or EOF if it died
                 raise TimeoutError
-            ok, value = pickle.loads(self._conn.recv_bytes())
+            return _read_reply(self._conn.recv_bytes())
         except TimeoutError:
             reason = f"stamping took longer than {self.timeout:g} s"
-        except (EOFError, OSError) as exc:  # it died on this letter (or just before it: a broken pipe)
+        except (EOFError, OSError, MemoryError, ValueError) as exc:
+            # It died on this letter (or just before it: a broken pipe), ran out of its
+            # memory, or answered something that is not an answer.
             log.warning("stamp_process_failed", error=type(exc).__name__, receive_no=job.receive_no)
-            reason = "the stamping process failed (memory limit or a parser fault)"
-        else:
-            if ok:
-                return value
-            if not isinstance(value, MemoryError):
-                raise value
-            log.warning("stamp_process_failed", error="MemoryError", receive_no=job.receive_no)
             reason = "the stamping process failed (memory limit or a parser fault)"
         self._kill()
         log.warning("stamp_failed", reason=reason, receive_no=job.receive_no)

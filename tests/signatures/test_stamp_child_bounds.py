@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.signatures.receive_stamp import Stamper, StampJob, _portable
+from gateway.signatures.receive_stamp import StampChildError, Stamper, StampJob, _read_reply, _reply
 from gateway.signatures.stamp import SealKey, StampInfo
 
 FAILED = "the stamping process failed (memory limit or a parser fault)"
@@ -104,7 +104,7 @@ def test_an_error_that_even_a_receipt_cannot_get_past_reaches_the_runner_and_the
     stamper = Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
     fields = {f.name: getattr(stamp_info, f.name) for f in dataclasses.fields(stamp_info)}
     try:
-        with pytest.raises(ValueError, match="raised in the stamping child"):
+        with pytest.raises(StampChildError, match="ValueError: raised in the stamping child"):
             stamper.stamp(_job(RaisesInTheChild(**fields, error="ValueError"), letter, "36/2569"))
         pid = stamper._child.pid  # noqa: SLF001
         later = stamper.stamp(_job(stamp_info, letter, "37/2569"))
@@ -114,13 +114,35 @@ def test_an_error_that_even_a_receipt_cannot_get_past_reaches_the_runner_and_the
     assert later.mode == "stamped"
 
 
-def test_an_exception_that_would_not_unpickle_comes_as_its_words():
-    class Picky(Exception):
-        def __init__(self, a, b):
-            super().__init__(f"{a} and {b}")
+def test_what_the_child_answers_is_read_as_data_and_never_unpickled(tmp_path):
+    """The child parses the sender's PDF. A child taken over by a parser fault could
+    answer anything: a pickle that would run code in the runner (which holds the
+    database and the vault) is refused as "not an answer", and its code never runs.
+    Real answers read back exactly."""
+    import os
+    import pickle
 
-    assert repr(_portable(Picky(1, 2))) == repr(RuntimeError("Picky: 1 and 2"))
-    assert isinstance(_portable(MemoryError()), MemoryError)
+    from gateway.signatures.stamp import StampResult
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    for hostile in (pickle.dumps((True, Evil())), pickle.dumps(Evil()), b"", b"[]\n%PDF",
+                    b'{"mode": "stamped", "sha256": "x", "reason": ""}\n',  # no PDF
+                    b'{"mode": "exec", "sha256": "x", "reason": ""}\n%PDF', b"\xff\xfe\n"):
+        with pytest.raises(ValueError):
+            _read_reply(hostile)
+    assert not marker.exists()
+
+    result = StampResult("receipt", b"%PDF-1.7\n\x00\nbinary\n", "ab" * 32, "a reason")
+    assert _read_reply(_reply(result)) == result
+    with pytest.raises(MemoryError):
+        _read_reply(_reply(MemoryError()))
+    with pytest.raises(StampChildError, match="^ConfigError: no font$"):
+        _read_reply(_reply(type("ConfigError", (Exception,), {})("no font")))
 
 
 def test_close_ends_the_child_at_once(letter, seal, stamp_info):
