@@ -7,6 +7,7 @@ as a different month.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 THAI_DIGITS = "๐๑๒๓๔๕๖๗๘๙"
@@ -163,12 +164,24 @@ def normalise_extracted(text: str) -> str:
     back, the stray placeholder of a split ำ dropped, marks in Unicode order (PyThaiNLP's
     normalize: nikhahit + tone + sara aa -> tone + ำ, tone before vowel -> vowel before
     tone). Line structure is kept: the letter's header is read line by line."""
+    return "\n".join(normalise_extracted_line(line) for line in extracted_lines(text))
+
+
+def extracted_lines(text: str) -> list[str]:
+    """The lines `normalise_extracted` normalises one by one (PUA glyphs mapped)."""
+    return text.translate(_THAI_PUA).split("\n")
+
+
+def normalise_extracted_line(line: str) -> str:
+    """One of `extracted_lines`, as `normalise_extracted` gives it back."""
+    line = _rejoin_tall_marks(_STRAY_AFTER_AM.sub("", line))
+    lead = line[: len(line) - len(line.lstrip())]
+    return lead + _thai_normalize()(line) if line.strip() else line
+
+
+@functools.cache
+def _thai_normalize():
+    # Imported when first needed: PyThaiNLP takes ~0.25 s to import.
     from pythainlp.util import normalize
 
-    text = text.translate(_THAI_PUA)
-    out = []
-    for line in text.split("\n"):
-        line = _rejoin_tall_marks(_STRAY_AFTER_AM.sub("", line))
-        lead = line[: len(line) - len(line.lstrip())]
-        out.append(lead + normalize(line) if line.strip() else line)
-    return "\n".join(out)
+    return normalize
