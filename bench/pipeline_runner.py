@@ -30,6 +30,10 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=10_000, help="letter size in bytes (default 10000)")
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--thai", metavar="TEXT_FILE", type=Path,
+                    help="the cover letter a PDF with a Thai text layer of this file's lines (e.g. "
+                         "../shared/seeds/001_58f3b8410d24badf.txt; fpdf2, Garuda) instead of --size "
+                         "bytes of an ASCII one: the rules read Thai as in real letters")
     args = ap.parse_args()
 
     from gateway.config.settings import load_settings
@@ -39,6 +43,7 @@ def main() -> int:
     from storage import migrate
     from tests.daemon import write_config
     from tests.letters import letter, make_pdf
+    from tests.thai_pdfs import thai_pdf
 
     root = Path(tempfile.mkdtemp(prefix="saraban-runner-"))
     settings = load_settings(write_config(root))
@@ -49,9 +54,12 @@ def main() -> int:
     with open_services(settings, "pipeline") as services:
         migrate.upgrade(services.db.engine)
 
+        cover = thai_pdf(args.thai.read_text(encoding="utf-8").splitlines(), "plain") if args.thai else None
+
         def spool(i: int) -> bytes:
+            pdf = cover or make_pdf("cover", filler=max(0, args.size - 3000))
             raw = letter(subject=f"ขอความอนุเคราะห์ ครั้งที่ {i}",
-                         files=[(f"2569_dds_0403_{i}.pdf", make_pdf("cover", filler=max(0, args.size - 3000)))],
+                         files=[(f"2569_dds_0403_{i}.pdf", pdf)],
                          message_id=f"<bench-{i}-{time.time_ns()}@dds.bangkok.go.th>")
             services.spool.accept(raw, "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"])
             return raw
