@@ -19,9 +19,19 @@ _TO_THAI = str.maketrans(ARABIC_DIGITS, THAI_DIGITS)
 BE_OFFSET = 543
 
 
+# str.translate looks every non-ASCII character up in its table, raising and catching a
+# LookupError inside for each one the table leaves alone: ~0.18 ms a thousand characters
+# of Thai. The regex finds the runs of Thai digits in C and only those are translated.
+_THAI_DIGIT_RUN = re.compile("[๐-๙]+")
+
+
+def _arabic_run(m: re.Match) -> str:
+    return m.group().translate(_TO_ARABIC)
+
+
 def thai_to_arabic(s: str) -> str:
     """Replace Thai digits (๐-๙) by Arabic ones; every other character stays put."""
-    return s.translate(_TO_ARABIC)
+    return s if s.isascii() else _THAI_DIGIT_RUN.sub(_arabic_run, s)
 
 
 def arabic_to_thai(s: str) -> str:
