@@ -15,7 +15,7 @@ from __future__ import annotations
 from rules.dates import parse_thai_date
 from rules.files import cover_letter
 from rules.kind import letter_kind
-from rules.letter_header import HeaderFields, read_inline, read_letter_text
+from rules.letter_header import HeaderFields, read_extracted_text, read_inline, read_letter_text
 from rules.markings import (
     classify_secrecy_text,
     highest_urgency,
@@ -81,8 +81,7 @@ def _facts(fields: HeaderFields, secrecy: Secrecy, urgency: Urgency) -> LetterFa
 def extract_facts(mail: ParsedMail) -> LetterFacts:
     """What the letter says, read from the cover-letter PDF, the subject and the body."""
     cover = cover_letter(mail)
-    pdf_text = normalise_extracted(cover.pdf_text) if cover and cover.pdf_text else ""
-    pdf_fields = read_letter_text(pdf_text) if pdf_text else HeaderFields()
+    pdf_fields = read_extracted_text(cover.pdf_text) if cover and cover.pdf_text else HeaderFields()
     body = _body(mail)
     body_fields = read_letter_text(body) if body.strip() else HeaderFields()
     subject = read_inline(mail.subject or "")
