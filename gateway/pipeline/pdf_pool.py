@@ -8,9 +8,13 @@ import concurrent.futures as cf
 import multiprocessing
 import resource
 
+import structlog
+
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from rules.model import NOT_READ_IN_TIME
 from gateway.service.process_util import kill_pool
+
+log = structlog.get_logger("gateway.pipeline.pdf_pool")
 
 MEMORY_CAP = 1024 * 1024 * 1024  # bytes of address space per inspection child
 
@@ -41,7 +45,13 @@ class PdfPool:
         """`timeout`: what is left of the letter's time for PDF work, when less than
         the pool's own limit per file."""
         limit = self.timeout if timeout is None else min(self.timeout, timeout)
-        future = self._executor().submit(inspect_pdf, data)
+        if self._pool is not None and not all(p.is_alive() for p in self._children()):
+            self._replace()  # its child died between letters: not this file's doing
+        try:
+            future = self._executor().submit(inspect_pdf, data)
+        except cf.process.BrokenProcessPool:  # the pool noticed first
+            self._replace()
+            future = self._executor().submit(inspect_pdf, data)
         try:
             return future.result(timeout=limit)
         except cf.TimeoutError:
@@ -50,6 +60,15 @@ class PdfPool:
         except (cf.process.BrokenProcessPool, MemoryError) as exc:
             self._kill()
             return PdfInfo(None, None, False, f"the PDF reader failed: {type(exc).__name__}")
+
+    def _children(self) -> list:
+        # The executor's own table of its processes: it has no public way to tell that a
+        # child died while idle until the next submit fails.
+        return list((getattr(self._pool, "_processes", None) or {}).values())
+
+    def _replace(self) -> None:
+        log.warning("pdf_worker_replaced", reason="the PDF worker ended while idle")
+        self._kill()
 
     def _kill(self) -> None:
         pool, self._pool = self._pool, None

@@ -103,11 +103,6 @@ class _Worker:
         self.process.start()
         child.close()
 
-    def run(self, job, timeout_s: float):
-        """The verdict, or "timeout" / "crashed" (the caller then kills the worker)."""
-        self.conn.send(job)
-        return self.answer(timeout_s)
-
     def answer(self, timeout_s: float):
         """The worker's next answer, or "timeout" / "crashed"."""
         if not self.conn.poll(max(timeout_s, 0)):  # at 0, an answer already sent is still taken
@@ -146,9 +141,33 @@ class VerifyPool:
 
     def _take(self) -> _Worker:
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.process.is_alive():
+                    return worker
+                # It died between letters (killed, the kernel's OOM killer): the letter
+                # in hand had no part in it and gets a new worker, not "the worker died".
+                log.warning("pdf_worker_replaced", reason="the PDF worker ended while idle",
+                            exitcode=worker.process.exitcode)
+                worker.kill()
         return _Worker(self._ctx, self.limits.memory_mb, self.limits.log_setup)
+
+    def _take_and_send(self, job) -> _Worker:
+        """A worker that has `job`. A worker that died so shortly before that the check
+        in `_take` missed it refuses the job at once (a broken pipe): the job never
+        reached it, so it goes to a new one."""
+        worker = self._take()
+        try:
+            worker.conn.send(job)
+        except (BrokenPipeError, ConnectionResetError):
+            worker.kill()
+            worker = _Worker(self._ctx, self.limits.memory_mb, self.limits.log_setup)
+            try:
+                worker.conn.send(job)
+            except BaseException:
+                worker.kill()
+                raise
+        return worker
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
@@ -169,11 +188,14 @@ class VerifyPool:
                 sha256=hashlib.sha256(data).hexdigest(),
             )
         with self._slots:
-            worker = self._take()
+            worker = None
             try:
-                outcome = worker.run((data, trust, self.limits.max_pages), timeout_s)
+                worker = self._take_and_send((data, trust, self.limits.max_pages))
+                outcome = worker.answer(timeout_s)
             except (BrokenPipeError, OSError):
                 outcome = "crashed"
+            if worker is None:
+                return self._failure(data, outcome, timeout_s)
             if isinstance(outcome, PdfVerdict):
                 self._give_back(worker)
                 return outcome
@@ -208,12 +230,14 @@ class VerifyPool:
         if not self.takes(data):
             raise ValueError("larger than the verifier takes; read its text elsewhere")
         with self._slots:
-            worker = self._take()
+            worker = None
             try:
-                worker.conn.send((data, trust, self.limits.max_pages, deadline, verify))
+                worker = self._take_and_send((data, trust, self.limits.max_pages, deadline, verify))
                 info = worker.answer(text_timeout_s)
             except (BrokenPipeError, OSError):
                 info = "crashed"
+            if worker is None:
+                return self._text_failure(data, info, text_timeout_s), None
             if isinstance(info, _Raised):
                 self._give_back(worker)
                 raise info.error
