@@ -256,7 +256,16 @@ class DataCheck:
         if self._free is None:
             self._free = asyncio.Semaphore(self.max_workers)
         async with self._free:
-            worker = self._idle.pop() if self._idle else await self._spawn()
+            worker = None
+            while self._idle and worker is None:
+                worker = self._idle.pop()
+                if worker.proc.returncode is not None:
+                    # It died between letters (killed, the kernel's OOM killer): this letter
+                    # had no part in it and is read by a new worker, not "unreadable".
+                    log.warning("classification_worker_replaced", exitcode=worker.proc.returncode)
+                    worker = None
+            if worker is None:
+                worker = await self._spawn()
             try:
                 # asyncio.timeout, not wait_for: no second task per letter on the event
                 # loop that serves every SMTP session.

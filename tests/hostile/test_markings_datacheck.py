@@ -51,3 +51,23 @@ def test_a_worker_past_its_deadline_is_killed_and_the_letter_is_uncertain():
     assert (first.level, first.where, first.certain) == ("confidential", "not read in time", False)
     assert returncode is not None  # killed, not left behind
     assert (second.level, second.certain) == ("none", True)  # a fresh worker took over
+
+
+def test_a_worker_that_died_while_idle_is_replaced_and_the_next_letter_read_as_any_other():
+    """Killed between letters (by a person, by the kernel's OOM killer): the next letter
+    had no part in it, so it is read by a new worker, not answered "unreadable" (which
+    makes it possibly ลับ, kept sealed until the pipeline has read it again)."""
+    async def main():
+        check = DataCheck(workers=1)
+        try:
+            await check.start()
+            [worker] = check._idle  # noqa: SLF001
+            worker.proc.kill()
+            await worker.proc.wait()
+            return await check.classify(letter()), worker in check._idle  # noqa: SLF001
+        finally:
+            await check.aclose()
+
+    found, dead_kept = _run(main())
+    assert (found.level, found.certain) == ("none", True)
+    assert not dead_kept
