@@ -158,3 +158,30 @@ def test_a_handlers_bookkeeping_is_written_with_its_item_done_and_a_settled_item
     assert after_failure == {("folder", "pending"), ("notice", "pending")}  # nothing noted yet
     assert after_success == [("alert", "noted:q4:u", "pending"), ("folder", "q4:u", "done"),
                              ("notice", "ack:q4:u", "pending")]
+
+
+def test_the_delivery_runners_reads_do_not_wait_for_a_writer(tmp_path):
+    """On SQLite, a pipeline runner's register transaction holds the write lock. The
+    delivery runner looking for work and reading an item (with its letter) must not
+    queue behind it (up to the 60 s busy timeout) nor hold it up: its reads take no
+    lock, and see what was committed before."""
+    import time
+
+    from sqlalchemy import text
+
+    db = Database(f"sqlite:///{tmp_path / 'saraban.db'}")
+    db.create_schema()
+    try:
+        with db.session() as session:
+            item, _ = outbox.add_once(session, "folder", "q3:u", queue_id="q3", unit="u")
+        with db.session() as writer:  # BEGIN IMMEDIATE: the write lock, until the block ends
+            writer.execute(text("UPDATE outbox SET unit = 'v'"))
+            started = time.monotonic()
+            due = outbox.due(db, ["folder"])
+            read = outbox.pending_item(db, item.id, with_letter=("folder",))
+            waited = time.monotonic() - started
+        assert due == [(item.id, "q3")] and read.unit == "u" and read.letter is None
+        assert waited < 5, f"the reads waited {waited:.1f} s for the writer"
+        assert outbox.pending_item(db, item.id).unit == "v"  # and the writer's commit is seen after
+    finally:
+        db.dispose()
