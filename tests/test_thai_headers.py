@@ -162,6 +162,7 @@ def test_a_lone_surrogate_in_a_header_value_is_filed_not_raised():
     "😀 %41 utf-8''x.pdf",  # what looks like an escape or a charset prefix
     "lone\udcff.pdf",  # a surrogate from an undecodable name becomes "?"
     "A" * 120 + ".pdf",
+    "B" * 32 + ".pdf",  # short enough for Content-Type's line, not for Content-Disposition's
     "",
 ])
 def test_the_stamped_files_name_reads_back_as_it_was_given_and_ends_no_header(filename):

@@ -29,37 +29,39 @@ def file_part(filename: str, data: bytes, subtype: str = "pdf", newline: bytes =
     letter. The body is base64 in 76-character lines, as the email package writes it."""
     head = "\r\n".join((
         "Content-Transfer-Encoding: base64",
-        "Content-Disposition: attachment;" + _parameter("filename", filename),
-        f"Content-Type: application/{subtype};" + _parameter("name", filename),
+        _with_parameter("Content-Disposition: attachment;", "filename", filename),
+        _with_parameter(f"Content-Type: application/{subtype};", "name", filename),
     )).encode("ascii")
     body = base64.encodebytes(data).rstrip(b"\n")
     return head.replace(b"\r\n", newline) + newline + newline + body.replace(b"\n", newline)
 
 
 _QUOTABLE = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but '"' and '\\': a quoted-string as it is
+_SHOULD_LINE = 78  # RFC 5322: a line SHOULD be at most 78 characters
 
 
-def _parameter(name: str, value: str) -> str:
-    """` name="value"` on the header's line when it is short printable ASCII; otherwise
-    the RFC 2231 form of its UTF-8 bytes on folded lines of at most 78 characters:
-    ` name*=utf-8''...` or, longer, continuations ` name*0*=utf-8''...;` ` name*1*=...`,
-    split between characters (some clients decode each piece on its own). A CR, LF or
-    other control character of a sender's file name is percent-encoded, so it can
-    never end the header."""
-    if _QUOTABLE.fullmatch(value) and len(value) <= _LINE - len("Content-Type: application/pdf; name=\"\"") - 2:
-        return f' {name}="{value}"'
+def _with_parameter(head: str, name: str, value: str) -> str:
+    """`head` with the parameter: ` name="value"` on the same line when it is printable
+    ASCII and the line stays within 78 characters; otherwise the RFC 2231 form of its
+    UTF-8 bytes on folded lines of at most 78 characters: ` name*=utf-8''...` or, longer,
+    continuations ` name*0*=utf-8''...;` ` name*1*=...`, split between characters (some
+    clients decode each piece on its own). A CR, LF or other control character of a
+    sender's file name is percent-encoded, so it can never end the header."""
+    quoted = f' {name}="{value}"'
+    if _QUOTABLE.fullmatch(value) and len(head) + len(quoted) <= _SHOULD_LINE:
+        return head + quoted
     encoded = "utf-8''" + urllib.parse.quote(value, safe="", errors="replace")
-    if len(encoded) <= _LINE - len(f" {name}*="):
-        return f"\r\n {name}*={encoded}"
+    if len(encoded) <= _SHOULD_LINE - len(f" {name}*="):
+        return f"{head}\r\n {name}*={encoded}"
     pieces, piece = [], "utf-8''"
     for char in value:
         char = urllib.parse.quote(char, safe="", errors="replace")
-        if len(piece) + len(char) > _LINE - len(f" {name}*{len(pieces)}*=;"):
+        if len(piece) + len(char) > _SHOULD_LINE - len(f" {name}*{len(pieces)}*=;"):
             pieces.append(piece)
             piece = ""
         piece += char
     pieces.append(piece)
-    return "\r\n" + ";\r\n".join(f" {name}*{index}*={piece}" for index, piece in enumerate(pieces))
+    return head + "\r\n" + ";\r\n".join(f" {name}*{index}*={piece}" for index, piece in enumerate(pieces))
 
 
 _LINE = 76  # the email package's folding width (RFC 5322 says 78 SHOULD, 998 MUST)
