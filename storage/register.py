@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from rules.thai_time import be_year, to_bangkok
+from storage.db import as_loaded
 from storage.models import Letter, LetterAttachment, RegisterCounter
 
 
@@ -153,8 +154,7 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
             }
             for position, item in enumerate(new.attachments)
         ])
-    letter = Letter(id=letter_id, **values)
-    make_transient_to_detached(letter)
+    letter = as_loaded(Letter, {"id": letter_id, **values})
     session.add(letter)
     return letter
 
