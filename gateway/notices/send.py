@@ -74,22 +74,15 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
         client, reused = _session(settings, host, port)
         try:
             client.sendmail(config.envelope_sender, [recipient], data)
-        except (smtplib.SMTPServerDisconnected, ConnectionError, smtplib.SMTPSenderRefused) as exc:
-            _forget_session()
-            if reused and attempt == 1 and getattr(exc, "smtp_code", 421) == 421:
-                continue  # the smarthost closed the session we kept: once more, on a new one
-            raise
-        except smtplib.SMTPRecipientsRefused as exc:
-            _forget_session()
-            code, text = exc.recipients.get(recipient, (0, b""))
-            _permanent_if_5xx(code, text, "recipient refused")
-            raise
-        except smtplib.SMTPDataError as exc:
-            _forget_session()
-            _permanent_if_5xx(exc.smtp_code, exc.smtp_error, "message refused")
-            raise
-        except BaseException:
+        except BaseException as exc:
             _forget_session()  # a session in an unknown state is never used again
+            if reused and attempt == 1 and _closed_by_smarthost(exc):
+                continue  # the smarthost closed the session we kept: once more, on a new one
+            if isinstance(exc, smtplib.SMTPRecipientsRefused):
+                code, text = exc.recipients.get(recipient, (0, b""))
+                _permanent_if_5xx(code, text, "recipient refused")
+            elif isinstance(exc, smtplib.SMTPDataError):
+                _permanent_if_5xx(exc.smtp_code, exc.smtp_error, "message refused")
             raise
         break
     _sessions.last_used = time.monotonic()
@@ -130,6 +123,14 @@ def _session(settings: "Settings", host: str, port: int) -> tuple[smtplib.SMTP, 
         raise
     _sessions.client, _sessions.key, _sessions.last_used = client, key, time.monotonic()
     return client, False
+
+
+def _closed_by_smarthost(exc: BaseException) -> bool:
+    """The kept session was gone before this notice: the connection dropped, or the
+    smarthost answered MAIL FROM with 421 (closing)."""
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return exc.smtp_code == 421
+    return isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError))
 
 
 def _forget_session() -> None:

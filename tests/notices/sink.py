@@ -30,6 +30,14 @@ class _Handler:
     def __init__(self, sink: "Sink"):
         self.sink = sink
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.sink.mail_reply_once:  # e.g. 421: the smarthost closing a session it timed out
+            reply, self.sink.mail_reply_once = self.sink.mail_reply_once, None
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.sink.refuse_rcpt:
             return "550 5.1.1 no such user here"
@@ -62,6 +70,7 @@ class Sink:
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.refuse_rcpt = False
+        self.mail_reply_once: str | None = None  # the next MAIL FROM's reply instead of 250
         self.strict_line_ends = False  # True: 500 for a message with a bare LF or CR
         self.hold_data: threading.Event | None = None
         self.reply_after_hold: str | None = None

@@ -148,8 +148,15 @@ def test_a_burst_of_notices_shares_one_smarthost_session_and_a_closed_one_is_rep
         got = sink.wait(4)
         assert got[3].peer != first[0].peer and "after-restart" in got[3].message["In-Reply-To"]
         assert d.wait_idle()["outbox"]["notice"] == {"done": 4}
+
+        # The same, told rather than found: the smarthost answers MAIL FROM with 421.
+        sink.mail_reply_once = "421 4.4.2 idle too long, closing"
+        d.send(letter(message_id="<after-421@dds.bangkok.go.th>"), LATKRABANG)
+        got = sink.wait(5)
+        assert "after-421" in got[4].message["In-Reply-To"] and got[4].peer != got[3].peer
+        assert d.wait_idle()["outbox"]["notice"] == {"done": 5}
         assert _events(d, "delivery_retry", kind="notice") == []
         sent = _events(d, "notice_sent")
-        assert [e["new_session"] for e in sent] == [True, False, False, True]
+        assert [e["new_session"] for e in sent] == [True, False, False, True, True]
     finally:
         sink.stop()
