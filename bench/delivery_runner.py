@@ -6,8 +6,9 @@ runner in-process, warms the delivery runner up with one letter (its stamping ch
 start), then times `work_outbox` over all of their outbox items: the folder copy (the
 receive stamp is made in the stamping child, whose CPU is not counted here), the
 Maildir write, the acknowledgement's decision, rendering and sending (to a local
-SMTP sink; the notice rate limit lets the first 20 to the one sender go, the others are
-decided and suppressed). --profile prints a cProfile of the delivery part. The log
+SMTP sink; every letter is answered, as in service and in bench/side_by_side.py;
+--rate-limited keeps the default limit, which lets the first 20 to the bench's one sender
+go and suppresses the rest). --profile prints a cProfile of the delivery part. The log
 (JSON events, as the daemon's) goes to delivery.log in the temporary directory.
 
 To compare two trees, run it from each with that tree first on the path, as
@@ -43,6 +44,8 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=10_000, help="letter size in bytes (default 10000)")
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--rate-limited", action="store_true",
+                    help="keep the default notice rate limit (20 an hour to one sender)")
     args = ap.parse_args()
 
     from aiosmtpd.controller import Controller
@@ -65,7 +68,8 @@ def main() -> int:
     controller.start()
     port = controller.port
     root = Path(tempfile.mkdtemp(prefix="saraban-delivery-"))
-    settings = load_settings(write_config(root, extra=f"[notices]\nsmarthost = \"127.0.0.1:{port}\"\n"
+    limits = "" if args.rate_limited else "max_per_sender_per_hour = 0\nmax_per_domain_per_hour = 0\n"
+    settings = load_settings(write_config(root, extra=f"[notices]\nsmarthost = \"127.0.0.1:{port}\"\n{limits}"
                                                 "[signatures]\nstamp = true\n"))
 
     # JSON events as the runner writes them (their cost is part of its work), into a file.

@@ -86,7 +86,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         payload["findings"] = [{"rule": "splitting", "th": "ไม่รับไฟล์บีบอัด (letter.zip) กรุณาแนบเอกสารแต่ละฉบับเป็นไฟล์ PDF แยกกัน",
                                 "en": "archives (letter.zip) are not accepted; attach each document as a separate PDF file"}]
     message = build_notice(payload, f"{args.type}:preview", dt.datetime.now(dt.timezone.utc),
-                           templates_dir(settings), settings.notices.thai_digits)
+                           templates_dir(settings), settings.notices.thai_digits).parsed()
     if args.html:
         print(message.get_body(("html",)).get_content())
     else:

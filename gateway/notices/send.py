@@ -65,15 +65,14 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
             return SETTLED
     if not config.smarthost:
         raise RuntimeError("no smarthost configured ([notices] smarthost or SARABAN_SMARTHOST)")
-    message = build_notice(item.payload, item.key, item.created_at,
-                           templates_dir(settings), config.thai_digits)
+    notice = build_notice(item.payload, item.key, item.created_at,
+                          templates_dir(settings), config.thai_digits)
     host, port = parse_smarthost(config.smarthost)
     recipient = item.payload["to"]
-    data = message.as_bytes()
     for attempt in (1, 2):
         client, reused = _session(settings, host, port)
         try:
-            client.sendmail(config.envelope_sender, [recipient], data)
+            client.sendmail(config.envelope_sender, [recipient], notice.data)
         except BaseException as exc:
             _forget_session()  # a session in an unknown state is never used again
             if reused and attempt == 1 and _closed_by_smarthost(exc):
@@ -87,7 +86,7 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
         break
     _sessions.last_used = time.monotonic()
     log.info("notice_sent", notice=item.payload["type"], to=recipient, key=item.key,
-             queue_id=item.queue_id, unit=item.unit, message_id=message["Message-ID"],
+             queue_id=item.queue_id, unit=item.unit, message_id=notice.message_id,
              smarthost=f"{host}:{port}", new_session=not reused)
 
 

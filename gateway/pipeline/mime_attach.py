@@ -85,6 +85,8 @@ def header_value(name: str, value: str) -> str:
     an encoded word, so it can never end the field (the email package refuses one
     that looks like a header of its own, and a folder copy must not fail over it)."""
     if value.isascii() and value.isprintable():
+        if len(name) + 2 + len(value) <= _LINE:  # what Header writes for it: the value as it is
+            return value
         from email.header import Header
 
         return Header(value, "us-ascii", header_name=name).encode(linesep="\r\n")

@@ -125,7 +125,7 @@ def test_the_notices_thai_headers_read_back_exactly_in_short_lines_and_an_ascii_
                "queue_id": "q1", "received_at": "2026-11-29T03:00:00+00:00", "receive_no": "15/2569",
                "book": "general", "classified": False, "subject": "ขอความอนุเคราะห์ข้อมูล " * 8, "findings": []}
     created = dt.datetime(2026, 11, 29, 3, 0, tzinfo=dt.timezone.utc)
-    raw = build_notice(payload, "ack:q1:u", created).as_bytes()
+    raw = build_notice(payload, "ack:q1:u", created).data
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert all(len(line) <= 78 for line in head.split(b"\r\n")), head
     msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -147,12 +147,12 @@ def test_the_notices_thai_headers_read_back_exactly_in_short_lines_and_an_ascii_
     # A line break of another kind in what the notice repeats starts no header of its own.
     for odd in ("\u2028", "\x85", "\x1c", "\r\n"):
         payload.update(unit_name_th=f"สำนักงานเขต{odd}Bcc: victim@example.org", subject=f"เรื่อง{odd}Bcc: victim@example.org")
-        raw = build_notice(payload, "ack:q1:u", created).as_bytes()
+        raw = build_notice(payload, "ack:q1:u", created).data
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert msg["Bcc"] is None and msg["From"].addresses[0].addr_spec == "saraban.latkrabang@bangkok.go.th", odd
         assert all(line[:1] in (b" ", b"\t") or b":" in line for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"))
 
     payload["unit_name_th"] = "Lat Krabang, District Office"
-    msg = email.message_from_bytes(build_notice(payload, "ack:q1:u", created).as_bytes(), policy=email.policy.default)
+    msg = email.message_from_bytes(build_notice(payload, "ack:q1:u", created).data, policy=email.policy.default)
     [sender] = msg["From"].addresses
     assert (sender.display_name, sender.addr_spec) == ("Lat Krabang, District Office", "saraban.latkrabang@bangkok.go.th")

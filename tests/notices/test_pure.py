@@ -101,8 +101,8 @@ PAYLOAD = {
 
 def test_same_key_same_message_id():
     created = dt.datetime(2026, 6, 11, 11, 40, tzinfo=dt.timezone.utc)
-    one = build_notice(PAYLOAD, "ack:q1:saraban.latkrabang", created)
-    two = build_notice(PAYLOAD, "ack:q1:saraban.latkrabang", created)
+    one = build_notice(PAYLOAD, "ack:q1:saraban.latkrabang", created).parsed()
+    two = build_notice(PAYLOAD, "ack:q1:saraban.latkrabang", created).parsed()
     assert one["Message-ID"] == two["Message-ID"] == notice_message_id("ack:q1:saraban.latkrabang", "bangkok.go.th")
     assert one["Date"] == two["Date"]
     text = one.get_body(("plain",)).get_content()
@@ -112,6 +112,14 @@ def test_same_key_same_message_id():
 
 def test_a_line_break_that_slipped_into_a_payload_cannot_make_a_header():
     hostile = dict(PAYLOAD, subject="x\r\nBcc: victim@example.org")
-    msg = build_notice(hostile, "ack:q2:u", dt.datetime.now(dt.timezone.utc))
-    head = msg.as_bytes().split(b"\r\n\r\n", 1)[0]
+    notice = build_notice(hostile, "ack:q2:u", dt.datetime.now(dt.timezone.utc))
+    head = notice.data.split(b"\r\n\r\n", 1)[0]
     assert b"\r\nBcc:" not in head
+    # As a mail client reads it: no Bcc, no defect anywhere, the subject as cleaned
+    # (the line break a space), both alternatives readable.
+    msg = notice.parsed()
+    assert msg["Bcc"] is None and msg["Message-ID"] == notice.message_id
+    assert [part.defects for part in msg.walk()] == [[], [], []]
+    assert "x Bcc: victim@example.org" in msg["Subject"]
+    assert [part.get_content_type() for part in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert "เลขรับ: 15/2569" in msg.get_body(("plain",)).get_content()

@@ -29,7 +29,7 @@ def payload(kind: str) -> dict:
 
 @pytest.mark.parametrize("kind", ["ack", "reject"])
 def test_html_part_carries_every_line_of_the_text_part(kind):
-    msg = build_notice(payload(kind), f"{kind}:t", dt.datetime(2026, 6, 11, 11, 33, tzinfo=dt.timezone.utc))
+    msg = build_notice(payload(kind), f"{kind}:t", dt.datetime(2026, 6, 11, 11, 33, tzinfo=dt.timezone.utc)).parsed()
     text = msg.get_body(("plain",)).get_content()
     page = squeeze(html.unescape(re.sub(r"<[^>]+>", " ", msg.get_body(("html",)).get_content())))
     lines = [re.sub(r"^\d+\.\s*", "", line) for line in text.splitlines() if line.strip() and set(line) != {"-"}]
