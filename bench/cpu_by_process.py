@@ -10,7 +10,9 @@ of bench/side_by_side.py) and waits until the last one is in its folder and its
 acknowledgement at the smarthost (bench/notice_sink.py: every letter's notice is
 rendered and sent, no rate limit; --no-notices: held, as before). The CPU time
 (user + system, from /proc/<pid>/stat) each process of the daemon's tree spent between
-the two moments, divided by the letters, is printed by process, with its role. Where a
+the two moments, divided by the letters, is printed by process, with its role, and
+beside it the process's memory at the end: its peak RSS (VmHWM), its RSS and its PSS
+(its share of pages it shares with others: the figure that adds up across processes). Where a
 letter's CPU goes decides what the gateway can file a second on a given machine (see
 docs/performance.md, "Why the goal is not reached"). Tests do not run this.
 """
@@ -51,6 +53,22 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return out
 
 
+def memory_mib(pid: int) -> tuple[float, float, float]:
+    """(peak RSS, RSS, PSS) of a process in MiB; zeros once it has ended."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0, 0.0, 0.0
+
+    def kib(text: str, key: str) -> float:
+        for line in text.splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+    return kib(status, "VmHWM"), kib(status, "VmRSS"), kib(rollup, "Pss")
+
+
 def role(pid: int, root: int) -> str:
     """What the process is, from its command line and its parent's."""
     try:
@@ -78,10 +96,13 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=10_000, help="letter size in bytes (default 10000)")
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--workers", type=int, default=0, help="[pipeline] workers (0: one per core)")
+    ap.add_argument("--typed", action="store_true",
+                    help="each letter's PDF a typed Thai page (about 22 KB at least), not a one-line page")
     ap.add_argument("--no-notices", action="store_true",
                     help="no smarthost: the acknowledgements are decided and held, not rendered or sent "
                          "(how this bench ran until 2026-11-29 evening)")
     args = ap.parse_args()
+    bench.TYPED = args.typed
     if not Path(bench.SMTP_SOURCE).exists():
         print(f"{bench.SMTP_SOURCE} is missing: run `sh bench/peer/setup.sh` (as root) first", file=sys.stderr)
         return 2
@@ -115,14 +136,20 @@ def main() -> int:
             pids = bench.descendants(root)
             after = cpu_seconds(pids)
             rows = sorted(((after[p] - before.get(p, 0.0), p, role(p, root)) for p in after), reverse=True)
+            memory = {p: memory_mib(p) for p in pids}
         finally:
             gw.stop()
     total = sum(seconds for seconds, _, _ in rows)
-    print(f"{sent.ok} letters of {args.size} bytes filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
+    print(f"{sent.ok} letters of {args.size} bytes ({'a typed Thai page' if args.typed else 'a one-line page'} "
+          f"in each PDF) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
           f"{sink.count} acknowledgements sent; "
           f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter")
+    print("  CPU a letter   pid      peak RSS    RSS    PSS  process")
     for seconds, pid, what in rows:
-        print(f"  {1000 * seconds / max(1, sent.ok):7.1f} ms  pid {pid:<7} {what}")
+        hwm, rss, pss = memory.get(pid, (0.0, 0.0, 0.0))
+        print(f"  {1000 * seconds / max(1, sent.ok):9.1f} ms  {pid:<7} {hwm:6.0f} MiB {rss:6.0f} {pss:6.0f}  {what}")
+    print(f"  {'':12}  {'all':<7} {sum(m[0] for m in memory.values()):6.0f} MiB "
+          f"{sum(m[1] for m in memory.values()):6.0f} {sum(m[2] for m in memory.values()):6.0f}")
     return 0
 
 
