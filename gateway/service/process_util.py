@@ -111,8 +111,7 @@ def _exists(pid: int) -> bool:
 
 
 def end_children(grace: float = 2.0) -> None:
-    """End and reap this process's children: multiprocessing's own, and the forkserver
-    the signature checker starts (it would exit on its own, but as an orphan)."""
+    """End and reap this process's children (all started by multiprocessing)."""
     children = multiprocessing.active_children()
     for child in children:
         child.terminate()
@@ -121,14 +120,6 @@ def end_children(grace: float = 2.0) -> None:
         if child.is_alive():
             child.kill()
             child.join(1.0)
-    from multiprocessing import forkserver
-
-    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)  # noqa: SLF001
-    if stop is not None:
-        try:
-            stop()
-        except Exception:  # noqa: BLE001 - best effort at exit
-            pass
 
 
 def stop_resource_tracker() -> None:
