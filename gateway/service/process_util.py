@@ -38,16 +38,6 @@ class StopFlag:
         self.stopping = True
 
 
-def kill_pool(pool) -> None:  # noqa: ANN001 (concurrent.futures.ProcessPoolExecutor)
-    """Tear down a process pool whose worker overran its deadline or died.
-
-    `shutdown()` alone waits for (or leaves running) a worker stuck in a hostile file;
-    its processes are killed first, so the next submit starts a fresh one."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
 def raise_open_files_limit() -> int:
     """Raise RLIMIT_NOFILE's soft limit to the hard one (systemd's LimitNOFILE= sets
     both); return the soft limit now in force."""
@@ -72,10 +62,8 @@ def run_child(target: str, args: tuple, after_pids: tuple[int, ...] = (), nice: 
     process ids: a multiprocessing Event's semaphore does not survive the supervisor's
     clean-up at exit without noise).
 
-    At the end, the runner's own children (the stamp worker, the PDF pool) are ended
-    here: multiprocessing joins a process's children before its threads shut down, so
-    a ProcessPoolExecutor worker that nobody shut down would keep the runner alive
-    until the supervisor kills it, and then live on as an orphan."""
+    At the end, the runner's own children (the stamping child, the PDF workers) are
+    ended here: one that nobody closed would otherwise live on as an orphan."""
     if nice:
         os.nice(nice)  # relative to the supervisor's; the runner's own workers inherit it
     try:

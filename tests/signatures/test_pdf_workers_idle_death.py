@@ -58,8 +58,8 @@ def test_a_pdf_pool_child_that_died_idle_is_replaced_and_the_next_pdf_read():
     try:
         first = pool.inspect(pdf)
         assert first.error is None
-        [child] = pool._pool._processes.values()  # noqa: SLF001
-        _kill_and_wait(child.pid)
+        [worker] = pool._idle  # noqa: SLF001
+        _kill_and_wait(worker.process.pid)
         second = pool.inspect(pdf)
         assert second == first
     finally:
