@@ -201,7 +201,7 @@ class Stamper:
             if answer == "timeout":
                 raise TimeoutError
             if answer == "crashed":
-                raise EOFError
+                raise EOFError  # its end of the pipe closed: it died on this letter
             return _read_reply(answer)
         except TimeoutError:
             reason = f"stamping took longer than {self.timeout:g} s"
