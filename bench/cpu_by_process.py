@@ -83,11 +83,11 @@ def role(pid: int, root: int) -> str:
         return "DATA-check worker"
     if "resource_tracker" in cmd:
         return "multiprocessing resource tracker"
-    if "forkserver" in cmd:
-        return "PDF/signature worker (or its forkserver)"
     if parent == root:
         return "runner (pipeline or delivery)"
-    return "stamping child"
+    # Both are spawned by a runner and look the same from outside: the pipeline runners'
+    # (gateway/signatures/worker.py, gateway/pipeline/pdf_pool.py), the delivery runner's.
+    return "PDF/signature worker or stamping child"
 
 
 def main() -> int:

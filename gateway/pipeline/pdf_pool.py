@@ -1,22 +1,28 @@
 """Run PDF inspection in a child process with a timeout and a memory cap.
 
 A PDF that hangs the parser costs one child process, which is killed and replaced; the
-letter gets a finding ("could not be read in time") instead of stalling the queue."""
+letter gets a finding ("could not be read in time") instead of stalling the queue.
+With signature checking on, the signature worker reads the text of every PDF it takes
+(gateway/signatures/worker.py); this pool reads only the larger ones."""
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
+import json
 import resource
+import threading
 
 import structlog
 
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
+from gateway.service.process_util import exit_now
+from gateway.service.worker_process import WorkerProcess
 from rules.model import NOT_READ_IN_TIME
-from gateway.service.process_util import kill_pool
 
 log = structlog.get_logger("gateway.pipeline.pdf_pool")
 
 MEMORY_CAP = 1024 * 1024 * 1024  # bytes of address space per inspection child
+# What a finding says when the child died on a file: the words of the ProcessPoolExecutor
+# this pool used until 2026-11, kept so that the finding reads as before.
+DIED = "BrokenProcessPool"
 
 
 def _limit_memory() -> None:
@@ -26,56 +32,117 @@ def _limit_memory() -> None:
         pass
 
 
+def _reader_main(conn) -> None:
+    """The reading child: a PDF's bytes in, `_answer` out, one file at a time, until the
+    runner closes its end of the pipe."""
+    _limit_memory()
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except EOFError:
+            exit_now(0)  # not Python's teardown of pypdf and friends: the runner waits
+        try:
+            answer = _answer(inspect_pdf(data))
+        except Exception as exc:  # MemoryError (MEMORY_CAP) included: the runner decides
+            answer = _answer(exc)
+        conn.send_bytes(answer)
+
+
+# The child's answer is data, never a pickle: the child parses the sender's PDF, and a
+# parser fault that took it over must not run code in the runner (which holds the
+# database and the vault) through what it unpickles. One JSON object, as the stamping
+# child's (gateway/signatures/receive_stamp.py).
+_MAX_NAME = 100
+
+
+def _answer(outcome: PdfInfo | Exception) -> bytes:
+    if isinstance(outcome, PdfInfo):
+        fields = {"text": outcome.text, "pages": outcome.pages, "encrypted": outcome.encrypted,
+                  "error": outcome.error, "page_texts": list(outcome.page_texts)}
+    else:
+        fields = {"raised": type(outcome).__name__, "message": str(outcome)[:2000]}
+    # surrogatepass: pypdf's text may hold a lone surrogate; json.loads reads it back so
+    return json.dumps(fields, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+class ReaderRaised(Exception):
+    """What inspect_pdf raised in the child, raised in the runner under the same name and
+    with the same message (`_read_answer`): the letter's parse fails closed, and says what
+    failed as it did when the executor sent the exception itself."""
+
+
+def _is_text(value: object, optional: bool = True) -> bool:
+    return isinstance(value, str) or (optional and value is None)
+
+
+def _read_answer(payload: bytes) -> PdfInfo:
+    """The child's answer (`_answer`); raises MemoryError or a ReaderRaised for what
+    inspect_pdf raised, ValueError for anything that is not an answer."""
+    fields = json.loads(payload)
+    if not isinstance(fields, dict):
+        raise ValueError("not an answer")
+    if "raised" in fields:
+        name, message = fields["raised"], fields.get("message")
+        if not (isinstance(name, str) and name.isidentifier() and len(name) <= _MAX_NAME and _is_text(message, False)):
+            raise ValueError("not an answer")
+        if name == "MemoryError":
+            raise MemoryError(message)
+        raise type(name, (ReaderRaised,), {"__module__": __name__})(message)
+    text, pages, encrypted, error, page_texts = (fields.get(k) for k in
+                                                 ("text", "pages", "encrypted", "error", "page_texts"))
+    if not (_is_text(text) and _is_text(error) and isinstance(encrypted, bool)
+            and (pages is None or (isinstance(pages, int) and not isinstance(pages, bool)))
+            and isinstance(page_texts, list) and all(isinstance(t, str) for t in page_texts)):
+        raise ValueError("not an answer")
+    return PdfInfo(text, pages, encrypted, error, tuple(page_texts))
+
+
 class PdfPool:
     def __init__(self, timeout: float = 20.0, workers: int = 1):
         self.timeout = timeout
         self.workers = workers
-        self._pool: cf.ProcessPoolExecutor | None = None
-
-    def _executor(self) -> cf.ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_limit_memory,
-            )
-        return self._pool
+        # Each starts its child with its first file; a child found dead while idle is
+        # replaced then: not that file's doing.
+        self._idle = [WorkerProcess(_reader_main, (), "pdf-reader", log=log, replaced="pdf_worker_replaced",
+                                    idle_reason="the PDF worker ended while idle") for _ in range(workers)]
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(workers)
 
     def inspect(self, data: bytes, timeout: float | None = None) -> PdfInfo:
         """`timeout`: what is left of the letter's time for PDF work, when less than
         the pool's own limit per file."""
         limit = self.timeout if timeout is None else min(self.timeout, timeout)
-        if self._pool is not None and not all(p.is_alive() for p in self._children()):
-            self._replace()  # its child died between letters: not this file's doing
+        with self._slots:
+            with self._lock:
+                worker = self._idle.pop()
+            try:
+                return self._inspect(worker, data, limit)
+            finally:
+                with self._lock:
+                    self._idle.append(worker)
+
+    @staticmethod
+    def _inspect(worker: WorkerProcess, data: bytes, limit: float) -> PdfInfo:
         try:
-            future = self._executor().submit(inspect_pdf, data)
-        except cf.process.BrokenProcessPool:  # the pool noticed first
-            self._replace()
-            future = self._executor().submit(inspect_pdf, data)
-        try:
-            return future.result(timeout=limit)
-        except cf.TimeoutError:
-            self._kill()
+            worker.send_bytes(data)
+            answer = worker.answer(limit)
+        except OSError:  # refused by a new child too
+            answer = "crashed"
+        if answer == "timeout":
             return PdfInfo(None, None, False, f"{NOT_READ_IN_TIME} ({limit:.0f} s)")
-        except (cf.process.BrokenProcessPool, MemoryError) as exc:
-            self._kill()
-            return PdfInfo(None, None, False, f"the PDF reader failed: {type(exc).__name__}")
-
-    def _children(self) -> list:
-        # The executor's own table of its processes: it has no public way to tell that a
-        # child died while idle until the next submit fails.
-        return list((getattr(self._pool, "_processes", None) or {}).values())
-
-    def _replace(self) -> None:
-        log.warning("pdf_worker_replaced", reason="the PDF worker ended while idle")
-        self._kill()
-
-    def _kill(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            kill_pool(pool)
+        failure = DIED
+        if answer != "crashed":
+            try:
+                return _read_answer(answer)  # and what inspect_pdf raised, the child kept
+            except MemoryError:
+                failure = "MemoryError"
+            except ValueError:  # not an answer: a child taken over is no longer trusted
+                pass
+            worker.kill()
+        return PdfInfo(None, None, False, f"the PDF reader failed: {failure}")
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            workers = list(self._idle)
+        for worker in workers:
+            worker.close()

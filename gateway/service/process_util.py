@@ -38,16 +38,6 @@ class StopFlag:
         self.stopping = True
 
 
-def kill_pool(pool) -> None:  # noqa: ANN001 (concurrent.futures.ProcessPoolExecutor)
-    """Tear down a process pool whose worker overran its deadline or died.
-
-    `shutdown()` alone waits for (or leaves running) a worker stuck in a hostile file;
-    its processes are killed first, so the next submit starts a fresh one."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
 def raise_open_files_limit() -> int:
     """Raise RLIMIT_NOFILE's soft limit to the hard one (systemd's LimitNOFILE= sets
     both); return the soft limit now in force."""
@@ -72,10 +62,8 @@ def run_child(target: str, args: tuple, after_pids: tuple[int, ...] = (), nice: 
     process ids: a multiprocessing Event's semaphore does not survive the supervisor's
     clean-up at exit without noise).
 
-    At the end, the runner's own children (the stamp worker, the PDF pool) are ended
-    here: multiprocessing joins a process's children before its threads shut down, so
-    a ProcessPoolExecutor worker that nobody shut down would keep the runner alive
-    until the supervisor kills it, and then live on as an orphan."""
+    At the end, the runner's own children (the stamping child, the PDF workers) are
+    ended here: one that nobody closed would otherwise live on as an orphan."""
     if nice:
         os.nice(nice)  # relative to the supervisor's; the runner's own workers inherit it
     try:
@@ -111,8 +99,7 @@ def _exists(pid: int) -> bool:
 
 
 def end_children(grace: float = 2.0) -> None:
-    """End and reap this process's children: multiprocessing's own, and the forkserver
-    the signature checker starts (it would exit on its own, but as an orphan)."""
+    """End and reap this process's children (all started by multiprocessing)."""
     children = multiprocessing.active_children()
     for child in children:
         child.terminate()
@@ -121,14 +108,6 @@ def end_children(grace: float = 2.0) -> None:
         if child.is_alive():
             child.kill()
             child.join(1.0)
-    from multiprocessing import forkserver
-
-    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)  # noqa: SLF001
-    if stop is not None:
-        try:
-            stop()
-        except Exception:  # noqa: BLE001 - best effort at exit
-            pass
 
 
 def stop_resource_tracker() -> None:

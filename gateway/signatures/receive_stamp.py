@@ -14,10 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
-import multiprocessing
 import pickle
 import resource
-import select
 import threading
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -26,6 +24,7 @@ import structlog
 
 from gateway.config.settings import Settings
 from gateway.service.process_util import die_with_parent, exit_now
+from gateway.service.worker_process import WorkerProcess
 from gateway.signatures.settings import load_seal, stamp_font
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
 
@@ -173,11 +172,12 @@ def _read_reply(payload: bytes) -> StampResult:
 class Stamper:
     """One stamping child per delivery thread, replaced when a file overruns it.
 
-    A plain process and a pipe, not a ProcessPoolExecutor: for one child taking one
-    letter at a time, the executor's manager and queue-feeder threads cost the runner
-    0.5-0.7 ms of CPU a letter. The seal goes to the child once, when it starts; a Stamper's
-    seal never changes (a rotated key reaches the runners when they start again, through
-    `stamper_for` and `load_seal`), and every new child gets it."""
+    A plain process and a pipe (gateway/service/worker_process.py), not a
+    ProcessPoolExecutor: for one child taking one letter at a time, the executor's manager
+    and queue-feeder threads cost the runner 0.5-0.7 ms of CPU a letter. The seal goes to
+    the child once, when it starts; a Stamper's seal never changes (a rotated key reaches
+    the runners when they start again, through `stamper_for` and `load_seal`), and every
+    new child gets it."""
 
     def __init__(self, seal: SealKey, timeout: float, memory_mb: int,
                  log_setup: tuple[str, str] = ("info", "json")):
@@ -185,71 +185,38 @@ class Stamper:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.log_setup = log_setup
-        self._child: multiprocessing.process.BaseProcess | None = None
-        self._conn = None  # the runner's end of the pipe to the child
-        self._poller: select.poll | None = None  # for _conn; multiprocessing's wait() makes one a call
-
-    def _hand_over(self, job: StampJob) -> None:
-        if self._child is not None and not self._child.is_alive():
-            # The child died between letters (killed, out of memory on the machine): this
-            # letter had no part in it, so it gets a new child rather than a receipt, and
-            # so does every letter after it.
-            log.warning("stamp_process_replaced", reason="the stamping process ended while idle",
-                        receive_no=job.receive_no)
-            self._kill()
-        if self._child is None:
-            context = multiprocessing.get_context("spawn")
-            ours, theirs = context.Pipe()
-            child = context.Process(target=_child_main, name="stamp",
-                                    args=(theirs, self.seal, self.memory_mb, self.log_setup))
-            try:
-                child.start()
-            finally:
-                theirs.close()  # the child's end is the child's alone: its death reads as EOF here
-            self._child, self._conn = child, ours
-            self._poller = select.poll()
-            self._poller.register(ours.fileno(), select.POLLIN)
-        # pickle and the bytes, not Connection.send: multiprocessing's pickler, with its
-        # own dispatch table, takes several times as long for the same bytes.
-        self._conn.send_bytes(pickle.dumps((job.data, job.info), pickle.HIGHEST_PROTOCOL))
+        self._worker = WorkerProcess(_child_main, (seal, memory_mb, log_setup), "stamp", log=log,
+                                     replaced="stamp_process_replaced",
+                                     idle_reason="the stamping process ended while idle")
 
     def stamp(self, job: StampJob) -> StampResult:
         """The stamped letter or, failing that, a receipt; raises only if even the
         receipt cannot be made (missing font, unusable seal)."""
         try:
-            self._hand_over(job)
-            if not self._poller.poll(self.timeout * 1000):  # the reply, or EOF if it died
+            # pickle and the bytes, not Connection.send: multiprocessing's pickler, with its
+            # own dispatch table, takes several times as long for the same bytes.
+            self._worker.send_bytes(pickle.dumps((job.data, job.info), pickle.HIGHEST_PROTOCOL),
+                                    receive_no=job.receive_no)
+            answer = self._worker.answer(self.timeout)
+            if answer == "timeout":
                 raise TimeoutError
-            return _read_reply(self._conn.recv_bytes())
+            if answer == "crashed":
+                raise EOFError  # its end of the pipe closed: it died on this letter
+            return _read_reply(answer)
         except TimeoutError:
             reason = f"stamping took longer than {self.timeout:g} s"
         except (EOFError, OSError, MemoryError, ValueError) as exc:
-            # It died on this letter (or just before it: a broken pipe), ran out of its
-            # memory, or answered something that is not an answer.
+            # It died on this letter (or just before it: a broken pipe twice), ran out of
+            # its memory, or answered something that is not an answer.
             log.warning("stamp_process_failed", error=type(exc).__name__, receive_no=job.receive_no)
             reason = "the stamping process failed (memory limit or a parser fault)"
-        self._kill()
+        self._worker.kill()
         log.warning("stamp_failed", reason=reason, receive_no=job.receive_no)
         return receipt_only(job, self.seal, reason)
 
-    def _kill(self) -> None:
-        child, conn = self._child, self._conn
-        self._child = self._conn = self._poller = None
-        if child is not None:
-            child.kill()
-            child.join(5)
-            conn.close()
-
     def close(self, grace: float = 5.0) -> None:
         """Stop the child (the runner calls this on its way out, after the letter in hand)."""
-        child, conn = self._child, self._conn
-        self._child = self._conn = self._poller = None
-        if child is not None:
-            conn.close()  # the child reads EOF and leaves
-            child.join(grace)
-            if child.is_alive():
-                child.kill()
-                child.join(5)
+        self._worker.close(grace)
 
 
 def close_stampers() -> None:

@@ -2,8 +2,9 @@
 
 Each worker is a long-lived process (pyHanko imports once) with an address-space limit;
 the parent enforces a per-file deadline and kills the worker that overruns it, then
-starts a fresh one. We manage the processes ourselves rather than through
-ProcessPoolExecutor because an executor cannot kill one stuck task.
+starts a fresh one (gateway/service/worker_process.py). We manage the processes
+ourselves rather than through ProcessPoolExecutor because an executor cannot kill one
+stuck task.
 
 A worker also reads a PDF's text layer (`read_and_verify_blocking`): a PDF that may be
 signed is shipped once and both answers come back from the same trip, the text first,
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import multiprocessing
+import pickle
 import resource
 import threading
 import time
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 import structlog
 
 from gateway.pipeline.pdf_inspect import PdfInfo
+from gateway.service.process_util import exit_now
+from gateway.service.worker_process import WorkerProcess
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verdict import PdfVerdict, document_problem
 from gateway.signatures.verify import DEFAULT_MAX_PAGES
@@ -56,9 +59,7 @@ def _worker_main(conn, memory_mb: int, log_setup: tuple[str, str] | None = None)
         try:
             job = conn.recv()
         except (EOFError, OSError):
-            return
-        if job is None:
-            return
+            exit_now(0)  # not Python's teardown of pyHanko and friends (1-2 s): the runner waits
         data, trust, max_pages, *text = job
         if text:  # (verify_by, verify): the text layer first, then the signatures if asked and time is left
             info = _read_text(data)
@@ -95,36 +96,23 @@ def _read_text(data: bytes):
         return _Raised(exc)
 
 
-class _Worker:
-    def __init__(self, ctx, memory_mb: int, log_setup: tuple[str, str] | None = None):
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, memory_mb, log_setup), daemon=True,
-                                   name="saraban-sigverify")
-        self.process.start()
-        child.close()
+class _Worker(WorkerProcess):
+    """One verification worker. Its answers are pickles (a PdfVerdict is a nested
+    dataclass), unlike the stamping child's."""
 
-    def answer(self, timeout_s: float):
-        """The worker's next answer, or "timeout" / "crashed"."""
-        if not self.conn.poll(max(timeout_s, 0)):  # at 0, an answer already sent is still taken
-            return "timeout"
-        try:
-            return self.conn.recv()
-        except (EOFError, OSError):
-            return "crashed"
+    def __init__(self, limits: WorkerLimits):
+        super().__init__(_worker_main, (limits.memory_mb, limits.log_setup), "saraban-sigverify", log=log,
+                         replaced="pdf_worker_replaced", idle_reason="the PDF worker ended while idle")
 
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.join(5)
-        self.conn.close()
+    def send(self, job: tuple) -> None:
+        # pickle and the bytes, not Connection.send: multiprocessing's pickler, with its
+        # own dispatch table, takes several times as long for the same bytes.
+        self.send_bytes(pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
 
-    def stop(self) -> None:
-        try:
-            self.conn.send(None)
-        except OSError:
-            pass
-        self.process.join(2)
-        if self.process.is_alive():
-            self.kill()
+    def receive(self, timeout_s: float):
+        """The worker's next answer, or "timeout" / "crashed" (the worker then killed)."""
+        answer = self.answer(timeout_s)
+        return answer if isinstance(answer, str) else pickle.loads(answer)
 
 
 class VerifyPool:
@@ -132,41 +120,19 @@ class VerifyPool:
 
     def __init__(self, workers: int = 1, limits: WorkerLimits = WorkerLimits()):
         self.limits = limits
-        self._ctx = multiprocessing.get_context("forkserver")
         self._size = workers
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(workers)  # never more processes than `workers`
         self._closed = False
 
-    def _take(self) -> _Worker:
-        with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.process.is_alive():
-                    return worker
-                # It died between letters (killed, the kernel's OOM killer): the letter
-                # in hand had no part in it and gets a new worker, not "the worker died".
-                log.warning("pdf_worker_replaced", reason="the PDF worker ended while idle",
-                            exitcode=worker.process.exitcode)
-                worker.kill()
-        return _Worker(self._ctx, self.limits.memory_mb, self.limits.log_setup)
-
     def _take_and_send(self, job) -> _Worker:
-        """A worker that has `job`. A worker that died so shortly before that the check
-        in `_take` missed it refuses the job at once (a broken pipe): the job never
-        reached it, so it goes to a new one."""
-        worker = self._take()
-        try:
-            worker.conn.send(job)
-        except (BrokenPipeError, ConnectionResetError):
-            worker.kill()
-            worker = _Worker(self._ctx, self.limits.memory_mb, self.limits.log_setup)
-            try:
-                worker.conn.send(job)
-            except BaseException:
-                worker.kill()
-                raise
+        """A worker that has `job`: an idle one, or a new one. One that died while idle,
+        or so shortly before that its pipe refuses the job, is replaced on the way
+        (`WorkerProcess.send_bytes`: `pdf_worker_replaced` for the first)."""
+        with self._lock:
+            worker = self._idle.pop() if self._idle else _Worker(self.limits)
+        worker.send(job)
         return worker
 
     def _give_back(self, worker: _Worker) -> None:
@@ -174,7 +140,7 @@ class VerifyPool:
             if not self._closed and len(self._idle) < self._size:
                 self._idle.append(worker)
                 return
-        worker.stop()
+        worker.close(grace=2.0)
 
     def takes(self, data: bytes) -> bool:
         return len(data) <= self.limits.max_bytes
@@ -191,7 +157,7 @@ class VerifyPool:
             worker = None
             try:
                 worker = self._take_and_send((data, trust, self.limits.max_pages))
-                outcome = worker.answer(timeout_s)
+                outcome = worker.receive(timeout_s)
             except (BrokenPipeError, OSError):
                 outcome = "crashed"
             if worker is None:
@@ -233,7 +199,7 @@ class VerifyPool:
             worker = None
             try:
                 worker = self._take_and_send((data, trust, self.limits.max_pages, deadline, verify))
-                info = worker.answer(text_timeout_s)
+                info = worker.receive(text_timeout_s)
             except (BrokenPipeError, OSError):
                 info = "crashed"
             if worker is None:
@@ -248,7 +214,7 @@ class VerifyPool:
                 self._give_back(worker)
                 return info, None
             limit = verify_timeout_s if deadline is None else min(verify_timeout_s, deadline - time.monotonic())
-            outcome = worker.answer(limit)
+            outcome = worker.receive(limit)
             if outcome is None or isinstance(outcome, PdfVerdict):
                 self._give_back(worker)
                 if outcome is None:
@@ -276,7 +242,7 @@ class VerifyPool:
             self._closed = True
             idle, self._idle = self._idle, []
         for worker in idle:
-            worker.stop()
+            worker.close(grace=2.0)
 
 
 _default_pool: VerifyPool | None = None

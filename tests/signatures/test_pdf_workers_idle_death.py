@@ -37,7 +37,8 @@ def test_a_verify_worker_that_died_idle_is_replaced_and_the_next_pdf_read_and_ch
         assert verdict.document == "ok" and info.error is None
         for attempt in range(2):  # with the text and the signatures, then the text alone
             [worker] = pool._idle  # noqa: SLF001
-            _kill_and_wait(worker.process.pid)
+            killed = worker.process.pid
+            _kill_and_wait(killed)
             if attempt == 0:
                 again, checked = pool.read_and_verify_blocking(signed, trust, TIMEOUT_S, TIMEOUT_S)
                 assert (again.text, again.error, checked.document) == (info.text, None, "ok")
@@ -46,7 +47,7 @@ def test_a_verify_worker_that_died_idle_is_replaced_and_the_next_pdf_read_and_ch
                 plain = make_pdf("ที่ กท 0403/17 cover")
                 read = pool.read_blocking(plain, TIMEOUT_S)
                 assert read.error is None and "cover" in read.text
-            assert pool._idle[0].process.pid != worker.process.pid  # noqa: SLF001
+            assert pool._idle[0].process.pid != killed  # noqa: SLF001
     finally:
         pool.close()
 
@@ -57,8 +58,8 @@ def test_a_pdf_pool_child_that_died_idle_is_replaced_and_the_next_pdf_read():
     try:
         first = pool.inspect(pdf)
         assert first.error is None
-        [child] = pool._pool._processes.values()  # noqa: SLF001
-        _kill_and_wait(child.pid)
+        [worker] = pool._idle  # noqa: SLF001
+        _kill_and_wait(worker.process.pid)
         second = pool.inspect(pdf)
         assert second == first
     finally:
@@ -66,18 +67,21 @@ def test_a_pdf_pool_child_that_died_idle_is_replaced_and_the_next_pdf_read():
 
 
 def _pdf_workers(root: int) -> list[int]:
-    """The daemon's PDF workers: the children of the forkservers its pipeline runners
-    start for them (gateway/signatures/worker.py)."""
+    """The daemon's PDF workers: the processes its pipeline runners spawn for them
+    (gateway/signatures/worker.py). The runners are the supervisor's children; the
+    stamping children, spawned by the delivery runner, are not started with the receive
+    stamp off (tests/daemon.py)."""
     from bench.smtp_throughput import descendants
 
     found = []
     for pid in descendants(root):
         try:
             cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+            parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
         except OSError:
             continue
-        if b"multiprocessing.forkserver" in cmdline:
-            found += [p for p in descendants(pid) if p != pid]
+        if b"multiprocessing.spawn" in cmdline and parent != root:
+            found.append(pid)
     return found
 
 

@@ -83,7 +83,7 @@ def test_a_child_that_died_between_letters_is_replaced_and_the_next_letter_stamp
     try:
         first = stamper.stamp(StampJob("a.pdf", letter, dataclasses.replace(stamp_info, receive_number="20/2569"),
                                        "20/2569"))
-        pid = stamper._child.pid  # noqa: SLF001 - the child to kill
+        pid = stamper._worker.process.pid  # noqa: SLF001 - the child to kill
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while _state(pid) != "Z" and time.monotonic() < deadline:

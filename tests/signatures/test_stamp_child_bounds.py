@@ -63,14 +63,14 @@ def test_an_overrun_gets_a_receipt_the_child_is_killed_and_the_next_letter_a_new
     stamper = Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
     try:
         assert stamper.stamp(_job(stamp_info, letter, "30/2569")).mode == "stamped"
-        first = stamper._child.pid  # noqa: SLF001
+        first = stamper._worker.process.pid  # noqa: SLF001
         stamper.timeout = 0.001  # no stamp is that quick
         overrun = stamper.stamp(_job(stamp_info, letter, "31/2569"))
         assert (overrun.mode, overrun.reason) == ("receipt", "stamping took longer than 0.001 s")
         assert _gone(first)
         stamper.timeout = 120
         later = stamper.stamp(_job(stamp_info, letter, "32/2569"))
-        second = stamper._child.pid  # noqa: SLF001
+        second = stamper._worker.process.pid  # noqa: SLF001
         limits = Path(f"/proc/{second}/limits").read_text()
     finally:
         stamper.close()
@@ -87,7 +87,7 @@ def test_a_child_that_fails_on_a_letter_gives_it_a_receipt_and_the_next_letter_a
     bad = EndsTheChild(**fields) if info_kind == "ends the child" else RaisesInTheChild(**fields)
     try:
         assert stamper.stamp(_job(stamp_info, letter, "33/2569")).mode == "stamped"
-        first = stamper._child.pid  # noqa: SLF001
+        first = stamper._worker.process.pid  # noqa: SLF001
         failed = stamper.stamp(_job(bad, letter, "34/2569"))
         assert _gone(first)
         later = stamper.stamp(_job(stamp_info, letter, "35/2569"))
@@ -106,9 +106,9 @@ def test_an_error_that_even_a_receipt_cannot_get_past_reaches_the_runner_and_the
     try:
         with pytest.raises(StampChildError, match="ValueError: raised in the stamping child"):
             stamper.stamp(_job(RaisesInTheChild(**fields, error="ValueError"), letter, "36/2569"))
-        pid = stamper._child.pid  # noqa: SLF001
+        pid = stamper._worker.process.pid  # noqa: SLF001
         later = stamper.stamp(_job(stamp_info, letter, "37/2569"))
-        assert stamper._child.pid == pid  # noqa: SLF001
+        assert stamper._worker.process.pid == pid  # noqa: SLF001
     finally:
         stamper.close()
     assert later.mode == "stamped"
@@ -148,7 +148,7 @@ def test_what_the_child_answers_is_read_as_data_and_never_unpickled(tmp_path):
 def test_close_ends_the_child_at_once(letter, seal, stamp_info):
     stamper = Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
     assert stamper.stamp(_job(stamp_info, letter, "38/2569")).mode == "stamped"
-    child = stamper._child  # noqa: SLF001
+    child = stamper._worker.process  # noqa: SLF001
     started = time.monotonic()
     stamper.close()
     assert child.exitcode == 0 and time.monotonic() - started < 2  # left on EOF, not killed after the grace
@@ -169,8 +169,8 @@ def test_each_stamper_seals_with_its_own_seal_in_every_child_it_starts(letter, s
     try:
         first = ours.stamp(_job(stamp_info, letter, "39/2569"))
         second = theirs.stamp(_job(stamp_info, letter, "40/2569"))
-        os.kill(theirs._child.pid, signal.SIGKILL)  # noqa: SLF001
-        theirs._child.join(30)  # noqa: SLF001
+        os.kill(theirs._worker.process.pid, signal.SIGKILL)  # noqa: SLF001
+        theirs._worker.process.join(30)  # noqa: SLF001
         replaced = theirs.stamp(_job(stamp_info, letter, "41/2569"))
     finally:
         ours.close()
@@ -195,7 +195,7 @@ result = stamper.stamp(StampJob("a.pdf", data, info, "42/2569"))
 slow = SleepsInTheChild(info.unit_name, "43/2569", info.received_at)
 threading.Thread(target=stamper.stamp, args=(StampJob("a.pdf", data, slow, "43/2569"),), daemon=True).start()
 time.sleep(1)  # the child is in the letter, not reading its pipe
-print(result.mode, stamper._child.pid, flush=True)
+print(result.mode, stamper._worker.process.pid, flush=True)
 time.sleep(300)
 """
 

@@ -1,6 +1,6 @@
 """After SIGTERM (systemctl stop) nothing of the daemon is left: not the stamping child.
 
-The stamp runs in a child of the delivery runner (a ProcessPoolExecutor worker). It used
+The stamp runs in a child of the delivery runner (gateway/service/worker_process.py). It used
 to survive the daemon as an orphan in the daemon's process group; now the runner closes
 it on the way out and the child carries PR_SET_PDEATHSIG for when the runner is killed."""
 from __future__ import annotations
