@@ -24,6 +24,10 @@ BACKGROUND_SHARE = 0.6  # a vector shape covering more of the page than this is 
 SCAN_SHARE = 0.25  # an image covering more than this is searched for ink pixel by pixel
 INK_LEVEL = 200  # grey level (0-255) below which a pixel is ink
 INK_CELL_PT = 4.0
+# An image with more pixels than this is not read pixel by pixel: its whole box counts.
+# An A4 page scanned at 600 dpi is 35 million; a few kilobytes of Flate can declare
+# 400 million (1.2 GB decoded as RGB), past the stamping child's memory cap.
+MAX_INK_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,9 @@ def _image_ink(image, matrix: tuple[float, ...]) -> list[Box] | None:
     if abs(b) > 1e-6 or abs(c) > 1e-6 or a <= 0 or d <= 0:
         return None
     try:
+        width, height = image.get_px_size()
+        if width * height > MAX_INK_PIXELS:
+            return None  # a decompression bomb, or a scan finer than any letter needs
         pixels = image.get_bitmap(render=False).to_pil()
     except Exception:  # noqa: BLE001 - a colour space or filter PDFium cannot decode
         return None
@@ -360,6 +367,8 @@ def _decode(stream):
         if names and names[-1] in ("DCTDecode", "DCT", "JPXDecode"):
             return Image.open(io.BytesIO(stream.get_rawdata() if len(names) == 1 else stream.get_data()))
         width, height = int(stream.get("Width")), int(stream.get("Height"))
+        if width * height > MAX_INK_PIXELS:
+            return None
         bits = int(stream.get("BitsPerComponent", 8))
         space = stream.get("ColorSpace")
         space = str(getattr(space, "name", space))

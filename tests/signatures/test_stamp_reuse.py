@@ -262,3 +262,36 @@ def test_kept_cms_is_pyhankos_own_encoding_with_the_new_attributes_and_signature
     assert len(set(kept)) == 3
     assert len(reused._cms_templates) == 1
     assert assembled.count(reused) == 1 and assembled.count(plain) == 3  # the second and third came from the first
+
+
+def _image_bomb(side: int = 20000) -> bytes:
+    """A page-sized 1-bit white image of side x side pixels: 48 KB of Flate that would
+    decode to 400 million pixels (1.2 GB as the RGB PDFium hands back)."""
+    import zlib
+
+    data = zlib.compress(b"\xff" * (side // 8 * side), 9)
+    stream = b"q 595 0 0 842 0 0 cm /Im0 Do Q"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /XObject << /Im0 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /BitsPerComponent 1 /ColorSpace /DeviceGray "
+        b"/Filter /FlateDecode /Length %d >>\nstream\n" % (side, side, len(data)) + data + b"\nendstream",
+    ]
+    return assemble_pdf(objects, header=b"%PDF-1.4\n")
+
+
+def test_an_image_bomb_is_not_decoded_for_the_stamps_place(seal):
+    """The scan's ink is read pixel by pixel only up to page_space.MAX_INK_PIXELS: past
+    it the image's whole box counts, so a page-sized bomb leaves no room (a receipt
+    that says so) instead of running the bounded child out of memory."""
+    from gateway.signatures.receive_stamp import Stamper, StampJob
+
+    stamper = Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
+    try:
+        result = stamper.stamp(StampJob("bomb.pdf", _image_bomb(), _stamp_info(UNITS[0], "20/2569"), "20/2569"))
+    finally:
+        stamper.close()
+    assert (result.mode, result.reason) == ("receipt", "no free space at the top right of page 1 for the stamp")
