@@ -148,7 +148,8 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
         placed: list[tuple[float, ...]] = []
         drawn = [pdfium_c.FPDF_PAGEOBJ_FORM, pdfium_c.FPDF_PAGEOBJ_IMAGE,
                  pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_SHADING]
-        for obj in page.get_objects(filter=drawn, max_depth=MAX_DEPTH + 1):
+        # pypdfium2 yields levels up to max_depth - 1: one past ours, to know it is there.
+        for obj in page.get_objects(filter=drawn, max_depth=MAX_DEPTH + 2):
             if len(out) > max_objects or obj.level > MAX_DEPTH:
                 # Half a list of obstacles would let the stamp cover the other half.
                 raise PageTooBusy(f"page {page_index + 1} holds too much to find a free place")

@@ -295,3 +295,38 @@ def test_an_image_bomb_is_not_decoded_for_the_stamps_place(seal):
     finally:
         stamper.close()
     assert (result.mode, result.reason) == ("receipt", "no free space at the top right of page 1 for the stamp")
+
+
+def _forms_nested(depth: int) -> bytes:
+    """Form XObjects nested `depth` deep; only the innermost draws, a box at the top right."""
+    page = b"/F0 Do"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /XObject << /F0 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(page) + page + b"\nendstream",
+    ]
+    for level in range(depth):
+        inner = b"0 0 0 rg 380 700 180 100 re f" if level == depth - 1 else b"/F%d Do" % (level + 1)
+        resources = b"" if level == depth - 1 else b"/Resources << /XObject << /F%d %d 0 R >> >> " % (level + 1, 6 + level)
+        objects.append(b"<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] " + resources
+                       + b"/Length %d >>\nstream\n" % len(inner) + inner + b"\nendstream")
+    return assemble_pdf(objects, header=b"%PDF-1.4\n")
+
+
+@pytest.mark.parametrize("depth", [3, 20])
+def test_forms_nested_past_what_is_measured_give_a_receipt_not_a_stamp_over_them(seal, depth):
+    """A drawing three forms deep is found and kept clear of; twenty deep is past what
+    the placement measures (page_space.MAX_DEPTH), and a half-measured page would let
+    the stamp land on what it did not see: a receipt that says why."""
+    result = stamp_pdf(_forms_nested(depth), _stamp_info(UNITS[0], "21/2569"), seal)
+    if depth == 3:
+        assert result.mode == "stamped", result.reason
+        annots = pypdf.PdfReader(io.BytesIO(result.pdf)).pages[0]["/Annots"]
+        rect = next([float(v) for v in a.get_object()["/Rect"]] for a in annots
+                    if str(a.get_object().get("/T", "")).startswith("SarabanReceiveStamp"))
+        assert rect[3] <= 700 or rect[2] <= 380  # clear of the box at 380-560 x 700-800
+    else:
+        assert (result.mode, result.reason) == (
+            "receipt", "page 1 holds too many drawn objects to find a free place for the stamp")
