@@ -54,7 +54,9 @@ def parse_failure(exc: Exception) -> Finding:
         rule="mime_parse",
         verdict="fail",
         message_th="อ่านโครงสร้างอีเมลไม่ได้ กรุณาส่งใหม่จากโปรแกรมอีเมลมาตรฐาน",
-        message_en=f"the message could not be parsed ({type(exc).__name__}); please resend it from a standard mail client",
+        # The parser's own words (logged as parse_failed, kept as the letter's parse_error)
+        # are for the staff, not for the person who reads this.
+        message_en="the message could not be parsed; please resend it from a standard mail client",
     )
 
 
@@ -99,7 +101,11 @@ def read_entry(services: Services, entry: SpoolEntry,
 
 def judge(services: Services, entry: SpoolEntry, arrival: secret.Arrival, mail: ParsedMail) -> tuple[LetterFacts, list[Finding]]:
     facts = secret.classify(mail, extract_facts(mail), arrival)
-    return facts, run_rules(mail, facts, services.rule_settings)
+    return facts, run_rules(mail, facts, services.rule_settings, on_error=_rule_failed)
+
+
+def _rule_failed(rule: str, exc: Exception) -> None:
+    log.warning("rule_failed", rule=rule, error=f"{type(exc).__name__}: {str(exc)[:300]}")
 
 
 def check_entry(services: Services, entry: SpoolEntry) -> Checked:

@@ -23,13 +23,29 @@ class UnreadablePdf:
                 ))
             elif is_pdf(att) and att.pdf_error and att.size > 0:
                 name = display_name(att)
-                reason = "".join(ch for ch in att.pdf_error if ch.isprintable())[:200]
+                reason_th, reason_en = plain_reason(att.pdf_error)
                 out.append(finding(
                     self.name, "fail",
-                    f"เปิดไฟล์ {name} ไม่ได้ (ไฟล์เสียหาย: {reason}) กรุณาสร้างไฟล์ PDF ใหม่แล้วส่งอีกครั้ง",
-                    f"{name} cannot be opened (damaged: {reason}); create the PDF again and resend it",
+                    f"เปิดไฟล์ {name} ไม่ได้ ({reason_th}) กรุณาสร้างไฟล์ PDF ใหม่แล้วส่งอีกครั้ง",
+                    f"{name} cannot be opened ({reason_en}); create the PDF again and resend it",
                     name,
                 ))
         if not out:
             out.append(finding(self.name, "pass", "เปิดไฟล์ PDF ได้ทุกไฟล์", "every PDF can be opened"))
         return out
+
+
+def plain_reason(pdf_error: str) -> tuple[str, str]:
+    """Why a PDF could not be opened, in words its sender can act on (Thai, English).
+
+    `pdf_error` is the reader's own account ("PdfReadError: EOF marker not found", "the
+    PDF reader failed: MemoryError"): kept in the register and the log for the staff,
+    never put in a notice, which a person reads."""
+    error = pdf_error.lower()
+    if error == "not a pdf":
+        return ("ไฟล์นี้ไม่ใช่ PDF แม้ชื่อจะลงท้ายด้วย .pdf", "it is not a PDF, although its name ends in .pdf")
+    if error.startswith("the pdf reader failed"):
+        return ("ระบบอ่านโครงสร้างของไฟล์นี้ไม่ได้", "the gateway could not read its structure")
+    if "eof marker" in error or "startxref" in error or "truncated" in error:
+        return ("ไฟล์ไม่สมบูรณ์ อาจถูกตัดหรือส่งมาไม่ครบ", "the file is incomplete: it may have been cut short")
+    return ("ไฟล์เสียหาย", "the file is damaged")
