@@ -156,3 +156,36 @@ def test_an_emergency_register_import_is_not_intake_latency(gateway, tmp_path):
     assert values[("saraban_end_to_end_latency_seconds_count", ())] == 1  # only the mailed one
     assert values[("saraban_end_to_end_latency_seconds_sum", ())] < 3600
     assert values[("saraban_registration_latency_seconds_count", ())] == 1
+
+
+def test_a_failing_route_answers_500_without_the_errors_text():
+    """The error (here one holding a database URL with its password) goes to the log;
+    the body says where to look."""
+    import asyncio
+
+    from structlog.testing import capture_logs
+
+    from gateway.service.http_server import HttpServer
+
+    async def broken():
+        raise RuntimeError("could not connect to postgresql://saraban:s3cret@db/saraban")
+
+    async def scenario() -> bytes:
+        server = HttpServer({"/healthz": broken})
+        port = await server.start("127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            answer = await reader.read()
+            writer.close()
+            return answer
+        finally:
+            await server.close()
+
+    with capture_logs() as events:
+        answer = asyncio.run(scenario())
+    assert answer.startswith(b"HTTP/1.1 500 ")
+    assert b"s3cret" not in answer and b"RuntimeError" not in answer
+    assert b"http_handler_failed" in answer
+    assert [e["event"] for e in events if e["log_level"] == "error"] == ["http_handler_failed"]
