@@ -42,7 +42,7 @@ def _edges(text: str) -> str:
 def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
     """In this process; `timeout` is the pool's business (gateway/pipeline/pdf_pool.py)."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -70,7 +70,41 @@ def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
         edges = tuple(_edges(texts[n]) for n in wanted)
         return PdfInfo(text=text or None, pages=pages, encrypted=encrypted, error=None,
                        page_texts=edges if any(edges) else ())
-    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+    except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, AssertionError, OSError, NotImplementedError) as exc:
-        return PdfInfo(text=None, pages=None, encrypted=False,
-                       error=f"{type(exc).__name__}: {str(exc)[:200]}")
+        error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return _read_repaired(data, error) or PdfInfo(text=None, pages=None, encrypted=False, error=error)
+
+
+def _read_repaired(data: bytes, error: str) -> PdfInfo | None:
+    """The text of a PDF pypdf could not open, as a viewer shows it, or None if no
+    viewer could open it either.
+
+    Viewers repair what pypdf refuses (a damaged cross-reference table, a wrong
+    startxref: one byte is enough): the clerk's viewer would show a page, and a ลับ on
+    it, that the classification did not read, and the letter would be registered in
+    plain text. PDFium (Chrome's reader, pypdfium2) repairs as viewers do; it runs here
+    only for such files, in the PDF reader's bounded child. The letter's `pdf_error`
+    keeps pypdf's account, so the sender is still told the file is damaged."""
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except Exception:  # noqa: BLE001 - no viewer opens it: nothing readable is on it
+        return None
+    try:
+        pages = len(document)
+        wanted = sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
+        texts: dict[int, str] = {}
+        for n in wanted:
+            try:
+                page = document[n]
+                texts[n] = page.get_textpage().get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+            except Exception:  # noqa: BLE001 - one broken page must not hide the others
+                texts[n] = ""
+    finally:
+        document.close()
+    text = "\n".join(texts[n] for n in wanted if n < TEXT_PAGES).strip()[:MAX_TEXT]
+    edges = tuple(_edges(texts[n]) for n in wanted)
+    return PdfInfo(text=text or None, pages=pages, encrypted=False, error=error,
+                   page_texts=edges if any(edges) else ())
