@@ -57,6 +57,25 @@ def assemble_pdf(objects: list[bytes], header: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf
     return bytes(out)
 
 
+def stream_object(data: bytes, entries: bytes = b"") -> bytes:
+    """A stream object's body: `entries` (e.g. b"/Type /XObject /Subtype /Form ") and
+    its /Length in the dictionary, then `data`."""
+    return b"<< " + entries + b"/Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
+
+
+def one_page_pdf(content: bytes, resources: bytes = b"", objects: tuple[bytes, ...] = ()) -> bytes:
+    """An A4 page drawing `content` with `resources` (the inside of its /Resources
+    dictionary): catalog 1, pages 2, page 3, content 4, then `objects` from 5 on."""
+    return assemble_pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << "
+        + resources + b" >> >>",
+        stream_object(content),
+        *objects,
+    ], header=b"%PDF-1.4\n")
+
+
 def letter(
     to: str = "saraban.latkrabang@bangkok.go.th",
     sender: str = "saraban.dds@bangkok.go.th",

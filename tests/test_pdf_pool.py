@@ -16,16 +16,11 @@ from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from gateway.pipeline.pdf_pool import MEMORY_CAP, PdfPool, ReaderRaised, _answer, _read_answer
 from rules.model import NOT_READ_IN_TIME
 from tests.letters import make_pdf
+from tests.processes import gone
 
 TIMEOUT_S = 60.0
 
 
-def _gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rindex(")") + 2] in "ZX"
 
 
 def _beyond_pypdfs_limit() -> bytes:
@@ -80,7 +75,7 @@ def test_a_file_is_read_as_in_process_even_one_pypdf_refuses_and_the_child_is_ke
         assert worker.process.pid == pid  # the child is not to blame
     finally:
         pool.close()
-    assert _gone(pid)
+    assert gone(pid)
 
 
 def test_an_overrun_costs_the_child_and_the_next_file_gets_a_new_capped_one():
@@ -93,7 +88,7 @@ def test_an_overrun_costs_the_child_and_the_next_file_gets_a_new_capped_one():
         # A deadline far below what 300 pages need stands in for a PDF that hangs.
         late = pool.inspect(make_pdf("cover letter", pages=300), timeout=0.001)
         assert late == PdfInfo(None, None, False, f"{NOT_READ_IN_TIME} (0 s)")
-        assert _gone(first)
+        assert gone(first)
         assert pool.inspect(plain) == inspect_pdf(plain)
         second = worker.process.pid
         limits = Path(f"/proc/{second}/limits").read_text()

@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import structlog
 from structlog.testing import capture_logs
 
 from gateway.service.worker_process import WorkerProcess
+from tests.processes import gone
 
 
 def _echo(conn) -> None:
@@ -35,19 +35,12 @@ def _worker() -> WorkerProcess:
                          idle_reason="the echo process ended while idle")
 
 
-def _gone(pid: int) -> bool:
-    """Ended: no such process, or a zombie nobody reaps."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rindex(")") + 2] in "ZX"
 
 
 def _kill_and_wait(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while not _gone(pid):
+    while not gone(pid):
         assert time.monotonic() < deadline, f"process {pid} still alive after SIGKILL"
         time.sleep(0.02)
 
@@ -85,13 +78,13 @@ def test_a_child_that_overruns_the_deadline_is_killed_and_the_next_job_gets_a_ne
         worker.close()
 
 
-def test_the_overrun_child_itself_is_gone():
+def test_the_overrun_child_itself_isgone():
     worker = _worker()
     try:
         worker.send_bytes(b"sleep")
         pid = worker.process.pid
         assert worker.answer(0.2) == "timeout"
-        assert _gone(pid)
+        assert gone(pid)
     finally:
         worker.close()
 
@@ -102,7 +95,7 @@ def test_a_child_that_dies_on_a_job_reads_as_crashed_and_is_replaced_quietly():
         worker.send_bytes(b"die")
         pid = worker.process.pid
         assert worker.answer(30) == "crashed"
-        assert _gone(pid) and worker.process is None
+        assert gone(pid) and worker.process is None
         with capture_logs() as events:
             worker.send_bytes(b"after")
             assert worker.answer(30) == b"after"
@@ -143,5 +136,5 @@ def test_close_leaves_no_process_alive_idle_or_in_a_job():
     busy.close(grace=0.5)
     assert time.monotonic() - started < 5
     assert [c.exitcode for c in children] == [0, -signal.SIGKILL]  # left on EOF; killed after the grace
-    assert all(_gone(c.pid) for c in children)
+    assert all(gone(c.pid) for c in children)
     assert idle.process is busy.process is None

@@ -20,6 +20,7 @@ import pytest
 
 from gateway.signatures.receive_stamp import StampChildError, Stamper, StampJob, _read_reply, _reply
 from gateway.signatures.stamp import SealKey, StampInfo
+from tests.processes import gone
 
 FAILED = "the stamping process failed (memory limit or a parser fault)"
 
@@ -49,14 +50,6 @@ def _job(info: StampInfo, data: bytes, number: str) -> StampJob:
     return StampJob("a.pdf", data, dataclasses.replace(info, receive_number=number), number)
 
 
-def _gone(pid: int) -> bool:
-    """Ended: no such process, or a zombie nobody reaps (a container's pid 1)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rindex(")") + 2] in "ZX"
-
 
 def test_an_overrun_gets_a_receipt_the_child_is_killed_and_the_next_letter_a_new_capped_child(letter, seal,
                                                                                              stamp_info):
@@ -67,7 +60,7 @@ def test_an_overrun_gets_a_receipt_the_child_is_killed_and_the_next_letter_a_new
         stamper.timeout = 0.001  # no stamp is that quick
         overrun = stamper.stamp(_job(stamp_info, letter, "31/2569"))
         assert (overrun.mode, overrun.reason) == ("receipt", "stamping took longer than 0.001 s")
-        assert _gone(first)
+        assert gone(first)
         stamper.timeout = 120
         later = stamper.stamp(_job(stamp_info, letter, "32/2569"))
         second = stamper._worker.process.pid  # noqa: SLF001
@@ -89,7 +82,7 @@ def test_a_child_that_fails_on_a_letter_gives_it_a_receipt_and_the_next_letter_a
         assert stamper.stamp(_job(stamp_info, letter, "33/2569")).mode == "stamped"
         first = stamper._worker.process.pid  # noqa: SLF001
         failed = stamper.stamp(_job(bad, letter, "34/2569"))
-        assert _gone(first)
+        assert gone(first)
         later = stamper.stamp(_job(stamp_info, letter, "35/2569"))
     finally:
         stamper.close()
@@ -223,13 +216,13 @@ def test_the_child_dies_with_its_runner_killed_minus_9(letter, pki, tmp_path):
         runner.kill()
         runner.wait(30)
         deadline = time.monotonic() + 20
-        while not _gone(int(pid)) and time.monotonic() < deadline:
+        while not gone(int(pid)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        gone = _gone(int(pid))
-        if not gone:
+        ended = gone(int(pid))
+        if not ended:
             os.kill(int(pid), signal.SIGKILL)  # not into the rest of the suite
     finally:
         if runner.poll() is None:
             runner.kill()
             runner.wait()
-    assert mode == "stamped" and gone
+    assert mode == "stamped" and ended

@@ -220,25 +220,18 @@ def _marking_through_nested_forms() -> bytes:
     without the matrices that placed their forms would look for them at 10-240 x 5-80
     pt, find the top right empty and stamp over the mark. (Text would not tell: its
     glyphs are measured on the page itself.)"""
-    from tests.letters import assemble_pdf
+    from tests.letters import one_page_pdf, stream_object
 
     page = (b"BT /F1 11 Tf 40 600 Td (Body of the letter, on the left half only.) Tj ET\n"
             b"q 0.5 0 0 0.5 320 720 cm /Outer Do Q")
     outer = b"q 2 0 0 2 0 0 cm /Inner Do Q"
     inner = b"0 0 0 RG 3 w 10 5 230 75 re S 0 0 0 rg 25 20 200 12 re f 25 45 200 12 re f"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> /XObject << /Outer 6 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(page) + page + b"\nendstream",
+    return one_page_pdf(page, b"/Font << /F1 5 0 R >> /XObject << /Outer 6 0 R >>", (
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Type /XObject /Subtype /Form /BBox [0 0 600 200] /Resources << /XObject << /Inner 7 0 R >> >> "
-        b"/Length %d >>\nstream\n" % len(outer) + outer + b"\nendstream",
-        b"<< /Type /XObject /Subtype /Form /BBox [0 0 300 100] /Length %d >>\nstream\n" % len(inner)
-        + inner + b"\nendstream",
-    ]
-    return assemble_pdf(objects, header=b"%PDF-1.4\n")
+        stream_object(outer, b"/Type /XObject /Subtype /Form /BBox [0 0 600 200] "
+                             b"/Resources << /XObject << /Inner 7 0 R >> >> "),
+        stream_object(inner, b"/Type /XObject /Subtype /Form /BBox [0 0 300 100] "),
+    ))
 
 
 def test_a_mark_drawn_through_nested_forms_is_not_covered(tmp_path, seal, stamp_info):

@@ -18,7 +18,7 @@ import pytest
 
 from gateway.signatures.stamp import StampInfo, stamp_pdf
 from gateway.signatures.verify import verify_pdf
-from tests.letters import assemble_pdf
+from tests.letters import one_page_pdf, stream_object
 
 RECEIVED = dt.datetime(2026, 1, 5, 2, 10, tzinfo=dt.timezone.utc)  # 09.10 in Bangkok
 # The second name has letters (ฝ ฎ ฐ ธ ฌ ฆ) the first one lacks, and the first has letters the second lacks.
@@ -120,16 +120,8 @@ def _crowded_lower_half(columns: int = 28, rows: int = 39) -> bytes:
     for col in range(columns):
         for row in range(rows):
             ops.append(f"BT /F1 6 Tf {20 + col * 20} {20 + row * 10} Td (ab) Tj ET")
-    stream = "\n".join(ops).encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    return assemble_pdf(objects, header=b"%PDF-1.4\n")
+    return one_page_pdf("\n".join(ops).encode(), b"/Font << /F1 5 0 R >>",
+                        (b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",))
 
 
 def test_a_page_crowded_with_text_boxes_is_stamped_clear_of_them_in_the_bounded_child(seal):
@@ -270,17 +262,9 @@ def _image_bomb(side: int = 20000) -> bytes:
     import zlib
 
     data = zlib.compress(b"\xff" * (side // 8 * side), 9)
-    stream = b"q 595 0 0 842 0 0 cm /Im0 Do Q"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /XObject << /Im0 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /BitsPerComponent 1 /ColorSpace /DeviceGray "
-        b"/Filter /FlateDecode /Length %d >>\nstream\n" % (side, side, len(data)) + data + b"\nendstream",
-    ]
-    return assemble_pdf(objects, header=b"%PDF-1.4\n")
+    return one_page_pdf(b"q 595 0 0 842 0 0 cm /Im0 Do Q", b"/XObject << /Im0 5 0 R >>", (
+        stream_object(data, b"/Type /XObject /Subtype /Image /Width %d /Height %d /BitsPerComponent 1 "
+                            b"/ColorSpace /DeviceGray /Filter /FlateDecode " % (side, side)),))
 
 
 def test_an_image_bomb_is_not_decoded_for_the_stamps_place(seal):
@@ -299,20 +283,16 @@ def test_an_image_bomb_is_not_decoded_for_the_stamps_place(seal):
 
 def _forms_nested(depth: int) -> bytes:
     """Form XObjects nested `depth` deep; only the innermost draws, a box at the top right."""
-    page = b"/F0 Do"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /XObject << /F0 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(page) + page + b"\nendstream",
-    ]
+    forms = []
     for level in range(depth):
-        inner = b"0 0 0 rg 380 700 180 100 re f" if level == depth - 1 else b"/F%d Do" % (level + 1)
-        resources = b"" if level == depth - 1 else b"/Resources << /XObject << /F%d %d 0 R >> >> " % (level + 1, 6 + level)
-        objects.append(b"<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] " + resources
-                       + b"/Length %d >>\nstream\n" % len(inner) + inner + b"\nendstream")
-    return assemble_pdf(objects, header=b"%PDF-1.4\n")
+        if level == depth - 1:
+            forms.append(stream_object(b"0 0 0 rg 380 700 180 100 re f",
+                                       b"/Type /XObject /Subtype /Form /BBox [0 0 595 842] "))
+        else:
+            forms.append(stream_object(b"/F%d Do" % (level + 1),
+                                       b"/Type /XObject /Subtype /Form /BBox [0 0 595 842] "
+                                       b"/Resources << /XObject << /F%d %d 0 R >> >> " % (level + 1, 6 + level)))
+    return one_page_pdf(b"/F0 Do", b"/XObject << /F0 5 0 R >>", tuple(forms))
 
 
 @pytest.mark.parametrize("depth", [3, 20])
