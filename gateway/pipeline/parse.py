@@ -129,7 +129,10 @@ def collect_attachments(message: email.message.Message,
         sniffed = sniff(data)
         info = PdfInfo(None, None, False, None)
         if sniffed == "application/pdf" or (filename or "").lower().endswith(".pdf"):
-            info = pdf_reader(data) if sniffed == "application/pdf" else PdfInfo(None, None, False, "not a PDF")
+            # Viewers find the header anywhere in the first 1024 bytes, libmagic only at
+            # the start: a PDF behind a few stray bytes is shown, and so it is read.
+            is_pdf = sniffed == "application/pdf" or b"%PDF-" in data[:1024]
+            info = pdf_reader(data) if is_pdf else PdfInfo(None, None, False, "not a PDF")
         files.append(
             Attachment(
                 index=len(files),

@@ -67,3 +67,12 @@ def test_a_file_no_reader_opens_stays_as_it_was():
     info = inspect_pdf(b"%PDF-1.7\n" + b"\x00garbage" * 100)
     assert info.error is not None and info.text is None
     assert classify_raw(letter(files=[("2569_dds_0403_1.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 100)])).level == "none"
+
+
+def test_a_marking_on_a_pdf_behind_stray_bytes_is_read():
+    """A variation: the file starts with a line of something else, so libmagic does not
+    call it a PDF; viewers find its header within the first 1024 bytes (poppler shows
+    the page and its ลับ). Before, it was "not a PDF" and its text was never read."""
+    pdf = b"\n\n stray line before the header\n" + _marked_letter_pdf()
+    found = classify_raw(letter(files=[("2569_dds_0403_1.pdf", pdf)]))
+    assert found.level == "confidential", found
