@@ -44,6 +44,9 @@ class SpoolEntry:
     # What intake found out about the sender (gateway/sender/results.py, as a dict);
     # kept beside the raw bytes, which stay exactly as they came (signatures, vault).
     auth: dict | None = None
+    # The DATA check's reading of the letter's PDFs (gateway/pipeline/pdf_readings.py),
+    # as written; None when there is none.
+    reading: bytes | None = None
 
     @property
     def size(self) -> int:
@@ -61,9 +64,40 @@ class Spool:
         self.tmp = root / "tmp"
         self.new = root / "new"
         self.failed = root / "failed"
-        for d in (self.tmp, self.new, self.failed):
+        # The DATA check's readings of PDFs, a cache for the pipeline: never fsync'ed,
+        # removed (shredded for a classified letter) with the letter's spool file.
+        self.readings = root / "readings"
+        for d in (self.tmp, self.new, self.failed, self.readings):
             d.mkdir(parents=True, exist_ok=True)
         self.new_sync = GroupSync(self.new)  # SMTP commits share directory fsyncs
+
+    def reading_path(self, queue_id: str) -> Path:
+        return self.readings / f"{queue_id}.json"
+
+    def drop_reading(self, queue_id: str, shred: bool = False) -> None:
+        """Remove a letter's PDF reading; `shred` when the letter turned out classified."""
+        path = self.reading_path(queue_id)
+        if shred:
+            from gateway.secrecy.vault_crypto import shred as shred_file
+
+            shred_file(path)
+            return
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def clean_readings(self) -> int:
+        """At startup: remove readings whose letter is no longer waiting (a crash between
+        the two removals, a draft never committed). Not while SMTP is open: a draft's
+        reading is written before its spool file exists."""
+        waiting = {n[:-4] for n in os.listdir(self.new) if n.endswith(".msg")}
+        removed = 0
+        for name in os.listdir(self.readings):
+            if name.removesuffix(".json") not in waiting:
+                self.drop_reading(name.removesuffix(".json"), shred=True)
+                removed += 1
+        return removed
 
     def clean_tmp(self) -> int:
         """Remove half-written files a crash left behind (never acknowledged)."""
@@ -113,10 +147,18 @@ class Spool:
             raw=data[end + 1:],
             path=path,
             auth=envelope.get("auth"),
+            reading=self._reading(queue_id),
         )
+
+    def _reading(self, queue_id: str) -> bytes | None:
+        try:
+            return self.reading_path(queue_id).read_bytes()
+        except OSError:  # none (IMAP, classified, lost in a crash): the pipeline reads itself
+            return None
 
     def remove(self, queue_id: str) -> None:
         """Called only once the database says the message is finished."""
+        self.drop_reading(queue_id)
         path = self.new / f"{queue_id}.msg"
         try:
             path.unlink()
@@ -127,6 +169,7 @@ class Spool:
     def park(self, queue_id: str) -> None:
         """Move an entry that keeps failing out of the way, for a person to look at
         (`saraban-gateway status` counts them; reprocessing moves them back)."""
+        self.drop_reading(queue_id, shred=True)  # read again if it is ever let back in
         source = self.new / f"{queue_id}.msg"
         if source.exists():
             source.rename(self.failed / source.name)
@@ -203,6 +246,8 @@ class SpoolDraft:
         self.spool = spool
         self.queue_id = new_queue_id()
         self.path = spool.tmp / f"{self.queue_id}.draft"
+        # Where the DATA check leaves its reading of the PDFs (gateway/pipeline/pdf_readings.py).
+        self.reading_path = spool.reading_path(self.queue_id)
         self.size = 0  # message bytes, without the spool header
         self.failed: OSError | None = None
         self.committed = False
@@ -276,10 +321,11 @@ class SpoolDraft:
                 pass
             self._fd = None
         if not self.committed:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+            for path in (self.path, self.reading_path):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
 
 class GroupSync:

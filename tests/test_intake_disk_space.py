@@ -14,7 +14,7 @@ from gateway.config.settings import Settings
 from gateway.intake.disk_space import StorageGuard, free_bytes, size_parameter
 from tests.daemon import Daemon, free_port, write_config
 from tests.hostile.smtp_raw import Raw
-from tests.letters import letter
+from tests.letters import letter, make_pdf
 
 SENDER = "saraban.dds@bangkok.go.th"
 UNIT = "saraban.latkrabang@bangkok.go.th"
@@ -156,7 +156,9 @@ def _cmdline(pid: int) -> str:
 def test_runners_run_at_a_lower_priority_than_smtp_and_its_data_check(tmp_path):
     daemon = Daemon(write_config(tmp_path, workers=1, extra="[service]\nbackground_nice = 7\n")).start()
     try:
-        daemon.send(letter(subject="ลำดับความสำคัญ"), UNIT)
+        # A file that may be signed (its bytes name /ByteRange) goes to the pipeline's
+        # signature worker; an unsigned one's text was read at DATA and starts none.
+        daemon.send(letter(subject="ลำดับความสำคัญ", files=[("a.pdf", make_pdf("signed? /ByteRange"))]), UNIT)
         daemon.wait_idle()  # the runners are up and have done their work
         assert [row["subject"] for row in daemon.register()] == ["ลำดับความสำคัญ"]
         supervisor = daemon.proc.pid

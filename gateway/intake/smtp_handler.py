@@ -89,7 +89,8 @@ class IntakeHandler:
         draft: SpoolDraft = envelope.spool_draft  # type: ignore[attr-defined]
         mail_from = envelope.mail_from or ""
         # The one classification (rules/markings.py), read from the whole draft by a worker.
-        marking = await self.markings.classify(draft.path, offset=draft.message_start)
+        marking = await self.markings.classify(draft.path, offset=draft.message_start,
+                                               reading=draft.reading_path)
         if marking.level == "top_secret":
             # Nothing of the content is kept: only who, when and which Message-ID.
             message_id = _header(draft.head(_HEAD_LIMIT), "message-id")

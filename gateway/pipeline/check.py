@@ -13,6 +13,7 @@ from gateway.pipeline import classified as secret
 from gateway.pipeline.classified import Sealed
 from gateway.pipeline.parse import parse_mail
 from gateway.pipeline.pdf_inspect import PdfInfo
+from gateway.pipeline.pdf_readings import Readings
 from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth
 from gateway.sender.settings import SenderSection
@@ -37,6 +38,7 @@ class Checked:
     classified: Sealed | None = None  # ลับ/ลับมาก/ลับที่สุด: sealed, never in the plain vault
     signatures: dict[int, list[dict]] = field(default_factory=dict)  # attachment index -> verdicts
     sender_auth: SenderAuth | None = None  # who really sent it (gateway/sender/)
+    pdfs_read_at_data: int = 0  # PDFs not read again: the DATA check's reading was kept
 
 
 def with_sender_verdict(checked: Checked, auth: SenderAuth, settings: SenderSection) -> Checked:
@@ -65,12 +67,18 @@ class PdfBudget:
     signatures together. When it is spent, the rest of the letter's PDFs are noted as
     not read in time and the letter goes on; the letters behind it do not wait."""
 
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, readings: Readings | None = None):
         self.services = services
         self.deadline = time.monotonic() + services.settings.pipeline.pdf_budget
+        self.readings = readings or Readings()
+        self.read_at_data = 0  # files whose reading came from the DATA check
         _forget_verdicts(services)  # nothing of the previous letter's PDFs carries over
 
     def read(self, data: bytes) -> PdfInfo:
+        known = self.readings.of(data)  # read at DATA: no second reading, no time spent
+        if known is not None:
+            self.read_at_data += 1
+            return known
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             return PdfInfo(None, None, False, NOT_READ_IN_TIME)
@@ -110,7 +118,7 @@ def _rule_failed(rule: str, exc: Exception) -> None:
 
 def check_entry(services: Services, entry: SpoolEntry) -> Checked:
     """Parse the message, read its facts, run every rule, and store it."""
-    budget = PdfBudget(services)
+    budget = PdfBudget(services, Readings.decode(entry.reading))
     arrival, mail, error = read_entry(services, entry, budget)
     if arrival.error is not None:  # S/MIME no gateway key opens: sealed as it came
         facts, findings, sealed = secret.seal_undecryptable(services, entry, arrival)
@@ -133,7 +141,8 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
     # Signatures are checked for ordinary letters only: a classified letter's signer
     # names would otherwise reach the plaintext register; its registrar verifies it.
     findings, signatures = verify_signatures(services, entry, mail, findings, budget)
-    return Checked(mail, facts, findings, raw_sha256, signatures=signatures)
+    return Checked(mail, facts, findings, raw_sha256, signatures=signatures,
+                   pdfs_read_at_data=budget.read_at_data)
 
 
 def verify_signatures(services: Services, entry: SpoolEntry, mail: ParsedMail, findings: list[Finding],

@@ -201,12 +201,15 @@ def finish_spool(services: Services, queue_id: str, sync: bool = True) -> None:
     store = store_for(services)
     path = services.spool.new / f"{queue_id}.msg"
     if store.exists(queue_id):
+        # The reading first: a crash between the two leaves the letter, read again.
+        services.spool.drop_reading(queue_id, shred=True)
         if shred(path) and sync:
             fsync_dir(services.spool.new)
         return
     if sync:
         services.spool.remove(queue_id)
         return
+    services.spool.drop_reading(queue_id)
     try:
         path.unlink()
     except FileNotFoundError:
@@ -235,6 +238,7 @@ def park(services: Services, queue_id: str) -> None:
         spool.park(queue_id)
         return
     write_durably(spool.failed / f"{queue_id}.msg", (blob,), tmp_dir=spool.tmp, mode=0o600)
+    spool.drop_reading(queue_id, shred=True)
     if shred(source):
         fsync_dir(spool.new)
     log.info("parked_sealed", queue_id=queue_id)

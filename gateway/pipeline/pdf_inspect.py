@@ -32,6 +32,31 @@ class PdfInfo:
     page_texts: tuple[str, ...] = ()  # top and bottom lines of each page read
 
 
+def info_fields(info: PdfInfo) -> dict:
+    """A PdfInfo as JSON-able data: what a reading child answers (gateway/pipeline/
+    pdf_pool.py) and what the DATA check keeps for the pipeline (pdf_readings.py)."""
+    return {"text": info.text, "pages": info.pages, "encrypted": info.encrypted,
+            "error": info.error, "page_texts": list(info.page_texts)}
+
+
+def _is_text(value: object, optional: bool = True) -> bool:
+    return isinstance(value, str) or (optional and value is None)
+
+
+def info_from_fields(fields: object) -> PdfInfo:
+    """`info_fields` read back, every type checked; ValueError for anything else. The
+    data comes from a process that parsed the sender's file: it is data, never code."""
+    if not isinstance(fields, dict):
+        raise ValueError("not a PDF reading")
+    text, pages, encrypted, error, page_texts = (fields.get(k) for k in
+                                                 ("text", "pages", "encrypted", "error", "page_texts"))
+    if not (_is_text(text) and _is_text(error) and isinstance(encrypted, bool)
+            and (pages is None or (isinstance(pages, int) and not isinstance(pages, bool)))
+            and isinstance(page_texts, list) and all(isinstance(t, str) for t in page_texts)):
+        raise ValueError("not a PDF reading")
+    return PdfInfo(text, pages, encrypted, error, tuple(page_texts))
+
+
 def _edges(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) > 2 * EDGE_LINES:

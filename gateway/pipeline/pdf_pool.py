@@ -12,7 +12,7 @@ import threading
 
 import structlog
 
-from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
+from gateway.pipeline.pdf_inspect import PdfInfo, info_fields, info_from_fields, inspect_pdf
 from gateway.service.process_util import exit_now
 from gateway.service.worker_process import WorkerProcess
 from rules.model import NOT_READ_IN_TIME
@@ -57,8 +57,7 @@ _MAX_NAME = 100
 
 def _answer(outcome: PdfInfo | Exception) -> bytes:
     if isinstance(outcome, PdfInfo):
-        fields = {"text": outcome.text, "pages": outcome.pages, "encrypted": outcome.encrypted,
-                  "error": outcome.error, "page_texts": list(outcome.page_texts)}
+        fields = info_fields(outcome)
     else:
         fields = {"raised": type(outcome).__name__, "message": str(outcome)[:2000]}
     # surrogatepass: pypdf's text may hold a lone surrogate; json.loads reads it back so
@@ -71,30 +70,22 @@ class ReaderRaised(Exception):
     failed as it did when the executor sent the exception itself."""
 
 
-def _is_text(value: object, optional: bool = True) -> bool:
-    return isinstance(value, str) or (optional and value is None)
-
-
 def _read_answer(payload: bytes) -> PdfInfo:
     """The child's answer (`_answer`); raises MemoryError or a ReaderRaised for what
     inspect_pdf raised, ValueError for anything that is not an answer."""
     fields = json.loads(payload)
-    if not isinstance(fields, dict):
-        raise ValueError("not an answer")
-    if "raised" in fields:
+    if isinstance(fields, dict) and "raised" in fields:
         name, message = fields["raised"], fields.get("message")
-        if not (isinstance(name, str) and name.isidentifier() and len(name) <= _MAX_NAME and _is_text(message, False)):
+        if not (isinstance(name, str) and name.isidentifier() and len(name) <= _MAX_NAME
+                and isinstance(message, str)):
             raise ValueError("not an answer")
         if name == "MemoryError":
             raise MemoryError(message)
         raise type(name, (ReaderRaised,), {"__module__": __name__})(message)
-    text, pages, encrypted, error, page_texts = (fields.get(k) for k in
-                                                 ("text", "pages", "encrypted", "error", "page_texts"))
-    if not (_is_text(text) and _is_text(error) and isinstance(encrypted, bool)
-            and (pages is None or (isinstance(pages, int) and not isinstance(pages, bool)))
-            and isinstance(page_texts, list) and all(isinstance(t, str) for t in page_texts)):
-        raise ValueError("not an answer")
-    return PdfInfo(text, pages, encrypted, error, tuple(page_texts))
+    try:
+        return info_from_fields(fields)
+    except ValueError:
+        raise ValueError("not an answer") from None
 
 
 class PdfPool:

@@ -108,7 +108,8 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError) -
     crashpoint("before_spool_remove")
     _finish_spool(services, finished)
     for letter in checked:
-        log.info("message_finished", queue_id=letter.queue_id, state=letter.final, outcome=letter.outcome)
+        log.info("message_finished", queue_id=letter.queue_id, state=letter.final, outcome=letter.outcome,
+                 pdfs_read_at_data=letter.checked.pdfs_read_at_data)
     return finished
 
 

@@ -125,13 +125,33 @@ def _warm_up_letter() -> bytes:
 _WARM_UP = _warm_up_letter()
 
 
-def _read_spool_file(payload: bytes) -> bytes:
-    """`<offset>:<path>`: the message in a file, after `offset` bytes of something else
-    (a spool draft's envelope line)."""
-    offset, _, path = payload.partition(b":")
+def _read_spool_file(payload: bytes) -> tuple[bytes, str | None]:
+    """`<offset>:<path>[NUL<reading path>]`: the message in a file, after `offset` bytes
+    of something else (a spool draft's envelope line), and where to leave the reading
+    of its PDFs if the letter is ordinary."""
+    request, _, reading = payload.partition(b"\0")
+    offset, _, path = request.partition(b":")
     with open(os.fsdecode(path), "rb") as handle:
         handle.seek(int(offset))
-        return handle.read()
+        return handle.read(), (os.fsdecode(reading) if reading else None)
+
+
+def _classify_and_keep(raw: bytes, reading: str | None) -> Classification:
+    """classify_raw; for an ordinary letter, what was read of each PDF is left at
+    `reading` for the pipeline (gateway/pipeline/pdf_readings.py). A classified or
+    uncertain letter leaves none: its text is in no file but the spool's own."""
+    if reading is None:
+        return classify_raw(raw)
+    from gateway.pipeline.pdf_readings import ReadingRecorder
+
+    recorder = ReadingRecorder()
+    found = classify_raw(raw, recorder)
+    if not found.classified and found.certain:
+        try:
+            recorder.write(reading)
+        except OSError as exc:  # the pipeline reads the PDFs itself
+            log.warning("pdf_reading_not_kept", error=type(exc).__name__)
+    return found
 
 
 def _worker_main() -> None:
@@ -163,8 +183,8 @@ def _worker_main() -> None:
         kind, (size,) = head[:1], _LENGTH.unpack(head[1:])
         payload = stdin.read(size)
         try:
-            raw = _read_spool_file(payload) if kind == b"P" else payload
-            found = classify_raw(raw)
+            raw, reading = _read_spool_file(payload) if kind == b"P" else (payload, None)
+            found = _classify_and_keep(raw, reading)
         except MemoryError:
             found = uncertain("too large to read")
         except (Exception, RecursionError):
@@ -218,6 +238,16 @@ class _Worker:
                 pass
 
 
+def _no_reading(reading: Path | None) -> None:
+    """A worker killed mid-letter may have left part of a reading, or one for a letter
+    it did not finish judging: the pipeline reads that letter's PDFs itself."""
+    if reading is not None:
+        try:
+            os.unlink(reading)
+        except OSError:
+            pass
+
+
 class DataCheck:
     """Classifies messages at the end of DATA in worker processes, with a deadline.
 
@@ -243,14 +273,18 @@ class DataCheck:
         self._spawned = [w for w in self._spawned if w.proc.returncode is None] + [worker]
         return worker
 
-    async def classify(self, raw: bytes | Path, offset: int = 0) -> Classification:
+    async def classify(self, raw: bytes | Path, offset: int = 0, reading: Path | None = None) -> Classification:
         """`raw` the message, or a file holding it from byte `offset` on (a spool draft
-        written while DATA streamed in: the worker reads it, the supervisor does not)."""
+        written while DATA streamed in: the worker reads it, the supervisor does not).
+        `reading`: where the worker leaves its reading of an ordinary letter's PDFs for
+        the pipeline (a draft's `reading_path`; gateway/pipeline/pdf_readings.py)."""
         # The worker reads the header block first (classify_raw), so the supervisor's
         # event loop, which serves every session, does not parse headers itself; only
         # when the worker fails does it read them, to refuse what they mark ลับที่สุด.
         if isinstance(raw, Path):
             kind, payload = b"P", b"%d:" % offset + os.fsencode(str(raw))
+            if reading is not None:
+                payload += b"\0" + os.fsencode(str(reading))
         else:
             kind, payload = b"B", bytes(raw)
         if self._free is None:
@@ -273,10 +307,12 @@ class DataCheck:
                     found = await worker.ask(kind, payload)
             except TimeoutError:  # before OSError, of which it is a subclass
                 worker.kill()
+                _no_reading(reading)
                 log.warning("classification_timeout", timeout=self.timeout)
                 return highest(await _headers_off_the_loop(raw, offset), uncertain("not read in time"))
             except (EOFError, OSError, ValueError, KeyError) as exc:
                 worker.kill()
+                _no_reading(reading)
                 log.warning("classification_worker_failed", error=type(exc).__name__)
                 return highest(await _headers_off_the_loop(raw, offset), uncertain(UNREADABLE))
             except BaseException:
@@ -285,6 +321,7 @@ class DataCheck:
                 # next letter as if it were that letter's; kept alive but not idle, each
                 # such worker stayed (and the next letter started another).
                 worker.kill()
+                _no_reading(reading)
                 raise
             self._idle.append(worker)
             return found

@@ -187,6 +187,7 @@ async def _serve(settings: Settings) -> int:
     refuse_seal_mismatch(settings)  # sealed mail's From must be the seal's address (docs/secrecy.md)
     spool = Spool(settings.spool_dir)
     removed = spool.clean_tmp()
+    spool.clean_readings()  # SMTP is not open yet: no draft has a reading in flight
     db = Database(settings.database_url)
     try:
         db.create_schema()  # alembic upgrade head (storage/migrate.py)

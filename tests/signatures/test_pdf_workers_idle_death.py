@@ -92,13 +92,15 @@ def test_in_the_daemon_a_letter_after_its_pdf_workers_were_killed_is_registered_
 
     d = daemon_factory().start()
     to = "saraban.latkrabang@bangkok.go.th"
-    d.send(letter(subject="ก่อน", files=[("2569_dds_0403_1.pdf", make_pdf("ที่ กท 0403/1 cover"))],
+    # Files that may be signed (their bytes name /ByteRange) go to the pipeline's
+    # workers; an unsigned file's text is taken from the DATA check and starts none.
+    d.send(letter(subject="ก่อน", files=[("2569_dds_0403_1.pdf", make_pdf("ที่ กท 0403/1 cover /ByteRange"))],
                   message_id="<before-kill@dds.bangkok.go.th>"), to)
     d.wait_for(lambda: len(d.register()) == 1, what="the first letter registered")
     workers = d.wait_for(lambda: _pdf_workers(d.proc.pid), what="the PDF workers started")
     for pid in workers:
         _kill_and_wait(pid)
-    d.send(letter(subject="หลัง", files=[("2569_dds_0403_2.pdf", make_pdf("ที่ กท 0403/2 cover"))],
+    d.send(letter(subject="หลัง", files=[("2569_dds_0403_2.pdf", make_pdf("ที่ กท 0403/2 cover /ByteRange"))],
                   message_id="<after-kill@dds.bangkok.go.th>"), to)
     d.wait_for(lambda: len(d.register()) == 2, what="the second letter registered")
     first, second = sorted(d.register(), key=lambda e: e["number"])

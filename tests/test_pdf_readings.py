@@ -1,0 +1,200 @@
+"""A PDF is read once per letter: the DATA check's reading of an ordinary letter's PDFs
+is kept in `spool/readings/` for the pipeline (gateway/pipeline/pdf_readings.py), and
+nothing else is ever taken from there: not for a classified or uncertain letter, not a
+damaged or foreign reading, and nothing is left behind once the letter is finished."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+
+import pytest
+
+from gateway.config.settings import load_settings
+from gateway.pipeline.runner import run_once
+from gateway.secrecy.markings import DataCheck
+from gateway.service.services import open_services
+from storage.models import Letter, Message
+from tests.daemon import write_config
+from tests.letters import letter
+from tests.thai_pdfs import thai_pdf
+
+UNIT = "saraban.latkrabang@bangkok.go.th"
+SENDER = "saraban.dds@bangkok.go.th"
+REFERENCE = "กท 1407/2569"
+# The reference is printed on the PDF only: the register has it only if the PDF was read.
+BODY = "เรียน ผู้อำนวยการเขตลาดกระบัง\nตามหนังสือที่แนบมา\n"
+
+
+def _typed(*extra: str) -> bytes:
+    return thai_pdf([f"ที่ {REFERENCE}", "วันที่ 3 มกราคม 2569", *extra, "เรื่อง ขอเชิญประชุม"], producer="plain")
+
+
+def _letter(pdf: bytes, **kwargs) -> bytes:
+    return letter(body=BODY, files=[("letter.pdf", pdf)], **kwargs)
+
+
+@pytest.fixture
+def services(tmp_path):
+    with open_services(load_settings(write_config(tmp_path)), "pipeline", upgrade_schema=True) as s:
+        yield s
+
+
+def _through_data(services, raw: bytes, timeout: float = 30.0):
+    """As SMTP intake does it: the draft, the DATA check with its reading, the commit."""
+    draft = services.spool.draft(SENDER, [UNIT])
+    draft.write(raw)
+
+    async def check():
+        data_check = DataCheck(timeout=timeout, workers=1)
+        try:
+            return await data_check.classify(draft.path, offset=draft.message_start, reading=draft.reading_path)
+        finally:
+            await data_check.aclose()
+
+    found = asyncio.run(check())
+    return draft, found
+
+
+def _counting(services):
+    """The pipeline's own PDF reader, counting the files sent to it."""
+    sent = []
+
+    def reader(data, timeout=None):
+        sent.append(len(data))
+        return services.pdf_reader(data, timeout)
+
+    return dataclasses.replace(services, pdf_reader=reader), sent
+
+
+def _register(services) -> list[tuple[str, str | None]]:
+    with services.db.session() as session:
+        return [(row.queue_id, row.reference) for row in session.query(Letter).all()]
+
+
+def test_an_ordinary_letters_pdf_is_read_at_data_and_not_again_by_the_pipeline(services):
+    draft, found = _through_data(services, _letter(_typed()))
+    assert (found.level, found.certain) == ("none", True)
+    assert draft.reading_path.exists()  # written before the answer, so before the 250
+    queue_id = draft.commit()
+
+    counting, sent = _counting(services)
+    assert run_once(counting) == 1
+    assert sent == []  # the pipeline's reading workers never saw the file
+    assert _register(services) == [(queue_id, REFERENCE)]  # from the PDF's text, as read at DATA
+    assert list(services.spool.readings.iterdir()) == []
+
+
+def test_without_a_reading_the_pipeline_reads_the_pdf_itself_and_registers_the_same(services):
+    """The control for the test above: IMAP intake, a restart that lost the cache."""
+    queue_id = services.spool.accept(_letter(_typed()), SENDER, [UNIT])
+    counting, sent = _counting(services)
+    assert run_once(counting) == 1
+    assert len(sent) == 1
+    assert _register(services) == [(queue_id, REFERENCE)]
+
+
+@pytest.mark.parametrize("marking, level", [("ลับ", "confidential"), ("ลับมาก", "secret"), ("ลับที่สุด", "top_secret")])
+def test_a_classified_letter_leaves_no_reading_of_its_text(services, marking, level):
+    # The marking printed at the top of the page, as a clerk stamps it.
+    draft, found = _through_data(services, _letter(thai_pdf([marking, f"ที่ {REFERENCE}", "เรื่อง ขอเชิญประชุม"],
+                                                             producer="plain")))
+    assert found.level == level
+    assert not draft.reading_path.exists()
+    assert list(services.spool.readings.iterdir()) == []
+    draft.discard()
+
+
+def test_a_check_that_did_not_finish_leaves_no_reading(services):
+    """A worker killed at its deadline may have written part of a reading: gone, and the
+    letter's PDFs are read by the pipeline."""
+    draft = services.spool.draft(SENDER, [UNIT])
+    draft.write(_letter(_typed()))
+    draft.reading_path.write_bytes(b'{"format": 1, "pdfs": {"')  # as if cut off mid-write
+
+    async def check():
+        data_check = DataCheck(timeout=0.001, workers=1)
+        try:
+            return await data_check.classify(draft.path, offset=draft.message_start, reading=draft.reading_path)
+        finally:
+            await data_check.aclose()
+
+    found = asyncio.run(check())
+    assert found.certain is False  # not read in time: at least ลับ
+    assert not draft.reading_path.exists()
+    draft.discard()
+
+
+def test_a_refused_or_abandoned_draft_takes_its_reading_with_it(services):
+    draft, found = _through_data(services, _letter(_typed()))
+    assert draft.reading_path.exists()
+    draft.discard()  # DMARC refusal, a failed spool write, a client gone before the 250
+    assert not draft.reading_path.exists() and not draft.path.exists()
+
+
+def _valid_reading_for_other_bytes(services) -> bytes:
+    other, _ = _through_data(services, _letter(_typed("สำเนาเรียน สำนักงานเขต")))
+    data = other.reading_path.read_bytes()
+    other.discard()
+    return data
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut", "other_file", "wrong_types", "other_format", "huge_key"])
+def test_a_damaged_or_foreign_reading_is_no_reading(services, damage):
+    raw = _letter(_typed())
+    draft, _ = _through_data(services, raw)
+    good = json.loads(draft.reading_path.read_bytes())
+    key = next(iter(good["pdfs"]))
+    bad = {
+        "garbage": b"\x00\xff not json",
+        "cut": draft.reading_path.read_bytes()[:-3],
+        "other_file": _valid_reading_for_other_bytes(services),
+        "wrong_types": json.dumps({"format": 1, "pdfs": {key: {**good["pdfs"][key], "pages": "1", "text": 7}}}).encode(),
+        "other_format": json.dumps({**good, "format": 2}).encode(),
+        "huge_key": json.dumps({"format": 1, "pdfs": {key + "0": good["pdfs"][key]}}).encode(),
+    }[damage]
+    draft.reading_path.write_bytes(bad)
+    queue_id = draft.commit()
+
+    counting, sent = _counting(services)
+    assert run_once(counting) == 1
+    assert len(sent) == 1  # read again, not taken from the damaged reading
+    assert _register(services) == [(queue_id, REFERENCE)]
+    with services.db.session() as session:
+        assert session.get(Message, queue_id).state == "done"
+    assert list(services.spool.readings.iterdir()) == []
+
+
+def test_a_letter_the_pipeline_finds_classified_has_its_reading_shredded(services):
+    """The DATA check writes none for a classified letter; should one be there all the
+    same (a marking only the pipeline sees), it goes with the sealed letter's spool file."""
+    pdf = _typed()
+    draft, _ = _through_data(services, _letter(pdf))
+    reading = draft.reading_path.read_bytes()
+    draft.discard()
+    queue_id = services.spool.accept(_letter(pdf, extra_headers={"X-Saraban-Secrecy": "ลับ"}), SENDER, [UNIT])
+    services.spool.reading_path(queue_id).write_bytes(reading)
+
+    assert run_once(services) == 1
+    with services.db.session() as session:
+        assert session.get(Message, queue_id).state == "done"
+        assert session.query(Letter).one().reference is None  # sealed: nothing in plain text
+    assert list(services.spool.readings.iterdir()) == []
+    assert services.spool.pending() == []
+
+
+def test_at_startup_readings_of_letters_no_longer_waiting_are_removed(services):
+    waiting = services.spool.accept(_letter(_typed()), SENDER, [UNIT])
+    services.spool.reading_path(waiting).write_bytes(b"{}")
+    services.spool.reading_path("0000deadbeef").write_bytes(b"{}")  # its letter finished before a crash
+    assert services.spool.clean_readings() == 1
+    assert [p.name for p in services.spool.readings.iterdir()] == [f"{waiting}.json"]
+
+
+def test_through_smtp_the_letter_is_read_once_and_leaves_nothing_in_readings(daemon):
+    queue_id = daemon.send(_letter(_typed()), UNIT)
+    daemon.wait_idle()
+    finished = [e for e in daemon.events() if e.get("event") == "message_finished" and e.get("queue_id") == queue_id]
+    assert finished and finished[-1]["pdfs_read_at_data"] == 1
+    assert [row["reference"] for row in daemon.register()] == [REFERENCE]
+    assert list((daemon.data_dir / "spool" / "readings").iterdir()) == []
