@@ -5,7 +5,8 @@ Spools --count letters (one PDF of --size bytes, Thai subject, distinct Message-
 into a fresh data directory (SQLite), warms up with one letter (the PDF worker's
 start), then times `run_once` over all of them: parse, rules, the PDF trip to the
 worker, vault, the register transaction(s), spool removal. The receive stamp is not
-part of it (the delivery runner's work). --profile prints a cProfile of the run. The
+part of it (the delivery runner's work). --readings: each letter comes with the DATA
+check's reading of its PDF, as through SMTP, so the PDF is not read in the run. --profile prints a cProfile of the run. The
 log (JSON events, as the daemon's) goes to pipeline.log in the temporary directory.
 
 To compare two trees, run it from each with that tree first on the path, e.g.
@@ -34,10 +35,15 @@ def main() -> int:
                     help="the cover letter a PDF with a Thai text layer of this file's lines (e.g. "
                          "../shared/seeds/001_58f3b8410d24badf.txt; fpdf2, Garuda) instead of --size "
                          "bytes of an ASCII one: the rules read Thai as in real letters")
+    ap.add_argument("--readings", action="store_true",
+                    help="each letter spooled with the DATA check's reading of its PDF, as SMTP intake "
+                         "leaves it (gateway/pipeline/pdf_readings.py): the pipeline reads no PDF itself")
     args = ap.parse_args()
 
     from gateway.config.settings import load_settings
+    from gateway.pipeline.pdf_readings import ReadingRecorder
     from gateway.pipeline.runner import run_once
+    from gateway.secrecy.markings import classify_raw
     from gateway.service.log import setup_logging
     from gateway.service.services import open_services
     from storage import migrate
@@ -61,7 +67,11 @@ def main() -> int:
             raw = letter(subject=f"ขอความอนุเคราะห์ ครั้งที่ {i}",
                          files=[(f"2569_dds_0403_{i}.pdf", pdf)],
                          message_id=f"<bench-{i}-{time.time_ns()}@dds.bangkok.go.th>")
-            services.spool.accept(raw, "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"])
+            queue_id = services.spool.accept(raw, "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"])
+            if args.readings:
+                recorder = ReadingRecorder()
+                classify_raw(raw, recorder)  # what the DATA-check worker does before the 250
+                recorder.write(services.spool.reading_path(queue_id))
             return raw
 
         spool(-1)
