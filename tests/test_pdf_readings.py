@@ -11,6 +11,7 @@ import json
 import pytest
 
 from gateway.config.settings import load_settings
+from gateway.pipeline.pdf_readings import Readings
 from gateway.pipeline.runner import run_once
 from gateway.secrecy.markings import DataCheck
 from gateway.service.services import open_services
@@ -198,3 +199,25 @@ def test_through_smtp_the_letter_is_read_once_and_leaves_nothing_in_readings(dae
     assert finished and finished[-1]["pdfs_read_at_data"] == 1
     assert [row["reference"] for row in daemon.register()] == [REFERENCE]
     assert list((daemon.data_dir / "spool" / "readings").iterdir()) == []
+
+
+def test_a_reading_too_large_to_keep_is_not_written_and_costs_the_letter_nothing(tmp_path):
+    """A letter of many long files: the reading is measured before it is encoded (the
+    worker's memory cap is the letter's certainty), and simply not kept."""
+    from gateway.pipeline.pdf_inspect import PdfInfo
+    from gateway.pipeline.pdf_readings import MAX_READING, ReadingRecorder
+
+    recorder = ReadingRecorder(reader=lambda data: PdfInfo("ก" * 200_000, 1, False, None, ("ก" * 1000,)))
+    for n in range(MAX_READING // 200_000 + 1):
+        recorder(b"%%PDF-1.4 file %d" % n)
+
+    def out_of_memory():
+        raise MemoryError  # what encoding it whole would cost under the worker's cap
+
+    recorder.encode = out_of_memory
+    assert recorder.write(tmp_path / "r.json") is False
+    assert not (tmp_path / "r.json").exists()
+    few = ReadingRecorder(reader=lambda data: PdfInfo("ก" * 1000, 1, False, None, ()))
+    few(b"%PDF-1.4 one file")
+    assert few.write(tmp_path / "r.json") is True
+    assert len(Readings.decode((tmp_path / "r.json").read_bytes()).by_sha256) == 1

@@ -59,6 +59,11 @@ class ReadingRecorder:
         to keep or too much."""
         if not self.infos:
             return False
+        # Measured before it is encoded: a letter of a thousand long files must not cost
+        # the worker its memory cap (and the letter its certainty) for a cache.
+        chars = sum(len(i.text or "") + len(i.error or "") + sum(map(len, i.page_texts)) for i in self.infos.values())
+        if chars + 200 * len(self.infos) > MAX_READING:
+            return False
         data = self.encode()
         if len(data) > MAX_READING:
             return False

@@ -149,7 +149,8 @@ def _classify_and_keep(raw: bytes, reading: str | None) -> Classification:
     if not found.classified and found.certain:
         try:
             recorder.write(reading)
-        except OSError as exc:  # the pipeline reads the PDFs itself
+        except (OSError, MemoryError) as exc:  # the pipeline reads the PDFs itself; the
+            # letter's classification stands: it was read whole
             log.warning("pdf_reading_not_kept", error=type(exc).__name__)
     return found
 
