@@ -424,10 +424,13 @@ def read_classification(mail: ParsedMail) -> Classification:
         if level != "none":
             found.append(Classification(level, f"{name} name"))
         pages = a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
-        for n, page in enumerate(pages, start=1):
-            level = secrecy_in_letter(page)
-            if level != "none":
-                found.append(Classification(level, f"{name} page {n}"))
+        # Two readers' lines of the same pages (gateway/pipeline/pdf_inspect.py): where
+        # they disagree, the more secret reading wins.
+        for reading in (pages, a.pdf_viewer_page_texts):
+            for n, page in enumerate(reading, start=1):
+                level = secrecy_in_letter(page)
+                if level != "none":
+                    found.append(Classification(level, f"{name} page {n}"))
         if a.pdf_encrypted and a.pdf_pages is None:
             found.append(uncertain(f"{name} password-protected"))
         elif _pdf_unreadable(a.pdf_error):

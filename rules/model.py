@@ -39,6 +39,8 @@ class Attachment:
     # The top and bottom lines of each page read (where the regulation prints ลับ),
     # for rules/markings.py; empty when the PDF has no text layer.
     pdf_page_texts: tuple[str, ...] = ()
+    # The same lines as a viewer's reader (PDFium) reads them: a marking in either counts.
+    pdf_viewer_page_texts: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:

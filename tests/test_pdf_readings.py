@@ -11,7 +11,7 @@ import json
 import pytest
 
 from gateway.config.settings import load_settings
-from gateway.pipeline.pdf_readings import Readings
+from gateway.pipeline.pdf_readings import FORMAT, Readings
 from gateway.pipeline.runner import run_once
 from gateway.secrecy.markings import DataCheck
 from gateway.service.services import open_services
@@ -111,7 +111,7 @@ def test_a_check_that_did_not_finish_leaves_no_reading(services):
     letter's PDFs are read by the pipeline."""
     draft = services.spool.draft(SENDER, [UNIT])
     draft.write(_letter(_typed()))
-    draft.reading_path.write_bytes(b'{"format": 1, "pdfs": {"')  # as if cut off mid-write
+    draft.reading_path.write_bytes(b'{"format": %d, "pdfs": {"' % FORMAT)  # as if cut off mid-write
 
     async def check():
         data_check = DataCheck(timeout=0.001, workers=1)
@@ -150,9 +150,9 @@ def test_a_damaged_or_foreign_reading_is_no_reading(services, damage):
         "garbage": b"\x00\xff not json",
         "cut": draft.reading_path.read_bytes()[:-3],
         "other_file": _valid_reading_for_other_bytes(services),
-        "wrong_types": json.dumps({"format": 1, "pdfs": {key: {**good["pdfs"][key], "pages": "1", "text": 7}}}).encode(),
-        "other_format": json.dumps({**good, "format": 2}).encode(),
-        "huge_key": json.dumps({"format": 1, "pdfs": {key + "0": good["pdfs"][key]}}).encode(),
+        "wrong_types": json.dumps({"format": FORMAT, "pdfs": {key: {**good["pdfs"][key], "pages": "1", "text": 7}}}).encode(),
+        "other_format": json.dumps({**good, "format": FORMAT + 1}).encode(),
+        "huge_key": json.dumps({"format": FORMAT, "pdfs": {key + "0": good["pdfs"][key]}}).encode(),
     }[damage]
     draft.reading_path.write_bytes(bad)
     queue_id = draft.commit()

@@ -147,6 +147,7 @@ def collect_attachments(message: email.message.Message,
                 pdf_pages=info.pages,
                 pdf_error=info.error,
                 pdf_page_texts=info.page_texts,
+                pdf_viewer_page_texts=info.viewer_page_texts,
             )
         )
     return files

@@ -30,13 +30,18 @@ class PdfInfo:
     encrypted: bool
     error: str | None
     page_texts: tuple[str, ...] = ()  # top and bottom lines of each page read
+    # The same pages as a viewer's reader (PDFium, Chrome's) reads them, top and bottom
+    # lines: markings are looked for in both readings (rules/markings.py), since the
+    # two disagree on real letters (`_viewer_texts`).
+    viewer_page_texts: tuple[str, ...] = ()
 
 
 def info_fields(info: PdfInfo) -> dict:
     """A PdfInfo as JSON-able data: what a reading child answers (gateway/pipeline/
     pdf_pool.py) and what the DATA check keeps for the pipeline (pdf_readings.py)."""
     return {"text": info.text, "pages": info.pages, "encrypted": info.encrypted,
-            "error": info.error, "page_texts": list(info.page_texts)}
+            "error": info.error, "page_texts": list(info.page_texts),
+            "viewer_page_texts": list(info.viewer_page_texts)}
 
 
 def _is_text(value: object, optional: bool = True) -> bool:
@@ -48,13 +53,14 @@ def info_from_fields(fields: object) -> PdfInfo:
     data comes from a process that parsed the sender's file: it is data, never code."""
     if not isinstance(fields, dict):
         raise ValueError("not a PDF reading")
-    text, pages, encrypted, error, page_texts = (fields.get(k) for k in
-                                                 ("text", "pages", "encrypted", "error", "page_texts"))
+    text, pages, encrypted, error, page_texts, viewer = (fields.get(k) for k in (
+        "text", "pages", "encrypted", "error", "page_texts", "viewer_page_texts"))
     if not (_is_text(text) and _is_text(error) and isinstance(encrypted, bool)
             and (pages is None or (isinstance(pages, int) and not isinstance(pages, bool)))
-            and isinstance(page_texts, list) and all(isinstance(t, str) for t in page_texts)):
+            and all(isinstance(texts, list) and all(isinstance(t, str) for t in texts)
+                    for texts in (page_texts, viewer))):
         raise ValueError("not a PDF reading")
-    return PdfInfo(text, pages, encrypted, error, tuple(page_texts))
+    return PdfInfo(text, pages, encrypted, error, tuple(page_texts), tuple(viewer))
 
 
 def _edges(text: str) -> str:
@@ -84,7 +90,7 @@ def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
         else:
             encrypted = False
         pages = len(reader.pages)
-        wanted = sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
+        wanted = _wanted(pages)
         texts: dict[int, str] = {}
         for n in wanted:
             try:
@@ -93,8 +99,9 @@ def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
                 texts[n] = ""
         text = "\n".join(texts[n] for n in wanted if n < TEXT_PAGES).strip()[:MAX_TEXT]
         edges = tuple(_edges(texts[n]) for n in wanted)
+        viewer = tuple(_edges(t) for t in (_viewer_texts(data, wanted) or {}).values())
         return PdfInfo(text=text or None, pages=pages, encrypted=encrypted, error=None,
-                       page_texts=edges if any(edges) else ())
+                       page_texts=edges if any(edges) else (), viewer_page_texts=viewer if any(viewer) else ())
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, AssertionError, OSError, NotImplementedError) as exc:
         error = f"{type(exc).__name__}: {str(exc)[:200]}"
@@ -119,17 +126,47 @@ def _read_repaired(data: bytes, error: str) -> PdfInfo | None:
         return None
     try:
         pages = len(document)
-        wanted = sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
-        texts: dict[int, str] = {}
+    finally:
+        document.close()
+    texts = _viewer_texts(data, _wanted(pages)) or {}
+    text = "\n".join(t for n, t in texts.items() if n < TEXT_PAGES).strip()[:MAX_TEXT]
+    edges = tuple(_edges(t) for t in texts.values())
+    return PdfInfo(text=text or None, pages=pages, encrypted=False, error=error,
+                   page_texts=edges if any(edges) else (), viewer_page_texts=edges if any(edges) else ())
+
+
+def _wanted(pages: int) -> list[int]:
+    """The pages read: the first MARKING_PAGES and the last MARKING_LAST (0-based)."""
+    return sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
+
+
+def _viewer_texts(data: bytes, wanted: list[int]) -> dict[int, str] | None:
+    """The text of pages `wanted` as PDFium reads it (in page order), or None when it
+    cannot open the file.
+
+    A second reading, not a replacement: pypdf and PDFium disagree on real letters.
+    LibreOffice subsets a Thai font so that the glyph of า (SARA AA), once used inside
+    ำ (SARA AM), has no Unicode of its own in the file's map; pypdf then reads every
+    later า as U+0003, so "ลับมาก" on the line after "สำนักงาน..." reads "ลับม\x03ก" and
+    was no marking. PDFium falls back on the font's own tables, as viewers do, and reads
+    "ลับมาก". (It joins some single-spaced Thai lines that pypdf keeps apart, so it does
+    not replace pypdf's reading either: a marking is looked for in both.)"""
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except Exception:  # noqa: BLE001 - PDFium cannot open it: pypdf's reading stands alone
+        return None
+    texts: dict[int, str] = {}
+    try:
+        count = len(document)
         for n in wanted:
             try:
-                page = document[n]
-                texts[n] = page.get_textpage().get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+                page = document[n] if n < count else None
+                text = page.get_textpage().get_text_range() if page is not None else ""
+                texts[n] = text.replace("\r\n", "\n").replace("\r", "\n")
             except Exception:  # noqa: BLE001 - one broken page must not hide the others
                 texts[n] = ""
     finally:
         document.close()
-    text = "\n".join(texts[n] for n in wanted if n < TEXT_PAGES).strip()[:MAX_TEXT]
-    edges = tuple(_edges(texts[n]) for n in wanted)
-    return PdfInfo(text=text or None, pages=pages, encrypted=False, error=error,
-                   page_texts=edges if any(edges) else ())
+    return texts

@@ -31,7 +31,7 @@ from gateway.pipeline.pdf_inspect import PdfInfo, info_fields, info_from_fields,
 
 log = structlog.get_logger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: PdfInfo.viewer_page_texts; a reading of another format is no reading
 # Past this the letter's PDFs are read again in the pipeline rather than written here:
 # the file is read whole by the pipeline, and a letter of many long files is rare.
 MAX_READING = 4 * 1024 * 1024
@@ -61,7 +61,7 @@ class ReadingRecorder:
             return False
         # Measured before it is encoded: a letter of a thousand long files must not cost
         # the worker its memory cap (and the letter its certainty) for a cache.
-        chars = sum(len(i.text or "") + len(i.error or "") + sum(map(len, i.page_texts)) for i in self.infos.values())
+        chars = sum(len(i.text or "") + len(i.error or "") + sum(map(len, i.page_texts)) + sum(map(len, i.viewer_page_texts)) for i in self.infos.values())
         if chars + 200 * len(self.infos) > MAX_READING:
             return False
         data = self.encode()

@@ -69,17 +69,26 @@ def _with_signature_widgets(data: bytes, rects) -> bytes:
 
 
 def libreoffice_letter() -> bytes | None:
+    header = ["สำนักงานเขตบางรัก                                                            ด่วนที่สุด"]
+    made = libreoffice_pdfs({"letter": "\n".join(header + LETTER_LINES * 4) + "\n"})
+    return made["letter"] if made else None
+
+
+def libreoffice_pdfs(texts: dict[str, str]) -> dict[str, bytes] | None:
+    """Each plain text (name -> lines) as LibreOffice Writer makes it a PDF, all in one
+    soffice run; None when soffice is missing."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "letter.txt"
-        header = ["สำนักงานเขตบางรัก                                                            ด่วนที่สุด"]
-        src.write_text("\n".join(header + LETTER_LINES * 4) + "\n", encoding="utf-8")
+        sources = []
+        for name, text in texts.items():
+            (Path(tmp) / f"{name}.txt").write_text(text, encoding="utf-8")
+            sources.append(str(Path(tmp) / f"{name}.txt"))
         subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp}/profile",
-                        "--convert-to", "pdf", "--outdir", tmp, str(src)],
-                       check=True, capture_output=True, timeout=120)
-        return (Path(tmp) / "letter.pdf").read_bytes()
+                        "--convert-to", "pdf", "--outdir", tmp, *sources],
+                       check=True, capture_output=True, timeout=180)
+        return {name: (Path(tmp) / f"{name}.pdf").read_bytes() for name in texts}
 
 
 def scanned_letter(*, dpi: int = 100) -> bytes:

@@ -1,0 +1,71 @@
+"""A marking on a LibreOffice letter is read as the clerk's viewer shows it.
+
+LibreOffice subsets a Thai font so that the glyph of า (SARA AA), once it has been used
+inside ำ (SARA AM), has no Unicode of its own in the file's map: pypdf then reads every
+later า as U+0003. A ลับมาก typed on the line after "สำนักงานเขตบางรัก" read
+"ลับม\\x03ก", no marking, and the letter was registered in plain text. PDFium (Chrome's
+reader) reads it as every viewer shows it; the marking is now looked for in both
+readings (gateway/pipeline/pdf_inspect.py `_viewer_texts`, rules/markings.py)."""
+from __future__ import annotations
+
+import pytest
+
+from gateway.pipeline.parse import parse_mail
+from gateway.pipeline.pdf_inspect import inspect_pdf
+from rules.markings import read_classification
+from tests.letters import letter
+from tests.signatures.producers import LETTER_LINES, libreoffice_pdfs
+
+MARKS = {"ลับ": "confidential", "ลับมาก": "secret", "ลับที่สุด": "top_secret"}
+SENDER_LINE = "สำนักงานเขตบางรัก"  # holds ำ: every later า of the file loses its Unicode
+
+
+def _texts() -> dict[str, str]:
+    texts = {}
+    for n, mark in enumerate(MARKS):
+        texts[f"top-{n}"] = "\n".join([mark] + LETTER_LINES) + "\n"
+        texts[f"second-{n}"] = "\n".join([SENDER_LINE, mark] + LETTER_LINES) + "\n"
+        texts[f"bottom-{n}"] = "\n".join([SENDER_LINE] + LETTER_LINES + [mark]) + "\n"
+    texts["plain"] = "\n".join([SENDER_LINE, "ด่วนที่สุด"] + LETTER_LINES) + "\n"
+    texts["idiom"] = "\n".join([SENDER_LINE] + LETTER_LINES + ["กลับมาที่สำนักงานแล้ว"]) + "\n"
+    return texts
+
+
+@pytest.fixture(scope="module")
+def pdfs():
+    made = libreoffice_pdfs(_texts())
+    assert made is not None, "soffice is missing: `make test` installs libreoffice-writer-nogui"
+    return made
+
+
+def _classified(pdf: bytes):
+    return read_classification(parse_mail(letter(body="เรียน ผู้อำนวยการเขตพระนคร\n", files=[("letter.pdf", pdf)])))
+
+
+def test_the_file_is_what_the_finding_was_about(pdfs):
+    """pypdf's own reading of the second-line ลับมาก, for the record: the marking's า
+    comes out as a control character (if this ever reads "ลับมาก", LibreOffice or
+    pypdf changed and the viewer's reading is no longer what saves it)."""
+    text = inspect_pdf(pdfs["second-1"]).text or ""
+    assert "ลับม\x03ก" in text and "ลับมาก" not in text
+
+
+@pytest.mark.parametrize("place", ["top", "second", "bottom"])
+@pytest.mark.parametrize("mark", list(MARKS))
+def test_every_marking_on_every_line_is_read(pdfs, mark, place):
+    found = _classified(pdfs[f"{place}-{list(MARKS).index(mark)}"])
+    assert (found.level, found.where) == (MARKS[mark], "file 1 page 1")
+
+
+def test_an_unmarked_letter_and_the_idiom_stay_ordinary(pdfs):
+    assert _classified(pdfs["plain"]).level == "none"
+    assert _classified(pdfs["idiom"]).level == "none"
+
+
+def test_through_smtp_the_second_line_marking_seals_the_letter(daemon, pdfs):
+    queue_id = daemon.send(letter(subject="ขอเชิญประชุม", files=[("letter.pdf", pdfs["second-1"])]),
+                           "saraban.latkrabang@bangkok.go.th")
+    daemon.wait_for(lambda: daemon.register(), what="the letter registered")
+    [entry] = daemon.register()
+    assert (entry["queue_id"], entry["secrecy"], entry["book"]) == (queue_id, "secret", "secret")
+    assert "ขอเชิญประชุม" not in str(entry)  # sealed: its subject is not in the plain register
