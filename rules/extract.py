@@ -105,8 +105,13 @@ def extract_facts(mail: ParsedMail) -> LetterFacts:
     # One source of truth for classification (headers, subject, body, HTML, every
     # PDF page's top and bottom): the same function intake uses to refuse ลับที่สุด.
     secrecy = read_classification(mail).level
+    # The cover's first page as a viewer's reader reads it too: pypdf loses every า of a
+    # LibreOffice letter after its first ำ ("ด่วนม\x03ก"), PDFium does not
+    # (gateway/pipeline/pdf_inspect.py `_viewer_texts`).
+    viewer = cover.pdf_viewer_page_texts[:1] if cover else ()
     urgency = highest_urgency(
         urgency_in_letter(pdf_fields.head),
+        *(urgency_in_letter(read_extracted_text(page).head) for page in viewer),
         urgency_in_subject(mail.subject or ""),
         urgency_in_letter(body_fields.head),
         *(urgency_in_header(v) for name in _URGENCY_HEADERS if (v := mail.header(name))),

@@ -5,7 +5,8 @@ inside ำ (SARA AM), has no Unicode of its own in the file's map: pypdf then re
 later า as U+0003. A ลับมาก typed on the line after "สำนักงานเขตบางรัก" read
 "ลับม\\x03ก", no marking, and the letter was registered in plain text. PDFium (Chrome's
 reader) reads it as every viewer shows it; the marking is now looked for in both
-readings (gateway/pipeline/pdf_inspect.py `_viewer_texts`, rules/markings.py)."""
+readings (gateway/pipeline/pdf_inspect.py `_viewer_texts`, rules/markings.py), and so is
+the urgency (ด่วนมาก) of the first page (rules/extract.py)."""
 from __future__ import annotations
 
 import pytest
@@ -28,6 +29,7 @@ def _texts() -> dict[str, str]:
         texts[f"bottom-{n}"] = "\n".join([SENDER_LINE] + LETTER_LINES + [mark]) + "\n"
     texts["plain"] = "\n".join([SENDER_LINE, "ด่วนที่สุด"] + LETTER_LINES) + "\n"
     texts["idiom"] = "\n".join([SENDER_LINE] + LETTER_LINES + ["กลับมาที่สำนักงานแล้ว"]) + "\n"
+    texts["urgent"] = "\n".join([SENDER_LINE, "ด่วนมาก"] + LETTER_LINES) + "\n"
     return texts
 
 
@@ -60,6 +62,14 @@ def test_every_marking_on_every_line_is_read(pdfs, mark, place):
 def test_an_unmarked_letter_and_the_idiom_stay_ordinary(pdfs):
     assert _classified(pdfs["plain"]).level == "none"
     assert _classified(pdfs["idiom"]).level == "none"
+
+
+def test_urgency_typed_on_the_second_line_is_read(pdfs):
+    """ด่วนมาก (very urgent) loses its า the same way; the register must still say so."""
+    from rules.extract import extract_facts
+
+    mail = parse_mail(letter(body="เรียน ผู้อำนวยการเขตพระนคร\n", files=[("letter.pdf", pdfs["urgent"])]))
+    assert extract_facts(mail).urgency == "very_urgent"
 
 
 def test_through_smtp_the_second_line_marking_seals_the_letter(daemon, pdfs):
