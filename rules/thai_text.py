@@ -138,6 +138,29 @@ _THAI_PUA = {
 # next letter of the same word, so ASCII digits or symbols stuck there are the artefact.
 _STRAY_AFTER_AM = re.compile(r"(?<=\u0e33)[0-9!-/:-@\[-`{-~]{1,3}(?=[\u0e01-\u0e2e\u0e40-\u0e44])")
 
+# LibreOffice draws ำ (SARA AM) as two glyphs, the second that of า (SARA AA), and its
+# text layer hands the second one back too: as "า" ("สำานัก") when the font subset maps
+# that glyph, or, when it does not, as its glyph code, a control character, both there
+# and wherever า is drawn alone later in the file ("สำ\x03นักง\x03น", "ลับม\x03ก"). ำ is
+# never followed by า in Thai, and a control character right after ำ says which code
+# stands for า in the whole file.
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_CONTROL_AFTER_AM = re.compile("\u0e33(" + _CONTROL + ")")
+
+
+def repair_sara_am(texts: list[str]) -> list[str]:
+    """The pages of one PDF with the second half of each ำ dropped, and the code that
+    stood for it read as า wherever it stands alone."""
+    codes = {code for text in texts for code in _CONTROL_AFTER_AM.findall(text)}
+    repaired = []
+    for text in texts:
+        text = text.replace("\u0e33\u0e32", "\u0e33")
+        for code in codes:
+            text = text.replace("\u0e33" + code, "\u0e33").replace(code, "\u0e32")
+        repaired.append(text)
+    return repaired
+
+
 # HarfBuzz also positions a tone mark on a tall consonant (ป, ฝ, ฟ, ฬ) as a glyph of
 # its own, and extractors then see a gap: "ป้ องกัน". Such a space is dropped only when
 # the dictionary reads the joined text as one word across it ("ที่ กท" stays apart).

@@ -11,6 +11,8 @@ import io
 import logging
 from dataclasses import dataclass
 
+from rules.thai_text import repair_sara_am
+
 
 TEXT_PAGES = 3  # the cover letter's header is on page 1; 3 is generous
 MAX_TEXT = 200_000
@@ -97,6 +99,7 @@ def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
                 texts[n] = reader.pages[n].extract_text() or ""
             except Exception:  # one broken page must not hide the others
                 texts[n] = ""
+        texts = dict(zip(wanted, repair_sara_am([texts[n] for n in wanted])))
         text = "\n".join(texts[n] for n in wanted if n < TEXT_PAGES).strip()[:MAX_TEXT]
         edges = tuple(_edges(texts[n]) for n in wanted)
         viewer = tuple(_edges(t) for t in (_viewer_texts(data, wanted) or {}).values())

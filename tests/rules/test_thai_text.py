@@ -1,6 +1,7 @@
 import pytest
 
-from rules.thai_text import arabic_to_thai, be_to_ce, ce_to_be, expand_year, month_number, thai_to_arabic
+from rules.thai_text import (arabic_to_thai, be_to_ce, ce_to_be, expand_year, month_number, repair_sara_am,
+                             thai_to_arabic)
 
 
 @pytest.mark.parametrize("thai, arabic", [
@@ -45,3 +46,17 @@ def test_expand_year(year, digits, ce):
 def test_era_offsets():
     assert be_to_ce(2567) == 2024
     assert ce_to_be(2024) == 2567
+
+
+@pytest.mark.parametrize("pages, read", [
+    # LibreOffice, the glyph of า without Unicode once used in ำ: its code after ำ, and alone
+    (["สำ\x03นักง\x03นเขตบ\x03งรัก\nลับม\x03ก", "คณะกรรมก\x03ร"], ["สำนักงานเขตบางรัก\nลับมาก", "คณะกรรมการ"]),
+    # the same, another code in another file; a code never seen after ำ is left alone
+    (["น้ำ\x1aท่วม ม\x1aก \x05"], ["น้ำท่วม มาก \x05"]),
+    # LibreOffice with the glyph mapped: ำ then า
+    (["สำานักงาน ผู้อำานวยการ"], ["สำนักงาน ผู้อำนวยการ"]),
+    # nothing to repair
+    (["ที่ กท 0403/ว 276\tหน้า 1"], ["ที่ กท 0403/ว 276\tหน้า 1"]),
+])
+def test_the_second_half_of_sara_am_as_extractors_hand_it_back(pages, read):
+    assert repair_sara_am(pages) == read
