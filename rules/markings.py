@@ -152,6 +152,10 @@ _ANY_MARKING = "|".join(_word_pattern(w) for w in sorted({**_SECRECY_WORDS, **_U
 _MARKING_LINE = re.compile(rf"^[\s\[\(（【<*\-–—]*(?:(?:{_ANY_MARKING})[\s\]\)）】>,/*\-–—]*)+$")
 _BRACKETED = re.compile(rf"[\[\(（【<]\s*(?P<inner>(?:(?:{_ANY_MARKING})[\s,/]*)+)\s*[\]\)）】>]")
 _LINE_START = re.compile(rf"^(?:(?:{_ANY_MARKING})(?=\s|{_GLUED_AFTER})(?!{_HSPACE}ๆ)\s*)+")
+# The marking right-aligned on a line of the head or foot: "สำนักงานเขตบางรัก    ด่วนที่สุด"
+# (a typed letter's sender block and its urgency; text extraction keeps one space of the
+# gap between them). Whitespace before it, nothing after it.
+_LINE_END = re.compile(rf"(?<=\s)(?:(?:{_ANY_MARKING})\s*)+$")
 
 
 def _squash(word: str) -> str:
@@ -291,8 +295,8 @@ BOTTOM_LINES = 5  # the foot of a page, where the regulation repeats the marking
 
 def _marked_lines(text: str, region: bool = True) -> list[str]:
     """The parts of letter text that are markings, not running prose. A line made
-    only of markings counts anywhere; a marking starting a line, or in brackets, only
-    in the first TOP_LINES and last BOTTOM_LINES lines when `region`."""
+    only of markings counts anywhere; a marking starting or ending a line, or in
+    brackets, only in the first TOP_LINES and last BOTTOM_LINES lines when `region`."""
     visible = _visible(text) if text else ""
     if not _MAY_HOLD_MARKING.search(visible):
         return []  # what follows finds parts only where a marking is
@@ -315,6 +319,9 @@ def _marked_lines(text: str, region: bool = True) -> list[str]:
             continue
         m = _LINE_START.match(line)
         if m:  # "ด่วนที่สุด บันทึกข้อความ" (seed 000), "ลับเรื่อง ...": the marking starts the line
+            parts.append(m.group(0))
+        m = _LINE_END.search(line)
+        if m:  # "สำนักงานเขตบางรัก ด่วนที่สุด": the marking ends it
             parts.append(m.group(0))
         parts.extend(b["inner"] for b in _BRACKETED.finditer(line))
     return parts

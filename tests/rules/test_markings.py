@@ -46,6 +46,15 @@ def test_urgency_in_subject(subject, urgency):
     ("บันทึกข้อความ\n(ลับ)", "normal", "confidential"),
     ("ขอเรียนว่าเป็นเรื่องด่วนที่สุด และเป็นความลับ", "normal", "none"),  # prose
     ("ส่วนราชการ สำนักงานเขตลับแล", "normal", "none"),
+    # right-aligned beside the sender's block: extraction keeps one space of the gap
+    ("สำนักงานเขตบางรัก ด่วนที่สุด\nที่ กท ๐๔๐๓/ว ๒๗๖", "most_urgent", "none"),
+    ("สำนักงานเขตบางรัก      ลับมาก\nที่ กท ๐๔๐๓/ว ๒๗๖", "normal", "secret"),
+    ("ที่ กท ๐๔๐๓/ว ๒๗๖ ลับ ด่วน\nเรื่อง ขอเชิญประชุม", "urgent", "confidential"),
+    # ending a line glued to a word, quoted, or doubled: not a marking
+    ("เรื่อง การรักษาความลับ\nเรียน ผู้อำนวยการ", "normal", "none"),
+    ("เรื่อง ขอส่งคืนหนังสือกลับ", "normal", "none"),
+    ("เรื่อง การจัดชั้น “ลับ”", "normal", "none"),
+    ("เขาเดิน ลับ ๆ", "normal", "none"),
 ])
 def test_markings_in_letter_head(head, urgency, secrecy):
     assert urgency_in_letter(head) == urgency
@@ -158,3 +167,10 @@ def test_a_list_of_the_levels_mid_letter_is_a_mention_not_a_marking():
     listing = "ชั้นความลับมี 3 ชั้น ได้แก่\nลับที่สุด\nลับมาก\nลับ\n"
     assert secrecy_in_letter(prose + "\n" + listing + prose) == "none"
     assert secrecy_in_letter(prose + "\nลับที่สุด\n" + prose) == "top_secret"  # one alone still is
+
+
+def test_a_marking_ending_a_line_counts_only_in_the_head_and_the_foot():
+    prose = [f"บรรทัดที่ {n} ของเนื้อความ" for n in range(1, 25)]
+    mid = prose[:12] + ["ตามที่ได้แจ้งไว้ในหนังสือ ลับ"] + prose[12:]
+    assert secrecy_in_letter("\n".join(mid)) == "none"  # running prose mid-page
+    assert secrecy_in_letter("\n".join(prose + ["จึงเรียนมาเพื่อโปรดพิจารณา ลับที่สุด"])) == "top_secret"
