@@ -6,10 +6,9 @@ the pipeline does, every PDF's text layer included, to refuse ลับที่
 before the 250. When it finds the letter ordinary, it writes what it read of each PDF,
 keyed by the file's sha256, to `spool/readings/<queue_id>.json` before it answers. The
 pipeline takes a PDF's reading from there (`Readings`, in gateway/pipeline/check.py's
-`PdfBudget`) and sends to its reading
-workers only the files it has no reading for: letters that came by IMAP, a classified
-or uncertain letter (none is written for those), a file the message does not hold
-byte for byte (S/MIME opened in the pipeline).
+`PdfBudget`) and sends to its reading workers only the files it has no reading for:
+letters that came by IMAP, a classified or uncertain letter (none is written for
+those), a file the message does not hold byte for byte (S/MIME opened in the pipeline).
 
 It is a cache, so it costs the 250 no fsync: a reading lost in a power cut, missing,
 cut short or not what this module writes is no reading, and the pipeline reads the file
