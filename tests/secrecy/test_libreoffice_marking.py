@@ -97,3 +97,20 @@ def test_through_smtp_the_second_line_marking_seals_the_letter(daemon, pdfs):
     [entry] = daemon.register()
     assert (entry["queue_id"], entry["secrecy"], entry["book"]) == (queue_id, "secret", "secret")
     assert "ขอเชิญประชุม" not in str(entry)  # sealed: its subject is not in the plain register
+
+
+def test_where_pypdf_and_the_viewers_disagree_the_viewers_page_is_read_too():
+    """PDF-Insecurity's incremental saving attack (isa-3): a page appended after %%EOF
+    behind an empty cross-reference section. poppler and PDFium show it; pypdf reads the
+    page before it. A marking on such a page is on what the clerk sees, so the
+    classification reads the viewer's page as well as pypdf's."""
+    from tests.paths import shared_path
+    from tests.thai_pdfs import pdftotext
+
+    data = (shared_path("corpus", "pdf", "signature-trial") / "pdfinsecurity_isa-3.pdf").read_bytes()
+    info = inspect_pdf(data)
+    assert "Manipulated now Page!" in pdftotext(data)  # what a viewer shows
+    assert info.page_texts == ("Hello World!",)  # pypdf's page
+    assert info.viewer_page_texts == ("Manipulated now Page!",)  # read for markings too
+    mail = parse_mail(letter(files=[("letter.pdf", data)]))
+    assert mail.attachments[0].pdf_viewer_page_texts == ("Manipulated now Page!",)
