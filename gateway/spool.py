@@ -81,11 +81,8 @@ class Spool:
             from gateway.secrecy.vault_crypto import shred as shred_file
 
             shred_file(path)
-            return
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+        else:
+            path.unlink(missing_ok=True)
 
     def clean_readings(self) -> int:
         """At startup: remove readings whose letter is no longer waiting (a crash between

@@ -93,18 +93,15 @@ def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
             encrypted = False
         pages = len(reader.pages)
         wanted = _wanted(pages)
-        texts: dict[int, str] = {}
+        read: list[str] = []
         for n in wanted:
             try:
-                texts[n] = reader.pages[n].extract_text() or ""
+                read.append(reader.pages[n].extract_text() or "")
             except Exception:  # one broken page must not hide the others
-                texts[n] = ""
-        texts = dict(zip(wanted, repair_sara_am([texts[n] for n in wanted])))
-        text = "\n".join(texts[n] for n in wanted if n < TEXT_PAGES).strip()[:MAX_TEXT]
-        edges = tuple(_edges(texts[n]) for n in wanted)
-        viewer = tuple(_edges(t) for t in (_viewer_texts(data, wanted) or {}).values())
-        return PdfInfo(text=text or None, pages=pages, encrypted=encrypted, error=None,
-                       page_texts=edges if any(edges) else (), viewer_page_texts=viewer if any(viewer) else ())
+                read.append("")
+        texts = dict(zip(wanted, repair_sara_am(read)))
+        _, viewer = _viewer_texts(data, wanted) or (pages, {})
+        return _info(pages, texts, encrypted=encrypted, error=None, viewer=viewer)
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, AssertionError, OSError, NotImplementedError) as exc:
         error = f"{type(exc).__name__}: {str(exc)[:200]}"
@@ -121,21 +118,23 @@ def _read_repaired(data: bytes, error: str) -> PdfInfo | None:
     plain text. PDFium (Chrome's reader, pypdfium2) repairs as viewers do; it runs here
     only for such files, in the PDF reader's bounded child. The letter's `pdf_error`
     keeps pypdf's account, so the sender is still told the file is damaged."""
-    import pypdfium2 as pdfium
+    read = _viewer_texts(data)
+    if read is None:
+        return None  # no viewer opens it: nothing readable is on it
+    pages, texts = read
+    # Its page_texts are PDFium's already: no second reading to keep beside them.
+    return _info(pages, texts, encrypted=False, error=error)
 
-    try:
-        document = pdfium.PdfDocument(data)
-    except Exception:  # noqa: BLE001 - no viewer opens it: nothing readable is on it
-        return None
-    try:
-        pages = len(document)
-    finally:
-        document.close()
-    texts = _viewer_texts(data, _wanted(pages)) or {}
+
+def _info(pages: int, texts: dict[int, str], *, encrypted: bool, error: str | None,
+          viewer: dict[int, str] | None = None) -> PdfInfo:
+    """The PdfInfo of the pages read (`texts`, in page order): the first TEXT_PAGES for
+    the rules, the top and bottom lines of each for the markings."""
     text = "\n".join(t for n, t in texts.items() if n < TEXT_PAGES).strip()[:MAX_TEXT]
     edges = tuple(_edges(t) for t in texts.values())
-    return PdfInfo(text=text or None, pages=pages, encrypted=False, error=error,
-                   page_texts=edges if any(edges) else (), viewer_page_texts=edges if any(edges) else ())
+    seen = tuple(_edges(t) for t in (viewer or {}).values())
+    return PdfInfo(text=text or None, pages=pages, encrypted=encrypted, error=error,
+                   page_texts=edges if any(edges) else (), viewer_page_texts=seen if any(seen) else ())
 
 
 def _wanted(pages: int) -> list[int]:
@@ -143,9 +142,9 @@ def _wanted(pages: int) -> list[int]:
     return sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
 
 
-def _viewer_texts(data: bytes, wanted: list[int]) -> dict[int, str] | None:
-    """The text of pages `wanted` as PDFium reads it (in page order), or None when it
-    cannot open the file.
+def _viewer_texts(data: bytes, wanted: list[int] | None = None) -> tuple[int, dict[int, str]] | None:
+    """(page count, the text of pages `wanted` in page order) as PDFium reads the file,
+    or None when it cannot open it; `wanted` None: the pages `_wanted` picks.
 
     A second reading, not a replacement: pypdf and PDFium disagree on real letters.
     LibreOffice subsets a Thai font so that the glyph of า (SARA AA), once used inside
@@ -163,7 +162,7 @@ def _viewer_texts(data: bytes, wanted: list[int]) -> dict[int, str] | None:
     texts: dict[int, str] = {}
     try:
         count = len(document)
-        for n in wanted:
+        for n in _wanted(count) if wanted is None else wanted:
             try:
                 page = document[n] if n < count else None
                 text = page.get_textpage().get_text_range() if page is not None else ""
@@ -172,4 +171,4 @@ def _viewer_texts(data: bytes, wanted: list[int]) -> dict[int, str] | None:
                 texts[n] = ""
     finally:
         document.close()
-    return texts
+    return count, texts

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.parser
 import email.policy
 import json
@@ -243,10 +244,8 @@ def _no_reading(reading: Path | None) -> None:
     """A worker killed mid-letter may have left part of a reading, or one for a letter
     it did not finish judging: the pipeline reads that letter's PDFs itself."""
     if reading is not None:
-        try:
-            os.unlink(reading)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            reading.unlink()
 
 
 class DataCheck:
