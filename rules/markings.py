@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rules.model import NOT_READ_IN_TIME, ParsedMail, Secrecy, Urgency
+from rules.thai_text import THAI_PUA
 
 SECRECY_RANK: dict[str, int] = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
 URGENCY_RANK: dict[str, int] = {"normal": 0, "urgent": 1, "very_urgent": 2, "most_urgent": 3}
@@ -87,10 +88,12 @@ def _without_invisible(text: str) -> str:
 
 
 def _visible(text: str) -> str:
-    """NFC, no invisible characters, one kind of line break and of space."""
+    """NFC, no invisible characters, the Thai marks Windows fonts draw as Private Use
+    Area glyphs as the marks they show (a Word letter's text layer reads "ลับที\uf70aสุด"
+    for ลับที่สุด), one kind of line break and of space."""
     text = unicodedata.normalize("NFC", text)
     if not text.isascii():
-        text = _without_invisible(text)
+        text = _without_invisible(text).translate(THAI_PUA)
     return text.replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
 
 

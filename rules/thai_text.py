@@ -124,7 +124,7 @@ def expand_year(year: int, digits: int) -> int | None:
 # marks that must shift left or down around tall consonants (ป, ฝ, ฟ, ฬ) and the tail-less
 # ญ/ฐ as Private Use Area glyphs, and a PDF's text layer hands those code points back.
 # The same table is in libthai and Pango's Thai shaper fallback.
-_THAI_PUA = {
+THAI_PUA = {
     0xF700: "\u0e10", 0xF701: "\u0e34", 0xF702: "\u0e35", 0xF703: "\u0e36", 0xF704: "\u0e37",
     0xF705: "\u0e48", 0xF706: "\u0e49", 0xF707: "\u0e4a", 0xF708: "\u0e4b", 0xF709: "\u0e4c",
     0xF70A: "\u0e48", 0xF70B: "\u0e49", 0xF70C: "\u0e4a", 0xF70D: "\u0e4b", 0xF70E: "\u0e4c",
@@ -202,7 +202,7 @@ def normalise_extracted(text: str) -> str:
 
 def extracted_lines(text: str) -> list[str]:
     """The lines `normalise_extracted` normalises one by one (PUA glyphs mapped)."""
-    return text.translate(_THAI_PUA).split("\n")
+    return text.translate(THAI_PUA).split("\n")
 
 
 def normalise_extracted_line(line: str) -> str:

@@ -46,6 +46,8 @@ def test_urgency_in_subject(subject, urgency):
     ("บันทึกข้อความ\n(ลับ)", "normal", "confidential"),
     ("ขอเรียนว่าเป็นเรื่องด่วนที่สุด และเป็นความลับ", "normal", "none"),  # prose
     ("ส่วนราชการ สำนักงานเขตลับแล", "normal", "none"),
+    # Word's Windows Thai fonts: tone marks as Private Use Area glyphs in the text layer
+    ("ลับที\uf70aสุด\nด\uf70aวนที\uf70aสุด\nบันทึกข้อความ", "most_urgent", "top_secret"),
     # right-aligned beside the sender's block: extraction keeps one space of the gap
     ("สำนักงานเขตบางรัก ด่วนที่สุด\nที่ กท ๐๔๐๓/ว ๒๗๖", "most_urgent", "none"),
     ("สำนักงานเขตบางรัก      ลับมาก\nที่ กท ๐๔๐๓/ว ๒๗๖", "normal", "secret"),

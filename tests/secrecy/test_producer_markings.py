@@ -1,4 +1,4 @@
-"""A marking on a LibreOffice letter is read as the clerk's viewer shows it.
+"""A marking on a letter from LibreOffice or Word is read as the clerk's viewer shows it.
 
 LibreOffice subsets a Thai font so that the glyph of า (SARA AA), once it has been used
 inside ำ (SARA AM), has no Unicode of its own in the file's map: pypdf then reads every
@@ -114,3 +114,19 @@ def test_where_pypdf_and_the_viewers_disagree_the_viewers_page_is_read_too():
     assert info.viewer_page_texts == ("Manipulated now Page!",)  # read for markings too
     mail = parse_mail(letter(files=[("letter.pdf", data)]))
     assert mail.attachments[0].pdf_viewer_page_texts == ("Manipulated now Page!",)
+
+
+@pytest.mark.parametrize("place", ["top", "second", "right", "bottom"])
+@pytest.mark.parametrize("mark", list(MARKS))
+def test_a_word_letters_marking_is_read_with_its_tone_marks(mark, place):
+    """Word embeds Windows Thai fonts, which draw the tone marks as Private Use Area
+    glyphs: the text layer reads "ลับที\uf70aสุด" for ลับที่สุด. The facts were read through
+    that map, the markings were not: a Word letter marked ลับที่สุด was ordinary
+    (rules/markings.py `_visible` maps them now). Every level, every place."""
+    from tests.thai_pdfs import thai_pdf
+
+    head = {"top": [mark, SENDER_LINE], "second": [SENDER_LINE, mark],
+            "right": [SENDER_LINE + " " * 60 + mark], "bottom": [SENDER_LINE]}[place]
+    lines = head + LETTER_LINES + ([mark] if place == "bottom" else [])
+    found = _classified(thai_pdf(lines, producer="word"))
+    assert (found.level, found.where) == (MARKS[mark], "file 1 page 1")
