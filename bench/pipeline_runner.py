@@ -41,9 +41,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from gateway.config.settings import load_settings
-    from gateway.pipeline.pdf_readings import ReadingRecorder
     from gateway.pipeline.runner import run_once
-    from gateway.secrecy.markings import classify_raw
+    from gateway.secrecy.markings import keep_reading
     from gateway.service.log import setup_logging
     from gateway.service.services import open_services
     from storage import migrate
@@ -68,10 +67,8 @@ def main() -> int:
                          files=[(f"2569_dds_0403_{i}.pdf", pdf)],
                          message_id=f"<bench-{i}-{time.time_ns()}@dds.bangkok.go.th>")
             queue_id = services.spool.accept(raw, "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"])
-            if args.readings:
-                recorder = ReadingRecorder()
-                classify_raw(raw, recorder)  # what the DATA-check worker does before the 250
-                recorder.write(services.spool.reading_path(queue_id))
+            if args.readings:  # what the DATA-check worker does before the 250
+                keep_reading(raw, services.spool.reading_path(queue_id))
             return raw
 
         spool(-1)

@@ -1,23 +1,29 @@
-"""A PDF is read once per letter: the DATA check's reading of an ordinary letter's PDFs
-is kept in `spool/readings/` for the pipeline (gateway/pipeline/pdf_readings.py), and
-nothing else is ever taken from there: not for a classified or uncertain letter, not a
-damaged or foreign reading, and nothing is left behind once the letter is finished."""
+"""A letter is parsed once and each PDF read once: the DATA check's reading of an
+ordinary letter (the parsed letter, its files, each PDF's text layer) is kept in
+`spool/readings/` for the pipeline (gateway/pipeline/pdf_readings.py), and nothing else
+is ever taken from there: not for a classified or uncertain letter, not a damaged or
+foreign reading, and nothing is left behind once the letter is finished."""
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 
 import pytest
 
 from gateway.config.settings import load_settings
-from gateway.pipeline.pdf_readings import FORMAT, Readings
+import gateway.pipeline.check as check
+from gateway.pipeline import pdf_readings
+from gateway.pipeline.parse import parse_mail
+from gateway.pipeline.pdf_readings import FORMAT, LetterReading, Readings
 from gateway.pipeline.runner import run_once
 from gateway.secrecy.markings import DataCheck
 from gateway.service.services import open_services
 from storage.models import Letter, Message
 from tests.daemon import write_config
 from tests.letters import letter
+from tests.paths import shared_path
 from tests.thai_pdfs import thai_pdf
 
 UNIT = "saraban.latkrabang@bangkok.go.th"
@@ -68,12 +74,25 @@ def _counting(services):
     return dataclasses.replace(services, pdf_reader=reader), sent
 
 
+@pytest.fixture
+def parses(monkeypatch):
+    """The messages the pipeline parses itself."""
+    seen = []
+
+    def counted(raw, *args, **kwargs):
+        seen.append(len(raw))
+        return parse_mail(raw, *args, **kwargs)
+
+    monkeypatch.setattr(check, "parse_mail", counted)
+    return seen
+
+
 def _register(services) -> list[tuple[str, str | None]]:
     with services.db.session() as session:
         return [(row.queue_id, row.reference) for row in session.query(Letter).all()]
 
 
-def test_an_ordinary_letters_pdf_is_read_at_data_and_not_again_by_the_pipeline(services):
+def test_an_ordinary_letter_is_parsed_and_its_pdf_read_at_data_and_not_again_by_the_pipeline(services, parses):
     draft, found = _through_data(services, _letter(_typed()))
     assert (found.level, found.certain) == ("none", True)
     assert draft.reading_path.exists()  # written before the answer, so before the 250
@@ -82,16 +101,17 @@ def test_an_ordinary_letters_pdf_is_read_at_data_and_not_again_by_the_pipeline(s
     counting, sent = _counting(services)
     assert run_once(counting) == 1
     assert sent == []  # the pipeline's reading workers never saw the file
+    assert parses == []  # nor did its parser the message
     assert _register(services) == [(queue_id, REFERENCE)]  # from the PDF's text, as read at DATA
     assert list(services.spool.readings.iterdir()) == []
 
 
-def test_without_a_reading_the_pipeline_reads_the_pdf_itself_and_registers_the_same(services):
+def test_without_a_reading_the_pipeline_reads_the_pdf_itself_and_registers_the_same(services, parses):
     """The control for the test above: IMAP intake, a restart that lost the cache."""
     queue_id = services.spool.accept(_letter(_typed()), SENDER, [UNIT])
     counting, sent = _counting(services)
     assert run_once(counting) == 1
-    assert len(sent) == 1
+    assert len(sent) == 1 and len(parses) == 1
     assert _register(services) == [(queue_id, REFERENCE)]
 
 
@@ -111,7 +131,7 @@ def test_a_check_that_did_not_finish_leaves_no_reading(services):
     letter's PDFs are read by the pipeline."""
     draft = services.spool.draft(SENDER, [UNIT])
     draft.write(_letter(_typed()))
-    draft.reading_path.write_bytes(b'{"format": %d, "pdfs": {"' % FORMAT)  # as if cut off mid-write
+    draft.reading_path.write_bytes(b'saraban-reading %d 0123' % FORMAT)  # as if cut off mid-write
 
     async def check():
         data_check = DataCheck(timeout=0.001, workers=1)
@@ -140,30 +160,98 @@ def _valid_reading_for_other_bytes(services) -> bytes:
     return data
 
 
-@pytest.mark.parametrize("damage", ["garbage", "cut", "other_file", "wrong_types", "other_format", "huge_key"])
-def test_a_damaged_or_foreign_reading_is_no_reading(services, damage):
+def _head_and_files(data: bytes) -> tuple[dict, bytes]:
+    _line, head, files = data.split(b"\n", 2)
+    return json.loads(head), files
+
+
+def _written(head: dict, files: bytes = b"") -> bytes:
+    """A reading as ReadingRecorder writes one: the head's own sha256 made right."""
+    body = json.dumps(head, ensure_ascii=False).encode()
+    return b"saraban-reading %d %s\n%s\n%s" % (FORMAT, hashlib.sha256(body).hexdigest().encode(), body, files)
+
+
+def _damaged(data: bytes, damage: str, other: bytes) -> bytes:
+    head, files = _head_and_files(data)
+    key = head["read"][0]
+    pdf = head["mail"]["attachments"][0]
+    flipped = bytearray(files)
+    flipped[len(files) // 2] ^= 0x01
+    return {
+        "garbage": b"\x00\xff not a reading",
+        "cut": data[:-3],  # the file's bytes short: a crash mid-write
+        "torn_file": data[:-len(files)] + bytes(flipped),  # a byte of the file changed
+        "head_changed": data.replace(b'"subject": "', b'"subject": "x', 1),  # its own sha256 no longer holds
+        "other_letter": other,  # the reading of another message
+        "wrong_types": _written({**head, "mail": {**head["mail"], "attachments": [
+            {**pdf, "pdf": {**pdf["pdf"], "pages": "1", "text": 7}}]}}, files),
+        "wrong_size": _written({**head, "mail": {**head["mail"], "attachments": [{**pdf, "size": pdf["size"] - 1}]}}, files),
+        "other_format": data.replace(b"saraban-reading %d " % FORMAT, b"saraban-reading %d " % (FORMAT + 1), 1),
+        "huge_key": _written({**head, "read": [key + "0"]}, files),
+        "old_format": json.dumps({"format": 2, "pdfs": {key: pdf["pdf"]}}).encode(),
+    }[damage]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut", "torn_file", "head_changed", "other_letter", "wrong_types",
+                                    "wrong_size", "other_format", "huge_key", "old_format"])
+def test_a_damaged_or_foreign_reading_is_no_reading(services, parses, damage):
     raw = _letter(_typed())
     draft, _ = _through_data(services, raw)
-    good = json.loads(draft.reading_path.read_bytes())
-    key = next(iter(good["pdfs"]))
-    bad = {
-        "garbage": b"\x00\xff not json",
-        "cut": draft.reading_path.read_bytes()[:-3],
-        "other_file": _valid_reading_for_other_bytes(services),
-        "wrong_types": json.dumps({"format": FORMAT, "pdfs": {key: {**good["pdfs"][key], "pages": "1", "text": 7}}}).encode(),
-        "other_format": json.dumps({**good, "format": FORMAT + 1}).encode(),
-        "huge_key": json.dumps({"format": FORMAT, "pdfs": {key + "0": good["pdfs"][key]}}).encode(),
-    }[damage]
-    draft.reading_path.write_bytes(bad)
+    draft.reading_path.write_bytes(_damaged(draft.reading_path.read_bytes(), damage,
+                                            _valid_reading_for_other_bytes(services)))
     queue_id = draft.commit()
 
     counting, sent = _counting(services)
     assert run_once(counting) == 1
     assert len(sent) == 1  # read again, not taken from the damaged reading
+    assert len(parses) == 1  # and parsed again
     assert _register(services) == [(queue_id, REFERENCE)]
     with services.db.session() as session:
         assert session.get(Message, queue_id).state == "done"
     assert list(services.spool.readings.iterdir()) == []
+
+
+def _corpus_messages() -> list:
+    root = shared_path("corpus", "mime")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix not in (".md", ".png", ".wav", ".pem", ".json"))
+
+
+def test_the_kept_parse_is_the_parse_of_every_corpus_message_and_of_letters(tmp_path):
+    """What the pipeline takes from a reading is what parsing the message gives, field by
+    field, for the broken and hostile mail of other projects' corpora (mail-parser,
+    flanker) and for letters with Thai names, bodies and PDFs."""
+    from gateway.secrecy.markings import keep_reading
+
+    messages = [p.read_bytes() for p in _corpus_messages()]
+    assert len(messages) > 50
+    messages += [_letter(_typed()), _letter(_typed(), subject="ขอเชิญประชุม ด่วน"),
+                 letter(body="ไม่มีไฟล์แนบ\n"),
+                 letter(body=BODY, files=[("หนังสือ นำส่ง.pdf", _typed()), ("ตาราง.xlsx", b"PK\x03\x04 not really"),
+                                          ("empty.pdf", b"")])]
+    kept = 0
+    for raw in messages:
+        path = tmp_path / "r"
+        path.unlink(missing_ok=True)
+        keep_reading(raw, path)
+        if not path.exists():
+            continue  # classified or uncertain: nothing kept
+        reading = LetterReading.decode(path.read_bytes())
+        taken = reading.mail_of(hashlib.sha256(raw).hexdigest(), "sender@example.org")
+        assert taken == parse_mail(raw, "sender@example.org")
+        assert reading.mail_of(hashlib.sha256(raw + b" ").hexdigest(), "sender@example.org") is None
+        kept += 1
+    assert kept > 50
+
+
+def test_a_letter_of_files_too_large_to_keep_twice_is_parsed_again_with_its_pdfs_readings(tmp_path, monkeypatch):
+    from gateway.secrecy.markings import keep_reading
+
+    raw = _letter(_typed())
+    monkeypatch.setattr(pdf_readings, "MAX_FILES", 1000)  # the PDF is ~20 KB
+    keep_reading(raw, tmp_path / "r")
+    reading = LetterReading.decode((tmp_path / "r").read_bytes())
+    assert reading.mail is None and len(reading.readings.by_sha256) == 1
+    assert (tmp_path / "r").stat().st_size < 10_000  # the file's bytes are not there
 
 
 def test_a_letter_the_pipeline_finds_classified_has_its_reading_shredded(services):
@@ -196,7 +284,7 @@ def test_through_smtp_the_letter_is_read_once_and_leaves_nothing_in_readings(dae
     queue_id = daemon.send(_letter(_typed()), UNIT)
     daemon.wait_idle()
     finished = [e for e in daemon.events() if e.get("event") == "message_finished" and e.get("queue_id") == queue_id]
-    assert finished and finished[-1]["pdfs_read_at_data"] == 1
+    assert finished and finished[-1]["pdfs_read_at_data"] == 1 and finished[-1]["parsed_at_data"] is True
     assert [row["reference"] for row in daemon.register()] == [REFERENCE]
     assert list((daemon.data_dir / "spool" / "readings").iterdir()) == []
 

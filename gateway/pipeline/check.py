@@ -13,7 +13,7 @@ from gateway.pipeline import classified as secret
 from gateway.pipeline.classified import Sealed
 from gateway.pipeline.parse import parse_mail
 from gateway.pipeline.pdf_inspect import PdfInfo
-from gateway.pipeline.pdf_readings import Readings
+from gateway.pipeline.pdf_readings import LetterReading, Readings
 from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth
 from gateway.sender.settings import SenderSection
@@ -39,6 +39,7 @@ class Checked:
     signatures: dict[int, list[dict]] = field(default_factory=dict)  # attachment index -> verdicts
     sender_auth: SenderAuth | None = None  # who really sent it (gateway/sender/)
     pdfs_read_at_data: int = 0  # PDFs not read again: the DATA check's reading was kept
+    parsed_at_data: bool = False  # not parsed again: the DATA check's parse was kept
 
 
 def with_sender_verdict(checked: Checked, auth: SenderAuth, settings: SenderSection) -> Checked:
@@ -72,6 +73,7 @@ class PdfBudget:
         self.deadline = time.monotonic() + services.settings.pipeline.pdf_budget
         self.readings = readings or Readings()
         self.read_at_data = 0  # files whose reading came from the DATA check
+        self.parsed_at_data = False  # the letter itself as the DATA check parsed it
         _forget_verdicts(services)  # nothing of the previous letter's PDFs carries over
 
     def read(self, data: bytes) -> PdfInfo:
@@ -92,14 +94,21 @@ def _forget_verdicts(services: Services) -> None:
         services.signatures.forget()
 
 
-def read_entry(services: Services, entry: SpoolEntry,
-               budget: PdfBudget | None = None) -> tuple[secret.Arrival, ParsedMail | None, Exception | None]:
+def read_entry(services: Services, entry: SpoolEntry, budget: PdfBudget | None = None,
+               reading: LetterReading | None = None) -> tuple[secret.Arrival, ParsedMail | None, Exception | None]:
     """The arrival (S/MIME opened) and its parse; nothing stored. Shared by the pipeline
-    and the dry run of `rules check`."""
+    and the dry run of `rules check`. `reading`: the DATA check's (pdf_readings.py),
+    taken instead of a second parse when it is the reading of exactly this message."""
     arrival = secret.open_arrival(services, entry)
     if arrival.error is not None:
         return arrival, None, None
     budget = budget or PdfBudget(services)
+    if reading is not None and arrival.raw is entry.raw:
+        known = reading.mail_of(entry.sha256, entry.mail_from)
+        if known is not None:
+            budget.read_at_data = len(reading.readings.by_sha256)
+            budget.parsed_at_data = True
+            return arrival, known, None
     try:
         return arrival, parse_mail(arrival.raw, entry.mail_from, budget.read), None
     except Exception as exc:  # the parser's failure is this message's verdict
@@ -118,8 +127,9 @@ def _rule_failed(rule: str, exc: Exception) -> None:
 
 def check_entry(services: Services, entry: SpoolEntry) -> Checked:
     """Parse the message, read its facts, run every rule, and store it."""
-    budget = PdfBudget(services, Readings.decode(entry.reading))
-    arrival, mail, error = read_entry(services, entry, budget)
+    reading = LetterReading.decode(entry.reading)
+    budget = PdfBudget(services, reading.readings)
+    arrival, mail, error = read_entry(services, entry, budget, reading)
     if arrival.error is not None:  # S/MIME no gateway key opens: sealed as it came
         facts, findings, sealed = secret.seal_undecryptable(services, entry, arrival)
         return Checked(None, facts, findings, sealed.raw_ref, classified=sealed)
@@ -142,7 +152,7 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
     # names would otherwise reach the plaintext register; its registrar verifies it.
     findings, signatures = verify_signatures(services, entry, mail, findings, budget)
     return Checked(mail, facts, findings, raw_sha256, signatures=signatures,
-                   pdfs_read_at_data=budget.read_at_data)
+                   pdfs_read_at_data=budget.read_at_data, parsed_at_data=budget.parsed_at_data)
 
 
 def verify_signatures(services: Services, entry: SpoolEntry, mail: ParsedMail, findings: list[Finding],

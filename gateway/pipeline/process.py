@@ -109,7 +109,8 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError) -
     _finish_spool(services, finished)
     for letter in checked:
         log.info("message_finished", queue_id=letter.queue_id, state=letter.final, outcome=letter.outcome,
-                 pdfs_read_at_data=letter.checked.pdfs_read_at_data)
+                 pdfs_read_at_data=letter.checked.pdfs_read_at_data,
+                 parsed_at_data=letter.checked.parsed_at_data)
     return finished
 
 

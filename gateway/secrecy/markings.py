@@ -73,19 +73,26 @@ def classify_headers(raw: bytes) -> Classification:
 
 def classify_raw(raw: bytes, pdf_reader=None) -> Classification:
     """The classification of a whole message; uncertain (at least ลับ) when unreadable."""
+    return read_and_classify(raw, pdf_reader)[0]
+
+
+def read_and_classify(raw: bytes, pdf_reader=None, digests: bool = False):
+    """(classify_raw's answer, the message as parsed, or None when it was not parsed
+    whole). `digests`: each file's sha256 too, which only the register needs (and the
+    reading kept for it, gateway/pipeline/pdf_readings.py)."""
     from gateway.pipeline.parse import inspect_pdf, parse_mail
 
     found = classify_headers(raw)
     if found.level == "top_secret" and found.certain:
-        return found  # the headers say it: nothing the body holds can lower it
+        return found, None  # the headers say it: nothing the body holds can lower it
     try:
         # Read exactly as the pipeline reads (no second, cheaper reader to disagree
-        # with it), less the files' sha256, which only the register needs.
-        mail = parse_mail(raw, "", pdf_reader or inspect_pdf, digests=False)
+        # with it).
+        mail = parse_mail(raw, "", pdf_reader or inspect_pdf, digests=digests)
     except (Exception, RecursionError) as exc:
         log.warning("classification_unreadable", error=type(exc).__name__)
-        return highest(found, uncertain(UNREADABLE))
-    return highest(found, read_classification(mail))
+        return highest(found, uncertain(UNREADABLE)), None
+    return highest(found, read_classification(mail)), mail
 
 
 # --------------------------------------------------------------------------- worker
@@ -138,20 +145,27 @@ def _read_spool_file(payload: bytes) -> tuple[bytes, str | None]:
 
 
 def _classify_and_keep(raw: bytes, reading: str | None) -> Classification:
-    """classify_raw; for an ordinary letter, what was read of each PDF is left at
-    `reading` for the pipeline (gateway/pipeline/pdf_readings.py). A classified or
-    uncertain letter leaves none: its text is in no file but the spool's own."""
+    """classify_raw; for an ordinary letter, what was read (the parsed letter, each PDF's
+    reading) is left at `reading` for the pipeline (gateway/pipeline/pdf_readings.py). A
+    classified or uncertain letter leaves none: its text is in no file but the spool's own."""
     if reading is None:
         return classify_raw(raw)
+    return keep_reading(raw, Path(reading))
+
+
+def keep_reading(raw: bytes, reading: Path) -> Classification:
+    """What the worker does with a letter SMTP intake spooled (public for the benches)."""
+    import hashlib
+
     from gateway.pipeline.pdf_readings import ReadingRecorder
 
     recorder = ReadingRecorder()
-    found = classify_raw(raw, recorder)
+    found, mail = read_and_classify(raw, recorder, digests=True)
     if not found.classified and found.certain:
         try:
-            recorder.write(reading)
-        except (OSError, MemoryError) as exc:  # the pipeline reads the PDFs itself; the
-            # letter's classification stands: it was read whole
+            recorder.write(reading, mail, hashlib.sha256(raw).hexdigest())
+        except (OSError, MemoryError) as exc:  # the pipeline reads the letter itself; its
+            # classification stands: it was read whole
             log.warning("pdf_reading_not_kept", error=type(exc).__name__)
     return found
 
