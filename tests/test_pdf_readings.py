@@ -309,3 +309,20 @@ def test_a_reading_too_large_to_keep_is_not_written_and_costs_the_letter_nothing
     few(b"%PDF-1.4 one file")
     assert few.write(tmp_path / "r.json") is True
     assert len(Readings.decode((tmp_path / "r.json").read_bytes()).by_sha256) == 1
+
+
+def test_a_reading_cut_short_by_a_full_disk_is_removed_and_the_letter_keeps_its_answer(tmp_path, monkeypatch):
+    from gateway.secrecy.markings import keep_reading
+
+    writes = []
+
+    def full_disk(fd, data):
+        writes.append(len(data))
+        if len(writes) > 1:
+            raise OSError(28, "No space left on device")
+        return len(data)
+
+    monkeypatch.setattr(pdf_readings.os, "write", full_disk)
+    found = keep_reading(_letter(_typed()), tmp_path / "r")
+    assert (found.level, found.certain) == ("none", True)  # read whole: the cache is not the answer
+    assert len(writes) == 2 and not (tmp_path / "r").exists()

@@ -100,6 +100,10 @@ class ReadingRecorder:
                 view = memoryview(part)
                 while view:
                     view = view[os.write(fd, view):]
+        except BaseException:
+            # A full disk mid-write: half a reading would be no reading, only space taken.
+            os.unlink(path)
+            raise
         finally:
             os.close(fd)
         return True
