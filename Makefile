@@ -11,11 +11,12 @@ CONFIG ?= config/gateway.example.toml
 # The web desk's tests drive Debian's Chromium (Playwright, no browser download) and
 # sign in against an OpenLDAP slapd they start. The receive stamp tests render pages
 # with poppler (pdftoppm), judge signatures with pdfsig, and stamp a letter LibreOffice
-# Writer exported (soffice --convert-to pdf).
+# Writer exported (soffice --convert-to pdf), and read markings on letters Chromium printed
+# in Noto Sans Thai (fonts-noto-core).
 RUN_DEBS  := libmagic1 fonts-tlwg-garuda-ttf
 TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl gpgsm \
 	chromium slapd ldap-utils \
-	poppler-utils libreoffice-writer-nogui
+	poppler-utils libreoffice-writer-nogui fonts-noto-core
 
 .PHONY: run test system-run system-test venv bench clean
 

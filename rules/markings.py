@@ -24,6 +24,7 @@ import base64
 import binascii
 import codecs
 import html
+import itertools
 import quopri
 import re
 import unicodedata
@@ -296,37 +297,101 @@ TOP_LINES = 10  # the head of a page: markings, heading, ที่, วันท
 BOTTOM_LINES = 5  # the foot of a page, where the regulation repeats the marking
 
 
+# A PDF's text layer as producers damage it, where a viewer still shows the marking.
+# A glyph without Unicode reads as a control character or U+FFFD: Chromium (Skia) maps
+# the ่ it draws over ี to <0000> ("ลับที\x00สุด" for ลับที่สุด, Sarabun and Noto Sans
+# Thai), poppler's writer the า LibreOffice draws inside ำ to U+FFFD ("ลับม\ufffdก").
+_UNKNOWN_GLYPH = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+# What such a glyph may have been inside a marking: its vowels and tone mark, or a
+# glyph of its own drawn for nothing (the second half of LibreOffice's ำ).
+_MARKING_MARKS = ("", "\u0e31", "\u0e35", "\u0e48", "\u0e38", "\u0e32")
+_MAX_UNKNOWN = 3  # per line: past it, a line of garbage is not guessed at (6**3 readings)
+# A producer that places a mark by moving back (TJ offsets: LibreOffice and fpdf2 with
+# Noto Looped Thai) reads with a gap at the mark: "ลั บมาก", "ลั บที ่ สุ ด", "ด่ วน".
+# Closing the gaps on both sides of every mark reads what was printed (PyThaiNLP's
+# normalize would drop a mark after a space instead).
+_MARK = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
+_GAP_AT_MARK = re.compile(f"(?<=[{_MARK}]) +(?=[\u0e01-\u0e4e])| +(?=[{_MARK}])")
+# ล ... บ or ด ... ว ... น with no consonant between: where a damaged marking may be.
+_MAY_HOLD_DAMAGED = re.compile("ล[^ก-ฮ]{0,4}บ|ด[^ก-ฮ]{0,4}ว[^ก-ฮ]{0,3}น")
+# The same with a gap or an unknown glyph inside: a text whose ลับ or ด่วน itself is
+# damaged ("ลั บ", "ด\x00วน"). A text with neither these nor an intact ลับ or ด่วน holds
+# no marking, damaged or not (`_MAY_HOLD_MARKING`), and is not normalised.
+_DAMAGE = " \x00-\x08\x0e-\x1f\x7f\ufffd"
+_DAMAGED_START = re.compile(
+    f"ล[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}บ"
+    f"|ด[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}ว[^ก-ฮ]{{0,3}}น|ด[^ก-ฮ]{{0,3}}ว[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}น")
+
+
+def _damage_undone(line: str) -> list[str]:
+    """A line (before Thai normalising) as it reads with a producer's damage undone:
+    gaps at marks closed, and each unknown glyph read as each thing a marking could
+    hold there. Fail closed: a marking any of them shows counts. [] for a line with no
+    such damage where a marking could be."""
+    if not _MAY_HOLD_DAMAGED.search(line):
+        return []
+    closed = _GAP_AT_MARK.sub("", line)
+    out = [closed] if closed != line else []
+    unknown = len(_UNKNOWN_GLYPH.findall(closed))
+    if 0 < unknown <= _MAX_UNKNOWN:
+        pieces = _UNKNOWN_GLYPH.split(closed)
+        for marks in itertools.product(_MARKING_MARKS, repeat=unknown):
+            out.append(pieces[0] + "".join(m + piece for m, piece in zip(marks, pieces[1:])))
+    return out
+
+
+def _line_readings(visible: str) -> list[list[str]]:
+    """Each non-empty line of `visible` text: its Thai-normalised reading, then those
+    with a producer's damage undone (`_damage_undone`), each normalised."""
+    raw = [line.strip() for line in visible.splitlines()]
+    raw = [line for line in raw if line]
+    normalised = [line.strip() for line in _thai_order(visible).splitlines()]
+    normalised = [line for line in normalised if line]
+    if len(normalised) != len(raw):  # a line normalising to nothing: line by line then
+        normalised = [_thai_order(line).strip() for line in raw]
+    readings = []
+    for line, first in zip(raw, normalised):
+        seen = [first]
+        for other in _damage_undone(line):
+            other = _thai_order(other).strip()
+            if other and other not in seen:
+                seen.append(other)
+        readings.append(seen)
+    return readings
+
+
 def _marked_lines(text: str, region: bool = True) -> list[str]:
     """The parts of letter text that are markings, not running prose. A line made
     only of markings counts anywhere; a marking starting or ending a line, or in
-    brackets, only in the first TOP_LINES and last BOTTOM_LINES lines when `region`."""
+    brackets, only in the first TOP_LINES and last BOTTOM_LINES lines when `region`.
+    Each line is read as it is and with a producer's damage undone (`_damage_undone`)."""
     visible = _visible(text) if text else ""
-    if not _MAY_HOLD_MARKING.search(visible):
+    if not (_MAY_HOLD_MARKING.search(visible) or _DAMAGED_START.search(visible)):
         return []  # what follows finds parts only where a marking is
-    lines = [line.strip() for line in _thai_order(visible).splitlines()]
-    lines = [line for line in lines if line]
-    alone = [bool(_MARKING_LINE.match(line)) for line in lines]
+    lines = _line_readings(visible)
+    alone = [[r for r in readings if _MARKING_LINE.match(r)] for readings in lines]
     parts: list[str] = []
-    for n, line in enumerate(lines):
+    for n, readings in enumerate(lines):
         edge = not region or n < TOP_LINES or n >= len(lines) - BOTTOM_LINES
         if alone[n]:
             # Mid-page, ลับที่สุด / ลับมาก / ลับ one per line is a list of the levels (a
             # circular about them), not a marking: two such lines in a row of
             # different secrecy words say so.
-            run = [lines[i] for i in range(max(0, n - 1), min(len(lines), n + 2)) if alone[i]]
+            run = [r for i in range(max(0, n - 1), min(len(lines), n + 2)) for r in alone[i][:1]]
             levels = {w for r in run for w in _tokens_in(r, _SECRECY_TOKEN, _SECRECY_WORDS)}
             if edge or len(levels) < 2:
-                parts.append(line)
+                parts.extend(alone[n])
             continue
         if not edge:
             continue
-        m = _LINE_START.match(line)
-        if m:  # "ด่วนที่สุด บันทึกข้อความ" (seed 000), "ลับเรื่อง ...": the marking starts the line
-            parts.append(m.group(0))
-        m = _LINE_END.search(line)
-        if m:  # "สำนักงานเขตบางรัก ด่วนที่สุด": the marking ends it
-            parts.append(m.group(0))
-        parts.extend(b["inner"] for b in _BRACKETED.finditer(line))
+        for line in readings:
+            m = _LINE_START.match(line)
+            if m:  # "ด่วนที่สุด บันทึกข้อความ" (seed 000), "ลับเรื่อง ...": the marking starts the line
+                parts.append(m.group(0))
+            m = _LINE_END.search(line)
+            if m:  # "สำนักงานเขตบางรัก ด่วนที่สุด": the marking ends it
+                parts.append(m.group(0))
+            parts.extend(b["inner"] for b in _BRACKETED.finditer(line))
     return parts
 
 

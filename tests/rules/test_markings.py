@@ -176,3 +176,38 @@ def test_a_marking_ending_a_line_counts_only_in_the_head_and_the_foot():
     mid = prose[:12] + ["ตามที่ได้แจ้งไว้ในหนังสือ ลับ"] + prose[12:]
     assert secrecy_in_letter("\n".join(mid)) == "none"  # running prose mid-page
     assert secrecy_in_letter("\n".join(prose + ["จึงเรียนมาเพื่อโปรดพิจารณา ลับที่สุด"])) == "top_secret"
+
+
+# Text layers as producers damaged them (a helper's study of 13,925 PDFs, docs/secrecy.md
+# "Where in the letter"), each read exactly as pypdf or PDFium returned it.
+_DAMAGED_HEADS = [
+    # LibreOffice and fpdf2 with Noto Looped Thai: marks placed by moving back read with a gap.
+    ("สำ \x03นั กง\x03นเขตบ\x03งรั ก\nกรุ งเทพฯ\nลั บมาก\nคำ าสั ่ง", "secret", "normal"),
+    ("สำนั กงานเขตบางรั ก\nกรุ งเทพฯ\nลั บมาก\nคำสั่", "secret", "normal"),
+    ("กรุ งเทพฯ\nลั บที ่ สุ ด\nคำสั่ง", "top_secret", "normal"),
+    ("กรุ งเทพฯ\nด่ วนมาก\nคำสั่ง", "none", "very_urgent"),
+    # Chromium (Skia) with Sarabun or Noto Sans Thai: the ่ drawn over ี has no Unicode.
+    ("สํานักงานเขตบางรัก ฝ\x00ายปกครอง\nกรุงเทพฯ\nลับที\x00สุด\nคําสั\x00งสํานักงาน", "top_secret", "normal"),
+    ("สํานักงานเขตบางรัก ฝ\x00ายปกครอง\nกรุงเทพฯ\nด่วนที\x00สุด\nคําสั\x00ง", "none", "most_urgent"),
+    # poppler's writer (pdftocairo -pdf) of a LibreOffice letter: า read as U+FFFD.
+    ("ลับม\ufffdก\n- ๒ -\nทั\ufffdงนี\ufffd ฝ่ \ufffdยโยธ\ufffdจะดำ\ufffdเนินก\ufffdร", "secret", "normal"),
+    ("สำนักงานเขตบางรัก\nลับที\ufffdสุด\nเรื่อง ขอเชิญประชุม", "top_secret", "normal"),
+    # At the end of a head line, with its gap.
+    ("สำนั กงานเขตบางรั ก ลั บมาก\nเรื่อง ขอเชิญประชุม", "secret", "normal"),
+]
+
+
+@pytest.mark.parametrize("head, secrecy, urgency", _DAMAGED_HEADS)
+def test_a_marking_a_producer_damaged_in_the_text_layer_is_read(head, secrecy, urgency):
+    assert (secrecy_in_letter(head), urgency_in_letter(head)) == (secrecy, urgency)
+
+
+@pytest.mark.parametrize("head", [
+    "เรื่อง ขอเชิญประชุม\nลบ\nลาบ\nลูบ",  # words with ล...บ, no damage: not guessed at
+    "ความล\x00บ\nกล\x00บ\nสล\x00บ",  # glued to the word before: ความลับ, กลับ, สลับ
+    "ด้วน\nกลั บบ้าน",  # a real word; a gap closed makes กลับ, still a word
+    "ล\x00\x00\x00\x00บ",  # a line of garbage is not guessed at
+    "เรื่อง ขอเชิญประชุม ที่ ลบ\x00",
+])
+def test_undoing_a_producers_damage_finds_no_marking_that_was_not_printed(head):
+    assert (secrecy_in_letter(head), urgency_in_letter(head)) == ("none", "normal")

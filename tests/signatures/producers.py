@@ -91,6 +91,31 @@ def libreoffice_pdfs(texts: dict[str, str]) -> dict[str, bytes] | None:
         return {name: (Path(tmp) / f"{name}.pdf").read_bytes() for name in texts}
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's, as the web desk's tests drive it
+
+
+def chromium_pdfs(htmls: dict[str, str]) -> dict[str, bytes]:
+    """Each HTML page as Chromium prints it to PDF (Skia's PDF backend: what "Print to
+    PDF" of a web mail or a Google Docs letter gives), in one browser."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.conftest import CHROMIUM_ARGS
+
+    assert Path(CHROMIUM).exists(), "chromium is missing: `make test` installs it"
+    out = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            for name, html in htmls.items():
+                page.set_content(html)
+                page.evaluate("document.fonts.ready")
+                out[name] = page.pdf(format="A4", print_background=True)
+        finally:
+            browser.close()
+    return out
+
+
 def scanned_letter(*, dpi: int = 100) -> bytes:
     """A page-sized greyscale scan: dark text top left, a round seal top right."""
     import io
