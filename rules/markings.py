@@ -305,13 +305,15 @@ _UNKNOWN_GLYPH = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 # What such a glyph may have been inside a marking: its vowels and tone mark, or a
 # glyph of its own drawn for nothing (the second half of LibreOffice's ำ).
 _MARKING_MARKS = ("", "\u0e31", "\u0e35", "\u0e48", "\u0e38", "\u0e32")
-_MAX_UNKNOWN = 3  # per line: past it, a line of garbage is not guessed at (6**3 readings)
+_MAX_UNKNOWN = 3  # where a marking may be: past it, garbage is not guessed at (6**3 readings)
+_MARKING_REACH = 12  # characters from its ล or ด: ลับที่สุด and ด่วนที่สุด are 9
 # A producer that places a mark by moving back (TJ offsets: LibreOffice and fpdf2 with
 # Noto Looped Thai) reads with a gap at the mark: "ลั บมาก", "ลั บที ่ สุ ด", "ด่ วน".
 # Closing the gaps on both sides of every mark reads what was printed (PyThaiNLP's
 # normalize would drop a mark after a space instead).
-_MARK = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
-_GAP_AT_MARK = re.compile(f"(?<=[{_MARK}]) +(?=[\u0e01-\u0e4e])| +(?=[{_MARK}])")
+# An unknown glyph is most often a mark (above), so it closes gaps as one.
+_MARK = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\x00-\x08\x0e-\x1f\x7f\ufffd"
+_GAP_AT_MARK = re.compile(f"(?<=[{_MARK}]) +(?=[\u0e01-\u0e4e{_MARK}])| +(?=[{_MARK}])")
 # ล ... บ or ด ... ว ... น with no consonant between: where a damaged marking may be.
 _MAY_HOLD_DAMAGED = re.compile("ล[^ก-ฮ]{0,4}บ|ด[^ก-ฮ]{0,4}ว[^ก-ฮ]{0,3}น")
 # The same with a gap or an unknown glyph inside: a text whose ลับ or ด่วน itself is
@@ -325,18 +327,24 @@ _DAMAGED_START = re.compile(
 
 def _damage_undone(line: str) -> list[str]:
     """A line (before Thai normalising) as it reads with a producer's damage undone:
-    gaps at marks closed, and each unknown glyph read as each thing a marking could
-    hold there. Fail closed: a marking any of them shows counts. [] for a line with no
-    such damage where a marking could be."""
+    gaps at marks closed, and each unknown glyph where a marking may be read as each
+    thing a marking could hold there. Fail closed: a marking any of them shows counts.
+    [] for a line with no such damage where a marking could be."""
     if not _MAY_HOLD_DAMAGED.search(line):
         return []
     closed = _GAP_AT_MARK.sub("", line)
     out = [closed] if closed != line else []
-    unknown = len(_UNKNOWN_GLYPH.findall(closed))
-    if 0 < unknown <= _MAX_UNKNOWN:
-        pieces = _UNKNOWN_GLYPH.split(closed)
-        for marks in itertools.product(_MARKING_MARKS, repeat=unknown):
-            out.append(pieces[0] + "".join(m + piece for m, piece in zip(marks, pieces[1:])))
+    # Only the unknown glyphs where a marking may be (from a ล or ด on, as far as the
+    # longest marking reaches) are guessed at; the rest of the line stays as read.
+    starts = [m.start() for m in _MAY_HOLD_DAMAGED.finditer(closed)]
+    unknown = [m.start() for m in _UNKNOWN_GLYPH.finditer(closed)
+               if any(0 < m.start() - s <= _MARKING_REACH for s in starts)]
+    if 0 < len(unknown) <= _MAX_UNKNOWN:
+        for marks in itertools.product(_MARKING_MARKS, repeat=len(unknown)):
+            guess = list(closed)
+            for at, mark in zip(unknown, marks):
+                guess[at] = mark
+            out.append("".join(guess))
     return out
 
 

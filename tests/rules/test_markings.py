@@ -192,6 +192,9 @@ _DAMAGED_HEADS = [
     # poppler's writer (pdftocairo -pdf) of a LibreOffice letter: า read as U+FFFD.
     ("ลับม\ufffdก\n- ๒ -\nทั\ufffdงนี\ufffd ฝ่ \ufffdยโยธ\ufffdจะดำ\ufffdเนินก\ufffdร", "secret", "normal"),
     ("สำนักงานเขตบางรัก\nลับที\ufffdสุด\nเรื่อง ขอเชิญประชุม", "top_secret", "normal"),
+    # poppler's writer of a Noto Looped letter: both kinds at once, and more unknown
+    # glyphs in the line than are guessed at, outside the marking.
+    ("สำ\ufffdนั กง\ufffdนเขตบ\ufffdงรั ก ฝ่ \ufffdยปกครอง ลั บที \ufffdสุ ด\nเรื่อง", "top_secret", "normal"),
     # At the end of a head line, with its gap.
     ("สำนั กงานเขตบางรั ก ลั บมาก\nเรื่อง ขอเชิญประชุม", "secret", "normal"),
 ]
