@@ -307,6 +307,8 @@ _UNKNOWN_GLYPH = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 _MARKING_MARKS = ("", "\u0e31", "\u0e35", "\u0e48", "\u0e38", "\u0e32")
 _MAX_UNKNOWN = 3  # where a marking may be: past it, garbage is not guessed at (6**3 readings)
 _MARKING_REACH = 12  # characters from its ล or ด: ลับที่สุด and ด่วนที่สุด are 9
+_MAX_GUESSED_LINES = 20  # a text's lines guessed at (`_line_readings`)
+_SHORT_LINE = 40  # characters: a line of markings alone ("[ ลับที่สุด ด่วนที่สุด ]") is shorter
 # A producer that places a mark by moving back (TJ offsets: LibreOffice and fpdf2 with
 # Noto Looped Thai) reads with a gap at the mark: "ลั บมาก", "ลั บที ่ สุ ด", "ด่ วน".
 # Closing the gaps on both sides of every mark reads what was printed (PyThaiNLP's
@@ -325,7 +327,7 @@ _DAMAGED_START = re.compile(
     f"|ด[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}ว[^ก-ฮ]{{0,3}}น|ด[^ก-ฮ]{{0,3}}ว[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}น")
 
 
-def _damage_undone(line: str) -> list[str]:
+def _damage_undone(line: str, guess: bool = True) -> list[str]:
     """A line (before Thai normalising) as it reads with a producer's damage undone:
     gaps at marks closed, and each unknown glyph where a marking may be read as each
     thing a marking could hold there. Fail closed: a marking any of them shows counts.
@@ -339,7 +341,7 @@ def _damage_undone(line: str) -> list[str]:
     starts = [m.start() for m in _MAY_HOLD_DAMAGED.finditer(closed)]
     unknown = [m.start() for m in _UNKNOWN_GLYPH.finditer(closed)
                if any(0 < m.start() - s <= _MARKING_REACH for s in starts)]
-    if 0 < len(unknown) <= _MAX_UNKNOWN:
+    if guess and 0 < len(unknown) <= _MAX_UNKNOWN:
         for marks in itertools.product(_MARKING_MARKS, repeat=len(unknown)):
             guess = list(closed)
             for at, mark in zip(unknown, marks):
@@ -358,13 +360,23 @@ def _line_readings(visible: str) -> list[list[str]]:
     if len(normalised) != len(raw):  # a line normalising to nothing: line by line then
         normalised = [_thai_order(line).strip() for line in raw]
     readings = []
-    for line, first in zip(raw, normalised):
+    # A damaged line is read again only where a marking can count (a page's head and
+    # foot, a line short enough to be markings alone), and guessing, up to 6**3
+    # normalised readings of a line (~10 ms), for a bounded number of lines: a hostile
+    # text of thousands of damaged lines costs milliseconds, not minutes.
+    guesses = _MAX_GUESSED_LINES
+    for n, (line, first) in enumerate(zip(raw, normalised)):
         seen = [first]
-        for other in _damage_undone(line):
+        readings.append(seen)
+        if not (n < TOP_LINES or n >= len(raw) - BOTTOM_LINES or len(line) <= _SHORT_LINE):
+            continue  # mid-text, a long line counts only if it is markings alone: it is not
+        guess = guesses > 0
+        if guess and _UNKNOWN_GLYPH.search(line):
+            guesses -= 1
+        for other in _damage_undone(line, guess):
             other = _thai_order(other).strip()
             if other and other not in seen:
                 seen.append(other)
-        readings.append(seen)
     return readings
 
 

@@ -214,3 +214,18 @@ def test_a_marking_a_producer_damaged_in_the_text_layer_is_read(head, secrecy, u
 ])
 def test_undoing_a_producers_damage_finds_no_marking_that_was_not_printed(head):
     assert (secrecy_in_letter(head), urgency_in_letter(head)) == ("none", "normal")
+
+
+def test_a_text_of_thousands_of_damaged_lines_is_not_guessed_at_line_by_line(monkeypatch):
+    """Guessing reads a line up to 6**3 times (~10 ms): a hostile body of 5,000 damaged
+    lines would have held the DATA check, then a pipeline runner, for minutes. Only a
+    bounded number of lines is guessed at; the marking on the first is still read."""
+    import rules.markings as markings
+
+    calls = []
+    normalise = markings._thai_order
+    monkeypatch.setattr(markings, "_thai_order", lambda text: calls.append(1) or normalise(text))
+    body = "\n".join(["ล\x00\x00บ\x00 เรื่อง"] * 5000)
+    assert secrecy_in_letter(body) == "confidential"
+    # The text once, each line at most once more (its gaps closed), 20 lines guessed at.
+    assert len(calls) <= 1 + 5000 + markings._MAX_GUESSED_LINES * 6 ** 3
