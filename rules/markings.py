@@ -300,8 +300,11 @@ BOTTOM_LINES = 5  # the foot of a page, where the regulation repeats the marking
 # A PDF's text layer as producers damage it, where a viewer still shows the marking.
 # A glyph without Unicode reads as a control character or U+FFFD: Chromium (Skia) maps
 # the ่ it draws over ี to <0000> ("ลับที\x00สุด" for ลับที่สุด, Sarabun and Noto Sans
-# Thai), poppler's writer the า LibreOffice draws inside ำ to U+FFFD ("ลับม\ufffdก").
-_UNKNOWN_GLYPH = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+# Thai), poppler's writer the า LibreOffice draws inside ำ to U+FFFD ("ลับม\ufffdก"), a
+# font's own map to a Private Use Area code (those of Windows fonts' Thai marks are
+# translated by `_visible` before this).
+_UNKNOWN = "\x00-\x08\x0e-\x1f\x7f\ufffd\ue000-\uf8ff"
+_UNKNOWN_GLYPH = re.compile(f"[{_UNKNOWN}]")
 # What such a glyph may have been inside a marking: its vowels and tone mark, or a
 # glyph of its own drawn for nothing (the second half of LibreOffice's ำ).
 _MARKING_MARKS = ("", "\u0e31", "\u0e35", "\u0e48", "\u0e38", "\u0e32")
@@ -314,14 +317,14 @@ _SHORT_LINE = 40  # characters: a line of markings alone ("[ ลับที่�
 # Closing the gaps on both sides of every mark reads what was printed (PyThaiNLP's
 # normalize would drop a mark after a space instead).
 # An unknown glyph is most often a mark (above), so it closes gaps as one.
-_MARK = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\x00-\x08\x0e-\x1f\x7f\ufffd"
+_MARK = f"\u0e31\u0e34-\u0e3a\u0e47-\u0e4e{_UNKNOWN}"
 _GAP_AT_MARK = re.compile(f"(?<=[{_MARK}]) +(?=[\u0e01-\u0e4e{_MARK}])| +(?=[{_MARK}])")
 # ล ... บ or ด ... ว ... น with no consonant between: where a damaged marking may be.
 _MAY_HOLD_DAMAGED = re.compile("ล[^ก-ฮ]{0,4}บ|ด[^ก-ฮ]{0,4}ว[^ก-ฮ]{0,3}น")
 # The same with a gap or an unknown glyph inside: a text whose ลับ or ด่วน itself is
 # damaged ("ลั บ", "ด\x00วน"). A text with neither these nor an intact ลับ or ด่วน holds
 # no marking, damaged or not (`_MAY_HOLD_MARKING`), and is not normalised.
-_DAMAGE = " \x00-\x08\x0e-\x1f\x7f\ufffd"
+_DAMAGE = f" {_UNKNOWN}"
 _DAMAGED_START = re.compile(
     f"ล[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}บ"
     f"|ด[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}ว[^ก-ฮ]{{0,3}}น|ด[^ก-ฮ]{{0,3}}ว[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}น")

@@ -16,7 +16,7 @@ from gateway.config.settings import load_settings
 import gateway.pipeline.check as check
 from gateway.pipeline import pdf_readings
 from gateway.pipeline.parse import parse_mail
-from gateway.pipeline.pdf_readings import FORMAT, LetterReading, Readings
+from gateway.pipeline.pdf_readings import FORMAT, LetterReading
 from gateway.pipeline.runner import run_once
 from gateway.secrecy.markings import DataCheck
 from gateway.service.services import open_services
@@ -308,7 +308,7 @@ def test_a_reading_too_large_to_keep_is_not_written_and_costs_the_letter_nothing
     few = ReadingRecorder(reader=lambda data: PdfInfo("ก" * 1000, 1, False, None, ()))
     few(b"%PDF-1.4 one file")
     assert few.write(tmp_path / "r.json") is True
-    assert len(Readings.decode((tmp_path / "r.json").read_bytes()).by_sha256) == 1
+    assert len(LetterReading.decode((tmp_path / "r.json").read_bytes()).readings.by_sha256) == 1
 
 
 def test_a_reading_cut_short_by_a_full_disk_is_removed_and_the_letter_keeps_its_answer(tmp_path, monkeypatch):

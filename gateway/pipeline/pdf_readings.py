@@ -203,10 +203,6 @@ class Readings:
             return None
         return self.by_sha256.get(hashlib.sha256(data).hexdigest())
 
-    @classmethod
-    def decode(cls, data: bytes | None) -> "Readings":
-        return LetterReading.decode(data).readings
-
 
 @dataclasses.dataclass(frozen=True)
 class LetterReading:

@@ -22,6 +22,7 @@ import base64
 import contextlib
 import email.parser
 import email.policy
+import hashlib
 import json
 import os
 import resource
@@ -155,8 +156,6 @@ def _classify_and_keep(raw: bytes, reading: str | None) -> Classification:
 
 def keep_reading(raw: bytes, reading: Path) -> Classification:
     """What the worker does with a letter SMTP intake spooled (public for the benches)."""
-    import hashlib
-
     from gateway.pipeline.pdf_readings import ReadingRecorder
 
     recorder = ReadingRecorder()

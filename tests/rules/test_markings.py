@@ -195,6 +195,9 @@ _DAMAGED_HEADS = [
     # poppler's writer of a Noto Looped letter: both kinds at once, and more unknown
     # glyphs in the line than are guessed at, outside the marking.
     ("สำ\ufffdนั กง\ufffdนเขตบ\ufffdงรั ก ฝ่ \ufffdยปกครอง ลั บที \ufffdสุ ด\nเรื่อง", "top_secret", "normal"),
+    # A font's own map to a Private Use Area code (not one of Windows fonts' Thai marks).
+    ("กรุงเทพฯ\nลับที\ue000สุด\nคำสั่ง", "top_secret", "normal"),
+    ("กรุงเทพฯ\nด่วนม\uf8ffก\nคำสั่ง", "none", "very_urgent"),
     # At the end of a head line, with its gap.
     ("สำนั กงานเขตบางรั ก ลั บมาก\nเรื่อง ขอเชิญประชุม", "secret", "normal"),
 ]
