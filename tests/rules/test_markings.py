@@ -230,5 +230,31 @@ def test_a_text_of_thousands_of_damaged_lines_is_not_guessed_at_line_by_line(mon
     monkeypatch.setattr(markings, "_thai_order", lambda text: calls.append(1) or normalise(text))
     body = "\n".join(["ล\x00\x00บ\x00 เรื่อง"] * 5000)
     assert secrecy_in_letter(body) == "confidential"
-    # The text once, each line at most once more (its gaps closed), 20 lines guessed at.
-    assert len(calls) <= 1 + 5000 + markings._MAX_GUESSED_LINES * 6 ** 3
+    # Each line at most twice (as read, its gaps closed), 20 lines guessed at.
+    assert len(calls) <= 2 * 5000 + markings._MAX_GUESSED_LINES * 6 ** 3
+
+
+def test_only_the_lines_that_may_hold_a_marking_are_normalised(monkeypatch):
+    """A page of Thai prose with a marking at its head: the marking's line is read
+    (normalised), the prose is not normalised at all (it cannot read as a marking), and
+    the prose's lines still count as lines: a marking at the foot is found as the foot."""
+    import rules.markings as markings
+
+    normalised = []
+    normalise = markings._thai_order
+    monkeypatch.setattr(markings, "_thai_order", lambda text: normalised.append(text) or normalise(text))
+    prose = ["กรุงเทพมหานครขอเชิญประชุมคณะกรรมการพิจารณางบประมาณประจำปี ครั้งที่ %d" % i for i in range(200)]
+    assert secrecy_in_letter("\n".join(["ลับมาก"] + prose)) == "secret"
+    assert normalised == ["ลับมาก"]
+    normalised.clear()
+    # Mid-page the same line would be a list of levels' item; at the foot it is a marking.
+    assert secrecy_in_letter("\n".join(prose + ["ลับมาก"])) == "secret"
+    assert secrecy_in_letter("\n".join(prose[:20] + ["ลับ เรื่อง", "ด่วน"] + prose[20:])) == "none"
+
+
+def test_a_stray_mark_before_a_marking_does_not_hide_it():
+    """A viewer draws a stray tone mark at the start of a line on a dotted circle, and
+    the marking after it as printed."""
+    assert secrecy_in_letter("\u0e48ลับมาก\nเรื่อง ขอความอนุเคราะห์") == "secret"
+    # Not only on a text's first line (before, normalising the whole text left it there).
+    assert secrecy_in_letter("บันทึกข้อความ\n\u0e48ลับมาก\nเรื่อง ขอความอนุเคราะห์") == "secret"
