@@ -511,8 +511,10 @@ def read_classification(mail: ParsedMail) -> Classification:
     every PDF's text layer (top and bottom of each page read) and text files. A PDF
     that cannot be opened (password) or read in time makes the letter at least ลับ."""
     found = [classification_of_headers(mail.headers)]
+    found += [classification_of_headers(block) for block in mail.inner_headers]
     if mail.truncated:
         found.append(uncertain(f"parts beyond the first ones {UNREADABLE}"))
+    found += [uncertain(f"{what} {UNREADABLE}") for what in mail.unread]
     level = secrecy_in_subject(mail.subject or "")
     if level != "none":
         found.append(Classification(level, "subject"))
@@ -530,7 +532,7 @@ def read_classification(mail: ParsedMail) -> Classification:
         pages = a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
         # Two readers' lines of the same pages (gateway/pipeline/pdf_inspect.py): where
         # they disagree, the more secret reading wins.
-        for reading in (pages, a.pdf_viewer_page_texts):
+        for reading in (pages, a.pdf_viewer_page_texts, a.pdf_other_texts):
             for n, page in enumerate(reading, start=1):
                 level = secrecy_in_letter(page)
                 if level != "none":
@@ -539,10 +541,11 @@ def read_classification(mail: ParsedMail) -> Classification:
             found.append(uncertain(f"{name} password-protected"))
         elif _pdf_unreadable(a.pdf_error):
             found.append(uncertain(f"{name} {UNREADABLE}"))
-        if a.sniffed_type.startswith("text/") and a.data:
+        texts = a.texts
+        if not texts and a.sniffed_type.startswith("text/") and a.data:
             text = a.data[:1_000_000].decode("utf-8", "replace")
-            if a.sniffed_type == "text/html":
-                text = html_to_text(text)
+            texts = (html_to_text(text) if a.sniffed_type == "text/html" else text,)
+        for text in texts:
             level = secrecy_in_letter(text)
             if level != "none":
                 found.append(Classification(level, name))

@@ -41,6 +41,14 @@ class Attachment:
     pdf_page_texts: tuple[str, ...] = ()
     # The same lines as a viewer's reader (PDFium) reads them: a marking in either counts.
     pdf_viewer_page_texts: tuple[str, ...] = ()
+    # What a viewer shows on the pages read that neither text layer above holds in
+    # reading order: per page, its head and foot lines by their place on the page (not
+    # the content stream's order), the text of its annotations and form fields.
+    pdf_other_texts: tuple[str, ...] = ()
+    # What a person reads in a file that is not a PDF page: a text file's text as a mail
+    # client decodes it (its charset), an office document's text, each text an archive
+    # holds. Empty when the file holds none the gateway reads.
+    texts: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -63,6 +71,14 @@ class ParsedMail:
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...] = ()  # what the MIME parser found broken
     truncated: bool = False  # more parts than the parser reads: the rest was not seen
+    # The header blocks of the messages inside this one (a letter forwarded as an
+    # attachment, an attached .eml), each (name, decoded value) in order.
+    inner_headers: tuple[tuple[tuple[str, str], ...], ...] = ()
+    # What a mail client would show that the parser could not read (a header block cut
+    # short by obsolete syntax, a boundary not found, a signed letter not unwrapped, a
+    # file whose text could not be read), one English phrase each: each makes the letter
+    # at least ลับ (fail closed).
+    unread: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         lname = name.lower()

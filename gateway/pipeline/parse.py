@@ -148,6 +148,7 @@ def collect_attachments(message: email.message.Message,
                 pdf_error=info.error,
                 pdf_page_texts=info.page_texts,
                 pdf_viewer_page_texts=info.viewer_page_texts,
+                pdf_other_texts=info.other_texts,
             )
         )
     return files

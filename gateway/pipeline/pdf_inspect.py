@@ -36,6 +36,9 @@ class PdfInfo:
     # lines: markings are looked for in both readings (rules/markings.py), since the
     # two disagree on real letters (`_viewer_texts`).
     viewer_page_texts: tuple[str, ...] = ()
+    # What a viewer shows that neither reading above holds in reading order: per page,
+    # its head and foot lines by their place, its annotations' and form fields' text.
+    other_texts: tuple[str, ...] = ()
 
 
 def info_fields(info: PdfInfo) -> dict:
@@ -43,7 +46,7 @@ def info_fields(info: PdfInfo) -> dict:
     pdf_pool.py) and what the DATA check keeps for the pipeline (pdf_readings.py)."""
     return {"text": info.text, "pages": info.pages, "encrypted": info.encrypted,
             "error": info.error, "page_texts": list(info.page_texts),
-            "viewer_page_texts": list(info.viewer_page_texts)}
+            "viewer_page_texts": list(info.viewer_page_texts), "other_texts": list(info.other_texts)}
 
 
 def _is_text(value: object, optional: bool = True) -> bool:
@@ -55,14 +58,14 @@ def info_from_fields(fields: object) -> PdfInfo:
     data comes from a process that parsed the sender's file: it is data, never code."""
     if not isinstance(fields, dict):
         raise ValueError("not a PDF reading")
-    text, pages, encrypted, error, page_texts, viewer = (fields.get(k) for k in (
-        "text", "pages", "encrypted", "error", "page_texts", "viewer_page_texts"))
+    text, pages, encrypted, error, page_texts, viewer, other = (fields.get(k) for k in (
+        "text", "pages", "encrypted", "error", "page_texts", "viewer_page_texts", "other_texts"))
     if not (_is_text(text) and _is_text(error) and isinstance(encrypted, bool)
             and (pages is None or (isinstance(pages, int) and not isinstance(pages, bool)))
             and all(isinstance(texts, list) and all(isinstance(t, str) for t in texts)
-                    for texts in (page_texts, viewer))):
+                    for texts in (page_texts, viewer, other))):
         raise ValueError("not a PDF reading")
-    return PdfInfo(text, pages, encrypted, error, tuple(page_texts), tuple(viewer))
+    return PdfInfo(text, pages, encrypted, error, tuple(page_texts), tuple(viewer), tuple(other))
 
 
 def _edges(text: str) -> str:

@@ -39,7 +39,7 @@ from rules.model import Attachment, ParsedMail
 
 log = structlog.get_logger(__name__)
 
-FORMAT = 3  # 3: the parsed letter and its files; a reading of another format is no reading
+FORMAT = 4  # 4: with embedded messages' headers, files' texts, what was not read; another format is no reading
 _MAGIC = b"saraban-reading %d " % FORMAT
 # Past this the parsed letter is not kept (the pipeline parses the message) and only
 # the PDFs' readings are, or past it again nothing: measured before it is encoded.
@@ -110,18 +110,23 @@ class ReadingRecorder:
 
 
 def _info_chars(i: PdfInfo) -> int:
-    return len(i.text or "") + len(i.error or "") + sum(map(len, i.page_texts)) + sum(map(len, i.viewer_page_texts))
+    return (len(i.text or "") + len(i.error or "") + sum(map(len, i.page_texts)) + sum(map(len, i.viewer_page_texts))
+            + sum(map(len, i.other_texts)))
 
 
 def _mail_chars(mail: ParsedMail) -> int:
     return (len(mail.subject) + len(mail.body_text) + len(mail.body_html)
             + sum(len(k) + len(v) + 8 for k, v in mail.headers) + sum(len(d) for d in mail.defects)
+            + sum(len(k) + len(v) + 8 for block in mail.inner_headers for k, v in block)
+            + sum(len(u) for u in mail.unread)
             + sum(300 + len(a.filename or "") + len(a.pdf_text or "") + sum(map(len, a.pdf_page_texts))
-                  + sum(map(len, a.pdf_viewer_page_texts)) for a in mail.attachments))
+                  + sum(map(len, a.pdf_viewer_page_texts)) + sum(map(len, a.pdf_other_texts))
+                  + sum(map(len, a.texts)) for a in mail.attachments))
 
 
 def _pdf_info(a: Attachment) -> PdfInfo:
-    return PdfInfo(a.pdf_text, a.pdf_pages, a.pdf_encrypted, a.pdf_error, a.pdf_page_texts, a.pdf_viewer_page_texts)
+    return PdfInfo(a.pdf_text, a.pdf_pages, a.pdf_encrypted, a.pdf_error, a.pdf_page_texts, a.pdf_viewer_page_texts,
+                   a.pdf_other_texts)
 
 
 def _mail_fields(mail: ParsedMail) -> dict:
@@ -129,14 +134,26 @@ def _mail_fields(mail: ParsedMail) -> dict:
             "message_id": mail.message_id, "date": mail.date.isoformat() if mail.date else None,
             "headers": [list(h) for h in mail.headers], "body_text": mail.body_text,
             "body_html": mail.body_html, "defects": list(mail.defects), "truncated": mail.truncated,
+            "inner_headers": [[list(h) for h in block] for block in mail.inner_headers],
+            "unread": list(mail.unread),
             "attachments": [{"filename": a.filename, "declared_type": a.declared_type,
                              "disposition": a.disposition, "sniffed_type": a.sniffed_type,
-                             "sha256": a.sha256, "size": a.size, "pdf": info_fields(_pdf_info(a))}
+                             "sha256": a.sha256, "size": a.size, "pdf": info_fields(_pdf_info(a)),
+                             "texts": list(a.texts)}
                             for a in mail.attachments]}
 
 
 def _is_sha256(value: object) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _is_texts(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(t, str) for t in value)
+
+
+def _is_headers(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h) for h in value)
 
 
 def _text(value: object, optional: bool = False) -> str | None:
@@ -155,9 +172,9 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
     if date is not None and date.tzinfo is None:
         raise ValueError("not a reading")
     headers, defects, listed = fields.get("headers"), fields.get("defects"), fields.get("attachments")
-    if not (isinstance(headers, list) and all(isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)
-                                              for h in headers)
-            and isinstance(defects, list) and all(isinstance(d, str) for d in defects)
+    inner, unread = fields.get("inner_headers"), fields.get("unread")
+    if not (_is_headers(headers) and isinstance(inner, list) and all(_is_headers(block) for block in inner)
+            and _is_texts(defects) and _is_texts(unread)
             and isinstance(listed, list) and isinstance(fields.get("truncated"), bool)):
         raise ValueError("not a reading")
     attachments, at = [], 0
@@ -173,13 +190,17 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError("a file is not what was read")  # torn in a crash, or damaged
         info = info_from_fields(item.get("pdf"))
+        texts = item.get("texts")
+        if not _is_texts(texts):
+            raise ValueError("not a reading")
         attachments.append(Attachment(
             index=index, filename=_text(item.get("filename"), optional=True),
             declared_type=_text(item.get("declared_type")),
             disposition=_text(item.get("disposition"), optional=True), data=data,
             sniffed_type=_text(item.get("sniffed_type")), sha256=sha256,
             pdf_text=info.text, pdf_encrypted=info.encrypted, pdf_pages=info.pages, pdf_error=info.error,
-            pdf_page_texts=info.page_texts, pdf_viewer_page_texts=info.viewer_page_texts))
+            pdf_page_texts=info.page_texts, pdf_viewer_page_texts=info.viewer_page_texts,
+            pdf_other_texts=info.other_texts, texts=tuple(texts)))
     if at != len(files):
         raise ValueError("not a reading")
     return ParsedMail(
@@ -188,7 +209,8 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
         message_id=_text(fields.get("message_id"), optional=True), date=date,
         headers=tuple((k, v) for k, v in headers), body_text=_text(fields.get("body_text")),
         body_html=_text(fields.get("body_html")), attachments=tuple(attachments),
-        defects=tuple(defects), truncated=fields["truncated"])
+        defects=tuple(defects), truncated=fields["truncated"],
+        inner_headers=tuple(tuple((k, v) for k, v in block) for block in inner), unread=tuple(unread))
 
 
 class Readings:
