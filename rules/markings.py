@@ -23,13 +23,13 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import html
 import itertools
 import quopri
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from html.parser import HTMLParser
 
 from rules.model import NOT_READ_IN_TIME, ParsedMail, Secrecy, Urgency
 from rules.thai_text import THAI_PUA
@@ -72,9 +72,17 @@ _HSPACE = r"[ \t\u00a0]*"  # a typist's space between the syllables of one marki
 
 # --------------------------------------------------------------------------- normalising
 
+# Unicode's Default_Ignorable_Code_Point characters outside category Cf: drawn as
+# nothing, so "ล\u034fับที่สุด" (a combining grapheme joiner) or a variation selector
+# after ล shows as ลับที่สุด (DerivedCoreProperties.txt; Python's unicodedata has no
+# such property).
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+                        "\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+
+
 def _is_invisible(ch: str) -> bool:
     # Cf: zero-width space/joiners, BOM, bidi controls, soft hyphen; none is visible.
-    return unicodedata.category(ch) == "Cf"
+    return unicodedata.category(ch) == "Cf" or bool(_IGNORABLE.match(ch))
 
 
 # Neither ASCII nor the Thai block has a Cf character (Unicode 14), so only the other
@@ -95,7 +103,13 @@ def _visible(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     if not text.isascii():
         text = _without_invisible(text).translate(THAI_PUA)
-    return text.replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
+        # A thin, em or ideographic space between ลับ and ที่สุด is a space to a reader
+        # (category Zs), and a line or paragraph separator a line break.
+        text = _OTHER_SPACE.sub(" ", text).replace("\u2028", "\n").replace("\u2029", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_OTHER_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 
 
 def _thai_order(text: str) -> str:
@@ -152,9 +166,17 @@ _SECRECY_TOKEN = re.compile(_token(_SECRECY_WORDS))
 _URGENCY_TOKEN = re.compile(_token(_URGENCY_WORDS))
 _ANY_MARKING = "|".join(_word_pattern(w) for w in sorted({**_SECRECY_WORDS, **_URGENCY_WORDS},
                                                           key=len, reverse=True))
-# A line made only of markings ("ลับ ด่วนที่สุด"), possibly bracketed or dashed.
-_MARKING_LINE = re.compile(rf"^[\s\[\(（【<*\-–—]*(?:(?:{_ANY_MARKING})[\s\]\)）】>,/*\-–—]*)+$")
-_BRACKETED = re.compile(rf"[\[\(（【<]\s*(?P<inner>(?:(?:{_ANY_MARKING})[\s,/]*)+)\s*[\]\)）】>]")
+# A line made only of markings ("ลับ ด่วนที่สุด"), whatever a typist decorates them with:
+# brackets of any script, dashes, stars, bullets, quotes, "=ลับที่สุด=", "ลับที่สุด:"
+# (any character that is neither a letter, a digit nor Thai), and the word ชั้น (class)
+# or ชั้นความลับ before one ("(ชั้นลับที่สุด)"). Its markings are read as words alone.
+_DECORATION = r"(?:(?![\u0e00-\u0e7f])[\W_])"
+_CLASS_WORD = rf"(?:ชั้น(?:{_HSPACE}ความลับ)?{_DECORATION}*)?"
+_MARKING_LINE = re.compile(rf"^{_DECORATION}*(?:{_CLASS_WORD}(?:{_ANY_MARKING}){_DECORATION}*)+$")
+_MARKING_WORD = re.compile(_ANY_MARKING)
+_CLASS_WORDS = re.compile(f"ชั้น(?:{_HSPACE}ความลับ)?")
+_BRACKETED = re.compile(rf"[\[\(（【<{{［「『〔《〈⟨]\s*(?P<inner>(?:(?:{_ANY_MARKING})[\s,/]*)+)\s*"
+                        rf"[\]\)）】>}}］」』〕》〉⟩]")
 _LINE_START = re.compile(rf"^(?:(?:{_ANY_MARKING})(?=\s|{_GLUED_AFTER})(?!{_HSPACE}ๆ)\s*)+")
 # The marking right-aligned on a line of the head or foot: "สำนักงานเขตบางรัก    ด่วนที่สุด"
 # (a typed letter's sender block and its urgency; text extraction keeps one space of the
@@ -398,7 +420,9 @@ def _marked_lines(text: str, region: bool = True) -> list[str]:
     if not _may_hold_marking(visible):
         return []  # what follows finds parts only where a marking is
     lines = _line_readings(visible)
-    alone = [[r for r in readings if _MARKING_LINE.match(r)] for readings in lines]
+    # A line of markings alone, as its marking words (its decoration and ชั้น dropped).
+    alone = [[" ".join(_MARKING_WORD.findall(_CLASS_WORDS.sub(" ", r))) for r in readings if _MARKING_LINE.match(r)]
+             for readings in lines]
     parts: list[str] = []
     for n, readings in enumerate(lines):
         edge = not region or n < TOP_LINES or n >= len(lines) - BOTTOM_LINES
@@ -444,11 +468,76 @@ def highest_urgency(*values: str) -> Urgency:
 
 
 def html_to_text(markup: str) -> str:
-    """What a mail client shows of an HTML part, line by line (entities decoded)."""
-    text = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>", " ", markup)
-    text = re.sub(r"(?is)<!--.*?-->", " ", text)
-    text = re.sub(r"(?i)<br\s*/?>|</?(p|div|tr|li|h\d|table|center|title|td|th)\b[^>]*>", "\n", text)
-    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+    """What a mail client shows of an HTML part, line by line (entities decoded).
+
+    As a browser lays it out: a block element (p, div, br, li, a table's row or cell, a
+    heading...) starts a line; an inline one (span, b, font, a) and a comment are nothing,
+    so `ลับม<span>าก</span>` and `ลับมา<!-- -->ก` read ลับมาก; a line break or run of spaces
+    in the source is one space (`ลับ⏎ที่สุด` shows on one line), except inside <pre>.
+    Scripts, styles, the head and templates are not shown."""
+    if "<" not in markup and "&" not in markup:
+        return re.sub(r"[ \t\r\n\f]+", " ", markup)
+    reader = _HtmlText()
+    try:
+        reader.feed(markup)
+        reader.close()
+    except Exception:  # noqa: BLE001 - the stdlib's parser on hostile markup: read what it has
+        pass
+    return reader.text()
+
+
+_HTML_BLOCKS = frozenset(
+    "address article aside blockquote br caption center dd details dialog div dl dt fieldset figcaption figure "
+    "footer form h1 h2 h3 h4 h5 h6 header hr legend li main nav ol p pre section summary table tbody td tfoot th "
+    "thead title tr ul".split())
+_HTML_HIDDEN = frozenset({"script", "style", "head", "template", "noscript"})
+
+
+class _HtmlText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self._lines: list[str] = []
+        self._line: list[str] = []
+        self._hidden = 0
+        self._pre = 0
+
+    def _break(self) -> None:
+        self._lines.append("".join(self._line))
+        self._line = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001 - HTMLParser's signature
+        if tag in _HTML_HIDDEN:
+            self._hidden += 1
+        elif tag in _HTML_BLOCKS:
+            self._pre += tag == "pre"
+            self._break()
+
+    def handle_startendtag(self, tag: str, attrs) -> None:  # noqa: ANN001
+        if tag in _HTML_BLOCKS:
+            self._break()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HTML_HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in _HTML_BLOCKS:
+            self._pre = max(0, self._pre - (tag == "pre"))
+            self._break()
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden:
+            return
+        if self._pre:
+            first, *rest = data.replace("\r\n", "\n").split("\n")
+            self._line.append(first)
+            for line in rest:
+                self._break()
+                self._line.append(line)
+        else:
+            self._line.append(re.sub(r"[ \t\r\n\f]+", " ", data))
+
+    def text(self) -> str:
+        self._break()
+        return "\n".join(self._lines)
 
 
 # --------------------------------------------------------------------------- the decision

@@ -1,7 +1,7 @@
 """Urgency and classification: markings stand alone; ลับ inside a word is not one."""
 import pytest
 
-from rules.markings import classify_secrecy_text, secrecy_in_letter, urgency_in_letter, urgency_in_subject
+from rules.markings import classify_secrecy_text, secrecy_in_letter, secrecy_in_subject, urgency_in_letter, urgency_in_subject
 
 
 @pytest.mark.parametrize("subject, secrecy", [
@@ -258,3 +258,54 @@ def test_a_stray_mark_before_a_marking_does_not_hide_it():
     assert secrecy_in_letter("\u0e48ลับมาก\nเรื่อง ขอความอนุเคราะห์") == "secret"
     # Not only on a text's first line (before, normalising the whole text left it there).
     assert secrecy_in_letter("บันทึกข้อความ\n\u0e48ลับมาก\nเรื่อง ขอความอนุเคราะห์") == "secret"
+
+
+@pytest.mark.parametrize("hidden", ["\u034f", "\ufe00", "\ufe0f", "\u115f", "\u3164", "\U000e0041", "\u180b"])
+def test_a_character_drawn_as_nothing_does_not_hide_a_marking(hidden):
+    """Default-ignorable characters outside category Cf (a combining grapheme joiner, a
+    variation selector, a Hangul filler, a tag) are drawn as nothing: the reader sees
+    ลับที่สุด."""
+    marked = f"ล{hidden}ับที่สุด"
+    assert secrecy_in_subject(f"{marked} แผนการ") == "top_secret"
+    assert secrecy_in_letter(f"{marked}\nเรื่อง ขอความอนุเคราะห์") == "top_secret"
+
+
+@pytest.mark.parametrize("space", ["\u2009", "\u2003", "\u3000", "\u202f", "\u2002", "\u200a", "\u1680"])
+def test_any_kind_of_space_between_syllables_is_one_marking(space):
+    """A thin, em or ideographic space between ลับ and ที่สุด is a space to a reader:
+    ลับที่สุด, not ลับ followed by a word (which read as ลับ: sealed where it must be
+    refused)."""
+    assert secrecy_in_subject(f"ลับ{space}ที่สุด แผนการ") == "top_secret"
+    assert secrecy_in_letter(f"ลับ{space}ที่สุด\nเรื่อง ขอความอนุเคราะห์") == "top_secret"
+    assert secrecy_in_letter(f"บันทึกข้อความ\nลับ{space}มาก\nเรื่อง") == "secret"
+
+
+@pytest.mark.parametrize("line", ["ลับที่สุด.", "ลับที่สุด:", "{ลับที่สุด}", "［ลับที่สุด］", "「ลับที่สุด」",
+                                  "•ลับที่สุด", "#ลับที่สุด", "=ลับที่สุด=", "“ลับที่สุด”", "(ชั้นลับที่สุด)",
+                                  "『ลับที่สุด』", "~ ลับที่สุด ~", "ชั้นความลับ: ลับที่สุด"])
+def test_a_line_of_a_marking_alone_counts_whatever_decorates_it(line):
+    """At the head of a letter, and mid-page too (a line of nothing but a marking)."""
+    assert secrecy_in_letter(f"บันทึกข้อความ\n{line}\nเรื่อง ขอความอนุเคราะห์") == "top_secret"
+    prose = ["ข้อความในหนังสือราชการบรรทัดหนึ่ง"] * 12
+    assert secrecy_in_letter("\n".join(prose + [line] + prose)) == "top_secret"
+
+
+@pytest.mark.parametrize("line", ["ความลับ", "ชั้นความลับ", "กลับบ้าน", "ลับ ๆ ล่อ ๆ", "ลับแล", "ชั้น “ลับ” ของหนังสือ"])
+def test_words_and_mentions_stay_what_they_are_alone_on_a_line(line):
+    prose = ["ข้อความในหนังสือราชการบรรทัดหนึ่ง"] * 12
+    assert secrecy_in_letter("\n".join(prose + [line] + prose)) == "none"
+
+
+@pytest.mark.parametrize("markup, level", [
+    ("<div>ลับม<span>าก</span></div><p>เรื่อง ขอความอนุเคราะห์</p>", "secret"),
+    ("ลับมา<!-- a comment -->ก<br>เรื่อง ขอความอนุเคราะห์", "secret"),
+    ("<p>ลับ\nที่สุด</p><p>เรื่อง ขอความอนุเคราะห์</p>", "top_secret"),
+    ("<b>ลับ</b>ที่สุด<br>เรื่อง", "top_secret"),
+    ("<p>ลับ<font color=red>ที่</font>สุด</p>", "top_secret"),
+    ("<pre>ลับ\nที่สุด</pre>", "confidential"),  # <pre> keeps its lines: ลับ, then a word
+    ("<script>var s = 'ลับที่สุด'</script><p>เรื่อง</p>", "none"),
+])
+def test_html_reads_as_a_browser_lays_it_out(markup, level):
+    """An inline tag or a comment inside a marking is nothing (a browser shows ลับมาก), a
+    line break in the source is a space; block elements start lines."""
+    assert read_classification(_mail(html=markup)).level == level
