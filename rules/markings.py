@@ -238,18 +238,37 @@ def decode_header_text(value: str | None) -> str:
         return value
     value = _BETWEEN_WORDS.sub(r"\1", value)  # RFC 2047 6.2: space between words goes
 
-    def word(m: re.Match) -> str:
+    def word_bytes(m: re.Match) -> bytes | None:
         text = m["text"]
         try:
             if m["enc"] in "bB":
-                data = base64.b64decode(text + "=" * (-len(text) % 4))
-            else:
-                data = quopri.decodestring(text.replace("_", " ").encode("ascii", "replace"), header=True)
+                return base64.b64decode(text + "=" * (-len(text) % 4))
+            return quopri.decodestring(text.replace("_", " ").encode("ascii", "replace"), header=True)
         except (binascii.Error, ValueError):
-            return m.group(0)
-        return data.decode(_codec(m["charset"]), "replace")
+            return None
 
-    return _ENCODED_WORD.sub(word, value)
+    # Adjacent words of one charset are decoded as one run of bytes: clients split a
+    # long Thai subject into words in the middle of a character's three UTF-8 bytes
+    # (RFC 2047 forbids it, mail clients show it whole), and a word decoded alone would
+    # read U+FFFD there.
+    out: list[str] = []
+    at, run, charset = 0, b"", None
+    for m in _ENCODED_WORD.finditer(value):
+        data = word_bytes(m)
+        joined = data is not None and m.start() == at and charset == _codec(m["charset"])
+        if not joined and charset is not None:
+            out.append(run.decode(charset, "replace"))
+            run, charset = b"", None
+        out.append(value[at:m.start()])
+        if data is None:
+            out.append(m.group(0))
+        else:
+            run, charset = run + data, _codec(m["charset"])
+        at = m.end()
+    if charset is not None:
+        out.append(run.decode(charset, "replace"))
+    out.append(value[at:])
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------- labels

@@ -309,3 +309,16 @@ def test_html_reads_as_a_browser_lays_it_out(markup, level):
     """An inline tag or a comment inside a marking is nothing (a browser shows ลับมาก), a
     line break in the source is a space; block elements start lines."""
     assert read_classification(_mail(html=markup)).level == level
+
+
+def test_encoded_words_split_inside_a_thai_character_read_whole():
+    """Clients split a long Thai header into RFC 2047 words in the middle of a
+    character's UTF-8 bytes; a mail client shows it whole, and so does the reading
+    (Keywords and the labels are read from the raw header, not mail-parser's subject)."""
+    import base64
+
+    data = "ลับที่สุด แผนงาน".encode()
+    value = " ".join(f"=?utf-8?b?{base64.b64encode(data[i:i + 4]).decode()}?=" for i in range(0, len(data), 4))
+    assert decode_header_text(value) == "ลับที่สุด แผนงาน"
+    assert classification_of_headers([("Keywords", value)]).level == "top_secret"
+    assert classification_of_headers([("X-Classification", value)]).level == "top_secret"
