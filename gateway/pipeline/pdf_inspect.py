@@ -217,14 +217,19 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
 #   Acrobat's stamp and add-text tools make them) and form fields, drawn from their
 #   appearance streams. PDFium flattens them into the page (a copy in memory: the
 #   document was opened from bytes) as a viewer draws them (FLAT_NORMALDISPLAY: not the
-#   Hidden ones); the lines flattening added are read wherever they are on the page.
-#   What a viewer draws without an appearance stream is read from the annotation: a
+#   Hidden ones); the lines flattening added are read wherever they are on the page
+#   (between the head and the foot a line counts if it is markings alone).
+#   What a viewer draws without an appearance stream is read from the annotation, with
+#   one or not (fail closed: the appearance may not carry the text's Unicode): a
 #   FreeText's /Contents, a text or choice field's value (/V, inherited from its field),
 #   placed at the annotation's /Rect. Not read: a Hidden annotation (one flagged NoView
 #   is: it may still be printed), and comments (a Text "sticky note" or any annotation's
 #   /Contents other than a FreeText's): a viewer shows them only in a popup the reader
 #   opens, and a reviewer's note is not a marking on the letter. Links and popups draw
-#   no text. At most MAX_ANNOTS annotations of a page are read, and flattened.
+#   no text. At most MAX_ANNOTS annotations of a page are read, and flattened. A page
+#   without annotations (a cheap check: the length of its /Annots) only has its lines
+#   placed: ~0.1 ms a typed page (bench/side_by_side.py `typed_pdf`), ~0.8 ms more with
+#   a stamp to flatten, ~15 ms a page of 10,000 stamps.
 
 
 def _other_text(document, n: int, page, textpage, raw: str, fields: "_Fields") -> str:
