@@ -86,6 +86,9 @@ class Person:
     user_id: int = 0
     thai_digits: bool = False  # ๑๒๓ in the dates and numbers the desk writes
     visible: set[str] = field(default_factory=set)  # unit addresses whose letters they see
+    # The units the account is assigned to (canonical addresses), without the units
+    # below them: a registrar's secret register is only theirs (see sees_book).
+    own: set[str] = field(default_factory=set)
 
     @property
     def who(self) -> str:
@@ -100,25 +103,37 @@ class Person:
         return bool(unit) and (self.all_units or unit in self.visible)
 
     def sees_book(self, unit: str, book: str, secret_book: str) -> bool:
-        """The general book for anyone who sees the unit; the secret book only for the
-        unit's secret registrar (นายทะเบียนลับ) and the auditors."""
+        """The general book for anyone who sees the unit (its own units and those below
+        them, appendix ง); the secret book only for the auditors and for the secret
+        registrar (นายทะเบียนลับ) the unit itself is assigned to. A unit below has its
+        own registrar, whose certificate its letters are sealed to: the registrar of
+        saraban.latkrabang does not open the secret book of saraban.latkrabang.fin."""
         if not self.sees_unit(unit):
             return False
         if book != secret_book:
-            return self.role != "registrar" or unit in self.visible
-        return self.role == "auditor" or (self.role == "registrar" and unit in self.visible)
+            return True
+        return self.role == "auditor" or (self.role == "registrar" and unit in self.own)
 
     @property
     def may_act(self) -> bool:
         return self.role in ("clerk", "registrar", "admin")
 
 
-def visible_units(directory: Directory, units: list[str]) -> set[str]:
-    """Appendix ง: a unit sees the letters of the units it owns (itself and below)."""
+def own_units(directory: Directory, units: list[str]) -> set[str]:
+    """The assigned units themselves, as the directory spells them (`saraban.latkrabang`
+    for `Saraban.Latkrabang@bangkok.go.th`)."""
     out: set[str] = set()
     for unit in units:
-        owned = directory.owned_by(unit)
-        out.update(u.address for u in owned) if owned else out.add(unit)
+        found = directory.lookup(unit)
+        out.add(found.address if found else unit.strip().split("@", 1)[0].lower())
+    return out
+
+
+def visible_units(directory: Directory, units: list[str]) -> set[str]:
+    """Appendix ง: a unit sees the letters of the units it owns (itself and below)."""
+    out = own_units(directory, units)
+    for unit in units:
+        out.update(u.address for u in directory.owned_by(unit))
     return out
 
 
@@ -219,4 +234,5 @@ class Authenticator:
             return Person(username=user.username, display_name=user.display_name or user.username,
                           role=user.role, units=list(user.units or []), csrf=row.csrf, lang=row.lang,
                           token_sha256=row.token_sha256, user_id=user.id, thai_digits=bool(user.thai_digits),
-                          visible=visible_units(self.directory, list(user.units or [])))
+                          visible=visible_units(self.directory, list(user.units or [])),
+                          own=own_units(self.directory, list(user.units or [])))

@@ -138,7 +138,7 @@ class Desk:
         """The units whose register this person may open, in directory order."""
         book = book or self.general_book
         units = [u.address for u in self.services.directory.units]
-        extra = sorted(person.visible - set(units))
+        extra = sorted((person.visible | person.own) - set(units))
         return [u for u in units + extra if person.sees_book(u, book, self.secret_book)]
 
     def nav(self, person: Person) -> list[tuple[str, str]]:

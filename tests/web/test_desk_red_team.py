@@ -1,0 +1,97 @@
+"""What a red-team found in the desk, over plain HTTP against the real daemon (SQLite):
+a parent unit's secret registrar opening a child unit's secret book, exception text
+and server paths on the reveal page, bad ids and parameters answered with 500 or
+Starlette's English text/plain 400, the export's book in Content-Disposition, and
+account existence shown by the sign-in answer. The races on PostgreSQL are in
+test_desk_races_pg.py."""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from tests.classified.helpers import add_registrar, classified_letter, make_gateway_key
+from tests.daemon import Daemon, free_port
+from tests.letters import letter, make_pdf
+from tests.notices.sink import Sink
+from tests.web.client import Client, signed_in
+from tests.web.conftest import Desk, add_users, desk_config
+
+LAT = "saraban.latkrabang@bangkok.go.th"
+FIN = "saraban.latkrabang.fin@bangkok.go.th"
+LAT_MARKER = "MARKLAT-SECRET-1111"
+FIN_MARKER = "MARKFIN-SECRET-2222"
+NOT_FOUND_TH = "ไม่มีรายการนี้ หรือท่านไม่มีสิทธิ์เห็นรายการนี้"
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("desk")
+    sink = Sink(free_port()).start()
+    web_port = free_port()
+    config = desk_config(tmp, sink, web_port)
+    daemon = Daemon(config)
+    make_gateway_key(daemon)
+    add_registrar(daemon, "saraban.latkrabang", "lat registrar")
+    add_registrar(daemon, "saraban.latkrabang.fin", "fin registrar")
+    add_users(config, ("somchai", "clerk", "saraban.latkrabang"),
+              ("rlat", "registrar", "saraban.latkrabang"), ("rfin", "registrar", "saraban.latkrabang.fin"),
+              ("victim", "clerk", "saraban.latkrabang"))
+    daemon.start()
+    daemon.send(classified_letter(marker=LAT_MARKER)[0], LAT)
+    daemon.send(classified_letter(marker=FIN_MARKER)[0].replace(LAT.encode(), FIN.encode()), FIN)
+    daemon.send(letter(subject="หนังสือธรรมดาลาดกระบัง", files=[("a.pdf", make_pdf("a"))]), LAT)
+    daemon.send(letter(subject="หนังสือฝ่ายการคลัง", files=[("f.pdf", make_pdf("f"))]), FIN)
+    daemon.send(letter(subject="หนังสือไม่มีไฟล์แนบ", files=[]), LAT)  # held: no document
+    daemon.wait_idle(120)
+    yield Desk(daemon, sink, f"http://127.0.0.1:{web_port}")
+    daemon.stop()
+    sink.stop()
+
+
+def one(desk: Desk, sql: str, *params):
+    [(value,)] = desk.db(sql, *params)
+    return value
+
+
+def failures(desk: Desk) -> list[dict]:
+    return [e for e in desk.daemon.events() if e.get("event") == "web_handler_failed"]
+
+
+def own_trail(client: Client) -> str:
+    answer = client.get("/secret/audit")
+    assert answer.status == 200
+    return answer.text
+
+
+# --- F1: the secret book is the registrar's own unit's only ----------------------------
+
+def test_a_parent_units_registrar_cannot_open_a_child_units_secret_book(desk):
+    fin_secret = one(desk, "SELECT id FROM letters WHERE unit = 'saraban.latkrabang.fin' AND book = 'secret'")
+    lat_secret = one(desk, "SELECT id FROM letters WHERE unit = 'saraban.latkrabang' AND book = 'secret'")
+    rfin = signed_in(desk.url, "rfin")
+    opened = rfin.post(f"/letters/{fin_secret}/reveal", {"confirm": "yes"})
+    assert opened.status == 200 and FIN_MARKER in opened.text  # the child's own registrar
+
+    rlat = signed_in(desk.url, "rlat")
+    # the general register of the unit below stays visible (appendix ง)
+    assert rlat.get("/register?unit=saraban.latkrabang.fin").status == 200
+    listing = rlat.get("/secret?unit=saraban.latkrabang.fin")
+    assert listing.status == 404 and NOT_FOUND_TH in listing.text
+    assert "saraban.latkrabang.fin" not in rlat.get("/secret").text  # not offered in the unit list
+    for path in (f"/letters/{fin_secret}/reveal", f"/letters/{fin_secret}/files/0/reveal"):
+        answer = rlat.post(path, {"confirm": "yes"})
+        assert answer.status == 404 and FIN_MARKER.encode() not in answer.body, path
+    assert rlat.get(f"/letters/{fin_secret}").status == 404
+    trail = rlat.get("/secret/audit")
+    assert trail.status == 200 and ":saraban.latkrabang.fin</code>" not in trail.text  # rfin's opening
+    assert ":saraban.latkrabang.fin</code>" in own_trail(rfin)
+    log = (desk.daemon.data_dir / "audit" / "audit.log").read_text().splitlines()
+    assert not [e for e in map(json.loads, log) if e["who"] == "web:rlat"]
+
+    # their own unit's secret book as before
+    own = rlat.post(f"/letters/{lat_secret}/reveal", {"confirm": "yes"})
+    assert own.status == 200 and LAT_MARKER in own.text
+    assert ":saraban.latkrabang</code>" in own_trail(rlat) and ":saraban.latkrabang</code>" not in own_trail(rfin)
