@@ -2,6 +2,7 @@
 urlencoded or multipart, the CSRF token read from the pages."""
 from __future__ import annotations
 
+import html
 import http.client
 import re
 import uuid
@@ -28,11 +29,11 @@ class Answer:
 
     def errors(self) -> list[str]:
         """The error sentences of the page (<p class="error">)."""
-        return re.findall(r'<p class="error"[^>]*>(.*?)</p>', self.text, re.S)
+        return [html.unescape(t) for t in re.findall(r'<p class="error"[^>]*>(.*?)</p>', self.text, re.S)]
 
     def outcomes(self) -> list[str]:
         """Each held entry's outcome after release/reject."""
-        return re.findall(r'<li class="(?:ok|error)">(.*?)</li>', self.text, re.S)
+        return [html.unescape(t) for t in re.findall(r'<li class="(?:ok|error)">(.*?)</li>', self.text, re.S)]
 
 
 class Client:

@@ -95,3 +95,41 @@ def test_a_parent_units_registrar_cannot_open_a_child_units_secret_book(desk):
     own = rlat.post(f"/letters/{lat_secret}/reveal", {"confirm": "yes"})
     assert own.status == 200 and LAT_MARKER in own.text
     assert ":saraban.latkrabang</code>" in own_trail(rlat) and ":saraban.latkrabang</code>" not in own_trail(rfin)
+
+
+# --- F4: a letter that cannot be decrypted: a fixed sentence, the cause in the log -------
+
+def test_a_letter_that_cannot_be_decrypted_shows_a_fixed_sentence_not_the_exception(desk):
+    lat_secret = one(desk, "SELECT id FROM letters WHERE unit = 'saraban.latkrabang' AND book = 'secret'")
+    key = next((desk.daemon.data_dir / "keys" / "gateway").glob("*/key.pem"))
+    kept = key.read_bytes()
+    rlat = signed_in(desk.url, "rlat")
+    try:
+        for damage in ("mode", "content"):
+            if damage == "mode":
+                os.chmod(key, 0o644)  # an operator's slip
+            else:
+                os.chmod(key, 0o600)
+                key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+            for path in (f"/letters/{lat_secret}/reveal", f"/letters/{lat_secret}/files/0/reveal"):
+                answer = rlat.post(path, {"confirm": "yes"})
+                assert answer.status == 409, (damage, path, answer.status)
+                assert answer.header("content-type").startswith("text/html")
+                assert answer.errors() == ["เปิดหนังสือลับฉบับนี้ไม่ได้ในขณะนี้ (กุญแจของระบบใช้งานไม่ได้) "
+                                           "ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว กรุณาติดต่อผู้ดูแลระบบ"], damage
+                for leak in (str(desk.daemon.data_dir), "key.pem", "mode 644", "cannot decrypt", "ASN",
+                             "Traceback", LAT_MARKER):
+                    assert leak not in answer.text, (damage, path, leak)
+        rlat.post("/lang", {"lang": "en", "back": "/register"})
+        answer = rlat.post(f"/letters/{lat_secret}/reveal", {"confirm": "yes"})
+        assert answer.status == 409 and answer.errors() == [
+            "This classified letter cannot be opened now (the gateway's key cannot be used); "
+            "the cause is in the log for the administrator."]
+    finally:
+        key.write_bytes(kept)
+        os.chmod(key, 0o600)
+    logged = [e for e in desk.daemon.events() if e.get("event") == "web_reveal_failed"]
+    assert len(logged) == 5 and all(e["username"] == "rlat" for e in logged)
+    assert "key.pem" in logged[0]["error"]  # the cause, for the administrator
+    assert not failures(desk)
+    assert rlat.post(f"/letters/{lat_secret}/reveal", {"confirm": "yes"}).status == 200  # the key back
