@@ -26,6 +26,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "error": ("ระบบขัดข้อง", "Something went wrong"),
     "error_text": ("ระบบทำรายการไม่สำเร็จ ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว",
                    "The desk could not do this; the cause is in the log for the administrator."),
+    "bad_request": ("คำขอไม่ถูกต้อง", "Bad request"),
+    "bad_request_text": ("แบบฟอร์มหรือที่อยู่หน้านี้มีข้อมูลที่ระบบรับไม่ได้ (เช่น ช่องหรือไฟล์มากเกินไป หรือข้อความยาวเกินไป) "
+                         "กรุณากลับไปแก้ไขแล้วลองอีกครั้ง",
+                         "The form or the address holds something the desk cannot take (too many fields or "
+                         "files, a text too long); go back, correct it and try again."),
+    "bad_date": ("วันที่อยู่นอกช่วงที่ใช้ได้", "That date is out of range."),
+    "bad_book": ("ไม่มีทะเบียนนี้", "There is no such register book."),
     "too_large": ("ไฟล์ใหญ่เกินกำหนด", "The upload is too large."),
     "register": ("ทะเบียนหนังสือรับ", "Receive register"),
     "secret_register": ("ทะเบียนหนังสือรับลับ", "Secret register"),

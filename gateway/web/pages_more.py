@@ -16,10 +16,10 @@ from starlette.routing import Route
 
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
-from gateway.web.desk import Desk, NotFound, page
+from gateway.web.desk import Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
-from gateway.web.pages_letters import _day
+from gateway.web.pages_letters import filter_day
 
 SCAN_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif"}
 EMERGENCY_FIELDS = ("emergency_no", "received_at", "reference", "letter_date", "sender", "addressee",
@@ -49,7 +49,7 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
         year = 0
     if not 2400 <= year <= 2700:
         return export_form(desk, request, person, None, f"{year}: {word('year', person.lang)}?", 400)
-    days = (_day(str(form.get("from") or "")), _day(str(form.get("to") or "")))
+    days = (filter_day(str(form.get("from") or ""), "from"), filter_day(str(form.get("to") or ""), "to"))
     with tempfile.TemporaryDirectory(prefix="saraban-export-") as tmp:
         path = Path(tmp) / f"register.{fmt}"
         try:
@@ -149,7 +149,7 @@ def operations(desk: Desk, request: Request, person: Person, form: FormData | No
 def retry(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
     from storage.outbox import retry_items
 
-    ids = [int(v) for v in form.getlist("id") if str(v).isdigit()][:500]
+    ids = form_ids(form.getlist("id"), 500)
     every = form.get("all") == "dead"
     if not ids and not every:
         return operations(desk, request, person, None, ([], [word("nothing", person.lang)]))

@@ -133,3 +133,90 @@ def test_a_letter_that_cannot_be_decrypted_shows_a_fixed_sentence_not_the_except
     assert "key.pem" in logged[0]["error"]  # the cause, for the administrator
     assert not failures(desk)
     assert rlat.post(f"/letters/{lat_secret}/reveal", {"confirm": "yes"}).status == 200  # the key back
+
+
+# --- F5: bad ids and parameters: the desk's own 404/400 page, never 500 or text/plain --
+
+BIG = "9" * 25
+BAD_REQUEST_TH = "แบบฟอร์มหรือที่อยู่หน้านี้มีข้อมูลที่ระบบรับไม่ได้"
+BAD_REQUEST_EN = "The form or the address holds something the desk cannot take"
+
+
+def desk_page(answer, status: int, text: str) -> None:
+    assert answer.status == status, (answer.status, answer.text[:300])
+    assert answer.header("content-type").startswith("text/html"), answer.header("content-type")
+    assert text in html_text(answer), answer.errors()
+    assert "Traceback" not in answer.text and "Exception" not in answer.text
+
+
+def html_text(answer) -> str:
+    import html
+
+    return html.unescape(answer.text)
+
+
+def test_bad_ids_and_parameters_get_the_desks_404_and_400_pages(desk):
+    clerk = signed_in(desk.url, "somchai")
+    for path in (f"/letters/{BIG}", f"/quarantine/{BIG}", f"/letters/{2**63}", f"/quarantine/{2**63}/files/0",
+                 f"/letters/1/files/{BIG}"):
+        desk_page(clerk.get(path), 404, NOT_FOUND_TH)
+    desk_page(clerk.post(f"/letters/{BIG}/note", {"note": "x"}), 404, NOT_FOUND_TH)
+    for query in ("to=9999-12-31", "from=0001-01-01", "to=0001-01-01"):
+        desk_page(clerk.get(f"/register?{query}"), 400, "วันที่อยู่นอกช่วงที่ใช้ได้")
+    assert clerk.get("/register?to=2026-03-05").status == 200
+
+    # a batch with an id beyond any row: the others are decided and their outcomes shown
+    held = one(desk, "SELECT id FROM quarantine WHERE state = 'held'")
+    batch = clerk.post("/quarantine", [("action", "reject"), ("id", str(held)), ("id", BIG), ("id", "²"),
+                                       ("reason", "ไม่มีไฟล์")])
+    assert batch.status == 200 and batch.outcomes() == [f"#{held}: ปฏิเสธแล้ว"]
+    desk_page(clerk.post("/quarantine", [("action", "reject"), ("id", BIG), ("reason", "x")]), 400, "ไม่มีรายการ")
+
+    # what Starlette's form parser refuses
+    ordinary = one(desk, "SELECT id FROM letters WHERE subject = 'หนังสือธรรมดาลาดกระบัง'")
+    desk_page(clerk.post(f"/letters/{ordinary}/note", [("note", "x")] + [(f"f{i}", "1") for i in range(501)]),
+              400, BAD_REQUEST_TH)
+    desk_page(clerk.post_multipart(f"/letters/{ordinary}/note", [("note", "x" * 70000)]), 400, BAD_REQUEST_TH)
+    desk_page(clerk.post_multipart("/emergency", [("unit", "saraban.latkrabang")],
+                                   [("scans", f"s{i}.pdf", b"%PDF-1.4") for i in range(21)]), 400, BAD_REQUEST_TH)
+    assert desk.db("SELECT count(*) FROM letter_notes") == [(0,)]
+
+    # the emergency register: a header line with CR LF, a year no paper register has
+    fields = [("unit", "saraban.latkrabang"), ("emergency_no", "ลก 0403 / ฉ 102"), ("received_at", "2569-03-05 10:30"),
+              ("sender", "สำนักการคลัง"), ("subject", "ขอส่งรายงาน"), ("do", "import")]
+    for name, value, said in (("sender", "a\r\nBcc: x@example.org", "line break"),
+                              ("subject", "s\nX-Evil: 1", "line break"),
+                              ("received_at", "0001-01-01", "out of range"),
+                              ("letter_date", "9999-12-31", "out of range")):
+        form = [(k, v) for k, v in fields if k != name] + [(name, value)]
+        answer = clerk.post_multipart("/emergency", form, [("scans", "s.pdf", make_pdf("scan"))])
+        desk_page(answer, 400, said)
+        assert str(desk.daemon.data_dir) not in answer.text and "/tmp" not in answer.text
+    assert desk.db("SELECT count(*) FROM letters WHERE queue_id LIKE 'emg%'") == [(0,)]
+
+    # in the person's language
+    clerk.post("/lang", {"lang": "en", "back": "/register"})
+    desk_page(clerk.post(f"/letters/{ordinary}/note", [("note", "x")] + [(f"f{i}", "1") for i in range(501)]),
+              400, BAD_REQUEST_EN)
+    desk_page(clerk.get("/register?to=9999-12-31"), 400, "That date is out of range.")
+    desk_page(clerk.get(f"/letters/{BIG}"), 404, "There is no such entry, or it is not yours to see.")
+    assert not failures(desk)
+
+
+def test_database_errors_do_not_carry_the_statements_values(database_url):
+    """An IntegrityError's text is logged (web_handler_failed, a runner's error): the
+    values of the statement (a letter's subject, a user name) stay out of it."""
+    from storage.db import Database, DatabaseError
+    from storage.users import add_user
+
+    db = Database(database_url)
+    try:
+        db.create_schema()
+        with db.session() as session:
+            add_user(session, "somchai", "clerk", ["saraban.latkrabang"], None)
+        with pytest.raises(DatabaseError) as raised:  # the same name again
+            with db.session() as session:
+                add_user(session, "somchai", "clerk", ["saraban.latkrabang"], None, display_name="ลับเฉพาะ")
+        assert "ลับเฉพาะ" not in str(raised.value) and "hidden" in str(raised.value)
+    finally:
+        db.dispose()
