@@ -8,6 +8,7 @@ import csv
 import re
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -16,7 +17,7 @@ from starlette.routing import Route
 
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
-from gateway.web.desk import Desk, NotFound, form_ids, page
+from gateway.web.desk import BadRequest, Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import filter_day
@@ -41,6 +42,8 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
 
     unit, book = str(form.get("unit") or ""), str(form.get("book") or desk.general_book)
     fmt = "pdf" if form.get("format") == "pdf" else "csv"
+    if book not in (desk.general_book, desk.secret_book):  # the configured books only
+        raise BadRequest("bad_book")
     if unit not in desk.units_of(person, book):
         raise NotFound()
     try:
@@ -60,8 +63,11 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
         data = path.read_bytes()
     name = f"{unit}-{book}-{year}.{fmt}"
     media = "application/pdf" if fmt == "pdf" else "text/csv; charset=utf-8"
+    # Unit and book are checked above, but a configured book may be named in Thai:
+    # an ASCII name for every browser, the real one in filename* (RFC 6266).
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
     return Response(data, media_type=media, headers={
-        "content-disposition": f'attachment; filename="{name}"',
+        "content-disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
         "x-register-entries": str(result["rows"])})
 
 

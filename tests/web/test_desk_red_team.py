@@ -220,3 +220,27 @@ def test_database_errors_do_not_carry_the_statements_values(database_url):
         assert "ลับเฉพาะ" not in str(raised.value) and "hidden" in str(raised.value)
     finally:
         db.dispose()
+
+
+# --- F6: the export's book is one of the configured books -----------------------------
+
+def test_the_export_takes_only_the_configured_books(desk):
+    from tests.tools_helpers import this_be_year
+
+    clerk = signed_in(desk.url, "somchai")
+    year = str(this_be_year())
+    form = {"unit": "saraban.latkrabang", "year": year, "format": "csv"}
+    for book in ('x"; filename="evil.html', "ลับ", "general\r\nX-Evil: 1", "secret2"):
+        answer = clerk.post("/export", {**form, "book": book})
+        desk_page(answer, 400, "ไม่มีทะเบียนนี้")
+        assert answer.header("content-disposition") is None, book
+    assert clerk.post("/export", {**form, "book": "secret"}).status == 404  # a clerk's: not theirs
+    done = clerk.post("/export", {**form, "book": "general"})
+    assert done.status == 200 and done.header("content-type").startswith("text/csv")
+    assert done.header("content-disposition") == (
+        f"attachment; filename=\"saraban.latkrabang-general-{year}.csv\"; "
+        f"filename*=UTF-8''saraban.latkrabang-general-{year}.csv")
+    registrar = signed_in(desk.url, "rlat")
+    secret = registrar.post("/export", {**form, "book": "secret", "format": "pdf"})
+    assert secret.status == 200 and secret.body.startswith(b"%PDF")
+    assert not failures(desk)
