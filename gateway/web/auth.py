@@ -191,8 +191,12 @@ class Authenticator:
                 log.info("web_login_failed", username=username, client=client, why="unknown or disabled")
                 raise SignInRefused("bad_credentials")
             if is_locked(user):
+                # The same answer as a wrong password, after the same argon2 work: a
+                # locked account must not tell a guesser that the name exists (ASVS
+                # 2.2.1, 3.x generic messages). The lock is in the log and `users list`.
+                _verify(_DUMMY_HASH, password)
                 log.warning("web_login_locked", username=username, client=client)
-                raise SignInRefused("locked")
+                raise SignInRefused("bad_credentials")
             if user.source == "ldap":
                 ok = self._ldap_ok(username, password)
             else:
@@ -201,7 +205,7 @@ class Authenticator:
                 locked = record_failed_login(session, user, self.settings.max_failed_logins,
                                              dt.timedelta(minutes=self.settings.lockout_minutes))
                 log.warning("web_login_failed", username=username, client=client, locked=locked)
-                failed = "locked" if locked else "bad_credentials"
+                failed = "bad_credentials"  # locked or not: the same answer
             else:
                 failed = None
                 record_login(session, user)

@@ -13,8 +13,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "username": ("ชื่อผู้ใช้", "User name"),
     "password": ("รหัสผ่าน", "Password"),
     "bad_credentials": ("ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", "Wrong user name or password."),
-    "locked": ("บัญชีถูกระงับชั่วคราวเพราะใส่รหัสผ่านผิดหลายครั้ง กรุณาลองใหม่ภายหลังหรือติดต่อผู้ดูแลระบบ",
-               "The account is locked for a while after too many wrong passwords; try later or ask the administrator."),
     "too_many_attempts": ("มีการพยายามเข้าสู่ระบบจากเครื่องนี้มากเกินไป กรุณารอสักครู่",
                           "Too many sign-in attempts from this computer; wait a minute."),
     "csrf": ("แบบฟอร์มหมดอายุหรือไม่ได้มาจากหน้านี้ กรุณาโหลดหน้าใหม่แล้วลองอีกครั้ง",

@@ -17,7 +17,7 @@ from tests.daemon import Daemon, free_port
 from tests.letters import letter, make_pdf
 from tests.notices.sink import Sink
 from tests.web.client import Client, signed_in
-from tests.web.conftest import Desk, add_users, desk_config
+from tests.web.conftest import PASSWORD, Desk, add_users, desk_config
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 FIN = "saraban.latkrabang.fin@bangkok.go.th"
@@ -244,3 +244,37 @@ def test_the_export_takes_only_the_configured_books(desk):
     secret = registrar.post("/export", {**form, "book": "secret", "format": "pdf"})
     assert secret.status == 200 and secret.body.startswith(b"%PDF")
     assert not failures(desk)
+
+
+# --- F7: a locked account answers as a wrong password does -------------------------------
+
+def test_a_locked_account_answers_like_an_unknown_name(desk):
+    import statistics
+    import time
+
+    def attempt(username: str, password: str) -> tuple[int, list[str], float]:
+        client = Client(desk.url, forwarded_for=f"10.7.0.{attempt.n}")  # under the per-address limit
+        attempt.n += 1
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+        started = time.perf_counter()
+        answer = client.post("/login", {"username": username, "password": password, "csrf": token}, csrf=False)
+        return answer.status, answer.errors(), time.perf_counter() - started
+    attempt.n = 1
+
+    wrong = (401, ["ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง"])
+    for n in range(5):
+        assert attempt("victim", f"wrong password {n}")[:2] == wrong
+    assert desk.db("SELECT locked_until IS NOT NULL FROM desk_users WHERE username = 'victim'") == [(1,)]
+    locked, unknown = [], []
+    for n in range(4):
+        status, said, took = attempt("victim", f"wrong password {n}" if n % 2 else PASSWORD)  # right one too
+        assert (status, said) == wrong, n
+        locked.append(took)
+        status, said, took = attempt("nosuchuser", f"wrong password {n}")
+        assert (status, said) == wrong, n
+        unknown.append(took)
+    # the same argon2 verification for a locked account as for an unknown name (it
+    # answered in ~12 ms, an argon2 check takes tens of ms)
+    assert statistics.median(locked) > 0.5 * statistics.median(unknown), (locked, unknown)
+    logged = [e for e in desk.daemon.events() if e.get("event") == "web_login_locked"]
+    assert len(logged) == 4 and {e["username"] for e in logged} == {"victim"}
