@@ -33,7 +33,8 @@ class Answer:
 
     def outcomes(self) -> list[str]:
         """Each held entry's outcome after release/reject."""
-        return [html.unescape(t) for t in re.findall(r'<li class="(?:ok|error)">(.*?)</li>', self.text, re.S)]
+        return [html.unescape(re.sub(r"<[^>]+>", "", t))
+                for t in re.findall(r'<li class="(?:ok|error)">(.*?)</li>', self.text, re.S)]
 
 
 class Client:
