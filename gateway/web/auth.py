@@ -25,9 +25,9 @@ from gateway.config.settings import WebSection
 from gateway.units.directory import Directory
 from storage.db import Database
 from storage.users import (
+    claim_attempt,
     find_session,
     find_user,
-    is_locked,
     record_failed_login,
     record_login,
 )
@@ -184,38 +184,48 @@ class Authenticator:
             raise SignInRefused("too_many_attempts")
         if not username or not password or len(password) > 1024:
             raise SignInRefused("bad_credentials")
-        with self.db.session() as session:
+        max_failures = self.settings.max_failed_logins
+        lock_for = dt.timedelta(minutes=self.settings.lockout_minutes)
+        with self.db.session() as session:  # committed before the password is checked
             user = find_user(session, username)
-            if user is None or user.disabled:
-                _verify(_DUMMY_HASH, password)
-                log.info("web_login_failed", username=username, client=client, why="unknown or disabled")
-                raise SignInRefused("bad_credentials")
-            if is_locked(user):
-                # The same answer as a wrong password, after the same argon2 work: a
-                # locked account must not tell a guesser that the name exists (ASVS
-                # 2.2.1, 3.x generic messages). The lock is in the log and `users list`.
-                _verify(_DUMMY_HASH, password)
-                log.warning("web_login_locked", username=username, client=client)
-                raise SignInRefused("bad_credentials")
-            if user.source == "ldap":
-                ok = self._ldap_ok(username, password)
-            else:
-                ok = bool(user.password_hash) and _verify(user.password_hash, password)
+            known = user is not None and not user.disabled
+            if known:
+                user_id, source, password_hash = user.id, user.source, user.password_hash
+                may_check = claim_attempt(session, user_id, max_failures, lock_for)
+        if not known:
+            _verify(_DUMMY_HASH, password)
+            log.info("web_login_failed", username=username, client=client, why="unknown or disabled")
+            raise SignInRefused("bad_credentials")
+        if not may_check:
+            # Locked: the same answer as a wrong password, after the same argon2 work,
+            # so that a guesser does not learn that the name exists (ASVS 2.2.1, 3.x:
+            # generic messages). The lock is in this log event and `users list`.
+            _verify(_DUMMY_HASH, password)
+            log.warning("web_login_locked", username=username, client=client)
+            raise SignInRefused("bad_credentials")
+        # Checked outside any transaction: no row lock is held during argon2 or LDAP.
+        if source == "ldap":
+            ok = self._ldap_ok(username, password)
+        else:
+            ok = bool(password_hash) and _verify(password_hash, password)
+        with self.db.session() as session:
             if not ok:
-                locked = record_failed_login(session, user, self.settings.max_failed_logins,
-                                             dt.timedelta(minutes=self.settings.lockout_minutes))
+                locked = record_failed_login(session, user_id, max_failures, lock_for)
                 log.warning("web_login_failed", username=username, client=client, locked=locked)
-                failed = "bad_credentials"  # locked or not: the same answer
+                token = None
             else:
-                failed = None
-                record_login(session, user)
-                if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
-                    user.password_hash = hash_password(password)
-                token = secrets.token_urlsafe(32)
-                store_session(session, user, token_digest(token), secrets.token_urlsafe(32), lang)
-                log.info("web_login", username=username, client=client, role=user.role)
-        if failed:  # after the commit: the count and the lock are kept
-            raise SignInRefused(failed)
+                user = find_user(session, username)
+                if user is None or user.disabled:  # disabled while the password was checked
+                    token = None
+                else:
+                    record_login(session, user)
+                    if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+                        user.password_hash = hash_password(password)
+                    token = secrets.token_urlsafe(32)
+                    store_session(session, user, token_digest(token), secrets.token_urlsafe(32), lang)
+                    log.info("web_login", username=username, client=client, role=user.role)
+        if token is None:  # after the commit: the count and the lock are kept
+            raise SignInRefused("bad_credentials")
         return token
 
     def _ldap_ok(self, username: str, password: str) -> bool:

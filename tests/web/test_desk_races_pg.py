@@ -187,3 +187,37 @@ def test_wrong_passwords_in_parallel_all_count_and_lock_the_account(desk):
     assert len(checked) <= 5, len(checked)
     right = Client(desk.url, forwarded_for="10.2.1.1").sign_in("guessed", PASSWORD)
     assert right.status == 401  # locked: the right password too late
+
+
+def test_parallel_attempts_are_counted_in_the_database_not_in_python(postgres_database_url):
+    """storage/users.py alone: of 18 attempts claimed at once, 5 may check a password;
+    after 5 wrong ones (sequential, as before) the account is locked and counting starts
+    again; a success resets the count."""
+    import datetime as dt
+
+    from storage.db import Database
+    from storage.users import add_user, claim_attempt, find_user, record_failed_login, record_login
+
+    db = Database(postgres_database_url)
+    lock_for = dt.timedelta(minutes=15)
+    try:
+        db.create_schema()
+        with db.session() as session:
+            user_id = add_user(session, "guessed", "clerk", ["saraban.latkrabang"], None).id
+
+        def claim():
+            with db.session() as session:
+                return claim_attempt(session, user_id, 5, lock_for)
+
+        assert sorted(at_once(*([claim] * 18))) == [False] * 13 + [True] * 5
+        with db.session() as session:
+            user = find_user(session, "guessed")
+            assert user.locked_until is not None and user.failed_logins == 0
+            record_login(session, user)  # `users passwd` unlocks the same way
+        for n in range(5):
+            assert claim()
+            with db.session() as session:
+                assert record_failed_login(session, user_id, 5, lock_for) == (n == 4)
+        assert not claim()  # locked
+    finally:
+        db.dispose()
