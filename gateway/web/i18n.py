@@ -104,10 +104,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "reveal": ("เปิดดูเนื้อหา", "Show the content"),
     "reveal_confirm": ("ข้าพเจ้ายืนยันว่าจำเป็นต้องเปิดดูหนังสือลับนี้ และทราบว่าการเปิดดูจะถูกบันทึกไว้",
                        "I confirm that I need to open this classified letter and that opening it is recorded."),
-    "cannot_decrypt": ("เปิดหนังสือลับฉบับนี้ไม่ได้ในขณะนี้ (กุญแจของระบบใช้งานไม่ได้) "
-                       "ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว กรุณาติดต่อผู้ดูแลระบบ",
-                       "This classified letter cannot be opened now (the gateway's key cannot be used); "
-                       "the cause is in the log for the administrator."),
+    "cannot_decrypt": ("เปิดหนังสือลับฉบับนี้ไม่ได้ในขณะนี้ ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว กรุณาติดต่อผู้ดูแลระบบ",
+                       "This classified letter cannot be opened now; the cause is in the log for the "
+                       "administrator."),
     "tampered": ("หนังสือลับที่เก็บไว้ถูกเปลี่ยนแปลง จึงไม่แสดง ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว",
                  "The stored letter was changed; it is not shown. The cause is in the log for the administrator."),
     "audit_trail": ("บันทึกการเปิดดูหนังสือลับ", "Audit trail of classified letters"),
