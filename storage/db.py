@@ -34,10 +34,12 @@ def make_engine(url: str) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         # No pre-ping: a connection to a local file does not go stale, and the ping is
         # one more statement for every transaction.
-        engine = create_engine(url, connect_args={"timeout": 60})
+        engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
         _sqlite_durable_and_serialised(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        # hide_parameters: an IntegrityError's text (logged) would carry the statement's
+        # values, e.g. an ordinary letter's subject.
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
     event.listen(engine, "before_cursor_execute", _safe_parameters, retval=True)
     return engine
 

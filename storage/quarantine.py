@@ -25,8 +25,12 @@ def find_entry(session: Session, queue_id: str, unit: str) -> QuarantineEntry | 
         QuarantineEntry.queue_id == queue_id, QuarantineEntry.unit == unit))
 
 
-def get_entry(session: Session, quarantine_id: int) -> QuarantineEntry | None:
-    return session.get(QuarantineEntry, quarantine_id)
+def get_entry(session: Session, quarantine_id: int, lock: bool = False) -> QuarantineEntry | None:
+    """The entry; with `lock`, its row is locked until the transaction ends (SELECT ...
+    FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers), so
+    that two decisions on one entry (release and reject, or a double click) are taken
+    one after the other, the second seeing the first's outcome."""
+    return session.get(QuarantineEntry, quarantine_id, with_for_update=lock or None, populate_existing=lock)
 
 
 def held_for_message(session: Session, queue_id: str) -> list[QuarantineEntry]:

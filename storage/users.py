@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import DeskSession, DeskUser
@@ -48,15 +48,45 @@ def is_locked(user: DeskUser, now: dt.datetime | None = None) -> bool:
     return until is not None and until > (now or _now())
 
 
-def record_failed_login(session: Session, user: DeskUser, max_failures: int, lock_for: dt.timedelta) -> bool:
-    """Count one failed sign-in; lock the account when the count reaches `max_failures`.
-    True when the account is (now) locked."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= max_failures:
-        user.locked_until = _now() + lock_for
-        user.failed_logins = 0
+# The lock-out counts with statements that read and write the count in the database
+# (failed_logins = failed_logins + 1), never a value read earlier in Python: on
+# PostgreSQL sign-ins run side by side, and 18 parallel wrong passwords counted as 2.
+
+def claim_attempt(session: Session, user_id: int, max_failures: int, lock_for: dt.timedelta) -> bool:
+    """Count a sign-in attempt *before* its password is checked; True when it may be
+    checked. False when the account is locked, or when this attempt is past
+    `max_failures` attempts without a success (wrong ones, or ones still being checked
+    alongside): then the account is locked here. So at most `max_failures` passwords
+    are ever checked per lock period, however many arrive at once. The caller commits
+    at once (the row stays locked on PostgreSQL until then) and checks the password
+    outside the transaction; a success resets the count (record_login)."""
+    now = _now()
+    counted = session.execute(
+        update(DeskUser)
+        .where(DeskUser.id == user_id, or_(DeskUser.locked_until.is_(None), DeskUser.locked_until <= now))
+        .values(failed_logins=func.coalesce(DeskUser.failed_logins, 0) + 1)
+        .execution_options(synchronize_session=False))
+    if counted.rowcount == 0:
+        return False  # locked
+    attempts = session.scalar(select(DeskUser.failed_logins).where(DeskUser.id == user_id))
+    if attempts <= max_failures:
         return True
+    session.execute(update(DeskUser).where(DeskUser.id == user_id)
+                    .values(locked_until=now + lock_for, failed_logins=0)
+                    .execution_options(synchronize_session=False))
     return False
+
+
+def record_failed_login(session: Session, user_id: int, max_failures: int, lock_for: dt.timedelta) -> bool:
+    """The checked password was wrong (its attempt already counted by claim_attempt):
+    lock the account when the count has reached `max_failures`, and start counting
+    again. True when this locked it."""
+    locked = session.execute(
+        update(DeskUser)
+        .where(DeskUser.id == user_id, DeskUser.failed_logins >= max_failures)
+        .values(locked_until=_now() + lock_for, failed_logins=0)
+        .execution_options(synchronize_session=False))
+    return locked.rowcount > 0
 
 
 def record_login(session: Session, user: DeskUser) -> None:

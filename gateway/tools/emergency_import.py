@@ -79,6 +79,24 @@ def parse_emergency_no(text: str) -> EmergencyNo:
     return EmergencyNo(abbr, match["code"].rstrip("."), int(match["seq"]), max(3, len(match["seq"])))
 
 
+# The years a paper register's letter can be from (Gregorian); a date outside them is a
+# typing slip, and 0001-01-01 would overflow when it is turned into UTC.
+FIRST_YEAR, LAST_YEAR = 1900, 2299
+# Fields that become the header lines of the message built for the letter (From,
+# Subject, X-Saraban-Emergency-No) or one line of the register: one line each.
+ONE_LINE = ("emergency_no", "received_at", "reference", "letter_date", "sender", "addressee", "subject")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")  # a tab is allowed
+
+
+class _OutOfRange(ValueError):
+    pass
+
+
+def _in_range(year: int, text: str) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise _OutOfRange(f"{text!r}: the year is out of range (พ.ศ. {FIRST_YEAR + 543}-{LAST_YEAR + 543})")
+
+
 _TIME_AT_END = re.compile(r"\s*(?:เวลา\s*)?(\d{1,2})[.:](\d{2})\s*(?:น\.?)?\s*$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2}))?$")
 
@@ -94,6 +112,7 @@ def parse_when(text: str) -> dt.datetime:
             year = int(iso[1])
             year = year - 543 if year > 2400 else year
             hour, minute = (int(iso[4]), int(iso[5])) if iso[4] else (0, 0)
+            _in_range(year, text)
             return dt.datetime(year, int(iso[2]), int(iso[3]), hour, minute, tzinfo=BANGKOK)
         hour = minute = 0
         clock = _TIME_AT_END.search(value)
@@ -102,7 +121,10 @@ def parse_when(text: str) -> dt.datetime:
             value = value[:clock.start()]
         day = parse_thai_date(value)
         if day is not None:
+            _in_range(day.year, text)
             return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=BANGKOK)
+    except _OutOfRange:
+        raise
     except ValueError:
         pass
     raise ValueError(f"{text!r} is not a date and time; write e.g. 2569-03-05 10:30 or '5 มี.ค. 2569 10.30 น.'")
@@ -114,10 +136,13 @@ def parse_letter_date(text: str) -> dt.date | None:
     iso = _ISO.match(thai_to_arabic(text.strip()))
     if iso and not iso[4]:
         year = int(iso[1])
-        return dt.date(year - 543 if year > 2400 else year, int(iso[2]), int(iso[3]))
+        year = year - 543 if year > 2400 else year
+        _in_range(year, text)
+        return dt.date(year, int(iso[2]), int(iso[3]))
     day = parse_thai_date(text)
     if day is None:
         raise ValueError(f"{text!r} is not a date (ลงวันที่); write e.g. 13 มิ.ย. 2565 or 2565-06-13")
+    _in_range(day.year, text)
     return day
 
 
@@ -166,6 +191,10 @@ def read_rows(csv_path: Path) -> list[Row]:
             continue
         get = lambda key: (values[index[key]].strip() if key in index and index[key] < len(values) else "")  # noqa: E731
         try:
+            for key in ONE_LINE:
+                if _CONTROL.search(get(key)):
+                    raise ValueError(f"{key} ({COLUMNS[key][1]}) has a line break or a control character; "
+                                     "write it on one line")
             number = parse_emergency_no(get("emergency_no"))
             if number.key in seen:
                 raise ValueError(f"{number} is also on line {seen[number.key]}")

@@ -23,6 +23,7 @@ from gateway.tools.replay import entry_from_vault
 from rules.thai_time import thai_datetime, to_bangkok
 from storage import quarantine
 from storage.actions import actions_for
+from storage.db import DatabaseError
 from storage.messages import get_message, set_outcome
 from storage.models import Letter, QuarantineEntry
 from storage.register import find_registration
@@ -104,8 +105,22 @@ def release(services: Services, quarantine_id: int, reason: str | None) -> Lette
     if found_auth is not None:  # a released forgery stays "ไม่ผ่าน" and gets no notice
         with_sender_verdict(checked, found_auth, services.settings.sender)
     recipient = recipient_for(services, spool_entry, checked, entry.unit or "", released_by_operator=True)
+    try:
+        return _register_released(services, quarantine_id, reason, recipient, checked)
+    except DatabaseError:
+        # A release that ran alongside (without the row lock, e.g. an older desk) took
+        # the entry first: uq_letter_per_unit refused the second letter. Its answer is
+        # the outcome, not the database's error.
+        with services.db.session() as session:
+            _must_be_held(session, _get(session, quarantine_id))
+        raise
+
+
+def _register_released(services: Services, quarantine_id: int, reason: str | None, recipient, checked) -> Letter:
     with services.db.session() as session:
-        entry = _get(session, quarantine_id)
+        # Locked until the commit: a reject or another release of this entry waits,
+        # then finds it released (_must_be_held) instead of deciding it a second time.
+        entry = _get(session, quarantine_id, lock=True)
         _must_be_held(session, entry)
         disposition = decide(services, recipient, what_is_known(session, recipient))
         if disposition.action != "register":
@@ -151,7 +166,7 @@ def _refusal(quarantine_id: int, disposition, checked) -> str:
 
 def reject(services: Services, quarantine_id: int, reason: str | None) -> QuarantineEntry:
     with services.db.session() as session:
-        entry = _get(session, quarantine_id)
+        entry = _get(session, quarantine_id, lock=True)  # see _register_released
         _must_be_held(session, entry)
         entry.state = "rejected"
         record_action(session, "quarantine_rejected", reason=reason, queue_id=entry.queue_id,
@@ -160,8 +175,8 @@ def reject(services: Services, quarantine_id: int, reason: str | None) -> Quaran
         return entry
 
 
-def _get(session, quarantine_id: int) -> QuarantineEntry:
-    entry = quarantine.get_entry(session, quarantine_id)
+def _get(session, quarantine_id: int, lock: bool = False) -> QuarantineEntry:
+    entry = quarantine.get_entry(session, quarantine_id, lock=lock)
     if entry is None:
         raise ToolError(f"no quarantine entry {quarantine_id} (see `saraban-gateway quarantine list --all`)")
     return entry

@@ -61,6 +61,10 @@ def cancel(services: Services, unit: str, receive_no: str, reason: str, book: st
         raise ToolError("say why the entry is cancelled: --reason \"...\" (it is kept in the register)")
     with services.db.session() as session:
         letter = find_letter(session, unit, number, year, book or services.settings.register_.general_book)
+        # The entry's row locked until the commit (FOR UPDATE on PostgreSQL; SQLite's
+        # BEGIN IMMEDIATE serialises anyway): a second cancel of it (a double click, two
+        # clerks) waits, then finds it cancelled, instead of recording it twice.
+        session.refresh(letter, with_for_update=True)
         if letter.status == "cancelled":
             raise ToolError(f"{letter.receive_no} of {unit} is already cancelled")
         letter.status = "cancelled"

@@ -125,18 +125,30 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
               + pages_quarantine.routes(desk) + pages_more.routes(desk))
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
 
-    async def not_found(request: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        """Starlette's own answers (no route, wrong method, a form its parser refuses:
+        too many fields or files, a part too large) as the desk's page in the person's
+        language, not Starlette's English text/plain."""
         person = await run_in_threadpool(desk.auth.person, request.cookies.get(COOKIE))
-        lang = person.lang if person else "th"
-        if exc.status_code == 405:
-            return desk.error(request, person, 405, word("not_found", lang), word("not_found_text", lang))
-        return desk.error(request, person, 404, word("not_found", lang), word("not_found_text", lang))
+        lang = person.lang if person else request.cookies.get(LANG_COOKIE, "th")
+        status = exc.status_code
+        if status in (404, 405):
+            title, text = word("not_found", lang), word("not_found_text", lang)
+        elif status == 413:
+            title = text = word("too_large", lang)
+        elif 400 <= status < 500:
+            title, text = word("bad_request", lang), word("bad_request_text", lang)
+        else:
+            title, text = word("error", lang), word("error_text", lang)
+        if status >= 400 and status not in (404, 405):
+            log.warning("web_request_refused", path=request.url.path, status=status, why=str(exc.detail)[:200])
+        return desk.error(request, person, status, title, text)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("web_handler_failed", path=request.url.path)
         return desk.error(request, None, 500, word("error"), word("error_text"))
 
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, 500: server_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, 500: server_error})
     app.state.desk = desk
     wrapped = SecurityHeaders(app, settings.web.cookie_secure)
     wrapped.desk = desk  # closed by the server (gateway/web/server.py)

@@ -25,9 +25,9 @@ from gateway.config.settings import WebSection
 from gateway.units.directory import Directory
 from storage.db import Database
 from storage.users import (
+    claim_attempt,
     find_session,
     find_user,
-    is_locked,
     record_failed_login,
     record_login,
 )
@@ -86,6 +86,9 @@ class Person:
     user_id: int = 0
     thai_digits: bool = False  # ๑๒๓ in the dates and numbers the desk writes
     visible: set[str] = field(default_factory=set)  # unit addresses whose letters they see
+    # The units the account is assigned to (canonical addresses), without the units
+    # below them: a registrar's secret register is only theirs (see sees_book).
+    own: set[str] = field(default_factory=set)
 
     @property
     def who(self) -> str:
@@ -100,25 +103,37 @@ class Person:
         return bool(unit) and (self.all_units or unit in self.visible)
 
     def sees_book(self, unit: str, book: str, secret_book: str) -> bool:
-        """The general book for anyone who sees the unit; the secret book only for the
-        unit's secret registrar (นายทะเบียนลับ) and the auditors."""
+        """The general book for anyone who sees the unit (its own units and those below
+        them, appendix ง); the secret book only for the auditors and for the secret
+        registrar (นายทะเบียนลับ) the unit itself is assigned to. A unit below has its
+        own registrar, whose certificate its letters are sealed to: the registrar of
+        saraban.latkrabang does not open the secret book of saraban.latkrabang.fin."""
         if not self.sees_unit(unit):
             return False
         if book != secret_book:
-            return self.role != "registrar" or unit in self.visible
-        return self.role == "auditor" or (self.role == "registrar" and unit in self.visible)
+            return True
+        return self.role == "auditor" or (self.role == "registrar" and unit in self.own)
 
     @property
     def may_act(self) -> bool:
         return self.role in ("clerk", "registrar", "admin")
 
 
-def visible_units(directory: Directory, units: list[str]) -> set[str]:
-    """Appendix ง: a unit sees the letters of the units it owns (itself and below)."""
+def own_units(directory: Directory, units: list[str]) -> set[str]:
+    """The assigned units themselves, as the directory spells them (`saraban.latkrabang`
+    for `Saraban.Latkrabang@bangkok.go.th`)."""
     out: set[str] = set()
     for unit in units:
-        owned = directory.owned_by(unit)
-        out.update(u.address for u in owned) if owned else out.add(unit)
+        found = directory.lookup(unit)
+        out.add(found.address if found else unit.strip().split("@", 1)[0].lower())
+    return out
+
+
+def visible_units(directory: Directory, units: list[str]) -> set[str]:
+    """Appendix ง: a unit sees the letters of the units it owns (itself and below)."""
+    out = own_units(directory, units)
+    for unit in units:
+        out.update(u.address for u in directory.owned_by(unit))
     return out
 
 
@@ -169,34 +184,48 @@ class Authenticator:
             raise SignInRefused("too_many_attempts")
         if not username or not password or len(password) > 1024:
             raise SignInRefused("bad_credentials")
-        with self.db.session() as session:
+        max_failures = self.settings.max_failed_logins
+        lock_for = dt.timedelta(minutes=self.settings.lockout_minutes)
+        with self.db.session() as session:  # committed before the password is checked
             user = find_user(session, username)
-            if user is None or user.disabled:
-                _verify(_DUMMY_HASH, password)
-                log.info("web_login_failed", username=username, client=client, why="unknown or disabled")
-                raise SignInRefused("bad_credentials")
-            if is_locked(user):
-                log.warning("web_login_locked", username=username, client=client)
-                raise SignInRefused("locked")
-            if user.source == "ldap":
-                ok = self._ldap_ok(username, password)
-            else:
-                ok = bool(user.password_hash) and _verify(user.password_hash, password)
+            known = user is not None and not user.disabled
+            if known:
+                user_id, source, password_hash = user.id, user.source, user.password_hash
+                may_check = claim_attempt(session, user_id, max_failures, lock_for)
+        if not known:
+            _verify(_DUMMY_HASH, password)
+            log.info("web_login_failed", username=username, client=client, why="unknown or disabled")
+            raise SignInRefused("bad_credentials")
+        if not may_check:
+            # Locked: the same answer as a wrong password, after the same argon2 work,
+            # so that a guesser does not learn that the name exists (ASVS 2.2.1, 3.x:
+            # generic messages). The lock is in this log event and `users list`.
+            _verify(_DUMMY_HASH, password)
+            log.warning("web_login_locked", username=username, client=client)
+            raise SignInRefused("bad_credentials")
+        # Checked outside any transaction: no row lock is held during argon2 or LDAP.
+        if source == "ldap":
+            ok = self._ldap_ok(username, password)
+        else:
+            ok = bool(password_hash) and _verify(password_hash, password)
+        with self.db.session() as session:
             if not ok:
-                locked = record_failed_login(session, user, self.settings.max_failed_logins,
-                                             dt.timedelta(minutes=self.settings.lockout_minutes))
+                locked = record_failed_login(session, user_id, max_failures, lock_for)
                 log.warning("web_login_failed", username=username, client=client, locked=locked)
-                failed = "locked" if locked else "bad_credentials"
+                token = None
             else:
-                failed = None
-                record_login(session, user)
-                if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
-                    user.password_hash = hash_password(password)
-                token = secrets.token_urlsafe(32)
-                store_session(session, user, token_digest(token), secrets.token_urlsafe(32), lang)
-                log.info("web_login", username=username, client=client, role=user.role)
-        if failed:  # after the commit: the count and the lock are kept
-            raise SignInRefused(failed)
+                user = find_user(session, username)
+                if user is None or user.disabled:  # disabled while the password was checked
+                    token = None
+                else:
+                    record_login(session, user)
+                    if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+                        user.password_hash = hash_password(password)
+                    token = secrets.token_urlsafe(32)
+                    store_session(session, user, token_digest(token), secrets.token_urlsafe(32), lang)
+                    log.info("web_login", username=username, client=client, role=user.role)
+        if token is None:  # after the commit: the count and the lock are kept
+            raise SignInRefused("bad_credentials")
         return token
 
     def _ldap_ok(self, username: str, password: str) -> bool:
@@ -219,4 +248,5 @@ class Authenticator:
             return Person(username=user.username, display_name=user.display_name or user.username,
                           role=user.role, units=list(user.units or []), csrf=row.csrf, lang=row.lang,
                           token_sha256=row.token_sha256, user_id=user.id, thai_digits=bool(user.thai_digits),
-                          visible=visible_units(self.directory, list(user.units or [])))
+                          visible=visible_units(self.directory, list(user.units or [])),
+                          own=own_units(self.directory, list(user.units or [])))

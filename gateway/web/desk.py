@@ -7,7 +7,7 @@ block); `page()` signs the person in, checks the CSRF token of every POST and an
 from __future__ import annotations
 
 import dataclasses
-
+import re
 import threading
 from contextlib import ExitStack
 from pathlib import Path
@@ -54,6 +54,33 @@ class NotFound(Exception):
 
 class Forbidden(Exception):
     pass
+
+
+class BadRequest(Exception):
+    """A parameter the desk cannot use (a date out of range, a book that does not
+    exist): the desk's 400 page with this sentence, in the person's language."""
+
+    def __init__(self, key: str, detail: str = ""):
+        super().__init__(key)
+        self.key = key
+        self.detail = detail
+
+
+# Ids are BIGINT/INTEGER columns: anything larger is no row of ours (and a database
+# driver refuses it with an exception), so it is simply not found.
+MAX_ID = 2**63 - 1
+_ID = re.compile(r"[0-9]{1,19}")
+
+
+def form_ids(values, limit: int) -> list[int]:
+    """The ids ticked in a form: ASCII digits only (str.isdigit() takes '²', which int()
+    refuses), each within MAX_ID; anything else is left out."""
+    ids = []
+    for value in list(values)[:limit]:
+        text = str(value).strip()
+        if _ID.fullmatch(text) and int(text) <= MAX_ID:
+            ids.append(int(text))
+    return ids
 
 
 class SecurityHeaders:
@@ -138,7 +165,7 @@ class Desk:
         """The units whose register this person may open, in directory order."""
         book = book or self.general_book
         units = [u.address for u in self.services.directory.units]
-        extra = sorted(person.visible - set(units))
+        extra = sorted((person.visible | person.own) - set(units))
         return [u for u in units + extra if person.sees_book(u, book, self.secret_book)]
 
     def nav(self, person: Person) -> list[tuple[str, str]]:
@@ -211,6 +238,8 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
                 return desk.error(request, person, 403, word("csrf", person.lang), word("csrf", person.lang))
             if roles is not None and person.role not in roles:
                 raise NotFound()
+            if any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in request.path_params.values()):
+                raise NotFound()
             if act and not person.may_act:
                 raise Forbidden()
             return handler(desk, request, person, form)
@@ -219,6 +248,9 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
                               word("not_found_text", person.lang))
         except Forbidden:
             return desk.error(request, person, 403, word("forbidden", person.lang), word("forbidden", person.lang))
+        except BadRequest as bad:
+            text = word(bad.key, person.lang) + (f" ({bad.detail})" if bad.detail else "")
+            return desk.error(request, person, 400, word("bad_request", person.lang), text)
 
     return endpoint
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from rules.thai_time import BANGKOK
 from gateway.tools.actions import acting_as, record_action
 from gateway.tools.common import ToolError
-from gateway.web.desk import Desk, Forbidden, NotFound, page
+from gateway.web.desk import BadRequest, Desk, Forbidden, NotFound, page
 from gateway.web.auth import Person
 from storage import desk as store
 
@@ -51,6 +51,20 @@ def _day(text: str | None) -> dt.date | None:
         return None
 
 
+# The days a filter may name: a register's letters are from these years (the
+# emergency register's too), and a day past them would overflow date arithmetic.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2299, 12, 31)
+
+
+def filter_day(text: str | None, field: str) -> dt.date | None:
+    """A from/to day of a filter: empty or not a date is no filter, as before; a date
+    outside FIRST_DAY..LAST_DAY is the desk's 400 page."""
+    day = _day(text)
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise BadRequest("bad_date", f"{field}: {day.isoformat()}")
+    return day
+
+
 def _bangkok_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=BANGKOK)
 
@@ -67,7 +81,7 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
     if unit not in units:
         raise NotFound()
     year = _int(q.get("year"), desk.this_year(), 2400, 2700)
-    received_from, received_to = _day(q.get("from")), _day(q.get("to"))
+    received_from, received_to = filter_day(q.get("from"), "from"), filter_day(q.get("to"), "to")
     query = store.RegisterQuery(
         unit=unit, book=book, year=year, search=(q.get("q") or "")[:100],
         review_only=q.get("review") == "1",

@@ -8,6 +8,7 @@ import csv
 import re
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -16,10 +17,10 @@ from starlette.routing import Route
 
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
-from gateway.web.desk import Desk, NotFound, page
+from gateway.web.desk import BadRequest, Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
-from gateway.web.pages_letters import _day
+from gateway.web.pages_letters import filter_day
 
 SCAN_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif"}
 EMERGENCY_FIELDS = ("emergency_no", "received_at", "reference", "letter_date", "sender", "addressee",
@@ -41,6 +42,8 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
 
     unit, book = str(form.get("unit") or ""), str(form.get("book") or desk.general_book)
     fmt = "pdf" if form.get("format") == "pdf" else "csv"
+    if book not in (desk.general_book, desk.secret_book):  # the configured books only
+        raise BadRequest("bad_book")
     if unit not in desk.units_of(person, book):
         raise NotFound()
     try:
@@ -49,7 +52,7 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
         year = 0
     if not 2400 <= year <= 2700:
         return export_form(desk, request, person, None, f"{year}: {word('year', person.lang)}?", 400)
-    days = (_day(str(form.get("from") or "")), _day(str(form.get("to") or "")))
+    days = (filter_day(str(form.get("from") or ""), "from"), filter_day(str(form.get("to") or ""), "to"))
     with tempfile.TemporaryDirectory(prefix="saraban-export-") as tmp:
         path = Path(tmp) / f"register.{fmt}"
         try:
@@ -60,8 +63,11 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
         data = path.read_bytes()
     name = f"{unit}-{book}-{year}.{fmt}"
     media = "application/pdf" if fmt == "pdf" else "text/csv; charset=utf-8"
+    # Unit and book are checked above, but a configured book may be named in Thai:
+    # an ASCII name for every browser, the real one in filename* (RFC 6266).
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
     return Response(data, media_type=media, headers={
-        "content-disposition": f'attachment; filename="{name}"',
+        "content-disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
         "x-register-entries": str(result["rows"])})
 
 
@@ -149,7 +155,7 @@ def operations(desk: Desk, request: Request, person: Person, form: FormData | No
 def retry(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
     from storage.outbox import retry_items
 
-    ids = [int(v) for v in form.getlist("id") if str(v).isdigit()][:500]
+    ids = form_ids(form.getlist("id"), 500)
     every = form.get("all") == "dead"
     if not ids and not every:
         return operations(desk, request, person, None, ([], [word("nothing", person.lang)]))

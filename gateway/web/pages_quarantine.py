@@ -8,6 +8,7 @@ import datetime as dt
 import email
 import email.policy
 
+import structlog
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,12 +17,13 @@ from starlette.routing import Route
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
 from gateway.tools.quarantine import list_entries, reject, release, show_entry
-from gateway.web.desk import Desk, NotFound, page
+from gateway.web.desk import Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import file_response
 
 STATES = ("held", "released", "rejected")
+log = structlog.get_logger("gateway.web")
 MAX_AT_ONCE = 200
 
 
@@ -78,10 +80,7 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
     """Release or reject the ticked entries; each one's outcome is shown."""
     action = str(form.get("action") or "")
     reason = str(form.get("reason") or "").strip()[:500]
-    ids = []
-    for value in form.getlist("id")[:MAX_AT_ONCE]:
-        if str(value).isdigit():
-            ids.append(int(value))
+    ids = form_ids(form.getlist("id"), MAX_AT_ONCE)
     if action not in ("release", "reject") or not ids:
         return quarantine_view(desk, request, person, None, message=word("nothing", person.lang), status=400)
     if not reason:
@@ -105,6 +104,9 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
                     results.append({"id": quarantine_id, "ok": True, "text": word("rejected", person.lang)})
         except ToolError as exc:  # already decided, unreadable, resent: the tool's sentence
             results.append({"id": quarantine_id, "ok": False, "text": str(exc)})
+        except Exception:  # noqa: BLE001 - the entries decided before stay listed
+            log.exception("web_quarantine_decision_failed", quarantine_id=quarantine_id, action=action)
+            results.append({"id": quarantine_id, "ok": False, "text": word("error_text", person.lang)})
     return quarantine_view(desk, request, person, None, results=results)
 
 

@@ -5,6 +5,7 @@ the hash-chained audit trail gets its entry (fsync'ed) before the decryption, ex
 as `saraban-gateway letter view` does (gateway/secrecy/sealed_store.py)."""
 from __future__ import annotations
 
+import structlog
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +20,7 @@ from gateway.web.i18n import word
 from gateway.web.pages_letters import file_response, letter_view, load_letter, register_view
 
 SECRET_ROLES = ("registrar", "auditor")
+log = structlog.get_logger("gateway.web")
 
 
 def secret_register(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
@@ -30,6 +32,16 @@ def _audit(letter, person: Person) -> dict:
             "receive_no": letter.receive_no, "book": letter.book}
 
 
+def _not_opened(desk: Desk, request: Request, person: Person, letter, exc: SecrecyError) -> Response:
+    """The letter could not be decrypted (a key file others can read, a damaged key, a
+    changed blob): a fixed sentence for the person; the exception, which names server
+    paths or the cryptography library's text, goes to the log for the administrator."""
+    key = "tampered" if isinstance(exc, TamperedError) else "cannot_decrypt"
+    log.error("web_reveal_failed", username=person.username, letter_id=letter.id, why=key,
+              error=f"{type(exc).__name__}: {exc}")
+    return letter_view(desk, request, person, None, word(key, person.lang), 409)
+
+
 def reveal(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
     letter, data = load_letter(desk, person, request.path_params["letter_id"])
     if not data["sealed"]:
@@ -39,10 +51,8 @@ def reveal(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
     store = SealedStore(desk.settings.data_dir)
     try:
         meta = store.open_json(letter.queue_id, "meta", action="view", **_audit(letter, person))
-    except TamperedError:
-        return letter_view(desk, request, person, None, "the stored letter was changed; it is not shown", 409)
     except SecrecyError as exc:
-        return letter_view(desk, request, person, None, f"cannot decrypt: {exc}", 409)
+        return _not_opened(desk, request, person, letter, exc)
     facts = meta.get("facts") or {}
     revealed = {"subject": meta.get("subject"), "sender_name": meta.get("sender_name"),
                 "reference": facts.get("reference"), "letter_date": facts.get("letter_date"),
@@ -60,7 +70,10 @@ def reveal_file(desk: Desk, request: Request, person: Person, form: FormData) ->
     name = f"att-{position}"
     if not 0 <= position < 1000 or not store.has(letter.queue_id, name):
         raise NotFound()
-    blob = store.open(letter.queue_id, [name], action="view_file", **_audit(letter, person))[name]
+    try:
+        blob = store.open(letter.queue_id, [name], action="view_file", **_audit(letter, person))[name]
+    except SecrecyError as exc:
+        return _not_opened(desk, request, person, letter, exc)
     # The file's own name may be classified text: it goes neither into the URL nor the
     # download name.
     return file_response(blob, f"{letter.number}-{letter.year}-{position + 1}.pdf", "application/pdf")
