@@ -8,11 +8,11 @@ import pytest
 
 from gateway.delivery.folder_copy import build_folder_copy
 from gateway.sender.check import IntakeChecker, PipelineChecker, check_message, trusted_upstream_spf
-from gateway.sender.dns import DnsMalformed, DnsTemporary, Resolver
+from gateway.sender.dns import DnsTemporary, Resolver
 from gateway.sender.policy import finding_for, notice_refusal
-from gateway.sender.results import SenderAuth, forged_results, results_authserv_id
+from gateway.sender.results import SenderAuth, forged_results
 from gateway.sender.settings import SenderSection
-from gateway.sender.spf import check_spf, spf_identity
+from gateway.sender.spf import check_spf
 from tests.letters import letter
 from tests.sender.test_forgery import with_from
 from tests.sender.zones import ATTACKER, MINISTRY, OTHER, SELECTOR, SIGNED_HEADERS, dkim_sign, key
@@ -55,6 +55,8 @@ def check(raw, resolver, mail_from=f"bounce@{ATTACKER}", helo="mx.m0i-go.example
 # F1 -------------------------------------------------------------------------------
 
 def test_f1_spf_identity_is_the_domain_pyspf_evaluates(resolver):
+    from gateway.sender.spf import spf_identity
+
     assert spf_identity(ATTACKER, MINISTRY) is None  # no "@": not the HELO name
     assert spf_identity("", MINISTRY) == MINISTRY  # the null reverse-path: HELO
     assert spf_identity(f"a@b@{ATTACKER}", MINISTRY) is None  # pyspf splits at the first "@"
@@ -100,6 +102,8 @@ def test_f4_malformed_key_name_is_permerror(resolver, selector):
     auth = check(signed, resolver)
     assert auth.dkim[0].result == "permerror"
     assert (auth.status, auth.dmarc) == ("fail", "fail")
+    from gateway.sender.dns import DnsMalformed
+
     with pytest.raises(DnsMalformed):
         resolver.txt("a" * 64 + ".example")
     assert check_spf(resolver, "127.0.0.1", "", "a" * 64 + ".example")[:2] == ("none", None)
@@ -207,6 +211,8 @@ def test_f7_unparsable_topmost_upstream_results_give_no_upstream_spf(resolver):
                                    '"saraban-gateway.test"; dmarc=pass', "SARABAN-GATEWAY.TEST.; dmarc=pass",
                                    "\r\n (a (nested)) saraban-gateway.test ; dmarc=pass"])
 def test_f8_our_authserv_id_is_read_with_cfws(value):
+    from gateway.sender.results import results_authserv_id
+
     assert results_authserv_id(value) == "saraban-gateway.test"
     assert forged_results(b"Authentication-Results: " + value.encode(), "saraban-gateway.test")
     assert not forged_results(b"Authentication-Results: mx.bma.go.th; spf=pass", "saraban-gateway.test")
