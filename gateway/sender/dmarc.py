@@ -69,9 +69,23 @@ class Author:
     claimed: list[str]
 
 
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+
+
+def header_block(raw: bytes) -> bytes:
+    """The bytes up to the first empty line, a line ending at CRLF, LF or CR as the mail
+    parser reads it (the body, which may be 20 MB, is not handed to the parser)."""
+    pos = 0
+    for match in _LINE_END.finditer(raw):
+        if match.start() == pos:
+            return raw[:pos]
+        pos = match.end()
+    return raw
+
+
 def headers_of(raw: bytes):
     """The top-level header fields as the mail parser reads them (any line end)."""
-    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block(raw))
 
 
 def _text(value) -> str:
