@@ -31,22 +31,42 @@ DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book
         b"x-saraban-signature", b"x-saraban-stamp", b"x-saraban-sender-verified"}
 
 
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+
+
 def _split(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
-    """Header lines (logical, with folds), the body, and the line ending used."""
+    """Header lines (logical, with folds), the body, and the line ending used.
+
+    Lines end at CRLF, LF or CR, whichever: a mail client (and Python's parser) reads a
+    header hidden behind a bare LF in a CRLF block as a header of its own, so it is one
+    here too, and a forged Authentication-Results or X-Saraban-* there is removed. The
+    body starts after the first empty line so read; its bytes are kept as they came."""
     # The first line end tells: a bare-LF letter may still end in the CRLF smtplib adds.
     first = raw.find(b"\n")
     newline = b"\r\n" if first > 0 and raw[first - 1:first] == b"\r" else b"\n"
-    sep = newline + newline
-    head, found, body = raw.partition(sep)
-    if not found:
-        head, body = raw, b""
     headers: list[bytes] = []
-    for line in head.split(newline):
+    pos, body = 0, b""
+    for match in _LINE_END.finditer(raw):
+        line = raw[pos:match.start()]
+        if not line:  # the empty line: the body follows
+            body = raw[match.end():]
+            break
         if line[:1] in (b" ", b"\t") and headers:
-            headers[-1] += newline + line
-        elif line:
+            headers[-1] += raw[pos - _ending_before(raw, pos):pos] + line
+        else:
             headers.append(line)
+        pos = match.end()
+    else:
+        if raw[pos:]:
+            headers.append(raw[pos:])
     return headers, body, newline
+
+
+def _ending_before(raw: bytes, pos: int) -> int:
+    """The length of the line ending just before `pos` (a fold keeps its own)."""
+    if raw[pos - 2:pos] == b"\r\n":
+        return 2
+    return 1 if pos > 0 and raw[pos - 1:pos] in (b"\n", b"\r") else 0
 
 
 def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject: str | None,

@@ -17,9 +17,9 @@ import structlog
 from gateway.sender import dmarc
 from gateway.sender.dkim import verify_arc, verify_dkim
 from gateway.sender.dns import DnsTemporary, Resolver
-from gateway.sender.results import SenderAuth
+from gateway.sender.results import SenderAuth, results_authserv_id
 from gateway.sender.settings import SenderSection
-from gateway.sender.spf import check_spf, peer_ip
+from gateway.sender.spf import check_spf, peer_ip, spf_identity
 
 if TYPE_CHECKING:
     from gateway.spool import SpoolEntry
@@ -33,7 +33,7 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
     """`upstream_spf`: (result, domain) from a trusted Authentication-Results (IMAP);
     then no SPF is evaluated here (the connecting IP is the mail server's)."""
     auth = SenderAuth()
-    domains = dmarc.from_domains(raw)
+    author = dmarc.author(raw, mail_from)
     if upstream_spf is not None:
         auth.spf, auth.spf_domain = upstream_spf
         auth.spf_source = "upstream"
@@ -41,15 +41,19 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         auth.spf, auth.spf_domain, _ = check_spf(resolver, ip, mail_from, helo)
     else:
         auth.spf_source = "none"
-        auth.spf_domain = mail_from.rpartition("@")[2].lower() or None
+        auth.spf_domain = spf_identity(mail_from, helo)
     auth.dkim = verify_dkim(raw, resolver)
     arc = verify_arc(raw, resolver)
     auth.arc, auth.arc_sealer = arc.result, arc.sealer
-    if not domains:
-        auth.reason = "no usable From address"
-        auth.dmarc = "permerror"
+    if author.domain is None:
+        # Not exactly one mailbox DMARC can judge, or not the one the register shows:
+        # nothing can be vouched for (RFC 7489 6.6.1); it is a fail, never "none".
+        auth.claimed_domains = author.claimed
+        auth.from_domain = _shown_domain(author, settings)
+        auth.status, auth.dmarc = "fail", "permerror"
+        auth.reason = f"unusable From: {author.problem}"
         return auth.stamp()
-    from_domain = auth.from_domain = domains[0]
+    from_domain = auth.from_domain = author.domain
     record = None
     record_temporary = False
     try:
@@ -64,9 +68,12 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         sig.aligned = sig.result == "pass" and dmarc.aligned(sig.domain, from_domain, adkim)
     spf_aligned = auth.spf == "pass" and dmarc.aligned(auth.spf_domain, from_domain, aspf)
     aligned_sig = next((s for s in auth.dkim if s.aligned), None)
-    if len(set(domains)) > 1:
-        # Several From domains: none of them can be vouched for (RFC 7489 6.6.1).
-        auth.status, auth.dmarc, auth.reason = "fail", "permerror", "several From domains"
+    repeated = dmarc.duplicated(raw)
+    if repeated:
+        # Which Subject, Date or Content-Type a reader shows is up to the reader; the
+        # signature may cover the other one.
+        auth.status, auth.dmarc = "fail", "permerror"
+        auth.reason = "duplicated header fields: " + ", ".join(repeated)
         return auth.stamp()
     if aligned_sig or spf_aligned:
         auth.status = "pass"
@@ -74,9 +81,7 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         auth.dmarc = "pass" if record else ("temperror" if record_temporary else "none")
         auth.reason = "aligned DKIM signature" if aligned_sig else "aligned SPF pass"
         return auth.stamp()
-    temporary = (record_temporary or auth.spf == "temperror"
-                 or any(s.result == "temperror" for s in auth.dkim) or arc.result == "temperror")
-    if temporary:
+    if _temporary(auth, arc, from_domain, record_temporary, settings):
         auth.status = auth.dmarc = "temperror"
         auth.reason = "DNS did not answer in time"
         return auth.stamp()
@@ -95,41 +100,82 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
     return auth.stamp()
 
 
-def _trusted_arc(arc, from_domain: str, settings: SenderSection) -> bool:
-    """A trusted sealer's chain whose first hop saw DMARC pass for this From domain."""
+def _shown_domain(author: dmarc.Author, settings: SenderSection) -> str | None:
+    """The domain an unusable From is shown (and judged) under: one the letter claims
+    that is protected, else the first it claims."""
+    protected = [d for d in author.claimed if settings.protected(d)]
+    return (protected or author.claimed or [None])[0]
+
+
+def _org(domain: str | None) -> str | None:
+    if not domain:
+        return None
+    try:
+        return dmarc.org_domain(domain)
+    except Exception:
+        return None
+
+
+def _temporary(auth: SenderAuth, arc, from_domain: str, record_temporary: bool,
+               settings: SenderSection) -> bool:
+    """A DNS failure makes the verdict wait only if its answer could change it: the
+    DMARC record itself, or an identifier of the From's own organization (anything
+    else can never align, and a forger chooses it to make the letter wait and then be
+    registered). A trusted sealer's ARC chain is such an identifier too."""
+    if record_temporary:
+        return True
+    org = _org(from_domain)
+    if auth.spf == "temperror" and _org(auth.spf_domain) == org:
+        return True
+    if any(s.result == "temperror" and _org(s.domain) == org for s in auth.dkim):
+        return True
     trusted = {d.lower().rstrip(".") for d in settings.trusted_arc_sealers}
-    if not arc.sealer or arc.sealer not in trusted or not arc.first_results:
+    return arc.result == "temperror" and bool(arc.sealer) and arc.sealer in trusted
+
+
+def _trusted_arc(arc, from_domain: str, settings: SenderSection) -> bool:
+    """A trusted sealer that itself recorded DMARC pass for this very From domain, in
+    the ARC-Authentication-Results of its own instance (the newest, which its seal
+    signs); what earlier hops wrote is only what they claimed."""
+    trusted = {d.lower().rstrip(".") for d in settings.trusted_arc_sealers}
+    if not arc.sealer or arc.sealer not in trusted or not arc.sealer_results:
         return False
     try:
-        parsed = authres.all_features().parse_value(arc.first_results)
+        parsed = authres.all_features().parse_value(arc.sealer_results)
     except Exception:
         return False
     for result in parsed.results:
         if result.method == "dmarc" and result.result == "pass":
             header_from = (getattr(result, "header_from", None) or "").lower().rstrip(".")
-            if header_from in ("", from_domain):
+            if header_from and header_from == from_domain:
                 return True
     return False
 
 
 def trusted_upstream_spf(raw: bytes, authserv_ids: list[str]) -> tuple[str, str | None] | None:
     """SPF as the upstream mail server recorded it, from its own Authentication-Results
-    only (RFC 8601 5: results of any other authserv-id may be forged by the sender)."""
-    wanted = {a.lower() for a in authserv_ids}
+    only (RFC 8601 5: results of any other authserv-id may be forged by the sender).
+    Only the topmost header of a trusted authserv-id counts: if that one cannot be
+    read, there is no upstream SPF (one further down may be the sender's)."""
+    wanted = {a.lower().rstrip(".") for a in authserv_ids}
     if not wanted:
         return None
     head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
-    unfolded = re.sub(rb"\r?\n[ \t]+", b" ", head)
-    for line in unfolded.splitlines():  # topmost first: the newest hop
+    unfolded = re.sub(rb"(\r\n|\n|\r)[ \t]+", b" ", head)
+    for line in re.split(rb"\r\n|\n|\r", unfolded):  # topmost first: the newest hop
         name, _, value = line.partition(b":")
         if name.strip().lower() != b"authentication-results":
             continue
+        text = value.decode("utf-8", "replace").strip()
+        serv_id = results_authserv_id(text)
+        if serv_id is None or serv_id not in wanted:
+            continue
         try:
-            parsed = authres.all_features().parse_value(value.decode("utf-8", "replace").strip())
+            parsed = authres.all_features().parse_value(text)
         except Exception:
-            continue
-        if (parsed.authserv_id or "").lower() not in wanted:
-            continue
+            return None
+        if (parsed.authserv_id or "").lower().rstrip(".") != serv_id:
+            return None
         for result in parsed.results:
             if result.method == "spf":
                 mailfrom = getattr(result, "smtp_mailfrom", None) or ""

@@ -2,26 +2,37 @@
 
 dkimpy treats a DNS timeout while fetching a key as a failed signature; the lookup
 function given to it notes the timeout, so that such a signature is `temperror` here
-and never counts as evidence of forgery."""
+and never counts as evidence of forgery. A key name that cannot be asked at all (a
+64-octet selector label, an empty label) is the signer's permanent error
+(`permerror`): no later answer can make it pass.
+
+A signature dkimpy verifies is still not a `pass` here (`policy`, RFC 8601 2.7.1) when
+it covers only part of the body (`l=` shorter than the body: anything appended, such
+as a new top-level MIME structure, is unsigned), uses rsa-sha1 (RFC 8301) or a key in
+testing mode (`t=y`, RFC 6376 3.6.1)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
 import dkim as dkimpy
+from dkim.canonicalization import CanonicalizationPolicy
 
-from gateway.sender.dns import DnsTemporary, Resolver
+from gateway.sender.dns import DnsMalformed, DnsTemporary, Resolver
 from gateway.sender.results import DkimSignature
 
 MAX_SIGNATURES = 8  # more than a real message carries; each costs a DNS lookup
 
 
 class _Lookups:
-    """dkimpy's `dnsfunc`, recording whether any lookup failed for DNS reasons."""
+    """dkimpy's `dnsfunc`, recording whether any lookup failed for DNS reasons, and
+    the key records it handed over."""
 
     def __init__(self, resolver: Resolver):
         self.resolver = resolver
         self.temporary = False
+        self.malformed = False
+        self.keys: list[bytes] = []
 
     def __call__(self, name, timeout=5):
         text = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
@@ -30,12 +41,44 @@ class _Lookups:
         except DnsTemporary as exc:
             self.temporary = True
             raise dkimpy.DnsTimeoutError(str(exc)) from None
+        except DnsMalformed as exc:
+            self.malformed = True
+            raise dkimpy.KeyFormatError(str(exc)) from None
+        if records:
+            self.keys.append(records[0])
         return records[0] if records else None
 
 
 def _count(raw: bytes) -> int:
     head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
     return len(re.findall(rb"(?im)^dkim-signature[ \t]*:", head))
+
+
+def _tags(record: bytes) -> dict[bytes, bytes]:
+    out: dict[bytes, bytes] = {}
+    for part in record.split(b";"):
+        key, sep, value = part.partition(b"=")
+        if sep:
+            out.setdefault(key.strip().lower(), re.sub(rb"\s+", b"", value))
+    return out
+
+
+def _not_acceptable(verifier, fields: dict, lookups: _Lookups) -> str | None:
+    """Why a signature that verified still does not vouch for the letter, or None."""
+    if fields.get(b"a", b"").strip().lower() == b"rsa-sha1":
+        return "rsa-sha1"
+    for record in lookups.keys[-1:]:
+        if b"y" in _tags(record).get(b"t", b"").lower().split(b":"):
+            return "key in testing mode (t=y)"
+    if b"l" in fields:
+        try:
+            policy = CanonicalizationPolicy.from_c_value(fields.get(b"c", b"simple/simple"))
+            body = policy.canonicalize_body(verifier.body)
+            if int(fields[b"l"]) < len(body):
+                return "l= covers only part of the body"
+        except Exception:
+            return "unreadable l="
+    return None
 
 
 def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
@@ -53,9 +96,13 @@ def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
             result = "fail"  # body hash mismatch, unusable key, ...
         except Exception:  # dkimpy tripping over a hostile header is not a pass either
             result = "permerror"
-        if lookups.temporary and result != "pass":
+        if lookups.malformed and result != "pass":
+            result = "permerror"
+        elif lookups.temporary and result != "pass":
             result = "temperror"
         fields = getattr(verifier, "signature_fields", None) or {}
+        if result == "pass" and _not_acceptable(verifier, fields, lookups):
+            result = "policy"
         domain = fields.get(b"d", b"").decode("ascii", "replace").lower().rstrip(".")
         selector = fields.get(b"s", b"").decode("ascii", "replace")
         out.append(DkimSignature(domain=domain, selector=selector, result=result))
@@ -66,8 +113,45 @@ def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
 class ArcVerdict:
     result: str  # pass fail none temperror
     sealer: str | None  # d= of the newest ARC-Seal
-    first_results: str | None  # ARC-Authentication-Results of i=1: what the first hop saw
+    # ARC-Authentication-Results of the newest instance: what the sealer itself saw
+    # (and signed); an earlier instance's results are only what that hop claimed.
+    sealer_results: str | None
     comment: str | None = None
+
+
+def _unfolded_headers(raw: bytes) -> list[tuple[str, str]]:
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    unfolded = re.sub(rb"(\r\n|\n|\r)[ \t]+", b" ", head)
+    out = []
+    for line in re.split(rb"\r\n|\n|\r", unfolded):
+        name, sep, value = line.partition(b":")
+        if sep:
+            out.append((name.strip().lower().decode("ascii", "replace"),
+                        value.decode("utf-8", "replace").strip()))
+    return out
+
+
+def _instance(value: str) -> int | None:
+    match = re.match(r"\s*i\s*=\s*(\d{1,4})\s*;", value)
+    return int(match.group(1)) if match else None
+
+
+def _newest(raw: bytes) -> tuple[int | None, str | None, str | None]:
+    """(N, d= of ARC-Seal i=N, ARC-Authentication-Results i=N without its "i=N;")."""
+    headers = _unfolded_headers(raw)
+    seals = [(_instance(v), v) for n, v in headers if n == "arc-seal"]
+    numbers = [i for i, _ in seals if i is not None]
+    if not numbers:
+        return None, None, None
+    newest = max(numbers)
+    sealer = None
+    for i, value in seals:
+        if i == newest:
+            match = re.search(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", value)
+            sealer = match.group(1).lower().rstrip(".") if match else None
+    results = [v for n, v in headers if n == "arc-authentication-results" and _instance(v) == newest]
+    text = re.sub(r"^\s*i\s*=\s*\d+\s*;\s*", "", results[0]) if len(results) == 1 else None
+    return newest, sealer, text
 
 
 def verify_arc(raw: bytes, resolver: Resolver) -> ArcVerdict:
@@ -81,19 +165,10 @@ def verify_arc(raw: bytes, resolver: Resolver) -> ArcVerdict:
     result = (cv or b"fail").decode("ascii")
     if lookups.temporary and result != "pass":
         result = "temperror"
-    sealer = None
-    if results:
-        sealer = results[0].get("as-domain", b"").decode("ascii", "replace").lower() or None
-    return ArcVerdict(result, sealer, _first_aar(raw), comment)
-
-
-def _first_aar(raw: bytes) -> str | None:
-    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
-    unfolded = re.sub(rb"\r?\n[ \t]+", b" ", head)
-    for line in unfolded.splitlines():
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"arc-authentication-results":
-            text = value.decode("utf-8", "replace").strip()
-            if re.match(r"i\s*=\s*1\s*;", text):
-                return re.sub(r"^i\s*=\s*1\s*;\s*", "", text)
-    return None
+    newest, sealer, own_results = _newest(raw)
+    if results:  # dkimpy's newest instance first
+        verified = results[0].get("as-domain", b"").decode("ascii", "replace").lower().rstrip(".") or None
+        if results[0].get("instance") != newest or verified != sealer:
+            # The seal dkimpy verified is not the one read here: believe neither.
+            return ArcVerdict("fail" if result == "pass" else result, verified, None, "instance mismatch")
+    return ArcVerdict(result, sealer, own_results, comment)

@@ -7,6 +7,7 @@ so `moi.go.th` and `bangkok.go.th` are organizations, and `saraban.moi.go.th`
 aligns relaxed with `moi.go.th` but `moi.go.th.attacker.example` does not."""
 from __future__ import annotations
 
+import email.header
 import email.parser
 import email.policy
 import email.utils
@@ -16,7 +17,7 @@ from functools import lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
-from gateway.sender.dns import DnsTemporary, Resolver
+from gateway.sender.dns import DnsMalformed, DnsTemporary, Resolver
 
 POLICIES = ("none", "quarantine", "reject")
 
@@ -40,26 +41,167 @@ def aligned(identifier: str | None, from_domain: str, mode: str) -> bool:
     return org_domain(identifier) == org_domain(from_domain)
 
 
-def from_domains(raw: bytes) -> list[str] | None:
-    """The domains of the From: addresses, from the raw header (RFC 7489 6.6.1).
-    None when there is no usable From (no address, no domain)."""
-    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+_HOSTNAME = re.compile(r"(?=.{1,240}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL = re.compile(rf'{_ATOM}(\.{_ATOM})*|"([^"\\\r\n]|\\.)*"')
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_COMMENT = r"\((?:[^()\\]|\\.)*\)"  # one level: a nested comment is not a letter's
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?\s]*\?=", re.I)
+# A display name: words, quoted strings, encoded words, comments; no unquoted
+# specials that would make it an address, a group or a list ("@", ",", ";", ":", "<").
+_PHRASE = re.compile(rf'(?:[^"()<>@,;:\\\[\]]|{_QUOTED}|{_COMMENT})*')
+_NAME_ADDR = re.compile(rf"(?P<name>{_PHRASE.pattern})<(?P<addr>[^<>]*)>\s*(?:{_COMMENT}\s*)*")
+_ADDR_SPEC = re.compile(rf"\s*(?:{_COMMENT}\s*)*(?P<addr>[^\s<>()]+)\s*(?:{_COMMENT}\s*)*")
+_CLAIMED = re.compile(r"@\s*\[?([^\s<>()\[\],;:\"@]+)")
+SINGLETONS = ("from", "sender", "reply-to", "to", "subject", "date", "message-id", "content-type")
+
+
+@dataclass
+class Author:
+    """The letter's author (RFC 7489 3.1.1, 6.6.1) as DMARC may judge it: exactly one
+    mailbox with an ASCII domain (an IDN only as A-labels), the same one the register
+    shows. `problem` says why not; `claimed` lists every domain the letter names as
+    its sender anyway (any address in the From, decoded or not, and the envelope), so
+    that a garbled From of a protected domain is treated as that domain's."""
+    address: str | None
+    domain: str | None
+    problem: str | None
+    claimed: list[str]
+
+
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+
+
+def header_block(raw: bytes) -> bytes:
+    """The bytes up to the first empty line, a line ending at CRLF, LF or CR as the mail
+    parser reads it (the body, which may be 20 MB, is not handed to the parser)."""
+    pos = 0
+    for match in _LINE_END.finditer(raw):
+        if match.start() == pos:
+            return raw[:pos]
+        pos = match.end()
+    return raw
+
+
+def headers_of(raw: bytes):
+    """The top-level header fields as the mail parser reads them (any line end)."""
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block(raw))
+
+
+def _text(value) -> str:
+    text = str(value)
+    try:  # 8-bit header bytes arrive as surrogate escapes
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:
+        return text
+
+
+def _unfold(value: str) -> str:
+    return re.sub(r"\r?\n(?=[ \t])|\r(?=[ \t])", "", value)
+
+
+def _decoded(value: str) -> str:
     try:
-        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n")
+        return str(email.header.make_header(email.header.decode_header(value)))
     except Exception:
-        return None
-    values = [str(v) for v in headers.get_all("from") or []]
+        return value
+
+
+def _claimed_in(texts: list[str]) -> list[str]:
+    out: list[str] = []
+    for text in texts:
+        for match in _CLAIMED.finditer(text):
+            domain = match.group(1).strip().lower().rstrip(".>")
+            if "." in domain and domain not in out:
+                out.append(domain)
+    return out
+
+
+def mailbox(value: str) -> tuple[str | None, str | None]:
+    """(the addr-spec, None) when `value` is exactly one mailbox with an ASCII domain,
+    else (None, why not)."""
+    value = _unfold(value).strip()
+    if not value:
+        return None, "empty From"
+    if "<" in value or ">" in value:
+        match = _NAME_ADDR.fullmatch(value)
+        if not match:
+            return None, "not one mailbox"
+        addr = match.group("addr").strip()
+    else:
+        match = _ADDR_SPEC.fullmatch(value)
+        if not match:
+            return None, "not one mailbox"
+        addr = match.group("addr")
+    if _ENCODED_WORD.search(addr) or "=?" in addr:
+        return None, "encoded words in the address"
+    local, at, domain = addr.rpartition("@")
+    if not at or not local:
+        return None, "no address"
+    if not _LOCAL.fullmatch(local):
+        return None, "not one mailbox"
+    if not domain.isascii():
+        return None, "the domain is not ASCII (an IDN must be written as A-labels, xn--)"
+    domain = domain.lower()
+    domain = domain[:-1] if domain.endswith(".") else domain
+    if not _HOSTNAME.fullmatch(domain):
+        return None, "not a domain name"
+    return f"{local}@{domain}", None
+
+
+def _shown_address(value: str) -> str:
+    """The From address the register records (gateway/pipeline/parse.py)."""
+    from gateway.pipeline.parse import _address
+
+    return _address(value)
+
+
+def author(raw: bytes, envelope: str = "") -> Author:
+    """The one author mailbox DMARC judges; a From that is not exactly that (none,
+    several, a group, a list, encoded words in the address, a non-ASCII domain, or one
+    the register would read differently) is unusable: a DMARC fail (RFC 7489 6.6.1)."""
+    envelope_domain = envelope.rpartition("@")[2].strip().lower().rstrip(".") if "@" in envelope else ""
+    try:
+        headers = headers_of(raw)
+        values = [_text(v) for k, v in headers.raw_items() if k.lower() == "from"]
+    except Exception:
+        return Author(None, None, "the header could not be read", _claimed_in(["@" + envelope_domain]))
+    shown = ""
+    if values:
+        try:
+            shown = _text(_shown_address(str(next(v for k, v in headers.raw_items() if k.lower() == "from"))))
+        except Exception:
+            shown = ""
+    texts = values + [_decoded(_unfold(v)) for v in values] + [shown]
+    claimed = _claimed_in(texts + (["@" + envelope_domain] if envelope_domain else []))
     if not values:
-        return None
-    domains = []
-    for _, address in email.utils.getaddresses(values):
-        if "@" not in address:
-            return None
-        domain = address.rpartition("@")[2].strip().lower().rstrip(".")
-        if not re.fullmatch(r"[a-z0-9.-]+", domain or "-") or "." not in domain:
-            return None
-        domains.append(domain)
-    return domains or None
+        return Author(None, None, "no From", claimed)
+    if len(values) > 1:
+        return Author(None, None, "several From fields", claimed)
+    address, problem = mailbox(values[0])
+    if problem:
+        return Author(None, None, problem, claimed)
+    domain = address.rpartition("@")[2]
+    if shown.lower().rstrip(".") != address.lower():
+        return Author(None, None, "the From the register reads is not the one checked", claimed)
+    return Author(address.lower(), domain, None, claimed)
+
+
+def duplicated(raw: bytes) -> list[str]:
+    """Singleton header fields (RFC 5322 3.6) that appear more than once: a reader may
+    show the one no signature covered."""
+    try:
+        headers = headers_of(raw)
+    except Exception:
+        return []
+    names = [k.lower() for k, _ in headers.raw_items()]
+    return [n for n in SINGLETONS if names.count(n) > 1]
+
+
+def from_domains(raw: bytes) -> list[str] | None:
+    """The author domain as a list (the form `rules check` uses), None when unusable."""
+    found = author(raw)
+    return [found.domain] if found.domain else None
 
 
 @dataclass
@@ -83,7 +225,11 @@ def _parse(text: bytes) -> dict[str, str] | None:
 
 
 def _fetch(resolver: Resolver, domain: str) -> dict[str, str] | None:
-    records = [t for t in (_parse(r) for r in resolver.txt(f"_dmarc.{domain}")) if t is not None]
+    try:
+        texts = resolver.txt(f"_dmarc.{domain}")
+    except DnsMalformed:  # a name that cannot be asked has no record
+        return None
+    records = [t for t in (_parse(r) for r in texts) if t is not None]
     if len(records) != 1:  # none, or several: as if none (RFC 7489 6.6.3)
         return None
     return records[0]
@@ -114,4 +260,5 @@ def lookup(resolver: Resolver, from_domain: str) -> Record | None:
     return Record(policy, adkim, aspf, found)
 
 
-__all__ = ["DnsTemporary", "Record", "aligned", "from_domains", "lookup", "org_domain"]
+__all__ = ["Author", "DnsTemporary", "Record", "aligned", "author", "duplicated", "from_domains", "lookup",
+           "org_domain"]

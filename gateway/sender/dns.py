@@ -20,6 +20,27 @@ class DnsTemporary(Exception):
     """The answer could not be had now (timeout, SERVFAIL, no nameserver answered)."""
 
 
+class DnsMalformed(ValueError):
+    """The name cannot be asked at all (a label over 63 octets, an empty label, a name
+    over 255 octets, non-ASCII): no later answer can change that, so it is a permanent
+    error of whatever named it (RFC 7208 4.3, RFC 6376 6.1.2), never temperror."""
+
+
+def checked_name(name: str) -> dns.name.Name:
+    """`name` as a DNS name, or DnsMalformed. Only hostname octets are asked about:
+    anything else (non-ASCII, escapes) is malformed in SPF, DKIM and DMARC names."""
+    text = name[:-1] if name.endswith(".") else name
+    if not text or not text.isascii() or "\\" in text or any(c.isspace() for c in text):
+        raise DnsMalformed(f"{name!r}: not a DNS name")
+    try:
+        parsed = dns.name.from_text(text)
+    except (dns.exception.DNSException, ValueError, UnicodeError) as exc:
+        raise DnsMalformed(f"{name!r}: {type(exc).__name__}") from None
+    if any(len(label) == 0 for label in parsed.labels[:-1]):
+        raise DnsMalformed(f"{name!r}: empty label")
+    return parsed
+
+
 def parse_nameserver(text: str) -> tuple[str, int]:
     """'192.0.2.53', '192.0.2.53:5353', '2001:db8::53' or '[2001:db8::53]:5353'."""
     text = text.strip()
@@ -70,10 +91,11 @@ class Resolver:
 
     def resolve(self, name: str, rdtype: str) -> list:
         """The records of one type; [] when the name or the type does not exist."""
+        qname = checked_name(name)  # DnsMalformed: a permanent error, not a DNS failure
         with self._lock:
             self.queries += 1
         try:
-            answer = self._resolver.resolve(name, rdtype, raise_on_no_answer=False,
+            answer = self._resolver.resolve(qname, rdtype, raise_on_no_answer=False,
                                             search=False, lifetime=self.timeout)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
@@ -82,8 +104,8 @@ class Resolver:
         except (dns.exception.Timeout, dns.resolver.NoNameservers,
                 dns.resolver.LifetimeTimeout) as exc:
             raise DnsTemporary(f"{name} {rdtype}: {type(exc).__name__}") from None
-        except dns.name.NameTooLong:
-            return []
+        except (dns.name.NameTooLong, dns.name.LabelTooLong, dns.name.EmptyLabel) as exc:
+            raise DnsMalformed(f"{name} {rdtype}: {type(exc).__name__}") from None
         except dns.exception.DNSException as exc:
             raise DnsTemporary(f"{name} {rdtype}: {type(exc).__name__}") from None
         return list(answer) if answer.rrset is not None else []

@@ -21,15 +21,26 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
         return None
     domain = auth.from_domain or "-"
     if auth.status == "fail":
-        action = settings.action_for(auth.from_domain)
+        claimed = [auth.from_domain, *auth.claimed_domains]
+        action = "quarantine" if any(settings.protected(d) for d in claimed if d) else \
+            settings.action_for(auth.from_domain)
         policy = f" (p={auth.dmarc_policy})" if auth.dmarc_policy else ""
         why_th = (f"โดเมน {domain} กำหนดนโยบาย DMARC{policy} แต่หนังสือฉบับนี้ไม่มีลายมือชื่อ DKIM "
                   f"หรือผล SPF ที่ผ่านและตรงกับโดเมนผู้ส่ง")
         why_en = (f"{domain} publishes DMARC{policy} and this letter has no DKIM signature or SPF "
                   f"pass aligned with the From domain")
-        if auth.reason == "several From domains":
-            why_th = "หัวจดหมาย From มีผู้ส่งจากหลายโดเมน"
-            why_en = "the From header names senders of several domains"
+        reason = auth.reason or ""
+        if reason.startswith("unusable From"):
+            detail = reason.partition(": ")[2] or "-"
+            why_th = (f"หัวจดหมาย From ไม่ได้ระบุผู้ส่งเพียงรายเดียวด้วยที่อยู่อีเมลที่อ่านได้ชัดเจน ({detail}) "
+                      f"จึงยืนยันตามนโยบาย DMARC ไม่ได้")
+            why_en = (f"the From header is not exactly one readable sender address ({detail}), "
+                      f"so DMARC cannot vouch for it")
+        elif reason.startswith("duplicated header fields"):
+            names = reason.partition(": ")[2]
+            why_th = (f"หัวจดหมายมีช่อง {names} ซ้ำกันมากกว่าหนึ่งครั้ง "
+                      f"โปรแกรมอ่านอีเมลอาจแสดงค่าที่ไม่ได้รับการลงลายมือชื่อ")
+            why_en = f"the header repeats {names}: a mail client may show the copy no signature covers"
         return Finding(RULE, "fail" if action == "quarantine" else "warn",
                        f"{FORGED_TH}: {why_th} กรุณาส่งจากระบบอีเมลของหน่วยงานโดยตรง",
                        f"{FORGED_EN}: {why_en}; please send from the agency's own mail system")
@@ -67,7 +78,8 @@ def notice_refusal(auth: SenderAuth | None, to: str | None, settings: SenderSect
         if auth.aligned_domain and org_domain(to_domain) == org_domain(auth.aligned_domain):
             return None
         return "address_not_verified"
-    if auth.status == "fail":
+    if auth.status in ("fail", "temperror"):
+        # A temperror is nobody's verdict yet: whoever the From names may be forged.
         return "sender_not_verified"
     if settings.protected(auth.from_domain) or settings.protected(to_domain):
         return "sender_not_verified"

@@ -11,6 +11,7 @@ register (`letters.sender_auth`). `status` is what a person reads:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,6 +48,9 @@ class SenderAuth:
     dmarc_policy: str | None = None  # p= (or sp=) that applies: none quarantine reject
     dmarc_domain: str | None = None  # where the record was found
     reason: str | None = None  # why, in a few English words, for logs and the header
+    # An unusable From (status fail, dmarc permerror): every domain the letter names as
+    # its sender anyway (in the From, decoded or not, and the envelope).
+    claimed_domains: list[str] = field(default_factory=list)
     checked_at: str | None = None
     dns_checked: bool = True  # False: `rules check` without --dns
 
@@ -139,14 +143,54 @@ def sender_headers(data: dict | None, serv_id: str) -> list[tuple[str, str]]:
             ("X-Saraban-Sender-Verified", auth.verified_header())]
 
 
+def _skip_cfws(text: str, pos: int) -> int:
+    """The position after white space and (nested) comments from `pos` on."""
+    depth = 0
+    while pos < len(text):
+        char = text[pos]
+        if depth:
+            if char == "\\":
+                pos += 1
+            elif char == "(":
+                depth += 1
+            elif char == ")":
+                depth -= 1
+        elif char == "(":
+            depth = 1
+        elif not char.isspace():
+            break
+        pos += 1
+    return pos
+
+
+def results_authserv_id(value: str) -> str | None:
+    """The authserv-id of an Authentication-Results value (RFC 8601 2.2: [CFWS]
+    authserv-id, a token or a quoted-string, which comments may surround), lower case,
+    without a trailing dot; read without parsing the results, which may be anything."""
+    pos = _skip_cfws(value, 0)
+    if value[pos:pos + 1] == '"':
+        end, out = pos + 1, []
+        while end < len(value) and value[end] != '"':
+            if value[end] == "\\":
+                end += 1
+            out.append(value[end:end + 1])
+            end += 1
+        serv_id = "".join(out)
+    else:
+        match = re.match(r'[^\s;()"]+', value[pos:])
+        serv_id = match.group(0) if match else ""
+    serv_id = serv_id.strip().lower().rstrip(".")
+    return serv_id or None
+
+
 def forged_results(header_line: bytes, serv_id: str) -> bool:
     """An incoming Authentication-Results that claims to be ours: the sender wrote it
-    (RFC 8601 section 5 says to delete it)."""
+    (RFC 8601 section 5 says to delete it). Also one whose authserv-id cannot be read."""
     name, _, value = header_line.partition(b":")
     if name.strip().lower() != b"authentication-results":
         return False
-    first = value.decode("utf-8", "replace").strip().split(";", 1)[0].split()
-    return bool(first) and first[0].lower() == serv_id.lower()
+    found = results_authserv_id(value.decode("utf-8", "replace"))
+    return found is None or found == serv_id.lower().rstrip(".")
 
 
 def sender_label(data: dict | None) -> str:
