@@ -8,10 +8,15 @@ file, whatever its Content-Type or disposition said; what it really is, libmagic
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import datetime as dt
+import email.errors
 import email.message
 import email.utils
 import hashlib
+import quopri
 import re
 from typing import Callable
 
@@ -20,14 +25,18 @@ import mailparser
 from mailparser.utils import decode_header_part
 
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
+from gateway.pipeline import file_texts
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
-from rules.markings import decode_header_text
+from rules.markings import _pdf_unreadable, decode_header_text, html_to_text
 from rules.model import Attachment, ParsedMail
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
 # Multipart containers a letter may have (real ones have 1-3). ~1,000 nested ones make
 # the stdlib parser recurse past Python's limit after seconds of work: refused up front.
 MAX_MULTIPARTS = 200
+# Messages inside messages read (a letter forwarded as an attachment, an attached .eml,
+# the letter inside an S/MIME opaque signature): the letter itself is depth 0.
+MAX_DEPTH = 3
 _MULTIPART = re.compile(rb"(?im)^content-type:\s*multipart/")
 
 
@@ -87,15 +96,17 @@ def _is_body_text(part: email.message.Message, filename: str | None) -> bool:
     return part.get_content_type() in ("text/plain", "text/html")
 
 
-def _leaves(message: email.message.Message, truncated: list | None = None):
-    count = 0
+def _leaves(message: email.message.Message, truncated: list | None = None, counted: list | None = None):
+    """The leaves of `message`, at most MAX_PARTS; `counted` (one number) carries the
+    count over the messages inside it, so that all of them together read no more."""
+    counted = counted if counted is not None else [0]
     for part in message.walk():
         if part.is_multipart():
             continue
-        count += 1
-        if count > MAX_PARTS:
+        counted[0] += 1
+        if counted[0] > MAX_PARTS:
             if truncated is not None:
-                truncated.append(count)  # what was not read may carry a marking
+                truncated.append(counted[0])  # what was not read may carry a marking
             return
         yield part
 
@@ -111,11 +122,57 @@ def _filename(part: email.message.Message) -> str | None:
     return decode_header_part(raw) or None
 
 
+@dataclasses.dataclass
+class _Reading:
+    """What one parse_mail carries down into the messages inside the letter: the PDF
+    reader, the depth, the leaves counted so far (MAX_PARTS for all of them together),
+    and what those messages add: their header blocks and what could not be read."""
+
+    pdf_reader: Callable[[bytes], PdfInfo]
+    digests: bool = True
+    depth: int = 0
+    counted: list = dataclasses.field(default_factory=lambda: [0])
+    inner_headers: list = dataclasses.field(default_factory=list)
+    unread: list = dataclasses.field(default_factory=list)
+
+    def deeper(self) -> "_Reading":
+        """For a message read on its own (an attached file): its own findings."""
+        return _Reading(self.pdf_reader, False, self.depth + 1, self.counted)
+
+    def deeper_same(self) -> "_Reading":
+        """For a message that becomes part of this one's MIME tree: findings shared."""
+        return _Reading(self.pdf_reader, False, self.depth + 1, self.counted, self.inner_headers, self.unread)
+
+
+def _decoded_headers(message: email.message.Message) -> tuple[tuple[str, str], ...]:
+    # Raw 8-bit UTF-8 and `=?utf-8*th?...?=` decoded too: a header is read as the
+    # recipient's client shows it (rules/markings.py reads these).
+    return tuple((name, decode_header_text(str(value)).strip() if value else "")
+                 for name, value in message.raw_items())
+
+
+_MESSAGE_TYPES = ("message/rfc822", "message/global")
+
+
+def _is_message_file(part: email.message.Message, filename: str | None, sniffed: str) -> bool:
+    """An attached message the parser left as a file: an .eml sent as
+    application/octet-stream, a file that is a message by its content."""
+    return (part.get_content_type() in _MESSAGE_TYPES or sniffed in _MESSAGE_TYPES
+            or (filename or "").lower().endswith(".eml"))
+
+
+def _pdf_declared(part: email.message.Message, filename: str | None) -> bool:
+    return part.get_content_type() in ("application/pdf", "application/x-pdf") \
+        or (filename or "").lower().endswith(".pdf")
+
+
 def collect_attachments(message: email.message.Message,
                         pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf,
-                        truncated: list | None = None, digests: bool = True) -> list[Attachment]:
+                        truncated: list | None = None, digests: bool = True,
+                        reading: _Reading | None = None) -> list[Attachment]:
+    reading = reading or _Reading(pdf_reader, digests)
     files: list[Attachment] = []
-    for part in _leaves(message, truncated):
+    for part in _leaves(message, truncated, reading.counted):
         filename = _filename(part)
         if _is_body_text(part, filename):
             continue
@@ -128,11 +185,24 @@ def collect_attachments(message: email.message.Message,
             data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
         sniffed = sniff(data)
         info = PdfInfo(None, None, False, None)
-        if sniffed == "application/pdf" or (filename or "").lower().endswith(".pdf"):
+        texts: tuple[str, ...] = ()
+        what = f"file {len(files) + 1}"
+        if sniffed == "application/pdf" or _pdf_declared(part, filename):
             # Viewers find the header anywhere in the first 1024 bytes, libmagic only at
-            # the start: a PDF behind a few stray bytes is shown, and so it is read.
+            # the start: a PDF behind a few stray bytes is shown, and so it is read, by
+            # its name or by its declared type.
             is_pdf = sniffed == "application/pdf" or b"%PDF-" in data[:1024]
             info = pdf_reader(data) if is_pdf else PdfInfo(None, None, False, "not a PDF")
+        elif _is_message_file(part, filename, sniffed):
+            texts = _embedded_message(data, reading, what)
+        elif part is not message and (part.get_content_type() in _PKCS7_MIME
+                                      or (filename or "").lower().endswith(".p7m")):
+            texts = _signed_file(part, reading, what)
+        else:
+            found = file_texts.read_texts(data, part.get_content_charset(), part.get_content_type(), filename,
+                                          sniffed, pdf_reader, sniff, what)
+            texts = tuple(found.texts)
+            reading.unread.extend(found.unread)
         files.append(
             Attachment(
                 index=len(files),
@@ -149,9 +219,63 @@ def collect_attachments(message: email.message.Message,
                 pdf_page_texts=info.page_texts,
                 pdf_viewer_page_texts=info.viewer_page_texts,
                 pdf_other_texts=info.other_texts,
+                texts=texts,
             )
         )
     return files
+
+
+def _embedded_message(data: bytes, reading: _Reading, what: str) -> tuple[str, ...]:
+    """An attached message's texts (its body, its files' texts and PDF pages); its
+    header blocks and what could not be read go to `reading`."""
+    if reading.depth + 1 > MAX_DEPTH:
+        reading.unread.append(f"{what}: a message nested past {MAX_DEPTH} levels")
+        return ()
+    try:
+        inner = parse_mail(data, "", reading.pdf_reader, False, _reading=reading.deeper())
+    except (Exception, RecursionError) as exc:
+        reading.unread.append(f"{what}: an attached message ({type(exc).__name__})")
+        return ()
+    texts, blocks, unread = folded(inner, what)
+    reading.inner_headers.extend(blocks)
+    reading.unread.extend(unread)
+    return texts
+
+
+def _signed_file(part: email.message.Message, reading: _Reading, what: str) -> tuple[str, ...]:
+    """An attached S/MIME opaque-signed file (`smime.p7m`, `letter.pdf.p7m`): what it
+    signs read as a client that opens it shows it, a PDF or a message."""
+    content, problem = _opaque_signed(part)
+    if content is None:
+        if problem:
+            reading.unread.append(f"{what}: {problem}")
+        return ()
+    if b"%PDF-" in content[:1024]:
+        found = file_texts.FileTexts()
+        file_texts.pdf_texts(content, reading.pdf_reader, what, found)
+        reading.unread.extend(found.unread)
+        return tuple(found.texts)
+    return _embedded_message(content, reading, what)
+
+
+def folded(mail: ParsedMail, what: str) -> tuple[tuple[str, ...], list, list]:
+    """A message read inside another, as one file's texts: (its body, HTML and files'
+    texts and page texts; its header blocks; what of it could not be read)."""
+    texts = [t for t in (mail.body_text, html_to_text(mail.body_html or "")) if t.strip()]
+    unread = [f"{what}: {u}" for u in mail.unread]
+    if mail.truncated:
+        unread.append(f"{what}: parts beyond the first ones")
+    for a in mail.attachments:
+        name = re.sub(r"[_.\-]+", " ", a.filename or "").strip()
+        if name:
+            texts.append(name)  # "ลับมาก_2569_....pdf": a name a clerk reads first
+        texts += a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
+        texts += [*a.pdf_viewer_page_texts, *a.pdf_other_texts, *a.texts]
+        if a.pdf_encrypted and a.pdf_pages is None:
+            unread.append(f"{what}: file {a.index + 1} password-protected")
+        elif _pdf_unreadable(a.pdf_error):
+            unread.append(f"{what}: file {a.index + 1}")
+    return tuple(texts), [mail.headers, *mail.inner_headers], unread
 
 
 def _defects(parsed) -> tuple[str, ...]:
@@ -163,13 +287,59 @@ def _defects(parsed) -> tuple[str, ...]:
     return tuple(out[:50])
 
 
+_UTF7 = {"utf-7", "utf7", "unicode-1-1-utf-7", "x-unicode-1-1-utf-7", "x-utf-7"}
+
+
+def _as_shown(part: email.message.Message, text: str) -> str:
+    """A body part's text as a mail client shows it: UTF-7 decoded (mail-parser keeps a
+    7-bit part's text as it came), format=flowed lines joined (RFC 3676)."""
+    charset = (part.get_content_charset() or "").lower()
+    if charset in _UTF7:
+        try:
+            text = (part.get_payload(decode=True) or b"").decode("utf-7", "replace")
+        except Exception:  # noqa: BLE001 - as mail-parser read it
+            pass
+    if part.get_content_type() == "text/plain" and str(part.get_param("format") or "").lower() == "flowed":
+        text = unflow(text, str(part.get_param("delsp") or "").lower() == "yes")
+    return text
+
+
+def unflow(text: str, delsp: bool = False) -> str:
+    """RFC 3676 format=flowed text as clients show it: a line ending in a space (a soft
+    line break) joined to the next line of the same quote depth, its trailing space
+    dropped with delsp=yes; space-stuffing removed; the signature line kept."""
+    out: list[str] = []
+    current: str | None = None
+    depth_of = 0
+    newline = "\r\n" if "\r\n" in text else "\n"
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffed (or the space after the quote marks)
+        soft = content.endswith(" ") and content != "-- "
+        if soft and delsp:
+            content = content[:-1]
+        if current is not None and depth != depth_of:
+            out.append((">" * depth_of + " " if depth_of else "") + current)
+            current = None
+        current = content if current is None else current + content
+        depth_of = depth
+        if not soft:
+            out.append((">" * depth + " " if depth else "") + current)
+            current = None
+    if current is not None:
+        out.append((">" * depth_of + " " if depth_of else "") + current)
+    return newline.join(out)
+
+
 class _StdlibParsed:
     """The few things we read from mail-parser, taken from the stdlib parser instead,
     for the malformed messages mail-parser itself trips over (e.g. a broken epilogue):
     such a message still gets read and judged rather than lost to an exception."""
 
-    def __init__(self, raw: bytes, error: Exception):
-        self.message = email.message_from_bytes(raw)
+    def __init__(self, message: email.message.Message, error: Exception):
+        self.message = message
         self.subject = decode_header_part(str(self.message.get("subject", "")))
         self.date = None
         try:
@@ -184,7 +354,7 @@ class _StdlibParsed:
                 payload = part.get_payload(decode=True) or b""
             except Exception:
                 continue
-            text = charsets.decode_bytes(payload, part.get_content_charset())
+            text = _as_shown(part, charsets.decode_bytes(payload, part.get_content_charset()))
             if part.get_content_type() == "text/plain":
                 self.text_plain.append(text)
             elif part.get_content_type() == "text/html":
@@ -215,25 +385,218 @@ class _MailParser(mailparser.MailParser):
         return {}
 
 
+class _ShownMailParser(_MailParser):
+    """For a letter with a body in UTF-7 or format=flowed only: its body read as clients
+    show it (`_as_shown`), where mail-parser keeps a 7-bit part's UTF-7 as it came and
+    a flowed paragraph as the lines it was cut into."""
+
+    def _decode_body_payload(self, part, charset, part_index):
+        return _as_shown(part, super()._decode_body_payload(part, charset, part_index))
+
+
+def _shown_differently(message: email.message.Message) -> bool:
+    """Whether a body part of `message` is UTF-7 or format=flowed."""
+    for part in message.walk():
+        if part.get_content_maintype() == "text" and (
+                (part.get_content_charset() or "").lower() in _UTF7
+                or str(part.get_param("format") or "").lower() == "flowed"):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- the MIME tree as clients read it
+
+# RFC 5322 section 4.5 (obs-optional): white space between a header's name and its colon,
+# which receivers MUST accept. Python's feedparser ends the header block there
+# (MissingHeaderBodySeparatorDefect), Dovecot and mail clients read on.
+_OBS_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:")
+# `boundary=BB junk`: Dovecot takes the boundary up to the white space.
+_BOUNDARY_JUNK = re.compile(rb'(?i)(\bboundary[ \t]*=[ \t]*)([^"\s;]+)[ \t]+[^;\r\n]*')
+_BOUNDARY = re.compile(rb'(?i)\bboundary[ \t]*=[ \t]*(?:"([^"\r\n]+)"|([^"\s;]+))')
+_HEADER_CUT = "a header block cut short by a line the parser could not read"
+_NO_BOUNDARY = "a multipart whose boundary was not found"
+
+
+def _obs_fixed(raw: bytes) -> bytes:
+    """`raw` with every header block (the message's and each MIME part's) read as
+    Dovecot reads it: `Name :` as `Name:`, an unquoted boundary cut at white space.
+    Only header lines change: a part's body (a PDF sent 8bit) is copied as it is."""
+    boundaries = {b"--" + (m.group(1) or m.group(2)).strip() for m in _BOUNDARY.finditer(raw)}
+    out = bytearray()
+    in_header = True
+    for line in raw.splitlines(keepends=True):
+        bare = line.rstrip(b"\r\n")
+        if in_header:
+            if not bare:
+                in_header = False
+            elif bare[:1] not in (b" ", b"\t"):
+                line = _OBS_NAME.sub(rb"\1:", line, count=1)
+                if bare[:13].lower() == b"content-type:" or b"boundary" in bare.lower():
+                    line = _BOUNDARY_JUNK.sub(rb"\1\2", line)
+            elif b"boundary" in bare.lower():
+                line = _BOUNDARY_JUNK.sub(rb"\1\2", line)
+        elif bare[:2] == b"--":
+            stripped = bare.rstrip(b" \t")
+            if stripped in boundaries:
+                in_header = True  # a part's header block follows its delimiter
+        out += line
+    return bytes(out)
+
+
+def _cte(part: email.message.Message) -> str:
+    """Content-Transfer-Encoding as Dovecot reads it: comments dropped, stripped, lower
+    case (`base64 `, `base64 (PDF)` are base64)."""
+    value = str(part.get("content-transfer-encoding", ""))
+    return re.sub(r"\([^()]*\)", " ", value).strip().lower()
+
+
+def _encoded_message(part: email.message.Message) -> bool:
+    return part.get_content_type() in _MESSAGE_TYPES and _cte(part) in ("base64", "quoted-printable")
+
+
+def _cut_defects(message: email.message.Message) -> tuple[bool, list[str]]:
+    """What the parser lost of `message`: (whether a header block or a multipart went
+    wrong at all, what of it a client would still show that the parser did not read).
+    A header block the parser stopped reading after some headers, a multipart whose
+    boundary it never found; a part whose first line is already no header is read as
+    text by the parser, as by clients (not lost). Messages encoded inside `message` are
+    not looked at here: they are read again, decoded."""
+    found: list[str] = []
+    wrong = False
+    stack = [message]
+    seen = 0
+    while stack and seen < 10 * MAX_PARTS:
+        part = stack.pop()
+        seen += 1
+        for defect in part.defects:
+            if isinstance(defect, email.errors.MissingHeaderBodySeparatorDefect):
+                wrong = True
+                if part.keys():
+                    found.append(_HEADER_CUT)
+            elif isinstance(defect, (email.errors.StartBoundaryNotFoundDefect,
+                                     email.errors.MultipartInvariantViolationDefect)):
+                wrong = True
+                found.append(_NO_BOUNDARY)
+        if part.is_multipart() and not _encoded_message(part):
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend(payload)
+    return wrong, sorted(set(found))
+
+
+def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
+    """The MIME tree of `raw` as a mail client reads it (see `_obs_fixed`, `_cte`,
+    `_expand_encoded`); what it still cannot read goes to `reading.unread`."""
+    message = email.message_from_bytes(raw)
+    wrong, lost = _cut_defects(message)
+    if wrong:
+        fixed = _obs_fixed(raw)
+        if fixed != raw:
+            message = email.message_from_bytes(fixed)
+            _, lost = _cut_defects(message)
+        reading.unread.extend(lost)
+    for part in message.walk():
+        if part.is_multipart() and not _encoded_message(part):
+            continue
+        value = part.get("content-transfer-encoding")
+        if value is not None and _cte(part) != str(value).lower():
+            part.replace_header("content-transfer-encoding", _cte(part))
+    _expand_encoded(message, reading)
+    return message
+
+
+def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
+    """A message/rfc822 part sent base64 or quoted-printable encoded (the stdlib parses
+    the encoded text as the message): decoded and parsed as the message a client shows."""
+    for part in list(message.walk()):
+        if not _encoded_message(part):
+            continue
+        payload = part.get_payload()
+        encoded = payload[0] if isinstance(payload, list) and payload else payload
+        try:
+            if isinstance(encoded, email.message.Message):
+                text = encoded.get_payload() if not encoded.keys() and not encoded.is_multipart() \
+                    else encoded.as_string()
+            else:
+                text = str(encoded or "")
+            data = text.encode("ascii", "surrogateescape")
+            data = base64.b64decode(re.sub(rb"[^A-Za-z0-9+/=]", b"", data) + b"===") \
+                if _cte(part) == "base64" else quopri.decodestring(data)
+        except Exception:  # noqa: BLE001 - hostile input: not read, and said so
+            reading.unread.append("an attached message that could not be decoded")
+            continue
+        if reading.depth + 1 > MAX_DEPTH:
+            reading.unread.append(f"a message nested past {MAX_DEPTH} levels")
+            continue
+        inner = _message_as_read(data, reading.deeper_same())
+        part.set_payload([inner])
+        del part["content-transfer-encoding"]
+
+
+def _inner_headers(message: email.message.Message) -> list:
+    """The header block of every message inside `message` (a forwarded letter)."""
+    blocks = []
+    for part in message.walk():
+        if part.get_content_type() in _MESSAGE_TYPES and part.is_multipart():
+            for inner in part.get_payload()[:1]:
+                if isinstance(inner, email.message.Message):
+                    blocks.append(_decoded_headers(inner))
+            if len(blocks) >= MAX_PARTS:
+                break
+    return blocks
+
+
+# --------------------------------------------------------------------------- S/MIME opaque signatures
+
+_PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
+_NOT_SIGNED = {"enveloped-data", "authenveloped-data", "compressed-data", "certs-only"}
+
+
+def _opaque_signed(message: email.message.Message) -> tuple[bytes | None, str | None]:
+    """(the MIME entity inside an S/MIME opaque-signed letter, or None; what could not
+    be read, or None). An enveloped (encrypted) letter is not this: the pipeline opens
+    it before parsing (gateway/pipeline/classified.py)."""
+    smime_type = str(message.get_param("smime-type") or "").lower()
+    if smime_type in _NOT_SIGNED:
+        return None, None
+    try:
+        from asn1crypto import cms
+
+        der = message.get_payload(decode=True) or b""
+        info = cms.ContentInfo.load(der)
+        kind = info["content_type"].native
+        if kind != "signed_data":
+            if smime_type == "signed-data":
+                return None, "an S/MIME signed letter that is not signed data"
+            return None, None if kind in ("enveloped_data", "authenticated_enveloped_data") else \
+                "an S/MIME letter that could not be opened"
+        content = info["content"]["encap_content_info"]["content"].native
+        if not isinstance(content, bytes) or not content:
+            return None, "an S/MIME signed letter without its content"
+        return content, None
+    except Exception:  # noqa: BLE001 - hostile DER: the letter is not read, and says so
+        return None, "an S/MIME signed letter that could not be unwrapped"
+
+
 def parse_mail(raw: bytes, envelope_sender: str = "",
                pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf,
-               digests: bool = True) -> ParsedMail:
+               digests: bool = True, *, _reading: _Reading | None = None) -> ParsedMail:
     """`digests=False` (the DATA check, gateway/secrecy/markings.py): every file's
-    sha256 left empty, the one thing of the register's a marking never depends on."""
+    sha256 left empty, the one thing of the register's a marking never depends on.
+    `_reading`: for a message inside the letter (its depth, the leaves counted)."""
     containers = multipart_containers(raw)
     if containers > MAX_MULTIPARTS:
         raise MimeTooDeep(f"{containers} multipart containers (at most {MAX_MULTIPARTS} are read)")
+    reading = _reading if _reading is not None else _Reading(pdf_reader, digests)
+    reading = _Reading(reading.pdf_reader, digests, reading.depth, reading.counted)
+    message = _message_as_read(raw, reading)
+    parser = _ShownMailParser if _shown_differently(message) else _MailParser
     try:
-        parsed = _MailParser.from_bytes(raw)
+        parsed = parser._parse_guarded(lambda: message)
     except Exception as exc:  # mail-parser's own bugs on hostile input
-        parsed = _StdlibParsed(raw, exc)
+        parsed = _StdlibParsed(message, exc)
     message = parsed.message
-    headers: list[tuple[str, str]] = []
-    if message is not None:
-        for name, value in message.raw_items():
-            # Raw 8-bit UTF-8 and `=?utf-8*th?...?=` decoded too: a header is read as
-            # the recipient's client shows it (rules/markings.py reads these).
-            headers.append((name, decode_header_text(str(value)).strip() if value else ""))
+    headers: tuple[tuple[str, str], ...] = _decoded_headers(message) if message is not None else ()
     # Addresses are parsed from the raw header, before RFC 2047 decoding: a display
     # name that decodes to "x\r\nBcc: other@example.org" must not become the address.
     raw_items = [(k, str(v)) for k, v in message.raw_items()] if message is not None else []
@@ -244,21 +607,50 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     if date is not None and date.tzinfo is None:
         date = date.replace(tzinfo=dt.timezone.utc)  # mail-parser normalises to UTC
     truncated: list[int] = []
-    attachments = collect_attachments(message, pdf_reader, truncated, digests) if message is not None else []
-    return ParsedMail(
+    attachments = collect_attachments(message, reading.pdf_reader, truncated, digests, reading) \
+        if message is not None else []
+    inner_headers = _inner_headers(message) if message is not None else []
+    mail = ParsedMail(
         subject=(parsed.subject or "").strip(),
         from_address=_address(from_header),
         reply_to=_address(reply_to) or None,
         envelope_sender=envelope_sender,
         message_id=message_id or None,
         date=date,
-        headers=tuple(headers),
+        headers=headers,
         body_text=_ends("\n".join(parsed.text_plain)),
         body_html=_ends("\n".join(parsed.text_html)),
         attachments=tuple(attachments),
         defects=_defects(parsed),
         truncated=bool(truncated),
+        inner_headers=tuple(inner_headers) + tuple(reading.inner_headers),
+        unread=tuple(reading.unread),
     )
+    if message is not None and message.get_content_type() in _PKCS7_MIME:
+        mail = _with_signed_letter(mail, message, reading)
+    return mail
+
+
+def _with_signed_letter(mail: ParsedMail, message: email.message.Message, reading: _Reading) -> ParsedMail:
+    """An S/MIME opaque-signed letter read as its client shows it: the letter inside the
+    signature (its body, its files, then the signature file itself); the envelope's
+    headers stay the letter's, the inner entity's are read as an inner header block."""
+    content, problem = _opaque_signed(message)
+    if content is None:
+        return dataclasses.replace(mail, unread=mail.unread + ((problem,) if problem else ()))
+    if reading.depth + 1 > MAX_DEPTH:
+        return dataclasses.replace(mail, unread=mail.unread + (f"a signed letter nested past {MAX_DEPTH} levels",))
+    deeper = reading.deeper()
+    try:
+        inner = parse_mail(content, mail.envelope_sender, reading.pdf_reader, reading.digests, _reading=deeper)
+    except (Exception, RecursionError) as exc:
+        return dataclasses.replace(mail, unread=mail.unread + (f"an S/MIME signed letter ({type(exc).__name__})",))
+    files = [dataclasses.replace(a, index=n) for n, a in enumerate(inner.attachments + mail.attachments)]
+    return dataclasses.replace(
+        mail, body_text=inner.body_text, body_html=inner.body_html, attachments=tuple(files),
+        defects=(mail.defects + inner.defects)[:50], truncated=mail.truncated or inner.truncated,
+        inner_headers=mail.inner_headers + (inner.headers,) + inner.inner_headers,
+        unread=mail.unread + inner.unread)
 
 
 def _ends(text: str, keep: int = 500_000) -> str:
