@@ -16,8 +16,8 @@ be read (each an English phrase; each makes the letter at least ลับ):
   each a text of its own (the regulation prints the classification there);
 * ZIP archives: each member's name, and each member read as above (PDFs through the same
   PDF reader as the letter's own, so within the letter's time for PDFs); at most
-  `MAX_MEMBERS` members, `MAX_UNPACKED` bytes in all, archives within archives to
-  `MAX_DEPTH`; an encrypted member, one past a limit, or one that unpacks to more than
+  `MAX_MEMBERS` members a file, `MAX_UNPACKED` bytes unpacked in all for the letter
+  (`Budget`), archives within archives to `MAX_DEPTH`; an encrypted member, one past a limit, or one that unpacks to more than
   `MAX_RATIO` times its packed size (a zip bomb) is noted as not read.
 
 Nothing is written to disk; XML is read with regular expressions (no entity expansion).
@@ -39,6 +39,7 @@ MAX_RATIO = 100  # unpacked/packed size of one member past which it is a bomb, n
 RATIO_FLOOR = 1024 * 1024  # a member smaller than this unpacked is never a bomb
 MAX_TEXT = 1_000_000  # characters of one text kept: its beginning and its end
 MAX_RTF = 20 * 1024 * 1024
+MAX_RTF_TOKENS = 500_000  # ~1 s; a typed letter has tens of thousands (a Thai character is one)
 
 PdfReader = Callable[[bytes], object]
 
@@ -50,8 +51,9 @@ class FileTexts:
 
 
 @dataclass
-class _Budget:
-    """What is left to unpack from one attached file (shared by nested archives)."""
+class Budget:
+    """What is left to unpack: bytes for the whole letter (every archive and office
+    file in it, those in attached messages too), members for one attached file."""
 
     unpacked: int = MAX_UNPACKED
     members: int = MAX_MEMBERS
@@ -122,7 +124,7 @@ _RTF_BREAKS = {b"par": "\n", b"line": "\n", b"sect": "\n", b"page": "\n", b"row"
 _CHARSETS = {0: "cp1252", 222: "cp874", 128: "cp932", 134: "cp936", 136: "cp950", 129: "cp949",
              161: "cp1253", 162: "cp1254", 177: "cp1255", 178: "cp1256", 186: "cp1257",
              204: "cp1251", 238: "cp1250", 163: "cp1258"}
-_FONT_CHARSET = re.compile(rb"\\f(\d{1,6})[^;{}]*?\\fcharset(\d{1,3})")
+_FONT_CHARSET = re.compile(rb"\\f(\d{1,6})[^;{}\\]{0,64}(?:\\[a-z]{1,32}-?\d{0,10}[^;{}\\]{0,64}){0,8}?\\fcharset(\d{1,3})")
 
 
 def _codec_of(page: int | str) -> str:
@@ -135,6 +137,12 @@ def _codec_of(page: int | str) -> str:
 
 def rtf_text(data: bytes) -> str:
     """The text Word or WordPad shows of an RTF file (see the module's docstring)."""
+    return _rtf(data)[0]
+
+
+def _rtf(data: bytes) -> tuple[str, bool]:
+    """(rtf_text, whether all of it was read: at most MAX_RTF_TOKENS tokens)."""
+    complete = len(data) <= MAX_RTF
     data = data[:MAX_RTF]
     ansicpg = re.search(rb"\\ansicpg(\d{1,5})", data[:4096])
     default = _codec_of(int(ansicpg.group(1))) if ansicpg else "cp874"
@@ -161,7 +169,10 @@ def rtf_text(data: bytes) -> str:
                 out.append(bytes(pending).decode(codec, "replace"))
             pending.clear()
 
-    for m in _RTF_TOKEN.finditer(data):
+    for count, m in enumerate(_RTF_TOKEN.finditer(data)):
+        if count >= MAX_RTF_TOKENS:
+            complete = False
+            break
         word, arg, hexbyte, symbol, brace, plain = m.groups()
         if hexbyte is not None:
             if skip:
@@ -225,7 +236,7 @@ def rtf_text(data: bytes) -> str:
             if plain and not hidden:
                 out.append(plain.decode(codec, "replace"))
     flush()
-    return _ends("".join(out))
+    return _ends("".join(out)), complete
 
 
 # --------------------------------------------------------------------------- XML documents
@@ -247,56 +258,66 @@ def _xml_unescape(text: str) -> str:
     return _XML_ENTITY.sub(one, text)
 
 
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")  # never past the next "<": linear on hostile XML
 
 
 def _xml_text(xml: bytes, paragraph: str, breaks: str, text_tags: str | None = None) -> str:
     """The text of an XML part, a line per paragraph: `paragraph` the regex of a
     paragraph's end tag, `breaks` that of tags shown as a line break or a tab,
-    `text_tags` (if given) the element whose content alone is text (w:t, a:t)."""
+    `text_tags` (if given) the element whose content alone is text (w:t, a:t). Every
+    pattern stops at the next "<" (XML escapes it in text): linear in the part's size."""
     doc = xml.decode("utf-8", "replace")
-    doc = re.sub(r"(?s)<!--.*?-->", "", doc)
     doc = re.sub(paragraph, "\n", doc)
     doc = re.sub(breaks, lambda m: "\t" if "tab" in m.group(0) else ("\n" if "br" in m.group(0) or "break" in m.group(0) else " "), doc)
     if text_tags:
-        keep = re.compile(rf"(?s)<({text_tags})(?:\s[^>]*)?>(.*?)</\1>|(\n)|(\t)")
-        doc = "".join(m.group(2) or m.group(3) or m.group(4) or "" for m in keep.finditer(doc))
+        keep = re.compile(rf"<(?:{text_tags})(?:\s[^<>]*)?>([^<]*)<|(\n)|(\t)")
+        doc = "".join(m.group(1) or m.group(2) or m.group(3) or "" for m in keep.finditer(doc))
     else:
         doc = _TAG.sub("", doc)
     return _ends(_xml_unescape(doc))
 
 
 def _word_xml(xml: bytes) -> str:
-    return _xml_text(xml, r"</w:p>", r"<w:(?:tab|br|cr)\b[^>]*/>", "w:t")
+    return _xml_text(xml, r"</w:p>", r"<w:(?:tab|br|cr)\b[^<>]*/>", "w:t")
 
 
 def _slide_xml(xml: bytes) -> str:
-    return _xml_text(xml, r"</a:p>", r"<a:(?:br|tab)\b[^>]*/>", "a:t")
+    return _xml_text(xml, r"</a:p>", r"<a:(?:br|tab)\b[^<>]*/>", "a:t")
 
 
 def _sheet_strings(xml: bytes) -> str:
-    return _xml_text(xml, r"</si>|</is>|</c>", r"<(?:x:)?br\b[^>]*/>", "t|x:t")
+    return _xml_text(xml, r"</si>|</is>|</c>", r"<(?:x:)?br\b[^<>]*/>", "t|x:t")
 
 
 def _sheet_head_foot(xml: bytes) -> list[str]:
     """A sheet's printed header and footer (&L/&C/&R sections, & codes dropped)."""
     doc = xml.decode("utf-8", "replace")
     out = []
-    for m in re.finditer(r"(?s)<(odd|even|first)(Header|Footer)>(.*?)</\1\2>", doc):
-        text = _xml_unescape(m.group(3))
+    for m in re.finditer(r"<(?:odd|even|first)(?:Header|Footer)>([^<]*)<", doc):
+        text = _xml_unescape(m.group(1))
         text = re.sub(r"&\"[^\"]*\"|&[0-9]+|&[LCRPNDTFAZGBIUSEXYK&]", lambda t: "&" if t.group(0) == "&&" else "\n", text)
         out.append(text)
     return out
 
 
 def _odf_xml(xml: bytes) -> str:
-    return _xml_text(xml, r"</text:(?:p|h)>", r"<text:(?:tab|line-break|s)\b[^>]*/>")
+    return _xml_text(xml, r"</text:(?:p|h)>", r"<text:(?:tab|line-break|s)\b[^<>]*/>")
 
 
 def _odf_head_foot(xml: bytes) -> list[str]:
+    """The page headers and footers of an OpenDocument file's master pages."""
     doc = xml.decode("utf-8", "replace")
-    return [_odf_xml(m.group(0).encode()) for m in
-            re.finditer(r"(?s)<style:(header|footer|header-left|footer-left|header-first|footer-first)\b[^>]*>.*?</style:\1>", doc)]
+    out = []
+    for tag in ("header", "footer", "header-left", "footer-left", "header-first", "footer-first"):
+        start, close = f"<style:{tag}>", f"</style:{tag}>"
+        at = doc.find(start)
+        while at >= 0 and len(out) < MAX_MEMBERS:
+            end = doc.find(close, at)
+            if end < 0:
+                break
+            out.append(_odf_xml(doc[at:end].encode()))
+            at = doc.find(start, end)
+    return out
 
 
 # --------------------------------------------------------------------------- ZIP
@@ -305,7 +326,7 @@ class _TooMuch(Exception):
     pass
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, what: str, out: FileTexts) -> bytes | None:
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, what: str, out: FileTexts) -> bytes | None:
     """A member's bytes within the limits; None (and a phrase in `out.unread`) when not."""
     if info.flag_bits & 0x1:
         out.unread.append(f"{what}: encrypted member")
@@ -331,7 +352,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, wh
     return data
 
 
-def _office(zf: zipfile.ZipFile, names: set[str], budget: _Budget, what: str, out: FileTexts) -> bool:
+def _office(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out: FileTexts) -> bool:
     """An OOXML or OpenDocument file's texts into `out`; False when it is neither."""
     infos = {i.filename: i for i in zf.infolist()}
 
@@ -377,8 +398,20 @@ def _office(zf: zipfile.ZipFile, names: set[str], budget: _Budget, what: str, ou
     return False
 
 
+MAX_ENTRIES = 10_000  # entries in an archive's directory: past this it is not opened
+
+
+def _entries(data: bytes) -> int:
+    """How many entries the archive's central directory says it has (0xFFFF: ZIP64)."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    return int.from_bytes(data[at + 10:at + 12], "little") if at >= 0 else 0
+
+
 def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
-         budget: _Budget, what: str, out: FileTexts) -> None:
+         budget: Budget, what: str, out: FileTexts) -> None:
+    if _entries(data) > MAX_ENTRIES:  # ZipFile would make an object of every entry first
+        out.unread.append(f"{what}: an archive of more than {MAX_ENTRIES} entries")
+        return
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -433,7 +466,7 @@ def pdf_texts(data: bytes, pdf_reader: PdfReader, what: str, out: FileTexts) -> 
 
 
 def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pdf_reader: PdfReader | None,
-              sniff: Callable[[bytes], str] | None, depth: int, budget: _Budget, what: str, out: FileTexts) -> None:
+              sniff: Callable[[bytes], str] | None, depth: int, budget: Budget, what: str, out: FileTexts) -> None:
     head = data[:1024]
     if b"%PDF-" in head and (filename.endswith(".pdf") or data.startswith(b"%PDF-") or declared == "application/pdf"):
         if pdf_reader is not None and depth > 0:  # the letter's own PDFs are read by parse.py
@@ -443,7 +476,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         _zip(data, pdf_reader, sniff, depth, budget, what, out)
         return
     if data.lstrip()[:5] == b"{\\rtf":
-        out.texts.append(rtf_text(data))
+        _rtf_into(data, what, out)
         return
     sniffed = sniff(data) if sniff is not None else ""
     if (declared.startswith("text/") or sniffed.startswith("text/") or filename.endswith(_TEXT_NAMES)
@@ -451,9 +484,17 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         out.texts.append(text_file(data, charset, declared, filename, sniffed))
 
 
+def _rtf_into(data: bytes, what: str, out: FileTexts) -> None:
+    text, complete = _rtf(data)
+    out.texts.append(text)
+    if not complete:
+        out.unread.append(f"{what}: RTF past what is read")
+
+
 def read_texts(data: bytes, charset: str | None, declared_type: str, filename: str | None,
                sniffed_type: str, pdf_reader: PdfReader | None = None,
-               sniff: Callable[[bytes], str] | None = None, what: str = "file") -> FileTexts:
+               sniff: Callable[[bytes], str] | None = None, what: str = "file",
+               budget: Budget | None = None) -> FileTexts:
     """The texts a person reads in one attached file and what could not be read (each
     phrase begins with `what`, e.g. "file 2": never a name, which may be the letter's words).
     A PDF attached to the letter itself is not read here (parse.py reads it)."""
@@ -463,9 +504,11 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
     if not data:
         return out
     if data.lstrip()[:5] == b"{\\rtf":
-        out.texts.append(rtf_text(data))
+        _rtf_into(data, what, out)
     elif data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        _zip(data, pdf_reader, sniff, 1, _Budget(), what, out)
+        budget = budget or Budget()
+        budget.members = MAX_MEMBERS
+        _zip(data, pdf_reader, sniff, 1, budget, what, out)
     elif sniffed_type != "application/pdf" and (
             declared.startswith("text/") or sniffed_type.startswith("text/") or name.endswith(_TEXT_NAMES)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):

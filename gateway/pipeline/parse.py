@@ -134,14 +134,16 @@ class _Reading:
     counted: list = dataclasses.field(default_factory=lambda: [0])
     inner_headers: list = dataclasses.field(default_factory=list)
     unread: list = dataclasses.field(default_factory=list)
+    unpacked: file_texts.Budget = dataclasses.field(default_factory=file_texts.Budget)
 
     def deeper(self) -> "_Reading":
         """For a message read on its own (an attached file): its own findings."""
-        return _Reading(self.pdf_reader, False, self.depth + 1, self.counted)
+        return _Reading(self.pdf_reader, False, self.depth + 1, self.counted, unpacked=self.unpacked)
 
     def deeper_same(self) -> "_Reading":
         """For a message that becomes part of this one's MIME tree: findings shared."""
-        return _Reading(self.pdf_reader, False, self.depth + 1, self.counted, self.inner_headers, self.unread)
+        return _Reading(self.pdf_reader, False, self.depth + 1, self.counted, self.inner_headers, self.unread,
+                        self.unpacked)
 
 
 def _decoded_headers(message: email.message.Message) -> tuple[tuple[str, str], ...]:
@@ -200,7 +202,7 @@ def collect_attachments(message: email.message.Message,
             texts = _signed_file(part, reading, what)
         else:
             found = file_texts.read_texts(data, part.get_content_charset(), part.get_content_type(), filename,
-                                          sniffed, pdf_reader, sniff, what)
+                                          sniffed, pdf_reader, sniff, what, reading.unpacked)
             texts = tuple(found.texts)
             reading.unread.extend(found.unread)
         files.append(
@@ -588,7 +590,7 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     if containers > MAX_MULTIPARTS:
         raise MimeTooDeep(f"{containers} multipart containers (at most {MAX_MULTIPARTS} are read)")
     reading = _reading if _reading is not None else _Reading(pdf_reader, digests)
-    reading = _Reading(reading.pdf_reader, digests, reading.depth, reading.counted)
+    reading = _Reading(reading.pdf_reader, digests, reading.depth, reading.counted, unpacked=reading.unpacked)
     message = _message_as_read(raw, reading)
     parser = _ShownMailParser if _shown_differently(message) else _MailParser
     try:
