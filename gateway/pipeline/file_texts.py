@@ -475,7 +475,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         _zip(data, pdf_reader, sniff, depth, budget, what, out)
         return
-    if data.lstrip()[:5] == b"{\\rtf":
+    if data[:64].lstrip()[:5] == b"{\\rtf":
         _rtf_into(data, what, out)
         return
     sniffed = sniff(data) if sniff is not None else ""
@@ -503,7 +503,7 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
     declared = (declared_type or "").lower()
     if not data:
         return out
-    if data.lstrip()[:5] == b"{\\rtf":
+    if data[:64].lstrip()[:5] == b"{\\rtf":
         _rtf_into(data, what, out)
     elif data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         budget = budget or Budget()
