@@ -397,9 +397,11 @@ class _ShownMailParser(_MailParser):
 
 
 def _shown_differently(message: email.message.Message) -> bool:
-    """Whether a body part of `message` is UTF-7 or format=flowed."""
+    """Whether a body part of `message` is UTF-7 or format=flowed (its Content-Type's
+    words looked for first: parsing every part's parameters costs more than the rest)."""
     for part in message.walk():
-        if part.get_content_maintype() == "text" and (
+        ctype = str(part.get("content-type", "")).lower()
+        if ("flowed" in ctype or "utf-7" in ctype or "utf7" in ctype) and part.get_content_maintype() == "text" and (
                 (part.get_content_charset() or "").lower() in _UTF7
                 or str(part.get_param("format") or "").lower() == "flowed"):
             return True
@@ -612,8 +614,11 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     attachments = collect_attachments(message, reading.pdf_reader, truncated, digests, reading) \
         if message is not None else []
     inner_headers = _inner_headers(message) if message is not None else []
+    subject = parsed.subject
+    if isinstance(subject, (list, tuple)):  # mail-parser's answer for two Subject lines
+        subject = str(subject[0]) if subject else ""  # the first, which clients show
     mail = ParsedMail(
-        subject=(parsed.subject or "").strip(),
+        subject=(subject or "").strip(),
         from_address=_address(from_header),
         reply_to=_address(reply_to) or None,
         envelope_sender=envelope_sender,

@@ -353,3 +353,11 @@ def test_over_smtp_a_word_letter_marked_secret_is_sealed(tmp_path):
         assert files_containing(d.data_dir, MARKER) == []
     finally:
         d.stop()
+
+
+def test_a_letter_with_two_subject_lines_is_read_not_lost():
+    """mail-parser answers a list for two Subject lines, and parse_mail failed on it (the
+    letter was sealed unread); the obsolete-syntax repair makes such blocks more common."""
+    raw = HEAD + b"Subject: one\r\n" + subject("ลับมาก แผน") + b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + BODY
+    assert reading(raw) == ("secret", True)
+    assert parse_mail(raw).subject == "one"
