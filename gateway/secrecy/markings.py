@@ -45,6 +45,13 @@ log = structlog.get_logger("gateway.secrecy.markings")
 
 DATA_CHECK_TIMEOUT = 30.0  # seconds for one message at DATA, PDFs included
 DATA_CHECK_WORKERS = 2
+# Seconds a letter may wait for a worker (and for its client's turn) before its sender
+# hears 451 4.3.2 and retries: the wait had no bound, so letters that keep both workers
+# busy for their 30 s queued every other sender's end of DATA behind them.
+DATA_CHECK_QUEUE_TIMEOUT = 5.0
+# Checks one client IP may have in flight (running or waiting for a worker) at once:
+# one sender's hostile letters hold at most this many workers, never all of them.
+DATA_CHECKS_PER_IP = 1
 WORKER_MEMORY_CAP = 1024 * 1024 * 1024  # bytes of address space per worker
 HEADER_READ = 16 * 1024 * 1024  # of a spool file, for the in-process header check
 
@@ -261,19 +268,48 @@ def _no_reading(reading: Path | None) -> None:
             reading.unlink()
 
 
+class DataCheckBusy(Exception):
+    """No worker (or not this client's turn) within the queue timeout: the letter was not
+    checked, so it must not be accepted; its sender is told 451 and retries."""
+
+    def __init__(self, reason: str, waited: float):
+        super().__init__(reason)
+        self.reason = reason  # "per_ip": the client's own checks; "workers": all busy
+        self.waited = waited
+
+
+class _ClientTurns:
+    """The checks one client IP may have at once, and who is waiting for one."""
+
+    __slots__ = ("slots", "users")
+
+    def __init__(self, share: int):
+        self.slots = asyncio.Semaphore(share)
+        self.users = 0  # holding or waiting: the entry goes when it drops to 0
+
+
 class DataCheck:
     """Classifies messages at the end of DATA in worker processes, with a deadline.
 
-    `classify(raw)` never raises: a worker that overruns the deadline or dies is
-    killed and the message is *uncertain* (accepted; the pipeline reads it again and
-    seals it if it still cannot tell)."""
+    `classify(raw)` raises only `DataCheckBusy` (no worker, or not the client's turn,
+    within `queue_timeout`: the letter was not read, its sender hears 451) and
+    CancelledError; otherwise a worker that overruns the deadline or dies is killed
+    and the message is *uncertain* (accepted; the pipeline reads it again and seals it
+    if it still cannot tell).
 
-    def __init__(self, timeout: float = DATA_CHECK_TIMEOUT, workers: int = DATA_CHECK_WORKERS):
+    A client IP has at most `per_ip` checks in flight, waiting ones included: one
+    sender's letters, however slow to read, hold at most that many workers."""
+
+    def __init__(self, timeout: float = DATA_CHECK_TIMEOUT, workers: int = DATA_CHECK_WORKERS,
+                 queue_timeout: float = DATA_CHECK_QUEUE_TIMEOUT, per_ip: int = DATA_CHECKS_PER_IP):
         self.timeout = timeout
         self.max_workers = max(1, workers)
+        self.queue_timeout = queue_timeout
+        self.per_ip = max(1, per_ip)
         self._idle: list[_Worker] = []
         self._spawned: list[_Worker] = []  # every worker started, for close()
         self._free: asyncio.Semaphore | None = None
+        self._clients: dict[str, _ClientTurns] = {}
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
@@ -286,11 +322,50 @@ class DataCheck:
         self._spawned = [w for w in self._spawned if w.proc.returncode is None] + [worker]
         return worker
 
-    async def classify(self, raw: bytes | Path, offset: int = 0, reading: Path | None = None) -> Classification:
+    async def classify(self, raw: bytes | Path, offset: int = 0, reading: Path | None = None,
+                       client: str | None = None) -> Classification:
         """`raw` the message, or a file holding it from byte `offset` on (a spool draft
         written while DATA streamed in: the worker reads it, the supervisor does not).
         `reading`: where the worker leaves its reading of an ordinary letter's PDFs for
-        the pipeline (a draft's `reading_path`; gateway/pipeline/pdf_readings.py)."""
+        the pipeline (a draft's `reading_path`; gateway/pipeline/pdf_readings.py).
+        `client`: the sender's IP, whose checks in flight are capped at `per_ip`.
+        Raises DataCheckBusy when no worker is free for it within `queue_timeout`."""
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.max_workers)
+        turns = None
+        if client is not None:
+            turns = self._clients.get(client)
+            if turns is None:
+                turns = self._clients[client] = _ClientTurns(self.per_ip)
+            turns.users += 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        reason = "per_ip"
+        have_turn = have_worker = False
+        try:
+            try:
+                async with asyncio.timeout(self.queue_timeout):
+                    if turns is not None:
+                        await turns.slots.acquire()
+                        have_turn = True
+                    reason = "workers"
+                    await self._free.acquire()
+                    have_worker = True
+            except TimeoutError:
+                raise DataCheckBusy(reason, loop.time() - started) from None
+            return await self._check(raw, offset, reading)
+        finally:
+            if have_worker:
+                self._free.release()
+            if turns is not None:
+                if have_turn:
+                    turns.slots.release()
+                turns.users -= 1
+                if turns.users <= 0 and self._clients.get(client) is turns:
+                    del self._clients[client]
+
+    async def _check(self, raw: bytes | Path, offset: int, reading: Path | None) -> Classification:
+        """One message on a worker; the caller holds a worker slot."""
         # The worker reads the header block first (classify_raw), so the supervisor's
         # event loop, which serves every session, does not parse headers itself; only
         # when the worker fails does it read them, to refuse what they mark ลับที่สุด.
@@ -300,44 +375,41 @@ class DataCheck:
                 payload += b"\0" + os.fsencode(str(reading))
         else:
             kind, payload = b"B", bytes(raw)
-        if self._free is None:
-            self._free = asyncio.Semaphore(self.max_workers)
-        async with self._free:
-            worker = None
-            while self._idle and worker is None:
-                worker = self._idle.pop()
-                if worker.proc.returncode is not None:
-                    # It died between letters (killed, the kernel's OOM killer): this letter
-                    # had no part in it and is read by a new worker, not "unreadable".
-                    log.warning("classification_worker_replaced", exitcode=worker.proc.returncode)
-                    worker = None
-            if worker is None:
-                worker = await self._spawn()
-            try:
-                # asyncio.timeout, not wait_for: no second task per letter on the event
-                # loop that serves every SMTP session.
-                async with asyncio.timeout(self.timeout):
-                    found = await worker.ask(kind, payload)
-            except TimeoutError:  # before OSError, of which it is a subclass
-                worker.kill()
-                _no_reading(reading)
-                log.warning("classification_timeout", timeout=self.timeout)
-                return highest(await _headers_off_the_loop(raw, offset), uncertain("not read in time"))
-            except (EOFError, OSError, ValueError, KeyError) as exc:
-                worker.kill()
-                _no_reading(reading)
-                log.warning("classification_worker_failed", error=type(exc).__name__)
-                return highest(await _headers_off_the_loop(raw, offset), uncertain(UNREADABLE))
-            except BaseException:
-                # Cancelled: aiosmtpd cancels the DATA handler when the client closes or
-                # half-closes its side. The worker's answer would reach no one, or the
-                # next letter as if it were that letter's; kept alive but not idle, each
-                # such worker stayed (and the next letter started another).
-                worker.kill()
-                _no_reading(reading)
-                raise
-            self._idle.append(worker)
-            return found
+        worker = None
+        while self._idle and worker is None:
+            worker = self._idle.pop()
+            if worker.proc.returncode is not None:
+                # It died between letters (killed, the kernel's OOM killer): this letter
+                # had no part in it and is read by a new worker, not "unreadable".
+                log.warning("classification_worker_replaced", exitcode=worker.proc.returncode)
+                worker = None
+        if worker is None:
+            worker = await self._spawn()
+        try:
+            # asyncio.timeout, not wait_for: no second task per letter on the event
+            # loop that serves every SMTP session.
+            async with asyncio.timeout(self.timeout):
+                found = await worker.ask(kind, payload)
+        except TimeoutError:  # before OSError, of which it is a subclass
+            worker.kill()
+            _no_reading(reading)
+            log.warning("classification_timeout", timeout=self.timeout)
+            return highest(await _headers_off_the_loop(raw, offset), uncertain("not read in time"))
+        except (EOFError, OSError, ValueError, KeyError) as exc:
+            worker.kill()
+            _no_reading(reading)
+            log.warning("classification_worker_failed", error=type(exc).__name__)
+            return highest(await _headers_off_the_loop(raw, offset), uncertain(UNREADABLE))
+        except BaseException:
+            # Cancelled: aiosmtpd cancels the DATA handler when the client closes or
+            # half-closes its side. The worker's answer would reach no one, or the
+            # next letter as if it were that letter's; kept alive but not idle, each
+            # such worker stayed (and the next letter started another).
+            worker.kill()
+            _no_reading(reading)
+            raise
+        self._idle.append(worker)
+        return found
 
     async def start(self) -> None:
         """Start every worker now (the daemon, at startup): the first letters do not wait
