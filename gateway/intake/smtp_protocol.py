@@ -279,6 +279,28 @@ class SarabanSMTP(SMTP):
             return
         await super().smtp_RCPT(arg)
 
+    # -- HELO and EHLO: a name the spool and the logs can keep ---------------------------
+
+    async def _helo_refused(self, hostname: str | None) -> bool:
+        # aiosmtpd decodes with surrogateescape: a name that is not UTF-8 holds lone
+        # surrogates, which the spool could not write at DATA (451 at every try, for days).
+        if hostname and (_CONTROL.search(hostname) or _SURROGATE.search(hostname)):
+            await self.push(replies.HELO_INVALID)
+            return True
+        return False
+
+    @syntax("HELO hostname")
+    async def smtp_HELO(self, hostname: str) -> None:  # noqa: N802 - aiosmtpd's name
+        if await self._helo_refused(hostname):
+            return
+        await super().smtp_HELO(hostname)
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802
+        if await self._helo_refused(hostname):
+            return
+        await super().smtp_EHLO(hostname)
+
     # -- DATA ------------------------------------------------------------------------------
 
     @syntax("DATA")
@@ -343,7 +365,12 @@ class SarabanSMTP(SMTP):
             status = "250 OK" if status is MISSING else status
             await self.push(status, utf8=utf8)  # the envelope, and its SMTPUTF8, is reset
         finally:
-            sink.discard()  # after a commit this only closes; otherwise nothing is left
+            # After a commit this only closes; otherwise nothing is left: the draft is
+            # shredded (written over and fsync'ed), in a thread, not in the event loop.
+            if isinstance(sink, MemorySink) or getattr(sink, "committed", False):
+                sink.discard()
+            else:
+                await asyncio.get_running_loop().run_in_executor(None, sink.discard)
 
     def _data_read(self) -> None:
         """Each DATA read restarts the idle timer: a steady upload is not cut by the
