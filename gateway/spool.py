@@ -278,6 +278,10 @@ class SpoolDraft:
         self.size = 0  # message bytes, without the spool header
         self.failed: OSError | None = None
         self.committed = False
+        # commit() and discard() one at a time: a client gone mid-commit has its discard
+        # run (in another thread) only once the commit is over, so a draft is never
+        # overwritten while, or after, it is renamed into spool/new.
+        self._lock = threading.Lock()
         self._envelope = _envelope(self.queue_id, mail_from, rcpt_to, peer, helo)
         header = MAGIC + _envelope_line(self._envelope, _ENVELOPE_ROOM)
         self._offset = len(header)
@@ -323,6 +327,10 @@ class SpoolDraft:
     def commit(self, auth: dict | None = None) -> str:
         """Make the message durable and visible to the runners; raises OSError.
         `auth`, the sender check's verdict, goes into the room kept in the envelope."""
+        with self._lock:
+            return self._commit(auth)
+
+    def _commit(self, auth: dict | None) -> str:
         if self.failed is not None:
             raise self.failed
         assert self._fd is not None
@@ -341,6 +349,12 @@ class SpoolDraft:
         return self.queue_id
 
     def discard(self) -> None:
+        if self.committed:  # its descriptor closed, its file renamed: nothing to wait for
+            return
+        with self._lock:
+            self._discard()
+
+    def _discard(self) -> None:
         if self._fd is not None:
             try:
                 os.close(self._fd)
