@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -97,10 +98,11 @@ class Spool:
         return removed
 
     def clean_tmp(self) -> int:
-        """Remove half-written files a crash left behind (never acknowledged)."""
+        """Remove half-written files a crash left behind (never acknowledged): shredded,
+        since a draft holds a letter no check has cleared (it may be ลับที่สุด)."""
         removed = 0
         for path in self.tmp.iterdir():
-            path.unlink(missing_ok=True)
+            _shred(path)
             removed += 1
         return removed
 
@@ -217,10 +219,35 @@ def _envelope(queue_id: str, mail_from: str, rcpt_to: list[str], peer: str | Non
     return envelope
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _envelope_line(envelope: dict, width: int = 0) -> bytes:
-    """The JSON line, padded with spaces to `width` (JSON allows trailing blanks)."""
-    line = json.dumps(envelope, ensure_ascii=False).encode("utf-8")
+    """The JSON line, padded with spaces to `width` (JSON allows trailing blanks).
+
+    Never raises on the text: a lone surrogate (bytes that were not UTF-8, as aiosmtpd
+    decodes them, e.g. in a HELO name) is written as U+FFFD. Before, it raised
+    UnicodeEncodeError at every DATA of that session: 451, and the sender retried for days."""
+    text = json.dumps(envelope, ensure_ascii=False)
+    try:
+        line = text.encode("utf-8")
+    except UnicodeEncodeError:
+        line = _SURROGATE.sub("\ufffd", text).encode("utf-8")
     return line.ljust(width) + b"\n"
+
+
+def _shred(path: Path) -> None:
+    """Overwrite, fsync, unlink (gateway/secrecy/vault_crypto.py `shred`, as a classified
+    spool file is removed); unlinked at least when it cannot be overwritten."""
+    from gateway.secrecy.vault_crypto import shred
+
+    try:
+        shred(path)
+    except Exception:  # noqa: BLE001 - SecrecyError, OSError (EIO): gone is the least
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 # Room kept in a draft's envelope line for what is learnt only at the end of DATA (the
@@ -236,7 +263,10 @@ class SpoolDraft:
     the fsync of `commit()` is what callers run off the loop. A write error (ENOSPC,
     EIO) is remembered, not raised, so the protocol can read the sender's data to the
     terminator and then answer 451: `failed` holds the error. `discard()` leaves
-    nothing behind; it is safe to call more than once and after `commit()`."""
+    nothing behind: the draft (and the DATA check's reading of it) is shredded, since
+    it holds the whole letter, ลับที่สุด ones included (refused only once all of it
+    is read); it is safe to call more than once and after `commit()`. It writes and
+    fsyncs: callers run it off the event loop."""
 
     def __init__(self, spool: Spool, mail_from: str, rcpt_to: list[str], peer: str | None,
                  helo: str | None):
@@ -248,6 +278,10 @@ class SpoolDraft:
         self.size = 0  # message bytes, without the spool header
         self.failed: OSError | None = None
         self.committed = False
+        # commit() and discard() one at a time: a client gone mid-commit has its discard
+        # run (in another thread) only once the commit is over, so a draft is never
+        # overwritten while, or after, it is renamed into spool/new.
+        self._lock = threading.Lock()
         self._envelope = _envelope(self.queue_id, mail_from, rcpt_to, peer, helo)
         header = MAGIC + _envelope_line(self._envelope, _ENVELOPE_ROOM)
         self._offset = len(header)
@@ -293,6 +327,10 @@ class SpoolDraft:
     def commit(self, auth: dict | None = None) -> str:
         """Make the message durable and visible to the runners; raises OSError.
         `auth`, the sender check's verdict, goes into the room kept in the envelope."""
+        with self._lock:
+            return self._commit(auth)
+
+    def _commit(self, auth: dict | None) -> str:
         if self.failed is not None:
             raise self.failed
         assert self._fd is not None
@@ -311,6 +349,12 @@ class SpoolDraft:
         return self.queue_id
 
     def discard(self) -> None:
+        if self.committed:  # its descriptor closed, its file renamed: nothing to wait for
+            return
+        with self._lock:
+            self._discard()
+
+    def _discard(self) -> None:
         if self._fd is not None:
             try:
                 os.close(self._fd)
@@ -318,11 +362,11 @@ class SpoolDraft:
                 pass
             self._fd = None
         if not self.committed:
+            # Shredded, not only unlinked: the kernel writes a draft's pages back within
+            # ~30 s, so a slow upload or a large letter left its plaintext in freed blocks.
             for path in (self.path, self.reading_path):
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+                if os.path.lexists(path):
+                    _shred(path)
 
 
 class GroupSync:

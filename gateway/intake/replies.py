@@ -72,8 +72,13 @@ DMARC_REJECT = reply(
 )
 TIMEOUT = reply(421, "4.4.2", "ไม่มีคำสั่งภายในเวลาที่กำหนด ปิดการเชื่อมต่อ", "timeout waiting for a command, closing connection")
 SESSION_TOO_LONG = reply(421, "4.4.2", "การเชื่อมต่อนานเกินกำหนด กรุณาส่งใหม่", "session time limit reached, closing connection")
+CHECK_BUSY = reply(451, "4.3.2", "ระบบตรวจหนังสือไม่ว่างในขณะนี้ หนังสือยังไม่ได้รับ กรุณาส่งใหม่ภายหลัง",
+                   "the letter could not be checked now (all checks busy) and was not accepted;"
+                   " please try again later")
 INTERNAL_ERROR = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง",
                        "temporary local problem, please try again later")
+HELO_INVALID = reply(501, "5.5.2", "ชื่อเครื่องใน HELO/EHLO ต้องเป็น UTF-8 ที่ถูกต้องและไม่มีอักขระควบคุม",
+                     "HELO/EHLO name must be valid UTF-8 without control characters")
 ADDRESS_CONTROL_CHARS = reply(501, "5.5.4", "ที่อยู่มีอักขระควบคุม", "address contains NUL or control characters")
 ADDRESS_NOT_UTF8 = reply(553, "5.6.7", "ที่อยู่ไม่ใช่ UTF-8 ที่ถูกต้อง", "address is not valid UTF-8")
 ADDRESS_TOO_LONG = reply(553, "5.1.3", "ที่อยู่ยาวเกิน 256 อักขระ", "address longer than 256 octets (RFC 5321)")

@@ -21,7 +21,8 @@ from gateway.intake.disk_space import StorageGuard, size_parameter
 from gateway.units.directory import Directory, is_saraban_address
 from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP
 from gateway.spool import Spool, SpoolDraft
-from gateway.secrecy.markings import DataCheck
+from gateway.secrecy.markings import (DATA_CHECK_QUEUE_TIMEOUT, DATA_CHECKS_PER_IP, DataCheck,
+                                      DataCheckBusy)
 
 log = structlog.get_logger("gateway.intake")
 
@@ -35,7 +36,9 @@ SENDER_CHECK_AT_DATA_MAX = 8 * 1024 * 1024
 
 class IntakeHandler:
     def __init__(self, spool: Spool, directory_source: Callable[[], Directory], domain: str,
-                 max_recipients: int = 100, on_refused: Callable[[str, dict], None] | None = None):
+                 max_recipients: int = 100, on_refused: Callable[[str, dict], None] | None = None,
+                 data_check_queue_timeout: float = DATA_CHECK_QUEUE_TIMEOUT,
+                 data_checks_per_ip: int = DATA_CHECKS_PER_IP):
         self.spool = spool
         self._directory = directory_source  # a callable so SIGHUP can swap the directory
         self.domain = domain.lower()
@@ -43,7 +46,10 @@ class IntakeHandler:
         self.on_refused = on_refused or (lambda reason, info: None)
         self.on_accepted: Callable[[str, int], None] = lambda queue_id, size: None
         self.sender_check = None  # gateway/sender/check.py IntakeChecker, set by the daemon
-        self.markings = DataCheck()  # the whole message read in a worker, with a deadline
+        # The whole message read in a worker, with a deadline; a bounded wait for a worker
+        # and a share of them per client IP ([smtp] data_check_queue_timeout, data_checks_per_ip).
+        self.markings = DataCheck(queue_timeout=data_check_queue_timeout, per_ip=data_checks_per_ip)
+        self._busy_refusals = 0  # since the last letter checked
         self.storage_guard: StorageGuard | None = None  # free space at MAIL FROM, set by the daemon
         self._low_disk_refusals = 0  # since the last MAIL FROM taken
 
@@ -89,8 +95,18 @@ class IntakeHandler:
         draft: SpoolDraft = envelope.spool_draft  # type: ignore[attr-defined]
         mail_from = envelope.mail_from or ""
         # The one classification (rules/markings.py), read from the whole draft by a worker.
-        marking = await self.markings.classify(draft.path, offset=draft.message_start,
-                                               reading=draft.reading_path)
+        try:
+            marking = await self.markings.classify(draft.path, offset=draft.message_start,
+                                                   reading=draft.reading_path, client=_peer_ip(session))
+        except DataCheckBusy as busy:
+            # Not read, so not accepted: never a letter unchecked. The sender retries.
+            self.on_refused("data_check_busy", {})
+            self._busy_refusals += 1
+            if self._busy_refusals % 1000 == 1:  # a flood must not also flood the log
+                log.warning("data_check_busy", reason=busy.reason, waited=round(busy.waited, 1),
+                            mail_from=mail_from, peer=_peer(session), refused=self._busy_refusals)
+            return replies.CHECK_BUSY  # the protocol discards the draft
+        self._busy_refusals = 0
         if marking.level == "top_secret":
             # Nothing of the content is kept: only who, when and which Message-ID.
             message_id = _header(draft.head(_HEAD_LIMIT), "message-id")
@@ -114,6 +130,9 @@ class IntakeHandler:
                             peer=_peer(session))
                 return replies.DMARC_REJECT  # the protocol discards the draft
             auth = verdict.as_dict()
+        begin_commit = getattr(server, "begin_commit", None)
+        if begin_commit is not None:
+            begin_commit()  # from here on neither the session budget nor a drain cuts it
         try:
             # fsync takes milliseconds; off the event loop so other sessions go on.
             queue_id = await loop.run_in_executor(None, draft.commit, auth)

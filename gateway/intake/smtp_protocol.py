@@ -138,7 +138,21 @@ class SarabanSMTP(SMTP):
         self._budget_handle: asyncio.TimerHandle | None = None
         self._admitted_ip: str | None = None
         self._refused = False
-        self._committing = False  # after the terminator, until the reply: never cut then
+        # From the terminator to the reply the DATA hook runs: the check at DATA (its wait
+        # for a worker included) and the sender check, which the session budget still
+        # bounds; then the commit (fsync, rename), which nothing cuts: the letter is
+        # already durable or about to be, and its sender must hear its 250.
+        self._in_data_hook = False
+        self._committing = False
+
+    @property
+    def committing(self) -> bool:
+        """The letter is being made durable: the session is not cut now (drain, budget)."""
+        return self._committing
+
+    def begin_commit(self) -> None:
+        """Called by the DATA hook just before it commits the draft to the spool."""
+        self._committing = True
 
     # -- connection caps and the session budget --------------------------------------
 
@@ -186,6 +200,9 @@ class SarabanSMTP(SMTP):
             transport.close()
 
     def _over_budget(self) -> None:
+        # The check at DATA is not spared: a letter waiting for (or in) it when the budget
+        # is spent is cut with the session (its check cancelled, its draft discarded, no
+        # 250 promised); only the commit is.
         if self._committing:  # the letter is being made durable: let it have its 250
             self._budget_handle = self.loop.call_later(1.0, self._over_budget)
             return
@@ -193,7 +210,7 @@ class SarabanSMTP(SMTP):
         self._say_and_close(replies.SESSION_TOO_LONG)
 
     def _timeout_cb(self) -> None:  # aiosmtpd's idle timer; it closes without a word
-        if self._committing:
+        if self._in_data_hook or self._committing:  # the client waits for us, not we for it
             self._reset_timeout()
             return
         log.info("smtp_command_timeout", peer=self._admitted_ip)
@@ -262,6 +279,28 @@ class SarabanSMTP(SMTP):
             return
         await super().smtp_RCPT(arg)
 
+    # -- HELO and EHLO: a name the spool and the logs can keep ---------------------------
+
+    async def _helo_refused(self, hostname: str | None) -> bool:
+        # aiosmtpd decodes with surrogateescape: a name that is not UTF-8 holds lone
+        # surrogates, which the spool could not write at DATA (451 at every try, for days).
+        if hostname and (_CONTROL.search(hostname) or _SURROGATE.search(hostname)):
+            await self.push(replies.HELO_INVALID)
+            return True
+        return False
+
+    @syntax("HELO hostname")
+    async def smtp_HELO(self, hostname: str) -> None:  # noqa: N802 - aiosmtpd's name
+        if await self._helo_refused(hostname):
+            return
+        await super().smtp_HELO(hostname)
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802
+        if await self._helo_refused(hostname):
+            return
+        await super().smtp_EHLO(hostname)
+
     # -- DATA ------------------------------------------------------------------------------
 
     @syntax("DATA")
@@ -315,18 +354,23 @@ class SarabanSMTP(SMTP):
                 self.envelope.content = None
                 self.envelope.original_content = None
                 self.envelope.spool_draft = sink  # type: ignore[attr-defined]
-            self._committing = True
+            self._in_data_hook = True
             try:
                 status = await self._call_handler_hook("DATA")
             finally:
-                self._committing = False
+                self._in_data_hook = self._committing = False
             utf8 = getattr(self.envelope, "smtp_utf8", False)
             self._set_post_data_state()
             self._reset_timeout()
             status = "250 OK" if status is MISSING else status
             await self.push(status, utf8=utf8)  # the envelope, and its SMTPUTF8, is reset
         finally:
-            sink.discard()  # after a commit this only closes; otherwise nothing is left
+            # After a commit this only closes; otherwise nothing is left: the draft is
+            # shredded (written over and fsync'ed), in a thread, not in the event loop.
+            if isinstance(sink, MemorySink) or getattr(sink, "committed", False):
+                sink.discard()
+            else:
+                await asyncio.get_running_loop().run_in_executor(None, sink.discard)
 
     def _data_read(self) -> None:
         """Each DATA read restarts the idle timer: a steady upload is not cut by the

@@ -24,7 +24,9 @@ import email.parser
 import email.policy
 import hashlib
 import json
+import io
 import os
+import re
 import resource
 import struct
 import sys
@@ -45,6 +47,13 @@ log = structlog.get_logger("gateway.secrecy.markings")
 
 DATA_CHECK_TIMEOUT = 30.0  # seconds for one message at DATA, PDFs included
 DATA_CHECK_WORKERS = 2
+# Seconds a letter may wait for a worker (and for its client's turn) before its sender
+# hears 451 4.3.2 and retries: the wait had no bound, so letters that keep both workers
+# busy for their 30 s queued every other sender's end of DATA behind them.
+DATA_CHECK_QUEUE_TIMEOUT = 5.0
+# Checks one client IP may have in flight (running or waiting for a worker) at once:
+# one sender's hostile letters hold at most this many workers, never all of them.
+DATA_CHECKS_PER_IP = 1
 WORKER_MEMORY_CAP = 1024 * 1024 * 1024  # bytes of address space per worker
 HEADER_READ = 16 * 1024 * 1024  # of a spool file, for the in-process header check
 
@@ -94,6 +103,133 @@ def read_and_classify(raw: bytes, pdf_reader=None, digests: bool = False):
         log.warning("classification_unreadable", error=type(exc).__name__)
         return highest(found, uncertain(UNREADABLE)), None
     return highest(found, read_classification(mail)), mail
+
+
+# ------------------------------------------------------------- a PDF's work, bounded
+
+# Form XObjects the pages read of one PDF may draw, each nested draw counted, before the
+# PDF is left unread at DATA ("not read in time": the letter is then at least ลับ, as for
+# any PDF not read in time, rules/markings.py `_pdf_unreadable`). Text extraction draws
+# every form each time it is invoked, in pypdf and in PDFium alike: a 3 KB file whose 28
+# forms each draw the next one twice asks for 2^28 draws, and held a worker for its whole
+# 30 s deadline (PDFium: 7.7 s at 20 levels, x4 per 2 more; pypdf ~0.8 ms a draw). A
+# letter's own forms (a logo, a letterhead, a watermark per page) are drawn tens of times.
+FORM_DRAWS_CAP = 2000
+FORM_NESTING_CAP = 64  # forms inside forms; deeper is "too many" (and no real letter's)
+_DO = re.compile(rb"/([^\s/\[\]<>(){}%]+)\s+Do(?![^\s/\[\]<>(){}%])")
+_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+class _TooManyDraws(Exception):
+    pass
+
+
+def form_draws(data: bytes, cap: int = FORM_DRAWS_CAP) -> int | None:
+    """How many form XObjects the pages the reader reads (gateway/pipeline/pdf_inspect.py
+    `MARKING_PAGES`, `MARKING_LAST`) draw, nested draws counted, up to cap + 1 (a cycle
+    or nesting beyond FORM_NESTING_CAP counts as cap + 1); None when pypdf cannot open
+    the file (the reader then decides, and the DATA check's deadline bounds it).
+
+    Each form's content is scanned once (`name Do` operators, memoised per form), so
+    the count costs milliseconds however large the number it finds."""
+    from pypdf import PdfReader
+
+    from gateway.pipeline.pdf_inspect import MARKING_LAST, MARKING_PAGES
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            return None  # a password: the reader reads nothing of it anyway
+        pages = len(reader.pages)
+        wanted = sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
+        memo: dict = {}
+        total = 0
+        for n in wanted:
+            page = reader.pages[n]
+            total += _draws(_contents(page.get("/Contents")), page.get("/Resources"), memo, (), cap - total)
+        return total
+    except _TooManyDraws:
+        return cap + 1
+    except (Exception, RecursionError):  # noqa: BLE001 - pypdf's many errors: the reader decides
+        return None
+
+
+def _contents(contents) -> bytes:
+    contents = contents.get_object() if contents is not None else None
+    if contents is None:
+        return b""
+    if isinstance(contents, list):
+        return b"\n".join(c.get_object().get_data() for c in contents)
+    return contents.get_data()
+
+
+def _draws(content: bytes, resources, memo: dict, stack: tuple, budget: int) -> int:
+    """Forms drawn by `content` (resolved through `resources`), nested draws counted;
+    _TooManyDraws past `budget`."""
+    from pypdf.generic import IndirectObject
+
+    resources = resources.get_object() if resources is not None else None
+    xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
+    xobjects = xobjects.get_object() if xobjects is not None else None
+    if not hasattr(xobjects, "raw_get"):
+        return 0
+    count = 0
+    for match in _DO.finditer(content):
+        name = "/" + _NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), match.group(1)).decode("latin-1")
+        if name not in xobjects:
+            continue
+        ref = xobjects.raw_get(name)
+        form = ref.get_object()
+        if not hasattr(form, "get") or form.get("/Subtype") != "/Form":
+            continue  # an image: drawn once, nothing inside it drawn
+        own = form.get("/Resources")
+        key = ((ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else id(form),
+               None if own is not None else id(resources))
+        if key in stack or len(stack) >= FORM_NESTING_CAP:
+            raise _TooManyDraws
+        if key not in memo:
+            memo[key] = 1 + _draws(form.get_data(), own if own is not None else resources,
+                                   memo, stack + (key,), budget - count)
+        count += memo[key]
+        if count > budget:
+            raise _TooManyDraws
+    return count
+
+
+def within_budget(pdf_reader):
+    """`pdf_reader` (gateway/pipeline/pdf_inspect.py `inspect_pdf`, or the DATA check's
+    ReadingRecorder) for a PDF whose pages draw at most FORM_DRAWS_CAP forms; for one
+    that draws more, "not read in time" without reading it (at least ลับ)."""
+    from gateway.pipeline.pdf_inspect import PdfInfo
+    from rules.model import NOT_READ_IN_TIME
+
+    def read(data: bytes):
+        draws = form_draws(data)
+        if draws is not None and draws > FORM_DRAWS_CAP:
+            log.warning("pdf_not_read", reason="form_draws", cap=FORM_DRAWS_CAP)
+            return PdfInfo(text=None, pages=None, encrypted=False,
+                           error=f"{NOT_READ_IN_TIME}: its pages draw more than {FORM_DRAWS_CAP} forms")
+        return pdf_reader(data)
+
+    return read
+
+
+def _bound_pdf_work() -> None:
+    """In the worker process only: every PDF `parse_mail` reads for the check (through
+    `read_and_classify`, `keep_reading`) goes through `within_budget` first. A wrapper
+    here rather than in gateway/pipeline/pdf_inspect.py, which the pipeline's own reader
+    shares; the pipeline keeps its per-file timeout and per-letter budget meanwhile."""
+    import gateway.pipeline.parse as parse
+
+    original = parse.parse_mail
+    if getattr(original, "within_budget", False):
+        return
+
+    def parse_mail(raw, envelope_sender="", pdf_reader=None, *args, **kwargs):
+        return original(raw, envelope_sender, within_budget(pdf_reader or parse.inspect_pdf), *args, **kwargs)
+
+    parse_mail.within_budget = True  # type: ignore[attr-defined]
+    parse.parse_mail = parse_mail
 
 
 # --------------------------------------------------------------------------- worker
@@ -185,6 +321,7 @@ def _worker_main() -> None:
 
     logging.disable(logging.CRITICAL)
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    _bound_pdf_work()  # a PDF that draws its forms millions of times is not read
     # Import and warm up (parser, pypdf, Thai normalisation) before the first request, so
     # a freshly started worker does not spend its first letter's deadline on imports.
     try:
@@ -261,19 +398,48 @@ def _no_reading(reading: Path | None) -> None:
             reading.unlink()
 
 
+class DataCheckBusy(Exception):
+    """No worker (or not this client's turn) within the queue timeout: the letter was not
+    checked, so it must not be accepted; its sender is told 451 and retries."""
+
+    def __init__(self, reason: str, waited: float):
+        super().__init__(reason)
+        self.reason = reason  # "per_ip": the client's own checks; "workers": all busy
+        self.waited = waited
+
+
+class _ClientTurns:
+    """The checks one client IP may have at once, and who is waiting for one."""
+
+    __slots__ = ("slots", "users")
+
+    def __init__(self, share: int):
+        self.slots = asyncio.Semaphore(share)
+        self.users = 0  # holding or waiting: the entry goes when it drops to 0
+
+
 class DataCheck:
     """Classifies messages at the end of DATA in worker processes, with a deadline.
 
-    `classify(raw)` never raises: a worker that overruns the deadline or dies is
-    killed and the message is *uncertain* (accepted; the pipeline reads it again and
-    seals it if it still cannot tell)."""
+    `classify(raw)` raises only `DataCheckBusy` (no worker, or not the client's turn,
+    within `queue_timeout`: the letter was not read, its sender hears 451) and
+    CancelledError; otherwise a worker that overruns the deadline or dies is killed
+    and the message is *uncertain* (accepted; the pipeline reads it again and seals it
+    if it still cannot tell).
 
-    def __init__(self, timeout: float = DATA_CHECK_TIMEOUT, workers: int = DATA_CHECK_WORKERS):
+    A client IP has at most `per_ip` checks in flight, waiting ones included: one
+    sender's letters, however slow to read, hold at most that many workers."""
+
+    def __init__(self, timeout: float = DATA_CHECK_TIMEOUT, workers: int = DATA_CHECK_WORKERS,
+                 queue_timeout: float = DATA_CHECK_QUEUE_TIMEOUT, per_ip: int = DATA_CHECKS_PER_IP):
         self.timeout = timeout
         self.max_workers = max(1, workers)
+        self.queue_timeout = queue_timeout
+        self.per_ip = max(1, per_ip)
         self._idle: list[_Worker] = []
         self._spawned: list[_Worker] = []  # every worker started, for close()
         self._free: asyncio.Semaphore | None = None
+        self._clients: dict[str, _ClientTurns] = {}
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
@@ -286,11 +452,50 @@ class DataCheck:
         self._spawned = [w for w in self._spawned if w.proc.returncode is None] + [worker]
         return worker
 
-    async def classify(self, raw: bytes | Path, offset: int = 0, reading: Path | None = None) -> Classification:
+    async def classify(self, raw: bytes | Path, offset: int = 0, reading: Path | None = None,
+                       client: str | None = None) -> Classification:
         """`raw` the message, or a file holding it from byte `offset` on (a spool draft
         written while DATA streamed in: the worker reads it, the supervisor does not).
         `reading`: where the worker leaves its reading of an ordinary letter's PDFs for
-        the pipeline (a draft's `reading_path`; gateway/pipeline/pdf_readings.py)."""
+        the pipeline (a draft's `reading_path`; gateway/pipeline/pdf_readings.py).
+        `client`: the sender's IP, whose checks in flight are capped at `per_ip`.
+        Raises DataCheckBusy when no worker is free for it within `queue_timeout`."""
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.max_workers)
+        turns = None
+        if client is not None:
+            turns = self._clients.get(client)
+            if turns is None:
+                turns = self._clients[client] = _ClientTurns(self.per_ip)
+            turns.users += 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        reason = "per_ip"
+        have_turn = have_worker = False
+        try:
+            try:
+                async with asyncio.timeout(self.queue_timeout):
+                    if turns is not None:
+                        await turns.slots.acquire()
+                        have_turn = True
+                    reason = "workers"
+                    await self._free.acquire()
+                    have_worker = True
+            except TimeoutError:
+                raise DataCheckBusy(reason, loop.time() - started) from None
+            return await self._check(raw, offset, reading)
+        finally:
+            if have_worker:
+                self._free.release()
+            if turns is not None:
+                if have_turn:
+                    turns.slots.release()
+                turns.users -= 1
+                if turns.users <= 0 and self._clients.get(client) is turns:
+                    del self._clients[client]
+
+    async def _check(self, raw: bytes | Path, offset: int, reading: Path | None) -> Classification:
+        """One message on a worker; the caller holds a worker slot."""
         # The worker reads the header block first (classify_raw), so the supervisor's
         # event loop, which serves every session, does not parse headers itself; only
         # when the worker fails does it read them, to refuse what they mark ลับที่สุด.
@@ -300,44 +505,41 @@ class DataCheck:
                 payload += b"\0" + os.fsencode(str(reading))
         else:
             kind, payload = b"B", bytes(raw)
-        if self._free is None:
-            self._free = asyncio.Semaphore(self.max_workers)
-        async with self._free:
-            worker = None
-            while self._idle and worker is None:
-                worker = self._idle.pop()
-                if worker.proc.returncode is not None:
-                    # It died between letters (killed, the kernel's OOM killer): this letter
-                    # had no part in it and is read by a new worker, not "unreadable".
-                    log.warning("classification_worker_replaced", exitcode=worker.proc.returncode)
-                    worker = None
-            if worker is None:
-                worker = await self._spawn()
-            try:
-                # asyncio.timeout, not wait_for: no second task per letter on the event
-                # loop that serves every SMTP session.
-                async with asyncio.timeout(self.timeout):
-                    found = await worker.ask(kind, payload)
-            except TimeoutError:  # before OSError, of which it is a subclass
-                worker.kill()
-                _no_reading(reading)
-                log.warning("classification_timeout", timeout=self.timeout)
-                return highest(await _headers_off_the_loop(raw, offset), uncertain("not read in time"))
-            except (EOFError, OSError, ValueError, KeyError) as exc:
-                worker.kill()
-                _no_reading(reading)
-                log.warning("classification_worker_failed", error=type(exc).__name__)
-                return highest(await _headers_off_the_loop(raw, offset), uncertain(UNREADABLE))
-            except BaseException:
-                # Cancelled: aiosmtpd cancels the DATA handler when the client closes or
-                # half-closes its side. The worker's answer would reach no one, or the
-                # next letter as if it were that letter's; kept alive but not idle, each
-                # such worker stayed (and the next letter started another).
-                worker.kill()
-                _no_reading(reading)
-                raise
-            self._idle.append(worker)
-            return found
+        worker = None
+        while self._idle and worker is None:
+            worker = self._idle.pop()
+            if worker.proc.returncode is not None:
+                # It died between letters (killed, the kernel's OOM killer): this letter
+                # had no part in it and is read by a new worker, not "unreadable".
+                log.warning("classification_worker_replaced", exitcode=worker.proc.returncode)
+                worker = None
+        if worker is None:
+            worker = await self._spawn()
+        try:
+            # asyncio.timeout, not wait_for: no second task per letter on the event
+            # loop that serves every SMTP session.
+            async with asyncio.timeout(self.timeout):
+                found = await worker.ask(kind, payload)
+        except TimeoutError:  # before OSError, of which it is a subclass
+            worker.kill()
+            _no_reading(reading)
+            log.warning("classification_timeout", timeout=self.timeout)
+            return highest(await _headers_off_the_loop(raw, offset), uncertain("not read in time"))
+        except (EOFError, OSError, ValueError, KeyError) as exc:
+            worker.kill()
+            _no_reading(reading)
+            log.warning("classification_worker_failed", error=type(exc).__name__)
+            return highest(await _headers_off_the_loop(raw, offset), uncertain(UNREADABLE))
+        except BaseException:
+            # Cancelled: aiosmtpd cancels the DATA handler when the client closes or
+            # half-closes its side. The worker's answer would reach no one, or the
+            # next letter as if it were that letter's; kept alive but not idle, each
+            # such worker stayed (and the next letter started another).
+            worker.kill()
+            _no_reading(reading)
+            raise
+        self._idle.append(worker)
+        return found
 
     async def start(self) -> None:
         """Start every worker now (the daemon, at startup): the first letters do not wait

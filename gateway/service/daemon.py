@@ -206,7 +206,9 @@ async def _serve(settings: Settings) -> int:
         refusals(reason, info)
 
     handler = IntakeHandler(spool, directory, settings.gateway.domain, settings.smtp.max_recipients,
-                            on_refused=on_refused)
+                            on_refused=on_refused,
+                            data_check_queue_timeout=settings.smtp.data_check_queue_timeout,
+                            data_checks_per_ip=settings.smtp.data_checks_per_ip)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     handler.storage_guard = storage_guard(settings)  # 452 4.3.1 at MAIL FROM on a low disk
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
