@@ -9,14 +9,13 @@ decided again; after it, the decision stands. Rate limits count notices decided 
 the past hour, so they hold however long the notices waited in the outbox."""
 from __future__ import annotations
 
-import email.utils
 import threading
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from gateway.notices.create import UNDECIDED
-from gateway.notices.loop_guard import suppression_reason
+from gateway.notices.create import UNDECIDED, author_address
+from gateway.notices.loop_guard import automatic_reason, suppression_reason
 from gateway.notices.sanitize import clean_address, clean_message_id, clean_references, clean_text
 from gateway.sender.policy import notice_refusal
 from gateway.sender.results import SenderAuth
@@ -72,12 +71,17 @@ def decision(session, services: "Services", key: str,
     when it decided at queue time."""
     settings = services.settings.notices
     record = dict(record)
-    facts = record.pop(UNDECIDED)
-    headers = [tuple(pair) for pair in facts.get("headers") or []]
+    facts = dict(record.pop(UNDECIDED))
+    if "headers" in facts:  # queued before records kept only what the headers say
+        headers = [tuple(pair) for pair in facts.get("headers") or []]
+        facts |= {"from_address": author_address(facts.get("raw_from")),
+                  "automatic": automatic_reason(headers, bool(facts.get("autoreply_subject"))),
+                  "message_id": clean_message_id(_header(headers, "message-id"))}
+        facts["references"] = clean_references(_header(headers, "references"), facts["message_id"])
+    author = facts.get("from_address")
     auth = facts.get("sender_auth")
     auth = None if auth is None else SenderAuth(**auth)
-    to, unaligned = notice_recipient(facts.get("raw_from"), facts.get("envelope") or "",
-                                     bool(auth is not None and auth.verified))
+    to, unaligned = recipient_of(author, facts.get("envelope") or "", bool(auth is not None and auth.verified))
     payload = {
         "to": to,
         "unit": record["unit"],
@@ -86,8 +90,8 @@ def decision(session, services: "Services", key: str,
         "from": record["from"],
         "queue_id": record["queue_id"],
         "received_at": record["received_at"],
-        "in_reply_to": clean_message_id(_header(headers, "message-id")),
-        "references": clean_references(_header(headers, "references"), _header(headers, "message-id")),
+        "in_reply_to": clean_message_id(facts.get("message_id")),
+        "references": [i for i in map(clean_message_id, facts.get("references") or []) if i],
         "type": record["type"],
     }
     if record["type"] == "ack":
@@ -107,9 +111,8 @@ def decision(session, services: "Services", key: str,
 
     limit = settings.max_per_sender_per_hour
     recent = sent_last_hour(session, to, limit) if to and limit else 0  # 0: no limit, nothing to count
-    reason = suppression_reason(headers, facts.get("envelope") or "", to, recent,
-                                settings.max_per_sender_per_hour,
-                                autoreply_subject_seen=bool(facts.get("autoreply_subject")))
+    reason = suppression_reason([("From", author or "")], facts.get("envelope") or "", to, recent,
+                                settings.max_per_sender_per_hour, automatic=facts.get("automatic"))
     if reason == "no_valid_recipient" and unaligned:
         reason = unaligned
     if reason is None:  # no notice to a sender whose domain did not vouch for it (backscatter)
@@ -167,7 +170,12 @@ def notice_recipient(raw_from: str | None, mail_from: str,
     align (same organisational domain) or the From domain is verified. `raw_from` is
     the raw header, not the decoded one: an encoded-word display name may decode to
     text with its own `<address>` or line breaks, and must stay a name."""
-    author = clean_address(email.utils.parseaddr(raw_from)[1]) if raw_from else None
+    return recipient_of(author_address(raw_from), mail_from, verified)
+
+
+def recipient_of(author: str | None, mail_from: str, verified: bool = False) -> tuple[str | None, str | None]:
+    """notice_recipient of the From's address (create.author_address)."""
+    author = clean_address(author)
     envelope = clean_address((mail_from or "").strip("<> "))
     if author and (verified or (envelope and _org_domain(author.rpartition("@")[2])
                                 == _org_domain(envelope.rpartition("@")[2]))):

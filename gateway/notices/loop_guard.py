@@ -49,6 +49,9 @@ def _is_system(address: str | None) -> bool:
     return local in _SYSTEM_LOCALS or local.startswith("owner-") or local.endswith("-request")
 
 
+_FROM_HEADERS = object()  # automatic_reason() of the headers given
+
+
 def suppression_reason(
     headers: Iterable[tuple[str, str]],
     envelope_sender: str,
@@ -56,6 +59,7 @@ def suppression_reason(
     sent_last_hour: int = 0,
     limit: int = 0,
     autoreply_subject_seen: bool = False,
+    automatic: "str | None | object" = _FROM_HEADERS,
 ) -> str | None:
     """Why this mail must not be answered, or None when a notice may go to `recipient`.
 
@@ -64,7 +68,9 @@ def suppression_reason(
     when there is no usable one); sent_last_hour: notices already queued for that
     recipient in the past hour; limit: at most this many an hour (0: no limit);
     autoreply_subject_seen: autoreply_subject() of Subject values not in `headers` (a
-    queued notice keeps the flag, not a classified letter's subject)."""
+    queued notice keeps the flag, not a classified letter's subject); automatic: the
+    automatic_reason() the pipeline read when it queued the notice (a queued notice
+    keeps that, not the headers)."""
     headers = list(headers)
     envelope_sender = (envelope_sender or "").strip().strip("<>").strip()  # aiosmtpd: "<>"
     if not envelope_sender:
@@ -76,6 +82,21 @@ def suppression_reason(
         return "system_sender"
     if _local_part(recipient) in _NO_REPLY_LOCALS:
         return "no_reply_address"
+    if automatic is _FROM_HEADERS:
+        automatic = automatic_reason(headers, autoreply_subject_seen)
+    if automatic is not None:
+        return str(automatic)
+    if limit > 0 and sent_last_hour >= limit:
+        return "rate_limit"
+    return None
+
+
+def automatic_reason(headers: Iterable[tuple[str, str]], autoreply_subject_seen: bool = False) -> str | None:
+    """Why the mail's own headers say it is automatic (or one of our notices, or a reply
+    to one) and must not be answered, or None. Read where the notice is queued, so that
+    the queued record keeps the reason, not the headers (a classified letter's From and
+    Content-Type carry its sender's name and its file's)."""
+    headers = list(headers)
     if _first(headers, NOTICE_HEADER) is not None:
         return "own_notice"
     # Any Auto-Submitted saying "automatic" wins: `no` then `auto-replied` is automatic.
@@ -92,8 +113,6 @@ def suppression_reason(
         return "out_of_office"
     if autoreply_subject_seen or autoreply_subject(_all(headers, "subject")):
         return "out_of_office"
-    if limit > 0 and sent_last_hour >= limit:
-        return "rate_limit"
     return None
 
 
