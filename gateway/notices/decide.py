@@ -17,6 +17,7 @@ import structlog
 from gateway.notices.create import UNDECIDED, author_address
 from gateway.notices.loop_guard import automatic_reason, suppression_reason
 from gateway.notices.sanitize import clean_address, clean_message_id, clean_references, clean_text
+from gateway.sender.dmarc import org_domain
 from gateway.sender.policy import notice_refusal
 from gateway.sender.results import SenderAuth
 from storage.models import OutboxItem
@@ -151,14 +152,20 @@ def sent_last_hour_to_domain(session, domain: str | None, limit: int = 0) -> int
     return notices_in_last_hour(session, "rate_domain", domain, limit or None) if domain else 0
 
 
-def _org_domain(domain: str) -> str:
-    """The organisational part of a domain, for alignment: `dds.bangkok.go.th` and
-    `mail.bangkok.go.th` are both `bangkok.go.th` (Thai second levels: go, co, ac,
-    or, in, mi, net). A public-suffix list would be exact; this covers .th and gTLDs."""
-    labels = domain.lower().strip(".").split(".")
-    if len(labels) >= 3 and labels[-1] == "th" and labels[-2] in ("go", "co", "ac", "or", "in", "mi", "net"):
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+def _org_domain(domain: str) -> str | None:
+    """The organisational domain, for alignment (RFC 7489 3.2): the public suffix list's
+    (gateway/sender/dmarc.py, the one DMARC uses), so `dds.bangkok.go.th` and
+    `mail.bangkok.go.th` are both `bangkok.go.th` (go.th, ac.th, co.th, or.th, in.th,
+    mi.th, net.th are public suffixes) while `attacker.co.uk` and `victim.co.uk`, or
+    `a.com.au` and `b.com.au`, are two organisations. None for a public suffix itself
+    (`co.uk`, `go.th`): nobody's organisation, aligned with nothing."""
+    domain = domain.lower().strip(".")
+    if not domain:
+        return None
+    found = org_domain(domain)  # the domain itself when it is a public suffix
+    if found == domain and org_domain(f"x.{domain}") == f"x.{domain}":
+        return None  # `x.co.uk` is its own organisation: `co.uk` is a public suffix
+    return found
 
 
 def notice_recipient(raw_from: str | None, mail_from: str,
@@ -177,12 +184,16 @@ def recipient_of(author: str | None, mail_from: str, verified: bool = False) -> 
     """notice_recipient of the From's address (create.author_address)."""
     author = clean_address(author)
     envelope = clean_address((mail_from or "").strip("<> "))
-    if author and (verified or (envelope and _org_domain(author.rpartition("@")[2])
-                                == _org_domain(envelope.rpartition("@")[2]))):
+    if author and (verified or (envelope and _aligned(author, envelope))):
         return author, None
     if not envelope and not author:
         return None, None  # nobody to answer: the loop guard says why
     return None, "sender_not_aligned"
+
+
+def _aligned(author: str, envelope: str) -> bool:
+    org = _org_domain(author.rpartition("@")[2])
+    return org is not None and org == _org_domain(envelope.rpartition("@")[2])
 
 
 def _header(headers, name: str) -> str | None:

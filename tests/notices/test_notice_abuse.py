@@ -64,3 +64,55 @@ def test_no_name_of_a_classified_letter_reaches_the_database(services):
     # What the decision needs, no header value: the address, the loop guard's word.
     assert record["from_address"] == DDS and record["automatic"] is None
     assert record["message_id"] == "<s0@dds.bangkok.go.th>"
+
+
+# --- 3. alignment by the public suffix list -----------------------------------------------
+
+@pytest.mark.parametrize("author, envelope, aligned", [
+    # Two organisations under one public suffix are not one organisation.
+    ("victim@victim.co.uk", "attacker@attacker.co.uk", False),
+    ("victim@victim.com.au", "attacker@attacker.com.au", False),
+    ("victim@victim.co.th", "attacker@attacker.co.th", False),
+    ("a@x.co.uk", "b@co.uk", False),
+    # Thai second levels stay what they were: the organisation is the third label.
+    ("saraban@dds.bangkok.go.th", "mailer@mail.bangkok.go.th", True),
+    ("saraban@saraban.dindaeng.bangkok.go.th", "a@bangkok.go.th", True),
+    ("a@moi.go.th", "b@bangkok.go.th", False),
+    ("a@chula.ac.th", "b@mail.chula.ac.th", True),
+    ("a@chula.ac.th", "b@mahidol.ac.th", False),
+    ("a@scg.co.th", "b@bounce.scg.co.th", True),
+    ("a@tdri.or.th", "b@tdri.or.th", True),
+    ("a@x.in.th", "b@y.in.th", False),
+    ("a@rta.mi.th", "b@mail.rta.mi.th", True),
+    ("a@nic.net.th", "b@other.net.th", False),
+    ("a@go.th", "b@go.th", False),  # a public suffix is nobody's organisation
+    ("a@mail.example.com", "b@example.com", True),
+])
+def test_alignment_is_by_the_organisational_domain_of_the_public_suffix_list(author, envelope, aligned):
+    from gateway.notices.decide import notice_recipient
+
+    to, why = notice_recipient(author, envelope)
+    assert (to, why) == ((author, None) if aligned else (None, "sender_not_aligned"))
+
+
+def test_no_acknowledgement_to_a_victim_under_the_same_public_suffix(daemon_factory, sink):  # noqa: F811
+    """attacker@attacker.co.uk writes From: victim@victim.co.uk: the letter is registered,
+    and nobody is answered (the official acknowledgement would quote the attacker's
+    subject to the victim)."""
+    from tests.classified.helpers import db_rows
+    from tests.letters import letter
+    from tests.notices.conftest import notices_config
+
+    d = daemon_factory(extra=notices_config(sink)).start()
+    for n, (victim, attacker) in enumerate([("victim@victim.co.uk", "attacker@attacker.co.uk"),
+                                            ("victim@victim.com.au", "attacker@attacker.com.au")]):
+        d.send(letter(sender=victim, subject=f"pay now https://pay.evil.example/{n}",
+                      message_id=f"<psl-{n}@x>"), LAT, sender=attacker)
+    d.send(letter(message_id="<psl-ok@x>"), LAT, sender="mailer@mail.bangkok.go.th")  # aligned: answered
+    got = sink.wait(1)
+    d.wait_idle()
+    assert len(d.register()) == 3
+    assert [r.rcpt_tos for r in got] == [[DDS]]
+    rows = db_rows(d, "select payload from outbox where kind = 'notice' order by id")
+    reasons = [json.loads(p).get("suppressed") for (p,) in rows]
+    assert reasons == ["sender_not_aligned", "sender_not_aligned", None]
