@@ -6,9 +6,14 @@ a forged sender is backscatter; so anything that looks automatic, bulk, a bounce
 our own notice gets no answer, and no sender gets more than `limit` notices an hour."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 NOTICE_HEADER = "X-Saraban-Notice"  # on every notice we send; seeing it means a loop
+# The Message-ID of every notice (compose.notice_message_id), of this gateway or another:
+# a mail whose In-Reply-To or References names one answers a notice. A plain
+# auto-responder that sets none of the headers below still threads its reply so.
+NOTICE_MESSAGE_ID = re.compile(r"<saraban-notice\.[0-9a-f]{16,64}@[^<>\s]+>", re.IGNORECASE)
 
 # Local parts that are systems, not people (RFC 3834 2, RFC 2142).
 _SYSTEM_LOCALS = {"mailer-daemon", "mailer_daemon", "postmaster", "listserv", "majordomo"}
@@ -99,6 +104,8 @@ def automatic_reason(headers: Iterable[tuple[str, str]], autoreply_subject_seen:
     headers = list(headers)
     if _first(headers, NOTICE_HEADER) is not None:
         return "own_notice"
+    if any(NOTICE_MESSAGE_ID.search(v or "") for name in ("in-reply-to", "references") for v in _all(headers, name)):
+        return "reply_to_notice"
     # Any Auto-Submitted saying "automatic" wins: `no` then `auto-replied` is automatic.
     if any((v or "").split(";", 1)[0].strip().lower() not in ("", "no") for v in _all(headers, "auto-submitted")):
         return "auto_submitted"

@@ -116,3 +116,56 @@ def test_no_acknowledgement_to_a_victim_under_the_same_public_suffix(daemon_fact
     rows = db_rows(d, "select payload from outbox where kind = 'notice' order by id")
     reasons = [json.loads(p).get("suppressed") for (p,) in rows]
     assert reasons == ["sender_not_aligned", "sender_not_aligned", None]
+
+
+# --- 4. a plain auto-responder answering our notices ---------------------------------------
+
+def test_a_reply_to_one_of_our_notices_is_not_answered():
+    from gateway.notices.compose import notice_message_id
+    from gateway.notices.loop_guard import suppression_reason
+
+    ours = notice_message_id("ack:q1:saraban.latkrabang", "bangkok.go.th")
+    plain = [("From", "helpdesk@agency.example")]
+    for headers in ([("In-Reply-To", ours)], [("References", f"<a@agency.example> {ours}")],
+                    [("In-Reply-To", ours.upper())]):
+        assert suppression_reason(plain + headers, "helpdesk@agency.example", "helpdesk@agency.example") \
+            == "reply_to_notice"
+    # A reply to anything else is a letter like any other.
+    assert suppression_reason(plain + [("In-Reply-To", "<saraban-notice-like@agency.example>")],
+                              "helpdesk@agency.example", "helpdesk@agency.example") is None
+
+
+def test_an_auto_responder_without_auto_headers_gets_one_notice_not_a_loop(daemon_factory, sink):  # noqa: F811
+    """A helpdesk that acknowledges every mail, with none of Auto-Submitted, Precedence or
+    X-Autoreply, threads its answer to our acknowledgement: the answer is received and
+    quarantined (no document) as any mail, and gets no rejection notice."""
+    import smtplib
+    import time
+    from email.message import EmailMessage
+
+    from tests.classified.helpers import db_rows
+    from tests.letters import letter
+    from tests.notices.conftest import notices_config
+
+    helpdesk = "helpdesk@agency.example"
+    d = daemon_factory(extra=notices_config(sink)).start()
+    d.send(letter(subject="เปิดเรื่อง", sender=helpdesk), LAT, sender=helpdesk)
+    [ack] = sink.wait(1)
+    for round_trip in range(3):  # as the responder would, three times over
+        notice = sink.messages()[0].message
+        reply = EmailMessage()
+        reply["From"], reply["To"] = helpdesk, str(notice["From"])
+        reply["Subject"] = "Re: " + str(notice["Subject"])[:60]
+        reply["Message-ID"] = f"<reply-{round_trip}@agency.example>"
+        reply["In-Reply-To"] = notice["Message-ID"]
+        reply["References"] = notice["Message-ID"]
+        reply.set_content("เราได้รับอีเมลของท่านแล้ว / We received your message.")
+        with smtplib.SMTP("127.0.0.1", d.port, timeout=30) as client:
+            client.send_message(reply, from_addr=helpdesk, to_addrs=[LAT])
+    d.wait_idle()
+    time.sleep(1)
+    assert len(sink.messages()) == 1  # the acknowledgement of the letter, nothing more
+    assert db_rows(d, "select count(*) from quarantine")[0][0] == 3  # received all the same
+    rows = db_rows(d, "select key, state, payload from outbox where kind = 'notice' order by id")
+    assert [(k.split(":")[0], s, json.loads(p).get("suppressed")) for k, s, p in rows] == \
+        [("ack", "done", None)] + [("reject", "suppressed", "reply_to_notice")] * 3
