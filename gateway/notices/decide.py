@@ -9,15 +9,15 @@ decided again; after it, the decision stands. Rate limits count notices decided 
 the past hour, so they hold however long the notices waited in the outbox."""
 from __future__ import annotations
 
-import email.utils
 import threading
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from gateway.notices.create import UNDECIDED
-from gateway.notices.loop_guard import suppression_reason
+from gateway.notices.create import UNDECIDED, author_address
+from gateway.notices.loop_guard import automatic_reason, suppression_reason
 from gateway.notices.sanitize import clean_address, clean_message_id, clean_references, clean_text
+from gateway.sender.dmarc import org_domain
 from gateway.sender.policy import notice_refusal
 from gateway.sender.results import SenderAuth
 from storage.models import OutboxItem
@@ -72,12 +72,17 @@ def decision(session, services: "Services", key: str,
     when it decided at queue time."""
     settings = services.settings.notices
     record = dict(record)
-    facts = record.pop(UNDECIDED)
-    headers = [tuple(pair) for pair in facts.get("headers") or []]
+    facts = dict(record.pop(UNDECIDED))
+    if "headers" in facts:  # queued before records kept only what the headers say
+        headers = [tuple(pair) for pair in facts.get("headers") or []]
+        facts |= {"from_address": author_address(facts.get("raw_from")),
+                  "automatic": automatic_reason(headers, bool(facts.get("autoreply_subject"))),
+                  "message_id": clean_message_id(_header(headers, "message-id"))}
+        facts["references"] = clean_references(_header(headers, "references"), facts["message_id"])
+    author = facts.get("from_address")
     auth = facts.get("sender_auth")
     auth = None if auth is None else SenderAuth(**auth)
-    to, unaligned = notice_recipient(facts.get("raw_from"), facts.get("envelope") or "",
-                                     bool(auth is not None and auth.verified))
+    to, unaligned = recipient_of(author, facts.get("envelope") or "", bool(auth is not None and auth.verified))
     payload = {
         "to": to,
         "unit": record["unit"],
@@ -86,8 +91,8 @@ def decision(session, services: "Services", key: str,
         "from": record["from"],
         "queue_id": record["queue_id"],
         "received_at": record["received_at"],
-        "in_reply_to": clean_message_id(_header(headers, "message-id")),
-        "references": clean_references(_header(headers, "references"), _header(headers, "message-id")),
+        "in_reply_to": clean_message_id(facts.get("message_id")),
+        "references": [i for i in map(clean_message_id, facts.get("references") or []) if i],
         "type": record["type"],
     }
     if record["type"] == "ack":
@@ -107,9 +112,8 @@ def decision(session, services: "Services", key: str,
 
     limit = settings.max_per_sender_per_hour
     recent = sent_last_hour(session, to, limit) if to and limit else 0  # 0: no limit, nothing to count
-    reason = suppression_reason(headers, facts.get("envelope") or "", to, recent,
-                                settings.max_per_sender_per_hour,
-                                autoreply_subject_seen=bool(facts.get("autoreply_subject")))
+    reason = suppression_reason([("From", author or "")], facts.get("envelope") or "", to, recent,
+                                settings.max_per_sender_per_hour, automatic=facts.get("automatic"))
     if reason == "no_valid_recipient" and unaligned:
         reason = unaligned
     if reason is None:  # no notice to a sender whose domain did not vouch for it (backscatter)
@@ -148,14 +152,20 @@ def sent_last_hour_to_domain(session, domain: str | None, limit: int = 0) -> int
     return notices_in_last_hour(session, "rate_domain", domain, limit or None) if domain else 0
 
 
-def _org_domain(domain: str) -> str:
-    """The organisational part of a domain, for alignment: `dds.bangkok.go.th` and
-    `mail.bangkok.go.th` are both `bangkok.go.th` (Thai second levels: go, co, ac,
-    or, in, mi, net). A public-suffix list would be exact; this covers .th and gTLDs."""
-    labels = domain.lower().strip(".").split(".")
-    if len(labels) >= 3 and labels[-1] == "th" and labels[-2] in ("go", "co", "ac", "or", "in", "mi", "net"):
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+def _org_domain(domain: str) -> str | None:
+    """The organisational domain, for alignment (RFC 7489 3.2): the public suffix list's
+    (gateway/sender/dmarc.py, the one DMARC uses), so `dds.bangkok.go.th` and
+    `mail.bangkok.go.th` are both `bangkok.go.th` (go.th, ac.th, co.th, or.th, in.th,
+    mi.th, net.th are public suffixes) while `attacker.co.uk` and `victim.co.uk`, or
+    `a.com.au` and `b.com.au`, are two organisations. None for a public suffix itself
+    (`co.uk`, `go.th`): nobody's organisation, aligned with nothing."""
+    domain = domain.lower().strip(".")
+    if not domain:
+        return None
+    found = org_domain(domain)  # the domain itself when it is a public suffix
+    if found == domain and org_domain(f"x.{domain}") == f"x.{domain}":
+        return None  # `x.co.uk` is its own organisation: `co.uk` is a public suffix
+    return found
 
 
 def notice_recipient(raw_from: str | None, mail_from: str,
@@ -167,14 +177,23 @@ def notice_recipient(raw_from: str | None, mail_from: str,
     align (same organisational domain) or the From domain is verified. `raw_from` is
     the raw header, not the decoded one: an encoded-word display name may decode to
     text with its own `<address>` or line breaks, and must stay a name."""
-    author = clean_address(email.utils.parseaddr(raw_from)[1]) if raw_from else None
+    return recipient_of(author_address(raw_from), mail_from, verified)
+
+
+def recipient_of(author: str | None, mail_from: str, verified: bool = False) -> tuple[str | None, str | None]:
+    """notice_recipient of the From's address (create.author_address)."""
+    author = clean_address(author)
     envelope = clean_address((mail_from or "").strip("<> "))
-    if author and (verified or (envelope and _org_domain(author.rpartition("@")[2])
-                                == _org_domain(envelope.rpartition("@")[2]))):
+    if author and (verified or (envelope and _aligned(author, envelope))):
         return author, None
     if not envelope and not author:
         return None, None  # nobody to answer: the loop guard says why
     return None, "sender_not_aligned"
+
+
+def _aligned(author: str, envelope: str) -> bool:
+    org = _org_domain(author.rpartition("@")[2])
+    return org is not None and org == _org_domain(envelope.rpartition("@")[2])
 
 
 def _header(headers, name: str) -> str | None:

@@ -6,9 +6,14 @@ a forged sender is backscatter; so anything that looks automatic, bulk, a bounce
 our own notice gets no answer, and no sender gets more than `limit` notices an hour."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 NOTICE_HEADER = "X-Saraban-Notice"  # on every notice we send; seeing it means a loop
+# The Message-ID of every notice (compose.notice_message_id), of this gateway or another:
+# a mail whose In-Reply-To or References names one answers a notice. A plain
+# auto-responder that sets none of the headers below still threads its reply so.
+NOTICE_MESSAGE_ID = re.compile(r"<saraban-notice\.[0-9a-f]{16,64}@[^<>\s]+>", re.IGNORECASE)
 
 # Local parts that are systems, not people (RFC 3834 2, RFC 2142).
 _SYSTEM_LOCALS = {"mailer-daemon", "mailer_daemon", "postmaster", "listserv", "majordomo"}
@@ -49,6 +54,9 @@ def _is_system(address: str | None) -> bool:
     return local in _SYSTEM_LOCALS or local.startswith("owner-") or local.endswith("-request")
 
 
+_FROM_HEADERS = object()  # automatic_reason() of the headers given
+
+
 def suppression_reason(
     headers: Iterable[tuple[str, str]],
     envelope_sender: str,
@@ -56,6 +64,7 @@ def suppression_reason(
     sent_last_hour: int = 0,
     limit: int = 0,
     autoreply_subject_seen: bool = False,
+    automatic: "str | None | object" = _FROM_HEADERS,
 ) -> str | None:
     """Why this mail must not be answered, or None when a notice may go to `recipient`.
 
@@ -64,7 +73,9 @@ def suppression_reason(
     when there is no usable one); sent_last_hour: notices already queued for that
     recipient in the past hour; limit: at most this many an hour (0: no limit);
     autoreply_subject_seen: autoreply_subject() of Subject values not in `headers` (a
-    queued notice keeps the flag, not a classified letter's subject)."""
+    queued notice keeps the flag, not a classified letter's subject); automatic: the
+    automatic_reason() the pipeline read when it queued the notice (a queued notice
+    keeps that, not the headers)."""
     headers = list(headers)
     envelope_sender = (envelope_sender or "").strip().strip("<>").strip()  # aiosmtpd: "<>"
     if not envelope_sender:
@@ -76,8 +87,25 @@ def suppression_reason(
         return "system_sender"
     if _local_part(recipient) in _NO_REPLY_LOCALS:
         return "no_reply_address"
+    if automatic is _FROM_HEADERS:
+        automatic = automatic_reason(headers, autoreply_subject_seen)
+    if automatic is not None:
+        return str(automatic)
+    if limit > 0 and sent_last_hour >= limit:
+        return "rate_limit"
+    return None
+
+
+def automatic_reason(headers: Iterable[tuple[str, str]], autoreply_subject_seen: bool = False) -> str | None:
+    """Why the mail's own headers say it is automatic (or one of our notices, or a reply
+    to one) and must not be answered, or None. Read where the notice is queued, so that
+    the queued record keeps the reason, not the headers (a classified letter's From and
+    Content-Type carry its sender's name and its file's)."""
+    headers = list(headers)
     if _first(headers, NOTICE_HEADER) is not None:
         return "own_notice"
+    if any(NOTICE_MESSAGE_ID.search(v or "") for name in ("in-reply-to", "references") for v in _all(headers, name)):
+        return "reply_to_notice"
     # Any Auto-Submitted saying "automatic" wins: `no` then `auto-replied` is automatic.
     if any((v or "").split(";", 1)[0].strip().lower() not in ("", "no") for v in _all(headers, "auto-submitted")):
         return "auto_submitted"
@@ -92,8 +120,6 @@ def suppression_reason(
         return "out_of_office"
     if autoreply_subject_seen or autoreply_subject(_all(headers, "subject")):
         return "out_of_office"
-    if limit > 0 and sent_last_hour >= limit:
-        return "rate_limit"
     return None
 
 

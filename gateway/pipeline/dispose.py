@@ -32,7 +32,7 @@ from rules.thai_time import be_year
 from storage import quarantine
 from storage.models import Letter
 from storage.outbox import add_alert, queue_once, withdraw
-from storage.register import NewLetter, find_registration, find_resend_number, register_letter
+from storage.register import NewLetter, find_registration, find_same_message_id, register_letter
 
 log = structlog.get_logger("gateway.pipeline.dispose")
 
@@ -42,6 +42,23 @@ UNIT_GONE = Finding("unit_directory", "fail",
 TOP_SECRET = Finding("top_secret", "fail",
                      "หนังสือชั้นลับที่สุดต้องจัดส่งเป็นเอกสารกระดาษเท่านั้น",
                      "letters classified ลับที่สุด (top secret) must be sent on paper only")
+MESSAGE_ID_REUSED = "message_id_reused"
+
+
+def message_id_reused(receive_no: str) -> Finding:
+    """For the clerk: this letter carries the sender's Message-ID of another letter this
+    unit registered, with other content. It is registered all the same (a letter whose
+    Message-ID a forged decoy took first must not vanish); which one is genuine is for
+    a person to judge. It quotes nothing of either letter, and is not told to the
+    sender (it would give anyone who guesses a Message-ID another letter's number)."""
+    return Finding(MESSAGE_ID_REUSED, "warn",
+                   f"มีหนังสืออีกฉบับที่ใช้ Message-ID เดียวกันจากผู้ส่งเดียวกันลงทะเบียนรับแล้วเป็นเลขรับ {receive_no} "
+                   "แต่เนื้อหาไม่ตรงกัน จึงลงทะเบียนฉบับนี้แยกไว้ โปรดตรวจสอบว่าฉบับใดส่งมาจากผู้ส่งจริง",
+                   f"another letter with this Message-ID from the same sender was registered as {receive_no}, "
+                   "with other content; this one is registered on its own: check which of them the sender "
+                   "really sent")
+
+
 OPERATOR_RELEASE = Finding("operator_release", "warn",
                            "ปล่อยจากการกักกันโดยเจ้าหน้าที่", "released from quarantine by an operator")
 
@@ -75,7 +92,8 @@ class Known:
 
     registered: str | None = None  # its receive number for this unit
     held: bool = False  # a quarantine entry for this unit exists
-    resend_of: str | None = None  # same sender and Message-ID already registered
+    resend_of: str | None = None  # the same letter (same sender, Message-ID and content) registered
+    message_id_of: str | None = None  # another letter with the same sender and Message-ID registered
 
 
 @dataclass
@@ -129,21 +147,25 @@ def _top_secret(_services, r, _known):
                            alert_registrar="top_secret")
 
 
-def _policy(services, r, _known):
+def _policy(services, r, known):
+    findings = list(r.checked.findings)
+    if known.message_id_of:
+        findings.append(message_id_reused(known.message_id_of))
     if r.released_by_operator:
-        kept = [f for f in r.checked.findings if f.verdict != "pass"] + [OPERATOR_RELEASE]
+        kept = [f for f in findings if f.verdict != "pass"] + [OPERATOR_RELEASE]
         return Disposition("register", "operator_release", kept, review=True)
-    decision = services.policy.decide(r.checked.findings, r.unit_name)
+    decision = services.policy.decide(findings, r.unit_name)
     if decision.action == "reject":
         return Disposition("hold", "policy", decision.findings, notify_sender=True)
-    return Disposition("register", "policy", decision.findings)
+    return Disposition("register", "policy", decision.findings,
+                       review=any(f.rule == MESSAGE_ID_REUSED for f in decision.findings))
 
 
 CHAIN: tuple[Link, ...] = (
     Link("already_registered", "this unit already registered the letter (a crash after registration)", _already_registered),
     Link("already_held", "this unit already holds the letter in quarantine", _already_held),
     Link("unit_directory", "the unit left the directory after the message was accepted: hold", _unit_gone),
-    Link("resend", "the same sender resent the same Message-ID: not a new letter", _resend),
+    Link("resend", "the same letter (sender, Message-ID and content) sent again: not a new letter", _resend),
     Link("unreadable", "the message could not be read as e-mail: hold and tell the sender", _unreadable),
     Link("top_secret", "ลับที่สุด: hold, tell the sender and alert the secret registrar", _top_secret),
     Link("policy", "the unit's policy over the findings: hold (reject) or register", _policy),
@@ -172,13 +194,26 @@ def recipient_for(services: Services, entry: SpoolEntry, checked: Checked, rcpt:
 
 def what_is_known(session, recipient: Recipient) -> Known:
     queue_id, unit = recipient.entry.queue_id, recipient.unit_name
-    resend_of = find_resend_number(session, unit, recipient.sender, recipient.message_id)
+    same = _same_message_id(session, recipient)
     if recipient.first_attempt:
-        return Known(resend_of=resend_of)
+        return Known(resend_of=same.resend_of, message_id_of=same.other)
     registration = find_registration(session, queue_id, unit)
-    return Known(registered=registration.receive_no if registration else None,
-                 held=quarantine.find_entry(session, queue_id, unit) is not None,
-                 resend_of=resend_of)
+    if registration is not None:
+        return Known(registered=registration.receive_no)
+    return Known(held=quarantine.find_entry(session, queue_id, unit) is not None,
+                 resend_of=same.resend_of, message_id_of=same.other)
+
+
+def _same_message_id(session, r: Recipient):
+    """A letter is a resend only if it is the same letter as one registered (raw message
+    or, re-encoded, its files and Subject), not because its From and Message-ID, which
+    anyone can write, are those of a registered one."""
+    mail = r.checked.mail
+    files = None
+    if mail is not None and not r.classified:
+        files = frozenset(a.sha256 for a in mail.attachments)
+    return find_same_message_id(session, r.unit_name, r.sender, r.message_id, r.entry.sha256,
+                                files, mail.subject if mail else None)
 
 
 def dispose(services: Services, session, recipient: Recipient) -> tuple[Disposition, Letter | None]:
@@ -232,7 +267,9 @@ def register_letter_for(services: Services, session, r: Recipient, d: Dispositio
         letter, ack_findings = _register_classified(services, session, r, d), []
     else:
         new = letter_from_checked(services, r.entry, r.checked, r.unit_name, r.sender, d.findings, review=d.review)
-        letter, ack_findings = register_and_file(services, session, new), d.findings
+        # The sender is told the rules' warnings, not that another letter took its Message-ID.
+        letter = register_and_file(services, session, new)
+        ack_findings = [f for f in d.findings if f.rule != MESSAGE_ID_REUSED]
     if r.released_by_operator:
         # The sender may have been told "not registered, please resend": take that back
         # if it has not gone out; the acknowledgement below says what really happened.
@@ -260,13 +297,21 @@ def _register_classified(services: Services, session, r: Recipient, d: Dispositi
         session,
         NewLetter(queue_id=r.entry.queue_id, unit=r.unit_name, book=book, received_at=r.entry.received_at,
                   sender=r.sender, raw_sha256=sealed.raw_ref, message_id=r.message_id, facts=facts,
-                  findings=[{"rule": f.rule, "verdict": f.verdict} for f in kept],
+                  findings=[_bare(f) for f in kept],
                   attachments=sealed.attachments, review=sealed.opaque or d.review),
         start=settings.start_number(r.unit_name, book, be_year(r.entry.received_at)),
     )
     queue_once(session, "registrar", f"{r.entry.queue_id}:{r.unit_name}", queue_id=r.entry.queue_id,
                letter_id=letter.id, unit=r.unit_name, payload={"backend": settings.delivery.backend})
     return letter
+
+
+def _bare(finding: Finding) -> dict:
+    """A classified letter's finding in its plaintext row: the rule and verdict, and the
+    text only of the gateway's own finding that quotes nothing of the letter."""
+    if finding.rule == MESSAGE_ID_REUSED:
+        return finding.as_dict()
+    return {"rule": finding.rule, "verdict": finding.verdict}
 
 
 def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked, unit_name: str,

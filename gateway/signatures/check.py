@@ -42,6 +42,7 @@ from gateway.signatures.verdict import (
     document_problem,
     sub_indication_text,
 )
+from gateway.signatures.verify import PROBLEMS
 from gateway.signatures.worker import VerifyPool, WorkerLimits
 from rules.model import Finding, ParsedMail
 
@@ -162,13 +163,17 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
     detail = worst.get("message") or ""
     # The documented Thai text of the sub-indication (docs/signatures.md), for the clerk.
     thai = f": {sub_indication_text(sub)[0]}" if sub else ""
+    # A file or signature that could not be examined is said in the gateway's own words
+    # (verify.PROBLEMS), in Thai too; the reader's exception is in the log only.
+    problem = _PROBLEM_BY_MESSAGE.get(detail)
+    thai_detail = f": {problem[0]}" if problem else ""
     if worst["indication"] == TOTAL_FAILED:
         return Finding(RULE, "fail",
-                       f"ลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ถูกต้อง ({sub}{thai}) ต้องตรวจสอบก่อนดำเนินการ",
+                       f"ลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ถูกต้อง ({sub}{thai}){thai_detail} ต้องตรวจสอบก่อนดำเนินการ",
                        f"the electronic signature in {name} is invalid ({sub}): {detail}", name)
     if worst["indication"] != TOTAL_PASSED:
         return Finding(RULE, "fail",
-                       f"ยืนยันลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ได้ ({sub}{thai}) ต้องตรวจสอบ",
+                       f"ยืนยันลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ได้ ({sub}{thai}){thai_detail} ต้องตรวจสอบ",
                        f"the electronic signature in {name} could not be confirmed ({sub}): {detail}", name)
     changed = [e for e in entries if e.get("review")]
     if changed:
@@ -179,6 +184,9 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
     return Finding(RULE, "pass",
                    f"ลายมือชื่ออิเล็กทรอนิกส์ใน {name} ถูกต้อง ({_signers(entries)})",
                    f"the electronic signature in {name} is valid (signed by {_signers(entries)})", name)
+
+
+_PROBLEM_BY_MESSAGE = {en: (th, en) for th, en in PROBLEMS.values()}
 
 
 def _smime_kind(raw: bytes) -> bool:

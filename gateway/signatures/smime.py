@@ -46,7 +46,8 @@ async def async_verify_smime(raw_message: bytes, trust: TrustSettings) -> list[d
         verdicts = await _verify(raw_message, trust)
     except Exception as exc:  # hostile mail: a verdict, not a traceback
         log.info("smime_unreadable", error=repr(exc)[:300])
-        verdicts = [_problem(f"the S/MIME structure could not be read: {exc}")]
+        # The library's words go to the log above; a person reads the verdict.
+        verdicts = [_problem("the S/MIME structure could not be read")]
     return [v.as_dict() for v in verdicts]
 
 

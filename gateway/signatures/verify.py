@@ -39,6 +39,36 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_PAGES = 500
 
+# What a person reads when a file or a signature could not be examined: the gateway's
+# own words (Thai, English) for each kind of failure, never the library's exception,
+# which goes to the log only (a verdict's message reaches the sender's notice, the
+# folder copy, the register, the desk and the command line). check.py gives the Thai.
+PROBLEMS: dict[str, tuple[str, str]] = {
+    "unreadable": ("อ่านโครงสร้างไฟล์ PDF ไม่ได้ จึงตรวจลายมือชื่อไม่ได้",
+                   "the PDF could not be read, so its signatures could not be checked"),
+    "not_pdf": ("ไฟล์นี้อ่านเป็น PDF ไม่ได้",
+                "the file could not be read as a PDF"),
+    "too_deep": ("โครงสร้างไฟล์ PDF วนซ้ำหรือซ้อนลึกเกินไป",
+                 "the PDF's object structure is circular or too deep"),
+    "too_large": ("ไฟล์ PDF ต้องใช้หน่วยความจำเกินกว่าที่กำหนดในการตรวจ",
+                  "the PDF needs more memory than allowed to check"),
+    "no_page_tree": ("ไม่พบรายการหน้าของไฟล์ PDF ที่อ่านได้",
+                     "the PDF has no readable page tree"),
+    "encrypted": ("ไฟล์ PDF เข้ารหัสไว้ จึงตรวจลายมือชื่อไม่ได้หากไม่มีรหัส",
+                  "the PDF is encrypted; its signatures cannot be checked without the key"),
+    "signature_unreadable": ("อ่านข้อมูลลายมือชื่ออิเล็กทรอนิกส์ในไฟล์ไม่ได้",
+                             "the signature's data could not be read"),
+    "read_leniently": ("ไฟล์ไม่เป็นไปตามมาตรฐาน PDF อย่างเคร่งครัด ตรวจด้วยการอ่านแบบผ่อนปรน",
+                       "read leniently: the file does not follow the PDF standard strictly"),
+    "suspicious_change": ("ไฟล์ถูกแก้ไขหลังลงลายมือชื่อเกินกว่าการกรอกแบบฟอร์มและการลงนาม",
+                          "changed after signing beyond form filling and signing"),
+}
+
+
+def problem(kind: str) -> str:
+    """The verdict's message (English) for a kind of failure of PROBLEMS."""
+    return PROBLEMS[kind][1]
+
 
 def quiet_library_logs() -> None:
     """pyHanko logs every untrusted chain and odd revision as a warning with a traceback;
@@ -63,19 +93,21 @@ async def async_verify_pdf(data: bytes, trust: TrustSettings, *, max_pages: int 
             return await _verify(data, trust, max_pages, sha256, strict=True)
         except PdfStrictReadError as exc:
             # Sloppy producers are common; signatures are judged on their bytes anyway.
-            return await _verify(data, trust, max_pages, sha256, strict=False, note=f"read leniently: {_short(exc)}")
+            log.info("pdf_read_leniently", sha256=sha256, error=_short(exc))
+            return await _verify(data, trust, max_pages, sha256, strict=False, note=problem("read_leniently"))
     except MemoryError:
-        return document_problem("too_large", "the PDF needs more memory than allowed to check", sha256=sha256)
+        return document_problem("too_large", problem("too_large"), sha256=sha256)
     except RecursionError:
-        return document_problem("unreadable", "the PDF's object structure is circular or too deep", sha256=sha256)
+        return document_problem("unreadable", problem("too_deep"), sha256=sha256)
     except Exception as exc:  # hostile input must yield a verdict, never a traceback
-        log.info("pdf_unreadable", sha256=sha256, error=repr(exc)[:300])
-        return document_problem("unreadable", f"the PDF could not be read: {_short(exc)}", sha256=sha256)
+        log.info("pdf_unreadable", sha256=sha256, error=_short(exc))
+        return document_problem("unreadable", problem("unreadable"), sha256=sha256)
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    """The exception for the log (never for a verdict: a person reads those)."""
+    text = f"{type(exc).__name__}: {str(exc).strip()}"
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _open(data: bytes, strict: bool):
@@ -89,7 +121,8 @@ def _open(data: bytes, strict: bool):
     except PdfStrictReadError:
         raise
     except PdfReadError as exc:
-        return None, f"not a readable PDF: {_short(exc)}", "unreadable"
+        log.info("pdf_unreadable", error=_short(exc))
+        return None, problem("not_pdf"), "unreadable"
     if reader.encrypted:
         from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
 
@@ -98,7 +131,7 @@ def _open(data: bytes, strict: bool):
         if isinstance(handler, StandardSecurityHandler) and reader.decrypt(b"").status != AuthStatus.FAILED:
             warnings.append("encrypted with an empty user password")
         else:
-            return None, "the PDF is encrypted; its signatures cannot be checked without the key", "encrypted"
+            return None, problem("encrypted"), "encrypted"
     return reader, warnings, "ok"
 
 
@@ -118,7 +151,7 @@ async def _verify(
     try:
         pages = int(reader.root["/Pages"]["/Count"])
     except Exception:
-        return document_problem("unreadable", "the PDF has no readable page tree", sha256=sha256)
+        return document_problem("unreadable", problem("no_page_tree"), sha256=sha256)
     if pages > max_pages:
         return PdfVerdict(
             document="too_many_pages",
@@ -186,9 +219,13 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str],
     except SignatureValidationError as exc:
         sub = getattr(exc, "ades_subindication", None)
         indication = TOTAL_FAILED if sub is not None and type(sub).__name__ == "AdESFailure" else INDETERMINATE
-        return _bare(emb, kind, indication, _known(sub.name) if sub is not None else "FORMAT_FAILURE", _short(exc))
+        known = _known(sub.name) if sub is not None else "FORMAT_FAILURE"
+        log.info("pdf_signature_invalid", sub_indication=known, error=_short(exc))
+        message = trust_message(known) if known != "FORMAT_FAILURE" else problem("signature_unreadable")
+        return _bare(emb, kind, indication, known, message)
     except Exception as exc:
-        return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", f"signature could not be processed: {_short(exc)}")
+        log.info("pdf_signature_unreadable", error=_short(exc))
+        return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", problem("signature_unreadable"))
     verdict = _from_status(emb, kind, status, later_fields, file)
     if trust.is_own_seal(emb.signer_cert):
         verdict = dataclasses.replace(verdict, message="; ".join(
@@ -257,7 +294,8 @@ def _modifications(emb, status, later_fields: set[str], file: _FileFacts):
     if diff is None:
         return MOD_UNKNOWN, (), "changes after signing were not analysed", ()
     if not isinstance(diff, DiffResult):  # pyHanko's SuspiciousModification
-        return MOD_OTHER, (), f"changed after signing beyond form filling and signing: {_short(diff)}", ()
+        log.info("pdf_signature_suspicious_change", detail=str(diff)[:300])
+        return MOD_OTHER, (), problem("suspicious_change"), ()
     level = diff.modification_level
     if level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES):
         return MOD_SIGNATURES_ADDED, (), "", ()
