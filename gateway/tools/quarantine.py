@@ -150,8 +150,8 @@ def _plain_raw(services: Services, message, entry: QuarantineEntry) -> str:
 
 def _refusal(quarantine_id: int, disposition, checked) -> str:
     if disposition.action == "duplicate":
-        return (f"this letter is already registered as {disposition.receive_no} (same sender and "
-                "Message-ID, sent again); reject this entry instead")
+        return (f"this letter is already registered as {disposition.receive_no} (the same letter, "
+                "sent again); reject this entry instead")
     if disposition.action == "registered":
         return f"quarantine entry {quarantine_id} is already registered as {disposition.receive_no}"
     if disposition.rule == "unreadable":
