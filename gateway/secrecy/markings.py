@@ -30,6 +30,7 @@ import re
 import resource
 import struct
 import sys
+import time
 from pathlib import Path
 
 import structlog
@@ -235,6 +236,11 @@ def _bound_pdf_work() -> None:
 # --------------------------------------------------------------------------- worker
 
 _LENGTH = struct.Struct(">Q")
+# Tests only, as gateway/service/crashpoints.py: a message holding this marker keeps its
+# worker busy past its deadline, whatever PDF library would be slow on (a hostile PDF's
+# cost moves with every change to the readers: tests/test_intake_starvation.py). Unset
+# in production: one test of an empty string.
+_TEST_SLOW_MARK = os.environ.get("SARABAN_TEST_SLOW_CHECK", "").encode()
 _WARM_UP_TEXT = b"BT /F1 14 Tf 72 760 Td (warm up) Tj ET"
 
 
@@ -336,6 +342,8 @@ def _worker_main() -> None:
         payload = stdin.read(size)
         try:
             raw, reading = _read_spool_file(payload) if kind == b"P" else (payload, None)
+            if _TEST_SLOW_MARK and _TEST_SLOW_MARK in raw:
+                time.sleep(2 * DATA_CHECK_TIMEOUT)
             found = _classify_and_keep(raw, reading)
         except MemoryError:
             found = uncertain("too large to read")
