@@ -151,3 +151,31 @@ def test_a_refused_top_secret_letters_draft_is_shredded(tmp_path):
         assert list((daemon.data_dir / "spool" / "tmp").iterdir()) == []
     finally:
         daemon.stop()
+
+
+def test_clients_that_hang_up_right_after_their_550_leave_no_draft(tmp_path):
+    """The draft is shredded in a thread after the reply; a client that closes the
+    connection at once cancels its session's task, and that cancel reached the thread's
+    job before it had started: the draft of a refused ลับที่สุด letter stayed in
+    spool/tmp (seen once in a full run). Many clients, each gone right after its 550
+    (with a reset, not a polite close)."""
+    import struct
+
+    daemon = Daemon(write_config(tmp_path)).start()
+    try:
+        raw = letter(subject="ลับที่สุด แผน " + MARKER.decode(), body="x\n")
+        for _ in range(20):
+            client = Raw(daemon.port)
+            client.cmd(b"EHLO x")
+            client.cmd(b"MAIL FROM:<saraban.dds@bangkok.go.th>")
+            client.cmd(b"RCPT TO:<" + LAT.encode() + b">")
+            assert client.cmd(b"DATA").startswith(b"354")
+            assert client.cmd(raw.replace(b"\r\n.", b"\r\n..") + b".").startswith(b"550 5.7.0")
+            client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.sock.close()
+        daemon.wait_for(lambda: len([e for e in daemon.events() if e.get("event") == "file_shredded"
+                                     and e.get("name", "").endswith(".draft")]) >= 20, timeout=20,
+                        what="every refused letter's draft to be shredded")
+        assert list((daemon.data_dir / "spool" / "tmp").iterdir()) == []
+    finally:
+        daemon.stop()

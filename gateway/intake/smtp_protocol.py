@@ -367,10 +367,13 @@ class SarabanSMTP(SMTP):
         finally:
             # After a commit this only closes; otherwise nothing is left: the draft is
             # shredded (written over and fsync'ed), in a thread, not in the event loop.
+            # Shielded: a client that closes right after its 550 cancels this session's
+            # task, and the cancel reached the executor's job before it had started: the
+            # refused ลับที่สุด letter's draft stayed in spool/tmp until the next start.
             if isinstance(sink, MemorySink) or getattr(sink, "committed", False):
                 sink.discard()
             else:
-                await asyncio.get_running_loop().run_in_executor(None, sink.discard)
+                await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, sink.discard))
 
     def _data_read(self) -> None:
         """Each DATA read restarts the idle timer: a steady upload is not cut by the
