@@ -236,7 +236,7 @@ def test_a_pdf_drawing_its_forms_millions_of_times_is_left_unread_and_the_rest_i
 
 
 def test_form_draws_are_counted_with_nesting_and_a_letters_own_pdfs_pass():
-    from gateway.secrecy.markings import FORM_DRAWS_CAP, form_draws
+    from gateway.pipeline.pdf_forms import FORM_DRAWS_CAP, form_draws
     from tests.letters import make_pdf
 
     assert form_draws(nested_forms_pdf(5, damaged=False)) == 2 ** 5 - 1
@@ -244,3 +244,16 @@ def test_form_draws_are_counted_with_nesting_and_a_letters_own_pdfs_pass():
     assert form_draws(make_pdf("ที่ กท 0403/17", pages=25)) == 0
     assert form_draws(b"not a pdf") is None
     assert form_draws(nested_forms_pdf(28, damaged=True)) is None  # pypdf refuses it: the deadline bounds it
+
+
+def test_the_pipelines_reader_leaves_such_a_pdf_unread_too():
+    """The cap is in the one PDF reader (gateway/pipeline/pdf_inspect.py), not only in
+    the DATA check's worker: a letter accepted as uncertain is read again by the
+    pipeline, which spent its own per-file timeout on it."""
+    from gateway.pipeline.pdf_inspect import inspect_pdf
+    from rules.model import NOT_READ_IN_TIME
+
+    started = time.process_time()
+    info = inspect_pdf(nested_forms_pdf(damaged=False))
+    assert info.error.startswith(NOT_READ_IN_TIME) and info.text is None, info
+    assert time.process_time() - started < 5

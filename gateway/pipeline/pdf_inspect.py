@@ -11,6 +11,10 @@ import io
 import logging
 from dataclasses import dataclass
 
+import structlog
+
+from gateway.pipeline.pdf_forms import FORM_DRAWS_CAP, draws_of
+from rules.model import NOT_READ_IN_TIME
 from rules.thai_text import repair_sara_am
 
 
@@ -101,7 +105,12 @@ def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
         else:
             encrypted = False
         pages = len(reader.pages)
-        wanted = _wanted(pages)
+        wanted = pages_read(pages)
+        if draws_of(reader, wanted) > FORM_DRAWS_CAP:
+            structlog.get_logger("gateway.pipeline.pdf_inspect").warning(
+                "pdf_not_read", reason="form_draws", cap=FORM_DRAWS_CAP)
+            return PdfInfo(text=None, pages=pages, encrypted=encrypted,
+                           error=f"{NOT_READ_IN_TIME}: its pages draw more than {FORM_DRAWS_CAP} forms")
         read: list[str] = []
         for n in wanted:
             try:
@@ -150,7 +159,7 @@ def _info(pages: int, texts: dict[int, str], *, encrypted: bool, error: str | No
                    other_texts=shown if any(shown) else ())
 
 
-def _wanted(pages: int) -> list[int]:
+def pages_read(pages: int) -> list[int]:
     """The pages read: the first MARKING_PAGES and the last MARKING_LAST (0-based)."""
     return sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
 
@@ -159,7 +168,7 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
                   ) -> tuple[int, dict[int, str], dict[int, str]] | None:
     """(page count, the text of pages `wanted` in page order, what each of them shows
     beside that text: `_other_text`) as PDFium reads the file, or None when it cannot
-    open it; `wanted` None: the pages `_wanted` picks.
+    open it; `wanted` None: the pages `pages_read` picks.
 
     A second reading, not a replacement: pypdf and PDFium disagree on real letters.
     LibreOffice subsets a Thai font so that the glyph of า (SARA AA), once used inside
@@ -179,7 +188,7 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
     fields = _Fields(data)
     try:
         count = len(document)
-        for n in _wanted(count) if wanted is None else wanted:
+        for n in pages_read(count) if wanted is None else wanted:
             page = textpage = None
             try:
                 if n < count:

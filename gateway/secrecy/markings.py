@@ -24,9 +24,7 @@ import email.parser
 import email.policy
 import hashlib
 import json
-import io
 import os
-import re
 import resource
 import struct
 import sys
@@ -107,131 +105,6 @@ def read_and_classify(raw: bytes, pdf_reader=None, digests: bool = False):
 
 
 # ------------------------------------------------------------- a PDF's work, bounded
-
-# Form XObjects the pages read of one PDF may draw, each nested draw counted, before the
-# PDF is left unread at DATA ("not read in time": the letter is then at least ลับ, as for
-# any PDF not read in time, rules/markings.py `_pdf_unreadable`). Text extraction draws
-# every form each time it is invoked, in pypdf and in PDFium alike: a 3 KB file whose 28
-# forms each draw the next one twice asks for 2^28 draws, and held a worker for its whole
-# 30 s deadline (PDFium: 7.7 s at 20 levels, x4 per 2 more; pypdf ~0.8 ms a draw). A
-# letter's own forms (a logo, a letterhead, a watermark per page) are drawn tens of times.
-FORM_DRAWS_CAP = 2000
-FORM_NESTING_CAP = 64  # forms inside forms; deeper is "too many" (and no real letter's)
-_DO = re.compile(rb"/([^\s/\[\]<>(){}%]+)\s+Do(?![^\s/\[\]<>(){}%])")
-_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-
-
-class _TooManyDraws(Exception):
-    pass
-
-
-def form_draws(data: bytes, cap: int = FORM_DRAWS_CAP) -> int | None:
-    """How many form XObjects the pages the reader reads (gateway/pipeline/pdf_inspect.py
-    `MARKING_PAGES`, `MARKING_LAST`) draw, nested draws counted, up to cap + 1 (a cycle
-    or nesting beyond FORM_NESTING_CAP counts as cap + 1); None when pypdf cannot open
-    the file (the reader then decides, and the DATA check's deadline bounds it).
-
-    Each form's content is scanned once (`name Do` operators, memoised per form), so
-    the count costs milliseconds however large the number it finds."""
-    from pypdf import PdfReader
-
-    from gateway.pipeline.pdf_inspect import MARKING_LAST, MARKING_PAGES
-
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            return None  # a password: the reader reads nothing of it anyway
-        pages = len(reader.pages)
-        wanted = sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
-        memo: dict = {}
-        total = 0
-        for n in wanted:
-            page = reader.pages[n]
-            total += _draws(_contents(page.get("/Contents")), page.get("/Resources"), memo, (), cap - total)
-        return total
-    except _TooManyDraws:
-        return cap + 1
-    except (Exception, RecursionError):  # noqa: BLE001 - pypdf's many errors: the reader decides
-        return None
-
-
-def _contents(contents) -> bytes:
-    contents = contents.get_object() if contents is not None else None
-    if contents is None:
-        return b""
-    if isinstance(contents, list):
-        return b"\n".join(c.get_object().get_data() for c in contents)
-    return contents.get_data()
-
-
-def _draws(content: bytes, resources, memo: dict, stack: tuple, budget: int) -> int:
-    """Forms drawn by `content` (resolved through `resources`), nested draws counted;
-    _TooManyDraws past `budget`."""
-    from pypdf.generic import IndirectObject
-
-    resources = resources.get_object() if resources is not None else None
-    xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
-    xobjects = xobjects.get_object() if xobjects is not None else None
-    if not hasattr(xobjects, "raw_get"):
-        return 0
-    count = 0
-    for match in _DO.finditer(content):
-        name = "/" + _NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), match.group(1)).decode("latin-1")
-        if name not in xobjects:
-            continue
-        ref = xobjects.raw_get(name)
-        form = ref.get_object()
-        if not hasattr(form, "get") or form.get("/Subtype") != "/Form":
-            continue  # an image: drawn once, nothing inside it drawn
-        own = form.get("/Resources")
-        key = ((ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else id(form),
-               None if own is not None else id(resources))
-        if key in stack or len(stack) >= FORM_NESTING_CAP:
-            raise _TooManyDraws
-        if key not in memo:
-            memo[key] = 1 + _draws(form.get_data(), own if own is not None else resources,
-                                   memo, stack + (key,), budget - count)
-        count += memo[key]
-        if count > budget:
-            raise _TooManyDraws
-    return count
-
-
-def within_budget(pdf_reader):
-    """`pdf_reader` (gateway/pipeline/pdf_inspect.py `inspect_pdf`, or the DATA check's
-    ReadingRecorder) for a PDF whose pages draw at most FORM_DRAWS_CAP forms; for one
-    that draws more, "not read in time" without reading it (at least ลับ)."""
-    from gateway.pipeline.pdf_inspect import PdfInfo
-    from rules.model import NOT_READ_IN_TIME
-
-    def read(data: bytes):
-        draws = form_draws(data)
-        if draws is not None and draws > FORM_DRAWS_CAP:
-            log.warning("pdf_not_read", reason="form_draws", cap=FORM_DRAWS_CAP)
-            return PdfInfo(text=None, pages=None, encrypted=False,
-                           error=f"{NOT_READ_IN_TIME}: its pages draw more than {FORM_DRAWS_CAP} forms")
-        return pdf_reader(data)
-
-    return read
-
-
-def _bound_pdf_work() -> None:
-    """In the worker process only: every PDF `parse_mail` reads for the check (through
-    `read_and_classify`, `keep_reading`) goes through `within_budget` first. A wrapper
-    here rather than in gateway/pipeline/pdf_inspect.py, which the pipeline's own reader
-    shares; the pipeline keeps its per-file timeout and per-letter budget meanwhile."""
-    import gateway.pipeline.parse as parse
-
-    original = parse.parse_mail
-    if getattr(original, "within_budget", False):
-        return
-
-    def parse_mail(raw, envelope_sender="", pdf_reader=None, *args, **kwargs):
-        return original(raw, envelope_sender, within_budget(pdf_reader or parse.inspect_pdf), *args, **kwargs)
-
-    parse_mail.within_budget = True  # type: ignore[attr-defined]
-    parse.parse_mail = parse_mail
-
 
 # --------------------------------------------------------------------------- worker
 
@@ -327,7 +200,6 @@ def _worker_main() -> None:
 
     logging.disable(logging.CRITICAL)
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
-    _bound_pdf_work()  # a PDF that draws its forms millions of times is not read
     # Import and warm up (parser, pypdf, Thai normalisation) before the first request, so
     # a freshly started worker does not spend its first letter's deadline on imports.
     try:
