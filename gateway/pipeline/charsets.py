@@ -33,14 +33,21 @@ def register() -> None:
         email.charset.add_alias(alias, target)
 
 
+# A byte order mark says the encoding of a text that declares none (a .txt saved by
+# Notepad as UTF-16); UTF-32's marks start with UTF-16's, so they are looked for first.
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Decode a text part, trying the declared charset, then UTF-8, then Thai legacy."""
-    for candidate in (charset, "utf-8", "cp874"):
-        if not candidate:
-            continue
+    """A text (a body part, a text file) as a mail client shows it: the declared charset,
+    a byte order mark, UTF-8, then Thai legacy (Windows-874); never raises."""
+    candidates = [charset.strip().strip('"').lower()] if charset else []
+    candidates += [codec for bom, codec in _BOMS if data.startswith(bom)][:1]
+    for candidate in (*candidates, "utf-8", "cp874"):
         try:
-            return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+            return data.decode(candidate).lstrip("\ufeff")
+        except (LookupError, UnicodeError, ValueError):
             continue
     return data.decode("utf-8", errors="replace")
 

@@ -32,6 +32,8 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Callable
 
+from gateway.pipeline import charsets
+
 MAX_DEPTH = 2  # an archive inside an archive is read; one level further is not
 MAX_MEMBERS = 100
 MAX_UNPACKED = 50 * 1024 * 1024  # bytes unpacked from one attached file in all
@@ -65,32 +67,6 @@ def _ends(text: str, keep: int = MAX_TEXT // 2) -> str:
 
 # --------------------------------------------------------------------------- text files
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-
-
-def decode_text(data: bytes, charset: str | None = None) -> str:
-    """A text file as a mail client shows it: the declared charset, a BOM, UTF-8,
-    else Windows-874 (Thai legacy); never raises."""
-    from gateway.pipeline import charsets  # noqa: F401  (windows-874 aliases)
-
-    candidates: list[str] = []
-    if charset:
-        candidates.append(charset.strip().strip('"').lower())
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            candidates.append(codec)
-            break
-    candidates += ["utf-8", "cp874"]
-    for candidate in candidates:
-        try:
-            text = data.decode(candidate)
-        except (LookupError, UnicodeError, ValueError):
-            continue
-        return text.lstrip("\ufeff")
-    return data.decode("utf-8", "replace")
-
-
 def _is_html(declared: str, filename: str, sniffed: str) -> bool:
     return (declared == "text/html" or sniffed == "text/html"
             or filename.endswith((".html", ".htm", ".xhtml")))
@@ -99,9 +75,9 @@ def _is_html(declared: str, filename: str, sniffed: str) -> bool:
 def text_file(data: bytes, charset: str | None, declared: str, filename: str, sniffed: str) -> str:
     from rules.markings import html_to_text
 
-    text = decode_text(data[:4 * MAX_TEXT] if len(data) > 8 * MAX_TEXT else data, charset)
+    text = charsets.decode_bytes(data[:4 * MAX_TEXT] if len(data) > 8 * MAX_TEXT else data, charset)
     if len(data) > 8 * MAX_TEXT:
-        text += "\n" + decode_text(data[-4 * MAX_TEXT:], charset)
+        text += "\n" + charsets.decode_bytes(data[-4 * MAX_TEXT:], charset)
     if _is_html(declared, filename, sniffed):
         text = html_to_text(text)
     return _ends(text)
