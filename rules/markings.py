@@ -486,8 +486,19 @@ def highest_urgency(*values: str) -> Urgency:
     return _best(list(values), URGENCY_RANK, "normal")  # type: ignore[return-value]
 
 
-def html_to_text(markup: str) -> str:
-    """What a mail client shows of an HTML part, line by line (entities decoded).
+def html_readings(markup: str) -> tuple[str, ...]:
+    """The readings of an HTML part a marking is looked for in (a marking in either
+    counts): all its text (`html_to_text`), and, when it differs, only what a browser
+    shows of it: text an inline style or the `hidden` attribute hides is dropped, so
+    `ลับ<span style="display:none">xx</span>มาก` reads ลับมาก as it shows."""
+    full = html_to_text(markup)
+    shown = html_to_text(markup, shown=True) if _HIDDEN_STYLE_OR_ATTR.search(markup) else full
+    return (full,) if shown == full else (full, shown)
+
+
+def html_to_text(markup: str, shown: bool = False) -> str:
+    """What a mail client shows of an HTML part, line by line (entities decoded);
+    `shown`: without the text of elements an inline style or `hidden` hides.
 
     As a browser lays it out: a block element (p, div, br, li, a table's row or cell, a
     heading...) starts a line; an inline one (span, b, font, a) and a comment are nothing,
@@ -496,7 +507,7 @@ def html_to_text(markup: str) -> str:
     Scripts, styles, the head and templates are not shown."""
     if "<" not in markup and "&" not in markup:
         return re.sub(r"[ \t\r\n\f]+", " ", markup)
-    reader = _HtmlText()
+    reader = _HtmlText(shown)
     try:
         reader.feed(markup)
         reader.close()
@@ -510,21 +521,34 @@ _HTML_BLOCKS = frozenset(
     "footer form h1 h2 h3 h4 h5 h6 header hr legend li main nav ol p pre section summary table tbody td tfoot th "
     "thead title tr ul".split())
 _HTML_HIDDEN = frozenset({"script", "style", "head", "template", "noscript"})
+_HTML_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+# What hides an element's text in a browser, written on the element itself.
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden"
+                           r"|(?:font-size|opacity)\s*:\s*0*\.?0*(?:px|pt|em|rem|%)?\s*(?:;|!|$)", re.I)
+_HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:\s*0|opacity\s*:\s*0", re.I)
 
 
 class _HtmlText(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, shown: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self._lines: list[str] = []
         self._line: list[str] = []
         self._hidden = 0
         self._pre = 0
+        self._shown = shown
+        self._open: list[tuple[str, bool]] = []  # with `shown`: open elements, each hiding or not
+
+    def _hides(self, attrs) -> bool:  # noqa: ANN001 - HTMLParser's (name, value) pairs
+        return any(name == "hidden" or (name == "style" and value and _HIDING_STYLE.search(value))
+                   for name, value in attrs)
 
     def _break(self) -> None:
         self._lines.append("".join(self._line))
         self._line = []
 
     def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001 - HTMLParser's signature
+        if self._shown and tag not in _HTML_VOID:
+            self._open.append((tag, self._hides(attrs)))
         if tag in _HTML_HIDDEN:
             self._hidden += 1
         elif tag in _HTML_BLOCKS:
@@ -536,6 +560,9 @@ class _HtmlText(HTMLParser):
             self._break()
 
     def handle_endtag(self, tag: str) -> None:
+        if self._shown and any(t == tag for t, _ in self._open):
+            while self._open and self._open.pop()[0] != tag:  # elements left unclosed end with it
+                pass
         if tag in _HTML_HIDDEN:
             self._hidden = max(0, self._hidden - 1)
         elif tag in _HTML_BLOCKS:
@@ -543,7 +570,7 @@ class _HtmlText(HTMLParser):
             self._break()
 
     def handle_data(self, data: str) -> None:
-        if self._hidden:
+        if self._hidden or (self._shown and any(hides for _, hides in self._open)):
             return
         if self._pre:
             first, *rest = data.replace("\r\n", "\n").split("\n")
@@ -626,7 +653,7 @@ def read_classification(mail: ParsedMail) -> Classification:
     level = secrecy_in_subject(mail.subject or "")
     if level != "none":
         found.append(Classification(level, "subject"))
-    for where, text in (("body", mail.body_text), ("html", html_to_text(mail.body_html or ""))):
+    for where, text in (("body", mail.body_text), *(("html", t) for t in html_readings(mail.body_html or ""))):
         level = secrecy_in_letter(text or "")
         if level != "none":
             found.append(Classification(level, where))
@@ -652,7 +679,7 @@ def read_classification(mail: ParsedMail) -> Classification:
         texts = a.texts
         if not texts and a.sniffed_type.startswith("text/") and a.data:
             text = a.data[:1_000_000].decode("utf-8", "replace")
-            texts = (html_to_text(text) if a.sniffed_type == "text/html" else text,)
+            texts = html_readings(text) if a.sniffed_type == "text/html" else (text,)
         for text in texts:
             level = secrecy_in_letter(text)
             if level != "none":

@@ -72,15 +72,16 @@ def _is_html(declared: str, filename: str, sniffed: str) -> bool:
             or filename.endswith((".html", ".htm", ".xhtml")))
 
 
-def text_file(data: bytes, charset: str | None, declared: str, filename: str, sniffed: str) -> str:
-    from rules.markings import html_to_text
+def text_file(data: bytes, charset: str | None, declared: str, filename: str, sniffed: str) -> list[str]:
+    """A text file's readings: its text, or an HTML file's (`html_readings`)."""
+    from rules.markings import html_readings
 
     text = charsets.decode_bytes(data[:4 * MAX_TEXT] if len(data) > 8 * MAX_TEXT else data, charset)
     if len(data) > 8 * MAX_TEXT:
         text += "\n" + charsets.decode_bytes(data[-4 * MAX_TEXT:], charset)
     if _is_html(declared, filename, sniffed):
-        text = html_to_text(text)
-    return _ends(text)
+        return [_ends(reading) for reading in html_readings(text)]
+    return [_ends(text)]
 
 
 # --------------------------------------------------------------------------- RTF
@@ -457,7 +458,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     sniffed = sniff(data) if sniff is not None else ""
     if (declared.startswith("text/") or sniffed.startswith("text/") or filename.endswith(_TEXT_NAMES)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
-        out.texts.append(text_file(data, charset, declared, filename, sniffed))
+        out.texts.extend(text_file(data, charset, declared, filename, sniffed))
 
 
 def _rtf_into(data: bytes, what: str, out: FileTexts) -> None:
@@ -488,5 +489,5 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
     elif sniffed_type != "application/pdf" and (
             declared.startswith("text/") or sniffed_type.startswith("text/") or name.endswith(_TEXT_NAMES)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
-        out.texts.append(text_file(data, charset, declared, name, sniffed_type))
+        out.texts.extend(text_file(data, charset, declared, name, sniffed_type))
     return out

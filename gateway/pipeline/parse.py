@@ -27,7 +27,7 @@ from mailparser.utils import decode_header_part
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
 from gateway.pipeline import file_texts
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
-from rules.markings import _pdf_unreadable, decode_header_text, html_to_text
+from rules.markings import _pdf_unreadable, decode_header_text, html_readings
 from rules.model import Attachment, ParsedMail
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
@@ -263,7 +263,7 @@ def _signed_file(part: email.message.Message, reading: _Reading, what: str) -> t
 def folded(mail: ParsedMail, what: str) -> tuple[tuple[str, ...], list, list]:
     """A message read inside another, as one file's texts: (its body, HTML and files'
     texts and page texts; its header blocks; what of it could not be read)."""
-    texts = [t for t in (mail.body_text, html_to_text(mail.body_html or "")) if t.strip()]
+    texts = [t for t in (mail.body_text, *html_readings(mail.body_html or "")) if t.strip()]
     unread = [f"{what}: {u}" for u in mail.unread]
     if mail.truncated:
         unread.append(f"{what}: parts beyond the first ones")

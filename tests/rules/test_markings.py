@@ -322,3 +322,18 @@ def test_encoded_words_split_inside_a_thai_character_read_whole():
     assert decode_header_text(value) == "ลับที่สุด แผนงาน"
     assert classification_of_headers([("Keywords", value)]).level == "top_secret"
     assert classification_of_headers([("X-Classification", value)]).level == "top_secret"
+
+
+@pytest.mark.parametrize("markup, level", [
+    ("<p>ลับ<span style='display:none'>xx</span>มาก</p><p>เรื่อง</p>", "secret"),
+    ("<p>ลับ<span hidden>xx</span>ที่สุด</p><p>เรื่อง</p>", "top_secret"),
+    ("<p>ลับ<span style='font-size:0px'>xx</span>ที่สุด</p><p>เรื่อง</p>", "top_secret"),
+    ("<p>ลับ<b style='color:red; opacity: 0'>xx</b>มาก</p>", "secret"),
+    ("<p>ลับ<span style='visibility: hidden'>x</span>มาก</p>", "secret"),
+    ("<p style='display:none'>ลับที่สุด</p><p>เรื่อง</p>", "top_secret"),  # hidden, still read: fail closed
+    ("<p>ลับ<span style='font-size:10px'>xx</span>มาก</p>", "none"),  # shown: ลับxxมาก is no marking
+])
+def test_text_a_browser_hides_inside_a_marking_does_not_break_it(markup, level):
+    """Read twice: all the text, and only what a browser shows (an element hidden by its
+    own style or `hidden` attribute dropped); a marking in either counts."""
+    assert read_classification(_mail(html=markup)).level == level
