@@ -11,7 +11,6 @@ least ลับ, as for any PDF not read in time (rules/markings.py `_pdf_unread
 """
 from __future__ import annotations
 
-import io
 import re
 
 FORM_DRAWS_CAP = 2000
@@ -42,22 +41,6 @@ def draws_of(reader, pages: list[int], cap: int = FORM_DRAWS_CAP) -> int:
         return cap + 1
     except (Exception, RecursionError):  # noqa: BLE001 - pypdf's many errors: the reader decides
         return 0
-
-
-def form_draws(data: bytes, cap: int = FORM_DRAWS_CAP) -> int | None:
-    """`draws_of` the pages the reader reads of a PDF's bytes; None when pypdf cannot open
-    it (the reader then decides, and the DATA check's deadline bounds it)."""
-    from pypdf import PdfReader
-
-    from gateway.pipeline.pdf_inspect import pages_read
-
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            return None  # a password: the reader reads nothing of it anyway
-        return draws_of(reader, pages_read(len(reader.pages)), cap)
-    except (Exception, RecursionError):  # noqa: BLE001 - pypdf's many errors: the reader decides
-        return None
 
 
 def _contents(contents) -> bytes:
