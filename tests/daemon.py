@@ -15,7 +15,7 @@ from tests.paths import REPO
 
 BASE_CONFIG = """
 [smtp]
-host = "127.0.0.1"
+host = "{host}"
 port = {port}
 {smtp_extra}
 [storage]
@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 def write_config(tmp: Path, port: int | None = None, workers: int = 1, database_url: str | None = None,
-                 extra: str = "", smtp_extra: str = "") -> Path:
+                 extra: str = "", smtp_extra: str = "", host: str = "127.0.0.1") -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "gateway.toml"
     if "[signatures]" not in extra:
@@ -55,6 +55,7 @@ def write_config(tmp: Path, port: int | None = None, workers: int = 1, database_
         extra += "\n[sender]\nenabled = false\n"
     config.write_text(
         BASE_CONFIG.format(
+            host=host,
             port=port or free_port(),
             data_dir=tmp / "var",
             database=f'database_url = "{database_url}"' if database_url else "",

@@ -68,9 +68,9 @@ class Sender(threading.Thread):
     """One SMTP transaction from `ip`, in a thread; `reply` and `seconds` once done (from
     the end of DATA on, the wait this file is about)."""
 
-    def __init__(self, port: int, ip: str, raw: bytes):
+    def __init__(self, port: int, ip: str, raw: bytes, host: str = "127.0.0.1"):
         super().__init__(daemon=True)
-        self.port, self.ip, self.raw = port, ip, raw
+        self.port, self.ip, self.raw, self.host = port, ip, raw, host
         self.reply: tuple | None = None
         self.seconds: float | None = None
         self.in_data = threading.Event()
@@ -78,7 +78,7 @@ class Sender(threading.Thread):
     def run(self) -> None:
         started = None
         try:
-            with smtplib.SMTP("127.0.0.1", self.port, timeout=120, source_address=(self.ip, 0)) as client:
+            with smtplib.SMTP(self.host, self.port, timeout=120, source_address=(self.ip, 0)) as client:
                 client.ehlo("sender.example")
                 client.mail("saraban.dds@bangkok.go.th")
                 client.rcpt(LAT)

@@ -59,6 +59,10 @@ class SmtpSection(_Section):
     # files limit minus fd_reserve cannot hold two descriptors per session.
     max_connections: int = Field(1000, ge=1)
     max_connections_per_ip: int = Field(50, ge=1)
+    # A per-IP limit (max_connections_per_ip, data_checks_per_ip) counts an IPv6 client's
+    # whole network of this many bits (Postfix smtpd_client_ipv6_prefix_length): one
+    # host owns a /64 and can take a new address per connection. 128: the exact address.
+    client_ipv6_prefix_length: int = Field(64, ge=16, le=128)
     fd_reserve: int = Field(256, ge=32)  # descriptors kept for spool, database, runners
     # MAIL FROM is answered "452 4.3.1" when the spool's, the vault's or the folders' file
     # system would keep less than this free (Postfix queue_minfree; with SIZE=, after

@@ -35,6 +35,7 @@ import structlog
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 from gateway.intake import replies
+from gateway.intake.client_block import IPV6_PREFIX, client_block
 
 log = structlog.get_logger("gateway.intake.smtp")
 
@@ -83,16 +84,23 @@ class ConnectionLimits:
     smtpd_client_connection_count_limit). `refused` counts by reason for metrics."""
 
     def __init__(self, total: int, per_ip: int,
-                 on_refused: Callable[[str], None] = lambda reason: None) -> None:
+                 on_refused: Callable[[str], None] = lambda reason: None,
+                 ipv6_prefix: int = IPV6_PREFIX) -> None:
         self.total = total
         self.per_ip = per_ip
+        self.ipv6_prefix = ipv6_prefix  # an IPv6 client is its network (client_block.py)
         self.on_refused = on_refused  # metrics
         self.open = 0
         self.by_ip: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
 
+    def client(self, ip: str) -> str:
+        """The key `ip` is counted under: the address, or its IPv6 network."""
+        return client_block(ip, self.ipv6_prefix) or ip
+
     def admit(self, ip: str) -> str | None:
-        """None if the session may start, else why not ("total" or "per_ip")."""
+        """None if the session may start, else why not ("total" or "per_ip"); `ip` is
+        the key of `client`."""
         if self.open >= self.total:
             reason = "total"
         elif self.by_ip[ip] >= self.per_ip:
@@ -158,7 +166,7 @@ class SarabanSMTP(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._limits is not None and self.transport is None:  # not the STARTTLS re-entry
-            ip = _peer_ip(transport)
+            ip = self._limits.client(_peer_ip(transport))
             reason = self._limits.admit(ip)
             if reason is not None:
                 # Said before the greeting and closed: RFC 5321 3.1 allows 421 instead of 220.
