@@ -3,7 +3,9 @@ language switch, and the routes of the pages (pages_*.py). Pages are rendered on
 server (Jinja2); the only script is static/desk.js (ours, a few lines)."""
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 
 import structlog
 from starlette.applications import Starlette
@@ -17,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.config.settings import Settings
 from gateway.service.services import Services
-from gateway.web.auth import Person, SignInRefused, same
+from gateway.web.auth import REFUSED_SIGN_IN_SECONDS, Person, SignInRefused, same
 from gateway.web.desk import (
     COOKIE,
     HERE,
@@ -52,7 +54,16 @@ def login_routes(desk: Desk) -> list[Route]:
         if length is None or not length.isdigit() or int(length) > 16 * 1024:
             return await run_in_threadpool(_login_page, desk, request, None, 413)
         form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
-        return await run_in_threadpool(_login, request, form)
+        started = time.monotonic()
+        response = await run_in_threadpool(_login, request, form)
+        if response.status_code == 401:
+            # Every refused sign-in answers at the same moment after it began, whatever
+            # was done for it: a known name's wrong password commits two transactions
+            # (its count) that an unknown name's does not, and LDAP answers in its own
+            # time; measured, that told a guesser which names exist. Awaited, not slept in
+            # a thread: the wait holds no worker of the threadpool.
+            await asyncio.sleep(max(0.0, started + REFUSED_SIGN_IN_SECONDS - time.monotonic()))
+        return response
 
     def _login(request: Request, form: FormData) -> Response:
         lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
