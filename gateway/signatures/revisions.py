@@ -239,3 +239,76 @@ def _page_of(reader, field) -> int | None:
     except Exception:
         return None
     return None
+
+
+_OBJ_HEAD = re.compile(rb"(?<![0-9])([0-9]{1,10})[ \t\r\n\f\x00]+([0-9]{1,5})[ \t\r\n\f\x00]+\Z")
+
+
+def unlisted_objects(reader, data: bytes, *, limit: int = 64) -> list[tuple[int, int, int]]:
+    """Object definitions (`N G obj`) at offsets that no revision's cross-reference
+    section lists, outside every listed object: [(offset, N, G)], at most `limit`.
+
+    A reader that trusts the cross-reference sections (pyHanko) never sees them; one
+    that rebuilds the table by scanning the file (PDFium for Chrome and Edge, when it
+    finds a table it does not accept) takes the last definition of each object: a page
+    the signer never signed may be what is shown (red team F1: a new copy of page 1's
+    content stream inside an /Info-only update). [] for a well-formed file."""
+    try:
+        listed, spans = _listed_objects(reader, data)
+    except Exception:
+        return []
+    out = []
+    at = data.find(b"obj")
+    while at >= 0 and len(out) < limit:
+        nxt = data.find(b"obj", at + 3)
+        if data[at - 3:at] != b"end" and (data[at + 3:at + 4] or b" ") in b" \t\r\n\f\x00<[/%":
+            head = _OBJ_HEAD.search(data, max(0, at - 24), at)
+            if head is not None:
+                start = head.start()
+                if not any(abs(start - offset) <= 8 for offset in listed.get(start >> 12, ())) \
+                        and not _inside(spans, start):
+                    out.append((start, int(head.group(1)), int(head.group(2))))
+        at = nxt
+    return out
+
+
+def _listed_objects(reader, data: bytes):
+    """Listed offsets (bucketed by offset >> 12, each also in the buckets 8 bytes either side, so
+    that a lookup with that tolerance finds it), and the sorted spans of the listed objects."""
+    xrefs = reader.xrefs
+    offsets = set()
+    for rev in range(xrefs.total_revisions):
+        section = xrefs.get_xref_data(rev)
+        offsets.update(offset for _gen, offset in section.standard_xrefs.values())
+        if section.hybrid is not None:
+            offsets.update(offset for _gen, offset in section.hybrid.xref_data.standard_xrefs.values())
+        offsets.add(xrefs.get_startxref_for_revision(rev))
+        offsets.add(xrefs.get_xref_container_info(rev).start_location)
+    buckets: dict[int, list[int]] = {}
+    for offset in offsets:
+        for key in {(offset - 8) >> 12, offset >> 12, (offset + 8) >> 12}:
+            buckets.setdefault(key, []).append(offset)
+    spans = []
+    for offset in sorted(offsets):
+        end = data.find(b"endobj", offset)
+        if end >= 0:
+            spans.append((offset, end))
+    return buckets, _merge(spans)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _inside(spans: list[tuple[int, int]], position: int) -> bool:
+    """Strictly inside a listed object: after its own `N G obj`, before its `endobj`."""
+    import bisect
+
+    i = bisect.bisect_right(spans, (position, 1 << 62)) - 1
+    return i >= 0 and spans[i][0] < position < spans[i][1]

@@ -17,7 +17,7 @@ import structlog
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
-from gateway.signatures.revisions import field_changes, unexplained_bytes
+from gateway.signatures.revisions import _meaningful, field_changes, unexplained_bytes, unlisted_objects
 from gateway.signatures.trust import TrustSettings, anchor_validity_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
@@ -162,22 +162,49 @@ async def _verify(
     embedded = reader.embedded_signatures
     extras = _dss_material(reader)
     file = _FileFacts(tail=unexplained_bytes(reader, data) if embedded else 0,
-                      last_revision=reader.xrefs.total_revisions - 1)
+                      last_revision=reader.xrefs.total_revisions - 1, data=data, reader=reader)
     if file.tail:
         warnings.append(f"{file.tail} bytes of the file belong to no revision of it")
     verdicts = []
-    for emb in embedded:
-        later = {e.field_name for e in embedded if e is not emb and e.signed_revision > emb.signed_revision}
-        verdicts.append(await _verify_one(emb, trust, extras, later, file))
+    try:
+        for emb in embedded:
+            later = {e.field_name for e in embedded if e is not emb and e.signed_revision > emb.signed_revision}
+            verdicts.append(await _verify_one(emb, trust, extras, later, file))
+    finally:
+        file.close()
     return PdfVerdict(
         signatures=tuple(verdicts), pages=pages, sha256=sha256, warnings=tuple(warnings)
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _FileFacts:
     tail: int  # bytes outside every revision pyHanko parsed (blank space and comments aside)
     last_revision: int
+    data: bytes = b""
+    reader: object = None
+    # What a viewer shows (PDFium): opened for the first signature with bytes after it,
+    # then shared by every signature of the file (its pages are rendered once).
+    _final: object = None
+    _unlisted: list | None = None
+
+    def final(self):
+        from gateway.signatures.visual_diff import FinalFile
+
+        if self._final is None:
+            self._final = FinalFile(self.data)
+        return self._final
+
+    def unlisted(self) -> list:
+        """Object definitions no cross-reference section lists (revisions.unlisted_objects)."""
+        if self._unlisted is None:
+            self._unlisted = unlisted_objects(self.reader, self.data) if self.reader is not None else []
+        return self._unlisted
+
+    def close(self) -> None:
+        if self._final is not None:
+            self._final.close()
+            self._final = None
 
 
 def _dss_material(reader):
@@ -390,10 +417,17 @@ def _from_status(emb, kind: str, status, later_fields: set[str], file: _FileFact
         certification = docmdp.name.lower()
     indication, sub, message = _indication(status, kind, certification is not None)
     mods, changed, mod_message, changes = _modifications(emb, status, later_fields, file)
-    if indication == TOTAL_PASSED and (mods == MOD_OTHER or any(c.replaced for c in changes)):
+    shown_changed, shown_review, shown_sentences = _as_shown(emb, status, file)
+    if shown_sentences:
+        mod_message = "; ".join(m for m in (mod_message, *shown_sentences) if m)
+    if shown_changed and mods in (MOD_NONE, MOD_SIGNATURES_ADDED):
+        mods = MOD_OTHER  # more than signatures were added: what was signed is not what is shown
+    if indication == TOTAL_PASSED and (mods == MOD_OTHER or shown_changed or any(c.replaced for c in changes)):
         # Either the diff shows nothing wrong only because it never saw the change (bytes
-        # past the last revision), or a field the signed page showed now shows something
-        # else (Shadow "replace"): the signer did not sign what a reader sees.
+        # past the last revision, objects no cross-reference section lists), or a field
+        # the signed page showed now shows something else (Shadow "replace"), or signed
+        # content is covered or changed on the page a viewer shows: the signer did not
+        # sign what a reader sees.
         indication, sub = INDETERMINATE, "SIG_CONSTRAINTS_FAILURE"
     signer, org, issuer = cert_names(status.signing_cert)
     if kind == "signature":
@@ -404,7 +438,7 @@ def _from_status(emb, kind: str, status, later_fields: set[str], file: _FileFact
             signed_at, source = status.signer_reported_dt, ("claimed" if status.signer_reported_dt else None)
     else:
         signed_at, source = status.timestamp, "timestamp"
-    review = indication != TOTAL_PASSED or mods not in (MOD_NONE, MOD_SIGNATURES_ADDED)
+    review = indication != TOTAL_PASSED or mods not in (MOD_NONE, MOD_SIGNATURES_ADDED) or shown_review
     return SignatureVerdict(
         kind=kind,
         indication=indication,
@@ -430,3 +464,79 @@ def _is_certification(emb) -> bool:
         return any(ref.get_object().get("/TransformMethod") == "/DocMDP" for ref in refs)
     except Exception:
         return False
+
+
+# ------------------------------------------------------------------ what a viewer shows
+#
+# pyHanko judges a later revision by the objects its cross-reference sections list; a
+# viewer may show something else (gateway/signatures/visual_diff.py, docs/signatures.md
+# "Signed content covered after signing"). Only a signature with bytes after its signed
+# revision is looked at: an unsigned file, or one whose signatures cover all of it,
+# pays nothing.
+
+# The clerk's sentences (Thai, English), as PROBLEMS; the message carries both.
+SHOWN_TEXTS: dict[str, tuple[str, str]] = {
+    "unlisted": ("หลังลงลายมือชื่อมีการเพิ่มออบเจกต์ {count} รายการที่ไม่อยู่ในตารางอ้างอิงของไฟล์ "
+                 "โปรแกรมอ่านที่สร้างตารางใหม่เองจะแสดงสิ่งนั้นแทนสิ่งที่ลงนามไว้",
+                 "{count} object(s) were added after signing that no cross-reference section lists; "
+                 "a reader that rebuilds the table shows them instead of what was signed"),
+    "xref_rejected": ("ตารางอ้างอิงของไฟล์ที่แก้หลังลงลายมือชื่อใช้ไม่ได้ โปรแกรมอ่าน (เช่น Chrome, Edge) "
+                      "จะสร้างตารางใหม่และอาจแสดงเนื้อหาต่างจากที่ตรวจ",
+                      "the cross-reference table written after signing is not usable: viewers (Chrome, Edge) "
+                      "rebuild it and may show other content than was checked"),
+    "xref_rejected_signed": ("ตารางอ้างอิงของไฟล์ใช้ไม่ได้ โปรแกรมอ่านแต่ละโปรแกรมอาจแสดงเนื้อหาต่างกัน",
+                             "the file's cross-reference table is not usable: readers may disagree on what it shows"),
+}
+
+
+def _shown(kind: str, **values) -> str:
+    thai, english = SHOWN_TEXTS[kind]
+    return f"{english.format(**values)} ({thai.format(**values)})"
+
+
+def _signed_end(emb) -> int | None:
+    try:
+        byte_range = [int(v) for v in emb.sig_object["/ByteRange"]]
+        return byte_range[2] + byte_range[3]
+    except Exception:
+        return None
+
+
+def _as_shown(emb, status, file: _FileFacts) -> tuple[bool, bool, list[str]]:
+    """(changed, review, sentences): does a viewer still show what this signature
+    signed? Looked at only for an intact signature of its whole revision with bytes
+    after it."""
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    if not file.data or not (status.intact and status.valid):
+        return False, False, []
+    if status.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
+        return False, False, []
+    end = _signed_end(emb)
+    if end is None or end >= len(file.data) or not _meaningful(file.data[end:]):
+        return False, False, []
+    changed, review, sentences = False, False, []
+    added = [o for o in file.unlisted() if o[0] >= end]
+    if added:
+        changed = True
+        sentences.append(_shown("unlisted", count=len(added)))
+    from gateway.signatures.visual_diff import compare, xref_usable
+
+    final = file.final()
+    if final.xref_ok is False:
+        if xref_usable(file.data[:end]):
+            changed = True
+            sentences.append(_shown("xref_rejected"))
+        else:
+            review = True
+            sentences.append(_shown("xref_rejected_signed"))
+    seen = compare(final, file.data[:end])
+    if seen.changed:
+        changed = True
+    if seen.incomplete or seen.signed_unreadable:
+        review = True
+    sentences += seen.sentences()
+    if changed or review:
+        log.info("pdf_signature_not_as_shown", field=emb.field_name, changed=changed,
+                 covered=list(seen.covered), unlisted=len(added), xref_ok=final.xref_ok)
+    return changed, review, sentences
