@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import io
 import logging
+import re
 
 import structlog
 
@@ -255,8 +256,12 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str],
         return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", problem("signature_unreadable"))
     verdict = _from_status(emb, kind, status, later_fields, file)
     if trust.is_own_seal(emb.signer_cert):
-        verdict = dataclasses.replace(verdict, message="; ".join(
-            m for m in ("receive stamp (ตรารับ) sealed by this gateway", verdict.message) if m))
+        # A letter that already carries our stamp may be one already registered (a
+        # folder copy sent back in): a person checks. A unit forwarding a letter it
+        # received is legitimate, so review, never refusal.
+        verdict = dataclasses.replace(verdict, review=True, message="; ".join(
+            m for m in ("receive stamp (ตรารับ) sealed by this gateway", verdict.message,
+                        already_stamped_sentence(_stamp_number(file))) if m))
     if verdict.sub_indication == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and trust.revocation_mode != "soft-fail":
         if await _chain_ok_without_revocation(emb, trust, extras):
             # pyHanko files "no revocation data" under the general failure; DSS says
@@ -486,12 +491,20 @@ SHOWN_TEXTS: dict[str, tuple[str, str]] = {
                       "rebuild it and may show other content than was checked"),
     "xref_rejected_signed": ("ตารางอ้างอิงของไฟล์ใช้ไม่ได้ โปรแกรมอ่านแต่ละโปรแกรมอาจแสดงเนื้อหาต่างกัน",
                              "the file's cross-reference table is not usable: readers may disagree on what it shows"),
+    "already_stamped": ("ไฟล์นี้มีตรารับหนังสือที่ระบบนี้ประทับไว้แล้ว{number_th} ตรวจสอบว่าไม่ใช่หนังสือที่ลงรับไปแล้ว",
+                        "the file already carries this gateway's receive stamp{number_en}: check that it is "
+                        "not a letter already registered"),
 }
 
 
 def _shown(kind: str, **values) -> str:
     thai, english = SHOWN_TEXTS[kind]
     return f"{english.format(**values)} ({thai.format(**values)})"
+
+
+def already_stamped_sentence(number: str | None) -> str:
+    return _shown("already_stamped", number_th=f" (เลขรับ {number})" if number else "",
+                  number_en=f" (receive number {number})" if number else "")
 
 
 def _signed_end(emb) -> int | None:
@@ -540,3 +553,13 @@ def _as_shown(emb, status, file: _FileFacts) -> tuple[bool, bool, list[str]]:
         log.info("pdf_signature_not_as_shown", field=emb.field_name, changed=changed,
                  covered=list(seen.covered), unlisted=len(added), xref_ok=final.xref_ok)
     return changed, review, sentences
+
+
+def _stamp_number(file: _FileFacts) -> str | None:
+    """The receive number (เลขรับ) our stamp shows on page 1, as PDFium reads the
+    stamp's appearance, or None. (Our stamp is always on page 1; were there several,
+    the last one's.)"""
+    from gateway.signatures.visual_diff import annotation_text
+
+    found = re.findall(r"เลขรับ\s*([0-9๐-๙][0-9๐-๙/]*)", annotation_text(file.data, 0) if file.data else "")
+    return found[-1] if found else None

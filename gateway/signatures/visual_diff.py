@@ -206,6 +206,34 @@ def _xref_ok(document) -> bool:
     return bool(pdfium_c.FPDF_DocumentHasValidCrossReferenceTable(document.raw))
 
 
+def annotation_text(data: bytes, page: int = 0) -> str:
+    """The text a page's annotations and form fields show (their appearances flattened
+    into the page, in memory only, as a viewer draws them): what flattening added to
+    the page's own text. "" when there is none or PDFium cannot read the page."""
+    document = _open(data, forms=False)
+    if document is None:
+        return ""
+    try:
+        import pypdfium2.raw as pdfium_c
+
+        handle = document[page]
+        textpage = handle.get_textpage()
+        before = textpage.get_text_range()
+        textpage.close()
+        pdfium_c.FPDFPage_Flatten(handle.raw, pdfium_c.FLAT_NORMALDISPLAY)
+        handle.close()
+        handle = document[page]  # the flattened page, loaded again
+        textpage = handle.get_textpage()
+        after = textpage.get_text_range()
+        textpage.close()
+        handle.close()
+        return after[len(before):] if after.startswith(before) else after
+    except Exception:  # noqa: BLE001 - no text: the caller's sentence goes without it
+        return ""
+    finally:
+        document.close()
+
+
 def _open(data: bytes, forms: bool = True):
     import pypdfium2 as pdfium
 

@@ -34,19 +34,23 @@ def test_verify_names_the_gateway_seal_and_passes_it(tmp_path, pki, signed):
     out = io.StringIO()
     code = verify_command(path, True, trust_from_settings(settings), out=out)
     doc = json.loads(out.getvalue())
-    assert code == 0, doc
+    # Valid, but "needs review" (exit 1): a file that already carries our stamp may be a
+    # letter already registered coming in again (red team F6), and says so.
+    assert code == 1, doc
     by_field = {s["field"]: s for s in doc["signatures"]}
     ours = by_field["SarabanReceiveStamp"]
     assert ours["signer"] == seal_common_name(settings) == "Saraban Gateway Seal (saraban.bangkok.go.th)"
     assert (ours["indication"], ours["sub_indication"]) == ("TOTAL_PASSED", None)
     assert "receive stamp (ตรารับ) sealed by this gateway" in ours["message"]
-    assert by_field["Signature1"]["indication"] == "TOTAL_PASSED"
-    assert doc["indication"] == "TOTAL_PASSED" and not doc["review"]
+    assert "already carries this gateway's receive stamp (receive number ๑๕/๒๕๖๙)" in ours["message"]
+    assert ours["review"] is True
+    assert by_field["Signature1"]["indication"] == "TOTAL_PASSED" and not by_field["Signature1"]["review"]
+    assert doc["indication"] == "TOTAL_PASSED" and doc["review"]
 
     # The same through the command an operator types.
     run = subprocess.run([sys.executable, "-m", "gateway", "--config", str(settings.source), "verify", str(path)],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.returncode == 1, run.stdout + run.stderr
     assert "Saraban Gateway Seal (saraban.bangkok.go.th)" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
 
