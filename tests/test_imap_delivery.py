@@ -73,6 +73,31 @@ def test_append_is_not_repeated_after_the_connection_dropped(dovecot, dovecot_us
     assert units == ["saraban.latkrabang", "saraban.pomprap"]
 
 
+def test_a_units_copy_is_not_taken_for_the_copy_of_a_unit_whose_name_contains_it(dovecot, dovecot_user):
+    """A district and its section filed into one folder: IMAP SEARCH HEADER matches a
+    substring, so the section's copy (saraban.dindaeng.admin) was found as the
+    district's (saraban.dindaeng) on a retry in doubt, and the district's copy was
+    never made while its item said done (a registrar's copy alike)."""
+    user, password = dovecot_user
+    target = ImapTarget(host=dovecot.host, port=dovecot.ssl_port, tls=True, ca_file=str(dovecot.cert_path),
+                        verify=True, timeout=10, username=user, password=password, folder="Saraban/dindaeng",
+                        keyword="$SarabanRegistered")
+    queue_id = "0000000000000002abcd"
+    section = (b"X-Saraban-Unit: saraban.dindaeng.admin\r\nX-Saraban-Queue-Id: " + queue_id.encode()
+               + b"\r\nSubject: test\r\n\r\nbody\r\n")
+    district = section.replace(b"saraban.dindaeng.admin", b"saraban.dindaeng")
+    filer = ImapFiler()
+    try:
+        assert filer.file(target, section, queue_id, "saraban.dindaeng.admin", in_doubt=False) == "appended"
+        assert filer.file(target, district, queue_id, "saraban.dindaeng", in_doubt=True) == "appended"
+        assert filer.file(target, district, queue_id, "saraban.dindaeng", in_doubt=True) == "found"
+        assert filer.file(target, section, queue_id[:-1], "saraban.dindaeng.admin", in_doubt=True) == "appended"
+    finally:
+        filer.close()
+    units = sorted(m["X-Saraban-Unit"] for _, m in folder_messages(dovecot, user, "Saraban/dindaeng"))
+    assert units == ["saraban.dindaeng", "saraban.dindaeng.admin", "saraban.dindaeng.admin"]
+
+
 def test_kill9_between_append_and_recording_files_once(daemon_factory, dovecot, dovecot_user):
     user, password = dovecot_user
     d = daemon_factory(extra=delivery_config(dovecot, user, password)).start()
