@@ -528,7 +528,8 @@ def _shared_font(to_subset: bytes) -> _SharedFont | None:
 
 def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):
     from pyhanko.pdf_utils.content import RawContent
-    from pyhanko.pdf_utils.layout import BoxConstraints
+    from pyhanko.pdf_utils.layout import (AxisAlignment, BoxConstraints, InnerScaling, Margins,
+                                          SimpleBoxLayoutRule)
     from pyhanko.pdf_utils.text import TextBoxStyle
 
     text = "\n".join(stamp.lines()).replace("%", "%%")  # the stamp text is a %-template
@@ -542,8 +543,15 @@ def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):
         ),
         border_width=1,
         border_color=(0.1, 0.2, 0.6),
-        # Opaque paper-white ground: the place was chosen because nothing lies beneath.
+        # Opaque paper-white ground over the whole stamp, on whatever colour of paper
+        # (the place was chosen because nothing but the paper lies beneath). pyHanko's
+        # default layout puts a background within 5-unit margins and only ever shrinks
+        # it: our 10 x 10 square stayed a 10 x 10 square in the middle. Without margins
+        # and stretched (STRETCH_FILL), it fills the box.
         background=RawContent(b"1 1 1 rg 0 0 10 10 re f", box=BoxConstraints(width=10, height=10)),
+        background_layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MID, y_align=AxisAlignment.ALIGN_MID,
+            margins=Margins(), inner_content_scaling=InnerScaling.STRETCH_FILL),
         background_opacity=1.0,
         quarter_turns=rotate // 90,
     )

@@ -188,6 +188,27 @@ def test_only_a_page_with_a_page_sized_shape_is_rendered(monkeypatch, seal, stam
     assert calls == [1]
 
 
+def test_a_grey_page_with_a_frame_keeps_the_corner_and_the_stamp_a_white_ground(tmp_path, seal, stamp_info):
+    """A page-sized fill is the paper's colour and a frame its edge: the stamp still takes
+    the top right corner, as on blank paper. Its ground is opaque white over the whole
+    box (it was a 10 x 10 pt square in the middle: grey showed around the text)."""
+    letter = raw_pdf(b"0.5 g 0 0 595 842 re f 0 G 1 w 9 9 577 824 re S")
+    result = stamp_pdf(letter, stamp_info, seal)
+    assert result.mode == "stamped", result.reason
+    geometry, rect, _ = stamp_widget(result.pdf)
+    # As on blank paper (577, 824), but 4 pt clear of the frame's line, on a 3 pt grid.
+    assert 567 <= rect[2] <= 577 and 814 <= rect[3] <= 824 and rect[2] - rect[0] == 180, rect
+    image = render(result.pdf, tmp_path, "grey-stamped")
+    px = image.size[0] / 595
+    inner = image.crop((int(rect[0] * px) + 3, int((842 - rect[3]) * px) + 3,
+                        int(rect[2] * px) - 3, int((842 - rect[1]) * px) - 3))
+    w, h = inner.size
+    white = sum(inner.histogram()[250:])
+    assert white > 0.75 * w * h, f"{white} of {w * h} pixels white under the stamp"
+    for corner in ((0, 0), (w - 4, 0), (0, h - 4), (w - 4, h - 4)):  # between the border and the text
+        assert inner.crop((*corner, corner[0] + 4, corner[1] + 4)).getextrema()[0] >= 250, corner
+
+
 def test_the_daemons_folder_copy_of_an_outlined_letter(tmp_path, pki):
     """Through the real daemon: the stamped copy in the unit's folder keeps off the text."""
     from tests.daemon import Daemon, write_config
