@@ -209,6 +209,19 @@ def test_a_grey_page_with_a_frame_keeps_the_corner_and_the_stamp_a_white_ground(
         assert inner.crop((*corner, corner[0] + 4, corner[1] + 4)).getextrema()[0] >= 250, corner
 
 
+def test_a_page_of_user_unit_10_is_stamped(tmp_path, seal, stamp_info):
+    """/UserUnit 10: an A4 page is 59.5 x 84.2 units. The stamp is 180 x 84 points, 18 x
+    8.4 units, laid out in points as on any page (it got a receipt with pyHanko's
+    "LayoutError ... Margins (5, 5) too wide")."""
+    letter = raw_pdf(b"0 g 4 6 1 1 re f", media=(0, 0, 59.5, 84.2), page_extra=b"/UserUnit 10")
+    result = stamp_pdf(letter, stamp_info, seal)
+    assert result.mode == "stamped", result.reason
+    check_placement(letter, result.pdf, tmp_path, "userunit10")
+    rect = stamp_widget(result.pdf)[1]
+    assert (round(rect[2] - rect[0], 1), round(rect[3] - rect[1], 1)) == (18.0, 8.4)
+    assert 56.7 <= rect[2] <= 57.7 and 81.4 <= rect[3] <= 82.4, rect  # 18 pt from the top right corner, on the grid
+
+
 def test_the_daemons_folder_copy_of_an_outlined_letter(tmp_path, pki):
     """Through the real daemon: the stamped copy in the unit's folder keeps off the text."""
     from tests.daemon import Daemon, write_config
