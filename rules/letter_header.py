@@ -31,6 +31,7 @@ from rules.thai_text import (
     extracted_lines,
     normalise_extracted,
     normalise_extracted_line,
+    stray_codes,
     thai_to_arabic,
 )
 
@@ -171,15 +172,16 @@ class _ExtractedLines(Sequence):
 
     def __init__(self, raw: list[str]):
         self._raw = raw
+        self._codes = stray_codes("\n".join(raw))
         self._done: list[str | None] = [None] * len(raw)
-        last = normalise_extracted_line(raw[-1])
+        last = normalise_extracted_line(raw[-1], self._codes)
         self._len = len(raw) - (last == "")
         self._done[-1] = thai_to_arabic(last).strip()
 
     def _line(self, i: int) -> str:
         line = self._done[i]
         if line is None:
-            line = self._done[i] = thai_to_arabic(normalise_extracted_line(self._raw[i])).strip()
+            line = self._done[i] = thai_to_arabic(normalise_extracted_line(self._raw[i], self._codes)).strip()
         return line
 
     def __len__(self) -> int:

@@ -1,0 +1,64 @@
+"""What the register shows a clerk of a letter (ที่, ลงวันที่, เรื่อง, ถึง, ชั้นความเร็ว, จาก),
+on the shapes the red team sent (/tmp/redteam-register: cases_pdf.py, cases_nam.py,
+cases1.py, cases_urgency.py, smtp_batch.py, from_names.py, search_sara_am.py)."""
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from rules.extract import extract_facts, facts_from_text
+from rules.letter_header import read_inline, read_letter_text
+from rules.model import ParsedMail
+from rules.reference import find_reference, find_reference_on_line, normalise_reference
+from rules.thai_text import normalise_extracted, repair_sara_am
+from tests.rules.builders import att, mail
+from tests.thai_pdfs import pypdf_text, thai_pdf
+
+HEAD = ["ที่ กท ๐๔๐๓/๒๗๖", "ศาลาว่าการกรุงเทพมหานคร", "๑๗๓ ถนนดินสอ เขตพระนคร กทม. ๑๐๒๐๐", "๑๕ พฤศจิกายน ๒๕๖๙"]
+LAT = "ผู้อำนวยการเขตลาดกระบัง"
+SENT = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+
+
+def pdf_facts(lines: list[str], producer: str = "shaped", **kwargs):
+    """extract_facts of a mail whose cover PDF says `lines`, its text layer read as the
+    pipeline reads it (pypdf, the split ำ repaired: gateway/pipeline/pdf_inspect.py)."""
+    text = repair_sara_am([pypdf_text(thai_pdf(lines, producer))])[0]
+    return extract_facts(mail(att("2569_dds_0403_276.pdf", pdf_text=text), subject="หนังสือราชการ",
+                              body="แนบหนังสือมาพร้อมนี้\n", **kwargs))
+
+
+def dated(m: ParsedMail, date: dt.datetime | None = SENT) -> ParsedMail:
+    return ParsedMail(**{**m.__dict__, "date": date})
+
+
+def test_the_placeholder_after_am_at_a_words_end_is_dropped():
+    # cases_nam.py: the shaped producer's text layer reads "น้ำ$%ท่วม...ระบายน้ำ$%"
+    lines = ["ที่ กท ๐๔๐๓/๒๗๖", "๑๕ พฤศจิกายน ๒๕๖๙", "เรื่อง ขอส่งรายงานสถานการณ์น้ำท่วมและการระบายน้ำ",
+             f"เรียน {LAT}", "ด้วย"]
+    for producer in ("shaped", "plain", "word"):
+        facts = pdf_facts(lines, producer)
+        assert facts.subject == "ขอส่งรายงานสถานการณ์น้ำท่วมและการระบายน้ำ", producer
+        assert facts.addressee == LAT
+
+
+@pytest.mark.parametrize("raw, read", [
+    ("น้ำ$%ท่วมและการระบายน้ำ$%", "น้ำท่วมและการระบายน้ำ"),   # the same code inside a word
+    ("ผู้อำ.นวยการ\nสำนักการระบายน้ำ-. กรุงเทพมหานคร", "ผู้อำนวยการ\nสำนักการระบายน้ำ กรุงเทพมหานคร"),
+    ("ระบายน้ำ62 ระบายน้ำ62", "ระบายน้ำ ระบายน้ำ"),            # glued after ำ twice
+    ("น้ำ 2 ลิตร", "น้ำ 2 ลิตร"),                              # a spaced number is text
+    ("ทำ-ไม", "ทำ-ไม"),                                        # a hyphen between words is text
+    ("ทำ#-ไม ผู้อำ#นวยการ", "ทำ-ไม ผู้อำนวยการ"),             # the code goes, the hyphen stays
+    ("(ประจำ) ทำ.", "(ประจำ) ทำ."),                            # punctuation after a word
+    ("ประจำ2569", "ประจำ2569"),                                 # once, nothing to say it is a code
+])
+def test_the_repair_is_tied_to_the_placeholder_code(raw, read):
+    assert normalise_extracted(raw) == read
+
+
+def test_the_reference_readers_drop_format_characters():
+    assert find_reference("หนังสือ กท\u200b 0403/ว 276").text == "กท 0403/ว 276"
+    assert normalise_reference("กท\u200b.0407/ว\u200c57") == "กท 0407/ว 57"
+    assert find_reference_on_line("ที่\u200b กท\u200b 0403/276").text == "กท 0403/276"
