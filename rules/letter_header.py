@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rules.dates import parse_thai_date
-from rules.reference import Reference, find_reference, find_reference_on_line
+from rules.reference import Reference, find_reference, find_reference_on_line, reference_at_start
 from rules.thai_text import (
     MONTH_PATTERN,
     extracted_lines,
@@ -38,6 +38,8 @@ from rules.thai_text import (
 # Lines after the reference that still belong to the header (external letters put
 # the sender's address between ที่ and the date).
 _HEADER_WINDOW = 14
+# A long เรื่อง wraps: up to this many lines below the one that starts it.
+_SUBJECT_CONTINUATIONS = 3
 # Without a reference we read only this many non-empty lines from the top.
 _NO_REFERENCE_WINDOW = 20
 
@@ -53,8 +55,21 @@ _KEYWORD_START = re.compile(
 )
 # Openings of the first body paragraph: a continuation line starting so is prose.
 _BODY_OPENERS = re.compile(
-    r"^(?:ด้วย|ตามที่|ตาม|สืบเนื่อง|เนื่อง|อนุสนธิ|จึง|ขอ|ทั้งนี้|ในการนี้|บัดนี้|เพื่อ|โดย|หาก|ดังนั้น)"
+    r"^(?:ด้วย|ตามที่|ตาม|สืบเนื่อง|เนื่อง|อนุสนธิ|จึง|ขอ|ทั้งนี้|ในการนี้|บัดนี้|เพื่อ|โดย|หาก|ดังนั้น|แนบ|อ้างถึง|สิ่งที่ส่งมาด้วย)"
 )
+# เรียน: the addressee is a title and, mostly, the office it heads, on one line; a
+# second line continues it only while the first is not yet a whole addressee
+# ("ผู้อำนวยการสถานศึกษาโรงเรียน" / "ในสังกัดสำนักงานเขตหนองจอก", seed 002). The body
+# below often opens with the sending agency's name ("สำนักการระบายน้ำ กรุงเทพมหานคร
+# ได้กำหนด...", "กรุงเทพมหานครได้...") or a sentence ("แนบหนังสือมาพร้อมนี้"): after
+# a whole addressee ("ผู้อำนวยการเขตลาดกระบัง", "...ของกรุงเทพมหานคร") nothing more is
+# read, and a continuation that reads as a sentence is never taken.
+_UNIT_WORDS = r"(?:สำนักงาน|สำนัก|เขต|กอง|ฝ่าย|กรม|กระทรวง|จังหวัด|อำเภอ|โรงเรียน|สถานศึกษา|ส่วน|กลุ่มงาน|งาน|ศูนย์|หน่วยงาน|หน่วย)"
+_WHOLE_ADDRESSEE = re.compile(
+    rf"(?:กรุงเทพมหานคร|{_UNIT_WORDS}(?!{_UNIT_WORDS}*$)[\u0e01-\u0e4e]{{2,}}|ทุก(?:ท่าน|หน่วยงาน|ฝ่าย|ส่วนราชการ))$"
+)
+_ADDRESSEE_LINE_MAX = 60
+_SENTENCE = re.compile(r"ได้|แนบ|พร้อมนี้|ดังกล่าว|กำหนด|ประสงค์|ดำเนินการ|เรียบร้อย|\d")
 _NUMBERED_ITEM = re.compile(r"^(?:[-•]\s*)?\(?\d{1,2}[.)]\s*")
 _DATE_ONLY_LINE = re.compile(rf"^[\s\-–]*\d{{1,2}}\s*{MONTH_PATTERN}\s*(?:พ\.\s?ศ\.\s*)?\d{{2,4}}\s*$")
 
@@ -102,6 +117,17 @@ def _continuations(lines: Sequence[str], start: int, limit: int) -> list[str]:
             break
         out.append(line)
     return out
+
+
+def _addressee_continuations(lines: Sequence[str], start: int, value: str) -> list[str]:
+    """The line after `เรียน <value>` when it continues the addressee (see
+    _WHOLE_ADDRESSEE), else nothing."""
+    if not value or _WHOLE_ADDRESSEE.search(re.sub(r"\s+", "", value)):
+        return []
+    return [
+        line for line in _continuations(lines, start, 1)
+        if len(line) <= _ADDRESSEE_LINE_MAX and not _SENTENCE.search(line)
+    ]
 
 
 def _items(value: str, following: list[str]) -> tuple[str, ...]:
@@ -200,10 +226,11 @@ class _ExtractedLines(Sequence):
 def _read_lines(lines: Sequence[str]) -> HeaderFields:
     fields = HeaderFields()
     anchor = None
+    tail = ""
     for i, line in enumerate(lines):
-        ref = find_reference_on_line(line)
-        if ref is not None:
-            fields.reference, anchor = ref, i
+        found = reference_at_start(line)
+        if found is not None:
+            (fields.reference, tail), anchor = found, i
             break
     if anchor is None:
         nonempty = [i for i, line in enumerate(lines) if line]
@@ -211,7 +238,10 @@ def _read_lines(lines: Sequence[str]) -> HeaderFields:
         fields.head = "\n".join(lines[i] for i in window)
         start, end = (window[0], window[-1] + 1) if window else (0, 0)
     else:
-        fields.head = "\n".join(lines[:anchor])
+        # A marking typed at the right of the reference line ("ที่ กท ... ด่วนที่สุด")
+        # is read with the head; a date there is not a marking and is left out.
+        tail = re.split(_KEYWORDS["date"], tail, maxsplit=1)[0].strip()
+        fields.head = "\n".join([*lines[:anchor], tail] if tail else lines[:anchor])
         start, end = anchor, len(lines)
         # The date often shares the reference line: "ที่ กท ... ลว. ๘ มี.ค. ๖๗".
         rest = lines[anchor]
@@ -253,13 +283,13 @@ def _read_fields(lines: Sequence[str], start: int, end: int, fields: HeaderField
                 continue
         value = _keyword_value(line, _KEYWORDS["subject"])
         if value is not None and fields.subject is None and not seen_addressee:
-            more = _continuations(lines, i, 2)
+            more = _continuations(lines, i, _SUBJECT_CONTINUATIONS)
             fields.subject = join_wrapped([value] + more) or None
             i += 1 + len(more)
             continue
         value = _keyword_value(line, _KEYWORDS["addressee"])
         if value is not None and fields.addressee is None:
-            more = _continuations(lines, i, 1)
+            more = _addressee_continuations(lines, i, value)
             fields.addressee = join_wrapped([value] + more) or None
             seen_addressee = True
             i += 1 + len(more)

@@ -34,6 +34,39 @@ def dated(m: ParsedMail, date: dt.datetime | None = SENT) -> ParsedMail:
     return ParsedMail(**{**m.__dict__, "date": date})
 
 
+@pytest.mark.parametrize("producer", ["shaped", "plain"])
+@pytest.mark.parametrize("body_line", [
+    "สำนักการระบายน้ำ กรุงเทพมหานคร ได้กำหนดจัดประชุม",  # cases_pdf.py pdf_body_agency
+    "กรุงเทพมหานครได้กำหนดจัดประชุม",                   # pdf_body_krung
+    "แนบหนังสือมาพร้อมนี้",
+    "สำนักงานเขตลาดกระบัง",                              # an office's name, short: still the body
+])
+def test_the_body_after_a_whole_addressee_is_not_read_into_it(producer, body_line):
+    facts = pdf_facts(HEAD + ["เรื่อง ขอเชิญประชุม", f"เรียน {LAT}", body_line, "ในวันที่ ๒๐ ธันวาคม ๒๕๖๙"], producer)
+    assert facts.addressee == LAT
+    assert facts.subject == "ขอเชิญประชุม"
+
+
+def test_the_body_of_the_mail_is_not_read_into_the_addressee():
+    # smtp_batch.py, notices_addr.py: the mail body is a short covering note.
+    m = mail(att("a.pdf"), subject="หนังสือราชการ", body=f"เรียน {LAT}\nแนบหนังสือมาพร้อมนี้\n")
+    assert extract_facts(m).addressee == LAT
+
+
+@pytest.mark.parametrize("first, second, addressee", [
+    # seed 002: the addressee wraps, its first line naming no office yet
+    ("ผู้อำนวยการสถานศึกษาโรงเรียน", "ในสังกัดสำนักงานเขตหนองจอก",
+     "ผู้อำนวยการสถานศึกษาโรงเรียนในสังกัดสำนักงานเขตหนองจอก"),
+    ("ผู้อำนวยการสำนักงานเขต", "ลาดกระบัง", "ผู้อำนวยการสำนักงานเขตลาดกระบัง"),
+    # a sentence below an unfinished one is still the body
+    ("ผู้อำนวยการสำนัก", "ขอเชิญประชุมในวันที่ ๒๐ ธันวาคม ๒๕๖๙", "ผู้อำนวยการสำนัก"),
+    ("ผู้อำนวยการสำนัก", "สำนักการคลังได้จัดทำรายงาน", "ผู้อำนวยการสำนัก"),
+])
+def test_an_addressee_that_wraps_is_still_read_whole(first, second, addressee):
+    fields = read_letter_text(f"ที่ กท ๐๔๐๓/๒๗๖\nเรื่อง ขอเชิญประชุม\nเรียน {first}\n{second}\nด้วย...\n")
+    assert fields.addressee == addressee
+
+
 def test_the_placeholder_after_am_at_a_words_end_is_dropped():
     # cases_nam.py: the shaped producer's text layer reads "น้ำ$%ท่วม...ระบายน้ำ$%"
     lines = ["ที่ กท ๐๔๐๓/๒๗๖", "๑๕ พฤศจิกายน ๒๕๖๙", "เรื่อง ขอส่งรายงานสถานการณ์น้ำท่วมและการระบายน้ำ",
@@ -42,6 +75,11 @@ def test_the_placeholder_after_am_at_a_words_end_is_dropped():
         facts = pdf_facts(lines, producer)
         assert facts.subject == "ขอส่งรายงานสถานการณ์น้ำท่วมและการระบายน้ำ", producer
         assert facts.addressee == LAT
+
+
+def test_the_placeholder_before_a_space_in_the_addressees_line():
+    facts = pdf_facts(HEAD + ["เรื่อง ขอเชิญประชุม", f"เรียน {LAT}", "สำนักการระบายน้ำ กรุงเทพมหานคร"])
+    assert facts.addressee == LAT
 
 
 @pytest.mark.parametrize("raw, read", [
@@ -62,3 +100,21 @@ def test_the_reference_readers_drop_format_characters():
     assert find_reference("หนังสือ กท\u200b 0403/ว 276").text == "กท 0403/ว 276"
     assert normalise_reference("กท\u200b.0407/ว\u200c57") == "กท 0407/ว 57"
     assert find_reference_on_line("ที่\u200b กท\u200b 0403/276").text == "กท 0403/276"
+
+
+def test_a_subject_of_four_lines_is_read_whole():
+    lines = HEAD + ["เรื่อง ขอความอนุเคราะห์ประชาสัมพันธ์โครงการฝึกอบรมเชิงปฏิบัติการ",
+                    "การพัฒนาระบบสารบรรณอิเล็กทรอนิกส์สำหรับเจ้าหน้าที่ของหน่วยงาน",
+                    "ในสังกัดกรุงเทพมหานคร ประจำปีงบประมาณ พ.ศ. ๒๕๗๐", "รุ่นที่ ๒", f"เรียน {LAT}", "ด้วยสำนัก..."]
+    facts = pdf_facts(lines)
+    assert facts.subject == ("ขอความอนุเคราะห์ประชาสัมพันธ์โครงการฝึกอบรมเชิงปฏิบัติการการพัฒนาระบบสารบรรณ"
+                             "อิเล็กทรอนิกส์สำหรับเจ้าหน้าที่ของหน่วยงานในสังกัดกรุงเทพมหานคร ประจำปีงบประมาณ "
+                             "พ.ศ. 2570 รุ่นที่ 2")
+    assert facts.addressee == LAT
+
+
+def test_urgency_typed_on_the_reference_line_counts():
+    tail = ["๑๕ พฤศจิกายน ๒๕๖๙", "เรื่อง ขอเชิญประชุม", f"เรียน {LAT}", "ด้วย"]
+    facts = pdf_facts(["ที่ กท ๐๔๐๓/๒๗๖        ด่วนที่สุด"] + tail, "plain")
+    assert facts.urgency == "most_urgent" and facts.reference == "กท 0403/276"
+    assert facts_from_text("ที่ กท ๐๔๐๓/๒๗๖ ลว. ๘ มี.ค. ๖๗\nเรื่อง ทดสอบ").letter_date == dt.date(2024, 3, 8)
