@@ -11,6 +11,7 @@ read is left empty, never guessed.
 """
 from __future__ import annotations
 
+import datetime as dt
 
 from rules.dates import parse_thai_date
 from rules.files import cover_letter
@@ -46,6 +47,17 @@ _URGENCY_HEADERS = ("X-Urgency", "X-Speed")
 
 def _body(mail: ParsedMail) -> str:
     return mail.body_text if mail.body_text.strip() else html_to_text(mail.body_html)
+
+
+# A letter is dated on or before the day it is sent: a date read from a subject or a
+# body that is later than the mail (its Date:, a day of slack for time zones and
+# clocks) is a date the text speaks of, not the letter's, and is left empty.
+_DATE_SLACK = dt.timedelta(days=1)
+
+
+def _not_after_mail(date: dt.date | None, mail: ParsedMail) -> dt.date | None:
+    sent = mail.date.date() if mail.date else dt.date.today()
+    return date if date is None or date <= sent + _DATE_SLACK else None
 
 
 def classify_secrecy(text: str) -> Secrecy:
@@ -85,7 +97,9 @@ def extract_facts(mail: ParsedMail) -> LetterFacts:
     body = _body(mail)
     body_fields = read_letter_text(body) if body.strip() else HeaderFields()
     subject = read_inline(mail.subject or "")
+    subject.letter_date = _not_after_mail(subject.letter_date, mail)
     body_inline = read_inline(next((line for line in body.splitlines() if "ที่" in line), ""))
+    body_inline.letter_date = _not_after_mail(body_inline.letter_date, mail)
 
     reference = pdf_fields.reference or subject.reference or body_fields.reference or body_inline.reference
     merged = HeaderFields(

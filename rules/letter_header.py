@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rules.dates import parse_thai_date
-from rules.reference import Reference, find_reference, find_reference_on_line, reference_at_start
+from rules.reference import Reference, find_reference_on_line, reference_at_start
 from rules.thai_text import (
     MONTH_PATTERN,
+    drop_format_chars,
     extracted_lines,
     normalise_extracted,
     normalise_extracted_line,
@@ -316,17 +317,66 @@ class InlineFields:
     subject: str | None = None
 
 
+# What a sender may write before the letter's own ที่ in a mail subject: a reply or
+# forward prefix, the urgency or classification marking, bracketed or not.
+_INLINE_LEAD = re.compile(
+    r"^(?:(?:re|fwd?|fw|ตอบกลับ|ส่งต่อ)\s*:\s*"
+    r"|[\[(]?\s*(?:ด่วน\s*ที่สุด|ด่วน\s*มาก|ด่วน|ลับ\s*ที่สุด|ลับ\s*มาก|ลับ|ปกปิด)\s*[\])]?\s*)*",
+    re.IGNORECASE,
+)
+# The letter's own date beside its reference, or leading the text: "ลงวันที่", "ลว."
+# (and "วันที่" right after the reference). A date after วันที่ elsewhere is the
+# subject's wording ("ขอเชิญประชุมคณะกรรมการ วันที่ 15 ธันวาคม 2569").
+_DATE_MARK = re.compile(r"^(?:ลงวันที่|ลว\.?|วันที่)\s*[:：]?\s*")
+_LEADING_DATE_MARK = re.compile(r"^(?:ลงวันที่|ลว\.?)\s*[:：]?\s*")
+_INLINE_REF = re.compile(r"(?:^|(?<=\s))ที่\s*[:：]?\s*(?=\S)")
+# "... เรื่อง ขอเชิญประชุม ลงวันที่ 22 ธ.ค. 2566": the date written after the subject.
+_TRAILING_DATE = re.compile(
+    rf"\s(?:ลงวันที่|ลว\.?)\s*[:：]?\s*(?P<date>\d{{1,2}}\s*{MONTH_PATTERN}\s*(?:พ\.\s?ศ\.\s*)?\d{{2,4}})\s*$"
+)
+
+
 def read_inline(s: str) -> InlineFields:
     """Fields written on one line, as senders put them in a mail subject:
-    "ด่วนที่สุด ที่ กท 0403/ว 276 ลงวันที่ 22 ธ.ค. 2566 เรื่อง แจ้งแนวทาง..."."""
-    text = re.sub(r"\s+", " ", thai_to_arabic(s)).strip()
+    "ด่วนที่สุด ที่ กท 0403/ว 276 ลงวันที่ 22 ธ.ค. 2566 เรื่อง แจ้งแนวทาง...".
+
+    Only where a sender writes the letter's own: ที่ leading the text (after a marking)
+    or followed by its date or by เรื่อง ("ขอส่งหนังสือ ที่ กท 0508/2059 ลงวันที่ 9 ก.ย.
+    2565"); the date after ลงวันที่/ลว. beside that reference or leading the text, or
+    after the subject ("... เรื่อง ขอเชิญประชุม ลงวันที่ 22 ธ.ค. 2566"). A reference or a
+    date inside the subject's wording ("ขอส่งสำเนาหนังสือ กท 0401/123 ให้ทราบ",
+    "ขอเชิญประชุม วันที่ 15 ธันวาคม 2569") is the subject's, not the letter's."""
+    text = re.sub(r"\s+", " ", thai_to_arabic(drop_format_chars(s))).strip()
     fields = InlineFields()
     # The keyword starts the subject or follows a space: "แจ้งเวียนเรื่อง..." is a
     # subject that merely contains the word.
     m = re.search(r"(?:^|\s)เรื่อง\s*[:：]?\s*(?P<value>.+)$", text)
-    before = text[: m.start()] if m else text
+    before = (text[: m.start()] if m else text).strip()
     if m and m["value"].strip():
         fields.subject = m["value"].strip()
-    fields.reference = find_reference(before)
-    fields.letter_date = parse_thai_date(before)
+    lead = _INLINE_LEAD.match(before).end()
+    head = before[lead:]
+    for ref_mark in _INLINE_REF.finditer(head):
+        found = reference_at_start(head[ref_mark.start():])
+        if found is None:
+            continue
+        reference, rest = found
+        rest = rest.strip()
+        date_mark = _DATE_MARK.match(rest)
+        leading = ref_mark.start() == 0
+        if leading or date_mark or (m and not rest):
+            fields.reference = reference
+            if date_mark:
+                fields.letter_date = parse_thai_date(rest[date_mark.end():])
+            break
+    if fields.letter_date is None:
+        date_mark = _LEADING_DATE_MARK.match(head)
+        if date_mark:
+            fields.letter_date = parse_thai_date(head[date_mark.end():])
+    if fields.subject and fields.reference and fields.letter_date is None:
+        trailing = _TRAILING_DATE.search(fields.subject)
+        date = parse_thai_date(trailing["date"]) if trailing else None
+        if date is not None:
+            fields.letter_date = date
+            fields.subject = fields.subject[: trailing.start()].strip() or None
     return fields

@@ -96,6 +96,50 @@ def test_the_repair_is_tied_to_the_placeholder_code(raw, read):
     assert normalise_extracted(raw) == read
 
 
+def test_a_date_in_the_subjects_wording_is_not_the_letters_date():
+    m = dated(mail(att("a.pdf"), subject="ขอเชิญประชุมคณะกรรมการ วันที่ 15 ธันวาคม 2569", body="แนบหนังสือ\n"))
+    facts = extract_facts(m)
+    assert facts.letter_date is None and facts.reference is None
+
+
+def test_a_reference_in_the_subjects_wording_is_not_the_letters():
+    facts = extract_facts(dated(mail(att("a.pdf"), subject="ขอส่งสำเนาหนังสือ กท 0401/123 ให้ทราบ")))
+    assert facts.reference is None
+
+
+@pytest.mark.parametrize("subject, reference, date", [
+    ("ด่วนที่สุด ที่ กท 0403/ว 276 ลงวันที่ 22 ธ.ค. 66 เรื่อง ขอเชิญประชุม", "กท 0403/ว 276", dt.date(2023, 12, 22)),
+    ("ที่ กท 0403/276 ลว. 15 พ.ย. 69 เรื่อง ขอเชิญประชุม", "กท 0403/276", dt.date(2026, 11, 15)),
+    ("(ด่วน) ที่ กท 0403/276 เรื่อง ขอเชิญประชุม", "กท 0403/276", None),
+    ("ขอส่งหนังสือ ที่ กท 0508/2059 ลงวันที่ 9 กันยายน 2565", "กท 0508/2059", dt.date(2022, 9, 9)),
+    ("ลงวันที่ 9 กันยายน 2565 ขอส่งหนังสือ", None, dt.date(2022, 9, 9)),
+    ("ขอส่งสำเนาหนังสือ ที่ กท 0401/123 ให้ทราบ", None, None),
+    ("แจ้งผลการประชุมครั้งที่ 1/2569", None, None),
+])
+def test_the_conventional_places_still_count(subject, reference, date):
+    facts = extract_facts(dated(mail(att("a.pdf"), subject=subject)))
+    assert (facts.reference, facts.letter_date) == (reference, date)
+
+
+def test_a_date_later_than_the_mail_is_not_the_letters_date():
+    subject = "ที่ กท 0403/276 ลงวันที่ 15 ธันวาคม 2569 เรื่อง ขอเชิญประชุม"
+    facts = extract_facts(dated(mail(att("a.pdf"), subject=subject)))
+    assert facts.reference == "กท 0403/276" and facts.letter_date is None
+    # the same letter sent on the 15th, or a day early across time zones, keeps it
+    assert extract_facts(dated(mail(att("a.pdf"), subject=subject), SENT.replace(day=14, month=12))).letter_date \
+        == dt.date(2026, 12, 15)
+
+
+@pytest.mark.parametrize("subject", [
+    "ที่ กท 0403/ว 276 ลงวันที่ 22 ธ.ค. 66 เรื่อง\u200b ขอเชิญประชุม",
+    "ที่ กท\u200b 0403/ว 276 ลงวันที่ 22 ธ.ค. 66 เรื่อง ขอเชิญประชุม",
+    "\ufeffที่ กท 0403/\u200dว 276 ลงวันที่ 22 ธ.ค. 66 เรื่อง ขอเชิญ\u00adประชุม\u2060",
+])
+def test_format_characters_do_not_spoil_the_fields(subject):
+    facts = extract_facts(dated(mail(att("a.pdf"), subject=subject)))
+    assert (facts.reference, facts.letter_date, facts.subject) == ("กท 0403/ว 276", dt.date(2023, 12, 22), "ขอเชิญประชุม")
+
+
 def test_the_reference_readers_drop_format_characters():
     assert find_reference("หนังสือ กท\u200b 0403/ว 276").text == "กท 0403/ว 276"
     assert normalise_reference("กท\u200b.0407/ว\u200c57") == "กท 0407/ว 57"
@@ -118,3 +162,10 @@ def test_urgency_typed_on_the_reference_line_counts():
     facts = pdf_facts(["ที่ กท ๐๔๐๓/๒๗๖        ด่วนที่สุด"] + tail, "plain")
     assert facts.urgency == "most_urgent" and facts.reference == "กท 0403/276"
     assert facts_from_text("ที่ กท ๐๔๐๓/๒๗๖ ลว. ๘ มี.ค. ๖๗\nเรื่อง ทดสอบ").letter_date == dt.date(2024, 3, 8)
+
+
+def test_a_date_written_after_the_subject_is_the_letters_date():
+    facts = extract_facts(dated(mail(att("a.pdf"), subject="ที่ กท 0403/276 เรื่อง ขอเชิญประชุม ลงวันที่ 22 ธ.ค. 2566")))
+    assert (facts.reference, facts.letter_date, facts.subject) == ("กท 0403/276", dt.date(2023, 12, 22), "ขอเชิญประชุม")
+    # without the letter's ที่ before it, the phrase is the subject's own
+    assert read_inline("เรื่อง ขอส่งสำเนาหนังสือ ลงวันที่ 22 ธ.ค. 2566").subject == "ขอส่งสำเนาหนังสือ ลงวันที่ 22 ธ.ค. 2566"
