@@ -274,6 +274,26 @@ def normalise_extracted_line(line: str, codes: frozenset[str] | None = None) -> 
     return lead + _thai_normalize()(line) if line.strip() else line
 
 
+# What typed text may need normalising for: the old-style ำ (nikhahit + sara aa, "คณะทํางาน"
+# as older keyboards and fonts write it), marks repeated or out of order (two or more
+# combining marks in a row), format characters, runs of spaces.
+_NEEDS_NORMALIZE = re.compile("[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]{2,}|\u0e4d|  |\t|" + _FORMAT_RUN.pattern)
+
+
+def normalise_typed(text: str) -> str:
+    """Thai text a person typed (a mail subject or body), in the form the register
+    stores and searches: PyThaiNLP's normalize, line by line as `normalise_extracted`
+    (ํา -> ำ, marks in Unicode order, repeated marks and format characters dropped,
+    spaces squeezed), with each line's indent and the line structure kept."""
+    if not text or text.isascii() or not _NEEDS_NORMALIZE.search(text):
+        return text
+    out = []
+    for line in text.split("\n"):
+        lead = line[: len(line) - len(line.lstrip())]
+        out.append(lead + _thai_normalize()(drop_format_chars(line)) if line.strip() else line)
+    return "\n".join(out)
+
+
 @functools.cache
 def _thai_normalize():
     # Imported when first needed: PyThaiNLP takes ~0.25 s to import.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rules.extract import extract_facts, facts_from_text
+from rules.extract import extract_facts, facts_from_text, mail_subject
 from rules.letter_header import read_inline, read_letter_text
 from rules.model import ParsedMail
 from rules.reference import find_reference, find_reference_on_line, normalise_reference
@@ -128,6 +128,51 @@ def test_a_date_later_than_the_mail_is_not_the_letters_date():
     # the same letter sent on the 15th, or a day early across time zones, keeps it
     assert extract_facts(dated(mail(att("a.pdf"), subject=subject), SENT.replace(day=14, month=12))).letter_date \
         == dt.date(2026, 12, 15)
+
+
+def test_old_style_sara_am_in_the_subject_and_body_reads_as_sara_am():
+    m = mail(att("a.pdf"), subject="ที่ กท 0403/276 เรื่อง แต่งตั้งคณะท\u0e4d\u0e32งาน",
+             body="ที่ กท 0403/276\nเรื่อง แต่งตั้งคณะท\u0e4d\u0e32งาน\nเรียน ผู้อ\u0e4d\u0e32นวยการเขตลาดกระบัง\nด้วย\n")
+    facts = extract_facts(m)
+    assert facts.subject == "แต่งตั้งคณะทำงาน"
+    assert facts.addressee == LAT
+    only_body = extract_facts(mail(att("a.pdf"), subject="หนังสือ", body=m.body_text))
+    assert only_body.subject == "แต่งตั้งคณะทำงาน"
+
+
+def test_the_subject_the_register_stores_is_normalised_the_same_way():
+    m = mail(att("a.pdf"), subject="ขอเชิญประชุมคณะท\u0e4d\u0e32งาน")
+    assert extract_facts(m).subject is None  # no เรื่อง: the register takes the whole subject
+    assert mail_subject(m) == "ขอเชิญประชุมคณะทำงาน"
+    assert mail_subject(mail(subject="ขอเชิญประชุม")) == "ขอเชิญประชุม"
+
+
+def test_the_desk_search_finds_an_old_style_subject_by_either_spelling():
+    from storage.db import Database
+    from storage.desk import RegisterQuery, register_page
+    from storage.models import Message
+    from storage.register import NewLetter, register_letter
+
+    received = dt.datetime(2026, 11, 30, 3, 0, tzinfo=dt.timezone.utc)
+    with tempfile.TemporaryDirectory() as tmp:
+        database = Database(f"sqlite:///{Path(tmp) / 'd.db'}")
+        database.create_schema()
+        try:
+            with database.session() as session:
+                session.add(Message(queue_id="q" * 24, received_at=received, mail_from="x@y",
+                                    recipients=["saraban.latkrabang"], size=1, sha256="0" * 64, state="done"))
+                session.flush()
+                register_letter(session, NewLetter(
+                    queue_id="q" * 24, unit="saraban.latkrabang", book="general", received_at=received,
+                    sender="saraban.dds@bangkok.go.th", raw_sha256="0" * 64, sender_name=None,
+                    subject=mail_subject(mail(subject="แต่งตั้งคณะท\u0e4d\u0e32งาน")), facts={}, attachments=[]))
+            for term in ("คณะทำงาน", "คณะท\u0e4d\u0e32งาน"):
+                with database.session() as session:
+                    letters, _ = register_page(session, RegisterQuery(unit="saraban.latkrabang", book="general",
+                                                                      year=2569, search=term))
+                    assert [x.subject for x in letters] == ["แต่งตั้งคณะทำงาน"], term
+        finally:
+            database.dispose()
 
 
 @pytest.mark.parametrize("subject", [
