@@ -3,12 +3,14 @@ on the shapes the red team sent (/tmp/redteam-register: cases_pdf.py, cases_nam.
 cases1.py, cases_urgency.py, smtp_batch.py, from_names.py, search_sara_am.py)."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from gateway.pipeline.parse import parse_mail, sender_display_name
 from rules.extract import extract_facts, facts_from_text, mail_subject
 from rules.letter_header import read_inline, read_letter_text
 from rules.model import ParsedMail
@@ -191,6 +193,29 @@ def test_the_reference_readers_drop_format_characters():
     assert find_reference_on_line("ที่\u200b กท\u200b 0403/276").text == "กท 0403/276"
 
 
+@pytest.mark.parametrize("from_header", [
+    "=?utf-8?b?{}?= <saraban.dds@bangkok.go.th>",
+    '"=?utf-8?b?{}?=" <saraban.dds@bangkok.go.th>',
+])
+def test_an_encoded_display_name_with_a_comma_is_the_senders_name(from_header):
+    word = base64.b64encode("สำนักการคลัง, กองบัญชี".encode()).decode()
+    raw = f"From: {from_header.format(word)}\r\nSubject: test\r\n\r\nbody\r\n".encode()
+    parsed = parse_mail(raw)
+    assert parsed.from_address == "saraban.dds@bangkok.go.th"
+    assert sender_display_name(parsed) == "สำนักการคลัง, กองบัญชี"
+
+
+@pytest.mark.parametrize("from_header, name", [
+    ("สำนักการคลัง <saraban.dds@bangkok.go.th>", "สำนักการคลัง"),
+    ('"Somchai \\"K\\"" <s@dds.bangkok.go.th>', 'Somchai "K"'),
+    ("saraban.dds@bangkok.go.th (สำนักการคลัง)", "สำนักการคลัง"),
+    ("saraban.dds@bangkok.go.th", None),
+])
+def test_other_from_shapes_keep_their_names(from_header, name):
+    raw = f"From: {from_header}\r\nSubject: test\r\n\r\nbody\r\n".encode()
+    assert sender_display_name(parse_mail(raw)) == name
+
+
 def test_a_subject_of_four_lines_is_read_whole():
     lines = HEAD + ["เรื่อง ขอความอนุเคราะห์ประชาสัมพันธ์โครงการฝึกอบรมเชิงปฏิบัติการ",
                     "การพัฒนาระบบสารบรรณอิเล็กทรอนิกส์สำหรับเจ้าหน้าที่ของหน่วยงาน",
@@ -214,3 +239,24 @@ def test_a_date_written_after_the_subject_is_the_letters_date():
     assert (facts.reference, facts.letter_date, facts.subject) == ("กท 0403/276", dt.date(2023, 12, 22), "ขอเชิญประชุม")
     # without the letter's ที่ before it, the phrase is the subject's own
     assert read_inline("เรื่อง ขอส่งสำเนาหนังสือ ลงวันที่ 22 ธ.ค. 2566").subject == "ขอส่งสำเนาหนังสือ ลงวันที่ 22 ธ.ค. 2566"
+
+
+def test_the_register_shows_the_normalised_subject_and_the_comma_name(daemon):
+    import email
+    import json
+    from email.header import Header
+
+    from tests.letters import letter
+
+    typed = "ขอเชิญประชุมคณะท\u0e4d\u0e32งาน\u200b"
+    message = email.message_from_bytes(letter(subject=typed, body="แนบหนังสือมาพร้อมนี้\n"))
+    del message["From"]
+    message["From"] = Header("สำนักการคลัง, กองบัญชี", "utf-8").encode() + " <saraban.dds@bangkok.go.th>"
+    daemon.send(message.as_bytes(), "saraban.latkrabang@bangkok.go.th")
+    daemon.wait_idle()
+    [entry] = daemon.register()
+    assert entry["subject"] == "ขอเชิญประชุมคณะทำงาน"  # stored as searched
+    assert entry["mail_subject"] == typed  # the mail's own subject is kept as it came
+    assert entry["letter_date"] is None and entry["reference"] is None
+    shown = json.loads(daemon.cli("register", "show", "saraban.latkrabang", entry["receive_no"], "--json").stdout)
+    assert shown["sender_name"] == "สำนักการคลัง, กองบัญชี"
