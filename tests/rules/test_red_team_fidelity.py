@@ -36,6 +36,8 @@ def dated(m: ParsedMail, date: dt.datetime | None = SENT) -> ParsedMail:
     return ParsedMail(**{**m.__dict__, "date": date})
 
 
+# 5. ถึง: the first line of the body is not part of the addressee.
+
 @pytest.mark.parametrize("producer", ["shaped", "plain"])
 @pytest.mark.parametrize("body_line", [
     "สำนักการระบายน้ำ กรุงเทพมหานคร ได้กำหนดจัดประชุม",  # cases_pdf.py pdf_body_agency
@@ -69,6 +71,8 @@ def test_an_addressee_that_wraps_is_still_read_whole(first, second, addressee):
     assert fields.addressee == addressee
 
 
+# 6. Stray placeholder characters after ำ at the end of a word.
+
 def test_the_placeholder_after_am_at_a_words_end_is_dropped():
     # cases_nam.py: the shaped producer's text layer reads "น้ำ$%ท่วม...ระบายน้ำ$%"
     lines = ["ที่ กท ๐๔๐๓/๒๗๖", "๑๕ พฤศจิกายน ๒๕๖๙", "เรื่อง ขอส่งรายงานสถานการณ์น้ำท่วมและการระบายน้ำ",
@@ -97,6 +101,8 @@ def test_the_placeholder_before_a_space_in_the_addressees_line():
 def test_the_repair_is_tied_to_the_placeholder_code(raw, read):
     assert normalise_extracted(raw) == read
 
+
+# 7. ที่ and ลงวันที่ only where a sender writes the letter's own.
 
 def test_a_date_in_the_subjects_wording_is_not_the_letters_date():
     m = dated(mail(att("a.pdf"), subject="ขอเชิญประชุมคณะกรรมการ วันที่ 15 ธันวาคม 2569", body="แนบหนังสือ\n"))
@@ -131,6 +137,8 @@ def test_a_date_later_than_the_mail_is_not_the_letters_date():
     assert extract_facts(dated(mail(att("a.pdf"), subject=subject), SENT.replace(day=14, month=12))).letter_date \
         == dt.date(2026, 12, 15)
 
+
+# 8. The old-style ำ (ํ + า) typed in a mail is stored and read as ำ.
 
 def test_old_style_sara_am_in_the_subject_and_body_reads_as_sara_am():
     m = mail(att("a.pdf"), subject="ที่ กท 0403/276 เรื่อง แต่งตั้งคณะท\u0e4d\u0e32งาน",
@@ -177,6 +185,8 @@ def test_the_desk_search_finds_an_old_style_subject_by_either_spelling():
             database.dispose()
 
 
+# 9. Format characters (U+200B...) typed or pasted into a subject.
+
 @pytest.mark.parametrize("subject", [
     "ที่ กท 0403/ว 276 ลงวันที่ 22 ธ.ค. 66 เรื่อง\u200b ขอเชิญประชุม",
     "ที่ กท\u200b 0403/ว 276 ลงวันที่ 22 ธ.ค. 66 เรื่อง ขอเชิญประชุม",
@@ -192,6 +202,8 @@ def test_the_reference_readers_drop_format_characters():
     assert normalise_reference("กท\u200b.0407/ว\u200c57") == "กท 0407/ว 57"
     assert find_reference_on_line("ที่\u200b กท\u200b 0403/276").text == "กท 0403/276"
 
+
+# 10. จาก: an encoded display name with a comma.
 
 @pytest.mark.parametrize("from_header", [
     "=?utf-8?b?{}?= <saraban.dds@bangkok.go.th>",
@@ -215,6 +227,8 @@ def test_other_from_shapes_keep_their_names(from_header, name):
     raw = f"From: {from_header}\r\nSubject: test\r\n\r\nbody\r\n".encode()
     assert sender_display_name(parse_mail(raw)) == name
 
+
+# 12. A four-line เรื่อง, ด่วนที่สุด beside ที่, the date written after เรื่อง.
 
 def test_a_subject_of_four_lines_is_read_whole():
     lines = HEAD + ["เรื่อง ขอความอนุเคราะห์ประชาสัมพันธ์โครงการฝึกอบรมเชิงปฏิบัติการ",
@@ -240,6 +254,8 @@ def test_a_date_written_after_the_subject_is_the_letters_date():
     # without the letter's ที่ before it, the phrase is the subject's own
     assert read_inline("เรื่อง ขอส่งสำเนาหนังสือ ลงวันที่ 22 ธ.ค. 2566").subject == "ขอส่งสำเนาหนังสือ ลงวันที่ 22 ธ.ค. 2566"
 
+
+# Through the daemon: what `register list --json` shows the clerk.
 
 def test_the_register_shows_the_normalised_subject_and_the_comma_name(daemon):
     import email
