@@ -81,11 +81,33 @@ def _unfold(value: str) -> str:
     return re.sub(r"\r?\n(?=[ \t])", "", value)
 
 
+# "<name> <address>" as the From header decodes: the display name is everything before
+# the one angle-bracketed address at the end.
+_NAME_AND_ANGLE_ADDR = re.compile(r"\s*(?P<name>[^<>]*?)\s*<(?P<addr>[^<>]*)>\s*", re.S)
+
+
 def _display_name(value: str | None) -> str | None:
+    """The display name of a From header as ParsedMail keeps it (RFC 2047 decoded).
+
+    The address is found first, by its angle brackets at the end, and the name is what
+    stands before it: an encoded name decodes to text that is not RFC 5322 syntax
+    ("สำนักการคลัง, กองบัญชี <saraban.dds@...>": parseaddr on that reads the comma as a
+    list separator and gives no name). A quoted name loses its quotes and escapes; any
+    other shape (a bare address, "address (comment)") is left to parseaddr."""
     if not value:
         return None
+    m = _NAME_AND_ANGLE_ADDR.fullmatch(_unfold(value))
+    if m:
+        return _unquote_name(m["name"]) or None
     name, _ = email.utils.parseaddr(value)
     return name or None
+
+
+def _unquote_name(name: str) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = re.sub(r"\\(.)", r"\1", name[1:-1])
+    return name.strip()
 
 
 def _is_body_text(part: email.message.Message, filename: str | None) -> bool:
