@@ -65,7 +65,7 @@ def _address(value: str | None) -> str:
     the decoded text carries a line break."""
     if not value:
         return ""
-    value = _unfold(value)
+    value = _unfold(_utf8_header(value))
     _, addr = email.utils.parseaddr(value)
     if addr and "@" in addr and "=?" not in addr:
         return addr.strip().lower()
@@ -74,6 +74,15 @@ def _address(value: str | None) -> str:
         return ""
     _, addr = email.utils.parseaddr(decoded)
     return addr.strip().lower() if addr and "@" in addr else ""
+
+
+def _utf8_header(value: str) -> str:
+    """A raw header value as its UTF-8 bytes read (RFC 6532, SMTPUTF8: สมชาย@ราชการ.ไทย):
+    the email package keeps 8-bit header bytes as surrogates, which the register then
+    stored as U+FFFD. Bytes that are not UTF-8 stay replaced."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _unfold(value: str) -> str:
