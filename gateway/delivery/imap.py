@@ -190,4 +190,13 @@ class ImapFiler:
         except ImapRefused:
             return False  # no folder yet: nothing filed there
         uids = await session.uid_search("HEADER", "X-Saraban-Queue-Id", queue_id, "HEADER", "X-Saraban-Unit", unit)
-        return bool(uids)
+        # SEARCH HEADER matches a substring (RFC 3501 6.4.4): unit saraban.dindaeng finds
+        # saraban.dindaeng.admin's copy of the same letter, filed in the same folder, and
+        # the district's copy was taken as filed and never made. The fields are compared
+        # whole.
+        fields = await session.fetch_fields(uids, ("X-Saraban-Queue-Id", "X-Saraban-Unit"))
+        def whole(value) -> str:  # noqa: ANN001 - a header value; folding whitespace gone
+            return "".join(str(value or "").split()).lower()
+
+        return any(whole(found.get("X-Saraban-Queue-Id")) == whole(queue_id)
+                   and whole(found.get("X-Saraban-Unit")) == whole(unit) for found in fields.values())

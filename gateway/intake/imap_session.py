@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.message
 import email.parser
 import email.utils
 import email.policy
@@ -275,6 +276,22 @@ class ImapSession:
                 sender=sender or None,
             )
         return [found[u] for u in sorted(found)]
+
+    async def fetch_fields(self, uids: list[int], names: tuple[str, ...]) -> dict[int, email.message.Message]:
+        """The header fields `names` of each message, parsed (no body fetched)."""
+        if not uids:
+            return {}
+        response = await self.call(
+            "fetch fields",
+            self.client.uid("fetch", ",".join(map(str, uids)), f"(UID BODY.PEEK[HEADER.FIELDS ({' '.join(names)})])"),
+        )
+        found: dict[int, email.message.Message] = {}
+        for meta, literal in _fetch_records(response.lines):
+            uid_match = _UID.search(meta)
+            if uid_match and literal is not None:
+                found[int(uid_match.group(1))] = email.parser.BytesHeaderParser(
+                    policy=email.policy.compat32).parsebytes(literal)
+        return found
 
     async def fetch_body(self, uid: int, timeout: float | None = None) -> bytes:
         response = await self.call(f"fetch body {uid}", self.client.uid("fetch", str(uid), "(UID BODY.PEEK[])"),

@@ -17,6 +17,15 @@ from email.parser import BytesHeaderParser
 
 
 def _newline(raw: bytes) -> bytes:
+    """The newline of the message's header block: the one its blank line (the end of the
+    headers) is made of. Not "a CRLF somewhere near the start": a bare-LF letter with a
+    CRLF at its end (smtplib adds one) was taken for CRLF, no blank line was found, and
+    the stamped letter went after the closing boundary, where no client shows it."""
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return b"\r\n"
+    if lf >= 0:
+        return b"\n"
     return b"\r\n" if b"\r\n" in raw[:4096] else b"\n"
 
 
@@ -121,20 +130,26 @@ def add_attachment(raw: bytes, filename: str, data: bytes, subtype: str = "pdf")
     part = file_part(filename, data, subtype, newline)
     boundary = headers.get_boundary() if headers.get_content_type() == "multipart/mixed" else None
     if boundary:
-        at = _last_closing_delimiter(body, b"--" + boundary.encode("ascii", "replace") + b"--")
+        at = _closing_delimiter(body, b"--" + boundary.encode("ascii", "replace") + b"--")
         if at is not None:
             return b"".join((head, newline, newline, body[:at], b"--", boundary.encode(), newline, part,
                              newline, body[at:]))
     return _wrap(head, body, newline, part)
 
 
-def _last_closing_delimiter(body: bytes, delimiter: bytes) -> int | None:
-    """Where the last line starting with the closing delimiter starts, or None."""
-    end = len(body)
-    while (at := body.rfind(delimiter, 0, end)) >= 0:
-        if at == 0 or body[at - 1:at] == b"\n":
+def _closing_delimiter(body: bytes, delimiter: bytes) -> int | None:
+    """Where the first line that is the closing delimiter (then only spaces or tabs)
+    starts, or None. The first, as mail clients and Dovecot read it (RFC 2046 5.1.1:
+    what follows it is the epilogue, which no one shows): a sender's epilogue that
+    repeats the closing line had the stamped letter put after it, out of sight."""
+    start = 0
+    while (at := body.find(delimiter, start)) >= 0:
+        end = at + len(delimiter)
+        line_end = body.find(b"\n", end)
+        rest = body[end:line_end if line_end >= 0 else len(body)]
+        if (at == 0 or body[at - 1:at] == b"\n") and not rest.strip(b" \t\r"):
             return at
-        end = at + len(delimiter) - 1
+        start = end
     return None
 
 
