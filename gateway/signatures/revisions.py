@@ -244,9 +244,12 @@ def _page_of(reader, field) -> int | None:
 _OBJ_HEAD = re.compile(rb"(?<![0-9])([0-9]{1,10})[ \t\r\n\f\x00]+([0-9]{1,5})[ \t\r\n\f\x00]+\Z")
 
 
-def unlisted_objects(reader, data: bytes, *, limit: int = 64) -> list[tuple[int, int, int]]:
-    """Object definitions (`N G obj`) at offsets that no revision's cross-reference
-    section lists, outside every listed object: [(offset, N, G)], at most `limit`.
+def unlisted_objects(reader, data: bytes, *, start: int = 0, limit: int = 64,
+                     max_keywords: int = 200_000) -> list[tuple[int, int, int]]:
+    """Object definitions (`N G obj`) from byte `start` on at offsets that no revision's
+    cross-reference section lists, outside every listed object: [(offset, N, G)], at
+    most `limit`, looking at no more than `max_keywords` `obj` keywords (a hostile file
+    of nothing else must not hold the worker).
 
     A reader that trusts the cross-reference sections (pyHanko) never sees them; one
     that rebuilds the table by scanning the file (PDFium for Chrome and Edge, when it
@@ -258,8 +261,10 @@ def unlisted_objects(reader, data: bytes, *, limit: int = 64) -> list[tuple[int,
     except Exception:
         return []
     out = []
-    at = data.find(b"obj")
-    while at >= 0 and len(out) < limit:
+    at = data.find(b"obj", max(start, 0))
+    seen = 0
+    while at >= 0 and len(out) < limit and seen < max_keywords:
+        seen += 1
         nxt = data.find(b"obj", at + 3)
         if data[at - 3:at] != b"end" and (data[at + 3:at + 4] or b" ") in b" \t\r\n\f\x00<[/%":
             head = _OBJ_HEAD.search(data, max(0, at - 24), at)

@@ -187,7 +187,7 @@ class _FileFacts:
     # What a viewer shows (PDFium): opened for the first signature with bytes after it,
     # then shared by every signature of the file (its pages are rendered once).
     _final: object = None
-    _unlisted: list | None = None
+    _unlisted: dict = dataclasses.field(default_factory=dict)
 
     def final(self):
         from gateway.signatures.visual_diff import FinalFile
@@ -196,11 +196,13 @@ class _FileFacts:
             self._final = FinalFile(self.data)
         return self._final
 
-    def unlisted(self) -> list:
-        """Object definitions no cross-reference section lists (revisions.unlisted_objects)."""
-        if self._unlisted is None:
-            self._unlisted = unlisted_objects(self.reader, self.data) if self.reader is not None else []
-        return self._unlisted
+    def unlisted(self, start: int) -> list:
+        """Object definitions after byte `start` that no cross-reference section lists
+        (revisions.unlisted_objects)."""
+        if start not in self._unlisted:
+            self._unlisted[start] = (unlisted_objects(self.reader, self.data, start=start)
+                                     if self.reader is not None else [])
+        return self._unlisted[start]
 
     def close(self) -> None:
         if self._final is not None:
@@ -529,7 +531,7 @@ def _as_shown(emb, status, file: _FileFacts) -> tuple[bool, bool, list[str]]:
     if end is None or end >= len(file.data) or not _meaningful(file.data[end:]):
         return False, False, []
     changed, review, sentences = False, False, []
-    added = [o for o in file.unlisted() if o[0] >= end]
+    added = file.unlisted(end)
     if added:
         changed = True
         sentences.append(_shown("unlisted", count=len(added)))
