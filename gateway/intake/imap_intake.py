@@ -21,12 +21,13 @@ our keyword and what step 1 recognises by Message-ID."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 
 import structlog
 from gateway.config.delivery import ImapIntake
 from gateway.intake.disk_space import StorageGuard
-from gateway.intake.imap_session import Headers, ImapError, ImapSession
+from gateway.intake.imap_session import Headers, ImapError, ImapSession, parse_internaldate
 from gateway.spool import Spool, new_queue_id
 from storage import lease
 from storage import intake as taken
@@ -212,13 +213,32 @@ class MailboxConsumer:
                                state=state, note=note)
         self._renewed = time.monotonic()
 
+    @property
+    def _body_timeout(self) -> float:
+        return self.config.timeout + self.max_size / 1_000_000
+
     async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
                      sender: str | None) -> None:
-        raw = await session.fetch_body(uid, timeout=self.config.timeout + self.max_size / 1_000_000)
+        raw, internaldate = await session.fetch_body_dated(uid, timeout=self._body_timeout)
+        received_at = self._received_at(uid, internaldate)
         self.spool.accept(raw, sender or "", [self.rcpt], peer=f"{self.name};uidvalidity={uidvalidity};uid={uid}",
-                          queue_id=queue_id)
+                          queue_id=queue_id, received_at=received_at)
         self._set_state(uidvalidity, uid, "spooled")
-        log.info("imap_message_spooled", mailbox=self.name, uid=uid, queue_id=queue_id, size=len(raw))
+        log.info("imap_message_spooled", mailbox=self.name, uid=uid, queue_id=queue_id, size=len(raw),
+                 received_at=received_at.isoformat())
+
+    def _received_at(self, uid: int, internaldate: str | None) -> dt.datetime:
+        """When the letter reached the central mailbox (its INTERNALDATE): the time of
+        receipt in the register, the year of its register and the receive stamp, as for a
+        letter that came by SMTP at that moment. A date after the fetch (the mail server's
+        clock ahead of ours) or one that cannot be read gives the fetch time."""
+        fetched = dt.datetime.now(dt.timezone.utc)
+        arrived = parse_internaldate(internaldate)
+        if arrived is None or arrived > fetched:
+            log.warning("imap_internaldate_not_used", mailbox=self.name, uid=uid, internaldate=internaldate,
+                        reason="unreadable" if arrived is None else "in the future", used=fetched.isoformat())
+            return fetched
+        return arrived.astimezone(dt.timezone.utc)
 
     def _set_state(self, uidvalidity: int, uid: int, state: str, note: str | None = None) -> None:
         with self.db.session() as s:

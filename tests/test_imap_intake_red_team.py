@@ -1,0 +1,90 @@
+"""IMAP intake findings of the register red team (/tmp/redteam-register), on the real
+Dovecot, as a clerk (`register list`) and a sysadmin (`status`) see them:
+
+2. a letter is received when it reached the central mailbox (INTERNALDATE), not when
+   the gateway fetched it: one that arrived at 23:50 on 31 Dec 2025 (Bangkok) belongs to
+   the register of 2568 even if fetched in 2569;
+3. a restored mailbox (new UIDVALIDITY, our keywords gone) gives back a letter without a
+   Message-ID: it is known by its bytes and not registered twice;
+4. a letter too big to take and a login the server refuses are shown by `status`."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+from tests.daemon import Daemon
+from tests.imap_helpers import intake_config, mailbox_flags
+from tests.letters import letter
+from tests.servers.common import wait_until
+
+LATE_DECEMBER = '"31-Dec-2025 23:50:00 +0700"'  # 31 ธ.ค. 2568, ten minutes before New Year (Bangkok)
+
+
+def _append(dovecot, user: str, raw: bytes, internaldate: str | None, mailbox: str = "INBOX") -> None:
+    conn = dovecot.imap(user)
+    try:
+        typ, data = conn.append(mailbox, None, internaldate, raw)
+        assert typ == "OK", data
+    finally:
+        conn.logout()
+
+
+def _registered(d: Daemon, count: int) -> list[dict]:
+    return d.wait_for(lambda: (lambda r: r if len(r) == count else None)(d.register()), timeout=60,
+                      what=f"{count} registered letters")
+
+
+def _marked(dovecot, user: str, count: int, folder: str = "INBOX") -> None:
+    def marked():
+        flags = mailbox_flags(dovecot, user, folder)
+        return len(flags) == count and all("$SarabanRegistered" in f for f in flags)
+    assert wait_until(marked, 60, interval=0.2), mailbox_flags(dovecot, user, folder)
+
+
+def _without_message_id(raw: bytes) -> bytes:
+    head, body = raw.split(b"\r\n\r\n", 1)
+    head = b"\r\n".join(line for line in head.split(b"\r\n") if not line.lower().startswith(b"message-id:"))
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_letter_is_received_when_it_reached_the_mailbox_not_when_it_was_fetched(
+        daemon_factory, dovecot, dovecot_user):
+    user, password = dovecot_user
+    # Reached the central mailbox before New Year; the gateway was down over midnight.
+    _append(dovecot, user, letter(subject="เรื่อง หนังสือที่มาถึงก่อนเที่ยงคืน", message_id="<late-dec@dds.bangkok.go.th>"),
+            LATE_DECEMBER)
+    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
+    [late] = _registered(d, 1)
+    _marked(dovecot, user, 1)
+    assert late["received_at"] == "2025-12-31T23:50:00+07:00"
+    assert late["year"] == 2568 and late["number"] == 1  # the register of 2568, not of the fetch
+    table = d.cli("register", "list").stdout
+    assert "31 ธ.ค. 2568 23:50" in table
+    assert d.register("--year", "2568")[0]["message_id"] == "<late-dec@dds.bangkok.go.th>"
+    assert d.register("--year", "2569") == []
+
+    # A letter arriving now is received now, in this year's register.
+    dovecot.deliver(user, letter(message_id="<now@dds.bangkok.go.th>"))
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    entries = {e["message_id"]: e for e in _registered(d, 2)}
+    received = dt.datetime.fromisoformat(entries["<now@dds.bangkok.go.th>"]["received_at"])
+    assert before - dt.timedelta(seconds=5) <= received <= dt.datetime.now(dt.timezone.utc)
+    assert entries["<now@dds.bangkok.go.th>"]["number"] == 1  # first of its own year's register
+
+
+def test_an_internaldate_in_the_future_or_unreadable_gives_the_fetch_time():
+    """Dovecot itself moves a future APPEND date back to the present, so this bound is
+    checked on the consumer: a mail server whose clock runs ahead, or a date it spells
+    wrongly, must not put a letter into a later day or year."""
+    from gateway.intake.imap_intake import MailboxConsumer
+
+    consumer = MailboxConsumer.__new__(MailboxConsumer)
+    consumer.name = "imap://test@127.0.0.1/INBOX"
+    assert consumer._received_at(1, "31-Dec-2025 23:50:00 +0700") == dt.datetime(2025, 12, 31, 16, 50,
+                                                                                 tzinfo=dt.timezone.utc)
+    assert consumer._received_at(1, " 1-Jan-2026 00:00:01 +0700").isoformat() == "2025-12-31T17:00:01+00:00"
+    for wrong in ("01-Jan-2031 09:00:00 +0700", "31-Dec-2025", "32-Dec-2025 23:50:00 +0700", "", None):
+        before = dt.datetime.now(dt.timezone.utc)
+        got = consumer._received_at(1, wrong)
+        assert before <= got <= dt.datetime.now(dt.timezone.utc), wrong
