@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import ImapLease, ImapMessage, Message, Refusal
+from storage.models import ImapLease, ImapMessage, Letter, Message, QuarantineEntry, Refusal
 
 
 def record_refusal(session: Session, *, reason: str, mail_from: str, message_id: str | None,
@@ -36,18 +36,41 @@ def queue_id_taken_before(session: Session, mailbox: str, uidvalidity: int, mess
         ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None)).limit(1))
 
 
+def queue_id_of_same_bytes(session: Session, mailbox: str, uidvalidity: int, raw_sha256: str) -> str | None:
+    """The queue id a message with exactly these bytes (SHA-256) got when it was taken
+    from this mailbox under an earlier UIDVALIDITY: by the row's own hash, or, for rows
+    taken before hashes were kept, by the hash of the letter the register made of it or of
+    its quarantine entry."""
+    earlier = (ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity != uidvalidity,
+               ImapMessage.queue_id.is_not(None))
+    found = session.scalar(select(ImapMessage.queue_id).where(*earlier, ImapMessage.raw_sha256 == raw_sha256)
+                           .limit(1))
+    if found is None:
+        found = session.scalar(select(ImapMessage.queue_id).join(Letter, Letter.queue_id == ImapMessage.queue_id)
+                               .where(*earlier, Letter.raw_sha256 == raw_sha256).limit(1))
+    if found is None:
+        found = session.scalar(select(ImapMessage.queue_id)
+                               .join(QuarantineEntry, QuarantineEntry.queue_id == ImapMessage.queue_id)
+                               .where(*earlier, QuarantineEntry.raw_sha256 == raw_sha256).limit(1))
+    return found
+
+
 def record_taken(session: Session, *, mailbox: str, uidvalidity: int, uid: int, queue_id: str | None,
-                 message_id: str | None, size: int, state: str, note: str | None = None) -> None:
+                 message_id: str | None, size: int, state: str, note: str | None = None,
+                 raw_sha256: str | None = None) -> None:
     session.add(ImapMessage(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, queue_id=queue_id,
-                            message_id=(message_id or "")[:998] or None, size=size, state=state, note=note))
+                            message_id=(message_id or "")[:998] or None, size=size, state=state, note=note,
+                            raw_sha256=raw_sha256))
 
 
 def set_taken_state(session: Session, mailbox: str, uidvalidity: int, uid: int, state: str,
-                    note: str | None = None) -> None:
+                    note: str | None = None, raw_sha256: str | None = None) -> None:
     row = session.get(ImapMessage, (mailbox, uidvalidity, uid))
     row.state = state
     if note:
         row.note = note
+    if raw_sha256:
+        row.raw_sha256 = raw_sha256
 
 
 def still_spooling(session: Session, mailbox: str, uidvalidity: int) -> list[tuple[int, str]]:

@@ -10,7 +10,6 @@ Dovecot, as a clerk (`register list`) and a sysadmin (`status`) see them:
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 
 from tests.daemon import Daemon
@@ -88,3 +87,36 @@ def test_an_internaldate_in_the_future_or_unreadable_gives_the_fetch_time():
         before = dt.datetime.now(dt.timezone.utc)
         got = consumer._received_at(1, wrong)
         assert before <= got <= dt.datetime.now(dt.timezone.utc), wrong
+
+
+def test_a_restored_mailbox_gives_back_a_letter_without_message_id_which_is_not_registered_twice(
+        daemon_factory, dovecot, dovecot_user):
+    user, password = dovecot_user
+    with_id = letter(subject="เรื่อง มีเลข Message-ID", message_id="<has-id-restore@dds.bangkok.go.th>")
+    no_id = _without_message_id(letter(subject="เรื่อง ไม่มี Message-ID"))
+    assert b"message-id" not in no_id.split(b"\r\n\r\n")[0].lower()
+    dovecot.create_mailbox(user, "Central")
+    dovecot.deliver(user, with_id, "Central")
+    dovecot.deliver(user, no_id, "Central")
+    d = daemon_factory(extra=intake_config(dovecot, user, password, mailbox="Central")).start()
+    first = _registered(d, 2)
+    _marked(dovecot, user, 2, "Central")
+
+    # The mail server is migrated: the folder is rebuilt from a backup taken before our keywords.
+    dovecot.recreate_mailbox(user, "Central")
+    dovecot.deliver(user, with_id, "Central")
+    dovecot.deliver(user, no_id, "Central")
+    d.wait_for(lambda: sum(e.get("event") == "imap_message_known" for e in d.events()) >= 2, timeout=60,
+               what="both letters to be recognised")
+    _marked(dovecot, user, 2, "Central")  # marked again under their new UIDs, as the clerk expects
+    d.wait_idle()
+    assert sorted(e["number"] for e in d.register()) == [1, 2]
+    known = [e for e in d.events() if e.get("event") == "imap_message_known"]
+    assert any(e.get("raw_sha256") and not e.get("message_id") for e in known)
+    assert {e["queue_id"] for e in known} == {e["queue_id"] for e in first}
+
+    # A letter without a Message-ID that is really new is still taken.
+    dovecot.deliver(user, _without_message_id(letter(subject="เรื่อง ฉบับใหม่ ไม่มี Message-ID")), "Central")
+    entries = _registered(d, 3)
+    assert sorted(e["number"] for e in entries) == [1, 2, 3]
+    _marked(dovecot, user, 3, "Central")

@@ -4,7 +4,8 @@ The life of a message (UIDVALIDITY v, UID u) in mailbox M:
 
 1. its headers are fetched first (size, Message-ID, sender): too big -> left on the
    server with `$SarabanTooBig`; a Message-ID already taken under an older UIDVALIDITY
-   -> not taken again;
+   -> not taken again; then its bytes and INTERNALDATE: bytes (SHA-256) already taken
+   from M under an older UIDVALIDITY -> not taken again (a restored mailbox);
 2. a queue id is chosen and the row (M, v, u, queue id, "spooling") is committed, in a
    transaction that also proves we still hold M's lease (fencing), so of two gateways
    only the lease holder ever records u;
@@ -17,11 +18,12 @@ The life of a message (UIDVALIDITY v, UID u) in mailbox M:
 UIDs are taken in ascending order and new mail always gets a higher UID, so "above the
 highest UID recorded for (M, v)" is exactly what is new: nothing is fetched twice and
 nothing is skipped. A new UIDVALIDITY starts again from UID 1, skipping what carries
-our keyword and what step 1 recognises by Message-ID."""
+our keyword and what step 1 recognises by Message-ID or by its bytes."""
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import time
 
 import structlog
@@ -193,9 +195,25 @@ class MailboxConsumer:
             log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=earlier,
                      message_id=headers.message_id)
             return
+        # The bytes are read before anything is recorded: a restored mailbox gives a letter
+        # without a Message-ID back under a new UIDVALIDITY, and only its bytes tell.
+        raw, internaldate = await session.fetch_body_dated(uid, timeout=self._body_timeout)
+        sha = hashlib.sha256(raw).hexdigest()
+        with self.db.session() as s:
+            same = taken.queue_id_of_same_bytes(s, self.name, uidvalidity, sha)
+        if same is not None:
+            self._record(uidvalidity, headers, same, "spooled", "same bytes taken under an earlier UIDVALIDITY",
+                         raw_sha256=sha)
+            log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=same, raw_sha256=sha,
+                     message_id=headers.message_id)
+            return
         queue_id = new_queue_id()
-        self._record(uidvalidity, headers, queue_id, "spooling")
-        await self._spool(session, uidvalidity, uid, queue_id, headers.sender)
+        self._record(uidvalidity, headers, queue_id, "spooling", raw_sha256=sha)
+        await self._spool(session, uidvalidity, uid, queue_id, headers.sender, (raw, internaldate))
+
+    @property
+    def _body_timeout(self) -> float:
+        return self.config.timeout + self.max_size / 1_000_000
 
     def _taken_before(self, uidvalidity: int, message_id: str | None) -> str | None:
         """The queue id this Message-ID was taken under before, if it was."""
@@ -205,25 +223,21 @@ class MailboxConsumer:
             return taken.queue_id_taken_before(s, self.name, uidvalidity, message_id)
 
     def _record(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
-                note: str | None = None) -> None:
+                note: str | None = None, raw_sha256: str | None = None) -> None:
         with self.db.session() as s:
             lease.fence(s, self.name, self.holder, self.config.lease_ttl)
             taken.record_taken(s, mailbox=self.name, uidvalidity=uidvalidity, uid=headers.uid,
                                queue_id=queue_id, message_id=headers.message_id, size=headers.size,
-                               state=state, note=note)
+                               state=state, note=note, raw_sha256=raw_sha256)
         self._renewed = time.monotonic()
 
-    @property
-    def _body_timeout(self) -> float:
-        return self.config.timeout + self.max_size / 1_000_000
-
     async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
-                     sender: str | None) -> None:
-        raw, internaldate = await session.fetch_body_dated(uid, timeout=self._body_timeout)
+                     sender: str | None, fetched: tuple[bytes, str | None] | None = None) -> None:
+        raw, internaldate = fetched or await session.fetch_body_dated(uid, timeout=self._body_timeout)
         received_at = self._received_at(uid, internaldate)
         self.spool.accept(raw, sender or "", [self.rcpt], peer=f"{self.name};uidvalidity={uidvalidity};uid={uid}",
                           queue_id=queue_id, received_at=received_at)
-        self._set_state(uidvalidity, uid, "spooled")
+        self._set_state(uidvalidity, uid, "spooled", raw_sha256=hashlib.sha256(raw).hexdigest())
         log.info("imap_message_spooled", mailbox=self.name, uid=uid, queue_id=queue_id, size=len(raw),
                  received_at=received_at.isoformat())
 
@@ -240,9 +254,10 @@ class MailboxConsumer:
             return fetched
         return arrived.astimezone(dt.timezone.utc)
 
-    def _set_state(self, uidvalidity: int, uid: int, state: str, note: str | None = None) -> None:
+    def _set_state(self, uidvalidity: int, uid: int, state: str, note: str | None = None,
+                   raw_sha256: str | None = None) -> None:
         with self.db.session() as s:
-            taken.set_taken_state(s, self.name, uidvalidity, uid, state, note)
+            taken.set_taken_state(s, self.name, uidvalidity, uid, state, note, raw_sha256)
 
     async def _resume_spooling(self, session: ImapSession, uidvalidity: int) -> None:
         """Rows a crash left between "recorded" and "spooled": spool them again, same id."""
