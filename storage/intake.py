@@ -3,9 +3,12 @@ which queue id, and how far it got ("spooling" -> "spooled" -> "marked", or "ski
 See gateway/intake/imap_intake.py for the life of a message."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from rules.thai_time import to_bangkok
 from storage.models import ImapLease, ImapMessage, Letter, Message, QuarantineEntry, Refusal
 
 
@@ -57,10 +60,11 @@ def queue_id_of_same_bytes(session: Session, mailbox: str, uidvalidity: int, raw
 
 def record_taken(session: Session, *, mailbox: str, uidvalidity: int, uid: int, queue_id: str | None,
                  message_id: str | None, size: int, state: str, note: str | None = None,
-                 raw_sha256: str | None = None) -> None:
+                 raw_sha256: str | None = None, sender: str | None = None, subject: str | None = None) -> None:
     session.add(ImapMessage(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, queue_id=queue_id,
                             message_id=(message_id or "")[:998] or None, size=size, state=state, note=note,
-                            raw_sha256=raw_sha256))
+                            raw_sha256=raw_sha256, sender=(sender or "")[:512] or None,
+                            subject=(subject or "")[:300] or None))
 
 
 def set_taken_state(session: Session, mailbox: str, uidvalidity: int, uid: int, state: str,
@@ -71,6 +75,47 @@ def set_taken_state(session: Session, mailbox: str, uidvalidity: int, uid: int, 
         row.note = note
     if raw_sha256:
         row.raw_sha256 = raw_sha256
+
+
+def note_error(session: Session, mailbox: str, error: str) -> None:
+    """The mailbox's latest problem (login refused, server unreachable, ...), for `status`."""
+    session.execute(update(ImapLease).where(ImapLease.mailbox == mailbox).values(
+        last_error=error[:500], last_error_at=dt.datetime.now(dt.timezone.utc)))
+
+
+def note_connected(session: Session, mailbox: str) -> None:
+    session.execute(update(ImapLease).where(ImapLease.mailbox == mailbox).values(
+        connected_at=dt.datetime.now(dt.timezone.utc)))
+
+
+TOO_BIG_SHOWN = 20  # per mailbox, newest first
+
+
+def add_problems(session: Session, mailboxes: dict[str, dict]) -> dict[str, dict]:
+    """Add to `storage.counts.imap_mailboxes`'s figures what a person must act on: the
+    mailbox's last error (Bangkok time) and the messages left on the server as too big."""
+    for row in session.scalars(select(ImapLease).where(ImapLease.mailbox.in_(list(mailboxes)))):
+        info = mailboxes[row.mailbox]
+        info["last_error"] = row.last_error
+        info["last_error_at"] = _bangkok(row.last_error_at)
+        info["connected_at"] = _bangkok(row.connected_at)
+    for mailbox, info in mailboxes.items():
+        info.setdefault("last_error", None)
+        info["too_big"] = [
+            {"uidvalidity": r.uidvalidity, "uid": r.uid, "size": r.size, "sender": r.sender, "subject": r.subject,
+             "message_id": r.message_id, "at": _bangkok(r.updated_at), "note": r.note}
+            for r in session.scalars(select(ImapMessage).where(
+                ImapMessage.mailbox == mailbox, ImapMessage.state == "skipped", ImapMessage.queue_id.is_(None))
+                .order_by(ImapMessage.updated_at.desc()).limit(TOO_BIG_SHOWN))]
+    return mailboxes
+
+
+def _bangkok(when: dt.datetime | None) -> str | None:
+    if when is None:
+        return None
+    if when.tzinfo is None:  # SQLite gives naive UTC back
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return to_bangkok(when).isoformat(timespec="seconds")
 
 
 def still_spooling(session: Session, mailbox: str, uidvalidity: int) -> list[tuple[int, str]]:

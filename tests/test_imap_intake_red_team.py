@@ -10,11 +10,12 @@ Dovecot, as a clerk (`register list`) and a sysadmin (`status`) see them:
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 
 from tests.daemon import Daemon
 from tests.imap_helpers import intake_config, mailbox_flags
-from tests.letters import letter
+from tests.letters import letter, make_pdf
 from tests.servers.common import wait_until
 
 LATE_DECEMBER = '"31-Dec-2025 23:50:00 +0700"'  # 31 ธ.ค. 2568, ten minutes before New Year (Bangkok)
@@ -120,3 +121,37 @@ def test_a_restored_mailbox_gives_back_a_letter_without_message_id_which_is_not_
     entries = _registered(d, 3)
     assert sorted(e["number"] for e in entries) == [1, 2, 3]
     _marked(dovecot, user, 3, "Central")
+
+
+def test_status_shows_a_letter_too_big_to_take_and_a_refused_login(daemon_factory, dovecot, dovecot_user):
+    user, password = dovecot_user
+    dovecot.deliver(user, letter(subject="เรื่อง รายงานประจำปี (ไฟล์ใหญ่)", message_id="<big@dds.bangkok.go.th>",
+                                 files=[("2569_dds_0403_57.pdf", make_pdf("big", filler=2_500_000))]))
+    d = daemon_factory(extra=intake_config(dovecot, user, password, max_size=2_000_000)).start()
+    d.wait_for(lambda: any(e.get("event") == "imap_message_too_big" for e in d.events()), timeout=60,
+               what="imap_message_too_big")
+    [info] = d.status()["imap_intake"].values()
+    [big] = info["too_big"]
+    assert big["sender"] == "saraban.dds@bangkok.go.th"
+    assert big["subject"] == "เรื่อง รายงานประจำปี (ไฟล์ใหญ่)"
+    assert big["size"] > 2_500_000
+    text = d.cli("status").stdout
+    assert re.search(r"เกินขนาดที่รับได้.*too big, not registered: from saraban\.dds@bangkok\.go\.th, subject "
+                     r"\"เรื่อง รายงานประจำปี \(ไฟล์ใหญ่\)\", \d{7} bytes", text), text
+    assert "$SarabanTooBig" in text
+    # Never lost: it stays in the central mailbox, marked, for a person.
+    [flags] = mailbox_flags(dovecot, user)
+    assert "$SarabanTooBig" in flags and "$SarabanRegistered" not in flags
+    assert d.register() == []
+    d.stop()
+
+    wrong = daemon_factory("wrongpw", extra=intake_config(dovecot, user, "not-the-password")).start()
+    wrong.wait_for(lambda: any(e.get("event") == "imap_reconnect" for e in wrong.events()), timeout=60,
+                   what="a refused login")
+    time.sleep(0.5)
+    [info] = wrong.status()["imap_intake"].values()
+    assert "refused the login" in info["last_error"] and info["last_error_at"]
+    text = wrong.cli("status").stdout
+    assert re.search(r"last error at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00: the mail server refused the login as "
+                     + re.escape(user) + r" on .*AUTHENTICATIONFAILED.*check username and password.*not connected since",
+                     text), text

@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email.header
 import hashlib
 import time
+import unicodedata
 
 import structlog
 from gateway.config.delivery import ImapIntake
 from gateway.intake.disk_space import StorageGuard
-from gateway.intake.imap_session import Headers, ImapError, ImapSession, parse_internaldate
+from gateway.intake.imap_session import Headers, ImapError, ImapGone, ImapRefused, ImapSession, parse_internaldate
 from gateway.spool import Spool, new_queue_id
 from storage import lease
 from storage import intake as taken
@@ -80,6 +82,7 @@ class MailboxConsumer:
                 uidvalidity = await session.select(cfg.mailbox)
                 log.info("imap_connected", mailbox=self.name, uidvalidity=uidvalidity,
                          idle=cfg.use_idle and session.has("IDLE"))
+                self._note(taken.note_connected)
                 backoff = 1.0
                 await self._session_loop(session, uidvalidity, stop)
             except lease.LeaseLost as exc:
@@ -90,6 +93,7 @@ class MailboxConsumer:
                 level = log.warning if isinstance(exc, (ImapError, OSError)) else log.error
                 level("imap_reconnect", mailbox=self.name, error=f"{type(exc).__name__}: {exc}",
                       retry_in=backoff)
+                self._note(taken.note_error, self._in_plain_words(exc))
                 await session.close()
                 await _sleep(stop, backoff)
                 backoff = min(backoff * 2, cfg.reconnect_max)
@@ -99,6 +103,29 @@ class MailboxConsumer:
         if self._holding:
             lease.release(self.db, self.name, self.holder)
         log.info("imap_intake_stopped", mailbox=self.name)
+
+    def _note(self, what, *args) -> None:
+        """Write what `status` shows about the mailbox; never let that end the session."""
+        try:
+            with self.db.session() as s:
+                what(s, self.name, *args)
+        except Exception as exc:
+            log.error("imap_status_not_recorded", mailbox=self.name, error=f"{type(exc).__name__}: {exc}")
+
+    def _in_plain_words(self, exc: Exception) -> str:
+        """The error as `status` shows it to a sysadmin, with what to check."""
+        cfg = self.config
+        account = f"{cfg.username or cfg.unit} on {cfg.host}:{cfg.port}"
+        if isinstance(exc, ImapRefused) and str(exc).startswith("login"):
+            return (f"the mail server refused the login as {account} ({exc.result} {exc.text}): "
+                    "check username and password/password_file")
+        if isinstance(exc, ImapRefused) and str(exc).startswith("select"):
+            return f"the mailbox '{cfg.mailbox}' of {account} cannot be opened ({exc.result} {exc.text})"
+        if isinstance(exc, ImapGone) and str(exc).startswith("connect"):
+            return f"cannot connect to {cfg.host}:{cfg.port} ({exc}): is the server up, the port and TLS right?"
+        if isinstance(exc, (ImapError, OSError)):
+            return f"connection to {account} ended: {type(exc).__name__}: {exc}"
+        return f"intake of this mailbox failed: {type(exc).__name__}: {exc}"
 
     def _take_lease(self) -> bool:
         claim = lease.acquire(self.db, self.name, self.holder, self.config.lease_ttl)
@@ -184,9 +211,14 @@ class MailboxConsumer:
     async def _take_one(self, session: ImapSession, uidvalidity: int, headers: Headers) -> None:
         uid = headers.uid
         if headers.size > self.max_size:
-            self._record(uidvalidity, headers, None, "skipped", f"{headers.size} bytes > {self.max_size}")
+            # Left on the server, untouched but for the keyword; what `status` lists for a
+            # person (sender, subject, size), since nothing of it reaches the register.
+            subject = await self._subject(session, uid)
+            self._record(uidvalidity, headers, None, "skipped", f"{headers.size} bytes > {self.max_size}",
+                         subject=subject)
             await session.add_keyword(uid, TOO_BIG_KEYWORD)
-            log.error("imap_message_too_big", mailbox=self.name, uid=uid, size=headers.size, limit=self.max_size)
+            log.error("imap_message_too_big", mailbox=self.name, uid=uid, size=headers.size, limit=self.max_size,
+                      sender=headers.sender, subject=subject, message_id=headers.message_id)
             return
         earlier = self._taken_before(uidvalidity, headers.message_id)
         if earlier is not None:
@@ -215,6 +247,14 @@ class MailboxConsumer:
     def _body_timeout(self) -> float:
         return self.config.timeout + self.max_size / 1_000_000
 
+    async def _subject(self, session: ImapSession, uid: int) -> str | None:
+        try:
+            fields = await session.fetch_fields([uid], ("SUBJECT",))
+        except ImapRefused:
+            return None
+        value = fields.get(uid, {}).get("Subject") if uid in fields else None
+        return _printable(value) if value else None
+
     def _taken_before(self, uidvalidity: int, message_id: str | None) -> str | None:
         """The queue id this Message-ID was taken under before, if it was."""
         if not message_id:
@@ -223,12 +263,13 @@ class MailboxConsumer:
             return taken.queue_id_taken_before(s, self.name, uidvalidity, message_id)
 
     def _record(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
-                note: str | None = None, raw_sha256: str | None = None) -> None:
+                note: str | None = None, raw_sha256: str | None = None, subject: str | None = None) -> None:
         with self.db.session() as s:
             lease.fence(s, self.name, self.holder, self.config.lease_ttl)
             taken.record_taken(s, mailbox=self.name, uidvalidity=uidvalidity, uid=headers.uid,
                                queue_id=queue_id, message_id=headers.message_id, size=headers.size,
-                               state=state, note=note, raw_sha256=raw_sha256)
+                               state=state, note=note, raw_sha256=raw_sha256, sender=headers.sender,
+                               subject=subject)
         self._renewed = time.monotonic()
 
     async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
@@ -299,6 +340,17 @@ class MailboxConsumer:
             log.info("imap_message_marked", mailbox=self.name, uid=uid, queue_id=queue_id, keyword=keyword,
                      moved_to=self.config.processed_folder if state == "done" else None)
         return waiting
+
+
+def _printable(value) -> str:
+    """A header's text (RFC 2047 decoded) fit to print on a terminal: control and
+    format characters (escape sequences, bidi overrides) become '?'; at most 200."""
+    try:
+        text = str(email.header.make_header(email.header.decode_header(str(value))))
+    except Exception:  # a broken encoded word or charset: the undecoded text
+        text = str(value)
+    text = " ".join(text.split())
+    return "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch for ch in text)[:200]
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
