@@ -26,12 +26,21 @@ class Counts:
     refused: dict[str, int] = field(default_factory=dict)  # refused at end of DATA, by reason
 
 
-def counts(session: Session) -> Counts:
+def counts(session: Session, overdue_after: float | None = None) -> Counts:
+    """`overdue_after` ([delivery] dead_after): pending items older than this many seconds
+    are counted again as "overdue" (the letter's copies, which are never given up)."""
     outbox: dict[str, dict[str, int]] = {}
     for kind, state, count in session.execute(
         select(OutboxItem.kind, OutboxItem.state, func.count()).group_by(OutboxItem.kind, OutboxItem.state)
     ):
         outbox.setdefault(kind, {})[state] = count
+    if overdue_after is not None:
+        before = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=overdue_after)
+        for kind, count in session.execute(
+            select(OutboxItem.kind, func.count()).where(OutboxItem.state == "pending", OutboxItem.created_at < before)
+            .group_by(OutboxItem.kind)
+        ):
+            outbox.setdefault(kind, {})["overdue"] = count
     return Counts(
         messages=dict(session.execute(select(Message.state, func.count()).group_by(Message.state)).all()),
         letters=session.scalar(select(func.count()).select_from(Letter)) or 0,

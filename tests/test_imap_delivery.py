@@ -113,25 +113,32 @@ def test_kill9_between_append_and_recording_files_once(daemon_factory, dovecot, 
     assert any(e.get("event") == "imap_already_filed" for e in d.events())
 
 
-def test_failing_delivery_goes_dead_and_is_retried_from_the_cli(daemon_factory, dovecot):
+def test_a_folder_copy_failing_past_dead_after_is_overdue_never_dead_and_files_once_fixed(daemon_factory, dovecot):
+    """A copy of an acknowledged letter is never given up by age: a mail server down (or
+    an account not yet made) over a long holiday would otherwise leave every letter of
+    those days unfiled until someone ran `outbox retry --dead`."""
     user, password = f"late{time.time_ns()}", "not-yet-created"
     d = daemon_factory(extra=delivery_config(dovecot, user, password))
-    set_delivery_key(d.config, "dead_after = 1.5")
+    set_delivery_key(d.config, "dead_after = 1.5\nretry_max = 1.0")
     d.start()
     d.send(letter(), LAT)
-    d.wait_for(lambda: d.status()["outbox"].get("folder", {}).get("dead"), timeout=60, what="a dead item")
+    d.wait_for(lambda: d.status()["outbox"].get("folder", {}).get("overdue"), timeout=60, what="an overdue item")
+    time.sleep(2.0)  # past dead_after, several attempts more
+    status = d.status()
+    assert status["outbox"]["folder"] == {"pending": 1, "overdue": 1}, status["outbox"]
     text = d.cli("status").stdout
-    assert "outbox     folder: dead 1" in text
-    [item] = json.loads(d.cli("outbox", "list", "--state", "dead", "--json").stdout)
-    assert item["unit"] == "saraban.latkrabang" and item["attempts"] >= 1
+    assert "outbox     folder: overdue 1, pending 1" in text
+    assert "still failing after [delivery] dead_after" in text
+    [item] = json.loads(d.cli("outbox", "list", "--state", "pending", "--json").stdout)
+    assert item["unit"] == "saraban.latkrabang" and item["attempts"] >= 2
     assert "login" in item["last_error"]
-    assert "login" in d.cli("outbox", "list").stdout
+    overdue = [e for e in d.events() if e.get("event") == "delivery_overdue"]
+    assert overdue and not [e for e in d.events() if e.get("event") == "delivery_dead"]
 
     dovecot.add_user(user, password)  # the mail-server admin creates the account
-    out = d.cli("outbox", "retry", "--dead").stdout
-    assert f"1 item(s) queued for another attempt: {item['id']}" in out
-    d.wait_for(lambda: d.status()["outbox"]["folder"] == {"done": 1}, timeout=60, what="the retry")
+    d.wait_for(lambda: d.status()["outbox"]["folder"] == {"done": 1}, timeout=60, what="the next attempt")
     assert len(folder_messages(dovecot, user, "Saraban/latkrabang")) == 1
+    assert "still failing" not in d.cli("status").stdout
 
 
 def test_outbox_retry_answers_unknown_ids_clearly(daemon):

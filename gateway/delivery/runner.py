@@ -81,6 +81,9 @@ def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> 
             if failed.dead:
                 log.error("delivery_dead", attempts=failed.attempts, error=error)
                 metrics.outbox(failed.kind, "dead")
+            elif failed.overdue:  # a copy of the letter, never given up (storage/outbox.py)
+                log.error("delivery_overdue", attempts=failed.attempts, retry_in=failed.retry_in, error=error)
+                metrics.outbox(failed.kind, "overdue")
             else:
                 log.warning("delivery_retry", attempts=failed.attempts, retry_in=failed.retry_in, error=error)
                 metrics.outbox(failed.kind, "retry")

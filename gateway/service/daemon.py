@@ -241,7 +241,8 @@ async def _serve(settings: Settings) -> int:
     try:
         if settings.http.enabled:
             bind = "http_bind_failed", settings.http
-            http = HttpServer(operator_routes(spool, db, supervisor, handler.storage_guard))
+            http = HttpServer(operator_routes(spool, db, supervisor, handler.storage_guard,
+                                              overdue_after=settings.delivery.dead_after))
             http_port = await http.start(settings.http.host, settings.http.port)
         if settings.web.enabled:  # the central unit's desk (gateway/web/, docs/console.md)
             from gateway.web.server import WebServer
@@ -358,9 +359,10 @@ async def _reload(settings: Settings, directory: DirectoryHolder, supervisor: Su
     return new.settings
 
 
-def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: StorageGuard | None = None):
+def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: StorageGuard | None = None,
+                    overdue_after: float | None = None):
     """GET /healthz and GET /metrics (gateway/service/health.py, gateway/service/metrics.py)."""
-    live = LiveCollector(spool, db, supervisor.alive, supervisor.restarts)
+    live = LiveCollector(spool, db, supervisor.alive, supervisor.restarts, overdue_after=overdue_after)
 
     async def healthz():
         healthy, body = await asyncio.get_running_loop().run_in_executor(

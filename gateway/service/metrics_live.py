@@ -15,7 +15,8 @@ class LiveCollector:
     """A prometheus-client custom collector (anything with `collect()`)."""
 
     def __init__(self, spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
-                 restarts: Callable[[], dict[str, int]]):
+                 restarts: Callable[[], dict[str, int]], overdue_after: float | None = None):
+        self.overdue_after = overdue_after  # [delivery] dead_after: state "overdue" (storage/counts.py)
         self.spool = spool
         self.db = db
         self.runners = runners
@@ -30,7 +31,7 @@ class LiveCollector:
         spool.add_metric(["parked"], len(self.spool.parked()))
         yield spool
 
-        outbox = GaugeMetricFamily("saraban_outbox_items", "Outbox items by kind and state (pending, dead, done)",
+        outbox = GaugeMetricFamily("saraban_outbox_items", "Outbox items by kind and state (pending, dead, done; overdue: pending past dead_after)",
                                    labels=["kind", "state"])
         quarantine = GaugeMetricFamily("saraban_quarantine_items", "Quarantine entries by state",
                                        labels=["state"])
@@ -38,7 +39,7 @@ class LiveCollector:
         up = GaugeMetricFamily("saraban_database_up", "1 if the database answered this scrape")
         try:
             with self.db.session() as session:
-                figures = counts(session)
+                figures = counts(session, overdue_after=self.overdue_after)
             for kind, states in figures.outbox.items():
                 for state, count in states.items():
                     outbox.add_metric([kind, state], count)

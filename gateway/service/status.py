@@ -20,7 +20,7 @@ def collect_status(settings: Settings) -> dict:
     try:
         require_current(db.engine)
         with db.session() as session:
-            figures = counts(session)
+            figures = counts(session, overdue_after=settings.delivery.dead_after)
             notices = notice_status(settings, notice_figures(session))
             imap_intake = imap_mailboxes(session)
             classified_units = units_with_classified_letters(session)
@@ -40,8 +40,18 @@ def collect_status(settings: Settings) -> dict:
         "notices": notices,
         "imap_intake": imap_intake,
         "registrars_missing": missing,
-        "warnings": notice_warnings(settings) + registrar_warning(missing) + _disk_warning(disk),
+        "warnings": notice_warnings(settings) + registrar_warning(missing) + _disk_warning(disk)
+        + _overdue_warning(figures.outbox),
     }
+
+
+def _overdue_warning(outbox: dict[str, dict[str, int]]) -> list[str]:
+    late = {kind: states["overdue"] for kind, states in outbox.items() if states.get("overdue")}
+    if not late:
+        return []
+    return [f"{', '.join(f'{n} {kind}' for kind, n in sorted(late.items()))} item(s) still failing after "
+            "[delivery] dead_after: a letter's copies are never given up and are retried every retry_max; "
+            "see `outbox list --state pending` for the error, then `outbox retry ID` once it is fixed"]
 
 
 def _disk_warning(disk: DiskReading) -> list[str]:

@@ -60,6 +60,30 @@ def test_failures_back_off_then_die_and_retry_brings_them_back(database_url):
         db.dispose()
 
 
+def test_the_letters_copies_are_never_given_up_by_age_other_items_are(database_url):
+    db = Database(database_url)
+    db.create_schema()
+    try:
+        with db.session() as session:
+            ids = {kind: outbox.add_once(session, kind, f"q3:{kind}", queue_id="q3", unit="u")[0].id
+                   for kind in ("folder", "registrar", "notice", "alert")}
+        failed = {kind: outbox.fail(db, item_id, "OSError: refused", dead_after=0, retry_base=5, retry_max=60)
+                  for kind, item_id in ids.items()}
+        assert {k: (f.dead, f.overdue) for k, f in failed.items()} == {
+            "folder": (False, True), "registrar": (False, True), "notice": (True, False), "alert": (True, False)}
+        assert failed["folder"].retry_in == 5
+        permanent = outbox.fail(db, ids["folder"], "550 no such user", dead_after=0, retry_base=5, retry_max=60,
+                                permanent=True)
+        assert permanent.dead and not permanent.overdue
+        from storage.counts import counts
+        with db.session() as session:
+            figures = counts(session, overdue_after=0)
+        assert figures.outbox["registrar"] == {"pending": 1, "overdue": 1}
+        assert figures.outbox["folder"] == {"dead": 1}
+    finally:
+        db.dispose()
+
+
 def test_each_item_is_worked_in_its_own_log_context(tmp_path):
     settings = load_settings(write_config(tmp_path))
     seen = []
