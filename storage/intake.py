@@ -101,11 +101,15 @@ def add_problems(session: Session, mailboxes: dict[str, dict]) -> dict[str, dict
         info["connected_at"] = _bangkok(row.connected_at)
     for mailbox, info in mailboxes.items():
         info.setdefault("last_error", None)
+        # One whose Message-ID was taken since (a person let it in again) is dealt with.
+        taken_since = select(ImapMessage.message_id).where(
+            ImapMessage.mailbox == mailbox, ImapMessage.queue_id.is_not(None), ImapMessage.message_id.is_not(None))
         info["too_big"] = [
             {"uidvalidity": r.uidvalidity, "uid": r.uid, "size": r.size, "sender": r.sender, "subject": r.subject,
              "message_id": r.message_id, "at": _bangkok(r.updated_at), "note": r.note}
             for r in session.scalars(select(ImapMessage).where(
-                ImapMessage.mailbox == mailbox, ImapMessage.state == "skipped", ImapMessage.queue_id.is_(None))
+                ImapMessage.mailbox == mailbox, ImapMessage.state == "skipped", ImapMessage.queue_id.is_(None),
+                (ImapMessage.message_id.is_(None)) | ImapMessage.message_id.not_in(taken_since))
                 .order_by(ImapMessage.updated_at.desc()).limit(TOO_BIG_SHOWN))]
     return mailboxes
 

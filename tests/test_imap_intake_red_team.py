@@ -145,6 +145,26 @@ def test_status_shows_a_letter_too_big_to_take_and_a_refused_login(daemon_factor
     assert d.register() == []
     d.stop()
 
+    # What docs/imap.md tells a person to do: a higher max_size, the keyword off, the
+    # message moved out and back (a new UID). It is then taken, and no longer listed.
+    d.config.write_text(d.config.read_text().replace("max_size = 2000000", "max_size = 4000000"))
+    conn = dovecot.imap(user)
+    try:
+        conn.create("Hold")
+        conn.select("INBOX")
+        assert conn.uid("STORE", "1", "-FLAGS", "($SarabanTooBig)")[0] == "OK"
+        assert conn.uid("MOVE", "1", "Hold")[0] == "OK"
+        conn.select("Hold")
+        assert conn.uid("MOVE", "1:*", "INBOX")[0] == "OK"
+    finally:
+        conn.logout()
+    d.start()
+    [entry] = _registered(d, 1)
+    assert entry["message_id"] == "<big@dds.bangkok.go.th>"
+    [info] = d.status()["imap_intake"].values()
+    assert info["too_big"] == [] and "too big" not in d.cli("status").stdout
+    d.stop()
+
     wrong = daemon_factory("wrongpw", extra=intake_config(dovecot, user, "not-the-password")).start()
     wrong.wait_for(lambda: any(e.get("event") == "imap_reconnect" for e in wrong.events()), timeout=60,
                    what="a refused login")
