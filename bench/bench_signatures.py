@@ -139,7 +139,7 @@ def stamp_child_cpu(seal, count: int) -> None:
     stamper = Stamper(seal, 60, 1024, ("warning", "json"))
     try:
         stamper.stamp(jobs[0])  # the child's start, imports, seal and font
-        pid = stamper._child.pid  # noqa: SLF001
+        pid = stamper._worker.process.pid  # noqa: SLF001
         c0, p0 = child_cpu(pid), time.process_time()
         modes = {stamper.stamp(job).mode for job in jobs[1:]}
         child_ms = (child_cpu(pid) - c0) * 1000 / count

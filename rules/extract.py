@@ -11,6 +11,7 @@ read is left empty, never guessed.
 """
 from __future__ import annotations
 
+import datetime as dt
 
 from rules.dates import parse_thai_date
 from rules.files import cover_letter
@@ -28,7 +29,7 @@ from rules.markings import (
 )
 from rules.model import LetterFacts, ParsedMail, Secrecy, Urgency
 from rules.reference import normalise_reference, parse_reference
-from rules.thai_text import normalise_extracted
+from rules.thai_text import normalise_extracted, normalise_typed
 
 __all__ = [
     "extract_facts",
@@ -45,7 +46,24 @@ _URGENCY_HEADERS = ("X-Urgency", "X-Speed")
 
 
 def _body(mail: ParsedMail) -> str:
-    return mail.body_text if mail.body_text.strip() else html_to_text(mail.body_html)
+    return normalise_typed(mail.body_text if mail.body_text.strip() else html_to_text(mail.body_html))
+
+
+def mail_subject(mail: ParsedMail) -> str:
+    """The mail's subject as the register stores and the rules read it: normalised as
+    typed Thai (`normalise_typed`: "คณะทํางาน" is stored and found as "คณะทำงาน")."""
+    return normalise_typed(mail.subject or "")
+
+
+# A letter is dated on or before the day it is sent: a date read from a subject or a
+# body that is later than the mail (its Date:, a day of slack for time zones and
+# clocks) is a date the text speaks of, not the letter's, and is left empty.
+_DATE_SLACK = dt.timedelta(days=1)
+
+
+def _not_after_mail(date: dt.date | None, mail: ParsedMail) -> dt.date | None:
+    sent = mail.date.date() if mail.date else dt.date.today()
+    return date if date is None or date <= sent + _DATE_SLACK else None
 
 
 def classify_secrecy(text: str) -> Secrecy:
@@ -84,8 +102,10 @@ def extract_facts(mail: ParsedMail) -> LetterFacts:
     pdf_fields = read_extracted_text(cover.pdf_text) if cover and cover.pdf_text else HeaderFields()
     body = _body(mail)
     body_fields = read_letter_text(body) if body.strip() else HeaderFields()
-    subject = read_inline(mail.subject or "")
+    subject = read_inline(mail_subject(mail))
+    subject.letter_date = _not_after_mail(subject.letter_date, mail)
     body_inline = read_inline(next((line for line in body.splitlines() if "ที่" in line), ""))
+    body_inline.letter_date = _not_after_mail(body_inline.letter_date, mail)
 
     reference = pdf_fields.reference or subject.reference or body_fields.reference or body_inline.reference
     merged = HeaderFields(

@@ -25,18 +25,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rules.dates import parse_thai_date
-from rules.reference import Reference, find_reference, find_reference_on_line
+from rules.reference import Reference, find_reference_on_line, reference_at_start
 from rules.thai_text import (
     MONTH_PATTERN,
+    drop_format_chars,
     extracted_lines,
     normalise_extracted,
     normalise_extracted_line,
+    stray_codes,
     thai_to_arabic,
 )
 
 # Lines after the reference that still belong to the header (external letters put
 # the sender's address between ที่ and the date).
 _HEADER_WINDOW = 14
+# A long เรื่อง wraps: up to this many lines below the one that starts it.
+_SUBJECT_CONTINUATIONS = 3
 # Without a reference we read only this many non-empty lines from the top.
 _NO_REFERENCE_WINDOW = 20
 
@@ -52,8 +56,21 @@ _KEYWORD_START = re.compile(
 )
 # Openings of the first body paragraph: a continuation line starting so is prose.
 _BODY_OPENERS = re.compile(
-    r"^(?:ด้วย|ตามที่|ตาม|สืบเนื่อง|เนื่อง|อนุสนธิ|จึง|ขอ|ทั้งนี้|ในการนี้|บัดนี้|เพื่อ|โดย|หาก|ดังนั้น)"
+    r"^(?:ด้วย|ตามที่|ตาม|สืบเนื่อง|เนื่อง|อนุสนธิ|จึง|ขอ|ทั้งนี้|ในการนี้|บัดนี้|เพื่อ|โดย|หาก|ดังนั้น|แนบ|อ้างถึง|สิ่งที่ส่งมาด้วย)"
 )
+# เรียน: the addressee is a title and, mostly, the office it heads, on one line; a
+# second line continues it only while the first is not yet a whole addressee
+# ("ผู้อำนวยการสถานศึกษาโรงเรียน" / "ในสังกัดสำนักงานเขตหนองจอก", seed 002). The body
+# below often opens with the sending agency's name ("สำนักการระบายน้ำ กรุงเทพมหานคร
+# ได้กำหนด...", "กรุงเทพมหานครได้...") or a sentence ("แนบหนังสือมาพร้อมนี้"): after
+# a whole addressee ("ผู้อำนวยการเขตลาดกระบัง", "...ของกรุงเทพมหานคร") nothing more is
+# read, and a continuation that reads as a sentence is never taken.
+_UNIT_WORDS = r"(?:สำนักงาน|สำนัก|เขต|กอง|ฝ่าย|กรม|กระทรวง|จังหวัด|อำเภอ|โรงเรียน|สถานศึกษา|ส่วน|กลุ่มงาน|งาน|ศูนย์|หน่วยงาน|หน่วย)"
+_WHOLE_ADDRESSEE = re.compile(
+    rf"(?:กรุงเทพมหานคร|{_UNIT_WORDS}(?!{_UNIT_WORDS}*$)[\u0e01-\u0e4e]{{2,}}|ทุก(?:ท่าน|หน่วยงาน|ฝ่าย|ส่วนราชการ))$"
+)
+_ADDRESSEE_LINE_MAX = 60
+_SENTENCE = re.compile(r"ได้|แนบ|พร้อมนี้|ดังกล่าว|กำหนด|ประสงค์|ดำเนินการ|เรียบร้อย|\d")
 _NUMBERED_ITEM = re.compile(r"^(?:[-•]\s*)?\(?\d{1,2}[.)]\s*")
 _DATE_ONLY_LINE = re.compile(rf"^[\s\-–]*\d{{1,2}}\s*{MONTH_PATTERN}\s*(?:พ\.\s?ศ\.\s*)?\d{{2,4}}\s*$")
 
@@ -101,6 +118,17 @@ def _continuations(lines: Sequence[str], start: int, limit: int) -> list[str]:
             break
         out.append(line)
     return out
+
+
+def _addressee_continuations(lines: Sequence[str], start: int, value: str) -> list[str]:
+    """The line after `เรียน <value>` when it continues the addressee (see
+    _WHOLE_ADDRESSEE), else nothing."""
+    if not value or _WHOLE_ADDRESSEE.search(re.sub(r"\s+", "", value)):
+        return []
+    return [
+        line for line in _continuations(lines, start, 1)
+        if len(line) <= _ADDRESSEE_LINE_MAX and not _SENTENCE.search(line)
+    ]
 
 
 def _items(value: str, following: list[str]) -> tuple[str, ...]:
@@ -171,15 +199,16 @@ class _ExtractedLines(Sequence):
 
     def __init__(self, raw: list[str]):
         self._raw = raw
+        self._codes = stray_codes("\n".join(raw))
         self._done: list[str | None] = [None] * len(raw)
-        last = normalise_extracted_line(raw[-1])
+        last = normalise_extracted_line(raw[-1], self._codes)
         self._len = len(raw) - (last == "")
         self._done[-1] = thai_to_arabic(last).strip()
 
     def _line(self, i: int) -> str:
         line = self._done[i]
         if line is None:
-            line = self._done[i] = thai_to_arabic(normalise_extracted_line(self._raw[i])).strip()
+            line = self._done[i] = thai_to_arabic(normalise_extracted_line(self._raw[i], self._codes)).strip()
         return line
 
     def __len__(self) -> int:
@@ -198,10 +227,11 @@ class _ExtractedLines(Sequence):
 def _read_lines(lines: Sequence[str]) -> HeaderFields:
     fields = HeaderFields()
     anchor = None
+    tail = ""
     for i, line in enumerate(lines):
-        ref = find_reference_on_line(line)
-        if ref is not None:
-            fields.reference, anchor = ref, i
+        found = reference_at_start(line)
+        if found is not None:
+            (fields.reference, tail), anchor = found, i
             break
     if anchor is None:
         nonempty = [i for i, line in enumerate(lines) if line]
@@ -209,7 +239,10 @@ def _read_lines(lines: Sequence[str]) -> HeaderFields:
         fields.head = "\n".join(lines[i] for i in window)
         start, end = (window[0], window[-1] + 1) if window else (0, 0)
     else:
-        fields.head = "\n".join(lines[:anchor])
+        # A marking typed at the right of the reference line ("ที่ กท ... ด่วนที่สุด")
+        # is read with the head; a date there is not a marking and is left out.
+        tail = re.split(_KEYWORDS["date"], tail, maxsplit=1)[0].strip()
+        fields.head = "\n".join([*lines[:anchor], tail] if tail else lines[:anchor])
         start, end = anchor, len(lines)
         # The date often shares the reference line: "ที่ กท ... ลว. ๘ มี.ค. ๖๗".
         rest = lines[anchor]
@@ -251,13 +284,13 @@ def _read_fields(lines: Sequence[str], start: int, end: int, fields: HeaderField
                 continue
         value = _keyword_value(line, _KEYWORDS["subject"])
         if value is not None and fields.subject is None and not seen_addressee:
-            more = _continuations(lines, i, 2)
+            more = _continuations(lines, i, _SUBJECT_CONTINUATIONS)
             fields.subject = join_wrapped([value] + more) or None
             i += 1 + len(more)
             continue
         value = _keyword_value(line, _KEYWORDS["addressee"])
         if value is not None and fields.addressee is None:
-            more = _continuations(lines, i, 1)
+            more = _addressee_continuations(lines, i, value)
             fields.addressee = join_wrapped([value] + more) or None
             seen_addressee = True
             i += 1 + len(more)
@@ -284,17 +317,66 @@ class InlineFields:
     subject: str | None = None
 
 
+# What a sender may write before the letter's own ที่ in a mail subject: a reply or
+# forward prefix, the urgency or classification marking, bracketed or not.
+_INLINE_LEAD = re.compile(
+    r"^(?:(?:re|fwd?|fw|ตอบกลับ|ส่งต่อ)\s*:\s*"
+    r"|[\[(]?\s*(?:ด่วน\s*ที่สุด|ด่วน\s*มาก|ด่วน|ลับ\s*ที่สุด|ลับ\s*มาก|ลับ|ปกปิด)\s*[\])]?\s*)*",
+    re.IGNORECASE,
+)
+# The letter's own date beside its reference, or leading the text: "ลงวันที่", "ลว."
+# (and "วันที่" right after the reference). A date after วันที่ elsewhere is the
+# subject's wording ("ขอเชิญประชุมคณะกรรมการ วันที่ 15 ธันวาคม 2569").
+_DATE_MARK = re.compile(r"^(?:ลงวันที่|ลว\.?|วันที่)\s*[:：]?\s*")
+_LEADING_DATE_MARK = re.compile(r"^(?:ลงวันที่|ลว\.?)\s*[:：]?\s*")
+_INLINE_REF = re.compile(r"(?:^|(?<=\s))ที่\s*[:：]?\s*(?=\S)")
+# "... เรื่อง ขอเชิญประชุม ลงวันที่ 22 ธ.ค. 2566": the date written after the subject.
+_TRAILING_DATE = re.compile(
+    rf"\s(?:ลงวันที่|ลว\.?)\s*[:：]?\s*(?P<date>\d{{1,2}}\s*{MONTH_PATTERN}\s*(?:พ\.\s?ศ\.\s*)?\d{{2,4}})\s*$"
+)
+
+
 def read_inline(s: str) -> InlineFields:
     """Fields written on one line, as senders put them in a mail subject:
-    "ด่วนที่สุด ที่ กท 0403/ว 276 ลงวันที่ 22 ธ.ค. 2566 เรื่อง แจ้งแนวทาง..."."""
-    text = re.sub(r"\s+", " ", thai_to_arabic(s)).strip()
+    "ด่วนที่สุด ที่ กท 0403/ว 276 ลงวันที่ 22 ธ.ค. 2566 เรื่อง แจ้งแนวทาง...".
+
+    Only where a sender writes the letter's own: ที่ leading the text (after a marking)
+    or followed by its date or by เรื่อง ("ขอส่งหนังสือ ที่ กท 0508/2059 ลงวันที่ 9 ก.ย.
+    2565"); the date after ลงวันที่/ลว. beside that reference or leading the text, or
+    after the subject ("... เรื่อง ขอเชิญประชุม ลงวันที่ 22 ธ.ค. 2566"). A reference or a
+    date inside the subject's wording ("ขอส่งสำเนาหนังสือ กท 0401/123 ให้ทราบ",
+    "ขอเชิญประชุม วันที่ 15 ธันวาคม 2569") is the subject's, not the letter's."""
+    text = re.sub(r"\s+", " ", thai_to_arabic(drop_format_chars(s))).strip()
     fields = InlineFields()
     # The keyword starts the subject or follows a space: "แจ้งเวียนเรื่อง..." is a
     # subject that merely contains the word.
     m = re.search(r"(?:^|\s)เรื่อง\s*[:：]?\s*(?P<value>.+)$", text)
-    before = text[: m.start()] if m else text
+    before = (text[: m.start()] if m else text).strip()
     if m and m["value"].strip():
         fields.subject = m["value"].strip()
-    fields.reference = find_reference(before)
-    fields.letter_date = parse_thai_date(before)
+    lead = _INLINE_LEAD.match(before).end()
+    head = before[lead:]
+    for ref_mark in _INLINE_REF.finditer(head):
+        found = reference_at_start(head[ref_mark.start():])
+        if found is None:
+            continue
+        reference, rest = found
+        rest = rest.strip()
+        date_mark = _DATE_MARK.match(rest)
+        leading = ref_mark.start() == 0
+        if leading or date_mark or (m and not rest):
+            fields.reference = reference
+            if date_mark:
+                fields.letter_date = parse_thai_date(rest[date_mark.end():])
+            break
+    if fields.letter_date is None:
+        date_mark = _LEADING_DATE_MARK.match(head)
+        if date_mark:
+            fields.letter_date = parse_thai_date(head[date_mark.end():])
+    if fields.subject and fields.reference and fields.letter_date is None:
+        trailing = _TRAILING_DATE.search(fields.subject)
+        date = parse_thai_date(trailing["date"]) if trailing else None
+        if date is not None:
+            fields.letter_date = date
+            fields.subject = fields.subject[: trailing.start()].strip() or None
     return fields

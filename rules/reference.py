@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rules.thai_text import thai_to_arabic
+from rules.thai_text import drop_format_chars, thai_to_arabic
 
 _CODED = re.compile(
     r"(?<![ก-ฮ])"
@@ -53,13 +53,13 @@ def _from_coded(m: re.Match) -> Reference:
 
 def find_reference(text: str) -> Reference | None:
     """The first coded reference number anywhere in `text`, or None."""
-    m = _CODED.search(thai_to_arabic(text))
+    m = _CODED.search(thai_to_arabic(drop_format_chars(text)))
     return _from_coded(m) if m else None
 
 
 def parse_reference(s: str) -> Reference | None:
     """`s` read as one reference number (a leading "ที่" allowed), or None."""
-    text = thai_to_arabic(s).strip()
+    text = thai_to_arabic(drop_format_chars(s)).strip()
     text = re.sub(r"^ที่\s*[:：]?\s*", "", text).strip()
     m = _CODED.fullmatch(text)
     if m:
@@ -78,15 +78,23 @@ def normalise_reference(s: str) -> str | None:
 
 def find_reference_on_line(line: str) -> Reference | None:
     """A reference at the start of `line` (after "ที่"), coded or number/year."""
-    text = thai_to_arabic(line).strip()
+    found = reference_at_start(line)
+    return found[0] if found else None
+
+
+def reference_at_start(line: str) -> tuple[Reference, str] | None:
+    """The reference at the start of `line` (after "ที่") and the rest of the line after
+    it ("ด่วนที่สุด" typed at the right of the same line), or None. Format characters
+    (U+200B...) are dropped first: "ที่ กท\u200b 0403/ว 276" is the reference it shows."""
+    text = thai_to_arabic(drop_format_chars(line)).strip()
     m = re.match(r"ที่\s*[:：]?\s*", text)
     if not m:
         return None
     rest = text[m.end():]
     coded = _CODED.match(rest)
     if coded:
-        return _from_coded(coded)
+        return _from_coded(coded), rest[coded.end():]
     yearly = _YEARLY.match(rest)
     if yearly:
-        return Reference(f"{yearly['number']}/{yearly['year']}", None, None, None, yearly["number"])
+        return Reference(f"{yearly['number']}/{yearly['year']}", None, None, None, yearly["number"]), rest[yearly.end():]
     return None

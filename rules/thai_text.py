@@ -39,6 +39,23 @@ def arabic_to_thai(s: str) -> str:
     return s.translate(_TO_THAI)
 
 
+# Characters of Unicode category Cf (format: U+200B zero-width space, U+200C/D joiners,
+# U+2060 word joiner, U+FEFF, U+00AD soft hyphen, bidi controls): invisible, typed or
+# pasted into subjects and references, never part of a field's value.
+# The category as of Unicode 14 (Python 3.11's unicodedata), written out: building it
+# at import would look at every code point.
+_FORMAT_RUN = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]+"
+)
+
+
+def drop_format_chars(s: str) -> str:
+    """`s` without its format (Cf) characters: "ที่ กท\u200b 0403" -> "ที่ กท 0403"."""
+    return _FORMAT_RUN.sub("", s) if not s.isascii() else s
+
+
 def has_thai_digits(s: str) -> bool:
     return any(ch in THAI_DIGITS for ch in s)
 
@@ -134,9 +151,51 @@ THAI_PUA = {
 }
 # A PDF made with HarfBuzz shaping (fpdf2, some LibreOffice exports) draws SARA AM (ำ)
 # as two glyphs and maps only one back to a character; the other reads as a stray
-# placeholder ("ผู้อำ5นวยการ", "น้ำ#$ท่วม"). Nothing is ever written between ำ and the
-# next letter of the same word, so ASCII digits or symbols stuck there are the artefact.
-_STRAY_AFTER_AM = re.compile(r"(?<=\u0e33)[0-9!-/:-@\[-`{-~]{1,3}(?=[\u0e01-\u0e2e\u0e40-\u0e44])")
+# placeholder ("ผู้อำ5นวยการ", "น้ำ#$ท่วม"): the code of a glyph the font's ToUnicode
+# map leaves out, read as the character of that code. The subset numbers glyphs in
+# order of use, so the code is one per file and stands after every ำ of the file, inside
+# a word and at its end ("การระบายน้ำ$%" before a space or the line's end).
+# Nothing is ever written between ำ and the next letter of the same word, so ASCII
+# digits or symbols stuck there are the artefact, except a lone hyphen ("ทำ-ไม"). At a
+# word's end the run is dropped only up to a code the same text shows as a stray inside
+# a word, or one glued after ำ at least twice: "น้ำ 2 ลิตร" (spaced), "ทำ." or "(ประจำ)"
+# once, are text.
+_STRAY_CLASS = "[0-9!-/:-@\\[-`{-~]"
+_STRAY_AFTER_AM = re.compile(r"(?<=\u0e33)" + _STRAY_CLASS + r"{1,3}(?=[\u0e01-\u0e2e\u0e40-\u0e44])")
+_RUN_AFTER_AM = re.compile(r"(?<=\u0e33)(?P<run>" + _STRAY_CLASS + r"{1,3})(?P<next>[\u0e01-\u0e2e\u0e40-\u0e44]|(?=\s|$)|)")
+# Punctuation that real text puts right after a word: one of these after ำ twice is
+# still not evidence of a placeholder.
+_WORD_END_PUNCTUATION = set(".,;:!?)]}>\"'-/")
+
+
+def stray_codes(text: str) -> frozenset[str]:
+    """The characters that stand for the unmapped half of ำ in `text` (one PDF's text
+    layer): the last of a run glued inside a word, or one glued after ำ at least twice."""
+    found: set[str] = set()
+    counts: dict[str, int] = {}
+    for m in _RUN_AFTER_AM.finditer(text):
+        run = m["run"]
+        if m["next"] and run.rstrip("-"):
+            found.add(run.rstrip("-")[-1])
+        counts[run[-1]] = counts.get(run[-1], 0) + 1
+    found.update(c for c, n in counts.items() if n >= 2 and c not in _WORD_END_PUNCTUATION)
+    return frozenset(found)
+
+
+def _drop_strays(line: str, codes: frozenset[str]) -> str:
+    def repair(m: re.Match) -> str:
+        run = m["run"]
+        cut = max((run.rfind(c) for c in codes), default=-1)
+        if cut >= 0:
+            return run[cut + 1:] + m["next"]
+        if m["next"] and run != "-":
+            # Inside a word and no code known: the artefact, but a hyphen before the
+            # next letter is the writer's ("ทำ-ไม").
+            return ("-" if run.endswith("-") else "") + m["next"]
+        return m[0]
+
+    return _RUN_AFTER_AM.sub(repair, line) if "\u0e33" in line else line
+
 
 # LibreOffice draws ำ (SARA AM) as two glyphs, the second that of า (SARA AA), and its
 # text layer hands the second one back too: as "า" ("สำานัก") when the font subset maps
@@ -197,7 +256,9 @@ def normalise_extracted(text: str) -> str:
     back, the stray placeholder of a split ำ dropped, marks in Unicode order (PyThaiNLP's
     normalize: nikhahit + tone + sara aa -> tone + ำ, tone before vowel -> vowel before
     tone). Line structure is kept: the letter's header is read line by line."""
-    return "\n".join(normalise_extracted_line(line) for line in extracted_lines(text))
+    lines = extracted_lines(text)
+    codes = stray_codes(text)
+    return "\n".join(normalise_extracted_line(line, codes) for line in lines)
 
 
 def extracted_lines(text: str) -> list[str]:
@@ -205,11 +266,32 @@ def extracted_lines(text: str) -> list[str]:
     return text.translate(THAI_PUA).split("\n")
 
 
-def normalise_extracted_line(line: str) -> str:
-    """One of `extracted_lines`, as `normalise_extracted` gives it back."""
-    line = _rejoin_tall_marks(_STRAY_AFTER_AM.sub("", line))
+def normalise_extracted_line(line: str, codes: frozenset[str] | None = None) -> str:
+    """One of `extracted_lines`, as `normalise_extracted` gives it back; `codes`: the
+    text's `stray_codes` (the line's own when not given)."""
+    line = _rejoin_tall_marks(_drop_strays(line, stray_codes(line) if codes is None else codes))
     lead = line[: len(line) - len(line.lstrip())]
     return lead + _thai_normalize()(line) if line.strip() else line
+
+
+# What typed text may need normalising for: the old-style ำ (nikhahit + sara aa, "คณะทํางาน"
+# as older keyboards and fonts write it), marks repeated or out of order (two or more
+# combining marks in a row), format characters, runs of spaces.
+_NEEDS_NORMALIZE = re.compile("[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]{2,}|\u0e4d|  |\t|" + _FORMAT_RUN.pattern)
+
+
+def normalise_typed(text: str) -> str:
+    """Thai text a person typed (a mail subject or body), in the form the register
+    stores and searches: PyThaiNLP's normalize, line by line as `normalise_extracted`
+    (ํา -> ำ, marks in Unicode order, repeated marks and format characters dropped,
+    spaces squeezed), with each line's indent and the line structure kept."""
+    if not text or text.isascii() or not _NEEDS_NORMALIZE.search(text):
+        return text
+    out = []
+    for line in text.split("\n"):
+        lead = line[: len(line) - len(line.lstrip())]
+        out.append(lead + _thai_normalize()(drop_format_chars(line)) if line.strip() else line)
+    return "\n".join(out)
 
 
 @functools.cache

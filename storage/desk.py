@@ -42,6 +42,11 @@ def _like_escape(term: str) -> str:
 
 
 def _search_condition(session: Session, term: str):
+    # The register stores subjects normalised as typed Thai (rules/thai_text.py
+    # normalise_typed: ํา -> ำ, marks in order): the term is searched in the same form.
+    from rules.thai_text import normalise_typed
+
+    term = normalise_typed(term)
     dialect = session.get_bind().dialect.name
     pattern = f"%{_like_escape(term)}%"
     if dialect == "sqlite" and len(term) >= 3:

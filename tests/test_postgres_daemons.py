@@ -12,8 +12,12 @@ SENDERS_PER_DAEMON = 3
 def test_two_daemons_register_concurrently_without_gaps_or_duplicates(daemon_factory, postgres_database_url):
     # Each has its own spool and data directory; only the database is shared. They start
     # together, so the schema migration itself races too (the advisory lock decides).
-    first = daemon_factory("gw1", database_url=postgres_database_url, workers=2)
-    second = daemon_factory("gw2", database_url=postgres_database_url, workers=2)
+    # The senders share one client IP (loopback): each gets its own DATA check, as three
+    # mail servers would, so that a slow machine answers none of them 451 (intake's
+    # fairness is tests/test_intake_starvation.py's subject, not this test's).
+    share = "data_checks_per_ip = 3\n"
+    first = daemon_factory("gw1", database_url=postgres_database_url, workers=2, smtp_extra=share)
+    second = daemon_factory("gw2", database_url=postgres_database_url, workers=2, smtp_extra=share)
     starters = [threading.Thread(target=d.start) for d in (first, second)]
     for thread in starters:
         thread.start()

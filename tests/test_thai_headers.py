@@ -189,3 +189,16 @@ def test_the_stamped_files_name_reads_back_as_it_was_given_and_ends_no_header(fi
         assert [k.lower() for k in parts[0].keys()] == [
             "content-transfer-encoding", "content-disposition", "content-type"]
     assert all(len(line) <= 78 for line in copy.split(b"\r\n"))
+
+
+def test_an_smtputf8_from_address_is_read_as_its_utf8_not_replacement_characters():
+    """RFC 6532 (SMTPUTF8): the email package keeps a raw header's 8-bit bytes as
+    surrogates, and the register stored สมชาย@ราชการ.ไทย as a row of U+FFFD."""
+    from gateway.pipeline.parse import parse_mail
+
+    raw = ("From: สมชาย <สมชาย@ราชการ.ไทย>\r\nTo: saraban.latkrabang@bangkok.go.th\r\n"
+           "Subject: x\r\nMessage-ID: <eai@example>\r\n\r\nhi\r\n").encode()
+    assert parse_mail(raw).from_address == "สมชาย@ราชการ.ไทย"
+    # Bytes that are not UTF-8 stay replaced, never surrogates the database refuses.
+    broken = parse_mail(b"From: x <\xff\xfe@bad.example>\r\nSubject: x\r\n\r\nhi\r\n").from_address
+    assert broken == "\ufffd\ufffd@bad.example"

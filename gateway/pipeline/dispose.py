@@ -27,6 +27,7 @@ from gateway.service.services import Services
 from gateway.signatures.check import needs_review
 from gateway.spool import SpoolEntry
 from gateway.units.directory import Unit
+from rules.extract import mail_subject
 from rules.model import Finding
 from rules.thai_time import be_year
 from storage import quarantine
@@ -328,7 +329,7 @@ def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked,
         sender_name=sender_display_name(checked.mail),
         # เรื่อง as the letter states it (cover PDF, then the subject after "เรื่อง"); the
         # whole Subject header only when the letter names no เรื่อง at all.
-        subject=checked.facts.subject or checked.mail.subject or None,
+        subject=checked.facts.subject or mail_subject(checked.mail) or None,
         mail_subject=checked.mail.subject or None,
         message_id=checked.mail.message_id,
         facts=checked.facts.as_dict(),

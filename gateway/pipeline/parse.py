@@ -65,7 +65,7 @@ def _address(value: str | None) -> str:
     the decoded text carries a line break."""
     if not value:
         return ""
-    value = _unfold(value)
+    value = _unfold(_utf8_header(value))
     _, addr = email.utils.parseaddr(value)
     if addr and "@" in addr and "=?" not in addr:
         return addr.strip().lower()
@@ -76,16 +76,47 @@ def _address(value: str | None) -> str:
     return addr.strip().lower() if addr and "@" in addr else ""
 
 
+def _utf8_header(value: str) -> str:
+    """A raw header value as its UTF-8 bytes read (RFC 6532, SMTPUTF8: สมชาย@ราชการ.ไทย):
+    the email package keeps 8-bit header bytes as surrogates, which the register then
+    stored as U+FFFD. Bytes that are not UTF-8 stay replaced."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _unfold(value: str) -> str:
     """RFC 5322 unfolding: a line break followed by white space is white space."""
     return re.sub(r"\r?\n(?=[ \t])", "", value)
 
 
+# "<name> <address>" as the From header decodes: the display name is everything before
+# the one angle-bracketed address at the end.
+_NAME_AND_ANGLE_ADDR = re.compile(r"\s*(?P<name>[^<>]*?)\s*<(?P<addr>[^<>]*)>\s*", re.S)
+
+
 def _display_name(value: str | None) -> str | None:
+    """The display name of a From header as ParsedMail keeps it (RFC 2047 decoded).
+
+    The address is found first, by its angle brackets at the end, and the name is what
+    stands before it: an encoded name decodes to text that is not RFC 5322 syntax
+    ("สำนักการคลัง, กองบัญชี <saraban.dds@...>": parseaddr on that reads the comma as a
+    list separator and gives no name). A quoted name loses its quotes and escapes; any
+    other shape (a bare address, "address (comment)") is left to parseaddr."""
     if not value:
         return None
+    m = _NAME_AND_ANGLE_ADDR.fullmatch(_unfold(value))
+    if m:
+        return _unquote_name(m["name"]) or None
     name, _ = email.utils.parseaddr(value)
     return name or None
+
+
+def _unquote_name(name: str) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = re.sub(r"\\(.)", r"\1", name[1:-1])
+    return name.strip()
 
 
 def _is_body_text(part: email.message.Message, filename: str | None) -> bool:

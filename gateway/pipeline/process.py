@@ -63,11 +63,14 @@ def process_entry(services: Services, queue_id: str) -> str:
     return states.get(queue_id, "waiting")
 
 
-def process_batch(services: Services, queue_ids: list[str], on_error: OnError) -> dict[str, str]:
+def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
+                  before_register: Callable[[], None] | None = None) -> dict[str, str]:
     """Process several spool entries with one transaction for their register entries.
 
     A letter that fails is handed to `on_error` (the runner's back-off and attempt
-    count) and does not stop the others. Returns queue id -> final state for the
+    count) and does not stop the others. `before_register`: called once the batch is
+    checked, before its register transaction (the runner's turn among several:
+    gateway/pipeline/register_order.py). Returns queue id -> final state for the
     letters that finished."""
     letters = _read(services, queue_ids, on_error)
     if not letters:
@@ -94,6 +97,8 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError) -
         checked = _check(services, fresh, on_error)
     crashpoint("after_vault")
     if checked:
+        if before_register is not None:
+            before_register()
         try:
             _dispose_together(services, checked)
         except Exception as exc:  # noqa: BLE001 - rolled back whole; each letter alone now

@@ -1,8 +1,10 @@
 """The pipeline runner: a process that drains the spool in arrival order.
 
-With several runners, each takes the entries whose queue id falls in its partition, so
-no two runners ever work on the same entry; the database constraints would keep the
-register right even if they did."""
+With several runners, each claims a block of the oldest entries no other runner holds,
+checks it while the others check theirs, and registers it in the order the blocks were
+claimed (gateway/pipeline/register_order.py), so receive numbers follow the order of
+arrival; the database constraints would keep the register right even if two runners
+took the same entry."""
 from __future__ import annotations
 
 import os
@@ -15,6 +17,7 @@ from gateway.config.settings import Settings
 from gateway.pipeline import classified as secret
 from gateway.service.log import setup_logging
 from gateway.pipeline.process import process_batch
+from gateway.pipeline.register_order import RegisterOrder
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.service import metrics
@@ -36,10 +39,13 @@ BACKOFF_MAX = 300.0
 UNPARK_INTERVAL = 30.0
 
 
-def run_once(services: Services, index: int = 0, count: int = 1, stop: StopFlag | None = None) -> int:
-    """Process every pending entry of this partition, `[pipeline] batch` at a time (one
-    register transaction per batch: gateway/pipeline/process.py); return how many were
-    handled."""
+def run_once(services: Services, index: int = 0, count: int = 1, stop: StopFlag | None = None,
+             order: RegisterOrder | None = None) -> int:
+    """Process every pending entry, `[pipeline] batch` at a time (one register
+    transaction per batch: gateway/pipeline/process.py); return how many were handled.
+    With `order` (several runners), blocks claimed in arrival order, registered in turn."""
+    if order is not None:
+        return _run_claimed(services, order, stop)
     handled = 0
     now = time.monotonic()
     batch: list[str] = []
@@ -62,7 +68,28 @@ def run_once(services: Services, index: int = 0, count: int = 1, stop: StopFlag 
     return handled
 
 
-def _run_batch(services: Services, batch: list[str]) -> int:
+def _run_claimed(services: Services, order: RegisterOrder, stop: StopFlag | None) -> int:
+    handled = 0
+    size = services.settings.pipeline.batch
+
+    def eligible(queue_id: str) -> bool:
+        if _backoff.get(queue_id, (0, 0.0))[1] > time.monotonic():
+            return False
+        # waiting for DNS to answer about its sender (gateway/sender/check.py)
+        return services.sender is None or not services.sender.deferred(queue_id)
+
+    while not (stop is not None and stop.stopping):
+        block = order.claim(services.spool.pending(), size, eligible)
+        if not block:
+            break
+        try:
+            handled += _run_batch(services, block, before_register=order.wait_turn)
+        finally:
+            order.release()
+    return handled
+
+
+def _run_batch(services: Services, batch: list[str], before_register=None) -> int:  # noqa: ANN001
     failed: set[str] = set()
 
     def on_error(queue_id: str, exc: Exception) -> None:
@@ -70,7 +97,7 @@ def _run_batch(services: Services, batch: list[str]) -> int:
         _failed(services, queue_id, exc)
 
     try:
-        process_batch(services, batch, on_error)
+        process_batch(services, batch, on_error, before_register)
     except Exception as exc:  # noqa: BLE001 - a fault outside any one letter: each waits
         for queue_id in batch:
             if queue_id not in failed:
@@ -154,6 +181,7 @@ def main(settings: Settings, index: int, count: int) -> None:
     stop = StopFlag()
     with open_services(settings, "pipeline") as services:
         log.info("runner_started", index=index, count=count)
+        order = RegisterOrder(services.spool.root) if count > 1 else None
         last_unpark = 0.0
         try:
             while not stop.stopping:
@@ -163,7 +191,7 @@ def main(settings: Settings, index: int, count: int) -> None:
                         retry_parked_for_storage(services)
                     except Exception as exc:  # noqa: BLE001 - the database may be the one that is full
                         log.warning("unpark_failed", error=f"{type(exc).__name__}: {exc}")
-                if run_once(services, index, count, stop) == 0:
+                if run_once(services, index, count, stop, order) == 0:
                     time.sleep(settings.pipeline.poll_interval)
         finally:
             log.info("runner_stopped", index=index)

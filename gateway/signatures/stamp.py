@@ -526,9 +526,13 @@ def _shared_font(to_subset: bytes) -> _SharedFont | None:
         return None
 
 
-def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):
+def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0, user_unit: float = 1.0):
+    """pyHanko's text stamp style of our stamp: `scale` of the full size, drawn upright
+    on a page shown turned by `rotate` degrees, whose user space unit is `user_unit`
+    points (the appearance is laid out in points, whatever the page's unit)."""
     from pyhanko.pdf_utils.content import RawContent
-    from pyhanko.pdf_utils.layout import BoxConstraints
+    from pyhanko.pdf_utils.layout import (AxisAlignment, BoxConstraints, InnerScaling, Margins,
+                                          SimpleBoxLayoutRule)
     from pyhanko.pdf_utils.text import TextBoxStyle
 
     text = "\n".join(stamp.lines()).replace("%", "%%")  # the stamp text is a %-template
@@ -542,10 +546,18 @@ def _stamp_style(stamp: StampInfo, scale: float = 1.0, rotate: int = 0):
         ),
         border_width=1,
         border_color=(0.1, 0.2, 0.6),
-        # Opaque paper-white ground: the place was chosen because nothing lies beneath.
+        # Opaque paper-white ground over the whole stamp, on whatever colour of paper
+        # (the place was chosen because nothing but the paper lies beneath). pyHanko's
+        # default layout puts a background within 5-unit margins and only ever shrinks
+        # it: our 10 x 10 square stayed a 10 x 10 square in the middle. Without margins
+        # and stretched (STRETCH_FILL), it fills the box.
         background=RawContent(b"1 1 1 rg 0 0 10 10 re f", box=BoxConstraints(width=10, height=10)),
+        background_layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MID, y_align=AxisAlignment.ALIGN_MID,
+            margins=Margins(), inner_content_scaling=InnerScaling.STRETCH_FILL),
         background_opacity=1.0,
         quarter_turns=rotate // 90,
+        user_unit=user_unit,
     )
 
 
@@ -576,8 +588,13 @@ def _turned_style_class():
     @_dc(frozen=True)
     class TurnedTextStampStyle(TextStampStyle):
         quarter_turns: int = 0
+        user_unit: float = 1.0
 
         def create_stamp(self, writer, box, text_params):
+            # The widget's /Rect is in the page's user space units; the appearance is
+            # drawn in points (its /BBox), and every reader fits the /BBox to the /Rect
+            # (PDF 32000-1, 12.5.5): a page of /UserUnit 10 gets the stamp of every page.
+            box = BoxConstraints(width=box.width * self.user_unit, height=box.height * self.user_unit)
             if self.quarter_turns % 2:
                 box = BoxConstraints(width=box.height, height=box.width)
             stamp = super().create_stamp(writer, box, text_params)
@@ -587,7 +604,7 @@ def _turned_style_class():
 
 
 def _placement(data: bytes, page):
-    """(widget rectangle in user space, scale, rotation) of the stamp on page 1."""
+    """(widget rectangle in user space, scale, rotation, user unit) of the stamp on page 1."""
     from gateway.signatures.page_space import PageTooBusy, annotation_boxes, content_boxes, find_place, page_geometry
 
     geometry = page_geometry(page)
@@ -599,7 +616,7 @@ def _placement(data: bytes, page):
     spot = find_place(geometry, obstacles, STAMP_SIZE, margin_pt=MARGIN, min_scale=MIN_SCALE)
     if spot is None:
         raise NotStampable("no free space at the top right of page 1 for the stamp")
-    return spot.rect, spot.scale, geometry.rotate
+    return spot.rect, spot.scale, geometry.rotate, geometry.user_unit
 
 
 def _changed_verdicts(before: bytes, after: bytes) -> str | None:
@@ -685,10 +702,10 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=
     field_name = _free_field_name(writer.prev)
     page = writer.find_page_for_modification(0)[0].get_object()
     if box is None:
-        box, scale, rotate = _placement(data, page)
+        box, scale, rotate, unit = _placement(data, page)
         box = tuple(round(v, 2) for v in box)
     else:
-        scale, rotate = 1.0, 0
+        scale, rotate, unit = 1.0, 0, 1.0
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
         subfilter=SigSeedSubFilter.PADES,
@@ -699,7 +716,7 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=
     pdf_signer = signers.PdfSigner(
         meta,
         seal.signer(),
-        stamp_style=_stamp_style(stamp, scale, rotate),
+        stamp_style=_stamp_style(stamp, scale, rotate, unit),
         new_field_spec=SigFieldSpec(sig_field_name=field_name, on_page=0, box=box),
     )
     # Reserving the signature's room up front spares pyHanko a dummy signature (a second
