@@ -113,13 +113,16 @@ class Spool:
         return SpoolDraft(self, mail_from, rcpt_to, peer, helo)
 
     def accept(self, raw: bytes, mail_from: str, rcpt_to: list[str], peer: str | None = None,
-               helo: str | None = None, queue_id: str | None = None, auth: dict | None = None) -> str:
+               helo: str | None = None, queue_id: str | None = None, auth: dict | None = None,
+               received_at: dt.datetime | None = None) -> str:
         """Write durably; return the queue id. Raises OSError if the disk refused.
 
         `queue_id`: one chosen (and recorded) beforehand, so that writing again after a
-        crash yields the same entry (IMAP intake); default a fresh one."""
+        crash yields the same entry (IMAP intake); default a fresh one.
+        `received_at` (aware): when the letter reached us, if not now (IMAP intake: the
+        message's INTERNALDATE, when it reached the central mailbox)."""
         queue_id = queue_id or new_queue_id()
-        header = _envelope_line(_envelope(queue_id, mail_from, rcpt_to, peer, helo, auth))
+        header = _envelope_line(_envelope(queue_id, mail_from, rcpt_to, peer, helo, auth, received_at))
         write_durably(self.new / f"{queue_id}.msg", (MAGIC, header, raw), tmp_dir=self.tmp)
         return queue_id
 
@@ -205,12 +208,13 @@ class Spool:
 
 
 def _envelope(queue_id: str, mail_from: str, rcpt_to: list[str], peer: str | None,
-              helo: str | None, auth: dict | None = None) -> dict:
+              helo: str | None, auth: dict | None = None, received_at: dt.datetime | None = None) -> dict:
     envelope = {
         "queue_id": queue_id,
         "mail_from": mail_from,
         "rcpt_to": rcpt_to,
-        "received_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "received_at": (received_at.astimezone(dt.timezone.utc) if received_at is not None
+                        else dt.datetime.now(dt.timezone.utc)).isoformat(),
         "peer": peer,
         "helo": helo,
     }

@@ -3,10 +3,13 @@ which queue id, and how far it got ("spooling" -> "spooled" -> "marked", or "ski
 See gateway/intake/imap_intake.py for the life of a message."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import ImapLease, ImapMessage, Message, Refusal
+from rules.thai_time import to_bangkok
+from storage.models import ImapLease, ImapMessage, Letter, Message, QuarantineEntry, Refusal
 
 
 def record_refusal(session: Session, *, reason: str, mail_from: str, message_id: str | None,
@@ -36,18 +39,87 @@ def queue_id_taken_before(session: Session, mailbox: str, uidvalidity: int, mess
         ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None)).limit(1))
 
 
+def queue_id_of_same_bytes(session: Session, mailbox: str, uidvalidity: int, raw_sha256: str) -> str | None:
+    """The queue id a message with exactly these bytes (SHA-256) got when it was taken
+    from this mailbox under an earlier UIDVALIDITY: by the row's own hash, or, for rows
+    taken before hashes were kept, by the hash of the letter the register made of it or of
+    its quarantine entry."""
+    earlier = (ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity != uidvalidity,
+               ImapMessage.queue_id.is_not(None))
+    found = session.scalar(select(ImapMessage.queue_id).where(*earlier, ImapMessage.raw_sha256 == raw_sha256)
+                           .limit(1))
+    if found is None:
+        found = session.scalar(select(ImapMessage.queue_id).join(Letter, Letter.queue_id == ImapMessage.queue_id)
+                               .where(*earlier, Letter.raw_sha256 == raw_sha256).limit(1))
+    if found is None:
+        found = session.scalar(select(ImapMessage.queue_id)
+                               .join(QuarantineEntry, QuarantineEntry.queue_id == ImapMessage.queue_id)
+                               .where(*earlier, QuarantineEntry.raw_sha256 == raw_sha256).limit(1))
+    return found
+
+
 def record_taken(session: Session, *, mailbox: str, uidvalidity: int, uid: int, queue_id: str | None,
-                 message_id: str | None, size: int, state: str, note: str | None = None) -> None:
+                 message_id: str | None, size: int, state: str, note: str | None = None,
+                 raw_sha256: str | None = None, sender: str | None = None, subject: str | None = None) -> None:
     session.add(ImapMessage(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, queue_id=queue_id,
-                            message_id=(message_id or "")[:998] or None, size=size, state=state, note=note))
+                            message_id=(message_id or "")[:998] or None, size=size, state=state, note=note,
+                            raw_sha256=raw_sha256, sender=(sender or "")[:512] or None,
+                            subject=(subject or "")[:300] or None))
 
 
 def set_taken_state(session: Session, mailbox: str, uidvalidity: int, uid: int, state: str,
-                    note: str | None = None) -> None:
+                    note: str | None = None, raw_sha256: str | None = None) -> None:
     row = session.get(ImapMessage, (mailbox, uidvalidity, uid))
     row.state = state
     if note:
         row.note = note
+    if raw_sha256:
+        row.raw_sha256 = raw_sha256
+
+
+def note_error(session: Session, mailbox: str, error: str) -> None:
+    """The mailbox's latest problem (login refused, server unreachable, ...), for `status`."""
+    session.execute(update(ImapLease).where(ImapLease.mailbox == mailbox).values(
+        last_error=error[:500], last_error_at=dt.datetime.now(dt.timezone.utc)))
+
+
+def note_connected(session: Session, mailbox: str) -> None:
+    session.execute(update(ImapLease).where(ImapLease.mailbox == mailbox).values(
+        connected_at=dt.datetime.now(dt.timezone.utc)))
+
+
+TOO_BIG_SHOWN = 20  # per mailbox, newest first
+
+
+def add_problems(session: Session, mailboxes: dict[str, dict]) -> dict[str, dict]:
+    """Add to `storage.counts.imap_mailboxes`'s figures what a person must act on: the
+    mailbox's last error (Bangkok time) and the messages left on the server as too big."""
+    for row in session.scalars(select(ImapLease).where(ImapLease.mailbox.in_(list(mailboxes)))):
+        info = mailboxes[row.mailbox]
+        info["last_error"] = row.last_error
+        info["last_error_at"] = _bangkok(row.last_error_at)
+        info["connected_at"] = _bangkok(row.connected_at)
+    for mailbox, info in mailboxes.items():
+        info.setdefault("last_error", None)
+        # One whose Message-ID was taken since (a person let it in again) is dealt with.
+        taken_since = select(ImapMessage.message_id).where(
+            ImapMessage.mailbox == mailbox, ImapMessage.queue_id.is_not(None), ImapMessage.message_id.is_not(None))
+        info["too_big"] = [
+            {"uidvalidity": r.uidvalidity, "uid": r.uid, "size": r.size, "sender": r.sender, "subject": r.subject,
+             "message_id": r.message_id, "at": _bangkok(r.updated_at), "note": r.note}
+            for r in session.scalars(select(ImapMessage).where(
+                ImapMessage.mailbox == mailbox, ImapMessage.state == "skipped", ImapMessage.queue_id.is_(None),
+                (ImapMessage.message_id.is_(None)) | ImapMessage.message_id.not_in(taken_since))
+                .order_by(ImapMessage.updated_at.desc()).limit(TOO_BIG_SHOWN))]
+    return mailboxes
+
+
+def _bangkok(when: dt.datetime | None) -> str | None:
+    if when is None:
+        return None
+    if when.tzinfo is None:  # SQLite gives naive UTC back
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return to_bangkok(when).isoformat(timespec="seconds")
 
 
 def still_spooling(session: Session, mailbox: str, uidvalidity: int) -> list[tuple[int, str]]:

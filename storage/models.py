@@ -232,6 +232,11 @@ class ImapLease(Base):
     expires_at: Mapped[float] = mapped_column(Float)
     acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # as last seen
+    # IMAP intake's last problem with the mailbox (login refused, server unreachable, ...)
+    # and when; `connected_at`: the last time a session got as far as SELECT.
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    connected_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ImapMessage(Base):
@@ -240,11 +245,14 @@ class ImapMessage(Base):
     The queue id is chosen and recorded *before* the message is written to the spool, so
     a crash anywhere re-spools it under the same id and the register's (queue id, unit)
     constraint keeps it to one registration.
-    state: spooling -> spooled -> marked; or skipped (too big, or already ours)."""
+    state: spooling -> spooled -> marked; or skipped (too big, or already ours).
+    raw_sha256: of the bytes spooled (a restored mailbox's letter is known by it);
+    sender/subject: kept for a message left on the server (too big), for `status`."""
 
     __tablename__ = "imap_messages"
     __table_args__ = (Index("ix_imap_message_state", "mailbox", "state"),
-                      Index("ix_imap_message_mid", "mailbox", "message_id"))
+                      Index("ix_imap_message_mid", "mailbox", "message_id"),
+                      Index("ix_imap_message_sha", "mailbox", "raw_sha256"))
 
     mailbox: Mapped[str] = mapped_column(String(300), primary_key=True)
     uidvalidity: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -255,6 +263,9 @@ class ImapMessage(Base):
     state: Mapped[str] = mapped_column(String(16), default="spooling")
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, onupdate=_utcnow)
+    raw_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sender: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 # --- the web desk (gateway/web/): people who sign in, their sessions, and what they
 # add to a register entry (notes, assignment to a department). A session is stored by

@@ -4,7 +4,8 @@ The life of a message (UIDVALIDITY v, UID u) in mailbox M:
 
 1. its headers are fetched first (size, Message-ID, sender): too big -> left on the
    server with `$SarabanTooBig`; a Message-ID already taken under an older UIDVALIDITY
-   -> not taken again;
+   -> not taken again; then its bytes and INTERNALDATE: bytes (SHA-256) already taken
+   from M under an older UIDVALIDITY -> not taken again (a restored mailbox);
 2. a queue id is chosen and the row (M, v, u, queue id, "spooling") is committed, in a
    transaction that also proves we still hold M's lease (fencing), so of two gateways
    only the lease holder ever records u;
@@ -17,16 +18,20 @@ The life of a message (UIDVALIDITY v, UID u) in mailbox M:
 UIDs are taken in ascending order and new mail always gets a higher UID, so "above the
 highest UID recorded for (M, v)" is exactly what is new: nothing is fetched twice and
 nothing is skipped. A new UIDVALIDITY starts again from UID 1, skipping what carries
-our keyword and what step 1 recognises by Message-ID."""
+our keyword and what step 1 recognises by Message-ID or by its bytes."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.header
+import hashlib
 import time
+import unicodedata
 
 import structlog
 from gateway.config.delivery import ImapIntake
 from gateway.intake.disk_space import StorageGuard
-from gateway.intake.imap_session import Headers, ImapError, ImapSession
+from gateway.intake.imap_session import Headers, ImapError, ImapGone, ImapRefused, ImapSession, parse_internaldate
 from gateway.spool import Spool, new_queue_id
 from storage import lease
 from storage import intake as taken
@@ -77,6 +82,7 @@ class MailboxConsumer:
                 uidvalidity = await session.select(cfg.mailbox)
                 log.info("imap_connected", mailbox=self.name, uidvalidity=uidvalidity,
                          idle=cfg.use_idle and session.has("IDLE"))
+                self._note(taken.note_connected)
                 backoff = 1.0
                 await self._session_loop(session, uidvalidity, stop)
             except lease.LeaseLost as exc:
@@ -87,6 +93,7 @@ class MailboxConsumer:
                 level = log.warning if isinstance(exc, (ImapError, OSError)) else log.error
                 level("imap_reconnect", mailbox=self.name, error=f"{type(exc).__name__}: {exc}",
                       retry_in=backoff)
+                self._note(taken.note_error, self._in_plain_words(exc))
                 await session.close()
                 await _sleep(stop, backoff)
                 backoff = min(backoff * 2, cfg.reconnect_max)
@@ -96,6 +103,29 @@ class MailboxConsumer:
         if self._holding:
             lease.release(self.db, self.name, self.holder)
         log.info("imap_intake_stopped", mailbox=self.name)
+
+    def _note(self, what, *args) -> None:
+        """Write what `status` shows about the mailbox; never let that end the session."""
+        try:
+            with self.db.session() as s:
+                what(s, self.name, *args)
+        except Exception as exc:
+            log.error("imap_status_not_recorded", mailbox=self.name, error=f"{type(exc).__name__}: {exc}")
+
+    def _in_plain_words(self, exc: Exception) -> str:
+        """The error as `status` shows it to a sysadmin, with what to check."""
+        cfg = self.config
+        account = f"{cfg.username or cfg.unit} on {cfg.host}:{cfg.port}"
+        if isinstance(exc, ImapRefused) and str(exc).startswith("login"):
+            return (f"the mail server refused the login as {account} ({exc.result} {exc.text}): "
+                    "check username and password/password_file")
+        if isinstance(exc, ImapRefused) and str(exc).startswith("select"):
+            return f"the mailbox '{cfg.mailbox}' of {account} cannot be opened ({exc.result} {exc.text})"
+        if isinstance(exc, ImapGone) and str(exc).startswith("connect"):
+            return f"cannot connect to {cfg.host}:{cfg.port} ({exc}): is the server up, the port and TLS right?"
+        if isinstance(exc, (ImapError, OSError)):
+            return f"connection to {account} ended: {type(exc).__name__}: {exc}"
+        return f"intake of this mailbox failed: {type(exc).__name__}: {exc}"
 
     def _take_lease(self) -> bool:
         claim = lease.acquire(self.db, self.name, self.holder, self.config.lease_ttl)
@@ -181,9 +211,14 @@ class MailboxConsumer:
     async def _take_one(self, session: ImapSession, uidvalidity: int, headers: Headers) -> None:
         uid = headers.uid
         if headers.size > self.max_size:
-            self._record(uidvalidity, headers, None, "skipped", f"{headers.size} bytes > {self.max_size}")
+            # Left on the server, untouched but for the keyword; what `status` lists for a
+            # person (sender, subject, size), since nothing of it reaches the register.
+            subject = await self._subject(session, uid)
+            self._record(uidvalidity, headers, None, "skipped", f"{headers.size} bytes > {self.max_size}",
+                         subject=subject)
             await session.add_keyword(uid, TOO_BIG_KEYWORD)
-            log.error("imap_message_too_big", mailbox=self.name, uid=uid, size=headers.size, limit=self.max_size)
+            log.error("imap_message_too_big", mailbox=self.name, uid=uid, size=headers.size, limit=self.max_size,
+                      sender=headers.sender, subject=subject, message_id=headers.message_id)
             return
         earlier = self._taken_before(uidvalidity, headers.message_id)
         if earlier is not None:
@@ -192,9 +227,33 @@ class MailboxConsumer:
             log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=earlier,
                      message_id=headers.message_id)
             return
+        # The bytes are read before anything is recorded: a restored mailbox gives a letter
+        # without a Message-ID back under a new UIDVALIDITY, and only its bytes tell.
+        raw, internaldate = await session.fetch_body_dated(uid, timeout=self._body_timeout)
+        sha = hashlib.sha256(raw).hexdigest()
+        with self.db.session() as s:
+            same = taken.queue_id_of_same_bytes(s, self.name, uidvalidity, sha)
+        if same is not None:
+            self._record(uidvalidity, headers, same, "spooled", "same bytes taken under an earlier UIDVALIDITY",
+                         raw_sha256=sha)
+            log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=same, raw_sha256=sha,
+                     message_id=headers.message_id)
+            return
         queue_id = new_queue_id()
-        self._record(uidvalidity, headers, queue_id, "spooling")
-        await self._spool(session, uidvalidity, uid, queue_id, headers.sender)
+        self._record(uidvalidity, headers, queue_id, "spooling", raw_sha256=sha)
+        await self._spool(session, uidvalidity, uid, queue_id, headers.sender, (raw, internaldate))
+
+    @property
+    def _body_timeout(self) -> float:
+        return self.config.timeout + self.max_size / 1_000_000
+
+    async def _subject(self, session: ImapSession, uid: int) -> str | None:
+        try:
+            fields = await session.fetch_fields([uid], ("SUBJECT",))
+        except ImapRefused:
+            return None
+        value = fields.get(uid, {}).get("Subject") if uid in fields else None
+        return _printable(value) if value else None
 
     def _taken_before(self, uidvalidity: int, message_id: str | None) -> str | None:
         """The queue id this Message-ID was taken under before, if it was."""
@@ -204,25 +263,42 @@ class MailboxConsumer:
             return taken.queue_id_taken_before(s, self.name, uidvalidity, message_id)
 
     def _record(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
-                note: str | None = None) -> None:
+                note: str | None = None, raw_sha256: str | None = None, subject: str | None = None) -> None:
         with self.db.session() as s:
             lease.fence(s, self.name, self.holder, self.config.lease_ttl)
             taken.record_taken(s, mailbox=self.name, uidvalidity=uidvalidity, uid=headers.uid,
                                queue_id=queue_id, message_id=headers.message_id, size=headers.size,
-                               state=state, note=note)
+                               state=state, note=note, raw_sha256=raw_sha256, sender=headers.sender,
+                               subject=subject)
         self._renewed = time.monotonic()
 
     async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
-                     sender: str | None) -> None:
-        raw = await session.fetch_body(uid, timeout=self.config.timeout + self.max_size / 1_000_000)
+                     sender: str | None, fetched: tuple[bytes, str | None] | None = None) -> None:
+        raw, internaldate = fetched or await session.fetch_body_dated(uid, timeout=self._body_timeout)
+        received_at = self._received_at(uid, internaldate)
         self.spool.accept(raw, sender or "", [self.rcpt], peer=f"{self.name};uidvalidity={uidvalidity};uid={uid}",
-                          queue_id=queue_id)
-        self._set_state(uidvalidity, uid, "spooled")
-        log.info("imap_message_spooled", mailbox=self.name, uid=uid, queue_id=queue_id, size=len(raw))
+                          queue_id=queue_id, received_at=received_at)
+        self._set_state(uidvalidity, uid, "spooled", raw_sha256=hashlib.sha256(raw).hexdigest())
+        log.info("imap_message_spooled", mailbox=self.name, uid=uid, queue_id=queue_id, size=len(raw),
+                 received_at=received_at.isoformat())
 
-    def _set_state(self, uidvalidity: int, uid: int, state: str, note: str | None = None) -> None:
+    def _received_at(self, uid: int, internaldate: str | None) -> dt.datetime:
+        """When the letter reached the central mailbox (its INTERNALDATE): the time of
+        receipt in the register, the year of its register and the receive stamp, as for a
+        letter that came by SMTP at that moment. A date after the fetch (the mail server's
+        clock ahead of ours) or one that cannot be read gives the fetch time."""
+        fetched = dt.datetime.now(dt.timezone.utc)
+        arrived = parse_internaldate(internaldate)
+        if arrived is None or arrived > fetched:
+            log.warning("imap_internaldate_not_used", mailbox=self.name, uid=uid, internaldate=internaldate,
+                        reason="unreadable" if arrived is None else "in the future", used=fetched.isoformat())
+            return fetched
+        return arrived.astimezone(dt.timezone.utc)
+
+    def _set_state(self, uidvalidity: int, uid: int, state: str, note: str | None = None,
+                   raw_sha256: str | None = None) -> None:
         with self.db.session() as s:
-            taken.set_taken_state(s, self.name, uidvalidity, uid, state, note)
+            taken.set_taken_state(s, self.name, uidvalidity, uid, state, note, raw_sha256)
 
     async def _resume_spooling(self, session: ImapSession, uidvalidity: int) -> None:
         """Rows a crash left between "recorded" and "spooled": spool them again, same id."""
@@ -264,6 +340,17 @@ class MailboxConsumer:
             log.info("imap_message_marked", mailbox=self.name, uid=uid, queue_id=queue_id, keyword=keyword,
                      moved_to=self.config.processed_folder if state == "done" else None)
         return waiting
+
+
+def _printable(value) -> str:
+    """A header's text (RFC 2047 decoded) fit to print on a terminal: control and
+    format characters (escape sequences, bidi overrides) become '?'; at most 200."""
+    try:
+        text = str(email.header.make_header(email.header.decode_header(str(value))))
+    except Exception:  # a broken encoded word or charset: the undecoded text
+        text = str(value)
+    text = " ".join(text.split())
+    return "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch for ch in text)[:200]
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -33,6 +33,7 @@ _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+_INTERNALDATE = re.compile(rb'\bINTERNALDATE "([^"]*)"')
 
 
 class ImapError(Exception):
@@ -302,6 +303,19 @@ class ImapSession:
                 return literal
         raise ImapRefused(f"fetch body {uid}", "NO", [b"message vanished"])
 
+    async def fetch_body_dated(self, uid: int, timeout: float | None = None) -> tuple[bytes, str | None]:
+        """The message's bytes and its INTERNALDATE as the server spelt it (when the
+        message reached the mailbox, RFC 3501 2.3.3), None if the server gave none."""
+        response = await self.call(f"fetch body {uid}",
+                                   self.client.uid("fetch", str(uid), "(UID INTERNALDATE BODY.PEEK[])"),
+                                   timeout=timeout)
+        for meta, literal in _fetch_records(response.lines):
+            match = _UID.search(meta)
+            if literal is not None and match and int(match.group(1)) == uid:
+                date = _INTERNALDATE.search(meta)
+                return literal, _text(date.group(1)) if date else None
+        raise ImapRefused(f"fetch body {uid}", "NO", [b"message vanished"])
+
     async def add_keyword(self, uid: int, keyword: str) -> None:
         await self.call(f"store {uid}", self.client.uid("store", str(uid), "+FLAGS.SILENT", f"({keyword})"))
 
@@ -348,3 +362,26 @@ def _fetch_records(lines: list[Any]) -> list[tuple[bytes, bytes | None]]:
             elif records:
                 records[-1][0] += b" " + line
     return [(meta, literal) for meta, literal in records]
+
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DATE_TIME = re.compile(r"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
+
+
+def parse_internaldate(text: str | None):  # -> datetime.datetime | None
+    """An INTERNALDATE (`31-Dec-2025 23:50:00 +0700`, the day may be space-padded) as an
+    aware datetime; None if it is missing or not in that form (not locale-dependent)."""
+    import datetime as dt
+
+    match = _DATE_TIME.match(text or "")
+    if not match or match.group(2).title() not in _MONTHS:
+        return None
+    day, month, year, hour, minute, second = (int(match.group(1)), _MONTHS.index(match.group(2).title()) + 1,
+                                              *map(int, match.group(3, 4, 5, 6)))
+    offset = dt.timedelta(hours=int(match.group(8)), minutes=int(match.group(9)))
+    try:
+        return dt.datetime(year, month, day, hour, minute, second,
+                           tzinfo=dt.timezone(-offset if match.group(7) == "-" else offset))
+    except ValueError:
+        return None

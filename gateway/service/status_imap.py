@@ -1,6 +1,9 @@
-"""The IMAP part of `saraban-gateway status`: who reads each pulled mailbox, how far
-(figures from storage.counts.imap_mailboxes)."""
+"""The IMAP part of `saraban-gateway status`: who reads each pulled mailbox, how far,
+its last error and the letters left on the server as too big (figures from
+storage.counts.imap_mailboxes and storage.intake.add_problems)."""
 from __future__ import annotations
+
+TOO_BIG = "เกินขนาดที่รับได้ ไม่ได้ลงทะเบียน / too big, not registered"
 
 
 def render_imap(status: dict) -> list[str]:
@@ -9,4 +12,13 @@ def render_imap(status: dict) -> list[str]:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(info["messages"].items())) or "nothing yet"
         lines.append(f"imap       {mailbox}: {counts}; read by {info['holder'] or 'nobody'}"
                      f" (UIDVALIDITY {info['uidvalidity']}, highest UID {info.get('highest_uid', 0)})")
+        if info.get("last_error"):
+            connected = info.get("connected_at")
+            since = (f"; connected again at {connected}" if connected and connected > info["last_error_at"]
+                     else "; not connected since")
+            lines.append(f"imap         last error at {info['last_error_at']}: {info['last_error']}{since}")
+        for big in info.get("too_big", []):
+            lines.append(f"imap         {TOO_BIG}: from {big['sender'] or '?'}, subject "
+                         f"\"{big['subject'] or ''}\", {big['size']} bytes ({big['note']}); UID {big['uid']} "
+                         f"left in the mailbox with $SarabanTooBig since {big['at']}")
     return lines

@@ -1,0 +1,177 @@
+"""IMAP intake findings of the register red team (/tmp/redteam-register), on the real
+Dovecot, as a clerk (`register list`) and a sysadmin (`status`) see them:
+
+2. a letter is received when it reached the central mailbox (INTERNALDATE), not when
+   the gateway fetched it: one that arrived at 23:50 on 31 Dec 2025 (Bangkok) belongs to
+   the register of 2568 even if fetched in 2569;
+3. a restored mailbox (new UIDVALIDITY, our keywords gone) gives back a letter without a
+   Message-ID: it is known by its bytes and not registered twice;
+4. a letter too big to take and a login the server refuses are shown by `status`."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+from tests.daemon import Daemon
+from tests.imap_helpers import intake_config, mailbox_flags
+from tests.letters import letter, make_pdf
+from tests.servers.common import wait_until
+
+LATE_DECEMBER = '"31-Dec-2025 23:50:00 +0700"'  # 31 ธ.ค. 2568, ten minutes before New Year (Bangkok)
+
+
+def _append(dovecot, user: str, raw: bytes, internaldate: str | None, mailbox: str = "INBOX") -> None:
+    conn = dovecot.imap(user)
+    try:
+        typ, data = conn.append(mailbox, None, internaldate, raw)
+        assert typ == "OK", data
+    finally:
+        conn.logout()
+
+
+def _registered(d: Daemon, count: int) -> list[dict]:
+    return d.wait_for(lambda: (lambda r: r if len(r) == count else None)(d.register()), timeout=60,
+                      what=f"{count} registered letters")
+
+
+def _marked(dovecot, user: str, count: int, folder: str = "INBOX") -> None:
+    def marked():
+        flags = mailbox_flags(dovecot, user, folder)
+        return len(flags) == count and all("$SarabanRegistered" in f for f in flags)
+    assert wait_until(marked, 60, interval=0.2), mailbox_flags(dovecot, user, folder)
+
+
+def _without_message_id(raw: bytes) -> bytes:
+    head, body = raw.split(b"\r\n\r\n", 1)
+    head = b"\r\n".join(line for line in head.split(b"\r\n") if not line.lower().startswith(b"message-id:"))
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_letter_is_received_when_it_reached_the_mailbox_not_when_it_was_fetched(
+        daemon_factory, dovecot, dovecot_user):
+    user, password = dovecot_user
+    # Reached the central mailbox before New Year; the gateway was down over midnight.
+    _append(dovecot, user, letter(subject="เรื่อง หนังสือที่มาถึงก่อนเที่ยงคืน", message_id="<late-dec@dds.bangkok.go.th>"),
+            LATE_DECEMBER)
+    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
+    [late] = _registered(d, 1)
+    _marked(dovecot, user, 1)
+    assert late["received_at"] == "2025-12-31T23:50:00+07:00"
+    assert late["year"] == 2568 and late["number"] == 1  # the register of 2568, not of the fetch
+    table = d.cli("register", "list").stdout
+    assert "31 ธ.ค. 2568 23:50" in table
+    assert d.register("--year", "2568")[0]["message_id"] == "<late-dec@dds.bangkok.go.th>"
+    assert d.register("--year", "2569") == []
+
+    # A letter arriving now is received now, in this year's register.
+    dovecot.deliver(user, letter(message_id="<now@dds.bangkok.go.th>"))
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    entries = {e["message_id"]: e for e in _registered(d, 2)}
+    received = dt.datetime.fromisoformat(entries["<now@dds.bangkok.go.th>"]["received_at"])
+    assert before - dt.timedelta(seconds=5) <= received <= dt.datetime.now(dt.timezone.utc)
+    assert entries["<now@dds.bangkok.go.th>"]["number"] == 1  # first of its own year's register
+
+
+def test_an_internaldate_in_the_future_or_unreadable_gives_the_fetch_time():
+    """Dovecot itself moves a future APPEND date back to the present, so this bound is
+    checked on the consumer: a mail server whose clock runs ahead, or a date it spells
+    wrongly, must not put a letter into a later day or year."""
+    from gateway.intake.imap_intake import MailboxConsumer
+
+    consumer = MailboxConsumer.__new__(MailboxConsumer)
+    consumer.name = "imap://test@127.0.0.1/INBOX"
+    assert consumer._received_at(1, "31-Dec-2025 23:50:00 +0700") == dt.datetime(2025, 12, 31, 16, 50,
+                                                                                 tzinfo=dt.timezone.utc)
+    assert consumer._received_at(1, " 1-Jan-2026 00:00:01 +0700").isoformat() == "2025-12-31T17:00:01+00:00"
+    for wrong in ("01-Jan-2031 09:00:00 +0700", "31-Dec-2025", "32-Dec-2025 23:50:00 +0700", "", None):
+        before = dt.datetime.now(dt.timezone.utc)
+        got = consumer._received_at(1, wrong)
+        assert before <= got <= dt.datetime.now(dt.timezone.utc), wrong
+
+
+def test_a_restored_mailbox_gives_back_a_letter_without_message_id_which_is_not_registered_twice(
+        daemon_factory, dovecot, dovecot_user):
+    user, password = dovecot_user
+    with_id = letter(subject="เรื่อง มีเลข Message-ID", message_id="<has-id-restore@dds.bangkok.go.th>")
+    no_id = _without_message_id(letter(subject="เรื่อง ไม่มี Message-ID"))
+    assert b"message-id" not in no_id.split(b"\r\n\r\n")[0].lower()
+    dovecot.create_mailbox(user, "Central")
+    dovecot.deliver(user, with_id, "Central")
+    dovecot.deliver(user, no_id, "Central")
+    d = daemon_factory(extra=intake_config(dovecot, user, password, mailbox="Central")).start()
+    first = _registered(d, 2)
+    _marked(dovecot, user, 2, "Central")
+
+    # The mail server is migrated: the folder is rebuilt from a backup taken before our keywords.
+    dovecot.recreate_mailbox(user, "Central")
+    dovecot.deliver(user, with_id, "Central")
+    dovecot.deliver(user, no_id, "Central")
+    d.wait_for(lambda: sum(e.get("event") == "imap_message_known" for e in d.events()) >= 2, timeout=60,
+               what="both letters to be recognised")
+    _marked(dovecot, user, 2, "Central")  # marked again under their new UIDs, as the clerk expects
+    d.wait_idle()
+    assert sorted(e["number"] for e in d.register()) == [1, 2]
+    known = [e for e in d.events() if e.get("event") == "imap_message_known"]
+    assert any(e.get("raw_sha256") and not e.get("message_id") for e in known)
+    assert {e["queue_id"] for e in known} == {e["queue_id"] for e in first}
+
+    # A letter without a Message-ID that is really new is still taken.
+    dovecot.deliver(user, _without_message_id(letter(subject="เรื่อง ฉบับใหม่ ไม่มี Message-ID")), "Central")
+    entries = _registered(d, 3)
+    assert sorted(e["number"] for e in entries) == [1, 2, 3]
+    _marked(dovecot, user, 3, "Central")
+
+
+def test_status_shows_a_letter_too_big_to_take_and_a_refused_login(daemon_factory, dovecot, dovecot_user):
+    user, password = dovecot_user
+    dovecot.deliver(user, letter(subject="เรื่อง รายงานประจำปี (ไฟล์ใหญ่)", message_id="<big@dds.bangkok.go.th>",
+                                 files=[("2569_dds_0403_57.pdf", make_pdf("big", filler=2_500_000))]))
+    d = daemon_factory(extra=intake_config(dovecot, user, password, max_size=2_000_000)).start()
+    d.wait_for(lambda: any(e.get("event") == "imap_message_too_big" for e in d.events()), timeout=60,
+               what="imap_message_too_big")
+    [info] = d.status()["imap_intake"].values()
+    [big] = info["too_big"]
+    assert big["sender"] == "saraban.dds@bangkok.go.th"
+    assert big["subject"] == "เรื่อง รายงานประจำปี (ไฟล์ใหญ่)"
+    assert big["size"] > 2_500_000
+    text = d.cli("status").stdout
+    assert re.search(r"เกินขนาดที่รับได้.*too big, not registered: from saraban\.dds@bangkok\.go\.th, subject "
+                     r"\"เรื่อง รายงานประจำปี \(ไฟล์ใหญ่\)\", \d{7} bytes", text), text
+    assert "$SarabanTooBig" in text
+    # Never lost: it stays in the central mailbox, marked, for a person.
+    [flags] = mailbox_flags(dovecot, user)
+    assert "$SarabanTooBig" in flags and "$SarabanRegistered" not in flags
+    assert d.register() == []
+    d.stop()
+
+    # What docs/imap.md tells a person to do: a higher max_size, the keyword off, the
+    # message moved out and back (a new UID). It is then taken, and no longer listed.
+    d.config.write_text(d.config.read_text().replace("max_size = 2000000", "max_size = 4000000"))
+    conn = dovecot.imap(user)
+    try:
+        conn.create("Hold")
+        conn.select("INBOX")
+        assert conn.uid("STORE", "1", "-FLAGS", "($SarabanTooBig)")[0] == "OK"
+        assert conn.uid("MOVE", "1", "Hold")[0] == "OK"
+        conn.select("Hold")
+        assert conn.uid("MOVE", "1:*", "INBOX")[0] == "OK"
+    finally:
+        conn.logout()
+    d.start()
+    [entry] = _registered(d, 1)
+    assert entry["message_id"] == "<big@dds.bangkok.go.th>"
+    [info] = d.status()["imap_intake"].values()
+    assert info["too_big"] == [] and "too big" not in d.cli("status").stdout
+    d.stop()
+
+    wrong = daemon_factory("wrongpw", extra=intake_config(dovecot, user, "not-the-password")).start()
+    wrong.wait_for(lambda: any(e.get("event") == "imap_reconnect" for e in wrong.events()), timeout=60,
+                   what="a refused login")
+    time.sleep(0.5)
+    [info] = wrong.status()["imap_intake"].values()
+    assert "refused the login" in info["last_error"] and info["last_error_at"]
+    text = wrong.cli("status").stdout
+    assert re.search(r"last error at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00: the mail server refused the login as "
+                     + re.escape(user) + r" on .*AUTHENTICATIONFAILED.*check username and password.*not connected since",
+                     text), text
