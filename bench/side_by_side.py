@@ -393,17 +393,9 @@ class Peer:
 
 
 def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie has exited; only its parent's wait will remove it.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
+    from gateway.service.process_util import pid_alive
+
+    return pid_alive(pid)
 
 
 def kill_group(pid: int) -> None:

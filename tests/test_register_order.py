@@ -48,6 +48,26 @@ def test_blocks_are_claimed_oldest_first_and_registered_in_the_order_they_were_c
     assert not [p for p in (tmp_path / "claims").iterdir() if not p.name.startswith(".")]
 
 
+def test_a_killed_runner_not_yet_reaped_holds_nothing(tmp_path):
+    """A runner killed with kill -9 is a zombie until the supervisor reaps it: its claims
+    must not hold the others' turn meanwhile (nor a reload's new runners)."""
+    zombie = _other_runner()
+    try:
+        dead = RegisterOrder(tmp_path, pid=zombie.pid)
+        dead.claim(["q00", "q01"], 2, lambda q: True)
+        zombie.kill()
+        time.sleep(0.3)  # exited, not waited for: a zombie
+        assert open(f"/proc/{zombie.pid}/stat").read().rsplit(") ", 1)[1][0] == "Z"
+        later = RegisterOrder(tmp_path)
+        assert later.claim(["q00", "q01", "q02"], 3, lambda q: True) == ["q00", "q01", "q02"]
+        started = time.monotonic()
+        later.wait_turn()
+        assert time.monotonic() - started < 0.3
+        later.release()
+    finally:
+        zombie.wait()
+
+
 def test_two_runners_number_letters_in_the_order_they_arrived(tmp_path):
     d = Daemon(write_config(tmp_path, workers=2)).start()
     try:

@@ -15,7 +15,7 @@ others, and registers it only when no block claimed before it is still held by a
 runner. A block never waits for one claimed after it, so two runners can never wait
 for each other. A claim is a file `spool/claims/<queue id>` holding its number and the
 runner's pid: a hint, not a record; a runner killed with `kill -9` leaves claims whose
-pid is gone, and they count for nothing (exactly-once rests on the database, as
+pid is gone (or a zombie not yet reaped), and they count for nothing (exactly-once rests on the database, as
 before: gateway/pipeline/process.py).
 
 A letter that waits (its sender's DNS, a back-off after a failure) is not claimed
@@ -26,10 +26,13 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import structlog
+
+from gateway.service.process_util import pid_alive
 
 log = structlog.get_logger("gateway.pipeline.register_order")
 
@@ -99,7 +102,7 @@ class RegisterOrder:
     def _earlier(self) -> list[str]:
         out = []
         for queue_id, (seq, pid) in self._claims().items():
-            if seq < self.seq and pid != self.pid and _alive(pid):
+            if seq < self.seq and pid != self.pid and pid_alive(pid):
                 out.append(queue_id)
         return out
 
@@ -122,7 +125,7 @@ class RegisterOrder:
         are removed."""
         held = set()
         for queue_id, (_seq, pid) in self._claims().items():
-            if pid != self.pid and _alive(pid):
+            if pid != self.pid and pid_alive(pid):
                 held.add(queue_id)
             elif pid != self.pid:
                 try:
@@ -140,32 +143,13 @@ class RegisterOrder:
         counter.write_text(str(seq), encoding="ascii")
         return seq
 
-    def _locked(self):
-        return _FileLock(self.dir / ".lock")
-
-
-class _FileLock:
-    def __init__(self, path: Path):
-        self.path = path
-        self.fd = -1
-
-    def __enter__(self) -> "_FileLock":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> None:
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The claims' lock, held while a block is chosen and numbered (closing the
+        descriptor releases it)."""
+        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
         finally:
-            os.close(self.fd)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+            os.close(fd)

@@ -10,6 +10,7 @@ import resource
 import signal
 import sys
 import time
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 
@@ -67,7 +68,7 @@ def run_child(target: str, args: tuple, after_pids: tuple[int, ...] = (), nice: 
     if nice:
         os.nice(nice)  # relative to the supervisor's; the runner's own workers inherit it
     try:
-        while any(_exists(pid) for pid in after_pids):
+        while any(pid_alive(pid) for pid in after_pids):
             time.sleep(0.05)
         module, _, function = target.partition(":")
         getattr(importlib.import_module(module), function)(*args)
@@ -88,13 +89,19 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _exists(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """The process is running: not gone, and not a zombie (it has exited; only its
+    parent's wait removes it, and nothing it held is still being worked on)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return False
     return True
 
 

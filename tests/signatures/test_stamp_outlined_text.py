@@ -29,28 +29,20 @@ import pytest
 
 from gateway.signatures import page_space
 from gateway.signatures.stamp import stamp_pdf
+from tests.letters import assemble_pdf, stream_object
 from tests.signatures import producers
 from tests.signatures.test_stamp_placement import PAPER, check_placement, render, stamp_widget
 
 
 def raw_pdf(content: bytes, *, media=(0, 0, 595, 842), page_extra: bytes = b"") -> bytes:
     """A one-page PDF of one content stream, written by hand (one revision)."""
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [%s] /Resources << >> /Contents 4 0 R %s >>" % (
-                b" ".join(str(v).encode() for v in media), page_extra),
-            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, obj in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
+    return assemble_pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [%s] /Resources << >> /Contents 4 0 R %s >>" % (
+            b" ".join(str(v).encode() for v in media), page_extra),
+        stream_object(content),
+    ], header=b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 
 
 def outlined_text(x0: float, x1: float, y_top: float, y_bottom: float, *, blank=None) -> list[bytes]:
