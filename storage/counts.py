@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from rules.thai_time import to_bangkok
 from storage.models import Letter, Message, OutboxItem, QuarantineEntry, Refusal
+from storage.outbox import LETTER_COPIES
 from storage.intake import add_problems
 from storage.models import ImapLease, ImapMessage
 
@@ -27,8 +28,8 @@ class Counts:
 
 
 def counts(session: Session, overdue_after: float | None = None) -> Counts:
-    """`overdue_after` ([delivery] dead_after): pending items older than this many seconds
-    are counted again as "overdue" (the letter's copies, which are never given up)."""
+    """`overdue_after` ([delivery] dead_after): the letter's copies (never given up by
+    age: storage/outbox.LETTER_COPIES) pending for longer are counted again as "overdue"."""
     outbox: dict[str, dict[str, int]] = {}
     for kind, state, count in session.execute(
         select(OutboxItem.kind, OutboxItem.state, func.count()).group_by(OutboxItem.kind, OutboxItem.state)
@@ -37,7 +38,8 @@ def counts(session: Session, overdue_after: float | None = None) -> Counts:
     if overdue_after is not None:
         before = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=overdue_after)
         for kind, count in session.execute(
-            select(OutboxItem.kind, func.count()).where(OutboxItem.state == "pending", OutboxItem.created_at < before)
+            select(OutboxItem.kind, func.count()).where(OutboxItem.state == "pending", OutboxItem.created_at < before,
+                                                        OutboxItem.kind.in_(LETTER_COPIES))
             .group_by(OutboxItem.kind)
         ):
             outbox.setdefault(kind, {})["overdue"] = count

@@ -228,20 +228,20 @@ class Failure:
     overdue: bool = False  # older than dead_after, kept: a copy of the letter itself
 
 
-# The letter's own copies (its unit's folder copy, its registrar's S/MIME copy): an
-# acknowledged letter. A failure to make them is never given up by age: a mail server
+# The letter's own copies (its unit's folder copy, its registrar's S/MIME copy): read
+# with their registered letter (`pending_item`), and an acknowledged letter. A failure to make them is never given up by age: a mail server
 # down over a long holiday (Songkran, ~5 days) would otherwise leave every letter
 # received meanwhile unfiled until someone ran `outbox retry --dead`. Past `dead_after`
 # such an item is "overdue" (status, /metrics, `delivery_overdue` in the log) and keeps
 # its attempts every `retry_max`; only a permanent failure ends it.
-NEVER_GIVEN_UP_BY_AGE = frozenset({"folder", "registrar"})
+LETTER_COPIES = frozenset({"folder", "registrar"})
 
 
 def fail(db: Database, item_id: int, error: str, *, dead_after: float, retry_base: float,
          retry_max: float, permanent: bool = False) -> Failure:
     """Record a failed attempt: back off exponentially, or dead once the item is older
     than `dead_after` seconds (or the failure is permanent). An item of
-    NEVER_GIVEN_UP_BY_AGE is dead only by a permanent failure; past `dead_after` it is
+    LETTER_COPIES is dead only by a permanent failure; past `dead_after` it is
     overdue and keeps being retried."""
     with db.session() as session:
         row = session.get(OutboxItem, item_id)
@@ -250,7 +250,7 @@ def fail(db: Database, item_id: int, error: str, *, dead_after: float, retry_bas
         age = (_now() - _aware(row.created_at)).total_seconds()
         delay = 0.0
         old = age >= dead_after
-        if permanent or (old and row.kind not in NEVER_GIVEN_UP_BY_AGE):
+        if permanent or (old and row.kind not in LETTER_COPIES):
             row.state = "dead"
         else:
             delay = min(retry_base * 2 ** (row.attempts - 1), retry_max)

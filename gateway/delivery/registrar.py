@@ -81,7 +81,7 @@ def registrar_certs(keystore: KeyStore, unit_name: str):
 
 def deliver_registrar(services: Services, item: OutboxItem) -> None:
     store = store_for(services)
-    letter = item.letter  # read with the item (runner.LETTER_KINDS)
+    letter = item.letter  # read with the item (outbox.LETTER_COPIES)
     letter_id = f"{letter.queue_id}:{letter.unit}"
     certs, problem = registrar_certs(store.keystore, letter.unit)
     if problem is None:

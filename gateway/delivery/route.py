@@ -144,7 +144,7 @@ def transport(services: Services, item: OutboxItem, where: Destination, queue_id
 def deliver_routed(services: Services, item: OutboxItem):
     """The `folder` outbox handler: the one folder copy, by the unit's backend. Returns
     the copy's bookkeeping, written when the runner finishes the item. `item.letter`:
-    read with the item (runner.LETTER_KINDS)."""
+    read with the item (outbox.LETTER_COPIES)."""
     letter = item.letter
     copy = folder_copy(services, letter)
     where = destination(services.settings, letter.unit, copy.folder)

@@ -34,7 +34,6 @@ log = structlog.get_logger("gateway.runner.delivery")
 # it has already recorded how its item ended.
 Handler = Callable[[Services, OutboxItem], Callable | str | None]
 
-LETTER_KINDS = ("folder", "registrar")  # read with their registered letter (outbox.pending_item)
 
 HANDLERS: dict[str, Handler] = {
     "folder": deliver_routed,  # the one folder copy, by the unit's backend (route.py)
@@ -65,7 +64,7 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
 
 
 def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> None:
-    item = outbox.pending_item(services.db, item_id, with_letter=LETTER_KINDS)
+    item = outbox.pending_item(services.db, item_id, with_letter=outbox.LETTER_COPIES)
     if item is None:
         return
     # Scoped to this item: the next item's events must not carry this one's unit.
