@@ -23,8 +23,13 @@ TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl gpgsm \
 run: system-run $(BIN)/.installed
 	$(BIN)/saraban-gateway --config $(CONFIG) run
 
+# Two pytest workers (pytest-xdist), a test file each at a time: files keep their
+# module-wide daemons and servers to themselves. On 2 cores the suite takes 23 min this
+# way, 34 min in one process. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: system-test $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 system-run:
 	@DEBS="$(RUN_DEBS)" sh tests/ensure_debs.sh
