@@ -524,6 +524,9 @@ def main() -> int:
                     help="letters sent to each side before measuring, not counted (default 20)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for a burst to be filed")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--per-ip-share", action="store_true",
+                    help="hold smtp-source (one client IP) to the per-IP shares, as a relay not "
+                         "listed in [smtp] client_limit_exceptions is")
     ap.add_argument("--gateway-config", default="",
                     help='TOML appended to the gateway\'s configuration, e.g. "[service]\\nbackground_nice = 0"')
     ap.add_argument("--typed", action="store_true",
@@ -609,7 +612,11 @@ def main() -> int:
             cluster = PostgresCluster().start()
             database = cluster.create_database("bench")
         notices = "" if args.no_notices else sink.start().config()
-        gw = Daemon(write_config(tmp / "gateway", workers=workers, database_url=database,
+        # smtp-source stands for the central relay every letter comes through: listed
+        # in client_limit_exceptions, as Postfix's $mynetworks (127.0.0.0/8) exempts it
+        # from the peer's per-client limits.
+        relay = "" if args.per_ip_share else 'client_limit_exceptions = ["127.0.0.0/8"]\n'
+        gw = Daemon(write_config(tmp / "gateway", workers=workers, database_url=database, smtp_extra=relay,
                                  extra="\n[signatures]\nstamp = true\n" + notices
                                  + args.gateway_config.replace("\\n", "\n") + "\n"))
         gw.start(timeout=120)

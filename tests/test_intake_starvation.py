@@ -141,6 +141,46 @@ def test_one_senders_slow_letters_hold_one_check_and_another_senders_letter_gets
         daemon.kill9()
 
 
+def _greeting(port: int, ip: str) -> tuple[socket.socket, bytes]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(ip, 0))
+    return sock, sock.recv(4096)
+
+
+def test_a_relay_listed_in_the_exceptions_has_no_per_ip_share(tmp_path):
+    # The central relay is one IP for every sender behind it ([smtp]
+    # client_limit_exceptions, Postfix's smtpd_client_event_limit_exceptions).
+    relay, other = HOSTILE_IP, OTHER_HOSTILE_IP
+    daemon = _daemon(tmp_path, smtp_extra=f'max_connections_per_ip = 2\nclient_limit_exceptions = ["{relay}/32"]\n')
+    held: list[socket.socket] = []
+    try:
+        slow = _hostile(daemon, relay)  # holds one worker until its deadline
+        time.sleep(1.0)
+        # The relay's next letter takes the other worker; not listed, it waited for its
+        # turn and heard 451 (the first test of this file).
+        honest = Sender(daemon.port, relay, letter(subject="หนังสือผ่านรีเลย์กลาง"))
+        honest.start()
+        code, text = honest.result()
+        assert code == 250, (code, text)
+        assert honest.seconds < BOUND, honest.seconds
+        # Connections: the relay (one still open, the slow one) is greeted past
+        # max_connections_per_ip; another client is not.
+        for _ in range(3):
+            sock, banner = _greeting(daemon.port, relay)
+            held.append(sock)
+            assert banner.startswith(b"220 "), banner
+        banners = []
+        for _ in range(3):
+            sock, banner = _greeting(daemon.port, other)
+            held.append(sock)
+            banners.append(banner[:4])
+        assert banners == [b"220 ", b"220 ", b"421 "], banners
+        assert slow.is_alive() or slow.reply is not None
+    finally:
+        for sock in held:
+            sock.close()
+        daemon.kill9()
+
+
 def test_no_free_worker_within_the_queue_timeout_is_a_451_and_nothing_is_kept(tmp_path):
     daemon = _daemon(tmp_path)
     try:

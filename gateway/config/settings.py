@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.sender.settings import DnsSection, SenderSection
+from gateway.intake.client_block import networks
 from gateway.config.delivery import ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
@@ -77,6 +78,16 @@ class SmtpSection(_Section):
     # wait their turn within data_check_queue_timeout): one sender's slow letters cannot
     # hold every worker.
     data_checks_per_ip: int = Field(1, ge=1)
+    # Networks the two per-IP limits do not count (Postfix's
+    # smtpd_client_event_limit_exceptions, $mynetworks there): a relay in front of the
+    # gateway is one IP for every sender behind it. max_connections still holds.
+    client_limit_exceptions: list[str] = Field(default_factory=list)
+
+    @field_validator("client_limit_exceptions")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        networks(value)  # ValueError naming the bad entry
+        return value
 
 
 class StorageSection(_Section):

@@ -10,6 +10,7 @@ import asyncio
 import email.parser
 import email.policy
 from email.header import decode_header, make_header
+from collections.abc import Iterable
 from typing import Callable
 
 import structlog
@@ -17,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.pipeline import charsets  # noqa: F401  (windows-874 alias for the subject)
 from gateway.intake import replies
-from gateway.intake.client_block import IPV6_PREFIX, client_block
+from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
 from gateway.intake.disk_space import StorageGuard, size_parameter
 from gateway.units.directory import Directory, is_saraban_address
 from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP
@@ -39,7 +40,8 @@ class IntakeHandler:
     def __init__(self, spool: Spool, directory_source: Callable[[], Directory], domain: str,
                  max_recipients: int = 100, on_refused: Callable[[str, dict], None] | None = None,
                  data_check_queue_timeout: float = DATA_CHECK_QUEUE_TIMEOUT,
-                 data_checks_per_ip: int = DATA_CHECKS_PER_IP, client_ipv6_prefix: int = IPV6_PREFIX):
+                 data_checks_per_ip: int = DATA_CHECKS_PER_IP, client_ipv6_prefix: int = IPV6_PREFIX,
+                 client_limit_exceptions: Iterable[str] = ()):
         self.spool = spool
         self._directory = directory_source  # a callable so SIGHUP can swap the directory
         self.domain = domain.lower()
@@ -50,7 +52,8 @@ class IntakeHandler:
         # The whole message read in a worker, with a deadline; a bounded wait for a worker
         # and a share of them per client IP ([smtp] data_check_queue_timeout, data_checks_per_ip).
         self.markings = DataCheck(queue_timeout=data_check_queue_timeout, per_ip=data_checks_per_ip)
-        self._ipv6_prefix = client_ipv6_prefix  # the share counts an IPv6 client's network
+        # The share counts an IPv6 client's network; a relay in the exceptions has none.
+        self._client_key = ClientKeys(client_ipv6_prefix, client_limit_exceptions)
         self._busy_refusals = 0  # since the last letter checked
         self.storage_guard: StorageGuard | None = None  # free space at MAIL FROM, set by the daemon
         self._low_disk_refusals = 0  # since the last MAIL FROM taken
@@ -100,7 +103,7 @@ class IntakeHandler:
         try:
             marking = await self.markings.classify(draft.path, offset=draft.message_start,
                                                    reading=draft.reading_path,
-                                                   client=client_block(_peer_ip(session), self._ipv6_prefix))
+                                                   client=self._client_key(_peer_ip(session)))
         except DataCheckBusy as busy:
             # Not read, so not accepted: never a letter unchecked. The sender retries.
             self.on_refused("data_check_busy", {})

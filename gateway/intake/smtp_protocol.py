@@ -29,13 +29,14 @@ import asyncio
 import io
 import re
 from collections import Counter
+from collections.abc import Iterable
 from typing import Callable, Protocol
 
 import structlog
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 from gateway.intake import replies
-from gateway.intake.client_block import IPV6_PREFIX, client_block
+from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
 
 log = structlog.get_logger("gateway.intake.smtp")
 
@@ -85,39 +86,39 @@ class ConnectionLimits:
 
     def __init__(self, total: int, per_ip: int,
                  on_refused: Callable[[str], None] = lambda reason: None,
-                 ipv6_prefix: int = IPV6_PREFIX) -> None:
+                 ipv6_prefix: int = IPV6_PREFIX, exceptions: Iterable[str] = ()) -> None:
         self.total = total
         self.per_ip = per_ip
-        self.ipv6_prefix = ipv6_prefix  # an IPv6 client is its network (client_block.py)
+        # An IPv6 client is its network; a relay in `exceptions` has no per-IP cap
+        # (client_block.py).
+        self.client = ClientKeys(ipv6_prefix, exceptions)
         self.on_refused = on_refused  # metrics
         self.open = 0
         self.by_ip: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
 
-    def client(self, ip: str) -> str:
-        """The key `ip` is counted under: the address, or its IPv6 network."""
-        return client_block(ip, self.ipv6_prefix) or ip
-
-    def admit(self, ip: str) -> str | None:
+    def admit(self, ip: str | None) -> str | None:
         """None if the session may start, else why not ("total" or "per_ip"); `ip` is
-        the key of `client`."""
+        the key `client` gave (None: a client the per-IP cap does not count)."""
         if self.open >= self.total:
             reason = "total"
-        elif self.by_ip[ip] >= self.per_ip:
+        elif ip is not None and self.by_ip[ip] >= self.per_ip:
             reason = "per_ip"
         else:
             self.open += 1
-            self.by_ip[ip] += 1
+            if ip is not None:
+                self.by_ip[ip] += 1
             return None
         self.refused[reason] += 1
         self.on_refused(reason)
         return reason
 
-    def release(self, ip: str) -> None:
+    def release(self, ip: str | None) -> None:
         self.open -= 1
-        self.by_ip[ip] -= 1
-        if self.by_ip[ip] <= 0:
-            del self.by_ip[ip]
+        if ip is not None:
+            self.by_ip[ip] -= 1
+            if self.by_ip[ip] <= 0:
+                del self.by_ip[ip]
 
 
 def _peer_ip(transport: asyncio.BaseTransport) -> str:
@@ -144,7 +145,9 @@ class SarabanSMTP(SMTP):
         self._session_timeout = session_timeout
         self._data_timeout = data_timeout  # a stalled DATA read; default: the command timeout
         self._budget_handle: asyncio.TimerHandle | None = None
-        self._admitted_ip: str | None = None
+        self._admitted_ip: str | None = None  # the client, for the log
+        self._admitted = False  # counted in the limits: released when the session ends
+        self._limit_key: str | None = None  # what the per-IP cap counts it as (None: not counted)
         self._refused = False
         # From the terminator to the reply the DATA hook runs: the check at DATA (its wait
         # for a worker included) and the sender check, which the session budget still
@@ -166,19 +169,20 @@ class SarabanSMTP(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._limits is not None and self.transport is None:  # not the STARTTLS re-entry
-            ip = self._limits.client(_peer_ip(transport))
-            reason = self._limits.admit(ip)
+            peer = _peer_ip(transport)
+            key = self._limits.client(peer)
+            reason = self._limits.admit(key)
             if reason is not None:
                 # Said before the greeting and closed: RFC 5321 3.1 allows 421 instead of 220.
                 self._refused = True
                 count = self._limits.refused[reason]
                 if count == 1 or count % 1000 == 0:  # an attack must not also flood the log
-                    log.warning("smtp_connection_refused", peer=ip, reason=reason,
+                    log.warning("smtp_connection_refused", peer=key or peer, reason=reason,
                                 open=self._limits.open, refused_so_far=count)
                 transport.write(replies.TOO_BUSY.encode("utf-8") + b"\r\n")
                 transport.close()
                 return
-            self._admitted_ip = ip
+            self._admitted_ip, self._limit_key, self._admitted = key or peer, key, True
         super().connection_made(transport)
         if self._session_timeout and self._budget_handle is None:
             self._budget_handle = self.loop.call_later(self._session_timeout, self._over_budget)
@@ -186,9 +190,9 @@ class SarabanSMTP(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
             return
-        if self._admitted_ip is not None and self._limits is not None:
-            self._limits.release(self._admitted_ip)
-            self._admitted_ip = None
+        if self._admitted and self._limits is not None:
+            self._limits.release(self._limit_key)
+            self._admitted = False
         if self._budget_handle is not None:
             self._budget_handle.cancel()
         super().connection_lost(error)

@@ -209,7 +209,8 @@ async def _serve(settings: Settings) -> int:
                             on_refused=on_refused,
                             data_check_queue_timeout=settings.smtp.data_check_queue_timeout,
                             data_checks_per_ip=settings.smtp.data_checks_per_ip,
-                            client_ipv6_prefix=settings.smtp.client_ipv6_prefix_length)
+                            client_ipv6_prefix=settings.smtp.client_ipv6_prefix_length,
+                            client_limit_exceptions=settings.smtp.client_limit_exceptions)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     handler.storage_guard = storage_guard(settings)  # 452 4.3.1 at MAIL FROM on a low disk
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
@@ -217,7 +218,8 @@ async def _serve(settings: Settings) -> int:
     sessions = SessionTracker(handler)
     limits = ConnectionLimits(_session_cap(settings), settings.smtp.max_connections_per_ip,
                               on_refused=lambda reason: metrics.rejected("smtp", f"connections_{reason}"),
-                              ipv6_prefix=settings.smtp.client_ipv6_prefix_length)
+                              ipv6_prefix=settings.smtp.client_ipv6_prefix_length,
+                              exceptions=settings.smtp.client_limit_exceptions)
     loop = asyncio.get_running_loop()
     try:
         server = await loop.create_server(

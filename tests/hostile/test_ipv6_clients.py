@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from gateway.intake.client_block import client_block
+from gateway.intake.client_block import ClientKeys, client_block
 from gateway.intake.smtp_protocol import ConnectionLimits
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
@@ -36,6 +36,23 @@ def test_a_clients_key_is_its_ipv4_address_or_its_ipv6_network():
     limits = ConnectionLimits(total=100, per_ip=2)
     keys = [limits.client(ip) for ip in ("2001:db8::1", "2001:db8::2", "2001:db8::3")]
     assert [limits.admit(key) for key in keys] == [None, None, "per_ip"]
+
+
+def test_a_listed_relay_is_no_client_of_the_per_ip_limits_but_counts_in_the_total():
+    keys = ClientKeys(exceptions=["192.0.2.0/24", "2001:db8:5a::/48"])
+    assert keys("192.0.2.7") is None and keys("::ffff:192.0.2.7") is None
+    assert keys("2001:db8:5a:1::1") is None
+    assert keys("198.51.100.1") == "198.51.100.1"
+    assert keys("2001:db8:5b:1::1") == "2001:db8:5b:1::/64"
+    assert keys("not an address") == "not an address"
+    with pytest.raises(ValueError, match="mail.bangkok.go.th"):
+        ClientKeys(exceptions=["mail.bangkok.go.th"])
+    limits = ConnectionLimits(total=3, per_ip=1, exceptions=["192.0.2.25"])
+    relay, other = limits.client("192.0.2.25"), limits.client("198.51.100.1")
+    assert [limits.admit(relay), limits.admit(relay), limits.admit(other), limits.admit(other)] \
+        == [None, None, None, "total"]
+    limits.release(relay)
+    assert limits.admit(other) == "per_ip" and limits.open == 2
 
 
 def _ip(*args: str) -> bool:
