@@ -118,3 +118,61 @@ def test_a_subject_of_many_encoded_words_does_not_hold_the_pipeline(daemon):
     where = _settled(daemon, [first, honest], timeout=120)
     assert where[honest] == "registered"
     assert daemon.status()["spool"] == {"pending": 0, "parked": 0}
+
+
+# --------------------------------------------------------------------------- SMTP: a client that never reads
+
+@pytest.fixture
+def small_smtp(tmp_path):
+    d = Daemon(write_config(tmp_path, smtp_extra=(
+        "max_connections_per_ip = 1\ncommand_timeout = 1.0\nsession_timeout = 15.0\n"))).start()
+    yield d
+    d.stop()
+
+
+def _greeting(port: int, source: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as s:
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def test_a_client_that_never_reads_its_replies_gives_its_slot_back(small_smtp):
+    # Pipelined commands whose replies are never read: the replies fill the client's
+    # receive window and the gateway's socket buffer. The 421 at the command timeout
+    # (and at the session budget) could then never be sent, and asyncio's close waits
+    # for it: the connection, and its client's only slot, were held for ever.
+    source = "127.0.0.13"
+    hog = socket.socket()
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    hog.bind((source, 0))
+    hog.connect(("127.0.0.1", small_smtp.port))
+    hog.setblocking(False)
+    burst = b"EHLO never-reads.example\r\n" * 2000
+    blocked_since = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            hog.send(burst)
+            blocked_since = None
+        except BlockingIOError:
+            blocked_since = blocked_since or time.monotonic()
+            if time.monotonic() - blocked_since > 3.0:
+                break  # the gateway stopped reading: its replies are stuck
+            time.sleep(0.05)
+    try:
+        assert blocked_since is not None, "the gateway never stopped reading"
+        # Past the command timeout and the session budget: the same client connects again.
+        answers = []
+        for _ in range(35):
+            time.sleep(1.0)
+            answers.append(_greeting(small_smtp.port, source))
+            if answers[-1].startswith(b"220"):
+                break
+        assert answers[-1].startswith(b"220"), answers[-3:]
+    finally:
+        hog.close()
