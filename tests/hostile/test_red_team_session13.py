@@ -176,3 +176,37 @@ def test_a_client_that_never_reads_its_replies_gives_its_slot_back(small_smtp):
         assert answers[-1].startswith(b"220"), answers[-3:]
     finally:
         hog.close()
+
+
+# --------------------------------------------------------------------------- PostgreSQL: over-long header values
+
+def test_over_long_header_values_are_registered_on_postgresql(daemon_factory, postgres_database_url):
+    # A display name of 600 characters (sender_name is varchar(512)), a Message-ID of
+    # 1,100 (varchar(998)), a file name of 1,100 (varchar(1024)), a declared type of 230
+    # (varchar(200)): PostgreSQL refused the register row at every attempt and the
+    # letter, acknowledged with 250, was parked after five, neither registered nor
+    # quarantined, its sender never told. SQLite stores them all.
+    d = daemon_factory("pg", database_url=postgres_database_url).start()
+    long_name = "ส" * 600
+    long_id = "<" + "m" * 1100 + "@dds.bangkok.go.th>"
+    file_name = "2569_dds_0403_" + "5" * 1100 + ".pdf"
+    raw = letter(message_id=long_id, files=[(file_name, make_pdf("cover letter"))])
+    raw = raw.replace(b"Content-Type: application/pdf", b"Content-Type: application/x-" + b"p" * 230, 1)
+    raw = _with_header(raw, "From", f"{raw_rfc2047(long_name, 'utf-8')} <saraban.dds@bangkok.go.th>")
+    # The From address itself: 600 characters (letters.sender is varchar(512)).
+    long_from = "saraban." + "d" * 600 + "@dds.bangkok.go.th"
+    other = letter(sender=long_from)
+    # Thai in a Message-ID (SMTPUTF8 mail): 998 characters are ~3,000 bytes, past what a
+    # PostgreSQL index entry (unit, sender, Message-ID) may hold.
+    thai_id = "<" + "".join(random.Random(7).choice("กขคงจฉชซฌญฎฏฐฑฒณดตถทธนบปผฝพฟภมยรลวศษสหฬอฮ") for _ in range(990)) + "@x>"
+    third = letter(message_id=thai_id)
+    sent = [_queue_id(d.data_reply(raw)), _queue_id(d.data_reply(other)), _queue_id(d.data_reply(third))]
+    d.wait_idle(timeout=120)
+    status = d.status()
+    assert status["spool"] == {"pending": 0, "parked": 0}, status
+    assert set(status["messages"]) <= {"done", "quarantined"}, status["messages"]
+    where = _settled(d, sent, timeout=30)
+    assert where[sent[0]] == "registered" and where[sent[2]] == "registered", where
+    rows = {e["queue_id"]: e for e in d.register()}
+    assert rows[sent[0]]["message_id"].startswith("<mmmm")
+    assert not [e for e in d.events() if e.get("event") == "message_parked"]
