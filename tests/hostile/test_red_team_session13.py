@@ -210,3 +210,32 @@ def test_over_long_header_values_are_registered_on_postgresql(daemon_factory, po
     rows = {e["queue_id"]: e for e in d.register()}
     assert rows[sent[0]]["message_id"].startswith("<mmmm")
     assert not [e for e in d.events() if e.get("event") == "message_parked"]
+
+
+# --------------------------------------------------------------------------- IMAP intake
+
+def test_a_return_path_of_nested_comments_does_not_stop_imap_intake(daemon_factory, dovecot, dovecot_user):
+    # The sender of a message in the central mailbox is read from its Return-Path when
+    # its headers are fetched. 5,000 nested comments made the stdlib's address parser
+    # recurse past Python's limit: the session ended, reconnected, fetched the same
+    # headers, for ever; neither that letter nor any later one was taken, and `status`
+    # showed "RecursionError: maximum recursion depth exceeded" to the sysadmin.
+    from tests.imap_helpers import intake_config
+
+    user, password = dovecot_user
+    hostile = b"Return-Path: " + b"(" * 5000 + b"saraban.dds@bangkok.go.th\r\n" + \
+        letter(message_id="<nested-comments@dds.bangkok.go.th>")
+    conn = dovecot.imap(user)
+    try:
+        for raw in (hostile, letter(message_id="<after-it@dds.bangkok.go.th>")):
+            typ, data = conn.append("INBOX", None, None, raw)
+            assert typ == "OK", data
+    finally:
+        conn.logout()
+    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
+    entries = d.wait_for(lambda: (lambda r: r if len(r) == 2 else None)(d.register()), timeout=90,
+                         what="both letters registered")
+    assert {e["message_id"] for e in entries} == {"<nested-comments@dds.bangkok.go.th>",
+                                                  "<after-it@dds.bangkok.go.th>"}
+    status = d.cli("status").stdout
+    assert "Recursion" not in status and "Traceback" not in status, status
