@@ -239,3 +239,27 @@ def test_a_return_path_of_nested_comments_does_not_stop_imap_intake(daemon_facto
                                                   "<after-it@dds.bangkok.go.th>"}
     status = d.cli("status").stdout
     assert "Recursion" not in status and "Traceback" not in status, status
+
+
+# --------------------------------------------------------------------------- the clerk's terminal
+
+def test_a_subject_s_terminal_commands_do_not_reach_the_clerk_s_terminal(daemon):
+    # ESC sequences in a Subject (set the window title, clear the screen) and a
+    # right-to-left override went to the clerk's terminal as they were, in `register
+    # list` and `register show`: commands for the terminal, a file name shown reversed.
+    subject = "\x1b]0;pwned\x07\x1b[2J" + SEED_SUBJECT + " \u202efdp.exe"
+    queue_id = daemon.send(letter(subject=subject), "saraban.latkrabang@bangkok.go.th")
+    [entry] = [e for e in _wait_registered(daemon, queue_id)]
+    assert "\x1b" in (entry["subject"] or "") + (entry.get("mail_subject") or "")  # kept as sent
+    for args in (("register", "list"), ("register", "show", entry["unit"], entry["receive_no"])):
+        shown = daemon.cli(*args).stdout
+        assert SEED_SUBJECT[:8] in shown, shown
+        for control in ("\x1b", "\x07", "\u202e"):
+            assert control not in shown, (args, shown)
+    listed = json.loads(daemon.cli("register", "list", "--json").stdout)  # JSON stays JSON
+    assert [e["queue_id"] for e in listed] == [queue_id]
+
+
+def _wait_registered(d: Daemon, queue_id: str) -> list[dict]:
+    return d.wait_for(lambda: [e for e in d.register() if e["queue_id"] == queue_id], 60, interval=0.5,
+                      what=f"{queue_id} registered")
