@@ -212,6 +212,33 @@ def test_over_long_header_values_are_registered_on_postgresql(daemon_factory, po
     assert not [e for e in d.events() if e.get("event") == "message_parked"]
 
 
+def test_a_lock_held_past_lock_timeout_makes_a_letter_wait_not_park(daemon_factory, postgres_database_url):
+    # A DBA's lock_timeout on the database, and an operator's transaction holding the
+    # receive-number counters for a few seconds (a report, a manual correction): each
+    # try of the letter's registration ended in "canceling statement due to lock
+    # timeout" (55P03), counted as the letter's failure; five in a second (the back-off
+    # starts at 0.1 s) and the acknowledged letter was parked for good.
+    import psycopg
+
+    dsn = postgres_database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    database = dsn.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{database}" SET lock_timeout = \'200ms\'')
+    d = daemon_factory("pg", database_url=postgres_database_url).start()
+    with psycopg.connect(dsn) as operator:
+        operator.execute("SET lock_timeout = 0")
+        operator.execute("LOCK TABLE register_counters IN EXCLUSIVE MODE")
+        queue_id = _queue_id(d.data_reply(letter()))
+        d.wait_for(lambda: any(e.get("queue_id") == queue_id and e.get("event") in ("storage_unavailable",
+                                                                                 "process_failed")
+                               for e in d.events()), 30, what="a try that met the lock")
+        time.sleep(4)  # many tries' worth of back-off
+        operator.rollback()
+    where = _settled(d, [queue_id], timeout=60)
+    assert where[queue_id] == "registered"
+    assert d.status()["spool"] == {"pending": 0, "parked": 0}
+
+
 # --------------------------------------------------------------------------- IMAP intake
 
 def test_a_return_path_of_nested_comments_does_not_stop_imap_intake(daemon_factory, dovecot, dovecot_user):
