@@ -10,9 +10,16 @@ import errno
 TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE}
 # SQLite says it in words; PostgreSQL in SQLSTATE class 53 (insufficient resources)
 # and 58030 (io_error).
+# The database busy or gone for a moment is the machine's condition too: a lock not
+# granted within a DBA's lock_timeout (55P03) or statement_timeout (57014), a deadlock
+# or a serialization failure (class 40), a connection lost or refused (class 08, a
+# server shutting down or starting: 57P01-57P03), SQLite's lock held past busy_timeout.
+# Counted as the letter's failures, five of them in a second (the back-off starts at
+# 0.1 s) parked an acknowledged letter while an operator's transaction held a lock.
 _SQLITE_WORDS = ("database or disk is full", "disk i/o error", "unable to open database file",
-                 "attempt to write a readonly database")
-_PG_STATES = ("53100", "53200", "53300", "58030")
+                 "attempt to write a readonly database", "database is locked", "database table is locked")
+_PG_STATES = ("53100", "53200", "53300", "58030", "55P03", "57014", "57P01", "57P02", "57P03")
+_PG_CLASSES = ("08", "40")
 
 
 def is_transient_storage_error(exc: BaseException) -> bool:
@@ -26,7 +33,9 @@ def is_transient_storage_error(exc: BaseException) -> bool:
             if candidate is None:
                 continue
             state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-            if state in _PG_STATES:
+            if state in _PG_STATES or (isinstance(state, str) and state[:2] in _PG_CLASSES):
+                return True
+            if getattr(candidate, "connection_invalidated", False):  # SQLAlchemy: the connection died
                 return True
             text = str(candidate).lower()
             if type(candidate).__name__ == "OperationalError" and any(w in text for w in _SQLITE_WORDS):
@@ -37,7 +46,9 @@ def is_transient_storage_error(exc: BaseException) -> bool:
 
 _REASON_WORDS = ("[errno 28]", "no space left", "[errno 122]", "quota exceeded", "[errno 5]",
                  "input/output error", "[errno 30]", "read-only file system", "[errno 24]",
-                 "too many open files") + _SQLITE_WORDS
+                 "too many open files", "due to lock timeout", "due to statement timeout", "deadlock detected",
+                 "could not serialize access", "server closed the connection unexpectedly",
+                 "terminating connection due to administrator command") + _SQLITE_WORDS
 
 
 def is_transient_reason(reason: str | None) -> bool:

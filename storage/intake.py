@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 
 from rules.thai_time import to_bangkok
 from storage.models import ImapLease, ImapMessage, Letter, Message, QuarantineEntry, Refusal
+from storage.text import fit, fitted
 
 
 def record_refusal(session: Session, *, reason: str, mail_from: str, message_id: str | None,
                    peer: str | None) -> None:
     """A refusal at DATA that is counted (ลับที่สุด): who, when, which Message-ID; never content."""
-    session.add(Refusal(reason=reason, mail_from=mail_from[:512], message_id=message_id, peer=peer))
+    session.add(Refusal(**fitted(Refusal.__table__, dict(reason=reason, mail_from=mail_from,
+                                                         message_id=message_id, peer=peer))))
 
 
 def note_uidvalidity(session: Session, mailbox: str, uidvalidity: int) -> int | None:
@@ -35,7 +37,7 @@ def highest_uid(session: Session, mailbox: str, uidvalidity: int) -> int:
 def queue_id_taken_before(session: Session, mailbox: str, uidvalidity: int, message_id: str) -> str | None:
     """The queue id a message with this Message-ID got under an earlier UIDVALIDITY."""
     return session.scalar(select(ImapMessage.queue_id).where(
-        ImapMessage.mailbox == mailbox, ImapMessage.message_id == message_id,
+        ImapMessage.mailbox == mailbox, ImapMessage.message_id == fit(ImapMessage.__table__.c.message_id, message_id),
         ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None)).limit(1))
 
 
@@ -61,10 +63,10 @@ def queue_id_of_same_bytes(session: Session, mailbox: str, uidvalidity: int, raw
 def record_taken(session: Session, *, mailbox: str, uidvalidity: int, uid: int, queue_id: str | None,
                  message_id: str | None, size: int, state: str, note: str | None = None,
                  raw_sha256: str | None = None, sender: str | None = None, subject: str | None = None) -> None:
-    session.add(ImapMessage(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, queue_id=queue_id,
-                            message_id=(message_id or "")[:998] or None, size=size, state=state, note=note,
-                            raw_sha256=raw_sha256, sender=(sender or "")[:512] or None,
-                            subject=(subject or "")[:300] or None))
+    session.add(ImapMessage(**fitted(ImapMessage.__table__, dict(
+        mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, queue_id=queue_id, message_id=message_id or None,
+        size=size, state=state, note=note, raw_sha256=raw_sha256, sender=sender or None,
+        subject=subject or None))))
 
 
 def set_taken_state(session: Session, mailbox: str, uidvalidity: int, uid: int, state: str,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from storage.errors import is_transient_reason
 from storage.models import Message
+from storage.text import fit
 
 FINISHED = ("done", "quarantined")
 
@@ -37,7 +38,9 @@ def open_messages(session: Session, arrivals: list[dict[str, Any]]) -> dict[str,
         queue_id = a["queue_id"]
         state = states.get(queue_id)
         if state is None:
-            new.append({"queue_id": queue_id, "received_at": a["received_at"], "mail_from": a["mail_from"],
+            # mail_from: an IMAP letter's is its Return-Path or From, the sender's words.
+            new.append({"queue_id": queue_id, "received_at": a["received_at"],
+                        "mail_from": fit(_MESSAGES.c.mail_from, a["mail_from"]),
                         "recipients": a["recipients"], "size": a["size"], "sha256": a["sha256"],
                         "message_id": None, "state": "processing", "outcome": {}, "reason": None,
                         "attempts": 1})

@@ -8,10 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import QuarantineEntry
+from storage.text import fit
 
 
 def hold(session: Session, *, queue_id: str, unit: str | None, sender: str, subject: str | None,
          reasons: list[dict[str, Any]], raw_sha256: str | None) -> QuarantineEntry:
+    # The From address is the sender's own words: cut to its column (storage/text.py).
+    sender = fit(QuarantineEntry.__table__.c.sender, sender)
     entry = QuarantineEntry(queue_id=queue_id, unit=unit, sender=sender, subject=subject,
                             reasons=reasons, raw_sha256=raw_sha256)
     session.add(entry)

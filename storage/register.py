@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from rules.thai_time import be_year, to_bangkok
 from storage.db import as_loaded
 from storage.models import Letter, LetterAttachment, Message, RegisterCounter
+from storage.text import fit, fitted
 
 
 def allocate_number(session: Session, unit: str, book: str, year: int, start: int = 1) -> int:
@@ -104,8 +105,10 @@ def find_same_message_id(session: Session, unit: str, sender: str, message_id: s
     keeps only the hashes of encrypted blobs, so only the raw message can match)."""
     if not message_id:
         return SameMessageId()
-    rows = session.execute(_SAME_MESSAGE_ID, {"r_unit": unit, "r_sender": sender,
-                                              "r_message_id": message_id}).all()
+    # As register_letter stored them (cut to their columns): a resend of a letter with an
+    # over-long Message-ID is still found.
+    rows = session.execute(_SAME_MESSAGE_ID, {"r_unit": unit, "r_sender": fit(_LETTERS.c.sender, sender),
+                                              "r_message_id": fit(_LETTERS.c.message_id, message_id)}).all()
     if not rows:
         return SameMessageId()
     for row in rows:
@@ -175,6 +178,7 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
         "review": new.review,
         "sender_auth": new.sender_auth,
     }
+    values = fitted(_LETTERS, values)  # the sender's own words, cut to their columns (storage/text.py)
     # Two INSERTs from statements built once, not a flush of the ORM's unit of work
     # (~2 ms of CPU a letter, the pipeline's largest cost after the MIME parse). The
     # entry goes into the session as if loaded: callers read and change it as before,
@@ -182,7 +186,7 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
     letter_id = session.execute(_INSERT_LETTER, values).scalar_one()
     if new.attachments:
         session.execute(_INSERT_ATTACHMENT, [
-            {
+            fitted(_ATTACHMENTS, {
                 "letter_id": letter_id,
                 "position": position,
                 "filename": item.get("filename"),
@@ -191,7 +195,7 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
                 "content_type": item["content_type"],
                 "declared_type": item.get("declared_type"),
                 "signatures": item.get("signatures"),
-            }
+            })
             for position, item in enumerate(new.attachments)
         ])
     letter = as_loaded(Letter, {"id": letter_id, **values})
@@ -200,7 +204,8 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
 
 
 _INSERT_LETTER = insert(_LETTERS).returning(_LETTERS.c.id)
-_INSERT_ATTACHMENT = insert(LetterAttachment.__table__)
+_ATTACHMENTS = LetterAttachment.__table__
+_INSERT_ATTACHMENT = insert(_ATTACHMENTS)
 
 
 def query_letters(session: Session, unit: str | None = None, year: int | None = None,

@@ -40,3 +40,45 @@ def safe_parameters(parameters):  # noqa: ANN001, ANN201 - a DB-API parameter st
     if type(parameters).__name__ in ("Json", "Jsonb") and hasattr(parameters, "obj"):
         parameters.obj = safe_parameters(parameters.obj)  # psycopg's JSON wrapper: its content
     return parameters
+
+
+# PostgreSQL refuses a value longer than its column's varchar(n) (SQLSTATE 22001) and an
+# index entry over 2704 bytes (54000); SQLite enforces neither. A letter whose sender
+# wrote a 600-character display name or a 1,100-character Message-ID therefore failed
+# its registration on PostgreSQL at every attempt, until it was parked: acknowledged
+# with 250, then neither registered nor quarantined, and its sender never told. What
+# the sender wrote is cut to fit instead; only the tail of an absurdly long identifier
+# is lost. A text column of an index keeps at most INDEXED_BYTES of UTF-8, so that the
+# widest index (unit, sender, Message-ID) stays under PostgreSQL's limit.
+INDEXED_BYTES = 1000
+
+
+def fitted(table, values: dict) -> dict:  # noqa: ANN001 - a SQLAlchemy Table
+    """`values` (column name -> value) with every string cut to what its column of
+    `table` holds: its length in characters, and INDEXED_BYTES if it is indexed."""
+    out = dict(values)
+    for name, value in values.items():
+        if not isinstance(value, str) or name not in table.c:
+            continue
+        out[name] = fit(table.c[name], value)
+    return out
+
+
+def fit(column, value: str | None) -> str | None:  # noqa: ANN001 - a SQLAlchemy Column
+    """`value` cut to what `column` holds (see `fitted`)."""
+    if value is None:
+        return None
+    length = getattr(column.type, "length", None)
+    if length and len(value) > length:
+        value = value[:length]
+    if _indexed(column) and len(value) > INDEXED_BYTES // 4:
+        raw = value.encode("utf-8", "surrogatepass")
+        if len(raw) > INDEXED_BYTES:
+            value = raw[:INDEXED_BYTES].decode("utf-8", "ignore")
+    return value
+
+
+def _indexed(column) -> bool:  # noqa: ANN001
+    if column.index or column.unique or column.primary_key:
+        return True
+    return any(column.name in index.columns for index in column.table.indexes)

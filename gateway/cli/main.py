@@ -25,12 +25,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a letter's sender wrote reaches the clerk's terminal in tables and views (a
+# Subject, a display name, a file's name): an ESC there is a terminal command (clear the
+# screen, set the window title, rewrite the line above), a right-to-left override shows
+# a different name than the one stored. The commands' own text has no control character
+# but the line break and the tab, so every other one is shown as "?". JSON output is
+# unchanged but for the overrides: json.dumps already escapes C0 controls.
+_SHOWN_AS_QUESTION_MARK = dict.fromkeys(
+    [c for c in range(0x20) if c not in (0x09, 0x0A)] + list(range(0x7F, 0xA0))
+    + list(range(0x202A, 0x202F)) + list(range(0x2066, 0x206A)), "?")
+
+
+class _TerminalSafe:
+    """sys.stdout with sender-written control characters made visible (`.buffer`, for
+    the commands that write bytes, is the stream's own)."""
+
+    def __init__(self, stream) -> None:  # noqa: ANN001 - a text stream
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.translate(_SHOWN_AS_QUESTION_MARK))
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - everything else is the stream's
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     from gateway.units.directory import DirectoryError
     from storage.migrate import SchemaBehind
 
     args = build_parser().parse_args(argv)
+    stdout = sys.stdout
     if args.command != "run":
+        if not isinstance(stdout, _TerminalSafe):
+            sys.stdout = _TerminalSafe(stdout)
         from gateway.service.log import setup_logging
 
         setup_logging("info" if args.verbose else "warning", "console", process="cli", stream=sys.stderr)
@@ -41,3 +69,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    finally:
+        sys.stdout = stdout

@@ -264,10 +264,7 @@ class ImapSession:
                 continue  # an unsolicited FETCH (flags changed by someone else)
             flags = _FLAGS.search(meta)
             headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(literal or b"")
-            sender = headers.get("Return-Path") or headers.get("From")
-            if sender:
-                addresses = email.utils.getaddresses([str(sender)])
-                sender = addresses[0][1] if addresses and addresses[0][1] else None
+            sender = _sender(headers)
             uid = int(uid_match.group(1))
             found[uid] = Headers(
                 uid=uid,
@@ -367,6 +364,24 @@ def _fetch_records(lines: list[Any]) -> list[tuple[bytes, bytes | None]]:
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE_TIME = re.compile(r"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
+
+
+def _sender(headers: email.message.Message) -> str | None:
+    """The address of Return-Path, else From: the envelope sender the spool records.
+
+    One the stdlib's address parser cannot read gives none, and the letter is taken all
+    the same (the pipeline reads its From itself): 5,000 nested comments in a
+    Return-Path made the parser recurse past Python's limit, and the RecursionError
+    ended the session at every reconnect, so no later letter of the mailbox was ever
+    taken either (and `status` showed the sysadmin Python's words)."""
+    value = headers.get("Return-Path") or headers.get("From")
+    if not value:
+        return None
+    try:
+        addresses = email.utils.getaddresses([str(value)])
+    except (Exception, RecursionError):  # noqa: BLE001 - the sender's text, not our fault
+        return None
+    return addresses[0][1] if addresses and addresses[0][1] else None
 
 
 def parse_internaldate(text: str | None):  # -> datetime.datetime | None

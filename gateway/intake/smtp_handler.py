@@ -180,9 +180,12 @@ def _headers(raw: bytes):
 
 
 def _header(raw: bytes, name: str) -> str | None:
+    """A header (the Message-ID of a refused letter, for its record and the log), at most
+    998 characters (RFC 5322's line): the record keeps no more, and a 256 KB one would
+    be a 256 KB log line."""
     try:
         value = _headers(raw).get(name)
-        return str(make_header(decode_header(value))) if value else None
+        return str(make_header(decode_header(value)))[:998] if value else None
     except Exception:  # a broken header is the pipeline's business, not intake's
         return None
 

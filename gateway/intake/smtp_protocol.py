@@ -41,6 +41,12 @@ from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
 log = structlog.get_logger("gateway.intake.smtp")
 
 TERMINATOR = b"\r\n.\r\n"
+# Seconds a closing session's last replies get to be read. asyncio's transport.close()
+# waits until everything buffered has been sent: a client that never reads (its window
+# shut, or half-closed and gone quiet) kept its connection, and its slot in
+# max_connections and max_connections_per_ip, for ever after its 421, through the
+# session budget too. After this grace the socket is aborted instead.
+CLOSE_GRACE = 5.0
 MAX_PATH = 256  # RFC 5321 4.5.3.1.3, angle brackets included
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
@@ -155,6 +161,7 @@ class SarabanSMTP(SMTP):
         # already durable or about to be, and its sender must hear its 250.
         self._in_data_hook = False
         self._committing = False
+        self._abort_handle: asyncio.TimerHandle | None = None
 
     @property
     def committing(self) -> bool:
@@ -195,21 +202,41 @@ class SarabanSMTP(SMTP):
             self._admitted = False
         if self._budget_handle is not None:
             self._budget_handle.cancel()
+        if self._abort_handle is not None:
+            self._abort_handle.cancel()
         super().connection_lost(error)
 
     def eof_received(self) -> bool | None:
         if self._refused:
             return False
-        return super().eof_received()
+        keep_open = super().eof_received()  # aiosmtpd closes once its command loop ends
+        self._abort_after_grace()
+        return keep_open
 
     def _say_and_close(self, reply: str) -> None:
         transport = self.transport
-        if transport is None or transport.is_closing():
+        if transport is None:
+            return
+        if transport.is_closing():
+            # Closed before, and still here: its peer reads nothing of what is left.
+            transport.abort()
             return
         try:
             transport.write(reply.encode("utf-8") + b"\r\n")
         finally:
             transport.close()
+            self._abort_after_grace()
+
+    def _abort_after_grace(self) -> None:
+        if self._abort_handle is None and self.transport is not None:
+            self._abort_handle = self.loop.call_later(CLOSE_GRACE, self._abort_unread)
+
+    def _abort_unread(self) -> None:
+        self._abort_handle = None  # a QUIT whose 221 is still being sent is not closing yet
+        transport = self.transport
+        if transport is not None and transport.is_closing():
+            log.info("smtp_close_unread", peer=self._admitted_ip)
+            transport.abort()
 
     def _over_budget(self) -> None:
         # The check at DATA is not spared: a letter waiting for (or in) it when the budget
@@ -290,6 +317,11 @@ class SarabanSMTP(SMTP):
         if await self._address_refused(arg, "TO:"):
             return
         await super().smtp_RCPT(arg)
+
+    @syntax("QUIT")
+    async def smtp_QUIT(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
+        self._abort_after_grace()  # its 221 unread: see CLOSE_GRACE
+        await super().smtp_QUIT(arg)
 
     # -- HELO and EHLO: a name the spool and the logs can keep ---------------------------
 

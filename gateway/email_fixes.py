@@ -1,0 +1,192 @@
+"""Python's email package, made linear where a sender can make it quadratic.
+
+Python 3.11 (what this project runs on) has O(n²) corners in the email package that a
+letter reaches with a few hundred kilobytes of header (CPython issue gh-136063):
+
+* `email.message._parseparam` splits a header's parameters (`; name="..."`) on every
+  semicolon not inside quotes, counting the quotes from the parameter's start again
+  for each semicolon and copying the rest of the header for each parameter. Every
+  MIME part's Content-Type and Content-Disposition goes through it (the parser's
+  boundary, a file's name, its charset): one letter with `Content-Type:
+  application/pdf; x="` and 300,000 semicolons held the check at DATA to its deadline
+  and then a pipeline runner far longer, every letter behind it waiting.
+* `email.header.decode_header` (mail-parser decodes the Subject with it) takes each
+  part of a line off the front of a list (`parts.pop(0)`), deletes the blanks between
+  encoded words one by one and appends bytes to bytes: 5.7 s for a Subject of 64,000
+  encoded words, about 3.5 minutes for 400,000 by the same curve (6.4 MB, under the
+  size limit).
+
+The replacements return exactly what the stdlib's return (the same splitting, the same
+decoding, the same exceptions; tests/hostile/test_red_team_session13.py compares them on
+thousands of inputs), looking at each character a bounded number of times. They are
+installed when `gateway` is imported: every process that parses mail (the SMTP
+supervisor, its check workers, the runners, the CLI) imports it before anything else.
+"""
+from __future__ import annotations
+
+import binascii
+import email.base64mime
+import email.header
+import email.message
+import email.quoprimime
+import re
+import sys
+from email.errors import HeaderParseError
+
+
+def parseparam(s) -> list[str]:  # noqa: ANN001 - a str or a Header, as the stdlib takes
+    s = ";" + str(s)
+    plist: list[str] = []
+    start = 0
+    length = len(s)
+    while start < length and s[start] == ";":
+        start += 1
+        end = s.find(";", start)
+        # Unescaped quotes between the parameter's start and `end`: odd means the
+        # semicolon is inside a quoted string, so the parameter goes on. Counted once per
+        # stretch: a `\"` cannot straddle a stretch's edge, which is always a `;`.
+        quotes, counted = 0, start
+        while end > start:
+            quotes += s.count('"', counted, end) - s.count('\\"', counted, end)
+            if quotes % 2 == 0:
+                break
+            counted = end
+            end = s.find(";", end + 1)
+        if end < 0:
+            end = length
+        f = s[start:end]
+        if "=" in f:
+            i = f.index("=")
+            f = f[:i].strip().lower() + "=" + f[i + 1:].strip()
+        plist.append(f.strip())
+        start = end
+    return plist
+
+
+# The stdlib's own, for the test that compares the two.
+stdlib_parseparam = getattr(email.message._parseparam, "__wrapped_stdlib__", email.message._parseparam)  # noqa: SLF001
+parseparam.__wrapped_stdlib__ = stdlib_parseparam  # type: ignore[attr-defined]
+
+
+# `email.header.ecre` without its last part (`(?P<encoded>.*?)\?=`): the closing `?=` is
+# looked for by hand below, once per stretch of text, so that no `=?x?q?` without one
+# scans to the end of the line again.
+_PREFIX = re.compile(r"=\?(?P<charset>[^?]*?)\?(?P<encoding>[qQbB])\?", re.MULTILINE)
+
+
+def _encoded_words(line: str):
+    """(start, end, charset, encoding, encoded) of each match `email.header.ecre` finds
+    in `line` (no line breaks in it), left to right: the parts `ecre.split` gives,
+    without building the list the stdlib then empties from the front."""
+    pos, close = 0, -2
+    while True:
+        m = _PREFIX.search(line, pos)
+        if m is None:
+            return
+        if close < m.end():
+            close = line.find("?=", m.end())
+        if close == -1:
+            # Every later `=?x?q?` ends where this one does or further on: none closes.
+            return
+        yield m.start(), close + 2, m["charset"], m["encoding"], line[m.end():close]
+        pos = close + 2
+
+
+def _has_encoded_word(header: str) -> bool:
+    """`email.header.ecre.search(header)`, in linear time (the text may span lines, an
+    encoded word may not: its charset may, the regex's `[^?]` takes a line break)."""
+    pos, close, newline = 0, -2, -2
+    while True:
+        m = _PREFIX.search(header, pos)
+        if m is None:
+            return False
+        if close < m.end():
+            close = header.find("?=", m.end())
+        if close == -1:
+            return False
+        if newline < m.end():
+            newline = header.find("\n", m.end())
+        if newline == -1 or close < newline:
+            return True
+        # This start's encoded word would cross a line: none here. A later start ends
+        # its prefix where this one's does or further on (the caches above stay valid).
+        pos = m.start() + 1
+
+
+def decode_header(header):  # noqa: ANN001, ANN201 - the stdlib's signature
+    """`email.header.decode_header`, the same answer in linear time (see the module's
+    docstring for the stdlib's three O(n²) steps)."""
+    if hasattr(header, "_chunks"):
+        return stdlib_decode_header(header)
+    if not _has_encoded_word(header):
+        return [(header, None)]
+    words: list[tuple[str, str | None, str | None]] = []
+    for line in header.splitlines():
+        at = 0
+        for start, end, charset, encoding, encoded in _encoded_words(line):
+            unencoded = line[at:start]
+            if at == 0:
+                unencoded = unencoded.lstrip()
+            if unencoded:
+                words.append((unencoded, None, None))
+            words.append((encoded, encoding.lower(), charset.lower()))
+            at = end
+        unencoded = line[at:]
+        if at == 0:
+            unencoded = unencoded.lstrip()
+        if unencoded:
+            words.append((unencoded, None, None))
+    dropped = {n - 1 for n, w in enumerate(words)
+               if n > 1 and w[1] and words[n - 2][1] and words[n - 1][0].isspace()}
+    if dropped:
+        words = [w for n, w in enumerate(words) if n not in dropped]
+    decoded_words = []
+    for encoded_string, encoding, charset in words:
+        if encoding is None:
+            decoded_words.append((encoded_string, charset))
+        elif encoding == "q":
+            decoded_words.append((email.quoprimime.header_decode(encoded_string), charset))
+        else:
+            paderr = len(encoded_string) % 4
+            if paderr:
+                encoded_string += "==="[:4 - paderr]
+            try:
+                word = email.base64mime.decode(encoded_string)
+            except binascii.Error:
+                raise HeaderParseError("Base64 decoding error") from None
+            decoded_words.append((word, charset))
+    collapsed = []
+    run: list[bytes] | None = None
+    last_charset = None
+    for word, charset in decoded_words:
+        if isinstance(word, str):
+            word = bytes(word, "raw-unicode-escape")
+        if run is None:
+            run, last_charset = [word], charset
+        elif charset != last_charset:
+            collapsed.append((b"".join(run), last_charset))
+            run, last_charset = [word], charset
+        elif last_charset is None:
+            run += [b" ", word]
+        else:
+            run.append(word)
+    collapsed.append((b"".join(run) if run is not None else None, last_charset))
+    return collapsed
+
+
+stdlib_decode_header = getattr(email.header.decode_header, "__wrapped_stdlib__", email.header.decode_header)
+decode_header.__wrapped_stdlib__ = stdlib_decode_header  # type: ignore[attr-defined]
+
+
+def install() -> None:
+    email.message._parseparam = parseparam  # noqa: SLF001 - the module's own lookup
+    email.header.decode_header = decode_header
+    # Modules that took the name before this ran (mail-parser, when something imported
+    # it before `gateway`): theirs too.
+    for name in ("mailparser.utils", "mailparser.core", "gateway.intake.smtp_handler"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "decode_header", None) is stdlib_decode_header:
+            module.decode_header = decode_header
+
+
+install()
