@@ -125,7 +125,7 @@ class PipelineSection(_Section):
     # Letters registered in one transaction (group commit, gateway/pipeline/process.py).
     batch: int = Field(16, ge=1, le=256)
     poll_interval: float = Field(0.05, gt=0)
-    max_attempts: int = Field(5, ge=1)  # a message failing this often is quarantined
+    max_attempts: int = Field(5, ge=1)  # a message failing this often is parked (spool/failed, sealed; `reprocess`)
     # Seconds of PDF work (text layers and signatures together) one letter may take;
     # past it the rest of its PDFs are noted "not read in time" and the letter goes on,
     # so a letter of slow PDFs cannot hold the letters behind it.
