@@ -422,6 +422,15 @@ class _MailParser(mailparser.MailParser):
     def _make_mail(self, complete=True):  # noqa: ARG002 - mail-parser's signature
         return {}
 
+    def _decode_body_payload(self, part, charset, part_index):
+        # mail-parser falls back on UTF-8 with U+FFFD for what its label does not decode:
+        # Thai sent in windows-874 with no charset (or us-ascii) read as nothing but
+        # U+FFFD, and a ลับมาก its reader's client shows was never read.
+        text = super()._decode_body_payload(part, charset, part_index)
+        if "\ufffd" in text:
+            text = charsets.body_as_shown(part.get_payload(decode=True) or b"", part.get_content_charset(), text)
+        return text
+
 
 class _ShownMailParser(_MailParser):
     """For a letter with a body in UTF-7 or format=flowed only: its body read as clients
