@@ -254,8 +254,21 @@ def _xml_text(xml: bytes, paragraph: str, breaks: str, text_tags: str | None = N
     return _ends(_xml_unescape(doc))
 
 
+# Word's watermark (Design > Watermark, "ลับ" across every page) is a VML shape in the
+# page header whose text is the `string` attribute of its v:textpath, not a w:t: it was
+# not read, and a letter whose only marking was its watermark was registered in plain.
+_TEXTPATH = re.compile(r"""<v:textpath\b[^<>]*?\sstring\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')""")
+
+
 def _word_xml(xml: bytes) -> str:
-    return _xml_text(xml, r"</w:p>", r"<w:(?:tab|br|cr)\b[^<>]*/>", "w:t")
+    text = _xml_text(xml, r"</w:p>", r"<w:(?:tab|br|cr)\b[^<>]*/>", "w:t")
+    if b"textpath" not in xml:
+        return text
+    drawn = [_xml_unescape(m.group(1) or m.group(2) or "")
+             for m in _TEXTPATH.finditer(xml.decode("utf-8", "replace"))]
+    # Each drawn text a line of its own, before the part's paragraphs: a watermark is
+    # read as a line made only of markings, wherever the page has it.
+    return "\n".join([*(d for d in drawn if d.strip()), text])
 
 
 def _slide_xml(xml: bytes) -> str:
