@@ -61,8 +61,21 @@ class Budget:
     members: int = MAX_MEMBERS
 
 
-def _ends(text: str, keep: int = MAX_TEXT // 2) -> str:
-    return text if len(text) <= 2 * keep else text[:keep] + "\n" + text[-keep:]
+MAX_MIDDLE_LINES = 2_000  # short lines kept from the middle of a text cut by `ends`
+
+
+def ends(text: str, keep: int = MAX_TEXT // 2) -> str:
+    """A long text's beginning and end (where a marking is printed) and, from what is
+    cut between them, the short lines that hold a ล: a line made only of markings counts
+    anywhere (rules/markings.py), and a ลับที่สุด alone in the middle of a body of more
+    than a million characters was cut with the middle (leak red team, 30 Nov 2026)."""
+    if len(text) <= 2 * keep:
+        return text
+    middle = [line for line in text[keep:-keep].splitlines() if "ล" in line and len(line.strip()) <= 60]
+    return "\n".join([text[:keep], *middle[:MAX_MIDDLE_LINES], text[-keep:]])
+
+
+_ends = ends
 
 
 # --------------------------------------------------------------------------- text files

@@ -727,8 +727,9 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
 
 
 def _ends(text: str, keep: int = 500_000) -> str:
-    """A long body's beginning and end: a marking sits at the top or the bottom."""
-    return text if len(text) <= 2 * keep else text[:keep] + "\n" + text[-keep:]
+    """A long body's beginning and end, where a marking sits, and the middle's short
+    lines that may be a marking alone (file_texts.ends)."""
+    return file_texts.ends(text, keep)
 
 
 def sender_display_name(mail: ParsedMail) -> str | None:
