@@ -476,6 +476,7 @@ _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: old Office, and
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # the stream of a password-protected DOCX/XLSX/PPTX
 _PGP_ARMOR = b"-----BEGIN PGP MESSAGE-----"
 _PGP_TYPES = ("application/pgp-encrypted", "application/pgp", "application/x-pgp")
+_TNEF = b"\x78\x9f\x3e\x22"  # TNEF's signature, 0x223E9F78 little-endian (MS-OXTNEF 2.1.3)
 
 
 # The first packet of a binary OpenPGP message (RFC 4880 4.2, old and new formats): a
@@ -494,6 +495,10 @@ def encrypted(data: bytes, sniffed: str = "", filename: str = "") -> str | None:
         return "OpenPGP-encrypted file"
     if filename.lower().endswith((".gpg", ".pgp")) and data[:1] and data[0] in _PGP_FIRST_PACKETS:
         return "OpenPGP-encrypted file"  # binary: libmagic names it only "data"
+    if data.startswith(_TNEF):
+        # Outlook's winmail.dat: the letter's own files and body, packed in a format no
+        # reader here unpacks; Outlook shows them to the clerk as the letter.
+        return "Outlook TNEF file (winmail.dat) whose files are not read"
     return None
 
 

@@ -7,7 +7,9 @@ password, or encrypts it with OpenPGP or S/MIME to the registrar. A PDF with a p
 was already "classified-opaque" (at least ลับ); every other encrypted file was read as
 no text, so the letter was *certain* it was ordinary: registered in the general book
 with its subject in plain, and filed into the unit's ordinary folder instead of going
-to the secret registrar. Each case here was ordinary and certain before."""
+to the secret registrar. Each case here was ordinary and certain before, Outlook's
+winmail.dat too (not encrypted, but as closed to the gateway: the letter's own files
+packed in a format only Outlook opens)."""
 from __future__ import annotations
 
 import base64
@@ -31,6 +33,10 @@ hQ==
 
 # The same, binary (no --armor): what `gpg -c letter.pdf` leaves as letter.pdf.gpg.
 PGP_BINARY = base64.b64decode("jA0ECQMCYoQIWypgknP/0lABbqGWQpnoLFsQ5D2QoQxBuvWG2T9fiWS915kxG5HudIRcQM3214Afgf3FHW87MwgxGmQWnwICxfpOoiTAPHVzyL3vXUocyUKeNi4befoWZQ==")
+
+# The head of a winmail.dat (MS-OXTNEF 2.1.3): signature, key, then attTnefVersion.
+TNEF = (struct.pack("<IH", 0x223E9F78, 0x01D5) + b"\x01" + struct.pack("<II", 0x00089006, 4)
+        + struct.pack("<I", 0x00010000) + struct.pack("<H", 1))
 
 
 def cfb(streams: dict[str, bytes]) -> bytes:
@@ -117,6 +123,9 @@ ENCRYPTED = {
     "an OpenPGP message attached": lambda: file_part("application/octet-stream", "letter.pdf.asc",
                                                       PGP_MESSAGE.encode()),
     "a binary OpenPGP file attached": lambda: file_part("application/octet-stream", "letter.pdf.gpg", PGP_BINARY),
+    # Not encrypted, but as closed to the gateway: Outlook's rich-text mail packs the
+    # letter's files into winmail.dat (MS-OXTNEF), which only Outlook opens.
+    "an Outlook winmail.dat": lambda: file_part("application/ms-tnef", "winmail.dat", TNEF),
 }
 
 
