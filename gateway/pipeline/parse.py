@@ -552,8 +552,23 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
         value = part.get("content-transfer-encoding")
         if value is not None and _cte(part) != str(value).lower():
             part.replace_header("content-transfer-encoding", _cte(part))
+        if value is not None and not part.is_multipart() and _base64_goes_on(part):
+            reading.unread.append("a part whose base64 goes on after its padding")
     _expand_encoded(message, reading)
     return message
+
+
+def _base64_goes_on(part: email.message.Message) -> bool:
+    """Base64 that goes on after its padding ('=') ends it (chunks encoded one by one and
+    joined): Python decodes up to the padding only, clients may decode the rest too, and
+    what the rest says (a ลับที่สุด page of the PDF, the end of the body) was not read."""
+    if _cte(part) != "base64":
+        return False
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return False
+    at = payload.find("=")
+    return at >= 0 and bool(payload[at:].strip("= \t\r\n"))
 
 
 def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
