@@ -21,7 +21,8 @@ def render_imap(status: dict) -> list[str]:
             lines.append(f"imap         last error at {info['last_error_at']}: {info['last_error']}{since}")
         for big in info.get("too_big", []):
             lines.append(f"imap         {TOO_BIG}: from {big['sender'] or '?'}, Message-ID "
-                         f"{_printable(big['message_id']) or '(none)'}, {big['size']} bytes ({big['note']}); UID {big['uid']} "
+                         f"{_printable(big['message_id']) or '(none)'}, {big['size']} bytes ({big['note']}); "
+                         f"UID {big['uid']} "
                          f"left in the mailbox with $SarabanTooBig since {big['at']}")
     return lines
 

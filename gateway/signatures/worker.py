@@ -54,7 +54,8 @@ def _worker_main(conn, memory_mb: int, log_setup: tuple[str, str] | None = None)
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    from gateway.signatures.verify import quiet_library_logs, verify_pdf  # noqa: F401 - pyHanko imported now, not in a job's time
+    # verify_pdf too: pyHanko is imported now, not in the first job's time.
+    from gateway.signatures.verify import quiet_library_logs, verify_pdf  # noqa: F401
 
     quiet_library_logs()
     while True:

@@ -14,7 +14,8 @@ from tests.letters import letter, make_pdf
 
 def test_a_letter_too_big_to_take_leaves_no_subject_anywhere(daemon_factory, dovecot, dovecot_user):
     user, password = dovecot_user
-    dovecot.deliver(user, letter(subject=f"ลับมาก แผนรักษาความปลอดภัย {MARKER}", message_id="<big-secret@dds.bangkok.go.th>",
+    dovecot.deliver(user, letter(subject=f"ลับมาก แผนรักษาความปลอดภัย {MARKER}",
+                                 message_id="<big-secret@dds.bangkok.go.th>",
                                  files=[("2569_dds_0403_57.pdf", make_pdf("big", filler=2_500_000))]))
     d = daemon_factory(extra=intake_config(dovecot, user, password, max_size=2_000_000)).start()
     try:

@@ -3,8 +3,9 @@
 
 Acrobat's Combine Files > PDF Portfolio, its attachments pane and its Attach File comment
 (a paperclip on a page) put documents inside a PDF: the viewer lists them in its
-attachments pane (a Portfolio opens on them) and the clerk opens them from there. The gateway read the outer PDF's pages only, so a ลับมาก
-letter sent inside an unmarked cover PDF was ordinary: registered and filed in plain.
+attachments pane (a Portfolio opens on them) and the clerk opens them from there. The
+gateway read the outer PDF's pages only, so a ลับมาก letter sent inside an unmarked cover
+PDF was ordinary: registered and filed in plain.
 Now each embedded file is read like an attached one (PDFs page by page, text and office
 files, its name); one that cannot be read (a password, past the limits) makes the
 letter at least ลับ."""
