@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from rules.model import NOT_READ_IN_TIME, ParsedMail, Secrecy, Urgency
+from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, ParsedMail, Secrecy, Urgency
 from rules.thai_text import THAI_PUA
 
 SECRECY_RANK: dict[str, int] = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
@@ -639,7 +639,7 @@ def classification_of_headers(headers: Iterable[tuple[str, str]]) -> Classificat
 
 def _pdf_unreadable(error: str | None) -> bool:
     """The PDF reader ran out of time or memory: the text could not be looked at."""
-    return bool(error) and (error.startswith((NOT_READ_IN_TIME, "RecursionError", "MemoryError"))
+    return bool(error) and (error.startswith((NOT_READ_IN_TIME, "RecursionError", "MemoryError", EMBEDDED_NOT_READ))
                             or "could not be read within" in error or "reader failed" in error)
 
 

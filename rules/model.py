@@ -19,6 +19,10 @@ Secrecy = Literal["none", "confidential", "secret", "top_secret"]
 # The pdf_error of a PDF the letter's time for PDF work ran out on (the pipeline's
 # per-letter budget, gateway/pipeline/check.py): "a person should open it", not damage.
 NOT_READ_IN_TIME = "not read in time"
+# A PDF's `pdf_error` when a file embedded in it (its attachments pane, a PDF Portfolio)
+# could not be read: the PDF opened, but what the clerk's viewer opens from it was not
+# read, so the letter is at least ลับ (rules/markings.py `_pdf_unreadable`).
+EMBEDDED_NOT_READ = "an embedded file was not read"
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ def add_problems(session: Session, mailboxes: dict[str, dict]) -> dict[str, dict
         taken_since = select(ImapMessage.message_id).where(
             ImapMessage.mailbox == mailbox, ImapMessage.queue_id.is_not(None), ImapMessage.message_id.is_not(None))
         info["too_big"] = [
-            {"uidvalidity": r.uidvalidity, "uid": r.uid, "size": r.size, "sender": r.sender, "subject": r.subject,
+            # No subject: the letter was not read, so it may be ลับ (gateway/intake/imap_intake.py).
+            {"uidvalidity": r.uidvalidity, "uid": r.uid, "size": r.size, "sender": r.sender,
              "message_id": r.message_id, "at": _bangkok(r.updated_at), "note": r.note}
             for r in session.scalars(select(ImapMessage).where(
                 ImapMessage.mailbox == mailbox, ImapMessage.state == "skipped", ImapMessage.queue_id.is_(None),

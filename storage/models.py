@@ -247,7 +247,8 @@ class ImapMessage(Base):
     constraint keeps it to one registration.
     state: spooling -> spooled -> marked; or skipped (too big, or already ours).
     raw_sha256: of the bytes spooled (a restored mailbox's letter is known by it);
-    sender/subject: kept for a message left on the server (too big), for `status`."""
+    sender: kept for a message left on the server (too big), for `status`; subject is no
+    longer written (such a letter is not read, so it may be ลับ) and stays NULL."""
 
     __tablename__ = "imap_messages"
     __table_args__ = (Index("ix_imap_message_state", "mailbox", "state"),

@@ -6,7 +6,8 @@ Dovecot, as a clerk (`register list`) and a sysadmin (`status`) see them:
    the register of 2568 even if fetched in 2569;
 3. a restored mailbox (new UIDVALIDITY, our keywords gone) gives back a letter without a
    Message-ID: it is known by its bytes and not registered twice;
-4. a letter too big to take and a login the server refuses are shown by `status`."""
+4. a letter too big to take (never its subject) and a login the server refuses are shown
+   by `status`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -133,11 +134,13 @@ def test_status_shows_a_letter_too_big_to_take_and_a_refused_login(daemon_factor
     [info] = d.status()["imap_intake"].values()
     [big] = info["too_big"]
     assert big["sender"] == "saraban.dds@bangkok.go.th"
-    assert big["subject"] == "เรื่อง รายงานประจำปี (ไฟล์ใหญ่)"
+    assert big["message_id"] == "<big@dds.bangkok.go.th>"
     assert big["size"] > 2_500_000
     text = d.cli("status").stdout
-    assert re.search(r"เกินขนาดที่รับได้.*too big, not registered: from saraban\.dds@bangkok\.go\.th, subject "
-                     r"\"เรื่อง รายงานประจำปี \(ไฟล์ใหญ่\)\", \d{7} bytes", text), text
+    # Not its subject: an unread letter may be ลับ (tests/secrecy/test_imap_too_big_subject.py).
+    assert re.search(r"เกินขนาดที่รับได้.*too big, not registered: from saraban\.dds@bangkok\.go\.th, Message-ID "
+                     r"<big@dds\.bangkok\.go\.th>, \d{7} bytes", text), text
+    assert "รายงานประจำปี" not in text
     assert "$SarabanTooBig" in text
     # Never lost: it stays in the central mailbox, marked, for a person.
     [flags] = mailbox_flags(dovecot, user)

@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.units.directory import DirectoryError
     from storage.migrate import SchemaBehind
 
+    from gateway.service.process_util import no_core_dumps
+
+    no_core_dumps()  # before any letter is read: the daemon, its children and every tool
     args = build_parser().parse_args(argv)
     stdout = sys.stdout
     if args.command != "run":

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.header
 import hashlib
 import time
-import unicodedata
 
 import structlog
 from gateway.config.delivery import ImapIntake
@@ -212,13 +210,13 @@ class MailboxConsumer:
         uid = headers.uid
         if headers.size > self.max_size:
             # Left on the server, untouched but for the keyword; what `status` lists for a
-            # person (sender, subject, size), since nothing of it reaches the register.
-            subject = await self._subject(session, uid)
-            self._record(uidvalidity, headers, None, "skipped", f"{headers.size} bytes > {self.max_size}",
-                         subject=subject)
+            # person (sender, Message-ID, size), since nothing of it reaches the register.
+            # Not its subject: the letter is not read, so nothing says it is not ลับ, and
+            # "ลับมาก เรื่อง ..." was kept in plain in the database, the log and `status`.
+            self._record(uidvalidity, headers, None, "skipped", f"{headers.size} bytes > {self.max_size}")
             await session.add_keyword(uid, TOO_BIG_KEYWORD)
             log.error("imap_message_too_big", mailbox=self.name, uid=uid, size=headers.size, limit=self.max_size,
-                      sender=headers.sender, subject=subject, message_id=headers.message_id)
+                      sender=headers.sender, message_id=headers.message_id)
             return
         earlier = self._taken_before(uidvalidity, headers.message_id)
         if earlier is not None:
@@ -247,14 +245,6 @@ class MailboxConsumer:
     def _body_timeout(self) -> float:
         return self.config.timeout + self.max_size / 1_000_000
 
-    async def _subject(self, session: ImapSession, uid: int) -> str | None:
-        try:
-            fields = await session.fetch_fields([uid], ("SUBJECT",))
-        except ImapRefused:
-            return None
-        value = fields.get(uid, {}).get("Subject") if uid in fields else None
-        return _printable(value) if value else None
-
     def _taken_before(self, uidvalidity: int, message_id: str | None) -> str | None:
         """The queue id this Message-ID was taken under before, if it was."""
         if not message_id:
@@ -263,13 +253,12 @@ class MailboxConsumer:
             return taken.queue_id_taken_before(s, self.name, uidvalidity, message_id)
 
     def _record(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
-                note: str | None = None, raw_sha256: str | None = None, subject: str | None = None) -> None:
+                note: str | None = None, raw_sha256: str | None = None) -> None:
         with self.db.session() as s:
             lease.fence(s, self.name, self.holder, self.config.lease_ttl)
             taken.record_taken(s, mailbox=self.name, uidvalidity=uidvalidity, uid=headers.uid,
                                queue_id=queue_id, message_id=headers.message_id, size=headers.size,
-                               state=state, note=note, raw_sha256=raw_sha256, sender=headers.sender,
-                               subject=subject)
+                               state=state, note=note, raw_sha256=raw_sha256, sender=headers.sender)
         self._renewed = time.monotonic()
 
     async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
@@ -340,17 +329,6 @@ class MailboxConsumer:
             log.info("imap_message_marked", mailbox=self.name, uid=uid, queue_id=queue_id, keyword=keyword,
                      moved_to=self.config.processed_folder if state == "done" else None)
         return waiting
-
-
-def _printable(value) -> str:
-    """A header's text (RFC 2047 decoded) fit to print on a terminal: control and
-    format characters (escape sequences, bidi overrides) become '?'; at most 200."""
-    try:
-        text = str(email.header.make_header(email.header.decode_header(str(value))))
-    except Exception:  # a broken encoded word or charset: the undecoded text
-        text = str(value)
-    text = " ".join(text.split())
-    return "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch for ch in text)[:200]
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -39,6 +39,28 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codec
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
+# Labels that say nothing about Thai text: none at all, the RFC 2045 default, and UTF-8
+# (which a careless client declares for whatever it sends).
+_NO_REAL_LABEL = frozenset({"", "us-ascii", "ascii", "us", "ansi_x3.4-1968", "utf-8", "utf8"})
+
+
+def body_as_shown(data: bytes, label: str | None, text: str) -> str:
+    """A body part's text as a Thai reader's client shows it, where the parser's reading
+    (`text`) lost characters (U+FFFD): bytes that are not UTF-8 at all, under no label,
+    us-ascii or utf-8, decoded as windows-874, the fallback of a Thai locale's client
+    (Thunderbird's, with its detector; Outlook's code page). A UTF-8 text with a stray
+    byte keeps its UTF-8 reading: most of its characters survived."""
+    if (label or "").strip().strip('"').lower() not in _NO_REAL_LABEL:
+        return text
+    try:
+        legacy = data.decode("cp874")
+    except UnicodeDecodeError:
+        return text
+    lost = text.count("\ufffd")
+    kept = sum(1 for ch in text if ord(ch) > 0x7f and ch != "\ufffd")
+    return legacy if lost > kept else text
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """A text (a body part, a text file) as a mail client shows it: the declared charset,
     a byte order mark, UTF-8, then Thai legacy (Windows-874); never raises."""

@@ -61,8 +61,21 @@ class Budget:
     members: int = MAX_MEMBERS
 
 
-def _ends(text: str, keep: int = MAX_TEXT // 2) -> str:
-    return text if len(text) <= 2 * keep else text[:keep] + "\n" + text[-keep:]
+MAX_MIDDLE_LINES = 2_000  # short lines kept from the middle of a text cut by `ends`
+
+
+def ends(text: str, keep: int = MAX_TEXT // 2) -> str:
+    """A long text's beginning and end (where a marking is printed) and, from what is
+    cut between them, the short lines that hold a ล: a line made only of markings counts
+    anywhere (rules/markings.py), and a ลับที่สุด alone in the middle of a body of more
+    than a million characters was cut with the middle (leak red team, 30 Nov 2026)."""
+    if len(text) <= 2 * keep:
+        return text
+    middle = [line for line in text[keep:-keep].splitlines() if "ล" in line and len(line.strip()) <= 60]
+    return "\n".join([text[:keep], *middle[:MAX_MIDDLE_LINES], text[-keep:]])
+
+
+_ends = ends
 
 
 # --------------------------------------------------------------------------- text files
@@ -254,8 +267,21 @@ def _xml_text(xml: bytes, paragraph: str, breaks: str, text_tags: str | None = N
     return _ends(_xml_unescape(doc))
 
 
+# Word's watermark (Design > Watermark, "ลับ" across every page) is a VML shape in the
+# page header whose text is the `string` attribute of its v:textpath, not a w:t: it was
+# not read, and a letter whose only marking was its watermark was registered in plain.
+_TEXTPATH = re.compile(r"""<v:textpath\b[^<>]*?\sstring\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')""")
+
+
 def _word_xml(xml: bytes) -> str:
-    return _xml_text(xml, r"</w:p>", r"<w:(?:tab|br|cr)\b[^<>]*/>", "w:t")
+    text = _xml_text(xml, r"</w:p>", r"<w:(?:tab|br|cr)\b[^<>]*/>", "w:t")
+    if b"textpath" not in xml:
+        return text
+    drawn = [_xml_unescape(m.group(1) or m.group(2) or "")
+             for m in _TEXTPATH.finditer(xml.decode("utf-8", "replace"))]
+    # Each drawn text a line of its own, before the part's paragraphs: a watermark is
+    # read as a line made only of markings, wherever the page has it.
+    return "\n".join([*(d for d in drawn if d.strip()), text])
 
 
 def _slide_xml(xml: bytes) -> str:
@@ -366,6 +392,10 @@ def _office(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out
             out.texts.append(_slide_xml(member(n)))
         return True
     if "content.xml" in names and ("mimetype" in names or "META-INF/manifest.xml" in names):
+        if "META-INF/manifest.xml" in names and b"encryption-data" in member("META-INF/manifest.xml"):
+            # Saved with a password: content.xml is ciphertext, read as no text at all.
+            out.unread.append(f"{what}: password-protected OpenDocument file")
+            return True
         if "styles.xml" in names:
             out.texts += _odf_head_foot(member("styles.xml"))
         content = member("content.xml")
@@ -442,9 +472,42 @@ def pdf_texts(data: bytes, pdf_reader: PdfReader, what: str, out: FileTexts) -> 
         out.unread.append(f"{what}: PDF")
 
 
+_CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: old Office, and encrypted new Office
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # the stream of a password-protected DOCX/XLSX/PPTX
+_PGP_ARMOR = b"-----BEGIN PGP MESSAGE-----"
+_PGP_TYPES = ("application/pgp-encrypted", "application/pgp", "application/x-pgp")
+_TNEF = b"\x78\x9f\x3e\x22"  # TNEF's signature, 0x223E9F78 little-endian (MS-OXTNEF 2.1.3)
+
+
+# The first packet of a binary OpenPGP message (RFC 4880 4.2, old and new formats): a
+# public-key or symmetric-key encrypted session key, or symmetrically encrypted data.
+_PGP_FIRST_PACKETS = frozenset({0x84, 0x85, 0x86, 0x87, 0x8c, 0x8d, 0x8e, 0x8f, 0xa4, 0xa5, 0xa6, 0xa7,
+                                0xc1, 0xc3, 0xc9, 0xd2})
+
+
+def encrypted(data: bytes, sniffed: str = "", filename: str = "") -> str | None:
+    """What a file is encrypted as, when the gateway holds no key to it (a Word, Excel or
+    PowerPoint file saved with a password, an OpenPGP message): such a file may hold a
+    ลับ letter, encrypted as seed 004 requires of one, and nobody can say it does not."""
+    if data.startswith(_CFB) and (sniffed == "application/encrypted" or _ENCRYPTED_PACKAGE in data):
+        return "password-protected Office file"
+    if sniffed in _PGP_TYPES or _PGP_ARMOR in data[:65536]:
+        return "OpenPGP-encrypted file"
+    if filename.lower().endswith((".gpg", ".pgp")) and data[:1] and data[0] in _PGP_FIRST_PACKETS:
+        return "OpenPGP-encrypted file"  # binary: libmagic names it only "data"
+    if data.startswith(_TNEF):
+        # Outlook's winmail.dat: the letter's own files and body, packed in a format no
+        # reader here unpacks; Outlook shows them to the clerk as the letter.
+        return "Outlook TNEF file (winmail.dat) whose files are not read"
+    return None
+
+
 def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pdf_reader: PdfReader | None,
               sniff: Callable[[bytes], str] | None, depth: int, budget: Budget, what: str, out: FileTexts) -> None:
     head = data[:1024]
+    if (found := encrypted(data, filename=filename)) is not None:
+        out.unread.append(f"{what}: {found}")
+        return
     if b"%PDF-" in head and (filename.endswith(".pdf") or data.startswith(b"%PDF-") or declared == "application/pdf"):
         if pdf_reader is not None and depth > 0:  # the letter's own PDFs are read by parse.py
             pdf_texts(data, pdf_reader, what, out)
@@ -480,7 +543,9 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
     declared = (declared_type or "").lower()
     if not data:
         return out
-    if data[:64].lstrip()[:5] == b"{\\rtf":
+    if (found := encrypted(data, sniffed_type, name)) is not None:
+        out.unread.append(f"{what}: {found}")
+    elif data[:64].lstrip()[:5] == b"{\\rtf":
         _rtf_into(data, what, out)
     elif data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         budget = budget or Budget()

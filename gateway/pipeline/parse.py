@@ -280,6 +280,11 @@ def _signed_file(part: email.message.Message, reading: _Reading, what: str) -> t
     signs read as a client that opens it shows it, a PDF or a message."""
     content, problem = _opaque_signed(part)
     if content is None:
+        if problem is None and _smime_encrypted(part):
+            # Encrypted to someone's key, not opened here (only the letter itself is, by
+            # the pipeline, when it is encrypted to the gateway): read as nothing, it left
+            # the letter ordinary.
+            problem = "an S/MIME encrypted file"
         if problem:
             reading.unread.append(f"{what}: {problem}")
         return ()
@@ -417,6 +422,15 @@ class _MailParser(mailparser.MailParser):
     def _make_mail(self, complete=True):  # noqa: ARG002 - mail-parser's signature
         return {}
 
+    def _decode_body_payload(self, part, charset, part_index):
+        # mail-parser falls back on UTF-8 with U+FFFD for what its label does not decode:
+        # Thai sent in windows-874 with no charset (or us-ascii) read as nothing but
+        # U+FFFD, and a ลับมาก its reader's client shows was never read.
+        text = super()._decode_body_payload(part, charset, part_index)
+        if "\ufffd" in text:
+            text = charsets.body_as_shown(part.get_payload(decode=True) or b"", part.get_content_charset(), text)
+        return text
+
 
 class _ShownMailParser(_MailParser):
     """For a letter with a body in UTF-7 or format=flowed only: its body read as clients
@@ -532,12 +546,29 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
         reading.unread.extend(lost)
     for part in message.walk():
         if part.is_multipart() and not _encoded_message(part):
+            if part.get_content_type() in _ENCRYPTED_CONTAINERS:
+                reading.unread.append("a part encrypted with OpenPGP")
             continue
         value = part.get("content-transfer-encoding")
         if value is not None and _cte(part) != str(value).lower():
             part.replace_header("content-transfer-encoding", _cte(part))
+        if value is not None and not part.is_multipart() and _base64_goes_on(part):
+            reading.unread.append("a part whose base64 goes on after its padding")
     _expand_encoded(message, reading)
     return message
+
+
+def _base64_goes_on(part: email.message.Message) -> bool:
+    """Base64 that goes on after its padding ('=') ends it (chunks encoded one by one and
+    joined): Python decodes up to the padding only, clients may decode the rest too, and
+    what the rest says (a ลับที่สุด page of the PDF, the end of the body) was not read."""
+    if _cte(part) != "base64":
+        return False
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return False
+    at = payload.find("=")
+    return at >= 0 and bool(payload[at:].strip("= \t\r\n"))
 
 
 def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
@@ -613,6 +644,22 @@ def _opaque_signed(message: email.message.Message) -> tuple[bytes | None, str | 
         return None, "an S/MIME signed letter that could not be unwrapped"
 
 
+def _smime_encrypted(part: email.message.Message) -> bool:
+    """An S/MIME file that is enveloped (encrypted) data, by its smime-type or its DER."""
+    if str(part.get_param("smime-type") or "").lower() in ("enveloped-data", "authenveloped-data"):
+        return True
+    try:
+        from asn1crypto import cms
+
+        kind = cms.ContentInfo.load(part.get_payload(decode=True) or b"")["content_type"].native
+    except Exception:  # noqa: BLE001 - not DER: _opaque_signed said what it could not read
+        return False
+    return kind in ("enveloped_data", "authenticated_enveloped_data")
+
+
+_ENCRYPTED_CONTAINERS = ("multipart/encrypted",)  # RFC 1847: PGP/MIME, which no key here opens
+
+
 def parse_mail(raw: bytes, envelope_sender: str = "",
                pdf_reader: Callable[[bytes], PdfInfo] = inspect_pdf,
                digests: bool = True, *, _reading: _Reading | None = None) -> ParsedMail:
@@ -645,6 +692,9 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     attachments = collect_attachments(message, reading.pdf_reader, truncated, digests, reading) \
         if message is not None else []
     inner_headers = _inner_headers(message) if message is not None else []
+    body_text, body_html = "\n".join(parsed.text_plain), "\n".join(parsed.text_html)
+    if "-----BEGIN PGP MESSAGE-----" in body_text or "-----BEGIN PGP MESSAGE-----" in body_html:
+        reading.unread.append("a body encrypted with OpenPGP")
     subject = parsed.subject
     if isinstance(subject, (list, tuple)):  # mail-parser's answer for two Subject lines
         subject = str(subject[0]) if subject else ""  # the first, which clients show
@@ -656,8 +706,8 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
         message_id=message_id or None,
         date=date,
         headers=headers,
-        body_text=_ends("\n".join(parsed.text_plain)),
-        body_html=_ends("\n".join(parsed.text_html)),
+        body_text=_ends(body_text),
+        body_html=_ends(body_html),
         attachments=tuple(attachments),
         defects=_defects(parsed),
         truncated=bool(truncated),
@@ -692,8 +742,9 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
 
 
 def _ends(text: str, keep: int = 500_000) -> str:
-    """A long body's beginning and end: a marking sits at the top or the bottom."""
-    return text if len(text) <= 2 * keep else text[:keep] + "\n" + text[-keep:]
+    """A long body's beginning and end, where a marking sits, and the middle's short
+    lines that may be a marking alone (file_texts.ends)."""
+    return file_texts.ends(text, keep)
 
 
 def sender_display_name(mail: ParsedMail) -> str | None:

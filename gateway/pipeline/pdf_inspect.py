@@ -7,14 +7,16 @@ balloon, so callers run this in a child process with a timeout and a memory cap
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
+import re
 from dataclasses import dataclass
 
 import structlog
 
 from gateway.pipeline.pdf_forms import FORM_DRAWS_CAP, draws_of
-from rules.model import NOT_READ_IN_TIME
+from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME
 from rules.thai_text import repair_sara_am
 
 
@@ -85,8 +87,9 @@ def _edges(text: str) -> str:
     return "\n".join(lines)
 
 
-def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
-    """In this process; `timeout` is the pool's business (gateway/pipeline/pdf_pool.py)."""
+def inspect_pdf(data: bytes, timeout: float | None = None, _depth: int = 0) -> PdfInfo:
+    """In this process; `timeout` is the pool's business (gateway/pipeline/pdf_pool.py).
+    `_depth`: for a PDF embedded in the one being read (`_embedded`)."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -119,11 +122,110 @@ def inspect_pdf(data: bytes, timeout: float | None = None) -> PdfInfo:
                 read.append("")
         texts = dict(zip(wanted, repair_sara_am(read)))
         _, viewer, other = _viewer_texts(data, wanted) or (pages, {}, {})
-        return _info(pages, texts, encrypted=encrypted, error=None, viewer=viewer, other=other)
+        info = _info(pages, texts, encrypted=encrypted, error=None, viewer=viewer, other=other)
+        return _with_embedded(info, reader, wanted, _depth)
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, AssertionError, OSError, NotImplementedError) as exc:
         error = f"{type(exc).__name__}: {str(exc)[:200]}"
         return _read_repaired(data, error) or PdfInfo(text=None, pages=None, encrypted=False, error=error)
+
+
+MAX_EMBEDDED = 20  # files embedded in one PDF that are read
+MAX_EMBEDDED_BYTES = 50 * 1024 * 1024  # of them all, once decoded
+MAX_EMBEDDED_DEPTH = 2  # a PDF in a PDF in the letter's PDF is read; one further is not
+
+
+def _with_embedded(info: PdfInfo, reader, wanted: list[int], depth: int) -> PdfInfo:
+    """`info` with the texts of the files embedded in the PDF (its attachments pane, a
+    PDF Portfolio's documents, a paperclip on a page: what the clerk's viewer opens from
+    it) after the pages' own in `other_texts`, each a text of its own. A ลับมาก letter
+    sent as a PDF inside an unmarked cover PDF was read as the cover alone (leak red
+    team, 30 Nov 2026). What cannot be read of them (a password, past the limits) is
+    said in `error` (EMBEDDED_NOT_READ, which `rules.markings._pdf_unreadable` counts):
+    the letter is at least ลับ, and the clerk is told to open the file."""
+    texts, unread = _embedded(_attached(reader, wanted), depth)
+    if not texts and not unread:
+        return info
+    aligned = info.other_texts or ("",) * len(wanted)  # "page n" still names page n
+    return dataclasses.replace(info, other_texts=aligned + tuple(texts),
+                               error=f"{EMBEDDED_NOT_READ} ({unread})" if unread else info.error)
+
+
+def _attached(reader, wanted: list[int]) -> list:
+    """A function giving (name, bytes) for each file embedded: in the document's
+    /EmbeddedFiles (the attachments pane, a Portfolio), then in a FileAttachment
+    annotation of a page read (Acrobat's Attach File comment); MAX_EMBEDDED + 1 at most."""
+    found: list = []
+    try:
+        names = reader.trailer["/Root"].get_object().get("/Names")
+        if names is not None and "/EmbeddedFiles" in names.get_object():
+            for entry in reader.attachment_list:
+                found.append(lambda entry=entry: (str(entry.name or ""), entry.content))
+                if len(found) > MAX_EMBEDDED:
+                    return found
+    except Exception:  # noqa: BLE001 - a broken name tree: no file a viewer lists either
+        pass
+    for n in wanted:
+        try:
+            annots = reader.pages[n].get("/Annots")
+            for annot in list(annots.get_object() if annots is not None else ())[:MAX_ANNOTS]:
+                annot = annot.get_object()
+                if annot.get("/Subtype") == "/FileAttachment":
+                    found.append(lambda annot=annot: _annotation_file(annot))
+                    if len(found) > MAX_EMBEDDED:
+                        return found
+        except Exception:  # noqa: BLE001 - one broken page must not hide the others
+            continue
+    return found
+
+
+def _annotation_file(annot) -> tuple[str, bytes]:
+    spec = annot["/FS"].get_object()
+    streams = spec["/EF"].get_object()
+    stream = streams.get("/UF") or streams["/F"]
+    return str(spec.get("/UF") or spec.get("/F") or ""), stream.get_object().get_data()
+
+
+def _embedded(files: list, depth: int) -> tuple[list[str], str | None]:
+    """(the texts of the files `_attached` found, what of them was not read)."""
+    if not files:
+        return [], None  # nearly every PDF
+    from gateway.pipeline import file_texts
+    from rules.markings import _pdf_unreadable
+
+    texts: list[str] = []
+    total = 0
+    for n, get in enumerate(files):
+        if n == MAX_EMBEDDED:
+            return texts, f"more than {MAX_EMBEDDED} files"
+        try:
+            name, data = get()
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a file the gateway cannot take out of it
+            return texts, f"file {n + 1}: {type(exc).__name__}"
+        total += len(data)
+        if total > MAX_EMBEDDED_BYTES:
+            return texts, f"past {MAX_EMBEDDED_BYTES // 2**20} MB"
+        shown = re.sub(r"[_.\-]+", " ", name).strip()
+        if shown:
+            texts.append(shown)  # "ลับมาก_2569_....pdf" in the attachments pane
+        if b"%PDF-" in data[:1024]:
+            if depth + 1 > MAX_EMBEDDED_DEPTH:
+                return texts, f"file {n + 1}: a PDF nested past {MAX_EMBEDDED_DEPTH} levels"
+            inner = inspect_pdf(data, _depth=depth + 1)
+            texts += [*(inner.page_texts or ((inner.text,) if inner.text else ())), *inner.viewer_page_texts,
+                      *inner.other_texts]
+            if inner.encrypted and inner.pages is None:
+                return texts, f"file {n + 1}: password-protected"
+            if _pdf_unreadable(inner.error):
+                return texts, f"file {n + 1}: {inner.error[:100]}"
+        else:
+            found = file_texts.read_texts(data, None, "", name, "", what=f"file {n + 1}")
+            texts += found.texts
+            if found.unread:
+                return texts, found.unread[0]
+    return texts, None
 
 
 def _read_repaired(data: bytes, error: str) -> PdfInfo | None:

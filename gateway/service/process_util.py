@@ -15,6 +15,18 @@ from pathlib import Path
 PR_SET_PDEATHSIG = 1
 
 
+def no_core_dumps() -> None:
+    """No core dump from this process or any it starts. A core dump is the process's
+    memory on disk, in plain: the letter it was reading, a ลับ one's PDF or text included,
+    in systemd-coredump's store or as `core` in the working directory (the data
+    directory under systemd), where nothing shreds it. A PDF that crashes PDFium in the
+    reading child, or a fault in any parser, was enough (leak red team, 30 Nov 2026)."""
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+
+
 def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when the supervisor dies (even by kill -9),
     so an orphaned runner never keeps working beside a restarted daemon."""

@@ -275,6 +275,8 @@ class SignatureChecker:
             if attachment.sniffed_type != "application/pdf":
                 continue
             verdict = self._kept.get(attachment.sha256)  # verified in the trip that read its text
+            if verdict is not None:
+                _log_deferred(verdict)  # the letter is ordinary: what verifying it said may be logged
             if verdict is None:
                 if not needs_verifier(attachment.data):
                     report.by_attachment[attachment.index] = []  # cannot carry a signature
@@ -317,3 +319,14 @@ class SignatureChecker:
 
     def close(self) -> None:
         self.pool.close()
+
+
+_verify_log = structlog.get_logger("gateway.signatures.verify")
+
+
+def _log_deferred(verdict: PdfVerdict) -> None:
+    """The events the worker kept with a verdict made on a read trip (PdfVerdict.events)."""
+    for event in verdict.events:
+        fields = dict(event)
+        name, level = str(fields.pop("event", "pdf_verify")), str(fields.pop("log_level", "info"))
+        getattr(_verify_log, level if level in ("debug", "info", "warning", "error") else "info")(name, **fields)

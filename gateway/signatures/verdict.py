@@ -77,6 +77,12 @@ class PdfVerdict:
     pages: int | None = None
     sha256: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # The log events of a verification made while the file's text was read (worker.py,
+    # a read trip), before anyone knew whether the letter is classified: logged by
+    # check.py once the letter is known to be ordinary, dropped with a classified one's
+    # verdicts. They name the file's hash, its signature fields and pyHanko's words
+    # about its signer, none of which may be logged for a ลับ letter.
+    events: tuple[dict, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def indication(self) -> str:

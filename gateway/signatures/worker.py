@@ -13,6 +13,7 @@ each under its own deadline.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import pickle
 import resource
@@ -21,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 import structlog
+import structlog.testing
 
 from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.service.process_util import exit_now
@@ -52,7 +54,8 @@ def _worker_main(conn, memory_mb: int, log_setup: tuple[str, str] | None = None)
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    from gateway.signatures.verify import quiet_library_logs, verify_pdf
+    # verify_pdf too: pyHanko is imported now, not in the first job's time.
+    from gateway.signatures.verify import quiet_library_logs, verify_pdf  # noqa: F401
 
     quiet_library_logs()
     while True:
@@ -70,11 +73,22 @@ def _worker_main(conn, memory_mb: int, log_setup: tuple[str, str] | None = None)
             if verify_by is not None and time.monotonic() >= verify_by:
                 conn.send(None)  # the letter's time is used up: verifying now would only be killed
                 continue
-        try:
-            verdict = verify_pdf(data, trust, max_pages=max_pages)
-        except MemoryError:
-            verdict = document_problem("too_large", "the PDF needs more memory than allowed to check")
-        conn.send(verdict)
+            # Read trip: the letter may turn out classified; what verifying logs goes with
+            # the verdict and is logged by the runner only for an ordinary letter.
+            with structlog.testing.capture_logs() as events:
+                verdict = _verify(data, trust, max_pages)
+            conn.send(dataclasses.replace(verdict, events=tuple(events)))
+            continue
+        conn.send(_verify(data, trust, max_pages))
+
+
+def _verify(data: bytes, trust: TrustSettings, max_pages: int) -> PdfVerdict:
+    from gateway.signatures.verify import verify_pdf
+
+    try:
+        return verify_pdf(data, trust, max_pages=max_pages)
+    except MemoryError:
+        return document_problem("too_large", "the PDF needs more memory than allowed to check")
 
 
 @dataclass(frozen=True)
@@ -169,12 +183,19 @@ class VerifyPool:
         return self._failure(data, outcome, timeout_s)
 
     @staticmethod
-    def _failure(data: bytes, outcome: str, timeout_s: float) -> PdfVerdict:
+    def _failure(data: bytes, outcome: str, timeout_s: float, log_now: bool = True) -> PdfVerdict:
         sha256 = hashlib.sha256(data).hexdigest()
-        log.warning("pdf_verify_worker_" + outcome, sha256=sha256, timeout_s=timeout_s)
+        event = {"event": "pdf_verify_worker_" + outcome, "log_level": "warning", "sha256": sha256,
+                 "timeout_s": timeout_s}
+        if log_now:
+            log.warning(event["event"], sha256=sha256, timeout_s=timeout_s)
         if outcome == "timeout":
-            return document_problem("timeout", f"checking the signatures took longer than {timeout_s:g} s", sha256=sha256)
-        return document_problem("crashed", "the signature checker died on this PDF (memory limit or a parser fault)", sha256=sha256)
+            verdict = document_problem("timeout", f"checking the signatures took longer than {timeout_s:g} s",
+                                       sha256=sha256)
+        else:
+            verdict = document_problem("crashed", "the signature checker died on this PDF (memory limit or a parser "
+                                       "fault)", sha256=sha256)
+        return verdict if log_now else dataclasses.replace(verdict, events=(event,))
 
     def read_blocking(self, data: bytes, timeout_s: float) -> PdfInfo:
         """The text layer alone (as `inspect_pdf`), for a PDF that cannot be signed: the
@@ -222,13 +243,16 @@ class VerifyPool:
                                                sha256=hashlib.sha256(data).hexdigest())
                 return info, outcome
             worker.kill()
-        return info, self._failure(data, outcome, max(limit, 0.0))
+        # Logged with the verdict, if the letter is ordinary (PdfVerdict.events).
+        return info, self._failure(data, outcome, max(limit, 0.0), log_now=False)
 
     @staticmethod
     def _text_failure(data: bytes, outcome: str, timeout_s: float) -> PdfInfo:
         from rules.model import NOT_READ_IN_TIME
 
-        log.warning("pdf_read_worker_" + outcome, sha256=hashlib.sha256(data).hexdigest(), timeout_s=timeout_s)
+        # No hash of the file: whether its letter is classified is not known yet (the
+        # runner's events carry the letter's queue id).
+        log.warning("pdf_read_worker_" + outcome, timeout_s=timeout_s)
         if outcome == "timeout":
             return PdfInfo(None, None, False, f"{NOT_READ_IN_TIME} ({timeout_s:.0f} s)")
         return PdfInfo(None, None, False, "the PDF reader failed: the worker died")

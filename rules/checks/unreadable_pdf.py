@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rules.checks import finding
 from rules.files import display_name, is_pdf, letter_files
-from rules.model import NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail, RuleSettings
+from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail, RuleSettings
 
 
 class UnreadablePdf:
@@ -13,7 +13,16 @@ class UnreadablePdf:
     def check(self, mail: ParsedMail, facts: LetterFacts, settings: RuleSettings) -> list[Finding]:
         out = []
         for att in letter_files(mail):
-            if is_pdf(att) and att.pdf_error and att.pdf_error.startswith(NOT_READ_IN_TIME):
+            if is_pdf(att) and att.pdf_error and att.pdf_error.startswith(EMBEDDED_NOT_READ):
+                # The PDF itself opened; a file inside it did not (a password, the limits).
+                name = display_name(att)
+                out.append(finding(
+                    self.name, "warn",
+                    f"อ่านไฟล์ที่แนบอยู่ภายใน {name} ไม่ได้ ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
+                    f"a file embedded in {name} could not be read; the letter went on, a person should open it",
+                    name,
+                ))
+            elif is_pdf(att) and att.pdf_error and att.pdf_error.startswith(NOT_READ_IN_TIME):
                 name = display_name(att)
                 out.append(finding(
                     self.name, "warn",
