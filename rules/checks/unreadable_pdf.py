@@ -6,6 +6,16 @@ from rules.files import display_name, is_pdf, letter_files
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail, RuleSettings
 
 
+# What the reader left unread in a PDF that opened, and the clerk's warning about it.
+_WENT_ON = {
+    # A file inside the PDF did not open (a password, the limits).
+    EMBEDDED_NOT_READ: ("อ่านไฟล์ที่แนบอยู่ภายใน {name} ไม่ได้ ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
+                        "a file embedded in {name} could not be read; the letter went on, a person should open it"),
+    NOT_READ_IN_TIME: ("อ่านไฟล์ {name} ไม่ทันในเวลาที่กำหนด ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
+                       "{name} could not be read in time; the letter went on, a person should open this file"),
+}
+
+
 class UnreadablePdf:
     name = "unreadable_pdf"
     description = "Every PDF can be opened"
@@ -13,23 +23,12 @@ class UnreadablePdf:
     def check(self, mail: ParsedMail, facts: LetterFacts, settings: RuleSettings) -> list[Finding]:
         out = []
         for att in letter_files(mail):
-            if is_pdf(att) and att.pdf_error and att.pdf_error.startswith(EMBEDDED_NOT_READ):
-                # The PDF itself opened; a file inside it did not (a password, the limits).
+            unread = is_pdf(att) and att.pdf_error and next(
+                (texts for prefix, texts in _WENT_ON.items() if att.pdf_error.startswith(prefix)), None)
+            if unread:
+                # The letter went on; a person should open what the gateway could not read.
                 name = display_name(att)
-                out.append(finding(
-                    self.name, "warn",
-                    f"อ่านไฟล์ที่แนบอยู่ภายใน {name} ไม่ได้ ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
-                    f"a file embedded in {name} could not be read; the letter went on, a person should open it",
-                    name,
-                ))
-            elif is_pdf(att) and att.pdf_error and att.pdf_error.startswith(NOT_READ_IN_TIME):
-                name = display_name(att)
-                out.append(finding(
-                    self.name, "warn",
-                    f"อ่านไฟล์ {name} ไม่ทันในเวลาที่กำหนด ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
-                    f"{name} could not be read in time; the letter went on, a person should open this file",
-                    name,
-                ))
+                out.append(finding(self.name, "warn", unread[0].format(name=name), unread[1].format(name=name), name))
             elif is_pdf(att) and att.pdf_error and att.size > 0:
                 name = display_name(att)
                 reason_th, reason_en = plain_reason(att.pdf_error)

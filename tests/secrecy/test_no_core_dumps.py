@@ -15,22 +15,8 @@ import resource
 from pathlib import Path
 
 from tests.daemon import Daemon, write_config
+from tests.servers.common import group_members
 from tests.letters import letter, make_pdf
-
-
-def _group(leader: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == leader:  # pgrp: the daemon leads its own process group
-            pids.append(int(entry.name))
-    return pids
 
 
 def _core_limit(pid: int) -> tuple[str, str] | None:
@@ -56,7 +42,7 @@ def test_no_process_of_the_daemon_may_dump_core(tmp_path):
         d.send(letter(files=[("2569_dds_0403_57.pdf", make_pdf("cover letter"))]),
                "saraban.latkrabang@bangkok.go.th")
         d.wait_idle()
-        pids = _group(d.proc.pid)
+        pids = group_members(d.proc.pid, zombies=True)
         assert d.proc.pid in pids and len(pids) >= 4, pids  # supervisor, runners, DATA workers, readers
         limits = {pid: _core_limit(pid) for pid in pids}
         assert {pid: limit for pid, limit in limits.items() if limit not in (None, ("0", "0"))} == {}

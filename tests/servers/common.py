@@ -220,10 +220,15 @@ def group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    proc_dir = Path("/proc")
-    if not proc_dir.is_dir():
+    if not Path("/proc").is_dir():
         return True
-    for entry in proc_dir.iterdir():
+    return bool(group_members(pgid))
+
+
+def group_members(pgid: int, zombies: bool = False) -> list[int]:
+    """The pids of process group `pgid`, from /proc; zombies only if asked."""
+    pids = []
+    for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
@@ -232,9 +237,9 @@ def group_alive(pgid: int) -> bool:
             continue
         # pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses.
         fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+        if int(fields[2]) == pgid and (zombies or fields[0] != "Z"):
+            pids.append(int(entry.name))
+    return pids
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
