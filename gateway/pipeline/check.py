@@ -17,6 +17,7 @@ from gateway.pipeline.pdf_readings import LetterReading, Readings
 from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth
 from gateway.sender.settings import SenderSection
+from gateway.service.log import failure
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
@@ -112,7 +113,7 @@ def read_entry(services: Services, entry: SpoolEntry, budget: PdfBudget | None =
     try:
         return arrival, parse_mail(arrival.raw, entry.mail_from, budget.read), None
     except Exception as exc:  # the parser's failure is this message's verdict
-        log.warning("parse_failed", error=f"{type(exc).__name__}: {exc}")
+        log.warning("parse_failed", error=failure(exc))  # where, not what: it may quote the letter
         return arrival, None, exc
 
 
@@ -122,7 +123,7 @@ def judge(services: Services, entry: SpoolEntry, arrival: secret.Arrival, mail: 
 
 
 def _rule_failed(rule: str, exc: Exception) -> None:
-    log.warning("rule_failed", rule=rule, error=f"{type(exc).__name__}: {str(exc)[:300]}")
+    log.warning("rule_failed", rule=rule, error=failure(exc))  # where, not what: it may quote the letter
 
 
 def check_entry(services: Services, entry: SpoolEntry) -> Checked:
@@ -139,7 +140,7 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
         # (seal_letter makes the gateway key if there is none yet).
         facts = LetterFacts(secrecy=secret.unreadable_secrecy(entry.raw))
         sealed = secret.seal_letter(services, entry, arrival, None, facts, [finding])
-        return Checked(None, facts, [finding], sealed.raw_ref, parse_error=str(error), classified=sealed)
+        return Checked(None, facts, [finding], sealed.raw_ref, parse_error=failure(error), classified=sealed)
     facts, findings = judge(services, entry, arrival, mail)
     if secret.is_classified(facts):
         _forget_verdicts(services)  # its signer names stay with the sealed letter only

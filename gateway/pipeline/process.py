@@ -25,6 +25,7 @@ import structlog
 from gateway.pipeline import classified as secret
 from gateway.pipeline.check import Checked, check_entry, with_sender_verdict
 from gateway.pipeline.dispose import dispose, outcome_text, recipient_for
+from gateway.service.log import failure
 from gateway.sender.results import SenderAuth
 from gateway.service.crashpoints import crashpoint
 from gateway.service.services import Services
@@ -106,7 +107,7 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
                 on_error(checked[0].queue_id, exc)
                 checked = []
             else:
-                log.warning("batch_rolled_back", letters=len(checked), error=f"{type(exc).__name__}: {exc}")
+                log.warning("batch_rolled_back", letters=len(checked), error=failure(exc))
                 checked = _dispose_alone(services, checked, on_error)
         crashpoint("after_register")
     finished.update({letter.queue_id: letter.final for letter in checked})

@@ -15,7 +15,7 @@ import structlog
 
 from gateway.config.settings import Settings
 from gateway.pipeline import classified as secret
-from gateway.service.log import setup_logging
+from gateway.service.log import failure, failure_trace, setup_logging
 from gateway.pipeline.process import process_batch
 from gateway.pipeline.register_order import RegisterOrder
 from gateway.service.process_util import StopFlag, die_with_parent
@@ -126,11 +126,10 @@ def _failed(services: Services, queue_id: str, exc: Exception) -> None:
                         error=f"{type(exc).__name__}: {str(exc)[:300]}")
             metrics.rejected("pipeline", "storage_unavailable")
         elif failures <= 3 or failures % 10 == 0:  # a traceback now and then, not every retry
-            log.error("process_failed", attempt=failures, error=f"{type(exc).__name__}: {exc}",
-                      exc_info=exc)
+            # Where, not what: the exception's words may quote the letter (log.failure).
+            log.error("process_failed", attempt=failures, error=failure(exc), trace=failure_trace(exc))
         else:
-            log.error("process_failed", attempt=failures, retry_in=round(delay, 1),
-                      error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            log.error("process_failed", attempt=failures, retry_in=round(delay, 1), error=failure(exc))
     _count_failure(services, queue_id, exc, transient)
 
 
@@ -142,8 +141,7 @@ def _count_failure(services: Services, queue_id: str, exc: Exception, transient:
             if transient:
                 record_storage_wait(session, queue_id, f"{type(exc).__name__}: {exc}")
                 return
-            message = record_failure(session, queue_id, f"{type(exc).__name__}: {exc}",
-                                     services.settings.pipeline.max_attempts)
+            message = record_failure(session, queue_id, failure(exc), services.settings.pipeline.max_attempts)
             parked = message is not None and message.state == "failed"
             if parked:
                 log.error("message_parked", queue_id=queue_id, attempts=message.attempts, reason=message.reason)

@@ -10,8 +10,29 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
+from pathlib import Path
 
 import structlog
+
+
+def failure(exc: BaseException) -> str:
+    """A failure while a letter was being read or filed, as the log and the letter's
+    `messages.reason` keep it: the exception's type and where it was raised, not its
+    message. A parser's or a library's words can quote the letter (a header, a line of
+    text), PostgreSQL's DETAIL quotes a failing row's values, and while the letter fails
+    nobody can say it is not ลับ."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    return f"{type(exc).__name__} at {Path(frames[-1].filename).name}:{frames[-1].lineno}"
+
+
+def failure_trace(exc: BaseException, depth: int = 12) -> list[str]:
+    """Where `exc` was raised, innermost last ("process.py:104 in process_batch"): the
+    staff's traceback without the exception's message (`failure`)."""
+    return [f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+            for frame in traceback.extract_tb(exc.__traceback__)[-depth:]]
 
 
 class _NamedPrintLogger(structlog.PrintLogger):
