@@ -117,6 +117,10 @@ def _not_acceptable(verifier, fields: dict, lookups: _Lookups) -> str | None:
     return None
 
 
+def _shown(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:253]
+
+
 def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
     out: list[DkimSignature] = []
     for idx in range(min(_count(raw), MAX_SIGNATURES)):
@@ -141,6 +145,12 @@ def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
             result = "policy"
         domain = fields.get(b"d", b"").decode("ascii", "replace").lower().rstrip(".")
         selector = fields.get(b"s", b"").decode("ascii", "replace")
+        if _shown(domain) != domain or _shown(selector) != selector:
+            # dkimpy lets d= hold spaces and "=": "d=x.example dmarc=pass
+            # header.from=moi.go.th" read as a result of its own in `register show`.
+            # Such a name has no key; it is shown with those characters replaced.
+            result = "permerror" if result != "temperror" else result
+            domain, selector = _shown(domain), _shown(selector)
         out.append(DkimSignature(domain=domain, selector=selector, result=result))
     return out
 

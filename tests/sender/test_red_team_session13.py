@@ -171,3 +171,21 @@ def test_s13_3_a_sender_that_publishes_nothing_is_still_answered(sent):
     entry = entry_for(d, ids["s13_3_control"])
     assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ไม่มีข้อมูล ({PLAIN})"
     assert [e["event"] for e in notice_events(d, ids["s13_3_control"])] == ["notice_held"]
+
+
+# S13-4 ----------------------------------------------------------------------------
+
+def test_s13_4_a_d_tag_with_spaces_reads_as_no_result_of_its_own(resolver):
+    from gateway.sender.results import sender_detail
+
+    raw = letter(sender=f"saraban@{MINISTRY}", subject="S13-4")
+    signature = dkim.sign(raw, SELECTOR.encode(), ATTACKER.encode(), key(ATTACKER).private_pem,
+                          include_headers=SIGNED_HEADERS)
+    signature = signature.replace(f"d={ATTACKER};".encode(),
+                                  f"d={ATTACKER} dkim=pass dmarc=pass header.from={MINISTRY};".encode())
+    auth = check_message(signature + raw, resolver, SenderSection(), "127.0.0.1", f"bounce@{ATTACKER}",
+                         "mx.m0i-go.example")
+    assert auth.status == "fail" and [s.result for s in auth.dkim] == ["permerror"]
+    shown = sender_detail(auth.as_dict())  # what `register show` and `quarantine show` print
+    assert "dmarc=pass" not in shown and "dkim=pass" not in shown, shown
+    assert " " not in auth.dkim[0].domain
