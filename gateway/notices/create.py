@@ -118,9 +118,12 @@ def _common(services: "Services", entry: "SpoolEntry", checked: "Checked", unit:
             "automatic": automatic_reason(headers, autoreply_subject(subjects)),
             "message_id": message_id,
             "references": clean_references(_first(headers, "references"), message_id),
+            # spf: an unverified sender whose own SPF failed is not answered
+            # (sender.policy.notice_refusal); records queued without it read "none".
             "sender_auth": None if auth is None else {
                 "status": auth.status, "from_domain": auth.from_domain,
-                "aligned_domain": auth.aligned_domain, "dns_checked": auth.dns_checked},
+                "aligned_domain": auth.aligned_domain, "dns_checked": auth.dns_checked,
+                "spf": auth.spf},
         },
     }
 

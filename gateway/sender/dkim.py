@@ -9,7 +9,16 @@ and never counts as evidence of forgery. A key name that cannot be asked at all 
 A signature dkimpy verifies is still not a `pass` here (`policy`, RFC 8601 2.7.1) when
 it covers only part of the body (`l=` shorter than the body: anything appended, such
 as a new top-level MIME structure, is unsigned), uses rsa-sha1 (RFC 8301) or a key in
-testing mode (`t=y`, RFC 6376 3.6.1)."""
+testing mode (`t=y`, RFC 6376 3.6.1), or when its `h=` leaves out Subject: the
+Subject is what the register records as เรื่อง, and a genuine signed letter replayed
+with a Subject of the forger's choosing would otherwise be "verified".
+
+An RSA key is refused before dkimpy computes with it when its modulus is over 16384
+bits or its public exponent over 64 bits (OpenSSL's own limits,
+OPENSSL_RSA_MAX_MODULUS_BITS and OPENSSL_RSA_MAX_PUBEXP_BITS): dkimpy verifies in
+pure Python with `pow()`, which holds the GIL, so a forger's key record of a few
+kilobytes with an enormous exponent would freeze the whole daemon (SMTP included)
+for minutes to hours per signature, whatever the signature says."""
 from __future__ import annotations
 
 import re
@@ -22,6 +31,8 @@ from gateway.sender.dns import DnsMalformed, DnsTemporary, Resolver
 from gateway.sender.results import DkimSignature
 
 MAX_SIGNATURES = 8  # more than a real message carries; each costs a DNS lookup
+MAX_MODULUS_BITS = 16384
+MAX_EXPONENT_BITS = 64
 
 
 class _Lookups:
@@ -46,7 +57,27 @@ class _Lookups:
             raise dkimpy.KeyFormatError(str(exc)) from None
         if records:
             self.keys.append(records[0])
+            reason = _unaffordable(text, records[0])
+            if reason:
+                self.malformed = True
+                raise dkimpy.KeyFormatError(reason)
         return records[0] if records else None
+
+
+def _unaffordable(name: str, record: bytes) -> str | None:
+    """Why a key record must not reach dkimpy's RSA arithmetic, or None. A record
+    dkimpy cannot parse at all is left to dkimpy, which fails it the same way."""
+    try:
+        pk, _, ktag, _ = dkimpy.evaluate_pk(name, record)
+    except Exception:
+        return None
+    if ktag != b"rsa" or not isinstance(pk, dict):
+        return None
+    if pk.get("modulus", 0).bit_length() > MAX_MODULUS_BITS:
+        return f"RSA modulus over {MAX_MODULUS_BITS} bits"
+    if pk.get("publicExponent", 0).bit_length() > MAX_EXPONENT_BITS:
+        return f"RSA public exponent over {MAX_EXPONENT_BITS} bits"
+    return None
 
 
 def _count(raw: bytes) -> int:
@@ -70,6 +101,11 @@ def _not_acceptable(verifier, fields: dict, lookups: _Lookups) -> str | None:
     for record in lookups.keys[-1:]:
         if b"y" in _tags(record).get(b"t", b"").lower().split(b":"):
             return "key in testing mode (t=y)"
+    signed = [h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")]
+    if b"subject" not in signed:
+        # Signing a Subject that is absent also guards it (RFC 6376 5.4.2): so h= must
+        # name it whether or not the letter has one.
+        return "h= does not cover Subject"
     if b"l" in fields:
         try:
             policy = CanonicalizationPolicy.from_c_value(fields.get(b"c", b"simple/simple"))
@@ -79,6 +115,10 @@ def _not_acceptable(verifier, fields: dict, lookups: _Lookups) -> str | None:
         except Exception:
             return "unreadable l="
     return None
+
+
+def _shown(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:253]
 
 
 def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
@@ -105,6 +145,12 @@ def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
             result = "policy"
         domain = fields.get(b"d", b"").decode("ascii", "replace").lower().rstrip(".")
         selector = fields.get(b"s", b"").decode("ascii", "replace")
+        if _shown(domain) != domain or _shown(selector) != selector:
+            # dkimpy lets d= hold spaces and "=": "d=x.example dmarc=pass
+            # header.from=moi.go.th" read as a result of its own in `register show`.
+            # Such a name has no key; it is shown with those characters replaced.
+            result = "permerror" if result != "temperror" else result
+            domain, selector = _shown(domain), _shown(selector)
         out.append(DkimSignature(domain=domain, selector=selector, result=result))
     return out
 

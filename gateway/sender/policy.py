@@ -68,7 +68,8 @@ def notice_refusal(auth: SenderAuth | None, to: str | None, settings: SenderSect
     """Why a notice must not go to `to`, or None. A notice from the unit's official
     address to a forged sender's victim is backscatter: only a verified sender, at an
     address of its verified domain, is answered; an unverified one only when its
-    domain is not one whose forgeries are quarantined, and only at that same domain."""
+    domain is not one whose forgeries are quarantined, its SPF did not fail, and only
+    at that same domain."""
     if auth is None or not auth.dns_checked:
         return None
     to_domain = _domain(to)
@@ -82,6 +83,11 @@ def notice_refusal(auth: SenderAuth | None, to: str | None, settings: SenderSect
         # A temperror is nobody's verdict yet: whoever the From names may be forged.
         return "sender_not_verified"
     if settings.protected(auth.from_domain) or settings.protected(to_domain):
+        return "sender_not_verified"
+    if auth.spf in ("fail", "softfail"):
+        # The envelope's own domain said this client is not (or probably not) its mail
+        # server: the From beside it, in the same organisation, is the forger's choice
+        # of victim, and the notice would be backscatter.
         return "sender_not_verified"
     if auth.from_domain and org_domain(to_domain) == org_domain(auth.from_domain):
         return None
