@@ -9,6 +9,7 @@ secret registrar's audit trail had an English column and codes (view, view_file)
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from urllib.parse import urlencode
 
@@ -190,3 +191,18 @@ def test_a_form_sent_after_the_session_ended_says_so(desk):
     text = shown(answer)
     assert "การเข้าสู่ระบบหมดอายุ" in text and "ยังไม่ได้บันทึก" in text and 'href="/login"' in answer.text
     assert desk.db("SELECT count(*) FROM letter_notes WHERE text LIKE 'บันทึกที่พิมพ์ไว้%'") == [(0,)]
+
+
+def test_switching_language_keeps_the_filtered_register_and_stays_on_this_site(desk):
+    clerk = signed_in(desk.url, "somchai")
+    filtered = "/register?" + urlencode({"q": "ประชุม", "review": "1"})
+    page = clerk.get(filtered)
+    back = html.unescape(re.search(r'name="back" value="([^"]*)"', page.text).group(1))
+    assert back == filtered  # the filter was dropped: the clerk searched again after switching
+    answer = clerk.post("/lang", {"lang": "en", "back": back})
+    assert answer.status == 303 and answer.header("location") == filtered
+    for elsewhere in ("/\\evil.example/", "//evil.example/", "/\\\\evil.example", "https://evil.example/"):
+        answer = clerk.post("/lang", {"lang": "th", "back": elsewhere})
+        assert answer.header("location") == "/register", elsewhere
+        answer = clerk.post("/digits", {"on": "1", "back": elsewhere})
+        assert answer.header("location") == "/register", elsewhere
