@@ -9,9 +9,10 @@ migration 0006_web_desk)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, String, and_, column, cast, exists, func, not_, select, text
+from sqlalchemy import Integer, String, and_, column, cast, exists, func, not_, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Letter, LetterAttachment
@@ -41,7 +42,26 @@ def _like_escape(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# The register keeps ที่ in its normal form (rules/reference.py: กท.๐๔๐๗/ว.๕๗ is stored
+# as กท 0407/ว 57); a clerk copies it from the paper with its dots.
+_CODE_DOT = re.compile(r"(?<=[ก-ฮ])\s*\.\s*(?=\d)")
+
+
 def _search_condition(session: Session, term: str):
+    """Letters write numbers in Thai or Arabic digits (กท.๐๔๐๗/ว.๕๗, ประจำปี 2569) and a
+    clerk's keyboard types Arabic ones: a term with digits also matches its other
+    spelling, whichever the letter used, and a reference as written on the letter
+    matches the register's normal form of it."""
+    from rules.reference import normalise_reference
+    from rules.thai_text import arabic_to_thai, thai_to_arabic
+
+    arabic = thai_to_arabic(term)
+    spellings = dict.fromkeys((term, arabic, arabic_to_thai(term), _CODE_DOT.sub(" ", arabic),
+                               normalise_reference(term) or term))
+    return or_(*(_spelling_condition(session, spelling, n) for n, spelling in enumerate(spellings)))
+
+
+def _spelling_condition(session: Session, term: str, n: int = 0):
     # The register stores subjects normalised as typed Thai (rules/thai_text.py
     # normalise_typed: ํา -> ำ, marks in order): the term is searched in the same form.
     from rules.thai_text import normalise_typed
@@ -51,11 +71,11 @@ def _search_condition(session: Session, term: str):
     pattern = f"%{_like_escape(term)}%"
     if dialect == "sqlite" and len(term) >= 3:
         phrase = '"' + term.replace('"', '""') + '"'  # one FTS5 string: no operators
-        return Letter.id.in_(text("SELECT rowid FROM letters_fts WHERE letters_fts MATCH :phrase")
-                             .bindparams(phrase=phrase).columns(column("rowid", Integer)))
+        return Letter.id.in_(text(f"SELECT rowid FROM letters_fts WHERE letters_fts MATCH :phrase{n}")
+                             .bindparams(**{f"phrase{n}": phrase}).columns(column("rowid", Integer)))
     if dialect == "postgresql":
-        return text(f"{SEARCH_TEXT} ILIKE :pattern ESCAPE '\\'").bindparams(pattern=pattern)
-    return text(f"{SEARCH_TEXT} LIKE :pattern ESCAPE '\\'").bindparams(pattern=pattern)
+        return text(f"{SEARCH_TEXT} ILIKE :pattern{n} ESCAPE '\\'").bindparams(**{f"pattern{n}": pattern})
+    return text(f"{SEARCH_TEXT} LIKE :pattern{n} ESCAPE '\\'").bindparams(**{f"pattern{n}": pattern})
 
 
 def _signatures_like(indication: str):

@@ -17,7 +17,17 @@ from rules.thai_text import thai_to_arabic
 
 
 class ToolError(Exception):
-    """Bad input or a refused action: shown as one sentence, exit code 1."""
+    """Bad input or a refused action: shown as one sentence, exit code 1.
+
+    `th` is the same refusal for a clerk at the web desk, in Thai: the English sentence
+    is the command line's and may name a command, which means nothing on a web page."""
+
+    def __init__(self, message: str, th: str | None = None):
+        super().__init__(message)
+        self.th = th
+
+    def for_person(self, lang: str) -> str:
+        return self.th if self.th and lang != "en" else str(self)
 
 
 def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -100,7 +100,8 @@ def release(services: Services, quarantine_id: int, reason: str | None) -> Lette
         found_auth = SenderAuth.from_dict(message.sender_auth)  # ยืนยันผู้ส่ง as it was found
         if services.directory.lookup(entry.unit or "") is None:
             raise ToolError(f"unit {entry.unit!r} is not in the unit directory; add it "
-                            "(units import) before releasing letters to it")
+                            "(units import) before releasing letters to it",
+                            th=f"หน่วยงาน {entry.unit} ไม่อยู่ในทำเนียบหน่วยงาน กรุณาแจ้งผู้ดูแลระบบให้เพิ่มก่อน")
     checked = check_entry(services, spool_entry)  # outside the transaction: parsing takes time
     if found_auth is not None:  # a released forgery stays "ไม่ผ่าน" and gets no notice
         with_sender_verdict(checked, found_auth, services.settings.sender)
@@ -124,7 +125,7 @@ def _register_released(services: Services, quarantine_id: int, reason: str | Non
         _must_be_held(session, entry)
         disposition = decide(services, recipient, what_is_known(session, recipient))
         if disposition.action != "register":
-            raise ToolError(_refusal(quarantine_id, disposition, checked))
+            raise _refusal(quarantine_id, disposition, checked)
         letter = register_letter_for(services, session, recipient, disposition)
         entry.state = "released"
         set_outcome(get_message(session, entry.queue_id), recipient.unit_name,
@@ -145,23 +146,32 @@ def _plain_raw(services: Services, message, entry: QuarantineEntry) -> str:
     if services.vault.has(message.sha256):
         return message.sha256
     raise ToolError(f"quarantine entry {entry.id} is a classified letter kept sealed; it cannot be "
-                    "released from the command line. Ask the unit's secret registrar (letter view --who)")
+                    "released from the command line. Ask the unit's secret registrar (letter view --who)",
+                    th="รายการนี้เป็นหนังสือลับที่ปิดผนึกไว้ กรุณาให้นายทะเบียนลับของหน่วยงานเป็นผู้ดำเนินการ")
 
 
-def _refusal(quarantine_id: int, disposition, checked) -> str:
+def _refusal(quarantine_id: int, disposition, checked) -> ToolError:
     if disposition.action == "duplicate":
-        return (f"this letter is already registered as {disposition.receive_no} (the same letter, "
-                "sent again); reject this entry instead")
+        return ToolError(f"this letter is already registered as {disposition.receive_no} (the same letter, "
+                         "sent again); reject this entry instead",
+                         th=f"หนังสือฉบับนี้ลงทะเบียนแล้ว เลขรับ {disposition.receive_no} (ผู้ส่งส่งฉบับเดิมซ้ำ) "
+                            "กรุณาปฏิเสธรายการนี้แทน")
     if disposition.action == "registered":
-        return f"quarantine entry {quarantine_id} is already registered as {disposition.receive_no}"
+        return ToolError(f"quarantine entry {quarantine_id} is already registered as {disposition.receive_no}",
+                         th=f"รายการนี้ลงทะเบียนแล้ว เลขรับ {disposition.receive_no}")
     if disposition.rule == "unreadable":
-        return (f"quarantine entry {quarantine_id}: the message cannot be read as e-mail "
-                f"({checked.parse_error or 'encrypted to a key the gateway does not hold'}); it cannot be "
-                "filed. Reject it and ask the sender to resend")
+        return ToolError(f"quarantine entry {quarantine_id}: the message cannot be read as e-mail "
+                         f"({checked.parse_error or 'encrypted to a key the gateway does not hold'}); it cannot be "
+                         "filed. Reject it and ask the sender to resend",
+                         th="อ่านจดหมายฉบับนี้ไม่ได้ (รูปแบบเสียหายหรือเข้ารหัสด้วยกุญแจที่ระบบไม่มี) จึงลงทะเบียนไม่ได้ "
+                            "กรุณาปฏิเสธและขอให้ผู้ส่งส่งใหม่")
     if disposition.rule == "top_secret":
-        return (f"quarantine entry {quarantine_id} is marked ลับที่สุด (top secret): such letters may "
-                "only travel on paper and cannot be registered from e-mail; reject it")
-    return f"quarantine entry {quarantine_id} cannot be released ({disposition.rule})"
+        return ToolError(f"quarantine entry {quarantine_id} is marked ลับที่สุด (top secret): such letters may "
+                         "only travel on paper and cannot be registered from e-mail; reject it",
+                         th="หนังสือนี้มีชั้นความลับ ลับที่สุด ต้องส่งเป็นกระดาษเท่านั้น ลงทะเบียนจากอีเมลไม่ได้ "
+                            "กรุณาปฏิเสธ")
+    return ToolError(f"quarantine entry {quarantine_id} cannot be released ({disposition.rule})",
+                     th="รายการนี้รับเข้าทะเบียนไม่ได้ตามเงื่อนไขของหน่วยงาน")
 
 
 def reject(services: Services, quarantine_id: int, reason: str | None) -> QuarantineEntry:
@@ -178,7 +188,8 @@ def reject(services: Services, quarantine_id: int, reason: str | None) -> Quaran
 def _get(session, quarantine_id: int, lock: bool = False) -> QuarantineEntry:
     entry = quarantine.get_entry(session, quarantine_id, lock=lock)
     if entry is None:
-        raise ToolError(f"no quarantine entry {quarantine_id} (see `saraban-gateway quarantine list --all`)")
+        raise ToolError(f"no quarantine entry {quarantine_id} (see `saraban-gateway quarantine list --all`)",
+                        th="ไม่มีรายการนี้")
     return entry
 
 
@@ -187,11 +198,19 @@ def _must_be_held(session, entry: QuarantineEntry) -> None:
         return
     done = [a for a in actions_for(session, quarantine_id=entry.id)]
     last = f" by {done[-1].who} at {to_bangkok(done[-1].at):%Y-%m-%d %H:%M}" if done else ""
+    # A second clerk, or the back button after a release, meets this at the desk.
+    last_th = f" โดย {done[-1].who} เมื่อ {thai_datetime(done[-1].at)}" if done else ""
     if entry.state == "released":
         letter = find_registration(session, entry.queue_id, entry.unit) if entry.unit else None
         number = f" as {letter.receive_no}" if letter else ""
-        raise ToolError(f"quarantine entry {entry.id} was already released{number}{last}")
-    raise ToolError(f"quarantine entry {entry.id} is {entry.state}{last}; nothing to do")
+        number_th = f" เลขรับ {letter.receive_no}" if letter else ""
+        raise ToolError(f"quarantine entry {entry.id} was already released{number}{last}",
+                        th=f"รายการนี้รับเข้าทะเบียนไปแล้ว{number_th}{last_th} ไม่ต้องทำซ้ำ")
+    if entry.state == "rejected":
+        raise ToolError(f"quarantine entry {entry.id} is {entry.state}{last}; nothing to do",
+                        th=f"รายการนี้ปฏิเสธไปแล้ว{last_th} ไม่ต้องทำซ้ำ")
+    raise ToolError(f"quarantine entry {entry.id} is {entry.state}{last}; nothing to do",
+                    th=f"รายการนี้ไม่ได้กักไว้แล้ว{last_th} ไม่ต้องทำซ้ำ")
 
 
 # --- command line ---------------------------------------------------------------

@@ -66,7 +66,8 @@ def cancel(services: Services, unit: str, receive_no: str, reason: str, book: st
         # clerks) waits, then finds it cancelled, instead of recording it twice.
         session.refresh(letter, with_for_update=True)
         if letter.status == "cancelled":
-            raise ToolError(f"{letter.receive_no} of {unit} is already cancelled")
+            raise ToolError(f"{letter.receive_no} of {unit} is already cancelled",
+                            th=f"เลขรับ {letter.receive_no} ยกเลิกไปแล้ว ไม่ต้องยกเลิกซ้ำ")
         letter.status = "cancelled"
         record_action(session, "register_cancelled", reason=reason.strip(), queue_id=letter.queue_id,
                       unit=unit, letter_id=letter.id,

@@ -99,9 +99,7 @@ def login_routes(desk: Desk) -> list[Route]:
         lang = "en" if form.get("lang") == "en" else "th"
         with desk.services.db.session() as session:
             set_session_lang(session, person.token_sha256, lang)
-        back = str(form.get("back") or "/register")
-        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/register",
-                                    status_code=303)
+        response = RedirectResponse(_back(form), status_code=303)
         response.set_cookie(LANG_COOKIE, lang, httponly=True, secure=desk.web.cookie_secure, samesite="strict")
         return response
 
@@ -110,9 +108,7 @@ def login_routes(desk: Desk) -> list[Route]:
 
         with desk.services.db.session() as session:
             set_thai_digits(session, person.user_id, form.get("on") == "1")
-        back = str(form.get("back") or "/register")
-        return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/register",
-                                status_code=303)
+        return RedirectResponse(_back(form), status_code=303)
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/register", status_code=303)
@@ -125,6 +121,16 @@ def login_routes(desk: Desk) -> list[Route]:
         Route("/lang", page(desk, language), methods=["POST"]),
         Route("/digits", page(desk, thai_digits), methods=["POST"]),
     ]
+
+
+def _back(form) -> str:
+    """The page a language or digits switch returns to, with its query (a filtered
+    register stays filtered). Only a path of this site: browsers read "/\\host" as
+    "//host", another site, so a backslash or a control character sends to the register."""
+    back = str(form.get("back") or "/register")[:2000]
+    if not back.startswith("/") or back.startswith("//") or "\\" in back or any(ord(c) < 32 for c in back):
+        return "/register"
+    return back
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:

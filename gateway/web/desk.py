@@ -26,7 +26,7 @@ from gateway.service.services import Services, open_services
 from rules.thai_text import arabic_to_thai
 from rules.thai_time import be_year, now_utc
 from gateway.web.auth import ROLE_TH, Authenticator, Person, same
-from gateway.web.i18n import be_date, word
+from gateway.web.i18n import be_date, code_word, word
 
 log = structlog.get_logger("gateway.web")
 
@@ -194,12 +194,15 @@ class Desk:
         def date(value, with_time: bool = False) -> str:
             return digits(be_date(value, lang, with_time))
 
+        def said(prefix: str, code: str | None) -> str:
+            return code_word(prefix, code, lang)
+
         def url(path: str, **params) -> str:
             params = {k: v for k, v in params.items() if v not in (None, "", False)}
             return path + ("?" + urlencode(params) if params else "")
 
         body = self.env.get_template(template).render(
-            request=request, person=person, t=t, lang=lang, date=date, url=url, digits=digits,
+            request=request, person=person, t=t, said=said, lang=lang, date=date, url=url, digits=digits,
             desk=self, **context)
         return HTMLResponse(body, status_code=status)
 
@@ -231,7 +234,11 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
         if person is None:
             if request.method == "GET":
                 return RedirectResponse("/login", status_code=303)
-            return desk.error(request, None, 403, word("csrf"), word("csrf"))
+            # A form sent after the session ran out (or after signing out in another
+            # tab): "reload the page" would lead to the sign-in page with no word why,
+            # and the clerk should know that what they typed was not saved.
+            lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
+            return desk.error(request, None, 403, word("session_expired", lang), word("session_expired_text", lang))
         try:
             if form is not None and not same(str(form.get("csrf") or ""), person.csrf):
                 log.warning("web_csrf_refused", username=person.username, path=request.url.path)

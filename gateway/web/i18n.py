@@ -17,6 +17,11 @@ WORDS: dict[str, tuple[str, str]] = {
                           "Too many sign-in attempts from this computer; wait a minute."),
     "csrf": ("แบบฟอร์มหมดอายุหรือไม่ได้มาจากหน้านี้ กรุณาโหลดหน้าใหม่แล้วลองอีกครั้ง",
              "The form expired or did not come from this page; reload the page and try again."),
+    "session_expired": ("การเข้าสู่ระบบหมดอายุ", "Your session has ended"),
+    "session_expired_text": ("การเข้าสู่ระบบหมดอายุหรือท่านออกจากระบบแล้ว สิ่งที่กรอกไว้ยังไม่ได้บันทึก "
+                             "กรุณาเข้าสู่ระบบใหม่แล้วทำรายการอีกครั้ง",
+                             "Your session ended or you signed out; what you typed was not saved. "
+                             "Sign in again and redo it."),
     "not_found": ("ไม่พบหน้าที่ต้องการ", "Not found"),
     "not_found_text": ("ไม่มีรายการนี้ หรือท่านไม่มีสิทธิ์เห็นรายการนี้",
                        "There is no such entry, or it is not yours to see."),
@@ -143,9 +148,48 @@ WORDS: dict[str, tuple[str, str]] = {
     "warnings": ("คำเตือน", "Warnings"),
     "last_errors": ("ข้อผิดพลาดล่าสุด", "Last errors"),
     "notices_held": ("หนังสือแจ้งที่ค้างอยู่", "Notices held"),
+    "bytes": ("ไบต์", "bytes"),
+    "no_name": ("(ไม่มีชื่อ)", "(no name)"),
+    "bad_day": ("วันที่ไม่ถูกต้อง กรุณาเขียนเป็น วัน/เดือน/ปี พ.ศ. เช่น 30/11/2569",
+                "That is not a day; write it day/month/year, e.g. 30/11/2569 (BE) or 2026-11-30."),
+    "bad_year": ("ปี พ.ศ. ไม่ถูกต้อง กรุณาเขียนเป็นตัวเลขสี่หลัก เช่น 2569",
+                 "That is not a Buddhist-era year; write four digits, e.g. 2569."),
+    # What people did (operator_actions.action) and what became of a letter's
+    # outbox items: a clerk reads these, never the codes stored for the tools.
+    "act_letter_assigned": ("มอบหมายให้หน่วย", "assigned to a department"),
+    "act_letter_note_added": ("เพิ่มบันทึก", "note added"),
+    "act_register_cancelled": ("ยกเลิกรายการ", "entry cancelled"),
+    "act_quarantine_released": ("รับเข้าทะเบียน", "released (registered)"),
+    "act_quarantine_rejected": ("ปฏิเสธ", "rejected"),
+    "act_emergency_imported": ("ลงทะเบียนจากทะเบียนฉุกเฉิน", "entered from the emergency register"),
+    "act_reprocessed": ("ตรวจซ้ำ", "processed again"),
+    "act_outbox_retried": ("ลองส่งใหม่", "sent again"),
+    "audit_when": ("เมื่อ", "When"),
+    "audit_action": ("การเปิดดู", "What was opened"),
+    "audit_view": ("เปิดดูเนื้อหา", "opened the letter"),
+    "audit_view_file": ("เปิดไฟล์", "opened a file"),
+    "audit_export": ("ส่งออก", "exported"),
+    "audit_seal_for_registrar": ("ปิดผนึกให้นายทะเบียนลับ", "sealed for the registrar"),
+    "kind_folder": ("ส่งเข้าโฟลเดอร์ของหน่วยงาน", "filed to the unit's folder"),
+    "kind_notice": ("หนังสือแจ้งผู้ส่ง", "notice to the sender"),
+    "kind_registrar": ("ส่งถึงนายทะเบียนลับ", "sent to the secret registrar"),
+    "kind_alert": ("แจ้งเตือนผู้ดูแลระบบ", "alert to the administrator"),
+    "out_pending": ("รอส่ง", "waiting"),
+    "out_done": ("เรียบร้อย", "done"),
+    "out_dead": ("ส่งไม่สำเร็จ", "failed"),
+    "out_held": ("ระงับไว้", "held"),
+    "out_withdrawn": ("ยกเลิกแล้ว", "withdrawn"),
+    "out_suppressed": ("ไม่ส่ง", "not sent"),
 }
 
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def code_word(prefix: str, code: str | None, lang: str = "th") -> str:
+    """A stored code (an action, an outbox kind) in words; a code this table does not
+    know yet is shown as it is rather than as its key."""
+    key = f"{prefix}{code}"
+    return word(key, lang) if key in WORDS else str(code or "")
 
 
 def word(key: str, lang: str = "th") -> str:

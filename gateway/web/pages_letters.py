@@ -4,7 +4,9 @@ add a note. Every action goes through the tools' functions or storage/desk.py an
 recorded in `operator_actions` under the person's name (`web:<user>`)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from urllib.parse import quote
 
 from starlette.datastructures import FormData
@@ -12,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from rules.thai_text import expand_year, thai_to_arabic
 from rules.thai_time import BANGKOK
 from gateway.tools.actions import acting_as, record_action
 from gateway.tools.common import ToolError
@@ -51,16 +54,48 @@ def _day(text: str | None) -> dt.date | None:
         return None
 
 
+# A day as a clerk types it: 30/11/2569, ๓๐/๑๑/๒๕๖๙, 30.11.69 (day first, the year in
+# Buddhist era, two digits being 25xx), or the date field's own 2026-11-30, or that
+# with a Buddhist-era year (2569-11-30).
+_DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
+_YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def typed_day(text: str) -> dt.date | None:
+    """The day of a filter as typed, or None when it is not one."""
+    text = thai_to_arabic(text.strip())
+    if (found := _YMD.fullmatch(text)) is not None:
+        year, month, day = (int(g) for g in found.groups())
+        year = expand_year(year, 4)
+    elif (found := _DMY.fullmatch(text)) is not None:
+        day, month, year = (int(g) for g in found.groups())
+        year = expand_year(year, len(found.group(3)))
+    else:
+        return None
+    try:
+        return dt.date(year, month, day) if year is not None else None
+    except ValueError:  # 31/02/2569
+        return None
+
+
 # The days a filter may name: a register's letters are from these years (the
 # emergency register's too), and a day past them would overflow date arithmetic.
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2299, 12, 31)
 
 
 def filter_day(text: str | None, field: str) -> dt.date | None:
-    """A from/to day of a filter: empty or not a date is no filter, as before; a date
-    outside FIRST_DAY..LAST_DAY is the desk's 400 page."""
-    day = _day(text)
-    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+    """A from/to day of a filter: empty is no filter; a day typed the Thai way is taken
+    (typed_day); anything else is the desk's 400 page saying how to write it (it used to
+    be silently no filter: a clerk who typed 1/12/2569 got every letter and believed
+    them filtered), as is a date outside FIRST_DAY..LAST_DAY."""
+    if not text or not text.strip():
+        return None
+    iso = _day(text.strip())
+    # 2569-11-30: the Buddhist-era year in the ISO form; 9999-12-31 stays out of range.
+    day = (typed_day(text) or iso) if iso is None or iso.year >= 2400 else iso
+    if day is None:
+        raise BadRequest("bad_day", f"{field}: {text.strip()[:40]}")
+    if not FIRST_DAY <= day <= LAST_DAY:
         raise BadRequest("bad_date", f"{field}: {day.isoformat()}")
     return day
 
@@ -93,6 +128,10 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
 
     with desk.services.db.session() as session:
         letters, total = store.register_page(session, query)
+        last = max(1, -(-total // PER_PAGE))
+        if query.page > last:  # an old link or a typed number past the end: the last page, not an empty one
+            query = dataclasses.replace(query, page=last)
+            letters, total = store.register_page(session, query)
         rows = rows_for(session, letters, unit, desk.services.directory, person.thai_digits)
         assigned = store.current_assignments(session, [x.id for x in letters])
         years = store.register_years(session, unit, book)
@@ -207,7 +246,7 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
             with acting_as(person.who):
                 cancel(desk.services, letter.unit, letter.receive_no, reason, letter.book)
         except ToolError as exc:
-            return letter_view(desk, request, person, None, str(exc), 409)
+            return letter_view(desk, request, person, None, exc.for_person(lang), 409)
         done = "cancelled"
     elif what == "assign":
         department = _text(form, "department", 300)

@@ -51,7 +51,9 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
     except ValueError:
         year = 0
     if not 2400 <= year <= 2700:
-        return export_form(desk, request, person, None, f"{year}: {word('year', person.lang)}?", 400)
+        # "0: ปี พ.ศ.?" was all a clerk who typed 30/11/2569 or 2026 got
+        text = str(form.get("year") or "").strip()[:20]
+        return export_form(desk, request, person, None, f"{word('bad_year', person.lang)} ({text})", 400)
     days = (filter_day(str(form.get("from") or ""), "from"), filter_day(str(form.get("to") or ""), "to"))
     with tempfile.TemporaryDirectory(prefix="saraban-export-") as tmp:
         path = Path(tmp) / f"register.{fmt}"

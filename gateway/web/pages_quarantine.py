@@ -103,7 +103,7 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
                     reject(desk.services, quarantine_id, reason)
                     results.append({"id": quarantine_id, "ok": True, "text": word("rejected", person.lang)})
         except ToolError as exc:  # already decided, unreadable, resent: the tool's sentence
-            results.append({"id": quarantine_id, "ok": False, "text": str(exc)})
+            results.append({"id": quarantine_id, "ok": False, "text": exc.for_person(person.lang)})
         except Exception:  # noqa: BLE001 - the entries decided before stay listed
             log.exception("web_quarantine_decision_failed", quarantine_id=quarantine_id, action=action)
             results.append({"id": quarantine_id, "ok": False, "text": word("error_text", person.lang)})

@@ -5,6 +5,8 @@ the hash-chained audit trail gets its entry (fsync'ed) before the decryption, ex
 as `saraban-gateway letter view` does (gateway/secrecy/sealed_store.py)."""
 from __future__ import annotations
 
+import datetime as dt
+
 import structlog
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -87,6 +89,11 @@ def audit_trail(desk: Desk, request: Request, person: Person, form: FormData | N
         unit = str(event.get("letter_id") or "").partition(":")[2]
         if person.role == "auditor" or (unit and person.sees_book(unit, desk.secret_book, desk.secret_book)):
             shown.append(event)
+    for event in shown[:500]:  # the time as every other page shows one (Buddhist era, Bangkok)
+        try:
+            event["when_dt"] = dt.datetime.fromisoformat(str(event.get("when") or ""))
+        except ValueError:
+            event["when_dt"] = None
     return desk.render(request, person, "audit.html", events=shown[:500])
 
 

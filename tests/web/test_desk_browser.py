@@ -90,6 +90,9 @@ def test_sign_in_and_find_a_letter_by_a_thai_substring_of_its_subject(page, desk
     assert "Held letters" in page.locator("header nav").inner_text()
     page.click("header button:has-text('ภาษาไทย')")
     assert page.locator("h1").inner_text().startswith("ทะเบียนหนังสือรับ")
+    assert page.input_value("input[name=q]") == "ไม่มีเรื่องนี้"  # the switches keep the search
+    page.fill("input[name=q]", "")
+    page.click(".filters button[type=submit]")
     page.click("header button:has-text('๑๒๓')")  # Thai digits, kept with the account
     year = this_be_year()
     assert f"๑/{arabic_to_thai(str(year))}" in page.locator("table.book").inner_text()
@@ -105,7 +108,7 @@ def test_open_a_letter_and_its_pdf(page, desk, shot):
     year = this_be_year()
     assert "หนังสือเลขรับ" in body and f"/{year}" in body
     assert "ไม่มีลายมือชื่อ" in body and "2565_dds_0407_57.pdf" in body
-    assert "folder: done" in body  # filed into the unit's folder
+    assert "ส่งเข้าโฟลเดอร์ของหน่วยงาน: เรียบร้อย" in body  # filed into the unit's folder
     assert "13 มิ.ย. 2565" in body  # ลงวันที่ in the Buddhist era
     shot(page, "letter")
     link = page.locator("a", has_text="2565_dds_0407_57.pdf")

@@ -107,9 +107,9 @@ def test_three_releases_of_one_held_letter_register_it_once(desk):
     [(number,)] = desk.db("SELECT number FROM letters WHERE queue_id = ?", queue_id)
     outcomes = sorted(o for x in answers for o in x.outcomes())
     released = [o for o in outcomes if "รับเข้าทะเบียนแล้ว" in o]
-    refused = [o for o in outcomes if "already released as" in o]
+    refused = [o for o in outcomes if "รับเข้าทะเบียนไปแล้ว" in o]
     assert len(released) == 1 and released[0].endswith(f" {number}/{this_year(desk)}"), outcomes
-    assert len(refused) == 2 and all(f"already released as {number}/" in o for o in refused), outcomes
+    assert len(refused) == 2 and all(f"ไปแล้ว เลขรับ {number}/" in o for o in refused), outcomes
     assert desk.db("SELECT count(*) FROM operator_actions WHERE quarantine_id = ?", entry) == [(1,)]
     assert not failures(desk)
 
@@ -137,7 +137,7 @@ def test_release_and_reject_of_one_held_letter_decide_it_once(desk):
             reject_later(took * (0.2 + 0.06 * n), (b, c)[n % 2]) for n in range(14)]
         answers = at_once(*calls)
         assert all(x.status == 200 for x in answers), [x.status for x in answers]
-        accepted = [o for x in answers for o in x.outcomes() if "quarantine entry" not in o]
+        accepted = [o for x in answers for o in x.outcomes() if "ไปแล้ว" not in o]
         assert len(accepted) == 1, (entry, accepted)
         [(state, queue_id)] = desk.db("SELECT state, queue_id FROM quarantine WHERE id = ?", entry)
         letters = desk.db("SELECT number FROM letters WHERE queue_id = ?", queue_id)
@@ -157,7 +157,7 @@ def test_three_cancels_of_one_entry_cancel_it_once(desk):
     answers = at_once(*(lambda x=x: x.post(f"/letters/{letter_id}/cancel", {"reason": "ซ้ำ"}) for x in (a, b, c)))
     assert sorted(x.status for x in answers) == [303, 409, 409]
     for refused in (x for x in answers if x.status == 409):
-        assert any("is already cancelled" in e for e in refused.errors()), refused.errors()
+        assert any("ยกเลิกไปแล้ว" in e for e in refused.errors()), refused.errors()
     assert desk.db("SELECT count(*) FROM operator_actions WHERE action = 'register_cancelled' AND letter_id = ?",
                    letter_id) == [(1,)]
     assert desk.db("SELECT status FROM letters WHERE id = ?", letter_id) == [("cancelled",)]
