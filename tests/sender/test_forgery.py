@@ -21,13 +21,18 @@ from tests.sender.zones import ATTACKER, FORWARDER, MINISTRY, SELECTOR, SIGNED_H
 
 def with_from(raw: bytes, value: bytes | None) -> bytes:
     """`raw` (a tests.letters letter) with its From replaced, or removed (None)."""
+    return with_header(raw, b"From", value)
+
+
+def with_header(raw: bytes, name: bytes, value: bytes | None) -> bytes:
+    """`raw` with header `name` (and its folded lines) replaced in place, or removed (None)."""
     head, sep, body = raw.partition(b"\r\n\r\n")
     out, skip = [], False
     for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"from:"):
+        if line.lower().startswith(name.lower() + b":"):
             skip = True
             if value is not None:
-                out.append(b"From: " + value)
+                out.append(name + b": " + value)
             continue
         if skip and line[:1] in (b" ", b"\t"):
             continue

@@ -25,7 +25,7 @@ from gateway.sender.settings import SenderSection
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
 from tests.sender.test_daemon_sender import UNIT, entry_for, notice_events, sender_config
-from tests.sender.test_forgery import assert_quarantined, show, smtp_send
+from tests.sender.test_forgery import assert_quarantined, show, smtp_send, with_header
 from tests.sender.zones import ATTACKER, MINISTRY, SELECTOR, SIGNED_HEADERS, key, zones
 from tests.servers.dns import DnsServer
 
@@ -110,18 +110,7 @@ FORGED_SUBJECT = "ด่วนที่สุด คำสั่งให้โ�
 
 
 def replace_subject(raw: bytes, subject: str) -> bytes:
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    out, skip = [], False
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"subject:"):
-            skip = True
-            out.append(b"Subject: " + subject.encode())
-            continue
-        if skip and line[:1] in (b" ", b"\t"):
-            continue
-        skip = False
-        out.append(line)
-    return b"\r\n".join(out) + sep + body
+    return with_header(raw, b"Subject", subject.encode())
 
 
 @pytest.fixture(scope="module")
