@@ -16,6 +16,14 @@ letter reaches with a few hundred kilobytes of header (CPython issue gh-136063):
   encoded words, about 3.5 minutes for 400,000 by the same curve (6.4 MB, under the
   size limit).
 
+And one corner that is not slow but deep: `email._parseaddr.AddrlistClass.getdelimited`
+reads a comment inside a comment by calling itself, so an address with 5,000 nested
+comments (`From: ((((...)))) <a@b>`) raised RecursionError in every parser of addresses
+(`parseaddr`, `getaddresses`, mail-parser's, the libraries'). A letter accepted with
+such a From failed the pipeline at every try and was parked, its sender never told;
+IMAP intake stopped at such a Return-Path. `getdelimited` reads nested comments with a
+list of its own instead.
+
 The replacements return exactly what the stdlib's return (the same splitting, the same
 decoding, the same exceptions; tests/hostile/test_red_team_session13.py compares them on
 thousands of inputs), looking at each character a bounded number of times. They are
@@ -25,6 +33,7 @@ supervisor, its check workers, the runners, the CLI) imports it before anything 
 from __future__ import annotations
 
 import binascii
+import email._parseaddr
 import email.base64mime
 import email.header
 import email.message
@@ -178,8 +187,52 @@ stdlib_decode_header = getattr(email.header.decode_header, "__wrapped_stdlib__",
 decode_header.__wrapped_stdlib__ = stdlib_decode_header  # type: ignore[attr-defined]
 
 
+def getdelimited(self, beginchar, endchars, allowcomments=True):  # noqa: ANN001, ANN201 - the stdlib's method
+    """`AddrlistClass.getdelimited`, with a comment inside a comment read on a stack of
+    its own, not by calling itself: the same text, at any depth."""
+    if self.field[self.pos] != beginchar:
+        return ""
+    outer: list[tuple[list[str], str]] = []  # the fragments a nested comment interrupted
+    slist = [""]
+    quote = False
+    self.pos += 1
+    while self.pos < len(self.field):
+        char = self.field[self.pos]
+        if quote:
+            slist.append(char)
+            quote = False
+        elif char in endchars:
+            self.pos += 1
+            if not outer:
+                break
+            text = "".join(slist)
+            slist, endchars = outer.pop()
+            slist.append(text)  # the stdlib appends the comment getcomment() returned
+            continue
+        elif allowcomments and char == "(":
+            outer.append((slist, endchars))
+            slist, endchars = [""], ")\r"  # getcomment(): getdelimited("(", ")\r", True)
+        elif char == "\\":
+            quote = True
+        else:
+            slist.append(char)
+        self.pos += 1
+    text = "".join(slist)
+    while outer:  # the field ended inside comments: each returns what it had
+        slist, _ = outer.pop()
+        slist.append(text)
+        text = "".join(slist)
+    return text
+
+
+stdlib_getdelimited = getattr(email._parseaddr.AddrlistClass.getdelimited, "__wrapped_stdlib__",  # noqa: SLF001
+                              email._parseaddr.AddrlistClass.getdelimited)  # noqa: SLF001
+getdelimited.__wrapped_stdlib__ = stdlib_getdelimited  # type: ignore[attr-defined]
+
+
 def install() -> None:
     email.message._parseparam = parseparam  # noqa: SLF001 - the module's own lookup
+    email._parseaddr.AddrlistClass.getdelimited = getdelimited  # noqa: SLF001 - every address parser's
     email.header.decode_header = decode_header
     # Modules that took the name before this ran (mail-parser, when something imported
     # it before `gateway`): theirs too.

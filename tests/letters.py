@@ -123,3 +123,22 @@ def letter(
 
 def raw_rfc2047(text: str, charset: str) -> str:
     return f"=?{charset}?B?{base64.b64encode(text.encode(charset)).decode()}?="
+
+
+def with_header(raw: bytes, name: str, value: str | bytes | None) -> bytes:
+    """`raw` with header `name` (its folded lines too) replaced in place by one line, or
+    removed (None)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    key = name.lower().encode() + b":"
+    out, skip = [], False
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(key):
+            skip = True
+            if value is not None:
+                out.append(name.encode() + b": " + (value.encode() if isinstance(value, str) else value))
+            continue
+        if skip and line[:1] in (b" ", b"\t"):
+            continue
+        skip = False
+        out.append(line)
+    return b"\r\n".join(out) + sep + body

@@ -368,19 +368,12 @@ _DATE_TIME = re.compile(r"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d
 
 def _sender(headers: email.message.Message) -> str | None:
     """The address of Return-Path, else From: the envelope sender the spool records.
-
-    One the stdlib's address parser cannot read gives none, and the letter is taken all
-    the same (the pipeline reads its From itself): 5,000 nested comments in a
-    Return-Path made the parser recurse past Python's limit, and the RecursionError
-    ended the session at every reconnect, so no later letter of the mailbox was ever
-    taken either (and `status` showed the sysadmin Python's words)."""
+    (5,000 nested comments in it made the stdlib's address parser recurse past Python's
+    limit, at every reconnect: gateway/email_fixes.py reads them without recursion.)"""
     value = headers.get("Return-Path") or headers.get("From")
     if not value:
         return None
-    try:
-        addresses = email.utils.getaddresses([str(value)])
-    except (Exception, RecursionError):  # noqa: BLE001 - the sender's text, not our fault
-        return None
+    addresses = email.utils.getaddresses([str(value)])
     return addresses[0][1] if addresses and addresses[0][1] else None
 
 

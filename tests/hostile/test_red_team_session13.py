@@ -12,26 +12,13 @@ import time
 import pytest
 
 from tests.daemon import Daemon, write_config
-from tests.letters import SEED_SUBJECT, letter, make_pdf, raw_rfc2047
+from tests.letters import SEED_SUBJECT, letter, make_pdf, raw_rfc2047, with_header
 
 
 def _queue_id(reply: tuple[int, bytes]) -> str:
     code, text = reply
     assert code == 250, reply
     return text.decode().rsplit(" ", 1)[-1]
-
-
-def _with_header(raw: bytes, name: str, value: str) -> bytes:
-    """`raw` with its header `name` (folded lines included) replaced by one line."""
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    out, skipping = [], False
-    for line in lines:
-        if line[:1] in (b" ", b"\t") and skipping:
-            continue
-        skipping = line.lower().startswith(name.lower().encode() + b":")
-        out.append(name.encode() + b": " + value.encode() if skipping else line)
-    return b"\r\n".join(out) + b"\r\n\r\n" + body
 
 
 def _held(d: Daemon) -> dict[str, dict]:
@@ -89,6 +76,59 @@ def test_header_decoding_is_the_stdlib_s_own():
             repr(sample)
 
 
+def _addresses(value: str):
+    import email.utils
+
+    return _outcome(email.utils.parseaddr, value), _outcome(email.utils.getaddresses, [value])
+
+
+def test_address_parsing_is_the_stdlib_s_own_without_its_recursion(monkeypatch):
+    # AddrlistClass.getdelimited (gateway/email_fixes.py) reads nested comments on a
+    # stack: the same addresses and display names as the stdlib's recursion, at depths
+    # the stdlib reaches, and an answer at depths where it raised RecursionError.
+    import email._parseaddr
+
+    from gateway import email_fixes
+
+    rng = random.Random(5000)
+    pieces = ["(", ")", "\\", '"', "<", ">", "@", ",", ";", ":", "[", "]", " ", "\r", "a", "b.go.th", "สารบรรณ"]
+    samples = ['"สำนักงานเขต (ลาดกระบัง)" <saraban.latkrabang@bangkok.go.th>', "a@b (c (d) e) f",
+               "(x <a@b>", "a@b (unclosed (twice", "\\(a@b)", '"q(" <a@b>', "", "((()))a@b"]
+    samples += ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40))) for _ in range(10000)]
+    samples += ["(" * n + "x\\)" + ")" * (n - 1) + " <a@b.go.th>" for n in (50, 200)]  # deep, within its limit
+    ours = [_addresses(sample) for sample in samples]
+    monkeypatch.setattr(email._parseaddr.AddrlistClass, "getdelimited", email_fixes.stdlib_getdelimited)
+    assert ours == [_addresses(sample) for sample in samples]
+    shallow = _addresses("(" * 100 + ")" * 100 + " <saraban.dds@bangkok.go.th>")
+    deep = "(" * 5000 + ")" * 5000 + " <saraban.dds@bangkok.go.th>"
+    assert _addresses(deep)[0][0] == "raised"  # the stdlib's answer, which parked the letter
+    monkeypatch.undo()
+    assert _addresses(deep) == shallow == (("ok", (" ()", "saraban.dds@bangkok.go.th")),
+                                           ("ok", [(" ()", "saraban.dds@bangkok.go.th")]))
+
+
+def test_a_from_of_nested_comments_is_registered_or_quarantined_not_parked(tmp_path):
+    # Session 13's IMAP fix, tried over SMTP: a From (not a Return-Path) of 5,000 nested
+    # comments was accepted with 250, the parse failed (sealed, quarantined as
+    # unreadable), then the rejection notice parsed the From again, RecursionError at
+    # every try, and the letter was parked: neither registered nor quarantined, its
+    # sender never told.
+    from gateway.config.settings import load_settings
+    from gateway.pipeline.runner import process_safely
+    from gateway.service.services import open_services
+    from storage.models import Message
+
+    nested = "(" * 5000 + ")" * 5000 + " <saraban.dds@bangkok.go.th>"
+    raw = with_header(letter(subject="หนังสือผู้ส่งแปลก", files=[("2569_dds_0403_57.pdf", make_pdf("a"))]),
+                      "From", nested)
+    with open_services(load_settings(write_config(tmp_path)), "pipeline", upgrade_schema=True) as services:
+        qid = services.spool.accept(raw, "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"])
+        process_safely(services, qid)
+        assert services.spool.parked() == [] and services.spool.pending() == []
+        with services.db.session() as session:
+            assert session.get(Message, qid).state in ("done", "quarantined")
+
+
 def test_a_header_of_semicolons_does_not_hold_the_pipeline(daemon):
     # `Content-Type: application/pdf; x="` and 300,000 semicolons: the stdlib counted the
     # quotes from the parameter's start again for each semicolon. The check at DATA ran
@@ -112,7 +152,7 @@ def test_a_subject_of_many_encoded_words_does_not_hold_the_pipeline(daemon):
     # front of a list, and ours appended bytes to bytes: O(n²), 5.7 s for 64,000 words,
     # about 3.5 minutes for these. The check at DATA ran into its deadline (the letter
     # accepted as uncertain), then the pipeline runner decoded it without one.
-    hostile = _with_header(letter(), "Subject", "=?utf-8?B?4Lih?=" * 400_000)
+    hostile = with_header(letter(), "Subject", "=?utf-8?B?4Lih?=" * 400_000)
     first = _queue_id(daemon.data_reply(hostile))
     honest = _queue_id(daemon.data_reply(letter()))
     where = _settled(daemon, [first, honest], timeout=120)
@@ -192,7 +232,7 @@ def test_over_long_header_values_are_registered_on_postgresql(daemon_factory, po
     file_name = "2569_dds_0403_" + "5" * 1100 + ".pdf"
     raw = letter(message_id=long_id, files=[(file_name, make_pdf("cover letter"))])
     raw = raw.replace(b"Content-Type: application/pdf", b"Content-Type: application/x-" + b"p" * 230, 1)
-    raw = _with_header(raw, "From", f"{raw_rfc2047(long_name, 'utf-8')} <saraban.dds@bangkok.go.th>")
+    raw = with_header(raw, "From", f"{raw_rfc2047(long_name, 'utf-8')} <saraban.dds@bangkok.go.th>")
     # The From address itself: 600 characters (letters.sender is varchar(512)).
     long_from = "saraban." + "d" * 600 + "@dds.bangkok.go.th"
     other = letter(sender=long_from)

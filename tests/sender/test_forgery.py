@@ -14,31 +14,14 @@ import dkim
 import pytest
 
 from tests.daemon import Daemon, write_config
-from tests.letters import letter, make_pdf
+from tests.letters import letter, make_pdf, with_header
 from tests.sender.test_daemon_sender import AUTHSERV, UNIT, sender_config
 from tests.sender.zones import ATTACKER, FORWARDER, MINISTRY, SELECTOR, SIGNED_HEADERS, arc_seal, dkim_sign, key
 
 
 def with_from(raw: bytes, value: bytes | None) -> bytes:
     """`raw` (a tests.letters letter) with its From replaced, or removed (None)."""
-    return with_header(raw, b"From", value)
-
-
-def with_header(raw: bytes, name: bytes, value: bytes | None) -> bytes:
-    """`raw` with header `name` (and its folded lines) replaced in place, or removed (None)."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    out, skip = [], False
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(name.lower() + b":"):
-            skip = True
-            if value is not None:
-                out.append(name + b": " + value)
-            continue
-        if skip and line[:1] in (b" ", b"\t"):
-            continue
-        skip = False
-        out.append(line)
-    return b"\r\n".join(out) + sep + body
+    return with_header(raw, "From", value)
 
 
 def smtp_send(d: Daemon, raw: bytes, mail_from: str, helo: str = "mx.m0i-go.example",

@@ -23,9 +23,9 @@ from gateway.sender.check import check_message
 from gateway.sender.dns import Resolver
 from gateway.sender.settings import SenderSection
 from tests.daemon import Daemon, write_config
-from tests.letters import letter
+from tests.letters import letter, with_header
 from tests.sender.test_daemon_sender import UNIT, entry_for, notice_events, sender_config
-from tests.sender.test_forgery import assert_quarantined, show, smtp_send, with_header
+from tests.sender.test_forgery import assert_quarantined, show, smtp_send
 from tests.sender.zones import ATTACKER, MINISTRY, SELECTOR, SIGNED_HEADERS, key, zones
 from tests.servers.dns import DnsServer
 
@@ -110,7 +110,7 @@ FORGED_SUBJECT = "ด่วนที่สุด คำสั่งให้โ�
 
 
 def replace_subject(raw: bytes, subject: str) -> bytes:
-    return with_header(raw, b"Subject", subject.encode())
+    return with_header(raw, "Subject", subject)
 
 
 @pytest.fixture(scope="module")
