@@ -6,6 +6,9 @@ from zoneinfo import ZoneInfo
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 BE_OFFSET = 543  # Buddhist era = common era + 543
+# The years a register can have: Buddhist era. A common-era year (2026, what a clerk's
+# calendar shows) is none of them.
+REGISTER_YEARS = range(2400, 2701)
 
 THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
 THAI_MONTHS_SHORT = (

@@ -62,11 +62,10 @@ def queue_id_of_same_bytes(session: Session, mailbox: str, uidvalidity: int, raw
 
 def record_taken(session: Session, *, mailbox: str, uidvalidity: int, uid: int, queue_id: str | None,
                  message_id: str | None, size: int, state: str, note: str | None = None,
-                 raw_sha256: str | None = None, sender: str | None = None, subject: str | None = None) -> None:
+                 raw_sha256: str | None = None, sender: str | None = None) -> None:
     session.add(ImapMessage(**fitted(ImapMessage.__table__, dict(
         mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, queue_id=queue_id, message_id=message_id or None,
-        size=size, state=state, note=note, raw_sha256=raw_sha256, sender=sender or None,
-        subject=subject or None))))
+        size=size, state=state, note=note, raw_sha256=raw_sha256, sender=sender or None))))
 
 
 def set_taken_state(session: Session, mailbox: str, uidvalidity: int, uid: int, state: str,

@@ -9,6 +9,7 @@ CPU. Every statement's parameters pass through `safe_parameters`, which puts U+F
 see, and the statement succeeds."""
 from __future__ import annotations
 
+import functools
 import re
 
 REPLACEMENT = "\ufffd"
@@ -68,17 +69,20 @@ def fit(column, value: str | None) -> str | None:  # noqa: ANN001 - a SQLAlchemy
     """`value` cut to what `column` holds (see `fitted`)."""
     if value is None:
         return None
-    length = getattr(column.type, "length", None)
+    length, indexed = _room(column)
     if length and len(value) > length:
         value = value[:length]
-    if _indexed(column) and len(value) > INDEXED_BYTES // 4:
+    if indexed and len(value) > INDEXED_BYTES // 4:
         raw = value.encode("utf-8", "surrogatepass")
         if len(raw) > INDEXED_BYTES:
             value = raw[:INDEXED_BYTES].decode("utf-8", "ignore")
     return value
 
 
-def _indexed(column) -> bool:  # noqa: ANN001
-    if column.index or column.unique or column.primary_key:
-        return True
-    return any(column.name in index.columns for index in column.table.indexes)
+@functools.cache
+def _room(column) -> tuple[int | None, bool]:  # noqa: ANN001
+    """(its varchar length, whether an index holds it): asked for every text of every
+    letter registered, known once per column."""
+    indexed = bool(column.index or column.unique or column.primary_key
+                   or any(column.name in index.columns for index in column.table.indexes))
+    return getattr(column.type, "length", None), indexed

@@ -18,13 +18,13 @@ def cmd_register_list(args: argparse.Namespace) -> int:
     from storage.migrate import require_current
     from storage.register import letter_as_dict, query_letters
 
-    from rules.thai_time import be_year, now_utc
+    from gateway.tools.common import ToolError, register_year
 
-    if args.year is not None and not 2400 <= args.year <= 2700:
-        # `--year 2026` listed nothing and said "0 letter(s)": a clerk believes the
-        # register empty. The register's years are Buddhist era, as export says too.
-        print(f"saraban-gateway: {args.year} is not a Buddhist-era year (e.g. {be_year(now_utc())}; "
-              f"ปี พ.ศ. เช่น {be_year(now_utc())})", file=sys.stderr)
+    try:
+        if args.year is not None:
+            register_year(args.year)  # `--year 2026` listed "0 letter(s)", as if the register were empty
+    except ToolError as exc:
+        print(f"saraban-gateway: {exc}", file=sys.stderr)
         return 1
     settings = settings_of(args)
     db = Database(settings.database_url)

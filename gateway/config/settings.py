@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway.sender.settings import DnsSection, SenderSection
 from gateway.intake.client_block import networks
+from rules.thai_time import REGISTER_YEARS
 from gateway.config.delivery import ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
@@ -111,7 +112,7 @@ class RegisterSection(_Section):
     def _positive(cls, value: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
         for register, years in value.items():
             for year, number in years.items():
-                if not 2400 <= year <= 2700:
+                if year not in REGISTER_YEARS:
                     raise ValueError(f"{register}: {year} is not a Buddhist-era year")
                 if number < 1:
                     raise ValueError(f"{register}: start number for {year} must be >= 1")

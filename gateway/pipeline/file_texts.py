@@ -75,8 +75,6 @@ def ends(text: str, keep: int = MAX_TEXT // 2) -> str:
     return "\n".join([text[:keep], *middle[:MAX_MIDDLE_LINES], text[-keep:]])
 
 
-_ends = ends
-
 
 # --------------------------------------------------------------------------- text files
 
@@ -93,8 +91,8 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
     if len(data) > 8 * MAX_TEXT:
         text += "\n" + charsets.decode_bytes(data[-4 * MAX_TEXT:], charset)
     if _is_html(declared, filename, sniffed):
-        return [_ends(reading) for reading in html_readings(text)]
-    return [_ends(text)]
+        return [ends(reading) for reading in html_readings(text)]
+    return [ends(text)]
 
 
 # --------------------------------------------------------------------------- RTF
@@ -226,7 +224,7 @@ def _rtf(data: bytes) -> tuple[str, bool]:
             if plain and not hidden:
                 out.append(plain.decode(codec, "replace"))
     flush()
-    return _ends("".join(out)), complete
+    return ends("".join(out)), complete
 
 
 # --------------------------------------------------------------------------- XML documents
@@ -264,7 +262,7 @@ def _xml_text(xml: bytes, paragraph: str, breaks: str, text_tags: str | None = N
         doc = "".join(m.group(1) or m.group(2) or m.group(3) or "" for m in keep.finditer(doc))
     else:
         doc = _TAG.sub("", doc)
-    return _ends(_xml_unescape(doc))
+    return ends(_xml_unescape(doc))
 
 
 # Word's watermark (Design > Watermark, "ลับ" across every page) is a VML shape in the
@@ -474,7 +472,7 @@ def pdf_texts(data: bytes, pdf_reader: PdfReader, what: str, out: FileTexts) -> 
 
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: old Office, and encrypted new Office
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # the stream of a password-protected DOCX/XLSX/PPTX
-_PGP_ARMOR = b"-----BEGIN PGP MESSAGE-----"
+PGP_ARMOR = "-----BEGIN PGP MESSAGE-----"  # an OpenPGP message as text, in a file or a body
 _PGP_TYPES = ("application/pgp-encrypted", "application/pgp", "application/x-pgp")
 _TNEF = b"\x78\x9f\x3e\x22"  # TNEF's signature, 0x223E9F78 little-endian (MS-OXTNEF 2.1.3)
 
@@ -491,7 +489,7 @@ def encrypted(data: bytes, sniffed: str = "", filename: str = "") -> str | None:
     ลับ letter, encrypted as seed 004 requires of one, and nobody can say it does not."""
     if data.startswith(_CFB) and (sniffed == "application/encrypted" or _ENCRYPTED_PACKAGE in data):
         return "password-protected Office file"
-    if sniffed in _PGP_TYPES or _PGP_ARMOR in data[:65536]:
+    if sniffed in _PGP_TYPES or PGP_ARMOR.encode() in data[:65536]:
         return "OpenPGP-encrypted file"
     if filename.lower().endswith((".gpg", ".pgp")) and data[:1] and data[0] in _PGP_FIRST_PACKETS:
         return "OpenPGP-encrypted file"  # binary: libmagic names it only "data"

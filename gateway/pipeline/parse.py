@@ -9,7 +9,6 @@ file, whatever its Content-Type or disposition said; what it really is, libmagic
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import datetime as dt
 import email.errors
@@ -693,7 +692,7 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
         if message is not None else []
     inner_headers = _inner_headers(message) if message is not None else []
     body_text, body_html = "\n".join(parsed.text_plain), "\n".join(parsed.text_html)
-    if "-----BEGIN PGP MESSAGE-----" in body_text or "-----BEGIN PGP MESSAGE-----" in body_html:
+    if file_texts.PGP_ARMOR in body_text or file_texts.PGP_ARMOR in body_html:
         reading.unread.append("a body encrypted with OpenPGP")
     subject = parsed.subject
     if isinstance(subject, (list, tuple)):  # mail-parser's answer for two Subject lines
@@ -706,8 +705,8 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
         message_id=message_id or None,
         date=date,
         headers=headers,
-        body_text=_ends(body_text),
-        body_html=_ends(body_html),
+        body_text=file_texts.ends(body_text),
+        body_html=file_texts.ends(body_html),
         attachments=tuple(attachments),
         defects=_defects(parsed),
         truncated=bool(truncated),
@@ -739,12 +738,6 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
         defects=(mail.defects + inner.defects)[:50], truncated=mail.truncated or inner.truncated,
         inner_headers=mail.inner_headers + (inner.headers,) + inner.inner_headers,
         unread=mail.unread + inner.unread)
-
-
-def _ends(text: str, keep: int = 500_000) -> str:
-    """A long body's beginning and end, where a marking sits, and the middle's short
-    lines that may be a marking alone (file_texts.ends)."""
-    return file_texts.ends(text, keep)
 
 
 def sender_display_name(mail: ParsedMail) -> str | None:

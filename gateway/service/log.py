@@ -30,9 +30,11 @@ def failure(exc: BaseException) -> str:
 
 def failure_trace(exc: BaseException, depth: int = 12) -> list[str]:
     """Where `exc` was raised, innermost last ("process.py:104 in process_batch"): the
-    staff's traceback without the exception's message (`failure`)."""
-    return [f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
-            for frame in traceback.extract_tb(exc.__traceback__)[-depth:]]
+    staff's traceback without the exception's message (`failure`). A frame met again
+    (recursion) is listed once, so the callers of ours stay in view."""
+    steps = dict.fromkeys(f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+                          for frame in traceback.extract_tb(exc.__traceback__))
+    return list(steps)[-depth:]
 
 
 class _NamedPrintLogger(structlog.PrintLogger):

@@ -114,7 +114,6 @@ def pid_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z"
     except (OSError, IndexError):
         return False
-    return True
 
 
 def end_children(grace: float = 2.0) -> None:

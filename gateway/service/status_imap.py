@@ -3,7 +3,7 @@ its last error and the letters left on the server as too big (figures from
 storage.counts.imap_mailboxes and storage.intake.add_problems)."""
 from __future__ import annotations
 
-import unicodedata
+from gateway.notices.sanitize import clean_text
 
 TOO_BIG = "เกินขนาดที่รับได้ ไม่ได้ลงทะเบียน / too big, not registered"
 
@@ -21,14 +21,8 @@ def render_imap(status: dict) -> list[str]:
             lines.append(f"imap         last error at {info['last_error_at']}: {info['last_error']}{since}")
         for big in info.get("too_big", []):
             lines.append(f"imap         {TOO_BIG}: from {big['sender'] or '?'}, Message-ID "
-                         f"{_printable(big['message_id']) or '(none)'}, {big['size']} bytes ({big['note']}); "
+                         f"{clean_text(big['message_id'], 200) or '(none)'}, {big['size']} bytes ({big['note']}); "
                          f"UID {big['uid']} "
                          f"left in the mailbox with $SarabanTooBig since {big['at']}")
     return lines
 
-
-def _printable(value: str | None) -> str:
-    """Sender's text fit for a terminal: control and format characters (escape sequences,
-    bidi overrides) as '?', at most 200 characters."""
-    text = " ".join(str(value or "").split())
-    return "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch for ch in text)[:200]

@@ -277,7 +277,7 @@ class SignatureChecker:
             verdict = self._kept.get(attachment.sha256)  # verified in the trip that read its text
             if verdict is not None:
                 _log_deferred(verdict)  # the letter is ordinary: what verifying it said may be logged
-            if verdict is None:
+            else:
                 if not needs_verifier(attachment.data):
                     report.by_attachment[attachment.index] = []  # cannot carry a signature
                     continue

@@ -14,6 +14,7 @@ from storage.db import DatabaseError
 
 from gateway.config.settings import Settings, load_settings
 from rules.thai_text import thai_to_arabic
+from rules.thai_time import REGISTER_YEARS, be_year, now_utc
 
 
 class ToolError(Exception):
@@ -28,6 +29,16 @@ class ToolError(Exception):
 
     def for_person(self, lang: str) -> str:
         return self.th if self.th and lang != "en" else str(self)
+
+
+def register_year(year: int) -> int:
+    """`year` if a register can have it, else the refusal, in both languages: a clerk
+    who asked for 2026 was shown an empty register ("0 letter(s)")."""
+    if year not in REGISTER_YEARS:
+        now = be_year(now_utc())
+        raise ToolError(f"{year} is not a Buddhist-era year (e.g. {now}; ปี พ.ศ. เช่น {now})",
+                        th=f"ปี พ.ศ. ไม่ถูกต้อง ({year}) กรุณาเขียนเป็นตัวเลขสี่หลัก เช่น {now}")
+    return year
 
 
 def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

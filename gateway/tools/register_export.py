@@ -16,7 +16,7 @@ from gateway.service.services import Services
 from rules.thai_time import be_year, now_utc, thai_datetime
 from gateway.tools.actions import who
 from gateway.tools.csv_safe import SafeWriter
-from gateway.tools.common import ToolError, friendly, open_services, unit_name
+from gateway.tools.common import ToolError, friendly, open_services, register_year, unit_name
 from gateway.tools.progress import Progress
 from gateway.tools.register_rows import HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow, register_rows
 
@@ -92,9 +92,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() or "csv")
     if fmt not in ("csv", "pdf"):
         raise ToolError(f"unknown format {fmt!r}: use --format csv or --format pdf")
-    year = args.year or be_year(dt.datetime.now(dt.timezone.utc))
-    if not 2400 <= year <= 2700:
-        raise ToolError(f"{year} is not a Buddhist-era year (e.g. {be_year(now_utc())})")
+    year = register_year(args.year or be_year(now_utc()))
     folder = Path(args.output).parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise ToolError(f"cannot write {args.output}: {folder} is not a folder this user can write to")

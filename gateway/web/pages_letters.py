@@ -90,9 +90,9 @@ def filter_day(text: str | None, field: str) -> dt.date | None:
     them filtered), as is a date outside FIRST_DAY..LAST_DAY."""
     if not text or not text.strip():
         return None
-    iso = _day(text.strip())
-    # 2569-11-30: the Buddhist-era year in the ISO form; 9999-12-31 stays out of range.
-    day = (typed_day(text) or iso) if iso is None or iso.year >= 2400 else iso
+    # typed_day reads 2569-11-30 too; the date field's own form past its years
+    # (9999-12-31) is still a day, and out of range below.
+    day = typed_day(text) or _day(text.strip())
     if day is None:
         raise BadRequest("bad_day", f"{field}: {text.strip()[:40]}")
     if not FIRST_DAY <= day <= LAST_DAY:

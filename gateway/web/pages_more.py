@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rules.thai_time import REGISTER_YEARS
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
 from gateway.web.desk import BadRequest, Desk, NotFound, form_ids, page
@@ -50,7 +51,7 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
         year = int(str(form.get("year") or desk.this_year()))
     except ValueError:
         year = 0
-    if not 2400 <= year <= 2700:
+    if year not in REGISTER_YEARS:
         # "0: ปี พ.ศ.?" was all a clerk who typed 30/11/2569 or 2026 got
         text = str(form.get("year") or "").strip()[:20]
         return export_form(desk, request, person, None, f"{word('bad_year', person.lang)} ({text})", 400)
