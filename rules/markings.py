@@ -214,7 +214,7 @@ def _codec(charset: str) -> str:
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte the stdlib kept as a surrogate
 
 
-def _raw_bytes_text(value: str) -> str:
+def raw_header_text(value: str) -> str:
     """A header that arrived as raw 8-bit bytes (the stdlib keeps them as surrogates):
     UTF-8 if it is, else Thai Windows-874, the only other charset Thai senders use."""
     if value.isascii() or not _ESCAPED_BYTE.search(value):
@@ -232,7 +232,7 @@ def decode_header_text(value: str | None) -> str:
     or Windows-874 accepted. Never raises."""
     if not value:
         return ""
-    value = _raw_bytes_text(str(value))
+    value = raw_header_text(str(value))
     value = re.sub(r"\r?\n(?=[ \t])", "", value)
     if "=?" not in value:
         return value

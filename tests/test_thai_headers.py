@@ -202,3 +202,19 @@ def test_an_smtputf8_from_address_is_read_as_its_utf8_not_replacement_characters
     # Bytes that are not UTF-8 stay replaced, never surrogates the database refuses.
     broken = parse_mail(b"From: x <\xff\xfe@bad.example>\r\nSubject: x\r\n\r\nhi\r\n").from_address
     assert broken == "\ufffd\ufffd@bad.example"
+
+
+def test_a_raw_windows_874_subject_is_registered_as_the_markings_read_it():
+    """An older Thai client's Subject as raw 8-bit Windows-874, no encoded word (session
+    13's windows-874 body finding, tried on the header): the markings read it as Thai,
+    but the register's subject came from mail-parser's reading and was mojibake."""
+    from rules.markings import read_classification
+
+    raw = (b"From: " + "สำนักงานเขต".encode("cp874") + b" <saraban.dds@bangkok.go.th>\r\n"
+           b"To: saraban.latkrabang@bangkok.go.th\r\nSubject: " + SUBJECT.encode("cp874")
+           + b"\r\nMessage-ID: <cp874@example>\r\n\r\nhello\r\n")
+    mail = parse_mail(raw)
+    assert mail.subject == SUBJECT and mail.header("subject") == SUBJECT
+    assert mail.from_address == "saraban.dds@bangkok.go.th"
+    marked = parse_mail(raw.replace(SUBJECT.encode("cp874"), ("ลับมาก " + SUBJECT).encode("cp874")))
+    assert marked.subject == "ลับมาก " + SUBJECT and read_classification(marked).level == "secret"

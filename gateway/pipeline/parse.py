@@ -26,7 +26,7 @@ from mailparser.utils import decode_header_part
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
 from gateway.pipeline import file_texts
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
-from rules.markings import _pdf_unreadable, decode_header_text, html_readings
+from rules.markings import _pdf_unreadable, decode_header_text, html_readings, raw_header_text
 from rules.model import Attachment, ParsedMail
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
@@ -64,7 +64,8 @@ def _address(value: str | None) -> str:
     the decoded text carries a line break."""
     if not value:
         return ""
-    value = _unfold(_utf8_header(value))
+    # 8-bit bytes (RFC 6532 SMTPUTF8, สมชาย@ราชการ.ไทย; or Windows-874) as the markings read them
+    value = _unfold(raw_header_text(value))
     _, addr = email.utils.parseaddr(value)
     if addr and "@" in addr and "=?" not in addr:
         return addr.strip().lower()
@@ -73,15 +74,6 @@ def _address(value: str | None) -> str:
         return ""
     _, addr = email.utils.parseaddr(decoded)
     return addr.strip().lower() if addr and "@" in addr else ""
-
-
-def _utf8_header(value: str) -> str:
-    """A raw header value as its UTF-8 bytes read (RFC 6532, SMTPUTF8: สมชาย@ราชการ.ไทย):
-    the email package keeps 8-bit header bytes as surrogates, which the register then
-    stored as U+FFFD. Bytes that are not UTF-8 stay replaced."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
-        return value
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _unfold(value: str) -> str:
@@ -377,7 +369,6 @@ class _StdlibParsed:
 
     def __init__(self, message: email.message.Message, error: Exception):
         self.message = message
-        self.subject = decode_header_part(str(self.message.get("subject", "")))
         self.date = None
         try:
             self.date = email.utils.parsedate_to_datetime(str(self.message.get("date")))
@@ -694,9 +685,10 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     body_text, body_html = "\n".join(parsed.text_plain), "\n".join(parsed.text_html)
     if file_texts.PGP_ARMOR in body_text or file_texts.PGP_ARMOR in body_html:
         reading.unread.append("a body encrypted with OpenPGP")
-    subject = parsed.subject
-    if isinstance(subject, (list, tuple)):  # mail-parser's answer for two Subject lines
-        subject = str(subject[0]) if subject else ""  # the first, which clients show
+    # The Subject as the markings read it (decode_header_text: raw 8-bit UTF-8 or
+    # Windows-874 too, where mail-parser's reading of a raw Windows-874 Subject was
+    # mojibake in the register); the first of two, which clients show.
+    subject = next((v for k, v in headers if k.lower() == "subject"), "")
     mail = ParsedMail(
         subject=(subject or "").strip(),
         from_address=_address(from_header),
