@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.daemon import Daemon, write_config
+from tests.daemon import Daemon, free_port, write_config
 from tests.notices.sink import Sink
 from tests.paths import REPO
 
@@ -64,6 +66,34 @@ def add_user(config: Path, username: str, role: str, *units: str, password: str 
 def desk_config(tmp: Path, sink: Sink, web_port: int, extra: str = "") -> Path:
     return write_config(tmp, extra=(f'[notices]\nsmarthost = "{sink.address}"\n'
                                     f"[web]\nenabled = true\nport = {web_port}\n{extra}"))
+
+
+@contextmanager
+def running_desk(tmp: Path, users: tuple[tuple, ...], letters: tuple[tuple[bytes, str], ...],
+                 registrars: tuple[tuple[str, str], ...] = (("saraban.latkrabang", "lat registrar"),),
+                 extra: str = "") -> Iterator[Desk]:
+    """A daemon with the web desk on and a notice sink, the gateway's key, the units'
+    secret registrars (unit, name), the desk's `users` (add_users), and `letters` (raw,
+    to) sent and dealt with before the tests look."""
+    from tests.classified.helpers import add_registrar, make_gateway_key
+
+    sink = Sink(free_port()).start()
+    web_port = free_port()
+    config = desk_config(tmp, sink, web_port, extra)
+    daemon = Daemon(config)
+    try:
+        make_gateway_key(daemon)
+        for unit, name in registrars:
+            add_registrar(daemon, unit, name)
+        add_users(config, *users)
+        daemon.start()
+        for raw, to in letters:
+            daemon.send(raw, to)
+        daemon.wait_idle(120)
+        yield Desk(daemon, sink, f"http://127.0.0.1:{web_port}")
+    finally:
+        daemon.stop()
+        sink.stop()
 
 
 @pytest.fixture(scope="module")

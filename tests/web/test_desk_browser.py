@@ -9,12 +9,10 @@ import re
 import pytest
 
 from rules.thai_text import arabic_to_thai
-from tests.classified.helpers import MARKER, add_registrar, classified_letter, make_gateway_key
-from tests.daemon import Daemon, free_port
+from tests.classified.helpers import MARKER, classified_letter
 from tests.letters import letter, make_pdf
-from tests.notices.sink import Sink
 from tests.tools_helpers import this_be_year
-from tests.web.conftest import PASSWORD, Desk, add_users, desk_config
+from tests.web.conftest import PASSWORD, Desk, running_desk
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 DIN = "saraban.dindaeng@bangkok.go.th"
@@ -24,27 +22,18 @@ OTHER_SUBJECT = "ขอส่งรายงานการเงินประ
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("desk")
-    sink = Sink(free_port()).start()
-    web_port = free_port()
+    users = (("somchai", "clerk", "saraban.latkrabang"), ("dinclerk", "clerk", "saraban.dindaeng"),
+             ("somsri", "registrar", "saraban.latkrabang"), ("victim", "clerk", "saraban.latkrabang"),
+             ("admin", "admin"))
+    letters = ((letter(subject=SUBJECT, files=[("2565_dds_0407_57.pdf", make_pdf("cover letter"))]), LAT),
+               (letter(subject=OTHER_SUBJECT, files=[("2565_dds_0407_58.pdf", make_pdf("report"))]), LAT),
+               (letter(subject="หนังสือของเขตดินแดง", files=[("2565_dds_0407_59.pdf", make_pdf("din"))]), DIN),
+               (letter(subject="หนังสือไม่มีไฟล์แนบ", files=[]), LAT),  # held: no document
+               (classified_letter()[0], LAT))
     # The receive stamp on: the letter page offers the stamped copy the folder got.
-    config = desk_config(tmp, sink, web_port, extra="[signatures]\nstamp = true\n")
-    daemon = Daemon(config)
-    make_gateway_key(daemon)
-    add_registrar(daemon)
-    add_users(config, ("somchai", "clerk", "saraban.latkrabang"), ("dinclerk", "clerk", "saraban.dindaeng"),
-              ("somsri", "registrar", "saraban.latkrabang"), ("victim", "clerk", "saraban.latkrabang"),
-              ("admin", "admin"))
-    daemon.start()
-    daemon.send(letter(subject=SUBJECT, files=[("2565_dds_0407_57.pdf", make_pdf("cover letter"))]), LAT)
-    daemon.send(letter(subject=OTHER_SUBJECT, files=[("2565_dds_0407_58.pdf", make_pdf("report"))]), LAT)
-    daemon.send(letter(subject="หนังสือของเขตดินแดง", files=[("2565_dds_0407_59.pdf", make_pdf("din"))]), DIN)
-    daemon.send(letter(subject="หนังสือไม่มีไฟล์แนบ", files=[]), LAT)  # held: no document
-    daemon.send(classified_letter()[0], LAT)
-    daemon.wait_idle()
-    yield Desk(daemon, sink, f"http://127.0.0.1:{web_port}")
-    daemon.stop()
-    sink.stop()
+    with running_desk(tmp_path_factory.mktemp("desk"), users, letters, registrars=(("saraban.latkrabang", "สมศรี registrar"),),
+                      extra="[signatures]\nstamp = true\n") as desk:
+        yield desk
 
 
 @pytest.fixture

@@ -17,12 +17,10 @@ import pytest
 
 from rules.thai_text import arabic_to_thai
 from rules.thai_time import BANGKOK
-from tests.classified.helpers import add_registrar, classified_letter, make_gateway_key
-from tests.daemon import Daemon, free_port
+from tests.classified.helpers import classified_letter
 from tests.letters import letter, make_pdf
-from tests.notices.sink import Sink
 from tests.web.client import Answer, signed_in
-from tests.web.conftest import Desk, add_users, desk_config
+from tests.web.conftest import Desk, running_desk
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 SUBJECT = "ขอเชิญประชุมคณะกรรมการประจำปี 2569"
@@ -31,24 +29,13 @@ CLI_WORDS = ("quarantine entry", "saraban-gateway", "already", "--reason", "regi
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("desk")
-    sink = Sink(free_port()).start()
-    web_port = free_port()
-    config = desk_config(tmp, sink, web_port)
-    daemon = Daemon(config)
-    make_gateway_key(daemon)
-    add_registrar(daemon, "saraban.latkrabang", "lat registrar")
-    add_users(config, ("somchai", "clerk", "saraban.latkrabang"), ("dang", "clerk", "saraban.latkrabang"),
-              ("rlat", "registrar", "saraban.latkrabang"))
-    daemon.start()
-    daemon.send(classified_letter(marker="MARK-S13")[0], LAT)
-    daemon.send(letter(subject=SUBJECT, files=[("a.pdf", make_pdf("a"))]), LAT)
-    for n in range(3):
-        daemon.send(letter(subject=f"หนังสือไม่มีไฟล์แนบ {n}", files=[]), LAT)  # held: no document
-    daemon.wait_idle(120)
-    yield Desk(daemon, sink, f"http://127.0.0.1:{web_port}")
-    daemon.stop()
-    sink.stop()
+    users = (("somchai", "clerk", "saraban.latkrabang"), ("dang", "clerk", "saraban.latkrabang"),
+             ("rlat", "registrar", "saraban.latkrabang"))
+    letters = ((classified_letter(marker="MARK-S13")[0], LAT),
+               (letter(subject=SUBJECT, files=[("a.pdf", make_pdf("a"))]), LAT),
+               *((letter(subject=f"หนังสือไม่มีไฟล์แนบ {n}", files=[]), LAT) for n in range(3)))  # held: no document
+    with running_desk(tmp_path_factory.mktemp("desk"), users, letters) as desk:
+        yield desk
 
 
 def held(desk: Desk) -> list[int]:

@@ -12,12 +12,10 @@ import re
 
 import pytest
 
-from tests.classified.helpers import add_registrar, classified_letter, make_gateway_key
-from tests.daemon import Daemon, free_port
+from tests.classified.helpers import classified_letter
 from tests.letters import letter, make_pdf
-from tests.notices.sink import Sink
 from tests.web.client import Client, signed_in
-from tests.web.conftest import PASSWORD, Desk, add_users, desk_config
+from tests.web.conftest import PASSWORD, Desk, running_desk
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 FIN = "saraban.latkrabang.fin@bangkok.go.th"
@@ -28,27 +26,16 @@ NOT_FOUND_TH = "ไม่มีรายการนี้ หรือท่า
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("desk")
-    sink = Sink(free_port()).start()
-    web_port = free_port()
-    config = desk_config(tmp, sink, web_port)
-    daemon = Daemon(config)
-    make_gateway_key(daemon)
-    add_registrar(daemon, "saraban.latkrabang", "lat registrar")
-    add_registrar(daemon, "saraban.latkrabang.fin", "fin registrar")
-    add_users(config, ("somchai", "clerk", "saraban.latkrabang"),
-              ("rlat", "registrar", "saraban.latkrabang"), ("rfin", "registrar", "saraban.latkrabang.fin"),
-              ("victim", "clerk", "saraban.latkrabang"))
-    daemon.start()
-    daemon.send(classified_letter(marker=LAT_MARKER)[0], LAT)
-    daemon.send(classified_letter(marker=FIN_MARKER)[0].replace(LAT.encode(), FIN.encode()), FIN)
-    daemon.send(letter(subject="หนังสือธรรมดาลาดกระบัง", files=[("a.pdf", make_pdf("a"))]), LAT)
-    daemon.send(letter(subject="หนังสือฝ่ายการคลัง", files=[("f.pdf", make_pdf("f"))]), FIN)
-    daemon.send(letter(subject="หนังสือไม่มีไฟล์แนบ", files=[]), LAT)  # held: no document
-    daemon.wait_idle(120)
-    yield Desk(daemon, sink, f"http://127.0.0.1:{web_port}")
-    daemon.stop()
-    sink.stop()
+    users = (("somchai", "clerk", "saraban.latkrabang"), ("rlat", "registrar", "saraban.latkrabang"),
+             ("rfin", "registrar", "saraban.latkrabang.fin"), ("victim", "clerk", "saraban.latkrabang"))
+    letters = ((classified_letter(marker=LAT_MARKER)[0], LAT),
+               (classified_letter(marker=FIN_MARKER)[0].replace(LAT.encode(), FIN.encode()), FIN),
+               (letter(subject="หนังสือธรรมดาลาดกระบัง", files=[("a.pdf", make_pdf("a"))]), LAT),
+               (letter(subject="หนังสือฝ่ายการคลัง", files=[("f.pdf", make_pdf("f"))]), FIN),
+               (letter(subject="หนังสือไม่มีไฟล์แนบ", files=[]), LAT))  # held: no document
+    registrars = (("saraban.latkrabang", "lat registrar"), ("saraban.latkrabang.fin", "fin registrar"))
+    with running_desk(tmp_path_factory.mktemp("desk"), users, letters, registrars) as desk:
+        yield desk
 
 
 def one(desk: Desk, sql: str, *params):
