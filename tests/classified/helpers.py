@@ -9,6 +9,8 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from asn1crypto import cms
@@ -158,3 +160,19 @@ def log_lines_containing(d, marker: str) -> list[str]:
 def key_pem_bytes(key) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
+
+
+@contextmanager
+def sealing_daemon(folder: Path, extra: str = "") -> Iterator:
+    """A started daemon (configuration in `folder`) that can seal: the gateway's key and
+    the latkrabang unit's secret registrar; stopped after."""
+    from tests.daemon import Daemon, write_config
+
+    d = Daemon(write_config(folder, extra=extra))
+    make_gateway_key(d)
+    add_registrar(d)
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()

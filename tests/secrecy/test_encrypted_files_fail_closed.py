@@ -157,16 +157,10 @@ def test_files_that_are_not_encrypted_leave_the_letter_ordinary():
 
 
 def test_over_smtp_a_letter_with_a_password_protected_word_file_is_sealed(tmp_path):
-    from tests.classified.helpers import (MARKER, add_registrar, db_rows, files_containing, log_lines_containing,
-                                          make_gateway_key, maildir)
-    from tests.daemon import Daemon, write_config
+    from tests.classified.helpers import MARKER, db_rows, files_containing, log_lines_containing, maildir, sealing_daemon
     from tests.letters import letter, make_pdf
 
-    d = Daemon(write_config(tmp_path / "gw"))
-    make_gateway_key(d)
-    add_registrar(d)
-    d.start()
-    try:
+    with sealing_daemon(tmp_path / "gw") as d:
         raw = letter(subject=f"ขอส่งแผนรักษาความปลอดภัย {MARKER}", body=f"เรียน ผู้อำนวยการเขตลาดกระบัง\n{MARKER}\n",
                      files=[("2569_dds_0403_57.pdf", make_pdf("cover letter")),
                             ("2569_dds_0403_57_1.docx", protected_docx())])
@@ -177,7 +171,5 @@ def test_over_smtp_a_letter_with_a_password_protected_word_file_is_sealed(tmp_pa
         assert db_rows(d, "select state, subject from quarantine where queue_id = ?", qid) == [("held", None)]
         assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1"
         assert maildir(d, "latkrabang") == []  # not the unit's ordinary folder
-    finally:
-        d.stop()
     assert files_containing(d.data_dir, MARKER) == []
     assert log_lines_containing(d, MARKER) == []

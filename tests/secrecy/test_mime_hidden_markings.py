@@ -330,14 +330,9 @@ def test_over_smtp_a_forwarded_top_secret_eml_is_refused_before_the_250(daemon, 
 
 
 def test_over_smtp_a_word_letter_marked_secret_is_sealed(tmp_path):
-    from tests.classified.helpers import MARKER, add_registrar, db_rows, files_containing, make_gateway_key, maildir
-    from tests.daemon import Daemon, write_config
+    from tests.classified.helpers import MARKER, db_rows, files_containing, maildir, sealing_daemon
 
-    d = Daemon(write_config(tmp_path / "gw"))
-    make_gateway_key(d)
-    add_registrar(d)
-    d.start()
-    try:
+    with sealing_daemon(tmp_path / "gw") as d:
         docx = _docx(["ลับมาก", *LETTER_LINES, MARKER])
         raw = letter(body=f"เรียน ผู้อำนวยการเขตลาดกระบัง\n{MARKER}\n",
                      files=[("2569_dds_0403_57.pdf", make_pdf("cover letter")), ("2569_dds_0403_57.docx", docx)])
@@ -347,8 +342,6 @@ def test_over_smtp_a_word_letter_marked_secret_is_sealed(tmp_path):
         assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1"
         assert maildir(d, "latkrabang") == []
         assert files_containing(d.data_dir, MARKER) == []
-    finally:
-        d.stop()
 
 
 def test_a_letter_with_two_subject_lines_is_read_not_lost():

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.classified.helpers import (MARKER, add_registrar, db_rows, log_lines_containing, make_gateway_key,
-                                      wait_processed)
-from tests.daemon import Daemon, write_config
+from tests.classified.helpers import MARKER, db_rows, log_lines_containing, sealing_daemon, wait_processed
 from tests.letters import letter
 from tests.pki import build_pki, make_letter, sign_letter, tamper_draw_content
 
@@ -37,11 +35,7 @@ def test_verifying_a_classified_letters_pdf_logs_nothing_of_it(tmp_path):
     pdf = tamper_draw_content(sign_letter(make_letter(), pki, field_name=f"ลายมือชื่อ {MARKER}"))
     digest = hashlib.sha256(pdf).hexdigest()
     extra = f'[signatures]\ntrust_roots = "{pki.roots_pem}"\nrevocation_dir = "{pki.revocation_dir}"\nstamp = false\n'
-    d = Daemon(write_config(tmp_path / "gw", extra=extra))
-    make_gateway_key(d)
-    add_registrar(d)
-    d.start()
-    try:
+    with sealing_daemon(tmp_path / "gw", extra) as d:
         secret = d.send(letter(subject="ลับ ขอส่งแผนรักษาความปลอดภัย", files=[("2569_dds_0403_57.pdf", pdf)]), LAT)
         wait_processed(d)
         assert db_rows(d, "select secrecy, book from letters where queue_id = ?", secret) == [
@@ -54,5 +48,3 @@ def test_verifying_a_classified_letters_pdf_logs_nothing_of_it(tmp_path):
         d.send(letter(subject="ขอส่งแผนการปฏิบัติงาน", files=[("2569_dds_0403_58.pdf", pdf)]), LAT)
         wait_processed(d)
         assert "pdf_signature_suspicious_change" in [e["event"] for e in _verifying_events(d)]
-    finally:
-        d.stop()

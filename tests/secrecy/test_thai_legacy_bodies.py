@@ -64,14 +64,9 @@ def test_a_utf8_body_with_a_stray_byte_keeps_its_utf8_reading():
 
 
 def test_over_smtp_a_windows_874_letter_marked_secret_is_sealed(tmp_path):
-    from tests.classified.helpers import MARKER, add_registrar, db_rows, files_containing, make_gateway_key, maildir
-    from tests.daemon import Daemon, write_config
+    from tests.classified.helpers import MARKER, db_rows, files_containing, maildir, sealing_daemon
 
-    d = Daemon(write_config(tmp_path / "gw"))
-    make_gateway_key(d)
-    add_registrar(d)
-    d.start()
-    try:
+    with sealing_daemon(tmp_path / "gw") as d:
         legacy = (b"Content-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
                   + (TYPED + MARKER + "\r\n").encode("cp874"))
         raw = mixed(legacy, file_part("application/pdf", "2569_dds_0403_57.pdf", make_pdf("cover letter")))
@@ -79,6 +74,4 @@ def test_over_smtp_a_windows_874_letter_marked_secret_is_sealed(tmp_path):
         d.wait_idle()
         assert db_rows(d, "select secrecy, book from letters where queue_id = ?", qid) == [("secret", "secret")]
         assert maildir(d, "latkrabang") == []
-    finally:
-        d.stop()
     assert files_containing(d.data_dir, MARKER) == []

@@ -54,15 +54,10 @@ def test_a_watermark_that_is_no_marking_leaves_the_letter_ordinary():
 
 
 def test_over_smtp_a_word_letter_marked_only_by_its_watermark_is_sealed(tmp_path):
-    from tests.classified.helpers import MARKER, add_registrar, db_rows, files_containing, make_gateway_key, maildir
-    from tests.daemon import Daemon, write_config
+    from tests.classified.helpers import MARKER, db_rows, files_containing, maildir, sealing_daemon
     from tests.letters import letter, make_pdf
 
-    d = Daemon(write_config(tmp_path / "gw"))
-    make_gateway_key(d)
-    add_registrar(d)
-    d.start()
-    try:
+    with sealing_daemon(tmp_path / "gw") as d:
         docx = docx_with_watermark("ลับมาก", [*LETTER_LINES, MARKER])
         raw = letter(subject=f"ขอส่งแผนรักษาความปลอดภัย {MARKER}", body=f"เรียน ผู้อำนวยการเขตลาดกระบัง\n{MARKER}\n",
                      files=[("2569_dds_0403_57.pdf", make_pdf("cover letter")), ("2569_dds_0403_57_1.docx", docx)])
@@ -71,6 +66,4 @@ def test_over_smtp_a_word_letter_marked_only_by_its_watermark_is_sealed(tmp_path
         assert db_rows(d, "select secrecy, book, subject from letters where queue_id = ?", qid) == [
             ("secret", "secret", None)]
         assert maildir(d, "latkrabang") == []
-    finally:
-        d.stop()
     assert files_containing(d.data_dir, MARKER) == []
