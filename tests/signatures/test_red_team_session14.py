@@ -1,0 +1,132 @@
+"""Red team of the signatures and the receive stamp, round 2 (session 14).
+
+Signed mail through the REAL daemon over SMTP, judged by what the register shows
+(`register list --json`): the S/MIME verdict on the signature file and the letter's
+review flag. One daemon serves the module; each test tells its letters apart by
+Message-ID. A mail with no document is registered here (`no_document = "warn"`), so a
+signed mail of text alone shows its verdict too.
+"""
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import uuid
+
+import pytest
+
+from tests.daemon import Daemon, write_config
+from tests.letters import letter
+from tests.pki import VALID_SIGNER_NAME, mail_identity, make_letter, make_smime, sign_letter
+
+UNIT = "saraban.pomprap@bangkok.go.th"
+SENDER = "saraban.dds@bangkok.go.th"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, pki):
+    extra = (f'[signatures]\ntrust_roots = "{pki.roots_pem}"\nrevocation_dir = "{pki.revocation_dir}"\n'
+             'stamp = false\n[rules.policy]\nno_document = "warn"\n')
+    d = Daemon(write_config(tmp_path_factory.mktemp("redteam14"), extra=extra)).start()
+    yield d
+    d.stop()
+
+
+def signed_mail(pki, message_id: str, *, who=None, inner: bytes | None = None, sender: str = SENDER) -> bytes:
+    return make_smime(pki, who, inner=inner, headers={
+        "From": f"=?utf-8?b?4Liq4Liz4LiZ4Lix4LiB4LiB4Liy4Lij4Lij4Liw4Lia4Liy4Lii4LiZ4LmJ4Liz?= <{sender}>",
+        "To": UNIT, "Message-ID": message_id, "Subject": "=?utf-8?b?4Lir4LiZ4Lix4LiH4Liq4Li34Lit?="})
+
+
+def register_entry(d: Daemon, message_id: str) -> dict:
+    d.wait_idle()
+    [entry] = [e for e in d.register("--unit", UNIT.split("@")[0]) if e["message_id"] == message_id]
+    return entry
+
+
+def smime_verdict(entry: dict) -> dict:
+    [sig] = [s for a in entry["attachments"] for s in a["signatures"] if s["kind"] == "smime"]
+    return sig
+
+
+def signed_part_end(raw: bytes) -> int:
+    """Where the signed part ends: the line break before the second delimiter line."""
+    boundary = b"\r\n--" + email.message_from_bytes(raw).get_boundary().encode()
+    return raw.index(boundary, raw.index(boundary) + 1)
+
+
+def test_text_after_a_line_that_only_begins_with_the_boundary_is_not_signed(gateway, pki):
+    """An attacker takes a signed mail and appends to its signed text a line that starts
+    with the boundary but goes on ("--<boundary>x"), then text of their own. That line is
+    no delimiter (RFC 2046): the mail parser, the rules and the clerk's mail reader read
+    the appended text as part of the signed body. On main the verifier cut the signed
+    bytes at the look-alike line: TOTAL_PASSED, no review. (OpenSSL, which also matches
+    the boundary as a prefix, refuses the mail: "no multipart body failure".)"""
+    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    raw = signed_mail(pki, mid)
+    at = signed_part_end(raw)
+    boundary = email.message_from_bytes(raw).get_boundary().encode()
+    added = "\r\nและขอให้โอนเงินค่าธรรมเนียมไปยังบัญชี 123-4-56789-0".encode()
+    forged = raw[:at] + b"\r\n--" + boundary + b"x" + added + raw[at:]
+    parsed = email.message_from_bytes(forged, policy=email.policy.default)
+    assert "123-4-56789-0" in parsed.get_payload()[0].get_content()  # what a reader shows as signed
+
+    gateway.send(forged, UNIT, sender=SENDER)
+    entry = register_entry(gateway, mid)
+    sig = smime_verdict(entry)
+    assert (sig["indication"], sig["sub_indication"]) == ("TOTAL_FAILED", "HASH_FAILURE")
+    assert entry["review"] is True
+    assert any(f["rule"] == "signature" for f in entry["findings"])
+
+
+def test_a_file_added_after_the_signature_of_a_signed_mail_is_not_signed(gateway, pki):
+    """RFC 1847: multipart/signed has two parts, the signed one and the signature. An
+    attacker adds a third, a PDF: on main the S/MIME verdict stayed TOTAL_PASSED (signer
+    สมชาย ใจดี), review off, and the added letter read as one of a signed mail."""
+    signed_pdf = sign_letter(make_letter(), pki)
+    inner = email.message_from_bytes(letter(files=[("2569_dds_0403_63.pdf", signed_pdf)]))
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version"):
+        del inner[name]
+    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    raw = signed_mail(pki, mid, inner=inner.as_bytes(policy=email.policy.SMTP))
+    closing = raw.rindex(b"--\r\n")  # the outer close delimiter "--<boundary>--"
+    forged_pdf = make_letter()  # an unsigned letter of the attacker's
+    added = (b"\r\nContent-Type: application/pdf; name=\"2569_dds_0403_64.pdf\"\r\n"
+             b"Content-Disposition: attachment; filename=\"2569_dds_0403_64.pdf\"\r\n"
+             b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(forged_pdf).replace(b"\n", b"\r\n")
+             + b"\r\n--" + email.message_from_bytes(raw).get_boundary().encode())
+    forged = raw[:closing] + added + raw[closing:]
+    assert len(email.message_from_bytes(forged).get_payload()) == 3
+
+    gateway.send(forged, UNIT, sender=SENDER)
+    entry = register_entry(gateway, mid)
+    sig = smime_verdict(entry)
+    assert (sig["indication"], sig["sub_indication"]) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert "1 part(s) after its signature that the signature does not cover" in sig["message"]
+    assert entry["review"] is True
+    assert {a["filename"] for a in entry["attachments"]} >= {"2569_dds_0403_63.pdf", "2569_dds_0403_64.pdf"}
+
+
+def test_a_signature_by_a_certificate_for_another_address_is_not_the_senders(gateway, pki, tmp_path_factory):
+    """RFC 8550 section 3: the From address must be one the signer's certificate names.
+    On main a mail From saraban.dds@bangkok.go.th signed with a valid certificate issued
+    for somchai@phranakhon.bangkok.go.th was TOTAL_PASSED with review off."""
+    keys = tmp_path_factory.mktemp("mailcerts")
+    other = mail_identity(pki, keys, "somchai", "somchai@phranakhon.bangkok.go.th")
+    own = mail_identity(pki, keys, "dds", "Saraban.DDS@bangkok.go.th")
+
+    wrong, right = (f"<{uuid.uuid4()}@dds.bangkok.go.th>" for _ in range(2))
+    gateway.send(signed_mail(pki, wrong, who=other), UNIT, sender=SENDER)
+    gateway.send(signed_mail(pki, right, who=own), UNIT, sender=SENDER)
+
+    entry = register_entry(gateway, wrong)
+    sig = smime_verdict(entry)
+    assert (sig["indication"], sig["sub_indication"]) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert sig["signer"] == VALID_SIGNER_NAME
+    assert sig["message"].startswith("signed with a certificate for somchai@phranakhon.bangkok.go.th, "
+                                     "not for the sender's address saraban.dds@bangkok.go.th")
+    assert entry["review"] is True
+
+    # The sender's own certificate (its address in another case) passes.
+    entry = register_entry(gateway, right)
+    assert smime_verdict(entry)["indication"] == "TOTAL_PASSED" and entry["review"] is False
