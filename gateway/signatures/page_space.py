@@ -83,6 +83,35 @@ def inherited(page, key: str):
     return None
 
 
+def first_page_refs(pages_root, limit: int = 10_000) -> set:
+    """The reference of the first page of a page tree as each reader kind finds it.
+
+    Readers disagree on a tree that lies: PDFium (Chrome, and the stamp's reading of the
+    page) takes any node without /Kids as a page and counts the pages itself; poppler
+    takes a node of /Type /Page as a page even when it has /Kids; pyHanko, which adds
+    the stamp's widget, trusts each node's /Count to skip it and goes by /Type. One set
+    of one reference when the tree is sound; more (or none) when readers would put
+    the stamp on one page and find its free place on another."""
+    found = set()
+    for is_page in (lambda node: "/Kids" not in node,  # PDFium
+                    lambda node: node.get("/Type") == "/Page" or "/Kids" not in node):  # poppler
+        stack, seen = [(None, pages_root)], set()
+        while stack and len(seen) < limit:
+            ref, node = stack.pop()
+            node = node.get_object() if hasattr(node, "get_object") else node
+            if not hasattr(node, "get") or (ref is not None and ref in seen):
+                continue  # not a dictionary (a dangling reference reads as null), or a loop
+            seen.add(ref)
+            if ref is not None and is_page(node):
+                found.add(ref)
+                break
+            kids = node.get("/Kids")
+            kids = kids.get_object() if hasattr(kids, "get_object") else kids
+            refs = [kids.raw_get(i) for i in range(len(kids))] if hasattr(kids, "raw_get") else []
+            stack.extend((getattr(kid, "reference", None), kid) for kid in reversed(refs))
+    return found
+
+
 def _box(value) -> Box | None:
     try:
         value = value.get_object() if hasattr(value, "get_object") else value

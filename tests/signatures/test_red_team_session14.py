@@ -2,22 +2,27 @@
 
 Signed mail through the REAL daemon over SMTP, judged by what the register shows
 (`register list --json`): the S/MIME verdict on the signature file and the letter's
-review flag. One daemon serves the module; each test tells its letters apart by
-Message-ID. A mail with no document is registered here (`no_document = "warn"`), so a
-signed mail of text alone shows its verdict too.
+review flag; and the folder copy a unit gets, with the receive stamp or its receipt.
+One daemon serves the module; each test tells its letters apart by Message-ID. A mail
+with no document is registered here (`no_document = "warn"`), so a signed mail of text
+alone shows its verdict too.
 """
 from __future__ import annotations
 
 import base64
 import email
 import email.policy
+import io
 import uuid
 
+import pypdf
 import pytest
 
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
 from tests.pki import VALID_SIGNER_NAME, mail_identity, make_letter, make_smime, sign_letter
+from tests.signatures.producers import lying_page_tree
+from tests.signatures.test_pipeline_signatures import files_of, folder_copy
 
 UNIT = "saraban.pomprap@bangkok.go.th"
 SENDER = "saraban.dds@bangkok.go.th"
@@ -26,7 +31,7 @@ SENDER = "saraban.dds@bangkok.go.th"
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, pki):
     extra = (f'[signatures]\ntrust_roots = "{pki.roots_pem}"\nrevocation_dir = "{pki.revocation_dir}"\n'
-             'stamp = false\n[rules.policy]\nno_document = "warn"\n')
+             '[rules.policy]\nno_document = "warn"\n')
     d = Daemon(write_config(tmp_path_factory.mktemp("redteam14"), extra=extra)).start()
     yield d
     d.stop()
@@ -130,3 +135,26 @@ def test_a_signature_by_a_certificate_for_another_address_is_not_the_senders(gat
     # The sender's own certificate (its address in another case) passes.
     entry = register_entry(gateway, right)
     assert smime_verdict(entry)["indication"] == "TOTAL_PASSED" and entry["review"] is False
+
+
+def test_a_page_tree_readers_disagree_on_gets_a_receipt_not_a_stamp_over_its_text(gateway):
+    """The stamp's widget goes on pyHanko's page 1, its free place is measured on
+    PDFium's page 1. On a page tree that lies (a /Pages node whose /Count says 0; a
+    /Page with /Kids) they are different pages: on main the letter was "stamped", its
+    place found on the blank page that viewers show first, and the stamp's opaque white
+    ground printed over the top right of the text page (the lines at y 800-745 of
+    "TEXT OF THE LETTER" hidden in pdftoppm's and Chromium's rendering)."""
+    sent = {}
+    for n, kind in enumerate(("count0", "page_with_kids"), start=65):
+        name, mid = f"2569_dds_0403_{n}.pdf", f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+        sent[name] = (gateway.send(letter(to=UNIT, files=[(name, lying_page_tree(kind))], message_id=mid), UNIT),
+                      mid, lying_page_tree(kind))
+    for name, (queue_id, mid, pdf) in sent.items():
+        entry = register_entry(gateway, mid)
+        copy = folder_copy(gateway, "pomprap", queue_id)
+        receipt = f"receipt-{entry['receive_no'].replace('/', '-')}.pdf"
+        assert copy["X-Saraban-Stamp"].startswith(f"receipt: {receipt}"), copy["X-Saraban-Stamp"]
+        files = files_of(copy)
+        assert files[name] == pdf  # the letter is filed as it came
+        text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(files[receipt])).pages)
+        assert "readers of the letter disagree on which page is its first" in " ".join(text.split())
