@@ -535,9 +535,10 @@ def self_signed_identity(directory: Path, name: str, *, not_before: dt.datetime,
     return ident
 
 
-def mail_identity(pki: Pki, directory: Path, name: str, *emails: str, cn: str = VALID_SIGNER_NAME) -> Identity:
+def leaf_identity(pki: Pki, directory: Path, name: str, *, emails: tuple[str, ...] = (), eku: list | None = None,
+                  cn: str = VALID_SIGNER_NAME) -> Identity:
     """A signer issued by the sub-CA whose certificate names `emails` (subjectAltName
-    rfc822Name), as a Thai CA's certificate of a person does."""
+    rfc822Name, as a Thai CA's certificate of a person does) and the purposes `eku`."""
     directory.mkdir(parents=True, exist_ok=True)
     ident = Identity(directory / f"{name}.pem", directory / f"{name}.key")
     if not ident.cert_path.exists():
@@ -546,7 +547,7 @@ def mail_identity(pki: Pki, directory: Path, name: str, *emails: str, cn: str = 
         sub_key = serialization.load_pem_private_key(pki.sub_ca.key_path.read_bytes(), password=None)
         cert = _cert(_name(cn, VALID_SIGNER_ORG, "TEST"), key, sub.subject, sub_key, ca=False,
                      not_before=NOW - dt.timedelta(days=30), not_after=NOW + dt.timedelta(days=700),
-                     crl_url=CRL_URL, emails=emails)
+                     crl_url=CRL_URL, emails=emails, eku=eku)
         pem = serialization.Encoding.PEM
         _write(ident.key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         _write(ident.cert_path, cert.public_bytes(pem))

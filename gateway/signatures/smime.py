@@ -19,7 +19,7 @@ import structlog
 
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.names import cert_emails, cert_names
-from gateway.signatures.trust import TrustSettings, anchor_validity_problem
+from gateway.signatures.trust import TrustSettings, anchor_validity_problem, purpose_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_NONE,
@@ -212,8 +212,9 @@ def _from_status(status, senders: frozenset[str] = frozenset()) -> SignatureVerd
         msg = trust_message(sub)
         if sub == "CHAIN_CONSTRAINTS_FAILURE" and status.signing_cert.subject == status.signing_cert.issuer:
             sub, msg = "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
-    elif (anchor := anchor_validity_problem(status.validation_path)) is not None:
-        ind, (sub, msg) = INDETERMINATE, anchor
+    elif (constraint := anchor_validity_problem(status.validation_path)
+          or purpose_problem(status.signing_cert)) is not None:
+        ind, (sub, msg) = INDETERMINATE, constraint
     elif (mismatch := _sender_mismatch(status.signing_cert, senders)) is not None:
         # A valid signature of someone else: not the sender's, so not confirmed.
         ind, sub, msg = INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", mismatch

@@ -20,7 +20,7 @@ import pytest
 
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
-from tests.pki import VALID_SIGNER_NAME, mail_identity, make_letter, make_smime, sign_letter
+from tests.pki import VALID_SIGNER_NAME, leaf_identity, make_letter, make_smime, sign_letter
 from tests.signatures.producers import lying_page_tree
 from tests.signatures.test_pipeline_signatures import files_of, folder_copy
 
@@ -117,8 +117,8 @@ def test_a_signature_by_a_certificate_for_another_address_is_not_the_senders(gat
     On main a mail From saraban.dds@bangkok.go.th signed with a valid certificate issued
     for somchai@phranakhon.bangkok.go.th was TOTAL_PASSED with review off."""
     keys = tmp_path_factory.mktemp("mailcerts")
-    other = mail_identity(pki, keys, "somchai", "somchai@phranakhon.bangkok.go.th")
-    own = mail_identity(pki, keys, "dds", "Saraban.DDS@bangkok.go.th")
+    other = leaf_identity(pki, keys, "somchai", emails=("somchai@phranakhon.bangkok.go.th",))
+    own = leaf_identity(pki, keys, "dds", emails=("Saraban.DDS@bangkok.go.th",))
 
     wrong, right = (f"<{uuid.uuid4()}@dds.bangkok.go.th>" for _ in range(2))
     gateway.send(signed_mail(pki, wrong, who=other), UNIT, sender=SENDER)
@@ -158,3 +158,26 @@ def test_a_page_tree_readers_disagree_on_gets_a_receipt_not_a_stamp_over_its_tex
         assert files[name] == pdf  # the letter is filed as it came
         text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(files[receipt])).pages)
         assert "readers of the letter disagree on which page is its first" in " ".join(text.split())
+
+
+def test_a_web_servers_tls_certificate_does_not_sign_letters(gateway, pki, tmp_path_factory):
+    """RFC 5280 4.2.1.12: a certificate whose extended key usage is TLS server
+    authentication only may be used for nothing else. Its key lives on a web server,
+    not on a signer's token; on main a letter signed with one (chained to the configured
+    root) was TOTAL_PASSED, and so was a signed mail. `openssl smime -verify` refuses the
+    mail: "unsuitable certificate purpose"."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    tls = leaf_identity(pki, tmp_path_factory.mktemp("tlscert"), "www", eku=[ExtendedKeyUsageOID.SERVER_AUTH],
+                        cn="www.phranakhon.go.th")
+    name, pdf_mid, mail_mid = "2569_dds_0403_67.pdf", *(f"<{uuid.uuid4()}@dds.bangkok.go.th>" for _ in range(2))
+    gateway.send(letter(to=UNIT, files=[(name, sign_letter(make_letter(), pki, tls))], message_id=pdf_mid), UNIT)
+    gateway.send(signed_mail(pki, mail_mid, who=tls), UNIT, sender=SENDER)
+
+    entry = register_entry(gateway, pdf_mid)
+    [sig] = entry["attachments"][0]["signatures"]
+    assert (sig["indication"], sig["sub_indication"]) == ("INDETERMINATE", "CHAIN_CONSTRAINTS_FAILURE")
+    assert sig["message"] == "the signer's certificate is issued for server auth, not for signing documents or mail"
+    assert entry["review"] is True
+    sig = smime_verdict(register_entry(gateway, mail_mid))
+    assert (sig["indication"], sig["sub_indication"]) == ("INDETERMINATE", "CHAIN_CONSTRAINTS_FAILURE")
