@@ -131,12 +131,16 @@ def page_geometry(page) -> PageGeometry:
     visible = (max(media[0], crop[0]), max(media[1], crop[1]), min(media[2], crop[2]), min(media[3], crop[3]))
     if visible[2] - visible[0] < 1 or visible[3] - visible[1] < 1:
         visible = media  # a crop box outside the media box: readers fall back to the media box
+    raw = inherited(page, "/Rotate") or 0
     try:
-        rotate = int(inherited(page, "/Rotate") or 0) % 360
+        rotate, whole = int(raw) % 360, isinstance(raw, int)  # a real (90.0): poppler shows 0, PDFium 90
     except (TypeError, ValueError):
-        rotate = 0
-    if rotate not in (0, 90, 180, 270):
-        rotate = 0  # the specification allows only multiples of 90
+        rotate, whole = 0, True  # not a number: every reader shows the page unturned
+    if rotate not in (0, 90, 180, 270) or (rotate and not whole):
+        # The specification allows only integer multiples of 90, and readers differ on
+        # any other: PDFium (Chrome) shows /Rotate 135 turned by 90 and 90.0 by 90,
+        # poppler by 135 and by 0. The stamp cannot be upright for all of them.
+        raise OddRotation(f"the first page's /Rotate {raw} is not a whole multiple of 90 degrees")
     try:
         unit = float(page.get("/UserUnit", 1.0))  # not inheritable
     except (TypeError, ValueError):
@@ -328,6 +332,10 @@ def _pdfminer_boxes(data: bytes, page_index: int, *, max_objects: int) -> tuple[
 
 class PageTooBusy(ValueError):
     """The page holds more drawn objects (or deeper nesting) than we measure."""
+
+
+class OddRotation(ValueError):
+    """The page's /Rotate is one that readers show differently."""
 
 
 MAX_DEPTH = 16  # Form XObjects within Form XObjects: deeper than any letter's

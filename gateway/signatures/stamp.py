@@ -605,9 +605,13 @@ def _turned_style_class():
 
 def _placement(data: bytes, page):
     """(widget rectangle in user space, scale, rotation, user unit) of the stamp on page 1."""
-    from gateway.signatures.page_space import PageTooBusy, annotation_boxes, content_boxes, find_place, page_geometry
+    from gateway.signatures.page_space import (OddRotation, PageTooBusy, annotation_boxes, content_boxes, find_place,
+                                               page_geometry)
 
-    geometry = page_geometry(page)
+    try:
+        geometry = page_geometry(page)
+    except OddRotation as exc:
+        raise NotStampable(f"{exc}: viewers show the page turned differently") from None
     try:
         drawn = content_boxes(data, 0)
     except PageTooBusy:

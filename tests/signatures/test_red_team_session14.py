@@ -23,6 +23,7 @@ from tests.letters import letter
 from tests.pki import VALID_SIGNER_NAME, leaf_identity, make_letter, make_smime, sign_letter
 from tests.signatures.producers import lying_page_tree
 from tests.signatures.test_pipeline_signatures import files_of, folder_copy
+from tests.signatures.test_stamp_outlined_text import raw_pdf
 
 UNIT = "saraban.pomprap@bangkok.go.th"
 SENDER = "saraban.dds@bangkok.go.th"
@@ -150,14 +151,33 @@ def test_a_page_tree_readers_disagree_on_gets_a_receipt_not_a_stamp_over_its_tex
         sent[name] = (gateway.send(letter(to=UNIT, files=[(name, lying_page_tree(kind))], message_id=mid), UNIT),
                       mid, lying_page_tree(kind))
     for name, (queue_id, mid, pdf) in sent.items():
-        entry = register_entry(gateway, mid)
-        copy = folder_copy(gateway, "pomprap", queue_id)
-        receipt = f"receipt-{entry['receive_no'].replace('/', '-')}.pdf"
-        assert copy["X-Saraban-Stamp"].startswith(f"receipt: {receipt}"), copy["X-Saraban-Stamp"]
-        files = files_of(copy)
-        assert files[name] == pdf  # the letter is filed as it came
-        text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(files[receipt])).pages)
-        assert "readers of the letter disagree on which page is its first" in " ".join(text.split())
+        assert_receipt(gateway, queue_id, mid, name, pdf, "readers of the letter disagree on which page is its first")
+
+
+def assert_receipt(d: Daemon, queue_id: str, mid: str, name: str, pdf: bytes, reason: str) -> None:
+    """The unit's folder copy holds the letter as it came and a receipt giving `reason`."""
+    entry = register_entry(d, mid)
+    copy = folder_copy(d, "pomprap", queue_id)
+    receipt = f"receipt-{entry['receive_no'].replace('/', '-')}.pdf"
+    assert copy["X-Saraban-Stamp"].startswith(f"receipt: {receipt}"), copy["X-Saraban-Stamp"]
+    files = files_of(copy)
+    assert files[name] == pdf
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(files[receipt])).pages)
+    assert reason in " ".join(text.split())
+
+
+def test_a_page_turned_by_other_than_a_multiple_of_90_gets_a_receipt(gateway):
+    """/Rotate 135 or 90.0: PDFium (Chrome) shows the page turned by 90, poppler by 135
+    and by 0 (pdfinfo "Page rot"). On main the stamp was laid out for a page not turned
+    at all, so in Chrome it read sideways from the bottom right corner."""
+    sent = []
+    for n, rotate in enumerate((b"135", b"90.0"), start=68):
+        name, mid = f"2569_dds_0403_{n}.pdf", f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+        pdf = raw_pdf(b"BT /F1 12 Tf 72 700 Td (Letter) Tj ET", page_extra=b"/Rotate " + rotate)
+        sent.append((gateway.send(letter(to=UNIT, files=[(name, pdf)], message_id=mid), UNIT), mid, name, pdf, rotate))
+    for queue_id, mid, name, pdf, rotate in sent:
+        assert_receipt(gateway, queue_id, mid, name, pdf,
+                       f"/Rotate {rotate.decode()} is not a whole multiple of 90 degrees")
 
 
 def test_a_web_servers_tls_certificate_does_not_sign_letters(gateway, pki, tmp_path_factory):
