@@ -56,6 +56,7 @@ def _cert(
     not_after: dt.datetime,
     crl_url: str | None,
     eku: list | None = None,
+    emails: tuple[str, ...] = (),
 ) -> x509.Certificate:
     builder = (
         x509.CertificateBuilder()
@@ -89,6 +90,9 @@ def _cert(
     )
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    if emails:  # a mail certificate (S/MIME): the addresses it vouches for
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.RFC822Name(a) for a in emails]), critical=False)
     if crl_url:
         builder = builder.add_extension(
             x509.CRLDistributionPoints(
@@ -464,14 +468,17 @@ def tamper_change_field(signed: bytes, value: str = "แก้ไขแล้ว
 
 
 def make_smime(pki: Pki, who: Identity | None = None, *, detached: bool = True,
-               body: str = "เรียน ผู้อำนวยการเขต\r\n\r\nขอส่งหนังสือราชการมาเพื่อทราบ\r\n") -> bytes:
-    """A signed mail as an S/MIME client produces it (cryptography's PKCS#7 builder)."""
+               body: str = "เรียน ผู้อำนวยการเขต\r\n\r\nขอส่งหนังสือราชการมาเพื่อทราบ\r\n",
+               inner: bytes | None = None, headers: dict[str, str] | None = None) -> bytes:
+    """A signed mail as an S/MIME client produces it (cryptography's PKCS#7 builder).
+    `inner`: the signed MIME entity (default: `body` as text/plain); `headers`: the
+    mail's own headers (default: From saraban@phranakhon.bangkok.go.th)."""
     from cryptography.hazmat.primitives.serialization import pkcs7
 
     who = who or pki.valid
     cert = x509.load_pem_x509_certificate(who.cert_path.read_bytes())
     key = serialization.load_pem_private_key(who.key_path.read_bytes(), password=None)
-    inner = (
+    inner = inner or (
         "Content-Type: text/plain; charset=utf-8\r\n"
         "Content-Transfer-Encoding: 8bit\r\n\r\n" + body
     ).encode("utf-8")
@@ -489,12 +496,12 @@ def make_smime(pki: Pki, who: Identity | None = None, *, detached: bool = True,
             b'Content-Type: application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"\r\n'
             b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(der)
         )
-    headers = (
-        "From: saraban@phranakhon.bangkok.go.th\r\n"
-        "To: saraban.central@bangkok.go.th\r\n"
-        "Subject: =?utf-8?b?" + __import__("base64").b64encode("หนังสือราชการ".encode()).decode() + "?=\r\n"
-    ).encode()
-    return headers + smime.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    headers = headers or {
+        "From": "saraban@phranakhon.bangkok.go.th",
+        "To": "saraban.central@bangkok.go.th",
+        "Subject": "=?utf-8?b?" + __import__("base64").b64encode("หนังสือราชการ".encode()).decode() + "?=",
+    }
+    return "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + smime.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def tamper_smime(raw: bytes) -> bytes:
@@ -522,6 +529,25 @@ def self_signed_identity(directory: Path, name: str, *, not_before: dt.datetime,
         key = _key()
         subject = _name(cn, "กรุงเทพมหานคร", "TEST")
         cert = _cert(subject, key, subject, key, ca=False, not_before=not_before, not_after=not_after, crl_url=None)
+        pem = serialization.Encoding.PEM
+        _write(ident.key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        _write(ident.cert_path, cert.public_bytes(pem))
+    return ident
+
+
+def leaf_identity(pki: Pki, directory: Path, name: str, *, emails: tuple[str, ...] = (), eku: list | None = None,
+                  cn: str = VALID_SIGNER_NAME) -> Identity:
+    """A signer issued by the sub-CA whose certificate names `emails` (subjectAltName
+    rfc822Name, as a Thai CA's certificate of a person does) and the purposes `eku`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ident = Identity(directory / f"{name}.pem", directory / f"{name}.key")
+    if not ident.cert_path.exists():
+        key = _key()
+        sub = x509.load_pem_x509_certificate(pki.sub_ca.cert_path.read_bytes())
+        sub_key = serialization.load_pem_private_key(pki.sub_ca.key_path.read_bytes(), password=None)
+        cert = _cert(_name(cn, VALID_SIGNER_ORG, "TEST"), key, sub.subject, sub_key, ca=False,
+                     not_before=NOW - dt.timedelta(days=30), not_after=NOW + dt.timedelta(days=700),
+                     crl_url=CRL_URL, emails=emails, eku=eku)
         pem = serialization.Encoding.PEM
         _write(ident.key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         _write(ident.cert_path, cert.public_bytes(pem))

@@ -83,6 +83,35 @@ def inherited(page, key: str):
     return None
 
 
+def first_page_refs(pages_root, limit: int = 10_000) -> set:
+    """The reference of the first page of a page tree as each reader kind finds it.
+
+    Readers disagree on a tree that lies: PDFium (Chrome, and the stamp's reading of the
+    page) takes any node without /Kids as a page and counts the pages itself; poppler
+    takes a node of /Type /Page as a page even when it has /Kids; pyHanko, which adds
+    the stamp's widget, trusts each node's /Count to skip it and goes by /Type. One set
+    of one reference when the tree is sound; more (or none) when readers would put
+    the stamp on one page and find its free place on another."""
+    found = set()
+    for is_page in (lambda node: "/Kids" not in node,  # PDFium
+                    lambda node: node.get("/Type") == "/Page" or "/Kids" not in node):  # poppler
+        stack, seen = [(None, pages_root)], set()
+        while stack and len(seen) < limit:
+            ref, node = stack.pop()
+            node = node.get_object() if hasattr(node, "get_object") else node
+            if not hasattr(node, "get") or (ref is not None and ref in seen):
+                continue  # not a dictionary (a dangling reference reads as null), or a loop
+            seen.add(ref)
+            if ref is not None and is_page(node):
+                found.add(ref)
+                break
+            kids = node.get("/Kids")
+            kids = kids.get_object() if hasattr(kids, "get_object") else kids
+            refs = [kids.raw_get(i) for i in range(len(kids))] if hasattr(kids, "raw_get") else []
+            stack.extend((getattr(kid, "reference", None), kid) for kid in reversed(refs))
+    return found
+
+
 def _box(value) -> Box | None:
     try:
         value = value.get_object() if hasattr(value, "get_object") else value
@@ -102,12 +131,16 @@ def page_geometry(page) -> PageGeometry:
     visible = (max(media[0], crop[0]), max(media[1], crop[1]), min(media[2], crop[2]), min(media[3], crop[3]))
     if visible[2] - visible[0] < 1 or visible[3] - visible[1] < 1:
         visible = media  # a crop box outside the media box: readers fall back to the media box
+    raw = inherited(page, "/Rotate") or 0
     try:
-        rotate = int(inherited(page, "/Rotate") or 0) % 360
+        rotate, whole = int(raw) % 360, isinstance(raw, int)  # a real (90.0): poppler shows 0, PDFium 90
     except (TypeError, ValueError):
-        rotate = 0
-    if rotate not in (0, 90, 180, 270):
-        rotate = 0  # the specification allows only multiples of 90
+        rotate, whole = 0, True  # not a number: every reader shows the page unturned
+    if rotate not in (0, 90, 180, 270) or (rotate and not whole):
+        # The specification allows only integer multiples of 90, and readers differ on
+        # any other: PDFium (Chrome) shows /Rotate 135 turned by 90 and 90.0 by 90,
+        # poppler by 135 and by 0. The stamp cannot be upright for all of them.
+        raise OddRotation(f"the first page's /Rotate {raw} is not a whole multiple of 90 degrees")
     try:
         unit = float(page.get("/UserUnit", 1.0))  # not inheritable
     except (TypeError, ValueError):
@@ -299,6 +332,10 @@ def _pdfminer_boxes(data: bytes, page_index: int, *, max_objects: int) -> tuple[
 
 class PageTooBusy(ValueError):
     """The page holds more drawn objects (or deeper nesting) than we measure."""
+
+
+class OddRotation(ValueError):
+    """The page's /Rotate is one that readers show differently."""
 
 
 MAX_DEPTH = 16  # Form XObjects within Form XObjects: deeper than any letter's

@@ -9,15 +9,17 @@ which would change the bytes and break every signature.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
+import email.utils
 import re
 
 import structlog
 
 from gateway.signatures.asn1_names import ensure_asn1_names
-from gateway.signatures.names import cert_names
-from gateway.signatures.trust import TrustSettings, anchor_validity_problem
+from gateway.signatures.names import cert_emails, cert_names
+from gateway.signatures.trust import TrustSettings, anchor_validity_problem, purpose_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_NONE,
@@ -62,13 +64,17 @@ def _problem(message: str, sub: str = "FORMAT_FAILURE") -> SignatureVerdict:
 async def _verify(raw: bytes, trust: TrustSettings) -> list[SignatureVerdict]:
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     ctype = msg.get_content_type()
+    # The whole message is signed: its From (or Sender) must be an address of the
+    # signer's certificate. A signed part one level down (a forwarded letter) has its
+    # own sender, which this message's From does not name.
+    senders = _sender_addresses(msg)
     if ctype == "multipart/signed":
-        return [await _verify_detached(raw, msg, trust)]
+        return [await _verify_detached(raw, msg, trust, senders)]
     if ctype in _MIME_TYPES:
         smime_type = (msg.get_param("smime-type") or "").lower()
         if smime_type and smime_type != "signed-data":
             return []  # enveloped-data etc.: encrypted, not signed (another module's job)
-        return [await _verify_enveloping(msg.get_payload(decode=True) or b"", trust)]
+        return [await _verify_enveloping(msg.get_payload(decode=True) or b"", trust, senders)]
     # A signed message may also travel as a forwarded part (message/rfc822) or as the
     # body of a multipart/mixed; look one level down for signed parts.
     out: list[SignatureVerdict] = []
@@ -82,7 +88,12 @@ async def _verify(raw: bytes, trust: TrustSettings) -> list[SignatureVerdict]:
 def _first_part_bytes(raw: bytes, boundary: str) -> bytes | None:
     """The first body part of a multipart, byte for byte, line endings made CRLF."""
     delim = re.escape(b"--" + boundary.encode("ascii", "replace"))
-    marks = list(re.finditer(rb"(?:\r?\n|^)" + delim + rb"(--)?[ \t]*\r?\n?", raw))
+    # A delimiter line is the boundary and nothing after it but blanks (RFC 2046 5.1.1),
+    # as the MIME parser the rules, the folder copy and the clerk's mail reader use sees
+    # it. Taken as a prefix (OpenSSL's reading), a line "--<boundary>x" inside the signed
+    # part ended the signed bytes there: text appended after it showed as part of the
+    # signed body, and the signature passed.
+    marks = list(re.finditer(rb"(?:\r?\n|^)" + delim + rb"(--)?[ \t]*(?:\r?\n|$)", raw))
     if len(marks) < 2:
         return None
     part = raw[marks[0].end(): marks[1].start()]
@@ -99,7 +110,7 @@ def _signed_data(der: bytes):
     return info["content"]
 
 
-async def _verify_detached(raw: bytes, msg, trust: TrustSettings) -> SignatureVerdict:
+async def _verify_detached(raw: bytes, msg, trust: TrustSettings, senders: frozenset[str]) -> SignatureVerdict:
     from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 
     boundary = msg.get_boundary()
@@ -118,10 +129,19 @@ async def _verify_detached(raw: bytes, msg, trust: TrustSettings) -> SignatureVe
         content, signed_data, signer_validation_context=trust.validation_context(),
         key_usage_settings=_key_usage(),
     )
-    return _from_status(status)
+    verdict = _from_status(status, senders)
+    if len(parts) > 2 and verdict.indication == TOTAL_PASSED:
+        # RFC 1847: a signed multipart has two parts, what is signed and the signature. A
+        # third (a PDF added to a signed mail) is signed by no one, yet the mail's S/MIME
+        # verdict passed and its files read as signed ones.
+        return dataclasses.replace(
+            verdict, indication=INDETERMINATE, sub_indication="SIG_CONSTRAINTS_FAILURE", review=True,
+            message=(f"the signed mail holds {len(parts) - 2} part(s) after its signature that the signature "
+                     "does not cover (ไฟล์หรือข้อความที่อยู่นอกส่วนที่ลงลายมือชื่อไว้ ไม่ได้รับการรับรองจากผู้ลงนาม)"))
+    return verdict
 
 
-async def _verify_enveloping(der: bytes, trust: TrustSettings) -> SignatureVerdict:
+async def _verify_enveloping(der: bytes, trust: TrustSettings, senders: frozenset[str] = frozenset()) -> SignatureVerdict:
     from pyhanko.sign.general import extract_signer_info
     from pyhanko.sign.validation.generic_cms import async_validate_cms_signature, extract_self_reported_ts
     from pyhanko.sign.validation.status import StandardCMSSignatureStatus
@@ -136,7 +156,7 @@ async def _verify_enveloping(der: bytes, trust: TrustSettings) -> SignatureVerdi
         validation_context=trust.validation_context(), key_usage_settings=_key_usage(),
         status_kwargs={"signer_reported_dt": claimed} if claimed else None,
     )
-    return _from_status(status)
+    return _from_status(status, senders)
 
 
 def unwrap_smime(raw_message: bytes) -> bytes | None:
@@ -159,7 +179,25 @@ def _key_usage():
     return KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
 
 
-def _from_status(status) -> SignatureVerdict:
+def _sender_addresses(msg) -> frozenset[str]:
+    values = [str(v) for name in ("From", "Sender") for v in msg.get_all(name, [])]
+    return frozenset(addr.strip().lower() for _, addr in email.utils.getaddresses(values) if "@" in addr)
+
+
+def _sender_mismatch(cert, senders: frozenset[str]) -> str | None:
+    """Why the certificate does not vouch for the message's sender, or None. RFC 8550
+    section 3: a receiving agent must check that the From or Sender address is one of
+    the signer certificate's mail addresses, when the certificate names any (Thai CAs'
+    certificates of persons do); a certificate that names none cannot be compared."""
+    issued_for = cert_emails(cert)
+    if not issued_for or not senders or issued_for & senders:
+        return None
+    cert_addr, sender = min(issued_for), min(senders)
+    return (f"signed with a certificate for {cert_addr}, not for the sender's address {sender} "
+            f"(ลงนามด้วยใบรับรองของ {cert_addr} ไม่ใช่ของที่อยู่ผู้ส่ง {sender})")
+
+
+def _from_status(status, senders: frozenset[str] = frozenset()) -> SignatureVerdict:
     from pyhanko.sign.ades.report import AdESFailure
 
     signer, org, issuer = cert_names(status.signing_cert)
@@ -174,8 +212,12 @@ def _from_status(status) -> SignatureVerdict:
         msg = trust_message(sub)
         if sub == "CHAIN_CONSTRAINTS_FAILURE" and status.signing_cert.subject == status.signing_cert.issuer:
             sub, msg = "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
-    elif (anchor := anchor_validity_problem(status.validation_path)) is not None:
-        ind, (sub, msg) = INDETERMINATE, anchor
+    elif (constraint := anchor_validity_problem(status.validation_path)
+          or purpose_problem(status.signing_cert)) is not None:
+        ind, (sub, msg) = INDETERMINATE, constraint
+    elif (mismatch := _sender_mismatch(status.signing_cert, senders)) is not None:
+        # A valid signature of someone else: not the sender's, so not confirmed.
+        ind, sub, msg = INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", mismatch
     else:
         ind, sub, msg = TOTAL_PASSED, None, ""
     ts = status.timestamp_validity

@@ -605,9 +605,13 @@ def _turned_style_class():
 
 def _placement(data: bytes, page):
     """(widget rectangle in user space, scale, rotation, user unit) of the stamp on page 1."""
-    from gateway.signatures.page_space import PageTooBusy, annotation_boxes, content_boxes, find_place, page_geometry
+    from gateway.signatures.page_space import (OddRotation, PageTooBusy, annotation_boxes, content_boxes, find_place,
+                                               page_geometry)
 
-    geometry = page_geometry(page)
+    try:
+        geometry = page_geometry(page)
+    except OddRotation as exc:
+        raise NotStampable(f"{exc}: viewers show the page turned differently") from None
     try:
         drawn = content_boxes(data, 0)
     except PageTooBusy:
@@ -617,6 +621,17 @@ def _placement(data: bytes, page):
     if spot is None:
         raise NotStampable("no free space at the top right of page 1 for the stamp")
     return spot.rect, spot.scale, geometry.rotate, geometry.user_unit
+
+
+def _same_first_page(pages_root, page_ref) -> None:
+    """The widget goes on pyHanko's page 1 and its free place is found on PDFium's: a
+    page tree on which readers disagree (a /Pages node whose /Count says 0, a /Page
+    with /Kids) had the stamp's opaque ground printed over the text of the page that
+    viewers show second, placed by the blank page they show first."""
+    from gateway.signatures.page_space import first_page_refs
+
+    if first_page_refs(pages_root) != {page_ref.reference}:
+        raise NotStampable("readers of the letter disagree on which page is its first (an inconsistent page tree)")
 
 
 def _changed_verdicts(before: bytes, after: bytes) -> str | None:
@@ -700,8 +715,10 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=
     else:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
     field_name = _free_field_name(writer.prev)
-    page = writer.find_page_for_modification(0)[0].get_object()
+    page_ref = writer.find_page_for_modification(0)[0]
+    page = page_ref.get_object()
     if box is None:
+        _same_first_page(writer.root["/Pages"], page_ref)
         box, scale, rotate, unit = _placement(data, page)
         box = tuple(round(v, 2) for v in box)
     else:

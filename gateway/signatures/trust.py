@@ -176,3 +176,34 @@ def anchor_validity_problem(path, moment=None) -> tuple[str, str] | None:
     if now < not_before:
         return "NOT_YET_VALID", f"the trust root {name} is not valid before {not_before.date().isoformat()}"
     return None
+
+
+# What a signer's certificate may be for, when it says (extended key usage, RFC 5280
+# 4.2.1.12: a certificate with the extension "MUST only be used for" its purposes):
+# signing documents or mail, or TLS client authentication, which CAs put on signing
+# certificates of persons (pyHanko's own documentation says so).
+SIGNER_PURPOSES = frozenset({
+    "email_protection", "client_auth", "code_signing", "microsoft_document_signing",
+    "adobe_authentic_documents_trust", "1.3.6.1.5.5.7.3.36",  # id-kp-documentSigning, RFC 9336
+    "any_extended_key_usage",
+})
+
+
+def purpose_problem(cert) -> tuple[str, str] | None:
+    """(sub-indication, message) when the signer's certificate is issued for purposes
+    none of which is signing (a web server's TLS certificate), else None.
+
+    pyHanko checks no extended key usage by default, and the constraint it takes for
+    one is rebuilt by its status classes without `explicit_extd_key_usage_required`, so
+    every certificate without the extension would fail. Checked here instead: a
+    certificate without the extension may sign."""
+    try:
+        eku = cert.extended_key_usage_value
+        purposes = set(eku.native) if eku is not None else set()
+    except Exception:
+        return None  # unreadable extensions fail validation elsewhere
+    if not purposes or purposes & SIGNER_PURPOSES:
+        return None
+    shown = ", ".join(sorted(p.replace("_", " ") for p in purposes))
+    return ("CHAIN_CONSTRAINTS_FAILURE",
+            f"the signer's certificate is issued for {shown}, not for signing documents or mail")

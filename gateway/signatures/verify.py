@@ -19,7 +19,7 @@ from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
 from gateway.signatures.revisions import _meaningful, field_changes, unexplained_bytes, unlisted_objects
-from gateway.signatures.trust import TrustSettings, anchor_validity_problem
+from gateway.signatures.trust import TrustSettings, anchor_validity_problem, purpose_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_ANNOTATIONS,
@@ -375,9 +375,11 @@ def _indication(status, kind: str, certification: bool) -> tuple[str, str | None
         return (TOTAL_FAILED if failed else INDETERMINATE), _known(indic.name), trust_message(indic.name)
     if status.validation_path is None:
         return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", TRUST_MESSAGES["NO_CERTIFICATE_CHAIN_FOUND"]
-    anchor = anchor_validity_problem(status.validation_path)
-    if anchor is not None:
-        return INDETERMINATE, anchor[0], anchor[1]
+    # A document timestamp's certificate is a TSA's (time stamping): only signers' are held to SIGNER_PURPOSES.
+    constraint = anchor_validity_problem(status.validation_path) or (
+        purpose_problem(status.signing_cert) if kind == "signature" else None)
+    if constraint is not None:
+        return INDETERMINATE, constraint[0], constraint[1]
     if kind == "signature":
         ts = status.timestamp_validity
         if ts is not None and not (ts.intact and ts.valid and ts.trusted):

@@ -137,3 +137,28 @@ def scanned_letter(*, dpi: int = 100) -> bytes:
     out = io.BytesIO()
     img.save(out, "PDF", resolution=dpi)
     return out.getvalue()
+
+
+def lying_page_tree(kind: str) -> bytes:
+    """Two pages, a blank one and one with text down its top right, in a page tree on
+    which readers disagree about which is first (written by hand, one revision):
+    * "count0": the blank page sits under a /Pages node whose /Count says 0 (pyHanko
+      trusts /Count and skips it; PDFium and poppler count the pages themselves);
+    * "page_with_kids": the text page is a /Page that has /Kids, the blank page its kid
+      (pyHanko and poppler go by /Type, PDFium by /Kids)."""
+    from tests.letters import assemble_pdf, stream_object
+
+    text = b"BT /F1 14 Tf " + b" ".join(
+        b"1 0 0 1 300 %d Tm (TEXT OF THE LETTER, LINE %d) Tj" % (y, n) for n, y in enumerate(range(800, 400, -18))) + b" ET"
+    text_page = b"<< /Type /Page /Parent %s /MediaBox [0 0 595 842] /Resources << /Font << /F1 8 0 R >> >> /Contents 6 0 R%s >>"
+    blank_page = b"<< /Type /Page /Parent 3 0 R /MediaBox [0 0 595 842] /Contents 7 0 R >>"
+    if kind == "count0":
+        tree = [b"<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 >>",
+                b"<< /Type /Pages /Parent 2 0 R /Kids [4 0 R] /Count 0 >>", blank_page,
+                text_page % (b"2 0 R", b"")]
+    else:
+        tree = [b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", text_page % (b"2 0 R", b" /Kids [4 0 R]"),
+                blank_page, b"null"]
+    return assemble_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", *tree, stream_object(text), stream_object(b""),
+                         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"],
+                        header=b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")

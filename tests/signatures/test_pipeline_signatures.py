@@ -27,6 +27,7 @@ from tests.pki import (
     VALID_SIGNER_NAME,
     VALID_SIGNER_ORG,
     make_letter,
+    make_smime,
     sign_letter,
     tamper_draw_content,
     tamper_flip_byte,
@@ -215,24 +216,20 @@ def test_certified_no_changes_letter_gets_a_receipt_beside_the_untouched_origina
     assert verify_pdf(files["2569_dds_0403_62.pdf"], module_trust).signatures[0].modifications == "none"
 
 
-def test_smime_signed_mail_carrying_a_signed_pdf(gateway, pki):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.serialization import pkcs7
-
-    signed_pdf = sign_letter(make_letter(), pki)
-    inner = email.message_from_bytes(letter(files=[("2569_dds_0403_63.pdf", signed_pdf)]))
+def letter_entity(files: list[tuple[str, bytes]]) -> bytes:
+    """A letter's MIME entity without the mail's own headers: what an S/MIME client signs."""
+    inner = email.message_from_bytes(letter(files=files))
     for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version"):
         del inner[name]
-    content = inner.as_bytes(policy=email.policy.SMTP)
-    cert = x509.load_pem_x509_certificate(pki.valid.cert_path.read_bytes())
-    key = serialization.load_pem_private_key(pki.valid.key_path.read_bytes(), password=None)
-    smime = (pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(cert, key, hashes.SHA256())
-             .add_certificate(x509.load_pem_x509_certificate(pki.sub_ca.cert_path.read_bytes()))
-             .sign(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.DetachedSignature]))
+    return inner.as_bytes(policy=email.policy.SMTP)
+
+
+def test_smime_signed_mail_carrying_a_signed_pdf(gateway, pki):
+    signed_pdf = sign_letter(make_letter(), pki)
     mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
-    raw = (f"From: saraban.dds@bangkok.go.th\r\nTo: {REVIEWING}\r\nMessage-ID: {mid}\r\n"
-           "Subject: =?utf-8?b?4Lir4LiZ4Lix4LiH4Liq4Li34Lit?=\r\n").encode() + smime.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    raw = make_smime(pki, inner=letter_entity([("2569_dds_0403_63.pdf", signed_pdf)]), headers={
+        "From": "saraban.dds@bangkok.go.th", "To": REVIEWING, "Message-ID": mid,
+        "Subject": "=?utf-8?b?4Lir4LiZ4Lix4LiH4Liq4Li34Lit?="})
     queue_id = gateway.send(raw, REVIEWING)
     entry = entry_for(gateway, mid, REVIEWING)
     by_name = {a["filename"]: a for a in entry["attachments"]}
