@@ -1,0 +1,118 @@
+"""Red team of the register's and the folder copy's fidelity (session h14): what the
+clerk reads in the register, the copy in the unit's folder and the notice to the sender
+must be what the letter says and the files it carries, byte for byte.
+
+One daemon for the module: the receive stamp on, notices to an SMTP sink, Lat Krabang
+filed to its Maildir and its administration section by IMAP APPEND to a real Dovecot."""
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import os
+
+import pytest
+
+from tests.daemon import Daemon, free_port, write_config
+from tests.imap_helpers import delivery_config, folder_messages
+from tests.letters import letter, make_pdf
+from tests.notices.conftest import notices_config
+from tests.notices.sink import Sink
+from tests.thai_pdfs import thai_pdf
+
+LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+ADMIN = "saraban.latkrabang.admin"  # filed by IMAP (the module's daemon)
+
+
+@pytest.fixture(scope="module")
+def sink():
+    s = Sink(free_port()).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def imap_user(dovecot):
+    name = f"fidelity{os.getpid()}"
+    dovecot.add_user(name, f"pw-{name}")
+    return name, f"pw-{name}"
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory, sink, dovecot, imap_user):
+    extra = ("[signatures]\nstamp = true\n" + notices_config(sink)
+             + delivery_config(dovecot, *imap_user, unit=ADMIN, folder="Saraban/admin"))
+    d = Daemon(write_config(tmp_path_factory.mktemp("fidelity"), extra=extra)).start()
+    yield d
+    d.stop()
+
+
+def _entry(d: Daemon, queue_id: str) -> dict:
+    d.wait_idle()
+    return next(e for e in d.register() if e["queue_id"] == queue_id)
+
+
+def _maildir_copy(d: Daemon, queue_id: str) -> email.message.EmailMessage:
+    [path] = [p for p in d.maildir_files("latkrabang") if p.name.startswith(queue_id)]
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+
+
+def _files(copy: email.message.Message) -> list[tuple[str | None, bytes]]:
+    return [(p.get_filename(), p.get_payload(decode=True)) for p in copy.walk()
+            if not p.is_multipart() and p.get_content_disposition() == "attachment"]
+
+
+def _cover(number: str) -> bytes:
+    return thai_pdf([f"ที่ กท ๐๔๐๓/ว {number}", "วันที่ ๒๒ ธันวาคม ๒๕๖๖", "เรื่อง ขอเชิญประชุมคณะทำงาน",
+                     "เรียน ผู้อำนวยการเขตลาดกระบัง"])
+
+
+def test_the_receive_stamp_goes_on_the_cover_letter_not_an_enclosure_sent_before_it(gw):
+    """The sender attached the enclosure first and the cover letter (หนังสือนำ) second.
+    The register read ที่ and เรื่อง from the cover letter, but the stamp went on the
+    first PDF: the clerk's copy had "2569_dds_0403_276_1.stamped.pdf", the enclosure
+    with the receive number on it, and the letter itself unstamped."""
+    enclosure, cover = make_pdf("enclosure: a map"), _cover("๒๗๖")
+    queue_id = gw.send(letter(files=[("2569_dds_0403_276_1.pdf", enclosure), ("2569_dds_0403_276.pdf", cover)],
+                              body="", subject="ขอเชิญประชุม"), LATKRABANG)
+    entry = _entry(gw, queue_id)
+    assert entry["reference"] == "กท 0403/ว 276"  # read from the cover letter
+    copy = _maildir_copy(gw, queue_id)
+    assert copy["X-Saraban-Stamp"] == "stamped: 2569_dds_0403_276.stamped.pdf"
+    files = dict(_files(copy))
+    assert list(files) == ["2569_dds_0403_276_1.pdf", "2569_dds_0403_276.pdf", "2569_dds_0403_276.stamped.pdf"]
+    assert files["2569_dds_0403_276_1.pdf"] == enclosure and files["2569_dds_0403_276.pdf"] == cover
+
+
+def _unencoded(raw: bytes, data: bytes) -> bytes:
+    """`raw` with the base64 part that carries `data` sent unencoded instead
+    (Content-Transfer-Encoding: binary), as a client with BINARYMIME habits sends it."""
+    import base64
+
+    encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")  # its last line end too
+    start = raw.index(encoded)
+    head = raw.rindex(b"\r\n\r\n", 0, start)
+    cte = raw.rindex(b"Content-Transfer-Encoding: base64", 0, head)
+    return (raw[:cte] + b"Content-Transfer-Encoding: binary" + raw[cte + 33:start] + data
+            + raw[start + len(encoded):])
+
+
+def test_a_file_sent_unencoded_reaches_the_imap_folder_as_the_register_holds_it(gw, dovecot, imap_user):
+    """An enclosure sent unencoded (binary, its bytes as they are: CR, LF, NUL). The
+    Maildir copy kept it; the IMAP copy had every LF byte of it made CRLF on the way
+    (RFC 3501 wants CRLF lines), so the file in the clerk's folder was not the file the
+    register holds the SHA-256 of: a PNG that no longer opens."""
+    image = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 3 + b"\n\r\n\rIEND"
+    pdf = make_pdf("cover letter")
+    raw = _unencoded(letter(to=f"{ADMIN}@bangkok.go.th",
+                            files=[("2569_dds_0403_57.pdf", pdf), ("2569_dds_0403_57_1.png", image)]), image)
+    queue_id = gw.send(raw, f"{ADMIN}@bangkok.go.th")
+    entry = _entry(gw, queue_id)
+    registered = {a["filename"]: a["sha256"] for a in entry["attachments"]}
+    assert registered["2569_dds_0403_57_1.png"] == hashlib.sha256(image).hexdigest()
+    [copy] = [m for _, m in folder_messages(dovecot, imap_user[0], "Saraban/admin")
+              if m["X-Saraban-Queue-Id"] == queue_id]
+    files = dict(_files(copy))
+    assert files["2569_dds_0403_57_1.png"] == image
+    assert files["2569_dds_0403_57.pdf"] == pdf
+    assert "2569_dds_0403_57.stamped.pdf" in files
