@@ -116,3 +116,16 @@ def test_a_file_sent_unencoded_reaches_the_imap_folder_as_the_register_holds_it(
     assert files["2569_dds_0403_57_1.png"] == image
     assert files["2569_dds_0403_57.pdf"] == pdf
     assert "2569_dds_0403_57.stamped.pdf" in files
+
+
+def test_the_folder_copy_keeps_the_urgency_the_register_read_from_the_subject(gw):
+    """"ด่วนที่สุด ที่ ... เรื่อง ขอเชิญประชุม": the register keeps เรื่อง (ขอเชิญประชุม) and
+    ชั้นความเร็ว ด่วนที่สุด, but the folder copy's Subject, replaced by the register's
+    เรื่อง, read "[รับ 7/2569] ขอเชิญประชุม": the most urgent letter looked like any
+    other in the clerk's mail list, and nothing else in the copy's headers said so."""
+    subject = "ด่วนที่สุด ที่ กท ๐๔๐๓/ว ๒๗๙ ลงวันที่ ๒๒ ธ.ค. ๒๕๖๖ เรื่อง ขอเชิญประชุม"
+    queue_id = gw.send(letter(subject=subject, body="เรียน ผู้อำนวยการเขตลาดกระบัง\n",
+                              files=[("2566_dds_0403_279.pdf", make_pdf("cover letter"))]), LATKRABANG)
+    entry = _entry(gw, queue_id)
+    assert (entry["subject"], entry["urgency"]) == ("ขอเชิญประชุม", "most_urgent")
+    assert _maildir_copy(gw, queue_id)["Subject"] == f"[รับ {entry['receive_no']}] ด่วนที่สุด ขอเชิญประชุม"

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 from gateway.pipeline.mime_attach import encoded_header
 from gateway.pipeline.parse import _cte  # Content-Transfer-Encoding as Dovecot reads it
 from gateway.sender.results import authserv_id, forged_results, sender_headers
+from gateway.tools.register_rows import URGENCY_TH
 from storage.register import record_stamped_copy
 
 DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book",
@@ -79,7 +80,8 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
                       queue_id: str, findings: list[dict] | None = None,
                       review: bool = False,
                       extra_headers: list[tuple[str, str]] | None = None,
-                      sender_auth: dict | None = None, authserv_id: str | None = None) -> bytes:
+                      sender_auth: dict | None = None, authserv_id: str | None = None,
+                      urgency: str | None = None) -> bytes:
     headers, body, newline = _split(raw)
     kept = [h for h in headers if h.split(b":", 1)[0].strip().lower() not in DROP]
     added = []
@@ -98,6 +100,11 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
         added.append(encoded_header("X-Saraban-Review", "yes"))
     for name, value in extra_headers or []:  # e.g. X-Saraban-Signature (gateway/signatures)
         added.append(encoded_header(name, value))
+    # ชั้นความเร็ว (urgency) in the register's words: the Subject is the register's เรื่อง, and
+    # a "ด่วนที่สุด" the sender put before it must not vanish from the clerk's mail list.
+    marking = URGENCY_TH.get(urgency or "")
+    if marking and not (subject or "").startswith(marking):
+        subject = f"{marking} {subject or ''}"
     added.append(encoded_header("Subject", f"[รับ {receive_no}] {subject or ''}".rstrip()))
     lines = [h.replace(b"\r\n", newline) for h in added] + kept
     return newline.join(lines) + newline + newline + body
@@ -122,6 +129,7 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
         book=letter.book, subject=letter.subject, queue_id=letter.queue_id,
         findings=letter.findings, review=letter.review,
         sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),  # ยืนยันผู้ส่ง
+        urgency=letter.urgency,
     )
     # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
     # X-Saraban-Signature per verified signature; the sender's own are dropped above.
