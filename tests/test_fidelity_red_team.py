@@ -129,3 +129,20 @@ def test_the_folder_copy_keeps_the_urgency_the_register_read_from_the_subject(gw
     entry = _entry(gw, queue_id)
     assert (entry["subject"], entry["urgency"]) == ("ขอเชิญประชุม", "most_urgent")
     assert _maildir_copy(gw, queue_id)["Subject"] == f"[รับ {entry['receive_no']}] ด่วนที่สุด ขอเชิญประชุม"
+
+
+def test_x_saraban_headers_a_sender_wrote_are_not_in_the_clerks_copy(gw):
+    """The copy's X-Saraban-* headers are the gateway's statements. Only ten names were
+    dropped from the sender's: "X-Saraban-Emergency-No: ฉ 013" (as if numbered in the
+    paper emergency register), "X-Saraban-Alert" or any other name reached the clerk's
+    copy, beside the gateway's own and indistinguishable from them."""
+    forged = {"X-Saraban-Emergency-No": "ฉ 013", "X-Saraban-Alert": "released by the registrar",
+              "X-SARABAN-Receive-Date": "1 ม.ค. 2569", "X-Saraban-Receive-No": "1/2569"}
+    queue_id = gw.send(letter(extra_headers=forged), LATKRABANG)
+    entry = _entry(gw, queue_id)
+    copy = _maildir_copy(gw, queue_id)
+    ours = [(name, value) for name, value in copy.items() if name.lower().startswith("x-saraban-")]
+    assert ("X-Saraban-Receive-No", entry["receive_no"]) in ours
+    assert not [name for name, _ in ours if name.lower() in
+                ("x-saraban-emergency-no", "x-saraban-alert", "x-saraban-receive-date")], ours
+    assert copy.get_all("X-Saraban-Receive-No") == [entry["receive_no"]]

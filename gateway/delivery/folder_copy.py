@@ -33,9 +33,11 @@ from gateway.sender.results import authserv_id, forged_results, sender_headers
 from gateway.tools.register_rows import URGENCY_TH
 from storage.register import record_stamped_copy
 
-DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book",
-        b"x-saraban-finding", b"x-saraban-review", b"x-saraban-queue-id",
-        b"x-saraban-signature", b"x-saraban-stamp", b"x-saraban-sender-verified"}
+# The sender's Subject (the copy's is the register's) and every X-Saraban-* header: those
+# are the gateway's statements in the clerk's copy, and one a sender wrote
+# (X-Saraban-Emergency-No, X-Saraban-Alert, any other name) read as the gateway's.
+DROP = {b"subject"}
+OURS = b"x-saraban-"
 
 
 _LINE_END = re.compile(rb"\r\n|\n|\r")
@@ -83,7 +85,8 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
                       sender_auth: dict | None = None, authserv_id: str | None = None,
                       urgency: str | None = None) -> bytes:
     headers, body, newline = _split(raw)
-    kept = [h for h in headers if h.split(b":", 1)[0].strip().lower() not in DROP]
+    kept = [h for h in headers if (name := h.split(b":", 1)[0].strip().lower()) not in DROP
+            and not name.startswith(OURS)]
     added = []
     if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
         kept = [h for h in kept if not forged_results(h, authserv_id)]
@@ -124,12 +127,16 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
     from gateway.signatures.receive_stamp import apply_receive_stamp, receive_stamp, stamp_job_for
 
     unit = services.directory.lookup(letter.unit)
+    emergency_no = (letter.facts or {}).get("emergency_no")
     copy = build_folder_copy(
         services.vault.get(letter.raw_sha256), receive_no=letter.receive_no, unit=letter.unit,
         book=letter.book, subject=letter.subject, queue_id=letter.queue_id,
         findings=letter.findings, review=letter.review,
         sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),  # ยืนยันผู้ส่ง
         urgency=letter.urgency,
+        # The paper emergency register's number (gateway/tools/emergency_import.py), from
+        # the register: the one in the imported message is dropped with the sender's.
+        extra_headers=[("X-Saraban-Emergency-No", str(emergency_no))] if emergency_no else None,
     )
     # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
     # X-Saraban-Signature per verified signature; the sender's own are dropped above.
