@@ -6,10 +6,13 @@ One daemon for the module: the receive stamp on, notices to an SMTP sink, Lat Kr
 filed to its Maildir and its administration section by IMAP APPEND to a real Dovecot."""
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import hashlib
+import json
 import os
+import time
 
 import pytest
 
@@ -87,8 +90,6 @@ def test_the_receive_stamp_goes_on_the_cover_letter_not_an_enclosure_sent_before
 def _unencoded(raw: bytes, data: bytes) -> bytes:
     """`raw` with the base64 part that carries `data` sent unencoded instead
     (Content-Transfer-Encoding: binary), as a client with BINARYMIME habits sends it."""
-    import base64
-
     encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")  # its last line end too
     start = raw.index(encoded)
     head = raw.rindex(b"\r\n\r\n", 0, start)
@@ -146,3 +147,39 @@ def test_x_saraban_headers_a_sender_wrote_are_not_in_the_clerks_copy(gw):
     assert not [name for name, _ in ours if name.lower() in
                 ("x-saraban-emergency-no", "x-saraban-alert", "x-saraban-receive-date")], ours
     assert copy.get_all("X-Saraban-Receive-No") == [entry["receive_no"]]
+
+
+def _notice_to(sink: Sink, message_id: str) -> str:
+    """The plain text of the notice that answers `message_id` (threaded under it)."""
+    def answers():
+        return [r for r in sink.messages() if r.message["In-Reply-To"] == message_id]
+    deadline = time.monotonic() + 60
+    while not answers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [notice] = answers()
+    return notice.message.get_body(("plain",)).get_content()
+
+
+def test_a_rejection_names_the_file_at_fault_by_its_true_place(gw, sink):
+    """Two files named 2569_dds_0403_57_1.pdf: the enclosure (2nd) and a program (3rd).
+    The rejection said "attached file 2 is a program": the sender was told the real
+    enclosure was the program. A file without a name was "#3" in the quarantine entry
+    when it was the fourth file (counted from 0), and "the attached file" in the notice."""
+    message_id = "<places-1@dds.bangkok.go.th>"
+    raw = letter(message_id=message_id, files=[
+        ("2569_dds_0403_57.pdf", make_pdf("cover letter")), ("2569_dds_0403_57_1.pdf", make_pdf("enclosure")),
+        ("2569_dds_0403_57_1.pdf", b"MZ\x90\x00" + bytes(300))])
+    unnamed = (b"--BOUNDARY\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+               + base64.encodebytes(b"\x00\x01 no name " * 20).replace(b"\n", b"\r\n"))
+    boundary = email.message_from_bytes(raw).get_boundary().encode()
+    closing = raw.rindex(b"--" + boundary + b"--")
+    raw = raw[:closing] + unnamed.replace(b"BOUNDARY", boundary) + raw[closing:]
+    queue_id = gw.send(raw, LATKRABANG)
+    text = _notice_to(sink, message_id)
+    thai, english = text.split("-----", 1)
+    assert "ไฟล์แนบที่ 2 หรือ 3 เป็นโปรแกรม" in thai and "attached file 2 or 3 is a program" in english
+    assert "ไฟล์แนบที่ 2 เป็น" not in thai and "attached file 2 is" not in english
+    assert "ไฟล์ ไฟล์แนบที่ 4 เป็นชนิด application/octet-stream" in thai
+    assert "attached file 4 is application/octet-stream" in english
+    [entry] = [e for e in json.loads(gw.cli("quarantine", "list", "--json").stdout) if e["queue_id"] == queue_id]
+    assert {r["attachment"] for r in entry["reasons"]} == {"2569_dds_0403_57_1.pdf", "#4"}
