@@ -7,6 +7,7 @@ filed to its Maildir and its administration section by IMAP APPEND to a real Dov
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import email
 import email.policy
 import hashlib
@@ -18,7 +19,8 @@ import pytest
 
 from tests.daemon import Daemon, free_port, write_config
 from tests.imap_helpers import delivery_config, folder_messages
-from tests.letters import letter, make_pdf
+from rules.thai_time import now_utc, thai_date, to_bangkok
+from tests.letters import letter, make_pdf, with_header
 from tests.notices.conftest import notices_config
 from tests.notices.sink import Sink
 from tests.thai_pdfs import thai_pdf
@@ -183,3 +185,19 @@ def test_a_rejection_names_the_file_at_fault_by_its_true_place(gw, sink):
     assert "attached file 4 is application/octet-stream" in english
     [entry] = [e for e in json.loads(gw.cli("quarantine", "list", "--json").stdout) if e["queue_id"] == queue_id]
     assert {r["attachment"] for r in entry["reasons"]} == {"2569_dds_0403_57_1.pdf", "#4"}
+
+
+def test_a_date_header_in_the_future_does_not_let_a_later_day_become_the_letters_date(gw, sink):
+    """A date in the Subject later than the mail is a day the text speaks of (a meeting),
+    not the letter's, and is left out; "later than the mail" was read from the sender's
+    Date: header, so a clock set to 2099 let a day weeks ahead into the register (and
+    the acknowledgement's ลงวันที่) as the date of a letter received today."""
+    ahead = to_bangkok(now_utc()) + dt.timedelta(days=40)
+    subject = f"ที่ กท ๐๔๐๓/ว ๒๘๐ ลงวันที่ {thai_date(ahead)} เรื่อง ขอเชิญประชุม"
+    message_id = "<date-ahead@dds.bangkok.go.th>"
+    raw = with_header(letter(subject=subject, body="เรียน ผู้อำนวยการเขตลาดกระบัง\n", message_id=message_id,
+                             files=[("2569_dds_0403_280.pdf", make_pdf("cover letter"))]),
+                      "Date", "Sat, 01 Jan 2099 10:00:00 +0700")
+    entry = _entry(gw, gw.send(raw, LATKRABANG))
+    assert (entry["reference"], entry["subject"], entry["letter_date"]) == ("กท 0403/ว 280", "ขอเชิญประชุม", None)
+    assert "ลงวันที่" not in _notice_to(sink, message_id)
