@@ -30,6 +30,7 @@ from rules.markings import (
 from rules.model import LetterFacts, ParsedMail, Secrecy, Urgency
 from rules.reference import normalise_reference, parse_reference
 from rules.thai_text import normalise_extracted, normalise_typed
+from rules.thai_time import now_utc, to_bangkok
 
 __all__ = [
     "extract_facts",
@@ -62,7 +63,10 @@ _DATE_SLACK = dt.timedelta(days=1)
 
 
 def _not_after_mail(date: dt.date | None, mail: ParsedMail) -> dt.date | None:
-    sent = mail.date.date() if mail.date else dt.date.today()
+    # Nor later than today: a Date: header in the future (a sender's clock set years
+    # ahead) let "ลงวันที่ ๕ ม.ค. ๒๕๗๐", a meeting's day, into the register as the letter's.
+    today = to_bangkok(now_utc()).date()
+    sent = min(mail.date.date(), today) if mail.date else today
     return date if date is None or date <= sent + _DATE_SLACK else None
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import hashlib
 import json
 
@@ -80,6 +82,12 @@ def test_import_gives_receive_numbers_in_arrival_order_and_keeps_the_emergency_n
     assert shown["emergency_no"] == "กท 0403 / ฉ 001"
     assert shown["actions"][0]["action"] == "emergency_imported" and shown["actions"][0]["reason"] == "ระบบล่ม 5-6 มี.ค."
     assert len(daemon.maildir_files("latkrabang")) == 4  # filed like letters that came by mail
+    # Each copy says its emergency number once: the register's (the imported message's own
+    # X-Saraban-* header is dropped with any a sender writes, tests/test_fidelity_red_team.py).
+    copies = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+              for p in daemon.maildir_files("latkrabang")]
+    assert sorted(str(c.get_all("X-Saraban-Emergency-No")) for c in copies) == [
+        "None", "['กท 0403 / ฉ 001']", "['กท 0403 / ฉ 002']", "['กท 0403 / ฉ 003']"]
 
     csv_out = tmp_path / "register.csv"
     daemon.cli("register", "export", "--unit", "saraban.latkrabang", "--year", str(year), "-o", str(csv_out))

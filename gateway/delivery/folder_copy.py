@@ -12,10 +12,15 @@ forbids a bare LF from a client and strict servers refuse it, while the vault an
 Maildir keep the bytes the sender sent."""
 from __future__ import annotations
 
+import base64
+import email
+import email.policy
 import functools
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.generator import BytesGenerator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,12 +28,16 @@ if TYPE_CHECKING:
     from storage.models import Letter
 
 from gateway.pipeline.mime_attach import encoded_header
+from gateway.pipeline.parse import _cte  # Content-Transfer-Encoding as Dovecot reads it
 from gateway.sender.results import authserv_id, forged_results, sender_headers
+from gateway.tools.register_rows import URGENCY_TH
 from storage.register import record_stamped_copy
 
-DROP = {b"subject", b"x-saraban-receive-no", b"x-saraban-unit", b"x-saraban-book",
-        b"x-saraban-finding", b"x-saraban-review", b"x-saraban-queue-id",
-        b"x-saraban-signature", b"x-saraban-stamp", b"x-saraban-sender-verified"}
+# The sender's Subject (the copy's is the register's) and every X-Saraban-* header: those
+# are the gateway's statements in the clerk's copy, and one a sender wrote
+# (X-Saraban-Emergency-No, X-Saraban-Alert, any other name) read as the gateway's.
+DROP = {b"subject"}
+OURS = b"x-saraban-"
 
 
 _LINE_END = re.compile(rb"\r\n|\n|\r")
@@ -73,9 +82,11 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
                       queue_id: str, findings: list[dict] | None = None,
                       review: bool = False,
                       extra_headers: list[tuple[str, str]] | None = None,
-                      sender_auth: dict | None = None, authserv_id: str | None = None) -> bytes:
+                      sender_auth: dict | None = None, authserv_id: str | None = None,
+                      urgency: str | None = None) -> bytes:
     headers, body, newline = _split(raw)
-    kept = [h for h in headers if h.split(b":", 1)[0].strip().lower() not in DROP]
+    kept = [h for h in headers if (name := h.split(b":", 1)[0].strip().lower()) not in DROP
+            and not name.startswith(OURS)]
     added = []
     if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
         kept = [h for h in kept if not forged_results(h, authserv_id)]
@@ -92,6 +103,11 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
         added.append(encoded_header("X-Saraban-Review", "yes"))
     for name, value in extra_headers or []:  # e.g. X-Saraban-Signature (gateway/signatures)
         added.append(encoded_header(name, value))
+    # ชั้นความเร็ว (urgency) in the register's words: the Subject is the register's เรื่อง, and
+    # a "ด่วนที่สุด" the sender put before it must not vanish from the clerk's mail list.
+    marking = URGENCY_TH.get(urgency or "")
+    if marking and not (subject or "").startswith(marking):
+        subject = f"{marking} {subject or ''}"
     added.append(encoded_header("Subject", f"[รับ {receive_no}] {subject or ''}".rstrip()))
     lines = [h.replace(b"\r\n", newline) for h in added] + kept
     return newline.join(lines) + newline + newline + body
@@ -111,11 +127,16 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
     from gateway.signatures.receive_stamp import apply_receive_stamp, receive_stamp, stamp_job_for
 
     unit = services.directory.lookup(letter.unit)
+    emergency_no = (letter.facts or {}).get("emergency_no")
     copy = build_folder_copy(
         services.vault.get(letter.raw_sha256), receive_no=letter.receive_no, unit=letter.unit,
         book=letter.book, subject=letter.subject, queue_id=letter.queue_id,
         findings=letter.findings, review=letter.review,
         sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),  # ยืนยันผู้ส่ง
+        urgency=letter.urgency,
+        # The paper emergency register's number (gateway/tools/emergency_import.py), from
+        # the register: the one in the imported message is dropped with the sender's.
+        extra_headers=[("X-Saraban-Emergency-No", str(emergency_no))] if emergency_no else None,
     )
     # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
     # X-Saraban-Signature per verified signature; the sender's own are dropped above.
@@ -136,6 +157,40 @@ def on_the_wire(data: bytes) -> bytes:
     """CRLF line ends throughout (bare LF or bare CR each become CRLF), ending in CRLF.
 
     IMAP (RFC 3501 §4.3: a message literal has CRLF lines) and SMTP peers get this; a
-    letter that came with bare LFs is stored as it came and only transmitted canonically."""
+    letter that came with bare LFs is stored as it came and only transmitted canonically.
+    A file sent unencoded (`binary`, `8bit`) is its bytes, not lines: it goes as base64
+    (`_files_as_base64`), so the copy's file is the one the register holds the hash of."""
+    if _BARE.search(data.replace(b"\r\n", b"")):
+        data = _files_as_base64(data)
     out = _BARE.sub(b"\r\n", data)
     return out if out.endswith(b"\r\n") else out + b"\r\n"
+
+
+_IDENTITY = ("", "7bit", "8bit", "binary")  # RFC 2045: the body is the content's own bytes
+
+
+def _files_as_base64(data: bytes) -> bytes:
+    """`data` with every file part that is its own bytes (no base64 or quoted-printable)
+    and has a bare CR or LF in them re-encoded as base64: canonical line ends would add a
+    CR to each of its LF bytes (a PDF, an image). Text keeps its encoding: CRLF is how
+    text ends its lines (RFC 2046 §4.1.1). Unchanged (same bytes) when there is none."""
+    message = email.message_from_bytes(data, policy=email.policy.compat32)
+    changed = False
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() in ("text", "message"):
+            continue
+        if _cte(part) not in _IDENTITY:
+            continue
+        content = part.get_payload(decode=True)  # the bytes as they came, as the register read them
+        if not isinstance(content, bytes) or not _BARE.search(content.replace(b"\r\n", b"")):
+            continue
+        del part["content-transfer-encoding"]
+        part["Content-Transfer-Encoding"] = "base64"
+        part.set_payload(base64.encodebytes(content).decode("ascii"))
+        changed = True
+    if not changed:
+        return data
+    out = io.BytesIO()
+    BytesGenerator(out, mangle_from_=False, maxheaderlen=0,
+                   policy=email.policy.compat32.clone(linesep="\r\n")).flatten(message)
+    return out.getvalue()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.notices.loop_guard import NOTICE_HEADER, automatic_reason, autoreply_subject
 from gateway.notices.sanitize import clean_address, clean_message_id, clean_references
+from rules.files import display_name
 from rules.model import Finding
 from storage.models import Letter
 from storage.outbox import queue_once
@@ -204,7 +205,19 @@ _CLASSIFIED_EN = "details are not given by e-mail for a classified letter; pleas
 
 
 def _file_names(checked: "Checked") -> list[str]:
-    return [a.filename or "" for a in checked.mail.attachments] if checked.mail else []
+    """Each file as the rules name it in a finding (rules.files.display_name: "#3" for the
+    third file if it has no name, control characters escaped), in the letter's order."""
+    return [display_name(a) for a in checked.mail.attachments] if checked.mail else []
+
+
+def _place(label: str, names: list[str]) -> tuple[str, str]:
+    """The file a finding names, by its place among the letter's files (Thai, English).
+    Two files of one name: both places, never the first one's alone (a program sent as
+    the second scan.pdf was reported as file 1, the real PDF, to its sender)."""
+    places = [str(n) for n, name in enumerate(names, 1) if name == label]
+    if not places:
+        return "ไฟล์แนบ", "the attached file"
+    return "ไฟล์แนบที่ " + " หรือ ".join(places), "attached file " + " or ".join(places)
 
 
 def _findings(findings, classified: bool = False, names: list[str] | None = None) -> list[dict[str, Any]]:
@@ -219,9 +232,8 @@ def _findings(findings, classified: bool = False, names: list[str] | None = None
             continue
         th, en = finding.message_th, finding.message_en
         if finding.attachment:
-            n = names.index(finding.attachment) + 1 if finding.attachment in names else None
-            th = th.replace(finding.attachment, f"ไฟล์แนบที่ {n}" if n else "ไฟล์แนบ")
-            en = en.replace(finding.attachment, f"attached file {n}" if n else "the attached file")
+            place_th, place_en = _place(finding.attachment, names)
+            th, en = th.replace(finding.attachment, place_th), en.replace(finding.attachment, place_en)
         # Cleaned where the notice is made (decide.py); cut here to keep the record small.
         out.append({"rule": finding.rule, "th": th[:MAX_RAW_TEXT], "en": en[:MAX_RAW_TEXT]})
     return out[:MAX_FINDINGS]

@@ -28,6 +28,7 @@ from gateway.signatures.check import needs_review
 from gateway.spool import SpoolEntry
 from gateway.units.directory import Unit
 from rules.extract import mail_subject
+from rules.files import cover_letter
 from rules.model import Finding
 from rules.thai_time import be_year
 from storage import quarantine
@@ -332,7 +333,9 @@ def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked,
         subject=checked.facts.subject or mail_subject(checked.mail) or None,
         mail_subject=checked.mail.subject or None,
         message_id=checked.mail.message_id,
-        facts=checked.facts.as_dict(),
+        # cover_file: which file is the หนังสือนำ (cover letter) the facts were read from,
+        # so that the receive stamp goes on it and not on an enclosure sent before it.
+        facts=checked.facts.as_dict() | {"cover_file": cover.index if (cover := cover_letter(checked.mail)) else None},
         findings=[f.as_dict() for f in findings if f.verdict != "pass"],
         attachments=[
             {

@@ -54,7 +54,11 @@ def stamp_job_for(settings: Settings, letter, unit, vault) -> StampJob | None:
     """What to stamp for a registered letter (read inside the caller's session)."""
     if not settings.signatures.stamp:
         return None
-    pdf = next((a for a in letter.attachments if a.content_type == "application/pdf"), None)
+    # The cover letter (หนังสือนำ) the register read, as the paper stamp goes on it; the
+    # first PDF for an entry registered before the register named it.
+    pdfs = [a for a in letter.attachments if a.content_type == "application/pdf"]
+    cover = (letter.facts or {}).get("cover_file")
+    pdf = next((a for a in pdfs if a.position == cover), pdfs[0] if pdfs else None)
     if pdf is None:
         return None
     received = letter.received_at

@@ -129,7 +129,9 @@ def test_the_conventional_places_still_count(subject, reference, date):
     assert (facts.reference, facts.letter_date) == (reference, date)
 
 
-def test_a_date_later_than_the_mail_is_not_the_letters_date():
+def test_a_date_later_than_the_mail_is_not_the_letters_date(monkeypatch):
+    # Nor later than today (tests/test_fidelity_red_team.py): today is the 14th of December.
+    monkeypatch.setattr("rules.extract.now_utc", lambda: SENT.replace(day=14, month=12))
     subject = "ที่ กท 0403/276 ลงวันที่ 15 ธันวาคม 2569 เรื่อง ขอเชิญประชุม"
     facts = extract_facts(dated(mail(att("a.pdf"), subject=subject)))
     assert facts.reference == "กท 0403/276" and facts.letter_date is None
