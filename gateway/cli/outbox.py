@@ -50,7 +50,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
         return 0
     print(render(["id", "kind", "state", "unit", "queue id", "tries", "last error"],
                  [[str(r["id"]), r["kind"], _state_text(r["state"]), r["unit"] or "", r["queue_id"],
-                   str(r["attempts"]), r["last_error"] or ""] for r in rows], limits={6: 70}))
+                   str(r["attempts"]), r["last_error"] or ""] for r in rows], limits={6: 130}))
     print(f"\n{len(rows)} item(s)")
     return 0
 

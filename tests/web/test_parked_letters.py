@@ -122,6 +122,21 @@ def test_a_stored_delivery_error_is_shown_in_words_not_python(desk):
     assert desk.daemon.maildir_files("dindaeng")
 
 
+def test_a_remote_server_s_refusal_is_shown_cleaned_with_its_words(desk):
+    desk.sink.refuse_rcpt = True  # the smarthost: "550 5.1.1 no such user here"
+    try:
+        qid = desk.daemon.send(letter(subject="หนังสือที่แจ้งผู้ส่งไม่ได้ 2569"), LAT)
+        desk.daemon.wait_for(lambda: desk.db("SELECT id FROM outbox WHERE kind = 'notice' AND queue_id = ? "
+                                             "AND state = 'dead'", qid), 60, what="a dead notice")
+    finally:
+        desk.sink.refuse_rcpt = False
+    words = "เครื่องแม่ข่ายอีเมลปลายทางไม่รับ / the remote mail server refused it: 550 5.1.1 no such user here"
+    listing = desk.daemon.cli("outbox", "list", "--state", "dead").stdout
+    operations = shown(signed_in(desk.url, "ops").get("/operations"))
+    for text in (listing, operations):
+        assert words in text and "PermanentFailure" not in text and "recipient refused" not in text, text
+
+
 def test_the_operations_page_is_in_thai(desk):
     page = shown(signed_in(desk.url, "ops").get("/operations"))
     for thai in ("สถานะระบบ", "พักไว้ (ตรวจไม่สำเร็จ)", "จดหมายที่รับ", "ประเภท", "ส่งเข้าโฟลเดอร์ของหน่วยงาน",
