@@ -18,6 +18,7 @@ from gateway.pipeline import classified as secret
 from gateway.service.log import failure, failure_trace, setup_logging
 from gateway.pipeline.process import process_batch
 from gateway.pipeline.register_order import RegisterOrder
+from gateway.service.crashpoints import crashpoint
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.service import metrics
@@ -149,6 +150,7 @@ def _count_failure(services: Services, queue_id: str, exc: Exception, transient:
                 log.error("message_parked", queue_id=queue_id, attempts=message.attempts, reason=message.reason)
                 _tell_central_unit(session, message)
         if parked:
+            crashpoint("after_park_recorded")
             secret.park(services, queue_id)  # sealed: nothing parked in plaintext
     except Exception as inner:
         log.error("failure_not_recorded", queue_id=queue_id, error=str(inner))

@@ -9,8 +9,14 @@ passed a typed control character to the terminal."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 
+from tests.classified.helpers import db_rows
+from tests.daemon import Daemon, write_config
 from tests.letters import letter
 from tests.web.client import Answer, signed_in
 from tests.web.conftest import Desk, running_desk
@@ -34,21 +40,28 @@ def shown(answer: Answer) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
 
 
-def _park_one(desk: Desk) -> str:
+@contextmanager
+def vault_refusing(data_dir: Path) -> Iterator[None]:
     """A fault of ours, not the machine's condition (that waits, never parks): every
-    fan-out directory of the vault is a file, so writing the letter's raw copy fails
-    with ENOTDIR on every attempt (the vault itself stays, so a runner that restarts
-    still starts)."""
-    vault = desk.daemon.data_dir / "vault"
+    fan-out directory of the vault is a file, so writing a letter's raw copy fails with
+    ENOTDIR on every attempt (the vault itself stays, so a runner that restarts still
+    starts)."""
+    vault = data_dir / "vault"
+    vault.mkdir(parents=True, exist_ok=True)  # the runners may not have made it yet
     blocked = [vault / f"{n:02x}" for n in range(256) if not (vault / f"{n:02x}").exists()]
     for path in blocked:
         path.write_text("not a directory")
     try:
-        qid = desk.daemon.send(letter(subject=PARKED_SUBJECT), LAT)
-        desk.daemon.wait_for(lambda: desk.daemon.status()["spool"]["parked"] == 1, 60, what="the letter parked")
+        yield
     finally:
         for path in blocked:
             path.unlink()
+
+
+def _park_one(desk: Desk) -> str:
+    with vault_refusing(desk.daemon.data_dir):
+        qid = desk.daemon.send(letter(subject=PARKED_SUBJECT), LAT)
+        desk.daemon.wait_for(lambda: desk.daemon.status()["spool"]["parked"] == 1, 60, what="the letter parked")
     return qid
 
 
@@ -153,3 +166,27 @@ def test_a_command_s_refusal_passes_no_control_character_to_the_terminal(desk):
     assert answer.returncode != 0
     assert "\x1b" not in answer.stderr and "\x07" not in answer.stderr
     assert "?]0;pwned??[2Jletters.csv" in answer.stderr
+
+
+def test_killed_between_parking_and_moving_the_file_the_letter_stays_parked_once(tmp_path):
+    d = Daemon(write_config(tmp_path), env={"SARABAN_CRASHPOINT": "after_park_recorded"}).start()
+    try:
+        with vault_refusing(d.data_dir):
+            qid = d.send(letter(subject=PARKED_SUBJECT), LAT)
+            d.proc.wait(60)  # kill -9 after the 5th failure was recorded, before the file moved
+        assert (d.data_dir / "spool" / "new" / f"{qid}.msg").exists()
+        d.env = {}
+        d.start()  # the vault works again: run again, the letter would now register
+        d.wait_for(lambda: d.status()["spool"]["parked"] == 1, 60, what="the letter parked")
+        d.wait_idle(60)
+        assert db_rows(d, "SELECT unit, state FROM quarantine WHERE queue_id = ?", qid) == [
+            ("saraban.latkrabang", "held")]
+        assert db_rows(d, "SELECT count(*) FROM letters") == [(0,)]
+        assert len(d.maildir_files("secrecy-alerts")) == 1
+
+        out = d.cli("reprocess", qid, "--reason", "fixed").stdout
+        assert f"{qid} (was parked): done" in out
+        assert db_rows(d, "SELECT queue_id FROM letters") == [(qid,)]  # registered once
+        assert db_rows(d, "SELECT count(*) FROM quarantine") == [(0,)]
+    finally:
+        d.stop()
