@@ -101,6 +101,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "reprocessing": ("ส่งกลับเข้าระบบตรวจแล้ว ระบบจะตรวจและลงทะเบียนให้เอง ดูผลได้ในทะเบียนหรือในหน้านี้",
                      "Sent back to the pipeline; the gateway checks and registers it by itself. "
                      "See the register or this page for the outcome."),
+    "not_parked": ("ตรวจซ้ำได้เฉพาะหนังสือที่ระบบตรวจไม่สำเร็จ (พักไว้) รายการนี้ให้รับเข้าทะเบียนหรือปฏิเสธ",
+                   "Only a letter the gateway could not process (parked) is reprocessed here; release or "
+                   "reject this one."),
     "select_all": ("เลือกทั้งหมด", "select all"),
     "released_as": ("รับเข้าทะเบียนแล้ว เลขรับ", "Released, receive number"),
     "rejected": ("ปฏิเสธแล้ว", "Rejected"),

@@ -99,7 +99,11 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
             continue
         try:
             with acting_as(person.who):
-                if action == "reprocess":
+                if action == "reprocess" and not data["parked"]:
+                    # A letter held for what it is is decided by release or reject at the
+                    # desk; running it through the rules again is the operator's (`reprocess`).
+                    results.append({"id": quarantine_id, "ok": False, "text": word("not_parked", person.lang)})
+                elif action == "reprocess":
                     if data["queue_id"] not in sent_again:
                         prepare(desk.services, data["queue_id"], reason)  # the running daemon takes it
                         sent_again.add(data["queue_id"])

@@ -25,13 +25,15 @@ LAT = "saraban.latkrabang@bangkok.go.th"
 DIN = "saraban.dindaeng@bangkok.go.th"
 PARKED_SUBJECT = "หนังสือที่ระบบตรวจไม่สำเร็จ 2569"
 STUCK_SUBJECT = "หนังสือที่ส่งเข้าโฟลเดอร์ไม่ได้ 2569"
+HELD_SUBJECT = "หนังสือไม่มีไฟล์แนบ 2569"
 PYTHON_WORDS = ("Errno", "Error:", "Traceback", "FileExistsError", "NotADirectoryError", "b'", "{'")
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     users = (("somchai", "clerk", "saraban.latkrabang"), ("ops", "admin"))
-    with running_desk(tmp_path_factory.mktemp("parked"), users, ()) as desk:
+    held = ((letter(subject=HELD_SUBJECT, files=[]), LAT),)  # held for what it is: no document
+    with running_desk(tmp_path_factory.mktemp("parked"), users, held) as desk:
         yield desk
 
 
@@ -96,12 +98,16 @@ def test_a_parked_letter_is_held_for_the_central_unit_and_retried_from_the_desk(
                                   "รับเข้าทะเบียนโดยไม่ตรวจไม่ได้ กรุณากด \"ตรวจซ้ำ\""]
     assert desk.db("SELECT count(*) FROM letters") == [(0,)]
 
-    again = clerk.post("/quarantine", [("id", str(entry_id)), ("action", "reprocess"), ("reason", "แก้ไขแล้ว")])
-    assert again.outcomes() == [f"#{entry_id}: ส่งกลับเข้าระบบตรวจแล้ว ระบบจะตรวจและลงทะเบียนให้เอง "
-                                "ดูผลได้ในทะเบียนหรือในหน้านี้"]
+    [(held_id,)] = desk.db("SELECT id FROM quarantine WHERE subject = ?", HELD_SUBJECT)
+    again = clerk.post("/quarantine", [("id", str(held_id)), ("id", str(entry_id)), ("action", "reprocess"),
+                                       ("reason", "แก้ไขแล้ว")])
+    assert again.outcomes() == [
+        f"#{held_id}: ตรวจซ้ำได้เฉพาะหนังสือที่ระบบตรวจไม่สำเร็จ (พักไว้) รายการนี้ให้รับเข้าทะเบียนหรือปฏิเสธ",
+        f"#{entry_id}: ส่งกลับเข้าระบบตรวจแล้ว ระบบจะตรวจและลงทะเบียนให้เอง ดูผลได้ในทะเบียนหรือในหน้านี้"]
     desk.daemon.wait_idle(60)
     assert desk.db("SELECT queue_id, subject FROM letters") == [(qid, PARKED_SUBJECT)]  # registered once
     assert desk.db("SELECT count(*) FROM quarantine WHERE queue_id = ?", qid) == [(0,)]
+    assert desk.db("SELECT state FROM quarantine WHERE id = ?", held_id) == [("held",)]  # left as it was
     assert desk.db("SELECT who, reason FROM operator_actions WHERE action = 'reprocessed'") == [
         ("web:somchai", "แก้ไขแล้ว")]
     assert desk.daemon.status()["spool"] == {"pending": 0, "parked": 0}
