@@ -54,3 +54,17 @@ def forget(session: Session, entry: QuarantineEntry) -> None:
     """Close a held entry so the pipeline decides again (`reprocess`); its reasons stay
     in the operator action that asked for it."""
     session.delete(entry)
+
+
+def hold_again(session: Session, *, queue_id: str, unit: str, sender: str,
+               reasons: list[dict[str, Any]]) -> QuarantineEntry:
+    """Hold this message for this unit, or hold its entry again with these reasons: a
+    letter parked a second time after a `reprocess` (or after the daemon was killed
+    between parking and moving the file, which runs the letter once more) keeps the
+    one entry uq_quarantine_per_unit allows, with the newest reasons."""
+    entry = find_entry(session, queue_id, unit)
+    if entry is None:
+        return hold(session, queue_id=queue_id, unit=unit, sender=sender, subject=None,
+                    reasons=reasons, raw_sha256=None)
+    entry.state, entry.reasons = "held", reasons
+    return entry

@@ -37,8 +37,8 @@ _SHOWN_AS_QUESTION_MARK = dict.fromkeys(
 
 
 class _TerminalSafe:
-    """sys.stdout with sender-written control characters made visible (`.buffer`, for
-    the commands that write bytes, is the stream's own)."""
+    """sys.stdout or sys.stderr with sender-written control characters made visible
+    (`.buffer`, for the commands that write bytes, is the stream's own)."""
 
     def __init__(self, stream) -> None:  # noqa: ANN001 - a text stream
         self._stream = stream
@@ -57,9 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.service.process_util import no_core_dumps
 
     no_core_dumps()  # before any letter is read: the daemon, its children and every tool
-    args = build_parser().parse_args(argv)
-    stdout = sys.stdout
-    if args.command != "run":
+    stdout, stderr = sys.stdout, sys.stderr
+    # A refusal on stderr quotes what was typed or read (a file name, a unit, a queue
+    # id): the same control characters as stdout, the same cure. argparse's own
+    # complaints included, hence before parsing.
+    if not isinstance(stderr, _TerminalSafe):
+        sys.stderr = _TerminalSafe(stderr)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:
+        sys.stderr = stderr
+        raise
+    if args.command == "run":
+        sys.stderr = stderr  # the daemon's stderr is its log stream, written as it is
+    else:
         if not isinstance(stdout, _TerminalSafe):
             sys.stdout = _TerminalSafe(stdout)
         from gateway.service.log import setup_logging
@@ -73,4 +84,4 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     finally:
-        sys.stdout = stdout
+        sys.stdout, sys.stderr = stdout, stderr

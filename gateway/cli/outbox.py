@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 
+from gateway.delivery.error_texts import error_for_person
 from storage.db import Database
 from storage.migrate import require_current
 from storage.models import OutboxItem
@@ -24,7 +25,7 @@ def _when(moment: dt.datetime | None) -> str | None:
 
 def _row(item: OutboxItem) -> dict:
     # An error an item overcame is history, not its state: a finished item shows none.
-    error = None if item.state == "done" else item.last_error
+    error = None if item.state == "done" else error_for_person(item.last_error) or None
     return {
         "id": item.id, "kind": item.kind, "key": item.key, "state": item.state, "unit": item.unit,
         "queue_id": item.queue_id, "letter_id": item.letter_id,
@@ -49,7 +50,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
         return 0
     print(render(["id", "kind", "state", "unit", "queue id", "tries", "last error"],
                  [[str(r["id"]), r["kind"], _state_text(r["state"]), r["unit"] or "", r["queue_id"],
-                   str(r["attempts"]), r["last_error"] or ""] for r in rows], limits={6: 70}))
+                   str(r["attempts"]), r["last_error"] or ""] for r in rows], limits={6: 130}))
     print(f"\n{len(rows)} item(s)")
     return 0
 

@@ -165,6 +165,15 @@ _ALERT_TEXT = {
         "cannot be delivered to its secret registrar: {problem}.\nIt is kept encrypted in quarantine. "
         "Import a usable certificate (saraban-gateway keys import-registrar); delivery resumes by itself.",
     ),
+    "parked": (
+        "ระบบตรวจหนังสือถึง {units} (รหัสคิว {queue_id}) ไม่สำเร็จ {attempts} ครั้ง ({problem}) "
+        "จึงพักไว้โดยเข้ารหัส ยังไม่ได้ลงทะเบียน ผู้ส่งได้รับแจ้งว่าส่งถึงแล้ว\nรายการอยู่ในหนังสือที่กักไว้ "
+        "กรุณาแจ้งผู้ดูแลระบบ เมื่อแก้ไขแล้วกด \"ตรวจซ้ำ\" (saraban-gateway reprocess {queue_id})",
+        "The gateway failed {attempts} times to process a letter for {units} (queue id {queue_id}; "
+        "{problem}) and parked it, sealed; it is not registered, and its sender was told it arrived.\n"
+        "It is listed among the held letters. Tell the administrator; once fixed, reprocess it "
+        "(saraban-gateway reprocess {queue_id}).",
+    ),
     "top_secret": (
         "มีหนังสือที่ระบุชั้นความลับ \"ลับที่สุด\" ส่งมาทางอีเมลถึง {unit} จาก {sender} (รหัสคิว {queue_id}) "
         "ซึ่งระเบียบห้ามส่งทางอิเล็กทรอนิกส์\nระบบไม่ได้ลงทะเบียน เก็บข้อความทั้งฉบับเข้ารหัสไว้ในพื้นที่กักกัน "
@@ -185,7 +194,7 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
     th, en = _ALERT_TEXT.get(reason, ("แจ้งเตือนเรื่องหนังสือชั้นความลับ ({reason}) รหัสคิว {queue_id}",
                                       "classified letter alert ({reason}), queue id {queue_id}"))
     values = {"unit": item.unit, "queue_id": item.queue_id, "receive_no": "-", "book": "-",
-              "problem": "", "sender": "", "reason": reason, **payload}
+              "problem": "", "sender": "", "reason": reason, "units": item.unit, "attempts": "?", **payload}
     folder = (services.settings.secrecy.alert_folder if payload.get("to") == "central"
               else secret_folder(services, item.unit))
     domain = services.settings.gateway.domain

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.config.settings import Settings
+from gateway.delivery.error_texts import error_for_person
 
 
 def notice_status(settings: Settings, figures: dict[str, Any]) -> dict:
@@ -24,5 +25,5 @@ def render_notice_status(status: dict) -> str:
         line += "; suppressed today: " + ", ".join(f"{k} {v}" for k, v in status["suppressed_last_day"].items())
     if status["retrying"]:
         retry = status["retrying"]
-        line += f"\n           retrying {retry['key']} (attempt {retry['attempts']}): {retry['last_error']}"
+        line += f"\n           retrying {retry['key']} (attempt {retry['attempts']}): {error_for_person(retry['last_error'])}"
     return line

@@ -87,6 +87,12 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
     for letter in letters:
         if states[letter.queue_id] in FINISHED:  # an earlier run registered it
             finished[letter.queue_id] = states[letter.queue_id]
+        elif states[letter.queue_id] == "failed":
+            # Parked, and held in quarantine with an alert sent, by a run killed before it
+            # moved the file (gateway/pipeline/runner.py): parked as decided. Running it
+            # again could register it beside its quarantine entry, or hold it twice.
+            secret.park(services, letter.queue_id)
+            log.warning("message_parked_after_restart", queue_id=letter.queue_id)
         else:
             letter.first_attempt = states[letter.queue_id] == "new"
             fresh.append(letter)

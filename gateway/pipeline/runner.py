@@ -18,11 +18,14 @@ from gateway.pipeline import classified as secret
 from gateway.service.log import failure, failure_trace, setup_logging
 from gateway.pipeline.process import process_batch
 from gateway.pipeline.register_order import RegisterOrder
+from gateway.service.crashpoints import crashpoint
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.service import metrics
 from storage.errors import is_transient_storage_error
 from storage.messages import record_failure, record_storage_wait, return_parked_for_storage
+from storage.outbox import add_alert
+from storage.quarantine import hold_again
 
 log = structlog.get_logger("gateway.runner.pipeline")
 
@@ -145,10 +148,45 @@ def _count_failure(services: Services, queue_id: str, exc: Exception, transient:
             parked = message is not None and message.state == "failed"
             if parked:
                 log.error("message_parked", queue_id=queue_id, attempts=message.attempts, reason=message.reason)
+                _tell_central_unit(session, message)
         if parked:
+            crashpoint("after_park_recorded")
             secret.park(services, queue_id)  # sealed: nothing parked in plaintext
     except Exception as inner:
         log.error("failure_not_recorded", queue_id=queue_id, error=str(inner))
+
+
+def _tell_central_unit(session, message) -> None:  # noqa: ANN001 - a storage.models.Message
+    """The sender already had a 250: a parked letter is held in quarantine (กักกัน) for
+    each unit still owed it, where the desk and `quarantine list` show it with a retry,
+    and the central unit gets an alert. In the transaction that parks it, so both come
+    exactly once, also after kill -9. Nothing of the letter is read (it may be ลับ and
+    it could not be read): the envelope sender, the failure's type and place
+    (messages.reason, gateway/service/log.py failure), no subject, no notice to the
+    sender (docs/operations.md "Parked letters")."""
+    done = {rcpt for rcpt, outcome in (message.outcome or {}).items()
+            if str(outcome).startswith(("registered", "duplicate"))}
+    units = list(dict.fromkeys(rcpt.split("@", 1)[0].lower() for rcpt in message.recipients or []
+                               if rcpt not in done))
+    reasons = parked_reasons(message.queue_id, message.attempts, message.reason or "")
+    for unit in units:
+        hold_again(session, queue_id=message.queue_id, unit=unit, sender=message.mail_from, reasons=reasons)
+    if units:
+        add_alert(session, message.queue_id, units[0], "parked", "central",
+                  units=", ".join(units), attempts=message.attempts, problem=message.reason or "")
+
+
+def parked_reasons(queue_id: str, attempts: int, where: str) -> list[dict[str, object]]:
+    """The quarantine reason of a parked letter, in Thai and English: the fault is the
+    gateway's, so it says what to do, not what is wrong with the letter."""
+    th = (f"ระบบตรวจหนังสือฉบับนี้ไม่สำเร็จ {attempts} ครั้ง จึงพักไว้โดยเข้ารหัส ยังไม่ได้ลงทะเบียน "
+          f"เหตุขัดข้องอยู่ที่ระบบ ไม่ใช่ที่ผู้ส่ง ({where}) กรุณาแจ้งผู้ดูแลระบบ "
+          "เมื่อแก้ไขแล้วกด \"ตรวจซ้ำ\"")
+    en = (f"The gateway failed {attempts} times to process this letter and parked it, sealed; it is not "
+          f"registered. The fault is the gateway's, not the sender's ({where}). Tell the administrator; "
+          f"once it is fixed, reprocess it (saraban-gateway reprocess {queue_id}).")
+    return [{"rule": "parked", "verdict": "fail", "message_th": th, "message_en": en,
+             "message": f"{th} / {en}", "attachment": None}]
 
 
 def retry_parked_for_storage(services: Services) -> int:

@@ -15,6 +15,11 @@ POINTS = (
     "before_spool_remove",  # message done in the database, spool file still there
     "after_folder_write",  # folder copy written, outbox item not yet marked done
 )
+# Reached only by a letter that fails `[pipeline] max_attempts` times, so not in POINTS
+# (whose test sends a letter that succeeds): tests/web/test_parked_letters.py.
+PARKING_POINTS = (
+    "after_park_recorded",  # parked, held and alerted in the database; the file still in spool/new
+)
 
 
 def crashpoint(name: str) -> None:

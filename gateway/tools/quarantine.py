@@ -93,6 +93,13 @@ def release(services: Services, quarantine_id: int, reason: str | None) -> Lette
     with services.db.session() as session:
         entry = _get(session, quarantine_id)
         _must_be_held(session, entry)
+        if is_parked(entry.reasons):
+            # Nothing was checked: registering it unread would skip the marking and
+            # signature checks. It goes through the pipeline again instead.
+            raise ToolError(f"quarantine entry {quarantine_id} is a letter the gateway could not process "
+                            f"(parked); run it again with `saraban-gateway reprocess {entry.queue_id}`",
+                            th="รายการนี้เป็นหนังสือที่ระบบตรวจไม่สำเร็จ (พักไว้) รับเข้าทะเบียนโดยไม่ตรวจไม่ได้ "
+                               "กรุณากด \"ตรวจซ้ำ\"")
         message = get_message(session, entry.queue_id)
         if message is None:
             raise ToolError(f"quarantine entry {quarantine_id}: its message {entry.queue_id} is not recorded")
@@ -135,6 +142,12 @@ def _register_released(services: Services, quarantine_id: int, reason: str | Non
                       details={"receive_no": letter.receive_no, "book": letter.book,
                                "held_for": [r.get("rule") for r in entry.reasons or []]})
         return letter
+
+
+def is_parked(reasons: list[dict[str, Any]] | None) -> bool:
+    """Held because the pipeline kept failing on it (gateway/pipeline/runner.py), not
+    because of what it is."""
+    return any(r.get("rule") == "parked" for r in reasons or [])
 
 
 def _plain_raw(services: Services, message, entry: QuarantineEntry) -> str:

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 
+from gateway.delivery.error_texts import error_for_person
 from gateway.service.services import Services
 from gateway.cli.table import width
 from gateway.tools.actions import action_as_dict, record_action
@@ -40,7 +41,8 @@ def entry_details(session, letter: Letter) -> dict[str, Any]:
     data["emergency_no"] = (letter.facts or {}).get("emergency_no")
     data["sender_verified"] = sender_label(letter.sender_auth)
     data["outbox"] = [
-        {"kind": o.kind, "state": o.state, "attempts": o.attempts, "last_error": o.last_error,
+        {"kind": o.kind, "state": o.state, "attempts": o.attempts,
+         "last_error": error_for_person(o.last_error) or None,  # what failed, not the exception's words
          "done_at": to_bangkok(o.done_at).isoformat(timespec="seconds") if o.done_at else None}
         for o in items_for_letter(session, letter.id)
     ]

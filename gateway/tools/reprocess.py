@@ -13,6 +13,7 @@ import structlog
 
 from gateway.pipeline.classified import unpark
 from gateway.pipeline.process import process_entry
+from gateway.service.log import failure
 from gateway.service.services import Services
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, open_services
@@ -29,7 +30,7 @@ def prepare(services: Services, queue_id: str, reason: str | None) -> str:
     with services.db.session() as session:
         message = get_message(session, queue_id)
         if message is None:
-            raise ToolError(f"no message with queue id {queue_id!r} (the id is in the 250 reply, "
+            raise ToolError(f"no message with queue id \"{queue_id}\" (the id is in the 250 reply, "
                             "`quarantine list` and `register show`)")
         held = quarantine.held_for_message(session, queue_id)
         parked = queue_id in spool.parked()
@@ -73,7 +74,8 @@ def reprocess(services: Services, queue_id: str, reason: str | None) -> dict:
     except FileNotFoundError:
         pass  # the running daemon took it first: same work, same result
     except Exception as exc:  # left in the spool: the daemon retries it as usual
-        error = f"{type(exc).__name__}: {exc}"
+        # Its type and place, as messages.reason keeps a failure: the words may quote the letter.
+        error = failure(exc)
         log.error("reprocess_failed", queue_id=queue_id, error=error)
         with services.db.session() as session:
             count_attempt(session, queue_id, error)
@@ -97,6 +99,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         for r in q["reasons"] or []:
             print(f"    {r.get('rule')}: {r.get('message_th')} / {r.get('message_en')}")
     if result["error"]:
-        print(f"  failed again: {result['error']} (left in the spool; the daemon retries it)")
+        print(f"  ตรวจไม่สำเร็จอีกครั้ง / failed again ({result['error']}); left in the spool, "
+              "the daemon retries it")
         return 1
     return 0

@@ -138,6 +138,7 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
 
 def operations(desk: Desk, request: Request, person: Person, form: FormData | None,
                retried: tuple[list[int], list[str]] | None = None) -> Response:
+    from gateway.delivery.error_texts import error_for_person
     from gateway.secrecy.keys import KeyStore
     from gateway.service.status import collect_status
     from storage.outbox import items_in_state
@@ -147,9 +148,9 @@ def operations(desk: Desk, request: Request, person: Person, form: FormData | No
     keys, warnings = keystore.listing(), keystore.warnings()
     with desk.services.db.session() as session:
         dead = [{"id": i.id, "kind": i.kind, "unit": i.unit, "queue_id": i.queue_id, "attempts": i.attempts,
-                 "last_error": i.last_error, "created_at": i.created_at} for i in items_in_state(session, "dead", limit=500)]
+                 "last_error": error_for_person(i.last_error), "created_at": i.created_at} for i in items_in_state(session, "dead", limit=500)]
         waiting = [{"id": i.id, "kind": i.kind, "unit": i.unit, "attempts": i.attempts,
-                    "last_error": i.last_error, "next_attempt_at": i.next_attempt_at}
+                    "last_error": error_for_person(i.last_error), "next_attempt_at": i.next_attempt_at}
                    for i in items_in_state(session, "pending", limit=2000) if i.last_error][:50]
     return desk.render(request, person, "operations.html", status_=status, keys=keys, warnings=warnings,
                        dead=dead, waiting=waiting, retried=retried)

@@ -16,7 +16,8 @@ from starlette.routing import Route
 
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
-from gateway.tools.quarantine import list_entries, reject, release, show_entry
+from gateway.tools.quarantine import is_parked, list_entries, reject, release, show_entry
+from gateway.tools.reprocess import prepare
 from gateway.web.desk import Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
@@ -35,6 +36,7 @@ def quarantine_view(desk: Desk, request: Request, person: Person, form: FormData
     entries.reverse()  # newest first
     for entry in entries:
         entry["held_dt"] = dt.datetime.fromisoformat(entry["held_at"])
+        entry["parked"] = is_parked(entry["reasons"])
     return desk.render(request, person, "quarantine.html", status=status, entries=entries, state=state,
                        states=STATES, results=results, message=message)
 
@@ -47,6 +49,7 @@ def _entry(desk: Desk, person: Person, quarantine_id: int) -> dict:
     if not person.sees_unit(data["unit"]):
         raise NotFound()
     data["held_dt"] = dt.datetime.fromisoformat(data["held_at"])
+    data["parked"] = is_parked(data["reasons"])
     for action in data["actions"]:
         action["at_dt"] = dt.datetime.fromisoformat(action["at"])
     return data
@@ -81,21 +84,31 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
     action = str(form.get("action") or "")
     reason = str(form.get("reason") or "").strip()[:500]
     ids = form_ids(form.getlist("id"), MAX_AT_ONCE)
-    if action not in ("release", "reject") or not ids:
+    if action not in ("release", "reject", "reprocess") or not ids:
         return quarantine_view(desk, request, person, None, message=word("nothing", person.lang), status=400)
     if not reason:
         return quarantine_view(desk, request, person, None, message=word("reason_required", person.lang),
                                status=400)
     results = []
+    sent_again: set[str] = set()  # a parked letter has one entry per unit; one retry for all
     for quarantine_id in ids:
         try:
-            _entry(desk, person, quarantine_id)
+            data = _entry(desk, person, quarantine_id)
         except NotFound:
             results.append({"id": quarantine_id, "ok": False, "text": word("not_found_text", person.lang)})
             continue
         try:
             with acting_as(person.who):
-                if action == "release":
+                if action == "reprocess" and not data["parked"]:
+                    # A letter held for what it is is decided by release or reject at the
+                    # desk; running it through the rules again is the operator's (`reprocess`).
+                    results.append({"id": quarantine_id, "ok": False, "text": word("not_parked", person.lang)})
+                elif action == "reprocess":
+                    if data["queue_id"] not in sent_again:
+                        prepare(desk.services, data["queue_id"], reason)  # the running daemon takes it
+                        sent_again.add(data["queue_id"])
+                    results.append({"id": quarantine_id, "ok": True, "text": word("reprocessing", person.lang)})
+                elif action == "release":
                     letter = release(desk.pipeline_services(), quarantine_id, reason)
                     results.append({"id": quarantine_id, "ok": True, "letter_id": letter.id,
                                     "text": f"{word('released_as', person.lang)} {letter.receive_no}"})

@@ -271,7 +271,7 @@ def test_operations_page_for_administrators(page, desk, shot):
     sign_in(page, desk, "admin")
     page.click("header nav >> text=สถานะระบบ")
     body = page.locator("main").inner_text()
-    assert "งานส่งต่อ" in body and "folder" in body and "registrar" in body
+    assert "งานส่งต่อ" in body and "ส่งเข้าโฟลเดอร์ของหน่วยงาน" in body and "ส่งถึงนายทะเบียนลับ" in body
     assert "กุญแจและใบรับรอง" in body and "saraban-gateway test" in body  # the gateway key
     shot(page, "operations")
     sign_in(page, desk, "somchai")

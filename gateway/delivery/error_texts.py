@@ -1,0 +1,70 @@
+"""A stored delivery error (`outbox.last_error`, "Type: message" as the delivery runner
+keeps it) in words for the person who reads it at the desk or the terminal.
+
+The message part is Python's or a library's text: a path on our disk, a repr, a remote
+server's words. People are told what failed and its class, in Thai and English; the
+exception itself stays in the log (delivery_retry / delivery_dead). Of the message,
+only a remote mail server's reply is shown, cleaned: its code and text, ASCII, one
+line, bounded."""
+from __future__ import annotations
+
+import re
+
+from gateway.notices.sanitize import clean_text
+
+# (class name patterns, Thai, English): the first that matches the exception's name.
+_CLASSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"^(Connection\w*|Timeout\w*|timeout|gaierror|herror|SMTPConnectError|SMTPServerDisconnected|ImapGone|"
+                r"SSLError|SSL\w*Error|CertificateError)$"),
+     "ติดต่อเครื่องแม่ข่ายปลายทางไม่ได้ (เครือข่าย)", "could not reach the server (network)"),
+    (re.compile(r"^(SMTP\w*|PermanentFailure)$"),
+     "เครื่องแม่ข่ายอีเมลปลายทางไม่รับ", "the remote mail server refused it"),
+    (re.compile(r"^(Imap\w*|IMAP\w*|error|abort|readonly)$"),  # ours (gateway/intake/imap_session.py), imaplib's
+     "เครื่องแม่ข่ายกล่องจดหมาย (IMAP) ไม่รับ", "the mailbox server (IMAP) refused it"),
+    (re.compile(r"^(OSError|IOError|\w*File\w*Error|NotADirectoryError|IsADirectoryError|PermissionError|"
+                r"BlockingIOError)$"),
+     "เขียนลงโฟลเดอร์หรือดิสก์ไม่ได้", "could not write to the folder or the disk"),
+    (re.compile(r"^(OperationalError|DatabaseError|InterfaceError|\w*Database\w*)$"),
+     "ฐานข้อมูลไม่พร้อม", "the database was not available"),
+)
+_OTHER = ("ระบบส่งต่อขัดข้อง", "the gateway failed while sending it")
+_STORED = re.compile(r"^([A-Za-z_][\w.]*): ?(.*)$", re.S)
+# A remote reply: smtplib's "(550, b'5.1.1 no such user')" or PermanentFailure's "what: 550 text".
+_REPLY = re.compile(r"\(([2-5]\d\d), b?(['\"])(.*?)\2\)|(?:^|: )([45]\d\d) (.+)$", re.S)
+REPLY_LIMIT = 160
+
+
+def error_for_person(stored: str | None) -> str:
+    """'เขียนลงโฟลเดอร์หรือดิสก์ไม่ได้ / could not write to the folder or the disk (รายละเอียดอยู่ใน
+    log / details in the log)'; '' when there is no error."""
+    if not stored:
+        return ""
+    match = _STORED.match(stored)
+    if match is None:  # not an exception: the gateway's own note (an item withdrawn: storage/outbox.py)
+        return _ascii_line(stored)
+    name, message = match[1].rsplit(".", 1)[-1], match[2]
+    th, en = next(((th, en) for pattern, th, en in _CLASSES if pattern.match(name)), _OTHER)
+    text = f"{th} / {en}"
+    reply = ""
+    if name.startswith(("SMTP", "PermanentFailure")):
+        reply = _remote_reply(message)
+    elif name.startswith("Imap"):  # "login: NO [AUTHENTICATIONFAILED] ...": the command and the server's answer
+        reply = _ascii_line(message)
+    if reply:
+        return f"{text}: {reply}"
+    return f"{text} (รายละเอียดอยู่ใน log / details in the log)"
+
+
+def _remote_reply(message: str) -> str:
+    found = _REPLY.search(message)
+    if found is None:
+        return ""
+    code, words = (found[1], found[3]) if found[1] else (found[4], found[5])
+    # smtplib keeps the reply as bytes: its repr shows a line break as "\n", a control
+    # character as "\x1b", Python's spelling, not the server's words.
+    words = re.sub(r"\\(x[0-9a-fA-F]{2}|[rntab\\'\"])", " ", words)
+    return _ascii_line(f"{code} {words}")
+
+
+def _ascii_line(text: str) -> str:
+    return clean_text(text.encode("ascii", "replace").decode(), REPLY_LIMIT)
