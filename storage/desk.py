@@ -108,10 +108,13 @@ def register_page(session: Session, query: RegisterQuery) -> tuple[list[Letter],
         conditions.append(Letter.review.is_(True))
     if query.verdict:
         conditions.append(_verdict_condition(query.verdict))
+    # In UTC, as received_at is written: SQLite keeps a datetime's wall clock and drops
+    # its zone, so a Bangkok midnight compared as it was put the first seven hours of
+    # each Bangkok day (00:00-07:00, 17:00-24:00 UTC) under the day before.
     if query.received_from is not None:
-        conditions.append(Letter.received_at >= query.received_from)
+        conditions.append(Letter.received_at >= query.received_from.astimezone(dt.timezone.utc))
     if query.received_to is not None:
-        conditions.append(Letter.received_at < query.received_to)
+        conditions.append(Letter.received_at < query.received_to.astimezone(dt.timezone.utc))
     total = session.scalar(select(func.count()).select_from(Letter).where(*conditions)) or 0
     page = max(1, query.page)
     letters = list(session.scalars(

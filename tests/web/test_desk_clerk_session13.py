@@ -120,7 +120,11 @@ def test_a_page_number_past_the_last_shows_the_last_page(desk):
 
 def test_a_day_in_the_buddhist_era_filters_the_register(desk):
     clerk = signed_in(desk.url, "somchai")
-    today = dt.datetime.now(BANGKOK).date()
+    # The day the letter was received in Bangkok, not the day the test runs: run just
+    # after midnight there (17:00 UTC), "today" was the day after the letters came.
+    [(received,)] = desk.db("SELECT received_at FROM letters WHERE subject = ?", SUBJECT)
+    received = dt.datetime.fromisoformat(str(received))
+    today = (received if received.tzinfo else received.replace(tzinfo=dt.timezone.utc)).astimezone(BANGKOK).date()
     tomorrow = today + dt.timedelta(days=1)
 
     def be(day: dt.date) -> str:
