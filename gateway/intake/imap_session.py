@@ -111,8 +111,14 @@ class ImapSession:
     """One logged-in connection. Use `await ImapSession(...).connect()`; `close()` always."""
 
     def __init__(self, host: str, port: int, username: str, password: str, *, tls: bool = True,
-                 ca_file: Path | None = None, verify: bool = True, timeout: float = 30.0):
+                 ca_file: Path | None = None, verify: bool = True, timeout: float = 30.0,
+                 max_response: int | None = None):
+        """`max_response`: the most bytes one command's answer may take (the server's
+        claims aside); more ends the session (ImapGone) instead of filling memory."""
         self.host, self.port, self.username = host, port, username
+        self.max_response = max_response
+        self._received = 0  # bytes of the answer to the call under way
+        self._too_much: str | None = None
         self._password = password
         self._ssl = tls_context(ca_file, verify) if tls else None
         self.timeout = timeout
@@ -133,6 +139,7 @@ class ImapSession:
         """Await `awaitable` within `timeout` (default: the session's), or finish the session."""
         if self.client is None or self._lost.is_set():
             raise ImapGone(f"{what}: not connected")
+        self._received = 0
         task = asyncio.ensure_future(awaitable)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
@@ -146,7 +153,8 @@ class ImapSession:
             lost.cancel()
         if task not in done:
             self._drop(task)
-            why = "connection lost" if self._lost.is_set() else f"no answer within {timeout or self.timeout:.0f}s"
+            why = (self._too_much or "connection lost") if self._lost.is_set() else \
+                f"no answer within {timeout or self.timeout:.0f}s"
             self.abort()
             raise ImapGone(f"{what}: {why}")
         try:
@@ -195,6 +203,8 @@ class ImapSession:
         except OSError as exc:
             raise ImapGone(f"connect: {exc}") from None
         self._watch_untagged(self.client.protocol)
+        if self.max_response:
+            self._bound(self.client.protocol, self.max_response)
         await self.call("connect", self.client.wait_hello_from_server())
         try:
             await self.call("login", self.client.login(self.username, self._password))
@@ -212,6 +222,27 @@ class ImapSession:
             return original(line)
 
         protocol._untagged_response = watching
+
+    def _bound(self, protocol: aioimaplib.IMAP4ClientProtocol, limit: int) -> None:
+        """aioimaplib keeps whatever the server sends for a command in memory: a literal
+        announced as {2147483648}, a line that never ends, untagged lines without end.
+        Checked as the bytes arrive, so at most one read past the limit is held."""
+        original = protocol.data_received
+
+        def bounded(data: bytes) -> None:
+            self._received += len(data)
+            command = protocol.current_command
+            announced = getattr(command, "_expected_size", 0) if command is not None else 0
+            if announced > limit or self._received > limit:
+                self._too_much = (f"the server sent or announced more than {limit} bytes for one command "
+                                  f"({max(announced, self._received)}), more than any letter taken")
+                log.warning("imap_answer_too_big", host=self.host, username=self.username, limit=limit,
+                            announced=announced, received=self._received)
+                self.abort()
+                return
+            original(data)
+
+        protocol.data_received = bounded
 
     async def close(self) -> None:
         if self.connected:
