@@ -7,7 +7,8 @@
    taken by itself once the server reads it again;
 2. a server that calls a message small, then announces its body as a 2 GB literal (or
    sends a line without end) is cut off at `max_size` + 1 MB, as the bytes arrive:
-   the next letter is taken and `status` lists the message."""
+   the next letter is taken and `status` lists the message;
+3. `check-config` refuses IMAP (delivery or intake) without TLS to another host."""
 from __future__ import annotations
 
 import os
@@ -17,7 +18,8 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
-from tests.imap_helpers import intake_config, mailbox_flags
+from tests.daemon import Daemon, write_config
+from tests.imap_helpers import delivery_config, intake_config, mailbox_flags
 from tests.letters import letter
 
 
@@ -155,3 +157,21 @@ def test_a_server_announcing_a_2gb_literal_is_cut_off_and_the_next_letter_taken(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_check_config_refuses_imap_without_tls_to_another_host(tmp_path, dovecot):
+    """`tls = false` was documented as "only for a loopback server" and accepted for any
+    host: letters and the password went over the network unencrypted."""
+    remote = SimpleNamespace(host="mail.bangkok.go.th", ssl_port=143, cert_path=dovecot.cert_path)
+    for name, extra in (("delivery", delivery_config(remote, "saraban.latkrabang", "pw").replace(
+                            "tls = true", "tls = false")),
+                        ("intake", intake_config(remote, "central", "pw", tls=False))):
+        result = Daemon(write_config(tmp_path / name, extra=extra)).cli("check-config", check=False)
+        assert result.returncode == 2, (name, result.stdout, result.stderr)
+        assert ("tls = false would send letters and the password to mail.bangkok.go.th unencrypted"
+                in result.stderr), result.stderr
+        assert "Traceback" not in result.stderr
+    # On this host it stays allowed (tests/servers, a local relay).
+    local = SimpleNamespace(host="127.0.0.1", ssl_port=dovecot.port, cert_path=dovecot.cert_path)
+    ok = Daemon(write_config(tmp_path / "local", extra=intake_config(local, "central", "pw", tls=False)))
+    assert "tls = false" not in ok.cli("check-config", check=False).stderr
