@@ -8,7 +8,9 @@
 2. a server that calls a message small, then announces its body as a 2 GB literal (or
    sends a line without end) is cut off at `max_size` + 1 MB, as the bytes arrive:
    the next letter is taken and `status` lists the message;
-3. `check-config` refuses IMAP (delivery or intake) without TLS to another host."""
+3. `check-config` refuses IMAP (delivery or intake) without TLS to another host;
+4. a server certificate that is not the trusted one is refused, and `status` says so in
+   plain words."""
 from __future__ import annotations
 
 import os
@@ -21,6 +23,7 @@ from types import SimpleNamespace
 from tests.daemon import Daemon, write_config
 from tests.imap_helpers import delivery_config, intake_config, mailbox_flags
 from tests.letters import letter
+from tests.servers.tls import write_self_signed
 
 
 def _mail_file(dovecot, user: str, message_id: str) -> Path:
@@ -175,3 +178,24 @@ def test_check_config_refuses_imap_without_tls_to_another_host(tmp_path, dovecot
     local = SimpleNamespace(host="127.0.0.1", ssl_port=dovecot.port, cert_path=dovecot.cert_path)
     ok = Daemon(write_config(tmp_path / "local", extra=intake_config(local, "central", "pw", tls=False)))
     assert "tls = false" not in ok.cli("check-config", check=False).stderr
+
+
+def test_a_server_certificate_not_trusted_is_refused_and_said_in_plain_words(
+        tmp_path, daemon_factory, dovecot, dovecot_user):
+    """The central mailbox's server shows a certificate other than the one `ca_file`
+    trusts (a server in its place): nothing is read, and `status` says why without
+    Python's names for it (SSLCertVerificationError, _ssl.c:1006)."""
+    user, password = dovecot_user
+    dovecot.deliver(user, letter(message_id="<tls-untrusted@dds.bangkok.go.th>"))
+    (tmp_path / "other-ca").mkdir()
+    other_ca, _ = write_self_signed(tmp_path / "other-ca")
+    where = SimpleNamespace(host=dovecot.host, ssl_port=dovecot.ssl_port, cert_path=other_ca)
+    d = daemon_factory(extra=intake_config(where, user, password)).start()
+    d.wait_for(lambda: any(e.get("event") == "imap_reconnect" for e in d.events()), timeout=60,
+               what="the refused connection")
+    text = d.cli("status").stdout
+    assert ("the server's TLS certificate is not accepted: self-signed certificate (check ca_file and the "
+            "host name)" in text), text
+    for python in ("SSLCertVerificationError", "_ssl.c", "ImapGone", "Error:"):
+        assert python not in text, text
+    assert d.register() == [] and "$SarabanRegistered" not in mailbox_flags(dovecot, user)[0]

@@ -137,7 +137,7 @@ class MailboxConsumer:
         if isinstance(exc, ImapGone) and str(exc).startswith("connect"):
             return f"cannot connect to {cfg.host}:{cfg.port} ({exc}): is the server up, the port and TLS right?"
         if isinstance(exc, (ImapError, OSError)):
-            return f"connection to {account} ended: {type(exc).__name__}: {exc}"
+            return f"connection to {account} ended: {exc}"
         return f"intake of this mailbox failed: {type(exc).__name__}: {exc}"
 
     def _take_lease(self) -> bool:

@@ -18,6 +18,7 @@ import email.parser
 import email.utils
 import email.policy
 import re
+import socket
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,28 @@ class Headers:
 
 def _text(data: bytes | bytearray) -> str:
     return bytes(data).decode("utf-8", "replace")
+
+
+def in_plain_words(exc: BaseException) -> str:
+    """A network or TLS failure as `status`, `check-config` and the outbox show it to a
+    person: what happened, without Python's names for it (SSLCertVerificationError,
+    gaierror, _ssl.c:1006)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"the server's TLS certificate is not accepted: {(exc.verify_message or 'not trusted').rstrip('.')} "
+                "(check ca_file and the host name)")
+    if isinstance(exc, ssl.SSLError):
+        return f"the TLS handshake failed ({(exc.reason or 'unknown reason').lower().replace('_', ' ')})"
+    if isinstance(exc, socket.gaierror):
+        return "the host name cannot be resolved"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens on that port)"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        return "the server closed the connection"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "no answer in time"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or "the connection failed"
 
 
 def tls_context(ca_file: Path | None, verify: bool) -> ssl.SSLContext:
@@ -161,7 +184,7 @@ class ImapSession:
             result = task.result()
         except (aioimaplib.AioImapException, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
             self.abort()
-            raise ImapGone(f"{what}: {type(exc).__name__}: {exc}") from None
+            raise ImapGone(f"{what}: {in_plain_words(exc)}") from None
         if check and isinstance(result, tuple) and hasattr(result, "result"):
             if any(_text(line).upper().startswith("BYE") for line in result.lines
                    if isinstance(line, (bytes, bytearray))) and result.result != "OK":
@@ -201,7 +224,7 @@ class ImapSession:
                                            conn_lost_cb=lambda exc: self._lost.set(),
                                            ssl_context=self._ssl)
         except OSError as exc:
-            raise ImapGone(f"connect: {exc}") from None
+            raise ImapGone(f"connect: {in_plain_words(exc)}") from None
         self._watch_untagged(self.client.protocol)
         if self.max_response:
             self._bound(self.client.protocol, self.max_response)
