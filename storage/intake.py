@@ -1,5 +1,6 @@
 """Intake's records: refusals at SMTP DATA, and IMAP intake's bookkeeping: which message of which central mailbox was taken, under
-which queue id, and how far it got ("spooling" -> "spooled" -> "marked", or "skipped").
+which queue id, and how far it got ("spooling" -> "spooled" -> "marked", or "skipped", or
+"unreadable" until the server gives it).
 See gateway/intake/imap_intake.py for the life of a message."""
 from __future__ import annotations
 
@@ -63,9 +64,17 @@ def queue_id_of_same_bytes(session: Session, mailbox: str, uidvalidity: int, raw
 def record_taken(session: Session, *, mailbox: str, uidvalidity: int, uid: int, queue_id: str | None,
                  message_id: str | None, size: int, state: str, note: str | None = None,
                  raw_sha256: str | None = None, sender: str | None = None) -> None:
-    session.add(ImapMessage(**fitted(ImapMessage.__table__, dict(
+    values = fitted(ImapMessage.__table__, dict(
         mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, queue_id=queue_id, message_id=message_id or None,
-        size=size, state=state, note=note, raw_sha256=raw_sha256, sender=sender or None))))
+        size=size, state=state, note=note, raw_sha256=raw_sha256, sender=sender or None))
+    earlier = session.get(ImapMessage, (mailbox, uidvalidity, uid))
+    if earlier is not None and earlier.state == "unreadable":
+        # Taken now that the server reads it: the same row, in the same transaction, so
+        # a crash never leaves the UID without a row (and below the highest UID, unread).
+        for key, value in values.items():
+            setattr(earlier, key, value)
+        return
+    session.add(ImapMessage(**values))
 
 
 def set_taken_state(session: Session, mailbox: str, uidvalidity: int, uid: int, state: str,
@@ -100,8 +109,16 @@ def add_problems(session: Session, mailboxes: dict[str, dict]) -> dict[str, dict
         info["last_error"] = row.last_error
         info["last_error_at"] = _bangkok(row.last_error_at)
         info["connected_at"] = _bangkok(row.connected_at)
+        # Under the mailbox's UIDVALIDITY now: after a change the mailbox is read again.
+        info["unreadable"] = [
+            {"uidvalidity": r.uidvalidity, "uid": r.uid, "message_id": r.message_id, "sender": r.sender,
+             "at": _bangkok(r.updated_at), "note": r.note}
+            for r in session.scalars(select(ImapMessage).where(
+                ImapMessage.mailbox == row.mailbox, ImapMessage.uidvalidity == row.uidvalidity,
+                ImapMessage.state == "unreadable").order_by(ImapMessage.uid).limit(TOO_BIG_SHOWN))]
     for mailbox, info in mailboxes.items():
         info.setdefault("last_error", None)
+        info.setdefault("unreadable", [])
         # One whose Message-ID was taken since (a person let it in again) is dealt with.
         taken_since = select(ImapMessage.message_id).where(
             ImapMessage.mailbox == mailbox, ImapMessage.queue_id.is_not(None), ImapMessage.message_id.is_not(None))
@@ -124,11 +141,14 @@ def _bangkok(when: dt.datetime | None) -> str | None:
     return to_bangkok(when).isoformat(timespec="seconds")
 
 
-def still_spooling(session: Session, mailbox: str, uidvalidity: int) -> list[tuple[int, str]]:
-    """(uid, queue id) of the rows a crash left between "recorded" and "spooled"."""
+def still_spooling(session: Session, mailbox: str, uidvalidity: int,
+                   state: str = "spooling") -> list[tuple[int, str | None]]:
+    """(uid, queue id) of the rows a crash left between "recorded" and "spooled" (or,
+    with `state`, of the rows in that state: "unreadable", to try again), by UID."""
     return [(r.uid, r.queue_id) for r in session.scalars(select(ImapMessage).where(
         ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity == uidvalidity,
-        ImapMessage.state == "spooling"))]
+        ImapMessage.state == state).order_by(ImapMessage.uid))]
+
 
 
 def spooled_with_message_state(session: Session, mailbox: str) -> list[tuple[int, int, str, str | None]]:

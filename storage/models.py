@@ -245,7 +245,8 @@ class ImapMessage(Base):
     The queue id is chosen and recorded *before* the message is written to the spool, so
     a crash anywhere re-spools it under the same id and the register's (queue id, unit)
     constraint keeps it to one registration.
-    state: spooling -> spooled -> marked; or skipped (too big, or already ours).
+    state: spooling -> spooled -> marked; or skipped (too big, or already ours); or
+    unreadable (the server would not give it; tried again) -> spooling, or gone.
     raw_sha256: of the bytes spooled (a restored mailbox's letter is known by it);
     sender: kept for a message left on the server (too big), for `status`; subject is no
     longer written (such a letter is not read, so it may be ลับ) and stays NULL."""

@@ -6,10 +6,11 @@ misspelt `pasword` is an error at start-up and not a login failure at 3 a.m.
 """
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SECRET_KEYS = ("password",)
 
@@ -34,6 +35,21 @@ class _Account(_Strict):
         return self.password
 
 
+def _tls_unless_loopback(host: str, tls: bool) -> None:
+    """Without TLS the letters and the password cross the network in the clear: only a
+    server on this host may go without (the documented rule, refused since session 14)."""
+    if tls:
+        return
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host.lower().rstrip(".") == "localhost"
+    if not loopback:
+        raise ValueError(f"tls = false would send letters and the password to {host} unencrypted; "
+                         "it is allowed only for a server on this host (127.0.0.1, ::1, localhost): "
+                         "use tls = true (IMAPS, port 993)")
+
+
 class ImapServer(_Account):
     """[delivery.imap.<name>]: a mail server whose folders receive filed letters."""
 
@@ -50,6 +66,11 @@ class ImapServer(_Account):
     # The secret registrar's (นายทะเบียนลับ) copies of ลับ/ลับมาก letters (S/MIME, sealed).
     registrar_folder: str = "Saraban/{folder}/Secret"
     keyword: str = "$SarabanRegistered"  # IMAP keyword set on every filed copy
+
+    @model_validator(mode="after")
+    def _tls(self) -> "ImapServer":
+        _tls_unless_loopback(self.host, self.tls)
+        return self
 
     @field_validator("keyword")
     @classmethod
@@ -111,6 +132,11 @@ class ImapIntake(_Account):
     reconnect_max: float = Field(60.0, gt=0)  # longest wait between reconnection attempts
     lease_ttl: float = Field(60.0, ge=2)  # another gateway takes over this long after we vanish
     max_size: int | None = None  # bigger messages are left on the server (default: smtp.max_message_size)
+
+    @model_validator(mode="after")
+    def _tls(self) -> "ImapIntake":
+        _tls_unless_loopback(self.host, self.tls)
+        return self
 
     @field_validator("unit")
     @classmethod

@@ -40,8 +40,10 @@ log = structlog.get_logger("gateway.intake.imap_intake")
 
 QUARANTINED_KEYWORD = "$SarabanQuarantined"
 TOO_BIG_KEYWORD = "$SarabanTooBig"
+UNREADABLE = "unreadable"  # imap_messages.state: the server refused to give it; retried
 FINISHED = ("done", "quarantined")
 BATCH = 50  # headers fetched per round trip
+RESPONSE_SLACK = 1 << 20  # bytes of an answer beyond max_size: FETCH syntax, a batch of headers
 
 
 class MailboxConsumer:
@@ -58,6 +60,12 @@ class MailboxConsumer:
         self._waiting_for_disk = False
         self._holding = False
         self._renewed = 0.0
+        self._retried = 0.0  # when the unreadable messages were last tried again
+        self._retry_every = 60.0  # the first wait; doubled while a message stays unreadable
+        self._retry_wait = 0.0
+        self._in_fetch: tuple[int, ...] | None = None  # the UIDs of the FETCH under way
+        # UIDs -> (sessions in a row that ended during their FETCH, the last reason)
+        self._deaths: dict[tuple[int, ...], tuple[int, str]] = {}
 
     @property
     def _renew_every(self) -> float:
@@ -73,8 +81,11 @@ class MailboxConsumer:
             if not self._take_lease():
                 await _sleep(stop, self._renew_every)
                 continue
+            # A letter as big as max_size, its headers and the FETCH around it: no answer
+            # of a broken or hostile server takes more memory than that.
             session = ImapSession(cfg.host, cfg.port, cfg.username or cfg.unit, cfg.secret() or "",
-                                  tls=cfg.tls, ca_file=cfg.ca_file, verify=cfg.verify, timeout=cfg.timeout)
+                                  tls=cfg.tls, ca_file=cfg.ca_file, verify=cfg.verify, timeout=cfg.timeout,
+                                  max_response=self.max_size + RESPONSE_SLACK)
             try:
                 await session.connect()
                 uidvalidity = await session.select(cfg.mailbox)
@@ -88,6 +99,9 @@ class MailboxConsumer:
                 log.warning("imap_lease_lost", mailbox=self.name, error=str(exc))
                 continue
             except Exception as exc:  # network, server or database: all end in a reconnect
+                if isinstance(exc, ImapGone) and self._in_fetch is not None:
+                    count = self._deaths.get(self._in_fetch, (0, ""))[0]
+                    self._deaths[self._in_fetch] = (count + 1, f"the session ended at its FETCH: {exc}")
                 level = log.warning if isinstance(exc, (ImapError, OSError)) else log.error
                 level("imap_reconnect", mailbox=self.name, error=f"{type(exc).__name__}: {exc}",
                       retry_in=backoff)
@@ -97,6 +111,7 @@ class MailboxConsumer:
                 backoff = min(backoff * 2, cfg.reconnect_max)
                 continue
             finally:
+                self._in_fetch = None
                 await session.close()
         if self._holding:
             lease.release(self.db, self.name, self.holder)
@@ -122,7 +137,7 @@ class MailboxConsumer:
         if isinstance(exc, ImapGone) and str(exc).startswith("connect"):
             return f"cannot connect to {cfg.host}:{cfg.port} ({exc}): is the server up, the port and TLS right?"
         if isinstance(exc, (ImapError, OSError)):
-            return f"connection to {account} ended: {type(exc).__name__}: {exc}"
+            return f"connection to {account} ended: {exc}"
         return f"intake of this mailbox failed: {type(exc).__name__}: {exc}"
 
     def _take_lease(self) -> bool:
@@ -147,12 +162,17 @@ class MailboxConsumer:
         if cfg.processed_folder:
             await session.create(cfg.processed_folder)
         use_idle = cfg.use_idle and session.has("IDLE")
+        # As often as an idle mailbox is looked at: not every 0.2 s while letters wait.
+        self._retry_every = min(cfg.idle_interval if use_idle else cfg.poll_interval, self._renew_every)
+        self._retry_wait = max(self._retry_wait, self._retry_every)
         while not stop.is_set():
             self._renew()
             session.mail_arrived = False
             await self._resume_spooling(session, uidvalidity)
             await self._take_new(session, uidvalidity)
             waiting = await self._mark_finished(session, uidvalidity)
+            # Last: a retry may end the session (Dovecot), never before the rest is done.
+            await self._retry_unreadable(session, uidvalidity)
             self._renew()
             if session.mail_arrived:
                 continue  # reported during our own commands: IDLE would not report it again
@@ -188,10 +208,85 @@ class MailboxConsumer:
                                          "NOT", "KEYWORD", QUARANTINED_KEYWORD, "NOT", "KEYWORD", TOO_BIG_KEYWORD)
         uids = [uid for uid in found if uid > high]  # "n:*" also matches the highest UID below n
         for start in range(0, len(uids), BATCH):
-            for headers in await session.fetch_headers(uids[start:start + BATCH]):
+            for headers in await self._readable_headers(session, uidvalidity, uids[start:start + BATCH]):
                 if self._disk_too_full(headers):
                     return  # the rest stays on the server, taken in a later round
                 await self._take_one(session, uidvalidity, headers)
+
+    async def _readable_headers(self, session: ImapSession, uidvalidity: int, uids: list[int]) -> list[Headers]:
+        """The headers of `uids`, less those of a message the server will not give: it
+        answers NO, or (Dovecot's default `imap_fetch_failure = disconnect-immediately`,
+        e.g. for a mail file it cannot open) ends the session with BYE. Such a message is
+        recorded "unreadable", left on the server and tried again by itself; until
+        session 14 it ended every session at the same FETCH, a reconnect a second, and
+        no later letter of the mailbox was ever taken."""
+        if not self._deaths.get(tuple(uids)):
+            try:
+                return await self._fetching(uids, session.fetch_headers(uids))
+            except ImapRefused:
+                pass
+        readable: list[Headers] = []
+        for uid in uids:  # one by one, to find the one(s) the server will not give
+            if self._ended_sessions(uid):
+                self._unreadable(uidvalidity, Headers(uid=uid, size=0), self._deaths[(uid,)][1])
+                continue
+            try:
+                readable.extend(await self._fetching([uid], session.fetch_headers([uid])))
+            except ImapRefused as exc:
+                self._unreadable(uidvalidity, Headers(uid=uid, size=0), f"{exc.result} {exc.text}")
+        self._deaths.pop(tuple(uids), None)
+        return readable
+
+    async def _fetching(self, uids: list[int], fetch):  # noqa: ANN001, ANN202 - an ImapSession fetch
+        """Await `fetch` of `uids`, remembering them should the session end meanwhile (`run`)."""
+        self._in_fetch = tuple(uids)
+        try:
+            found = await fetch
+        except ImapRefused:  # the session goes on: nothing to remember
+            self._in_fetch = None
+            raise
+        self._in_fetch = None
+        self._deaths.pop(tuple(uids), None)
+        return found
+
+    def _ended_sessions(self, uid: int) -> bool:
+        """A FETCH of this one message ended the session twice in a row: not the network."""
+        return self._deaths.get((uid,), (0, ""))[0] >= 2
+
+    def _unreadable(self, uidvalidity: int, headers: Headers, why: str, again: bool = False) -> None:
+        """Left on the server and retried by itself (`_retry_unreadable`); `status`
+        lists it meanwhile, so a person can repair the mail server's copy."""
+        note = f"the mail server cannot read it: {why}"[:500]
+        if again:
+            self._set_state(uidvalidity, headers.uid, UNREADABLE, note)
+        else:
+            self._record(uidvalidity, headers, None, UNREADABLE, note)
+            log.error("imap_message_unreadable", mailbox=self.name, uid=headers.uid, error=note,
+                      action="left in the mailbox, tried again by itself")
+
+    async def _retry_unreadable(self, session: ImapSession, uidvalidity: int) -> None:
+        """Take the messages the server could not read before, once it can."""
+        if time.monotonic() - self._retried < self._retry_wait:
+            return
+        with self.db.session() as s:
+            rows = taken.still_spooling(s, self.name, uidvalidity, state=UNREADABLE)
+        # Each try may cost a reconnect: twice as long to the next one, up to 15 minutes.
+        self._retry_wait = min(self._retry_wait * 2, 900.0) if rows else self._retry_every
+        self._retried = time.monotonic()
+        for uid, _ in rows:
+            try:
+                found = await self._fetching([uid], session.fetch_headers([uid]))
+            except ImapRefused as exc:
+                self._unreadable(uidvalidity, Headers(uid=uid, size=0), f"{exc.result} {exc.text}", again=True)
+                continue
+            if found and self._disk_too_full(found[0]):
+                return
+            if not found:  # gone from the mailbox (a person deleted or moved it)
+                log.warning("imap_unreadable_gone", mailbox=self.name, uid=uid)
+                self._set_state(uidvalidity, uid, "gone", "gone from the mailbox before it could be read")
+                continue
+            log.info("imap_message_readable_again", mailbox=self.name, uid=uid)
+            await self._take_one(session, uidvalidity, found[0])
 
     def _disk_too_full(self, headers: Headers) -> bool:
         """The letter stays in the mailbox, untouched, while the disk is below the floor:
@@ -227,7 +322,15 @@ class MailboxConsumer:
             return
         # The bytes are read before anything is recorded: a restored mailbox gives a letter
         # without a Message-ID back under a new UIDVALIDITY, and only its bytes tell.
-        raw, internaldate = await session.fetch_body_dated(uid, timeout=self._body_timeout)
+        if self._ended_sessions(uid):  # its headers are cached, its file is unreadable
+            self._unreadable(uidvalidity, headers, self._deaths[(uid,)][1])
+            return
+        try:
+            raw, internaldate = await self._fetching(
+                [uid], session.fetch_body_dated(uid, timeout=self._body_timeout))
+        except ImapRefused as exc:
+            self._unreadable(uidvalidity, headers, f"{exc.result} {exc.text}")
+            return
         sha = hashlib.sha256(raw).hexdigest()
         with self.db.session() as s:
             same = taken.queue_id_of_same_bytes(s, self.name, uidvalidity, sha)

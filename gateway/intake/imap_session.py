@@ -18,6 +18,7 @@ import email.parser
 import email.utils
 import email.policy
 import re
+import socket
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,28 @@ def _text(data: bytes | bytearray) -> str:
     return bytes(data).decode("utf-8", "replace")
 
 
+def in_plain_words(exc: BaseException) -> str:
+    """A network or TLS failure as `status`, `check-config` and the outbox show it to a
+    person: what happened, without Python's names for it (SSLCertVerificationError,
+    gaierror, _ssl.c:1006)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"the server's TLS certificate is not accepted: {(exc.verify_message or 'not trusted').rstrip('.')} "
+                "(check ca_file and the host name)")
+    if isinstance(exc, ssl.SSLError):
+        return f"the TLS handshake failed ({(exc.reason or 'unknown reason').lower().replace('_', ' ')})"
+    if isinstance(exc, socket.gaierror):
+        return "the host name cannot be resolved"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens on that port)"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        return "the server closed the connection"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "no answer in time"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or "the connection failed"
+
+
 def tls_context(ca_file: Path | None, verify: bool) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -111,8 +134,14 @@ class ImapSession:
     """One logged-in connection. Use `await ImapSession(...).connect()`; `close()` always."""
 
     def __init__(self, host: str, port: int, username: str, password: str, *, tls: bool = True,
-                 ca_file: Path | None = None, verify: bool = True, timeout: float = 30.0):
+                 ca_file: Path | None = None, verify: bool = True, timeout: float = 30.0,
+                 max_response: int | None = None):
+        """`max_response`: the most bytes one command's answer may take (the server's
+        claims aside); more ends the session (ImapGone) instead of filling memory."""
         self.host, self.port, self.username = host, port, username
+        self.max_response = max_response
+        self._received = 0  # bytes of the answer to the call under way
+        self._too_much: str | None = None
         self._password = password
         self._ssl = tls_context(ca_file, verify) if tls else None
         self.timeout = timeout
@@ -133,6 +162,7 @@ class ImapSession:
         """Await `awaitable` within `timeout` (default: the session's), or finish the session."""
         if self.client is None or self._lost.is_set():
             raise ImapGone(f"{what}: not connected")
+        self._received = 0
         task = asyncio.ensure_future(awaitable)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
@@ -146,14 +176,15 @@ class ImapSession:
             lost.cancel()
         if task not in done:
             self._drop(task)
-            why = "connection lost" if self._lost.is_set() else f"no answer within {timeout or self.timeout:.0f}s"
+            why = (self._too_much or "connection lost") if self._lost.is_set() else \
+                f"no answer within {timeout or self.timeout:.0f}s"
             self.abort()
             raise ImapGone(f"{what}: {why}")
         try:
             result = task.result()
         except (aioimaplib.AioImapException, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
             self.abort()
-            raise ImapGone(f"{what}: {type(exc).__name__}: {exc}") from None
+            raise ImapGone(f"{what}: {in_plain_words(exc)}") from None
         if check and isinstance(result, tuple) and hasattr(result, "result"):
             if any(_text(line).upper().startswith("BYE") for line in result.lines
                    if isinstance(line, (bytes, bytearray))) and result.result != "OK":
@@ -193,8 +224,10 @@ class ImapSession:
                                            conn_lost_cb=lambda exc: self._lost.set(),
                                            ssl_context=self._ssl)
         except OSError as exc:
-            raise ImapGone(f"connect: {exc}") from None
+            raise ImapGone(f"connect: {in_plain_words(exc)}") from None
         self._watch_untagged(self.client.protocol)
+        if self.max_response:
+            self._bound(self.client.protocol, self.max_response)
         await self.call("connect", self.client.wait_hello_from_server())
         try:
             await self.call("login", self.client.login(self.username, self._password))
@@ -212,6 +245,27 @@ class ImapSession:
             return original(line)
 
         protocol._untagged_response = watching
+
+    def _bound(self, protocol: aioimaplib.IMAP4ClientProtocol, limit: int) -> None:
+        """aioimaplib keeps whatever the server sends for a command in memory: a literal
+        announced as {2147483648}, a line that never ends, untagged lines without end.
+        Checked as the bytes arrive, so at most one read past the limit is held."""
+        original = protocol.data_received
+
+        def bounded(data: bytes) -> None:
+            self._received += len(data)
+            command = protocol.current_command
+            announced = getattr(command, "_expected_size", 0) if command is not None else 0
+            if announced > limit or self._received > limit:
+                self._too_much = (f"the server sent or announced more than {limit} bytes for one command "
+                                  f"({max(announced, self._received)}), more than any letter taken")
+                log.warning("imap_answer_too_big", host=self.host, username=self.username, limit=limit,
+                            announced=announced, received=self._received)
+                self.abort()
+                return
+            original(data)
+
+        protocol.data_received = bounded
 
     async def close(self) -> None:
         if self.connected:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from gateway.notices.sanitize import clean_text
 
 TOO_BIG = "เกินขนาดที่รับได้ ไม่ได้ลงทะเบียน / too big, not registered"
+UNREADABLE = ("เซิร์ฟเวอร์อ่านจดหมายนี้ไม่ได้ ยังไม่ได้ลงทะเบียน ระบบจะลองใหม่เอง / the mail server cannot read "
+              "it, not registered yet, tried again by itself")
 
 
 def render_imap(status: dict) -> list[str]:
@@ -19,6 +21,11 @@ def render_imap(status: dict) -> list[str]:
             since = (f"; connected again at {connected}" if connected and connected > info["last_error_at"]
                      else "; not connected since")
             lines.append(f"imap         last error at {info['last_error_at']}: {info['last_error']}{since}")
+        for bad in info.get("unreadable", []):
+            lines.append(f"imap         {UNREADABLE}: UID {bad['uid']} (UIDVALIDITY {bad['uidvalidity']}), "
+                         f"Message-ID {clean_text(bad['message_id'], 200) or '(unknown)'}; "
+                         f"{clean_text(bad['note'], 300)}; last tried {bad['at']}; "
+                         "see the mail server's log for this message")
         for big in info.get("too_big", []):
             lines.append(f"imap         {TOO_BIG}: from {big['sender'] or '?'}, Message-ID "
                          f"{clean_text(big['message_id'], 200) or '(none)'}, {big['size']} bytes ({big['note']}); "
