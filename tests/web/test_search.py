@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from rules.thai_time import BANGKOK
 from storage.db import Database
 from storage.desk import RegisterQuery, register_page
 from storage.models import Message
@@ -82,3 +83,10 @@ def test_date_range_and_paging(db):
         letters, total = register_page(session, RegisterQuery(unit=UNIT, book="general", year=2569,
                                                               page=2, per_page=3))
     assert total == 4 and [x.number for x in letters] == [1]
+
+
+def test_bounds_in_bangkok_time_are_bangkok_time(db):
+    # The desk's day filter gives Bangkok midnights; SQLite drops a datetime's zone, so
+    # 11:00 Bangkok (04:00 UTC) was compared as 11:00 UTC: nothing of the morning found.
+    assert numbers(db, received_from=dt.datetime(2026, 3, 5, 11, 0, tzinfo=BANGKOK),
+                   received_to=dt.datetime(2026, 3, 5, 13, 0, tzinfo=BANGKOK)) == [3, 2]
