@@ -186,6 +186,11 @@ _ALERT_TEXT = {
 }
 
 
+_CLASSIFIED_SUBJECT = "[แจ้งเตือน หนังสือลับ / classified alert]"
+# A parked letter need not be classified: its alert must not say it is.
+_ALERT_SUBJECT = {"parked": "[แจ้งเตือน หนังสือที่ระบบตรวจไม่สำเร็จ / letter not processed]"}
+
+
 def deliver_alert(services: Services, item: OutboxItem) -> None:
     """File an alert (no letter content: ids, unit, sender address, the reason) into the
     central unit's alert folder or the unit's secret registrar folder."""
@@ -201,7 +206,7 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
     msg = EmailMessage()
     msg["From"] = seal_address(services.settings)
     msg["To"] = f"{item.unit}@{domain}"
-    msg["Subject"] = f"[แจ้งเตือน หนังสือลับ / classified alert] {reason} {item.unit}"
+    msg["Subject"] = f"{_ALERT_SUBJECT.get(reason, _CLASSIFIED_SUBJECT)} {reason} {item.unit}"
     msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
     msg["Message-ID"] = make_msgid(domain=domain)
     msg["X-Saraban-Alert"] = reason

@@ -8,6 +8,8 @@ our disk, Python's words); the operations page was in English; the commands' std
 passed a typed control character to the terminal."""
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,6 +88,9 @@ def test_a_parked_letter_is_held_for_the_central_unit_and_retried_from_the_desk(
     [alert] = desk.daemon.maildir_files("secrecy-alerts")
     text = alert.read_text(encoding="utf-8", errors="replace")
     assert "X-Saraban-Alert: parked" in text and qid in text
+    subject = email.message_from_string(text, policy=email.policy.default)["Subject"]
+    assert subject.startswith("[แจ้งเตือน หนังสือที่ระบบตรวจไม่สำเร็จ / letter not processed]")
+    assert "classified" not in subject and "ลับ" not in subject  # it may well not be classified
     assert not [m for m in desk.sink.received if qid.encode() in m.data]
 
     # The desk: the unit's clerk sees it with both texts and a retry, not a release.
