@@ -1,7 +1,10 @@
 """Red team of the desk, session 14, over plain HTTP against the real daemon (SQLite)
 and a real OpenLDAP: a person removed from the directory kept the desk, their
 session alive for its hours (10 by default), because the directory was asked only at
-sign-in."""
+sign-in; and a site on another host under bangkok.go.th could plant the desk's
+cookies for the whole domain (cookie tossing): its own session in a clerk's browser, or
+the sign-in's CSRF cookie with the value of a form it posts, signing the clerk in as
+someone else."""
 from __future__ import annotations
 
 import pytest
@@ -67,7 +70,7 @@ def test_a_directory_that_cannot_be_asked_does_not_sign_everyone_out(desk):
     from gateway.config.settings import WebLdap, WebSection, load_settings
     from gateway.units.directory import load_directory
     from gateway.web.auth import Authenticator
-    from gateway.web.desk import COOKIE
+    from gateway.web.desk import COOKIE, cookie_name
     from storage.db import Database
     from tests.daemon import free_port
 
@@ -78,8 +81,44 @@ def test_a_directory_that_cannot_be_asked_does_not_sign_everyone_out(desk):
     db = Database(settings.database_url)
     try:
         auth = Authenticator(db, WebSection(ldap=down), load_directory(settings.directory_path))
-        person = auth.person(stayer.cookies[COOKIE])
+        person = auth.person(stayer.cookies[cookie_name(COOKIE, True)])
         assert person is not None and person.username == STAYER
     finally:
         db.dispose()
     assert sessions_of(desk, STAYER) >= 1 and SUBJECT in stayer.get("/register").text
+
+
+# What a page on another host under bangkok.go.th can make a clerk's browser send: a
+# cookie set with Domain=bangkok.go.th (no __Host- prefix: the browser refuses those).
+def planted(client: Client, name: str, value: str) -> None:
+    client.cookies[name] = value
+
+
+def test_a_session_planted_from_another_host_is_not_taken(desk):
+    planter = signed_in(desk.url, STAYER)
+    [(token,)] = [(v,) for k, v in planter.cookies.items() if k.endswith("saraban_session")]
+    clerk = Client(desk.url)
+    planted(clerk, "saraban_session", token)
+    page = clerk.get("/register")
+    assert page.status == 303 and page.header("location") == "/login"
+    assert SUBJECT not in page.text and STAYER not in page.text
+
+
+def test_a_sign_in_posted_from_another_host_with_a_planted_csrf_cookie_is_refused(desk):
+    clerk = Client(desk.url)
+    planted(clerk, "saraban_login_csrf", "planted-value")
+    answer = clerk.post("/login", {"username": STAYER, "password": PASSWORD, "csrf": "planted-value"}, csrf=False)
+    assert answer.status == 403 and answer.errors()
+    assert not any(k.endswith("saraban_session") for k in clerk.cookies)
+    assert clerk.get("/register").status == 303  # not signed in as the planter
+
+
+def test_the_desks_cookies_are_for_this_host_only(desk):
+    client = Client(desk.url)
+    shown = client.get("/login")
+    signed = client.sign_in(STAYER)
+    cookies = [v for a in (shown, signed) for k, v in a.headers if k.lower() == "set-cookie"]
+    for name in ("__Host-saraban_login_csrf=", "__Host-saraban_session="):
+        [cookie] = [c for c in cookies if c.startswith(name) and "Max-Age=0" not in c]
+        assert "Secure" in cookie and "Path=/;" in cookie + ";" and "Domain" not in cookie, cookie
+    assert SUBJECT in client.get("/register").text
