@@ -230,6 +230,9 @@ class WebLdap(_Section):
     bind_password: str | None = None
     start_tls: bool = False
     timeout: float = Field(10.0, gt=0)
+    # A signed-in directory account is looked up again at most this often: removed from
+    # the directory (or no longer matched by user_filter), its sessions end. 0: every page.
+    recheck_minutes: float = Field(5.0, ge=0)
 
 
 class WebSection(_Section):

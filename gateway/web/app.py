@@ -21,10 +21,8 @@ from gateway.config.settings import Settings
 from gateway.service.services import Services
 from gateway.web.auth import REFUSED_SIGN_IN_SECONDS, Person, SignInRefused, same
 from gateway.web.desk import (
-    COOKIE,
     HERE,
     LANG_COOKIE,
-    LOGIN_CSRF_COOKIE,
     Desk,
     SecurityHeaders,
     page,
@@ -40,8 +38,8 @@ log = structlog.get_logger("gateway.web")
 def _login_page(desk: Desk, request: Request, message: str | None = None, status: int = 200) -> Response:
     csrf = secrets.token_urlsafe(32)
     response = desk.render(request, None, "login.html", status=status, csrf=csrf, message=message)
-    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, secure=desk.web.cookie_secure,
-                        samesite="strict", path="/login", max_age=3600)
+    response.set_cookie(desk.login_csrf_cookie, csrf, httponly=True, secure=desk.web.cookie_secure,
+                        samesite="strict", path="/", max_age=3600)
     return response
 
 
@@ -68,7 +66,7 @@ def login_routes(desk: Desk) -> list[Route]:
     def _login(request: Request, form: FormData) -> Response:
         lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
         # Double-submit: a form posted from elsewhere has no way to know the cookie.
-        if not same(str(form.get("csrf") or ""), request.cookies.get(LOGIN_CSRF_COOKIE)):
+        if not same(str(form.get("csrf") or ""), request.cookies.get(desk.login_csrf_cookie)):
             log.warning("web_csrf_refused", path="/login")
             return _login_page(desk, request, word("csrf", lang), 403)
         client = request.client.host if request.client else "?"
@@ -80,7 +78,8 @@ def login_routes(desk: Desk) -> list[Route]:
             return _login_page(desk, request, word(refused.key, lang), status)
         response = RedirectResponse("/register", status_code=303)
         set_session_cookie(desk, response, token)
-        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+        response.delete_cookie(desk.login_csrf_cookie, path="/", secure=desk.web.cookie_secure,
+                               httponly=True, samesite="strict")
         return response
 
     def logout(desk: Desk, request: Request, person: Person, form) -> Response:
@@ -90,7 +89,8 @@ def login_routes(desk: Desk) -> list[Route]:
             end_session(session, person.token_sha256)
         log.info("web_logout", username=person.username)
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE, path="/")
+        response.delete_cookie(desk.session_cookie, path="/", secure=desk.web.cookie_secure,
+                               httponly=True, samesite="strict")
         return response
 
     def language(desk: Desk, request: Request, person: Person, form) -> Response:
@@ -146,7 +146,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         """Starlette's own answers (no route, wrong method, a form its parser refuses:
         too many fields or files, a part too large) as the desk's page in the person's
         language, not Starlette's English text/plain."""
-        person = await run_in_threadpool(desk.auth.person, request.cookies.get(COOKIE))
+        person = await run_in_threadpool(desk.auth.person, request.cookies.get(desk.session_cookie))
         lang = person.lang if person else request.cookies.get(LANG_COOKIE, "th")
         status = exc.status_code
         if status in (404, 405):

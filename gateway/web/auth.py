@@ -26,6 +26,7 @@ from gateway.units.directory import Directory
 from storage.db import Database
 from storage.users import (
     claim_attempt,
+    end_sessions_of,
     find_session,
     find_user,
     record_failed_login,
@@ -179,6 +180,10 @@ class Authenticator:
         self.settings = settings
         self.directory = directory
         self.limiter = AttemptLimiter(settings.login_attempts_per_minute)
+        # When each directory account's session was last looked up in the directory
+        # (monotonic seconds, by token digest; in memory: one process serves the desk).
+        self._directory_seen: dict[str, float] = {}
+        self._directory_lock = threading.Lock()
 
     def sign_in(self, username: str, password: str, client: str, lang: str) -> str:
         """A new session token for a right name and password; SignInRefused otherwise."""
@@ -227,6 +232,8 @@ class Authenticator:
                         user.password_hash = hash_password(password)
                     token = secrets.token_urlsafe(32)
                     store_session(session, user, token_digest(token), secrets.token_urlsafe(32), lang)
+                    if source == "ldap":  # the directory has just said yes
+                        self._directory_looked(token_digest(token))
                     log.info("web_login", username=username, client=client, role=user.role)
         if token is None:  # after the commit: the count and the lock are kept
             raise SignInRefused("bad_credentials")
@@ -249,8 +256,46 @@ class Authenticator:
             if found is None:
                 return None
             row, user = found
-            return Person(username=user.username, display_name=user.display_name or user.username,
-                          role=user.role, units=list(user.units or []), csrf=row.csrf, lang=row.lang,
-                          token_sha256=row.token_sha256, user_id=user.id, thai_digits=bool(user.thai_digits),
-                          visible=visible_units(self.directory, list(user.units or [])),
-                          own=own_units(self.directory, list(user.units or [])))
+            source = user.source
+            person = Person(username=user.username, display_name=user.display_name or user.username,
+                            role=user.role, units=list(user.units or []), csrf=row.csrf, lang=row.lang,
+                            token_sha256=row.token_sha256, user_id=user.id, thai_digits=bool(user.thai_digits),
+                            visible=visible_units(self.directory, list(user.units or [])),
+                            own=own_units(self.directory, list(user.units or [])))
+        if source == "ldap" and not self._still_in_directory(person):
+            return None
+        return person
+
+    def _directory_looked(self, token_sha256: str) -> None:
+        now = time.monotonic()
+        with self._directory_lock:
+            self._directory_seen[token_sha256] = now
+            if len(self._directory_seen) > 10000:  # forget sessions long gone
+                horizon = now - self.settings.session_hours * 3600
+                for key in [k for k, v in self._directory_seen.items() if v < horizon]:
+                    del self._directory_seen[key]
+
+    def _still_in_directory(self, person: Person) -> bool:
+        """A directory account's session lasts while the directory still has the
+        person: without this look, someone removed from Active Directory (left the
+        office, disabled) kept the desk until the session's hours ran out. A directory
+        that cannot be asked does not end sessions (the look is tried again after
+        `recheck_minutes`); with no directory configured any more, they end."""
+        ldap = self.settings.ldap
+        if ldap is not None:
+            with self._directory_lock:
+                seen = self._directory_seen.get(person.token_sha256)
+            if seen is not None and time.monotonic() - seen < ldap.recheck_minutes * 60:
+                return True
+            from gateway.web.ldap import ldap_entry_exists
+
+            there = ldap_entry_exists(ldap, person.username)
+            self._directory_looked(person.token_sha256)
+            if there is not False:
+                return True
+        with self.db.session() as session:
+            user = find_user(session, person.username)
+            if user is not None:
+                end_sessions_of(session, user)
+        log.warning("web_ldap_account_gone", username=person.username)
+        return False

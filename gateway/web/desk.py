@@ -35,6 +35,17 @@ COOKIE = "saraban_session"
 LOGIN_CSRF_COOKIE = "saraban_login_csrf"
 LANG_COOKIE = "saraban_lang"
 
+
+def cookie_name(name: str, secure: bool) -> str:
+    """The session and sign-in cookies carry the __Host- prefix (RFC 6265bis 4.1.3.2):
+    the browser keeps such a cookie only when this very host set it, Secure, Path=/,
+    without Domain. Without it any other site under bangkok.go.th could plant its own
+    `saraban_session` (its author's session: the clerk works, and writes notes, in the
+    planter's account) or `saraban_login_csrf` with the value of a form it posts to
+    /login (signed in as the planter without a click). A desk on plain http
+    (`cookie_secure = false`, demonstrations on loopback) cannot use the prefix."""
+    return f"__Host-{name}" if secure else name
+
 # No inline script or style anywhere, so the policy can forbid both.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -126,6 +137,8 @@ class Desk:
         self.env.globals.update(role_th=ROLE_TH, desk_nav=self.nav, nav="")
         self.pages: set[str] = set()  # the optional pages this desk serves (create_app)
         self.max_upload = self.web.max_upload_mb * 1024 * 1024
+        self.session_cookie = cookie_name(COOKIE, self.web.cookie_secure)
+        self.login_csrf_cookie = cookie_name(LOGIN_CSRF_COOKIE, self.web.cookie_secure)
 
     def use_directory(self, directory) -> None:
         """SIGHUP reloaded the unit directory: scopes and names follow at once."""
@@ -230,7 +243,7 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
                 await form.close()
 
     def _run(request: Request, form: FormData | None) -> Response:
-        person = desk.auth.person(request.cookies.get(COOKIE))
+        person = desk.auth.person(request.cookies.get(desk.session_cookie))
         if person is None:
             if request.method == "GET":
                 return RedirectResponse("/login", status_code=303)
@@ -263,11 +276,11 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
 
 
 def _refuse(desk: Desk, request: Request, status: int) -> Response:
-    person = desk.auth.person(request.cookies.get(COOKIE))
+    person = desk.auth.person(request.cookies.get(desk.session_cookie))
     lang = person.lang if person else "th"
     return desk.error(request, person, status, word("too_large", lang), word("too_large", lang))
 
 
 def set_session_cookie(desk: Desk, response: Response, token: str) -> None:
-    response.set_cookie(COOKIE, token, httponly=True, secure=desk.web.cookie_secure, samesite="strict",
+    response.set_cookie(desk.session_cookie, token, httponly=True, secure=desk.web.cookie_secure, samesite="strict",
                         path="/", max_age=desk.web.session_hours * 3600)

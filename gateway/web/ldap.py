@@ -1,7 +1,10 @@
 """Sign-in against the organisation's directory (Active Directory at BMA offices,
 OpenLDAP elsewhere) with ldap3: find the person's entry with the service account (or
 anonymously), then bind as that entry with the typed password. The directory answers
-"who is this"; the desk's own account of the same name says which role and units."""
+"who is this"; the desk's own account of the same name says which role and units.
+While signed in, the entry is looked up again (`ldap_entry_exists`): a person removed
+from the directory, or no longer matched by `user_filter` (Active Directory's disabled
+accounts when the filter excludes them), is signed out at the next look."""
 from __future__ import annotations
 
 import structlog
@@ -11,38 +14,73 @@ from gateway.config.settings import WebLdap
 log = structlog.get_logger("gateway.web")
 
 
-def ldap_bind(settings: WebLdap, username: str, password: str) -> bool:
-    from ldap3 import NONE, Connection, Server
-    from ldap3.core.exceptions import LDAPException
+def _server(settings: WebLdap):
+    from ldap3 import NONE, Server
+
+    timeout = max(1, round(settings.timeout))  # ldap3 packs it into a C struct: whole seconds
+    return Server(settings.url, connect_timeout=timeout, get_info=NONE), timeout
+
+
+def _connection(server, timeout: int, settings: WebLdap, user: str | None, password: str | None):
+    from ldap3 import Connection
+
+    connection = Connection(server, user=user, password=password, receive_timeout=timeout,
+                            raise_exceptions=False)
+    if settings.start_tls:
+        connection.open()
+        connection.start_tls()
+    return connection
+
+
+def _entries(settings: WebLdap, server, timeout: int, username: str) -> list[dict] | None:
+    """The entries `user_filter` finds for this name with the service account; None
+    when the directory did not let the service account search."""
     from ldap3.utils.conv import escape_filter_chars
+
+    search = _connection(server, timeout, settings, settings.bind_dn, settings.bind_password)
+    if not search.bind():
+        log.error("web_ldap_unavailable", url=settings.url, problem="service bind refused")
+        return None
+    query = settings.user_filter.format(username=escape_filter_chars(username))
+    found = search.search(settings.base_dn, query, attributes=[], size_limit=2)
+    entries = [e for e in search.response or [] if e.get("type") == "searchResEntry"]
+    result = (search.result or {}).get("result")
+    search.unbind()
+    # 32 noSuchObject and 4 sizeLimitExceeded (an ambiguous filter) are answers too
+    if not found and result not in (0, 4, 32):
+        log.error("web_ldap_unavailable", url=settings.url, problem=f"search result {result}")
+        return None
+    return entries
+
+
+def ldap_bind(settings: WebLdap, username: str, password: str) -> bool:
+    from ldap3.core.exceptions import LDAPException
 
     if not password:  # an empty password is an unauthenticated bind, which succeeds (RFC 4513 5.1.2)
         return False
-    timeout = max(1, round(settings.timeout))  # ldap3 packs it into a C struct: whole seconds
-    server = Server(settings.url, connect_timeout=timeout, get_info=NONE)
+    server, timeout = _server(settings)
     try:
-        search = Connection(server, user=settings.bind_dn, password=settings.bind_password,
-                            receive_timeout=timeout, raise_exceptions=False)
-        if settings.start_tls:
-            search.open()
-            search.start_tls()
-        if not search.bind():
-            log.error("web_ldap_unavailable", url=settings.url, problem="service bind refused")
+        entries = _entries(settings, server, timeout, username)
+        if entries is None or len(entries) != 1:  # nobody, or an ambiguous filter: refuse rather than guess
             return False
-        query = settings.user_filter.format(username=escape_filter_chars(username))
-        search.search(settings.base_dn, query, attributes=[], size_limit=2)
-        entries = [e for e in search.response or [] if e.get("type") == "searchResEntry"]
-        search.unbind()
-        if len(entries) != 1:  # nobody, or an ambiguous filter: refuse rather than guess
-            return False
-        person = Connection(server, user=entries[0]["dn"], password=password,
-                            receive_timeout=timeout, raise_exceptions=False)
-        if settings.start_tls:
-            person.open()
-            person.start_tls()
+        person = _connection(server, timeout, settings, entries[0]["dn"], password)
         ok = bool(person.bind())
         person.unbind()
         return ok
     except LDAPException as exc:
         log.error("web_ldap_unavailable", url=settings.url, problem=type(exc).__name__)
         return False
+
+
+def ldap_entry_exists(settings: WebLdap, username: str) -> bool | None:
+    """Whether the directory still has exactly one entry for this name; None when it
+    could not be asked (down, or the service account refused)."""
+    from ldap3.core.exceptions import LDAPException
+
+    server, timeout = _server(settings)
+    try:
+        entries = _entries(settings, server, timeout, username)
+    except LDAPException as exc:
+        log.error("web_ldap_unavailable", url=settings.url, problem=type(exc).__name__)
+        return None
+    return None if entries is None else len(entries) == 1

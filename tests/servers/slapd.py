@@ -104,6 +104,12 @@ class SlapdServer:
                  f"sn:: {b64(name.split()[-1])}\nuserPassword:: {b64(password)}\n")
         return dn
 
+    def delete(self, dn: str) -> None:
+        result = subprocess.run(["ldapdelete", "-x", "-H", self.url, "-D", ROOT_DN, "-w", ROOT_PW, dn],
+                                capture_output=True, timeout=30)
+        if result.returncode != 0:
+            raise ServerUnavailable(f"ldapdelete failed: {result.stderr.decode(errors='replace')}")
+
     def stop(self) -> None:
         stop_group(self.proc)
         self.proc = None

@@ -54,9 +54,11 @@ def add_users(config: Path, *users: tuple) -> None:
         db.dispose()
 
 
-def add_user(config: Path, username: str, role: str, *units: str, password: str = PASSWORD) -> None:
+def add_user(config: Path, username: str, role: str, *units: str, password: str = PASSWORD,
+             ldap: bool = False) -> None:
+    """`users add`; with ldap, an account that signs in with the directory's password."""
     args = [sys.executable, "-m", "gateway", "--config", str(config), "users", "add", username,
-            "--role", role, "--password-stdin"]
+            "--role", role, "--ldap" if ldap else "--password-stdin"]
     for unit in units:
         args += ["--unit", unit]
     result = subprocess.run(args, input=password + "\n", cwd=REPO, capture_output=True, text=True, timeout=60)

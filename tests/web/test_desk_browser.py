@@ -60,7 +60,7 @@ def test_sign_in_and_find_a_letter_by_a_thai_substring_of_its_subject(page, desk
     sign_in(page, desk, "somchai")
     assert page.url.endswith("/register")
     assert page.locator("h1").inner_text().startswith("ทะเบียนหนังสือรับ")
-    cookie = next(c for c in page.context.cookies() if c["name"] == "saraban_session")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "__Host-saraban_session")
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
     rows = page.locator("table.book tbody tr")
     assert rows.count() == 2  # both Lat Krabang letters, not Din Daeng's, not the classified one
