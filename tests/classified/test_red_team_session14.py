@@ -1,0 +1,124 @@
+"""Markings a mail client shows that the gateway did not read (red team, session 14).
+
+Each letter below shows its ลับมาก (or ลับที่สุด) to the clerk in Thunderbird, and the
+gateway read it as ordinary: registered in the ordinary book with its subject in plain
+and filed into the unit's ordinary folder (or, ลับที่สุด, taken in with a 250):
+
+* an HTML body whose marking is an image's `alt` (shown while remote images are
+  blocked, and for a `cid:` image the letter lacks), a form field's value, a
+  `<noscript>` (mail clients run no scripts and show it), or CSS generated content
+  (`p::before { content: "..." }`, escapes included);
+* a Subject in RFC 2047 with a Thai charset label Python does not know (`dos-874`,
+  `ibm874`: WHATWG's labels, which Thunderbird decodes as Thai) or an unknown one, whose
+  Windows-874 bytes were read as UTF-8, i.e. U+FFFDs.
+
+docs/secrecy.md, "Normalisation" and "Where in the letter"; rules/markings.py."""
+from __future__ import annotations
+
+import uuid
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate
+
+import pytest
+
+from gateway.secrecy.markings import classify_raw
+from tests.classified.helpers import (LATKRABANG, MARKER, db_rows, files_containing, log_lines_containing,
+                                      maildir, sealing_daemon)
+from tests.letters import make_pdf
+
+COVER = make_pdf("cover letter")
+LINES = "<p>เรียน ผู้อำนวยการเขตลาดกระบัง</p><p>ขอส่งแผนการปฏิบัติงาน</p>"
+
+
+def html_letter(html: str, subject: str = f"ขอส่งแผนการปฏิบัติงาน {MARKER}") -> bytes:
+    """An HTML letter as Thunderbird sends it: a plain alternative without the marking
+    (what the clerk does not see), the HTML the clerk sees, and an unmarked cover PDF."""
+    body = MIMEMultipart("alternative")
+    body.attach(MIMEText(f"เรียน ผู้อำนวยการเขตลาดกระบัง\n{MARKER}\n", "plain", "utf-8"))
+    body.attach(MIMEText(f"<html><body>{html}{LINES}<p>{MARKER}</p></body></html>", "html", "utf-8"))
+    msg = MIMEMultipart("mixed")
+    msg["From"] = "saraban.dds@bangkok.go.th"
+    msg["To"] = LATKRABANG
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    msg.attach(body)
+    msg.attach(MIMEApplication(COVER, "pdf", Name="2569_dds_0403_57.pdf"))
+    msg.get_payload()[-1].add_header("Content-Disposition", "attachment", filename="2569_dds_0403_57.pdf")
+    return msg.as_bytes()
+
+
+def encoded_subject_letter(charset: str, text: str) -> bytes:
+    """A letter whose Subject is one RFC 2047 Q-word of Windows-874 bytes under `charset`."""
+    word = "".join(f"={b:02X}" for b in text.encode("cp874"))
+    raw = html_letter("", subject="x").replace(b"Subject: x", f"Subject: =?{charset}?Q?{word}?= {MARKER}".encode())
+    return raw
+
+
+HIDDEN_HTML = {
+    "img alt": '<p><img src="cid:stamp@dds" alt="ลับมาก"></p>',
+    "area alt": '<map name="m"><area shape="rect" coords="0,0,9,9" alt="ลับมาก"></map>',
+    "input value": '<p><input type="text" value="ลับมาก" readonly></p>',
+    "input placeholder": '<p><input placeholder="ลับมาก"></p>',
+    "noscript": "<noscript>ลับมาก</noscript>",
+    "css ::before": '<style>p.head::before { content: "ลับมาก"; }</style><p class="head"></p>',
+    "css escapes": r'<style>.h:after{content:"\E25\E31\E1A" "\0E21 \0E32\0E01"}</style><p class="h"></p>',
+    "style attribute": '<p style="content: \'ลับมาก\'">x</p>',
+}
+
+
+@pytest.mark.parametrize("html", HIDDEN_HTML.values(), ids=HIDDEN_HTML.keys())
+def test_html_text_a_client_draws_from_attributes_scripts_off_and_css_is_read(html):
+    found = classify_raw(html_letter(html))
+    assert (found.level, found.where, found.certain) == ("secret", "html", True)
+
+
+def test_html_that_shows_no_marking_stays_ordinary():
+    for html in ('<p><img src="cid:logo" alt="ตราสัญลักษณ์ กรุงเทพมหานคร"></p>',
+                 '<input value="กลับ">', "<noscript>เปิด JavaScript</noscript>",
+                 '<style>p::before{content:"ความลับ"} p{color:red}</style><p>x</p>'):
+        assert classify_raw(html_letter(html)).level == "none", html
+
+
+@pytest.mark.parametrize("charset", ["dos-874", "ibm874", "x-thai-unknown"])
+def test_a_subject_in_a_thai_label_python_does_not_know_is_read_as_thai(charset):
+    found = classify_raw(encoded_subject_letter(charset, "ลับมาก แผนรักษาความปลอดภัย"))
+    assert (found.level, found.where) == ("secret", "header Subject")
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    with sealing_daemon(tmp_path_factory.mktemp("red14") / "gw") as d:
+        yield d
+
+
+def test_over_smtp_a_top_secret_css_marking_is_refused_before_the_250(gateway):
+    """First, so that the next test's search of the data directory and log covers it."""
+    code, text = gateway.data_reply(
+        html_letter('<style>p.head::before { content: "ลับที่สุด"; }</style><p class="head"></p>'))
+    assert code == 550 and text.isascii()
+    gateway.wait_idle()
+    assert gateway.register() == []
+
+
+SEALED = {
+    "img alt": html_letter(HIDDEN_HTML["img alt"]),
+    "noscript": html_letter(HIDDEN_HTML["noscript"]),
+    "css ::before": html_letter(HIDDEN_HTML["css ::before"]),
+    "dos-874 subject": encoded_subject_letter("dos-874", "ลับมาก แผนรักษาความปลอดภัย"),
+}
+
+
+def test_over_smtp_each_hidden_secret_marking_is_sealed_and_leaves_no_plaintext(gateway):
+    d = gateway
+    queued = {name: d.send(raw, LATKRABANG) for name, raw in SEALED.items()}
+    d.wait_idle()
+    for name, qid in queued.items():
+        assert db_rows(d, "select secrecy, book, subject from letters where queue_id = ?", qid) == [
+            ("secret", "secret", None)], name
+        assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1", name
+    assert maildir(d, "latkrabang") == []
+    assert files_containing(d.data_dir, MARKER) == []
+    assert log_lines_containing(d, MARKER) == []
