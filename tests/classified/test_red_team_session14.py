@@ -8,6 +8,9 @@ and filed into the unit's ordinary folder (or, ลับที่สุด, take
   blocked, and for a `cid:` image the letter lacks), a form field's value, a
   `<noscript>` (mail clients run no scripts and show it), or CSS generated content
   (`p::before { content: "..." }`, escapes included);
+* a Word file whose document part is saved as UTF-16 (OPC allows UTF-8 or UTF-16; Word
+  and LibreOffice open both), or whose marking is in a CDATA section: the reader
+  decoded every part as UTF-8 and read only what lay between tags;
 * a Subject in RFC 2047 with a Thai charset label Python does not know (`dos-874`,
   `ibm874`: WHATWG's labels, which Thunderbird decodes as Thai) or an unknown one, whose
   Windows-874 bytes were read as UTF-8, i.e. U+FFFDs.
@@ -26,7 +29,8 @@ import pytest
 from gateway.secrecy.markings import classify_raw
 from tests.classified.helpers import (LATKRABANG, MARKER, db_rows, files_containing, log_lines_containing,
                                       maildir, sealing_daemon)
-from tests.letters import make_pdf
+from tests.letters import letter, make_pdf
+from tests.secrecy.test_mime_hidden_markings import LETTER_LINES, _docx
 
 COVER = make_pdf("cover letter")
 LINES = "<p>เรียน ผู้อำนวยการเขตลาดกระบัง</p><p>ขอส่งแผนการปฏิบัติงาน</p>"
@@ -88,6 +92,25 @@ def test_a_subject_in_a_thai_label_python_does_not_know_is_read_as_thai(charset)
     assert (found.level, found.where) == ("secret", "header Subject")
 
 
+def word_letter(docx: bytes) -> bytes:
+    return letter(subject=f"ขอส่งแผนการปฏิบัติงาน {MARKER}", body=f"เรียน ผู้อำนวยการเขตลาดกระบัง\n{MARKER}\n",
+                  files=[("2569_dds_0403_57.pdf", COVER), ("2569_dds_0403_57_1.docx", docx)])
+
+
+WORD = {
+    "utf-16": _docx(["ลับมาก", *LETTER_LINES, MARKER], encoding="utf-16"),
+    "utf-16-le without BOM": _docx(["ลับมาก", *LETTER_LINES, MARKER], encoding="utf-16-le"),
+    "cdata": _docx(["<![CDATA[ลับมาก]]>", *LETTER_LINES, MARKER]),
+    "cdata in the page header": _docx(LETTER_LINES, header="<![CDATA[ลับมาก]]>"),
+}
+
+
+@pytest.mark.parametrize("docx", WORD.values(), ids=WORD.keys())
+def test_a_word_part_in_utf16_or_cdata_is_read(docx):
+    found = classify_raw(word_letter(docx))
+    assert (found.level, found.certain) == ("secret", True)
+
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     with sealing_daemon(tmp_path_factory.mktemp("red14") / "gw") as d:
@@ -108,6 +131,8 @@ SEALED = {
     "noscript": html_letter(HIDDEN_HTML["noscript"]),
     "css ::before": html_letter(HIDDEN_HTML["css ::before"]),
     "dos-874 subject": encoded_subject_letter("dos-874", "ลับมาก แผนรักษาความปลอดภัย"),
+    "word utf-16": word_letter(WORD["utf-16"]),
+    "word cdata": word_letter(WORD["cdata"]),
 }
 
 
