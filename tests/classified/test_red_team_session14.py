@@ -11,6 +11,9 @@ and filed into the unit's ordinary folder (or, ลับที่สุด, take
 * a Word file whose document part is saved as UTF-16 (OPC allows UTF-8 or UTF-16; Word
   and LibreOffice open both), or whose marking is in a CDATA section: the reader
   decoded every part as UTF-8 and read only what lay between tags;
+* a body, or a file's name, in Windows-874 under WHATWG's labels for it that Python
+  did not know (`dos-874`, `iso885911`, `ibm874`), or a body under a label nobody knows:
+  read as UTF-8, U+FFFDs;
 * a Subject in RFC 2047 with a Thai charset label Python does not know (`dos-874`,
   `ibm874`: WHATWG's labels, which Thunderbird decodes as Thai) or an unknown one, whose
   Windows-874 bytes were read as UTF-8, i.e. U+FFFDs.
@@ -18,6 +21,7 @@ and filed into the unit's ordinary folder (or, ลับที่สุด, take
 docs/secrecy.md, "Normalisation" and "Where in the letter"; rules/markings.py."""
 from __future__ import annotations
 
+import base64
 import uuid
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -111,6 +115,39 @@ def test_a_word_part_in_utf16_or_cdata_is_read(docx):
     assert (found.level, found.certain) == ("secret", True)
 
 
+def legacy_letter(label: str, body: str = "ลับมาก\r\nเรียน ผู้อำนวยการเขตลาดกระบัง\r\n", ctype: str = "text/plain",
+                  filename: str = "2569_dds_0403_57.pdf") -> bytes:
+    """A letter whose body (and, RFC 2231, its PDF's name) are Windows-874 bytes labelled `label`."""
+    name = "".join(f"%{b:02X}" for b in filename.encode("cp874"))
+    pdf = base64.encodebytes(COVER).replace(b"\n", b"\r\n")
+    return (f"From: saraban.dds@bangkok.go.th\r\nTo: {LATKRABANG}\r\nSubject: {MARKER}\r\n"
+            f"Date: {formatdate(localtime=True)}\r\nMessage-ID: <{uuid.uuid4()}@dds.bangkok.go.th>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n\r\n"
+            f"--BB\r\nContent-Type: {ctype}; charset={label}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").encode() + (
+            f"{body}{MARKER}\r\n".encode("cp874") + b"--BB\r\nContent-Type: application/pdf\r\n"
+            + f"Content-Disposition: attachment; filename*={label}''{name}\r\n".encode()
+            + b"Content-Transfer-Encoding: base64\r\n\r\n" + pdf + b"--BB--\r\n")
+
+
+@pytest.mark.parametrize("label", ["dos-874", "iso885911", "ibm874", "x-thai-unknown"])
+def test_a_body_in_windows_874_under_a_label_python_did_not_know_is_read(label):
+    found = classify_raw(legacy_letter(label))
+    assert (found.level, found.where) == ("secret", "body")
+
+
+@pytest.mark.parametrize("label", ["dos-874", "iso885911"])
+def test_html_and_file_names_under_whatwg_thai_labels_are_read(label):
+    html = classify_raw(legacy_letter(label, "<p>ลับมาก</p><p>เรียน</p>", ctype="text/html"))
+    assert (html.level, html.where) == ("secret", "html")
+    name = classify_raw(legacy_letter(label, "เรียน ผู้อำนวยการเขตลาดกระบัง\r\n", filename="ลับมาก_2569_0403.pdf"))
+    assert (name.level, name.where) == ("secret", "file 1 name")
+
+
+def test_latin_labels_stay_latin():
+    """A client shows windows-1252 bytes as Latin letters, not Thai: no marking."""
+    assert classify_raw(legacy_letter("windows-1252")).level == "none"
+
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     with sealing_daemon(tmp_path_factory.mktemp("red14") / "gw") as d:
@@ -133,6 +170,7 @@ SEALED = {
     "dos-874 subject": encoded_subject_letter("dos-874", "ลับมาก แผนรักษาความปลอดภัย"),
     "word utf-16": word_letter(WORD["utf-16"]),
     "word cdata": word_letter(WORD["cdata"]),
+    "dos-874 body": legacy_letter("dos-874"),
 }
 
 
