@@ -96,12 +96,31 @@ def _without_invisible(text: str) -> str:
     return text.translate(invisible) if invisible else text
 
 
+# A right-to-left override (U+202E) shows what follows it, to its pop (U+202C) or the
+# line's end, in reverse: "\u202eกามบัล" is drawn ลับมาก, each base letter keeping its
+# marks (UAX #9 rule L3), and was read as กามบัล once the control was dropped.
+_OVERRIDE_RTL = re.compile("\u202e([^\u202c\n\r\u2028\u2029]*)")
+
+
+def _drawn_reversed(m: re.Match) -> str:
+    clusters: list[str] = []
+    for ch in m.group(1):
+        if clusters and unicodedata.category(ch).startswith("M"):
+            clusters[-1] += ch
+        else:
+            clusters.append(ch)
+    return "".join(reversed(clusters))
+
+
 def _visible(text: str) -> str:
     """NFC, no invisible characters, the Thai marks Windows fonts draw as Private Use
     Area glyphs as the marks they show (a Word letter's text layer reads "ลับที\uf70aสุด"
-    for ลับที่สุด), one kind of line break and of space."""
+    for ลับที่สุด), text under a right-to-left override in the order it is drawn, one
+    kind of line break and of space."""
     text = unicodedata.normalize("NFC", text)
     if not text.isascii():
+        if "\u202e" in text:
+            text = _OVERRIDE_RTL.sub(_drawn_reversed, text)
         text = _without_invisible(text).translate(THAI_PUA)
         # A thin, em or ideographic space between ลับ and ที่สุด is a space to a reader
         # (category Zs), and a line or paragraph separator a line break.

@@ -14,6 +14,9 @@ and filed into the unit's ordinary folder (or, ลับที่สุด, take
 * a body, or a file's name, in Windows-874 under WHATWG's labels for it that Python
   did not know (`dos-874`, `iso885911`, `ibm874`), or a body under a label nobody knows:
   read as UTF-8, U+FFFDs;
+* a marking written backwards under a right-to-left override (U+202E), which every
+  client draws forwards: the control was dropped as invisible and the rest read
+  backwards;
 * a Subject in RFC 2047 with a Thai charset label Python does not know (`dos-874`,
   `ibm874`: WHATWG's labels, which Thunderbird decodes as Thai) or an unknown one, whose
   Windows-874 bytes were read as UTF-8, i.e. U+FFFDs.
@@ -148,16 +151,41 @@ def test_latin_labels_stay_latin():
     assert classify_raw(legacy_letter("windows-1252")).level == "none"
 
 
+def drawn_backwards(text: str) -> str:
+    """`text` stored so that a right-to-left override draws it as written: its
+    clusters (a letter and its marks) in reverse order, after U+202E."""
+    clusters: list[str] = []
+    for ch in text:
+        if clusters and ch in "\u0e31\u0e34\u0e35\u0e36\u0e37\u0e38\u0e39\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c":
+            clusters[-1] += ch
+        else:
+            clusters.append(ch)
+    return "\u202e" + "".join(reversed(clusters)) + "\u202c"
+
+
+def test_a_marking_drawn_by_a_right_to_left_override_is_read_as_drawn():
+    assert drawn_backwards("ลับมาก") == "\u202eกามบลั\u202c"
+    for where, raw in (("header Subject", html_letter("", subject=f"{drawn_backwards('ลับมาก')} แผน {MARKER}")),
+                       ("html", html_letter(f"<p>{drawn_backwards('ลับมาก')}</p>"))):
+        found = classify_raw(raw)
+        assert (found.level, found.where) == ("secret", where)
+    assert classify_raw(html_letter(f"<p>{drawn_backwards('ลับที่สุด')}</p>")).level == "top_secret"
+    # Not a marking drawn backwards: ลับมาก stored forwards under the override shows กามบลั.
+    assert classify_raw(html_letter("<p>\u202eลับมาก\u202c</p>")).level == "none"
+
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     with sealing_daemon(tmp_path_factory.mktemp("red14") / "gw") as d:
         yield d
 
 
-def test_over_smtp_a_top_secret_css_marking_is_refused_before_the_250(gateway):
+def test_over_smtp_hidden_top_secret_markings_are_refused_before_the_250(gateway):
     """First, so that the next test's search of the data directory and log covers it."""
     code, text = gateway.data_reply(
         html_letter('<style>p.head::before { content: "ลับที่สุด"; }</style><p class="head"></p>'))
+    assert code == 550 and text.isascii()
+    code, text = gateway.data_reply(html_letter("", subject=f"{drawn_backwards('ลับที่สุด')} แผน {MARKER}"))
     assert code == 550 and text.isascii()
     gateway.wait_idle()
     assert gateway.register() == []
@@ -171,6 +199,7 @@ SEALED = {
     "word utf-16": word_letter(WORD["utf-16"]),
     "word cdata": word_letter(WORD["cdata"]),
     "dos-874 body": legacy_letter("dos-874"),
+    "right-to-left override": html_letter(f"<p>{drawn_backwards('ลับมาก')}</p>"),
 }
 
 
