@@ -51,6 +51,12 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codec
 _NO_REAL_LABEL = frozenset({"", "us-ascii", "ascii", "us", "ansi_x3.4-1968", "utf-8", "utf8"})
 
 
+def unknown_label(label: str | None) -> bool:
+    """A charset label (not none) that Python's codecs do not know (`x-thai`)."""
+    label = (label or "").strip().strip('"').lower()
+    return label not in _NO_REAL_LABEL and not _known(label)
+
+
 def _known(label: str) -> bool:
     try:
         codecs.lookup(label)
@@ -67,8 +73,12 @@ def body_as_shown(data: bytes, label: str | None, text: str) -> str:
     Python does not know (`x-thai`), which the parser read as UTF-8. A UTF-8 text with a stray
     byte keeps its UTF-8 reading: most of its characters survived."""
     label = (label or "").strip().strip('"').lower()
-    if label not in _NO_REAL_LABEL and _known(label):
-        return text  # a label Python does not know says no more than none does
+    if label not in _NO_REAL_LABEL:
+        if _known(label):
+            return text
+        # A label nobody knows says nothing: mail-parser then guesses (Cyrillic, for
+        # Thai bytes), where a Thai reader's client falls back on Thai.
+        return decode_bytes(data, None)
     try:
         legacy = data.decode("cp874")
     except UnicodeDecodeError:

@@ -138,10 +138,18 @@ def test_a_body_in_windows_874_under_a_label_python_did_not_know_is_read(label):
     assert (found.level, found.where) == ("secret", "body")
 
 
-@pytest.mark.parametrize("label", ["dos-874", "iso885911"])
-def test_html_and_file_names_under_whatwg_thai_labels_are_read(label):
+@pytest.mark.parametrize("label", ["dos-874", "iso885911", "x-thai-unknown"])
+def test_an_html_body_in_windows_874_under_a_label_python_did_not_know_is_read(label):
     html = classify_raw(legacy_letter(label, "<p>ลับมาก</p><p>เรียน</p>", ctype="text/html"))
     assert (html.level, html.where) == ("secret", "html")
+    # Alone (no multipart), mail-parser guessed a charset for an unknown label: Cyrillic.
+    alone = (f"From: saraban.dds@bangkok.go.th\r\nTo: {LATKRABANG}\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+             f"Content-Type: text/html; charset={label}\r\n\r\n<p>").encode() + "ลับมาก</p>".encode("cp874")
+    assert classify_raw(alone).level == "secret"
+
+
+@pytest.mark.parametrize("label", ["dos-874", "iso885911"])
+def test_file_names_under_whatwg_thai_labels_are_read(label):
     name = classify_raw(legacy_letter(label, "เรียน ผู้อำนวยการเขตลาดกระบัง\r\n", filename="ลับมาก_2569_0403.pdf"))
     assert (name.level, name.where) == ("secret", "file 1 name")
 
