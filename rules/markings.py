@@ -96,12 +96,31 @@ def _without_invisible(text: str) -> str:
     return text.translate(invisible) if invisible else text
 
 
+# A right-to-left override (U+202E) shows what follows it, to its pop (U+202C) or the
+# line's end, in reverse: "\u202eกามบัล" is drawn ลับมาก, each base letter keeping its
+# marks (UAX #9 rule L3), and was read as กามบัล once the control was dropped.
+_OVERRIDE_RTL = re.compile("\u202e([^\u202c\n\r\u2028\u2029]*)")
+
+
+def _drawn_reversed(m: re.Match) -> str:
+    clusters: list[str] = []
+    for ch in m.group(1):
+        if clusters and unicodedata.category(ch).startswith("M"):
+            clusters[-1] += ch
+        else:
+            clusters.append(ch)
+    return "".join(reversed(clusters))
+
+
 def _visible(text: str) -> str:
     """NFC, no invisible characters, the Thai marks Windows fonts draw as Private Use
     Area glyphs as the marks they show (a Word letter's text layer reads "ลับที\uf70aสุด"
-    for ลับที่สุด), one kind of line break and of space."""
+    for ลับที่สุด), text under a right-to-left override in the order it is drawn, one
+    kind of line break and of space."""
     text = unicodedata.normalize("NFC", text)
     if not text.isascii():
+        if "\u202e" in text:
+            text = _OVERRIDE_RTL.sub(_drawn_reversed, text)
         text = _without_invisible(text).translate(THAI_PUA)
         # A thin, em or ideographic space between ลับ and ที่สุด is a space to a reader
         # (category Zs), and a line or paragraph separator a line break.
@@ -202,13 +221,32 @@ _ENCODED_WORD = re.compile(r"=\?(?P<charset>[^?*\s]+)(?:\*[^?\s]*)?\?(?P<enc>[bB
 _BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(?==\?)")
 
 
+# WHATWG's labels for Thai that Python does not know: Thunderbird (encoding_rs) decodes
+# `=?dos-874?...?=` as Thai, and Python's lookup would not.
+_THAI_LABELS = {"tis620": "tis-620", "x-windows-874": "cp874", "windows-874": "cp874", "dos-874": "cp874",
+                "iso885911": "iso8859-11", "x-cp874": "cp874", "ibm874": "cp874", "ibm-874": "cp874"}
+
+
 def _codec(charset: str) -> str:
+    """Python's codec for a MIME charset label; "" for one it does not know."""
     name = charset.strip().lower()
-    name = {"tis620": "tis-620", "x-windows-874": "cp874", "windows-874": "cp874"}.get(name, name)
+    name = _THAI_LABELS.get(name, name)
     try:
         return codecs.lookup(name).name
     except LookupError:
-        return "utf-8"
+        return ""
+
+
+def _decode_run(data: bytes | bytearray, charset: str) -> str:
+    # An unknown charset's bytes are read as a raw 8-bit header is: UTF-8 if they are,
+    # else Windows-874. Read as UTF-8 alone, `=?x-thai?Q?=C5=D1=BA...?=` was U+FFFDs and
+    # its ลับมาก no marking, while a Thai reader's client falls back on Thai.
+    if charset:
+        return data.decode(charset, "replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp874", "replace")
 
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte the stdlib kept as a surrogate
@@ -228,7 +266,7 @@ def raw_header_text(value: str) -> str:
 
 def decode_header_text(value: str | None) -> str:
     """A header value as text: RFC 2047 words decoded, including the RFC 2231 form with
-    a language (`=?utf-8*th?B?...?=`), unknown charsets read as UTF-8, raw 8-bit UTF-8
+    a language (`=?utf-8*th?B?...?=`), unknown charsets read as UTF-8 else Windows-874, raw 8-bit UTF-8
     or Windows-874 accepted. Never raises."""
     if not value:
         return ""
@@ -259,7 +297,7 @@ def decode_header_text(value: str | None) -> str:
         data = word_bytes(m)
         joined = data is not None and m.start() == at and charset == _codec(m["charset"])
         if not joined and charset is not None:
-            out.append(run.decode(charset, "replace"))
+            out.append(_decode_run(run, charset))
             run, charset = bytearray(), None
         out.append(value[at:m.start()])
         if data is None:
@@ -269,7 +307,7 @@ def decode_header_text(value: str | None) -> str:
             charset = _codec(m["charset"])
         at = m.end()
     if charset is not None:
-        out.append(run.decode(charset, "replace"))
+        out.append(_decode_run(run, charset))
     out.append(value[at:])
     return "".join(out)
 
@@ -523,7 +561,30 @@ _HTML_BLOCKS = frozenset(
     "address article aside blockquote br caption center dd details dialog div dl dt fieldset figcaption figure "
     "footer form h1 h2 h3 h4 h5 h6 header hr legend li main nav ol p pre section summary table tbody td tfoot th "
     "thead title tr ul".split())
-_HTML_HIDDEN = frozenset({"script", "style", "head", "template", "noscript"})
+# Not <noscript>: mail clients run no scripts, so they show what it holds.
+_HTML_HIDDEN = frozenset({"script", "style", "head", "template"})
+# Text a browser draws from an attribute: an image's alt (Thunderbird shows it while remote
+# images are blocked, and for a cid: image that is missing), a form field's value or
+# placeholder.
+_SHOWN_ATTRIBUTES = {"img": ("alt",), "area": ("alt",), "input": ("alt", "value", "placeholder")}
+# CSS generated content (`p::before { content: "ลับมาก" }`), which a client draws; its
+# escapes (`\\E25 `) decoded.
+# A string is bounded: an unclosed quote costs 200 characters, not the rest of the sheet.
+_CSS_CONTENT = re.compile(r"""content\s*:\s*((?:"(?:[^"\\]|\\.){0,200}"|'(?:[^'\\]|\\.){0,200}'|\s+)+)""",
+                          re.I | re.S)
+_CSS_STRING = re.compile(r""""((?:[^"\\]|\\.){0,200})"|'((?:[^'\\]|\\.){0,200})'""", re.S)
+_CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})\s?|\\(.)", re.S)
+
+
+def _css_text(css: str) -> list[str]:
+    """The strings of a style sheet's or style attribute's `content` declarations."""
+    def unescape(m: re.Match) -> str:
+        if m[1]:
+            code = int(m[1], 16)
+            return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+        return "" if m[2] == "\n" else m[2]
+    return ["".join(_CSS_ESCAPE.sub(unescape, a or b) for a, b in _CSS_STRING.findall(decl))
+            for decl in _CSS_CONTENT.findall(css)]
 _HTML_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # What hides an element's text in a browser, written on the element itself.
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden"
@@ -538,6 +599,7 @@ class _HtmlText(HTMLParser):
         self._line: list[str] = []
         self._hidden = 0
         self._pre = 0
+        self._style = 0
         self._shown = shown
         self._open: list[tuple[str, bool]] = []  # with `shown`: open elements, each hiding or not
 
@@ -554,12 +616,30 @@ class _HtmlText(HTMLParser):
             self._open.append((tag, self._hides(attrs)))
         if tag in _HTML_HIDDEN:
             self._hidden += 1
+            self._style += tag == "style"
         elif tag in _HTML_BLOCKS:
             self._pre += tag == "pre"
             self._break()
+        self._attribute_texts(tag, attrs)
 
     def handle_startendtag(self, tag: str, attrs) -> None:  # noqa: ANN001
         if tag in _HTML_BLOCKS:
+            self._break()
+        self._attribute_texts(tag, attrs)
+
+    def _attribute_texts(self, tag: str, attrs) -> None:  # noqa: ANN001
+        for name, value in attrs:
+            if value and name in _SHOWN_ATTRIBUTES.get(tag, ()):
+                self.handle_data(f" {value} ")
+            elif value and name == "style" and "content" in value.lower():
+                self._generated(value)
+
+    def _generated(self, css: str) -> None:
+        # Drawn where the rule's element is, which a style sheet does not say: each
+        # string is a line of its own (a line made only of markings counts anywhere).
+        for text in _css_text(css):
+            self._break()
+            self._line.append(text)
             self._break()
 
     def handle_endtag(self, tag: str) -> None:
@@ -568,11 +648,14 @@ class _HtmlText(HTMLParser):
                 pass
         if tag in _HTML_HIDDEN:
             self._hidden = max(0, self._hidden - 1)
+            self._style = max(0, self._style - (tag == "style"))
         elif tag in _HTML_BLOCKS:
             self._pre = max(0, self._pre - (tag == "pre"))
             self._break()
 
     def handle_data(self, data: str) -> None:
+        if self._style and "content" in data.lower():
+            self._generated(data)
         if self._hidden or (self._shown and any(hides for _, hides in self._open)):
             return
         if self._pre:

@@ -19,6 +19,13 @@ _ALIASES = {
     "tis620": "tis_620",
     "iso-8859-11": "tis_620",
     "iso8859-11": "tis_620",
+    # WHATWG's labels for windows-874, which Thunderbird (encoding_rs) decodes as Thai and
+    # Python did not know: a body, subject or file name labelled so read as no Thai at all
+    # (session 14's red team).
+    "dos-874": "cp874",
+    "iso885911": "tis_620",
+    "ibm874": "cp874",
+    "x-ibm874": "cp874",
 }
 
 
@@ -44,14 +51,34 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codec
 _NO_REAL_LABEL = frozenset({"", "us-ascii", "ascii", "us", "ansi_x3.4-1968", "utf-8", "utf8"})
 
 
+def unknown_label(label: str | None) -> bool:
+    """A charset label (not none) that Python's codecs do not know (`x-thai`)."""
+    label = (label or "").strip().strip('"').lower()
+    return label not in _NO_REAL_LABEL and not _known(label)
+
+
+def _known(label: str) -> bool:
+    try:
+        codecs.lookup(label)
+    except LookupError:
+        return False
+    return True
+
+
 def body_as_shown(data: bytes, label: str | None, text: str) -> str:
     """A body part's text as a Thai reader's client shows it, where the parser's reading
     (`text`) lost characters (U+FFFD): bytes that are not UTF-8 at all, under no label,
     us-ascii or utf-8, decoded as windows-874, the fallback of a Thai locale's client
-    (Thunderbird's, with its detector; Outlook's code page). A UTF-8 text with a stray
+    (Thunderbird's, with its detector; Outlook's code page); so are bytes under a label
+    Python does not know (`x-thai`), which the parser read as UTF-8. A UTF-8 text with a stray
     byte keeps its UTF-8 reading: most of its characters survived."""
-    if (label or "").strip().strip('"').lower() not in _NO_REAL_LABEL:
-        return text
+    label = (label or "").strip().strip('"').lower()
+    if label not in _NO_REAL_LABEL:
+        if _known(label):
+            return text
+        # A label nobody knows says nothing: mail-parser then guesses (Cyrillic, for
+        # Thai bytes), where a Thai reader's client falls back on Thai.
+        return decode_bytes(data, None)
     try:
         legacy = data.decode("cp874")
     except UnicodeDecodeError:

@@ -249,12 +249,34 @@ def _xml_unescape(text: str) -> str:
 _TAG = re.compile(r"<[^<>]*>")  # never past the next "<": linear on hostile XML
 
 
+def _xml_doc(xml: bytes) -> str:
+    """An XML part as the text an XML parser reads: UTF-16 too (OPC allows it, and Word
+    and LibreOffice open it), CDATA sections as escaped text. Until session 14 a part
+    saved as UTF-16, or a `<w:t><![CDATA[ลับมาก]]></w:t>`, read as no text."""
+    if xml[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        doc = xml.decode("utf-16", "replace")
+    elif xml[:2] in (b"<\0", b"\0<"):  # UTF-16 without its byte order mark
+        doc = xml.decode("utf-16-le" if xml[:1] == b"<" else "utf-16-be", "replace")
+    else:
+        doc = xml.decode("utf-8-sig", "replace")
+    if "<![CDATA[" not in doc:
+        return doc
+    out, at = [], 0
+    while (start := doc.find("<![CDATA[", at)) >= 0:
+        end = doc.find("]]>", start)
+        end = len(doc) if end < 0 else end
+        out += [doc[at:start], doc[start + 9:end].replace("&", "&amp;").replace("<", "&lt;")]
+        at = end + 3
+    out.append(doc[at:])
+    return "".join(out)
+
+
 def _xml_text(xml: bytes, paragraph: str, breaks: str, text_tags: str | None = None) -> str:
     """The text of an XML part, a line per paragraph: `paragraph` the regex of a
     paragraph's end tag, `breaks` that of tags shown as a line break or a tab,
     `text_tags` (if given) the element whose content alone is text (w:t, a:t). Every
     pattern stops at the next "<" (XML escapes it in text): linear in the part's size."""
-    doc = xml.decode("utf-8", "replace")
+    doc = _xml_doc(xml)
     doc = re.sub(paragraph, "\n", doc)
     doc = re.sub(breaks, lambda m: "\t" if "tab" in m.group(0) else ("\n" if "br" in m.group(0) or "break" in m.group(0) else " "), doc)
     if text_tags:
@@ -273,10 +295,10 @@ _TEXTPATH = re.compile(r"""<v:textpath\b[^<>]*?\sstring\s*=\s*(?:"([^"<>]*)"|'([
 
 def _word_xml(xml: bytes) -> str:
     text = _xml_text(xml, r"</w:p>", r"<w:(?:tab|br|cr)\b[^<>]*/>", "w:t")
-    if b"textpath" not in xml:
+    if b"textpath" not in xml and b"t\0e\0x\0t\0p\0a\0t\0h" not in xml:
         return text
     drawn = [_xml_unescape(m.group(1) or m.group(2) or "")
-             for m in _TEXTPATH.finditer(xml.decode("utf-8", "replace"))]
+             for m in _TEXTPATH.finditer(_xml_doc(xml))]
     # Each drawn text a line of its own, before the part's paragraphs: a watermark is
     # read as a line made only of markings, wherever the page has it.
     return "\n".join([*(d for d in drawn if d.strip()), text])
@@ -292,7 +314,7 @@ def _sheet_strings(xml: bytes) -> str:
 
 def _sheet_head_foot(xml: bytes) -> list[str]:
     """A sheet's printed header and footer (&L/&C/&R sections, & codes dropped)."""
-    doc = xml.decode("utf-8", "replace")
+    doc = _xml_doc(xml)
     out = []
     for m in re.finditer(r"<(?:odd|even|first)(?:Header|Footer)>([^<]*)<", doc):
         text = _xml_unescape(m.group(1))
@@ -307,7 +329,7 @@ def _odf_xml(xml: bytes) -> str:
 
 def _odf_head_foot(xml: bytes) -> list[str]:
     """The page headers and footers of an OpenDocument file's master pages."""
-    doc = xml.decode("utf-8", "replace")
+    doc = _xml_doc(xml)
     out = []
     for tag in ("header", "footer", "header-left", "footer-left", "header-first", "footer-first"):
         start, close = f"<style:{tag}>", f"</style:{tag}>"

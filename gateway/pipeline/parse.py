@@ -417,7 +417,7 @@ class _MailParser(mailparser.MailParser):
         # Thai sent in windows-874 with no charset (or us-ascii) read as nothing but
         # U+FFFD, and a ลับมาก its reader's client shows was never read.
         text = super()._decode_body_payload(part, charset, part_index)
-        if "\ufffd" in text:
+        if "\ufffd" in text or charsets.unknown_label(part.get_content_charset()):
             text = charsets.body_as_shown(part.get_payload(decode=True) or b"", part.get_content_charset(), text)
         return text
 

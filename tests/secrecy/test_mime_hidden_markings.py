@@ -232,13 +232,13 @@ def _zip(members: dict[str, bytes], **kwargs) -> bytes:
     return out.getvalue()
 
 
-def _docx(lines: list[str], header: str = "") -> bytes:
+def _docx(lines: list[str], header: str = "", encoding: str = "utf-8") -> bytes:
     w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
     paras = "".join(f"<w:p><w:r><w:t>{line}</w:t></w:r></w:p>" for line in lines)
     members = {"[Content_Types].xml": "<Types/>", "word/document.xml": f"<w:document {w}><w:body>{paras}</w:body></w:document>"}
     if header:
         members["word/header1.xml"] = f"<w:hdr {w}><w:p><w:r><w:t>{header}</w:t></w:r></w:p></w:hdr>"
-    return _zip({k: v.encode() for k, v in members.items()})
+    return _zip({k: v.encode(encoding) for k, v in members.items()})
 
 
 def _xlsx(cells: list[str]) -> bytes:
