@@ -141,7 +141,21 @@ def _filename(part: email.message.Message) -> str | None:
     if not raw:
         return None
     # get_filename() decodes RFC 2231 itself; Outlook puts RFC 2047 words in name=.
-    return decode_header_part(raw) or None
+    return _under_unknown_label(part) or decode_header_part(raw) or None
+
+
+def _under_unknown_label(part: email.message.Message) -> str | None:
+    """An RFC 2231 file name under a label Python does not know (`x-thai`): the stdlib
+    keeps its bytes as Latin-1 letters, where a Thai reader's client shows UTF-8, else
+    Windows-874 (a ลับมาก in such a name read as no marking)."""
+    for param, header in (("filename", "content-disposition"), ("name", "content-type")):
+        value = part.get_param(param, header=header)
+        if value is None:
+            continue  # get_filename's order: the next place only when this one is missing
+        if isinstance(value, tuple) and len(value) == 3 and charsets.unknown_label(value[0]):
+            return charsets.decode_bytes(value[2].encode("latin-1", "replace"), None)
+        return None
+    return None
 
 
 @dataclasses.dataclass

@@ -148,7 +148,7 @@ def test_an_html_body_in_windows_874_under_a_label_python_did_not_know_is_read(l
     assert classify_raw(alone).level == "secret"
 
 
-@pytest.mark.parametrize("label", ["dos-874", "iso885911"])
+@pytest.mark.parametrize("label", ["dos-874", "iso885911", "x-thai-unknown"])
 def test_file_names_under_whatwg_thai_labels_are_read(label):
     name = classify_raw(legacy_letter(label, "เรียน ผู้อำนวยการเขตลาดกระบัง\r\n", filename="ลับมาก_2569_0403.pdf"))
     assert (name.level, name.where) == ("secret", "file 1 name")
