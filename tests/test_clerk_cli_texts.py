@@ -37,4 +37,4 @@ def test_rules_check_names_an_unnamed_file_and_refuses_an_unknown_unit(tmp_path)
     assert "reference      : -" in out.stdout
     unknown = gateway("rules", "check", str(eml), "--unit", "saraban.nowhere")
     assert unknown.returncode == 2 and unknown.stdout == ""
-    assert "unknown unit 'saraban.nowhere': not in the unit directory" in unknown.stderr
+    assert 'unknown unit "saraban.nowhere": not in the unit directory' in unknown.stderr

@@ -53,7 +53,7 @@ def _find(session, args, settings):
         try:
             number, year = (int(x) for x in args.id.split("/", 1))
         except ValueError:
-            return None, f"{args.id!r} is not a receive number like 3/2569"
+            return None, f"\"{args.id}\" is not a receive number like 3/2569"
         if not unit:
             return None, "a receive number needs --unit"
         found = find_by_number(session, unit, number, year, args.book or settings.register_.secret_book)

@@ -20,7 +20,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
         if directory.lookup(unit) is None:
             # Checking against a unit that does not exist would apply the default policy
             # and answer for a unit no letter can reach: refuse instead.
-            print(f"saraban-gateway: unknown unit {args.unit!r}: not in the unit directory "
+            print(f"saraban-gateway: unknown unit \"{args.unit}\": not in the unit directory "
                   f"{settings.directory_path} (e.g. saraban.latkrabang)", file=sys.stderr)
             return 2
     return rules_check(Path(args.file), settings, args.json, unit, args.dns)

@@ -81,7 +81,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     username = args.username.strip().lower()
     if not username or len(username) > 200 or any(c.isspace() for c in username):
-        raise ToolError(f"{args.username!r} is not a user name (no spaces, at most 200 characters)")
+        raise ToolError(f"\"{args.username}\" is not a user name (no spaces, at most 200 characters)")
     units = [u.strip().split("@", 1)[0].lower() for u in args.unit]
     if args.role in ("clerk", "registrar") and not units:
         raise ToolError(f"a {args.role} keeps at least one unit: add --unit saraban.<unit>")
@@ -94,7 +94,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         password_hash = None if args.ldap else hash_password(_password(args))
         with db.session() as session:
             if find_user(session, username) is not None:
-                raise ToolError(f"there is already an account {username!r}")
+                raise ToolError(f"there is already an account \"{username}\"")
             add_user(session, username, args.role, units, password_hash, args.name,
                      source="ldap" if args.ldap else "local")
     finally:
@@ -132,7 +132,7 @@ def _change(args: argparse.Namespace, change) -> None:
         with db.session() as session:
             user = find_user(session, args.username.strip().lower())
             if user is None:
-                raise ToolError(f"no account {args.username!r} (see `saraban-gateway users list`)")
+                raise ToolError(f"no account \"{args.username}\" (see `saraban-gateway users list`)")
             change(user)
             end_sessions_of(session, user)
     finally:

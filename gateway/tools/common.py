@@ -119,7 +119,7 @@ def parse_receive_no(text: str) -> tuple[int, int]:
     """'15/2569' or '๑๕/๒๕๖๙' -> (15, 2569): the number and its Buddhist-era year."""
     match = _RECEIVE_NO.match(thai_to_arabic(text))
     if not match:
-        raise ToolError(f"{text!r} is not a receive number; write it NUMBER/YEAR, e.g. 15/2569")
+        raise ToolError(f"\"{text}\" is not a receive number; write it NUMBER/YEAR, e.g. 15/2569")
     number, year = int(match[1]), int(match[2])
     if not 2400 <= year <= 2700:
         raise ToolError(f"{year} is not a Buddhist-era year (e.g. 2569)")

@@ -73,7 +73,7 @@ def parse_emergency_no(text: str) -> EmergencyNo:
     squashed = " ".join(thai_to_arabic(text or "").split())
     match = _EMERGENCY.match(squashed)
     if not match:
-        raise ValueError(f"{text!r} is not an emergency register number; it is written like "
+        raise ValueError(f"\"{text}\" is not an emergency register number; it is written like "
                          "'ปท 0013 / ฉ 001' (unit abbreviation, unit code, / ฉ, running number)")
     abbr = match["abbr"].replace(".", "")
     return EmergencyNo(abbr, match["code"].rstrip("."), int(match["seq"]), max(3, len(match["seq"])))
@@ -94,7 +94,7 @@ class _OutOfRange(ValueError):
 
 def _in_range(year: int, text: str) -> None:
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise _OutOfRange(f"{text!r}: the year is out of range (พ.ศ. {FIRST_YEAR + 543}-{LAST_YEAR + 543})")
+        raise _OutOfRange(f"\"{text}\": the year is out of range (พ.ศ. {FIRST_YEAR + 543}-{LAST_YEAR + 543})")
 
 
 _TIME_AT_END = re.compile(r"\s*(?:เวลา\s*)?(\d{1,2})[.:](\d{2})\s*(?:น\.?)?\s*$")
@@ -127,7 +127,7 @@ def parse_when(text: str) -> dt.datetime:
         raise
     except ValueError:
         pass
-    raise ValueError(f"{text!r} is not a date and time; write e.g. 2569-03-05 10:30 or '5 มี.ค. 2569 10.30 น.'")
+    raise ValueError(f"\"{text}\" is not a date and time; write e.g. 2569-03-05 10:30 or '5 มี.ค. 2569 10.30 น.'")
 
 
 def parse_letter_date(text: str) -> dt.date | None:
@@ -141,7 +141,7 @@ def parse_letter_date(text: str) -> dt.date | None:
         return dt.date(year, int(iso[2]), int(iso[3]))
     day = parse_thai_date(text)
     if day is None:
-        raise ValueError(f"{text!r} is not a date (ลงวันที่); write e.g. 13 มิ.ย. 2565 or 2565-06-13")
+        raise ValueError(f"\"{text}\" is not a date (ลงวันที่); write e.g. 13 มิ.ย. 2565 or 2565-06-13")
     _in_range(day.year, text)
     return day
 
@@ -258,7 +258,7 @@ def import_emergency(services: Services, csv_path: Path, unit: str, reason: str 
     whether it was new."""
     directory_unit = services.directory.lookup(unit)
     if directory_unit is None:
-        raise ToolError(f"unknown unit {unit!r}: it is not in the unit directory")
+        raise ToolError(f"unknown unit \"{unit}\": it is not in the unit directory")
     rows = read_rows(csv_path)
     settings = services.settings
     address = f"{directory_unit.address}@{services.directory.domain}"

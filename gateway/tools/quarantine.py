@@ -106,7 +106,7 @@ def release(services: Services, quarantine_id: int, reason: str | None) -> Lette
         spool_entry = entry_from_vault(services, message, _plain_raw(services, message, entry))
         found_auth = SenderAuth.from_dict(message.sender_auth)  # ยืนยันผู้ส่ง as it was found
         if services.directory.lookup(entry.unit or "") is None:
-            raise ToolError(f"unit {entry.unit!r} is not in the unit directory; add it "
+            raise ToolError(f"unit \"{entry.unit}\" is not in the unit directory; add it "
                             "(units import) before releasing letters to it",
                             th=f"หน่วยงาน {entry.unit} ไม่อยู่ในทำเนียบหน่วยงาน กรุณาแจ้งผู้ดูแลระบบให้เพิ่มก่อน")
     checked = check_entry(services, spool_entry)  # outside the transaction: parsing takes time

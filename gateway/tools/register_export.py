@@ -62,7 +62,7 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
     rows = [r for r in rows if (first is None or r.received_at.date() >= first)
             and (last is None or r.received_at.date() <= last)]
     if not rows and directory_unit is None:
-        raise ToolError(f"unknown unit {unit!r}: not in the unit directory and nothing registered")
+        raise ToolError(f"unknown unit \"{unit}\": not in the unit directory and nothing registered")
     bar = Progress(len(rows), f"export {unit} {year}", enabled=show_progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -91,7 +91,7 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
 def cmd_export(args: argparse.Namespace) -> int:
     fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() or "csv")
     if fmt not in ("csv", "pdf"):
-        raise ToolError(f"unknown format {fmt!r}: use --format csv or --format pdf")
+        raise ToolError(f"unknown format \"{fmt}\": use --format csv or --format pdf")
     year = register_year(args.year or be_year(now_utc()))
     folder = Path(args.output).parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
