@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from storage.models import Letter
 
 from gateway.pipeline.mime_attach import encoded_header
-from gateway.pipeline.parse import _cte  # Content-Transfer-Encoding as Dovecot reads it
+from gateway.pipeline.parse import transfer_encoding
 from gateway.sender.results import authserv_id, forged_results, sender_headers
-from gateway.tools.register_rows import URGENCY_TH
+from rules.markings import URGENCY_TH
 from storage.register import record_stamped_copy
 
 # The sender's Subject (the copy's is the register's) and every X-Saraban-* header: those
@@ -179,7 +179,7 @@ def _files_as_base64(data: bytes) -> bytes:
     for part in message.walk():
         if part.is_multipart() or part.get_content_maintype() in ("text", "message"):
             continue
-        if _cte(part) not in _IDENTITY:
+        if transfer_encoding(part) not in _IDENTITY:
             continue
         content = part.get_payload(decode=True)  # the bytes as they came, as the register read them
         if not isinstance(content, bytes) or not _BARE.search(content.replace(b"\r\n", b"")):

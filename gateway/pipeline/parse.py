@@ -496,7 +496,7 @@ def _obs_fixed(raw: bytes) -> bytes:
     return bytes(out)
 
 
-def _cte(part: email.message.Message) -> str:
+def transfer_encoding(part: email.message.Message) -> str:
     """Content-Transfer-Encoding as Dovecot reads it: comments dropped, stripped, lower
     case (`base64 `, `base64 (PDF)` are base64)."""
     value = str(part.get("content-transfer-encoding", ""))
@@ -504,7 +504,7 @@ def _cte(part: email.message.Message) -> str:
 
 
 def _encoded_message(part: email.message.Message) -> bool:
-    return part.get_content_type() in _MESSAGE_TYPES and _cte(part) in ("base64", "quoted-printable")
+    return part.get_content_type() in _MESSAGE_TYPES and transfer_encoding(part) in ("base64", "quoted-printable")
 
 
 def _cut_defects(message: email.message.Message) -> tuple[bool, list[str]]:
@@ -538,7 +538,7 @@ def _cut_defects(message: email.message.Message) -> tuple[bool, list[str]]:
 
 
 def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
-    """The MIME tree of `raw` as a mail client reads it (see `_obs_fixed`, `_cte`,
+    """The MIME tree of `raw` as a mail client reads it (see `_obs_fixed`, `transfer_encoding`,
     `_expand_encoded`); what it still cannot read goes to `reading.unread`."""
     message = email.message_from_bytes(raw)
     wrong, lost = _cut_defects(message)
@@ -554,8 +554,8 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
                 reading.unread.append("a part encrypted with OpenPGP")
             continue
         value = part.get("content-transfer-encoding")
-        if value is not None and _cte(part) != str(value).lower():
-            part.replace_header("content-transfer-encoding", _cte(part))
+        if value is not None and transfer_encoding(part) != str(value).lower():
+            part.replace_header("content-transfer-encoding", transfer_encoding(part))
         if value is not None and not part.is_multipart() and _base64_goes_on(part):
             reading.unread.append("a part whose base64 goes on after its padding")
     _expand_encoded(message, reading)
@@ -566,7 +566,7 @@ def _base64_goes_on(part: email.message.Message) -> bool:
     """Base64 that goes on after its padding ('=') ends it (chunks encoded one by one and
     joined): Python decodes up to the padding only, clients may decode the rest too, and
     what the rest says (a ลับที่สุด page of the PDF, the end of the body) was not read."""
-    if _cte(part) != "base64":
+    if transfer_encoding(part) != "base64":
         return False
     payload = part.get_payload()
     if not isinstance(payload, str):
@@ -591,7 +591,7 @@ def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
                 text = str(encoded or "")
             data = text.encode("ascii", "surrogateescape")
             data = base64.b64decode(re.sub(rb"[^A-Za-z0-9+/=]", b"", data) + b"===") \
-                if _cte(part) == "base64" else quopri.decodestring(data)
+                if transfer_encoding(part) == "base64" else quopri.decodestring(data)
         except Exception:  # noqa: BLE001 - hostile input: not read, and said so
             reading.unread.append("an attached message that could not be decoded")
             continue

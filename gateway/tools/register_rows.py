@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from gateway.sender.results import sender_label
 from gateway.units.directory import Directory
+from rules.markings import URGENCY_TH
 from rules.thai_time import THAI_MONTHS_SHORT, to_bangkok
 from storage.actions import actions_for_letters
 from storage.models import Letter, OperatorAction, OutboxItem
@@ -23,7 +24,6 @@ HEADINGS = ("เลขทะเบียนรับ", "ที่", "ลงว�
 THAI_MONTHS = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม",
                "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
 SECRECY_TH = {"confidential": "ลับ", "secret": "ลับมาก", "top_secret": "ลับที่สุด"}
-URGENCY_TH = {"urgent": "ด่วน", "very_urgent": "ด่วนมาก", "most_urgent": "ด่วนที่สุด"}
 SECRECY_LABEL = {"none": "ปกติ", **SECRECY_TH}
 URGENCY_LABEL = {"normal": "ปกติ", **URGENCY_TH}
 FOLDER_TH = {"done": "ส่งเข้าแฟ้มแล้ว", "pending": "รอส่งเข้าแฟ้ม",
