@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from storage.schema_version import schema_revision
+from storage.schema_version import SchemaBehind, require_current, schema_revision  # noqa: F401 - the check lives there, without Alembic
 
 log = structlog.get_logger(__name__)
 
@@ -105,14 +105,3 @@ def _next_rev_id(message: str) -> str:
     return f"{max(numbers, default=0) + 1:04d}_{slug[:27].rstrip('_') or 'change'}"
 
 
-class SchemaBehind(Exception):
-    """The database is older than this version of the gateway (or was never set up)."""
-
-
-def require_current(engine: Engine) -> None:
-    """For commands that only read: never change the schema, say what to run instead."""
-    now, newest = current(engine), head()
-    if now != newest:
-        state = f"at revision {now}" if now else "not set up"
-        raise SchemaBehind(f"the database schema is {state}, this gateway needs {newest}: "
-                           "run `saraban-gateway db upgrade` (the daemon also does at start-up)")

@@ -71,7 +71,7 @@ def cmd_letter(args: argparse.Namespace) -> int:
     from gateway.secrecy.errors import SecrecyError, TamperedError
     from gateway.secrecy.sealed_store import SealedStore
     from storage.db import Database
-    from storage.migrate import require_current
+    from storage.schema_version import require_current
     from storage.register import letter_as_dict
     from storage.vault import Vault
 

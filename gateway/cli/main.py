@@ -52,7 +52,7 @@ class _TerminalSafe:
 
 def main(argv: list[str] | None = None) -> int:
     from gateway.units.directory import DirectoryError
-    from storage.migrate import SchemaBehind
+    from storage.schema_version import SchemaBehind
 
     from gateway.service.process_util import no_core_dumps
 

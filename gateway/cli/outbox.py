@@ -8,7 +8,7 @@ import sys
 
 from gateway.delivery.error_texts import error_for_person
 from storage.db import Database
-from storage.migrate import require_current
+from storage.schema_version import require_current
 from storage.models import OutboxItem
 from storage.outbox import items_in_state
 

@@ -15,7 +15,7 @@ def cmd_register_list(args: argparse.Namespace) -> int:
     from gateway.tools.register_rows import remarks_of_entry
     from rules.thai_time import thai_datetime
     from storage.db import Database
-    from storage.migrate import require_current
+    from storage.schema_version import require_current
     from storage.register import letter_as_dict, query_letters
 
     from gateway.tools.common import ToolError, register_year

@@ -46,7 +46,7 @@ def _database(args, writes: bool = True):
     """The database, brought to the newest migration by a command that writes; one that
     only reads checks it and names `db upgrade` instead (it never changes the schema)."""
     from storage.db import Database
-    from storage.migrate import SchemaBehind, require_current
+    from storage.schema_version import SchemaBehind, require_current
 
     settings = settings_of(args)
     db = Database(settings.database_url)

@@ -9,12 +9,12 @@ from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
 from storage.counts import counts, imap_mailboxes, notice_figures
 from storage.db import Database
-from storage.migrate import require_current
+from storage.schema_version import require_current
 from storage.register import units_with_classified_letters
 
 
 def collect_status(settings: Settings) -> dict:
-    """Read-only: it checks the schema instead of upgrading it (storage.migrate)."""
+    """Read-only: it checks the schema instead of upgrading it (storage/schema_version.py)."""
     spool = Spool(settings.spool_dir)
     db = Database(settings.database_url)
     try:

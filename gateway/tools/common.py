@@ -72,7 +72,7 @@ def open_services(args: argparse.Namespace, role: str = "register", *,
     brings the schema to the newest migration first; one that only reads checks it and
     says to run `db upgrade` when it is behind (it never changes the schema)."""
     from gateway.service.services import open_services as open_role
-    from storage.migrate import SchemaBehind, require_current
+    from storage.schema_version import SchemaBehind, require_current
 
     with open_role(settings_of(args), role, upgrade_schema=writes) as services:
         if not writes:
