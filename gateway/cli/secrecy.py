@@ -17,9 +17,12 @@ import os
 import sys
 from pathlib import Path
 
-from gateway.secrecy.audit import audit_path, verify_chain
+from typing import TYPE_CHECKING
+
 from gateway.secrecy.errors import SecrecyError
-from gateway.secrecy.keys import KeyStore
+
+if TYPE_CHECKING:  # loaded by the commands that use it: cryptography costs every other command's start
+    from gateway.secrecy.keys import KeyStore
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -27,6 +30,8 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _keystore(args: argparse.Namespace) -> KeyStore:
+    from gateway.secrecy.keys import KeyStore
+
     keys_dir = getattr(args, "keys_dir", None)
     return KeyStore(keys_dir) if keys_dir else KeyStore.for_data_dir(_data_dir(args))
 
@@ -235,12 +240,16 @@ _KEYS_ACTIONS = {
 
 
 def audit_command(args: argparse.Namespace) -> int:
+    from gateway.secrecy.audit import audit_path
+
     path = getattr(args, "path", None) or audit_path(_data_dir(args))
     return audit_verify_command(path)
 
 
 def audit_verify_command(path: str | os.PathLike) -> int:
     """Print the verdict; 0 when the chain is intact, 1 when it is broken."""
+    from gateway.secrecy.audit import verify_chain
+
     ok, bad_line, message = verify_chain(path)
     if ok:
         print(f"audit trail {path}: OK, {message}")

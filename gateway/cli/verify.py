@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from gateway.signatures.trust import TrustSettings
-from gateway.signatures.verdict import NO_SIGNATURE_FOUND, TOTAL_PASSED, PdfVerdict, sub_indication_text
-from gateway.signatures.verify import quiet_library_logs, verify_pdf
+if TYPE_CHECKING:  # pyHanko's side loads when `verify` runs, not with every other command
+    from gateway.signatures.trust import TrustSettings
+    from gateway.signatures.verdict import PdfVerdict
 
 # Exit codes: scripts can tell "all signatures good" from "look at this".
 EXIT_PASSED = 0
@@ -25,6 +25,9 @@ _LABELS = {
 
 
 def verify_command(path: str | Path, json_output: bool, trust: TrustSettings, out: TextIO | None = None) -> int:
+    from gateway.signatures.verdict import NO_SIGNATURE_FOUND, TOTAL_PASSED
+    from gateway.signatures.verify import quiet_library_logs, verify_pdf
+
     out = out or sys.stdout
     quiet_library_logs()
     try:
@@ -44,6 +47,8 @@ def verify_command(path: str | Path, json_output: bool, trust: TrustSettings, ou
 
 
 def render_text(name: str, verdict: PdfVerdict, trust: TrustSettings) -> str:
+    from gateway.signatures.verdict import sub_indication_text
+
     lines = [f"{name}: {verdict.indication}" + (f" / {verdict.sub_indication}" if verdict.sub_indication else "")
              + f" — {_LABELS.get(verdict.indication, '')}"]
     if verdict.message:
