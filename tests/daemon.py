@@ -155,10 +155,19 @@ class Daemon:
             time.sleep(interval)
         raise AssertionError(f"timed out waiting for {what}; log tail:\n{self.log_tail()}")
 
+    def status_here(self) -> dict:
+        """What `status --json` prints, read in this process by the function the command
+        runs (gateway/service/status.py): a wait polls it many times, and a command's
+        start (~1 s of CPU) on each poll was a tenth of the suite's time."""
+        from gateway.config.settings import load_settings
+        from gateway.service.status import collect_status
+
+        return collect_status(load_settings(self.config, environ=dict(os.environ, **self.env)))
+
     def wait_idle(self, timeout: float = 60.0) -> dict:
         """Until the spool is empty and no outbox item is pending."""
         def idle():
-            status = self.status()
+            status = self.status_here()
             pending = status["spool"]["pending"] + sum(s.get("pending", 0) for s in status["outbox"].values())
             return status if pending == 0 else None
         return self.wait_for(idle, timeout, what="spool and outbox to drain")
