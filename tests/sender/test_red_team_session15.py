@@ -11,6 +11,9 @@ the real daemon, the loopback DNS server and, for the IMAP intake, the real Dove
 * S15-3: a header line dkimpy cannot split (": 1", which the mail parser skips) made the check raise before any
   signature was read: "DNS did not answer", a wait, then the forged ministry letter
   was registered with a warning instead of being held.
+* S15-4: the printed book and the CSV show a sender's display name alone under จาก: a
+  forger's own verified domain under the display name "saraban@moi.go.th" read there
+  as the ministry.
 """
 from __future__ import annotations
 
@@ -114,6 +117,10 @@ def seen(tmp_path_factory, dns_server, dovecot, mailbox):
                                                       MINISTRY), attacker)
         head, _, body = dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="S15-3"), MINISTRY).partition(b"\r\n\r\n")
         ids["s15_3_unsplittable"] = smtp_send(d, head + b"\r\n: 1\r\n\r\n" + body, attacker)
+        # S15-4: the forger's own, fully authenticated domain, under a display name that is the ministry's address.
+        shown_as = with_header(letter(sender=f"saraban@{ATTACKER}", subject="S15-4"), "From",
+                               f'"saraban@{MINISTRY}" <saraban@{ATTACKER}>')
+        ids["s15_4_display_name"] = smtp_send(d, dkim_sign(shown_as, ATTACKER), attacker)
         d.wait_idle(timeout=120)
         d.wait_for(lambda: sum(1 for e in d.events() if e.get("event") == "imap_message_spooled") >= 2,
                    timeout=60, what="both letters taken from the mailbox")
@@ -159,3 +166,15 @@ def test_s15_3_a_header_line_dkimpy_cannot_split_is_held_at_once(seen):
     seen.held_for_sender(seen.ids["s15_3_unsplittable"])
     assert not [e for e in seen.d.events() if e.get("event") == "sender_check_waiting"]
 
+
+def test_s15_4_a_display_name_holding_an_address_is_shown_with_the_real_one(seen, tmp_path):
+    import csv
+    import io
+
+    entry = seen.registered(seen.ids["s15_4_display_name"])
+    assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
+    out = tmp_path / "book.csv"
+    seen.d.cli("register", "export", "--unit", "saraban.latkrabang", "-o", str(out))
+    [row] = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))) if r["เรื่อง"] == "S15-4"]
+    assert row["จาก"] == f"saraban@{MINISTRY} <saraban@{ATTACKER}>"
+    assert f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})" in row["หมายเหตุ"]
