@@ -75,6 +75,10 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         auth.status, auth.dmarc = "fail", "permerror"
         auth.reason = "duplicated header fields: " + ", ".join(repeated)
         return auth.stamp()
+    if dmarc.bare_cr(raw):
+        auth.status, auth.dmarc = "fail", "permerror"
+        auth.reason = dmarc.BARE_CR
+        return auth.stamp()
     if aligned_sig or spf_aligned:
         auth.status = "pass"
         auth.aligned_domain = aligned_sig.domain if aligned_sig else auth.spf_domain

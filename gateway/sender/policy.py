@@ -7,7 +7,7 @@ unit's own rule table says otherwise."""
 from __future__ import annotations
 
 from rules.model import Finding
-from gateway.sender.dmarc import org_domain
+from gateway.sender.dmarc import BARE_CR, org_domain
 from gateway.sender.results import SenderAuth, refused_signature
 from gateway.sender.settings import SenderSection
 
@@ -64,6 +64,11 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
                       f"จึงยืนยันตามนโยบาย DMARC ไม่ได้")
             why_en = (f"the From header is not exactly one readable sender address ({detail}), "
                       f"so DMARC cannot vouch for it")
+        elif reason == BARE_CR:
+            why_th = ("หัวจดหมายมีบรรทัดที่จบด้วยอักขระ CR ตัวเดียว โปรแกรมแต่ละตัวจึงแบ่งบรรทัดหัวจดหมายไม่ตรงกัน "
+                      "ระบบลงทะเบียนอาจอ่านช่องที่ไม่ได้รับการลงลายมือชื่อ")
+            why_en = ("a header line ends in a bare CR, which readers split differently: the register may "
+                      "read a field no signature covers")
         elif reason.startswith("duplicated header fields"):
             names = reason.partition(": ")[2]
             why_th = (f"หัวจดหมายมีช่อง {names} ซ้ำกันมากกว่าหนึ่งครั้ง "

@@ -14,6 +14,10 @@ the real daemon, the loopback DNS server and, for the IMAP intake, the real Dove
 * S15-4: the printed book and the CSV show a sender's display name alone under จาก: a
   forger's own verified domain under the display name "saraban@moi.go.th" read there
   as the ministry.
+* S15-5: a header line ending in a bare CR: the mail parser ends the line there, dkimpy
+  does not, so "X-A: 1<CR>Subject: ..." added a Subject the register read as the mail
+  subject and the signature check never saw: a forged Subject on a genuine untitled
+  ministry letter was "ผ่าน".
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ from tests.imap_helpers import intake_config
 from tests.letters import letter, make_pdf, with_header
 from tests.sender.test_daemon_sender import UNIT, sender_config
 from gateway.sender.policy import FORGED_TH
-from tests.sender.test_forgery import show, smtp_send
+from tests.sender.test_forgery import show, smtp_send, socket_send
 from tests.sender.zones import ATTACKER, MINISTRY, NO_DMARC, SELECTOR, SIGNED_HEADERS, dkim_sign, key
 
 UPSTREAM = "mx.bangkok.go.th"  # the BMA's mail server in front of the central mailbox
@@ -121,6 +125,12 @@ def seen(tmp_path_factory, dns_server, dovecot, mailbox):
         shown_as = with_header(letter(sender=f"saraban@{ATTACKER}", subject="S15-4"), "From",
                                f'"saraban@{MINISTRY}" <saraban@{ATTACKER}>')
         ids["s15_4_display_name"] = smtp_send(d, dkim_sign(shown_as, ATTACKER), attacker)
+        # S15-5: a Subject behind a bare CR, on a genuine letter that had none (over a plain
+        # socket: smtplib would turn the CR into CRLF).
+        untitled = dkim_sign(with_header(letter(sender=f"saraban@{MINISTRY}", subject="S15-5"), "Subject", None),
+                             MINISTRY)
+        ids["s15_5_bare_cr"] = socket_send(d, b"X-A: 1\rSubject: " + FORGED_ORDER.encode() + b"\r\n" + untitled,
+                                           attacker)
         d.wait_idle(timeout=120)
         d.wait_for(lambda: sum(1 for e in d.events() if e.get("event") == "imap_message_spooled") >= 2,
                    timeout=60, what="both letters taken from the mailbox")
@@ -178,3 +188,7 @@ def test_s15_4_a_display_name_holding_an_address_is_shown_with_the_real_one(seen
     [row] = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))) if r["เรื่อง"] == "S15-4"]
     assert row["จาก"] == f"saraban@{MINISTRY} <saraban@{ATTACKER}>"
     assert f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})" in row["หมายเหตุ"]
+
+
+def test_s15_5_a_field_behind_a_bare_cr_is_not_verified(seen):
+    seen.held_for_sender(seen.ids["s15_5_bare_cr"], "bare CR")
