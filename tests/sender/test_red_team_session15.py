@@ -131,7 +131,6 @@ def seen(tmp_path_factory, dns_server, dovecot, mailbox):
                              MINISTRY)
         ids["s15_5_bare_cr"] = socket_send(d, b"X-A: 1\rSubject: " + FORGED_ORDER.encode() + b"\r\n" + untitled,
                                            attacker)
-        d.wait_idle(timeout=120)
         d.wait_for(lambda: sum(1 for e in d.events() if e.get("event") == "imap_message_spooled") >= 2,
                    timeout=60, what="both letters taken from the mailbox")
         d.wait_idle(timeout=120)
