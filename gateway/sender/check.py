@@ -17,7 +17,7 @@ import structlog
 from gateway.sender import dmarc
 from gateway.sender.dkim import verify_arc, verify_dkim
 from gateway.sender.dns import DnsTemporary, Resolver
-from gateway.sender.results import SenderAuth, results_authserv_id
+from gateway.sender.results import SenderAuth, refused_signature, results_authserv_id
 from gateway.sender.settings import SenderSection
 from gateway.sender.spf import check_spf, peer_ip, spf_identity
 
@@ -75,6 +75,10 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         auth.status, auth.dmarc = "fail", "permerror"
         auth.reason = "duplicated header fields: " + ", ".join(repeated)
         return auth.stamp()
+    if dmarc.bare_cr(raw):
+        auth.status, auth.dmarc = "fail", "permerror"
+        auth.reason = dmarc.BARE_CR
+        return auth.stamp()
     if aligned_sig or spf_aligned:
         auth.status = "pass"
         auth.aligned_domain = aligned_sig.domain if aligned_sig else auth.spf_domain
@@ -97,6 +101,10 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
     else:
         auth.status, auth.dmarc = "none", "none"
         auth.reason = "no DMARC record and no aligned authentication"
+    refused = refused_signature(auth)
+    if refused is not None:
+        # The From's own signer did sign: what a person must know is why that does not count.
+        auth.reason = f"DKIM signature of {refused.domain} not counted: {refused.note}"
     return auth.stamp()
 
 
@@ -155,33 +163,39 @@ def _trusted_arc(arc, from_domain: str, settings: SenderSection) -> bool:
 def trusted_upstream_spf(raw: bytes, authserv_ids: list[str]) -> tuple[str, str | None] | None:
     """SPF as the upstream mail server recorded it, from its own Authentication-Results
     only (RFC 8601 5: results of any other authserv-id may be forged by the sender).
-    Only the topmost header of a trusted authserv-id counts: if that one cannot be
-    read, there is no upstream SPF (one further down may be the sender's)."""
+    The server adds one such header to a letter; if the letter carries more than one
+    in its name, the sender wrote the others, above or below it (not every server puts
+    its own on top), and none is believed. One that cannot be read is no SPF either."""
     wanted = {a.lower().rstrip(".") for a in authserv_ids}
     if not wanted:
         return None
     head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
     unfolded = re.sub(rb"(\r\n|\n|\r)[ \t]+", b" ", head)
-    for line in re.split(rb"\r\n|\n|\r", unfolded):  # topmost first: the newest hop
+    ours = []
+    for line in re.split(rb"\r\n|\n|\r", unfolded):
         name, _, value = line.partition(b":")
         if name.strip().lower() != b"authentication-results":
             continue
         text = value.decode("utf-8", "replace").strip()
         serv_id = results_authserv_id(text)
-        if serv_id is None or serv_id not in wanted:
-            continue
-        try:
-            parsed = authres.all_features().parse_value(text)
-        except Exception:
-            return None
-        if (parsed.authserv_id or "").lower().rstrip(".") != serv_id:
-            return None
-        for result in parsed.results:
-            if result.method == "spf":
-                mailfrom = getattr(result, "smtp_mailfrom", None) or ""
-                domain = mailfrom.rpartition("@")[2].lower() or None
-                return str(result.result).lower(), domain
+        if serv_id is not None and serv_id in wanted:
+            ours.append((serv_id, text))
+    if len(ours) != 1:
+        if ours:
+            log.warning("upstream_results_ambiguous", count=len(ours))
         return None
+    serv_id, text = ours[0]
+    try:
+        parsed = authres.all_features().parse_value(text)
+    except Exception:
+        return None
+    if (parsed.authserv_id or "").lower().rstrip(".") != serv_id:
+        return None
+    for result in parsed.results:
+        if result.method == "spf":
+            mailfrom = getattr(result, "smtp_mailfrom", None) or ""
+            domain = mailfrom.rpartition("@")[2].lower() or None
+            return str(result.result).lower(), domain
     return None
 
 

@@ -9,9 +9,12 @@ and never counts as evidence of forgery. A key name that cannot be asked at all 
 A signature dkimpy verifies is still not a `pass` here (`policy`, RFC 8601 2.7.1) when
 it covers only part of the body (`l=` shorter than the body: anything appended, such
 as a new top-level MIME structure, is unsigned), uses rsa-sha1 (RFC 8301) or a key in
-testing mode (`t=y`, RFC 6376 3.6.1), or when its `h=` leaves out Subject: the
-Subject is what the register records as เรื่อง, and a genuine signed letter replayed
-with a Subject of the forger's choosing would otherwise be "verified".
+testing mode (`t=y`, RFC 6376 3.6.1), or when its `h=` leaves out a field that
+decides what the register and the folder copy show (`MUST_SIGN`): a genuine signed
+letter replayed with a Subject, To, Date or Message-ID of the forger's choosing, or
+with a new Content-Type whose boundary makes other parts the letter, would otherwise
+be "verified". MIME-Version is not among them: no reader here or in a mail client reads
+a letter differently without it.
 
 An RSA key is refused before dkimpy computes with it when its modulus is over 16384
 bits or its public exponent over 64 bits (OpenSSL's own limits,
@@ -33,6 +36,12 @@ from gateway.sender.results import DkimSignature
 MAX_SIGNATURES = 8  # more than a real message carries; each costs a DNS lookup
 MAX_MODULUS_BITS = 16384
 MAX_EXPONENT_BITS = 64
+# Signed even when absent (RFC 6376 5.4.2: naming an absent field is what stops one
+# being added). The register records Subject (เรื่อง) and Date, the folder copy shows To,
+# Content-Type decides which bytes are the letter and which are its files, and the
+# register knows a letter sent again by its Message-ID (a replay under a new one would
+# be registered a second time, "verified").
+MUST_SIGN = ("From", "Subject", "Date", "To", "Message-ID", "Content-Type")
 
 
 class _Lookups:
@@ -101,11 +110,10 @@ def _not_acceptable(verifier, fields: dict, lookups: _Lookups) -> str | None:
     for record in lookups.keys[-1:]:
         if b"y" in _tags(record).get(b"t", b"").lower().split(b":"):
             return "key in testing mode (t=y)"
-    signed = [h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")]
-    if b"subject" not in signed:
-        # Signing a Subject that is absent also guards it (RFC 6376 5.4.2): so h= must
-        # name it whether or not the letter has one.
-        return "h= does not cover Subject"
+    signed = {h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")}
+    unsigned = [name for name in MUST_SIGN if name.lower().encode() not in signed]
+    if unsigned:
+        return "h= does not cover " + ", ".join(unsigned)
     if b"l" in fields:
         try:
             policy = CanonicalizationPolicy.from_c_value(fields.get(b"c", b"simple/simple"))
@@ -125,13 +133,16 @@ def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
     out: list[DkimSignature] = []
     for idx in range(min(_count(raw), MAX_SIGNATURES)):
         lookups = _Lookups(resolver)
-        verifier = dkimpy.DKIM(raw, minkey=1024)
-        domain = selector = ""
+        verifier = None
+        domain = selector = note = ""
         try:
+            verifier = dkimpy.DKIM(raw, minkey=1024)
             ok = verifier.verify(idx=idx, dnsfunc=lookups)
             result = "pass" if ok else "fail"
         except dkimpy.MessageFormatError:
-            result = "permerror"  # a malformed signature header
+            # A malformed signature, or a header line dkimpy cannot split ("Subject :
+            # x"), which it refused even before looking at a signature.
+            result = "permerror"
         except dkimpy.DKIMException:
             result = "fail"  # body hash mismatch, unusable key, ...
         except Exception:  # dkimpy tripping over a hostile header is not a pass either
@@ -141,8 +152,9 @@ def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
         elif lookups.temporary and result != "pass":
             result = "temperror"
         fields = getattr(verifier, "signature_fields", None) or {}
-        if result == "pass" and _not_acceptable(verifier, fields, lookups):
-            result = "policy"
+        if result == "pass":
+            note = _not_acceptable(verifier, fields, lookups) or ""
+            result = "policy" if note else result
         domain = fields.get(b"d", b"").decode("ascii", "replace").lower().rstrip(".")
         selector = fields.get(b"s", b"").decode("ascii", "replace")
         if _shown(domain) != domain or _shown(selector) != selector:
@@ -151,7 +163,7 @@ def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
             # Such a name has no key; it is shown with those characters replaced.
             result = "permerror" if result != "temperror" else result
             domain, selector = _shown(domain), _shown(selector)
-        out.append(DkimSignature(domain=domain, selector=selector, result=result))
+        out.append(DkimSignature(domain=domain, selector=selector, result=result, note=note or None))
     return out
 
 

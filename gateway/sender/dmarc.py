@@ -198,6 +198,16 @@ def duplicated(raw: bytes) -> list[str]:
     return [n for n in SINGLETONS if names.count(n) > 1]
 
 
+BARE_CR = "a header line ends in a bare CR"
+
+
+def bare_cr(raw: bytes) -> bool:
+    """A header line that ends in a CR alone: the mail parser (and so the register) ends
+    the line there, dkimpy does not, so a field after it ("X-A: 1<CR>Subject: ...") is
+    read by the register and never seen by the signature check."""
+    return re.search(rb"\r(?!\n)", header_block(raw)) is not None
+
+
 def from_domains(raw: bytes) -> list[str] | None:
     """The author domain as a list (the form `rules check` uses), None when unusable."""
     found = author(raw)
@@ -260,5 +270,5 @@ def lookup(resolver: Resolver, from_domain: str) -> Record | None:
     return Record(policy, adkim, aspf, found)
 
 
-__all__ = ["Author", "DnsTemporary", "Record", "aligned", "author", "duplicated", "from_domains", "lookup",
+__all__ = ["Author", "DnsTemporary", "Record", "aligned", "author", "bare_cr", "duplicated", "from_domains", "lookup",
            "org_domain"]

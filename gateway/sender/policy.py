@@ -7,13 +7,37 @@ unit's own rule table says otherwise."""
 from __future__ import annotations
 
 from rules.model import Finding
-from gateway.sender.dmarc import org_domain
-from gateway.sender.results import SenderAuth
+from gateway.sender.dmarc import BARE_CR, org_domain
+from gateway.sender.results import SenderAuth, refused_signature
 from gateway.sender.settings import SenderSection
 
 RULE = "sender_authenticity"
 FORGED_TH = "ไม่สามารถยืนยันได้ว่าส่งจากหน่วยงานนี้จริง"
 FORGED_EN = "it cannot be verified that this letter was really sent by this agency"
+UNSIGNED_PREFIX = "h= does not cover "
+# Why a signature that verified does not count (gateway/sender/dkim.py), in Thai.
+REFUSED_TH = {
+    "l= covers only part of the body": "ลายมือชื่อครอบคลุมเนื้อหาเพียงบางส่วน (l=) ส่วนที่ต่อท้ายไม่ได้ลงลายมือชื่อ",
+    "unreadable l=": "อ่านค่า l= ของลายมือชื่อไม่ได้",
+    "rsa-sha1": "ลายมือชื่อใช้อัลกอริทึม rsa-sha1 ซึ่งเลิกใช้แล้ว",
+    "key in testing mode (t=y)": "กุญแจของลายมือชื่ออยู่ในโหมดทดสอบ (t=y)",
+}
+
+
+def _refused(auth: SenderAuth) -> tuple[str, str] | None:
+    """(Thai, English) for the From's own signature that does not count, or None."""
+    sig = refused_signature(auth)
+    if sig is None or not sig.note:
+        return None
+    if sig.note.startswith(UNSIGNED_PREFIX):
+        names = sig.note[len(UNSIGNED_PREFIX):]
+        th = (f"ลายมือชื่อไม่ครอบคลุมหัวจดหมาย {names} ผู้อื่นจึงเปลี่ยนหัวจดหมายเหล่านี้ได้"
+              f"โดยลายมือชื่อยังคงถูกต้อง")
+        en = f"it does not sign {names}, which anyone could then change without breaking it"
+    else:
+        th, en = REFUSED_TH.get(sig.note, sig.note), sig.note
+    return (f"ลายมือชื่อ DKIM ของ {sig.domain} ใช้ยืนยันไม่ได้: {th}",
+            f"the DKIM signature of {sig.domain} does not count: {en}")
 
 
 def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | None:
@@ -30,12 +54,21 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
         why_en = (f"{domain} publishes DMARC{policy} and this letter has no DKIM signature or SPF "
                   f"pass aligned with the From domain")
         reason = auth.reason or ""
+        refused = _refused(auth)
+        if refused is not None:
+            why_th = f"โดเมน {domain} กำหนดนโยบาย DMARC{policy} และ{refused[0]}"
+            why_en = f"{domain} publishes DMARC{policy} and {refused[1]}"
         if reason.startswith("unusable From"):
             detail = reason.partition(": ")[2] or "-"
             why_th = (f"หัวจดหมาย From ไม่ได้ระบุผู้ส่งเพียงรายเดียวด้วยที่อยู่อีเมลที่อ่านได้ชัดเจน ({detail}) "
                       f"จึงยืนยันตามนโยบาย DMARC ไม่ได้")
             why_en = (f"the From header is not exactly one readable sender address ({detail}), "
                       f"so DMARC cannot vouch for it")
+        elif reason == BARE_CR:
+            why_th = ("หัวจดหมายมีบรรทัดที่จบด้วยอักขระ CR ตัวเดียว โปรแกรมแต่ละตัวจึงแบ่งบรรทัดหัวจดหมายไม่ตรงกัน "
+                      "ระบบลงทะเบียนอาจอ่านช่องที่ไม่ได้รับการลงลายมือชื่อ")
+            why_en = ("a header line ends in a bare CR, which readers split differently: the register may "
+                      "read a field no signature covers")
         elif reason.startswith("duplicated header fields"):
             names = reason.partition(": ")[2]
             why_th = (f"หัวจดหมายมีช่อง {names} ซ้ำกันมากกว่าหนึ่งครั้ง "
@@ -51,6 +84,11 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
                        f"the sender ({domain}) could not be verified because DNS did not answer")
     if settings.no_dmarc == "accept":
         return None
+    refused = _refused(auth)
+    if refused is not None:
+        return Finding(RULE, "fail" if settings.no_dmarc == "quarantine" else "warn",
+                       f"ยังไม่สามารถยืนยันผู้ส่งได้: โดเมน {domain} ไม่มีระเบียน DMARC และ{refused[0]}",
+                       f"the sender could not be verified: {domain} has no DMARC record and {refused[1]}")
     return Finding(RULE, "fail" if settings.no_dmarc == "quarantine" else "warn",
                    f"ยังไม่สามารถยืนยันผู้ส่งได้: โดเมน {domain} ไม่มีระเบียน DMARC และหนังสือไม่มีลายมือชื่อ DKIM "
                    f"ที่ตรงกับโดเมนผู้ส่ง ขอให้หน่วยงานผู้ส่งตั้งค่า DKIM และ DMARC",

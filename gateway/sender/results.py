@@ -19,6 +19,8 @@ import authres
 import authres.arc
 import authres.dmarc
 
+from gateway.sender.dmarc import aligned
+
 STATUS_TH = {"pass": "ผ่าน", "fail": "ไม่ผ่าน", "none": "ไม่มีข้อมูล", "temperror": "ไม่มีข้อมูล"}
 STATUS_EN = {"pass": "verified", "fail": "not verified", "none": "no information",
              "temperror": "no information (DNS did not answer)"}
@@ -28,8 +30,9 @@ STATUS_EN = {"pass": "verified", "fail": "not verified", "none": "no information
 class DkimSignature:
     domain: str
     selector: str
-    result: str  # pass, fail, neutral (malformed), temperror
+    result: str  # pass fail policy permerror temperror
     aligned: bool = False
+    note: str | None = None  # policy: why a signature that verified does not count
 
 
 @dataclass
@@ -122,6 +125,15 @@ class SenderAuth:
         return f"{word}" + (f" ({domain})" if domain else "") + f"; {self.label_th}"
 
 
+def refused_signature(auth: SenderAuth) -> DkimSignature | None:
+    """A signature of the From's own organization that verified but does not count
+    (`policy`, with its `note`): the reason a person is shown instead of "no signature"."""
+    if not auth.from_domain:
+        return None
+    return next((s for s in auth.dkim if s.result == "policy" and s.note
+                 and aligned(s.domain, auth.from_domain, "r")), None)
+
+
 def not_checked(from_domain: str | None, reason: str) -> SenderAuth:
     """`rules check` without --dns: DKIM and DMARC need DNS and were not looked at."""
     return SenderAuth(status="none", from_domain=from_domain, spf_source="none", reason=reason,
@@ -204,7 +216,7 @@ def sender_detail(data: dict | None) -> str:
     auth = SenderAuth.from_dict(data)
     if auth is None:
         return "ไม่มีข้อมูล (not checked)"
-    dkim = ", ".join(f"{s.domain}={s.result}" for s in auth.dkim) or "none"
+    dkim = ", ".join(f"{s.domain}={s.result}" + (f" ({s.note})" if s.note else "") for s in auth.dkim) or "none"
     text = (f"{auth.label_th.split(': ', 1)[1]} / {auth.label_en}; spf={auth.spf} dkim=[{dkim}] "
             f"arc={auth.arc} dmarc={auth.dmarc}")
     if auth.dmarc_policy:

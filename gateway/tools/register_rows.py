@@ -119,6 +119,10 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
     else:
         subject = letter.subject or ""
         sender = letter.sender_name or letter.sender
+        if "@" in sender and sender != letter.sender:
+            # A display name holding an address ("saraban@moi.go.th" <x@m0i-go.example>)
+            # read in the book as the letter's sender: the address it came from goes beside it.
+            sender = f"{sender} <{letter.sender}>"
         to = letter.addressee or unit_th
         reference = letter.reference or ""
     action = ""
