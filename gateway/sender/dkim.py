@@ -9,12 +9,17 @@ and never counts as evidence of forgery. A key name that cannot be asked at all 
 A signature dkimpy verifies is still not a `pass` here (`policy`, RFC 8601 2.7.1) when
 it covers only part of the body (`l=` shorter than the body: anything appended, such
 as a new top-level MIME structure, is unsigned), uses rsa-sha1 (RFC 8301) or a key in
-testing mode (`t=y`, RFC 6376 3.6.1), or when its `h=` leaves out a field that
-decides what the register and the folder copy show (`MUST_SIGN`): a genuine signed
-letter replayed with a Subject, To, Date or Message-ID of the forger's choosing, or
-with a new Content-Type whose boundary makes other parts the letter, would otherwise
-be "verified". MIME-Version is not among them: no reader here or in a mail client reads
-a letter differently without it.
+testing mode (`t=y`, RFC 6376 3.6.1), or when its `h=` leaves out a field the
+register records (`MUST_SIGN`: From, Subject as เรื่อง, Date, Message-ID by which a
+letter sent again is known): a genuine signed letter replayed under a Subject, Date or
+Message-ID of the forger's choosing would otherwise be "verified". Those four are what
+every large signer signs; To and Content-Type are not (Microsoft 365 leaves out To,
+Gmail and Google Workspace leave out Content-Type), so requiring them would leave most
+agencies' genuine letters unverified. An unsigned Content-Type is held to the signed
+body instead (`_recut`): a multipart letter's body must end with the close delimiter of
+the boundary its Content-Type names, so a replay with a new Content-Type naming a
+boundary from inside the body (a forwarded complaint's, whose parts would become the
+letter) does not count.
 
 An RSA key is refused before dkimpy computes with it when its modulus is over 16384
 bits or its public exponent over 64 bits (OpenSSL's own limits,
@@ -24,6 +29,7 @@ kilobytes with an enormous exponent would freeze the whole daemon (SMTP included
 for minutes to hours per signature, whatever the signature says."""
 from __future__ import annotations
 
+import email
 import re
 from dataclasses import dataclass
 
@@ -37,11 +43,11 @@ MAX_SIGNATURES = 8  # more than a real message carries; each costs a DNS lookup
 MAX_MODULUS_BITS = 16384
 MAX_EXPONENT_BITS = 64
 # Signed even when absent (RFC 6376 5.4.2: naming an absent field is what stops one
-# being added). The register records Subject (เรื่อง) and Date, the folder copy shows To,
-# Content-Type decides which bytes are the letter and which are its files, and the
-# register knows a letter sent again by its Message-ID (a replay under a new one would
-# be registered a second time, "verified").
-MUST_SIGN = ("From", "Subject", "Date", "To", "Message-ID", "Content-Type")
+# being added): the fields the register records, and that Gmail, Microsoft 365 and
+# OpenDKIM's defaults all sign (module docstring).
+MUST_SIGN = ("From", "Subject", "Date", "Message-ID")
+# Why a signature with Content-Type left out of h= does not count (gateway/sender/policy.py).
+RECUT = "h= does not cover Content-Type, and the letter's Content-Type cuts the signed body elsewhere"
 
 
 class _Lookups:
@@ -114,6 +120,8 @@ def _not_acceptable(verifier, fields: dict, lookups: _Lookups) -> str | None:
     unsigned = [name for name in MUST_SIGN if name.lower().encode() not in signed]
     if unsigned:
         return "h= does not cover " + ", ".join(unsigned)
+    if b"content-type" not in signed and _recut(verifier):
+        return RECUT
     if b"l" in fields:
         try:
             policy = CanonicalizationPolicy.from_c_value(fields.get(b"c", b"simple/simple"))
@@ -123,6 +131,22 @@ def _not_acceptable(verifier, fields: dict, lookups: _Lookups) -> str | None:
         except Exception:
             return "unreadable l="
     return None
+
+
+def _recut(verifier) -> bool:  # noqa: ANN001 - a dkimpy DKIM after verify()
+    """The letter's unsigned Content-Type is multipart, and the signed body does not end
+    with the close delimiter of the boundary it names: that boundary was found inside
+    the body, and the parts it cuts out are not the ones the signer sent."""
+    values = [value for name, value in verifier.headers if name.strip().lower() == b"content-type"]
+    if len(values) != 1:
+        return bool(values)  # none: text/plain; several: refused as duplicated fields
+    header = email.message_from_bytes(b"Content-Type:" + values[0] + b"\r\n\r\n")
+    if header.get_content_maintype() != "multipart":
+        return False  # read as one text part: nothing in the body becomes another part
+    boundary = header.get_boundary()
+    if not boundary:
+        return True
+    return not verifier.body.rstrip().endswith(b"--" + boundary.encode("utf-8", "replace") + b"--")
 
 
 def _shown(name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rules.model import Finding
 from gateway.sender.dmarc import BARE_CR, org_domain
+from gateway.sender.dkim import RECUT
 from gateway.sender.results import SenderAuth, refused_signature
 from gateway.sender.settings import SenderSection
 
@@ -29,7 +30,12 @@ def _refused(auth: SenderAuth) -> tuple[str, str] | None:
     sig = refused_signature(auth)
     if sig is None or not sig.note:
         return None
-    if sig.note.startswith(UNSIGNED_PREFIX):
+    if sig.note == RECUT:
+        th = ("ลายมือชื่อไม่ครอบคลุมหัวจดหมาย Content-Type และ Content-Type ของหนังสือฉบับนี้แบ่งเนื้อหาที่ลงลายมือชื่อไว้"
+              "ต่างจากที่ผู้ลงนามส่งมา ส่วนที่อ่านได้จึงอาจไม่ใช่หนังสือของผู้ลงนาม")
+        en = ("it does not sign Content-Type, and this letter's Content-Type cuts the signed body into other "
+              "parts than the signer sent")
+    elif sig.note.startswith(UNSIGNED_PREFIX):
         names = sig.note[len(UNSIGNED_PREFIX):]
         th = (f"ลายมือชื่อไม่ครอบคลุมหัวจดหมาย {names} ผู้อื่นจึงเปลี่ยนหัวจดหมายเหล่านี้ได้"
               f"โดยลายมือชื่อยังคงถูกต้อง")

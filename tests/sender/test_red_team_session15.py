@@ -1,10 +1,11 @@
 """Session 15's red team on sender authenticity (docs/sender-authenticity.md), through
 the real daemon, the loopback DNS server and, for the IMAP intake, the real Dovecot:
 
-* S15-1: a signature whose h= leaves out Content-Type, To, Date or Message-ID. A
-  genuine ministry letter that forwarded a complaint (message/rfc822) was replayed with
-  a new top Content-Type naming the complaint's boundary: the complaint's text and PDF
-  were registered as the ministry's letter, "ยืนยันผู้ส่ง: ผ่าน (moi.go.th)".
+* S15-1: a signature whose h= leaves out Content-Type, Date or Message-ID. A genuine
+  ministry letter that forwarded a complaint (message/rfc822) was replayed with a new
+  top Content-Type naming the complaint's boundary: the complaint's text and PDF were
+  registered as the ministry's letter, "ยืนยันผู้ส่ง: ผ่าน (moi.go.th)". Signatures made
+  as Gmail (no Content-Type in h=) and Microsoft 365 (no To) make them still pass.
 * S15-2: the IMAP intake believed the topmost Authentication-Results in the mail
   server's name; the sender wrote one above the server's own (a server that does not
   put its own on top), claiming SPF pass: a forged ministry letter was "ผ่าน".
@@ -115,8 +116,14 @@ def seen(tmp_path_factory, dns_server, dovecot, mailbox):
                              b"to", b"date", b"message-id")
         ids["s15_1_date"] = smtp_send(d, with_header(dated, "Date", "Mon, 1 Jan 2024 09:00:00 +0700"), attacker)
         no_dmarc = sign_without(letter(sender=f"saraban@{NO_DMARC}", subject="S15-1 no DMARC"), NO_DMARC,
-                                b"content-type")
+                                b"date")
         ids["s15_1_no_dmarc"] = smtp_send(d, no_dmarc, f"saraban@{NO_DMARC}")
+        # As Gmail and Google Workspace sign (h= without Content-Type and MIME-Version) and
+        # as Microsoft 365 signs (without To): genuine letters of most agencies.
+        ids["s15_1_as_gmail"] = smtp_send(d, sign_without(letter(sender=f"saraban@{MINISTRY}", subject="S15-1 gmail"),
+                                                          MINISTRY, b"content-type", b"mime-version"), attacker)
+        ids["s15_1_as_m365"] = smtp_send(d, sign_without(letter(sender=f"saraban@{MINISTRY}", subject="S15-1 m365"),
+                                                         MINISTRY, b"to"), attacker)
         ids["s15_1_control"] = smtp_send(d, dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="S15-1 control"),
                                                       MINISTRY), attacker)
         head, _, body = dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="S15-3"), MINISTRY).partition(b"\r\n\r\n")
@@ -140,14 +147,22 @@ def seen(tmp_path_factory, dns_server, dovecot, mailbox):
 
 
 def test_s15_1_a_new_content_type_on_a_signature_that_left_it_out_is_held(seen):
-    entry = seen.held_for_sender(seen.ids["s15_1_content_type"], "does not sign Content-Type")
+    entry = seen.held_for_sender(seen.ids["s15_1_content_type"],
+                                 "does not sign Content-Type, and this letter's Content-Type cuts the signed body")
     reason = [r for r in entry["reasons"] if r["rule"] == "sender_authenticity"][0]
-    assert "ลายมือชื่อไม่ครอบคลุมหัวจดหมาย Content-Type" in reason["message_th"]
-    assert f"{MINISTRY}=policy (h= does not cover Content-Type)" in show(seen.d, entry)
+    assert "ลายมือชื่อไม่ครอบคลุมหัวจดหมาย Content-Type และ Content-Type ของหนังสือฉบับนี้" in reason["message_th"]
+    assert (f"{MINISTRY}=policy (h= does not cover Content-Type, and the letter's Content-Type cuts the signed "
+            f"body elsewhere)") in show(seen.d, entry)
 
 
-def test_s15_1_to_date_and_message_id_must_be_signed_too(seen):
-    seen.held_for_sender(seen.ids["s15_1_date"], "does not sign Date, To, Message-ID")
+def test_s15_1_date_and_message_id_must_be_signed_to_need_not(seen):
+    seen.held_for_sender(seen.ids["s15_1_date"], "does not sign Date, Message-ID,")
+
+
+def test_s15_1_letters_signed_as_gmail_and_microsoft_365_sign_them_pass(seen):
+    for name in ("s15_1_as_gmail", "s15_1_as_m365"):
+        entry = seen.registered(seen.ids[name])
+        assert entry is not None and entry["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})", name
 
 
 def test_s15_1_an_agency_without_dmarc_is_told_why_its_signature_does_not_count(seen):
@@ -156,7 +171,7 @@ def test_s15_1_an_agency_without_dmarc_is_told_why_its_signature_does_not_count(
     [finding] = [f for f in entry["findings"] if f["rule"] == "sender_authenticity"]
     assert finding["verdict"] == "warn"
     assert f"ลายมือชื่อ DKIM ของ {NO_DMARC} ใช้ยืนยันไม่ได้" in finding["message_th"]
-    assert "does not sign Content-Type" in finding["message_en"]
+    assert "does not sign Date," in finding["message_en"]
 
 
 def test_s15_1_a_letter_signed_as_a_mail_server_signs_still_passes(seen):
