@@ -75,8 +75,9 @@ async def _verify(raw: bytes, trust: TrustSettings) -> list[SignatureVerdict]:
         if smime_type and smime_type != "signed-data":
             return []  # enveloped-data etc.: encrypted, not signed (another module's job)
         return await _verify_enveloping(msg.get_payload(decode=True) or b"", trust, senders, _inner_name(msg))
-    # A signed message may also travel as a forwarded part (message/rfc822) or as the
-    # body of a multipart/mixed; look one level down for signed parts.
+    # A signed letter may also travel as a smime.p7m part of a multipart/mixed: one level
+    # down. (A forwarded signed mail, message/rfc822, or a nested multipart/signed is not
+    # verified: docs/signatures.md "Not done here".)
     out: list[SignatureVerdict] = []
     if msg.is_multipart():
         signed = [part for part in msg.get_payload()
