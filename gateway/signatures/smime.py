@@ -93,8 +93,18 @@ async def _verify(raw: bytes, trust: TrustSettings) -> list[SignatureVerdict]:
 
 
 def _file_names(parts) -> list[str]:
-    """The names of the files among MIME parts (leaves that carry a file name)."""
-    return [name for part in parts if not part.is_multipart() and (name := part.get_filename())]
+    """The names of the files among MIME parts (leaves that carry a file name). A name
+    the parser cannot decode is said as such: it must not cost a valid signature its
+    verdict."""
+    names = []
+    for part in parts:
+        try:
+            name = None if part.is_multipart() else part.get_filename()
+        except Exception:
+            name = "(a file whose name could not be read)"
+        if name:
+            names.append(str(name))
+    return names
 
 
 def _inner_name(part) -> str | None:
