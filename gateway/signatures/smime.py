@@ -63,33 +63,84 @@ def _problem(message: str, sub: str = "FORMAT_FAILURE") -> SignatureVerdict:
 
 async def _verify(raw: bytes, trust: TrustSettings) -> list[SignatureVerdict]:
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    whole = await _verify_whole(raw, msg, trust)
+    if whole is not None:
+        return whole
+    # A signed letter may also travel inside a multipart/mixed, one level down: as a
+    # smime.p7m file, as a multipart/signed part, or forwarded (message/rfc822). Each is
+    # cut out of the raw message by the delimiter lines, as a MIME reader sees them.
+    out: list[SignatureVerdict] = []
+    if not msg.is_multipart() or not isinstance(msg.get_payload(), list):
+        return out
+    parts = msg.get_payload()
+    spans = _parts_bytes(raw, msg.get_boundary() or "")
+    found = []
+    for n, part in enumerate(parts):
+        ctype = part.get_content_type()
+        if ctype in _MIME_TYPES and (part.get_param("smime-type") or "signed-data").lower() == "signed-data":
+            found.append((n, _verify_enveloping(part.get_payload(decode=True) or b"", trust, None, _inner_name(part))))
+        elif ctype == "multipart/signed" and len(spans) == len(parts):
+            found.append((n, _verify_detached(spans[n], part, trust, None)))
+        elif ctype == "message/rfc822" and len(spans) == len(parts):
+            forwarded = _forwarded_bytes(spans[n], part)
+            if forwarded is not None:
+                inner = email.message_from_bytes(forwarded, policy=email.policy.compat32)
+                found.append((n, _verify_whole(forwarded, inner, trust)))
+    signed = {n for n, _ in found}
+    # The mail's other files sit beside the signed parts, inside no signature: the
+    # register names them so that none reads as one the signer sent.
+    outside = tuple(_file_names(p for n, part in enumerate(parts) if n not in signed for p in part.walk()))
+    for _n, pending in found:
+        out += [dataclasses.replace(v, not_covered=outside) for v in await pending or []]
+    return out
+
+
+async def _verify_whole(raw: bytes, msg, trust: TrustSettings) -> list[SignatureVerdict] | None:
+    """The verdicts of a message signed as a whole, or None when it is not. Its From
+    must be an address of the signer's certificate (a forwarded letter's own From)."""
     ctype = msg.get_content_type()
-    # The whole message is signed: its From must be an address of the signer's
-    # certificate. A signed part one level down (a forwarded letter) has its own sender,
-    # which this message's From does not name.
-    senders = _Senders.of(msg)
     if ctype == "multipart/signed":
-        return await _verify_detached(raw, msg, trust, senders)
+        return await _verify_detached(raw, msg, trust, _Senders.of(msg))
     if ctype in _MIME_TYPES:
         smime_type = (msg.get_param("smime-type") or "").lower()
         if smime_type and smime_type != "signed-data":
             return []  # enveloped-data etc.: encrypted, not signed (another module's job)
-        return await _verify_enveloping(msg.get_payload(decode=True) or b"", trust, senders, _inner_name(msg))
-    # A signed letter may also travel as a smime.p7m part of a multipart/mixed: one level
-    # down. (A forwarded signed mail, message/rfc822, or a nested multipart/signed is not
-    # verified: docs/signatures.md "Not done here".)
-    out: list[SignatureVerdict] = []
-    if msg.is_multipart():
-        signed = [part for part in msg.get_payload()
-                  if part.get_content_type() in _MIME_TYPES
-                  and (part.get_param("smime-type") or "signed-data").lower() == "signed-data"]
-        # The mail's other files sit beside the signed part, inside no signature: the
-        # register names them so that none reads as one the signer sent.
-        outside = tuple(_file_names(part for part in msg.walk() if not any(part is s for s in signed)))
-        for part in signed:
-            verdicts = await _verify_enveloping(part.get_payload(decode=True) or b"", trust, None, _inner_name(part))
-            out += [dataclasses.replace(v, not_covered=outside) for v in verdicts]
+        return await _verify_enveloping(msg.get_payload(decode=True) or b"", trust, _Senders.of(msg), _inner_name(msg))
+    return None
+
+
+def _parts_bytes(raw: bytes, boundary: str) -> list[bytes]:
+    """The body parts of a multipart, byte for byte, up to its closing delimiter."""
+    delim = re.escape(b"--" + boundary.encode("ascii", "replace"))
+    # A delimiter line is the boundary and nothing after it but blanks (RFC 2046 5.1.1),
+    # as the MIME parser the rules, the folder copy and the clerk's mail reader use sees
+    # it. Taken as a prefix (OpenSSL's reading), a line "--<boundary>x" inside the signed
+    # part ended the signed bytes there: text appended after it showed as part of the
+    # signed body, and the signature passed.
+    marks = list(re.finditer(rb"(?:\r?\n|^)" + delim + rb"(--)?[ \t]*(?:\r?\n|$)", raw)) if boundary else []
+    out = []
+    for mark, following in zip(marks, marks[1:]):
+        if mark.group(1):
+            break  # the closing delimiter: what follows is the epilogue
+        out.append(raw[mark.end(): following.start()])
     return out
+
+
+def _forwarded_bytes(part_bytes: bytes, part) -> bytes | None:
+    """The message a message/rfc822 part carries, as sent (decoded when the sender
+    encoded it, which RFC 2046 forbids and clients do anyway)."""
+    import base64
+    import quopri
+
+    head, sep, body = part_bytes.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = part_bytes.partition(b"\n\n")
+    if not sep:
+        return None
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding == "base64":
+        return base64.b64decode(re.sub(rb"[^A-Za-z0-9+/=]", b"", body) + b"===")
+    return quopri.decodestring(body) if encoding == "quoted-printable" else body
 
 
 def _file_names(parts) -> list[str]:
@@ -124,18 +175,11 @@ def _covered_files(content: bytes, inner_name: str | None = None) -> tuple[str, 
 
 def _first_part_bytes(raw: bytes, boundary: str) -> bytes | None:
     """The first body part of a multipart, byte for byte, line endings made CRLF."""
-    delim = re.escape(b"--" + boundary.encode("ascii", "replace"))
-    # A delimiter line is the boundary and nothing after it but blanks (RFC 2046 5.1.1),
-    # as the MIME parser the rules, the folder copy and the clerk's mail reader use sees
-    # it. Taken as a prefix (OpenSSL's reading), a line "--<boundary>x" inside the signed
-    # part ended the signed bytes there: text appended after it showed as part of the
-    # signed body, and the signature passed.
-    marks = list(re.finditer(rb"(?:\r?\n|^)" + delim + rb"(--)?[ \t]*(?:\r?\n|$)", raw))
-    if len(marks) < 2:
+    parts = _parts_bytes(raw, boundary)
+    if not parts:
         return None
-    part = raw[marks[0].end(): marks[1].start()]
     # Mail stores may keep LF-only lines; signers always sign the canonical CRLF form.
-    return re.sub(rb"\r?\n", b"\r\n", part)
+    return re.sub(rb"\r?\n", b"\r\n", parts[0])
 
 
 def _signed_data(der: bytes):

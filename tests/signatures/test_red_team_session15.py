@@ -15,11 +15,12 @@ import functools
 import re
 import uuid
 from email.mime.application import MIMEApplication
+from email.mime.message import MIMEMessage
 
 import pytest
 
 from tests.letters import letter
-from tests.pki import NOW, VALID_SIGNER_NAME, leaf_identity, make_letter, make_smime, sign_letter
+from tests.pki import NOW, VALID_SIGNER_NAME, leaf_identity, make_letter, make_smime, sign_letter, tamper_smime
 from tests.signatures.test_pipeline_signatures import folder_copy, letter_entity
 from tests.signatures.test_red_team_session14 import SENDER, UNIT, assert_receipt, red_team_daemon
 
@@ -91,6 +92,15 @@ def sent(gateway, pki, people) -> dict[str, tuple[str, str]]:
     outer = email.message_from_bytes(letter(to=UNIT, files=[(BESIDE, make_letter())], message_id=message_id))
     outer.attach(p7m_part(pki, letter_entity([(INSIDE, make_letter())])))
     send("mixed", outer.as_bytes(policy=email.policy.SMTP), message_id)
+    for name, signed in (("forwarded", tamper_smime(make_smime(pki))),
+                         ("nested", make_smime(pki, inner=letter_entity([(INSIDE, make_letter())])))):
+        message_id = mid()
+        outer = email.message_from_bytes(letter(to=UNIT, files=[(BESIDE, make_letter())], message_id=message_id))
+        if name == "forwarded":
+            outer.attach(MIMEMessage(email.message_from_bytes(signed)))
+        else:  # the multipart/signed entity itself as a part, without the mail's own headers
+            outer.attach(email.message_from_bytes(signed[signed.index(b"Content-Type: multipart/signed"):]))
+        send(name, outer.as_bytes(policy=email.policy.SMTP), message_id)
     for name, pdf in ((FUTURE_PDF, sign_letter(make_letter(), pki, people["future"])), (JUNK_PDF, junk_letter())):
         message_id = mid()
         send(name, letter(to=UNIT, files=[(name, pdf)], message_id=message_id), message_id)
@@ -194,3 +204,19 @@ def test_junk_after_the_end_of_an_unsigned_letter_is_not_called_an_attack(gatewa
                    "the letter holds 20 bytes after its end (%EOF) or between its revisions that belong to no "
                    "part of it; it is kept as received")
     assert "attack" not in folder_copy(gateway, "pomprap", queue_id)["X-Saraban-Stamp"]
+
+
+def test_a_signed_mail_forwarded_or_nested_is_verified(register):
+    """A signed mail forwarded inside another (message/rfc822), or a multipart/signed
+    part of a multipart/mixed. On main neither got a verdict: the forwarded letter,
+    altered after signing, read as unsigned, as did the nested one."""
+    entry = register["forwarded"]
+    [verdict] = smime_verdicts(entry)
+    assert (verdict["indication"], verdict["sub_indication"]) == ("TOTAL_FAILED", "HASH_FAILURE")
+    assert verdict["not_covered"] == [BESIDE] and entry["review"] is True
+    # On the forwarded letter's signature file, not on the file beside it.
+    assert [a["filename"] for a in entry["attachments"] if a["signatures"]] == ["smime.p7s"]
+
+    [verdict] = smime_verdicts(register["nested"])
+    assert (verdict["indication"], verdict["signer"]) == ("TOTAL_PASSED", VALID_SIGNER_NAME)
+    assert (verdict["covers"], verdict["not_covered"]) == ([INSIDE], [BESIDE])
