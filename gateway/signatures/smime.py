@@ -69,30 +69,46 @@ async def _verify(raw: bytes, trust: TrustSettings) -> list[SignatureVerdict]:
     # A signed letter may also travel inside a multipart/mixed, one level down: as a
     # smime.p7m file, as a multipart/signed part, or forwarded (message/rfc822). Each is
     # cut out of the raw message by the delimiter lines, as a MIME reader sees them.
-    out: list[SignatureVerdict] = []
     if not msg.is_multipart() or not isinstance(msg.get_payload(), list):
-        return out
+        return []
     parts = msg.get_payload()
     spans = _parts_bytes(raw, msg.get_boundary() or "")
-    found = []
+    cut = len(spans) == len(parts)  # the raw bytes of each part are known
+    found: dict[int, list[SignatureVerdict]] = {}
     for n, part in enumerate(parts):
-        ctype = part.get_content_type()
-        if ctype in _MIME_TYPES and (part.get_param("smime-type") or "signed-data").lower() == "signed-data":
-            found.append((n, _verify_enveloping(part.get_payload(decode=True) or b"", trust, None, _inner_name(part))))
-        elif ctype == "multipart/signed" and len(spans) == len(parts):
-            found.append((n, _verify_detached(spans[n], part, trust, None)))
-        elif ctype == "message/rfc822" and len(spans) == len(parts):
+        kind = _signed_kind(part, cut)
+        if kind is None:
+            continue
+        if len(found) == MAX_SIGNERS:
+            found[n] = [_problem(f"more than {MAX_SIGNERS} signed parts: the first {MAX_SIGNERS} were checked",
+                                 "GENERIC")]
+            break
+        if kind == "opaque":
+            verdicts = await _verify_enveloping(part.get_payload(decode=True) or b"", trust, None, _inner_name(part))
+        elif kind == "detached":
+            verdicts = await _verify_detached(spans[n], part, trust, None)
+        else:
             forwarded = _forwarded_bytes(spans[n], part)
-            if forwarded is not None:
-                inner = email.message_from_bytes(forwarded, policy=email.policy.compat32)
-                found.append((n, _verify_whole(forwarded, inner, trust)))
-    signed = {n for n, _ in found}
+            inner = email.message_from_bytes(forwarded or b"", policy=email.policy.compat32)
+            verdicts = (await _verify_whole(forwarded, inner, trust) or []) if forwarded else []
+        if verdicts:
+            found[n] = verdicts
     # The mail's other files sit beside the signed parts, inside no signature: the
     # register names them so that none reads as one the signer sent.
-    outside = tuple(_file_names(p for n, part in enumerate(parts) if n not in signed for p in part.walk()))
-    for _n, pending in found:
-        out += [dataclasses.replace(v, not_covered=outside) for v in await pending or []]
-    return out
+    outside = tuple(_file_names(p for n, part in enumerate(parts) if n not in found for p in part.walk()))
+    return [dataclasses.replace(v, not_covered=outside) for verdicts in found.values() for v in verdicts]
+
+
+def _signed_kind(part, cut: bool) -> str | None:
+    """How a part one level down is signed: "opaque" (smime.p7m), "detached" (a
+    multipart/signed part) or "forwarded" (message/rfc822, whatever it holds); None when
+    it is not, or when its bytes cannot be cut out of the mail."""
+    ctype = part.get_content_type()
+    if ctype in _MIME_TYPES:
+        return "opaque" if (part.get_param("smime-type") or "signed-data").lower() == "signed-data" else None
+    if ctype == "multipart/signed" and cut:
+        return "detached"
+    return "forwarded" if ctype == "message/rfc822" and cut else None
 
 
 async def _verify_whole(raw: bytes, msg, trust: TrustSettings) -> list[SignatureVerdict] | None:
