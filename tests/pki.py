@@ -469,10 +469,12 @@ def tamper_change_field(signed: bytes, value: str = "แก้ไขแล้ว
 
 def make_smime(pki: Pki, who: Identity | None = None, *, detached: bool = True,
                body: str = "เรียน ผู้อำนวยการเขต\r\n\r\nขอส่งหนังสือราชการมาเพื่อทราบ\r\n",
-               inner: bytes | None = None, headers: dict[str, str] | None = None) -> bytes:
+               inner: bytes | None = None, headers: dict[str, str] | None = None,
+               co_signers: tuple[Identity, ...] = ()) -> bytes:
     """A signed mail as an S/MIME client produces it (cryptography's PKCS#7 builder).
     `inner`: the signed MIME entity (default: `body` as text/plain); `headers`: the
-    mail's own headers (default: From saraban@phranakhon.bangkok.go.th)."""
+    mail's own headers (default: From saraban@phranakhon.bangkok.go.th); `co_signers`:
+    further SignerInfos over the same content (RFC 5652 5.1)."""
     from cryptography.hazmat.primitives.serialization import pkcs7
 
     who = who or pki.valid
@@ -483,6 +485,10 @@ def make_smime(pki: Pki, who: Identity | None = None, *, detached: bool = True,
         "Content-Transfer-Encoding: 8bit\r\n\r\n" + body
     ).encode("utf-8")
     builder = pkcs7.PKCS7SignatureBuilder().set_data(inner).add_signer(cert, key, hashes.SHA256())
+    for other in co_signers:
+        builder = builder.add_signer(x509.load_pem_x509_certificate(other.cert_path.read_bytes()),
+                                     serialization.load_pem_private_key(other.key_path.read_bytes(), password=None),
+                                     hashes.SHA256())
     if who is not pki.self_signed:
         builder = builder.add_certificate(x509.load_pem_x509_certificate(pki.sub_ca.cert_path.read_bytes()))
     if detached:
@@ -536,9 +542,10 @@ def self_signed_identity(directory: Path, name: str, *, not_before: dt.datetime,
 
 
 def leaf_identity(pki: Pki, directory: Path, name: str, *, emails: tuple[str, ...] = (), eku: list | None = None,
-                  cn: str = VALID_SIGNER_NAME) -> Identity:
+                  cn: str = VALID_SIGNER_NAME, valid_from: dt.datetime | None = None) -> Identity:
     """A signer issued by the sub-CA whose certificate names `emails` (subjectAltName
-    rfc822Name, as a Thai CA's certificate of a person does) and the purposes `eku`."""
+    rfc822Name, as a Thai CA's certificate of a person does) and the purposes `eku`,
+    valid from `valid_from` (default: 30 days ago)."""
     directory.mkdir(parents=True, exist_ok=True)
     ident = Identity(directory / f"{name}.pem", directory / f"{name}.key")
     if not ident.cert_path.exists():
@@ -546,7 +553,7 @@ def leaf_identity(pki: Pki, directory: Path, name: str, *, emails: tuple[str, ..
         sub = x509.load_pem_x509_certificate(pki.sub_ca.cert_path.read_bytes())
         sub_key = serialization.load_pem_private_key(pki.sub_ca.key_path.read_bytes(), password=None)
         cert = _cert(_name(cn, VALID_SIGNER_ORG, "TEST"), key, sub.subject, sub_key, ca=False,
-                     not_before=NOW - dt.timedelta(days=30), not_after=NOW + dt.timedelta(days=700),
+                     not_before=valid_from or NOW - dt.timedelta(days=30), not_after=NOW + dt.timedelta(days=700),
                      crl_url=CRL_URL, emails=emails, eku=eku)
         pem = serialization.Encoding.PEM
         _write(ident.key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))

@@ -189,6 +189,19 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
 _PROBLEM_BY_MESSAGE = {en: (th, en) for th, en in PROBLEMS.values()}
 
 
+def not_covered_finding(holder: str, outside: list[str], entries: list[dict]) -> Finding:
+    """Files of a mail that sit beside its signed part (smime.p7m in a multipart/mixed):
+    signed by no one, whatever the signed part's verdict. Said by name, so that no file
+    reads as one the signer sent."""
+    files = ", ".join(outside)
+    covered = ", ".join(dict.fromkeys(n for e in entries for n in e.get("covers") or ())) or "-"
+    return Finding(RULE, "fail",
+                   f"{files} อยู่นอกส่วนที่ลงลายมือชื่อ S/MIME ({holder}) จึงไม่ได้ลงนามโดย {_signers(entries)} "
+                   f"(ลายมือชื่อครอบคลุมเฉพาะ {covered})",
+                   f"{files} is outside the S/MIME signed part ({holder}) and not signed by {_signers(entries)} "
+                   f"(the signature covers {covered} only)", outside[0])
+
+
 def _smime_kind(raw: bytes) -> bool:
     """Cheap test before pyHanko: does the message carry a CMS signature at all?"""
     if b"pkcs7" not in raw.lower():
@@ -315,6 +328,9 @@ class SignatureChecker:
         finding = finding_for(f"S/MIME ({name})", entries)
         if finding is not None:
             report.findings.append(finding)
+        outside = list(dict.fromkeys(n for e in entries for n in e.get("not_covered") or ()))
+        if outside:
+            report.findings.append(not_covered_finding(name, outside, entries))
         log.info("smime_signatures", indications=[e["indication"] for e in entries])
 
     def close(self) -> None:

@@ -323,6 +323,10 @@ def signature_headers(letter) -> list[tuple[str, str]]:
                 parts.append(sig["signer"] + (f" ({sig['organisation']})" if sig.get("organisation") else ""))
             if sig.get("signed_at"):
                 parts.append(f"signed {sig['signed_at']}")
+            if sig.get("covers"):  # an S/MIME signature: which files it signs, which not
+                parts.append("covers " + ", ".join(sig["covers"]))
+            if sig.get("not_covered"):
+                parts.append("not signed: " + ", ".join(sig["not_covered"]))
             if sig.get("review"):
                 parts.append("review")
                 # What changed after signing (and why the verdict is what it is); a file

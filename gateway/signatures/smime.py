@@ -19,7 +19,7 @@ import structlog
 
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.names import cert_emails, cert_names
-from gateway.signatures.trust import TrustSettings, anchor_validity_problem, purpose_problem
+from gateway.signatures.trust import TrustSettings, anchor_validity_problem, not_yet_valid_problem, purpose_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_NONE,
@@ -63,42 +63,139 @@ def _problem(message: str, sub: str = "FORMAT_FAILURE") -> SignatureVerdict:
 
 async def _verify(raw: bytes, trust: TrustSettings) -> list[SignatureVerdict]:
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    whole = await _verify_whole(raw, msg, trust)
+    if whole is not None:
+        return whole
+    # A signed letter may also travel inside a multipart/mixed, one level down: as a
+    # smime.p7m file, as a multipart/signed part, or forwarded (message/rfc822). Each is
+    # cut out of the raw message by the delimiter lines, as a MIME reader sees them.
+    if not msg.is_multipart() or not isinstance(msg.get_payload(), list):
+        return []
+    parts = msg.get_payload()
+    spans = _parts_bytes(raw, msg.get_boundary() or "")
+    cut = len(spans) == len(parts)  # the raw bytes of each part are known
+    found: dict[int, list[SignatureVerdict]] = {}
+    for n, part in enumerate(parts):
+        kind = _signed_kind(part, cut)
+        if kind is None:
+            continue
+        if len(found) == MAX_SIGNERS:
+            found[n] = [_problem(f"more than {MAX_SIGNERS} signed parts: the first {MAX_SIGNERS} were checked",
+                                 "GENERIC")]
+            break
+        if kind == "opaque":
+            verdicts = await _verify_enveloping(part.get_payload(decode=True) or b"", trust, None, _inner_name(part))
+        elif kind == "detached":
+            verdicts = await _verify_detached(spans[n], part, trust, None)
+        else:
+            forwarded = _forwarded_bytes(spans[n], part)
+            inner = email.message_from_bytes(forwarded or b"", policy=email.policy.compat32)
+            verdicts = (await _verify_whole(forwarded, inner, trust) or []) if forwarded else []
+        if verdicts:
+            found[n] = verdicts
+    # The mail's other files sit beside the signed parts, inside no signature: the
+    # register names them so that none reads as one the signer sent.
+    outside = tuple(_file_names(p for n, part in enumerate(parts) if n not in found for p in part.walk()))
+    return [dataclasses.replace(v, not_covered=outside) for verdicts in found.values() for v in verdicts]
+
+
+def _signed_kind(part, cut: bool) -> str | None:
+    """How a part one level down is signed: "opaque" (smime.p7m), "detached" (a
+    multipart/signed part) or "forwarded" (message/rfc822, whatever it holds); None when
+    it is not, or when its bytes cannot be cut out of the mail."""
+    ctype = part.get_content_type()
+    if ctype in _MIME_TYPES:
+        return "opaque" if (part.get_param("smime-type") or "signed-data").lower() == "signed-data" else None
+    if ctype == "multipart/signed" and cut:
+        return "detached"
+    return "forwarded" if ctype == "message/rfc822" and cut else None
+
+
+async def _verify_whole(raw: bytes, msg, trust: TrustSettings) -> list[SignatureVerdict] | None:
+    """The verdicts of a message signed as a whole, or None when it is not. Its From
+    must be an address of the signer's certificate (a forwarded letter's own From)."""
     ctype = msg.get_content_type()
-    # The whole message is signed: its From (or Sender) must be an address of the
-    # signer's certificate. A signed part one level down (a forwarded letter) has its
-    # own sender, which this message's From does not name.
-    senders = _sender_addresses(msg)
     if ctype == "multipart/signed":
-        return [await _verify_detached(raw, msg, trust, senders)]
+        return await _verify_detached(raw, msg, trust, _Senders.of(msg))
     if ctype in _MIME_TYPES:
         smime_type = (msg.get_param("smime-type") or "").lower()
         if smime_type and smime_type != "signed-data":
             return []  # enveloped-data etc.: encrypted, not signed (another module's job)
-        return [await _verify_enveloping(msg.get_payload(decode=True) or b"", trust, senders)]
-    # A signed message may also travel as a forwarded part (message/rfc822) or as the
-    # body of a multipart/mixed; look one level down for signed parts.
-    out: list[SignatureVerdict] = []
-    if msg.is_multipart():
-        for part in msg.get_payload():
-            if part.get_content_type() in _MIME_TYPES and (part.get_param("smime-type") or "signed-data").lower() == "signed-data":
-                out.append(await _verify_enveloping(part.get_payload(decode=True) or b"", trust))
-    return out
+        return await _verify_enveloping(msg.get_payload(decode=True) or b"", trust, _Senders.of(msg), _inner_name(msg))
+    return None
 
 
-def _first_part_bytes(raw: bytes, boundary: str) -> bytes | None:
-    """The first body part of a multipart, byte for byte, line endings made CRLF."""
+def _parts_bytes(raw: bytes, boundary: str) -> list[bytes]:
+    """The body parts of a multipart, byte for byte, up to its closing delimiter."""
     delim = re.escape(b"--" + boundary.encode("ascii", "replace"))
     # A delimiter line is the boundary and nothing after it but blanks (RFC 2046 5.1.1),
     # as the MIME parser the rules, the folder copy and the clerk's mail reader use sees
     # it. Taken as a prefix (OpenSSL's reading), a line "--<boundary>x" inside the signed
     # part ended the signed bytes there: text appended after it showed as part of the
     # signed body, and the signature passed.
-    marks = list(re.finditer(rb"(?:\r?\n|^)" + delim + rb"(--)?[ \t]*(?:\r?\n|$)", raw))
-    if len(marks) < 2:
+    marks = list(re.finditer(rb"(?:\r?\n|^)" + delim + rb"(--)?[ \t]*(?:\r?\n|$)", raw)) if boundary else []
+    out = []
+    for mark, following in zip(marks, marks[1:]):
+        if mark.group(1):
+            break  # the closing delimiter: what follows is the epilogue
+        out.append(raw[mark.end(): following.start()])
+    return out
+
+
+def _forwarded_bytes(part_bytes: bytes, part) -> bytes | None:
+    """The message a message/rfc822 part carries, as sent (decoded when the sender
+    encoded it, which RFC 2046 forbids and clients do anyway)."""
+    import base64
+    import quopri
+
+    head, sep, body = part_bytes.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = part_bytes.partition(b"\n\n")
+    if not sep:
         return None
-    part = raw[marks[0].end(): marks[1].start()]
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding == "base64":
+        return base64.b64decode(re.sub(rb"[^A-Za-z0-9+/=]", b"", body) + b"===")
+    return quopri.decodestring(body) if encoding == "quoted-printable" else body
+
+
+def _file_names(parts) -> list[str]:
+    """The names of the files among MIME parts (leaves that carry a file name). A name
+    the parser cannot decode is said as such: it must not cost a valid signature its
+    verdict."""
+    names = []
+    for part in parts:
+        try:
+            name = None if part.is_multipart() else part.get_filename()
+        except Exception:
+            name = "(a file whose name could not be read)"
+        if name:
+            names.append(str(name))
+    return names
+
+
+def _inner_name(part) -> str | None:
+    """What a `letter.pdf.p7m` holds, by its name (a client saves it as `letter.pdf`)."""
+    name = part.get_filename() or ""
+    return name[:-4] if name.lower().endswith(".p7m") and name.lower() != "smime.p7m" else None
+
+
+def _covered_files(content: bytes, inner_name: str | None = None) -> tuple[str, ...]:
+    """The files inside what a signature signs: the file of a signed bare PDF, or the
+    named parts of a signed MIME entity."""
+    if b"%PDF-" in content[:1024]:
+        return (inner_name or "PDF",)
+    entity = email.message_from_bytes(content, policy=email.policy.compat32)
+    return tuple(_file_names(entity.walk()))
+
+
+def _first_part_bytes(raw: bytes, boundary: str) -> bytes | None:
+    """The first body part of a multipart, byte for byte, line endings made CRLF."""
+    parts = _parts_bytes(raw, boundary)
+    if not parts:
+        return None
     # Mail stores may keep LF-only lines; signers always sign the canonical CRLF form.
-    return re.sub(rb"\r?\n", b"\r\n", part)
+    return re.sub(rb"\r?\n", b"\r\n", parts[0])
 
 
 def _signed_data(der: bytes):
@@ -110,53 +207,83 @@ def _signed_data(der: bytes):
     return info["content"]
 
 
-async def _verify_detached(raw: bytes, msg, trust: TrustSettings, senders: frozenset[str]) -> SignatureVerdict:
+async def _verify_detached(raw: bytes, msg, trust: TrustSettings, senders: "_Senders") -> list[SignatureVerdict]:
     from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 
     boundary = msg.get_boundary()
     parts = msg.get_payload()
     if not boundary or not isinstance(parts, list) or len(parts) < 2:
-        return _problem("multipart/signed without a content part and a signature part")
+        return [_problem("multipart/signed without a content part and a signature part")]
     sig_part = parts[1]
     if sig_part.get_content_type() not in _SIG_TYPES:
-        return _problem(f"multipart/signed whose signature part is {sig_part.get_content_type()}")
+        return [_problem(f"multipart/signed whose signature part is {sig_part.get_content_type()}")]
     content = _first_part_bytes(raw, boundary)
     if content is None:
-        return _problem("the signed part's boundaries could not be found")
-    der = sig_part.get_payload(decode=True) or b""
-    signed_data = _signed_data(der)
-    status = await async_validate_detached_cms(
-        content, signed_data, signer_validation_context=trust.validation_context(),
-        key_usage_settings=_key_usage(),
-    )
-    verdict = _from_status(status, senders)
-    if len(parts) > 2 and verdict.indication == TOTAL_PASSED:
+        return [_problem("the signed part's boundaries could not be found")]
+    signed_data = _signed_data(sig_part.get_payload(decode=True) or b"")
+    statuses = [await async_validate_detached_cms(
+        content, one, signer_validation_context=trust.validation_context(), key_usage_settings=_key_usage(),
+    ) for one in _one_signer_each(signed_data)]
+    outside = tuple(_file_names(p for extra in parts[2:] for p in extra.walk()))
+    verdicts = _verdicts(statuses, senders, _covered_files(content), outside, _carried_certs(signed_data))
+    if len(parts) > 2:
         # RFC 1847: a signed multipart has two parts, what is signed and the signature. A
         # third (a PDF added to a signed mail) is signed by no one, yet the mail's S/MIME
         # verdict passed and its files read as signed ones.
-        return dataclasses.replace(
-            verdict, indication=INDETERMINATE, sub_indication="SIG_CONSTRAINTS_FAILURE", review=True,
+        verdicts = [dataclasses.replace(
+            v, indication=INDETERMINATE, sub_indication="SIG_CONSTRAINTS_FAILURE", review=True,
             message=(f"the signed mail holds {len(parts) - 2} part(s) after its signature that the signature "
                      "does not cover (ไฟล์หรือข้อความที่อยู่นอกส่วนที่ลงลายมือชื่อไว้ ไม่ได้รับการรับรองจากผู้ลงนาม)"))
-    return verdict
+            if v.indication == TOTAL_PASSED else v for v in verdicts]
+    return verdicts
 
 
-async def _verify_enveloping(der: bytes, trust: TrustSettings, senders: frozenset[str] = frozenset()) -> SignatureVerdict:
+async def _verify_enveloping(der: bytes, trust: TrustSettings, senders: "_Senders | None",
+                             inner_name: str | None = None) -> list[SignatureVerdict]:
     from pyhanko.sign.general import extract_signer_info
     from pyhanko.sign.validation.generic_cms import async_validate_cms_signature, extract_self_reported_ts
     from pyhanko.sign.validation.status import StandardCMSSignatureStatus
 
     signed_data = _signed_data(der)
-    if signed_data["encap_content_info"]["content"].native is None:
-        return _problem("signed-data without the signed content")
-    claimed = extract_self_reported_ts(extract_signer_info(signed_data))
-    # Without a raw digest pyHanko hashes the encapsulated content itself.
-    status = await async_validate_cms_signature(
-        signed_data, status_cls=StandardCMSSignatureStatus,
-        validation_context=trust.validation_context(), key_usage_settings=_key_usage(),
-        status_kwargs={"signer_reported_dt": claimed} if claimed else None,
-    )
-    return _from_status(status, senders)
+    content = signed_data["encap_content_info"]["content"].native
+    if content is None:
+        return [_problem("signed-data without the signed content")]
+    statuses = []
+    for one in _one_signer_each(signed_data):
+        claimed = extract_self_reported_ts(extract_signer_info(one))
+        # Without a raw digest pyHanko hashes the encapsulated content itself.
+        statuses.append(await async_validate_cms_signature(
+            one, status_cls=StandardCMSSignatureStatus,
+            validation_context=trust.validation_context(), key_usage_settings=_key_usage(),
+            status_kwargs={"signer_reported_dt": claimed} if claimed else None,
+        ))
+    covered = _covered_files(content, inner_name) if isinstance(content, bytes) else ()
+    return _verdicts(statuses, senders, covered, (), _carried_certs(signed_data))
+
+
+def _one_signer_each(signed_data) -> list:
+    """The signed data once per SignerInfo, each copy holding that one alone.
+
+    RFC 5652 lets several people sign the same content (SignerInfos is a SET); pyHanko
+    validates exactly one, and refused the whole mail ("could not be read") when it had
+    two. Each SignerInfo signs the content's digest in its own signed attributes, so a
+    copy with one SignerInfo and every certificate verifies that signer as it stands."""
+    from asn1crypto import cms
+
+    infos = list(signed_data["signer_infos"])
+    if len(infos) <= 1:
+        return [signed_data]
+    if len(infos) > MAX_SIGNERS:
+        raise ValueError(f"{len(infos)} signers")
+    out = []
+    for info in infos:
+        one = signed_data.untag()
+        one["signer_infos"] = cms.SignerInfos([cms.SignerInfo.load(info.dump())])
+        out.append(one)
+    return out
+
+
+MAX_SIGNERS = 8  # co-signers of one letter; more is a cost, not a letter
 
 
 def unwrap_smime(raw_message: bytes) -> bytes | None:
@@ -179,25 +306,63 @@ def _key_usage():
     return KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
 
 
-def _sender_addresses(msg) -> frozenset[str]:
-    values = [str(v) for name in ("From", "Sender") for v in msg.get_all(name, [])]
-    return frozenset(addr.strip().lower() for _, addr in email.utils.getaddresses(values) if "@" in addr)
+@dataclasses.dataclass(frozen=True)
+class _Senders:
+    """The addresses a signed message names as its author (From) and as the one who
+    sent it for them (Sender, RFC 5322 3.6.2)."""
+
+    author: frozenset[str]
+    sender: frozenset[str]
+
+    @classmethod
+    def of(cls, msg) -> "_Senders":
+        def addresses(name: str) -> frozenset[str]:
+            values = [str(v) for v in msg.get_all(name, [])]
+            return frozenset(a.strip().lower() for _, a in email.utils.getaddresses(values) if "@" in a)
+
+        return cls(addresses("From"), addresses("Sender"))
 
 
-def _sender_mismatch(cert, senders: frozenset[str]) -> str | None:
-    """Why the certificate does not vouch for the message's sender, or None. RFC 8550
-    section 3: a receiving agent must check that the From or Sender address is one of
-    the signer certificate's mail addresses, when the certificate names any (Thai CAs'
-    certificates of persons do); a certificate that names none cannot be compared."""
+def _sender_mismatch(cert, senders: _Senders) -> str | None:
+    """Why the certificate does not vouch for the letter's author, or None. RFC 8550
+    section 3 accepts the From or the Sender address. The register, the receipt and the
+    notice name the letter by its From, so only From counts here: a certificate of the
+    Sender alone (someone sending for another) is said to be that, and the letter is not
+    confirmed as the From's. A certificate that names no address cannot be compared."""
     issued_for = cert_emails(cert)
-    if not issued_for or not senders or issued_for & senders:
+    if not issued_for or not senders.author or issued_for & senders.author:
         return None
-    cert_addr, sender = min(issued_for), min(senders)
-    return (f"signed with a certificate for {cert_addr}, not for the sender's address {sender} "
-            f"(ลงนามด้วยใบรับรองของ {cert_addr} ไม่ใช่ของที่อยู่ผู้ส่ง {sender})")
+    cert_addr, author = min(issued_for), min(senders.author)
+    if issued_for & senders.sender:
+        return (f"signed by the Sender {cert_addr}, not by the From address {author} the letter is registered "
+                f"under (ลงนามโดยผู้ส่งแทน {cert_addr} ไม่ใช่เจ้าของที่อยู่ผู้ส่ง {author} ที่ลงทะเบียนไว้)")
+    return (f"signed with a certificate for {cert_addr}, not for the sender's address {author} "
+            f"(ลงนามด้วยใบรับรองของ {cert_addr} ไม่ใช่ของที่อยู่ผู้ส่ง {author})")
 
 
-def _from_status(status, senders: frozenset[str] = frozenset()) -> SignatureVerdict:
+def _verdicts(statuses, senders: _Senders | None, covers: tuple[str, ...],
+              not_covered: tuple[str, ...], carried=()) -> list[SignatureVerdict]:
+    """One verdict per signer. The letter is its From's when one valid signer's
+    certificate names that address (or names none); the others are co-signers. When
+    none does, every valid signature is said to be someone else's. With several
+    signers, each message says whose signature it is."""
+    verdicts = [_from_status(status, carried) for status in statuses]
+    if senders is not None:
+        mismatches = [_sender_mismatch(status.signing_cert, senders) if v.indication == TOTAL_PASSED else None
+                      for status, v in zip(statuses, verdicts)]
+        if not any(v.indication == TOTAL_PASSED and m is None for v, m in zip(verdicts, mismatches)):
+            verdicts = [v if m is None else dataclasses.replace(
+                v, indication=INDETERMINATE, sub_indication="SIG_CONSTRAINTS_FAILURE", review=True, message=m)
+                for v, m in zip(verdicts, mismatches)]
+    if len(verdicts) > 1:
+        count = len(verdicts)
+        verdicts = [v if not v.message else dataclasses.replace(
+            v, message=f"signature {n} of {count} ({v.signer or 'unnamed signer'}): {v.message}")
+            for n, v in enumerate(verdicts, 1)]
+    return [dataclasses.replace(v, covers=covers, not_covered=not_covered) for v in verdicts]
+
+
+def _from_status(status, carried=()) -> SignatureVerdict:
     from pyhanko.sign.ades.report import AdESFailure
 
     signer, org, issuer = cert_names(status.signing_cert)
@@ -212,12 +377,12 @@ def _from_status(status, senders: frozenset[str] = frozenset()) -> SignatureVerd
         msg = trust_message(sub)
         if sub == "CHAIN_CONSTRAINTS_FAILURE" and status.signing_cert.subject == status.signing_cert.issuer:
             sub, msg = "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
+        elif sub == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and (
+                early := not_yet_valid_problem(status.signing_cert, carried)) is not None:
+            ind, sub, msg = early
     elif (constraint := anchor_validity_problem(status.validation_path)
           or purpose_problem(status.signing_cert)) is not None:
         ind, (sub, msg) = INDETERMINATE, constraint
-    elif (mismatch := _sender_mismatch(status.signing_cert, senders)) is not None:
-        # A valid signature of someone else: not the sender's, so not confirmed.
-        ind, sub, msg = INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", mismatch
     else:
         ind, sub, msg = TOTAL_PASSED, None, ""
     ts = status.timestamp_validity
@@ -231,3 +396,11 @@ def _from_status(status, senders: frozenset[str] = frozenset()) -> SignatureVerd
         issuer=issuer, signed_at=signed_at, signed_at_source=source, covers_whole_file=True,
         modifications=MOD_NONE, review=ind != TOTAL_PASSED, message=msg,
     )
+
+
+def _carried_certs(signed_data) -> list:
+    """The certificates a CMS signature carries (the signer's and its chain)."""
+    try:
+        return [c.chosen for c in signed_data["certificates"] if c.name == "certificate"]
+    except Exception:
+        return []

@@ -299,11 +299,23 @@ def _why_not_stampable(data: bytes):
         return "the letter could not be read as a PDF", None
     if cert_data is not None and cert_data.permission == MDPPerm.NO_CHANGES:
         return "the sender certified the letter with no changes allowed (DocMDP P=1)", None
-    if unexplained_bytes(reader, data):
+    if (stray := unexplained_bytes(reader, data)):
         # Appending our revision would tuck the stray bytes between two revisions; the
-        # letter stays exactly as received, so its verdict stays what it is.
-        return "the letter holds bytes outside its revisions (a possible incremental saving attack)", None
+        # letter stays exactly as received, so its verdict stays what it is. Only a
+        # signed letter can be the target of an incremental saving attack: an unsigned
+        # one with junk after its end is just that.
+        if _signed(reader):
+            return "the letter holds bytes outside its revisions (a possible incremental saving attack)", None
+        return (f"the letter holds {stray} bytes after its end (%EOF) or between its revisions that belong "
+                "to no part of it; it is kept as received"), None
     return None, reader
+
+
+def _signed(reader) -> bool:
+    try:
+        return bool(reader.embedded_signatures)
+    except Exception:
+        return True  # cannot tell: keep the warning that assumes the worst
 
 
 def thai_font(path: Path, size: int):

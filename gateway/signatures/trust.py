@@ -207,3 +207,35 @@ def purpose_problem(cert) -> tuple[str, str] | None:
     shown = ", ".join(sorted(p.replace("_", " ") for p in purposes))
     return ("CHAIN_CONSTRAINTS_FAILURE",
             f"the signer's certificate is issued for {shown}, not for signing documents or mail")
+
+
+def not_yet_valid_problem(cert, others=(), moment=None) -> tuple[str, str, str] | None:
+    """(indication, sub-indication, message) when the signer's certificate, or a CA
+    certificate above it that the signature carries, is not valid yet; else None.
+
+    pyHanko files a certificate whose validity starts later under
+    CERTIFICATE_CHAIN_GENERAL_FAILURE. ETSI EN 319 102-1 has NOT_YET_VALID for it: the
+    signature exists now, before the signer's certificate starts, so it was made before
+    the certificate was valid (TOTAL_FAILED); a CA certificate that starts later leaves
+    the chain unproven for now (INDETERMINATE)."""
+    import datetime as dt
+
+    now = moment or dt.datetime.now(dt.timezone.utc)
+    try:
+        by_subject = {c.subject.dump(): c for c in others}
+        current, depth = cert, 0
+        while current is not None and depth < 10:
+            start = current["tbs_certificate"]["validity"]["not_before"].native
+            if now < start:
+                name = current.subject.native.get("common_name") or current.subject.human_friendly
+                when = start.date().isoformat()
+                if depth == 0:
+                    return ("TOTAL_FAILED", "NOT_YET_VALID",
+                            f"the signer's certificate is not valid before {when}: the signature was made before it")
+                return "INDETERMINATE", "NOT_YET_VALID", f"the CA certificate {name} is not valid before {when}"
+            if current.self_signed in ("maybe", "yes"):
+                return None
+            current, depth = by_subject.get(current.issuer.dump()), depth + 1
+    except Exception:
+        return None  # unreadable dates fail validation elsewhere
+    return None

@@ -46,8 +46,13 @@ class SignatureVerdict:
     certification: str | None = None  # DocMDP of a certifying signature: no_changes, ...
     issuer: str | None = None
     message: str = ""
+    # An S/MIME signature's reach: the files inside what it signs, and the files of the
+    # mail outside every signed part (signed by no one). None for a PDF's signature.
+    covers: tuple[str, ...] | None = None
+    not_covered: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
+        reach = {} if self.covers is None else {"covers": list(self.covers), "not_covered": list(self.not_covered)}
         return {
             "kind": self.kind,
             "field": self.field,
@@ -64,6 +69,7 @@ class SignatureVerdict:
             "certification": self.certification,
             "review": self.review,
             "message": self.message,
+            **reach,
         }
 
 

@@ -19,7 +19,7 @@ from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
 from gateway.signatures.revisions import _meaningful, field_changes, unexplained_bytes, unlisted_objects
-from gateway.signatures.trust import TrustSettings, anchor_validity_problem, purpose_problem
+from gateway.signatures.trust import TrustSettings, anchor_validity_problem, not_yet_valid_problem, purpose_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_ANNOTATIONS,
@@ -357,8 +357,9 @@ def trust_message(sub: str) -> str:
     return TRUST_MESSAGES.get(sub) or SUB_INDICATIONS[_known(sub)][1]
 
 
-def _indication(status, kind: str, certification: bool) -> tuple[str, str | None, str]:
-    """ETSI indication of one pyHanko status: crypto first, then trust, then policy."""
+def _indication(status, kind: str, certification: bool, others=()) -> tuple[str, str | None, str]:
+    """ETSI indication of one pyHanko status: crypto first, then trust, then policy.
+    `others`: the certificates the signature carries (its chain)."""
     from pyhanko.sign.ades.report import AdESFailure
 
     if not status.intact:
@@ -370,6 +371,9 @@ def _indication(status, kind: str, certification: bool) -> tuple[str, str | None
         # pyHanko files an unknown self-signed signer under chain constraints; DSS (and
         # the reader) call it what it is: no chain to any root we trust.
         return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
+    if indic is not None and indic.name == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and (
+            early := not_yet_valid_problem(status.signing_cert, others)) is not None:
+        return early
     if indic is not None:
         failed = isinstance(indic, AdESFailure)
         return (TOTAL_FAILED if failed else INDETERMINATE), _known(indic.name), trust_message(indic.name)
@@ -424,7 +428,7 @@ def _from_status(emb, kind: str, status, later_fields: set[str], file: _FileFact
     certification = None
     if docmdp is not None and emb.sig_object.get("/Reference") is not None and _is_certification(emb):
         certification = docmdp.name.lower()
-    indication, sub, message = _indication(status, kind, certification is not None)
+    indication, sub, message = _indication(status, kind, certification is not None, _embedded_certs(emb))
     mods, changed, mod_message, changes = _modifications(emb, status, later_fields, file)
     shown_changed, shown_review, shown_sentences = _as_shown(emb, status, file)
     if shown_sentences:
@@ -465,6 +469,13 @@ def _from_status(emb, kind: str, status, later_fields: set[str], file: _FileFact
         field=emb.field_name,
         message="; ".join(m for m in (message, mod_message) if m),
     )
+
+
+def _embedded_certs(emb) -> list:
+    try:
+        return list(emb.other_embedded_certs)
+    except Exception:
+        return []
 
 
 def _is_certification(emb) -> bool:

@@ -29,13 +29,19 @@ UNIT = "saraban.pomprap@bangkok.go.th"
 SENDER = "saraban.dds@bangkok.go.th"
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, pki):
+def red_team_daemon(tmp_path_factory, pki, name: str, policy: str = ""):
+    """The daemon of a red-team module: the test PKI trusted, its CRLs as the offline
+    cache, a mail without a document registered; `policy`: more [rules.policy] lines."""
     extra = (f'[signatures]\ntrust_roots = "{pki.roots_pem}"\nrevocation_dir = "{pki.revocation_dir}"\n'
-             '[rules.policy]\nno_document = "warn"\n')
-    d = Daemon(write_config(tmp_path_factory.mktemp("redteam14"), extra=extra)).start()
+             '[rules.policy]\nno_document = "warn"\n' + policy)
+    d = Daemon(write_config(tmp_path_factory.mktemp(name), extra=extra)).start()
     yield d
     d.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, pki):
+    yield from red_team_daemon(tmp_path_factory, pki, "redteam14")
 
 
 def signed_mail(pki, message_id: str, *, who=None, inner: bytes | None = None, sender: str = SENDER) -> bytes:
