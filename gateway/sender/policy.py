@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rules.model import Finding
 from gateway.sender.dmarc import BARE_CR, org_domain
+from gateway.sender.check import CHECK_FAILED
 from gateway.sender.dkim import RECUT
 from gateway.sender.results import SenderAuth, refused_signature
 from gateway.sender.settings import SenderSection
@@ -54,6 +55,14 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
         claimed = [auth.from_domain, *auth.claimed_domains]
         action = "quarantine" if any(settings.protected(d) for d in claimed if d) else \
             settings.action_for(auth.from_domain)
+        if (auth.reason or "").startswith(CHECK_FAILED):
+            # The letter broke the check: nobody can say which agency sent it, whatever
+            # its domain's settings (gateway/sender/check.py PipelineChecker.settle).
+            return Finding(RULE, "fail",
+                           f"{FORGED_TH}: ระบบตรวจสอบผู้ส่งอ่านหัวจดหมายของหนังสือฉบับนี้ไม่ได้ "
+                           f"จึงยืนยันไม่ได้ว่าส่งจากโดเมน {domain} จริง",
+                           f"{FORGED_EN}: the sender check could not read this letter's header, so "
+                           f"nothing confirms it came from {domain}")
         policy = f" (p={auth.dmarc_policy})" if auth.dmarc_policy else ""
         why_th = (f"โดเมน {domain} กำหนดนโยบาย DMARC{policy} แต่หนังสือฉบับนี้ไม่มีลายมือชื่อ DKIM "
                   f"หรือผล SPF ที่ผ่านและตรงกับโดเมนผู้ส่ง")

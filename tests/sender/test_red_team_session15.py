@@ -206,3 +206,29 @@ def test_s15_4_a_display_name_holding_an_address_is_shown_with_the_real_one(seen
 
 def test_s15_5_a_field_behind_a_bare_cr_is_not_verified(seen):
     seen.held_for_sender(seen.ids["s15_5_bare_cr"], "bare CR")
+
+
+def test_s15_6_a_letter_that_breaks_the_check_is_held_not_waited_out(monkeypatch):
+    """A header that trips a library inside the check raised on every try; the pipeline
+    took it for a DNS outage, waited `recheck_for` and registered the letter "no
+    information" with a warning, for any domain. It is a failure now, held whatever the
+    domain's settings (the sender red team found no such header left: the failure is
+    forced here)."""
+    from gateway.sender import check
+    from gateway.sender.policy import finding_for
+    from gateway.sender.settings import SenderSection
+    from tests.sender.test_checks import _entry
+
+    def trips(*args, **kwargs):
+        raise IndexError("a library tripping over the header")
+
+    monkeypatch.setattr(check, "check_message", trips)
+    settings = SenderSection()  # on_fail = "warn": the default for unknown domains
+    auth = check.PipelineChecker(None, settings).settle(  # no lookup: the check is replaced
+        _entry(letter(sender=f"saraban@{MINISTRY}"), "127.0.0.1:4000"))
+    assert (auth.status, auth.from_domain) == ("fail", MINISTRY)
+    finding = finding_for(auth, settings)
+    assert finding.verdict == "fail"
+    assert finding.message_th.startswith(FORGED_TH) and "อ่านหัวจดหมาย" in finding.message_th
+    assert f"could not read this letter's header, so nothing confirms it came from {MINISTRY}" in finding.message_en
+    assert "IndexError" not in finding.message_en + finding.message_th
