@@ -552,7 +552,7 @@ def html_to_text(markup: str, shown: bool = False, depth: int = 0) -> str:
     A ruby annotation (<rt>, <rp>) is drawn above its base text, not after it: a line of
     its own, so `<ruby>ลับมาก<rt>x</rt></ruby>` reads ลับมาก, not ลับมากx. A document drawn
     inside the page (an iframe's srcdoc, a `data:` URL of HTML, text or SVG in an iframe,
-    object, embed or img) is read too, its lines after the element's. Scripts, styles and
+    object, embed or img, or in a style's `url(...)`) is read too, its lines after the element's. Scripts, styles and
     the head are not shown; a <template>'s content is read (Outlook's Word engine shows it)."""
     if "<" not in markup and "&" not in markup:
         return re.sub(r"[ \t\r\n\f]+", " ", markup)
@@ -601,6 +601,24 @@ _EMBEDDED_DOCUMENTS = {"iframe": ("srcdoc", "src"), "frame": ("src",), "object":
 _DATA_URL = re.compile(r"\s*data:\s*(text/html|text/plain|image/svg\+xml)\s*((?:;[^,]{0,200})?),(.*)", re.I | re.S)
 MAX_EMBEDDED_DEPTH = 3  # a document in a document in a document; deeper is not read
 MAX_EMBEDDED = 2_000_000  # characters of one embedded document read
+
+
+# An image a style draws (`background: url(data:image/svg+xml,...)`): an SVG's text is drawn.
+_CSS_URL = re.compile(r"url\(", re.I)
+
+
+def _css_data_urls(css: str) -> Iterable[str]:
+    """The `data:` URLs of a style's url(...)s; one pass, each `)` looked for once, so an
+    unclosed url( in a hostile sheet costs its length, not its length per url(."""
+    at = 0
+    while (m := _CSS_URL.search(css, at)) is not None:
+        end = css.find(")", m.end())
+        if end < 0:
+            return
+        inner = css[m.end():end].strip().strip("\"'")
+        if inner[:5].lower() == "data:":
+            yield inner
+        at = end + 1
 
 
 def _embedded_document(name: str, value: str) -> str | None:
@@ -681,9 +699,18 @@ class _HtmlText(HTMLParser):
                 self.handle_data(f" {value} ")
             elif value and name == "style" and "content" in value.lower():
                 self._generated(value)
+            elif value and name == "style" and "data:" in value:
+                self._css_images(value)
             elif (value and name in _EMBEDDED_DOCUMENTS.get(tag, ()) and self._depth < MAX_EMBEDDED_DEPTH
                   and not self._hidden and (markup := _embedded_document(name, value)) is not None):
                 # Drawn in a box of its own where the element is: its lines after the current one.
+                self._aside.extend(html_to_text(markup, self._shown, self._depth + 1).splitlines())
+
+    def _css_images(self, css: str) -> None:
+        if self._depth >= MAX_EMBEDDED_DEPTH:
+            return
+        for url in _css_data_urls(css):
+            if (markup := _embedded_document("src", url)) is not None:
                 self._aside.extend(html_to_text(markup, self._shown, self._depth + 1).splitlines())
 
     def _generated(self, css: str) -> None:
@@ -712,6 +739,8 @@ class _HtmlText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._style and "content" in data.lower():
             self._generated(data)
+        if self._style and "data:" in data:
+            self._css_images(data)
         if self._hidden or (self._shown and any(hides for _, hides in self._open)):
             return
         if self._annotation and self._aside:

@@ -53,6 +53,10 @@ DRAWN_HTML = {
     "img data: svg": f'<p><img src="{data_url("image/svg+xml", SVG.format("ลับมาก"))}"></p>',
     "object data: svg": f'<object data="{data_url("image/svg+xml", SVG.format("ลับมาก"), b64=True)}"></object>',
     "template": "<template><p>ลับมาก</p></template>",
+    "css background svg": f'<div style="background:url(\'{data_url("image/svg+xml", SVG.format("ลับมาก"))}\')">x</div>',
+    "style sheet background svg": ("<style>.h{background-image:url("
+                                   f'"{data_url("image/svg+xml", SVG.format("ลับมาก"), b64=True)}")}}</style>'
+                                   '<p class="h">x</p>'),
 }
 
 
