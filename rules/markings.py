@@ -571,7 +571,7 @@ _HTML_BLOCKS = frozenset(
     "thead title tr ul".split())
 # Not <noscript>: mail clients run no scripts, so they show what it holds.
 _HTML_HIDDEN = frozenset({"script", "style", "head"})
-_RUBY_ANNOTATIONS = frozenset({"rt", "rp"})
+_RUBY_ANNOTATIONS = frozenset({"rt", "rp", "rtc"})
 # Text a browser draws from an attribute: an image's alt (Thunderbird shows it while remote
 # images are blocked, and for a cid: image that is missing), a form field's value or
 # placeholder.
@@ -597,7 +597,8 @@ def _css_text(css: str) -> list[str]:
 _HTML_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # Attributes whose value is a document the element draws in the page.
 _EMBEDDED_DOCUMENTS = {"iframe": ("srcdoc", "src"), "frame": ("src",), "object": ("data",), "embed": ("src",),
-                       "img": ("src",)}
+                       "img": ("src",), "input": ("src",), "video": ("poster",),
+                       "image": ("href", "xlink:href")}  # SVG's <image>
 _DATA_URL = re.compile(r"\s*data:\s*(text/html|text/plain|image/svg\+xml)\s*((?:;[^,]{0,200})?),(.*)", re.I | re.S)
 MAX_EMBEDDED_DEPTH = 3  # a document in a document in a document; deeper is not read
 MAX_EMBEDDED = 2_000_000  # characters of one embedded document read
