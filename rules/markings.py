@@ -552,11 +552,15 @@ def html_to_text(markup: str, shown: bool = False, depth: int = 0) -> str:
     A ruby annotation (<rt>, <rp>) is drawn above its base text, not after it: a line of
     its own, so `<ruby>ลับมาก<rt>x</rt></ruby>` reads ลับมาก, not ลับมากx. A document drawn
     inside the page (an iframe's srcdoc, a `data:` URL of HTML, text or SVG in an iframe,
-    object, embed or img, or in a style's `url(...)`) is read too, its lines after the element's. Scripts, styles and
-    the head are not shown; a <template>'s content is read (Outlook's Word engine shows it)."""
+    object, embed or img, or in a style's `url(...)`) is read too, its lines after the
+    element's, and so is an attribute a style draws (`content: attr(data-x)`). Scripts,
+    styles and the head are not shown; a <template>'s content is read (Outlook's Word
+    engine shows it)."""
     if "<" not in markup and "&" not in markup:
         return re.sub(r"[ \t\r\n\f]+", " ", markup)
-    reader = _HtmlText(shown, depth)
+    # Names a style draws with attr(): which element it lands on, the sheet does not say.
+    drawn = frozenset(name.lower() for name in _CSS_ATTR.findall(markup))
+    reader = _HtmlText(shown, depth, drawn)
     try:
         reader.feed(markup)
         reader.close()
@@ -579,14 +583,16 @@ _SHOWN_ATTRIBUTES = {"img": ("alt",), "area": ("alt",), "input": ("alt", "value"
 # CSS generated content (`p::before { content: "ลับมาก" }`), which a client draws; its
 # escapes (`\\E25 `) decoded.
 # A string is bounded: an unclosed quote costs 200 characters, not the rest of the sheet.
-_CSS_CONTENT = re.compile(r"""content\s*:\s*((?:"(?:[^"\\]|\\.){0,200}"|'(?:[^'\\]|\\.){0,200}'|\s+)+)""",
+_CSS_ATTR = re.compile(r"\battr\(\s*([\w:-]{1,64})", re.I)
+# `quotes` too: a <q> draws its first string (`q { quotes: "ลับมาก" "" }`).
+_CSS_CONTENT = re.compile(r"""(?:content|quotes)\s*:\s*((?:"(?:[^"\\]|\\.){0,200}"|'(?:[^'\\]|\\.){0,200}'|\s+)+)""",
                           re.I | re.S)
 _CSS_STRING = re.compile(r""""((?:[^"\\]|\\.){0,200})"|'((?:[^'\\]|\\.){0,200})'""", re.S)
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})\s?|\\(.)", re.S)
 
 
 def _css_text(css: str) -> list[str]:
-    """The strings of a style sheet's or style attribute's `content` declarations."""
+    """The strings of a style sheet's or style attribute's `content` and `quotes` declarations."""
     def unescape(m: re.Match) -> str:
         if m[1]:
             code = int(m[1], 16)
@@ -651,8 +657,9 @@ _HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:
 
 
 class _HtmlText(HTMLParser):
-    def __init__(self, shown: bool = False, depth: int = 0) -> None:
+    def __init__(self, shown: bool = False, depth: int = 0, drawn: frozenset[str] = frozenset()) -> None:
         super().__init__(convert_charrefs=True)
+        self._drawn = drawn  # attribute names a style's attr() draws
         self._lines: list[str] = []
         self._line: list[str] = []
         self._depth = depth
@@ -698,7 +705,9 @@ class _HtmlText(HTMLParser):
         for name, value in attrs:
             if value and name in _SHOWN_ATTRIBUTES.get(tag, ()):
                 self.handle_data(f" {value} ")
-            elif value and name == "style" and "content" in value.lower():
+            elif value and name in self._drawn:
+                self._aside.append(value)
+            elif value and name == "style" and ("content" in value.lower() or "quotes" in value.lower()):
                 self._generated(value)
             elif value and name == "style" and "data:" in value:
                 self._css_images(value)
@@ -738,7 +747,7 @@ class _HtmlText(HTMLParser):
             self._annotation = 0  # an annotation left unclosed ends with its ruby
 
     def handle_data(self, data: str) -> None:
-        if self._style and "content" in data.lower():
+        if self._style and ("content" in data.lower() or "quotes" in data.lower()):
             self._generated(data)
         if self._style and "data:" in data:
             self._css_images(data)

@@ -53,6 +53,8 @@ DRAWN_HTML = {
     "img data: svg": f'<p><img src="{data_url("image/svg+xml", SVG.format("ลับมาก"))}"></p>',
     "object data: svg": f'<object data="{data_url("image/svg+xml", SVG.format("ลับมาก"), b64=True)}"></object>',
     "template": "<template><p>ลับมาก</p></template>",
+    "css attr()": '<style>p.h::before { content: attr(data-level); }</style><p class="h" data-level="ลับมาก"></p>',
+    "css quotes": '<style>q.h { quotes: "ลับมาก" ""; }</style><p><q class="h"></q></p>',
     "svg image data: svg": f'<svg width="300" height="40"><image href="{data_url("image/svg+xml", SVG.format("ลับมาก"))}"/></svg>',
     "video poster data: svg": f'<video poster="{data_url("image/svg+xml", SVG.format("ลับมาก"), b64=True)}"></video>',
     "css background svg": f'<div style="background:url(\'{data_url("image/svg+xml", SVG.format("ลับมาก"))}\')">x</div>',
