@@ -23,10 +23,12 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import html
 import itertools
 import quopri
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -539,7 +541,7 @@ def html_readings(markup: str) -> tuple[str, ...]:
     return (full,) if shown == full else (full, shown)
 
 
-def html_to_text(markup: str, shown: bool = False) -> str:
+def html_to_text(markup: str, shown: bool = False, depth: int = 0) -> str:
     """What a mail client shows of an HTML part, line by line (entities decoded);
     `shown`: without the text of elements an inline style or `hidden` hides.
 
@@ -547,10 +549,18 @@ def html_to_text(markup: str, shown: bool = False) -> str:
     heading...) starts a line; an inline one (span, b, font, a) and a comment are nothing,
     so `ลับม<span>าก</span>` and `ลับมา<!-- -->ก` read ลับมาก; a line break or run of spaces
     in the source is one space (`ลับ⏎ที่สุด` shows on one line), except inside <pre>.
-    Scripts, styles, the head and templates are not shown."""
+    A ruby annotation (<rt>, <rp>) is drawn above its base text, not after it: a line of
+    its own, so `<ruby>ลับมาก<rt>x</rt></ruby>` reads ลับมาก, not ลับมากx. A document drawn
+    inside the page (an iframe's srcdoc, a `data:` URL of HTML, text or SVG in an iframe,
+    object, embed or img, or in a style's `url(...)`) is read too, its lines after the
+    element's, and so is an attribute a style draws (`content: attr(data-x)`). Scripts,
+    styles and the head are not shown; a <template>'s content is read (Outlook's Word
+    engine shows it)."""
     if "<" not in markup and "&" not in markup:
         return re.sub(r"[ \t\r\n\f]+", " ", markup)
-    reader = _HtmlText(shown)
+    # Names a style draws with attr(): which element it lands on, the sheet does not say.
+    drawn = frozenset(name.lower() for name in _CSS_ATTR.findall(markup))
+    reader = _HtmlText(shown, depth, drawn)
     try:
         reader.feed(markup)
         reader.close()
@@ -564,7 +574,8 @@ _HTML_BLOCKS = frozenset(
     "footer form h1 h2 h3 h4 h5 h6 header hr legend li main nav ol p pre section summary table tbody td tfoot th "
     "thead title tr ul".split())
 # Not <noscript>: mail clients run no scripts, so they show what it holds.
-_HTML_HIDDEN = frozenset({"script", "style", "head", "template"})
+_HTML_HIDDEN = frozenset({"script", "style", "head"})
+_RUBY_ANNOTATIONS = frozenset({"rt", "rp", "rtc"})
 # Text a browser draws from an attribute: an image's alt (Thunderbird shows it while remote
 # images are blocked, and for a cid: image that is missing), a form field's value or
 # placeholder.
@@ -572,14 +583,16 @@ _SHOWN_ATTRIBUTES = {"img": ("alt",), "area": ("alt",), "input": ("alt", "value"
 # CSS generated content (`p::before { content: "ลับมาก" }`), which a client draws; its
 # escapes (`\\E25 `) decoded.
 # A string is bounded: an unclosed quote costs 200 characters, not the rest of the sheet.
-_CSS_CONTENT = re.compile(r"""content\s*:\s*((?:"(?:[^"\\]|\\.){0,200}"|'(?:[^'\\]|\\.){0,200}'|\s+)+)""",
+_CSS_ATTR = re.compile(r"\battr\(\s*([\w:-]{1,64})", re.I)
+# `quotes` too: a <q> draws its first string (`q { quotes: "ลับมาก" "" }`).
+_CSS_CONTENT = re.compile(r"""(?:content|quotes)\s*:\s*((?:"(?:[^"\\]|\\.){0,200}"|'(?:[^'\\]|\\.){0,200}'|\s+)+)""",
                           re.I | re.S)
 _CSS_STRING = re.compile(r""""((?:[^"\\]|\\.){0,200})"|'((?:[^'\\]|\\.){0,200})'""", re.S)
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})\s?|\\(.)", re.S)
 
 
 def _css_text(css: str) -> list[str]:
-    """The strings of a style sheet's or style attribute's `content` declarations."""
+    """The strings of a style sheet's or style attribute's `content` and `quotes` declarations."""
     def unescape(m: re.Match) -> str:
         if m[1]:
             code = int(m[1], 16)
@@ -588,6 +601,55 @@ def _css_text(css: str) -> list[str]:
     return ["".join(_CSS_ESCAPE.sub(unescape, a or b) for a, b in _CSS_STRING.findall(decl))
             for decl in _CSS_CONTENT.findall(css)]
 _HTML_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+# Attributes whose value is a document the element draws in the page.
+_EMBEDDED_DOCUMENTS = {"iframe": ("srcdoc", "src"), "frame": ("src",), "object": ("data",), "embed": ("src",),
+                       "img": ("src",), "input": ("src",), "video": ("poster",),
+                       "image": ("href", "xlink:href")}  # SVG's <image>
+_DATA_URL = re.compile(r"\s*data:\s*(text/html|text/plain|image/svg\+xml)\s*((?:;[^,]{0,200})?),(.*)", re.I | re.S)
+MAX_EMBEDDED_DEPTH = 3  # a document in a document in a document; deeper is not read
+MAX_EMBEDDED = 2_000_000  # characters of one embedded document read
+
+
+# An image a style draws (`background: url(data:image/svg+xml,...)`): an SVG's text is drawn.
+_CSS_URL = re.compile(r"url\(", re.I)
+
+
+def _css_data_urls(css: str) -> Iterable[str]:
+    """The `data:` URLs of a style's url(...)s; one pass, each `)` looked for once, so an
+    unclosed url( in a hostile sheet costs its length, not its length per url(."""
+    at = 0
+    while (m := _CSS_URL.search(css, at)) is not None:
+        end = css.find(")", m.end())
+        if end < 0:
+            return
+        inner = css[m.end():end].strip().strip("\"'")
+        if inner[:5].lower() == "data:":
+            yield inner
+        at = end + 1
+
+
+def _embedded_document(name: str, value: str) -> str | None:
+    """The markup of a document an attribute holds: srcdoc as it is, a `data:` URL of
+    HTML, text or SVG decoded; None for anything else (a remote or cid: address)."""
+    if name == "srcdoc":
+        return value[:MAX_EMBEDDED]
+    m = _DATA_URL.match(value[:MAX_EMBEDDED])
+    if not m:
+        return None
+    body = m[3]
+    if "base64" in m[2].lower():
+        try:
+            data = base64.b64decode(re.sub(r"\s+", "", urllib.parse.unquote(body)) + "==", validate=False)
+        except ValueError:
+            return None
+    else:
+        data = urllib.parse.unquote_to_bytes(body)
+    charset = re.search(r"charset\s*=\s*\"?([\w.:-]{1,40})", m[2], re.I)
+    try:
+        text = data.decode(charset[1] if charset else "utf-8", "replace")
+    except LookupError:
+        text = data.decode("utf-8", "replace")
+    return html.escape(text) if m[1].lower() == "text/plain" else text
 # What hides an element's text in a browser, written on the element itself.
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden"
                            r"|(?:font-size|opacity)\s*:\s*0*\.?0*(?:px|pt|em|rem|%)?\s*(?:;|!|$)", re.I)
@@ -595,10 +657,14 @@ _HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:
 
 
 class _HtmlText(HTMLParser):
-    def __init__(self, shown: bool = False) -> None:
+    def __init__(self, shown: bool = False, depth: int = 0, drawn: frozenset[str] = frozenset()) -> None:
         super().__init__(convert_charrefs=True)
+        self._drawn = drawn  # attribute names a style's attr() draws
         self._lines: list[str] = []
         self._line: list[str] = []
+        self._depth = depth
+        self._annotation = 0  # inside <rt> or <rp>
+        self._aside: list[str] = []  # ruby annotations and embedded documents: lines after the current one
         self._hidden = 0
         self._pre = 0
         self._style = 0
@@ -612,6 +678,9 @@ class _HtmlText(HTMLParser):
     def _break(self) -> None:
         self._lines.append("".join(self._line))
         self._line = []
+        if self._aside:
+            self._lines.extend(self._aside)
+            self._aside = []
 
     def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001 - HTMLParser's signature
         if self._shown and tag not in _HTML_VOID:
@@ -622,6 +691,9 @@ class _HtmlText(HTMLParser):
         elif tag in _HTML_BLOCKS:
             self._pre += tag == "pre"
             self._break()
+        elif tag in _RUBY_ANNOTATIONS:
+            self._annotation += 1
+            self._aside.append("")
         self._attribute_texts(tag, attrs)
 
     def handle_startendtag(self, tag: str, attrs) -> None:  # noqa: ANN001
@@ -633,8 +705,23 @@ class _HtmlText(HTMLParser):
         for name, value in attrs:
             if value and name in _SHOWN_ATTRIBUTES.get(tag, ()):
                 self.handle_data(f" {value} ")
-            elif value and name == "style" and "content" in value.lower():
+            elif value and name in self._drawn:
+                self._aside.append(value)
+            elif value and name == "style" and ("content" in value.lower() or "quotes" in value.lower()):
                 self._generated(value)
+            elif value and name == "style" and "data:" in value:
+                self._css_images(value)
+            elif (value and name in _EMBEDDED_DOCUMENTS.get(tag, ()) and self._depth < MAX_EMBEDDED_DEPTH
+                  and not self._hidden and (markup := _embedded_document(name, value)) is not None):
+                # Drawn in a box of its own where the element is: its lines after the current one.
+                self._aside.extend(html_to_text(markup, self._shown, self._depth + 1).splitlines())
+
+    def _css_images(self, css: str) -> None:
+        if self._depth >= MAX_EMBEDDED_DEPTH:
+            return
+        for url in _css_data_urls(css):
+            if (markup := _embedded_document("src", url)) is not None:
+                self._aside.extend(html_to_text(markup, self._shown, self._depth + 1).splitlines())
 
     def _generated(self, css: str) -> None:
         # Drawn where the rule's element is, which a style sheet does not say: each
@@ -654,11 +741,20 @@ class _HtmlText(HTMLParser):
         elif tag in _HTML_BLOCKS:
             self._pre = max(0, self._pre - (tag == "pre"))
             self._break()
+        elif tag in _RUBY_ANNOTATIONS:
+            self._annotation = max(0, self._annotation - 1)
+        elif tag == "ruby":
+            self._annotation = 0  # an annotation left unclosed ends with its ruby
 
     def handle_data(self, data: str) -> None:
-        if self._style and "content" in data.lower():
+        if self._style and ("content" in data.lower() or "quotes" in data.lower()):
             self._generated(data)
+        if self._style and "data:" in data:
+            self._css_images(data)
         if self._hidden or (self._shown and any(hides for _, hides in self._open)):
+            return
+        if self._annotation and self._aside:
+            self._aside[-1] += re.sub(r"[ \t\r\n\f]+", " ", data)
             return
         if self._pre:
             first, *rest = data.replace("\r\n", "\n").split("\n")

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -70,11 +70,23 @@ _QUEUE_ONCE = {name: insert(OutboxItem.__table__).on_conflict_do_nothing().retur
                for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 
 
-def add_alert(session: Session, queue_id: str, unit: str, reason: str, to: str, **details: Any) -> None:
+def add_alert(session: Session, queue_id: str, unit: str, reason: str, to: str, occasion: int = 0,
+              **details: Any) -> None:
     """An alert for the unit's secret registrar ("registrar") or the central unit
-    ("central"), filed by the delivery runner; it never carries letter content."""
-    queue_once(session, "alert", f"{reason}:{to}:{queue_id}:{unit}", queue_id=queue_id, unit=unit,
-               payload={"to": to, "reason": reason, **details})
+    ("central"), filed by the delivery runner; it never carries letter content. Once
+    per message, unit, reason and `occasion`: the how-manieth event of that kind for the
+    message this one is (`alerts_so_far`; a letter parked again after a `reprocess`)."""
+    key = f"{reason}:{to}:{queue_id}:{unit}" + (f":{occasion}" if occasion else "")
+    if occasion:
+        details["occasion"] = occasion  # its file's name too: the first one's is taken
+    queue_once(session, "alert", key, queue_id=queue_id, unit=unit, payload={"to": to, "reason": reason, **details})
+
+
+def alerts_so_far(session: Session, queue_id: str, reason: str) -> int:
+    """How many alerts of this reason the message already has (any unit, any recipient)."""
+    return session.scalar(select(func.count()).select_from(OutboxItem).where(
+        OutboxItem.kind == "alert", OutboxItem.queue_id == queue_id,
+        OutboxItem.key.like(f"{reason}:%"))) or 0
 
 
 def withdraw(session: Session, kind: str, key: str, why: str) -> bool:

@@ -250,7 +250,17 @@ class WebSection(_Section):
     lockout_minutes: int = Field(15, ge=1)  # ... for this long
     login_attempts_per_minute: int = Field(20, ge=1)  # per client address, any account
     max_upload_mb: int = Field(20, ge=1)
+    # The reverse proxies whose X-Forwarded-For (and -Proto) the desk believes: the
+    # sign-in limits count per client address. None by default: any local user could
+    # otherwise connect to 127.0.0.1 and name a new address for each guess.
+    trusted_proxies: list[str] = Field(default_factory=list)
     ldap: WebLdap | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        networks(value)  # ValueError naming the bad entry
+        return value
 
 
 class ServiceSection(_Section):

@@ -212,7 +212,8 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
     msg["X-Saraban-Alert"] = reason
     msg["X-Saraban-Queue-Id"] = item.queue_id
     msg.set_content(th.format(**values) + "\n\n" + en.format(**values) + "\n")
-    name_unit = f"{item.unit}.{reason}.{payload.get('to', 'registrar')}-alert"
+    name_unit = f"{item.unit}.{reason}.{payload.get('to', 'registrar')}-alert" + (
+        f".{int(payload['occasion'])}" if payload.get("occasion") else "")  # a second parking's alert
     path = deliver(services.settings.folders_dir, folder, item.queue_id, name_unit,
                    msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
     log.warning("classified_alert_filed", queue_id=item.queue_id, unit=item.unit, reason=reason,

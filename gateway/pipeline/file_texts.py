@@ -27,7 +27,9 @@ from __future__ import annotations
 import codecs
 import html
 import io
+import lzma
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from typing import Callable
@@ -78,9 +80,12 @@ def ends(text: str, keep: int = MAX_TEXT // 2) -> str:
 
 # --------------------------------------------------------------------------- text files
 
+_SVG = "image/svg+xml"  # a drawing whose <text> a client draws: read as markup, like HTML
+
+
 def _is_html(declared: str, filename: str, sniffed: str) -> bool:
-    return (declared == "text/html" or sniffed == "text/html"
-            or filename.endswith((".html", ".htm", ".xhtml")))
+    return (declared in ("text/html", _SVG) or sniffed in ("text/html", _SVG)
+            or filename.endswith((".html", ".htm", ".xhtml", ".svg")))
 
 
 def text_file(data: bytes, charset: str | None, declared: str, filename: str, sniffed: str) -> list[str]:
@@ -475,7 +480,7 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
 
 _OOXML_OR_ODF = ("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.",
                  "application/vnd.ms-word.", "application/vnd.ms-excel.", "application/vnd.ms-powerpoint.")
-_TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".htm", ".html", ".xhtml", ".md", ".log")
+_TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".htm", ".html", ".xhtml", ".md", ".log", ".svg")
 
 
 def pdf_texts(data: bytes, pdf_reader: PdfReader, what: str, out: FileTexts) -> None:
@@ -507,10 +512,16 @@ _PGP_FIRST_PACKETS = frozenset({0x84, 0x85, 0x86, 0x87, 0x8c, 0x8d, 0x8e, 0x8f, 
 
 def encrypted(data: bytes, sniffed: str = "", filename: str = "") -> str | None:
     """What a file is encrypted as, when the gateway holds no key to it (a Word, Excel or
-    PowerPoint file saved with a password, an OpenPGP message): such a file may hold a
-    ลับ letter, encrypted as seed 004 requires of one, and nobody can say it does not."""
-    if data.startswith(_CFB) and (sniffed == "application/encrypted" or _ENCRYPTED_PACKAGE in data):
+    PowerPoint file saved with a password, old or new, a 7z or RAR archive with a
+    password, an OpenPGP message): such a file may hold a ลับ letter, encrypted as seed
+    004 requires of one, and nobody can say it does not."""
+    if data.startswith(_CFB) and (sniffed == "application/encrypted" or _ENCRYPTED_PACKAGE in data
+                                  or _old_office_encrypted(data)):
         return "password-protected Office file"
+    if data.startswith(_7Z) and _7z_encrypted(data):
+        return "password-protected 7z archive"
+    if (data.startswith(_RAR4) and _rar4_encrypted(data)) or (data.startswith(_RAR5) and _rar5_encrypted(data)):
+        return "password-protected RAR archive"
     if sniffed in _PGP_TYPES or PGP_ARMOR.encode() in data[:65536]:
         return "OpenPGP-encrypted file"
     if filename.lower().endswith((".gpg", ".pgp")) and data[:1] and data[0] in _PGP_FIRST_PACKETS:
@@ -520,6 +531,213 @@ def encrypted(data: bytes, sniffed: str = "", filename: str = "") -> str | None:
         # reader here unpacks; Outlook shows them to the clerk as the letter.
         return "Outlook TNEF file (winmail.dat) whose files are not read"
     return None
+
+
+# --------------------------------------------------------------------------- encrypted containers
+#
+# Until session 15 only a new Office file's password (its EncryptedPackage stream) was
+# seen: a Word 97-2003 .doc, an .xls or a .ppt saved with a password (RC4 or CryptoAPI,
+# MS-OFFCRYPTO 2.3), a 7z or a RAR archive with a password were files of no text, and a
+# ลับมาก letter inside one was registered as ordinary. Each reader below reads headers
+# only, within the file's bytes (every offset checked, every walk bounded).
+
+_CFB_END = 0xFFFFFFFA  # MS-CFB 2.1: sector numbers from here on are markers, not sectors
+MAX_CFB_SECTORS = 1 << 20
+
+
+def _cfb_streams(data: bytes, wanted: set[str]) -> dict[str, bytes]:
+    """The top of each `wanted` stream of an OLE compound file (MS-CFB) that lives in
+    regular sectors (4096 bytes or more: Word's and Excel's main streams always do), and
+    an empty value for each wanted name stored in the mini stream."""
+    if len(data) < 512:
+        return {}
+    shift = int.from_bytes(data[0x1E:0x20], "little")
+    if shift not in (9, 12):
+        return {}
+    size = 1 << shift
+    count = min(len(data) // size, MAX_CFB_SECTORS)
+
+    def sector(n: int) -> bytes:
+        return data[(n + 1) * size:(n + 2) * size] if n < count else b""
+
+    fat_sectors = [n for n in struct.unpack_from("<109I", data, 0x4C) if n < _CFB_END]
+    next_difat, seen = int.from_bytes(data[0x44:0x48], "little"), set()
+    while next_difat < _CFB_END and next_difat not in seen and len(seen) < 1024:
+        seen.add(next_difat)
+        block = sector(next_difat)
+        if len(block) < size:
+            break
+        entries = struct.unpack(f"<{size // 4}I", block)
+        fat_sectors += [n for n in entries[:-1] if n < _CFB_END]
+        next_difat = entries[-1]
+    fat: list[int] = []
+    for n in fat_sectors[:count]:
+        block = sector(n)
+        fat += struct.unpack(f"<{len(block) // 4}I", block[:len(block) // 4 * 4])
+
+    def chain(start: int, limit: int) -> bytes:
+        out, n, visited = [], start, set()
+        while n < min(count, len(fat)) and n not in visited and len(out) * size < limit:
+            visited.add(n)
+            out.append(sector(n))
+            n = fat[n]
+        return b"".join(out)[:limit]
+
+    found: dict[str, bytes] = {}
+    cutoff = int.from_bytes(data[0x38:0x3C], "little")
+    directory = chain(int.from_bytes(data[0x30:0x34], "little"), 128 * 65536)
+    for at in range(0, len(directory) - 127, 128):
+        entry = directory[at:at + 128]
+        length = min(int.from_bytes(entry[64:66], "little"), 64)
+        name = entry[:max(length - 2, 0)].decode("utf-16-le", "replace")
+        if entry[66] == 2 and name in wanted:
+            stream_size = int.from_bytes(entry[120:124], "little")
+            start = int.from_bytes(entry[116:120], "little")
+            found[name] = chain(start, min(stream_size, 1 << 20)) if stream_size >= cutoff else b""
+    return found
+
+
+_PPT_CRYPT_SESSION = b"\x0f\x00\x14\x2f"  # CryptSession10Container's record header (MS-PPT 2.3.7)
+
+
+def _old_office_encrypted(data: bytes) -> bool:
+    """A Word, Excel or PowerPoint 97-2003 file saved with a password (MS-OFFCRYPTO 2.3):
+    Word sets fEncrypted in its FIB (MS-DOC 2.5.2), Excel writes a FILEPASS record after
+    the workbook's BOF (MS-XLS 2.4.117), PowerPoint a CryptSession10Container and an
+    EncryptedSummary stream (MS-PPT 2.3.7). A new Office file's EncryptionInfo counts too."""
+    streams = _cfb_streams(data, {"WordDocument", "Workbook", "Book", "PowerPoint Document", "EncryptedSummary",
+                                  "EncryptionInfo"})
+    if "EncryptedSummary" in streams or "EncryptionInfo" in streams:
+        return True
+    word = streams.get("WordDocument", b"")
+    if word[:2] == b"\xec\xa5" and int.from_bytes(word[0x0A:0x0C], "little") & 0x0100:
+        return True
+    book = streams.get("Workbook") or streams.get("Book") or b""
+    at = 0
+    for _ in range(64):  # FILEPASS follows the globals' BOF, before any sheet's data
+        if at + 4 > len(book):
+            break
+        kind, length = int.from_bytes(book[at:at + 2], "little"), int.from_bytes(book[at + 2:at + 4], "little")
+        if kind == 0x002F:
+            return True
+        if kind == 0x000A:  # EOF of the globals
+            break
+        at += 4 + length
+    return _PPT_CRYPT_SESSION in streams.get("PowerPoint Document", b"")
+
+
+_7Z = b"7z\xbc\xaf\x27\x1c"
+_7Z_AES = b"\x06\xf1\x07\x01"  # the 7zAES coder's id (7-Zip's Methods.txt)
+_7Z_LZMA = b"\x03\x01\x01"
+MAX_7Z_HEADER = 16 * 1024 * 1024
+
+
+def _7z_number(buf: bytes, at: int) -> tuple[int, int]:
+    """A 7z variable-length number (7zFormat.txt "REAL_UINT64") at `at`: (value, next)."""
+    first = buf[at]
+    mask, value = 0x80, 0
+    for i in range(8):
+        if not first & mask:
+            return value | ((first & (mask - 1)) << (8 * i)), at + 1 + i
+        value |= buf[at + 1 + i] << (8 * i)
+        mask >>= 1
+    return value, at + 9
+
+
+def _7z_encrypted(data: bytes) -> bool:
+    """A 7z archive with a password: its header names the 7zAES coder, or (header
+    encrypted too, `-mhe`) the coder of its encoded header is 7zAES. A header packed
+    with LZMA, as 7-Zip writes it, is unpacked (at most MAX_7Z_HEADER bytes) to be read."""
+    if len(data) < 32:
+        return False
+    offset, length = int.from_bytes(data[12:20], "little"), int.from_bytes(data[20:28], "little")
+    header = data[32 + offset:32 + offset + min(length, MAX_7Z_HEADER)]
+    if _7Z_AES in header:
+        return True
+    if header[:1] != b"\x17" or _7Z_LZMA not in header:  # kEncodedHeader
+        return False
+    try:  # StreamsInfo: kPackInfo packPos numPackStreams kSize size ..., then the LZMA coder's properties
+        pack_pos, at = _7z_number(header, 2)
+        _streams, at = _7z_number(header, at)
+        packed_size, _ = _7z_number(header, at + 1)
+        props = header[header.index(_7Z_LZMA) + 3:][:6]
+        lc_lp_pb, dictionary = props[1], int.from_bytes(props[2:6], "little")
+        packed = data[32 + pack_pos:32 + pack_pos + min(packed_size, MAX_7Z_HEADER)]
+        decoder = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[{
+            "id": lzma.FILTER_LZMA1, "dict_size": max(dictionary, 4096), "lc": lc_lp_pb % 9,
+            "lp": lc_lp_pb // 9 % 5, "pb": lc_lp_pb // 45}])
+        return _7Z_AES in decoder.decompress(packed, MAX_7Z_HEADER)
+    except (IndexError, ValueError, lzma.LZMAError):
+        return True  # a header 7-Zip wrote that cannot be read: what it holds is unknown
+
+
+_RAR4 = b"Rar!\x1a\x07\x00"
+_RAR5 = b"Rar!\x1a\x07\x01\x00"
+MAX_RAR_BLOCKS = 10_000
+
+
+def _rar4_encrypted(data: bytes) -> bool:
+    """RAR 1.5-4: the main header's MHD_PASSWORD (headers encrypted), or a file header's
+    LHD_PASSWORD (technote.txt)."""
+    at = len(_RAR4)
+    for _ in range(MAX_RAR_BLOCKS):
+        if at + 7 > len(data):
+            return False
+        kind, flags = data[at + 2], int.from_bytes(data[at + 3:at + 5], "little")
+        size = int.from_bytes(data[at + 5:at + 7], "little")
+        if kind == 0x73 and flags & 0x0080 or kind == 0x74 and flags & 0x0004:
+            return True
+        if size < 7:
+            return False
+        if flags & 0x8000 and at + 11 <= len(data):  # ADD_SIZE: the packed data that follows
+            size += int.from_bytes(data[at + 7:at + 11], "little")
+        at += size
+    return False
+
+
+def _rar5_number(buf: bytes, at: int) -> tuple[int, int]:
+    value = 0
+    for i in range(10):
+        byte = buf[at + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            return value, at + i + 1
+    raise IndexError("vint too long")
+
+
+def _rar5_encrypted(data: bytes) -> bool:
+    """RAR 5: an archive encryption header (type 4: headers encrypted), or a file
+    header whose extra area holds a file encryption record (type 0x01) (rarlab's
+    "RAR 5.0 archive format")."""
+    at = len(_RAR5)
+    try:
+        for _ in range(MAX_RAR_BLOCKS):
+            if at + 4 >= len(data):
+                return False
+            size, body = _rar5_number(data, at + 4)
+            end = body + size
+            kind, cursor = _rar5_number(data, body)
+            flags, cursor = _rar5_number(data, cursor)
+            extra = data_size = 0
+            if flags & 0x0001:
+                extra, cursor = _rar5_number(data, cursor)
+            if flags & 0x0002:
+                data_size, cursor = _rar5_number(data, cursor)
+            if kind == 4:
+                return True
+            if kind in (2, 3) and extra:
+                record = end - extra
+                while record < end:
+                    record_size, inner = _rar5_number(data, record)
+                    if _rar5_number(data, inner)[0] == 0x01:
+                        return True
+                    record = inner + max(record_size, 1)
+            if kind == 5 or size == 0:  # end of archive
+                return False
+            at = end + data_size
+    except IndexError:
+        return False
+    return False
 
 
 def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pdf_reader: PdfReader | None,
@@ -540,6 +758,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         return
     sniffed = sniff(data) if sniff is not None else ""
     if (declared.startswith("text/") or sniffed.startswith("text/") or filename.endswith(_TEXT_NAMES)
+            or _SVG in (declared, sniffed)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
         out.texts.extend(text_file(data, charset, declared, filename, sniffed))
 
@@ -573,6 +792,7 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
         _zip(data, pdf_reader, sniff, 1, budget, what, out)
     elif sniffed_type != "application/pdf" and (
             declared.startswith("text/") or sniffed_type.startswith("text/") or name.endswith(_TEXT_NAMES)
+            or _SVG in (declared, sniffed_type)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
         out.texts.extend(text_file(data, charset, declared, name, sniffed_type))
     return out

@@ -24,7 +24,7 @@ from gateway.service.services import Services, open_services
 from gateway.service import metrics
 from storage.errors import is_transient_storage_error
 from storage.messages import record_failure, record_storage_wait, return_parked_for_storage
-from storage.outbox import add_alert
+from storage.outbox import add_alert, alerts_so_far
 from storage.quarantine import hold_again
 
 log = structlog.get_logger("gateway.runner.pipeline")
@@ -172,7 +172,10 @@ def _tell_central_unit(session, message) -> None:  # noqa: ANN001 - a storage.mo
     for unit in units:
         hold_again(session, queue_id=message.queue_id, unit=unit, sender=message.mail_from, reasons=reasons)
     if units:
+        # Each parking is told: parked again after a `reprocess`, the letter is held again
+        # and the central unit must know (the key was per message, so it heard once).
         add_alert(session, message.queue_id, units[0], "parked", "central",
+                  occasion=alerts_so_far(session, message.queue_id, "parked"),
                   units=", ".join(units), attempts=message.attempts, problem=message.reason or "")
 
 

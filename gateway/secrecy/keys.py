@@ -445,8 +445,9 @@ class KeyStore:
                     problem = f"key.pem mode {mode:o} is readable by others"
                 elif cert.not_valid_after_utc <= now:
                     problem = f"expired on {cert.not_valid_after_utc.date().isoformat()}"
-            except (OSError, ValueError) as exc:
-                rows.append(_row("gateway", None, fp, None, str(exc), fp == current, now))
+            except (OSError, ValueError):  # the exception's words are Python's, not an operator's
+                rows.append(_row("gateway", None, fp, None, "certificate or key file cannot be read",
+                                 fp == current, now))
                 continue
             rows.append(_row("gateway", None, fp, cert, problem, fp == current, now))
         for unit in self.units():
@@ -459,23 +460,55 @@ class KeyStore:
 
     def warnings(self, days: int = 30) -> list[str]:
         """Plain sentences for the operator: missing, unusable or soon-expiring keys."""
-        out: list[str] = []
+        return [en for _th, en in self.warning_pairs(days)]
+
+    def warning_pairs(self, days: int = 30) -> list[tuple[str, str]]:
+        """`warnings`, each in Thai and English: the desk's operations page shows both
+        (until session 15 it showed the English alone to a Thai clerk)."""
+        out: list[tuple[str, str]] = []
         rows = self.listing()
         if not any(r["kind"] == "gateway" and r["current"] for r in rows):
-            out.append("no current gateway key: classified letters cannot be signed or stored")
+            out.append(("ไม่มีกุญแจของระบบที่ใช้อยู่ หนังสือลับจะลงนามและเก็บไม่ได้",
+                        "no current gateway key: classified letters cannot be signed or stored"))
         for r in rows:
             who = "gateway key" if r["kind"] == "gateway" else f"registrar of {r['unit']}"
-            label = f"{who} {r['subject'] or ''} ({r['fingerprint'][:16]})"
+            who_th = "กุญแจของระบบ" if r["kind"] == "gateway" else f"ใบรับรองของนายทะเบียนลับ {r['unit']}"
+            name = f"{r['subject'] or ''} ({r['fingerprint'][:16]})"
             if r["kind"] == "gateway" and not r["current"] and r["problem"] and "expired" in r["problem"]:
                 continue  # retired keys are kept for reading old letters; expiry is expected
             if r["problem"]:
-                out.append(f"{label}: {r['problem']}")
+                out.append((f"{who_th} {name}: {problem_in_thai(r['problem'])}", f"{who} {name}: {r['problem']}"))
             elif r["days_left"] is not None and r["days_left"] <= days:
-                out.append(f"{label} expires in {r['days_left']} days ({r['not_after']})")
+                out.append((f"{who_th} {name} จะหมดอายุในอีก {r['days_left']} วัน ({r['not_after'][:10]})",
+                            f"{who} {name} expires in {r['days_left']} days ({r['not_after']})"))
         for unit in self.units():
             if not self.registrar_certs(unit):
-                out.append(f"unit {unit} has no usable registrar certificate: its classified letters stay in quarantine")
+                out.append((f"หน่วย {unit} ไม่มีใบรับรองของนายทะเบียนลับที่ใช้ได้ หนังสือลับของหน่วยจะค้างอยู่ในรายการกักกัน",
+                            f"unit {unit} has no usable registrar certificate: its classified letters stay in quarantine"))
         return out
+
+
+# A key's or certificate's problem (registrar_cert_problem, listing) in Thai, for the desk.
+_PROBLEMS_TH = (
+    (r"expired on (\S+)", "หมดอายุแล้วเมื่อ {0}"),
+    (r"not valid before (\S+)", "ยังใช้ไม่ได้จนถึง {0}"),
+    (r"EC key", "เป็นกุญแจแบบ EC เข้ารหัสหนังสือถึงไม่ได้ (ใช้ได้เฉพาะใบรับรอง RSA)"),
+    (r"unsupported key type (\S+)", "กุญแจชนิด {0} ใช้ไม่ได้"),
+    (r"RSA key of (\d+) bits is too short \(at least (\d+)\)", "กุญแจ RSA ยาว {0} บิต สั้นเกินไป (ต้องอย่างน้อย {1} บิต)"),
+    (r"is a CA certificate", "เป็นใบรับรองของผู้ออกใบรับรอง (CA) ไม่ใช่ของบุคคล"),
+    (r"has no keyUsage", "ไม่มีส่วนขยาย keyUsage จึงยืนยันไม่ได้ว่าใช้เข้ารหัสได้"),
+    (r"keyUsage does not include keyEncipherment", "keyUsage ไม่มี keyEncipherment จึงใช้เข้ารหัสไม่ได้"),
+    (r"extendedKeyUsage does not include emailProtection", "extendedKeyUsage ไม่มี emailProtection"),
+    (r"key\.pem mode (\S+) is readable by others", "แฟ้มกุญแจ key.pem (สิทธิ์ {0}) ผู้อื่นอ่านได้"),
+    (r"(?:certificate|key) file cannot be read", "อ่านแฟ้มใบรับรองหรือแฟ้มกุญแจไม่ได้"),
+)
+
+
+def problem_in_thai(problem: str) -> str:
+    for pattern, thai in _PROBLEMS_TH:
+        if m := re.search(pattern, problem):
+            return thai.format(*m.groups())
+    return f"ใช้ไม่ได้ ({problem})"
 
 
 def seal_address(settings) -> str:

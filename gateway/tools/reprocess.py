@@ -8,6 +8,7 @@ that already has the letter keeps its number; only the held units are decided ag
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import structlog
 
@@ -24,8 +25,11 @@ from storage.messages import count_attempt, get_message, start_over
 log = structlog.get_logger("gateway.tools.reprocess")
 
 
-def prepare(services: Services, queue_id: str, reason: str | None) -> str:
-    """Put the message back in `spool/new/` ready for the pipeline; return what it was."""
+def prepare(services: Services, queue_id: str, reason: str | None,
+            may_decide: Callable[[str], bool] | None = None) -> str:
+    """Put the message back in `spool/new/` ready for the pipeline; return what it was.
+    `may_decide` (the desk's person's units): refused when the message is also held for
+    a unit it does not cover, whose entry reprocessing would close."""
     spool = services.spool
     with services.db.session() as session:
         message = get_message(session, queue_id)
@@ -33,6 +37,13 @@ def prepare(services: Services, queue_id: str, reason: str | None) -> str:
             raise ToolError(f"no message with queue id \"{queue_id}\" (the id is in the 250 reply, "
                             "`quarantine list` and `register show`)")
         held = quarantine.held_for_message(session, queue_id)
+        if may_decide is not None and not all(q.unit is not None and may_decide(q.unit) for q in held):
+            # Reprocessing runs the whole message again and closes every unit's entry:
+            # a clerk of one unit would decide for units they neither see nor own.
+            raise ToolError("this letter is also held for units you do not look after; the central unit "
+                            "or the administrator reprocesses it",
+                            th="หนังสือฉบับนี้ค้างอยู่ที่หน่วยงานอื่นที่ท่านไม่ได้ดูแลด้วย "
+                               "ให้หน่วยสารบรรณกลางหรือผู้ดูแลระบบเป็นผู้กดตรวจซ้ำ")
         parked = queue_id in spool.parked()
         waiting = (spool.new / f"{queue_id}.msg").exists()
         if parked:

@@ -139,13 +139,15 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
 def operations(desk: Desk, request: Request, person: Person, form: FormData | None,
                retried: tuple[list[int], list[str]] | None = None) -> Response:
     from gateway.delivery.error_texts import error_for_person
-    from gateway.secrecy.keys import KeyStore
+    from gateway.secrecy.keys import KeyStore, problem_in_thai
     from gateway.service.status import collect_status
     from storage.outbox import items_in_state
 
     status = collect_status(desk.settings)
     keystore = KeyStore.for_data_dir(desk.settings.data_dir)
-    keys, warnings = keystore.listing(), keystore.warnings()
+    keys, warnings = keystore.listing(), keystore.warning_pairs()
+    for k in keys:
+        k["problem_th"] = problem_in_thai(k["problem"]) if k["problem"] else None
     with desk.services.db.session() as session:
         dead = [{"id": i.id, "kind": i.kind, "unit": i.unit, "queue_id": i.queue_id, "attempts": i.attempts,
                  "last_error": error_for_person(i.last_error), "created_at": i.created_at} for i in items_in_state(session, "dead", limit=500)]

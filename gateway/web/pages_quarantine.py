@@ -105,7 +105,8 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
                     results.append({"id": quarantine_id, "ok": False, "text": word("not_parked", person.lang)})
                 elif action == "reprocess":
                     if data["queue_id"] not in sent_again:
-                        prepare(desk.services, data["queue_id"], reason)  # the running daemon takes it
+                        prepare(desk.services, data["queue_id"], reason,  # the running daemon takes it
+                                may_decide=person.sees_unit)
                         sent_again.add(data["queue_id"])
                     results.append({"id": quarantine_id, "ok": True, "text": word("reprocessing", person.lang)})
                 elif action == "release":

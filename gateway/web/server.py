@@ -37,7 +37,9 @@ class WebServer:
         app = await loop.run_in_executor(None, create_app, self.settings)  # schema, directory
         self.desk = app.desk
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+                                # Only a configured proxy's X-Forwarded-For names the client.
+                                proxy_headers=bool(self.settings.web.trusted_proxies),
+                                forwarded_allow_ips=list(self.settings.web.trusted_proxies) or [],
                                 server_header=False, timeout_keep_alive=5, h11_max_incomplete_event_size=16384)
         self.server = uvicorn.Server(config)
         if not self.own_signals:  # the daemon owns SIGTERM/SIGINT/SIGHUP

@@ -222,3 +222,25 @@ def test_over_smtp_each_hidden_secret_marking_is_sealed_and_leaves_no_plaintext(
     assert maildir(d, "latkrabang") == []
     assert files_containing(d.data_dir, MARKER) == []
     assert log_lines_containing(d, MARKER) == []
+
+
+def test_over_smtp_session_15_letters_are_sealed_or_refused(gateway):
+    """Red team session 15 (test_red_team_session15.py): a ruby or srcdoc marking, an
+    old Office file, a 7z or a RAR archive with a password. Each letter is registered in
+    the secret book or, a file the unit's policy does not take, held: sealed either way,
+    with no subject in plain, nothing in the ordinary book or folder."""
+    from tests.classified.test_red_team_session15 import SEALED as SEALED_15, TOP_SECRET
+
+    d = gateway
+    code, text = d.data_reply(TOP_SECRET)
+    assert code == 550 and text.isascii()
+    queued = {name: d.send(raw, LATKRABANG) for name, raw in SEALED_15.items()}
+    d.wait_idle()
+    for name, qid in queued.items():
+        assert db_rows(d, "select count(*) from letters where queue_id = ? and book = 'general'", qid) == [(0,)], name
+        assert db_rows(d, "select subject from letters where queue_id = ? union all "
+                          "select subject from quarantine where queue_id = ?", qid, qid) == [(None,)], name
+        assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1", name
+    assert maildir(d, "latkrabang") == []
+    assert files_containing(d.data_dir, MARKER) == []
+    assert log_lines_containing(d, MARKER) == []

@@ -331,6 +331,60 @@ def test_a_hidden_stamp_is_not_read():
     assert _level(annotated([stamp("ลับมาก", flags=2 | PRINT)])) == "none"
 
 
+def _hidden_marking(how: str) -> bytes:
+    """A typed letter whose ลับมาก at the top is drawn but not seen, one way or another."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, TextStringObject
+
+    pdf = _fpdf()
+    pdf.set_xy(60, 60)
+    for line in _body_lines(12):
+        pdf.cell(0, 18, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_x(60)
+    pdf.set_xy(250, 30)
+    if how == "white":
+        pdf.set_text_color(255, 255, 255)
+    elif how == "0.1 pt":
+        pdf.set_font("Garuda", size=0.1)
+    pdf.cell(100, 20, "ลับมาก")
+    if how == "under an image":
+        from PIL import Image
+
+        png = io.BytesIO()
+        Image.new("RGB", (50, 10), "white").save(png, "PNG")
+        pdf.image(png, x=240, y=25, w=140, h=30)
+    if not how.startswith("layer"):
+        return bytes(pdf.output())
+    # The marking's text object inside an optional-content group (BDC /OC ... EMC),
+    # off on screen and on in print, or off in both.
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(bytes(pdf.output()))))
+    ocg = DictionaryObject({NameObject("/Type"): NameObject("/OCG"), NameObject("/Name"): TextStringObject("ลับ")})
+    if how == "layer printed only":
+        ocg[NameObject("/Usage")] = DictionaryObject({NameObject("/Print"): DictionaryObject(
+            {NameObject("/PrintState"): NameObject("/ON")})})
+    ref = writer._add_object(ocg)
+    writer._root_object[NameObject("/OCProperties")] = DictionaryObject({
+        NameObject("/OCGs"): ArrayObject([ref]), NameObject("/D"): DictionaryObject({NameObject("/OFF"): ArrayObject([ref])})})
+    page = writer.pages[0]
+    page["/Resources"][NameObject("/Properties")] = DictionaryObject({NameObject("/oc1"): ref})
+    data = page.get_contents().get_data()
+    at = data.rfind(b"BT")
+    stream = DecodedStreamObject()
+    stream.set_data(data[:at] + b"/OC /oc1 BDC " + data[at:] + b" EMC")
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("how", ["white", "0.1 pt", "under an image", "layer off", "layer printed only"])
+def test_a_marking_a_viewer_does_not_show_is_still_read(how):
+    """Red team session 15: the page's text is read whether a viewer shows it or not, so a
+    marking printed but hidden on screen (or the other way round) is never missed; one
+    nobody sees makes the letter classified (fail closed, docs/secrecy.md "Known limits")."""
+    assert _level(_hidden_marking(how)) == "secret"
+
+
 def test_an_ordinary_letter_reads_nothing_more():
     """Its lines in place are its lines in stream order: nothing is kept beside them."""
     for pdf in (typed_letter(), typed_letter(40)):

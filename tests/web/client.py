@@ -41,8 +41,8 @@ class Client:
     def __init__(self, url: str, forwarded_for: str | None = None):
         parts = urlsplit(url)
         self.host, self.port = parts.hostname, parts.port
-        # The desk trusts X-Forwarded-For from 127.0.0.1 (the proxy): a test posing as
-        # its own client address has its own sign-in rate limit.
+        # A desk configured to trust 127.0.0.1 as its proxy ([web] trusted_proxies) takes
+        # X-Forwarded-For: a test posing as its own client address has its own sign-in limit.
         self.forwarded_for = forwarded_for
         self.cookies: dict[str, str] = {}
         self._csrf: str | None = None

@@ -42,7 +42,8 @@ def desk(postgres_cluster, tmp_path_factory):
     sink = Sink(free_port()).start()
     web_port = free_port()
     config = write_config(tmp, database_url=database_url, extra=(
-        f'[notices]\nsmarthost = "{sink.address}"\n[web]\nenabled = true\nport = {web_port}\n'))
+        f'[notices]\nsmarthost = "{sink.address}"\n[web]\nenabled = true\nport = {web_port}\n'
+        'trusted_proxies = ["127.0.0.1"]\n'))  # the clients below pose as addresses behind the proxy
     daemon = Daemon(config)
     add_users(config, ("a", "clerk", "saraban.latkrabang"), ("b", "clerk", "saraban.latkrabang"),
               ("c", "clerk", "saraban.latkrabang"), ("guessed", "clerk", "saraban.latkrabang"))

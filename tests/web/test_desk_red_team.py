@@ -34,7 +34,9 @@ def desk(tmp_path_factory):
                (letter(subject="หนังสือฝ่ายการคลัง", files=[("f.pdf", make_pdf("f"))]), FIN),
                (letter(subject="หนังสือไม่มีไฟล์แนบ", files=[]), LAT))  # held: no document
     registrars = (("saraban.latkrabang", "lat registrar"), ("saraban.latkrabang.fin", "fin registrar"))
-    with running_desk(tmp_path_factory.mktemp("desk"), users, letters, registrars) as desk:
+    # The tests pose as clients behind the reverse proxy on this host (X-Forwarded-For).
+    with running_desk(tmp_path_factory.mktemp("desk"), users, letters, registrars,
+                      extra='trusted_proxies = ["127.0.0.1"]\n') as desk:
         yield desk
 
 

@@ -20,8 +20,9 @@ import pytest
 from tests.classified.helpers import db_rows
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
-from tests.web.client import Answer, signed_in
-from tests.web.conftest import Desk, running_desk
+from tests.secrecy.certs import make_cert, pem
+from tests.web.client import Answer, Client, signed_in
+from tests.web.conftest import PASSWORD, Desk, running_desk
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 DIN = "saraban.dindaeng@bangkok.go.th"
@@ -177,6 +178,81 @@ def test_a_command_s_refusal_passes_no_control_character_to_the_terminal(desk):
     assert answer.returncode != 0
     assert "\x1b" not in answer.stderr and "\x07" not in answer.stderr
     assert "?]0;pwned??[2Jletters.csv" in answer.stderr
+
+
+# --- red team session 15 (tests/web/test_desk_red_team_session15.py has the rest) -------
+
+TWO_UNITS_SUBJECT = "หนังสือถึงสองหน่วยที่ระบบตรวจไม่สำเร็จ 2569"
+ATTEMPTS = 20  # [web] login_attempts_per_minute's default: per client address
+
+
+def alerts(desk, qid: str) -> list[str]:
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in desk.daemon.maildir_files("secrecy-alerts")]
+    return [text for text in texts if qid in text]
+
+
+def parked(desk, qid: str) -> bool:
+    """Parked and held again (the spool file and the held entries; no CLI in the loop)."""
+    return ((desk.daemon.data_dir / "spool" / "failed" / f"{qid}.msg").exists()
+            and db_rows(desk.daemon, "SELECT count(*) FROM quarantine WHERE queue_id = ? AND state = 'held'",
+                        qid) == [(2,)])
+
+
+def test_session15_a_clerk_cannot_reprocess_another_unit_s_entry_and_a_second_parking_alerts_again(desk):
+    d = desk.daemon
+    with vault_refusing(d.data_dir):
+        qid = d.send(letter(subject=TWO_UNITS_SUBJECT), [LAT, DIN])
+        d.wait_for(lambda: parked(desk, qid), 90, what="the letter parked for both units")
+        d.wait_for(lambda: len(alerts(desk, qid)) == 1, 30, what="the first alert")
+        entries = dict(db_rows(d, "SELECT unit, id FROM quarantine WHERE queue_id = ?", qid))
+        assert set(entries) == {"saraban.latkrabang", "saraban.dindaeng"}
+
+        # Lat Krabang's clerk sees only his entry, and may not run the letter again for Din Daeng.
+        clerk = signed_in(desk.url, "somchai")
+        lat = entries["saraban.latkrabang"]
+        answer = clerk.post("/quarantine", [("id", str(lat)), ("action", "reprocess"), ("reason", "แก้ไขแล้ว")])
+        assert answer.outcomes() == [f"#{lat}: หนังสือฉบับนี้ค้างอยู่ที่หน่วยงานอื่นที่ท่านไม่ได้ดูแลด้วย "
+                                     "ให้หน่วยสารบรรณกลางหรือผู้ดูแลระบบเป็นผู้กดตรวจซ้ำ"]
+        assert dict(db_rows(d, "SELECT unit, id FROM quarantine WHERE queue_id = ? AND state = 'held'", qid)) == entries
+        assert (d.data_dir / "spool" / "failed" / f"{qid}.msg").exists()
+        assert db_rows(d, "SELECT count(*) FROM operator_actions WHERE action = 'reprocessed' AND queue_id = ?", qid) == [(0,)]
+
+        # The central unit's administrator sees both: reprocessed, the fault still there,
+        # parked again with new entries, and the central unit is told again.
+        admin = signed_in(desk.url, "ops")
+        answer = admin.post("/quarantine", [("id", str(lat)), ("action", "reprocess"), ("reason", "ลองอีกครั้ง")])
+        assert answer.outcomes() == [f"#{lat}: ส่งกลับเข้าระบบตรวจแล้ว ระบบจะตรวจและลงทะเบียนให้เอง "
+                                     "ดูผลได้ในทะเบียนหรือในหน้านี้"]
+        assert not (d.data_dir / "spool" / "failed" / f"{qid}.msg").exists()  # taken back before the answer
+        d.wait_for(lambda: parked(desk, qid), 90, what="the letter parked again")
+        d.wait_for(lambda: len(alerts(desk, qid)) == 2, 30, what="a second alert for the second parking")
+    assert all("X-Saraban-Alert: parked" in text for text in alerts(desk, qid))
+
+
+def test_session15_the_key_warnings_on_the_operations_page_are_in_thai(desk):
+    _key, cert = make_cert("สมหญิง registrar", days=10)
+    path = desk.daemon.config.parent / "din-registrar.pem"
+    path.write_bytes(pem(cert))
+    desk.daemon.cli("keys", "import-registrar", "saraban.dindaeng", str(path))
+    page = shown(signed_in(desk.url, "ops").get("/operations"))
+    warning = re.search(r"ใบรับรองของนายทะเบียนลับ saraban\.dindaeng CN=สมหญิง registrar \([0-9a-f]{16}\) "
+                        r"จะหมดอายุในอีก (\d+) วัน", page)
+    assert warning and int(warning[1]) <= 10, page
+    assert "registrar of saraban.dindaeng" in page  # the English under it, as held letters' reasons are
+
+
+def test_session15_a_forwarded_for_header_from_a_local_user_does_not_reset_the_sign_in_limit(desk):
+    """Last of the module's desk tests: it uses up this address's sign-in attempts for the minute."""
+    statuses = []
+    for n in range(ATTEMPTS + 1):
+        client = Client(desk.url, forwarded_for=f"10.9.0.{n + 1}")  # a new "address" each time
+        statuses.append(client.sign_in("somchai", f"guess {n}").status)
+    assert 429 in statuses, statuses
+    # The right password from yet another claimed address is refused too: the limit
+    # counts the connection's own address, 127.0.0.1.
+    right = Client(desk.url, forwarded_for="10.9.1.1").sign_in("somchai", PASSWORD)
+    assert right.status == 429
+    assert "มีการพยายามเข้าสู่ระบบจากเครื่องนี้มากเกินไป" in right.text
 
 
 def test_killed_between_parking_and_moving_the_file_the_letter_stays_parked_once(tmp_path):
