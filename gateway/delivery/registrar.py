@@ -20,8 +20,8 @@ from email.utils import format_datetime, make_msgid
 
 import structlog
 
-from gateway.delivery.maildir import deliver, message_name
-from gateway.delivery.route import destination, transport
+from gateway.delivery.maildir import message_name
+from gateway.delivery.route import Destination, RegistrarRouteMissing, destination, transport
 from gateway.pipeline.classified import store_for
 from gateway.secrecy.envelope import letter_entity, seal_for_registrars
 from gateway.secrecy.errors import SecrecyError
@@ -193,15 +193,23 @@ _ALERT_SUBJECT = {"parked": "[แจ้งเตือน หนังสือ�
 
 def deliver_alert(services: Services, item: OutboxItem) -> None:
     """File an alert (no letter content: ids, unit, sender address, the reason) into the
-    central unit's alert folder or the unit's secret registrar folder."""
+    central unit's alert folder or to the unit's secret registrar. A registrar's alert
+    goes where the registrar's sealed copies go (route.py: their Maildir `{folder}.secret`,
+    their IMAP folder and account, their SMTP addresses): on the gateway host's Maildir
+    the registrar of a unit on IMAP never saw it. The central unit's alert folder is
+    the gateway host's Maildir."""
     payload = dict(item.payload or {})
     reason = payload.get("reason", "")
     th, en = _ALERT_TEXT.get(reason, ("แจ้งเตือนเรื่องหนังสือชั้นความลับ ({reason}) รหัสคิว {queue_id}",
                                       "classified letter alert ({reason}), queue id {queue_id}"))
     values = {"unit": item.unit, "queue_id": item.queue_id, "receive_no": "-", "book": "-",
               "problem": "", "sender": "", "reason": reason, "units": item.unit, "attempts": "?", **payload}
-    folder = (services.settings.secrecy.alert_folder if payload.get("to") == "central"
-              else secret_folder(services, item.unit))
+    central = payload.get("to") == "central"
+    folder = services.settings.secrecy.alert_folder if central else secret_folder(services, item.unit)
+    # One name per alert: the file name on Maildir, X-Saraban-Unit on IMAP, by which a
+    # retry finds the alert filed (never the registrar copy of the same letter).
+    name_unit = f"{item.unit}.{reason}.{payload.get('to', 'registrar')}-alert" + (
+        f".{int(payload['occasion'])}" if payload.get("occasion") else "")  # a second parking's alert
     domain = services.settings.gateway.domain
     msg = EmailMessage()
     msg["From"] = seal_address(services.settings)
@@ -211,10 +219,17 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
     msg["Message-ID"] = make_msgid(domain=domain)
     msg["X-Saraban-Alert"] = reason
     msg["X-Saraban-Queue-Id"] = item.queue_id
+    msg["X-Saraban-Unit"] = name_unit
     msg.set_content(th.format(**values) + "\n\n" + en.format(**values) + "\n")
-    name_unit = f"{item.unit}.{reason}.{payload.get('to', 'registrar')}-alert" + (
-        f".{int(payload['occasion'])}" if payload.get("occasion") else "")  # a second parking's alert
-    path = deliver(services.settings.folders_dir, folder, item.queue_id, name_unit,
-                   msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+    data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    where = Destination("maildir", maildir_folder=folder)
+    if not central:
+        unit = services.directory.lookup(item.unit)
+        try:
+            where = destination(services.settings, item.unit, unit.folder if unit else item.unit,
+                                registrar=True, maildir_folder=folder)
+        except RegistrarRouteMissing:
+            pass  # an SMTP unit with no registrar address (its sealed copies wait too): kept on the gateway host
+    went = transport(services, item, where, item.queue_id, name_unit, data, name_unit=name_unit)
     log.warning("classified_alert_filed", queue_id=item.queue_id, unit=item.unit, reason=reason,
-                to=payload.get("to"), folder=folder, file=message_name(item.queue_id, name_unit), path=str(path))
+                to=payload.get("to"), file=message_name(item.queue_id, name_unit), **went)

@@ -56,7 +56,7 @@ def outbox(d, kind: str) -> dict:
 def wait_processed(d, **done_kinds: int) -> dict:
     """Until the spool is empty and each named outbox kind has that many items done."""
     def ready():
-        status = d.status()
+        status = d.status_here()  # the figures `status --json` prints, without a process per poll
         if status["spool"]["pending"]:
             return None
         for kind, count in done_kinds.items():

@@ -168,3 +168,25 @@ def test_smime_the_gateway_cannot_open_is_quarantined_sealed(daemon_factory):
     assert "smime_undecryptable" in reasons and subject is None
     assert db_rows(d, "select key from outbox where kind = 'notice'") == [(f"reject:{queue_id}:saraban.latkrabang",)]
     assert files_containing(d.data_dir, MARKER) == []  # not even the outer Subject
+
+
+def test_the_registrar_of_a_unit_on_imap_is_alerted_in_their_imap_folder(daemon_factory, dovecot, dovecot_user):
+    """The alert went to the gateway host's Maildir whatever the unit's backend: the
+    registrar of a unit filed over IMAP never saw it. It goes where their sealed copies
+    go: the registrar folder on the mail server."""
+    from tests.imap_helpers import delivery_config, folder_messages
+
+    user, password = dovecot_user
+    d = daemon_factory(extra=delivery_config(dovecot, user, password))
+    make_gateway_key(d)
+    add_registrar(d)
+    d.start()
+    body = f"ลับที่สุด\nที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง แผนป้องกัน {MARKER}\n"
+    raw = letter(subject=f"แผนป้องกัน {MARKER}", body=body, files=[])
+    queue_id = Spool(d.data_dir / "spool").accept(raw, "saraban.dds@bangkok.go.th", [LATKRABANG])
+    wait_processed(d, alert=1)
+
+    [(flags, note)] = folder_messages(dovecot, user, "Saraban/latkrabang/Secret")
+    assert note["X-Saraban-Alert"] == "top_secret" and note["X-Saraban-Queue-Id"] == queue_id
+    assert queue_id in note.get_content() and MARKER not in note.as_string()
+    assert maildir(d, "latkrabang.secret") == [] and maildir(d, "latkrabang") == []
