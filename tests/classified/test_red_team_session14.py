@@ -25,6 +25,7 @@ docs/secrecy.md, "Normalisation" and "Where in the letter"; rules/markings.py.""
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -263,6 +264,11 @@ def test_over_smtp_files_without_a_reader_are_sealed_and_plain_ones_are_not(gate
         assert db_rows(d, "select secrecy, book, subject from letters where queue_id = ?", qid) == [
             (UNREAD[name][1], "secret", None)], name
         assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1", name
+    # Why the 7z letter is ลับ, in Thai and English, naming the file by its number.
+    (findings,), = db_rows(d, "select findings from letters where queue_id = ?", queued["7z without a password"])
+    reason, = [f for f in json.loads(findings) if f["rule"] == "classified_unread"]
+    assert "(file 2: 7z archive)" in reason["message_th"] and "ระบบอ่านเนื้อหา" in reason["message_th"]
+    assert "(file 2: 7z archive), so it is treated as at least" in reason["message_en"]
     assert maildir(d, "latkrabang") and all(MARKER.encode() not in p.read_bytes() for p in maildir(d, "latkrabang"))
     assert db_rows(d, "select book, subject from letters where queue_id = ?", plain) == [
         ("general", "ขอส่งงบประมาณ ปี 2569")]
