@@ -142,6 +142,7 @@ def unread_finding(unread: tuple[str, ...] | list[str]) -> Finding:
     """Why a letter is at least ลับ when a file of it could not be read: each phrase names
     the file by its number ("file 2: 7z archive", never its name, which may be the
     letter's words), so the clerk and the registrar know which file to open and judge."""
+    unread = list(dict.fromkeys(unread))  # a ZIP of 100 encrypted members: one phrase
     listed = "; ".join(unread[:UNREAD_SHOWN]) + (f"; +{len(unread) - UNREAD_SHOWN}" if len(unread) > UNREAD_SHOWN else "")
     return Finding(
         "classified_unread", "warn",

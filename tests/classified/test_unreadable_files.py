@@ -164,6 +164,19 @@ def test_a_letter_with_an_ordinary_spreadsheet_and_photo_is_certain_it_is_ordina
     assert (found.level, found.certain) == ("none", True)
 
 
+def test_the_reason_a_sealed_letter_gives_lists_what_was_not_read_by_file_number():
+    from gateway.pipeline.classified import unread_finding
+    from gateway.pipeline.parse import parse_mail
+
+    mail = parse_mail(mixed(text_part(), file_part("application/x-7z-compressed", "ลับมาก_แผน.7z", sevenz(False)),
+                            file_part("application/zip", "a.zip", _zip({f"{n}.7z": sevenz(False) for n in range(12)}))))
+    finding = unread_finding(mail.unread)
+    assert finding.message_en.startswith("part of the letter could not be read (file 1: 7z archive; "
+                                         "file 2 member 1: 7z archive; file 2 member 2: 7z archive;")
+    assert "; +3)" in finding.message_en and "; +3)" in finding.message_th and "ลับมาก_แผน" not in finding.message
+    assert unread_finding(["file 1: 7z archive"] * 3).message_en.count("7z") == 1
+
+
 # --------------------------------------------------------------------------- over SMTP
 # Sent to session 14's module daemon (test_red_team_session14.py
 # `test_over_smtp_files_without_a_reader_are_sealed_and_plain_ones_are_not`).
