@@ -549,12 +549,12 @@ def encrypted(data: bytes, sniffed: str = "", filename: str = "") -> str | None:
 
 _CFB_END = 0xFFFFFFFA  # MS-CFB 2.1: sector numbers from here on are markers, not sectors
 MAX_CFB_SECTORS = 1 << 20
+MAX_MINI_STREAM = 4 * 1024 * 1024  # the mini stream holds streams under 4096 bytes each
 
 
 def _cfb_streams(data: bytes, wanted: set[str], limit: int = 1 << 20) -> dict[str, bytes]:
-    """The top (`limit` bytes) of each `wanted` stream of an OLE compound file (MS-CFB)
-    that lives in regular sectors (4096 bytes or more: Word's and Excel's main streams
-    always do), and an empty value for each wanted name stored in the mini stream."""
+    """The top (`limit` bytes) of each `wanted` stream of an OLE compound file (MS-CFB),
+    in regular sectors or, under the cutoff (4096 bytes), in the mini stream."""
     if len(data) < 512:
         return {}
     shift = int.from_bytes(data[0x1E:0x20], "little")
@@ -592,6 +592,26 @@ def _cfb_streams(data: bytes, wanted: set[str], limit: int = 1 << 20) -> dict[st
     found: dict[str, bytes] = {}
     cutoff = int.from_bytes(data[0x38:0x3C], "little")
     directory = chain(int.from_bytes(data[0x30:0x34], "little"), 128 * 65536)
+    mini: list[bytes] = []  # the mini stream and its FAT, read when first wanted
+
+    def mini_chain(start: int, length: int) -> bytes:
+        """A stream smaller than the cutoff: in 64-byte sectors of the root's mini stream
+        (MS-CFB 2.6.3). LibreOffice saves a short .doc's WordDocument there."""
+        if not mini:
+            root = directory[:128]
+            mini.append(chain(int.from_bytes(root[116:120], "little"),
+                              min(int.from_bytes(root[120:124], "little"), MAX_MINI_STREAM)))
+            table = chain(int.from_bytes(data[0x3C:0x40], "little"), MAX_MINI_STREAM // 16)
+            mini.append(table[:len(table) // 4 * 4])
+        stream, table = mini
+        minifat = struct.unpack(f"<{len(table) // 4}I", table)
+        out, n, visited = [], start, set()
+        while n < len(minifat) and n not in visited and len(out) * 64 < length:
+            visited.add(n)
+            out.append(stream[n * 64:(n + 1) * 64])
+            n = minifat[n]
+        return b"".join(out)[:length]
+
     for at in range(0, len(directory) - 127, 128):
         entry = directory[at:at + 128]
         length = min(int.from_bytes(entry[64:66], "little"), 64)
@@ -599,7 +619,8 @@ def _cfb_streams(data: bytes, wanted: set[str], limit: int = 1 << 20) -> dict[st
         if entry[66] == 2 and name in wanted:
             stream_size = int.from_bytes(entry[120:124], "little")
             start = int.from_bytes(entry[116:120], "little")
-            found[name] = chain(start, min(stream_size, limit)) if stream_size >= cutoff else b""
+            found[name] = (chain(start, min(stream_size, limit)) if stream_size >= cutoff
+                           else mini_chain(start, min(stream_size, limit)))
     return found
 
 
@@ -779,7 +800,9 @@ def _old_office(data: bytes, what: str, out: FileTexts) -> None:
         out.unread.append(f"{what}: compound file of a kind not read (Outlook .msg, Visio, Publisher)")
         return
     stream = streams[main]
-    if not stream or len(stream) >= MAX_OLD_OFFICE:
+    if not stream:
+        out.unread.append(f"{what}: {_OLD_OFFICE[main]} 97-2003 file whose text could not be found")
+    elif len(stream) >= MAX_OLD_OFFICE:
         out.unread.append(f"{what}: {_OLD_OFFICE[main]} 97-2003 file past what is read")
     out.texts += [_runs(stream.decode("utf-16-le", "replace")), _runs(stream[1:].decode("utf-16-le", "replace")),
                   _runs(stream.decode("cp874", "replace"))]

@@ -31,12 +31,38 @@ from tests.secrecy.test_mime_hidden_markings import _zip, file_part, mixed, text
 PLAIN = "ตารางประชุมคณะทำงาน"
 
 
-def word(text: str, eight_bit: bool = False) -> bytes:
-    """A Word 97-2003 file (FIB, then the text: UTF-16LE, or 8-bit as Word 6/95 saved
-    Thai in Windows-874), a page header after the body as Word stores it."""
+def word_stream(text: str, eight_bit: bool = False) -> bytes:
+    """A Word 97-2003 WordDocument stream: FIB, then the text (UTF-16LE, or 8-bit as Word
+    6/95 saved Thai in Windows-874), a page header after the body as Word stores it."""
     fib = struct.pack("<6H", 0xA5EC, 0x00C1, 0, 0x041E, 0, 0) + b"\0" * 0x5F4
     body = f"เรียน ผู้อำนวยการเขตลาดกระบัง\rขอส่งแผนการปฏิบัติงาน\r{text}\r"
-    return cfb({"WordDocument": fib + body.encode("cp874" if eight_bit else "utf-16-le"), "1Table": b"\0" * 64})
+    return fib + body.encode("cp874" if eight_bit else "utf-16-le")
+
+
+def word(text: str, eight_bit: bool = False) -> bytes:
+    return cfb({"WordDocument": word_stream(text, eight_bit), "1Table": b"\0" * 64})
+
+
+def small_cfb(name: str, data: bytes) -> bytes:
+    """A compound file whose one stream, under the 4096-byte cutoff, lives in the mini
+    stream (MS-CFB 2.6.3), as LibreOffice saves a short .doc (`cfb` pads every stream
+    past the cutoff). Sectors: 0 FAT, 1 directory, 2 mini FAT, 3... the mini stream."""
+    end, free = 0xFFFFFFFE, 0xFFFFFFFF
+    minis = -(-len(data) // 64)
+    regular = -(-minis * 64 // 512)
+    fat = [0xFFFFFFFD, end, end] + [4 + i for i in range(regular - 1)] + [end]
+    minifat = [1 + i for i in range(minis - 1)] + [end]
+    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+              + b"\0" * 6 + struct.pack("<9I", 0, 1, 1, 0, 0x1000, 2, 1, end, 0) + struct.pack("<I", 0) + b"\xff" * 432)
+
+    def entry(entry_name: str, kind: int, child: int, start: int, size: int) -> bytes:
+        encoded = entry_name.encode("utf-16-le") + b"\0\0"
+        return (encoded.ljust(64, b"\0") + struct.pack("<HBB", len(encoded), kind, 1)
+                + struct.pack("<III", free, free, child) + b"\0" * 36 + struct.pack("<IQ", start, size))
+
+    directory = (entry("Root Entry", 5, 1, 3, minis * 64) + entry(name, 2, free, 0, len(data))).ljust(512, b"\0")
+    return (header + struct.pack("<128I", *fat, *[free] * (128 - len(fat))) + directory
+            + struct.pack("<128I", *minifat, *[free] * (128 - len(minifat))) + data.ljust(regular * 512, b"\0"))
 
 
 def excel(text: str) -> bytes:
@@ -71,6 +97,8 @@ ORDINARY = f"บันทึกข้อความ\nเรื่อง {PLAIN}
 # Each holds ลับมาก where a person who opens it reads it; on main each read as no text.
 READ = {
     "word 97-2003": ("application/msword", "2569_dds_0403_57_1.doc", lambda t: word(t)),
+    "short word 97-2003, in the mini stream": ("application/msword", "2569_dds_0403_57_1.doc",
+                                               lambda t: small_cfb("WordDocument", word_stream(t))),
     "word 6/95, Windows-874": ("application/msword", "2569_dds_0403_57_1.doc", lambda t: word(t, True)),
     "excel 97-2003": ("application/vnd.ms-excel", "2569_dds_0403_57_1.xls", excel),
     "powerpoint 97-2003": ("application/vnd.ms-powerpoint", "2569_dds_0403_57_1.ppt", powerpoint),
