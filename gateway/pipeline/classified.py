@@ -38,7 +38,7 @@ CLASSIFIED = ("confidential", "secret", "top_secret")
 # Rules whose messages never quote the letter (no file names, no text): kept as they
 # are in the plaintext register and quarantine; any other rule's text is sealed.
 _SAFE_MESSAGES = {"top_secret", "unit_directory", "smime_undecryptable", "registrar_certificate",
-                  "classified_opaque", "no_document", "mime_parse"}
+                  "classified_opaque", "classified_unread", "no_document", "mime_parse"}
 _SMIME_TYPES = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
 
 
@@ -61,6 +61,7 @@ class Sealed:
     attachments: list[dict] = field(default_factory=list)  # blob sha256, size, type
     opaque: bool = False
     smime: bool = False
+    unread: list[Finding] = field(default_factory=list)  # `unread_finding`, when a file was not read
 
     def locations(self, store: SealedStore) -> dict:
         return {"dir": str(store.dir_for(self.queue_id).relative_to(store.data_dir)),
@@ -134,6 +135,24 @@ def opaque_finding() -> Finding:
     )
 
 
+UNREAD_SHOWN = 10  # what could not be read, listed in the finding; the rest counted
+
+
+def unread_finding(unread: tuple[str, ...] | list[str]) -> Finding:
+    """Why a letter is at least ลับ when a file of it could not be read: each phrase names
+    the file by its number ("file 2: 7z archive", never its name, which may be the
+    letter's words), so the clerk and the registrar know which file to open and judge."""
+    unread = list(dict.fromkeys(unread))  # a ZIP of 100 encrypted members: one phrase
+    listed = "; ".join(unread[:UNREAD_SHOWN]) + (f"; +{len(unread) - UNREAD_SHOWN}" if len(unread) > UNREAD_SHOWN else "")
+    return Finding(
+        "classified_unread", "warn",
+        f"ระบบอ่านเนื้อหาบางส่วนของหนังสือไม่ได้ ({listed}) จึงถือเป็นหนังสือลับอย่างน้อยชั้นลับ "
+        "โปรดตรวจชั้นความลับจากไฟล์นั้นเอง",
+        f"part of the letter could not be read ({listed}), so it is treated as at least ลับ (confidential); "
+        "check the classification in that file itself",
+    )
+
+
 def seal_letter(services: Services, entry: SpoolEntry, arrival: Arrival, mail: ParsedMail | None,
                 facts: LetterFacts, findings: list[Finding]) -> Sealed:
     """Encrypt everything of the message; nothing of it goes to the plain vault."""
@@ -156,13 +175,18 @@ def seal_letter(services: Services, entry: SpoolEntry, arrival: Arrival, mail: P
         "sender_name": _display_name(mail),
         "message_id": mail.message_id if mail else None,
         "facts": facts.as_dict(),
-        "findings": [f.as_dict() for f in findings],
+        "findings": [f.as_dict() for f in findings] + [f.as_dict() for f in _unread(mail)],
         "attachments": described,
         "smime_arrival": arrival.smime,
         "opaque": is_opaque(mail),
     })
     log.info("classified_sealed", secrecy=facts.secrecy, objects=len(shown) + 2)
-    return Sealed(qid, facts.secrecy, raw_ref, shown, opaque=is_opaque(mail), smime=arrival.smime)
+    return Sealed(qid, facts.secrecy, raw_ref, shown, opaque=is_opaque(mail), smime=arrival.smime,
+                  unread=_unread(mail))
+
+
+def _unread(mail: ParsedMail | None) -> list[Finding]:
+    return [unread_finding(mail.unread)] if mail is not None and mail.unread else []
 
 
 def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):

@@ -293,6 +293,7 @@ def _register_classified(services: Services, session, r: Recipient, d: Dispositi
     kept = [f for f in d.findings if f.verdict != "pass"]
     if sealed.opaque:
         kept.append(secret.opaque_finding())
+    kept += sealed.unread
     facts = {"secrecy": r.checked.facts.secrecy, "urgency": r.checked.facts.urgency,
              "sealed": sealed.locations(secret.store_for(services))}
     letter = register_letter(
@@ -311,7 +312,7 @@ def _register_classified(services: Services, session, r: Recipient, d: Dispositi
 def _bare(finding: Finding) -> dict:
     """A classified letter's finding in its plaintext row: the rule and verdict, and the
     text only of the gateway's own finding that quotes nothing of the letter."""
-    if finding.rule == MESSAGE_ID_REUSED:
+    if finding.rule in (MESSAGE_ID_REUSED, "classified_unread"):  # the gateway's words, files by number
         return finding.as_dict()
     return {"rule": finding.rule, "verdict": finding.verdict}
 

@@ -25,6 +25,7 @@ docs/secrecy.md, "Normalisation" and "Where in the letter"; rules/markings.py.""
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -242,5 +243,34 @@ def test_over_smtp_session_15_letters_are_sealed_or_refused(gateway):
                           "select subject from quarantine where queue_id = ?", qid, qid) == [(None,)], name
         assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1", name
     assert maildir(d, "latkrabang") == []
+    assert files_containing(d.data_dir, MARKER) == []
+    assert log_lines_containing(d, MARKER) == []
+
+
+def test_over_smtp_files_without_a_reader_are_sealed_and_plain_ones_are_not(gateway):
+    """A .doc or a tar.gz whose ลับมาก the gateway did not read, and a 7z it cannot read
+    (test_unreadable_files.py): on main each was registered in the ordinary book with its
+    subject in plain and filed into the unit's folder. Now each is sealed; a letter with
+    an unmarked .xls and .gz is still an ordinary one."""
+    from tests.classified.test_unreadable_files import ORDINARY_FILES, SEALED as UNREAD
+
+    d = gateway
+    queued = {name: d.send(raw, LATKRABANG) for name, (raw, _) in UNREAD.items()}
+    plain = d.send(letter(subject="ขอส่งงบประมาณ ปี 2569", files=[("2569_dds_0403_57.pdf", COVER), *ORDINARY_FILES]),
+                   LATKRABANG)
+    d.wait_idle()
+    for name, qid in queued.items():
+        # Registered in the secret book, at the level read (ลับ, uncertain, for the 7z).
+        assert db_rows(d, "select secrecy, book, subject from letters where queue_id = ?", qid) == [
+            (UNREAD[name][1], "secret", None)], name
+        assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1", name
+    # Why the 7z letter is ลับ, in Thai and English, naming the file by its number.
+    (findings,), = db_rows(d, "select findings from letters where queue_id = ?", queued["7z without a password"])
+    reason, = [f for f in json.loads(findings) if f["rule"] == "classified_unread"]
+    assert "(file 2: 7z archive)" in reason["message_th"] and "ระบบอ่านเนื้อหา" in reason["message_th"]
+    assert "(file 2: 7z archive), so it is treated as at least" in reason["message_en"]
+    assert maildir(d, "latkrabang") and all(MARKER.encode() not in p.read_bytes() for p in maildir(d, "latkrabang"))
+    assert db_rows(d, "select book, subject from letters where queue_id = ?", plain) == [
+        ("general", "ขอส่งงบประมาณ ปี 2569")]
     assert files_containing(d.data_dir, MARKER) == []
     assert log_lines_containing(d, MARKER) == []
