@@ -101,11 +101,11 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
                and not (vouched and name == b"reply-to")]
     for i in renamed:
         kept[i] = UNSIGNED_REPLY + kept[i].lstrip()
-    if renamed:
-        added.append(encoded_header("X-Saraban-Reply-To-Note", REPLY_NOTE))
     if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
         kept = [h for h in kept if not forged_results(h, authserv_id)]
         added += [encoded_header(n, v) for n, v in sender_headers(sender_auth, authserv_id)]
+    if renamed:
+        added.append(encoded_header("X-Saraban-Reply-To-Note", REPLY_NOTE))
     added += [
         encoded_header("X-Saraban-Receive-No", receive_no),
         encoded_header("X-Saraban-Unit", unit),

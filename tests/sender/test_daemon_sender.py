@@ -212,6 +212,7 @@ def test_s15_reply_to_goes_where_the_signature_says_or_to_from(gw):
         assert str(copy["X-Saraban-Unsigned-Reply-To"]) == forger  # still readable, not followed
         assert "replies go to From" in str(copy["X-Saraban-Reply-To-Note"])
         assert "การตอบกลับจะไปที่ผู้ส่ง (From)" in str(copy["X-Saraban-Reply-To-Note"])
+        assert copy.keys()[0] == "Authentication-Results"  # still on top (RFC 8601)
     signed = _copy_of(d, gmail_id)
     assert str(signed["Reply-To"]) == f"director@{MINISTRY}" and signed["X-Saraban-Reply-To-Note"] is None
 
