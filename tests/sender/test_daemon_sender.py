@@ -245,3 +245,22 @@ def test_s15_the_register_list_and_the_book_show_the_domain_the_letter_came_from
     book = {r["เรื่อง"]: r["จาก"] for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))}
     assert book["S15 name alone"] == f"กระทรวงมหาดไทย <saraban@{ATTACKER}>"
     assert book["S15 long local part"].endswith(f"@{ATTACKER}")
+
+
+def test_s15_whose_reply_to_counts_and_how_an_address_is_shortened():
+    from gateway.cli.table import clip_address
+    from gateway.sender.results import DkimSignature, SenderAuth, reply_to_vouched
+
+    def auth(*sigs: DkimSignature, status: str = "pass") -> dict:
+        return SenderAuth(status=status, from_domain=MINISTRY, aligned_domain=MINISTRY, dkim=list(sigs)).as_dict()
+
+    assert reply_to_vouched(auth(DkimSignature(MINISTRY, "s", "pass", signs_reply_to=True)))
+    assert not reply_to_vouched(auth(DkimSignature(MINISTRY, "s", "pass")))  # as Microsoft 365 signs
+    assert not reply_to_vouched(auth(DkimSignature(ATTACKER, "s", "pass", signs_reply_to=True)))
+    assert not reply_to_vouched(auth(DkimSignature(MINISTRY, "s", "policy", signs_reply_to=True)))
+    assert not reply_to_vouched(auth(DkimSignature(MINISTRY, "s", "pass", signs_reply_to=True), status="none"))
+    assert not reply_to_vouched(None)
+    shown = clip_address(f'"saraban@{MINISTRY}-official-saraban-office"@{ATTACKER}', 32)
+    assert shown.endswith(f"…@{ATTACKER}") and len(shown) == 32
+    assert clip_address(f"a@{'x' * 40}.example", 32) == f"…@{'x' * 40}.example"  # the domain whole
+    assert clip_address(f"saraban@{MINISTRY}", 32) == f"saraban@{MINISTRY}"
