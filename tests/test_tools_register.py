@@ -77,7 +77,7 @@ def test_show_cancel_and_export_after_real_registrations(daemon, tmp_path):
     assert rows[0][:8] == ["เลขทะเบียนรับ", "ที่", "ลงวันที่", "จาก", "ถึง", "เรื่อง", "การปฏิบัติ", "หมายเหตุ"]
     assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
     first = dict(zip(rows[0], rows[1]))
-    assert first["เรื่อง"] == SUBJECTS[0] and first["จาก"] == "สำนักการระบายน้ำ"
+    assert first["เรื่อง"] == SUBJECTS[0] and first["จาก"] == "สำนักการระบายน้ำ <saraban.dds@bangkok.go.th>"
     assert first["ที่"] == "กท 0407/ว 57" and first["ลงวันที่"] == "13 มิ.ย. 2565"
     assert first["ถึง"] == "ผู้อำนวยการเขตลาดกระบัง"
     assert first["การปฏิบัติ"].startswith("ส่งเข้าแฟ้มแล้ว ")

@@ -10,7 +10,7 @@ from gateway.cli.common import lazy, settings_of
 
 
 def cmd_register_list(args: argparse.Namespace) -> int:
-    from gateway.cli.table import render
+    from gateway.cli.table import clip_address, render
     from gateway.sender.results import sender_label
     from gateway.tools.register_rows import remarks_of_entry
     from rules.thai_time import thai_datetime
@@ -43,12 +43,12 @@ def cmd_register_list(args: argparse.Namespace) -> int:
     for e, when in zip(entries, received):
         rows.append([
             e["unit"], e["book"], e["receive_no"], when,
-            e["sender"], e.get("reference") or "", e.get("subject") or ("(ลับ)" if e["secrecy"] != "none" else ""),
+            clip_address(e["sender"], 32), e.get("reference") or "", e.get("subject") or ("(ลับ)" if e["secrecy"] != "none" else ""),
             str(len(e["attachments"])), e["sender_verified"].split(": ", 1)[1], remarks_of_entry(e),
         ])
     print(render(["unit", "book", "เลขรับ", "รับเมื่อ (received)", "จาก (sender)", "ที่", "เรื่อง (subject)",
                   "files", "ยืนยันผู้ส่ง", "หมายเหตุ (remarks)"],
-                 rows, limits={4: 32, 6: 60}))
+                 rows, limits={6: 60}))
     cancelled = sum(1 for e in entries if e["status"] == "cancelled")
     print(f"\n{len(entries)} letter(s)" + (f", {cancelled} cancelled (ยกเลิก)" if cancelled else ""))
     return 0

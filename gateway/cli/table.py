@@ -34,3 +34,15 @@ def render(headers: list[str], rows: list[list[str]], limits: dict[int, int] | N
     out = [line(headers), line(["-" * w for w in widths])]
     out.extend(line(r) for r in rows)
     return "\n".join(out)
+
+
+def clip_address(text: str, limit: int) -> str:
+    """`text` clipped to `limit` columns in its local part only: the domain after the last
+    "@" is where the letter came from, and a local part may read as another address
+    (`"saraban@moi.go.th-..."@m0i-go.example`). A domain longer than the column is
+    shown whole."""
+    local, at, domain = text.rpartition("@")
+    if not at or width(text) <= limit:
+        return clip(text, limit)
+    room = limit - width(domain) - 1
+    return (clip(local, room) if room > 1 else "…") + "@" + domain

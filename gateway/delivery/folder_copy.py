@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 from gateway.pipeline.mime_attach import encoded_header
 from gateway.pipeline.parse import transfer_encoding
-from gateway.sender.results import authserv_id, forged_results, sender_headers
+from gateway.sender.results import authserv_id, forged_results, reply_to_vouched, sender_headers
 from rules.markings import URGENCY_TH
 from storage.register import record_stamped_copy
 
@@ -38,6 +38,14 @@ from storage.register import record_stamped_copy
 # (X-Saraban-Emergency-No, X-Saraban-Alert, any other name) read as the gateway's.
 DROP = {b"subject"}
 OURS = b"x-saraban-"
+# Where a mail client sends the clerk's reply. Kept only when the verified agency's
+# signature covers it (`reply_to_vouched`): otherwise renamed, so that the reply goes to
+# the From the register judged, as notices do (docs/notices.md), and the address stays
+# readable (docs/sender-authenticity.md).
+REPLY_FIELDS = (b"reply-to", b"mail-reply-to", b"mail-followup-to")
+UNSIGNED_REPLY = b"X-Saraban-Unsigned-"
+REPLY_NOTE = ("ไม่ได้ใช้ที่อยู่ตอบกลับ (Reply-To) ที่ลายมือชื่อของผู้ส่งไม่รับรอง การตอบกลับจะไปที่ผู้ส่ง (From) / "
+              "Reply-To not covered by the sender's verified signature: replies go to From")
 
 
 _LINE_END = re.compile(rb"\r\n|\n|\r")
@@ -88,9 +96,16 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
     kept = [h for h in headers if (name := h.split(b":", 1)[0].strip().lower()) not in DROP
             and not name.startswith(OURS)]
     added = []
+    vouched = reply_to_vouched(sender_auth)
+    renamed = [i for i, h in enumerate(kept) if (name := h.split(b":", 1)[0].strip().lower()) in REPLY_FIELDS
+               and not (vouched and name == b"reply-to")]
+    for i in renamed:
+        kept[i] = UNSIGNED_REPLY + kept[i].lstrip()
     if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
         kept = [h for h in kept if not forged_results(h, authserv_id)]
         added += [encoded_header(n, v) for n, v in sender_headers(sender_auth, authserv_id)]
+    if renamed:
+        added.append(encoded_header("X-Saraban-Reply-To-Note", REPLY_NOTE))
     added += [
         encoded_header("X-Saraban-Receive-No", receive_no),
         encoded_header("X-Saraban-Unit", unit),

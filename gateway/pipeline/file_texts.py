@@ -445,6 +445,18 @@ def _entries(data: bytes) -> int:
     return int.from_bytes(data[at + 10:at + 12], "little") if at >= 0 else 0
 
 
+def pdfs_in_zip(data: bytes) -> int:
+    """How many members of a ZIP archive are named as PDFs (0 when it cannot be opened
+    or is past `MAX_ENTRIES`): their signatures are not verified (docs/signatures.md)."""
+    if _entries(data) > MAX_ENTRIES:
+        return 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return sum(1 for i in zf.infolist() if not i.is_dir() and i.filename.lower().endswith(".pdf"))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        return 0
+
+
 def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
          budget: Budget, what: str, out: FileTexts) -> None:
     if _entries(data) > MAX_ENTRIES:  # ZipFile would make an object of every entry first

@@ -187,7 +187,9 @@ def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
             # Such a name has no key; it is shown with those characters replaced.
             result = "permerror" if result != "temperror" else result
             domain, selector = _shown(domain), _shown(selector)
-        out.append(DkimSignature(domain=domain, selector=selector, result=result, note=note or None))
+        signed = {h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")}
+        out.append(DkimSignature(domain=domain, selector=selector, result=result, note=note or None,
+                                 signs_reply_to=b"reply-to" in signed))
     return out
 
 

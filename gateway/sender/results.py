@@ -33,6 +33,9 @@ class DkimSignature:
     result: str  # pass fail policy permerror temperror
     aligned: bool = False
     note: str | None = None  # policy: why a signature that verified does not count
+    # h= names Reply-To: the signer vouches for where replies go (Gmail signs it,
+    # Microsoft 365 does not); gateway/delivery/folder_copy.py keeps only such a Reply-To.
+    signs_reply_to: bool = False
 
 
 @dataclass
@@ -132,6 +135,17 @@ def refused_signature(auth: SenderAuth) -> DkimSignature | None:
         return None
     return next((s for s in auth.dkim if s.result == "policy" and s.note
                  and aligned(s.domain, auth.from_domain, "r")), None)
+
+
+def reply_to_vouched(data: dict | None) -> bool:
+    """Whether the letter's Reply-To is the verified agency's own: a signature that
+    passed, aligned with the verified domain, names Reply-To in h=. A Reply-To added to a
+    replayed letter whose signature leaves it out is anyone's (session 15)."""
+    auth = SenderAuth.from_dict(data)
+    if auth is None or not auth.verified or not auth.aligned_domain:
+        return False
+    return any(s.result == "pass" and s.signs_reply_to and aligned(s.domain, auth.aligned_domain, "r")
+               for s in auth.dkim)
 
 
 def not_checked(from_domain: str | None, reason: str) -> SenderAuth:

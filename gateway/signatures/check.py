@@ -202,6 +202,24 @@ def not_covered_finding(holder: str, outside: list[str], entries: list[dict]) ->
                    f"(the signature covers {covered} only)", outside[0])
 
 
+NOT_CHECKED = ("ไม่ได้ตรวจลายมือชื่อ", "signatures not checked")
+
+
+def _zip_finding(name: str, data: bytes) -> list[Finding]:
+    """PDFs inside a ZIP are not verified: the desk, the register and the folder copy said
+    the archive had "no signature" (session 15). Said as not checked, for a person to
+    open and verify (`saraban-gateway verify`). Only a count: a member's name may be a
+    classified letter's title."""
+    from gateway.pipeline.file_texts import pdfs_in_zip
+
+    count = pdfs_in_zip(data)
+    if not count:
+        return []
+    return [Finding(RULE, "warn",
+                    f"{NOT_CHECKED[0]}ของไฟล์ PDF {count} ไฟล์ใน {name} ต้องเปิดตรวจเอง",
+                    f"{NOT_CHECKED[1]} of the {count} PDF file(s) inside {name}: open and verify them", name)]
+
+
 def _smime_kind(raw: bytes) -> bool:
     """Cheap test before pyHanko: does the message carry a CMS signature at all?"""
     if b"pkcs7" not in raw.lower():
@@ -285,6 +303,10 @@ class SignatureChecker:
     def _check(self, raw: bytes, mail: ParsedMail, deadline: float | None) -> SignatureReport:
         report = SignatureReport()
         for attachment in mail.attachments:
+            if attachment.sniffed_type == "application/zip":
+                report.findings.extend(_zip_finding(attachment.filename or f"file {attachment.index + 1}",
+                                                    attachment.data))
+                continue
             if attachment.sniffed_type != "application/pdf":
                 continue
             verdict = self._kept.get(attachment.sha256)  # verified in the trip that read its text

@@ -119,9 +119,10 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
     else:
         subject = letter.subject or ""
         sender = letter.sender_name or letter.sender
-        if "@" in sender and sender != letter.sender:
-            # A display name holding an address ("saraban@moi.go.th" <x@m0i-go.example>)
-            # read in the book as the letter's sender: the address it came from goes beside it.
+        if sender != letter.sender and "@" in letter.sender:
+            # A display name is the sender's own words ("saraban@moi.go.th", or
+            # "กระทรวงมหาดไทย" on a letter verified for m0i-go.example): the book always
+            # shows the address, and so the domain, the letter came from beside it.
             sender = f"{sender} <{letter.sender}>"
         to = letter.addressee or unit_th
         reference = letter.reference or ""

@@ -91,6 +91,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "review": ("ควรตรวจสอบ", "needs review"),
     "signature": ("ลายมือชื่ออิเล็กทรอนิกส์", "Electronic signature"),
     "sig_none": ("ไม่มีลายมือชื่อ", "no signature"),
+    # A ZIP: the PDFs inside are not verified (gateway/signatures/check.py), so "no
+    # signature" would be untrue.
+    "sig_unchecked": ("ไม่ได้ตรวจลายมือชื่อ", "signatures not checked"),
     "size": ("ขนาด", "size"),
     "held_at": ("กักไว้เมื่อ", "Held at"),
     "sender": ("ผู้ส่ง", "Sender"),

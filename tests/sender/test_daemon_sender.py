@@ -3,13 +3,14 @@ DNS server on loopback ([dns] nameservers) about a ministry, a district office, 
 agency without DMARC and an attacker."""
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 
 import pytest
 
 from tests.daemon import Daemon, write_config
-from tests.letters import letter
+from tests.letters import letter, with_header
 from tests.sender.zones import ATTACKER, FORWARDER, MINISTRY, NO_DMARC, arc_seal, dkim_sign, zones
 from tests.servers.dns import DnsServer, SilentNameserver
 
@@ -177,3 +178,89 @@ def test_dns_down_past_the_bound_registers_as_no_information(tmp_path):
     finally:
         d.stop()
         silent.close()
+
+
+def _copy_of(d: Daemon, queue_id: str) -> email.message.EmailMessage:
+    [copy] = [p.read_bytes() for p in d.maildir_files("latkrabang") if queue_id.encode() in p.read_bytes()]
+    return email.message_from_bytes(copy, policy=email.policy.default)
+
+
+def test_s15_reply_to_goes_where_the_signature_says_or_to_from(gw):
+    """Session 15: a Reply-To added to a replayed, genuinely signed ministry letter (the
+    signature, as Microsoft 365 signs, leaves Reply-To out) was "ผ่าน" and stayed in the
+    folder copy: the clerk's reply went to the forger. The copy now carries a Reply-To
+    only when the verified signature covers it (as Gmail signs); any other, of a
+    verified letter or not, is renamed with a note, and a reply goes to From."""
+    d = gw
+    forger = f"x@{ATTACKER}"
+    replayed = f"Reply-To: {forger}\r\n".encode() + dkim_sign(
+        letter(sender=f"saraban@{MINISTRY}", subject="S15 Reply-To replayed"), MINISTRY)
+    replayed_id = d.send(replayed, UNIT, sender=f"bounce@{ATTACKER}")
+    gmail = dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="S15 Reply-To signed",
+                             extra_headers={"Reply-To": f"director@{MINISTRY}"}), MINISTRY,
+                      headers=[b"from", b"subject", b"date", b"message-id", b"to", b"reply-to"])
+    gmail_id = d.send(gmail, UNIT, sender=f"saraban@{MINISTRY}")
+    unverified = dkim_sign(letter(sender=f"saraban@{NO_DMARC}", subject="S15 Reply-To no DMARC",
+                                  extra_headers={"Reply-To": forger}), ATTACKER)
+    unverified_id = d.send(unverified, UNIT, sender=f"saraban@{NO_DMARC}")
+    d.wait_idle()
+
+    assert entry_for(d, replayed_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
+    for queue_id in (replayed_id, unverified_id):
+        copy = _copy_of(d, queue_id)
+        assert copy["Reply-To"] is None and copy["Mail-Reply-To"] is None
+        assert str(copy["X-Saraban-Unsigned-Reply-To"]) == forger  # still readable, not followed
+        assert "replies go to From" in str(copy["X-Saraban-Reply-To-Note"])
+        assert "การตอบกลับจะไปที่ผู้ส่ง (From)" in str(copy["X-Saraban-Reply-To-Note"])
+        assert copy.keys()[0] == "Authentication-Results"  # still on top (RFC 8601)
+    signed = _copy_of(d, gmail_id)
+    assert str(signed["Reply-To"]) == f"director@{MINISTRY}" and signed["X-Saraban-Reply-To-Note"] is None
+
+
+def test_s15_the_register_list_and_the_book_show_the_domain_the_letter_came_from(gw, tmp_path):
+    """Session 15: `register list` cut จาก at 32 characters, so a quoted local part that
+    reads as the ministry's address hid the forger's (verified) domain; the printed book
+    showed a display name without an address ("กระทรวงมหาดไทย") alone."""
+    import csv
+    import io
+
+    d = gw
+    long_local = f'"saraban@{MINISTRY}-official-saraban-office"@{ATTACKER}'
+    quoted = dkim_sign(with_header(letter(sender=f"saraban@{ATTACKER}", subject="S15 long local part"),
+                                   "From", long_local), ATTACKER)
+    named = dkim_sign(with_header(letter(sender=f"saraban@{ATTACKER}", subject="S15 name alone"),
+                                  "From", f"=?utf-8?b?{base64.b64encode('กระทรวงมหาดไทย'.encode()).decode()}?= "
+                                          f"<saraban@{ATTACKER}>"), ATTACKER)
+    quoted_id = d.send(quoted, UNIT, sender=f"bounce@{ATTACKER}")
+    named_id = d.send(named, UNIT, sender=f"bounce@{ATTACKER}")
+    d.wait_idle()
+    assert entry_for(d, quoted_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
+    assert entry_for(d, named_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
+
+    listing = d.cli("register", "list", "--unit", "saraban.latkrabang").stdout
+    [line] = [x for x in listing.splitlines() if "S15 long local part" in x]
+    assert f"@{ATTACKER}" in line, line
+    out = tmp_path / "book.csv"
+    d.cli("register", "export", "--unit", "saraban.latkrabang", "-o", str(out))
+    book = {r["เรื่อง"]: r["จาก"] for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))}
+    assert book["S15 name alone"] == f"กระทรวงมหาดไทย <saraban@{ATTACKER}>"
+    assert book["S15 long local part"].endswith(f"@{ATTACKER}")
+
+
+def test_s15_whose_reply_to_counts_and_how_an_address_is_shortened():
+    from gateway.cli.table import clip_address
+    from gateway.sender.results import DkimSignature, SenderAuth, reply_to_vouched
+
+    def auth(*sigs: DkimSignature, status: str = "pass") -> dict:
+        return SenderAuth(status=status, from_domain=MINISTRY, aligned_domain=MINISTRY, dkim=list(sigs)).as_dict()
+
+    assert reply_to_vouched(auth(DkimSignature(MINISTRY, "s", "pass", signs_reply_to=True)))
+    assert not reply_to_vouched(auth(DkimSignature(MINISTRY, "s", "pass")))  # as Microsoft 365 signs
+    assert not reply_to_vouched(auth(DkimSignature(ATTACKER, "s", "pass", signs_reply_to=True)))
+    assert not reply_to_vouched(auth(DkimSignature(MINISTRY, "s", "policy", signs_reply_to=True)))
+    assert not reply_to_vouched(auth(DkimSignature(MINISTRY, "s", "pass", signs_reply_to=True), status="none"))
+    assert not reply_to_vouched(None)
+    shown = clip_address(f'"saraban@{MINISTRY}-official-saraban-office"@{ATTACKER}', 32)
+    assert shown.endswith(f"…@{ATTACKER}") and len(shown) == 32
+    assert clip_address(f"a@{'x' * 40}.example", 32) == f"…@{'x' * 40}.example"  # the domain whole
+    assert clip_address(f"saraban@{MINISTRY}", 32) == f"saraban@{MINISTRY}"

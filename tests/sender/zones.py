@@ -68,10 +68,10 @@ def zones() -> dict[str, dict[str, list]]:
 SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type"]
 
 
-def dkim_sign(raw: bytes, domain: str, selector: str = SELECTOR) -> bytes:
+def dkim_sign(raw: bytes, domain: str, selector: str = SELECTOR, headers: list[bytes] = SIGNED_HEADERS) -> bytes:
     """raw with a DKIM-Signature of `domain` prepended, as the agency's server adds it."""
     signature = dkim.sign(raw, selector.encode(), domain.encode(), key(domain).private_pem,
-                          include_headers=SIGNED_HEADERS)
+                          include_headers=headers)
     return signature + raw
 
 

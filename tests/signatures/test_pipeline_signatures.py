@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import sqlite3
+import zipfile
 import uuid
 from pathlib import Path
 
@@ -270,6 +271,24 @@ def test_verify_command_uses_the_configured_trust(gateway, pki, tmp_path):
 
 
 @pytest.mark.timeout(900)  # 27 hostile files, some of which run into the per-file timeout
+def test_a_signed_pdf_inside_a_zip_is_said_not_checked_not_unsigned(gateway, pki):
+    """Session 15: a signed PDF sent inside a ZIP was never verified, and the register,
+    the desk and the folder copy read as if the ZIP had no signature. It is said now:
+    "ไม่ได้ตรวจลายมือชื่อ / signatures not checked", and the letter is for review."""
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as zf:
+        zf.writestr("2569_dds_0403_57.pdf", sign_letter(make_letter(), pki))
+    queue_id, mid = send(gateway, [("x.zip", packed.getvalue())], REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+    assert entry["review"] is True
+    show = gateway.cli("register", "show", "saraban.pomprap", entry["receive_no"]).stdout
+    assert "ไม่ได้ตรวจลายมือชื่อของไฟล์ PDF 1 ไฟล์ใน x.zip" in show
+    assert "signatures not checked of the 1 PDF file(s) inside x.zip" in show
+    copy = folder_copy(gateway, "pomprap", queue_id)
+    assert any("ไม่ได้ตรวจลายมือชื่อ" in str(v) and "signatures not checked" in str(v)
+               for v in copy.get_all("X-Saraban-Finding") or []), copy.get_all("X-Saraban-Finding")
+
+
 def test_hostile_pdfs_end_registered_or_quarantined_never_a_crash(gateway):
     corpus = sorted(p for p in shared_path("corpus", "pdf", "pyhanko").rglob("*") if p.is_file())
     assert corpus
@@ -305,3 +324,4 @@ def test_hostile_pdfs_end_registered_or_quarantined_never_a_crash(gateway):
     assert len(signed) >= 3
     files = {Path(p).name for p in corpus}
     assert "minimal-signed-twice-both-created.pdf" in files
+
