@@ -247,7 +247,11 @@ def hold_letter(services: Services, session, r: Recipient, d: Disposition) -> No
     fails = [f for f in d.findings if f.verdict == "fail"] or list(d.findings)
     checked, entry = r.checked, r.entry
     if r.classified:
-        reasons, subject, raw_ref = secret.bare(fails), None, checked.classified.raw_ref
+        # Why it is classified when a file could not be read, beside why it is held: the
+        # registrar opening the quarantine must know which file to judge (the gateway's
+        # own words, files by number: secret.bare keeps them).
+        sealed = checked.classified
+        reasons, subject, raw_ref = secret.bare(fails + sealed.unread), None, sealed.raw_ref
     else:
         reasons = [f.as_dict() for f in fails]
         subject, raw_ref = (checked.mail.subject if checked.mail else None), checked.raw_sha256

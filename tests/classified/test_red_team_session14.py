@@ -274,3 +274,27 @@ def test_over_smtp_files_without_a_reader_are_sealed_and_plain_ones_are_not(gate
         ("general", "ขอส่งงบประมาณ ปี 2569")]
     assert files_containing(d.data_dir, MARKER) == []
     assert log_lines_containing(d, MARKER) == []
+
+
+def test_over_smtp_a_held_letter_sealed_for_a_file_not_read_says_which_file(gateway):
+    """A 7z the gateway cannot read makes the letter ลับ; a program beside it holds it.
+    The quarantine entry named only why it was held ("executable", its details sealed):
+    the registrar opening it was not told that file 2 made it ลับ, nor which file to
+    open and judge."""
+    from tests.classified.test_unreadable_files import sevenz
+    from tests.rules.builders import EXE
+
+    d = gateway
+    raw = letter(subject=f"ขอส่งแผนการปฏิบัติงาน {MARKER}",
+                 files=[("2569_dds_0403_57.pdf", COVER), ("2569_dds_0403_57_1.7z", sevenz(False)),
+                        ("setup.exe", EXE)])
+    qid = d.send(raw, LATKRABANG)
+    d.wait_idle()
+    assert db_rows(d, "select count(*) from letters where queue_id = ?", qid) == [(0,)]
+    (reasons, subject), = db_rows(d, "select reasons, subject from quarantine where queue_id = ?", qid)
+    assert subject is None
+    by_rule = {r["rule"]: r for r in json.loads(reasons)}
+    assert set(by_rule) == {"executable", "classified_unread"}
+    assert "(file 2: 7z archive)" in by_rule["classified_unread"]["message_en"]
+    assert "(file 2: 7z archive)" in by_rule["classified_unread"]["message_th"]
+    assert "setup.exe" not in reasons and MARKER not in reasons
