@@ -25,7 +25,7 @@ run: system-run $(BIN)/.installed bytecode
 
 # Two pytest workers (pytest-xdist), a test file each at a time: files keep their
 # module-wide daemons and servers to themselves. On 2 cores the suite takes 21 min this
-# way (2088 tests, session 15); TEST_WORKERS=0 runs it in one process.
+# way (2089 tests, session 15); TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 
 test: system-test $(BIN)/.installed bytecode
