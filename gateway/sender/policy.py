@@ -51,18 +51,18 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
     if auth is None or not auth.dns_checked or auth.status == "pass":
         return None
     domain = auth.from_domain or "-"
+    if auth.status == "fail" and (auth.reason or "").startswith(CHECK_FAILED):
+        # The letter broke the check: nobody can say which agency sent it, whatever its
+        # domain's settings (gateway/sender/check.py PipelineChecker.settle).
+        return Finding(RULE, "fail",
+                       f"{FORGED_TH}: ระบบตรวจสอบผู้ส่งอ่านหัวจดหมายของหนังสือฉบับนี้ไม่ได้ "
+                       f"จึงยืนยันไม่ได้ว่าส่งจากโดเมน {domain} จริง",
+                       f"{FORGED_EN}: the sender check could not read this letter's header, so "
+                       f"nothing confirms it came from {domain}")
     if auth.status == "fail":
         claimed = [auth.from_domain, *auth.claimed_domains]
         action = "quarantine" if any(settings.protected(d) for d in claimed if d) else \
             settings.action_for(auth.from_domain)
-        if (auth.reason or "").startswith(CHECK_FAILED):
-            # The letter broke the check: nobody can say which agency sent it, whatever
-            # its domain's settings (gateway/sender/check.py PipelineChecker.settle).
-            return Finding(RULE, "fail",
-                           f"{FORGED_TH}: ระบบตรวจสอบผู้ส่งอ่านหัวจดหมายของหนังสือฉบับนี้ไม่ได้ "
-                           f"จึงยืนยันไม่ได้ว่าส่งจากโดเมน {domain} จริง",
-                           f"{FORGED_EN}: the sender check could not read this letter's header, so "
-                           f"nothing confirms it came from {domain}")
         policy = f" (p={auth.dmarc_policy})" if auth.dmarc_policy else ""
         why_th = (f"โดเมน {domain} กำหนดนโยบาย DMARC{policy} แต่หนังสือฉบับนี้ไม่มีลายมือชื่อ DKIM "
                   f"หรือผล SPF ที่ผ่านและตรงกับโดเมนผู้ส่ง")

@@ -9,10 +9,12 @@ which would change the bytes and break every signature.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import email
 import email.policy
 import email.utils
+import quopri
 import re
 
 import structlog
@@ -145,9 +147,6 @@ def _parts_bytes(raw: bytes, boundary: str) -> list[bytes]:
 def _forwarded_bytes(part_bytes: bytes, part) -> bytes | None:
     """The message a message/rfc822 part carries, as sent (decoded when the sender
     encoded it, which RFC 2046 forbids and clients do anyway)."""
-    import base64
-    import quopri
-
     head, sep, body = part_bytes.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = part_bytes.partition(b"\n\n")

@@ -236,3 +236,25 @@ def test_f8_folder_copy_splits_headers_at_any_line_end():
 
 def letter_body(raw: bytes) -> bytes:
     return raw.split(b"\r\n\r\n", 1)[1]
+
+
+@pytest.mark.parametrize("content_type", [
+    b'multipart/mixed; BOUNDARY={inner}',            # unquoted, the parameter in capitals
+    b'multipart/related;\r\n boundary="{inner}"',     # folded, another multipart subtype
+    b'Multipart/Mixed; boundary="{inner}"; charset=utf-8',
+])
+def test_s15_an_unsigned_content_type_written_another_way_still_cuts_nothing(resolver, content_type):
+    """Session 15's replay (a new top Content-Type naming the forwarded complaint's
+    boundary, on a signature as Gmail makes it) written the ways the red team did not:
+    the signature does not count, as with the plain form."""
+    from gateway.sender.dkim import RECUT
+    from tests.letters import with_header
+    from tests.sender.test_red_team_session15 import forwarded_complaint, sign_without
+
+    genuine, inner = forwarded_complaint()
+    signed = sign_without(genuine, MINISTRY, b"content-type", b"mime-version")
+    assert check_message(signed, resolver, SenderSection(), "127.0.0.1").status == "pass"  # as sent
+    replay = with_header(signed, "Content-Type", content_type.replace(b"{inner}", inner))
+    auth = check_message(replay, resolver, SenderSection(), "127.0.0.1")
+    assert auth.status != "pass"
+    assert [(s.domain, s.result, s.note) for s in auth.dkim] == [(MINISTRY, "policy", RECUT)]
