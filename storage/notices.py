@@ -101,25 +101,50 @@ def decide_pending(db: Database, item_id: int, undecided_key: str,
             earlier = _undecided_notice_ids(session, earlier_after, item_id, undecided_key)
             if earlier:
                 return Decided(None, earlier)
-        row = item_row(session, item_id)
-        if row is None or row.state != "pending":
-            return Decided(None)
-        values = dict(row._mapping)
-        if undecided_key in (values["payload"] or {}):
-            state, payload = decide(session, values["key"], values["payload"])
-            decided = {
-                "payload": payload, "state": state,
-                "rate_key": rate_column_value("rate_key", payload.get("rate_key")),
-                "rate_domain": rate_column_value("rate_domain", payload.get("rate_domain")),
-                "last_error": "no smarthost configured" if state == "held" else None,
-                # The rate limits count notices by this moment: decided is when it is made.
-                "created_at": dt.datetime.now(dt.timezone.utc),
-            }
-            session.execute(_DECIDE, {"item_id": item_id, **decided})
-            values.update(decided)
-        if values["state"] != "pending":
-            return Decided(None)
-        return Decided(as_loaded(OutboxItem, values))
+        return Decided(_decide_row(session, item_row(session, item_id), undecided_key, decide))
+
+
+def decide_pending_up_to(db: Database, item_ids: list[int], undecided_key: str,
+                         decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]],
+                         after: int) -> dict[int, OutboxItem | None]:
+    """`decide_pending` for a delivery thread's batch of notices, in one transaction:
+    every notice still undecided with after < id <= the batch's last is decided in id
+    order (the rate limits count them one after the other in the transaction), those
+    of other threads among them too, as `decide_pending` decides earlier ones first.
+    Returns each of `item_ids`: the item to send now, or None (suppressed, held, or no
+    longer pending)."""
+    wanted = set(item_ids)
+    out: dict[int, OutboxItem | None] = {}
+    with db.session() as session:
+        for item_id in _undecided_notice_ids(session, after, max(wanted) + 1, undecided_key):
+            decided = _decide_row(session, item_row(session, item_id), undecided_key, decide)
+            if item_id in wanted:
+                out[item_id] = decided
+        for item_id in wanted - set(out):  # decided already (by another thread, or before a restart)
+            out[item_id] = _decide_row(session, item_row(session, item_id), undecided_key, decide)
+    return out
+
+
+def _decide_row(session: Session, row, undecided_key: str,  # noqa: ANN001 - a Row or None
+                decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]]) -> OutboxItem | None:
+    if row is None or row.state != "pending":
+        return None
+    values = dict(row._mapping)
+    if undecided_key in (values["payload"] or {}):
+        state, payload = decide(session, values["key"], values["payload"])
+        decided = {
+            "payload": payload, "state": state,
+            "rate_key": rate_column_value("rate_key", payload.get("rate_key")),
+            "rate_domain": rate_column_value("rate_domain", payload.get("rate_domain")),
+            "last_error": "no smarthost configured" if state == "held" else None,
+            # The rate limits count notices by this moment: decided is when it is made.
+            "created_at": dt.datetime.now(dt.timezone.utc),
+        }
+        session.execute(_DECIDE, {"item_id": values["id"], **decided})
+        values.update(decided)
+    if values["state"] != "pending":
+        return None
+    return as_loaded(OutboxItem, values)
 
 
 # Built once, not the ORM's get and flush (~2 ms of CPU a notice).

@@ -141,31 +141,48 @@ _DUE = (select(_OUTBOX.c.id, _OUTBOX.c.queue_id)
 
 @contextmanager
 def claimed(db: Database, item_id: int) -> Iterator[bool]:
-    """Yields True if this process may work the item now, False if another one is on it.
+    """Yields True if this process may work the item now, False if another one is on it
+    (`claimed_many` of one item)."""
+    with claimed_many(db, [item_id]) as mine:
+        yield item_id in mine
+
+
+@contextmanager
+def claimed_many(db: Database, item_ids: list[int]) -> Iterator[set[int]]:
+    """Yields the ids of the items this process may work now; another one is on the rest.
 
     Two delivery runners (two daemons on one PostgreSQL) could both see an item pending
     and both deliver it. On PostgreSQL a runner first takes a session-level advisory lock
-    on the item; the lock lives in the connection, so a runner killed mid-delivery
-    releases it with its connection and the item is retried at once, with no lease to
-    expire. SQLite is one host's file and its write lock already serialises everything.
+    on each item, all on one connection held until the items are finished; the locks
+    live in the connection, so a runner killed mid-delivery releases them with it and
+    the items are retried at once, with no lease to expire. SQLite is one host's file
+    and its write lock already serialises everything.
     """
     if db.engine.dialect.name != "postgresql":
-        yield True
+        yield set(item_ids)
         return
     conn = db.engine.connect()
+    mine: set[int] = set()
     try:
-        mine = bool(conn.execute(text("SELECT pg_try_advisory_lock(:ns, :id)"),
-                                 {"ns": _NAMESPACE, "id": item_id}).scalar())
-        conn.commit()  # the lock is the session's, not the transaction's: do not sit idle in one
+        try:
+            for item_id in item_ids:
+                if conn.execute(text("SELECT pg_try_advisory_lock(:ns, :id)"),
+                                {"ns": _NAMESPACE, "id": item_id}).scalar():
+                    mine.add(item_id)
+            conn.commit()  # the locks are the session's, not the transaction's: do not sit idle in one
+        except BaseException:
+            conn.invalidate()  # locks taken before the failure go with the connection
+            raise
         try:
             yield mine
         finally:
             if mine:
                 try:
-                    conn.execute(text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": _NAMESPACE, "id": item_id})
+                    for item_id in mine:
+                        conn.execute(text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": _NAMESPACE, "id": item_id})
                     conn.commit()
                 except Exception:
-                    # Never hand a connection that may still hold the lock back to the pool.
+                    # Never hand a connection that may still hold a lock back to the pool.
                     conn.invalidate()
                     raise
     finally:
@@ -173,26 +190,37 @@ def claimed(db: Database, item_id: int) -> Iterator[bool]:
 
 
 def pending_item(db: Database, item_id: int, with_letter: Collection[str] = ()) -> OutboxItem | None:
-    """The item, detached, if it is still pending (another runner may have finished it);
+    """The item, detached, if it is still pending (`pending_items` of one)."""
+    return pending_items(db, [item_id], with_letter).get(item_id)
+
+
+def pending_items(db: Database, item_ids: list[int], with_letter: Collection[str] = ()) -> dict[int, OutboxItem]:
+    """The items still pending (another runner may have finished some), detached, by id;
     for the kinds in `with_letter`, `item.letter` is its registered letter with the
     attachments, read in the same transaction.
 
     A read: on SQLite it takes no write lock (Database.reading), so it never waits for
-    a pipeline runner's register transaction. Three statements built once, not the
-    ORM's `get` and `selectinload` (~1.4 ms of CPU an item, for rows only read)."""
+    a pipeline runner's register transaction. Three statements for the whole batch,
+    built once, not the ORM's `get` and `selectinload` (~1.4 ms of CPU an item, for
+    rows only read; then ~0.6 ms an item read one by one)."""
+    if not item_ids:
+        return {}
     with db.reading() as conn:
-        row = item_row(conn, item_id)
-        if row is None or row.state != "pending":
-            return None
-        item = as_loaded(OutboxItem, row)
-        if item.kind in with_letter and item.letter_id is not None:
-            found = conn.execute(_LETTER, {"letter_id": item.letter_id}).first()
-            if found is not None:
-                letter = as_loaded(Letter, found)
-                set_committed_value(letter, "attachments", [
-                    as_loaded(LetterAttachment, a) for a in conn.execute(_ATTACHMENTS_OF, {"letter_id": letter.id})])
-                item.letter = letter
-        return item
+        items = {row.id: as_loaded(OutboxItem, row) for row in conn.execute(_ITEMS, {"ids": list(item_ids)})
+                 if row.state == "pending"}
+        letter_ids = {item.letter_id for item in items.values()
+                      if item.kind in with_letter and item.letter_id is not None}
+        if letter_ids:
+            letters = {row.id: as_loaded(Letter, row) for row in conn.execute(_LETTERS, {"ids": list(letter_ids)})}
+            attachments: dict[int, list[LetterAttachment]] = {letter_id: [] for letter_id in letters}
+            for row in conn.execute(_ATTACHMENTS_OF_MANY, {"ids": list(letters)}):
+                attachments[row.letter_id].append(as_loaded(LetterAttachment, row))
+            for letter_id, letter in letters.items():
+                set_committed_value(letter, "attachments", attachments[letter_id])
+            for item in items.values():
+                if item.kind in with_letter and item.letter_id in letters:
+                    item.letter = letters[item.letter_id]
+        return items
 
 
 def item_row(executor, item_id: int):  # noqa: ANN001, ANN201 - a Connection or Session; a Row or None
@@ -202,10 +230,11 @@ def item_row(executor, item_id: int):  # noqa: ANN001, ANN201 - a Connection or 
 
 
 _ITEM = select(_OUTBOX).where(_OUTBOX.c.id == bindparam("item_id"))
-_LETTER = select(Letter.__table__).where(Letter.__table__.c.id == bindparam("letter_id"))
-_ATTACHMENTS_OF = (select(LetterAttachment.__table__)
-                   .where(LetterAttachment.__table__.c.letter_id == bindparam("letter_id"))
-                   .order_by(LetterAttachment.__table__.c.position))
+_ITEMS = select(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+_LETTERS = select(Letter.__table__).where(Letter.__table__.c.id.in_(bindparam("ids", expanding=True)))
+_ATTACHMENTS_OF_MANY = (select(LetterAttachment.__table__)
+                        .where(LetterAttachment.__table__.c.letter_id.in_(bindparam("ids", expanding=True)))
+                        .order_by(LetterAttachment.__table__.c.letter_id, LetterAttachment.__table__.c.position))
 
 
 # What a handler returns when it has already recorded how its item ended (a notice it
@@ -214,18 +243,29 @@ SETTLED = "settled"
 
 
 def finish(db: Database, item_id: int, also: Callable[[Session], None] | None = None) -> None:
-    """The item is done; `also` (the handler's own bookkeeping, e.g. where the stamped
-    copy is kept) is written in the same transaction. An item its handler decided not
-    to send (a suppressed or held notice: gateway/notices/decide.py) stays as it is.
-    One UPDATE from a statement built once, nothing read first."""
+    """The item is done (`finish_many` of one)."""
+    finish_many(db, [(item_id, also)])
+
+
+def finish_many(db: Database, done: list[tuple[int, Callable[[Session], None] | None]]) -> None:
+    """These items are done, in one transaction; each one's `also` (its handler's own
+    bookkeeping, e.g. where the stamped copy is kept) is written in it too. An item its
+    handler decided not to send (a suppressed or held notice:
+    gateway/notices/decide.py) stays as it is. One UPDATE an item from a statement
+    built once, nothing read first."""
+    if not done:
+        return
     with db.session() as session:
-        if also is not None:
-            also(session)
-        session.execute(_FINISH, {"item_id": item_id, "done_at": _now()})
+        for _item_id, also in done:
+            if also is not None:
+                also(session)
+        now = _now()
+        session.execute(_FINISH, [{"item_id": item_id, "done_at": now} for item_id, _also in done])
 
 
 _FINISH = (update(_OUTBOX)
-           .where(_OUTBOX.c.id == bindparam("item_id"), _OUTBOX.c.state.not_in(("suppressed", "held")))
+           .where(_OUTBOX.c.id == bindparam("item_id"),  # not NOT IN: an expanding list cannot be executemany'd
+                  _OUTBOX.c.state != "suppressed", _OUTBOX.c.state != "held")
            .values(state="done", attempts=_OUTBOX.c.attempts + 1, done_at=bindparam("done_at")))
 
 

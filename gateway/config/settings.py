@@ -146,6 +146,9 @@ class DeliverySection(_Section):
     # Outbox items worked at once by the delivery runner, each with its own stamping
     # child; 0 = one per core (at most 4). The receive stamp is CPU work in that child.
     workers: int = Field(0, ge=0, le=16)
+    # Outbox items a delivery thread reads, decides (notices) and marks done in one
+    # transaction each (gateway/delivery/runner.py); 1 = one item at a time.
+    batch: int = Field(16, ge=1, le=256)
     # Mail-server backends (docs/imap.md): named servers, and which unit files where.
     imap: dict[str, ImapServer] = Field(default_factory=dict)
     smtp: dict[str, SmtpForward] = Field(default_factory=dict)

@@ -18,6 +18,7 @@ from gateway.config.settings import Settings
 from gateway.delivery.errors import PermanentFailure
 from gateway.delivery.registrar import deliver_alert, deliver_registrar
 from gateway.delivery.route import check_imap_routes, deliver_routed
+from gateway.notices.decide import decide_batch
 from gateway.notices.send import close_notice_sessions, send_notice
 from gateway.service import metrics
 from gateway.service.log import setup_logging
@@ -43,53 +44,124 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+# Before a batch's handlers run, a kind's items may be prepared together: notices are
+# decided in one transaction (gateway/notices/decide.py), not one each. Keyed by the
+# handler, so a test's own handler is given its items as they are.
+PREPARE: dict[Handler, Callable[[Services, list[int]], dict[int, OutboxItem | None]]] = {
+    send_notice: decide_batch,
+}
+
+
 def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
                 limit: int = 100, stop: StopFlag | None = None, part: tuple[int, int] = (0, 1)) -> int:
     """Work the due items; `part` = (index, count): this thread's share, by the letter's
     queue id, so that no two threads of the runner ever hold the same item, and each
     letter's items (its folder copy, its notice) stay in arrival order on one thread.
     (By item id, the folder copy and the notice of each letter, made one after the
-    other, fell to alternate threads: every stamp on one of them.)"""
+    other, fell to alternate threads: every stamp on one of them.)
+
+    Items are worked in batches of `[delivery] batch`, as the pipeline registers
+    letters: one read for the batch's items and letters, one transaction deciding its
+    notices, one marking the finished ones done. A kill -9 within a batch does again
+    what its finished items did (handlers are idempotent: a folder copy is filed once;
+    a notice may go twice, with the same Message-ID: docs/notices.md)."""
     handlers = handlers or HANDLERS
     index, count = part
     due = [item_id for item_id, queue_id in outbox.due(services.db, handlers, limit * count)
            if count == 1 or zlib.crc32(queue_id.encode()) % count == index][:limit]
-    for item_id in due:
+    size = services.settings.delivery.batch
+    for at in range(0, len(due), size):
         if stop is not None and stop.stopping:
             break
-        with outbox.claimed(services.db, item_id) as mine:  # another gateway on the same database?
-            if mine:
-                _attempt(services, handlers, item_id)
+        batch = due[at:at + size]
+        with outbox.claimed_many(services.db, batch) as mine:  # another gateway on the same database?
+            _work_batch(services, handlers, [item_id for item_id in batch if item_id in mine], stop)
     return len(due)
 
 
-def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> None:
-    item = outbox.pending_item(services.db, item_id, with_letter=outbox.LETTER_COPIES)
-    if item is None:
+def _work_batch(services: Services, handlers: dict[str, Handler], item_ids: list[int],
+                stop: StopFlag | None) -> None:
+    items = outbox.pending_items(services.db, item_ids, with_letter=outbox.LETTER_COPIES)
+    prepared: dict[int, OutboxItem | None] = {}
+    for handler, prepare in PREPARE.items():
+        ids = [i for i, item in items.items() if handlers.get(item.kind) is handler]
+        if ids:
+            prepared |= prepare(services, ids)
+    done: list[tuple[OutboxItem, Callable | None]] = []
+    try:
+        for item_id in item_ids:
+            if stop is not None and stop.stopping:
+                break
+            item = items.get(item_id)
+            if item is None:
+                continue  # finished meanwhile by another runner
+            if item_id in prepared:
+                item = prepared[item_id]
+                if item is None:  # settled in its preparation (a suppressed or held notice)
+                    metrics.outbox(items[item_id].kind, "done")
+                    continue
+            outcome = _attempt(services, handlers, item)
+            if outcome == outbox.SETTLED:  # the handler recorded how it ended
+                metrics.outbox(item.kind, "done")
+            elif outcome is not _FAILED:
+                done.append((item, outcome))
+    finally:
+        _finish(services, done)
+
+
+_FAILED = object()  # what _attempt returns for an item whose failure it recorded
+
+
+def _finish(services: Services, done: list[tuple[OutboxItem, Callable | None]]) -> None:
+    """Mark the batch's finished items done in one transaction. Should it fail (an
+    item's own bookkeeping refused), each alone: one whose bookkeeping is refused again
+    is a failed attempt (backed off, its reason in `outbox list`), so it neither holds
+    up the others nor comes back at once, forever. The database away fails both ways:
+    the items stay pending, to be done again (idempotent) when it is back."""
+    try:
+        outbox.finish_many(services.db, [(item.id, also) for item, also in done])
+    except Exception:
+        log.warning("batch_finish_failed", items=len(done))
+        for item, also in done:
+            with bound_contextvars(queue_id=item.queue_id, unit=item.unit, kind=item.kind, outbox_id=item.id):
+                try:
+                    outbox.finish(services.db, item.id, also=also)
+                except Exception as exc:
+                    _record_failure(services, item.id, exc)
+                    continue
+            metrics.outbox(item.kind, "done")
         return
+    for item, _also in done:
+        metrics.outbox(item.kind, "done")
+
+
+def _record_failure(services: Services, item_id: int, exc: Exception) -> None:
+    delivery = services.settings.delivery
+    error = f"{type(exc).__name__}: {str(exc)[:500]}"
+    failed = outbox.fail(services.db, item_id, error, dead_after=delivery.dead_after,
+                         retry_base=delivery.retry_base, retry_max=delivery.retry_max,
+                         permanent=isinstance(exc, PermanentFailure))
+    if failed.dead:
+        log.error("delivery_dead", attempts=failed.attempts, error=error)
+        metrics.outbox(failed.kind, "dead")
+    elif failed.overdue:  # a copy of the letter, never given up (storage/outbox.py)
+        log.error("delivery_overdue", attempts=failed.attempts, retry_in=failed.retry_in, error=error)
+        metrics.outbox(failed.kind, "overdue")
+    else:
+        log.warning("delivery_retry", attempts=failed.attempts, retry_in=failed.retry_in, error=error)
+        metrics.outbox(failed.kind, "retry")
+
+
+def _attempt(services: Services, handlers: dict[str, Handler], item: OutboxItem):
+    """Run the item's handler: its outcome (for the batch's finishing transaction), or
+    _FAILED once its failure is recorded."""
     # Scoped to this item: the next item's events must not carry this one's unit.
     with bound_contextvars(queue_id=item.queue_id, unit=item.unit, kind=item.kind, outbox_id=item.id):
         try:
-            outcome = handlers[item.kind](services, item)
+            return handlers[item.kind](services, item)
         except Exception as exc:
-            delivery = services.settings.delivery
-            error = f"{type(exc).__name__}: {str(exc)[:500]}"
-            failed = outbox.fail(services.db, item_id, error, dead_after=delivery.dead_after,
-                                 retry_base=delivery.retry_base, retry_max=delivery.retry_max,
-                                 permanent=isinstance(exc, PermanentFailure))
-            if failed.dead:
-                log.error("delivery_dead", attempts=failed.attempts, error=error)
-                metrics.outbox(failed.kind, "dead")
-            elif failed.overdue:  # a copy of the letter, never given up (storage/outbox.py)
-                log.error("delivery_overdue", attempts=failed.attempts, retry_in=failed.retry_in, error=error)
-                metrics.outbox(failed.kind, "overdue")
-            else:
-                log.warning("delivery_retry", attempts=failed.attempts, retry_in=failed.retry_in, error=error)
-                metrics.outbox(failed.kind, "retry")
-            return
-        if outcome != outbox.SETTLED:
-            outbox.finish(services.db, item_id, also=outcome)
-        metrics.outbox(item.kind, "done")
+            _record_failure(services, item.id, exc)
+            return _FAILED
 
 
 def main(settings: Settings) -> None:

@@ -21,7 +21,7 @@ from gateway.sender.dmarc import org_domain
 from gateway.sender.policy import notice_refusal
 from gateway.sender.results import SenderAuth
 from storage.models import OutboxItem
-from storage.notices import Decided, decide_pending, notices_in_last_hour
+from storage.notices import Decided, decide_pending, decide_pending_up_to, notices_in_last_hour
 
 if TYPE_CHECKING:
     from gateway.service.services import Services
@@ -59,6 +59,26 @@ def decide(services: "Services", item_id: int) -> OutboxItem | None:
             decided = _decide_one(services, item_id)
         _decided_below[db.url] = max(_decided_below.get(db.url, 0), item_id)
         return decided.item
+
+
+def decide_batch(services: "Services", item_ids: list[int]) -> dict[int, OutboxItem | None]:
+    """`decide` for a delivery thread's batch of notices, in one transaction (and the
+    earlier undecided ones of other threads with them, in id order): each id's item to
+    send now, or None. Should that transaction fail (a record the decision cannot
+    take), nothing is returned and each notice is decided alone where it is sent
+    (`send_notice`), so one bad record holds up no other notice and fails as itself."""
+    db = services.db
+    with _deciding:
+        try:
+            decided = decide_pending_up_to(
+                db, item_ids, UNDECIDED, lambda session, key, record: decision(session, services, key, record),
+                after=_decided_below.get(db.url, 0))
+        except Exception as exc:  # noqa: BLE001 - each is decided alone, and fails alone
+            log.warning("notice_batch_decision_failed", items=len(item_ids),
+                        error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            return {}
+        _decided_below[db.url] = max(_decided_below.get(db.url, 0), *item_ids)
+        return decided
 
 
 def _decide_one(services: "Services", item_id: int, earlier_after: int | None = None) -> Decided:

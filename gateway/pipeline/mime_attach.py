@@ -103,15 +103,20 @@ def header_value(name: str, value: str) -> str:
     # at least 12, so a long header name only makes its first line longer.
     first = max(12, (_LINE - len(name) - 2 - _WORD_OVERHEAD) // 4 * 3)
     rest = (_LINE - 1 - _WORD_OVERHEAD) // 4 * 3
+    data = value.encode("utf-8", "replace")  # a lone surrogate becomes "?"
     words: list[bytes] = []
-    chunk, room = bytearray(), first
-    for char in value:
-        encoded = char.encode("utf-8", "replace")  # a lone surrogate becomes "?"
-        if chunk and len(chunk) + len(encoded) > room:
-            words.append(bytes(chunk))
-            chunk, room = bytearray(), rest
-        chunk += encoded
-    words.append(bytes(chunk))
+    start, room = 0, first
+    while True:
+        end = start + room
+        if end >= len(data):
+            words.append(data[start:])
+            break
+        while end > start and 0x80 <= data[end] < 0xC0:  # not inside a character
+            end -= 1
+        if end == start:  # one character longer than a word (cannot be: 4 bytes < 12)
+            end = start + room
+        words.append(data[start:end])
+        start, room = end, rest
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words)
 
 

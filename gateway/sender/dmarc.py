@@ -28,7 +28,11 @@ def _psl() -> PublicSuffixList:
 
 
 def org_domain(domain: str) -> str:
-    domain = domain.lower().rstrip(".")
+    return _org_domain(domain.lower().rstrip("."))
+
+
+@lru_cache(maxsize=4096)  # the list's look-up is ~0.3 ms; a burst of letters asks for a few domains
+def _org_domain(domain: str) -> str:
     return _psl().privatesuffix(domain) or domain
 
 

@@ -200,6 +200,70 @@ def test_an_earlier_notice_that_cannot_be_decided_holds_up_no_later_one(tmp_path
         services.db.dispose()
 
 
+def test_a_delivery_threads_batch_decides_as_one_at_a_time_would(tmp_path, database_url):
+    """The delivery runner decides a batch of notices in one transaction (issue 16):
+    two threads deciding their batches at once, the later batch first, end as the
+    notices decided one at a time in arrival order do, limits exact."""
+    from gateway.notices.decide import decide_batch
+
+    services = _deciding_services(tmp_path, database_url, '[notices]\nsmarthost = "127.0.0.1:2525"\n'
+                                  'max_per_sender_per_hour = 2\nmax_per_domain_per_hour = 5\n')
+    db = services.db
+    senders = [f"victim+{n}@other.example" for n in range(4)] + [f"clerk{n}@other.example" for n in range(6)]
+    try:
+        ids = [_queue_ack(services, n, sender) for n, sender in enumerate(senders)]
+        start = threading.Barrier(2)
+        returned: dict[int, object] = {}
+
+        def one(batch: list[int]) -> None:
+            start.wait()
+            returned.update(decide_batch(services, batch))
+
+        threads = [threading.Thread(target=one, args=(batch,)) for batch in (ids[1::2], ids[0::2])]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        with db.session() as session:
+            rows = {row.id: row for row in session.query(OutboxItem)}
+            got = [(rows[i].payload["to"], rows[i].state, rows[i].payload.get("suppressed")) for i in ids]
+    finally:
+        db.dispose()
+    assert got == (
+        [(senders[0], "pending", None), (senders[1], "pending", None)]
+        + [(s, "suppressed", "rate_limit") for s in senders[2:4]]
+        + [(s, "pending", None) for s in senders[4:7]]
+        + [(s, "suppressed", "rate_limit_domain") for s in senders[7:]])
+    # each batch is told which of its notices to send now: the pending ones
+    assert sorted(i for i, item in returned.items() if item is not None) == [
+        i for i, row in zip(ids, got) if row[1] == "pending"]
+    assert sorted(returned) == sorted(ids)
+
+
+def test_a_record_that_cannot_be_decided_holds_up_no_other_notice_of_its_batch(tmp_path, sink):
+    """A batch whose decision fails on one record (nothing but its facts): the others
+    of the batch are decided and sent through the smarthost all the same, and the
+    broken one waits for its retry with the reason recorded."""
+    from gateway.delivery.runner import HANDLERS, work_outbox
+    from gateway.notices.create import UNDECIDED
+
+    services = _deciding_services(tmp_path, f"sqlite:///{tmp_path / 'register.db'}",
+                                  f'[notices]\nsmarthost = "{sink.address}"\n')
+    try:
+        fine = [_queue_ack(services, 0, "clerk0@other.example")]
+        broken = _queue_ack(services, 1, "clerk1@other.example", payload={UNDECIDED: {"headers": []}})
+        fine.append(_queue_ack(services, 2, "clerk2@other.example"))
+        assert work_outbox(services, handlers={"notice": HANDLERS["notice"]}) == 3
+        sent = sorted(m.rcpt_tos[0] for m in sink.wait(2))
+        with services.db.session() as session:
+            rows = {row.id: (row.state, row.attempts, (row.last_error or "")[:8]) for row in session.query(OutboxItem)}
+    finally:
+        services.db.dispose()
+    assert sent == ["clerk0@other.example", "clerk2@other.example"]
+    assert rows[broken] == ("pending", 1, "KeyError")
+    assert [rows[i][0] for i in fine] == ["done", "done"]
+
+
 def test_the_rate_limit_count_reads_the_past_hour_only(tmp_path):
     """Counting a sender's notices of the past hour goes through (kind, rate_key |
     rate_domain, created_at): neither a year of notices behind it nor the hour's notices

@@ -184,6 +184,32 @@ def test_a_handlers_bookkeeping_is_written_with_its_item_done_and_a_settled_item
                              ("notice", "ack:q4:u", "pending")]
 
 
+def test_a_batch_is_marked_done_together_and_one_refused_bookkeeping_holds_up_no_other(tmp_path):
+    """The runner marks a batch's finished items done in one transaction (issue 16),
+    each with its handler's bookkeeping. One item whose bookkeeping the database
+    refuses (here: a second alert row with the same id) is left pending for its retry;
+    the others of its batch are done with theirs."""
+    settings = load_settings(write_config(tmp_path))
+
+    def folder(services, item):
+        if item.queue_id == "q1":
+            return lambda session: outbox.queue_once(session, "alert", "taken", queue_id="q1") and session.execute(
+                outbox._OUTBOX.insert().values(id=1, kind="x", key="y", queue_id="q1", payload={}))
+        return lambda session: outbox.queue_once(session, "alert", f"noted:{item.key}", queue_id=item.queue_id)
+
+    with open_services(settings, "delivery", upgrade_schema=True) as services:
+        with services.db.session() as session:
+            for n in range(4):
+                outbox.queue_once(session, "folder", f"q{n}:u", queue_id=f"q{n}", unit="u")
+        assert work_outbox(services, handlers={"folder": folder}) == 4
+        with services.db.session() as session:
+            states = sorted((i.kind, i.key, i.state) for i in outbox.items_in_state(session, None))
+    assert states == [("alert", "noted:q0:u", "pending"), ("alert", "noted:q2:u", "pending"),
+                      ("alert", "noted:q3:u", "pending"),
+                      ("folder", "q0:u", "done"), ("folder", "q1:u", "pending"), ("folder", "q2:u", "done"),
+                      ("folder", "q3:u", "done")]
+
+
 def test_the_delivery_runners_reads_do_not_wait_for_a_writer(tmp_path):
     """On SQLite, a pipeline runner's register transaction holds the write lock. The
     delivery runner looking for work and reading an item (with its letter) must not
