@@ -5,9 +5,13 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _libc: ctypes.CDLL | None = None
+_deferred = threading.local()  # this thread's directories whose fsync waits (deferred_dir_syncs)
 
 
 def fsync_dir(path: Path) -> None:
@@ -72,4 +76,36 @@ def write_durably(target: Path, chunks, tmp_dir: Path | None = None, mode: int =
     if sync:
         # The new name is durable with its directory; the temporary name's removal
         # from tmp_dir needs no fsync (a stale entry there is cleaned up at start).
-        fsync_dir(target.parent)
+        waiting = getattr(_deferred, "dirs", None)
+        if waiting is None:
+            fsync_dir(target.parent)
+        else:
+            waiting.add(target.parent)
+
+
+class DirSyncs:
+    """What `deferred_dir_syncs` yields: `done` once every directory is synced."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+
+@contextmanager
+def deferred_dir_syncs() -> Iterator[DirSyncs]:
+    """Inside, on this thread, `write_durably` still fsyncs each file before its rename
+    (a name never shows a file that is not whole), but its directory's fsync waits for
+    the end, once per directory: the delivery runner's batch of folder copies and
+    stamped PDFs, made durable before the one transaction that marks them done. On the
+    way out (an exception too) the directories are synced; `done` says they were: a
+    caller records nothing as durable unless it is."""
+    syncs = DirSyncs()
+    outer = getattr(_deferred, "dirs", None)
+    _deferred.dirs = set() if outer is None else outer
+    try:
+        yield syncs
+    finally:
+        if outer is None:
+            dirs, _deferred.dirs = _deferred.dirs, None
+            for path in sorted(dirs):
+                fsync_dir(path)
+        syncs.done = True

@@ -26,6 +26,7 @@ from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.signatures.receive_stamp import close_stampers
 from storage import outbox
+from storage.fsync import deferred_dir_syncs
 from storage.models import OutboxItem
 
 log = structlog.get_logger("gateway.runner.delivery")
@@ -88,25 +89,36 @@ def _work_batch(services: Services, handlers: dict[str, Handler], item_ids: list
         if ids:
             prepared |= prepare(services, ids)
     done: list[tuple[OutboxItem, Callable | None]] = []
+    syncs = None
     try:
-        for item_id in item_ids:
-            if stop is not None and stop.stopping:
-                break
-            item = items.get(item_id)
-            if item is None:
-                continue  # finished meanwhile by another runner
-            if item_id in prepared:
-                item = prepared[item_id]
-                if item is None:  # settled in its preparation (a suppressed or held notice)
-                    metrics.outbox(items[item_id].kind, "done")
-                    continue
-            outcome = _attempt(services, handlers, item)
-            if outcome == outbox.SETTLED:  # the handler recorded how it ended
-                metrics.outbox(item.kind, "done")
-            elif outcome is not _FAILED:
-                done.append((item, outcome))
+        # The folder copies' and stamped PDFs' directories are synced once for the batch,
+        # before the transaction that marks the batch done (each file before its rename).
+        with deferred_dir_syncs() as syncs:
+            _run_handlers(services, handlers, item_ids, items, prepared, done, stop)
     finally:
-        _finish(services, done)
+        if syncs is not None and syncs.done:
+            _finish(services, done)
+
+
+def _run_handlers(services: Services, handlers: dict[str, Handler], item_ids: list[int],
+                  items: dict[int, OutboxItem], prepared: dict[int, OutboxItem | None],
+                  done: list[tuple[OutboxItem, Callable | None]], stop: StopFlag | None) -> None:
+    for item_id in item_ids:
+        if stop is not None and stop.stopping:
+            break
+        item = items.get(item_id)
+        if item is None:
+            continue  # finished meanwhile by another runner
+        if item_id in prepared:
+            item = prepared[item_id]
+            if item is None:  # settled in its preparation (a suppressed or held notice)
+                metrics.outbox(items[item_id].kind, "done")
+                continue
+        outcome = _attempt(services, handlers, item)
+        if outcome == outbox.SETTLED:  # the handler recorded how it ended
+            metrics.outbox(item.kind, "done")
+        elif outcome is not _FAILED:
+            done.append((item, outcome))
 
 
 _FAILED = object()  # what _attempt returns for an item whose failure it recorded

@@ -210,6 +210,48 @@ def test_a_batch_is_marked_done_together_and_one_refused_bookkeeping_holds_up_no
                       ("folder", "q3:u", "done")]
 
 
+def test_a_batch_whose_files_are_not_durable_is_not_marked_done(tmp_path, monkeypatch):
+    """A batch's folder files are synced (their directories, once each) before the
+    transaction that marks the batch done: when that sync fails (an I/O error), no item
+    of the batch is done; they are filed again, each file once, when it works."""
+    from storage import fsync
+
+    settings = load_settings(write_config(tmp_path))
+    folder = tmp_path / "unit"
+    (folder / "tmp").mkdir(parents=True)
+
+    def handler(services, item):
+        target = folder / item.key
+        if not target.exists():
+            fsync.write_durably(target, b"letter", tmp_dir=folder / "tmp")
+
+    real = fsync.fsync_dir
+    failing = {"on": True}
+
+    def flaky(path):
+        if failing["on"] and path == folder:
+            raise OSError(5, "Input/output error")
+        real(path)
+
+    monkeypatch.setattr(fsync, "fsync_dir", flaky)
+    with open_services(settings, "delivery", upgrade_schema=True) as services:
+        with services.db.session() as session:
+            for n in range(3):
+                outbox.queue_once(session, "folder", f"q{n}", queue_id=f"q{n}", unit="u")
+        try:
+            work_outbox(services, handlers={"folder": handler})
+        except OSError:
+            pass  # the runner's loop logs it and tries again later
+        with services.db.session() as session:
+            after_failure = sorted(i.state for i in outbox.items_in_state(session, None))
+        failing["on"] = False
+        work_outbox(services, handlers={"folder": handler})
+        with services.db.session() as session:
+            after = sorted(i.state for i in outbox.items_in_state(session, None))
+    assert after_failure == ["pending"] * 3
+    assert after == ["done"] * 3 and sorted(p.name for p in folder.iterdir()) == ["q0", "q1", "q2", "tmp"]
+
+
 def test_the_delivery_runners_reads_do_not_wait_for_a_writer(tmp_path):
     """On SQLite, a pipeline runner's register transaction holds the write lock. The
     delivery runner looking for work and reading an item (with its letter) must not
