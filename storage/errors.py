@@ -22,6 +22,16 @@ _PG_STATES = ("53100", "53200", "53300", "58030", "55P03", "57014", "57P01", "57
 _PG_CLASSES = ("08", "40")
 
 
+def _pg_connection_failure(candidate: BaseException, state: object) -> bool:
+    """psycopg's OperationalError with no SQLSTATE: a connection that could not be made
+    (refused, "the database system is shutting down" or "is starting up": PostgreSQL
+    restarting) or was lost outside a statement. Every error the server reports about a
+    statement carries a SQLSTATE. Not recognised, a restart counted against the letter:
+    the delivery runner recorded a notice already sent as failed and sent it again."""
+    return (state is None and type(candidate).__name__ == "OperationalError"
+            and type(candidate).__module__.split(".")[0] == "psycopg")
+
+
 def is_transient_storage_error(exc: BaseException) -> bool:
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -36,6 +46,8 @@ def is_transient_storage_error(exc: BaseException) -> bool:
             if state in _PG_STATES or (isinstance(state, str) and state[:2] in _PG_CLASSES):
                 return True
             if getattr(candidate, "connection_invalidated", False):  # SQLAlchemy: the connection died
+                return True
+            if _pg_connection_failure(candidate, state):
                 return True
             text = str(candidate).lower()
             if type(candidate).__name__ == "OperationalError" and any(w in text for w in _SQLITE_WORDS):

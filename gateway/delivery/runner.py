@@ -25,6 +25,7 @@ from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.signatures.receive_stamp import close_stampers
 from storage import outbox
+from storage.errors import is_transient_storage_error
 from storage.models import OutboxItem
 
 log = structlog.get_logger("gateway.runner.delivery")
@@ -52,18 +53,19 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
     other, fell to alternate threads: every stamp on one of them.)"""
     handlers = handlers or HANDLERS
     index, count = part
-    due = [item_id for item_id, queue_id in outbox.due(services.db, handlers, limit * count)
+    due = [item_id for item_id, queue_id in outbox.due(services.db, handlers, limit * count,
+                                                      retry_max=services.settings.delivery.retry_max)
            if count == 1 or zlib.crc32(queue_id.encode()) % count == index][:limit]
     for item_id in due:
         if stop is not None and stop.stopping:
             break
         with outbox.claimed(services.db, item_id) as mine:  # another gateway on the same database?
             if mine:
-                _attempt(services, handlers, item_id)
+                _attempt(services, handlers, item_id, stop)
     return len(due)
 
 
-def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> None:
+def _attempt(services: Services, handlers: dict[str, Handler], item_id: int, stop: StopFlag | None = None) -> None:
     item = outbox.pending_item(services.db, item_id, with_letter=outbox.LETTER_COPIES)
     if item is None:
         return
@@ -88,8 +90,32 @@ def _attempt(services: Services, handlers: dict[str, Handler], item_id: int) -> 
                 metrics.outbox(failed.kind, "retry")
             return
         if outcome != outbox.SETTLED:
-            outbox.finish(services.db, item_id, also=outcome)
+            _record_done(services, item_id, outcome, stop)
         metrics.outbox(item.kind, "done")
+
+
+# Seconds between tries to record a finished item while the database is away.
+RECORD_RETRY_FIRST, RECORD_RETRY_MAX = 0.5, 30.0
+
+
+def _record_done(services: Services, item_id: int, outcome: Callable | None, stop: StopFlag | None) -> None:
+    """The work is done (the notice accepted by the smarthost, the copy filed): its
+    record waits for the database, however long it is away, here in this thread. Left
+    pending, the item was done again once the database was back: a PostgreSQL restart
+    while a notice was being sent gave the sender two acknowledgements. Only a stop
+    (SIGTERM) gives up, as a crash would (the copy is found, a notice may repeat)."""
+    delay = RECORD_RETRY_FIRST
+    while True:
+        try:
+            outbox.finish(services.db, item_id, also=outcome)
+            return
+        except Exception as exc:
+            if not is_transient_storage_error(exc) or (stop is not None and stop.stopping):
+                raise
+            log.warning("outbox_unavailable", done_not_recorded=True, retry_in=delay,
+                        error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            time.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX)
 
 
 def main(settings: Settings) -> None:

@@ -7,9 +7,11 @@ from gateway.notices.status import notice_status, render_notice_status
 from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
 from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
-from storage.counts import counts, imap_mailboxes, notice_figures
+from gateway.delivery.error_texts import error_for_person
+from storage.counts import counts, imap_mailboxes, notice_figures, retrying
 from storage.db import Database
 from storage.schema_version import require_current
+from storage.outbox import LETTER_COPIES
 from storage.register import units_with_classified_letters
 
 
@@ -22,6 +24,7 @@ def collect_status(settings: Settings) -> dict:
         with db.session() as session:
             figures = counts(session, overdue_after=settings.delivery.dead_after)
             notices = notice_status(settings, notice_figures(session))
+            copies = {kind: found for kind in sorted(LETTER_COPIES) if (found := retrying(session, kind))}
             imap_intake = imap_mailboxes(session)
             classified_units = units_with_classified_letters(session)
     finally:
@@ -35,6 +38,7 @@ def collect_status(settings: Settings) -> dict:
         "messages": figures.messages,
         "letters": figures.letters,
         "outbox": figures.outbox,
+        "retrying": copies,  # the oldest letter copy of each kind waiting after a failure, and why
         "quarantine": figures.quarantine,
         "refused": figures.refused,  # e.g. {"top_secret": 2}: refused at end of DATA
         "notices": notices,
@@ -71,6 +75,8 @@ def render_status(status: dict) -> str:
         lines.append(f"disk       {status['disk']['detail']}")
     for kind, states in sorted(status["outbox"].items()):
         lines.append(f"outbox     {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+        if kind in status.get("retrying", {}):
+            lines.append(_retrying_line(status["retrying"][kind]))
     lines += render_imap(status)
     lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items())) or "empty"))
     if status.get("refused"):
@@ -79,3 +85,12 @@ def render_status(status: dict) -> str:
         lines.append(render_notice_status(status["notices"]))
     lines += [f"WARNING    {w}" for w in status.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _retrying_line(item: dict) -> str:
+    """Which copy waits, since when, the next try and what failed, in words (the
+    exception's own text stays in the log: delivery_retry)."""
+    also = f" (and {item['items'] - 1} more)" if item["items"] > 1 else ""
+    return (f"           waiting: {item['unit'] or '?'} letter {item['queue_id']} (outbox item {item['id']}){also}, "
+            f"since {item['since']}, attempt {item['attempts']}, next {item['next_attempt_at']}: "
+            f"{error_for_person(item['last_error'])}")
