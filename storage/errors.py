@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import errno
 
-TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE}
+# EFBIG: a file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) the machine sets; a
+# letter (at most [smtp] max_size) is far below any file system's own largest file.
+TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE, errno.EFBIG}
 # SQLite says it in words; PostgreSQL in SQLSTATE class 53 (insufficient resources)
 # and 58030 (io_error).
 # The database busy or gone for a moment is the machine's condition too: a lock not
@@ -58,7 +60,7 @@ def is_transient_storage_error(exc: BaseException) -> bool:
 
 _REASON_WORDS = ("[errno 28]", "no space left", "[errno 122]", "quota exceeded", "[errno 5]",
                  "input/output error", "[errno 30]", "read-only file system", "[errno 24]",
-                 "too many open files", "due to lock timeout", "due to statement timeout", "deadlock detected",
+                 "too many open files", "[errno 27]", "file too large", "due to lock timeout", "due to statement timeout", "deadlock detected",
                  "could not serialize access", "server closed the connection unexpectedly",
                  "terminating connection due to administrator command") + _SQLITE_WORDS
 

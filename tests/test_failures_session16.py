@@ -9,6 +9,7 @@ which is what the test writes into the register database."""
 from __future__ import annotations
 
 import datetime as dt
+import resource
 import threading
 import time
 
@@ -19,7 +20,7 @@ from storage.db import Database
 from storage.errors import is_transient_storage_error
 from storage.models import OutboxItem
 from tests.daemon import Daemon, free_port, write_config
-from tests.letters import letter
+from tests.letters import letter, make_pdf
 from tests.notices.conftest import notices_config
 from tests.notices.sink import Sink
 from tests.servers.postgres import PostgresCluster
@@ -95,6 +96,43 @@ def test_a_copy_waiting_when_the_clock_steps_back_a_day_is_filed_when_its_folder
     assert len(rows) == 1 and len(gateway.maildir_files("dindaeng_admin")) == 1
     retries = [e for e in gateway.events() if e.get("event") == "delivery_retry" and e.get("queue_id") == queue_id]
     assert len(retries) <= 3  # waited, not a hot loop
+
+
+def _file_size_limit(pid: int, limit: int) -> None:
+    """RLIMIT_FSIZE on a running process of the daemon: a write past `limit` bytes fails
+    with EFBIG, as a full disk fails with ENOSPC, without mounting anything."""
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+
+def test_a_file_size_limit_at_data_and_in_the_vault_waits_and_files_once_lifted(gateway):
+    files = [gateway.data_dir / "saraban.db", gateway.data_dir / "saraban.db-wal", gateway.log_path]
+    limit = max(f.stat().st_size for f in files if f.exists()) + (2 << 20)  # the log and database go on
+    raw = letter(files=[("2569_dds_0403_300.pdf", make_pdf("big", filler=limit + (512 << 10)))])
+    pipeline = [e["pid"] for e in gateway.events() if e.get("event") == "runner_spawned"
+                and e.get("runner") == "pipeline-0"][-1]
+    filed_before = len(gateway.maildir_files("latkrabang"))
+
+    _file_size_limit(gateway.proc.pid, limit)  # intake cannot write the spool file
+    try:
+        code, text = gateway.data_reply(raw, LATKRABANG)
+    finally:
+        _file_size_limit(gateway.proc.pid, resource.RLIM_INFINITY)
+    assert code == 451 and text.isascii(), (code, text)  # the sender's MTA retries; no 250
+    assert not list((gateway.data_dir / "spool" / "new").iterdir())
+
+    _file_size_limit(pipeline, limit)  # the vault cannot take it after the 250
+    try:
+        queue_id = gateway.send(raw, LATKRABANG)
+        gateway.wait_for(lambda: sum(1 for e in gateway.events() if e.get("event") == "storage_unavailable"
+                                     and e.get("queue_id") == queue_id) >= 6, 60, what="six waits for storage")
+        assert not [e for e in gateway.events() if e.get("event") == "message_parked"]
+        assert not list((gateway.data_dir / "spool" / "failed").iterdir())
+    finally:
+        _file_size_limit(pipeline, resource.RLIM_INFINITY)
+    gateway.wait_for(lambda: len(gateway.maildir_files("latkrabang")) == filed_before + 1, 60,
+                     what="the letter filed once the limit is lifted")
+    assert [r["number"] for r in gateway.register() if r["queue_id"] == queue_id] == [filed_before + 1]
+    assert not list((gateway.data_dir / "folders" / "latkrabang" / "tmp").iterdir())
 
 
 @pytest.fixture
