@@ -106,3 +106,15 @@ def imap_mailboxes(session: Session) -> dict[str, dict]:
     ):
         mailboxes[mailbox]["highest_uid"] = high
     return add_problems(session, mailboxes)  # last error, letters left as too big (storage/intake.py)
+
+
+def waiting_letter(session: Session) -> dict[str, Any] | None:
+    """The oldest accepted letter the pipeline retries after a failure (its reason is
+    cleared when it is finished), and how many wait so."""
+    first = session.scalar(select(Message).where(Message.state == "processing", Message.reason.is_not(None))
+                           .order_by(Message.received_at).limit(1))
+    if first is None:
+        return None
+    return {"queue_id": first.queue_id, "since": to_bangkok(first.received_at).isoformat(timespec="seconds"),
+            "reason": first.reason, "letters": session.scalar(select(func.count()).select_from(Message).where(
+                Message.state == "processing", Message.reason.is_not(None))) or 0}

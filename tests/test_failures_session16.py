@@ -127,12 +127,17 @@ def test_a_file_size_limit_at_data_and_in_the_vault_waits_and_files_once_lifted(
                                      and e.get("queue_id") == queue_id) >= 6, 60, what="six waits for storage")
         assert not [e for e in gateway.events() if e.get("event") == "message_parked"]
         assert not list((gateway.data_dir / "spool" / "failed").iterdir())
+        text = gateway.cli("status").stdout  # what waits, and why, in words
+        assert f"waiting: letter {queue_id}, received 20" in text, text
+        assert "retried: เขียนลงโฟลเดอร์หรือดิสก์ไม่ได้ / could not write to the folder or the disk" in text, text
+        assert "Errno" not in text and "File too large" not in text
     finally:
         _file_size_limit(pipeline, resource.RLIM_INFINITY)
     gateway.wait_for(lambda: len(gateway.maildir_files("latkrabang")) == filed_before + 1, 60,
                      what="the letter filed once the limit is lifted")
     assert [r["number"] for r in gateway.register() if r["queue_id"] == queue_id] == [filed_before + 1]
     assert not list((gateway.data_dir / "folders" / "latkrabang" / "tmp").iterdir())
+    assert gateway.status_here()["waiting"] is None
 
 
 @pytest.fixture
