@@ -162,7 +162,11 @@ def test_postgresql_restarted_as_the_smarthost_takes_a_notice_sends_it_once(own_
         second = d.send(letter(), LATKRABANG)  # intake needs no database: 250
         sink.hold_data.set()  # ... which is 250: the first notice is out
         d.wait_for(lambda: any(e.get("event") == "notice_sent" for e in d.events()), 30, what="the first notice")
-        time.sleep(1.0)
+        # The sysadmin asks meanwhile: one line, no traceback.
+        asked = d.cli("status", check=False)
+        assert asked.returncode == 1 and "Traceback" not in asked.stderr, asked.stderr
+        assert asked.stderr.startswith("saraban-gateway: the database refused (OperationalError:"), asked.stderr
+        assert len(asked.stderr.strip().splitlines()) == 1, asked.stderr
         own_postgres.start()  # the same cluster, port and data again
         # The delivery runner queues a letter's notice once its copy is filed: wait for both.
         d.wait_for(lambda: d.status_here()["outbox"].get("notice") == {"done": 2}, 60, what="two notices sent")
