@@ -63,19 +63,30 @@ def notice_figures(session: Session) -> dict[str, Any]:
                                              OutboxItem.created_at >= since)
         )
     )
+    return {"suppressed_last_day": dict(sorted(reasons.items())), "retrying": retrying(session, "notice")}
+
+
+def retrying(session: Session, kind: str) -> dict[str, Any] | None:
+    """The oldest item of `kind` still pending after a failed attempt, and how many
+    wait so: what an operator must act on (the mail server away, the folder unwritable)."""
     waiting = session.scalar(
-        select(OutboxItem).where(OutboxItem.kind == "notice", OutboxItem.state == "pending",
+        select(OutboxItem).where(OutboxItem.kind == kind, OutboxItem.state == "pending",
                                  OutboxItem.last_error.is_not(None))
         .order_by(OutboxItem.id).limit(1)
     )
+    if waiting is None:
+        return None
     return {
-        "suppressed_last_day": dict(sorted(reasons.items())),
-        "retrying": None if waiting is None else {
-            "key": waiting.key,
-            "attempts": waiting.attempts,
-            "next_attempt_at": to_bangkok(waiting.next_attempt_at).isoformat(timespec="seconds"),
-            "last_error": waiting.last_error,
-        },
+        "id": waiting.id,
+        "key": waiting.key,
+        "queue_id": waiting.queue_id,
+        "unit": waiting.unit,
+        "attempts": waiting.attempts,
+        "since": to_bangkok(waiting.created_at).isoformat(timespec="seconds"),
+        "next_attempt_at": to_bangkok(waiting.next_attempt_at).isoformat(timespec="seconds"),
+        "last_error": waiting.last_error,
+        "items": session.scalar(select(func.count()).select_from(OutboxItem).where(
+            OutboxItem.kind == kind, OutboxItem.state == "pending", OutboxItem.last_error.is_not(None))) or 0,
     }
 
 
@@ -95,3 +106,15 @@ def imap_mailboxes(session: Session) -> dict[str, dict]:
     ):
         mailboxes[mailbox]["highest_uid"] = high
     return add_problems(session, mailboxes)  # last error, letters left as too big (storage/intake.py)
+
+
+def waiting_letter(session: Session) -> dict[str, Any] | None:
+    """The oldest accepted letter the pipeline retries after a failure (its reason is
+    cleared when it is finished), and how many wait so."""
+    first = session.scalar(select(Message).where(Message.state == "processing", Message.reason.is_not(None))
+                           .order_by(Message.received_at).limit(1))
+    if first is None:
+        return None
+    return {"queue_id": first.queue_id, "since": to_bangkok(first.received_at).isoformat(timespec="seconds"),
+            "reason": first.reason, "letters": session.scalar(select(func.count()).select_from(Message).where(
+                Message.state == "processing", Message.reason.is_not(None))) or 0}

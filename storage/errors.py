@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import errno
 
-TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE}
+# EFBIG: a file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) the machine sets; a
+# letter (at most [smtp] max_size) is far below any file system's own largest file.
+TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE, errno.EFBIG}
 # SQLite says it in words; PostgreSQL in SQLSTATE class 53 (insufficient resources)
 # and 58030 (io_error).
 # The database busy or gone for a moment is the machine's condition too: a lock not
@@ -20,6 +22,16 @@ _SQLITE_WORDS = ("database or disk is full", "disk i/o error", "unable to open d
                  "attempt to write a readonly database", "database is locked", "database table is locked")
 _PG_STATES = ("53100", "53200", "53300", "58030", "55P03", "57014", "57P01", "57P02", "57P03")
 _PG_CLASSES = ("08", "40")
+
+
+def _pg_connection_failure(candidate: BaseException, state: object) -> bool:
+    """psycopg's OperationalError with no SQLSTATE: a connection that could not be made
+    (refused, "the database system is shutting down" or "is starting up": PostgreSQL
+    restarting) or was lost outside a statement. Every error the server reports about a
+    statement carries a SQLSTATE. Not recognised, a restart counted against the letter:
+    the delivery runner recorded a notice already sent as failed and sent it again."""
+    return (state is None and type(candidate).__name__ == "OperationalError"
+            and type(candidate).__module__.split(".")[0] == "psycopg")
 
 
 def is_transient_storage_error(exc: BaseException) -> bool:
@@ -37,6 +49,8 @@ def is_transient_storage_error(exc: BaseException) -> bool:
                 return True
             if getattr(candidate, "connection_invalidated", False):  # SQLAlchemy: the connection died
                 return True
+            if _pg_connection_failure(candidate, state):
+                return True
             text = str(candidate).lower()
             if type(candidate).__name__ == "OperationalError" and any(w in text for w in _SQLITE_WORDS):
                 return True
@@ -46,7 +60,7 @@ def is_transient_storage_error(exc: BaseException) -> bool:
 
 _REASON_WORDS = ("[errno 28]", "no space left", "[errno 122]", "quota exceeded", "[errno 5]",
                  "input/output error", "[errno 30]", "read-only file system", "[errno 24]",
-                 "too many open files", "due to lock timeout", "due to statement timeout", "deadlock detected",
+                 "too many open files", "[errno 27]", "file too large", "due to lock timeout", "due to statement timeout", "deadlock detected",
                  "could not serialize access", "server closed the connection unexpectedly",
                  "terminating connection due to administrator command") + _SQLITE_WORDS
 

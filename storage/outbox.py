@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -125,15 +125,25 @@ def release_held_notices(session: Session) -> int:
 # -- the delivery runner -----------------------------------------------------------------
 
 
-def due(db: Database, kinds: Iterable[str], limit: int = 100) -> list[tuple[int, str]]:
+def due(db: Database, kinds: Iterable[str], limit: int = 100, retry_max: float = 3600.0) -> list[tuple[int, str]]:
     """(id, queue id) of pending items whose next attempt is due, oldest first: the
-    delivery runner's threads share them by the letter's queue id."""
+    delivery runner's threads share them by the letter's queue id.
+
+    `fail` never schedules an attempt more than `retry_max` ahead, and an item not yet
+    tried is due when it is made: an item further ahead, or untried and in the future,
+    was scheduled before the system clock stepped back (a wrong clock set right, a VM
+    restored from a snapshot). It is due now, not after the step: the letters filed a
+    day late after the clock went back a day."""
+    now = _now()
     with db.reading() as conn:
-        return [tuple(row) for row in conn.execute(_DUE, {"now": _now(), "kinds": list(kinds), "limit": limit})]
+        return [tuple(row) for row in conn.execute(_DUE, {
+            "now": now, "horizon": now + dt.timedelta(seconds=retry_max), "kinds": list(kinds), "limit": limit})]
 
 
 _DUE = (select(_OUTBOX.c.id, _OUTBOX.c.queue_id)
-        .where(_OUTBOX.c.state == "pending", _OUTBOX.c.next_attempt_at <= bindparam("now"),
+        .where(_OUTBOX.c.state == "pending",
+               or_(_OUTBOX.c.next_attempt_at <= bindparam("now"), _OUTBOX.c.attempts == 0,
+                   _OUTBOX.c.next_attempt_at > bindparam("horizon")),
                _OUTBOX.c.kind.in_(bindparam("kinds", expanding=True)))
         .order_by(_OUTBOX.c.id)
         .limit(bindparam("limit")))

@@ -51,7 +51,9 @@ class _TerminalSafe:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gateway.tools.common import database_refusal
     from gateway.units.directory import DirectoryError
+    from storage.db import DatabaseError
     from storage.schema_version import SchemaBehind
 
     from gateway.service.process_util import no_core_dumps
@@ -81,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DirectoryError, SchemaBehind) as exc:
         print(f"saraban-gateway: {exc}", file=sys.stderr)
         return 2
+    except DatabaseError as exc:
+        if args.command == "run":
+            raise
+        # The database away (PostgreSQL restarting): `status`, `register list` and
+        # `outbox list` printed SQLAlchemy's traceback to the sysadmin.
+        print(database_refusal(exc), file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
     finally:

@@ -26,6 +26,7 @@ from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.signatures.receive_stamp import close_stampers
 from storage import outbox
+from storage.errors import is_transient_storage_error
 from storage.fsync import deferred_dir_syncs
 from storage.models import OutboxItem
 
@@ -68,7 +69,8 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
     a notice may go twice, with the same Message-ID: docs/notices.md)."""
     handlers = handlers or HANDLERS
     index, count = part
-    due = [item_id for item_id, queue_id in outbox.due(services.db, handlers, limit * count)
+    due = [item_id for item_id, queue_id in outbox.due(services.db, handlers, limit * count,
+                                                      retry_max=services.settings.delivery.retry_max)
            if count == 1 or zlib.crc32(queue_id.encode()) % count == index][:limit]
     size = services.settings.delivery.batch
     for at in range(0, len(due), size):
@@ -97,7 +99,7 @@ def _work_batch(services: Services, handlers: dict[str, Handler], item_ids: list
             _run_handlers(services, handlers, item_ids, items, prepared, done, stop)
     finally:
         if syncs is not None and syncs.done:
-            _finish(services, done)
+            _finish(services, done, stop)
 
 
 def _run_handlers(services: Services, handlers: dict[str, Handler], item_ids: list[int],
@@ -124,26 +126,50 @@ def _run_handlers(services: Services, handlers: dict[str, Handler], item_ids: li
 _FAILED = object()  # what _attempt returns for an item whose failure it recorded
 
 
-def _finish(services: Services, done: list[tuple[OutboxItem, Callable | None]]) -> None:
-    """Mark the batch's finished items done in one transaction. Should it fail (an
-    item's own bookkeeping refused), each alone: one whose bookkeeping is refused again
-    is a failed attempt (backed off, its reason in `outbox list`), so it neither holds
-    up the others nor comes back at once, forever. The database away fails both ways:
-    the items stay pending, to be done again (idempotent) when it is back."""
-    try:
-        outbox.finish_many(services.db, [(item.id, also) for item, also in done])
-    except Exception:
-        log.warning("batch_finish_failed", items=len(done))
-        for item, also in done:
-            with bound_contextvars(queue_id=item.queue_id, unit=item.unit, kind=item.kind, outbox_id=item.id):
-                try:
-                    outbox.finish(services.db, item.id, also=also)
-                except Exception as exc:
-                    _record_failure(services, item.id, exc)
-                    continue
-            metrics.outbox(item.kind, "done")
-        return
+# Seconds between tries to record a finished batch while the database is away.
+RECORD_RETRY_FIRST, RECORD_RETRY_MAX = 0.5, 30.0
+
+
+def _finish(services: Services, done: list[tuple[OutboxItem, Callable | None]], stop: StopFlag | None) -> None:
+    """Mark the batch's finished items done in one transaction.
+
+    The work is done (the notices accepted by the smarthost, the copies filed): while
+    the database is away, the record waits here, in this thread, however long. Left
+    pending, the items were done again once it was back: a PostgreSQL restart while a
+    notice was being sent gave the sender two acknowledgements. Only a stop (SIGTERM)
+    gives up, as a crash would (the copy is found, a notice may repeat).
+
+    Any other failure (an item's own bookkeeping refused): each alone, and one whose
+    bookkeeping is refused again is a failed attempt (backed off, its reason in `outbox
+    list`), so it neither holds up the others nor comes back at once, forever."""
+    delay = RECORD_RETRY_FIRST
+    while True:
+        try:
+            outbox.finish_many(services.db, [(item.id, also) for item, also in done])
+            break
+        except Exception as exc:
+            if not is_transient_storage_error(exc):
+                _finish_one_by_one(services, done)
+                return
+            if stop is not None and stop.stopping:
+                raise
+            log.warning("outbox_unavailable", done_not_recorded=len(done), retry_in=delay,
+                        error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            time.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX)
     for item, _also in done:
+        metrics.outbox(item.kind, "done")
+
+
+def _finish_one_by_one(services: Services, done: list[tuple[OutboxItem, Callable | None]]) -> None:
+    log.warning("batch_finish_failed", items=len(done))
+    for item, also in done:
+        with bound_contextvars(queue_id=item.queue_id, unit=item.unit, kind=item.kind, outbox_id=item.id):
+            try:
+                outbox.finish(services.db, item.id, also=also)
+            except Exception as exc:
+                _record_failure(services, item.id, exc)
+                continue
         metrics.outbox(item.kind, "done")
 
 

@@ -147,9 +147,12 @@ def _count_failure(services: Services, queue_id: str, exc: Exception, transient:
             message = record_failure(session, queue_id, failure(exc), services.settings.pipeline.max_attempts)
             parked = message is not None and message.state == "failed"
             if parked:
-                log.error("message_parked", queue_id=queue_id, attempts=message.attempts, reason=message.reason)
+                attempts, reason = message.attempts, message.reason
                 _tell_central_unit(session, message)
         if parked:
+            # Said once it is committed: a database that cannot take the commit (a full
+            # disk) had the log say parked, each try, of a letter still waiting.
+            log.error("message_parked", queue_id=queue_id, attempts=attempts, reason=reason)
             crashpoint("after_park_recorded")
             secret.park(services, queue_id)  # sealed: nothing parked in plaintext
     except Exception as inner:

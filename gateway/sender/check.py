@@ -256,6 +256,7 @@ class PipelineChecker:
         self.resolver = resolver
         self.settings = settings
         self._next_try: dict[str, float] = {}
+        self._first_wait: dict[str, float] = {}  # queue id -> monotonic time of its first wait
 
     def deferred(self, queue_id: str) -> bool:
         """True while a waiting letter's next check is not due (the runner skips it)."""
@@ -286,16 +287,23 @@ class PipelineChecker:
                               reason=f"{CHECK_FAILED} ({type(exc).__name__})").stamp()
         if auth.status != "temperror":
             self._next_try.pop(entry.queue_id, None)
+            self._first_wait.pop(entry.queue_id, None)
             return auth
         import datetime as dt
 
-        waited = (dt.datetime.now(dt.timezone.utc) - entry.received_at).total_seconds()
+        # Since its receipt (also across a restart), or since this runner first waited
+        # on it, whichever is longer: the wall clock alone stepped back a day (a clock a
+        # day fast set right) kept a letter waiting on a silent DNS a day past recheck_for.
+        first = self._first_wait.setdefault(entry.queue_id, time.monotonic())
+        waited = max((dt.datetime.now(dt.timezone.utc) - entry.received_at).total_seconds(),
+                     time.monotonic() - first)
         if waited < self.settings.recheck_for:
             self._next_try[entry.queue_id] = time.monotonic() + self.settings.recheck_every
             log.info("sender_check_waiting", reason=auth.reason, waited=round(waited, 1),
                      recheck_in=self.settings.recheck_every)
             return self.WAIT
         self._next_try.pop(entry.queue_id, None)
+        self._first_wait.pop(entry.queue_id, None)
         log.warning("sender_check_gave_up", reason=auth.reason, waited=round(waited, 1))
         return auth
 

@@ -7,9 +7,12 @@ from gateway.notices.status import notice_status, render_notice_status
 from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
 from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
-from storage.counts import counts, imap_mailboxes, notice_figures
+from gateway.delivery.error_texts import error_for_person
+from storage.counts import counts, imap_mailboxes, notice_figures, retrying, waiting_letter
+from storage.errors import is_transient_reason
 from storage.db import Database
 from storage.schema_version import require_current
+from storage.outbox import LETTER_COPIES
 from storage.register import units_with_classified_letters
 
 
@@ -22,6 +25,8 @@ def collect_status(settings: Settings) -> dict:
         with db.session() as session:
             figures = counts(session, overdue_after=settings.delivery.dead_after)
             notices = notice_status(settings, notice_figures(session))
+            letter = waiting_letter(session)
+            copies = {kind: found for kind in sorted(LETTER_COPIES) if (found := retrying(session, kind))}
             imap_intake = imap_mailboxes(session)
             classified_units = units_with_classified_letters(session)
     finally:
@@ -30,11 +35,13 @@ def collect_status(settings: Settings) -> dict:
     disk = storage_guard(settings).reading()
     return {
         "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
+        "waiting": letter,  # the oldest letter the pipeline retries after a failure, and why
         "disk": {"free_mib": None if disk.free is None else disk.free // MIB, "floor_mib": disk.floor // MIB,
                  "detail": disk.describe()},
         "messages": figures.messages,
         "letters": figures.letters,
         "outbox": figures.outbox,
+        "retrying": copies,  # the oldest letter copy of each kind waiting after a failure, and why
         "quarantine": figures.quarantine,
         "refused": figures.refused,  # e.g. {"top_secret": 2}: refused at end of DATA
         "notices": notices,
@@ -64,6 +71,7 @@ def _disk_warning(disk: DiskReading) -> list[str]:
 def render_status(status: dict) -> str:
     lines = [
         f"spool      pending {status['spool']['pending']}, parked {status['spool']['parked']}",
+        *_waiting_letter_line(status.get("waiting")),
         "messages   " + (", ".join(f"{k} {v}" for k, v in sorted(status["messages"].items())) or "none"),
         f"register   {status['letters']} letter(s)",
     ]
@@ -71,6 +79,8 @@ def render_status(status: dict) -> str:
         lines.append(f"disk       {status['disk']['detail']}")
     for kind, states in sorted(status["outbox"].items()):
         lines.append(f"outbox     {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+        if kind in status.get("retrying", {}):
+            lines.append(_retrying_line(status["retrying"][kind]))
     lines += render_imap(status)
     lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items())) or "empty"))
     if status.get("refused"):
@@ -79,3 +89,24 @@ def render_status(status: dict) -> str:
         lines.append(render_notice_status(status["notices"]))
     lines += [f"WARNING    {w}" for w in status.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _retrying_line(item: dict) -> str:
+    """Which copy waits, since when, the next try and what failed, in words (the
+    exception's own text stays in the log: delivery_retry)."""
+    also = f" (and {item['items'] - 1} more)" if item["items"] > 1 else ""
+    return (f"           waiting: {item['unit'] or '?'} letter {item['queue_id']} (outbox item {item['id']}){also}, "
+            f"since {item['since']}, attempt {item['attempts']}, next {item['next_attempt_at']}: "
+            f"{error_for_person(item['last_error'])}")
+
+
+def _waiting_letter_line(letter: dict | None) -> list[str]:
+    """The oldest letter retried after a failure: the storage's condition in words (a
+    full disk, the database away), any other failure only by name of the log event: a
+    letter's own failure is kept as an exception's type and place, for the staff."""
+    if not letter:
+        return []
+    why = (error_for_person(letter["reason"]) if is_transient_reason(letter["reason"])
+           else "ระบบตรวจหนังสือขัดข้อง / the gateway failed to process it (process_failed in the log)")
+    also = f" (and {letter['letters'] - 1} more)" if letter["letters"] > 1 else ""
+    return [f"           waiting: letter {letter['queue_id']}{also}, received {letter['since']}, retried: {why}"]

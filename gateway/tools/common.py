@@ -53,10 +53,17 @@ def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             print(f"saraban-gateway: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
             return 1
         except DatabaseError as exc:
-            print(f"saraban-gateway: the database refused ({type(exc).__name__}: "
-                  f"{str(exc).splitlines()[0]}); is it reachable and is the configuration right?", file=sys.stderr)
+            print(database_refusal(exc), file=sys.stderr)
             return 1
     return wrapper
+
+
+def database_refusal(exc: Exception) -> str:
+    """One line for a person when the database refused (PostgreSQL down or restarting,
+    SQLite locked past its timeout): the driver's first line, no traceback."""
+    first = (str(exc).splitlines() or [""])[0]
+    return (f"saraban-gateway: the database refused ({type(exc).__name__}: {first}); "
+            "is it reachable and is the configuration right?")
 
 
 def settings_of(args: argparse.Namespace) -> Settings:

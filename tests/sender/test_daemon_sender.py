@@ -4,11 +4,13 @@ agency without DMARC and an attacker."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import email
 import email.policy
 
 import pytest
 
+from gateway.spool import Spool
 from tests.daemon import Daemon, write_config
 from tests.letters import letter, with_header
 from tests.sender.zones import ATTACKER, FORWARDER, MINISTRY, NO_DMARC, arc_seal, dkim_sign, zones
@@ -175,6 +177,16 @@ def test_dns_down_past_the_bound_registers_as_no_information(tmp_path):
         [entry] = d.register()  # never quarantined because a resolver was slow
         assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ไม่มีข้อมูล ({MINISTRY})"
         assert quarantine(d) == []
+
+        # Session 16: received while the clock was a day fast, then set right: by the
+        # wall clock it has not waited at all, yet it is registered within the bound.
+        ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+        queue_id = Spool(d.data_dir / "spool").accept(letter(sender=f"saraban@{MINISTRY}"), f"x@{ATTACKER}",
+                                                      [UNIT], peer="127.0.0.1:25", received_at=ahead)
+        d.wait_for(lambda: any(e.get("event") == "registered" and e.get("queue_id") == queue_id
+                               for e in d.events()), 30, what="the letter registered though the clock went back a day")
+        assert [e["sender_verified"] for e in d.register() if e["queue_id"] == queue_id] == [
+            f"ยืนยันผู้ส่ง: ไม่มีข้อมูล ({MINISTRY})"]
     finally:
         d.stop()
         silent.close()

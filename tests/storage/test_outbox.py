@@ -2,7 +2,10 @@
 added once, backed off, dead, retried; each item's log context is its own."""
 from __future__ import annotations
 
+import datetime as dt
+
 import structlog
+from sqlalchemy import update
 
 from gateway.config.settings import load_settings
 from gateway.delivery.errors import PermanentFailure
@@ -10,6 +13,7 @@ from gateway.delivery.runner import work_outbox
 from gateway.service.services import open_services
 from storage import outbox
 from storage.db import Database
+from storage.models import OutboxItem
 from tests.daemon import write_config
 
 
@@ -28,6 +32,27 @@ def test_add_once_is_once_per_kind_and_key(database_url):
         assert later is False
         with db.session() as session:
             assert [i.kind for i in outbox.items_in_state(session)] == ["notice", "alert"]
+    finally:
+        db.dispose()
+
+
+def test_an_attempt_scheduled_before_the_clock_stepped_back_is_due_now(database_url):
+    """No attempt is scheduled more than retry_max ahead and a new item is due when it
+    is made: one further ahead was written before the system clock went back."""
+    db = Database(database_url)
+    db.create_schema()
+    try:
+        with db.session() as session:
+            new, _ = outbox.add_once(session, "folder", "q3:u", queue_id="q3", unit="u")
+            failed, _ = outbox.add_once(session, "folder", "q4:u", queue_id="q4", unit="u")
+            waiting, _ = outbox.add_once(session, "folder", "q5:u", queue_id="q5", unit="u")
+        for item in (failed, waiting):
+            outbox.fail(db, item.id, "OSError: refused", dead_after=3600, retry_base=5, retry_max=60)
+        day_ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+        with db.session() as session:  # the clock stepped back a day after these were written
+            session.execute(update(OutboxItem).where(OutboxItem.id.in_([new.id, failed.id]))
+                            .values(next_attempt_at=day_ahead))
+        assert outbox.due(db, ["folder"], retry_max=60) == [(new.id, "q3"), (failed.id, "q4")]
     finally:
         db.dispose()
 
