@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from rules.thai_time import be_year, to_bangkok
+from rules.thai_time import be_year, now_utc, to_bangkok
 from storage.db import as_loaded
 from storage.models import Letter, LetterAttachment, Message, RegisterCounter
 from storage.text import fit, fitted
@@ -159,7 +159,7 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
         "year": year,
         "number": number,
         "received_at": new.received_at,
-        "registered_at": dt.datetime.now(dt.timezone.utc),
+        "registered_at": now_utc(),
         "sender": new.sender,
         "sender_name": new.sender_name,
         "subject": new.subject,

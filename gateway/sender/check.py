@@ -18,6 +18,7 @@ from gateway.sender import dmarc
 from gateway.sender.dkim import verify_arc, verify_dkim
 from gateway.sender.dns import DnsTemporary, Resolver
 from gateway.sender.results import SenderAuth, refused_signature, results_authserv_id
+from rules.thai_time import now_utc
 from gateway.sender.settings import SenderSection
 from gateway.sender.spf import check_spf, peer_ip, spf_identity
 
@@ -287,9 +288,7 @@ class PipelineChecker:
         if auth.status != "temperror":
             self._next_try.pop(entry.queue_id, None)
             return auth
-        import datetime as dt
-
-        waited = (dt.datetime.now(dt.timezone.utc) - entry.received_at).total_seconds()
+        waited = (now_utc() - entry.received_at).total_seconds()
         if waited < self.settings.recheck_for:
             self._next_try[entry.queue_id] = time.monotonic() + self.settings.recheck_every
             log.info("sender_check_waiting", reason=auth.reason, waited=round(waited, 1),

@@ -1,0 +1,88 @@
+"""Red team of the register's fidelity (session 16): the receive number (เลขรับ) and
+date a letter gets, and what the register, its export, the acknowledgement and the
+receive stamp show of it.
+
+One daemon for the module: the receive stamp on, notices to an SMTP sink, and its clock
+set by each test (tests/clock/sitecustomize.py), the machine's clock untouched. Each
+test works in a register of its own (unit, Buddhist-era year), so none depends on the
+order they run in."""
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import json
+
+import pytest
+
+from tests.daemon import Daemon, TestClock, write_config
+from tests.letters import letter, make_pdf, with_header
+from tests.notices.conftest import notices_config
+from tests.signatures.test_pipeline_signatures import stamp_text
+from tests.test_fidelity_red_team import _files, _maildir_copy, _notice_to, sink  # noqa: F401 (the module's sink)
+from tests.test_tools_emergency import write_book
+from tests.thai_pdfs import remap_text_layer, thai_pdf
+
+BANGKOK = dt.timezone(dt.timedelta(hours=7))
+LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+DINDAENG = "saraban.dindaeng@bangkok.go.th"
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory):
+    return TestClock(tmp_path_factory.mktemp("clock"))
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory, sink, clock):
+    extra = "[signatures]\nstamp = true\n" + notices_config(sink)
+    d = Daemon(write_config(tmp_path_factory.mktemp("register16"), extra=extra), env=clock.env).start()
+    yield d
+    d.stop()
+
+
+def _entries(d: Daemon, unit: str) -> dict[int, list[dict]]:
+    """The unit's register entries by Buddhist-era year, in number order (one command)."""
+    d.wait_idle()
+    years: dict[int, list[dict]] = {}
+    for entry in d.register("--unit", unit):
+        years.setdefault(entry["year"], []).append(entry)
+    return years
+
+
+def _stamp(d: Daemon, queue_id: str) -> str:
+    """The receive stamp's text on the stamped copy in the unit's folder."""
+    [(_, pdf)] = [(name, data) for name, data in _files(_maildir_copy(d, queue_id)) if name.endswith(".stamped.pdf")]
+    return stamp_text(pdf)
+
+
+def test_a_letter_at_midnight_takes_the_day_and_year_of_the_gateways_clock_in_bangkok(gw, clock, sink):
+    """The register year is the calendar year in Bangkok (1 January, not the fiscal year
+    of 1 October): one second before midnight of 31 ธ.ค. 2573 is 2573's last letter, one
+    second after is 1/2574, whatever the sender's Date: header says (a year ahead, a year
+    long gone, none, garbage, 2100). The letter's own date (ลงวันที่, from its text) is
+    shown as the letter's and numbers nothing. Before midnight UTC is 17:00 in Bangkok:
+    a letter at 06:59:59 on 1 January is already in the new year there."""
+    clock.set(dt.datetime(2030, 12, 31, 23, 59, 59, tzinfo=BANGKOK))
+    before = gw.send(with_header(letter(message_id="<eve@dds.bangkok.go.th>"), "Date",
+                                 "Tue, 01 Jan 2031 10:00:00 +0700"), LATKRABANG)
+    clock.set(dt.datetime(2031, 1, 1, 0, 0, 1, tzinfo=BANGKOK))
+    dates = ["Mon, 01 Jan 2019 10:00:00 +0700", None, "วันพรุ่งนี้ 99:99", "Fri, 01 Jan 2100 10:00:00 +0700"]
+    after = [gw.send(with_header(letter(message_id=f"<new-year-{n}@dds.bangkok.go.th>"), "Date", date), LATKRABANG)
+             for n, date in enumerate(dates)]
+    years = _entries(gw, "saraban.latkrabang")
+    [old], new = years[2573], years[2574]
+    assert (old["receive_no"], old["received_at"], old["queue_id"]) == ("1/2573", "2030-12-31T23:59:59+07:00", before)
+    assert [(e["receive_no"], e["queue_id"]) for e in new] == [(f"{n}/2574", q) for n, q in enumerate(after, 1)]
+    assert {e["received_at"] for e in new} == {"2031-01-01T00:00:01+07:00"}
+    assert {e["letter_date"] for e in new + [old]} == {"2022-06-13"}  # ๑๓ มิถุนายน ๒๕๖๕, as the letter says
+
+    eve = _notice_to(sink, "<eve@dds.bangkok.go.th>")
+    assert "เลขรับ: 1/2573" in eve and "วันที่รับ: 31 ธ.ค. 2573 เวลา 23.59 น." in eve
+    assert "Received: 31 December 2030, 23:59 (Bangkok time)" in eve
+    morning = _notice_to(sink, "<new-year-0@dds.bangkok.go.th>")
+    assert "เลขรับ: 1/2574" in morning and "วันที่รับ: 1 ม.ค. 2574 เวลา 00.00 น." in morning
+    assert "ลงวันที่: 13 มิ.ย. 2565" in morning  # the letter's date, not its Date: header's
+    # The receive stamp on the clerk's copy: the same number, day and time, Thai digits.
+    assert "๑/๒๕๗๓" in (eve_stamp := _stamp(gw, before)) and "๓๑ ธ.ค. ๒๕๗๓" in eve_stamp and "๒๓.๕๙" in eve_stamp
+    assert "๑/๒๕๗๔" in (new_stamp := _stamp(gw, after[0])) and "๑ ม.ค. ๒๕๗๔" in new_stamp and "๐๐.๐๐" in new_stamp
