@@ -86,3 +86,26 @@ def test_a_letter_at_midnight_takes_the_day_and_year_of_the_gateways_clock_in_ba
     # The receive stamp on the clerk's copy: the same number, day and time, Thai digits.
     assert "๑/๒๕๗๓" in (eve_stamp := _stamp(gw, before)) and "๓๑ ธ.ค. ๒๕๗๓" in eve_stamp and "๒๓.๕๙" in eve_stamp
     assert "๑/๒๕๗๔" in (new_stamp := _stamp(gw, after[0])) and "๑ ม.ค. ๒๕๗๔" in new_stamp and "๐๐.๐๐" in new_stamp
+
+
+def test_29_february_in_bangkok_and_the_book_in_thai_digits(gw, clock, tmp_path):
+    """00:00:30 on 29 ก.พ. 2575 in Bangkok is still 28 February in UTC: the register and
+    its book read 29 ก.พ. A letter of its own dated 29 ก.พ. 2574 (2031 has none) keeps no
+    ลงวันที่, and is registered."""
+    clock.set(dt.datetime(2032, 2, 29, 0, 0, 30, tzinfo=BANGKOK))
+    sent = "Sun, 29 Feb 2032 00:00:10 +0700"
+    leap = gw.send(with_header(letter(subject="ที่ กท ๐๔๐๑/๑๒ ลงวันที่ ๒๙ ก.พ. ๒๕๗๕ เรื่อง วันอธิกสุรทิน",
+                                      body="ดูไฟล์แนบ"), "Date", sent), LATKRABANG)
+    no_day = gw.send(with_header(letter(subject="ที่ กท ๐๔๐๑/๑๓ ลงวันที่ ๒๙ ก.พ. ๒๕๗๔ เรื่อง ไม่มีวันนี้",
+                                        body="ดูไฟล์แนบ"), "Date", sent), LATKRABANG)
+    entries = {e["queue_id"]: e for e in _entries(gw, "saraban.latkrabang")[2575]}
+    assert entries[leap]["received_at"] == "2032-02-29T00:00:30+07:00" and entries[leap]["number"] == 1
+    assert (entries[leap]["letter_date"], entries[leap]["subject"]) == ("2032-02-29", "วันอธิกสุรทิน")
+    assert (entries[no_day]["letter_date"], entries[no_day]["reference"]) == (None, "กท 0401/13")
+    # The book in Thai digits: the time of receipt and เลขรับ/ปี were left in Arabic
+    # digits beside a number column in Thai ones ("๑" ... "29 ก.พ. 2575 00:00" ... "1/2575").
+    out = tmp_path / "2575.csv"
+    gw.cli("register", "export", "--unit", "saraban.latkrabang", "--year", "2575", "--thai-digits", "-o", str(out))
+    rows = list(csv.DictReader(open(out, encoding="utf-8-sig")))
+    assert [(r["เลขทะเบียนรับ"], r["ลงวันที่"], r["วันเวลาที่รับ"], r["เลขรับ/ปี"]) for r in rows] == [
+        ("๑", "๒๙ ก.พ. ๒๕๗๕", "๒๙ ก.พ. ๒๕๗๕ ๐๐:๐๐", "๑/๒๕๗๕"), ("๒", "", "๒๙ ก.พ. ๒๕๗๕ ๐๐:๐๐", "๒/๒๕๗๕")]
