@@ -109,3 +109,33 @@ def test_29_february_in_bangkok_and_the_book_in_thai_digits(gw, clock, tmp_path)
     rows = list(csv.DictReader(open(out, encoding="utf-8-sig")))
     assert [(r["เลขทะเบียนรับ"], r["ลงวันที่"], r["วันเวลาที่รับ"], r["เลขรับ/ปี"]) for r in rows] == [
         ("๑", "๒๙ ก.พ. ๒๕๗๕", "๒๙ ก.พ. ๒๕๗๕ ๐๐:๐๐", "๑/๒๕๗๕"), ("๒", "", "๒๙ ก.พ. ๒๕๗๕ ๐๐:๐๐", "๒/๒๕๗๕")]
+
+
+def test_a_paper_emergency_letter_cannot_be_received_in_the_future(gw, clock, tmp_path):
+    """The paper emergency register typed into a sheet with the year slipped (2577 for
+    2576, in June 2576): the import registered it as 1/2577, a number of a register that
+    does not begin before 1 January, whose first mailed letter would then be 2/2577.
+    Now the book is refused, the line named; the corrected book interleaves with the
+    mailed letters, each taking the next number and keeping its ฉ number."""
+    clock.set(dt.datetime(2033, 6, 1, 9, 0, tzinfo=BANGKOK))
+    first = gw.send(letter(), DINDAENG)
+    gw.wait_idle()
+    (tmp_path / "scan.pdf").write_bytes(make_pdf("scanned letter"))
+    row = ["ดด 0013 / ฉ 001", "5 มี.ค. 2577 10.30 น.", "", "", "สำนักการคลัง", "", "ขอส่งรายงาน", "", "scan.pdf"]
+    refused = gw.cli("register", "import-emergency", str(write_book(tmp_path, [row])), "--unit", "saraban.dindaeng",
+                     check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "line 2: received_at (วันเวลาที่รับ) \"5 มี.ค. 2577 10.30 น.\" is later than now" in refused.stderr
+    assert "nothing imported" in refused.stderr
+
+    row[1] = "5 มี.ค. 2576 10.30 น."
+    out = gw.cli("register", "import-emergency", str(write_book(tmp_path, [row])), "--unit", "saraban.dindaeng")
+    assert "ดด 0013 / ฉ 001  ->  registered 2/2576" in out.stdout
+    third = gw.send(letter(), DINDAENG)
+    years = _entries(gw, "saraban.dindaeng")
+    assert 2577 not in years  # next year's register not begun
+    entries = years[2576]
+    assert [e["number"] for e in entries] == [1, 2, 3]
+    assert (entries[0]["queue_id"], entries[2]["queue_id"]) == (first, third)
+    shown = json.loads(gw.cli("register", "show", "saraban.dindaeng", "2/2576", "--json").stdout)
+    assert (shown["emergency_no"], shown["received_at"]) == ("ดด 0013 / ฉ 001", "2033-03-05T10:30:00+07:00")

@@ -25,7 +25,7 @@ from pathlib import Path
 from gateway.pipeline.parse import sniff
 from gateway.pipeline.dispose import register_and_file
 from gateway.service.services import Services
-from rules.thai_time import BANGKOK
+from rules.thai_time import BANGKOK, now_utc, thai_datetime
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.progress import Progress
@@ -186,6 +186,7 @@ def read_rows(csv_path: Path) -> list[Row]:
     rows: list[Row] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
+    now = now_utc()
     for line, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
             continue
@@ -208,7 +209,14 @@ def read_rows(csv_path: Path) -> list[Row]:
             for scan in scans:
                 if not scan.is_file():
                     raise ValueError(f"scan {scan} not found")
-            rows.append(Row(line, number, parse_when(get("received_at")), get("sender"), get("subject"),
+            received_at = parse_when(get("received_at"))
+            if received_at > now:
+                # A slip of the year (2570 for 2569) would open next year's register
+                # before its 1 January: its 1 taken now, and the first letter of that
+                # year numbered 2.
+                raise ValueError(f"received_at (วันเวลาที่รับ) \"{get('received_at')}\" is later than now "
+                                 f"({thai_datetime(now)}): check the year (พ.ศ.)")
+            rows.append(Row(line, number, received_at, get("sender"), get("subject"),
                             get("reference") or None, parse_letter_date(get("letter_date")),
                             get("addressee") or None, get("action") or None, get("note") or None, scans))
         except ValueError as exc:
