@@ -139,3 +139,27 @@ def test_a_paper_emergency_letter_cannot_be_received_in_the_future(gw, clock, tm
     assert (entries[0]["queue_id"], entries[2]["queue_id"]) == (first, third)
     shown = json.loads(gw.cli("register", "show", "saraban.dindaeng", "2/2576", "--json").stdout)
     assert (shown["emergency_no"], shown["received_at"]) == ("ดด 0013 / ฉ 001", "2033-03-05T10:30:00+07:00")
+
+
+def test_a_cut_over_number_set_after_the_year_began_is_not_ignored(gw, clock, tmp_path):
+    """The gateway ran (a test letter: 1/2579) before the operator set the cut-over
+    number from the previous system (it gave 1-1571 of 2579). The configured start was
+    used only when the year's counter was made, so it was ignored: the next letter got
+    2/2579, a number the previous system had already given. It is a floor now: the next
+    letter gets 1572, by the command and by the running daemon alike."""
+    clock.set(dt.datetime(2036, 2, 1, 9, 0, tzinfo=BANGKOK))
+    gw.send(letter(), DINDAENG)
+    gw.wait_idle()
+    config = gw.config.read_text(encoding="utf-8")
+    gw.config.write_text(config + '\n[register.start_numbers]\n"saraban.dindaeng" = { 2579 = 1572 }\n',
+                         encoding="utf-8")
+    try:
+        (tmp_path / "scan.pdf").write_bytes(make_pdf("scanned letter"))
+        book = write_book(tmp_path, [["ดด 0013 / ฉ 101", "2579-01-31 16:00", "", "", "สำนักการคลัง", "",
+                                      "ขอส่งรายงาน", "", "scan.pdf"]])
+        out = gw.cli("register", "import-emergency", str(book), "--unit", "saraban.dindaeng")
+        assert "ดด 0013 / ฉ 101  ->  registered 1572/2579" in out.stdout
+    finally:
+        gw.config.write_text(config, encoding="utf-8")
+    gw.send(letter(), DINDAENG)  # the running daemon read the configuration before
+    assert [e["number"] for e in _entries(gw, "saraban.dindaeng")[2579]] == [1, 1572, 1573]
