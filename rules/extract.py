@@ -29,7 +29,7 @@ from rules.markings import (
 )
 from rules.model import LetterFacts, ParsedMail, Secrecy, Urgency
 from rules.reference import normalise_reference, parse_reference
-from rules.thai_text import normalise_extracted, normalise_typed
+from rules.thai_text import clean_field, normalise_extracted, normalise_typed
 from rules.thai_time import now_utc, to_bangkok
 
 __all__ = [
@@ -52,8 +52,9 @@ def _body(mail: ParsedMail) -> str:
 
 def mail_subject(mail: ParsedMail) -> str:
     """The mail's subject as the register stores and the rules read it: normalised as
-    typed Thai (`normalise_typed`: "คณะทํางาน" is stored and found as "คณะทำงาน")."""
-    return normalise_typed(mail.subject or "")
+    typed Thai (`normalise_typed`: "คณะทํางาน" is stored and found as "คณะทำงาน"), on one
+    line (`clean_field`: no control character, no bidi override)."""
+    return clean_field(normalise_typed(mail.subject or "")) or ""
 
 
 # A letter is dated on or before the day it is sent: a date read from a subject or a
@@ -90,8 +91,8 @@ def _facts(fields: HeaderFields, secrecy: Secrecy, urgency: Urgency) -> LetterFa
     return LetterFacts(
         reference=fields.reference.text if fields.reference else None,
         letter_date=fields.letter_date,
-        subject=fields.subject,
-        addressee=fields.addressee,
+        subject=clean_field(fields.subject),
+        addressee=clean_field(fields.addressee),
         references=fields.references,
         enclosures=fields.enclosures,
         urgency=urgency,

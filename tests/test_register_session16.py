@@ -163,3 +163,31 @@ def test_a_cut_over_number_set_after_the_year_began_is_not_ignored(gw, clock, tm
         gw.config.write_text(config, encoding="utf-8")
     gw.send(letter(), DINDAENG)  # the running daemon read the configuration before
     assert [e["number"] for e in _entries(gw, "saraban.dindaeng")[2579]] == [1, 1572, 1573]
+
+
+def test_control_and_bidi_characters_of_a_letter_do_not_reach_the_register(gw, clock, tmp_path):
+    """A cover letter's text layer can read as any character its producer maps a glyph
+    to: เรื่อง "ขอเชิญ<U+202E>ประชุม<U+2060>ด่วน<ESC>" (an override reversing what
+    follows it in the clerk's spreadsheet and desk, a word joiner, an escape) and เรียน
+    with a soft hyphen were kept in the register as read, so the desk's search for
+    "ขอเชิญประชุมด่วน" did not find the letter; the sender's display name and a Subject
+    with an escape sequence too. The register keeps one clean line of each."""
+    clock.set(dt.datetime(2035, 3, 1, 9, 0, tzinfo=BANGKOK))
+    cover = remap_text_layer(thai_pdf(["ที่ กท 0403/276", "วันที่ 22 ธันวาคม 2566", "เรื่อง ขอเชิญ~ประชุม|ด่วน^",
+                                       "เรียน ผู้อำนวยการเขต\u00adลาดกระบัง"], "plain"),
+                             {"~": "\u202e", "|": "\u2060", "^": "\x1b"})
+    raw = with_header(letter(subject="หนังสือ", body="ดูไฟล์แนบ", files=[("2566_dds_0403_276.pdf", cover)]),
+                      "From", "=?utf-8?b?" + base64.b64encode(
+                          "สำนัก\u202eการคลัง\x1b[2J".encode()).decode() + "?= <saraban.dds@bangkok.go.th>")
+    from_pdf = gw.send(raw, LATKRABANG)
+    from_subject = gw.send(letter(subject="เรื่อง ขอเชิญ\x1b[2Jประชุม\u202e", body="ดูไฟล์แนบ"), LATKRABANG)
+    entries = {e["queue_id"]: e for e in _entries(gw, "saraban.latkrabang")[2578]}
+    assert (entries[from_pdf]["subject"], entries[from_pdf]["addressee"]) == ("ขอเชิญประชุมด่วน",
+                                                                             "ผู้อำนวยการเขตลาดกระบัง")
+    assert entries[from_subject]["subject"] == "ขอเชิญ [2Jประชุม"
+    out = tmp_path / "2578.csv"
+    gw.cli("register", "export", "--unit", "saraban.latkrabang", "--year", "2578", "-o", str(out))
+    rows = list(csv.DictReader(open(out, encoding="utf-8-sig")))
+    assert [(r["เรื่อง"], r["ถึง"], r["จาก"]) for r in rows] == [
+        ("ขอเชิญประชุมด่วน", "ผู้อำนวยการเขตลาดกระบัง", "สำนักการคลัง [2J <saraban.dds@bangkok.go.th>"),
+        ("ขอเชิญ [2Jประชุม", "สำนักงานเขตลาดกระบัง", "สำนักการระบายน้ำ <saraban.dds@bangkok.go.th>")]
