@@ -61,13 +61,19 @@ def mail_subject(mail: ParsedMail) -> str:
 # body that is later than the mail (its Date:, a day of slack for time zones and
 # clocks) is a date the text speaks of, not the letter's, and is left empty.
 _DATE_SLACK = dt.timedelta(days=1)
+# How long before today a Date: is still believed: a mail delayed on the way (mail
+# servers retry for five days) or read late (a central mailbox pulled after an outage
+# of weeks). Older, it is the sender's clock that is wrong.
+_DATE_BELIEVED = dt.timedelta(days=30)
 
 
 def _not_after_mail(date: dt.date | None, mail: ParsedMail) -> dt.date | None:
     # Nor later than today: a Date: header in the future (a sender's clock set years
     # ahead) let "ลงวันที่ ๕ ม.ค. ๒๕๗๐", a meeting's day, into the register as the letter's.
+    # Nor a Date: long before today: a PC whose clock says 2019 dropped the ลงวันที่ of
+    # every letter it sent today, as if the letter's own date were a day to come.
     today = to_bangkok(now_utc()).date()
-    sent = min(mail.date.date(), today) if mail.date else today
+    sent = mail.date.date() if mail.date and today - _DATE_BELIEVED <= mail.date.date() <= today else today
     return date if date is None or date <= sent + _DATE_SLACK else None
 
 

@@ -111,6 +111,25 @@ def test_29_february_in_bangkok_and_the_book_in_thai_digits(gw, clock, tmp_path)
         ("๑", "๒๙ ก.พ. ๒๕๗๕", "๒๙ ก.พ. ๒๕๗๕ ๐๐:๐๐", "๑/๒๕๗๕"), ("๒", "", "๒๙ ก.พ. ๒๕๗๕ ๐๐:๐๐", "๒/๒๕๗๕")]
 
 
+def test_a_sender_clock_years_behind_does_not_drop_the_letters_own_date(gw, clock, sink):
+    """"ที่ ... ลงวันที่ ๑๐ พ.ค. ๒๕๘๐ เรื่อง ..." in the Subject, sent on 10 May 2580 from a
+    PC whose clock says 2019 (its Date: header). A date later than the mail's Date: is
+    taken for a day the text speaks of (a meeting) and left out: the letter's own date
+    was dropped from the register and the acknowledgement. A Date: more than a month
+    before the gateway's today is the sender's clock, not the day it was sent; a day to
+    come in the Subject is still no letter's date."""
+    clock.set(dt.datetime(2037, 5, 10, 10, 0, tzinfo=BANGKOK))
+    old_clock = "Tue, 01 Jan 2019 09:00:00 +0700"
+    own = gw.send(with_header(letter(subject="ที่ กท ๐๔๐๑/๑๔ ลงวันที่ ๑๐ พ.ค. ๒๕๘๐ เรื่อง ขอส่งรายงาน", body="ดูไฟล์แนบ",
+                                     message_id="<clock-2019@dds.bangkok.go.th>"), "Date", old_clock), LATKRABANG)
+    meeting = gw.send(with_header(letter(subject="ที่ กท ๐๔๐๑/๑๕ ลงวันที่ ๒๐ พ.ค. ๒๕๘๐ เรื่อง ขอเชิญประชุม",
+                                         body="ดูไฟล์แนบ"), "Date", old_clock), LATKRABANG)
+    entries = {e["queue_id"]: e for e in _entries(gw, "saraban.latkrabang")[2580]}
+    assert (entries[own]["reference"], entries[own]["letter_date"]) == ("กท 0401/14", "2037-05-10")
+    assert (entries[meeting]["reference"], entries[meeting]["letter_date"]) == ("กท 0401/15", None)
+    assert "ลงวันที่: 10 พ.ค. 2580" in _notice_to(sink, "<clock-2019@dds.bangkok.go.th>")
+
+
 def test_a_paper_emergency_letter_cannot_be_received_in_the_future(gw, clock, tmp_path):
     """The paper emergency register typed into a sheet with the year slipped (2577 for
     2576, in June 2576): the import registered it as 1/2577, a number of a register that
