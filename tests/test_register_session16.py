@@ -140,7 +140,8 @@ def test_a_paper_emergency_letter_cannot_be_received_in_the_future(gw, clock, tm
     first = gw.send(letter(), DINDAENG)
     gw.wait_idle()
     (tmp_path / "scan.pdf").write_bytes(make_pdf("scanned letter"))
-    row = ["ดด 0013 / ฉ 001", "5 มี.ค. 2577 10.30 น.", "", "", "สำนักการคลัง", "", "ขอส่งรายงาน", "", "scan.pdf"]
+    row = ["ดด 0013 / ฉ 001", "5 มี.ค. 2577 10.30 น.", "", "", "สำนัก\u202eการคลัง", "", "ขอส่ง\u00adรายงาน", "",
+           "scan.pdf"]
     refused = gw.cli("register", "import-emergency", str(write_book(tmp_path, [row])), "--unit", "saraban.dindaeng",
                      check=False)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
@@ -158,6 +159,8 @@ def test_a_paper_emergency_letter_cannot_be_received_in_the_future(gw, clock, tm
     assert (entries[0]["queue_id"], entries[2]["queue_id"]) == (first, third)
     shown = json.loads(gw.cli("register", "show", "saraban.dindaeng", "2/2576", "--json").stdout)
     assert (shown["emergency_no"], shown["received_at"]) == ("ดด 0013 / ฉ 001", "2033-03-05T10:30:00+07:00")
+    # Typed or pasted into the sheet, a soft hyphen and an override are not kept either.
+    assert (shown["subject"], shown["sender_name"]) == ("ขอส่งรายงาน", "สำนักการคลัง")
 
 
 def test_a_cut_over_number_set_after_the_year_began_is_not_ignored(gw, clock, tmp_path):
