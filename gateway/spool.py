@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from rules.thai_time import now_utc
 from storage.fsync import fsync_dir, write_durably
 
 MAGIC = b"SARABAN-SPOOL 1\n"
@@ -214,7 +215,7 @@ def _envelope(queue_id: str, mail_from: str, rcpt_to: list[str], peer: str | Non
         "mail_from": mail_from,
         "rcpt_to": rcpt_to,
         "received_at": (received_at.astimezone(dt.timezone.utc) if received_at is not None
-                        else dt.datetime.now(dt.timezone.utc)).isoformat(),
+                        else now_utc()).isoformat(),
         "peer": peer,
         "helo": helo,
     }

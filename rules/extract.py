@@ -29,7 +29,7 @@ from rules.markings import (
 )
 from rules.model import LetterFacts, ParsedMail, Secrecy, Urgency
 from rules.reference import normalise_reference, parse_reference
-from rules.thai_text import normalise_extracted, normalise_typed
+from rules.thai_text import clean_field, normalise_extracted, normalise_typed
 from rules.thai_time import now_utc, to_bangkok
 
 __all__ = [
@@ -52,21 +52,28 @@ def _body(mail: ParsedMail) -> str:
 
 def mail_subject(mail: ParsedMail) -> str:
     """The mail's subject as the register stores and the rules read it: normalised as
-    typed Thai (`normalise_typed`: "คณะทํางาน" is stored and found as "คณะทำงาน")."""
-    return normalise_typed(mail.subject or "")
+    typed Thai (`normalise_typed`: "คณะทํางาน" is stored and found as "คณะทำงาน"), on one
+    line (`clean_field`: no control character, no bidi override)."""
+    return clean_field(normalise_typed(mail.subject or "")) or ""
 
 
 # A letter is dated on or before the day it is sent: a date read from a subject or a
 # body that is later than the mail (its Date:, a day of slack for time zones and
 # clocks) is a date the text speaks of, not the letter's, and is left empty.
 _DATE_SLACK = dt.timedelta(days=1)
+# How long before today a Date: is still believed: a mail delayed on the way (mail
+# servers retry for five days) or read late (a central mailbox pulled after an outage
+# of weeks). Older, it is the sender's clock that is wrong.
+_DATE_BELIEVED = dt.timedelta(days=30)
 
 
 def _not_after_mail(date: dt.date | None, mail: ParsedMail) -> dt.date | None:
     # Nor later than today: a Date: header in the future (a sender's clock set years
     # ahead) let "ลงวันที่ ๕ ม.ค. ๒๕๗๐", a meeting's day, into the register as the letter's.
+    # Nor a Date: long before today: a PC whose clock says 2019 dropped the ลงวันที่ of
+    # every letter it sent today, as if the letter's own date were a day to come.
     today = to_bangkok(now_utc()).date()
-    sent = min(mail.date.date(), today) if mail.date else today
+    sent = mail.date.date() if mail.date and today - _DATE_BELIEVED <= mail.date.date() <= today else today
     return date if date is None or date <= sent + _DATE_SLACK else None
 
 
@@ -90,8 +97,8 @@ def _facts(fields: HeaderFields, secrecy: Secrecy, urgency: Urgency) -> LetterFa
     return LetterFacts(
         reference=fields.reference.text if fields.reference else None,
         letter_date=fields.letter_date,
-        subject=fields.subject,
-        addressee=fields.addressee,
+        subject=clean_field(fields.subject),
+        addressee=clean_field(fields.addressee),
         references=fields.references,
         enclosures=fields.enclosures,
         urgency=urgency,

@@ -56,6 +56,22 @@ def drop_format_chars(s: str) -> str:
     return _FORMAT_RUN.sub("", s) if not s.isascii() else s
 
 
+# C0 and C1 control characters and the Unicode line and paragraph separators: a one-line
+# field of the register (เรื่อง, เรียน, the sender's name) holds none. A PDF's text layer
+# can read as any character its producer maps a glyph to (ESC, U+202E), and a Subject
+# header may carry them too.
+_CONTROL_RUN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def clean_field(s: str | None) -> str | None:
+    """A one-line field as the register keeps it: format characters (zero-width, soft
+    hyphen, word joiner, bidi overrides) dropped, each run of control characters a space,
+    spaces squeezed; None when nothing is left. "ขอเชิญ\u202eประชุม\x1b" -> "ขอเชิญประชุม"."""
+    if not s:
+        return None
+    return " ".join(drop_format_chars(_CONTROL_RUN.sub(" ", s)).split()) or None
+
+
 def has_thai_digits(s: str) -> bool:
     return any(ch in THAI_DIGITS for ch in s)
 

@@ -12,22 +12,27 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from rules.thai_time import be_year, to_bangkok
+from rules.thai_time import be_year, now_utc, to_bangkok
 from storage.db import as_loaded
 from storage.models import Letter, LetterAttachment, Message, RegisterCounter
 from storage.text import fit, fitted
 
 
 def allocate_number(session: Session, unit: str, book: str, year: int, start: int = 1) -> int:
-    """Take the next receive number of a register inside the caller's transaction."""
+    """Take the next receive number of a register inside the caller's transaction.
+
+    `start` (the cut-over number, `[register.start_numbers]`) is a floor, not only the
+    first number: set after the year's register had begun (the gateway ran before the
+    operator configured it), it used to be ignored, and the next letter took a number
+    the previous system had already given. The next number is now never below it."""
     # One statement reads and increments; on PostgreSQL it holds the row lock until
     # commit, on SQLite the transaction already holds the database write lock.
-    keys = {"c_unit": unit, "c_book": book, "c_year": year}
+    keys = {"c_unit": unit, "c_book": book, "c_year": year, "c_start": start}
     number = session.execute(_INCREMENT, keys).scalar_one_or_none()
     if number is not None:
         return number
@@ -54,7 +59,8 @@ _INCREMENT = (
         _COUNTERS.c.book == bindparam("c_book"),
         _COUNTERS.c.year == bindparam("c_year"),
     )
-    .values(last_number=_COUNTERS.c.last_number + 1)
+    .values(last_number=case((_COUNTERS.c.last_number < bindparam("c_start"), bindparam("c_start")),
+                             else_=_COUNTERS.c.last_number + 1))
     .returning(_COUNTERS.c.last_number)
 )
 
@@ -159,7 +165,7 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
         "year": year,
         "number": number,
         "received_at": new.received_at,
-        "registered_at": dt.datetime.now(dt.timezone.utc),
+        "registered_at": now_utc(),
         "sender": new.sender,
         "sender_name": new.sender_name,
         "subject": new.subject,

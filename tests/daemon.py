@@ -1,6 +1,7 @@
 """Start the real daemon as a subprocess on loopback, as a sysadmin would run it."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -67,6 +68,27 @@ def write_config(tmp: Path, port: int | None = None, workers: int = 1, database_
         encoding="utf-8",
     )
     return config
+
+
+class TestClock:
+    """The daemon's clock, set by the test (tests/clock/sitecustomize.py): `env` goes to
+    the Daemon (and its CLI commands), `set` moves every one of its processes to a moment
+    at once, the machine's clock untouched."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "clock-offset"
+        self.path.write_text("0", encoding="ascii")
+        paths = [str(REPO / "tests" / "clock"), str(REPO), os.environ.get("PYTHONPATH", "")]
+        self.env = {"SARABAN_TEST_CLOCK": str(self.path), "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+    def set(self, moment: dt.datetime) -> None:
+        offset = (moment - dt.datetime.now(dt.timezone.utc)).total_seconds()
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(repr(offset), encoding="ascii")
+        os.replace(tmp, self.path)  # a reader sees the old offset or the new, never half
 
 
 class Daemon:

@@ -51,6 +51,15 @@ def test_cut_over_start_number(db):
     assert _register(db, "q2", start=1572) == 1573
 
 
+def test_a_cut_over_start_set_after_the_year_began_is_a_floor(db):
+    # The register had begun (1, 2) when the previous system's last number (1571) was
+    # configured: the next is 1572, not 3; a start below the counter changes nothing.
+    assert [_register(db, "q1"), _register(db, "q2")] == [1, 2]
+    assert _register(db, "q3", start=1572) == 1572
+    assert _register(db, "q4", start=1572) == 1573
+    assert _register(db, "q5", start=100) == 1574
+
+
 def test_a_rolled_back_registration_gives_its_number_back(db):
     assert _register(db, "q1") == 1
     with pytest.raises(RuntimeError):

@@ -53,13 +53,14 @@ def test_import_gives_receive_numbers_in_arrival_order_and_keeps_the_emergency_n
     for n in (1, 2, 3):
         scans[n] = make_pdf(f"scanned letter {n}")
         (tmp_path / f"scan{n}.pdf").write_bytes(scans[n])
-    # Rows in any order: the book's order is when the letters arrived.
+    # Rows in any order: the book's order is when the letters arrived. Times of this year
+    # already past whatever the day (a time later than now is refused).
     book = write_book(tmp_path, [
-        ["กท 0403 / ฉ 003", f"6 มี.ค. {year} 09.15 น.", "กท 0401/123", "1 มี.ค. 2569", "สำนักการคลัง",
+        ["กท 0403 / ฉ 003", f"1 ม.ค. {year} 00.03 น.", "กท 0401/123", "1 มี.ค. 2569", "สำนักการคลัง",
          "ผู้อำนวยการเขตลาดกระบัง", "ขอส่งรายงานการเงินประจำเดือน", "", "scan3.pdf"],
-        ["กท 0403 / ฉ 001", f"{year}-03-05 10:30", "กท 0407/ว 57", "13 มิ.ย. 2565", "สำนักการระบายน้ำ",
+        ["กท 0403 / ฉ 001", f"{year}-01-01 00:01", "กท 0407/ว 57", "13 มิ.ย. 2565", "สำนักการระบายน้ำ",
          "ผู้อำนวยการเขตลาดกระบัง", "แจ้งเตือนน้ำท่วม", "ด่วน รับทางโทรสาร", "scan1.pdf"],
-        ["กท 0403 / ฉ 002", f"{year}-03-05 14:00", "", "", "สำนักงานเขตบางกะปิ", "", "ขอเชิญประชุม", "",
+        ["กท 0403 / ฉ 002", f"{year}-01-01 00:02", "", "", "สำนักงานเขตบางกะปิ", "", "ขอเชิญประชุม", "",
          "scan2.pdf"],
     ])
     out = daemon.cli("register", "import-emergency", str(book), "--unit", "saraban.latkrabang",
@@ -72,7 +73,7 @@ def test_import_gives_receive_numbers_in_arrival_order_and_keeps_the_emergency_n
     assert [e["number"] for e in entries] == [1, 2, 3, 4]
     imported = {e["number"]: e for e in entries[1:]}
     assert [imported[n]["subject"] for n in (2, 3, 4)] == ["แจ้งเตือนน้ำท่วม", "ขอเชิญประชุม", "ขอส่งรายงานการเงินประจำเดือน"]
-    assert imported[2]["received_at"] == f"{year - 543}-03-05T10:30:00+07:00"
+    assert imported[2]["received_at"] == f"{year - 543}-01-01T00:01:00+07:00"
     assert imported[2]["reference"] == "กท 0407/ว 57" and imported[2]["letter_date"] == "2022-06-13"
     sha = hashlib.sha256(scans[1]).hexdigest()
     assert imported[2]["attachments"][0]["sha256"] == sha

@@ -36,6 +36,15 @@ def thai_pdf(lines: list[str], producer: str = "shaped") -> bytes:
 
 
 def _word_style(data: bytes) -> bytes:
+    # ่ ้ ๊ ๋ ์ -> their low/left-shifted PUA forms
+    marks = {"\u0e48": "\uf70a", "\u0e49": "\uf70b", "\u0e4a": "\uf70c", "\u0e4b": "\uf70d", "\u0e4c": "\uf70e"}
+    return remap_text_layer(data, marks, producer="Microsoft® Word 2016")
+
+
+def remap_text_layer(data: bytes, mapping: dict[str, str], producer: str | None = None) -> bytes:
+    """`data` with the first page's ToUnicode maps changed: each glyph that read as a key
+    of `mapping` reads as its value (one character each), the page drawn as before. What
+    a producer (or an attacker) can make a text layer say: "~" read as U+202E."""
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import NameObject, TextStringObject
 
@@ -43,11 +52,11 @@ def _word_style(data: bytes) -> bytes:
     for font in writer.pages[0]["/Resources"]["/Font"].values():
         cmap = font.get_object()["/ToUnicode"].get_object()
         text = cmap.get_data().decode("latin-1")
-        # ่ ้ ๊ ๋ ์ -> their low/left-shifted PUA forms
-        for mark, pua in (("0E48", "F70A"), ("0E49", "F70B"), ("0E4A", "F70C"), ("0E4B", "F70D"), ("0E4C", "F70E")):
-            text = re.sub(rf"> <{mark}>", f"> <{pua}>", text)
+        for char, replacement in mapping.items():
+            text = re.sub(rf"> <{ord(char):04X}>", f"> <{ord(replacement):04X}>", text)
         cmap.set_data(text.encode("latin-1"))
-    writer.add_metadata({NameObject("/Producer"): TextStringObject("Microsoft® Word 2016")})
+    if producer:
+        writer.add_metadata({NameObject("/Producer"): TextStringObject(producer)})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -31,6 +31,7 @@ from gateway.config.delivery import ImapIntake
 from gateway.intake.disk_space import StorageGuard
 from gateway.intake.imap_session import Headers, ImapError, ImapGone, ImapRefused, ImapSession, parse_internaldate
 from gateway.spool import Spool, new_queue_id
+from rules.thai_time import now_utc
 from storage import lease
 from storage import intake as taken
 from storage.db import Database
@@ -379,7 +380,7 @@ class MailboxConsumer:
         receipt in the register, the year of its register and the receive stamp, as for a
         letter that came by SMTP at that moment. A date after the fetch (the mail server's
         clock ahead of ours) or one that cannot be read gives the fetch time."""
-        fetched = dt.datetime.now(dt.timezone.utc)
+        fetched = now_utc()
         arrived = parse_internaldate(internaldate)
         if arrived is None or arrived > fetched:
             log.warning("imap_internaldate_not_used", mailbox=self.name, uid=uid, internaldate=internaldate,

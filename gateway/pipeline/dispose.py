@@ -30,6 +30,7 @@ from gateway.units.directory import Unit
 from rules.extract import mail_subject
 from rules.files import cover_letter
 from rules.model import Finding
+from rules.thai_text import clean_field
 from rules.thai_time import be_year
 from storage import quarantine
 from storage.models import Letter
@@ -332,7 +333,8 @@ def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked,
         received_at=entry.received_at,
         sender=sender,
         raw_sha256=checked.raw_sha256,
-        sender_name=sender_display_name(checked.mail),
+        # The sender's own words, shown beside the address in the book: one clean line.
+        sender_name=clean_field(sender_display_name(checked.mail)),
         # เรื่อง as the letter states it (cover PDF, then the subject after "เรื่อง"); the
         # whole Subject header only when the letter names no เรื่อง at all.
         subject=checked.facts.subject or mail_subject(checked.mail) or None,

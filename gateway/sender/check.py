@@ -18,6 +18,7 @@ from gateway.sender import dmarc
 from gateway.sender.dkim import verify_arc, verify_dkim
 from gateway.sender.dns import DnsTemporary, Resolver
 from gateway.sender.results import SenderAuth, refused_signature, results_authserv_id
+from rules.thai_time import now_utc
 from gateway.sender.settings import SenderSection
 from gateway.sender.spf import check_spf, peer_ip, spf_identity
 
@@ -289,14 +290,11 @@ class PipelineChecker:
             self._next_try.pop(entry.queue_id, None)
             self._first_wait.pop(entry.queue_id, None)
             return auth
-        import datetime as dt
-
         # Since its receipt (also across a restart), or since this runner first waited
         # on it, whichever is longer: the wall clock alone stepped back a day (a clock a
         # day fast set right) kept a letter waiting on a silent DNS a day past recheck_for.
         first = self._first_wait.setdefault(entry.queue_id, time.monotonic())
-        waited = max((dt.datetime.now(dt.timezone.utc) - entry.received_at).total_seconds(),
-                     time.monotonic() - first)
+        waited = max((now_utc() - entry.received_at).total_seconds(), time.monotonic() - first)
         if waited < self.settings.recheck_for:
             self._next_try[entry.queue_id] = time.monotonic() + self.settings.recheck_every
             log.info("sender_check_waiting", reason=auth.reason, waited=round(waited, 1),

@@ -25,12 +25,12 @@ from pathlib import Path
 from gateway.pipeline.parse import sniff
 from gateway.pipeline.dispose import register_and_file
 from gateway.service.services import Services
-from rules.thai_time import BANGKOK
+from rules.thai_time import BANGKOK, now_utc, thai_datetime
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, open_services, unit_name
 from gateway.tools.progress import Progress
 from rules.dates import parse_thai_date
-from rules.thai_text import thai_to_arabic
+from rules.thai_text import clean_field, thai_to_arabic
 from storage.messages import record_imported
 from storage.register import NewLetter, find_registration
 
@@ -186,6 +186,7 @@ def read_rows(csv_path: Path) -> list[Row]:
     rows: list[Row] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
+    now = now_utc()
     for line, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
             continue
@@ -208,7 +209,14 @@ def read_rows(csv_path: Path) -> list[Row]:
             for scan in scans:
                 if not scan.is_file():
                     raise ValueError(f"scan {scan} not found")
-            rows.append(Row(line, number, parse_when(get("received_at")), get("sender"), get("subject"),
+            received_at = parse_when(get("received_at"))
+            if received_at > now:
+                # A slip of the year (2570 for 2569) would open next year's register
+                # before its 1 January: its 1 taken now, and the first letter of that
+                # year numbered 2.
+                raise ValueError(f"received_at (วันเวลาที่รับ) \"{get('received_at')}\" is later than now "
+                                 f"({thai_datetime(now)}): check the year (พ.ศ.)")
+            rows.append(Row(line, number, received_at, get("sender"), get("subject"),
                             get("reference") or None, parse_letter_date(get("letter_date")),
                             get("addressee") or None, get("action") or None, get("note") or None, scans))
         except ValueError as exc:
@@ -291,8 +299,11 @@ def _import_row(services: Services, settings, row: Row, unit: str, address: str,
     for name, data, content_type in files:
         attachments.append({"filename": name, "sha256": services.vault.put(data), "size": len(data),
                             "content_type": content_type, "declared_type": content_type})
+    # The register's one-line fields as for a mailed letter: a soft hyphen or an override
+    # pasted into the sheet from a PDF is not kept (the filed copy keeps what was typed).
+    subject, sender, addressee = clean_field(row.subject), clean_field(row.sender), clean_field(row.addressee)
     facts = {"reference": row.reference, "letter_date": row.letter_date.isoformat() if row.letter_date else None,
-             "subject": row.subject, "addressee": row.addressee, "urgency": "normal", "secrecy": "none",
+             "subject": subject, "addressee": addressee, "urgency": "normal", "secrecy": "none",
              "kind": None, "emergency_no": str(row.number), "source": "emergency_register",
              "action": row.action, "note": row.note}
     with services.db.session() as session:
@@ -303,8 +314,8 @@ def _import_row(services: Services, settings, row: Row, unit: str, address: str,
         message = record_imported(session, queue_id=queue_id, received_at=received_utc, address=address,
                                   size=len(raw), sha256=raw_sha256)
         new = NewLetter(queue_id=queue_id, unit=unit, book=settings.register_.general_book,
-                        received_at=received_utc, sender=row.sender, raw_sha256=raw_sha256,
-                        sender_name=row.sender, subject=row.subject, facts=facts, attachments=attachments)
+                        received_at=received_utc, sender=sender, raw_sha256=raw_sha256,
+                        sender_name=sender, subject=subject, facts=facts, attachments=attachments)
         letter = register_and_file(services, session, new)
         message.outcome = {address: f"registered {letter.receive_no} (emergency {row.number})"}
         record_action(session, "emergency_imported", reason=reason, queue_id=queue_id, unit=unit,

@@ -33,13 +33,13 @@ def write_csv(rows: list[RegisterRow], path: Path, bar: Progress | None = None) 
         writer.writerow(HEADINGS + EXTRA_HEADINGS)
         for row in rows:
             writer.writerow(row.cells() + [
-                thai_datetime(row.received_at),
+                row.received_text(),
                 row.book,
                 "ยกเลิก" if row.status == "cancelled" else "ปกติ",
                 URGENCY_TH.get(row.urgency, ""),
                 SECRECY_TH.get(row.secrecy, ""),
                 row.emergency_no,
-                row.receive_no,
+                row.receive_no_text(),
                 row.queue_id,
                 row.sender_verified,
             ])

@@ -99,7 +99,8 @@ def render_pdf(rows: list[RegisterRow], path: Path, title: str, subtitle: str, f
             if row.received_at.date() != day:
                 day = row.received_at.date()
                 band = table.row()
-                band.cell(pdf_text(f"วันที่ {thai_long_date(day)}"), colspan=len(WIDTHS), style=day_style)
+                band.cell(pdf_text(f"วันที่ {thai_long_date(day, row.thai_digits)}"), colspan=len(WIDTHS),
+                          style=day_style)
             cells = table.row()
             for text, w in zip(row.cells(), WIDTHS):
                 cells.cell(cell_text(text, w, measure))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from gateway.sender.results import sender_label
 from gateway.units.directory import Directory
 from rules.markings import URGENCY_TH
-from rules.thai_time import THAI_MONTHS_SHORT, to_bangkok
+from rules.thai_time import THAI_MONTHS_SHORT, thai_datetime, to_bangkok
 from storage.actions import actions_for_letters
 from storage.models import Letter, OperatorAction, OutboxItem
 from storage.outbox import folder_items
@@ -67,11 +67,20 @@ class RegisterRow:
     queue_id: str
     letter_id: int = 0
     sender_verified: str = ""  # ผ่าน (moi.go.th) / ไม่ผ่าน (...) / ไม่มีข้อมูล
+    thai_digits: bool = False  # the dates and numbers the gateway writes in ๐-๙ (export --thai-digits)
 
     def cells(self) -> list[str]:
         """The eight columns of the regulation, in its order."""
         return [self.number_text, self.reference, self.letter_date, self.sender, self.to,
                 self.subject, self.action, self.remarks]
+
+    def received_text(self) -> str:
+        """The time of receipt as the book writes it, '29 ก.พ. 2575 00:00', in the digits
+        of the number column: one row, one way of writing numbers."""
+        return _digits(thai_datetime(self.received_at), self.thai_digits)
+
+    def receive_no_text(self) -> str:
+        return _digits(self.receive_no, self.thai_digits)
 
 
 def thai_short_date(day: dt.date, thai_digits: bool = False) -> str:
@@ -167,6 +176,7 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
         queue_id=letter.queue_id,
         letter_id=letter.id,
         sender_verified="" if classified else sender_label(letter.sender_auth).split(": ", 1)[1],
+        thai_digits=thai_digits,
     )
     if thai_digits:  # only what the gateway writes; the sender's own text stays as sent
         row.letter_date = _digits(row.letter_date, True)

@@ -138,6 +138,13 @@ def test_a_date_later_than_the_mail_is_not_the_letters_date(monkeypatch):
     # the same letter sent on the 15th, or a day early across time zones, keeps it
     assert extract_facts(dated(mail(att("a.pdf"), subject=subject), SENT.replace(day=14, month=12))).letter_date \
         == dt.date(2026, 12, 15)
+    # A Date: more than a month before today is the sender's clock (a PC that says 2019):
+    # the letter's own date of today is kept, a day to come still is not.
+    old_clock = SENT.replace(year=2019)
+    assert extract_facts(dated(mail(att("a.pdf"), subject=subject.replace("15", "14")), old_clock)).letter_date \
+        == dt.date(2026, 12, 14)
+    assert extract_facts(dated(mail(att("a.pdf"), subject=subject.replace("15", "20")), old_clock)).letter_date \
+        is None
 
 
 # 8. The old-style ำ (ํ + า) typed in a mail is stored and read as ำ.

@@ -1,6 +1,6 @@
 import pytest
 
-from rules.thai_text import (arabic_to_thai, be_to_ce, ce_to_be, expand_year, month_number, repair_sara_am,
+from rules.thai_text import (arabic_to_thai, clean_field, be_to_ce, ce_to_be, expand_year, month_number, repair_sara_am,
                              thai_to_arabic)
 
 
@@ -60,3 +60,14 @@ def test_era_offsets():
 ])
 def test_the_second_half_of_sara_am_as_extractors_hand_it_back(pages, read):
     assert repair_sara_am(pages) == read
+
+
+@pytest.mark.parametrize("raw, kept", [
+    ("ขอเชิญ\u202eประชุม\u2060ด่วน\x1b", "ขอเชิญประชุมด่วน"),  # an override, a word joiner, ESC
+    ("ผู้อำนวยการเขต\u00adลาดกระบัง", "ผู้อำนวยการเขตลาดกระบัง"),  # a soft hyphen
+    ("ขอเชิญ\x1b[2Jประชุม\x07", "ขอเชิญ [2Jประชุม"),  # a control character is a space
+    ("  ขอเชิญ \t\r\n ประชุม\u2028", "ขอเชิญ ประชุม"),  # one line
+    ("\u200b\x00 ", None), ("", None), (None, None),
+])
+def test_a_register_field_is_one_clean_line(raw, kept):
+    assert clean_field(raw) == kept
