@@ -334,21 +334,27 @@ class SignatureChecker:
 
     def _check_archive(self, attachment: Attachment, unpacked: Budget, report: SignatureReport,
                        deadline: float | None) -> None:
-        """The PDFs inside an archive, each verified as an attached one is (its verdict
-        kept from the trip that read its text, else the same worker within the letter's
-        time), each named by the archive and the member in the register and findings.
-        Until session 16 they were said "not checked", and a tar's not even that."""
-        found = archived_pdfs(attachment.data, attachment.filename, attachment.sniffed_type, unpacked)
-        if not found.pdfs:
+        """The PDFs inside an archive or an attached .eml, each verified as an attached
+        one is (its verdict kept from the trip that read its text, else the same worker
+        within the letter's time), each named by the archive and the member in the
+        register and findings. Until session 16 a ZIP's were said "not checked", and a
+        tar's or an .eml's had no word at all."""
+        from gateway.pipeline.parse import is_message_file, message_pdfs
+
+        if is_message_file(attachment):  # an .eml sent as a file: its PDFs, as an archive's
+            pdfs = message_pdfs(attachment.data, unpacked)
+        else:
+            pdfs = archived_pdfs(attachment.data, attachment.filename, attachment.sniffed_type, unpacked).pdfs
+        if not pdfs:
             return
         archive = attachment.filename or f"file {attachment.index + 1}"
         entries: list[dict] = []
         failed: list[str] = []
         # Two members of one name (a second "letter.pdf" a clerk's unzip may put over the
         # first): each verdict told apart by its place among them.
-        counts = Counter(member for member, _ in found.pdfs)
+        counts = Counter(member for member, _ in pdfs)
         seen: Counter = Counter()
-        for member, data in found.pdfs:
+        for member, data in pdfs:
             seen[member] += 1
             label = member if counts[member] == 1 else f"{member} ({seen[member]}/{counts[member]})"
             if not needs_verifier(data):
@@ -367,7 +373,7 @@ class SignatureChecker:
         if len(failed) > MAX_MEMBER_FINDINGS:
             report.findings.append(_more_finding(archive, failed[MAX_MEMBER_FINDINGS:]))
         report.by_attachment[attachment.index] = entries
-        log.info("archive_signatures", file=attachment.filename, sha256=attachment.sha256, pdfs=len(found.pdfs),
+        log.info("archive_signatures", file=attachment.filename, sha256=attachment.sha256, pdfs=len(pdfs),
                  signatures=len(entries))
 
     def _verdict_of(self, data: bytes, deadline: float | None) -> PdfVerdict:

@@ -79,6 +79,18 @@ def test_pdfs_are_found_in_tar_tar_gz_and_a_zip_in_a_zip_with_where_they_sit():
                          "application/vnd.openxmlformats-officedocument.wordprocessingml.document").pdfs == []
 
 
+def test_the_pdfs_of_an_eml_file_are_found_in_its_archives_and_the_messages_it_carries():
+    from gateway.pipeline.file_texts import Budget
+    from gateway.pipeline.parse import message_pdfs
+    from tests.letters import letter
+
+    pdf = make_pdf("x")
+    inner = letter(files=[("a.pdf", pdf), ("x.zip", zipped([("b.pdf", pdf)]))])
+    outer = letter(files=[("c.pdf", pdf), ("fwd.eml", inner)])
+    assert message_pdfs(outer, Budget()) == [("c.pdf", pdf), ("fwd.eml/a.pdf", pdf), ("fwd.eml/x.zip/b.pdf", pdf)]
+    assert message_pdfs(b"not a message at all", Budget()) == []
+
+
 class _Pool:
     """Every PDF fails its signature check: what the checker makes of many of them."""
 

@@ -380,6 +380,24 @@ def test_two_members_of_one_name_and_names_that_are_paths(archives):
     assert any(h.startswith("dup.zip/letter.pdf (2/2); TOTAL_FAILED") for h in headers), headers
 
 
+def test_a_signed_pdf_in_an_eml_sent_as_a_file_is_verified_when_the_letter_is_released(gateway, pdfs):
+    """A forwarded letter sent as an .eml file (application/octet-stream, as a mail client
+    attaches a saved message) is held as a type not accepted; released by the operator,
+    it was registered with no word on the forged PDF inside it (main read its text only).
+    It is verified now, named forwarded.eml/member."""
+    inner = letter(to=REVIEWING, files=[("2569_dds_0403_91.pdf", pdfs["forged"])])
+    queue_id, mid = send(gateway, [("forwarded.eml", inner), ("2569_dds_0403_92.pdf", make_pdf("cover"))], REVIEWING)
+    gateway.wait_idle()
+    with sqlite3.connect(gateway.data_dir / "saraban.db") as db:
+        [(held,)] = db.execute("select id from quarantine where queue_id = ?", (queue_id,)).fetchall()
+    gateway.cli("quarantine", "release", str(held), "--reason", "ผอ.เขตสั่งให้รับเรื่อง")
+    entry = entry_for(gateway, mid, REVIEWING)
+    assert verdicts(entry, "forwarded.eml") == {"2569_dds_0403_91.pdf": ("TOTAL_FAILED", "HASH_FAILURE")}
+    assert entry["review"] is True
+    show = gateway.cli("register", "show", "saraban.pomprap", entry["receive_no"]).stdout
+    assert "the electronic signature in forwarded.eml/2569_dds_0403_91.pdf is invalid (HASH_FAILURE)" in show
+
+
 def test_a_forged_pdf_in_a_zip_is_quarantined_where_a_unit_rejects_bad_signatures(gateway, pdfs):
     queue_id, _ = send(gateway, [("x.zip", zipped([("2569_dds_0403_81.pdf", pdfs["forged"])]))], REJECTING)
     gateway.wait_idle()
