@@ -206,6 +206,10 @@ def not_covered_finding(holder: str, outside: list[str], entries: list[dict]) ->
 
 MAX_NAMED = 5  # members named in one finding; the rest are counted
 MAX_MEMBER_FINDINGS = 10  # findings for the signed PDFs of one archive; the rest summed up in one
+# Signed PDFs inside archives verified for one letter: 500 attached ZIPs of 100 tiny
+# signed PDFs each are within the archive limits, and would be 50,000 register entries.
+MAX_ARCHIVED = 300
+NOT_CHECKED = ("ไม่ได้ตรวจลายมือชื่อ", "signatures not checked")
 
 
 def _listed(names: list[str]) -> tuple[str, str]:
@@ -307,9 +311,10 @@ class SignatureChecker:
     def _check(self, raw: bytes, mail: ParsedMail, deadline: float | None) -> SignatureReport:
         report = SignatureReport()
         unpacked = Budget()  # the archives' limits, for the letter as when its texts were read
+        archived = [0, 0]  # signed PDFs inside archives: verified, and past MAX_ARCHIVED
         for attachment in mail.attachments:
             if attachment.sniffed_type != "application/pdf":
-                self._check_archive(attachment, unpacked, report, deadline)
+                self._check_archive(attachment, unpacked, report, deadline, archived)
                 continue
             verdict = self._kept.get(attachment.sha256)  # verified in the trip that read its text
             if verdict is not None:
@@ -328,12 +333,16 @@ class SignatureChecker:
                 log.info("pdf_signatures", file=attachment.filename, sha256=attachment.sha256,
                          indication=verdict.indication, sub_indication=verdict.sub_indication,
                          signatures=len(verdict.signatures), review=verdict.review)
+        if archived[1]:
+            report.findings.append(Finding(
+                RULE, "warn", f"{NOT_CHECKED[0]}ของไฟล์ PDF อีก {archived[1]} ไฟล์ในไฟล์บีบอัด ต้องเปิดตรวจเอง",
+                f"{NOT_CHECKED[1]} of {archived[1]} more PDF file(s) inside archives: open and verify them"))
         if _smime_kind(raw):
             self._check_smime(raw, mail, report)
         return report
 
     def _check_archive(self, attachment: Attachment, unpacked: Budget, report: SignatureReport,
-                       deadline: float | None) -> None:
+                       deadline: float | None, archived: list[int]) -> None:
         """The PDFs inside an archive or an attached .eml, each verified as an attached
         one is (its verdict kept from the trip that read its text, else the same worker
         within the letter's time), each named by the archive and the member in the
@@ -350,6 +359,7 @@ class SignatureChecker:
         archive = attachment.filename or f"file {attachment.index + 1}"
         entries: list[dict] = []
         failed: list[str] = []
+        skipped = 0
         # Two members of one name (a second "letter.pdf" a clerk's unzip may put over the
         # first): each verdict told apart by its place among them.
         counts = Counter(member for member, _ in pdfs)
@@ -359,6 +369,11 @@ class SignatureChecker:
             label = member if counts[member] == 1 else f"{member} ({seen[member]}/{counts[member]})"
             if not needs_verifier(data):
                 continue  # cannot carry a signature
+            if archived[0] >= MAX_ARCHIVED:
+                archived[1] += 1  # said once for the letter (`_check`)
+                skipped += 1
+                continue
+            archived[0] += 1
             verdict = self._verdict_of(data, deadline)
             mine = [dict(e, member=label) for e in entries_for(verdict, data)]
             entries += mine
@@ -372,6 +387,11 @@ class SignatureChecker:
             report.findings.append(finding)
         if len(failed) > MAX_MEMBER_FINDINGS:
             report.findings.append(_more_finding(archive, failed[MAX_MEMBER_FINDINGS:]))
+        if skipped:  # the archive's row must not read as unsigned
+            entries.append(dict(document_entry(PdfVerdict(
+                document="not_checked", message=f"{NOT_CHECKED[1]}: more signed PDFs in the letter's archives "
+                                                f"than the {MAX_ARCHIVED} verified")),
+                sub_indication=None, member=f"{skipped} PDF file(s)"))
         report.by_attachment[attachment.index] = entries
         log.info("archive_signatures", file=attachment.filename, sha256=attachment.sha256, pdfs=len(pdfs),
                  signatures=len(entries))

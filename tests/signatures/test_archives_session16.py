@@ -122,3 +122,23 @@ def test_many_failed_pdfs_in_one_archive_are_summed_up_and_one_file_is_verified_
     assert report.findings[-1].message_en.startswith(
         "the electronic signatures of 6 more PDF file(s) inside many.zip failed or could not be confirmed "
         "(10.pdf, 11.pdf, 12.pdf, 13.pdf, 14.pdf and 1 more)")
+
+
+def test_past_the_pdfs_verified_for_a_letter_the_rest_are_said_not_checked(monkeypatch):
+    """500 attached ZIPs of 100 tiny signed PDFs each are within the archive limits: past
+    MAX_ARCHIVED the rest are one "not checked" finding, and their archive's row reads
+    as not checked, never as unsigned."""
+    from gateway.signatures import check
+
+    monkeypatch.setattr(check, "MAX_ARCHIVED", 3)
+    data = zipped([(f"{n}.pdf", SIGNED_LOOKING + b"%" + bytes([65 + n])) for n in range(5)])
+    mail = ParsedMail(subject="", from_address="", reply_to=None, envelope_sender="", message_id=None, date=None,
+                      headers=(), body_text="", body_html="", attachments=(
+                          Attachment(0, "a.zip", "application/zip", "attachment", data, "application/zip", "sha"),))
+    pool = _Pool()
+    report = check.SignatureChecker(trust=None, pool=pool, timeout=5).check(b"", mail)
+    assert pool.calls == 3
+    assert report.by_attachment[0][-1]["member"] == "2 PDF file(s)"
+    assert report.by_attachment[0][-1]["indication"] == "INDETERMINATE"
+    assert (report.findings[-1].verdict, report.findings[-1].message_en) == (
+        "warn", "signatures not checked of 2 more PDF file(s) inside archives: open and verify them")
