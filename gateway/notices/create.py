@@ -215,9 +215,15 @@ def _place(label: str, names: list[str]) -> tuple[str, str]:
     Two files of one name: both places, never the first one's alone (a program sent as
     the second scan.pdf was reported as file 1, the real PDF, to its sender)."""
     places = [str(n) for n, name in enumerate(names, 1) if name == label]
-    if not places:
-        return "ไฟล์แนบ", "the attached file"
-    return "ไฟล์แนบที่ " + " หรือ ".join(places), "attached file " + " or ".join(places)
+    if places:
+        return "ไฟล์แนบที่ " + " หรือ ".join(places), "attached file " + " or ".join(places)
+    # A PDF inside an archive ("x.zip/2569.pdf", gateway/signatures/check.py): the
+    # archive by its place, the member's name (the sender's text too) not at all.
+    inside = [str(n) for n, name in enumerate(names, 1) if name and label.startswith(name + "/")]
+    if inside:
+        return ("ไฟล์ PDF ในไฟล์แนบที่ " + " หรือ ".join(inside),
+                "a PDF file inside attached file " + " or ".join(inside))
+    return "ไฟล์แนบ", "the attached file"
 
 
 def _findings(findings, classified: bool = False, names: list[str] | None = None) -> list[dict[str, Any]]:

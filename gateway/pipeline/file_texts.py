@@ -58,6 +58,12 @@ PdfReader = Callable[[bytes], object]
 class FileTexts:
     texts: list[str] = field(default_factory=list)
     unread: list[str] = field(default_factory=list)
+    # For the signature step (`archived_pdfs`): each PDF found inside an archive with
+    # where it sits ("inner.zip/2569.pdf", the members' names from the outside in). What
+    # could not be unpacked is in `unread`, and makes the letter ลับ (uncertain): its
+    # signatures are then the registrar's to check, as any classified letter's.
+    pdfs: list[tuple[str, bytes]] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)  # the members being read, outermost first
 
 
 @dataclass
@@ -445,16 +451,48 @@ def _entries(data: bytes) -> int:
     return int.from_bytes(data[at + 10:at + 12], "little") if at >= 0 else 0
 
 
-def pdfs_in_zip(data: bytes) -> int:
-    """How many members of a ZIP archive are named as PDFs (0 when it cannot be opened
-    or is past `MAX_ENTRIES`): their signatures are not verified (docs/signatures.md)."""
-    if _entries(data) > MAX_ENTRIES:
-        return 0
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            return sum(1 for i in zf.infolist() if not i.is_dir() and i.filename.lower().endswith(".pdf"))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
-        return 0
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+MAX_NAME = 160  # characters of a member's name shown
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as the clerk's unzip tool shows it. Without the UTF-8 flag the
+    stdlib decodes it as CP437, which no Thai sender writes: 7-Zip and macOS write UTF-8
+    without the flag, Windows' own "compressed folder" the OEM code page (874 on a Thai
+    Windows). Until session 16 "ลับมาก.pdf" zipped on a Thai Windows read as "┼╤║┴╥╡.pdf"
+    (no marking) and was shown so. Line breaks and direction marks are not shown: the
+    name goes into the register and the folder copy's headers."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            raw = name.encode("cp437")
+        except UnicodeEncodeError:
+            raw = None
+        if raw is not None:
+            try:
+                name = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                name = raw.decode("cp874", "replace")
+    return shown_name(name)
+
+
+def shown_name(name: str) -> str:
+    name = _CONTROL.sub("?", name.encode("utf-8", "replace").decode("utf-8"))  # a tar name's lone surrogates too
+    return name if len(name) <= MAX_NAME else name[:MAX_NAME - 1] + "…"
+
+
+_ARCHIVE_TYPES = ("application/zip", "application/x-tar", "application/gzip", "application/x-gzip",
+                  "application/x-bzip2", "application/x-xz")
+
+
+def archived_pdfs(data: bytes, filename: str | None, sniffed: str, budget: Budget | None = None) -> FileTexts:
+    """The PDFs inside an attached archive (ZIP, tar, gzip, bzip2, xz, and archives in
+    them), unpacked within the same limits as its texts are read (`read_texts`); nothing
+    is read of the PDFs."""
+    name = (filename or "").lower()
+    if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name):
+        return FileTexts()  # an office file is a ZIP too, and holds no PDF anyone verifies
+    return read_texts(data, None, "", name, sniffed, pdf_reader=lambda _pdf: None, budget=budget)
 
 
 def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
@@ -481,17 +519,21 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
                 out.unread.append(f"{what}: members past the first {MAX_MEMBERS}")
                 return
             budget.members -= 1
-            name = info.filename
+            name = member_name(info)
             # The name a person sees when opening the archive ("ลับมาก_2569_....pdf").
-            base = name.rsplit("/", 1)[-1]
+            base = re.split(r"[/\\]", name)[-1]
             shown = re.sub(r"[_.\-]+", " ", base).strip()
             if shown:
                 out.texts.append(shown)
             member = _read_member(zf, info, budget, what, out)
-            if member is None or not member:
+            if not member:
                 continue
-            _any_file(member, None, "", base.lower(), pdf_reader, sniff, depth + 1, budget,
-                      f"{what} member {number}", out)
+            out.where.append(name)
+            try:
+                _any_file(member, None, "", base.lower(), pdf_reader, sniff, depth + 1, budget,
+                          f"{what} member {number}", out)
+            finally:
+                out.where.pop()
 
 
 # --------------------------------------------------------------------------- any file
@@ -877,7 +919,8 @@ def _tar(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
                 out.unread.append(f"{what}: members past the first {MAX_MEMBERS}")
                 return
             budget.members -= 1
-            base = info.name.rsplit("/", 1)[-1]
+            name = shown_name(info.name)
+            base = re.split(r"[/\\]", name)[-1]
             shown = re.sub(r"[_.\-]+", " ", base).strip()
             if shown:
                 out.texts.append(shown)
@@ -888,8 +931,12 @@ def _tar(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
             member = handle.read(info.size) if handle is not None else b""
             budget.unpacked -= len(member)
             if member:
-                _any_file(member, None, "", base.lower(), pdf_reader, sniff, depth + 1, budget,
-                          f"{what} member {number}", out)
+                out.where.append(name)
+                try:
+                    _any_file(member, None, "", base.lower(), pdf_reader, sniff, depth + 1, budget,
+                              f"{what} member {number}", out)
+                finally:
+                    out.where.pop()
     except (tarfile.TarError, OSError, EOFError, ValueError, UnicodeError) as exc:
         out.unread.append(f"{what}: tar archive could not be read to its end ({type(exc).__name__})")
 
@@ -931,6 +978,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         return
     if b"%PDF-" in head and (filename.endswith(".pdf") or data.startswith(b"%PDF-") or declared == "application/pdf"):
         if pdf_reader is not None and depth > 0:  # the letter's own PDFs are read by parse.py
+            out.pdfs.append(("/".join(out.where) or filename, data))
             pdf_texts(data, pdf_reader, what, out)
         return
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):

@@ -280,6 +280,36 @@ def _embedded_message(data: bytes, reading: _Reading, what: str) -> tuple[str, .
     return texts
 
 
+def is_message_file(attachment: Attachment) -> bool:
+    """An attached file the letter's parse read as a message (`_is_message_file`)."""
+    return (attachment.declared_type in _MESSAGE_TYPES or attachment.sniffed_type in _MESSAGE_TYPES
+            or (attachment.filename or "").lower().endswith(".eml"))
+
+
+def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1) -> list[tuple[str, bytes]]:
+    """For the signature step: the PDFs of a message attached as a file (an .eml sent
+    as application/octet-stream, which the letter's parse reads for its texts only),
+    those in its archives and in the messages it carries too, each with where it sits
+    ("2569.pdf", "x.zip/2569.pdf"). Nothing of the PDFs is read here."""
+    if depth > MAX_DEPTH:
+        return []  # not read for its texts either: the letter is ลับ (uncertain)
+    try:
+        inner = parse_mail(data, "", lambda _pdf: PdfInfo(None, None, False, None), False)
+    except (Exception, RecursionError):
+        return []  # nor this: its parse failed when the letter was read
+    out: list[tuple[str, bytes]] = []
+    for a in inner.attachments:
+        name = file_texts.shown_name(a.filename or f"file {a.index + 1}")
+        if a.sniffed_type == "application/pdf":
+            out.append((name, a.data))
+        elif is_message_file(a):
+            out += [(f"{name}/{where}", pdf) for where, pdf in message_pdfs(a.data, budget, depth + 1)]
+        else:
+            found = file_texts.archived_pdfs(a.data, a.filename, a.sniffed_type, budget)
+            out += [(f"{name}/{where}", pdf) for where, pdf in found.pdfs]
+    return out
+
+
 def _signed_file(part: email.message.Message, reading: _Reading, what: str) -> tuple[str, ...]:
     """An attached S/MIME opaque-signed file (`smime.p7m`, `letter.pdf.p7m`): what it
     signs read as a client that opens it shows it, a PDF or a message."""

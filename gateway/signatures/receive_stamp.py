@@ -318,7 +318,10 @@ def signature_headers(letter) -> list[tuple[str, str]]:
     for attachment in letter.attachments:
         for sig in attachment.signatures or []:
             verdict = sig["indication"] + (f"/{sig['sub_indication']}" if sig.get("sub_indication") else "")
-            parts = [attachment.filename or "?", verdict]
+            name = attachment.filename or "?"
+            if sig.get("member"):  # a PDF inside an archive (check.py): "x.zip/2569.pdf"
+                name += "/" + sig["member"]
+            parts = [name, verdict]
             if sig.get("signer"):
                 parts.append(sig["signer"] + (f" ({sig['organisation']})" if sig.get("organisation") else ""))
             if sig.get("signed_at"):

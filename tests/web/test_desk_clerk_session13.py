@@ -197,3 +197,12 @@ def test_switching_language_keeps_the_filtered_register_and_stays_on_this_site(d
         assert answer.header("location") == "/register", elsewhere
         answer = clerk.post("/digits", {"on": "1", "back": elsewhere})
         assert answer.header("location") == "/register", elsewhere
+
+
+def test_session16_a_classified_letter_s_files_read_signatures_not_checked(desk):
+    """The gateway verifies no signature of a classified letter (its registrar does): the
+    letter page said "ไม่มีลายมือชื่อ" (no signature) for its signed PDF all the same.
+    (Since session 16 a ZIP's PDFs are verified: an ordinary ZIP's row says what was found.)"""
+    [(found,)] = desk.db("SELECT id FROM letters WHERE secrecy != 'none'")
+    page = shown(signed_in(desk.url, "rlat").get(f"/letters/{found}"))
+    assert "ไม่ได้ตรวจลายมือชื่อ" in page and "ไม่มีลายมือชื่อ" not in page, page

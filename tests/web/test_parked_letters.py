@@ -229,21 +229,28 @@ def test_session15_a_clerk_cannot_reprocess_another_unit_s_entry_and_a_second_pa
     assert all("X-Saraban-Alert: parked" in text for text in alerts(desk, qid))
 
 
-def test_session15_a_zip_s_files_read_signatures_not_checked_on_the_letter_page(desk):
-    """A signed PDF inside a ZIP is not verified: the letter page said "ไม่มีลายมือชื่อ"
-    (no signature) for the ZIP; it says the signatures were not checked."""
+def test_session16_a_signed_pdf_in_a_zip_shows_its_verdict_and_name_on_the_letter_page(desk):
+    """Session 15 said a ZIP's PDFs were "ไม่ได้ตรวจลายมือชื่อ" (not checked); since
+    session 16 each is verified: a PDF whose signed bytes were changed (a third party's
+    sample) shows "ไม่ผ่าน" (failed) on the ZIP's row, with the member's name, never
+    "ไม่มีลายมือชื่อ" (no signature)."""
     import io
     import zipfile
+
+    from tests.paths import shared_path
 
     d = desk.daemon
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w") as zf:
-        zf.writestr("2569_dds_0403_57.pdf", b"%PDF-1.7 not read here")
+        zf.writestr("2569_dds_0403_57.pdf",
+                    (shared_path("corpus", "pdf", "signature-trial") / "dss_pdf-byterange-overlap.pdf").read_bytes())
     qid = d.send(letter(subject="หนังสือแนบไฟล์ ZIP 2569", files=[("x.zip", packed.getvalue())]), LAT)
     d.wait_idle()
     [(letter_id,)] = db_rows(d, "SELECT id FROM letters WHERE queue_id = ?", qid)
     page = shown(signed_in(desk.url, "somchai").get(f"/letters/{letter_id}"))
-    assert "x.zip" in page and "ไม่ได้ตรวจลายมือชื่อ" in page and "ไม่มีลายมือชื่อ" not in page, page
+    assert "x.zip" in page and "ลายมือชื่ออิเล็กทรอนิกส์: ไม่ผ่าน" in page, page
+    assert "2569_dds_0403_57.pdf: HASH_FAILURE" in page, page
+    assert "ไม่มีลายมือชื่อ" not in page and "ไม่ได้ตรวจลายมือชื่อ" not in page, page
 
 
 def test_session15_the_key_warnings_on_the_operations_page_are_in_thai(desk):
