@@ -1,0 +1,107 @@
+"""Session 16: what the operator's command line and the gateway's mail tell a person.
+
+One daemon for the module (notices to a local SMTP sink, saraban.latkrabang filed into
+the suite's real Dovecot over IMAP, the other units by Maildir):
+
+* `reprocess` closed every unit's quarantine entry of a letter held for several units;
+  it now names the units and decides only the one given with --unit;
+* a notice named a file by replacing its name in the rule's sentence: a file called
+  "PDF", "the" or "1" garbled the sender's Thai and English;
+* a read-receipt request added to a letter stayed live in the clerk's copy, so the
+  clerk's client answered whoever it named;
+* a letter S/MIME-signed by Outlook or Thunderbird as smime.p7m (opaque) was held for
+  its own signature by allowed_types.
+"""
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import json
+
+import pytest
+
+from tests.daemon import Daemon, free_port, write_config
+from tests.imap_helpers import delivery_config, folder_messages
+from tests.letters import letter, make_pdf
+from tests.notices.conftest import notices_config
+from tests.notices.sink import Sink
+from tests.pki import build_pki, make_smime
+
+DINDAENG = "saraban.dindaeng@bangkok.go.th"
+POMPRAP = "saraban.pomprap@bangkok.go.th"
+LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+EXE = b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" + b"\x00" * 200
+COVER = "2569_dds_0403_57.pdf"
+
+
+@pytest.fixture(scope="module")
+def sink16():
+    s = Sink(free_port()).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def imap_account(dovecot):
+    name, password = "s16operator", "pw-s16operator"
+    dovecot.add_user(name, password)
+    return name, password
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory, sink16, dovecot, imap_account):
+    extra = notices_config(sink16) + delivery_config(dovecot, *imap_account)
+    d = Daemon(write_config(tmp_path_factory.mktemp("s16"), extra=extra)).start()
+    yield d
+    d.stop()
+
+
+def held(d: Daemon) -> list[dict]:
+    return json.loads(d.cli("quarantine", "list", "--json").stdout)
+
+
+def test_reprocess_of_a_letter_held_for_two_units_names_them_and_decides_only_the_one_given(gw):
+    queue_id = gw.send(letter(files=[(COVER, make_pdf("cover")), ("setup.exe", EXE)]), [DINDAENG, POMPRAP])
+    gw.wait_idle()
+    before = {q["unit"]: q["id"] for q in held(gw) if q["queue_id"] == queue_id}
+    assert set(before) == {"saraban.dindaeng", "saraban.pomprap"}
+
+    # Without --unit the command would decide for both units: refused, in both languages.
+    refused = gw.cli("reprocess", queue_id, "--reason", "นโยบายเปลี่ยน", check=False)
+    assert refused.returncode == 1, refused.stdout
+    assert "held for several units (saraban.dindaeng, saraban.pomprap)" in refused.stderr
+    assert "--unit" in refused.stderr and "ระบุหน่วยงานด้วย --unit" in refused.stderr
+    assert "Traceback" not in refused.stderr and refused.stdout == ""
+    unknown = gw.cli("reprocess", queue_id, "--unit", "saraban.latkrabang", check=False)
+    assert unknown.returncode == 1
+    assert "not held for saraban.latkrabang; it is held for: saraban.dindaeng, saraban.pomprap" in unknown.stderr
+    assert {q["unit"]: q["id"] for q in held(gw) if q["queue_id"] == queue_id} == before
+
+    done = gw.cli("reprocess", queue_id, "--unit", DINDAENG, "--reason", "นโยบายเปลี่ยน")
+    assert f"{queue_id} (was quarantined)" in done.stdout
+    after = {q["unit"]: q["id"] for q in held(gw) if q["queue_id"] == queue_id}
+    # Pom Prap's entry is the one it was; Din Daeng's was decided again (held again: an .exe).
+    assert after["saraban.pomprap"] == before["saraban.pomprap"]
+    assert after["saraban.dindaeng"] != before["saraban.dindaeng"]
+    assert "saraban.pomprap@bangkok.go.th" not in done.stdout
+    assert f"left as they were: saraban.pomprap (quarantine entry {before['saraban.pomprap']})" in done.stdout
+    assert f"quarantine entry {after['saraban.dindaeng']} (saraban.dindaeng)" in done.stdout
+    every = gw.cli("reprocess", queue_id, "--all-units", "--reason", "ทั้งสองหน่วย")
+    assert "saraban.pomprap" in every.stdout and "saraban.dindaeng" in every.stdout
+
+
+def test_a_unit_named_as_the_stamp_writes_it_or_unknown_is_answered_not_listed_empty(gw):
+    """A new clerk types the unit's Thai name (or a misspelt address): `register list` and
+    `quarantine list` printed an empty table and "0 letter(s)" with exit code 0, as if the
+    unit had received nothing."""
+    gw.send(letter(subject="S16 ดินแดง"), DINDAENG)
+    gw.wait_idle()
+    thai = gw.cli("register", "list", "--unit", "สำนักงานเขตดินแดง")
+    assert "S16 ดินแดง" in thai.stdout and "saraban.dindaeng" in thai.stdout
+    for command in ("register", "quarantine"):
+        wrong = gw.cli(command, "list", "--unit", "saraban.dinduang", check=False)
+        assert wrong.returncode == 1, (command, wrong.stdout)
+        assert 'unknown unit "saraban.dinduang": not in the unit directory' in wrong.stderr
+        assert 'ไม่พบหน่วยงาน "saraban.dinduang" ในทำเนียบหน่วยงาน' in wrong.stderr
+        assert "0 letter(s)" not in wrong.stdout and "Traceback" not in wrong.stderr
