@@ -101,6 +101,10 @@ class Finding:
     message_th: str
     message_en: str
     attachment: str | None = None  # the file it is about, if any
+    # The message cut where the file's name goes (rules.checks.finding): a notice joins
+    # them with the file's place, never by finding the name in the message's text.
+    parts_th: tuple[str, ...] = ()
+    parts_en: tuple[str, ...] = ()
 
     @property
     def message(self) -> str:

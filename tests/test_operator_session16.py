@@ -61,6 +61,12 @@ def held(d: Daemon) -> list[dict]:
     return json.loads(d.cli("quarantine", "list", "--json").stdout)
 
 
+def notice_for(d: Daemon, sink: Sink, message_id: str) -> str:
+    [got] = d.wait_for(lambda: [m for m in sink.messages() if m.message["In-Reply-To"] == message_id],
+                       what=f"the notice answering {message_id}")
+    return got.message.get_body(("plain",)).get_content()
+
+
 def test_reprocess_of_a_letter_held_for_two_units_names_them_and_decides_only_the_one_given(gw):
     queue_id = gw.send(letter(files=[(COVER, make_pdf("cover")), ("setup.exe", EXE)]), [DINDAENG, POMPRAP])
     gw.wait_idle()
@@ -89,6 +95,23 @@ def test_reprocess_of_a_letter_held_for_two_units_names_them_and_decides_only_th
     assert f"quarantine entry {after['saraban.dindaeng']} (saraban.dindaeng)" in done.stdout
     every = gw.cli("reprocess", queue_id, "--all-units", "--reason", "ทั้งสองหน่วย")
     assert "saraban.pomprap" in every.stdout and "saraban.dindaeng" in every.stdout
+
+
+def test_notices_name_files_called_pdf_the_and_1_by_their_place_without_garbling(gw, sink16):
+    rejected_id = "<s16-reject@dds.bangkok.go.th>"
+    gw.send(letter(message_id=rejected_id, files=[(COVER, make_pdf("cover")), ("PDF", EXE)]), DINDAENG)
+    text = notice_for(gw, sink16, rejected_id)
+    assert "ไฟล์แนบที่ 2 เป็นโปรแกรมหรือสคริปต์ ซึ่งรับไม่ได้ กรุณาส่งเฉพาะหนังสือและเอกสารแนบเป็น PDF" in text
+    assert "attached file 2 is a program or script and cannot be accepted; " \
+           "send only the letter and its enclosures as PDF" in text
+
+    acknowledged_id = "<s16-ack@dds.bangkok.go.th>"
+    gw.send(letter(message_id=acknowledged_id, files=[(COVER, make_pdf("cover")), ("the", make_pdf("a")),
+                                                      ("1", make_pdf("b"))]), DINDAENG)
+    text = notice_for(gw, sink16, acknowledged_id)
+    assert "the file name attached file 2 does not follow the naming rule (it has 1 part where 4 are needed" in text
+    assert "ชื่อไฟล์ ไฟล์แนบที่ 3 ไม่เป็นไปตามหลักเกณฑ์ (มี 1 ส่วน แต่ต้องมี 4 ส่วน" in text
+    assert "the file name attached file 3 does not follow the naming rule (it has 1 part where" in text
 
 
 def test_a_unit_named_as_the_stamp_writes_it_or_unknown_is_answered_not_listed_empty(gw):

@@ -44,6 +44,7 @@ from gateway.signatures.verdict import (
 )
 from gateway.signatures.verify import PROBLEMS
 from gateway.signatures.worker import VerifyPool, WorkerLimits
+from rules.checks import FILE, finding
 from rules.model import Finding, ParsedMail
 
 log = structlog.get_logger(__name__)
@@ -168,22 +169,22 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
     problem = _PROBLEM_BY_MESSAGE.get(detail)
     thai_detail = f": {problem[0]}" if problem else ""
     if worst["indication"] == TOTAL_FAILED:
-        return Finding(RULE, "fail",
-                       f"ลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ถูกต้อง ({sub}{thai}){thai_detail} ต้องตรวจสอบก่อนดำเนินการ",
-                       f"the electronic signature in {name} is invalid ({sub}): {detail}", name)
+        return finding(RULE, "fail",
+                       f"ลายมือชื่ออิเล็กทรอนิกส์ใน {FILE} ไม่ถูกต้อง ({sub}{thai}){thai_detail} ต้องตรวจสอบก่อนดำเนินการ",
+                       f"the electronic signature in {FILE} is invalid ({sub}): {detail}", name)
     if worst["indication"] != TOTAL_PASSED:
-        return Finding(RULE, "fail",
-                       f"ยืนยันลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ได้ ({sub}{thai}){thai_detail} ต้องตรวจสอบ",
-                       f"the electronic signature in {name} could not be confirmed ({sub}): {detail}", name)
+        return finding(RULE, "fail",
+                       f"ยืนยันลายมือชื่ออิเล็กทรอนิกส์ใน {FILE} ไม่ได้ ({sub}{thai}){thai_detail} ต้องตรวจสอบ",
+                       f"the electronic signature in {FILE} could not be confirmed ({sub}): {detail}", name)
     changed = [e for e in entries if e.get("review")]
     if changed:
         detail = "; ".join(e.get("message") or e.get("modifications", "") for e in changed)
-        return Finding(RULE, "fail",
-                       f"{name} ถูกแก้ไขหลังลงลายมือชื่ออิเล็กทรอนิกส์ ต้องตรวจสอบ",
-                       f"{name} was changed after it was signed: {detail}", name)
-    return Finding(RULE, "pass",
-                   f"ลายมือชื่ออิเล็กทรอนิกส์ใน {name} ถูกต้อง ({_signers(entries)})",
-                   f"the electronic signature in {name} is valid (signed by {_signers(entries)})", name)
+        return finding(RULE, "fail",
+                       f"{FILE} ถูกแก้ไขหลังลงลายมือชื่ออิเล็กทรอนิกส์ ต้องตรวจสอบ",
+                       f"{FILE} was changed after it was signed: {detail}", name)
+    return finding(RULE, "pass",
+                   f"ลายมือชื่ออิเล็กทรอนิกส์ใน {FILE} ถูกต้อง ({_signers(entries)})",
+                   f"the electronic signature in {FILE} is valid (signed by {_signers(entries)})", name)
 
 
 _PROBLEM_BY_MESSAGE = {en: (th, en) for th, en in PROBLEMS.values()}
@@ -193,9 +194,9 @@ def not_covered_finding(holder: str, outside: list[str], entries: list[dict]) ->
     """Files of a mail that sit beside its signed part (smime.p7m in a multipart/mixed):
     signed by no one, whatever the signed part's verdict. Said by name, so that no file
     reads as one the signer sent."""
-    files = ", ".join(outside)
+    files = ", ".join([FILE, *outside[1:]])  # the first by its place in a notice
     covered = ", ".join(dict.fromkeys(n for e in entries for n in e.get("covers") or ())) or "-"
-    return Finding(RULE, "fail",
+    return finding(RULE, "fail",
                    f"{files} อยู่นอกส่วนที่ลงลายมือชื่อ S/MIME ({holder}) จึงไม่ได้ลงนามโดย {_signers(entries)} "
                    f"(ลายมือชื่อครอบคลุมเฉพาะ {covered})",
                    f"{files} is outside the S/MIME signed part ({holder}) and not signed by {_signers(entries)} "
@@ -215,9 +216,9 @@ def _zip_finding(name: str, data: bytes) -> list[Finding]:
     count = pdfs_in_zip(data)
     if not count:
         return []
-    return [Finding(RULE, "warn",
-                    f"{NOT_CHECKED[0]}ของไฟล์ PDF {count} ไฟล์ใน {name} ต้องเปิดตรวจเอง",
-                    f"{NOT_CHECKED[1]} of the {count} PDF file(s) inside {name}: open and verify them", name)]
+    return [finding(RULE, "warn",
+                    f"{NOT_CHECKED[0]}ของไฟล์ PDF {count} ไฟล์ใน {FILE} ต้องเปิดตรวจเอง",
+                    f"{NOT_CHECKED[1]} of the {count} PDF file(s) inside {FILE}: open and verify them", name)]
 
 
 def _smime_kind(raw: bytes) -> bool:
