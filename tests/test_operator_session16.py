@@ -114,6 +114,29 @@ def test_notices_name_files_called_pdf_the_and_1_by_their_place_without_garbling
     assert "the file name attached file 3 does not follow the naming rule (it has 1 part where" in text
 
 
+def test_a_read_receipt_request_in_a_letter_is_not_live_in_the_clerks_copy(gw, dovecot, imap_account):
+    """Neither the Maildir copy nor the one filed into Dovecot asks the clerk's client for a
+    receipt to the address the letter named; the address stays readable, renamed."""
+    stranger = "watcher@example.org"
+    headers = {"Disposition-Notification-To": stranger, "Return-Receipt-To": stranger,
+               "X-Confirm-Reading-To": f"=?utf-8?b?{base64.b64encode('ผู้ส่ง'.encode()).decode()}?= <{stranger}>"}
+    raw = letter(subject="S16 ขอตอบรับการอ่าน", extra_headers=headers)
+    maildir_id = gw.send(raw, DINDAENG)
+    imap_id = gw.send(raw.replace(b"S16", b"S16 IMAP"), LATKRABANG)
+    gw.wait_idle()
+    [maildir] = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                 for p in gw.maildir_files("dindaeng") if maildir_id.encode() in p.read_bytes()]
+    [imap] = [m for _, m in folder_messages(dovecot, imap_account[0], "Saraban/latkrabang")
+              if m["X-Saraban-Queue-Id"] == imap_id]
+    for copy in (maildir, imap):
+        assert copy["Disposition-Notification-To"] is None
+        assert copy["Return-Receipt-To"] is None and copy["X-Confirm-Reading-To"] is None
+        assert str(copy["X-Saraban-Unsigned-Disposition-Notification-To"]) == stranger
+        assert stranger in str(copy["X-Saraban-Unsigned-X-Confirm-Reading-To"])
+        assert "no receipt is asked for" in str(copy["X-Saraban-Receipt-Note"])
+        assert "ไม่ได้ใช้คำขอตอบรับการอ่าน" in str(copy["X-Saraban-Receipt-Note"])
+
+
 def test_a_unit_named_as_the_stamp_writes_it_or_unknown_is_answered_not_listed_empty(gw):
     """A new clerk types the unit's Thai name (or a misspelt address): `register list` and
     `quarantine list` printed an empty table and "0 letter(s)" with exit code 0, as if the
