@@ -137,6 +137,26 @@ def test_a_read_receipt_request_in_a_letter_is_not_live_in_the_clerks_copy(gw, d
         assert "ไม่ได้ใช้คำขอตอบรับการอ่าน" in str(copy["X-Saraban-Receipt-Note"])
 
 
+def test_an_opaque_signed_letter_is_not_held_for_its_own_smime_p7m(gw, tmp_path_factory):
+    """Outlook and Thunderbird sign a letter with its PDF as one smime.p7m
+    (application/pkcs7-mime; smime-type=signed-data): that file is the signature."""
+    pki = build_pki(tmp_path_factory.mktemp("pki16"))
+    pdf = base64.encodebytes(make_pdf("หนังสือ")).replace(b"\n", b"\r\n")
+    inner = (b'Content-Type: multipart/mixed; boundary="b16"\r\n\r\n--b16\r\n'
+             b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+             + "เรียน ผู้อำนวยการเขตดินแดง\r\n".encode() + b"\r\n--b16\r\n"
+             b'Content-Type: application/pdf; name="2569_dds_0403_58.pdf"\r\n'
+             b'Content-Disposition: attachment; filename="2569_dds_0403_58.pdf"\r\n'
+             b"Content-Transfer-Encoding: base64\r\n\r\n" + pdf + b"\r\n--b16--\r\n")
+    headers = {"From": "saraban.dds@bangkok.go.th", "To": DINDAENG, "Subject": "S16 opaque signed",
+               "Message-ID": "<s16-opaque@dds.bangkok.go.th>", "Date": "Mon, 30 Nov 2026 10:00:00 +0700"}
+    ids = [gw.send(make_smime(pki, detached=detached, inner=inner, headers=headers), DINDAENG)
+           for detached in (False, True)]
+    gw.wait_idle()
+    registered = {e["queue_id"] for e in gw.register("--unit", "saraban.dindaeng")}
+    assert set(ids) <= registered, [q["reasons"] for q in held(gw) if q["queue_id"] in ids]
+
+
 def test_a_unit_named_as_the_stamp_writes_it_or_unknown_is_answered_not_listed_empty(gw):
     """A new clerk types the unit's Thai name (or a misspelt address): `register list` and
     `quarantine list` printed an empty table and "0 letter(s)" with exit code 0, as if the
