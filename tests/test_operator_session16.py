@@ -171,3 +171,15 @@ def test_a_unit_named_as_the_stamp_writes_it_or_unknown_is_answered_not_listed_e
         assert 'unknown unit "saraban.dinduang": not in the unit directory' in wrong.stderr
         assert 'ไม่พบหน่วยงาน "saraban.dinduang" ในทำเนียบหน่วยงาน' in wrong.stderr
         assert "0 letter(s)" not in wrong.stdout and "Traceback" not in wrong.stderr
+
+
+def test_notice_preview_shows_the_lines_and_sender_as_a_mail_client_does(tmp_path):
+    """`notices preview` ended every line with "?" (the text's CR, made visible on a
+    terminal) and showed the unit's Thai name with a space inside ("สำนักงานเขตลาด
+    กระบัง"): the email package's address parser, not what a mail client shows."""
+    from tests.tools_helpers import cli
+
+    shown = cli(write_config(tmp_path), "notices", "preview", "reject")
+    assert shown.returncode == 0, shown.stderr
+    assert "?" not in shown.stdout and "เหตุผลและวิธีแก้ไข:\n" in shown.stdout
+    assert "From: สำนักงานเขตลาดกระบัง <saraban.latkrabang@bangkok.go.th>" in shown.stderr
