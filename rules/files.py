@@ -165,7 +165,7 @@ def is_archive(att: Attachment) -> bool:
 
 
 def is_mail_part(att: Attachment) -> bool:
-    return base_type(att.sniffed_type) in MAIL_PARTS or base_type(att.declared_type) in MAIL_PARTS
+    return att.signature_envelope or base_type(att.sniffed_type) in MAIL_PARTS or base_type(att.declared_type) in MAIL_PARTS
 
 
 _OUTLOOK_IMAGE = re.compile(r"^image\d{3}\.(?:png|jpe?g|gif)$", re.IGNORECASE)

@@ -53,6 +53,9 @@ class Attachment:
     # client decodes it (its charset), an office document's text, each text an archive
     # holds. Empty when the file holds none the gateway reads.
     texts: tuple[str, ...] = ()
+    # The smime.p7m of an S/MIME opaque-signed letter whose content was read: the mail's
+    # signature, as a detached smime.p7s is, not a file the sender enclosed.
+    signature_envelope: bool = False
 
     @property
     def size(self) -> int:
@@ -101,6 +104,10 @@ class Finding:
     message_th: str
     message_en: str
     attachment: str | None = None  # the file it is about, if any
+    # The message cut where the file's name goes (rules.checks.finding): a notice joins
+    # them with the file's place, never by finding the name in the message's text.
+    parts_th: tuple[str, ...] = ()
+    parts_en: tuple[str, ...] = ()
 
     @property
     def message(self) -> str:

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import email
+import email.header
+import email.policy
+import re
 import sys
 
 from gateway.config.settings import load_settings
@@ -75,6 +79,10 @@ def sample_findings(settings) -> list[dict]:
             for f in Naming().check(mail, facts, rule_settings_from(settings)) if f.verdict != "pass"]
 
 
+def _decoded(value: str) -> str:
+    return str(email.header.make_header(email.header.decode_header(re.sub(r"\r?\n", "", value))))
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     from gateway.notices.compose import build_notice
     from gateway.notices.send import templates_dir
@@ -85,12 +93,16 @@ def cmd_preview(args: argparse.Namespace) -> int:
         payload.pop("receive_no")
         payload["findings"] = [{"rule": "splitting", "th": "ไม่รับไฟล์บีบอัด (letter.zip) กรุณาแนบเอกสารแต่ละฉบับเป็นไฟล์ PDF แยกกัน",
                                 "en": "archives (letter.zip) are not accepted; attach each document as a separate PDF file"}]
-    message = build_notice(payload, f"{args.type}:preview", dt.datetime.now(dt.timezone.utc),
-                           templates_dir(settings), settings.notices.thai_digits).parsed()
-    if args.html:
-        print(message.get_body(("html",)).get_content())
-    else:
-        print(message.get_body(("plain",)).get_content())
-        print("\n".join(f"{k}: {v}" for k, v in message.items() if not k.lower().startswith("content")),
-              file=sys.stderr)
+    notice = build_notice(payload, f"{args.type}:preview", dt.datetime.now(dt.timezone.utc),
+                          templates_dir(settings), settings.notices.thai_digits)
+    message = notice.parsed()
+    # The lines as a mail client shows them: the text's CRLF printed as "?" at the end of
+    # every line (control characters are made visible on a terminal).
+    print(message.get_body(("html",) if args.html else ("plain",)).get_content().replace("\r\n", "\n"))
+    if not args.html:
+        # Decoded as RFC 2047 says and mail clients do: the email package's address parser
+        # put a space between two encoded words ("สำนักงานเขตลาด กระบัง").
+        head = email.message_from_bytes(notice.data, policy=email.policy.compat32)
+        shown = [f"{k}: {_decoded(v)}" for k, v in head.items() if not k.lower().startswith("content")]
+        print("\n".join(shown), file=sys.stderr)
     return 0

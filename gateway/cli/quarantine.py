@@ -32,4 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("reprocess", help="run a parked or quarantined message through the pipeline again")
     parser.add_argument("queue_id")
     parser.add_argument("--reason", help="why (kept with your user name)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--unit", help="decide again only this unit's held entry (e.g. saraban.latkrabang)")
+    which.add_argument("--all-units", action="store_true",
+                       help="decide again the held entries of every unit of the letter")
     parser.set_defaults(func=lazy("gateway.tools.reprocess", "cmd_reprocess"))

@@ -18,19 +18,24 @@ def cmd_register_list(args: argparse.Namespace) -> int:
     from storage.schema_version import require_current
     from storage.register import letter_as_dict, query_letters
 
-    from gateway.tools.common import ToolError, register_year
+    from gateway.tools.common import ToolError, listed_unit, register_year
+    from gateway.units.directory import load_directory
 
-    try:
-        if args.year is not None:
-            register_year(args.year)  # `--year 2026` listed "0 letter(s)", as if the register were empty
-    except ToolError as exc:
-        print(f"saraban-gateway: {exc}", file=sys.stderr)
-        return 1
     settings = settings_of(args)
     db = Database(settings.database_url)
     require_current(db.engine)
-    unit = args.unit.split("@", 1)[0].lower() if args.unit else None
     with db.session() as session:
+        try:
+            if args.year is not None:
+                register_year(args.year)  # `--year 2026` listed "0 letter(s)", as if the register were empty
+            # An unknown unit, or its Thai name, listed "0 letter(s)" too.
+            unit = listed_unit(load_directory(settings.directory_path, settings.gateway.domain), args.unit,
+                               lambda name: bool(query_letters(session, unit=name)))
+        except ToolError as exc:
+            print(f"saraban-gateway: {exc}", file=sys.stderr)
+            if exc.th:
+                print(f"  {exc.th}", file=sys.stderr)
+            return 1
         letters = query_letters(session, unit=unit, year=args.year)
         entries = [letter_as_dict(letter) for letter in letters]
         received = [thai_datetime(letter.received_at) for letter in letters]

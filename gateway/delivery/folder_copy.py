@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import email
+import email.header
 import email.policy
+import email.utils
 import functools
 import io
 import re
@@ -29,7 +31,13 @@ if TYPE_CHECKING:
 
 from gateway.pipeline.mime_attach import encoded_header
 from gateway.pipeline.parse import transfer_encoding
-from gateway.sender.results import authserv_id, forged_results, reply_to_vouched, sender_headers
+from gateway.sender.results import (
+    authserv_id,
+    forged_results,
+    receipt_goes_to_sender,
+    reply_to_vouched,
+    sender_headers,
+)
 from rules.markings import URGENCY_TH
 from storage.register import record_stamped_copy
 
@@ -46,6 +54,36 @@ REPLY_FIELDS = (b"reply-to", b"mail-reply-to", b"mail-followup-to")
 UNSIGNED_REPLY = b"X-Saraban-Unsigned-"
 REPLY_NOTE = ("ไม่ได้ใช้ที่อยู่ตอบกลับ (Reply-To) ที่ลายมือชื่อของผู้ส่งไม่รับรอง การตอบกลับจะไปที่ผู้ส่ง (From) / "
               "Reply-To not covered by the sender's verified signature: replies go to From")
+
+
+# Read-receipt requests (RFC 8098 and the older Return-Receipt-To, X-Confirm-Reading-To):
+# the clerk's mail client sends its receipt to whatever address they name. Kept only
+# when that is the verified sender's own From (`receipt_goes_to_sender`): otherwise
+# renamed like an unsigned Reply-To, still readable, never followed.
+RECEIPT_FIELDS = (b"disposition-notification-to", b"return-receipt-to", b"x-confirm-reading-to")
+RECEIPT_NOTE = ("ไม่ได้ใช้คำขอตอบรับการอ่าน เพราะไม่ได้ขอให้ส่งถึงผู้ส่งที่ยืนยันตัวตนแล้ว / "
+                "read-receipt request not addressed to the verified sender: no receipt is asked for")
+
+
+def _header_addresses(lines: list[bytes], names: tuple[bytes, ...]) -> list[str]:
+    """The addresses of these header fields, as a mail client reads them (unfolded,
+    RFC 2047 decoded)."""
+    values = []
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() in names:
+            text = re.sub(r"\r?\n|\r", "", value.decode("utf-8", "replace"))
+            values.append(str(email.header.make_header(email.header.decode_header(text))))
+    return [addr for _, addr in email.utils.getaddresses(values)]
+
+
+def _receipt_kept(kept: list[bytes], sender_auth: dict | None) -> bool:
+    try:
+        froms = _header_addresses(kept, (b"from",))
+        return len(froms) == 1 and receipt_goes_to_sender(sender_auth, froms[0],
+                                                          _header_addresses(kept, RECEIPT_FIELDS))
+    except Exception:  # noqa: BLE001 - an unreadable From or request: no receipt asked for
+        return False
 
 
 _LINE_END = re.compile(rb"\r\n|\n|\r")
@@ -99,13 +137,18 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
     vouched = reply_to_vouched(sender_auth)
     renamed = [i for i, h in enumerate(kept) if (name := h.split(b":", 1)[0].strip().lower()) in REPLY_FIELDS
                and not (vouched and name == b"reply-to")]
-    for i in renamed:
+    keep_receipt = _receipt_kept(kept, sender_auth)
+    unreceipted = [i for i, h in enumerate(kept)
+                   if h.split(b":", 1)[0].strip().lower() in RECEIPT_FIELDS and not keep_receipt]
+    for i in renamed + unreceipted:
         kept[i] = UNSIGNED_REPLY + kept[i].lstrip()
     if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
         kept = [h for h in kept if not forged_results(h, authserv_id)]
         added += [encoded_header(n, v) for n, v in sender_headers(sender_auth, authserv_id)]
     if renamed:
         added.append(encoded_header("X-Saraban-Reply-To-Note", REPLY_NOTE))
+    if unreceipted:
+        added.append(encoded_header("X-Saraban-Receipt-Note", RECEIPT_NOTE))
     added += [
         encoded_header("X-Saraban-Receive-No", receive_no),
         encoded_header("X-Saraban-Unit", unit),

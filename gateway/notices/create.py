@@ -238,8 +238,10 @@ def _findings(findings, classified: bool = False, names: list[str] | None = None
             continue
         th, en = finding.message_th, finding.message_en
         if finding.attachment:
+            # The place goes where the rule put the file (Finding.parts_*): replacing the
+            # name in the sentence garbled it for a file called "PDF", "ลับ" or "1".
             place_th, place_en = _place(finding.attachment, names)
-            th, en = th.replace(finding.attachment, place_th), en.replace(finding.attachment, place_en)
+            th, en = place_th.join(finding.parts_th or (th,)), place_en.join(finding.parts_en or (en,))
         # Cleaned where the notice is made (decide.py); cut here to keep the record small.
         out.append({"rule": finding.rule, "th": th[:MAX_RAW_TEXT], "en": en[:MAX_RAW_TEXT]})
     return out[:MAX_FINDINGS]

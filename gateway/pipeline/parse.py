@@ -768,7 +768,11 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
         inner = parse_mail(content, mail.envelope_sender, reading.pdf_reader, reading.digests, _reading=deeper)
     except (Exception, RecursionError) as exc:
         return dataclasses.replace(mail, unread=mail.unread + (f"an S/MIME signed letter ({type(exc).__name__})",))
-    files = [dataclasses.replace(a, index=n) for n, a in enumerate(inner.attachments + mail.attachments)]
+    # The envelope itself (Outlook's and Thunderbird's smime.p7m) is the signature, read
+    # above: allowed_types held every opaque-signed letter for it (session 16).
+    envelope = tuple(dataclasses.replace(a, signature_envelope=a.declared_type in _PKCS7_MIME)
+                     for a in mail.attachments)
+    files = [dataclasses.replace(a, index=n) for n, a in enumerate(inner.attachments + envelope)]
     return dataclasses.replace(
         mail, body_text=inner.body_text, body_html=inner.body_html, attachments=tuple(files),
         defects=(mail.defects + inner.defects)[:50], truncated=mail.truncated or inner.truncated,

@@ -148,6 +148,19 @@ def reply_to_vouched(data: dict | None) -> bool:
                for s in auth.dkim)
 
 
+def receipt_goes_to_sender(data: dict | None, from_address: str | None, receipt_to: list[str]) -> bool:
+    """Whether a read-receipt request (Disposition-Notification-To and its older
+    spellings) names only the verified sender's own From address: a receipt to any
+    other address, added to a replayed or forged letter, tells a stranger that and when
+    the clerk opened it (session 16)."""
+    auth = SenderAuth.from_dict(data)
+    if auth is None or not auth.verified or not from_address or not receipt_to:
+        return False
+    sender = from_address.strip().lower()
+    return sender.rpartition("@")[2] == (auth.from_domain or "").lower() and \
+        all(a.strip().lower() == sender for a in receipt_to)
+
+
 def not_checked(from_domain: str | None, reason: str) -> SenderAuth:
     """`rules check` without --dns: DKIM and DMARC need DNS and were not looked at."""
     return SenderAuth(status="none", from_domain=from_domain, spf_source="none", reason=reason,

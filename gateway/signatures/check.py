@@ -46,6 +46,7 @@ from gateway.signatures.verdict import (
 )
 from gateway.signatures.verify import PROBLEMS
 from gateway.signatures.worker import VerifyPool, WorkerLimits
+from rules.checks import FILE, finding
 from rules.model import Attachment, Finding, ParsedMail
 
 log = structlog.get_logger(__name__)
@@ -170,22 +171,22 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
     problem = _PROBLEM_BY_MESSAGE.get(detail)
     thai_detail = f": {problem[0]}" if problem else ""
     if worst["indication"] == TOTAL_FAILED:
-        return Finding(RULE, "fail",
-                       f"ลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ถูกต้อง ({sub}{thai}){thai_detail} ต้องตรวจสอบก่อนดำเนินการ",
-                       f"the electronic signature in {name} is invalid ({sub}): {detail}", name)
+        return finding(RULE, "fail",
+                       f"ลายมือชื่ออิเล็กทรอนิกส์ใน {FILE} ไม่ถูกต้อง ({sub}{thai}){thai_detail} ต้องตรวจสอบก่อนดำเนินการ",
+                       f"the electronic signature in {FILE} is invalid ({sub}): {detail}", name)
     if worst["indication"] != TOTAL_PASSED:
-        return Finding(RULE, "fail",
-                       f"ยืนยันลายมือชื่ออิเล็กทรอนิกส์ใน {name} ไม่ได้ ({sub}{thai}){thai_detail} ต้องตรวจสอบ",
-                       f"the electronic signature in {name} could not be confirmed ({sub}): {detail}", name)
+        return finding(RULE, "fail",
+                       f"ยืนยันลายมือชื่ออิเล็กทรอนิกส์ใน {FILE} ไม่ได้ ({sub}{thai}){thai_detail} ต้องตรวจสอบ",
+                       f"the electronic signature in {FILE} could not be confirmed ({sub}): {detail}", name)
     changed = [e for e in entries if e.get("review")]
     if changed:
         detail = "; ".join(e.get("message") or e.get("modifications", "") for e in changed)
-        return Finding(RULE, "fail",
-                       f"{name} ถูกแก้ไขหลังลงลายมือชื่ออิเล็กทรอนิกส์ ต้องตรวจสอบ",
-                       f"{name} was changed after it was signed: {detail}", name)
-    return Finding(RULE, "pass",
-                   f"ลายมือชื่ออิเล็กทรอนิกส์ใน {name} ถูกต้อง ({_signers(entries)})",
-                   f"the electronic signature in {name} is valid (signed by {_signers(entries)})", name)
+        return finding(RULE, "fail",
+                       f"{FILE} ถูกแก้ไขหลังลงลายมือชื่ออิเล็กทรอนิกส์ ต้องตรวจสอบ",
+                       f"{FILE} was changed after it was signed: {detail}", name)
+    return finding(RULE, "pass",
+                   f"ลายมือชื่ออิเล็กทรอนิกส์ใน {FILE} ถูกต้อง ({_signers(entries)})",
+                   f"the electronic signature in {FILE} is valid (signed by {_signers(entries)})", name)
 
 
 _PROBLEM_BY_MESSAGE = {en: (th, en) for th, en in PROBLEMS.values()}
@@ -195,16 +196,15 @@ def not_covered_finding(holder: str, outside: list[str], entries: list[dict]) ->
     """Files of a mail that sit beside its signed part (smime.p7m in a multipart/mixed):
     signed by no one, whatever the signed part's verdict. Said by name, so that no file
     reads as one the signer sent."""
-    files = ", ".join(outside)
+    files = ", ".join([FILE, *outside[1:]])  # the first by its place in a notice
     covered = ", ".join(dict.fromkeys(n for e in entries for n in e.get("covers") or ())) or "-"
-    return Finding(RULE, "fail",
+    return finding(RULE, "fail",
                    f"{files} อยู่นอกส่วนที่ลงลายมือชื่อ S/MIME ({holder}) จึงไม่ได้ลงนามโดย {_signers(entries)} "
                    f"(ลายมือชื่อครอบคลุมเฉพาะ {covered})",
                    f"{files} is outside the S/MIME signed part ({holder}) and not signed by {_signers(entries)} "
                    f"(the signature covers {covered} only)", outside[0])
 
 
-MAX_NAMED = 5  # members named in one finding; the rest are counted
 MAX_MEMBER_FINDINGS = 10  # findings for the signed PDFs of one archive; the rest summed up in one
 # Signed PDFs inside archives verified for one letter: 500 attached ZIPs of 100 tiny
 # signed PDFs each are within the archive limits, and would be 50,000 register entries.
@@ -212,20 +212,15 @@ MAX_ARCHIVED = 300
 NOT_CHECKED = ("ไม่ได้ตรวจลายมือชื่อ", "signatures not checked")
 
 
-def _listed(names: list[str]) -> tuple[str, str]:
-    shown = ", ".join(names[:MAX_NAMED])
-    more = len(names) - MAX_NAMED
-    return (shown + (f" และอีก {more} ไฟล์" if more > 0 else ""),
-            shown + (f" and {more} more" if more > 0 else ""))
-
-
 def _more_finding(archive: str, members: list[str]) -> Finding:
-    th, en = _listed(members)
-    return Finding(RULE, "fail",
-                   f"ลายมือชื่ออิเล็กทรอนิกส์ของไฟล์ PDF อีก {len(members)} ไฟล์ใน {archive} ไม่ผ่านหรือยืนยันไม่ได้ "
-                   f"({th}) ดูในทะเบียน ต้องตรวจสอบ",
-                   f"the electronic signatures of {len(members)} more PDF file(s) inside {archive} failed or "
-                   f"could not be confirmed ({en}): see the register", archive)
+    """The failed members past MAX_MEMBER_FINDINGS, counted: each is in the register by
+    name; a notice names the archive by its place and quotes no member's name (the
+    sender's text)."""
+    return finding(RULE, "fail",
+                   f"ลายมือชื่ออิเล็กทรอนิกส์ของไฟล์ PDF อีก {len(members)} ไฟล์ใน {FILE} ไม่ผ่านหรือยืนยันไม่ได้ "
+                   f"ดูรายชื่อไฟล์ในทะเบียน ต้องตรวจสอบ",
+                   f"the electronic signatures of {len(members)} more PDF file(s) inside {FILE} failed or "
+                   f"could not be confirmed: see the register for their names", archive)
 
 
 def _smime_kind(raw: bytes) -> bool:

@@ -48,6 +48,8 @@ def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             return func(args)
         except ToolError as exc:
             print(f"saraban-gateway: {exc}", file=sys.stderr)
+            if exc.th:  # the same refusal in Thai, for the clerk at the terminal
+                print(f"  {exc.th}", file=sys.stderr)
             return 1
         except OSError as exc:  # a file that cannot be read or written: say which
             print(f"saraban-gateway: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
@@ -79,14 +81,13 @@ def open_services(args: argparse.Namespace, role: str = "register", *,
     brings the schema to the newest migration first; one that only reads checks it and
     says to run `db upgrade` when it is behind (it never changes the schema)."""
     from gateway.service.services import open_services as open_role
-    from storage.schema_version import SchemaBehind, require_current
+    from storage.schema_version import require_current
 
     with open_role(settings_of(args), role, upgrade_schema=writes) as services:
         if not writes:
-            try:
-                require_current(services.db.engine)
-            except SchemaBehind as exc:
-                raise ToolError(str(exc)) from None
+            # SchemaBehind goes to the command line's handler: exit code 2, as for
+            # `status` and `register list` (session 16: `quarantine list` said 1).
+            require_current(services.db.engine)
         yield services
 
 
@@ -117,6 +118,37 @@ def unit_name(text: str) -> str:
     if not name:
         raise ToolError("no unit given (e.g. saraban.latkrabang)")
     return name
+
+
+def directory_unit(directory, text: str) -> str:
+    """The unit a person named, by its address (with or without the domain) or by its
+    Thai or English name as the unit directory writes it ("สำนักงานเขตลาดกระบัง"): a new
+    clerk types the name on the stamp, and `register list --unit` with it listed an
+    empty register ("0 letter(s)") as if the unit had received nothing."""
+    name = unit_name(text)
+    if directory.lookup(name) is not None:
+        return name
+    wanted = " ".join(text.split()).casefold()
+    named = [u.address for u in directory.units if wanted in (u.name_th.casefold(), u.name_en.casefold())]
+    if len(named) == 1:
+        return named[0]
+    raise ToolError(f"unknown unit \"{text}\": not in the unit directory ({directory.source}); "
+                    "give its address, e.g. saraban.latkrabang, or its name as the directory writes it",
+                    th=f"ไม่พบหน่วยงาน \"{text}\" ในทำเนียบหน่วยงาน กรุณาระบุที่อยู่ เช่น saraban.latkrabang "
+                       "หรือชื่อหน่วยงานให้ตรงกับทำเนียบ")
+
+
+def listed_unit(directory, text: str | None, has_rows: Callable[[str], bool]) -> str | None:
+    """`directory_unit` for a listing; a unit since removed from the directory is still
+    listed by its address while the register or the quarantine holds rows of it."""
+    if text is None:
+        return None
+    try:
+        return directory_unit(directory, text)
+    except ToolError:
+        if has_rows(unit_name(text)):
+            return unit_name(text)
+        raise
 
 
 _RECEIVE_NO = re.compile(r"^\s*(\d{1,7})\s*/\s*(\d{4})\s*$")

@@ -18,7 +18,7 @@ from gateway.sender.results import SenderAuth, sender_detail
 from gateway.pipeline.dispose import decide, recipient_for, register_letter_for, what_is_known
 from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, record_action
-from gateway.tools.common import ToolError, friendly, open_services, unit_name
+from gateway.tools.common import ToolError, friendly, listed_unit, open_services
 from gateway.tools.replay import entry_from_vault
 from rules.thai_time import thai_datetime, to_bangkok
 from storage import quarantine
@@ -252,8 +252,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     from gateway.cli.table import render
 
     with open_services(args, writes=False) as services:
-        entries = list_entries(services, None if args.all else args.state,
-                               unit_name(args.unit) if args.unit else None)
+        unit = listed_unit(services.directory, args.unit, lambda name: bool(list_entries(services, None, name)))
+        entries = list_entries(services, None if args.all else args.state, unit)
     if args.json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return 0

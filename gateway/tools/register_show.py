@@ -15,7 +15,7 @@ from gateway.delivery.error_texts import error_for_person
 from gateway.service.services import Services
 from gateway.cli.table import width
 from gateway.tools.actions import action_as_dict, record_action
-from gateway.tools.common import ToolError, friendly, open_services, parse_receive_no, unit_name
+from gateway.tools.common import ToolError, friendly, listed_unit, open_services, parse_receive_no
 from gateway.tools.register_rows import SECRECY_TH, URGENCY_TH
 from rules.thai_time import thai_datetime, to_bangkok
 from storage.actions import actions_for
@@ -141,7 +141,7 @@ def _thai_date(iso: str | None) -> str | None:
 @friendly
 def cmd_show(args: argparse.Namespace) -> int:
     with open_services(args, writes=False) as services:
-        data = show(services, unit_name(args.unit), args.receive_no, args.book)
+        data = show(services, listed_unit(services.directory, args.unit, lambda _: True), args.receive_no, args.book)
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else render_entry(data))
     return 0
 
@@ -149,6 +149,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 @friendly
 def cmd_cancel(args: argparse.Namespace) -> int:
     with open_services(args) as services:
-        letter = cancel(services, unit_name(args.unit), args.receive_no, args.reason, args.book)
+        letter = cancel(services, listed_unit(services.directory, args.unit, lambda _: True), args.receive_no,
+                        args.reason, args.book)
     print(f"cancelled {letter.receive_no} of {letter.unit}; the number stays taken and is not given again")
     return 0

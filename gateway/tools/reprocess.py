@@ -17,7 +17,7 @@ from gateway.pipeline.process import process_entry
 from gateway.service.log import failure
 from gateway.service.services import Services
 from gateway.tools.actions import record_action
-from gateway.tools.common import ToolError, friendly, open_services
+from gateway.tools.common import ToolError, friendly, listed_unit, open_services
 from gateway.tools.replay import entry_from_vault
 from storage import quarantine
 from storage.messages import count_attempt, get_message, start_over
@@ -25,26 +25,58 @@ from storage.messages import count_attempt, get_message, start_over
 log = structlog.get_logger("gateway.tools.reprocess")
 
 
+def to_reopen(held: list, parked: bool, unit: str | None = None, every_unit: bool = False,
+              may_decide: Callable[[str], bool] | None = None) -> list:
+    """The held entries a reprocess closes, for the desk and the command alike. Each
+    entry is its unit's decision: one unit's reprocess must not decide for another
+    (session 16: the command closed every unit's entry of the letter). A parked letter
+    failed as a whole and runs again as a whole. `unit`: only this unit's entry;
+    `every_unit`: the operator's explicit all; `may_decide` (the desk's person's units):
+    refused when an entry to close is of a unit it does not cover."""
+    units = sorted({q.unit or "-" for q in held})
+    named = ", ".join(units)
+    if unit is not None:
+        unit = unit.split("@", 1)[0].strip().lower()
+        if parked and len(units) > 1:
+            raise ToolError(f"this letter is parked and runs again for all its units at once ({named}); "
+                            "give --all-units instead of --unit",
+                            th=f"หนังสือฉบับนี้พักไว้ ต้องตรวจซ้ำพร้อมกันทุกหน่วยงาน ({named}) "
+                               "ให้ใช้ --all-units แทน --unit")
+        chosen = [q for q in held if q.unit == unit]
+        if not chosen and held:
+            raise ToolError(f"this letter is not held for {unit}; it is held for: {named}",
+                            th=f"หนังสือฉบับนี้ไม่ได้ถูกกักไว้สำหรับ {unit} แต่ถูกกักไว้สำหรับ: {named}")
+    elif len(units) > 1 and not every_unit and may_decide is None:
+        raise ToolError(f"this letter is held for several units ({named}); each decides for itself: "
+                        "name one with --unit, or give --all-units to decide them all again",
+                        th=f"หนังสือฉบับนี้ถูกกักไว้สำหรับหลายหน่วยงาน ({named}) ระบุหน่วยงานด้วย --unit "
+                           "หรือใช้ --all-units เพื่อตรวจซ้ำทุกหน่วยงาน")
+    else:
+        chosen = list(held)
+    if may_decide is not None and not all(q.unit is not None and may_decide(q.unit) for q in chosen):
+        # Reprocessing runs the whole message again and closes every unit's entry:
+        # a clerk of one unit would decide for units they neither see nor own.
+        raise ToolError("this letter is also held for units you do not look after; the central unit "
+                        "or the administrator reprocesses it",
+                        th="หนังสือฉบับนี้ค้างอยู่ที่หน่วยงานอื่นที่ท่านไม่ได้ดูแลด้วย "
+                           "ให้หน่วยสารบรรณกลางหรือผู้ดูแลระบบเป็นผู้กดตรวจซ้ำ")
+    return chosen
+
+
 def prepare(services: Services, queue_id: str, reason: str | None,
-            may_decide: Callable[[str], bool] | None = None) -> str:
+            may_decide: Callable[[str], bool] | None = None,
+            unit: str | None = None, every_unit: bool = False) -> str:
     """Put the message back in `spool/new/` ready for the pipeline; return what it was.
-    `may_decide` (the desk's person's units): refused when the message is also held for
-    a unit it does not cover, whose entry reprocessing would close."""
+    Which held entries close is `to_reopen`'s; the others stay held as they are (the
+    pipeline's already_held link keeps them)."""
     spool = services.spool
     with services.db.session() as session:
         message = get_message(session, queue_id)
         if message is None:
             raise ToolError(f"no message with queue id \"{queue_id}\" (the id is in the 250 reply, "
                             "`quarantine list` and `register show`)")
-        held = quarantine.held_for_message(session, queue_id)
-        if may_decide is not None and not all(q.unit is not None and may_decide(q.unit) for q in held):
-            # Reprocessing runs the whole message again and closes every unit's entry:
-            # a clerk of one unit would decide for units they neither see nor own.
-            raise ToolError("this letter is also held for units you do not look after; the central unit "
-                            "or the administrator reprocesses it",
-                            th="หนังสือฉบับนี้ค้างอยู่ที่หน่วยงานอื่นที่ท่านไม่ได้ดูแลด้วย "
-                               "ให้หน่วยสารบรรณกลางหรือผู้ดูแลระบบเป็นผู้กดตรวจซ้ำ")
         parked = queue_id in spool.parked()
+        held = to_reopen(quarantine.held_for_message(session, queue_id), parked, unit, every_unit, may_decide)
         waiting = (spool.new / f"{queue_id}.msg").exists()
         if parked:
             was = "parked"
@@ -76,9 +108,10 @@ def prepare(services: Services, queue_id: str, reason: str | None,
     return was
 
 
-def reprocess(services: Services, queue_id: str, reason: str | None) -> dict:
+def reprocess(services: Services, queue_id: str, reason: str | None,
+              unit: str | None = None, every_unit: bool = False) -> dict:
     """Prepare, then run the pipeline on it now; return the message's state and outcome."""
-    was = prepare(services, queue_id, reason)
+    was = prepare(services, queue_id, reason, unit=unit, every_unit=every_unit)
     error = None
     try:
         process_entry(services, queue_id)
@@ -101,11 +134,19 @@ def reprocess(services: Services, queue_id: str, reason: str | None) -> dict:
 @friendly
 def cmd_reprocess(args: argparse.Namespace) -> int:
     with open_services(args, "pipeline") as services:
-        result = reprocess(services, args.queue_id, args.reason)
+        unit = listed_unit(services.directory, args.unit, lambda _: True)  # its Thai name too
+        result = reprocess(services, args.queue_id, args.reason, unit, args.all_units)
     print(f"{result['queue_id']} (was {result['was']}): {result['state']}")
     for rcpt, outcome in result["outcome"].items():
-        print(f"  {rcpt}: {outcome}")
+        if unit is None or rcpt.split("@", 1)[0].lower() == unit:
+            print(f"  {rcpt}: {outcome}")
+    others = [q for q in result["held"] if unit is not None and q["unit"] != unit]
+    if others:  # what --unit left alone, so that nobody reads it as decided again
+        print("  ไม่ได้ตรวจซ้ำ / left as they were: "
+              + ", ".join(f"{q['unit']} (quarantine entry {q['id']})" for q in others))
     for q in result["held"]:
+        if q in others:
+            continue
         print(f"  quarantine entry {q['id']} ({q['unit']}):")
         for r in q["reasons"] or []:
             print(f"    {r.get('rule')}: {r.get('message_th')} / {r.get('message_en')}")

@@ -3,7 +3,7 @@ documents (both lists from RuleSettings). Archives, executables and macro files 
 left to `splitting` and `executable`, which say more precisely what is wrong."""
 from __future__ import annotations
 
-from rules.checks import finding
+from rules.checks import FILE, finding
 from rules.files import (
     EXECUTABLE_EXTENSIONS,
     EXECUTABLE_TYPES,
@@ -46,9 +46,9 @@ class AllowedTypes:
         if cover is not None and base_type(cover.sniffed_type) not in cover_types:
             out.append(finding(
                 self.name, "fail",
-                f"หนังสือนำ ({display_name(cover)}) ต้องเป็นไฟล์ PDF แต่ได้รับไฟล์ชนิด "
+                f"หนังสือนำ ({FILE}) ต้องเป็นไฟล์ PDF แต่ได้รับไฟล์ชนิด "
                 f"{base_type(cover.sniffed_type)} กรุณาแปลงหนังสือนำเป็น PDF แล้วส่งใหม่",
-                f"the cover letter ({display_name(cover)}) must be a PDF but is "
+                f"the cover letter ({FILE}) must be a PDF but is "
                 f"{base_type(cover.sniffed_type)}; convert it to PDF and resend",
                 display_name(cover),
             ))
@@ -59,9 +59,9 @@ class AllowedTypes:
             if t not in enclosure_types:
                 out.append(finding(
                     self.name, "fail",
-                    f"ไฟล์ {display_name(att)} เป็นชนิด {t} ซึ่งไม่รับเป็นสิ่งที่ส่งมาด้วย "
+                    f"ไฟล์ {FILE} เป็นชนิด {t} ซึ่งไม่รับเป็นสิ่งที่ส่งมาด้วย "
                     "กรุณาส่งเป็น PDF รูปภาพ (JPEG/PNG/TIFF) หรือเอกสารสำนักงาน (Word/Excel/ODF)",
-                    f"{display_name(att)} is {t}, which is not accepted as an enclosure; "
+                    f"{FILE} is {t}, which is not accepted as an enclosure; "
                     "send it as PDF, an image (JPEG/PNG/TIFF) or an office document (Word/Excel/ODF)",
                     display_name(att),
                 ))

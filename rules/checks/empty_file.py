@@ -1,7 +1,7 @@
 """empty_file: a zero-byte attachment (a failed upload or a broken mail client)."""
 from __future__ import annotations
 
-from rules.checks import finding
+from rules.checks import FILE, finding
 from rules.files import display_name, letter_files
 from rules.model import Finding, LetterFacts, ParsedMail, RuleSettings
 
@@ -14,8 +14,8 @@ class EmptyFile:
         out = [
             finding(
                 self.name, "fail",
-                f"ไฟล์ {display_name(att)} ว่างเปล่า (0 ไบต์) กรุณาแนบไฟล์ใหม่แล้วส่งอีกครั้ง",
-                f"{display_name(att)} is empty (0 bytes); attach the file again and resend",
+                f"ไฟล์ {FILE} ว่างเปล่า (0 ไบต์) กรุณาแนบไฟล์ใหม่แล้วส่งอีกครั้ง",
+                f"{FILE} is empty (0 bytes); attach the file again and resend",
                 display_name(att),
             )
             for att in letter_files(mail)

@@ -4,7 +4,7 @@ appendix ก ข้อ ๓), so for those an encrypted PDF is expected and passe
 other letter it fails."""
 from __future__ import annotations
 
-from rules.checks import finding
+from rules.checks import FILE, finding
 from rules.files import display_name, is_pdf, letter_files
 from rules.model import Finding, LetterFacts, ParsedMail, RuleSettings
 
@@ -22,16 +22,16 @@ class EncryptedPdf:
             if facts.secrecy in ("confidential", "secret"):
                 out.append(finding(
                     self.name, "pass",
-                    f"ไฟล์ {name} เข้ารหัสตามชั้นความลับของหนังสือ กรุณาแจ้งรหัสผ่านทางช่องทางอื่น",
-                    f"{name} is encrypted as its classification requires; send the password by another channel",
+                    f"ไฟล์ {FILE} เข้ารหัสตามชั้นความลับของหนังสือ กรุณาแจ้งรหัสผ่านทางช่องทางอื่น",
+                    f"{FILE} is encrypted as its classification requires; send the password by another channel",
                     name,
                 ))
             else:
                 out.append(finding(
                     self.name, "fail",
-                    f"ไฟล์ {name} มีรหัสผ่าน/เข้ารหัส ทำให้ลงทะเบียนรับไม่ได้ กรุณาส่งไฟล์ที่ไม่มีรหัสผ่าน "
+                    f"ไฟล์ {FILE} มีรหัสผ่าน/เข้ารหัส ทำให้ลงทะเบียนรับไม่ได้ กรุณาส่งไฟล์ที่ไม่มีรหัสผ่าน "
                     "(เข้ารหัสเฉพาะหนังสือชั้นลับหรือลับมาก)",
-                    f"{name} is password-protected, so it cannot be registered; send it without a password "
+                    f"{FILE} is password-protected, so it cannot be registered; send it without a password "
                     "(only letters classified ลับ or ลับมาก are encrypted)",
                     name,
                 ))

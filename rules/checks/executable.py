@@ -3,7 +3,7 @@ Judged by content, by extension (a renamed .exe is still refused) and by a VBA
 project inside an office file; inside a zip, by the names it holds."""
 from __future__ import annotations
 
-from rules.checks import finding
+from rules.checks import FILE, finding
 from rules.files import (
     EXECUTABLE_EXTENSIONS,
     EXECUTABLE_TYPES,
@@ -48,18 +48,18 @@ class Executable:
             name = display_name(att)
             if why == "program":
                 th, en = (
-                    f"ไฟล์ {name} เป็นโปรแกรมหรือสคริปต์ ซึ่งรับไม่ได้ กรุณาส่งเฉพาะหนังสือและเอกสารแนบเป็น PDF",
-                    f"{name} is a program or script and cannot be accepted; send only the letter and its enclosures as PDF",
+                    f"ไฟล์ {FILE} เป็นโปรแกรมหรือสคริปต์ ซึ่งรับไม่ได้ กรุณาส่งเฉพาะหนังสือและเอกสารแนบเป็น PDF",
+                    f"{FILE} is a program or script and cannot be accepted; send only the letter and its enclosures as PDF",
                 )
             elif why == "macro":
                 th, en = (
-                    f"ไฟล์ {name} มีแมโคร (macro) กรุณาบันทึกเป็น PDF หรือเป็นไฟล์ที่ไม่มีแมโคร (.docx/.xlsx) แล้วส่งใหม่",
-                    f"{name} contains macros; save it as PDF or as a macro-free file (.docx/.xlsx) and resend",
+                    f"ไฟล์ {FILE} มีแมโคร (macro) กรุณาบันทึกเป็น PDF หรือเป็นไฟล์ที่ไม่มีแมโคร (.docx/.xlsx) แล้วส่งใหม่",
+                    f"{FILE} contains macros; save it as PDF or as a macro-free file (.docx/.xlsx) and resend",
                 )
             elif why == "archive":
                 th, en = (
-                    f"ไฟล์บีบอัด {name} มีโปรแกรมหรือไฟล์ที่มีแมโครอยู่ข้างใน กรุณาส่งเฉพาะเอกสาร PDF แยกเป็นไฟล์",
-                    f"the archive {name} holds programs or macro files; send only the documents, as separate PDF files",
+                    f"ไฟล์บีบอัด {FILE} มีโปรแกรมหรือไฟล์ที่มีแมโครอยู่ข้างใน กรุณาส่งเฉพาะเอกสาร PDF แยกเป็นไฟล์",
+                    f"the archive {FILE} holds programs or macro files; send only the documents, as separate PDF files",
                 )
             else:
                 continue

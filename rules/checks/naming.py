@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from rules.checks import finding
+from rules.checks import FILE, finding
 from rules.files import cover_letter, display_name, documents
 from rules.model import Attachment, Finding, LetterFacts, ParsedMail, RuleSettings
 from rules.reference import parse_reference
@@ -155,8 +155,8 @@ class Naming:
         if not att.filename:
             return [finding(
                 self.name, "fail",
-                f"ไฟล์ {name} ไม่มีชื่อ กรุณาตั้งชื่อไฟล์เป็น {how[0]}",
-                f"file {name} has no name; name it {how[1]}",
+                f"ไฟล์ {FILE} ไม่มีชื่อ กรุณาตั้งชื่อไฟล์เป็น {how[0]}",
+                f"file {FILE} has no name; name it {how[1]}",
                 name,
             )]
         m = pattern.fullmatch(stem(att.filename))
@@ -166,8 +166,8 @@ class Naming:
             why_en = (" (" + "; ".join(en) + ")") if en else ""
             return [finding(
                 self.name, "fail",
-                f"ชื่อไฟล์ {name} ไม่เป็นไปตามหลักเกณฑ์{why_th} กรุณาตั้งชื่อเป็น {how[0]}",
-                f"the file name {name} does not follow the naming rule{why_en}; name it {how[1]}",
+                f"ชื่อไฟล์ {FILE} ไม่เป็นไปตามหลักเกณฑ์{why_th} กรุณาตั้งชื่อเป็น {how[0]}",
+                f"the file name {FILE} does not follow the naming rule{why_en}; name it {how[1]}",
                 name,
             )]
         out = []
@@ -175,9 +175,9 @@ class Naming:
         if expected and groups is not None and not _agrees(groups, expected):
             out.append(finding(
                 self.name, "fail",
-                f"เลขในชื่อไฟล์ {name} ไม่ตรงกับเลขที่หนังสือ {facts.reference} "
+                f"เลขในชื่อไฟล์ {FILE} ไม่ตรงกับเลขที่หนังสือ {facts.reference} "
                 f"กรุณาใช้ {'_'.join(expected)} ในชื่อไฟล์",
-                f"the number in {name} does not agree with the letter's reference {facts.reference}; "
+                f"the number in {FILE} does not agree with the letter's reference {facts.reference}; "
                 f"use {'_'.join(expected)} in the file name",
                 name,
             ))
@@ -186,15 +186,15 @@ class Naming:
             if m["year"].isdigit() and int(m["year"]) != be:
                 out.append(finding(
                     self.name, "fail",
-                    f"ปีในชื่อไฟล์ {name} ({m['year']}) ไม่ตรงกับปีของหนังสือ (พ.ศ. {be}) กรุณาแก้ปีในชื่อไฟล์",
-                    f"the year in {name} ({m['year']}) does not agree with the letter's year ({be} BE); correct it",
+                    f"ปีในชื่อไฟล์ {FILE} ({m['year']}) ไม่ตรงกับปีของหนังสือ (พ.ศ. {be}) กรุณาแก้ปีในชื่อไฟล์",
+                    f"the year in {FILE} ({m['year']}) does not agree with the letter's year ({be} BE); correct it",
                     name,
                 ))
         if not is_cover and cover_stem is not None and stem(att.filename) == cover_stem:
             out.append(finding(
                 self.name, "fail",
-                f"สิ่งที่ส่งมาด้วย {name} ใช้ชื่อเดียวกับหนังสือนำ กรุณาเติมท้ายชื่อ เช่น _1 _2",
-                f"the enclosure {name} has the same name as the cover letter; add a suffix such as _1, _2",
+                f"สิ่งที่ส่งมาด้วย {FILE} ใช้ชื่อเดียวกับหนังสือนำ กรุณาเติมท้ายชื่อ เช่น _1 _2",
+                f"the enclosure {FILE} has the same name as the cover letter; add a suffix such as _1, _2",
                 name,
             ))
         return out

@@ -3,7 +3,7 @@ Content-Type claim. A `.pdf` whose bytes are not a PDF fails; a PDF labelled
 `application/octet-stream` or sent `inline` is still a PDF and passes."""
 from __future__ import annotations
 
-from rules.checks import finding
+from rules.checks import FILE, finding
 from rules.files import EXTENSION_TYPES, PDF, base_type, display_name, extension, letter_files
 from rules.model import Attachment, Finding, LetterFacts, ParsedMail, RuleSettings
 
@@ -38,18 +38,18 @@ class RealType:
             if claims_pdf(att):
                 out.append(finding(
                     self.name, "fail",
-                    f"ไฟล์ {display_name(att)} ไม่ใช่ไฟล์ PDF จริง (เนื้อไฟล์เป็น {sniffed}) "
+                    f"ไฟล์ {FILE} ไม่ใช่ไฟล์ PDF จริง (เนื้อไฟล์เป็น {sniffed}) "
                     "กรุณาส่งออก (Export/Save as) เป็น PDF ใหม่แล้วส่งอีกครั้ง",
-                    f"{display_name(att)} is not really a PDF (its content is {sniffed}); "
+                    f"{FILE} is not really a PDF (its content is {sniffed}); "
                     "export or save the document as PDF again and resend it",
                     display_name(att),
                 ))
             else:
                 out.append(finding(
                     self.name, "fail",
-                    f"ชื่อไฟล์ {display_name(att)} ลงท้าย .{ext} แต่เนื้อไฟล์เป็น {sniffed} "
+                    f"ชื่อไฟล์ {FILE} ลงท้าย .{ext} แต่เนื้อไฟล์เป็น {sniffed} "
                     "กรุณาตั้งนามสกุลให้ตรงกับชนิดไฟล์จริง หรือบันทึกเป็นชนิดที่ถูกต้อง",
-                    f"{display_name(att)} is named .{ext} but its content is {sniffed}; "
+                    f"{FILE} is named .{ext} but its content is {sniffed}; "
                     "give it the extension of its real type or save it in the right format",
                     display_name(att),
                 ))

@@ -4,7 +4,7 @@ we cannot look into; fewer document files than the cover plus the enclosures the
 letter lists (e.g. a single file when สิ่งที่ส่งมาด้วย lists several)."""
 from __future__ import annotations
 
-from rules.checks import finding
+from rules.checks import FILE, finding
 from rules.files import DOCUMENT_EXTENSIONS, display_name, documents, is_archive, letter_files, zip_member_names
 from rules.model import Finding, LetterFacts, ParsedMail, RuleSettings
 
@@ -32,15 +32,15 @@ class Splitting:
             if inside:
                 out.append(finding(
                     self.name, "fail",
-                    f"ไฟล์บีบอัด {name} มีเอกสาร {len(inside)} ไฟล์ กรุณาแนบหนังสือนำและสิ่งที่ส่งมาด้วยแต่ละฉบับเป็นไฟล์แยกกัน ไม่บีบอัด",
-                    f"the archive {name} holds {len(inside)} document(s); attach the cover letter and each enclosure as separate files, not compressed",
+                    f"ไฟล์บีบอัด {FILE} มีเอกสาร {len(inside)} ไฟล์ กรุณาแนบหนังสือนำและสิ่งที่ส่งมาด้วยแต่ละฉบับเป็นไฟล์แยกกัน ไม่บีบอัด",
+                    f"the archive {FILE} holds {len(inside)} document(s); attach the cover letter and each enclosure as separate files, not compressed",
                     name,
                 ))
             else:
                 out.append(finding(
                     self.name, "fail",
-                    f"ไม่รับไฟล์บีบอัด ({name}) กรุณาแนบเอกสารแต่ละฉบับเป็นไฟล์ PDF แยกกัน",
-                    f"archives ({name}) are not accepted; attach each document as a separate PDF file",
+                    f"ไม่รับไฟล์บีบอัด ({FILE}) กรุณาแนบเอกสารแต่ละฉบับเป็นไฟล์ PDF แยกกัน",
+                    f"archives ({FILE}) are not accepted; attach each document as a separate PDF file",
                     name,
                 ))
         listed = len(facts.enclosures)

@@ -1,7 +1,7 @@
 """unreadable_pdf: a PDF the gateway could not open (`Attachment.pdf_error`)."""
 from __future__ import annotations
 
-from rules.checks import finding
+from rules.checks import FILE, finding
 from rules.files import display_name, is_pdf, letter_files
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail, RuleSettings
 
@@ -9,10 +9,10 @@ from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, Finding, LetterFact
 # What the reader left unread in a PDF that opened, and the clerk's warning about it.
 _WENT_ON = {
     # A file inside the PDF did not open (a password, the limits).
-    EMBEDDED_NOT_READ: ("อ่านไฟล์ที่แนบอยู่ภายใน {name} ไม่ได้ ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
-                        "a file embedded in {name} could not be read; the letter went on, a person should open it"),
-    NOT_READ_IN_TIME: ("อ่านไฟล์ {name} ไม่ทันในเวลาที่กำหนด ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
-                       "{name} could not be read in time; the letter went on, a person should open this file"),
+    EMBEDDED_NOT_READ: ("อ่านไฟล์ที่แนบอยู่ภายใน {FILE} ไม่ได้ ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
+                        "a file embedded in {FILE} could not be read; the letter went on, a person should open it"),
+    NOT_READ_IN_TIME: ("อ่านไฟล์ {FILE} ไม่ทันในเวลาที่กำหนด ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
+                       "{FILE} could not be read in time; the letter went on, a person should open this file"),
 }
 
 
@@ -28,14 +28,14 @@ class UnreadablePdf:
             if unread:
                 # The letter went on; a person should open what the gateway could not read.
                 name = display_name(att)
-                out.append(finding(self.name, "warn", unread[0].format(name=name), unread[1].format(name=name), name))
+                out.append(finding(self.name, "warn", unread[0].format(FILE=FILE), unread[1].format(FILE=FILE), name))
             elif is_pdf(att) and att.pdf_error and att.size > 0:
                 name = display_name(att)
                 reason_th, reason_en = plain_reason(att.pdf_error)
                 out.append(finding(
                     self.name, "fail",
-                    f"เปิดไฟล์ {name} ไม่ได้ ({reason_th}) กรุณาสร้างไฟล์ PDF ใหม่แล้วส่งอีกครั้ง",
-                    f"{name} cannot be opened ({reason_en}); create the PDF again and resend it",
+                    f"เปิดไฟล์ {FILE} ไม่ได้ ({reason_th}) กรุณาสร้างไฟล์ PDF ใหม่แล้วส่งอีกครั้ง",
+                    f"{FILE} cannot be opened ({reason_en}); create the PDF again and resend it",
                     name,
                 ))
         if not out:

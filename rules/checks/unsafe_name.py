@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from rules.checks import finding
+from rules.checks import FILE, finding
 from rules.files import display_name, letter_files
 from rules.model import Finding, LetterFacts, ParsedMail, RuleSettings
 
@@ -45,8 +45,8 @@ class UnsafeName:
                 name = display_name(att)[:80]
                 out.append(finding(
                     self.name, "fail",
-                    f"ชื่อไฟล์ {name} ไม่ปลอดภัย ({', '.join(t for t, _ in found)}) กรุณาเปลี่ยนชื่อไฟล์ให้สั้นและใช้เฉพาะตัวอักษร ตัวเลข และ _",
-                    f"the file name {name} is unsafe ({'; '.join(e for _, e in found)}); rename it to a short name of letters, digits and _",
+                    f"ชื่อไฟล์ {FILE} ไม่ปลอดภัย ({', '.join(t for t, _ in found)}) กรุณาเปลี่ยนชื่อไฟล์ให้สั้นและใช้เฉพาะตัวอักษร ตัวเลข และ _",
+                    f"the file name {FILE} is unsafe ({'; '.join(e for _, e in found)}); rename it to a short name of letters, digits and _",
                     name,
                 ))
         return out or [finding(self.name, "pass", "ชื่อไฟล์ปลอดภัย", "file names are safe")]

@@ -276,3 +276,24 @@ def test_s15_whose_reply_to_counts_and_how_an_address_is_shortened():
     assert shown.endswith(f"…@{ATTACKER}") and len(shown) == 32
     assert clip_address(f"a@{'x' * 40}.example", 32) == f"…@{'x' * 40}.example"  # the domain whole
     assert clip_address(f"saraban@{MINISTRY}", 32) == f"saraban@{MINISTRY}"
+
+
+def test_s16_a_read_receipt_request_stays_only_when_it_names_the_verified_sender(gw):
+    """Session 16: Disposition-Notification-To added above a replayed, genuinely signed
+    ministry letter stayed in the folder copy: the clerk's client told the forger when the
+    letter was read. Kept only when it names the verified From itself."""
+    d = gw
+    forger = f"x@{ATTACKER}"
+    replayed = f"Disposition-Notification-To: {forger}\r\n".encode() + dkim_sign(
+        letter(sender=f"saraban@{MINISTRY}", subject="S16 receipt replayed"), MINISTRY)
+    own = f"Disposition-Notification-To: saraban@{MINISTRY}\r\n".encode() + dkim_sign(
+        letter(sender=f"saraban@{MINISTRY}", subject="S16 receipt own"), MINISTRY)
+    replayed_id = d.send(replayed, UNIT, sender=f"bounce@{ATTACKER}")
+    own_id = d.send(own, UNIT, sender=f"saraban@{MINISTRY}")
+    d.wait_idle()
+    assert entry_for(d, replayed_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
+    copy = _copy_of(d, replayed_id)
+    assert copy["Disposition-Notification-To"] is None
+    assert str(copy["X-Saraban-Unsigned-Disposition-Notification-To"]) == forger
+    kept = _copy_of(d, own_id)
+    assert str(kept["Disposition-Notification-To"]) == f"saraban@{MINISTRY}" and kept["X-Saraban-Receipt-Note"] is None
