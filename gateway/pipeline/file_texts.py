@@ -528,12 +528,7 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
             member = _read_member(zf, info, budget, what, out)
             if not member:
                 continue
-            out.where.append(name)
-            try:
-                _any_file(member, None, "", base.lower(), pdf_reader, sniff, depth + 1, budget,
-                          f"{what} member {number}", out)
-            finally:
-                out.where.pop()
+            _member_file(member, name, base, pdf_reader, sniff, depth, budget, f"{what} member {number}", out)
 
 
 # --------------------------------------------------------------------------- any file
@@ -931,12 +926,7 @@ def _tar(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
             member = handle.read(info.size) if handle is not None else b""
             budget.unpacked -= len(member)
             if member:
-                out.where.append(name)
-                try:
-                    _any_file(member, None, "", base.lower(), pdf_reader, sniff, depth + 1, budget,
-                              f"{what} member {number}", out)
-                finally:
-                    out.where.pop()
+                _member_file(member, name, base, pdf_reader, sniff, depth, budget, f"{what} member {number}", out)
     except (tarfile.TarError, OSError, EOFError, ValueError, UnicodeError) as exc:
         out.unread.append(f"{what}: tar archive could not be read to its end ({type(exc).__name__})")
 
@@ -968,6 +958,18 @@ def _without_reader(data: bytes, filename: str, pdf_reader: PdfReader | None, sn
         inner = re.sub(r"\.(?:gz|bz2|xz)$", "", inner)
         _any_file(content, None, "", inner, pdf_reader, sniff, depth + 1, budget, what, out)
     return True
+
+
+def _member_file(member: bytes, name: str, base: str, pdf_reader: PdfReader | None,
+                 sniff: Callable[[bytes], str] | None, depth: int, budget: Budget, what: str,
+                 out: FileTexts) -> None:
+    """An archive's member read as any file one level down, its path (`out.where`) kept
+    for the PDFs found in it (archive/member, gateway/signatures/check.py)."""
+    out.where.append(name)
+    try:
+        _any_file(member, None, "", base.lower(), pdf_reader, sniff, depth + 1, budget, what, out)
+    finally:
+        out.where.pop()
 
 
 def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pdf_reader: PdfReader | None,

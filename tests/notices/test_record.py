@@ -143,61 +143,52 @@ def _queue_ack(services, n: int, sender: str, payload: dict | None = None) -> in
         return session.query(OutboxItem).filter_by(key=f"ack:q{n}:u").one().id
 
 
-def test_parallel_senders_decide_in_arrival_order_and_never_pass_the_limits(tmp_path, database_url):
-    """The delivery runner's threads decide notices at once, latest first here: the
-    limits hold exactly and the earliest letters are the ones answered."""
-    from gateway.notices.decide import decide
-
+def _decided_at_once(tmp_path, database_url: str, deciders) -> tuple[list[int], list[tuple]]:
+    """Ten acknowledgements (four to one victim's +tags, six to clerks of the same
+    domain; at most 2 a sender and 5 a domain an hour) decided by one thread per
+    `deciders(services, ids)` entry, all started at once; (the ids, each notice's
+    (to, state, suppressed))."""
     services = _deciding_services(tmp_path, database_url, '[notices]\nsmarthost = "127.0.0.1:2525"\n'
                                   'max_per_sender_per_hour = 2\nmax_per_domain_per_hour = 5\n')
     db = services.db
-    senders = [f"victim+{n}@other.example" for n in range(4)] + [f"clerk{n}@other.example" for n in range(6)]
     try:
-        ids = [_queue_ack(services, n, sender) for n, sender in enumerate(senders)]
-        start = threading.Barrier(len(ids))
+        ids = [_queue_ack(services, n, sender) for n, sender in enumerate(_SENDERS)]
+        work = deciders(services, ids)
+        start = threading.Barrier(len(work))
 
-        def one(item_id: int) -> None:
+        def one(job) -> None:
             start.wait()
-            decide(services, item_id)
+            job()
 
-        threads = [threading.Thread(target=one, args=(item_id,)) for item_id in reversed(ids)]
+        threads = [threading.Thread(target=one, args=(job,)) for job in work]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(60)
         with db.session() as session:
             rows = {row.id: row for row in session.query(OutboxItem)}
-            got = [(rows[i].payload["to"], rows[i].state, rows[i].payload.get("suppressed")) for i in ids]
+            return ids, [(rows[i].payload["to"], rows[i].state, rows[i].payload.get("suppressed")) for i in ids]
     finally:
         db.dispose()
-    assert got == (
-        [(senders[0], "pending", None), (senders[1], "pending", None)]
-        + [(s, "suppressed", "rate_limit") for s in senders[2:4]]
-        + [(s, "pending", None) for s in senders[4:7]]  # the domain's 5: two victims, three clerks
-        + [(s, "suppressed", "rate_limit_domain") for s in senders[7:]])
 
 
-def test_an_earlier_notice_that_cannot_be_decided_holds_up_no_later_one(tmp_path):
-    """Decided in arrival order, but a record the decision fails on (here one with
-    nothing but its facts) stays as it is for its own retry: the next letter's
-    acknowledgement is decided and sent all the same."""
-    from gateway.notices.create import UNDECIDED
+_SENDERS = [f"victim+{n}@other.example" for n in range(4)] + [f"clerk{n}@other.example" for n in range(6)]
+# The earliest letters are the ones answered, the limits exact.
+_ARRIVAL_ORDER = (
+    [(_SENDERS[0], "pending", None), (_SENDERS[1], "pending", None)]
+    + [(s, "suppressed", "rate_limit") for s in _SENDERS[2:4]]
+    + [(s, "pending", None) for s in _SENDERS[4:7]]  # the domain's 5: two victims, three clerks
+    + [(s, "suppressed", "rate_limit_domain") for s in _SENDERS[7:]])
+
+
+def test_parallel_senders_decide_in_arrival_order_and_never_pass_the_limits(tmp_path, database_url):
+    """The delivery runner's threads decide notices at once, latest first here: the
+    limits hold exactly and the earliest letters are the ones answered."""
     from gateway.notices.decide import decide
 
-    services = _deciding_services(tmp_path, f"sqlite:///{tmp_path / 'register.db'}",
-                                  '[notices]\nsmarthost = "127.0.0.1:2525"\n')
-    try:
-        broken = _queue_ack(services, 0, "clerk0@other.example", payload={UNDECIDED: {"headers": []}})
-        fine = _queue_ack(services, 1, "clerk1@other.example")
-        sent = decide(services, fine)
-        assert sent is not None and sent.payload["to"] == "clerk1@other.example"
-        with services.db.session() as session:
-            row = session.get(OutboxItem, broken)
-            assert (row.state, row.payload) == ("pending", {UNDECIDED: {"headers": []}})
-        with pytest.raises(KeyError):  # its own attempt meets the fault: the outbox retries it
-            decide(services, broken)
-    finally:
-        services.db.dispose()
+    _, got = _decided_at_once(tmp_path, database_url, lambda services, ids: [
+        (lambda item_id=item_id: decide(services, item_id)) for item_id in reversed(ids)])
+    assert got == _ARRIVAL_ORDER
 
 
 def test_a_delivery_threads_batch_decides_as_one_at_a_time_would(tmp_path, database_url):
@@ -206,34 +197,10 @@ def test_a_delivery_threads_batch_decides_as_one_at_a_time_would(tmp_path, datab
     notices decided one at a time in arrival order do, limits exact."""
     from gateway.notices.decide import decide_batch
 
-    services = _deciding_services(tmp_path, database_url, '[notices]\nsmarthost = "127.0.0.1:2525"\n'
-                                  'max_per_sender_per_hour = 2\nmax_per_domain_per_hour = 5\n')
-    db = services.db
-    senders = [f"victim+{n}@other.example" for n in range(4)] + [f"clerk{n}@other.example" for n in range(6)]
-    try:
-        ids = [_queue_ack(services, n, sender) for n, sender in enumerate(senders)]
-        start = threading.Barrier(2)
-        returned: dict[int, object] = {}
-
-        def one(batch: list[int]) -> None:
-            start.wait()
-            returned.update(decide_batch(services, batch))
-
-        threads = [threading.Thread(target=one, args=(batch,)) for batch in (ids[1::2], ids[0::2])]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        with db.session() as session:
-            rows = {row.id: row for row in session.query(OutboxItem)}
-            got = [(rows[i].payload["to"], rows[i].state, rows[i].payload.get("suppressed")) for i in ids]
-    finally:
-        db.dispose()
-    assert got == (
-        [(senders[0], "pending", None), (senders[1], "pending", None)]
-        + [(s, "suppressed", "rate_limit") for s in senders[2:4]]
-        + [(s, "pending", None) for s in senders[4:7]]
-        + [(s, "suppressed", "rate_limit_domain") for s in senders[7:]])
+    returned: dict[int, object] = {}
+    ids, got = _decided_at_once(tmp_path, database_url, lambda services, ids: [
+        (lambda batch=batch: returned.update(decide_batch(services, batch))) for batch in (ids[1::2], ids[0::2])])
+    assert got == _ARRIVAL_ORDER
     # each batch is told which of its notices to send now: the pending ones
     assert sorted(i for i, item in returned.items() if item is not None) == [
         i for i, row in zip(ids, got) if row[1] == "pending"]
