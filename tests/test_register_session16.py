@@ -12,6 +12,7 @@ import base64
 import csv
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -21,7 +22,7 @@ from tests.notices.conftest import notices_config
 from tests.signatures.test_pipeline_signatures import stamp_text
 from tests.test_fidelity_red_team import _files, _maildir_copy, _notice_to, sink  # noqa: F401 (the module's sink)
 from tests.test_tools_emergency import write_book
-from tests.thai_pdfs import remap_text_layer, thai_pdf
+from tests.thai_pdfs import pdftotext, remap_text_layer, thai_pdf
 
 BANGKOK = dt.timezone(dt.timedelta(hours=7))
 LATKRABANG = "saraban.latkrabang@bangkok.go.th"
@@ -109,6 +110,13 @@ def test_29_february_in_bangkok_and_the_book_in_thai_digits(gw, clock, tmp_path)
     rows = list(csv.DictReader(open(out, encoding="utf-8-sig")))
     assert [(r["เลขทะเบียนรับ"], r["ลงวันที่"], r["วันเวลาที่รับ"], r["เลขรับ/ปี"]) for r in rows] == [
         ("๑", "๒๙ ก.พ. ๒๕๗๕", "๒๙ ก.พ. ๒๕๗๕ ๐๐:๐๐", "๑/๒๕๗๕"), ("๒", "", "๒๙ ก.พ. ๒๕๗๕ ๐๐:๐๐", "๒/๒๕๗๕")]
+    # The printed book's own figures too: its year and count under the title, and the
+    # moment it was printed in the footer, were Arabic digits over rows in Thai ones.
+    book = tmp_path / "2575.pdf"
+    gw.cli("register", "export", "--unit", "saraban.latkrabang", "--year", "2575", "--thai-digits", "-o", str(book))
+    flat = re.sub(r"\s+", "", pdftotext(book.read_bytes(), layout=False))
+    assert "พ.ศ.๒๕๗๕" in flat and "๒รายการ" in flat, flat[:300]
+    assert re.search(r"เมื่อ[๐-๙]+\S+[๐-๙]{4}[๐-๙]{2}:[๐-๙]{2}น\.", flat), flat[-300:]
 
 
 def test_a_sender_clock_years_behind_does_not_drop_the_letters_own_date(gw, clock, sink):

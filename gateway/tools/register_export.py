@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gateway.service.services import Services
 from rules.thai_time import be_year, now_utc, thai_datetime
+from rules.thai_time import thai_digits as in_thai_digits
 from gateway.tools.actions import who
 from gateway.tools.csv_safe import SafeWriter
 from gateway.tools.common import ToolError, friendly, open_services, register_year, unit_name
@@ -73,10 +74,12 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
             from gateway.tools.register_pdf import render_pdf
 
             name_th = directory_unit.name_th if directory_unit else unit
-            year_text = str(year)
+            def digits(text: str) -> str:  # the page's own figures as its rows write theirs
+                return in_thai_digits(text) if thai_digits else text
+
             title = f"{BOOK_TH.get(book, 'ทะเบียนหนังสือรับ (' + book + ')')}  {name_th}"
-            subtitle = f"พ.ศ. {year_text}  ({unit}, {len(rows)} รายการ)"
-            footer = f"พิมพ์จาก saraban-gateway เมื่อ {thai_datetime(now_utc())} น. โดย {who()}"
+            subtitle = f"พ.ศ. {digits(str(year))}  ({unit}, {digits(str(len(rows)))} รายการ)"
+            footer = f"พิมพ์จาก saraban-gateway เมื่อ {thai_datetime(now_utc(), digits=thai_digits)} น. โดย {who()}"
             tmp = path.with_name(f".{path.name}.tmp")
             pages = render_pdf(rows, tmp, title, subtitle, footer, settings.export.font,
                                settings.export.font_bold, on_row=bar.advance)
