@@ -137,9 +137,8 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
     vouched = reply_to_vouched(sender_auth)
     renamed = [i for i, h in enumerate(kept) if (name := h.split(b":", 1)[0].strip().lower()) in REPLY_FIELDS
                and not (vouched and name == b"reply-to")]
-    keep_receipt = _receipt_kept(kept, sender_auth)
-    unreceipted = [i for i, h in enumerate(kept)
-                   if h.split(b":", 1)[0].strip().lower() in RECEIPT_FIELDS and not keep_receipt]
+    receipts = [i for i, h in enumerate(kept) if h.split(b":", 1)[0].strip().lower() in RECEIPT_FIELDS]
+    unreceipted = receipts if receipts and not _receipt_kept(kept, sender_auth) else []
     for i in renamed + unreceipted:
         kept[i] = UNSIGNED_REPLY + kept[i].lstrip()
     if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
