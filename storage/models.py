@@ -118,7 +118,7 @@ class LetterAttachment(Base):
     letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     filename: Mapped[str | None] = mapped_column(String(1024), nullable=True)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # a letter sent again (storage/register.py)
     size: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str] = mapped_column(String(200))  # sniffed from the bytes
     declared_type: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, distinct, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -129,6 +129,28 @@ def find_same_message_id(session: Session, unit: str, sender: str, message_id: s
     return SameMessageId(other=f"{first.number}/{first.year}")
 
 
+def find_same_files(session: Session, unit: str, sender: str, files: frozenset[str] | None,
+                    since: dt.datetime) -> str | None:
+    """The receive number of the latest letter (not cancelled, not classified) this
+    unit registered from the same sender since `since` whose files are exactly these
+    (the same non-empty set of sha256), or None: a letter sent again in a new e-mail
+    (a new Message-ID, so not a resend) would otherwise be a second register entry that
+    nobody notices. The letters holding one of these files are found first, through the
+    index on the files' sha256 (migration 0011): a letter whose files were never seen
+    costs that one look-up, however many letters its sender sent."""
+    if not files:
+        return None
+    holders = session.scalars(_HOLDING, {"h_files": sorted(files), "h_count": len(files)}).all()
+    if not holders:
+        return None
+    rows = session.execute(_SAME_FILES, {"s_ids": holders, "s_unit": unit, "s_since": since,
+                                         "s_sender": fit(_LETTERS.c.sender, sender)}).all()
+    for row in rows:  # the latest first
+        if _file_hashes(session, row.id) == files:
+            return f"{row.number}/{row.year}"
+    return None
+
+
 def _file_hashes(session: Session, letter_id: int) -> frozenset[str]:
     return frozenset(session.scalars(_FILES, {"f_letter_id": letter_id}))
 
@@ -139,6 +161,23 @@ def _file_hashes(session: Session, letter_id: int) -> frozenset[str]:
 # was never seen costs this one lookup.
 _LETTERS = Letter.__table__
 _MESSAGES = Message.__table__
+_ATTACHMENTS = LetterAttachment.__table__
+# Letters holding every one of the files (a logo that is in each of a sender's mails
+# alone makes no candidate).
+_HOLDING = (select(_ATTACHMENTS.c.letter_id)
+            .where(_ATTACHMENTS.c.sha256.in_(bindparam("h_files", expanding=True)))
+            .group_by(_ATTACHMENTS.c.letter_id)
+            .having(func.count(distinct(_ATTACHMENTS.c.sha256)) == bindparam("h_count"))
+            .order_by(_ATTACHMENTS.c.letter_id.desc()).limit(50))
+_SAME_FILES = (
+    select(_LETTERS.c.id, _LETTERS.c.number, _LETTERS.c.year)
+    .where(_LETTERS.c.id.in_(bindparam("s_ids", expanding=True)),
+           _LETTERS.c.unit == bindparam("s_unit"), _LETTERS.c.sender == bindparam("s_sender"),
+           _LETTERS.c.received_at >= bindparam("s_since"), _LETTERS.c.status != "cancelled",
+           _LETTERS.c.secrecy == "none")
+    .order_by(_LETTERS.c.id.desc())
+    .limit(20)
+)
 _SAME_MESSAGE_ID = (
     select(_LETTERS.c.id, _LETTERS.c.number, _LETTERS.c.year, _LETTERS.c.mail_subject,
            _LETTERS.c.secrecy, _MESSAGES.c.sha256)
@@ -210,7 +249,6 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
 
 
 _INSERT_LETTER = insert(_LETTERS).returning(_LETTERS.c.id)
-_ATTACHMENTS = LetterAttachment.__table__
 _INSERT_ATTACHMENT = insert(_ATTACHMENTS)
 
 

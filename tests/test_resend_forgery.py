@@ -133,3 +133,34 @@ def test_a_classified_resend_is_recognised_by_its_raw_message_only(services):
     warning = [f for f in letters[1].findings if f["rule"] == "message_id_reused"]
     assert len(warning) == 1 and "1/" in warning[0]["message_en"] and letters[1].review
     assert "ANOTHER" not in json.dumps(letters[1].findings)
+
+
+def test_the_same_files_in_a_new_mail_are_registered_and_flagged_for_the_clerk_only(services):
+    """A sender who saw no acknowledgement sends the letter again in a new e-mail (its
+    own Message-ID, so no resend): it is registered, and the clerk is told which entry
+    has exactly the same files (review), where nothing said so and the letter had two
+    numbers. The same files among others, or other files, are letters of their own. The
+    sender's acknowledgement says nothing of it."""
+    from storage.models import OutboxItem
+
+    pdf = make_pdf("cover letter sent twice")
+    outcomes = _run(services, [
+        letter(subject="เรื่อง ก", message_id="<a1@dds.bangkok.go.th>", files=[(NAME, pdf)]),
+        letter(subject="เรื่อง ก (ส่งอีกครั้ง)", message_id="<a2@dds.bangkok.go.th>", files=[(NAME, pdf)]),
+        letter(subject="เรื่อง ข", message_id="<a3@dds.bangkok.go.th>",
+               files=[(NAME, pdf), ("x.pdf", make_pdf("an enclosure"))]),
+        letter(subject="เรื่อง ค", message_id="<a4@dds.bangkok.go.th>", files=[("y.pdf", make_pdf("another"))]),
+    ])
+    assert [o.split(" ")[0] for o in outcomes] == ["registered"] * 4
+    letters = _letters(services)
+    year = letters[0].year
+    same = {e.number: [f for f in e.findings if f["rule"] == "same_files"] for e in letters}
+    assert [bool(same[n]) for n in (1, 2, 3, 4)] == [False, True, False, False]
+    assert f"1/{year}" in same[2][0]["message_en"] and f"1/{year}" in same[2][0]["message_th"]
+    assert [e.review for e in letters] == [False, True, False, False]
+    with services.db.session() as session:
+        acks = [json.dumps(i.payload, ensure_ascii=False) for i in session.query(OutboxItem).filter(
+            OutboxItem.kind == "notice")]
+    second = [a for a in acks if f"2/{year}" in a]
+    assert len(acks) == 4 and not any("same_files" in a for a in acks)
+    assert len(second) == 1 and f"1/{year}" not in second[0]

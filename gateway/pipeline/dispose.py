@@ -13,6 +13,7 @@ content-free row and a copy owed to the unit's secret registrar (นายทะ
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -35,7 +36,7 @@ from rules.thai_time import be_year
 from storage import quarantine
 from storage.models import Letter
 from storage.outbox import add_alert, queue_once, withdraw
-from storage.register import NewLetter, find_registration, find_same_message_id, register_letter
+from storage.register import NewLetter, find_registration, find_same_files, find_same_message_id, register_letter
 
 log = structlog.get_logger("gateway.pipeline.dispose")
 
@@ -46,6 +47,12 @@ TOP_SECRET = Finding("top_secret", "fail",
                      "หนังสือชั้นลับที่สุดต้องจัดส่งเป็นเอกสารกระดาษเท่านั้น",
                      "letters classified ลับที่สุด (top secret) must be sent on paper only")
 MESSAGE_ID_REUSED = "message_id_reused"
+SAME_FILES = "same_files"
+# The clerk's own warnings: each flags the entry for review, none is told to the sender.
+CLERKS_OWN = (MESSAGE_ID_REUSED, SAME_FILES)
+# How far back a letter with the very same files is looked for: a sender who saw no
+# acknowledgement sends again within days, not months.
+SAME_FILES_WITHIN = dt.timedelta(days=30)
 
 
 def message_id_reused(receive_no: str) -> Finding:
@@ -60,6 +67,20 @@ def message_id_reused(receive_no: str) -> Finding:
                    f"another letter with this Message-ID from the same sender was registered as {receive_no}, "
                    "with other content; this one is registered on its own: check which of them the sender "
                    "really sent")
+
+
+def same_files(receive_no: str) -> Finding:
+    """For the clerk: every file of this letter is a file of one the same sender sent
+    lately, registered as `receive_no`, in another e-mail (its own Message-ID, so not a
+    resend). Registered all the same (it may be a second letter with the same
+    enclosures, or the same letter sent again because no acknowledgement came); a person
+    decides, and cancels one if it is the same. Quotes nothing of either letter; not
+    told to the sender."""
+    return Finding(SAME_FILES, "warn",
+                   f"ไฟล์แนบทุกไฟล์ตรงกับหนังสือจากผู้ส่งเดียวกันที่ลงทะเบียนรับแล้วเป็นเลขรับ {receive_no} "
+                   "อาจเป็นหนังสือฉบับเดียวกันที่ส่งซ้ำ โปรดตรวจสอบ หากซ้ำให้ยกเลิกเลขรับฉบับใดฉบับหนึ่ง",
+                   f"every file is one of the letter the same sender sent lately, registered as {receive_no}: "
+                   "possibly the same letter sent twice; check, and cancel one entry if so")
 
 
 OPERATOR_RELEASE = Finding("operator_release", "warn",
@@ -97,6 +118,7 @@ class Known:
     held: bool = False  # a quarantine entry for this unit exists
     resend_of: str | None = None  # the same letter (same sender, Message-ID and content) registered
     message_id_of: str | None = None  # another letter with the same sender and Message-ID registered
+    same_files_as: str | None = None  # a letter of the same sender with exactly these files, lately
 
 
 @dataclass
@@ -154,6 +176,8 @@ def _policy(services, r, known):
     findings = list(r.checked.findings)
     if known.message_id_of:
         findings.append(message_id_reused(known.message_id_of))
+    if known.same_files_as and not known.message_id_of:
+        findings.append(same_files(known.same_files_as))
     if r.released_by_operator:
         kept = [f for f in findings if f.verdict != "pass"] + [OPERATOR_RELEASE]
         return Disposition("register", "operator_release", kept, review=True)
@@ -161,7 +185,7 @@ def _policy(services, r, known):
     if decision.action == "reject":
         return Disposition("hold", "policy", decision.findings, notify_sender=True)
     return Disposition("register", "policy", decision.findings,
-                       review=any(f.rule == MESSAGE_ID_REUSED for f in decision.findings))
+                       review=any(f.rule in CLERKS_OWN for f in decision.findings))
 
 
 CHAIN: tuple[Link, ...] = (
@@ -198,13 +222,23 @@ def recipient_for(services: Services, entry: SpoolEntry, checked: Checked, rcpt:
 def what_is_known(session, recipient: Recipient) -> Known:
     queue_id, unit = recipient.entry.queue_id, recipient.unit_name
     same = _same_message_id(session, recipient)
-    if recipient.first_attempt:
-        return Known(resend_of=same.resend_of, message_id_of=same.other)
-    registration = find_registration(session, queue_id, unit)
-    if registration is not None:
-        return Known(registered=registration.receive_no)
-    return Known(held=quarantine.find_entry(session, queue_id, unit) is not None,
-                 resend_of=same.resend_of, message_id_of=same.other)
+    if not recipient.first_attempt:
+        registration = find_registration(session, queue_id, unit)
+        if registration is not None:
+            return Known(registered=registration.receive_no)
+    known = Known(resend_of=same.resend_of, message_id_of=same.other,
+                  held=not recipient.first_attempt and quarantine.find_entry(session, queue_id, unit) is not None)
+    if not known.resend_of and not known.message_id_of:
+        known.same_files_as = _same_files(session, recipient)
+    return known
+
+
+def _same_files(session, r: Recipient) -> str | None:
+    mail = r.checked.mail
+    if mail is None or r.classified or not mail.attachments:
+        return None
+    return find_same_files(session, r.unit_name, r.sender, frozenset(a.sha256 for a in mail.attachments),
+                           r.entry.received_at - SAME_FILES_WITHIN)
 
 
 def _same_message_id(session, r: Recipient):
@@ -276,7 +310,7 @@ def register_letter_for(services: Services, session, r: Recipient, d: Dispositio
         new = letter_from_checked(services, r.entry, r.checked, r.unit_name, r.sender, d.findings, review=d.review)
         # The sender is told the rules' warnings, not that another letter took its Message-ID.
         letter = register_and_file(services, session, new)
-        ack_findings = [f for f in d.findings if f.rule != MESSAGE_ID_REUSED]
+        ack_findings = [f for f in d.findings if f.rule not in CLERKS_OWN]
     if r.released_by_operator:
         # The sender may have been told "not registered, please resend": take that back
         # if it has not gone out; the acknowledgement below says what really happened.
