@@ -207,6 +207,29 @@ def test_a_delivery_threads_batch_decides_as_one_at_a_time_would(tmp_path, datab
     assert sorted(returned) == sorted(ids)
 
 
+def test_an_earlier_notice_that_cannot_be_decided_holds_up_no_later_one(tmp_path):
+    """Decided in arrival order, but a record the decision fails on (here one with
+    nothing but its facts) stays as it is for its own retry: the next letter's
+    acknowledgement is decided and sent all the same."""
+    from gateway.notices.create import UNDECIDED
+    from gateway.notices.decide import decide
+
+    services = _deciding_services(tmp_path, f"sqlite:///{tmp_path / 'register.db'}",
+                                  '[notices]\nsmarthost = "127.0.0.1:2525"\n')
+    try:
+        broken = _queue_ack(services, 0, "clerk0@other.example", payload={UNDECIDED: {"headers": []}})
+        fine = _queue_ack(services, 1, "clerk1@other.example")
+        sent = decide(services, fine)
+        assert sent is not None and sent.payload["to"] == "clerk1@other.example"
+        with services.db.session() as session:
+            row = session.get(OutboxItem, broken)
+            assert (row.state, row.payload) == ("pending", {UNDECIDED: {"headers": []}})
+        with pytest.raises(KeyError):  # its own attempt meets the fault: the outbox retries it
+            decide(services, broken)
+    finally:
+        services.db.dispose()
+
+
 def test_a_record_that_cannot_be_decided_holds_up_no_other_notice_of_its_batch(tmp_path, sink):
     """A batch whose decision fails on one record (nothing but its facts): the others
     of the batch are decided and sent through the smarthost all the same, and the
