@@ -36,8 +36,8 @@ def nfkc(text: str) -> str:
 
 def test_show_cancel_and_export_after_real_registrations(daemon, tmp_path):
     year = this_be_year()
-    for subject in SUBJECTS:
-        daemon.send(letter(subject=subject, files=[("2565_dds_0407_57.pdf", make_pdf("letter"))]), LAT)
+    for subject in SUBJECTS:  # letters of their own: each its own file (the same file again is flagged)
+        daemon.send(letter(subject=subject, files=[("2565_dds_0407_57.pdf", make_pdf(f"letter: {subject}"))]), LAT)
     daemon.wait_idle()
 
     shown = json.loads(daemon.cli("register", "show", "saraban.latkrabang", f"2/{year}", "--json").stdout)
@@ -58,7 +58,7 @@ def test_show_cancel_and_export_after_real_registrations(daemon, tmp_path):
     assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
 
     # The cancelled number is never given again.
-    daemon.send(letter(files=[("2565_dds_0407_57.pdf", make_pdf("letter"))]), LAT)
+    daemon.send(letter(files=[("2565_dds_0407_57.pdf", make_pdf("another letter"))]), LAT)
     daemon.wait_idle()
     entries = daemon.register("--unit", "saraban.latkrabang")
     assert [(e["number"], e["status"]) for e in entries] == [
