@@ -176,7 +176,7 @@ def _policy(services, r, known):
     findings = list(r.checked.findings)
     if known.message_id_of:
         findings.append(message_id_reused(known.message_id_of))
-    if known.same_files_as and not known.message_id_of:
+    if known.same_files_as:  # looked for only when the Message-ID found nothing (what_is_known)
         findings.append(same_files(known.same_files_as))
     if r.released_by_operator:
         kept = [f for f in findings if f.verdict != "pass"] + [OPERATOR_RELEASE]
