@@ -98,6 +98,18 @@ def note_connected(session: Session, mailbox: str) -> None:
         connected_at=dt.datetime.now(dt.timezone.utc)))
 
 
+def listed_at(session: Session, mailbox: str) -> dt.datetime | None:
+    """When the mailbox's last whole listing began (UTC), or None if it never was listed."""
+    when = session.scalar(select(ImapLease.listed_at).where(ImapLease.mailbox == mailbox))
+    if when is not None and when.tzinfo is None:  # SQLite gives naive UTC back
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when
+
+
+def note_listed(session: Session, mailbox: str, when: dt.datetime) -> None:
+    session.execute(update(ImapLease).where(ImapLease.mailbox == mailbox).values(listed_at=when))
+
+
 TOO_BIG_SHOWN = 20  # per mailbox, newest first
 
 

@@ -237,6 +237,10 @@ class ImapLease(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     last_error_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     connected_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When the last whole listing of the mailbox's new messages began (our clock): a
+    # message first listed after it reached the mailbox after it, whatever INTERNALDATE
+    # says (gateway/intake/imap_intake.py `_received_at`).
+    listed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ImapMessage(Base):

@@ -82,6 +82,7 @@ def test_an_internaldate_in_the_future_or_unreadable_gives_the_fetch_time():
 
     consumer = MailboxConsumer.__new__(MailboxConsumer)
     consumer.name = "imap://test@127.0.0.1/INBOX"
+    consumer._listed_after = {}
     assert consumer._received_at(1, "31-Dec-2025 23:50:00 +0700") == dt.datetime(2025, 12, 31, 16, 50,
                                                                                  tzinfo=dt.timezone.utc)
     assert consumer._received_at(1, " 1-Jan-2026 00:00:01 +0700").isoformat() == "2025-12-31T17:00:01+00:00"
@@ -89,6 +90,50 @@ def test_an_internaldate_in_the_future_or_unreadable_gives_the_fetch_time():
         before = dt.datetime.now(dt.timezone.utc)
         got = consumer._received_at(1, wrong)
         assert before <= got <= dt.datetime.now(dt.timezone.utc), wrong
+
+
+def test_a_message_put_into_the_mailbox_with_an_old_date_is_not_received_before_it_was_there(
+        daemon_factory, dovecot, dovecot_user):
+    """Whoever APPENDs, copies or moves a message into the central mailbox sets or keeps
+    its INTERNALDATE (a clerk dragging a letter of 2019 out of a personal folder, or an
+    insider backdating a receipt to meet a deadline). A message the gateway's last
+    listing of the mailbox did not have reached it after that listing began: an older
+    INTERNALDATE gives the fetch time, while the gateway runs and after a restart (the
+    listing's time is kept in the database); a date after the last listing is still
+    believed (the gateway down over New Year, above)."""
+    from imaplib import Time2Internaldate
+
+    user, password = dovecot_user
+    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
+    dovecot.deliver(user, letter(message_id="<first-listed@dds.bangkok.go.th>"))
+    _registered(d, 1)
+    _marked(dovecot, user, 1)
+
+    def received(message_id: str) -> dict:
+        return d.wait_for(lambda: next((e for e in d.register() if e["message_id"] == message_id), None),
+                          timeout=60, what=message_id)
+
+    # While it runs: appended now, dated March 2019.
+    _append(dovecot, user, letter(subject="เรื่อง ย้อนวันที่", message_id="<backdated-live@dds.bangkok.go.th>"),
+            '"15-Mar-2019 10:00:00 +0700"')
+    live = received("<backdated-live@dds.bangkok.go.th>")
+    this_year = dt.datetime.now(dt.timezone.utc).year + 543
+    assert live["year"] == this_year, live  # not a new entry in the closed register of 2562
+    assert dt.datetime.fromisoformat(live["received_at"]) > dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    assert "2562" not in d.cli("register", "list").stdout
+    [why] = [e for e in d.events() if e.get("event") == "imap_internaldate_not_used"]
+    assert why["internaldate"].startswith("15-Mar-2019") and "listed without it" in why["reason"]
+
+    # While it is down: one message dated before its last listing, one dated after it.
+    d.stop()
+    down = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    _append(dovecot, user, letter(message_id="<backdated-down@dds.bangkok.go.th>"), '"02-Jan-2026 09:00:00 +0700"')
+    _append(dovecot, user, letter(message_id="<arrived-down@dds.bangkok.go.th>"), Time2Internaldate(down))
+    d.start()
+    assert dt.datetime.fromisoformat(received("<arrived-down@dds.bangkok.go.th>")["received_at"]) == down
+    moved = received("<backdated-down@dds.bangkok.go.th>")
+    assert dt.datetime.fromisoformat(moved["received_at"]) > down, moved
+    assert moved["year"] == this_year
 
 
 def test_a_restored_mailbox_gives_back_a_letter_without_message_id_which_is_not_registered_twice(

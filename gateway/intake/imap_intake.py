@@ -44,6 +44,9 @@ TOO_BIG_KEYWORD = "$SarabanTooBig"
 UNREADABLE = "unreadable"  # imap_messages.state: the server refused to give it; retried
 FINISHED = ("done", "quarantined")
 BATCH = 50  # headers fetched per round trip
+# A mail server's clock a little behind ours: an INTERNALDATE this much before the listing
+# that did not have the message yet is still believed.
+INTERNALDATE_SKEW = dt.timedelta(minutes=5)
 RESPONSE_SLACK = 1 << 20  # bytes of an answer beyond max_size: FETCH syntax, a batch of headers
 
 
@@ -67,6 +70,11 @@ class MailboxConsumer:
         self._in_fetch: tuple[int, ...] | None = None  # the UIDs of the FETCH under way
         # UIDs -> (sessions in a row that ended during their FETCH, the last reason)
         self._deaths: dict[tuple[int, ...], tuple[int, str]] = {}
+        # The start of the last whole listing of new messages (storage: it must outlive
+        # a restart), and each listed UID not yet taken -> the start of the listing before
+        # the one that found it: it reached the mailbox after that (`_received_at`).
+        self._listed_at: dt.datetime | None = None
+        self._listed_after: dict[int, dt.datetime | None] = {}
 
     @property
     def _renew_every(self) -> float:
@@ -205,9 +213,17 @@ class MailboxConsumer:
 
     async def _take_new(self, session: ImapSession, uidvalidity: int) -> None:
         high = self._highest_uid(uidvalidity)
+        if self._listed_at is None:
+            with self.db.session() as s:
+                self._listed_at = taken.listed_at(s, self.name)
+        listing = now_utc()
         found = await session.uid_search("UID", f"{high + 1}:*", "NOT", "KEYWORD", self.config.keyword,
                                          "NOT", "KEYWORD", QUARANTINED_KEYWORD, "NOT", "KEYWORD", TOO_BIG_KEYWORD)
         uids = [uid for uid in found if uid > high]  # "n:*" also matches the highest UID below n
+        # Every new message was in this answer: one not in the last one arrived after it began.
+        self._listed_after = {uid: self._listed_after.get(uid, self._listed_at) for uid in uids}
+        self._listed_at = listing
+        self._note(taken.note_listed, listing)
         for start in range(0, len(uids), BATCH):
             for headers in await self._readable_headers(session, uidvalidity, uids[start:start + BATCH]):
                 if self._disk_too_full(headers):
@@ -379,12 +395,23 @@ class MailboxConsumer:
         """When the letter reached the central mailbox (its INTERNALDATE): the time of
         receipt in the register, the year of its register and the receive stamp, as for a
         letter that came by SMTP at that moment. A date after the fetch (the mail server's
-        clock ahead of ours) or one that cannot be read gives the fetch time."""
+        clock ahead of ours) or one that cannot be read gives the fetch time; so does one
+        before a listing of the mailbox that did not have the message yet: whoever APPENDs,
+        copies or moves a message into the mailbox sets or keeps its INTERNALDATE, and a
+        receipt dated before the message was there is a backdated receipt."""
         fetched = now_utc()
         arrived = parse_internaldate(internaldate)
-        if arrived is None or arrived > fetched:
+        after = self._listed_after.get(uid)
+        reason = None
+        if arrived is None:
+            reason = "unreadable"
+        elif arrived > fetched:
+            reason = "in the future"
+        elif after is not None and arrived < after - INTERNALDATE_SKEW:
+            reason = f"before {after.isoformat(timespec='seconds')}, when the mailbox was listed without it"
+        if reason is not None:
             log.warning("imap_internaldate_not_used", mailbox=self.name, uid=uid, internaldate=internaldate,
-                        reason="unreadable" if arrived is None else "in the future", used=fetched.isoformat())
+                        reason=reason, used=fetched.isoformat())
             return fetched
         return arrived.astimezone(dt.timezone.utc)
 
