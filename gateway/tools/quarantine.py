@@ -11,6 +11,7 @@ import argparse
 import email
 import email.policy
 import json
+import re
 from typing import Any
 
 from gateway.pipeline.check import check_entry, with_sender_verdict
@@ -63,23 +64,63 @@ def show_entry(services: Services, quarantine_id: int) -> dict[str, Any]:
         letter = find_registration(session, entry.queue_id, entry.unit) if entry.unit else None
         data["receive_no"] = letter.receive_no if letter else None
         data["actions"] = [action_as_dict(a) for a in actions_for(session, quarantine_id=entry.id)]
-    data["files"] = _files(services, entry.raw_sha256)
+    data["files"], data["text"], data["text_cut"] = _contents(services, entry.raw_sha256)
     return data
 
 
-def _files(services: Services, raw_sha256: str | None) -> list[dict[str, Any]]:
-    """The parts of the held message, as a person deciding on it wants to see them."""
+TEXT_SHOWN = 20_000  # characters of the mail's text shown; a letter's body is far shorter
+
+
+def _contents(services: Services, raw_sha256: str | None) -> tuple[list[dict[str, Any]], str, bool]:
+    """The held message as a person deciding on it must see it: its files, and its text
+    (a letter typed into the mail itself is held as "no letter found", and the clerk
+    decides on what it says), whether that text was cut at TEXT_SHOWN."""
     if not raw_sha256 or not services.vault.has(raw_sha256):
-        return []
+        return [], "", False
     try:
         msg = email.message_from_bytes(services.vault.get(raw_sha256), policy=email.policy.default)
-        return [
+        files = [
             {"filename": part.get_filename(), "content_type": part.get_content_type(),
              "size": len(part.get_payload(decode=True) or b"")}
             for part in msg.iter_attachments()
         ]
     except Exception:  # a message that held because it cannot be parsed
-        return []
+        return [], "", False
+    text = _mail_text(msg)
+    return files, text[:TEXT_SHOWN], len(text) > TEXT_SHOWN
+
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _mail_text(msg) -> str:  # noqa: ANN001 - an email.message.EmailMessage
+    """What a mail client shows of the message's body: its plain text, or else what a
+    browser shows of its HTML (rules.markings.html_to_text, hidden text left out),
+    without format characters (a right-to-left override that would show the text in
+    another order than it is), in lines; "" when it has none or it cannot be read."""
+    from rules.markings import html_to_text
+    from rules.thai_text import drop_format_chars
+
+    try:
+        body = msg.get_body(preferencelist=("plain", "html"))
+        if body is None:
+            return ""
+        try:
+            content = body.get_content()
+        except (LookupError, UnicodeError, AssertionError):  # a charset Python does not know
+            content = (body.get_payload(decode=True) or b"").decode("utf-8", "replace")
+        if not isinstance(content, str):
+            return ""
+        if body.get_content_type() == "text/html":
+            content = html_to_text(content, shown=True)
+    except Exception:  # noqa: BLE001 - a body that cannot be read shows as none
+        return ""
+    # Control characters too: `quarantine show` prints this text to a terminal, where ESC
+    # starts a command of the terminal's, not text.
+    lines = [_CONTROLS.sub("", drop_format_chars(line).expandtabs(4)).rstrip()
+             for line in content.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    text = "\n".join(lines).strip("\n")
+    return re.sub(r"\n{3,}", "\n\n", text)
 
 
 def release(services: Services, quarantine_id: int, reason: str | None) -> Letter:
@@ -288,6 +329,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if data["files"]:
         out.append("files:")
         out.extend(f"  {f['filename'] or '(no name)'}  {f['content_type']}  {f['size']} bytes" for f in data["files"])
+    else:
+        out.append("files: none (ไม่มีไฟล์แนบ)")
+    if data["text"]:
+        out.append("text of the e-mail (ข้อความในอีเมล):")
+        out.extend(f"  {line}" for line in data["text"].split("\n"))
+        if data["text_cut"]:
+            out.append(f"  ... (cut: only its first {TEXT_SHOWN} characters are shown)")
     if data["actions"]:
         out.append("actions:")
         out.extend(f"  {thai_datetime(a['at'])}  {a['action']}  by {a['who']}"

@@ -20,6 +20,13 @@ SUBJECT = "ขอเชิญประชุมคณะกรรมการพ
 OTHER_SUBJECT = "ขอส่งรายงานการเงินประจำไตรมาส"
 
 
+# A letter typed into the mail itself (held: no PDF), with what a hostile sender adds: markup,
+# a terminal's escape sequence and a right-to-left override.
+TYPED_IN_THE_MAIL = ("ที่ กท 0407/ว 57\nวันที่ 13 มิถุนายน 2565\nเรื่อง หนังสือไม่มีไฟล์แนบ\n"
+                     "เรียน ผู้อำนวยการเขตลาดกระบัง\n\n    ขอเชิญประชุมในวันที่ 20 นี้ <script>document.title='pwned'</script>"
+                     "\x1b[2J\u202eลงชื่อ ผู้อำนวยการสำนักการระบายน้ำ\n")
+
+
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     users = (("somchai", "clerk", "saraban.latkrabang"), ("dinclerk", "clerk", "saraban.dindaeng"),
@@ -28,7 +35,7 @@ def desk(tmp_path_factory):
     letters = ((letter(subject=SUBJECT, files=[("2565_dds_0407_57.pdf", make_pdf("cover letter"))]), LAT),
                (letter(subject=OTHER_SUBJECT, files=[("2565_dds_0407_58.pdf", make_pdf("report"))]), LAT),
                (letter(subject="หนังสือของเขตดินแดง", files=[("2565_dds_0407_59.pdf", make_pdf("din"))]), DIN),
-               (letter(subject="หนังสือไม่มีไฟล์แนบ", files=[]), LAT),  # held: no document
+               (letter(subject="หนังสือไม่มีไฟล์แนบ", files=[], body=TYPED_IN_THE_MAIL), LAT),  # held: no document
                (classified_letter()[0], LAT))
     # The receive stamp on: the letter page offers the stamped copy the folder got.
     with running_desk(tmp_path_factory.mktemp("desk"), users, letters, registrars=(("saraban.latkrabang", "สมศรี registrar"),),
@@ -116,6 +123,27 @@ def test_open_a_letter_and_its_pdf(page, desk, shot):
     except Exception as exc:  # headless builds without the viewer download the file instead
         assert "Download is starting" in str(exc)
     viewer.close()
+
+
+def test_the_clerk_reads_the_text_of_a_held_mail_before_deciding_on_it(page, desk, shot):
+    """A letter typed into the mail is held as "no letter found"; the clerk who decides to
+    release it (next test) must read what it says: shown as text, never as markup, without
+    the sender's escape sequence or reordering; the same in `quarantine show`."""
+    [(held,)] = desk.db("SELECT id FROM quarantine WHERE subject = 'หนังสือไม่มีไฟล์แนบ'")
+    sign_in(page, desk, "somchai")
+    page.goto(f"{desk.url}/quarantine/{held}")
+    main = page.locator("main").inner_text()
+    assert "ข้อความในอีเมล" in main and "ไม่มีไฟล์แนบ" in main
+    text = page.locator("pre.mailtext").inner_text()
+    assert "เรียน ผู้อำนวยการเขตลาดกระบัง" in text
+    # The escape character dropped, what followed it kept: "[2J" is text, not a command.
+    assert "ขอเชิญประชุมในวันที่ 20 นี้ <script>document.title='pwned'</script>[2Jลงชื่อ ผู้อำนวยการสำนักการระบายน้ำ" in text
+    assert "\x1b" not in text and "\u202e" not in text
+    assert page.title() != "pwned" and page.locator("main script").count() == 0
+    shot(page, "quarantine-mail-text")
+    shown = desk.daemon.cli("quarantine", "show", str(held)).stdout
+    assert "ข้อความในอีเมล" in shown and "  เรียน ผู้อำนวยการเขตลาดกระบัง" in shown
+    assert "\x1b" not in shown and "\u202e" not in shown
 
 
 def test_release_a_held_letter_and_the_sender_gets_the_acknowledgement(page, desk, shot):
