@@ -315,6 +315,12 @@ def letter_as_dict(letter: Letter) -> dict[str, Any]:
     return data
 
 
+def unit_has_letters(session: Session, unit: str) -> bool:
+    """Whether the register holds any entry of `unit` (a unit since removed from the
+    directory stays readable while it does)."""
+    return session.scalar(select(Letter.id).where(Letter.unit == unit).limit(1)) is not None
+
+
 def find_by_number(session: Session, unit: str, number: int, year: int, book: str) -> Letter | None:
     """One entry by its receive number (เลขรับ) in a unit's book of a Buddhist-era year."""
     return session.scalar(

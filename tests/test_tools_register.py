@@ -117,8 +117,19 @@ def test_show_and_export_refuse_bad_input_clearly(daemon, tmp_path):
     bad_year = daemon.cli("register", "export", "--unit", "saraban.latkrabang", "--year", "2026",
                           "-o", str(tmp_path / "x.csv"), check=False)
     assert bad_year.returncode == 1 and "Buddhist-era" in bad_year.stderr
-    for result in (bad_no, missing, unknown, bad_year):
+    # A unit neither in the directory nor in the register: said so, not "no number 1/2569".
+    nosuch = daemon.cli("register", "show", "saraban.nosuch", "1/2569", check=False)
+    assert nosuch.returncode == 1 and "unknown unit" in nosuch.stderr and "ไม่พบหน่วยงาน" in nosuch.stderr
+    assert "has no receive number" not in nosuch.stderr
+    for result in (bad_no, missing, unknown, bad_year, nosuch):
         assert "Traceback" not in result.stderr
+    # Where a sysadmin finds the addresses to name: the directory as the daemon reads it.
+    units = json.loads(daemon.cli("units", "list", "--json").stdout)
+    lat = next(u for u in units if u["address"] == "saraban.latkrabang")
+    assert lat["name_th"] == "สำนักงานเขตลาดกระบัง" and lat["folder"] == "latkrabang"
+    table = daemon.cli("units", "list").stdout
+    assert "saraban.latkrabang" in table and "สำนักงานเขตลาดกระบัง" in table
+    assert f"\n{len(units)} units in " in table
     empty = tmp_path / "empty.pdf"
     daemon.cli("register", "export", "--unit", "saraban.pomprap", "--year", "2569", "-o", str(empty))
     assert "ไม่มีรายการ" in PdfReader(empty).pages[0].extract_text()

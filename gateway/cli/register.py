@@ -16,7 +16,7 @@ def cmd_register_list(args: argparse.Namespace) -> int:
     from rules.thai_time import thai_datetime
     from storage.db import Database
     from storage.schema_version import require_current
-    from storage.register import letter_as_dict, query_letters
+    from storage.register import letter_as_dict, query_letters, unit_has_letters
 
     from gateway.tools.common import ToolError, listed_unit, register_year
     from gateway.units.directory import load_directory
@@ -30,7 +30,7 @@ def cmd_register_list(args: argparse.Namespace) -> int:
                 register_year(args.year)  # `--year 2026` listed "0 letter(s)", as if the register were empty
             # An unknown unit, or its Thai name, listed "0 letter(s)" too.
             unit = listed_unit(load_directory(settings.directory_path, settings.gateway.domain), args.unit,
-                               lambda name: bool(query_letters(session, unit=name)))
+                               lambda name: unit_has_letters(session, name))
         except ToolError as exc:
             print(f"saraban-gateway: {exc}", file=sys.stderr)
             if exc.th:

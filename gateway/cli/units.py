@@ -1,4 +1,4 @@
-"""`saraban-gateway units import`: the unit directory from a spreadsheet."""
+"""`saraban-gateway units import | list`: the unit directory from a spreadsheet, and as it is."""
 from __future__ import annotations
 
 import argparse
@@ -14,3 +14,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("-o", "--output", help="units TOML to write (default: the configured [directory] path)")
     imp.add_argument("--check", action="store_true", help="validate and summarise only")
     imp.set_defaults(func=lazy("gateway.tools.units_import", "cmd_import"))
+    listing = usub.add_parser("list", help="the units of the directory the daemon uses: address, names, parent, folder")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=lazy("gateway.tools.units_import", "cmd_list"))

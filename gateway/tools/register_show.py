@@ -21,7 +21,16 @@ from rules.thai_time import thai_datetime, to_bangkok
 from storage.actions import actions_for
 from storage.models import Letter
 from storage.outbox import items_for_letter
-from storage.register import find_by_number, letter_as_dict
+from storage.register import find_by_number, letter_as_dict, unit_has_letters
+
+
+def _named_unit(services: Services, text: str) -> str:
+    """The unit a person named: in the directory, or removed from it but in the register.
+    Any other name was answered "has no receive number 1/2569", as if the unit existed."""
+    def has_letters(name: str) -> bool:
+        with services.db.session() as session:
+            return unit_has_letters(session, name)
+    return listed_unit(services.directory, text, has_letters)
 
 
 def find_letter(session, unit: str, number: int, year: int, book: str) -> Letter:
@@ -141,7 +150,7 @@ def _thai_date(iso: str | None) -> str | None:
 @friendly
 def cmd_show(args: argparse.Namespace) -> int:
     with open_services(args, writes=False) as services:
-        data = show(services, listed_unit(services.directory, args.unit, lambda _: True), args.receive_no, args.book)
+        data = show(services, _named_unit(services, args.unit), args.receive_no, args.book)
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else render_entry(data))
     return 0
 
@@ -149,7 +158,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 @friendly
 def cmd_cancel(args: argparse.Namespace) -> int:
     with open_services(args) as services:
-        letter = cancel(services, listed_unit(services.directory, args.unit, lambda _: True), args.receive_no,
+        letter = cancel(services, _named_unit(services, args.unit), args.receive_no,
                         args.reason, args.book)
     print(f"cancelled {letter.receive_no} of {letter.unit}; the number stays taken and is not given again")
     return 0

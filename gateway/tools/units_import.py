@@ -62,3 +62,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     if result["written"]:
         print("the running daemon uses it after a reload (systemctl reload saraban-gateway) or a restart")
     return 0
+
+
+@friendly
+def cmd_list(args: argparse.Namespace) -> int:
+    """The directory as the daemon reads it at start-up (the configured [directory] path)."""
+    import json
+
+    from gateway.cli.table import render
+
+    settings = settings_of(args)
+    try:
+        directory = load_directory(settings.directory_path, settings.gateway.domain)
+    except DirectoryError as exc:
+        raise ToolError(str(exc)) from None
+    units = [{"address": u.address, "name_th": u.name_th, "name_en": u.name_en, "parent": u.parent or None,
+              "folder": u.folder} for u in directory.units]
+    if args.json:
+        print(json.dumps(units, ensure_ascii=False, indent=2))
+        return 0
+    print(render(["address", "ชื่อ (name)", "parent", "folder"],
+                 [[u["address"], u["name_th"], u["parent"] or "", u["folder"]] for u in units],
+                 limits={1: 48, 3: 40}))
+    print(f"\n{len(units)} unit{'' if len(units) == 1 else 's'} in {directory.source}")
+    return 0
+
