@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 import unicodedata
 
 from pypdf import PdfReader
 
+from tests.paths import REPO
 from tests.letters import SEED_SUBJECT, letter, make_pdf
 from tests.tools_helpers import json_events, this_be_year
 
@@ -130,6 +133,11 @@ def test_show_and_export_refuse_bad_input_clearly(daemon, tmp_path):
     table = daemon.cli("units", "list").stdout
     assert "saraban.latkrabang" in table and "สำนักงานเขตลาดกระบัง" in table
     assert f"\n{len(units)} units in " in table
+    # `units list | head`: the reader gone before the first line is written is no error.
+    cut = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(daemon.config), "units", "list"],
+                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cut.stdout.close()
+    assert cut.wait(60) == 0 and cut.stderr.read() == b""
     empty = tmp_path / "empty.pdf"
     daemon.cli("register", "export", "--unit", "saraban.pomprap", "--year", "2569", "-o", str(empty))
     assert "ไม่มีรายการ" in PdfReader(empty).pages[0].extract_text()

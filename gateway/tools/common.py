@@ -51,6 +51,8 @@ def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             if exc.th:  # the same refusal in Thai, for the clerk at the terminal
                 print(f"  {exc.th}", file=sys.stderr)
             return 1
+        except BrokenPipeError:  # `... | head`: the reader has all it wanted (gateway/cli/main.py)
+            raise
         except OSError as exc:  # a file that cannot be read or written: say which
             print(f"saraban-gateway: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
             return 1
