@@ -18,6 +18,7 @@ import pytest
 from tests.daemon import Daemon, free_port, write_config
 from tests.letters import letter
 from tests.servers.blackhole import BlackHole
+from tests.web.client import Client
 
 DEADLINE = 2  # seconds: [notices] timeout, the relay's timeout, [web.ldap] timeout
 SMTP_TRICKLE = dict(mode="trickle", greeting=b"220 stuck.example ESMTP\r\n", every=0.5)
@@ -133,6 +134,29 @@ def test_a_trickling_smarthost_and_relay_give_up_retry_later_and_the_rest_goes_o
     for hole in (smarthost, relay):
         assert 2 <= hole.connections <= elapsed / DEADLINE + 2, (hole.connections, elapsed)
     assert daemon.status_here()["outbox"] == {"folder": {"done": 1, "pending": 1}, "notice": {"pending": 2}}
+
+
+def test_a_desk_sign_in_against_a_stuck_directory_answers_in_seconds_and_locks_nobody(stuck):
+    daemon, _, _, directory, url, *_ = stuck
+    for attempt in range(3):  # one more than max_failed_logins
+        client = Client(url)
+        began = time.monotonic()
+        answer = client.sign_in("somying", "รหัสผ่านที่ถูกต้อง 2569")
+        took = time.monotonic() - began
+        assert answer.status == 503, (answer.status, answer.errors())
+        assert took < DEADLINE + 3, took
+        (error,) = answer.errors()
+        assert "ติดต่อระบบบัญชีผู้ใช้ของหน่วยงาน (ไดเรกทอรี LDAP/Active Directory) ไม่ได้" in error, error
+        assert "Wrong" not in answer.text and "ไม่ถูกต้อง" not in error
+    assert directory.connections >= 3
+    # Meanwhile a name the desk does not know is told the same: the outage's answer
+    # does not say which names are directory accounts.
+    answer = Client(url).sign_in("nobody.here", "รหัสผ่านที่ถูกต้อง 2569")
+    assert (answer.status, answer.errors()) == (503, [error])
+    # The directory's outage counted against nobody: the account is not locked.
+    from tests.classified.helpers import db_rows
+
+    assert db_rows(daemon, "SELECT failed_logins, locked_until FROM desk_users WHERE username = 'somying'") == [(0, None)]
 
 
 def test_stuck_imap_servers_are_given_up_and_named(stuck):
