@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.db import PG_CONNECT_TIMEOUT
 from tests.daemon import Daemon, free_port, write_config
 from tests.letters import letter
 from tests.servers.blackhole import BlackHole
@@ -188,3 +189,22 @@ def test_sigterm_while_every_server_is_stuck_stops_in_seconds_and_keeps_the_work
     # filed, dindaeng's (relay) and bangkhen's (IMAP) and the three notices still owed,
     # none given up, none twice.
     assert daemon.status_here()["outbox"] == {"folder": {"done": 1, "pending": 2}, "notice": {"pending": 3}}
+
+
+def test_a_postgresql_that_never_answers_is_named_by_status_and_at_start(tmp_path):
+    with BlackHole("silent") as hole:
+        url = f"postgresql+psycopg://saraban:secret@127.0.0.1:{hole.port}/saraban?connect_timeout={DEADLINE}"
+        daemon = Daemon(write_config(tmp_path, database_url=url))
+        began = time.monotonic()
+        result = daemon.cli("status", check=False)
+        assert time.monotonic() - began < 4 * DEADLINE + 5
+        assert result.returncode == 1
+        assert "the database did not answer within its connect_timeout" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+        # Start-up with database_url as an operator writes it, no connect_timeout in it:
+        # the gateway's own (10 s) applies; before, it waited for ever, saying nothing.
+        daemon.config.write_text(daemon.config.read_text().replace(f"?connect_timeout={DEADLINE}", ""))
+        began = time.monotonic()
+        with pytest.raises(RuntimeError, match="database_unavailable"):
+            daemon.start(timeout=40)
+        assert time.monotonic() - began < PG_CONNECT_TIMEOUT + 10
