@@ -36,8 +36,11 @@ def stuck(tmp_path_factory):
                                    BlackHole(**LDAP_TRICKLE).start())
     imap = BlackHole(**IMAP_TRICKLE).start()
     intake = BlackHole("greet", greeting=IMAP_GREETING).start()
-    web_port = free_port()
+    web_port, http_port = free_port(), free_port()
     config = write_config(tmp_path_factory.mktemp("hangs"), extra=f"""
+[http]
+enabled = true
+port = {http_port}
 [notices]
 smarthost = "{smarthost.address}"
 timeout = {DEADLINE}
@@ -79,11 +82,23 @@ reconnect_max = 4
     daemon = Daemon(config).start()
     try:
         daemon.wait_for(lambda: _accepts(web_port), 30, interval=0.1, what="the desk to listen")
+        daemon.healthz = lambda: _healthz(http_port)
         yield daemon, smarthost, relay, directory, f"http://127.0.0.1:{web_port}", imap, intake
     finally:
         daemon.stop()
         for hole in (smarthost, relay, directory, imap, intake):
             hole.stop()
+
+
+def _healthz(port: int) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
 
 
 def _accepts(port: int) -> bool:
@@ -127,6 +142,13 @@ def test_a_trickling_smarthost_and_relay_give_up_retry_later_and_the_rest_goes_o
     assert f"the smarthost {smarthost.address} did not finish answering within {DEADLINE} s" in text, text
     assert f"the relay {relay.address} did not finish answering within {DEADLINE} s" in text, text
     assert "did not finish answering in time (stuck)" in text  # the English of the Thai line before it
+    # /healthz, which a monitor polls, says the same: the gateway is up (200), and what waits on whom.
+    code, body = daemon.healthz()
+    assert code == 200, body
+    assert any(w.startswith("notices to senders wait") and f"the smarthost {smarthost.address} did not finish"
+               in w for w in body["warnings"]), body
+    assert any(w.startswith("folder copies wait") and f"the relay {relay.address} did not finish" in w
+               for w in body["warnings"]), body
 
     # Retried with backoff, not in a hot loop: one connection per attempt, each attempt
     # taking its deadline; nothing is sent twice or given up (still pending).
@@ -175,6 +197,9 @@ def test_stuck_imap_servers_are_given_up_and_named(stuck):
     assert row["state"] == "pending", row
     assert row["last_error"].endswith("the server took the connection but did not finish answering in time "
                                       f"(stuck): connect: no answer within {DEADLINE}s"), row
+    assert any(w == "IMAP intake imap://saraban.dusit@127.0.0.1/INBOX is not connected: cannot connect to "
+               f"{intake.address} (connect: no answer within {DEADLINE}s): is the server up, the port and TLS right?"
+               for w in daemon.healthz()[1]["warnings"]), daemon.healthz()
     text = daemon.cli("status").stdout
     assert (f"cannot connect to {intake.address} (connect: no answer within {DEADLINE}s): is the server up, "
             "the port and TLS right?") in text, text

@@ -17,7 +17,7 @@ from gateway.service import metrics
 from gateway.config.settings import Settings, _mask_url
 from gateway.units.directory import Directory, DirectoryError, load_directory
 from gateway.service.health import health
-from gateway.service.readiness import notice_warnings
+from gateway.service.readiness import notice_warnings, waiting_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
 from gateway.intake.disk_space import StorageGuard, storage_guard
@@ -369,7 +369,7 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: St
     async def healthz():
         healthy, body = await asyncio.get_running_loop().run_in_executor(
             None, health, spool, db, supervisor.alive, lambda: supervisor.restarting,
-            notice_warnings(supervisor.settings), disk)
+            notice_warnings(supervisor.settings), disk, waiting_warnings)
         return json_response(200 if healthy else 503, body)
 
     async def metrics_page():
