@@ -233,3 +233,13 @@ def test_a_postgresql_that_never_answers_is_named_by_status_and_at_start(tmp_pat
         with pytest.raises(RuntimeError, match="database_unavailable"):
             daemon.start(timeout=40)
         assert time.monotonic() - began < PG_CONNECT_TIMEOUT + 10
+
+
+def test_an_idle_interval_past_rfc_2177s_29_minutes_is_refused(tmp_path):
+    """A server may log off a client idle for 30 minutes, and a peer gone silently is
+    noticed only when IDLE is re-issued: an hour's idle_interval was taken as it was."""
+    config = write_config(tmp_path, extra='[[imap_intake]]\nunit = "saraban.dusit"\nhost = "127.0.0.1"\n'
+                                          'tls = false\nidle_interval = 3600\n')
+    result = Daemon(config).cli("check-config", check=False)
+    assert result.returncode != 0
+    assert "imap_intake.0.idle_interval: Input should be less than or equal to 1740 (got 3600)" in result.stderr
