@@ -25,6 +25,10 @@ DEADLINE = 2  # seconds: [notices] timeout, the relay's timeout, [web.ldap] time
 SMTP_TRICKLE = dict(mode="trickle", greeting=b"220 stuck.example ESMTP\r\n", every=0.5)
 IMAP_GREETING = b"* OK [CAPABILITY IMAP4rev1 IDLE] stuck.example ready\r\n"
 IMAP_TRICKLE = dict(mode="trickle", greeting=IMAP_GREETING, trickle=b"* 1 EXISTS ", every=0.5)
+# Ten more units filed on the stuck IMAP server: the route check at start-up tried each
+# in turn, every one costing the deadline, before any unit's copy was filed.
+IMAP_UNITS = "".join(f'[delivery.units."saraban.{unit}"]\nbackend = "imap"\n' for unit in (
+    "govsec", "council", "csc", "ops", "sed", "msd", "hd", "edu", "pwd", "env"))
 LDAP_TRICKLE = dict(mode="trickle", trickle=b"\x30\x84\x7f\x7f\x7f\x7f", every=0.5)  # a 2 GB answer, slowly
 
 
@@ -68,6 +72,7 @@ timeout = {DEADLINE}
 password = "secret"
 [delivery.units."saraban.bangkhen"]
 backend = "imap"
+{IMAP_UNITS}
 [[imap_intake]]
 unit = "saraban.dusit"
 host = "127.0.0.1"
@@ -130,6 +135,7 @@ def test_a_trickling_smarthost_and_relay_give_up_retry_later_and_the_rest_goes_o
     daemon.send(letter(to="saraban.dindaeng@bangkok.go.th"), "saraban.dindaeng@bangkok.go.th")
     # The other unit's letter is registered and filed while both servers hold their line.
     daemon.wait_for(lambda: daemon.maildir_files("latkrabang"), 30, what="latkrabang's folder copy")
+    assert time.monotonic() - started < 4 * DEADLINE, "a unit on Maildir waited for the stuck IMAP server"
     assert {row["unit"] for row in daemon.register()} >= {"saraban.latkrabang", "saraban.dindaeng"}
 
     # Each stuck transaction is given up at its deadline, the item waits for a retry
@@ -200,6 +206,10 @@ def test_stuck_imap_servers_are_given_up_and_named(stuck):
     assert any(w == "IMAP intake imap://saraban.dusit@127.0.0.1/INBOX is not connected: cannot connect to "
                f"{intake.address} (connect: no answer within {DEADLINE}s): is the server up, the port and TLS right?"
                for w in daemon.healthz()[1]["warnings"]), daemon.healthz()
+    # The start-up check of the routes asked the stuck server once, not once per unit.
+    unusable = [e["problem"] for e in daemon.events() if e.get("event") == "imap_route_unusable"]
+    assert len(unusable) == 11 and sum("not checked, the server did not answer for an earlier unit" in p
+                                       for p in unusable) == 10, unusable
     text = daemon.cli("status").stdout
     assert (f"cannot connect to {intake.address} (connect: no answer within {DEADLINE}s): is the server up, "
             "the port and TLS right?") in text, text
