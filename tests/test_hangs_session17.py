@@ -182,6 +182,9 @@ def test_a_desk_sign_in_against_a_stuck_directory_answers_in_seconds_and_locks_n
     # does not say which names are directory accounts.
     answer = Client(url).sign_in("nobody.here", "รหัสผ่านที่ถูกต้อง 2569")
     assert (answer.status, answer.errors()) == (503, [error])
+    # The operator's /healthz names the directory and what it costs.
+    assert any(w.startswith(f"the desk's directory ldap://{directory.address} could not be asked at a sign-in")
+               and "people with directory accounts cannot sign in" in w for w in daemon.healthz()[1]["warnings"])
     # The directory's outage counted against nobody: the account is not locked.
     from tests.classified.helpers import db_rows
 

@@ -255,6 +255,18 @@ class Authenticator:
             raise SignInRefused("bad_credentials")
         return token
 
+    def directory_warnings(self) -> list[str]:
+        """For /healthz: the directory a sign-in found unreachable within the last
+        DIRECTORY_DOWN_SECONDS (gateway/service/daemon.py)."""
+        ldap = self.settings.ldap
+        left = self._directory_down_until - time.monotonic()
+        if ldap is None or left <= 0:
+            return []
+        ago = DIRECTORY_DOWN_SECONDS - left
+        return [f"the desk's directory {ldap.url} could not be asked at a sign-in {ago:.0f} s ago (down, or no "
+                f"answer within [web.ldap] timeout = {ldap.timeout:g} s): people with directory accounts cannot "
+                "sign in to the desk; see web_ldap_unavailable in the log"]
+
     def _generic_refusal(self) -> str:
         """What a name whose password is not checked (unknown, locked) is told."""
         down = self.settings.ldap is not None and time.monotonic() < self._directory_down_until
@@ -312,6 +324,8 @@ class Authenticator:
 
             there = ldap_entry_exists(ldap, person.username)
             self._directory_looked(person.token_sha256)
+            if there is None:
+                self._directory_down_until = time.monotonic() + DIRECTORY_DOWN_SECONDS
             if there is not False:
                 return True
         with self.db.session() as session:
