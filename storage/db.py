@@ -27,6 +27,9 @@ def sqlite_file(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+PG_CONNECT_TIMEOUT = 10  # seconds (docs/operations.md, "When a server does not answer")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = sqlite_file(url)
@@ -39,7 +42,14 @@ def make_engine(url: str) -> Engine:
     else:
         # hide_parameters: an IntegrityError's text (logged) would carry the statement's
         # values, e.g. an ordinary letter's subject.
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+        # connect_timeout: without it libpq waits for ever on a server that takes the TCP
+        # connection and never answers (a hung host, a firewall's half-open state), and
+        # so did start-up, `status` and every runner (session 17). psycopg counts it for
+        # the whole connection, the startup and authentication included. A URL that
+        # says ?connect_timeout=N keeps its own.
+        connect_args = {} if "connect_timeout=" in url else {"connect_timeout": PG_CONNECT_TIMEOUT}
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True,
+                               connect_args=connect_args)
     event.listen(engine, "before_cursor_execute", _safe_parameters, retval=True)
     return engine
 

@@ -77,6 +77,15 @@ def claim_attempt(session: Session, user_id: int, max_failures: int, lock_for: d
     return False
 
 
+def release_attempt(session: Session, user_id: int) -> None:
+    """Take back an attempt counted by claim_attempt whose password was never checked
+    (the directory could not be asked): an outage is nobody's wrong password."""
+    session.execute(update(DeskUser)
+                    .where(DeskUser.id == user_id, DeskUser.failed_logins > 0)
+                    .values(failed_logins=DeskUser.failed_logins - 1)
+                    .execution_options(synchronize_session=False))
+
+
 def record_failed_login(session: Session, user_id: int, max_failures: int, lock_for: dt.timedelta) -> bool:
     """The checked password was wrong (its attempt already counted by claim_attempt):
     lock the account when the count has reached `max_failures`, and start counting

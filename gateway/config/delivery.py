@@ -126,7 +126,10 @@ class ImapIntake(_Account):
     processed_folder: str | None = None  # move registered messages here (created if missing)
     keyword: str = "$SarabanRegistered"  # set once the registration is committed
     use_idle: bool = True  # false: poll even if the server offers IDLE
-    idle_interval: float = Field(300.0, gt=0)  # re-issue IDLE this often (servers drop idle clients)
+    # Re-issue IDLE this often: servers drop idle clients, and a peer gone silently (a
+    # NAT entry expired) is only noticed when IDLE is re-issued. RFC 2177 has clients
+    # re-issue it within 29 minutes, when a server may log them off.
+    idle_interval: float = Field(300.0, gt=0, le=29 * 60)
     poll_interval: float = Field(60.0, gt=0)  # without IDLE: look for new mail this often
     timeout: float = Field(30.0, gt=0)  # seconds for any one IMAP command
     reconnect_max: float = Field(60.0, gt=0)  # longest wait between reconnection attempts

@@ -184,7 +184,7 @@ class NoticesSection(_Section):
     thai_digits: bool = False
     templates_dir: Path | None = None  # searched before gateway/templates/; relative to this file
     envelope_sender: str = ""  # SMTP MAIL FROM of notices; "" is the null reverse-path (RFC 3834)
-    timeout: float = Field(30.0, gt=0)  # seconds per smarthost connection
+    timeout: float = Field(30.0, gt=0)  # seconds for one notice, connecting to the 250
 
 
 class SignaturesSection(_Section):

@@ -14,6 +14,11 @@ from gateway.notices.sanitize import clean_text
 
 # (class name patterns, Thai, English): the first that matches the exception's name.
 _CLASSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    # Connected, but the answer never finished (a stuck server): gateway/service/deadline.py,
+    # and an IMAP command past its deadline (see _STUCK).
+    (re.compile(r"^DeadlinePassed$"),
+     "เครื่องแม่ข่ายปลายทางรับการเชื่อมต่อแต่ไม่ตอบให้เสร็จภายในเวลาที่กำหนด",
+     "the server took the connection but did not finish answering in time (stuck)"),
     (re.compile(r"^(Connection\w*|Timeout\w*|timeout|gaierror|herror|SMTPConnectError|SMTPServerDisconnected|ImapGone|"
                 r"SSLError|SSL\w*Error|CertificateError)$"),
      "ติดต่อเครื่องแม่ข่ายปลายทางไม่ได้ (เครือข่าย)", "could not reach the server (network)"),
@@ -27,6 +32,9 @@ _CLASSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"^(OperationalError|DatabaseError|InterfaceError|\w*Database\w*)$"),
      "ฐานข้อมูลไม่พร้อม", "the database was not available"),
 )
+# gateway/intake/imap_session.py's words for a command past its deadline (not a refusal,
+# not a lost connection): "login: no answer within 30s".
+_STUCK = re.compile(r"\bno answer within \d+s$")
 _OTHER = ("ระบบส่งต่อขัดข้อง", "the gateway failed while sending it")
 _STORED = re.compile(r"^([A-Za-z_][\w.]*): ?(.*)$", re.S)
 # A remote reply: smtplib's "(550, b'5.1.1 no such user')" or PermanentFailure's "what: 550 text".
@@ -43,11 +51,14 @@ def error_for_person(stored: str | None) -> str:
     if match is None:  # not an exception: the gateway's own note (an item withdrawn: storage/outbox.py)
         return _ascii_line(stored)
     name, message = match[1].rsplit(".", 1)[-1], match[2]
-    th, en = next(((th, en) for pattern, th, en in _CLASSES if pattern.match(name)), _OTHER)
+    kind = "DeadlinePassed" if name == "ImapGone" and _STUCK.search(message) else name
+    th, en = next(((th, en) for pattern, th, en in _CLASSES if pattern.match(kind)), _OTHER)
     text = f"{th} / {en}"
     reply = ""
     if name.startswith(("SMTP", "PermanentFailure")):
         reply = _remote_reply(message)
+    elif name == "DeadlinePassed":  # our own words: which server, how long
+        reply = _ascii_line(message)
     elif name.startswith("Imap"):  # "login: NO [AUTHENTICATIONFAILED] ...": the command and the server's answer
         reply = _ascii_line(message)
     if reply:

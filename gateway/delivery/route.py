@@ -22,6 +22,7 @@ from gateway.delivery.folder_copy import folder_copy
 from gateway.delivery.imap import ImapFiler, ImapTarget
 from gateway.delivery.maildir import deliver
 from gateway.delivery.smtp import forward
+from gateway.intake.imap_session import ImapGone
 from gateway.service import metrics
 from gateway.service.crashpoints import crashpoint
 from gateway.service.services import Services
@@ -179,6 +180,10 @@ def check_imap_routes(settings: Settings, units: list[str] | None = None) -> lis
     or are created now. Returns one line per problem, naming the unit and the folder."""
     problems: list[str] = []
     filer = ImapFiler()
+    # A server that could not be reached or did not answer in time is not asked again
+    # for the next unit: with fifty units on a stuck server, the check took fifty
+    # timeouts, and the delivery runner filed nothing meanwhile (session 17).
+    silent: dict[tuple[str, int], str] = {}
     try:
         for unit in units if units is not None else list(settings.delivery.units):
             route = route_for(settings, unit)
@@ -190,11 +195,18 @@ def check_imap_routes(settings: Settings, units: list[str] | None = None) -> lis
             for registrar in (False, True) if route.registrar is not None else (False,):
                 target = imap_target(settings, route, unit, found, registrar=registrar)
                 what = "registrar folder" if registrar else "folder"
+                server = (target.host, target.port)
+                if server in silent:
+                    problems.append(f'units."{unit}": IMAP {what} {target.folder!r} on {target.host} '
+                                    f"as {target.username}: not checked, {silent[server]}")
+                    continue
                 try:
                     name, created = filer.ensure_folder(target)
                 except Exception as exc:  # noqa: BLE001 - every cause is reported the same way
                     problems.append(f'units."{unit}": IMAP {what} {target.folder!r} on {target.host} '
                                     f"as {target.username}: {_reason(exc)}")
+                    if isinstance(exc, ImapGone):
+                        silent[server] = f"the server did not answer for an earlier unit ({_reason(exc)})"
                     continue
                 if created:
                     log.info("imap_folder_created", unit=unit, folder=name, username=target.username)

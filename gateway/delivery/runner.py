@@ -209,9 +209,11 @@ def main(settings: Settings) -> None:
     with open_services(settings, "delivery") as services:
         log.info("runner_started")
         # A route that cannot work is said at start-up, naming unit and folder, rather than
-        # found when a letter has waited on it; letters are received either way.
-        for problem in check_imap_routes(settings):
-            log.error("imap_route_unusable", problem=problem)
+        # found when a letter has waited on it; letters are received either way. Beside
+        # the filing, not before it: a stuck IMAP server held every unit's copies, the
+        # Maildir ones too, for the check's timeouts (session 17).
+        threading.Thread(target=_say_unusable_routes, args=(settings,), daemon=True,
+                         name="imap-route-check").start()
         count = settings.delivery.threads
         # Threads, not processes: the heavy part of an item (the receive stamp) runs in
         # each thread's own stamping child; the rest waits on disk and network.
@@ -226,6 +228,11 @@ def main(settings: Settings) -> None:
         finally:
             close_stampers()  # the stamping child goes with the runner (issue 13)
             log.info("runner_stopped")
+
+
+def _say_unusable_routes(settings: Settings) -> None:
+    for problem in check_imap_routes(settings):
+        log.error("imap_route_unusable", problem=problem)
 
 
 def _work(services: Services, stop: StopFlag, part: tuple[int, int]) -> None:

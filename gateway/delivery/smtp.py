@@ -14,27 +14,33 @@ import structlog
 from gateway.config.delivery import SmtpForward
 from gateway.delivery.folder_copy import on_the_wire
 from gateway.intake.imap_session import tls_context
+from gateway.service.deadline import Deadline
 
 log = structlog.get_logger("gateway.deliver.smtp")
 
 
 def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> None:
-    """Raises smtplib.SMTPException or OSError on failure (the outbox retries)."""
+    """Raises smtplib.SMTPException or OSError on failure (the outbox retries);
+    DeadlinePassed when the whole transaction took longer than `timeout` plus a second
+    per MB (a relay that trickles its replies defeats the per-read timeout)."""
     context: ssl.SSLContext | None = tls_context(relay.ca_file, True) if (relay.tls or relay.starttls) else None
-    if relay.tls:
-        client: smtplib.SMTP = smtplib.SMTP_SSL(relay.host, relay.port, timeout=relay.timeout, context=context)
-    else:
-        client = smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout)
-    with client:
-        client.ehlo()
-        if relay.starttls:
-            client.starttls(context=context)
+    client: smtplib.SMTP = (smtplib.SMTP_SSL(timeout=relay.timeout, context=context) if relay.tls
+                            else smtplib.SMTP(timeout=relay.timeout))
+    with Deadline(relay.timeout + len(data) / 1_000_000, lambda: client.sock, f"the relay {relay.host}:{relay.port}"):
+        code, greeting = client.connect(relay.host, relay.port)
+        if code != 220:  # as smtplib.SMTP(host) does when it connects
+            client.close()
+            raise smtplib.SMTPConnectError(code, greeting)
+        with client:
             client.ehlo()
-        password = relay.secret()
-        if relay.username and password:
-            client.login(relay.username, password)
-        # smtplib sends bytes as given: a bare LF would reach the peer (RFC 5321 §2.3.8).
-        refused = client.sendmail(mail_from, to, on_the_wire(data))
+            if relay.starttls:
+                client.starttls(context=context)
+                client.ehlo()
+            password = relay.secret()
+            if relay.username and password:
+                client.login(relay.username, password)
+            # smtplib sends bytes as given: a bare LF would reach the peer (RFC 5321 §2.3.8).
+            refused = client.sendmail(mail_from, to, on_the_wire(data))
     if refused:
         # Some got it; the outbox retries only the whole item, so say who did not.
         raise smtplib.SMTPRecipientsRefused(refused)

@@ -22,6 +22,7 @@ import structlog
 from gateway.notices.compose import build_notice
 from gateway.notices.decide import decide, undecided
 from gateway.delivery.errors import PermanentFailure
+from gateway.service.deadline import Deadline
 from storage.outbox import SETTLED
 
 if TYPE_CHECKING:
@@ -70,19 +71,23 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
     host, port = parse_smarthost(config.smarthost)
     recipient = item.payload["to"]
     for attempt in (1, 2):
-        client, reused = _session(settings, host, port)
-        try:
-            client.sendmail(config.envelope_sender, [recipient], notice.data)
-        except BaseException as exc:
-            _forget_session()  # a session in an unknown state is never used again
-            if reused and attempt == 1 and _closed_by_smarthost(exc):
-                continue  # the smarthost closed the session we kept: once more, on a new one
-            if isinstance(exc, smtplib.SMTPRecipientsRefused):
-                code, text = exc.recipients.get(recipient, (0, b""))
-                _permanent_if_5xx(code, text, "recipient refused")
-            elif isinstance(exc, smtplib.SMTPDataError):
-                _permanent_if_5xx(exc.smtp_code, exc.smtp_error, "message refused")
-            raise
+        # `timeout` bounds each notice as a whole, not each read: a smarthost trickling
+        # its reply a byte at a time held the delivery thread for ever (session 17).
+        opened: list[smtplib.SMTP] = []
+        with Deadline(config.timeout, lambda: opened[0].sock if opened else None, f"the smarthost {host}:{port}"):
+            client, reused = _session(settings, host, port, opened)
+            try:
+                client.sendmail(config.envelope_sender, [recipient], notice.data)
+            except BaseException as exc:
+                _forget_session()  # a session in an unknown state is never used again
+                if reused and attempt == 1 and _closed_by_smarthost(exc):
+                    continue  # the smarthost closed the session we kept: once more, on a new one
+                if isinstance(exc, smtplib.SMTPRecipientsRefused):
+                    code, text = exc.recipients.get(recipient, (0, b""))
+                    _permanent_if_5xx(code, text, "recipient refused")
+                elif isinstance(exc, smtplib.SMTPDataError):
+                    _permanent_if_5xx(exc.smtp_code, exc.smtp_error, "message refused")
+                raise
         break
     _sessions.last_used = time.monotonic()
     log.info("notice_sent", notice=item.payload["type"], to=recipient, key=item.key,
@@ -100,17 +105,23 @@ SESSION_IDLE = 10.0
 _sessions = threading.local()
 
 
-def _session(settings: "Settings", host: str, port: int) -> tuple[smtplib.SMTP, bool]:
-    """(this thread's session with the smarthost, whether it was kept from before)."""
+def _session(settings: "Settings", host: str, port: int, opened: list) -> tuple[smtplib.SMTP, bool]:
+    """(this thread's session with the smarthost, whether it was kept from before);
+    the client is put in `opened` before it connects, for the caller's deadline."""
     config = settings.notices
     key = (host, port, config.starttls, config.username, settings.smtp.hostname, config.timeout)
     client = getattr(_sessions, "client", None)
     if client is not None:
         if _sessions.key == key and time.monotonic() - _sessions.last_used < SESSION_IDLE:
+            opened.append(client)
             return client, True
         close_notice_sessions()
-    client = smtplib.SMTP(host, port, local_hostname=settings.smtp.hostname, timeout=config.timeout)
+    client = smtplib.SMTP(local_hostname=settings.smtp.hostname, timeout=config.timeout)
+    opened.append(client)
     try:
+        code, greeting = client.connect(host, port)
+        if code != 220:  # as smtplib.SMTP(host) does when it connects
+            raise smtplib.SMTPConnectError(code, greeting)
         client.ehlo()
         if config.starttls:
             client.starttls(context=ssl.create_default_context())
@@ -148,9 +159,8 @@ def close_notice_sessions(idle_only: bool = False) -> None:
         return
     _sessions.client = None
     try:
-        if client.sock is not None:
-            client.sock.settimeout(1.0)
-        client.quit()
+        with Deadline(1.0, lambda: client.sock, "the smarthost"):
+            client.quit()
     except (smtplib.SMTPException, OSError):
         client.close()
 

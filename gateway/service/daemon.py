@@ -9,6 +9,7 @@ import asyncio
 import multiprocessing
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -17,7 +18,7 @@ from gateway.service import metrics
 from gateway.config.settings import Settings, _mask_url
 from gateway.units.directory import Directory, DirectoryError, load_directory
 from gateway.service.health import health
-from gateway.service.readiness import notice_warnings
+from gateway.service.readiness import notice_warnings, waiting_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
 from gateway.intake.disk_space import StorageGuard, storage_guard
@@ -244,7 +245,9 @@ async def _serve(settings: Settings) -> int:
         if settings.http.enabled:
             bind = "http_bind_failed", settings.http
             http = HttpServer(operator_routes(spool, db, supervisor, handler.storage_guard,
-                                              overdue_after=settings.delivery.dead_after))
+                                              overdue_after=settings.delivery.dead_after,
+                                              desk_warnings=lambda: web.desk.auth.directory_warnings()
+                                              if web is not None and web.desk is not None else []))
             http_port = await http.start(settings.http.host, settings.http.port)
         if settings.web.enabled:  # the central unit's desk (gateway/web/, docs/console.md)
             from gateway.web.server import WebServer
@@ -362,14 +365,14 @@ async def _reload(settings: Settings, directory: DirectoryHolder, supervisor: Su
 
 
 def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: StorageGuard | None = None,
-                    overdue_after: float | None = None):
+                    overdue_after: float | None = None, desk_warnings: Callable[[], list[str]] = list):
     """GET /healthz and GET /metrics (gateway/service/health.py, gateway/service/metrics.py)."""
     live = LiveCollector(spool, db, supervisor.alive, supervisor.restarts, overdue_after=overdue_after)
 
     async def healthz():
         healthy, body = await asyncio.get_running_loop().run_in_executor(
             None, health, spool, db, supervisor.alive, lambda: supervisor.restarting,
-            notice_warnings(supervisor.settings), disk)
+            notice_warnings(supervisor.settings) + desk_warnings(), disk, waiting_warnings)
         return json_response(200 if healthy else 503, body)
 
     async def metrics_page():

@@ -56,13 +56,21 @@ def check_disk(guard: StorageGuard) -> tuple[bool, str]:
 
 def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
            restarting: Callable[[], bool] = lambda: False, warnings: list[str] | None = None,
-           disk: StorageGuard | None = None) -> tuple[bool, dict]:
-    """(healthy, body) — blocking (fsync, a database round trip): call it off the event loop."""
+           disk: StorageGuard | None = None,
+           waiting: Callable[[Database], list[str]] | None = None) -> tuple[bool, dict]:
+    """(healthy, body) — blocking (fsync, a database round trip): call it off the event loop.
+    `waiting`: more warnings read from the database (readiness.waiting_warnings)."""
     results = {
         "spool": check_spool(spool),
         "database": check_database(db),
         "runners": check_runners(runners(), restarting()),
     }
+    warnings = list(warnings or [])
+    if waiting is not None and results["database"][0]:
+        try:
+            warnings += waiting(db)
+        except Exception:  # noqa: BLE001 - the database check above says what is wrong with it
+            pass
     if disk is not None:
         results["disk"] = check_disk(disk)
     checks = {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()}

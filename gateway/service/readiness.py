@@ -32,3 +32,29 @@ def registrar_warning(missing: list[str]) -> list[str]:
     return [f"{len(missing)} unit(s) with classified mail have no registrar certificate "
             f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}): their ลับ/ลับมาก letters "
             "cannot be delivered; import one with `saraban-gateway keys import-registrar`"]
+
+
+def waiting_warnings(db) -> list[str]:  # noqa: ANN001 - storage.db.Database
+    """What waits on a server that failed it, in the words of `status`: the notices on
+    the smarthost, the letters' copies on a unit's IMAP server or relay, a pulled
+    mailbox not connected since its last error. For /healthz, so that a monitor shows
+    which dependency is stuck, not only that the gateway itself is up."""
+    from gateway.delivery.error_texts import error_for_person
+    from storage.counts import imap_mailboxes, retrying
+    from storage.outbox import LETTER_COPIES
+
+    out: list[str] = []
+    with db.session() as session:
+        notice = retrying(session, "notice")
+        copies = {kind: found for kind in sorted(LETTER_COPIES) if (found := retrying(session, kind))}
+        mailboxes = imap_mailboxes(session)
+    if notice:
+        out.append(f"notices to senders wait ({notice['items']} item(s), attempt {notice['attempts']}): "
+                   f"{error_for_person(notice['last_error'])}")
+    for kind, found in copies.items():
+        out.append(f"{kind} copies wait ({found['items']} item(s); the oldest for {found['unit']}, attempt "
+                   f"{found['attempts']}): {error_for_person(found['last_error'])}")
+    for mailbox, info in sorted(mailboxes.items()):
+        if info.get("last_error") and not (info.get("connected_at") and info["connected_at"] > info["last_error_at"]):
+            out.append(f"IMAP intake {mailbox} is not connected: {info['last_error']}")
+    return out

@@ -65,6 +65,12 @@ def friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 def database_refusal(exc: Exception) -> str:
     """One line for a person when the database refused (PostgreSQL down or restarting,
     SQLite locked past its timeout): the driver's first line, no traceback."""
+    if type(getattr(exc, "orig", None)).__name__ == "ConnectionTimeout":
+        # It took the connection (or its host never said no) but did not answer: a hung
+        # server, a half-open firewall; not a refusal (storage/db.py, connect_timeout).
+        return ("saraban-gateway: the database did not answer within its connect_timeout "
+                "(the server took the connection and said nothing); is PostgreSQL up and not hung, "
+                "and is the host and port in database_url right?")
     first = (str(exc).splitlines() or [""])[0]
     return (f"saraban-gateway: the database refused ({type(exc).__name__}: {first}); "
             "is it reachable and is the configuration right?")

@@ -54,7 +54,7 @@ def login_routes(desk: Desk) -> list[Route]:
         form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
         started = time.monotonic()
         response = await run_in_threadpool(_login, request, form)
-        if response.status_code == 401:
+        if response.status_code in (401, 503):
             # Every refused sign-in answers at the same moment after it began, whatever
             # was done for it: a known name's wrong password commits two transactions
             # (its count) that an unknown name's does not, and LDAP answers in its own
@@ -74,7 +74,7 @@ def login_routes(desk: Desk) -> list[Route]:
             token = desk.auth.sign_in(str(form.get("username") or ""), str(form.get("password") or ""),
                                       client, lang)
         except SignInRefused as refused:
-            status = 429 if refused.key == "too_many_attempts" else 401
+            status = {"too_many_attempts": 429, "directory_unavailable": 503}.get(refused.key, 401)
             return _login_page(desk, request, word(refused.key, lang), status)
         response = RedirectResponse("/register", status_code=303)
         set_session_cookie(desk, response, token)

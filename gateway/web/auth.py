@@ -31,6 +31,7 @@ from storage.users import (
     find_user,
     record_failed_login,
     record_login,
+    release_attempt,
 )
 from storage.users import create_session as store_session
 
@@ -44,6 +45,7 @@ _DUMMY_HASH = _hasher.hash("not a password of anyone")
 # after it began, never sooner (gateway/web/app.py): above an argon2 check (~60-160 ms
 # on two busy cores) with the transactions and an LDAP bind around it.
 REFUSED_SIGN_IN_SECONDS = 0.5
+DIRECTORY_DOWN_SECONDS = 60.0  # see Authenticator._directory_down_until
 
 ROLE_TH = {"clerk": "เจ้าหน้าที่สารบรรณ", "registrar": "นายทะเบียนลับ", "auditor": "ผู้ตรวจสอบ",
            "admin": "ผู้ดูแลระบบ"}
@@ -184,6 +186,10 @@ class Authenticator:
         # (monotonic seconds, by token digest; in memory: one process serves the desk).
         self._directory_seen: dict[str, float] = {}
         self._directory_lock = threading.Lock()
+        # Until when (monotonic) the directory counts as unreachable after a sign-in found
+        # it so: meanwhile an unknown or locked name is told the same as a directory
+        # account, so that the outage's answer does not sort names into "exists" or not.
+        self._directory_down_until = 0.0
 
     def sign_in(self, username: str, password: str, client: str, lang: str) -> str:
         """A new session token for a right name and password; SignInRefused otherwise."""
@@ -204,17 +210,27 @@ class Authenticator:
         if not known:
             _verify(_DUMMY_HASH, password)
             log.info("web_login_failed", username=username, client=client, why="unknown or disabled")
-            raise SignInRefused("bad_credentials")
+            raise SignInRefused(self._generic_refusal())
         if not may_check:
             # Locked: the same answer as a wrong password, after the same argon2 work,
             # so that a guesser does not learn that the name exists (ASVS 2.2.1, 3.x:
             # generic messages). The lock is in this log event and `users list`.
             _verify(_DUMMY_HASH, password)
             log.warning("web_login_locked", username=username, client=client)
-            raise SignInRefused("bad_credentials")
+            raise SignInRefused(self._generic_refusal())
         # Checked outside any transaction: no row lock is held during argon2 or LDAP.
         if source == "ldap":
             ok = self._ldap_ok(username, password)
+            if ok is None:
+                # The directory could not say (down, stuck, refusing the service account):
+                # the person is told so, not "wrong password", and the attempt is taken
+                # back: an outage of the directory locked out everyone who tried
+                # max_failed_logins times while it lasted (session 17).
+                with self.db.session() as session:
+                    release_attempt(session, user_id)
+                self._directory_down_until = time.monotonic() + DIRECTORY_DOWN_SECONDS
+                log.warning("web_login_directory_unavailable", username=username, client=client)
+                raise SignInRefused("directory_unavailable")
         else:
             ok = bool(password_hash) and _verify(password_hash, password)
         with self.db.session() as session:
@@ -239,7 +255,24 @@ class Authenticator:
             raise SignInRefused("bad_credentials")
         return token
 
-    def _ldap_ok(self, username: str, password: str) -> bool:
+    def directory_warnings(self) -> list[str]:
+        """For /healthz: the directory a sign-in found unreachable within the last
+        DIRECTORY_DOWN_SECONDS (gateway/service/daemon.py)."""
+        ldap = self.settings.ldap
+        left = self._directory_down_until - time.monotonic()
+        if ldap is None or left <= 0:
+            return []
+        ago = DIRECTORY_DOWN_SECONDS - left
+        return [f"the desk's directory {ldap.url} could not be asked at a sign-in {ago:.0f} s ago (down, or no "
+                f"answer within [web.ldap] timeout = {ldap.timeout:g} s): people with directory accounts cannot "
+                "sign in to the desk; see web_ldap_unavailable in the log"]
+
+    def _generic_refusal(self) -> str:
+        """What a name whose password is not checked (unknown, locked) is told."""
+        down = self.settings.ldap is not None and time.monotonic() < self._directory_down_until
+        return "directory_unavailable" if down else "bad_credentials"
+
+    def _ldap_ok(self, username: str, password: str) -> bool | None:
         if self.settings.ldap is None:
             return False
         from gateway.web.ldap import ldap_bind
@@ -291,6 +324,8 @@ class Authenticator:
 
             there = ldap_entry_exists(ldap, person.username)
             self._directory_looked(person.token_sha256)
+            if there is None:
+                self._directory_down_until = time.monotonic() + DIRECTORY_DOWN_SECONDS
             if there is not False:
                 return True
         with self.db.session() as session:

@@ -13,6 +13,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "username": ("ชื่อผู้ใช้", "User name"),
     "password": ("รหัสผ่าน", "Password"),
     "bad_credentials": ("ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", "Wrong user name or password."),
+    "directory_unavailable": ("ขณะนี้ติดต่อระบบบัญชีผู้ใช้ของหน่วยงาน (ไดเรกทอรี LDAP/Active Directory) ไม่ได้ "
+                              "จึงยังตรวจรหัสผ่านไม่ได้ กรุณาลองใหม่ในอีกสักครู่ หากยังไม่ได้ให้แจ้งผู้ดูแลระบบ",
+                              "The directory (LDAP/Active Directory) cannot be reached right now, so the password "
+                              "could not be checked. Try again in a few minutes; if it goes on, tell the "
+                              "system administrator."),
     "too_many_attempts": ("มีการพยายามเข้าสู่ระบบจากเครื่องนี้มากเกินไป กรุณารอสักครู่",
                           "Too many sign-in attempts from this computer; wait a minute."),
     "csrf": ("แบบฟอร์มหมดอายุหรือไม่ได้มาจากหน้านี้ กรุณาโหลดหน้าใหม่แล้วลองอีกครั้ง",

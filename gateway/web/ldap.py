@@ -10,6 +10,7 @@ from __future__ import annotations
 import structlog
 
 from gateway.config.settings import WebLdap
+from gateway.service.deadline import Deadline, DeadlinePassed
 
 log = structlog.get_logger("gateway.web")
 
@@ -21,23 +22,33 @@ def _server(settings: WebLdap):
     return Server(settings.url, connect_timeout=timeout, get_info=NONE), timeout
 
 
-def _connection(server, timeout: int, settings: WebLdap, user: str | None, password: str | None):
+def _connection(server, timeout: int, settings: WebLdap, user: str | None, password: str | None,
+                opened: list):
     from ldap3 import Connection
 
     connection = Connection(server, user=user, password=password, receive_timeout=timeout,
                             raise_exceptions=False)
+    opened.append(connection)
     if settings.start_tls:
         connection.open()
         connection.start_tls()
     return connection
 
 
-def _entries(settings: WebLdap, server, timeout: int, username: str) -> list[dict] | None:
+def _deadline(settings: WebLdap, opened: list) -> Deadline:
+    """ldap3's receive_timeout restarts with each byte: a directory trickling its answer
+    kept the person in front of a spinning sign-in page for ever (session 17). The
+    whole look-up, every connection of it, gets `timeout` seconds."""
+    return Deadline(settings.timeout, lambda: opened[-1].socket if opened else None,
+                    f"the directory {settings.url}")
+
+
+def _entries(settings: WebLdap, server, timeout: int, username: str, opened: list) -> list[dict] | None:
     """The entries `user_filter` finds for this name with the service account; None
     when the directory did not let the service account search."""
     from ldap3.utils.conv import escape_filter_chars
 
-    search = _connection(server, timeout, settings, settings.bind_dn, settings.bind_password)
+    search = _connection(server, timeout, settings, settings.bind_dn, settings.bind_password, opened)
     if not search.bind():
         log.error("web_ldap_unavailable", url=settings.url, problem="service bind refused")
         return None
@@ -53,23 +64,31 @@ def _entries(settings: WebLdap, server, timeout: int, username: str) -> list[dic
     return entries
 
 
-def ldap_bind(settings: WebLdap, username: str, password: str) -> bool:
+def ldap_bind(settings: WebLdap, username: str, password: str) -> bool | None:
+    """True: the directory accepts this password for this person; False: it does not
+    (or no such person, or it refused the bind for another reason: the password may
+    have been looked at); None: the directory could not be asked (down, not answering
+    within `timeout`, the service account refused)."""
     from ldap3.core.exceptions import LDAPException
 
     if not password:  # an empty password is an unauthenticated bind, which succeeds (RFC 4513 5.1.2)
         return False
     server, timeout = _server(settings)
+    opened: list = []
     try:
-        entries = _entries(settings, server, timeout, username)
-        if entries is None or len(entries) != 1:  # nobody, or an ambiguous filter: refuse rather than guess
-            return False
-        person = _connection(server, timeout, settings, entries[0]["dn"], password)
-        ok = bool(person.bind())
-        person.unbind()
-        return ok
-    except LDAPException as exc:
-        log.error("web_ldap_unavailable", url=settings.url, problem=type(exc).__name__)
-        return False
+        with _deadline(settings, opened):
+            entries = _entries(settings, server, timeout, username, opened)
+            if entries is None:
+                return None
+            if len(entries) != 1:  # nobody, or an ambiguous filter: refuse rather than guess
+                return False
+            person = _connection(server, timeout, settings, entries[0]["dn"], password, opened)
+            ok = bool(person.bind())
+            person.unbind()
+    except (LDAPException, DeadlinePassed) as exc:
+        log.error("web_ldap_unavailable", url=settings.url, problem=_problem(exc))
+        return None
+    return ok
 
 
 def ldap_entry_exists(settings: WebLdap, username: str) -> bool | None:
@@ -78,9 +97,15 @@ def ldap_entry_exists(settings: WebLdap, username: str) -> bool | None:
     from ldap3.core.exceptions import LDAPException
 
     server, timeout = _server(settings)
+    opened: list = []
     try:
-        entries = _entries(settings, server, timeout, username)
-    except LDAPException as exc:
-        log.error("web_ldap_unavailable", url=settings.url, problem=type(exc).__name__)
+        with _deadline(settings, opened):
+            entries = _entries(settings, server, timeout, username, opened)
+    except (LDAPException, DeadlinePassed) as exc:
+        log.error("web_ldap_unavailable", url=settings.url, problem=_problem(exc))
         return None
     return None if entries is None else len(entries) == 1
+
+
+def _problem(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, DeadlinePassed) else type(exc).__name__
