@@ -66,6 +66,9 @@ MAIL_PARTS = frozenset({
     "application/pgp-keys",
     "message/delivery-status",
     "message/disposition-notification",
+    # Outlook's winmail.dat: its files are read as the letter's own (gateway/pipeline/outlook.py)
+    "application/ms-tnef",
+    "application/vnd.ms-tnef",
 })
 EXECUTABLE_TYPES = frozenset({
     "application/x-dosexec",
