@@ -167,6 +167,12 @@ def is_archive(att: Attachment) -> bool:
     )
 
 
+def signed_file_name(name: str | None) -> str | None:
+    """What a `letter.pdf.p7m` holds, by its name (a client saves it as `letter.pdf`)."""
+    name = name or ""
+    return name[:-4] if name.lower().endswith(".p7m") and name.lower() != "smime.p7m" else None
+
+
 def is_mail_part(att: Attachment) -> bool:
     return att.signature_envelope or base_type(att.sniffed_type) in MAIL_PARTS or base_type(att.declared_type) in MAIL_PARTS
 

@@ -490,7 +490,7 @@ def archived_pdfs(data: bytes, filename: str | None, sniffed: str, budget: Budge
     them), unpacked within the same limits as its texts are read (`read_texts`); nothing
     is read of the PDFs."""
     name = (filename or "").lower()
-    if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name):
+    if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name) and not outlook.is_tnef(data):
         return FileTexts()  # an office file is a ZIP too, and holds no PDF anyone verifies
     return read_texts(data, None, "", name, sniffed, pdf_reader=lambda _pdf: None, budget=budget)
 
@@ -1058,6 +1058,8 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
         _rtf_into(data, what, out)
     elif data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
+    elif outlook.is_tnef(data):  # inside another: one the letter carries is unpacked by parse.py
+        _tnef(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
     elif sniffed_type != "application/pdf" and _without_reader(data, name, pdf_reader, sniff, 1,
                                                               _fresh(budget), what, out):
         pass

@@ -27,6 +27,7 @@ from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 befo
 from gateway.pipeline import file_texts, outlook
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from rules.markings import _pdf_unreadable, decode_header_text, html_readings, raw_header_text
+from rules.files import signed_file_name
 from rules.model import Attachment, ParsedMail
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
@@ -221,13 +222,11 @@ def collect_attachments(message: email.message.Message,
         if data is None:
             payload = part.get_payload()
             data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
-        if outlook.is_tnef(data):
-            files += _outlook_files(data, filename, part.get_content_type(), part.get_content_disposition(),
-                                    reading, len(files))
-            continue
         smime = (part.get_param("smime-type") or "") if part is not message else None
-        files.append(_file(data, filename, part.get_content_type(), part.get_content_disposition(),
-                           part.get_content_charset(), smime, reading, len(files)))
+        unpacked = _container_files(data, filename, part.get_content_type(), part.get_content_disposition(), smime,
+                                    reading, len(files))
+        files += unpacked or [_file(data, filename, part.get_content_type(), part.get_content_disposition(),
+                                    part.get_content_charset(), smime, reading, len(files))]
     return files
 
 
@@ -273,28 +272,48 @@ def _file(data: bytes, filename: str | None, declared: str, disposition: str | N
     )
 
 
-def _outlook_files(data: bytes, filename: str | None, declared: str, disposition: str | None,
-                   reading: _Reading, index: int) -> list[Attachment]:
-    """Outlook's winmail.dat (gateway/pipeline/outlook.py): the file itself, which the
-    folder copy keeps as it came and whose text is the body Outlook shows, then each file
-    it packs, read, registered, verified and stamped as if attached directly. What could
-    not be unpacked makes the letter ลับ, uncertain, as an archive's would."""
+def _container_files(data: bytes, filename: str | None, declared: str, disposition: str | None,
+                     smime: str | None, reading: _Reading, index: int, depth: int = 0) -> list[Attachment] | None:
+    """A file whose files a person opens as the letter's own: Outlook's winmail.dat
+    (gateway/pipeline/outlook.py), a signed `letter.pdf.p7m` (CAdES: what a Thai agency's
+    signing tool makes of a PDF). The file itself comes first, kept as it came (the
+    folder copy carries it; winmail.dat's text is the body Outlook shows), then each file
+    it holds, read, registered, verified and stamped as if attached directly. What could
+    not be unpacked makes the letter ลับ, uncertain, as an archive's would. None when the
+    file is neither (or a signed message, not a signed file: `_signed_file`)."""
     what = f"file {index + 1}"
-    found = outlook.read_tnef(data)
-    if found.problem:
-        reading.unread.append(f"{what}: Outlook TNEF file (winmail.dat) {found.problem}")
-    container = Attachment(
+    envelope = False
+    if depth > 1:
+        return None  # read as an archive's member is (file_texts.py), for its texts only
+    if outlook.is_tnef(data):
+        found = outlook.read_tnef(data)
+        if found.problem:
+            reading.unread.append(f"{what}: Outlook TNEF file (winmail.dat) {found.problem}")
+        texts, inner = tuple(file_texts.ends(t) for t in found.texts), found.files
+    elif smime is not None and (declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m")):
+        content, _ = _opaque_signed(data, smime)
+        if content is None or b"%PDF-" not in content[:1024]:
+            return None
+        # Its signature is verified by the signature step (gateway/signatures/check.py),
+        # as the signature of the PDF inside: the file is that PDF's envelope.
+        texts, inner, envelope = (), [(signed_file_name(filename), content)], True
+    else:
+        return None
+    files = [Attachment(
         index=index, filename=filename, declared_type=declared, disposition=disposition, data=data,
         sniffed_type=sniff(data), sha256=hashlib.sha256(data).hexdigest() if reading.digests else "",
-        texts=tuple(file_texts.ends(t) for t in found.texts))
-    files = [container]
-    for name, inner in found.files:
-        if len(inner) > reading.unpacked.unpacked:
+        texts=texts, signature_envelope=envelope, unpacked=True)]
+    for name, content in inner:
+        if len(content) > reading.unpacked.unpacked:
             reading.unread.append(f"{what}: a file past the {file_texts.MAX_UNPACKED // 2**20} MB read")
             continue
-        reading.unpacked.unpacked -= len(inner)
-        files.append(_file(inner, file_texts.shown_name(name) if name else None, "application/octet-stream",
-                           "attachment", None, "", reading, index + len(files)))
+        reading.unpacked.unpacked -= len(content)
+        name = file_texts.shown_name(name) if name else None
+        at = index + len(files)
+        # A signed letter.pdf.p7m in winmail.dat is unpacked in turn.
+        files += _container_files(content, name, "application/octet-stream", "attachment", "", reading, at,
+                                  depth + 1) or [_file(content, name, "application/octet-stream", "attachment",
+                                                       None, "", reading, at)]
     return files
 
 
@@ -335,6 +354,8 @@ def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1) -> list
     out: list[tuple[str, bytes]] = []
     for a in inner.attachments:
         name = file_texts.shown_name(a.filename or f"file {a.index + 1}")
+        if a.unpacked:
+            continue  # its files follow it (`_container_files`)
         if a.sniffed_type == "application/pdf":
             out.append((name, a.data))
         elif is_message_file(a):

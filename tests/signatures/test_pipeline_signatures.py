@@ -29,6 +29,7 @@ from tests.pki import (
     VALID_SIGNER_NAME,
     VALID_SIGNER_ORG,
     make_letter,
+    make_p7m,
     make_smime,
     sign_letter,
     tamper_change_field,
@@ -486,6 +487,48 @@ def test_the_folder_copy_carries_winmail_dat_and_its_files_beside_it(outlook, pd
     assert "รับ" in stamp_text(files["2569_dds_0403_84.stamped.pdf"])
     signatures = copy.get_all("X-Saraban-Signature")
     assert any(h.startswith(f"2569_dds_0403_84.pdf; TOTAL_PASSED; {VALID_SIGNER_NAME}") for h in signatures), signatures
+
+
+@pytest.fixture(scope="module")
+def signed_files(gateway, pki, pdfs) -> tuple[dict, str, email.message.EmailMessage]:
+    """A letter of two signed files as Thai agencies' CAdES tools save them: a valid
+    `.pdf.p7m` (sent as application/pkcs7-mime) of a PDF that is signed itself, and one
+    whose PDF was changed after signing (sent as application/octet-stream)."""
+    forged = bytearray(make_p7m(pki, make_letter()))
+    at = forged.index(b"Saraban test letter")
+    forged[at] ^= 0x01
+    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    raw = letter(to=REVIEWING, message_id=mid, files=[("2569_dds_0403_88.pdf.p7m", make_p7m(pki, pdfs["valid"])),
+                                                      ("หนังสือแก้ไข.pdf.p7m", bytes(forged))])
+    raw = raw.replace(b"Content-Type: application/octet-stream",
+                      b"Content-Type: application/pkcs7-mime; smime-type=signed-data", 1)
+    queue_id = gateway.send(raw, REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+    show = gateway.cli("register", "show", "saraban.pomprap", entry["receive_no"]).stdout
+    return entry, show, folder_copy(gateway, "pomprap", queue_id)
+
+
+def test_a_signed_p7m_file_is_verified_and_its_pdf_is_a_file_of_the_letter(signed_files):
+    """On main the .p7m sent as octet-stream was not verified at all, the one sent as
+    pkcs7-mime was judged as a signed mail (the other file "outside the S/MIME signed
+    part"), and neither PDF inside was registered, verified or stamped."""
+    entry, show, copy = signed_files
+    by_name = {a["filename"]: a for a in entry["attachments"]}
+    assert list(by_name) == ["2569_dds_0403_88.pdf.p7m", "2569_dds_0403_88.pdf", "หนังสือแก้ไข.pdf.p7m",
+                             "หนังสือแก้ไข.pdf"]
+    [cades] = by_name["2569_dds_0403_88.pdf.p7m"]["signatures"]
+    assert (cades["indication"], cades["signer"], cades["covers"]) == ("TOTAL_PASSED", VALID_SIGNER_NAME,
+                                                                       ["2569_dds_0403_88.pdf"])
+    # The PDF inside is signed too (PAdES): verified as an attached PDF is.
+    assert [s["indication"] for s in by_name["2569_dds_0403_88.pdf"]["signatures"]] == ["TOTAL_PASSED"]
+    [forged] = by_name["หนังสือแก้ไข.pdf.p7m"]["signatures"]
+    assert (forged["indication"], forged["sub_indication"]) == ("TOTAL_FAILED", "HASH_FAILURE")
+    assert entry["review"] is True
+    assert "the electronic signature in หนังสือแก้ไข.pdf.p7m is invalid (HASH_FAILURE)" in show
+    assert "ลายมือชื่ออิเล็กทรอนิกส์ใน หนังสือแก้ไข.pdf.p7m ไม่ถูกต้อง" in show
+    assert "outside the S/MIME signed part" not in show
+    assert copy["X-Saraban-Stamp"] == "stamped: 2569_dds_0403_88.stamped.pdf"
+    assert "2569_dds_0403_88.stamped.pdf" in files_of(copy)
 
 
 # The letter below is classified (ลับ): its registrar delivery waits for a registrar
