@@ -182,7 +182,7 @@ def files_beside(raw: bytes) -> list[tuple[str, bytes]]:
     it (gateway/delivery/folder_copy.py): Outlook opens winmail.dat, Thunderbird and the
     web clients do not, so its files go beside it, named as the register names them. The
     winmail.dat stays as it came: the letter as sent, and what the register's hash is of."""
-    if b"ms-tnef" not in raw.lower() and _BASE64_SIGNATURE not in raw:
+    if not any(word in raw for word in (b"ms-tnef", b"MS-TNEF", b"\n" + _BASE64_SIGNATURE)):
         return []  # no winmail.dat by its type nor by its content (base64, as Outlook sends it)
     import email
     import email.policy

@@ -9,7 +9,7 @@ import uuid
 from email.header import Header
 
 from tests.classified.helpers import MARKER
-from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf
+from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf, outlook_letter, tnef_file
 
 GARUDA = "/usr/share/fonts/truetype/tlwg/Garuda.ttf"
 SUBJECT = f"แผนรักษาความปลอดภัย {MARKER}"
@@ -117,6 +117,9 @@ def top_secret_cases() -> dict[str, bytes]:
         "only at the bottom of page 3 of an enclosure": _plain(files=[
             ("2569_dds_0403_57.pdf", make_pdf("cover letter")),
             ("2569_dds_0403_57_1.pdf", thai_pdf(bottom="ลับที่สุด", pages=4, marked_page=3))]),
+        # Outlook's rich-text mail: the letter's PDF inside winmail.dat (read since session 17).
+        "only in the PDF inside winmail.dat": outlook_letter(
+            tnef_file([("2569_dds_0403_57.pdf", thai_pdf("ลับที่สุด", "ลับที่สุด"))]), subject=SUBJECT, message_id=_mid()),
     }
 
 
