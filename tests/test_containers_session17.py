@@ -89,3 +89,43 @@ def test_counts_and_lengths_a_winmail_dat_claims_are_bounded():
 def test_a_hundred_files_at_most_are_read():
     found = read_tnef(tnef_file([(f"{n}.pdf", b"%PDF-1.4 x") for n in range(101)]))
     assert len(found.files) == 100 and found.problem == "files past the first 100"
+
+
+def test_an_outlook_item_inside_a_winmail_dat_keeps_the_letter_uncertain():
+    """Outlook's "attach item" packs a whole message inside (MAPI PR_ATTACH_DATA_OBJ, an
+    IMessage): not unpacked here, so not said to be ordinary."""
+    from tnefparse.mapi import IMESSAGE_SIG
+
+    item = IMESSAGE_SIG + tnef_file([("2569.pdf", make_pdf("x"))])
+    item += b"\0" * (-len(item) % 4)
+    props = ((1).to_bytes(4, "little") + b"\x0d\x00\x01\x37" + (1).to_bytes(4, "little")
+             + len(item).to_bytes(4, "little") + item)
+    tnef = tnef_file([]) + _object(2, 0x9002, b"\xff" * 4 + b"\0" * 10) + _object(2, 0x9005, props)
+    assert read_tnef(tnef).problem == "an Outlook item inside it"
+    assert reading(outlook_letter(tnef)) == ("confidential", False)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    from tests.pki import build_pki
+
+    return build_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_a_signed_p7m_file_is_unwrapped_into_its_pdf(pki, secret_pdf):
+    """letter.pdf.p7m (CAdES) sent as application/octet-stream: the .p7m is the PDF's
+    envelope (its signature, not a file of the letter for the rules) and the PDF inside a
+    file of its own, the cover letter; a ลับมาก page inside it is read."""
+    from rules.files import letter_files
+    from tests.pki import make_p7m
+
+    raw = letter(files=[("2569_dds_0403_57.pdf.p7m", make_p7m(pki, make_pdf("cover letter")))])
+    mail = parse_mail(raw)
+    assert [(a.filename, a.sniffed_type, a.unpacked, a.signature_envelope) for a in mail.attachments] == [
+        ("2569_dds_0403_57.pdf.p7m", "application/octet-stream", True, True),
+        ("2569_dds_0403_57.pdf", "application/pdf", False, False)]
+    assert mail.attachments[1].pdf_page_texts == ("cover letter page 1",)
+    assert [a.filename for a in letter_files(mail)] == ["2569_dds_0403_57.pdf"]
+    assert reading(letter(files=[("x.pdf.p7m", make_p7m(pki, secret_pdf))])) == ("secret", True)
+    # A .p7m that is no signed data is not read, and said so (as before).
+    assert reading(letter(files=[("x.pdf.p7m", b"\x30\x03\x02\x01\x00")])) == ("confidential", False)
