@@ -66,9 +66,6 @@ MAIL_PARTS = frozenset({
     "application/pgp-keys",
     "message/delivery-status",
     "message/disposition-notification",
-    # Outlook's winmail.dat: its files are read as the letter's own (gateway/pipeline/outlook.py)
-    "application/ms-tnef",
-    "application/vnd.ms-tnef",
 })
 EXECUTABLE_TYPES = frozenset({
     "application/x-dosexec",
@@ -174,7 +171,9 @@ def signed_file_name(name: str | None) -> str | None:
 
 
 def is_mail_part(att: Attachment) -> bool:
-    return att.signature_envelope or base_type(att.sniffed_type) in MAIL_PARTS or base_type(att.declared_type) in MAIL_PARTS
+    # `unpacked`: winmail.dat, letter.pdf.p7m, whose files follow them as the letter's own.
+    return att.signature_envelope or att.unpacked or base_type(att.sniffed_type) in MAIL_PARTS \
+        or base_type(att.declared_type) in MAIL_PARTS
 
 
 _OUTLOOK_IMAGE = re.compile(r"^image\d{3}\.(?:png|jpe?g|gif)$", re.IGNORECASE)

@@ -26,7 +26,6 @@ from tnefparse import tnef as _tnef
 from gateway.pipeline import charsets
 
 SIGNATURE = b"\x78\x9f\x3e\x22"  # 0x223E9F78 little-endian (MS-OXTNEF 2.1.3)
-TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
 MAX_FILES = 100  # as an archive's members (file_texts.MAX_MEMBERS)
 # The library's loops together (properties, values, recipients): a letter's winmail.dat
 # has a few thousand properties.
@@ -148,7 +147,7 @@ def read_tnef(data: bytes) -> Tnef:
         if 6 + sum(obj.length for obj in parsed.objects) != len(data):
             # The library stops short of a last object cut off (or cut to one too short
             # to be one) and says nothing: what was cut may be a file.
-            raise _TooMuch("whose end could not be read")
+            out.problem = "whose end could not be read"
         codepage = parsed.codepage
         for attachment in parsed.attachments:
             if len(out.files) >= MAX_FILES:

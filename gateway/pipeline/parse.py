@@ -215,19 +215,25 @@ def collect_attachments(message: email.message.Message,
         filename = _filename(part)
         if _is_body_text(part, filename):
             continue
-        try:
-            data = part.get_payload(decode=True)
-        except Exception:
-            data = None
-        if data is None:
-            payload = part.get_payload()
-            data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+        data = _payload(part)
         smime = (part.get_param("smime-type") or "") if part is not message else None
         unpacked = _container_files(data, filename, part.get_content_type(), part.get_content_disposition(), smime,
                                     reading, len(files))
         files += unpacked or [_file(data, filename, part.get_content_type(), part.get_content_disposition(),
                                     part.get_content_charset(), smime, reading, len(files))]
     return files
+
+
+def _payload(part: email.message.Message) -> bytes:
+    """A leaf's bytes, decoded; as it came when its encoding cannot be decoded."""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if data is None:
+        payload = part.get_payload()
+        data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+    return data
 
 
 def _file(data: bytes, filename: str | None, declared: str, disposition: str | None, charset: str | None,
@@ -813,7 +819,7 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
     """An S/MIME opaque-signed letter read as its client shows it: the letter inside the
     signature (its body, its files, then the signature file itself); the envelope's
     headers stay the letter's, the inner entity's are read as an inner header block."""
-    content, problem = _opaque_signed(message.get_payload(decode=True) or b"", message.get_param("smime-type"))
+    content, problem = _opaque_signed(_payload(message), message.get_param("smime-type"))
     if content is None:
         return dataclasses.replace(mail, unread=mail.unread + ((problem,) if problem else ()))
     if reading.depth + 1 > MAX_DEPTH:
