@@ -50,6 +50,15 @@ def test_a_marking_inside_a_winmail_dat_is_found(secret_pdf):
     assert reading(outlook_letter(tnef_file([], body="ลับมาก\r\nเรียน ผอ."))) == ("secret", True)
     zipped_tnef = zipped([("winmail.dat", tnef_file([("2569.pdf", secret_pdf)]))])
     assert reading(letter(files=[("ส่งมา.zip", zipped_tnef)])) == ("secret", True)
+    # Outlook's rich text (PR_RTF_COMPRESSED in the message's MAPI properties), Thai in
+    # code page 874: "ลับมาก" as Word writes it.
+    from compressed_rtf import compress
+
+    rtf = compress(b"{\\rtf1\\ansi\\ansicpg874 \\'c5\\'d1\\'ba\\'c1\\'d2\\'a1\\par \\'e0\\'c3\\'d5\\'c2\\'b9}")
+    rtf += b"\0" * (-len(rtf) % 4)
+    props = (1).to_bytes(4, "little") + b"\x02\x01\x09\x10" + (1).to_bytes(4, "little") \
+        + len(rtf).to_bytes(4, "little") + rtf
+    assert reading(outlook_letter(tnef_file([]) + _object(1, 0x9003, props))) == ("secret", True)
 
 
 def test_a_winmail_dat_that_cannot_be_read_whole_keeps_the_letter_uncertain():

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from storage.models import Letter
 
 from gateway.pipeline import outlook
+from gateway.pipeline.file_texts import shown_name
 from gateway.pipeline.mime_attach import add_attachment, encoded_header
 from gateway.pipeline.parse import transfer_encoding
 from gateway.sender.results import (
@@ -198,7 +199,7 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
         extra_headers=[("X-Saraban-Emergency-No", str(emergency_no))] if emergency_no else None,
     )
     for name, data in outlook.files_beside(raw):  # winmail.dat's files, which only Outlook opens
-        copy = add_attachment(copy, name, data, "pdf" if data.startswith(b"%PDF-") else "octet-stream")
+        copy = add_attachment(copy, shown_name(name), data, "pdf" if data.startswith(b"%PDF-") else "octet-stream")
     # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
     # X-Saraban-Signature per verified signature; the sender's own are dropped above.
     stamp = receive_stamp(services.settings, stamp_job_for(services.settings, letter, unit, services.vault), letter)

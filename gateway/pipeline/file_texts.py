@@ -1005,7 +1005,7 @@ def _tnef(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], st
         out.unread.append(f"{what}: archive nested past {MAX_DEPTH} levels")
         return
     found = outlook.read_tnef(data)
-    out.texts += found.texts
+    out.texts += found.texts + ([rtf_text(found.rtf)] if found.rtf else [])
     if found.problem:
         out.unread.append(f"{what}: Outlook TNEF file (winmail.dat) {found.problem}")
     for number, (name, member) in enumerate(found.files, start=1):

@@ -42,7 +42,8 @@ def is_tnef(data: bytes) -> bool:
 @dataclass
 class Tnef:
     files: list[tuple[str | None, bytes]] = field(default_factory=list)  # (name, bytes), in the file's order
-    texts: list[str] = field(default_factory=list)  # the body Outlook shows: plain, HTML, RTF
+    texts: list[str] = field(default_factory=list)  # the body Outlook shows: plain, HTML
+    rtf: bytes | None = None  # and as Outlook's rich text (file_texts.rtf_text reads it)
     problem: str | None = None  # why not all of it was read (English; the caller says where)
 
 
@@ -136,7 +137,6 @@ def read_tnef(data: bytes) -> Tnef:
     """Every file and the body of a TNEF file, as Outlook shows them."""
     from compressed_rtf import decompress
 
-    from gateway.pipeline.file_texts import rtf_text
     from rules.markings import html_readings
 
     out = Tnef()
@@ -164,7 +164,7 @@ def read_tnef(data: bytes) -> Tnef:
         if parsed.htmlbody:
             out.texts += html_readings(_text(parsed.htmlbody, codepage))
         if parsed._rtfbody:
-            out.texts.append(rtf_text(decompress(bytes(parsed._rtfbody) + b"\x00")))
+            out.rtf = decompress(bytes(parsed._rtfbody) + b"\x00")
     except _TooMuch as exc:
         out.problem = str(exc)
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - hostile file: not read, and said so
@@ -180,13 +180,12 @@ def files_beside(raw: bytes) -> list[tuple[str, bytes]]:
     """The files of every winmail.dat in a letter, as the folder copy carries them beside
     it (gateway/delivery/folder_copy.py): Outlook opens winmail.dat, Thunderbird and the
     web clients do not, so its files go beside it, named as the register names them. The
-    winmail.dat stays as it came: the letter as sent, and what the register's hash is of."""
+    winmail.dat stays as it came: the letter as sent, and what the register's hash is of.
+    Each name as the sender wrote it (the caller shows it as the register does)."""
     if not any(word in raw for word in (b"ms-tnef", b"MS-TNEF", b"\n" + _BASE64_SIGNATURE)):
         return []  # no winmail.dat by its type nor by its content (base64, as Outlook sends it)
     import email
     import email.policy
-
-    from gateway.pipeline.file_texts import shown_name
 
     out: list[tuple[str, bytes]] = []
     for part in email.message_from_bytes(raw, policy=email.policy.compat32).walk():
@@ -198,8 +197,7 @@ def files_beside(raw: bytes) -> list[tuple[str, bytes]]:
             continue
         if isinstance(data, bytes) and is_tnef(data):
             found = read_tnef(data)
-            out += [(shown_name(name) if name else f"file {n}", inner)
-                    for n, (name, inner) in enumerate(found.files, start=1)]
+            out += [(name or f"file {n}", inner) for n, (name, inner) in enumerate(found.files, start=1)]
     return out
 
 

@@ -295,7 +295,9 @@ def _container_files(data: bytes, filename: str | None, declared: str, dispositi
         found = outlook.read_tnef(data)
         if found.problem:
             reading.unread.append(f"{what}: Outlook TNEF file (winmail.dat) {found.problem}")
-        texts, inner = tuple(file_texts.ends(t) for t in found.texts), found.files
+        texts = tuple(file_texts.ends(t) for t in found.texts) \
+            + ((file_texts.rtf_text(found.rtf),) if found.rtf else ())
+        inner = found.files
     elif smime is not None and (declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m")):
         content, _ = _opaque_signed(data, smime)
         if content is None or b"%PDF-" not in content[:1024]:
