@@ -438,7 +438,8 @@ class SignatureChecker:
         if not entries:
             return
         # The verdict belongs to the signature file (smime.p7s / smime.p7m) in the register.
-        holder = next((a for a in mail.attachments if a.declared_type in _SMIME_TYPES), None)
+        # Not a signed file's (letter.pdf.p7m: `_check_signed_file` keeps its own verdict there).
+        holder = next((a for a in mail.attachments if a.declared_type in _SMIME_TYPES and not a.unpacked), None)
         name = (holder.filename if holder else None) or "smime.p7s"
         if holder is not None:
             report.by_attachment[holder.index] = entries

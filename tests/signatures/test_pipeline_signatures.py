@@ -493,15 +493,18 @@ def test_the_folder_copy_carries_winmail_dat_and_its_files_beside_it(outlook, pd
 def signed_files(gateway, pki, pdfs) -> tuple[dict, str, email.message.EmailMessage]:
     """A letter of two signed files as Thai agencies' CAdES tools save them: a valid
     `.pdf.p7m` (sent as application/pkcs7-mime) of a PDF that is signed itself, and one
-    whose PDF was changed after signing (sent as application/octet-stream)."""
+    whose PDF was changed after signing (sent as application/octet-stream); the mail
+    itself S/MIME-signed (multipart/signed, smime.p7s), as Outlook sends it."""
     forged = bytearray(make_p7m(pki, make_letter()))
     at = forged.index(b"Saraban test letter")
     forged[at] ^= 0x01
     mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
-    raw = letter(to=REVIEWING, message_id=mid, files=[("2569_dds_0403_88.pdf.p7m", make_p7m(pki, pdfs["valid"])),
-                                                      ("หนังสือแก้ไข.pdf.p7m", bytes(forged))])
-    raw = raw.replace(b"Content-Type: application/octet-stream",
-                      b"Content-Type: application/pkcs7-mime; smime-type=signed-data", 1)
+    entity = letter_entity([("2569_dds_0403_88.pdf.p7m", make_p7m(pki, pdfs["valid"])),
+                            ("หนังสือแก้ไข.pdf.p7m", bytes(forged))])
+    entity = entity.replace(b"Content-Type: application/octet-stream",
+                            b"Content-Type: application/pkcs7-mime; smime-type=signed-data", 1)
+    raw = make_smime(pki, inner=entity, headers={"From": "saraban.dds@bangkok.go.th", "To": REVIEWING,
+                                                 "Message-ID": mid, "Subject": "=?utf-8?b?4Lir4LiZ4Lix4LiH4Liq4Li34Lit?="})
     queue_id = gateway.send(raw, REVIEWING)
     entry = entry_for(gateway, mid, REVIEWING)
     show = gateway.cli("register", "show", "saraban.pomprap", entry["receive_no"]).stdout
@@ -515,7 +518,10 @@ def test_a_signed_p7m_file_is_verified_and_its_pdf_is_a_file_of_the_letter(signe
     entry, show, copy = signed_files
     by_name = {a["filename"]: a for a in entry["attachments"]}
     assert list(by_name) == ["2569_dds_0403_88.pdf.p7m", "2569_dds_0403_88.pdf", "หนังสือแก้ไข.pdf.p7m",
-                             "หนังสือแก้ไข.pdf"]
+                             "หนังสือแก้ไข.pdf", "smime.p7s"]
+    # The mail's own signature sits on smime.p7s, each signed file's on its .p7m.
+    assert [(s["indication"], s["covers"]) for s in by_name["smime.p7s"]["signatures"]] == [
+        ("TOTAL_PASSED", ["2569_dds_0403_88.pdf.p7m", "หนังสือแก้ไข.pdf.p7m"])]
     [cades] = by_name["2569_dds_0403_88.pdf.p7m"]["signatures"]
     assert (cades["indication"], cades["signer"], cades["covers"]) == ("TOTAL_PASSED", VALID_SIGNER_NAME,
                                                                        ["2569_dds_0403_88.pdf"])
@@ -528,7 +534,7 @@ def test_a_signed_p7m_file_is_verified_and_its_pdf_is_a_file_of_the_letter(signe
     assert "ลายมือชื่ออิเล็กทรอนิกส์ใน หนังสือแก้ไข.pdf.p7m ไม่ถูกต้อง" in show
     assert "outside the S/MIME signed part" not in show
     assert copy["X-Saraban-Stamp"] == "stamped: 2569_dds_0403_88.stamped.pdf"
-    assert "2569_dds_0403_88.stamped.pdf" in files_of(copy)
+    assert "2569_dds_0403_88.stamped.pdf" in [p.get_filename() for p in copy.walk()]
 
 
 # The letter below is classified (ลับ): its registrar delivery waits for a registrar
