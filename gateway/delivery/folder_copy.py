@@ -198,8 +198,9 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
         # the register: the one in the imported message is dropped with the sender's.
         extra_headers=[("X-Saraban-Emergency-No", str(emergency_no))] if emergency_no else None,
     )
-    for name, data in outlook.files_beside(raw):  # winmail.dat's files, which only Outlook opens
-        copy = add_attachment(copy, shown_name(name), data, "pdf" if data.startswith(b"%PDF-") else "octet-stream")
+    if any(a.content_type == outlook.SNIFFED for a in letter.attachments):
+        for name, data in outlook.files_beside(raw):  # winmail.dat's files, which only Outlook opens
+            copy = add_attachment(copy, shown_name(name), data, "pdf" if data.startswith(b"%PDF-") else "octet-stream")
     # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
     # X-Saraban-Signature per verified signature; the sender's own are dropped above.
     stamp = receive_stamp(services.settings, stamp_job_for(services.settings, letter, unit, services.vault), letter)

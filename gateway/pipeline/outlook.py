@@ -35,6 +35,9 @@ MAX_STEPS = 500_000
 MAX_OBJECTS = 20 + 8 * MAX_FILES
 
 
+SNIFFED = "application/vnd.ms-tnef"  # libmagic's name for it, the register's content_type
+
+
 def is_tnef(data: bytes) -> bool:
     return data[:4] == SIGNATURE
 
@@ -181,9 +184,8 @@ def files_beside(raw: bytes) -> list[tuple[str, bytes]]:
     it (gateway/delivery/folder_copy.py): Outlook opens winmail.dat, Thunderbird and the
     web clients do not, so its files go beside it, named as the register names them. The
     winmail.dat stays as it came: the letter as sent, and what the register's hash is of.
-    Each name as the sender wrote it (the caller shows it as the register does)."""
-    if not any(word in raw for word in (b"ms-tnef", b"MS-TNEF", b"\n" + _BASE64_SIGNATURE)):
-        return []  # no winmail.dat by its type nor by its content (base64, as Outlook sends it)
+    Each name as the sender wrote it (the caller shows it as the register does). For a
+    letter whose register lists a winmail.dat (`SNIFFED`): the others are not parsed again."""
     import email
     import email.policy
 
@@ -200,5 +202,3 @@ def files_beside(raw: bytes) -> list[tuple[str, bytes]]:
             out += [(name or f"file {n}", inner) for n, (name, inner) in enumerate(found.files, start=1)]
     return out
 
-
-_BASE64_SIGNATURE = b"eJ8+I"  # SIGNATURE and the key's first bits, base64: how a winmail.dat body begins
