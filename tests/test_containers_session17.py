@@ -138,3 +138,14 @@ def test_a_signed_p7m_file_is_unwrapped_into_its_pdf(pki, secret_pdf):
     assert reading(letter(files=[("x.pdf.p7m", make_p7m(pki, secret_pdf))])) == ("secret", True)
     # A .p7m that is no signed data is not read, and said so (as before).
     assert reading(letter(files=[("x.pdf.p7m", b"\x30\x03\x02\x01\x00")])) == ("confidential", False)
+
+
+def test_a_signed_p7m_file_inside_a_zip_is_read(pki, secret_pdf):
+    """On main a .p7m inside a ZIP was read as no text: a ลับมาก PDF signed (CAdES) and
+    zipped left the letter ordinary, certain. One that cannot be opened is said so."""
+    from tests.pki import make_p7m
+
+    packed = zipped([("2569_dds_0403_57.pdf.p7m", make_p7m(pki, secret_pdf))])
+    assert reading(letter(files=[("ส่งมา.zip", packed)])) == ("secret", True)
+    broken = zipped([("2569_dds_0403_57.pdf.p7m", b"\x30\x03\x02\x01\x00")])
+    assert reading(letter(files=[("ส่งมา.zip", broken)])) == ("confidential", False)
