@@ -164,8 +164,16 @@ def is_archive(att: Attachment) -> bool:
     )
 
 
+def signed_file_name(name: str | None) -> str | None:
+    """What a `letter.pdf.p7m` holds, by its name (a client saves it as `letter.pdf`)."""
+    name = name or ""
+    return name[:-4] if name.lower().endswith(".p7m") and name.lower() != "smime.p7m" else None
+
+
 def is_mail_part(att: Attachment) -> bool:
-    return att.signature_envelope or base_type(att.sniffed_type) in MAIL_PARTS or base_type(att.declared_type) in MAIL_PARTS
+    # `unpacked`: winmail.dat, letter.pdf.p7m, whose files follow them as the letter's own.
+    return att.signature_envelope or att.unpacked or base_type(att.sniffed_type) in MAIL_PARTS \
+        or base_type(att.declared_type) in MAIL_PARTS
 
 
 _OUTLOOK_IMAGE = re.compile(r"^image\d{3}\.(?:png|jpe?g|gif)$", re.IGNORECASE)

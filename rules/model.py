@@ -56,6 +56,9 @@ class Attachment:
     # The smime.p7m of an S/MIME opaque-signed letter whose content was read: the mail's
     # signature, as a detached smime.p7s is, not a file the sender enclosed.
     signature_envelope: bool = False
+    # A file whose files follow it in the letter as files of their own, read, verified and
+    # registered as if attached directly: Outlook's winmail.dat, a signed `letter.pdf.p7m`.
+    unpacked: bool = False
 
     @property
     def size(self) -> int:

@@ -142,3 +142,41 @@ def with_header(raw: bytes, name: str, value: str | bytes | None) -> bytes:
         skip = False
         out.append(line)
     return b"\r\n".join(out) + sep + body
+
+
+def tnef_file(files: list[tuple[str, bytes]], body: str | None = None, codepage: int = 874,
+              long_names: bool = True) -> bytes:
+    """A winmail.dat as Outlook writes one (MS-OXTNEF 2.1.3): the message's attributes,
+    then per file its rendering, title (8.3, in the sender's code page), data and MAPI
+    properties with the long name (Unicode). `body`: attBody, in the code page."""
+
+    def attribute(level: int, name: int, kind: int, data: bytes) -> bytes:
+        return (bytes([level]) + name.to_bytes(2, "little") + kind.to_bytes(2, "little")
+                + len(data).to_bytes(4, "little") + data + (sum(data) & 0xFFFF).to_bytes(2, "little"))
+
+    def unicode_property(prop: int, text: str) -> bytes:
+        value = (text + "\0").encode("utf-16-le")
+        value += b"\0" * (-len(value) % 4)
+        return (b"\x1f\x00" + prop.to_bytes(2, "little") + (1).to_bytes(4, "little")
+                + len((text + "\0").encode("utf-16-le")).to_bytes(4, "little") + value)
+
+    out = b"\x78\x9f\x3e\x22" + b"\x01\x00"
+    out += attribute(1, 0x9006, 0x0008, (0x00010000).to_bytes(4, "little"))  # attTnefVersion
+    out += attribute(1, 0x9007, 0x0006, codepage.to_bytes(4, "little") + b"\0\0\0\0")  # attOemCodepage
+    out += attribute(1, 0x8008, 0x0007, b"IPM.Microsoft Mail.Note\0")  # attMessageClass
+    if body is not None:
+        out += attribute(1, 0x800C, 0x0002, body.encode(f"cp{codepage}") + b"\0")  # attBody
+    for name, data in files:
+        out += attribute(2, 0x9002, 0x0006, b"\xff\xff\xff\xff" + b"\0" * 10)  # attAttachRendData
+        out += attribute(2, 0x8010, 0x0001, name.encode(f"cp{codepage}", "replace") + b"\0")  # attAttachTitle
+        out += attribute(2, 0x800F, 0x0006, data)  # attAttachData
+        if long_names:
+            out += attribute(2, 0x9005, 0x0006, (1).to_bytes(4, "little") + unicode_property(0x3707, name))
+    return out
+
+
+def outlook_letter(tnef: bytes, body: str = "ดูไฟล์แนบ", files: list[tuple[str, bytes]] = (), **kwargs) -> bytes:
+    """A letter as Outlook sends rich text: a plain body and winmail.dat (application/ms-tnef),
+    then `files`."""
+    raw = letter(body=body, files=[("winmail.dat", tnef), *files], **kwargs)
+    return raw.replace(b"Content-Type: application/octet-stream", b"Content-Type: application/ms-tnef", 1)

@@ -467,6 +467,28 @@ def tamper_change_field(signed: bytes, value: str = "แก้ไขแล้ว
 # ----------------------------------------------------------------------------- S/MIME
 
 
+def _signature_builder(pki: Pki, who: Identity, data: bytes, co_signers: tuple[Identity, ...] = ()):
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(data)
+    for one in (who, *co_signers):
+        builder = builder.add_signer(x509.load_pem_x509_certificate(one.cert_path.read_bytes()),
+                                     serialization.load_pem_private_key(one.key_path.read_bytes(), password=None),
+                                     hashes.SHA256())
+    if who is not pki.self_signed:
+        builder = builder.add_certificate(x509.load_pem_x509_certificate(pki.sub_ca.cert_path.read_bytes()))
+    return builder
+
+
+def make_p7m(pki: Pki, content: bytes, who: Identity | None = None) -> bytes:
+    """A signed file (`letter.pdf.p7m`) as a CAdES signing tool saves it: DER CMS
+    signed-data that carries `content` byte for byte."""
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    return _signature_builder(pki, who or pki.valid, content).sign(serialization.Encoding.DER,
+                                                                   [pkcs7.PKCS7Options.Binary])
+
+
 def make_smime(pki: Pki, who: Identity | None = None, *, detached: bool = True,
                body: str = "เรียน ผู้อำนวยการเขต\r\n\r\nขอส่งหนังสือราชการมาเพื่อทราบ\r\n",
                inner: bytes | None = None, headers: dict[str, str] | None = None,
@@ -478,19 +500,11 @@ def make_smime(pki: Pki, who: Identity | None = None, *, detached: bool = True,
     from cryptography.hazmat.primitives.serialization import pkcs7
 
     who = who or pki.valid
-    cert = x509.load_pem_x509_certificate(who.cert_path.read_bytes())
-    key = serialization.load_pem_private_key(who.key_path.read_bytes(), password=None)
     inner = inner or (
         "Content-Type: text/plain; charset=utf-8\r\n"
         "Content-Transfer-Encoding: 8bit\r\n\r\n" + body
     ).encode("utf-8")
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(inner).add_signer(cert, key, hashes.SHA256())
-    for other in co_signers:
-        builder = builder.add_signer(x509.load_pem_x509_certificate(other.cert_path.read_bytes()),
-                                     serialization.load_pem_private_key(other.key_path.read_bytes(), password=None),
-                                     hashes.SHA256())
-    if who is not pki.self_signed:
-        builder = builder.add_certificate(x509.load_pem_x509_certificate(pki.sub_ca.cert_path.read_bytes()))
+    builder = _signature_builder(pki, who, inner, co_signers)
     if detached:
         smime = builder.sign(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.DetachedSignature])
     else:  # application/pkcs7-mime; smime-type=signed-data: the content travels inside the CMS

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from gateway.service.services import Services
     from storage.models import Letter
 
-from gateway.pipeline.mime_attach import encoded_header
+from gateway.pipeline import outlook
+from gateway.pipeline.file_texts import shown_name
+from gateway.pipeline.mime_attach import add_attachment, encoded_header
 from gateway.pipeline.parse import transfer_encoding
 from gateway.sender.results import (
     authserv_id,
@@ -185,8 +187,9 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
 
     unit = services.directory.lookup(letter.unit)
     emergency_no = (letter.facts or {}).get("emergency_no")
+    raw = services.vault.get(letter.raw_sha256)
     copy = build_folder_copy(
-        services.vault.get(letter.raw_sha256), receive_no=letter.receive_no, unit=letter.unit,
+        raw, receive_no=letter.receive_no, unit=letter.unit,
         book=letter.book, subject=letter.subject, queue_id=letter.queue_id,
         findings=letter.findings, review=letter.review,
         sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),  # ยืนยันผู้ส่ง
@@ -195,6 +198,9 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
         # the register: the one in the imported message is dropped with the sender's.
         extra_headers=[("X-Saraban-Emergency-No", str(emergency_no))] if emergency_no else None,
     )
+    if any(a.content_type == outlook.SNIFFED for a in letter.attachments):
+        for name, data in outlook.files_beside(raw):  # winmail.dat's files, which only Outlook opens
+            copy = add_attachment(copy, shown_name(name), data, "pdf" if data.startswith(b"%PDF-") else "octet-stream")
     # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
     # X-Saraban-Signature per verified signature; the sender's own are dropped above.
     stamp = receive_stamp(services.settings, stamp_job_for(services.settings, letter, unit, services.vault), letter)

@@ -40,7 +40,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from gateway.pipeline import charsets
+from gateway.pipeline import charsets, outlook
 
 MAX_DEPTH = 2  # an archive inside an archive is read; one level further is not
 MAX_MEMBERS = 100
@@ -490,7 +490,7 @@ def archived_pdfs(data: bytes, filename: str | None, sniffed: str, budget: Budge
     them), unpacked within the same limits as its texts are read (`read_texts`); nothing
     is read of the PDFs."""
     name = (filename or "").lower()
-    if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name):
+    if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name) and not outlook.is_tnef(data):
         return FileTexts()  # an office file is a ZIP too, and holds no PDF anyone verifies
     return read_texts(data, None, "", name, sniffed, pdf_reader=lambda _pdf: None, budget=budget)
 
@@ -556,7 +556,6 @@ _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: old Office, and
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # the stream of a password-protected DOCX/XLSX/PPTX
 PGP_ARMOR = "-----BEGIN PGP MESSAGE-----"  # an OpenPGP message as text, in a file or a body
 _PGP_TYPES = ("application/pgp-encrypted", "application/pgp", "application/x-pgp")
-_TNEF = b"\x78\x9f\x3e\x22"  # TNEF's signature, 0x223E9F78 little-endian (MS-OXTNEF 2.1.3)
 
 
 # The first packet of a binary OpenPGP message (RFC 4880 4.2, old and new formats): a
@@ -581,10 +580,6 @@ def encrypted(data: bytes, sniffed: str = "", filename: str = "") -> str | None:
         return "OpenPGP-encrypted file"
     if filename.lower().endswith((".gpg", ".pgp")) and data[:1] and data[0] in _PGP_FIRST_PACKETS:
         return "OpenPGP-encrypted file"  # binary: libmagic names it only "data"
-    if data.startswith(_TNEF):
-        # Outlook's winmail.dat: the letter's own files and body, packed in a format no
-        # reader here unpacks; Outlook shows them to the clerk as the letter.
-        return "Outlook TNEF file (winmail.dat) whose files are not read"
     return None
 
 
@@ -986,6 +981,12 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         _zip(data, pdf_reader, sniff, depth, budget, what, out)
         return
+    if outlook.is_tnef(data):
+        _tnef(data, pdf_reader, sniff, depth, budget, what, out)
+        return
+    if filename.endswith(".p7m"):
+        _p7m(data, filename, pdf_reader, sniff, depth, budget, what, out)
+        return
     if data[:64].lstrip()[:5] == b"{\\rtf":
         _rtf_into(data, what, out)
         return
@@ -996,6 +997,55 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
             or _SVG in (declared, sniffed)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
         out.texts.extend(text_file(data, charset, declared, filename, sniffed))
+
+
+def _tnef(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
+          budget: Budget, what: str, out: FileTexts) -> None:
+    """Outlook's winmail.dat inside an archive or a message file: its body, and its files
+    as an archive's members (`_zip`). One attached to the letter itself is unpacked into
+    the letter's files instead (gateway/pipeline/parse.py)."""
+    if depth > MAX_DEPTH:
+        out.unread.append(f"{what}: archive nested past {MAX_DEPTH} levels")
+        return
+    found = outlook.read_tnef(data)
+    out.texts += found.texts + ([rtf_text(found.rtf)] if found.rtf else [])
+    if found.problem:
+        out.unread.append(f"{what}: Outlook TNEF file (winmail.dat) {found.problem}")
+    for number, (name, member) in enumerate(found.files, start=1):
+        if budget.members <= 0:
+            out.unread.append(f"{what}: members past the first {MAX_MEMBERS}")
+            return
+        budget.members -= 1
+        name = shown_name(name or f"file {number}")
+        shown = re.sub(r"[_.\-]+", " ", name).strip()
+        if shown:
+            out.texts.append(shown)
+        if len(member) > budget.unpacked:
+            out.unread.append(f"{what}: member past the {MAX_UNPACKED // 2**20} MB read")
+            continue
+        budget.unpacked -= len(member)
+        if member:
+            _member_file(member, name, name, pdf_reader, sniff, depth, budget, f"{what} member {number}", out)
+
+
+def _p7m(data: bytes, filename: str, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None,
+         depth: int, budget: Budget, what: str, out: FileTexts) -> None:
+    """A signed file inside an archive (`letter.pdf.p7m`): the file it carries, read as
+    the member itself would be. Until session 17 it was read as no text, and a ลับมาก PDF
+    signed so and zipped left the letter ordinary. One attached to the letter itself is
+    unwrapped by parse.py (and its signature verified); here only what it says is read."""
+    try:
+        from asn1crypto import cms
+
+        info = cms.ContentInfo.load(data)
+        content = info["content"]["encap_content_info"]["content"].native \
+            if info["content_type"].native == "signed_data" else None
+    except Exception:  # noqa: BLE001 - hostile DER: not read, and said so
+        content = None
+    if not isinstance(content, bytes) or not content:
+        out.unread.append(f"{what}: a signed or encrypted file (.p7m) that could not be opened")
+        return
+    _any_file(content, None, "", filename[:-4], pdf_reader, sniff, depth, budget, what, out)
 
 
 def _rtf_into(data: bytes, what: str, out: FileTexts) -> None:
@@ -1031,6 +1081,8 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
         _rtf_into(data, what, out)
     elif data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
+    elif outlook.is_tnef(data):  # inside another: one the letter carries is unpacked by parse.py
+        _tnef(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
     elif sniffed_type != "application/pdf" and _without_reader(data, name, pdf_reader, sniff, 1,
                                                               _fresh(budget), what, out):
         pass

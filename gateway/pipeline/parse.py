@@ -24,9 +24,10 @@ import mailparser
 from mailparser.utils import decode_header_part
 
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
-from gateway.pipeline import file_texts
+from gateway.pipeline import file_texts, outlook
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from rules.markings import _pdf_unreadable, decode_header_text, html_readings, raw_header_text
+from rules.files import signed_file_name
 from rules.model import Attachment, ParsedMail
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
@@ -192,15 +193,15 @@ def _decoded_headers(message: email.message.Message) -> tuple[tuple[str, str], .
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
 
 
-def _is_message_file(part: email.message.Message, filename: str | None, sniffed: str) -> bool:
+def _is_message_file(declared: str, filename: str | None, sniffed: str) -> bool:
     """An attached message the parser left as a file: an .eml sent as
     application/octet-stream, a file that is a message by its content."""
-    return (part.get_content_type() in _MESSAGE_TYPES or sniffed in _MESSAGE_TYPES
+    return (declared in _MESSAGE_TYPES or sniffed in _MESSAGE_TYPES
             or (filename or "").lower().endswith(".eml"))
 
 
-def _pdf_declared(part: email.message.Message, filename: str | None) -> bool:
-    return part.get_content_type() in ("application/pdf", "application/x-pdf") \
+def _pdf_declared(declared: str, filename: str | None) -> bool:
+    return declared in ("application/pdf", "application/x-pdf") \
         or (filename or "").lower().endswith(".pdf")
 
 
@@ -214,52 +215,113 @@ def collect_attachments(message: email.message.Message,
         filename = _filename(part)
         if _is_body_text(part, filename):
             continue
-        try:
-            data = part.get_payload(decode=True)
-        except Exception:
-            data = None
-        if data is None:
-            payload = part.get_payload()
-            data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
-        sniffed = sniff(data)
-        info = PdfInfo(None, None, False, None)
-        texts: tuple[str, ...] = ()
-        what = f"file {len(files) + 1}"
-        if sniffed == "application/pdf" or _pdf_declared(part, filename):
-            # Viewers find the header anywhere in the first 1024 bytes, libmagic only at
-            # the start: a PDF behind a few stray bytes is shown, and so it is read, by
-            # its name or by its declared type.
-            is_pdf = sniffed == "application/pdf" or b"%PDF-" in data[:1024]
-            info = pdf_reader(data) if is_pdf else PdfInfo(None, None, False, "not a PDF")
-        elif _is_message_file(part, filename, sniffed):
-            texts = _embedded_message(data, reading, what)
-        elif part is not message and (part.get_content_type() in _PKCS7_MIME
-                                      or (filename or "").lower().endswith(".p7m")):
-            texts = _signed_file(part, reading, what)
-        else:
-            found = file_texts.read_texts(data, part.get_content_charset(), part.get_content_type(), filename,
-                                          sniffed, pdf_reader, sniff, what, reading.unpacked)
-            texts = tuple(found.texts)
-            reading.unread.extend(found.unread)
-        files.append(
-            Attachment(
-                index=len(files),
-                filename=filename,
-                declared_type=part.get_content_type(),
-                disposition=part.get_content_disposition(),
-                data=data,
-                sniffed_type=sniffed,
-                sha256=hashlib.sha256(data).hexdigest() if digests else "",
-                pdf_text=info.text,
-                pdf_encrypted=info.encrypted,
-                pdf_pages=info.pages,
-                pdf_error=info.error,
-                pdf_page_texts=info.page_texts,
-                pdf_viewer_page_texts=info.viewer_page_texts,
-                pdf_other_texts=info.other_texts,
-                texts=texts,
-            )
-        )
+        data = _payload(part)
+        smime = (part.get_param("smime-type") or "") if part is not message else None
+        unpacked = _container_files(data, filename, part.get_content_type(), part.get_content_disposition(), smime,
+                                    reading, len(files))
+        files += unpacked or [_file(data, filename, part.get_content_type(), part.get_content_disposition(),
+                                    part.get_content_charset(), smime, reading, len(files))]
+    return files
+
+
+def _payload(part: email.message.Message) -> bytes:
+    """A leaf's bytes, decoded; as it came when its encoding cannot be decoded."""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if data is None:
+        payload = part.get_payload()
+        data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+    return data
+
+
+def _file(data: bytes, filename: str | None, declared: str, disposition: str | None, charset: str | None,
+          smime: str | None, reading: _Reading, index: int) -> Attachment:
+    """One file of the letter, read: a PDF's pages, a message's or an archive's texts.
+    `smime`: the smime-type of a file that may be S/MIME (None for the letter itself)."""
+    sniffed = sniff(data)
+    info = PdfInfo(None, None, False, None)
+    texts: tuple[str, ...] = ()
+    what = f"file {index + 1}"
+    if sniffed == "application/pdf" or _pdf_declared(declared, filename):
+        # Viewers find the header anywhere in the first 1024 bytes, libmagic only at
+        # the start: a PDF behind a few stray bytes is shown, and so it is read, by
+        # its name or by its declared type.
+        is_pdf = sniffed == "application/pdf" or b"%PDF-" in data[:1024]
+        info = reading.pdf_reader(data) if is_pdf else PdfInfo(None, None, False, "not a PDF")
+    elif _is_message_file(declared, filename, sniffed):
+        texts = _embedded_message(data, reading, what)
+    elif smime is not None and (declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m")):
+        texts = _signed_file(data, smime, reading, what)
+    else:
+        found = file_texts.read_texts(data, charset, declared, filename, sniffed, reading.pdf_reader, sniff, what,
+                                      reading.unpacked)
+        texts = tuple(found.texts)
+        reading.unread.extend(found.unread)
+    return Attachment(
+        index=index,
+        filename=filename,
+        declared_type=declared,
+        disposition=disposition,
+        data=data,
+        sniffed_type=sniffed,
+        sha256=hashlib.sha256(data).hexdigest() if reading.digests else "",
+        pdf_text=info.text,
+        pdf_encrypted=info.encrypted,
+        pdf_pages=info.pages,
+        pdf_error=info.error,
+        pdf_page_texts=info.page_texts,
+        pdf_viewer_page_texts=info.viewer_page_texts,
+        pdf_other_texts=info.other_texts,
+        texts=texts,
+    )
+
+
+def _container_files(data: bytes, filename: str | None, declared: str, disposition: str | None,
+                     smime: str | None, reading: _Reading, index: int, depth: int = 0) -> list[Attachment] | None:
+    """A file whose files a person opens as the letter's own: Outlook's winmail.dat
+    (gateway/pipeline/outlook.py), a signed `letter.pdf.p7m` (CAdES: what a Thai agency's
+    signing tool makes of a PDF). The file itself comes first, kept as it came (the
+    folder copy carries it; winmail.dat's text is the body Outlook shows), then each file
+    it holds, read, registered, verified and stamped as if attached directly. What could
+    not be unpacked makes the letter ลับ, uncertain, as an archive's would. None when the
+    file is neither (or a signed message, not a signed file: `_signed_file`)."""
+    what = f"file {index + 1}"
+    envelope = False
+    if depth > 1:
+        return None  # read as an archive's member is (file_texts.py), for its texts only
+    if outlook.is_tnef(data):
+        found = outlook.read_tnef(data)
+        if found.problem:
+            reading.unread.append(f"{what}: Outlook TNEF file (winmail.dat) {found.problem}")
+        texts = tuple(file_texts.ends(t) for t in found.texts) \
+            + ((file_texts.rtf_text(found.rtf),) if found.rtf else ())
+        inner = found.files
+    elif smime is not None and (declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m")):
+        content, _ = _opaque_signed(data, smime)
+        if content is None or b"%PDF-" not in content[:1024]:
+            return None
+        # Its signature is verified by the signature step (gateway/signatures/check.py),
+        # as the signature of the PDF inside: the file is that PDF's envelope.
+        texts, inner, envelope = (), [(signed_file_name(filename), content)], True
+    else:
+        return None
+    files = [Attachment(
+        index=index, filename=filename, declared_type=declared, disposition=disposition, data=data,
+        sniffed_type=sniff(data), sha256=hashlib.sha256(data).hexdigest() if reading.digests else "",
+        texts=texts, signature_envelope=envelope, unpacked=True)]
+    for name, content in inner:
+        if len(content) > reading.unpacked.unpacked:
+            reading.unread.append(f"{what}: a file past the {file_texts.MAX_UNPACKED // 2**20} MB read")
+            continue
+        reading.unpacked.unpacked -= len(content)
+        name = file_texts.shown_name(name) if name else None
+        at = index + len(files)
+        # A signed letter.pdf.p7m in winmail.dat is unpacked in turn.
+        files += _container_files(content, name, "application/octet-stream", "attachment", "", reading, at,
+                                  depth + 1) or [_file(content, name, "application/octet-stream", "attachment",
+                                                       None, "", reading, at)]
     return files
 
 
@@ -300,6 +362,8 @@ def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1) -> list
     out: list[tuple[str, bytes]] = []
     for a in inner.attachments:
         name = file_texts.shown_name(a.filename or f"file {a.index + 1}")
+        if a.unpacked:
+            continue  # its files follow it (`_container_files`)
         if a.sniffed_type == "application/pdf":
             out.append((name, a.data))
         elif is_message_file(a):
@@ -310,12 +374,12 @@ def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1) -> list
     return out
 
 
-def _signed_file(part: email.message.Message, reading: _Reading, what: str) -> tuple[str, ...]:
+def _signed_file(der: bytes, smime_type: str, reading: _Reading, what: str) -> tuple[str, ...]:
     """An attached S/MIME opaque-signed file (`smime.p7m`, `letter.pdf.p7m`): what it
     signs read as a client that opens it shows it, a PDF or a message."""
-    content, problem = _opaque_signed(part)
+    content, problem = _opaque_signed(der, smime_type)
     if content is None:
-        if problem is None and _smime_encrypted(part):
+        if problem is None and _smime_encrypted(der, smime_type):
             # Encrypted to someone's key, not opened here (only the letter itself is, by
             # the pipeline, when it is encrypted to the gateway): read as nothing, it left
             # the letter ordinary.
@@ -652,17 +716,16 @@ _PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _NOT_SIGNED = {"enveloped-data", "authenveloped-data", "compressed-data", "certs-only"}
 
 
-def _opaque_signed(message: email.message.Message) -> tuple[bytes | None, str | None]:
-    """(the MIME entity inside an S/MIME opaque-signed letter, or None; what could not
-    be read, or None). An enveloped (encrypted) letter is not this: the pipeline opens
-    it before parsing (gateway/pipeline/classified.py)."""
-    smime_type = str(message.get_param("smime-type") or "").lower()
+def _opaque_signed(der: bytes, smime_type: str) -> tuple[bytes | None, str | None]:
+    """(the content inside an S/MIME opaque-signed letter or file (`der`, its smime-type
+    parameter), or None; what could not be read, or None). An enveloped (encrypted)
+    letter is not this: the pipeline opens it before parsing (classified.py)."""
+    smime_type = str(smime_type or "").lower()
     if smime_type in _NOT_SIGNED:
         return None, None
     try:
         from asn1crypto import cms
 
-        der = message.get_payload(decode=True) or b""
         info = cms.ContentInfo.load(der)
         kind = info["content_type"].native
         if kind != "signed_data":
@@ -678,14 +741,14 @@ def _opaque_signed(message: email.message.Message) -> tuple[bytes | None, str | 
         return None, "an S/MIME signed letter that could not be unwrapped"
 
 
-def _smime_encrypted(part: email.message.Message) -> bool:
+def _smime_encrypted(der: bytes, smime_type: str) -> bool:
     """An S/MIME file that is enveloped (encrypted) data, by its smime-type or its DER."""
-    if str(part.get_param("smime-type") or "").lower() in ("enveloped-data", "authenveloped-data"):
+    if str(smime_type or "").lower() in ("enveloped-data", "authenveloped-data"):
         return True
     try:
         from asn1crypto import cms
 
-        kind = cms.ContentInfo.load(part.get_payload(decode=True) or b"")["content_type"].native
+        kind = cms.ContentInfo.load(der)["content_type"].native
     except Exception:  # noqa: BLE001 - not DER: _opaque_signed said what it could not read
         return False
     return kind in ("enveloped_data", "authenticated_enveloped_data")
@@ -758,7 +821,7 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
     """An S/MIME opaque-signed letter read as its client shows it: the letter inside the
     signature (its body, its files, then the signature file itself); the envelope's
     headers stay the letter's, the inner entity's are read as an inner header block."""
-    content, problem = _opaque_signed(message)
+    content, problem = _opaque_signed(_payload(message), message.get_param("smime-type"))
     if content is None:
         return dataclasses.replace(mail, unread=mail.unread + ((problem,) if problem else ()))
     if reading.depth + 1 > MAX_DEPTH:

@@ -139,7 +139,8 @@ def _mail_fields(mail: ParsedMail) -> dict:
             "attachments": [{"filename": a.filename, "declared_type": a.declared_type,
                              "disposition": a.disposition, "sniffed_type": a.sniffed_type,
                              "sha256": a.sha256, "size": a.size, "pdf": info_fields(_pdf_info(a)),
-                             "texts": list(a.texts), "signature_envelope": a.signature_envelope}
+                             "texts": list(a.texts), "signature_envelope": a.signature_envelope,
+                             "unpacked": a.unpacked}
                             for a in mail.attachments]}
 
 
@@ -191,7 +192,8 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
             raise ValueError("a file is not what was read")  # torn in a crash, or damaged
         info = info_from_fields(item.get("pdf"))
         texts, envelope = item.get("texts"), item.get("signature_envelope", False)
-        if not _is_texts(texts) or not isinstance(envelope, bool):
+        unpacked = item.get("unpacked", False)
+        if not _is_texts(texts) or not isinstance(envelope, bool) or not isinstance(unpacked, bool):
             raise ValueError("not a reading")
         attachments.append(Attachment(
             index=index, filename=_text(item.get("filename"), optional=True),
@@ -200,7 +202,7 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
             sniffed_type=_text(item.get("sniffed_type")), sha256=sha256,
             pdf_text=info.text, pdf_encrypted=info.encrypted, pdf_pages=info.pages, pdf_error=info.error,
             pdf_page_texts=info.page_texts, pdf_viewer_page_texts=info.viewer_page_texts,
-            pdf_other_texts=info.other_texts, texts=tuple(texts), signature_envelope=envelope))
+            pdf_other_texts=info.other_texts, texts=tuple(texts), signature_envelope=envelope, unpacked=unpacked))
     if at != len(files):
         raise ValueError("not a reading")
     return ParsedMail(

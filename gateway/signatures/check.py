@@ -47,6 +47,7 @@ from gateway.signatures.verdict import (
 from gateway.signatures.verify import PROBLEMS
 from gateway.signatures.worker import VerifyPool, WorkerLimits
 from rules.checks import FILE, finding
+from rules.files import signed_file_name
 from rules.model import Attachment, Finding, ParsedMail
 
 log = structlog.get_logger(__name__)
@@ -308,6 +309,10 @@ class SignatureChecker:
         unpacked = Budget()  # the archives' limits, for the letter as when its texts were read
         archived = [0, 0]  # signed PDFs inside archives: verified, and past MAX_ARCHIVED
         for attachment in mail.attachments:
+            if attachment.unpacked:  # winmail.dat, letter.pdf.p7m: their files follow them
+                if attachment.signature_envelope:
+                    self._check_signed_file(attachment, report)
+                continue
             if attachment.sniffed_type != "application/pdf":
                 self._check_archive(attachment, unpacked, report, deadline, archived)
                 continue
@@ -410,6 +415,22 @@ class SignatureChecker:
             return document_problem("timeout", "the letter's time for checking signatures was used up", sha256=sha256)
         return self.pool.verify_blocking(data, self.trust, timeout)
 
+    def _check_signed_file(self, attachment: Attachment, report: SignatureReport) -> None:
+        """A signed file (`letter.pdf.p7m`, CAdES) whose PDF follows it as a file of the
+        letter: its signature is the PDF's, in the verdicts PDFs and S/MIME have. Until
+        session 17 one sent as application/octet-stream was not verified at all, and one
+        sent as application/pkcs7-mime was judged as a signed mail (the letter's other
+        files said to be outside it), the PDF inside neither registered nor verified."""
+        from gateway.signatures.smime import verify_signed_file
+
+        name = attachment.filename or f"file {attachment.index + 1}"
+        entries = verify_signed_file(attachment.data, self.trust, signed_file_name(attachment.filename))
+        report.by_attachment[attachment.index] = entries
+        finding = finding_for(name, entries)
+        if finding is not None:
+            report.findings.append(finding)
+        log.info("signed_file_signatures", indications=[e["indication"] for e in entries])
+
     def _check_smime(self, raw: bytes, mail: ParsedMail, report: SignatureReport) -> None:
         from gateway.signatures.smime import verify_smime
 
@@ -417,7 +438,8 @@ class SignatureChecker:
         if not entries:
             return
         # The verdict belongs to the signature file (smime.p7s / smime.p7m) in the register.
-        holder = next((a for a in mail.attachments if a.declared_type in _SMIME_TYPES), None)
+        # Not a signed file's (letter.pdf.p7m: `_check_signed_file` keeps its own verdict there).
+        holder = next((a for a in mail.attachments if a.declared_type in _SMIME_TYPES and not a.unpacked), None)
         name = (holder.filename if holder else None) or "smime.p7s"
         if holder is not None:
             report.by_attachment[holder.index] = entries

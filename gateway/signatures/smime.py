@@ -30,6 +30,7 @@ from gateway.signatures.verdict import (
     SignatureVerdict,
 )
 from gateway.signatures.verify import known_sub_indication, quiet_library_logs, trust_message
+from rules.files import signed_file_name
 
 log = structlog.get_logger(__name__)
 
@@ -44,10 +45,21 @@ def verify_smime(raw_message: bytes, trust: TrustSettings) -> list[dict]:
 
 
 async def async_verify_smime(raw_message: bytes, trust: TrustSettings) -> list[dict]:
+    return await _guarded(lambda: _verify(raw_message, trust))
+
+
+def verify_signed_file(der: bytes, trust: TrustSettings, name: str | None) -> list[dict]:
+    """Verdicts (as dicts) for a signed file attached to a letter (`letter.pdf.p7m`: CMS
+    signed-data that carries the file, as CAdES signing tools make it): the signature of
+    the file inside, `name`, whoever sent the mail. Never raises on bad input."""
+    return asyncio.run(_guarded(lambda: _verify_enveloping(der, trust, None, name)))
+
+
+async def _guarded(verify) -> list[dict]:
     quiet_library_logs()
     ensure_asn1_names()
     try:
-        verdicts = await _verify(raw_message, trust)
+        verdicts = await verify()
     except Exception as exc:  # hostile mail: a verdict, not a traceback
         log.info("smime_unreadable", error=repr(exc)[:300])
         # The library's words go to the log above; a person reads the verdict.
@@ -107,7 +119,10 @@ def _signed_kind(part, cut: bool) -> str | None:
     it is not, or when its bytes cannot be cut out of the mail."""
     ctype = part.get_content_type()
     if ctype in _MIME_TYPES:
-        return "opaque" if (part.get_param("smime-type") or "signed-data").lower() == "signed-data" else None
+        # A signed file (letter.pdf.p7m) is not a signed mail: verified as the signature of
+        # the file inside it (`verify_signed_file`), not of the mail's parts beside it.
+        return "opaque" if (part.get_param("smime-type") or "signed-data").lower() == "signed-data" \
+            and not _signs_a_pdf(part) else None
     if ctype == "multipart/signed" and cut:
         return "detached"
     return "forwarded" if ctype == "message/rfc822" and cut else None
@@ -125,6 +140,14 @@ async def _verify_whole(raw: bytes, msg, trust: TrustSettings) -> list[Signature
             return []  # enveloped-data etc.: encrypted, not signed (another module's job)
         return await _verify_enveloping(msg.get_payload(decode=True) or b"", trust, _Senders.of(msg), _inner_name(msg))
     return None
+
+
+def _signs_a_pdf(part) -> bool:
+    try:
+        content = _signed_data(part.get_payload(decode=True) or b"")["encap_content_info"]["content"].native
+    except Exception:  # noqa: BLE001 - not signed data: verified (and said unreadable) as before
+        return False
+    return isinstance(content, bytes) and b"%PDF-" in content[:1024]
 
 
 def _parts_bytes(raw: bytes, boundary: str) -> list[bytes]:
@@ -174,9 +197,7 @@ def _file_names(parts) -> list[str]:
 
 
 def _inner_name(part) -> str | None:
-    """What a `letter.pdf.p7m` holds, by its name (a client saves it as `letter.pdf`)."""
-    name = part.get_filename() or ""
-    return name[:-4] if name.lower().endswith(".p7m") and name.lower() != "smime.p7m" else None
+    return signed_file_name(part.get_filename())
 
 
 def _covered_files(content: bytes, inner_name: str | None = None) -> tuple[str, ...]:

@@ -9,7 +9,8 @@ import uuid
 from email.header import Header
 
 from tests.classified.helpers import MARKER
-from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf
+from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf, outlook_letter, tnef_file
+from tests.signatures.test_archives_session16 import zipped
 
 GARUDA = "/usr/share/fonts/truetype/tlwg/Garuda.ttf"
 SUBJECT = f"แผนรักษาความปลอดภัย {MARKER}"
@@ -117,6 +118,9 @@ def top_secret_cases() -> dict[str, bytes]:
         "only at the bottom of page 3 of an enclosure": _plain(files=[
             ("2569_dds_0403_57.pdf", make_pdf("cover letter")),
             ("2569_dds_0403_57_1.pdf", thai_pdf(bottom="ลับที่สุด", pages=4, marked_page=3))]),
+        # Outlook's rich-text mail: the letter's PDF inside winmail.dat (read since session 17).
+        "only in the PDF inside winmail.dat": outlook_letter(
+            tnef_file([("2569_dds_0403_57.pdf", thai_pdf("ลับที่สุด", "ลับที่สุด"))]), subject=SUBJECT, message_id=_mid()),
     }
 
 
@@ -132,7 +136,23 @@ def classified_cases() -> dict[str, tuple[str, bytes]]:
             ("2569_dds_0403_57.pdf", make_pdf("cover letter")),
             ("2569_dds_0403_57_1.pdf", thai_pdf("ลับ", "ลับ"))])),
         "1,000 nested multiparts": ("confidential", nested(1000)),
+        # Session 17: in a PDF inside Outlook's winmail.dat; in a signed PDF (.p7m) zipped.
+        "only in the PDF inside winmail.dat": ("secret", outlook_letter(
+            tnef_file([("2569_dds_0403_57.pdf", thai_pdf("ลับมาก"))]), subject=SUBJECT, message_id=_mid())),
+        "only in a signed PDF (.p7m) inside a ZIP": ("secret", _plain(files=[
+            ("2569_dds_0403_57.pdf", make_pdf("cover letter")),
+            ("ส่งมา.zip", zipped([("2569_dds_0403_57_1.pdf.p7m", _signed_data(thai_pdf("ลับมาก", "ลับมาก")))]))])),
     }
+
+
+def _signed_data(content: bytes) -> bytes:
+    """CMS signed-data carrying `content` (a .p7m), signed by no one: only what it carries
+    is read for the markings (its signature is the signature step's)."""
+    from asn1crypto import cms
+
+    return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData({
+        "version": "v1", "digest_algorithms": [], "encap_content_info": {"content_type": "data", "content": content},
+        "signer_infos": []})}).dump()
 
 
 ORDINARY = "ORDINARY-LETTER-7731"  # in the letters that are rightly kept in plaintext

@@ -23,12 +23,13 @@ import pytest
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verify import verify_pdf
 from tests.daemon import Daemon, write_config
-from tests.letters import letter, make_pdf
+from tests.letters import letter, make_pdf, outlook_letter, tnef_file
 from tests.paths import shared_path
 from tests.pki import (
     VALID_SIGNER_NAME,
     VALID_SIGNER_ORG,
     make_letter,
+    make_p7m,
     make_smime,
     sign_letter,
     tamper_change_field,
@@ -443,6 +444,99 @@ def test_hostile_pdfs_end_registered_or_quarantined_never_a_crash(gateway):
     assert "minimal-signed-twice-both-created.pdf" in files
 
 
+# Session 17: Outlook's winmail.dat (tests/test_containers_session17.py has the pure parts).
+
+@pytest.fixture(scope="module")
+def outlook(gateway, pdfs) -> tuple[dict, str, email.message.EmailMessage]:
+    """One letter as Outlook sends rich text (its files in winmail.dat) with a ZIP that
+    holds another winmail.dat: its register entry, `register show`, its folder copy."""
+    tnef = tnef_file([("2569_dds_0403_84.pdf", pdfs["valid"]), ("หนังสือแก้ไข.pdf", pdfs["forged"])])
+    inner = tnef_file([("2569_dds_0403_85.pdf", pdfs["forged"])])
+    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    queue_id = gateway.send(outlook_letter(tnef, files=[("x.zip", zipped([("winmail.dat", inner)]))], to=REVIEWING,
+                                           message_id=mid), REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+    show = gateway.cli("register", "show", "saraban.pomprap", entry["receive_no"]).stdout
+    return entry, show, folder_copy(gateway, "pomprap", queue_id)
+
+
+def test_the_files_of_a_winmail_dat_are_registered_verified_and_stamped(outlook, pdfs):
+    """On main the letter was sealed as ลับ (uncertain) for the secret registrar: no file of
+    it was read, verified or stamped. Each is now a file of the letter in the register."""
+    entry, show, _ = outlook
+    assert entry["secrecy"] == "none" and entry["review"] is True
+    by_name = {a["filename"]: a for a in entry["attachments"]}
+    assert list(by_name) == ["winmail.dat", "2569_dds_0403_84.pdf", "หนังสือแก้ไข.pdf", "x.zip"]
+    assert [s["indication"] for s in by_name["2569_dds_0403_84.pdf"]["signatures"]] == ["TOTAL_PASSED"]
+    assert by_name["หนังสือแก้ไข.pdf"]["signatures"][0]["sub_indication"] == "HASH_FAILURE"
+    assert by_name["winmail.dat"]["signatures"] == []
+    assert verdicts(entry, "x.zip") == {"winmail.dat/2569_dds_0403_85.pdf": ("TOTAL_FAILED", "HASH_FAILURE")}
+    assert "the electronic signature in หนังสือแก้ไข.pdf is invalid (HASH_FAILURE)" in show
+    assert "the electronic signature in x.zip/winmail.dat/2569_dds_0403_85.pdf is invalid (HASH_FAILURE)" in show
+
+
+def test_the_folder_copy_carries_winmail_dat_and_its_files_beside_it(outlook, pdfs):
+    """Thunderbird and the web clients do not open winmail.dat: its files go beside it
+    (the letter as sent kept whole), the cover letter stamped."""
+    _, _, copy = outlook
+    files = files_of(copy)
+    assert list(files) == ["winmail.dat", "x.zip", "2569_dds_0403_84.pdf", "หนังสือแก้ไข.pdf",
+                           "2569_dds_0403_84.stamped.pdf"]
+    assert files["2569_dds_0403_84.pdf"] == pdfs["valid"] and files["หนังสือแก้ไข.pdf"] == pdfs["forged"]
+    assert copy["X-Saraban-Stamp"] == "stamped: 2569_dds_0403_84.stamped.pdf"
+    assert "รับ" in stamp_text(files["2569_dds_0403_84.stamped.pdf"])
+    signatures = copy.get_all("X-Saraban-Signature")
+    assert any(h.startswith(f"2569_dds_0403_84.pdf; TOTAL_PASSED; {VALID_SIGNER_NAME}") for h in signatures), signatures
+
+
+@pytest.fixture(scope="module")
+def signed_files(gateway, pki, pdfs) -> tuple[dict, str, email.message.EmailMessage]:
+    """A letter of two signed files as Thai agencies' CAdES tools save them: a valid
+    `.pdf.p7m` (sent as application/pkcs7-mime) of a PDF that is signed itself, and one
+    whose PDF was changed after signing (sent as application/octet-stream); the mail
+    itself S/MIME-signed (multipart/signed, smime.p7s), as Outlook sends it."""
+    forged = bytearray(make_p7m(pki, make_letter()))
+    at = forged.index(b"Saraban test letter")
+    forged[at] ^= 0x01
+    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    entity = letter_entity([("2569_dds_0403_88.pdf.p7m", make_p7m(pki, pdfs["valid"])),
+                            ("หนังสือแก้ไข.pdf.p7m", bytes(forged))])
+    entity = entity.replace(b"Content-Type: application/octet-stream",
+                            b"Content-Type: application/pkcs7-mime; smime-type=signed-data", 1)
+    raw = make_smime(pki, inner=entity, headers={"From": "saraban.dds@bangkok.go.th", "To": REVIEWING,
+                                                 "Message-ID": mid, "Subject": "=?utf-8?b?4Lir4LiZ4Lix4LiH4Liq4Li34Lit?="})
+    queue_id = gateway.send(raw, REVIEWING)
+    entry = entry_for(gateway, mid, REVIEWING)
+    show = gateway.cli("register", "show", "saraban.pomprap", entry["receive_no"]).stdout
+    return entry, show, folder_copy(gateway, "pomprap", queue_id)
+
+
+def test_a_signed_p7m_file_is_verified_and_its_pdf_is_a_file_of_the_letter(signed_files):
+    """On main the .p7m sent as octet-stream was not verified at all, the one sent as
+    pkcs7-mime was judged as a signed mail (the other file "outside the S/MIME signed
+    part"), and neither PDF inside was registered, verified or stamped."""
+    entry, show, copy = signed_files
+    by_name = {a["filename"]: a for a in entry["attachments"]}
+    assert list(by_name) == ["2569_dds_0403_88.pdf.p7m", "2569_dds_0403_88.pdf", "หนังสือแก้ไข.pdf.p7m",
+                             "หนังสือแก้ไข.pdf", "smime.p7s"]
+    # The mail's own signature sits on smime.p7s, each signed file's on its .p7m.
+    assert [(s["indication"], s["covers"]) for s in by_name["smime.p7s"]["signatures"]] == [
+        ("TOTAL_PASSED", ["2569_dds_0403_88.pdf.p7m", "หนังสือแก้ไข.pdf.p7m"])]
+    [cades] = by_name["2569_dds_0403_88.pdf.p7m"]["signatures"]
+    assert (cades["indication"], cades["signer"], cades["covers"]) == ("TOTAL_PASSED", VALID_SIGNER_NAME,
+                                                                       ["2569_dds_0403_88.pdf"])
+    # The PDF inside is signed too (PAdES): verified as an attached PDF is.
+    assert [s["indication"] for s in by_name["2569_dds_0403_88.pdf"]["signatures"]] == ["TOTAL_PASSED"]
+    [forged] = by_name["หนังสือแก้ไข.pdf.p7m"]["signatures"]
+    assert (forged["indication"], forged["sub_indication"]) == ("TOTAL_FAILED", "HASH_FAILURE")
+    assert entry["review"] is True
+    assert "the electronic signature in หนังสือแก้ไข.pdf.p7m is invalid (HASH_FAILURE)" in show
+    assert "ลายมือชื่ออิเล็กทรอนิกส์ใน หนังสือแก้ไข.pdf.p7m ไม่ถูกต้อง" in show
+    assert "outside the S/MIME signed part" not in show
+    assert copy["X-Saraban-Stamp"] == "stamped: 2569_dds_0403_88.stamped.pdf"
+    assert "2569_dds_0403_88.stamped.pdf" in [p.get_filename() for p in copy.walk()]
+
+
 # The letter below is classified (ลับ): its registrar delivery waits for a registrar
 # certificate this daemon has none of, so `wait_idle` would wait for it; it is last, and
 # its entry is polled for.
@@ -462,3 +556,25 @@ def test_a_thai_member_name_zipped_on_windows_is_read_as_thai(gateway):
     archive = windows_zip("ลับมาก_2569.pdf", make_pdf("x"))
     _, mid = send(gateway, [("x.zip", archive)], REVIEWING)
     assert registered(gateway, mid)["secrecy"] == "secret"
+
+
+def test_a_ลับมาก_page_in_a_winmail_dat_or_one_that_cannot_be_read_is_sealed(gateway):
+    """A ลับมาก page inside winmail.dat: secret. A winmail.dat cut short: ลับ, and the
+    register says why in Thai and English (on main both were "not read", uncertain)."""
+    from tests.thai_pdfs import thai_pdf
+
+    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    gateway.send(outlook_letter(tnef_file([("2569_dds_0403_86.pdf", thai_pdf(["ลับมาก", "เรียน ผู้อำนวยการ"]))]),
+                                to=REVIEWING, message_id=mid), REVIEWING)
+    cut = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    queue_id = gateway.send(outlook_letter(tnef_file([("2569_dds_0403_87.pdf", make_pdf("x"))])[:-40], to=REVIEWING,
+                                           message_id=cut), REVIEWING)
+    assert registered(gateway, mid)["secrecy"] == "secret"
+    assert registered(gateway, cut)["secrecy"] == "confidential"
+    with sqlite3.connect(gateway.data_dir / "saraban.db") as db:
+        [(findings,)] = db.execute("select findings from letters where queue_id = ?", (queue_id,)).fetchall()
+    [reason] = [f for f in json.loads(findings) if f["rule"] == "classified_unread"]
+    assert "(file 1: Outlook TNEF file (winmail.dat) could not be read whole)" in reason["message_th"]
+    assert "ระบบอ่านเนื้อหาบางส่วนของหนังสือไม่ได้" in reason["message_th"]
+    assert "(file 1: Outlook TNEF file (winmail.dat) could not be read whole), so it is treated as at least ลับ" \
+        in reason["message_en"]
