@@ -27,7 +27,7 @@ from gateway.service.services import Services, open_services
 from gateway.signatures.receive_stamp import close_stampers
 from storage import outbox
 from storage.errors import is_transient_storage_error
-from storage.fsync import deferred_dir_syncs
+from storage.fsync import DirSyncs, deferred_dir_syncs
 from storage.models import OutboxItem
 
 log = structlog.get_logger("gateway.runner.delivery")
@@ -96,15 +96,23 @@ def _work_batch(services: Services, handlers: dict[str, Handler], item_ids: list
         # The folder copies' and stamped PDFs' directories are synced once for the batch,
         # before the transaction that marks the batch done (each file before its rename).
         with deferred_dir_syncs() as syncs:
-            _run_handlers(services, handlers, item_ids, items, prepared, done, stop)
+            _run_handlers(services, handlers, item_ids, items, prepared, done, stop, syncs)
     finally:
         if syncs is not None and syncs.done:
-            _finish(services, done, stop)
+            # An item whose directory could not be synced is a failed attempt of its
+            # own (recorded after the others, whose notices must not go again).
+            _finish(services, [(item, also) for item, also in done if item.id not in syncs.failed], stop)
+            for item, _also in done:
+                if item.id in syncs.failed:
+                    with bound_contextvars(queue_id=item.queue_id, unit=item.unit, kind=item.kind,
+                                           outbox_id=item.id):
+                        _record_failure(services, item.id, syncs.failed[item.id])
 
 
 def _run_handlers(services: Services, handlers: dict[str, Handler], item_ids: list[int],
                   items: dict[int, OutboxItem], prepared: dict[int, OutboxItem | None],
-                  done: list[tuple[OutboxItem, Callable | None]], stop: StopFlag | None) -> None:
+                  done: list[tuple[OutboxItem, Callable | None]], stop: StopFlag | None,
+                  syncs: DirSyncs) -> None:
     for item_id in item_ids:
         if stop is not None and stop.stopping:
             break
@@ -116,6 +124,7 @@ def _run_handlers(services: Services, handlers: dict[str, Handler], item_ids: li
             if item is None:  # settled in its preparation (a suppressed or held notice)
                 metrics.outbox(items[item_id].kind, "done")
                 continue
+        syncs.owner = item.id  # the directories its handler writes in are its own to sync
         outcome = _attempt(services, handlers, item)
         if outcome == outbox.SETTLED:  # the handler recorded how it ended
             metrics.outbox(item.kind, "done")
