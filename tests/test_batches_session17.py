@@ -10,12 +10,20 @@ tests/faults/sitecustomize.py; the crash tests start their own."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from gateway.config.settings import load_settings
+from gateway.service.crashpoints import BATCH_POINTS
+from storage import outbox
+from storage.db import Database
 from tests.daemon import Daemon, write_config
+from tests.test_crash_safety import _exactly_once
 from tests.letters import letter
 from tests.notices.conftest import notices_config
 from tests.paths import REPO
@@ -32,15 +40,17 @@ def _answers(sink, message_id: str) -> list:  # noqa: ANN001 - tests/servers Sin
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("faults")
-    (folder / "dir-fsync").write_text("", encoding="utf-8")
-    return {"dir_fsync": folder / "dir-fsync"}
+    for name in ("dir-fsync", "killer"):
+        (folder / name).write_text("", encoding="utf-8")
+    return {"dir_fsync": folder / "dir-fsync", "killer": folder / "killer"}
 
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory, sink, faults):  # noqa: F811
     config = write_config(tmp_path_factory.mktemp("batches17"), extra=notices_config(sink))
-    config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nworkers = 1\n", 1))
-    env = {"SARABAN_TEST_DIR_FSYNC_FAILS": str(faults["dir_fsync"]),
+    config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nworkers = 1\n", 1)
+                      .replace("[pipeline]\n", "[pipeline]\nmax_attempts = 2\n", 1))
+    env = {"SARABAN_TEST_DIR_FSYNC_FAILS": str(faults["dir_fsync"]), "SARABAN_TEST_KILLER": str(faults["killer"]),
            "PYTHONPATH": f"{REPO / 'tests' / 'faults'}:{REPO}"}
     d = Daemon(config, env=env).start()
     yield d
@@ -48,7 +58,20 @@ def gw(tmp_path_factory, sink, faults):  # noqa: F811
 
 
 def _outbox(d: Daemon, queue_id: str) -> list[dict]:
+    """The letter's outbox items as `outbox list --json` shows them."""
     return [i for i in json.loads(d.cli("outbox", "list", "--json").stdout) if i["queue_id"] == queue_id]
+
+
+def _items(d: Daemon, queue_id: str) -> list[SimpleNamespace]:
+    """The letter's outbox rows (kind, state, last_error), read in this process: a wait
+    polls many times, and a command's start costs ~1 s of CPU."""
+    db = Database(load_settings(d.config, environ={}).database_url)
+    try:
+        with db.session() as session:
+            return [SimpleNamespace(kind=i.kind, state=i.state, last_error=i.last_error)
+                    for i in outbox.items_in_state(session) if i.queue_id == queue_id]
+    finally:
+        db.engine.dispose()
 
 
 def test_a_unit_folder_that_cannot_be_synced_fails_its_own_copy_not_the_batch(gw, sink, faults):
@@ -68,11 +91,12 @@ def test_a_unit_folder_that_cannot_be_synced_fails_its_own_copy_not_the_batch(gw
         gw.wait_for(lambda: len(_answers(sink, mid)) >= 2, what="the acknowledgements (one a unit)")
 
         def failed_copy():
-            return [i for i in _outbox(gw, queue_id) if i["kind"] == "folder" and i["attempts"] >= 1
-                    and i["state"] == "pending" and i["last_error"]]
-        [copy] = gw.wait_for(failed_copy, timeout=20, what="the dindaeng copy's failed attempt")
-        assert copy["unit"] == "saraban.dindaeng.admin", copy
-        time.sleep(3)  # a batch done again each second would have answered three times more
+            return [i for i in _items(gw, queue_id) if i.kind == "folder" and i.state == "pending" and i.last_error]
+        gw.wait_for(failed_copy, timeout=20, what="the dindaeng copy's failed attempt")
+        [copy] = [i for i in _outbox(gw, queue_id) if i["kind"] == "folder" and i["state"] == "pending"]
+        assert copy["unit"] == "saraban.dindaeng.admin" and copy["attempts"] >= 1, copy
+        assert "details in the log" in copy["last_error"], copy  # in words, not Python's
+        time.sleep(2)  # a batch done again each second would have answered twice more
         assert len(_answers(sink, mid)) == 2
         assert len([p for p in gw.maildir_files("latkrabang") if p.name.startswith(queue_id)]) == 1
     finally:
@@ -80,4 +104,107 @@ def test_a_unit_folder_that_cannot_be_synced_fails_its_own_copy_not_the_batch(gw
     gw.wait_idle()
     assert len([p for p in gw.maildir_files("dindaeng_admin") if p.name.startswith(queue_id)]) == 1
     assert len({r.message["Message-ID"] for r in _answers(sink, mid)}) == len(_answers(sink, mid)) == 2
-    assert {i["state"] for i in _outbox(gw, queue_id)} == {"done"}
+    assert {i.state for i in _items(gw, queue_id)} == {"done"}
+
+
+def test_a_letter_that_kills_the_runner_is_parked_and_the_letters_of_its_batch_are_registered(gw, sink, faults):
+    """A letter that takes the pipeline runner down each time it is checked (as the
+    OOM killer ends a runner a letter made grow past the machine's memory), in a batch
+    of three. The runner died, was restarted, took the same batch and died again, for
+    ever: neither that letter nor the two beside it (nor any letter behind them) was
+    ever registered, and nothing told anyone. Now a batch holding a letter an earlier
+    run died on is tried one letter at a time, in arrival order: the two others are
+    registered and acknowledged, and the killer, opened `[pipeline] max_attempts` (2
+    here) times without finishing, is parked: held in quarantine with the reason in
+    Thai and English, and the central unit alerted."""
+    faults["killer"].write_text("KILLS-THE-RUNNER", encoding="utf-8")
+    pipeline = _runner_pid(gw, "pipeline-0")
+    os.kill(pipeline, signal.SIGSTOP)  # the three arrive together: one batch
+    try:
+        mids = [f"<killer-batch-{n}@dds.bangkok.go.th>" for n in range(3)]
+        queued = [gw.send(letter(message_id=mid, extra_headers={"X-Test-Fault": "KILLS-THE-RUNNER"} if n == 1 else None), LATKRABANG)
+                  for n, mid in enumerate(mids)]
+    finally:
+        os.kill(pipeline, signal.SIGCONT)
+    try:
+        gw.wait_for(lambda: not gw.status_here()["spool"]["pending"], timeout=90, what="the spool to empty")
+    finally:
+        faults["killer"].write_text("", encoding="utf-8")
+    gw.wait_idle()
+    registered = {e["queue_id"]: e["number"] for e in gw.register("--unit", "saraban.latkrabang")}
+    assert queued[0] in registered and queued[2] in registered and queued[1] not in registered
+    assert registered[queued[0]] < registered[queued[2]]  # in the order they arrived
+    for mid in (mids[0], mids[2]):
+        assert len(_answers(sink, mid)) == 1
+    [held] = [e for e in json.loads(gw.cli("quarantine", "list", "--json").stdout) if e["queue_id"] == queued[1]]
+    [reason] = held["reasons"]
+    assert reason["rule"] == "parked" and "RunnerKilled" in reason["message_en"] and "ระบบตรวจหนังสือฉบับนี้ไม่สำเร็จ" in reason["message_th"]
+    assert [a for a in _items(gw, queued[1]) if a.kind == "alert" and a.state == "done"]  # the central unit's
+    assert not _answers(sink, mids[1])  # the fault is the gateway's: no notice to the sender
+
+
+def _runner_pid(d: Daemon, runner: str) -> int:
+    return [e["pid"] for e in d.events() if e.get("event") == "runner_spawned" and e["runner"] == runner][-1]
+
+
+def _start_held(d: Daemon, point: str | None, runner: str) -> int:
+    """Start the daemon (kill -9 at `point`) with `runner` stopped (SIGSTOP) as soon as it
+    is spawned, before it has imported anything; returns its pid."""
+    offset = d.log_path.stat().st_size if d.log_path.exists() else 0
+    d.env = {"SARABAN_CRASHPOINT": point} if point else {}
+    d.start()
+    [pid] = [e["pid"] for e in d.events(offset) if e.get("event") == "runner_spawned" and e["runner"] == runner]
+    os.kill(pid, signal.SIGSTOP)
+    return pid
+
+
+def _crashed(d: Daemon, pid: int) -> None:
+    os.kill(pid, signal.SIGCONT)
+    d.proc.wait(60)  # the crash point killed the whole daemon
+    assert d.proc.returncode == -signal.SIGKILL
+
+
+def test_kill9_inside_batches_then_restart_every_letter_and_notice_once(tmp_path, sink):  # noqa: F811
+    """kill -9 inside batches, three times over, each crash in the recovery of the one
+    before: between the vault's syncfs and the register transaction of eight letters
+    (after_vault); then, once they are registered again, in the middle of the
+    transaction deciding a delivery thread's notices, with a second thread beside it
+    (in_notice_decisions); then after the first batch of the restarted delivery runner
+    is marked done, before the next one is synced (after_batch_done). The runner at
+    stake is held (SIGSTOP) until its letters or items wait for it together, so that
+    they meet it as one batch. Restarted, every letter is registered once for each unit,
+    filed once, and its sender has the acknowledgement owed for each unit: at least
+    once, and a second one only with the same Message-ID."""
+    assert BATCH_POINTS == ("in_notice_decisions", "after_batch_done")
+    config = write_config(tmp_path, extra=notices_config(sink))
+    config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nworkers = 2\n", 1))
+    d = Daemon(config)
+    try:
+        pipeline = _start_held(d, "after_vault", "pipeline-0")
+        sent = {}
+        for n in range(8):
+            mid = f"<batch-kill-{n}@dds.bangkok.go.th>"
+            sent[mid] = d.send(letter(message_id=mid), [LATKRABANG, DINDAENG])
+        _crashed(d, pipeline)
+        assert d.register() == []  # the batch's transaction never ran
+
+        offset = d.log_path.stat().st_size
+        delivery = _start_held(d, "in_notice_decisions", "delivery")
+        d.wait_for(lambda: len([e for e in d.events(offset) if e.get("event") == "message_finished"]) == 8,
+                   what="the eight letters registered again")
+        _crashed(d, delivery)
+        assert not _answers(sink, next(iter(sent)))  # nothing was sent before the decision
+
+        delivery = _start_held(d, "after_batch_done", "delivery")
+        _crashed(d, delivery)
+
+        d.env = {}
+        d.start()
+        d.wait_idle()
+        _exactly_once(d, set(sent.values()))
+        for mid in sent:
+            answers = d.wait_for(lambda: len({r.message["Message-ID"] for r in _answers(sink, mid)}) == 2 and
+                                 _answers(sink, mid), what=f"both acknowledgements of {mid}")
+            assert len({r.message["Message-ID"] for r in answers}) == 2, [r.message["Message-ID"] for r in answers]
+    finally:
+        d.stop()

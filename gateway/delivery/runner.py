@@ -21,6 +21,7 @@ from gateway.delivery.route import check_imap_routes, deliver_routed
 from gateway.notices.decide import decide_batch
 from gateway.notices.send import close_notice_sessions, send_notice
 from gateway.service import metrics
+from gateway.service.crashpoints import crashpoint
 from gateway.service.log import setup_logging
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
@@ -155,6 +156,7 @@ def _finish(services: Services, done: list[tuple[OutboxItem, Callable | None]], 
     while True:
         try:
             outbox.finish_many(services.db, [(item.id, also) for item, also in done])
+            crashpoint("after_batch_done")
             break
         except Exception as exc:
             if not is_transient_storage_error(exc):

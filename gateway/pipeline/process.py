@@ -84,9 +84,17 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
         return {}
     finished: dict[str, str] = {}
     fresh: list[_Letter] = []
+    # Not opened: the batch was cut to its first letter after a runner died (open_messages);
+    # the others are the next batch's, neither failed nor finished.
+    letters = [letter for letter in letters if letter.queue_id in states]
     for letter in letters:
         if states[letter.queue_id] in FINISHED:  # an earlier run registered it
             finished[letter.queue_id] = states[letter.queue_id]
+        elif states[letter.queue_id] == "died":
+            # Opened `max_attempts` times alone and never finished: it takes the runner
+            # down each time. Parked (held in quarantine, the central unit alerted) by
+            # the runner's count of failures, as a letter that fails with an exception.
+            on_error(letter.queue_id, RunnerKilled())
         elif states[letter.queue_id] == "failed":
             # Parked, and held in quarantine with an alert sent, by a run killed before it
             # moved the file (gateway/pipeline/runner.py): parked as decided. Running it
@@ -146,17 +154,23 @@ def _read(services: Services, queue_ids: list[str], on_error: OnError) -> list[_
     return letters
 
 
+class RunnerKilled(Exception):
+    """The runner died each time it processed this letter (killed with it: its memory
+    past the machine's, a crash in a library); the reason a parked letter shows."""
+
+
 def _open_messages(services: Services, letters: list[_Letter]) -> dict[str, str]:
     """Record each message (first time) or count another attempt (after a crash), in
     one transaction committed before any checking: a letter that crashes the runner
-    has its attempts counted and is parked after `max_attempts`."""
+    has its attempts counted, is tried alone, and is parked after `max_attempts`
+    (storage/messages.open_messages)."""
     with services.db.session() as session:
         return open_messages(session, [
             {"queue_id": letter.queue_id, "received_at": letter.entry.received_at,
              "mail_from": letter.entry.mail_from, "recipients": letter.entry.rcpt_to,
              "size": letter.entry.size, "sha256": letter.entry.sha256}
             for letter in letters
-        ])
+        ], max_attempts=services.settings.pipeline.max_attempts)
 
 
 def _check(services: Services, letters: list[_Letter], on_error: OnError) -> list[_Letter]:

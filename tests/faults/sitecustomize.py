@@ -4,13 +4,21 @@ runners it spawns import this first), the machine itself untouched.
 SARABAN_TEST_DIR_FSYNC_FAILS names a file holding a directory path (empty: no fault):
 while it does, an fsync of that directory or of one below it fails with EIO, as a
 unit's folder on a network share (NFS, CIFS) answers during a hiccup. Files are
-fsynced as usual: only the directory's sync after a rename fails. The test's clock
-(tests/clock/sitecustomize.py) comes with it, one sitecustomize being imported."""
+fsynced as usual: only the directory's sync after a rename fails.
+
+SARABAN_TEST_KILLER names a file holding a word (empty: no fault): the process that
+puts bytes holding it into the vault (the pipeline runner checking the letter) is
+killed with SIGKILL, as the kernel's OOM killer ends a runner a letter made grow past
+the machine's memory, every time it tries.
+
+The test's clock (tests/clock/sitecustomize.py) comes with them, one sitecustomize
+being imported."""
 from __future__ import annotations
 
 import errno
 import os
 import runpy
+import signal
 import stat
 from pathlib import Path
 
@@ -34,3 +42,19 @@ if _FILE:
         _real_fsync(fd)
 
     os.fsync = _fsync
+
+
+_KILLER = os.environ.get("SARABAN_TEST_KILLER")
+if _KILLER:
+    import storage.vault as _vault
+
+    _real_put = _vault.Vault.put
+
+    def _put(self, data: bytes, sha256: str | None = None) -> str:  # noqa: ANN001
+        with open(_KILLER, encoding="utf-8") as handle:
+            word = handle.read().strip().encode()
+        if word and word in data:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _real_put(self, data, sha256)
+
+    _vault.Vault.put = _put
