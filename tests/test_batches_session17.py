@@ -9,6 +9,7 @@ notices to an SMTP sink), with the machine's faults injected by
 tests/faults/sitecustomize.py; the crash tests start their own."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -19,16 +20,26 @@ from types import SimpleNamespace
 import pytest
 
 from gateway.config.settings import load_settings
+from gateway.delivery.runner import work_outbox
+from gateway.pipeline import process as process_module
+from gateway.pipeline import runner as runner_module
+from gateway.pipeline.runner import run_once
 from gateway.service.crashpoints import BATCH_POINTS
+from gateway.tools.emergency_import import import_emergency
 from storage import outbox
 from storage.db import Database
+from storage.models import Letter, Message
 from tests.daemon import Daemon, write_config
 from tests.test_crash_safety import _exactly_once
-from tests.letters import letter
+from tests.letters import letter, make_pdf
 from tests.notices.conftest import notices_config
 from tests.paths import REPO
 from tests.test_fidelity_red_team import sink  # noqa: F401 (the module's sink)
+from tests.test_group_commit import services  # noqa: F401 (a pipeline's services in this process)
+from tests.test_tools_emergency import write_book
+from tests.tools_helpers import this_be_year
 
+BANGKOK = dt.timezone(dt.timedelta(hours=7))
 LATKRABANG = "saraban.latkrabang@bangkok.go.th"
 DINDAENG = "saraban.dindaeng.admin@bangkok.go.th"
 
@@ -208,3 +219,71 @@ def test_kill9_inside_batches_then_restart_every_letter_and_notice_once(tmp_path
             assert len({r.message["Message-ID"] for r in answers}) == 2, [r.message["Message-ID"] for r in answers]
     finally:
         d.stop()
+
+
+# -- receive numbers inside one batch (in process: the pipeline's own functions) ---------
+
+
+def _numbers(services) -> dict[str, tuple[int, int, str]]:  # noqa: ANN001 - Services
+    """queue id -> (year, number, outcome) of each letter of the unit."""
+    with services.db.session() as session:
+        registered = {row.queue_id: (row.year, row.number) for row in session.query(Letter).all()}
+        outcomes = {m.queue_id: m.outcome.get(LATKRABANG, "") for m in session.query(Message).all()}
+    return {queue_id: (*registered.get(queue_id, (0, 0)), outcome) for queue_id, outcome in outcomes.items()}
+
+
+def test_one_batch_across_the_year_boundary_with_a_resend_numbers_each_year_from_one(services):
+    """One batch of five letters for one unit: two received in the last second of
+    2573 in Bangkok, two in the first of 2574, and the second one sent again in 2574
+    (same sender, same Message-ID). Each year's register starts at 1, in arrival
+    order; the resend is the 2573 letter's duplicate, numbered nowhere."""
+    eve = dt.datetime(2030, 12, 31, 23, 59, 59, tzinfo=BANGKOK)
+    dawn = dt.datetime(2031, 1, 1, 0, 0, 1, tzinfo=BANGKOK)
+    arrivals = [(eve, "a"), (eve, "b"), (dawn, "c"), (dawn, "b"), (dawn, "d")]
+    queued = [services.spool.accept(letter(message_id=f"<year-{tag}@dds.bangkok.go.th>"),
+                                    "saraban.dds@bangkok.go.th", [LATKRABANG], received_at=when)
+              for when, tag in arrivals]
+    assert run_once(services) == 5
+    numbers = _numbers(services)
+    assert [numbers[q][:2] for q in queued] == [(2573, 1), (2573, 2), (2574, 1), (0, 0), (2574, 2)]
+    assert numbers[queued[3]][2] == "duplicate of 2/2573"
+
+
+def test_an_emergency_import_between_arrival_and_the_batch_takes_its_number_once(services, tmp_path):
+    """Three letters wait in the spool for their batch while the registrar imports the
+    emergency register's one letter of the outage for the same unit: the import takes
+    the next number, the batch the ones after it, no number twice, none skipped."""
+    queued = [services.spool.accept(letter(message_id=f"<emergency-batch-{n}@dds.bangkok.go.th>"),
+                                    "saraban.dds@bangkok.go.th", [LATKRABANG]) for n in range(3)]
+    year = this_be_year()
+    (tmp_path / "scan.pdf").write_bytes(make_pdf("scanned letter"))
+    book = write_book(tmp_path, [["กท 0403 / ฉ 001", f"1 ม.ค. {year} 00.01 น.", "", "", "สำนักการคลัง", "",
+                                  "ขอส่งรายงาน", "", "scan.pdf"]])
+    [imported] = import_emergency(services, book, "saraban.latkrabang")
+    assert imported["receive_no"] == f"1/{year}"
+    assert run_once(services) == 3
+    numbers = _numbers(services)
+    assert [numbers[q][:2] for q in queued] == [(year, 2), (year, 3), (year, 4)]
+    assert sorted(n for y, n, _ in numbers.values() if y == year) == [1, 2, 3, 4]
+
+
+def test_batches_of_one_work_each_letter_and_each_item_alone(services, monkeypatch):
+    """`[pipeline] batch = 1` and `[delivery] batch = 1`: the behaviour before batches,
+    each letter opened and registered in transactions of its own, each outbox item
+    marked done in its own."""
+    monkeypatch.setattr(services.settings.pipeline, "batch", 1)
+    monkeypatch.setattr(services.settings.delivery, "batch", 1)
+    queued = [services.spool.accept(letter(message_id=f"<alone-{n}@dds.bangkok.go.th>"),
+                                    "saraban.dds@bangkok.go.th", [LATKRABANG]) for n in range(3)]
+    batches = []
+    real = process_module.process_batch
+    monkeypatch.setattr(runner_module, "process_batch", lambda s, ids, *a: batches.append(ids) or real(s, ids, *a))
+    assert run_once(services) == 3
+    assert batches == [[q] for q in queued]
+    assert [numbers[:2] for numbers in map(_numbers(services).get, queued)] == [(this_be_year(), n) for n in (1, 2, 3)]
+
+    finished = []
+    real_finish = outbox.finish_many
+    monkeypatch.setattr(outbox, "finish_many", lambda db, done: finished.append(len(done)) or real_finish(db, done))
+    work_outbox(services, handlers={"folder": lambda *_: None})
+    assert finished == [1, 1, 1]
