@@ -28,22 +28,23 @@ def open_messages(session: Session, arrivals: list[dict[str, Any]],
     an earlier run completed it.
 
     With `max_attempts` (the pipeline runner's batches): a batch holding a message an
-    earlier run opened and did not finish (that run may have died on it: a letter that
-    kills the runner, its memory past the machine's, dies every time) opens only its
-    first arrival, and the others are not in the result (the next batch's): the letter
-    that took a runner down takes only itself down again, and is the only one counted
-    for it. One opened more than `max_attempts` times (twice at least) is `died`:
-    to be parked.
+    earlier run opened and left with no failure recorded (that run died on it, or
+    beside it: a letter that kills the runner, its memory past the machine's, dies
+    every time) opens only its first arrival, and the others are not in the result
+    (the next batch's): the letter that took a runner down takes only itself down
+    again, and is the only one counted for it. Such a message opened `max_attempts`
+    times (twice at least) is `died`: to be parked. A failure recorded (the runner's
+    back-off, a storage wait) is no death: its batch is whole.
 
     One SELECT for the batch and one INSERT (executemany) for the new rows: a
     `session.get` per message flushed the row before it and loaded a whole Message
     (~1 ms of CPU a letter)."""
-    found = {queue_id: (state, attempts) for queue_id, state, attempts in session.execute(
+    found = {queue_id: (state, attempts, silent) for queue_id, state, attempts, silent in session.execute(
         _STATES, {"ids": [a["queue_id"] for a in arrivals]})}
-    if max_attempts is not None and len(arrivals) > 1 and any(
-            found.get(a["queue_id"], ("",))[0] == "processing" for a in arrivals):
+    died_on = {queue_id for queue_id, (state, _attempts, silent) in found.items() if state == "processing" and silent}
+    if max_attempts is not None and len(arrivals) > 1 and died_on:
         arrivals = arrivals[:1]
-    states = {queue_id: state for queue_id, (state, _attempts) in found.items()}
+    states = {queue_id: state for queue_id, (state, _attempts, _silent) in found.items()}
     new: list[dict[str, Any]] = []
     again: list[dict[str, str]] = []
     result: dict[str, str] = {}
@@ -64,7 +65,7 @@ def open_messages(session: Session, arrivals: list[dict[str, Any]],
             again.append({"m_queue_id": queue_id})
             # At least once alone before it is parked: the batch it first died in
             # counted every letter of it.
-            if max_attempts is not None and found.get(queue_id, (state, 0))[1] >= max(max_attempts, 2):
+            if max_attempts is not None and queue_id in died_on and found[queue_id][1] >= max(max_attempts, 2):
                 state = "died"
         result[queue_id] = state
     if new:
@@ -92,10 +93,12 @@ _MESSAGES = Message.__table__
 _FINISH = (update(_MESSAGES).where(_MESSAGES.c.queue_id == bindparam("m_queue_id"))
            .values(state=bindparam("state"), outcome=bindparam("outcome"), reason=None))
 _FINISH_WITH_AUTH = _FINISH.values(sender_auth=bindparam("sender_auth"))
-_STATES = select(_MESSAGES.c.queue_id, _MESSAGES.c.state, _MESSAGES.c.attempts).where(
+_STATES = select(_MESSAGES.c.queue_id, _MESSAGES.c.state, _MESSAGES.c.attempts, _MESSAGES.c.reason.is_(None)).where(
     _MESSAGES.c.queue_id.in_(bindparam("ids", expanding=True)))
+# The reason goes with the attempt that failed: one found unset at the next open is an
+# attempt that ended with nothing recorded (the runner died: open_messages).
 _COUNT_ATTEMPT = (update(_MESSAGES).where(_MESSAGES.c.queue_id == bindparam("m_queue_id"))
-                  .values(attempts=_MESSAGES.c.attempts + 1))
+                  .values(attempts=_MESSAGES.c.attempts + 1, reason=None))
 
 
 def record_failure(session: Session, queue_id: str, reason: str, max_attempts: int) -> Message | None:

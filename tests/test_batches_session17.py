@@ -287,3 +287,26 @@ def test_batches_of_one_work_each_letter_and_each_item_alone(services, monkeypat
     monkeypatch.setattr(outbox, "finish_many", lambda db, done: finished.append(len(done)) or real_finish(db, done))
     work_outbox(services, handlers={"folder": lambda *_: None})
     assert finished == [1, 1, 1]
+
+
+def test_a_letter_that_failed_with_its_reason_recorded_leaves_its_next_batch_whole(services, monkeypatch):
+    """Only a run that died on its batch (a letter opened, nothing recorded) has the
+    next batch tried one letter at a time: a letter whose failure was recorded (an
+    exception, a storage wait) is retried within a whole batch, with one transaction
+    for all."""
+    [bad] = [services.spool.accept(letter(message_id="<failed-once@dds.bangkok.go.th>"),
+                                   "saraban.dds@bangkok.go.th", [LATKRABANG])]
+    real = process_module.dispose
+    monkeypatch.setattr(process_module, "dispose", lambda *a: (_ for _ in ()).throw(RuntimeError("once")))
+    run_once(services)
+    monkeypatch.setattr(process_module, "dispose", real)
+    runner_module._backoff.pop(bad, None)  # its back-off is the runner's; the test does not wait it out
+    queued = [bad] + [services.spool.accept(letter(message_id=f"<after-failed-{n}@dds.bangkok.go.th>"),
+                                            "saraban.dds@bangkok.go.th", [LATKRABANG]) for n in range(3)]
+    opened = []
+    real_open = process_module._open_messages
+    monkeypatch.setattr(process_module, "_open_messages",
+                        lambda s, letters: opened.append(len(letters)) or real_open(s, letters))
+    assert run_once(services) == 4
+    assert opened == [4] and services.spool.pending() == []
+    assert [_numbers(services)[q][1] for q in queued] == [1, 2, 3, 4]
