@@ -3,6 +3,7 @@ it, counted on every further attempt, finished once every recipient unit is deci
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -20,7 +21,7 @@ def get_message(session: Session, queue_id: str) -> Message | None:
 
 
 def open_messages(session: Session, arrivals: list[dict[str, Any]],
-                  max_attempts: int | None = None) -> dict[str, str]:
+                  max_attempts: int | None = None, failed_here: Collection[str] = ()) -> dict[str, str]:
     """Record each message the first time; after a crash count another attempt. Each
     dict holds queue_id, received_at, mail_from, recipients, size and sha256. Returns
     queue id -> state: `new` when this call recorded it (nothing of it can be
@@ -34,14 +35,16 @@ def open_messages(session: Session, arrivals: list[dict[str, Any]],
     (the next batch's): the letter that took a runner down takes only itself down
     again, and is the only one counted for it. Such a message opened `max_attempts`
     times (twice at least) is `died`: to be parked. A failure recorded (the runner's
-    back-off, a storage wait) is no death: its batch is whole.
+    back-off, a storage wait) is no death: its batch is whole; nor is one the caller
+    saw and could not record (`failed_here`: the database went away meanwhile).
 
     One SELECT for the batch and one INSERT (executemany) for the new rows: a
     `session.get` per message flushed the row before it and loaded a whole Message
     (~1 ms of CPU a letter)."""
     found = {queue_id: (state, attempts, silent) for queue_id, state, attempts, silent in session.execute(
         _STATES, {"ids": [a["queue_id"] for a in arrivals]})}
-    died_on = {queue_id for queue_id, (state, _attempts, silent) in found.items() if state == "processing" and silent}
+    died_on = {queue_id for queue_id, (state, _attempts, silent) in found.items()
+               if state == "processing" and silent and queue_id not in failed_here}
     if max_attempts is not None and len(arrivals) > 1 and died_on:
         arrivals = arrivals[:1]
     states = {queue_id: state for queue_id, (state, _attempts, _silent) in found.items()}

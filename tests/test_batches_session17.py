@@ -277,7 +277,7 @@ def test_batches_of_one_work_each_letter_and_each_item_alone(services, monkeypat
                                     "saraban.dds@bangkok.go.th", [LATKRABANG]) for n in range(3)]
     batches = []
     real = process_module.process_batch
-    monkeypatch.setattr(runner_module, "process_batch", lambda s, ids, *a: batches.append(ids) or real(s, ids, *a))
+    monkeypatch.setattr(runner_module, "process_batch", lambda s, ids, *a, **k: batches.append(ids) or real(s, ids, *a, **k))
     assert run_once(services) == 3
     assert batches == [[q] for q in queued]
     assert [numbers[:2] for numbers in map(_numbers(services).get, queued)] == [(this_be_year(), n) for n in (1, 2, 3)]
@@ -306,7 +306,28 @@ def test_a_letter_that_failed_with_its_reason_recorded_leaves_its_next_batch_who
     opened = []
     real_open = process_module._open_messages
     monkeypatch.setattr(process_module, "_open_messages",
-                        lambda s, letters: opened.append(len(letters)) or real_open(s, letters))
+                        lambda s, letters, *a: opened.append(len(letters)) or real_open(s, letters, *a))
     assert run_once(services) == 4
     assert opened == [4] and services.spool.pending() == []
     assert [_numbers(services)[q][1] for q in queued] == [1, 2, 3, 4]
+
+
+def test_failures_the_database_could_not_record_are_no_deaths(services, monkeypatch):
+    """PostgreSQL restarting again and again: each time the letter is opened, its
+    register transaction and then the record of its failure are refused. Nothing in
+    the database says it failed, as if the runner had died on it, but the runner saw
+    it fail: it is retried, never parked, and registered once the database stays."""
+    [queued] = [services.spool.accept(letter(message_id="<flapping-db@dds.bangkok.go.th>"),
+                                      "saraban.dds@bangkok.go.th", [LATKRABANG])]
+    real = process_module.dispose
+    monkeypatch.setattr(process_module, "dispose", lambda *a: (_ for _ in ()).throw(RuntimeError("away")))
+    monkeypatch.setattr(runner_module, "record_failure", lambda *a: (_ for _ in ()).throw(RuntimeError("away")))
+    for _ in range(services.settings.pipeline.max_attempts + 2):
+        runner_module._backoff[queued] = (runner_module._backoff[queued][0] if queued in runner_module._backoff
+                                          else 0, 0.0)  # due again now, its failures remembered
+        run_once(services)
+    monkeypatch.setattr(process_module, "dispose", real)
+    runner_module._backoff[queued] = (1, 0.0)
+    run_once(services)
+    assert _numbers(services)[queued][:2] == (this_be_year(), 1)
+    assert services.spool.pending() == [] and services.spool.parked() == []

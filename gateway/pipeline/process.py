@@ -17,6 +17,7 @@ one bad letter costs the others nothing but a second try.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -65,19 +66,21 @@ def process_entry(services: Services, queue_id: str) -> str:
 
 
 def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
-                  before_register: Callable[[], None] | None = None) -> dict[str, str]:
+                  before_register: Callable[[], None] | None = None,
+                  failed_here: Collection[str] = ()) -> dict[str, str]:
     """Process several spool entries with one transaction for their register entries.
 
     A letter that fails is handed to `on_error` (the runner's back-off and attempt
     count) and does not stop the others. `before_register`: called once the batch is
     checked, before its register transaction (the runner's turn among several:
-    gateway/pipeline/register_order.py). Returns queue id -> final state for the
-    letters that finished."""
+    gateway/pipeline/register_order.py). `failed_here`: letters this runner saw fail
+    (its back-off), whatever the database kept: no run died on them. Returns queue id
+    -> final state for the letters that finished."""
     letters = _read(services, queue_ids, on_error)
     if not letters:
         return {}
     try:
-        states = _open_messages(services, letters)
+        states = _open_messages(services, letters, failed_here)
     except Exception as exc:  # the database refused the batch: every letter waits
         for letter in letters:
             on_error(letter.queue_id, exc)
@@ -159,7 +162,7 @@ class RunnerKilled(Exception):
     past the machine's, a crash in a library); the reason a parked letter shows."""
 
 
-def _open_messages(services: Services, letters: list[_Letter]) -> dict[str, str]:
+def _open_messages(services: Services, letters: list[_Letter], failed_here: Collection[str] = ()) -> dict[str, str]:
     """Record each message (first time) or count another attempt (after a crash), in
     one transaction committed before any checking: a letter that crashes the runner
     has its attempts counted, is tried alone, and is parked after `max_attempts`
@@ -170,7 +173,7 @@ def _open_messages(services: Services, letters: list[_Letter]) -> dict[str, str]
              "mail_from": letter.entry.mail_from, "recipients": letter.entry.rcpt_to,
              "size": letter.entry.size, "sha256": letter.entry.sha256}
             for letter in letters
-        ], max_attempts=services.settings.pipeline.max_attempts)
+        ], max_attempts=services.settings.pipeline.max_attempts, failed_here=failed_here)
 
 
 def _check(services: Services, letters: list[_Letter], on_error: OnError) -> list[_Letter]:
