@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +26,7 @@ from gateway.pipeline import process as process_module
 from gateway.pipeline import runner as runner_module
 from gateway.pipeline.runner import run_once
 from gateway.service.crashpoints import BATCH_POINTS
+from gateway.service.services import open_services
 from gateway.tools.emergency_import import import_emergency
 from storage import outbox
 from storage.db import Database
@@ -331,3 +333,38 @@ def test_failures_the_database_could_not_record_are_no_deaths(services, monkeypa
     run_once(services)
     assert _numbers(services)[queued][:2] == (this_be_year(), 1)
     assert services.spool.pending() == [] and services.spool.parked() == []
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_pipeline_runners_racing_on_one_batch_register_each_letter_once(tmp_path, request, database):
+    """Two runners take the same six letters at the same moment (their claims lost: a
+    spool shared by mistake, a runner restarted while its old self still works), on
+    SQLite and on PostgreSQL. Whichever wins, each letter is registered once, numbered
+    1 to 6 in arrival order with no gap, filed once, and none is parked or left in the
+    spool once the loser has seen the winner's work."""
+    url = request.getfixturevalue("postgres_database_url") if database == "postgresql" else None
+    settings = load_settings(write_config(tmp_path, database_url=url))
+    with open_services(settings, "pipeline", upgrade_schema=True) as one, open_services(settings, "pipeline") as two:
+        queued = [one.spool.accept(letter(message_id=f"<race-{n}@dds.bangkok.go.th>"),
+                                   "saraban.dds@bangkok.go.th", [LATKRABANG]) for n in range(6)]
+        start = threading.Barrier(2)
+        errors: list[tuple[str, str]] = []
+
+        def runner(services) -> None:  # noqa: ANN001
+            start.wait()
+            process_module.process_batch(services, queued, lambda q, exc: errors.append((q, type(exc).__name__)))
+
+        threads = [threading.Thread(target=runner, args=(s,)) for s in (one, two)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        for queue_id, _name in errors:  # the loser tries again, as its back-off would
+            process_module.process_batch(one, [queue_id], lambda q, exc: pytest.fail(f"{q}: {exc!r}"))
+        numbers = _numbers(one)
+        assert [numbers[q][1] for q in queued] == [1, 2, 3, 4, 5, 6], errors
+        assert one.spool.pending() == [] and one.spool.parked() == []
+        with one.db.session() as session:
+            assert {m.state for m in session.query(Message).all()} == {"done"}
+            folders = [i.queue_id for i in outbox.items_in_state(session, kind="folder")]
+        assert sorted(folders) == sorted(queued)
