@@ -53,9 +53,10 @@ def _answers(sink, message_id: str) -> list:  # noqa: ANN001 - tests/servers Sin
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("faults")
-    for name in ("dir-fsync", "killer"):
+    for name in ("dir-fsync", "killer", "delivery-killer"):
         (folder / name).write_text("", encoding="utf-8")
-    return {"dir_fsync": folder / "dir-fsync", "killer": folder / "killer"}
+    return {"dir_fsync": folder / "dir-fsync", "killer": folder / "killer",
+            "delivery_killer": folder / "delivery-killer"}
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,7 @@ def gw(tmp_path_factory, sink, faults):  # noqa: F811
     config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nworkers = 1\n", 1)
                       .replace("[pipeline]\n", "[pipeline]\nmax_attempts = 2\n", 1))
     env = {"SARABAN_TEST_DIR_FSYNC_FAILS": str(faults["dir_fsync"]), "SARABAN_TEST_KILLER": str(faults["killer"]),
+           "SARABAN_TEST_DELIVERY_KILLER": str(faults["delivery_killer"]),
            "PYTHONPATH": f"{REPO / 'tests' / 'faults'}:{REPO}"}
     d = Daemon(config, env=env).start()
     yield d
@@ -154,6 +156,40 @@ def test_a_letter_that_kills_the_runner_is_parked_and_the_letters_of_its_batch_a
     assert reason["rule"] == "parked" and "RunnerKilled" in reason["message_en"] and "ระบบตรวจหนังสือฉบับนี้ไม่สำเร็จ" in reason["message_th"]
     assert [a for a in _items(gw, queued[1]) if a.kind == "alert" and a.state == "done"]  # the central unit's
     assert not _answers(sink, mids[1])  # the fault is the gateway's: no notice to the sender
+
+
+def test_a_copy_that_kills_the_delivery_runner_is_dead_and_the_notices_of_its_batch_go_once(gw, sink, faults):
+    """Building one letter's folder copy takes the delivery runner down, each time (a
+    copy too large for the machine's memory: the OOM killer). The runner was started
+    again, took the same batch and died again, for ever: the letter beside it in the
+    batch was acknowledged again at each start (twelve times in a minute, the same
+    Message-ID), the killer's copy never marked, and every item behind it waited. Now
+    the batch it died in is worked one item at a time: the other letter is filed and
+    acknowledged (a second time at most, with the same Message-ID, as after any kill),
+    the killer's own acknowledgement goes, and its copy is dead in `outbox list`
+    (retriable once the cause is fixed)."""
+    faults["delivery_killer"].write_text("KILLS-THE-DELIVERY", encoding="utf-8")
+    delivery = _runner_pid(gw, "delivery")
+    os.kill(delivery, signal.SIGSTOP)  # both letters' items wait for it: one batch
+    try:
+        innocent = gw.send(letter(message_id="<beside-delivery-killer@dds.bangkok.go.th>"), LATKRABANG)
+        killer = gw.send(letter(message_id="<delivery-killer@dds.bangkok.go.th>",
+                                extra_headers={"X-Test-Fault": "KILLS-THE-DELIVERY"}), LATKRABANG)
+        gw.wait_for(lambda: len(_items(gw, killer)) == 2, what="both letters registered")
+    finally:
+        os.kill(delivery, signal.SIGCONT)
+    try:
+        gw.wait_for(lambda: [i for i in _items(gw, killer) if i.kind == "folder" and i.state == "dead"],
+                    timeout=120, what="the killer's copy to be dead")
+    finally:
+        faults["delivery_killer"].write_text("", encoding="utf-8")
+    gw.wait_idle()
+    beside = _answers(sink, "<beside-delivery-killer@dds.bangkok.go.th>")
+    assert 1 <= len(beside) <= 2 and len({r.message["Message-ID"] for r in beside}) == 1
+    assert len(_answers(sink, "<delivery-killer@dds.bangkok.go.th>")) == 1
+    assert len([p for p in gw.maildir_files("latkrabang") if p.name.startswith(innocent)]) == 1
+    [copy] = [i for i in _outbox(gw, killer) if i["kind"] == "folder"]
+    assert copy["state"] == "dead" and copy["last_error"], copy
 
 
 def _runner_pid(d: Daemon, runner: str) -> int:

@@ -16,6 +16,7 @@ from structlog.contextvars import bound_contextvars
 
 from gateway.config.settings import Settings
 from gateway.delivery.errors import PermanentFailure
+from gateway.delivery.inflight import KILLS_BEFORE_DEAD, InFlight, RunnerKilled
 from gateway.delivery.registrar import deliver_alert, deliver_registrar
 from gateway.delivery.route import check_imap_routes, deliver_routed
 from gateway.notices.decide import decide_batch
@@ -56,7 +57,8 @@ PREPARE: dict[Handler, Callable[[Services, list[int]], dict[int, OutboxItem | No
 
 
 def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
-                limit: int = 100, stop: StopFlag | None = None, part: tuple[int, int] = (0, 1)) -> int:
+                limit: int = 100, stop: StopFlag | None = None, part: tuple[int, int] = (0, 1),
+                inflight: InFlight | None = None) -> int:
     """Work the due items; `part` = (index, count): this thread's share, by the letter's
     queue id, so that no two threads of the runner ever hold the same item, and each
     letter's items (its folder copy, its notice) stay in arrival order on one thread.
@@ -67,19 +69,33 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
     letters: one read for the batch's items and letters, one transaction deciding its
     notices, one marking the finished ones done. A kill -9 within a batch does again
     what its finished items did (handlers are idempotent: a folder copy is filed once;
-    a notice may go twice, with the same Message-ID: docs/notices.md)."""
+    a notice may go twice, with the same Message-ID: docs/notices.md). `inflight`: the
+    thread's record of its batch, by which a runner that died on an item works the
+    items it died among one at a time (gateway/delivery/inflight.py)."""
     handlers = handlers or HANDLERS
     index, count = part
     due = [item_id for item_id, queue_id in outbox.due(services.db, handlers, limit * count,
                                                       retry_max=services.settings.delivery.retry_max)
            if count == 1 or zlib.crc32(queue_id.encode()) % count == index][:limit]
     size = services.settings.delivery.batch
+    if inflight is not None and inflight.suspected(due):
+        size = 1  # the runner died among these: one at a time, so that only the killer dies again
     for at in range(0, len(due), size):
         if stop is not None and stop.stopping:
             break
         batch = due[at:at + size]
+        if inflight is not None:
+            killers = inflight.killers(batch)
+            for item_id in killers:
+                _record_failure(services, item_id, RunnerKilled(
+                    f"the delivery runner died each of the {KILLS_BEFORE_DEAD} times it worked this item"))
+            inflight.end(killers)
+            batch = [item_id for item_id in batch if item_id not in killers]
+            inflight.start(batch)
         with outbox.claimed_many(services.db, batch) as mine:  # another gateway on the same database?
             _work_batch(services, handlers, [item_id for item_id in batch if item_id in mine], stop)
+        if inflight is not None:
+            inflight.end(batch)
     return len(due)
 
 
@@ -241,10 +257,11 @@ def main(settings: Settings) -> None:
 
 def _work(services: Services, stop: StopFlag, part: tuple[int, int]) -> None:
     idle = services.settings.pipeline.poll_interval * 2
+    inflight = InFlight(services.settings.data_dir / f"delivery-{part[0]}.inflight")
     try:
         while not stop.stopping:
             try:
-                if work_outbox(services, stop=stop, part=part) == 0:
+                if work_outbox(services, stop=stop, part=part, inflight=inflight) == 0:
                     close_notice_sessions(idle_only=True)
                     time.sleep(idle)
             except Exception as exc:  # noqa: BLE001 - the database away: wait, never end the thread

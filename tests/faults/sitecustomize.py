@@ -11,6 +11,9 @@ puts bytes holding it into the vault (the pipeline runner checking the letter) i
 killed with SIGKILL, as the kernel's OOM killer ends a runner a letter made grow past
 the machine's memory, every time it tries.
 
+SARABAN_TEST_DELIVERY_KILLER: the same for the delivery runner, when it files a copy
+holding the word in a Maildir (building a copy too large for the machine's memory).
+
 The test's clock (tests/clock/sitecustomize.py) comes with them, one sitecustomize
 being imported."""
 from __future__ import annotations
@@ -58,3 +61,19 @@ if _KILLER:
         return _real_put(self, data, sha256)
 
     _vault.Vault.put = _put
+
+
+_DELIVERY_KILLER = os.environ.get("SARABAN_TEST_DELIVERY_KILLER")
+if _DELIVERY_KILLER:
+    import gateway.delivery.maildir as _maildir
+
+    _real_deliver = _maildir.deliver
+
+    def _deliver(root, folder, queue_id, unit, data):  # noqa: ANN001, ANN202
+        with open(_DELIVERY_KILLER, encoding="utf-8") as handle:
+            word = handle.read().strip().encode()
+        if word and word in data:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _real_deliver(root, folder, queue_id, unit, data)
+
+    _maildir.deliver = _deliver
