@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _libc: ctypes.CDLL | None = None
-_deferred = threading.local()  # this thread's directories whose fsync waits (deferred_dir_syncs)
+_deferred = threading.local()  # this thread's DirSyncs, whose fsyncs wait (deferred_dir_syncs)
 
 
 def fsync_dir(path: Path) -> None:
@@ -76,18 +76,32 @@ def write_durably(target: Path, chunks, tmp_dir: Path | None = None, mode: int =
     if sync:
         # The new name is durable with its directory; the temporary name's removal
         # from tmp_dir needs no fsync (a stale entry there is cleaned up at start).
-        waiting = getattr(_deferred, "dirs", None)
-        if waiting is None:
-            fsync_dir(target.parent)
-        else:
-            waiting.add(target.parent)
+        sync_dir(target.parent)
+
+
+def sync_dir(path: Path) -> None:
+    """fsync the directory now or, inside `deferred_dir_syncs`, with the others at its
+    end. Also for a file found already there by a delivery done again: its name was
+    written by an attempt whose directory sync may have failed."""
+    waiting = getattr(_deferred, "syncs", None)
+    if waiting is None:
+        fsync_dir(path)
+    else:
+        waiting.dirs.setdefault(path, set()).add(waiting.owner)
 
 
 class DirSyncs:
-    """What `deferred_dir_syncs` yields: `done` once every directory is synced."""
+    """What `deferred_dir_syncs` yields. The caller names the `owner` of the writes to
+    come (the delivery runner: the outbox item whose handler runs); once the block is
+    left, `done` is set and `failed` holds, for each owner with a directory whose fsync
+    failed, that error: its files may not survive a crash, and it alone is to be done
+    again, not the others whose directories were synced."""
 
     def __init__(self) -> None:
         self.done = False
+        self.owner: object = None
+        self.dirs: dict[Path, set[object]] = {}
+        self.failed: dict[object, OSError] = {}
 
 
 @contextmanager
@@ -96,16 +110,23 @@ def deferred_dir_syncs() -> Iterator[DirSyncs]:
     (a name never shows a file that is not whole), but its directory's fsync waits for
     the end, once per directory: the delivery runner's batch of folder copies and
     stamped PDFs, made durable before the one transaction that marks them done. On the
-    way out (an exception too) the directories are synced; `done` says they were: a
-    caller records nothing as durable unless it is."""
-    syncs = DirSyncs()
-    outer = getattr(_deferred, "dirs", None)
-    _deferred.dirs = set() if outer is None else outer
+    way out (an exception too) every directory is synced, each whatever the others
+    did: one unit's folder on a share that answers EIO had the batch record nothing and
+    do every item again, a notice to each of its senders every second. A caller
+    records as done only what `failed` does not name. Nested, the outer block syncs."""
+    outer = getattr(_deferred, "syncs", None)
+    if outer is not None:
+        yield outer
+        return
+    syncs = _deferred.syncs = DirSyncs()
     try:
         yield syncs
     finally:
-        if outer is None:
-            dirs, _deferred.dirs = _deferred.dirs, None
-            for path in sorted(dirs):
+        _deferred.syncs = None
+        for path in sorted(syncs.dirs):
+            try:
                 fsync_dir(path)
+            except OSError as exc:
+                for owner in syncs.dirs[path]:
+                    syncs.failed.setdefault(owner, exc)
         syncs.done = True

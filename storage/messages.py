@@ -3,6 +3,7 @@ it, counted on every further attempt, finished once every recipient unit is deci
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -19,18 +20,34 @@ def get_message(session: Session, queue_id: str) -> Message | None:
     return session.get(Message, queue_id)
 
 
-def open_messages(session: Session, arrivals: list[dict[str, Any]]) -> dict[str, str]:
+def open_messages(session: Session, arrivals: list[dict[str, Any]],
+                  max_attempts: int | None = None, failed_here: Collection[str] = ()) -> dict[str, str]:
     """Record each message the first time; after a crash count another attempt. Each
     dict holds queue_id, received_at, mail_from, recipients, size and sha256. Returns
     queue id -> state: `new` when this call recorded it (nothing of it can be
     registered or held yet), `processing` on a later attempt, or a finished state when
     an earlier run completed it.
 
+    With `max_attempts` (the pipeline runner's batches): a batch holding a message an
+    earlier run opened and left with no failure recorded (that run died on it, or
+    beside it: a letter that kills the runner, its memory past the machine's, dies
+    every time) opens only its first arrival, and the others are not in the result
+    (the next batch's): the letter that took a runner down takes only itself down
+    again, and is the only one counted for it. Such a message opened `max_attempts`
+    times (twice at least) is `died`: to be parked. A failure recorded (the runner's
+    back-off, a storage wait) is no death: its batch is whole; nor is one the caller
+    saw and could not record (`failed_here`: the database went away meanwhile).
+
     One SELECT for the batch and one INSERT (executemany) for the new rows: a
     `session.get` per message flushed the row before it and loaded a whole Message
     (~1 ms of CPU a letter)."""
-    states: dict[str, str] = dict(session.execute(
-        _STATES, {"ids": [a["queue_id"] for a in arrivals]}).all())
+    found = {queue_id: (state, attempts, silent) for queue_id, state, attempts, silent in session.execute(
+        _STATES, {"ids": [a["queue_id"] for a in arrivals]})}
+    died_on = {queue_id for queue_id, (state, _attempts, silent) in found.items()
+               if state == "processing" and silent and queue_id not in failed_here}
+    if max_attempts is not None and len(arrivals) > 1 and died_on:
+        arrivals = arrivals[:1]
+    states = {queue_id: state for queue_id, (state, _attempts, _silent) in found.items()}
     new: list[dict[str, Any]] = []
     again: list[dict[str, str]] = []
     result: dict[str, str] = {}
@@ -49,6 +66,10 @@ def open_messages(session: Session, arrivals: list[dict[str, Any]]) -> dict[str,
             continue
         if state == "processing":
             again.append({"m_queue_id": queue_id})
+            # At least once alone before it is parked: the batch it first died in
+            # counted every letter of it.
+            if max_attempts is not None and queue_id in died_on and found[queue_id][1] >= max(max_attempts, 2):
+                state = "died"
         result[queue_id] = state
     if new:
         session.execute(insert(_MESSAGES), new)
@@ -75,10 +96,12 @@ _MESSAGES = Message.__table__
 _FINISH = (update(_MESSAGES).where(_MESSAGES.c.queue_id == bindparam("m_queue_id"))
            .values(state=bindparam("state"), outcome=bindparam("outcome"), reason=None))
 _FINISH_WITH_AUTH = _FINISH.values(sender_auth=bindparam("sender_auth"))
-_STATES = select(_MESSAGES.c.queue_id, _MESSAGES.c.state).where(
+_STATES = select(_MESSAGES.c.queue_id, _MESSAGES.c.state, _MESSAGES.c.attempts, _MESSAGES.c.reason.is_(None)).where(
     _MESSAGES.c.queue_id.in_(bindparam("ids", expanding=True)))
+# The reason goes with the attempt that failed: one found unset at the next open is an
+# attempt that ended with nothing recorded (the runner died: open_messages).
 _COUNT_ATTEMPT = (update(_MESSAGES).where(_MESSAGES.c.queue_id == bindparam("m_queue_id"))
-                  .values(attempts=_MESSAGES.c.attempts + 1))
+                  .values(attempts=_MESSAGES.c.attempts + 1, reason=None))
 
 
 def record_failure(session: Session, queue_id: str, reason: str, max_attempts: int) -> Message | None:

@@ -41,6 +41,11 @@ def test_saraban_config_picks_the_file(tmp_path):
     ("[smtp]\nport = 70000\n", "smtp.port", "less than or equal to 65535"),
     ("[smtp]\nprot = 25\n", "smtp.prot", "unknown key"),
     ("[pipeline]\nworkers = 'two'\n", "pipeline.workers", "valid integer"),
+    # Batches of no letter would never register one; 100 000 letters in one transaction
+    # would hold the register's lock for minutes (gateway/pipeline/process.py).
+    ("[pipeline]\nbatch = 0\n", "pipeline.batch", "greater than or equal to 1"),
+    ("[delivery]\nbatch = -16\n", "delivery.batch", "greater than or equal to 1"),
+    ("[pipeline]\nbatch = 100000\n", "pipeline.batch", "less than or equal to 256"),
     ('[register.start_numbers]\n"saraban.latkrabang" = { 69 = 5 }\n', "register.start_numbers", "Buddhist-era"),
 ])
 def test_errors_name_the_file_the_key_and_the_problem(tmp_path, content, key, words):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from storage.fsync import write_durably
+from storage.fsync import sync_dir, write_durably
 
 
 def maildir_for(root: Path, folder: str) -> Path:
@@ -22,16 +22,24 @@ def message_name(queue_id: str, unit: str) -> str:
     return f"{queue_id}.{unit.replace('/', '_')}.saraban"
 
 
-def already_delivered(maildir: Path, name: str) -> bool:
+def delivered_in(maildir: Path, name: str) -> Path | None:
+    """The subdirectory (new/ or cur/) holding the copy, or None."""
     if (maildir / "new" / name).exists():
-        return True
-    return any(entry.startswith(name + ":") or entry == name for entry in os.listdir(maildir / "cur"))
+        return maildir / "new"
+    if any(entry.startswith(name + ":") or entry == name for entry in os.listdir(maildir / "cur")):
+        return maildir / "cur"
+    return None
 
 
 def deliver(root: Path, folder: str, queue_id: str, unit: str, data: bytes) -> Path:
     maildir = maildir_for(root, folder)
     name = message_name(queue_id, unit)
     target = maildir / "new" / name
-    if not already_delivered(maildir, name):
+    found = delivered_in(maildir, name)
+    if found is None:
         write_durably(target, data, tmp_dir=maildir / "tmp", mode=0o640)
+    else:
+        # Found by an attempt done again: the one that wrote it may have failed to
+        # sync its directory (a share's EIO), and done now it must be durable.
+        sync_dir(found)
     return target

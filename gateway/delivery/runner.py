@@ -16,18 +16,20 @@ from structlog.contextvars import bound_contextvars
 
 from gateway.config.settings import Settings
 from gateway.delivery.errors import PermanentFailure
+from gateway.delivery.inflight import KILLS_BEFORE_DEAD, InFlight, RunnerKilled
 from gateway.delivery.registrar import deliver_alert, deliver_registrar
 from gateway.delivery.route import check_imap_routes, deliver_routed
 from gateway.notices.decide import decide_batch
 from gateway.notices.send import close_notice_sessions, send_notice
 from gateway.service import metrics
+from gateway.service.crashpoints import crashpoint
 from gateway.service.log import setup_logging
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.signatures.receive_stamp import close_stampers
 from storage import outbox
 from storage.errors import is_transient_storage_error
-from storage.fsync import deferred_dir_syncs
+from storage.fsync import DirSyncs, deferred_dir_syncs
 from storage.models import OutboxItem
 
 log = structlog.get_logger("gateway.runner.delivery")
@@ -55,7 +57,8 @@ PREPARE: dict[Handler, Callable[[Services, list[int]], dict[int, OutboxItem | No
 
 
 def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
-                limit: int = 100, stop: StopFlag | None = None, part: tuple[int, int] = (0, 1)) -> int:
+                limit: int = 100, stop: StopFlag | None = None, part: tuple[int, int] = (0, 1),
+                inflight: InFlight | None = None) -> int:
     """Work the due items; `part` = (index, count): this thread's share, by the letter's
     queue id, so that no two threads of the runner ever hold the same item, and each
     letter's items (its folder copy, its notice) stay in arrival order on one thread.
@@ -66,19 +69,33 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
     letters: one read for the batch's items and letters, one transaction deciding its
     notices, one marking the finished ones done. A kill -9 within a batch does again
     what its finished items did (handlers are idempotent: a folder copy is filed once;
-    a notice may go twice, with the same Message-ID: docs/notices.md)."""
+    a notice may go twice, with the same Message-ID: docs/notices.md). `inflight`: the
+    thread's record of its batch, by which a runner that died on an item works the
+    items it died among one at a time (gateway/delivery/inflight.py)."""
     handlers = handlers or HANDLERS
     index, count = part
     due = [item_id for item_id, queue_id in outbox.due(services.db, handlers, limit * count,
                                                       retry_max=services.settings.delivery.retry_max)
            if count == 1 or zlib.crc32(queue_id.encode()) % count == index][:limit]
     size = services.settings.delivery.batch
+    if inflight is not None and inflight.suspected(due):
+        size = 1  # the runner died among these: one at a time, so that only the killer dies again
     for at in range(0, len(due), size):
         if stop is not None and stop.stopping:
             break
         batch = due[at:at + size]
+        if inflight is not None:
+            killers = inflight.killers(batch)
+            for item_id in killers:
+                _record_failure(services, item_id, RunnerKilled(
+                    f"the delivery runner died each of the {KILLS_BEFORE_DEAD} times it worked this item"))
+            inflight.end(killers)
+            batch = [item_id for item_id in batch if item_id not in killers]
+            inflight.start(batch)
         with outbox.claimed_many(services.db, batch) as mine:  # another gateway on the same database?
             _work_batch(services, handlers, [item_id for item_id in batch if item_id in mine], stop)
+        if inflight is not None:
+            inflight.end(batch)
     return len(due)
 
 
@@ -96,15 +113,23 @@ def _work_batch(services: Services, handlers: dict[str, Handler], item_ids: list
         # The folder copies' and stamped PDFs' directories are synced once for the batch,
         # before the transaction that marks the batch done (each file before its rename).
         with deferred_dir_syncs() as syncs:
-            _run_handlers(services, handlers, item_ids, items, prepared, done, stop)
+            _run_handlers(services, handlers, item_ids, items, prepared, done, stop, syncs)
     finally:
         if syncs is not None and syncs.done:
-            _finish(services, done, stop)
+            # An item whose directory could not be synced is a failed attempt of its
+            # own (recorded after the others, whose notices must not go again).
+            _finish(services, [(item, also) for item, also in done if item.id not in syncs.failed], stop)
+            for item, _also in done:
+                if item.id in syncs.failed:
+                    with bound_contextvars(queue_id=item.queue_id, unit=item.unit, kind=item.kind,
+                                           outbox_id=item.id):
+                        _record_failure(services, item.id, syncs.failed[item.id])
 
 
 def _run_handlers(services: Services, handlers: dict[str, Handler], item_ids: list[int],
                   items: dict[int, OutboxItem], prepared: dict[int, OutboxItem | None],
-                  done: list[tuple[OutboxItem, Callable | None]], stop: StopFlag | None) -> None:
+                  done: list[tuple[OutboxItem, Callable | None]], stop: StopFlag | None,
+                  syncs: DirSyncs) -> None:
     for item_id in item_ids:
         if stop is not None and stop.stopping:
             break
@@ -116,6 +141,7 @@ def _run_handlers(services: Services, handlers: dict[str, Handler], item_ids: li
             if item is None:  # settled in its preparation (a suppressed or held notice)
                 metrics.outbox(items[item_id].kind, "done")
                 continue
+        syncs.owner = item.id  # the directories its handler writes in are its own to sync
         outcome = _attempt(services, handlers, item)
         if outcome == outbox.SETTLED:  # the handler recorded how it ended
             metrics.outbox(item.kind, "done")
@@ -146,6 +172,7 @@ def _finish(services: Services, done: list[tuple[OutboxItem, Callable | None]], 
     while True:
         try:
             outbox.finish_many(services.db, [(item.id, also) for item, also in done])
+            crashpoint("after_batch_done")
             break
         except Exception as exc:
             if not is_transient_storage_error(exc):
@@ -237,10 +264,11 @@ def _say_unusable_routes(settings: Settings) -> None:
 
 def _work(services: Services, stop: StopFlag, part: tuple[int, int]) -> None:
     idle = services.settings.pipeline.poll_interval * 2
+    inflight = InFlight(services.settings.data_dir / f"delivery-{part[0]}.inflight")
     try:
         while not stop.stopping:
             try:
-                if work_outbox(services, stop=stop, part=part) == 0:
+                if work_outbox(services, stop=stop, part=part, inflight=inflight) == 0:
                     close_notice_sessions(idle_only=True)
                     time.sleep(idle)
             except Exception as exc:  # noqa: BLE001 - the database away: wait, never end the thread

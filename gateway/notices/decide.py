@@ -20,6 +20,7 @@ from gateway.notices.sanitize import clean_address, clean_message_id, clean_refe
 from gateway.sender.dmarc import org_domain
 from gateway.sender.policy import notice_refusal
 from gateway.sender.results import SenderAuth
+from gateway.service.crashpoints import crashpoint
 from storage.models import OutboxItem
 from storage.notices import Decided, decide_pending, decide_pending_up_to, notices_in_last_hour
 
@@ -68,11 +69,16 @@ def decide_batch(services: "Services", item_ids: list[int]) -> dict[int, OutboxI
     take), nothing is returned and each notice is decided alone where it is sent
     (`send_notice`), so one bad record holds up no other notice and fails as itself."""
     db = services.db
+
+    def decided_in_batch(session, key: str, record: dict[str, Any]) -> tuple[str, dict[str, Any]]:  # noqa: ANN001
+        outcome = decision(session, services, key, record)
+        crashpoint("in_notice_decisions")
+        return outcome
+
     with _deciding:
         try:
-            decided = decide_pending_up_to(
-                db, item_ids, UNDECIDED, lambda session, key, record: decision(session, services, key, record),
-                after=_decided_below.get(db.url, 0))
+            decided = decide_pending_up_to(db, item_ids, UNDECIDED, decided_in_batch,
+                                           after=_decided_below.get(db.url, 0))
         except Exception as exc:  # noqa: BLE001 - each is decided alone, and fails alone
             log.warning("notice_batch_decision_failed", items=len(item_ids),
                         error=f"{type(exc).__name__}: {str(exc)[:300]}")

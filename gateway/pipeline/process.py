@@ -17,6 +17,7 @@ one bad letter costs the others nothing but a second try.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -65,28 +66,38 @@ def process_entry(services: Services, queue_id: str) -> str:
 
 
 def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
-                  before_register: Callable[[], None] | None = None) -> dict[str, str]:
+                  before_register: Callable[[], None] | None = None,
+                  failed_here: Collection[str] = ()) -> dict[str, str]:
     """Process several spool entries with one transaction for their register entries.
 
     A letter that fails is handed to `on_error` (the runner's back-off and attempt
     count) and does not stop the others. `before_register`: called once the batch is
     checked, before its register transaction (the runner's turn among several:
-    gateway/pipeline/register_order.py). Returns queue id -> final state for the
-    letters that finished."""
+    gateway/pipeline/register_order.py). `failed_here`: letters this runner saw fail
+    (its back-off), whatever the database kept: no run died on them. Returns queue id
+    -> final state for the letters that finished."""
     letters = _read(services, queue_ids, on_error)
     if not letters:
         return {}
     try:
-        states = _open_messages(services, letters)
+        states = _open_messages(services, letters, failed_here)
     except Exception as exc:  # the database refused the batch: every letter waits
         for letter in letters:
             on_error(letter.queue_id, exc)
         return {}
     finished: dict[str, str] = {}
     fresh: list[_Letter] = []
+    # Not opened: the batch was cut to its first letter after a runner died (open_messages);
+    # the others are the next batch's, neither failed nor finished.
+    letters = [letter for letter in letters if letter.queue_id in states]
     for letter in letters:
         if states[letter.queue_id] in FINISHED:  # an earlier run registered it
             finished[letter.queue_id] = states[letter.queue_id]
+        elif states[letter.queue_id] == "died":
+            # Opened `max_attempts` times alone and never finished: it takes the runner
+            # down each time. Parked (held in quarantine, the central unit alerted) by
+            # the runner's count of failures, as a letter that fails with an exception.
+            on_error(letter.queue_id, RunnerKilled())
         elif states[letter.queue_id] == "failed":
             # Parked, and held in quarantine with an alert sent, by a run killed before it
             # moved the file (gateway/pipeline/runner.py): parked as decided. Running it
@@ -146,17 +157,23 @@ def _read(services: Services, queue_ids: list[str], on_error: OnError) -> list[_
     return letters
 
 
-def _open_messages(services: Services, letters: list[_Letter]) -> dict[str, str]:
+class RunnerKilled(Exception):
+    """The runner died each time it processed this letter (killed with it: its memory
+    past the machine's, a crash in a library); the reason a parked letter shows."""
+
+
+def _open_messages(services: Services, letters: list[_Letter], failed_here: Collection[str] = ()) -> dict[str, str]:
     """Record each message (first time) or count another attempt (after a crash), in
     one transaction committed before any checking: a letter that crashes the runner
-    has its attempts counted and is parked after `max_attempts`."""
+    has its attempts counted, is tried alone, and is parked after `max_attempts`
+    (storage/messages.open_messages)."""
     with services.db.session() as session:
         return open_messages(session, [
             {"queue_id": letter.queue_id, "received_at": letter.entry.received_at,
              "mail_from": letter.entry.mail_from, "recipients": letter.entry.rcpt_to,
              "size": letter.entry.size, "sha256": letter.entry.sha256}
             for letter in letters
-        ])
+        ], max_attempts=services.settings.pipeline.max_attempts, failed_here=failed_here)
 
 
 def _check(services: Services, letters: list[_Letter], on_error: OnError) -> list[_Letter]:

@@ -100,7 +100,7 @@ def _run_batch(services: Services, batch: list[str], before_register=None) -> in
         _failed(services, queue_id, exc)
 
     try:
-        process_batch(services, batch, on_error, before_register)
+        process_batch(services, batch, on_error, before_register, failed_here=_backoff.keys())
     except Exception as exc:  # noqa: BLE001 - a fault outside any one letter: each waits
         for queue_id in batch:
             if queue_id not in failed:

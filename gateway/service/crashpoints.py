@@ -20,6 +20,12 @@ POINTS = (
 PARKING_POINTS = (
     "after_park_recorded",  # parked, held and alerted in the database; the file still in spool/new
 )
+# Inside the delivery runner's batch (tests/test_batches_session17.py, with notices to
+# an SMTP sink and two delivery threads): POINTS' test has no smarthost.
+BATCH_POINTS = (
+    "in_notice_decisions",  # a notice of the batch decided, the decision's transaction still open
+    "after_batch_done",  # the batch's items marked done; nothing of the next batch synced or sent
+)
 
 
 def crashpoint(name: str) -> None:
