@@ -19,6 +19,7 @@ import re
 import zipfile
 
 from rules.model import Attachment, ParsedMail
+from rules.names import shown_name
 from rules.reference import find_reference_on_line
 from rules.thai_text import thai_to_arabic
 
@@ -255,12 +256,9 @@ def has_vba_macros(att: Attachment) -> bool:
 
 
 def display_name(att: Attachment) -> str:
-    """The file name as safe text for messages: controls shown escaped; a file without a
-    name by its place, counted from 1 as a clerk counts the files ("#4": the fourth)."""
+    """The file name as safe text for messages (`rules.names.shown_name`: nothing hidden
+    in it); a file without a name by its place, counted from 1 as a clerk counts the
+    files ("#4": the fourth)."""
     if not att.filename:
         return f"#{att.index + 1}"
-    return "".join(
-        ch if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-        else f"\\u{ord(ch):04x}"
-        for ch in att.filename
-    )
+    return shown_name(att.filename)

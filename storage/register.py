@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
+from rules.names import fitted_name
 from rules.thai_time import be_year, now_utc, to_bangkok
 from storage.db import as_loaded
 from storage.models import Letter, LetterAttachment, Message, RegisterCounter
@@ -234,7 +235,9 @@ def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
             fitted(_ATTACHMENTS, {
                 "letter_id": letter_id,
                 "position": position,
-                "filename": item.get("filename"),
+                # Cut by its stem between whole letters, the extension kept: cut at the
+                # column's length, a 10,000-character name lost its ".pdf" and split น้ำ.
+                "filename": fitted_name(item.get("filename"), _ATTACHMENTS.c.filename.type.length),
                 "sha256": item["sha256"],
                 "size": item["size"],
                 "content_type": item["content_type"],

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import re
 
+from rules.names import cut
+
 REPLACEMENT = "\ufffd"
 _UNSAFE = re.compile(r"[\x00\ud800-\udfff]")
 # `\u0000` (or a lone surrogate escape) inside serialised JSON, not preceded by an
@@ -70,12 +72,14 @@ def fit(column, value: str | None) -> str | None:  # noqa: ANN001 - a SQLAlchemy
     if value is None:
         return None
     length, indexed = _room(column)
+    # Between whole letters (rules/names.py): cut after the น้ of น้ำ, a name or a
+    # display name read as another word.
     if length and len(value) > length:
-        value = value[:length]
+        value = cut(value, length)
     if indexed and len(value) > INDEXED_BYTES // 4:
         raw = value.encode("utf-8", "surrogatepass")
         if len(raw) > INDEXED_BYTES:
-            value = raw[:INDEXED_BYTES].decode("utf-8", "ignore")
+            value = cut(value, len(raw[:INDEXED_BYTES].decode("utf-8", "ignore")))
     return value
 
 

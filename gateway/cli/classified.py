@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gateway.cli.common import settings_of
+from rules.names import shown_name
 from gateway.cli.secrecy import register_audit_parser, register_keys_parser
 
 
@@ -132,7 +133,7 @@ def _print(entry: dict, args) -> None:
         if entry.get(key) is not None:
             print(f"{key:<12} {entry[key]}")
     for a in entry.get("attachments") or []:
-        print(f"file         {a.get('filename') or '(no name)'}  {a.get('size')} bytes  {a.get('content_type')}")
+        print(f"file         {shown_name(a['filename']) if a.get('filename') else '(no name)'}  {a.get('size')} bytes  {a.get('content_type')}")
     for f in entry.get("findings") or []:
         print(f"finding      {f.get('verdict')}: {f.get('rule')}: {f.get('message', '')}")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rules.names import cut
+
 _ADDRESS_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _MSGID_RE = re.compile(r"<[^<>\s\x00-\x1f\x7f\"\\]{1,250}@[^<>\s\x00-\x1f\x7f\"\\]{1,250}>")
 MAX_TEXT = 300
@@ -17,7 +19,8 @@ MAX_REFERENCES = 10
 def clean_text(value: object, limit: int = MAX_TEXT) -> str:
     """One line of printable text: line breaks and tabs become spaces, other control,
     format (bidi overrides, zero-width) and unassigned characters are dropped, runs of
-    spaces collapse, and the result is cut at `limit` characters with an ellipsis."""
+    spaces collapse, and the result is cut at `limit` characters with an ellipsis, between
+    whole letters: cut after น้ of น้ำ, a subject read as another word."""
     if value is None:
         return ""
     text = str(value)
@@ -34,7 +37,7 @@ def clean_text(value: object, limit: int = MAX_TEXT) -> str:
             out.append(char)
     text = " ".join("".join(out).split())
     if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
+        text = cut(text, limit - 1).rstrip() + "…"
     return text
 
 

@@ -15,6 +15,8 @@ import urllib.parse
 import uuid
 from email.parser import BytesHeaderParser
 
+from rules.names import saved_name
+
 
 def _newline(raw: bytes) -> bytes:
     """The newline of the message's header block: the one its blank line (the end of the
@@ -35,7 +37,10 @@ def file_part(filename: str, data: bytes, subtype: str = "pdf", newline: bytes =
     Written here rather than by the email package: its header folding takes ~4 ms for
     a Thai file name (one per folder copy, the stamped letter's), and its generator
     ~12 ms to write out a 200 KB file's base64, more than the rest of filing the
-    letter. The body is base64 in 76-character lines, as the email package writes it."""
+    letter. The body is base64 in 76-character lines, as the email package writes it.
+    The name is the sender's (the stamped letter's) without what hides its extension
+    (`rules.names.saved_name`): the clerk's client draws it, then saves it."""
+    filename = saved_name(filename)
     head = "\r\n".join((
         "Content-Transfer-Encoding: base64",
         _with_parameter("Content-Disposition: attachment;", "filename", filename),

@@ -29,6 +29,7 @@ from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from rules.markings import _pdf_unreadable, decode_header_text, html_readings, raw_header_text
 from rules.files import signed_file_name
 from rules.model import Attachment, ParsedMail
+from rules.names import name_from_bytes
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
 # Multipart containers a letter may have (real ones have 1-3). ~1,000 nested ones make
@@ -134,7 +135,8 @@ def _leaves(message: email.message.Message, truncated: list | None = None, count
         yield part
 
 
-def _filename(part: email.message.Message) -> str | None:
+def filename_of(part: email.message.Message) -> str | None:
+    """A part's file name as the register keeps it (also for `quarantine show`)."""
     try:
         raw = part.get_filename()
     except Exception:
@@ -142,21 +144,32 @@ def _filename(part: email.message.Message) -> str | None:
     if not raw:
         return None
     # get_filename() decodes RFC 2231 itself; Outlook puts RFC 2047 words in name=.
-    return _under_unknown_label(part) or decode_header_part(raw) or None
+    return decode_header_part(_as_sent(part) or raw) or None
 
 
-def _under_unknown_label(part: email.message.Message) -> str | None:
-    """An RFC 2231 file name under a label Python does not know (`x-thai`): the stdlib
-    keeps its bytes as Latin-1 letters, where a Thai reader's client shows UTF-8, else
-    Windows-874 (a ลับมาก in such a name read as no marking)."""
+def _as_sent(part: email.message.Message) -> str | None:
+    """The file name's text as a Thai reader's client shows it, where the stdlib reads
+    it otherwise: an RFC 2231 value by `rules.names.name_from_bytes` (UTF-8 bytes under
+    a TIS-620 label, Windows-874 bytes under a UTF-8 one or under `x-thai`), and a name
+    sent as raw 8-bit bytes (SMTPUTF8 clients, old Thai mailers), which the stdlib makes
+    U+FFFD of: "ลับมาก_2569.pdf" so read was no marking and no name in the register."""
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
         value = part.get_param(param, header=header)
         if value is None:
             continue  # get_filename's order: the next place only when this one is missing
-        if isinstance(value, tuple) and len(value) == 3 and charsets.unknown_label(value[0]):
-            return charsets.decode_bytes(value[2].encode("latin-1", "replace"), None)
-        return None
+        if isinstance(value, tuple) and len(value) == 3:
+            return name_from_bytes(value[2].encode("latin-1", "replace"), value[0] or None)
+        raw = next((v for k, v in part.raw_items() if k.lower() == header and isinstance(v, str)), "")
+        if raw.isascii() or not _ESCAPED_BYTE.search(raw):
+            return None
+        probe = email.message.Message()
+        probe[header] = re.sub(r"\r?\n(?=[ \t])", "", raw_header_text(raw))
+        found = probe.get_param(param, header=header)
+        return email.utils.collapse_rfc2231_value(found) if found else None
     return None
+
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte, as the stdlib keeps it
 
 
 @dataclasses.dataclass
@@ -212,7 +225,7 @@ def collect_attachments(message: email.message.Message,
     reading = reading or _Reading(pdf_reader, digests)
     files: list[Attachment] = []
     for part in _leaves(message, truncated, reading.counted):
-        filename = _filename(part)
+        filename = filename_of(part)
         if _is_body_text(part, filename):
             continue
         data = _payload(part)
@@ -484,7 +497,7 @@ class _StdlibParsed:
             pass
         self.text_plain, self.text_html = [], []
         for part in _leaves(self.message):
-            if _filename(part) or part.get_content_disposition() == "attachment":
+            if filename_of(part) or part.get_content_disposition() == "attachment":
                 continue
             try:
                 payload = part.get_payload(decode=True) or b""

@@ -17,10 +17,12 @@ from typing import Any
 from gateway.pipeline.check import check_entry, with_sender_verdict
 from gateway.sender.results import SenderAuth, sender_detail
 from gateway.pipeline.dispose import decide, recipient_for, register_letter_for, what_is_known
+from gateway.pipeline.parse import filename_of
 from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services
 from gateway.tools.replay import entry_from_vault
+from rules.names import shown_name
 from rules.thai_time import thai_datetime, to_bangkok
 from storage import quarantine
 from storage.actions import actions_for
@@ -80,7 +82,7 @@ def _contents(services: Services, raw_sha256: str | None) -> tuple[list[dict[str
     try:
         msg = email.message_from_bytes(services.vault.get(raw_sha256), policy=email.policy.default)
         files = [
-            {"filename": part.get_filename(), "content_type": part.get_content_type(),
+            {"filename": filename_of(part), "content_type": part.get_content_type(),
              "size": len(part.get_payload(decode=True) or b"")}
             for part in msg.iter_attachments()
         ]
@@ -328,7 +330,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     ]
     if data["files"]:
         out.append("files:")
-        out.extend(f"  {f['filename'] or '(no name)'}  {f['content_type']}  {f['size']} bytes" for f in data["files"])
+        out.extend(f"  {shown_name(f['filename']) if f['filename'] else '(no name)'}  {f['content_type']}  {f['size']} bytes"
+                   for f in data["files"])
     else:
         out.append("files: none (ไม่มีไฟล์แนบ)")
     if data["text"]:

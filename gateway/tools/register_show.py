@@ -17,6 +17,7 @@ from gateway.cli.table import width
 from gateway.tools.actions import action_as_dict, record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services, parse_receive_no
 from gateway.tools.register_rows import SECRECY_TH, URGENCY_TH
+from rules.names import shown_name
 from rules.thai_time import thai_datetime, to_bangkok
 from storage.actions import actions_for
 from storage.models import Letter
@@ -118,7 +119,7 @@ def render_entry(data: dict[str, Any]) -> str:
     if data["attachments"]:
         out.append("files:")
         for a in data["attachments"]:
-            name = (a.get("filename") or "(no name)") if "filename" in a else "(classified)"
+            name = (shown_name(a["filename"]) if a.get("filename") else "(no name)") if "filename" in a else "(classified)"
             out.append(f"  {name}  {a.get('content_type', '')}  {a['size']} bytes  sha256 {a['sha256'][:16]}…")
     if data.get("findings"):
         out.append("findings:")

@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.config.settings import Settings
 from gateway.service.services import Services, open_services
+from rules.names import shown_name
 from rules.thai_text import arabic_to_thai
 from rules.thai_time import be_year, now_utc
 from gateway.web.auth import ROLE_TH, Authenticator, Person, same
@@ -135,6 +136,8 @@ class Desk:
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                       autoescape=True, undefined=jinja2.StrictUndefined)
         self.env.globals.update(role_th=ROLE_TH, desk_nav=self.nav, nav="")
+        # A sender's file name with nothing hidden in it (U+202E, zero-width): rules/names.py.
+        self.env.filters["file_name"] = shown_name
         self.pages: set[str] = set()  # the optional pages this desk serves (create_app)
         self.max_upload = self.web.max_upload_mb * 1024 * 1024
         self.session_cookie = cookie_name(COOKIE, self.web.cookie_secure)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from rules.names import saved_name
 from rules.thai_text import expand_year, thai_to_arabic
 from rules.thai_time import BANGKOK
 from gateway.tools.actions import acting_as, record_action
@@ -214,7 +215,7 @@ def letter_stamped(desk: Desk, request: Request, person: Person, form: FormData 
 def file_response(data: bytes, filename: str | None, content_type: str) -> Response:
     """A PDF opens in the browser's own viewer; anything else is only downloaded, as
     bytes, never rendered (a sender's HTML or SVG must not run on our origin)."""
-    name = filename or "file"
+    name = saved_name(filename or "file")  # never drawn reversed in a file manager
     is_pdf = content_type == "application/pdf" and data.startswith(b"%PDF")
     disposition = "inline" if is_pdf else "attachment"
     ascii_name = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in name)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.pipeline.parse import filename_of
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
 from gateway.tools.quarantine import is_parked, list_entries, reject, release, show_entry
@@ -76,7 +77,7 @@ def entry_file(desk: Desk, request: Request, person: Person, form: FormData | No
     part = parts[position]
     payload = part.get_payload(decode=True) or b""
     sniffed = "application/pdf" if payload.startswith(b"%PDF") else part.get_content_type()
-    return file_response(payload, part.get_filename(), sniffed)
+    return file_response(payload, filename_of(part), sniffed)
 
 
 def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Response:

@@ -1,0 +1,137 @@
+"""A file's name as its sender's client meant it, and as a person may safely be shown it.
+
+Pure functions, no I/O. Thai names reach the gateway as RFC 2047 words, RFC 2231
+parameters (labelled with a charset that is sometimes wrong) and raw 8-bit bytes
+(SMTPUTF8 clients, old Thai mailers writing Windows-874); everywhere a person reads a
+name (the desk, the register, a notice, the CLI) it must read as the sender's client
+showed it, with nothing hidden in it.
+"""
+from __future__ import annotations
+
+import codecs
+import unicodedata
+
+from rules.markings import raw_header_text
+
+# Labels Thai mailers put on names, whatever the bytes are.
+_UTF8 = frozenset({"utf-8", "utf8"})
+# Multi-byte codecs: their bytes may well be valid UTF-8 by chance, so the label stands.
+_WIDE = ("utf_16", "utf_32", "utf_7")
+_THAI_LABELS = {"windows-874": "cp874", "x-windows-874": "cp874", "dos-874": "cp874", "ibm874": "cp874",
+                "tis620": "tis_620", "iso885911": "tis_620"}
+
+
+def _codec(label: str) -> str | None:
+    label = label.strip().strip('"').lower()
+    try:
+        return codecs.lookup(_THAI_LABELS.get(label, label)).name
+    except LookupError:
+        return None
+
+
+def name_from_bytes(data: bytes, label: str | None) -> str:
+    """The bytes of a name (an RFC 2231 value, or a raw 8-bit parameter when `label` is
+    None) as text. UTF-8 when they are UTF-8, whatever the label says: the UTF-8 of a
+    Thai name read as TIS-620 is "เธฅเธฑเธ", and a legacy text is next to never valid
+    UTF-8 by chance. Bytes that are not UTF-8 under a UTF-8 label, no label or one no
+    codec knows are Windows-874, the only other charset Thai clients write (Thunderbird
+    and Outlook in a Thai locale fall back on it too)."""
+    codec = _codec(label) if label else None
+    if codec is None or codec == "utf-8" or not codec.startswith(_WIDE):
+        if not data.isascii():
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        if codec is None or codec == "utf-8":
+            return raw_header_text(data.decode("utf-8", "surrogateescape"))
+    return data.decode(codec, "replace")
+
+
+# Characters a name may hold that show as nothing, or as something else: controls (a
+# CR/LF ends a header line, ESC drives a terminal), format characters (U+202E turns
+# "หนังสือ\u202efdp.exe" into "หนังสือexe.pdf" on screen; U+200B makes two names that
+# differ look the same), separators and unassigned code points.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+# A Thai letter carries at most three marks (a vowel above or below, a tone mark, and
+# rarely ์); more, stacked on one letter, draw a column over the rows above and below it.
+MAX_MARKS = 3
+_MARKS = frozenset({"Mn", "Mc", "Me"})
+
+
+def shown_name(name: str) -> str:
+    """A name as a person is shown it: every character that is invisible or changes how
+    the rest is drawn written out as \\uXXXX, so that "หนังสือ\\u202efdp.exe" shows what
+    it is; a space other than U+0020 too, so that two names that differ never look the
+    same; and a mark with no letter under it, or past MAX_MARKS on one letter."""
+    if name.isascii() and name.isprintable():
+        return name
+    out, marks = [], None  # marks drawn on the last letter shown; None: no letter
+    for ch in name:
+        category = unicodedata.category(ch)
+        if category in _HIDDEN or (ch.isspace() and ch != " "):
+            out.append(f"\\u{ord(ch):04x}")
+            marks = None
+        elif category in _MARKS:
+            if marks is None or marks >= MAX_MARKS:
+                out.append(f"\\u{ord(ch):04x}")
+            else:
+                out.append(ch)
+                marks += 1
+        else:
+            out.append(ch)
+            marks = 0
+    return "".join(out)
+
+
+def saved_name(name: str) -> str:
+    """A name to save a file under (a download's Content-Disposition, a part the gateway
+    writes): the invisible characters of `shown_name` dropped, so that no file manager
+    draws it reversed, and a CR, LF or tab a space."""
+    return "".join(
+        " " if ch in "\r\n\t" else ch
+        for ch in name if ch in "\r\n\t" or unicodedata.category(ch) not in _HIDDEN
+    ).strip() or "file"
+
+
+# SARA AM is a spacing mark (Unicode's Grapheme_Cluster_Break=SpacingMark): a cluster
+# such as น้ำ ends with it, as with the combining marks (Mn, Mc, Me).
+_JOINS_BEFORE = frozenset({"\u0e33", "\u200d"})
+# Thai vowels written before their consonant (เ แ โ ใ ไ): a cut just after one leaves a
+# vowel with no letter to sound.
+_LEADING_VOWELS = frozenset("\u0e40\u0e41\u0e42\u0e43\u0e44")
+
+
+def _breaks_before(text: str, at: int) -> bool:
+    if at <= 0 or at >= len(text):
+        return True
+    ch, before = text[at], text[at - 1]
+    return not (unicodedata.category(ch) in ("Mn", "Mc", "Me") or ch in _JOINS_BEFORE or before in _LEADING_VOWELS)
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut between two letters with all their
+    marks: "น้ำท่วม" cut to 2 is "", not "น้" (a different vowel), nor "เ" alone. Where
+    no letter starts near the limit (a run of marks alone), at the limit."""
+    if len(text) <= limit:
+        return text
+    at = max(limit, 0)
+    while at > max(limit - 2 * MAX_MARKS, 0) and not _breaks_before(text, at):
+        at -= 1
+    return text[:at] if _breaks_before(text, at) else text[:max(limit, 0)]
+
+
+MAX_EXTENSION = 16  # ".stamped.pdf" is 12; anything longer is not an extension
+
+
+def fitted_name(name: str | None, limit: int) -> str | None:
+    """A name in at most `limit` characters for a column that holds no more: the stem cut
+    between letters, the extension kept, so that the file opens as the type it is named
+    and "…" says that something was cut."""
+    if name is None or len(name) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    tail = dot + ext if dot and stem and len(ext) < MAX_EXTENSION else ""
+    return cut(name[: len(name) - len(tail)], limit - len(tail) - 1) + "…" + tail
