@@ -845,9 +845,10 @@ def read_classification(mail: ParsedMail) -> Classification:
         name = f"file {a.index + 1}"
         # A file named "ลับมาก_2569_..." is marked where a clerk reads it first; the name's
         # "_" and "." stand for the spaces the naming rule forbids.
-        level = secrecy_in_subject(re.sub(r"[_.\-]+", " ", a.filename or ""))
-        if level != "none":
-            found.append(Classification(level, f"{name} name"))
+        for shown in (a.filename or "", *a.other_names):
+            level = secrecy_in_subject(re.sub(r"[_.\-]+", " ", shown))
+            if level != "none":
+                found.append(Classification(level, f"{name} name"))
         pages = a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
         # Two readers' lines of the same pages (gateway/pipeline/pdf_inspect.py): where
         # they disagree, the more secret reading wins.

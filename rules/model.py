@@ -59,6 +59,10 @@ class Attachment:
     # A file whose files follow it in the letter as files of their own, read, verified and
     # registered as if attached directly: Outlook's winmail.dat, a signed `letter.pdf.p7m`.
     unpacked: bool = False
+    # A second name the part carries (Content-Type's name= when it is not filename=):
+    # a client that shows that one shows it, so a marking or a program's extension
+    # there counts too.
+    other_names: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:

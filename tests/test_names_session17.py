@@ -50,6 +50,12 @@ LETTERS = {
     "windows-874 as utf-8": named("ชื่อไฟล์ป้ายผิดสอง", b"filename*=utf-8''" + percent(THAI_NAME.encode("cp874"))),
     # The marking only in the name, as raw UTF-8: the letter is ลับมาก.
     "marked name": named("ส่งเอกสารประกอบการประชุม", b'filename="' + "ลับมาก_2569_dds_0403_57.pdf".encode() + b'"'),
+    # filename= and name= disagree: a client that shows name= shows the marking.
+    "two names": named("ส่งรายงานประจำเดือน", b'filename="2569_dds_0403_62.pdf"').replace(b"Content-Type: application/pdf\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n"
+             b"Content-Disposition: attachment; filename=\"2569_dds_0403_62.pdf\"",
+             b"Content-Type: application/pdf; name=\"" + "ลับมาก_2569_dds_0403_62.pdf".encode() + b"\"\r\n"
+             b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n"
+             b"Content-Disposition: attachment; filename=\"2569_dds_0403_62.pdf\""),
     "spoof": letter(subject="ชื่อไฟล์กลับทิศ", files=[(SPOOF, make_pdf("spoof")),
                                                      (LOOKALIKE[0], make_pdf("first")),
                                                      (LOOKALIKE[1], make_pdf("second")),
@@ -105,13 +111,13 @@ def test_a_held_letters_raw_windows874_name_reads_the_same_in_the_quarantine(pag
     assert page.locator("main ul a").all_inner_texts() == [THAI_NAME]
 
 
-def test_a_marking_in_a_raw_utf8_file_name_makes_the_letter_secret(desk):
+def test_a_marking_in_a_raw_utf8_name_or_in_name_makes_the_letter_secret(desk):
     """"ลับมาก_2569_....pdf" sent as raw UTF-8 was registered as an ordinary letter, its
-    name unreadable, its plaintext filed into the unit's folder."""
+    name unreadable, its plaintext filed into the unit's folder; so was one whose
+    Content-Type name= said ลับมาก where its filename= did not."""
     entries = desk.daemon.register()
-    assert not [e for e in entries if e.get("mail_subject") == "ส่งเอกสารประกอบการประชุม"]
-    [secret] = [e for e in entries if e["book"] != "general"]
-    assert secret["secrecy"] == "secret"
+    assert not [e for e in entries if e.get("mail_subject") in ("ส่งเอกสารประกอบการประชุม", "ส่งรายงานประจำเดือน")]
+    assert [e["secrecy"] for e in entries if e["book"] != "general"] == ["secret", "secret"]
 
 
 def test_a_name_that_hides_its_extension_or_looks_like_another_shows_what_it_is(page, desk, shot):
@@ -202,3 +208,14 @@ def test_shown_and_saved_names():
     assert saved_name('a\r\nBcc: x@y"; b.pdf') == 'a  Bcc: x@y"; b.pdf'
     assert saved_name("\u202e\u200b") == "file"
     assert json.dumps(saved_name("\x00")) == '"file"'
+
+
+def test_a_programs_extension_in_name_is_a_program_whatever_filename_says():
+    from gateway.pipeline.parse import parse_mail
+    from rules.checks.executable import Executable
+    from rules.model import LetterFacts, RuleSettings
+
+    raw = named("x", b'filename="2569_dds_0403_62.pdf"').replace(
+        b"Content-Type: application/pdf\r\n", b'Content-Type: application/pdf; name="2569_dds_0403_62.pdf.js"\r\n', 1)
+    [finding] = Executable().check(parse_mail(raw), LetterFacts(), RuleSettings())
+    assert finding.verdict == "fail" and "program" in finding.message_en

@@ -136,37 +136,46 @@ def _leaves(message: email.message.Message, truncated: list | None = None, count
 
 
 def filename_of(part: email.message.Message) -> str | None:
-    """A part's file name as the register keeps it (also for `quarantine show`)."""
-    try:
-        raw = part.get_filename()
-    except Exception:
-        return None
-    if not raw:
-        return None
-    # get_filename() decodes RFC 2231 itself; Outlook puts RFC 2047 words in name=.
-    return decode_header_part(_as_sent(part) or raw) or None
+    """A part's file name as the register keeps it (also for `quarantine show`): its
+    filename= else its name=, as mail clients choose (and get_filename)."""
+    names = names_of(part)
+    return names[0] if names else None
 
 
-def _as_sent(part: email.message.Message) -> str | None:
-    """The file name's text as a Thai reader's client shows it, where the stdlib reads
-    it otherwise: an RFC 2231 value by `rules.names.name_from_bytes` (UTF-8 bytes under
-    a TIS-620 label, Windows-874 bytes under a UTF-8 one or under `x-thai`), and a name
-    sent as raw 8-bit bytes (SMTPUTF8 clients, old Thai mailers), which the stdlib makes
-    U+FFFD of: "ลับมาก_2569.pdf" so read was no marking and no name in the register."""
+def names_of(part: email.message.Message) -> list[str]:
+    """The names a part carries, filename= then name=, each as `_as_sent` reads it: a
+    client that shows name= (and there are) shows the second one."""
+    out = []
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
-        value = part.get_param(param, header=header)
-        if value is None:
-            continue  # get_filename's order: the next place only when this one is missing
-        if isinstance(value, tuple) and len(value) == 3:
-            return name_from_bytes(value[2].encode("latin-1", "replace"), value[0] or None)
+        try:
+            name = _as_sent(part, param, header)
+        except Exception:  # noqa: BLE001 - a parameter no parser can read names nothing
+            name = None
+        if name:
+            out.append(name)
+    return out
+
+
+def _as_sent(part: email.message.Message, param: str, header: str) -> str | None:
+    """One name parameter's text as a Thai reader's client shows it, where the stdlib
+    reads it otherwise: an RFC 2231 value by `rules.names.name_from_bytes` (UTF-8 bytes
+    under a TIS-620 label, Windows-874 bytes under a UTF-8 one or under `x-thai`), and a
+    name sent as raw 8-bit bytes (SMTPUTF8 clients, old Thai mailers), which the stdlib
+    makes U+FFFD of: "ลับมาก_2569.pdf" so read was no marking and no name in the register.
+    RFC 2047 words in it are decoded too: Outlook puts them in name=."""
+    value = part.get_param(param, header=header)
+    if value is None:
+        return None
+    if isinstance(value, tuple) and len(value) == 3:
+        text = name_from_bytes(value[2].encode("latin-1", "replace"), value[0] or None)
+    else:
         raw = next((v for k, v in part.raw_items() if k.lower() == header and isinstance(v, str)), "")
-        if raw.isascii() or not _ESCAPED_BYTE.search(raw):
-            return None
-        probe = email.message.Message()
-        probe[header] = re.sub(r"\r?\n(?=[ \t])", "", raw_header_text(raw))
-        found = probe.get_param(param, header=header)
-        return email.utils.collapse_rfc2231_value(found) if found else None
-    return None
+        if not raw.isascii() and _ESCAPED_BYTE.search(raw):
+            probe = email.message.Message()
+            probe[header] = re.sub(r"\r?\n(?=[ \t])", "", raw_header_text(raw))
+            value = probe.get_param(param, header=header) or ""
+        text = email.utils.collapse_rfc2231_value(value)
+    return decode_header_part(text.strip()) or None
 
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte, as the stdlib keeps it
@@ -225,15 +234,19 @@ def collect_attachments(message: email.message.Message,
     reading = reading or _Reading(pdf_reader, digests)
     files: list[Attachment] = []
     for part in _leaves(message, truncated, reading.counted):
-        filename = filename_of(part)
+        names = names_of(part)
+        filename = names[0] if names else None
         if _is_body_text(part, filename):
             continue
         data = _payload(part)
         smime = (part.get_param("smime-type") or "") if part is not message else None
         unpacked = _container_files(data, filename, part.get_content_type(), part.get_content_disposition(), smime,
                                     reading, len(files))
-        files += unpacked or [_file(data, filename, part.get_content_type(), part.get_content_disposition(),
-                                    part.get_content_charset(), smime, reading, len(files))]
+        found = unpacked or [_file(data, filename, part.get_content_type(), part.get_content_disposition(),
+                                   part.get_content_charset(), smime, reading, len(files))]
+        # The part's own file (first): its second name, if it has one (`names_of`).
+        found[0] = dataclasses.replace(found[0], other_names=tuple(n for n in names[1:] if n != filename))
+        files += found
     return files
 
 

@@ -26,7 +26,8 @@ def _ext(name: str) -> str:
 def _why(att: Attachment) -> str | None:
     t = base_type(att.sniffed_type)
     ext = extension(att)
-    if t in EXECUTABLE_TYPES or ext in EXECUTABLE_EXTENSIONS:
+    if t in EXECUTABLE_TYPES or ext in EXECUTABLE_EXTENSIONS or any(
+            _ext(n) in EXECUTABLE_EXTENSIONS for n in att.other_names):
         return "program"
     if t in MACRO_TYPES or ext in MACRO_EXTENSIONS or has_vba_macros(att):
         return "macro"
