@@ -59,24 +59,31 @@ _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # rarely ์); more, stacked on one letter, draw a column over the rows above and below it.
 MAX_MARKS = 3
 _MARKS = frozenset({"Mn", "Mc", "Me"})
+_DIGITS = frozenset("0123456789๐๑๒๓๔๕๖๗๘๙")
+
+
+def _escaped(ch: str) -> str:
+    return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
 
 
 def shown_name(name: str) -> str:
     """A name as a person is shown it: every character that is invisible or changes how
     the rest is drawn written out as \\uXXXX, so that "หนังสือ\\u202efdp.exe" shows what
     it is; a space other than U+0020 too, so that two names that differ never look the
-    same; and a mark with no letter under it, or past MAX_MARKS on one letter."""
+    same; a digit that is neither Arabic (0-9) nor Thai (๐-๙), which the naming rule's
+    \\d accepts and which looks like one ("５７", "𝟓𝟕"); and a mark with no letter under
+    it, or past MAX_MARKS on one letter."""
     if name.isascii() and name.isprintable():
         return name
     out, marks = [], None  # marks drawn on the last letter shown; None: no letter
     for ch in name:
         category = unicodedata.category(ch)
-        if category in _HIDDEN or (ch.isspace() and ch != " "):
-            out.append(f"\\u{ord(ch):04x}")
+        if category in _HIDDEN or (ch.isspace() and ch != " ") or (category == "Nd" and ch not in _DIGITS):
+            out.append(_escaped(ch))
             marks = None
         elif category in _MARKS:
             if marks is None or marks >= MAX_MARKS:
-                out.append(f"\\u{ord(ch):04x}")
+                out.append(_escaped(ch))
             else:
                 out.append(ch)
                 marks += 1

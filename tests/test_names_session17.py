@@ -7,13 +7,14 @@ One daemon with the desk serves the module (tests/web/conftest.py)."""
 from __future__ import annotations
 
 import email
-import email.policy
 import json
+import os
 from urllib.parse import unquote
 
 import pytest
 
 from rules.names import cut, fitted_name, name_from_bytes, saved_name, shown_name
+from tests.imap_helpers import delivery_config, folder_messages
 from tests.letters import letter, make_pdf
 from tests.test_thai_headers import rfc2231
 from tests.web.conftest import Desk, browser, running_desk, shot  # noqa: F401 - fixtures
@@ -24,7 +25,7 @@ PLACEHOLDER = b"filename*=utf-8''PLACEHOLDER.pdf"
 THAI_NAME = "หนังสือนำ_สำนักงานเขตลาดกระบัง.pdf"
 LONG_NAME = "น้ำท่วม" * 1430 + ".pdf"  # 10,014 characters, every cut a chance to split น้ำ
 SPOOF = "หนังสือ\u202excod.pdf"  # drawn "หนังสือfdp.docx"
-LOOKALIKE = ("2569_dds_0403_57.pdf", "2569_dds_0403_\u200b57.pdf")
+LOOKALIKE = ("2569_dds_0403_57.pdf", "2569_dds_0403_\u200b57.pdf", "2569_dds_0403_\uff15\uff17.pdf")
 STACKED = ("ก" + "\u0e49" * 40 + ".pdf", "\u0e48\u0e49\u0e4a.pdf")  # marks piled up; marks alone
 LONG_SUBJECT = "น้ำ" * 134  # a notice quotes 300 characters: the 100th น้ำ is cut
 
@@ -59,6 +60,7 @@ LETTERS = {
     "spoof": letter(subject="ชื่อไฟล์กลับทิศ", files=[(SPOOF, make_pdf("spoof")),
                                                      (LOOKALIKE[0], make_pdf("first")),
                                                      (LOOKALIKE[1], make_pdf("second")),
+                                                     (LOOKALIKE[2], make_pdf("third")),
                                                      (STACKED[0], make_pdf("stacked")),
                                                      (STACKED[1], make_pdf("marks alone"))]),
     "long subject": letter(subject=LONG_SUBJECT, files=[("2569_dds_0403_60.pdf", make_pdf("long subject"))]),
@@ -69,11 +71,26 @@ LETTERS = {
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory):
+def mailbox(dovecot) -> tuple:
+    """The unit's folders on the session's real Dovecot: (server, user)."""
+    user = f"names{os.getpid()}"
+    dovecot.add_user(user, "pw-" + user)
+    return dovecot, user
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory, mailbox):
+    dovecot, user = mailbox
     with running_desk(tmp_path_factory.mktemp("names"), (("somchai", "clerk", "saraban.latkrabang"),),
                       tuple((raw, LAT) for raw in LETTERS.values()),
-                      extra="[signatures]\nstamp = true\n") as desk:
+                      extra="[signatures]\nstamp = true\n" + delivery_config(dovecot, user, "pw-" + user)) as desk:
         yield desk
+
+
+def in_the_folder(mailbox, queue_id: str) -> email.message.EmailMessage:
+    """The folder copy of one letter as an IMAP client fetches it from Dovecot."""
+    [copy] = [m for _, m in folder_messages(*mailbox, "Saraban/latkrabang") if m["X-Saraban-Queue-Id"] == queue_id]
+    return copy
 
 
 def register(desk: Desk) -> dict[str, dict]:
@@ -89,7 +106,7 @@ def files_on_page(page, desk: Desk, subject: str) -> list[str]:
 RAW_OR_MISLABELLED = ("ชื่อไฟล์ยูทีเอฟแปด", "ชื่อไฟล์ภาษาไทยเก่า", "ชื่อไฟล์ป้ายผิดหนึ่ง", "ชื่อไฟล์ป้ายผิดสอง")
 
 
-def test_a_thai_name_sent_raw_or_mislabelled_reads_as_its_sender_wrote_it(page, desk):
+def test_a_thai_name_sent_raw_or_mislabelled_reads_as_its_sender_wrote_it(page, desk, mailbox):
     """Until session 17 the raw names read as a row of U+FFFD and the mislabelled ones
     as "เธซเธเธฑ..." or "˹ѧ..." on the desk and in the register."""
     entries = register(desk)
@@ -97,6 +114,10 @@ def test_a_thai_name_sent_raw_or_mislabelled_reads_as_its_sender_wrote_it(page, 
         == dict.fromkeys(RAW_OR_MISLABELLED, [THAI_NAME])
     sign_in(page, desk, "somchai")
     assert {s: files_on_page(page, desk, s) for s in RAW_OR_MISLABELLED} == dict.fromkeys(RAW_OR_MISLABELLED, [THAI_NAME])
+    # The folder copy keeps the sender's bytes (its signature must verify): a client
+    # reads the raw UTF-8 name from Dovecot as the desk shows it.
+    copy = in_the_folder(mailbox, entries[RAW_OR_MISLABELLED[0]]["queue_id"])
+    assert [p.get_filename() for p in copy.iter_attachments()][0] == THAI_NAME
 
 
 def test_a_held_letters_raw_windows874_name_reads_the_same_in_the_quarantine(page, desk):
@@ -120,13 +141,14 @@ def test_a_marking_in_a_raw_utf8_name_or_in_name_makes_the_letter_secret(desk):
     assert [e["secrecy"] for e in entries if e["book"] != "general"] == ["secret", "secret"]
 
 
-def test_a_name_that_hides_its_extension_or_looks_like_another_shows_what_it_is(page, desk, shot):
+def test_a_name_that_hides_its_extension_or_looks_like_another_shows_what_it_is(page, desk, shot, mailbox):
     """U+202E drew "หนังสือ\\u202excod.pdf" as "หนังสือfdp.docx" on the letter's page, and
     a zero-width space made two different files' names look the same."""
     sign_in(page, desk, "somchai")
     shown = files_on_page(page, desk, "ชื่อไฟล์กลับทิศ")
     shot(page)
     assert shown == ["หนังสือ\\u202excod.pdf", LOOKALIKE[0], "2569_dds_0403_\\u200b57.pdf",
+                     "2569_dds_0403_\\uff15\\uff17.pdf",
                      "ก\u0e49\u0e49\u0e49" + "\\u0e49" * 37 + ".pdf", "\\u0e48\\u0e49\\u0e4a.pdf"]
     # The download is saved under the name without the override (no file manager draws
     # it reversed), and the PDF opens as a PDF.
@@ -144,9 +166,7 @@ def test_a_name_that_hides_its_extension_or_looks_like_another_shows_what_it_is(
     # The stamped letter the folder copy carries is named without the override too (the
     # sender's own part is kept byte for byte); the desk names it as it names the file.
     assert "หนังสือ\\u202excod.stamped.pdf" in page.locator("p.stamped").inner_text()
-    [copy] = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-              for path in (desk.daemon.data_dir / "folders").rglob("*")
-              if path.is_file() and b"X-Saraban-Queue-Id: " + entry["queue_id"].encode() in path.read_bytes()]
+    copy = in_the_folder(mailbox, entry["queue_id"])
     names = [part.get_filename() for part in copy.iter_attachments()]
     assert names == [SPOOF, *LOOKALIKE, *STACKED, "หนังสือxcod.stamped.pdf"]
 
@@ -204,6 +224,7 @@ def test_a_cut_never_splits_a_thai_letter_from_its_marks():
 def test_shown_and_saved_names():
     assert shown_name("a\u200bb\u00a0c\r\n\x1b") == "a\\u200bb\\u00a0c\\u000d\\u000a\\u001b"
     assert shown_name(THAI_NAME) == THAI_NAME and shown_name("a b.pdf") == "a b.pdf"
+    assert shown_name("๒๕๖๙_\U0001d7d3.pdf") == "๒๕๖๙_\\U0001d7d3.pdf"
     assert saved_name(SPOOF) == "หนังสือxcod.pdf"
     assert saved_name('a\r\nBcc: x@y"; b.pdf') == 'a  Bcc: x@y"; b.pdf'
     assert saved_name("\u202e\u200b") == "file"
