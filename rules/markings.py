@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, ParsedMail, Secrecy, Urgency
+from rules.names import name_from_bytes
 from rules.thai_text import THAI_PUA
 
 SECRECY_RANK: dict[str, int] = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
@@ -244,13 +245,10 @@ def _codec(charset: str) -> str:
 def _decode_run(data: bytes | bytearray, charset: str) -> str:
     # An unknown charset's bytes are read as a raw 8-bit header is: UTF-8 if they are,
     # else Windows-874. Read as UTF-8 alone, `=?x-thai?Q?=C5=D1=BA...?=` was U+FFFDs and
-    # its ลับมาก no marking, while a Thai reader's client falls back on Thai.
-    if charset:
-        return data.decode(charset, "replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp874", "replace")
+    # its ลับมาก no marking, while a Thai reader's client falls back on Thai. A wrong
+    # label (UTF-8 bytes called tis-620, Windows-874 called utf-8) is read the same way:
+    # rules/names.py.
+    return name_from_bytes(bytes(data), charset or None)
 
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte the stdlib kept as a surrogate

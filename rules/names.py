@@ -11,12 +11,10 @@ from __future__ import annotations
 import codecs
 import unicodedata
 
-from rules.markings import raw_header_text
-
 # Labels Thai mailers put on names, whatever the bytes are.
 _UTF8 = frozenset({"utf-8", "utf8"})
 # Multi-byte codecs: their bytes may well be valid UTF-8 by chance, so the label stands.
-_WIDE = ("utf_16", "utf_32", "utf_7")
+_WIDE = ("utf-16", "utf-32", "utf-7")
 _THAI_LABELS = {"windows-874": "cp874", "x-windows-874": "cp874", "dos-874": "cp874", "ibm874": "cp874",
                 "tis620": "tis_620", "iso885911": "tis_620"}
 
@@ -35,16 +33,19 @@ def name_from_bytes(data: bytes, label: str | None) -> str:
     Thai name read as TIS-620 is "เธฅเธฑเธ", and a legacy text is next to never valid
     UTF-8 by chance. Bytes that are not UTF-8 under a UTF-8 label, no label or one no
     codec knows are Windows-874, the only other charset Thai clients write (Thunderbird
-    and Outlook in a Thai locale fall back on it too)."""
+    and Outlook in a Thai locale fall back on it too), unless they read as more Thai
+    letters than bytes lost in UTF-8 (a UTF-8 text with a stray byte keeps its reading;
+    Windows-874 bytes pair up into UTF-8 Cyrillic, never into Thai)."""
     codec = _codec(label) if label else None
     if codec is None or codec == "utf-8" or not codec.startswith(_WIDE):
-        if not data.isascii():
-            try:
-                return data.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
         if codec is None or codec == "utf-8":
-            return raw_header_text(data.decode("utf-8", "surrogateescape"))
+            text = data.decode("utf-8", "replace")
+            thai = sum(1 for ch in text if "\u0e00" <= ch <= "\u0e7f")
+            return data.decode("cp874", "replace") if text.count("\ufffd") > thai else text
     return data.decode(codec, "replace")
 
 

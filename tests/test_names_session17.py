@@ -6,6 +6,7 @@ desk in Chromium, in `register show`, and as the register and the folder copy ke
 One daemon with the desk serves the module (tests/web/conftest.py)."""
 from __future__ import annotations
 
+import base64
 import email
 import json
 import os
@@ -49,6 +50,9 @@ LETTERS = {
     # RFC 2231 under the wrong label: UTF-8 bytes called TIS-620, Windows-874 called UTF-8.
     "utf-8 as tis-620": named("ชื่อไฟล์ป้ายผิดหนึ่ง", b"filename*=tis-620''" + percent(THAI_NAME.encode())),
     "windows-874 as utf-8": named("ชื่อไฟล์ป้ายผิดสอง", b"filename*=utf-8''" + percent(THAI_NAME.encode("cp874"))),
+    # RFC 2047 (Outlook, Gmail) under the same wrong label.
+    "2047 windows-874 as utf-8": named("ชื่อไฟล์ป้ายผิดสาม", b'filename="=?utf-8?B?'
+                                       + base64.b64encode(THAI_NAME.encode("cp874")) + b'?="'),
     # The marking only in the name, as raw UTF-8: the letter is ลับมาก.
     "marked name": named("ส่งเอกสารประกอบการประชุม", b'filename="' + "ลับมาก_2569_dds_0403_57.pdf".encode() + b'"'),
     # filename= and name= disagree: a client that shows name= shows the marking.
@@ -103,7 +107,8 @@ def files_on_page(page, desk: Desk, subject: str) -> list[str]:
     return page.locator("table.files a").all_inner_texts()
 
 
-RAW_OR_MISLABELLED = ("ชื่อไฟล์ยูทีเอฟแปด", "ชื่อไฟล์ภาษาไทยเก่า", "ชื่อไฟล์ป้ายผิดหนึ่ง", "ชื่อไฟล์ป้ายผิดสอง")
+RAW_OR_MISLABELLED = ("ชื่อไฟล์ยูทีเอฟแปด", "ชื่อไฟล์ภาษาไทยเก่า", "ชื่อไฟล์ป้ายผิดหนึ่ง", "ชื่อไฟล์ป้ายผิดสอง",
+                      "ชื่อไฟล์ป้ายผิดสาม")
 
 
 def test_a_thai_name_sent_raw_or_mislabelled_reads_as_its_sender_wrote_it(page, desk, mailbox):
@@ -203,6 +208,7 @@ def test_a_long_thai_subject_is_quoted_in_the_notice_cut_between_whole_letters(d
     (THAI_NAME.encode(), "tis-620", THAI_NAME),
     (THAI_NAME.encode(), "windows-874", THAI_NAME),
     (THAI_NAME.encode("cp874"), "utf-8", THAI_NAME),
+    (THAI_NAME.encode().replace(b".pdf", b"\xff.pdf"), "utf-8", THAI_NAME.replace(".pdf", "\ufffd.pdf")),  # a stray byte
     (THAI_NAME.encode("cp874"), "x-thai", THAI_NAME),
     (THAI_NAME.encode("tis-620"), "tis-620", THAI_NAME),
     ("café.pdf".encode("latin-1"), "iso-8859-1", "café.pdf"),

@@ -162,7 +162,8 @@ def _as_sent(part: email.message.Message, param: str, header: str) -> str | None
     under a TIS-620 label, Windows-874 bytes under a UTF-8 one or under `x-thai`), and a
     name sent as raw 8-bit bytes (SMTPUTF8 clients, old Thai mailers), which the stdlib
     makes U+FFFD of: "ลับมาก_2569.pdf" so read was no marking and no name in the register.
-    RFC 2047 words in it are decoded too: Outlook puts them in name=."""
+    RFC 2047 words in it (Outlook puts them in name=) are decoded as a Subject's are, a
+    wrong or unknown label read the same way (`decode_header_text`)."""
     value = part.get_param(param, header=header)
     if value is None:
         return None
@@ -175,7 +176,7 @@ def _as_sent(part: email.message.Message, param: str, header: str) -> str | None
             probe[header] = re.sub(r"\r?\n(?=[ \t])", "", raw_header_text(raw))
             value = probe.get_param(param, header=header) or ""
         text = email.utils.collapse_rfc2231_value(value)
-    return decode_header_part(text.strip()) or None
+    return decode_header_text(text).strip() or None
 
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte, as the stdlib keeps it
