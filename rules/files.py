@@ -19,7 +19,7 @@ import re
 import zipfile
 
 from rules.model import Attachment, ParsedMail
-from rules.names import shown_name
+from rules.names import fitted_name, shown_name
 from rules.reference import find_reference_on_line
 from rules.thai_text import thai_to_arabic
 
@@ -255,10 +255,15 @@ def has_vba_macros(att: Attachment) -> bool:
     return False
 
 
+# Characters of a file name a finding quotes: a 10,000-character name was quoted whole
+# in each finding, on the desk and in the folder copy's X-Saraban-Finding headers.
+SHOWN_NAME_LENGTH = 200
+
+
 def display_name(att: Attachment) -> str:
     """The file name as safe text for messages (`rules.names.shown_name`: nothing hidden
-    in it); a file without a name by its place, counted from 1 as a clerk counts the
-    files ("#4": the fourth)."""
+    in it; at most SHOWN_NAME_LENGTH characters, its extension kept); a file without a
+    name by its place, counted from 1 as a clerk counts the files ("#4": the fourth)."""
     if not att.filename:
         return f"#{att.index + 1}"
-    return shown_name(att.filename)
+    return fitted_name(shown_name(att.filename), SHOWN_NAME_LENGTH)

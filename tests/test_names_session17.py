@@ -185,6 +185,9 @@ def test_a_ten_thousand_character_name_keeps_its_extension_and_whole_letters(pag
     sign_in(page, desk, "somchai")
     [link] = files_on_page(page, desk, "ชื่อไฟล์ยาวมาก")
     assert link == stored
+    # Each finding about it quotes 200 characters of it, not 10,000.
+    quoted = page.locator("ul.findings li small").all_inner_texts()
+    assert quoted and all(q == "[" + "น้ำท่วม" * 27 + "น้ำท่ว" + "….pdf]" for q in quoted)
     href = page.locator("table.files a").first.get_attribute("href")
     disposition = page.context.request.get(desk.url + href).headers["content-disposition"]
     assert unquote(disposition.split("filename*=UTF-8''")[1]).endswith("….pdf")

@@ -8,7 +8,6 @@ import unicodedata
 from rules.checks import FILE, finding
 from rules.files import display_name, letter_files
 from rules.model import Finding, LetterFacts, ParsedMail, RuleSettings
-from rules.names import cut
 
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 # Most file systems stop at 255 bytes per name.
@@ -43,7 +42,7 @@ class UnsafeName:
                 continue
             found = problems(att.filename, settings.max_filename_length)
             if found:
-                name = cut(display_name(att), 80)
+                name = display_name(att)  # cut as every finding cuts it
                 out.append(finding(
                     self.name, "fail",
                     f"ชื่อไฟล์ {FILE} ไม่ปลอดภัย ({', '.join(t for t, _ in found)}) กรุณาเปลี่ยนชื่อไฟล์ให้สั้นและใช้เฉพาะตัวอักษร ตัวเลข และ _",
