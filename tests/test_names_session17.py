@@ -39,6 +39,11 @@ def named(subject: str, disposition: bytes, data: bytes | None = None) -> bytes:
     return raw.replace(PLACEHOLDER, disposition)
 
 
+def with_name(raw: bytes, name: bytes) -> bytes:
+    """`raw` (from `named`) with a Content-Type name= of its own on the file."""
+    return raw.replace(b"Content-Type: application/pdf\r\n", b'Content-Type: application/pdf; name="' + name + b'"\r\n', 1)
+
+
 def percent(data: bytes) -> bytes:
     return b"".join(b"%%%02X" % byte for byte in data)
 
@@ -56,11 +61,8 @@ LETTERS = {
     # The marking only in the name, as raw UTF-8: the letter is ลับมาก.
     "marked name": named("ส่งเอกสารประกอบการประชุม", b'filename="' + "ลับมาก_2569_dds_0403_57.pdf".encode() + b'"'),
     # filename= and name= disagree: a client that shows name= shows the marking.
-    "two names": named("ส่งรายงานประจำเดือน", b'filename="2569_dds_0403_62.pdf"').replace(b"Content-Type: application/pdf\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n"
-             b"Content-Disposition: attachment; filename=\"2569_dds_0403_62.pdf\"",
-             b"Content-Type: application/pdf; name=\"" + "ลับมาก_2569_dds_0403_62.pdf".encode() + b"\"\r\n"
-             b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n"
-             b"Content-Disposition: attachment; filename=\"2569_dds_0403_62.pdf\""),
+    "two names": with_name(named("ส่งรายงานประจำเดือน", b'filename="2569_dds_0403_62.pdf"'),
+                           "ลับมาก_2569_dds_0403_62.pdf".encode()),
     "spoof": letter(subject="ชื่อไฟล์กลับทิศ", files=[(SPOOF, make_pdf("spoof")),
                                                      (LOOKALIKE[0], make_pdf("first")),
                                                      (LOOKALIKE[1], make_pdf("second")),
@@ -245,7 +247,6 @@ def test_a_programs_extension_in_name_is_a_program_whatever_filename_says():
     from rules.checks.executable import Executable
     from rules.model import LetterFacts, RuleSettings
 
-    raw = named("x", b'filename="2569_dds_0403_62.pdf"').replace(
-        b"Content-Type: application/pdf\r\n", b'Content-Type: application/pdf; name="2569_dds_0403_62.pdf.js"\r\n', 1)
+    raw = with_name(named("x", b'filename="2569_dds_0403_62.pdf"'), b"2569_dds_0403_62.pdf.js")
     [finding] = Executable().check(parse_mail(raw), LetterFacts(), RuleSettings())
     assert finding.verdict == "fail" and "program" in finding.message_en
