@@ -157,6 +157,8 @@ def test_a_name_that_hides_its_extension_or_looks_like_another_shows_what_it_is(
     assert shown == ["หนังสือ\\u202excod.pdf", LOOKALIKE[0], "2569_dds_0403_\\u200b57.pdf",
                      "2569_dds_0403_\\uff15\\uff17.pdf",
                      "ก\u0e49\u0e49\u0e49" + "\\u0e49" * 37 + ".pdf", "\\u0e48\\u0e49\\u0e4a.pdf"]
+    # The written-out name wraps in its cell: the page does not scroll sideways.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     # The download is saved under the name without the override (no file manager draws
     # it reversed), and the PDF opens as a PDF.
     href = page.locator("table.files a").first.get_attribute("href")
