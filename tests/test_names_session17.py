@@ -176,6 +176,7 @@ def test_a_name_that_hides_its_extension_or_looks_like_another_shows_what_it_is(
     # sender's own part is kept byte for byte); the desk names it as it names the file.
     assert "หนังสือ\\u202excod.stamped.pdf" in page.locator("p.stamped").inner_text()
     copy = in_the_folder(mailbox, entry["queue_id"])
+    assert copy["X-Saraban-Stamp"] == "stamped: หนังสือxcod.stamped.pdf"
     names = [part.get_filename() for part in copy.iter_attachments()]
     assert names == [SPOOF, *LOOKALIKE, *STACKED, "หนังสือxcod.stamped.pdf"]
 

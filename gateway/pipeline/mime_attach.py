@@ -125,10 +125,15 @@ def header_value(name: str, value: str) -> str:
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words)
 
 
+# Direction overrides and isolates: in a sender's file name quoted by a header of ours
+# (X-Saraban-Stamp: stamped: <name>.stamped.pdf) they drew the name reversed.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def add_header(raw: bytes, name: str, value: str) -> bytes:
-    """Prepend one header (RFC 2047-encoded when not ASCII)."""
+    """Prepend one header (RFC 2047-encoded when not ASCII), without direction controls."""
     newline = _newline(raw)
-    return encoded_header(name, value).replace(b"\r\n", newline) + newline + raw
+    return encoded_header(name, _BIDI_CONTROLS.sub("", value)).replace(b"\r\n", newline) + newline + raw
 
 
 def add_attachment(raw: bytes, filename: str, data: bytes, subtype: str = "pdf") -> bytes:
