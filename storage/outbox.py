@@ -149,6 +149,25 @@ _DUE = (select(_OUTBOX.c.id, _OUTBOX.c.queue_id)
         .limit(bindparam("limit")))
 
 
+def vault_objects(db: Database, item_ids: list[int]) -> dict[int, tuple[str, dt.datetime]]:
+    """(the vault object its handler reads, when it was made) of each of `item_ids` whose
+    payload names one (a folder copy: its letter's raw message)."""
+    if not item_ids:
+        return {}
+    with db.reading() as conn:
+        rows = conn.execute(_OBJECTS, {"ids": list(item_ids)})
+        out = {}
+        for item_id, payload, created_at in rows:
+            sha = payload.get("raw_sha256") if isinstance(payload, dict) else None
+            if sha:
+                out[item_id] = (sha, created_at if created_at.tzinfo else created_at.replace(tzinfo=dt.timezone.utc))
+        return out
+
+
+_OBJECTS = select(_OUTBOX.c.id, _OUTBOX.c.payload, _OUTBOX.c.created_at).where(
+    _OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+
+
 @contextmanager
 def claimed(db: Database, item_id: int) -> Iterator[bool]:
     """Yields True if this process may work the item now, False if another one is on it

@@ -54,6 +54,11 @@ def test_two_daemons_register_concurrently_without_gaps_or_duplicates(daemon_fac
     # Both gateways did part of the work: each filed into its own folder tree.
     assert first.maildir_files("latkrabang") and second.maildir_files("latkrabang")
     assert len(first.maildir_files("latkrabang")) + len(second.maildir_files("latkrabang")) == total
+    # Each filed the letters it received (its vault has them): none was taken by the other
+    # gateway, failed there for want of its bytes and bounced between them.
+    bounced = [e for d in (first, second) for e in d.events()
+               if e.get("event") == "delivery_retry" and "No such file" in str(e.get("error"))]
+    assert not bounced, bounced[:3]
 
 
 def test_an_outbox_item_is_claimed_by_one_worker_and_freed_when_it_dies(postgres_database_url):
