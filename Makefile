@@ -25,7 +25,7 @@ run: system-run $(BIN)/.installed bytecode
 
 # Two pytest workers (pytest-xdist), a test file each at a time: files keep their
 # module-wide daemons and servers to themselves. On 2 cores the suite takes 20-23 min this
-# way (2139 tests, session 16); TEST_WORKERS=0 runs it in one process.
+# way (2193 tests, session 17); TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 
 test: system-test $(BIN)/.installed bytecode
