@@ -72,6 +72,17 @@ def clean_field(s: str | None) -> str | None:
     return " ".join(drop_format_chars(_CONTROL_RUN.sub(" ", s)).split()) or None
 
 
+def clean_lines(text: str) -> str:
+    """A text of several lines as a person may safely be shown it (a terminal or a page):
+    each line without control characters (ESC starts a terminal's command) or format
+    characters (a bidi override shows the text in another order than it is), tabs as
+    spaces, trailing spaces and more than one blank line in a row dropped; indentation
+    kept, unlike `clean_field`."""
+    lines = [_CONTROL_RUN.sub("", drop_format_chars(line.expandtabs(4))).rstrip()
+             for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines).strip("\n"))
+
+
 def has_thai_digits(s: str) -> bool:
     return any(ch in THAI_DIGITS for ch in s)
 

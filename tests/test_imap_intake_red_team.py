@@ -124,6 +124,20 @@ def test_a_message_put_into_the_mailbox_with_an_old_date_is_not_received_before_
     [why] = [e for e in d.events() if e.get("event") == "imap_internaldate_not_used"]
     assert why["internaldate"].startswith("15-Mar-2019") and "listed without it" in why["reason"]
 
+    # Copied in by a clerk from a folder of their own: COPY keeps the old INTERNALDATE.
+    dovecot.create_mailbox(user, "Personal")
+    _append(dovecot, user, letter(message_id="<copied-in@dds.bangkok.go.th>"), '"20-Aug-2019 14:00:00 +0700"',
+            mailbox="Personal")
+    conn = dovecot.imap(user)
+    try:
+        conn.select("Personal")
+        typ, data = conn.copy("1", "INBOX")
+        assert typ == "OK", data
+    finally:
+        conn.logout()
+    copied = received("<copied-in@dds.bangkok.go.th>")
+    assert copied["year"] == this_year, copied
+
     # While it is down: one message dated before its last listing, one dated after it.
     d.stop()
     down = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

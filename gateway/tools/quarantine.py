@@ -11,7 +11,6 @@ import argparse
 import email
 import email.policy
 import json
-import re
 from typing import Any
 
 from gateway.pipeline.check import check_entry, with_sender_verdict
@@ -92,16 +91,13 @@ def _contents(services: Services, raw_sha256: str | None) -> tuple[list[dict[str
     return files, text[:TEXT_SHOWN], len(text) > TEXT_SHOWN
 
 
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
 def _mail_text(msg) -> str:  # noqa: ANN001 - an email.message.EmailMessage
     """What a mail client shows of the message's body: its plain text, or else what a
-    browser shows of its HTML (rules.markings.html_to_text, hidden text left out),
-    without format characters (a right-to-left override that would show the text in
-    another order than it is), in lines; "" when it has none or it cannot be read."""
+    browser shows of its HTML (rules.markings.html_to_text, hidden text left out), as
+    `quarantine show` may print it to a terminal (rules.thai_text.clean_lines); "" when
+    it has none or it cannot be read."""
     from rules.markings import html_to_text
-    from rules.thai_text import drop_format_chars
+    from rules.thai_text import clean_lines
 
     try:
         body = msg.get_body(preferencelist=("plain", "html"))
@@ -117,12 +113,7 @@ def _mail_text(msg) -> str:  # noqa: ANN001 - an email.message.EmailMessage
             content = html_to_text(content, shown=True)
     except Exception:  # noqa: BLE001 - a body that cannot be read shows as none
         return ""
-    # Control characters too: `quarantine show` prints this text to a terminal, where ESC
-    # starts a command of the terminal's, not text.
-    lines = [_CONTROLS.sub("", drop_format_chars(line).expandtabs(4)).rstrip()
-             for line in content.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    text = "\n".join(lines).strip("\n")
-    return re.sub(r"\n{3,}", "\n\n", text)
+    return clean_lines(content)
 
 
 def release(services: Services, quarantine_id: int, reason: str | None) -> Letter:
