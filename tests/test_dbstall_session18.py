@@ -1,0 +1,134 @@
+"""Session 18's red team of a database another program holds up.
+
+A sysadmin opens `sqlite3 var/saraban.db`, types `BEGIN IMMEDIATE;` and goes to lunch;
+on PostgreSQL someone runs `LOCK TABLE ... IN ACCESS EXCLUSIVE MODE` (a VACUUM FULL, a
+migration by hand). Meanwhile senders send, a monitor polls /healthz, Prometheus
+scrapes /metrics, the operator asks `status` and `register list`, systemd sends
+SIGTERM. Before: each /healthz held a thread of the event loop's shared pool for the
+whole busy_timeout (60 s); after six of them the spool commit before an SMTP 250 waited
+behind, the sender timed out and the letter was thrown away, `status` answered after a
+minute with "database is locked", and on PostgreSQL /healthz said ok, `status` waited
+for ever and every runner sat on its statement."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import psycopg
+import pytest
+
+from tests.daemon import Daemon, free_port, write_config
+from tests.letters import letter
+
+LETTERS = 3
+SMTP_BOUND = 15  # seconds: a 250 comes in well under a sender's own timeouts (RFC 5321: 10 min)
+ANSWER_BOUND = 15  # seconds for /healthz, `status`, `register list` while the database is held
+
+
+def _get(url: str) -> tuple[int, bytes, float]:
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=90) as answer:
+            return answer.status, answer.read(), time.monotonic() - started
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), time.monotonic() - started
+
+
+def _scrapes(urls: list[str]) -> tuple[list[threading.Thread], list[tuple[int, bytes, float]]]:
+    """A monitor and Prometheus polling at once, each request in its own thread."""
+    answers: list[tuple[int, bytes, float]] = []
+    threads = [threading.Thread(target=lambda u=u: answers.append(_get(u))) for u in urls]
+    for thread in threads:
+        thread.start()
+    return threads, answers
+
+
+def _timed_send(daemon: Daemon, raw: bytes) -> tuple[int, bytes, float]:
+    started = time.monotonic()
+    code, text = daemon.data_reply(raw)
+    return code, text, time.monotonic() - started
+
+
+def _config(tmp, http_port: int, database_url: str | None = None, storage: str = ""):
+    config = write_config(tmp, database_url=database_url, extra=f"""
+[http]
+enabled = true
+port = {http_port}
+[service]
+runner_grace = 3
+drain_timeout = 2
+""")
+    if storage:
+        config.write_text(config.read_text().replace("[storage]\n", f"[storage]\n{storage}", 1))
+    return config
+
+
+def _registered_once(daemon: Daemon, accepted: list[str]) -> None:
+    entries = daemon.register("--unit", "saraban.latkrabang")
+    assert sorted(e["queue_id"] for e in entries) == sorted(accepted)
+    assert sorted(e["number"] for e in entries) == list(range(1, len(accepted) + 1))
+    assert not [e for e in daemon.events() if e.get("event") == "message_parked"]
+
+
+@pytest.fixture(scope="module")
+def sqlite_gateway(tmp_path_factory):
+    http_port = free_port()
+    daemon = Daemon(_config(tmp_path_factory.mktemp("dbstall-sqlite"), http_port)).start()
+    yield daemon, f"http://127.0.0.1:{http_port}"
+    daemon.stop()
+
+
+def test_sqlite_held_by_a_sysadmins_shell(sqlite_gateway):
+    daemon, http = sqlite_gateway
+    accepted = [daemon.send(letter(), "saraban.latkrabang@bangkok.go.th")]
+    daemon.wait_idle()
+
+    shell = sqlite3.connect(daemon.data_dir / "saraban.db", isolation_level=None)
+    shell.execute("BEGIN IMMEDIATE")  # ... and the sysadmin goes to lunch
+    try:
+        threads, answers = _scrapes([f"{http}/healthz"] * 8 + [f"{http}/metrics"] * 4)
+        time.sleep(0.5)  # the scrapes are in before the letters (wait_for has nothing to poll)
+        for _ in range(LETTERS):
+            code, text, took = _timed_send(daemon, letter())
+            assert code == 250, (code, text, took)
+            assert took < SMTP_BOUND, took
+            accepted.append(text.decode().rsplit(" ", 1)[-1])
+        for thread in threads:
+            thread.join(60)
+        health = [json.loads(body) for code, body, _ in answers if body.startswith(b"{")]
+        assert len(health) == 8 and all(took < ANSWER_BOUND for _, _, took in answers), answers
+        assert all(h["status"] == "fail" for h in health), health
+        details = [h["checks"].get("database", h["checks"].get("stalled", {})).get("detail", "") for h in health]
+        assert any("stuck: another program holds the database's write lock" in d for d in details), details
+
+        status = daemon.status_here()  # what `status --json` prints
+        assert status["database"]["ok"] is False
+        assert "write lock (a sqlite3 shell, a backup)" in status["database"]["detail"]
+        assert any(w.startswith("the database is stuck") for w in status["warnings"])
+        assert status["spool"]["pending"] == LETTERS and status["spool"]["parked"] == 0
+        started = time.monotonic()
+        text = daemon.cli("status").stdout  # the command a sysadmin types
+        assert time.monotonic() - started < ANSWER_BOUND
+        assert "WARNING    the database is stuck: another program holds the database's write lock" in text
+
+        started = time.monotonic()
+        listed = daemon.register("--unit", "saraban.latkrabang")  # what was registered before lunch
+        assert time.monotonic() - started < ANSWER_BOUND
+        assert [e["queue_id"] for e in listed] == accepted[:1]
+
+        # systemd's stop while the lock is still held: within drain_timeout + runner_grace.
+        started = time.monotonic()
+        assert daemon.stop(60) == 0
+        assert time.monotonic() - started < 2 + 3 + 10, daemon.log_tail()
+    finally:
+        shell.execute("ROLLBACK")
+        shell.close()
+
+    daemon.start()  # back from lunch: every letter registered once, in order
+    daemon.wait_idle()
+    _registered_once(daemon, accepted)
+    assert daemon.status_here()["database"] == {"ok": True, "detail": "ok"}
