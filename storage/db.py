@@ -1,19 +1,26 @@
 """Engine and session set-up for SQLite (embedded default) and PostgreSQL."""
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import structlog
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
-from storage.schema_version import READ_ONLY as _READ_ONLY, newest_revision, schema_revision
+from storage.schema_version import READ_ONLY as _READ_ONLY, UNBOUNDED, newest_revision, schema_revision
 from storage.text import safe_parameters
 
+
+log = structlog.get_logger("storage.db")
 
 # What a caller outside storage/ catches when the database refuses (unreachable, locked,
 # a constraint): SQLAlchemy's base error, named here so no other package imports it.
@@ -79,7 +86,100 @@ def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT, statement_timeout:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True,
                                connect_args=connect_args)
     event.listen(engine, "before_cursor_execute", _safe_parameters, retval=True)
+    if engine.dialect.name == "postgresql" and "statement_timeout" not in url:
+        _WATCH.watch(engine, statement_timeout + min(statement_timeout, STALL_GRACE))
     return engine
+
+
+STALL_GRACE = 10.0  # seconds past statement_timeout before the gateway cuts the connection itself
+
+
+class _StatementWatch:
+    """A deadline on the gateway's side for each PostgreSQL statement (and the pool's
+    ping): statement_timeout is the server's, and a server that stopped answering in the
+    middle of a statement (its backend frozen, a hung host whose kernel still
+    acknowledges) never enforces it; libpq then waited for ever and so did the runner,
+    holding every letter behind it (session 17 left it unbounded). Past the deadline
+    the connection's socket is shut down: the blocked read returns, psycopg raises a
+    connection error, which the runners take for the database's condition and retry on
+    a new connection. One daemon thread per process, started with the first statement."""
+
+    def __init__(self):
+        self._running: dict[int, tuple[float, float, object]] = {}  # id -> (deadline, seconds, connection)
+        self._lock = threading.Lock()
+        self._pid = 0
+
+    def forget(self) -> None:
+        self._lock = threading.Lock()
+        self._running = {}
+        self._pid = 0  # the thread is not in the child
+
+    def watch(self, engine: Engine, seconds: float) -> None:
+        def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+            if not conn.get_execution_options().get(UNBOUNDED):
+                self.begin(conn.connection.dbapi_connection, seconds)
+
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "handle_error", lambda context: self.end(context.connection.connection.dbapi_connection)
+                     if context.connection is not None and context.connection.connection is not None else None)
+        # The pool's pre-ping, COMMIT and ROLLBACK go to the driver without a cursor event.
+        for name in ("do_ping", "do_commit", "do_rollback"):
+            setattr(engine.dialect, name, self._bounded(getattr(engine.dialect, name), seconds))
+
+    def _bounded(self, call, seconds: float):  # noqa: ANN001, ANN202 - a dialect's method of one connection
+        def bounded(dbapi_connection):  # noqa: ANN001, ANN202
+            self.begin(dbapi_connection, seconds)
+            try:
+                return call(dbapi_connection)
+            finally:
+                self.end(dbapi_connection)
+
+        return bounded
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        self.end(conn.connection.dbapi_connection)
+
+    def begin(self, dbapi_connection, seconds: float) -> None:  # noqa: ANN001
+        with self._lock:
+            self._running[id(dbapi_connection)] = (time.monotonic() + seconds, seconds, dbapi_connection)
+            if self._pid != os.getpid():  # first use in this process
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="statement-watch", daemon=True).start()
+
+    def end(self, dbapi_connection) -> None:  # noqa: ANN001
+        with self._lock:
+            self._running.pop(id(dbapi_connection), None)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(1.0)
+            now = time.monotonic()
+            with self._lock:
+                late = [key for key, (deadline, _, _) in self._running.items() if deadline < now]
+                cut = [self._running.pop(key) for key in late]
+            for _, seconds, dbapi_connection in cut:
+                log.warning("database_no_answer", waited=round(seconds),
+                            action="connection cut; the work is tried again on a new one")
+                _shut_down(dbapi_connection)
+
+
+_WATCH = _StatementWatch()
+# A child forked while the watch thread held the lock would wait on it for ever.
+os.register_at_fork(after_in_child=_WATCH.forget)
+
+
+def _shut_down(dbapi_connection) -> None:  # noqa: ANN001 - a psycopg Connection
+    try:
+        duplicate = socket.socket(fileno=os.dup(dbapi_connection.pgconn.socket))
+    except Exception:  # noqa: BLE001 - closed meanwhile: nothing to cut
+        return
+    try:
+        duplicate.shutdown(socket.SHUT_RDWR)  # the socket, not only this descriptor: libpq's read returns
+    except OSError:
+        pass
+    finally:
+        duplicate.close()
 
 
 def _safe_parameters(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001

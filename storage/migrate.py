@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
+from storage.schema_version import UNBOUNDED
 from storage.schema_version import SchemaBehind, require_current, schema_revision  # noqa: F401 - the check lives there, without Alembic
 
 log = structlog.get_logger(__name__)
@@ -63,6 +64,7 @@ def current(engine: Engine) -> str | None:
 def upgrade(engine: Engine, target: str = "head") -> None:
     """Bring the schema to `target` under the migration lock (idempotent)."""
     with engine.begin() as conn:
+        conn.execution_options(**{UNBOUNDED: True})  # a migration takes what it takes
         if conn.dialect.name == "postgresql":
             # A migration of a big table may outlast [storage] statement_timeout, and a
             # second daemon starting waits here for the first's whole migration.

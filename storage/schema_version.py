@@ -11,6 +11,8 @@ VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 # A connection's execution option: its transaction only reads (storage/db.py: on SQLite a
 # deferred BEGIN, which waits for no write lock).
 READ_ONLY = "saraban_read_only"
+# Another: no client-side deadline on its statements (a migration; storage/db.py).
+UNBOUNDED = "saraban_unbounded"
 
 
 def newest_revision() -> str:
