@@ -43,7 +43,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
             raise FileNotFoundError(url)  # a first install: nothing registered, create nothing
         db = settings.open_database()
-        with db.session() as session:
+        with db.read_session() as session:  # waits for no lock another program holds
             classified_units = units_with_classified_letters(session)
         db.dispose()
     except Exception:  # noqa: BLE001 - no database yet (first install): nothing registered
