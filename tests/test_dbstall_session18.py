@@ -140,3 +140,80 @@ def test_sqlite_held_by_a_sysadmins_shell(sqlite_gateway):
         shell.execute("ROLLBACK")
         shell.close()
     assert (daemon.data_dir / "spool" / "new" / f"{accepted[-1]}.msg").exists()  # for the next start
+
+
+@pytest.fixture(scope="module")
+def pg_gateway(tmp_path_factory, postgres_cluster):
+    """A daemon on PostgreSQL whose statements give up on a lock after 1 s and are cut
+    after 3 s (the server's statement_timeout) or, by the gateway itself, 6 s."""
+    name = f"dbstall_{os.getpid()}"
+    url = postgres_cluster.create_database(name)
+    http_port = free_port()
+    config = _config(tmp_path_factory.mktemp("dbstall-pg"), http_port, url,
+                     storage="lock_timeout = 1\nstatement_timeout = 3\n")
+    daemon = Daemon(config).start()
+    yield daemon, f"http://127.0.0.1:{http_port}", postgres_cluster.conninfo(name)
+    daemon.stop()
+    postgres_cluster.drop_database(name)
+
+
+def test_postgresql_table_locked_by_hand(pg_gateway):
+    daemon, http, conninfo = pg_gateway
+    offset = len(daemon.events())
+    accepted = []
+    with psycopg.connect(conninfo) as dba:  # a migration by hand, a VACUUM FULL
+        dba.execute("LOCK TABLE register_counters IN ACCESS EXCLUSIVE MODE")
+        locked = time.monotonic()
+        for _ in range(LETTERS):
+            code, text, took = _timed_send(daemon, letter())
+            assert code == 250 and took < SMTP_BOUND, (code, text, took)
+            accepted.append(text.decode().rsplit(" ", 1)[-1])
+        # The runner's statement gave up after lock_timeout (before: it waited for as
+        # long as the lock was held), said why, and waits to try again.
+        daemon.wait_for(lambda: [e for e in daemon.events(offset) if e.get("event") == "storage_unavailable"],
+                        what="the runner to give up on the lock")
+        code, body, took = _get(f"{http}/healthz")  # before: 200 "ok", SELECT 1 answered
+        assert code == 503 and took < ANSWER_BOUND, (code, body, took)
+        detail = json.loads(body)["checks"]["database"]["detail"]
+        assert detail.startswith("stuck: another session holds a lock on the register's tables"), detail
+        started = time.monotonic()
+        text = daemon.cli("status").stdout  # before: waited as long as the lock was held
+        assert time.monotonic() - started < ANSWER_BOUND
+        assert "WARNING    the database is stuck: another session holds a lock on the register's tables" in text
+        assert "parked 0" in text
+        # Each try waits lock_timeout (1 s) and backs off: waiting, not a hot loop.
+        waits = [e for e in daemon.events(offset) if e.get("event") == "storage_unavailable"]
+        assert len(waits) <= 2 * LETTERS + (time.monotonic() - locked), len(waits)
+        dba.rollback()
+
+    daemon.wait_idle()
+    _registered_once(daemon, accepted)
+
+
+def test_postgresql_backend_frozen_mid_statement(pg_gateway):
+    """The backends serving the gateway SIGSTOPped (a hung host whose kernel still
+    answers TCP): before, the runner waited on its statement for ever and letters piled
+    up in the spool; now the gateway cuts the connection after its own deadline and
+    registers them on a new one."""
+    daemon, http, conninfo = pg_gateway
+    before = [e["queue_id"] for e in daemon.register("--unit", "saraban.latkrabang")]
+    with psycopg.connect(conninfo, autocommit=True) as dba:
+        pids = [row[0] for row in dba.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    assert pids
+    accepted = []
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        for _ in range(LETTERS):
+            code, text, took = _timed_send(daemon, letter())
+            assert code == 250 and took < SMTP_BOUND, (code, text, took)
+            accepted.append(text.decode().rsplit(" ", 1)[-1])
+        code, body, took = _get(f"{http}/healthz")
+        assert took < ANSWER_BOUND, (code, body, took)
+        daemon.wait_idle(60)  # while the old backends are still frozen
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    _registered_once(daemon, before + accepted)
+    assert [e for e in daemon.events() if e.get("event") == "database_no_answer" and e["waited"] == 6]
