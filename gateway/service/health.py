@@ -33,7 +33,7 @@ def check_spool(spool: Spool) -> tuple[bool, str]:
     return True, f"{spool.depth()} pending"
 
 
-LOCK_PROBE = 1.0  # seconds a probe waits for the lock registering needs
+LOCK_PROBE = 3.0  # seconds a probe waits for the lock registering needs (a long batch is not "stuck")
 HTTP_DEADLINE = 8.0  # seconds /healthz and /metrics wait for their answer (under Prometheus's 10 s)
 
 
