@@ -73,6 +73,8 @@ class Bounded:
         if self._running is None or self._running.done():
             loop = asyncio.get_running_loop()
             self._running = future = loop.create_future()
+            # Read even when every request gave up waiting: no "exception never retrieved".
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
             def answer(outcome: Callable[[], object]) -> None:
                 if not future.done():
