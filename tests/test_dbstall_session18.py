@@ -79,7 +79,8 @@ def _registered_once(daemon: Daemon, accepted: list[str]) -> None:
 @pytest.fixture(scope="module")
 def sqlite_gateway(tmp_path_factory):
     http_port = free_port()
-    daemon = Daemon(_config(tmp_path_factory.mktemp("dbstall-sqlite"), http_port)).start()
+    # lock_timeout 2 s: the runner gives up on the lock and tries again while the test lasts.
+    daemon = Daemon(_config(tmp_path_factory.mktemp("dbstall-sqlite"), http_port, storage="lock_timeout = 2\n")).start()
     yield daemon, f"http://127.0.0.1:{http_port}"
     daemon.stop()
 
@@ -118,6 +119,11 @@ def test_sqlite_held_by_a_sysadmins_shell(sqlite_gateway):
         started = time.monotonic()
         assert daemon.register("--unit", "saraban.latkrabang") == []  # nothing registered yet, said at once
         assert time.monotonic() - started < ANSWER_BOUND
+        refused = daemon.cli("outbox", "retry", "1", check=False)  # a command that writes
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert refused.stderr.startswith("saraban-gateway: the database is stuck: another program holds a lock"), \
+            refused.stderr
+        assert [e for e in daemon.events() if e.get("event") == "storage_unavailable"]  # waited, said why
 
     finally:
         shell.execute("ROLLBACK")  # back from lunch: every letter registered once, in order
