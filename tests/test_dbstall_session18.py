@@ -38,6 +38,8 @@ def _get(url: str) -> tuple[int, bytes, float]:
             return answer.status, answer.read(), time.monotonic() - started
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), time.monotonic() - started
+    except OSError:  # the daemon stopped while it asked: no answer (status 0)
+        return 0, b"", time.monotonic() - started
 
 
 def _scrapes(urls: list[str]) -> tuple[list[threading.Thread], list[tuple[int, bytes, float]]]:
