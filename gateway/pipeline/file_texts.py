@@ -63,6 +63,9 @@ class FileTexts:
     # could not be unpacked is in `unread`, and makes the letter ลับ (uncertain): its
     # signatures are then the registrar's to check, as any classified letter's.
     pdfs: list[tuple[str, bytes]] = field(default_factory=list)
+    # And each signed file (`letter.pdf.p7m`, CAdES) found so, with where it sits: its
+    # signature is verified as one attached to the letter is (gateway/signatures/check.py).
+    signed: list[tuple[str, bytes]] = field(default_factory=list)
     where: list[str] = field(default_factory=list)  # the members being read, outermost first
 
 
@@ -490,9 +493,20 @@ def archived_pdfs(data: bytes, filename: str | None, sniffed: str, budget: Budge
     them), unpacked within the same limits as its texts are read (`read_texts`); nothing
     is read of the PDFs."""
     name = (filename or "").lower()
+    if name.endswith(".p7m") and is_cms(data):  # a signed file two deep (parse.py `_signed_file`)
+        return member_texts(data, name, lambda _pdf: None, None, budget=budget)
     if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name) and not outlook.is_tnef(data):
         return FileTexts()  # an office file is a ZIP too, and holds no PDF anyone verifies
     return read_texts(data, None, "", name, sniffed, pdf_reader=lambda _pdf: None, budget=budget)
+
+
+def member_texts(data: bytes, name: str, pdf_reader: PdfReader, sniff: Callable[[bytes], str] | None,
+                 what: str = "file", budget: Budget | None = None) -> FileTexts:
+    """One file read as an archive's member named `name` is (`_any_file`: a PDF's pages,
+    a signed file's content...): for what a signed file carries (parse.py `_signed_file`)."""
+    out = FileTexts()
+    _member_file(data, name, name.lower(), pdf_reader, sniff, 1, _fresh(budget), what, out)
+    return out
 
 
 def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
@@ -984,7 +998,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     if outlook.is_tnef(data):
         _tnef(data, pdf_reader, sniff, depth, budget, what, out)
         return
-    if filename.endswith(".p7m"):
+    if filename.endswith(".p7m") or is_cms(data):
         _p7m(data, filename, pdf_reader, sniff, depth, budget, what, out)
         return
     if data[:64].lstrip()[:5] == b"{\\rtf":
@@ -1028,24 +1042,50 @@ def _tnef(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], st
             _member_file(member, name, name, pdf_reader, sniff, depth, budget, f"{what} member {number}", out)
 
 
+# A CMS ContentInfo (RFC 5652): SEQUENCE, then the OID 1.2.840.113549.1.7.x (signed
+# data is .2, enveloped .3) within its first bytes, whatever the file is named.
+_CMS_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07"
+MAX_SIGNED_LAYERS = 3  # a file signed, the signed file signed again...: more is not a letter
+
+
+def is_cms(data: bytes) -> bool:
+    return data[:1] == b"\x30" and _CMS_OID in data[2:16]
+
+
 def _p7m(data: bytes, filename: str, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None,
          depth: int, budget: Budget, what: str, out: FileTexts) -> None:
     """A signed file inside an archive (`letter.pdf.p7m`): the file it carries, read as
-    the member itself would be. Until session 17 it was read as no text, and a ลับมาก PDF
-    signed so and zipped left the letter ordinary. One attached to the letter itself is
-    unwrapped by parse.py (and its signature verified); here only what it says is read."""
-    try:
-        from asn1crypto import cms
+    the member itself would be, and the signed file kept (`out.signed`) for the signature
+    step. Until session 17 it was read as no text; until session 18 its signature was not
+    verified, and a signed file inside a signed file was unwrapped as deep as its name
+    was long. One attached to the letter itself is unwrapped by parse.py. Layers that do
+    not open (encrypted, detached, not DER) or past MAX_SIGNED_LAYERS are said unread:
+    the letter is at least ลับ, uncertain."""
+    from asn1crypto import cms
 
-        info = cms.ContentInfo.load(data)
-        content = info["content"]["encap_content_info"]["content"].native \
-            if info["content_type"].native == "signed_data" else None
-    except Exception:  # noqa: BLE001 - hostile DER: not read, and said so
-        content = None
-    if not isinstance(content, bytes) or not content:
-        out.unread.append(f"{what}: a signed or encrypted file (.p7m) that could not be opened")
-        return
-    _any_file(content, None, "", filename[:-4], pdf_reader, sniff, depth, budget, what, out)
+    pushed = 0
+    try:
+        for _ in range(MAX_SIGNED_LAYERS):
+            try:
+                info = cms.ContentInfo.load(data)
+                content = info["content"]["encap_content_info"]["content"].native \
+                    if info["content_type"].native == "signed_data" else None
+            except Exception:  # noqa: BLE001 - hostile DER: not read, and said so
+                content = None
+            if not isinstance(content, bytes) or not content:
+                out.unread.append(f"{what}: a signed or encrypted file (.p7m) that could not be opened")
+                return
+            out.signed.append(("/".join(out.where) or filename, data))
+            data = content
+            filename = filename[:-4] if filename.endswith(".p7m") else filename
+            out.where.append(filename)
+            pushed += 1
+            if not (filename.endswith(".p7m") or is_cms(data)):
+                _any_file(data, None, "", filename, pdf_reader, sniff, depth, budget, what, out)
+                return
+        out.unread.append(f"{what}: a file signed more than {MAX_SIGNED_LAYERS} times over")
+    finally:
+        del out.where[len(out.where) - pushed:]
 
 
 def _rtf_into(data: bytes, what: str, out: FileTexts) -> None:
