@@ -220,6 +220,25 @@ def test_winmail_dat_inside_an_opaque_signed_mail_has_its_files_beside_it(gatewa
         [a for a in entry["attachments"] if a["filename"] == "smime.p7m"][0]["sha256"]
 
 
+def test_a_zip_behind_other_bytes_or_with_entries_its_directory_hides_is_read_or_uncertain(secret_pdf):
+    """On main a ZIP was read only when it began as one: a ลับมาก PDF in a ZIP behind a
+    byte (or a self-extractor's program), which unzip, 7-Zip and Python open by its end
+    record, left the letter ordinary, certain. A local entry that no directory entry
+    lists (an entry cut out of the directory; two archives back to back) is shown by a
+    streaming unzip and by no directory reader: the letter is ลับ, uncertain."""
+    hidden = deflated([("ลับมาก_2569.pdf", secret_pdf)])
+    for before in (b"X", b"MZ" + bytes(200)):
+        assert reading(letter(files=[("ส่งมา.zip", before + hidden)])) == ("secret", True)
+    shown = deflated([("2569.pdf", make_pdf("x"))])
+    local_only = hidden[:hidden.index(b"PK\x01\x02")]
+    for packed in (local_only + shown, hidden + shown):
+        assert zipfile.ZipFile(io.BytesIO(packed)).namelist() == ["2569.pdf"]  # what a directory reader lists
+        assert reading(letter(files=[("ส่งมา.zip", packed)])) == ("confidential", False)
+    # A member's own bytes may hold a local header (a ZIP stored in a ZIP): not hidden.
+    stored = zipped([("2569.pdf", make_pdf("x")), ("inner.zip", shown)])
+    assert reading(letter(files=[("ส่งมา.zip", stored)])) == ("none", True)
+
+
 def test_hostile_zip_entries_fail_closed():
     """An encrypted entry (the flag, whatever the bytes), a directory that names a PDF
     the local header calls otherwise (what the clerk's unzip and the gateway read would

@@ -27,6 +27,7 @@ Nothing is written to disk; XML is read with regular expressions (no entity expa
 """
 from __future__ import annotations
 
+import bisect
 import bz2
 import codecs
 import html
@@ -495,7 +496,8 @@ def archived_pdfs(data: bytes, filename: str | None, sniffed: str, budget: Budge
     name = (filename or "").lower()
     if name.endswith(".p7m") and is_cms(data):  # a signed file two deep (parse.py `_signed_file`)
         return member_texts(data, name, lambda _pdf: None, None, budget=budget)
-    if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name) and not outlook.is_tnef(data):
+    if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name) and not outlook.is_tnef(data) \
+            and not zip_behind(data):
         return FileTexts()  # an office file is a ZIP too, and holds no PDF anyone verifies
     return read_texts(data, None, "", name, sniffed, pdf_reader=lambda _pdf: None, budget=budget)
 
@@ -520,6 +522,11 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
         return  # no reader opens it: no text anyone reads (as a PDF no viewer opens)
     with zf:
+        if _hidden_entries(data, infos, getattr(zf, "start_dir", len(data))):
+            # A reader that walks the local headers (a streaming unzip) shows a file the
+            # directory, which this reader and the clerk's Explorer read, does not list:
+            # what the letter holds depends on the tool, so it is not said to be ordinary.
+            out.unread.append(f"{what}: an archive with entries its directory does not list")
         names = {i.filename for i in infos}
         if _office(zf, names, budget, what, out):
             return
@@ -543,6 +550,44 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
             if not member:
                 continue
             _member_file(member, name, base, pdf_reader, sniff, depth, budget, f"{what} member {number}", out)
+
+
+_LOCAL = b"PK\x03\x04"
+_END = b"PK\x05\x06"
+_END_WINDOW = 65_557  # the end record and its longest comment
+
+
+def _hidden_entries(data: bytes, infos: list[zipfile.ZipInfo], directory: int) -> bool:
+    """Whether a local file header lies outside every entry the central directory lists
+    (before the first, between two, after the last): a file one reader shows and
+    another does not (session 18: two archives back to back, or an entry cut out of the
+    directory, hid a ลับมาก PDF from the directory's readers)."""
+    spans = []
+    for info in infos:
+        at = info.header_offset
+        head = data[at:at + 30]
+        if len(head) < 30 or not head.startswith(_LOCAL):
+            continue  # opening it fails, and says so (`_read_member`)
+        end = at + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little") \
+            + info.compress_size
+        spans.append((at, end + (24 if info.flag_bits & 0x8 else 0)))  # its data descriptor
+    spans.sort()
+    starts = [start for start, _ in spans]
+    found = data.find(_LOCAL)
+    while 0 <= found < directory:
+        n = bisect.bisect_right(starts, found) - 1
+        if n < 0 or found >= spans[n][1]:
+            return True
+        found = data.find(_LOCAL, spans[n][1])  # past the entry: a member's own bytes are its own
+    return False
+
+
+def zip_behind(data: bytes) -> bool:
+    """A ZIP behind other bytes (a byte, a self-extractor's program): unzip, 7-Zip and
+    Python open it by its end record and show its files. Until session 18 only a file
+    that began as a ZIP was read as one, and a ลับมาก PDF in a ZIP behind one byte left
+    the letter ordinary."""
+    return not data.startswith((_LOCAL, _END)) and _END in data[-_END_WINDOW:] and _LOCAL in data
 
 
 # --------------------------------------------------------------------------- any file
@@ -1011,6 +1056,8 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
             or _SVG in (declared, sniffed)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
         out.texts.extend(text_file(data, charset, declared, filename, sniffed))
+    if zip_behind(data):
+        _zip(data, pdf_reader, sniff, depth, budget, what, out)
 
 
 def _tnef(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
@@ -1131,4 +1178,6 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
             or _SVG in (declared, sniffed_type)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
         out.texts.extend(text_file(data, charset, declared, name, sniffed_type))
+    if sniffed_type != "application/pdf" and zip_behind(data):
+        _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
     return out
