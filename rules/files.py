@@ -179,8 +179,16 @@ def is_signed_file(name: str | None, content: bytes) -> bool:
     a ลับมาก PDF zipped and signed left the letter ordinary, its signature unverified."""
     if b"%PDF-" in content[:1024]:
         return True
+    if _MIME_HEAD.match(content[:65536]) and _MIME_FIELD.search(_MIME_HEAD.match(content[:65536]).group()):
+        return False  # a signed message whose subject has a dot in it ("กท.0403.p7m")
     inner = (signed_file_name(name) or "").rsplit("/", 1)[-1].strip(". ")
     return "." in inner and not inner.lower().endswith(".eml")
+
+
+# A MIME entity's header block (RFC 5322 fields, folded lines, then the blank line) that
+# names its content: what a signed message carries, which no file a sender signs begins with.
+_MIME_HEAD = re.compile(rb"(?:[!-9;-~]{1,76}:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*){1,200}\r?\n")
+_MIME_FIELD = re.compile(rb"(?im)^(?:content-type|mime-version)[ \t]*:")
 
 
 def is_mail_part(att: Attachment) -> bool:

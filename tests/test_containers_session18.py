@@ -164,6 +164,9 @@ def test_a_zipped_secret_letter_signed_as_a_file_is_found(pki, secret_pdf):
     # A signed message (Outlook's smime.p7m) is still read as a message.
     message = b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + "ลับมาก\r\nเรียน ผอ.".encode()
     assert reading(letter(files=[("smime.p7m", make_p7m(pki, message))])) == ("secret", True)
+    # So is one named by a subject with a dot in it: its PDF (base64) read as a PDF.
+    forwarded = letter(files=[("2569.pdf", secret_pdf)])
+    assert reading(letter(files=[("กท.0403.p7m", make_p7m(pki, forwarded))])) == ("secret", True)
 
 
 def test_signed_files_nested_past_the_bound_or_unopenable_keep_the_letter_uncertain(pki, secret_pdf):
