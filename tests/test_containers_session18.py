@@ -255,3 +255,23 @@ def test_hostile_zip_entries_fail_closed():
     paths = zipped([("../../ลับมาก.pdf", make_pdf("x")), ("/etc/ลับ.pdf", make_pdf("y")),
                     ("a\\..\\ลับมาก_2569.pdf", make_pdf("z"))])
     assert reading(letter(files=[("a.zip", paths)])) == ("secret", True)
+
+
+def test_signed_files_in_a_zip_are_verified_within_the_letters_time(pki):
+    """Verified in the runner's process (as one attached directly is), each within the
+    letter's time for signatures: past it, "not checked in time", never an unbounded run
+    of up to 300 archived signed files."""
+    import time
+
+    from gateway.pipeline.parse import parse_mail
+    from gateway.signatures.check import SignatureChecker
+    from gateway.signatures.trust import TrustSettings
+
+    raw = letter(files=[("2569.pdf", make_pdf("x")), ("ส่งมา.zip", zipped([("a.pdf.p7m", make_p7m(pki, make_pdf("a")))]))])
+    checker = SignatureChecker(TrustSettings.load([pki.roots_pem], revocation_dir=pki.revocation_dir, env={}),
+                               pool=None, timeout=10)  # no PDF here carries a signature: the pool is not asked
+    mail = parse_mail(raw)
+    [on_time] = checker.check(raw, mail).by_attachment[1]
+    [late] = checker.check(raw, mail, deadline=time.monotonic() - 1).by_attachment[1]
+    assert (on_time["member"], on_time["indication"]) == ("a.pdf.p7m", "TOTAL_PASSED")
+    assert (late["member"], late["indication"], late["document"]) == ("a.pdf.p7m", "INDETERMINATE", "timeout")

@@ -381,7 +381,10 @@ class SignatureChecker:
                 skipped += 1
                 continue
             archived[0] += 1
-            if is_signed:
+            if is_signed and deadline is not None and deadline <= time.monotonic():
+                verdict = document_problem("timeout", "the letter's time for checking signatures was used up")
+                mine = [dict(document_entry(verdict), member=label)]
+            elif is_signed:
                 mine = [dict(e, member=label) for e in self._signed_file_entries(data, member)]
             else:
                 verdict = self._verdict_of(data, deadline)
