@@ -258,10 +258,12 @@ def test_hostile_zip_entries_fail_closed():
     assert reading(letter(files=[("a.zip", paths)])) == ("secret", True)
 
 
-def test_signed_files_in_a_zip_are_verified_within_the_letters_time(pki):
+def test_signed_files_in_a_zip_or_an_attached_message_are_verified_within_the_letters_time(pki):
     """Verified in the runner's process (as one attached directly is), each within the
     letter's time for signatures: past it, "not checked in time", never an unbounded run
-    of up to 300 archived signed files."""
+    of up to 300 archived signed files. Those of a message attached as a file (an .eml,
+    which units' policies hold by default: checked here by the signature step itself),
+    in its archives too, had no verdict on main either."""
     import time
 
     from gateway.pipeline.parse import parse_mail
@@ -276,3 +278,9 @@ def test_signed_files_in_a_zip_are_verified_within_the_letters_time(pki):
     [late] = checker.check(raw, mail, deadline=time.monotonic() - 1).by_attachment[1]
     assert (on_time["member"], on_time["indication"]) == ("a.pdf.p7m", "TOTAL_PASSED")
     assert (late["member"], late["indication"], late["document"]) == ("a.pdf.p7m", "INDETERMINATE", "timeout")
+    fwd = letter(files=[("ส่งต่อ.zip", zipped([("b.pdf.p7m", forged(make_p7m(pki, make_pdf("b"))))])),
+                        ("c.pdf.p7m", forged(make_p7m(pki, make_pdf("c"))))])
+    raw = letter(files=[("2569.pdf", make_pdf("x")), ("fwd.eml", fwd)])
+    found = checker.check(raw, parse_mail(raw)).by_attachment[1]
+    assert {s["member"]: (s["indication"], s["sub_indication"]) for s in found} == {
+        "ส่งต่อ.zip/b.pdf.p7m": ("TOTAL_FAILED", "HASH_FAILURE"), "c.pdf.p7m": ("TOTAL_FAILED", "HASH_FAILURE")}

@@ -375,11 +375,13 @@ def is_message_file(attachment: Attachment) -> bool:
             or (attachment.filename or "").lower().endswith(".eml"))
 
 
-def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1) -> list[tuple[str, bytes]]:
+def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1,
+                 signed: list[tuple[str, bytes]] | None = None) -> list[tuple[str, bytes]]:
     """For the signature step: the PDFs of a message attached as a file (an .eml sent
     as application/octet-stream, which the letter's parse reads for its texts only),
     those in its archives and in the messages it carries too, each with where it sits
-    ("2569.pdf", "x.zip/2569.pdf"). Nothing of the PDFs is read here."""
+    ("2569.pdf", "x.zip/2569.pdf"). Nothing of the PDFs is read here. `signed`, when
+    given, gets its signed files (`letter.pdf.p7m`, in its archives too) likewise."""
     if depth > MAX_DEPTH:
         return []  # not read for its texts either: the letter is ลับ (uncertain)
     try:
@@ -387,17 +389,25 @@ def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1) -> list
     except (Exception, RecursionError):
         return []  # nor this: its parse failed when the letter was read
     out: list[tuple[str, bytes]] = []
+    mine: list[tuple[str, bytes]] = []
     for a in inner.attachments:
         name = file_texts.shown_name(a.filename or f"file {a.index + 1}")
         if a.unpacked:
+            if a.signature_envelope:
+                mine.append((name, a.data))
             continue  # its files follow it (`_container_files`)
         if a.sniffed_type == "application/pdf":
             out.append((name, a.data))
         elif is_message_file(a):
-            out += [(f"{name}/{where}", pdf) for where, pdf in message_pdfs(a.data, budget, depth + 1)]
+            deeper: list[tuple[str, bytes]] = []
+            out += [(f"{name}/{where}", pdf) for where, pdf in message_pdfs(a.data, budget, depth + 1, deeper)]
+            mine += [(f"{name}/{where}", der) for where, der in deeper]
         else:
             found = file_texts.archived_pdfs(a.data, a.filename, a.sniffed_type, budget)
             out += [(f"{name}/{where}", pdf) for where, pdf in found.pdfs]
+            mine += [(f"{name}/{where}", der) for where, der in found.signed]
+    if signed is not None:
+        signed += mine
     return out
 
 

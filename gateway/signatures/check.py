@@ -347,12 +347,13 @@ class SignatureChecker:
         one is (its verdict kept from the trip that read its text, else the same worker
         within the letter's time), each named by the archive and the member in the
         register and findings. Until session 16 a ZIP's were said "not checked", and a
-        tar's or an .eml's had no word at all."""
+        tar's or an .eml's had no word at all. Signed files inside (`letter.pdf.p7m`) too,
+        since session 18."""
         from gateway.pipeline.parse import is_message_file, message_pdfs
 
         signed: list[tuple[str, bytes]] = []
         if is_message_file(attachment):  # an .eml sent as a file: its PDFs, as an archive's
-            pdfs = message_pdfs(attachment.data, unpacked)
+            pdfs = message_pdfs(attachment.data, unpacked, signed=signed)
         else:
             found = archived_pdfs(attachment.data, attachment.filename, attachment.sniffed_type, unpacked)
             pdfs, signed = found.pdfs, found.signed
