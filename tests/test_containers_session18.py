@@ -80,7 +80,8 @@ def sent(gateway, pki):
     inner_zip = zipped([("y.pdf.p7m", make_p7m(pki, make_pdf("self"), pki.self_signed))])
     mids = {name: f"<{uuid.uuid4()}@dds.bangkok.go.th>" for name in ("zip", "signed zip", "opaque outlook")}
     letters = {
-        "zip": letter(to=UNIT, message_id=mids["zip"], files=[("2569_dds_0403_56.pdf", cover), ("ส่งมา.zip", zipped([
+        "zip": letter(to=UNIT, message_id=mids["zip"], files=[
+            ("2569_dds_0403_56.pdf", cover), ("ส่งมา.zip", zipped([
             ("2569_dds_0403_57.pdf.p7m", make_p7m(pki, cover)),
             ("หนังสือแก้ไข.pdf.p7m", forged(make_p7m(pki, make_pdf("changed")))),
             ("inner.zip", inner_zip),
@@ -270,7 +271,8 @@ def test_signed_files_in_a_zip_or_an_attached_message_are_verified_within_the_le
     from gateway.signatures.check import SignatureChecker
     from gateway.signatures.trust import TrustSettings
 
-    raw = letter(files=[("2569.pdf", make_pdf("x")), ("ส่งมา.zip", zipped([("a.pdf.p7m", make_p7m(pki, make_pdf("a")))]))])
+    packed = zipped([("a.pdf.p7m", make_p7m(pki, make_pdf("a")))])
+    raw = letter(files=[("2569.pdf", make_pdf("x")), ("ส่งมา.zip", packed)])
     checker = SignatureChecker(TrustSettings.load([pki.roots_pem], revocation_dir=pki.revocation_dir, env={}),
                                pool=None, timeout=10)  # no PDF here carries a signature: the pool is not asked
     mail = parse_mail(raw)
