@@ -30,6 +30,7 @@ from gateway.signatures.verdict import (
     SignatureVerdict,
 )
 from gateway.signatures.verify import known_sub_indication, quiet_library_logs, trust_message
+from gateway.pipeline.parse import filename_of
 from rules.files import signed_file_name
 
 log = structlog.get_logger(__name__)
@@ -182,13 +183,15 @@ def _forwarded_bytes(part_bytes: bytes, part) -> bytes | None:
 
 
 def _file_names(parts) -> list[str]:
-    """The names of the files among MIME parts (leaves that carry a file name). A name
-    the parser cannot decode is said as such: it must not cost a valid signature its
-    verdict."""
+    """The names of the files among MIME parts (leaves that carry a file name), read as
+    the register reads them (`filename_of`: a raw Windows-874 name, an RFC 2047 word in a
+    quoted filename=, a wrong charset label; get_filename gave U+FFFDs, "=?utf-8?B?...?="
+    or "˹ѧ..." in the verdict). A name no parser can decode is said as such: it must
+    not cost a valid signature its verdict."""
     names = []
     for part in parts:
         try:
-            name = None if part.is_multipart() else part.get_filename()
+            name = None if part.is_multipart() else filename_of(part)
         except Exception:
             name = "(a file whose name could not be read)"
         if name:
@@ -197,7 +200,7 @@ def _file_names(parts) -> list[str]:
 
 
 def _inner_name(part) -> str | None:
-    return signed_file_name(part.get_filename())
+    return signed_file_name(filename_of(part))
 
 
 def _covered_files(content: bytes, inner_name: str | None = None) -> tuple[str, ...]:

@@ -220,7 +220,7 @@ def file_response(data: bytes, filename: str | None, content_type: str) -> Respo
     disposition = "inline" if is_pdf else "attachment"
     ascii_name = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in name)
     return Response(data, media_type="application/pdf" if is_pdf else "application/octet-stream", headers={
-        "content-disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+        "content-disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}",
         "content-security-policy": "sandbox" if not is_pdf else "default-src 'none'; object-src 'self'",
     })
 
