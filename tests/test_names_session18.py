@@ -28,6 +28,7 @@ from tests.imap_helpers import delivery_config
 from tests.letters import make_pdf
 from tests.notices.sink import Sink
 from tests.pki import build_pki, make_smime
+from tests.test_thai_headers import rfc2231
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, Desk, add_users, desk_config
 from tests.web.test_desk_browser import letter_id, sign_in
 
@@ -58,6 +59,7 @@ SHAPES = {
 SAFE_ALREADY = b"Content-Disposition: attachment; filename*=utf-8''" + percent(UTF8(6))  # Thunderbird's own
 SLASHED = "2569/dds\\0403_รายงาน\x07.txt"  # a path and a bell in a raw UTF-8 name
 SAVED = "2569_dds_0403_รายงาน.txt"
+LONG = "รายงานผลการดำเนินงานประจำปี_" * 8 + ".pdf"  # 672 bytes of UTF-8, sent as Thunderbird writes it
 STAMPED = name(0).replace(".pdf", ".stamped.pdf")  # the receive stamp's copy of the first PDF
 
 
@@ -94,6 +96,8 @@ def shapes_letter() -> bytes:
     parts.append(part(SAFE_ALREADY, make_pdf("file 6")))
     parts.append(part(b'Content-Disposition: attachment; filename="' + SLASHED.encode() + b'"',
                       "เลขที่,เรื่อง\r\n1,น้ำท่วม\r\n".encode(), b"text/plain; charset=utf-8"))
+    parts.append(part(b"Content-Disposition: attachment;\r\n" + rfc2231(LONG, "utf-8", pieces=9).encode(),
+                      make_pdf("long")))
     return mixed("ชื่อไฟล์หลายแบบ", parts)
 
 
@@ -159,12 +163,12 @@ def gateway(tmp_path_factory, mailbox, pki):
         sink.stop()
 
 
-def fetched(mailbox, folder: str) -> list[tuple[bytes, bytes]]:
+def fetched(mailbox, where: str) -> list[tuple[bytes, bytes]]:
     """(message, BODYSTRUCTURE) of each message in a folder, as an IMAP client FETCHes them."""
     dovecot, user = mailbox
     conn = dovecot.imap(user)
     try:
-        conn.select(f'"{folder}"', readonly=True)
+        conn.select(f'"{where}"', readonly=True)
         _, data = conn.uid("FETCH", "1:*", "(BODYSTRUCTURE BODY.PEEK[])")
         out = []
         for item in data:
@@ -175,11 +179,16 @@ def fetched(mailbox, folder: str) -> list[tuple[bytes, bytes]]:
         conn.logout()
 
 
-def in_the_folder(mailbox, queue_id: str, folder: str = FOLDER) -> tuple[email.message.EmailMessage, bytes]:
-    [found] = [(email.message_from_bytes(raw, policy=email.policy.default), structure)
-               for raw, structure in fetched(mailbox, folder)
-               if f"X-Saraban-Queue-Id: {queue_id}".encode() in raw]
-    return found
+@pytest.fixture(scope="module")
+def folder(gateway, mailbox) -> dict[str, tuple[bytes, bytes]]:
+    """The unit's folder once every copy is filed: queue id -> (message, BODYSTRUCTURE)."""
+    return {re.search(rb"X-Saraban-Queue-Id: (\S+)", raw)[1].decode(): (raw, structure)
+            for raw, structure in fetched(mailbox, FOLDER)}
+
+
+def in_the_folder(folder: dict, queue_id: str) -> tuple[email.message.EmailMessage, bytes]:
+    raw, structure = folder[queue_id]
+    return email.message_from_bytes(raw, policy=email.policy.default), structure
 
 
 def structure_names(structure: bytes) -> list[str]:
@@ -198,36 +207,37 @@ def structure_names(structure: bytes) -> list[str]:
     return names
 
 
-def test_every_name_shape_reads_as_the_register_reads_it_in_the_clerks_folder(gateway, mailbox):
+def test_every_name_shape_reads_as_the_register_reads_it_in_the_clerks_folder(gateway, folder):
     """A raw Windows-874 name, Windows-874 under a utf-8 RFC 2047 label, x-thai and
     mislabelled RFC 2231 reached the clerk's mail client as "˹ѧ���..." or "เธซเธ...":
     the folder copy kept the sender's parameters while the register read them right."""
     desk, _, sent = gateway
     [entry] = [e for e in desk.daemon.register() if e["queue_id"] == sent["shapes"]]
     expected = [name(n) for n in range(7)]
-    assert [a["filename"] for a in entry["attachments"]] == [*expected, SLASHED]
-    copy, structure = in_the_folder(mailbox, sent["shapes"])
+    assert [a["filename"] for a in entry["attachments"]] == [*expected, SLASHED, LONG]
+    copy, structure = in_the_folder(folder, sent["shapes"])
     files = list(copy.iter_attachments())
-    assert [p.get_filename() for p in files] == [*expected, SAVED, STAMPED]
+    assert [p.get_filename() for p in files] == [*expected, SAVED, saved_name(LONG), STAMPED]
+    # The long name in at most the 255 bytes a file system holds, still a PDF.
+    assert len(saved_name(LONG).encode()) <= 255 and saved_name(LONG).endswith("….pdf")
     assert [p["content-type"].params.get("name") for p in files][4] == expected[4]
     # Dovecot's BODYSTRUCTURE (what Roundcube and K-9 list before they fetch a file)
     # names them the same: no 8-bit byte left in a parameter.
-    assert structure_names(structure) == [*expected[:4], *expected[5:], SAVED, STAMPED]
+    assert structure_names(structure) == [*expected[:4], *expected[5:], SAVED, saved_name(LONG), STAMPED]
     # Only headers changed: every file's bytes are the ones the register holds.
-    assert [hashlib.sha256(p.get_content() if isinstance(p.get_content(), bytes) else p.get_content().encode()).hexdigest()
-            for p in files[:7]] == [a["sha256"] for a in entry["attachments"][:7]]
+    assert [hashlib.sha256(p.get_content()).hexdigest() for p in files[:7]] \
+        == [a["sha256"] for a in entry["attachments"][:7]]
     # A name a client reads right already is left as the sender wrote it.
-    raw = next(r for r, _ in fetched(mailbox, FOLDER) if sent["shapes"].encode() in r)
-    assert SAFE_ALREADY in raw
+    assert SAFE_ALREADY in folder[sent["shapes"]][0]
 
 
-def test_a_single_part_letters_raw_name_reads_in_the_folder(gateway, mailbox):
+def test_a_single_part_letters_raw_name_reads_in_the_folder(gateway, folder):
     desk, _, sent = gateway
-    copy, _ = in_the_folder(mailbox, sent["single"])
+    copy, _ = in_the_folder(folder, sent["single"])
     assert [p.get_filename() for p in copy.iter_attachments()][0] == name(7)
 
 
-def test_a_name_inside_a_signed_part_is_kept_and_the_verdict_names_it(gateway, mailbox):
+def test_a_name_inside_a_signed_part_is_kept_and_the_verdict_names_it(gateway, folder):
     """The S/MIME verdict named the signed files with the email package's get_filename:
     a raw Windows-874 name read as U+FFFDs in `covers` (and an RFC 2047 one as
     "=?utf-8?B?...?="). The signed entity reaches the folder byte for byte."""
@@ -235,10 +245,9 @@ def test_a_name_inside_a_signed_part_is_kept_and_the_verdict_names_it(gateway, m
     [entry] = [e for e in desk.daemon.register() if e["queue_id"] == sent["signed"]]
     [verdict] = [s for a in entry["attachments"] for s in a["signatures"] if s["kind"] == "smime"]
     assert verdict["indication"] == "TOTAL_PASSED" and verdict["covers"] == [name(8)]
-    copy, _ = in_the_folder(mailbox, sent["signed"])
+    copy, _ = in_the_folder(folder, sent["signed"])
     assert any(f"covers {name(8)}" in v for v in copy.get_all("X-Saraban-Signature"))
-    raw = next(r for r, _ in fetched(mailbox, FOLDER) if sent["signed"].encode() in r)
-    assert signed_inner() in raw  # the name inside the signature is not rewritten
+    assert signed_inner() in folder[sent["signed"]][0]  # the name inside the signature is not rewritten
 
 
 def test_the_secret_registrar_reads_the_files_names_in_the_note(gateway, mailbox):
@@ -280,3 +289,17 @@ def test_a_saved_name_is_one_name_a_file_system_holds():
     assert saved_name("..") == "file" and saved_name("./") == "._"
     long = saved_name("น้ำท่วม" * 100 + ".pdf")
     assert len(long.encode()) <= 255 and long.endswith("….pdf") and long.startswith("น้ำท่วม")
+
+
+def test_a_copy_whose_names_every_client_reads_keeps_its_bytes():
+    """Thunderbird's RFC 2231, Outlook's RFC 2047 in name=, an ASCII name: the copy is the
+    same bytes; a forwarded message inside keeps its own raw name (a message of its own)."""
+    from gateway.delivery.part_names import clean_names
+    from tests.letters import letter
+
+    for style in ("rfc2231", "rfc2047", "inline"):
+        raw = letter(files=[(name(0), make_pdf("a")), ("2569_dds_0403_57.pdf", make_pdf("b"))], filename_style=style)
+        assert clean_names(raw) == raw, style
+    forwarded = mixed("ส่งต่อ", [b"Content-Type: message/rfc822\r\n\r\n" + single_part_letter()])
+    assert clean_names(forwarded) == forwarded
+    assert clean_names(signed_inner()) != signed_inner()  # the same entity unsigned is cleaned

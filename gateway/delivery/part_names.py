@@ -7,12 +7,13 @@ do not take it), Windows-874 bytes under a `utf-8` RFC 2231 or RFC 2047 label, U
 under `tis-620`, `x-thai`. The gateway reads them (`gateway.pipeline.parse.name_as_sent`,
 `rules.names`); a clerk's Thunderbird, Outlook or Roundcube showed "˹ѧ���..." or
 "เธซเธ..." for the same file. Such a parameter is written again here as clean RFC 2231
-UTF-8 (`filename*=utf-8''...`), the only form every client reads.
+UTF-8 (`filename*=utf-8''...`), the only form every client reads, as `saved_name` has it
+(so is a name longer than the 255 bytes a file system holds).
 
 Only part headers change, never a byte of a file. Nothing inside a multipart/signed is
 touched (its signature covers the part headers too), nor a forwarded message
 (message/rfc822: a message of its own, kept as it came); a name there stays as sent,
-and the register, the desk and the verdicts still read it (docs/delivery.md).
+and the register, the desk and the verdicts still read it (docs/imap.md, "File names").
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from email.parser import BytesHeaderParser
 
 from gateway.pipeline.mime_attach import with_parameter
 from gateway.pipeline.parse import name_as_sent
-from rules.names import saved_name
+from rules.names import MAX_SAVED_BYTES, saved_name
 
 # header -> the name parameter it carries
 _NAME_PARAMS = {b"content-disposition": ("Content-Disposition", "filename"),
@@ -104,7 +105,8 @@ def _named_head(head: bytes, headers: email.message.Message, newline: bytes) -> 
 
 def _written_again(line: bytes, headers: email.message.Message, title: str, param: str) -> str | None:
     """The header field `line` with its name parameter as RFC 2231 UTF-8, or None when
-    a client reads it as the register does already (or it has none)."""
+    a client reads it as the register does already and a file system can hold it (or
+    it has none)."""
     header = title.lower()
     if len(headers.get_all(header) or ()) != 1:
         return None  # two Content-Type fields: which one a client takes is its own affair
@@ -114,7 +116,8 @@ def _written_again(line: bytes, headers: email.message.Message, title: str, para
         return None
     if not ours:
         return None
-    if line.isascii() and _as_a_client_reads(line, param) == ours:
+    fits = len(ours.encode("utf-8", "replace")) <= MAX_SAVED_BYTES  # else cut by saved_name
+    if line.isascii() and fits and _as_a_client_reads(line, param) == ours:
         return None
     params = headers.get_params(header=header) or []
     if not params:
