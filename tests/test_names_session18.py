@@ -25,7 +25,7 @@ from rules.names import saved_name
 from tests.classified.helpers import add_registrar, make_gateway_key, registrar_open
 from tests.daemon import Daemon, free_port
 from tests.imap_helpers import delivery_config
-from tests.letters import make_pdf
+from tests.letters import make_pdf, outlook_letter, tnef_file
 from tests.notices.sink import Sink
 from tests.pki import build_pki, make_smime
 from tests.test_thai_headers import rfc2231
@@ -59,6 +59,7 @@ SHAPES = {
 SAFE_ALREADY = b"Content-Disposition: attachment; filename*=utf-8''" + percent(UTF8(6))  # Thunderbird's own
 SLASHED = "2569/dds\\0403_รายงาน\x07.txt"  # a path and a bell in a raw UTF-8 name
 SAVED = "2569_dds_0403_รายงาน.txt"
+WINMAIL = ("หนังสือ\u200bแก้ไข.pdf", "สิ่งที่ส่งมาด้วย_๑.pdf")  # a zero-width space hidden in a name
 LONG = "รายงานผลการดำเนินงานประจำปี_" * 8 + ".pdf"  # 672 bytes of UTF-8, sent as Thunderbird writes it
 STAMPED = name(0).replace(".pdf", ".stamped.pdf")  # the receive stamp's copy of the first PDF
 
@@ -153,6 +154,8 @@ def gateway(tmp_path_factory, mailbox, pki):
             "signed": daemon.send(make_smime(pki, inner=signed_inner(), headers={
                 "From": "saraban.dds@bangkok.go.th", "To": LAT, "Subject": "S/MIME",
                 "Message-ID": f"<{uuid.uuid4()}@dds.bangkok.go.th>"}), LAT),
+            "outlook": daemon.send(outlook_letter(tnef_file([(n, make_pdf(n)) for n in WINMAIL]), to=LAT,
+                                                  subject="ไฟล์ในวินเมล"), LAT),
             "secret": daemon.send(mixed("ลับ ส่งรายชื่อผู้เข้าประชุม", [
                 part(b'Content-Disposition: attachment; filename="' + CP874(0) + b'"', make_pdf("secret"))]), LAT),
         }
@@ -164,17 +167,19 @@ def gateway(tmp_path_factory, mailbox, pki):
 
 
 def fetched(mailbox, where: str) -> list[tuple[bytes, bytes]]:
-    """(message, BODYSTRUCTURE) of each message in a folder, as an IMAP client FETCHes them."""
+    """(message, BODYSTRUCTURE) of each message in a folder, as an IMAP client FETCHes them
+    (a name Dovecot cannot quote, raw 8-bit, comes as a literal inside the structure)."""
     dovecot, user = mailbox
     conn = dovecot.imap(user)
     try:
         conn.select(f'"{where}"', readonly=True)
-        _, data = conn.uid("FETCH", "1:*", "(BODYSTRUCTURE BODY.PEEK[])")
-        out = []
-        for item in data:
-            if isinstance(item, tuple):
-                out.append((item[1], item[0]))
-        return out
+        _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        messages = [item[1] for item in data if isinstance(item, tuple)]
+        _, data = conn.uid("FETCH", "1:*", "(BODYSTRUCTURE)")
+        text = b"".join(b"".join(item) if isinstance(item, tuple) else item + b"\n" for item in data)
+        structures = [line for line in text.split(b"\n") if line]
+        assert len(structures) == len(messages)
+        return list(zip(messages, structures))
     finally:
         conn.logout()
 
@@ -248,6 +253,16 @@ def test_a_name_inside_a_signed_part_is_kept_and_the_verdict_names_it(gateway, f
     copy, _ = in_the_folder(folder, sent["signed"])
     assert any(f"covers {name(8)}" in v for v in copy.get_all("X-Saraban-Signature"))
     assert signed_inner() in folder[sent["signed"]][0]  # the name inside the signature is not rewritten
+
+
+def test_the_files_of_a_winmail_dat_are_named_in_the_folder_as_saved(gateway, folder):
+    """The folder copy named winmail.dat's files as `register show` shows them: the
+    written-out "\\u200b" went into the name the clerk's client saves the file under,
+    and its backslash is a folder separator on Windows."""
+    desk, _, sent = gateway
+    copy, _ = in_the_folder(folder, sent["outlook"])
+    names = [p.get_filename() for p in copy.iter_attachments()]
+    assert names[:3] == ["winmail.dat", "หนังสือแก้ไข.pdf", "สิ่งที่ส่งมาด้วย_๑.pdf"], names
 
 
 def test_the_secret_registrar_reads_the_files_names_in_the_note(gateway, mailbox):
