@@ -28,6 +28,7 @@ from tests.imap_helpers import delivery_config
 from tests.letters import make_pdf, outlook_letter, tnef_file
 from tests.notices.sink import Sink
 from tests.pki import build_pki, make_smime
+from tests.test_names_session17 import mailbox  # noqa: F401 - a fixture: the unit's folders on Dovecot
 from tests.test_thai_headers import rfc2231
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, Desk, add_users, desk_config
 from tests.web.test_desk_browser import letter_id, sign_in
@@ -122,13 +123,6 @@ def signed_inner() -> bytes:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     return build_pki(tmp_path_factory.mktemp("pki18"))
-
-
-@pytest.fixture(scope="module")
-def mailbox(dovecot) -> tuple:
-    user = f"names18{os.getpid()}"
-    dovecot.add_user(user, "pw-" + user)
-    return dovecot, user
 
 
 @pytest.fixture(scope="module")
