@@ -249,10 +249,9 @@ def test_a_name_inside_a_signed_part_is_kept_and_the_verdict_names_it(gateway, f
     assert signed_inner() in folder[sent["signed"]][0]  # the name inside the signature is not rewritten
 
 
-def test_the_files_of_a_winmail_dat_are_named_in_the_folder_as_saved(gateway, folder):
-    """The folder copy named winmail.dat's files as `register show` shows them: the
-    written-out "\\u200b" went into the name the clerk's client saves the file under,
-    and its backslash is a folder separator on Windows."""
+def test_the_files_of_a_winmail_dat_are_named_in_thai_in_the_folder(gateway, folder):
+    """A guard: winmail.dat's files go beside it in the folder copy, named in Thai (the
+    long name Outlook writes in Unicode), the zero-width space dropped (saved_name)."""
     desk, _, sent = gateway
     copy, _ = in_the_folder(folder, sent["outlook"])
     names = [p.get_filename() for p in copy.iter_attachments()]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 from gateway.delivery.part_names import clean_names
 from gateway.pipeline import outlook
+from gateway.pipeline.file_texts import shown_name
 from gateway.pipeline.mime_attach import add_attachment, encoded_header
 from gateway.pipeline.parse import transfer_encoding
 from gateway.sender.results import (
@@ -200,11 +201,8 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
         extra_headers=[("X-Saraban-Emergency-No", str(emergency_no))] if emergency_no else None,
     )
     if any(a.content_type == outlook.SNIFFED for a in letter.attachments):
-        # winmail.dat's files, which only Outlook opens, named as every other file of the
-        # copy (`saved_name` in file_part): the `\\u202e` the register shows for what a name
-        # hides was written into the name, and its backslash is a separator to a file system.
-        for name, data in outlook.files_beside(raw):
-            copy = add_attachment(copy, name, data, "pdf" if data.startswith(b"%PDF-") else "octet-stream")
+        for name, data in outlook.files_beside(raw):  # winmail.dat's files, which only Outlook opens
+            copy = add_attachment(copy, shown_name(name), data, "pdf" if data.startswith(b"%PDF-") else "octet-stream")
     # ตรารับ (docs/signatures.md): the stamped PDF or receipt, X-Saraban-Stamp and one
     # X-Saraban-Signature per verified signature; the sender's own are dropped above.
     stamp = receive_stamp(services.settings, stamp_job_for(services.settings, letter, unit, services.vault), letter)
