@@ -94,14 +94,29 @@ def shown_name(name: str) -> str:
     return "".join(out)
 
 
+# A file system's limit on one name (Linux NAME_MAX, NTFS's 255 UTF-16 units are more):
+# a longer name fails to save, or is cut by the client mid-letter and without its type.
+MAX_SAVED_BYTES = 255
+_SEPARATORS = str.maketrans({"/": "_", "\\": "_"})
+
+
 def saved_name(name: str) -> str:
     """A name to save a file under (a download's Content-Disposition, a part the gateway
     writes): the invisible characters of `shown_name` dropped, so that no file manager
-    draws it reversed, and a CR, LF or tab a space."""
-    return "".join(
+    draws it reversed; a CR, LF or tab a space; a `/` or `\\` an `_` (the seed's own rule
+    for letters' file names), so that no part of it is read as a folder; at most
+    MAX_SAVED_BYTES of UTF-8, cut between letters with its extension kept."""
+    name = "".join(
         " " if ch in "\r\n\t" else ch
         for ch in name if ch in "\r\n\t" or unicodedata.category(ch) not in _HIDDEN
-    ).strip() or "file"
+    ).translate(_SEPARATORS).strip()
+    if name.strip(".") == "":
+        return "file"
+    fitted, limit = name, len(name)
+    while (over := len(fitted.encode("utf-8", "replace")) - MAX_SAVED_BYTES) > 0:
+        limit -= max(1, over // 4)  # a character is at most 4 bytes
+        fitted = fitted_name(name, limit)
+    return fitted
 
 
 # SARA AM is a spacing mark (Unicode's Grapheme_Cluster_Break=SpacingMark): a cluster

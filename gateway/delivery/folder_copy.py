@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from gateway.service.services import Services
     from storage.models import Letter
 
+from gateway.delivery.part_names import clean_names
 from gateway.pipeline import outlook
 from gateway.pipeline.file_texts import shown_name
 from gateway.pipeline.mime_attach import add_attachment, encoded_header
@@ -169,7 +170,8 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
         subject = f"{marking} {subject or ''}"
     added.append(encoded_header("Subject", f"[รับ {receive_no}] {subject or ''}".rstrip()))
     lines = [h.replace(b"\r\n", newline) for h in added] + kept
-    return newline.join(lines) + newline + newline + body
+    # Names a client would read otherwise than the register, written as RFC 2231 UTF-8.
+    return clean_names(newline.join(lines) + newline + newline + body)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from gateway.secrecy.envelope import letter_entity, seal_for_registrars
 from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.keys import KeyStore, registrar_cert_problem, seal_address
 from gateway.service.services import Services
+from rules.names import shown_name
 from rules.thai_time import to_bangkok
 from storage import outbox
 from storage.models import Letter, OutboxItem
@@ -130,6 +131,11 @@ def _note(letter: Letter, meta: dict) -> str:
         f"เรื่อง (subject): {meta.get('subject') or facts.get('subject') or ''}",
         f"ที่ (reference): {facts.get('reference') or ''}",
     ]
+    # The letter inside goes byte for byte (evidence), so a name its sender's client wrote
+    # raw in Windows-874 or under a wrong label reads garbled there: named here as read.
+    for a in meta.get("attachments") or []:
+        name = shown_name(a["filename"]) if a.get("filename") else "(ไม่มีชื่อ / no name)"
+        lines.append(f"ไฟล์ (file): {name}  {a.get('size')} bytes")
     if meta.get("smime_arrival"):
         lines.append("มาถึงแบบเข้ารหัส S/MIME ถึงระบบ (arrived S/MIME-encrypted to the gateway)")
     for f in meta.get("findings") or []:

@@ -43,8 +43,8 @@ def file_part(filename: str, data: bytes, subtype: str = "pdf", newline: bytes =
     filename = saved_name(filename)
     head = "\r\n".join((
         "Content-Transfer-Encoding: base64",
-        _with_parameter("Content-Disposition: attachment;", "filename", filename),
-        _with_parameter(f"Content-Type: application/{subtype};", "name", filename),
+        with_parameter("Content-Disposition: attachment;", "filename", filename),
+        with_parameter(f"Content-Type: application/{subtype};", "name", filename),
     )).encode("ascii")
     body = base64.encodebytes(data).rstrip(b"\n")
     return head.replace(b"\r\n", newline) + newline + newline + body.replace(b"\n", newline)
@@ -54,7 +54,7 @@ _QUOTABLE = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but '"' and '\\': a 
 _SHOULD_LINE = 78  # RFC 5322: a line SHOULD be at most 78 characters
 
 
-def _with_parameter(head: str, name: str, value: str) -> str:
+def with_parameter(head: str, name: str, value: str) -> str:
     """`head` with the parameter: ` name="value"` on the same line when it is printable
     ASCII and the line stays within 78 characters; otherwise the RFC 2231 form of its
     UTF-8 bytes on folded lines of at most 78 characters: ` name*=utf-8''...` or, longer,

@@ -143,12 +143,12 @@ def filename_of(part: email.message.Message) -> str | None:
 
 
 def names_of(part: email.message.Message) -> list[str]:
-    """The names a part carries, filename= then name=, each as `_as_sent` reads it: a
+    """The names a part carries, filename= then name=, each as `name_as_sent` reads it: a
     client that shows name= (and there are) shows the second one."""
     out = []
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
         try:
-            name = _as_sent(part, param, header)
+            name = name_as_sent(part, param, header)
         except Exception:  # noqa: BLE001 - a parameter no parser can read names nothing
             name = None
         if name:
@@ -156,7 +156,7 @@ def names_of(part: email.message.Message) -> list[str]:
     return out
 
 
-def _as_sent(part: email.message.Message, param: str, header: str) -> str | None:
+def name_as_sent(part: email.message.Message, param: str, header: str) -> str | None:
     """One name parameter's text as a Thai reader's client shows it, where the stdlib
     reads it otherwise: an RFC 2231 value by `rules.names.name_from_bytes` (UTF-8 bytes
     under a TIS-620 label, Windows-874 bytes under a UTF-8 one or under `x-thai`), and a

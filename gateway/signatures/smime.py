@@ -30,6 +30,7 @@ from gateway.signatures.verdict import (
     SignatureVerdict,
 )
 from gateway.signatures.verify import known_sub_indication, quiet_library_logs, trust_message
+from gateway.pipeline.parse import filename_of
 from rules.files import is_signed_file, signed_file_name
 
 log = structlog.get_logger(__name__)
@@ -149,7 +150,7 @@ def _signs_a_file(part) -> bool:
         content = _signed_data(part.get_payload(decode=True) or b"")["encap_content_info"]["content"].native
     except Exception:  # noqa: BLE001 - not signed data: verified (and said unreadable) as before
         return False
-    return isinstance(content, bytes) and is_signed_file(part.get_filename(), content)
+    return isinstance(content, bytes) and is_signed_file(filename_of(part), content)
 
 
 def _parts_bytes(raw: bytes, boundary: str) -> list[bytes]:
@@ -184,13 +185,15 @@ def _forwarded_bytes(part_bytes: bytes, part) -> bytes | None:
 
 
 def _file_names(parts) -> list[str]:
-    """The names of the files among MIME parts (leaves that carry a file name). A name
-    the parser cannot decode is said as such: it must not cost a valid signature its
-    verdict."""
+    """The names of the files among MIME parts (leaves that carry a file name), read as
+    the register reads them (`filename_of`: a raw Windows-874 name, an RFC 2047 word in a
+    quoted filename=, a wrong charset label; get_filename gave U+FFFDs, "=?utf-8?B?...?="
+    or "˹ѧ..." in the verdict). A name no parser can decode is said as such: it must
+    not cost a valid signature its verdict."""
     names = []
     for part in parts:
         try:
-            name = None if part.is_multipart() else part.get_filename()
+            name = None if part.is_multipart() else filename_of(part)
         except Exception:
             name = "(a file whose name could not be read)"
         if name:
@@ -199,7 +202,7 @@ def _file_names(parts) -> list[str]:
 
 
 def _inner_name(part) -> str | None:
-    return signed_file_name(part.get_filename())
+    return signed_file_name(filename_of(part))
 
 
 def _covered_files(content: bytes, inner_name: str | None = None) -> tuple[str, ...]:

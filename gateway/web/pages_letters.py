@@ -212,15 +212,21 @@ def letter_stamped(desk: Desk, request: Request, person: Person, form: FormData 
     return file_response(desk.services.vault.get(stamped["sha256"]), stamped.get("filename"), "application/pdf")
 
 
+def content_disposition(kind: str, name: str) -> str:
+    """`kind; filename=...; filename*=...` (RFC 6266): an ASCII stand-in for a browser
+    that reads no more, the real name in RFC 8187 UTF-8 with every character but
+    letters, digits and `-._~` percent-encoded (a bare `/` is not allowed there)."""
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def file_response(data: bytes, filename: str | None, content_type: str) -> Response:
     """A PDF opens in the browser's own viewer; anything else is only downloaded, as
     bytes, never rendered (a sender's HTML or SVG must not run on our origin)."""
-    name = saved_name(filename or "file")  # never drawn reversed in a file manager
     is_pdf = content_type == "application/pdf" and data.startswith(b"%PDF")
-    disposition = "inline" if is_pdf else "attachment"
-    ascii_name = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in name)
     return Response(data, media_type="application/pdf" if is_pdf else "application/octet-stream", headers={
-        "content-disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+        # never drawn reversed in a file manager, no folder in it (saved_name)
+        "content-disposition": content_disposition("inline" if is_pdf else "attachment", saved_name(filename or "file")),
         "content-security-policy": "sandbox" if not is_pdf else "default-src 'none'; object-src 'self'",
     })
 

@@ -8,7 +8,6 @@ import csv
 import re
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from gateway.tools.common import ToolError
 from gateway.web.desk import BadRequest, Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
-from gateway.web.pages_letters import filter_day
+from gateway.web.pages_letters import content_disposition, filter_day
 
 SCAN_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif"}
 EMERGENCY_FIELDS = ("emergency_no", "received_at", "reference", "letter_date", "sender", "addressee",
@@ -66,11 +65,9 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
         data = path.read_bytes()
     name = f"{unit}-{book}-{year}.{fmt}"
     media = "application/pdf" if fmt == "pdf" else "text/csv; charset=utf-8"
-    # Unit and book are checked above, but a configured book may be named in Thai:
-    # an ASCII name for every browser, the real one in filename* (RFC 6266).
-    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    # Unit and book are checked above, but a configured book may be named in Thai.
     return Response(data, media_type=media, headers={
-        "content-disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+        "content-disposition": content_disposition("attachment", name),
         "x-register-entries": str(result["rows"])})
 
 
