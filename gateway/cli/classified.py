@@ -57,8 +57,15 @@ def _find(session, args, settings):
             return None, f"\"{args.id}\" is not a receive number like 3/2569"
         if not unit:
             return None, "a receive number needs --unit"
-        found = find_by_number(session, unit, number, year, args.book or settings.register_.secret_book)
-        letters = [found] if found else []
+        book = args.book or settings.register_.secret_book
+        found = find_by_number(session, unit, number, year, book)
+        if not found:
+            # A clerk's receive number is mostly one of the general book: "no register
+            # entry 1/2569" said nothing of the book that was searched.
+            other = settings.register_.general_book if book == settings.register_.secret_book else None
+            hint = f" (a number of the {other} register: add --book {other})" if other else ""
+            return None, f"no register entry {args.id} for {unit} in the {book} register{hint}"
+        letters = [found]
     else:
         letters = find_by_queue_id(session, args.id, unit)
     if not letters:

@@ -22,7 +22,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         importlib.import_module(f"gateway.cli.{group}").register(sub)
+    _also_after_the_command(parser)
     return parser
+
+
+def _also_after_the_command(parser: argparse.ArgumentParser) -> None:
+    """README: "every command takes --config FILE and -v"; a sysadmin who wrote them
+    after the command (`saraban-gateway status --config /etc/...`) heard "unrecognized
+    arguments". Each command takes them too; not given there, the value given before
+    the command (or the default) stays (SUPPRESS: argparse then sets nothing)."""
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps its subparsers here
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for child in set(action.choices.values()):
+                child.add_argument("--config", "-c", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+                child.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS,
+                                   help=argparse.SUPPRESS)
+                _also_after_the_command(child)
 
 
 # What a letter's sender wrote reaches the clerk's terminal in tables and views (a

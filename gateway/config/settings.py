@@ -6,6 +6,7 @@ file so that systemd units and containers can adjust a deployment without editin
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -404,15 +405,34 @@ def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
             raw.setdefault(section, {})[key] = environ[var]
 
 
-def _describe(error: ValidationError, source: Path) -> str:
+def _describe(error: ValidationError, source: Path, environ: dict[str, str] | None = None) -> str:
     lines = [f"{source}: invalid configuration"]
+    from_env = {key: var for var, key in ENV_OVERRIDES.items() if (environ or {}).get(var)}
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key (misspelt?)"
-        lines.append(f"  {key}: {message} (got {item.get('input')!r})")
+        var = from_env.get(tuple(str(part) for part in item["loc"][:2]))
+        where = f" from {var}" if var else ""
+        lines.append(f"  {key}: {message} (got {_as_written(item.get('input'))}{where})")
     return "\n".join(lines)
+
+
+def _as_written(value: Any) -> str:
+    """A value as the TOML file (or the environment) writes it, not as Python's repr:
+    `{'enabled': True}` told a sysadmin nothing about a misspelt [webb] table."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_as_written(v) for v in value) + "]"
+    return "a value of another kind"
 
 
 def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -433,4 +453,4 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, chosen)) from None
+        raise ConfigError(_describe(exc, chosen, environ)) from None
