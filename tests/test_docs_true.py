@@ -495,3 +495,22 @@ def test_letter_view_names_the_book_it_searched(answers):
     assert answer["code"] == 1
     assert ("no register entry 1/2569 for saraban.latkrabang in the secret register "
             "(a number of the general register: add --book general)") in _said(answer)
+
+
+def test_an_installation_reads_the_service_configuration_by_default(tmp_path, monkeypatch):
+    """docs/install.md installs the package (no config/ beside it) and the configuration
+    in /etc/saraban-gateway/gateway.toml: a command typed without --config was told
+    ".../site-packages/config/gateway.example.toml: configuration file not found"."""
+    from gateway.config import settings as module
+    from gateway.config.settings import ConfigError
+
+    service = tmp_path / "etc" / "gateway.toml"
+    monkeypatch.setattr(module, "DEFAULT_CONFIG", tmp_path / "site-packages" / "config" / "gateway.example.toml")
+    monkeypatch.setattr(module, "SERVICE_CONFIG", service)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={})
+    assert "configuration file not found (give --config FILE or set SARABAN_CONFIG" in str(refused.value)
+    service.parent.mkdir()
+    service.write_text('[smtp]\nport = 25\n', encoding="utf-8")
+    assert load_settings(environ={}).smtp.port == 25
+    assert load_settings(environ={"SARABAN_CONFIG": str(REPO / "config" / "gateway.example.toml")}).smtp.port == 2525

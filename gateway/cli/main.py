@@ -16,7 +16,9 @@ GROUPS = ("service", "register", "rules", "db", "classified", "notices", "quaran
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saraban-gateway", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--config", "-c", help="configuration file (default: $SARABAN_CONFIG or config/gateway.example.toml)")
+    parser.add_argument("--config", "-c", help="configuration file (default: $SARABAN_CONFIG, else "
+                        "config/gateway.example.toml in a checkout, /etc/saraban-gateway/gateway.toml "
+                        "in an installation)")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="also print the log events of the command on stderr")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -21,6 +21,10 @@ from rules.thai_time import REGISTER_YEARS
 from gateway.config.delivery import ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
+# docs/install.md's place, which the systemd unit names (SARABAN_CONFIG): an installed
+# package has no config/ beside it, and a sysadmin's `saraban-gateway keys list` was told
+# ".../site-packages/config/gateway.example.toml: configuration file not found".
+SERVICE_CONFIG = Path("/etc/saraban-gateway/gateway.toml")
 
 # SARABAN_* variable -> (section, key). SARABAN_CONFIG picks the file itself.
 ENV_OVERRIDES = {
@@ -435,15 +439,25 @@ def _as_written(value: Any) -> str:
     return "a value of another kind"
 
 
+def default_config() -> Path:
+    """The file read without --config or SARABAN_CONFIG: the example in a checkout
+    (`make run`), else the service's configuration."""
+    if DEFAULT_CONFIG.exists() or not SERVICE_CONFIG.exists():
+        return DEFAULT_CONFIG
+    return SERVICE_CONFIG
+
+
 def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read, override from the environment, and validate. Raises ConfigError."""
     environ = dict(os.environ) if environ is None else environ
-    chosen = Path(path or environ.get("SARABAN_CONFIG") or DEFAULT_CONFIG)
+    chosen = Path(path or environ.get("SARABAN_CONFIG") or default_config())
     try:
         with chosen.open("rb") as handle:
             raw = tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"{chosen}: configuration file not found") from None
+        hint = "" if path or environ.get("SARABAN_CONFIG") else (
+            f" (give --config FILE or set SARABAN_CONFIG; an installation's is {SERVICE_CONFIG})")
+        raise ConfigError(f"{chosen}: configuration file not found{hint}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
     except OSError as exc:
