@@ -514,3 +514,12 @@ def test_an_installation_reads_the_service_configuration_by_default(tmp_path, mo
     service.write_text('[smtp]\nport = 25\n', encoding="utf-8")
     assert load_settings(environ={}).smtp.port == 25
     assert load_settings(environ={"SARABAN_CONFIG": str(REPO / "config" / "gateway.example.toml")}).smtp.port == 2525
+
+
+def test_every_environment_variable_named_is_read():
+    read = "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                     for top in ("gateway", "storage", "rules", "tests")
+                     for p in (REPO / top).rglob("*.py") if p.name != "test_docs_true.py")
+    named = {v for path in DOCS for v in re.findall(r"\bSARABAN_[A-Z_]+\b", path.read_text(encoding="utf-8"))}
+    assert len(named) > 5
+    assert sorted(v for v in named if v not in read) == []
