@@ -523,3 +523,25 @@ def test_every_environment_variable_named_is_read():
     named = {v for path in DOCS for v in re.findall(r"\bSARABAN_[A-Z_]+\b", path.read_text(encoding="utf-8"))}
     assert len(named) > 5
     assert sorted(v for v in named if v not in read) == []
+
+
+def test_every_import_shown_in_a_python_block_exists():
+    import importlib
+    import importlib.util
+
+    wrong, seen = [], 0
+    for path in DOCS:
+        for start, lang, body in fences(path):
+            if lang != "python":
+                continue
+            for offset, line in enumerate(body):
+                shown = re.match(r"\s*from ([\w.]+) import ([\w, ]+)", line.split("#")[0])
+                if not shown:
+                    continue
+                seen += 1
+                module = importlib.import_module(shown[1])
+                for name in (n.strip() for n in shown[2].split(",") if n.strip()):
+                    if not hasattr(module, name) and importlib.util.find_spec(f"{shown[1]}.{name}") is None:
+                        wrong.append(f"{rel(path)}:{start + offset}: {shown[1]}.{name}")
+    assert seen > 3
+    assert not wrong, "\n" + "\n".join(wrong)
