@@ -545,3 +545,15 @@ def test_every_import_shown_in_a_python_block_exists():
                         wrong.append(f"{rel(path)}:{start + offset}: {shown[1]}.{name}")
     assert seen > 3
     assert not wrong, "\n" + "\n".join(wrong)
+
+
+def test_outbox_list_takes_the_outbox_kinds_and_states():
+    """`outbox list --kind folders` listed "0 item(s)" as if nothing were owed, and a
+    rejection notice withdrawn by a release (docs/central-unit.md) could not be listed
+    by its state (`--state withdrawn`: invalid choice)."""
+    from gateway.delivery.runner import HANDLERS
+
+    assert _parses(["outbox", "list", "--state", "withdrawn"]) is None
+    for kind in HANDLERS:
+        assert _parses(["outbox", "list", "--kind", kind]) is None
+    assert "invalid choice: 'folders'" in _parses(["outbox", "list", "--kind", "folders"])
