@@ -383,6 +383,7 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory):
+    import gzip
     import json
     import os
     import socket
@@ -396,6 +397,8 @@ def answers(tmp_path_factory):
     (work / "junk.pem").write_bytes(b"not a certificate\n")
     (work / "audit").mkdir()
     (work / "misspelt.toml").write_text('[webb]\nenabled = true\n[smtp]\nport = "x"\n', encoding="utf-8")
+    (work / "register.dump").write_bytes(b"PGDMP\x01\x0e\x00" + b"\x00" * 200)  # pg_dump's, beside the archive
+    (work / "cut.tar.gz").write_bytes(gzip.compress(b"saraban/" + b"\x00" * 2000)[:300])
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen()
@@ -413,6 +416,10 @@ def answers(tmp_path_factory):
         "web busy": (["web", "--host", "127.0.0.1", "--port", str(busy.getsockname()[1])], {}),
         "misspelt": (["--config", str(work / "misspelt.toml"), "check-config"], {}),
         "env": (["check-config"], {"SARABAN_HTTP_PORT": "80a"}),
+        "restore a dump": (["backup", "restore", str(work / "register.dump")],
+                           {"SARABAN_DATA_DIR": str(work / "restored")}),
+        "restore a cut archive": (["backup", "restore", str(work / "cut.tar.gz")],
+                                  {"SARABAN_DATA_DIR": str(work / "restored")}),
         "db upgrade": (["db", "upgrade"], {}),
         "letter in the general book": (["letter", "view", "1/2569", "--unit", "saraban.latkrabang", "--who", "x"], {}),
     }
@@ -557,3 +564,12 @@ def test_outbox_list_takes_the_outbox_kinds_and_states():
     for kind in HANDLERS:
         assert _parses(["outbox", "list", "--kind", kind]) is None
     assert "invalid choice: 'folders'" in _parses(["outbox", "list", "--kind", "folders"])
+
+
+def test_backup_restore_of_a_file_that_is_no_backup(answers):
+    """docs/install.md writes the pg_dump file beside the archive; restoring that one, or
+    an archive cut short, was tarfile's traceback ("ReadError: not a gzip file")."""
+    said, _ = answers
+    for case in ("restore a dump", "restore a cut archive"):
+        assert said[case]["code"] == 1, case
+        assert "is not a backup written by `saraban-gateway backup create`, or it is damaged" in _said(said[case])

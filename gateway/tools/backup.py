@@ -23,6 +23,7 @@ import json
 import os
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 from gateway.config.settings import Settings
@@ -102,6 +103,24 @@ def restore(settings: Settings, archive: Path) -> dict:
         raise ToolError(f"{data_dir} is not empty ({', '.join(busy)}): restore only into an empty data directory")
     if not archive.is_file():
         raise ToolError(f"{archive}: no such backup file")
+    try:
+        manifest = _unpack(archive, data_dir, database)
+    except (tarfile.TarError, EOFError, zlib.error, json.JSONDecodeError, UnicodeDecodeError):
+        # The pg_dump file beside it, a copy cut short: a traceback before (tarfile.ReadError).
+        left = " (the data directory may hold part of it: empty it before restoring again)" \
+            if data_dir.is_dir() and any(data_dir.iterdir()) else ""
+        raise ToolError(f"{archive} is not a backup written by `saraban-gateway backup create`, "
+                        f"or it is damaged (not a whole .tar.gz){left}") from None
+    bad = _vault_problems(data_dir / "vault") if (data_dir / "vault").is_dir() else []
+    if bad:
+        raise ToolError(f"restored, but {len(bad)} vault file(s) do not match their SHA-256: {', '.join(bad[:5])}")
+    letters = count_letters(database) if manifest.get("database") and database else None
+    if manifest.get("letters") is not None and letters != manifest["letters"]:
+        raise ToolError(f"restored database holds {letters} entries, the backup said {manifest['letters']}")
+    return {**manifest, "restored_letters": letters}
+
+
+def _unpack(archive: Path, data_dir: Path, database: Path | None) -> dict:
     with tarfile.open(archive, "r:gz") as tar:
         try:
             manifest = json.load(tar.extractfile(MANIFEST))
@@ -120,13 +139,7 @@ def restore(settings: Settings, archive: Path) -> dict:
                 dst.flush()
                 os.fsync(dst.fileno())
             os.replace(partial, database)
-    bad = _vault_problems(data_dir / "vault") if (data_dir / "vault").is_dir() else []
-    if bad:
-        raise ToolError(f"restored, but {len(bad)} vault file(s) do not match their SHA-256: {', '.join(bad[:5])}")
-    letters = count_letters(database) if manifest.get("database") and database else None
-    if manifest.get("letters") is not None and letters != manifest["letters"]:
-        raise ToolError(f"restored database holds {letters} entries, the backup said {manifest['letters']}")
-    return {**manifest, "restored_letters": letters}
+    return manifest
 
 
 @friendly
