@@ -420,6 +420,8 @@ def answers(tmp_path_factory):
                            {"SARABAN_DATA_DIR": str(work / "restored")}),
         "restore a cut archive": (["backup", "restore", str(work / "cut.tar.gz")],
                                   {"SARABAN_DATA_DIR": str(work / "restored")}),
+        "rules check --unit typo": (["rules", "check", str(REPO / "examples" / "01-circular-to-latkrabang.eml"),
+                                     "--unit", "saraban.latkrabng"], {}),
         "db upgrade": (["db", "upgrade"], {}),
         "letter in the general book": (["letter", "view", "1/2569", "--unit", "saraban.latkrabang", "--who", "x"], {}),
     }
@@ -573,3 +575,14 @@ def test_backup_restore_of_a_file_that_is_no_backup(answers):
     for case in ("restore a dump", "restore a cut archive"):
         assert said[case]["code"] == 1, case
         assert "is not a backup written by `saraban-gateway backup create`, or it is damaged" in _said(said[case])
+
+
+def test_rules_check_outside_the_repository_reads_the_configuration(answers):
+    """Run elsewhere than the repository's root, `rules check` ignored SARABAN_CONFIG
+    (it looked for config/gateway.example.toml under the working directory), and a
+    misspelt --unit was judged "the receiving unit was removed from the directory"
+    (reject) instead of refused."""
+    said, _ = answers
+    typo = said["rules check --unit typo"]
+    assert typo["code"] == 2 and typo["out"] == ""
+    assert 'unknown unit "saraban.latkrabng": not in the unit directory' in _said(typo)
