@@ -586,3 +586,26 @@ def test_rules_check_outside_the_repository_reads_the_configuration(answers):
     typo = said["rules check --unit typo"]
     assert typo["code"] == 2 and typo["out"] == ""
     assert 'unknown unit "saraban.latkrabng": not in the unit directory' in _said(typo)
+
+
+def test_a_database_url_the_gateway_cannot_use_is_a_configuration_error(tmp_path):
+    """docs/database.md gives `postgresql+psycopg://`; libpq's `postgres://` was "the
+    database refused (NoSuchModuleError: Can't load plugin ...); is it reachable?", and
+    `mysql://` a traceback, both only when a command connected. A password in a value
+    the configuration refuses is not echoed."""
+    from gateway.config.settings import ConfigError
+
+    example = REPO / "config" / "gateway.example.toml"
+    url = load_settings(example, environ={"SARABAN_DATABASE_URL": "postgres://saraban@db.local/saraban"}).database_url
+    assert url == "postgresql+psycopg://saraban@db.local/saraban"
+    with pytest.raises(ConfigError) as refused:
+        load_settings(example, environ={"SARABAN_DATABASE_URL": "mysql://saraban:SECRET@db.local/saraban"})
+    said = str(refused.value)
+    assert "storage.database_url: Value error, use sqlite:///PATH or postgresql+psycopg://" in said
+    assert "from SARABAN_DATABASE_URL" in said and "SECRET" not in said
+    wrong = tmp_path / "gateway.toml"
+    wrong.write_text("[notices]\npassword = 31415926\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(wrong, environ={})
+    assert "notices.password: Input should be a valid string (got a value, not shown)" in str(refused.value)
+    assert "31415926" not in str(refused.value)

@@ -100,6 +100,21 @@ class StorageSection(_Section):
     data_dir: Path = Path("var")
     database_url: str | None = None  # default: sqlite file in data_dir
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        # A URL SQLAlchemy cannot use was found only when a command connected: `status`
+        # said "the database refused (NoSuchModuleError: Can't load plugin:
+        # sqlalchemy.dialects:postgres); is it reachable?", mysql:// was a traceback.
+        if value is None or value == "":
+            return None
+        if value.startswith("postgres://"):  # libpq's short form, which SQLAlchemy dropped
+            return "postgresql+psycopg://" + value[len("postgres://"):]
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE "
+                             "(docs/database.md)")
+        return value
+
 
 class DirectorySection(_Section):
     path: Path = Path("units.toml")  # relative to the configuration file
@@ -419,7 +434,14 @@ def _describe(error: ValidationError, source: Path, environ: dict[str, str] | No
             message = "unknown key (misspelt?)"
         var = from_env.get(tuple(str(part) for part in item["loc"][:2]))
         where = f" from {var}" if var else ""
-        lines.append(f"  {key}: {message} (got {_as_written(item.get('input'))}{where})")
+        value, last = item.get("input"), str(item["loc"][-1]) if item["loc"] else ""
+        if "password" in last or "secret" in last:
+            shown = "a value, not shown"  # a password typed where it does not belong
+        elif last == "database_url" and isinstance(value, str):
+            shown = _as_written(_mask_url(value))
+        else:
+            shown = _as_written(value)
+        lines.append(f"  {key}: {message} (got {shown}{where})")
     return "\n".join(lines)
 
 
