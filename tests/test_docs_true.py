@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import re
 import tomllib
 import unicodedata
@@ -275,12 +274,19 @@ def test_every_section_and_key_named_in_the_docs_exists():
     assert not wrong, "\n" + "\n".join(wrong)
 
 
-def test_the_shipped_configuration_loads(tmp_path):
-    settings = load_settings(REPO / "config" / "gateway.example.toml", environ={})
+def test_every_shipped_configuration_file_loads():
+    """config/*.toml: the gateway's configuration (load_settings) or a unit directory
+    (load_directory), as `make run` and docs/install.md use them."""
     from gateway.units.directory import load_directory
 
-    directory = load_directory(settings.directory_path)
-    assert len(directory.units) > 50
+    files = sorted((REPO / "config").glob("*.toml"))
+    assert len(files) >= 2
+    for path in files:
+        if "unit" in tomllib.loads(path.read_text(encoding="utf-8")):
+            assert len(load_directory(path)) > 50
+        else:
+            settings = load_settings(path, environ={})
+            assert settings.directory_path.exists(), path
 
 
 # ---------------------------------------------------------------- links and paths
