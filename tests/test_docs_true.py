@@ -615,3 +615,47 @@ def test_a_database_url_the_gateway_cannot_use_is_a_configuration_error(tmp_path
         load_settings(wrong, environ={})
     assert "notices.password: Input should be a valid string (got a value, not shown)" in str(refused.value)
     assert "31415926" not in str(refused.value)
+
+
+def documented_defaults() -> list[tuple[str, str, str, str]]:
+    """(where, section, key, default as shown) of the docs' `| key | default | ... |`
+    tables; the section is the last `[section]` named just above the table."""
+    out = []
+    for path in DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            if not re.match(r"^\| *key *\| *default *\|", line):
+                continue
+            above = " ".join(lines[max(0, number - 4):number])
+            section = re.findall(r"`\[([a-z_.]+)\]`", above)[-1]
+            for row_number in range(number + 2, len(lines)):
+                row = lines[row_number]
+                if not row.startswith("|"):
+                    break
+                cells = [c.strip() for c in row.strip("|").split("|")]
+                for key in re.findall(r"`(\w+)`", cells[0]):
+                    out.append((f"{rel(path)}:{row_number + 1}", section, key, cells[1]))
+    return out
+
+
+def test_every_default_in_a_key_table_is_the_default():
+    sections = _model_sections()
+    wrong, compared = [], 0
+    for where, section, key, shown in documented_defaults():
+        model = _section_model(sections, section)
+        if model is None or key not in model.model_fields:
+            wrong.append(f"{where}: [{section}] {key} is no key of the configuration")
+            continue
+        actual = model.model_fields[key].get_default(call_default_factory=True)
+        value = re.match(r"`?(-?[\d.]+|true|false|\"\"|\[\])`?(?: (?:s|MB))?$", shown)
+        if value is None:
+            continue  # words ("none", "the unit's address"): read by a person
+        compared += 1
+        expected = {"true": True, "false": False, '""': "", "[]": []}.get(value[1])
+        if expected is None:
+            expected = float(value[1]) * (1024 * 1024 if shown.endswith("MB") else 1)
+            actual = float(actual)
+        if actual != expected:
+            wrong.append(f"{where}: [{section}] {key} shown {shown}, is {actual!r}")
+    assert compared > 10
+    assert not wrong, "\n" + "\n".join(wrong)
