@@ -233,15 +233,38 @@ def test_keys_shown_commented_out_in_documented_toml_exist():
     assert not wrong, "\n" + "\n".join(wrong)
 
 
+def _model_in(annotation) -> tuple[type[BaseModel] | None, bool]:  # noqa: ANN001 - a type hint
+    """The model a field holds, and whether it holds it by name (a table of tables,
+    `[delivery.imap.<name>]`) or in a list (`[[imap_intake]]`)."""
+    import typing
+
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    if typing.get_origin(annotation) in (dict, list) and args:
+        model, _ = _model_in(args[-1])
+        return model, typing.get_origin(annotation) is dict
+    if len(args) == 1:  # Optional[Model]
+        return _model_in(args[0])
+    return None, False
+
+
 def _section_model(sections: dict[str, type[BaseModel]], dotted: str) -> type[BaseModel] | None:
-    parts = dotted.split(".")
+    parts = re.findall(r'"[^"]*"|[^.]+', dotted)
     model = sections.get(parts[0])
+    if parts[0] == "imap_intake":
+        model = _model_in(Settings.model_fields["imap_intake"].annotation)[0]
+    named = False
     for part in parts[1:]:
-        if model is None or part not in model.model_fields:
+        if model is None:
             return None
-        annotation = model.model_fields[part].annotation
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    return model
+        if named:  # the name of one table of a table of tables
+            named = False
+            continue
+        if part not in model.model_fields:
+            return None
+        model, named = _model_in(model.model_fields[part].annotation)
+    return None if named else model
 
 
 def documented_keys() -> list[tuple[str, str, str]]:
@@ -249,7 +272,7 @@ def documented_keys() -> list[tuple[str, str, str]]:
     out = []
     for path in DOCS:
         for number, line in prose(path):
-            for section, keys in re.findall(r"`\[([a-z_.]+)\] ([a-z_]+(?: *[=/,] *[a-z_]+)*)", line):
+            for section, keys in re.findall(r"`\[\[?([a-z_.<>\"]+)\]\]? ([a-z_]+(?: *[=/,] *[a-z_]+)*)", line):
                 for key in re.findall(r"[a-z_]+", keys.split("=")[0]):
                     out.append((f"{rel(path)}:{number}", section, key))
     return out
@@ -264,11 +287,10 @@ def test_every_section_and_key_named_in_the_docs_exists():
         if section.split(".")[0] not in sections and section != "imap_intake":
             wrong.append(f"{where}: [{section}] is no section of the configuration")
             continue
-        if section == "imap_intake":
-            model = Settings.model_fields["imap_intake"].annotation.__args__[0]
-        else:
-            model = _section_model(sections, section)
-        if model is not None and key not in model.model_fields:
+        model = _section_model(sections, section)
+        if model is None:
+            wrong.append(f"{where}: [{section}] is no table of the configuration")
+        elif key not in model.model_fields:
             wrong.append(f"{where}: [{section}] {key} is no key of the configuration")
     assert len(documented_keys()) > 50
     assert not wrong, "\n" + "\n".join(wrong)
