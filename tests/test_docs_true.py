@@ -450,6 +450,8 @@ def answers(tmp_path_factory):
                                   {"SARABAN_DATA_DIR": str(work / "restored")}),
         "rules check --unit typo": (["rules", "check", str(REPO / "examples" / "01-circular-to-latkrabang.eml"),
                                      "--unit", "saraban.latkrabng"], {}),
+        "letter export to no folder": (["letter", "export", "1/2569", "--unit", "saraban.latkrabang",
+                                        "--who", "x", "-o", str(work / "no" / "letter.eml")], {}),
         "db upgrade": (["db", "upgrade"], {}),
         "letter in the general book": (["letter", "view", "1/2569", "--unit", "saraban.latkrabang", "--who", "x"], {}),
     }
@@ -681,3 +683,12 @@ def test_every_default_in_a_key_table_is_the_default():
             wrong.append(f"{where}: [{section}] {key} shown {shown}, is {actual!r}")
     assert compared > 10
     assert not wrong, "\n" + "\n".join(wrong)
+
+
+def test_letter_export_to_a_place_it_cannot_write(answers):
+    """`letter export ID --who NAME --out FILE` into a folder that is not there was a
+    traceback (FileNotFoundError), after the letter was decrypted and the export audited."""
+    said, work = answers
+    answer = said["letter export to no folder"]
+    assert answer["code"] == 1
+    assert f"cannot write {work / 'no' / 'letter.eml'}: there is no folder {work / 'no'}" in _said(answer)

@@ -84,6 +84,12 @@ def cmd_letter(args: argparse.Namespace) -> int:
     from storage.vault import Vault
 
     settings = settings_of(args)
+    unwritable = _cannot_write(getattr(args, "out", None))
+    if unwritable:
+        # Said before anything is decrypted or audited; it was a traceback after both
+        # (FileNotFoundError, IsADirectoryError).
+        print(f"saraban-gateway: cannot write {args.out}: {unwritable}", file=sys.stderr)
+        return 1
     db = Database(settings.database_url)
     require_current(db.engine)
     with db.session() as session:
@@ -143,6 +149,20 @@ def _print(entry: dict, args) -> None:
         print(f"file         {shown_name(a['filename']) if a.get('filename') else '(no name)'}  {a.get('size')} bytes  {a.get('content_type')}")
     for f in entry.get("findings") or []:
         print(f"finding      {f.get('verdict')}: {f.get('rule')}: {f.get('message', '')}")
+
+
+def _cannot_write(out: str | None) -> str | None:
+    """Why `--out` cannot be written, or None."""
+    if not out:
+        return None
+    path = Path(out)
+    if path.is_dir():
+        return "it is a folder; give a file name in it"
+    if not path.parent.is_dir():
+        return f"there is no folder {path.parent}"
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "this user may not write there"
+    return None
 
 
 def _write(data: bytes, args) -> None:
