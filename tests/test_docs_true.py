@@ -452,6 +452,7 @@ def answers(tmp_path_factory):
                                      "--unit", "saraban.latkrabng"], {}),
         "letter export to no folder": (["letter", "export", "1/2569", "--unit", "saraban.latkrabang",
                                         "--who", "x", "-o", str(work / "no" / "letter.eml")], {}),
+        "backup into a folder": (["backup", "create", str(work)], {}),
         "db upgrade": (["db", "upgrade"], {}),
         "letter in the general book": (["letter", "view", "1/2569", "--unit", "saraban.latkrabang", "--who", "x"], {}),
     }
@@ -685,10 +686,14 @@ def test_every_default_in_a_key_table_is_the_default():
     assert not wrong, "\n" + "\n".join(wrong)
 
 
-def test_letter_export_to_a_place_it_cannot_write(answers):
+def test_a_file_to_write_where_it_cannot_be_written(answers):
     """`letter export ID --who NAME --out FILE` into a folder that is not there was a
-    traceback (FileNotFoundError), after the letter was decrypted and the export audited."""
+    traceback (FileNotFoundError), after the letter was decrypted and the export audited;
+    `backup create FOLDER` said "Is a directory: /.tmp.partial", a name nobody typed."""
     said, work = answers
     answer = said["letter export to no folder"]
     assert answer["code"] == 1
     assert f"cannot write {work / 'no' / 'letter.eml'}: there is no folder {work / 'no'}" in _said(answer)
+    answer = said["backup into a folder"]
+    assert answer["code"] == 1
+    assert _said(answer) == f"saraban-gateway: cannot write {work}: it is a folder; give a file name in it\n"

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gateway.cli.common import settings_of
+from gateway.tools.common import cannot_write
 from rules.names import shown_name
 from gateway.cli.secrecy import register_audit_parser, register_keys_parser
 
@@ -84,7 +85,7 @@ def cmd_letter(args: argparse.Namespace) -> int:
     from storage.vault import Vault
 
     settings = settings_of(args)
-    unwritable = _cannot_write(getattr(args, "out", None))
+    unwritable = cannot_write(args.out) if getattr(args, "out", None) else None
     if unwritable:
         # Said before anything is decrypted or audited; it was a traceback after both
         # (FileNotFoundError, IsADirectoryError).
@@ -149,20 +150,6 @@ def _print(entry: dict, args) -> None:
         print(f"file         {shown_name(a['filename']) if a.get('filename') else '(no name)'}  {a.get('size')} bytes  {a.get('content_type')}")
     for f in entry.get("findings") or []:
         print(f"finding      {f.get('verdict')}: {f.get('rule')}: {f.get('message', '')}")
-
-
-def _cannot_write(out: str | None) -> str | None:
-    """Why `--out` cannot be written, or None."""
-    if not out:
-        return None
-    path = Path(out)
-    if path.is_dir():
-        return "it is a folder; give a file name in it"
-    if not path.parent.is_dir():
-        return f"there is no folder {path.parent}"
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return "this user may not write there"
-    return None
 
 
 def _write(data: bytes, args) -> None:

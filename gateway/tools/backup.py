@@ -27,7 +27,7 @@ import zlib
 from pathlib import Path
 
 from gateway.config.settings import Settings
-from gateway.tools.common import ToolError, friendly, settings_of
+from gateway.tools.common import ToolError, cannot_write, friendly, settings_of
 from storage.backup import copy_sqlite, count_letters, sqlite_path
 
 DIRECTORIES = ("vault", "secret", "keys", "audit", "spool/new", "spool/failed")
@@ -145,6 +145,8 @@ def _unpack(archive: Path, data_dir: Path, database: Path | None) -> dict:
 @friendly
 def cmd_create(args: argparse.Namespace) -> int:
     settings = settings_of(args)
+    if Path(args.file).is_dir():  # was "Is a directory: /.tmp.partial", a name nobody typed
+        raise ToolError(f"cannot write {args.file}: {cannot_write(args.file)}")
     manifest = create(settings, Path(args.file), args.folders, args.files_only)
     what = f"{manifest['letters']} register entries, " if manifest["letters"] is not None else ""
     print(f"wrote {args.file}: {what}{', '.join(manifest['directories']) or 'no data directories'} "
