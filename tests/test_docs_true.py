@@ -459,7 +459,8 @@ def answers(tmp_path_factory):
         "db upgrade": (["db", "upgrade"], {}),
         "letter in the general book": (["letter", "view", "1/2569", "--unit", "saraban.latkrabang", "--who", "x"], {}),
     }
-    env = dict(os.environ, PYTHONPATH=str(REPO), SARABAN_DATA_DIR=str(work / "var"),
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SARABAN_")}
+    env.update(PYTHONPATH=str(REPO), SARABAN_DATA_DIR=str(work / "var"),
                SARABAN_CONFIG=str(REPO / "config" / "gateway.example.toml"))
     try:
         result = subprocess.run([sys.executable, "-c", _DRIVER], input=json.dumps(list(cases.values())),
