@@ -430,6 +430,9 @@ def answers(tmp_path_factory):
     (work / "misspelt.toml").write_text('[webb]\nenabled = true\n[smtp]\nport = "x"\n', encoding="utf-8")
     (work / "register.dump").write_bytes(b"PGDMP\x01\x0e\x00" + b"\x00" * 200)  # pg_dump's, beside the archive
     (work / "cut.tar.gz").write_bytes(gzip.compress(b"saraban/" + b"\x00" * 2000)[:300])
+    (work / "registrars.csv").write_bytes("unit,certificate\nสำนักงานเขตลาดกระบัง,registrar.pem\n".encode("cp874"))
+    (work / "registrars-utf8.csv").write_text("unit,certificate\nสำนักงานเขตลาดกระบัง,registrar.pem\n",
+                                              encoding="utf-8-sig")
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen()
@@ -441,6 +444,8 @@ def answers(tmp_path_factory):
         "registrar address": (["keys", "import-registrar", "saraban.latkrabang@bangkok.go.th",
                                str(work / "registrar.pem")], {}),
         "registrar junk": (["keys", "import-registrar", "saraban.latkrabang", str(work / "junk.pem")], {}),
+        "registrars sheet not UTF-8": (["keys", "import-registrars", str(work / "registrars.csv")], {}),
+        "registrars sheet by name": (["keys", "import-registrars", str(work / "registrars-utf8.csv")], {}),
         "audit folder": (["audit", "verify", "--path", str(work / "audit")], {}),
         "audit missing": (["audit", "verify", "--path", str(work / "audit" / "audit.lg")], {}),
         "web port": (["web", "--port", "99999"], {}),
@@ -499,6 +504,13 @@ def test_a_registrar_certificate_for_a_unit_the_directory_lacks_is_refused(answe
     assert address["code"] == 0 and "added to saraban.latkrabang (1 usable)" in address["out"]
     junk = said["registrar junk"]
     assert junk["code"] == 1 and _said(junk) == "error: not a certificate (PEM or DER expected)\n"
+    # Excel's plain "CSV" is Windows-874 for Thai: a traceback (UnicodeDecodeError) before.
+    sheet = said["registrars sheet not UTF-8"]
+    assert sheet["code"] == 1
+    assert "registrars.csv: not UTF-8 text (byte 17); save the sheet as 'CSV UTF-8'" in _said(sheet)
+    by_name = said["registrars sheet by name"]
+    assert by_name["code"] == 0, by_name["err"]
+    assert by_name["out"].startswith("saraban.latkrabang: registrar certificate ")
 
 
 def test_audit_verify_of_a_wrong_path_says_so(answers):

@@ -194,8 +194,9 @@ def registrar_sources(source: Path) -> list[tuple[str, Path, int | None]]:
             elif entry.suffix.lower() in CERT_SUFFIXES:
                 out.append((entry.stem, entry, None))
         return out
-    text = source.read_bytes().decode("utf-8-sig")
-    reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+    from gateway.tools.common import sheet_text
+
+    reader = csv.DictReader(sheet_text(source).splitlines(), skipinitialspace=True)
     header = {name.strip().lower(): name for name in reader.fieldnames or []}
     if "unit" not in header or "certificate" not in header:
         raise SecrecyError(f"{source}: the first line must name the columns unit,certificate")
@@ -220,7 +221,8 @@ def _import_registrars(store: KeyStore, args) -> int:
     for unit, path, line in items:
         where = f"{source} line {line}" if line else str(path)
         try:
-            fp = store.import_registrar_cert(directory_unit(directory, unit), path.read_bytes())
+            unit = directory_unit(directory, unit)
+            fp = store.import_registrar_cert(unit, path.read_bytes())
         except (SecrecyError, OSError, ToolError) as exc:
             failed += 1
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

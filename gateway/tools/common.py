@@ -122,6 +122,17 @@ def _drop_start_up_noise(_logger, _method, event_dict):
     return event_dict
 
 
+def sheet_text(path: Path) -> str:
+    """A CSV a person saved from a spreadsheet, as text (UTF-8, with Excel's byte-order
+    mark or without); Excel's plain "CSV" (Windows-874 for Thai) named, not a traceback."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ToolError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"{path}: not UTF-8 text (byte {exc.start}); save the sheet as 'CSV UTF-8'") from None
+
+
 def cannot_write(out: str | Path) -> str | None:
     """Why a command cannot write the file a person named (`-o`, `--out`, an archive),
     or None; said before the work, not as a traceback after it."""
