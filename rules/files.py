@@ -171,6 +171,26 @@ def signed_file_name(name: str | None) -> str | None:
     return name[:-4] if name.lower().endswith(".p7m") and name.lower() != "smime.p7m" else None
 
 
+def is_signed_file(name: str | None, content: bytes) -> bool:
+    """Whether a signed .p7m carries a file, read, registered and verified as that file
+    (`letter.pdf.p7m`, `บัญชี.zip.p7m`, `x.docx.p7m`), rather than a signed message
+    (Outlook's `smime.p7m`, a MIME entity): a PDF, or a name that says which file it is.
+    Until session 18 only a PDF was: a ZIP signed so was read as a message (no text), and
+    a ลับมาก PDF zipped and signed left the letter ordinary, its signature unverified."""
+    if b"%PDF-" in content[:1024]:
+        return True
+    if _MIME_HEAD.match(content[:65536]) and _MIME_FIELD.search(_MIME_HEAD.match(content[:65536]).group()):
+        return False  # a signed message whose subject has a dot in it ("กท.0403.p7m")
+    inner = (signed_file_name(name) or "").rsplit("/", 1)[-1].strip(". ")
+    return "." in inner and not inner.lower().endswith(".eml")
+
+
+# A MIME entity's header block (RFC 5322 fields, folded lines, then the blank line) that
+# names its content: what a signed message carries, which no file a sender signs begins with.
+_MIME_HEAD = re.compile(rb"(?:[!-9;-~]{1,76}:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*){1,200}\r?\n")
+_MIME_FIELD = re.compile(rb"(?im)^(?:content-type|mime-version)[ \t]*:")
+
+
 def is_mail_part(att: Attachment) -> bool:
     # `unpacked`: winmail.dat, letter.pdf.p7m, whose files follow them as the letter's own.
     return att.signature_envelope or att.unpacked or base_type(att.sniffed_type) in MAIL_PARTS \

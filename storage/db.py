@@ -1,18 +1,26 @@
 """Engine and session set-up for SQLite (embedded default) and PostgreSQL."""
 from __future__ import annotations
 
+import os
+import socket
+import sqlite3
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import structlog
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
-from storage.schema_version import newest_revision, schema_revision
+from storage.schema_version import READ_ONLY as _READ_ONLY, UNBOUNDED, newest_revision, schema_revision
 from storage.text import safe_parameters
 
+
+log = structlog.get_logger("storage.db")
 
 # What a caller outside storage/ catches when the database refuses (unreachable, locked,
 # a constraint): SQLAlchemy's base error, named here so no other package imports it.
@@ -28,17 +36,39 @@ def sqlite_file(url: str) -> Path | None:
 
 
 PG_CONNECT_TIMEOUT = 10  # seconds (docs/operations.md, "When a server does not answer")
+# [storage] lock_timeout and statement_timeout (docs/database.md, "When the database is
+# stuck"): how long a transaction waits for a lock another program holds (SQLite's
+# busy_timeout, PostgreSQL's lock_timeout), and how long one PostgreSQL statement may run.
+LOCK_TIMEOUT = 60.0
+STATEMENT_TIMEOUT = 300.0
+# Keepalives: a connection whose peer vanished (a dropped network, a host gone) is
+# noticed within about idle + interval * count seconds instead of the kernel's two hours;
+# tcp_user_timeout: a request the server never acknowledged fails after that long.
+_PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+                  "tcp_user_timeout": 60000}
 
 
-def make_engine(url: str) -> Engine:
+def _pg_connect_args(url: str, lock_timeout: float, statement_timeout: float) -> dict:
+    """connect_timeout, keepalives and the two server-side bounds, each left to the URL
+    when it names its own (`?connect_timeout=N`, `?options=-c statement_timeout=...`)."""
+    args = {} if "connect_timeout=" in url else {"connect_timeout": PG_CONNECT_TIMEOUT}
+    args.update({key: value for key, value in _PG_KEEPALIVES.items() if f"{key}=" not in url})
+    options = [f"-c {name}={int(seconds * 1000)}" for name, seconds in
+               (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout)) if name not in url]
+    if options and "options=" not in url:
+        args["options"] = " ".join(options)
+    return args
+
+
+def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT, statement_timeout: float = STATEMENT_TIMEOUT) -> Engine:
     if url.startswith("sqlite"):
         path = sqlite_file(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # No pre-ping: a connection to a local file does not go stale, and the ping is
         # one more statement for every transaction.
-        engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
-        _sqlite_durable_and_serialised(engine)
+        engine = create_engine(url, connect_args={"timeout": lock_timeout}, hide_parameters=True)
+        _sqlite_durable_and_serialised(engine, lock_timeout)
     else:
         # hide_parameters: an IntegrityError's text (logged) would carry the statement's
         # values, e.g. an ordinary letter's subject.
@@ -47,18 +77,116 @@ def make_engine(url: str) -> Engine:
         # so did start-up, `status` and every runner (session 17). psycopg counts it for
         # the whole connection, the startup and authentication included. A URL that
         # says ?connect_timeout=N keeps its own.
-        connect_args = {} if "connect_timeout=" in url else {"connect_timeout": PG_CONNECT_TIMEOUT}
+        # lock_timeout, statement_timeout: an operator's `LOCK TABLE`, a VACUUM FULL or a
+        # migration by hand held every runner, `status` and the register on one statement
+        # for as long as it lasted (session 18); now the statement fails with 55P03/57014,
+        # which the runners take for the database's condition (storage/errors.py): the
+        # letter waits in the spool and is tried again.
+        connect_args = _pg_connect_args(url, lock_timeout, statement_timeout)
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True,
                                connect_args=connect_args)
     event.listen(engine, "before_cursor_execute", _safe_parameters, retval=True)
+    if engine.dialect.name == "postgresql" and "statement_timeout" not in url:
+        _WATCH.watch(engine, statement_timeout + min(statement_timeout, STALL_GRACE))
     return engine
+
+
+STALL_GRACE = 10.0  # seconds past statement_timeout before the gateway cuts the connection itself
+
+
+class _StatementWatch:
+    """A deadline on the gateway's side for each PostgreSQL statement (and the pool's
+    ping): statement_timeout is the server's, and a server that stopped answering in the
+    middle of a statement (its backend frozen, a hung host whose kernel still
+    acknowledges) never enforces it; libpq then waited for ever and so did the runner,
+    holding every letter behind it (session 17 left it unbounded). Past the deadline
+    the connection's socket is shut down: the blocked read returns, psycopg raises a
+    connection error, which the runners take for the database's condition and retry on
+    a new connection. One daemon thread per process, started with the first statement."""
+
+    def __init__(self):
+        self._running: dict[int, tuple[float, float, object]] = {}  # id -> (deadline, seconds, connection)
+        self._lock = threading.Lock()
+        self._pid = 0
+
+    def forget(self) -> None:
+        self._lock = threading.Lock()
+        self._running = {}
+        self._pid = 0  # the thread is not in the child
+
+    def watch(self, engine: Engine, seconds: float) -> None:
+        def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+            if not conn.get_execution_options().get(UNBOUNDED):
+                self.begin(conn.connection.dbapi_connection, seconds)
+
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "handle_error", lambda context: self.end(context.connection.connection.dbapi_connection)
+                     if context.connection is not None and context.connection.connection is not None else None)
+        # The pool's pre-ping, COMMIT and ROLLBACK go to the driver without a cursor event.
+        for name in ("do_ping", "do_commit", "do_rollback"):
+            setattr(engine.dialect, name, self._bounded(getattr(engine.dialect, name), seconds))
+
+    def _bounded(self, call, seconds: float):  # noqa: ANN001, ANN202 - a dialect's method of one connection
+        def bounded(dbapi_connection):  # noqa: ANN001, ANN202
+            self.begin(dbapi_connection, seconds)
+            try:
+                return call(dbapi_connection)
+            finally:
+                self.end(dbapi_connection)
+
+        return bounded
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        self.end(conn.connection.dbapi_connection)
+
+    def begin(self, dbapi_connection, seconds: float) -> None:  # noqa: ANN001
+        with self._lock:
+            self._running[id(dbapi_connection)] = (time.monotonic() + seconds, seconds, dbapi_connection)
+            if self._pid != os.getpid():  # first use in this process
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="statement-watch", daemon=True).start()
+
+    def end(self, dbapi_connection) -> None:  # noqa: ANN001
+        with self._lock:
+            self._running.pop(id(dbapi_connection), None)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(1.0)
+            now = time.monotonic()
+            with self._lock:
+                late = [key for key, (deadline, _, _) in self._running.items() if deadline < now]
+                cut = [self._running.pop(key) for key in late]
+            for _, seconds, dbapi_connection in cut:
+                log.warning("database_no_answer", waited=round(seconds),
+                            action="connection cut; the work is tried again on a new one")
+                _shut_down(dbapi_connection)
+
+
+_WATCH = _StatementWatch()
+# A child forked while the watch thread held the lock would wait on it for ever.
+os.register_at_fork(after_in_child=_WATCH.forget)
+
+
+def _shut_down(dbapi_connection) -> None:  # noqa: ANN001 - a psycopg Connection
+    try:
+        duplicate = socket.socket(fileno=os.dup(dbapi_connection.pgconn.socket))
+    except Exception:  # noqa: BLE001 - closed meanwhile: nothing to cut
+        return
+    try:
+        duplicate.shutdown(socket.SHUT_RDWR)  # the socket, not only this descriptor: libpq's read returns
+    except OSError:
+        pass
+    finally:
+        duplicate.close()
 
 
 def _safe_parameters(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
     return statement, safe_parameters(parameters)
 
 
-def _sqlite_durable_and_serialised(engine: Engine) -> None:
+def _sqlite_durable_and_serialised(engine: Engine, lock_timeout: float) -> None:
     # pysqlite opens transactions lazily and as DEFERRED; two processes that both read
     # then write would deadlock into SQLITE_BUSY. Taking the write lock at BEGIN
     # (IMMEDIATE) serialises writers, which is what gapless numbering needs anyway.
@@ -69,7 +197,7 @@ def _sqlite_durable_and_serialised(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -79,7 +207,8 @@ def _sqlite_durable_and_serialised(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
-_READ_ONLY = "saraban_read_only"
+# What registering a letter writes (storage/messages.py, register.py, outbox.py).
+_WRITTEN_TABLES = ("messages", "letters", "register_counters", "outbox")
 
 
 def as_loaded(model, row):  # noqa: ANN001, ANN201 - any mapped class, a row or mapping of its table
@@ -93,9 +222,10 @@ def as_loaded(model, row):  # noqa: ANN001, ANN201 - any mapped class, a row or 
 
 
 class Database:
-    def __init__(self, url: str):
+    def __init__(self, url: str, lock_timeout: float = LOCK_TIMEOUT, statement_timeout: float = STATEMENT_TIMEOUT):
         self.url = url
-        self.engine = make_engine(url)
+        self.lock_timeout, self.statement_timeout = lock_timeout, statement_timeout
+        self.engine = make_engine(url, lock_timeout, statement_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
@@ -127,9 +257,54 @@ class Database:
             conn.execution_options(**{_READ_ONLY: True})
             yield conn
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A Session that only reads (`status`, `register list`): on SQLite a deferred
+        BEGIN, which in WAL mode reads a snapshot and does not wait for the write lock, so
+        a sysadmin's `BEGIN IMMEDIATE` left open in a sqlite3 shell does not hold the
+        command up for lock_timeout and then fail. Rolled back at the end."""
+        with self.reading() as conn, Session(bind=conn) as session:
+            yield session
+
     def ping(self) -> None:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             conn.exec_driver_sql("SELECT 1")
+
+    def writer_blocked(self, wait: float = 1.0) -> str | None:
+        """Why a writer cannot start now, or None: another program holds the lock that
+        registering a letter needs (SQLite: the write lock, e.g. `BEGIN IMMEDIATE` in a
+        sqlite3 shell; PostgreSQL: a table lock that stops INSERT/UPDATE, e.g. `LOCK
+        TABLE`, VACUUM FULL, ALTER TABLE) and did not free it within `wait` seconds.
+        Takes nothing for longer than that, and rolls back."""
+        ms = max(1, int(wait * 1000))
+        path = sqlite_file(self.url)
+        if self.engine.dialect.name == "sqlite":
+            if path is None:
+                return None
+            # Its own connection: the pool's wait lock_timeout, this one `wait`.
+            probe = sqlite3.connect(path, timeout=wait, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc).lower():
+                    raise
+                return "another program holds the database's write lock (a sqlite3 shell, a backup)"
+            finally:
+                probe.close()
+            return None
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms + 2000}")
+            try:
+                conn.exec_driver_sql(f"LOCK TABLE {', '.join(_WRITTEN_TABLES)} IN ROW EXCLUSIVE MODE")
+            except SQLAlchemyError as exc:
+                if getattr(getattr(exc, "orig", None), "sqlstate", None) not in ("55P03", "57014"):
+                    raise
+                return "another session holds a lock on the register's tables (LOCK TABLE, VACUUM FULL, ALTER TABLE)"
+            finally:
+                conn.rollback()
+        return None
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
+from storage.schema_version import UNBOUNDED
 from storage.schema_version import SchemaBehind, require_current, schema_revision  # noqa: F401 - the check lives there, without Alembic
 
 log = structlog.get_logger(__name__)
@@ -63,7 +64,12 @@ def current(engine: Engine) -> str | None:
 def upgrade(engine: Engine, target: str = "head") -> None:
     """Bring the schema to `target` under the migration lock (idempotent)."""
     with engine.begin() as conn:
+        conn.execution_options(**{UNBOUNDED: True})  # a migration takes what it takes
         if conn.dialect.name == "postgresql":
+            # A migration of a big table may outlast [storage] statement_timeout, and a
+            # second daemon starting waits here for the first's whole migration.
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
             # Held to the end of this transaction, which is the whole migration.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         before = MigrationContext.configure(conn).get_current_revision()

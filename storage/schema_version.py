@@ -8,6 +8,11 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+# A connection's execution option: its transaction only reads (storage/db.py: on SQLite a
+# deferred BEGIN, which waits for no write lock).
+READ_ONLY = "saraban_read_only"
+# Another: no client-side deadline on its statements (a migration; storage/db.py).
+UNBOUNDED = "saraban_unbounded"
 
 
 def newest_revision() -> str:
@@ -20,8 +25,10 @@ def newest_revision() -> str:
 def schema_revision(engine: Engine) -> str | None:
     """The revision the database is at (Alembic's version table), None before any.
     Read with plain SQL so that a process opening a current database never loads
-    Alembic; `storage.migrate.current` is this too."""
+    Alembic; `storage.migrate.current` is this too. It only reads: a sysadmin's sqlite3
+    shell holding the write lock does not hold up `status` or a runner's start."""
     with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY: True})
         if not inspect(conn).has_table("alembic_version"):
             return None
         rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()

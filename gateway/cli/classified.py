@@ -79,7 +79,6 @@ def _find(session, args, settings):
 def cmd_letter(args: argparse.Namespace) -> int:
     from gateway.secrecy.errors import SecrecyError, TamperedError
     from gateway.secrecy.sealed_store import SealedStore
-    from storage.db import Database
     from storage.schema_version import require_current
     from storage.register import letter_as_dict
     from storage.vault import Vault
@@ -91,7 +90,7 @@ def cmd_letter(args: argparse.Namespace) -> int:
         # (FileNotFoundError, IsADirectoryError).
         print(f"saraban-gateway: cannot write {args.out}: {unwritable}", file=sys.stderr)
         return 1
-    db = Database(settings.database_url)
+    db = settings.open_database()
     require_current(db.engine)
     with db.session() as session:
         letter, problem = _find(session, args, settings)

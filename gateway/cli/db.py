@@ -7,9 +7,8 @@ import argparse
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from gateway.cli.common import settings_of
     from storage import migrate
-    from storage.db import Database
 
-    db = Database(settings_of(args).database_url)
+    db = settings_of(args).open_database()
     try:
         migrate.upgrade(db.engine)
         print(f"schema at {migrate.current(db.engine)} (head {migrate.head()})")
@@ -21,9 +20,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_db_current(args: argparse.Namespace) -> int:
     from gateway.cli.common import settings_of
     from storage import migrate
-    from storage.db import Database
 
-    db = Database(settings_of(args).database_url)
+    db = settings_of(args).open_database()
     try:
         now, newest = migrate.current(db.engine), migrate.head()
     finally:

@@ -45,7 +45,6 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from storage.db import Database
     from storage.outbox import release_held_notices
 
     settings = load_settings(args.config)
@@ -53,7 +52,7 @@ def cmd_release(args: argparse.Namespace) -> int:
         print("saraban-gateway: no smarthost configured ([notices] smarthost or SARABAN_SMARTHOST); "
               "held notices stay held", file=sys.stderr)
         return 1
-    db = Database(settings.database_url)
+    db = settings.open_database()
     db.create_schema()
     with db.session() as session:
         count = release_held_notices(session)

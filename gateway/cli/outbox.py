@@ -7,7 +7,6 @@ import json
 import sys
 
 from gateway.delivery.error_texts import error_for_person
-from storage.db import Database
 from storage.schema_version import require_current
 from storage.models import OutboxItem
 from storage.outbox import items_in_state
@@ -44,7 +43,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     from gateway.cli.common import settings_of
     from gateway.cli.table import render
 
-    db = Database(settings_of(args).database_url)
+    db = settings_of(args).open_database()
     require_current(db.engine)  # read-only: never migrates
     with db.session() as session:
         rows = [_row(item) for item in items_in_state(session, args.state, args.kind)]
@@ -74,7 +73,7 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
         return 2
     from storage.outbox import retry_items
 
-    db = Database(settings_of(args).database_url)
+    db = settings_of(args).open_database()
     db.create_schema()
     with db.session() as session:
         retried, refused = retry_items(session, args.ids, args.dead)

@@ -14,7 +14,6 @@ def cmd_register_list(args: argparse.Namespace) -> int:
     from gateway.sender.results import sender_label
     from gateway.tools.register_rows import remarks_of_entry
     from rules.thai_time import thai_datetime
-    from storage.db import Database
     from storage.schema_version import require_current
     from storage.register import letter_as_dict, query_letters, unit_has_letters
 
@@ -22,9 +21,9 @@ def cmd_register_list(args: argparse.Namespace) -> int:
     from gateway.units.directory import load_directory
 
     settings = settings_of(args)
-    db = Database(settings.database_url)
+    db = settings.open_database()
     require_current(db.engine)
-    with db.session() as session:
+    with db.read_session() as session:  # no write lock: a sysadmin's open sqlite3 shell does not hold it up
         try:
             if args.year is not None:
                 register_year(args.year)  # `--year 2026` listed "0 letter(s)", as if the register were empty

@@ -35,7 +35,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(f"saraban-gateway: {line}", file=sys.stderr)
         return 2
     from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
-    from storage.db import Database
     from storage.register import units_with_classified_letters
 
     warnings = notice_warnings(settings)
@@ -43,8 +42,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     try:
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
             raise FileNotFoundError(url)  # a first install: nothing registered, create nothing
-        db = Database(url)
-        with db.session() as session:
+        db = settings.open_database()
+        with db.read_session() as session:  # waits for no lock another program holds
             classified_units = units_with_classified_letters(session)
         db.dispose()
     except Exception:  # noqa: BLE001 - no database yet (first install): nothing registered

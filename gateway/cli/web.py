@@ -45,11 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _database(args, writes: bool = True):
     """The database, brought to the newest migration by a command that writes; one that
     only reads checks it and names `db upgrade` instead (it never changes the schema)."""
-    from storage.db import Database
     from storage.schema_version import SchemaBehind, require_current
 
     settings = settings_of(args)
-    db = Database(settings.database_url)
+    db = settings.open_database()
     try:
         db.create_schema() if writes else require_current(db.engine)
     except SchemaBehind as exc:

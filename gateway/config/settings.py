@@ -99,6 +99,11 @@ class SmtpSection(_Section):
 class StorageSection(_Section):
     data_dir: Path = Path("var")
     database_url: str | None = None  # default: sqlite file in data_dir
+    # Bounds on a database another program holds up (docs/database.md, "When the
+    # database is stuck"): a lock waited for at most lock_timeout (SQLite's busy_timeout,
+    # PostgreSQL's lock_timeout), a PostgreSQL statement run at most statement_timeout.
+    lock_timeout: float = Field(60.0, gt=0, le=3600)
+    statement_timeout: float = Field(300.0, gt=0, le=86400)
 
     @field_validator("database_url")
     @classmethod
@@ -359,6 +364,13 @@ class Settings(_Section):
     @property
     def database_url(self) -> str:
         return self.storage.database_url or f"sqlite:///{self.data_dir / 'saraban.db'}"
+
+    def open_database(self):  # noqa: ANN201 - storage.db.Database, imported when used
+        """The database with this configuration's bounds ([storage] lock_timeout,
+        statement_timeout); every process and command opens it this way."""
+        from storage.db import Database
+
+        return Database(self.database_url, self.storage.lock_timeout, self.storage.statement_timeout)
 
     @property
     def spool_dir(self) -> Path:

@@ -42,7 +42,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    db = Database(settings.database_url)
+    db = settings.open_database()
     db.create_schema()
     try:
         readers = consumers(settings, db, Spool(settings.spool_dir))

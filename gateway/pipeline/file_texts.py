@@ -27,6 +27,7 @@ Nothing is written to disk; XML is read with regular expressions (no entity expa
 """
 from __future__ import annotations
 
+import bisect
 import bz2
 import codecs
 import html
@@ -63,6 +64,9 @@ class FileTexts:
     # could not be unpacked is in `unread`, and makes the letter ลับ (uncertain): its
     # signatures are then the registrar's to check, as any classified letter's.
     pdfs: list[tuple[str, bytes]] = field(default_factory=list)
+    # And each signed file (`letter.pdf.p7m`, CAdES) found so, with where it sits: its
+    # signature is verified as one attached to the letter is (gateway/signatures/check.py).
+    signed: list[tuple[str, bytes]] = field(default_factory=list)
     where: list[str] = field(default_factory=list)  # the members being read, outermost first
 
 
@@ -490,9 +494,21 @@ def archived_pdfs(data: bytes, filename: str | None, sniffed: str, budget: Budge
     them), unpacked within the same limits as its texts are read (`read_texts`); nothing
     is read of the PDFs."""
     name = (filename or "").lower()
-    if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name) and not outlook.is_tnef(data):
+    if name.endswith(".p7m") and is_cms(data):  # a signed file two deep (parse.py `_signed_file`)
+        return member_texts(data, name, lambda _pdf: None, None, budget=budget)
+    if sniffed not in _ARCHIVE_TYPES and not _is_tar(data, name) and not outlook.is_tnef(data) \
+            and not zip_behind(data):
         return FileTexts()  # an office file is a ZIP too, and holds no PDF anyone verifies
     return read_texts(data, None, "", name, sniffed, pdf_reader=lambda _pdf: None, budget=budget)
+
+
+def member_texts(data: bytes, name: str, pdf_reader: PdfReader, sniff: Callable[[bytes], str] | None,
+                 what: str = "file", budget: Budget | None = None) -> FileTexts:
+    """One file read as an archive's member named `name` is (`_any_file`: a PDF's pages,
+    a signed file's content...): for what a signed file carries (parse.py `_signed_file`)."""
+    out = FileTexts()
+    _member_file(data, name, name.lower(), pdf_reader, sniff, 1, _fresh(budget), what, out)
+    return out
 
 
 def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
@@ -506,6 +522,11 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
         return  # no reader opens it: no text anyone reads (as a PDF no viewer opens)
     with zf:
+        if _hidden_entries(data, infos, getattr(zf, "start_dir", len(data))):
+            # A reader that walks the local headers (a streaming unzip) shows a file the
+            # directory, which this reader and the clerk's Explorer read, does not list:
+            # what the letter holds depends on the tool, so it is not said to be ordinary.
+            out.unread.append(f"{what}: an archive with entries its directory does not list")
         names = {i.filename for i in infos}
         if _office(zf, names, budget, what, out):
             return
@@ -529,6 +550,44 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
             if not member:
                 continue
             _member_file(member, name, base, pdf_reader, sniff, depth, budget, f"{what} member {number}", out)
+
+
+_LOCAL = b"PK\x03\x04"
+_END = b"PK\x05\x06"
+_END_WINDOW = 65_557  # the end record and its longest comment
+
+
+def _hidden_entries(data: bytes, infos: list[zipfile.ZipInfo], directory: int) -> bool:
+    """Whether a local file header lies outside every entry the central directory lists
+    (before the first, between two, after the last): a file one reader shows and
+    another does not (session 18: two archives back to back, or an entry cut out of the
+    directory, hid a ลับมาก PDF from the directory's readers)."""
+    spans = []
+    for info in infos:
+        at = info.header_offset
+        head = data[at:at + 30]
+        if len(head) < 30 or not head.startswith(_LOCAL):
+            continue  # opening it fails, and says so (`_read_member`)
+        end = at + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little") \
+            + info.compress_size
+        spans.append((at, end + (24 if info.flag_bits & 0x8 else 0)))  # its data descriptor
+    spans.sort()
+    starts = [start for start, _ in spans]
+    found = data.find(_LOCAL)
+    while 0 <= found < directory:
+        n = bisect.bisect_right(starts, found) - 1
+        if n < 0 or found >= spans[n][1]:
+            return True
+        found = data.find(_LOCAL, spans[n][1])  # past the entry: a member's own bytes are its own
+    return False
+
+
+def zip_behind(data: bytes) -> bool:
+    """A ZIP behind other bytes (a byte, a self-extractor's program): unzip, 7-Zip and
+    Python open it by its end record and show its files. Until session 18 only a file
+    that began as a ZIP was read as one, and a ลับมาก PDF in a ZIP behind one byte left
+    the letter ordinary."""
+    return not data.startswith((_LOCAL, _END)) and _END in data[-_END_WINDOW:] and _LOCAL in data
 
 
 # --------------------------------------------------------------------------- any file
@@ -984,7 +1043,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     if outlook.is_tnef(data):
         _tnef(data, pdf_reader, sniff, depth, budget, what, out)
         return
-    if filename.endswith(".p7m"):
+    if filename.endswith(".p7m") or is_cms(data):
         _p7m(data, filename, pdf_reader, sniff, depth, budget, what, out)
         return
     if data[:64].lstrip()[:5] == b"{\\rtf":
@@ -997,6 +1056,8 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
             or _SVG in (declared, sniffed)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
         out.texts.extend(text_file(data, charset, declared, filename, sniffed))
+    if zip_behind(data):
+        _zip(data, pdf_reader, sniff, depth, budget, what, out)
 
 
 def _tnef(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
@@ -1028,24 +1089,50 @@ def _tnef(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], st
             _member_file(member, name, name, pdf_reader, sniff, depth, budget, f"{what} member {number}", out)
 
 
+# A CMS ContentInfo (RFC 5652): SEQUENCE, then the OID 1.2.840.113549.1.7.x (signed
+# data is .2, enveloped .3) within its first bytes, whatever the file is named.
+_CMS_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07"
+MAX_SIGNED_LAYERS = 3  # a file signed, the signed file signed again...: more is not a letter
+
+
+def is_cms(data: bytes) -> bool:
+    return data[:1] == b"\x30" and _CMS_OID in data[2:16]
+
+
 def _p7m(data: bytes, filename: str, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None,
          depth: int, budget: Budget, what: str, out: FileTexts) -> None:
     """A signed file inside an archive (`letter.pdf.p7m`): the file it carries, read as
-    the member itself would be. Until session 17 it was read as no text, and a ลับมาก PDF
-    signed so and zipped left the letter ordinary. One attached to the letter itself is
-    unwrapped by parse.py (and its signature verified); here only what it says is read."""
-    try:
-        from asn1crypto import cms
+    the member itself would be, and the signed file kept (`out.signed`) for the signature
+    step. Until session 17 it was read as no text; until session 18 its signature was not
+    verified, and a signed file inside a signed file was unwrapped as deep as its name
+    was long. One attached to the letter itself is unwrapped by parse.py. Layers that do
+    not open (encrypted, detached, not DER) or past MAX_SIGNED_LAYERS are said unread:
+    the letter is at least ลับ, uncertain."""
+    from asn1crypto import cms
 
-        info = cms.ContentInfo.load(data)
-        content = info["content"]["encap_content_info"]["content"].native \
-            if info["content_type"].native == "signed_data" else None
-    except Exception:  # noqa: BLE001 - hostile DER: not read, and said so
-        content = None
-    if not isinstance(content, bytes) or not content:
-        out.unread.append(f"{what}: a signed or encrypted file (.p7m) that could not be opened")
-        return
-    _any_file(content, None, "", filename[:-4], pdf_reader, sniff, depth, budget, what, out)
+    pushed = 0
+    try:
+        for _ in range(MAX_SIGNED_LAYERS):
+            try:
+                info = cms.ContentInfo.load(data)
+                content = info["content"]["encap_content_info"]["content"].native \
+                    if info["content_type"].native == "signed_data" else None
+            except Exception:  # noqa: BLE001 - hostile DER: not read, and said so
+                content = None
+            if not isinstance(content, bytes) or not content:
+                out.unread.append(f"{what}: a signed or encrypted file (.p7m) that could not be opened")
+                return
+            out.signed.append(("/".join(out.where) or filename, data))
+            data = content
+            filename = filename[:-4] if filename.endswith(".p7m") else filename
+            out.where.append(filename)
+            pushed += 1
+            if not (filename.endswith(".p7m") or is_cms(data)):
+                _any_file(data, None, "", filename, pdf_reader, sniff, depth, budget, what, out)
+                return
+        out.unread.append(f"{what}: a file signed more than {MAX_SIGNED_LAYERS} times over")
+    finally:
+        del out.where[len(out.where) - pushed:]
 
 
 def _rtf_into(data: bytes, what: str, out: FileTexts) -> None:
@@ -1091,4 +1178,6 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
             or _SVG in (declared, sniffed_type)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
         out.texts.extend(text_file(data, charset, declared, name, sniffed_type))
+    if sniffed_type != "application/pdf" and zip_behind(data):
+        _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
     return out

@@ -186,10 +186,27 @@ def files_beside(raw: bytes) -> list[tuple[str, bytes]]:
     winmail.dat stays as it came: the letter as sent, and what the register's hash is of.
     Each name as the sender wrote it (the caller shows it as the register does). For a
     letter whose register lists a winmail.dat (`SNIFFED`): the others are not parsed again."""
+    out: list[tuple[str, bytes]] = []
+    for data in _leaves(raw):
+        if is_tnef(data):
+            found = read_tnef(data)
+            out += [(name or f"file {n}", inner) for n, (name, inner) in enumerate(found.files, start=1)]
+    return out
+
+
+MAX_SIGNED_DEPTH = 2  # an opaque-signed mail inside another: as deep as the parse reads
+
+
+def _leaves(raw: bytes, depth: int = 0):
+    """The decoded leaves of a message, those inside an S/MIME opaque-signed mail
+    (application/pkcs7-mime; smime-type=signed-data, the whole letter or a smime.p7m
+    part of it) too: the parse reads that mail's winmail.dat and registers its files,
+    yet until session 18 they were not put beside it, and a Thunderbird or webmail clerk
+    had the register's files in no readable form. The signed bytes stay as they came:
+    the files go beside the signed entity (mime_attach.add_attachment)."""
     import email
     import email.policy
 
-    out: list[tuple[str, bytes]] = []
     for part in email.message_from_bytes(raw, policy=email.policy.compat32).walk():
         if part.is_multipart():
             continue
@@ -197,8 +214,29 @@ def files_beside(raw: bytes) -> list[tuple[str, bytes]]:
             data = part.get_payload(decode=True)
         except Exception:  # noqa: BLE001 - a part the parse read as nothing
             continue
-        if isinstance(data, bytes) and is_tnef(data):
-            found = read_tnef(data)
-            out += [(name or f"file {n}", inner) for n, (name, inner) in enumerate(found.files, start=1)]
-    return out
+        if not isinstance(data, bytes):
+            continue
+        if depth < MAX_SIGNED_DEPTH and part.get_content_type() in _PKCS7_MIME \
+                and str(part.get_param("smime-type") or "signed-data").lower() == "signed-data":
+            content = _signed_content(data)
+            if content is not None and b"%PDF-" not in content[:1024]:  # a signed mail, not a signed PDF
+                yield from _leaves(content, depth + 1)
+                continue
+        yield data
+
+
+_PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
+
+
+def _signed_content(der: bytes) -> bytes | None:
+    try:
+        from asn1crypto import cms
+
+        info = cms.ContentInfo.load(der)
+        if info["content_type"].native != "signed_data":
+            return None
+        content = info["content"]["encap_content_info"]["content"].native
+    except Exception:  # noqa: BLE001 - hostile DER: the parse said it unread
+        return None
+    return content if isinstance(content, bytes) else None
 

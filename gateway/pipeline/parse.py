@@ -27,7 +27,7 @@ from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 befo
 from gateway.pipeline import file_texts, outlook
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from rules.markings import _pdf_unreadable, decode_header_text, html_readings, raw_header_text
-from rules.files import signed_file_name
+from rules.files import is_signed_file, signed_file_name
 from rules.model import Attachment, ParsedMail
 from rules.names import name_from_bytes
 
@@ -280,7 +280,7 @@ def _file(data: bytes, filename: str | None, declared: str, disposition: str | N
     elif _is_message_file(declared, filename, sniffed):
         texts = _embedded_message(data, reading, what)
     elif smime is not None and (declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m")):
-        texts = _signed_file(data, smime, reading, what)
+        texts = _signed_file(data, smime, reading, what, filename)
     else:
         found = file_texts.read_texts(data, charset, declared, filename, sniffed, reading.pdf_reader, sniff, what,
                                       reading.unpacked)
@@ -327,10 +327,10 @@ def _container_files(data: bytes, filename: str | None, declared: str, dispositi
         inner = found.files
     elif smime is not None and (declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m")):
         content, _ = _opaque_signed(data, smime)
-        if content is None or b"%PDF-" not in content[:1024]:
+        if content is None or not is_signed_file(filename, content):
             return None
         # Its signature is verified by the signature step (gateway/signatures/check.py),
-        # as the signature of the PDF inside: the file is that PDF's envelope.
+        # as the signature of the file inside (a PDF, a ZIP...): the file's envelope.
         texts, inner, envelope = (), [(signed_file_name(filename), content)], True
     else:
         return None
@@ -375,11 +375,13 @@ def is_message_file(attachment: Attachment) -> bool:
             or (attachment.filename or "").lower().endswith(".eml"))
 
 
-def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1) -> list[tuple[str, bytes]]:
+def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1,
+                 signed: list[tuple[str, bytes]] | None = None) -> list[tuple[str, bytes]]:
     """For the signature step: the PDFs of a message attached as a file (an .eml sent
     as application/octet-stream, which the letter's parse reads for its texts only),
     those in its archives and in the messages it carries too, each with where it sits
-    ("2569.pdf", "x.zip/2569.pdf"). Nothing of the PDFs is read here."""
+    ("2569.pdf", "x.zip/2569.pdf"). Nothing of the PDFs is read here. `signed`, when
+    given, gets its signed files (`letter.pdf.p7m`, in its archives too) likewise."""
     if depth > MAX_DEPTH:
         return []  # not read for its texts either: the letter is ลับ (uncertain)
     try:
@@ -387,23 +389,33 @@ def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1) -> list
     except (Exception, RecursionError):
         return []  # nor this: its parse failed when the letter was read
     out: list[tuple[str, bytes]] = []
+    mine: list[tuple[str, bytes]] = []
     for a in inner.attachments:
         name = file_texts.shown_name(a.filename or f"file {a.index + 1}")
         if a.unpacked:
+            if a.signature_envelope:
+                mine.append((name, a.data))
             continue  # its files follow it (`_container_files`)
         if a.sniffed_type == "application/pdf":
             out.append((name, a.data))
         elif is_message_file(a):
-            out += [(f"{name}/{where}", pdf) for where, pdf in message_pdfs(a.data, budget, depth + 1)]
+            deeper: list[tuple[str, bytes]] = []
+            out += [(f"{name}/{where}", pdf) for where, pdf in message_pdfs(a.data, budget, depth + 1, deeper)]
+            mine += [(f"{name}/{where}", der) for where, der in deeper]
         else:
             found = file_texts.archived_pdfs(a.data, a.filename, a.sniffed_type, budget)
             out += [(f"{name}/{where}", pdf) for where, pdf in found.pdfs]
+            mine += [(f"{name}/{where}", der) for where, der in found.signed]
+    if signed is not None:
+        signed += mine
     return out
 
 
-def _signed_file(der: bytes, smime_type: str, reading: _Reading, what: str) -> tuple[str, ...]:
+def _signed_file(der: bytes, smime_type: str, reading: _Reading, what: str,
+                 filename: str | None = None) -> tuple[str, ...]:
     """An attached S/MIME opaque-signed file (`smime.p7m`, `letter.pdf.p7m`): what it
-    signs read as a client that opens it shows it, a PDF or a message."""
+    signs read as a client that opens it shows it, a PDF, a message, or the file its
+    name says (`x.zip.p7m` two signed files deep, past `_container_files`)."""
     content, problem = _opaque_signed(der, smime_type)
     if content is None:
         if problem is None and _smime_encrypted(der, smime_type):
@@ -417,6 +429,11 @@ def _signed_file(der: bytes, smime_type: str, reading: _Reading, what: str) -> t
     if b"%PDF-" in content[:1024]:
         found = file_texts.FileTexts()
         file_texts.pdf_texts(content, reading.pdf_reader, what, found)
+        reading.unread.extend(found.unread)
+        return tuple(found.texts)
+    if is_signed_file(filename, content):
+        found = file_texts.member_texts(content, signed_file_name(filename) or "", reading.pdf_reader, sniff, what,
+                                        reading.unpacked)
         reading.unread.extend(found.unread)
         return tuple(found.texts)
     return _embedded_message(content, reading, what)

@@ -17,7 +17,7 @@ import structlog
 from gateway.service import metrics
 from gateway.config.settings import Settings, _mask_url
 from gateway.units.directory import Directory, DirectoryError, load_directory
-from gateway.service.health import health
+from gateway.service.health import HTTP_DEADLINE, Bounded, health, stalled
 from gateway.service.readiness import notice_warnings, waiting_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
@@ -189,7 +189,7 @@ async def _serve(settings: Settings) -> int:
     spool = Spool(settings.spool_dir)
     removed = spool.clean_tmp()
     spool.clean_readings()  # SMTP is not open yet: no draft has a reading in flight
-    db = Database(settings.database_url)
+    db = settings.open_database()
     try:
         db.create_schema()  # alembic upgrade head (storage/migrate.py)
     except Exception as exc:  # unreachable, wrong password, a failing migration
@@ -200,7 +200,7 @@ async def _serve(settings: Settings) -> int:
     if settings.http.enabled:
         metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
     directory = DirectoryHolder(settings)
-    refusals = RefusalRecorder(settings.database_url)  # ลับที่สุด refusals are recorded and counted
+    refusals = RefusalRecorder(settings.open_database)  # ลับที่สุด refusals are recorded and counted
 
     def on_refused(reason: str, info: dict) -> None:
         metrics.rejected("smtp", reason)
@@ -368,15 +368,22 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: St
                     overdue_after: float | None = None, desk_warnings: Callable[[], list[str]] = list):
     """GET /healthz and GET /metrics (gateway/service/health.py, gateway/service/metrics.py)."""
     live = LiveCollector(spool, db, supervisor.alive, supervisor.restarts, overdue_after=overdue_after)
+    checks, scrapes = Bounded(HTTP_DEADLINE, "healthz"), Bounded(HTTP_DEADLINE, "metrics")
 
     async def healthz():
-        healthy, body = await asyncio.get_running_loop().run_in_executor(
-            None, health, spool, db, supervisor.alive, lambda: supervisor.restarting,
-            notice_warnings(supervisor.settings) + desk_warnings(), disk, waiting_warnings)
+        answer = await checks(health, spool, db, supervisor.alive, lambda: supervisor.restarting,
+                              notice_warnings(supervisor.settings) + desk_warnings(), disk, waiting_warnings)
+        if answer is None:
+            return json_response(503, stalled(HTTP_DEADLINE))
+        healthy, body = answer
         return json_response(200 if healthy else 503, body)
 
     async def metrics_page():
-        body, content_type = await asyncio.get_running_loop().run_in_executor(None, metrics.render, [live])
+        answer = await scrapes(metrics.render, [live])
+        if answer is None:
+            return 503, "text/plain; charset=utf-8", (f"metrics not read within {HTTP_DEADLINE:.0f} s: "
+                                                      "the database does not answer\n").encode()
+        body, content_type = answer
         return 200, content_type, body
 
     return {"/healthz": healthz, "/metrics": metrics_page}

@@ -6,9 +6,11 @@ disks keep the free space below which MAIL FROM is answered 452
 (gateway/intake/disk_space.py)."""
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import time
+import threading
 from typing import Callable
 
 from gateway.intake.disk_space import StorageGuard
@@ -31,13 +33,78 @@ def check_spool(spool: Spool) -> tuple[bool, str]:
     return True, f"{spool.depth()} pending"
 
 
+LOCK_PROBE = 3.0  # seconds a probe waits for the lock registering needs (a long batch is not "stuck")
+HTTP_DEADLINE = 8.0  # seconds /healthz and /metrics wait for their answer (under Prometheus's 10 s)
+
+
 def check_database(db: Database) -> tuple[bool, str]:
     started = time.monotonic()
     try:
         db.ping()
+        # SELECT 1 answers while another program holds the lock every registration
+        # needs: the check said ok while no letter could be registered (session 18).
+        blocked = db.writer_blocked(LOCK_PROBE)
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
         return False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+    if blocked:
+        return False, stuck_words(blocked, LOCK_PROBE)
     return True, f"{db.engine.dialect.name}, {1000 * (time.monotonic() - started):.0f} ms"
+
+
+def stuck_words(blocked: str, waited: float) -> str:
+    """The same words in /healthz and `status`."""
+    return (f"stuck: {blocked} and did not let go within {waited:.0f} s; letters are accepted and "
+            "wait in the spool, registered in order once it is released")
+
+
+class Bounded:
+    """A blocking check for an HTTP route (/healthz, /metrics), on a thread of its own,
+    one at a time, waited for at most `seconds`: a request that comes while one is
+    still running waits for that one. On the event loop's shared pool, each scrape of a
+    stuck database kept a thread, and once they were all taken the spool commit before
+    an SMTP 250 waited behind them: senders timed out and SIGTERM hung (session 18).
+    A daemon thread: one stuck for good on a frozen server does not hold the exit up."""
+
+    def __init__(self, seconds: float, name: str):
+        self.seconds, self.name = seconds, name
+        self._running: asyncio.Future | None = None
+
+    async def __call__(self, fn: Callable, *args):  # noqa: ANN204 - fn's result, or None past the deadline
+        if self._running is None or self._running.done():
+            loop = asyncio.get_running_loop()
+            self._running = future = loop.create_future()
+            # Read even when every request gave up waiting: no "exception never retrieved".
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+            def answer(outcome: Callable[[], object]) -> None:
+                if not future.done():
+                    outcome()
+
+            def work() -> None:
+                try:
+                    result = fn(*args)
+                except BaseException as exc:  # noqa: BLE001 - handed to the awaiting route
+                    done = lambda: answer(lambda: future.set_exception(exc))  # noqa: E731
+                else:
+                    done = lambda: answer(lambda: future.set_result(result))  # noqa: E731
+                try:
+                    loop.call_soon_threadsafe(done)
+                except RuntimeError:
+                    pass  # the loop closed meanwhile (the daemon stopped)
+
+            threading.Thread(target=work, name=self.name, daemon=True).start()
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._running), self.seconds)
+        except asyncio.TimeoutError:
+            return None
+
+
+def stalled(seconds: float) -> dict:
+    """/healthz's body when the checks themselves did not finish in time."""
+    detail = (f"the checks did not finish within {seconds:.0f} s: the database (or the spool's disk) "
+              "does not answer")
+    return {"status": "fail", "failed": ["stalled"], "checks": {"stalled": {"ok": False, "detail": detail}},
+            "warnings": []}
 
 
 def check_runners(alive: dict[str, bool], restarting: bool = False) -> tuple[bool, str]:

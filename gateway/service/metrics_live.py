@@ -38,7 +38,7 @@ class LiveCollector:
         messages = GaugeMetricFamily("saraban_messages", "Messages by pipeline state", labels=["state"])
         up = GaugeMetricFamily("saraban_database_up", "1 if the database answered this scrape")
         try:
-            with self.db.session() as session:
+            with self.db.read_session() as session:  # no write lock: it only counts
                 figures = counts(session, overdue_after=self.overdue_after)
             for kind, states in figures.outbox.items():
                 for state, count in states.items():

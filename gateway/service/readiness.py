@@ -44,7 +44,7 @@ def waiting_warnings(db) -> list[str]:  # noqa: ANN001 - storage.db.Database
     from storage.outbox import LETTER_COPIES
 
     out: list[str] = []
-    with db.session() as session:
+    with db.read_session() as session:
         notice = retrying(session, "notice")
         copies = {kind: found for kind in sorted(LETTER_COPIES) if (found := retrying(session, kind))}
         mailboxes = imap_mailboxes(session)

@@ -52,7 +52,7 @@ def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = Fals
     with ExitStack() as stack:
         db = None
         if role != "dry_run":
-            db = Database(settings.database_url)
+            db = settings.open_database()
             stack.callback(db.dispose)
             if upgrade_schema:
                 db.create_schema()

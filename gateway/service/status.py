@@ -4,13 +4,13 @@ from __future__ import annotations
 from gateway.config.settings import Settings
 from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
+from gateway.service.health import LOCK_PROBE, stuck_words
 from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
 from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
 from gateway.delivery.error_texts import error_for_person
 from storage.counts import counts, imap_mailboxes, notice_figures, retrying, waiting_letter
 from storage.errors import is_transient_reason
-from storage.db import Database
 from storage.schema_version import require_current
 from storage.outbox import LETTER_COPIES
 from storage.register import units_with_classified_letters
@@ -19,10 +19,13 @@ from storage.register import units_with_classified_letters
 def collect_status(settings: Settings) -> dict:
     """Read-only: it checks the schema instead of upgrading it (storage/schema_version.py)."""
     spool = Spool(settings.spool_dir)
-    db = Database(settings.database_url)
+    db = settings.open_database()
     try:
         require_current(db.engine)
-        with db.session() as session:
+        # Read without the write lock: a lock another program holds is what `status`
+        # must then report, not wait lock_timeout behind and fail on (session 18).
+        blocked = db.writer_blocked(LOCK_PROBE)
+        with db.read_session() as session:
             figures = counts(session, overdue_after=settings.delivery.dead_after)
             notices = notice_status(settings, notice_figures(session))
             letter = waiting_letter(session)
@@ -47,9 +50,17 @@ def collect_status(settings: Settings) -> dict:
         "notices": notices,
         "imap_intake": imap_intake,
         "registrars_missing": missing,
-        "warnings": notice_warnings(settings) + registrar_warning(missing) + _disk_warning(disk)
-        + _overdue_warning(figures.outbox),
+        "database": {"ok": not blocked, "detail": stuck_words(blocked, LOCK_PROBE) if blocked else "ok"},
+        "warnings": _database_warning(blocked) + notice_warnings(settings) + registrar_warning(missing)
+        + _disk_warning(disk) + _overdue_warning(figures.outbox),
     }
+
+
+def _database_warning(blocked: str | None) -> list[str]:
+    if not blocked:
+        return []
+    return [f"the database is {stuck_words(blocked, LOCK_PROBE)}; end that session (or let the backup "
+            "finish) and nothing else is needed"]
 
 
 def _overdue_warning(outbox: dict[str, dict[str, int]]) -> list[str]:

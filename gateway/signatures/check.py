@@ -347,14 +347,17 @@ class SignatureChecker:
         one is (its verdict kept from the trip that read its text, else the same worker
         within the letter's time), each named by the archive and the member in the
         register and findings. Until session 16 a ZIP's were said "not checked", and a
-        tar's or an .eml's had no word at all."""
+        tar's or an .eml's had no word at all. Signed files inside (`letter.pdf.p7m`) too,
+        since session 18."""
         from gateway.pipeline.parse import is_message_file, message_pdfs
 
+        signed: list[tuple[str, bytes]] = []
         if is_message_file(attachment):  # an .eml sent as a file: its PDFs, as an archive's
-            pdfs = message_pdfs(attachment.data, unpacked)
+            pdfs = message_pdfs(attachment.data, unpacked, signed=signed)
         else:
-            pdfs = archived_pdfs(attachment.data, attachment.filename, attachment.sniffed_type, unpacked).pdfs
-        if not pdfs:
+            found = archived_pdfs(attachment.data, attachment.filename, attachment.sniffed_type, unpacked)
+            pdfs, signed = found.pdfs, found.signed
+        if not pdfs and not signed:
             return
         archive = attachment.filename or f"file {attachment.index + 1}"
         entries: list[dict] = []
@@ -362,20 +365,31 @@ class SignatureChecker:
         skipped = 0
         # Two members of one name (a second "letter.pdf" a clerk's unzip may put over the
         # first): each verdict told apart by its place among them.
-        counts = Counter(member for member, _ in pdfs)
+        # A signed file inside (`letter.pdf.p7m`, CAdES) is verified as one attached to the
+        # letter is, its verdict on its own member; the file it carries follows it
+        # ("letter.pdf.p7m/letter.pdf"). Until session 18 only the file inside was looked
+        # at: a signed file changed after signing had no verdict at all.
+        members = [(member, data, True) for member, data in signed] + [(member, data, False) for member, data in pdfs]
+        counts = Counter(member for member, _, _ in members)
         seen: Counter = Counter()
-        for member, data in pdfs:
+        for member, data, is_signed in members:
             seen[member] += 1
             label = member if counts[member] == 1 else f"{member} ({seen[member]}/{counts[member]})"
-            if not needs_verifier(data):
+            if not is_signed and not needs_verifier(data):
                 continue  # cannot carry a signature
             if archived[0] >= MAX_ARCHIVED:
                 archived[1] += 1  # said once for the letter (`_check`)
                 skipped += 1
                 continue
             archived[0] += 1
-            verdict = self._verdict_of(data, deadline)
-            mine = [dict(e, member=label) for e in entries_for(verdict, data)]
+            if is_signed and deadline is not None and deadline <= time.monotonic():
+                verdict = document_problem("timeout", "the letter's time for checking signatures was used up")
+                mine = [dict(document_entry(verdict), member=label)]
+            elif is_signed:
+                mine = [dict(e, member=label) for e in self._signed_file_entries(data, member)]
+            else:
+                verdict = self._verdict_of(data, deadline)
+                mine = [dict(e, member=label) for e in entries_for(verdict, data)]
             entries += mine
             finding = finding_for(f"{archive}/{label}", mine)
             if finding is None:
@@ -421,15 +435,18 @@ class SignatureChecker:
         session 17 one sent as application/octet-stream was not verified at all, and one
         sent as application/pkcs7-mime was judged as a signed mail (the letter's other
         files said to be outside it), the PDF inside neither registered nor verified."""
-        from gateway.signatures.smime import verify_signed_file
-
         name = attachment.filename or f"file {attachment.index + 1}"
-        entries = verify_signed_file(attachment.data, self.trust, signed_file_name(attachment.filename))
+        entries = self._signed_file_entries(attachment.data, attachment.filename)
         report.by_attachment[attachment.index] = entries
         finding = finding_for(name, entries)
         if finding is not None:
             report.findings.append(finding)
         log.info("signed_file_signatures", indications=[e["indication"] for e in entries])
+
+    def _signed_file_entries(self, der: bytes, name: str | None) -> list[dict]:
+        from gateway.signatures.smime import verify_signed_file
+
+        return verify_signed_file(der, self.trust, signed_file_name(name.rsplit("/", 1)[-1] if name else None))
 
     def _check_smime(self, raw: bytes, mail: ParsedMail, report: SignatureReport) -> None:
         from gateway.signatures.smime import verify_smime

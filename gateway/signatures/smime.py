@@ -30,7 +30,7 @@ from gateway.signatures.verdict import (
     SignatureVerdict,
 )
 from gateway.signatures.verify import known_sub_indication, quiet_library_logs, trust_message
-from rules.files import signed_file_name
+from rules.files import is_signed_file, signed_file_name
 
 log = structlog.get_logger(__name__)
 
@@ -122,7 +122,7 @@ def _signed_kind(part, cut: bool) -> str | None:
         # A signed file (letter.pdf.p7m) is not a signed mail: verified as the signature of
         # the file inside it (`verify_signed_file`), not of the mail's parts beside it.
         return "opaque" if (part.get_param("smime-type") or "signed-data").lower() == "signed-data" \
-            and not _signs_a_pdf(part) else None
+            and not _signs_a_file(part) else None
     if ctype == "multipart/signed" and cut:
         return "detached"
     return "forwarded" if ctype == "message/rfc822" and cut else None
@@ -142,12 +142,14 @@ async def _verify_whole(raw: bytes, msg, trust: TrustSettings) -> list[Signature
     return None
 
 
-def _signs_a_pdf(part) -> bool:
+def _signs_a_file(part) -> bool:
+    """A signed file (`rules.files.is_signed_file`: letter.pdf.p7m, x.zip.p7m), as the
+    letter's parse unwraps it, not a signed message."""
     try:
         content = _signed_data(part.get_payload(decode=True) or b"")["encap_content_info"]["content"].native
     except Exception:  # noqa: BLE001 - not signed data: verified (and said unreadable) as before
         return False
-    return isinstance(content, bytes) and b"%PDF-" in content[:1024]
+    return isinstance(content, bytes) and is_signed_file(part.get_filename(), content)
 
 
 def _parts_bytes(raw: bytes, boundary: str) -> list[bytes]:
@@ -205,6 +207,8 @@ def _covered_files(content: bytes, inner_name: str | None = None) -> tuple[str, 
     named parts of a signed MIME entity."""
     if b"%PDF-" in content[:1024]:
         return (inner_name or "PDF",)
+    if inner_name and is_signed_file(inner_name + ".p7m", content):
+        return (inner_name,)  # a signed file (x.zip.p7m): the file, not a message's parts
     entity = email.message_from_bytes(content, policy=email.policy.compat32)
     return tuple(_file_names(entity.walk()))
 

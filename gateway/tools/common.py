@@ -74,6 +74,14 @@ def database_refusal(exc: Exception) -> str:
                 "(the server took the connection and said nothing); is PostgreSQL up and not hung, "
                 "and is the host and port in database_url right?")
     first = (str(exc).splitlines() or [""])[0]
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if state in ("55P03", "57014") or "database is locked" in first.lower():
+        # Not a refusal and nothing to configure: a lock another program holds (a sqlite3
+        # shell's BEGIN, LOCK TABLE, VACUUM FULL) outlasted [storage] lock_timeout /
+        # statement_timeout (docs/database.md, "When the database is stuck").
+        return ("saraban-gateway: the database is stuck: another program holds a lock the gateway needs "
+                "and did not let go within [storage] lock_timeout (a sqlite3 shell left in BEGIN, LOCK TABLE, "
+                "VACUUM FULL, a migration by hand); `status` says which; try again once it is released")
     return (f"saraban-gateway: the database refused ({type(exc).__name__}: {first}); "
             "is it reachable and is the configuration right?")
 
