@@ -71,7 +71,8 @@ def test_bad_input_gets_a_sentence_not_a_traceback(data_dir, tmp_path, capsys):
     (tmp_path / "junk.pem").write_bytes(b"not a certificate")
     code, _, err = run(["keys", "import-registrar", "saraban.dindaeng", str(tmp_path / "junk.pem")], data_dir, capsys)
     assert code == 1 and err.startswith("error: not a certificate")
-    code, _, err = run(["keys", "import-registrar", "saraban.dindaeng", str(tmp_path / "missing.pem")], data_dir, capsys)
+    code, _, err = run(["keys", "import-registrar", "saraban.dindaeng", str(tmp_path / "missing.pem")],
+                       data_dir, capsys)
     assert code == 2 and "missing.pem" in err
     _, expired = make_cert("old", days=-1, starts_days_ago=100)
     (tmp_path / "old.pem").write_bytes(pem(expired))
