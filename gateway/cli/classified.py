@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gateway.cli.common import settings_of
+from gateway.tools.common import cannot_write
 from rules.names import shown_name
 from gateway.cli.secrecy import register_audit_parser, register_keys_parser
 
@@ -57,8 +58,15 @@ def _find(session, args, settings):
             return None, f"\"{args.id}\" is not a receive number like 3/2569"
         if not unit:
             return None, "a receive number needs --unit"
-        found = find_by_number(session, unit, number, year, args.book or settings.register_.secret_book)
-        letters = [found] if found else []
+        book = args.book or settings.register_.secret_book
+        found = find_by_number(session, unit, number, year, book)
+        if not found:
+            # A clerk's receive number is mostly one of the general book: "no register
+            # entry 1/2569" said nothing of the book that was searched.
+            other = settings.register_.general_book if book == settings.register_.secret_book else None
+            hint = f" (a number of the {other} register: add --book {other})" if other else ""
+            return None, f"no register entry {args.id} for {unit} in the {book} register{hint}"
+        letters = [found]
     else:
         letters = find_by_queue_id(session, args.id, unit)
     if not letters:
@@ -76,6 +84,12 @@ def cmd_letter(args: argparse.Namespace) -> int:
     from storage.vault import Vault
 
     settings = settings_of(args)
+    unwritable = cannot_write(args.out) if getattr(args, "out", None) else None
+    if unwritable:
+        # Said before anything is decrypted or audited; it was a traceback after both
+        # (FileNotFoundError, IsADirectoryError).
+        print(f"saraban-gateway: cannot write {args.out}: {unwritable}", file=sys.stderr)
+        return 1
     db = settings.open_database()
     require_current(db.engine)
     with db.session() as session:

@@ -16,13 +16,30 @@ GROUPS = ("service", "register", "rules", "db", "classified", "notices", "quaran
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saraban-gateway", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--config", "-c", help="configuration file (default: $SARABAN_CONFIG or config/gateway.example.toml)")
+    parser.add_argument("--config", "-c", help="configuration file (default: $SARABAN_CONFIG, else "
+                        "config/gateway.example.toml in a checkout, /etc/saraban-gateway/gateway.toml "
+                        "in an installation)")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="also print the log events of the command on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         importlib.import_module(f"gateway.cli.{group}").register(sub)
+    _also_after_the_command(parser)
     return parser
+
+
+def _also_after_the_command(parser: argparse.ArgumentParser) -> None:
+    """README: "every command takes --config FILE and -v"; a sysadmin who wrote them
+    after the command (`saraban-gateway status --config /etc/...`) heard "unrecognized
+    arguments". Each command takes them too; not given there, the value given before
+    the command (or the default) stays (SUPPRESS: argparse then sets nothing)."""
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps its subparsers here
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for child in set(action.choices.values()):
+                child.add_argument("--config", "-c", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+                child.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS,
+                                   help=argparse.SUPPRESS)
+                _also_after_the_command(child)
 
 
 # What a letter's sender wrote reaches the clerk's terminal in tables and views (a

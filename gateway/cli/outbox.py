@@ -12,7 +12,11 @@ from storage.models import OutboxItem
 from storage.outbox import items_in_state
 
 
-STATES = ["pending", "done", "dead", "held", "suppressed"]
+STATES = ["pending", "done", "dead", "held", "suppressed", "withdrawn"]
+# The outbox's kinds (gateway/delivery/runner.py HANDLERS, not imported: the parser is
+# built for every command). A misspelt kind (`--kind folders`) listed "0 item(s)", as
+# if nothing were owed.
+KINDS = ["folder", "registrar", "alert", "notice"]
 
 
 def _when(moment: dt.datetime | None) -> str | None:
@@ -85,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
     listing = outbox_sub.add_parser("list", help="list outbox items")
     listing.add_argument("--state", choices=STATES)
-    listing.add_argument("--kind", help="e.g. folder")
+    listing.add_argument("--kind", choices=KINDS)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_outbox_list)
     retry = outbox_sub.add_parser("retry", help="attempt dead or waiting items again now")

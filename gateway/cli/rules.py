@@ -11,17 +11,22 @@ from gateway.cli.common import settings_of
 def cmd_rules_check(args: argparse.Namespace) -> int:
     from gateway.pipeline.dry_run import rules_check
 
-    settings = settings_of(args) if args.config or Path("config/gateway.example.toml").exists() else None
+    # The configuration as every command finds it (--config, SARABAN_CONFIG, the default
+    # file). Before, it was read only when config/gateway.example.toml was under the
+    # working directory: run elsewhere, SARABAN_CONFIG was ignored and with it the unit
+    # directory, so a misspelt --unit was judged "removed from the directory" (reject).
+    settings = settings_of(args)
     unit = args.unit.split("@", 1)[0].lower() if args.unit else None
-    if unit and settings is not None:
+    if unit:
+        from gateway.tools.common import ToolError, directory_unit
         from gateway.units.directory import load_directory
 
-        directory = load_directory(settings.directory_path, settings.gateway.domain)
-        if directory.lookup(unit) is None:
+        try:
             # Checking against a unit that does not exist would apply the default policy
             # and answer for a unit no letter can reach: refuse instead.
-            print(f"saraban-gateway: unknown unit \"{args.unit}\": not in the unit directory "
-                  f"{settings.directory_path} (e.g. saraban.latkrabang)", file=sys.stderr)
+            unit = directory_unit(load_directory(settings.directory_path, settings.gateway.domain), args.unit)
+        except ToolError as exc:
+            print(f"saraban-gateway: {exc}\n  {exc.th}", file=sys.stderr)
             return 2
     return rules_check(Path(args.file), settings, args.json, unit, args.dns)
 

@@ -86,11 +86,15 @@ def register_audit_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def keys_command(args: argparse.Namespace) -> int:
+    from gateway.tools.common import ToolError
+
     store = _keystore(args)
     try:
         return _KEYS_ACTIONS[args.keys_action](store, args)
-    except SecrecyError as exc:
+    except (SecrecyError, ToolError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if getattr(exc, "th", None):
+            print(f"  {exc.th}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
@@ -149,10 +153,25 @@ def _import(store: KeyStore, args) -> int:
     return 0
 
 
+def _directory(args):
+    from gateway.config.settings import load_settings
+    from gateway.units.directory import load_directory
+
+    settings = load_settings(getattr(args, "config", None))
+    return load_directory(settings.directory_path, settings.gateway.domain)
+
+
 def _import_registrar(store: KeyStore, args) -> int:
-    fp = store.import_registrar_cert(args.unit, Path(args.file).read_bytes())
-    usable = len(store.registrar_certs(args.unit))
-    print(f"registrar certificate {fp[:16]}… added to {args.unit} ({usable} usable)")
+    from gateway.tools.common import directory_unit
+
+    # A unit the directory does not know (`saraban.latkrabng`) was given the certificate
+    # all the same: "added to saraban.latkrabng (1 usable)", and the real unit's classified
+    # letters waited for a registrar. The address with its domain or the unit's name as
+    # units.toml writes it names the unit too, as for `register list --unit`.
+    unit = directory_unit(_directory(args), args.unit)
+    fp = store.import_registrar_cert(unit, Path(args.file).read_bytes())
+    usable = len(store.registrar_certs(unit))
+    print(f"registrar certificate {fp[:16]}… added to {unit} ({usable} usable)")
     return 0
 
 
@@ -175,8 +194,9 @@ def registrar_sources(source: Path) -> list[tuple[str, Path, int | None]]:
             elif entry.suffix.lower() in CERT_SUFFIXES:
                 out.append((entry.stem, entry, None))
         return out
-    text = source.read_bytes().decode("utf-8-sig")
-    reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+    from gateway.tools.common import sheet_text
+
+    reader = csv.DictReader(sheet_text(source).splitlines(), skipinitialspace=True)
     header = {name.strip().lower(): name for name in reader.fieldnames or []}
     if "unit" not in header or "certificate" not in header:
         raise SecrecyError(f"{source}: the first line must name the columns unit,certificate")
@@ -194,12 +214,16 @@ def _import_registrars(store: KeyStore, args) -> int:
     if not items:
         print(f"error: {source}: no certificates found (*.pem, *.crt, *.cer, *.der)", file=sys.stderr)
         return 1
+    from gateway.tools.common import ToolError, directory_unit
+
+    directory = _directory(args)
     failed = 0
     for unit, path, line in items:
         where = f"{source} line {line}" if line else str(path)
         try:
+            unit = directory_unit(directory, unit)
             fp = store.import_registrar_cert(unit, path.read_bytes())
-        except (SecrecyError, OSError) as exc:
+        except (SecrecyError, OSError, ToolError) as exc:
             failed += 1
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             print(f"error: {where} ({unit}): {reason}", file=sys.stderr)
@@ -242,15 +266,25 @@ _KEYS_ACTIONS = {
 def audit_command(args: argparse.Namespace) -> int:
     from gateway.secrecy.audit import audit_path
 
-    path = getattr(args, "path", None) or audit_path(_data_dir(args))
-    return audit_verify_command(path)
+    given = getattr(args, "path", None)
+    if given and not os.path.isfile(given):
+        # A mistyped --path was "OK, no audit entries yet", and the audit folder instead
+        # of its log file a traceback (IsADirectoryError).
+        why = "is a folder: give the log file in it, audit.log" if os.path.isdir(given) else "no such file"
+        print(f"saraban-gateway: audit trail {given}: {why}", file=sys.stderr)
+        return 2
+    return audit_verify_command(given or audit_path(_data_dir(args)))
 
 
 def audit_verify_command(path: str | os.PathLike) -> int:
     """Print the verdict; 0 when the chain is intact, 1 when it is broken."""
     from gateway.secrecy.audit import verify_chain
 
-    ok, bad_line, message = verify_chain(path)
+    try:
+        ok, bad_line, message = verify_chain(path)
+    except OSError as exc:  # not readable by this user (the log is the daemon's, 0640)
+        print(f"saraban-gateway: audit trail {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if ok:
         print(f"audit trail {path}: OK, {message}")
         return 0

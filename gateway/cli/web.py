@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     web = sub.add_parser("web", help="serve the web desk alone (the daemon serves it with [web] enabled)")
     web.add_argument("--host", help="default: [web] host")
-    web.add_argument("--port", type=int, help="default: [web] port")
+    web.add_argument("--port", type=_port, help="default: [web] port")
     web.set_defaults(func=cmd_web)
 
 
@@ -166,6 +166,16 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535)")
+    return port
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -181,6 +191,13 @@ async def serve_alone(settings, host: str, port: int) -> int:
     from gateway.web.server import WebServer
 
     server = WebServer(settings, own_signals=True)
-    await server.start(host, port)
+    try:
+        await server.start(host, port)
+    except (OSError, OverflowError) as exc:
+        # The port taken (the daemon already serves the desk with [web] enabled) or a
+        # host this machine does not have: a traceback before (OSError: [Errno 98]).
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"saraban-gateway: the desk cannot listen on {host}:{port}: {why}", file=sys.stderr)
+        return 1
     await server.wait()
     return 0

@@ -6,6 +6,7 @@ file so that systemd units and containers can adjust a deployment without editin
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -20,6 +21,10 @@ from rules.thai_time import REGISTER_YEARS
 from gateway.config.delivery import ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
+# docs/install.md's place, which the systemd unit names (SARABAN_CONFIG): an installed
+# package has no config/ beside it, and a sysadmin's `saraban-gateway keys list` was told
+# ".../site-packages/config/gateway.example.toml: configuration file not found".
+SERVICE_CONFIG = Path("/etc/saraban-gateway/gateway.toml")
 
 # SARABAN_* variable -> (section, key). SARABAN_CONFIG picks the file itself.
 ENV_OVERRIDES = {
@@ -99,6 +104,21 @@ class StorageSection(_Section):
     # PostgreSQL's lock_timeout), a PostgreSQL statement run at most statement_timeout.
     lock_timeout: float = Field(60.0, gt=0, le=3600)
     statement_timeout: float = Field(300.0, gt=0, le=86400)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        # A URL SQLAlchemy cannot use was found only when a command connected: `status`
+        # said "the database refused (NoSuchModuleError: Can't load plugin:
+        # sqlalchemy.dialects:postgres); is it reachable?", mysql:// was a traceback.
+        if value is None or value == "":
+            return None
+        if value.startswith("postgres://"):  # libpq's short form, which SQLAlchemy dropped
+            return "postgresql+psycopg://" + value[len("postgres://"):]
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE "
+                             "(docs/database.md)")
+        return value
 
 
 class DirectorySection(_Section):
@@ -416,26 +436,62 @@ def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
             raw.setdefault(section, {})[key] = environ[var]
 
 
-def _describe(error: ValidationError, source: Path) -> str:
+def _describe(error: ValidationError, source: Path, environ: dict[str, str] | None = None) -> str:
     lines = [f"{source}: invalid configuration"]
+    from_env = {key: var for var, key in ENV_OVERRIDES.items() if (environ or {}).get(var)}
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key (misspelt?)"
-        lines.append(f"  {key}: {message} (got {item.get('input')!r})")
+        var = from_env.get(tuple(str(part) for part in item["loc"][:2]))
+        where = f" from {var}" if var else ""
+        value, last = item.get("input"), str(item["loc"][-1]) if item["loc"] else ""
+        if "password" in last or "secret" in last:
+            shown = "a value, not shown"  # a password typed where it does not belong
+        elif last == "database_url" and isinstance(value, str):
+            shown = _as_written(_mask_url(value))
+        else:
+            shown = _as_written(value)
+        lines.append(f"  {key}: {message} (got {shown}{where})")
     return "\n".join(lines)
+
+
+def _as_written(value: Any) -> str:
+    """A value as the TOML file (or the environment) writes it, not as Python's repr:
+    `{'enabled': True}` told a sysadmin nothing about a misspelt [webb] table."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_as_written(v) for v in value) + "]"
+    return "a value of another kind"
+
+
+def default_config() -> Path:
+    """The file read without --config or SARABAN_CONFIG: the example in a checkout
+    (`make run`), else the service's configuration."""
+    if DEFAULT_CONFIG.exists() or not SERVICE_CONFIG.exists():
+        return DEFAULT_CONFIG
+    return SERVICE_CONFIG
 
 
 def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read, override from the environment, and validate. Raises ConfigError."""
     environ = dict(os.environ) if environ is None else environ
-    chosen = Path(path or environ.get("SARABAN_CONFIG") or DEFAULT_CONFIG)
+    chosen = Path(path or environ.get("SARABAN_CONFIG") or default_config())
     try:
         with chosen.open("rb") as handle:
             raw = tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"{chosen}: configuration file not found") from None
+        hint = "" if path or environ.get("SARABAN_CONFIG") else (
+            f" (give --config FILE or set SARABAN_CONFIG; an installation's is {SERVICE_CONFIG})")
+        raise ConfigError(f"{chosen}: configuration file not found{hint}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
     except OSError as exc:
@@ -445,4 +501,4 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, chosen)) from None
+        raise ConfigError(_describe(exc, chosen, environ)) from None

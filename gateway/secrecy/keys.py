@@ -380,8 +380,10 @@ class KeyStore:
                 certs = x509.load_pem_x509_certificates(data)
             else:
                 certs = [x509.load_der_x509_certificate(data)]
-        except ValueError as exc:
-            raise SecrecyError(f"not a certificate (PEM or DER expected): {exc}") from None
+        except ValueError:
+            # The library's words ("error parsing asn1 value: ParseError { kind:
+            # InvalidLength }") tell the sysadmin nothing more.
+            raise SecrecyError("not a certificate (PEM or DER expected)") from None
         leaves = [c for c in certs if not _is_ca(c)]
         if not leaves and certs:
             # The usual mistake: the issuing CA's certificate saved instead of the person's.

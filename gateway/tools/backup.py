@@ -23,10 +23,11 @@ import json
 import os
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 from gateway.config.settings import Settings
-from gateway.tools.common import ToolError, friendly, settings_of
+from gateway.tools.common import ToolError, cannot_write, friendly, settings_of
 from storage.backup import copy_sqlite, count_letters, sqlite_path
 
 DIRECTORIES = ("vault", "secret", "keys", "audit", "spool/new", "spool/failed")
@@ -102,6 +103,24 @@ def restore(settings: Settings, archive: Path) -> dict:
         raise ToolError(f"{data_dir} is not empty ({', '.join(busy)}): restore only into an empty data directory")
     if not archive.is_file():
         raise ToolError(f"{archive}: no such backup file")
+    try:
+        manifest = _unpack(archive, data_dir, database)
+    except (tarfile.TarError, EOFError, zlib.error, json.JSONDecodeError, UnicodeDecodeError):
+        # The pg_dump file beside it, a copy cut short: a traceback before (tarfile.ReadError).
+        left = " (the data directory may hold part of it: empty it before restoring again)" \
+            if data_dir.is_dir() and any(data_dir.iterdir()) else ""
+        raise ToolError(f"{archive} is not a backup written by `saraban-gateway backup create`, "
+                        f"or it is damaged (not a whole .tar.gz){left}") from None
+    bad = _vault_problems(data_dir / "vault") if (data_dir / "vault").is_dir() else []
+    if bad:
+        raise ToolError(f"restored, but {len(bad)} vault file(s) do not match their SHA-256: {', '.join(bad[:5])}")
+    letters = count_letters(database) if manifest.get("database") and database else None
+    if manifest.get("letters") is not None and letters != manifest["letters"]:
+        raise ToolError(f"restored database holds {letters} entries, the backup said {manifest['letters']}")
+    return {**manifest, "restored_letters": letters}
+
+
+def _unpack(archive: Path, data_dir: Path, database: Path | None) -> dict:
     with tarfile.open(archive, "r:gz") as tar:
         try:
             manifest = json.load(tar.extractfile(MANIFEST))
@@ -120,18 +139,14 @@ def restore(settings: Settings, archive: Path) -> dict:
                 dst.flush()
                 os.fsync(dst.fileno())
             os.replace(partial, database)
-    bad = _vault_problems(data_dir / "vault") if (data_dir / "vault").is_dir() else []
-    if bad:
-        raise ToolError(f"restored, but {len(bad)} vault file(s) do not match their SHA-256: {', '.join(bad[:5])}")
-    letters = count_letters(database) if manifest.get("database") and database else None
-    if manifest.get("letters") is not None and letters != manifest["letters"]:
-        raise ToolError(f"restored database holds {letters} entries, the backup said {manifest['letters']}")
-    return {**manifest, "restored_letters": letters}
+    return manifest
 
 
 @friendly
 def cmd_create(args: argparse.Namespace) -> int:
     settings = settings_of(args)
+    if Path(args.file).is_dir():  # was "Is a directory: /.tmp.partial", a name nobody typed
+        raise ToolError(f"cannot write {args.file}: {cannot_write(args.file)}")
     manifest = create(settings, Path(args.file), args.folders, args.files_only)
     what = f"{manifest['letters']} register entries, " if manifest["letters"] is not None else ""
     print(f"wrote {args.file}: {what}{', '.join(manifest['directories']) or 'no data directories'} "

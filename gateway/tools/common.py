@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 import structlog
@@ -126,6 +128,30 @@ def _drop_start_up_noise(_logger, _method, event_dict):
     if event_dict.get("event") in QUIET_EVENTS:
         raise structlog.DropEvent
     return event_dict
+
+
+def sheet_text(path: Path) -> str:
+    """A CSV a person saved from a spreadsheet, as text (UTF-8, with Excel's byte-order
+    mark or without); Excel's plain "CSV" (Windows-874 for Thai) named, not a traceback."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ToolError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"{path}: not UTF-8 text (byte {exc.start}); save the sheet as 'CSV UTF-8'") from None
+
+
+def cannot_write(out: str | Path) -> str | None:
+    """Why a command cannot write the file a person named (`-o`, `--out`, an archive),
+    or None; said before the work, not as a traceback after it."""
+    path = Path(out)
+    if path.is_dir():
+        return "it is a folder; give a file name in it"
+    if not path.parent.is_dir():
+        return f"there is no folder {path.parent}"
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "this user may not write there"
+    return None
 
 
 def unit_name(text: str) -> str:

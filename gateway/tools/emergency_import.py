@@ -27,7 +27,7 @@ from gateway.pipeline.dispose import register_and_file
 from gateway.service.services import Services
 from rules.thai_time import BANGKOK, now_utc, thai_datetime
 from gateway.tools.actions import record_action
-from gateway.tools.common import ToolError, friendly, open_services, unit_name
+from gateway.tools.common import ToolError, friendly, open_services, sheet_text, unit_name
 from gateway.tools.progress import Progress
 from rules.dates import parse_thai_date
 from rules.thai_text import clean_field, thai_to_arabic
@@ -163,12 +163,7 @@ class Row:
 
 def read_rows(csv_path: Path) -> list[Row]:
     """Every row, validated, in arrival order; all problems at once, or none."""
-    try:
-        text = csv_path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ToolError(f"{csv_path}: file not found") from None
-    except UnicodeDecodeError as exc:
-        raise ToolError(f"{csv_path}: not UTF-8 text (byte {exc.start}); save the sheet as 'CSV UTF-8'") from None
+    text = sheet_text(csv_path)
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header:

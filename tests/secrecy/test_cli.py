@@ -33,11 +33,11 @@ def test_create_list_and_import_registrar(data_dir, tmp_path, capsys):
     assert code == 0 and "created" in out
     _, cert = make_cert("registrar", days=20)
     (tmp_path / "reg.pem").write_bytes(pem(cert))
-    code, out, _ = run(["keys", "import-registrar", "dds.sd", str(tmp_path / "reg.pem")], data_dir, capsys)
-    assert code == 0 and "dds.sd" in out and "1 usable" in out
+    code, out, _ = run(["keys", "import-registrar", "saraban.dindaeng", str(tmp_path / "reg.pem")], data_dir, capsys)
+    assert code == 0 and "saraban.dindaeng" in out and "1 usable" in out
     code, out, _ = run(["keys", "list"], data_dir, capsys)
     assert code == 0
-    assert "gateway (current)" in out and "registrar dds.sd" in out
+    assert "gateway (current)" in out and "registrar saraban.dindaeng" in out
     assert "warning:" in out and "expires in" in out
     code, out, _ = run(["keys", "list", "--json"], data_dir, capsys)
     listing = json.loads(out)
@@ -69,13 +69,14 @@ def test_import_with_password_from_environment(data_dir, tmp_path, capsys, monke
 
 def test_bad_input_gets_a_sentence_not_a_traceback(data_dir, tmp_path, capsys):
     (tmp_path / "junk.pem").write_bytes(b"not a certificate")
-    code, _, err = run(["keys", "import-registrar", "dds.sd", str(tmp_path / "junk.pem")], data_dir, capsys)
+    code, _, err = run(["keys", "import-registrar", "saraban.dindaeng", str(tmp_path / "junk.pem")], data_dir, capsys)
     assert code == 1 and err.startswith("error: not a certificate")
-    code, _, err = run(["keys", "import-registrar", "dds.sd", str(tmp_path / "missing.pem")], data_dir, capsys)
+    code, _, err = run(["keys", "import-registrar", "saraban.dindaeng", str(tmp_path / "missing.pem")],
+                       data_dir, capsys)
     assert code == 2 and "missing.pem" in err
     _, expired = make_cert("old", days=-1, starts_days_ago=100)
     (tmp_path / "old.pem").write_bytes(pem(expired))
-    code, _, err = run(["keys", "import-registrar", "dds.sd", str(tmp_path / "old.pem")], data_dir, capsys)
+    code, _, err = run(["keys", "import-registrar", "saraban.dindaeng", str(tmp_path / "old.pem")], data_dir, capsys)
     assert code == 1 and "expired" in err
 
 
