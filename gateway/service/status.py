@@ -19,6 +19,13 @@ from storage.register import units_with_classified_letters
 def collect_status(settings: Settings) -> dict:
     """Read-only: it checks the schema instead of upgrading it (storage/schema_version.py)."""
     spool = Spool(settings.spool_dir)
+    # The spool before the database: a letter leaves the spool only after its
+    # registration (and its notice, its copies) is committed, so a spool read empty
+    # first means the database read after it holds that letter's outbox items; read the
+    # other way round, a letter registered in between was in neither, and a caller
+    # waiting for "nothing pending" (tests' wait_idle, a sysadmin before a restart) was
+    # told so while its notice was not yet counted.
+    spool_figures = {"pending": spool.depth(), "parked": len(spool.parked())}
     db = settings.open_database()
     try:
         require_current(db.engine)
@@ -37,7 +44,7 @@ def collect_status(settings: Settings) -> dict:
     missing = registrar_gaps(settings, classified_units)
     disk = storage_guard(settings).reading()
     return {
-        "spool": {"pending": spool.depth(), "parked": len(spool.parked())},
+        "spool": spool_figures,
         "waiting": letter,  # the oldest letter the pipeline retries after a failure, and why
         "disk": {"free_mib": None if disk.free is None else disk.free // MIB, "floor_mib": disk.floor // MIB,
                  "detail": disk.describe()},

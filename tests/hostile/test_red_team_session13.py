@@ -253,18 +253,19 @@ def test_over_long_header_values_are_registered_on_postgresql(daemon_factory, po
 
 
 def test_a_lock_held_past_lock_timeout_makes_a_letter_wait_not_park(daemon_factory, postgres_database_url):
-    # A DBA's lock_timeout on the database, and an operator's transaction holding the
-    # receive-number counters for a few seconds (a report, a manual correction): each
-    # try of the letter's registration ended in "canceling statement due to lock
-    # timeout" (55P03), counted as the letter's failure; five in a second (the back-off
-    # starts at 0.1 s) and the acknowledged letter was parked for good.
+    # A short lock_timeout (a DBA's on the database until session 18; since then the
+    # gateway's own [storage] lock_timeout, which it sets on each connection), and an
+    # operator's transaction holding the receive-number counters for a few seconds (a
+    # report, a manual correction): each try of the letter's registration ended in
+    # "canceling statement due to lock timeout" (55P03), counted as the letter's
+    # failure; five in a second (the back-off starts at 0.1 s) and the acknowledged
+    # letter was parked for good.
     import psycopg
 
     dsn = postgres_database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    database = dsn.rsplit("/", 1)[1].split("?", 1)[0]
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{database}" SET lock_timeout = \'200ms\'')
-    d = daemon_factory("pg", database_url=postgres_database_url).start()
+    d = daemon_factory("pg", database_url=postgres_database_url)
+    d.config.write_text(d.config.read_text().replace("[storage]\n", "[storage]\nlock_timeout = 0.2\n", 1))
+    d.start()
     with psycopg.connect(dsn) as operator:
         operator.execute("SET lock_timeout = 0")
         operator.execute("LOCK TABLE register_counters IN EXCLUSIVE MODE")
