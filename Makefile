@@ -26,7 +26,7 @@ run: system-run $(BIN)/.installed bytecode
 # Two pytest workers (pytest-xdist), a test file each at a time: files keep their
 # module-wide daemons and servers to themselves. On 2 cores the suite takes 17-24 min this
 # way (2193 tests, session 17); TEST_WORKERS=0 runs it in one process.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 4
 
 test: system-test $(BIN)/.installed bytecode
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile

@@ -20,6 +20,13 @@ TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EM
 # 0.1 s) parked an acknowledged letter while an operator's transaction held a lock.
 _SQLITE_WORDS = ("database or disk is full", "disk i/o error", "unable to open database file",
                  "attempt to write a readonly database", "database is locked", "database table is locked")
+# A damaged SQLite file (SQLITE_CORRUPT, SQLITE_NOTADB: a disk's bad sector, a copy
+# taken mid-write put back by hand) is the machine's condition as well: every letter
+# meets it, none is at fault. Counted as the letters' failures, each acknowledged letter
+# was parked after max_attempts while the operator restored the file; now they wait in
+# the spool and are registered once it is restored (docs/operations.md, "A damaged
+# database file"). sqlite3 raises it as DatabaseError, not OperationalError.
+_SQLITE_DAMAGED = ("database disk image is malformed", "file is not a database")
 _PG_STATES = ("53100", "53200", "53300", "58030", "55P03", "57014", "57P01", "57P02", "57P03")
 _PG_CLASSES = ("08", "40")
 
@@ -54,6 +61,8 @@ def is_transient_storage_error(exc: BaseException) -> bool:
             text = str(candidate).lower()
             if type(candidate).__name__ == "OperationalError" and any(w in text for w in _SQLITE_WORDS):
                 return True
+            if _sqlite_damaged(candidate):
+                return True
         exc = exc.__cause__ or exc.__context__
     return False
 
@@ -62,7 +71,27 @@ _REASON_WORDS = ("[errno 28]", "no space left", "[errno 122]", "quota exceeded",
                  "input/output error", "[errno 30]", "read-only file system", "[errno 24]",
                  "too many open files", "[errno 27]", "file too large", "due to lock timeout", "due to statement timeout", "deadlock detected",
                  "could not serialize access", "server closed the connection unexpectedly",
-                 "terminating connection due to administrator command") + _SQLITE_WORDS
+                 "terminating connection due to administrator command") + _SQLITE_WORDS + _SQLITE_DAMAGED
+
+
+def _sqlite_damaged(candidate: BaseException) -> bool:
+    return type(candidate).__module__ == "sqlite3" and any(w in str(candidate).lower() for w in _SQLITE_DAMAGED)
+
+
+def is_damaged_database(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) says the SQLite file itself is damaged."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if any(c is not None and _sqlite_damaged(c) for c in (exc, getattr(exc, "orig", None))):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+DAMAGED_ADVICE = ("the SQLite file is damaged (a bad sector, a copy put back while it was written): stop the "
+                  "gateway, move the file aside and restore the newest backup (docs/install.md, \"Backup and "
+                  "restore\"); letters accepted meanwhile wait in the spool and are registered once it is back")
 
 
 def is_transient_reason(reason: str | None) -> bool:

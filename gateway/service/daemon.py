@@ -36,6 +36,7 @@ from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
 from gateway.service.instance_lock import AlreadyRunning, InstanceLock, lock_paths
 from storage.db import Database, sqlite_file
+from storage.errors import DAMAGED_ADVICE, is_damaged_database
 
 log = structlog.get_logger("gateway.service.daemon")
 
@@ -194,7 +195,8 @@ async def _serve(settings: Settings) -> int:
         db.create_schema()  # alembic upgrade head (storage/migrate.py)
     except Exception as exc:  # unreachable, wrong password, a failing migration
         log.error("database_unavailable", url=_mask_url(settings.database_url),
-                  error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}")
+                  error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}",
+                  **({"hint": DAMAGED_ADVICE} if is_damaged_database(exc) else {}))
         db.dispose()
         return 1
     if settings.http.enabled:

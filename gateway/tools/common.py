@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 
 import structlog
 from storage.db import DatabaseError
+from storage.errors import DAMAGED_ADVICE, is_damaged_database
 
 from gateway.config.settings import Settings, load_settings
 from rules.thai_text import thai_to_arabic
@@ -73,6 +74,8 @@ def database_refusal(exc: Exception) -> str:
         return ("saraban-gateway: the database did not answer within its connect_timeout "
                 "(the server took the connection and said nothing); is PostgreSQL up and not hung, "
                 "and is the host and port in database_url right?")
+    if is_damaged_database(exc):
+        return f"saraban-gateway: {DAMAGED_ADVICE}"
     first = (str(exc).splitlines() or [""])[0]
     state = getattr(getattr(exc, "orig", None), "sqlstate", None)
     if state in ("55P03", "57014") or "database is locked" in first.lower():
