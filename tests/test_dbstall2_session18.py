@@ -13,6 +13,7 @@ import os
 import re
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -40,7 +41,7 @@ def gateway(tmp_path_factory, dovecot):
         intake_config(dovecot, user, password)
         + f"[web]\nenabled = true\nport = {web_port}\n[service]\nrunner_grace = 3\ndrain_timeout = 2\n"))
     config.write_text(config.read_text().replace("[storage]\n", f"[storage]\nlock_timeout = {LOCK_TIMEOUT}\n", 1))
-    add_users(config, ("clerk", "clerk", "saraban.latkrabang"))
+    add_users(config, ("clerk", "clerk", "saraban.latkrabang"), ("sysadmin", "admin"))
     daemon = Daemon(config).start()
     dovecot.deliver(user, letter(message_id="<dbstall2-0@dds.bangkok.go.th>"))
     daemon.wait_for(lambda: len(daemon.register()) == 1, timeout=60, what="the first letter registered")
@@ -75,6 +76,8 @@ def test_desk_while_a_sysadmins_shell_holds_the_database(gateway):
     letter_id = re.search(r'href="/letters/(\d+)"', clerk.get("/register").text).group(1)
     english = Client(url)
     english.cookies["saraban_lang"] = "en"
+    early = signed_in(url, "clerk")  # another tab, another computer
+    admin = signed_in(url, "sysadmin")
     shell = _held(daemon)
     try:
         # Reading works: the list and the letter come from a read-only transaction.
@@ -83,18 +86,30 @@ def test_desk_while_a_sysadmins_shell_holds_the_database(gateway):
         assert f'href="/letters/{letter_id}"' in listing.text
         shown, took = _timed(clerk.get, f"/letters/{letter_id}")
         assert shown.status == 200 and took < READ_BOUND, (shown.status, took)
+        held, took = _timed(clerk.get, "/quarantine")
+        assert held.status == 200 and took < READ_BOUND, (held.status, took)
+        operations, took = _timed(admin.get, "/operations")  # status's look at the lock takes 1 s of it
+        assert operations.status == 200 and took < READ_BOUND + 2, (operations.status, took)
 
-        # Writing: within seconds, the desk says the register is busy, nothing else.
-        noted, took = _timed(clerk.post, f"/letters/{letter_id}/note", {"note": "ส่งกองคลัง"})
+        # Writing, at once (three people): within seconds the desk says the register is
+        # busy, nothing else; a sign-in is not told "wrong password" nor counted as one.
+        with ThreadPoolExecutor(3) as pool:
+            note = pool.submit(_timed, clerk.post, f"/letters/{letter_id}/note", {"note": "ส่งกองคลัง"})
+            wrong = pool.submit(_timed, Client(url).sign_in, "clerk", "a wrong password for once")
+            right = pool.submit(_timed, english.sign_in, "clerk")
+        noted, took = note.result()
         _busy_page(noted, took, "ทะเบียนไม่ว่างชั่วคราว")
         _busy_page(noted, took, "ขณะนี้มีโปรแกรมอื่นใช้ฐานข้อมูลทะเบียนอยู่")
-
-        # Sign-in: busy, not "wrong password", and not counted as a failed attempt.
-        refused, took = _timed(Client(url).sign_in, "clerk", "a wrong password for once")
-        _busy_page(refused, took, "ขณะนี้มีโปรแกรมอื่นใช้ฐานข้อมูลทะเบียนอยู่")
-        refused, took = _timed(english.sign_in, "clerk")
+        _busy_page(*wrong.result(), "ขณะนี้มีโปรแกรมอื่นใช้ฐานข้อมูลทะเบียนอยู่")
+        refused, took = right.result()
         _busy_page(refused, took, "The register is busy: another program holds the database")
         assert "Wrong user name or password" not in refused.text
+
+        # Signing out on a shared computer signs out: the browser forgets the session.
+        out, took = _timed(early.post, "/logout", {})
+        assert out.status == 303 and out.header("Location") == "/login" and took < BUSY_BOUND, (out.status, took)
+        assert "saraban_session" not in early.cookies
+        assert early.get("/register").header("Location") == "/login"
     finally:
         shell.execute("ROLLBACK")  # back from lunch
         shell.close()

@@ -97,8 +97,15 @@ def login_routes(desk: Desk) -> list[Route]:
     def logout(desk: Desk, request: Request, person: Person, form) -> Response:
         from storage.users import end_session
 
-        with desk.services.db.session() as session:
-            end_session(session, person.token_sha256)
+        try:
+            with desk.services.db.session() as session:
+                end_session(session, person.token_sha256)
+        except Exception as exc:
+            if not database_busy(exc):
+                raise
+            # Signed out all the same: the browser forgets the token (a shared computer
+            # must not stay signed in); the row runs out after session_idle_minutes.
+            log.warning("web_logout_not_recorded", username=person.username, error=f"{type(exc).__name__}: {exc}"[:300])
         log.info("web_logout", username=person.username)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(desk.session_cookie, path="/", secure=desk.web.cookie_secure,
