@@ -152,3 +152,20 @@ def test_imap_intake_while_the_database_is_held_and_systemd_stops(gateway):
     daemon.wait_idle()
     assert len(daemon.register()) == 3
     assert sorted(r[0] for r in db_rows(daemon, "SELECT uid FROM imap_messages")) == [1, 2, 3]
+
+
+def test_status_says_the_database_is_stuck_in_plain_words(tmp_path):
+    """What `status` shows for a mailbox whose statement met the lock past lock_timeout:
+    before, the driver's words and the SQL ("OperationalError: (sqlite3.OperationalError)
+    database is locked [SQL: UPDATE imap_leases ...]")."""
+    from sqlalchemy.exc import OperationalError
+
+    from gateway.config.delivery import ImapIntake
+    from gateway.intake.imap_intake import MailboxConsumer
+
+    config = ImapIntake(unit="saraban.latkrabang", host="mail.bangkok.go.th", username="central", password="x")
+    consumer = MailboxConsumer(config, None, None, "here", "bangkok.go.th", 1 << 20)
+    locked = OperationalError("UPDATE imap_leases SET expires_at=?", {}, Exception("database is locked"))
+    said = consumer._in_plain_words(locked)
+    assert said.startswith("the database is stuck or unreachable"), said
+    assert "SQL" not in said and "OperationalError" not in said

@@ -37,6 +37,7 @@ from rules.thai_time import now_utc
 from storage import lease
 from storage import intake as taken
 from storage.db import Database
+from storage.errors import is_transient_storage_error
 from storage.messages import get_message
 
 log = structlog.get_logger("gateway.intake.imap_intake")
@@ -178,6 +179,9 @@ class MailboxConsumer:
             return f"cannot connect to {cfg.host}:{cfg.port} ({exc}): is the server up, the port and TLS right?"
         if isinstance(exc, (ImapError, OSError)):
             return f"connection to {account} ended: {exc}"
+        if is_transient_storage_error(exc):  # not the driver's words and the statement (session 18)
+            return ("the database is stuck or unreachable (another program holds a lock the gateway needs, "
+                    "past [storage] lock_timeout): new messages stay in the mailbox and are taken once it answers")
         return f"intake of this mailbox failed: {type(exc).__name__}: {exc}"
 
     async def _take_lease(self) -> bool:
