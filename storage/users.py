@@ -111,23 +111,32 @@ def create_session(session: Session, user: DeskUser, token_sha256: str, csrf: st
     return row
 
 
+def look_up_session(session: Session, token_sha256: str, idle: dt.timedelta,
+                    lifetime: dt.timedelta) -> tuple[DeskSession | None, DeskUser | None, str | None]:
+    """(session row, user, what to write) for that token, writing nothing: "end" (it
+    expired, or its user is gone or disabled: row and user are None), "touch" (its
+    last_seen_at is a minute old), None."""
+    row = session.get(DeskSession, token_sha256)
+    if row is None:
+        return None, None, None
+    now = _now()
+    if now - _aware(row.last_seen_at) > idle or now - _aware(row.created_at) > lifetime:
+        return None, None, "end"
+    user = session.get(DeskUser, row.user_id)
+    if user is None or user.disabled:
+        return None, None, "end"
+    return row, user, "touch" if now - _aware(row.last_seen_at) > dt.timedelta(minutes=1) else None
+
+
 def find_session(session: Session, token_sha256: str, idle: dt.timedelta,
                  lifetime: dt.timedelta) -> tuple[DeskSession, DeskUser] | None:
     """The live session of that token and its user; an expired one is deleted."""
-    row = session.get(DeskSession, token_sha256)
-    if row is None:
-        return None
-    now = _now()
-    if now - _aware(row.last_seen_at) > idle or now - _aware(row.created_at) > lifetime:
-        session.delete(row)
-        return None
-    user = session.get(DeskUser, row.user_id)
-    if user is None or user.disabled:
-        session.delete(row)
-        return None
-    if now - _aware(row.last_seen_at) > dt.timedelta(minutes=1):  # not one write per page
-        row.last_seen_at = now
-    return row, user
+    row, user, write = look_up_session(session, token_sha256, idle, lifetime)
+    if write == "end":
+        session.execute(delete(DeskSession).where(DeskSession.token_sha256 == token_sha256))
+    elif write == "touch":  # not one write per page
+        row.last_seen_at = _now()
+    return None if row is None else (row, user)
 
 
 def end_session(session: Session, token_sha256: str) -> None:

@@ -365,12 +365,14 @@ class Settings(_Section):
     def database_url(self) -> str:
         return self.storage.database_url or f"sqlite:///{self.data_dir / 'saraban.db'}"
 
-    def open_database(self):  # noqa: ANN201 - storage.db.Database, imported when used
+    def open_database(self, lock_wait: float | None = None):  # noqa: ANN201 - storage.db.Database, imported when used
         """The database with this configuration's bounds ([storage] lock_timeout,
-        statement_timeout); every process and command opens it this way."""
+        statement_timeout); every process and command opens it this way. `lock_wait`:
+        a shorter wait for a lock, for someone waiting at a screen (the desk)."""
         from storage.db import Database
 
-        return Database(self.database_url, self.storage.lock_timeout, self.storage.statement_timeout)
+        lock_timeout = self.storage.lock_timeout if lock_wait is None else min(lock_wait, self.storage.lock_timeout)
+        return Database(self.database_url, lock_timeout, self.storage.statement_timeout)
 
     @property
     def spool_dir(self) -> Path:

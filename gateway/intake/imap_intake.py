@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import time
 
@@ -30,11 +31,13 @@ import structlog
 from gateway.config.delivery import ImapIntake
 from gateway.intake.disk_space import StorageGuard
 from gateway.intake.imap_session import Headers, ImapError, ImapGone, ImapRefused, ImapSession, parse_internaldate
+from gateway.intake.off_loop import OffLoop
 from gateway.spool import Spool, new_queue_id
 from rules.thai_time import now_utc
 from storage import lease
 from storage import intake as taken
 from storage.db import Database
+from storage.errors import is_transient_storage_error
 from storage.messages import get_message
 
 log = structlog.get_logger("gateway.intake.imap_intake")
@@ -52,8 +55,11 @@ RESPONSE_SLACK = 1 << 20  # bytes of an answer beyond max_size: FETCH syntax, a 
 
 class MailboxConsumer:
     def __init__(self, config: ImapIntake, db: Database, spool: Spool, holder: str, domain: str,
-                 max_size: int, guard: StorageGuard | None = None):
+                 max_size: int, guard: StorageGuard | None = None, off_loop: OffLoop | None = None):
         self.config = config
+        # Every statement and spool write is made there, never on the event loop: a
+        # database held by another program stalled every mailbox and SIGTERM (off_loop.py).
+        self.off_loop = off_loop or OffLoop()
         self.db = db
         self.spool = spool
         self.holder = holder
@@ -87,7 +93,15 @@ class MailboxConsumer:
         backoff = 1.0
         log.info("imap_intake_started", mailbox=self.name, unit=cfg.unit)
         while not stop.is_set():
-            if not self._take_lease():
+            try:
+                holding = await self._take_lease()
+            except Exception as exc:  # the database refused or stayed locked: no reading without the lease
+                log.error("imap_lease_not_taken", mailbox=self.name, error=f"{type(exc).__name__}: {exc}",
+                          retry_in=backoff)
+                await _sleep(stop, backoff)
+                backoff = min(backoff * 2, cfg.reconnect_max)
+                continue
+            if not holding:
                 await _sleep(stop, self._renew_every)
                 continue
             # A letter as big as max_size, its headers and the FETCH around it: no answer
@@ -100,7 +114,7 @@ class MailboxConsumer:
                 uidvalidity = await session.select(cfg.mailbox)
                 log.info("imap_connected", mailbox=self.name, uidvalidity=uidvalidity,
                          idle=cfg.use_idle and session.has("IDLE"))
-                self._note(taken.note_connected)
+                await self._note(taken.note_connected)
                 backoff = 1.0
                 await self._session_loop(session, uidvalidity, stop)
             except lease.LeaseLost as exc:
@@ -114,7 +128,7 @@ class MailboxConsumer:
                 level = log.warning if isinstance(exc, (ImapError, OSError)) else log.error
                 level("imap_reconnect", mailbox=self.name, error=f"{type(exc).__name__}: {exc}",
                       retry_in=backoff)
-                self._note(taken.note_error, self._in_plain_words(exc))
+                await self._note(taken.note_error, self._in_plain_words(exc))
                 await session.close()
                 await _sleep(stop, backoff)
                 backoff = min(backoff * 2, cfg.reconnect_max)
@@ -123,14 +137,32 @@ class MailboxConsumer:
                 self._in_fetch = None
                 await session.close()
         if self._holding:
-            lease.release(self.db, self.name, self.holder)
+            try:
+                await self._db(lease.release, self.db, self.name, self.holder)
+            except Exception as exc:  # it runs out by itself after lease_ttl
+                log.warning("imap_lease_not_released", mailbox=self.name, error=f"{type(exc).__name__}: {exc}")
         log.info("imap_intake_stopped", mailbox=self.name)
 
-    def _note(self, what, *args) -> None:
+    async def _db(self, function, *args, **kwargs):  # noqa: ANN001, ANN202 - any call of storage or the spool
+        return await self.off_loop.call(functools.partial(function, *args, **kwargs))
+
+    async def _read(self, function, *args):  # noqa: ANN001, ANN202 - a storage function of a Session
+        """`function(session, *args)` in a transaction that only reads: on SQLite it does
+        not wait for the write lock another program may hold."""
+        return await self._db(self._read_now, function, *args)
+
+    def _read_now(self, function, *args):  # noqa: ANN001, ANN202
+        with self.db.read_session() as s:
+            return function(s, *args)
+
+    def _write_now(self, function, *args):  # noqa: ANN001, ANN202
+        with self.db.session() as s:
+            return function(s, *args)
+
+    async def _note(self, what, *args) -> None:
         """Write what `status` shows about the mailbox; never let that end the session."""
         try:
-            with self.db.session() as s:
-                what(s, self.name, *args)
+            await self._db(self._write_now, what, self.name, *args)
         except Exception as exc:
             log.error("imap_status_not_recorded", mailbox=self.name, error=f"{type(exc).__name__}: {exc}")
 
@@ -147,10 +179,13 @@ class MailboxConsumer:
             return f"cannot connect to {cfg.host}:{cfg.port} ({exc}): is the server up, the port and TLS right?"
         if isinstance(exc, (ImapError, OSError)):
             return f"connection to {account} ended: {exc}"
+        if is_transient_storage_error(exc):  # not the driver's words and the statement (session 18)
+            return ("the database is stuck or unreachable (another program holds a lock the gateway needs, "
+                    "past [storage] lock_timeout): new messages stay in the mailbox and are taken once it answers")
         return f"intake of this mailbox failed: {type(exc).__name__}: {exc}"
 
-    def _take_lease(self) -> bool:
-        claim = lease.acquire(self.db, self.name, self.holder, self.config.lease_ttl)
+    async def _take_lease(self) -> bool:
+        claim = await self._db(lease.acquire, self.db, self.name, self.holder, self.config.lease_ttl)
         if claim.ok and not self._holding:
             log.info("imap_lease_acquired", mailbox=self.name, holder=self.holder)
         elif not claim.ok and (self._holding or not self._renewed):
@@ -159,15 +194,15 @@ class MailboxConsumer:
         self._renewed = time.monotonic()
         return claim.ok
 
-    def _renew(self) -> None:
+    async def _renew(self) -> None:
         if time.monotonic() - self._renewed >= self._renew_every:
-            if not lease.renew(self.db, self.name, self.holder, self.config.lease_ttl):
+            if not await self._db(lease.renew, self.db, self.name, self.holder, self.config.lease_ttl):
                 raise lease.LeaseLost(f"lease {self.name} expired or was taken over")
             self._renewed = time.monotonic()
 
     async def _session_loop(self, session: ImapSession, uidvalidity: int, stop: asyncio.Event) -> None:
         cfg = self.config
-        self._note_uidvalidity(uidvalidity)
+        await self._note_uidvalidity(uidvalidity)
         if cfg.processed_folder:
             await session.create(cfg.processed_folder)
         use_idle = cfg.use_idle and session.has("IDLE")
@@ -175,14 +210,14 @@ class MailboxConsumer:
         self._retry_every = min(cfg.idle_interval if use_idle else cfg.poll_interval, self._renew_every)
         self._retry_wait = max(self._retry_wait, self._retry_every)
         while not stop.is_set():
-            self._renew()
+            await self._renew()
             session.mail_arrived = False
             await self._resume_spooling(session, uidvalidity)
             await self._take_new(session, uidvalidity)
             waiting = await self._mark_finished(session, uidvalidity)
             # Last: a retry may end the session (Dovecot), never before the rest is done.
             await self._retry_unreadable(session, uidvalidity)
-            self._renew()
+            await self._renew()
             if session.mail_arrived:
                 continue  # reported during our own commands: IDLE would not report it again
             if waiting:
@@ -198,24 +233,18 @@ class MailboxConsumer:
 
     # -- UIDVALIDITY -----------------------------------------------------------------------
 
-    def _note_uidvalidity(self, uidvalidity: int) -> None:
-        with self.db.session() as s:
-            previous = taken.note_uidvalidity(s, self.name, uidvalidity)
+    async def _note_uidvalidity(self, uidvalidity: int) -> None:
+        previous = await self._db(self._write_now, taken.note_uidvalidity, self.name, uidvalidity)
         if previous is not None and previous != uidvalidity:
             log.warning("imap_uidvalidity_changed", mailbox=self.name, previous=previous, now=uidvalidity,
                         action="resync from UID 1, skipping messages already taken")
 
     # -- taking new messages ---------------------------------------------------------------
 
-    def _highest_uid(self, uidvalidity: int) -> int:
-        with self.db.session() as s:
-            return taken.highest_uid(s, self.name, uidvalidity)
-
     async def _take_new(self, session: ImapSession, uidvalidity: int) -> None:
-        high = self._highest_uid(uidvalidity)
+        high = await self._read(taken.highest_uid, self.name, uidvalidity)
         if self._listed_at is None:
-            with self.db.session() as s:
-                self._listed_at = taken.listed_at(s, self.name)
+            self._listed_at = await self._read(taken.listed_at, self.name)
         listing = now_utc()
         found = await session.uid_search("UID", f"{high + 1}:*", "NOT", "KEYWORD", self.config.keyword,
                                          "NOT", "KEYWORD", QUARANTINED_KEYWORD, "NOT", "KEYWORD", TOO_BIG_KEYWORD)
@@ -223,7 +252,7 @@ class MailboxConsumer:
         # Every new message was in this answer: one not in the last one arrived after it began.
         self._listed_after = {uid: self._listed_after.get(uid, self._listed_at) for uid in uids}
         self._listed_at = listing
-        self._note(taken.note_listed, listing)
+        await self._note(taken.note_listed, listing)
         for start in range(0, len(uids), BATCH):
             for headers in await self._readable_headers(session, uidvalidity, uids[start:start + BATCH]):
                 if self._disk_too_full(headers):
@@ -245,12 +274,12 @@ class MailboxConsumer:
         readable: list[Headers] = []
         for uid in uids:  # one by one, to find the one(s) the server will not give
             if self._ended_sessions(uid):
-                self._unreadable(uidvalidity, Headers(uid=uid, size=0), self._deaths[(uid,)][1])
+                await self._unreadable(uidvalidity, Headers(uid=uid, size=0), self._deaths[(uid,)][1])
                 continue
             try:
                 readable.extend(await self._fetching([uid], session.fetch_headers([uid])))
             except ImapRefused as exc:
-                self._unreadable(uidvalidity, Headers(uid=uid, size=0), f"{exc.result} {exc.text}")
+                await self._unreadable(uidvalidity, Headers(uid=uid, size=0), f"{exc.result} {exc.text}")
         self._deaths.pop(tuple(uids), None)
         return readable
 
@@ -270,14 +299,14 @@ class MailboxConsumer:
         """A FETCH of this one message ended the session twice in a row: not the network."""
         return self._deaths.get((uid,), (0, ""))[0] >= 2
 
-    def _unreadable(self, uidvalidity: int, headers: Headers, why: str, again: bool = False) -> None:
+    async def _unreadable(self, uidvalidity: int, headers: Headers, why: str, again: bool = False) -> None:
         """Left on the server and retried by itself (`_retry_unreadable`); `status`
         lists it meanwhile, so a person can repair the mail server's copy."""
         note = f"the mail server cannot read it: {why}"[:500]
         if again:
-            self._set_state(uidvalidity, headers.uid, UNREADABLE, note)
+            await self._set_state(uidvalidity, headers.uid, UNREADABLE, note)
         else:
-            self._record(uidvalidity, headers, None, UNREADABLE, note)
+            await self._record(uidvalidity, headers, None, UNREADABLE, note)
             log.error("imap_message_unreadable", mailbox=self.name, uid=headers.uid, error=note,
                       action="left in the mailbox, tried again by itself")
 
@@ -285,8 +314,7 @@ class MailboxConsumer:
         """Take the messages the server could not read before, once it can."""
         if time.monotonic() - self._retried < self._retry_wait:
             return
-        with self.db.session() as s:
-            rows = taken.still_spooling(s, self.name, uidvalidity, state=UNREADABLE)
+        rows = await self._read(taken.still_spooling, self.name, uidvalidity, UNREADABLE)
         # Each try may cost a reconnect: twice as long to the next one, up to 15 minutes.
         self._retry_wait = min(self._retry_wait * 2, 900.0) if rows else self._retry_every
         self._retried = time.monotonic()
@@ -294,13 +322,14 @@ class MailboxConsumer:
             try:
                 found = await self._fetching([uid], session.fetch_headers([uid]))
             except ImapRefused as exc:
-                self._unreadable(uidvalidity, Headers(uid=uid, size=0), f"{exc.result} {exc.text}", again=True)
+                await self._unreadable(uidvalidity, Headers(uid=uid, size=0), f"{exc.result} {exc.text}",
+                                       again=True)
                 continue
             if found and self._disk_too_full(found[0]):
                 return
             if not found:  # gone from the mailbox (a person deleted or moved it)
                 log.warning("imap_unreadable_gone", mailbox=self.name, uid=uid)
-                self._set_state(uidvalidity, uid, "gone", "gone from the mailbox before it could be read")
+                await self._set_state(uidvalidity, uid, "gone", "gone from the mailbox before it could be read")
                 continue
             log.info("imap_message_readable_again", mailbox=self.name, uid=uid)
             await self._take_one(session, uidvalidity, found[0])
@@ -325,69 +354,72 @@ class MailboxConsumer:
             # person (sender, Message-ID, size), since nothing of it reaches the register.
             # Not its subject: the letter is not read, so nothing says it is not ลับ, and
             # "ลับมาก เรื่อง ..." was kept in plain in the database, the log and `status`.
-            self._record(uidvalidity, headers, None, "skipped", f"{headers.size} bytes > {self.max_size}")
+            await self._record(uidvalidity, headers, None, "skipped", f"{headers.size} bytes > {self.max_size}")
             await session.add_keyword(uid, TOO_BIG_KEYWORD)
             log.error("imap_message_too_big", mailbox=self.name, uid=uid, size=headers.size, limit=self.max_size,
                       sender=headers.sender, message_id=headers.message_id)
             return
-        earlier = self._taken_before(uidvalidity, headers.message_id)
+        earlier = await self._taken_before(uidvalidity, headers.message_id)
         if earlier is not None:
             # "spooled": marked on the server under its new UID once its message is finished.
-            self._record(uidvalidity, headers, earlier, "spooled", "taken under an earlier UIDVALIDITY")
+            await self._record(uidvalidity, headers, earlier, "spooled", "taken under an earlier UIDVALIDITY")
             log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=earlier,
                      message_id=headers.message_id)
             return
         # The bytes are read before anything is recorded: a restored mailbox gives a letter
         # without a Message-ID back under a new UIDVALIDITY, and only its bytes tell.
         if self._ended_sessions(uid):  # its headers are cached, its file is unreadable
-            self._unreadable(uidvalidity, headers, self._deaths[(uid,)][1])
+            await self._unreadable(uidvalidity, headers, self._deaths[(uid,)][1])
             return
         try:
             raw, internaldate = await self._fetching(
                 [uid], session.fetch_body_dated(uid, timeout=self._body_timeout))
         except ImapRefused as exc:
-            self._unreadable(uidvalidity, headers, f"{exc.result} {exc.text}")
+            await self._unreadable(uidvalidity, headers, f"{exc.result} {exc.text}")
             return
         sha = hashlib.sha256(raw).hexdigest()
-        with self.db.session() as s:
-            same = taken.queue_id_of_same_bytes(s, self.name, uidvalidity, sha)
+        same = await self._read(taken.queue_id_of_same_bytes, self.name, uidvalidity, sha)
         if same is not None:
-            self._record(uidvalidity, headers, same, "spooled", "same bytes taken under an earlier UIDVALIDITY",
+            await self._record(uidvalidity, headers, same, "spooled", "same bytes taken under an earlier UIDVALIDITY",
                          raw_sha256=sha)
             log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=same, raw_sha256=sha,
                      message_id=headers.message_id)
             return
         queue_id = new_queue_id()
-        self._record(uidvalidity, headers, queue_id, "spooling", raw_sha256=sha)
+        await self._record(uidvalidity, headers, queue_id, "spooling", raw_sha256=sha)
         await self._spool(session, uidvalidity, uid, queue_id, headers.sender, (raw, internaldate))
 
     @property
     def _body_timeout(self) -> float:
         return self.config.timeout + self.max_size / 1_000_000
 
-    def _taken_before(self, uidvalidity: int, message_id: str | None) -> str | None:
+    async def _taken_before(self, uidvalidity: int, message_id: str | None) -> str | None:
         """The queue id this Message-ID was taken under before, if it was."""
         if not message_id:
             return None
-        with self.db.session() as s:
-            return taken.queue_id_taken_before(s, self.name, uidvalidity, message_id)
+        return await self._read(taken.queue_id_taken_before, self.name, uidvalidity, message_id)
 
-    def _record(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
+    async def _record(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
+                      note: str | None = None, raw_sha256: str | None = None) -> None:
+        await self._db(self._record_now, uidvalidity, headers, queue_id, state, note, raw_sha256)
+        self._renewed = time.monotonic()
+
+    def _record_now(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
                 note: str | None = None, raw_sha256: str | None = None) -> None:
         with self.db.session() as s:
             lease.fence(s, self.name, self.holder, self.config.lease_ttl)
             taken.record_taken(s, mailbox=self.name, uidvalidity=uidvalidity, uid=headers.uid,
                                queue_id=queue_id, message_id=headers.message_id, size=headers.size,
                                state=state, note=note, raw_sha256=raw_sha256, sender=headers.sender)
-        self._renewed = time.monotonic()
 
     async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
                      sender: str | None, fetched: tuple[bytes, str | None] | None = None) -> None:
         raw, internaldate = fetched or await session.fetch_body_dated(uid, timeout=self._body_timeout)
         received_at = self._received_at(uid, internaldate)
-        self.spool.accept(raw, sender or "", [self.rcpt], peer=f"{self.name};uidvalidity={uidvalidity};uid={uid}",
-                          queue_id=queue_id, received_at=received_at)
-        self._set_state(uidvalidity, uid, "spooled", raw_sha256=hashlib.sha256(raw).hexdigest())
+        await self._db(self.spool.accept, raw, sender or "", [self.rcpt],
+                       peer=f"{self.name};uidvalidity={uidvalidity};uid={uid}", queue_id=queue_id,
+                       received_at=received_at)
+        await self._set_state(uidvalidity, uid, "spooled", raw_sha256=hashlib.sha256(raw).hexdigest())
         log.info("imap_message_spooled", mailbox=self.name, uid=uid, queue_id=queue_id, size=len(raw),
                  received_at=received_at.isoformat())
 
@@ -415,18 +447,16 @@ class MailboxConsumer:
             return fetched
         return arrived.astimezone(dt.timezone.utc)
 
-    def _set_state(self, uidvalidity: int, uid: int, state: str, note: str | None = None,
-                   raw_sha256: str | None = None) -> None:
-        with self.db.session() as s:
-            taken.set_taken_state(s, self.name, uidvalidity, uid, state, note, raw_sha256)
+    async def _set_state(self, uidvalidity: int, uid: int, state: str, note: str | None = None,
+                         raw_sha256: str | None = None) -> None:
+        await self._db(self._write_now, taken.set_taken_state, self.name, uidvalidity, uid, state, note, raw_sha256)
 
     async def _resume_spooling(self, session: ImapSession, uidvalidity: int) -> None:
         """Rows a crash left between "recorded" and "spooled": spool them again, same id."""
-        with self.db.session() as s:
-            rows = taken.still_spooling(s, self.name, uidvalidity)
+        rows = await self._read(taken.still_spooling, self.name, uidvalidity)
         for uid, queue_id in rows:
-            if self._spooled_somewhere(queue_id):
-                self._set_state(uidvalidity, uid, "spooled")
+            if await self._db(self._spooled_somewhere, queue_id):
+                await self._set_state(uidvalidity, uid, "spooled")
                 continue
             log.info("imap_respool", mailbox=self.name, uid=uid, queue_id=queue_id)
             await self._spool(session, uidvalidity, uid, queue_id, None)
@@ -435,28 +465,27 @@ class MailboxConsumer:
         name = f"{queue_id}.msg"
         if (self.spool.new / name).exists() or (self.spool.failed / name).exists():
             return True
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             return get_message(s, queue_id) is not None  # another gateway's spool has it
 
     # -- marking on the server ---------------------------------------------------------------
 
     async def _mark_finished(self, session: ImapSession, uidvalidity: int) -> int:
         """Mark what the register has committed; return how many still wait for it."""
-        with self.db.session() as s:
-            rows = taken.spooled_with_message_state(s, self.name)
+        rows = await self._read(taken.spooled_with_message_state, self.name)
         waiting = 0
         for row_validity, uid, queue_id, state in rows:
             if state not in FINISHED:
                 waiting += state != "failed"  # parked letters wait for a person, not for us
                 continue
             if row_validity != uidvalidity:
-                self._set_state(row_validity, uid, "marked", "UIDVALIDITY changed before marking")
+                await self._set_state(row_validity, uid, "marked", "UIDVALIDITY changed before marking")
                 continue
             keyword = self.config.keyword if state == "done" else QUARANTINED_KEYWORD
             await session.add_keyword(uid, keyword)
             if self.config.processed_folder and state == "done":
                 await session.move(uid, self.config.processed_folder)
-            self._set_state(uidvalidity, uid, "marked")
+            await self._set_state(uidvalidity, uid, "marked")
             log.info("imap_message_marked", mailbox=self.name, uid=uid, queue_id=queue_id, keyword=keyword,
                      moved_to=self.config.processed_folder if state == "done" else None)
         return waiting

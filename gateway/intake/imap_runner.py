@@ -14,6 +14,7 @@ from gateway.config.settings import Settings
 from gateway.units.directory import load_directory
 from gateway.intake.disk_space import storage_guard
 from gateway.intake.imap_intake import MailboxConsumer
+from gateway.intake.off_loop import OffLoop
 from gateway.service.log import setup_logging
 from gateway.service.process_util import die_with_parent
 from gateway.spool import Spool
@@ -22,10 +23,13 @@ from storage.db import Database
 
 log = structlog.get_logger("gateway.runner.imap")
 
+STOP_WAIT = 5.0  # seconds a stopping mailbox may take to end its round
+
 
 def consumers(settings: Settings, db: Database, spool: Spool) -> list[MailboxConsumer]:
     directory = load_directory(settings.directory_path, settings.gateway.domain)
     holder = lease.holder_name(settings.data_dir)
+    off_loop = OffLoop()  # one thread for every mailbox of the process: SQLite's one writer
     made = []
     for config in settings.imap_intake:
         if directory.lookup(config.unit) is None:
@@ -33,7 +37,8 @@ def consumers(settings: Settings, db: Database, spool: Spool) -> list[MailboxCon
                       hint="add the unit to the unit directory; this mailbox is not read")
             continue
         made.append(MailboxConsumer(config, db, spool, holder, settings.gateway.domain,
-                                    settings.smtp.max_message_size, guard=storage_guard(settings)))
+                                    settings.smtp.max_message_size, guard=storage_guard(settings),
+                                    off_loop=off_loop))
     return made
 
 
@@ -46,8 +51,23 @@ async def serve(settings: Settings) -> None:
     db.create_schema()
     try:
         readers = consumers(settings, db, Spool(settings.spool_dir))
+        tasks = [asyncio.create_task(c.run(stop)) for c in readers]
         # With nothing to read, stay up anyway: an exiting runner would be restarted forever.
-        await asyncio.gather(stop.wait(), *(c.run(stop) for c in readers))
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        ended = [task for task in tasks if task.done()]  # a reader that failed: the runner stops, is restarted
+        stop.set()
+        # Each mailbox ends its round and lets its lease go; one whose statement waits for
+        # a lock another program holds is left to it (what it had not committed is taken
+        # again at the next start, exactly once), within the daemon's runner_grace.
+        if tasks:
+            _, waiting = await asyncio.wait(tasks, timeout=min(STOP_WAIT, settings.service.runner_grace / 2))
+            for task in waiting:
+                log.warning("imap_intake_stopped_waiting", hint="its database statement was still waiting for a lock")
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in ended:
+            task.result()
     finally:
         db.dispose()
 

@@ -44,15 +44,17 @@ class Services:
 
 
 @contextmanager
-def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = False) -> Iterator[Services]:
+def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = False,
+                  lock_wait: float | None = None) -> Iterator[Services]:
     """The services of one role, closed (pools stopped, connections released) on exit.
 
     `upgrade_schema` brings the database to the newest migration first: the daemon and
-    the commands that write do; read-only commands check instead (storage/migrate.py)."""
+    the commands that write do; read-only commands check instead (storage/migrate.py).
+    `lock_wait`: a shorter wait for a database lock (Settings.open_database)."""
     with ExitStack() as stack:
         db = None
         if role != "dry_run":
-            db = settings.open_database()
+            db = settings.open_database(lock_wait)
             stack.callback(db.dispose)
             if upgrade_schema:
                 db.create_schema()

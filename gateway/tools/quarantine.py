@@ -32,7 +32,7 @@ from storage.register import find_registration
 
 
 def list_entries(services: Services, state: str | None = "held", unit: str | None = None) -> list[dict[str, Any]]:
-    with services.db.session() as session:
+    with services.db.read_session() as session:
         return [entry_as_dict(e) for e in quarantine.list_entries(session, state, unit)]
 
 
@@ -51,7 +51,7 @@ def entry_as_dict(entry: QuarantineEntry) -> dict[str, Any]:
 
 
 def show_entry(services: Services, quarantine_id: int) -> dict[str, Any]:
-    with services.db.session() as session:
+    with services.db.read_session() as session:
         entry = _get(session, quarantine_id)
         data = entry_as_dict(entry)
         message = get_message(session, entry.queue_id)

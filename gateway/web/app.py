@@ -21,10 +21,13 @@ from gateway.config.settings import Settings
 from gateway.service.services import Services
 from gateway.web.auth import REFUSED_SIGN_IN_SECONDS, Person, SignInRefused, same
 from gateway.web.desk import (
+    BUSY_RETRY_AFTER,
     HERE,
     LANG_COOKIE,
     Desk,
     SecurityHeaders,
+    database_busy,
+    log_busy,
     page,
     set_session_cookie,
 )
@@ -76,6 +79,15 @@ def login_routes(desk: Desk) -> list[Route]:
         except SignInRefused as refused:
             status = {"too_many_attempts": 429, "directory_unavailable": 503}.get(refused.key, 401)
             return _login_page(desk, request, word(refused.key, lang), status)
+        except Exception as exc:
+            if not database_busy(exc):
+                raise
+            # Not a wrong password: no attempt is counted (the transaction that would
+            # count it is the one that could not start), and the person is told why.
+            response = _login_page(desk, request, word("register_busy_text", lang), 503)
+            log_busy(request, None, exc)
+            response.headers["Retry-After"] = BUSY_RETRY_AFTER
+            return response
         response = RedirectResponse("/register", status_code=303)
         set_session_cookie(desk, response, token)
         response.delete_cookie(desk.login_csrf_cookie, path="/", secure=desk.web.cookie_secure,
@@ -85,8 +97,15 @@ def login_routes(desk: Desk) -> list[Route]:
     def logout(desk: Desk, request: Request, person: Person, form) -> Response:
         from storage.users import end_session
 
-        with desk.services.db.session() as session:
-            end_session(session, person.token_sha256)
+        try:
+            with desk.services.db.session() as session:
+                end_session(session, person.token_sha256)
+        except Exception as exc:
+            if not database_busy(exc):
+                raise
+            # Signed out all the same: the browser forgets the token (a shared computer
+            # must not stay signed in); the row runs out after session_idle_minutes.
+            log.warning("web_logout_not_recorded", username=person.username, error=f"{type(exc).__name__}: {exc}"[:300])
         log.info("web_logout", username=person.username)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(desk.session_cookie, path="/", secure=desk.web.cookie_secure,
@@ -162,6 +181,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         return desk.error(request, person, status, title, text)
 
     async def server_error(request: Request, exc: Exception) -> Response:
+        if database_busy(exc):  # outside a page (e.g. Starlette's own answers' sign-in look-up)
+            return desk.busy(request, None, exc)
         log.exception("web_handler_failed", path=request.url.path)
         return desk.error(request, None, 500, word("error"), word("error_text"))
 

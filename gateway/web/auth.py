@@ -23,11 +23,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.config.settings import WebSection
 from gateway.units.directory import Directory
-from storage.db import Database
+from storage.db import Database, DatabaseError
+from storage.errors import is_transient_storage_error
 from storage.users import (
     claim_attempt,
     end_sessions_of,
     find_session,
+    look_up_session,
     find_user,
     record_failed_login,
     record_login,
@@ -282,19 +284,35 @@ class Authenticator:
     def person(self, token: str | None) -> Person | None:
         if not token or len(token) > 100:
             return None
-        with self.db.session() as session:
-            found = find_session(session, token_digest(token),
-                                 dt.timedelta(minutes=self.settings.session_idle_minutes),
-                                 dt.timedelta(hours=self.settings.session_hours))
-            if found is None:
-                return None
-            row, user = found
-            source = user.source
-            person = Person(username=user.username, display_name=user.display_name or user.username,
-                            role=user.role, units=list(user.units or []), csrf=row.csrf, lang=row.lang,
-                            token_sha256=row.token_sha256, user_id=user.id, thai_digits=bool(user.thai_digits),
-                            visible=visible_units(self.directory, list(user.units or [])),
-                            own=own_units(self.directory, list(user.units or [])))
+        digest = token_digest(token)
+        bounds = (dt.timedelta(minutes=self.settings.session_idle_minutes),
+                  dt.timedelta(hours=self.settings.session_hours))
+        # Read without the write lock: every page asks this first, and a database another
+        # program holds (a sqlite3 shell's BEGIN IMMEDIATE) held every page, even a list,
+        # for lock_timeout before a generic error (session 18).
+        with self.db.read_session() as session:
+            row, user, write = look_up_session(session, digest, *bounds)
+            if row is not None:
+                source = user.source
+                person = Person(username=user.username, display_name=user.display_name or user.username,
+                                role=user.role, units=list(user.units or []), csrf=row.csrf, lang=row.lang,
+                                token_sha256=row.token_sha256, user_id=user.id,
+                                thai_digits=bool(user.thai_digits),
+                                visible=visible_units(self.directory, list(user.units or [])),
+                                own=own_units(self.directory, list(user.units or [])))
+        if write is not None:
+            try:
+                with self.db.session() as session:
+                    if find_session(session, digest, *bounds) is None:
+                        return None  # ended (or signed out in another tab) meanwhile
+            except DatabaseError as exc:
+                if not is_transient_storage_error(exc):
+                    raise
+                # An ended session is not served either way, and a live one's last_seen_at
+                # is touched by a later page: reading pages keep working meanwhile.
+                log.info("web_session_not_touched", why=f"{type(exc).__name__}: {exc}"[:200])
+        if row is None:
+            return None
         if source == "ldap" and not self._still_in_directory(person):
             return None
         return person

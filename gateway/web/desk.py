@@ -28,6 +28,8 @@ from rules.thai_text import arabic_to_thai
 from rules.thai_time import be_year, now_utc
 from gateway.web.auth import ROLE_TH, Authenticator, Person, same
 from gateway.web.i18n import be_date, code_word, word
+from storage.db import DatabaseError
+from storage.errors import is_transient_storage_error
 
 log = structlog.get_logger("gateway.web")
 
@@ -35,6 +37,11 @@ HERE = Path(__file__).resolve().parent
 COOKIE = "saraban_session"
 LOGIN_CSRF_COOKIE = "saraban_login_csrf"
 LANG_COOKIE = "saraban_lang"
+# Seconds a page waits for a database lock another program holds (a sqlite3 shell's
+# `BEGIN IMMEDIATE`, a `LOCK TABLE`) before the clerk is told the register is busy:
+# [storage] lock_timeout (60 s) is for the runners, not for a person at a screen.
+LOCK_WAIT = 5.0
+BUSY_RETRY_AFTER = "60"  # seconds: what the page tells the person, and the Retry-After header
 
 
 def cookie_name(name: str, secure: bool) -> str:
@@ -129,7 +136,7 @@ class Desk:
         self.web = settings.web
         self._stack = ExitStack()
         self.services = services or self._stack.enter_context(
-            open_services(settings, "register", upgrade_schema=True))
+            open_services(settings, "register", upgrade_schema=True, lock_wait=LOCK_WAIT))
         self._pipeline: Services | None = None
         self._pipeline_lock = threading.Lock()
         self.auth = Authenticator(self.services.db, self.web, self.services.directory)
@@ -156,7 +163,8 @@ class Desk:
         a held letter needs to check it again; started at the first release."""
         with self._pipeline_lock:
             if self._pipeline is None:
-                self._pipeline = self._stack.enter_context(open_services(self.settings, "pipeline"))
+                self._pipeline = self._stack.enter_context(open_services(self.settings, "pipeline",
+                                                                         lock_wait=LOCK_WAIT))
             return self._pipeline
 
     def close(self) -> None:
@@ -225,6 +233,27 @@ class Desk:
     def error(self, request: Request, person: Person | None, status: int, title: str, text: str) -> HTMLResponse:
         return self.render(request, person, "error.html", status=status, title=title, text=text)
 
+    def busy(self, request: Request, person: Person | None, exc: Exception) -> HTMLResponse:
+        """The database is held by another program or unreachable: 503 with Retry-After
+        and a sentence for the person, within LOCK_WAIT rather than lock_timeout and
+        then "something went wrong"; the error's text goes to the log only."""
+        log_busy(request, person, exc)
+        lang = person.lang if person else request.cookies.get(LANG_COOKIE, "th")
+        response = self.error(request, person, 503, word("register_busy", lang), word("register_busy_text", lang))
+        response.headers["Retry-After"] = BUSY_RETRY_AFTER
+        return response
+
+
+def log_busy(request: Request, person: Person | None, exc: Exception) -> None:
+    log.warning("web_database_busy", path=request.url.path, username=person.username if person else None,
+                error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+def database_busy(exc: BaseException) -> bool:
+    """The database's condition (a lock not granted in time, a lost connection), not a
+    fault of the page: the person is told the register is busy (Desk.busy)."""
+    return isinstance(exc, DatabaseError) and is_transient_storage_error(exc)
+
 
 Handler = Callable[[Desk, Request, Person, FormData | None], Response]
 
@@ -246,7 +275,12 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
                 await form.close()
 
     def _run(request: Request, form: FormData | None) -> Response:
-        person = desk.auth.person(request.cookies.get(desk.session_cookie))
+        try:
+            person = desk.auth.person(request.cookies.get(desk.session_cookie))
+        except DatabaseError as exc:
+            if not database_busy(exc):
+                raise
+            return desk.busy(request, None, exc)
         if person is None:
             if request.method == "GET":
                 return RedirectResponse("/login", status_code=303)
@@ -274,6 +308,10 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
         except BadRequest as bad:
             text = word(bad.key, person.lang) + (f" ({bad.detail})" if bad.detail else "")
             return desk.error(request, person, 400, word("bad_request", person.lang), text)
+        except DatabaseError as exc:
+            if not database_busy(exc):
+                raise
+            return desk.busy(request, person, exc)
 
     return endpoint
 

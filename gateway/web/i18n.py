@@ -34,6 +34,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "error": ("ระบบขัดข้อง", "Something went wrong"),
     "error_text": ("ระบบทำรายการไม่สำเร็จ ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว",
                    "The desk could not do this; the cause is in the log for the administrator."),
+    "register_busy": ("ทะเบียนไม่ว่างชั่วคราว", "The register is busy"),
+    "register_busy_text": ("ขณะนี้มีโปรแกรมอื่นใช้ฐานข้อมูลทะเบียนอยู่ ระบบจึงทำรายการนี้ไม่ได้ "
+                           "กรุณาลองใหม่ในอีกหนึ่งนาที หากยังไม่ได้ให้แจ้งผู้ดูแลระบบ",
+                           "The register is busy: another program holds the database, so the desk could "
+                           "not do this. Try again in a minute; if it goes on, tell the system administrator."),
     "bad_request": ("คำขอไม่ถูกต้อง", "Bad request"),
     "bad_request_text": ("แบบฟอร์มหรือที่อยู่หน้านี้มีข้อมูลที่ระบบรับไม่ได้ (เช่น ช่องหรือไฟล์มากเกินไป หรือข้อความยาวเกินไป) "
                          "กรุณากลับไปแก้ไขแล้วลองอีกครั้ง",

@@ -127,7 +127,7 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
         page=_int(q.get("page"), 1, 1, 100000), per_page=PER_PAGE)
     from gateway.tools.register_rows import rows_for
 
-    with desk.services.db.session() as session:
+    with desk.services.db.read_session() as session:
         letters, total = store.register_page(session, query)
         last = max(1, -(-total // PER_PAGE))
         if query.page > last:  # an old link or a typed number past the end: the last page, not an empty one
@@ -152,7 +152,7 @@ def load_letter(desk: Desk, person: Person, letter_id: int):
     """The letter and its details for this person, or NotFound (also for another unit's)."""
     from gateway.tools.register_show import entry_details
 
-    with desk.services.db.session() as session:
+    with desk.services.db.read_session() as session:
         letter = store.letter_by_id(session, letter_id)
         if letter is None or not person.sees_book(letter.unit, letter.book, desk.secret_book):
             raise NotFound()

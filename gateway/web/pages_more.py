@@ -145,7 +145,7 @@ def operations(desk: Desk, request: Request, person: Person, form: FormData | No
     keys, warnings = keystore.listing(), keystore.warning_pairs()
     for k in keys:
         k["problem_th"] = problem_in_thai(k["problem"]) if k["problem"] else None
-    with desk.services.db.session() as session:
+    with desk.services.db.read_session() as session:
         dead = [{"id": i.id, "kind": i.kind, "unit": i.unit, "queue_id": i.queue_id, "attempts": i.attempts,
                  "last_error": error_for_person(i.last_error), "created_at": i.created_at} for i in items_in_state(session, "dead", limit=500)]
         waiting = [{"id": i.id, "kind": i.kind, "unit": i.unit, "attempts": i.attempts,
