@@ -168,7 +168,7 @@ def _head_and_files(data: bytes) -> tuple[dict, bytes]:
 def _written(head: dict, files: bytes = b"") -> bytes:
     """A reading as ReadingRecorder writes one: the head's own sha256 made right."""
     body = json.dumps(head, ensure_ascii=False).encode()
-    return b"%s%s\n%s\n%s" % (pdf_readings._MAGIC, hashlib.sha256(body).hexdigest().encode(), body, files)
+    return b"%s%s\n%s\n%s" % (pdf_readings.magic(), hashlib.sha256(body).hexdigest().encode(), body, files)
 
 
 def _damaged(data: bytes, damage: str, other: bytes) -> bytes:
@@ -189,8 +189,8 @@ def _damaged(data: bytes, damage: str, other: bytes) -> bytes:
         "other_format": data.replace(b"saraban-reading %d " % FORMAT, b"saraban-reading %d " % (FORMAT + 1), 1),
         "huge_key": _written({**head, "read": [key + "0"]}, files),
         # Written by another version of the code (before an upgrade): it may have read less.
-        "other_code": data.replace(pdf_readings._MAGIC, b"saraban-reading %d 0123456789abcdef " % FORMAT, 1),
-        "format_4_of_c6a79b0": data.replace(pdf_readings._MAGIC, b"saraban-reading 4 ", 1),
+        "other_code": data.replace(pdf_readings.magic(), b"saraban-reading %d 0123456789abcdef " % FORMAT, 1),
+        "format_4_of_c6a79b0": data.replace(pdf_readings.magic(), b"saraban-reading 4 ", 1),
         "old_format": json.dumps({"format": 2, "pdfs": {key: pdf["pdf"]}}).encode(),
     }[damage]
 
