@@ -65,7 +65,8 @@ def scenario(out: Path) -> None:
     manifest: dict = {"letters": {}}
 
     def well_named(subject: str, **kw) -> bytes:
-        return letter(subject=subject, files=[("2569_dds_0407_57.pdf", make_pdf(subject.encode().hex()[:20]))], **kw)
+        pdf = make_pdf(subject.encode().hex()[:20])
+        return letter(subject=subject, files=[("2569_dds_0407_57.pdf", pdf)], **kw)
 
     def secret(marking: str, to: str) -> bytes:
         body = (f"{marking}\nที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง แผนรักษาความปลอดภัย {MARKER}\n"
@@ -89,7 +90,7 @@ def scenario(out: Path) -> None:
     folders = var / "folders"
     folders.mkdir(parents=True, exist_ok=True)
     broken = [folders / "latkrabang", folders / "dindaeng_admin.secret"]
-    for path in broken:  # a file where the Maildir should be: every copy there fails (root ignores modes)
+    for path in broken:  # a file where the Maildir is: each copy there fails (root ignores modes)
         path.write_text("not a folder\n")
 
     def spool_empty() -> bool:
@@ -98,16 +99,16 @@ def scenario(out: Path) -> None:
     # Run 1.
     d.start()
     sent = manifest["letters"]
-    sent["filed_owed_lat"] = {"queue_id": d.send(well_named("หนังสือหนึ่ง"), LAT), "units": ["saraban.latkrabang"]}
+    lat, din = "saraban.latkrabang", "saraban.dindaeng.admin"
+    sent["filed_owed_lat"] = {"queue_id": d.send(well_named("หนังสือหนึ่ง"), LAT), "units": [lat]}
     sent["two_units"] = {"queue_id": d.send(well_named("หนังสือสอง", to=f"{LAT}, {DIN}"), [LAT, DIN]),
-                         "units": ["saraban.latkrabang", "saraban.dindaeng.admin"]}
-    sent["filed_din"] = {"queue_id": d.send(well_named("หนังสือสาม", to=DIN), DIN), "units": ["saraban.dindaeng.admin"]}
+                         "units": [lat, din]}
+    sent["filed_din"] = {"queue_id": d.send(well_named("หนังสือสาม", to=DIN), DIN), "units": [din]}
     sent["no_document"] = {"queue_id": d.send(letter(subject="ไม่มีไฟล์", files=[]), LAT), "units": [],
                            "quarantined": "no_document"}
-    sent["secret_no_registrar"] = {"queue_id": d.send(secret("ลับ", LAT), LAT), "units": ["saraban.latkrabang"],
+    sent["secret_no_registrar"] = {"queue_id": d.send(secret("ลับ", LAT), LAT), "units": [lat],
                                    "quarantined": "registrar_certificate", "secret": True}
-    sent["secret_copy_owed"] = {"queue_id": d.send(secret("ลับมาก", DIN), DIN), "units": ["saraban.dindaeng.admin"],
-                                "secret": True}
+    sent["secret_copy_owed"] = {"queue_id": d.send(secret("ลับมาก", DIN), DIN), "units": [din], "secret": True}
     d.wait_for(spool_empty, what="run 1's letters worked")
     d.wait_for(lambda: d.status()["outbox"].get("alert", {}).get("done", 0) >= 1, what="the alert filed")
     time.sleep(1.0)  # a folder copy or two attempted and failed
@@ -117,9 +118,10 @@ def scenario(out: Path) -> None:
         """The pipeline runner stopped (SIGSTOP), letters acknowledged into the spool, kill -9."""
         offset = d.log_path.stat().st_size
         d.start()
-        d.wait_for(lambda: [e for e in d.events(offset) if e.get("event") == "runner_spawned"
-                            and e.get("runner") == "pipeline-0"], what="pipeline runner spawned")
-        [pid] = [e["pid"] for e in d.events(offset) if e.get("event") == "runner_spawned" and e.get("runner") == "pipeline-0"]
+        def pipeline_pids() -> list[int]:
+            return [e["pid"] for e in d.events(offset)
+                    if e.get("event") == "runner_spawned" and e.get("runner") == "pipeline-0"]
+        [pid] = d.wait_for(pipeline_pids, what="pipeline runner spawned")
         os.kill(pid, signal.SIGSTOP)
         for name, to in names:
             unit = to.split("@")[0]
