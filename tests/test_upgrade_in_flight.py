@@ -6,6 +6,7 @@ the registrar's copy sealed by the old code opens with the registrar's key."""
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import email
 import email.policy
 import json
@@ -17,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.classified.helpers import check_inner_signature, registrar_open
-from tests.daemon import Daemon, free_port, write_config
+from tests.daemon import Daemon, TestClock, free_port, write_config
 from tests.letters import letter, make_pdf
 from tests.notices.conftest import notices_config
 from tests.notices.sink import Sink
@@ -34,8 +35,12 @@ def upgraded(tmp_path_factory):
     with tarfile.open(ARCHIVE) as tar:
         tar.extractall(root, filter="data")
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    # An hour after the old daemon stopped, whenever this runs: the receive numbers it
+    # gives are of the same year's register as the old daemon's.
+    clock = TestClock(root / "clock")
+    clock.set(dt.datetime.fromisoformat(manifest["made_at"]) + dt.timedelta(hours=1))
     sink = Sink(free_port()).start()
-    d = Daemon(write_config(root, extra=notices_config(sink)))
+    d = Daemon(write_config(root, extra=notices_config(sink)), env=clock.env)
     try:
         # With the daemon stopped, as the upgrade left it: the first command that writes
         # migrates the schema.
