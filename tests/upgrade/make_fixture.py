@@ -24,16 +24,28 @@ hand, letters in every state an upgrade can meet:
   ลับมาก (in a PDF inside winmail.dat, in a signed PDF inside a ZIP; built by today's
   tests/hostile/markings_cases.py).
 
+Made from 364782a (session 16, schema 0010) the test passed too (checked by hand in
+session 18, before the IMAP letter was added); the archive kept is c6a79b0's, the older.
+
+A Dovecot of tests/servers/dovecot.py serves the central mailbox (user central) to the
+old daemon's IMAP intake in every run; in run 5 one message is taken into the spool and
+not yet marked on the server.
+
 The archive holds var/ (database, spool, vault, keys, folders) without the daemon's log or
-metrics, the test registrar's key (a throwaway test key; ลับ letters are in the vault only
-encrypted) and manifest.json naming each letter's queue id and state. No absolute path:
-the data directory's own path is nowhere in the database (the script checks).
+metrics, the central mailbox's Maildir as Dovecot left it (imap-central/, its UIDVALIDITY
+and UIDs in dovecot-uidlist), the test registrars' keys (throwaway test keys; the ลับ letters
+the old code knew as such are in the vault only encrypted, the two it read as ordinary
+are in its spool as it kept them: test letters) and manifest.json naming each letter's queue id and
+state and when it was made. The data directory's own path is in the database only as the
+IMAP lease's holder name, which expires a minute after the old daemon's death: a test run
+within that minute of making the archive waits for it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,7 +72,12 @@ def scenario(out: Path) -> None:
     from tests.secrecy.certs import make_cert, pem
     from cryptography.hazmat.primitives import serialization
 
-    config = write_config(out)
+    from tests.imap_helpers import intake_config
+    from tests.servers.dovecot import DovecotServer
+
+    # The central mailbox over IMAP for every run (its Maildir goes into the archive).
+    dovecot = DovecotServer(users={"central": "central-secret-3"}).start()
+    config = write_config(out, extra=intake_config(dovecot, "central", "central-secret-3", poll_interval=0.2))
     d = Daemon(config)
     var = d.data_dir
     manifest: dict = {"letters": {}}
@@ -115,7 +132,7 @@ def scenario(out: Path) -> None:
     time.sleep(1.0)  # a folder copy or two attempted and failed
     d.kill9()
 
-    def spooled(names, raws: dict[str, bytes] | None = None) -> None:
+    def spooled(names, raws: dict[str, bytes] | None = None, imap: bool = False) -> None:
         """The pipeline runner stopped (SIGSTOP), letters acknowledged into the spool, kill -9."""
         offset = d.log_path.stat().st_size
         d.start()
@@ -129,6 +146,13 @@ def scenario(out: Path) -> None:
             sent[name] = {"queue_id": d.send(well_named(name, to=to), to), "units": [unit]}
         for name, raw in (raws or {}).items():
             sent[name] = {"queue_id": d.send(raw, LAT), "units": ["saraban.latkrabang"]}
+        if imap:
+            # Taken from the central mailbox into the spool, not yet registered nor marked.
+            mid = "<upgrade-imap-in-flight@dds.bangkok.go.th>"
+            dovecot.deliver("central", well_named("imap_in_flight", message_id=mid))
+            d.wait_for(lambda: d.status()["spool"]["pending"] >= len(names) + len(raws or {}) + 1,
+                       what="the IMAP letter spooled")
+            sent["imap_in_flight"] = {"message_id": mid, "units": ["saraban.latkrabang"]}
         d.kill9()
 
     # Run 2: two letters acknowledged, never worked.
@@ -144,7 +168,7 @@ def scenario(out: Path) -> None:
     # Run 5: two more acknowledged, never worked, and two letters the old code read as
     # ordinary that today's reads as ลับมาก (made by today's tests, in hidden/).
     spooled([("spooled_3", LAT), ("spooled_4", DIN)],
-            {name: (out / "hidden" / f"{name}.eml").read_bytes() for name in HIDDEN})
+            {name: (out / "hidden" / f"{name}.eml").read_bytes() for name in HIDDEN}, imap=True)
     for name in HIDDEN:
         sent[name]["secret"] = True
 
@@ -158,9 +182,9 @@ def scenario(out: Path) -> None:
     manifest["marker"] = MARKER
     for path in broken:
         path.unlink()
+    shutil.copytree(dovecot.mail_dir("central"), out / "imap-central", symlinks=True)
+    dovecot.stop()
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    database = (var / "saraban.db").read_bytes()
-    assert str(out).encode() not in database, "the database holds the data directory's path"
 
 
 def main() -> None:
@@ -188,7 +212,8 @@ def main() -> None:
                            cwd=old, env=env, check=True)
         finally:
             subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(old)], check=False)
-        keep = ["manifest.json", "registrar-key.pem", "registrar.pem", "registrar-lat.pem", "registrar-lat-key.pem"]
+        keep = ["manifest.json", "registrar-key.pem", "registrar.pem", "registrar-lat.pem", "registrar-lat-key.pem",
+                "imap-central"]
         with tarfile.open(ARCHIVE, "w:gz") as tar:
             for name in keep:
                 tar.add(out / name, arcname=name)
