@@ -168,7 +168,7 @@ def _head_and_files(data: bytes) -> tuple[dict, bytes]:
 def _written(head: dict, files: bytes = b"") -> bytes:
     """A reading as ReadingRecorder writes one: the head's own sha256 made right."""
     body = json.dumps(head, ensure_ascii=False).encode()
-    return b"saraban-reading %d %s\n%s\n%s" % (FORMAT, hashlib.sha256(body).hexdigest().encode(), body, files)
+    return b"%s%s\n%s\n%s" % (pdf_readings.magic(), hashlib.sha256(body).hexdigest().encode(), body, files)
 
 
 def _damaged(data: bytes, damage: str, other: bytes) -> bytes:
@@ -188,12 +188,16 @@ def _damaged(data: bytes, damage: str, other: bytes) -> bytes:
         "wrong_size": _written({**head, "mail": {**head["mail"], "attachments": [{**pdf, "size": pdf["size"] - 1}]}}, files),
         "other_format": data.replace(b"saraban-reading %d " % FORMAT, b"saraban-reading %d " % (FORMAT + 1), 1),
         "huge_key": _written({**head, "read": [key + "0"]}, files),
+        # Written by another version of the code (before an upgrade): it may have read less.
+        "other_code": data.replace(pdf_readings.magic(), b"saraban-reading %d 0123456789abcdef " % FORMAT, 1),
+        "format_4_of_c6a79b0": data.replace(pdf_readings.magic(), b"saraban-reading 4 ", 1),
         "old_format": json.dumps({"format": 2, "pdfs": {key: pdf["pdf"]}}).encode(),
     }[damage]
 
 
 @pytest.mark.parametrize("damage", ["garbage", "cut", "torn_file", "head_changed", "other_letter", "wrong_types",
-                                    "wrong_size", "other_format", "huge_key", "old_format"])
+                                    "wrong_size", "other_format", "huge_key", "other_code", "format_4_of_c6a79b0",
+                                    "old_format"])
 def test_a_damaged_or_foreign_reading_is_no_reading(services, parses, damage):
     raw = _letter(_typed())
     draft, _ = _through_data(services, raw)
@@ -226,6 +230,9 @@ def test_the_kept_parse_is_the_parse_of_every_corpus_message_and_of_letters(tmp_
     assert len(messages) > 50
     messages += [_letter(_typed()), _letter(_typed(), subject="ขอเชิญประชุม ด่วน"),
                  letter(body="ไม่มีไฟล์แนบ\n"),
+                 # A second name (Content-Type name=), which the executable and marking rules read.
+                 _letter(_typed()).replace(b"Content-Type: application/pdf\r\n",
+                                           b'Content-Type: application/pdf; name="2569_dds_0403_57.pdf.js"\r\n', 1),
                  letter(body=BODY, files=[("หนังสือ นำส่ง.pdf", _typed()), ("ตาราง.xlsx", b"PK\x03\x04 not really"),
                                           ("empty.pdf", b"")])]
     kept = 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -39,8 +40,30 @@ from rules.model import Attachment, ParsedMail
 
 log = structlog.get_logger(__name__)
 
-FORMAT = 4  # 4: with embedded messages' headers, files' texts, what was not read; another format is no reading
-_MAGIC = b"saraban-reading %d " % FORMAT
+FORMAT = 5  # 5: files' second names (other_names); another format is no reading
+
+
+@functools.cache
+def magic() -> bytes:
+    """A reading's first bytes: FORMAT and the sha256 of the gateway's and the rules'
+    source, computed once per process, at its first reading (not for every command
+    that imports this module).
+
+    A reading is taken only by the code that wrote it. Across an upgrade the spool holds
+    letters the old code acknowledged and read; the new code may read more (a PDF's
+    embedded files, a signed PDF inside a ZIP, winmail.dat's files: sessions 13-17) with
+    no change to the reading's shape, and a FORMAT kept by hand was not bumped for them:
+    the new pipeline took the old reading of a ลับมาก letter (its marking inside a signed
+    PDF in a ZIP) and filed it ordinary, in plain text. Hashing the source costs ~20 ms
+    once a process, and only letters in the spool at an upgrade are parsed again."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[2]
+    for package in ("gateway", "rules"):
+        files = sorted((root / package).rglob("*.py")) or sorted((root / package).rglob("*.pyc"))
+        for path in files:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return b"saraban-reading %d %s " % (FORMAT, digest.hexdigest()[:16].encode())
 # Past this the parsed letter is not kept (the pipeline parses the message) and only
 # the PDFs' readings are, or past it again nothing: measured before it is encoded.
 MAX_READING = 4 * 1024 * 1024
@@ -77,7 +100,7 @@ class ReadingRecorder:
                 "mail": _mail_fields(mail) if files else None}
         # surrogatepass: pypdf's text may hold a lone surrogate; json.loads reads it back so
         body = json.dumps(head, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        parts = [_MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n", body, b"\n"]
+        parts = [magic() + hashlib.sha256(body).hexdigest().encode() + b"\n", body, b"\n"]
         if files:
             parts.extend(a.data for a in mail.attachments)
         return parts
@@ -140,7 +163,7 @@ def _mail_fields(mail: ParsedMail) -> dict:
                              "disposition": a.disposition, "sniffed_type": a.sniffed_type,
                              "sha256": a.sha256, "size": a.size, "pdf": info_fields(_pdf_info(a)),
                              "texts": list(a.texts), "signature_envelope": a.signature_envelope,
-                             "unpacked": a.unpacked}
+                             "unpacked": a.unpacked, "other_names": list(a.other_names)}
                             for a in mail.attachments]}
 
 
@@ -192,8 +215,9 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
             raise ValueError("a file is not what was read")  # torn in a crash, or damaged
         info = info_from_fields(item.get("pdf"))
         texts, envelope = item.get("texts"), item.get("signature_envelope", False)
-        unpacked = item.get("unpacked", False)
-        if not _is_texts(texts) or not isinstance(envelope, bool) or not isinstance(unpacked, bool):
+        unpacked, other_names = item.get("unpacked", False), item.get("other_names", [])
+        if not _is_texts(texts) or not isinstance(envelope, bool) or not isinstance(unpacked, bool) \
+                or not _is_texts(other_names):
             raise ValueError("not a reading")
         attachments.append(Attachment(
             index=index, filename=_text(item.get("filename"), optional=True),
@@ -202,7 +226,8 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
             sniffed_type=_text(item.get("sniffed_type")), sha256=sha256,
             pdf_text=info.text, pdf_encrypted=info.encrypted, pdf_pages=info.pages, pdf_error=info.error,
             pdf_page_texts=info.page_texts, pdf_viewer_page_texts=info.viewer_page_texts,
-            pdf_other_texts=info.other_texts, texts=tuple(texts), signature_envelope=envelope, unpacked=unpacked))
+            pdf_other_texts=info.other_texts, texts=tuple(texts), signature_envelope=envelope, unpacked=unpacked,
+            other_names=tuple(other_names)))
     if at != len(files):
         raise ValueError("not a reading")
     return ParsedMail(
@@ -252,13 +277,13 @@ class LetterReading:
         try:
             line_end = data.find(b"\n", 0, 200)
             line = data[:line_end]
-            if line_end < 0 or not line.startswith(_MAGIC):
+            if line_end < 0 or not line.startswith(magic()):
                 raise ValueError("not a reading")
             head_end = data.find(b"\n", line_end + 1, line_end + 2 + MAX_READING)
             if head_end < 0:
                 raise ValueError("not a reading")
             body = data[line_end + 1:head_end]
-            if hashlib.sha256(body).hexdigest().encode() != line[len(_MAGIC):]:
+            if hashlib.sha256(body).hexdigest().encode() != line[len(magic()):]:
                 raise ValueError("the head is not what was written")  # torn, or damaged
             head = json.loads(body)
             if not isinstance(head, dict) or not isinstance(head.get("pdfs"), dict):
