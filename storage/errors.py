@@ -90,8 +90,9 @@ def is_damaged_database(exc: BaseException) -> bool:
 
 
 DAMAGED_ADVICE = ("the SQLite file is damaged (a bad sector, a copy put back while it was written): stop the "
-                  "gateway, move the file aside and restore the newest backup (docs/install.md, \"Backup and "
-                  "restore\"); letters accepted meanwhile wait in the spool and are registered once it is back")
+                  "gateway and restore the newest backup (docs/install.md, \"Backup and restore\": the letters "
+                  "still in the old spool go back into the new one, and the receive numbers given since the "
+                  "backup are skipped with [register.start_numbers])")
 
 
 def is_transient_reason(reason: str | None) -> bool:
