@@ -275,12 +275,16 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
                 await form.close()
 
     def _run(request: Request, form: FormData | None) -> Response:
+        person = None
         try:
             person = desk.auth.person(request.cookies.get(desk.session_cookie))
-        except DatabaseError as exc:
+            return _signed_in(request, form, person)
+        except DatabaseError as exc:  # the sign-in look-up or the page's own work
             if not database_busy(exc):
                 raise
-            return desk.busy(request, None, exc)
+            return desk.busy(request, person, exc)
+
+    def _signed_in(request: Request, form: FormData | None, person: Person | None) -> Response:
         if person is None:
             if request.method == "GET":
                 return RedirectResponse("/login", status_code=303)
@@ -308,10 +312,6 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
         except BadRequest as bad:
             text = word(bad.key, person.lang) + (f" ({bad.detail})" if bad.detail else "")
             return desk.error(request, person, 400, word("bad_request", person.lang), text)
-        except DatabaseError as exc:
-            if not database_busy(exc):
-                raise
-            return desk.busy(request, person, exc)
 
     return endpoint
 
