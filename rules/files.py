@@ -166,9 +166,19 @@ def is_archive(att: Attachment) -> bool:
 
 
 def signed_file_name(name: str | None) -> str | None:
-    """What a `letter.pdf.p7m` holds, by its name (a client saves it as `letter.pdf`)."""
+    """What a `letter.pdf.p7m` holds, by its name (a client saves it as `letter.pdf`);
+    `letter.pdf.pkcs7` and `letter.pdf.p7s` that carry their file likewise."""
     name = name or ""
-    return name[:-4] if name.lower().endswith(".p7m") and name.lower() != "smime.p7m" else None
+    lowered = name.lower()
+    if lowered in ("smime.p7m", "smime.p7s"):
+        return None
+    for ending in _SIGNED_ENDINGS:
+        if lowered.endswith(ending):
+            return name[:-len(ending)]
+    return None
+
+
+_SIGNED_ENDINGS = (".p7m", ".pkcs7", ".p7s")
 
 
 def is_signed_file(name: str | None, content: bytes) -> bool:
@@ -179,10 +189,16 @@ def is_signed_file(name: str | None, content: bytes) -> bool:
     a ลับมาก PDF zipped and signed left the letter ordinary, its signature unverified."""
     if b"%PDF-" in content[:1024]:
         return True
-    if _MIME_HEAD.match(content[:65536]) and _MIME_FIELD.search(_MIME_HEAD.match(content[:65536]).group()):
+    head = _MIME_HEAD.match(content[:65536])
+    if head and _MIME_FIELD.search(head.group()):
         return False  # a signed message whose subject has a dot in it ("กท.0403.p7m")
     inner = (signed_file_name(name) or "").rsplit("/", 1)[-1].strip(". ")
-    return "." in inner and not inner.lower().endswith(".eml")
+    if inner.lower().endswith(".eml"):
+        return False
+    # Bytes that do not begin as a message does (a ZIP, a Word file) are the file a
+    # signing tool saves, whatever the name: `letter.p7m` with a ZIP in it was read as a
+    # message of no text until session 19.
+    return "." in inner or head is None
 
 
 # A MIME entity's header block (RFC 5322 fields, folded lines, then the blank line) that

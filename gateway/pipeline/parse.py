@@ -277,15 +277,16 @@ def _file(data: bytes, filename: str | None, declared: str, disposition: str | N
         # its name or by its declared type.
         is_pdf = sniffed == "application/pdf" or b"%PDF-" in data[:1024]
         info = reading.pdf_reader(data) if is_pdf else PdfInfo(None, None, False, "not a PDF")
+        if not is_pdf:
+            # Named or typed a PDF, and not one (a ZIP, a signed file, a Word file): the
+            # rules refuse it, and what it holds is still read for markings, as what a
+            # person who renames it opens (a ลับมาก PDF zipped as `x.pdf` was read as
+            # nothing until session 19: the letter ordinary, held in plain text).
+            texts = _other_file_texts(data, filename, declared, charset, sniffed, smime, reading, what)
     elif _is_message_file(declared, filename, sniffed):
         texts = _embedded_message(data, reading, what)
-    elif smime is not None and (declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m")):
-        texts = _signed_file(data, smime, reading, what, filename)
     else:
-        found = file_texts.read_texts(data, charset, declared, filename, sniffed, reading.pdf_reader, sniff, what,
-                                      reading.unpacked)
-        texts = tuple(found.texts)
-        reading.unread.extend(found.unread)
+        texts = _other_file_texts(data, filename, declared, charset, sniffed, smime, reading, what)
     return Attachment(
         index=index,
         filename=filename,
@@ -303,6 +304,18 @@ def _file(data: bytes, filename: str | None, declared: str, disposition: str | N
         pdf_other_texts=info.other_texts,
         texts=texts,
     )
+
+
+def _other_file_texts(data: bytes, filename: str | None, declared: str, charset: str | None, sniffed: str,
+                      smime: str | None, reading: _Reading, what: str) -> tuple[str, ...]:
+    """The texts of a file that is neither a PDF nor a message: a signed or encrypted
+    file's content, an archive's, a text file's..."""
+    if smime is not None and _is_cms_file(declared, filename, data):
+        return _signed_file(data, smime, reading, what, filename)
+    found = file_texts.read_texts(data, charset, declared, filename, sniffed, reading.pdf_reader, sniff, what,
+                                  reading.unpacked)
+    reading.unread.extend(found.unread)
+    return tuple(found.texts)
 
 
 def _container_files(data: bytes, filename: str | None, declared: str, disposition: str | None,
@@ -325,7 +338,7 @@ def _container_files(data: bytes, filename: str | None, declared: str, dispositi
         texts = tuple(file_texts.ends(t) for t in found.texts) \
             + ((file_texts.rtf_text(found.rtf),) if found.rtf else ())
         inner = found.files
-    elif smime is not None and (declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m")):
+    elif smime is not None and _is_cms_file(declared, filename, data):
         content, _ = _opaque_signed(data, smime)
         if content is None or not is_signed_file(filename, content):
             return None
@@ -758,6 +771,29 @@ def _inner_headers(message: email.message.Message) -> list:
 
 _PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _NOT_SIGNED = {"enveloped-data", "authenveloped-data", "compressed-data", "certs-only"}
+
+
+def _is_cms_file(declared: str, filename: str | None, der: bytes) -> bool:
+    """Whether an attached file is S/MIME (CMS) content to open: by its type or its `.p7m`
+    name, as a mail client knows one, or by its bytes whatever it is called, as a signing
+    tool opens `letter.pdf.pkcs7`, `letter.p7s` or `x.bin` sent as octet-stream (until
+    session 19 those were read as no text: a ลับมาก PDF signed so left the letter ordinary).
+    A detached signature (`smime.p7s`, `letter.pdf.p7s` beside its PDF) carries nothing
+    and is not one: the file it signs is attached beside it."""
+    if declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m"):
+        return True
+    if not file_texts.is_cms(der):
+        return False
+    try:
+        from asn1crypto import cms
+
+        info = cms.ContentInfo.load(der)
+        kind = info["content_type"].native
+        if kind in ("enveloped_data", "authenticated_enveloped_data"):
+            return True  # encrypted to someone: said unread (`_signed_file`), the letter ลับ
+        return kind == "signed_data" and info["content"]["encap_content_info"]["content"].native is not None
+    except Exception:  # noqa: BLE001 - hostile DER named as it likes: read as its name says
+        return False
 
 
 def _opaque_signed(der: bytes, smime_type: str) -> tuple[bytes | None, str | None]:
