@@ -76,3 +76,37 @@ def pdftotext(data: bytes, layout: bool = True) -> str:
         f.flush()
         return subprocess.run(["pdftotext", *(["-layout"] if layout else []), f.name, "-"], capture_output=True, text=True,
                               check=True, timeout=60).stdout
+
+
+def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200) -> bytes:
+    """A Thai letter as a scanner sends it: each page one picture (JPEG), no text layer.
+    `stamp` ("ลับมาก"): the secrecy stamp, red, at the head and the foot of the page,
+    as the regulation puts it; the scan slightly turned and blurred, as paper is."""
+    import pypdfium2 as pdfium
+    from fpdf import FPDF
+    from PIL import ImageFilter
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.add_font("thai", "", str(FONT))
+    pdf.set_text_shaping(True)
+    if stamp:
+        pdf.set_font("thai", size=28)
+        pdf.set_text_color(200, 0, 0)
+        pdf.cell(0, 14, stamp, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("thai", size=16)
+    for line in lines:
+        pdf.cell(0, 9, line, new_x="LMARGIN", new_y="NEXT")
+    if stamp:
+        pdf.set_y(-30)
+        pdf.set_font("thai", size=28)
+        pdf.set_text_color(200, 0, 0)
+        pdf.cell(0, 14, stamp, align="C")
+    page = pdfium.PdfDocument(bytes(pdf.output()))[0]
+    image = page.render(scale=dpi / 72).to_pil().convert("RGB")
+    image = image.rotate(0.7, fillcolor="white").filter(ImageFilter.GaussianBlur(0.6))
+    out = io.BytesIO()
+    image.save(out, "PDF", resolution=dpi, quality=70)
+    return out.getvalue()

@@ -41,7 +41,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from gateway.pipeline import charsets, outlook
+from gateway.pipeline import charsets, outlook, scanned_pages
 
 MAX_DEPTH = 2  # an archive inside an archive is read; one level further is not
 MAX_MEMBERS = 100
@@ -77,6 +77,7 @@ class Budget:
 
     unpacked: int = MAX_UNPACKED
     members: int = MAX_MEMBERS
+    pictures: int = scanned_pages.MAX_PICTURES  # page-shaped pictures read by OCR
 
 
 MAX_MIDDLE_LINES = 2_000  # short lines kept from the middle of a text cut by `ends`
@@ -1046,6 +1047,9 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     if filename.endswith(".p7m") or is_cms(data):
         _p7m(data, filename, pdf_reader, sniff, depth, budget, what, out)
         return
+    if scanned_pages.is_picture(data):
+        _picture_into(data, budget, what, out)
+        return
     if data[:64].lstrip()[:5] == b"{\\rtf":
         _rtf_into(data, what, out)
         return
@@ -1135,6 +1139,15 @@ def _p7m(data: bytes, filename: str, pdf_reader: PdfReader | None, sniff: Callab
         del out.where[len(out.where) - pushed:]
 
 
+def _picture_into(data: bytes, budget: Budget, what: str, out: FileTexts) -> None:
+    """A scan sent as a picture: the secrecy stamp at its head and foot, read by OCR
+    (gateway/pipeline/scanned_pages.py), when it has a page's shape."""
+    try:
+        out.texts.extend(scanned_pages.picture_marking_lines(data, budget))
+    except scanned_pages.NotRead as exc:
+        out.unread.append(f"{what}: {exc}")
+
+
 def _rtf_into(data: bytes, what: str, out: FileTexts) -> None:
     text, complete = _rtf(data)
     out.texts.append(text)
@@ -1170,6 +1183,8 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
         _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
     elif outlook.is_tnef(data):  # inside another: one the letter carries is unpacked by parse.py
         _tnef(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
+    elif scanned_pages.is_picture(data):
+        _picture_into(data, _fresh(budget), what, out)
     elif sniffed_type != "application/pdf" and _without_reader(data, name, pdf_reader, sniff, 1,
                                                               _fresh(budget), what, out):
         pass

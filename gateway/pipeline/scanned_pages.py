@@ -1,0 +1,161 @@
+"""The secrecy marking stamped on a scanned page: read by OCR (Tesseract, Thai).
+
+A paper letter reaches e-mail as a scan: a page that is one picture, no text layer.
+The ลับ / ลับมาก stamp the regulation puts at the head and foot of every page of a
+classified letter is then only pixels, and until session 19 the gateway registered
+such a letter as ordinary and filed it in plain text (docs/secrecy.md, "Known limits").
+
+Only what the marking needs is read: a page with (almost) no text of its own and a
+picture over a quarter of it or more, rendered at SCAN_DPI in grey by PDFium (as the clerk's viewer
+draws it, annotations included), its head and foot bands (where the stamp goes) each
+read by `tesseract` in a child process, bounded in time. At most OCR_PAGES such pages
+of a PDF (its first ones and its last): a classified letter bears the stamp on every
+page. Tesseract drops Thai vowel marks from a large stamped word ("ลบมาก"), so the
+bands' text is matched on its consonants (`rules.markings.markings_read_by_ocr`), and
+the markings found become lines of what the page shows (`PdfInfo.other_texts`).
+
+A page that cannot be read so (no `tesseract` on the machine, a timeout, a failure) is
+said unread (`NotRead`): the letter is at least ลับ, uncertain. Fail closed."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+
+from rules.markings import markings_read_by_ocr
+
+SCAN_DPI = 150  # a stamp's letters are 1-2 cm tall: plenty, and ~0.1 s a band
+HEAD_BAND = 0.20  # of the page's height, from the top: the stamp and the letter's first lines
+FOOT_BAND = 0.15
+OCR_PAGES = 4  # scanned pages read in one PDF: the first three and the last
+OCR_TIMEOUT = 20.0  # seconds for one band (a busy 2-core machine; ~0.1 s when idle)
+TEXT_OF_ITS_OWN = 20  # characters of text layer above which a page is not a scan
+SCAN_AREA = 0.25  # of the page a picture covers for the page to be a scan
+MAX_PIXELS = 40_000_000  # a page whose band would be larger is drawn smaller
+
+
+class NotRead(Exception):
+    """A scanned page whose marking could not be read: said in the letter's reading."""
+
+
+def is_scanned(page, text: str) -> bool:
+    """A page a person reads from pixels: (almost) no text layer, and a picture over
+    at least SCAN_AREA of it (a scanner's page, a photo of one). A typed page's short
+    line beside the Garuda emblem is not one: its text is there to read."""
+    if len("".join(text.split())) >= TEXT_OF_ITS_OWN:
+        return False
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        left, bottom, right, top = page.get_bbox()
+        area = max(1.0, (right - left) * (top - bottom))
+        for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+            x0, y0, x1, y1 = image.get_bounds()
+            if (min(x1, right) - max(x0, left)) * (min(y1, top) - max(y0, bottom)) >= SCAN_AREA * area:
+                return True
+    except Exception:  # noqa: BLE001 - a page PDFium cannot list: read as a scan
+        return True
+    return False
+
+
+def marking_lines(page) -> list[str]:
+    """The markings stamped in the head and foot of a scanned `page` ("ลับมาก"), as
+    lines; NotRead when they could not be looked at."""
+    binary = shutil.which("tesseract")
+    if binary is None:
+        raise NotRead("a scanned page (no OCR on this machine)")
+    try:
+        width, height = page.get_size()
+        scale = SCAN_DPI / 72
+        if width * height * scale * scale > MAX_PIXELS:
+            scale = (MAX_PIXELS / (width * height)) ** 0.5
+        image = page.render(scale=scale, grayscale=True, may_draw_forms=True).to_pil()
+    except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
+        raise NotRead(f"a scanned page that could not be drawn ({type(exc).__name__})") from None
+    w, h = image.size
+    bands = (image.crop((0, 0, w, max(1, int(h * HEAD_BAND)))),
+             image.crop((0, min(h - 1, int(h * (1 - FOOT_BAND))), w, h)))
+    lines: list[str] = []
+    for band in bands:
+        lines += markings_read_by_ocr(_ocr(binary, band))
+    return lines
+
+
+def _ocr(binary: str, band) -> str:
+    png = io.BytesIO()
+    band.save(png, "PNG")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_THREAD_LIMIT": "1", "LC_ALL": "C.UTF-8"}
+    try:
+        done = subprocess.run([binary, "stdin", "stdout", "-l", "tha", "--psm", "6"], input=png.getvalue(),
+                              capture_output=True, timeout=OCR_TIMEOUT, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        raise NotRead(f"a scanned page not read within {OCR_TIMEOUT:.0f} s") from None
+    except OSError as exc:
+        raise NotRead(f"a scanned page (OCR could not start: {type(exc).__name__})") from None
+    if done.returncode != 0:
+        raise NotRead(f"a scanned page (OCR failed, exit {done.returncode})")
+    return done.stdout.decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- pictures
+
+# A scan sent as a picture (a JPEG per page, a fax's multi-page TIFF, a phone's photo of
+# the letter): read as a scanned page is, when it has a page's shape.
+MAX_PICTURES = 4  # page-shaped pictures read in one letter (frames of a TIFF counted)
+PAGE_SIDE = 800  # pixels: the longer side of a picture that can hold a readable page
+PAGE_RATIO = (1.2, 1.75)  # its longer side over its shorter: A4 1.41, Letter 1.29, a photo's 4:3
+MAX_PICTURE_PIXELS = 120_000_000  # a picture declaring more is not drawn: said unread
+OCR_WIDTH = 1240  # pixels across a page drawn for OCR: A4 at 150 dpi
+_PICTURE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*", b"BM", b"GIF87a", b"GIF89a")
+
+
+def is_picture(data: bytes) -> bool:
+    return data.startswith(_PICTURE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def picture_marking_lines(data: bytes, budget) -> list[str]:
+    """The markings in the head and foot of a picture that has a page's shape (its first
+    frames and its last; `budget.pictures` at most in the letter, counted down); [] for a
+    picture of another shape. NotRead when it could not be looked at."""
+    from PIL import Image
+
+    binary = shutil.which("tesseract")
+    try:
+        picture = Image.open(io.BytesIO(data))
+        frames = getattr(picture, "n_frames", 1)
+        lines: list[str] = []
+        for frame in sorted({*range(min(frames, MAX_PICTURES - 1)), frames - 1}):
+            width, height = picture.size if frame == 0 else _seek(picture, frame)
+            if max(width, height) < PAGE_SIDE or not PAGE_RATIO[0] <= max(width, height) / max(1, min(width, height)) \
+                    <= PAGE_RATIO[1]:
+                continue  # a photo, an emblem, a signature: not a page
+            if budget.pictures <= 0:
+                return lines
+            budget.pictures -= 1
+            if binary is None:
+                raise NotRead("a scanned picture (no OCR on this machine)")
+            if width * height > MAX_PICTURE_PIXELS:
+                raise NotRead(f"a scanned picture of more than {MAX_PICTURE_PIXELS // 1_000_000} million pixels")
+            if frame == 0 and picture.format == "JPEG":
+                picture.draft("L", (OCR_WIDTH, OCR_WIDTH))  # decoded small: cheap
+            page = picture.convert("L")
+            if min(page.size) > OCR_WIDTH:
+                scale = OCR_WIDTH / min(page.size)
+                page = page.resize((max(1, int(page.size[0] * scale)), max(1, int(page.size[1] * scale))))
+            w, h = page.size
+            for band in (page.crop((0, 0, w, max(1, int(h * HEAD_BAND)))),
+                         page.crop((0, min(h - 1, int(h * (1 - FOOT_BAND))), w, h))):
+                lines += markings_read_by_ocr(_ocr(binary, band))
+        return lines
+    except NotRead:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a picture PIL cannot decode: no viewer shows it either
+        if isinstance(exc, (MemoryError, Image.DecompressionBombError)):
+            raise NotRead(f"a scanned picture that could not be drawn ({type(exc).__name__})") from None
+        return []
+
+
+def _seek(picture, frame: int) -> tuple[int, int]:
+    picture.seek(frame)
+    return picture.size
