@@ -78,10 +78,11 @@ def pdftotext(data: bytes, layout: bool = True) -> str:
                               check=True, timeout=60).stdout
 
 
-def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200) -> bytes:
+def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: str = "") -> bytes:
     """A Thai letter as a scanner sends it: each page one picture (JPEG), no text layer.
     `stamp` ("ลับมาก"): the secrecy stamp, red, at the head and the foot of the page,
-    as the regulation puts it; the scan slightly turned and blurred, as paper is."""
+    as the regulation puts it; the scan slightly turned and blurred, as paper is.
+    `text_layer`: invisible text over the picture, as a scanning app's OCR writes it."""
     import pypdfium2 as pdfium
     from fpdf import FPDF
     from PIL import ImageFilter
@@ -108,5 +109,15 @@ def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200) -> bytes:
     image = page.render(scale=dpi / 72).to_pil().convert("RGB")
     image = image.rotate(0.7, fillcolor="white").filter(ImageFilter.GaussianBlur(0.6))
     out = io.BytesIO()
-    image.save(out, "PDF", resolution=dpi, quality=70)
-    return out.getvalue()
+    if not text_layer:
+        image.save(out, "PDF", resolution=dpi, quality=70)
+        return out.getvalue()
+    from fpdf.enums import TextMode
+
+    scan = FPDF()
+    scan.add_page()
+    scan.image(image, x=0, y=0, w=scan.w, h=scan.h)
+    scan.set_font("helvetica", size=10)
+    scan.text_mode = TextMode.INVISIBLE
+    scan.text(20, 40, text_layer)
+    return bytes(scan.output())

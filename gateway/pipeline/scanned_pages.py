@@ -5,8 +5,8 @@ The ลับ / ลับมาก stamp the regulation puts at the head and foo
 classified letter is then only pixels, and until session 19 the gateway registered
 such a letter as ordinary and filed it in plain text (docs/secrecy.md, "Known limits").
 
-Only what the marking needs is read: a page with (almost) no text of its own and a
-picture over a quarter of it or more, rendered at SCAN_DPI in grey by PDFium (as the clerk's viewer
+Only what the marking needs is read: a page with (almost) no Thai text of its own and
+a picture over a quarter of it or more, rendered at SCAN_DPI in grey by PDFium (as the clerk's viewer
 draws it, annotations included), its head and foot bands (where the stamp goes) each
 read by `tesseract` in a child process, bounded in time. At most OCR_PAGES such pages
 of a PDF (its first ones and its last): a classified letter bears the stamp on every
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 
@@ -30,7 +31,7 @@ HEAD_BAND = 0.20  # of the page's height, from the top: the stamp and the letter
 FOOT_BAND = 0.15
 OCR_PAGES = 4  # scanned pages read in one PDF: the first three and the last
 OCR_TIMEOUT = 20.0  # seconds for one band (a busy 2-core machine; ~0.1 s when idle)
-TEXT_OF_ITS_OWN = 20  # characters of text layer above which a page is not a scan
+TEXT_OF_ITS_OWN = 20  # Thai letters in its text layer from which a page is not a scan
 SCAN_AREA = 0.25  # of the page a picture covers for the page to be a scan
 MAX_PIXELS = 40_000_000  # a page whose band would be larger is drawn smaller
 
@@ -39,11 +40,16 @@ class NotRead(Exception):
     """A scanned page whose marking could not be read: said in the letter's reading."""
 
 
+_THAI_LETTER = re.compile(r"[ก-๛]")
+
+
 def is_scanned(page, text: str) -> bool:
-    """A page a person reads from pixels: (almost) no text layer, and a picture over
-    at least SCAN_AREA of it (a scanner's page, a photo of one). A typed page's short
-    line beside the Garuda emblem is not one: its text is there to read."""
-    if len("".join(text.split())) >= TEXT_OF_ITS_OWN:
+    """A page a person reads from pixels: (almost) no Thai in its text layer, and a
+    picture over at least SCAN_AREA of it (a scanner's page, a photo of one). A typed
+    page's short line beside the Garuda emblem is not one: its text is there to read.
+    A text layer without Thai over a picture is a scanning app's (Adobe Scan's OCR of a
+    Thai page reads Latin garbage; "Scanned with CamScanner"): the picture is read."""
+    if len(_THAI_LETTER.findall(text)) >= TEXT_OF_ITS_OWN:
         return False
     import pypdfium2.raw as pdfium_c
 

@@ -63,6 +63,14 @@ def test_a_typed_page_is_never_read_by_ocr(monkeypatch):
     assert inspect_pdf(make_pdf("cover letter")).error is None
 
 
+def test_a_scanning_apps_text_layer_without_thai_does_not_hide_the_picture():
+    """Adobe Scan's OCR of a Thai page writes Latin garbage over the picture; other apps
+    write "Scanned with CamScanner": a text layer, but not the letter's words."""
+    pdf = scanned_pdf(LINES, "ลับมาก", text_layer="Scanned with CamScanner  ffi dsu 2h,Jn 0t'u")
+    info = inspect_pdf(pdf)
+    assert "Scanned with CamScanner" in info.text and "ลับมาก" in info.other_texts[0].splitlines()
+
+
 def test_a_scanned_letter_is_classified_by_its_stamp(scans):
     """On main each was ('none', True): registered ordinary, filed in plain text."""
     assert reading(letter(files=[("2569_dds_0403_57.pdf", scans["ลับ"])])) == ("confidential", True)
