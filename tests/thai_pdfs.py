@@ -78,11 +78,12 @@ def pdftotext(data: bytes, layout: bool = True) -> str:
                               check=True, timeout=60).stdout
 
 
-def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: str = "") -> bytes:
+def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: str = "", note: str = "") -> bytes:
     """A Thai letter as a scanner sends it: each page one picture (JPEG), no text layer.
     `stamp` ("ลับมาก"): the secrecy stamp, red, at the head and the foot of the page,
     as the regulation puts it; the scan slightly turned and blurred, as paper is.
-    `text_layer`: invisible text over the picture, as a scanning app's OCR writes it."""
+    `text_layer`: invisible text over the picture, as a scanning app's OCR writes it;
+    `note`: a typed Thai line laid over the middle of the scan (a forwarding note)."""
     import pypdfium2 as pdfium
     from fpdf import FPDF
     from PIL import ImageFilter
@@ -109,15 +110,21 @@ def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: s
     image = page.render(scale=dpi / 72).to_pil().convert("RGB")
     image = image.rotate(0.7, fillcolor="white").filter(ImageFilter.GaussianBlur(0.6))
     out = io.BytesIO()
-    if not text_layer:
+    if not (text_layer or note):
         image.save(out, "PDF", resolution=dpi, quality=70)
         return out.getvalue()
     from fpdf.enums import TextMode
 
     scan = FPDF()
+    scan.set_auto_page_break(False)
     scan.add_page()
     scan.image(image, x=0, y=0, w=scan.w, h=scan.h)
-    scan.set_font("helvetica", size=10)
-    scan.text_mode = TextMode.INVISIBLE
-    scan.text(20, 40, text_layer)
+    if note:
+        scan.add_font("thai", "", str(FONT))
+        scan.set_font("thai", size=14)
+        scan.text(20, 150, note)
+    if text_layer:
+        scan.set_font("helvetica", size=10)
+        scan.text_mode = TextMode.INVISIBLE
+        scan.text(20, 40, text_layer)
     return bytes(scan.output())

@@ -319,7 +319,7 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
                 other[n] = _other_text(document, n, page, textpage, raw, fields)
             except Exception:  # noqa: BLE001 - nor what is shown beside one page's text
                 other[n] = ""
-            scans.page(n, page, raw, other)
+            scans.page(n, page, textpage, raw, other)
         scans.last(document, other)
     finally:
         fields.close()
@@ -333,29 +333,30 @@ class _Scans:
 
     def __init__(self) -> None:
         self.read = 0
-        self.left: int | None = None  # the last scanned page not read yet
+        self.left: tuple[int, tuple[bool, bool]] | None = None  # the last scanned page not read yet
         self.unread: str | None = None
 
-    def page(self, n: int, page, raw: str, other: dict[int, str]) -> None:
+    def page(self, n: int, page, textpage, raw: str, other: dict[int, str]) -> None:
         from gateway.pipeline import scanned_pages
 
-        if self.unread or not scanned_pages.is_scanned(page, raw):
+        bands = () if self.unread else scanned_pages.scanned_bands(page, textpage, raw)
+        if not any(bands):
             return
         if self.read < scanned_pages.OCR_PAGES - 1:
-            self._read(n, page, other)
+            self._read(n, page, bands, other)
         else:
-            self.left = n
+            self.left = (n, bands)
 
     def last(self, document, other: dict[int, str]) -> None:
         if self.left is not None and not self.unread:
-            self._read(self.left, document[self.left], other)
+            self._read(self.left[0], document[self.left[0]], self.left[1], other)
 
-    def _read(self, n: int, page, other: dict[int, str]) -> None:
+    def _read(self, n: int, page, bands: tuple[bool, bool], other: dict[int, str]) -> None:
         from gateway.pipeline import scanned_pages
 
         self.read += 1
         try:
-            lines = scanned_pages.marking_lines(page)
+            lines = scanned_pages.marking_lines(page, bands)
         except scanned_pages.NotRead as exc:
             self.unread = f"page {n + 1}: {exc}"
             return

@@ -5,10 +5,10 @@ The ลับ / ลับมาก stamp the regulation puts at the head and foo
 classified letter is then only pixels, and until session 19 the gateway registered
 such a letter as ordinary and filed it in plain text (docs/secrecy.md, "Known limits").
 
-Only what the marking needs is read: a page with (almost) no Thai text of its own and
-a picture over a quarter of it or more, rendered at SCAN_DPI in grey by PDFium (as the clerk's viewer
-draws it, annotations included), its head and foot bands (where the stamp goes) each
-read by `tesseract` in a child process, bounded in time. At most OCR_PAGES such pages
+Only what the marking needs is read: the head and foot bands of a page (where the stamp
+goes) that a picture over a quarter of the page or more covers and that hold (almost)
+no Thai text of their own (`scanned_bands`), rendered at SCAN_DPI in grey by PDFium (as
+the clerk's viewer draws it, annotations included), each read by `tesseract` in a child process, bounded in time. At most OCR_PAGES such pages
 of a PDF (its first ones and its last): a classified letter bears the stamp on every
 page. Tesseract drops Thai vowel marks from a large stamped word ("ลบมาก"), so the
 bands' text is matched on its consonants (`rules.markings.markings_read_by_ocr`), and
@@ -31,8 +31,10 @@ HEAD_BAND = 0.20  # of the page's height, from the top: the stamp and the letter
 FOOT_BAND = 0.15
 OCR_PAGES = 4  # scanned pages read in one PDF: the first three and the last
 OCR_TIMEOUT = 20.0  # seconds for one band (a busy 2-core machine; ~0.1 s when idle)
-TEXT_OF_ITS_OWN = 20  # Thai letters in its text layer from which a page is not a scan
+TEXT_OF_ITS_OWN = 20  # Thai letters in a turned page's text layer from which it is not a scan
 SCAN_AREA = 0.25  # of the page a picture covers for the page to be a scan
+BAND_COVERED = 0.5  # of a head or foot band that picture covers for the band to be read
+BAND_TEXT = 5  # Thai letters of text layer in a band from which it is typed, not scanned
 MAX_PIXELS = 40_000_000  # a page whose band would be larger is drawn smaller
 
 
@@ -43,31 +45,46 @@ class NotRead(Exception):
 _THAI_LETTER = re.compile(r"[ก-๛]")
 
 
-def is_scanned(page, text: str) -> bool:
-    """A page a person reads from pixels: (almost) no Thai in its text layer, and a
-    picture over at least SCAN_AREA of it (a scanner's page, a photo of one). A typed
-    page's short line beside the Garuda emblem is not one: its text is there to read.
-    A text layer without Thai over a picture is a scanning app's (Adobe Scan's OCR of a
-    Thai page reads Latin garbage; "Scanned with CamScanner"): the picture is read."""
-    if len(_THAI_LETTER.findall(text)) >= TEXT_OF_ITS_OWN:
-        return False
+def scanned_bands(page, textpage, text: str) -> tuple[bool, bool]:
+    """Whether the head and the foot of `page` are read from pixels: a picture over
+    at least SCAN_AREA of the page covers most of the band, and the text layer holds
+    (almost) no Thai there (a scanner's page, a photo of one; a typed note laid over the
+    middle of a scan leaves its head and foot pictures). A typed page's Garuda emblem is
+    no such picture, and a typed page's photo does not cover its head. A text layer
+    without Thai over a picture is a scanning app's (Adobe Scan's OCR of a Thai page
+    reads Latin garbage; "Scanned with CamScanner"): the picture is read."""
     import pypdfium2.raw as pdfium_c
 
     try:
         left, bottom, right, top = page.get_bbox()
         area = max(1.0, (right - left) * (top - bottom))
+        pictures = []
         for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
-            x0, y0, x1, y1 = image.get_bounds()
-            if (min(x1, right) - max(x0, left)) * (min(y1, top) - max(y0, bottom)) >= SCAN_AREA * area:
-                return True
+            box = image.get_bounds()
+            if _overlap(box, (left, bottom, right, top)) >= SCAN_AREA * area:
+                pictures.append(box)
+        if not pictures:
+            return False, False
+        if page.get_rotation() % 360:  # bands across a turned page: the page as a whole
+            scanned = len(_THAI_LETTER.findall(text)) < TEXT_OF_ITS_OWN
+            return scanned, scanned
+        height = top - bottom
+        out = []
+        for band in ((left, top - height * HEAD_BAND, right, top), (left, bottom, right, bottom + height * FOOT_BAND)):
+            covered = max(_overlap(box, band) for box in pictures) >= BAND_COVERED * _overlap(band, band)
+            out.append(covered and len(_THAI_LETTER.findall(textpage.get_text_bounded(*band))) < BAND_TEXT)
+        return out[0], out[1]
     except Exception:  # noqa: BLE001 - a page PDFium cannot list: read as a scan
-        return True
-    return False
+        return True, True
 
 
-def marking_lines(page) -> list[str]:
+def _overlap(a, b) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def marking_lines(page, bands: tuple[bool, bool] = (True, True)) -> list[str]:
     """The markings stamped in the head and foot of a scanned `page` ("ลับมาก"), as
-    lines; NotRead when they could not be looked at."""
+    lines, of the bands asked (head, foot); NotRead when they could not be looked at."""
     binary = shutil.which("tesseract")
     if binary is None:
         raise NotRead("a scanned page (no OCR on this machine)")
@@ -80,11 +97,12 @@ def marking_lines(page) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
         raise NotRead(f"a scanned page that could not be drawn ({type(exc).__name__})") from None
     w, h = image.size
-    bands = (image.crop((0, 0, w, max(1, int(h * HEAD_BAND)))),
+    crops = (image.crop((0, 0, w, max(1, int(h * HEAD_BAND)))),
              image.crop((0, min(h - 1, int(h * (1 - FOOT_BAND))), w, h)))
     lines: list[str] = []
-    for band in bands:
-        lines += markings_read_by_ocr(_ocr(binary, band))
+    for band, wanted in zip(crops, bands):
+        if wanted:
+            lines += markings_read_by_ocr(_ocr(binary, band))
     return lines
 
 

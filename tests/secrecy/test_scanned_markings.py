@@ -45,7 +45,6 @@ def test_the_stamps_words_are_known_without_the_vowels_ocr_drops():
 
 
 def test_a_scanned_page_is_read_for_its_stamp_and_a_typed_one_is_not_drawn(scans):
-    assert scanned_pages.is_scanned(__import__("pypdfium2").PdfDocument(scans["none"])[0], "")
     for stamp in ("ลับ", "ลับมาก", "ลับที่สุด"):
         info = inspect_pdf(scans[stamp])
         assert stamp in info.other_texts[0].splitlines() and info.error is None, (stamp, info)
@@ -61,6 +60,27 @@ def test_a_typed_page_is_never_read_by_ocr(monkeypatch):
 
     monkeypatch.setattr(scanned_pages, "marking_lines", no_ocr)
     assert inspect_pdf(make_pdf("cover letter")).error is None
+    # Nor a typed Thai page with a photo over half of it, between its head and foot.
+    assert inspect_pdf(_typed_with_photo()).error is None
+
+
+def _typed_with_photo() -> bytes:
+    from fpdf import FPDF
+    from PIL import Image
+
+    from tests.thai_pdfs import FONT
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.add_font("thai", "", str(FONT))
+    pdf.set_font("thai", size=16)
+    for line in LINES[:5]:
+        pdf.cell(0, 9, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.image(Image.new("RGB", (800, 600), (90, 140, 60)), x=20, y=75, w=170, h=150)
+    pdf.set_y(250)
+    pdf.cell(0, 9, "จึงเรียนมาเพื่อโปรดทราบ ขอแสดงความนับถือ", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
 
 
 def test_a_scanning_apps_text_layer_without_thai_does_not_hide_the_picture():
@@ -69,6 +89,14 @@ def test_a_scanning_apps_text_layer_without_thai_does_not_hide_the_picture():
     pdf = scanned_pdf(LINES, "ลับมาก", text_layer="Scanned with CamScanner  ffi dsu 2h,Jn 0t'u")
     info = inspect_pdf(pdf)
     assert "Scanned with CamScanner" in info.text and "ลับมาก" in info.other_texts[0].splitlines()
+
+
+def test_a_typed_note_over_the_middle_of_a_scan_does_not_hide_its_head():
+    """A clerk forwards a scan with a typed line laid over it (a text layer in Thai):
+    the head and foot are still the scan's pixels, and read."""
+    pdf = scanned_pdf(LINES, "ลับมาก", note="สำเนาเรียน ผู้อำนวยการเขต เพื่อโปรดทราบและพิจารณาดำเนินการต่อไป")
+    info = inspect_pdf(pdf)
+    assert "ผู้อำนวยการเขต" in info.text and "ลับมาก" in info.other_texts[0].splitlines()
 
 
 def test_a_scanned_letter_is_classified_by_its_stamp(scans):
