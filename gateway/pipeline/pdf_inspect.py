@@ -315,11 +315,14 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
                 continue
             if page is None:
                 continue
+            # The scan first: `_other_text` may flatten the page's annotations into it.
+            scanned = scans.page(n, page, textpage, raw)
             try:
                 other[n] = _other_text(document, n, page, textpage, raw, fields)
             except Exception:  # noqa: BLE001 - nor what is shown beside one page's text
                 other[n] = ""
-            scans.page(n, page, textpage, raw, other)
+            if scanned:
+                other[n] = "\n".join(filter(None, (other[n], *scanned)))
         scans.last(document, other)
     finally:
         fields.close()
@@ -336,32 +339,34 @@ class _Scans:
         self.left: tuple[int, tuple[bool, bool]] | None = None  # the last scanned page not read yet
         self.unread: str | None = None
 
-    def page(self, n: int, page, textpage, raw: str, other: dict[int, str]) -> None:
+    def page(self, n: int, page, textpage, raw: str) -> list[str]:
+        """The markings OCR read on page `n` (now, or at `last`)."""
         from gateway.pipeline import scanned_pages
 
         bands = () if self.unread else scanned_pages.scanned_bands(page, textpage, raw)
         if not any(bands):
-            return
+            return []
         if self.read < scanned_pages.OCR_PAGES - 1:
-            self._read(n, page, bands, other)
-        else:
-            self.left = (n, bands)
+            return self._read(n, page, bands)
+        self.left = (n, bands)
+        return []
 
     def last(self, document, other: dict[int, str]) -> None:
         if self.left is not None and not self.unread:
-            self._read(self.left[0], document[self.left[0]], self.left[1], other)
+            n, bands = self.left
+            found = self._read(n, document[n], bands)
+            if found:
+                other[n] = "\n".join(filter(None, (other.get(n, ""), *found)))
 
-    def _read(self, n: int, page, bands: tuple[bool, bool], other: dict[int, str]) -> None:
+    def _read(self, n: int, page, bands: tuple[bool, bool]) -> list[str]:
         from gateway.pipeline import scanned_pages
 
         self.read += 1
         try:
-            lines = scanned_pages.marking_lines(page, bands)
+            return scanned_pages.marking_lines(page, bands)
         except scanned_pages.NotRead as exc:
             self.unread = f"page {n + 1}: {exc}"
-            return
-        if lines:
-            other[n] = "\n".join(filter(None, (other.get(n, ""), *lines)))
+            return []
 
 
 # ------------------------------------------------------------------ what a viewer shows

@@ -8,9 +8,9 @@ such a letter as ordinary and filed it in plain text (docs/secrecy.md, "Known li
 Only what the marking needs is read: the head and foot bands of a page (where the stamp
 goes) that a picture over a quarter of the page or more covers and that hold (almost)
 no Thai text of their own (`scanned_bands`), rendered at SCAN_DPI in grey by PDFium (as
-the clerk's viewer draws it, annotations included), each read by `tesseract` in a child process, bounded in time. At most OCR_PAGES such pages
-of a PDF (its first ones and its last): a classified letter bears the stamp on every
-page. Tesseract drops Thai vowel marks from a large stamped word ("ลบมาก"), so the
+the clerk's viewer draws it, its annotations included), each read by `tesseract` in a
+child process, bounded in time. At most OCR_PAGES such pages of a PDF (its first ones
+and its last): a classified letter bears the stamp on every page. Tesseract drops Thai vowel marks from a large stamped word ("ลบมาก"), so the
 bands' text is matched on its consonants (`rules.markings.markings_read_by_ocr`), and
 the markings found become lines of what the page shows (`PdfInfo.other_texts`).
 
@@ -93,7 +93,7 @@ def marking_lines(page, bands: tuple[bool, bool] = (True, True)) -> list[str]:
         scale = SCAN_DPI / 72
         if width * height * scale * scale > MAX_PIXELS:
             scale = (MAX_PIXELS / (width * height)) ** 0.5
-        image = page.render(scale=scale, grayscale=True, may_draw_forms=True).to_pil()
+        image = page.render(scale=scale, grayscale=True).to_pil()
     except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
         raise NotRead(f"a scanned page that could not be drawn ({type(exc).__name__})") from None
     w, h = image.size
