@@ -38,6 +38,21 @@ BAND_TEXT = 5  # Thai letters of text layer in a band from which it is typed, no
 MAX_PIXELS = 40_000_000  # a page whose band would be larger is drawn smaller
 
 
+def ocr_missing() -> str | None:
+    """What this machine lacks to read a scanned page (`tesseract`, its Thai model), or
+    None. Said by `status`, `check` and at start-up: without it every scanned letter is
+    sealed as ลับ, uncertain."""
+    binary = shutil.which("tesseract")
+    if binary is None:
+        return "tesseract"
+    try:
+        langs = subprocess.run([binary, "--list-langs"], capture_output=True, text=True, timeout=OCR_TIMEOUT,
+                               check=False).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return "a tesseract that runs"
+    return None if "tha" in langs else "tesseract's Thai model (tesseract-ocr-tha)"
+
+
 class NotRead(Exception):
     """A scanned page whose marking could not be read: said in the letter's reading."""
 

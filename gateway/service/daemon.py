@@ -18,7 +18,7 @@ from gateway.service import metrics
 from gateway.config.settings import Settings, _mask_url
 from gateway.units.directory import Directory, DirectoryError, load_directory
 from gateway.service.health import HTTP_DEADLINE, Bounded, health, stalled
-from gateway.service.readiness import notice_warnings, waiting_warnings
+from gateway.service.readiness import notice_warnings, ocr_warnings, waiting_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
 from gateway.intake.disk_space import StorageGuard, storage_guard
@@ -277,6 +277,8 @@ async def _serve(settings: Settings) -> int:
              web_port=web.port if web else None)
     for warning in notice_warnings(settings):  # said once, where the sysadmin looks at start-up
         log.warning("notices_held", detail=warning)
+    for warning in ocr_warnings():
+        log.warning("ocr_unavailable", detail=warning)
     notifier.ready(_status_line(settings, port, directory, supervisor, spool))
     watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
     last_status = time.monotonic()

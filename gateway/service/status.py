@@ -5,7 +5,7 @@ from gateway.config.settings import Settings
 from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
 from gateway.service.health import LOCK_PROBE, stuck_words
-from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
+from gateway.service.readiness import notice_warnings, ocr_warnings, registrar_gaps, registrar_warning
 from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
 from gateway.delivery.error_texts import error_for_person
@@ -59,7 +59,7 @@ def collect_status(settings: Settings) -> dict:
         "registrars_missing": missing,
         "database": {"ok": not blocked, "detail": stuck_words(blocked, LOCK_PROBE) if blocked else "ok"},
         "warnings": _database_warning(blocked) + notice_warnings(settings) + registrar_warning(missing)
-        + _disk_warning(disk) + _overdue_warning(figures.outbox),
+        + _disk_warning(disk) + _overdue_warning(figures.outbox) + ocr_warnings(),
     }
 
 

@@ -210,3 +210,29 @@ def test_over_smtp_a_scanned_secret_letter_is_sealed_and_an_ordinary_scan_is_fil
     assert len(maildir(d, "latkrabang")) == 1
     assert files_containing(d.data_dir, MARKER) == []
     assert log_lines_containing(d, MARKER) == []
+
+
+def test_status_and_check_say_when_the_machine_cannot_read_scans(gateway, tmp_path):
+    """A machine without Tesseract (or its Thai model) seals every scanned letter as
+    ลับ: the sysadmin is told by `status` and `check`, and not otherwise."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.daemon import REPO
+
+    def cli(path: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gateway", "--config", str(gateway.config), *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, **gateway.env, PATH=path))
+
+    assert not [w for w in gateway.status()["warnings"] if "scanned" in w]
+    [warning] = [w for w in json.loads(cli(str(tmp_path), "status", "--json").stdout)["warnings"] if "scanned" in w]
+    assert warning.startswith("no tesseract on this machine") and "tesseract-ocr-tha" in warning
+    # A tesseract without the Thai model.
+    fake = tmp_path / "tesseract"
+    fake.write_text("#!/bin/sh\necho 'List of available languages (1):'\necho eng\n")
+    fake.chmod(0o755)
+    checked = cli(str(tmp_path), "check-config")
+    assert "no tesseract's Thai model (tesseract-ocr-tha) on this machine" in checked.stderr
