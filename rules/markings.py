@@ -875,27 +875,33 @@ def read_classification(mail: ParsedMail) -> Classification:
 
 # A secrecy stamp's words by their consonants: Tesseract reads a large stamped ลับมาก
 # as "ลบมาก", ลับที่สุด as "ลบทสุด", the vowels and tone marks above and below lost.
-_OCR_SKELETONS = {"ลบทสด": "ลับที่สุด", "ลบมาก": "ลับมาก", "ลบ": "ลับ"}
+_OCR_SKELETONS = {"ลบทสด": "ลับที่สุด", "ลบมาก": "ลับมาก", "ลบ": "ลับ",
+                  # and the urgency stamp beside it, for the register (`extract_facts`)
+                  "ดวนทสด": "ด่วนที่สุด", "ดวนมาก": "ด่วนมาก", "ดวน": "ด่วน"}
 _OCR_NOISE = 4  # Thai letters a line may hold beside its marking (a speck read as a letter)
 
 
 def markings_read_by_ocr(text: str) -> list[str]:
-    """The secrecy markings in OCR's reading of a scanned page's head or foot: a line
-    that is a marking alone (specks, digits and punctuation aside) gives the marking's
-    word ("ลับมาก"), as `secrecy_in_letter` reads it. A word of prose that shares the
-    consonants ("ลบ", to delete) sits in a longer line and is not one."""
+    """The secrecy (and urgency) markings in OCR's reading of a scanned page's head or
+    foot: a line that is a marking alone (specks, digits and punctuation aside) gives
+    the marking's word ("ลับมาก", "ด่วนที่สุด"), as `secrecy_in_letter` reads it. A word
+    of prose that shares the consonants ("ลบ", to delete) sits in a longer line and is
+    not one."""
     found = []
     for line in text.splitlines():
         words = ["".join(ch for ch in word if unicodedata.category(ch) != "Mn")
                  for word in re.findall(r"[ก-ฮะ-ฺเ-๎]+", line)]
-        letters = sum(len(w) for w in words)
-        best = None
-        for i in range(len(words)):
-            for j in range(i + 1, min(i + 3, len(words)) + 1):
+        marks, matched, i = [], 0, 0
+        while i < len(words):
+            for j in range(min(i + 3, len(words)), i, -1):  # the longest marking from word i
                 word = _OCR_SKELETONS.get("".join(words[i:j]))
-                if word and letters - len("".join(words[i:j])) <= _OCR_NOISE and (
-                        best is None or len(word) > len(best)):
-                    best = word
-        if best:
-            found.append(best)
+                if word:
+                    marks.append(word)
+                    matched += len("".join(words[i:j]))
+                    i = j
+                    break
+            else:
+                i += 1
+        if marks and sum(len(w) for w in words) - matched <= _OCR_NOISE:
+            found += marks
     return found

@@ -78,12 +78,14 @@ def pdftotext(data: bytes, layout: bool = True) -> str:
                               check=True, timeout=60).stdout
 
 
-def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: str = "", note: str = "") -> bytes:
+def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: str = "", note: str = "",
+                urgent: str = "") -> bytes:
     """A Thai letter as a scanner sends it: each page one picture (JPEG), no text layer.
     `stamp` ("ลับมาก"): the secrecy stamp, red, at the head and the foot of the page,
     as the regulation puts it; the scan slightly turned and blurred, as paper is.
     `text_layer`: invisible text over the picture, as a scanning app's OCR writes it;
-    `note`: a typed Thai line laid over the middle of the scan (a forwarding note)."""
+    `note`: a typed Thai line laid over the middle of the scan (a forwarding note);
+    `urgent` ("ด่วนที่สุด"): the urgency stamp, red, at the top left."""
     import pypdfium2 as pdfium
     from fpdf import FPDF
     from PIL import ImageFilter
@@ -93,6 +95,10 @@ def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: s
     pdf.add_page()
     pdf.add_font("thai", "", str(FONT))
     pdf.set_text_shaping(True)
+    if urgent:
+        pdf.set_font("thai", size=24)
+        pdf.set_text_color(200, 0, 0)
+        pdf.cell(0, 12, urgent, new_x="LMARGIN", new_y="NEXT")
     if stamp:
         pdf.set_font("thai", size=28)
         pdf.set_text_color(200, 0, 0)

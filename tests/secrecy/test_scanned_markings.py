@@ -42,6 +42,8 @@ def test_the_stamps_words_are_known_without_the_vowels_ocr_drops():
     assert markings_read_by_ocr("( ลับ มาก )") == ["ลับมาก"]
     assert markings_read_by_ocr("ลบ ข้อความ ทั้งหมด ออกจาก ระบบ") == []
     assert markings_read_by_ocr("สำนักงานเขตลาดกระบัง\nเรื่อง ขอส่งแผน") == []
+    assert markings_read_by_ocr("ดวนทสุด\nลบ") == ["ด่วนที่สุด", "ลับ"]
+    assert markings_read_by_ocr("ดวน ลบมาก") == ["ด่วน", "ลับมาก"]
 
 
 def test_a_scanned_page_is_read_for_its_stamp_and_a_typed_one_is_not_drawn(scans):
@@ -199,14 +201,16 @@ def test_over_smtp_a_scanned_secret_letter_is_sealed_and_an_ordinary_scan_is_fil
     assert code == 550 and text.isascii()
     secret = d.send(letter(to=LATKRABANG, subject=f"ขอส่งแผนการปฏิบัติงาน {MARKER}",
                            files=[("2569_dds_0403_57.pdf", scans["ลับมาก"])]), LATKRABANG)
-    plain = d.send(letter(to=LATKRABANG, subject="ขอเชิญประชุม", files=[("2569_dds_0403_58.pdf", scans["none"])]),
+    urgent = scanned_pdf(LINES, urgent="ด่วนที่สุด")
+    plain = d.send(letter(to=LATKRABANG, subject="ขอเชิญประชุม", files=[("2569_dds_0403_58.pdf", urgent)]),
                    LATKRABANG)
     d.wait_idle(timeout=120)
     assert db_rows(d, "select secrecy, book, subject from letters where queue_id = ?", secret) == [
         ("secret", "secret", None)]
     assert (d.data_dir / "secret" / secret / "raw.sgv").read_bytes()[:4] == b"SGV1"
-    assert db_rows(d, "select secrecy, book, subject from letters where queue_id = ?", plain) == [
-        ("none", "general", "ขอเชิญประชุม")]
+    # The urgency stamp on the scan is the register's urgency too (the clerk's queue).
+    assert db_rows(d, "select secrecy, book, subject, urgency from letters where queue_id = ?", plain) == [
+        ("none", "general", "ขอเชิญประชุม", "most_urgent")]
     assert len(maildir(d, "latkrabang")) == 1
     assert files_containing(d.data_dir, MARKER) == []
     assert log_lines_containing(d, MARKER) == []
