@@ -81,7 +81,9 @@ class IntakeHandler:
         local, _, domain = address.rpartition("@")
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
-        if not local or domain.lower() != self.domain:
+        # ASCII only: str.lower() maps some non-ASCII letters onto ASCII ones (the Kelvin
+        # sign K to k), and `bangKok.go.th` is not our domain.
+        if not local or not domain.isascii() or domain.lower() != self.domain:
             self.on_refused("relay", {})
             log.info("rcpt_refused", rcpt=address, reason="relay", peer=_peer(session))
             return replies.no_relay(self.domain)
@@ -91,14 +93,20 @@ class IntakeHandler:
             self.on_refused(reason, {})
             log.info("rcpt_refused", rcpt=address, reason=reason, peer=_peer(session))
             return replies.UNKNOWN_UNIT if reason == "unknown_unit" else replies.no_relay(self.domain)
-        envelope.rcpt_tos.append(f"{unit.address}@{self.domain}")
+        recipient = f"{unit.address}@{self.domain}"
+        if recipient in envelope.rcpt_tos:
+            # The same unit again (To: and Cc:, or another spelling): one copy, one
+            # receive number. Twice in the envelope, the letter was disposed of twice:
+            # held twice (the second hold failed its batch) or "duplicate of" itself.
+            return "250 2.1.5 OK"
+        envelope.rcpt_tos.append(recipient)
         envelope.rcpt_options.append(rcpt_options)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         # SarabanSMTP has already written the message to a spool draft as it arrived.
         draft: SpoolDraft = envelope.spool_draft  # type: ignore[attr-defined]
-        mail_from = envelope.mail_from or ""
+        mail_from = reverse_path(envelope)
         # The one classification (rules/markings.py), read from the whole draft by a worker.
         try:
             marking = await self.markings.classify(draft.path, offset=draft.message_start,
@@ -158,8 +166,17 @@ class IntakeHandler:
     def open_draft(self, server: SarabanSMTP) -> SpoolDraft:
         """SarabanSMTP's data_sink: the spool file DATA is written into."""
         envelope, session = server.envelope, server.session
-        return self.spool.draft(envelope.mail_from or "", list(envelope.rcpt_tos), _peer(session),
+        return self.spool.draft(reverse_path(envelope), list(envelope.rcpt_tos), _peer(session),
                                 session.host_name)
+
+
+def reverse_path(envelope: Envelope) -> str:
+    """MAIL FROM's address, "" for the null reverse-path. aiosmtpd keeps `MAIL FROM:<>` as
+    the text "<>" (its envelope needs a true value there); the spool and the sender check
+    take "" as IMAP intake gives it: SPF then judges the HELO name (RFC 7208 2.4), where
+    "<>" was read as an address without a domain and had no SPF identity at all."""
+    address = (envelope.mail_from or "").strip()
+    return "" if address == "<>" else address
 
 
 def _peer_ip(session: Session) -> str | None:
