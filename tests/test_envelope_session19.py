@@ -45,15 +45,19 @@ def gw(tmp_path_factory):
 
 
 def session(d: Daemon, commands: list[str], data: bytes | None = None, ehlo: str = "probe.example") -> list[bytes]:
-    """One raw SMTP session: the reply to each command, then to DATA and its end."""
+    """One raw SMTP session: the reply to each command (a letter's bytes: DATA and that
+    letter, two replies), then to DATA and its end if `data` is given."""
     with Raw(d.port) as raw:
         assert raw.reply().startswith(b"220")
         assert raw.cmd(f"EHLO {ehlo}").startswith(b"250")
-        replies = [raw.cmd(command.encode("utf-8")) for command in commands]
-        if data is not None:
-            replies.append(raw.cmd("DATA"))
-            raw.send(data.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
-            replies.append(raw.reply())
+        replies = []
+        for step in commands + ([data] if data is not None else []):
+            if isinstance(step, bytes):
+                replies.append(raw.cmd("DATA"))
+                raw.send(step.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
+                replies.append(raw.reply())
+            else:
+                replies.append(raw.cmd(step.encode("utf-8")))
         raw.cmd("QUIT")
     return replies
 
@@ -121,11 +125,19 @@ def test_a_letter_lower_maps_onto_ascii_is_not_a_units_address(gw, utf8):
 
 
 def test_the_null_sender_is_judged_by_spf_of_its_helo_name(gw):
+    """After a letter and a transaction given up (RSET) in the same session: nothing of
+    theirs (sender, SMTPUTF8, recipients) is in the next one."""
     d = gw
     raw = letter(to=LATKRABANG, sender=SENDER, message_id="<null-sender@x>")
-    replies = session(d, ["MAIL FROM:<>", f"RCPT TO:<{LATKRABANG}>"], raw, ehlo=ATTACKER)
-    queue_id = queue_id_of(replies[-1])
+    replies = session(d, [f"MAIL FROM:<{SENDER}> SMTPUTF8 SIZE=1000000", f"RCPT TO:<{POMPRAP}>",
+                          letter(to=POMPRAP, sender=SENDER, message_id="<before-null@x>"),
+                          f"MAIL FROM:<other@{ATTACKER}>", f"RCPT TO:<saraban.dindaeng@{DOMAIN}>", "RSET",
+                          "MAIL FROM:<>", f"RCPT TO:<{LATKRABANG}>", raw], ehlo=ATTACKER)
+    assert replies[4:9] == [b"250 2.1.0 OK", b"250 2.1.5 OK", b"250 OK", b"250 2.1.0 OK", b"250 2.1.5 OK"]
+    first, queue_id = queue_id_of(replies[3]), queue_id_of(replies[-1])
     d.wait_idle()
+    assert message(d, first)["recipients"] == [POMPRAP]
+    assert message(d, queue_id)["recipients"] == [LATKRABANG]
     [entry] = [e for e in d.register() if e["queue_id"] == queue_id]
     assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
     record = message(d, queue_id)
