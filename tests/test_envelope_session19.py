@@ -32,6 +32,7 @@ from tests.servers.dns import DnsServer
 DOMAIN = "bangkok.go.th"
 POMPRAP = f"saraban.pomprap@{DOMAIN}"
 LATKRABANG = f"saraban.latkrabang@{DOMAIN}"
+DINDAENG = f"saraban.dindaeng@{DOMAIN}"
 # A sender whose SPF allows loopback and whose DMARC is p=none: its letters are
 # registered, and the sender check tells what SPF judged.
 SENDER = f"saraban@{ATTACKER}"
@@ -45,7 +46,8 @@ def gw(tmp_path_factory):
     extra = (f'[dns]\nnameservers = ["{dns.address}"]\ntimeout = 0.5\n'
              '[sender]\nrecheck_every = 0.3\ncheck_deadline = 3.0\n'
              f'[http]\nenabled = true\nport = {port}\n')
-    d = Daemon(write_config(tmp / "gw", extra=extra)).start()
+    # max_recipients = 3: a letter to a few units reaches the limit.
+    d = Daemon(write_config(tmp / "gw", extra=extra, smtp_extra="max_recipients = 3")).start()
     d.metrics_url = f"http://127.0.0.1:{port}/metrics"
     yield d
     d.stop()
@@ -93,10 +95,16 @@ def test_a_unit_named_twice_is_one_recipient_held_once_or_registered_once(gw):
     replies = session(d, [f"MAIL FROM:<{SENDER}>"] + [f"RCPT TO:{s}" for s in spellings], held_letter)
     assert replies[1:5] == [b"250 2.1.5 OK"] * 4  # each spelling is the unit: all accepted
     held = queue_id_of(replies[-1])
-    # Each RCPT to the same unit in two spellings, then to the unit and another one.
+    # The same unit in two spellings, then other units up to the limit (3), then the
+    # first one again: still one recipient, so no 452 (the sender would send it again,
+    # alone, a second letter); a fourth unit is 452, an unknown one 550.
     replies = session(d, [f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{LATKRABANG}>", f"RCPT TO:<{LATKRABANG.upper()}>",
-                          f"RCPT TO:<{POMPRAP}>", f"RCPT TO:<{LATKRABANG}>"],
+                          f"RCPT TO:<{POMPRAP}>", f"RCPT TO:<{DINDAENG}>", f"RCPT TO:<{LATKRABANG}>",
+                          f"RCPT TO:<saraban.dds@{DOMAIN}>", f"RCPT TO:<saraban.nosuch@{DOMAIN}>"],
                       letter(to=LATKRABANG, sender=SENDER, message_id="<twice-ok@x>"))
+    assert replies[1:6] == [b"250 2.1.5 OK"] * 5
+    assert replies[6].startswith(b"452 4.5.3 too many recipients") and replies[6].isascii()
+    assert replies[7].startswith(b"550 5.1.1 no such saraban address here")
     registered = queue_id_of(replies[-1])
     d.wait_idle()
 
@@ -107,12 +115,12 @@ def test_a_unit_named_twice_is_one_recipient_held_once_or_registered_once(gw):
     assert len(db_rows(d, "select id from quarantine where queue_id = ?", held)) == 1
     done = message(d, registered)
     numbers = {f"{e['unit']}@{DOMAIN}": e["receive_no"] for e in d.register() if e["queue_id"] == registered}
-    assert sorted(numbers) == [LATKRABANG, POMPRAP]
+    assert sorted(numbers) == [DINDAENG, LATKRABANG, POMPRAP]
     # Its own number for each unit, not "duplicate of" itself.
     assert done["outcome"] == {rcpt: f"registered {number}" for rcpt, number in numbers.items()}
-    assert done["recipients"] == [LATKRABANG, POMPRAP]
+    assert done["recipients"] == [LATKRABANG, POMPRAP, DINDAENG]
     notices = db_rows(d, "select key from outbox where kind = 'notice' and key like ?", f"%{registered}%")
-    assert len(notices) == 2
+    assert len(notices) == 3
     # The pipeline did not fail on the way (before: IntegrityError, the batch rolled back).
     failed = [e for e in d.events()[mark:] if e.get("event") in ("process_failed", "batch_rolled_back")]
     assert failed == []

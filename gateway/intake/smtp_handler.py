@@ -89,8 +89,6 @@ class IntakeHandler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         local, _, domain = address.rpartition("@")
-        if len(envelope.rcpt_tos) >= self.max_recipients:
-            return replies.TOO_MANY_RECIPIENTS
         # ASCII only: str.lower() maps some non-ASCII letters onto ASCII ones (the Kelvin
         # sign K to k), and `bangKok.go.th` is not our domain.
         if not local or not domain.isascii() or domain.lower() != self.domain:
@@ -106,7 +104,11 @@ class IntakeHandler:
             # The same unit again (To: and Cc:, or another spelling): one copy, one
             # receive number. Twice in the envelope, the letter was disposed of twice:
             # held twice (the second hold failed its batch) or "duplicate of" itself.
+            # Not counted against the limit either: a 452 would have the sender send it
+            # again in a second transaction, a second letter to the unit.
             return "250 2.1.5 OK"
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return replies.TOO_MANY_RECIPIENTS
         envelope.rcpt_tos.append(recipient)
         envelope.rcpt_options.append(rcpt_options)
         return "250 2.1.5 OK"
