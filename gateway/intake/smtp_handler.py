@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import email.parser
-import time
 import email.policy
+import time
 from email.header import decode_header, make_header
 from collections.abc import Iterable
 from typing import Callable
