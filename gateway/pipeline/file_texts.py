@@ -78,6 +78,7 @@ class Budget:
     unpacked: int = MAX_UNPACKED
     members: int = MAX_MEMBERS
     pictures: int = scanned_pages.MAX_PICTURES  # page-shaped pictures read by OCR
+    pictures_until: float | None = None  # time.monotonic() past which no picture is read (`scanned_pages`)
 
 
 MAX_MIDDLE_LINES = 2_000  # short lines kept from the middle of a text cut by `ends`

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 from rules.markings import markings_read_by_ocr
 
@@ -36,6 +37,8 @@ SCAN_AREA = 0.25  # of the page a picture covers for the page to be a scan
 BAND_COVERED = 0.5  # of a head or foot band that picture covers for the band to be read
 BAND_TEXT = 5  # Thai letters of text layer in a band from which it is typed, not scanned
 MAX_PIXELS = 40_000_000  # a page whose band would be larger is drawn smaller
+FORM_DEPTH = 8  # Form XObjects in Form XObjects looked into for a page's pictures
+MAX_PAGE_OBJECTS = 20_000  # objects of one page looked at for its pictures (a scan's strips: tens)
 
 
 def ocr_missing() -> str | None:
@@ -61,24 +64,20 @@ _THAI_LETTER = re.compile(r"[ก-๛]")
 
 
 def scanned_bands(page, textpage, text: str) -> tuple[bool, bool]:
-    """Whether the head and the foot of `page` are read from pixels: a picture over
-    at least SCAN_AREA of the page covers most of the band, and the text layer holds
+    """Whether the head and the foot of `page` are read from pixels: pictures over
+    at least SCAN_AREA of the page (one scan, or its strips or tiles) cover most of the band, and the text layer holds
     (almost) no Thai there (a scanner's page, a photo of one; a typed note laid over the
     middle of a scan leaves its head and foot pictures). A typed page's Garuda emblem is
     no such picture, and a typed page's photo does not cover its head. A text layer
     without Thai over a picture is a scanning app's (Adobe Scan's OCR of a Thai page
     reads Latin garbage; "Scanned with CamScanner"): the picture is read."""
-    import pypdfium2.raw as pdfium_c
-
     try:
         left, bottom, right, top = page.get_bbox()
-        area = max(1.0, (right - left) * (top - bottom))
-        pictures = []
-        for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
-            box = image.get_bounds()
-            if _overlap(box, (left, bottom, right, top)) >= SCAN_AREA * area:
-                pictures.append(box)
-        if not pictures:
+        page_box = (left, bottom, right, top)
+        # Together: a scanner writes a page as strips or tiles (each a few % of it), and
+        # a re-writer wraps the scan in a Form XObject.
+        pictures = [box for box in _picture_boxes(page) if _overlap(box, page_box) > 0]
+        if sum(_overlap(box, page_box) for box in pictures) < SCAN_AREA * max(1.0, _overlap(page_box, page_box)):
             return False, False
         if page.get_rotation() % 360:  # bands across a turned page: the page as a whole
             scanned = len(_THAI_LETTER.findall(text)) < TEXT_OF_ITS_OWN
@@ -86,11 +85,34 @@ def scanned_bands(page, textpage, text: str) -> tuple[bool, bool]:
         height = top - bottom
         out = []
         for band in ((left, top - height * HEAD_BAND, right, top), (left, bottom, right, bottom + height * FOOT_BAND)):
-            covered = max(_overlap(box, band) for box in pictures) >= BAND_COVERED * _overlap(band, band)
+            covered = sum(_overlap(box, band) for box in pictures) >= BAND_COVERED * _overlap(band, band)
             out.append(covered and len(_THAI_LETTER.findall(textpage.get_text_bounded(*band))) < BAND_TEXT)
         return out[0], out[1]
     except Exception:  # noqa: BLE001 - a page PDFium cannot list: read as a scan
         return True, True
+
+
+def _picture_boxes(page, form=None, matrix=None, depth: int = 0, seen: list[int] | None = None
+                   ) -> list[tuple[float, float, float, float]]:
+    """Where each picture of `page` is drawn, in the page's space: PDFium gives a
+    picture inside a Form XObject its place in the form's space, which the form's
+    matrices (innermost first) carry to the page. At most MAX_PAGE_OBJECTS objects
+    are looked at (a form drawn twice by a form drawn twice... is exponential)."""
+    import pypdfium2.raw as pdfium_c
+
+    seen = [0] if seen is None else seen
+    boxes = []
+    for obj in page.get_objects(max_depth=1, form=form):
+        seen[0] += 1
+        if seen[0] > MAX_PAGE_OBJECTS:
+            break
+        if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            box = obj.get_bounds()
+            boxes.append(box if matrix is None else matrix.on_rect(*box))
+        elif obj.type == pdfium_c.FPDF_PAGEOBJ_FORM and depth < FORM_DEPTH:
+            inner = obj.get_matrix()
+            boxes += _picture_boxes(page, obj, inner if matrix is None else inner.multiply(matrix), depth + 1, seen)
+    return boxes
 
 
 def _overlap(a, b) -> float:
@@ -121,15 +143,20 @@ def marking_lines(page, bands: tuple[bool, bool] = (True, True)) -> list[str]:
     return lines
 
 
-def _ocr(binary: str, band) -> str:
+def _ocr(binary: str, band, until: float | None = None) -> str:
+    """Tesseract's reading of `band`, within OCR_TIMEOUT (and before `until`, a
+    time.monotonic(): the letter's time for its pictures)."""
+    timeout = OCR_TIMEOUT if until is None else min(OCR_TIMEOUT, until - time.monotonic())
+    if timeout <= 0:
+        raise NotRead(f"a scanned picture not read within {PICTURES_TIME:.0f} s")
     png = io.BytesIO()
     band.save(png, "PNG")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_THREAD_LIMIT": "1", "LC_ALL": "C.UTF-8"}
     try:
         done = subprocess.run([binary, "stdin", "stdout", "-l", "tha", "--psm", "6"], input=png.getvalue(),
-                              capture_output=True, timeout=OCR_TIMEOUT, env=env, check=False)
+                              capture_output=True, timeout=timeout, env=env, check=False)
     except subprocess.TimeoutExpired:
-        raise NotRead(f"a scanned page not read within {OCR_TIMEOUT:.0f} s") from None
+        raise NotRead(f"a scanned page not read within {timeout:.0f} s") from None
     except OSError as exc:
         raise NotRead(f"a scanned page (OCR could not start: {type(exc).__name__})") from None
     if done.returncode != 0:
@@ -145,6 +172,8 @@ MAX_PICTURES = 4  # page-shaped pictures read in one letter (frames of a TIFF co
 PAGE_SIDE = 800  # pixels: the longer side of a picture that can hold a readable page
 PAGE_RATIO = (1.2, 1.75)  # its longer side over its shorter: A4 1.41, Letter 1.29, a photo's 4:3
 MAX_PICTURE_PIXELS = 120_000_000  # a picture declaring more is not drawn: said unread
+MAX_FRAMES = 64  # frames of one picture (a fax's pages); past them it is said unread
+PICTURES_TIME = 20.0  # seconds for a letter's pictures, all together (a noise page: ~7 s a band)
 OCR_WIDTH = 1240  # pixels across a page drawn for OCR: A4 at 150 dpi
 _PICTURE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*", b"BM", b"GIF87a", b"GIF89a")
 
@@ -156,16 +185,23 @@ def is_picture(data: bytes) -> bool:
 def picture_marking_lines(data: bytes, budget) -> list[str]:
     """The markings in the head and foot of a picture that has a page's shape (its first
     frames and its last; `budget.pictures` at most in the letter, counted down); [] for a
-    picture of another shape. NotRead when it could not be looked at."""
+    picture of another shape. NotRead when it could not be looked at: too large, more
+    than MAX_FRAMES frames, or the letter's PICTURES_TIME spent (`budget.pictures_until`)."""
     from PIL import Image
 
     binary = shutil.which("tesseract")
+    if budget.pictures_until is None:
+        budget.pictures_until = time.monotonic() + PICTURES_TIME
     try:
         picture = Image.open(io.BytesIO(data))
-        frames = getattr(picture, "n_frames", 1)
+        frames = _frames(picture, budget.pictures_until)
         lines: list[str] = []
         for frame in sorted({*range(min(frames, MAX_PICTURES - 1)), frames - 1}):
-            width, height = picture.size if frame == 0 else _seek(picture, frame)
+            if frame:
+                picture.seek(frame)
+            width, pixels_high = picture.size
+            stretch = _pixel_aspect(picture)
+            height = int(pixels_high * stretch)  # a fax's 204 x 98 dpi: its page is twice as tall as its pixels
             if max(width, height) < PAGE_SIDE or not PAGE_RATIO[0] <= max(width, height) / max(1, min(width, height)) \
                     <= PAGE_RATIO[1]:
                 continue  # a photo, an emblem, a signature: not a page
@@ -174,18 +210,18 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
             budget.pictures -= 1
             if binary is None:
                 raise NotRead("a scanned picture (no OCR on this machine)")
-            if width * height > MAX_PICTURE_PIXELS:
+            if width * pixels_high > MAX_PICTURE_PIXELS:
                 raise NotRead(f"a scanned picture of more than {MAX_PICTURE_PIXELS // 1_000_000} million pixels")
             if frame == 0 and picture.format == "JPEG":
                 picture.draft("L", (OCR_WIDTH, OCR_WIDTH))  # decoded small: cheap
             page = picture.convert("L")
-            if min(page.size) > OCR_WIDTH:
-                scale = OCR_WIDTH / min(page.size)
-                page = page.resize((max(1, int(page.size[0] * scale)), max(1, int(page.size[1] * scale))))
+            scale = min(1.0, OCR_WIDTH / min(width, height))
+            if scale < 1 or stretch != 1:
+                page = page.resize((max(1, int(width * scale)), max(1, int(height * scale))))
             w, h = page.size
             for band in (page.crop((0, 0, w, max(1, int(h * HEAD_BAND)))),
                          page.crop((0, min(h - 1, int(h * (1 - FOOT_BAND))), w, h))):
-                lines += markings_read_by_ocr(_ocr(binary, band))
+                lines += markings_read_by_ocr(_ocr(binary, band, budget.pictures_until))
         return lines
     except NotRead:
         raise
@@ -195,6 +231,33 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
         return []
 
 
-def _seek(picture, frame: int) -> tuple[int, int]:
-    picture.seek(frame)
-    return picture.size
+def _frames(picture, until: float) -> int:
+    """How many frames `picture` has, walking at most MAX_FRAMES of them. Pillow's
+    `n_frames` walks them all, decoding every frame of a GIF (~30 ms each at a page's
+    size): a 400 KB GIF of thousands of frames held the letter for minutes."""
+    count = 1
+    while True:
+        if time.monotonic() > until:
+            raise NotRead(f"a scanned picture not read within {PICTURES_TIME:.0f} s")
+        try:
+            picture.seek(count)
+        except EOFError:
+            break
+        count += 1
+        if count > MAX_FRAMES:
+            raise NotRead(f"a scanned picture of more than {MAX_FRAMES} frames")
+    if count > 1:
+        picture.seek(0)
+    return count
+
+
+def _pixel_aspect(picture) -> float:
+    """How much taller than its pixels the picture is drawn: a fax's TIFF is 204 x 98 dpi
+    (2.08), a scan's 1. Bounded, so a hostile resolution cannot stretch it far."""
+    try:
+        x, y = (float(v) for v in picture.info.get("dpi", (0, 0)))
+    except (TypeError, ValueError):
+        return 1.0
+    if x <= 0 or y <= 0 or abs(x / y - 1) < 0.05:
+        return 1.0
+    return min(3.0, max(1.0, x / y))
