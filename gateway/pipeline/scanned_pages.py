@@ -202,13 +202,19 @@ def _ocr(binary: str, band) -> str:
     png = io.BytesIO()
     band.save(png, "PNG")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_THREAD_LIMIT": "1", "LC_ALL": "C.UTF-8"}
+    # coreutils' timeout kills Tesseract at the deadline even when this process is killed
+    # first (a DATA-check worker past its own deadline): no OCR outlives its letter.
+    limit = shutil.which("timeout")
+    guard = [limit, "-s", "KILL", f"{OCR_TIMEOUT:.0f}"] if limit else []
     try:
-        done = subprocess.run([binary, "stdin", "stdout", "-l", "tha", "--psm", "6"], input=png.getvalue(),
-                              capture_output=True, timeout=OCR_TIMEOUT, env=env, check=False)
+        done = subprocess.run([*guard, binary, "stdin", "stdout", "-l", "tha", "--psm", "6"], input=png.getvalue(),
+                              capture_output=True, timeout=OCR_TIMEOUT + 5, env=env, check=False)
     except subprocess.TimeoutExpired:
         raise NotRead(f"a scanned page not read within {OCR_TIMEOUT:.0f} s") from None
     except OSError as exc:
         raise NotRead(f"a scanned page (OCR could not start: {type(exc).__name__})") from None
+    if done.returncode in (124, 137, -9):  # timeout's own, or killed
+        raise NotRead(f"a scanned page not read within {OCR_TIMEOUT:.0f} s")
     if done.returncode != 0:
         raise NotRead(f"a scanned page (OCR failed, exit {done.returncode})")
     return done.stdout.decode("utf-8", "replace")
