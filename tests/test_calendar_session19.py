@@ -1,0 +1,148 @@
+"""Red team of the calendar and the clock (session 19): which register year a letter is
+numbered in and which day it carries, when the gateway's own clock is wrong and when
+the sender's is.
+
+The register year is the calendar year in Bangkok at the time of receipt (the
+regulation's "ตลอดปีปฏิทิน", MISSION.md: "Receive numbers run per register through the
+calendar year and restart at 1 each year"); docs/central-unit.md, "The register".
+
+One daemon for the module, its clock set by each test (tests/clock/sitecustomize.py,
+the machine's clock untouched), its notices to an SMTP sink, the machine's time zone
+New York (the gateway's days and years are Bangkok's whatever the host's TZ is). The
+tests run in the order written: the clock guard refuses a clock in a year before the
+register's newest, so each test's years are later than the one's before."""
+from __future__ import annotations
+
+import datetime as dt
+import signal
+
+import pytest
+
+from tests.daemon import Daemon, TestClock, write_config
+from tests.letters import letter, make_pdf, with_header
+from tests.notices.conftest import notices_config
+from tests.test_fidelity_red_team import _notice_to, sink  # noqa: F401 (the module's sink)
+
+BANGKOK = dt.timezone(dt.timedelta(hours=7))
+LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+DINDAENG = "saraban.dindaeng@bangkok.go.th"
+CLOCK_WRONG = "451 4.3.0 the receiving system's clock is wrong, the letter was not accepted; please try again later"
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory):
+    return TestClock(tmp_path_factory.mktemp("clock"))
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory, sink, clock):
+    clock.set(dt.datetime(2031, 1, 1, 0, 30, tzinfo=BANGKOK))
+    d = Daemon(write_config(tmp_path_factory.mktemp("calendar19"), extra=notices_config(sink)),
+               env={**clock.env, "TZ": "America/New_York"}).start()
+    yield d
+    d.stop()
+
+
+def _years(d: Daemon, unit: str) -> dict[int, list[str]]:
+    """The unit's receive numbers by register year, in number order."""
+    d.wait_idle()
+    years: dict[int, list[str]] = {}
+    for entry in d.register("--unit", unit):
+        years.setdefault(entry["year"], []).append(entry["receive_no"])
+    return years
+
+
+def test_the_file_name_example_carries_this_years_number_not_the_senders_clock(gw, clock, sink):
+    """A letter with no ลงวันที่ of its own, named letter.pdf, on New Year's morning
+    (00:30 on 1 ม.ค. 2574, still 31 December in UTC and in New York). The example name
+    in the acknowledgement took its year from the mail's Date: header: "2573_..." for a
+    Date: in UTC (31 December there), "2562_..." from a PC set to 2019, a fixed
+    "2567_..." for a mail without one, and for a Date: written in the Buddhist era
+    (2574, read as the common era) no example at all: the pattern's regular expression
+    was quoted to the sender. Each now reads 2574_dds_0403_276.pdf, this year's."""
+    dates = {"<utc@dds.bangkok.go.th>": "Tue, 31 Dec 2030 17:30:00 +0000",
+             "<pc-2019@dds.bangkok.go.th>": "Tue, 01 Jan 2019 09:00:00 +0700",
+             "<no-date@dds.bangkok.go.th>": None,
+             "<be-year@dds.bangkok.go.th>": "Wed, 01 Jan 2574 00:29:00 +0700"}
+    for n, (message_id, date) in enumerate(dates.items()):
+        raw = letter(subject="ขอส่งรายงานผลการดำเนินงาน", body="ดูไฟล์แนบ", message_id=message_id,
+                     files=[("letter.pdf", make_pdf(f"report {n}"))])
+        gw.send(with_header(raw, "Date", date), LATKRABANG)
+    assert _years(gw, "saraban.latkrabang") == {2574: ["1/2574", "2/2574", "3/2574", "4/2574"]}
+    for message_id in dates:
+        notice = _notice_to(sink, message_id)
+        assert "วันที่รับ: 1 ม.ค. 2574 เวลา 00.30 น." in notice, notice
+        assert "เช่น 2574_dds_0403_276.pdf" in notice and "e.g. 2574_dds_0403_276.pdf" in notice, notice
+        assert "(?P<" not in notice, notice
+
+
+def test_a_clock_stepped_back_into_a_past_year_numbers_nothing(gw, clock):
+    """The gateway's clock goes back: an NTP step over New Year's midnight, a machine
+    whose clock battery died starting in 2000, a virtual machine restored from a
+    snapshot. The letters it took were numbered in the register of the year the clock
+    said: 2/2573 after 1/2574 had been given, 1/2543 stamped and acknowledged as received
+    on 1 ม.ค. 2543. A clock in a year before the register's newest is wrong for certain:
+    SMTP now answers 451 4.3.0 (the sender's server tries again) at MAIL FROM, and at
+    the end of DATA for a clock that stepped back during the message; the log says
+    why; nothing is numbered until the clock is right, then the letter is numbered in
+    the year it really came. A restart does not forget the register's year."""
+    clock.set(dt.datetime(2032, 1, 1, 0, 0, 5, tzinfo=BANGKOK))
+    gw.send(letter(), DINDAENG)  # 1/2575
+    # NTP steps the clock back 10 seconds, into 2574 (31 ธ.ค. 2574 23:59:55).
+    clock.set(dt.datetime(2031, 12, 31, 23, 59, 55, tzinfo=BANGKOK))
+    code, text = _mail_from(gw)
+    assert (code, text) == (451, CLOCK_WRONG.removeprefix("451 ")), text
+    # Stepped back while the message was on its way: refused at its end, not dated.
+    clock.set(dt.datetime(2032, 1, 1, 0, 0, 20, tzinfo=BANGKOK))
+    with gw.smtp() as client:
+        client.ehlo("dds.bangkok.go.th")
+        client.mail("saraban.dds@bangkok.go.th")
+        client.rcpt(DINDAENG)
+        clock.set(dt.datetime(2000, 1, 1, 9, 0, tzinfo=BANGKOK))
+        code, text = client.data(letter(to=DINDAENG))
+    assert (code, text.decode()) == (451, CLOCK_WRONG.removeprefix("451 "))
+    # Each spell of a wrong clock said once, with what the clock and the register say.
+    said = [e for e in gw.events() if e.get("event") == "clock_behind_register"]
+    assert [(e["where"], e["register_year"], e["clock"]) for e in said] == [
+        ("smtp", 2575, "31 ธ.ค. 2574 23:59"), ("smtp", 2575, "1 ม.ค. 2543 09:00")], said
+    assert "the host's clock says 2574 but the register has begun 2575" in said[0]["hint"]
+    # The clock is right again: the letter comes, numbered in the year it came.
+    clock.set(dt.datetime(2032, 1, 1, 0, 1, tzinfo=BANGKOK))
+    gw.send(letter(), DINDAENG)
+    assert _years(gw, "saraban.dindaeng") == {2575: ["1/2575", "2/2575"]}
+    assert any(e.get("event") == "clock_right_again" for e in gw.events())
+
+    # The machine restarts with its clock battery dead: the register's newest year is
+    # read from the database, not only learnt from the letters of this run.
+    gw.stop()
+    clock.set(dt.datetime(2000, 1, 1, 7, 0, tzinfo=BANGKOK))
+    gw.start()
+    assert _mail_from(gw)[0] == 451
+    assert 2543 not in _years(gw, "saraban.dindaeng")
+
+
+def test_a_new_installation_with_a_clock_before_the_gateway_existed_takes_nothing(tmp_path, clock):
+    """No register yet to compare with, and the clock says 1 ม.ค. 2543: no letter can
+    reach this gateway before 2569, the year its register first ran. With
+    `[register] clock_check = false` (the way out the docs give for a register that holds
+    a year the clock reached by mistake) the letter is taken as the clock dates it."""
+    clock.set(dt.datetime(2000, 1, 1, 9, 0, tzinfo=BANGKOK))
+    d = Daemon(write_config(tmp_path / "fresh"), env=clock.env).start()
+    try:
+        assert _mail_from(d)[0] == 451
+        d.config.write_text(d.config.read_text(encoding="utf-8") + "\n[register]\nclock_check = false\n",
+                            encoding="utf-8")
+        d.proc.send_signal(signal.SIGHUP)  # systemctl reload
+        d.wait_for(lambda: any(e.get("event") == "reloaded" and "runners" in e for e in d.events()),
+                   what="the configuration reloaded")
+        d.send(letter(), LATKRABANG)
+        assert _years(d, "saraban.latkrabang") == {2543: ["1/2543"]}
+    finally:
+        d.stop()
+
+
+def _mail_from(d: Daemon) -> tuple[int, str]:
+    with d.smtp() as client:
+        client.ehlo("dds.bangkok.go.th")
+        code, text = client.mail("saraban.dds@bangkok.go.th")
+        return code, text.decode()
