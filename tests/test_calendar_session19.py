@@ -14,18 +14,22 @@ register's newest, so each test's years are later than the one's before."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import signal
+import time
 
 import pytest
 
 from tests.daemon import Daemon, TestClock, write_config
 from tests.letters import letter, make_pdf, with_header
 from tests.notices.conftest import notices_config
-from tests.test_fidelity_red_team import _notice_to, sink  # noqa: F401 (the module's sink)
+from tests.notices.sink import Sink
+from tests.test_fidelity_red_team import sink  # noqa: F401 (the module's sink)
 
 BANGKOK = dt.timezone(dt.timedelta(hours=7))
 LATKRABANG = "saraban.latkrabang@bangkok.go.th"
 DINDAENG = "saraban.dindaeng@bangkok.go.th"
+POMPRAP = "saraban.pomprap@bangkok.go.th"  # naming = "reject": a badly named letter is held
 CLOCK_WRONG = "451 4.3.0 the receiving system's clock is wrong, the letter was not accepted; please try again later"
 
 
@@ -37,7 +41,8 @@ def clock(tmp_path_factory):
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory, sink, clock):
     clock.set(dt.datetime(2031, 1, 1, 0, 30, tzinfo=BANGKOK))
-    d = Daemon(write_config(tmp_path_factory.mktemp("calendar19"), extra=notices_config(sink)),
+    extra = notices_config(sink) + '[rules.unit_policy]\n"saraban.pomprap" = { naming = "reject" }\n'
+    d = Daemon(write_config(tmp_path_factory.mktemp("calendar19"), extra=extra),
                env={**clock.env, "TZ": "America/New_York"}).start()
     yield d
     d.stop()
@@ -76,24 +81,52 @@ def test_the_file_name_example_carries_this_years_number_not_the_senders_clock(g
         assert "(?P<" not in notice, notice
 
 
+def test_a_letter_of_31_december_released_in_january_keeps_its_year_and_day(gw, clock, sink):
+    """Held in quarantine at 23:59:50 on 31 ธ.ค. 2575 (its file name refused by the
+    unit's policy), released on 2 ม.ค. 2576 after the new year's first letter: it is
+    numbered in 2575's register, after its last number, and the register, `register
+    show` and the acknowledgement all say it was received on 31 ธ.ค. 2575 at 23.59: the
+    one time of receipt, not the time it was registered (docs/central-unit.md)."""
+    clock.set(dt.datetime(2032, 12, 31, 23, 0, tzinfo=BANGKOK))
+    gw.send(letter(to=POMPRAP, files=[("2565_dds_0407_57.pdf", make_pdf("last"))]), POMPRAP)  # 1/2575
+    clock.set(dt.datetime(2032, 12, 31, 23, 59, 50, tzinfo=BANGKOK))
+    held = gw.send(letter(to=POMPRAP, message_id="<held@dds.bangkok.go.th>",
+                          files=[("scan0001.pdf", make_pdf("held"))]), POMPRAP)
+    gw.wait_idle()
+    [entry] = [q for q in json.loads(gw.cli("quarantine", "list", "--json").stdout) if q["queue_id"] == held]
+    clock.set(dt.datetime(2033, 1, 2, 8, 30, tzinfo=BANGKOK))
+    gw.send(letter(to=POMPRAP, files=[("2565_dds_0407_57.pdf", make_pdf("first"))]), POMPRAP)  # 1/2576
+    gw.wait_idle()
+    clock.set(dt.datetime(2033, 1, 2, 9, 0, tzinfo=BANGKOK))
+    out = gw.cli("quarantine", "release", str(entry["id"]), "--reason", "ผอ.สั่งรับ").stdout
+    assert "2/2575" in out, out
+    assert _years(gw, "saraban.pomprap") == {2575: ["1/2575", "2/2575"], 2576: ["1/2576"]}
+    shown = gw.cli("register", "show", "saraban.pomprap", "2/2575").stdout
+    assert "รับเมื่อ (received)       31 ธ.ค. 2575 23:59" in shown, shown
+    assert "ลงทะเบียน (registered)  2 ม.ค. 2576 09:00" in shown, shown
+    ack = _notice_to(sink, "<held@dds.bangkok.go.th>", "ได้รับหนังสือของท่านแล้ว")
+    assert "เลขรับ: 2/2575" in ack and "วันที่รับ: 31 ธ.ค. 2575 เวลา 23.59 น." in ack, ack
+    assert "Received: 31 December 2032, 23:59 (Bangkok time)" in ack, ack
+
+
 def test_a_clock_stepped_back_into_a_past_year_numbers_nothing(gw, clock):
     """The gateway's clock goes back: an NTP step over New Year's midnight, a machine
     whose clock battery died starting in 2000, a virtual machine restored from a
     snapshot. The letters it took were numbered in the register of the year the clock
-    said: 2/2573 after 1/2574 had been given, 1/2543 stamped and acknowledged as received
+    said: 2/2576 after 1/2577 had been given, 1/2543 stamped and acknowledged as received
     on 1 ม.ค. 2543. A clock in a year before the register's newest is wrong for certain:
     SMTP now answers 451 4.3.0 (the sender's server tries again) at MAIL FROM, and at
     the end of DATA for a clock that stepped back during the message; the log says
     why; nothing is numbered until the clock is right, then the letter is numbered in
     the year it really came. A restart does not forget the register's year."""
-    clock.set(dt.datetime(2032, 1, 1, 0, 0, 5, tzinfo=BANGKOK))
-    gw.send(letter(), DINDAENG)  # 1/2575
-    # NTP steps the clock back 10 seconds, into 2574 (31 ธ.ค. 2574 23:59:55).
-    clock.set(dt.datetime(2031, 12, 31, 23, 59, 55, tzinfo=BANGKOK))
+    clock.set(dt.datetime(2034, 1, 1, 0, 0, 5, tzinfo=BANGKOK))
+    gw.send(letter(), DINDAENG)  # 1/2577
+    # NTP steps the clock back 10 seconds, into 2576 (31 ธ.ค. 2576 23:59:55).
+    clock.set(dt.datetime(2033, 12, 31, 23, 59, 55, tzinfo=BANGKOK))
     code, text = _mail_from(gw)
     assert (code, text) == (451, CLOCK_WRONG.removeprefix("451 ")), text
     # Stepped back while the message was on its way: refused at its end, not dated.
-    clock.set(dt.datetime(2032, 1, 1, 0, 0, 20, tzinfo=BANGKOK))
+    clock.set(dt.datetime(2034, 1, 1, 0, 0, 20, tzinfo=BANGKOK))
     with gw.smtp() as client:
         client.ehlo("dds.bangkok.go.th")
         client.mail("saraban.dds@bangkok.go.th")
@@ -104,12 +137,12 @@ def test_a_clock_stepped_back_into_a_past_year_numbers_nothing(gw, clock):
     # Each spell of a wrong clock said once, with what the clock and the register say.
     said = [e for e in gw.events() if e.get("event") == "clock_behind_register"]
     assert [(e["where"], e["register_year"], e["clock"]) for e in said] == [
-        ("smtp", 2575, "31 ธ.ค. 2574 23:59"), ("smtp", 2575, "1 ม.ค. 2543 09:00")], said
-    assert "the host's clock says 2574 but the register has begun 2575" in said[0]["hint"]
+        ("smtp", 2577, "31 ธ.ค. 2576 23:59"), ("smtp", 2577, "1 ม.ค. 2543 09:00")], said
+    assert "the host's clock says 2576 but the register has begun 2577" in said[0]["hint"]
     # The clock is right again: the letter comes, numbered in the year it came.
-    clock.set(dt.datetime(2032, 1, 1, 0, 1, tzinfo=BANGKOK))
+    clock.set(dt.datetime(2034, 1, 1, 0, 1, tzinfo=BANGKOK))
     gw.send(letter(), DINDAENG)
-    assert _years(gw, "saraban.dindaeng") == {2575: ["1/2575", "2/2575"]}
+    assert _years(gw, "saraban.dindaeng") == {2577: ["1/2577", "2/2577"]}
     assert any(e.get("event") == "clock_right_again" for e in gw.events())
 
     # The machine restarts with its clock battery dead: the register's newest year is
@@ -139,6 +172,18 @@ def test_a_new_installation_with_a_clock_before_the_gateway_existed_takes_nothin
         assert _years(d, "saraban.latkrabang") == {2543: ["1/2543"]}
     finally:
         d.stop()
+
+
+def _notice_to(sink: Sink, message_id: str, saying: str = "") -> str:
+    """The plain text of the notice answering `message_id` that says `saying`."""
+    def found():
+        return [text for r in sink.messages() if r.message["In-Reply-To"] == message_id
+                and saying in (text := r.message.get_body(("plain",)).get_content())]
+    deadline = time.monotonic() + 60
+    while not found() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [text] = found()
+    return text
 
 
 def _mail_from(d: Daemon) -> tuple[int, str]:
