@@ -21,6 +21,7 @@ import time
 import pytest
 
 from tests.daemon import Daemon, TestClock, write_config
+from tests.imap_helpers import intake_config, mailbox_flags
 from tests.letters import letter, make_pdf, with_header
 from tests.notices.conftest import notices_config
 from tests.notices.sink import Sink
@@ -154,22 +155,35 @@ def test_a_clock_stepped_back_into_a_past_year_numbers_nothing(gw, clock):
     assert 2543 not in _years(gw, "saraban.dindaeng")
 
 
-def test_a_new_installation_with_a_clock_before_the_gateway_existed_takes_nothing(tmp_path, clock):
+def test_a_new_installation_with_a_clock_before_the_gateway_existed_takes_nothing(tmp_path, clock, dovecot,
+                                                                                 dovecot_user):
     """No register yet to compare with, and the clock says 1 ม.ค. 2543: no letter can
-    reach this gateway before 2569, the year its register first ran. With
-    `[register] clock_check = false` (the way out the docs give for a register that holds
-    a year the clock reached by mistake) the letter is taken as the clock dates it."""
+    reach this gateway before 2569, the year its register first ran. SMTP answers 451;
+    the letter waiting in the central mailbox (IMAP intake) stays there, not taken, not
+    marked. With `[register] clock_check = false` (the way out the docs give for a
+    register that holds a year the clock reached by mistake) both are taken as the clock
+    dates them."""
+    user, password = dovecot_user
+    dovecot.deliver(user, letter(message_id="<in-the-mailbox@dds.bangkok.go.th>"))
     clock.set(dt.datetime(2000, 1, 1, 9, 0, tzinfo=BANGKOK))
-    d = Daemon(write_config(tmp_path / "fresh"), env=clock.env).start()
+    d = Daemon(write_config(tmp_path / "fresh", extra=intake_config(dovecot, user, password)), env=clock.env).start()
     try:
         assert _mail_from(d)[0] == 451
+        said = d.wait_for(lambda: [e for e in d.events() if e.get("event") == "clock_behind_register"
+                                   and e["where"].startswith("imap://")], what="the mailbox left as it is")
+        assert said[0]["register_year"] == 2569 and said[0]["clock"] == "1 ม.ค. 2543 09:00", said
+        assert not any(e.get("event") == "imap_message_spooled" for e in d.events())
+        [flags] = mailbox_flags(dovecot, user)
+        assert not any(flag.startswith("$Saraban") for flag in flags), flags
+        assert d.register() == []
         d.config.write_text(d.config.read_text(encoding="utf-8") + "\n[register]\nclock_check = false\n",
                             encoding="utf-8")
         d.proc.send_signal(signal.SIGHUP)  # systemctl reload
         d.wait_for(lambda: any(e.get("event") == "reloaded" and "runners" in e for e in d.events()),
                    what="the configuration reloaded")
         d.send(letter(), LATKRABANG)
-        assert _years(d, "saraban.latkrabang") == {2543: ["1/2543"]}
+        both = d.wait_for(lambda: (lambda r: r if len(r) == 2 else None)(d.register()), what="both letters")
+        assert sorted(e["receive_no"] for e in both) == ["1/2543", "2/2543"]
     finally:
         d.stop()
 
