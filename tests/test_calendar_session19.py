@@ -119,7 +119,8 @@ def test_a_clock_stepped_back_into_a_past_year_numbers_nothing(gw, clock):
     SMTP now answers 451 4.3.0 (the sender's server tries again) at MAIL FROM, and at
     the end of DATA for a clock that stepped back during the message; the log says
     why; nothing is numbered until the clock is right, then the letter is numbered in
-    the year it really came. A restart does not forget the register's year."""
+    the year it really came. A restart does not forget the register's year; `status`
+    says why letters are refused."""
     clock.set(dt.datetime(2034, 1, 1, 0, 0, 5, tzinfo=BANGKOK))
     gw.send(letter(), DINDAENG)  # 1/2577
     # NTP steps the clock back 10 seconds, into 2576 (31 ธ.ค. 2576 23:59:55).
@@ -153,6 +154,9 @@ def test_a_clock_stepped_back_into_a_past_year_numbers_nothing(gw, clock):
     gw.start()
     assert _mail_from(gw)[0] == 451
     assert 2543 not in _years(gw, "saraban.dindaeng")
+    # `status`, where a sysadmin looks first, says so too.
+    assert ("WARNING    the host's clock says 2543 but the register has begun 2577: letters are refused "
+            "until the clock is right") in gw.cli("status").stdout
 
 
 def test_a_new_installation_with_a_clock_before_the_gateway_existed_takes_nothing(tmp_path, clock, dovecot,

@@ -50,6 +50,10 @@ class ClockGuard:
         self.where = where  # "smtp" or the IMAP mailbox, for the log
         self.refused = 0  # letters (or rounds) refused in the current spell
 
+    def hint(self, clock_year: int) -> str:
+        return (f"the host's clock says {clock_year} but the register has begun {self.floor}: "
+                "letters are refused until the clock is right (timedatectl, chrony)")
+
     def wrong(self) -> bool:
         """True while the clock is in a year before the floor. The first refusal of a
         spell and every 1000th are logged, its end too."""
@@ -62,14 +66,20 @@ class ClockGuard:
         self.refused += 1
         if self.refused % 1000 == 1:
             log.error("clock_behind_register", where=self.where, clock=thai_datetime(now), register_year=self.floor,
-                      refused=self.refused,
-                      hint=f"the host's clock says {be_year(now)} but the register has begun {self.floor}: "
-                           "letters are refused until the clock is right (timedatectl, chrony)")
+                      refused=self.refused, hint=self.hint(be_year(now)))
         return True
 
     def accepted(self) -> None:
         """A letter was taken now: its year has begun."""
         self.floor = max(self.floor, be_year(now_utc()))
+
+
+def clock_warning(settings: Settings, newest: int | None) -> list[str]:
+    """What `status` says while letters are refused for the clock."""
+    if not settings.register_.clock_check:
+        return []
+    guard, year = ClockGuard(newest, "status"), be_year(now_utc())
+    return [guard.hint(year)] if year < guard.floor else []
 
 
 def clock_guard(settings: Settings, db: Database, where: str) -> ClockGuard | None:
