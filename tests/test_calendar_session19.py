@@ -20,23 +20,19 @@ import time
 
 import pytest
 
-from tests.daemon import Daemon, TestClock, write_config
+from tests.daemon import Daemon, write_config
 from tests.imap_helpers import intake_config, mailbox_flags
 from tests.letters import letter, make_pdf, with_header
 from tests.notices.conftest import notices_config
 from tests.notices.sink import Sink
 from tests.test_fidelity_red_team import sink  # noqa: F401 (the module's sink)
+from tests.test_register_session16 import clock  # noqa: F401 (the module's clock)
 
 BANGKOK = dt.timezone(dt.timedelta(hours=7))
 LATKRABANG = "saraban.latkrabang@bangkok.go.th"
 DINDAENG = "saraban.dindaeng@bangkok.go.th"
 POMPRAP = "saraban.pomprap@bangkok.go.th"  # naming = "reject": a badly named letter is held
 CLOCK_WRONG = "451 4.3.0 the receiving system's clock is wrong, the letter was not accepted; please try again later"
-
-
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory):
-    return TestClock(tmp_path_factory.mktemp("clock"))
 
 
 @pytest.fixture(scope="module")
