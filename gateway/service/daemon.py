@@ -279,9 +279,9 @@ async def _serve(settings: Settings) -> int:
              web_port=web.port if web else None)
     for warning in notice_warnings(settings):  # said once, where the sysadmin looks at start-up
         log.warning("notices_held", detail=warning)
-    for warning in ocr_warnings():
-        log.warning("ocr_unavailable", detail=warning)
     notifier.ready(_status_line(settings, port, directory, supervisor, spool))
+    # After ready, off the loop: asking Tesseract for its models takes a process start.
+    ocr_said = asyncio.create_task(_say_ocr_warnings())
     watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
     last_status = time.monotonic()
     try:
@@ -324,6 +324,7 @@ async def _serve(settings: Settings) -> int:
             await http.close()
         if web is not None:
             await web.close()
+        ocr_said.cancel()
         if watchdog is not None:
             watchdog.cancel()
         db.dispose()
@@ -331,6 +332,11 @@ async def _serve(settings: Settings) -> int:
         # What is still in spool/new is taken up in arrival order at the next start.
         log.info("stopped", pending=spool.depth(), smtp_sessions_cut=cut)
     return 0
+
+
+async def _say_ocr_warnings() -> None:
+    for warning in await asyncio.to_thread(ocr_warnings):
+        log.warning("ocr_unavailable", detail=warning)
 
 
 def _status_line(settings: Settings, port: int, directory: DirectoryHolder, supervisor: Supervisor,
