@@ -68,6 +68,10 @@ class Hierarchy:
         return name
 
 
+# What a filed copy says of its registration (folder_copy.py, registrar.py).
+NUMBER_FIELDS = ("X-Saraban-Receive-No", "X-Saraban-Unit", "X-Saraban-Book", "X-Saraban-Queue-Id")
+
+
 class FolderNameError(ValueError):
     """A configured folder cannot be spelt on this server."""
 
@@ -122,6 +126,24 @@ class ImapFiler:
         await session.create(name)
         await session.select(name)
         return name, True
+
+    def numbered_copies(self, target: ImapTarget, limit: int) -> list:
+        """The X-Saraban-* fields of the newest `limit` copies in the folder that carry a
+        receive number (gateway/delivery/numbers_seen.py); [] when there is no folder.
+        The server finds them (SEARCH HEADER), only those fields travel."""
+        return self._loop.run_until_complete(self._numbered(target, limit))
+
+    async def _numbered(self, target: ImapTarget, limit: int) -> list:
+        session, _ = await self._session(target)
+        try:
+            await session.select(self._hierarchy[target.account].spell(target.folder))
+        except ImapRefused:
+            return []  # no folder: nothing was filed there
+        uids = (await session.uid_search("HEADER", "X-Saraban-Receive-No", '""'))[-limit:]
+        found = []
+        for start in range(0, len(uids), 500):
+            found += list((await session.fetch_fields(uids[start:start + 500], NUMBER_FIELDS)).values())
+        return found
 
     def close(self) -> None:
         for session in list(self._sessions.values()):

@@ -1,0 +1,143 @@
+"""The receive numbers the gateway's filed copies carry, read back from the folders.
+
+A folder copy and a secret registrar's sealed copy carry `X-Saraban-Receive-No`,
+`X-Saraban-Unit`, `X-Saraban-Book` and `X-Saraban-Queue-Id` in their headers (in clear
+on the sealed copy too: folder_copy.py, registrar.py). They outlive the database: after
+an older backup of the register is put back, they are what says which numbers were
+given since (gateway/service/numbering.py).
+
+Cheap on a big folder: headers only (a Maildir file's first block, IMAP
+`BODY.PEEK[HEADER.FIELDS (...)]` after a server-side `SEARCH HEADER`), and only the
+newest `limit` copies of each folder: the numbers given since a backup are the last
+ones filed. A folder that cannot be read is named in `unreachable`, never taken as
+empty."""
+from __future__ import annotations
+
+import email.header
+import email.message
+import email.parser
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.config.settings import Settings
+from gateway.delivery.imap import ImapFiler, ImapTarget
+from gateway.delivery.route import imap_target, route_for
+from gateway.intake.imap_session import ImapGone
+from gateway.units.directory import Directory
+from rules.thai_time import REGISTER_YEARS
+
+HEADER_BYTES = 64 * 1024  # our fields are the copy's first lines; a header block is rarely longer
+_NUMBER = re.compile(r"^([1-9][0-9]{0,8})/([0-9]{4})$")
+
+Register = tuple[str, str, int]  # (unit, book, Buddhist-era year)
+
+
+@dataclass
+class NumbersSeen:
+    highest: dict[Register, int] = field(default_factory=dict)
+    where: dict[Register, str] = field(default_factory=dict)  # the folder the highest was seen in
+    copies: dict[tuple[str, str], tuple[str, int, int]] = field(default_factory=dict)  # (queue, unit) -> (book, year, n)
+    unreachable: list[str] = field(default_factory=list)
+    read: int = 0
+
+    def add(self, fields: email.message.Message, folder: str) -> None:
+        def value(name: str) -> str:
+            raw = fields.get(name)
+            if raw is None:
+                return ""
+            try:
+                text = str(email.header.make_header(email.header.decode_header(str(raw))))
+            except Exception:  # noqa: BLE001 - a field no parser reads: not one of ours
+                return ""
+            return "".join(text.split())
+
+        match = _NUMBER.match(value("X-Saraban-Receive-No"))
+        unit, book, queue_id = value("X-Saraban-Unit").lower(), value("X-Saraban-Book"), value("X-Saraban-Queue-Id")
+        if not match or not unit or not book or int(match.group(2)) not in REGISTER_YEARS:
+            return
+        number, year = int(match.group(1)), int(match.group(2))
+        self.read += 1
+        key = (unit, book, year)
+        if number > self.highest.get(key, 0):
+            self.highest[key], self.where[key] = number, folder
+        if queue_id:
+            self.copies[(queue_id, unit)] = (book, year, number)
+
+
+def numbers_seen(settings: Settings, directory: Directory, limit: int) -> NumbersSeen:
+    seen = NumbersSeen()
+    _maildirs(settings.folders_dir, limit, seen)
+    _imap_folders(settings, directory, limit, seen)
+    return seen
+
+
+def _maildirs(root: Path, limit: int, seen: NumbersSeen) -> None:
+    """Every Maildir under the folders directory (unit folders and `.secret` ones, of
+    units since renamed too)."""
+    if not root.is_dir():
+        return
+    for path, dirs, _files in os.walk(root):
+        if "cur" in dirs and "new" in dirs:
+            try:
+                _maildir(Path(path), limit, seen, str(Path(path).relative_to(root)))
+            except OSError as exc:
+                seen.unreachable.append(f"Maildir {path}: {exc.strerror or exc}")
+            dirs[:] = [d for d in dirs if d not in ("cur", "new", "tmp")]
+
+
+def _maildir(maildir: Path, limit: int, seen: NumbersSeen, name: str) -> None:
+    entries = []
+    for sub in ("new", "cur"):
+        with os.scandir(maildir / sub) as found:
+            for entry in found:
+                try:
+                    entries.append((entry.stat().st_mtime, entry.path))
+                except FileNotFoundError:  # moved by the clerk's client meanwhile
+                    continue
+    entries.sort(reverse=True)  # filed last first: the numbers given since a backup
+    for _mtime, path in entries[:limit]:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(HEADER_BYTES)
+        except FileNotFoundError:  # moved new/ -> cur/ between the listing and the read
+            continue
+        end = re.search(rb"\r?\n\r?\n", head)
+        seen.add(email.parser.BytesHeaderParser().parsebytes(head[:end.start()] if end else head),
+                 f"Maildir {name}")
+
+
+def _imap_folders(settings: Settings, directory: Directory, limit: int, seen: NumbersSeen) -> None:
+    if not settings.delivery.imap:
+        return
+    units = [u.address for u in directory.units] + [u for u in settings.delivery.units
+                                                     if directory.lookup(u) is None]
+    targets: dict[tuple, ImapTarget] = {}
+    for unit in units:
+        route = route_for(settings, unit)
+        if route.backend != "imap":
+            continue
+        found = directory.lookup(unit)
+        folder = found.folder if found is not None else unit
+        for registrar in (False, True):
+            target = imap_target(settings, route, unit, folder, registrar=registrar)
+            targets.setdefault((target.host, target.port, target.username, target.folder), target)
+    filer = ImapFiler()
+    silent: dict[tuple[str, int], str] = {}  # a server that did not answer is not asked per folder
+    try:
+        for target in targets.values():
+            name = f"IMAP {target.folder!r} on {target.host} as {target.username}"
+            if (target.host, target.port) in silent:
+                seen.unreachable.append(f"{name}: {silent[(target.host, target.port)]}")
+                continue
+            try:
+                for fields in filer.numbered_copies(target, limit):
+                    seen.add(fields, name)
+            except Exception as exc:  # noqa: BLE001 - any cause: this folder was not read
+                reason = (str(exc) or type(exc).__name__).replace("\r", " ").replace("\n", " ")[:300]
+                seen.unreachable.append(f"{name}: {reason}")
+                if isinstance(exc, (ImapGone, OSError)):
+                    silent[(target.host, target.port)] = f"the server did not answer ({reason})"
+    finally:
+        filer.close()

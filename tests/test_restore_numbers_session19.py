@@ -1,0 +1,139 @@
+"""A restore never gives a receive number twice (session 19).
+
+The register put back from an older backup holds the backup's counters; the numbers
+given since are on the copies filed in the units' folders (IMAP on Dovecot, Maildir).
+Before session 19 the restored gateway gave those numbers again to new letters (two
+letters under one เลขรับ), and a letter that was in the spool when the backup was
+taken, registered and filed after it, was filed a second time. Now the gateway reads
+the numbers back from the folders before it numbers a letter, skips those given
+(a gap the register's actions explain), enters such a letter again under its own
+number, and, after `backup restore`, numbers nothing while a folder cannot be read.
+
+One scenario, through the real parts: the daemon over SMTP, `backup create` while it
+runs, `backup restore` into an empty data directory, Dovecot (saraban.latkrabang files
+into IMAP) and a Maildir (saraban.pomprap) kept outside the data directory, as a
+deployment keeps its folders on the mail server's disk."""
+from __future__ import annotations
+
+import email
+import sqlite3
+
+from tests.daemon import Daemon, write_config
+from tests.imap_helpers import folder_messages
+from tests.letters import letter
+from tests.tools_helpers import this_be_year
+
+LAT = "saraban.latkrabang@bangkok.go.th"
+POM = "saraban.pomprap@bangkok.go.th"
+
+
+def _config(path, dovecot, user, password, folders):
+    """Saraban.latkrabang files into IMAP, the others into Maildirs under `folders`."""
+    config = write_config(path, extra=f"""
+[register]
+check_retry = 0.3
+
+[delivery.imap.mail]
+host = "{dovecot.host}"
+port = {dovecot.ssl_port}
+tls = true
+ca_file = "{dovecot.cert_path}"
+username = "{user}"
+password = "{password}"
+timeout = 5
+
+[delivery.units."saraban.latkrabang"]
+backend = "imap"
+""")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[delivery]\n", f'[delivery]\nfolders_dir = "{folders}"\n', 1), encoding="utf-8")
+    return config
+
+
+def _numbers(entries, unit):
+    return [e["number"] for e in entries if e["unit"] == unit]
+
+
+def _maildir_numbers(folder):
+    out = []
+    for sub in ("new", "cur"):
+        for path in sorted((folder / sub).glob("*")):
+            out.append(email.message_from_bytes(path.read_bytes())["X-Saraban-Receive-No"])
+    return sorted(out)
+
+
+def test_a_restored_register_gives_no_number_twice(tmp_path, dovecot, dovecot_user):
+    user, password = dovecot_user
+    year = this_be_year()
+    folders = tmp_path / "folders"  # the Maildirs, outside the lost data directory
+    old = Daemon(_config(tmp_path / "old", dovecot, user, password, folders)).start()
+    try:
+        old.send(letter(), LAT)
+        old.send(letter(), POM)
+        old.wait_idle()
+        # The backup is taken while a letter is accepted and not yet registered: the
+        # database is held by another program (a sqlite3 shell) meanwhile.
+        holder = sqlite3.connect(old.data_dir / "saraban.db", isolation_level=None, timeout=30)
+        holder.execute("BEGIN IMMEDIATE")
+        in_spool = old.send(letter(), LAT)
+        archive = tmp_path / "backup" / "saraban.tar.gz"
+        old.cli("backup", "create", str(archive))
+        holder.execute("ROLLBACK")
+        holder.close()
+        old.send(letter(), LAT)
+        old.send(letter(), POM)
+        old.wait_idle()
+        before = old.register()
+        assert _numbers(before, "saraban.latkrabang") == [1, 2, 3]
+        assert _numbers(before, "saraban.pomprap") == [1, 2]
+    finally:
+        old.stop()
+
+    # The disk is lost; the Maildirs and the mail server are not. The mail server is
+    # down while the gateway comes back.
+    dovecot.halt()
+    try:
+        new = Daemon(_config(tmp_path / "new", dovecot, user, password, folders))
+        restored = new.cli("backup", "restore", str(archive))
+        assert "reads back from the units' folders" in restored.stdout
+        new.start()
+        queued = new.send(letter(), LAT)  # accepted all the same: it waits in the spool
+        status = new.wait_for(lambda: (s := new.status_here())["numbering"]["state"] == "held" and s,
+                              timeout=30, what="numbering held")
+        assert any("numbering held after a restore" in w for w in status["warnings"])
+        assert status["spool"]["pending"] == 2  # the restored spool's letter and the new one
+        assert _numbers(new.register(), "saraban.latkrabang") == [1]  # nothing numbered blind
+        assert any(e.get("event") == "numbers_check_incomplete" for e in new.events())
+    finally:
+        dovecot.resume()
+
+    try:
+        new.wait_idle()
+        new.send(letter(), POM)
+        new.wait_idle()
+        after = new.register()
+        # 2 is the letter that was in the spool, again under its own number; 3 was given
+        # before the restore (its copy is in the folder): a gap, not a second letter 3.
+        assert _numbers(after, "saraban.latkrabang") == [1, 2, 4]
+        assert _numbers(after, "saraban.pomprap") == [1, 3]
+        again = next(e for e in after if e["queue_id"] == in_spool)
+        assert again["receive_no"] == f"2/{year}"
+        assert next(e for e in after if e["queue_id"] == queued)["receive_no"] == f"4/{year}"
+
+        # What the clerks see: every copy once, no number twice.
+        copies = [c["X-Saraban-Receive-No"] for _, c in folder_messages(dovecot, user, "Saraban/latkrabang")]
+        assert sorted(copies) == [f"{n}/{year}" for n in (1, 2, 3, 4)]
+        assert _maildir_numbers(folders / "pomprap") == [f"{n}/{year}" for n in (1, 2, 3)]
+
+        raised = {e["unit"]: (e["first"], e["last"]) for e in new.events()
+                  if e.get("event") == "numbers_given_before_restore"}
+        assert raised == {"saraban.latkrabang": (2, 3), "saraban.pomprap": (2, 2)}
+        shown = new.cli("register", "show", "saraban.latkrabang", f"2/{year}").stdout
+        assert "registered_before_restore" in shown
+        # Acknowledged once, before the restore: not again.
+        notices = new.cli("outbox", "list", "--kind", "notice", "--json", check=False).stdout
+        assert in_spool not in notices
+        assert new.status_here()["numbering"]["state"] == "open"
+        assert not (new.data_dir / "restored.json").exists()
+    finally:
+        new.stop()
