@@ -345,6 +345,11 @@ def find_by_queue_id(session: Session, queue_id: str, unit: str | None = None) -
     return list(session.scalars(stmt))
 
 
+def units_with_letters(session: Session) -> list[str]:
+    """Every unit the register holds an entry of."""
+    return list(session.scalars(select(Letter.unit).distinct().order_by(Letter.unit)))
+
+
 def units_with_classified_letters(session: Session) -> list[str]:
     """Units that have registered at least one ลับ/ลับมาก letter: the ones whose secret
     registrar (นายทะเบียนลับ) must hold a certificate for delivery to work."""

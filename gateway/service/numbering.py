@@ -35,7 +35,8 @@ from gateway.config.settings import Settings
 from gateway.delivery.numbers_seen import numbers_seen
 from gateway.units.directory import load_directory
 from storage.fsync import write_durably
-from storage.register import find_registration, raise_counters
+from gateway.delivery.route import route_for
+from storage.register import find_registration, raise_counters, units_with_letters
 
 log = structlog.get_logger("gateway.numbering")
 
@@ -55,9 +56,11 @@ def _read(path: Path) -> dict:
         return {}
 
 
-def mark_restored(data_dir: Path, archive: str) -> None:
-    """Said by `backup restore`: until every folder was read, no letter is numbered."""
-    _write(data_dir / RESTORED, {"archive": archive,
+def mark_restored(data_dir: Path, archive: str, folders_from_backup: bool = False) -> None:
+    """Said by `backup restore`: until every folder was read, no letter is numbered.
+    `folders_from_backup`: the Maildirs came out of the archive (`backup create
+    --folders`), as old as its register: they cannot show the numbers given since."""
+    _write(data_dir / RESTORED, {"archive": archive, "folders_from_backup": folders_from_backup,
                                  "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
 
 
@@ -81,6 +84,9 @@ def check_numbers(settings: Settings) -> tuple[bool, str]:
     db = settings.open_database()
     try:
         with db.session() as session:
+            if restored:
+                seen.unreachable += _maildirs_missing(settings, directory, units_with_letters(session),
+                                                      _read(settings.data_dir / RESTORED).get("folders_from_backup"))
             raised = raise_counters(session, seen.highest, seen.where)
             for (queue_id, unit), (book, year, number) in seen.copies.items():
                 if any(r["unit"] == unit and r["book"] == book and r["year"] == year
@@ -107,6 +113,36 @@ def check_numbers(settings: Settings) -> tuple[bool, str]:
                                              if len(seen.unreachable) > 5 else "")
     log.warning("numbers_check_incomplete", unreachable=seen.unreachable[:20], numbering_held=restored)
     return not restored, why
+
+
+def _maildirs_missing(settings: Settings, directory, units: list[str],  # noqa: ANN001 - a Directory
+                      from_backup: bool = False) -> list[str]:
+    """The Maildir of a unit the register holds letters of, absent after a restore (left in
+    the old data directory, moved aside whole) or put back from the archive itself: it
+    cannot be taken as "nothing filed since the backup"."""
+    missing = []
+    for unit in units:
+        if route_for(settings, unit).backend != "maildir":
+            continue
+        found = directory.lookup(unit)
+        folder = settings.folders_dir / (found.folder if found is not None else unit)
+        if not folder.is_dir():
+            missing.append(f"Maildir {folder}: missing (put back the folders of the old data directory)")
+        elif from_backup:
+            missing.append(f"Maildir {folder}: restored from the backup, as old as its register (put back "
+                           "the newer folders of the old data directory, then confirm-numbers)")
+    return missing
+
+
+def confirm_numbers(data_dir: Path) -> bool:
+    """`backup confirm-numbers`: the operator has accounted for the numbers given since
+    the backup (a folder lost for good: `[register.start_numbers]` set past the highest
+    number the senders' acknowledgements show); a folder that cannot be read no longer
+    holds numbering. True if numbering was held after a restore."""
+    marker = data_dir / RESTORED
+    held = marker.exists()
+    marker.unlink(missing_ok=True)
+    return held
 
 
 class NumberingGate:
@@ -142,7 +178,8 @@ class NumberingGate:
 
 HELD = ("ยังไม่ให้เลขรับ: หลังการกู้คืนจากสำรองยังอ่านเลขรับที่ให้ไปแล้วจากโฟลเดอร์ไม่ได้ครบ หนังสือรอในคิว / "
         "numbering held after a restore until every folder is read back (receive numbers given since the "
-        "backup): {why}")
+        "backup): {why}. If a folder is lost for good: set [register.start_numbers] past the highest number "
+        "given, then `saraban-gateway backup confirm-numbers`")
 
 
 def wait_until_open(settings: Settings, stopping, poll: float) -> bool:  # noqa: ANN001 - a StopFlag
