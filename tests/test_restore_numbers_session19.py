@@ -15,9 +15,17 @@ into IMAP) and a Maildir (saraban.pomprap) kept outside the data directory, as a
 deployment keeps its folders on the mail server's disk."""
 from __future__ import annotations
 
+import datetime as dt
 import email
 import sqlite3
 
+import pytest
+from sqlalchemy import select
+
+from rules.thai_time import be_year
+from storage.db import Database
+from storage.models import Message, OperatorAction
+from storage.register import NewLetter, raise_counters, register_letter
 from tests.daemon import Daemon, write_config
 from tests.imap_helpers import folder_messages
 from tests.letters import letter
@@ -137,3 +145,45 @@ def test_a_restored_register_gives_no_number_twice(tmp_path, dovecot, dovecot_us
         assert not (new.data_dir / "restored.json").exists()
     finally:
         new.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    url = (f"sqlite:///{tmp_path / 'register.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_database_url"))
+    db = Database(url)
+    db.create_schema()
+    yield db
+    db.dispose()
+
+
+def test_counters_raised_past_the_folders_on_either_database(database):
+    """The same statements on PostgreSQL (restored with pg_restore) as on SQLite: a
+    counter behind the folders is raised once, with its gap in the register's actions;
+    one at or past them is left alone; a letter filed before the restore is entered
+    again under its own number, and the next letter gets the number after the gap."""
+    when = dt.datetime.now(dt.timezone.utc)
+    year = be_year(when)
+    lat, pom = ("saraban.latkrabang", "general", year), ("saraban.pomprap", "general", year)
+
+    def register(queue_id, unit, number=None):
+        with database.session() as session:
+            session.add(Message(queue_id=queue_id, received_at=when, mail_from="a@b", recipients=[],
+                                size=1, sha256="0" * 64, state="processing", attempts=1, outcome={}))
+            return register_letter(session, NewLetter(queue_id=queue_id, unit=unit, book="general",
+                                                      received_at=when, sender="a@b", raw_sha256="0" * 64),
+                                   number=number).number
+
+    assert register("q1", lat[0]) == 1
+    assert [register(f"p{n}", pom[0]) for n in (1, 2, 3)] == [1, 2, 3]
+    with database.session() as session:
+        raised = raise_counters(session, {lat: 4, pom: 2}, {lat: "IMAP 'Saraban/latkrabang'"})
+    assert raised == [{"unit": lat[0], "book": "general", "year": year, "first": 2, "last": 4}]
+    with database.session() as session:
+        assert raise_counters(session, {lat: 4}, {}) == []  # a second start: nothing more
+        [action] = session.scalars(select(OperatorAction)).all()
+        assert (action.who, action.action, action.unit) == ("gateway", "numbers_given_before_restore", lat[0])
+        assert action.details["seen_in"] == "IMAP 'Saraban/latkrabang'" and "restored" in action.reason
+    assert register("q2", lat[0], number=3) == 3  # in the restored spool, filed as 3 before
+    assert register("q3", lat[0]) == 5
+    assert register("p4", pom[0]) == 4
