@@ -134,6 +134,20 @@ def _maildirs_missing(settings: Settings, directory, units: list[str],  # noqa: 
     return missing
 
 
+def held_after_restore(settings: Settings) -> bool:
+    """Whether the register was restored and the folders not yet read back: numbering
+    a letter now (a release from quarantine, the paper emergency register's import) would
+    give a number the folders may show was given since the backup."""
+    return (settings.data_dir / RESTORED).exists()
+
+
+HELD_FOR_TOOLS = ("the register was restored from a backup and the receive numbers given since are not yet "
+                  "read back from the units' folders: start the daemon (it reads them before it numbers a "
+                  "letter; `status` says when) and try again")
+HELD_FOR_TOOLS_TH = ("ฐานข้อมูลทะเบียนเพิ่งกู้คืนจากสำรอง ระบบยังอ่านเลขรับที่ให้ไปแล้วจากโฟลเดอร์ของหน่วยงานไม่ครบ "
+                     "จึงยังให้เลขรับไม่ได้ กรุณาแจ้งผู้ดูแลระบบ แล้วลองใหม่ภายหลัง")
+
+
 def confirm_numbers(data_dir: Path) -> bool:
     """`backup confirm-numbers`: the operator has accounted for the numbers given since
     the backup (a folder lost for good: `[register.start_numbers]` set past the highest
