@@ -22,6 +22,8 @@ import sqlite3
 import pytest
 from sqlalchemy import select
 
+from gateway.config.settings import load_settings
+from gateway.service.numbering import check_numbers
 from rules.thai_time import be_year
 from storage.db import Database
 from storage.models import Message, OperatorAction
@@ -29,14 +31,15 @@ from storage.register import NewLetter, raise_counters, register_letter
 from tests.daemon import Daemon, write_config
 from tests.imap_helpers import folder_messages
 from tests.letters import letter
-from tests.tools_helpers import this_be_year
+from tests.tools_helpers import cli, this_be_year
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 POM = "saraban.pomprap@bangkok.go.th"
 
 
 def _config(path, dovecot, user, password, folders):
-    """Saraban.latkrabang files into IMAP, the others into Maildirs under `folders`."""
+    """Saraban.latkrabang files into IMAP, the others into Maildirs under `folders`
+    (None: the data directory's own)."""
     config = write_config(path, extra=f"""
 [register]
 check_retry = 0.3
@@ -53,6 +56,8 @@ timeout = 5
 [delivery.units."saraban.latkrabang"]
 backend = "imap"
 """)
+    if folders is None:
+        return config
     text = config.read_text(encoding="utf-8")
     config.write_text(text.replace("[delivery]\n", f'[delivery]\nfolders_dir = "{folders}"\n', 1), encoding="utf-8")
     return config
@@ -149,6 +154,18 @@ def test_a_restored_register_gives_no_number_twice(tmp_path, dovecot, dovecot_us
         assert not (new.data_dir / "restored.json").exists()
     finally:
         new.stop()
+
+    # Restored as docs/install.md said before: the whole old data directory moved aside,
+    # its Maildirs with it. A missing Maildir is not "nothing filed": numbering waits
+    # until they are put back, or the operator confirms the numbers are accounted for.
+    aside = _config(tmp_path / "aside", dovecot, user, password, folders=None)
+    assert cli(aside, "backup", "restore", str(archive)).returncode == 0
+    settings = load_settings(aside)
+    ok, why = check_numbers(settings)
+    assert not ok and "pomprap: missing" in why
+    confirmed = cli(aside, "backup", "confirm-numbers")
+    assert confirmed.returncode == 0 and "check that [register.start_numbers]" in confirmed.stdout
+    assert check_numbers(settings) == (True, "")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
