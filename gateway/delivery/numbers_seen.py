@@ -38,7 +38,8 @@ Register = tuple[str, str, int]  # (unit, book, Buddhist-era year)
 class NumbersSeen:
     highest: dict[Register, int] = field(default_factory=dict)
     where: dict[Register, str] = field(default_factory=dict)  # the folder the highest was seen in
-    copies: dict[tuple[str, str], tuple[str, int, int]] = field(default_factory=dict)  # (queue, unit) -> (book, year, n)
+    # (queue id, unit) -> (book, year, number): which letter each number was given to
+    copies: dict[tuple[str, str], tuple[str, int, int]] = field(default_factory=dict)
     unreachable: list[str] = field(default_factory=list)
     read: int = 0
 

@@ -38,7 +38,8 @@ from storage import quarantine
 from storage.models import Letter
 from storage.outbox import add_alert, queue_once, withdraw
 from storage.actions import add_action
-from storage.register import GAP_REASON, NewLetter, find_registration, find_same_files, find_same_message_id, register_letter
+from storage.register import (GAP_REASON, NewLetter, find_registration, find_same_files, find_same_message_id,
+                              register_letter)
 
 log = structlog.get_logger("gateway.pipeline.dispose")
 
@@ -150,8 +151,12 @@ def _registered_before_restore(services, r, _known):
     # Its copy in the unit's folder carries the number it was given before the register
     # was put back from a backup (gateway/service/numbering.py): entered again under it.
     earlier = earlier_number(services.settings, r.entry.queue_id, r.unit_name)
-    if earlier is not None:
-        book, year, number = earlier
+    if earlier is None:
+        return None
+    book, year, number = earlier
+    books = services.settings.register_
+    # Only into the register it was given in: otherwise it is numbered anew (a gap there).
+    if (book, year) == (books.secret_book if r.classified else books.general_book, be_year(r.entry.received_at)):
         return Disposition("register", "registered_before_restore", list(r.checked.findings),
                            receive_no=f"{number}/{year}")
 

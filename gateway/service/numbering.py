@@ -183,10 +183,13 @@ class NumberingGate:
                 why = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
                 ok = not (self.settings.data_dir / RESTORED).exists()
                 log.error("numbers_check_failed", error=why, numbering_held=not ok)
-            if ok:
-                _set_state(self.settings, "open", why)
-                return
-            _set_state(self.settings, "held", HELD.format(why=why))
+            try:
+                if ok:
+                    _set_state(self.settings, "open", why)
+                    return
+                _set_state(self.settings, "held", HELD.format(why=why))
+            except OSError as exc:  # a full disk: the runners keep waiting, tried again below
+                log.error("numbering_state_unwritten", error=exc.strerror or str(exc))
             self._stop.wait(self.settings.register_.check_retry)
 
 
