@@ -374,7 +374,8 @@ _SET_FACTS = update(_LETTERS).where(_LETTERS.c.id == bindparam("letter_id")).val
 
 
 def raise_counters(session: Session, highest: dict[tuple[str, str, int], int],
-                   where: dict[tuple[str, str, int], str] | None) -> list[dict[str, Any]]:
+                   where: dict[tuple[str, str, int], str] | None,
+                   floors: dict[tuple[str, str, int], int] | None = None) -> list[dict[str, Any]]:
     """Raise each register's counter to the highest number its folders show it gave
     (`highest`: (unit, book, year) -> number), in the caller's transaction; a counter
     already there is left alone. After a restore of an older backup the counters are
@@ -382,7 +383,9 @@ def raise_counters(session: Session, highest: dict[tuple[str, str, int], int],
     a second letter under an official receive number. Skipped, they are a gap in the
     register that the folder copies explain. Returns one record per counter raised;
     with `where` (the folder each number was seen in) each is also an entry of the
-    register's actions (operator_actions, who "gateway")."""
+    register's actions (operator_actions, who "gateway"). `floors`: each register's
+    cut-over number ([register.start_numbers]): the numbers below it are the previous
+    system's, not part of the gap."""
     from storage.actions import add_action  # storage.actions imports nothing of this module
 
     raised: list[dict[str, Any]] = []
@@ -393,10 +396,11 @@ def raise_counters(session: Session, highest: dict[tuple[str, str, int], int],
                         .on_conflict_do_nothing())
         keys = {"r_unit": unit, "r_book": book, "r_year": year}
         before = session.execute(_COUNTER, keys).scalar_one()
-        if before >= number:
-            continue
+        first = max(before + 1, (floors or {}).get((unit, book, year), 1))
+        if first > number:
+            continue  # at or past it already, or below the cut-over floor (never given again)
         session.execute(_RAISE, {**keys, "r_number": number})
-        record = {"unit": unit, "book": book, "year": year, "first": before + 1, "last": number}
+        record = {"unit": unit, "book": book, "year": year, "first": first, "last": number}
         raised.append(record)
         if where is not None:
             add_action(session, who="gateway", action="numbers_given_before_restore", unit=unit,

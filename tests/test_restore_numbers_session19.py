@@ -202,6 +202,10 @@ def test_counters_raised_past_the_folders_on_either_database(database):
     assert raised == [{"unit": lat[0], "book": "general", "year": year, "first": 2, "last": 4}]
     with database.session() as session:
         assert raise_counters(session, {lat: 4}, {}) == []  # a second start: nothing more
+        # A register begun at its cut-over number: the previous system's numbers are no gap.
+        cut = ("saraban.dindaeng", "general", year)
+        assert raise_counters(session, {cut: 1580}, None, {cut: 1572})[0]["first"] == 1572
+        assert raise_counters(session, {cut: 1500}, None, {cut: 1572}) == []
         [action] = session.scalars(select(OperatorAction)).all()
         assert (action.who, action.action, action.unit) == ("gateway", "numbers_given_before_restore", lat[0])
         assert action.details["seen_in"] == "IMAP 'Saraban/latkrabang'" and "restored" in action.reason

@@ -87,7 +87,8 @@ def check_numbers(settings: Settings) -> tuple[bool, str]:
             if restored:
                 seen.unreachable += _maildirs_missing(settings, directory, units_with_letters(session),
                                                       _read(settings.data_dir / RESTORED).get("folders_from_backup"))
-            raised = raise_counters(session, seen.highest, seen.where)
+            raised = raise_counters(session, seen.highest, seen.where,
+                                    {key: settings.start_number(*key) for key in seen.highest})
             for (queue_id, unit), (book, year, number) in seen.copies.items():
                 if any(r["unit"] == unit and r["book"] == book and r["year"] == year
                        and r["first"] <= number <= r["last"] for r in raised):
