@@ -95,12 +95,14 @@ def check_numbers(settings: Settings) -> tuple[bool, str]:
                     earlier[f"{queue_id} {unit}"] = [book, year, number]
             earlier = {key: value for key, value in earlier.items()
                        if find_registration(session, *key.split(" ", 1)) is None}
+            # Written before the raise commits: once committed, the gap is not seen again,
+            # and a letter of the spool would be numbered anew after a crash right here.
+            if earlier:
+                _write(earlier_path, earlier)
+            elif earlier_path.exists():
+                earlier_path.unlink()
     finally:
         db.dispose()
-    if earlier:
-        _write(earlier_path, earlier)
-    elif earlier_path.exists():
-        earlier_path.unlink()
     for record in raised:
         log.warning("numbers_given_before_restore", **record, seen_in=seen.where.get(
             (record["unit"], record["book"], record["year"])))
