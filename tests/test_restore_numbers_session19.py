@@ -105,6 +105,15 @@ def test_a_restored_register_gives_no_number_twice(tmp_path, dovecot, dovecot_us
         assert _numbers(before, "saraban.pomprap") == [1, 2]
     finally:
         old.stop()
+    # The clerk has filed the newest letter away into a folder of her own.
+    clerk = dovecot.imap(user)
+    try:
+        clerk.create("Archive")
+        clerk.select('"Saraban/latkrabang"')
+        _, found = clerk.uid("SEARCH", None, "HEADER", "X-Saraban-Receive-No", f"3/{year}")
+        assert clerk.uid("MOVE", found[0].decode(), "Archive")[0] == "OK"
+    finally:
+        clerk.logout()
 
     # The disk is lost; the Maildirs and the mail server are not. The mail server is
     # down while the gateway comes back.
@@ -142,13 +151,15 @@ def test_a_restored_register_gives_no_number_twice(tmp_path, dovecot, dovecot_us
         assert next(e for e in after if e["queue_id"] == queued)["receive_no"] == f"4/{year}"
 
         # What the clerks see: every copy once, no number twice.
-        copies = [c["X-Saraban-Receive-No"] for _, c in folder_messages(dovecot, user, "Saraban/latkrabang")]
+        copies = [c["X-Saraban-Receive-No"] for folder in ("Saraban/latkrabang", "Archive")
+                  for _, c in folder_messages(dovecot, user, folder)]
         assert sorted(copies) == [f"{n}/{year}" for n in (1, 2, 3, 4)]
         assert _maildir_numbers(folders / "pomprap") == [f"{n}/{year}" for n in (1, 2, 3)]
 
-        raised = {e["unit"]: (e["first"], e["last"]) for e in new.events()
+        raised = {e["unit"]: (e["first"], e["last"], e["seen_in"]) for e in new.events()
                   if e.get("event") == "numbers_given_before_restore"}
-        assert raised == {"saraban.latkrabang": (2, 3), "saraban.pomprap": (2, 2)}
+        assert raised == {"saraban.latkrabang": (2, 3, f"IMAP 'Archive' on {dovecot.host} as {user}"),
+                          "saraban.pomprap": (2, 2, "Maildir pomprap")}
         shown = new.cli("register", "show", "saraban.latkrabang", f"2/{year}").stdout
         assert "registered_before_restore" in shown
         # Acknowledged once, before the restore: not again.

@@ -18,6 +18,7 @@ CRLF-canonical copy (folder_copy.on_the_wire)."""
 from __future__ import annotations
 
 import asyncio
+import email.message
 import re
 from dataclasses import dataclass
 
@@ -81,6 +82,21 @@ _NS = re.compile(rb'^(?:\* NAMESPACE )?\(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\
 _LIST = re.compile(rb'^(?:\* LIST )?\([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL) ', re.I)
 
 
+_LISTED = re.compile(rb'^(?:\* LIST )?\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?:"((?:[^"\\]|\\.)*)"|([^\s"]+))\s*$', re.I)
+
+
+def _selectable(lines: list) -> list[str]:
+    """The mailbox names of a LIST answer, as the server spells them, that can be selected."""
+    names = []
+    for line in lines:
+        m = _LISTED.match(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
+        if m and b"\\noselect" not in m.group(1).lower() and b"\\nonexistent" not in m.group(1).lower():
+            quoted = m.group(2)
+            raw = re.sub(rb"\\(.)", rb"\1", quoted) if quoted is not None else m.group(3)
+            names.append(raw.decode("ascii", "replace"))
+    return names
+
+
 def parse_hierarchy(namespace_lines: list, list_lines: list) -> Hierarchy:
     for line in namespace_lines:
         m = _NS.match(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
@@ -127,22 +143,29 @@ class ImapFiler:
         await session.select(name)
         return name, True
 
-    def numbered_copies(self, target: ImapTarget, limit: int) -> list:
-        """The X-Saraban-* fields of the newest `limit` copies in the folder that carry a
-        receive number (gateway/delivery/numbers_seen.py); [] when there is no folder.
-        The server finds them (SEARCH HEADER), only those fields travel."""
+    def numbered_copies(self, target: ImapTarget, limit: int) -> list[tuple[str, email.message.Message]]:
+        """The X-Saraban-* fields of the newest `limit` copies carrying a receive number in
+        each folder of the target's account (gateway/delivery/numbers_seen.py): a clerk
+        moves filed letters on to other folders, and a number there is given all the
+        same. The server finds them (SEARCH HEADER), only those fields travel.
+        (folder as the server spells it, fields) per copy."""
         return self._loop.run_until_complete(self._numbered(target, limit))
 
     async def _numbered(self, target: ImapTarget, limit: int) -> list:
         session, _ = await self._session(target)
-        try:
-            await session.select(self._hierarchy[target.account].spell(target.folder))
-        except ImapRefused:
-            return []  # no folder: nothing was filed there
-        uids = (await session.uid_search("HEADER", "X-Saraban-Receive-No", '""'))[-limit:]
+        listed = await session.call("list", session.client.list('""', '"*"'))
         found = []
-        for start in range(0, len(uids), 500):
-            found += list((await session.fetch_fields(uids[start:start + 500], NUMBER_FIELDS)).values())
+        for name in _selectable(listed.lines):
+            try:
+                quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                await session.call(f"select {name}", session.client.select(quoted))  # as the server spells it
+            except ImapRefused:
+                continue  # gone since the LIST
+            session.selected = name
+            uids = (await session.uid_search("HEADER", "X-Saraban-Receive-No", '""'))[-limit:]
+            for start in range(0, len(uids), 500):
+                fields = await session.fetch_fields(uids[start:start + 500], NUMBER_FIELDS)
+                found += [(name, one) for one in fields.values()]
         return found
 
     def close(self) -> None:

@@ -9,7 +9,8 @@ given since (gateway/service/numbering.py).
 Cheap on a big folder: headers only (a Maildir file's first block, IMAP
 `BODY.PEEK[HEADER.FIELDS (...)]` after a server-side `SEARCH HEADER`), and only the
 newest `limit` copies of each folder: the numbers given since a backup are the last
-ones filed. A folder that cannot be read is named in `unreachable`, never taken as
+ones filed. Every folder is read, not only the one the gateway files into: Maildir++
+sub-folders, and every folder of an IMAP account, since a clerk moves letters on. A folder that cannot be read is named in `unreachable`, never taken as
 empty."""
 from __future__ import annotations
 
@@ -114,7 +115,9 @@ def _imap_folders(settings: Settings, directory: Directory, limit: int, seen: Nu
         return
     units = [u.address for u in directory.units] + [u for u in settings.delivery.units
                                                      if directory.lookup(u) is None]
-    targets: dict[tuple, ImapTarget] = {}
+    # Every folder of an account is read (a clerk moves filed letters on): one look per
+    # account, whichever units and registrars file into it.
+    accounts: dict[tuple, ImapTarget] = {}
     for unit in units:
         route = route_for(settings, unit)
         if route.backend != "imap":
@@ -123,19 +126,19 @@ def _imap_folders(settings: Settings, directory: Directory, limit: int, seen: Nu
         folder = found.folder if found is not None else unit
         for registrar in (False, True):
             target = imap_target(settings, route, unit, folder, registrar=registrar)
-            targets.setdefault((target.host, target.port, target.username, target.folder), target)
+            accounts.setdefault((target.host, target.port, target.username), target)
     filer = ImapFiler()
-    silent: dict[tuple[str, int], str] = {}  # a server that did not answer is not asked per folder
+    silent: dict[tuple[str, int], str] = {}  # a server that did not answer is not asked per account
     try:
-        for target in targets.values():
-            name = f"IMAP {target.folder!r} on {target.host} as {target.username}"
+        for target in accounts.values():
+            name = f"IMAP {target.host} as {target.username}"
             if (target.host, target.port) in silent:
                 seen.unreachable.append(f"{name}: {silent[(target.host, target.port)]}")
                 continue
             try:
-                for fields in filer.numbered_copies(target, limit):
-                    seen.add(fields, name)
-            except Exception as exc:  # noqa: BLE001 - any cause: this folder was not read
+                for folder, fields in filer.numbered_copies(target, limit):
+                    seen.add(fields, f"IMAP {folder!r} on {target.host} as {target.username}")
+            except Exception as exc:  # noqa: BLE001 - any cause: this account was not read
                 reason = (str(exc) or type(exc).__name__).replace("\r", " ").replace("\n", " ")[:300]
                 seen.unreachable.append(f"{name}: {reason}")
                 if isinstance(exc, (ImapGone, OSError)):
