@@ -33,7 +33,7 @@ from storage.db import Database
 from storage.models import Message, OperatorAction
 from storage.register import NewLetter, raise_counters, register_letter
 from tests.daemon import Daemon, write_config
-from tests.imap_helpers import folder_messages
+from tests.imap_helpers import delivery_config, folder_messages, set_delivery_key
 from tests.letters import letter
 from tests.tools_helpers import cli, this_be_year
 
@@ -44,26 +44,9 @@ POM = "saraban.pomprap@bangkok.go.th"
 def _config(path, dovecot, user, password, folders):
     """Saraban.latkrabang files into IMAP, the others into Maildirs under `folders`
     (None: the data directory's own)."""
-    config = write_config(path, extra=f"""
-[register]
-check_retry = 0.3
-
-[delivery.imap.mail]
-host = "{dovecot.host}"
-port = {dovecot.ssl_port}
-tls = true
-ca_file = "{dovecot.cert_path}"
-username = "{user}"
-password = "{password}"
-timeout = 5
-
-[delivery.units."saraban.latkrabang"]
-backend = "imap"
-""")
-    if folders is None:
-        return config
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace("[delivery]\n", f'[delivery]\nfolders_dir = "{folders}"\n', 1), encoding="utf-8")
+    config = write_config(path, extra="[register]\ncheck_retry = 0.3\n" + delivery_config(dovecot, user, password))
+    if folders is not None:
+        set_delivery_key(config, f'folders_dir = "{folders}"')
     return config
 
 
