@@ -85,7 +85,7 @@ def check_numbers(settings: Settings) -> tuple[bool, str]:
     try:
         with db.session() as session:
             if restored:
-                seen.unreachable += _maildirs_missing(settings, directory, units_with_letters(session),
+                seen.unreachable += _folders_unseen(settings, directory, units_with_letters(session),
                                                       _read(settings.data_dir / RESTORED).get("folders_from_backup"))
             raised = raise_counters(session, seen.highest, seen.where,
                                     {key: settings.start_number(*key) for key in seen.highest})
@@ -118,14 +118,19 @@ def check_numbers(settings: Settings) -> tuple[bool, str]:
     return not restored, why
 
 
-def _maildirs_missing(settings: Settings, directory, units: list[str],  # noqa: ANN001 - a Directory
+def _folders_unseen(settings: Settings, directory, units: list[str],  # noqa: ANN001 - a Directory
                       from_backup: bool = False) -> list[str]:
-    """The Maildir of a unit the register holds letters of, absent after a restore (left in
-    the old data directory, moved aside whole) or put back from the archive itself: it
-    cannot be taken as "nothing filed since the backup"."""
+    """After a restore, the folders of units the register holds letters of that cannot
+    show the numbers given since the backup: a Maildir absent (left in the old data
+    directory, moved aside whole) or put back from the archive itself, or a unit filed by
+    SMTP forward. None of them may be taken as "nothing filed since"."""
     missing = []
     for unit in units:
-        if route_for(settings, unit).backend != "maildir":
+        backend = route_for(settings, unit).backend
+        if backend == "smtp":  # its copies are in the departments' own mailboxes
+            missing.append(f"{unit}: filed by SMTP forward, no folder the gateway can read back "
+                           "(set [register.start_numbers] past its numbers given since the backup)")
+        if backend != "maildir":
             continue
         found = directory.lookup(unit)
         folder = settings.folders_dir / (found.folder if found is not None else unit)
