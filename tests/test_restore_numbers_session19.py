@@ -213,23 +213,25 @@ def test_counters_raised_past_the_folders_on_either_database(database):
 
 
 def test_a_big_maildir_is_read_by_its_newest_copies_headers_only(tmp_path):
-    """Bounded on a big folder: only the newest `[register] check_copies` copies, and of
-    each only its first block (the X-Saraban-* fields lead the copy), whatever its size."""
+    """Bounded on a big folder: only the newest `[register] check_copies` copies, known by
+    their names (no stat each), and of each only its first block (the X-Saraban-* fields
+    lead the copy), whatever its size."""
     settings = load_settings(write_config(tmp_path, extra="[register]\ncheck_copies = 5\n"))
     maildir = settings.folders_dir / "latkrabang"
     for sub in ("new", "cur", "tmp"):
         (maildir / sub).mkdir(parents=True)
     year = this_be_year()
-    for n in range(1, 31):
-        path = maildir / ("cur" if n % 2 else "new") / f"q{n:04d}.saraban.latkrabang.saraban"
+    queue = {n: f"{(1_700_000_000 + n) * 10**9:016x}0123abcd" for n in range(1, 31)}  # gateway/spool.py
+    for n, queue_id in queue.items():
+        path = maildir / ("cur" if n % 2 else "new") / f"{queue_id}.saraban.latkrabang.saraban:2,S"
         path.write_bytes(f"X-Saraban-Receive-No: {n}/{year}\nX-Saraban-Unit: saraban.latkrabang\n"
-                         f"X-Saraban-Book: general\nX-Saraban-Queue-Id: q{n:04d}\nSubject: x\n\n%PDF-".encode())
+                         f"X-Saraban-Book: general\nX-Saraban-Queue-Id: {queue_id}\nSubject: x\n\n%PDF-".encode())
         os.truncate(path, 64 << 20)  # a 64 MiB letter (sparse: nothing written)
-        os.utime(path, (1_700_000_000 + n, 1_700_000_000 + n))
-    (maildir / "new" / "1733.M1.host").write_bytes(b"Subject: a clerk's own note\n\nhello\n")
+        os.utime(path, (1_800_000_000 - n, 1_800_000_000 - n))  # touched by a client: not the order
+    (maildir / "new" / "1750000000.M1P2.host").write_bytes(b"Subject: a clerk's own note\n\nhello\n")
     started = time.monotonic()
     seen = numbers_seen(settings, load_directory(settings.directory_path), settings.register_.check_copies)
     assert time.monotonic() - started < 2
     assert seen.read == 4 and seen.highest == {("saraban.latkrabang", "general", year): 30}  # the note is not one
-    assert seen.copies[("q0030", "saraban.latkrabang")] == ("general", year, 30)
-    assert ("q0025", "saraban.latkrabang") not in seen.copies and not seen.unreachable
+    assert seen.copies[(queue[30], "saraban.latkrabang")] == ("general", year, 30)
+    assert (queue[26], "saraban.latkrabang") not in seen.copies and not seen.unreachable
