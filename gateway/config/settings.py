@@ -133,7 +133,7 @@ class RegisterSection(_Section):
     start_numbers: dict[str, dict[int, int]] = Field(default_factory=dict)
     # At start, the numbers the filed copies carry are read back (docs/operations.md,
     # "Receive numbers after a restore"): the newest this many copies of each folder...
-    check_copies: int = Field(default=5000, ge=1)
+    check_copies: int = Field(default=500, ge=1)
     # ...and after `backup restore`, while a folder cannot be read, numbering waits and
     # the folders are read again after this many seconds.
     check_retry: float = Field(default=30.0, gt=0)
