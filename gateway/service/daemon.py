@@ -27,6 +27,7 @@ from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
 from gateway.service.log import setup_logging
 from gateway.service.metrics_live import LiveCollector
 from gateway.service.reload import ReloadError, load_new
+from gateway.service.numbering import NumberingGate
 from gateway.service.sd_notify import Notifier
 from gateway.secrecy.keys import refuse_seal_mismatch
 from gateway.intake.smtp_drain import SessionTracker
@@ -240,6 +241,10 @@ async def _serve(settings: Settings) -> int:
         db.dispose()
         return 1
     port = server.sockets[0].getsockname()[1]
+    # Before any runner numbers a letter: the numbers the folders show were given
+    # (a register put back from a backup is behind them; gateway/service/numbering.py).
+    numbering = NumberingGate(settings)
+    numbering.start()
     supervisor = Supervisor(settings)
     supervisor.start()
     http: HttpServer | None = None
@@ -295,6 +300,7 @@ async def _serve(settings: Settings) -> int:
             if reload_requested.is_set():
                 reload_requested.clear()
                 settings = await _reload(settings, directory, supervisor, notifier)
+                numbering.settings = settings  # a held check reads the folders as now configured
                 if web is not None and web.desk is not None:
                     web.desk.use_directory(directory.current)  # the desk's scopes too
                 if handler.sender_check is not None:  # [dns]/[sender] as reloaded
@@ -319,6 +325,7 @@ async def _serve(settings: Settings) -> int:
         cut = await sessions.drain(settings.service.drain_timeout)
         await server.wait_closed()
         notifier.status("stopping: runners finish the letter in hand")
+        numbering.stop()
         await loop.run_in_executor(None, supervisor.stop, settings.service.runner_grace)
         if http is not None:
             await http.close()

@@ -6,6 +6,7 @@ from gateway.intake.clock_guard import clock_warning
 from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
 from gateway.service.health import LOCK_PROBE, stuck_words
+from gateway.service.numbering import state as numbering_state
 from gateway.service.readiness import notice_warnings, ocr_warnings, registrar_gaps, registrar_warning
 from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
@@ -44,6 +45,7 @@ def collect_status(settings: Settings) -> dict:
     finally:
         db.dispose()
     missing = registrar_gaps(settings, classified_units)
+    gate = numbering_state(settings)
     disk = storage_guard(settings).reading()
     return {
         "spool": spool_figures,
@@ -59,10 +61,11 @@ def collect_status(settings: Settings) -> dict:
         "notices": notices,
         "imap_intake": imap_intake,
         "registrars_missing": missing,
+        "numbering": gate or {"state": "open"},
         "database": {"ok": not blocked, "detail": stuck_words(blocked, LOCK_PROBE) if blocked else "ok"},
         "warnings": _database_warning(blocked) + notice_warnings(settings) + registrar_warning(missing)
         + _disk_warning(disk) + _overdue_warning(figures.outbox) + clock_warning(settings, newest_year)
-        + ocr_warnings(),
+        + ([gate["detail"]] if gate.get("state") == "held" else []) + ocr_warnings(),
     }
 
 

@@ -19,6 +19,7 @@ from gateway.pipeline.dispose import decide, recipient_for, register_letter_for,
 from gateway.pipeline.parse import filename_of
 from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, record_action
+from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services
 from gateway.tools.replay import entry_from_vault
 from rules.names import shown_name
@@ -159,6 +160,8 @@ def release(services: Services, quarantine_id: int, reason: str | None) -> Lette
 
 
 def _register_released(services: Services, quarantine_id: int, reason: str | None, recipient, checked) -> Letter:
+    if held_after_restore(services.settings):  # no number given blind (gateway/service/numbering.py)
+        raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH)
     with services.db.session() as session:
         # Locked until the commit: a reject or another release of this entry waits,
         # then finds it released (_must_be_held) instead of deciding it a second time.
