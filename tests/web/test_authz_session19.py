@@ -1,0 +1,103 @@
+"""Red team of the desk, session 19: who may see and do what. Over plain HTTP against the
+real daemon's desk (SQLite), one module desk for every case:
+
+* A classified letter held in quarantine (its copy sealed, no subject kept) could be
+  rejected by any clerk of the unit, or an administrator, none of whom may read it: the
+  sender was told it was not registered. The page did not even say it was classified, and
+  the unit's secret registrar, who may read it, was told to ask the secret registrar. Now
+  only that registrar decides on it; the others are told so in Thai and English and the
+  entry stays held.
+* A held letter's subject was shown as its Subject header came: a right-to-left override
+  drew "ขออนุมัติ <U+202E>fdp.exe" as "ขออนุมัติ exe.pdf" in the held list and entry page
+  (the register has always kept the subject without them).
+"""
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from tests.letters import letter, make_pdf
+from tests.web.client import Client
+from tests.web.conftest import Desk, running_desk
+
+LAT = "saraban.latkrabang@bangkok.go.th"
+SEALED_MARKER = "S19SEALEDMARK"
+RTL_SUBJECT = "ขออนุมัติจัดซื้อ \u202efdp.exe ด่วน"
+SEALED_REFUSED_TH = "รายการนี้เป็นหนังสือลับ ผู้ที่รับเข้าทะเบียน ปฏิเสธ หรือตรวจซ้ำได้มีเพียงนายทะเบียนลับของหน่วยงาน"
+_clients = 0
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    users = (("s19clerk", "clerk", "saraban.latkrabang"), ("s19admin", "admin"),
+             ("s19reg", "registrar", "saraban.latkrabang"), ("s19finreg", "registrar", "saraban.latkrabang.fin"))
+    # ลับ in the subject and the text, and nothing the desk registers (an HTML file only):
+    # held, its copy sealed for the registrar (no subject, no file in the plain vault).
+    sealed = letter(subject=f"ลับ แผนงาน {SEALED_MARKER}", body=f"ลับ\nเรื่อง แผนงาน {SEALED_MARKER}\n",
+                    files=[("x.html", f"<html>{SEALED_MARKER}</html>".encode())])
+    # an ordinary letter held for its HTML file, its subject with a right-to-left override
+    rtl = letter(subject=RTL_SUBJECT, files=[("a.pdf", make_pdf("a")), ("p.html", b"<b>x</b>")])
+    # The tests pose as clients behind the reverse proxy on this host (X-Forwarded-For):
+    # each sign-in its own address, so the per-address limit is not what they meet.
+    with running_desk(tmp_path_factory.mktemp("desk"), users, ((sealed, LAT), (rtl, LAT)),
+                      extra='trusted_proxies = ["127.0.0.1"]\n') as desk:
+        yield desk
+
+
+def client(desk: Desk, username: str) -> Client:
+    global _clients
+    _clients += 1
+    signed = Client(desk.url, forwarded_for=f"10.19.0.{_clients}")
+    answer = signed.sign_in(username)
+    assert answer.status == 303, (username, answer.status, answer.errors())
+    return signed
+
+
+def held_id(desk: Desk, condition: str) -> int:
+    [(entry_id,)] = desk.db(f"SELECT id FROM quarantine WHERE unit = 'saraban.latkrabang' AND {condition}")
+    return entry_id
+
+
+def words(page) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text)))
+
+
+def test_only_the_units_secret_registrar_decides_on_a_classified_held_letter(desk):
+    sealed = held_id(desk, "subject IS NULL")
+    assert not desk.db("SELECT id FROM letters WHERE unit = 'saraban.latkrabang'")
+    for username in ("s19clerk", "s19admin"):
+        person = client(desk, username)
+        page = person.get(f"/quarantine/{sealed}")
+        assert page.status == 200 and SEALED_MARKER not in page.text
+        assert "(หนังสือลับ)" in words(page) and SEALED_REFUSED_TH in words(page)
+        assert 'value="reject"' not in page.text  # no buttons it would refuse
+        listing = person.get("/quarantine")
+        assert f'name="id" value="{sealed}"' not in listing.text and "(หนังสือลับ)" in words(listing)
+        # the form posted all the same (an old page, a hand-made request)
+        for action in ("reject", "release", "reprocess"):
+            answer = person.post("/quarantine", {"action": action, "id": str(sealed), "reason": "ไม่ใช่ของเรา"})
+            assert answer.status == 200 and answer.outcomes() == [f"#{sealed}: {SEALED_REFUSED_TH}"], answer.outcomes()
+        assert desk.db("SELECT state FROM quarantine WHERE id = ?", sealed) == [("held",)]
+    assert not desk.db("SELECT action FROM operator_actions WHERE quarantine_id = ?", sealed)
+
+    # nor the registrar of the unit below (their secret book is their own unit's only)
+    below = client(desk, "s19finreg")
+    assert below.get(f"/quarantine/{sealed}").status == 404
+    # the registrar of saraban.latkrabang decides
+    registrar = client(desk, "s19reg")
+    page = registrar.get(f"/quarantine/{sealed}")
+    assert 'value="reject"' in page.text and SEALED_REFUSED_TH not in words(page)
+    answer = registrar.post("/quarantine", {"action": "reject", "id": str(sealed), "reason": "ให้ส่งใหม่ทางลับ"})
+    assert answer.outcomes() == [f"#{sealed}: ปฏิเสธแล้ว"], answer.outcomes()
+    assert desk.db("SELECT state FROM quarantine WHERE id = ?", sealed) == [("rejected",)]
+    assert desk.db("SELECT who FROM operator_actions WHERE quarantine_id = ?", sealed) == [("web:s19reg",)]
+
+
+def test_a_held_subject_is_shown_without_its_right_to_left_override(desk):
+    entry = held_id(desk, "subject IS NOT NULL")
+    clerk = client(desk, "s19clerk")
+    for page in (clerk.get("/quarantine"), clerk.get(f"/quarantine/{entry}")):
+        assert page.status == 200
+        assert "\u202e" not in page.text and "ขออนุมัติจัดซื้อ fdp.exe ด่วน" in words(page)
