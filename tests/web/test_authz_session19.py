@@ -7,6 +7,10 @@ real daemon's desk (SQLite), one module desk for every case:
   the unit's secret registrar, who may read it, was told to ask the secret registrar. Now
   only that registrar decides on it; the others are told so in Thai and English and the
   entry stays held.
+* A person moved to another unit, or no longer a secret registrar, kept the old rights:
+  there was no command to change an account (`users add` refuses a taken name, and a
+  disabled account could not come back). `users set` changes the role, units or name and
+  ends the sessions, `users enable` undoes `users disable`.
 * A held letter's subject was shown as its Subject header came: a right-to-left override
   drew "ขออนุมัติ <U+202E>fdp.exe" as "ขออนุมัติ exe.pdf" in the held list and entry page
   (the register has always kept the subject without them).
@@ -23,6 +27,8 @@ from tests.web.client import Client
 from tests.web.conftest import Desk, running_desk
 
 LAT = "saraban.latkrabang@bangkok.go.th"
+DDS = "saraban.dds@bangkok.go.th"
+LAT_SUBJECT, DDS_SUBJECT = "หนังสือเขตลาดกระบัง S19LAT", "หนังสือสำนักการระบายน้ำ S19DDS"
 SEALED_MARKER = "S19SEALEDMARK"
 RTL_SUBJECT = "ขออนุมัติจัดซื้อ \u202efdp.exe ด่วน"
 SEALED_REFUSED_TH = "รายการนี้เป็นหนังสือลับ ผู้ที่รับเข้าทะเบียน ปฏิเสธ หรือตรวจซ้ำได้มีเพียงนายทะเบียนลับของหน่วยงาน"
@@ -32,7 +38,8 @@ _clients = 0
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     users = (("s19clerk", "clerk", "saraban.latkrabang"), ("s19admin", "admin"),
-             ("s19reg", "registrar", "saraban.latkrabang"), ("s19finreg", "registrar", "saraban.latkrabang.fin"))
+             ("s19reg", "registrar", "saraban.latkrabang"), ("s19finreg", "registrar", "saraban.latkrabang.fin"),
+             ("s19mover", "clerk", "saraban.latkrabang"))
     # ลับ in the subject and the text, and nothing the desk registers (an HTML file only):
     # held, its copy sealed for the registrar (no subject, no file in the plain vault).
     sealed = letter(subject=f"ลับ แผนงาน {SEALED_MARKER}", body=f"ลับ\nเรื่อง แผนงาน {SEALED_MARKER}\n",
@@ -41,7 +48,9 @@ def desk(tmp_path_factory):
     rtl = letter(subject=RTL_SUBJECT, files=[("a.pdf", make_pdf("a")), ("p.html", b"<b>x</b>")])
     # The tests pose as clients behind the reverse proxy on this host (X-Forwarded-For):
     # each sign-in its own address, so the per-address limit is not what they meet.
-    with running_desk(tmp_path_factory.mktemp("desk"), users, ((sealed, LAT), (rtl, LAT)),
+    letters = ((sealed, LAT), (rtl, LAT), (letter(subject=LAT_SUBJECT, files=[("l.pdf", make_pdf("l"))]), LAT),
+               (letter(subject=DDS_SUBJECT, to=DDS, files=[("d.pdf", make_pdf("d"))]), DDS))
+    with running_desk(tmp_path_factory.mktemp("desk"), users, letters,
                       extra='trusted_proxies = ["127.0.0.1"]\n') as desk:
         yield desk
 
@@ -66,7 +75,7 @@ def words(page) -> str:
 
 def test_only_the_units_secret_registrar_decides_on_a_classified_held_letter(desk):
     sealed = held_id(desk, "subject IS NULL")
-    assert not desk.db("SELECT id FROM letters WHERE unit = 'saraban.latkrabang'")
+    assert not desk.db("SELECT id FROM letters WHERE book = 'secret'")  # held, not registered
     for username in ("s19clerk", "s19admin"):
         person = client(desk, username)
         page = person.get(f"/quarantine/{sealed}")
@@ -101,3 +110,32 @@ def test_a_held_subject_is_shown_without_its_right_to_left_override(desk):
     for page in (clerk.get("/quarantine"), clerk.get(f"/quarantine/{entry}")):
         assert page.status == 200
         assert "\u202e" not in page.text and "ขออนุมัติจัดซื้อ fdp.exe ด่วน" in words(page)
+
+
+def test_an_account_moved_to_another_unit_loses_the_old_one_at_once(desk):
+    lat_letter = desk.db("SELECT id FROM letters WHERE subject = ?", LAT_SUBJECT)[0][0]
+    dds_letter = desk.db("SELECT id FROM letters WHERE subject = ?", DDS_SUBJECT)[0][0]
+    mover = client(desk, "s19mover")
+    assert LAT_SUBJECT in mover.get("/register").text and mover.get(f"/letters/{dds_letter}").status == 404
+
+    moved = desk.daemon.cli("users", "set", "s19mover", "--unit", "saraban.dds@bangkok.go.th")
+    assert "units saraban.latkrabang -> saraban.dds" in moved.stdout and "sessions are ended" in moved.stdout
+    old = mover.get(f"/letters/{lat_letter}")  # the session signed in before the move
+    assert old.status == 303 and old.header("location") == "/login" and LAT_SUBJECT not in old.text
+    mover = client(desk, "s19mover")
+    assert mover.get(f"/letters/{lat_letter}").status == 404 and mover.get("/register?unit=saraban.latkrabang").status == 404
+    assert DDS_SUBJECT in mover.get(f"/letters/{dds_letter}").text
+
+    # what cannot be: a unit the directory does not know, nothing to change, nobody
+    for args, said in ((("s19mover", "--unit", "saraban.nowhere"), "not in the unit directory: saraban.nowhere"),
+                       (("s19mover",), "nothing to change"),
+                       (("s19nobody", "--role", "clerk"), 'no account "s19nobody"')):
+        result = desk.daemon.cli("users", "set", *args, check=False)
+        assert result.returncode == 1 and said in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "role clerk -> admin" in desk.daemon.cli("users", "set", "s19mover", "--role", "admin").stdout
+
+    # disabled, then enabled again: the same account, signing in with its password
+    desk.daemon.cli("users", "disable", "s19mover")
+    assert Client(desk.url, forwarded_for="10.19.1.1").sign_in("s19mover").status == 401
+    assert "enabled s19mover" in desk.daemon.cli("users", "enable", "s19mover").stdout
+    assert client(desk, "s19mover").get("/operations").status == 200  # an administrator now
