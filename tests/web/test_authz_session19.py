@@ -139,3 +139,21 @@ def test_an_account_moved_to_another_unit_loses_the_old_one_at_once(desk):
     assert Client(desk.url, forwarded_for="10.19.1.1").sign_in("s19mover").status == 401
     assert "enabled s19mover" in desk.daemon.cli("users", "enable", "s19mover").stdout
     assert client(desk, "s19mover").get("/operations").status == 200  # an administrator now
+
+
+def test_the_sign_in_limit_forgets_addresses_idle_for_a_minute(monkeypatch):
+    """Each client address's attempts were pruned only when that address came back: an
+    attacker with many addresses (an IPv6 network) grew the desk's memory for good, and
+    past 10,000 addresses every sign-in scanned them all under one lock."""
+    from gateway.web import auth
+
+    clock = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    limiter = auth.AttemptLimiter(per_minute=2)
+    for n in range(3000):
+        assert limiter.allow(f"2001:db8::{n:x}")
+    assert len(limiter._seen) == 3000
+    assert limiter.allow("2001:db8::1") and not limiter.allow("2001:db8::1")  # the limit still holds
+    clock[0] += 61
+    assert limiter.allow("192.0.2.7") and len(limiter._seen) == 1
+    assert limiter.allow("2001:db8::1")  # its minute has passed too
