@@ -22,7 +22,7 @@ import re
 
 import pytest
 
-from tests.letters import letter, make_pdf
+from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf
 from tests.web.client import Client
 from tests.web.conftest import Desk, running_desk
 
@@ -48,7 +48,12 @@ def desk(tmp_path_factory):
     rtl = letter(subject=RTL_SUBJECT, files=[("a.pdf", make_pdf("a")), ("p.html", b"<b>x</b>")])
     # The tests pose as clients behind the reverse proxy on this host (X-Forwarded-For):
     # each sign-in its own address, so the per-address limit is not what they meet.
-    letters = ((sealed, LAT), (rtl, LAT), (letter(subject=LAT_SUBJECT, files=[("l.pdf", make_pdf("l"))]), LAT),
+    # a ลับ letter registered and sealed, its Subject and sender's name with overrides
+    revealed = letter(subject=f"ลับ {RTL_SUBJECT} S19REVEAL",
+                      body=f"ลับ\nที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง แผนงาน S19REVEAL\n",
+                      files=[("r.pdf", make_pdf("ลับ cover letter S19REVEAL"))])
+    revealed = revealed.replace(b"From: ", "From: =?utf-8?b?4oCuZml2ZQ==?= ".encode(), 1)  # "\u202efive"
+    letters = ((sealed, LAT), (rtl, LAT), (revealed, LAT), (letter(subject=LAT_SUBJECT, files=[("l.pdf", make_pdf("l"))]), LAT),
                (letter(subject=DDS_SUBJECT, to=DDS, files=[("d.pdf", make_pdf("d"))]), DDS))
     with running_desk(tmp_path_factory.mktemp("desk"), users, letters,
                       extra='trusted_proxies = ["127.0.0.1"]\n') as desk:
@@ -75,7 +80,7 @@ def words(page) -> str:
 
 def test_only_the_units_secret_registrar_decides_on_a_classified_held_letter(desk):
     sealed = held_id(desk, "subject IS NULL")
-    assert not desk.db("SELECT id FROM letters WHERE book = 'secret'")  # held, not registered
+    assert not desk.db("SELECT id FROM quarantine WHERE state = 'held' AND subject IS NULL AND id != ?", sealed)
     for username in ("s19clerk", "s19admin"):
         person = client(desk, username)
         page = person.get(f"/quarantine/{sealed}")
@@ -104,12 +109,17 @@ def test_only_the_units_secret_registrar_decides_on_a_classified_held_letter(des
     assert desk.db("SELECT who FROM operator_actions WHERE quarantine_id = ?", sealed) == [("web:s19reg",)]
 
 
-def test_a_held_subject_is_shown_without_its_right_to_left_override(desk):
+def test_a_subject_is_shown_without_its_right_to_left_override(desk):
+    """Held, and decrypted for the secret registrar."""
     entry = held_id(desk, "subject IS NOT NULL")
     clerk = client(desk, "s19clerk")
     for page in (clerk.get("/quarantine"), clerk.get(f"/quarantine/{entry}")):
         assert page.status == 200
         assert "\u202e" not in page.text and "ขออนุมัติจัดซื้อ fdp.exe ด่วน" in words(page)
+    [(secret,)] = desk.db("SELECT id FROM letters WHERE book = 'secret'")
+    opened = client(desk, "s19reg").post(f"/letters/{secret}/reveal", {"confirm": "yes"})
+    assert opened.status == 200 and "S19REVEAL" in opened.text
+    assert "\u202e" not in opened.text and "ขออนุมัติจัดซื้อ fdp.exe ด่วน" in words(opened)
 
 
 def test_an_account_moved_to_another_unit_loses_the_old_one_at_once(desk):
