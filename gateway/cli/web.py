@@ -160,13 +160,24 @@ def _change(args: argparse.Namespace, change) -> None:
         db.dispose()
 
 
+def _set_disabled(args: argparse.Namespace, disabled: bool) -> None:
+    def flag(settings, user) -> None:
+        user.disabled = disabled
+
+    _change(args, flag)
+
+
 @friendly
 def cmd_disable(args: argparse.Namespace) -> int:
-    def disable(settings, user) -> None:
-        user.disabled = True
-
-    _change(args, disable)
+    _set_disabled(args, True)
     print(f"disabled {args.username}; their sessions are ended")
+    return 0
+
+
+@friendly
+def cmd_enable(args: argparse.Namespace) -> int:
+    _set_disabled(args, False)
+    print(f"enabled {args.username}")
     return 0
 
 
@@ -213,16 +224,6 @@ def cmd_set(args: argparse.Namespace) -> int:
 
     _change(args, set_fields)
     print(f"{args.username}: {'; '.join(said) or 'unchanged'}; their sessions are ended")
-    return 0
-
-
-@friendly
-def cmd_enable(args: argparse.Namespace) -> int:
-    def enable(settings, user) -> None:
-        user.disabled = False
-
-    _change(args, enable)
-    print(f"enabled {args.username}")
     return 0
 
 
