@@ -267,6 +267,11 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
             length = request.headers.get("content-length")
             if length is None or not length.isdigit() or int(length) > desk.max_upload:
                 return await run_in_threadpool(_refuse, desk, request, 413)
+            # Nobody signed in: answered before the body is read. It was parsed first (up
+            # to max_upload_mb, its files spooled to disk) for anyone who could reach the
+            # port, with or without a session, until session 19.
+            if await run_in_threadpool(desk.auth.person, request.cookies.get(desk.session_cookie)) is None:
+                return await run_in_threadpool(_session_expired, request)
             form = await request.form(max_files=20, max_fields=500, max_part_size=64 * 1024)
         try:
             return await run_in_threadpool(_run, request, form)
@@ -284,15 +289,18 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
                 raise
             return desk.busy(request, person, exc)
 
+    def _session_expired(request: Request) -> Response:
+        """A form sent after the session ran out (or after signing out in another tab):
+        "reload the page" would lead to the sign-in page with no word why, and the clerk
+        should know that what they typed was not saved."""
+        lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
+        return desk.error(request, None, 403, word("session_expired", lang), word("session_expired_text", lang))
+
     def _signed_in(request: Request, form: FormData | None, person: Person | None) -> Response:
         if person is None:
             if request.method == "GET":
                 return RedirectResponse("/login", status_code=303)
-            # A form sent after the session ran out (or after signing out in another
-            # tab): "reload the page" would lead to the sign-in page with no word why,
-            # and the clerk should know that what they typed was not saved.
-            lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
-            return desk.error(request, None, 403, word("session_expired", lang), word("session_expired_text", lang))
+            return _session_expired(request)
         try:
             if form is not None and not same(str(form.get("csrf") or ""), person.csrf):
                 log.warning("web_csrf_refused", username=person.username, path=request.url.path)

@@ -3,17 +3,20 @@ real daemon's desk (SQLite), one module desk for every case:
 
 * A classified letter held in quarantine (its copy sealed, no subject kept) could be
   rejected by any clerk of the unit, or an administrator, none of whom may read it: the
-  sender was told it was not registered. The page did not even say it was classified, and
-  the unit's secret registrar, who may read it, was told to ask the secret registrar. Now
-  only that registrar decides on it; the others are told so in Thai and English and the
-  entry stays held.
+  sender was told it was not registered; the page did not even say it was classified.
+  Now only the unit's secret registrar decides on it; the others are told so in Thai and
+  English and the entry stays held.
 * A person moved to another unit, or no longer a secret registrar, kept the old rights:
   there was no command to change an account (`users add` refuses a taken name, and a
   disabled account could not come back). `users set` changes the role, units or name and
   ends the sessions, `users enable` undoes `users disable`.
+* A form posted by nobody (no session) had its body read and parsed first, up to
+  `max_upload_mb` (20 MB) with its files spooled to disk: now the answer comes first.
 * A held letter's subject was shown as its Subject header came: a right-to-left override
-  drew "ขออนุมัติ <U+202E>fdp.exe" as "ขออนุมัติ exe.pdf" in the held list and entry page
-  (the register has always kept the subject without them).
+  drew "ขออนุมัติ <U+202E>fdp.exe" as "ขออนุมัติ exe.pdf" in the held list and entry page,
+  and on a classified letter revealed to its registrar (subject and sender's name); the
+  register has always kept the subject without them.
+* The sign-in limit per client address never forgot an address (below, without a desk).
 """
 from __future__ import annotations
 
@@ -165,3 +168,27 @@ def test_the_sign_in_limit_forgets_addresses_idle_for_a_minute(monkeypatch):
     clock[0] += 61
     assert limiter.allow("192.0.2.7") and len(limiter._seen) == 1
     assert limiter.allow("2001:db8::1")  # its minute has passed too
+
+
+def test_a_form_from_nobody_is_answered_before_its_body_is_read(desk):
+    """The desk read and parsed a POST's body (up to max_upload_mb, its files spooled to
+    disk) before it looked whether anyone had signed in: anyone who reached the port could
+    make it take 20 MB a request. Now it answers at once, without waiting for the body."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(desk.url)
+    for cookie in ("", "Cookie: __Host-saraban_session=not-a-session\r\n"):
+        with socket.create_connection((url.hostname, url.port), timeout=20) as conn:
+            conn.sendall((f"POST /emergency HTTP/1.1\r\nHost: {url.netloc}\r\n{cookie}"
+                          "Content-Type: multipart/form-data; boundary=b19\r\n"
+                          f"Content-Length: {15 * 1024 * 1024}\r\n\r\n--b19\r\n"
+                          'Content-Disposition: form-data; name="scans"; filename="a.pdf"\r\n\r\n').encode()
+                         + b"%PDF-1.4 " * 10000)  # the rest of the 15 MB never comes
+            answer = b""
+            while "การเข้าสู่ระบบหมดอายุ".encode() not in answer:  # on main: a timeout, the body awaited
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 403") and "การเข้าสู่ระบบหมดอายุ".encode() in answer, answer[:300]
