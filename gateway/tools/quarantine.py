@@ -22,7 +22,7 @@ from gateway.tools.actions import action_as_dict, record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services
 from gateway.tools.replay import entry_from_vault
 from rules.names import shown_name
-from rules.thai_text import clean_field
+from rules.extract import subject_text
 from rules.thai_time import thai_datetime, to_bangkok
 from storage import quarantine
 from storage.actions import actions_for
@@ -48,10 +48,11 @@ def entry_as_dict(entry: QuarantineEntry) -> dict[str, Any]:
         "state": entry.state,
         "held_at": to_bangkok(entry.created_at).isoformat(timespec="seconds"),
         "sender": entry.sender,
-        # As the register keeps a subject (clean_field): the held one is the Subject header
+        # As the register keeps a subject (subject_text): the held one is the Subject header
         # as sent, and a right-to-left override or a zero-width character in it drew the
-        # desk's list and `quarantine show` in another order than it is.
-        "subject": clean_field(entry.subject),
+        # desk's list and `quarantine show` in another order than it is, marks piled on
+        # one letter over the rows around it.
+        "subject": subject_text(entry.subject),
         "reasons": entry.reasons or [],
         "raw_sha256": entry.raw_sha256,
     }

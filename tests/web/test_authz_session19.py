@@ -33,7 +33,7 @@ LAT = "saraban.latkrabang@bangkok.go.th"
 DDS = "saraban.dds@bangkok.go.th"
 LAT_SUBJECT, DDS_SUBJECT = "หนังสือเขตลาดกระบัง S19LAT", "หนังสือสำนักการระบายน้ำ S19DDS"
 SEALED_MARKER = "S19SEALEDMARK"
-RTL_SUBJECT = "ขออนุมัติจัดซื้อ \u202efdp.exe ด่วน"
+RTL_SUBJECT = "ขออนุมัติจัดซื้อ \u202efdp.exe ด่วน\u0e34\u0e34\u0e34\u0e34\u0e34"  # and marks piled up
 SEALED_REFUSED_TH = "รายการนี้เป็นหนังสือลับ ผู้ที่รับเข้าทะเบียน ปฏิเสธ หรือตรวจซ้ำได้มีเพียงนายทะเบียนลับของหน่วยงาน"
 _clients = 0
 
@@ -118,11 +118,11 @@ def test_a_subject_is_shown_without_its_right_to_left_override(desk):
     clerk = client(desk, "s19clerk")
     for page in (clerk.get("/quarantine"), clerk.get(f"/quarantine/{entry}")):
         assert page.status == 200
-        assert "\u202e" not in page.text and "ขออนุมัติจัดซื้อ fdp.exe ด่วน" in words(page)
+        assert "\u202e" not in page.text and "ขออนุมัติจัดซื้อ fdp.exe ด่วนิ " in words(page)
     [(secret,)] = desk.db("SELECT id FROM letters WHERE book = 'secret'")
     opened = client(desk, "s19reg").post(f"/letters/{secret}/reveal", {"confirm": "yes"})
     assert opened.status == 200 and "S19REVEAL" in opened.text
-    assert "\u202e" not in opened.text and "ขออนุมัติจัดซื้อ fdp.exe ด่วน" in words(opened)
+    assert "\u202e" not in opened.text and "ขออนุมัติจัดซื้อ fdp.exe ด่วนิ S19REVEAL" in words(opened)
 
 
 def test_an_account_moved_to_another_unit_loses_the_old_one_at_once(desk):
