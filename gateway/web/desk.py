@@ -270,8 +270,9 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
             # Nobody signed in: answered before the body is read. It was parsed first (up
             # to max_upload_mb, its files spooled to disk) for anyone who could reach the
             # port, with or without a session, until session 19.
-            if await run_in_threadpool(desk.auth.person, request.cookies.get(desk.session_cookie)) is None:
-                return await run_in_threadpool(_session_expired, request)
+            refused = await run_in_threadpool(_nobody, request)
+            if refused is not None:
+                return refused
             form = await request.form(max_files=20, max_fields=500, max_part_size=64 * 1024)
         try:
             return await run_in_threadpool(_run, request, form)
@@ -288,6 +289,17 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
             if not database_busy(exc):
                 raise
             return desk.busy(request, person, exc)
+
+    def _nobody(request: Request) -> Response | None:
+        """The answer to a POST when nobody is signed in; None when someone is."""
+        try:
+            if desk.auth.person(request.cookies.get(desk.session_cookie)) is not None:
+                return None
+        except DatabaseError as exc:
+            if not database_busy(exc):
+                raise
+            return desk.busy(request, None, exc)
+        return _session_expired(request)
 
     def _session_expired(request: Request) -> Response:
         """A form sent after the session ran out (or after signing out in another tab):
