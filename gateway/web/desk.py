@@ -145,6 +145,8 @@ class Desk:
         self.env.globals.update(role_th=ROLE_TH, desk_nav=self.nav, nav="")
         # A sender's file name with nothing hidden in it (U+202E, zero-width): rules/names.py.
         self.env.filters["file_name"] = shown_name
+        # and an address so: "\u202efdp@evil.example" drew as "elpmaxe.live@pdf" (session 19)
+        self.env.filters["shown"] = shown_name
         self.pages: set[str] = set()  # the optional pages this desk serves (create_app)
         self.max_upload = self.web.max_upload_mb * 1024 * 1024
         self.session_cookie = cookie_name(COOKIE, self.web.cookie_secure)

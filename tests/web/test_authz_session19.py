@@ -34,6 +34,7 @@ DDS = "saraban.dds@bangkok.go.th"
 LAT_SUBJECT, DDS_SUBJECT = "หนังสือเขตลาดกระบัง S19LAT", "หนังสือสำนักการระบายน้ำ S19DDS"
 SEALED_MARKER = "S19SEALEDMARK"
 RTL_SUBJECT = "ขออนุมัติจัดซื้อ \u202efdp.exe ด่วน\u0e34\u0e34\u0e34\u0e34\u0e34"  # and marks piled up
+FORGED = "\u202efdp@evil.example"  # drawn as "elpmaxe.live@pdf"
 SEALED_REFUSED_TH = "รายการนี้เป็นหนังสือลับ ผู้ที่รับเข้าทะเบียน ปฏิเสธ หรือตรวจซ้ำได้มีเพียงนายทะเบียนลับของหน่วยงาน"
 _clients = 0
 
@@ -56,7 +57,10 @@ def desk(tmp_path_factory):
                       body=f"ลับ\nที่ {SEED_REFERENCE}\nวันที่ {SEED_DATE}\nเรื่อง แผนงาน S19REVEAL\n",
                       files=[("r.pdf", make_pdf("ลับ cover letter S19REVEAL"))])
     revealed = revealed.replace(b"From: ", "From: =?utf-8?b?4oCuZml2ZQ==?= ".encode(), 1)  # "\u202efive"
-    letters = ((sealed, LAT), (rtl, LAT), (revealed, LAT), (letter(subject=LAT_SUBJECT, files=[("l.pdf", make_pdf("l"))]), LAT),
+    # registered and held, from an address whose local part starts with an override
+    forged = [letter(subject=f"{subject} S19FROM", files=files).replace(b"saraban.dds@bangkok.go.th", FORGED.encode(), 1)
+              for subject, files in (("ทะเบียน", [("f.pdf", make_pdf("f"))]), ("กักไว้", [("f.html", b"<b>f</b>")]))]
+    letters = ((sealed, LAT), (rtl, LAT), (revealed, LAT), (forged[0], LAT), (forged[1], LAT), (letter(subject=LAT_SUBJECT, files=[("l.pdf", make_pdf("l"))]), LAT),
                (letter(subject=DDS_SUBJECT, to=DDS, files=[("d.pdf", make_pdf("d"))]), DDS))
     with running_desk(tmp_path_factory.mktemp("desk"), users, letters,
                       extra='trusted_proxies = ["127.0.0.1"]\n') as desk:
@@ -112,9 +116,19 @@ def test_only_the_units_secret_registrar_decides_on_a_classified_held_letter(des
     assert desk.db("SELECT who FROM operator_actions WHERE quarantine_id = ?", sealed) == [("web:s19reg",)]
 
 
+def test_a_senders_address_is_shown_with_its_override_written_out(desk):
+    assert desk.db("SELECT sender FROM letters WHERE subject = 'ทะเบียน S19FROM'") == [(FORGED,)]
+    [(letter_id,)] = desk.db("SELECT id FROM letters WHERE subject = 'ทะเบียน S19FROM'")
+    [(entry,)] = desk.db("SELECT id FROM quarantine WHERE subject = 'กักไว้ S19FROM'")
+    clerk = client(desk, "s19clerk")
+    for path in ("/register", f"/letters/{letter_id}", "/quarantine", f"/quarantine/{entry}"):
+        page = clerk.get(path)
+        assert page.status == 200 and "\u202e" not in page.text and "\\u202efdp@evil.example" in page.text, path
+
+
 def test_a_subject_is_shown_without_its_right_to_left_override(desk):
     """Held, and decrypted for the secret registrar."""
-    entry = held_id(desk, "subject IS NOT NULL")
+    entry = held_id(desk, "subject LIKE '%fdp.exe%'")
     clerk = client(desk, "s19clerk")
     for page in (clerk.get("/quarantine"), clerk.get(f"/quarantine/{entry}")):
         assert page.status == 200
