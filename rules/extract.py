@@ -54,7 +54,13 @@ def mail_subject(mail: ParsedMail) -> str:
     """The mail's subject as the register stores and the rules read it: normalised as
     typed Thai (`normalise_typed`: "คณะทํางาน" is stored and found as "คณะทำงาน"), on one
     line (`clean_field`: no control character, no bidi override)."""
-    return clean_field(normalise_typed(mail.subject or "")) or ""
+    return subject_text(mail.subject) or ""
+
+
+def subject_text(subject: str | None) -> str | None:
+    """A Subject header as `mail_subject` keeps it, for one kept as it came (a held
+    letter's, a sealed letter's): None when nothing is left."""
+    return clean_field(normalise_typed(subject or ""))
 
 
 # A letter is dated on or before the day it is sent: a date read from a subject or a

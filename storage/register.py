@@ -192,10 +192,15 @@ _FILES = select(LetterAttachment.__table__.c.sha256).where(
     LetterAttachment.__table__.c.letter_id == bindparam("f_letter_id"))
 
 
-def register_letter(session: Session, new: NewLetter, start: int = 1) -> Letter:
-    """Give the letter its receive number and enter it in the register."""
+def register_letter(session: Session, new: NewLetter, start: int = 1, number: int | None = None) -> Letter:
+    """Give the letter its receive number and enter it in the register. `number`: the
+    one it was given before a restore of the database (its folder copy carries it,
+    storage/register.py `raise_counters`), entered again instead of a new one."""
     year = be_year(new.received_at)
-    number = allocate_number(session, new.unit, new.book, year, start)
+    if number is None:
+        number = allocate_number(session, new.unit, new.book, year, start)
+    else:
+        raise_counters(session, {(new.unit, new.book, year): number}, where=None)
     facts = new.facts
     letter_date = facts.get("letter_date")
     values: dict[str, Any] = {
@@ -318,6 +323,12 @@ def letter_as_dict(letter: Letter) -> dict[str, Any]:
     return data
 
 
+def newest_register_year(session: Session) -> int | None:
+    """The newest Buddhist-era year any register has numbers in (one row per register
+    and year: a small table), or None for an empty register."""
+    return session.scalar(select(func.max(RegisterCounter.year)))
+
+
 def unit_has_letters(session: Session, unit: str) -> bool:
     """Whether the register holds any entry of `unit` (a unit since removed from the
     directory stays readable while it does)."""
@@ -338,6 +349,11 @@ def find_by_queue_id(session: Session, queue_id: str, unit: str | None = None) -
     if unit:
         stmt = stmt.where(Letter.unit == unit)
     return list(session.scalars(stmt))
+
+
+def units_with_letters(session: Session) -> list[str]:
+    """Every unit the register holds an entry of."""
+    return list(session.scalars(select(Letter.unit).distinct().order_by(Letter.unit)))
 
 
 def units_with_classified_letters(session: Session) -> list[str]:
@@ -361,3 +377,50 @@ def record_stamped_copy(session: Session, letter_id: int, filename: str, sha256:
 
 _FACTS = select(_LETTERS.c.facts).where(_LETTERS.c.id == bindparam("letter_id"))
 _SET_FACTS = update(_LETTERS).where(_LETTERS.c.id == bindparam("letter_id")).values(facts=bindparam("facts"))
+
+
+def raise_counters(session: Session, highest: dict[tuple[str, str, int], int],
+                   where: dict[tuple[str, str, int], str] | None,
+                   floors: dict[tuple[str, str, int], int] | None = None) -> list[dict[str, Any]]:
+    """Raise each register's counter to the highest number its folders show it gave
+    (`highest`: (unit, book, year) -> number), in the caller's transaction; a counter
+    already there is left alone. After a restore of an older backup the counters are
+    the backup's, and the numbers given since would be given again to other letters:
+    a second letter under an official receive number. Skipped, they are a gap in the
+    register that the folder copies explain. Returns one record per counter raised;
+    with `where` (the folder each number was seen in) each is also an entry of the
+    register's actions (operator_actions, who "gateway"). `floors`: each register's
+    cut-over number ([register.start_numbers]): the numbers below it are the previous
+    system's, not part of the gap."""
+    from storage.actions import add_action  # storage.actions imports nothing of this module
+
+    raised: list[dict[str, Any]] = []
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    for (unit, book, year), number in sorted(highest.items()):
+        session.execute(insert_(RegisterCounter).values(unit=unit, book=book, year=year, last_number=0)
+                        .on_conflict_do_nothing())
+        keys = {"r_unit": unit, "r_book": book, "r_year": year}
+        before = session.execute(_COUNTER, keys).scalar_one()
+        first = max(before + 1, (floors or {}).get((unit, book, year), 1))
+        if first > number:
+            continue  # at or past it already, or below the cut-over floor (never given again)
+        session.execute(_RAISE, {**keys, "r_number": number})
+        record = {"unit": unit, "book": book, "year": year, "first": first, "last": number}
+        raised.append(record)
+        if where is not None:
+            add_action(session, who="gateway", action="numbers_given_before_restore", unit=unit,
+                       reason=GAP_REASON, details={**record, "seen_in": where.get((unit, book, year))})
+    return raised
+
+
+GAP_REASON = ("เลขรับเหล่านี้ให้ไปแล้วก่อนการกู้คืนฐานข้อมูลจากสำรอง ดูสำเนาหนังสือในโฟลเดอร์ของหน่วยงาน / "
+              "numbers given before the database was restored from a backup: see the letters' copies in "
+              "the unit's folder")
+
+_ONE_COUNTER = (_COUNTERS.c.unit == bindparam("r_unit"), _COUNTERS.c.book == bindparam("r_book"),
+                _COUNTERS.c.year == bindparam("r_year"))
+# Read under the row lock (PostgreSQL; SQLite's transaction holds the write lock since the
+# INSERT before it), so a letter numbered meanwhile cannot slip between read and raise.
+_COUNTER = select(_COUNTERS.c.last_number).where(*_ONE_COUNTER).with_for_update()
+_RAISE = update(_COUNTERS).where(*_ONE_COUNTER).values(last_number=bindparam("r_number"))

@@ -134,3 +134,43 @@ def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: s
         scan.text_mode = TextMode.INVISIBLE
         scan.text(20, 40, text_layer)
     return bytes(scan.output())
+
+
+def with_picture_stamp(pdf: bytes, word: str, rect=(230, 770, 370, 825), hidden: bool = False) -> bytes:
+    """`pdf` with a Stamp annotation on page 1 drawn from a picture of `word` in a red
+    frame, as Acrobat's Stamp tool puts a custom image stamp ("ลับ" made as a picture)."""
+    import zlib
+
+    from PIL import Image, ImageDraw, ImageFont
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject,
+                               NumberObject, StreamObject)
+
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    font = ImageFont.truetype(str(FONT), 90)
+    img = Image.new("RGB", (420, 160), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((4, 4, 415, 155), outline=(200, 0, 0), width=6)
+    d.text((210, 80), word, font=font, fill=(200, 0, 0), anchor="mm")
+    image = StreamObject()
+    image._data = zlib.compress(img.tobytes())
+    image.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Image"),
+                  NameObject("/Width"): NumberObject(img.width), NameObject("/Height"): NumberObject(img.height),
+                  NameObject("/ColorSpace"): NameObject("/DeviceRGB"), NameObject("/BitsPerComponent"): NumberObject(8),
+                  NameObject("/Filter"): NameObject("/FlateDecode")})
+    image_ref = w._add_object(image)
+    width, height = rect[2] - rect[0], rect[3] - rect[1]
+    ap = DecodedStreamObject()
+    ap.set_data(f"q {width} 0 0 {height} 0 0 cm /Im0 Do Q".encode())
+    ap.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+               NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(width), NumberObject(height)]),
+               NameObject("/Resources"): DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): image_ref})})})
+    ap_ref = w._add_object(ap)
+    annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Stamp"),
+                              NameObject("/Rect"): ArrayObject([FloatObject(v) for v in rect]),
+                              NameObject("/F"): NumberObject(4 | (2 if hidden else 0)),
+                              NameObject("/AP"): DictionaryObject({NameObject("/N"): ap_ref})})
+    w.pages[0][NameObject("/Annots")] = ArrayObject([w._add_object(annot)])
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()

@@ -19,3 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     restore = bsub.add_parser("restore", help="put a backup into an empty data directory (daemon stopped)")
     restore.add_argument("file")
     restore.set_defaults(func=lazy("gateway.tools.backup", "cmd_restore"))
+    confirm = bsub.add_parser(
+        "confirm-numbers",
+        help="after a restore, number letters although a folder cannot be read back (the numbers given "
+             "since the backup accounted for with [register.start_numbers])")
+    confirm.set_defaults(func=lazy("gateway.tools.backup", "cmd_confirm_numbers"))

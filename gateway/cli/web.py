@@ -35,6 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true")
     passwd.set_defaults(func=cmd_passwd)
+    change = usub.add_parser("set", help="change an account's role, units or name (ends its sessions)")
+    change.add_argument("username")
+    change.add_argument("--role", choices=ROLES)
+    change.add_argument("--unit", action="append", default=None,
+                        help="the units it keeps from now on, in place of the old ones (repeat for more)")
+    change.add_argument("--name", default=None, help="display name")
+    change.set_defaults(func=cmd_set)
+    enable = usub.add_parser("enable", help="let a disabled account sign in again")
+    enable.add_argument("username")
+    enable.set_defaults(func=cmd_enable)
 
     web = sub.add_parser("web", help="serve the web desk alone (the daemon serves it with [web] enabled)")
     web.add_argument("--host", help="default: [web] host")
@@ -74,22 +84,16 @@ def _password(args) -> str:
 
 @friendly
 def cmd_add(args: argparse.Namespace) -> int:
-    from gateway.units.directory import load_directory
     from gateway.web.auth import hash_password
     from storage.users import add_user, find_user
 
     username = args.username.strip().lower()
     if not username or len(username) > 200 or any(c.isspace() for c in username):
         raise ToolError(f"\"{args.username}\" is not a user name (no spaces, at most 200 characters)")
-    units = [u.strip().split("@", 1)[0].lower() for u in args.unit]
-    if args.role in ("clerk", "registrar") and not units:
-        raise ToolError(f"a {args.role} keeps at least one unit: add --unit saraban.<unit>")
+    units = _units(args.role, args.unit)
     settings, db = _database(args)
     try:
-        directory = load_directory(settings.directory_path, settings.gateway.domain)
-        unknown = [u for u in units if directory.lookup(u) is None]
-        if unknown:
-            raise ToolError(f"not in the unit directory: {', '.join(unknown)}")
+        _in_directory(settings, units)
         password_hash = None if args.ldap else hash_password(_password(args))
         with db.session() as session:
             if find_user(session, username) is not None:
@@ -100,6 +104,22 @@ def cmd_add(args: argparse.Namespace) -> int:
         db.dispose()
     print(f"added {username} ({args.role}{': ' + ', '.join(units) if units else ''})")
     return 0
+
+
+def _units(role: str, given: list[str]) -> list[str]:
+    units = [u.strip().split("@", 1)[0].lower() for u in given]
+    if role in ("clerk", "registrar") and not units:
+        raise ToolError(f"a {role} keeps at least one unit: add --unit saraban.<unit>")
+    return units
+
+
+def _in_directory(settings, units: list[str]) -> None:
+    from gateway.units.directory import load_directory
+
+    directory = load_directory(settings.directory_path, settings.gateway.domain)
+    unknown = [u for u in units if directory.lookup(u) is None]
+    if unknown:
+        raise ToolError(f"not in the unit directory: {', '.join(unknown)}")
 
 
 @friendly
@@ -124,27 +144,40 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace, change) -> None:
+    """`change(settings, user)`, then the account's sessions end: a person whose rights
+    changed signs in again and gets the new ones, with nothing kept from before."""
     from storage.users import end_sessions_of, find_user
 
-    _, db = _database(args)
+    settings, db = _database(args)
     try:
         with db.session() as session:
             user = find_user(session, args.username.strip().lower())
             if user is None:
                 raise ToolError(f"no account \"{args.username}\" (see `saraban-gateway users list`)")
-            change(user)
+            change(settings, user)
             end_sessions_of(session, user)
     finally:
         db.dispose()
 
 
+def _set_disabled(args: argparse.Namespace, disabled: bool) -> None:
+    def flag(settings, user) -> None:
+        user.disabled = disabled
+
+    _change(args, flag)
+
+
 @friendly
 def cmd_disable(args: argparse.Namespace) -> int:
-    def disable(user) -> None:
-        user.disabled = True
-
-    _change(args, disable)
+    _set_disabled(args, True)
     print(f"disabled {args.username}; their sessions are ended")
+    return 0
+
+
+@friendly
+def cmd_enable(args: argparse.Namespace) -> int:
+    _set_disabled(args, False)
+    print(f"enabled {args.username}")
     return 0
 
 
@@ -154,7 +187,7 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
     password_hash = hash_password(_password(args))
 
-    def set_password(user) -> None:
+    def set_password(settings, user) -> None:
         if user.source != "local":
             raise ToolError(f"{user.username} signs in with the directory's password (LDAP)")
         user.password_hash = password_hash
@@ -163,6 +196,34 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
     _change(args, set_password)
     print(f"new password set for {args.username}; the account is unlocked and its sessions ended")
+    return 0
+
+
+@friendly
+def cmd_set(args: argparse.Namespace) -> int:
+    """A person moved to another unit, or no longer the secret registrar: until session 19
+    there was no command for it (`users add` refuses a taken name, and a disabled account
+    could not come back), so the old unit's letters stayed theirs."""
+    if args.role is None and args.unit is None and args.name is None:
+        raise ToolError("nothing to change: give --role, --unit or --name")
+    said: list[str] = []
+
+    def set_fields(settings, user) -> None:
+        role = args.role or user.role
+        units = _units(role, args.unit if args.unit is not None else list(user.units or []))
+        _in_directory(settings, units)
+        if role != user.role:
+            said.append(f"role {user.role} -> {role}")
+        if units != list(user.units or []):
+            said.append(f"units {', '.join(user.units or []) or '-'} -> {', '.join(units) or '-'}")
+        if args.name is not None and args.name != (user.display_name or ""):
+            said.append("name changed")
+        user.role, user.units = role, units
+        if args.name is not None:
+            user.display_name = args.name
+
+    _change(args, set_fields)
+    print(f"{args.username}: {'; '.join(said) or 'unchanged'}; their sessions are ended")
     return 0
 
 

@@ -131,6 +131,15 @@ class RegisterSection(_Section):
     # Cut-over from the previous system: the first number a register gives in a year.
     # Keys are "<unit>" (general book) or "<unit>/<book>"; values map BE year -> number.
     start_numbers: dict[str, dict[int, int]] = Field(default_factory=dict)
+    # Refuse letters (SMTP 451, IMAP left in the mailbox) while the host's clock is in a
+    # year before the register's newest (gateway/intake/clock_guard.py).
+    clock_check: bool = True
+    # At start, the numbers the filed copies carry are read back (docs/operations.md,
+    # "Receive numbers after a restore"): the newest this many copies of each folder...
+    check_copies: int = Field(default=500, ge=1)
+    # ...and after `backup restore`, while a folder cannot be read, numbering waits and
+    # the folders are read again after this many seconds.
+    check_retry: float = Field(default=30.0, gt=0)
 
     @field_validator("start_numbers")
     @classmethod

@@ -18,6 +18,7 @@ CRLF-canonical copy (folder_copy.on_the_wire)."""
 from __future__ import annotations
 
 import asyncio
+import email.message
 import re
 from dataclasses import dataclass
 
@@ -68,6 +69,10 @@ class Hierarchy:
         return name
 
 
+# What a filed copy says of its registration (folder_copy.py, registrar.py).
+NUMBER_FIELDS = ("X-Saraban-Receive-No", "X-Saraban-Unit", "X-Saraban-Book", "X-Saraban-Queue-Id")
+
+
 class FolderNameError(ValueError):
     """A configured folder cannot be spelt on this server."""
 
@@ -75,6 +80,21 @@ class FolderNameError(ValueError):
 # aioimaplib hands the untagged data without "* NAMESPACE "/"* LIST "; accept both.
 _NS = re.compile(rb'^(?:\* NAMESPACE )?\(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)', re.I)
 _LIST = re.compile(rb'^(?:\* LIST )?\([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL) ', re.I)
+
+
+_LISTED = re.compile(rb'^(?:\* LIST )?\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?:"((?:[^"\\]|\\.)*)"|([^\s"]+))\s*$', re.I)
+
+
+def _selectable(lines: list) -> list[str]:
+    """The mailbox names of a LIST answer, as the server spells them, that can be selected."""
+    names = []
+    for line in lines:
+        m = _LISTED.match(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
+        if m and b"\\noselect" not in m.group(1).lower() and b"\\nonexistent" not in m.group(1).lower():
+            quoted = m.group(2)
+            raw = re.sub(rb"\\(.)", rb"\1", quoted) if quoted is not None else m.group(3)
+            names.append(raw.decode("ascii", "replace"))
+    return names
 
 
 def parse_hierarchy(namespace_lines: list, list_lines: list) -> Hierarchy:
@@ -122,6 +142,31 @@ class ImapFiler:
         await session.create(name)
         await session.select(name)
         return name, True
+
+    def numbered_copies(self, target: ImapTarget, limit: int) -> list[tuple[str, email.message.Message]]:
+        """The X-Saraban-* fields of the newest `limit` copies carrying a receive number in
+        each folder of the target's account (gateway/delivery/numbers_seen.py): a clerk
+        moves filed letters on to other folders, and a number there is given all the
+        same. The server finds them (SEARCH HEADER), only those fields travel.
+        (folder as the server spells it, fields) per copy."""
+        return self._loop.run_until_complete(self._numbered(target, limit))
+
+    async def _numbered(self, target: ImapTarget, limit: int) -> list:
+        session, _ = await self._session(target)
+        listed = await session.call("list", session.client.list('""', '"*"'))
+        found = []
+        for name in _selectable(listed.lines):
+            try:
+                quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                await session.call(f"select {name}", session.client.select(quoted))  # as the server spells it
+            except ImapRefused:
+                continue  # gone since the LIST
+            session.selected = name
+            uids = (await session.uid_search("HEADER", "X-Saraban-Receive-No", '""'))[-limit:]
+            for start in range(0, len(uids), 500):
+                fields = await session.fetch_fields(uids[start:start + 500], NUMBER_FIELDS)
+                found += [(name, one) for one in fields.values()]
+        return found
 
     def close(self) -> None:
         for session in list(self._sessions.values()):

@@ -20,6 +20,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from gateway.pipeline import charsets  # noqa: F401  (windows-874 alias for the subject)
 from gateway.intake import replies
 from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
+from gateway.intake.clock_guard import ClockGuard
 from gateway.intake.disk_space import StorageGuard, size_parameter
 from gateway.units.directory import Directory, is_saraban_address
 from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP
@@ -67,6 +68,7 @@ class IntakeHandler:
         self._low_disk_refusals = 0  # since the last MAIL FROM taken
         self._rcpt_log_tokens, self._rcpt_log_at = RCPT_REFUSALS_LOG_BURST, time.monotonic()
         self._rcpt_not_logged = 0  # refused RCPTs over the log's rate, since its last line
+        self.clock_guard: ClockGuard | None = None  # the host's clock in a year already past, set by the daemon
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
@@ -82,6 +84,8 @@ class IntakeHandler:
                             refused=self._low_disk_refusals)
             return replies.INSUFFICIENT_STORAGE
         self._low_disk_refusals = 0
+        if self._clock_wrong():
+            return replies.CLOCK_WRONG
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -168,6 +172,8 @@ class IntakeHandler:
                             peer=_peer(session))
                 return replies.DMARC_REJECT  # the protocol discards the draft
             auth = verdict.as_dict()
+        if self._clock_wrong():  # stepped back since MAIL FROM: the spool would date it
+            return replies.CLOCK_WRONG  # the protocol discards the draft
         begin_commit = getattr(server, "begin_commit", None)
         if begin_commit is not None:
             begin_commit()  # from here on neither the session budget nor a drain cuts it
@@ -180,7 +186,17 @@ class IntakeHandler:
         log.info("accepted", queue_id=queue_id, mail_from=mail_from, rcpt=envelope.rcpt_tos,
                  size=draft.size, peer=_peer(session))
         self.on_accepted(queue_id, draft.size)
+        if self.clock_guard is not None:
+            self.clock_guard.accepted()
         return replies.queued(queue_id)
+
+    def _clock_wrong(self) -> bool:
+        """The time of receipt would number the letter in a register year already past
+        (gateway/intake/clock_guard.py): not taken, the sender retries."""
+        if self.clock_guard is None or not self.clock_guard.wrong():
+            return False
+        self.on_refused("clock_wrong", {})
+        return True
 
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd would answer "500 Error: (TypeName) text": Python for a person to read.

@@ -24,6 +24,7 @@ from gateway.pipeline import classified as secret
 from gateway.pipeline.check import Checked
 from gateway.pipeline.parse import sender_display_name
 from gateway.service import metrics
+from gateway.service.numbering import earlier_number
 from gateway.service.services import Services
 from gateway.signatures.check import needs_review
 from gateway.spool import SpoolEntry
@@ -36,7 +37,9 @@ from rules.thai_time import be_year
 from storage import quarantine
 from storage.models import Letter
 from storage.outbox import add_alert, queue_once, withdraw
-from storage.register import NewLetter, find_registration, find_same_files, find_same_message_id, register_letter
+from storage.actions import add_action
+from storage.register import (GAP_REASON, NewLetter, find_registration, find_same_files, find_same_message_id,
+                              register_letter)
 
 log = structlog.get_logger("gateway.pipeline.dispose")
 
@@ -144,6 +147,20 @@ def _already_registered(_services, _r, known):
         return Disposition("registered", "already_registered", receive_no=known.registered)
 
 
+def _registered_before_restore(services, r, _known):
+    # Its copy in the unit's folder carries the number it was given before the register
+    # was put back from a backup (gateway/service/numbering.py): entered again under it.
+    earlier = earlier_number(services.settings, r.entry.queue_id, r.unit_name)
+    if earlier is None:
+        return None
+    book, year, number = earlier
+    books = services.settings.register_
+    # Only into the register it was given in: otherwise it is numbered anew (a gap there).
+    if (book, year) == (books.secret_book if r.classified else books.general_book, be_year(r.entry.received_at)):
+        return Disposition("register", "registered_before_restore", list(r.checked.findings),
+                           receive_no=f"{number}/{year}")
+
+
 def _already_held(_services, r, known):
     if known.held and not r.released_by_operator:
         return Disposition("held", "already_held")
@@ -190,6 +207,9 @@ def _policy(services, r, known):
 
 CHAIN: tuple[Link, ...] = (
     Link("already_registered", "this unit already registered the letter (a crash after registration)", _already_registered),
+    Link("registered_before_restore", "registered before the database was restored from a backup: its copy "
+         "in the folder carries its number; entered again under it, not filed or acknowledged again",
+         _registered_before_restore),
     Link("already_held", "this unit already holds the letter in quarantine", _already_held),
     Link("unit_directory", "the unit left the directory after the message was accepted: hold", _unit_gone),
     Link("resend", "the same letter (sender, Message-ID and content) sent again: not a new letter", _resend),
@@ -304,13 +324,23 @@ def hold_letter(services: Services, session, r: Recipient, d: Disposition) -> No
 def register_letter_for(services: Services, session, r: Recipient, d: Disposition) -> Letter:
     """Give the letter its receive number for this unit, owe its copy (folder or secret
     registrar) and acknowledge it to the sender, all in the caller's transaction."""
+    earlier = int(d.receive_no.split("/")[0]) if d.rule == "registered_before_restore" else None
     if r.classified:
-        letter, ack_findings = _register_classified(services, session, r, d), []
+        letter, ack_findings = _register_classified(services, session, r, d, number=earlier), []
     else:
         new = letter_from_checked(services, r.entry, r.checked, r.unit_name, r.sender, d.findings, review=d.review)
         # The sender is told the rules' warnings, not that another letter took its Message-ID.
-        letter = register_and_file(services, session, new)
+        letter = register_and_file(services, session, new, number=earlier)
         ack_findings = [f for f in d.findings if f.rule not in CLERKS_OWN]
+    if earlier is not None:
+        # Filed and acknowledged under this number before the restore: said once, in the
+        # register's actions, and nothing is sent or filed a second time.
+        add_action(session, who="gateway", action="registered_before_restore", reason=GAP_REASON,
+                   queue_id=r.entry.queue_id, unit=r.unit_name, letter_id=letter.id,
+                   details={"receive_no": letter.receive_no, "book": letter.book})
+        log.warning("registered_before_restore", receive_no=letter.receive_no, book=letter.book)
+        metrics.registered(r.unit_name, letter.book, r.entry.received_at)
+        return letter
     if r.released_by_operator:
         # The sender may have been told "not registered, please resend": take that back
         # if it has not gone out; the acknowledgement below says what really happened.
@@ -325,7 +355,8 @@ def register_letter_for(services: Services, session, r: Recipient, d: Dispositio
     return letter
 
 
-def _register_classified(services: Services, session, r: Recipient, d: Disposition) -> Letter:
+def _register_classified(services: Services, session, r: Recipient, d: Disposition,
+                         number: int | None = None) -> Letter:
     sealed = r.checked.classified
     settings = services.settings
     book = settings.register_.secret_book
@@ -341,8 +372,10 @@ def _register_classified(services: Services, session, r: Recipient, d: Dispositi
                   sender=r.sender, raw_sha256=sealed.raw_ref, message_id=r.message_id, facts=facts,
                   findings=[_bare(f) for f in kept],
                   attachments=sealed.attachments, review=sealed.opaque or d.review),
-        start=settings.start_number(r.unit_name, book, be_year(r.entry.received_at)),
+        start=settings.start_number(r.unit_name, book, be_year(r.entry.received_at)), number=number,
     )
+    if number is not None:
+        return letter  # its sealed copy was filed for the registrar before the restore
     queue_once(session, "registrar", f"{r.entry.queue_id}:{r.unit_name}", queue_id=r.entry.queue_id,
                letter_id=letter.id, unit=r.unit_name, payload={"backend": settings.delivery.backend})
     return letter
@@ -396,12 +429,15 @@ def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked,
     )
 
 
-def register_and_file(services: Services, session, new: NewLetter) -> Letter:
+def register_and_file(services: Services, session, new: NewLetter, number: int | None = None) -> Letter:
     """Give the letter its receive number and owe its filing into the unit's folder, in
     the caller's transaction. Every ordinary letter gets its number here: the pipeline,
     a release from quarantine, the import of the paper emergency register."""
     settings = services.settings
-    letter = register_letter(session, new, start=settings.start_number(new.unit, new.book, be_year(new.received_at)))
+    letter = register_letter(session, new, start=settings.start_number(new.unit, new.book, be_year(new.received_at)),
+                             number=number)
+    if number is not None:
+        return letter  # `number` was given before a restore and its copy is in the folder
     queue_once(session, "folder", f"{new.queue_id}:{new.unit}", queue_id=new.queue_id, letter_id=letter.id,
                unit=new.unit, payload={"raw_sha256": new.raw_sha256, "backend": settings.delivery.backend})
     return letter

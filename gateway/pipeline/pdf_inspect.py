@@ -316,7 +316,7 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
             if page is None:
                 continue
             # The scan first: `_other_text` may flatten the page's annotations into it.
-            scanned = scans.page(n, page, textpage, raw)
+            scanned = scans.page(n, page, textpage, raw) + scans.stamps(n, page)
             try:
                 other[n] = _other_text(document, n, page, textpage, raw, fields)
             except Exception:  # noqa: BLE001 - nor what is shown beside one page's text
@@ -336,6 +336,7 @@ class _Scans:
 
     def __init__(self) -> None:
         self.read = 0
+        self.stamped = 0  # stamp annotations drawn from a picture, read
         self.left: tuple[int, tuple[bool, bool]] | None = None  # the last scanned page not read yet
         self.unread: str | None = None
 
@@ -350,6 +351,26 @@ class _Scans:
             return self._read(n, page, bands)
         self.left = (n, bands)
         return []
+
+    def stamps(self, n: int, page) -> list[str]:
+        """The markings OCR reads on the page's stamps drawn as pictures (an image
+        stamp annotation on a typed letter), MAX_STAMP_PICTURES at most a PDF."""
+        import pypdfium2.raw as pdfium_c
+
+        from gateway.pipeline import scanned_pages
+
+        if self.unread or self.stamped >= scanned_pages.MAX_STAMP_PICTURES \
+                or pdfium_c.FPDFPage_GetAnnotCount(page) <= 0:  # an ordinary page has none: no cost
+            return []
+        rects = scanned_pages.stamp_pictures(page)[:scanned_pages.MAX_STAMP_PICTURES - self.stamped]
+        if not rects:
+            return []
+        self.stamped += len(rects)
+        try:
+            return scanned_pages.stamp_marking_lines(page, rects)
+        except scanned_pages.NotRead as exc:
+            self.unread = f"page {n + 1}: {exc}"
+            return []
 
     def last(self, document, other: dict[int, str]) -> None:
         if self.left is not None and not self.unread:

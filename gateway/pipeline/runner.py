@@ -19,6 +19,7 @@ from gateway.service.log import failure, failure_trace, setup_logging
 from gateway.pipeline.process import process_batch
 from gateway.pipeline.register_order import RegisterOrder
 from gateway.service.crashpoints import crashpoint
+from gateway.service.numbering import wait_until_open
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.service import metrics
@@ -226,6 +227,7 @@ def main(settings: Settings, index: int, count: int) -> None:
         order = RegisterOrder(services.spool.root) if count > 1 else None
         last_unpark = 0.0
         try:
+            wait_until_open(settings, lambda: stop.stopping, settings.pipeline.poll_interval)
             while not stop.stopping:
                 if index == 0 and time.monotonic() - last_unpark >= UNPARK_INTERVAL:
                     last_unpark = time.monotonic()

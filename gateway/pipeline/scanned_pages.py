@@ -143,6 +143,83 @@ def marking_lines(page, bands: tuple[bool, bool] = (True, True)) -> list[str]:
     return lines
 
 
+MAX_STAMP_PICTURES = 4  # stamp annotations drawn from a picture read in one PDF
+STAMP_INSET = 0.06  # of a stamp's width and height cut from each side to drop its frame
+_STAMP_OBJECTS = 50  # objects of one annotation's appearance looked at
+
+
+def stamp_pictures(page) -> list[tuple[float, float, float, float]]:
+    """The rectangles (user space) of the page's stamp annotations drawn from a picture
+    (Acrobat's Stamp tool with an image: a ลับ stamp made as a picture and put on a
+    typed letter), those a viewer shows; their text is only pixels."""
+    import pypdfium2.raw as pdfium_c
+
+    out = []
+    for i in range(min(pdfium_c.FPDFPage_GetAnnotCount(page), 200)):
+        annot = pdfium_c.FPDFPage_GetAnnot(page, i)
+        if not annot:
+            continue
+        try:
+            if pdfium_c.FPDFAnnot_GetFlags(annot) & pdfium_c.FPDF_ANNOT_FLAG_HIDDEN \
+                    or not pdfium_c.FPDFAnnot_IsObjectSupportedSubtype(pdfium_c.FPDFAnnot_GetSubtype(annot)):
+                continue
+            count = min(pdfium_c.FPDFAnnot_GetObjectCount(annot), _STAMP_OBJECTS)
+            if not any(pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFAnnot_GetObject(annot, k))
+                       == pdfium_c.FPDF_PAGEOBJ_IMAGE for k in range(count)):
+                continue
+            rect = pdfium_c.FS_RECTF()
+            if pdfium_c.FPDFAnnot_GetRect(annot, rect):
+                out.append((min(rect.left, rect.right), min(rect.top, rect.bottom),
+                            max(rect.left, rect.right), max(rect.top, rect.bottom)))
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+    return out
+
+
+def stamp_marking_lines(page, rects: list[tuple[float, float, float, float]]) -> list[str]:
+    """The markings OCR reads in each of `rects` (`stamp_pictures`) as the page is drawn."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+    from PIL import ImageOps
+
+    binary = shutil.which("tesseract")
+    if binary is None:
+        raise NotRead("a stamp drawn as a picture (no OCR on this machine)")
+    try:
+        width, height = page.get_size()
+        scale = SCAN_DPI / 72
+        if width * height * scale * scale > MAX_PIXELS:
+            scale = (MAX_PIXELS / (width * height)) ** 0.5
+        bitmap = page.render(scale=scale, grayscale=True)
+        image = bitmap.to_pil()
+    except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
+        raise NotRead(f"a stamp drawn as a picture that could not be drawn ({type(exc).__name__})") from None
+    w, h = image.size
+    lines: list[str] = []
+    for x0, y0, x1, y1 in rects:
+        corners = []
+        for x, y in ((x0, y0), (x1, y1)):
+            dx, dy = ctypes.c_int(), ctypes.c_int()
+            pdfium_c.FPDF_PageToDevice(page, 0, 0, w, h, 0, x, y, dx, dy)  # /Rotate as drawn
+            corners.append((dx.value, dy.value))
+        (ax, ay), (bx, by) = corners
+        box = (max(0, min(ax, bx) - 4), max(0, min(ay, by) - 4), min(w, max(ax, bx) + 4), min(h, max(ay, by) + 4))
+        if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+            continue
+        stamp = image.crop(box)
+        found = markings_read_by_ocr(_ocr(binary, ImageOps.expand(stamp, 32, fill=255)))
+        if not found:
+            # A stamp framed by a box: Tesseract often reads nothing of a short word
+            # inside a frame ("ลับ"), and reads it once the frame is cut away.
+            sw, sh = stamp.size
+            inner = stamp.crop((int(sw * STAMP_INSET) + 4, int(sh * STAMP_INSET) + 4,
+                                sw - int(sw * STAMP_INSET) - 4, sh - int(sh * STAMP_INSET) - 4))
+            found = markings_read_by_ocr(_ocr(binary, ImageOps.expand(inner, 32, fill=255)))
+        lines += found
+    return lines
+
+
 def _ocr(binary: str, band, until: float | None = None) -> str:
     """Tesseract's reading of `band`, within OCR_TIMEOUT (and before `until`, a
     time.monotonic(): the letter's time for its pictures)."""
@@ -152,13 +229,19 @@ def _ocr(binary: str, band, until: float | None = None) -> str:
     png = io.BytesIO()
     band.save(png, "PNG")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_THREAD_LIMIT": "1", "LC_ALL": "C.UTF-8"}
+    # coreutils' timeout kills Tesseract at the deadline even when this process is killed
+    # first (a DATA-check worker past its own deadline): no OCR outlives its letter.
+    limit = shutil.which("timeout")
+    guard = [limit, "-s", "KILL", f"{timeout:.1f}"] if limit else []
     try:
-        done = subprocess.run([binary, "stdin", "stdout", "-l", "tha", "--psm", "6"], input=png.getvalue(),
-                              capture_output=True, timeout=timeout, env=env, check=False)
+        done = subprocess.run([*guard, binary, "stdin", "stdout", "-l", "tha", "--psm", "6"], input=png.getvalue(),
+                              capture_output=True, timeout=timeout + 5 if guard else timeout, env=env, check=False)
     except subprocess.TimeoutExpired:
         raise NotRead(f"a scanned page not read within {timeout:.0f} s") from None
     except OSError as exc:
         raise NotRead(f"a scanned page (OCR could not start: {type(exc).__name__})") from None
+    if done.returncode in (124, 137, -9):  # timeout's own, or killed
+        raise NotRead(f"a scanned page not read within {timeout:.0f} s")
     if done.returncode != 0:
         raise NotRead(f"a scanned page (OCR failed, exit {done.returncode})")
     return done.stdout.decode("utf-8", "replace")

@@ -21,11 +21,13 @@ from gateway.service.health import HTTP_DEADLINE, Bounded, health, stalled
 from gateway.service.readiness import notice_warnings, ocr_warnings, waiting_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
+from gateway.intake.clock_guard import clock_guard
 from gateway.intake.disk_space import StorageGuard, storage_guard
 from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
 from gateway.service.log import setup_logging
 from gateway.service.metrics_live import LiveCollector
 from gateway.service.reload import ReloadError, load_new
+from gateway.service.numbering import NumberingGate
 from gateway.service.sd_notify import Notifier
 from gateway.secrecy.keys import refuse_seal_mismatch
 from gateway.intake.smtp_drain import SessionTracker
@@ -216,6 +218,7 @@ async def _serve(settings: Settings) -> int:
                             client_limit_exceptions=settings.smtp.client_limit_exceptions)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     handler.storage_guard = storage_guard(settings)  # 452 4.3.1 at MAIL FROM on a low disk
+    handler.clock_guard = clock_guard(settings, db, "smtp")  # 451 4.3.0 while the clock is in a past year
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
     await handler.markings.start()  # the classification workers, started before the first DATA
     sessions = SessionTracker(handler)
@@ -238,6 +241,10 @@ async def _serve(settings: Settings) -> int:
         db.dispose()
         return 1
     port = server.sockets[0].getsockname()[1]
+    # Before any runner numbers a letter: the numbers the folders show were given
+    # (a register put back from a backup is behind them; gateway/service/numbering.py).
+    numbering = NumberingGate(settings)
+    numbering.start()
     supervisor = Supervisor(settings)
     supervisor.start()
     http: HttpServer | None = None
@@ -277,9 +284,9 @@ async def _serve(settings: Settings) -> int:
              web_port=web.port if web else None)
     for warning in notice_warnings(settings):  # said once, where the sysadmin looks at start-up
         log.warning("notices_held", detail=warning)
-    for warning in ocr_warnings():
-        log.warning("ocr_unavailable", detail=warning)
     notifier.ready(_status_line(settings, port, directory, supervisor, spool))
+    # After ready, off the loop: asking Tesseract for its models takes a process start.
+    ocr_said = asyncio.create_task(_say_ocr_warnings())
     watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
     last_status = time.monotonic()
     try:
@@ -293,11 +300,13 @@ async def _serve(settings: Settings) -> int:
             if reload_requested.is_set():
                 reload_requested.clear()
                 settings = await _reload(settings, directory, supervisor, notifier)
+                numbering.settings = settings  # a held check reads the folders as now configured
                 if web is not None and web.desk is not None:
                     web.desk.use_directory(directory.current)  # the desk's scopes too
                 if handler.sender_check is not None:  # [dns]/[sender] as reloaded
                     handler.sender_check.close()
                 handler.sender_check = intake_checker(settings)
+                handler.clock_guard = clock_guard(settings, db, "smtp")  # [register] clock_check as reloaded
                 notifier.ready(_status_line(settings, port, directory, supervisor, spool))
                 continue
             try:
@@ -316,11 +325,13 @@ async def _serve(settings: Settings) -> int:
         cut = await sessions.drain(settings.service.drain_timeout)
         await server.wait_closed()
         notifier.status("stopping: runners finish the letter in hand")
+        numbering.stop()
         await loop.run_in_executor(None, supervisor.stop, settings.service.runner_grace)
         if http is not None:
             await http.close()
         if web is not None:
             await web.close()
+        ocr_said.cancel()
         if watchdog is not None:
             watchdog.cancel()
         db.dispose()
@@ -328,6 +339,11 @@ async def _serve(settings: Settings) -> int:
         # What is still in spool/new is taken up in arrival order at the next start.
         log.info("stopped", pending=spool.depth(), smtp_sessions_cut=cut)
     return 0
+
+
+async def _say_ocr_warnings() -> None:
+    for warning in await asyncio.to_thread(ocr_warnings):
+        log.warning("ocr_unavailable", detail=warning)
 
 
 def _status_line(settings: Settings, port: int, directory: DirectoryHolder, supervisor: Supervisor,

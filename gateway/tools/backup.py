@@ -27,6 +27,7 @@ import zlib
 from pathlib import Path
 
 from gateway.config.settings import Settings
+from gateway.service.numbering import confirm_numbers, mark_restored
 from gateway.tools.common import ToolError, cannot_write, friendly, settings_of
 from storage.backup import copy_sqlite, count_letters, sqlite_path
 
@@ -117,6 +118,9 @@ def restore(settings: Settings, archive: Path) -> dict:
     letters = count_letters(database) if manifest.get("database") and database else None
     if manifest.get("letters") is not None and letters != manifest["letters"]:
         raise ToolError(f"restored database holds {letters} entries, the backup said {manifest['letters']}")
+    # The counters are the backup's: until the folders were read back at the next start
+    # (the numbers given since), no letter is numbered (gateway/service/numbering.py).
+    mark_restored(data_dir, str(archive), folders_from_backup="folders" in manifest.get("directories", []))
     return {**manifest, "restored_letters": letters}
 
 
@@ -160,5 +164,19 @@ def cmd_restore(args: argparse.Namespace) -> int:
     result = restore(settings, Path(args.file))
     what = f"{result['restored_letters']} register entries, " if result["restored_letters"] is not None else ""
     print(f"restored {args.file} (made {result['created']}) into {settings.data_dir}: {what}"
-          f"{', '.join(result['directories'])}; vault checked. Start the daemon: it finishes what was in hand.")
+          f"{', '.join(result['directories'])}; vault checked. Start the daemon: it reads back from the units' "
+          f"folders the receive numbers given since the backup before it numbers a letter, then finishes "
+          f"what was in hand.")
+    return 0
+
+
+@friendly
+def cmd_confirm_numbers(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    if confirm_numbers(settings.data_dir):
+        print("numbering goes on at the daemon's next look at the folders (within [register] check_retry): "
+              "a folder that cannot be read back no longer holds it; check that [register.start_numbers] "
+              "is past every number given since the backup")
+    else:
+        print("numbering was not held after a restore: nothing to confirm")
     return 0

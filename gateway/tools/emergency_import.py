@@ -24,6 +24,7 @@ from pathlib import Path
 
 from gateway.pipeline.parse import sniff
 from gateway.pipeline.dispose import register_and_file
+from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.service.services import Services
 from rules.thai_time import BANGKOK, now_utc, thai_datetime
 from gateway.tools.actions import record_action
@@ -262,6 +263,8 @@ def import_emergency(services: Services, csv_path: Path, unit: str, reason: str 
     directory_unit = services.directory.lookup(unit)
     if directory_unit is None:
         raise ToolError(f"unknown unit \"{unit}\": it is not in the unit directory")
+    if held_after_restore(services.settings):  # no number given blind (gateway/service/numbering.py)
+        raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH)
     rows = read_rows(csv_path)
     settings = services.settings
     address = f"{directory_unit.address}@{services.directory.domain}"

@@ -19,9 +19,11 @@ from gateway.pipeline.dispose import decide, recipient_for, register_letter_for,
 from gateway.pipeline.parse import filename_of
 from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, record_action
+from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services
 from gateway.tools.replay import entry_from_vault
 from rules.names import shown_name
+from rules.extract import subject_text
 from rules.thai_time import thai_datetime, to_bangkok
 from storage import quarantine
 from storage.actions import actions_for
@@ -33,7 +35,10 @@ from storage.register import find_registration
 
 def list_entries(services: Services, state: str | None = "held", unit: str | None = None) -> list[dict[str, Any]]:
     with services.db.read_session() as session:
-        return [entry_as_dict(e) for e in quarantine.list_entries(session, state, unit)]
+        entries = [entry_as_dict(e) for e in quarantine.list_entries(session, state, unit)]
+    for data in entries:
+        data["sealed"] = is_sealed(services, data)
+    return entries
 
 
 def entry_as_dict(entry: QuarantineEntry) -> dict[str, Any]:
@@ -44,10 +49,30 @@ def entry_as_dict(entry: QuarantineEntry) -> dict[str, Any]:
         "state": entry.state,
         "held_at": to_bangkok(entry.created_at).isoformat(timespec="seconds"),
         "sender": entry.sender,
-        "subject": entry.subject,
+        # As the register keeps a subject (subject_text): the held one is the Subject header
+        # as sent, and a right-to-left override or a zero-width character in it drew the
+        # desk's list and `quarantine show` in another order than it is, marks piled on
+        # one letter over the rows around it.
+        "subject": subject_text(entry.subject),
         "reasons": entry.reasons or [],
         "raw_sha256": entry.raw_sha256,
     }
+
+
+def is_sealed(services: Services, data: dict[str, Any]) -> bool:
+    """A classified letter's entry: its copy is the sealed blob (gateway/pipeline/
+    classified.py), never in the plain vault; only the unit's secret registrar may
+    decide on it at the desk (gateway/web/pages_quarantine.py)."""
+    from gateway.secrecy.errors import SecrecyError
+    from gateway.secrecy.sealed_store import SealedStore
+
+    raw = data.get("raw_sha256")
+    if raw and services.vault.has(raw):
+        return False
+    try:
+        return SealedStore(services.settings.data_dir).has(data["queue_id"], "raw")
+    except SecrecyError:  # not a queue id the sealed store names: nothing of it is sealed
+        return False
 
 
 def show_entry(services: Services, quarantine_id: int) -> dict[str, Any]:
@@ -66,6 +91,7 @@ def show_entry(services: Services, quarantine_id: int) -> dict[str, Any]:
         data["receive_no"] = letter.receive_no if letter else None
         data["actions"] = [action_as_dict(a) for a in actions_for(session, quarantine_id=entry.id)]
     data["files"], data["text"], data["text_cut"] = _contents(services, entry.raw_sha256)
+    data["sealed"] = is_sealed(services, data)
     return data
 
 
@@ -159,6 +185,8 @@ def release(services: Services, quarantine_id: int, reason: str | None) -> Lette
 
 
 def _register_released(services: Services, quarantine_id: int, reason: str | None, recipient, checked) -> Letter:
+    if held_after_restore(services.settings):  # no number given blind (gateway/service/numbering.py)
+        raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH)
     with services.db.session() as session:
         # Locked until the commit: a reject or another release of this entry waits,
         # then finds it released (_must_be_held) instead of deciding it a second time.

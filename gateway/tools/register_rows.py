@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from gateway.sender.results import sender_label
 from gateway.units.directory import Directory
 from rules.markings import URGENCY_TH
+from rules.names import shown_name
 from rules.thai_time import THAI_MONTHS_SHORT, thai_datetime, to_bangkok
 from storage.actions import actions_for_letters
 from storage.models import Letter, OperatorAction, OutboxItem
@@ -127,12 +128,16 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
         sender = to = reference = ""
     else:
         subject = letter.subject or ""
-        sender = letter.sender_name or letter.sender
-        if sender != letter.sender and "@" in letter.sender:
+        # The address with anything that changes how it is drawn written out (shown_name):
+        # a right-to-left override in its local part drew "\u202efdp@evil.example" as
+        # "elpmaxe.live@pdf", the domain it came from reversed (until session 19).
+        address = shown_name(letter.sender)
+        sender = letter.sender_name or address
+        if sender != address and "@" in letter.sender:
             # A display name is the sender's own words ("saraban@moi.go.th", or
             # "กระทรวงมหาดไทย" on a letter verified for m0i-go.example): the book always
             # shows the address, and so the domain, the letter came from beside it.
-            sender = f"{sender} <{letter.sender}>"
+            sender = f"{sender} <{address}>"
         to = letter.addressee or unit_th
         reference = letter.reference or ""
     action = ""

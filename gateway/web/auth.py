@@ -152,21 +152,31 @@ class AttemptLimiter:
 
     def __init__(self, per_minute: int):
         self.per_minute = per_minute
-        self._seen: dict[str, collections.deque] = {}
+        # Least recently seen address first: the addresses idle for a minute are forgotten
+        # from the front at each attempt. Until session 19 an address's attempts were
+        # pruned only when that address came back, so the "forget idle addresses" sweep
+        # found none to forget: each new address (an IPv6 network has 2^64) stayed for
+        # good, and past 10,000 every sign-in scanned them all under this lock.
+        self._seen: collections.OrderedDict[str, collections.deque] = collections.OrderedDict()
         self._lock = threading.Lock()
 
     def allow(self, client: str) -> bool:
         now = time.monotonic()
         with self._lock:
+            while self._seen:
+                oldest = next(iter(self._seen.values()))
+                if now - oldest[-1] <= 60:
+                    break
+                self._seen.popitem(last=False)
             window = self._seen.setdefault(client, collections.deque())
+            self._seen.move_to_end(client)
             while window and now - window[0] > 60:
                 window.popleft()
             if len(window) >= self.per_minute:
+                if not window:  # per_minute 0: nothing kept for this address
+                    del self._seen[client]
                 return False
             window.append(now)
-            if len(self._seen) > 10000:  # forget idle addresses
-                for key in [k for k, v in self._seen.items() if not v]:
-                    del self._seen[key]
             return True
 
 

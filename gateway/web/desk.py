@@ -145,6 +145,8 @@ class Desk:
         self.env.globals.update(role_th=ROLE_TH, desk_nav=self.nav, nav="")
         # A sender's file name with nothing hidden in it (U+202E, zero-width): rules/names.py.
         self.env.filters["file_name"] = shown_name
+        # and an address so: "\u202efdp@evil.example" drew as "elpmaxe.live@pdf" (session 19)
+        self.env.filters["shown"] = shown_name
         self.pages: set[str] = set()  # the optional pages this desk serves (create_app)
         self.max_upload = self.web.max_upload_mb * 1024 * 1024
         self.session_cookie = cookie_name(COOKIE, self.web.cookie_secure)
@@ -267,6 +269,12 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
             length = request.headers.get("content-length")
             if length is None or not length.isdigit() or int(length) > desk.max_upload:
                 return await run_in_threadpool(_refuse, desk, request, 413)
+            # Nobody signed in: answered before the body is read. It was parsed first (up
+            # to max_upload_mb, its files spooled to disk) for anyone who could reach the
+            # port, with or without a session, until session 19.
+            refused = await run_in_threadpool(_nobody, request)
+            if refused is not None:
+                return refused
             form = await request.form(max_files=20, max_fields=500, max_part_size=64 * 1024)
         try:
             return await run_in_threadpool(_run, request, form)
@@ -284,15 +292,29 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
                 raise
             return desk.busy(request, person, exc)
 
+    def _nobody(request: Request) -> Response | None:
+        """The answer to a POST when nobody is signed in; None when someone is."""
+        try:
+            if desk.auth.person(request.cookies.get(desk.session_cookie)) is not None:
+                return None
+        except DatabaseError as exc:
+            if not database_busy(exc):
+                raise
+            return desk.busy(request, None, exc)
+        return _session_expired(request)
+
+    def _session_expired(request: Request) -> Response:
+        """A form sent after the session ran out (or after signing out in another tab):
+        "reload the page" would lead to the sign-in page with no word why, and the clerk
+        should know that what they typed was not saved."""
+        lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
+        return desk.error(request, None, 403, word("session_expired", lang), word("session_expired_text", lang))
+
     def _signed_in(request: Request, form: FormData | None, person: Person | None) -> Response:
         if person is None:
             if request.method == "GET":
                 return RedirectResponse("/login", status_code=303)
-            # A form sent after the session ran out (or after signing out in another
-            # tab): "reload the page" would lead to the sign-in page with no word why,
-            # and the clerk should know that what they typed was not saved.
-            lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
-            return desk.error(request, None, 403, word("session_expired", lang), word("session_expired_text", lang))
+            return _session_expired(request)
         try:
             if form is not None and not same(str(form.get("csrf") or ""), person.csrf):
                 log.warning("web_csrf_refused", username=person.username, path=request.url.path)

@@ -130,6 +130,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "state_released": ("รับเข้าแล้ว", "released"),
     "state_rejected": ("ปฏิเสธแล้ว", "rejected"),
     "classified": ("หนังสือลับ", "classified"),
+    "sealed_registrar_only": ("รายการนี้เป็นหนังสือลับ ผู้ที่รับเข้าทะเบียน ปฏิเสธ หรือตรวจซ้ำได้มีเพียงนายทะเบียนลับของหน่วยงาน",
+                              "This is a classified letter: only the unit's secret registrar may release, reject or "
+                              "reprocess it."),
     "reveal": ("เปิดดูเนื้อหา", "Show the content"),
     "reveal_confirm": ("ข้าพเจ้ายืนยันว่าจำเป็นต้องเปิดดูหนังสือลับนี้ และทราบว่าการเปิดดูจะถูกบันทึกไว้",
                        "I confirm that I need to open this classified letter and that opening it is recorded."),

@@ -38,6 +38,7 @@ def quarantine_view(desk: Desk, request: Request, person: Person, form: FormData
     for entry in entries:
         entry["held_dt"] = dt.datetime.fromisoformat(entry["held_at"])
         entry["parked"] = is_parked(entry["reasons"])
+        entry["may_decide"] = may_decide(desk, person, entry)
     return desk.render(request, person, "quarantine.html", status=status, entries=entries, state=state,
                        states=STATES, results=results, message=message)
 
@@ -51,9 +52,21 @@ def _entry(desk: Desk, person: Person, quarantine_id: int) -> dict:
         raise NotFound()
     data["held_dt"] = dt.datetime.fromisoformat(data["held_at"])
     data["parked"] = is_parked(data["reasons"])
+    data["may_decide"] = may_decide(desk, person, data)
     for action in data["actions"]:
         action["at_dt"] = dt.datetime.fromisoformat(action["at"])
     return data
+
+
+def may_decide(desk: Desk, person: Person, entry: dict) -> bool:
+    """Whether this person may release, reject or reprocess the entry. A classified
+    letter's (sealed) only the secret registrar of its unit: until session 19 any clerk
+    of the unit (or an administrator) could reject a ลับ letter none of them may read,
+    telling its sender it was not registered, and the registrar who may read it was told
+    to ask the secret registrar."""
+    if not person.may_act:
+        return False
+    return not entry.get("sealed") or person.sees_book(entry["unit"], desk.secret_book, desk.secret_book)
 
 
 def entry_view(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
@@ -97,6 +110,11 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
             data = _entry(desk, person, quarantine_id)
         except NotFound:
             results.append({"id": quarantine_id, "ok": False, "text": word("not_found_text", person.lang)})
+            continue
+        if not data["may_decide"]:
+            log.warning("web_quarantine_sealed_refused", username=person.username, quarantine_id=quarantine_id,
+                        action=action)
+            results.append({"id": quarantine_id, "ok": False, "text": word("sealed_registrar_only", person.lang)})
             continue
         try:
             with acting_as(person.who):

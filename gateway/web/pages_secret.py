@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rules.extract import subject_text
+from rules.thai_text import clean_field
 from gateway.secrecy.audit import audit_path, read_events
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.sealed_store import SealedStore
@@ -56,8 +58,11 @@ def reveal(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
     except SecrecyError as exc:
         return _not_opened(desk, request, person, letter, exc)
     facts = meta.get("facts") or {}
-    revealed = {"subject": meta.get("subject"), "sender_name": meta.get("sender_name"),
-                "reference": facts.get("reference"), "letter_date": facts.get("letter_date"),
+    # The sealed copy keeps the Subject header and the sender's name as they came: shown
+    # as the register shows an ordinary letter's (subject_text, clean_field), not with a right-to-left
+    # override or zero-width characters that draw them in another order (until session 19).
+    revealed = {"subject": subject_text(meta.get("subject")), "sender_name": clean_field(meta.get("sender_name")),
+                "reference": clean_field(facts.get("reference")), "letter_date": facts.get("letter_date"),
                 "findings": [f for f in meta.get("findings") or [] if f.get("verdict") != "pass"],
                 "attachments": meta.get("attachments") or []}
     return letter_view(desk, request, person, None, revealed=revealed)

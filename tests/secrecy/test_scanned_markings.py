@@ -17,7 +17,7 @@ from rules.markings import markings_read_by_ocr
 from tests.classified.helpers import LATKRABANG, MARKER, db_rows, files_containing, log_lines_containing, maildir, \
     sealing_daemon
 from tests.letters import letter, make_pdf
-from tests.thai_pdfs import scanned_pdf
+from tests.thai_pdfs import scanned_pdf, thai_pdf, with_picture_stamp
 
 LINES = ["ที่ กท ๐๔๐๗/๕๗", "สำนักงานเขตลาดกระบัง", "๒๒ ธันวาคม ๒๕๖๘", "เรื่อง ขอส่งแผนการปฏิบัติงาน",
          "เรียน ผู้อำนวยการเขต", *["ตามที่ได้มีการประชุมคณะกรรมการ เมื่อวันที่ ๑ ธันวาคม"] * 8]
@@ -99,6 +99,21 @@ def test_a_typed_note_over_the_middle_of_a_scan_does_not_hide_its_head():
     pdf = scanned_pdf(LINES, "ลับมาก", note="สำเนาเรียน ผู้อำนวยการเขต เพื่อโปรดทราบและพิจารณาดำเนินการต่อไป")
     info = inspect_pdf(pdf)
     assert "ผู้อำนวยการเขต" in info.text and "ลับมาก" in info.other_texts[0].splitlines()
+
+
+def test_a_stamp_put_on_a_typed_letter_as_a_picture_is_read(monkeypatch):
+    """Acrobat's Stamp tool with a custom image: a ลับมาก stamp made as a picture, in a
+    frame, put on a typed letter. Its words are only pixels; on main the letter was
+    ordinary. A picture stamp that says something else, or a hidden one, is no marking."""
+    typed = thai_pdf(["", "", "ที่ กท ๐๔๐๗/๕๗", "เรื่อง ขอส่งแผนการปฏิบัติงาน", "เรียน ผู้อำนวยการเขต"])
+    for word, level in (("ลับ", "confidential"), ("ลับมาก", "secret"), ("ได้รับแล้ว", "none")):
+        pdf = with_picture_stamp(typed, word)
+        assert reading(letter(files=[("2569_dds_0403_57.pdf", pdf)])) == (level, True), word
+    calls = []
+    monkeypatch.setattr(scanned_pages, "_ocr", lambda *args: calls.append(args) or "")
+    assert reading(letter(files=[("2569_dds_0403_57.pdf", with_picture_stamp(typed, "ลับมาก", hidden=True))])) \
+        == ("none", True)
+    assert calls == []
 
 
 def test_a_scanned_letter_is_classified_by_its_stamp(scans):

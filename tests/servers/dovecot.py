@@ -219,7 +219,15 @@ class DovecotServer:
 
     def restart(self) -> None:
         """Stop and start again on the same ports with the same mail; sessions are cut."""
+        self.halt()
+        self.resume()
+
+    def halt(self) -> None:
+        """Stop the server, its mail kept: the mail server down for a while (`resume`)."""
         self._halt()
+
+    def resume(self) -> None:
+        """Start again after `halt`, on the same ports with the same mail."""
         # The kernel may still hold the old listening sockets for a moment.
         if not wait_until(lambda: _port_free(self.host, self.port) and _port_free(self.host, self.ssl_port), 10):
             raise ServerUnavailable(f"dovecot ports {self.port}/{self.ssl_port} still busy after stop")
