@@ -166,7 +166,8 @@ def test_a_scan_sent_as_a_picture_is_read_for_its_stamp(scans):
 def test_pictures_that_are_no_page_are_not_drawn_and_too_many_are_not_all_read(scans, monkeypatch):
     calls = []
     real = scanned_pages._ocr
-    monkeypatch.setattr(scanned_pages, "_ocr", lambda binary, band: calls.append(band.size) or real(binary, band))
+    monkeypatch.setattr(scanned_pages, "_ocr",
+                        lambda binary, band, *until: calls.append(band.size) or real(binary, band, *until))
     # A small picture and a wide one (a banner, the Garuda emblem): no OCR at all.
     assert reading(letter(files=[("emblem.png", _picture(scans["ลับมาก"], "PNG", (300, 420))),
                                  ("banner.jpg", _picture(scans["ลับมาก"], "JPEG", (1800, 400)))])) == ("none", True)
