@@ -133,13 +133,28 @@ def marking_lines(page, bands: tuple[bool, bool] = (True, True)) -> list[str]:
         image = page.render(scale=scale, grayscale=True).to_pil()
     except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
         raise NotRead(f"a scanned page that could not be drawn ({type(exc).__name__})") from None
+    return _bands_read(binary, image, bands)
+
+
+def _bands_read(binary: str, image, bands: tuple[bool, bool], until: float | None = None) -> list[str]:
+    """The markings OCR reads in the head and foot of the page drawn as `image`, of the
+    bands asked. When a page read whole (both bands) shows none, it is read upside
+    down too, its two bands turned and stacked in one image (one more Tesseract run):
+    a page fed into the scanner head first has its stamps there, upside down."""
     w, h = image.size
-    crops = (image.crop((0, 0, w, max(1, int(h * HEAD_BAND)))),
-             image.crop((0, min(h - 1, int(h * (1 - FOOT_BAND))), w, h)))
+    head = image.crop((0, 0, w, max(1, int(h * HEAD_BAND))))
+    foot = image.crop((0, min(h - 1, int(h * (1 - FOOT_BAND))), w, h))
     lines: list[str] = []
-    for band, wanted in zip(crops, bands):
+    for band, wanted in zip((head, foot), bands):
         if wanted:
-            lines += markings_read_by_ocr(_ocr(binary, band))
+            lines += markings_read_by_ocr(_ocr(binary, band, until))
+    if not lines and all(bands):
+        from PIL import Image
+
+        turned = Image.new(image.mode, (w, foot.size[1] + head.size[1] + 40), 255)
+        turned.paste(foot.rotate(180), (0, 0))
+        turned.paste(head.rotate(180), (0, foot.size[1] + 40))
+        lines += markings_read_by_ocr(_ocr(binary, turned, until))
     return lines
 
 
@@ -301,10 +316,7 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
             scale = min(1.0, OCR_WIDTH / min(width, height))
             if scale < 1 or stretch != 1:
                 page = page.resize((max(1, int(width * scale)), max(1, int(height * scale))))
-            w, h = page.size
-            for band in (page.crop((0, 0, w, max(1, int(h * HEAD_BAND)))),
-                         page.crop((0, min(h - 1, int(h * (1 - FOOT_BAND))), w, h))):
-                lines += markings_read_by_ocr(_ocr(binary, band, budget.pictures_until))
+            lines += _bands_read(binary, page, (True, True), budget.pictures_until)
         return lines
     except NotRead:
         raise

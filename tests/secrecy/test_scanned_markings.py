@@ -176,7 +176,7 @@ def test_pictures_that_are_no_page_are_not_drawn_and_too_many_are_not_all_read(s
     page = _picture(scans["none"], "JPEG")
     many = [(f"p{n}.jpg", page + bytes([n])) for n in range(scanned_pages.MAX_PICTURES + 2)]
     assert reading(letter(files=many)) == ("none", True)
-    assert len(calls) == 2 * scanned_pages.MAX_PICTURES  # a head and a foot each
+    assert len(calls) == 3 * scanned_pages.MAX_PICTURES  # a head and a foot each, and both upside down
 
 
 def test_a_picture_too_large_to_draw_keeps_the_letter_uncertain():

@@ -3,10 +3,11 @@
 Leaks (a stamped scan that came out ordinary, filed in plain text): a scanner that
 writes its page as strips of pictures (none a quarter of the page), a re-writer that
 wraps the scan in a Form XObject (PDFium gives the picture its place in the form's
-space), a fax's TIFF at 204 x 98 dpi (its pixels half as tall as the page). Hangs: a
-page-shaped GIF of many frames (Pillow's `n_frames` decodes every one, ~30 ms each: a
-400 KB GIF held the letter for seconds, thousands of frames for minutes, in the
-pipeline's own process) and a letter of several pictures Tesseract is slow on."""
+space), a page scanned upside down, a fax's TIFF at 204 x 98 dpi (its pixels half as
+tall as the page). Hangs: a page-shaped GIF of many frames (Pillow's `n_frames`
+decodes every one, ~30 ms each: a 400 KB GIF held the letter for seconds, thousands of
+frames for minutes, in the pipeline's own process) and a letter of several pictures
+Tesseract is slow on."""
 from __future__ import annotations
 
 import io
@@ -96,6 +97,16 @@ def test_a_scan_written_as_strips_or_inside_a_form_is_read_for_its_stamp(page):
     for name, pdf in (("8 strips", in_strips(page, 8)), ("40 strips", in_strips(page, 40)),
                       ("a form", in_forms(page, 1)), ("5 forms deep", in_forms(page, 5))):
         assert reading(letter(files=[("scan.pdf", pdf)])) == ("secret", True), name
+
+
+def test_a_page_scanned_upside_down_is_read_for_its_stamp(page):
+    """Fed into the scanner head first: on main ('none', True), as a PDF page and as a
+    picture; an upright unstamped page read so stays ordinary (tests/secrecy/test_scanned_markings.py)."""
+    turned = page.rotate(180)
+    png = io.BytesIO()
+    turned.save(png, "PNG")
+    assert reading(letter(files=[("scan.pdf", in_strips(turned, 1))])) == ("secret", True)
+    assert reading(letter(files=[("scan.png", png.getvalue())])) == ("secret", True)
 
 
 def test_a_fax_at_204_by_98_dpi_is_read_as_the_page_it_is(page):
