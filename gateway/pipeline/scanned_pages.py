@@ -140,7 +140,8 @@ def _bands_read(binary: str, image, bands: tuple[bool, bool], until: float | Non
     """The markings OCR reads in the head and foot of the page drawn as `image`, of the
     bands asked. When a page read whole (both bands) shows none, it is read upside
     down too, its two bands turned and stacked in one image (one more Tesseract run):
-    a page fed into the scanner head first has its stamps there, upside down."""
+    a page fed into the scanner head first has its stamps there, upside down; and a
+    page wider than tall, sideways (one more run)."""
     w, h = image.size
     head = image.crop((0, 0, w, max(1, int(h * HEAD_BAND))))
     foot = image.crop((0, min(h - 1, int(h * (1 - FOOT_BAND))), w, h))
@@ -149,13 +150,29 @@ def _bands_read(binary: str, image, bands: tuple[bool, bool], until: float | Non
         if wanted:
             lines += markings_read_by_ocr(_ocr(binary, band, until))
     if not lines and all(bands):
-        from PIL import Image
-
-        turned = Image.new(image.mode, (w, foot.size[1] + head.size[1] + 40), 255)
-        turned.paste(foot.rotate(180), (0, 0))
-        turned.paste(head.rotate(180), (0, foot.size[1] + 40))
-        lines += markings_read_by_ocr(_ocr(binary, turned, until))
+        lines += markings_read_by_ocr(_ocr(binary, _stacked([foot.rotate(180), head.rotate(180)]), until))
+    if not lines and all(bands) and w > h:
+        # A portrait page scanned sideways (no /Rotate): its head and foot are the left
+        # and right edges, turned one way or the other; all four read in one run.
+        left = image.crop((0, 0, max(1, int(w * HEAD_BAND)), h))
+        right = image.crop((min(w - 1, int(w * (1 - HEAD_BAND))), 0, w, h))
+        sides = [left.rotate(-90, expand=True), right.rotate(-90, expand=True),
+                 right.rotate(90, expand=True), left.rotate(90, expand=True)]
+        lines += markings_read_by_ocr(_ocr(binary, _stacked(sides), until))
     return lines
+
+
+def _stacked(bands: list) -> object:
+    """`bands` one above the other, white between them: one Tesseract run reads them all."""
+    from PIL import Image
+
+    gap = 40
+    out = Image.new(bands[0].mode, (max(b.size[0] for b in bands), sum(b.size[1] + gap for b in bands)), 255)
+    y = 0
+    for band in bands:
+        out.paste(band, (0, y))
+        y += band.size[1] + gap
+    return out
 
 
 MAX_STAMP_PICTURES = 4  # stamp annotations drawn from a picture read in one PDF

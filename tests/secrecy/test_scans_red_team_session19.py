@@ -3,7 +3,7 @@
 Leaks (a stamped scan that came out ordinary, filed in plain text): a scanner that
 writes its page as strips of pictures (none a quarter of the page), a re-writer that
 wraps the scan in a Form XObject (PDFium gives the picture its place in the form's
-space), a page scanned upside down, a fax's TIFF at 204 x 98 dpi (its pixels half as
+space), a page scanned upside down or sideways, a fax's TIFF at 204 x 98 dpi (its pixels half as
 tall as the page). Hangs: a page-shaped GIF of many frames (Pillow's `n_frames`
 decodes every one, ~30 ms each: a 400 KB GIF held the letter for seconds, thousands of
 frames for minutes, in the pipeline's own process) and a letter of several pictures
@@ -54,11 +54,11 @@ def _picture(image) -> bytes:
                    b" /Filter /DCTDecode" % image.size, _jpeg(image))
 
 
-def _pdf(content: bytes, xobjects: bytes, objects: list[bytes]) -> bytes:
-    """One A4 page drawing `content` with `xobjects` (objects 5 on)."""
+def _pdf(content: bytes, xobjects: bytes, objects: list[bytes], size: tuple[int, int] = (W, H)) -> bytes:
+    """One page (A4) drawing `content` with `xobjects` (objects 5 on)."""
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources << /XObject << %s >> >>"
-               b" /Contents 4 0 R >>" % (W, H, xobjects), _stream(b"", content), *objects]
+               b" /Contents 4 0 R >>" % (*size, xobjects), _stream(b"", content), *objects]
     out = io.BytesIO(b"%PDF-1.5\n")
     out.seek(0, 2)
     offsets = []
@@ -99,14 +99,18 @@ def test_a_scan_written_as_strips_or_inside_a_form_is_read_for_its_stamp(page):
         assert reading(letter(files=[("scan.pdf", pdf)])) == ("secret", True), name
 
 
-def test_a_page_scanned_upside_down_is_read_for_its_stamp(page):
-    """Fed into the scanner head first: on main ('none', True), as a PDF page and as a
-    picture; an upright unstamped page read so stays ordinary (tests/secrecy/test_scanned_markings.py)."""
+def test_a_page_scanned_upside_down_or_sideways_is_read_for_its_stamp(page):
+    """Fed into the scanner head first, or sideways with no /Rotate: on main each was
+    ('none', True), as a PDF page and as a picture. An unstamped page read so stays
+    ordinary (and tests/secrecy/test_scanned_markings.py's)."""
     turned = page.rotate(180)
-    png = io.BytesIO()
-    turned.save(png, "PNG")
     assert reading(letter(files=[("scan.pdf", in_strips(turned, 1))])) == ("secret", True)
-    assert reading(letter(files=[("scan.png", png.getvalue())])) == ("secret", True)
+    assert reading(letter(files=[("scan.jpg", _jpeg(turned))])) == ("secret", True)
+    sideways = page.rotate(-90, expand=True)
+    assert reading(letter(files=[("scan.pdf", _pdf(b"q %d 0 0 %d 0 0 cm /S Do Q" % (H, W), b"/S 5 0 R",
+                                                    [_picture(sideways)], (H, W)))])) == ("secret", True)
+    plain = page.crop((0, int(page.size[1] * 0.2), page.size[0], int(page.size[1] * 0.85))).resize(page.size)
+    assert reading(letter(files=[("scan.jpg", _jpeg(plain.rotate(90, expand=True)))])) == ("none", True)
 
 
 def test_a_fax_at_204_by_98_dpi_is_read_as_the_page_it_is(page):
