@@ -309,6 +309,8 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
         budget.pictures_until = time.monotonic() + PICTURES_TIME
     try:
         picture = Image.open(io.BytesIO(data))
+        if picture.format != "TIFF" and not _page_shaped(*picture.size, _pixel_aspect(picture)):
+            return []  # an animated GIF's frames share its size: a signature's is no page, its frames not walked
         frames = _frames(picture, budget.pictures_until)
         lines: list[str] = []
         for frame in sorted({*range(min(frames, MAX_PICTURES - 1)), frames - 1}):
@@ -317,8 +319,7 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
             width, pixels_high = picture.size
             stretch = _pixel_aspect(picture)
             height = int(pixels_high * stretch)  # a fax's 204 x 98 dpi: its page is twice as tall as its pixels
-            if max(width, height) < PAGE_SIDE or not PAGE_RATIO[0] <= max(width, height) / max(1, min(width, height)) \
-                    <= PAGE_RATIO[1]:
+            if not _page_shaped(width, pixels_high, stretch):
                 continue  # a photo, an emblem, a signature: not a page
             if budget.pictures <= 0:
                 return lines
@@ -341,6 +342,12 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
         if isinstance(exc, (MemoryError, Image.DecompressionBombError)):
             raise NotRead(f"a scanned picture that could not be drawn ({type(exc).__name__})") from None
         return []
+
+
+def _page_shaped(width: int, pixels_high: int, stretch: float) -> bool:
+    height = int(pixels_high * stretch)
+    return max(width, height) >= PAGE_SIDE and PAGE_RATIO[0] <= max(width, height) / max(1, min(width, height)) \
+        <= PAGE_RATIO[1]
 
 
 def _frames(picture, until: float) -> int:

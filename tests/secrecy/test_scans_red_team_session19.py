@@ -134,6 +134,10 @@ def test_a_picture_of_many_frames_is_not_walked_to_its_end():
     started = time.monotonic()
     assert reading(letter(files=[("scan.gif", gif.getvalue())])) == ("confidential", False)
     assert time.monotonic() - started < 15
+    # A signature's animated GIF of as many frames is no page: not walked, the letter ordinary.
+    small = io.BytesIO()
+    frames[0].resize((120, 60)).save(small, "GIF", save_all=True, append_images=[f.resize((120, 60)) for f in frames[1:]])
+    assert reading(letter(files=[("logo.gif", small.getvalue())])) == ("none", True)
 
 
 def test_a_letters_pictures_are_read_within_its_time(monkeypatch):
