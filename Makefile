@@ -5,15 +5,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/gateway.example.toml
 
-# Debian packages: libmagic for python-magic and TLWG fonts for the Thai receive stamp
-# and printed register (run); Dovecot and PostgreSQL are real servers the test suite
+# Debian packages: libmagic for python-magic, TLWG fonts for the Thai receive stamp
+# and printed register, and Tesseract with its Thai model for the secrecy stamp on
+# scanned pages (run); Dovecot and PostgreSQL are real servers the test suite
 # starts by itself, and openssl and gpgsm decrypt in the tests what secret registrars receive.
 # The web desk's tests drive Debian's Chromium (Playwright, no browser download) and
 # sign in against an OpenLDAP slapd they start. The receive stamp tests render pages
 # with poppler (pdftoppm), judge signatures with pdfsig, and stamp a letter LibreOffice
 # Writer exported (soffice --convert-to pdf), and read markings on letters Chromium printed
 # in Noto Sans Thai (fonts-noto-core).
-RUN_DEBS  := libmagic1 fonts-tlwg-garuda-ttf
+RUN_DEBS  := libmagic1 fonts-tlwg-garuda-ttf tesseract-ocr tesseract-ocr-tha
 TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl gpgsm \
 	chromium slapd ldap-utils \
 	poppler-utils libreoffice-writer-nogui fonts-noto-core

@@ -143,7 +143,9 @@ class Spool:
         return SpoolEntry(
             queue_id=envelope["queue_id"],
             mail_from=envelope["mail_from"],
-            rcpt_to=list(envelope["rcpt_to"]),
+            # Once each: an entry written before intake kept a unit named twice once
+            # (gateway/intake/smtp_handler.py) would be disposed of twice.
+            rcpt_to=list(dict.fromkeys(envelope["rcpt_to"])),
             received_at=dt.datetime.fromisoformat(envelope["received_at"]),
             peer=envelope.get("peer"),
             helo=envelope.get("helo"),

@@ -139,7 +139,8 @@ def extract_facts(mail: ParsedMail) -> LetterFacts:
     # The cover's first page as a viewer's reader reads it too: pypdf loses every า of a
     # LibreOffice letter after its first ำ ("ด่วนม\x03ก"), PDFium does not
     # (gateway/pipeline/pdf_inspect.py `_viewer_texts`).
-    viewer = cover.pdf_viewer_page_texts[:1] if cover else ()
+    # And the urgency stamp OCR read on a scanned first page (its other texts).
+    viewer = (*cover.pdf_viewer_page_texts[:1], *cover.pdf_other_texts[:1]) if cover else ()
     urgency = highest_urgency(
         urgency_in_letter(pdf_fields.head),
         *(urgency_in_letter(read_extracted_text(page).head) for page in viewer),

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, ParsedMail, Secrecy, Urgency
+from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, ParsedMail, Secrecy, Urgency
 from rules.names import name_from_bytes
 from rules.thai_text import THAI_PUA
 
@@ -819,7 +819,8 @@ def classification_of_headers(headers: Iterable[tuple[str, str]]) -> Classificat
 def _pdf_unreadable(error: str | None) -> bool:
     """The PDF reader ran out of time or memory: the text could not be looked at."""
     return bool(error) and (error.startswith((NOT_READ_IN_TIME, "RecursionError", "MemoryError", EMBEDDED_NOT_READ))
-                            or "could not be read within" in error or "reader failed" in error)
+                            or "could not be read within" in error or "reader failed" in error
+                            or SCAN_NOT_READ in error)
 
 
 def read_classification(mail: ParsedMail) -> Classification:
@@ -868,3 +869,39 @@ def read_classification(mail: ParsedMail) -> Classification:
             if level != "none":
                 found.append(Classification(level, name))
     return highest(*found)
+
+
+# --------------------------------------------------------------------------- read by OCR
+
+# A secrecy stamp's words by their consonants: Tesseract reads a large stamped ลับมาก
+# as "ลบมาก", ลับที่สุด as "ลบทสุด", the vowels and tone marks above and below lost.
+_OCR_SKELETONS = {"ลบทสด": "ลับที่สุด", "ลบมาก": "ลับมาก", "ลบ": "ลับ",
+                  # and the urgency stamp beside it, for the register (`extract_facts`)
+                  "ดวนทสด": "ด่วนที่สุด", "ดวนมาก": "ด่วนมาก", "ดวน": "ด่วน"}
+_OCR_NOISE = 4  # Thai letters a line may hold beside its marking (a speck read as a letter)
+
+
+def markings_read_by_ocr(text: str) -> list[str]:
+    """The secrecy (and urgency) markings in OCR's reading of a scanned page's head or
+    foot: a line that is a marking alone (specks, digits and punctuation aside) gives
+    the marking's word ("ลับมาก", "ด่วนที่สุด"), as `secrecy_in_letter` reads it. A word
+    of prose that shares the consonants ("ลบ", to delete) sits in a longer line and is
+    not one."""
+    found = []
+    for line in text.splitlines():
+        words = ["".join(ch for ch in word if unicodedata.category(ch) != "Mn")
+                 for word in re.findall(r"[ก-ฮะ-ฺเ-๎]+", line)]
+        marks, matched, i = [], 0, 0
+        while i < len(words):
+            for j in range(min(i + 3, len(words)), i, -1):  # the longest marking from word i
+                word = _OCR_SKELETONS.get("".join(words[i:j]))
+                if word:
+                    marks.append(word)
+                    matched += len("".join(words[i:j]))
+                    i = j
+                    break
+            else:
+                i += 1
+        if marks and sum(len(w) for w in words) - matched <= _OCR_NOISE:
+            found += marks
+    return found

@@ -23,6 +23,9 @@ NOT_READ_IN_TIME = "not read in time"
 # could not be read: the PDF opened, but what the clerk's viewer opens from it was not
 # read, so the letter is at least ลับ (rules/markings.py `_pdf_unreadable`).
 EMBEDDED_NOT_READ = "an embedded file was not read"
+# A PDF's `pdf_error` when a scanned page's secrecy stamp could not be read by OCR
+# (gateway/pipeline/scanned_pages.py): the letter is at least ลับ, uncertain.
+SCAN_NOT_READ = "a scanned page was not read"
 
 
 @dataclass(frozen=True)

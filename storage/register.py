@@ -318,6 +318,12 @@ def letter_as_dict(letter: Letter) -> dict[str, Any]:
     return data
 
 
+def newest_register_year(session: Session) -> int | None:
+    """The newest Buddhist-era year any register has numbers in (one row per register
+    and year: a small table), or None for an empty register."""
+    return session.scalar(select(func.max(RegisterCounter.year)))
+
+
 def unit_has_letters(session: Session, unit: str) -> bool:
     """Whether the register holds any entry of `unit` (a unit since removed from the
     directory stays readable while it does)."""

@@ -76,3 +76,101 @@ def pdftotext(data: bytes, layout: bool = True) -> str:
         f.flush()
         return subprocess.run(["pdftotext", *(["-layout"] if layout else []), f.name, "-"], capture_output=True, text=True,
                               check=True, timeout=60).stdout
+
+
+def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: str = "", note: str = "",
+                urgent: str = "") -> bytes:
+    """A Thai letter as a scanner sends it: each page one picture (JPEG), no text layer.
+    `stamp` ("ลับมาก"): the secrecy stamp, red, at the head and the foot of the page,
+    as the regulation puts it; the scan slightly turned and blurred, as paper is.
+    `text_layer`: invisible text over the picture, as a scanning app's OCR writes it;
+    `note`: a typed Thai line laid over the middle of the scan (a forwarding note);
+    `urgent` ("ด่วนที่สุด"): the urgency stamp, red, at the top left."""
+    import pypdfium2 as pdfium
+    from fpdf import FPDF
+    from PIL import ImageFilter
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.add_font("thai", "", str(FONT))
+    pdf.set_text_shaping(True)
+    if urgent:
+        pdf.set_font("thai", size=24)
+        pdf.set_text_color(200, 0, 0)
+        pdf.cell(0, 12, urgent, new_x="LMARGIN", new_y="NEXT")
+    if stamp:
+        pdf.set_font("thai", size=28)
+        pdf.set_text_color(200, 0, 0)
+        pdf.cell(0, 14, stamp, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("thai", size=16)
+    for line in lines:
+        pdf.cell(0, 9, line, new_x="LMARGIN", new_y="NEXT")
+    if stamp:
+        pdf.set_y(-30)
+        pdf.set_font("thai", size=28)
+        pdf.set_text_color(200, 0, 0)
+        pdf.cell(0, 14, stamp, align="C")
+    page = pdfium.PdfDocument(bytes(pdf.output()))[0]
+    image = page.render(scale=dpi / 72).to_pil().convert("RGB")
+    image = image.rotate(0.7, fillcolor="white").filter(ImageFilter.GaussianBlur(0.6))
+    out = io.BytesIO()
+    if not (text_layer or note):
+        image.save(out, "PDF", resolution=dpi, quality=70)
+        return out.getvalue()
+    from fpdf.enums import TextMode
+
+    scan = FPDF()
+    scan.set_auto_page_break(False)
+    scan.add_page()
+    scan.image(image, x=0, y=0, w=scan.w, h=scan.h)
+    if note:
+        scan.add_font("thai", "", str(FONT))
+        scan.set_font("thai", size=14)
+        scan.text(20, 150, note)
+    if text_layer:
+        scan.set_font("helvetica", size=10)
+        scan.text_mode = TextMode.INVISIBLE
+        scan.text(20, 40, text_layer)
+    return bytes(scan.output())
+
+
+def with_picture_stamp(pdf: bytes, word: str, rect=(230, 770, 370, 825), hidden: bool = False) -> bytes:
+    """`pdf` with a Stamp annotation on page 1 drawn from a picture of `word` in a red
+    frame, as Acrobat's Stamp tool puts a custom image stamp ("ลับ" made as a picture)."""
+    import zlib
+
+    from PIL import Image, ImageDraw, ImageFont
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject,
+                               NumberObject, StreamObject)
+
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    font = ImageFont.truetype(str(FONT), 90)
+    img = Image.new("RGB", (420, 160), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((4, 4, 415, 155), outline=(200, 0, 0), width=6)
+    d.text((210, 80), word, font=font, fill=(200, 0, 0), anchor="mm")
+    image = StreamObject()
+    image._data = zlib.compress(img.tobytes())
+    image.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Image"),
+                  NameObject("/Width"): NumberObject(img.width), NameObject("/Height"): NumberObject(img.height),
+                  NameObject("/ColorSpace"): NameObject("/DeviceRGB"), NameObject("/BitsPerComponent"): NumberObject(8),
+                  NameObject("/Filter"): NameObject("/FlateDecode")})
+    image_ref = w._add_object(image)
+    width, height = rect[2] - rect[0], rect[3] - rect[1]
+    ap = DecodedStreamObject()
+    ap.set_data(f"q {width} 0 0 {height} 0 0 cm /Im0 Do Q".encode())
+    ap.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+               NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(width), NumberObject(height)]),
+               NameObject("/Resources"): DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): image_ref})})})
+    ap_ref = w._add_object(ap)
+    annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Stamp"),
+                              NameObject("/Rect"): ArrayObject([FloatObject(v) for v in rect]),
+                              NameObject("/F"): NumberObject(4 | (2 if hidden else 0)),
+                              NameObject("/AP"): DictionaryObject({NameObject("/N"): ap_ref})})
+    w.pages[0][NameObject("/Annots")] = ArrayObject([w._add_object(annot)])
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()

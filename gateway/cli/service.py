@@ -34,10 +34,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for line in problems:
             print(f"saraban-gateway: {line}", file=sys.stderr)
         return 2
-    from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
+    from gateway.service.readiness import notice_warnings, ocr_warnings, registrar_gaps, registrar_warning
     from storage.register import units_with_classified_letters
 
-    warnings = notice_warnings(settings)
+    warnings = notice_warnings(settings) + ocr_warnings()
     url = settings.database_url
     try:
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():

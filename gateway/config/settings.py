@@ -131,6 +131,9 @@ class RegisterSection(_Section):
     # Cut-over from the previous system: the first number a register gives in a year.
     # Keys are "<unit>" (general book) or "<unit>/<book>"; values map BE year -> number.
     start_numbers: dict[str, dict[int, int]] = Field(default_factory=dict)
+    # Refuse letters (SMTP 451, IMAP left in the mailbox) while the host's clock is in a
+    # year before the register's newest (gateway/intake/clock_guard.py).
+    clock_check: bool = True
 
     @field_validator("start_numbers")
     @classmethod

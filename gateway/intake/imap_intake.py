@@ -29,6 +29,7 @@ import time
 
 import structlog
 from gateway.config.delivery import ImapIntake
+from gateway.intake.clock_guard import ClockGuard
 from gateway.intake.disk_space import StorageGuard
 from gateway.intake.imap_session import Headers, ImapError, ImapGone, ImapRefused, ImapSession, parse_internaldate
 from gateway.intake.off_loop import OffLoop
@@ -55,7 +56,8 @@ RESPONSE_SLACK = 1 << 20  # bytes of an answer beyond max_size: FETCH syntax, a 
 
 class MailboxConsumer:
     def __init__(self, config: ImapIntake, db: Database, spool: Spool, holder: str, domain: str,
-                 max_size: int, guard: StorageGuard | None = None, off_loop: OffLoop | None = None):
+                 max_size: int, guard: StorageGuard | None = None, off_loop: OffLoop | None = None,
+                 clock: ClockGuard | None = None):
         self.config = config
         # Every statement and spool write is made there, never on the event loop: a
         # database held by another program stalled every mailbox and SIGTERM (off_loop.py).
@@ -68,6 +70,7 @@ class MailboxConsumer:
         self.name = config.key
         self.guard = guard  # the free space SMTP's MAIL FROM also needs (gateway/intake/disk_space.py)
         self._waiting_for_disk = False
+        self.clock = clock  # the host's clock in a year already past: nothing taken (clock_guard.py)
         self._holding = False
         self._renewed = 0.0
         self._retried = 0.0  # when the unreadable messages were last tried again
@@ -212,11 +215,16 @@ class MailboxConsumer:
         while not stop.is_set():
             await self._renew()
             session.mail_arrived = False
-            await self._resume_spooling(session, uidvalidity)
-            await self._take_new(session, uidvalidity)
+            # The host's clock in a year already past would date what is taken: the
+            # letters stay in the mailbox (nor is the listing's time kept) until it is right.
+            taking = self.clock is None or not self.clock.wrong()
+            if taking:
+                await self._resume_spooling(session, uidvalidity)
+                await self._take_new(session, uidvalidity)
             waiting = await self._mark_finished(session, uidvalidity)
             # Last: a retry may end the session (Dovecot), never before the rest is done.
-            await self._retry_unreadable(session, uidvalidity)
+            if taking:
+                await self._retry_unreadable(session, uidvalidity)
             await self._renew()
             if session.mail_arrived:
                 continue  # reported during our own commands: IDLE would not report it again
@@ -420,6 +428,8 @@ class MailboxConsumer:
                        peer=f"{self.name};uidvalidity={uidvalidity};uid={uid}", queue_id=queue_id,
                        received_at=received_at)
         await self._set_state(uidvalidity, uid, "spooled", raw_sha256=hashlib.sha256(raw).hexdigest())
+        if self.clock is not None:
+            self.clock.accepted()
         log.info("imap_message_spooled", mailbox=self.name, uid=uid, queue_id=queue_id, size=len(raw),
                  received_at=received_at.isoformat())
 

@@ -12,6 +12,7 @@ import structlog
 
 from gateway.config.settings import Settings
 from gateway.units.directory import load_directory
+from gateway.intake.clock_guard import clock_guard
 from gateway.intake.disk_space import storage_guard
 from gateway.intake.imap_intake import MailboxConsumer
 from gateway.intake.off_loop import OffLoop
@@ -38,7 +39,7 @@ def consumers(settings: Settings, db: Database, spool: Spool) -> list[MailboxCon
             continue
         made.append(MailboxConsumer(config, db, spool, holder, settings.gateway.domain,
                                     settings.smtp.max_message_size, guard=storage_guard(settings),
-                                    off_loop=off_loop))
+                                    off_loop=off_loop, clock=clock_guard(settings, db, config.key)))
     return made
 
 

@@ -51,6 +51,8 @@ TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกิ�
                             "too many recipients in one message; send the rest in another message")
 INSUFFICIENT_STORAGE = reply(452, "4.3.1", "พื้นที่จัดเก็บของระบบเหลือน้อย กรุณาส่งใหม่ภายหลัง",
                               "insufficient system storage, please try again later")
+CLOCK_WRONG = reply(451, "4.3.0", "นาฬิกาของระบบรับหนังสือไม่ถูกต้อง ยังไม่ได้รับหนังสือ กรุณาส่งใหม่ภายหลัง",
+                    "the receiving system's clock is wrong, the letter was not accepted; please try again later")
 TOO_BIG = reply(552, "5.3.4", "ข้อความใหญ่เกินกำหนด",
                 "message exceeds the fixed maximum message size; send large enclosures separately")
 SPOOL_FAILED = reply(451, "4.3.0", "ระบบขัดข้องชั่วคราว กรุณาส่งใหม่ภายหลัง",

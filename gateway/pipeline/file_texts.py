@@ -41,7 +41,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from gateway.pipeline import charsets, outlook
+from gateway.pipeline import charsets, outlook, scanned_pages
 from rules.files import begins_as_message
 
 MAX_DEPTH = 2  # an archive inside an archive is read; one level further is not
@@ -82,6 +82,7 @@ class Budget:
 
     unpacked: int = MAX_UNPACKED
     members: int = MAX_MEMBERS
+    pictures: int = scanned_pages.MAX_PICTURES  # page-shaped pictures read by OCR
     messages: int = MAX_ARCHIVED_MESSAGES  # messages read inside archives and signed files
 
 
@@ -1039,9 +1040,9 @@ def file_kind(data: bytes) -> str | None:
     name or declared type says: "pdf", "zip", "tnef" (winmail.dat), "cms" (signed or
     encrypted, .p7m), "rtf", "ole" (Office 97-2003, an encrypted Office file, an Outlook
     item), "packed" (gzip, bzip2, xz, tar, 7z, RAR and the other kinds of
-    `_NOT_UNPACKED`), "message" (a MIME message: a header block that names its content),
-    or None (text, an image, anything else: then the name and the type decide how it is
-    read). Until session 19 a file went down the branch of what it claimed to be: a ZIP
+    `_NOT_UNPACKED`), "picture" (a scan OCR reads, scanned_pages.py), "message" (a MIME
+    message: a header block that names its content), or None (text, anything else: then
+    the name and the type decide how it is read). Until session 19 a file went down the branch of what it claimed to be: a ZIP
     or a 7z archive named `x.eml`, a PDF sent as message/rfc822 or as an unnamed
     text/plain part, a message named `x.pdf` were each read as nothing, and the ลับมาก
     letter in them left the letter ordinary, certain, filed in plain text."""
@@ -1059,6 +1060,8 @@ def file_kind(data: bytes) -> str | None:
         return "ole"
     if data.startswith((*_UNPACKERS, *(magic for magic, _ in _NOT_UNPACKED))) or data[257:262] == b"ustar":
         return "packed"
+    if scanned_pages.is_picture(data):
+        return "picture"
     # Behind stray bytes (viewers look through the first 1024), with a PDF's end: a
     # text that only quotes a PDF header is not one.
     if _PDF_HEADER.search(data[:1024]) and (b"%%EOF" in data[-2048:] or b"startxref" in data[-2048:]):
@@ -1103,6 +1106,9 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         return
     if kind == "cms" or (kind is None and filename.endswith(".p7m")):
         _p7m(data, filename, pdf_reader, sniff, depth, budget, what, out)
+        return
+    if scanned_pages.is_picture(data):
+        _picture_into(data, budget, what, out)
         return
     if kind == "rtf":
         _rtf_into(data, what, out)
@@ -1217,6 +1223,15 @@ def _p7m(data: bytes, filename: str, pdf_reader: PdfReader | None, sniff: Callab
         del out.where[len(out.where) - pushed:]
 
 
+def _picture_into(data: bytes, budget: Budget, what: str, out: FileTexts) -> None:
+    """A scan sent as a picture: the secrecy stamp at its head and foot, read by OCR
+    (gateway/pipeline/scanned_pages.py), when it has a page's shape."""
+    try:
+        out.texts.extend(scanned_pages.picture_marking_lines(data, budget))
+    except scanned_pages.NotRead as exc:
+        out.unread.append(f"{what}: {exc}")
+
+
 def _rtf_into(data: bytes, what: str, out: FileTexts) -> None:
     text, complete = _rtf(data)
     out.texts.append(text)
@@ -1252,6 +1267,8 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
         _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
     elif outlook.is_tnef(data):  # inside another: one the letter carries is unpacked by parse.py
         _tnef(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
+    elif scanned_pages.is_picture(data):
+        _picture_into(data, _fresh(budget), what, out)
     elif sniffed_type != "application/pdf" and _without_reader(data, name, pdf_reader, sniff, 1,
                                                               _fresh(budget), what, out):
         pass

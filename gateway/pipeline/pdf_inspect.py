@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import structlog
 
 from gateway.pipeline.pdf_forms import FORM_DRAWS_CAP, draws_of
-from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME
+from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ
 from rules.thai_text import repair_sara_am
 
 
@@ -121,8 +121,8 @@ def inspect_pdf(data: bytes, timeout: float | None = None, _depth: int = 0) -> P
             except Exception:  # one broken page must not hide the others
                 read.append("")
         texts = dict(zip(wanted, repair_sara_am(read)))
-        _, viewer, other = _viewer_texts(data, wanted) or (pages, {}, {})
-        info = _info(pages, texts, encrypted=encrypted, error=None, viewer=viewer, other=other)
+        _, viewer, other, scan_unread = _viewer_texts(data, wanted) or (pages, {}, {}, None)
+        info = _info(pages, texts, encrypted=encrypted, error=_scan_error(scan_unread), viewer=viewer, other=other)
         return _with_embedded(info, reader, wanted, _depth)
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, AssertionError, OSError, NotImplementedError) as exc:
@@ -241,9 +241,16 @@ def _read_repaired(data: bytes, error: str) -> PdfInfo | None:
     read = _viewer_texts(data)
     if read is None:
         return None  # no viewer opens it: nothing readable is on it
-    pages, texts, other = read
-    # Its page_texts are PDFium's already: no second reading to keep beside them.
+    pages, texts, other, scan_unread = read
+    # Its page_texts are PDFium's already: no second reading to keep beside them. Its
+    # error stays pypdf's (the sender is told the file is damaged), the scan's said after.
+    if scan_unread:
+        error = f"{error}; {_scan_error(scan_unread)}"
     return _info(pages, texts, encrypted=False, error=error, other=other)
+
+
+def _scan_error(unread: str | None) -> str | None:
+    return f"{SCAN_NOT_READ}: {unread}" if unread else None
 
 
 def _info(pages: int, texts: dict[int, str], *, encrypted: bool, error: str | None,
@@ -267,10 +274,12 @@ def pages_read(pages: int) -> list[int]:
 
 
 def _viewer_texts(data: bytes, wanted: list[int] | None = None
-                  ) -> tuple[int, dict[int, str], dict[int, str]] | None:
+                  ) -> tuple[int, dict[int, str], dict[int, str], str | None] | None:
     """(page count, the text of pages `wanted` in page order, what each of them shows
-    beside that text: `_other_text`) as PDFium reads the file, or None when it cannot
-    open it; `wanted` None: the pages `pages_read` picks.
+    beside that text: `_other_text`, and the markings OCR read on scanned pages
+    (gateway/pipeline/scanned_pages.py); what of a scanned page could not be read, or
+    None) as PDFium reads the file, or None when it cannot open it; `wanted` None: the
+    pages `pages_read` picks.
 
     A second reading, not a replacement: pypdf and PDFium disagree on real letters.
     LibreOffice subsets a Thai font so that the glyph of า (SARA AA), once used inside
@@ -288,6 +297,7 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
     texts: dict[int, str] = {}
     other: dict[int, str] = {}
     fields = _Fields(data)
+    scans = _Scans()
     try:
         count = len(document)
         for n in pages_read(count) if wanted is None else wanted:
@@ -305,14 +315,79 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
                 continue
             if page is None:
                 continue
+            # The scan first: `_other_text` may flatten the page's annotations into it.
+            scanned = scans.page(n, page, textpage, raw) + scans.stamps(n, page)
             try:
                 other[n] = _other_text(document, n, page, textpage, raw, fields)
             except Exception:  # noqa: BLE001 - nor what is shown beside one page's text
                 other[n] = ""
+            if scanned:
+                other[n] = "\n".join(filter(None, (other[n], *scanned)))
+        scans.last(document, other)
     finally:
         fields.close()
         document.close()
-    return count, texts, other
+    return count, texts, other, scans.unread
+
+
+class _Scans:
+    """The scanned pages of one PDF read by OCR: the first OCR_PAGES - 1 met and the
+    last (`scanned_pages`), their markings added to what the page shows."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.stamped = 0  # stamp annotations drawn from a picture, read
+        self.left: tuple[int, tuple[bool, bool]] | None = None  # the last scanned page not read yet
+        self.unread: str | None = None
+
+    def page(self, n: int, page, textpage, raw: str) -> list[str]:
+        """The markings OCR read on page `n` (now, or at `last`)."""
+        from gateway.pipeline import scanned_pages
+
+        bands = () if self.unread else scanned_pages.scanned_bands(page, textpage, raw)
+        if not any(bands):
+            return []
+        if self.read < scanned_pages.OCR_PAGES - 1:
+            return self._read(n, page, bands)
+        self.left = (n, bands)
+        return []
+
+    def stamps(self, n: int, page) -> list[str]:
+        """The markings OCR reads on the page's stamps drawn as pictures (an image
+        stamp annotation on a typed letter), MAX_STAMP_PICTURES at most a PDF."""
+        import pypdfium2.raw as pdfium_c
+
+        from gateway.pipeline import scanned_pages
+
+        if self.unread or self.stamped >= scanned_pages.MAX_STAMP_PICTURES \
+                or pdfium_c.FPDFPage_GetAnnotCount(page) <= 0:  # an ordinary page has none: no cost
+            return []
+        rects = scanned_pages.stamp_pictures(page)[:scanned_pages.MAX_STAMP_PICTURES - self.stamped]
+        if not rects:
+            return []
+        self.stamped += len(rects)
+        try:
+            return scanned_pages.stamp_marking_lines(page, rects)
+        except scanned_pages.NotRead as exc:
+            self.unread = f"page {n + 1}: {exc}"
+            return []
+
+    def last(self, document, other: dict[int, str]) -> None:
+        if self.left is not None and not self.unread:
+            n, bands = self.left
+            found = self._read(n, document[n], bands)
+            if found:
+                other[n] = "\n".join(filter(None, (other.get(n, ""), *found)))
+
+    def _read(self, n: int, page, bands: tuple[bool, bool]) -> list[str]:
+        from gateway.pipeline import scanned_pages
+
+        self.read += 1
+        try:
+            return scanned_pages.marking_lines(page, bands)
+        except scanned_pages.NotRead as exc:
+            self.unread = f"page {n + 1}: {exc}"
+            return []
 
 
 # ------------------------------------------------------------------ what a viewer shows

@@ -18,9 +18,10 @@ from gateway.service import metrics
 from gateway.config.settings import Settings, _mask_url
 from gateway.units.directory import Directory, DirectoryError, load_directory
 from gateway.service.health import HTTP_DEADLINE, Bounded, health, stalled
-from gateway.service.readiness import notice_warnings, waiting_warnings
+from gateway.service.readiness import notice_warnings, ocr_warnings, waiting_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
+from gateway.intake.clock_guard import clock_guard
 from gateway.intake.disk_space import StorageGuard, storage_guard
 from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
 from gateway.service.log import setup_logging
@@ -216,6 +217,7 @@ async def _serve(settings: Settings) -> int:
                             client_limit_exceptions=settings.smtp.client_limit_exceptions)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     handler.storage_guard = storage_guard(settings)  # 452 4.3.1 at MAIL FROM on a low disk
+    handler.clock_guard = clock_guard(settings, db, "smtp")  # 451 4.3.0 while the clock is in a past year
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
     await handler.markings.start()  # the classification workers, started before the first DATA
     sessions = SessionTracker(handler)
@@ -278,6 +280,8 @@ async def _serve(settings: Settings) -> int:
     for warning in notice_warnings(settings):  # said once, where the sysadmin looks at start-up
         log.warning("notices_held", detail=warning)
     notifier.ready(_status_line(settings, port, directory, supervisor, spool))
+    # After ready, off the loop: asking Tesseract for its models takes a process start.
+    ocr_said = asyncio.create_task(_say_ocr_warnings())
     watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
     last_status = time.monotonic()
     try:
@@ -296,6 +300,7 @@ async def _serve(settings: Settings) -> int:
                 if handler.sender_check is not None:  # [dns]/[sender] as reloaded
                     handler.sender_check.close()
                 handler.sender_check = intake_checker(settings)
+                handler.clock_guard = clock_guard(settings, db, "smtp")  # [register] clock_check as reloaded
                 notifier.ready(_status_line(settings, port, directory, supervisor, spool))
                 continue
             try:
@@ -319,6 +324,7 @@ async def _serve(settings: Settings) -> int:
             await http.close()
         if web is not None:
             await web.close()
+        ocr_said.cancel()
         if watchdog is not None:
             watchdog.cancel()
         db.dispose()
@@ -326,6 +332,11 @@ async def _serve(settings: Settings) -> int:
         # What is still in spool/new is taken up in arrival order at the next start.
         log.info("stopped", pending=spool.depth(), smtp_sessions_cut=cut)
     return 0
+
+
+async def _say_ocr_warnings() -> None:
+    for warning in await asyncio.to_thread(ocr_warnings):
+        log.warning("ocr_unavailable", detail=warning)
 
 
 def _status_line(settings: Settings, port: int, directory: DirectoryHolder, supervisor: Supervisor,

@@ -18,6 +18,18 @@ def notice_warnings(settings: Settings) -> list[str]:
     return []
 
 
+def ocr_warnings() -> list[str]:
+    """No OCR for the secrecy stamp on scanned pages (gateway/pipeline/scanned_pages.py)."""
+    from gateway.pipeline.scanned_pages import ocr_missing
+
+    missing = ocr_missing()
+    if missing is None:
+        return []
+    return [f"no {missing} on this machine: the secrecy stamp on scanned pages cannot be read, so every "
+            "scanned letter is sealed as ลับ (uncertain); install the Debian packages tesseract-ocr "
+            "tesseract-ocr-tha"]
+
+
 def registrar_gaps(settings: Settings, classified_units: list[str]) -> list[str]:
     """Units with classified letters and no usable registrar certificate."""
     from gateway.secrecy.keys import KeyStore

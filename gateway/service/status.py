@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from gateway.config.settings import Settings
+from gateway.intake.clock_guard import clock_warning
 from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
 from gateway.service.health import LOCK_PROBE, stuck_words
-from gateway.service.readiness import notice_warnings, registrar_gaps, registrar_warning
+from gateway.service.readiness import notice_warnings, ocr_warnings, registrar_gaps, registrar_warning
 from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
 from gateway.delivery.error_texts import error_for_person
@@ -13,7 +14,7 @@ from storage.counts import counts, imap_mailboxes, notice_figures, retrying, wai
 from storage.errors import is_transient_reason
 from storage.schema_version import require_current
 from storage.outbox import LETTER_COPIES
-from storage.register import units_with_classified_letters
+from storage.register import newest_register_year, units_with_classified_letters
 
 
 def collect_status(settings: Settings) -> dict:
@@ -39,6 +40,7 @@ def collect_status(settings: Settings) -> dict:
             copies = {kind: found for kind in sorted(LETTER_COPIES) if (found := retrying(session, kind))}
             imap_intake = imap_mailboxes(session)
             classified_units = units_with_classified_letters(session)
+            newest_year = newest_register_year(session)
     finally:
         db.dispose()
     missing = registrar_gaps(settings, classified_units)
@@ -59,7 +61,8 @@ def collect_status(settings: Settings) -> dict:
         "registrars_missing": missing,
         "database": {"ok": not blocked, "detail": stuck_words(blocked, LOCK_PROBE) if blocked else "ok"},
         "warnings": _database_warning(blocked) + notice_warnings(settings) + registrar_warning(missing)
-        + _disk_warning(disk) + _overdue_warning(figures.outbox),
+        + _disk_warning(disk) + _overdue_warning(figures.outbox) + clock_warning(settings, newest_year)
+        + ocr_warnings(),
     }
 
 

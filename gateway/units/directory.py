@@ -93,8 +93,13 @@ class Directory:
         return len(self.units)
 
     def _local_part(self, address: str) -> str | None:
-        """The lower-cased local part, or None when the address names another domain."""
+        """The lower-cased local part, or None when the address names another domain or
+        is not ASCII (no unit's is)."""
         address = address.strip()
+        if not address.isascii():
+            # Every unit's address is ASCII, and str.lower() maps some other letters onto
+            # ASCII ones: saraban.lat\u212arabang (the Kelvin sign) was saraban.latkrabang.
+            return None
         if "@" in address:
             local, _, domain = address.rpartition("@")
             if domain.lower().rstrip(".") != self.domain:

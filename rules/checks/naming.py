@@ -23,6 +23,7 @@ from rules.files import cover_letter, display_name, documents
 from rules.model import Attachment, Finding, LetterFacts, ParsedMail, RuleSettings
 from rules.reference import parse_reference
 from rules.thai_text import ce_to_be, has_thai_digits, thai_to_arabic
+from rules.thai_time import be_year, now_utc
 
 _ORDER_TH = "ปี พ.ศ._รหัสหน่วยงานอักษรโรมัน_เลขประจำส่วนราชการ_เลขที่หนังสือส่ง"
 _ORDER_EN = "BE year_agency code in roman letters_office number_send-register number"
@@ -46,12 +47,12 @@ def example_name(pattern: re.Pattern, mail: ParsedMail, facts: LetterFacts, exte
     sender's code, if the configured pattern accepts it; None when the pattern is not
     built from those parts (then the pattern itself is quoted)."""
     ref = parse_reference(facts.reference) if facts.reference else None
-    if facts.letter_date:
-        year = ce_to_be(facts.letter_date.year)
-    elif mail.date:
-        year = ce_to_be(mail.date.year)
-    else:
-        year = 2567
+    # Without the letter's own date, this year in Bangkok (the register's): the mail's
+    # Date: is the sender's clock, in any zone and calendar. It gave "2562_..." for a PC
+    # set to 2019, the UTC year on New Year's morning, a year of 3117 for a Date: written
+    # in the Buddhist era (no example then: the pattern's regex itself was quoted to the
+    # sender), and a fixed 2567 for a mail without one.
+    year = ce_to_be(facts.letter_date.year) if facts.letter_date else be_year(now_utc())
     office = "_".join(ref.office.split(".")) if ref and ref.office and re.fullmatch(r"[\d.]+", ref.office) else "0403"
     number = ref.number if ref and ref.number and ref.number.isdigit() else "276"
     candidate = f"{year}_{_agency_code(mail)}_{office}_{number}"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rules.checks import FILE, finding
 from rules.files import display_name, is_pdf, letter_files
-from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail, RuleSettings
+from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, Finding, LetterFacts, ParsedMail, RuleSettings
 
 
 # What the reader left unread in a PDF that opened, and the clerk's warning about it.
@@ -11,6 +11,10 @@ _WENT_ON = {
     # A file inside the PDF did not open (a password, the limits).
     EMBEDDED_NOT_READ: ("อ่านไฟล์ที่แนบอยู่ภายใน {FILE} ไม่ได้ ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
                         "a file embedded in {FILE} could not be read; the letter went on, a person should open it"),
+    # A scanned page whose secrecy stamp OCR could not read: the letter is sealed as ลับ.
+    SCAN_NOT_READ: ("อ่านตราชั้นความลับบนหน้าที่สแกนของไฟล์ {FILE} ไม่ได้ ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
+                    "the secrecy stamp on a scanned page of {FILE} could not be read; the letter went on, a person "
+                    "should open this file"),
     NOT_READ_IN_TIME: ("อ่านไฟล์ {FILE} ไม่ทันในเวลาที่กำหนด ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
                        "{FILE} could not be read in time; the letter went on, a person should open this file"),
 }

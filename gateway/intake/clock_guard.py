@@ -1,0 +1,89 @@
+"""The gateway's own clock, checked before a letter is taken: it dates the register.
+
+The time of receipt is the gateway's clock when a letter reaches it, and its year in
+Bangkok is the register year the letter is numbered in (storage/register.py). A clock
+set back by years (a machine whose clock battery died boots in 1970 or 2000 until NTP
+answers; a virtual machine restored from a snapshot; `date -s` with a slip) numbered
+letters 1/2513 or 1/2543, stamped and acknowledged with that day: a register year that
+ended long ago, numbers given twice there, a legal incident in every letter.
+
+The gateway cannot know the true time, but it knows years that have begun: every year
+its register already has numbers in, and every year a letter was accepted in since it
+started. A clock in an earlier year is wrong for certain. Nor can a letter reach this
+gateway before EARLIEST_YEAR, the year its register first ran. While the clock is
+wrong SMTP answers 451 4.3.0 (the sender's server tries again, nothing is lost) and
+IMAP intake leaves the central mailbox as it is; the letters are taken once the clock
+is right. A clock wrong by less (hours, days within the year) cannot be told from a
+right one and is taken as it is: keep the host's clock synchronised.
+
+`[register] clock_check = false` turns this off: for the one case where the register
+itself holds a year that has not begun (a clock that ran ahead a year, its letters
+numbered there), until the registrar has settled those letters.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from rules.thai_time import be_year, now_utc, thai_datetime
+from storage.register import newest_register_year
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
+    from storage.db import Database
+
+log = structlog.get_logger("gateway.intake")
+
+# 2026: the first year of this gateway's register. A clock before it is wrong whatever
+# the register holds (a new installation with no letters yet too).
+EARLIEST_YEAR = 2569
+
+
+class ClockGuard:
+    """Whether the gateway's clock may date a letter now: not in a Buddhist-era year
+    before `newest` (the register's newest year, read at start) nor EARLIEST_YEAR, nor
+    before a year this process has accepted a letter in since."""
+
+    def __init__(self, newest: int | None, where: str):
+        self.floor = max(newest or 0, EARLIEST_YEAR)
+        self.where = where  # "smtp" or the IMAP mailbox, for the log
+        self.refused = 0  # letters (or rounds) refused in the current spell
+
+    def hint(self, clock_year: int) -> str:
+        return (f"the host's clock says {clock_year} but the register has begun {self.floor}: "
+                "letters are refused until the clock is right (timedatectl, chrony)")
+
+    def wrong(self) -> bool:
+        """True while the clock is in a year before the floor. The first refusal of a
+        spell and every 1000th are logged, its end too."""
+        now = now_utc()
+        if be_year(now) >= self.floor:
+            if self.refused:
+                log.info("clock_right_again", where=self.where, refused=self.refused)
+                self.refused = 0
+            return False
+        self.refused += 1
+        if self.refused % 1000 == 1:
+            log.error("clock_behind_register", where=self.where, clock=thai_datetime(now), register_year=self.floor,
+                      refused=self.refused, hint=self.hint(be_year(now)))
+        return True
+
+    def accepted(self) -> None:
+        """A letter was taken now: its year has begun."""
+        self.floor = max(self.floor, be_year(now_utc()))
+
+
+def clock_warning(settings: Settings, newest: int | None) -> list[str]:
+    """What `status` says while letters are refused for the clock."""
+    if not settings.register_.clock_check:
+        return []
+    guard, year = ClockGuard(newest, "status"), be_year(now_utc())
+    return [guard.hint(year)] if year < guard.floor else []
+
+
+def clock_guard(settings: Settings, db: Database, where: str) -> ClockGuard | None:
+    if not settings.register_.clock_check:
+        return None
+    with db.session() as session:
+        return ClockGuard(newest_register_year(session), where)
