@@ -406,8 +406,11 @@ def archived_message(data: bytes, pdf_reader: Callable[[bytes], PdfInfo] | None,
     texts, its header blocks and what of it could not be read, as for one attached to
     the letter. It is read at the last level of messages (those it carries in turn are
     said unread), within the letter's budget."""
-    reading = _Reading(pdf_reader or (lambda _pdf: PdfInfo(None, None, False, None)), False, MAX_DEPTH - 1,
-                       unpacked=budget)
+    def read(pdf: bytes) -> PdfInfo:
+        # The signature step's look through archives reads no PDF (its reader gives None).
+        return (pdf_reader(pdf) if pdf_reader is not None else None) or PdfInfo(None, None, False, None)
+
+    reading = _Reading(read, False, MAX_DEPTH - 1, unpacked=budget)
     texts = _embedded_message(data, reading, what)
     return list(texts), reading.inner_headers, reading.unread
 
