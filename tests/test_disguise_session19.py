@@ -182,6 +182,14 @@ def test_a_text_file_is_read_by_its_bytes_as_well_as_by_its_label():
         assert reading(mail(part(data, ctype="text/plain; charset=tis-620", filename="x.txt"))) == ("secret", True)
 
 
+def test_a_text_sent_as_an_attached_message_is_read_as_the_text_it_is():
+    """An HTML file or a UTF-16 text (no header line: no message) sent as message/rfc822:
+    parsed as a message of one unreadable line on main, ordinary."""
+    html = ("<html><body>" + "".join(f"<p>{line}</p>" for line in SECRET) + "</body></html>").encode()
+    for data in (html, "\n".join(SECRET).encode("utf-16")):
+        assert reading(mail(part(data, ctype="message/rfc822", filename="x.eml"))) == ("secret", True)
+
+
 def test_a_file_named_or_typed_signed_is_read_as_what_it_is(secret_carriers, pki):
     """A ZIP or a Word file named `.p7m` or typed application/pkcs7-mime is not a signed
     file: on main 'a signed letter that could not be unwrapped' (ลับ, uncertain, for an

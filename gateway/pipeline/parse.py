@@ -774,6 +774,9 @@ def _base64_goes_on(part: email.message.Message) -> bool:
     return at >= 0 and bool(payload[at:].strip("= \t\r\n"))
 
 
+_HEADER_FIELD = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")  # a message's first line (RFC 5322 2.2)
+
+
 def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
     """A message/rfc822 part sent base64 or quoted-printable encoded (the stdlib parses
     the encoded text as the message): decoded and parsed as the message a client shows."""
@@ -794,9 +797,10 @@ def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
         except Exception:  # noqa: BLE001 - hostile input: not read, and said so
             reading.unread.append("an attached message that could not be decoded")
             continue
-        if file_texts.file_kind(data) not in (None, "message"):
-            # Typed a message, and a file (a PDF, a ZIP...): left a leaf, read as the file
-            # it is (`_file`); parsed as a message it was read as nothing until session 19.
+        if file_texts.file_kind(data) not in (None, "message") or not _HEADER_FIELD.match(data):
+            # Typed a message, and a file (a PDF, a ZIP...) or no header at all (an HTML
+            # or a UTF-16 text): left a leaf, read as the file it is (`_file`); parsed as
+            # a message it was read as nothing until session 19.
             part.set_payload(text)
             continue
         if reading.depth + 1 > MAX_DEPTH:
