@@ -190,7 +190,7 @@ def is_signed_file(name: str | None, content: bytes) -> bool:
     if b"%PDF-" in content[:1024]:
         return True
     head = _MIME_HEAD.match(content[:65536])
-    if head and _MIME_FIELD.search(head.group()):
+    if begins_as_message(content):
         return False  # a signed message whose subject has a dot in it ("กท.0403.p7m")
     inner = (signed_file_name(name) or "").rsplit("/", 1)[-1].strip(". ")
     if inner.lower().endswith(".eml"):
@@ -205,6 +205,13 @@ def is_signed_file(name: str | None, content: bytes) -> bool:
 # names its content: what a signed message carries, which no file a sender signs begins with.
 _MIME_HEAD = re.compile(rb"(?:[!-9;-~]{1,76}:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*){1,200}\r?\n")
 _MIME_FIELD = re.compile(rb"(?im)^(?:content-type|mime-version)[ \t]*:")
+
+
+def begins_as_message(data: bytes) -> bool:
+    """Whether `data` begins as a MIME message does (a header block that names its
+    content), whatever the file is called: an attached letter a mail client opens."""
+    head = _MIME_HEAD.match(data[:65536])
+    return bool(head) and bool(_MIME_FIELD.search(head.group()))
 
 
 def is_mail_part(att: Attachment) -> bool:

@@ -17,8 +17,7 @@ import uuid
 import pytest
 
 from gateway.secrecy.markings import classify_raw
-from tests.classified.helpers import LATKRABANG, MARKER, db_rows, files_containing, log_lines_containing, maildir, \
-    sealing_daemon
+from tests.classified.helpers import LATKRABANG, MARKER, assert_sealed_nowhere_plain, sealing_daemon
 from tests.letters import letter, make_pdf
 from tests.pki import VALID_SIGNER_NAME, build_pki, make_p7m, make_smime
 from tests.test_containers_session18 import deflated
@@ -155,12 +154,4 @@ def test_over_smtp_a_secret_letter_signed_or_zipped_under_another_name_is_sealed
     queued = {name: gateway.send(letter(to=LATKRABANG, subject=f"ขอส่งแผน {MARKER}", files=f), LATKRABANG)
               for name, f in files.items()}
     gateway.wait_idle(timeout=120)
-    for name, qid in queued.items():
-        assert db_rows(gateway, "select count(*) from letters where queue_id = ? and book = 'general'", qid) \
-            == [(0,)], name
-        assert db_rows(gateway, "select subject from letters where queue_id = ? union all "
-                                "select subject from quarantine where queue_id = ?", qid, qid) == [(None,)], name
-        assert (gateway.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1", name
-    assert maildir(gateway, "latkrabang") == []
-    assert files_containing(gateway.data_dir, MARKER) == []
-    assert log_lines_containing(gateway, MARKER) == []
+    assert_sealed_nowhere_plain(gateway, queued)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from gateway.pipeline import charsets, outlook, scanned_pages
+from rules.files import begins_as_message
 
 MAX_DEPTH = 2  # an archive inside an archive is read; one level further is not
 MAX_MEMBERS = 100
@@ -50,6 +51,7 @@ MAX_RATIO = 100  # unpacked/packed size of one member past which it is a bomb, n
 RATIO_FLOOR = 1024 * 1024  # a member smaller than this unpacked is never a bomb
 MAX_TEXT = 1_000_000  # characters of one text kept: its beginning and its end
 MAX_RTF = 20 * 1024 * 1024
+MAX_ARCHIVED_MESSAGES = 20  # for the letter: a message in an archive in a message... is bounded
 MAX_RTF_TOKENS = 500_000  # ~1 s; a typed letter has tens of thousands (a Thai character is one)
 
 PdfReader = Callable[[bytes], object]
@@ -68,6 +70,9 @@ class FileTexts:
     # signature is verified as one attached to the letter is (gateway/signatures/check.py).
     signed: list[tuple[str, bytes]] = field(default_factory=list)
     where: list[str] = field(default_factory=list)  # the members being read, outermost first
+    # The header blocks of the messages found inside (an `.eml` zipped): read as the
+    # letter's own (parse.py `ParsedMail.inner_headers`).
+    headers: list = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +84,7 @@ class Budget:
     members: int = MAX_MEMBERS
     pictures: int = scanned_pages.MAX_PICTURES  # page-shaped pictures read by OCR
     pictures_until: float | None = None  # time.monotonic() past which no picture is read (`scanned_pages`)
+    messages: int = MAX_ARCHIVED_MESSAGES  # messages read inside archives and signed files
 
 
 MAX_MIDDLE_LINES = 2_000  # short lines kept from the middle of a text cut by `ends`
@@ -110,12 +116,23 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
     """A text file's readings: its text, or an HTML file's (`html_readings`)."""
     from rules.markings import html_readings
 
+    texts = [_decoded(data, charset)]
+    if charset and (saved := _decoded(data, None)) != texts[0]:
+        # Saved, the file is opened by its own bytes (a BOM, UTF-8, else Windows-874)
+        # whatever the mail's label said: UTF-8 sent as `charset=tis-620` reads as
+        # mojibake by its label and as Thai in an editor (read by its label alone until
+        # session 19). Both readings count.
+        texts.append(saved)
+    if _is_html(declared, filename, sniffed):
+        return [ends(reading) for text in texts for reading in html_readings(text)]
+    return [ends(text) for text in texts]
+
+
+def _decoded(data: bytes, charset: str | None) -> str:
     text = charsets.decode_bytes(data[:4 * MAX_TEXT] if len(data) > 8 * MAX_TEXT else data, charset)
     if len(data) > 8 * MAX_TEXT:
         text += "\n" + charsets.decode_bytes(data[-4 * MAX_TEXT:], charset)
-    if _is_html(declared, filename, sniffed):
-        return [ends(reading) for reading in html_readings(text)]
-    return [ends(text)]
+    return text
 
 
 # --------------------------------------------------------------------------- RTF
@@ -1016,6 +1033,47 @@ def _without_reader(data: bytes, filename: str, pdf_reader: PdfReader | None, sn
     return True
 
 
+_PDF_HEADER = re.compile(rb"%PDF-\d")
+
+
+def file_kind(data: bytes) -> str | None:
+    """What a file's bytes are, as the program that opens them knows them, whatever its
+    name or declared type says: "pdf", "zip", "tnef" (winmail.dat), "cms" (signed or
+    encrypted, .p7m), "rtf", "ole" (Office 97-2003, an encrypted Office file, an Outlook
+    item), "packed" (gzip, bzip2, xz, tar, 7z, RAR and the other kinds of
+    `_NOT_UNPACKED`), "picture" (a scan OCR reads, scanned_pages.py), "message" (a MIME
+    message: a header block that names its content), or None (text, anything else: then
+    the name and the type decide how it is read). Until session 19 a file went down the branch of what it claimed to be: a ZIP
+    or a 7z archive named `x.eml`, a PDF sent as message/rfc822 or as an unnamed
+    text/plain part, a message named `x.pdf` were each read as nothing, and the ลับมาก
+    letter in them left the letter ordinary, certain, filed in plain text."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith((_LOCAL, _END)):
+        return "zip"
+    if outlook.is_tnef(data):
+        return "tnef"
+    if is_cms(data):
+        return "cms"
+    if data[:64].lstrip()[:5] == b"{\\rtf":
+        return "rtf"
+    if data.startswith(_CFB):
+        return "ole"
+    if data.startswith((*_UNPACKERS, *(magic for magic, _ in _NOT_UNPACKED))) or data[257:262] == b"ustar":
+        return "packed"
+    if scanned_pages.is_picture(data):
+        return "picture"
+    # Behind stray bytes (viewers look through the first 1024), with a PDF's end: a
+    # text that only quotes a PDF header is not one.
+    if _PDF_HEADER.search(data[:1024]) and (b"%%EOF" in data[-2048:] or b"startxref" in data[-2048:]):
+        return "pdf"
+    if zip_behind(data):
+        return "zip"
+    if begins_as_message(data):
+        return "message"
+    return None
+
+
 def _member_file(member: bytes, name: str, base: str, pdf_reader: PdfReader | None,
                  sniff: Callable[[bytes], str] | None, depth: int, budget: Budget, what: str,
                  out: FileTexts) -> None:
@@ -1030,11 +1088,13 @@ def _member_file(member: bytes, name: str, base: str, pdf_reader: PdfReader | No
 
 def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pdf_reader: PdfReader | None,
               sniff: Callable[[bytes], str] | None, depth: int, budget: Budget, what: str, out: FileTexts) -> None:
-    head = data[:1024]
     if (found := encrypted(data, filename=filename)) is not None:
         out.unread.append(f"{what}: {found}")
         return
-    if b"%PDF-" in head and (filename.endswith(".pdf") or data.startswith(b"%PDF-") or declared == "application/pdf"):
+    # By its bytes first; the name (or a type) only for bytes that say nothing (`file_kind`).
+    kind = file_kind(data)
+    if kind == "pdf" or (kind is None and b"%PDF-" in data[:1024]
+                         and (filename.endswith(".pdf") or declared == "application/pdf")):
         if pdf_reader is not None and depth > 0:  # the letter's own PDFs are read by parse.py
             out.pdfs.append(("/".join(out.where) or filename, data))
             pdf_texts(data, pdf_reader, what, out)
@@ -1045,14 +1105,17 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     if outlook.is_tnef(data):
         _tnef(data, pdf_reader, sniff, depth, budget, what, out)
         return
-    if filename.endswith(".p7m") or is_cms(data):
+    if kind == "cms" or (kind is None and filename.endswith(".p7m")):
         _p7m(data, filename, pdf_reader, sniff, depth, budget, what, out)
         return
     if scanned_pages.is_picture(data):
         _picture_into(data, budget, what, out)
         return
-    if data[:64].lstrip()[:5] == b"{\\rtf":
+    if kind == "rtf":
         _rtf_into(data, what, out)
+        return
+    if kind == "message":
+        _message(data, pdf_reader, depth, budget, what, out)
         return
     if _without_reader(data, filename, pdf_reader, sniff, depth, budget, what, out):
         return
@@ -1063,6 +1126,27 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         out.texts.extend(text_file(data, charset, declared, filename, sniffed))
     if zip_behind(data):
         _zip(data, pdf_reader, sniff, depth, budget, what, out)
+
+
+def _message(data: bytes, pdf_reader: PdfReader | None, depth: int, budget: Budget, what: str,
+             out: FileTexts) -> None:
+    """A message inside an archive or a signed file (a forwarded letter saved as `.eml`
+    and zipped): read as one attached to the letter is, its header blocks with the
+    letter's own. Until session 19 it was read as text at most (a base64 body as base64),
+    and a ลับมาก letter zipped so left the letter ordinary."""
+    if depth > MAX_DEPTH:
+        out.unread.append(f"{what}: archive nested past {MAX_DEPTH} levels")
+        return
+    if budget.messages <= 0:
+        out.unread.append(f"{what}: messages in archives past the first {MAX_ARCHIVED_MESSAGES}")
+        return
+    budget.messages -= 1
+    from gateway.pipeline.parse import archived_message
+
+    texts, headers, unread = archived_message(data, pdf_reader, what, budget)
+    out.texts += texts
+    out.headers += headers
+    out.unread += unread
 
 
 def _tnef(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
@@ -1132,7 +1216,7 @@ def _p7m(data: bytes, filename: str, pdf_reader: PdfReader | None, sniff: Callab
             filename = filename[:-4] if filename.endswith(".p7m") else filename
             out.where.append(filename)
             pushed += 1
-            if not (filename.endswith(".p7m") or is_cms(data)):
+            if not (is_cms(data) or (filename.endswith(".p7m") and file_kind(data) is None)):
                 _any_file(data, None, "", filename, pdf_reader, sniff, depth, budget, what, out)
                 return
         out.unread.append(f"{what}: a file signed more than {MAX_SIGNED_LAYERS} times over")

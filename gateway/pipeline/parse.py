@@ -112,12 +112,16 @@ def _unquote_name(name: str) -> str:
     return name.strip()
 
 
-def _is_body_text(part: email.message.Message, filename: str | None) -> bool:
+def _is_body_text(part: email.message.Message, filename: str | None, data: bytes) -> bool:
     """Unnamed text/plain and text/html leaves are the body (mail-parser decoded them);
-    a named or attached text leaf is a file like any other."""
+    a named or attached text leaf is a file like any other, and so is one whose bytes
+    are a file (a PDF, a ZIP...) under a text type: a client shows it as garbage, and
+    whoever saves it opens the file (read as text until session 19: a ลับมาก PDF sent so
+    left the letter ordinary)."""
     if filename or part.get_content_disposition() == "attachment":
         return False
-    return part.get_content_type() in ("text/plain", "text/html")
+    return part.get_content_type() in ("text/plain", "text/html") \
+        and file_texts.file_kind(data) in (None, "message")
 
 
 def _leaves(message: email.message.Message, truncated: list | None = None, counted: list | None = None):
@@ -216,9 +220,14 @@ def _decoded_headers(message: email.message.Message) -> tuple[tuple[str, str], .
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
 
 
-def _is_message_file(declared: str, filename: str | None, sniffed: str) -> bool:
-    """An attached message the parser left as a file: an .eml sent as
-    application/octet-stream, a file that is a message by its content."""
+def _is_message_file(declared: str, filename: str | None, sniffed: str, data: bytes) -> bool:
+    """An attached message the parser left as a file: a file that is a message by its
+    content whatever it is called, an .eml sent as application/octet-stream. Not a file
+    whose bytes are another kind (a ZIP or a 7z archive named `x.eml`: read as a
+    message, no text, until session 19)."""
+    kind = file_texts.file_kind(data)
+    if kind is not None:
+        return kind == "message"
     return (declared in _MESSAGE_TYPES or sniffed in _MESSAGE_TYPES
             or (filename or "").lower().endswith(".eml"))
 
@@ -237,9 +246,9 @@ def collect_attachments(message: email.message.Message,
     for part in _leaves(message, truncated, reading.counted):
         names = names_of(part)
         filename = names[0] if names else None
-        if _is_body_text(part, filename):
-            continue
         data = _payload(part)
+        if _is_body_text(part, filename, data):
+            continue
         smime = (part.get_param("smime-type") or "") if part is not message else None
         unpacked = _container_files(data, filename, part.get_content_type(), part.get_content_disposition(), smime,
                                     reading, len(files))
@@ -271,22 +280,30 @@ def _file(data: bytes, filename: str | None, declared: str, disposition: str | N
     info = PdfInfo(None, None, False, None)
     texts: tuple[str, ...] = ()
     what = f"file {index + 1}"
-    if sniffed == "application/pdf" or _pdf_declared(declared, filename):
-        # Viewers find the header anywhere in the first 1024 bytes, libmagic only at
-        # the start: a PDF behind a few stray bytes is shown, and so it is read, by
-        # its name or by its declared type.
-        is_pdf = sniffed == "application/pdf" or b"%PDF-" in data[:1024]
-        info = reading.pdf_reader(data) if is_pdf else PdfInfo(None, None, False, "not a PDF")
-        if not is_pdf:
-            # Named or typed a PDF, and not one (a ZIP, a signed file, a Word file): the
+    # What the bytes are decides how the file is read; its name and declared type only
+    # when the bytes say nothing (`file_texts.file_kind`).
+    kind = file_texts.file_kind(data)
+    named_pdf = _pdf_declared(declared, filename)
+    # Viewers find the header anywhere in the first 1024 bytes, libmagic only at the
+    # start: a PDF behind a few stray bytes is shown, and so it is read, by its name or
+    # by its declared type, or whatever it is called when it also ends as a PDF.
+    if kind == "pdf" or sniffed == "application/pdf" or (kind is None and named_pdf and b"%PDF-" in data[:1024]):
+        info = reading.pdf_reader(data)
+    else:
+        if named_pdf:
+            # Named or typed a PDF, and not one (a ZIP, a signed file, a message): the
             # rules refuse it, and what it holds is still read for markings, as what a
             # person who renames it opens (a ลับมาก PDF zipped as `x.pdf` was read as
             # nothing until session 19: the letter ordinary, held in plain text).
+            info = PdfInfo(None, None, False, "not a PDF")
+        if _is_message_file(declared, filename, sniffed, data):
+            texts = _embedded_message(data, reading, what)
+            if kind is None:
+                # A message by its name or type only (a text or an HTML file named `x.eml`):
+                # read as what its bytes are too.
+                texts += _other_file_texts(data, filename, declared, charset, sniffed, smime, reading, what)
+        else:
             texts = _other_file_texts(data, filename, declared, charset, sniffed, smime, reading, what)
-    elif _is_message_file(declared, filename, sniffed):
-        texts = _embedded_message(data, reading, what)
-    else:
-        texts = _other_file_texts(data, filename, declared, charset, sniffed, smime, reading, what)
     return Attachment(
         index=index,
         filename=filename,
@@ -315,6 +332,7 @@ def _other_file_texts(data: bytes, filename: str | None, declared: str, charset:
     found = file_texts.read_texts(data, charset, declared, filename, sniffed, reading.pdf_reader, sniff, what,
                                   reading.unpacked)
     reading.unread.extend(found.unread)
+    reading.inner_headers.extend(found.headers)
     return tuple(found.texts)
 
 
@@ -340,7 +358,7 @@ def _container_files(data: bytes, filename: str | None, declared: str, dispositi
         inner = found.files
     elif smime is not None and _is_cms_file(declared, filename, data):
         content, _ = _opaque_signed(data, smime)
-        if content is None or not is_signed_file(filename, content):
+        if content is None or not carries_file(filename, content):
             return None
         # Its signature is verified by the signature step (gateway/signatures/check.py),
         # as the signature of the file inside (a PDF, a ZIP...): the file's envelope.
@@ -382,10 +400,24 @@ def _embedded_message(data: bytes, reading: _Reading, what: str) -> tuple[str, .
     return texts
 
 
+def archived_message(data: bytes, pdf_reader: Callable[[bytes], PdfInfo] | None, what: str,
+                     budget: file_texts.Budget) -> tuple[list[str], list, list[str]]:
+    """A message found inside an archive or a signed file (file_texts.py `_message`): its
+    texts, its header blocks and what of it could not be read, as for one attached to
+    the letter. It is read at the last level of messages (those it carries in turn are
+    said unread), within the letter's budget."""
+    def read(pdf: bytes) -> PdfInfo:
+        # The signature step's look through archives reads no PDF (its reader gives None).
+        return (pdf_reader(pdf) if pdf_reader is not None else None) or PdfInfo(None, None, False, None)
+
+    reading = _Reading(read, False, MAX_DEPTH - 1, unpacked=budget)
+    texts = _embedded_message(data, reading, what)
+    return list(texts), reading.inner_headers, reading.unread
+
+
 def is_message_file(attachment: Attachment) -> bool:
     """An attached file the letter's parse read as a message (`_is_message_file`)."""
-    return (attachment.declared_type in _MESSAGE_TYPES or attachment.sniffed_type in _MESSAGE_TYPES
-            or (attachment.filename or "").lower().endswith(".eml"))
+    return _is_message_file(attachment.declared_type, attachment.filename, attachment.sniffed_type, attachment.data)
 
 
 def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1,
@@ -424,6 +456,13 @@ def message_pdfs(data: bytes, budget: file_texts.Budget, depth: int = 1,
     return out
 
 
+def carries_file(filename: str | None, content: bytes) -> bool:
+    """Whether what a signed file carries is a file (a PDF, a ZIP...), not a message: by
+    its bytes, else by the signed file's name (rules/files.py `is_signed_file`). A file
+    of any kind signed as `x.eml.p7m` was parsed as a message, no text, until session 19."""
+    return file_texts.file_kind(content) not in (None, "message") or is_signed_file(filename, content)
+
+
 def _signed_file(der: bytes, smime_type: str, reading: _Reading, what: str,
                  filename: str | None = None) -> tuple[str, ...]:
     """An attached S/MIME opaque-signed file (`smime.p7m`, `letter.pdf.p7m`): what it
@@ -444,12 +483,21 @@ def _signed_file(der: bytes, smime_type: str, reading: _Reading, what: str,
         file_texts.pdf_texts(content, reading.pdf_reader, what, found)
         reading.unread.extend(found.unread)
         return tuple(found.texts)
-    if is_signed_file(filename, content):
+    if carries_file(filename, content):
         found = file_texts.member_texts(content, signed_file_name(filename) or "", reading.pdf_reader, sniff, what,
                                         reading.unpacked)
         reading.unread.extend(found.unread)
+        reading.inner_headers.extend(found.headers)
         return tuple(found.texts)
-    return _embedded_message(content, reading, what)
+    texts = _embedded_message(content, reading, what)
+    if file_texts.file_kind(content) is None:
+        # A message by the signed file's name only (`x.eml.p7m` over an HTML file): read
+        # as what its bytes are too, as `_file` does.
+        found = file_texts.member_texts(content, signed_file_name(filename) or "", reading.pdf_reader, sniff, what,
+                                        reading.unpacked)
+        reading.unread.extend(found.unread)
+        texts += tuple(found.texts)
+    return texts
 
 
 def folded(mail: ParsedMail, what: str) -> tuple[tuple[str, ...], list, list]:
@@ -726,6 +774,9 @@ def _base64_goes_on(part: email.message.Message) -> bool:
     return at >= 0 and bool(payload[at:].strip("= \t\r\n"))
 
 
+_HEADER_FIELD = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")  # a message's first line (RFC 5322 2.2)
+
+
 def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
     """A message/rfc822 part sent base64 or quoted-printable encoded (the stdlib parses
     the encoded text as the message): decoded and parsed as the message a client shows."""
@@ -745,6 +796,12 @@ def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
                 if transfer_encoding(part) == "base64" else quopri.decodestring(data)
         except Exception:  # noqa: BLE001 - hostile input: not read, and said so
             reading.unread.append("an attached message that could not be decoded")
+            continue
+        if file_texts.file_kind(data) not in (None, "message") or not _HEADER_FIELD.match(data):
+            # Typed a message, and a file (a PDF, a ZIP...) or no header at all (an HTML
+            # or a UTF-16 text): left a leaf, read as the file it is (`_file`); parsed as
+            # a message it was read as nothing until session 19.
+            part.set_payload(text)
             continue
         if reading.depth + 1 > MAX_DEPTH:
             reading.unread.append(f"a message nested past {MAX_DEPTH} levels")
@@ -780,9 +837,12 @@ def _is_cms_file(declared: str, filename: str | None, der: bytes) -> bool:
     session 19 those were read as no text: a ลับมาก PDF signed so left the letter ordinary).
     A detached signature (`smime.p7s`, `letter.pdf.p7s` beside its PDF) carries nothing
     and is not one: the file it signs is attached beside it."""
+    kind = file_texts.file_kind(der)
+    if kind is not None and kind != "cms":
+        return False  # a ZIP or a PDF named `.p7m` or typed pkcs7-mime: read as what it is
     if declared in _PKCS7_MIME or (filename or "").lower().endswith(".p7m"):
         return True
-    if not file_texts.is_cms(der):
+    if kind != "cms":
         return False
     try:
         from asn1crypto import cms

@@ -30,8 +30,8 @@ from gateway.signatures.verdict import (
     SignatureVerdict,
 )
 from gateway.signatures.verify import known_sub_indication, quiet_library_logs, trust_message
-from gateway.pipeline.parse import filename_of
-from rules.files import is_signed_file, signed_file_name
+from gateway.pipeline.parse import carries_file, filename_of
+from rules.files import signed_file_name
 
 log = structlog.get_logger(__name__)
 
@@ -144,13 +144,13 @@ async def _verify_whole(raw: bytes, msg, trust: TrustSettings) -> list[Signature
 
 
 def _signs_a_file(part) -> bool:
-    """A signed file (`rules.files.is_signed_file`: letter.pdf.p7m, x.zip.p7m), as the
+    """A signed file (`gateway.pipeline.parse.carries_file`: letter.pdf.p7m, x.zip.p7m), as the
     letter's parse unwraps it, not a signed message."""
     try:
         content = _signed_data(part.get_payload(decode=True) or b"")["encap_content_info"]["content"].native
     except Exception:  # noqa: BLE001 - not signed data: verified (and said unreadable) as before
         return False
-    return isinstance(content, bytes) and is_signed_file(filename_of(part), content)
+    return isinstance(content, bytes) and carries_file(filename_of(part), content)
 
 
 def _parts_bytes(raw: bytes, boundary: str) -> list[bytes]:
@@ -210,7 +210,7 @@ def _covered_files(content: bytes, inner_name: str | None = None) -> tuple[str, 
     named parts of a signed MIME entity."""
     if b"%PDF-" in content[:1024]:
         return (inner_name or "PDF",)
-    if inner_name and is_signed_file(inner_name + ".p7m", content):
+    if inner_name and carries_file(inner_name + ".p7m", content):
         return (inner_name,)  # a signed file (x.zip.p7m): the file, not a message's parts
     entity = email.message_from_bytes(content, policy=email.policy.compat32)
     return tuple(_file_names(entity.walk()))

@@ -157,6 +157,20 @@ def log_lines_containing(d, marker: str) -> list[str]:
             if any(n in line for n in literal + b64) or escaped in line]
 
 
+def assert_sealed_nowhere_plain(d, queued: dict[str, str], folder: str = "latkrabang", marker: str = MARKER) -> None:
+    """Each letter sent (name -> queue id) is in the secret book only, sealed, its
+    subject kept nowhere in plain; the unit's folder is empty and the marker is in no
+    file of the data directory and no line of the log."""
+    for name, qid in queued.items():
+        assert db_rows(d, "select count(*) from letters where queue_id = ? and book = 'general'", qid) == [(0,)], name
+        assert db_rows(d, "select subject from letters where queue_id = ? union all "
+                          "select subject from quarantine where queue_id = ?", qid, qid) == [(None,)], name
+        assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1", name
+    assert maildir(d, folder) == []
+    assert files_containing(d.data_dir, marker) == []
+    assert log_lines_containing(d, marker) == []
+
+
 def key_pem_bytes(key) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
