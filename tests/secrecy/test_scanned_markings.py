@@ -256,3 +256,24 @@ def test_status_and_check_say_when_the_machine_cannot_read_scans(gateway, tmp_pa
     fake.chmod(0o755)
     checked = cli(str(tmp_path), "check-config")
     assert "no tesseract's Thai model (tesseract-ocr-tha) on this machine" in checked.stderr
+
+
+def test_a_scan_pasted_into_a_word_file_is_read_for_its_stamp(scans):
+    """A clerk pastes the scanned paper letter into a .docx and sends that: the picture
+    in word/media/ is read as a scan sent as a picture is (on main: ordinary)."""
+    import io
+    import zipfile
+
+    def docx(media: bytes | None) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("[Content_Types].xml", "<Types/>")
+            zf.writestr("word/document.xml", '<w:document xmlns:w="http://schemas.openxmlformats.org/'
+                        'wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>สำเนาหนังสือ</w:t></w:r></w:p>'
+                        '</w:body></w:document>')
+            if media:
+                zf.writestr("word/media/image1.jpeg", media)
+        return out.getvalue()
+
+    assert reading(letter(files=[("สำเนา.docx", docx(_picture(scans["ลับมาก"], "JPEG")))])) == ("secret", True)
+    assert reading(letter(files=[("สำเนา.docx", docx(_picture(scans["none"], "JPEG")))])) == ("none", True)
