@@ -16,29 +16,13 @@ import uuid
 
 import pytest
 
-from gateway.secrecy.markings import classify_raw
 from tests.classified.helpers import LATKRABANG, MARKER, assert_sealed_nowhere_plain, sealing_daemon
 from tests.letters import letter, make_pdf
-from tests.pki import VALID_SIGNER_NAME, build_pki, make_p7m, make_smime
-from tests.test_containers_session18 import deflated
+from tests.pki import VALID_SIGNER_NAME, make_p7m, make_smime
+from tests.test_containers_session18 import deflated, pki, reading, secret_pdf  # noqa: F401 - fixtures
 from tests.thai_pdfs import thai_pdf
 
 UNIT = "saraban.pomprap@bangkok.go.th"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return build_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def secret_pdf() -> bytes:
-    return thai_pdf(["ลับมาก", "ที่ กท ๐๔๐๗/๕๗", "เรื่อง ขอส่งแผนการปฏิบัติงาน"])
-
-
-def reading(raw: bytes) -> tuple[str, bool]:
-    found = classify_raw(raw)
-    return found.level, found.certain
 
 
 def _detached(pki, content: bytes) -> bytes:

@@ -119,20 +119,30 @@ def _overlap(a, b) -> float:
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
-def marking_lines(page, bands: tuple[bool, bool] = (True, True)) -> list[str]:
-    """The markings stamped in the head and foot of a scanned `page` ("ลับมาก"), as
-    lines, of the bands asked (head, foot); NotRead when they could not be looked at."""
+def _tesseract(what: str) -> str:
     binary = shutil.which("tesseract")
     if binary is None:
-        raise NotRead("a scanned page (no OCR on this machine)")
+        raise NotRead(f"{what} (no OCR on this machine)")
+    return binary
+
+
+def _drawn(page, what: str):
+    """`page` drawn in grey at SCAN_DPI (less for a page so large it would pass MAX_PIXELS)."""
     try:
         width, height = page.get_size()
         scale = SCAN_DPI / 72
         if width * height * scale * scale > MAX_PIXELS:
             scale = (MAX_PIXELS / (width * height)) ** 0.5
-        image = page.render(scale=scale, grayscale=True).to_pil()
+        return page.render(scale=scale, grayscale=True).to_pil()
     except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
-        raise NotRead(f"a scanned page that could not be drawn ({type(exc).__name__})") from None
+        raise NotRead(f"{what} that could not be drawn ({type(exc).__name__})") from None
+
+
+def marking_lines(page, bands: tuple[bool, bool] = (True, True)) -> list[str]:
+    """The markings stamped in the head and foot of a scanned `page` ("ลับมาก"), as
+    lines, of the bands asked (head, foot); NotRead when they could not be looked at."""
+    binary = _tesseract("a scanned page")
+    image = _drawn(page, "a scanned page")
     return _bands_read(binary, image, bands)
 
 
@@ -215,18 +225,8 @@ def stamp_marking_lines(page, rects: list[tuple[float, float, float, float]]) ->
     import pypdfium2.raw as pdfium_c
     from PIL import ImageOps
 
-    binary = shutil.which("tesseract")
-    if binary is None:
-        raise NotRead("a stamp drawn as a picture (no OCR on this machine)")
-    try:
-        width, height = page.get_size()
-        scale = SCAN_DPI / 72
-        if width * height * scale * scale > MAX_PIXELS:
-            scale = (MAX_PIXELS / (width * height)) ** 0.5
-        bitmap = page.render(scale=scale, grayscale=True)
-        image = bitmap.to_pil()
-    except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
-        raise NotRead(f"a stamp drawn as a picture that could not be drawn ({type(exc).__name__})") from None
+    binary = _tesseract("a stamp drawn as a picture")
+    image = _drawn(page, "a stamp drawn as a picture")
     w, h = image.size
     lines: list[str] = []
     for x0, y0, x1, y1 in rects:

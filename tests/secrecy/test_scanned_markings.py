@@ -17,6 +17,7 @@ from rules.markings import markings_read_by_ocr
 from tests.classified.helpers import LATKRABANG, MARKER, db_rows, files_containing, log_lines_containing, maildir, \
     sealing_daemon
 from tests.letters import letter, make_pdf
+from tests.test_containers_session18 import deflated
 from tests.thai_pdfs import scanned_pdf, thai_pdf, with_picture_stamp
 
 LINES = ["ที่ กท ๐๔๐๗/๕๗", "สำนักงานเขตลาดกระบัง", "๒๒ ธันวาคม ๒๕๖๘", "เรื่อง ขอส่งแผนการปฏิบัติงาน",
@@ -160,7 +161,7 @@ def test_a_scan_sent_as_a_picture_is_read_for_its_stamp(scans):
     for name, kind in (("scan.jpg", "JPEG"), ("scan.png", "PNG"), ("fax.tif", "TIFF"), ("scan.bin", "JPEG")):
         assert reading(letter(files=[(name, _picture(secret, kind))])) == ("secret", True), name
     assert reading(letter(files=[("scan.jpg", _picture(scans["none"], "JPEG"))])) == ("none", True)
-    assert reading(letter(files=[("a.zip", _zip([("scan.png", _picture(secret, "PNG"))]))])) == ("secret", True)
+    assert reading(letter(files=[("a.zip", deflated([("scan.png", _picture(secret, "PNG"))]))])) == ("secret", True)
 
 
 def test_pictures_that_are_no_page_are_not_drawn_and_too_many_are_not_all_read(scans, monkeypatch):
@@ -191,17 +192,6 @@ def test_a_picture_too_large_to_draw_keeps_the_letter_uncertain():
     bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 28000, 8, 0, 0, 0, 0)) \
         + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
     assert reading(letter(files=[("scan.png", bomb)])) == ("confidential", False)
-
-
-def _zip(members: list[tuple[str, bytes]]) -> bytes:
-    import io
-    import zipfile
-
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members:
-            zf.writestr(name, data)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
