@@ -1154,6 +1154,13 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         _zip(data, pdf_reader, sniff, depth, budget, what, out)
 
 
+# Reads a message found inside an archive or a signed file: parse.py `archived_message`,
+# set here by parse.py when it is imported (it imports this module; the other way round
+# would be an import circle). Where parse.py is not loaded, such a message is said
+# unread: the letter is ลับ, uncertain.
+message_reader: Callable[..., tuple[list[str], list, list[str]]] | None = None
+
+
 def _message(data: bytes, pdf_reader: PdfReader | None, depth: int, budget: Budget, what: str,
              out: FileTexts) -> None:
     """A message inside an archive or a signed file (a forwarded letter saved as `.eml`
@@ -1167,9 +1174,10 @@ def _message(data: bytes, pdf_reader: PdfReader | None, depth: int, budget: Budg
         out.unread.append(f"{what}: messages in archives past the first {MAX_ARCHIVED_MESSAGES}")
         return
     budget.messages -= 1
-    from gateway.pipeline.parse import archived_message
-
-    texts, headers, unread = archived_message(data, pdf_reader, what, budget)
+    if message_reader is None:
+        out.unread.append(f"{what}: a message inside an archive (not read here)")
+        return
+    texts, headers, unread = message_reader(data, pdf_reader, what, budget)
     out.texts += texts
     out.headers += headers
     out.unread += unread

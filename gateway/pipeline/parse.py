@@ -415,6 +415,9 @@ def archived_message(data: bytes, pdf_reader: Callable[[bytes], PdfInfo] | None,
     return list(texts), reading.inner_headers, reading.unread
 
 
+file_texts.message_reader = archived_message  # file_texts reads a zipped .eml with it
+
+
 def is_message_file(attachment: Attachment) -> bool:
     """An attached file the letter's parse read as a message (`_is_message_file`)."""
     return _is_message_file(attachment.declared_type, attachment.filename, attachment.sniffed_type, attachment.data)

@@ -41,7 +41,9 @@ def collect_status(settings: Settings) -> dict:
             copies = {kind: found for kind in sorted(LETTER_COPIES) if (found := retrying(session, kind))}
             imap_intake = imap_mailboxes(session)
             classified_units = units_with_classified_letters(session)
-            newest_year = newest_register_year(session)
+            # Not behind a held lock (its table is the one a migration by hand locks):
+            # the clock's warning waits for the database to be free.
+            newest_year = None if blocked else newest_register_year(session)
     finally:
         db.dispose()
     missing = registrar_gaps(settings, classified_units)
