@@ -29,12 +29,20 @@ def no_core_dumps() -> None:
 
 def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when the supervisor dies (even by kill -9),
-    so an orphaned runner never keeps working beside a restarted daemon."""
+    so an orphaned runner never keeps working beside a restarted daemon.
+
+    The request only covers a parent alive when it is made: a supervisor that died while
+    the child was still importing (a crash right after it spawned its runners) left them
+    running for good, polling a spool a restarted daemon also worked. So the parent the
+    child was started by is checked once the request is in place."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(1)  # already orphaned: nothing of this child's work has begun
 
 
 class StopFlag:
