@@ -1128,13 +1128,13 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         _zip(data, pdf_reader, sniff, depth, budget, what, out)
         return
-    if outlook.is_tnef(data):
+    if kind == "tnef":
         _tnef(data, pdf_reader, sniff, depth, budget, what, out)
         return
     if kind == "cms" or (kind is None and filename.endswith(".p7m")):
         _p7m(data, filename, pdf_reader, sniff, depth, budget, what, out)
         return
-    if scanned_pages.is_picture(data):
+    if kind == "picture":
         _picture_into(data, budget, what, out)
         return
     if kind == "rtf":
