@@ -139,3 +139,19 @@ def test_over_smtp_a_secret_letter_signed_or_zipped_under_another_name_is_sealed
               for name, f in files.items()}
     gateway.wait_idle(timeout=120)
     assert_sealed_nowhere_plain(gateway, queued)
+
+
+def test_a_signed_file_saved_as_pem_or_base64_is_read_too(pki, secret_pdf):
+    """`openssl smime -outform PEM` and some signing tools save the CMS as PEM or bare
+    base64 (a signing tool opens it as the DER one). On main: named `.p7s` or `.pem` the
+    letter was ordinary, certain; named `.p7m` or zipped, ลับ uncertain (not read)."""
+    import base64
+
+    der = make_p7m(pki, secret_pdf)
+    pem = b"-----BEGIN PKCS7-----\n" + base64.encodebytes(der) + b"-----END PKCS7-----\n"
+    for name, data in (("letter.p7s", pem), ("letter.pem", pem), ("letter.p7m", pem),
+                       ("letter.p7m", base64.encodebytes(der)), ("a.zip", deflated([("x.p7m", pem)]))):
+        assert reading(letter(files=[(name, data)])) == ("secret", True), name
+    # A certificate in PEM is no signed file: the letter stays ordinary.
+    cert = pki.valid.cert_path.read_bytes()
+    assert reading(letter(files=[("signer.pem", cert)])) == ("none", True)

@@ -27,6 +27,8 @@ Nothing is written to disk; XML is read with regular expressions (no entity expa
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import bisect
 import bz2
 import codecs
@@ -1079,7 +1081,7 @@ def file_kind(data: bytes) -> str | None:
         return "zip"
     if outlook.is_tnef(data):
         return "tnef"
-    if is_cms(data):
+    if cms_der(data) is not None:
         return "cms"
     if data[:64].lstrip()[:5] == b"{\\rtf":
         return "rtf"
@@ -1222,6 +1224,31 @@ def is_cms(data: bytes) -> bool:
     return data[:1] == b"\x30" and _CMS_OID in data[2:16]
 
 
+_PEM_CMS = re.compile(rb"\A\s*-----BEGIN (?:PKCS7|CMS|PKCS #7 SIGNED DATA)-----(.*?)-----END ", re.S)
+
+
+def cms_der(data: bytes) -> bytes | None:
+    """A CMS file's DER: as it is, or from the PEM or bare base64 that `openssl smime
+    -outform PEM` and some signing tools save (`letter.p7s` beginning "-----BEGIN PKCS7-----",
+    which a signing tool opens as the DER one; read as a text of base64, a ลับมาก PDF
+    signed so left the letter ordinary). None when it is no CMS."""
+    if is_cms(data):
+        return data
+    head = data[:80].lstrip()
+    if head.startswith(b"-----BEGIN "):
+        found = _PEM_CMS.match(data[:MAX_UNPACKED])
+        body = found.group(1) if found else b""
+    elif head[:3] == b"MII":  # base64 of a DER SEQUENCE with a long length
+        body = data[:MAX_UNPACKED]
+    else:
+        return None
+    try:
+        der = base64.b64decode(re.sub(rb"\s+", b"", body), validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    return der if is_cms(der) else None
+
+
 def _p7m(data: bytes, filename: str, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None,
          depth: int, budget: Budget, what: str, out: FileTexts) -> None:
     """A signed file inside an archive (`letter.pdf.p7m`): the file it carries, read as
@@ -1237,7 +1264,7 @@ def _p7m(data: bytes, filename: str, pdf_reader: PdfReader | None, sniff: Callab
     try:
         for _ in range(MAX_SIGNED_LAYERS):
             try:
-                info = cms.ContentInfo.load(data)
+                info = cms.ContentInfo.load(cms_der(data) or data)
                 content = info["content"]["encap_content_info"]["content"].native \
                     if info["content_type"].native == "signed_data" else None
             except Exception:  # noqa: BLE001 - hostile DER: not read, and said so

@@ -850,7 +850,7 @@ def _is_cms_file(declared: str, filename: str | None, der: bytes) -> bool:
     try:
         from asn1crypto import cms
 
-        info = cms.ContentInfo.load(der)
+        info = cms.ContentInfo.load(file_texts.cms_der(der) or der)
         kind = info["content_type"].native
         if kind in ("enveloped_data", "authenticated_enveloped_data"):
             return True  # encrypted to someone: said unread (`_signed_file`), the letter ลับ
@@ -869,7 +869,7 @@ def _opaque_signed(der: bytes, smime_type: str) -> tuple[bytes | None, str | Non
     try:
         from asn1crypto import cms
 
-        info = cms.ContentInfo.load(der)
+        info = cms.ContentInfo.load(file_texts.cms_der(der) or der)
         kind = info["content_type"].native
         if kind != "signed_data":
             if smime_type == "signed-data":
@@ -891,7 +891,7 @@ def _smime_encrypted(der: bytes, smime_type: str) -> bool:
     try:
         from asn1crypto import cms
 
-        kind = cms.ContentInfo.load(der)["content_type"].native
+        kind = cms.ContentInfo.load(file_texts.cms_der(der) or der)["content_type"].native
     except Exception:  # noqa: BLE001 - not DER: _opaque_signed said what it could not read
         return False
     return kind in ("enveloped_data", "authenticated_enveloped_data")
