@@ -68,6 +68,7 @@ _SECRECY_WORDS = {"ลับที่สุด": "top_secret", "ลับมา�
 _URGENCY_WORDS = {"ด่วนที่สุด": "most_urgent", "ด่วนมาก": "very_urgent", "ด่วน": "urgent"}
 # Each urgency in the words the register, its export and the folder copy's Subject print.
 URGENCY_TH = {code: word for word, code in _URGENCY_WORDS.items()}
+SECRECY_TH = {code: word for word, code in _SECRECY_WORDS.items()}
 
 _THAI = "ก-๛"
 _QUOTES_OPEN = "“\"'‘«"

@@ -104,7 +104,15 @@ def record_login(session: Session, user: DeskUser) -> None:
     user.last_login_at = _now()
 
 
-def create_session(session: Session, user: DeskUser, token_sha256: str, csrf: str, lang: str = "th") -> DeskSession:
+def create_session(session: Session, user: DeskUser, token_sha256: str, csrf: str, lang: str = "th",
+                   idle: dt.timedelta | None = None, lifetime: dt.timedelta | None = None) -> DeskSession:
+    """A new session row; with `idle`/`lifetime`, the sessions already expired (of
+    anyone: a clerk who closes the browser never signs out) are deleted first, so the
+    table holds the live ones, not every sign-in since the desk was installed."""
+    if idle is not None and lifetime is not None:
+        now = _now()
+        session.execute(delete(DeskSession).where(or_(DeskSession.last_seen_at < now - idle,
+                                                      DeskSession.created_at < now - lifetime)))
     row = DeskSession(token_sha256=token_sha256, user_id=user.id, csrf=csrf, lang=lang)
     session.add(row)
     session.flush()

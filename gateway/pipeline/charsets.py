@@ -88,6 +88,27 @@ def body_as_shown(data: bytes, label: str | None, text: str) -> str:
     return legacy if lost > kept else text
 
 
+# The high byte of a UTF-16 code unit of a Thai letter: ASCII and Latin-1 (0x00), Thai
+# (0x0E), general punctuation such as “ ” (0x20).
+_UTF16_HIGH = frozenset((0x00, 0x0E, 0x20))
+
+
+def utf16_without_bom(data: bytes) -> str | None:
+    """The text of a UTF-16 file saved without its byte order mark, else None.
+
+    Windows' Notepad opens such a .txt as Thai by its bytes (every second byte 0x00 or
+    0x0E), where the UTF-8 reading of the same bytes is "%\x0e1\x0e..." and no marking:
+    a ลับมาก note saved so left the letter ordinary and certain until session 20."""
+    head = data[:4096]
+    if len(head) < 8 or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    for high, codec in ((head[1::2], "utf-16-le"), (head[0::2], "utf-16-be")):
+        low = head[0::2] if codec == "utf-16-le" else head[1::2]
+        if sum(b in _UTF16_HIGH for b in high) >= 0.95 * len(high) and low.count(0) < 0.5 * len(low):
+            return data[:len(data) & ~1].decode(codec, "replace")
+    return None
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """A text (a body part, a text file) as a mail client shows it: the declared charset,
     a byte order mark, UTF-8, then Thai legacy (Windows-874); never raises."""

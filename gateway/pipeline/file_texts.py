@@ -125,6 +125,8 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
         # mojibake by its label and as Thai in an editor (read by its label alone until
         # session 19). Both readings count.
         texts.append(saved)
+    if (wide := charsets.utf16_without_bom(data[:8 * MAX_TEXT])) is not None:
+        texts.append(wide)
     if _is_html(declared, filename, sniffed):
         return [ends(reading) for text in texts for reading in html_readings(text)]
     return [ends(text) for text in texts]
@@ -1150,7 +1152,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     sniffed = sniff(data) if sniff is not None else ""
     if (declared.startswith("text/") or sniffed.startswith("text/") or filename.endswith(_TEXT_NAMES)
             or _SVG in (declared, sniffed)
-            or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
+            or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_without_bom(data[:4096]) is not None):
         out.texts.extend(text_file(data, charset, declared, filename, sniffed))
     if zip_behind(data):
         _zip(data, pdf_reader, sniff, depth, budget, what, out)
@@ -1158,8 +1160,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
 
 # Reads a message found inside an archive or a signed file: parse.py `archived_message`,
 # set here by parse.py when it is imported (it imports this module; the other way round
-# would be an import circle). Where parse.py is not loaded, such a message is said
-# unread: the letter is ลับ, uncertain.
+# would be an import circle at import time; `_message` imports it when first needed).
 message_reader: Callable[..., tuple[list[str], list, list[str]]] | None = None
 
 
@@ -1176,6 +1177,10 @@ def _message(data: bytes, pdf_reader: PdfReader | None, depth: int, budget: Budg
         out.unread.append(f"{what}: messages in archives past the first {MAX_ARCHIVED_MESSAGES}")
         return
     budget.messages -= 1
+    if message_reader is None:
+        # A process that has not loaded parse.py (the pipeline's PDF-reading child, for a
+        # message in a PDF's attachments pane) loads it now: importing it sets the reader.
+        import gateway.pipeline.parse  # noqa: F401
     if message_reader is None:
         out.unread.append(f"{what}: a message inside an archive (not read here)")
         return
@@ -1337,7 +1342,7 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
     elif sniffed_type != "application/pdf" and (
             declared.startswith("text/") or sniffed_type.startswith("text/") or name.endswith(_TEXT_NAMES)
             or _SVG in (declared, sniffed_type)
-            or data[:2] in (b"\xff\xfe", b"\xfe\xff")):
+            or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_without_bom(data[:4096]) is not None):
         out.texts.extend(text_file(data, charset, declared, name, sniffed_type))
     if sniffed_type != "application/pdf" and zip_behind(data):
         _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)

@@ -191,7 +191,7 @@ def _embedded(files: list, depth: int) -> tuple[list[str], str | None]:
     if not files:
         return [], None  # nearly every PDF
     from gateway.pipeline import file_texts
-    from rules.markings import _pdf_unreadable
+    from rules.markings import SECRECY_TH, _pdf_unreadable, classification_of_headers
 
     texts: list[str] = []
     total = 0
@@ -221,8 +221,15 @@ def _embedded(files: list, depth: int) -> tuple[list[str], str | None]:
             if _pdf_unreadable(inner.error):
                 return texts, f"file {n + 1}: {inner.error[:100]}"
         else:
-            found = file_texts.read_texts(data, None, "", name, "", what=f"file {n + 1}")
+            # Read as an archive's member is: by its bytes (a message, a signed file...).
+            found = file_texts.member_texts(data, name, lambda pdf: inspect_pdf(pdf, _depth=depth + 1), None,
+                                            what=f"file {n + 1}")
             texts += found.texts
+            # A forwarded letter (.eml) in the PDF's attachments pane: its header block is
+            # read as the letter's own is, its marking carried as the word a page would
+            # show (a ลับมาก Subject: alone left the letter ordinary until session 20).
+            texts += [SECRECY_TH[level] for block in found.headers
+                      if (level := classification_of_headers(block).level) in SECRECY_TH]
             if found.unread:
                 return texts, found.unread[0]
     return texts, None

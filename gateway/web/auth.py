@@ -259,7 +259,8 @@ class Authenticator:
                     if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
                         user.password_hash = hash_password(password)
                     token = secrets.token_urlsafe(32)
-                    store_session(session, user, token_digest(token), secrets.token_urlsafe(32), lang)
+                    store_session(session, user, token_digest(token), secrets.token_urlsafe(32), lang,
+                                  *self._session_bounds())
                     if source == "ldap":  # the directory has just said yes
                         self._directory_looked(token_digest(token))
                     log.info("web_login", username=username, client=client, role=user.role)
@@ -291,12 +292,16 @@ class Authenticator:
 
         return ldap_bind(self.settings.ldap, username, password)
 
+    def _session_bounds(self) -> tuple[dt.timedelta, dt.timedelta]:
+        """(idle, lifetime) past which a session has ended."""
+        return (dt.timedelta(minutes=self.settings.session_idle_minutes),
+                dt.timedelta(hours=self.settings.session_hours))
+
     def person(self, token: str | None) -> Person | None:
         if not token or len(token) > 100:
             return None
         digest = token_digest(token)
-        bounds = (dt.timedelta(minutes=self.settings.session_idle_minutes),
-                  dt.timedelta(hours=self.settings.session_hours))
+        bounds = self._session_bounds()
         # Read without the write lock: every page asks this first, and a database another
         # program holds (a sqlite3 shell's BEGIN IMMEDIATE) held every page, even a list,
         # for lock_timeout before a generic error (session 18).

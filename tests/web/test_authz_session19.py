@@ -206,3 +206,30 @@ def test_a_form_from_nobody_is_answered_before_its_body_is_read(desk):
                     break
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 403") and "การเข้าสู่ระบบหมดอายุ".encode() in answer, answer[:300]
+
+
+def test_expired_sessions_are_deleted_at_the_next_sign_in(desk):
+    """Session 20: a clerk who closes the browser never signs out, and an expired
+    session was deleted only when its own token came back: `desk_sessions` kept a row for
+    every sign-in since the desk was installed. Now each sign-in deletes the expired
+    ones (idle past `session_idle_minutes` or older than `session_hours`), anyone's."""
+    import sqlite3
+
+    stale, old = client(desk, "s19clerk"), client(desk, "s19admin")
+    live = client(desk, "s19reg")
+    con = sqlite3.connect(desk.daemon.data_dir / "saraban.db")
+    with con:
+        con.execute("UPDATE desk_sessions SET last_seen_at = '2020-01-01 00:00:00.000000' WHERE user_id = "
+                    "(SELECT id FROM desk_users WHERE username = 's19clerk')")
+        con.execute("UPDATE desk_sessions SET created_at = '2020-01-01 00:00:00.000000' WHERE user_id = "
+                    "(SELECT id FROM desk_users WHERE username = 's19admin')")
+    con.close()
+    client(desk, "s19mover")  # anyone's sign-in
+
+    def sessions(username: str) -> int:
+        return desk.db("SELECT count(*) FROM desk_sessions s JOIN desk_users u ON u.id = s.user_id "
+                       "WHERE u.username = ?", username)[0][0]
+
+    assert sessions("s19clerk") == 0 and sessions("s19admin") == 0
+    assert sessions("s19reg") >= 1 and live.get("/register").status == 200
+    assert stale.get("/register").status == 303 and old.get("/register").status == 303
