@@ -38,6 +38,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from storage.register import units_with_classified_letters
 
     warnings = notice_warnings(settings) + ocr_warnings()
+    if settings.smtp.tls_certificate is not None and settings.smtp.tls_key is not None:
+        from gateway.intake.tls import TlsError, certificate_warnings, server_context
+
+        certificate = settings.config_relative(settings.smtp.tls_certificate)
+        try:
+            server_context(certificate, settings.config_relative(settings.smtp.tls_key))
+        except TlsError as exc:
+            print(f"saraban-gateway: [smtp] tls_certificate, tls_key: {exc}", file=sys.stderr)
+            return 2
+        warnings += certificate_warnings(certificate)
     url = settings.database_url
     try:
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():

@@ -88,12 +88,28 @@ class SmtpSection(_Section):
     # smtpd_client_event_limit_exceptions, $mynetworks there): a relay in front of the
     # gateway is one IP for every sender behind it. max_connections still holds.
     client_limit_exceptions: list[str] = Field(default_factory=list)
+    # STARTTLS (RFC 3207) for the senders' mail servers: this host's certificate chain and
+    # its key, PEM files (relative to this file), read at start and again at each reload
+    # (SIGHUP: a renewed certificate without a restart). Both or neither.
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+    # Refuse a letter over an unencrypted session ("530 5.7.0" until STARTTLS): for a
+    # gateway only the BMA's own relays reach, all of them able to encrypt.
+    require_tls: bool = False
 
     @field_validator("client_limit_exceptions")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         networks(value)  # ValueError naming the bad entry
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "SmtpSection":
+        if (self.tls_certificate is None) != (self.tls_key is None):
+            raise ValueError("set both tls_certificate and tls_key (PEM files), or neither")
+        if self.require_tls and self.tls_certificate is None:
+            raise ValueError("require_tls needs tls_certificate and tls_key")
+        return self
 
 
 class StorageSection(_Section):
@@ -405,6 +421,12 @@ class Settings(_Section):
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
         return path.resolve()
+
+    def config_relative(self, path: Path) -> Path:
+        """A path of the configuration file, relative to that file."""
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
 
     @property
     def min_free_bytes(self) -> int:

@@ -24,6 +24,7 @@ from gateway.intake.clock_guard import ClockGuard
 from gateway.intake.disk_space import StorageGuard, size_parameter
 from gateway.units.directory import Directory, is_saraban_address
 from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP
+from gateway.intake.tls import TlsContexts, session_tls
 from gateway.spool import Spool, SpoolDraft
 from gateway.secrecy.markings import (DATA_CHECK_QUEUE_TIMEOUT, DATA_CHECKS_PER_IP, DataCheck,
                                       DataCheckBusy)
@@ -184,7 +185,7 @@ class IntakeHandler:
             log.error("spool_write_failed", error=str(exc), errno=exc.errno, mail_from=mail_from)
             return replies.SPOOL_FAILED
         log.info("accepted", queue_id=queue_id, mail_from=mail_from, rcpt=envelope.rcpt_tos,
-                 size=draft.size, peer=_peer(session))
+                 size=draft.size, peer=_peer(session), **(session_tls(session) or {"tls": "no"}))
         self.on_accepted(queue_id, draft.size)
         if self.clock_guard is not None:
             self.clock_guard.accepted()
@@ -249,10 +250,14 @@ def _header(raw: bytes, name: str) -> str | None:
 
 def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int, data_timeout: float,
                       limits: ConnectionLimits | None = None, command_timeout: float | None = None,
-                      session_timeout: float | None = None) -> Callable[[], SMTP]:
+                      session_timeout: float | None = None, tls: TlsContexts | None = None,
+                      require_tls: bool = False) -> Callable[[], SMTP]:
     def factory() -> SMTP:
+        context = tls.current if tls is not None else None
         return SarabanSMTP(
             handler,
+            tls_context=context,
+            require_starttls=require_tls and context is not None,
             hostname=hostname,
             ident="saraban-gateway",
             data_size_limit=max_size,

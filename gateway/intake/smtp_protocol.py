@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from typing import Callable, Protocol
 
 import structlog
-from aiosmtpd.smtp import MISSING, SMTP, syntax
+from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException, syntax
 
 from gateway.intake import replies
 from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
@@ -140,6 +140,7 @@ class SarabanSMTP(SMTP):
         "552 Error: message size exceeds fixed maximum message size": replies.TOO_BIG,
         "500 Line too long": replies.LINE_TOO_LONG,
         "421 Too many connections": replies.TOO_BUSY,
+        "530 Must issue a STARTTLS command first": replies.TLS_REQUIRED,
     }
 
     def __init__(self, handler, *args, data_sink: Callable[["SarabanSMTP"], DataSink] | None = None,
@@ -274,6 +275,12 @@ class SarabanSMTP(SMTP):
         await super().push(status)
 
     async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            # A client that asked for STARTTLS and could not finish the handshake (no
+            # common protocol, a scanner, a dropped line): aiosmtpd closes the session.
+            log.info("smtp_tls_handshake_failed", peer=self._admitted_ip,
+                     error=str(error.__cause__ or error)[:200])
+            return replies.INTERNAL_ERROR
         handler_hook = getattr(self.event_handler, "handle_exception", None)
         if handler_hook is not None:
             return await handler_hook(error)

@@ -9,6 +9,7 @@ import asyncio
 import multiprocessing
 import signal
 import time
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ from gateway.service.sd_notify import Notifier
 from gateway.secrecy.keys import refuse_seal_mismatch
 from gateway.intake.smtp_drain import SessionTracker
 from gateway.intake.smtp_protocol import ConnectionLimits
+from gateway.intake.tls import TlsContexts, TlsError, certificate_warnings
 from gateway.service.process_util import exit_now, raise_open_files_limit, run_child, stop_resource_tracker
 from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
@@ -228,11 +230,20 @@ async def _serve(settings: Settings) -> int:
                               exceptions=settings.smtp.client_limit_exceptions)
     loop = asyncio.get_running_loop()
     try:
+        tls = TlsContexts(*_tls_files(settings))
+        for warning in certificate_warnings(tls.certificate):
+            log.warning("smtp_tls_certificate_expiring", warning=warning)
+    except TlsError as exc:
+        log.error("smtp_tls_unusable", error=str(exc), keys="[smtp] tls_certificate, tls_key")
+        db.dispose()
+        return 1
+    try:
         server = await loop.create_server(
             sessions.wrap(make_smtp_factory(handler, settings.smtp.hostname, settings.smtp.max_message_size,
                                             settings.smtp.data_timeout, limits=limits,
                                             command_timeout=settings.smtp.command_timeout,
-                                            session_timeout=settings.smtp.session_timeout)),
+                                            session_timeout=settings.smtp.session_timeout,
+                                            tls=tls, require_tls=settings.smtp.require_tls)),
             host=settings.smtp.host,
             port=settings.smtp.port,
         )
@@ -300,6 +311,7 @@ async def _serve(settings: Settings) -> int:
             if reload_requested.is_set():
                 reload_requested.clear()
                 settings = await _reload(settings, directory, supervisor, notifier)
+                tls.reload(*_tls_files(settings))  # a renewed certificate behind the same paths
                 numbering.settings = settings  # a held check reads the folders as now configured
                 if web is not None and web.desk is not None:
                     web.desk.use_directory(directory.current)  # the desk's scopes too
@@ -358,6 +370,16 @@ async def _watchdog(notifier: Notifier) -> None:
     while True:
         notifier.watchdog()
         await asyncio.sleep(notifier.watchdog_interval)
+
+
+def _tls_files(settings: Settings) -> tuple[Path | None, Path | None]:
+    """[smtp] tls_certificate and tls_key, relative to the configuration file. [smtp] is
+    read once: a reload reads the same files again (certbot renews behind the same path);
+    other paths are a restart, as `reload_needs_restart` says."""
+    smtp = settings.smtp
+    if smtp.tls_certificate is None or smtp.tls_key is None:
+        return None, None
+    return settings.config_relative(smtp.tls_certificate), settings.config_relative(smtp.tls_key)
 
 
 async def _reload(settings: Settings, directory: DirectoryHolder, supervisor: Supervisor,

@@ -1,0 +1,102 @@
+"""STARTTLS for SMTP intake (RFC 3207): a sender's mail server encrypts the letter on the
+wire when this host has a certificate (`[smtp] tls_certificate`, `tls_key`).
+
+Without it every letter, a ลับ one too, crossed the network in plain text, and a sender
+whose policy demands TLS (MTA-STS, DANE, a relay configured `smtp_tls_security_level =
+encrypt`) could not deliver at all. aiosmtpd does the protocol (STARTTLS, the discarded
+plaintext after it, `require_starttls`); this module builds and renews its context."""
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class TlsError(Exception):
+    """The certificate or key cannot be used; the message says why, in plain words."""
+
+
+def server_context(certificate: Path, key: Path) -> ssl.SSLContext:
+    """A server context: TLS 1.2 or newer, the system's cipher choice, no client
+    certificate asked for (a sending MTA rarely has one, and SPF/DKIM/DMARC say who
+    sent a letter, not the TLS peer)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(certificate, key)
+    except FileNotFoundError as exc:
+        raise TlsError(f"no such file: {exc.filename}") from None
+    except PermissionError as exc:
+        raise TlsError(f"cannot read {exc.filename}: permission denied") from None
+    except ssl.SSLError as exc:
+        what = exc.reason or exc.strerror or "not a PEM certificate chain and its key"
+        raise TlsError(f"{certificate} and {key} cannot be used ({what}): a PEM certificate chain "
+                       "and the private key that matches it") from None
+    except OSError as exc:
+        raise TlsError(f"cannot read {certificate} or {key}: {exc.strerror or exc}") from None
+    return context
+
+
+class TlsContexts:
+    """The context each new SMTP session takes; replaced at reload, so a renewed
+    certificate (certbot, the BMA's CA) is served without a restart. Sessions already
+    encrypted keep theirs."""
+
+    def __init__(self, certificate: Path | None, key: Path | None) -> None:
+        self.certificate, self.key = certificate, key
+        self.current: ssl.SSLContext | None = None
+        if certificate is not None and key is not None:
+            self.current = server_context(certificate, key)
+
+    def reload(self, certificate: Path | None, key: Path | None) -> None:
+        """Read the files again; a bad pair is logged and the old context kept."""
+        if certificate is None or key is None or self.current is None:
+            return  # switching STARTTLS on or off is a restart (the [smtp] section is read once)
+        try:
+            self.current = server_context(certificate, key)
+        except TlsError as exc:
+            log.error("smtp_tls_reload_failed", error=str(exc), kept="previous certificate")
+            return
+        self.certificate, self.key = certificate, key
+        log.info("smtp_tls_reloaded", certificate=str(certificate))
+
+
+def session_tls(session) -> dict[str, str] | None:  # noqa: ANN001 - aiosmtpd's Session
+    """The protocol and cipher of an encrypted session, for its log lines; None in plain."""
+    extra = getattr(session, "ssl", None)
+    if not extra:
+        return None
+    ssl_object = extra.get("ssl_object")
+    if ssl_object is None:
+        return {"tls": "yes"}
+    cipher = ssl_object.cipher()
+    return {"tls": ssl_object.version() or "yes", "cipher": cipher[0] if cipher else ""}
+
+
+EXPIRY_WARNING_DAYS = 14
+
+
+def certificate_warnings(certificate: Path | None) -> list[str]:
+    """A warning when the SMTP certificate has expired or will within two weeks: senders
+    that verify it (MTA-STS, DANE) would stop delivering on that day."""
+    if certificate is None:
+        return []
+    import datetime as dt
+
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(certificate.read_bytes())
+    except (OSError, ValueError):
+        return []  # server_context says what is wrong with the file
+    left = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+    if left.total_seconds() <= 0:
+        return [f"the SMTP certificate {certificate} expired on {cert.not_valid_after_utc:%Y-%m-%d}: "
+                "renew it, then reload (systemctl reload saraban-gateway)"]
+    if left.days < EXPIRY_WARNING_DAYS:
+        return [f"the SMTP certificate {certificate} expires on {cert.not_valid_after_utc:%Y-%m-%d} "
+                f"({left.days} days): renew it, then reload (systemctl reload saraban-gateway)"]
+    return []
