@@ -47,6 +47,15 @@ def test_saraban_config_picks_the_file(tmp_path):
     ("[delivery]\nbatch = -16\n", "delivery.batch", "greater than or equal to 1"),
     ("[pipeline]\nbatch = 100000\n", "pipeline.batch", "less than or equal to 256"),
     ('[register.start_numbers]\n"saraban.latkrabang" = { 69 = 5 }\n', "register.start_numbers", "Buddhist-era"),
+    # An SMTP password sent outside TLS (session 20): smtplib logs in over a plain session
+    # whenever the server offers AUTH there.
+    ('[notices]\nsmarthost = "mail.bangkok.go.th:587"\nusername = "saraban"\npassword = "x"\n', "notices",
+     "the password would cross the network to mail.bangkok.go.th in plain text"),
+    ('[delivery.smtp.relay]\nhost = "relay.bangkok.go.th"\nusername = "saraban"\npassword = "x"\n', "delivery",
+     "set starttls = true"),
+    # STARTTLS on intake needs both files
+    ('[smtp]\ntls_certificate = "a.pem"\n', "smtp", "set both tls_certificate and tls_key"),
+    ('[smtp]\nrequire_tls = true\n', "smtp", "require_tls needs tls_certificate and tls_key"),
 ])
 def test_errors_name_the_file_the_key_and_the_problem(tmp_path, content, key, words):
     path = tmp_path / "bad.toml"
@@ -55,6 +64,18 @@ def test_errors_name_the_file_the_key_and_the_problem(tmp_path, content, key, wo
         load_settings(path, environ={})
     text = str(error.value)
     assert str(path) in text and key in text and words in text
+
+
+def test_an_smtp_password_may_go_in_plain_only_to_this_host(tmp_path):
+    path = tmp_path / "ok.toml"
+    path.write_text('[notices]\nsmarthost = "127.0.0.1:2526"\nusername = "saraban"\npassword = "x"\n'
+                    '[delivery.smtp.relay]\nhost = "relay.bangkok.go.th"\nstarttls = true\nusername = "s"\n'
+                    '[delivery.smtp.local]\nhost = "localhost"\nusername = "s"\n')
+    settings = load_settings(path, environ={})
+    assert settings.notices.username == "saraban" and settings.delivery.smtp["relay"].starttls
+    encrypted = tmp_path / "tls.toml"
+    encrypted.write_text('[notices]\nsmarthost = "mail.bangkok.go.th:587"\nstarttls = true\nusername = "s"\n')
+    assert load_settings(encrypted, environ={}).notices.starttls
 
 
 def test_broken_toml_and_missing_file(tmp_path):

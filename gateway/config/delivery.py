@@ -35,19 +35,29 @@ class _Account(_Strict):
         return self.password
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower().rstrip(".") == "localhost"
+
+
 def _tls_unless_loopback(host: str, tls: bool) -> None:
     """Without TLS the letters and the password cross the network in the clear: only a
     server on this host may go without (the documented rule, refused since session 14)."""
-    if tls:
-        return
-    try:
-        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        loopback = host.lower().rstrip(".") == "localhost"
-    if not loopback:
+    if not tls and not is_loopback(host):
         raise ValueError(f"tls = false would send letters and the password to {host} unencrypted; "
                          "it is allowed only for a server on this host (127.0.0.1, ::1, localhost): "
                          "use tls = true (IMAPS, port 993)")
+
+
+def no_plain_password(host: str, encrypted: bool, username: str | None, what: str) -> None:
+    """An SMTP account's password is sent (AUTH PLAIN/LOGIN: base64, not encryption) only
+    inside TLS, unless the server is on this host: smtplib logs in over a plain session
+    whenever the server offers AUTH there."""
+    if username and not encrypted and not is_loopback(host):
+        raise ValueError(f"{what}: username is set but starttls (or tls) is not: the password would cross the "
+                         f"network to {host} in plain text; set starttls = true (or tls = true for port 465)")
 
 
 class ImapServer(_Account):
@@ -90,6 +100,11 @@ class SmtpForward(_Account):
     ca_file: Path | None = None
     timeout: float = Field(30.0, gt=0)
     from_address: str | None = None  # envelope sender; default: the unit's own address
+
+    @model_validator(mode="after")
+    def _password_encrypted(self) -> "SmtpForward":
+        no_plain_password(self.host, self.tls or self.starttls, self.username, "[delivery.smtp]")
+        return self
 
 
 class RegistrarRoute(_Account):

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.sender.settings import DnsSection, SenderSection
 from gateway.intake.client_block import networks
 from rules.thai_time import REGISTER_YEARS
-from gateway.config.delivery import ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets
+from gateway.config.delivery import (ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets,
+                                     no_plain_password)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
 # docs/install.md's place, which the systemd unit names (SARABAN_CONFIG): an installed
@@ -235,6 +236,13 @@ class NoticesSection(_Section):
     templates_dir: Path | None = None  # searched before gateway/templates/; relative to this file
     envelope_sender: str = ""  # SMTP MAIL FROM of notices; "" is the null reverse-path (RFC 3834)
     timeout: float = Field(30.0, gt=0)  # seconds for one notice, connecting to the 250
+
+    @model_validator(mode="after")
+    def _password_encrypted(self) -> "NoticesSection":
+        if self.smarthost:
+            host = self.smarthost.rsplit(":", 1)[0] if self.smarthost.count(":") == 1 else self.smarthost
+            no_plain_password(host, self.starttls, self.username, "[notices]")
+        return self
 
 
 class SignaturesSection(_Section):
