@@ -209,5 +209,12 @@ def test_an_unusable_certificate_is_said_by_check_config_and_at_start(tmp_path):
     # a certificate about to expire is a warning
     _, soon, soon_key = write_certificate(tmp_path, "soon", days=3)
     config = write_config(tmp_path / "soon-gw", smtp_extra=f'tls_certificate = "{soon}"\ntls_key = "{soon_key}"\n')
-    checked = Daemon(config).cli("check-config")
+    soon_gateway = Daemon(config)
+    checked = soon_gateway.cli("check-config")
     assert "expires on" in checked.stderr and "renew it" in checked.stderr
+    soon_gateway.start()
+    try:
+        assert any("expires on" in w for w in soon_gateway.status()["warnings"])
+        assert any(e.get("event") == "smtp_tls_certificate_expiring" for e in soon_gateway.events())
+    finally:
+        soon_gateway.stop()

@@ -39,15 +39,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     warnings = notice_warnings(settings) + ocr_warnings()
     if settings.smtp.tls_certificate is not None and settings.smtp.tls_key is not None:
-        from gateway.intake.tls import TlsError, certificate_warnings, server_context
+        from gateway.intake.tls import TlsError, configured_certificate_warnings, server_context
 
-        certificate = settings.config_relative(settings.smtp.tls_certificate)
         try:
-            server_context(certificate, settings.config_relative(settings.smtp.tls_key))
+            server_context(settings.config_relative(settings.smtp.tls_certificate),
+                           settings.config_relative(settings.smtp.tls_key))
         except TlsError as exc:
             print(f"saraban-gateway: [smtp] tls_certificate, tls_key: {exc}", file=sys.stderr)
             return 2
-        warnings += certificate_warnings(certificate)
+        warnings += configured_certificate_warnings(settings)
     url = settings.database_url
     try:
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():

@@ -100,3 +100,10 @@ def certificate_warnings(certificate: Path | None) -> list[str]:
         return [f"the SMTP certificate {certificate} expires on {cert.not_valid_after_utc:%Y-%m-%d} "
                 f"({left.days} days): renew it, then reload (systemctl reload saraban-gateway)"]
     return []
+
+
+def configured_certificate_warnings(settings) -> list[str]:  # noqa: ANN001 - Settings (no import circle)
+    """`certificate_warnings` for [smtp] tls_certificate, if set (status, check-config)."""
+    if settings.smtp.tls_certificate is None:
+        return []
+    return certificate_warnings(settings.config_relative(settings.smtp.tls_certificate))

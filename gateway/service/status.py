@@ -7,6 +7,7 @@ from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
 from gateway.service.health import LOCK_PROBE, stuck_words
 from gateway.service.numbering import state as numbering_state
+from gateway.intake.tls import configured_certificate_warnings
 from gateway.service.readiness import notice_warnings, ocr_warnings, registrar_gaps, registrar_warning
 from gateway.service.status_imap import render_imap
 from gateway.spool import Spool
@@ -67,7 +68,8 @@ def collect_status(settings: Settings) -> dict:
         "database": {"ok": not blocked, "detail": stuck_words(blocked, LOCK_PROBE) if blocked else "ok"},
         "warnings": _database_warning(blocked) + notice_warnings(settings) + registrar_warning(missing)
         + _disk_warning(disk) + _overdue_warning(figures.outbox) + clock_warning(settings, newest_year)
-        + ([gate["detail"]] if gate.get("state") == "held" else []) + ocr_warnings(),
+        + ([gate["detail"]] if gate.get("state") == "held" else []) + ocr_warnings()
+        + configured_certificate_warnings(settings),
     }
 
 
