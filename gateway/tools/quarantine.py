@@ -11,6 +11,7 @@ import argparse
 import email
 import email.policy
 import json
+from pathlib import Path
 from typing import Any
 
 from gateway.pipeline.check import check_entry, with_sender_verdict
@@ -21,7 +22,8 @@ from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, record_action
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services
-from gateway.tools.replay import entry_from_vault
+from gateway.spool import SpoolEntry
+from gateway.tools.replay import aware, entry_from_vault
 from rules.names import shown_name
 from rules.extract import subject_text
 from rules.thai_time import thai_datetime, to_bangkok
@@ -142,14 +144,21 @@ def _mail_text(msg) -> str:  # noqa: ANN001 - an email.message.EmailMessage
     return clean_lines(content)
 
 
-def release(services: Services, quarantine_id: int, reason: str | None) -> Letter:
+def release(services: Services, quarantine_id: int, reason: str | None, *,
+            open_sealed_as: str | None = None) -> Letter:
     """Register a held letter anyway (an operator override); return its register entry.
 
     The letter goes through the pipeline's own chain (gateway/pipeline/dispose.py) with
     the operator's override in place of the unit's policy: a classified letter is
     registered in the secret book and sealed to its registrar like any other, the
     rejection notice still waiting is withdrawn and the acknowledgement queued, all in
-    one transaction (so exactly once, also after a crash)."""
+    one transaction (so exactly once, also after a crash).
+
+    A held classified letter is kept sealed (no plaintext in the vault): `open_sealed_as`
+    names the unit's secret registrar who releases it at the desk (the only person who
+    may: gateway/web/pages_quarantine.py `may_decide`); its bytes are decrypted in memory
+    for the check, with an entry in the secrecy audit log. Until session 20 such a letter
+    could only be rejected, its sender told to send it again."""
     with services.db.session() as session:
         entry = _get(session, quarantine_id)
         _must_be_held(session, entry)
@@ -163,7 +172,9 @@ def release(services: Services, quarantine_id: int, reason: str | None) -> Lette
         message = get_message(session, entry.queue_id)
         if message is None:
             raise ToolError(f"quarantine entry {quarantine_id}: its message {entry.queue_id} is not recorded")
-        spool_entry = entry_from_vault(services, message, _plain_raw(services, message, entry))
+        raw_sha = _plain_raw(services, message, entry, sealed_ok=open_sealed_as is not None)
+        spool_entry = (entry_from_vault(services, message, raw_sha) if raw_sha is not None
+                       else _sealed_entry(services, message, quarantine_id, open_sealed_as or ""))
         found_auth = SenderAuth.from_dict(message.sender_auth)  # ยืนยันผู้ส่ง as it was found
         if services.directory.lookup(entry.unit or "") is None:
             raise ToolError(f"unit \"{entry.unit}\" is not in the unit directory; add it "
@@ -212,17 +223,39 @@ def is_parked(reasons: list[dict[str, Any]] | None) -> bool:
     return any(r.get("rule") == "parked" for r in reasons or [])
 
 
-def _plain_raw(services: Services, message, entry: QuarantineEntry) -> str:
+def _plain_raw(services: Services, message, entry: QuarantineEntry, sealed_ok: bool = False) -> str | None:
     """The raw copy to check again: a classified letter's entry names its sealed blob,
     whose plaintext never went to the vault; the spool's bytes are kept under the
-    message's own hash only for ordinary letters."""
+    message's own hash only for ordinary letters. None: sealed, and `sealed_ok`."""
     if entry.raw_sha256 and services.vault.has(entry.raw_sha256):
         return entry.raw_sha256
     if services.vault.has(message.sha256):
         return message.sha256
+    if sealed_ok:
+        return None
     raise ToolError(f"quarantine entry {entry.id} is a classified letter kept sealed; it cannot be "
                     "released from the command line. Ask the unit's secret registrar (letter view --who)",
                     th="รายการนี้เป็นหนังสือลับที่ปิดผนึกไว้ กรุณาให้นายทะเบียนลับของหน่วยงานเป็นผู้ดำเนินการ")
+
+
+def _sealed_entry(services: Services, message, quarantine_id: int, who: str) -> SpoolEntry:
+    """The held classified letter as it arrived, decrypted in memory for its registrar
+    (`arrival`: the bytes as received when they differ from `raw`, an S/MIME letter
+    encrypted to the gateway). Nothing of it is written in plain."""
+    from gateway.pipeline.classified import store_for
+    from gateway.secrecy.errors import SecrecyError
+
+    store = store_for(services)
+    try:
+        name = "arrival" if store.has(message.queue_id, "arrival") else "raw"
+        raw = store.open(message.queue_id, [name], who=who, action="release_held",
+                         letter_id=f"quarantine {quarantine_id}")[name]
+    except SecrecyError as exc:
+        raise ToolError(f"quarantine entry {quarantine_id}: its sealed copy cannot be opened ({exc})",
+                        th="เปิดสำเนาที่ปิดผนึกของหนังสือฉบับนี้ไม่ได้ กรุณาแจ้งผู้ดูแลระบบ") from None
+    return SpoolEntry(queue_id=message.queue_id, mail_from=message.mail_from,
+                      rcpt_to=list(message.recipients or []), received_at=aware(message.received_at),
+                      peer=None, helo=None, raw=raw, path=Path())
 
 
 def _refusal(quarantine_id: int, disposition, checked) -> ToolError:

@@ -129,7 +129,9 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
                         sent_again.add(data["queue_id"])
                     results.append({"id": quarantine_id, "ok": True, "text": word("reprocessing", person.lang)})
                 elif action == "release":
-                    letter = release(desk.pipeline_services(), quarantine_id, reason)
+                    # may_decide: a sealed entry's decider is its unit's secret registrar
+                    letter = release(desk.pipeline_services(), quarantine_id, reason,
+                                     open_sealed_as=person.who if data.get("sealed") else None)
                     results.append({"id": quarantine_id, "ok": True, "letter_id": letter.id,
                                     "text": f"{word('released_as', person.lang)} {letter.receive_no}"})
                 else:

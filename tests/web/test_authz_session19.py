@@ -233,3 +233,41 @@ def test_expired_sessions_are_deleted_at_the_next_sign_in(desk):
     assert sessions("s19clerk") == 0 and sessions("s19admin") == 0
     assert sessions("s19reg") >= 1 and live.get("/register").status == 200
     assert stale.get("/register").status == 303 and old.get("/register").status == 303
+
+
+def test_the_units_secret_registrar_registers_a_classified_held_letter(desk):
+    """Session 20: a held classified letter (kept sealed, no plaintext in the vault) could
+    only be rejected: release refused it everywhere ("ask the unit's secret registrar",
+    who then could not either), so its sender was told to send it again. Now the unit's
+    secret registrar releases it at the desk: it is decrypted in memory (an entry in the
+    secrecy audit log), checked, and registered in the secret book, sealed; nothing of
+    it lands in plain on disk or in the log. A clerk still cannot."""
+    from tests.classified.helpers import files_containing, log_lines_containing
+
+    marker = "S20RELEASEMARK"
+    raw = letter(subject=f"ลับ แผนงาน {marker}", body=f"ลับ\nเรื่อง แผนงาน {marker}\n",
+                 files=[("x.html", f"<html>{marker}</html>".encode())])
+    queue_id = desk.daemon.send(raw, "saraban.latkrabang@bangkok.go.th")
+    desk.daemon.wait_for(lambda: desk.db("SELECT id FROM quarantine WHERE queue_id = ? AND state = 'held'", queue_id),
+                         what="the letter held")
+    [(entry,)] = desk.db("SELECT id FROM quarantine WHERE queue_id = ?", queue_id)
+
+    clerk = client(desk, "s19clerk")
+    refused = clerk.post("/quarantine", {"action": "release", "id": str(entry), "reason": "รับเข้า"})
+    assert refused.outcomes() == [f"#{entry}: {SEALED_REFUSED_TH}"]
+
+    registrar = client(desk, "s19reg")
+    answer = registrar.post("/quarantine", {"action": "release", "id": str(entry), "reason": "นายทะเบียนลับรับเข้า"})
+    [(letter_id, book, number, year, subject)] = desk.db(
+        "SELECT id, book, number, year, subject FROM letters WHERE queue_id = ?", queue_id)
+    assert answer.outcomes() == [f"#{entry}: รับเข้าทะเบียนแล้ว เลขรับ {number}/{year}"], answer.outcomes()
+    assert (book, subject) == ("secret", None)
+    assert desk.db("SELECT state FROM quarantine WHERE id = ?", entry) == [("released",)]
+    audit = (desk.daemon.data_dir / "audit" / "audit.log").read_text(encoding="utf-8")
+    assert '"release_held"' in audit and "web:s19reg" in audit
+    # only the registrar reads it, revealed from its seal
+    opened = registrar.post(f"/letters/{letter_id}/reveal", {"confirm": "yes"})
+    assert opened.status == 200 and marker in opened.text
+    assert clerk.get(f"/letters/{letter_id}").status == 404
+    assert files_containing(desk.daemon.data_dir, marker) == []
+    assert log_lines_containing(desk.daemon, marker) == []
