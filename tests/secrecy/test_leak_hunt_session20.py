@@ -99,7 +99,13 @@ class Machine:
         with urllib.request.urlopen(f"{self.http}/metrics", timeout=30) as answer:
             shown["/metrics"] = answer.read()
         clerk = signed_in(self.web, "clerk")
-        for page in ("/register", "/quarantine", "/secret", "/operations"):
+        pages = ["/register", "/quarantine", "/secret", "/operations"]
+        # Every entry and its files, every held letter, as the clerk opens them.
+        for letter_id, position in db_rows(self.d, "select letter_id, position from letter_attachments"):
+            pages.append(f"/letters/{letter_id}/files/{position}")
+        pages += [f"/letters/{i}" for (i,) in db_rows(self.d, "select id from letters")]
+        pages += [f"/quarantine/{i}" for (i,) in db_rows(self.d, "select id from quarantine")]
+        for page in pages:
             shown[f"desk {page}"] = clerk.get(page).body
         return shown
 
@@ -226,6 +232,50 @@ def test_the_desks_emergency_form_seals_a_classified_paper_letter(machine):
     [(book, secrecy, subject)] = db_rows(d, "select book, secrecy, subject from letters where queue_id = ?", queue_id)
     assert (book, secrecy, subject) == ("secret", "secret", None)
     assert machine.leaks(marker) == {}
+
+
+def _docx(text: str) -> bytes:
+    """A Word file stored, not deflated: a copy of it anywhere is found by the sweep."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", '<w:document xmlns:w="http://schemas.openxmlformats.org/'
+                    f'wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p>'
+                    "</w:body></w:document>")
+    return out.getvalue()
+
+
+def test_classified_letters_by_smtp_refused_resent_and_held_leave_nothing_in_plain(machine):
+    """No leak found on these paths (session 20): the sweep stays as their guard."""
+    d = machine.d
+    m = {k: new_marker() for k in ("subject", "body", "pdf", "name", "docx", "tis", "refused", "held")}
+    SECRET.extend(m.values())
+    secret = letter(subject=f"ลับมาก แผนรักษาความปลอดภัย {m['subject']}", body=f"เนื้อความ {m['body']}\n",
+                    files=[(f"2569_dds_0403_57_{m['name']}.pdf", make_pdf(f"cover letter {m['pdf']}")),
+                           ("annex.docx", _docx(f"ภาคผนวก {m['docx']}"))])
+    first = d.send(secret, LAT)
+    again = d.send(secret, LAT)  # sent twice: a resend
+    legacy = d.send(letter(subject=f"แจ้ง {m['tis']}", body=f"ลับ\nเรื่อง แจ้ง {m['tis']}\n", charset="tis-620"), LAT)
+    code, _text = d.data_reply(letter(subject=f"ลับที่สุด แผนป้องกัน {m['refused']}",
+                                      body=f"เนื้อความ {m['refused']}\n"))
+    assert code == 550
+    held = d.send(letter(subject=f"ลับ ขอหารือ {m['held']}", body=f"เนื้อความ {m['held']}\n", files=[]), LAT)
+    d.wait_idle()
+    books = dict(db_rows(d, "select queue_id, book from letters where queue_id in (?, ?, ?)", first, again, legacy))
+    assert books == {first: "secret", legacy: "secret"}, books  # the resend is not registered again
+    [(entry, reasons)] = db_rows(d, "select id, reasons from quarantine where queue_id = ?", held)
+    assert "no_document" in reasons
+    shown = d.cli("quarantine", "show", str(entry)).stdout
+    # Only its secret registrar may release it: the command says so, and shows nothing of it.
+    refused = d.cli("quarantine", "release", str(entry), "--reason", "ผอ.สั่งรับ", check=False)
+    assert refused.returncode == 1 and "kept sealed" in refused.stderr
+    shown += refused.stdout + refused.stderr
+    found = machine.leaks(*m.values())
+    assert found == {}, found
+    assert sweep(list(m.values()), [], {"quarantine show": shown}) == {}
 
 
 def test_no_command_desk_page_or_metric_shows_a_classified_marker(machine):
