@@ -179,7 +179,8 @@ def test_classified_paper_letters_of_the_emergency_register_are_sealed_not_filed
     book = _book(folder, [_row(1, f"ลับ แผนรักษาความปลอดภัย {typed}", "typed.pdf"),
                           _row(2, f"ขอส่งแผนการปฏิบัติงาน {stamped}", "stamped.pdf"),
                           _row(3, f"ขอเชิญประชุม {plain}", "plain.pdf")])
-    out = d.cli("register", "import-emergency", str(book), "--unit", "saraban.latkrabang")
+    # -v: the command's own log events too, at the configured level (debug here)
+    out = d.cli("-v", "register", "import-emergency", str(book), "--unit", "saraban.latkrabang")
     d.wait_idle()
     year = this_be_year()
     # The clerk is told where each went: two into the secret register (own numbering).
@@ -192,7 +193,9 @@ def test_classified_paper_letters_of_the_emergency_register_are_sealed_not_filed
     # The secret registrar gets both, sealed; the unit's folder only the ordinary one.
     assert len(maildir(d, "latkrabang.secret")) == before + 2
     assert [p for p in maildir(d, "latkrabang") if _holds(p.read_bytes(), forms(plain))]
-    found = machine.leaks(typed, stamped, plain)
+    secret_entry = d.cli("register", "show", "saraban.latkrabang", f"2/{year}", "--book", "secret")
+    found = machine.leaks(typed, stamped, plain, texts={
+        "import-emergency -v": out.stdout + out.stderr, "register show": secret_entry.stdout + secret_entry.stderr})
     assert found.get(typed) is None and found.get(stamped) is None, found
     # The search finds what is there: the ordinary letter's marker in its vault and folder copies.
     assert any("/folders/latkrabang/" in hit for hit in found[plain])
