@@ -240,6 +240,62 @@ def test_the_desks_emergency_form_seals_a_classified_paper_letter(machine):
     assert machine.leaks(marker) == {}
 
 
+class Created:
+    """The names created in a folder while it is watched (Linux inotify: a file made
+    and removed between two looks at the folder is seen too)."""
+
+    IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+
+    def __init__(self, folder: Path):
+        import ctypes
+        import ctypes.util
+
+        self.libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK)
+        assert self.fd >= 0 and self.libc.inotify_add_watch(
+            self.fd, str(folder).encode(), self.IN_CREATE | self.IN_MOVED_TO) >= 0
+
+    def names(self) -> list[str]:
+        import struct
+
+        found = []
+        try:
+            while data := os.read(self.fd, 65536):
+                offset = 0
+                while offset < len(data):
+                    _wd, _mask, _cookie, size = struct.unpack_from("iIII", data, offset)
+                    found.append(data[offset + 16:offset + 16 + size].rstrip(b"\0").decode())
+                    offset += 16 + size
+        except BlockingIOError:
+            pass
+        return found
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def test_the_desk_keeps_a_paper_letters_scans_out_of_tmpdir(machine):
+    """The form's scans and its one-line sheet were written to a temporary directory in
+    TMPDIR and unlinked, not shredded: a ลับมาก scan's blocks stayed on /tmp's disk. They
+    are kept in the data directory's spool/tmp now (the encrypted volume) and shredded."""
+    clerk = signed_in(machine.web, "clerk")
+    fields = [("unit", "saraban.latkrabang"), ("emergency_no", "ลก 0403 / ฉ 031"),
+              ("received_at", f"{this_be_year()}-01-03 09:30"), ("sender", "สำนักการคลัง"),
+              ("subject", "ขอส่งแผนการปฏิบัติงาน"), ("do", "import")]
+    scan = thai_pdf(top="ลับมาก", bottom="ลับมาก")
+    watched = Created(machine.tmp)
+    try:
+        answer = clerk.post_multipart("/emergency", fields, [("scans", "stamped.pdf", scan)])
+        created = watched.names()
+    finally:
+        watched.close()
+    assert answer.status == 200, answer.errors()
+    assert created == []
+    queue_id = queue_id_for("saraban.latkrabang", parse_emergency_no("ลก 0403 / ฉ 031"))
+    assert db_rows(machine.d, "select book, secrecy from letters where queue_id = ?", queue_id) == [("secret", "secret")]
+    assert list((machine.d.data_dir / "spool" / "tmp").iterdir()) == []
+
+
 def _docx(text: str) -> bytes:
     """A Word file stored, not deflated: a copy of it anywhere is found by the sweep."""
     import io
