@@ -12,7 +12,9 @@ who is not its secret registrar.
 Found: a paper letter entered from the emergency register (ฉ), by the command or the
 desk's form, was never read for its classification: a ลับมาก paper letter went into the
 general register with its subject, its scan into the plain vault and its copy into the
-unit's ordinary folder; a ลับที่สุด one was entered too."""
+unit's ordinary folder, where a clerk who is not the secret registrar read its subject
+on the desk; a ลับที่สุด one was entered too. And the desk's form wrote the scans to
+TMPDIR and only unlinked them. The SMTP paths swept here leaked nothing."""
 from __future__ import annotations
 
 import base64
