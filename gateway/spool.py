@@ -103,7 +103,12 @@ class Spool:
         since a draft holds a letter no check has cleared (it may be ลับที่สุด)."""
         removed = 0
         for path in self.tmp.iterdir():
-            _shred(path)
+            if path.is_dir() and not path.is_symlink():  # the desk's upload of a paper letter's scans
+                for inner in path.iterdir():
+                    _shred(inner)
+                path.rmdir()
+            else:
+                _shred(path)
             removed += 1
         return removed
 

@@ -13,6 +13,7 @@ content-free row and a copy owed to the unit's secret registrar (นายทะ
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable
@@ -358,26 +359,32 @@ def register_letter_for(services: Services, session, r: Recipient, d: Dispositio
 def _register_classified(services: Services, session, r: Recipient, d: Disposition,
                          number: int | None = None) -> Letter:
     sealed = r.checked.classified
-    settings = services.settings
-    book = settings.register_.secret_book
     kept = [f for f in d.findings if f.verdict != "pass"]
     if sealed.opaque:
         kept.append(secret.opaque_finding())
-    kept += sealed.unread
-    facts = {"secrecy": r.checked.facts.secrecy, "urgency": r.checked.facts.urgency,
-             "sealed": sealed.locations(secret.store_for(services))}
-    letter = register_letter(
-        session,
-        NewLetter(queue_id=r.entry.queue_id, unit=r.unit_name, book=book, received_at=r.entry.received_at,
-                  sender=r.sender, raw_sha256=sealed.raw_ref, message_id=r.message_id, facts=facts,
-                  findings=[_bare(f) for f in kept],
-                  attachments=sealed.attachments, review=sealed.opaque or d.review),
-        start=settings.start_number(r.unit_name, book, be_year(r.entry.received_at)), number=number,
-    )
+    return register_sealed(services, session, NewLetter(
+        queue_id=r.entry.queue_id, unit=r.unit_name, book="", received_at=r.entry.received_at,
+        sender=r.sender, raw_sha256=sealed.raw_ref, message_id=r.message_id,
+        facts={"secrecy": r.checked.facts.secrecy, "urgency": r.checked.facts.urgency},
+        findings=[_bare(f) for f in kept + sealed.unread], review=sealed.opaque or d.review), sealed, number)
+
+
+def register_sealed(services: Services, session, new: NewLetter, sealed: secret.Sealed,
+                    number: int | None = None) -> Letter:
+    """A sealed letter's entry in the unit's secret book (`new` holds nothing of what it
+    says: no subject, names or file names) and its copy owed to the unit's secret
+    registrar, in the caller's transaction: the pipeline's, and the paper emergency
+    register's import of a classified paper letter."""
+    settings = services.settings
+    book = settings.register_.secret_book
+    new = dataclasses.replace(new, book=book, attachments=sealed.attachments,
+                              facts=new.facts | {"sealed": sealed.locations(secret.store_for(services))})
+    letter = register_letter(session, new, start=settings.start_number(new.unit, book, be_year(new.received_at)),
+                             number=number)
     if number is not None:
         return letter  # its sealed copy was filed for the registrar before the restore
-    queue_once(session, "registrar", f"{r.entry.queue_id}:{r.unit_name}", queue_id=r.entry.queue_id,
-               letter_id=letter.id, unit=r.unit_name, payload={"backend": settings.delivery.backend})
+    queue_once(session, "registrar", f"{new.queue_id}:{new.unit}", queue_id=new.queue_id,
+               letter_id=letter.id, unit=new.unit, payload={"backend": settings.delivery.backend})
     return letter
 
 

@@ -25,7 +25,8 @@ from gateway.secrecy.keys import KeyStore
 from gateway.secrecy.vault_crypto import blob_key_fingerprint, decrypt_blob, encrypt_blob
 from storage.fsync import write_durably
 
-_QUEUE_ID = re.compile(r"[0-9a-f]{16,40}")
+# A spool queue id, or an imported paper letter's (gateway/tools/emergency_import.py).
+_QUEUE_ID = re.compile(r"(?:emg)?[0-9a-f]{16,40}")
 _NAME = re.compile(r"(raw|arrival|meta|att-\d{1,4})")
 
 

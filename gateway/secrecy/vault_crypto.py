@@ -95,8 +95,9 @@ def decrypt_blob(blob: bytes, keystore: KeyStore) -> bytes:
         raise TamperedError("authentication failed: the stored object was changed") from None
 
 
-def shred(path: str | os.PathLike) -> bool:
+def shred(path: str | os.PathLike, logged_as: str | None = None) -> bool:
     """Overwrite a file with random bytes, fsync, truncate, unlink, fsync the directory.
+    `logged_as`: what the log calls it, for a file whose own name may be a letter's words.
 
     Returns False when the file was already gone (shredding twice is shredding once).
 
@@ -135,6 +136,6 @@ def shred(path: str | os.PathLike) -> bool:
         os.fsync(dfd)
     finally:
         os.close(dfd)
-    log.info("file_shredded", name=p.name)
+    log.info("file_shredded", name=logged_as or p.name)
     return True
 

@@ -22,8 +22,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
+from gateway.pipeline import classified as secret
+from gateway.pipeline.check import read_entry
+from gateway.pipeline.classified import CLASSIFIED, Arrival
+from gateway.pipeline.dispose import register_and_file, register_sealed
 from gateway.pipeline.parse import sniff
-from gateway.pipeline.dispose import register_and_file
+from gateway.spool import SpoolEntry
+from rules.extract import extract_facts
+from rules.model import LetterFacts, ParsedMail
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.service.services import Services
 from rules.thai_time import BANGKOK, now_utc, thai_datetime
@@ -256,10 +262,47 @@ def build_raw(row: Row, unit_address: str, files: list[tuple[str, bytes, str]], 
     return msg.as_bytes()
 
 
+@dataclass
+class _Read:
+    """One row's letter as built and as the pipeline reads it (its classification)."""
+
+    row: Row
+    queue_id: str
+    files: list[tuple[str, bytes, str]]
+    entry: SpoolEntry
+    arrival: Arrival | None = None
+    mail: ParsedMail | None = None
+    secrecy: str = "none"
+
+
+def _read_row(services: Services, row: Row, unit: str, address: str) -> _Read:
+    """The paper letter read as a mailed one is: the typed เรื่อง, the body built from the
+    row and every scan (text layer, or OCR of a scanned page's stamp) go through
+    `read_classification`, so a ลับ stamped on the paper is seen here too."""
+    queue_id = queue_id_for(unit, row.number)
+    files = []
+    for scan in row.scans:
+        data = scan.read_bytes()
+        files.append((scan.name, data, sniff(data)))
+    raw = build_raw(row, address, files, queue_id)
+    entry = SpoolEntry(queue_id=queue_id, mail_from=address, rcpt_to=[address],
+                       received_at=row.received_at.astimezone(dt.timezone.utc), peer=None, helo=None,
+                       raw=raw, path=Path())
+    with services.db.read_session() as session:
+        if find_registration(session, queue_id, unit) is not None:
+            return _Read(row, queue_id, files, entry)  # imported before: not read again
+    arrival, mail, _error = read_entry(services, entry)
+    if mail is None:  # fail closed, as the pipeline does with what it cannot parse
+        return _Read(row, queue_id, files, entry, arrival, None, secret.unreadable_secrecy(raw))
+    facts = secret.classify(mail, extract_facts(mail), arrival)
+    return _Read(row, queue_id, files, entry, arrival, mail, facts.secrecy)
+
+
 def import_emergency(services: Services, csv_path: Path, unit: str, reason: str | None = None,
                      show_progress: bool | None = None) -> list[dict]:
-    """Import every row; return, per row, its emergency number, receive number and
-    whether it was new."""
+    """Import every row; return, per row, its emergency number, receive number, book and
+    whether it was new. A ลับ or ลับมาก paper letter is sealed into the secret book like a
+    mailed one; a ลับที่สุด one stays on paper and nothing of the file is imported."""
     directory_unit = services.directory.lookup(unit)
     if directory_unit is None:
         raise ToolError(f"unknown unit \"{unit}\": it is not in the unit directory")
@@ -268,68 +311,91 @@ def import_emergency(services: Services, csv_path: Path, unit: str, reason: str 
     rows = read_rows(csv_path)
     settings = services.settings
     address = f"{directory_unit.address}@{services.directory.domain}"
+    read = [_read_row(services, row, directory_unit.address, address) for row in rows]
+    top_secret = [r.row.line for r in read if r.secrecy == "top_secret"]
+    if top_secret:
+        lines = ", ".join(str(n) for n in top_secret)
+        raise ToolError(f"{csv_path}: nothing imported: line {lines} is marked ลับที่สุด (top secret), "
+                        "which stays on paper and is never entered into an electronic system",
+                        th=f"ไม่ได้นำเข้า: บรรทัด {lines} เป็นหนังสือชั้นลับที่สุด ซึ่งต้องเก็บเป็นเอกสารกระดาษ "
+                           "ห้ามนำเข้าระบบอิเล็กทรอนิกส์")
     results = []
     bar = Progress(len(rows), f"import {csv_path.name}", enabled=show_progress)
     try:
-        for row in rows:
-            results.append(_import_row(services, settings, row, directory_unit.address, address, reason))
+        for letter in read:
+            results.append(_import_row(services, settings, letter, directory_unit.address, address, reason))
             bar.advance()
     finally:
         bar.close()
     return results
 
 
-def _import_row(services: Services, settings, row: Row, unit: str, address: str, reason: str | None) -> dict:
-    queue_id = queue_id_for(unit, row.number)
-    received_utc = row.received_at.astimezone(dt.timezone.utc)  # as the pipeline stores times
+def _import_row(services: Services, settings, read: _Read, unit: str, address: str, reason: str | None) -> dict:
+    row, queue_id = read.row, read.queue_id
+    received_utc = read.entry.received_at  # as the pipeline stores times
     with services.db.session() as session:
         existing = find_registration(session, queue_id, unit)
         if existing is not None:
             return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
-                    "line": row.line}
-    files = []
-    for scan in row.scans:
-        data = scan.read_bytes()
-        files.append((scan.name, data, sniff(data)))
-    raw = build_raw(row, address, files, queue_id)
-    raw_sha256 = services.vault.put(raw)
-    attachments = []
-    for name, data, content_type in files:
-        attachments.append({"filename": name, "sha256": services.vault.put(data), "size": len(data),
-                            "content_type": content_type, "declared_type": content_type})
-    # The register's one-line fields as for a mailed letter: a soft hyphen or an override
-    # pasted into the sheet from a PDF is not kept (the filed copy keeps what was typed).
-    subject, sender, addressee = clean_field(row.subject), clean_field(row.sender), clean_field(row.addressee)
-    facts = {"reference": row.reference, "letter_date": row.letter_date.isoformat() if row.letter_date else None,
-             "subject": subject, "addressee": addressee, "urgency": "normal", "secrecy": "none",
-             "kind": None, "emergency_no": str(row.number), "source": "emergency_register",
-             "action": row.action, "note": row.note}
+                    "line": row.line, "book": existing.book}
+    sender = clean_field(row.sender)
+    if read.secrecy in CLASSIFIED:
+        # Nothing of it in plain: no vault copy, no subject in the register, no folder
+        # copy; sealed for the unit's secret registrar (docs/secrecy.md).
+        facts = LetterFacts(secrecy=read.secrecy)
+        sealed = secret.seal_letter(services, read.entry, read.arrival, read.mail, facts, [])
+        raw_sha256 = sealed.raw_ref
+        new = NewLetter(queue_id=queue_id, unit=unit, book="", received_at=received_utc, sender=sender,
+                        raw_sha256=raw_sha256,
+                        facts={"secrecy": read.secrecy, "urgency": "normal", "emergency_no": str(row.number),
+                               "source": "emergency_register"},
+                        findings=secret.bare(sealed.unread), review=sealed.opaque)
+    else:
+        sealed = None
+        raw_sha256 = services.vault.put(read.entry.raw)
+        attachments = []
+        for name, data, content_type in read.files:
+            attachments.append({"filename": name, "sha256": services.vault.put(data), "size": len(data),
+                                "content_type": content_type, "declared_type": content_type})
+        # The register's one-line fields as for a mailed letter: a soft hyphen or an override
+        # pasted into the sheet from a PDF is not kept (the filed copy keeps what was typed).
+        subject, addressee = clean_field(row.subject), clean_field(row.addressee)
+        facts = {"reference": row.reference, "letter_date": row.letter_date.isoformat() if row.letter_date else None,
+                 "subject": subject, "addressee": addressee, "urgency": "normal", "secrecy": "none",
+                 "kind": None, "emergency_no": str(row.number), "source": "emergency_register",
+                 "action": row.action, "note": row.note}
+        new = NewLetter(queue_id=queue_id, unit=unit, book=settings.register_.general_book,
+                        received_at=received_utc, sender=sender, raw_sha256=raw_sha256,
+                        sender_name=sender, subject=subject, facts=facts, attachments=attachments)
     with services.db.session() as session:
         existing = find_registration(session, queue_id, unit)  # another import ran meanwhile
         if existing is not None:
             return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
-                    "line": row.line}
+                    "line": row.line, "book": existing.book}
         message = record_imported(session, queue_id=queue_id, received_at=received_utc, address=address,
-                                  size=len(raw), sha256=raw_sha256)
-        new = NewLetter(queue_id=queue_id, unit=unit, book=settings.register_.general_book,
-                        received_at=received_utc, sender=sender, raw_sha256=raw_sha256,
-                        sender_name=sender, subject=subject, facts=facts, attachments=attachments)
-        letter = register_and_file(services, session, new)
+                                  size=len(read.entry.raw), sha256=raw_sha256)
+        if sealed is not None:
+            letter = register_sealed(services, session, new, sealed)
+        else:
+            letter = register_and_file(services, session, new)
         message.outcome = {address: f"registered {letter.receive_no} (emergency {row.number})"}
         record_action(session, "emergency_imported", reason=reason, queue_id=queue_id, unit=unit,
                       letter_id=letter.id, details={"emergency_no": str(row.number),
-                                                    "receive_no": letter.receive_no, "line": row.line})
+                                                    "receive_no": letter.receive_no, "line": row.line,
+                                                    "book": letter.book})
         return {"emergency_no": str(row.number), "receive_no": letter.receive_no, "new": True,
-                "line": row.line}
+                "line": row.line, "book": letter.book}
 
 
 @friendly
 def cmd_import(args: argparse.Namespace) -> int:
     with open_services(args) as services:
         results = import_emergency(services, Path(args.file), unit_name(args.unit), args.reason)
+    secret_book = services.settings.register_.secret_book
     for r in results:
         state = "registered" if r["new"] else "already imported as"
-        print(f"{r['emergency_no']}  ->  {state} {r['receive_no']}")
+        book = " in the secret register (ทะเบียนลับ)" if r["book"] == secret_book else ""
+        print(f"{r['emergency_no']}  ->  {state} {r['receive_no']}{book}")
     new = sum(1 for r in results if r["new"])
     print(f"\n{new} new, {len(results) - new} already in the register")
     return 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from starlette.datastructures import FormData, UploadFile
@@ -87,6 +89,17 @@ def _scan_name(upload: UploadFile, n: int, content_type: str) -> str:
     return f"{stem}{SCAN_TYPES[content_type]}"
 
 
+@contextmanager
+def _shredded(folder: Path) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        from gateway.secrecy.vault_crypto import shred
+
+        for path in folder.iterdir():
+            shred(path, logged_as="an emergency register upload")  # its name is the clerk's file's
+
+
 def emergency_submit(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
     """One letter of the paper register: written as the one-row CSV `register
     import-emergency` reads, beside its scans, and checked (or imported) by that code."""
@@ -101,7 +114,10 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
     if not uploads:
         return emergency_form(desk, request, person, None, "ไฟล์สแกน: " + word("nothing", person.lang),
                               values=values, status=400)
-    with tempfile.TemporaryDirectory(prefix="saraban-emergency-") as tmp:
+    # The scans of a paper letter that may be ลับ: in the data directory (an encrypted
+    # volume, docs/secrecy.md), shredded after, never in TMPDIR where they were unlinked.
+    with tempfile.TemporaryDirectory(prefix="emergency-", dir=desk.services.spool.tmp) as tmp, \
+            _shredded(Path(tmp)):
         names = []
         for n, upload in enumerate(uploads, start=1):
             data = upload.file.read(desk.max_upload + 1)
@@ -124,7 +140,10 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
                 return emergency_form(desk, request, person, None, values=values,
                                       results=[{"checked": True}])
             with acting_as(person.who):
-                results = import_emergency(desk.services, sheet, unit, str(form.get("reason") or "") or None)
+                # Its scans are read for a ลับ stamp as a mailed letter's are: by the
+                # pipeline's PDF reader (a child with a deadline), not in the daemon itself.
+                results = import_emergency(desk.pipeline_services(), sheet, unit,
+                                           str(form.get("reason") or "") or None)
         except ToolError as exc:
             text = str(exc).replace(str(sheet), "").lstrip(": ").replace(tmp + "/", "")
             return emergency_form(desk, request, person, None, text, values=values, status=400)
