@@ -71,6 +71,16 @@ class IntakeHandler:
         self._rcpt_not_logged = 0  # refused RCPTs over the log's rate, since its last line
         self.clock_guard: ClockGuard | None = None  # the host's clock in a year already past, set by the daemon
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        """Say what the session already does: PIPELINING (RFC 2920: aiosmtpd reads
+        commands in order, whatever arrived with them; a sending MTA then saves a round
+        trip per command) and ENHANCEDSTATUSCODES (RFC 2034: every reply carries one,
+        "550 5.7.1 ..."), which it did without saying so."""
+        session.host_name = hostname  # aiosmtpd leaves it to a handler with this hook
+        *lines, last = responses
+        return [*lines, "250-PIPELINING", "250-ENHANCEDSTATUSCODES", last]
+
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
         size = size_parameter(mail_options)
