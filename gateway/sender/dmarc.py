@@ -46,7 +46,9 @@ def aligned(identifier: str | None, from_domain: str, mode: str) -> bool:
 
 
 _HOSTNAME = re.compile(r"(?=.{1,240}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# RFC 6532 3.2: atext also holds any non-ASCII UTF-8 character (สารบรรณ@moi.go.th, which
+# the register records as sent); only the domain must be ASCII, since only it is judged.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
 _LOCAL = re.compile(rf'{_ATOM}(\.{_ATOM})*|"([^"\\\r\n]|\\.)*"')
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
 _COMMENT = r"\((?:[^()\\]|\\.)*\)"  # one level: a nested comment is not a letter's
@@ -142,7 +144,8 @@ def mailbox(value: str) -> tuple[str | None, str | None]:
     local, at, domain = addr.rpartition("@")
     if not at or not local:
         return None, "no address"
-    if not _LOCAL.fullmatch(local):
+    if not _LOCAL.fullmatch(local) or not (local.isascii() or local.isprintable()):
+        # A control or format character (bidi override, zero width) is no letter of a name.
         return None, "not one mailbox"
     if not domain.isascii():
         return None, "the domain is not ASCII (an IDN must be written as A-labels, xn--)"
