@@ -102,6 +102,8 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
     else:
         auth.status, auth.dmarc = "none", "none"
         auth.reason = "no DMARC record and no aligned authentication"
+    if arc.result == "pass" and arc.note:
+        auth.reason = f"ARC seal of {arc.sealer} not counted: {arc.note}"
     refused = refused_signature(auth)
     if refused is not None:
         # The From's own signer did sign: what a person must know is why that does not count.
@@ -147,7 +149,7 @@ def _trusted_arc(arc, from_domain: str, settings: SenderSection) -> bool:
     the ARC-Authentication-Results of its own instance (the newest, which its seal
     signs); what earlier hops wrote is only what they claimed."""
     trusted = {d.lower().rstrip(".") for d in settings.trusted_arc_sealers}
-    if not arc.sealer or arc.sealer not in trusted or not arc.sealer_results:
+    if not arc.sealer or arc.sealer not in trusted or not arc.sealer_results or arc.note:
         return False
     try:
         parsed = authres.all_features().parse_value(arc.sealer_results)

@@ -191,6 +191,12 @@ def _not_acceptable(verifier, fields: dict, lookups: _Lookups, bodies: _Bodies) 
     for record in lookups.keys[-1:]:
         if b"y" in _tags(record).get(b"t", b"").lower().split(b":"):
             return "key in testing mode (t=y)"
+    return _unsigned(verifier, fields, bodies)
+
+
+def _unsigned(verifier, fields: dict, bodies: _Bodies) -> str | None:  # noqa: ANN001 - a dkimpy verifier
+    """Why a signature (a DKIM-Signature, or the newest ARC-Message-Signature) that
+    verified leaves what the register reads to anyone who replays the letter, or None."""
     signed = {h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")}
     unsigned = [name for name in MUST_SIGN if name.lower().encode() not in signed]
     if unsigned:
@@ -278,6 +284,9 @@ class ArcVerdict:
     # (and signed); an earlier instance's results are only what that hop claimed.
     sealer_results: str | None
     comment: str | None = None
+    # Why a chain that verified still does not vouch (`_unsigned` of the sealer's own
+    # ARC-Message-Signature), or None.
+    note: str | None = None
 
 
 def _unfolded_headers(raw: bytes) -> list[tuple[str, str]]:
@@ -339,4 +348,19 @@ def verify_arc(raw: bytes, resolver: Resolver) -> ArcVerdict:
         if results[0].get("instance") != newest or verified != sealer:
             # The seal dkimpy verified is not the one read here: believe neither.
             return ArcVerdict("fail" if result == "pass" else result, verified, None, "instance mismatch")
-    return ArcVerdict(result, sealer, own_results, comment)
+    note = _sealer_unsigned(chain, newest) if result == "pass" else None
+    return ArcVerdict(result, sealer, own_results, comment, note)
+
+
+def _sealer_unsigned(chain: _Arc, newest: int | None) -> str | None:
+    """`_unsigned` for the newest ARC-Message-Signature: the sealer signs the letter as
+    it forwarded it, and what it left out of h= (Google leaves out Content-Type) a
+    replay of the sealed letter may change as it may for a DKIM signature (session 20:
+    the replay of session 15 with a new Content-Type, sealed by a trusted forwarder,
+    was "ผ่าน" by the seal though the ministry's own signature did not count)."""
+    _, headers = chain.sorted_arc_headers()
+    signatures = [value for i, (name, value) in headers
+                  if i == newest and name.strip().lower() == b"arc-message-signature"]
+    if len(signatures) != 1:
+        return "no single ARC-Message-Signature of the newest instance"
+    return _unsigned(chain, _tags(signatures[0]), chain.bodies)

@@ -11,19 +11,28 @@ the real daemon and the loopback DNS server:
 * S20-2: a genuine ministry letter from a Thai mailbox (สารบรรณ@moi.go.th, RFC 6532:
   Thai is allowed before the "@") was an unusable From, "ไม่ผ่าน", and held as a
   forgery. Only the domain is judged, and it is still ASCII only.
+* S20-3: session 15's replay (a genuine ministry letter that forwarded a complaint, sent
+  again with a new top Content-Type naming the complaint's boundary) once more, on the
+  copy a trusted forwarder sealed with ARC as Google does (Content-Type not in the
+  ARC-Message-Signature's h=): the ministry's DKIM signature did not count, the seal
+  did, "ผ่าน (moi.go.th)", and the complaint was registered as the ministry's letter.
+  The sealer's own signature is now held to what a DKIM signature is held to.
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 
+import dkim
 import pytest
 
 from tests.daemon import Daemon, write_config
 from tests.letters import letter, make_pdf, with_header
 from tests.sender.test_daemon_sender import sender_config
-from tests.sender.test_forgery import assert_quarantined, smtp_send
-from tests.sender.zones import ATTACKER, MINISTRY, arc_seal, dkim_sign
+from tests.sender.test_forgery import smtp_send
+from tests.sender.test_red_team_session15 import Seen, forwarded_complaint, sign_without
+from tests.sender.zones import ATTACKER, FORWARDER, MINISTRY, SELECTOR, SIGNED_HEADERS, arc_seal, dkim_sign, key
 
 THAI_MAILBOX = "สารบรรณ@moi.go.th"
 
@@ -40,6 +49,17 @@ def with_arc_sets(raw: bytes, sets: int) -> bytes:
     assert len(arc) == 3
     copies = [re.sub(rb"\bi=1;", b"i=%d;" % i, line, count=1) for i in range(sets, 1, -1) for line in arc]
     return b"\r\n".join(copies) + b"\r\n" + sealed
+
+
+def sealed_as_google(raw: bytes) -> bytes:
+    """`raw` forwarded by the trusted FORWARDER, which saw the ministry's DMARC pass and
+    sealed leaving Content-Type and MIME-Version out of h=, as Google does."""
+    results = (f"spf=pass smtp.mailfrom={MINISTRY}; dkim=pass header.d={MINISTRY}; "
+               f"dmarc=pass header.from={MINISTRY}")
+    with_ar = f"Authentication-Results: {FORWARDER}; {results}\r\n".encode() + raw
+    signed = [h for h in SIGNED_HEADERS if h not in (b"content-type", b"mime-version")]
+    return b"".join(dkim.arc_sign(with_ar, SELECTOR.encode(), FORWARDER.encode(), key(FORWARDER).private_pem,
+                                  FORWARDER.encode(), include_headers=signed)) + with_ar
 
 
 @pytest.fixture(scope="module")
@@ -67,26 +87,28 @@ def seen(tmp_path_factory, dns_server):
         ids["s20_2_forged"] = smtp_send(
             d, with_header(letter(sender=f"saraban@{MINISTRY}", subject="S20-2 forged"), "From",
                            f"กระทรวงมหาดไทย <{THAI_MAILBOX}>"), attacker, options=("SMTPUTF8",))
+        genuine, boundary = forwarded_complaint()
+        sealed = sealed_as_google(sign_without(genuine, MINISTRY, b"content-type", b"mime-version"))
+        ids["s20_3_recut"] = smtp_send(
+            d, with_header(sealed, "Content-Type", b'multipart/mixed; boundary="' + boundary + b'"'), attacker)
+        # The forwarder tagged the Subject, which broke the ministry's signature: the seal vouches.
+        tagged = with_header(dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="S20-3"), MINISTRY),
+                             "Subject", "[saraban] S20-3 forwarded")
+        ids["s20_3_forwarded"] = smtp_send(d, sealed_as_google(tagged), f"bounces@{FORWARDER}")
         d.wait_idle(timeout=120)
-        yield d, ids, d.register()
+        yield Seen(d, ids, d.register(), json.loads(d.cli("quarantine", "list", "--json").stdout))
     finally:
         d.stop()
 
 
-def registered(register: list[dict], queue_id: str) -> dict:
-    [entry] = [e for e in register if e["queue_id"] == queue_id]
-    return entry
-
-
 def test_s20_1_an_arc_chain_of_its_own_does_not_hold_the_check(seen):
-    d, ids, register = seen
-    assert not [e for e in d.events() if e.get("event") in ("sender_check_deadline", "sender_check_waiting")], \
-        f"DATA answered after {ids['s20_1_chain_seconds']} s"
-    entry = registered(register, ids["s20_1_chain"])
+    assert not [e for e in seen.d.events() if e.get("event") in ("sender_check_deadline", "sender_check_waiting")], \
+        f"DATA answered after {seen.ids['s20_1_chain_seconds']} s"
+    entry = seen.registered(seen.ids["s20_1_chain"])
     assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
-    assert "arc=fail" in d.cli("register", "show", entry["unit"], entry["receive_no"]).stdout
+    assert entry["sender_auth"]["arc"] == "fail"
     # The ministry's letter sent after it is numbered after it, verified.
-    after = registered(register, ids["s20_1_after"])
+    after = seen.registered(seen.ids["s20_1_after"])
     assert after["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
 
 
@@ -102,12 +124,20 @@ def test_s20_1_a_chain_of_more_than_50_sets_fails_unread(dns_server):
 
 
 def test_s20_2_a_genuine_letter_from_a_thai_mailbox_is_verified(seen):
-    d, ids, register = seen
-    entry = registered(register, ids["s20_2_thai"])
+    entry = seen.registered(seen.ids["s20_2_thai"])
     assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
     assert entry["sender"] == THAI_MAILBOX
 
 
 def test_s20_2_a_forged_one_is_still_held(seen):
-    d, ids, _ = seen
-    assert_quarantined(d, ids["s20_2_forged"], "DMARC")
+    seen.held_for_sender(seen.ids["s20_2_forged"], "publishes DMARC (p=reject)")
+
+
+def test_s20_3_a_replay_with_a_new_content_type_is_held_though_a_trusted_forwarder_sealed_it(seen):
+    seen.held_for_sender(seen.ids["s20_3_recut"], "does not sign Content-Type, and this letter's Content-Type")
+
+
+def test_s20_3_a_letter_the_forwarder_changed_is_still_vouched_for_by_its_seal(seen):
+    entry = seen.registered(seen.ids["s20_3_forwarded"])
+    assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
+    assert entry["sender_auth"]["arc_trusted"] is True
