@@ -22,6 +22,11 @@ the real daemon and the loopback DNS server:
   dmarc=fail: the chain was temperror, so the letter waited `recheck_for` and was then
   registered "ไม่มีข้อมูล" with a warning instead of being held. A trusted chain now
   makes a letter wait only if its sealer recorded DMARC pass for the From.
+* S20-5: "From : กระทรวงมหาดไทย <saraban@moi.go.th>" (white space before the colon, RFC
+  5322 4.5) above the forger's own signed From. The mail parser and dkimpy both take a
+  line starting "From " for an mbox separator and skip it; Dovecot reads it as a From
+  field, and its ENVELOPE put the ministry first: the clerk's mail client showed the
+  ministry as the sender of a letter registered "ผ่าน (m0i-go.example)".
 """
 from __future__ import annotations
 
@@ -126,6 +131,8 @@ def seen(tmp_path_factory, zone_server):
                              "Subject", "[saraban] S20-3 forwarded")
         ids["s20_3_forwarded"] = smtp_send(d, sealed_as_google(tagged), f"bounces@{FORWARDER}")
         ids["s20_4_servfail"] = smtp_send(d, forged_through_forwarder(), f"bounces@{FORWARDER}")
+        own = dkim_sign(letter(sender=f"saraban@{ATTACKER}", subject="S20-5"), ATTACKER)
+        ids["s20_5_obs_from"] = smtp_send(d, f"From : กระทรวงมหาดไทย <saraban@{MINISTRY}>\r\n".encode() + own, attacker)
         d.wait_idle(timeout=120)
         yield Seen(d, ids, d.register(), json.loads(d.cli("quarantine", "list", "--json").stdout))
     finally:
@@ -177,3 +184,7 @@ def test_s20_3_a_letter_the_forwarder_changed_is_still_vouched_for_by_its_seal(s
 def test_s20_4_a_forgers_failing_arc_key_does_not_buy_a_wait(seen):
     seen.held_for_sender(seen.ids["s20_4_servfail"], "publishes DMARC (p=reject)")
     assert not [e for e in seen.d.events() if e.get("event") in ("sender_check_waiting", "sender_check_gave_up")]
+
+
+def test_s20_5_a_from_field_with_space_before_its_colon_counts_as_a_second_from(seen):
+    seen.held_for_sender(seen.ids["s20_5_obs_from"], "not exactly one readable sender address (several From fields)")
