@@ -102,6 +102,8 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
     else:
         auth.status, auth.dmarc = "none", "none"
         auth.reason = "no DMARC record and no aligned authentication"
+    if arc.result == "pass" and arc.note:
+        auth.reason = f"ARC seal of {arc.sealer} not counted: {arc.note}"
     refused = refused_signature(auth)
     if refused is not None:
         # The From's own signer did sign: what a person must know is why that does not count.
@@ -130,7 +132,11 @@ def _temporary(auth: SenderAuth, arc, from_domain: str, record_temporary: bool,
     """A DNS failure makes the verdict wait only if its answer could change it: the
     DMARC record itself, or an identifier of the From's own organization (anything
     else can never align, and a forger chooses it to make the letter wait and then be
-    registered). A trusted sealer's ARC chain is such an identifier too."""
+    registered). A trusted sealer's ARC chain is one only when the sealer's own results
+    say DMARC passed for this From: otherwise no answer makes the seal vouch, and a
+    forger's own older ARC set with a key that never answers, passed on by the trusted
+    forwarder that honestly recorded dmarc=fail, made a forged ministry letter wait and
+    then be registered "ไม่มีข้อมูล" instead of held (session 20)."""
     if record_temporary:
         return True
     org = _org(from_domain)
@@ -138,8 +144,7 @@ def _temporary(auth: SenderAuth, arc, from_domain: str, record_temporary: bool,
         return True
     if any(s.result == "temperror" and _org(s.domain) == org for s in auth.dkim):
         return True
-    trusted = {d.lower().rstrip(".") for d in settings.trusted_arc_sealers}
-    return arc.result == "temperror" and bool(arc.sealer) and arc.sealer in trusted
+    return arc.result == "temperror" and _trusted_arc(arc, from_domain, settings)
 
 
 def _trusted_arc(arc, from_domain: str, settings: SenderSection) -> bool:
@@ -147,7 +152,7 @@ def _trusted_arc(arc, from_domain: str, settings: SenderSection) -> bool:
     the ARC-Authentication-Results of its own instance (the newest, which its seal
     signs); what earlier hops wrote is only what they claimed."""
     trusted = {d.lower().rstrip(".") for d in settings.trusted_arc_sealers}
-    if not arc.sealer or arc.sealer not in trusted or not arc.sealer_results:
+    if not arc.sealer or arc.sealer not in trusted or not arc.sealer_results or arc.note:
         return False
     try:
         parsed = authres.all_features().parse_value(arc.sealer_results)

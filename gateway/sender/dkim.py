@@ -26,20 +26,36 @@ bits or its public exponent over 64 bits (OpenSSL's own limits,
 OPENSSL_RSA_MAX_MODULUS_BITS and OPENSSL_RSA_MAX_PUBEXP_BITS): dkimpy verifies in
 pure Python with `pow()`, which holds the GIL, so a forger's key record of a few
 kilobytes with an enormous exponent would freeze the whole daemon (SMTP included)
-for minutes to hours per signature, whatever the signature says."""
+for minutes to hours per signature, whatever the signature says.
+
+What one letter can make the check compute is bounded (session 20): dkimpy hashes the
+whole body again for every signature and for every ARC-Message-Signature of the chain,
+and looks up two keys per ARC set, with no limit on the number of sets. A forger's
+letter of 13 MB with 40 ARC sets of its own cost 40 s of CPU (the GIL held) at DATA and
+again in the pipeline runner, which registers nothing after it meanwhile. Now a body is
+canonicalised once per canonicalisation and hashed once per algorithm and `l=`
+(`_Bodies`), a chain of more than 50 sets (RFC 8617 4.2.1) is `fail` without being
+computed, and the key lookups of one chain together get the time SPF gets
+(`ARC_DNS_BUDGET` times the query time limit).
+"""
 from __future__ import annotations
 
+import base64
 import email
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import dkim as dkimpy
 from dkim.canonicalization import CanonicalizationPolicy
+from dkim.crypto import HASH_ALGORITHMS
 
 from gateway.sender.dns import DnsMalformed, DnsTemporary, Resolver
 from gateway.sender.results import DkimSignature
 
 MAX_SIGNATURES = 8  # more than a real message carries; each costs a DNS lookup
+MAX_ARC_SETS = 50  # RFC 8617 4.2.1: i= is 1 to 50
+ARC_DNS_BUDGET = 4  # times [dns] timeout, for all key lookups of one chain (SPF's querytime)
 MAX_MODULUS_BITS = 16384
 MAX_EXPONENT_BITS = 64
 # Signed even when absent (RFC 6376 5.4.2: naming an absent field is what stops one
@@ -54,14 +70,20 @@ class _Lookups:
     """dkimpy's `dnsfunc`, recording whether any lookup failed for DNS reasons, and
     the key records it handed over."""
 
-    def __init__(self, resolver: Resolver):
+    def __init__(self, resolver: Resolver, budget: float | None = None):
         self.resolver = resolver
         self.temporary = False
         self.malformed = False
         self.keys: list[bytes] = []
+        # Seconds the lookups may take in all; once spent, nothing more is looked up.
+        self.budget = budget
 
     def __call__(self, name, timeout=5):
         text = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+        if self.budget is not None and self.budget <= 0:
+            self.temporary = True
+            raise dkimpy.DnsTimeoutError(f"{text}: the keys of this chain took too long")
+        started = time.monotonic()
         try:
             records = self.resolver.txt(text.rstrip("."))
         except DnsTemporary as exc:
@@ -70,6 +92,9 @@ class _Lookups:
         except DnsMalformed as exc:
             self.malformed = True
             raise dkimpy.KeyFormatError(str(exc)) from None
+        finally:
+            if self.budget is not None:
+                self.budget -= time.monotonic() - started
         if records:
             self.keys.append(records[0])
             reason = _unaffordable(text, records[0])
@@ -77,6 +102,56 @@ class _Lookups:
                 self.malformed = True
                 raise dkimpy.KeyFormatError(reason)
         return records[0] if records else None
+
+
+@dataclass
+class _Bodies:
+    """One letter's canonical bodies (by canonicalisation) and their digests (by
+    canonicalisation, algorithm and l=), shared by all its signatures or ARC sets."""
+    canonical: dict = field(default_factory=dict)
+    digests: dict = field(default_factory=dict)
+
+    def canonical_body(self, body: bytes, algorithm) -> bytes:  # noqa: ANN001 - a dkimpy canonicalisation
+        if algorithm not in self.canonical:
+            self.canonical[algorithm] = algorithm.canonicalize_body(body)
+        return self.canonical[algorithm]
+
+    def checked(self, body: bytes, sig: dict) -> dict:
+        """`sig` without its bh= once the body hash is checked here (dkimpy then skips
+        its own), or raises as dkimpy would; `sig` unchanged when it cannot be read,
+        for dkimpy to refuse in its own words."""
+        try:
+            algorithm = CanonicalizationPolicy.from_c_value(sig.get(b"c", b"simple/simple")).body_algorithm
+            hasher = HASH_ALGORITHMS[sig[b"a"]]
+            expected = base64.b64decode(re.sub(rb"\s+", b"", sig[b"bh"]))
+            length = int(sig[b"l"]) if b"l" in sig else None
+        except Exception:  # noqa: BLE001 - dkimpy's own checks say what is wrong
+            return sig
+        key = (algorithm, sig[b"a"], length)
+        if key not in self.digests:
+            canonical = memoryview(self.canonical_body(body, algorithm))
+            self.digests[key] = hasher(canonical if length is None else canonical[:length]).digest()
+        if self.digests[key] != expected:
+            raise dkimpy.ValidationError("body hash mismatch")
+        return {k: v for k, v in sig.items() if k != b"bh"}
+
+
+class _BodyOnce:
+    """A dkimpy verifier that takes its body hashes from the letter's `_Bodies`."""
+
+    bodies: _Bodies
+
+    def verify_sig_process(self, sig, include_headers, sig_header, dnsfunc):  # noqa: ANN001 - dkimpy's
+        sig = self.bodies.checked(self.body, sig) if b"bh" in sig else sig
+        return super().verify_sig_process(sig, include_headers, sig_header, dnsfunc)
+
+
+class _Dkim(_BodyOnce, dkimpy.DKIM):
+    pass
+
+
+class _Arc(_BodyOnce, dkimpy.ARC):
+    pass
 
 
 def _unaffordable(name: str, record: bytes) -> str | None:
@@ -109,13 +184,19 @@ def _tags(record: bytes) -> dict[bytes, bytes]:
     return out
 
 
-def _not_acceptable(verifier, fields: dict, lookups: _Lookups) -> str | None:
+def _not_acceptable(verifier, fields: dict, lookups: _Lookups, bodies: _Bodies) -> str | None:
     """Why a signature that verified still does not vouch for the letter, or None."""
     if fields.get(b"a", b"").strip().lower() == b"rsa-sha1":
         return "rsa-sha1"
     for record in lookups.keys[-1:]:
         if b"y" in _tags(record).get(b"t", b"").lower().split(b":"):
             return "key in testing mode (t=y)"
+    return _unsigned(verifier, fields, bodies)
+
+
+def _unsigned(verifier, fields: dict, bodies: _Bodies) -> str | None:  # noqa: ANN001 - a dkimpy verifier
+    """Why a signature (a DKIM-Signature, or the newest ARC-Message-Signature) that
+    verified leaves what the register reads to anyone who replays the letter, or None."""
     signed = {h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")}
     unsigned = [name for name in MUST_SIGN if name.lower().encode() not in signed]
     if unsigned:
@@ -125,7 +206,7 @@ def _not_acceptable(verifier, fields: dict, lookups: _Lookups) -> str | None:
     if b"l" in fields:
         try:
             policy = CanonicalizationPolicy.from_c_value(fields.get(b"c", b"simple/simple"))
-            body = policy.canonicalize_body(verifier.body)
+            body = bodies.canonical_body(verifier.body, policy.body_algorithm)
             if int(fields[b"l"]) < len(body):
                 return "l= covers only part of the body"
         except Exception:
@@ -155,12 +236,14 @@ def _shown(name: str) -> str:
 
 def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
     out: list[DkimSignature] = []
+    bodies = _Bodies()
     for idx in range(min(_count(raw), MAX_SIGNATURES)):
         lookups = _Lookups(resolver)
         verifier = None
         domain = selector = note = ""
         try:
-            verifier = dkimpy.DKIM(raw, minkey=1024)
+            verifier = _Dkim(raw, minkey=1024)
+            verifier.bodies = bodies
             ok = verifier.verify(idx=idx, dnsfunc=lookups)
             result = "pass" if ok else "fail"
         except dkimpy.MessageFormatError:
@@ -177,7 +260,7 @@ def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
             result = "temperror"
         fields = getattr(verifier, "signature_fields", None) or {}
         if result == "pass":
-            note = _not_acceptable(verifier, fields, lookups) or ""
+            note = _not_acceptable(verifier, fields, lookups, bodies) or ""
             result = "policy" if note else result
         domain = fields.get(b"d", b"").decode("ascii", "replace").lower().rstrip(".")
         selector = fields.get(b"s", b"").decode("ascii", "replace")
@@ -201,6 +284,9 @@ class ArcVerdict:
     # (and signed); an earlier instance's results are only what that hop claimed.
     sealer_results: str | None
     comment: str | None = None
+    # Why a chain that verified still does not vouch (`_unsigned` of the sealer's own
+    # ARC-Message-Signature), or None.
+    note: str | None = None
 
 
 def _unfolded_headers(raw: bytes) -> list[tuple[str, str]]:
@@ -241,9 +327,16 @@ def _newest(raw: bytes) -> tuple[int | None, str | None, str | None]:
 def verify_arc(raw: bytes, resolver: Resolver) -> ArcVerdict:
     if not re.search(rb"(?im)^arc-seal[ \t]*:", re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]):
         return ArcVerdict("none", None, None)
-    lookups = _Lookups(resolver)
+    lookups = _Lookups(resolver, budget=resolver.timeout * ARC_DNS_BUDGET)
     try:
-        cv, results, comment = dkimpy.ARC(raw, minkey=1024).verify(dnsfunc=lookups)
+        chain = _Arc(raw, minkey=1024)
+        chain.bodies = _Bodies()
+        sets, _ = chain.sorted_arc_headers()
+        if sets > MAX_ARC_SETS:
+            # Two key lookups and a signature check per set: a longer chain is invalid
+            # (RFC 8617 4.2.1) and nothing of it is computed.
+            return ArcVerdict("fail", None, None, f"more than {MAX_ARC_SETS} ARC sets")
+        cv, results, comment = chain.verify(dnsfunc=lookups)
     except Exception as exc:
         cv, results, comment = dkimpy.CV_Fail, [], f"{type(exc).__name__}"
     result = (cv or b"fail").decode("ascii")
@@ -255,4 +348,19 @@ def verify_arc(raw: bytes, resolver: Resolver) -> ArcVerdict:
         if results[0].get("instance") != newest or verified != sealer:
             # The seal dkimpy verified is not the one read here: believe neither.
             return ArcVerdict("fail" if result == "pass" else result, verified, None, "instance mismatch")
-    return ArcVerdict(result, sealer, own_results, comment)
+    note = _sealer_unsigned(chain, newest) if result == "pass" else None
+    return ArcVerdict(result, sealer, own_results, comment, note)
+
+
+def _sealer_unsigned(chain: _Arc, newest: int | None) -> str | None:
+    """`_unsigned` for the newest ARC-Message-Signature: the sealer signs the letter as
+    it forwarded it, and what it left out of h= (Google leaves out Content-Type) a
+    replay of the sealed letter may change as it may for a DKIM signature (session 20:
+    the replay of session 15 with a new Content-Type, sealed by a trusted forwarder,
+    was "ผ่าน" by the seal though the ministry's own signature did not count)."""
+    _, headers = chain.sorted_arc_headers()
+    signatures = [value for i, (name, value) in headers
+                  if i == newest and name.strip().lower() == b"arc-message-signature"]
+    if len(signatures) != 1:
+        return "no single ARC-Message-Signature of the newest instance"
+    return _unsigned(chain, _tags(signatures[0]), chain.bodies)

@@ -123,6 +123,9 @@ def _serve(zone_file: str, port: int) -> None:
             if records is None:
                 reply.header.rcode = RCODE.NXDOMAIN
                 return reply
+            if records.get("SERVFAIL"):  # {"SERVFAIL": [true]}: a name whose servers fail
+                reply.header.rcode = RCODE.SERVFAIL
+                return reply
             for value in records.get(qtype, []):
                 if qtype == "TXT":
                     rdata = TXT([s.encode() for s in txt_chunks(value)])
