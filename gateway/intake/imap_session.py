@@ -20,6 +20,7 @@ import email.policy
 import re
 import socket
 import ssl
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable
@@ -158,16 +159,17 @@ class ImapSession:
     # -- the guard -----------------------------------------------------------------------
 
     async def call(self, what: str, awaitable: Awaitable, timeout: float | None = None,
-                   check: bool = True) -> Any:
-        """Await `awaitable` within `timeout` (default: the session's), or finish the session."""
+                   check: bool = True, moving_until: float | None = None) -> Any:
+        """Await `awaitable` within `timeout` (default: the session's), or finish the session.
+        `moving_until`: while the server keeps taking our bytes (an upload), the wait
+        goes on past `timeout`, `timeout` at a time, until at most this many seconds."""
         if self.client is None or self._lost.is_set():
             raise ImapGone(f"{what}: not connected")
         self._received = 0
         task = asyncio.ensure_future(awaitable)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
-            done, _ = await asyncio.wait({task, lost}, timeout=timeout or self.timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done = await self._wait(task, lost, timeout or self.timeout, moving_until)
         except asyncio.CancelledError:
             self._drop(task)
             self.abort()
@@ -194,6 +196,18 @@ class ImapSession:
                 raise ImapRefused(what, result.result, result.lines)
         return result
 
+    async def _wait(self, task: asyncio.Future, lost: asyncio.Future, timeout: float,
+                    moving_until: float | None) -> set:
+        started = asyncio.get_running_loop().time()
+        acked = _bytes_acked(self.client)
+        while True:
+            done, _ = await asyncio.wait({task, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if done or moving_until is None or acked is None:
+                return done
+            now, acked = acked, _bytes_acked(self.client)
+            if acked is None or acked == now or asyncio.get_running_loop().time() - started >= moving_until:
+                return done
+
     @staticmethod
     def _drop(task: asyncio.Future) -> None:
         # Cancelled but never awaited: it may never finish (aioimaplib #128).
@@ -208,6 +222,7 @@ class ImapSession:
             return
         transport = getattr(client.protocol, "transport", None)
         if transport is not None:
+            _reset_on_close(transport)
             transport.abort()
         client._client_task.cancel()
 
@@ -381,8 +396,17 @@ class ImapSession:
             await self.call(f"expunge {uid}", self.client.uid("expunge", str(uid)))
 
     async def append(self, data: bytes, mailbox: str, flags: str | None = None) -> None:
-        await self.call(f"append to {mailbox}", self.client.append(data, mailbox=_quote(mailbox), flags=flags),
-                        timeout=self.timeout + len(data) / 1_000_000)  # a second more per MB
+        """The deadline is `timeout` without progress, not for the whole upload: as long
+        as the server acknowledges more of the letter's bytes, the APPEND goes on (up to
+        `timeout` + a second per 50 kB, against a server that takes a byte a minute).
+        Until session 20 aioimaplib's own timer (`timeout` from the command, never reset
+        while we send) ended any APPEND whose upload took longer than `timeout`: on a
+        slow link a big letter was cut at each attempt, and (closed, not reset:
+        `_reset_on_close`) reached the server all the same, filed two or three times."""
+        await self.call(f"append to {mailbox}",
+                        # the protocol's own append: without aioimaplib's timer (ours rules)
+                        self.client.protocol.append(data, _quote(mailbox), flags, None, timeout=None),
+                        moving_until=self.timeout + len(data) / 50_000)
 
     async def noop(self) -> None:
         await self.call("noop", self.client.noop())
@@ -398,6 +422,39 @@ class ImapSession:
         self.client.idle_done()
         await self.call("idle done", idle_task)
         return push != aioimaplib.STOP_WAIT_SERVER_PUSH
+
+
+def _reset_on_close(transport: asyncio.BaseTransport) -> None:
+    """Make closing the socket a reset (SO_LINGER 0), not an orderly end. A plain close
+    leaves what the kernel still holds of an APPEND going out: given up on (no progress
+    for `timeout` over a stalled link), the letter still reached the server seconds
+    later, after our retry had looked for it, not found it and appended it again; two
+    copies in the clerk's folder. A reset drops it, and the server discards an APPEND
+    whose literal never ended."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+
+
+def _bytes_acked(client: aioimaplib.IMAP4 | None) -> int | None:
+    """How many bytes of ours the server has acknowledged on this connection (Linux
+    TCP_INFO tcpi_bytes_acked, a stable part of the kernel's ABI since 4.1), or None
+    where it cannot be read: then a deadline is a plain deadline."""
+    transport = getattr(getattr(client, "protocol", None), "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    except OSError:
+        return None
+    return struct.unpack_from("Q", info, _TCPI_BYTES_ACKED)[0] if len(info) >= _TCPI_BYTES_ACKED + 8 else None
+
+
+_TCPI_BYTES_ACKED = 120  # offset in struct tcp_info (linux/tcp.h)
 
 
 def _fetch_records(lines: list[Any]) -> list[tuple[bytes, bytes | None]]:
