@@ -7,7 +7,8 @@ red team (session 20), as the clerk's mail client and the operator see it:
    twice);
 2. that search across the account never takes the secret registrar's sealed copy (same
    queue id and unit, in the same account by default) for the folder copy, nor the
-   other way round;
+   other way round, and opens the clerks' folders read-only: their new mail stays new
+   (\\Recent);
 3. a big letter over a slow link to the mail server is filed once: the APPEND's deadline
    is the session's `timeout` without progress, not for the whole upload (aioimaplib's
    own timer cut every such APPEND at `timeout`);
@@ -230,3 +231,23 @@ def test_the_registrars_sealed_copy_is_not_taken_for_the_folder_copy(dovecot, do
     assert sorted(folders(dovecot, user)) == ["INBOX", "Saraban", "Saraban/lat", "Saraban/lat/Secret"]
 
 
+
+
+def test_the_search_in_doubt_leaves_the_clerks_new_mail_new(dovecot, dovecot_user):
+    """Searching the account's other folders opens them read-only (EXAMINE): a SELECT
+    would take \\Recent from the clerk's new mail in their INBOX."""
+    user, password = dovecot_user
+    dovecot.deliver(user, letter(message_id="<clerks-own@dds.bangkok.go.th>"))
+    target = ImapTarget(host=dovecot.host, port=dovecot.ssl_port, tls=True, ca_file=str(dovecot.cert_path),
+                        verify=True, timeout=10, username=user, password=password, folder=TARGET,
+                        keyword="$SarabanRegistered")
+    queue_id = "00000000000000200003"
+    copy = (f"X-Saraban-Unit: saraban.latkrabang\r\nX-Saraban-Queue-Id: {queue_id}\r\n"
+            "Subject: test\r\n\r\nbody\r\n").encode()
+    filer = ImapFiler()
+    try:
+        assert filer.file(target, copy, queue_id, "saraban.latkrabang", in_doubt=True) == "appended"
+    finally:
+        filer.close()
+    [(flags, _)] = folder_messages(dovecot, user, "INBOX")
+    assert "\\Recent" in flags

@@ -275,13 +275,16 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 async def _select_listed(session: ImapSession, name: str) -> bool:
-    """SELECT a mailbox by the name LIST gave (already modified UTF-7: not encoded
-    again); False if it is gone since."""
+    """Open a mailbox read-only (EXAMINE) by the name LIST gave (already modified
+    UTF-7: not encoded again); False if it is gone since. Read-only: these are the
+    clerks' folders, their INBOX among them, and SELECT would take the \\Recent flag
+    (new mail, RFC 3501 2.3.2) from every message the gateway's session saw first."""
     quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     try:
-        await session.call(f"select {name}", session.client.select(quoted))
+        await session.call(f"examine {name}", session.client.examine(quoted))
     except ImapRefused:
         return False
+    session.client.protocol.state = "SELECTED"  # aioimaplib notes only SELECT's; UID commands need it
     session.selected = name
     return True
 
