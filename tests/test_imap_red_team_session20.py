@@ -15,8 +15,11 @@ red team (session 20), as the clerk's mail client and the operator see it:
 4. an APPEND given up on over a stalled link is reset, not closed: what the kernel still
    held of it no longer reaches the server after the retry has filed the copy (two
    copies in the clerk's folder).
+5. a big letter in a pulled central mailbox over a slow link is taken: the body's FETCH
+   has `timeout` without progress too (it ended the session at that FETCH each time,
+   and `status` called it a message the server cannot read).
 
-Cases 1, 3 and 4 share one daemon whose IMAP goes through a relay (`_Relay`) playing the
+Cases 1, 3, 4 and 5 share one daemon whose IMAP goes through a relay (`_Relay`) playing the
 network between the gateway and the mail server.
 """
 from __future__ import annotations
@@ -34,7 +37,7 @@ import pytest
 from gateway.delivery.imap import ImapFiler, ImapTarget
 from gateway.intake.imap_session import mailbox_name
 from tests.daemon import Daemon, write_config
-from tests.imap_helpers import delivery_config, folder_messages, folders
+from tests.imap_helpers import delivery_config, folder_messages, folders, intake_config
 from tests.letters import letter, make_pdf
 
 LAT = "saraban.latkrabang@bangkok.go.th"
@@ -49,13 +52,13 @@ def _pending_again(d) -> None:
 
 class _Relay:
     """The network between the gateway and Dovecot's plaintext port. Its uplink carries
-    `rate` bytes a second (None: as fast as it goes), and holds the first bytes of the
-    next APPEND's letter for `stall` seconds; `stalled_ended` is set when that
+    `rate` bytes a second, its downlink `down_rate` (None: as fast as it goes), and it
+    holds the first bytes of the next APPEND's letter for `stall` seconds; `stalled_ended` is set when that
     connection is over. The relay's receive window is tiny, so what it does not read the
     gateway's kernel holds, unacknowledged, as over a slow or stalled line."""
 
     def __init__(self, port: int):
-        self.port, self.rate, self.stall = port, None, 0.0
+        self.port, self.rate, self.down_rate, self.stall = port, None, None, 0.0
         self.stalled_ended = threading.Event()
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the kernel's minimum
@@ -90,11 +93,12 @@ class _Relay:
             if stalled:
                 self.stalled_ended.set()
 
-    @staticmethod
-    def _down(far: socket.socket, near: socket.socket) -> None:
+    def _down(self, far: socket.socket, near: socket.socket) -> None:
         try:
-            while chunk := far.recv(65536):
+            while chunk := far.recv(4096):
                 near.sendall(chunk)
+                if self.down_rate:
+                    time.sleep(len(chunk) / self.down_rate)
         except OSError:
             pass
         finally:
@@ -111,12 +115,15 @@ def _close(*ends: socket.socket) -> None:
 
 @pytest.fixture(scope="module")
 def relayed(dovecot, tmp_path_factory):
-    """(daemon, relay, user) with IMAP timeout 2 s, IMAP through the relay."""
+    """(daemon, relay, user): the unit's folder copies go to `user`'s account, and the
+    central mailbox `user`-central is read, both through the relay, IMAP timeout 2 s."""
     user, password = f"s20relay{os.getpid()}", "relay-secret-20"
     dovecot.add_user(user, password)
+    dovecot.add_user(f"{user}-central", password)
     relay = _Relay(dovecot.port)
     where = SimpleNamespace(host="127.0.0.1", ssl_port=relay.listener.getsockname()[1], cert_path=dovecot.cert_path)
-    config = delivery_config(where, user, password).replace("tls = true", "tls = false")
+    config = delivery_config(where, user, password).replace("tls = true", "tls = false") + intake_config(
+        where, f"{user}-central", password, tls=False, max_size=1_000_000)
     d = Daemon(write_config(tmp_path_factory.mktemp("s20imap"), extra=config.replace("timeout = 10", "timeout = 2")))
     d.start()
     yield d, relay, user
@@ -124,9 +131,11 @@ def relayed(dovecot, tmp_path_factory):
     relay.listener.close()
 
 
-def _filed(d, count: int) -> None:
-    d.wait_for(lambda: d.status_here()["outbox"].get("folder") == {"done": count}, timeout=60,
-               what=f"{count} copies filed")
+def _filed(d, more: int) -> None:
+    """Until `more` copies more than now are filed."""
+    done = d.status_here()["outbox"].get("folder", {}).get("done", 0)
+    d.wait_for(lambda: d.status_here()["outbox"].get("folder") == {"done": done + more}, timeout=60,
+               what=f"{more} copies more filed")
 
 
 def _copies(dovecot, user: str, message_id: str) -> int:
@@ -153,7 +162,7 @@ def test_an_append_given_up_on_over_a_stalled_link_does_not_land_after_the_retry
     message_id = "<stalled-link@dds.bangkok.go.th>"
     relay.stall = 5.0  # more than the 2 s the gateway waits without progress, twice
     d.send(letter(message_id=message_id), LAT)
-    _filed(d, 2)
+    _filed(d, 1)
     assert relay.stalled_ended.wait(30)  # the relay let go of what it held
     # Dovecot is done with the stalled connection once it logs its end (on main: after
     # storing the letter that got through late).
@@ -164,6 +173,23 @@ def test_an_append_given_up_on_over_a_stalled_link_does_not_land_after_the_retry
     assert _copies(dovecot, user, message_id) == 1  # on main: 2
     assert [e for e in d.events() if e.get("event") in ("imap_reconnect", "delivery_retry")
             and "append to Saraban/latkrabang: no answer within 2s" in e.get("error", "")]
+
+
+def test_a_big_letter_in_the_central_mailbox_over_a_slow_link_is_taken(relayed, dovecot):
+    """Intake's FETCH of the body: `timeout` without progress, not `timeout` + 1 s per MB
+    of max_size for the whole body (on main: the session ended at that FETCH each time,
+    the message listed in `status` as one the server cannot read, never registered)."""
+    d, relay, user = relayed
+    message_id = "<big-central@dds.bangkok.go.th>"
+    relay.down_rate = 100_000  # ~470 kB on the wire: ~4.7 s; on main 2 s + 1 s per MB of max_size
+    try:
+        dovecot.deliver(f"{user}-central", letter(subject="เรื่อง ภาคผนวกฉบับใหญ่", message_id=message_id,
+                                                  files=[("ภาคผนวก.pdf", make_pdf("annex", filler=330_000))]))
+        d.wait_for(lambda: [e for e in d.register() if e["message_id"] == message_id], timeout=60,
+                   what="the big letter of the central mailbox registered")
+    finally:
+        relay.down_rate = None
+    assert "cannot read it" not in d.cli("status").stdout
 
 
 def test_a_copy_the_clerk_moved_on_before_the_retry_is_not_filed_twice(relayed, dovecot):

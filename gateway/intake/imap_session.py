@@ -161,8 +161,9 @@ class ImapSession:
     async def call(self, what: str, awaitable: Awaitable, timeout: float | None = None,
                    check: bool = True, moving_until: float | None = None) -> Any:
         """Await `awaitable` within `timeout` (default: the session's), or finish the session.
-        `moving_until`: while the server keeps taking our bytes (an upload), the wait
-        goes on past `timeout`, `timeout` at a time, until at most this many seconds."""
+        `moving_until`: while bytes keep moving (the server takes our upload, or sends
+        its answer), the wait goes on past `timeout`, `timeout` at a time, until at most
+        this many seconds."""
         if self.client is None or self._lost.is_set():
             raise ImapGone(f"{what}: not connected")
         self._received = 0
@@ -199,13 +200,13 @@ class ImapSession:
     async def _wait(self, task: asyncio.Future, lost: asyncio.Future, timeout: float,
                     moving_until: float | None) -> set:
         started = asyncio.get_running_loop().time()
-        acked = _bytes_acked(self.client)
+        moved = _bytes_moved(self.client)
         while True:
             done, _ = await asyncio.wait({task, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            if done or moving_until is None or acked is None:
+            if done or moving_until is None or moved is None:
                 return done
-            now, acked = acked, _bytes_acked(self.client)
-            if acked is None or acked == now or asyncio.get_running_loop().time() - started >= moving_until:
+            before, moved = moved, _bytes_moved(self.client)
+            if moved is None or moved == before or asyncio.get_running_loop().time() - started >= moving_until:
                 return done
 
     @staticmethod
@@ -369,12 +370,16 @@ class ImapSession:
                 return literal
         raise ImapRefused(f"fetch body {uid}", "NO", [b"message vanished"])
 
-    async def fetch_body_dated(self, uid: int, timeout: float | None = None) -> tuple[bytes, str | None]:
+    async def fetch_body_dated(self, uid: int, at_most: float | None = None) -> tuple[bytes, str | None]:
         """The message's bytes and its INTERNALDATE as the server spelt it (when the
-        message reached the mailbox, RFC 3501 2.3.3), None if the server gave none."""
+        message reached the mailbox, RFC 3501 2.3.3), None if the server gave none.
+        `timeout` without progress, as long as the body keeps coming up to `at_most`
+        seconds in all: until session 20 `at_most` was the deadline, and a big letter
+        over a slow link (25 MB at 400 kB/s: more than 30 s + 1 s per MB) ended the
+        session at its FETCH, every time, and was never taken."""
         response = await self.call(f"fetch body {uid}",
                                    self.client.uid("fetch", str(uid), "(UID INTERNALDATE BODY.PEEK[])"),
-                                   timeout=timeout)
+                                   moving_until=at_most)
         for meta, literal in _fetch_records(response.lines):
             match = _UID.search(meta)
             if literal is not None and match and int(match.group(1)) == uid:
@@ -439,10 +444,11 @@ def _reset_on_close(transport: asyncio.BaseTransport) -> None:
             pass
 
 
-def _bytes_acked(client: aioimaplib.IMAP4 | None) -> int | None:
-    """How many bytes of ours the server has acknowledged on this connection (Linux
-    TCP_INFO tcpi_bytes_acked, a stable part of the kernel's ABI since 4.1), or None
-    where it cannot be read: then a deadline is a plain deadline."""
+def _bytes_moved(client: aioimaplib.IMAP4 | None) -> int | None:
+    """How many bytes the server has acknowledged of ours plus sent us on this
+    connection (Linux TCP_INFO tcpi_bytes_acked + tcpi_bytes_received, a stable part of
+    the kernel's ABI since 4.1), or None where it cannot be read: then a deadline is a
+    plain deadline."""
     transport = getattr(getattr(client, "protocol", None), "transport", None)
     sock = transport.get_extra_info("socket") if transport is not None else None
     if sock is None or not hasattr(socket, "TCP_INFO"):
@@ -451,10 +457,13 @@ def _bytes_acked(client: aioimaplib.IMAP4 | None) -> int | None:
         info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
     except OSError:
         return None
-    return struct.unpack_from("Q", info, _TCPI_BYTES_ACKED)[0] if len(info) >= _TCPI_BYTES_ACKED + 8 else None
+    if len(info) < _TCPI_BYTES_ACKED + 16:
+        return None
+    acked, received = struct.unpack_from("QQ", info, _TCPI_BYTES_ACKED)
+    return acked + received
 
 
-_TCPI_BYTES_ACKED = 120  # offset in struct tcp_info (linux/tcp.h)
+_TCPI_BYTES_ACKED = 120  # offset in struct tcp_info (linux/tcp.h); tcpi_bytes_received follows
 
 
 def _fetch_records(lines: list[Any]) -> list[tuple[bytes, bytes | None]]:
