@@ -73,36 +73,26 @@ class _Relay:
             except OSError:
                 return
             far = socket.create_connection(("127.0.0.1", self.port))
-            threading.Thread(target=self._up, args=(near, far), daemon=True).start()
-            threading.Thread(target=self._down, args=(far, near), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(near, far, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(far, near, False), daemon=True).start()
 
-    def _up(self, near: socket.socket, far: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, up: bool) -> None:
         stalled = False
         try:
-            while chunk := near.recv(4096):
-                far.sendall(chunk)
-                if self.stall and b" APPEND " in chunk:  # the command; its letter follows
+            while chunk := source.recv(4096):
+                sink.sendall(chunk)
+                if up and self.stall and b" APPEND " in chunk:  # the command; its letter follows
                     stalled, pause, self.stall = True, self.stall, 0.0
                     time.sleep(pause)
-                if self.rate:
-                    time.sleep(len(chunk) / self.rate)
+                rate = self.rate if up else self.down_rate
+                if rate:
+                    time.sleep(len(chunk) / rate)
         except OSError:
             pass
         finally:
-            _close(near, far)
+            _close(source, sink)
             if stalled:
                 self.stalled_ended.set()
-
-    def _down(self, far: socket.socket, near: socket.socket) -> None:
-        try:
-            while chunk := far.recv(4096):
-                near.sendall(chunk)
-                if self.down_rate:
-                    time.sleep(len(chunk) / self.down_rate)
-        except OSError:
-            pass
-        finally:
-            _close(far, near)
 
 
 def _close(*ends: socket.socket) -> None:
