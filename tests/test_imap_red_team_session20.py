@@ -150,7 +150,7 @@ def test_a_big_letter_over_a_slow_link_is_filed_once(relayed, dovecot):
 def test_an_append_given_up_on_over_a_stalled_link_does_not_land_after_the_retry(relayed, dovecot):
     d, relay, user = relayed
     message_id = "<stalled-link@dds.bangkok.go.th>"
-    relay.stall = 5.0  # more than the 2 s the gateway waits without progress, twice
+    relay.stall = 6.0  # more than twice the 2 s the gateway waits without progress
     d.send(letter(message_id=message_id), LAT)
     _filed(d, 1)
     assert relay.stalled_ended.wait(30)  # the relay let go of what it held
