@@ -8,7 +8,9 @@ Exactly once: APPEND has no idempotency key, and a connection that drops after t
 server stored the message but before its OK arrives leaves us not knowing. So before
 appending an item that may have been tried before (it failed earlier, or a claim row
 shows an earlier attempt, e.g. a crash), we search the folder for our own
-X-Saraban-Queue-Id + X-Saraban-Unit headers and append only if nothing is there.
+X-Saraban-Queue-Id + X-Saraban-Unit headers, then every other folder of the account
+(a clerk may have moved the copy on, or renamed the folder, before the retry), and
+append only if nothing is there.
 
 Folder names: configured with "/" between levels; on connecting we ask the server for
 its hierarchy separator and personal namespace prefix (NAMESPACE, RFC 2342, else
@@ -18,14 +20,17 @@ CRLF-canonical copy (folder_copy.on_the_wire)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email.message
+import email.parser
+import email.policy
 import re
 from dataclasses import dataclass
 
 import structlog
 
 from gateway.delivery.folder_copy import on_the_wire
-from gateway.intake.imap_session import ImapGone, ImapRefused, ImapSession
+from gateway.intake.imap_session import ImapGone, ImapRefused, ImapSession, mailbox_name
 
 log = structlog.get_logger("gateway.deliver.imap")
 
@@ -115,9 +120,12 @@ class ImapFiler:
         self._sessions: dict[tuple, ImapSession] = {}
         self._hierarchy: dict[tuple, Hierarchy] = {}
 
-    def file(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool) -> str:
-        """Return "appended" or "found" (an earlier attempt had stored it). Raises ImapError."""
-        return self._loop.run_until_complete(self._file(target, on_the_wire(data), queue_id, unit, in_doubt))
+    def file(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool,
+             since: dt.datetime | None = None) -> str:
+        """Return "appended" or "found" (an earlier attempt had stored it). Raises ImapError.
+        `since`: when the item was made; no earlier attempt can have stored it before."""
+        return self._loop.run_until_complete(self._file(target, on_the_wire(data), queue_id, unit,
+                                                        in_doubt, since))
 
     def server_folder(self, target: ImapTarget) -> str:
         """The target folder as this server spells it (connects if need be)."""
@@ -156,12 +164,8 @@ class ImapFiler:
         listed = await session.call("list", session.client.list('""', '"*"'))
         found = []
         for name in _selectable(listed.lines):
-            try:
-                quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-                await session.call(f"select {name}", session.client.select(quoted))  # as the server spells it
-            except ImapRefused:
+            if not await _select_listed(session, name):
                 continue  # gone since the LIST
-            session.selected = name
             uids = (await session.uid_search("HEADER", "X-Saraban-Receive-No", '""'))[-limit:]
             for start in range(0, len(uids), 500):
                 fields = await session.fetch_fields(uids[start:start + 500], NUMBER_FIELDS)
@@ -195,24 +199,28 @@ class ImapFiler:
         log.info("imap_connected", host=target.host, port=target.port, username=target.username)
         return session, False
 
-    async def _file(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool) -> str:
+    async def _file(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool,
+                    since: dt.datetime | None) -> str:
         try:
-            return await self._file_once(target, data, queue_id, unit, in_doubt)
+            return await self._file_once(target, data, queue_id, unit, in_doubt, since)
         except ImapGone as exc:
             if not getattr(exc, "reused", False):
                 raise
             # A cached connection the server had closed (idle timeout, restart): try once
             # more on a new one; the APPEND may have reached the server, so look first.
             log.info("imap_reconnect", host=target.host, username=target.username, error=str(exc))
-            return await self._file_once(target, data, queue_id, unit, in_doubt=True)
+            return await self._file_once(target, data, queue_id, unit, True, since)
 
-    async def _file_once(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool) -> str:
+    async def _file_once(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool,
+                         since: dt.datetime | None) -> str:
         reused = False
         try:
             session, reused = await self._session(target)
             folder = self._hierarchy[target.account].spell(target.folder)
-            if in_doubt and await self._already_filed(session, folder, queue_id, unit):
-                log.info("imap_already_filed", folder=folder, queue_id=queue_id, unit=unit)
+            found = (await self._already_filed(session, folder, queue_id, unit, since, _message_id(data))
+                     if in_doubt else None)
+            if found is not None:
+                log.info("imap_already_filed", folder=folder, found_in=found, queue_id=queue_id, unit=unit)
                 return "found"
             try:
                 await session.append(data, folder, f"({target.keyword})")
@@ -229,19 +237,81 @@ class ImapFiler:
             raise
 
     @staticmethod
-    async def _already_filed(session: ImapSession, folder: str, queue_id: str, unit: str) -> bool:
+    async def _already_filed(session: ImapSession, folder: str, queue_id: str, unit: str,
+                             since: dt.datetime | None, message_id: str) -> str | None:
+        """The folder (as the server spells it) holding the copy an earlier attempt stored,
+        or None. The target folder first; then every other folder of the account, since
+        a clerk files the letters on (into "ดำเนินการแล้ว", a folder per year) or renames
+        the folder between the attempt and its retry, which may come hours later after
+        a crash. Until session 20 only the target folder was searched, and a copy moved
+        on was appended again: the clerk saw the letter, same receive number, as new
+        twice. Moving and copying keep a message's INTERNALDATE (RFC 3501 6.4.7), so
+        the other folders are searched only among messages that arrived since the item
+        was made, which the server answers from its index. There the Message-ID must
+        match too: the secret registrar's sealed copy, by default in the same account,
+        carries the same queue id and unit (folder_copy.py, registrar.py) and is not the
+        folder copy, nor the folder copy the registrar's."""
         try:
             await session.select(folder)
         except ImapRefused:
-            return False  # no folder yet: nothing filed there
-        uids = await session.uid_search("HEADER", "X-Saraban-Queue-Id", queue_id, "HEADER", "X-Saraban-Unit", unit)
-        # SEARCH HEADER matches a substring (RFC 3501 6.4.4): unit saraban.dindaeng finds
-        # saraban.dindaeng.admin's copy of the same letter, filed in the same folder, and
-        # the district's copy was taken as filed and never made. The fields are compared
-        # whole.
-        fields = await session.fetch_fields(uids, ("X-Saraban-Queue-Id", "X-Saraban-Unit"))
-        def whole(value) -> str:  # noqa: ANN001 - a header value; folding whitespace gone
-            return "".join(str(value or "").split()).lower()
+            pass  # no folder (yet, or renamed): look in the others
+        else:
+            if await _holds(session, queue_id, unit):
+                return mailbox_name(folder)
+        criteria = ()
+        if since is not None:
+            day = since - dt.timedelta(days=1)  # SINCE is a date in the server's time zone
+            criteria = ("SINCE", f"{day.day}-{_MONTHS[day.month - 1]}-{day.year}")
+        listed = await session.call("list", session.client.list('""', '"*"'))
+        for name in _selectable(listed.lines):
+            if name == mailbox_name(folder) or not await _select_listed(session, name):
+                continue
+            if await _holds(session, queue_id, unit, *criteria, message_id=message_id):
+                return name
+        return None
 
-        return any(whole(found.get("X-Saraban-Queue-Id")) == whole(queue_id)
-                   and whole(found.get("X-Saraban-Unit")) == whole(unit) for found in fields.values())
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+async def _select_listed(session: ImapSession, name: str) -> bool:
+    """Open a mailbox read-only (EXAMINE) by the name LIST gave (already modified
+    UTF-7: not encoded again); False if it is gone since. Read-only: these are the
+    clerks' folders, their INBOX among them, and SELECT would take the \\Recent flag
+    (new mail, RFC 3501 2.3.2) from every message the gateway's session saw first."""
+    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    try:
+        await session.call(f"examine {name}", session.client.examine(quoted))
+    except ImapRefused:
+        return False
+    session.client.protocol.state = "SELECTED"  # aioimaplib notes only SELECT's; UID commands need it
+    session.selected = name
+    return True
+
+
+async def _holds(session: ImapSession, queue_id: str, unit: str, *criteria: str,
+                 message_id: str | None = None) -> bool:
+    """The selected mailbox holds our copy of (queue_id, unit) (with this Message-ID,
+    when one is given; "" for none)."""
+    uids = await session.uid_search(*criteria, "HEADER", "X-Saraban-Queue-Id", queue_id,
+                                    "HEADER", "X-Saraban-Unit", unit)
+    # SEARCH HEADER matches a substring (RFC 3501 6.4.4): unit saraban.dindaeng finds
+    # saraban.dindaeng.admin's copy of the same letter, filed in the same folder, and
+    # the district's copy was taken as filed and never made. The fields are compared
+    # whole.
+    names = ("X-Saraban-Queue-Id", "X-Saraban-Unit") + (("Message-ID",) if message_id is not None else ())
+    fields = await session.fetch_fields(uids, names)
+
+    def whole(value) -> str:  # noqa: ANN001 - a header value; folding whitespace gone
+        return "".join(str(value or "").split()).lower()
+
+    return any(whole(found.get("X-Saraban-Queue-Id")) == whole(queue_id)
+               and whole(found.get("X-Saraban-Unit")) == whole(unit)
+               and (message_id is None or whole(found.get("Message-ID")) == whole(message_id))
+               for found in fields.values())
+
+
+def _message_id(data: bytes) -> str:
+    """The copy's own Message-ID ("" if it has none), from its header block."""
+    head = data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    return str(email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head).get("Message-ID") or "")

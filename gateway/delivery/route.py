@@ -10,6 +10,7 @@ Two kinds of item travel this way: the folder copy (`deliver_routed`, outbox kin
 kind "registrar"), each to its own destination on the same backend."""
 from __future__ import annotations
 
+import datetime as dt
 import smtplib
 import threading
 from dataclasses import dataclass, field
@@ -122,7 +123,7 @@ def transport(services: Services, item: OutboxItem, where: Destination, queue_id
         filer = getattr(_filers, "filer", None)
         if filer is None:
             filer = _filers.filer = ImapFiler()
-        outcome = filer.file(target, data, queue_id, unit, in_doubt)
+        outcome = filer.file(target, data, queue_id, unit, in_doubt, since=_made_at(item))
         return {"backend": "imap", "host": target.host, "username": target.username,
                 "folder": filer.server_folder(target), "outcome": outcome}
     relay = where.relay
@@ -140,6 +141,18 @@ def transport(services: Services, item: OutboxItem, where: Destination, queue_id
             outbox.update_payload(services.db, item.id, forwarded_to=sorted(sent | set(accepted)))
         raise
     return {"backend": "smtp", "host": relay.host, "to": to}
+
+
+def _made_at(item: OutboxItem) -> dt.datetime | None:
+    """When the item was first made (`outbox retry` restarts created_at): no attempt
+    of it can have filed a copy before."""
+    times = [item.created_at]
+    try:
+        times.append(dt.datetime.fromisoformat((item.payload or {})["first_created_at"]))
+    except (KeyError, TypeError, ValueError):
+        pass
+    known = [t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc) for t in times if t is not None]
+    return min(known) if known else None
 
 
 def deliver_routed(services: Services, item: OutboxItem):

@@ -381,7 +381,7 @@ class MailboxConsumer:
             return
         try:
             raw, internaldate = await self._fetching(
-                [uid], session.fetch_body_dated(uid, timeout=self._body_timeout))
+                [uid], session.fetch_body_dated(uid, at_most=self._body_time))
         except ImapRefused as exc:
             await self._unreadable(uidvalidity, headers, f"{exc.result} {exc.text}")
             return
@@ -398,8 +398,10 @@ class MailboxConsumer:
         await self._spool(session, uidvalidity, uid, queue_id, headers.sender, (raw, internaldate))
 
     @property
-    def _body_timeout(self) -> float:
-        return self.config.timeout + self.max_size / 1_000_000
+    def _body_time(self) -> float:
+        """The most one body may take while it keeps coming: `timeout` + 1 s per 50 kB of
+        `max_size` (imap_session.ImapSession.fetch_body_dated)."""
+        return self.config.timeout + self.max_size / 50_000
 
     async def _taken_before(self, uidvalidity: int, message_id: str | None) -> str | None:
         """The queue id this Message-ID was taken under before, if it was."""
@@ -422,7 +424,7 @@ class MailboxConsumer:
 
     async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
                      sender: str | None, fetched: tuple[bytes, str | None] | None = None) -> None:
-        raw, internaldate = fetched or await session.fetch_body_dated(uid, timeout=self._body_timeout)
+        raw, internaldate = fetched or await session.fetch_body_dated(uid, at_most=self._body_time)
         received_at = self._received_at(uid, internaldate)
         await self._db(self.spool.accept, raw, sender or "", [self.rcpt],
                        peer=f"{self.name};uidvalidity={uidvalidity};uid={uid}", queue_id=queue_id,

@@ -20,6 +20,7 @@ import email.policy
 import re
 import socket
 import ssl
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable
@@ -158,16 +159,18 @@ class ImapSession:
     # -- the guard -----------------------------------------------------------------------
 
     async def call(self, what: str, awaitable: Awaitable, timeout: float | None = None,
-                   check: bool = True) -> Any:
-        """Await `awaitable` within `timeout` (default: the session's), or finish the session."""
+                   check: bool = True, moving_until: float | None = None) -> Any:
+        """Await `awaitable` within `timeout` (default: the session's), or finish the session.
+        `moving_until`: while bytes keep moving (the server takes our upload, or sends
+        its answer), the wait goes on past `timeout`, `timeout` at a time, until at most
+        this many seconds."""
         if self.client is None or self._lost.is_set():
             raise ImapGone(f"{what}: not connected")
         self._received = 0
         task = asyncio.ensure_future(awaitable)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
-            done, _ = await asyncio.wait({task, lost}, timeout=timeout or self.timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done = await self._wait(task, lost, timeout or self.timeout, moving_until)
         except asyncio.CancelledError:
             self._drop(task)
             self.abort()
@@ -194,6 +197,18 @@ class ImapSession:
                 raise ImapRefused(what, result.result, result.lines)
         return result
 
+    async def _wait(self, task: asyncio.Future, lost: asyncio.Future, timeout: float,
+                    moving_until: float | None) -> set:
+        started = asyncio.get_running_loop().time()
+        moved = _bytes_moved(self.client)
+        while True:
+            done, _ = await asyncio.wait({task, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if done or moving_until is None or moved is None:
+                return done
+            before, moved = moved, _bytes_moved(self.client)
+            if moved is None or moved == before or asyncio.get_running_loop().time() - started >= moving_until:
+                return done
+
     @staticmethod
     def _drop(task: asyncio.Future) -> None:
         # Cancelled but never awaited: it may never finish (aioimaplib #128).
@@ -208,6 +223,7 @@ class ImapSession:
             return
         transport = getattr(client.protocol, "transport", None)
         if transport is not None:
+            _reset_on_close(transport)
             transport.abort()
         client._client_task.cancel()
 
@@ -354,12 +370,16 @@ class ImapSession:
                 return literal
         raise ImapRefused(f"fetch body {uid}", "NO", [b"message vanished"])
 
-    async def fetch_body_dated(self, uid: int, timeout: float | None = None) -> tuple[bytes, str | None]:
+    async def fetch_body_dated(self, uid: int, at_most: float | None = None) -> tuple[bytes, str | None]:
         """The message's bytes and its INTERNALDATE as the server spelt it (when the
-        message reached the mailbox, RFC 3501 2.3.3), None if the server gave none."""
+        message reached the mailbox, RFC 3501 2.3.3), None if the server gave none.
+        `timeout` without progress, as long as the body keeps coming up to `at_most`
+        seconds in all: until session 20 `at_most` was the deadline, and a big letter
+        over a slow link (25 MB at 400 kB/s: more than 30 s + 1 s per MB) ended the
+        session at its FETCH, every time, and was never taken."""
         response = await self.call(f"fetch body {uid}",
                                    self.client.uid("fetch", str(uid), "(UID INTERNALDATE BODY.PEEK[])"),
-                                   timeout=timeout)
+                                   moving_until=at_most)
         for meta, literal in _fetch_records(response.lines):
             match = _UID.search(meta)
             if literal is not None and match and int(match.group(1)) == uid:
@@ -381,8 +401,17 @@ class ImapSession:
             await self.call(f"expunge {uid}", self.client.uid("expunge", str(uid)))
 
     async def append(self, data: bytes, mailbox: str, flags: str | None = None) -> None:
-        await self.call(f"append to {mailbox}", self.client.append(data, mailbox=_quote(mailbox), flags=flags),
-                        timeout=self.timeout + len(data) / 1_000_000)  # a second more per MB
+        """The deadline is `timeout` without progress, not for the whole upload: as long
+        as the server acknowledges more of the letter's bytes, the APPEND goes on (up to
+        `timeout` + a second per 50 kB, against a server that takes a byte a minute).
+        Until session 20 aioimaplib's own timer (`timeout` from the command, never reset
+        while we send) ended any APPEND whose upload took longer than `timeout`: on a
+        slow link a big letter was cut at each attempt, and (closed, not reset:
+        `_reset_on_close`) reached the server all the same, filed two or three times."""
+        await self.call(f"append to {mailbox}",
+                        # the protocol's own append: without aioimaplib's timer (ours rules)
+                        self.client.protocol.append(data, _quote(mailbox), flags, None, timeout=None),
+                        moving_until=self.timeout + len(data) / 50_000)
 
     async def noop(self) -> None:
         await self.call("noop", self.client.noop())
@@ -398,6 +427,43 @@ class ImapSession:
         self.client.idle_done()
         await self.call("idle done", idle_task)
         return push != aioimaplib.STOP_WAIT_SERVER_PUSH
+
+
+def _reset_on_close(transport: asyncio.BaseTransport) -> None:
+    """Make closing the socket a reset (SO_LINGER 0), not an orderly end. A plain close
+    leaves what the kernel still holds of an APPEND going out: given up on (no progress
+    for `timeout` over a stalled link), the letter still reached the server seconds
+    later, after our retry had looked for it, not found it and appended it again; two
+    copies in the clerk's folder. A reset drops it, and the server discards an APPEND
+    whose literal never ended."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+
+
+def _bytes_moved(client: aioimaplib.IMAP4 | None) -> int | None:
+    """How many bytes the server has acknowledged of ours plus sent us on this
+    connection (Linux TCP_INFO tcpi_bytes_acked + tcpi_bytes_received, a stable part of
+    the kernel's ABI since 4.1), or None where it cannot be read: then a deadline is a
+    plain deadline."""
+    transport = getattr(getattr(client, "protocol", None), "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    except OSError:
+        return None
+    if len(info) < _TCPI_BYTES_ACKED + 16:
+        return None
+    acked, received = struct.unpack_from("QQ", info, _TCPI_BYTES_ACKED)
+    return acked + received
+
+
+_TCPI_BYTES_ACKED = 120  # offset in struct tcp_info (linux/tcp.h); tcpi_bytes_received follows
 
 
 def _fetch_records(lines: list[Any]) -> list[tuple[bytes, bytes | None]]:
