@@ -646,6 +646,24 @@ def _same_first_page(pages_root, page_ref) -> None:
         raise NotStampable("readers of the letter disagree on which page is its first (an inconsistent page tree)")
 
 
+def _own_annotations(writer, page_ref) -> None:
+    """Page 1 gets an annotation array of its own, holding what it held, before the
+    stamp's widget is added to it. pyHanko appends the widget to the array page 1
+    refers to; when that array is an object of its own, any other page may refer to the
+    same one, and the stamp's opaque ground then showed and printed at the same spot of
+    that page, over its text (red team, session 20). The free place is measured on
+    page 1 only, so the widget must be on page 1 only. pyHanko's difference analysis
+    allows a page's /Annots to become a new array that keeps every annotation it had."""
+    from pyhanko.pdf_utils import generic
+
+    page = page_ref.get_object()
+    annots = page.raw_get("/Annots") if "/Annots" in page else None
+    if isinstance(annots, generic.IndirectObject):
+        held = annots.get_object()
+        page[generic.pdf_name("/Annots")] = generic.ArrayObject(held if isinstance(held, list) else ())
+        writer.update_container(page)
+
+
 def _changed_verdicts(before: bytes, after: bytes) -> str | None:
     """Why the stamped file would change how an earlier signature is judged, or None.
 
@@ -729,6 +747,7 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=
     field_name = _free_field_name(writer.prev)
     page_ref = writer.find_page_for_modification(0)[0]
     page = page_ref.get_object()
+    _own_annotations(writer, page_ref)
     if box is None:
         _same_first_page(writer.root["/Pages"], page_ref)
         box, scale, rotate, unit = _placement(data, page)

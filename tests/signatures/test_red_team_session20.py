@@ -1,0 +1,99 @@
+"""Red team of the signatures and the receive stamp, round 3 (session 20).
+
+Letters through the REAL daemon over SMTP (one daemon for the module, the test PKI
+trusted), judged by the unit's folder copy as a mail client and a PDF viewer (poppler's
+pdftoppm) show it, and by the register.
+"""
+from __future__ import annotations
+
+import io
+import subprocess
+import uuid
+
+import pypdf
+import pytest
+
+from tests.letters import assemble_pdf, stream_object
+from tests.letters import letter as mail
+from tests.pki import sign_letter
+from tests.signatures.test_pipeline_signatures import files_of, folder_copy
+from tests.signatures.test_red_team_session14 import UNIT, red_team_daemon, register_entry
+
+DPI = 36
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, pki):
+    yield from red_team_daemon(tmp_path_factory, pki, "redteam20")
+
+
+def render(pdf: bytes, page: int) -> bytes:
+    """Page `page` (1-based) as poppler shows it: grey PGM bytes."""
+    return subprocess.run(["pdftoppm", "-r", str(DPI), "-cropbox", "-gray", "-f", str(page), "-l", str(page),
+                           "-singlefile", "-"], input=pdf, capture_output=True, check=True).stdout
+
+
+def send(gateway, name: str, pdf: bytes):
+    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    return gateway.send(mail(to=UNIT, files=[(name, pdf)], message_id=mid), UNIT), mid
+
+
+def stamped_copy(gateway, queue_id: str, mid: str, name: str) -> bytes:
+    """The stamped PDF of the unit's folder copy (the copy says it was stamped)."""
+    register_entry(gateway, mid)
+    copy = folder_copy(gateway, "pomprap", queue_id)
+    stamped = name.removesuffix(".pdf") + ".stamped.pdf"
+    assert copy["X-Saraban-Stamp"] == f"stamped: {stamped}", copy["X-Saraban-Stamp"]
+    return files_of(copy)[stamped]
+
+
+# ------------------------------------------------ F1: an annotation array two pages share
+
+def two_pages_one_annotation_array() -> bytes:
+    """Page 1: a line of text low on the page (its top right is blank paper). Page 2:
+    text in its top right. Both pages' /Annots are the same array object (8 0 R), as a
+    producer that writes one empty array for all pages, or an attacker, makes it."""
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    top_right = b"".join(b"(CLAUSE %d: THE AMOUNT APPROVED IS 1,000,000 BAHT) Tj 0 -18 Td " % n for n in range(1, 6))
+    return assemble_pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 /MediaBox [0 0 595 842]"
+        b" /Resources << /Font << /F1 7 0 R >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /Contents 5 0 R /Annots 8 0 R >>",
+        b"<< /Type /Page /Parent 2 0 R /Contents 6 0 R /Annots 8 0 R >>",
+        stream_object(b"BT /F1 14 Tf 60 400 Td (Letter, page 1: text low on the page) Tj ET"),
+        stream_object(b"BT /F1 12 Tf 240 790 Td " + top_right + b"ET"),
+        font,
+        b"[]",
+    ], header=b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+
+
+def stamp_widgets(pdf: bytes) -> list[int]:
+    """The pages (1-based) whose annotations include the receive stamp's widget."""
+    out = []
+    for number, page in enumerate(pypdf.PdfReader(io.BytesIO(pdf)).pages, start=1):
+        names = [str(a.get_object().get("/T", "")) for a in page.get("/Annots") or []]
+        if any(n.startswith("SarabanReceiveStamp") for n in names):
+            out.append(number)
+    return out
+
+
+def test_the_stamp_goes_on_page_1_only_when_pages_share_an_annotation_array(gateway, pki):
+    """pyHanko appends the stamp's widget to the array page 1's /Annots refers to. When
+    page 2 refers to the same array, on main the stamp (its place measured on page 1's
+    blank top right) showed and printed on page 2 as well, its opaque white ground over
+    the clauses in page 2's top right (pdftoppm, Chromium: "CLAUSE 1-3" hidden). Now
+    page 1 gets an array of its own: page 2 looks exactly as it came, page 1 has the
+    stamp, and a signed letter's signature keeps its verdict."""
+    plain = two_pages_one_annotation_array()
+    signed = sign_letter(plain, pki, field_name="Signature1")  # its invisible widget joins the shared array
+    sent = {name: (send(gateway, name, pdf), pdf) for name, pdf in
+            (("2569_dds_0403_201.pdf", plain), ("2569_dds_0403_202.pdf", signed))}
+    for name, ((queue_id, mid), original) in sent.items():
+        stamped = stamped_copy(gateway, queue_id, mid, name)
+        assert render(stamped, 2) == render(original, 2), f"{name}: page 2 changed by the stamp"
+        assert stamp_widgets(stamped) == [1], name
+        assert render(stamped, 1) != render(original, 1), f"{name}: no stamp on page 1"
+    [signature] = [s for a in register_entry(gateway, sent["2569_dds_0403_202.pdf"][0][1])["attachments"]
+                   for s in a["signatures"]]
+    assert signature["indication"] == "TOTAL_PASSED", signature
