@@ -97,3 +97,70 @@ def test_the_stamp_goes_on_page_1_only_when_pages_share_an_annotation_array(gate
     [signature] = [s for a in register_entry(gateway, sent["2569_dds_0403_202.pdf"][0][1])["attachments"]
                    for s in a["signatures"]]
     assert signature["indication"] == "TOTAL_PASSED", signature
+
+
+# ------------------------------------------------ F2: a CA certificate of the chain has expired
+
+@pytest.fixture(scope="module")
+def under_expired_ca(pki, tmp_path_factory):
+    """A signer whose own certificate is in its dates, issued by a sub-CA of the test
+    root that expired yesterday (which the signature carries, as Thai signing tokens
+    carry their CA): (signer identity, a stand-in PKI that signs mail with that chain)."""
+    import datetime as dt
+    import types
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.pki import NOW, Identity, Pki, _cert, _key, _name
+
+    directory = tmp_path_factory.mktemp("expired-ca")
+    root = x509.load_pem_x509_certificate(pki.root.cert_path.read_bytes())
+    root_key = serialization.load_pem_private_key(pki.root.key_path.read_bytes(), None)
+    ca_key, signer_key = _key(), _key()
+    ca_name = _name("TEST Sub CA 2024", "TEST CA", "TEST")
+    ca = _cert(ca_name, ca_key, root.subject, root_key, ca=True, not_before=NOW - dt.timedelta(days=400),
+               not_after=NOW - dt.timedelta(days=1), crl_url=None)
+    signer = _cert(_name("สมชาย ใจดี", "สำนักงานเขตพระนคร กรุงเทพมหานคร", "TEST"), signer_key, ca_name, ca_key,
+                   ca=False, not_before=NOW - dt.timedelta(days=30), not_after=NOW + dt.timedelta(days=300),
+                   crl_url=None)
+    idents = []
+    for name, cert, key in (("ca", ca, ca_key), ("signer", signer, signer_key)):
+        ident = Identity(directory / f"{name}.pem", directory / f"{name}.key")
+        ident.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        ident.key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
+        idents.append(ident)
+    ca_ident, signer_ident = idents
+    chain = types.SimpleNamespace(sub_ca=ca_ident, self_signed=None)
+    chain.signer = lambda who, chain_=True: Pki.signer(chain, who, chain=chain_)
+    return signer_ident, chain
+
+
+EXPIRED_CA = "the CA certificate TEST Sub CA 2024 expired on "
+
+
+def test_a_signature_whose_ca_certificate_expired_says_which_and_why(gateway, under_expired_ca):
+    """ETSI EN 319 102-1: a certificate of the chain outside its validity, nothing
+    proving the signature earlier, is INDETERMINATE / OUT_OF_BOUNDS_NO_POE. pyHanko says
+    CERTIFICATE_CHAIN_GENERAL_FAILURE for an expired CA certificate, and on main that is
+    what the register and the folder copy said, with "the signer's certificate chain
+    could not be validated" (an expired signer's certificate is named as such). Now the
+    verdict names the CA certificate and the day it expired, for a signed PDF and a
+    signed mail alike."""
+    from tests.pki import make_letter, make_smime
+    from tests.signatures.test_red_team_session14 import SENDER, smime_verdict
+
+    who, chain = under_expired_ca
+    pdf = sign_letter(make_letter(), chain, who)
+    (queue_id, pdf_mid) = send(gateway, "2569_dds_0403_203.pdf", pdf)
+    mail_mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    gateway.send(make_smime(chain, who, headers={"From": SENDER, "To": UNIT, "Message-ID": mail_mid,
+                                                 "Subject": "signed"}), UNIT)
+    [on_pdf] = [s for a in register_entry(gateway, pdf_mid)["attachments"] for s in a["signatures"]]
+    on_mail = smime_verdict(register_entry(gateway, mail_mid))
+    for verdict in (on_pdf, on_mail):
+        assert (verdict["indication"], verdict["sub_indication"]) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE"), verdict
+        assert EXPIRED_CA in verdict["message"] and verdict["review"], verdict
+    copy = folder_copy(gateway, "pomprap", queue_id)
+    assert "INDETERMINATE/OUT_OF_BOUNDS_NO_POE" in copy["X-Saraban-Signature"]
