@@ -744,6 +744,13 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=
         writer = IncrementalPdfFileWriter.from_reader(reader)
     else:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    # The letter's metadata stays as the sender wrote it. pyHanko rewrites it with every
+    # update: /Info's /Producer became "<producer>; pyHanko 0.38.0", the XMP's
+    # pdf:Producer "pyHanko 0.38.0", so a PDF/A letter's stamped copy still claimed
+    # PDF/A (pdfaid) while breaking its rule that the two say the same (ISO 19005-1
+    # 6.7.3, veraPDF's 6.7.3-1; red team, session 20). The stamp is the seal
+    # signature's appearance and names itself; the letter's producer is the sender's.
+    writer._update_meta = lambda: None
     field_name = _free_field_name(writer.prev)
     page_ref = writer.find_page_for_modification(0)[0]
     page = page_ref.get_object()

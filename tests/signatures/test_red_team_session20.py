@@ -164,3 +164,49 @@ def test_a_signature_whose_ca_certificate_expired_says_which_and_why(gateway, un
         assert EXPIRED_CA in verdict["message"] and verdict["review"], verdict
     copy = folder_copy(gateway, "pomprap", queue_id)
     assert "INDETERMINATE/OUT_OF_BOUNDS_NO_POE" in copy["X-Saraban-Signature"]
+
+
+# ------------------------------------------------ F3: a PDF/A letter's metadata after the stamp
+
+XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+ xmlns:pdf="http://ns.adobe.com/pdf/1.3/"><pdfaid:part>1</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance>
+<xmp:CreateDate>2026-11-01T10:00:00+07:00</xmp:CreateDate><xmp:ModifyDate>2026-11-01T10:00:00+07:00</xmp:ModifyDate>
+<pdf:Producer>LibreOffice 7.6</pdf:Producer></rdf:Description></rdf:RDF></x:xmpmeta>
+<?xpacket end="w"?>""".encode()
+
+
+def pdfa_letter() -> bytes:
+    """A letter that claims PDF/A-1b, its /Info saying what its XMP says (ISO 19005-1
+    6.7.3), as LibreOffice's "Archive (PDF/A)" export writes it."""
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    pdf = assemble_pdf([
+        b"<< /Type /Catalog /Pages 2 0 R /Metadata 6 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        stream_object(b"BT /F1 14 Tf 60 500 Td (Letter archived as PDF/A-1b) Tj ET"),
+        font,
+        stream_object(XMP, b"/Type /Metadata /Subtype /XML "),
+        b"<< /Producer (LibreOffice 7.6) /CreationDate (D:20261101100000+07'00') /ModDate (D:20261101100000+07'00') >>",
+    ], header=b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    return pdf.replace(b"/Root 1 0 R >>", b"/Root 1 0 R /Info 7 0 R >>")
+
+
+def metadata(pdf: bytes) -> tuple[dict, bytes]:
+    """(the document information dictionary, the XMP packet) a reader finds."""
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return dict(reader.metadata), reader.trailer["/Root"]["/Metadata"].get_object().get_data()
+
+
+def test_the_stamp_keeps_a_pdfa_letters_metadata_as_the_sender_wrote_it(gateway):
+    """PDF/A-1 (ISO 19005-1 6.7.3, veraPDF rule 6.7.3-1): each /Info entry with an XMP
+    analogue says what the XMP says. On main pyHanko rewrote both with the stamp:
+    /Producer "LibreOffice 7.6; pyHanko 0.38.0" against pdf:Producer "pyHanko 0.38.0",
+    so the stamped copy still claimed PDF/A-1b (pdfaid) and no longer was. Now the
+    stamp's update leaves the letter's metadata as it came."""
+    name, pdf = "2569_dds_0403_204.pdf", pdfa_letter()
+    queue_id, mid = send(gateway, name, pdf)
+    info, xmp = metadata(stamped_copy(gateway, queue_id, mid, name))
+    assert (info, xmp) == metadata(pdf)
+    assert b"<pdfaid:part>1</pdfaid:part>" in xmp and info["/Producer"] == "LibreOffice 7.6"
