@@ -15,6 +15,8 @@ the original is left untouched, when
 * the stamped file would change any earlier signature's verdict (checked, not assumed:
   pyHanko's default difference policy and ours are run before and after; a DocMDP P=2
   certification, for one, forbids the new signature field);
+* the letter is signed and its form's /Fields is also a page's /Annots (the widget
+  would show on that page too; `_own_annotations`);
 * the file cannot be read or stamped at all.
 """
 from __future__ import annotations
@@ -653,7 +655,12 @@ def _own_annotations(writer, page_ref) -> None:
     same one, and the stamp's opaque ground then showed and printed at the same spot of
     that page, over its text (red team, session 20). The free place is measured on
     page 1 only, so the widget must be on page 1 only. pyHanko's difference analysis
-    allows a page's /Annots to become a new array that keeps every annotation it had."""
+    allows a page's /Annots to become a new array that keeps every annotation it had.
+
+    pyHanko also appends the field to the form's /Fields; a /Fields array that is some
+    page's /Annots as well puts the widget on that page too. An unsigned letter's form
+    gets a /Fields array of its own; a signed letter cannot (pyHanko's difference
+    analysis forbids replacing /Fields after a signature) and gets a receipt."""
     from pyhanko.pdf_utils import generic
 
     page = page_ref.get_object()
@@ -662,6 +669,41 @@ def _own_annotations(writer, page_ref) -> None:
         held = annots.get_object()
         page[generic.pdf_name("/Annots")] = generic.ArrayObject(held if isinstance(held, list) else ())
         writer.update_container(page)
+    form_ref = writer.root.raw_get("/AcroForm") if "/AcroForm" in writer.root else None
+    form = form_ref.get_object() if isinstance(form_ref, generic.IndirectObject) else form_ref
+    fields = form.raw_get("/Fields") if isinstance(form, generic.DictionaryObject) and "/Fields" in form else None
+    if not isinstance(fields, generic.IndirectObject) or fields.reference not in _annotation_arrays(writer.root["/Pages"]):
+        return
+    if _signed(writer.prev):
+        raise NotStampable("the letter's form lists its fields in the same array as its pages list their "
+                           "annotations: a stamp on page 1 would show on those pages too")
+    held = fields.get_object()
+    form[generic.pdf_name("/Fields")] = generic.ArrayObject(held if isinstance(held, list) else ())
+    if isinstance(form_ref, generic.IndirectObject):
+        writer.mark_update(form_ref)
+    else:
+        writer.update_root()
+
+
+def _annotation_arrays(pages_root, limit: int = 10_000) -> set:
+    """The references of the /Annots arrays that pages of the tree refer to (at most
+    `limit` nodes are looked at)."""
+    found, seen, stack = set(), set(), [pages_root]
+    while stack and len(seen) < limit:
+        node = stack.pop()
+        ref = getattr(node, "reference", None)
+        node = node.get_object() if hasattr(node, "get_object") else node
+        if not hasattr(node, "raw_get") or (ref is not None and ref in seen):
+            continue
+        seen.add(ref)
+        annots = node.raw_get("/Annots") if "/Annots" in node else None
+        if hasattr(annots, "reference"):
+            found.add(annots.reference)
+        kids = node.get("/Kids")
+        kids = kids.get_object() if hasattr(kids, "get_object") else kids
+        if hasattr(kids, "raw_get"):
+            stack.extend(kids.raw_get(i) for i in range(len(kids)))
+    return found
 
 
 def _changed_verdicts(before: bytes, after: bytes) -> str | None:

@@ -15,9 +15,9 @@ import pytest
 
 from tests.letters import assemble_pdf, stream_object
 from tests.letters import letter as mail
-from tests.pki import sign_letter
+from tests.pki import make_letter, make_smime, sign_letter
 from tests.signatures.test_pipeline_signatures import files_of, folder_copy
-from tests.signatures.test_red_team_session14 import UNIT, red_team_daemon, register_entry
+from tests.signatures.test_red_team_session14 import SENDER, UNIT, red_team_daemon
 
 DPI = 36
 
@@ -27,36 +27,71 @@ def gateway(tmp_path_factory, pki):
     yield from red_team_daemon(tmp_path_factory, pki, "redteam20")
 
 
+@pytest.fixture(scope="module")
+def sent(gateway, pki, under_expired_ca):
+    """Every letter of the module, sent at once so the daemon reads them side by side:
+    name -> (queue id, Message-ID, the PDF sent or None)."""
+    plain, form = two_pages_one_annotation_array(), two_pages_one_annotation_array(form=True)
+    who, chain = under_expired_ca
+    pdfs = {
+        "shared.pdf": plain,
+        "shared-signed.pdf": sign_letter(plain, pki),  # its invisible widget joins the shared array
+        "shared-form.pdf": form,
+        "shared-form-signed.pdf": sign_letter(form, pki),
+        "expired-ca.pdf": sign_letter(make_letter(), chain, who),
+        "pdfa.pdf": pdfa_letter(),
+    }
+    out = {}
+    for name, pdf in pdfs.items():
+        mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+        out[name] = (gateway.send(mail(to=UNIT, files=[(name, pdf)], message_id=mid), UNIT), mid, pdf)
+    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
+    raw = make_smime(chain, who, headers={"From": SENDER, "To": UNIT, "Message-ID": mid, "Subject": "signed"})
+    out["expired-ca.eml"] = (gateway.send(raw, UNIT), mid, None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def register(gateway, sent):
+    """Message-ID -> register entry, once every letter is through."""
+    gateway.wait_idle()
+    return {e["message_id"]: e for e in gateway.register("--unit", UNIT.split("@")[0])}
+
+
 def render(pdf: bytes, page: int) -> bytes:
     """Page `page` (1-based) as poppler shows it: grey PGM bytes."""
     return subprocess.run(["pdftoppm", "-r", str(DPI), "-cropbox", "-gray", "-f", str(page), "-l", str(page),
                            "-singlefile", "-"], input=pdf, capture_output=True, check=True).stdout
 
 
-def send(gateway, name: str, pdf: bytes):
-    mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
-    return gateway.send(mail(to=UNIT, files=[(name, pdf)], message_id=mid), UNIT), mid
+def copy_of(gateway, sent, name: str):
+    """The unit's folder copy of the letter carrying `name` (read once all are through)."""
+    return folder_copy(gateway, "pomprap", sent[name][0])
 
 
-def stamped_copy(gateway, queue_id: str, mid: str, name: str) -> bytes:
+def stamped_copy(gateway, sent, name: str) -> bytes:
     """The stamped PDF of the unit's folder copy (the copy says it was stamped)."""
-    register_entry(gateway, mid)
-    copy = folder_copy(gateway, "pomprap", queue_id)
+    copy = copy_of(gateway, sent, name)
     stamped = name.removesuffix(".pdf") + ".stamped.pdf"
     assert copy["X-Saraban-Stamp"] == f"stamped: {stamped}", copy["X-Saraban-Stamp"]
     return files_of(copy)[stamped]
 
 
+def signatures(register, sent, name: str) -> list[dict]:
+    return [s for a in register[sent[name][1]]["attachments"] for s in a["signatures"]]
+
+
 # ------------------------------------------------ F1: an annotation array two pages share
 
-def two_pages_one_annotation_array() -> bytes:
+def two_pages_one_annotation_array(*, form: bool = False) -> bytes:
     """Page 1: a line of text low on the page (its top right is blank paper). Page 2:
     text in its top right. Both pages' /Annots are the same array object (8 0 R), as a
-    producer that writes one empty array for all pages, or an attacker, makes it."""
+    producer that writes one empty array for all pages, or an attacker, makes it; with
+    `form`, the form's /Fields is that array too."""
     font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
     top_right = b"".join(b"(CLAUSE %d: THE AMOUNT APPROVED IS 1,000,000 BAHT) Tj 0 -18 Td " % n for n in range(1, 6))
     return assemble_pdf([
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R%s >>" % (b" /AcroForm << /Fields 8 0 R >>" if form else b""),
         b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 /MediaBox [0 0 595 842]"
         b" /Resources << /Font << /F1 7 0 R >> >> >>",
         b"<< /Type /Page /Parent 2 0 R /Contents 5 0 R /Annots 8 0 R >>",
@@ -78,25 +113,28 @@ def stamp_widgets(pdf: bytes) -> list[int]:
     return out
 
 
-def test_the_stamp_goes_on_page_1_only_when_pages_share_an_annotation_array(gateway, pki):
+def test_the_stamp_goes_on_page_1_only_when_pages_share_an_annotation_array(gateway, sent, register):
     """pyHanko appends the stamp's widget to the array page 1's /Annots refers to. When
     page 2 refers to the same array, on main the stamp (its place measured on page 1's
     blank top right) showed and printed on page 2 as well, its opaque white ground over
-    the clauses in page 2's top right (pdftoppm, Chromium: "CLAUSE 1-3" hidden). Now
-    page 1 gets an array of its own: page 2 looks exactly as it came, page 1 has the
-    stamp, and a signed letter's signature keeps its verdict."""
-    plain = two_pages_one_annotation_array()
-    signed = sign_letter(plain, pki, field_name="Signature1")  # its invisible widget joins the shared array
-    sent = {name: (send(gateway, name, pdf), pdf) for name, pdf in
-            (("2569_dds_0403_201.pdf", plain), ("2569_dds_0403_202.pdf", signed))}
-    for name, ((queue_id, mid), original) in sent.items():
-        stamped = stamped_copy(gateway, queue_id, mid, name)
+    the clauses in page 2's top right (pdftoppm, Chromium: "CLAUSE 1-3" hidden); so
+    too when the form's /Fields is that array. Now page 1 (and the form) get arrays of
+    their own: page 2 looks exactly as it came, page 1 has the stamp, and a signed
+    letter's signature keeps its verdict; a signed letter whose /Fields is its pages'
+    /Annots gets a receipt saying why."""
+    for name in ("shared.pdf", "shared-signed.pdf", "shared-form.pdf"):
+        original, stamped = sent[name][2], stamped_copy(gateway, sent, name)
         assert render(stamped, 2) == render(original, 2), f"{name}: page 2 changed by the stamp"
         assert stamp_widgets(stamped) == [1], name
         assert render(stamped, 1) != render(original, 1), f"{name}: no stamp on page 1"
-    [signature] = [s for a in register_entry(gateway, sent["2569_dds_0403_202.pdf"][0][1])["attachments"]
-                   for s in a["signatures"]]
+    [signature] = signatures(register, sent, "shared-signed.pdf")
     assert signature["indication"] == "TOTAL_PASSED", signature
+    # A signed letter's /Fields cannot be replaced (its signature would not allow it): a receipt.
+    copy = copy_of(gateway, sent, "shared-form-signed.pdf")
+    receipt = f"receipt-{register[sent['shared-form-signed.pdf'][1]]['receive_no'].replace('/', '-')}.pdf"
+    assert copy["X-Saraban-Stamp"].startswith(f"receipt: {receipt} (the letter's form lists its fields in the same "
+                                              "array as its pages list their annotations"), copy["X-Saraban-Stamp"]
+    assert files_of(copy)["shared-form-signed.pdf"] == sent["shared-form-signed.pdf"][2]
 
 
 # ------------------------------------------------ F2: a CA certificate of the chain has expired
@@ -140,7 +178,7 @@ def under_expired_ca(pki, tmp_path_factory):
 EXPIRED_CA = "the CA certificate TEST Sub CA 2024 expired on "
 
 
-def test_a_signature_whose_ca_certificate_expired_says_which_and_why(gateway, under_expired_ca):
+def test_a_signature_whose_ca_certificate_expired_says_which_and_why(gateway, sent, register):
     """ETSI EN 319 102-1: a certificate of the chain outside its validity, nothing
     proving the signature earlier, is INDETERMINATE / OUT_OF_BOUNDS_NO_POE. pyHanko says
     CERTIFICATE_CHAIN_GENERAL_FAILURE for an expired CA certificate, and on main that is
@@ -148,21 +186,12 @@ def test_a_signature_whose_ca_certificate_expired_says_which_and_why(gateway, un
     could not be validated" (an expired signer's certificate is named as such). Now the
     verdict names the CA certificate and the day it expired, for a signed PDF and a
     signed mail alike."""
-    from tests.pki import make_letter, make_smime
-    from tests.signatures.test_red_team_session14 import SENDER, smime_verdict
-
-    who, chain = under_expired_ca
-    pdf = sign_letter(make_letter(), chain, who)
-    (queue_id, pdf_mid) = send(gateway, "2569_dds_0403_203.pdf", pdf)
-    mail_mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
-    gateway.send(make_smime(chain, who, headers={"From": SENDER, "To": UNIT, "Message-ID": mail_mid,
-                                                 "Subject": "signed"}), UNIT)
-    [on_pdf] = [s for a in register_entry(gateway, pdf_mid)["attachments"] for s in a["signatures"]]
-    on_mail = smime_verdict(register_entry(gateway, mail_mid))
-    for verdict in (on_pdf, on_mail):
+    on_pdf, on_mail = signatures(register, sent, "expired-ca.pdf"), signatures(register, sent, "expired-ca.eml")
+    for verdict in on_pdf + [s for s in on_mail if s["kind"] == "smime"]:
         assert (verdict["indication"], verdict["sub_indication"]) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE"), verdict
         assert EXPIRED_CA in verdict["message"] and verdict["review"], verdict
-    copy = folder_copy(gateway, "pomprap", queue_id)
+    assert len(on_pdf) == 1 and len(on_mail) == 1
+    copy = copy_of(gateway, sent, "expired-ca.pdf")
     assert "INDETERMINATE/OUT_OF_BOUNDS_NO_POE" in copy["X-Saraban-Signature"]
 
 
@@ -199,14 +228,12 @@ def metadata(pdf: bytes) -> tuple[dict, bytes]:
     return dict(reader.metadata), reader.trailer["/Root"]["/Metadata"].get_object().get_data()
 
 
-def test_the_stamp_keeps_a_pdfa_letters_metadata_as_the_sender_wrote_it(gateway):
+def test_the_stamp_keeps_a_pdfa_letters_metadata_as_the_sender_wrote_it(gateway, sent, register):
     """PDF/A-1 (ISO 19005-1 6.7.3, veraPDF rule 6.7.3-1): each /Info entry with an XMP
     analogue says what the XMP says. On main pyHanko rewrote both with the stamp:
     /Producer "LibreOffice 7.6; pyHanko 0.38.0" against pdf:Producer "pyHanko 0.38.0",
     so the stamped copy still claimed PDF/A-1b (pdfaid) and no longer was. Now the
     stamp's update leaves the letter's metadata as it came."""
-    name, pdf = "2569_dds_0403_204.pdf", pdfa_letter()
-    queue_id, mid = send(gateway, name, pdf)
-    info, xmp = metadata(stamped_copy(gateway, queue_id, mid, name))
-    assert (info, xmp) == metadata(pdf)
+    info, xmp = metadata(stamped_copy(gateway, sent, "pdfa.pdf"))
+    assert (info, xmp) == metadata(sent["pdfa.pdf"][2])
     assert b"<pdfaid:part>1</pdfaid:part>" in xmp and info["/Producer"] == "LibreOffice 7.6"
