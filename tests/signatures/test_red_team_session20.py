@@ -237,3 +237,47 @@ def test_the_stamp_keeps_a_pdfa_letters_metadata_as_the_sender_wrote_it(gateway,
     info, xmp = metadata(stamped_copy(gateway, sent, "pdfa.pdf"))
     assert (info, xmp) == metadata(sent["pdfa.pdf"][2])
     assert b"<pdfaid:part>1</pdfaid:part>" in xmp and info["/Producer"] == "LibreOffice 7.6"
+
+
+# ------------------------------------------------ F4: a unit's long name and the stamp's text size
+
+LONG_UNIT = "ฝ่ายบริหารงานทั่วไป สำนักงานเลขานุการสำนักการระบายน้ำ กรุงเทพมหานคร"
+
+
+def receive_number_height(pdf: bytes) -> float:
+    """The height (points) of the receive number's first digit as PDFium shows the
+    stamp (its appearance flattened into page 1, in memory)."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        page = document[0]
+        pdfium_c.FPDFPage_Flatten(page.raw, pdfium_c.FLAT_NORMALDISPLAY)
+        page.close()
+        textpage = document[0].get_textpage()
+        text = textpage.get_text_range()
+        at = text.index("เลขรับ ") + len("เลขรับ ")
+        _left, bottom, _right, top = textpage.get_charbox(at)
+        return top - bottom
+    finally:
+        document.close()
+
+
+def test_a_units_long_name_does_not_shrink_the_receive_number(seal, stamp_info):
+    """pyHanko shrinks the whole stamp text until its longest line fits the box. On
+    main a unit named LONG_UNIT (67 letters, a real kind of BMA sub-unit name) had the
+    receive number and the date printed at 0.59 of their size (5.3 pt instead of 9),
+    under the stamp's documented least of 6.3 pt. Now the name is broken between words
+    over two lines and the text keeps at least 90 % of its size."""
+    import dataclasses
+
+    from gateway.signatures.stamp import stamp_pdf
+    from tests.pki import make_letter
+
+    letter = make_letter()
+    short = stamp_pdf(letter, stamp_info, seal)
+    long = stamp_pdf(letter, dataclasses.replace(stamp_info, unit_name=LONG_UNIT), seal)
+    assert short.mode == long.mode == "stamped"
+    heights = receive_number_height(short.pdf), receive_number_height(long.pdf)
+    assert heights[1] >= 0.9 * heights[0], heights
