@@ -511,13 +511,7 @@ def _load_font(path: str, _mtime_ns: int, _size: int) -> _LoadedFont:
         to_subset = out.getvalue()
     except Exception:  # a font fontTools cannot rewrite: subset the file as it is
         to_subset = data
-    buf = hb.Buffer()
-    buf.add_str(_STAMP_ALPHABET)
-    buf.set_script_from_ot_tag("thai")
-    buf.set_language_from_ot_tag("THA ")
-    buf.guess_segment_properties()
-    hb.shape(hb_font, buf)
-    alphabet = frozenset(info.codepoint for info in buf.glyph_infos)
+    alphabet = frozenset(info.codepoint for info in _shaped_as_thai(hb_font, _STAMP_ALPHABET).glyph_infos)
     return _LoadedFont(hb_font, to_subset, alphabet, _shared_font(to_subset))
 
 
@@ -595,21 +589,26 @@ def _fitted_lines(stamp: StampInfo, size: int, width: float) -> list[str]:
 
 def _text_width(font_path: str, size: int):
     """The width in points of a line at `size` points, shaped as the stamp shapes it."""
-    import uharfbuzz as hb
-
     font = _loaded_font(font_path).hb_font
     per_unit = size / font.face.upem
 
     def measure(text: str) -> float:
-        buf = hb.Buffer()
-        buf.add_str(text)
-        buf.set_script_from_ot_tag("thai")
-        buf.set_language_from_ot_tag("THA ")
-        buf.guess_segment_properties()
-        hb.shape(font, buf)
-        return sum(pos.x_advance for pos in buf.glyph_positions) * per_unit
+        return sum(pos.x_advance for pos in _shaped_as_thai(font, text).glyph_positions) * per_unit
 
     return measure
+
+
+def _shaped_as_thai(hb_font, text: str):
+    """HarfBuzz's shaping of `text` as Thai (thai_font's script and language)."""
+    import uharfbuzz as hb
+
+    buf = hb.Buffer()
+    buf.add_str(text)
+    buf.set_script_from_ot_tag("thai")
+    buf.set_language_from_ot_tag("THA ")
+    buf.guess_segment_properties()
+    hb.shape(hb_font, buf)
+    return buf
 
 
 @lru_cache(maxsize=1)
