@@ -21,7 +21,7 @@ import structlog
 
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.names import cert_emails, cert_names
-from gateway.signatures.trust import TrustSettings, anchor_validity_problem, not_yet_valid_problem, purpose_problem
+from gateway.signatures.trust import TrustSettings, anchor_validity_problem, validity_problem, purpose_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_NONE,
@@ -405,7 +405,7 @@ def _from_status(status, carried=()) -> SignatureVerdict:
         if sub == "CHAIN_CONSTRAINTS_FAILURE" and status.signing_cert.subject == status.signing_cert.issuer:
             sub, msg = "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
         elif sub == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and (
-                early := not_yet_valid_problem(status.signing_cert, carried)) is not None:
+                early := validity_problem(status.signing_cert, carried)) is not None:
             ind, sub, msg = early
     elif (constraint := anchor_validity_problem(status.validation_path)
           or purpose_problem(status.signing_cert)) is not None:

@@ -209,33 +209,52 @@ def purpose_problem(cert) -> tuple[str, str] | None:
             f"the signer's certificate is issued for {shown}, not for signing documents or mail")
 
 
-def not_yet_valid_problem(cert, others=(), moment=None) -> tuple[str, str, str] | None:
+def validity_problem(cert, others=(), moment=None) -> tuple[str, str, str] | None:
     """(indication, sub-indication, message) when the signer's certificate, or a CA
-    certificate above it that the signature carries, is not valid yet; else None.
+    certificate above it that the signature carries, is not valid yet or has expired;
+    else None.
 
-    pyHanko files a certificate whose validity starts later under
-    CERTIFICATE_CHAIN_GENERAL_FAILURE. ETSI EN 319 102-1 has NOT_YET_VALID for it: the
-    signature exists now, before the signer's certificate starts, so it was made before
-    the certificate was valid (TOTAL_FAILED); a CA certificate that starts later leaves
-    the chain unproven for now (INDETERMINATE)."""
+    pyHanko files both under CERTIFICATE_CHAIN_GENERAL_FAILURE ("the signer's
+    certificate chain could not be validated"). ETSI EN 319 102-1 has NOT_YET_VALID for
+    the first: the signature exists now, before the signer's certificate starts, so it
+    was made before the certificate was valid (TOTAL_FAILED); a CA certificate that
+    starts later leaves the chain unproven for now (INDETERMINATE). A CA certificate
+    that has expired is OUT_OF_BOUNDS_NO_POE, as an expired signer's certificate is
+    (pyHanko says that one itself): until session 20 the clerk read only that the chain
+    "could not be validated", not which certificate or why. Of several carried CA
+    certificates of one name (a CA renewed under the same name) one in its dates is
+    taken, so a stale copy beside the current one is not blamed."""
     import datetime as dt
 
     now = moment or dt.datetime.now(dt.timezone.utc)
+
+    def dates(c):
+        validity = c["tbs_certificate"]["validity"]
+        return validity["not_before"].native, validity["not_after"].native
+
     try:
-        by_subject = {c.subject.dump(): c for c in others}
+        by_subject: dict[bytes, list] = {}
+        for c in others:
+            by_subject.setdefault(c.subject.dump(), []).append(c)
         current, depth = cert, 0
         while current is not None and depth < 10:
-            start = current["tbs_certificate"]["validity"]["not_before"].native
+            start, end = dates(current)
+            name = current.subject.native.get("common_name") or current.subject.human_friendly
             if now < start:
-                name = current.subject.native.get("common_name") or current.subject.human_friendly
                 when = start.date().isoformat()
                 if depth == 0:
                     return ("TOTAL_FAILED", "NOT_YET_VALID",
                             f"the signer's certificate is not valid before {when}: the signature was made before it")
                 return "INDETERMINATE", "NOT_YET_VALID", f"the CA certificate {name} is not valid before {when}"
+            if now > end:
+                whose = "the signer's certificate" if depth == 0 else f"the CA certificate {name}"
+                return ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE",
+                        f"{whose} expired on {end.date().isoformat()} and nothing proves the signature came earlier")
             if current.self_signed in ("maybe", "yes"):
                 return None
-            current, depth = by_subject.get(current.issuer.dump()), depth + 1
+            issuers = by_subject.get(current.issuer.dump(), [])
+            in_dates = [c for c in issuers if dates(c)[0] <= now <= dates(c)[1]]
+            current, depth = (in_dates or issuers or [None])[0], depth + 1
     except Exception:
         return None  # unreadable dates fail validation elsewhere
     return None

@@ -19,7 +19,7 @@ from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
 from gateway.signatures.revisions import _meaningful, field_changes, unexplained_bytes, unlisted_objects
-from gateway.signatures.trust import TrustSettings, anchor_validity_problem, not_yet_valid_problem, purpose_problem
+from gateway.signatures.trust import TrustSettings, anchor_validity_problem, validity_problem, purpose_problem
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_ANNOTATIONS,
@@ -372,7 +372,7 @@ def _indication(status, kind: str, certification: bool, others=()) -> tuple[str,
         # the reader) call it what it is: no chain to any root we trust.
         return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "self-signed certificate: no chain to a configured trust root"
     if indic is not None and indic.name == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and (
-            early := not_yet_valid_problem(status.signing_cert, others)) is not None:
+            early := validity_problem(status.signing_cert, others)) is not None:
         return early
     if indic is not None:
         failed = isinstance(indic, AdESFailure)
