@@ -49,10 +49,10 @@ def test_saraban_config_picks_the_file(tmp_path):
     ('[register.start_numbers]\n"saraban.latkrabang" = { 69 = 5 }\n', "register.start_numbers", "Buddhist-era"),
     # An SMTP password sent outside TLS (session 20): smtplib logs in over a plain session
     # whenever the server offers AUTH there.
-    ('[notices]\nsmarthost = "mail.bangkok.go.th:587"\nusername = "saraban"\npassword = "x"\n', "notices",
-     "the password would cross the network to mail.bangkok.go.th in plain text"),
-    ('[delivery.smtp.relay]\nhost = "relay.bangkok.go.th"\nusername = "saraban"\npassword = "x"\n', "delivery",
-     "set starttls = true"),
+    ('[notices]\nsmarthost = "mail.bangkok.go.th:587"\nstarttls = false\nusername = "saraban"\npassword = "x"\n',
+     "notices", "the password would cross the network to mail.bangkok.go.th in plain text"),
+    ('[delivery.smtp.relay]\nhost = "relay.bangkok.go.th"\nstarttls = false\nusername = "saraban"\npassword = "x"\n',
+     "delivery", "set starttls = true"),
     # STARTTLS on intake needs both files
     ('[smtp]\ntls_certificate = "a.pem"\n', "smtp", "set both tls_certificate and tls_key"),
     ('[smtp]\nrequire_tls = true\n', "smtp", "require_tls needs tls_certificate and tls_key"),
@@ -75,7 +75,23 @@ def test_an_smtp_password_may_go_in_plain_only_to_this_host(tmp_path):
     assert settings.notices.username == "saraban" and settings.delivery.smtp["relay"].starttls
     encrypted = tmp_path / "tls.toml"
     encrypted.write_text('[notices]\nsmarthost = "mail.bangkok.go.th:587"\nstarttls = true\nusername = "s"\n')
-    assert load_settings(encrypted, environ={}).notices.starttls
+    assert load_settings(encrypted, environ={}).notices.uses_starttls
+
+
+def test_starttls_is_the_default_to_a_server_on_another_host(tmp_path):
+    """A notice carries a receive number and a subject, a forwarded copy the letter: sent
+    to another host they go inside TLS unless `starttls = false` says otherwise."""
+    path = tmp_path / "default.toml"
+    path.write_text('[notices]\nsmarthost = "mail.bangkok.go.th:587"\nusername = "s"\n'
+                    '[delivery.smtp.relay]\nhost = "relay.bangkok.go.th"\n'
+                    '[delivery.smtp.local]\nhost = "127.0.0.1"\n'
+                    '[delivery.smtp.plain]\nhost = "relay.bangkok.go.th"\nstarttls = false\n')
+    settings = load_settings(path, environ={})
+    assert settings.notices.uses_starttls
+    relays = settings.delivery.smtp
+    assert relays["relay"].uses_starttls and not relays["local"].uses_starttls and not relays["plain"].uses_starttls
+    loopback = load_settings(EXAMPLE, environ={"SARABAN_SMARTHOST": "127.0.0.1:2526"})
+    assert not loopback.notices.uses_starttls
 
 
 def test_broken_toml_and_missing_file(tmp_path):

@@ -96,15 +96,24 @@ class SmtpForward(_Account):
     host: str
     port: int = Field(25, ge=1, le=65535)
     tls: bool = False  # implicit TLS (port 465)
-    starttls: bool = False
+    # None (not set): STARTTLS unless the relay is on this host, as [notices] starttls.
+    starttls: bool | None = None
     ca_file: Path | None = None
     timeout: float = Field(30.0, gt=0)
     from_address: str | None = None  # envelope sender; default: the unit's own address
 
     @model_validator(mode="after")
     def _password_encrypted(self) -> "SmtpForward":
-        no_plain_password(self.host, self.tls or self.starttls, self.username, "[delivery.smtp]")
+        no_plain_password(self.host, self.tls or self.uses_starttls, self.username, "[delivery.smtp]")
         return self
+
+    @property
+    def uses_starttls(self) -> bool:
+        if self.tls:
+            return False  # already encrypted from the first byte
+        if self.starttls is not None:
+            return self.starttls
+        return not is_loopback(self.host)
 
 
 class RegistrarRoute(_Account):

@@ -19,7 +19,7 @@ from gateway.sender.settings import DnsSection, SenderSection
 from gateway.intake.client_block import networks
 from rules.thai_time import REGISTER_YEARS
 from gateway.config.delivery import (ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets,
-                                     no_plain_password)
+                                     is_loopback, no_plain_password)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
 # docs/install.md's place, which the systemd unit names (SARABAN_CONFIG): an installed
@@ -226,7 +226,9 @@ class RulesSection(_Section):
 class NoticesSection(_Section):
     enabled: bool = True
     smarthost: str | None = None  # host[:port]; None: notices stay queued
-    starttls: bool = False
+    # None (not set): STARTTLS unless the smarthost is on this host. A notice carries the
+    # receive number and the letter's subject; false sends them over the network in plain.
+    starttls: bool | None = None
     username: str | None = None
     password: str | None = None
     from_address: str | None = None  # default: the unit's own address
@@ -240,9 +242,20 @@ class NoticesSection(_Section):
     @model_validator(mode="after")
     def _password_encrypted(self) -> "NoticesSection":
         if self.smarthost:
-            host = self.smarthost.rsplit(":", 1)[0] if self.smarthost.count(":") == 1 else self.smarthost
-            no_plain_password(host, self.starttls, self.username, "[notices]")
+            no_plain_password(self.smarthost_host, self.uses_starttls, self.username, "[notices]")
         return self
+
+    @property
+    def smarthost_host(self) -> str:
+        smarthost = self.smarthost or ""
+        return smarthost.rsplit(":", 1)[0] if smarthost.count(":") == 1 else smarthost
+
+    @property
+    def uses_starttls(self) -> bool:
+        """`starttls` as set, or (not set) true unless the smarthost is on this host."""
+        if self.starttls is not None:
+            return self.starttls
+        return bool(self.smarthost) and not is_loopback(self.smarthost_host)
 
 
 class SignaturesSection(_Section):

@@ -23,7 +23,7 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
     """Raises smtplib.SMTPException or OSError on failure (the outbox retries);
     DeadlinePassed when the whole transaction took longer than `timeout` plus a second
     per MB (a relay that trickles its replies defeats the per-read timeout)."""
-    context: ssl.SSLContext | None = tls_context(relay.ca_file, True) if (relay.tls or relay.starttls) else None
+    context: ssl.SSLContext | None = tls_context(relay.ca_file, True) if (relay.tls or relay.uses_starttls) else None
     client: smtplib.SMTP = (smtplib.SMTP_SSL(timeout=relay.timeout, context=context) if relay.tls
                             else smtplib.SMTP(timeout=relay.timeout))
     with Deadline(relay.timeout + len(data) / 1_000_000, lambda: client.sock, f"the relay {relay.host}:{relay.port}"):
@@ -33,7 +33,7 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
             raise smtplib.SMTPConnectError(code, greeting)
         with client:
             client.ehlo()
-            if relay.starttls:
+            if relay.uses_starttls:
                 client.starttls(context=context)
                 client.ehlo()
             password = relay.secret()

@@ -109,7 +109,7 @@ def _session(settings: "Settings", host: str, port: int, opened: list) -> tuple[
     """(this thread's session with the smarthost, whether it was kept from before);
     the client is put in `opened` before it connects, for the caller's deadline."""
     config = settings.notices
-    key = (host, port, config.starttls, config.username, settings.smtp.hostname, config.timeout)
+    key = (host, port, config.uses_starttls, config.username, settings.smtp.hostname, config.timeout)
     client = getattr(_sessions, "client", None)
     if client is not None:
         if _sessions.key == key and time.monotonic() - _sessions.last_used < SESSION_IDLE:
@@ -123,7 +123,7 @@ def _session(settings: "Settings", host: str, port: int, opened: list) -> tuple[
         if code != 220:  # as smtplib.SMTP(host) does when it connects
             raise smtplib.SMTPConnectError(code, greeting)
         client.ehlo()
-        if config.starttls:
+        if config.uses_starttls:
             client.starttls(context=ssl.create_default_context())
             client.ehlo()
         if config.username:
