@@ -8,6 +8,9 @@ Found and fixed:
 * a failed handshake was logged with Python's text (`[SSL: UNSUPPORTED_PROTOCOL]
   unsupported protocol (_ssl.c:1006)`), or an empty reason for a client that went away.
   Now OpenSSL's reason in words.
+* a certificate file that is not PEM (an empty file, the key and certificate swapped)
+  was said as "[SSL] PEM lib (_ssl.c:3905)", a chain in the wrong order as
+  KEY_VALUES_MISMATCH. Now which file holds what is missing, and the order to use.
 * a key under a passphrase: OpenSSL asked for it on the terminal (check-config in a
   shell, or a daemon started from one at its reload, waited there, the event loop with
   it); without a terminal the reason was "Invalid argument". Now refused at once, said so.
@@ -140,3 +143,22 @@ def test_a_key_under_a_passphrase_is_said_not_asked_for(gateway, tmp_path):
     finally:
         gateway.key_path.write_bytes(working[0])
         gateway.cert_path.write_bytes(working[1])
+
+
+def test_a_pair_that_cannot_be_used_is_said_in_words(tmp_path):
+    cert, cert_path, key_path = write_certificate(tmp_path, "leaf")
+    _, intermediate, _ = write_certificate(tmp_path, "intermediate")
+    wrong_order = tmp_path / "wrong-order.pem"
+    wrong_order.write_bytes(intermediate.read_bytes() + cert_path.read_bytes())
+    empty = tmp_path / "empty.pem"
+    empty.write_bytes(b"")
+    cases = {
+        "order": (wrong_order, key_path, f"the key does not match the first certificate in {wrong_order}"),
+        "swapped": (key_path, cert_path, f"{key_path} holds no PEM certificate"),
+        "empty-key": (cert_path, empty, f"{empty} holds no PEM private key"),
+    }
+    for name, (certificate, key, said) in cases.items():
+        config = write_config(tmp_path / name, smtp_extra=f'tls_certificate = "{certificate}"\ntls_key = "{key}"\n')
+        checked = Daemon(config).cli("check-config", check=False)
+        assert checked.returncode != 0 and said in checked.stderr, (name, checked.stderr)
+        assert "_ssl.c" not in checked.stderr and "PEM lib" not in checked.stderr, (name, checked.stderr)

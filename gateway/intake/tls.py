@@ -40,12 +40,29 @@ def server_context(certificate: Path, key: Path) -> ssl.SSLContext:
     except PermissionError as exc:
         raise TlsError(f"cannot read {exc.filename}: permission denied") from None
     except ssl.SSLError as exc:
-        what = exc.reason or exc.strerror or "not a PEM certificate chain and its key"
-        raise TlsError(f"{certificate} and {key} cannot be used ({what}): a PEM certificate chain "
-                       "and the private key that matches it") from None
+        raise TlsError(f"{certificate} and {key} cannot be used ({_unusable(certificate, key, exc)}): "
+                       "a PEM certificate chain and the private key that matches it") from None
     except OSError as exc:
         raise TlsError(f"cannot read {certificate} or {key}: {exc.strerror or exc}") from None
     return context
+
+
+def _unusable(certificate: Path, key: Path, exc: ssl.SSLError) -> str:
+    """What is wrong with the pair, in words: OpenSSL's own text for a file that is not
+    PEM is "[SSL] PEM lib (_ssl.c:3905)", and a chain whose first certificate is not the
+    server's says only KEY_VALUES_MISMATCH."""
+    if exc.reason == "KEY_VALUES_MISMATCH":
+        return (f"the key does not match the first certificate in {certificate}: another key, or a chain in "
+                "the wrong order (the server's own certificate first, then the intermediates, as in "
+                "certbot's fullchain.pem)")
+    for path, marker, what in ((certificate, b"-----BEGIN CERTIFICATE-----", "no PEM certificate"),
+                               (key, b"PRIVATE KEY-----", "no PEM private key")):
+        try:
+            if marker not in path.read_bytes():
+                return f"{path} holds {what}"
+        except OSError:
+            pass
+    return exc.reason.lower().replace("_", " ") if exc.reason else "not a PEM certificate chain and its key"
 
 
 class _Passphrase(Exception):
