@@ -47,16 +47,6 @@ def gateway(tmp_path_factory):
     d.stop()
 
 
-def _line(tls: ssl.SSLSocket) -> bytes:
-    out = b""
-    while not out.endswith(b"\n"):
-        byte = tls.recv(1)
-        if not byte:
-            break
-        out += byte
-    return out
-
-
 def _plain_until_starttls(port: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=15)
     reader = sock.makefile("rb")
@@ -77,15 +67,16 @@ def _python_text(gateway) -> list[dict]:
 def test_a_second_starttls_inside_tls_is_refused_and_the_session_goes_on(gateway):
     sock = _plain_until_starttls(gateway.port)
     tls = ssl._create_unverified_context().wrap_socket(sock, server_hostname=HOST)  # noqa: S323
+    reader = tls.makefile("rb")
     try:
         tls.sendall(b"EHLO mail.hostile.example\r\n")
-        while not _line(tls).startswith(b"250 "):
+        while not reader.readline().startswith(b"250 "):
             pass
         tls.sendall(b"STARTTLS\r\n")
-        assert _line(tls).startswith(b"503 5.5.1 TLS already active")
+        assert reader.readline().startswith(b"503 5.5.1 TLS already active")
         # still the same encrypted session, still taking commands
         tls.sendall(b"MAIL FROM:<saraban.dds@bangkok.go.th>\r\nRCPT TO:<" + LAT.encode() + b">\r\nRSET\r\nQUIT\r\n")
-        assert [_line(tls)[:3] for _ in range(4)] == [b"250", b"250", b"250", b"221"]
+        assert [reader.readline()[:3] for _ in range(4)] == [b"250", b"250", b"250", b"221"]
     finally:
         tls.close()
     assert not _python_text(gateway)
