@@ -68,6 +68,7 @@ LINE_TOO_LONG = reply(500, "5.5.2", "บรรทัดในอีเมลย�
 TOO_BUSY = reply(421, "4.7.0", "ระบบมีการเชื่อมต่อมากเกินไป กรุณาส่งใหม่ภายหลัง", "too many connections, try again later")
 TLS_REQUIRED = reply(530, "5.7.0", "ต้องเข้ารหัสการเชื่อมต่อ (STARTTLS) ก่อนส่งหนังสือ",
                      "Must issue a STARTTLS command first (this gateway takes letters over TLS only)")
+TLS_ALREADY_ACTIVE = reply(503, "5.5.1", "การเชื่อมต่อนี้เข้ารหัสแล้ว", "TLS already active (RFC 3207 4.2)")
 DMARC_REJECT = reply(
     550,
     "5.7.1",

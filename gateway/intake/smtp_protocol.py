@@ -37,6 +37,7 @@ from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException, syntax
 
 from gateway.intake import replies
 from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
+from gateway.intake.tls import handshake_failure
 
 log = structlog.get_logger("gateway.intake.smtp")
 
@@ -279,7 +280,7 @@ class SarabanSMTP(SMTP):
             # A client that asked for STARTTLS and could not finish the handshake (no
             # common protocol, a scanner, a dropped line): aiosmtpd closes the session.
             log.info("smtp_tls_handshake_failed", peer=self._admitted_ip,
-                     error=str(error.__cause__ or error)[:200])
+                     reason=handshake_failure(error.__cause__))
             return replies.INTERNAL_ERROR
         handler_hook = getattr(self.event_handler, "handle_exception", None)
         if handler_hook is not None:
@@ -324,6 +325,17 @@ class SarabanSMTP(SMTP):
         if await self._address_refused(arg, "TO:"):
             return
         await super().smtp_RCPT(arg)
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
+        # aiosmtpd 1.4 answers a second STARTTLS with 220 and stacks a TLS session inside
+        # the first: RFC 3207 forbids it, each layer costs a handshake and a decryption of
+        # every byte, and closing one logged asyncio's TypeError traceback at error level
+        # (its SSLProtocol cannot sit on another one's transport).
+        if self._tls_protocol is not None:
+            await self.push(replies.TLS_ALREADY_ACTIVE)
+            return
+        await super().smtp_STARTTLS(arg)
 
     @syntax("QUIT")
     async def smtp_QUIT(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name

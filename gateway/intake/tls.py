@@ -26,18 +26,69 @@ def server_context(certificate: Path, key: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        context.load_cert_chain(certificate, key)
+        # A key under a passphrase: without a callback OpenSSL asks for it on the
+        # terminal, so check-config, or a daemon started from a shell at its reload,
+        # waited there (the event loop, every SMTP session, with it); without a
+        # terminal it said "Invalid argument".
+        context.load_cert_chain(certificate, key, password=_no_passphrase)
+    except _Passphrase:
+        raise TlsError(f"the key {key} is protected by a passphrase, which the gateway cannot type at start "
+                       f"or reload: store it without one, readable only by the saraban user "
+                       f"(openssl pkey -in {key} -out <new file>)") from None
     except FileNotFoundError as exc:
         raise TlsError(f"no such file: {exc.filename}") from None
     except PermissionError as exc:
         raise TlsError(f"cannot read {exc.filename}: permission denied") from None
     except ssl.SSLError as exc:
-        what = exc.reason or exc.strerror or "not a PEM certificate chain and its key"
-        raise TlsError(f"{certificate} and {key} cannot be used ({what}): a PEM certificate chain "
-                       "and the private key that matches it") from None
+        raise TlsError(f"{certificate} and {key} cannot be used ({_unusable(certificate, key, exc)}): "
+                       "a PEM certificate chain and the private key that matches it") from None
     except OSError as exc:
         raise TlsError(f"cannot read {certificate} or {key}: {exc.strerror or exc}") from None
     return context
+
+
+def _unusable(certificate: Path, key: Path, exc: ssl.SSLError) -> str:
+    """What is wrong with the pair, in words: OpenSSL's own text for a file that is not
+    PEM is "[SSL] PEM lib (_ssl.c:3905)", and a chain whose first certificate is not the
+    server's says only KEY_VALUES_MISMATCH."""
+    if exc.reason == "KEY_VALUES_MISMATCH":
+        return (f"the key does not match the first certificate in {certificate}: another key, or a chain in "
+                "the wrong order (the server's own certificate first, then the intermediates, as in "
+                "certbot's fullchain.pem)")
+    for path, marker, what in ((certificate, b"-----BEGIN CERTIFICATE-----", "no PEM certificate"),
+                               (key, b"PRIVATE KEY-----", "no PEM private key")):
+        try:
+            if marker not in path.read_bytes():
+                return f"{path} holds {what}"
+        except OSError:
+            pass
+    return exc.reason.lower().replace("_", " ") if exc.reason else "not a PEM certificate chain and its key"
+
+
+class _Passphrase(Exception):
+    pass
+
+
+def _no_passphrase() -> bytes:
+    raise _Passphrase
+
+
+# Why a handshake failed, for its log line: OpenSSL's reason in words, not Python's text
+# ("[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol (_ssl.c:1006)", or "" for a client
+# that went away).
+_HANDSHAKE_ENDED = {
+    ConnectionAbortedError: "the handshake took too long",  # asyncio's 60 s handshake timeout
+    ConnectionError: "the connection closed during the handshake",  # by the client, or the command timeout
+}
+
+
+def handshake_failure(error: BaseException | None) -> str:
+    if isinstance(error, ssl.SSLError) and error.reason:
+        return error.reason.lower().replace("_", " ")
+    for kind, said in _HANDSHAKE_ENDED.items():
+        if isinstance(error, kind):
+            return said
+    return "the handshake failed"
 
 
 class TlsContexts:
