@@ -36,9 +36,11 @@ from gateway.service.process_util import exit_now, raise_open_files_limit, run_c
 from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
+from gateway.delivery.inflight import forgive as forgive_delivery
 from gateway.service.instance_lock import AlreadyRunning, InstanceLock, lock_paths
 from storage.db import Database, sqlite_file
 from storage.errors import DAMAGED_ADVICE, is_damaged_database
+from storage.messages import forgive_daemon_death as forgive_messages
 
 log = structlog.get_logger("gateway.service.daemon")
 
@@ -184,6 +186,23 @@ async def serve(settings: Settings) -> int:
         instance.release()
 
 
+def _forgive_daemon_death(settings: Settings, db: Database, spool: Spool) -> None:
+    """Before any runner starts: what the last run left open died with the daemon (kill
+    -9, a power cut, the supervisor's crash), not because of the letter or the copy. Such
+    deaths counted towards parking a letter (`[pipeline] max_attempts`) and made a folder
+    copy dead after two (gateway/delivery/inflight.py): a daemon restarted a few times
+    while a letter was in hand left it parked or unfiled (session 20's kill campaign)."""
+    forgive_delivery(settings.data_dir)
+    try:
+        with db.session() as session:
+            forgiven = forgive_messages(session, spool.pending())
+    except Exception as exc:  # noqa: BLE001 - the database busy: the runners wait for it anyway
+        log.warning("daemon_death_not_forgiven", error=f"{type(exc).__name__}: {str(exc)[:200]}")
+        return
+    if forgiven:
+        log.info("letters_open_at_last_stop", letters=forgiven)
+
+
 async def _serve(settings: Settings) -> int:
     notifier = Notifier()
     notifier.status("starting: database schema")
@@ -201,6 +220,7 @@ async def _serve(settings: Settings) -> int:
                   **({"hint": DAMAGED_ADVICE} if is_damaged_database(exc) else {}))
         db.dispose()
         return 1
+    _forgive_daemon_death(settings, db, spool)
     if settings.http.enabled:
         metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
     directory = DirectoryHolder(settings)
