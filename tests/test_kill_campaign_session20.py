@@ -299,10 +299,14 @@ def check_invariants(d: Daemon, letters: list[Planned], sink: Sink, copies: Coun
     if held:
         problems.append(f"in quarantine: {[(h['queue_id'], [r['rule'] for r in h['reasons']]) for h in held][:5]}")
     spool = d.data_dir / "spool"
-    for part in ("new", "tmp", "failed"):
+    for part in ("new", "tmp", "failed", "readings"):
         left = list((spool / part).glob("*")) if (spool / part).exists() else []
         if left:
             problems.append(f"spool/{part} not empty: {[p.name for p in left][:5]}")
+    half_written = [str(p.relative_to(d.data_dir)) for p in d.data_dir.rglob("*")
+                    if p.is_file() and (p.suffix == ".tmp" or p.parent.name == "tmp")]
+    if half_written:
+        problems.append(f"half-written files left: {half_written[:5]}")
     status = d.status_here()
     if set(status["messages"]) - {"done"}:
         problems.append(f"messages not done: {status['messages']}")
@@ -492,4 +496,35 @@ def test_a_copy_being_filed_when_the_daemon_is_killed_again_and_again_is_filed_n
         assert status["outbox"] == {"folder": {"done": 1}}, status["outbox"]
         assert [p.name.startswith(queue_id) for p in d.maildir_files("latkrabang")] == [True]
     finally:
+        d.stop()
+
+
+def test_a_claim_left_by_a_killed_runner_whose_pid_is_taken_again_holds_nothing(tmp_path):
+    """Two pipeline runners; the daemon killed (kill -9, a power cut) while a runner held
+    its claim on letter A (spool/claims/<queue id>: "<seq> <pid>"). After a reboot pids
+    start again (a container's pid_max is 32768 and wraps within the hour): the claim's
+    pid was another live process's, so the claim looked held by a live runner. Letter
+    A was never registered, and every later letter waited two minutes for A's turn
+    (`register_order_timeout`). Here a `sleep` stands for that process. Now the claims of
+    the last run are dropped at start-up: A and then B are registered at once, in order."""
+    import subprocess
+
+    d = Daemon(write_config(tmp_path, workers=2), env={"SARABAN_CRASHPOINT": "after_spool_read"}).start()
+    other = subprocess.Popen(["sleep", "600"])
+    try:
+        first = d.send(letter(), LATKRABANG)
+        d.proc.wait(60)
+        d._log.close()
+        claim = d.data_dir / "spool" / "claims" / first
+        seq = claim.read_text(encoding="ascii").split()[0]
+        claim.write_text(f"{seq} {other.pid}", encoding="ascii")  # the pid, taken again
+        d.env = {}
+        d.start(timeout=60)
+        second = d.send(letter(), LATKRABANG)
+        d.wait_idle(timeout=60)
+        assert [(e["queue_id"], e["number"]) for e in sorted(d.register(), key=lambda e: e["number"])] == [
+            (first, 1), (second, 2)]
+    finally:
+        other.kill()
+        other.wait()
         d.stop()

@@ -108,6 +108,24 @@ class RegisterOrder:
 
     # -- the files ------------------------------------------------------------------------
 
+    @staticmethod
+    def forget_all(spool_root: Path) -> int:
+        """At the daemon's start, before any runner: every claim left is of a run that
+        died (kill -9, a power cut). Its pid may belong to another process by now (after
+        a reboot pids start again; a container's pid_max is 32768): such a claim looked
+        held by a live runner, so its letter was never taken, and every later block
+        waited TURN_TIMEOUT for it (session 20). Returns how many were removed."""
+        removed = 0
+        folder = spool_root / "claims"
+        for name in os.listdir(folder) if folder.is_dir() else ():
+            if not name.startswith("."):
+                try:
+                    (folder / name).unlink()
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed
+
     def _claims(self) -> dict[str, tuple[int, int]]:
         out = {}
         for name in os.listdir(self.dir):

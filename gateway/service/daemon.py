@@ -37,6 +37,7 @@ from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
 from gateway.delivery.inflight import forgive as forgive_delivery
+from gateway.pipeline.register_order import RegisterOrder
 from gateway.service.instance_lock import AlreadyRunning, InstanceLock, lock_paths
 from storage.db import Database, sqlite_file
 from storage.errors import DAMAGED_ADVICE, is_damaged_database
@@ -193,6 +194,9 @@ def _forgive_daemon_death(settings: Settings, db: Database, spool: Spool) -> Non
     copy dead after two (gateway/delivery/inflight.py): a daemon restarted a few times
     while a letter was in hand left it parked or unfiled (session 20's kill campaign)."""
     forgive_delivery(settings.data_dir)
+    stale_claims = RegisterOrder.forget_all(spool.root)
+    if stale_claims:
+        log.info("stale_claims_removed", claims=stale_claims)
     try:
         with db.session() as session:
             forgiven = forgive_messages(session, spool.pending())
