@@ -16,7 +16,8 @@ runner. A block never waits for one claimed after it, so two runners can never w
 for each other. A claim is a file `spool/claims/<queue id>` holding its number and the
 runner's pid: a hint, not a record; a runner killed with `kill -9` leaves claims whose
 pid is gone (or a zombie not yet reaped), and they count for nothing (exactly-once rests on the database, as
-before: gateway/pipeline/process.py).
+before: gateway/pipeline/process.py); the daemon's start drops every claim of the last
+run (`forget_all`), whose pids other processes may hold by then.
 
 A letter that waits (its sender's DNS, a back-off after a failure) is not claimed
 while it waits: it takes its number when it is registered, as with one runner.
