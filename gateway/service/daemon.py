@@ -10,6 +10,7 @@ import multiprocessing
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import structlog
@@ -187,6 +188,18 @@ async def serve(settings: Settings) -> int:
         instance.release()
 
 
+def _remove_half_written(data_dir: Path) -> None:
+    """The state files beside the database (numbering.json, restored.json ...) are
+    written to a temporary file and renamed: one killed between left
+    `.numbering.json.<pid>.<random>.tmp` behind, one more at each such kill (session
+    20's campaign found them). No one writes them while the daemon starts."""
+    for path in [*data_dir.glob(".*.json.*.tmp"), *data_dir.glob("delivery-*.tmp")]:
+        try:
+            path.unlink()
+        except OSError:
+            continue
+
+
 def _forgive_daemon_death(settings: Settings, db: Database, spool: Spool) -> None:
     """Before any runner starts: what the last run left open died with the daemon (kill
     -9, a power cut, the supervisor's crash), not because of the letter or the copy. Such
@@ -194,6 +207,7 @@ def _forgive_daemon_death(settings: Settings, db: Database, spool: Spool) -> Non
     copy dead after two (gateway/delivery/inflight.py): a daemon restarted a few times
     while a letter was in hand left it parked or unfiled (session 20's kill campaign)."""
     forgive_delivery(settings.data_dir)
+    _remove_half_written(settings.data_dir)
     stale_claims = RegisterOrder.forget_all(spool.root)
     if stale_claims:
         log.info("stale_claims_removed", claims=stale_claims)
