@@ -200,12 +200,14 @@ def _remove_half_written(data_dir: Path) -> None:
             continue
 
 
-def _forgive_daemon_death(settings: Settings, db: Database, spool: Spool) -> None:
-    """Before any runner starts: what the last run left open died with the daemon (kill
-    -9, a power cut, the supervisor's crash), not because of the letter or the copy. Such
-    deaths counted towards parking a letter (`[pipeline] max_attempts`) and made a folder
-    copy dead after two (gateway/delivery/inflight.py): a daemon restarted a few times
-    while a letter was in hand left it parked or unfiled (session 20's kill campaign)."""
+def _after_last_run(settings: Settings, db: Database, spool: Spool) -> None:
+    """Before any runner starts, what the last run left when it died (kill -9, a power
+    cut, the supervisor's crash). The letters and copies it had in hand died with the
+    daemon, not because of them: such deaths counted towards parking a letter
+    (`[pipeline] max_attempts`) and made a folder copy dead after two
+    (gateway/delivery/inflight.py), so a daemon restarted a few times while a letter was
+    in hand left it parked or unfiled (session 20's kill campaign). Its runners' claims
+    and half-written state files are dropped."""
     forgive_delivery(settings.data_dir)
     _remove_half_written(settings.data_dir)
     stale_claims = RegisterOrder.forget_all(spool.root)
@@ -238,7 +240,7 @@ async def _serve(settings: Settings) -> int:
                   **({"hint": DAMAGED_ADVICE} if is_damaged_database(exc) else {}))
         db.dispose()
         return 1
-    _forgive_daemon_death(settings, db, spool)
+    _after_last_run(settings, db, spool)
     if settings.http.enabled:
         metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
     directory = DirectoryHolder(settings)
