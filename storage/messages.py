@@ -104,6 +104,23 @@ _COUNT_ATTEMPT = (update(_MESSAGES).where(_MESSAGES.c.queue_id == bindparam("m_q
                   .values(attempts=_MESSAGES.c.attempts + 1, reason=None))
 
 
+def forgive_daemon_death(session: Session, queue_ids: Collection[str]) -> int:
+    """The daemon starts after its last run ended with these letters open (kill -9 of
+    the whole daemon, a power cut, the supervisor's crash): that run's attempt was not
+    the letter's doing, so it does not count towards parking. Only `queue_ids`, this
+    gateway's own spool: another gateway sharing the database may be working its own
+    letters now. The attempt still counts as one nothing was recorded for, so the
+    letter is opened alone first, as after a runner's death. Returns how many."""
+    ids, forgiven = list(queue_ids), 0
+    for start in range(0, len(ids), 500):  # a spool of 100,000 after an outage: SQLite's variable limit
+        forgiven += session.execute(
+            update(_MESSAGES).where(_MESSAGES.c.queue_id.in_(ids[start:start + 500]),
+                                    _MESSAGES.c.state == "processing", _MESSAGES.c.reason.is_(None),
+                                    _MESSAGES.c.attempts > 0)
+            .values(attempts=_MESSAGES.c.attempts - 1)).rowcount
+    return forgiven
+
+
 def record_failure(session: Session, queue_id: str, reason: str, max_attempts: int) -> Message | None:
     """Remember why an attempt failed; a message that keeps failing becomes `failed`
     (parked) instead of being retried forever. Returns the row, or None if unknown."""

@@ -11,6 +11,12 @@ once more, with its Message-ID) and only the killer dies again; one the runner d
 alone KILLS_BEFORE_DEAD times is dead (a permanent failure: `outbox list`, status,
 `outbox retry` once its cause is fixed).
 
+A death of the whole daemon (kill -9 of its process group, a power cut, the
+supervisor's crash) is not the item's doing: the supervisor starting next marks the
+files `daemon_died` (`forgive`), and those items are suspected (worked alone once) but
+not counted. Before (session 20), two such restarts while one copy was being filed made
+it dead, and the letter never reached its unit's folder.
+
 No fsync: a machine that loses the file in a crash loses only the suspicion."""
 from __future__ import annotations
 
@@ -40,10 +46,11 @@ class InFlight:
             record = json.loads(path.read_text(encoding="ascii"))
             items = [int(i) for i in record["items"]]
             deaths = {int(i): int(n) for i, n in record["deaths"].items()}
+            alone = len(items) == 1 and not record.get("daemon_died")
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return  # none (the last run ended its batches), or unreadable: nothing suspected
         for item_id in items:
-            self.suspects[item_id] = deaths.get(item_id, 0) + (len(items) == 1)
+            self.suspects[item_id] = deaths.get(item_id, 0) + alone
         if self.suspects:
             log.warning("delivery_runner_died_in_batch", items=sorted(self.suspects))
 
@@ -66,3 +73,17 @@ class InFlight:
             pass
         for item_id in item_ids:
             self.suspects.pop(item_id, None)
+
+
+def forgive(data_dir: Path) -> None:
+    """At the daemon's start, before any runner: the files left are of runners that died
+    with the daemon, not of their items (module docstring)."""
+    for path in data_dir.glob("delivery-*.inflight"):
+        try:
+            record = json.loads(path.read_text(encoding="ascii"))
+            record["daemon_died"] = True
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record), encoding="ascii")
+            os.replace(tmp, path)
+        except (OSError, ValueError, TypeError):
+            continue  # unreadable: InFlight reads nothing from it either

@@ -16,7 +16,8 @@ runner. A block never waits for one claimed after it, so two runners can never w
 for each other. A claim is a file `spool/claims/<queue id>` holding its number and the
 runner's pid: a hint, not a record; a runner killed with `kill -9` leaves claims whose
 pid is gone (or a zombie not yet reaped), and they count for nothing (exactly-once rests on the database, as
-before: gateway/pipeline/process.py).
+before: gateway/pipeline/process.py); the daemon's start drops every claim of the last
+run (`forget_all`), whose pids other processes may hold by then.
 
 A letter that waits (its sender's DNS, a back-off after a failure) is not claimed
 while it waits: it takes its number when it is registered, as with one runner.
@@ -107,6 +108,24 @@ class RegisterOrder:
         return out
 
     # -- the files ------------------------------------------------------------------------
+
+    @staticmethod
+    def forget_all(spool_root: Path) -> int:
+        """At the daemon's start, before any runner: every claim left is of a run that
+        died (kill -9, a power cut). Its pid may belong to another process by now (after
+        a reboot pids start again; a container's pid_max is 32768): such a claim looked
+        held by a live runner, so its letter was never taken, and every later block
+        waited TURN_TIMEOUT for it (session 20). Returns how many were removed."""
+        removed = 0
+        folder = spool_root / "claims"
+        for name in os.listdir(folder) if folder.is_dir() else ():
+            if not name.startswith("."):
+                try:
+                    (folder / name).unlink()
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed
 
     def _claims(self) -> dict[str, tuple[int, int]]:
         out = {}

@@ -11,6 +11,7 @@ import signal
 import time
 from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import structlog
@@ -38,9 +39,12 @@ from gateway.service.process_util import exit_now, raise_open_files_limit, run_c
 from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool
+from gateway.delivery.inflight import forgive as forgive_delivery
+from gateway.pipeline.register_order import RegisterOrder
 from gateway.service.instance_lock import AlreadyRunning, InstanceLock, lock_paths
 from storage.db import Database, sqlite_file
 from storage.errors import DAMAGED_ADVICE, is_damaged_database
+from storage.messages import forgive_daemon_death as forgive_messages
 
 log = structlog.get_logger("gateway.service.daemon")
 
@@ -186,6 +190,41 @@ async def serve(settings: Settings) -> int:
         instance.release()
 
 
+def _remove_half_written(data_dir: Path) -> None:
+    """The state files beside the database (numbering.json, restored.json ...) are
+    written to a temporary file and renamed: one killed between left
+    `.numbering.json.<pid>.<random>.tmp` behind, one more at each such kill (session
+    20's campaign found them). No one writes them while the daemon starts."""
+    for path in [*data_dir.glob(".*.json.*.tmp"), *data_dir.glob("delivery-*.tmp")]:
+        try:
+            path.unlink()
+        except OSError:
+            continue
+
+
+def _after_last_run(settings: Settings, db: Database, spool: Spool) -> None:
+    """Before any runner starts, what the last run left when it died (kill -9, a power
+    cut, the supervisor's crash). The letters and copies it had in hand died with the
+    daemon, not because of them: such deaths counted towards parking a letter
+    (`[pipeline] max_attempts`) and made a folder copy dead after two
+    (gateway/delivery/inflight.py), so a daemon restarted a few times while a letter was
+    in hand left it parked or unfiled (session 20's kill campaign). Its runners' claims
+    and half-written state files are dropped."""
+    forgive_delivery(settings.data_dir)
+    _remove_half_written(settings.data_dir)
+    stale_claims = RegisterOrder.forget_all(spool.root)
+    if stale_claims:
+        log.info("stale_claims_removed", claims=stale_claims)
+    try:
+        with db.session() as session:
+            forgiven = forgive_messages(session, spool.pending())
+    except Exception as exc:  # noqa: BLE001 - the database busy: the runners wait for it anyway
+        log.warning("daemon_death_not_forgiven", error=f"{type(exc).__name__}: {str(exc)[:200]}")
+        return
+    if forgiven:
+        log.info("letters_open_at_last_stop", letters=forgiven)
+
+
 async def _serve(settings: Settings) -> int:
     notifier = Notifier()
     notifier.status("starting: database schema")
@@ -203,6 +242,7 @@ async def _serve(settings: Settings) -> int:
                   **({"hint": DAMAGED_ADVICE} if is_damaged_database(exc) else {}))
         db.dispose()
         return 1
+    _after_last_run(settings, db, spool)
     if settings.http.enabled:
         metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
     directory = DirectoryHolder(settings)
