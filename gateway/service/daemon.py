@@ -11,7 +11,6 @@ import signal
 import time
 from pathlib import Path
 from collections.abc import Callable
-from pathlib import Path
 from dataclasses import dataclass, field
 
 import structlog
