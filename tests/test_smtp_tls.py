@@ -84,6 +84,8 @@ def test_a_letter_sent_over_starttls_is_accepted_and_registered(gateway):
         client.starttls(context=client_context(gateway.cert))
         client.ehlo("mail.moi.go.th")
         assert not client.has_extn("starttls")  # once per session (RFC 3207 4.2)
+        assert not client.has_extn("auth")  # no accounts: nothing to guess
+        assert client.has_extn("pipelining")
         assert client.sock.version() in ("TLSv1.2", "TLSv1.3")
         client.mail("saraban.dds@bangkok.go.th")
         client.rcpt(LAT)

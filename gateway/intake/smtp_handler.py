@@ -79,6 +79,9 @@ class IntakeHandler:
         "550 5.7.1 ..."), which it did without saying so."""
         session.host_name = hostname  # aiosmtpd leaves it to a handler with this hook
         *lines, last = responses
+        # No AUTH: the gateway has no accounts (aiosmtpd offered LOGIN and PLAIN after
+        # STARTTLS, inviting password guessing that could only ever get 535).
+        lines = [line for line in lines if not line[4:].upper().startswith("AUTH")]
         return [*lines, "250-PIPELINING", "250-ENHANCEDSTATUSCODES", last]
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
