@@ -67,6 +67,10 @@ class SmtpSection(_Section):
     # files limit minus fd_reserve cannot hold two descriptors per session.
     max_connections: int = Field(1000, ge=1)
     max_connections_per_ip: int = Field(50, ge=1)
+    # New sessions one client IP may open a minute, beyond which it hears "421 4.7.0"
+    # at connect (Postfix smtpd_client_connection_rate_limit); 0: no limit (Postfix's
+    # default). For a gateway the internet reaches: a few hundred.
+    max_connection_rate_per_ip: int = Field(0, ge=0)
     # A per-IP limit (max_connections_per_ip, data_checks_per_ip) counts an IPv6 client's
     # whole network of this many bits (Postfix smtpd_client_ipv6_prefix_length): one
     # host owns a /64 and can take a new address per connection. 128: the exact address.

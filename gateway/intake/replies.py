@@ -66,6 +66,8 @@ TOP_SECRET = reply(
 LINE_TOO_LONG = reply(500, "5.5.2", "บรรทัดในอีเมลยาวเกินกำหนด",
                       "line too long (RFC 5321 allows 1000 octets); encode attachments in base64")
 TOO_BUSY = reply(421, "4.7.0", "ระบบมีการเชื่อมต่อมากเกินไป กรุณาส่งใหม่ภายหลัง", "too many connections, try again later")
+TOO_FAST = reply(421, "4.7.0", "มีการเชื่อมต่อจากที่อยู่นี้ถี่เกินไป กรุณาส่งใหม่ภายหลัง",
+                 "too many connections from your address in a minute, try again later")
 TLS_REQUIRED = reply(530, "5.7.0", "ต้องเข้ารหัสการเชื่อมต่อ (STARTTLS) ก่อนส่งหนังสือ",
                      "Must issue a STARTTLS command first (this gateway takes letters over TLS only)")
 TLS_ALREADY_ACTIVE = reply(503, "5.5.1", "การเชื่อมต่อนี้เข้ารหัสแล้ว", "TLS already active (RFC 3207 4.2)")

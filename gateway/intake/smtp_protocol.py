@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -93,9 +94,18 @@ class ConnectionLimits:
 
     def __init__(self, total: int, per_ip: int,
                  on_refused: Callable[[str], None] = lambda reason: None,
-                 ipv6_prefix: int = IPV6_PREFIX, exceptions: Iterable[str] = ()) -> None:
+                 ipv6_prefix: int = IPV6_PREFIX, exceptions: Iterable[str] = (),
+                 rate_per_ip: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
         self.total = total
         self.per_ip = per_ip
+        # New sessions a client may open a minute (Postfix's
+        # smtpd_client_connection_rate_limit over anvil_rate_time_unit = 60 s); 0: no limit.
+        # A flood of short sessions (a TLS handshake each costs the event loop 1-2 ms)
+        # is refused before it is a session at all.
+        self.rate_per_ip = rate_per_ip
+        self._clock = clock
+        self._window_start = clock()
+        self._this_minute: Counter[str] = Counter()
         # An IPv6 client is its network; a relay in `exceptions` has no per-IP cap
         # (client_block.py).
         self.client = ClientKeys(ipv6_prefix, exceptions)
@@ -111,6 +121,8 @@ class ConnectionLimits:
             reason = "total"
         elif ip is not None and self.by_ip[ip] >= self.per_ip:
             reason = "per_ip"
+        elif ip is not None and self.rate_per_ip and self._over_rate(ip):
+            reason = "rate"
         else:
             self.open += 1
             if ip is not None:
@@ -119,6 +131,16 @@ class ConnectionLimits:
         self.refused[reason] += 1
         self.on_refused(reason)
         return reason
+
+    def _over_rate(self, ip: str) -> bool:
+        """Count this attempt in the client's minute (a fixed window: the counts of all
+        clients are dropped together each minute, so a flood from many addresses leaves
+        no table behind); True past the limit."""
+        now = self._clock()
+        if now - self._window_start >= 60.0:
+            self._window_start, self._this_minute = now, Counter()
+        self._this_minute[ip] += 1
+        return self._this_minute[ip] > self.rate_per_ip
 
     def release(self, ip: str | None) -> None:
         self.open -= 1
@@ -188,7 +210,8 @@ class SarabanSMTP(SMTP):
                 if count == 1 or count % 1000 == 0:  # an attack must not also flood the log
                     log.warning("smtp_connection_refused", peer=key or peer, reason=reason,
                                 open=self._limits.open, refused_so_far=count)
-                transport.write(replies.TOO_BUSY.encode("utf-8") + b"\r\n")
+                said = replies.TOO_FAST if reason == "rate" else replies.TOO_BUSY
+                transport.write(said.encode("utf-8") + b"\r\n")
                 transport.close()
                 return
             self._admitted_ip, self._limit_key, self._admitted = key or peer, key, True

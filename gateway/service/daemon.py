@@ -266,7 +266,8 @@ async def _serve(settings: Settings) -> int:
     limits = ConnectionLimits(_session_cap(settings), settings.smtp.max_connections_per_ip,
                               on_refused=lambda reason: metrics.rejected("smtp", f"connections_{reason}"),
                               ipv6_prefix=settings.smtp.client_ipv6_prefix_length,
-                              exceptions=settings.smtp.client_limit_exceptions)
+                              exceptions=settings.smtp.client_limit_exceptions,
+                              rate_per_ip=settings.smtp.max_connection_rate_per_ip)
     loop = asyncio.get_running_loop()
     try:
         tls = TlsContexts(*_tls_files(settings))
