@@ -113,6 +113,8 @@ class TlsContexts:
             return
         self.certificate, self.key = certificate, key
         log.info("smtp_tls_reloaded", certificate=str(certificate))
+        for warning in certificate_warnings(certificate):  # a "renewal" that is not one
+            log.warning("smtp_tls_certificate_expiring", warning=warning)
 
 
 def session_tls(session) -> dict[str, str] | None:  # noqa: ANN001 - aiosmtpd's Session
