@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import signal
+import tempfile
 import time
 from pathlib import Path
 from collections.abc import Callable
@@ -189,6 +190,16 @@ async def serve(settings: Settings) -> int:
         instance.release()
 
 
+def _temporary_files_in(spool: Spool) -> None:
+    """This process's temporary files (Starlette keeps a desk upload over 1 MB in one
+    while the request is read: a paper letter's scan, perhaps ลับมาก) go to the spool's
+    tmp/, on the data directory's encrypted volume (docs/secrecy.md) and shredded at the
+    next start with the rest of it, not to /tmp's disk where they were only unlinked."""
+    uploads = spool.tmp / "uploads"
+    uploads.mkdir(mode=0o700, exist_ok=True)
+    tempfile.tempdir = str(uploads)
+
+
 def _remove_half_written(data_dir: Path) -> None:
     """The state files beside the database (numbering.json, restored.json ...) are
     written to a temporary file and renamed: one killed between left
@@ -232,6 +243,7 @@ async def _serve(settings: Settings) -> int:
     spool = Spool(settings.spool_dir)
     removed = spool.clean_tmp()
     spool.clean_readings()  # SMTP is not open yet: no draft has a reading in flight
+    _temporary_files_in(spool)
     db = settings.open_database()
     try:
         db.create_schema()  # alembic upgrade head (storage/migrate.py)
