@@ -1160,7 +1160,9 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
 
 # Reads a message found inside an archive or a signed file: parse.py `archived_message`,
 # set here by parse.py when it is imported (it imports this module; the other way round
-# would be an import circle at import time; `_message` imports it when first needed).
+# would be an import circle). Every process that reads letters loads parse.py (the
+# PDF-reading child too: gateway/pipeline/pdf_pool.py); where it is not loaded, such a
+# message is said unread: the letter is ลับ, uncertain.
 message_reader: Callable[..., tuple[list[str], list, list[str]]] | None = None
 
 
@@ -1177,10 +1179,6 @@ def _message(data: bytes, pdf_reader: PdfReader | None, depth: int, budget: Budg
         out.unread.append(f"{what}: messages in archives past the first {MAX_ARCHIVED_MESSAGES}")
         return
     budget.messages -= 1
-    if message_reader is None:
-        # A process that has not loaded parse.py (the pipeline's PDF-reading child, for a
-        # message in a PDF's attachments pane) loads it now: importing it sets the reader.
-        import gateway.pipeline.parse  # noqa: F401
     if message_reader is None:
         out.unread.append(f"{what}: a message inside an archive (not read here)")
         return

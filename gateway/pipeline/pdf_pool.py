@@ -36,6 +36,9 @@ def _reader_main(conn) -> None:
     """The reading child: a PDF's bytes in, `_answer` out, one file at a time, until the
     runner closes its end of the pipe."""
     _limit_memory()
+    # The message reader, for a forwarded letter (.eml) in a PDF's attachments pane
+    # (importing parse.py sets gateway/pipeline/file_texts.py's `message_reader`).
+    import gateway.pipeline.parse  # noqa: F401
     while True:
         try:
             data = conn.recv_bytes()
