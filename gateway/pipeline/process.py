@@ -33,6 +33,7 @@ from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from storage.fsync import fsync_dir
 from storage.messages import FINISHED, finish_message, open_messages
+from storage.register import lock_units
 
 log = structlog.get_logger("gateway.pipeline.process")
 
@@ -193,6 +194,10 @@ def _check(services: Services, letters: list[_Letter], on_error: OnError) -> lis
 
 def _dispose_together(services: Services, letters: list[_Letter]) -> None:
     with services.db.session() as session:
+        # All the batch's units at once, in order: another gateway's batch never holds
+        # one of them while waiting for another this one holds.
+        lock_units(session, [recipient_for(services, letter.entry, letter.checked, rcpt).unit_name
+                             for letter in letters for rcpt in letter.entry.rcpt_to])
         for letter in letters:
             _dispose_letter(services, session, letter)
 
