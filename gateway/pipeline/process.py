@@ -192,12 +192,17 @@ def _check(services: Services, letters: list[_Letter], on_error: OnError) -> lis
     return checked
 
 
+def _lock_units(services: Services, session, letters: list[_Letter]) -> None:
+    """All the units these letters go to, at once and in order (storage/register.py
+    `lock_units`): another gateway's transaction never holds one of them while waiting
+    for another this one holds."""
+    lock_units(session, [recipient_for(services, letter.entry, letter.checked, rcpt).unit_name
+                         for letter in letters for rcpt in letter.entry.rcpt_to])
+
+
 def _dispose_together(services: Services, letters: list[_Letter]) -> None:
     with services.db.session() as session:
-        # All the batch's units at once, in order: another gateway's batch never holds
-        # one of them while waiting for another this one holds.
-        lock_units(session, [recipient_for(services, letter.entry, letter.checked, rcpt).unit_name
-                             for letter in letters for rcpt in letter.entry.rcpt_to])
+        _lock_units(services, session, letters)
         for letter in letters:
             _dispose_letter(services, session, letter)
 
@@ -207,6 +212,7 @@ def _dispose_alone(services: Services, letters: list[_Letter], on_error: OnError
     for letter in letters:
         try:
             with services.db.session() as session:
+                _lock_units(services, session, [letter])
                 _dispose_letter(services, session, letter)
         except Exception as exc:  # noqa: BLE001
             on_error(letter.queue_id, exc)

@@ -199,11 +199,11 @@ def letter_file(desk: Desk, request: Request, person: Person, form: FormData | N
     if not 0 <= position < len(files):
         raise NotFound()
     item = files[position]
-    if not desk.services.vault.has(item["sha256"]):
-        refusal = not_on_this_gateway(letter.receive_no)  # received by another gateway on this database
+    if not desk.services.vault.has(item["sha256"]):  # received by another gateway on this database
         from gateway.web.i18n import word
 
-        return desk.error(request, person, 409, word("file_elsewhere", person.lang), refusal.for_person(person.lang))
+        return desk.error(request, person, 409, word("file_elsewhere", person.lang),
+                          not_on_this_gateway(letter.receive_no).for_person(person.lang))
     return file_response(desk.services.vault.get(item["sha256"]), item.get("filename"),
                          item.get("content_type") or "")
 
