@@ -149,22 +149,26 @@ _DUE = (select(_OUTBOX.c.id, _OUTBOX.c.queue_id)
         .limit(bindparam("limit")))
 
 
-def vault_objects(db: Database, item_ids: list[int]) -> dict[int, tuple[str, dt.datetime]]:
-    """(the vault object its handler reads, when it was made) of each of `item_ids` whose
-    payload names one (a folder copy: its letter's raw message)."""
+def letter_objects(db: Database, item_ids: list[int]) -> dict[int, tuple[str, str, dt.datetime]]:
+    """(where, name, when it was made) of the stored letter each of `item_ids` reads, for
+    the items that read one: a folder copy its raw message in the vault ("vault", its
+    sha256), a registrar copy its sealed copy ("sealed", the letter's queue id)."""
     if not item_ids:
         return {}
     with db.reading() as conn:
         rows = conn.execute(_OBJECTS, {"ids": list(item_ids)})
         out = {}
-        for item_id, payload, created_at in rows:
+        for item_id, kind, queue_id, payload, created_at in rows:
+            made = created_at if created_at.tzinfo else created_at.replace(tzinfo=dt.timezone.utc)
             sha = payload.get("raw_sha256") if isinstance(payload, dict) else None
             if sha:
-                out[item_id] = (sha, created_at if created_at.tzinfo else created_at.replace(tzinfo=dt.timezone.utc))
+                out[item_id] = ("vault", sha, made)
+            elif kind == "registrar" and queue_id:
+                out[item_id] = ("sealed", queue_id, made)
         return out
 
 
-_OBJECTS = select(_OUTBOX.c.id, _OUTBOX.c.payload, _OUTBOX.c.created_at).where(
+_OBJECTS = select(_OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.queue_id, _OUTBOX.c.payload, _OUTBOX.c.created_at).where(
     _OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, case, distinct, func, insert, select, update
+from sqlalchemy import bindparam, case, distinct, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -96,6 +96,27 @@ class SameMessageId:
 
     resend_of: str | None = None  # the receive number of the same letter, registered before
     other: str | None = None  # the receive number of another letter with this Message-ID
+
+
+_UNIT_LOCK = 0x5255  # first key of the two-key advisory lock: "one unit's registrations"
+
+
+def lock_units(session: Session, units) -> None:
+    """Hold, until the transaction ends, the right to decide on letters to these units.
+
+    Two gateways on one PostgreSQL decide each letter in their own transaction: a sender
+    that timed out at one MX and sent the same letter to the other had it checked for a
+    resend by both at once, neither saw the other's uncommitted entry, and the letter was
+    registered twice, under two receive numbers (session 20). Taken before the resend
+    look-up, the lock makes the second wait for the first's commit and then find it (READ
+    COMMITTED: each statement sees what was committed before it). Taken in sorted order
+    for a whole batch, two gateways' batches never wait on each other in a circle. On
+    SQLite BEGIN IMMEDIATE already serialises every writer."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for unit in sorted(set(units)):
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, hashtext(:unit))"),
+                        {"ns": _UNIT_LOCK, "unit": unit})
 
 
 def find_same_message_id(session: Session, unit: str, sender: str, message_id: str | None,

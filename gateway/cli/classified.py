@@ -105,14 +105,19 @@ def cmd_letter(args: argparse.Namespace) -> int:
     if not classified:
         if args.letter_action == "view":
             _print(entry, args)
-        else:
-            _write(Vault(settings.vault_dir).get(letter.raw_sha256), args)
+            return 0
+        vault = Vault(settings.vault_dir)
+        if not vault.has(letter.raw_sha256):
+            return _not_here(letter.receive_no)
+        _write(vault.get(letter.raw_sha256), args)
         return 0
     if not (args.who or "").strip():
         print("saraban-gateway: a classified letter is decrypted only for a named person: add --who NAME",
               file=sys.stderr)
         return 2
     store = SealedStore(settings.data_dir)
+    if not store.has(letter.queue_id, "raw"):
+        return _not_here(letter.receive_no)
     audit = {"who": args.who.strip(), "letter_id": f"{letter.queue_id}:{letter.unit}",
              "receive_no": letter.receive_no, "book": letter.book}
     try:
@@ -135,6 +140,14 @@ def cmd_letter(args: argparse.Namespace) -> int:
         print(f"saraban-gateway: cannot decrypt: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _not_here(receive_no: str) -> int:
+    from gateway.tools.common import not_on_this_gateway
+
+    refusal = not_on_this_gateway(f"letter {receive_no}")
+    print(f"saraban-gateway: {refusal}\n  {refusal.th}", file=sys.stderr)
+    return 1
 
 
 def _print(entry: dict, args) -> None:

@@ -22,6 +22,7 @@ from gateway.delivery.registrar import deliver_alert, deliver_registrar
 from gateway.delivery.route import check_imap_routes, deliver_routed
 from gateway.notices.decide import decide_batch
 from gateway.notices.send import close_notice_sessions, send_notice
+from gateway.secrecy.sealed_store import SealedStore
 from gateway.service import metrics
 from gateway.service.crashpoints import crashpoint
 from gateway.service.log import setup_logging
@@ -102,7 +103,7 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
     return len(due)
 
 
-# How long a folder copy whose letter is in another gateway's vault is left to that gateway.
+# How long a letter copy whose letter is in another gateway's data directory is left to that gateway.
 FOREIGN_GRACE = dt.timedelta(minutes=10)
 
 
@@ -114,14 +115,24 @@ def _ours(services: Services, item_ids: list[int]) -> list[int]:
     oldest items first and holds a batch's claims until the batch ends, took it again
     each time it was due: the copy bounced between failures for minutes (session 17's full
     run). Left alone, it is filed by the gateway that has it. One no gateway has for
-    FOREIGN_GRACE (a vault lost) is worked, and fails where `status` shows it."""
-    objects = outbox.vault_objects(services.db, item_ids)
+    FOREIGN_GRACE (a vault lost) is worked, and fails where `status` shows it.
+
+    The same for a classified letter's registrar copy, sealed in the data directory of
+    the gateway that received it: taken by the other one (session 20), it failed there,
+    was put in quarantine as undeliverable and the central unit was alerted that it was
+    "kept encrypted in quarantine", though its own gateway filed it a moment later."""
+    objects = outbox.letter_objects(services.db, item_ids)
     if not objects:
         return item_ids
     now = dt.datetime.now(dt.timezone.utc)
+    sealed = SealedStore(services.settings.data_dir)
+
+    def here(where: str, name: str) -> bool:
+        return services.vault.has(name) if where == "vault" else sealed.has(name, "raw")
+
     return [item_id for item_id in item_ids
-            if item_id not in objects or now - objects[item_id][1] > FOREIGN_GRACE
-            or services.vault.has(objects[item_id][0])]
+            if item_id not in objects or now - objects[item_id][2] > FOREIGN_GRACE
+            or here(*objects[item_id][:2])]
 
 
 def _work_batch(services: Services, handlers: dict[str, Handler], item_ids: list[int],

@@ -40,7 +40,7 @@ from storage.models import Letter
 from storage.outbox import add_alert, queue_once, withdraw
 from storage.actions import add_action
 from storage.register import (GAP_REASON, NewLetter, find_registration, find_same_files, find_same_message_id,
-                              register_letter)
+                              lock_units, register_letter)
 
 log = structlog.get_logger("gateway.pipeline.dispose")
 
@@ -242,6 +242,7 @@ def recipient_for(services: Services, entry: SpoolEntry, checked: Checked, rcpt:
 
 def what_is_known(session, recipient: Recipient) -> Known:
     queue_id, unit = recipient.entry.queue_id, recipient.unit_name
+    lock_units(session, [unit])  # a resend sent to the other gateway at once: decided after it
     same = _same_message_id(session, recipient)
     if not recipient.first_attempt:
         registration = find_registration(session, queue_id, unit)

@@ -33,6 +33,7 @@ from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from storage.fsync import fsync_dir
 from storage.messages import FINISHED, finish_message, open_messages
+from storage.register import lock_units
 
 log = structlog.get_logger("gateway.pipeline.process")
 
@@ -191,8 +192,17 @@ def _check(services: Services, letters: list[_Letter], on_error: OnError) -> lis
     return checked
 
 
+def _lock_units(services: Services, session, letters: list[_Letter]) -> None:
+    """All the units these letters go to, at once and in order (storage/register.py
+    `lock_units`): another gateway's transaction never holds one of them while waiting
+    for another this one holds."""
+    lock_units(session, [recipient_for(services, letter.entry, letter.checked, rcpt).unit_name
+                         for letter in letters for rcpt in letter.entry.rcpt_to])
+
+
 def _dispose_together(services: Services, letters: list[_Letter]) -> None:
     with services.db.session() as session:
+        _lock_units(services, session, letters)
         for letter in letters:
             _dispose_letter(services, session, letter)
 
@@ -202,6 +212,7 @@ def _dispose_alone(services: Services, letters: list[_Letter], on_error: OnError
     for letter in letters:
         try:
             with services.db.session() as session:
+                _lock_units(services, session, [letter])
                 _dispose_letter(services, session, letter)
         except Exception as exc:  # noqa: BLE001
             on_error(letter.queue_id, exc)

@@ -34,6 +34,20 @@ class ToolError(Exception):
         return self.th if self.th and lang != "en" else str(self)
 
 
+def not_on_this_gateway(what: str) -> ToolError:
+    """A letter whose bytes this gateway does not keep. Gateways sharing one PostgreSQL
+    share the register but each keeps the letters it received in its own data directory
+    (vault, sealed letters): asked on the other one, the file was a traceback
+    (FileNotFoundError), a held letter showed "no files" and was refused as "a
+    classified letter kept sealed", a secret one as "sealed object ... is missing"."""
+    return ToolError(
+        f"{what}: its copy is not in this gateway's data directory. Gateways that share one "
+        "database keep each letter on the gateway that received it: do this there (if that "
+        "gateway's data directory was lost, restore it from its backup, docs/operations.md)",
+        th="สำเนาหนังสือฉบับนี้ไม่ได้เก็บไว้ที่เครื่องนี้ แต่อยู่ที่เกตเวย์เครื่องที่รับหนังสือไว้ "
+           "(ใช้ทะเบียนร่วมกัน) กรุณาเปิดหรือดำเนินการจากเครื่องนั้น หรือแจ้งผู้ดูแลระบบ")
+
+
 def register_year(year: int) -> int:
     """`year` if a register can have it, else the refusal, in both languages: a clerk
     who asked for 2026 was shown an empty register ("0 letter(s)")."""

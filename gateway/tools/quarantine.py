@@ -21,7 +21,7 @@ from gateway.pipeline.parse import filename_of
 from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, record_action
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
-from gateway.tools.common import ToolError, friendly, listed_unit, open_services
+from gateway.tools.common import ToolError, friendly, listed_unit, not_on_this_gateway, open_services
 from gateway.spool import SpoolEntry
 from gateway.tools.replay import aware, entry_from_vault
 from rules.names import shown_name
@@ -94,6 +94,9 @@ def show_entry(services: Services, quarantine_id: int) -> dict[str, Any]:
         data["actions"] = [action_as_dict(a) for a in actions_for(session, quarantine_id=entry.id)]
     data["files"], data["text"], data["text_cut"] = _contents(services, entry.raw_sha256)
     data["sealed"] = is_sealed(services, data)
+    # Neither in the vault nor sealed here: another gateway on the same database holds
+    # it. Its files and text are unknown here, not "none".
+    data["elsewhere"] = bool(entry.raw_sha256) and not data["sealed"] and not services.vault.has(entry.raw_sha256)
     return data
 
 
@@ -231,6 +234,8 @@ def _plain_raw(services: Services, message, entry: QuarantineEntry, sealed_ok: b
         return entry.raw_sha256
     if services.vault.has(message.sha256):
         return message.sha256
+    if not is_sealed(services, {"raw_sha256": None, "queue_id": message.queue_id}):
+        raise not_on_this_gateway(f"quarantine entry {entry.id}")
     if sealed_ok:
         return None
     raise ToolError(f"quarantine entry {entry.id} is a classified letter kept sealed; it cannot be "
@@ -380,7 +385,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         "reasons (เหตุที่กักไว้):",
         *_reason_lines(data["reasons"]),
     ]
-    if data["files"]:
+    if data.get("elsewhere"):
+        out.append("files: not kept on this gateway (ไฟล์ของหนังสือฉบับนี้อยู่ที่เกตเวย์เครื่องที่รับไว้): "
+                   "another gateway sharing the database received it; show it there")
+    elif data["files"]:
         out.append("files:")
         out.extend(f"  {shown_name(f['filename']) if f['filename'] else '(no name)'}  {f['content_type']}  {f['size']} bytes"
                    for f in data["files"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
-from gateway.tools.common import ToolError
+from gateway.tools.common import not_on_this_gateway
 from storage.models import Message
 
 
@@ -18,8 +18,7 @@ def aware(moment: dt.datetime) -> dt.datetime:
 def entry_from_vault(services: Services, message: Message, raw_sha256: str | None = None) -> SpoolEntry:
     sha = raw_sha256 or message.sha256
     if not services.vault.has(sha):
-        raise ToolError(f"the raw copy of {message.queue_id} is not in the vault ({sha[:12]}…); "
-                        "it cannot be processed again")
+        raise not_on_this_gateway(f"{message.queue_id} cannot be processed again")
     return SpoolEntry(
         queue_id=message.queue_id,
         mail_from=message.mail_from,

@@ -84,6 +84,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "letter": ("หนังสือเลขรับ", "Letter"),
     "files": ("ไฟล์", "Files"),
     "no_files": ("ไม่มีไฟล์แนบ", "No files attached."),
+    "file_elsewhere": ("ไฟล์อยู่ที่เกตเวย์เครื่องที่รับหนังสือไว้", "The file is kept on the gateway that received the letter"),
     "mail_text": ("ข้อความในอีเมล", "Text of the e-mail"),
     "no_mail_text": ("อีเมลนี้ไม่มีข้อความ", "The e-mail has no text."),
     "mail_text_cut": ("แสดงเพียง 20,000 ตัวอักษรแรกของข้อความ", "Only the first 20,000 characters are shown."),

@@ -18,7 +18,7 @@ from rules.names import saved_name
 from rules.thai_text import expand_year, thai_to_arabic
 from rules.thai_time import BANGKOK
 from gateway.tools.actions import acting_as, record_action
-from gateway.tools.common import ToolError
+from gateway.tools.common import ToolError, not_on_this_gateway
 from gateway.web.desk import BadRequest, Desk, Forbidden, NotFound, page
 from gateway.web.auth import Person
 from storage import desk as store
@@ -199,6 +199,11 @@ def letter_file(desk: Desk, request: Request, person: Person, form: FormData | N
     if not 0 <= position < len(files):
         raise NotFound()
     item = files[position]
+    if not desk.services.vault.has(item["sha256"]):  # received by another gateway on this database
+        from gateway.web.i18n import word
+
+        return desk.error(request, person, 409, word("file_elsewhere", person.lang),
+                          not_on_this_gateway(letter.receive_no).for_person(person.lang))
     return file_response(desk.services.vault.get(item["sha256"]), item.get("filename"),
                          item.get("content_type") or "")
 

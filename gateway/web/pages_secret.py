@@ -18,6 +18,7 @@ from rules.thai_text import clean_field
 from gateway.secrecy.audit import audit_path, read_events
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.sealed_store import SealedStore
+from gateway.tools.common import not_on_this_gateway
 from gateway.web.desk import Desk, NotFound, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
@@ -53,6 +54,9 @@ def reveal(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
     if form.get("confirm") != "yes":
         return letter_view(desk, request, person, None, word("reveal_confirm", person.lang), 400)
     store = SealedStore(desk.settings.data_dir)
+    if not store.has(letter.queue_id, "meta"):  # sealed by another gateway on this database
+        return letter_view(desk, request, person, None,
+                           not_on_this_gateway(letter.receive_no).for_person(person.lang), 409)
     try:
         meta = store.open_json(letter.queue_id, "meta", action="view", **_audit(letter, person))
     except SecrecyError as exc:
