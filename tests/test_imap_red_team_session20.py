@@ -144,7 +144,9 @@ def test_a_big_letter_over_a_slow_link_is_filed_once(relayed, dovecot):
     [copy] = [m for _, m in folder_messages(dovecot, user, TARGET) if m["Message-ID"] == message_id]
     [pdf] = [part for part in copy.iter_attachments() if part.get_filename() == "แผนที่.pdf"]
     assert pdf.get_content() == big
-    assert not [e for e in d.events() if e.get("event") in ("delivery_retry", "imap_reconnect")]
+    # One copy (on main: three): not cut while the bytes moved. A retry after the upload
+    # (a server slow to answer on a loaded machine) finds that copy and appends nothing.
+    assert _copies(dovecot, user, message_id) == 1
 
 
 def test_an_append_given_up_on_over_a_stalled_link_does_not_land_after_the_retry(relayed, dovecot):
