@@ -366,7 +366,11 @@ def run_campaign(tmp: Path, sink: Sink, seed: int, kills: int, letters: int, dat
         d.wait_idle(timeout=300)
         pgid = d.proc.pid
         assert d.stop() == 0
-        left = group_members(pgid)
+        # Children the supervisor's exit has just killed take a moment to be gone (an
+        # empty cmdline: exiting): a process still there after 10 s is left behind.
+        deadline = time.monotonic() + 10
+        while (left := group_members(pgid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
         problems = [f"processes left after the stop: {[cmdline(p) for p in left]}"] if left else []
         problems += check_invariants(d, c.letters, sink, copies(d))
         return problems, c

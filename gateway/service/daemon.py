@@ -193,10 +193,17 @@ async def serve(settings: Settings) -> int:
 def _temporary_files_in(spool: Spool) -> None:
     """This process's temporary files (Starlette keeps a desk upload over 1 MB in one
     while the request is read: a paper letter's scan, perhaps ลับมาก) go to the spool's
-    tmp/, on the data directory's encrypted volume (docs/secrecy.md) and shredded at the
-    next start with the rest of it, not to /tmp's disk where they were only unlinked."""
-    uploads = spool.tmp / "uploads"
+    uploads/, on the data directory's encrypted volume (docs/secrecy.md), what a killed
+    run left there shredded now; not to /tmp's disk where they were only unlinked."""
+    from gateway.secrecy.vault_crypto import shred
+
+    uploads = spool.root / "uploads"
     uploads.mkdir(mode=0o700, exist_ok=True)
+    for path in sorted(uploads.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            shred(path, logged_as="a temporary file of the last run")
     tempfile.tempdir = str(uploads)
 
 
