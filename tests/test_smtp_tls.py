@@ -114,16 +114,22 @@ def test_the_openssl_client_negotiates_starttls(gateway):
     assert "250" in said  # the EHLO answered inside the encrypted session
 
 
+def said_until(sock: socket.socket, commands: bytes, reply: bytes):
+    """After the greeting, send `commands` and read up to the line starting `reply`."""
+    reader = sock.makefile("rb")
+    reader.readline()
+    sock.sendall(commands)
+    while not reader.readline().startswith(reply):
+        pass
+    return reader
+
+
 def test_commands_pipelined_with_starttls_are_not_run_after_it(gateway):
     """The STARTTLS injection (CVE-2011-0411 and aiosmtpd's CVE-2024-27305 kind): plain
     text sent in the same packet as STARTTLS must be thrown away, not read as the
     encrypted session's first commands."""
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
-        reader = sock.makefile("rb")
-        reader.readline()
-        sock.sendall(b"EHLO inject.example\r\n")
-        while not reader.readline().startswith(b"250 "):
-            pass
+        reader = said_until(sock, b"EHLO inject.example\r\n", b"250 ")
         sock.sendall(b"STARTTLS\r\nMAIL FROM:<forged@evil.example>\r\nRCPT TO:<" + LAT.encode() + b">\r\n")
         assert reader.readline().startswith(b"220")
         tls = ssl._create_unverified_context().wrap_socket(sock, server_hostname=HOST)  # noqa: S323
@@ -137,11 +143,7 @@ def test_commands_pipelined_with_starttls_are_not_run_after_it(gateway):
 
 def test_a_broken_or_silent_handshake_ends_the_session_cleanly(gateway):
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
-        reader = sock.makefile("rb")
-        reader.readline()
-        sock.sendall(b"EHLO broken.example\r\nSTARTTLS\r\n")
-        while not reader.readline().startswith(b"220 "):
-            pass
+        said_until(sock, b"EHLO broken.example\r\nSTARTTLS\r\n", b"220 ")
         sock.sendall(b"this is not a TLS ClientHello\r\n" * 4)
         sock.settimeout(15)
         assert sock.recv(4096) == b"" or sock.recv(4096) == b""  # closed, not hung
