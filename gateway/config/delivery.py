@@ -35,6 +35,21 @@ class _Account(_Strict):
         return self.password
 
 
+DEFAULT_SMTP_PORT = 25
+
+
+def parse_smarthost(value: str) -> tuple[str, int]:
+    """'mail.bangkok.go.th:587' -> ('mail.bangkok.go.th', 587); '[::1]:25' works too."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, int(rest.lstrip(":") or DEFAULT_SMTP_PORT)
+    host, sep, port = value.rpartition(":")
+    if sep and port.isdigit() and ":" not in host:
+        return host, int(port)
+    return value, DEFAULT_SMTP_PORT
+
+
 def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback

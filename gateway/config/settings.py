@@ -19,7 +19,7 @@ from gateway.sender.settings import DnsSection, SenderSection
 from gateway.intake.client_block import networks
 from rules.thai_time import REGISTER_YEARS
 from gateway.config.delivery import (ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets,
-                                     is_loopback, no_plain_password)
+                                     is_loopback, no_plain_password, parse_smarthost)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
 # docs/install.md's place, which the systemd unit names (SARABAN_CONFIG): an installed
@@ -246,20 +246,15 @@ class NoticesSection(_Section):
     @model_validator(mode="after")
     def _password_encrypted(self) -> "NoticesSection":
         if self.smarthost:
-            no_plain_password(self.smarthost_host, self.uses_starttls, self.username, "[notices]")
+            no_plain_password(parse_smarthost(self.smarthost)[0], self.uses_starttls, self.username, "[notices]")
         return self
-
-    @property
-    def smarthost_host(self) -> str:
-        smarthost = self.smarthost or ""
-        return smarthost.rsplit(":", 1)[0] if smarthost.count(":") == 1 else smarthost
 
     @property
     def uses_starttls(self) -> bool:
         """`starttls` as set, or (not set) true unless the smarthost is on this host."""
         if self.starttls is not None:
             return self.starttls
-        return bool(self.smarthost) and not is_loopback(self.smarthost_host)
+        return bool(self.smarthost) and not is_loopback(parse_smarthost(self.smarthost)[0])
 
 
 class SignaturesSection(_Section):

@@ -21,6 +21,7 @@ import structlog
 
 from gateway.notices.compose import build_notice
 from gateway.notices.decide import decide, undecided
+from gateway.config.delivery import parse_smarthost  # noqa: F401 - where callers found it
 from gateway.delivery.errors import PermanentFailure
 from gateway.service.deadline import Deadline
 from storage.outbox import SETTLED
@@ -31,21 +32,6 @@ if TYPE_CHECKING:
     from storage.models import OutboxItem
 
 log = structlog.get_logger("gateway.notices")
-
-DEFAULT_PORT = 25
-
-
-def parse_smarthost(value: str) -> tuple[str, int]:
-    """'mail.bangkok.go.th:587' -> ('mail.bangkok.go.th', 587); '[::1]:25' works too."""
-    value = value.strip()
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        return host, int(rest.lstrip(":") or DEFAULT_PORT)
-    host, sep, port = value.rpartition(":")
-    if sep and port.isdigit() and ":" not in host:
-        return host, int(port)
-    return value, DEFAULT_PORT
-
 
 def templates_dir(settings: "Settings") -> str | None:
     """`[notices] templates_dir`, relative to the configuration file like other paths."""
