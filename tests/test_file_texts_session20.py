@@ -43,6 +43,17 @@ def test_a_utf16_text_without_bom_is_read(codec, name):
     assert reading(mail(attached)) == ("secret", True)
 
 
+def test_a_utf16_text_without_bom_inside_an_archive_is_read():
+    """The same file one level down, named or not (a variation the first attack did not try)."""
+    import zipfile
+
+    for name, codec in (("memo.txt", "utf-16-be"), ("memo", "utf-16-le")):
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w") as zf:
+            zf.writestr(name, wide(SECRET, codec))
+        assert reading(mail(part(packed.getvalue(), "application/zip", filename="a.zip"))) == ("secret", True), name
+
+
 def test_ordinary_utf16_and_other_files_stay_ordinary():
     from gateway.pipeline.charsets import utf16_without_bom
 

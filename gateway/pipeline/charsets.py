@@ -97,15 +97,21 @@ def utf16_without_bom(data: bytes) -> str | None:
     """The text of a UTF-16 file saved without its byte order mark, else None.
 
     Windows' Notepad opens such a .txt as Thai by its bytes (every second byte 0x00 or
-    0x0E), where the UTF-8 reading of the same bytes is "%\x0e1\x0e..." and no marking:
+    0x0E), where the UTF-8 reading of the same bytes is "%\\x0e1\\x0e..." and no marking:
     a ลับมาก note saved so left the letter ordinary and certain until session 20."""
+    codec = utf16_codec(data)
+    return None if codec is None else data[:len(data) & ~1].decode(codec, "replace")
+
+
+def utf16_codec(data: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when the first 4 KB are UTF-16 with no byte order mark
+    (a look at the bytes, nothing decoded), else None."""
     head = data[:4096]
-    if len(head) < 8 or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if len(head) < 8 or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
-    for high, codec in ((head[1::2], "utf-16-le"), (head[0::2], "utf-16-be")):
-        low = head[0::2] if codec == "utf-16-le" else head[1::2]
+    for high, low, codec in ((head[1::2], head[0::2], "utf-16-le"), (head[0::2], head[1::2], "utf-16-be")):
         if sum(b in _UTF16_HIGH for b in high) >= 0.95 * len(high) and low.count(0) < 0.5 * len(low):
-            return data[:len(data) & ~1].decode(codec, "replace")
+            return codec
     return None
 
 

@@ -1152,7 +1152,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     sniffed = sniff(data) if sniff is not None else ""
     if (declared.startswith("text/") or sniffed.startswith("text/") or filename.endswith(_TEXT_NAMES)
             or _SVG in (declared, sniffed)
-            or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_without_bom(data[:4096]) is not None):
+            or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_codec(data) is not None):
         out.texts.extend(text_file(data, charset, declared, filename, sniffed))
     if zip_behind(data):
         _zip(data, pdf_reader, sniff, depth, budget, what, out)
@@ -1340,7 +1340,7 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
     elif sniffed_type != "application/pdf" and (
             declared.startswith("text/") or sniffed_type.startswith("text/") or name.endswith(_TEXT_NAMES)
             or _SVG in (declared, sniffed_type)
-            or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_without_bom(data[:4096]) is not None):
+            or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_codec(data) is not None):
         out.texts.extend(text_file(data, charset, declared, name, sniffed_type))
     if sniffed_type != "application/pdf" and zip_behind(data):
         _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
