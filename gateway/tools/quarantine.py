@@ -11,7 +11,6 @@ import argparse
 import email
 import email.policy
 import json
-from pathlib import Path
 from typing import Any
 
 from gateway.pipeline.check import check_entry, with_sender_verdict
@@ -23,7 +22,7 @@ from gateway.tools.actions import action_as_dict, record_action
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.tools.common import ToolError, friendly, listed_unit, not_on_this_gateway, open_services
 from gateway.spool import SpoolEntry
-from gateway.tools.replay import aware, entry_from_vault
+from gateway.tools.replay import entry_from_vault, entry_of
 from rules.names import shown_name
 from rules.extract import subject_text
 from rules.thai_time import thai_datetime, to_bangkok
@@ -258,9 +257,7 @@ def _sealed_entry(services: Services, message, quarantine_id: int, who: str) -> 
     except SecrecyError as exc:
         raise ToolError(f"quarantine entry {quarantine_id}: its sealed copy cannot be opened ({exc})",
                         th="เปิดสำเนาที่ปิดผนึกของหนังสือฉบับนี้ไม่ได้ กรุณาแจ้งผู้ดูแลระบบ") from None
-    return SpoolEntry(queue_id=message.queue_id, mail_from=message.mail_from,
-                      rcpt_to=list(message.recipients or []), received_at=aware(message.received_at),
-                      peer=None, helo=None, raw=raw, path=Path())
+    return entry_of(message, raw)
 
 
 def _refusal(quarantine_id: int, disposition, checked) -> ToolError:

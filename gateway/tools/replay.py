@@ -19,6 +19,12 @@ def entry_from_vault(services: Services, message: Message, raw_sha256: str | Non
     sha = raw_sha256 or message.sha256
     if not services.vault.has(sha):
         raise not_on_this_gateway(f"{message.queue_id} cannot be processed again")
+    return entry_of(message, services.vault.get(sha))
+
+
+def entry_of(message: Message, raw: bytes) -> SpoolEntry:
+    """The message's envelope around `raw` (from the vault, or a sealed letter opened in
+    memory), as the pipeline takes a spool entry."""
     return SpoolEntry(
         queue_id=message.queue_id,
         mail_from=message.mail_from,
@@ -26,6 +32,6 @@ def entry_from_vault(services: Services, message: Message, raw_sha256: str | Non
         received_at=aware(message.received_at),
         peer=None,
         helo=None,
-        raw=services.vault.get(sha),
+        raw=raw,
         path=Path(),
     )
