@@ -70,6 +70,11 @@ def test_a_forwarded_letter_in_a_pdfs_attachments_pane_is_read_with_its_headers(
     for name in ("fwd.eml", "x"):
         assert reading(mail(part(cover_with(name, forwarded), "application/pdf", filename="cover.pdf"))) \
             == ("secret", True), name
+    # another header of the block: Keywords, encoded (ลับมาก)
+    keywords = letter(subject="ขอส่งแผน", body="เรียน ผู้อำนวยการเขต\n", files=[]).replace(
+        b"Subject:", b"Keywords: =?utf-8?b?4Lil4Lix4Lia4Lih4Liy4LiB?=\r\nSubject:", 1)
+    assert reading(mail(part(cover_with("fwd.eml", keywords), "application/pdf", filename="cover.pdf"))) \
+        == ("secret", True)
     # the same text file, as UTF-16 without a byte order mark, in the pane
     assert reading(mail(part(cover_with("note.txt", wide(SECRET)), "application/pdf", filename="cover.pdf"))) \
         == ("secret", True)
