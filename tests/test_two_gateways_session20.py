@@ -87,8 +87,14 @@ def test_the_same_letter_sent_to_both_gateways_at_once_is_registered_once(pair):
         holder.execute(text("SELECT * FROM register_counters WHERE unit = 'saraban.latkrabang' FOR UPDATE"))
         qa = a.send(raw, LATKRABANG)
         qb = b.send(raw, LATKRABANG)
-        with engine.connect() as probe:
-            a.wait_for(lambda: probe.execute(waiting).scalar() >= 2, 30, 0.05, "both gateways to wait")
+
+        def both_wait() -> bool:
+            # A connection of its own each time: pg_stat_activity is read once per
+            # transaction, and a probe in one transaction saw the first waiter alone forever.
+            with engine.connect() as probe:
+                return probe.execute(waiting).scalar() >= 2
+
+        a.wait_for(both_wait, 60, 0.05, "both gateways to wait")
         holder.rollback()
     a.wait_idle()
     b.wait_idle()
