@@ -19,6 +19,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -61,8 +62,11 @@ class SpoolEntry:
 
 
 class Spool:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, announce: Callable[[], None] | None = None):
         self.root = root
+        # Called once an entry is durable in new/: rings the pipeline runners' doorbells
+        # (gateway/service/doorbell.py), so that an idle runner takes it at once.
+        self._announce = announce
         self.tmp = root / "tmp"
         self.new = root / "new"
         self.failed = root / "failed"
@@ -130,7 +134,14 @@ class Spool:
         queue_id = queue_id or new_queue_id()
         header = _envelope_line(_envelope(queue_id, mail_from, rcpt_to, peer, helo, auth, received_at))
         write_durably(self.new / f"{queue_id}.msg", (MAGIC, header, raw), tmp_dir=self.tmp)
+        self.announce()
         return queue_id
+
+    def announce(self) -> None:
+        """A new entry is durable in new/ (written by someone other than this class: the
+        sealed spool of gateway/pipeline/classified.py)."""
+        if self._announce is not None:
+            self._announce()
 
     def pending(self) -> list[str]:
         """Queue ids waiting, oldest first."""
@@ -191,6 +202,7 @@ class Spool:
         source.rename(self.new / source.name)
         fsync_dir(self.failed)
         fsync_dir(self.new)
+        self.announce()
 
     def restore(self, queue_id: str, mail_from: str, rcpt_to: list[str], received_at: dt.datetime,
                 raw: bytes) -> None:
@@ -207,6 +219,7 @@ class Spool:
         }
         header = json.dumps(envelope, ensure_ascii=False).encode("utf-8") + b"\n"
         write_durably(self.new / f"{queue_id}.msg", (MAGIC, header, raw), tmp_dir=self.tmp)
+        self.announce()
 
     def parked(self) -> list[str]:
         return sorted(n[:-4] for n in os.listdir(self.failed) if n.endswith(".msg"))
@@ -358,6 +371,7 @@ class SpoolDraft:
         # The rename is durable once spool/new is; spool/tmp needs no fsync: a draft name
         # a power cut brings back there is never acknowledged, and clean_tmp() removes it.
         self.spool.new_sync.sync()
+        self.spool.announce()
         return self.queue_id
 
     def discard(self) -> None:

@@ -8,7 +8,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import structlog
 from sqlalchemy import create_engine, event
@@ -221,12 +221,20 @@ def as_loaded(model, row):  # noqa: ANN001, ANN201 - any mapped class, a row or 
     return instance
 
 
+OUTBOX_CHANGED = "outbox_changed"  # Session.info key: this transaction made outbox items due
+
+
 class Database:
     def __init__(self, url: str, lock_timeout: float = LOCK_TIMEOUT, statement_timeout: float = STATEMENT_TIMEOUT):
         self.url = url
         self.lock_timeout, self.statement_timeout = lock_timeout, statement_timeout
         self.engine = make_engine(url, lock_timeout, statement_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Called after a session that made outbox items due commits (storage/outbox.py
+        # marks it): the process rings the delivery runner's doorbell
+        # (gateway/service/doorbell.py). Never before the commit: rung early, the runner
+        # looks, finds nothing yet, and naps.
+        self.after_outbox_change: Callable[[], None] | None = None
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (storage/migrate.py, docs/database.md)."""
@@ -247,6 +255,8 @@ class Database:
                 yield session
         finally:
             session.close()
+        if session.info.get(OUTBOX_CHANGED) and self.after_outbox_change is not None:
+            self.after_outbox_change()
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:

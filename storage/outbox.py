@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import lease
-from storage.db import Database, as_loaded
+from storage.db import OUTBOX_CHANGED, Database, as_loaded
 from storage.models import Letter, LetterAttachment, OutboxItem, QuarantineEntry
 
 _NAMESPACE = 0x0B0C  # first key of the two-key advisory lock: "outbox item"
@@ -58,6 +58,7 @@ def queue_once(session: Session, kind: str, key: str, *, queue_id: str, unit: st
     things in its register transaction (folder and registrar copies, notices, alerts).
     A second call with the same key, after a crash or from another gateway on the same
     PostgreSQL, leaves the first row as it is. True if this call added it."""
+    session.info[OUTBOX_CHANGED] = True
     result = session.execute(_QUEUE_ONCE[session.get_bind().dialect.name], {
         "kind": kind, "key": key, "queue_id": queue_id, "unit": unit, "letter_id": letter_id,
         "payload": payload or {},  # state, attempts and the times: the columns' defaults
@@ -115,6 +116,7 @@ def folder_items(session: Session, letter_ids: list[int]) -> dict[int, OutboxIte
 
 def release_held_notices(session: Session) -> int:
     """Notices held while no smarthost was configured become due now; returns how many."""
+    session.info[OUTBOX_CHANGED] = True
     return session.execute(
         update(OutboxItem)
         .where(OutboxItem.kind == "notice", OutboxItem.state == "held")
@@ -147,6 +149,21 @@ _DUE = (select(_OUTBOX.c.id, _OUTBOX.c.queue_id)
                _OUTBOX.c.kind.in_(bindparam("kinds", expanding=True)))
         .order_by(_OUTBOX.c.id)
         .limit(bindparam("limit")))
+
+
+def next_attempt_in(db: Database, kinds: Iterable[str]) -> float | None:
+    """Seconds until the earliest scheduled attempt of a pending item of these kinds
+    (0 if one is due already), None if none waits: how long an idle delivery runner
+    may nap (gateway/service/doorbell.py)."""
+    with db.reading() as conn:
+        soonest = conn.execute(_SOONEST, {"kinds": list(kinds)}).scalar()
+    if soonest is None:
+        return None
+    return max(0.0, (_aware(soonest) - _now()).total_seconds())
+
+
+_SOONEST = (select(func.min(_OUTBOX.c.next_attempt_at))
+            .where(_OUTBOX.c.state == "pending", _OUTBOX.c.kind.in_(bindparam("kinds", expanding=True))))
 
 
 def letter_objects(db: Database, item_ids: list[int]) -> dict[int, tuple[str, str, dt.datetime]]:
@@ -410,6 +427,7 @@ def retry_items(session: Session, ids: list[int] | None = None, dead: bool = Fal
     """Make dead (or waiting) items due now; the dead-letter clock starts again from now
     (the first creation time is kept in the payload). Returns the ids retried and one
     sentence per id refused. `outbox retry` and the desk's operations page use it."""
+    session.info[OUTBOX_CHANGED] = True
     now = dt.datetime.now(dt.timezone.utc)
     retried: list[int] = []
     refused: list[str] = []

@@ -414,14 +414,27 @@ class Settings(_Section):
         """The database with this configuration's bounds ([storage] lock_timeout,
         statement_timeout); every process and command opens it this way. `lock_wait`:
         a shorter wait for a lock, for someone waiting at a screen (the desk)."""
+        from gateway.service.doorbell import DELIVERY_BELL, ring
         from storage.db import Database
 
         lock_timeout = self.storage.lock_timeout if lock_wait is None else min(lock_wait, self.storage.lock_timeout)
-        return Database(self.database_url, lock_timeout, self.storage.statement_timeout)
+        db = Database(self.database_url, lock_timeout, self.storage.statement_timeout)
+        data_dir = self.data_dir
+        db.after_outbox_change = lambda: ring(data_dir, DELIVERY_BELL)  # whichever process made the item
+        return db
 
     @property
     def spool_dir(self) -> Path:
         return self.data_dir / "spool"
+
+    def open_spool(self):  # noqa: ANN201 - gateway.spool.Spool, imported when used
+        """The spool, whose new entries ring the pipeline runners' doorbells (every
+        process that writes one opens it this way)."""
+        from gateway.service.doorbell import ring_pipelines
+        from gateway.spool import Spool
+
+        data_dir, runners = self.data_dir, self.pipeline.runners
+        return Spool(self.spool_dir, announce=lambda: ring_pipelines(data_dir, runners))
 
     @property
     def vault_dir(self) -> Path:

@@ -25,6 +25,7 @@ from gateway.notices.send import close_notice_sessions, send_notice
 from gateway.secrecy.sealed_store import SealedStore
 from gateway.service import metrics
 from gateway.service.crashpoints import crashpoint
+from gateway.service.doorbell import DELIVERY_BELL, MAX_NAP, Doorbell
 from gateway.service.log import setup_logging
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
@@ -280,15 +281,18 @@ def main(settings: Settings) -> None:
         count = settings.delivery.threads
         # Threads, not processes: the heavy part of an item (the receive stamp) runs in
         # each thread's own stamping child; the rest waits on disk and network.
-        threads = [threading.Thread(target=_work, args=(services, stop, (i, count)), daemon=True,
+        bell = Doorbell(settings.data_dir, DELIVERY_BELL)
+        stop.also.append(bell.wake)
+        threads = [threading.Thread(target=_work, args=(services, stop, (i, count), bell), daemon=True,
                                     name=f"delivery-{i}") for i in range(1, count)]
         for thread in threads:
             thread.start()
         try:
-            _work(services, stop, (0, count))
+            _work(services, stop, (0, count), bell)
             for thread in threads:
                 thread.join()
         finally:
+            bell.close()
             close_stampers()  # the stamping child goes with the runner (issue 13)
             log.info("runner_stopped")
 
@@ -298,15 +302,23 @@ def _say_unusable_routes(settings: Settings) -> None:
         log.error("imap_route_unusable", problem=problem)
 
 
-def _work(services: Services, stop: StopFlag, part: tuple[int, int]) -> None:
+def _work(services: Services, stop: StopFlag, part: tuple[int, int], bell: Doorbell) -> None:
+    """Work due items until stopped; with none due, nap until rung (an item made), the
+    next scheduled attempt, or a nap that doubles from `idle` to MAX_NAP."""
     idle = services.settings.pipeline.poll_interval * 2
     inflight = InFlight(services.settings.data_dir / f"delivery-{part[0]}.inflight")
+    nap = idle
     try:
         while not stop.stopping:
+            seen = bell.rings
             try:
-                if work_outbox(services, stop=stop, part=part, inflight=inflight) == 0:
-                    close_notice_sessions(idle_only=True)
-                    time.sleep(idle)
+                if work_outbox(services, stop=stop, part=part, inflight=inflight) > 0:
+                    nap = idle
+                    continue
+                close_notice_sessions(idle_only=True)
+                nap = min(nap * 2, MAX_NAP)
+                ahead = outbox.next_attempt_in(services.db, HANDLERS)
+                bell.nap(seen, nap if not ahead else min(nap, ahead), floor=idle)
             except Exception as exc:  # noqa: BLE001 - the database away: wait, never end the thread
                 log.warning("outbox_unavailable", error=f"{type(exc).__name__}: {str(exc)[:300]}")
                 time.sleep(max(idle, 1.0))

@@ -51,7 +51,7 @@ async def serve(settings: Settings) -> None:
     db = settings.open_database()
     db.create_schema()
     try:
-        readers = consumers(settings, db, Spool(settings.spool_dir))
+        readers = consumers(settings, db, settings.open_spool())
         tasks = [asyncio.create_task(c.run(stop)) for c in readers]
         # With nothing to read, stay up anyway: an exiting runner would be restarted forever.
         stopper = asyncio.create_task(stop.wait())

@@ -280,3 +280,4 @@ def unpark(services: Services, queue_id: str) -> None:
     write_durably(spool.new / f"{queue_id}.msg", (data,), tmp_dir=spool.tmp)
     parked.unlink()
     fsync_dir(spool.failed)
+    spool.announce()

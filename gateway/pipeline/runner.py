@@ -15,6 +15,7 @@ import structlog
 
 from gateway.config.settings import Settings
 from gateway.pipeline import classified as secret
+from gateway.service.doorbell import MAX_NAP, Doorbell, pipeline_bell
 from gateway.service.log import failure, failure_trace, setup_logging
 from gateway.pipeline.process import process_batch
 from gateway.pipeline.register_order import RegisterOrder
@@ -226,16 +227,32 @@ def main(settings: Settings, index: int, count: int) -> None:
         log.info("runner_started", index=index, count=count)
         order = RegisterOrder(services.spool.root) if count > 1 else None
         last_unpark = 0.0
+        poll = settings.pipeline.poll_interval
+        bell = Doorbell(settings.data_dir, pipeline_bell(index))
+        stop.also.append(bell.wake)
+        nap = poll
         try:
-            wait_until_open(settings, lambda: stop.stopping, settings.pipeline.poll_interval)
+            wait_until_open(settings, lambda: stop.stopping, poll)
             while not stop.stopping:
+                seen = bell.rings
                 if index == 0 and time.monotonic() - last_unpark >= UNPARK_INTERVAL:
                     last_unpark = time.monotonic()
                     try:
                         retry_parked_for_storage(services)
                     except Exception as exc:  # noqa: BLE001 - the database may be the one that is full
                         log.warning("unpark_failed", error=f"{type(exc).__name__}: {exc}")
-                if run_once(services, index, count, stop, order) == 0:
-                    time.sleep(settings.pipeline.poll_interval)
+                if run_once(services, index, count, stop, order) > 0:
+                    nap = poll
+                elif services.spool.depth() == 0:
+                    # Nothing in the spool: nap until a letter is announced (its writer
+                    # rings), longer each time up to MAX_NAP.
+                    nap = min(nap * 2, MAX_NAP)
+                    bell.nap(seen, nap, floor=poll)
+                else:
+                    # Letters waiting (a back-off, their sender's DNS, another runner's
+                    # claim): looked at again each poll, as their time comes.
+                    nap = poll
+                    time.sleep(poll)
         finally:
+            bell.close()
             log.info("runner_stopped", index=index)

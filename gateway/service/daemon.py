@@ -247,7 +247,7 @@ async def _serve(settings: Settings) -> int:
     notifier.status("starting: database schema")
     prepare_signatures(settings)  # trust bundle readable, seal key present (docs/signatures.md)
     refuse_seal_mismatch(settings)  # sealed mail's From must be the seal's address (docs/secrecy.md)
-    spool = Spool(settings.spool_dir)
+    spool = settings.open_spool()
     removed = spool.clean_tmp()
     spool.clean_readings()  # SMTP is not open yet: no draft has a reading in flight
     _temporary_files_in(spool)

@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 PR_SET_PDEATHSIG = 1
 
@@ -50,6 +51,7 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.stopping = False
+        self.also: list[Callable[[], None]] = []  # e.g. wake the threads napping (doorbell.py)
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         # A reload is the supervisor's: it replaces the runners (gateway/service/reload.py).
@@ -57,6 +59,8 @@ class StopFlag:
 
     def _stop(self, signum, frame) -> None:  # noqa: ANN001
         self.stopping = True
+        for wake in self.also:
+            wake()
 
 
 def raise_open_files_limit() -> int:

@@ -77,7 +77,7 @@ def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = Fals
         yield Services(
             settings=settings,
             db=db,
-            spool=Spool(settings.spool_dir) if role != "dry_run" else None,
+            spool=settings.open_spool() if role != "dry_run" else None,
             vault=Vault(settings.vault_dir) if role != "dry_run" else None,
             directory=load_directory(settings.directory_path, settings.gateway.domain),
             policy=policy_from_settings(settings),

@@ -1,0 +1,121 @@
+"""An idle runner naps until it is rung (gateway/service/doorbell.py), and a ring, or a
+flood of them, never makes it look more often than it used to poll.
+
+The daemon-level behaviour (a letter sent to a gateway idle for longer than MAX_NAP is
+registered and filed at once; an item retried by `outbox retry` goes out) is what every
+daemon test after an idle moment exercises; these check the bell itself."""
+from __future__ import annotations
+
+import threading
+import time
+
+from gateway.service.doorbell import MAX_NAP, Doorbell, ring, ring_pipelines, pipeline_bell
+
+
+def _napping(bell: Doorbell, seconds: float, floor: float = 0.01) -> tuple[threading.Thread, list[float]]:
+    took: list[float] = []
+
+    def nap() -> None:
+        started = time.monotonic()
+        bell.nap(bell.rings, seconds, floor)
+        took.append(time.monotonic() - started)
+
+    bell.nap(bell.rings, 0, 0)  # bound and listening before the ring
+    thread = threading.Thread(target=nap)
+    thread.start()
+    time.sleep(0.2)
+    return thread, took
+
+
+def test_a_ring_wakes_every_napping_thread_of_that_data_directory_only(tmp_path):
+    bell = Doorbell(tmp_path / "a", "delivery")
+    other = Doorbell(tmp_path / "b", "delivery")
+    try:
+        first, took_first = _napping(bell, 30)
+        second, took_second = _napping(bell, 30)
+        elsewhere, took_elsewhere = _napping(other, 1.5)
+        ring(tmp_path / "a", "delivery")
+        first.join(10)
+        second.join(10)
+        assert took_first and took_first[0] < 10 and took_second and took_second[0] < 10
+        elsewhere.join(10)
+        assert took_elsewhere[0] >= 1.4  # another gateway's bell rang, not this one's
+    finally:
+        bell.close()
+        other.close()
+
+
+def test_a_ring_before_the_nap_is_not_slept_through(tmp_path):
+    bell = Doorbell(tmp_path, "pipeline-0")
+    try:
+        bell.nap(bell.rings, 0, 0)
+        seen = bell.rings  # the runner looked: nothing to do
+        ring(tmp_path, "pipeline-0")  # a letter came in before it lay down
+        time.sleep(0.2)
+        started = time.monotonic()
+        bell.nap(seen, 30, 0.01)
+        assert time.monotonic() - started < 10
+    finally:
+        bell.close()
+
+
+def test_every_pipeline_runner_is_rung(tmp_path):
+    bells = [Doorbell(tmp_path, pipeline_bell(i)) for i in range(3)]
+    try:
+        for bell in bells:
+            bell.nap(bell.rings, 0, 0)
+        before = [bell.rings for bell in bells]
+        ring_pipelines(tmp_path, 3)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(b.rings == r for b, r in zip(bells, before)):
+            time.sleep(0.02)
+        assert all(b.rings > r for b, r in zip(bells, before))
+    finally:
+        for bell in bells:
+            bell.close()
+
+
+def test_a_flood_of_rings_costs_no_more_looks_than_polling(tmp_path):
+    bell = Doorbell(tmp_path, "delivery")
+    floor = 0.1
+    flooding = threading.Event()
+
+    def flood() -> None:
+        while not flooding.is_set():
+            ring(tmp_path, "delivery")
+
+    try:
+        bell.nap(bell.rings, 0, 0)
+        thread = threading.Thread(target=flood)
+        thread.start()
+        looks = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:
+            bell.nap(bell.rings, MAX_NAP, floor)
+            looks += 1
+        flooding.set()
+        thread.join(10)
+        assert looks <= 1.0 / floor + 2  # main: a look per ring, thousands a second
+    finally:
+        bell.close()
+
+
+def test_stopping_wakes_a_long_nap_and_a_closed_bell_rings_nobody(tmp_path):
+    bell = Doorbell(tmp_path, "delivery")
+    thread, took = _napping(bell, 30)
+    bell.wake()  # what StopFlag does on SIGTERM
+    thread.join(10)
+    assert took and took[0] < 10
+    bell.close()
+    ring(tmp_path, "delivery")  # nobody listening: no error, no wait
+    again = Doorbell(tmp_path, "delivery")  # the name is free for the next runner
+    try:
+        again.nap(again.rings, 0, 0)
+        before = again.rings
+        ring(tmp_path, "delivery")
+        deadline = time.monotonic() + 10
+        while again.rings == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert again.rings > before
+    finally:
+        again.close()
