@@ -23,9 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from gateway.service.doorbell import ring_pipelines
 from rules.thai_time import now_utc
 from storage.fsync import fsync_dir, write_durably
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
 
 MAGIC = b"SARABAN-SPOOL 1\n"
 
@@ -59,6 +64,13 @@ class SpoolEntry:
     def sha256(self) -> str:
         """Of the raw message: the message row and the vault both name it by this."""
         return hashlib.sha256(self.raw).hexdigest()
+
+
+def open_spool(settings: "Settings") -> "Spool":
+    """The spool, whose new entries ring the pipeline runners' doorbells: every process
+    that writes one opens it this way."""
+    data_dir, runners = settings.data_dir, settings.pipeline.runners
+    return Spool(settings.spool_dir, announce=lambda: ring_pipelines(data_dir, runners))
 
 
 class Spool:

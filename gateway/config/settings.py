@@ -427,15 +427,6 @@ class Settings(_Section):
     def spool_dir(self) -> Path:
         return self.data_dir / "spool"
 
-    def open_spool(self):  # noqa: ANN201 - gateway.spool.Spool, imported when used
-        """The spool, whose new entries ring the pipeline runners' doorbells (every
-        process that writes one opens it this way)."""
-        from gateway.service.doorbell import ring_pipelines
-        from gateway.spool import Spool
-
-        data_dir, runners = self.data_dir, self.pipeline.runners
-        return Spool(self.spool_dir, announce=lambda: ring_pipelines(data_dir, runners))
-
     @property
     def vault_dir(self) -> Path:
         return self.data_dir / "vault"

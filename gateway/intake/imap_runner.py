@@ -18,7 +18,7 @@ from gateway.intake.imap_intake import MailboxConsumer
 from gateway.intake.off_loop import OffLoop
 from gateway.service.log import setup_logging
 from gateway.service.process_util import die_with_parent
-from gateway.spool import Spool
+from gateway.spool import Spool, open_spool
 from storage import lease
 from storage.db import Database
 
@@ -51,7 +51,7 @@ async def serve(settings: Settings) -> None:
     db = settings.open_database()
     db.create_schema()
     try:
-        readers = consumers(settings, db, settings.open_spool())
+        readers = consumers(settings, db, open_spool(settings))
         tasks = [asyncio.create_task(c.run(stop)) for c in readers]
         # With nothing to read, stay up anyway: an exiting runner would be restarted forever.
         stopper = asyncio.create_task(stop.wait())

@@ -38,7 +38,7 @@ from gateway.intake.tls import TlsContexts, TlsError, certificate_warnings
 from gateway.service.process_util import exit_now, raise_open_files_limit, run_child, stop_resource_tracker
 from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
-from gateway.spool import Spool
+from gateway.spool import Spool, open_spool
 from gateway.delivery.inflight import forgive as forgive_delivery
 from gateway.pipeline.register_order import RegisterOrder
 from gateway.service.instance_lock import AlreadyRunning, InstanceLock, lock_paths
@@ -247,7 +247,7 @@ async def _serve(settings: Settings) -> int:
     notifier.status("starting: database schema")
     prepare_signatures(settings)  # trust bundle readable, seal key present (docs/signatures.md)
     refuse_seal_mismatch(settings)  # sealed mail's From must be the seal's address (docs/secrecy.md)
-    spool = settings.open_spool()
+    spool = open_spool(settings)
     removed = spool.clean_tmp()
     spool.clean_readings()  # SMTP is not open yet: no draft has a reading in flight
     _temporary_files_in(spool)

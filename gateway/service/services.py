@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Literal
 
 from gateway.config.settings import Settings
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
-from gateway.spool import Spool
+from gateway.spool import Spool, open_spool
 from gateway.units.directory import Directory, load_directory
 from rules.model import RuleSettings
 from rules.policy import Policy
@@ -77,7 +77,7 @@ def open_services(settings: Settings, role: Role, *, upgrade_schema: bool = Fals
         yield Services(
             settings=settings,
             db=db,
-            spool=settings.open_spool() if role != "dry_run" else None,
+            spool=open_spool(settings) if role != "dry_run" else None,
             vault=Vault(settings.vault_dir) if role != "dry_run" else None,
             directory=load_directory(settings.directory_path, settings.gateway.domain),
             policy=policy_from_settings(settings),
