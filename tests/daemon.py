@@ -163,6 +163,21 @@ class Daemon:
         return result
 
     def register(self, *args: str) -> list[dict]:
+        """What `register list --json` prints, read in this process by the function the
+        command runs (gateway/cli/register.py `register_entries`), as `status_here`
+        reads `status`: tests read the register after nearly every letter, often in a
+        wait, and a command's start (~0.8 s of CPU) each time was a fifth of the suite's
+        CPU (session 21). The command itself, printed and parsed: `register_cli`."""
+        from gateway.cli.main import build_parser
+        from gateway.cli.register import register_entries
+        from gateway.config.settings import load_settings
+
+        asked = build_parser().parse_args(["register", "list", "--json", *args])
+        settings = load_settings(self.config, environ=dict(os.environ, **self.env))
+        entries, _ = register_entries(settings, asked.unit, asked.year)
+        return json.loads(json.dumps(entries, ensure_ascii=False))  # as printed: lists, not tuples
+
+    def register_cli(self, *args: str) -> list[dict]:
         return json.loads(self.cli("register", "list", "--json", *args).stdout)
 
     def status(self) -> dict:

@@ -122,7 +122,7 @@ def test_a_folder_copy_failing_past_dead_after_is_overdue_never_dead_and_files_o
     set_delivery_key(d.config, "dead_after = 1.5\nretry_max = 1.0")
     d.start()
     d.send(letter(), LAT)
-    d.wait_for(lambda: d.status()["outbox"].get("folder", {}).get("overdue"), timeout=60, what="an overdue item")
+    d.wait_for(lambda: d.status_here()["outbox"].get("folder", {}).get("overdue"), timeout=60, what="an overdue item")
     time.sleep(2.0)  # past dead_after, several attempts more
     status = d.status()
     assert status["outbox"]["folder"] == {"pending": 1, "overdue": 1}, status["outbox"]
@@ -136,7 +136,7 @@ def test_a_folder_copy_failing_past_dead_after_is_overdue_never_dead_and_files_o
     assert overdue and not [e for e in d.events() if e.get("event") == "delivery_dead"]
 
     dovecot.add_user(user, password)  # the mail-server admin creates the account
-    d.wait_for(lambda: d.status()["outbox"]["folder"] == {"done": 1}, timeout=60, what="the next attempt")
+    d.wait_for(lambda: d.status_here()["outbox"]["folder"] == {"done": 1}, timeout=60, what="the next attempt")
     assert len(folder_messages(dovecot, user, "Saraban/latkrabang")) == 1
     assert "still failing" not in d.cli("status").stdout
 

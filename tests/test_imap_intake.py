@@ -131,7 +131,7 @@ def test_quarantined_letter_is_marked_as_such_and_stays(daemon_factory, dovecot,
     d = daemon_factory(extra=intake_config(dovecot, user, password, processed_folder="Saraban/Registered")).start()
     dovecot.deliver(user, b"From: someone@example.com\r\nSubject: no letter\r\nMessage-ID: <q1@example.com>\r\n\r\n"
                           b"just text\r\n")
-    d.wait_for(lambda: d.status()["quarantine"], timeout=60, what="a quarantine entry")
+    d.wait_for(lambda: d.status_here()["quarantine"], timeout=60, what="a quarantine entry")
     _all_marked(dovecot, user, 1, keyword="$SarabanQuarantined")
     assert d.register() == []
 

@@ -54,6 +54,8 @@ def test_250_names_the_queue_id_and_message_is_spooled(daemon):
     assert len(queue_id) == 24
     entries = daemon.wait_for(lambda: daemon.register(), what="registration")
     assert entries[0]["queue_id"] == queue_id
+    # The tests' in-process read of the register is what the command prints.
+    assert daemon.register_cli() == daemon.register()
 
 
 def test_one_message_to_several_units_is_one_spool_entry(daemon):

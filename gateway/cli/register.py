@@ -9,37 +9,49 @@ import sys
 from gateway.cli.common import lazy, settings_of
 
 
-def cmd_register_list(args: argparse.Namespace) -> int:
-    from gateway.cli.table import clip_address, render
+def register_entries(settings, unit: str | None, year: int | None) -> tuple[list[dict], list[str]]:  # noqa: ANN001
+    """What `register list` shows: each entry as `--json` prints it, and when each was
+    received, in Thai. Raises gateway.tools.common.ToolError for a unit or year that
+    names nothing. (The tests' waits read it here, without a command's start.)"""
     from gateway.sender.results import sender_label
-    from gateway.tools.register_rows import remarks_of_entry
     from rules.thai_time import thai_datetime
     from storage.schema_version import require_current
     from storage.register import letter_as_dict, query_letters, unit_has_letters
 
-    from gateway.tools.common import ToolError, listed_unit, register_year
+    from gateway.tools.common import listed_unit, register_year
     from gateway.units.directory import load_directory
 
-    settings = settings_of(args)
     db = settings.open_database()
-    require_current(db.engine)
-    with db.read_session() as session:  # no write lock: a sysadmin's open sqlite3 shell does not hold it up
-        try:
-            if args.year is not None:
-                register_year(args.year)  # `--year 2026` listed "0 letter(s)", as if the register were empty
+    try:
+        require_current(db.engine)
+        with db.read_session() as session:  # no write lock: a sysadmin's open sqlite3 shell does not hold it up
+            if year is not None:
+                register_year(year)  # `--year 2026` listed "0 letter(s)", as if the register were empty
             # An unknown unit, or its Thai name, listed "0 letter(s)" too.
-            unit = listed_unit(load_directory(settings.directory_path, settings.gateway.domain), args.unit,
+            unit = listed_unit(load_directory(settings.directory_path, settings.gateway.domain), unit,
                                lambda name: unit_has_letters(session, name))
-        except ToolError as exc:
-            print(f"saraban-gateway: {exc}", file=sys.stderr)
-            if exc.th:
-                print(f"  {exc.th}", file=sys.stderr)
-            return 1
-        letters = query_letters(session, unit=unit, year=args.year)
-        entries = [letter_as_dict(letter) for letter in letters]
-        received = [thai_datetime(letter.received_at) for letter in letters]
+            letters = query_letters(session, unit=unit, year=year)
+            entries = [letter_as_dict(letter) for letter in letters]
+            received = [thai_datetime(letter.received_at) for letter in letters]
+    finally:
+        db.dispose()
     for e in entries:
         e["sender_verified"] = sender_label(e.get("sender_auth"))  # ยืนยันผู้ส่ง
+    return entries, received
+
+
+def cmd_register_list(args: argparse.Namespace) -> int:
+    from gateway.cli.table import clip_address, render
+    from gateway.tools.common import ToolError
+    from gateway.tools.register_rows import remarks_of_entry
+
+    try:
+        entries, received = register_entries(settings_of(args), args.unit, args.year)
+    except ToolError as exc:
+        print(f"saraban-gateway: {exc}", file=sys.stderr)
+        if exc.th:
+            print(f"  {exc.th}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return 0

@@ -292,7 +292,7 @@ def test_killed_between_parking_and_moving_the_file_the_letter_stays_parked_once
         assert (d.data_dir / "spool" / "new" / f"{qid}.msg").exists()
         d.env = {}
         d.start()  # the vault works again: run again, the letter would now register
-        d.wait_for(lambda: d.status()["spool"]["parked"] == 1, 60, what="the letter parked")
+        d.wait_for(lambda: d.status_here()["spool"]["parked"] == 1, 60, what="the letter parked")
         d.wait_idle(60)
         assert db_rows(d, "SELECT unit, state FROM quarantine WHERE queue_id = ?", qid) == [
             ("saraban.latkrabang", "held")]
