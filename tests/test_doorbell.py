@@ -9,7 +9,11 @@ from __future__ import annotations
 import threading
 import time
 
-from gateway.service.doorbell import MAX_NAP, Doorbell, ring, ring_pipelines, pipeline_bell
+from gateway.config.settings import load_settings
+from gateway.service.doorbell import DELIVERY_BELL, MAX_NAP, Doorbell, pipeline_bell, ring, ring_pipelines
+from gateway.spool import open_spool
+from storage import outbox
+from tests.daemon import write_config
 
 
 def _napping(bell: Doorbell, seconds: float, floor: float = 0.01) -> tuple[threading.Thread, list[float]]:
@@ -119,3 +123,39 @@ def test_stopping_wakes_a_long_nap_and_a_closed_bell_rings_nobody(tmp_path):
         assert again.rings > before
     finally:
         again.close()
+
+
+def _rung(bell: Doorbell, before: int) -> bool:
+    deadline = time.monotonic() + 10
+    while bell.rings == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bell.rings > before
+
+
+def test_a_letter_spooled_rings_every_pipeline_runner_and_an_outbox_item_the_delivery_runner(tmp_path):
+    """The wiring every writer gets: the spool of open_spool(settings), the database of
+    settings.open_database(). (main: each runner polled; nothing rang.)"""
+    settings = load_settings(write_config(tmp_path, workers=2))
+    pipelines = [Doorbell(settings.data_dir, pipeline_bell(i)) for i in range(2)]
+    delivery = Doorbell(settings.data_dir, DELIVERY_BELL)
+    bells = [*pipelines, delivery]
+    db = settings.open_database()
+    try:
+        db.create_schema()
+        for bell in bells:
+            bell.nap(bell.rings, 0, 0)
+        before = [bell.rings for bell in bells]
+        open_spool(settings).accept(b"Subject: x\r\n\r\nx\r\n", "saraban.dds@bangkok.go.th",
+                                    ["saraban.latkrabang@bangkok.go.th"])
+        assert all(_rung(bell, seen) for bell, seen in zip(pipelines, before))
+        with db.session() as session:  # only reads: rings nobody
+            outbox.items_in_state(session, "pending")
+        assert delivery.rings == before[-1]
+        with db.session() as session:
+            outbox.queue_once(session, "alert", "test:central:q1:saraban.latkrabang", queue_id="q1",
+                              unit="saraban.latkrabang", payload={"to": "central", "reason": "test"})
+        assert _rung(delivery, before[-1])
+    finally:
+        db.dispose()
+        for bell in bells:
+            bell.close()

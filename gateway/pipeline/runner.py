@@ -243,16 +243,12 @@ def main(settings: Settings, index: int, count: int) -> None:
                         log.warning("unpark_failed", error=f"{type(exc).__name__}: {exc}")
                 if run_once(services, index, count, stop, order) > 0:
                     nap = poll
-                elif services.spool.depth() == 0:
-                    # Nothing in the spool: nap until a letter is announced (its writer
-                    # rings), longer each time up to MAX_NAP.
-                    nap = min(nap * 2, MAX_NAP)
-                    bell.nap(seen, nap, floor=poll)
-                else:
-                    # Letters waiting (a back-off, their sender's DNS, another runner's
-                    # claim): looked at again each poll, as their time comes.
-                    nap = poll
-                    time.sleep(poll)
+                    continue
+                # Nothing in the spool: nap until a letter is announced (its writer rings),
+                # longer each time up to MAX_NAP. Letters waiting there (a back-off, their
+                # sender's DNS, another runner's claim) are looked at each poll instead.
+                nap = min(nap * 2, MAX_NAP) if services.spool.depth() == 0 else poll
+                bell.nap(seen, nap, floor=poll)
         finally:
             bell.close()
             log.info("runner_stopped", index=index)

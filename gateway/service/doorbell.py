@@ -35,15 +35,21 @@ def address(data_dir: Path, name: str) -> bytes:
     return f"\0saraban-gateway/{digest}/{name}".encode()
 
 
-def ring(data_dir: Path, name: str) -> None:
-    """Tell the runner `name` of this data directory that there is work. Never fails and
-    never waits: a runner not listening (stopped, being replaced) looks by itself."""
+def ring(data_dir: Path, *names: str) -> None:
+    """Tell the runners `names` of this data directory that there is work, through one
+    socket. Never fails and never waits: a runner not listening (stopped, being replaced)
+    looks by itself."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.setblocking(False)
-            sock.sendto(b"!", address(data_dir, name))
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     except OSError:
-        pass  # nobody listening (ECONNREFUSED), its queue full (EAGAIN: rung already)
+        return
+    with sock:
+        sock.setblocking(False)
+        for name in names:
+            try:
+                sock.sendto(b"!", address(data_dir, name))
+            except OSError:
+                pass  # nobody listening (ECONNREFUSED), its queue full (EAGAIN: rung already)
 
 
 def pipeline_bell(index: int) -> str:
@@ -53,8 +59,7 @@ def pipeline_bell(index: int) -> str:
 def ring_pipelines(data_dir: Path, runners: int) -> None:
     """A letter is in the spool: every pipeline runner may take it (their claims share
     the spool out in arrival order: gateway/pipeline/register_order.py)."""
-    for index in range(runners):
-        ring(data_dir, pipeline_bell(index))
+    ring(data_dir, *(pipeline_bell(index) for index in range(runners)))
 
 
 class Doorbell:
