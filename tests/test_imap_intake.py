@@ -48,7 +48,9 @@ def test_idle_picks_up_a_new_letter_and_marks_it_after_registration(daemon_facto
     _all_marked(dovecot, user, 1)
     [flags] = mailbox_flags(dovecot, user)
     assert "\\Seen" not in flags  # the gateway peeks; it does not read the clerk's mail
-    events = [e["event"] for e in d.events()]
+    # The flag is on the server a moment before the runner logs that it set it.
+    events = d.wait_for(lambda: (lambda ev: ev if "imap_message_marked" in ev else None)([e["event"] for e in d.events()]),
+                        timeout=30, what="imap_message_marked logged")
     assert events.index("imap_message_spooled") < events.index("registered") < events.index("imap_message_marked")
     status = d.status()["imap_intake"]
     [(key, info)] = status.items()

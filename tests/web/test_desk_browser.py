@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from rules.thai_text import arabic_to_thai
 from tests.classified.helpers import MARKER, classified_letter
@@ -70,17 +71,19 @@ def test_sign_in_and_find_a_letter_by_a_thai_substring_of_its_subject(page, desk
     cookie = next(c for c in page.context.cookies() if c["name"] == "__Host-saraban_session")
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
     rows = page.locator("table.book tbody tr")
-    assert rows.count() == 2  # both Lat Krabang letters, not Din Daeng's, not the classified one
+    # count() does not wait: a click returns once the next page is committed, maybe not yet parsed
+    expect(rows).to_have_count(2)  # both Lat Krabang letters, not Din Daeng's, not the classified one
     # "กรรมการพัฒนา" sits inside a word run: Thai has no spaces to split on
     page.fill("input[name=q]", "กรรมการพัฒนา")
     page.click(".filters button[type=submit]")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1)
     assert SUBJECT in rows.first.inner_text()
     assert "ไม่มีลายมือชื่อ" not in rows.first.inner_text()  # unsigned letters carry no badge
     shot(page, "register-search")
     page.fill("input[name=q]", "ไม่มีเรื่องนี้")
     page.click(".filters button[type=submit]")
-    assert rows.count() == 0 and "ไม่มีรายการ" in page.content()
+    expect(page.locator("main")).to_contain_text("ไม่มีรายการ")
+    expect(rows).to_have_count(0)
     page.click("header button:has-text('English')")  # the switch keeps to this session
     assert page.locator("h1").inner_text().startswith("Receive register")
     assert "Held letters" in page.locator("header nav").inner_text()
