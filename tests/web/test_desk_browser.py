@@ -51,11 +51,18 @@ def page(browser, desk):
     context.close()
 
 
+def click(page, selector: str) -> None:
+    """Click, then wait for the page it leads to: Playwright's click returns once the next
+    page is committed, maybe before its body is parsed (a count read then saw no rows)."""
+    page.click(selector)
+    page.wait_for_load_state()
+
+
 def sign_in(page, desk: Desk, username: str, password: str = PASSWORD):
     page.goto(desk.url + "/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    click(page, "button[type=submit]")
 
 
 def letter_id(desk: Desk, unit: str, subject: str | None = None, book: str = "general") -> int:
@@ -75,33 +82,33 @@ def test_sign_in_and_find_a_letter_by_a_thai_substring_of_its_subject(page, desk
     expect(rows).to_have_count(2)  # both Lat Krabang letters, not Din Daeng's, not the classified one
     # "กรรมการพัฒนา" sits inside a word run: Thai has no spaces to split on
     page.fill("input[name=q]", "กรรมการพัฒนา")
-    page.click(".filters button[type=submit]")
+    click(page, ".filters button[type=submit]")
     expect(rows).to_have_count(1)
     assert SUBJECT in rows.first.inner_text()
     assert "ไม่มีลายมือชื่อ" not in rows.first.inner_text()  # unsigned letters carry no badge
     shot(page, "register-search")
     page.fill("input[name=q]", "ไม่มีเรื่องนี้")
-    page.click(".filters button[type=submit]")
+    click(page, ".filters button[type=submit]")
     expect(page.locator("main")).to_contain_text("ไม่มีรายการ")
     expect(rows).to_have_count(0)
-    page.click("header button:has-text('English')")  # the switch keeps to this session
+    click(page, "header button:has-text('English')")  # the switch keeps to this session
     assert page.locator("h1").inner_text().startswith("Receive register")
     assert "Held letters" in page.locator("header nav").inner_text()
-    page.click("header button:has-text('ภาษาไทย')")
+    click(page, "header button:has-text('ภาษาไทย')")
     assert page.locator("h1").inner_text().startswith("ทะเบียนหนังสือรับ")
     assert page.input_value("input[name=q]") == "ไม่มีเรื่องนี้"  # the switches keep the search
     page.fill("input[name=q]", "")
-    page.click(".filters button[type=submit]")
-    page.click("header button:has-text('๑๒๓')")  # Thai digits, kept with the account
+    click(page, ".filters button[type=submit]")
+    click(page, "header button:has-text('๑๒๓')")  # Thai digits, kept with the account
     year = this_be_year()
     assert f"๑/{arabic_to_thai(str(year))}" in page.locator("table.book").inner_text()
-    page.click("header button:has-text('123')")
+    click(page, "header button:has-text('123')")
     assert f"1/{year}" in page.locator("table.book").inner_text()
 
 
 def test_open_a_letter_and_its_pdf(page, desk, shot):
     sign_in(page, desk, "somchai")
-    page.click(f"text={SUBJECT}")
+    click(page, f"text={SUBJECT}")
     assert re.search(r"/letters/\d+$", page.url)
     body = page.locator("main").inner_text()
     year = this_be_year()
@@ -151,13 +158,13 @@ def test_the_clerk_reads_the_text_of_a_held_mail_before_deciding_on_it(page, des
 
 def test_release_a_held_letter_and_the_sender_gets_the_acknowledgement(page, desk, shot):
     sign_in(page, desk, "somchai")
-    page.click("header nav >> text=หนังสือที่กักไว้")
+    click(page, "header nav >> text=หนังสือที่กักไว้")
     row = page.locator("table.book tbody tr", has_text="หนังสือไม่มีไฟล์แนบ")
     assert "ไม่พบหนังสือในอีเมลนี้" in row.inner_text()  # the reason in words
     row.locator("input.pick").check()
     page.fill("input[name=reason]", "ผอ.เขตสั่งให้รับ หนังสืออยู่ในเนื้อความ")
     shot(page, "quarantine-held")
-    page.click("button[value=release]")
+    click(page, "button[value=release]")
     result = page.locator("ul.results li.ok").inner_text()
     year = this_be_year()
     assert f"รับเข้าทะเบียนแล้ว เลขรับ 3/{year}" in result
@@ -170,7 +177,7 @@ def test_release_a_held_letter_and_the_sender_gets_the_acknowledgement(page, des
     detail = json.loads(desk.daemon.cli("register", "show", "saraban.latkrabang", f"3/{year}", "--json").stdout)
     [action] = detail["actions"]
     assert action["action"] == "quarantine_released" and action["who"] == "web:somchai"
-    page.click(f"text=3/{year}")
+    click(page, f"text=3/{year}")
     assert "หนังสือไม่มีไฟล์แนบ" in page.locator("main").inner_text()
 
 
@@ -192,17 +199,17 @@ def test_another_units_letter_by_url_is_not_found(page, desk, shot):
 def test_secret_registrar_opens_a_classified_letter_and_the_audit_trail_shows_it(page, desk, shot):
     secret = letter_id(desk, "saraban.latkrabang", book="secret")
     sign_in(page, desk, "somsri")
-    page.click("header nav >> text=ทะเบียนหนังสือรับลับ")
+    click(page, "header nav >> text=ทะเบียนหนังสือรับลับ")
     listing = page.locator("table.book").inner_text()
     assert "(หนังสือลับ)" in listing and MARKER not in page.content()  # not decrypted for a list
-    page.click("table.book tbody tr a.no, table.book tbody tr td.no a")
+    click(page, "table.book tbody tr a.no, table.book tbody tr td.no a")
     assert page.url.endswith(f"/letters/{secret}") and MARKER not in page.content()
     audit_log = desk.daemon.data_dir / "audit" / "audit.log"
     before = audit_log.read_text().count('"web:somsri"') if audit_log.exists() else 0
-    page.click("section.reveal button")  # without the confirmation the browser will not send it
+    click(page, "section.reveal button")  # without the confirmation the browser will not send it
     assert MARKER not in page.content()
     page.check("input[name=confirm]")
-    page.click("section.reveal button")
+    click(page, "section.reveal button")
     assert MARKER in page.locator("dd.subject").inner_text()
     assert MARKER not in page.url
     shot(page, "secret-revealed")
@@ -221,14 +228,14 @@ def test_a_form_without_its_csrf_token_is_refused(page, desk, shot):
     page.goto(f"{desk.url}/letters/{lat}")
     page.eval_on_selector("form[action$='/note'] input[name=csrf]", "e => e.value = 'forged'")
     page.fill("textarea[name=note]", "ไม่ควรถูกบันทึก")
-    page.click("form[action$='/note'] button")
+    click(page, "form[action$='/note'] button")
     assert "แบบฟอร์มหมดอายุ" in page.content()
     shot(page, "csrf-refused")
     page.goto(f"{desk.url}/letters/{lat}")
     assert "ไม่ควรถูกบันทึก" not in page.content()
     # the same form with its token goes through, and the action is recorded
     page.fill("textarea[name=note]", "ส่งฝ่ายการคลังพิจารณา")
-    page.click("form[action$='/note'] button")
+    click(page, "form[action$='/note'] button")
     assert "ส่งฝ่ายการคลังพิจารณา" in page.locator("main").inner_text()
     assert desk.db("SELECT who FROM operator_actions WHERE action = 'letter_note_added'") == [("web:somchai",)]
     # a page of another site posting to the desk has no session cookie (SameSite=Strict)
@@ -254,7 +261,7 @@ def test_the_account_is_locked_after_five_wrong_passwords(page, desk, shot):
 def test_print_the_book_and_enter_the_emergency_register(page, desk, shot, tmp_path):
     year = this_be_year()
     sign_in(page, desk, "somchai")
-    page.click("header nav >> text=ทะเบียนฉุกเฉิน")
+    click(page, "header nav >> text=ทะเบียนฉุกเฉิน")
     page.fill("input[name=emergency_no]", "ลก 0403 / ฉ 001")
     page.fill("input[name=received_at]", f"5 มี.ค. {year} 10.30 น.")
     page.fill("input[name=sender]", "สำนักการคลัง")
@@ -262,10 +269,10 @@ def test_print_the_book_and_enter_the_emergency_register(page, desk, shot, tmp_p
     scan = tmp_path / "scan1.pdf"
     scan.write_bytes(make_pdf("scanned letter"))
     page.set_input_files("input[name=scans]", str(scan))
-    page.click("button[value=check]")
+    click(page, "button[value=check]")
     assert "ข้อมูลถูกต้อง" in page.locator("ul.results").inner_text()
     page.set_input_files("input[name=scans]", str(scan))  # a file input is never refilled
-    page.click("button[value=import]")
+    click(page, "button[value=import]")
     result = page.locator("ul.results").inner_text()
     assert re.search(rf"ลก 0403 / ฉ 001 → เลขทะเบียนรับ \d+/{year}", result), result
     shot(page, "emergency")
@@ -277,19 +284,19 @@ def test_print_the_book_and_enter_the_emergency_register(page, desk, shot, tmp_p
     page.fill("input[name=subject]", "y")
     page.fill("input[name=received_at]", f"5 มี.ค. {year}")
     page.set_input_files("input[name=scans]", str(bad))
-    page.click("button[value=import]")
+    click(page, "button[value=import]")
     assert "PDF, JPEG, PNG or TIFF only" in page.locator(".error").inner_text()
     assert desk.db("SELECT count(*) FROM letters WHERE facts LIKE '%ฉ 002%'") == [(0,)]
 
-    page.click("header nav >> text=พิมพ์/ส่งออก")
+    click(page, "header nav >> text=พิมพ์/ส่งออก")
     page.select_option("select[name=format]", "csv")
     with page.expect_download() as download:
-        page.click("form.filters button")
+        click(page, "form.filters button")
     text = open(download.value.path(), encoding="utf-8-sig").read()
     assert text.startswith("เลขทะเบียนรับ,ที่,ลงวันที่") and SUBJECT in text and "ลก 0403 / ฉ 001" in text
     page.select_option("select[name=format]", "pdf")
     with page.expect_download() as download:
-        page.click("form.filters button")
+        click(page, "form.filters button")
     assert open(download.value.path(), "rb").read().startswith(b"%PDF")
     shot(page, "export")
     csrf = page.locator("input[name=csrf]").first.get_attribute("value")
@@ -300,7 +307,7 @@ def test_print_the_book_and_enter_the_emergency_register(page, desk, shot, tmp_p
 
 def test_operations_page_for_administrators(page, desk, shot):
     sign_in(page, desk, "admin")
-    page.click("header nav >> text=สถานะระบบ")
+    click(page, "header nav >> text=สถานะระบบ")
     body = page.locator("main").inner_text()
     assert "งานส่งต่อ" in body and "ส่งเข้าโฟลเดอร์ของหน่วยงาน" in body and "ส่งถึงนายทะเบียนลับ" in body
     assert "กุญแจและใบรับรอง" in body and "saraban-gateway test" in body  # the gateway key
