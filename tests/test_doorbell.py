@@ -159,3 +159,31 @@ def test_a_letter_spooled_rings_every_pipeline_runner_and_an_outbox_item_the_del
         db.dispose()
         for bell in bells:
             bell.close()
+
+
+def test_a_name_another_process_holds_leaves_the_runner_polling_not_asleep(tmp_path):
+    """Anyone on the host may bind the bell's name first (an abstract socket has no file
+    mode to stop them), or the runner being replaced still holds it: the runner's naps
+    are then as short as the old polling, never MAX_NAP; once the name is free it listens."""
+    import socket
+
+    from gateway.service.doorbell import address
+
+    squatter = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    squatter.bind(address(tmp_path, DELIVERY_BELL))
+    bell = Doorbell(tmp_path, DELIVERY_BELL)
+    try:
+        started = time.monotonic()
+        for _ in range(5):
+            bell.nap(bell.rings, MAX_NAP, 0.05)
+        assert time.monotonic() - started < MAX_NAP  # five polls, not five (or one) long naps
+        ring(tmp_path, DELIVERY_BELL)  # goes to the squatter: the runner does not count on it
+        assert squatter.recv(8) == b"!"
+        squatter.close()
+        thread, took = _napping(bell, 30)  # the name is free again: bound, and a ring wakes it
+        ring(tmp_path, DELIVERY_BELL)
+        thread.join(10)
+        assert took and took[0] < 10
+    finally:
+        squatter.close()
+        bell.close()
