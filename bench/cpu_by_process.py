@@ -10,7 +10,8 @@ of bench/side_by_side.py) and waits until the last one is in its folder and its
 acknowledgement at the smarthost (bench/notice_sink.py: every letter's notice is
 rendered and sent, no rate limit; --no-notices: held, as before). The CPU time
 (user + system, from /proc/<pid>/stat) each process of the daemon's tree spent between
-the two moments, divided by the letters, is printed by process, with its role, and
+the two moments, divided by the letters, is printed by process, with its role (the runners
+named by the supervisor's `runner_spawned` events, their children by their parent), and
 beside it the process's memory at the end: its peak RSS (VmHWM), its RSS and its PSS
 (its share of pages it shares with others: the figure that adds up across processes). Where a
 letter's CPU goes decides what the gateway can file a second on a given machine (see
@@ -69,8 +70,14 @@ def memory_mib(pid: int) -> tuple[float, float, float]:
     return kib(status, "VmHWM"), kib(status, "VmRSS"), kib(rollup, "Pss")
 
 
-def role(pid: int, root: int) -> str:
-    """What the process is, from its command line and its parent's."""
+def runner_names(events: list[dict]) -> dict[int, str]:
+    """pid -> runner name ("pipeline-0", "delivery", ...), from the supervisor's
+    `runner_spawned` events: the runners look the same from outside."""
+    return {e["pid"]: e["runner"] for e in events if e.get("event") == "runner_spawned" and "pid" in e}
+
+
+def role(pid: int, root: int, runners: dict[int, str]) -> str:
+    """What the process is, from its command line, its parent's and the runners' names."""
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -83,11 +90,16 @@ def role(pid: int, root: int) -> str:
         return "DATA-check worker"
     if "resource_tracker" in cmd:
         return "multiprocessing resource tracker"
+    if pid in runners:
+        what = {"delivery": "folder copies, notices"}.get(runners[pid], "parse, rules, register")
+        return f"runner {runners[pid]} ({what})"
     if parent == root:
-        return "runner (pipeline or delivery)"
-    # Both are spawned by a runner and look the same from outside: the pipeline runners'
-    # (gateway/signatures/worker.py, gateway/pipeline/pdf_pool.py), the delivery runner's.
-    return "PDF/signature worker or stamping child"
+        return "runner (not named in the log)"
+    if runners.get(parent) == "delivery":
+        return "stamping child of the delivery runner"
+    if parent in runners:  # gateway/signatures/worker.py, gateway/pipeline/pdf_pool.py
+        return f"PDF/signature worker of {runners[parent]}"
+    return f"child of {parent}"
 
 
 def main() -> int:
@@ -135,7 +147,8 @@ def main() -> int:
                 bench.wait_until(lambda: sink.count, warmed.ok + sent.ok, start, 60)
             pids = bench.descendants(root)
             after = cpu_seconds(pids)
-            rows = sorted(((after[p] - before.get(p, 0.0), p, role(p, root)) for p in after), reverse=True)
+            runners = runner_names(gw.events())
+            rows = sorted(((after[p] - before.get(p, 0.0), p, role(p, root, runners)) for p in after), reverse=True)
             memory = {p: memory_mib(p) for p in pids}
         finally:
             gw.stop()
