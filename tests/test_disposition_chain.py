@@ -68,7 +68,9 @@ def test_one_recipients_context_does_not_leak_into_the_next(daemon_factory):
     d = daemon_factory(extra='[rules.unit_policy."saraban.pomprap"]\nnaming = "reject"\n').start()
     qid = d.send(letter(files=[("scan0010.pdf", make_pdf("scan"))]), [LAT, POMPRAP])
     d.wait_idle()
-    events = [e for e in d.events() if e.get("queue_id") == qid]
+    # message_finished is logged just after the spool entry is removed: wait for it too.
+    events = d.wait_for(lambda: (lambda ev: ev if any(e["event"] == "message_finished" for e in ev) else None)(
+        [e for e in d.events() if e.get("queue_id") == qid]), timeout=30, what="message_finished")
     [registered] = [e for e in events if e["event"] == "registered"]
     [held] = [e for e in events if e["event"] == "quarantined"]
     assert registered["unit"] == "saraban.latkrabang" and registered["receive_no"]

@@ -290,7 +290,10 @@ def test_at_startup_readings_of_letters_no_longer_waiting_are_removed(services):
 def test_through_smtp_the_letter_is_read_once_and_leaves_nothing_in_readings(daemon):
     queue_id = daemon.send(_letter(_typed()), UNIT)
     daemon.wait_idle()
-    finished = [e for e in daemon.events() if e.get("event") == "message_finished" and e.get("queue_id") == queue_id]
+    # Logged just after the spool entry is removed: the outbox may be drained a moment before.
+    finished = daemon.wait_for(lambda: [e for e in daemon.events()
+                                        if e.get("event") == "message_finished" and e.get("queue_id") == queue_id],
+                               timeout=30, what="message_finished")
     assert finished and finished[-1]["pdfs_read_at_data"] == 1 and finished[-1]["parsed_at_data"] is True
     assert [row["reference"] for row in daemon.register()] == [REFERENCE]
     assert list((daemon.data_dir / "spool" / "readings").iterdir()) == []
