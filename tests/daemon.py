@@ -192,6 +192,16 @@ class Daemon:
             time.sleep(interval)
         raise AssertionError(f"timed out waiting for {what}; log tail:\n{self.log_tail()}")
 
+    def wait_for_event(self, event: str, timeout: float = 60.0, **fields) -> list[dict]:
+        """Every event logged so far, once one named `event` with these `fields` is among
+        them: for an event a runner logs just after an effect a test can see (a flag on
+        the server, the spool entry gone), which a single read may come too early for."""
+        def logged():
+            events = self.events()
+            found = any(e.get("event") == event and all(e.get(k) == v for k, v in fields.items()) for e in events)
+            return events if found else None
+        return self.wait_for(logged, timeout, what=f"{event} {fields or ''} logged")
+
     def status_here(self) -> dict:
         """What `status --json` prints, read in this process by the function the command
         runs (gateway/service/status.py): a wait polls it many times, and a command's

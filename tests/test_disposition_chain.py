@@ -69,8 +69,7 @@ def test_one_recipients_context_does_not_leak_into_the_next(daemon_factory):
     qid = d.send(letter(files=[("scan0010.pdf", make_pdf("scan"))]), [LAT, POMPRAP])
     d.wait_idle()
     # message_finished is logged just after the spool entry is removed: wait for it too.
-    events = d.wait_for(lambda: (lambda ev: ev if any(e["event"] == "message_finished" for e in ev) else None)(
-        [e for e in d.events() if e.get("queue_id") == qid]), timeout=30, what="message_finished")
+    events = [e for e in d.wait_for_event("message_finished", timeout=30, queue_id=qid) if e.get("queue_id") == qid]
     [registered] = [e for e in events if e["event"] == "registered"]
     [held] = [e for e in events if e["event"] == "quarantined"]
     assert registered["unit"] == "saraban.latkrabang" and registered["receive_no"]

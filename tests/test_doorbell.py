@@ -6,11 +6,13 @@ registered and filed at once; an item retried by `outbox retry` goes out) is wha
 daemon test after an idle moment exercises; these check the bell itself."""
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
 from gateway.config.settings import load_settings
-from gateway.service.doorbell import DELIVERY_BELL, MAX_NAP, Doorbell, pipeline_bell, ring, ring_pipelines
+from gateway.pipeline.runner import rest_after_an_empty_look
+from gateway.service.doorbell import DELIVERY_BELL, MAX_NAP, Doorbell, address, pipeline_bell, ring, ring_pipelines
 from gateway.spool import open_spool
 from storage import outbox
 from tests.daemon import write_config
@@ -168,10 +170,6 @@ def test_a_name_another_process_holds_leaves_the_runner_polling_not_asleep(tmp_p
     """Anyone on the host may bind the bell's name first (an abstract socket has no file
     mode to stop them), or the runner being replaced still holds it: the runner's naps
     are then as short as the old polling, never MAX_NAP; once the name is free it listens."""
-    import socket
-
-    from gateway.service.doorbell import address
-
     squatter = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     squatter.bind(address(tmp_path, DELIVERY_BELL))
     bell = Doorbell(tmp_path, DELIVERY_BELL)
@@ -190,3 +188,67 @@ def test_a_name_another_process_holds_leaves_the_runner_polling_not_asleep(tmp_p
     finally:
         squatter.close()
         bell.close()
+
+
+def test_a_runner_with_letters_it_cannot_take_waits_a_whole_poll_after_each_look_however_rung(tmp_path):
+    """Under a backlog every letter that arrives rings both pipeline runners and the other
+    one takes it: the runner that found nothing to take waits a whole poll after its look,
+    as session 21 measured, not until a floor counted from its last nap (931ca75: a look
+    as long as a poll was followed by the next at once, ~2 ms of CPU a 200 KiB letter)."""
+    settings = load_settings(write_config(tmp_path))
+    poll = settings.pipeline.poll_interval
+    spool = open_spool(settings)
+    spool.accept(b"Subject: x\r\n\r\nx\r\n", "saraban.dds@bangkok.go.th", ["saraban.latkrabang@bangkok.go.th"])
+    bell = Doorbell(settings.data_dir, pipeline_bell(0))
+    flooding = threading.Event()
+
+    def flood() -> None:
+        while not flooding.is_set():
+            ring_pipelines(settings.data_dir, 1)
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=flood)
+    try:
+        bell.nap(bell.rings, 0, 0)
+        thread.start()
+        for _ in range(5):
+            seen = bell.rings
+            time.sleep(poll)  # the look, as long as a poll on a big spool
+            started = time.monotonic()
+            assert rest_after_an_empty_look(spool, bell, seen, poll, poll) == poll
+            assert time.monotonic() - started >= 0.9 * poll
+    finally:
+        flooding.set()
+        if thread.is_alive():
+            thread.join(10)
+        bell.close()
+
+
+def test_an_empty_spool_naps_until_rung_and_polls_when_its_bell_is_taken(tmp_path):
+    """The other branch, and the squat again from the pipeline's side: an empty spool
+    naps on the bell (a ring ends it long before the nap's length), longer each time;
+    with its name held by another process the nap is a poll, not MAX_NAP."""
+    settings = load_settings(write_config(tmp_path))
+    poll = settings.pipeline.poll_interval
+    spool = open_spool(settings)
+    bell = Doorbell(settings.data_dir, pipeline_bell(0))
+    try:
+        bell.nap(bell.rings, 0, 0)
+        seen = bell.rings
+        ring_pipelines(settings.data_dir, 1)
+        started = time.monotonic()
+        assert rest_after_an_empty_look(spool, bell, seen, MAX_NAP, poll) == MAX_NAP
+        assert time.monotonic() - started < MAX_NAP
+    finally:
+        bell.close()
+    squatter = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    squatter.bind(address(settings.data_dir, pipeline_bell(1)))
+    taken = Doorbell(settings.data_dir, pipeline_bell(1))
+    try:
+        started = time.monotonic()
+        for _ in range(3):
+            rest_after_an_empty_look(spool, taken, taken.rings, MAX_NAP, poll)
+        assert time.monotonic() - started < MAX_NAP  # three polls, not a long nap
+    finally:
+        squatter.close()
+        taken.close()

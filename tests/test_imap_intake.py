@@ -49,8 +49,7 @@ def test_idle_picks_up_a_new_letter_and_marks_it_after_registration(daemon_facto
     [flags] = mailbox_flags(dovecot, user)
     assert "\\Seen" not in flags  # the gateway peeks; it does not read the clerk's mail
     # The flag is on the server a moment before the runner logs that it set it.
-    events = d.wait_for(lambda: (lambda ev: ev if "imap_message_marked" in ev else None)([e["event"] for e in d.events()]),
-                        timeout=30, what="imap_message_marked logged")
+    events = [e["event"] for e in d.wait_for_event("imap_message_marked", timeout=30)]
     assert events.index("imap_message_spooled") < events.index("registered") < events.index("imap_message_marked")
     status = d.status()["imap_intake"]
     [(key, info)] = status.items()

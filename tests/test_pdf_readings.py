@@ -291,9 +291,8 @@ def test_through_smtp_the_letter_is_read_once_and_leaves_nothing_in_readings(dae
     queue_id = daemon.send(_letter(_typed()), UNIT)
     daemon.wait_idle()
     # Logged just after the spool entry is removed: the outbox may be drained a moment before.
-    finished = daemon.wait_for(lambda: [e for e in daemon.events()
-                                        if e.get("event") == "message_finished" and e.get("queue_id") == queue_id],
-                               timeout=30, what="message_finished")
+    finished = [e for e in daemon.wait_for_event("message_finished", timeout=30, queue_id=queue_id)
+                if e.get("event") == "message_finished" and e.get("queue_id") == queue_id]
     assert finished and finished[-1]["pdfs_read_at_data"] == 1 and finished[-1]["parsed_at_data"] is True
     assert [row["reference"] for row in daemon.register()] == [REFERENCE]
     assert list((daemon.data_dir / "spool" / "readings").iterdir()) == []

@@ -219,6 +219,23 @@ def retry_parked_for_storage(services: Services) -> int:
     return returned
 
 
+def rest_after_an_empty_look(spool, bell: Doorbell, seen: int, nap: float, poll: float) -> float:
+    """Wait after a look at the spool that took nothing; return the next nap's length.
+
+    Nothing in the spool: nap until a letter is announced (its writer rings after `seen`),
+    longer each time up to MAX_NAP. Letters waiting that the look could not take (another
+    runner's claim, a back-off, their sender's DNS): a whole poll after the look, rung or
+    not. Under a backlog every arrival rings and the other runner takes it; waking for it
+    only repeated the look (session 22: ~2 ms of CPU a 200 KiB letter, when this wait was
+    a nap on the bell whose floor ran from the last nap, not from the look)."""
+    if spool.depth() == 0:
+        nap = min(nap * 2, MAX_NAP)
+        bell.nap(seen, nap, floor=poll)
+        return nap
+    time.sleep(poll)
+    return poll
+
+
 def main(settings: Settings, index: int, count: int) -> None:
     die_with_parent()
     setup_logging(settings.logging.level, settings.logging.format, process=f"pipeline-{index}")
@@ -244,19 +261,7 @@ def main(settings: Settings, index: int, count: int) -> None:
                 if run_once(services, index, count, stop, order) > 0:
                     nap = poll
                     continue
-                if services.spool.depth() == 0:
-                    # Nothing in the spool: nap until a letter is announced (its writer
-                    # rings), longer each time up to MAX_NAP.
-                    nap = min(nap * 2, MAX_NAP)
-                    bell.nap(seen, nap, floor=poll)
-                else:
-                    # Letters waiting that this look could not take (another runner's
-                    # claim, a back-off, their sender's DNS): a whole poll after the look,
-                    # rung or not. Under a backlog every arrival rings, the other runner
-                    # takes it, and waking for it only repeated the look (session 22: ~2 ms
-                    # of CPU a 200 KiB letter when the nap's floor ran from the last nap).
-                    nap = poll
-                    time.sleep(poll)
+                nap = rest_after_an_empty_look(services.spool, bell, seen, nap, poll)
         finally:
             bell.close()
             log.info("runner_stopped", index=index)
