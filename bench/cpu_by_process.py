@@ -1,7 +1,7 @@
 """CPU per letter, process by process, for a burst of letters through the whole daemon.
 
     .venv/bin/python bench/cpu_by_process.py [--count 500] [--size 10000] [--sessions 20] [--workers 0]
-                                             [--no-notices]
+                                             [--typed] [--signed] [--no-notices]
 
 Starts the daemon (receive stamp on, `[pipeline] workers` as given, 0 = one per core),
 warms it up with 20 letters, then sends --count letters of --size bytes with a PDF
@@ -107,9 +107,12 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=500)
     ap.add_argument("--size", type=int, default=10_000, help="letter size in bytes (default 10000)")
     ap.add_argument("--sessions", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=0, help="[pipeline] workers (0: one per core)")
+    ap.add_argument("--workers", type=int, default=0, help="[pipeline] workers (0: the default, one per two cores)")
     ap.add_argument("--typed", action="store_true",
                     help="each letter's PDF a typed Thai page (about 22 KB at least), not a one-line page")
+    ap.add_argument("--signed", action="store_true",
+                    help="each letter's PDF signed by the test PKI's signer, whose root the gateway trusts "
+                         "(bench/side_by_side.py --signed)")
     ap.add_argument("--no-notices", action="store_true",
                     help="no smarthost: the acknowledgements are decided and held, not rendered or sent "
                          "(how this bench ran until 2026-11-29 evening)")
@@ -121,8 +124,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="saraban-cpu-") as tmp, NoticeSink() as sink:
         tmp = Path(tmp)
         notices = "" if args.no_notices else sink.config()
+        trust = ""
+        if args.signed:
+            from tests.pki import build_pki
+
+            bench.SIGNED = build_pki(tmp / "pki")
+            trust = f'trust_roots = "{bench.SIGNED.roots_pem}"\nrevocation_dir = "{bench.SIGNED.revocation_dir}"\n'
         gw = Daemon(write_config(tmp / "gateway", workers=args.workers,
-                                 extra="\n[signatures]\nstamp = true\n" + notices))
+                                 extra="\n[signatures]\nstamp = true\n" + trust + notices))
         gw.start(timeout=120)
         try:
             warm = bench.write_letters(tmp / "warm", 0, 20, args.size)
@@ -154,7 +163,7 @@ def main() -> int:
             gw.stop()
     total = sum(seconds for seconds, _, _ in rows)
     print(f"{sent.ok} letters of {args.size} bytes ({'a typed Thai page' if args.typed else 'a one-line page'} "
-          f"in each PDF) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
+          f"in each PDF{', signed' if args.signed else ''}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
           f"{sink.count} acknowledgements sent; "
           f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter")
     print("  CPU a letter   pid      peak RSS    RSS    PSS  process")

@@ -37,6 +37,9 @@ The gateway also acknowledges every letter to its sender, as in service: its not
 to a smarthost on loopback (bench/notice_sink.py, in this process), without the
 per-sender rate limit that would otherwise suppress a burst from one sender
 (--no-notices: no smarthost, notices held, as this bench ran until 2026-11-29 evening).
+With --signed each letter's PDF carries a PAdES signature of the test PKI's signer
+(tests/pki.py), whose root the gateway is told to trust: it verifies one signature a
+letter, as for a signed หนังสือ (letter), which an unsigned bench letter never reaches.
 
 Figures are noisy on a shared machine: the load average is printed before and after.
 Every process started here (Postfix master and its daemons, Dovecot, the gateway) is
@@ -87,10 +90,15 @@ def parse_size(text: str) -> int:
 
 
 TYPED = False  # --typed: each letter's PDF a typed Thai page (typed_pdf), not make_pdf's one line
+SIGNED = None  # --signed: the test PKI (tests/pki.py) whose signer signs each letter's PDF
 
 
 def bench_letter(i: int, filler: int) -> bytes:
     pdf = typed_pdf(i, filler) if TYPED else make_pdf(f"cover letter {i}", filler=filler)
+    if SIGNED is not None:
+        from tests.pki import sign_letter
+
+        pdf = sign_letter(pdf, SIGNED)
     return letter(
         to=UNIT,
         sender=SENDER,
@@ -423,7 +431,7 @@ def wait_for_port(port: int, why, timeout: float = 30.0) -> None:
 def default_workers() -> int:
     from gateway.config.settings import PipelineSection
 
-    return PipelineSection().runners  # workers = 0: one per core
+    return PipelineSection().runners  # workers = 0: one per two cores
 
 
 def gateway_filed(d: Daemon) -> int:
@@ -531,6 +539,9 @@ def main() -> int:
                     help='TOML appended to the gateway\'s configuration, e.g. "[service]\\nbackground_nice = 0"')
     ap.add_argument("--typed", action="store_true",
                     help="each letter's PDF a typed Thai page (about 22 KB at least), not a one-line page")
+    ap.add_argument("--signed", action="store_true",
+                    help="each letter's PDF signed (PAdES, by a signer of the test PKI the gateway is told "
+                         "to trust, tests/pki.py): the gateway verifies every signature")
     ap.add_argument("--no-notices", action="store_true",
                     help="the gateway without a smarthost: acknowledgements decided and held, not rendered or "
                          "sent (how this bench ran until 2026-11-29 evening)")
@@ -538,7 +549,7 @@ def main() -> int:
                     help="the gateway on a PostgreSQL cluster started for the run (tests/servers/postgres.py) "
                          "instead of its embedded SQLite")
     args = ap.parse_args()
-    global TYPED
+    global TYPED, SIGNED
     TYPED = args.typed
     workers = args.workers or default_workers()
     sizes = [(s.strip(), parse_size(s)) for s in args.sizes.split(",") if s.strip()]
@@ -556,6 +567,12 @@ def main() -> int:
     signal.signal(signal.SIGINT, interrupted)
 
     tmp = Path(tempfile.mkdtemp(prefix="saraban-side-"))
+    trust = ""
+    if args.signed:
+        from tests.pki import build_pki
+
+        SIGNED = build_pki(tmp / "pki")
+        trust = f'trust_roots = "{SIGNED.roots_pem}"\nrevocation_dir = "{SIGNED.revocation_dir}"\n'
     peer: Peer | None = None
     gw: Daemon | None = None
     cluster = None  # --postgres
@@ -617,7 +634,7 @@ def main() -> int:
         # from the peer's per-client limits.
         relay = "" if args.per_ip_share else 'client_limit_exceptions = ["127.0.0.0/8"]\n'
         gw = Daemon(write_config(tmp / "gateway", workers=workers, database_url=database, smtp_extra=relay,
-                                 extra="\n[signatures]\nstamp = true\n" + notices
+                                 extra="\n[signatures]\nstamp = true\n" + trust + notices
                                  + args.gateway_config.replace("\\n", "\n") + "\n"))
         gw.start(timeout=120)
         gw._log.close()  # the daemon writes its log itself; Daemon.stop closes it again harmlessly
@@ -680,7 +697,7 @@ def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load
     print()
     print(f"Side by side, {args.count} letters per size, smtp-source -s {args.sessions} (one letter per "
           f"session), gateway: {workers} pipeline runner(s), receive stamp on, {'notices held' if args.no_notices else 'every acknowledgement sent'}, {'PostgreSQL' if args.postgres else 'SQLite'}; "
-          f"{'a typed Thai page' if args.typed else 'a one-line page'} in each letter's PDF; {os.cpu_count()} CPUs")
+          f"{'a typed Thai page' if args.typed else 'a one-line page'} in each letter's PDF{', signed' if args.signed else ''}; {os.cpu_count()} CPUs")
     print(f"before: {load_before}")
     print(f"after:  {load_after}")
     print()

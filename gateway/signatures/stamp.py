@@ -33,6 +33,7 @@ from pathlib import Path
 import structlog
 
 from gateway.signatures.asn1_names import ensure_asn1_names
+from gateway.signatures.pdf_hex import read_hex_strings_at_once
 from gateway.signatures.revisions import unexplained_bytes
 from gateway.signatures.thai_dates import MONTHS_ABBR, in_bangkok, thai_date, thai_digits, thai_time
 
@@ -264,6 +265,7 @@ def _run(coro):
 
 async def async_stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> StampResult:
     ensure_asn1_names()
+    read_hex_strings_at_once()
     original_sha256 = hashlib.sha256(data).hexdigest()
     reason, reader = _why_not_stampable(data)
     if reason is None:

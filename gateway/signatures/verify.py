@@ -18,6 +18,7 @@ import structlog
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
+from gateway.signatures.pdf_hex import read_hex_strings_at_once
 from gateway.signatures.revisions import _meaningful, field_changes, unexplained_bytes, unlisted_objects
 from gateway.signatures.trust import TrustSettings, anchor_validity_problem, validity_problem, purpose_problem
 from gateway.signatures.verdict import (
@@ -88,6 +89,7 @@ async def async_verify_pdf(data: bytes, trust: TrustSettings, *, max_pages: int 
 
     quiet_library_logs()
     ensure_asn1_names()
+    read_hex_strings_at_once()
     sha256 = hashlib.sha256(data).hexdigest()
     try:
         try:
