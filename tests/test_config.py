@@ -125,3 +125,20 @@ def test_check_config_fails_with_a_readable_message(tmp_path):
     result = _cli("--config", str(bad), "check-config")
     assert result.returncode == 2
     assert "smtp.port" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("cores", "runners", "threads"), [(None, 1, 1), (1, 1, 1), (2, 1, 2), (3, 1, 3),
+                                                           (4, 2, 4), (8, 4, 4), (64, 4, 4)])
+def test_runners_and_delivery_threads_by_default_follow_the_cores(monkeypatch, tmp_path, cores, runners, threads):
+    """One pipeline runner per two cores, one delivery thread per core, each at most 4
+    (docs/performance.md, session 23: on two cores a second runner filed no more letters
+    and held ~95 MiB more); a number written in the file is taken as it is."""
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    settings = load_settings(EXAMPLE, environ={})
+    assert (settings.pipeline.runners, settings.delivery.threads) == (runners, threads)
+    written = tmp_path / "gateway.toml"
+    written.write_text("[pipeline]\nworkers = 3\n[delivery]\nworkers = 1\n", encoding="utf-8")
+    settings = load_settings(written, environ={})
+    assert (settings.pipeline.runners, settings.delivery.threads) == (3, 1)

@@ -175,8 +175,12 @@ class RegisterSection(_Section):
 
 
 class PipelineSection(_Section):
-    # Pipeline runner processes; 0 = one per core (at most 4): a runner spends a good
-    # part of each letter waiting on its PDF worker, so one per core keeps both busy.
+    # Pipeline runner processes; 0 = one per two cores (at least 1, at most 4). Parsing,
+    # rules and the register are a fifth of a letter's CPU: on two cores one runner
+    # registered and filed as many letters a second as two did, signed ones too, and its
+    # process (~95 MiB, with a PDF worker for signed letters ~195) was saved (session 23,
+    # docs/performance.md); the DATA check, the delivery runner and its stamping
+    # children keep the other core busy.
     workers: int = Field(0, ge=0, le=32)
     # Letters registered in one transaction (group commit, gateway/pipeline/process.py).
     batch: int = Field(16, ge=1, le=256)
@@ -189,7 +193,7 @@ class PipelineSection(_Section):
 
     @property
     def runners(self) -> int:
-        return self.workers or max(1, min(4, os.cpu_count() or 1))
+        return self.workers or max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
 class DeliverySection(_Section):
