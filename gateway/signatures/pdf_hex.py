@@ -5,13 +5,14 @@ pyHanko reads a hex string (`<4a6f...>`) a byte at a time, each byte through
 verification reads it three times: 9 of the 23 ms of CPU one signed letter's
 verification took (session 23, `bench/bench_signatures.py`'s letter of 15 KB).
 
-`read_hex_string` reads up to the closing `>` at once and answers by itself only when
-everything before it is hex digits and PDF whitespace, where pyHanko's answer is beyond
-doubt: those digits, a lone last one followed by 0, as bytes (a text string when they
-decode as one, `generic.pdf_string`). Anything else in the string (a comment, which
-pyHanko skips; a stray byte, which it refuses) or no `>` before the end goes to pyHanko's
-own reader from the same place, so what a hostile file gets (a value, or the error) is
-pyHanko's, byte for byte. `tests/signatures/test_pdf_hex.py` holds the two readers side
+`read_hex_string` reads in blocks (256 bytes, doubling) up to the closing `>` and
+answers by itself only when everything before it is hex digits and PDF whitespace, where
+pyHanko's answer is beyond doubt: those digits, a lone last one followed by 0, as bytes
+(a text string when they decode as one, `generic.pdf_string`). At the first other byte
+(a comment, which pyHanko skips; a stray byte, which it refuses) or at the end of the
+file without a `>`, it reads no further and hands the string to pyHanko's own reader
+from the same place, so what a hostile file gets (a value, or the error) is pyHanko's,
+byte for byte, for no more reading than pyHanko's own. `tests/signatures/test_pdf_hex.py` holds the two readers side
 by side on plain, odd, commented, broken and truncated strings.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ import re
 
 _WHITESPACE = b" \n\r\t\f\x00"  # pyhanko.pdf_utils.misc.PDF_WHITESPACE
 _PLAIN = re.compile(rb"[0-9A-Fa-f \n\r\t\f\x00]*")
-_CHUNK = 64 * 1024
+_FIRST_READ = 256  # most hex strings are short (a file ID); a /Contents is read in a few doublings
+_LARGEST_READ = 64 * 1024
 
 
 def _plain_reader(original):
@@ -31,22 +33,26 @@ def _plain_reader(original):
         start = stream.tell()
         stream.read(1)  # the "<", as pyHanko's reader skips it unseen
         parts = []
+        size = _FIRST_READ
         while True:
-            chunk = stream.read(_CHUNK)
+            chunk = stream.read(size)
             if not chunk:
                 break  # no ">": pyHanko's reader says how it ends
-            end = chunk.find(b">")
-            if end >= 0:
-                parts.append(chunk[:end])
-                body = b"".join(parts)
-                if _PLAIN.fullmatch(body) is not None:
+            plain = _PLAIN.match(chunk).end()
+            if plain < len(chunk):
+                if chunk[plain] == 0x3E:  # ">"
+                    parts.append(chunk[:plain])
+                    body = b"".join(parts)
                     stream.seek(start + 1 + len(body) + 1)
                     digits = body.translate(None, _WHITESPACE)
                     if len(digits) % 2:
                         digits += b"0"
                     return pdf_string(binascii.unhexlify(digits))
+                # A byte pyHanko must judge: not read past it, so a file of many broken
+                # strings costs no more than pyHanko's own reading of them.
                 break
             parts.append(chunk)
+            size = min(size * 2, _LARGEST_READ)
         stream.seek(start)
         return original(stream)
 

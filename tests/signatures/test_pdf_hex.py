@@ -51,9 +51,10 @@ CASES = [
     b"<4a6f",  # no '>' before the end
     b"<",
     b"<4a<6f>",
-    b"<" + b"ab" * 40_000 + b">tail",  # longer than one read
-    b"<" + b"0" * (64 * 1024 - 1) + b">",  # the '>' the first byte of the second read
-    b"<" + b"0" * (64 * 1024 - 2) + b">",  # the '>' the last byte of the first read
+    b"<" + b"ab" * 40_000 + b">tail",  # longer than the largest read
+    b"<" + b"0" * 300 + b"g" + b"0" * 300 + b">",  # the stray byte in the second read
+    # the '>' the last byte of a read, or the first of the next (reads of 256, 512, ...)
+    *(b"<" + b"0" * n + b">" for n in (254, 255, 256, 257, 766, 767, 768, 769)),
 ]
 
 
@@ -77,6 +78,26 @@ def test_plain_strings_are_read_by_the_one_pass_reader_itself():
     assert calls == []
     reader(io.BytesIO(b"<4a % note\n6f>"))
     assert calls == [0]
+
+
+class _Counted(io.BytesIO):
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size=-1):
+        out = super().read(size)
+        self.bytes_read += len(out)
+        return out
+
+
+def test_a_stray_byte_is_handed_back_without_reading_on_to_the_next_bracket():
+    """A file of many broken strings, each far from any '>', must not cost a read to the
+    end of the file per string (pyHanko stops at the stray byte)."""
+    stream = _Counted(b"<00g" + b"0" * 5_000_000 + b">")
+    handed = []
+    assert _plain_reader(lambda s: handed.append(s.tell()) or "pyHanko's")(stream) == "pyHanko's"
+    assert handed == [0] and stream.bytes_read <= 257
 
 
 def test_random_strings_of_digits_spaces_comments_and_stray_bytes_read_alike():
