@@ -19,7 +19,7 @@ import re
 
 import structlog
 
-from gateway.signatures.asn1_names import ensure_asn1_names
+from gateway.signatures.asn1_names import ensure_asn1_names, prepare_name_values_once
 from gateway.signatures.names import cert_emails, cert_names
 from gateway.signatures.trust import TrustSettings, anchor_validity_problem, validity_problem, purpose_problem
 from gateway.signatures.verdict import (
@@ -59,6 +59,7 @@ def verify_signed_file(der: bytes, trust: TrustSettings, name: str | None) -> li
 async def _guarded(verify) -> list[dict]:
     quiet_library_logs()
     ensure_asn1_names()
+    prepare_name_values_once()
     try:
         verdicts = await verify()
     except Exception as exc:  # hostile mail: a verdict, not a traceback

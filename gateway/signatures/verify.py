@@ -15,7 +15,7 @@ import re
 
 import structlog
 
-from gateway.signatures.asn1_names import ensure_asn1_names
+from gateway.signatures.asn1_names import ensure_asn1_names, prepare_name_values_once
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
 from gateway.signatures.pdf_hex import read_hex_strings_at_once
@@ -89,6 +89,7 @@ async def async_verify_pdf(data: bytes, trust: TrustSettings, *, max_pages: int 
 
     quiet_library_logs()
     ensure_asn1_names()
+    prepare_name_values_once()
     read_hex_strings_at_once()
     sha256 = hashlib.sha256(data).hexdigest()
     try:
