@@ -178,7 +178,7 @@ def pipeline_share(tmp: Path, pki, letter_pdf: bytes, rounds: int) -> None:
     from gateway.service.log import setup_logging
 
     setup_logging("warning", "console")  # the pipeline's per-letter events would drown the figures
-    extra = f'[signatures]\ntrust_roots = "{pki.roots_pem}"\nrevocation_dir = "{pki.revocation_dir}"\n'
+    extra = "[signatures]\n" + pki.trust_config
     settings = load_settings(write_config(tmp / "gw", extra=extra), environ={})
     stack = open_services(settings, "pipeline", upgrade_schema=True)  # as the runner
     services = stack.__enter__()

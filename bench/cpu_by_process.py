@@ -3,7 +3,7 @@
     .venv/bin/python bench/cpu_by_process.py [--count 500] [--size 10000] [--sessions 20] [--workers 0]
                                              [--typed] [--signed] [--no-notices]
 
-Starts the daemon (receive stamp on, `[pipeline] workers` as given, 0 = one per core),
+Starts the daemon (receive stamp on, `[pipeline] workers` as given, 0 = one per two cores),
 warms it up with 20 letters, then sends --count letters of --size bytes with a PDF
 through Postfix's smtp-source (bench/peer/setup.sh installs it; the letters are those
 of bench/side_by_side.py) and waits until the last one is in its folder and its
@@ -129,7 +129,7 @@ def main() -> int:
             from tests.pki import build_pki
 
             bench.SIGNED = build_pki(tmp / "pki")
-            trust = f'trust_roots = "{bench.SIGNED.roots_pem}"\nrevocation_dir = "{bench.SIGNED.revocation_dir}"\n'
+            trust = bench.SIGNED.trust_config
         gw = Daemon(write_config(tmp / "gateway", workers=args.workers,
                                  extra="\n[signatures]\nstamp = true\n" + trust + notices))
         gw.start(timeout=120)

@@ -572,7 +572,7 @@ def main() -> int:
         from tests.pki import build_pki
 
         SIGNED = build_pki(tmp / "pki")
-        trust = f'trust_roots = "{SIGNED.roots_pem}"\nrevocation_dir = "{SIGNED.revocation_dir}"\n'
+        trust = SIGNED.trust_config
     peer: Peer | None = None
     gw: Daemon | None = None
     cluster = None  # --postgres

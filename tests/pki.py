@@ -167,6 +167,12 @@ class Pki:
     def roots_pem(self) -> Path:
         return self.root.cert_path
 
+    @property
+    def trust_config(self) -> str:
+        """The `[signatures]` lines that make a gateway trust this PKI (its root, its
+        CRLs as the offline cache), for a configuration's `[signatures]` table."""
+        return f'trust_roots = "{self.roots_pem}"\nrevocation_dir = "{self.revocation_dir}"\n'
+
     def signer(self, who: Identity, *, chain: bool = True):
         """A pyHanko SimpleSigner for `who` that embeds the sub-CA (like real Thai tokens)."""
         from pyhanko.sign import signers

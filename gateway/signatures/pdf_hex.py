@@ -12,8 +12,9 @@ pyHanko's answer is beyond doubt: those digits, a lone last one followed by 0, a
 (a comment, which pyHanko skips; a stray byte, which it refuses) or at the end of the
 file without a `>`, it reads no further and hands the string to pyHanko's own reader
 from the same place, so what a hostile file gets (a value, or the error) is pyHanko's,
-byte for byte, for no more reading than pyHanko's own. `tests/signatures/test_pdf_hex.py` holds the two readers side
-by side on plain, odd, commented, broken and truncated strings.
+byte for byte, for no more reading than pyHanko's own. `tests/signatures/test_pdf_hex.py`
+holds the two readers side by side on plain, odd, commented, broken and truncated
+strings, and a signed letter's verdict with each.
 """
 from __future__ import annotations
 

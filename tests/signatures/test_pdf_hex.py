@@ -116,3 +116,46 @@ def test_a_signed_letter_verifies_with_the_reader_installed_once(pki, trust):
     assert hasattr(installed, "original") and not hasattr(installed.original, "original")
     read_hex_strings_at_once()  # again: not wrapped twice
     assert generic.read_hex_string_from_stream is installed
+
+
+def _contents_span(signed: bytes) -> tuple[int, int]:
+    """Where the hex digits of the signature's /Contents lie (between '<' and '>')."""
+    at = signed.rindex(b"/Contents <") + len(b"/Contents <")
+    return at, signed.index(b">", at)
+
+
+def _with_contents(signed: bytes, new: bytes) -> bytes:
+    start, end = _contents_span(signed)
+    assert len(new) == end - start  # the same length: /ByteRange's offsets hold
+    return signed[:start] + new + signed[end:]
+
+
+def test_a_signed_letter_gets_the_verdict_pyhankos_own_reader_gives_however_its_contents_are_written(
+        pki, trust, monkeypatch):
+    """/Contents written otherwise than pyHanko writes it (capitals; line breaks, a comment
+    or a stray byte in its padding; a changed byte): the verdict a letter gets is the one
+    pyHanko's own reader would have given, whichever reader read it."""
+    import gateway.signatures.verify as verify_module
+
+    signed = sign_letter(make_pdf("หนังสือที่ลงนาม ครั้งที่ 2"), pki)
+    start, end = _contents_span(signed)
+    digits = signed[start:end]
+    padding = len(digits) - len(digits.rstrip(b"0"))
+    assert padding >= 40  # pyHanko reserves room: the signature ends in zeros
+    tail = len(digits) - 24  # inside the padding
+    variants = {
+        "capitals": digits.upper(),
+        "line breaks in the padding": digits[:tail] + b"\r\n  \n\t\f\x00" + digits[tail + 8:],
+        "a comment in the padding": digits[:tail] + b"% x >\n00" + digits[tail + 8:],
+        "a stray byte in the padding": digits[:tail] + b"0g" + digits[tail + 2:],
+        "a byte of the signature changed": digits[:200] + (b"1" if digits[200:201] != b"1" else b"2") + digits[201:],
+    }
+    read_hex_strings_at_once()
+    fast = {what: verify_pdf(_with_contents(signed, new), trust) for what, new in variants.items()}
+    monkeypatch.setattr(verify_module, "read_hex_strings_at_once", lambda: None)
+    monkeypatch.setattr(generic, "read_hex_string_from_stream", _original())
+    theirs = {what: verify_pdf(_with_contents(signed, new), trust) for what, new in variants.items()}
+    assert fast == theirs
+    assert fast["capitals"].indication == "TOTAL_PASSED"
+    # Anything but digits in the gap the signature leaves is not the signer's: never passed.
+    assert all(v.indication != "TOTAL_PASSED" for what, v in fast.items() if what != "capitals")
