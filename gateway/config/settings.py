@@ -202,8 +202,9 @@ class DeliverySection(_Section):
     retry_base: float = Field(5.0, gt=0)  # seconds; doubles each attempt
     retry_max: float = Field(3600.0, gt=0)
     dead_after: float = Field(3 * 24 * 3600.0, gt=0)  # seconds until an item is dead
-    # Outbox items worked at once by the delivery runner, each with its own stamping
-    # child; 0 = one per core (at most 4). The receive stamp is CPU work in that child.
+    # Outbox items worked at once by the delivery runner (threads); 0 = one per core (at
+    # most 4). The receive stamp is CPU work in a stamping child the threads share, and
+    # one more per thread held up by a slow file (gateway/signatures/receive_stamp.py).
     workers: int = Field(0, ge=0, le=16)
     # Outbox items a delivery thread reads, decides (notices) and marks done in one
     # transaction each (gateway/delivery/runner.py); 1 = one item at a time.

@@ -279,8 +279,9 @@ def main(settings: Settings) -> None:
         threading.Thread(target=_say_unusable_routes, args=(settings,), daemon=True,
                          name="imap-route-check").start()
         count = settings.delivery.threads
-        # Threads, not processes: the heavy part of an item (the receive stamp) runs in
-        # each thread's own stamping child; the rest waits on disk and network.
+        # Threads, not processes: the heavy part of an item (the receive stamp) runs in a
+        # stamping child the threads share (another only while one is held up: receive_stamp.py
+        # StampingChildren); the rest waits on disk and network.
         bell = Doorbell(settings.data_dir, DELIVERY_BELL)
         stop.also.append(bell.wake)
         threads = [threading.Thread(target=_work, args=(services, stop, (i, count), bell), daemon=True,

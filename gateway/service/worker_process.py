@@ -13,9 +13,16 @@ from __future__ import annotations
 
 import multiprocessing
 import select
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 _context = multiprocessing.get_context("spawn")
+
+# Children are started from one thread that lasts as long as the process. Linux sends
+# PR_SET_PDEATHSIG (the child's die_with_parent) when the *thread* that started the child
+# ends, not its process: a child started by a thread that has since ended was killed at
+# once, in the middle of whatever letter another thread had given it.
+_starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="child-starter")
 
 
 class WorkerProcess:
@@ -41,7 +48,7 @@ class WorkerProcess:
         ours, theirs = _context.Pipe()
         process = _context.Process(target=self.target, args=(theirs, *self.args), name=self.name, daemon=True)
         try:
-            process.start()
+            _starter.submit(process.start).result()
         finally:
             theirs.close()  # the child's end is the child's alone: its death reads as EOF here
         self.process, self._conn = process, ours

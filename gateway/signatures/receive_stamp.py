@@ -19,6 +19,7 @@ import resource
 import threading
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Callable
 
 import structlog
 
@@ -174,7 +175,8 @@ def _read_reply(payload: bytes) -> StampResult:
 
 
 class Stamper:
-    """One stamping child per delivery thread, replaced when a file overruns it.
+    """One stamping child, replaced when a file overruns it; one letter at a time (the
+    runner's threads share children through `StampingChildren`).
 
     A plain process and a pipe (gateway/service/worker_process.py), not a
     ProcessPoolExecutor: for one child taking one letter at a time, the executor's manager
@@ -226,8 +228,8 @@ class Stamper:
 def close_stampers() -> None:
     """Stop every stamping child of this process (the delivery runner's shutdown)."""
     while _stampers:
-        _, stamper = _stampers.popitem()
-        stamper.close()
+        _, children = _stampers.popitem()
+        children.close()
 
 
 def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:
@@ -240,20 +242,102 @@ def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:
     return StampResult("receipt", receipt_pdf(job.info, seal, sha256, reason), sha256, reason)
 
 
-# One stamping child per delivery thread (`[delivery] workers`): a file that overruns
-# its time kills only the child of the thread that sent it.
-_stampers: dict[tuple[int, int], Stamper] = {}
+# Seconds a thread waits for a busy stamping child before it starts one more. A stamp
+# is 7-11 ms of CPU, a big scan's a few hundred: a child busy this long is most likely
+# on a slow or hostile file, which may hold it for the whole `[signatures] timeout`.
+SPARE_AFTER = 1.0
 
 
-def stamper_for(settings: Settings) -> Stamper:
-    key = (id(settings), threading.get_ident())
-    stamper = _stampers.get(key)
-    if stamper is None:
-        sig = settings.signatures
-        stamper = Stamper(load_seal(settings), sig.timeout, sig.memory_mb,
-                          (settings.logging.level, settings.logging.format))
-        _stampers[key] = stamper
-    return stamper
+class StampingChildren:
+    """The stamping children of a process's threads (the delivery runner's), shared.
+
+    One child stamps for every thread: a stamp is 7-11 ms of CPU, so one keeps up with the
+    filing, and each child is a ~95 MiB interpreter (a child per thread was ~100 MiB of a
+    daemon's peak RSS more, for the same letters a second; docs/performance.md). A thread
+    that finds every child busy for longer than `spare_after` starts one more, up to
+    `most` (one per thread), so a file that hangs its child for the whole stamp timeout
+    holds up only the thread that sent it, as when each thread had its own. A child
+    handed back while another is idle and no thread waits is closed: the extra one
+    lives as long as the slow letter that called for it."""
+
+    def __init__(self, make: Callable[[], Stamper], most: int, spare_after: float = SPARE_AFTER):
+        self._make = make
+        self.most = max(1, most)
+        self.spare_after = spare_after
+        self._idle: list[Stamper] = []
+        self._children: list[Stamper] = []
+        self._waiting = 0
+        self._turn = threading.Condition()
+
+    @property
+    def children(self) -> int:
+        return len(self._children)
+
+    def stamp(self, job: StampJob) -> StampResult:
+        """As `Stamper.stamp`, on an idle child (or a new one)."""
+        stamper = self._take()
+        try:
+            return stamper.stamp(job)
+        finally:
+            self._give_back(stamper)
+
+    def _take(self) -> Stamper:
+        with self._turn:
+            if not self._idle and self._children:
+                self._waiting += 1
+                try:
+                    if (not self._turn.wait_for(lambda: self._idle, self.spare_after)
+                            and len(self._children) >= self.most):
+                        # As many children as threads, all busy: the next one free.
+                        self._turn.wait_for(lambda: self._idle)
+                finally:
+                    self._waiting -= 1
+            if self._idle:
+                return self._idle.pop()
+            stamper = self._make()  # no process yet: it starts with its first letter
+            self._children.append(stamper)
+            children = len(self._children)
+        if children > 1:
+            log.info("stamp_child_added", children=children, busy_for=self.spare_after)
+        return stamper
+
+    def _give_back(self, stamper: Stamper) -> None:
+        with self._turn:
+            surplus = bool(self._idle) and not self._waiting
+            if surplus:
+                self._children.remove(stamper)
+            else:
+                self._idle.append(stamper)
+                self._turn.notify()
+            children = len(self._children)
+        if surplus:
+            stamper.close()
+            log.info("stamp_child_closed", children=children)
+
+    def close(self) -> None:
+        """Stop every child (the runner's shutdown, its threads done)."""
+        with self._turn:
+            children, self._children, self._idle = self._children, [], []
+        for stamper in children:
+            stamper.close()
+
+
+# The process's stamping children, by the settings they were made for.
+_stampers: dict[int, StampingChildren] = {}
+_stampers_made = threading.Lock()
+
+
+def stamper_for(settings: Settings) -> StampingChildren:
+    with _stampers_made:
+        children = _stampers.get(id(settings))
+        if children is None:
+            sig = settings.signatures
+            seal = load_seal(settings)  # raises (no seal, no font) before anything is kept
+            log_setup = (settings.logging.level, settings.logging.format)
+            children = StampingChildren(lambda: Stamper(seal, sig.timeout, sig.memory_mb, log_setup),
+                                        most=settings.delivery.threads)
+            _stampers[id(settings)] = children
+    return children
 
 
 @dataclass(frozen=True)

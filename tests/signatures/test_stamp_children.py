@@ -1,0 +1,120 @@
+"""The delivery runner's threads share their stamping children
+(gateway/signatures/receive_stamp.py `StampingChildren`): one child stamps for all of
+them while stamps are quick; a thread held up behind a letter that hangs its child starts
+one more (never more than one per thread) and is not kept waiting for the stamp's
+timeout; the extra child goes once nobody needs it."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from gateway.signatures.receive_stamp import StampingChildren, Stamper
+from tests.signatures.test_stamp_child_bounds import FAILED, SleepsInTheChild, _job
+
+
+def _children(seal, most: int, spare_after: float) -> tuple[StampingChildren, list[Stamper]]:
+    made: list[Stamper] = []
+
+    def make() -> Stamper:
+        made.append(Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json")))
+        return made[-1]
+
+    return StampingChildren(make, most=most, spare_after=spare_after), made
+
+
+def _pid(stamper: Stamper) -> int | None:
+    process = stamper._worker.process  # noqa: SLF001
+    return process.pid if process is not None else None
+
+
+def _wait(condition, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_two_threads_stamp_through_one_child(letter, seal, stamp_info):
+    children, made = _children(seal, most=2, spare_after=60)
+    results, errors = [], []
+
+    def stamp_four(first: int) -> None:
+        try:
+            for n in range(first, first + 4):
+                results.append(children.stamp(_job(stamp_info, letter, f"{n}/2569")))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=stamp_four, args=(first,)) for first in (1, 11)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        assert not errors
+        assert [r.mode for r in results] == ["stamped"] * 8
+        assert len(made) == 1 and children.children == 1
+        assert _pid(made[0]) is not None
+    finally:
+        children.close()
+    assert _pid(made[0]) is None  # closed with the runner
+
+
+def test_a_letter_that_hangs_its_child_holds_up_only_its_own_thread(letter, seal, stamp_info):
+    children, made = _children(seal, most=2, spare_after=0.5)
+    hung: list = []
+    try:
+        assert children.stamp(_job(stamp_info, letter, "1/2569")).mode == "stamped"
+        first = _pid(made[0])
+        slow = SleepsInTheChild(stamp_info.unit_name, "2/2569", stamp_info.received_at)
+        thread = threading.Thread(target=lambda: hung.append(children.stamp(_job(slow, letter, "2/2569"))))
+        thread.start()
+        assert _wait(lambda: not children._idle)  # noqa: SLF001 - the thread holds the only child
+        time.sleep(0.5)  # and the child is in the letter, asleep for 300 s
+        started = time.monotonic()
+        quick = children.stamp(_job(stamp_info, letter, "3/2569"))
+        waited = time.monotonic() - started
+        assert quick.mode == "stamped"
+        assert waited < 60  # not the 120 s of the hung child's timeout
+        assert children.children == 2 and len(made) == 2
+        assert _pid(made[1]) not in (None, first)
+        assert thread.is_alive()  # still held up by its own letter
+
+        os.kill(first, signal.SIGKILL)  # as its deadline would
+        thread.join(60)
+        assert [r.mode for r in hung] == ["receipt"] and hung[0].reason == FAILED
+        # Handed back while the other child was idle: one child again.
+        assert children.children == 1
+        assert children.stamp(_job(stamp_info, letter, "4/2569")).mode == "stamped"
+        assert len(made) == 2
+    finally:
+        children.close()
+
+
+def test_never_more_children_than_threads(letter, seal, stamp_info):
+    children, made = _children(seal, most=1, spare_after=0.2)
+    results: dict[str, object] = {}
+    try:
+        assert children.stamp(_job(stamp_info, letter, "1/2569")).mode == "stamped"
+        first = _pid(made[0])
+        slow = SleepsInTheChild(stamp_info.unit_name, "2/2569", stamp_info.received_at)
+        hung = threading.Thread(target=lambda: results.update(slow=children.stamp(_job(slow, letter, "2/2569"))))
+        hung.start()
+        assert _wait(lambda: not children._idle)  # noqa: SLF001
+        waiting = threading.Thread(target=lambda: results.update(quick=children.stamp(_job(stamp_info, letter,
+                                                                                          "3/2569"))))
+        waiting.start()
+        time.sleep(1.5)  # well past spare_after
+        assert waiting.is_alive() and children.children == 1 and len(made) == 1
+        os.kill(first, signal.SIGKILL)
+        hung.join(60)
+        waiting.join(120)
+        assert results["slow"].mode == "receipt"
+        assert results["quick"].mode == "stamped"  # by a new child in the same place
+        assert children.children == 1 and len(made) == 1 and _pid(made[0]) not in (None, first)
+    finally:
+        children.close()
