@@ -2,14 +2,22 @@
 
 Their `timeout` is a socket timeout: it restarts with every byte received, so a server
 that answers one byte every few seconds (a broken middlebox, a stalled proxy, an
-attacker) keeps a notice, a folder copy or a desk sign-in waiting for ever. Here a
-timer shuts the connection down when the deadline passes; the client's blocking read
-returns at once, and the error it raises becomes `DeadlinePassed`, which says which
-server and how long, in words an operator understands."""
+attacker) keeps a notice, a folder copy or a desk sign-in waiting for ever. Here the
+connection is shut down when the deadline passes; the client's blocking read returns at
+once, and the error it raises becomes `DeadlinePassed`, which says which server and how
+long, in words an operator understands.
+
+One thread keeps every deadline of the process (`_Watch`), not a timer thread each:
+the delivery runner opens one for every notice it sends, and starting and ending a
+thread for each cost more CPU than the rest of the deadline's work."""
 from __future__ import annotations
 
+import heapq
+import itertools
+import os
 import socket
 import threading
+import time
 from typing import Callable
 
 
@@ -28,8 +36,7 @@ class Deadline:
         self.seconds, self.what = seconds, what
         self._sockets = sockets
         self.passed = False
-        self._timer = threading.Timer(seconds, self._cut)
-        self._timer.daemon = True
+        self.ended = False  # the block has left (set under the watch's lock)
 
     def _cut(self) -> None:
         self.passed = True
@@ -44,11 +51,69 @@ class Deadline:
                 pass  # already closed
 
     def __enter__(self) -> "Deadline":
-        self._timer.start()
+        _watch.add(self)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self._timer.cancel()
+        _watch.end(self)
         if self.passed and exc_type is not None and not issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
             raise DeadlinePassed(f"{self.what} did not finish answering within {self.seconds:.0f} s") from None
         return False
+
+
+class _Watch:
+    """The deadlines of a process, soonest first, and the one thread that cuts them.
+
+    A deadline is cut, or marked ended, under one lock, so a block that has left is never
+    cut afterwards (a kept smarthost session is not shut under the next notice). An
+    ended deadline stays in the heap until it comes first; with equal timeouts, as each
+    kind's are, that is at once."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: Deadline) -> None:
+        when = time.monotonic() + deadline.seconds
+        with self._changed:
+            heapq.heappush(self._heap, (when, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True, name="deadlines")
+                self._thread.start()
+            elif self._heap[0][2] is deadline:
+                self._changed.notify()  # sooner than what the thread waits for
+
+    def end(self, deadline: Deadline) -> None:
+        with self._changed:
+            deadline.ended = True
+            while self._heap and self._heap[0][2].ended:
+                heapq.heappop(self._heap)
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                while self._heap and self._heap[0][2].ended:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._changed.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                _, _, deadline = heapq.heappop(self._heap)
+                deadline._cut()  # noqa: SLF001 - under the lock: its block cannot end meanwhile
+
+
+_watch = _Watch()
+
+
+def _forked() -> None:
+    # A forked child has the lock and heap but not the thread: it starts its own.
+    global _watch
+    _watch = _Watch()
+
+
+os.register_at_fork(after_in_child=_forked)
