@@ -151,7 +151,22 @@ def normalise_thai(text: str) -> str:
     Lines are kept (a marking is read by line); runs of spaces become one."""
     if not text:
         return ""
-    return _thai_order(_visible(text))
+    if len(text) > _KEPT_LENGTH:
+        return _thai_order(_visible(text))
+    found = _normalised.get(text)
+    if found is None:
+        if len(_normalised) >= _KEPT:
+            _normalised.clear()
+        found = _normalised[text] = _thai_order(_visible(text))
+    return found
+
+
+# A letter's subject is read for its secrecy and its urgency, and its header block for
+# both again: the same short text normalised three or four times (PyThaiNLP's
+# normalize, ~1.5 µs a character). Short texts' results are kept; a long header value
+# (a hostile 1 MB subject) is normalised each time rather than held.
+_KEPT, _KEPT_LENGTH = 512, 2048
+_normalised: dict[str, str] = {}
 
 
 # PyThaiNLP's normalize removes spaces and repeated vowels and marks, and reorders

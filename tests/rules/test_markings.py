@@ -95,6 +95,26 @@ def test_normalise_thai_reorders_and_removes_invisible_characters():
     assert normalise_thai("ล\u200bับ\u00adมาก") == "ลับมาก"
 
 
+def test_a_subject_reads_the_same_however_often_and_in_whatever_order_it_is_read():
+    """Short texts' normal forms are kept (the subject is read three or four times a
+    letter); each reading must still be the text's own, long or short, first or later."""
+    from rules import markings
+
+    long_subject = "ลับมาก " + "ก" * 5000 + " ด่วนที่สุด"
+    subjects = ["ลับท\u0e48\u0e35สุด เรื่องงบประมาณ", "ลับ เรื่องงบประมาณ", "ลับแล", "ด\u0e48วนมาก ขอเชิญประชุม",
+                "ด่วนมาก ขอเชิญประชุม", long_subject, "Secret Santa party", "ล\u200bับ\u00adมาก"]
+    fresh = {}
+    for subject in subjects:
+        markings._normalised.clear()  # noqa: SLF001
+        fresh[subject] = (normalise_thai(subject), secrecy_in_subject(subject), urgency_in_subject(subject))
+    for _round in range(3):
+        for subject in subjects + subjects[::-1]:
+            assert (normalise_thai(subject), secrecy_in_subject(subject), urgency_in_subject(subject)) == fresh[subject]
+    assert fresh[long_subject][1:] == ("secret", "most_urgent")
+    assert long_subject not in markings._normalised  # noqa: SLF001 - not held
+    assert fresh[subjects[0]][1] == "top_secret" and fresh[subjects[3]][2] == "very_urgent"
+
+
 @pytest.mark.parametrize("value, text", [
     ("=?utf-8*th?B?" + base64.b64encode("ลับที่สุด".encode()).decode() + "?=", "ลับที่สุด"),
     ("=?UTF-8?Q?=E0=B8=A5=E0=B8=B1=E0=B8=9A?= =?UTF-8?Q?=E0=B8=A1=E0=B8=B2=E0=B8=81?=", "ลับมาก"),
