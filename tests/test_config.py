@@ -31,6 +31,21 @@ def test_environment_overrides_the_file():
     assert settings.effective()["effective"]["database_url"] == "postgresql+psycopg://gw:********@db/saraban"
 
 
+def test_the_data_directory_is_its_real_path_and_a_relative_one_follows_the_working_directory(tmp_path,
+                                                                                               monkeypatch):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    linked = load_settings(EXAMPLE, environ={"SARABAN_DATA_DIR": str(tmp_path / "link")})
+    assert linked.data_dir == real.resolve()
+    assert linked.spool_dir == real.resolve() / "spool" and linked.vault_dir == real.resolve() / "vault"
+    relative = load_settings(EXAMPLE, environ={"SARABAN_DATA_DIR": "var-rel"})
+    for where in (tmp_path / "a", tmp_path / "b"):
+        where.mkdir()
+        monkeypatch.chdir(where)
+        assert relative.data_dir == where.resolve() / "var-rel"
+
+
 def test_saraban_config_picks_the_file(tmp_path):
     other = tmp_path / "other.toml"
     other.write_text("[smtp]\nport = 2727\n")

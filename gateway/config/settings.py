@@ -382,6 +382,10 @@ class LoggingSection(_Section):
     format: Literal["json", "console"] = "json"
 
 
+# An absolute [storage] data_dir -> its real path, resolved once a process.
+_resolved: dict[Path, Path] = {}
+
+
 class Settings(_Section):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     gateway: GatewaySection = GatewaySection()
@@ -409,7 +413,15 @@ class Settings(_Section):
     # Derived paths, so no other module has to know the layout rules.
     @property
     def data_dir(self) -> Path:
-        return self.storage.data_dir.resolve()
+        given = self.storage.data_dir
+        if not given.is_absolute():
+            return given.resolve()  # against the working directory of the moment
+        found = _resolved.get(given)
+        if found is None:
+            # realpath is an lstat a path component, and every path of the data directory
+            # (spool, vault, sealed store, bells) starts here, many times a letter.
+            found = _resolved[given] = given.resolve()
+        return found
 
     @property
     def database_url(self) -> str:
