@@ -270,8 +270,10 @@ async def async_stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> Stamp
     reason, reader = _why_not_stampable(data)
     if reason is None:
         try:
+            # Asked of the letter before the stamp's writer adds its own field to it.
+            signed_before = _has_filled_signature_field(reader)
             stamped = await _seal_with_stamp(data, stamp, seal, reader=reader)
-            reason = _changed_verdicts(data, stamped)
+            reason = _changed_verdicts(data, stamped) if signed_before else None
             if reason is None:
                 log.info("letter_stamped", sha256=original_sha256, unit=stamp.unit_name)
                 return StampResult("stamped", stamped, original_sha256)
@@ -742,6 +744,21 @@ def _annotation_arrays(pages_root, limit: int = 10_000) -> set:
         if hasattr(kids, "raw_get"):
             stack.extend(kids.raw_get(i) for i in range(len(kids)))
     return found
+
+
+def _has_filled_signature_field(reader) -> bool:
+    """Whether the letter holds a filled signature field (a signature whose verdict the
+    stamp could change). A letter without one gets the stamp's field and nothing else:
+    the stamp's writer adds that field to the letter's own, so the stamped file has no
+    earlier signature to judge, and reading it back to count (~0.8 ms, a ninth of an
+    unsigned letter's stamp) is spared. Unsure (the fields unreadable): True, and the
+    stamped file is checked."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    try:
+        return next(enumerate_sig_fields(reader, filled_status=True), None) is not None
+    except Exception:  # noqa: BLE001 - the full check below decides
+        return True
 
 
 def _changed_verdicts(before: bytes, after: bytes) -> str | None:

@@ -104,3 +104,42 @@ def test_every_signed_trial_file_keeps_its_verdicts(name, trial_trust, trial_ver
     if name in RECEIPT_EXPECTED:
         assert result.mode == "receipt" and RECEIPT_EXPECTED[name] in result.reason
     assert_verdicts_kept(original, result, trial_trust, tmp_path, trial_verdicts[name])
+
+
+def test_a_stamped_copy_is_read_back_for_earlier_verdicts_only_when_the_letter_was_signed(letter, signed, seal,
+                                                                                         stamp_info):
+    """An unsigned letter's stamped copy is not read back to count its signatures
+    (`_has_filled_signature_field`): a blank signature field left for someone else is
+    not a signature, stays blank, and the seal is the copy's only signature; a letter
+    whose fields cannot be read is checked in full."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import SigFieldSpec, append_signature_field, enumerate_sig_fields
+
+    from gateway.signatures.stamp import FIELD_NAME, _changed_verdicts, _has_filled_signature_field
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(letter))
+    append_signature_field(writer, SigFieldSpec("ForTheDirector", box=(20, 20, 180, 60)))
+    out = io.BytesIO()
+    writer.write(out)
+    blank_field = out.getvalue()
+
+    def read(pdf: bytes):
+        return PdfFileReader(io.BytesIO(pdf), strict=False)
+
+    assert not _has_filled_signature_field(read(letter))
+    assert not _has_filled_signature_field(read(blank_field))
+    assert _has_filled_signature_field(read(signed))
+
+    result = stamp_pdf(blank_field, stamp_info, seal)
+    assert result.mode == "stamped"
+    filled = {name: value is not None for name, value, _ in enumerate_sig_fields(read(result.pdf))}
+    assert filled == {"ForTheDirector": False, FIELD_NAME: True}
+    assert _changed_verdicts(blank_field, result.pdf) is None  # what reading it back would have said
+
+    class Unreadable:
+        @property
+        def root(self):
+            raise ValueError("a broken catalog")
+
+    assert _has_filled_signature_field(Unreadable()) is True
