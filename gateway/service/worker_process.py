@@ -48,7 +48,12 @@ class WorkerProcess:
         ours, theirs = _context.Pipe()
         process = _context.Process(target=self.target, args=(theirs, *self.args), name=self.name, daemon=True)
         try:
-            _starter.submit(process.start).result()
+            try:
+                started = _starter.submit(process.start)
+            except RuntimeError:  # the interpreter is ending: no lasting thread is left
+                process.start()
+            else:
+                started.result()
         finally:
             theirs.close()  # the child's end is the child's alone: its death reads as EOF here
         self.process, self._conn = process, ours

@@ -267,6 +267,7 @@ class StampingChildren:
         self._idle: list[Stamper] = []
         self._children: list[Stamper] = []
         self._waiting = 0
+        self._closed = False
         self._turn = threading.Condition()
 
     @property
@@ -303,9 +304,10 @@ class StampingChildren:
 
     def _give_back(self, stamper: Stamper) -> None:
         with self._turn:
-            surplus = bool(self._idle) and not self._waiting
+            surplus = self._closed or (bool(self._idle) and not self._waiting)
             if surplus:
-                self._children.remove(stamper)
+                if stamper in self._children:
+                    self._children.remove(stamper)
             else:
                 self._idle.append(stamper)
                 self._turn.notify()
@@ -315,10 +317,13 @@ class StampingChildren:
             log.info("stamp_child_closed", children=children)
 
     def close(self) -> None:
-        """Stop every child (the runner's shutdown, its threads done)."""
+        """Stop every idle child (the runner's shutdown, its threads done); one still in
+        a letter is stopped when its thread hands it back."""
         with self._turn:
-            children, self._children, self._idle = self._children, [], []
-        for stamper in children:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._children = [stamper for stamper in self._children if stamper not in idle]
+        for stamper in idle:
             stamper.close()
 
 

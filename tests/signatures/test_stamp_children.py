@@ -118,3 +118,26 @@ def test_never_more_children_than_threads(letter, seal, stamp_info):
         assert children.children == 1 and len(made) == 1 and _pid(made[0]) not in (None, first)
     finally:
         children.close()
+
+
+def test_closing_stops_the_idle_children_and_a_busy_one_when_it_is_handed_back(letter, seal, stamp_info):
+    children, made = _children(seal, most=2, spare_after=0.3)
+    results: list = []
+    assert children.stamp(_job(stamp_info, letter, "1/2569")).mode == "stamped"
+    first = _pid(made[0])
+    slow = SleepsInTheChild(stamp_info.unit_name, "2/2569", stamp_info.received_at)
+    hung = threading.Thread(target=lambda: results.append(children.stamp(_job(slow, letter, "2/2569"))))
+    hung.start()
+    try:
+        assert _wait(lambda: not children._idle)  # noqa: SLF001
+        time.sleep(0.3)
+        assert children.stamp(_job(stamp_info, letter, "3/2569")).mode == "stamped"  # on a second child
+        second = _pid(made[1])
+        children.close()  # the runner's way out, one thread still in its letter
+        assert _wait(lambda: _pid(made[1]) is None, 30)  # the idle one stopped
+        assert _pid(made[0]) == first  # the busy one left to its thread
+    finally:
+        os.kill(first, signal.SIGKILL)
+        hung.join(60)
+    assert [r.mode for r in results] == ["receipt"]
+    assert children.children == 0 and _pid(made[0]) is None and second is not None
