@@ -70,6 +70,19 @@ def _named_print_logger_factory(stream):
     return make
 
 
+def _named_process(process: str):
+    """Every event carries its process's name, from whichever thread logs it. The name was
+    only a context variable, and a thread starts with a context of its own: the events of
+    the delivery runner's second thread (half its letters), of its notices' decisions and
+    of the deadline watch went out without it."""
+
+    def add(_logger, _method, event_dict):
+        event_dict.setdefault("process", process)
+        return event_dict
+
+    return add
+
+
 def setup_logging(level: str = "info", fmt: str = "json", process: str = "main", stream=None) -> None:
     """JSON events on stdout for the daemon; the tools pass stderr, keeping stdout for
     their own output."""
@@ -83,6 +96,7 @@ def setup_logging(level: str = "info", fmt: str = "json", process: str = "main",
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _named_process(process),
             structlog.processors.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -107,6 +121,7 @@ def setup_logging(level: str = "info", fmt: str = "json", process: str = "main",
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.contextvars.merge_contextvars,
+            _named_process(process),
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
