@@ -130,3 +130,23 @@ def test_a_forked_child_keeps_its_own_deadlines():
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_connection_that_cannot_be_cut_leaves_the_watch_cutting_the_next_ones():
+    class NotASocket:
+        def shutdown(self, how):
+            raise RuntimeError("a client's own object, not a socket")
+
+    with pytest.raises(DeadlinePassed, match="the odd one"):
+        with Deadline(0.1, lambda: NotASocket(), "the odd one"):
+            time.sleep(0.5)
+            raise KeyError("after its deadline")
+    ours, theirs = socket.socketpair()
+    ours.settimeout(20)  # a watch that died would leave the read to this, not hang the suite
+    try:
+        with pytest.raises(DeadlinePassed):
+            with Deadline(0.3, lambda: ours, "the smarthost"):
+                _read_until_closed(ours)
+    finally:
+        ours.close()
+        theirs.close()
