@@ -17,6 +17,8 @@ import json
 import pickle
 import resource
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Callable
@@ -131,8 +133,9 @@ def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str])
             data, info = pickle.loads(conn.recv_bytes())
         except EOFError:
             exit_now(0)  # not Python's teardown of pyHanko and friends (1-2 s): the runner waits
+        began = time.process_time()
         try:
-            reply = _reply(_stamp_in_child(data, info, seal))
+            reply = _reply(_stamp_in_child(data, info, seal), time.process_time() - began)
         except Exception as exc:  # MemoryError (memory_mb) included: the runner decides
             reply = _reply(exc)
         conn.send_bytes(reply)
@@ -144,9 +147,11 @@ def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str])
 _MODES = ("stamped", "receipt")
 
 
-def _reply(outcome: StampResult | Exception) -> bytes:
+def _reply(outcome: StampResult | Exception, cpu: float = 0.0) -> bytes:
+    """`cpu`: the child's CPU seconds for the letter (StampingChildren's measure of load)."""
     if isinstance(outcome, StampResult):
-        head = {"mode": outcome.mode, "sha256": outcome.original_sha256, "reason": outcome.reason}
+        head = {"mode": outcome.mode, "sha256": outcome.original_sha256, "reason": outcome.reason,
+                "cpu": round(cpu, 6)}
         return json.dumps(head).encode() + b"\n" + outcome.pdf
     head = {"error": type(outcome).__name__, "message": str(outcome)[:2000]}
     return json.dumps(head).encode() + b"\n"
@@ -160,6 +165,12 @@ class StampChildError(Exception):
 def _read_reply(payload: bytes) -> StampResult:
     """The child's answer (`_reply`); raises MemoryError or StampChildError for its
     errors, ValueError for anything that is not an answer."""
+    return _read_answer(payload)[0]
+
+
+def _read_answer(payload: bytes) -> tuple[StampResult, float]:
+    """`_read_reply`, and the CPU seconds the child says the letter took (0 when it does
+    not say, or says something that is not a small number: the child is not trusted)."""
     head, _, pdf = payload.partition(b"\n")
     fields = json.loads(head)
     if not isinstance(fields, dict):
@@ -171,7 +182,9 @@ def _read_reply(payload: bytes) -> StampResult:
     mode, sha256, reason = fields.get("mode"), fields.get("sha256"), fields.get("reason")
     if mode not in _MODES or not isinstance(sha256, str) or not isinstance(reason, str) or not pdf:
         raise ValueError("not an answer")
-    return StampResult(mode, pdf, sha256, reason)
+    cpu = fields.get("cpu")
+    cpu = float(cpu) if isinstance(cpu, (int, float)) and 0 <= cpu < 3600 else 0.0
+    return StampResult(mode, pdf, sha256, reason), cpu
 
 
 class Stamper:
@@ -191,6 +204,7 @@ class Stamper:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.log_setup = log_setup
+        self.last_cpu = 0.0  # the child's CPU seconds for the last letter it stamped
         self._worker = WorkerProcess(_child_main, (seal, memory_mb, log_setup), "stamp", log=log,
                                      replaced="stamp_process_replaced",
                                      idle_reason="the stamping process ended while idle")
@@ -198,6 +212,7 @@ class Stamper:
     def stamp(self, job: StampJob) -> StampResult:
         """The stamped letter or, failing that, a receipt; raises only if even the
         receipt cannot be made (missing font, unusable seal)."""
+        self.last_cpu = 0.0
         try:
             # pickle and the bytes, not Connection.send: multiprocessing's pickler, with its
             # own dispatch table, takes several times as long for the same bytes.
@@ -208,7 +223,8 @@ class Stamper:
                 raise TimeoutError
             if answer == "crashed":
                 raise EOFError  # its end of the pipe closed: it died on this letter
-            return _read_reply(answer)
+            result, self.last_cpu = _read_answer(answer)
+            return result
         except TimeoutError:
             reason = f"stamping took longer than {self.timeout:g} s"
         except (EOFError, OSError, MemoryError, ValueError) as exc:
@@ -246,6 +262,12 @@ def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:
 # is 7-11 ms of CPU, a big scan's a few hundred: a child busy this long is most likely
 # on a slow or hostile file, which may hold it for the whole `[signatures] timeout`.
 SPARE_AFTER = 1.0
+# The children's CPU for their letters, in seconds a second over the last LOAD_WINDOW
+# seconds: above MORE_AT one child no longer keeps up (a signed letter's stamp is 15-25
+# ms, an unsigned one's 5-7; a child shares the machine with the runners), so a thread
+# that finds the children busy starts one more at once; an extra child is closed again
+# only below FEWER_AT.
+LOAD_WINDOW, MORE_AT, FEWER_AT = 10.0, 0.45, 0.2
 
 
 class StampingChildren:
@@ -256,19 +278,36 @@ class StampingChildren:
     daemon's peak RSS more, for the same letters a second; docs/performance.md). A thread
     that finds every child busy for longer than `spare_after` starts one more, up to
     `most` (one per thread), so a file that hangs its child for the whole stamp timeout
-    holds up only the thread that sent it, as when each thread had its own. A child
-    handed back while another is idle and no thread waits is closed: the extra one
-    lives as long as the slow letter that called for it."""
+    holds up only the thread that sent it, as when each thread had its own. So does one
+    that finds them busy while their letters take more CPU than one child gives (`load`
+    above `more_at`: signed letters, whose stamps cost three times an unsigned one's).
+    A child handed back while another is idle, no thread waits and the load is below
+    `fewer_at` is closed: the extra one lives as long as the slow letter or the busy
+    spell that called for it."""
 
-    def __init__(self, make: Callable[[], Stamper], most: int, spare_after: float = SPARE_AFTER):
+    def __init__(self, make: Callable[[], Stamper], most: int, spare_after: float = SPARE_AFTER,
+                 window: float = LOAD_WINDOW, more_at: float = MORE_AT, fewer_at: float = FEWER_AT):
         self._make = make
         self.most = max(1, most)
         self.spare_after = spare_after
+        self.window, self.more_at, self.fewer_at = window, more_at, fewer_at
         self._idle: list[Stamper] = []
         self._children: list[Stamper] = []
         self._waiting = 0
         self._closed = False
+        self._spent: deque[tuple[float, float]] = deque()  # (when handed back, child CPU seconds)
+        self._spent_sum = 0.0
         self._turn = threading.Condition()
+
+    def load(self) -> float:
+        """The children's CPU seconds a second for their letters, over the last `window`."""
+        with self._turn:
+            return self._load(time.monotonic())
+
+    def _load(self, now: float) -> float:
+        while self._spent and self._spent[0][0] < now - self.window:
+            self._spent_sum -= self._spent.popleft()[1]
+        return max(0.0, self._spent_sum) / self.window
 
     @property
     def children(self) -> int:
@@ -283,14 +322,17 @@ class StampingChildren:
             self._give_back(stamper)
 
     def _take(self) -> Stamper:
+        why = "busy"
         with self._turn:
-            if not self._idle and self._children:
+            if (not self._idle and self._children
+                    and not (len(self._children) < self.most and self._load(time.monotonic()) > self.more_at)):
                 self._waiting += 1
                 try:
                     if (not self._turn.wait_for(lambda: self._idle, self.spare_after)
                             and len(self._children) >= self.most):
                         # As many children as threads, all busy: the next one free.
                         self._turn.wait_for(lambda: self._idle)
+                    why = "held_up"
                 finally:
                     self._waiting -= 1
             if self._idle:
@@ -298,13 +340,19 @@ class StampingChildren:
             stamper = self._make()  # no process yet: it starts with its first letter
             self._children.append(stamper)
             children = len(self._children)
+            load = self._load(time.monotonic())
         if children > 1:
-            log.info("stamp_child_added", children=children, busy_for=self.spare_after)
+            log.info("stamp_child_added", children=children, reason=why, load=round(load, 2))
         return stamper
 
     def _give_back(self, stamper: Stamper) -> None:
         with self._turn:
-            surplus = self._closed or (bool(self._idle) and not self._waiting)
+            now = time.monotonic()
+            spent = getattr(stamper, "last_cpu", 0.0)
+            self._spent.append((now, spent))
+            self._spent_sum += spent
+            surplus = self._closed or (bool(self._idle) and not self._waiting
+                                       and self._load(now) < self.fewer_at)
             if surplus:
                 if stamper in self._children:
                     self._children.remove(stamper)

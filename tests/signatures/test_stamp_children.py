@@ -141,3 +141,72 @@ def test_closing_stops_the_idle_children_and_a_busy_one_when_it_is_handed_back(l
         hung.join(60)
     assert [r.mode for r in results] == ["receipt"]
     assert children.children == 0 and _pid(made[0]) is None and second is not None
+
+
+class _Child:
+    """A stand-in for a Stamper whose letters take `seconds` and cost the child `cpu`."""
+
+    def __init__(self, seconds: float, cpu: float) -> None:
+        self.seconds, self.cpu = seconds, cpu
+        self.last_cpu = 0.0
+        self.closed = False
+
+    def stamp(self, job):
+        time.sleep(job if isinstance(job, float) else self.seconds)
+        self.last_cpu = self.cpu
+        return "stamped"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _held_while(children: StampingChildren, seconds: float) -> threading.Thread:
+    """A thread holding a child for `seconds` (a letter in hand), started once it has one."""
+    thread = threading.Thread(target=children.stamp, args=(seconds,))
+    thread.start()
+    assert _wait(lambda: not children._idle, 10)  # noqa: SLF001
+    return thread
+
+
+def test_letters_costing_more_cpu_than_one_child_gives_get_a_second_child_at_once():
+    made: list[_Child] = []
+    children = StampingChildren(lambda: made.append(_Child(0.01, 0.6)) or made[-1], most=2, spare_after=60,
+                                window=10, more_at=0.45, fewer_at=0.2)
+    for _ in range(8):  # signed letters: 4.8 s of the child's CPU in the window
+        children.stamp(0.01)
+    assert children.load() > 0.45 and len(made) == 1
+    holder = _held_while(children, 1.0)
+    started = time.monotonic()
+    assert children.stamp(0.01) == "stamped"
+    assert time.monotonic() - started < 0.9  # not after the other letter, nor 60 s
+    assert len(made) == 2 and children.children == 2
+    holder.join(10)
+    children.stamp(0.01)  # handed back beside an idle one, but the load is still high
+    assert children.children == 2 and not any(child.closed for child in made)
+    children.close()
+
+
+def test_letters_one_child_keeps_up_with_wait_for_it():
+    made: list[_Child] = []
+    children = StampingChildren(lambda: made.append(_Child(0.01, 0.006)) or made[-1], most=2, spare_after=60,
+                                window=10, more_at=0.45, fewer_at=0.2)
+    for _ in range(8):  # unsigned letters: 0.05 s of CPU in the window
+        children.stamp(0.01)
+    holder = _held_while(children, 0.5)
+    started = time.monotonic()
+    assert children.stamp(0.01) == "stamped"
+    assert time.monotonic() - started > 0.3  # it waited for the one child
+    holder.join(10)
+    assert len(made) == 1 and children.children == 1
+    children.close()
+
+
+def test_a_child_that_says_nothing_or_nonsense_of_its_cpu_counts_none():
+    from gateway.signatures.receive_stamp import _read_answer, _reply
+    from gateway.signatures.stamp import StampResult
+
+    result = StampResult("stamped", b"%PDF-1.7 stamped", "ab" * 32, "")
+    assert _read_answer(_reply(result, 0.0123)) == (result, 0.0123)
+    for told in (b'"cpu": -5', b'"cpu": 1e300', b'"cpu": "a lot"', b'"cpu": null'):
+        payload = _reply(result).replace(b'"cpu": 0.0', told)
+        assert told in payload and _read_answer(payload) == (result, 0.0)
