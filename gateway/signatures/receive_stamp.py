@@ -259,7 +259,7 @@ def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:
 
 
 # Seconds a thread waits for a busy stamping child before it starts one more. A stamp
-# is 7-11 ms of CPU, a big scan's a few hundred: a child busy this long is most likely
+# is 5-7 ms of CPU (15-25 for a signed letter), a big scan's a few hundred: a child busy this long is most likely
 # on a slow or hostile file, which may hold it for the whole `[signatures] timeout`.
 SPARE_AFTER = 1.0
 # The children's CPU for their letters, in seconds a second over the last LOAD_WINDOW
@@ -273,7 +273,7 @@ LOAD_WINDOW, MORE_AT, FEWER_AT = 10.0, 0.45, 0.2
 class StampingChildren:
     """The stamping children of a process's threads (the delivery runner's), shared.
 
-    One child stamps for every thread: a stamp is 7-11 ms of CPU, so one keeps up with the
+    One child stamps for every thread: a stamp is 5-7 ms of CPU, so one keeps up with the
     filing, and each child is a ~95 MiB interpreter (a child per thread was ~100 MiB of a
     daemon's peak RSS more, for the same letters a second; docs/performance.md). A thread
     that finds every child busy for longer than `spare_after` starts one more, up to
@@ -307,6 +307,8 @@ class StampingChildren:
     def _load(self, now: float) -> float:
         while self._spent and self._spent[0][0] < now - self.window:
             self._spent_sum -= self._spent.popleft()[1]
+        if not self._spent:
+            self._spent_sum = 0.0  # no rounding left over from the sums of the past
         return max(0.0, self._spent_sum) / self.window
 
     @property
