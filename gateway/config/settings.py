@@ -7,6 +7,7 @@ file so that systemd units and containers can adjust a deployment without editin
 from __future__ import annotations
 
 import json
+import functools
 import os
 import re
 import tomllib
@@ -382,8 +383,12 @@ class LoggingSection(_Section):
     format: Literal["json", "console"] = "json"
 
 
-# An absolute [storage] data_dir -> its real path, resolved once a process.
-_resolved: dict[Path, Path] = {}
+@functools.lru_cache(maxsize=None)
+def _real_path(path: Path) -> Path:
+    """An absolute [storage] data_dir's real path, resolved once a process: realpath is
+    an lstat a path component, and every path of the data directory (spool, vault,
+    sealed store, bells) starts there, many times a letter."""
+    return path.resolve()
 
 
 class Settings(_Section):
@@ -414,14 +419,8 @@ class Settings(_Section):
     @property
     def data_dir(self) -> Path:
         given = self.storage.data_dir
-        if not given.is_absolute():
-            return given.resolve()  # against the working directory of the moment
-        found = _resolved.get(given)
-        if found is None:
-            # realpath is an lstat a path component, and every path of the data directory
-            # (spool, vault, sealed store, bells) starts here, many times a letter.
-            found = _resolved[given] = given.resolve()
-        return found
+        # A relative one against the working directory of the moment.
+        return _real_path(given) if given.is_absolute() else given.resolve()
 
     @property
     def database_url(self) -> str:

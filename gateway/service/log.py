@@ -113,8 +113,7 @@ def setup_logging(level: str = "info", fmt: str = "json", process: str = "main",
         logger_factory=_named_print_logger_factory(stream),
         cache_logger_on_first_use=False,
     )
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(process=process)
+    structlog.contextvars.clear_contextvars()  # the process's name is `_named_process`'s
     # Libraries that log through stdlib logging (aiosmtpd, mail-parser, pyHanko) come
     # out as the same JSON events on stdout, warnings and above only.
     handler = logging.StreamHandler(stream)

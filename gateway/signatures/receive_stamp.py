@@ -162,15 +162,11 @@ class StampChildError(Exception):
     unusable seal), in its words: its type's name and its message."""
 
 
-def _read_reply(payload: bytes) -> StampResult:
-    """The child's answer (`_reply`); raises MemoryError or StampChildError for its
-    errors, ValueError for anything that is not an answer."""
-    return _read_answer(payload)[0]
-
-
 def _read_answer(payload: bytes) -> tuple[StampResult, float]:
-    """`_read_reply`, and the CPU seconds the child says the letter took (0 when it does
-    not say, or says something that is not a small number: the child is not trusted)."""
+    """The child's answer (`_reply`) and the CPU seconds it says the letter took (0 when
+    it does not say, or says something that is not a small number: the child is not
+    trusted); raises MemoryError or StampChildError for its errors, ValueError for
+    anything that is not an answer."""
     head, _, pdf = payload.partition(b"\n")
     fields = json.loads(head)
     if not isinstance(fields, dict):
@@ -350,7 +346,7 @@ class StampingChildren:
     def _give_back(self, stamper: Stamper) -> None:
         with self._turn:
             now = time.monotonic()
-            spent = getattr(stamper, "last_cpu", 0.0)
+            spent = stamper.last_cpu
             self._spent.append((now, spent))
             self._spent_sum += spent
             surplus = self._closed or (bool(self._idle) and not self._waiting

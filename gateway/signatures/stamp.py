@@ -270,10 +270,11 @@ async def async_stamp_pdf(data: bytes, stamp: StampInfo, seal: SealKey) -> Stamp
     reason, reader = _why_not_stampable(data)
     if reason is None:
         try:
-            # Asked of the letter before the stamp's writer adds its own field to it.
-            signed_before = _has_filled_signature_field(reader)
-            stamped = await _seal_with_stamp(data, stamp, seal, reader=reader)
-            reason = _changed_verdicts(data, stamped) if signed_before else None
+            # Read before the stamp's writer adds its own field to the letter's, once for
+            # both questions: is any filled, and which names are taken.
+            fields = _signature_fields(reader)
+            stamped = await _seal_with_stamp(data, stamp, seal, reader=reader, fields=fields)
+            reason = _changed_verdicts(data, stamped) if _any_filled(fields) else None
             if reason is None:
                 log.info("letter_stamped", sha256=original_sha256, unit=stamp.unit_name)
                 return StampResult("stamped", stamped, original_sha256)
@@ -746,19 +747,28 @@ def _annotation_arrays(pages_root, limit: int = 10_000) -> set:
     return found
 
 
-def _has_filled_signature_field(reader) -> bool:
+def _signature_fields(reader) -> dict[str, bool] | None:
+    """The letter's signature fields, name -> filled; None when they cannot be read."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    try:
+        return {name: value is not None for name, value, _ in enumerate_sig_fields(reader)}
+    except Exception:  # noqa: BLE001 - the stamp reads them again, and the full check decides
+        return None
+
+
+def _any_filled(fields: dict[str, bool] | None) -> bool:
     """Whether the letter holds a filled signature field (a signature whose verdict the
     stamp could change). A letter without one gets the stamp's field and nothing else:
     the stamp's writer adds that field to the letter's own, so the stamped file has no
     earlier signature to judge, and reading it back to count (~0.8 ms, a ninth of an
     unsigned letter's stamp) is spared. Unsure (the fields unreadable): True, and the
     stamped file is checked."""
-    from pyhanko.sign.fields import enumerate_sig_fields
+    return fields is None or any(fields.values())
 
-    try:
-        return next(enumerate_sig_fields(reader, filled_status=True), None) is not None
-    except Exception:  # noqa: BLE001 - the full check below decides
-        return True
+
+def _has_filled_signature_field(reader) -> bool:
+    return _any_filled(_signature_fields(reader))
 
 
 def _changed_verdicts(before: bytes, after: bytes) -> str | None:
@@ -820,10 +830,11 @@ def _integrity_of(signatures, skip: str | None = None) -> dict[str, tuple[int, b
     return out
 
 
-def _free_field_name(reader) -> str:
+def _free_field_name(reader, fields: dict[str, bool] | None = None) -> str:
+    """`fields`: the letter's `_signature_fields`, read already; None to read them here."""
     from pyhanko.sign.fields import enumerate_sig_fields
 
-    taken = {name for name, _, _ in enumerate_sig_fields(reader)}
+    taken = fields if fields is not None else {name for name, _, _ in enumerate_sig_fields(reader)}
     name, n = FIELD_NAME, 1
     while name in taken:
         n += 1
@@ -831,8 +842,10 @@ def _free_field_name(reader) -> str:
     return name
 
 
-async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=None, reader=None) -> bytes:
-    """`reader`: a PdfFileReader of exactly `data` (strict=False), or None to read it here."""
+async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=None, reader=None,
+                           fields: dict[str, bool] | None = None) -> bytes:
+    """`reader`: a PdfFileReader of exactly `data` (strict=False), or None to read it here;
+    `fields`: its `_signature_fields`, or None to read them here."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
@@ -848,7 +861,7 @@ async def _seal_with_stamp(data: bytes, stamp: StampInfo, seal: SealKey, *, box=
     # 6.7.3, veraPDF's 6.7.3-1; red team, session 20). The stamp is the seal
     # signature's appearance and names itself; the letter's producer is the sender's.
     writer._update_meta = lambda: None
-    field_name = _free_field_name(writer.prev)
+    field_name = _free_field_name(writer.prev, fields)
     page_ref = writer.find_page_for_modification(0)[0]
     page = page_ref.get_object()
     _own_annotations(writer, page_ref)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.signatures.receive_stamp import StampChildError, Stamper, StampJob, _read_reply, _reply
+from gateway.signatures.receive_stamp import StampChildError, Stamper, StampJob, _read_answer, _reply
 from gateway.signatures.stamp import SealKey, StampInfo
 from tests.processes import gone
 
@@ -127,15 +127,15 @@ def test_what_the_child_answers_is_read_as_data_and_never_unpickled(tmp_path):
                     b'{"mode": "stamped", "sha256": "x", "reason": ""}\n',  # no PDF
                     b'{"mode": "exec", "sha256": "x", "reason": ""}\n%PDF', b"\xff\xfe\n"):
         with pytest.raises(ValueError):
-            _read_reply(hostile)
+            _read_answer(hostile)
     assert not marker.exists()
 
     result = StampResult("receipt", b"%PDF-1.7\n\x00\nbinary\n", "ab" * 32, "a reason")
-    assert _read_reply(_reply(result)) == result
+    assert _read_answer(_reply(result))[0] == result
     with pytest.raises(MemoryError):
-        _read_reply(_reply(MemoryError()))
+        _read_answer(_reply(MemoryError()))
     with pytest.raises(StampChildError, match="^ConfigError: no font$"):
-        _read_reply(_reply(type("ConfigError", (Exception,), {})("no font")))
+        _read_answer(_reply(type("ConfigError", (Exception,), {})("no font")))
 
 
 def test_close_ends_the_child_at_once(letter, seal, stamp_info):
