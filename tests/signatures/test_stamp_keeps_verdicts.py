@@ -143,3 +143,34 @@ def test_a_stamped_copy_is_read_back_for_earlier_verdicts_only_when_the_letter_w
             raise ValueError("a broken catalog")
 
     assert _has_filled_signature_field(Unreadable()) is True
+
+
+@pytest.mark.parametrize("sent_as", ["blank", "signed"])
+def test_a_letter_that_already_has_a_field_of_the_stamp_s_name_gets_the_stamp_beside_it(letter, pki, seal,
+                                                                                       stamp_info, trust, sent_as):
+    """A field named as ours in the letter (stamped by another gateway and forwarded, or a
+    sender's imitation, blank or signed): the stamp takes the next free name, the sender's
+    field stays as it was, and a signed one keeps its verdict."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import SigFieldSpec, append_signature_field, enumerate_sig_fields
+
+    from gateway.signatures.stamp import FIELD_NAME
+
+    if sent_as == "blank":
+        writer = IncrementalPdfFileWriter(io.BytesIO(letter))
+        append_signature_field(writer, SigFieldSpec(FIELD_NAME, box=(20, 20, 180, 60)))
+        out = io.BytesIO()
+        writer.write(out)
+        sent = out.getvalue()
+    else:
+        sent = sign_letter(letter, pki, field_name=FIELD_NAME)
+    result = stamp_pdf(sent, stamp_info, seal)
+    assert result.mode == "stamped"
+    filled = {name: value is not None for name, value, _ in
+              enumerate_sig_fields(PdfFileReader(io.BytesIO(result.pdf), strict=False))}
+    assert filled == {FIELD_NAME: sent_as == "signed", f"{FIELD_NAME}2": True}
+    if sent_as == "signed":
+        before, after = verify_pdf(sent, trust), verify_pdf(result.pdf, trust)
+        assert before.indication == "TOTAL_PASSED"
+        assert [s for s in after.signatures if s.field == FIELD_NAME][0].indication == before.indication
