@@ -236,9 +236,14 @@ class Database:
         # looks, finds nothing yet, and naps.
         self.after_outbox_change: Callable[[], None] | None = None
 
+    def schema_is_current(self) -> bool:
+        """Whether the schema is at the newest migration, read without Alembic."""
+        return schema_revision(self.engine) == newest_revision()
+
     def create_schema(self) -> None:
-        """Bring the schema to the newest migration (storage/migrate.py, docs/database.md)."""
-        if schema_revision(self.engine) == newest_revision():
+        """Bring the schema to the newest migration (storage/migrate.py, docs/database.md).
+        The daemon runs this in a child (gateway/service/schema_upgrade.py)."""
+        if self.schema_is_current():
             # Nothing to do, and Alembic (with Mako and Pygments, ~14 MiB) stays out of
             # this long-lived process: every runner calls this at start.
             return

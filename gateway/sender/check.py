@@ -17,7 +17,7 @@ import structlog
 from gateway.sender import dmarc
 from gateway.sender.dkim import verify_arc, verify_dkim
 from gateway.sender.dns import DnsTemporary, Resolver
-from gateway.sender.results import SenderAuth, refused_signature, results_authserv_id
+from gateway.sender.results import CHECK_FAILED, SenderAuth, refused_signature, results_authserv_id
 from rules.thai_time import now_utc
 from gateway.sender.settings import SenderSection
 from gateway.sender.spf import check_spf, peer_ip, spf_identity
@@ -205,8 +205,6 @@ def trusted_upstream_spf(raw: bytes, authserv_ids: list[str]) -> tuple[str, str 
     return None
 
 
-# The start of SenderAuth.reason when the check itself failed on the letter.
-CHECK_FAILED = "check failed"
 
 
 def _author_domain(raw: bytes) -> str | None:

@@ -51,7 +51,7 @@ from dkim.canonicalization import CanonicalizationPolicy
 from dkim.crypto import HASH_ALGORITHMS
 
 from gateway.sender.dns import DnsMalformed, DnsTemporary, Resolver
-from gateway.sender.results import DkimSignature
+from gateway.sender.results import RECUT, DkimSignature
 
 MAX_SIGNATURES = 8  # more than a real message carries; each costs a DNS lookup
 MAX_ARC_SETS = 50  # RFC 8617 4.2.1: i= is 1 to 50
@@ -62,8 +62,6 @@ MAX_EXPONENT_BITS = 64
 # being added): the fields the register records, and that Gmail, Microsoft 365 and
 # OpenDKIM's defaults all sign (module docstring).
 MUST_SIGN = ("From", "Subject", "Date", "Message-ID")
-# Why a signature with Content-Type left out of h= does not count (gateway/sender/policy.py).
-RECUT = "h= does not cover Content-Type, and the letter's Content-Type cuts the signed body elsewhere"
 
 
 class _Lookups:

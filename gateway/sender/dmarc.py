@@ -14,10 +14,12 @@ import email.utils
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from publicsuffixlist import PublicSuffixList
 
-from gateway.sender.dns import DnsMalformed, DnsTemporary, Resolver
+if TYPE_CHECKING:
+    from gateway.sender.dns import Resolver
 
 POLICIES = ("none", "quarantine", "reject")
 
@@ -266,6 +268,10 @@ def _parse(text: bytes) -> dict[str, str] | None:
 
 
 def _fetch(resolver: Resolver, domain: str) -> dict[str, str] | None:
+    # Here, not at the top: the delivery runner reads alignment and organisational
+    # domains from this module and has no DNS to ask (dnspython: ~5 MiB of a process).
+    from gateway.sender.dns import DnsMalformed
+
     try:
         texts = resolver.txt(f"_dmarc.{domain}")
     except DnsMalformed:  # a name that cannot be asked has no record
@@ -301,5 +307,5 @@ def lookup(resolver: Resolver, from_domain: str) -> Record | None:
     return Record(policy, adkim, aspf, found)
 
 
-__all__ = ["Author", "DnsTemporary", "Record", "aligned", "author", "bare_cr", "duplicated", "from_domains", "lookup",
+__all__ = ["Author", "Record", "aligned", "author", "bare_cr", "duplicated", "from_domains", "lookup",
            "org_domain"]

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from rules.model import Finding
 from gateway.sender.dmarc import BARE_CR, org_domain
-from gateway.sender.check import CHECK_FAILED
-from gateway.sender.dkim import RECUT
-from gateway.sender.results import SenderAuth, refused_signature
+from gateway.sender.results import CHECK_FAILED, RECUT, SenderAuth, refused_signature
 from gateway.sender.settings import SenderSection
 
 RULE = "sender_authenticity"

@@ -21,6 +21,11 @@ import authres.dmarc
 
 from gateway.sender.dmarc import aligned
 
+# The start of SenderAuth.reason when the check itself failed on the letter (check.py).
+CHECK_FAILED = "check failed"
+# Why a signature with Content-Type left out of h= does not count (dkim.py, policy.py).
+RECUT = "h= does not cover Content-Type, and the letter's Content-Type cuts the signed body elsewhere"
+
 STATUS_TH = {"pass": "ผ่าน", "fail": "ไม่ผ่าน", "none": "ไม่มีข้อมูล", "temperror": "ไม่มีข้อมูล"}
 STATUS_EN = {"pass": "verified", "fail": "not verified", "none": "no information",
              "temperror": "no information (DNS did not answer)"}

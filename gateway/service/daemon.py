@@ -30,6 +30,7 @@ from gateway.service.log import setup_logging
 from gateway.service.metrics_live import LiveCollector
 from gateway.service.reload import ReloadError, load_new
 from gateway.service.numbering import NumberingGate
+from gateway.service.schema_upgrade import upgrade_schema
 from gateway.service.sd_notify import Notifier
 from gateway.secrecy.keys import refuse_seal_mismatch
 from gateway.intake.smtp_drain import SessionTracker
@@ -253,11 +254,11 @@ async def _serve(settings: Settings) -> int:
     _temporary_files_in(spool)
     db = settings.open_database()
     try:
-        db.create_schema()  # alembic upgrade head (storage/migrate.py)
+        upgrade_schema(settings, db)  # alembic upgrade head, in a child when there is any to do
     except Exception as exc:  # unreachable, wrong password, a failing migration
         log.error("database_unavailable", url=_mask_url(settings.database_url),
                   error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}",
-                  **({"hint": DAMAGED_ADVICE} if is_damaged_database(exc) else {}))
+                  **({"hint": DAMAGED_ADVICE} if is_damaged_database(exc) or getattr(exc, "damaged", False) else {}))
         db.dispose()
         return 1
     _after_last_run(settings, db, spool)

@@ -247,7 +247,7 @@ def test_s15_an_unsigned_content_type_written_another_way_still_cuts_nothing(res
     """Session 15's replay (a new top Content-Type naming the forwarded complaint's
     boundary, on a signature as Gmail makes it) written the ways the red team did not:
     the signature does not count, as with the plain form."""
-    from gateway.sender.dkim import RECUT
+    from gateway.sender.results import RECUT
     from tests.letters import with_header
     from tests.sender.test_red_team_session15 import forwarded_complaint, sign_without
 

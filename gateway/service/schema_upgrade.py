@@ -1,0 +1,78 @@
+"""The daemon's schema upgrade (Alembic), run in a short-lived child process.
+
+Alembic, with Mako and Pygments, takes ~14 MiB of a process once imported, and a
+process keeps what it has imported: run in the supervisor, which lives as long as the
+daemon, a first start or an upgrade cost that much memory until the next restart. The
+child gets the settings pickled on its stdin (never on its command line, where `ps`
+would show a database password), writes its events to the daemon's log under the
+process name `schema-upgrade`, and says a failure as one JSON line on stderr, which
+the supervisor raises as `SchemaUpgradeFailed` and logs as `database_unavailable`.
+
+A database already at the newest revision starts no child (`Database.schema_is_current`
+reads the version table with plain SQL)."""
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+from gateway.config.settings import Settings
+from storage.db import Database
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `gateway` and `storage` are found
+
+
+class SchemaUpgradeFailed(Exception):
+    """The child's migration failed: `str()` is its error ("OperationalError: ..."),
+    `damaged` whether it found the SQLite file itself damaged (storage/errors.py)."""
+
+    def __init__(self, error: str, damaged: bool = False):
+        super().__init__(error)
+        self.damaged = damaged
+
+
+def upgrade_schema(settings: Settings, db: Database) -> None:
+    """Bring `db` to the newest migration; Alembic is loaded only in a child, and only
+    when there is something to do. Raises what reading the version table raises, or
+    SchemaUpgradeFailed."""
+    if db.schema_is_current():
+        return
+    child = subprocess.run([sys.executable, "-m", "gateway.service.schema_upgrade"],
+                           input=pickle.dumps(settings), stderr=subprocess.PIPE, cwd=_PACKAGE_ROOT,
+                           check=False)
+    if child.returncode == 0:
+        return
+    last = (child.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
+    try:
+        said = json.loads(last)
+        error, damaged = str(said["error"]), bool(said.get("damaged"))
+    except (ValueError, KeyError, TypeError):  # it died before it could say (killed, out of memory)
+        error, damaged = f"the schema upgrade ended with exit code {child.returncode}", False
+    raise SchemaUpgradeFailed(error, damaged)
+
+
+def _main() -> None:
+    from gateway.service.log import setup_logging
+    from gateway.service.process_util import die_with_parent, exit_now
+    from storage.errors import is_damaged_database
+
+    die_with_parent()
+    settings: Settings = pickle.load(sys.stdin.buffer)
+    setup_logging(settings.logging.level, settings.logging.format, process="schema-upgrade")
+    db = settings.open_database()
+    try:
+        db.create_schema()
+    except Exception as exc:  # noqa: BLE001 - said to the supervisor, which logs it
+        text = str(exc).strip()
+        error = f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
+        print(json.dumps({"error": error, "damaged": is_damaged_database(exc)}), file=sys.stderr, flush=True)
+        exit_now(1)
+    finally:
+        db.dispose()
+    exit_now(0)
+
+
+if __name__ == "__main__":
+    _main()
