@@ -278,17 +278,55 @@ def pss(pid: int) -> int:
     return 0
 
 
+def rss_of_tree_one(pid: int) -> int:
+    """VmRSS of one process in bytes (0 once it has ended)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _what(pid: int, root: int) -> str:
+    """A short name for a process of the gateway's tree (its role, from its command line
+    and parent), or of the peer's (its program's name)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return "?"
+    if pid == root:
+        return "supervisor"
+    if "gateway.secrecy.markings" in cmd or "gateway/secrecy/markings.py" in cmd:
+        return "DATA-check"
+    if "resource_tracker" in cmd:
+        return "tracker"
+    if parent == root:
+        return "runner" if "multiprocessing" in cmd else Path(cmd.split(" ", 1)[0]).name
+    return "worker" if "multiprocessing" in cmd else Path(cmd.split(" ", 1)[0]).name
+
+
 class RssPeak(threading.Thread):
     def __init__(self, pids):
         super().__init__(daemon=True)
         self.pids, self.peak, self.peak_pss, self.running = pids, 0, 0, True
+        self.at_peak: list[tuple[int, str]] = []  # (RSS, what) of each process at the peak
 
     def run(self) -> None:
         while self.running:
             roots = self.pids()
-            self.peak = max(self.peak, sum(rss_of_tree(p) for p in roots))
+            each = [(rss_of_tree_one(p), p, r) for r in roots for p in descendants(r)]
+            total = sum(rss for rss, _, _ in each)
+            if total > self.peak:
+                self.peak = total
+                self.at_peak = sorted(((rss, _what(p, r)) for rss, p, r in each), reverse=True)
             self.peak_pss = max(self.peak_pss, sum(pss(p) for r in roots for p in descendants(r)))
             time.sleep(0.1)
+
+    def breakdown(self) -> str:
+        return ", ".join(f"{what} {rss / 1024 / 1024:.0f}" for rss, what in self.at_peak if rss)
 
     def __enter__(self) -> "RssPeak":
         self.start()
@@ -579,6 +617,7 @@ def main() -> int:
     sink = NoticeSink()
     rows: list[Row] = []
     rss: dict[str, int] = {}
+    at_peak: dict[str, str] = {}
     load_before = uptime()
     print(load_before, file=sys.stderr)
     try:
@@ -670,6 +709,7 @@ def main() -> int:
             sent = drive(gw.port, rss_letters["gateway"], args.rss_sessions)
             wait_until(counts["registered"], since + sent.ok, time.monotonic(), args.timeout)
         rss["gateway"] = (sampler.peak, sampler.peak_pss)
+        at_peak["gateway"] = sampler.breakdown()
     except KeyboardInterrupt:
         print("interrupted: stopping everything", file=sys.stderr)
         return 130
@@ -688,11 +728,12 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-    report(args, workers, sizes, sample, rows, rss, big_label, load_before, uptime())
+    report(args, workers, sizes, sample, rows, rss, big_label, load_before, uptime(), at_peak)
     return 0
 
 
-def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load_after) -> None:
+def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load_after,
+           at_peak: dict[str, str] | None = None) -> None:
     by = {(r.side, r.size): r for r in rows}
     print()
     print(f"Side by side, {args.count} letters per size, smtp-source -s {args.sessions} (one letter per "
@@ -727,6 +768,8 @@ def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load
     print(f"peak memory, all processes, {args.rss_sessions} connections ({args.rss_count} letters of {big_label}): "
           + ", ".join(f"{side} RSS {r / 1024 / 1024:.0f} MiB (PSS {p / 1024 / 1024:.0f} MiB)"
                       for side, (r, p) in rss.items()))
+    for side, breakdown in (at_peak or {}).items():
+        print(f"  {side} at its peak, RSS MiB by process: {breakdown}")
     for r in rows:
         for e in r.errors:
             print(f"{r.side} {r.size} smtp-source error: {e}")

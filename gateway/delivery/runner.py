@@ -29,7 +29,7 @@ from gateway.service.doorbell import DELIVERY_BELL, MAX_NAP, Doorbell
 from gateway.service.log import setup_logging
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
-from gateway.signatures.receive_stamp import close_stampers
+from gateway.signatures.receive_stamp import close_stampers, stamper_for
 from storage import outbox
 from storage.errors import is_transient_storage_error
 from storage.fsync import DirSyncs, deferred_dir_syncs
@@ -266,6 +266,14 @@ def _attempt(services: Services, handlers: dict[str, Handler], item: OutboxItem)
             return _FAILED
 
 
+def _warm_stamping_child(settings: Settings) -> None:
+    """The stamping child started with the runner, not with the first letter."""
+    try:
+        stamper_for(settings).warm()
+    except Exception:  # noqa: BLE001 - no seal, no font: each letter's stamp says so (stamp_unavailable)
+        pass
+
+
 def main(settings: Settings) -> None:
     die_with_parent()
     setup_logging(settings.logging.level, settings.logging.format, process="delivery")
@@ -278,6 +286,8 @@ def main(settings: Settings) -> None:
         # Maildir ones too, for the check's timeouts (session 17).
         threading.Thread(target=_say_unusable_routes, args=(settings,), daemon=True,
                          name="imap-route-check").start()
+        if settings.signatures.stamp:
+            _warm_stamping_child(settings)
         count = settings.delivery.threads
         # Threads, not processes: the heavy part of an item (the receive stamp) runs in a
         # stamping child the threads share (another only while one is held up: receive_stamp.py

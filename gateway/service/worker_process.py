@@ -60,6 +60,11 @@ class WorkerProcess:
         self._poller = select.poll()
         self._poller.register(ours.fileno(), select.POLLIN)
 
+    def start(self) -> None:
+        """Start the child now, if there is none, rather than with its first job."""
+        if self.process is None:
+            self._start()
+
     def send_bytes(self, payload: bytes, **log_fields: Any) -> None:
         """Hand `payload` to the child, starting one if there is none. `log_fields` go
         with the owner's event when the child is found dead first.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import io
 import json
 import pickle
 import resource
@@ -20,7 +21,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 import structlog
@@ -124,10 +125,17 @@ def _stamp_in_child(data: bytes, info: StampInfo, seal: SealKey) -> StampResult:
     return result
 
 
-def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str]) -> None:
+def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str],
+                warm_font: Path | None = None) -> None:
     """The stamping child: (data, info) in, a StampResult or the words of an error out
-    (`_reply`), one letter at a time, until the runner closes its end of the pipe."""
+    (`_reply`), one letter at a time, until the runner closes its end of the pipe.
+
+    `warm_font`: stamp a blank page in that font first, before reading the pipe, so the
+    first letter does not wait for the libraries' imports, the font and the seal's
+    signer (~1 s of CPU); a letter sent meanwhile waits in the pipe."""
     _child_setup(memory_mb, log_setup)
+    if warm_font is not None:
+        _warm_up(seal, warm_font, log_setup)
     while True:
         try:
             data, info = pickle.loads(conn.recv_bytes())
@@ -139,6 +147,31 @@ def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str])
         except Exception as exc:  # MemoryError (memory_mb) included: the runner decides
             reply = _reply(exc)
         conn.send_bytes(reply)
+
+
+def _warm_up(seal: SealKey, font: Path, log_setup: tuple[str, str]) -> None:
+    """One stamp of a blank page, its result thrown away; its events are not logged (it
+    is no letter), only `stamp_child_ready` when it is done. Whatever goes wrong is left
+    for the first letter to meet and say."""
+    from gateway.service.log import setup_logging
+
+    began, warmed = time.monotonic(), False
+    setup_logging("critical", log_setup[1], process="stamp")
+    try:
+        from pypdf import PdfWriter
+
+        blank = io.BytesIO()
+        writer = PdfWriter()
+        writer.add_blank_page(595, 842)
+        writer.write(blank)
+        info = StampInfo(unit_name="-", receive_number="1/2569", received_at=dt.datetime.now(dt.timezone.utc),
+                         font_path=font)
+        warmed = _stamp_in_child(blank.getvalue(), info, seal).mode == "stamped"
+    except Exception:  # noqa: BLE001 - a warm-up only
+        pass
+    finally:
+        setup_logging(*log_setup, process="stamp")
+    log.info("stamp_child_ready", warmed=warmed, seconds=round(time.monotonic() - began, 2))
 
 
 # The child's answer is data, never a pickle: the child parses the sender's PDF, and a
@@ -195,15 +228,19 @@ class Stamper:
     new child gets it."""
 
     def __init__(self, seal: SealKey, timeout: float, memory_mb: int,
-                 log_setup: tuple[str, str] = ("info", "json")):
+                 log_setup: tuple[str, str] = ("info", "json"), warm_font: Path | None = None):
         self.seal = seal
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.log_setup = log_setup
         self.last_cpu = 0.0  # the child's CPU seconds for the last letter it stamped
-        self._worker = WorkerProcess(_child_main, (seal, memory_mb, log_setup), "stamp", log=log,
+        self._worker = WorkerProcess(_child_main, (seal, memory_mb, log_setup, warm_font), "stamp", log=log,
                                      replaced="stamp_process_replaced",
                                      idle_reason="the stamping process ended while idle")
+
+    def start(self) -> None:
+        """Start the child now rather than with its first letter."""
+        self._worker.start()
 
     def stamp(self, job: StampJob) -> StampResult:
         """The stamped letter or, failing that, a receipt; raises only if even the
@@ -235,6 +272,10 @@ class Stamper:
     def close(self, grace: float = 5.0) -> None:
         """Stop the child (the runner calls this on its way out, after the letter in hand)."""
         self._worker.close(grace)
+
+    def kill(self) -> None:
+        """Stop the child at once (it holds no letter)."""
+        self._worker.kill()
 
 
 def close_stampers() -> None:
@@ -311,6 +352,18 @@ class StampingChildren:
     def children(self) -> int:
         return len(self._children)
 
+    def warm(self) -> None:
+        """Start the first child now (the runner's start): it imports and warms up while
+        no letter waits, and the first letters do not find it busy for longer than
+        `spare_after` and start a second one."""
+        with self._turn:
+            if self._children or self._closed:
+                return
+            stamper = self._make()
+            self._children.append(stamper)
+            self._idle.append(stamper)
+        stamper.start()
+
     def stamp(self, job: StampJob) -> StampResult:
         """As `Stamper.stamp`, on an idle child (or a new one)."""
         stamper = self._take()
@@ -364,13 +417,15 @@ class StampingChildren:
 
     def close(self) -> None:
         """Stop every idle child (the runner's shutdown, its threads done); one still in
-        a letter is stopped when its thread hands it back."""
+        a letter is stopped when its thread hands it back. An idle child is killed, not
+        waited for: it holds no letter, and one still warming up would hold a stop for
+        the rest of its warm-up."""
         with self._turn:
             self._closed = True
             idle, self._idle = self._idle, []
             self._children = [stamper for stamper in self._children if stamper not in idle]
         for stamper in idle:
-            stamper.close()
+            stamper.kill()
 
 
 # The process's stamping children, by the settings they were made for.
@@ -385,7 +440,8 @@ def stamper_for(settings: Settings) -> StampingChildren:
             sig = settings.signatures
             seal = load_seal(settings)  # raises (no seal, no font) before anything is kept
             log_setup = (settings.logging.level, settings.logging.format)
-            children = StampingChildren(lambda: Stamper(seal, sig.timeout, sig.memory_mb, log_setup),
+            font = stamp_font(settings)
+            children = StampingChildren(lambda: Stamper(seal, sig.timeout, sig.memory_mb, log_setup, font),
                                         most=settings.delivery.threads)
             _stampers[id(settings)] = children
     return children

@@ -5,10 +5,12 @@ one more (never more than one per thread) and is not kept waiting for the stamp'
 timeout; the extra child goes once nobody needs it."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 from gateway.signatures.receive_stamp import StampingChildren, Stamper
 from tests.signatures.test_stamp_child_bounds import FAILED, SleepsInTheChild, _job
@@ -159,6 +161,8 @@ class _Child:
     def close(self) -> None:
         self.closed = True
 
+    kill = close
+
 
 def _held_while(children: StampingChildren, seconds: float) -> threading.Thread:
     """A thread holding a child for `seconds` (a letter in hand), started once it has one."""
@@ -210,3 +214,77 @@ def test_a_child_that_says_nothing_or_nonsense_of_its_cpu_counts_none():
     for told in (b'"cpu": -5', b'"cpu": 1e300', b'"cpu": "a lot"', b'"cpu": null'):
         payload = _reply(result).replace(b'"cpu": 0.0', told)
         assert told in payload and _read_answer(payload) == (result, 0.0)
+
+
+def test_a_warmed_child_is_started_before_the_first_letter_and_stamps_it(letter, seal, stamp_info, capfd):
+    # The runner's start warms the first child (a blank page stamped in the child, its
+    # result and events thrown away): the first letters no longer waited ~1 s for its
+    # imports, nor started a second child because of that wait.
+    made: list[Stamper] = []
+
+    def make() -> Stamper:
+        made.append(Stamper(seal, timeout=120, memory_mb=1024, log_setup=("info", "json"),
+                            warm_font=stamp_info.font_path))
+        return made[-1]
+
+    children = StampingChildren(make, most=2, spare_after=0.5)
+    try:
+        children.warm()
+        children.warm()  # once is enough
+        assert len(made) == 1 and _pid(made[0]) is not None  # started, before any letter
+        first = _pid(made[0])
+        results = [children.stamp(_job(stamp_info, letter, f"{n}/2569")) for n in (1, 2)]
+        assert [r.mode for r in results] == ["stamped", "stamped"]
+        assert len(made) == 1 and _pid(made[0]) == first
+    finally:
+        children.close()
+    events = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    stamped = [e for e in events if e.get("event") in ("letter_stamped", "receipt_instead_of_stamp")]
+    # The two letters, and nothing of the warm-up's blank page.
+    assert [e.get("unit") for e in stamped] == [stamp_info.unit_name] * 2, stamped
+
+
+def test_a_warm_up_that_fails_leaves_the_child_to_stamp_the_letters(letter, seal, stamp_info, capfd):
+    # A font that cannot be read fails the warm-up; the child says so and still takes its letters.
+    children = StampingChildren(lambda: Stamper(seal, timeout=120, memory_mb=1024, log_setup=("info", "json"),
+                                                warm_font=Path("/nonexistent/font.ttf")), most=1)
+    try:
+        children.warm()
+        assert children.stamp(_job(stamp_info, letter, "1/2569")).mode == "stamped"
+    finally:
+        children.close()
+    events = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    assert [e["warmed"] for e in events if e.get("event") == "stamp_child_ready"] == [False]
+    assert [e["event"] for e in events if e.get("event") in ("letter_stamped", "receipt_instead_of_stamp")] == \
+        ["letter_stamped"]
+
+
+def test_the_delivery_runner_starts_its_stamping_child_with_it(tmp_path):
+    from tests.daemon import Daemon, write_config
+    from tests.letters import letter as make_mail
+
+    d = Daemon(write_config(tmp_path, extra="[signatures]\nstamp = true\n")).start()
+    try:
+        [delivery] = [e["pid"] for e in d.events() if e.get("event") == "runner_spawned" and e["runner"] == "delivery"]
+
+        def stamping_children() -> list[int]:
+            # Each thread's own children: the runner's children are started by one of its threads.
+            found = []
+            for task in Path(f"/proc/{delivery}/task").iterdir():
+                try:
+                    found += [int(p) for p in (task / "children").read_text().split()]
+                except OSError:
+                    continue
+            return sorted(found)
+
+        assert _wait(lambda: len(stamping_children()) == 1)  # no letter yet
+        [ready] = [e for e in d.wait_for_event("stamp_child_ready") if e.get("event") == "stamp_child_ready"]
+        assert ready["warmed"] is True and ready["process"] == "stamp"
+        for n in range(3):
+            d.send(make_mail(subject=f"หนังสือที่ {n}"), "saraban.latkrabang@bangkok.go.th")
+        d.wait_idle()
+        # (Whether a second child joins depends on the machine's load: a letter held up
+        # for more than a second behind another starts one.)
+        assert sum(e.get("event") == "letter_stamped" for e in d.events()) == 3
+    finally:
+        d.stop()
