@@ -5,6 +5,7 @@ log event, the daemon exiting 1."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -58,3 +59,20 @@ def test_a_failing_migration_is_one_event_and_exit_1(tmp_path):
     assert "hint" not in failed[0]  # not a damaged file
     assert "Traceback" not in result.stdout + result.stderr
     assert not any(e["event"] == "smtp_listening" for e in events)
+
+
+def test_a_relative_data_directory_means_the_supervisors_file(tmp_path):
+    # `data_dir = "var"` is read against the daemon's working directory: the child works
+    # in the same one, so it migrates the supervisor's file, not one beside the code.
+    config = write_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(f'data_dir = "{tmp_path / "var"}"', 'data_dir = "var"'), encoding="utf-8")
+    assert 'data_dir = "var"' in config.read_text(encoding="utf-8")
+    (tmp_path / "var").mkdir()
+    done = subprocess.run([sys.executable, "-c", _UPGRADE, str(config)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"current": True, "alembic": False, "mako": False}
+    with sqlite3.connect(tmp_path / "var" / "saraban.db") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"messages", "letters", "alembic_version"} <= tables

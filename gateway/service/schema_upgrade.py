@@ -13,15 +13,13 @@ reads the version table with plain SQL)."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 from gateway.config.settings import Settings
 from storage.db import Database
-
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `gateway` and `storage` are found
 
 
 class SchemaUpgradeFailed(Exception):
@@ -39,9 +37,11 @@ def upgrade_schema(settings: Settings, db: Database) -> None:
     SchemaUpgradeFailed."""
     if db.schema_is_current():
         return
+    # The supervisor's working directory (a relative data_dir or sqlite:/// path means the
+    # same file) and its module path (the same gateway, however it was started).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
     child = subprocess.run([sys.executable, "-m", "gateway.service.schema_upgrade"],
-                           input=pickle.dumps(settings), stderr=subprocess.PIPE, cwd=_PACKAGE_ROOT,
-                           check=False)
+                           input=pickle.dumps(settings), stderr=subprocess.PIPE, env=env, check=False)
     if child.returncode == 0:
         return
     last = (child.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
