@@ -266,27 +266,26 @@ def maildir_count(root: Path) -> int:
     return total
 
 
-def pss(pid: int) -> int:
-    """Proportional set size: shared pages (libraries, forked memory) divided among
-    the processes that share them, so a sum over processes counts them once."""
+def _proc_bytes(pid: int, name: str, key: str) -> int:
+    """A size in /proc/<pid>/<name> (e.g. "status", "VmRSS"), in bytes; 0 once it has ended."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def pss(pid: int) -> int:
+    """Proportional set size: shared pages (libraries, forked memory) divided among
+    the processes that share them, so a sum over processes counts them once."""
+    return _proc_bytes(pid, "smaps_rollup", "Pss")
 
 
 def rss_of_tree_one(pid: int) -> int:
     """VmRSS of one process in bytes (0 once it has ended)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _proc_bytes(pid, "status", "VmRSS")
 
 
 def _what(pid: int, root: int) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import structlog
 
+from gateway.service.warm_up import pdf_of
 from rules.markings import (
     UNREADABLE,
     Classification,
@@ -129,14 +130,7 @@ def _warm_up_letter() -> bytes:
                b" /Resources << /Font << /F1 5 0 R >> >> >>",
                b"<< /Length %d >>\nstream\n%s\nendstream" % (len(_WARM_UP_TEXT), _WARM_UP_TEXT),
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    pdf = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(pdf)
-    pdf += b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    pdf += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    pdf = pdf_of(objects)
     subject = "ด่วน แจ้งการประชุม".encode()
     return (b"Subject: =?utf-8?b?" + base64.b64encode(subject) + b"?=\r\n"
             b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"

@@ -153,35 +153,19 @@ def _warm_up(seal: SealKey, font: Path, log_setup: tuple[str, str]) -> None:
     is no letter), only `stamp_child_ready` when it is done. Whatever goes wrong is left
     for the first letter to meet and say."""
     from gateway.service.log import setup_logging
+    from gateway.service.warm_up import blank_page
 
     began, warmed = time.monotonic(), False
     setup_logging("critical", log_setup[1], process="stamp")
     try:
         info = StampInfo(unit_name="-", receive_number="1/2569", received_at=dt.datetime.now(dt.timezone.utc),
                          font_path=font)
-        warmed = _stamp_in_child(_blank_page(), info, seal).mode == "stamped"
+        warmed = _stamp_in_child(blank_page(), info, seal).mode == "stamped"
     except Exception:  # noqa: BLE001 - a warm-up only
         pass
     finally:
         setup_logging(*log_setup, process="stamp")
     log.info("stamp_child_ready", warmed=warmed, seconds=round(time.monotonic() - began, 2))
-
-
-def _blank_page() -> bytes:
-    """A one-page A4 PDF with nothing on it, written here: pypdf, which could write it,
-    is ~10 MiB the stamping child has no other use for."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> >>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 # The child's answer is data, never a pickle: the child parses the sender's PDF, and a
