@@ -56,7 +56,8 @@ STOP_GRACE = 15.0  # seconds a runner gets to finish the letter in hand on SIGTE
 class Child:
     name: str
     # "module:function", imported in the child only: the supervisor never loads the
-    # runners' libraries (pyHanko, pdfminer, mail-parser; ~25 MiB of its RSS).
+    # runners' heavy libraries (pyHanko, pypdf, PDFium, PyThaiNLP, Jinja2). It does load
+    # mail-parser (~3 MiB, through numbering.py's read of the folders at start).
     target: str
     args: tuple
     process: multiprocessing.process.BaseProcess | None = None
