@@ -292,10 +292,13 @@ def _what(pid: int, root: int) -> str:
     """A short name for a process of the gateway's tree (its role, from its command line
     and parent), or of the peer's (its program's name)."""
     try:
+        shown = Path(f"/proc/{pid}/comm").read_text().strip()
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return "?"
+    if shown.startswith("saraban-"):  # its own name (docs/operations.md, "Processes")
+        return shown
     if pid == root:
         return "supervisor"
     if "gateway.secrecy.markings" in cmd or "gateway/secrecy/markings.py" in cmd:

@@ -181,9 +181,10 @@ def keep_reading(raw: bytes, reading: Path) -> Classification:
 def _worker_main() -> None:
     """`python -m gateway.secrecy.markings`: read requests (kind byte, length, payload)
     on stdin, answer one JSON line each on stdout, until stdin closes."""
-    from gateway.service.process_util import die_with_parent
+    from gateway.service.process_util import die_with_parent, name_process
 
     die_with_parent()
+    name_process("saraban-check")
     try:
         resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_CAP, WORKER_MEMORY_CAP))
     except (ValueError, OSError):

@@ -36,7 +36,8 @@ from gateway.secrecy.keys import refuse_seal_mismatch
 from gateway.intake.smtp_drain import SessionTracker
 from gateway.intake.smtp_protocol import ConnectionLimits
 from gateway.intake.tls import TlsContexts, TlsError, certificate_warnings
-from gateway.service.process_util import exit_now, raise_open_files_limit, run_child, stop_resource_tracker
+from gateway.service.process_util import (exit_now, name_process, raise_open_files_limit, run_child,
+                                          stop_resource_tracker)
 from gateway.intake.refusals import RefusalRecorder
 from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool, open_spool
@@ -493,6 +494,7 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: St
 
 
 def run(settings: Settings) -> int:
+    name_process("saraban-gateway")
     code = asyncio.run(serve(settings))
     if code == 0:
         exit_now(0)  # stopped cleanly: runners joined, database closed, logs flushed

@@ -46,6 +46,28 @@ def die_with_parent() -> None:
         os._exit(1)  # already orphaned: nothing of this child's work has begun
 
 
+PR_SET_NAME = 15
+# What `ps -o comm`, top and systemd show for each process of the daemon (at most 15
+# bytes), by its multiprocessing name; the command lines all read "python ... spawn_main".
+_SHOWN_NAMES = {"delivery": "saraban-deliver", "imap-intake": "saraban-imap", "stamp": "saraban-stamp",
+                "pdf-reader": "saraban-pdf", "saraban-sigverify": "saraban-sigs"}
+
+
+def name_process(name: str) -> None:
+    """Give this process (its calling thread, the main one) the name `ps -o comm` and
+    top show: "saraban-gateway", "saraban-pipe-0", "saraban-deliver", "saraban-stamp"...
+    (docs/operations.md, "Processes")."""
+    if name.startswith("pipeline-"):
+        shown = "saraban-pipe-" + name.removeprefix("pipeline-")
+    else:
+        shown = _SHOWN_NAMES.get(name, name if name.startswith("saraban-") else "saraban-" + name)
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_NAME, ctypes.c_char_p(shown.encode()[:15]), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 class StopFlag:
     """Set by SIGTERM/SIGINT; runners finish the item in hand, then return."""
 
@@ -89,6 +111,7 @@ def run_child(target: str, args: tuple, after_pids: tuple[int, ...] = (), nice: 
 
     At the end, the runner's own children (the stamping child, the PDF workers) are
     ended here: one that nobody closed would otherwise live on as an orphan."""
+    name_process(multiprocessing.current_process().name)
     if nice:
         os.nice(nice)  # relative to the supervisor's; the runner's own workers inherit it
     try:

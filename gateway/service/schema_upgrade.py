@@ -55,10 +55,11 @@ def upgrade_schema(settings: Settings, db: Database) -> None:
 
 def _main() -> None:
     from gateway.service.log import setup_logging
-    from gateway.service.process_util import die_with_parent, exit_now
+    from gateway.service.process_util import die_with_parent, exit_now, name_process
     from storage.errors import is_damaged_database
 
     die_with_parent()
+    name_process("saraban-schema")
     settings: Settings = pickle.load(sys.stdin.buffer)
     setup_logging(settings.logging.level, settings.logging.format, process="schema-upgrade")
     db = settings.open_database()

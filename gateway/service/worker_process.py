@@ -25,6 +25,14 @@ _context = multiprocessing.get_context("spawn")
 _starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="child-starter")
 
 
+def _named_child(target: Callable[..., None], name: str, conn, *args: Any) -> None:
+    """The child's body: named for `ps` and top (process_util.name_process), then `target`."""
+    from gateway.service.process_util import name_process
+
+    name_process(name)
+    target(conn, *args)
+
+
 class WorkerProcess:
     """`target(conn, *args)` runs in the child and answers each job it reads from `conn`
     (bytes: `Connection.recv_bytes`, or `recv` for a pickle) until `conn` reads EOF.
@@ -46,7 +54,8 @@ class WorkerProcess:
 
     def _start(self) -> None:
         ours, theirs = _context.Pipe()
-        process = _context.Process(target=self.target, args=(theirs, *self.args), name=self.name, daemon=True)
+        process = _context.Process(target=_named_child, args=(self.target, self.name, theirs, *self.args),
+                                   name=self.name, daemon=True)
         try:
             try:
                 started = _starter.submit(process.start)
