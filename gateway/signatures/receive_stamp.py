@@ -354,9 +354,10 @@ class StampingChildren:
             if self._children or self._closed:
                 return
             stamper = self._make()
+            # Started before a thread can take it: one that did would start its own.
+            stamper.start()
             self._children.append(stamper)
             self._idle.append(stamper)
-        stamper.start()
 
     def stamp(self, job: StampJob) -> StampResult:
         """As `Stamper.stamp`, on an idle child (or a new one)."""
