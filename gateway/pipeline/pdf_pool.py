@@ -97,7 +97,7 @@ class PdfPool:
         self.workers = workers
         # Each starts its child with its first file; a child found dead while idle is
         # replaced then: not that file's doing.
-        self._idle = [WorkerProcess(_reader_main, (), "pdf-reader", log=log, replaced="pdf_worker_replaced",
+        self._idle = [WorkerProcess(_reader_main, (), "pdf", log=log, replaced="pdf_worker_replaced",
                                     idle_reason="the PDF worker ended while idle") for _ in range(workers)]
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(workers)

@@ -184,7 +184,7 @@ def _worker_main() -> None:
     from gateway.service.process_util import die_with_parent, name_process
 
     die_with_parent()
-    name_process("saraban-check")
+    name_process("check")
     try:
         resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_CAP, WORKER_MEMORY_CAP))
     except (ValueError, OSError):

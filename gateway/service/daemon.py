@@ -494,7 +494,7 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: St
 
 
 def run(settings: Settings) -> int:
-    name_process("saraban-gateway")
+    name_process("gateway")
     code = asyncio.run(serve(settings))
     if code == 0:
         exit_now(0)  # stopped cleanly: runners joined, database closed, logs flushed

@@ -47,10 +47,9 @@ def die_with_parent() -> None:
 
 
 PR_SET_NAME = 15
-# What `ps -o comm`, top and systemd show for each process of the daemon (at most 15
-# bytes), by its multiprocessing name; the command lines all read "python ... spawn_main".
-_SHOWN_NAMES = {"delivery": "saraban-deliver", "imap-intake": "saraban-imap", "stamp": "saraban-stamp",
-                "pdf-reader": "saraban-pdf", "saraban-sigverify": "saraban-sigs"}
+# What `ps -o comm`, top and systemd show for a runner whose name (the supervisor's, in
+# its events) would not fit Linux's 15 bytes; every other process is "saraban-<name>".
+_SHOWN_NAMES = {"delivery": "saraban-deliver", "imap-intake": "saraban-imap"}
 
 
 def name_process(name: str) -> None:
@@ -60,7 +59,7 @@ def name_process(name: str) -> None:
     if name.startswith("pipeline-"):
         shown = "saraban-pipe-" + name.removeprefix("pipeline-")
     else:
-        shown = _SHOWN_NAMES.get(name, name if name.startswith("saraban-") else "saraban-" + name)
+        shown = _SHOWN_NAMES.get(name, "saraban-" + name)
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_NAME, ctypes.c_char_p(shown.encode()[:15]), 0, 0, 0)

@@ -59,7 +59,7 @@ def _main() -> None:
     from storage.errors import is_damaged_database
 
     die_with_parent()
-    name_process("saraban-schema")
+    name_process("schema")
     settings: Settings = pickle.load(sys.stdin.buffer)
     setup_logging(settings.logging.level, settings.logging.format, process="schema-upgrade")
     db = settings.open_database()

@@ -767,10 +767,6 @@ def _any_filled(fields: dict[str, bool] | None) -> bool:
     return fields is None or any(fields.values())
 
 
-def _has_filled_signature_field(reader) -> bool:
-    return _any_filled(_signature_fields(reader))
-
-
 def _changed_verdicts(before: bytes, after: bytes) -> str | None:
     """Why the stamped file would change how an earlier signature is judged, or None.
 

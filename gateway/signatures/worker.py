@@ -115,7 +115,7 @@ class _Worker(WorkerProcess):
     dataclass), unlike the stamping child's."""
 
     def __init__(self, limits: WorkerLimits):
-        super().__init__(_worker_main, (limits.memory_mb, limits.log_setup), "saraban-sigverify", log=log,
+        super().__init__(_worker_main, (limits.memory_mb, limits.log_setup), "sigs", log=log,
                          replaced="pdf_worker_replaced", idle_reason="the PDF worker ended while idle")
 
     def send(self, job: tuple) -> None:

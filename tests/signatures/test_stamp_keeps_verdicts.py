@@ -109,14 +109,14 @@ def test_every_signed_trial_file_keeps_its_verdicts(name, trial_trust, trial_ver
 def test_a_stamped_copy_is_read_back_for_earlier_verdicts_only_when_the_letter_was_signed(letter, signed, seal,
                                                                                          stamp_info):
     """An unsigned letter's stamped copy is not read back to count its signatures
-    (`_has_filled_signature_field`): a blank signature field left for someone else is
+    (`_any_filled` of `_signature_fields`): a blank signature field left for someone else is
     not a signature, stays blank, and the seal is the copy's only signature; a letter
     whose fields cannot be read is checked in full."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import SigFieldSpec, append_signature_field, enumerate_sig_fields
 
-    from gateway.signatures.stamp import FIELD_NAME, _changed_verdicts, _has_filled_signature_field
+    from gateway.signatures.stamp import FIELD_NAME, _any_filled, _changed_verdicts, _signature_fields
 
     writer = IncrementalPdfFileWriter(io.BytesIO(letter))
     append_signature_field(writer, SigFieldSpec("ForTheDirector", box=(20, 20, 180, 60)))
@@ -126,6 +126,9 @@ def test_a_stamped_copy_is_read_back_for_earlier_verdicts_only_when_the_letter_w
 
     def read(pdf: bytes):
         return PdfFileReader(io.BytesIO(pdf), strict=False)
+
+    def _has_filled_signature_field(reader) -> bool:
+        return _any_filled(_signature_fields(reader))
 
     assert not _has_filled_signature_field(read(letter))
     assert not _has_filled_signature_field(read(blank_field))
