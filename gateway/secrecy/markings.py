@@ -46,7 +46,14 @@ from rules.markings import (
 log = structlog.get_logger("gateway.secrecy.markings")
 
 DATA_CHECK_TIMEOUT = 30.0  # seconds for one message at DATA, PDFs included
+# At most two workers: one runs from the start, a spare joins when a letter has waited
+# SPARE_AFTER seconds for it (a slow or hostile file holding it, or more letters than it
+# reads), and leaves when no letter has waited for SPARE_IDLE seconds. One worker reads
+# an ordinary burst (20 senders at once used only one of two: cpu_by_process, session
+# 26), and each is a ~60 MiB interpreter.
 DATA_CHECK_WORKERS = 2
+SPARE_AFTER = 0.25
+SPARE_IDLE = 60.0
 # Seconds a letter may wait for a worker (and for its client's turn) before its sender
 # hears 451 4.3.2 and retries: the wait had no bound, so letters that keep both workers
 # busy for their 30 s queued every other sender's end of DATA behind them.
@@ -303,18 +310,90 @@ class DataCheck:
     if it still cannot tell).
 
     A client IP has at most `per_ip` checks in flight, waiting ones included: one
-    sender's letters, however slow to read, hold at most that many workers."""
+    sender's letters, however slow to read, hold at most that many workers.
+
+    One worker runs from `start()`; up to `workers` run when letters wait: a letter that
+    has waited `spare_after` seconds for one starts another (one at a time), and a spare
+    goes again once no letter has waited for `spare_idle` seconds."""
 
     def __init__(self, timeout: float = DATA_CHECK_TIMEOUT, workers: int = DATA_CHECK_WORKERS,
-                 queue_timeout: float = DATA_CHECK_QUEUE_TIMEOUT, per_ip: int = DATA_CHECKS_PER_IP):
+                 queue_timeout: float = DATA_CHECK_QUEUE_TIMEOUT, per_ip: int = DATA_CHECKS_PER_IP,
+                 spare_after: float = SPARE_AFTER, spare_idle: float = SPARE_IDLE):
         self.timeout = timeout
         self.max_workers = max(1, workers)
         self.queue_timeout = queue_timeout
         self.per_ip = max(1, per_ip)
+        self.spare_after = spare_after
+        self.spare_idle = spare_idle
         self._idle: list[_Worker] = []
         self._spawned: list[_Worker] = []  # every worker started, for close()
         self._free: asyncio.Semaphore | None = None
+        self._slots = 0  # what _free was given: the workers a letter may have at once
+        self._adding: asyncio.Task | None = None
+        self._last_wait = 0.0  # loop time a letter last found every worker busy
+        self._shrink_timer: asyncio.TimerHandle | None = None
+        self._retiring: asyncio.Task | None = None
+        self._busy = 0  # letters holding a slot
         self._clients: dict[str, _ClientTurns] = {}
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._free is None:
+            self._slots = 1
+            self._free = asyncio.Semaphore(1)
+        return self._free
+
+    async def _a_worker(self) -> None:
+        """A worker slot; waiting longer than spare_after starts a spare worker."""
+        free = self._semaphore()
+        if not free.locked():
+            await free.acquire()  # free now: taken without suspending
+            return
+        self._last_wait = asyncio.get_running_loop().time()
+        if self._slots < self.max_workers:
+            try:
+                async with asyncio.timeout(self.spare_after):
+                    await free.acquire()
+                    return
+            except TimeoutError:
+                self._last_wait = asyncio.get_running_loop().time()
+                if self._adding is None and self._slots < self.max_workers:
+                    self._adding = asyncio.create_task(self._add_spare())
+        await free.acquire()
+
+    async def _add_spare(self) -> None:
+        try:
+            worker = await self._spawn()
+        except Exception as exc:  # noqa: BLE001 - no spare: the letters wait for the one
+            log.warning("classification_spare_failed", error=type(exc).__name__)
+            return
+        finally:
+            self._adding = None
+        self._idle.append(worker)
+        self._slots += 1
+        self._semaphore().release()
+        log.info("classification_worker_added", workers=self._slots)
+        self._arm_shrink()
+
+    def _arm_shrink(self) -> None:
+        if self._shrink_timer is None and self._slots > 1:
+            self._shrink_timer = asyncio.get_running_loop().call_later(self.spare_idle, self._shrink)
+
+    def _shrink(self) -> None:
+        self._shrink_timer = None
+        self._retiring = asyncio.get_running_loop().create_task(self._retire_spare())
+
+    async def _retire_spare(self) -> None:
+        """A spare goes when no letter has waited for spare_idle seconds and it is idle."""
+        free = self._semaphore()
+        quiet = asyncio.get_running_loop().time() - self._last_wait >= self.spare_idle
+        if quiet and self._slots > 1 and not free.locked():
+            await free.acquire()  # not locked: taken at once, and kept: one slot fewer
+            self._slots -= 1
+            if self._idle and len(self._idle) + self._busy > self._slots:
+                # _idle is a stack: its bottom is the worker letters reached least lately.
+                self._idle.pop(0).kill()
+            log.info("classification_worker_removed", workers=self._slots)
+        self._arm_shrink()
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
@@ -335,8 +414,6 @@ class DataCheck:
         the pipeline (a draft's `reading_path`; gateway/pipeline/pdf_readings.py).
         `client`: the sender's IP, whose checks in flight are capped at `per_ip`.
         Raises DataCheckBusy when no worker is free for it within `queue_timeout`."""
-        if self._free is None:
-            self._free = asyncio.Semaphore(self.max_workers)
         turns = None
         if client is not None:
             turns = self._clients.get(client)
@@ -354,13 +431,15 @@ class DataCheck:
                         await turns.slots.acquire()
                         have_turn = True
                     reason = "workers"
-                    await self._free.acquire()
+                    await self._a_worker()
                     have_worker = True
+                    self._busy += 1
             except TimeoutError:
                 raise DataCheckBusy(reason, loop.time() - started) from None
             return await self._check(raw, offset, reading)
         finally:
             if have_worker:
+                self._busy -= 1
                 self._free.release()
             if turns is not None:
                 if have_turn:
@@ -417,11 +496,10 @@ class DataCheck:
         return found
 
     async def start(self) -> None:
-        """Start every worker now (the daemon, at startup): the first letters do not wait
-        for a Python interpreter to start and import the parser."""
-        if self._free is None:
-            self._free = asyncio.Semaphore(self.max_workers)
-        while len(self._idle) < self.max_workers:
+        """Start the first worker now (the daemon, at startup): the first letters do not
+        wait for a Python interpreter to start and import the parser."""
+        self._semaphore()
+        if not self._idle:
             self._idle.append(await self._spawn())
 
     async def aclose(self) -> None:
@@ -435,6 +513,11 @@ class DataCheck:
                     pipe.close()
 
     def close(self) -> None:
+        if self._shrink_timer is not None:
+            self._shrink_timer.cancel()
+            self._shrink_timer = None
+        if self._adding is not None:
+            self._adding.cancel()
         for worker in self._spawned:
             worker.kill()
         self._idle.clear()

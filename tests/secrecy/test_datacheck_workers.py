@@ -4,6 +4,7 @@ half-closes its side, and a cancelled check must leave no worker behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from gateway.secrecy.markings import DataCheck
@@ -57,3 +58,73 @@ def test_when_the_worker_fails_the_headers_are_still_read_and_refuse_top_secret(
     assert (from_bytes.level, from_bytes.where) == ("top_secret", "header X-Classification")
     assert (from_file.level, from_file.where) == ("top_secret", "header X-Classification")
     assert (plain.level, plain.certain) == ("confidential", False)  # unread: at least ลับ
+
+
+SLOW = "SLOW-CHECK-spare-77"  # SARABAN_TEST_SLOW_CHECK: the worker holding it sleeps past its deadline
+
+
+def _live(check: DataCheck) -> int:
+    return len([w for w in check._spawned if w.proc.returncode is None])
+
+
+def test_one_worker_reads_a_burst_and_a_spare_joins_only_when_a_letter_waits(monkeypatch):
+    """One worker from the start; a burst of ordinary letters from 12 senders at once is
+    read by it alone (each waits well under spare_after). A letter held up behind a slow
+    one starts the spare, which reads it long before the slow one's deadline; once no
+    letter waits, the spare goes again."""
+    monkeypatch.setenv("SARABAN_TEST_SLOW_CHECK", SLOW)
+
+    async def main():
+        check = DataCheck(timeout=20.0, workers=2, spare_after=0.6, spare_idle=1.0)
+        try:
+            await check.start()
+            at_start = _live(check)
+            burst = await asyncio.gather(*(check.classify(letter(subject=f"ปกติ {n}"), client=f"10.0.0.{n}")
+                                           for n in range(12)))
+            after_burst = _live(check)
+            slow = asyncio.create_task(check.classify(letter(subject=f"slow {SLOW}"), client="10.0.1.1"))
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            held_up = await check.classify(letter(body="ลับ\n"), client="10.0.1.2")
+            waited = time.monotonic() - started
+            with_spare = _live(check)
+            still_slow = not slow.done()
+            slow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await slow
+            for _ in range(60):  # spare_idle 1 s after the last wait, then its timer
+                if _live(check) == 1:
+                    break
+                await asyncio.sleep(0.1)
+            return at_start, burst, after_burst, held_up, waited, with_spare, still_slow, _live(check)
+        finally:
+            await check.aclose()
+
+    at_start, burst, after_burst, held_up, waited, with_spare, still_slow, at_end = asyncio.run(main())
+    assert at_start == 1
+    assert all(found.certain and found.level == "none" for found in burst), burst
+    assert after_burst == 1  # the burst never waited spare_after: no second interpreter
+    assert (held_up.level, held_up.certain) == ("confidential", True)  # read by the spare, not given up
+    assert still_slow and waited < 15, waited  # long before the slow letter's 20 s
+    assert with_spare == 2
+    assert at_end == 1  # the spare went when nothing waited
+
+
+def test_no_spare_when_the_limit_is_one_worker(monkeypatch):
+    monkeypatch.setenv("SARABAN_TEST_SLOW_CHECK", SLOW)
+
+    async def main():
+        check = DataCheck(timeout=1.5, workers=1, spare_after=0.2, queue_timeout=10)
+        try:
+            await check.start()
+            slow = asyncio.create_task(check.classify(letter(subject=f"slow {SLOW}")))
+            await asyncio.sleep(0.2)
+            waiting = await check.classify(letter())
+            return await slow, waiting, len(check._spawned)
+        finally:
+            await check.aclose()
+
+    slow, waiting, spawned = asyncio.run(main())
+    assert (slow.level, slow.certain) == ("confidential", False)  # killed at its deadline: uncertain
+    assert waiting.certain and waiting.level == "none"  # then read by the replacement
+    assert spawned == 2  # the one killed and its replacement, never a spare beside it
