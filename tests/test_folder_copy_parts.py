@@ -8,7 +8,8 @@ import email.policy
 
 import pytest
 
-from gateway.delivery.folder_copy import build_folder_copy, on_the_wire
+from gateway.delivery.folder_copy import build_folder_copy
+from gateway.delivery.wire import on_the_wire
 from gateway.pipeline.mime_attach import add_attachment
 
 LF = (b'From: a@b\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="BB"\n\n'

@@ -7,22 +7,18 @@ gateway/signatures/receive_stamp.py), so that the clerk sees "[รับ 15/2569
 mail client. Maildir, IMAP APPEND and SMTP forward only transport what `folder_copy`
 returns, so every backend files the same copy.
 
-Transport to a peer (IMAP, SMTP) is CRLF-canonical (`on_the_wire`): RFC 5321 §2.3.8
+Transport to a peer (IMAP, SMTP) is CRLF-canonical (`wire.py` `on_the_wire`): RFC 5321 §2.3.8
 forbids a bare LF from a client and strict servers refuse it, while the vault and the
 Maildir keep the bytes the sender sent."""
 from __future__ import annotations
 
-import base64
 import email
 import email.header
-import email.policy
 import email.utils
 import functools
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.generator import BytesGenerator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,7 +29,6 @@ from gateway.delivery.part_names import clean_names
 from gateway.pipeline import outlook
 from gateway.pipeline.file_texts import shown_name
 from gateway.pipeline.mime_attach import add_attachment, encoded_header
-from gateway.pipeline.parse import transfer_encoding
 from gateway.sender.results import (
     authserv_id,
     forged_results,
@@ -213,49 +208,3 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
                                    sha256=services.vault.put(pdf))
     return FolderCopy(folder=unit.folder if unit else letter.unit, data=apply_receive_stamp(copy, stamp),
                       record=record)
-
-
-_BARE = re.compile(rb"\r?\n|\r")
-
-
-def on_the_wire(data: bytes) -> bytes:
-    """CRLF line ends throughout (bare LF or bare CR each become CRLF), ending in CRLF.
-
-    IMAP (RFC 3501 §4.3: a message literal has CRLF lines) and SMTP peers get this; a
-    letter that came with bare LFs is stored as it came and only transmitted canonically.
-    A file sent unencoded (`binary`, `8bit`) is its bytes, not lines: it goes as base64
-    (`_files_as_base64`), so the copy's file is the one the register holds the hash of."""
-    if _BARE.search(data.replace(b"\r\n", b"")):
-        data = _files_as_base64(data)
-    out = _BARE.sub(b"\r\n", data)
-    return out if out.endswith(b"\r\n") else out + b"\r\n"
-
-
-_IDENTITY = ("", "7bit", "8bit", "binary")  # RFC 2045: the body is the content's own bytes
-
-
-def _files_as_base64(data: bytes) -> bytes:
-    """`data` with every file part that is its own bytes (no base64 or quoted-printable)
-    and has a bare CR or LF in them re-encoded as base64: canonical line ends would add a
-    CR to each of its LF bytes (a PDF, an image). Text keeps its encoding: CRLF is how
-    text ends its lines (RFC 2046 §4.1.1). Unchanged (same bytes) when there is none."""
-    message = email.message_from_bytes(data, policy=email.policy.compat32)
-    changed = False
-    for part in message.walk():
-        if part.is_multipart() or part.get_content_maintype() in ("text", "message"):
-            continue
-        if transfer_encoding(part) not in _IDENTITY:
-            continue
-        content = part.get_payload(decode=True)  # the bytes as they came, as the register read them
-        if not isinstance(content, bytes) or not _BARE.search(content.replace(b"\r\n", b"")):
-            continue
-        del part["content-transfer-encoding"]
-        part["Content-Transfer-Encoding"] = "base64"
-        part.set_payload(base64.encodebytes(content).decode("ascii"))
-        changed = True
-    if not changed:
-        return data
-    out = io.BytesIO()
-    BytesGenerator(out, mangle_from_=False, maxheaderlen=0,
-                   policy=email.policy.compat32.clone(linesep="\r\n")).flatten(message)
-    return out.getvalue()

@@ -16,7 +16,7 @@ Folder names: configured with "/" between levels; on connecting we ask the serve
 its hierarchy separator and personal namespace prefix (NAMESPACE, RFC 2342, else
 LIST "" "") and spell each name with them: "Saraban/latkrabang" is
 "INBOX.Saraban.latkrabang" on a Courier-style server. What goes over the wire is the
-CRLF-canonical copy (folder_copy.on_the_wire)."""
+CRLF-canonical copy (wire.on_the_wire)."""
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from gateway.delivery.folder_copy import on_the_wire
+from gateway.delivery.wire import on_the_wire
 from gateway.intake.imap_session import ImapGone, ImapRefused, ImapSession, mailbox_name
 
 log = structlog.get_logger("gateway.deliver.imap")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from gateway.config.settings import Settings
 from gateway.delivery.imap import ImapFiler, ImapTarget
-from gateway.delivery.route import imap_target, route_for
+from gateway.delivery.targets import imap_target, route_for
 from gateway.intake.imap_session import ImapGone
 from gateway.units.directory import Directory
 from rules.thai_time import REGISTER_YEARS

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from gateway.config.delivery import SmtpForward, UnitDelivery
+from gateway.config.delivery import SmtpForward
 from gateway.config.settings import Settings
 from gateway.delivery.folder_copy import folder_copy
 from gateway.delivery.imap import ImapFiler, ImapTarget
+from gateway.delivery.targets import imap_target, route_for
 from gateway.delivery.maildir import deliver
 from gateway.delivery.smtp import forward
 from gateway.intake.imap_session import ImapGone
@@ -40,35 +41,6 @@ _worked = 0
 
 class ClaimHeld(Exception):
     """Another gateway sharing this database is filing this item right now."""
-
-
-def route_for(settings: Settings, unit: str) -> UnitDelivery:
-    route = settings.delivery.units.get(unit)
-    if route is not None:
-        return route
-    return UnitDelivery(backend=settings.delivery.backend)
-
-
-def imap_target(settings: Settings, route: UnitDelivery, unit: str, folder: str,
-                registrar: bool = False) -> ImapTarget:
-    name = route.server or next(iter(settings.delivery.imap))
-    server = settings.delivery.imap[name]
-    username = route.username or server.username or unit
-    password = route.secret() or server.secret() or ""
-    if registrar:
-        own = route.registrar
-        if own is not None and own.username:
-            username, password = own.username, own.secret() or ""
-        folder_name = (own.folder if own is not None and own.folder else
-                       server.registrar_folder.format(folder=folder, unit=unit))
-    else:
-        folder_name = route.folder or server.folder.format(folder=folder, unit=unit)
-    return ImapTarget(
-        host=server.host, port=server.port, tls=server.tls,
-        ca_file=str(server.ca_file) if server.ca_file else None, verify=server.verify,
-        timeout=server.timeout, username=username, password=password,
-        folder=folder_name, keyword=server.keyword,
-    )
 
 
 @dataclass(frozen=True)

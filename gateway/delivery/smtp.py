@@ -12,7 +12,7 @@ import ssl
 import structlog
 
 from gateway.config.delivery import SmtpForward
-from gateway.delivery.folder_copy import on_the_wire
+from gateway.delivery.wire import on_the_wire
 from gateway.intake.imap_session import tls_context
 from gateway.service.deadline import Deadline
 

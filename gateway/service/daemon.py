@@ -57,8 +57,9 @@ STOP_GRACE = 15.0  # seconds a runner gets to finish the letter in hand on SIGTE
 class Child:
     name: str
     # "module:function", imported in the child only: the supervisor never loads the
-    # runners' heavy libraries (pyHanko, pypdf, PDFium, PyThaiNLP, Jinja2). It does load
-    # mail-parser (~3 MiB, through numbering.py's read of the folders at start).
+    # runners' heavy libraries (pyHanko, pypdf, PDFium, PyThaiNLP, Jinja2, mail-parser;
+    # numbering.py's read of the folders at start reaches delivery/targets.py and
+    # delivery/wire.py, not the copy's builder).
     target: str
     args: tuple
     process: multiprocessing.process.BaseProcess | None = None

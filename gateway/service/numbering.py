@@ -35,7 +35,7 @@ from gateway.config.settings import Settings
 from gateway.delivery.numbers_seen import numbers_seen
 from gateway.units.directory import load_directory
 from storage.fsync import write_durably
-from gateway.delivery.route import route_for
+from gateway.delivery.targets import route_for
 from storage.register import find_registration, raise_counters, units_with_letters
 
 log = structlog.get_logger("gateway.numbering")

@@ -1,0 +1,62 @@
+"""A copy as it goes to a peer: CRLF-canonical (RFC 5321 §2.3.8, RFC 3501 §4.3), for the
+IMAP folders (gateway/delivery/imap.py) and registrar copies over SMTP
+(gateway/delivery/smtp.py). Kept apart from folder_copy.py, which builds the copy: the
+supervisor reaches this module (numbering.py reads the IMAP folders at start) and
+would otherwise import the MIME parser and its libraries (~4 MiB) for nothing."""
+from __future__ import annotations
+
+import base64
+import email
+import email.message
+import email.policy
+import io
+import re
+from email.generator import BytesGenerator
+
+_BARE = re.compile(rb"\r?\n|\r")
+
+
+def on_the_wire(data: bytes) -> bytes:
+    """CRLF line ends throughout (bare LF or bare CR each become CRLF), ending in CRLF.
+
+    IMAP (RFC 3501 §4.3: a message literal has CRLF lines) and SMTP peers get this; a
+    letter that came with bare LFs is stored as it came and only transmitted canonically.
+    A file sent unencoded (`binary`, `8bit`) is its bytes, not lines: it goes as base64
+    (`_files_as_base64`), so the copy's file is the one the register holds the hash of."""
+    if _BARE.search(data.replace(b"\r\n", b"")):
+        data = _files_as_base64(data)
+    out = _BARE.sub(b"\r\n", data)
+    return out if out.endswith(b"\r\n") else out + b"\r\n"
+
+
+_IDENTITY = ("", "7bit", "8bit", "binary")  # RFC 2045: the body is the content's own bytes
+
+
+def _files_as_base64(data: bytes) -> bytes:
+    """`data` with every file part that is its own bytes (no base64 or quoted-printable)
+    and has a bare CR or LF in them re-encoded as base64: canonical line ends would add a
+    CR to each of its LF bytes (a PDF, an image). Text keeps its encoding: CRLF is how
+    text ends its lines (RFC 2046 §4.1.1). Unchanged (same bytes) when there is none."""
+    # Here, not at the top: only a letter with bare line ends in a file gets this far.
+    from gateway.pipeline.parse import transfer_encoding
+
+    message = email.message_from_bytes(data, policy=email.policy.compat32)
+    changed = False
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() in ("text", "message"):
+            continue
+        if transfer_encoding(part) not in _IDENTITY:
+            continue
+        content = part.get_payload(decode=True)  # the bytes as they came, as the register read them
+        if not isinstance(content, bytes) or not _BARE.search(content.replace(b"\r\n", b"")):
+            continue
+        del part["content-transfer-encoding"]
+        part["Content-Transfer-Encoding"] = "base64"
+        part.set_payload(base64.encodebytes(content).decode("ascii"))
+        changed = True
+    if not changed:
+        return data
+    out = io.BytesIO()
+    BytesGenerator(out, mangle_from_=False, maxheaderlen=0,
+                   policy=email.policy.compat32.clone(linesep="\r\n")).flatten(message)
+    return out.getvalue()
