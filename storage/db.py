@@ -211,6 +211,17 @@ def _sqlite_durable_and_serialised(engine: Engine, lock_timeout: float) -> None:
 _WRITTEN_TABLES = ("messages", "letters", "register_counters", "outbox")
 
 
+def dialect_insert(dialect: str):  # noqa: ANN201 - sqlalchemy's Insert construct of that dialect
+    """INSERT with ON CONFLICT for `dialect` ("postgresql" or "sqlite"), the dialect's
+    module imported on first use: the one a gateway does not run on is ~2 MiB in each
+    of its processes for nothing."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def as_loaded(model, row):  # noqa: ANN001, ANN201 - any mapped class, a row or mapping of its table
     """An instance of `model` made from a row of its own table, detached, as if the ORM
     had loaded it: for rows read by a prebuilt statement (the delivery runner's items and

@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import lease
-from storage.db import OUTBOX_CHANGED, Database, as_loaded
+from storage.db import OUTBOX_CHANGED, Database, as_loaded, dialect_insert
 from storage.models import Letter, LetterAttachment, OutboxItem, QuarantineEntry
 
 _NAMESPACE = 0x0B0C  # first key of the two-key advisory lock: "outbox item"
@@ -59,16 +57,20 @@ def queue_once(session: Session, kind: str, key: str, *, queue_id: str, unit: st
     A second call with the same key, after a crash or from another gateway on the same
     PostgreSQL, leaves the first row as it is. True if this call added it."""
     session.info[OUTBOX_CHANGED] = True
-    result = session.execute(_QUEUE_ONCE[session.get_bind().dialect.name], {
+    dialect = session.get_bind().dialect.name
+    statement = _QUEUE_ONCE.get(dialect)
+    if statement is None:  # built once a dialect: a cached compiled statement, new parameters
+        table = OutboxItem.__table__
+        statement = _QUEUE_ONCE[dialect] = (dialect_insert(dialect)(table).on_conflict_do_nothing()
+                                            .returning(table.c.id))
+    result = session.execute(statement, {
         "kind": kind, "key": key, "queue_id": queue_id, "unit": unit, "letter_id": letter_id,
         "payload": payload or {},  # state, attempts and the times: the columns' defaults
     })
     return result.first() is not None  # RETURNING id: a row only when this call inserted
 
 
-# Built once, so each INSERT is a cached compiled statement with new parameters.
-_QUEUE_ONCE = {name: insert(OutboxItem.__table__).on_conflict_do_nothing().returning(OutboxItem.__table__.c.id)
-               for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_QUEUE_ONCE: dict[str, Any] = {}
 
 
 def add_alert(session: Session, queue_id: str, unit: str, reason: str, to: str, occasion: int = 0,

@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, case, distinct, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from rules.names import fitted_name
 from rules.thai_time import be_year, now_utc, to_bangkok
-from storage.db import as_loaded
+from storage.db import as_loaded, dialect_insert
 from storage.models import Letter, LetterAttachment, Message, RegisterCounter
 from storage.text import fit, fitted
 
@@ -39,8 +37,7 @@ def allocate_number(session: Session, unit: str, book: str, year: int, start: in
         return number
     # The first letter of this register (unit, book, year): make its counter. Two
     # processes may both get here; the constraint lets one row exist and both increment it.
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = dialect_insert(session.get_bind().dialect.name)
     session.execute(
         insert(RegisterCounter)
         .values(unit=unit, book=book, year=year, last_number=start - 1)
@@ -416,8 +413,7 @@ def raise_counters(session: Session, highest: dict[tuple[str, str, int], int],
     from storage.actions import add_action  # storage.actions imports nothing of this module
 
     raised: list[dict[str, Any]] = []
-    dialect = session.get_bind().dialect.name
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert_ = dialect_insert(session.get_bind().dialect.name)
     for (unit, book, year), number in sorted(highest.items()):
         session.execute(insert_(RegisterCounter).values(unit=unit, book=book, year=year, last_number=0)
                         .on_conflict_do_nothing())
