@@ -36,7 +36,7 @@ from html.parser import HTMLParser
 
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, ParsedMail, Secrecy, Urgency
 from rules.names import name_from_bytes
-from rules.thai_text import THAI_PUA
+from rules.thai_text import THAI_PUA, thai_normalize
 
 SECRECY_RANK: dict[str, int] = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
 URGENCY_RANK: dict[str, int] = {"normal": 0, "urgent": 1, "very_urgent": 2, "most_urgent": 3}
@@ -140,8 +140,6 @@ _OTHER_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 
 def _thai_order(text: str) -> str:
     if "ล" in text or "ด" in text:  # every marking starts with ลับ or ด่วน
-        from pythainlp.util import normalize as thai_normalize
-
         text = thai_normalize(text)
     return text
 
