@@ -8,7 +8,9 @@ import argparse
 import importlib
 import sys
 
-from gateway.config.settings import ConfigError
+# Nothing of the gateway's own at the top: multiprocessing runs this module again in
+# every child of a daemon started by the installed `saraban-gateway` script (its main
+# module), and the stamping child and the PDF workers need no configuration model.
 
 GROUPS = ("service", "register", "rules", "db", "classified", "notices", "quarantine", "units",
           "outbox", "verify", "web", "backup")
@@ -68,6 +70,7 @@ class _TerminalSafe:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gateway.config.settings import ConfigError
     from gateway.tools.common import database_refusal
     from gateway.units.directory import DirectoryError
     from storage.db import DatabaseError

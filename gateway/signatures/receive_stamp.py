@@ -21,15 +21,16 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import structlog
 
-from gateway.config.settings import Settings
 from gateway.service.process_util import die_with_parent, exit_now
 from gateway.service.worker_process import WorkerProcess
-from gateway.signatures.settings import load_seal, stamp_font
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
+
+if TYPE_CHECKING:  # the stamping child imports this module: no configuration model in it
+    from gateway.config.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,8 @@ def receipt_name(receive_no: str) -> str:
 
 def stamp_job_for(settings: Settings, letter, unit, vault) -> StampJob | None:
     """What to stamp for a registered letter (read inside the caller's session)."""
+    from gateway.signatures.settings import stamp_font
+
     if not settings.signatures.stamp:
         return None
     # The cover letter (หนังสือนำ) the register read, as the paper stamp goes on it; the
@@ -429,6 +432,8 @@ _stampers_made = threading.Lock()
 
 
 def stamper_for(settings: Settings) -> StampingChildren:
+    from gateway.signatures.settings import load_seal, stamp_font
+
     with _stampers_made:
         children = _stampers.get(id(settings))
         if children is None:
