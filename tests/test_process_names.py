@@ -37,7 +37,7 @@ def test_every_process_of_the_daemon_says_what_it_is(tmp_path):
         d.wait_for_event("stamp_child_ready")
         names = _names(d.proc.pid)
         assert {"saraban-gateway", "saraban-pipe-0", "saraban-deliver", "saraban-stamp"} <= set(names), names
-        assert names.count("saraban-check") == 1, names  # the DATA-check worker; a second only while letters wait
+        assert names.count("saraban-check") == 2, names  # the DATA-check workers
         # Only multiprocessing's resource tracker keeps the interpreter's name.
         assert len([n for n in names if not n.startswith("saraban-")]) == 1, names
     finally:

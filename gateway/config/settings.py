@@ -81,8 +81,8 @@ class SmtpSection(_Section):
     # system would keep less than this free (Postfix queue_minfree; with SIZE=, after
     # that message). Not set: one and a half times max_message_size. 0: only SIZE= counts.
     min_free_mb: int | None = Field(None, ge=0)
-    # The check at DATA (ลับที่สุด is refused before anything is kept) runs on 1 worker
-    # process, 2 while letters wait for it. A letter waits at most this many seconds for one, then its sender hears
+    # The check at DATA (ลับที่สุด is refused before anything is kept) runs on 2 worker
+    # processes, 1 after 10 minutes without a letter waiting for one. A letter waits at most this many seconds for one, then its sender hears
     # "451 4.3.2" and retries: never a letter accepted unchecked. The wait, like the
     # check, counts in session_timeout.
     data_check_queue_timeout: float = Field(5.0, gt=0)

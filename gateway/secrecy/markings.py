@@ -46,14 +46,15 @@ from rules.markings import (
 log = structlog.get_logger("gateway.secrecy.markings")
 
 DATA_CHECK_TIMEOUT = 30.0  # seconds for one message at DATA, PDFs included
-# At most two workers: one runs from the start, a spare joins when a letter has waited
-# SPARE_AFTER seconds for it (a slow or hostile file holding it, or more letters than it
-# reads), and leaves when no letter has waited for SPARE_IDLE seconds. One worker reads
-# an ordinary burst (20 senders at once used only one of two: cpu_by_process, session
-# 26), and each is a ~60 MiB interpreter.
+# Two workers from the start. When no letter has had to wait for one for SPARE_IDLE
+# seconds (a quiet night), one goes: each is a ~60 MiB interpreter. It comes back when a
+# letter has waited SPARE_AFTER seconds for the other (a slow or hostile file holding
+# it, or more letters than one reads). Not one worker with a spare started on demand:
+# a burst then began with a second interpreter's start (~1 s of CPU) and was accepted
+# 10-15 % slower (bench/side_by_side.py, session 26); one worker alone, 25 % slower.
 DATA_CHECK_WORKERS = 2
 SPARE_AFTER = 0.25
-SPARE_IDLE = 60.0
+SPARE_IDLE = 600.0
 # Seconds a letter may wait for a worker (and for its client's turn) before its sender
 # hears 451 4.3.2 and retries: the wait had no bound, so letters that keep both workers
 # busy for their 30 s queued every other sender's end of DATA behind them.
@@ -312,9 +313,9 @@ class DataCheck:
     A client IP has at most `per_ip` checks in flight, waiting ones included: one
     sender's letters, however slow to read, hold at most that many workers.
 
-    One worker runs from `start()`; up to `workers` run when letters wait: a letter that
-    has waited `spare_after` seconds for one starts another (one at a time), and a spare
-    goes again once no letter has waited for `spare_idle` seconds."""
+    `start()` starts `workers` of them. Once no letter has waited for one for `spare_idle`
+    seconds, the others go, one at a time, down to one; a letter that has waited
+    `spare_after` seconds for a worker starts one more (one at a time), up to `workers`."""
 
     def __init__(self, timeout: float = DATA_CHECK_TIMEOUT, workers: int = DATA_CHECK_WORKERS,
                  queue_timeout: float = DATA_CHECK_QUEUE_TIMEOUT, per_ip: int = DATA_CHECKS_PER_IP,
@@ -496,11 +497,17 @@ class DataCheck:
         return found
 
     async def start(self) -> None:
-        """Start the first worker now (the daemon, at startup): the first letters do not
-        wait for a Python interpreter to start and import the parser."""
-        self._semaphore()
+        """Start the workers now (the daemon, at startup): the first letters do not wait
+        for a Python interpreter to start and import the parser."""
+        free = self._semaphore()
         if not self._idle:
             self._idle.append(await self._spawn())
+        while self._slots < self.max_workers:
+            self._idle.append(await self._spawn())
+            self._slots += 1
+            free.release()
+        self._last_wait = asyncio.get_running_loop().time()
+        self._arm_shrink()
 
     async def aclose(self) -> None:
         """End every worker and wait for it (their pipes are closed with the loop's help)."""

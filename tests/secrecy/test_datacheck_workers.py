@@ -67,18 +67,27 @@ def _live(check: DataCheck) -> int:
     return len([w for w in check._spawned if w.proc.returncode is None])
 
 
-def test_one_worker_reads_a_burst_and_a_spare_joins_only_when_a_letter_waits(monkeypatch):
-    """One worker from the start; a burst of ordinary letters from 12 senders at once is
-    read by it alone (each waits well under spare_after). A letter held up behind a slow
-    one starts the spare, which reads it long before the slow one's deadline; once no
-    letter waits, the spare goes again."""
+def test_a_quiet_check_keeps_one_worker_and_a_waiting_letter_brings_the_second_back(monkeypatch):
+    """Two workers from the start; with no letter waiting for spare_idle, one goes. A
+    burst of ordinary letters from 12 senders at once is then read by the one left
+    (none waits spare_after). A letter held up behind a slow one brings the second back,
+    which reads it long before the slow one's deadline; once no letter waits, it goes
+    again."""
     monkeypatch.setenv("SARABAN_TEST_SLOW_CHECK", SLOW)
+
+    async def until_one(check: DataCheck) -> int:
+        for _ in range(80):  # spare_idle after the last wait, then its timer
+            if _live(check) == 1:
+                break
+            await asyncio.sleep(0.1)
+        return _live(check)
 
     async def main():
         check = DataCheck(timeout=20.0, workers=2, spare_after=0.6, spare_idle=1.0)
         try:
             await check.start()
             at_start = _live(check)
+            quiet = await until_one(check)
             burst = await asyncio.gather(*(check.classify(letter(subject=f"ปกติ {n}"), client=f"10.0.0.{n}")
                                            for n in range(12)))
             after_burst = _live(check)
@@ -92,22 +101,18 @@ def test_one_worker_reads_a_burst_and_a_spare_joins_only_when_a_letter_waits(mon
             slow.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await slow
-            for _ in range(60):  # spare_idle 1 s after the last wait, then its timer
-                if _live(check) == 1:
-                    break
-                await asyncio.sleep(0.1)
-            return at_start, burst, after_burst, held_up, waited, with_spare, still_slow, _live(check)
+            return at_start, quiet, burst, after_burst, held_up, waited, with_spare, still_slow, await until_one(check)
         finally:
             await check.aclose()
 
-    at_start, burst, after_burst, held_up, waited, with_spare, still_slow, at_end = asyncio.run(main())
-    assert at_start == 1
+    at_start, quiet, burst, after_burst, held_up, waited, with_spare, still_slow, at_end = asyncio.run(main())
+    assert (at_start, quiet) == (2, 1)
     assert all(found.certain and found.level == "none" for found in burst), burst
     assert after_burst == 1  # the burst never waited spare_after: no second interpreter
-    assert (held_up.level, held_up.certain) == ("confidential", True)  # read by the spare, not given up
+    assert (held_up.level, held_up.certain) == ("confidential", True)  # read by the second, not given up
     assert still_slow and waited < 15, waited  # long before the slow letter's 20 s
     assert with_spare == 2
-    assert at_end == 1  # the spare went when nothing waited
+    assert at_end == 1  # it went again when nothing waited
 
 
 def test_no_spare_when_the_limit_is_one_worker(monkeypatch):
