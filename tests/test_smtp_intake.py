@@ -92,3 +92,28 @@ def test_spool_write_failure_answers_451_and_leaves_nothing(daemon):
             spool_new.unlink()
             spool_new.mkdir()
         spool_new.chmod(0o700)
+
+
+def test_a_session_offers_the_commands_and_auth_mechanisms_aiosmtpd_would_find_by_itself():
+    """SarabanSMTP lists only its commands and AUTH mechanisms for dir() (aiosmtpd reads
+    them in every session's __init__): the tables aiosmtpd builds from them are those
+    it builds for the same class without that shortcut."""
+    import asyncio
+
+    from gateway.intake.smtp_protocol import SarabanSMTP
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+            return "250 OK"
+
+    class Listed(SarabanSMTP):
+        def __dir__(self):  # the whole list, as object.__dir__ gives it
+            return object.__dir__(self)
+
+    async def main():
+        ours, whole = SarabanSMTP(Handler(), hostname="x"), Listed(Handler(), hostname="x")
+        return [(sorted(s._smtp_methods), sorted(s._auth_methods), sorted(s._handle_hooks)) for s in (ours, whole)]
+
+    ours, whole = asyncio.run(main())
+    assert ours == whole
+    assert "EHLO" in ours[0] and "DATA" in ours[0] and ours[1] == ["LOGIN", "PLAIN"]
