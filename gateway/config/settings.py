@@ -82,9 +82,9 @@ class SmtpSection(_Section):
     # that message). Not set: one and a half times max_message_size. 0: only SIZE= counts.
     min_free_mb: int | None = Field(None, ge=0)
     # The check at DATA (ลับที่สุด is refused before anything is kept) runs on 2 worker
-    # processes, 1 after 10 minutes without a letter waiting for one. A letter waits at most this many seconds for one, then its sender hears
-    # "451 4.3.2" and retries: never a letter accepted unchecked. The wait, like the
-    # check, counts in session_timeout.
+    # processes, 1 after 10 minutes without two letters at once. A letter waits at most
+    # this many seconds for one, then its sender hears "451 4.3.2" and retries: never a
+    # letter accepted unchecked. The wait, like the check, counts in session_timeout.
     data_check_queue_timeout: float = Field(5.0, gt=0)
     # Checks one client IP may have waiting or running at once (the rest of its letters
     # wait their turn within data_check_queue_timeout): one sender's slow letters cannot

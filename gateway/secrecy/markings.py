@@ -46,14 +46,13 @@ from rules.markings import (
 log = structlog.get_logger("gateway.secrecy.markings")
 
 DATA_CHECK_TIMEOUT = 30.0  # seconds for one message at DATA, PDFs included
-# Two workers from the start. When no letter has had to wait for one for SPARE_IDLE
-# seconds (a quiet night), one goes: each is a ~60 MiB interpreter. It comes back when a
-# letter has waited SPARE_AFTER seconds for the other (a slow or hostile file holding
-# it, or more letters than one reads). Not one worker with a spare started on demand:
-# a burst then began with a second interpreter's start (~1 s of CPU) and was accepted
-# 10-15 % slower (bench/side_by_side.py, session 26); one worker alone, 25 % slower.
+# Two workers from the start. When no two letters have been read at once for
+# SPARE_IDLE seconds (a quiet night), one goes: each is a ~60 MiB interpreter. The next
+# letter that finds the other busy starts it again, as a dead worker is replaced. Not
+# one worker with a second started on demand: a burst then began with a second
+# interpreter's start (~1 s of CPU) and was accepted 10-15 % slower
+# (bench/side_by_side.py, session 26); one worker alone, 25 % slower.
 DATA_CHECK_WORKERS = 2
-SPARE_AFTER = 0.25
 SPARE_IDLE = 600.0
 # Seconds a letter may wait for a worker (and for its client's turn) before its sender
 # hears 451 4.3.2 and retries: the wait had no bound, so letters that keep both workers
@@ -313,88 +312,37 @@ class DataCheck:
     A client IP has at most `per_ip` checks in flight, waiting ones included: one
     sender's letters, however slow to read, hold at most that many workers.
 
-    `start()` starts `workers` of them. Once no letter has waited for one for `spare_idle`
-    seconds, the others go, one at a time, down to one; a letter that has waited
-    `spare_after` seconds for a worker starts one more (one at a time), up to `workers`."""
+    `start()` starts `workers` of them. Once no two letters have been read at once for
+    `spare_idle` seconds, idle ones go, one each `spare_idle`, down to one; a letter that
+    holds a slot and finds no idle worker starts one, as for a worker that died."""
 
     def __init__(self, timeout: float = DATA_CHECK_TIMEOUT, workers: int = DATA_CHECK_WORKERS,
                  queue_timeout: float = DATA_CHECK_QUEUE_TIMEOUT, per_ip: int = DATA_CHECKS_PER_IP,
-                 spare_after: float = SPARE_AFTER, spare_idle: float = SPARE_IDLE):
+                 spare_idle: float = SPARE_IDLE):
         self.timeout = timeout
         self.max_workers = max(1, workers)
         self.queue_timeout = queue_timeout
         self.per_ip = max(1, per_ip)
-        self.spare_after = spare_after
         self.spare_idle = spare_idle
         self._idle: list[_Worker] = []
         self._spawned: list[_Worker] = []  # every worker started, for close()
         self._free: asyncio.Semaphore | None = None
-        self._slots = 0  # what _free was given: the workers a letter may have at once
-        self._adding: asyncio.Task | None = None
-        self._last_wait = 0.0  # loop time a letter last found every worker busy
-        self._shrink_timer: asyncio.TimerHandle | None = None
-        self._retiring: asyncio.Task | None = None
-        self._busy = 0  # letters holding a slot
+        self._reading = 0  # letters in a worker's hands now
+        self._last_overlap = 0.0  # loop time two letters were last read at once
+        self._retire_timer: asyncio.TimerHandle | None = None
         self._clients: dict[str, _ClientTurns] = {}
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        if self._free is None:
-            self._slots = 1
-            self._free = asyncio.Semaphore(1)
-        return self._free
+    def _retire(self) -> None:
+        """Every spare_idle: one idle worker goes if no two letters were read at once
+        meanwhile; one is always kept."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_overlap >= self.spare_idle and len(self._idle) > 1:
+            self._idle.pop(0).kill()  # _idle is a stack: its bottom was used least lately
+            log.info("classification_worker_removed", workers=self._live())
+        self._retire_timer = loop.call_later(self.spare_idle, self._retire)
 
-    async def _a_worker(self) -> None:
-        """A worker slot; waiting longer than spare_after starts a spare worker."""
-        free = self._semaphore()
-        if not free.locked():
-            await free.acquire()  # free now: taken without suspending
-            return
-        self._last_wait = asyncio.get_running_loop().time()
-        if self._slots < self.max_workers:
-            try:
-                async with asyncio.timeout(self.spare_after):
-                    await free.acquire()
-                    return
-            except TimeoutError:
-                self._last_wait = asyncio.get_running_loop().time()
-                if self._adding is None and self._slots < self.max_workers:
-                    self._adding = asyncio.create_task(self._add_spare())
-        await free.acquire()
-
-    async def _add_spare(self) -> None:
-        try:
-            worker = await self._spawn()
-        except Exception as exc:  # noqa: BLE001 - no spare: the letters wait for the one
-            log.warning("classification_spare_failed", error=type(exc).__name__)
-            return
-        finally:
-            self._adding = None
-        self._idle.append(worker)
-        self._slots += 1
-        self._semaphore().release()
-        log.info("classification_worker_added", workers=self._slots)
-        self._arm_shrink()
-
-    def _arm_shrink(self) -> None:
-        if self._shrink_timer is None and self._slots > 1:
-            self._shrink_timer = asyncio.get_running_loop().call_later(self.spare_idle, self._shrink)
-
-    def _shrink(self) -> None:
-        self._shrink_timer = None
-        self._retiring = asyncio.get_running_loop().create_task(self._retire_spare())
-
-    async def _retire_spare(self) -> None:
-        """A spare goes when no letter has waited for spare_idle seconds and it is idle."""
-        free = self._semaphore()
-        quiet = asyncio.get_running_loop().time() - self._last_wait >= self.spare_idle
-        if quiet and self._slots > 1 and not free.locked():
-            await free.acquire()  # not locked: taken at once, and kept: one slot fewer
-            self._slots -= 1
-            if self._idle and len(self._idle) + self._busy > self._slots:
-                # _idle is a stack: its bottom is the worker letters reached least lately.
-                self._idle.pop(0).kill()
-            log.info("classification_worker_removed", workers=self._slots)
-        self._arm_shrink()
+    def _live(self) -> int:
+        return len([w for w in self._spawned if w.proc.returncode is None])
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
@@ -415,6 +363,8 @@ class DataCheck:
         the pipeline (a draft's `reading_path`; gateway/pipeline/pdf_readings.py).
         `client`: the sender's IP, whose checks in flight are capped at `per_ip`.
         Raises DataCheckBusy when no worker is free for it within `queue_timeout`."""
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.max_workers)
         turns = None
         if client is not None:
             turns = self._clients.get(client)
@@ -432,15 +382,17 @@ class DataCheck:
                         await turns.slots.acquire()
                         have_turn = True
                     reason = "workers"
-                    await self._a_worker()
+                    await self._free.acquire()
                     have_worker = True
-                    self._busy += 1
+                    self._reading += 1
+                    if self._reading > 1:
+                        self._last_overlap = loop.time()
             except TimeoutError:
                 raise DataCheckBusy(reason, loop.time() - started) from None
             return await self._check(raw, offset, reading)
         finally:
             if have_worker:
-                self._busy -= 1
+                self._reading -= 1
                 self._free.release()
             if turns is not None:
                 if have_turn:
@@ -460,16 +412,18 @@ class DataCheck:
                 payload += b"\0" + os.fsencode(str(reading))
         else:
             kind, payload = b"B", bytes(raw)
-        worker = None
+        worker, replaced = None, False
         while self._idle and worker is None:
             worker = self._idle.pop()
             if worker.proc.returncode is not None:
                 # It died between letters (killed, the kernel's OOM killer): this letter
                 # had no part in it and is read by a new worker, not "unreadable".
                 log.warning("classification_worker_replaced", exitcode=worker.proc.returncode)
-                worker = None
+                worker, replaced = None, True
         if worker is None:
             worker = await self._spawn()
+            if not replaced:  # one had gone for a quiet spell (_retire), or was killed mid-letter
+                log.info("classification_worker_added", workers=self._live())
         try:
             # asyncio.timeout, not wait_for: no second task per letter on the event
             # loop that serves every SMTP session.
@@ -499,15 +453,12 @@ class DataCheck:
     async def start(self) -> None:
         """Start the workers now (the daemon, at startup): the first letters do not wait
         for a Python interpreter to start and import the parser."""
-        free = self._semaphore()
-        if not self._idle:
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.max_workers)
+        while len(self._idle) < self.max_workers:
             self._idle.append(await self._spawn())
-        while self._slots < self.max_workers:
-            self._idle.append(await self._spawn())
-            self._slots += 1
-            free.release()
-        self._last_wait = asyncio.get_running_loop().time()
-        self._arm_shrink()
+        if self._retire_timer is None:
+            self._retire_timer = asyncio.get_running_loop().call_later(self.spare_idle, self._retire)
 
     async def aclose(self) -> None:
         """End every worker and wait for it (their pipes are closed with the loop's help)."""
@@ -520,11 +471,9 @@ class DataCheck:
                     pipe.close()
 
     def close(self) -> None:
-        if self._shrink_timer is not None:
-            self._shrink_timer.cancel()
-            self._shrink_timer = None
-        if self._adding is not None:
-            self._adding.cancel()
+        if self._retire_timer is not None:
+            self._retire_timer.cancel()
+            self._retire_timer = None
         for worker in self._spawned:
             worker.kill()
         self._idle.clear()

@@ -67,52 +67,56 @@ def _live(check: DataCheck) -> int:
     return len([w for w in check._spawned if w.proc.returncode is None])
 
 
-def test_a_quiet_check_keeps_one_worker_and_a_waiting_letter_brings_the_second_back(monkeypatch):
-    """Two workers from the start; with no letter waiting for spare_idle, one goes. A
-    burst of ordinary letters from 6 senders at once is then read by the one left
-    (none waits spare_after). A letter held up behind a slow one brings the second back,
-    which reads it long before the slow one's deadline; once no letter waits, it goes
-    again."""
+def test_a_quiet_check_keeps_one_worker_and_a_second_letter_brings_the_other_back(monkeypatch):
+    """Two workers from the start; with no two letters read at once for spare_idle, one
+    goes. One letter at a time is then read by the one left. A letter that arrives while
+    a slow one holds it starts the other again and is read long before the slow one's
+    deadline; two letters at once start it too, and a quiet spell ends it again."""
     monkeypatch.setenv("SARABAN_TEST_SLOW_CHECK", SLOW)
 
     async def until_one(check: DataCheck) -> int:
-        for _ in range(80):  # spare_idle after the last wait, then its timer
+        for _ in range(80):  # spare_idle after the last overlap, then its timer
             if _live(check) == 1:
                 break
             await asyncio.sleep(0.1)
         return _live(check)
 
     async def main():
-        check = DataCheck(timeout=20.0, workers=2, spare_after=2.0, spare_idle=1.0)
+        check = DataCheck(timeout=20.0, workers=2, spare_idle=1.0)
         try:
             await check.start()
             at_start = _live(check)
             quiet = await until_one(check)
-            burst = await asyncio.gather(*(check.classify(letter(subject=f"ปกติ {n}"), client=f"10.0.0.{n}")
-                                           for n in range(6)))
-            after_burst = _live(check)
+            one_by_one = [await check.classify(letter(subject=f"ปกติ {n}"), client=f"10.0.0.{n}")
+                          for n in range(6)]
+            after_them = _live(check)
             slow = asyncio.create_task(check.classify(letter(subject=f"slow {SLOW}"), client="10.0.1.1"))
             await asyncio.sleep(0.3)
             started = time.monotonic()
             held_up = await check.classify(letter(body="ลับ\n"), client="10.0.1.2")
             waited = time.monotonic() - started
-            with_spare = _live(check)
+            with_second = _live(check)
             still_slow = not slow.done()
             slow.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await slow
-            return at_start, quiet, burst, after_burst, held_up, waited, with_spare, still_slow, await until_one(check)
+                await slow  # its worker killed with it: one left
+            pair = await asyncio.gather(*(check.classify(letter(), client=f"10.0.2.{n}") for n in range(2)))
+            after_pair = _live(check)
+            return (at_start, quiet, one_by_one, after_them, held_up, waited, with_second, still_slow,
+                    pair, after_pair, await until_one(check))
         finally:
             await check.aclose()
 
-    at_start, quiet, burst, after_burst, held_up, waited, with_spare, still_slow, at_end = asyncio.run(main())
+    (at_start, quiet, one_by_one, after_them, held_up, waited, with_second, still_slow,
+     pair, after_pair, at_end) = asyncio.run(main())
     assert (at_start, quiet) == (2, 1)
-    assert all(found.certain and found.level == "none" for found in burst), burst
-    assert after_burst == 1  # the burst never waited spare_after: no second interpreter
+    assert all(found.certain and found.level == "none" for found in one_by_one), one_by_one
+    assert after_them == 1  # letters one at a time: no second interpreter
     assert (held_up.level, held_up.certain) == ("confidential", True)  # read by the second, not given up
     assert still_slow and waited < 15, waited  # long before the slow letter's 20 s
-    assert with_spare == 2
-    assert at_end == 1  # it went again when nothing waited
+    assert with_second == 2
+    assert [found.certain for found in pair] == [True, True] and after_pair == 2  # two at once: two workers
+    assert at_end == 1  # and one again after a quiet spell
 
 
 def test_no_second_worker_when_the_limit_is_one(monkeypatch):
@@ -121,13 +125,13 @@ def test_no_second_worker_when_the_limit_is_one(monkeypatch):
     monkeypatch.setenv("SARABAN_TEST_SLOW_CHECK", SLOW)
 
     async def main():
-        check = DataCheck(timeout=20.0, workers=1, spare_after=0.2, queue_timeout=10)
+        check = DataCheck(timeout=20.0, workers=1, queue_timeout=10)
         try:
             await check.start()
             slow = asyncio.create_task(check.classify(letter(subject=f"slow {SLOW}"), client="10.0.2.1"))
             await asyncio.sleep(0.2)
             waiting = asyncio.create_task(check.classify(letter(), client="10.0.2.2"))
-            await asyncio.sleep(1.5)  # well past spare_after
+            await asyncio.sleep(1.5)  # a second worker would have started at once
             seen = _live(check), waiting.done(), slow.done()
             for task in (slow, waiting):
                 task.cancel()
