@@ -298,7 +298,7 @@ def normalise_extracted_line(line: str, codes: frozenset[str] | None = None) -> 
     text's `stray_codes` (the line's own when not given)."""
     line = _rejoin_tall_marks(_drop_strays(line, stray_codes(line) if codes is None else codes))
     lead = line[: len(line) - len(line.lstrip())]
-    return lead + _thai_normalize()(line) if line.strip() else line
+    return lead + thai_normalize(line) if line.strip() else line
 
 
 # What typed text may need normalising for: the old-style ำ (nikhahit + sara aa, "คณะทํางาน"
@@ -317,7 +317,7 @@ def normalise_typed(text: str) -> str:
     out = []
     for line in text.split("\n"):
         lead = line[: len(line) - len(line.lstrip())]
-        out.append(lead + _thai_normalize()(drop_format_chars(line)) if line.strip() else line)
+        out.append(lead + thai_normalize(drop_format_chars(line)) if line.strip() else line)
     return "\n".join(out)
 
 
