@@ -24,6 +24,12 @@ such a From failed the pipeline at every try and was parked, its sender never to
 IMAP intake stopped at such a Return-Path. `getdelimited` reads nested comments with a
 list of its own instead.
 
+And one that is only slow: `email.feedparser` compiles a regular expression for every
+multipart it reads, from its boundary (~120 us each: a letter's boundaries are its own,
+so `re`'s cache never has them). Every letter is parsed by the check at DATA and by the
+pipeline, its multiparts at least twice. Its boundary is matched here as a literal
+prefix and one expression compiled once for what may follow it (`_Boundary`).
+
 The replacements return exactly what the stdlib's return (the same splitting, the same
 decoding, the same exceptions; tests/hostile/test_red_team_session13.py compares them on
 thousands of inputs), looking at each character a bounded number of times. They are
@@ -35,6 +41,7 @@ from __future__ import annotations
 import binascii
 import email._parseaddr
 import email.base64mime
+import email.feedparser
 import email.header
 import email.message
 import email.quoprimime
@@ -230,8 +237,53 @@ stdlib_getdelimited = getattr(email._parseaddr.AddrlistClass.getdelimited, "__wr
 getdelimited.__wrapped_stdlib__ = stdlib_getdelimited  # type: ignore[attr-defined]
 
 
+# What `email.feedparser` compiles for a multipart: '(?P<sep>' + re.escape('--' + boundary)
+# + this. The same text after the boundary, compiled once.
+_BOUNDARY_TAIL_SOURCE = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
+_BOUNDARY_TAIL = re.compile(_BOUNDARY_TAIL_SOURCE[1:])
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+class _Boundary:
+    """A compiled boundary expression to the feedparser: `match(line)` answers as
+    `re.compile('(?P<sep>' + re.escape(separator) + tail).match(line)` does, for the
+    groups the parser reads (`end`, `ws`, `linesep`): the escaped separator is a literal
+    at the line's start, and the tail is the same expression from where it ends."""
+
+    __slots__ = ("separator", "pattern")
+
+    def __init__(self, separator: str, pattern: str):
+        self.separator, self.pattern = separator, pattern
+
+    def match(self, line: str):  # noqa: ANN201 - a re.Match or None, as re's
+        if line.startswith(self.separator):
+            return _BOUNDARY_TAIL.match(line, len(self.separator))
+        return None
+
+
+class _FeedparserRe:
+    """The `re` module as `email.feedparser` sees it: a boundary expression comes back
+    as a `_Boundary`, anything else (or a pattern whose escaped text does not read back
+    to itself) as `re` compiles it."""
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - re's attributes, whatever they are
+        return getattr(re, name)
+
+    @staticmethod
+    def compile(pattern, flags=0):  # noqa: ANN001, ANN205 - re.compile's signature
+        if (not flags and isinstance(pattern, str) and pattern.startswith("(?P<sep>")
+                and pattern.endswith(_BOUNDARY_TAIL_SOURCE)):
+            escaped = pattern[len("(?P<sep>"):-len(_BOUNDARY_TAIL_SOURCE)]
+            separator = _ESCAPED.sub(lambda m: m[1], escaped)
+            if re.escape(separator) == escaped:
+                return _Boundary(separator, pattern)
+        return re.compile(pattern, flags)
+
+
 def install() -> None:
     email.message._parseparam = parseparam  # noqa: SLF001 - the module's own lookup
+    if email.feedparser.re is re:
+        email.feedparser.re = _FeedparserRe()
     email._parseaddr.AddrlistClass.getdelimited = getdelimited  # noqa: SLF001 - every address parser's
     email.header.decode_header = decode_header
     # Modules that took the name before this ran (mail-parser, when something imported

@@ -1,0 +1,120 @@
+"""The feedparser's boundary expressions (gateway/email_fixes.py `_Boundary`): the same
+answers as the expression the stdlib compiles for every multipart, without compiling
+one per letter."""
+from __future__ import annotations
+
+import email
+import email.feedparser
+import email.policy
+import random
+import re
+
+import pytest
+
+from gateway import email_fixes
+from tests.paths import shared_path
+
+TAIL = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"  # as the stdlib writes it
+
+
+def stdlib_boundary(separator: str) -> re.Pattern:
+    return re.compile("(?P<sep>" + re.escape(separator) + TAIL)
+
+
+def answer(mo) -> tuple | None:
+    return None if mo is None else (mo.group("end"), mo.group("ws"), mo.group("linesep"))
+
+
+def test_the_stdlib_still_compiles_the_expression_this_replaces():
+    source = open(email.feedparser.__file__, encoding="utf-8").read()
+    assert "re.escape(separator)" in source and f"r'{TAIL}'" in source
+    assert isinstance(email.feedparser.re.compile("(?P<sep>" + re.escape("--x") + TAIL), email_fixes._Boundary)
+
+
+def test_a_multipart_letter_is_parsed_without_compiling_an_expression(monkeypatch):
+    raw = (b"Content-Type: multipart/mixed; boundary=\"outer.(1)\"\r\n\r\n--outer.(1)\r\n"
+           b"Content-Type: multipart/alternative; boundary=inner+*?\r\n\r\n--inner+*?\r\n"
+           b"Content-Type: text/plain\r\n\r\nplain\r\n--inner+*?\r\nContent-Type: text/html\r\n\r\n"
+           b"<p>html</p>\r\n--inner+*?--\r\n--outer.(1)\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n"
+           b"--outer.(1)--\r\n")
+    compiled = []
+    real = re.compile
+    monkeypatch.setattr(re, "compile", lambda *a, **k: compiled.append(a) or real(*a, **k))
+    message = email.message_from_bytes(raw)
+    assert [p.get_content_type() for p in message.walk()] == [
+        "multipart/mixed", "multipart/alternative", "text/plain", "text/html", "application/pdf"]
+    assert compiled == []
+
+
+def _random_line(rng: random.Random, separator: str) -> str:
+    pieces = [separator, separator[:-1], separator + "x", "--", "-", " ", "\t", "\r\n", "\r", "\n",
+              "\n\n", " \r\n", "a", "=", "\x0b", "\u0e01", "$", "\\"]
+    line = rng.choice(["", separator, separator, separator + "--"])
+    for _ in range(rng.randrange(4)):
+        line += rng.choice(pieces)
+    return line
+
+
+def test_random_boundaries_and_lines_get_the_stdlibs_answer():
+    rng = random.Random(20261202)
+    alphabet = "abcXYZ0189'()+_,-./:=? *[]^$|\\{}\t\u0e01\u00e9"
+    for _ in range(3000):
+        separator = "--" + "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        ours = email.feedparser.re.compile("(?P<sep>" + re.escape(separator) + TAIL)
+        theirs = stdlib_boundary(separator)
+        assert isinstance(ours, email_fixes._Boundary)
+        for _ in range(12):
+            line = _random_line(rng, separator)
+            assert answer(ours.match(line)) == answer(theirs.match(line)), (separator, line)
+
+
+def test_other_expressions_are_compiled_by_re():
+    fake = email.feedparser.re
+    assert isinstance(fake.compile(r"(?P<sep>--a)(?P<end>--)?$"), re.Pattern)
+    assert isinstance(fake.compile("(?P<sep>" + re.escape("--a") + TAIL, re.I), re.Pattern)
+    # escaped text that does not read back as re.escape wrote it: compiled as it is
+    assert isinstance(fake.compile("(?P<sep>--\\d" + TAIL), re.Pattern)
+    assert fake.escape("a.b") == re.escape("a.b") and fake.NOFLAG == re.NOFLAG
+
+
+def _tree(message: email.message.Message) -> list:
+    out = []
+    for part in message.walk():
+        payload = part.get_payload() if not part.is_multipart() else len(part.get_payload())
+        out.append((part.get_content_type(), part.preamble, part.epilogue, payload,
+                    [type(d).__name__ for d in part.defects]))
+    return out
+
+
+def _mime_files() -> list:
+    root = shared_path("corpus", "mime")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.stat().st_size < 4_000_000)
+
+
+def test_every_corpus_message_parses_as_the_stdlib_parses_it(monkeypatch):
+    files = _mime_files()
+    assert len(files) > 50
+    ours = [_tree(email.message_from_bytes(p.read_bytes(), policy=email.policy.compat32)) for p in files]
+    monkeypatch.setattr(email.feedparser, "re", re)
+    theirs = [_tree(email.message_from_bytes(p.read_bytes(), policy=email.policy.compat32)) for p in files]
+    assert sum(len(t) > 1 for t in theirs) > 20  # multiparts among them
+    for path, a, b in zip(files, ours, theirs):
+        assert a == b, path.name
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_generated_letters_parse_as_the_stdlib_parses_them(monkeypatch, newline):
+    rng = random.Random(7)
+    blanks = ["", " ", "\t", "--"]
+    letters = []
+    for n in range(200):
+        outer, inner = f"b{n}.(x)", f"=_{rng.random()}+"
+        parts = [f"--{inner}{rng.choice(blanks)}{newline}Content-Type: text/plain{newline}{newline}t{n}{newline}"
+                 for _ in range(rng.randrange(1, 4))]
+        body = (f"Content-Type: multipart/mixed; boundary=\"{outer}\"{newline}{newline}pre{newline}--{outer}{newline}"
+                f"Content-Type: multipart/alternative; boundary=\"{inner}\"{newline}{newline}" + "".join(parts)
+                + f"--{inner}--{newline}epi{newline}--{outer}{rng.choice(['--', '-- ', ''])}{newline}")
+        letters.append(body.encode())
+    ours = [_tree(email.message_from_bytes(raw)) for raw in letters]
+    monkeypatch.setattr(email.feedparser, "re", re)
+    assert ours == [_tree(email.message_from_bytes(raw)) for raw in letters]
