@@ -150,3 +150,47 @@ def test_a_connection_that_cannot_be_cut_leaves_the_watch_cutting_the_next_ones(
     finally:
         ours.close()
         theirs.close()
+
+
+def test_the_watch_is_woken_only_by_a_deadline_sooner_than_it_looks_again(monkeypatch):
+    """Deadlines added and ended many times a second (a notice each) leave the watch
+    asleep; one further off than the idle wake-up is still cut at its time, and one
+    sooner than that wakes the watch at once."""
+    from gateway.service import deadline as module
+
+    monkeypatch.setattr(module, "IDLE_WAKE", 0.4)
+    watch = module._Watch()
+    monkeypatch.setattr(module, "_watch", watch)
+    notified = []
+    real_notify = watch._changed.notify
+    monkeypatch.setattr(watch._changed, "notify", lambda *a: notified.append(1) or real_notify(*a))
+    ours, theirs = socket.socketpair()
+    try:
+        with Deadline(30.0, lambda: ours, "the smarthost"):
+            pass  # starts the thread
+        time.sleep(0.2)
+        for _ in range(200):
+            with Deadline(30.0, lambda: ours, "the smarthost"):
+                pass
+        assert notified == []
+        started = time.monotonic()
+        with pytest.raises(DeadlinePassed, match="the relay did not finish answering within 1 s"):
+            with Deadline(1.2, lambda: ours, "the relay"):  # later than the watch looks again
+                _read_until_closed(ours)
+        assert 1.1 < time.monotonic() - started < 2.0
+    finally:
+        ours.close()
+        theirs.close()
+    ours, theirs = socket.socketpair()
+    try:
+        time.sleep(0.1)
+        with pytest.raises(DeadlinePassed):
+            with Deadline(30.0, lambda: ours, "the smarthost"):
+                with Deadline(0.05, lambda: ours, "the directory"):  # sooner: wakes it
+                    started = time.monotonic()
+                    _read_until_closed(ours)
+        assert time.monotonic() - started < 0.3
+        assert notified
+    finally:
+        ours.close()
+        theirs.close()

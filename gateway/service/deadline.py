@@ -9,7 +9,9 @@ long, in words an operator understands.
 
 One thread keeps every deadline of the process (`_Watch`), not a timer thread each:
 the delivery runner opens one for every notice it sends, and starting and ending a
-thread for each cost more CPU than the rest of the deadline's work."""
+thread for each cost more CPU than the rest of the deadline's work. Nor is the thread
+woken for each: only a deadline sooner than its next wake-up wakes it (a notice's
+deadline, added and ended many times a second, is always later)."""
 from __future__ import annotations
 
 import heapq
@@ -19,6 +21,10 @@ import socket
 import threading
 import time
 from typing import Callable
+
+# How long the watch sleeps with no deadline open: a deadline further off than this does
+# not wake it (the thread looks again by then), a sooner one does.
+IDLE_WAKE = 5.0
 
 
 class DeadlinePassed(TimeoutError):
@@ -74,6 +80,7 @@ class _Watch:
         self._order = itertools.count()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # when the thread looks at the heap next, at the latest
 
     def add(self, deadline: Deadline) -> None:
         when = time.monotonic() + deadline.seconds
@@ -82,8 +89,8 @@ class _Watch:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True, name="deadlines")
                 self._thread.start()
-            elif self._heap[0][2] is deadline:
-                self._changed.notify()  # sooner than what the thread waits for
+            elif when < self._wakes_at:
+                self._changed.notify()  # sooner than the thread would look again
 
     def end(self, deadline: Deadline) -> None:
         with self._changed:
@@ -96,11 +103,14 @@ class _Watch:
             while True:
                 while self._heap and self._heap[0][2].ended:
                     heapq.heappop(self._heap)
+                now = time.monotonic()
                 if not self._heap:
-                    self._changed.wait()
+                    self._wakes_at = now + IDLE_WAKE
+                    self._changed.wait(IDLE_WAKE)
                     continue
-                wait = self._heap[0][0] - time.monotonic()
+                wait = self._heap[0][0] - now
                 if wait > 0:
+                    self._wakes_at = self._heap[0][0]
                     self._changed.wait(wait)
                     continue
                 _, _, deadline = heapq.heappop(self._heap)
