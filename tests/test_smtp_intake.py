@@ -117,3 +117,36 @@ def test_a_session_offers_the_commands_and_auth_mechanisms_aiosmtpd_would_find_b
     ours, whole = asyncio.run(main())
     assert ours == whole
     assert "EHLO" in ours[0] and "DATA" in ours[0] and ours[1] == ["LOGIN", "PLAIN"]
+
+
+def test_the_gateways_handler_gives_aiosmtpd_the_hooks_it_would_find_by_itself():
+    """IntakeHandler lists only its hooks and AUTH mechanisms for dir() and its EHLO
+    hook's signature is read once: aiosmtpd's tables for a session are those it builds
+    from the whole handler, the hook the drain tracker puts on the instance included."""
+    import asyncio
+    import inspect
+
+    from gateway.intake.smtp_drain import SessionTracker
+    from gateway.intake.smtp_handler import IntakeHandler
+    from gateway.intake.smtp_protocol import SarabanSMTP
+
+    class Whole(IntakeHandler):
+        def __dir__(self):
+            return object.__dir__(self)
+
+    def handler(cls):
+        h = cls(None, lambda: None, "bangkok.go.th")
+        SessionTracker(h)
+        return h
+
+    async def main():
+        sessions = [SarabanSMTP(handler(cls), hostname="x") for cls in (IntakeHandler, Whole)]
+        return [(s._smtp_methods.keys(), sorted(s._auth_methods), sorted(s._handle_hooks), s._ehlo_hook_ver,
+                 s._handle_hooks["DATA"].__qualname__) for s in sessions]
+
+    ours, whole = asyncio.run(main())
+    assert ours == whole
+    assert ours[2] == ["DATA", "EHLO", "MAIL", "RCPT", "exception"] and ours[3] == "new"
+    assert "SessionTracker" in ours[4]  # the instance's own hook, not the class's
+    assert len(dir(IntakeHandler(None, lambda: None, "x"))) < 10
+    assert str(inspect.signature(IntakeHandler(None, lambda: None, "x").handle_EHLO)).startswith("(server")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.parser
+import inspect
 import email.policy
 import time
 from email.header import decode_header, make_header
@@ -23,7 +24,7 @@ from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
 from gateway.intake.clock_guard import ClockGuard
 from gateway.intake.disk_space import StorageGuard, size_parameter
 from gateway.units.directory import Directory, is_saraban_address
-from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP
+from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP, names_for_aiosmtpd
 from gateway.intake.tls import TlsContexts, session_tls
 from gateway.spool import Spool, SpoolDraft
 from gateway.secrecy.markings import (DATA_CHECK_QUEUE_TIMEOUT, DATA_CHECKS_PER_IP, DataCheck,
@@ -44,6 +45,8 @@ RCPT_REFUSALS_LOG_BURST = 100.0
 # Messages up to this size get their sender checked before the 250 (a DMARC p=reject
 # can still be refused); larger ones are checked by the pipeline from the spool file.
 SENDER_CHECK_AT_DATA_MAX = 8 * 1024 * 1024
+
+_HOOKS = ("handle_", "auth_")  # what aiosmtpd reads of a handler in every session
 
 
 class IntakeHandler:
@@ -70,6 +73,11 @@ class IntakeHandler:
         self._rcpt_log_tokens, self._rcpt_log_at = RCPT_REFUSALS_LOG_BURST, time.monotonic()
         self._rcpt_not_logged = 0  # refused RCPTs over the log's rate, since its last line
         self.clock_guard: ClockGuard | None = None  # the host's clock in a year already past, set by the daemon
+
+    def __dir__(self) -> list[str]:
+        """The hooks and AUTH mechanisms aiosmtpd looks for in every session (see
+        `names_for_aiosmtpd`)."""
+        return names_for_aiosmtpd(self, _HOOKS)
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
                           responses: list[str]) -> list[str]:
@@ -259,6 +267,10 @@ def _header(raw: bytes, name: str) -> str | None:
         return str(make_header(decode_header(value)))[:998] if value else None
     except Exception:  # a broken header is the pipeline's business, not intake's
         return None
+
+
+# aiosmtpd asks the EHLO hook's signature in every session (4 or 5 parameters): read once.
+IntakeHandler.handle_EHLO.__signature__ = inspect.signature(IntakeHandler.handle_EHLO)  # type: ignore[attr-defined]
 
 
 def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int, data_timeout: float,
