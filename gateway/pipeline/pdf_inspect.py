@@ -93,6 +93,8 @@ def inspect_pdf(data: bytes, timeout: float | None = None, _depth: int = 0) -> P
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    from gateway.pipeline import pypdf_fixes  # noqa: F401 - pypdf's codec tables built once
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
