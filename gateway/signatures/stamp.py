@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import io
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -427,6 +427,25 @@ def _subset_reusing_accumulator_class():
             self._subset_created = self._write_prepared = False
             return self
 
+        def shape(self, txt: str, with_actual_text: bool = True):
+            """GlyphAccumulator.shape, its answer kept per font and text (`_kept_shapes`).
+            A stamp shapes its unit's name, its words and the receipt's lines anew for
+            every letter: HarfBuzz, the glyph line's operators and the ToUnicode entries
+            were 10 % of a stamp. The answer depends on the text and the engine's settings
+            alone; what shaping adds to the engine (its glyphs, its ToUnicode map) is done
+            again from the steps recorded when the text was first shaped."""
+            kept = getattr(self, "loaded", None)
+            if kept is None:
+                return super().shape(txt, with_actual_text)
+            key = (txt, with_actual_text, self.font_size, self.ot_script_tag, self.ot_language_tag,
+                   self.writing_direction, self.bcp47_lang_code, repr(self.features))
+            hit = kept.shapes.get(key)
+            if hit is None:
+                hit = _kept_shapes(self, key, txt, with_actual_text, super().shape, kept.shapes)
+            result, steps = hit
+            _replay(self, steps)
+            return result
+
         def prepare_write(self):
             if self._write_prepared:
                 return
@@ -448,6 +467,79 @@ def _subset_reusing_accumulator_class():
             super().prepare_write()
 
     return SubsetReusingAccumulator
+
+
+_SHAPES_KEPT = 2048  # texts a font's shapes are kept for: a unit's lines, words, numbers
+
+
+class _StepsRecorded(dict):
+    """The ToUnicode map of an engine shaping a text for the first time, from empty:
+    each lookup (`in`) and each entry written, in order, with whether the entry was
+    written only because its lookup found none (pyHanko's fallback for a cluster of
+    several glyphs never overwrites) or regardless (a one-glyph cluster)."""
+
+    def __init__(self, steps: list):
+        super().__init__()
+        self.steps = steps
+        self._looked_up = None  # the cid of the last lookup that found nothing
+
+    def __contains__(self, cid) -> bool:
+        found = dict.__contains__(self, cid)
+        self.steps.append(("lookup", cid))
+        self._looked_up = None if found else cid
+        return found
+
+    def __setitem__(self, cid, text) -> None:
+        self.steps.append(("if_absent" if cid == self._looked_up else "set", cid, text))
+        dict.__setitem__(self, cid, text)
+
+
+def _kept_shapes(engine, key: tuple, txt: str, with_actual_text: bool, shape, shapes: dict) -> tuple:
+    """Shape `txt` as `engine` would from blank (`_shaped_with_steps`) and keep the
+    answer and the steps in `shapes`."""
+    kept = _shaped_with_steps(engine, lambda blank: shape.__func__(blank, txt, with_actual_text))
+    if len(shapes) >= _SHAPES_KEPT:
+        shapes.clear()
+    shapes[key] = kept
+    return kept
+
+
+def _shaped_with_steps(engine, shape) -> tuple:
+    """(shape(blank), steps): `shape` run on a copy of `engine` with no glyphs and an
+    empty ToUnicode map, recording what it does to them (`_StepsRecorded`, and each
+    glyph asked for)."""
+    import copy
+
+    steps: list = []
+    blank = copy.copy(engine)
+    blank._glyphs = {}
+    blank._cid_to_unicode = recorder = _StepsRecorded(steps)
+    ask = blank._get_cid_and_width
+
+    def recorded(gid: int):
+        # pyHanko asks for a cluster's glyph before its lookup or its entry: a lookup's
+        # answer governs only the entries written before the next glyph is asked for.
+        steps.append(("glyph", gid))
+        recorder._looked_up = None
+        return ask(gid)
+
+    blank._get_cid_and_width = recorded
+    return shape(blank), tuple(steps)
+
+
+def _replay(engine, steps: tuple) -> None:
+    """What shaping the text did to a blank engine, done to `engine` as pyHanko's shape
+    would do it there: the same glyphs asked for in the same order, one-glyph entries
+    written, fallback entries only where the engine's map has none."""
+    unicode_map, absent = engine._cid_to_unicode, None
+    for step in steps:
+        if step[0] == "glyph":
+            engine._get_cid_and_width(step[1])
+            absent = None
+        elif step[0] == "lookup":
+            absent = None if step[1] in unicode_map else step[1]
+        elif step[0] == "set" or absent == step[1]:
+            unicode_map[step[1]] = step[2]
 
 
 @lru_cache(maxsize=_SUBSETS_KEPT)
@@ -489,6 +581,8 @@ class _LoadedFont:
     to_subset: bytes  # the file without the tables the subset leaves out
     alphabet_gids: frozenset  # the glyphs of _STAMP_ALPHABET, shaped as Thai
     shared: _SharedFont | None = None  # None: each engine parses its own (a CFF font, or one fontTools balks at)
+    # (text, engine settings) -> (ShapeResult, steps): SubsetReusingAccumulator.shape
+    shapes: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _loaded_font(path: str) -> _LoadedFont:

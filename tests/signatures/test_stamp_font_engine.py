@@ -109,3 +109,81 @@ def test_the_kept_font_program_is_embedded_as_pyhankos_compress_would_write_it(l
     expected = generic.StreamObject(stream_data=stream.data)
     expected.compress()
     assert stream.encoded_data == expected.encoded_data
+
+
+def test_kept_shapes_leave_an_engine_as_pyhankos_own_shaping_leaves_it():
+    """A text shaped before (by another stamp's engine) is not shaped again: its answer
+    and what shaping adds to the engine are replayed. In any order and with any lines
+    shaped before, the operators, the glyphs and the ToUnicode map are pyHanko's."""
+    import random
+
+    loaded = _loaded()
+    loaded.shapes.clear()
+    rng = random.Random(27)
+    lines = LINES + ["กี่ ปั้น ฤๅ ญี่ ฐี่ ปู่ น้ำ ท่ำ", "ฎีกา ๑๕/๒๕๖๙", "เลขรับ ๑๖/๒๕๖๙", "A fi ffi ½ ๆ"]
+    for round_ in range(30):
+        order = rng.sample(lines, rng.randrange(1, len(lines) + 1))
+        ours, theirs = _our_engine(loaded), _pyhanko_engine(loaded)
+        for line in order:
+            mine, pyhankos = ours.shape(line), theirs.shape(line)
+            assert mine.graphics_ops == pyhankos.graphics_ops, line
+            assert (mine.x_advance, mine.y_advance) == (pyhankos.x_advance, pyhankos.y_advance)
+        assert list(ours._glyphs.items()) == list(theirs._glyphs.items()), order
+        assert ours._cid_to_unicode == theirs._cid_to_unicode, order
+        assert ours._format_tounicode_cmap().data == theirs._format_tounicode_cmap().data
+    assert len(loaded.shapes) == len(lines)  # each text shaped by HarfBuzz once
+
+
+def test_a_shape_is_kept_per_engine_setting():
+    loaded = _loaded()
+    loaded.shapes.clear()
+    small = _our_engine(loaded)
+    cls = stamp_module._subset_reusing_accumulator_class()
+    large = cls.over_shared_font(PdfFileWriter(), loaded, writing_direction=None, obj_stream=None,
+                                 **dict(OPTIONS, font_size=14))
+    a, b = small.shape(LINES[0]), large.shape(LINES[0])
+    assert a.graphics_ops != b.graphics_ops  # the line's advance in points: its size's
+    engine = GlyphAccumulator(writer=PdfFileWriter(), font_handle=io.BytesIO(loaded.to_subset),
+                              obj_stream=None, **dict(OPTIONS, font_size=14))
+    engine.hb_font = loaded.hb_font
+    assert b.graphics_ops == engine.shape(LINES[0]).graphics_ops
+    assert len(loaded.shapes) == 2
+    assert small.shape(LINES[0], with_actual_text=False).graphics_ops != a.graphics_ops
+
+
+def test_replayed_steps_write_what_pyhankos_two_paths_write_on_any_map():
+    """pyHanko writes a one-glyph cluster's entry over any other, a several-glyph
+    cluster's only where none is (its fallback). The recorded steps, replayed on a map
+    already holding entries, give what running the same shaping on it gives."""
+    import random
+
+    class Engine:
+        def __init__(self, unicode_map):
+            self._glyphs, self._cid_to_unicode = {}, dict(unicode_map)
+
+        def _get_cid_and_width(self, gid):
+            return self._glyphs.setdefault(gid, (gid, 500))
+
+        def shape(self, clusters):  # pyHanko's loop, clusters of (text, gids)
+            for text, gids in clusters:
+                if len(gids) == 1:
+                    cid, _ = self._get_cid_and_width(gids[0])
+                    self._cid_to_unicode[cid] = text
+                    continue
+                for gid in gids:
+                    cid, _ = self._get_cid_and_width(gid)
+                    if cid not in self._cid_to_unicode:
+                        for ch in text:
+                            self._cid_to_unicode[cid] = ch
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        clusters = [("".join(rng.choice("abcde") for _ in range(rng.randrange(1, 3))),
+                     [rng.randrange(6) for _ in range(rng.randrange(1, 4))]) for _ in range(rng.randrange(1, 6))]
+        before = {rng.randrange(6): rng.choice("xyz") for _ in range(rng.randrange(4))}
+        _, steps = stamp_module._shaped_with_steps(Engine({}), lambda blank: blank.shape(clusters))
+        direct, replayed = Engine(before), Engine(before)
+        direct.shape(clusters)
+        stamp_module._replay(replayed, steps)
+        assert replayed._cid_to_unicode == direct._cid_to_unicode, (clusters, before)
+        assert list(replayed._glyphs.items()) == list(direct._glyphs.items())
