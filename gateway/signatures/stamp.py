@@ -26,6 +26,7 @@ import datetime as dt
 import hashlib
 import io
 import textwrap
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -442,6 +443,11 @@ def _subset_reusing_accumulator_class():
             hit = kept.shapes.get(key)
             if hit is None:
                 hit = _kept_shapes(self, key, txt, with_actual_text, super().shape, kept.shapes)
+            else:
+                try:
+                    kept.shapes.move_to_end(key)  # the unit's name and the day's date stay
+                except KeyError:
+                    pass  # let go by another thread's stamp meanwhile
             result, steps = hit
             _replay(self, steps)
             return result
@@ -469,7 +475,9 @@ def _subset_reusing_accumulator_class():
     return SubsetReusingAccumulator
 
 
-_SHAPES_KEPT = 2048  # texts a font's shapes are kept for: a unit's lines, words, numbers
+# Texts a font's shapes are kept for (~3 KB each), the least recently used let go: the
+# units' names, the day's date and the minute's time are used again, a receive number not.
+_SHAPES_KEPT = 256
 
 
 class _StepsRecorded(dict):
@@ -498,8 +506,11 @@ def _kept_shapes(engine, key: tuple, txt: str, with_actual_text: bool, shape, sh
     """Shape `txt` as `engine` would from blank (`_shaped_with_steps`) and keep the
     answer and the steps in `shapes`."""
     kept = _shaped_with_steps(engine, lambda blank: shape.__func__(blank, txt, with_actual_text))
-    if len(shapes) >= _SHAPES_KEPT:
-        shapes.clear()
+    while len(shapes) >= _SHAPES_KEPT:
+        try:
+            shapes.popitem(last=False)  # the least recently used: a past letter's number
+        except KeyError:
+            break
     shapes[key] = kept
     return kept
 
@@ -582,7 +593,7 @@ class _LoadedFont:
     alphabet_gids: frozenset  # the glyphs of _STAMP_ALPHABET, shaped as Thai
     shared: _SharedFont | None = None  # None: each engine parses its own (a CFF font, or one fontTools balks at)
     # (text, engine settings) -> (ShapeResult, steps): SubsetReusingAccumulator.shape
-    shapes: dict = field(default_factory=dict, compare=False, repr=False)
+    shapes: OrderedDict = field(default_factory=OrderedDict, compare=False, repr=False)
 
 
 def _loaded_font(path: str) -> _LoadedFont:

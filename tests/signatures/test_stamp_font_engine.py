@@ -187,3 +187,15 @@ def test_replayed_steps_write_what_pyhankos_two_paths_write_on_any_map():
         stamp_module._replay(replayed, steps)
         assert replayed._cid_to_unicode == direct._cid_to_unicode, (clusters, before)
         assert list(replayed._glyphs.items()) == list(direct._glyphs.items())
+
+
+def test_shapes_kept_are_bounded_and_the_ones_used_again_stay(monkeypatch):
+    monkeypatch.setattr(stamp_module, "_SHAPES_KEPT", 8)
+    loaded = _loaded()
+    loaded.shapes.clear()
+    engine = _our_engine(loaded)
+    for n in range(50):  # the unit's name in every stamp, a new number in each
+        engine.shape(LINES[0])
+        engine.shape(f"เลขรับ {n}/2569")
+    assert len(loaded.shapes) == 8
+    assert any(key[0] == LINES[0] for key in loaded.shapes)
