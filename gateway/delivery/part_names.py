@@ -21,8 +21,10 @@ import email
 import email.header
 import email.policy
 import email.utils
+import io
 import re
-from email.parser import BytesHeaderParser
+from email.feedparser import headerRE
+from email.parser import HeaderParser
 
 from gateway.pipeline.mime_attach import with_parameter
 from gateway.pipeline.parse import name_as_sent
@@ -70,7 +72,7 @@ def _entity(raw: bytes, start: int, end: int, depth: int, edits: list) -> None:
     if head_end < 0 or raw.startswith(newline, start) or depth > _MAX_DEPTH:
         return  # no header block, or no body after it: nothing to name
     head = raw[start:head_end]
-    headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + newline + newline)
+    headers = _naming_headers(head + newline + newline)
     if headers.get_content_type() in _KEPT_AS_SENT:
         return
     if headers.get_content_maintype() == "multipart":
@@ -81,6 +83,34 @@ def _entity(raw: bytes, start: int, end: int, depth: int, edits: list) -> None:
     written = _named_head(head, headers, newline)
     if written is not head:
         edits.append((start, head_end, written))
+
+
+_NAMING_FIELDS = ("content-type", "content-disposition")
+
+
+def _naming_headers(block: bytes) -> email.message.Message:
+    """The Content-Type and Content-Disposition fields of a header block, parsed as
+    `BytesHeaderParser(policy=compat32).parsebytes(block)` parses them, without the
+    block's other fields: parsing a letter's own header block (Received,
+    DKIM-Signature, Authentication-Results, the gateway's X-Saraban-*) was most of the
+    time spent here, and nothing else of it is read. The block is read as the
+    feedparser reads it: decoded as ASCII with surrogates for other bytes, cut into
+    lines at CR, LF or CRLF, ending at the first line that is no header (`headerRE`);
+    a field is its line and the continuation lines after it. The fields kept are given
+    to the same parser (tests/test_part_names_fields.py compares the two readings)."""
+    kept: list[str] = []
+    keep = False
+    for line in io.StringIO(block.decode("ascii", "surrogateescape"), newline="").readlines():
+        if not headerRE.match(line):
+            break  # the feedparser's body starts here
+        if line[0] in " \t":
+            if keep:
+                kept.append(line)
+            continue
+        keep = line.split(":", 1)[0].lower() in _NAMING_FIELDS and ":" in line
+        if keep:
+            kept.append(line)
+    return HeaderParser(policy=email.policy.compat32).parsestr("".join(kept) + "\n")
 
 
 def _parts(raw: bytes, start: int, end: int, boundary: str, depth: int, edits: list) -> None:

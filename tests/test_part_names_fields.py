@@ -1,0 +1,89 @@
+"""The folder copy's file names are read from each header block's Content-Type and
+Content-Disposition fields alone (gateway/delivery/part_names.py `_naming_headers`):
+what the parser makes of them is what it makes of them in the whole block, for every
+block of the corpus and for hostile blocks (stray CRs, misplaced envelope lines,
+continuations where none belongs, names of fields with blanks or 8-bit bytes)."""
+from __future__ import annotations
+
+import email.policy
+import random
+import re
+from email.parser import BytesHeaderParser
+
+import pytest
+
+from gateway.delivery import part_names
+from tests.paths import shared_path
+
+FIELDS = ("content-type", "content-disposition")
+
+
+def view(message) -> tuple:
+    return (message.get_all("content-type"), message.get_all("content-disposition"),
+            [(k, v) for k, v in message.raw_items() if k.lower() in FIELDS],
+            message.get_content_type(), message.get_content_maintype(), message.get_boundary(),
+            message.get_params(header="content-type"), message.get_params(header="content-disposition"),
+            message.get_param("filename", header="content-disposition"), message.get_param("name"))
+
+
+def whole(block: bytes):
+    return BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
+
+
+@pytest.fixture
+def compared(monkeypatch):
+    """Every block clean_names reads is read both ways and compared."""
+    blocks = []
+    ours = part_names._naming_headers
+
+    def both(block: bytes):
+        mine = ours(block)
+        assert view(mine) == view(whole(block)), block[:300]
+        blocks.append(block)
+        return mine
+
+    monkeypatch.setattr(part_names, "_naming_headers", both)
+    return blocks
+
+
+def test_every_block_of_the_corpus_reads_alike(compared):
+    files = sorted(p for p in shared_path("corpus", "mime").rglob("*") if p.is_file())
+    assert len(files) > 50
+    for path in files:
+        raw = path.read_bytes()
+        for shape in (raw, re.sub(rb"\r?\n", b"\r\n", raw)):
+            part_names._entity(shape, 0, len(shape), 0, [])
+    assert len(compared) > 200
+
+
+LINES = [
+    "Content-Type: multipart/mixed; boundary=\"BB\"", "Content-Type: application/pdf; name=\"a.pdf\"",
+    "content-TYPE: text/plain; charset=tis-620", "Content-Type : text/html", "CONTENT-DISPOSITION: inline",
+    "Content-Disposition: attachment; filename*=utf-8''%E0%B8%A5%E0%B8%B1%E0%B8%9A.pdf",
+    "Content-Disposition: attachment;\r\n filename*0*=utf-8''%E0%B8%A5;\r\n filename*1=x.pdf",
+    " continued; name=\"b.pdf\"", "\tfilename=\"c.pdf\"", "From someone Mon Jan 1", ":no name", "X-A: y",
+    "Received: from a\r by b", "Subject: =?utf-8?b?4Lil4Lix4Lia?=", "not a header line",
+    "Cont\udce9nt-Type: text/plain", "Content-Type: application/pdf; name=\"\udce0\udcb8\udca5.pdf\"",
+    "Content-Type:", "Content-Disposition: attachment; filename=\"a\x0bb.pdf\"", "Content-Type\t: x/y",
+]
+ENDINGS = ["\r\n", "\n", "\r"]
+
+
+def test_hostile_blocks_read_alike():
+    rng = random.Random(2026_12_02)
+    for _ in range(4000):
+        newline = rng.choice(["\r\n", "\n"])
+        lines = [rng.choice(LINES) for _ in range(rng.randrange(0, 8))]
+        text = "".join(line + (rng.choice(ENDINGS) if rng.random() < 0.15 else newline) for line in lines)
+        block = text.encode("ascii", "surrogateescape") + newline.encode() * 2
+        assert view(part_names._naming_headers(block)) == view(whole(block)), block
+
+
+def test_a_letters_own_fields_are_not_parsed(monkeypatch):
+    parsed = []
+    real = part_names.HeaderParser.parsestr
+    monkeypatch.setattr(part_names.HeaderParser, "parsestr", lambda self, text, *a: parsed.append(text) or real(self, text, *a))
+    block = (b"Received: from a by b\r\nDKIM-Signature: v=1; a=rsa-sha256; b=xyz\r\nSubject: x\r\n"
+             b"Content-Type: application/pdf;\r\n name=\"a.pdf\"\r\nX-Saraban-Unit: u\r\n\r\n")
+    assert part_names._naming_headers(block).get_param("name") == "a.pdf"
+    assert parsed == ["Content-Type: application/pdf;\r\n name=\"a.pdf\"\r\n\n"]
