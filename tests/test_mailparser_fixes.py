@@ -32,7 +32,9 @@ def hostile_fields() -> list[str]:
     rng = random.Random(27)
     pieces = ['"ผู้ส่ง" <a@b.go.th>', "=?utf-8?b?4Lij4LiH?= <c@d>", "x@y", "<z@w>", "(comment) e@f", ",", ", ,",
               '"unterminated <g@h>', "i@j (x(y)z)", "\udce0\udcb8 <k@l>", "group: m@n, o@p;", "q@r <s@t>",
-              "=?tis-620?q?=C5=D1=BA?= <u@v>", "", " ", "<>", "a@b@c", '"a@b" <c@d>']
+              "=?tis-620?q?=C5=D1=BA?= <u@v>", "", " ", "<>", "a@b@c", '"a@b" <c@d>',
+              '"Doe, John" <j@d.example>', "=?iso-2022-jp?b?GyRCJEgkJhsoQg==?= <x@jp>",
+              "=?windows-874?b?ysPYu7rT?= <w@th>", "undisclosed-recipients:;"]
     return [" ".join(rng.choice(pieces) for _ in range(rng.randrange(1, 6))) for _ in range(1500)]
 
 

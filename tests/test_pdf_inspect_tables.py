@@ -22,7 +22,7 @@ def test_reading_a_pdf_puts_the_cached_tables_where_pypdf_looks_them_up():
 
 @pytest.mark.parametrize("codec", ["cp1252", "mac_roman", "latin-1", "cp874", "utf-16-be"])
 def test_each_table_is_pypdfs_own_and_a_new_dict_each_call(codec):
-    theirs = pypdf_fixes.stdlib_encoding_dict(codec)
+    theirs = pypdf_fixes.pypdfs_encoding_dict(codec)
     first = pypdf_fixes.encoding_dict_from_named_encoding(codec)
     assert first == theirs and list(first) == list(theirs)
     first[65] = "changed"  # a font's /Differences
@@ -48,7 +48,7 @@ def test_every_small_corpus_pdf_reads_the_same_text(monkeypatch):
     inspect_pdf(files[-1])  # installed
     ours = [_texts(data) for data in files]
     for module in pypdf_fixes._USERS:
-        monkeypatch.setattr(module, "encoding_dict_from_named_encoding", pypdf_fixes.stdlib_encoding_dict)
+        monkeypatch.setattr(module, "encoding_dict_from_named_encoding", pypdf_fixes.pypdfs_encoding_dict)
     theirs = [_texts(data) for data in files]
     assert sum(any(t) for t in theirs if t != ["PdfReadError"]) > 20
     assert ours == theirs

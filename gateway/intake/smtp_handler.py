@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import email.parser
-import inspect
 import email.policy
+import inspect
 import time
 from email.header import decode_header, make_header
 from collections.abc import Iterable

@@ -24,7 +24,8 @@ import mailparser
 from mailparser.utils import decode_header_part
 
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
-from gateway.pipeline import file_texts, mailparser_fixes, outlook  # noqa: F401 - mailparser_fixes: installed
+from gateway.pipeline import file_texts, outlook
+from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads an address field's text once)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from rules.markings import _pdf_unreadable, decode_header_text, html_readings, raw_header_text
 from rules.files import is_signed_file, signed_file_name

@@ -32,14 +32,14 @@ def _modules(*names: str) -> tuple:
 
 
 _original = getattr(pypdf._codecs, "encoding_dict_from_named_encoding", None)
-stdlib_encoding_dict = getattr(_original, "__wrapped_pypdf__", _original)
+pypdfs_encoding_dict = getattr(_original, "__wrapped_pypdf__", _original)
 _USERS = _modules("pypdf._codecs", "pypdf._text_extraction._text_extractor", "pypdf.generic._font",
                   "pypdf.generic._appearance_stream")
 
 
 @functools.lru_cache(maxsize=32)
 def _table(encoding: str) -> tuple[tuple[int, str], ...]:
-    return tuple(stdlib_encoding_dict(encoding).items())
+    return tuple(pypdfs_encoding_dict(encoding).items())
 
 
 def encoding_dict_from_named_encoding(encoding: str) -> dict[int, str]:
@@ -47,14 +47,14 @@ def encoding_dict_from_named_encoding(encoding: str) -> dict[int, str]:
     return dict(_table(encoding))
 
 
-encoding_dict_from_named_encoding.__wrapped_pypdf__ = stdlib_encoding_dict  # type: ignore[attr-defined]
+encoding_dict_from_named_encoding.__wrapped_pypdf__ = pypdfs_encoding_dict  # type: ignore[attr-defined]
 
 
 def install() -> None:
-    if stdlib_encoding_dict is None:
+    if pypdfs_encoding_dict is None:
         return
     for module in _USERS:
-        if getattr(module, "encoding_dict_from_named_encoding", None) is stdlib_encoding_dict:
+        if getattr(module, "encoding_dict_from_named_encoding", None) is pypdfs_encoding_dict:
             module.encoding_dict_from_named_encoding = encoding_dict_from_named_encoding
 
 

@@ -549,7 +549,7 @@ def _replay(engine, steps: tuple) -> None:
             absent = None
         elif step[0] == "lookup":
             absent = None if step[1] in unicode_map else step[1]
-        elif step[0] == "set" or absent == step[1]:
+        elif step[0] == "set" or (step[0] == "if_absent" and absent == step[1]):
             unicode_map[step[1]] = step[2]
 
 
