@@ -156,7 +156,9 @@ def main() -> int:
                 bench.wait_until(lambda: sink.count, warmed.ok + sent.ok, start, 60)
             pids = bench.descendants(root)
             after = cpu_seconds(pids)
-            runners = runner_names(gw.events())
+            events = gw.events()
+            runners = runner_names(events)
+            added = [e for e in events if e.get("event") == "stamp_child_added"]
             rows = sorted(((after[p] - before.get(p, 0.0), p, role(p, root, runners)) for p in after), reverse=True)
             memory = {p: memory_mib(p) for p in pids}
         finally:
@@ -166,6 +168,9 @@ def main() -> int:
           f"in each PDF{', signed' if args.signed else ''}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
           f"{sink.count} acknowledgements sent; "
           f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter")
+    if added:  # a second stamping child is ~90 MiB and ~1 s of CPU to start
+        print(f"stamping children added: {len(added)} ("
+              + ", ".join(f"{e.get('reason')} at load {e.get('load')}" for e in added) + ")")
     print("  CPU a letter   pid      peak RSS    RSS    PSS  process")
     for seconds, pid, what in rows:
         hwm, rss, pss = memory.get(pid, (0.0, 0.0, 0.0))
