@@ -470,9 +470,70 @@ def _subset_reusing_accumulator_class():
                     return ref
 
                 cidfont.set_font_file = set_font_file
+                key = (tuple(sorted(self._glyphs.values())), tuple(sorted(self._cid_to_unicode.items())))
+                kept = self.loaded.font_dicts.get(key)
+                if kept is not None:
+                    _write_kept_font_dicts(self, *kept)
+                    return
+                super().prepare_write()
+                _keep_font_dicts(self, key)
+                return
             super().prepare_write()
 
     return SubsetReusingAccumulator
+
+
+# Glyph sets whose /W widths and ToUnicode map are kept (~1 KB each), the least recently
+# used let go: a unit's stamp uses the same glyphs but for the digits of its number.
+_FONT_DICTS_KEPT = 256
+
+
+def _keep_font_dicts(engine, key: tuple) -> None:
+    """After pyHanko's prepare_write has written an engine's fonts: keep its /W widths
+    (as numbers) and its ToUnicode stream (decoded and encoded) for the next engine with
+    the same glyphs and map, which `_write_kept_font_dicts` writes without building them
+    again (the widths' PDF objects, the map's text and its compression were 6 % of a
+    stamp)."""
+    from pyhanko.pdf_utils.generic import ArrayObject
+
+    widths = tuple(tuple(entry) if isinstance(entry, ArrayObject) else int(entry)
+                   for entry in engine.cidfont_obj["/W"])
+    to_unicode = engine._font_ref.get_object()["/ToUnicode"]
+    kept = engine.loaded.font_dicts
+    while len(kept) >= _FONT_DICTS_KEPT:
+        try:
+            kept.popitem(last=False)
+        except KeyError:
+            break
+    kept[key] = (widths, to_unicode.data, to_unicode.encoded_data)
+
+
+def _write_kept_font_dicts(engine, widths: tuple, to_unicode: bytes, to_unicode_flated: bytes) -> None:
+    """What GlyphAccumulator.prepare_write writes once the subset is made (the CIDFont
+    and its program, the Type0 font, the ToUnicode map), with the kept widths and map:
+    pyHanko's `_build_type0_font_from_cidfont` for a horizontal font, the /W array from
+    numbers instead of from the glyphs, and the map's stream as `compress()` wrote it.
+    test_stamp_font_engine compares what both write."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name
+
+    writer, obj_stream, cidfont = engine.writer, engine.obj_stream, engine.cidfont_obj
+    cidfont.embed(writer, obj_stream=obj_stream)
+    cidfont_ref = writer.add_object(cidfont, obj_stream=obj_stream)
+    type0 = generic.DictionaryObject({
+        pdf_name("/Type"): pdf_name("/Font"),
+        pdf_name("/Subtype"): pdf_name("/Type0"),
+        pdf_name("/DescendantFonts"): generic.ArrayObject([cidfont_ref]),
+        pdf_name("/Encoding"): pdf_name("/Identity-H"),
+        pdf_name("/BaseFont"): pdf_name(f"/{cidfont.name}-Identity-H"),
+    })
+    cidfont[pdf_name("/W")] = generic.ArrayObject(
+        generic.ArrayObject(map(generic.NumberObject, entry)) if isinstance(entry, tuple)
+        else generic.NumberObject(entry) for entry in widths)
+    type0[pdf_name("/ToUnicode")] = writer.add_object(generic.StreamObject(
+        {pdf_name("/Filter"): pdf_name("/FlateDecode")}, stream_data=to_unicode, encoded_data=to_unicode_flated))
+    writer.add_object(type0, obj_stream, idnum=engine._font_ref.idnum)
+    engine._write_prepared = True
 
 
 # Texts a font's shapes are kept for (~3 KB each), the least recently used let go: the
@@ -594,6 +655,8 @@ class _LoadedFont:
     shared: _SharedFont | None = None  # None: each engine parses its own (a CFF font, or one fontTools balks at)
     # (text, engine settings) -> (ShapeResult, steps): SubsetReusingAccumulator.shape
     shapes: OrderedDict = field(default_factory=OrderedDict, compare=False, repr=False)
+    # (glyphs, ToUnicode map) -> (/W widths, map, map compressed): SubsetReusingAccumulator.prepare_write
+    font_dicts: OrderedDict = field(default_factory=OrderedDict, compare=False, repr=False)
 
 
 def _loaded_font(path: str) -> _LoadedFont:

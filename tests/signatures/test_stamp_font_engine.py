@@ -199,3 +199,79 @@ def test_shapes_kept_are_bounded_and_the_ones_used_again_stay(monkeypatch):
         engine.shape(f"เลขรับ {n}/2569")
     assert len(loaded.shapes) == 8
     assert any(key[0] == LINES[0] for key in loaded.shapes)
+
+
+def _written_fonts(engine):
+    """What an engine's prepare_write put in its writer, as plain Python: the Type0 font,
+    its CIDFont (widths included) and descriptor, and its ToUnicode stream's bytes."""
+    type0 = engine._font_ref.get_object()
+    cidfont = type0["/DescendantFonts"][0].get_object()
+    to_unicode = type0["/ToUnicode"]
+    return {
+        "type0": _plain({k: v for k, v in type0.items() if k != "/ToUnicode"}),
+        "cidfont": _plain(cidfont),
+        "widths": [_plain(v) for v in cidfont["/W"]],
+        "descriptor": _plain(cidfont["/FontDescriptor"]),
+        "to_unicode": (dict(to_unicode), to_unicode.data, to_unicode.encoded_data),
+    }
+
+
+def test_font_dicts_written_again_from_what_was_kept_are_pyhankos():
+    """The /W widths and the ToUnicode map are kept per glyph set and map: the engine
+    that writes them from what was kept writes what pyHanko's own engine writes for the
+    same lines, and so does the engine that kept them."""
+    import random
+
+    loaded = _loaded()
+    loaded.font_dicts.clear()
+    rng = random.Random(16)
+    lines = LINES + ["เลขรับ ๑๖/๒๕๖๙", "ฎีกา ๑๕/๒๕๖๙", "A fi ffi ½ ๆ"]
+    for round_ in range(12):
+        order = rng.sample(lines, rng.randrange(1, len(lines) + 1))
+        engines = [_our_engine(loaded), _our_engine(loaded), _pyhanko_engine(loaded)]
+        for engine in engines:
+            for line in order:
+                engine.shape(line)
+        kept_before = len(loaded.font_dicts)
+        engines[0].prepare_write()  # kept here, unless an earlier round kept this set
+        assert len(loaded.font_dicts) in (kept_before, kept_before + 1)
+        engines[1].prepare_write()  # written from what was kept
+        engines[2].prepare_write()
+        assert len(loaded.font_dicts) in (kept_before, kept_before + 1)
+        first, again, pyhankos = map(_written_fonts, engines)
+        assert again == pyhankos, order
+        assert first == pyhankos, order
+    assert len(loaded.font_dicts) >= 2
+
+
+def test_font_dicts_are_kept_per_glyph_set_and_map():
+    """Two engines whose glyphs or ToUnicode entries differ never share widths or a map."""
+    loaded = _loaded()
+    loaded.font_dicts.clear()
+    one, other = _our_engine(loaded), _our_engine(loaded)
+    one.shape(LINES[0])
+    other.shape(LINES[0] + " ๙")
+    one.prepare_write()
+    other.prepare_write()
+    assert len(loaded.font_dicts) == 2
+    mine, theirs = _written_fonts(one), _written_fonts(other)
+    assert mine["widths"] != theirs["widths"] and mine["to_unicode"][1] != theirs["to_unicode"][1]
+    # The same glyphs with another ToUnicode entry (a cluster mapped as other text).
+    third = _our_engine(loaded)
+    third.shape(LINES[0])
+    cid = next(iter(third._cid_to_unicode))
+    third._cid_to_unicode[cid] = "\u0e3f"
+    third.prepare_write()
+    assert len(loaded.font_dicts) == 3
+    assert _written_fonts(third)["to_unicode"][1] != mine["to_unicode"][1]
+
+
+def test_font_dicts_kept_are_bounded(monkeypatch):
+    monkeypatch.setattr(stamp_module, "_FONT_DICTS_KEPT", 4)
+    loaded = _loaded()
+    loaded.font_dicts.clear()
+    for n in range(10):  # each engine with one more digit than the one before
+        engine = _our_engine(loaded)
+        engine.shape(f"เลขรับ {'๐๑๒๓๔๕๖๗๘๙'[:n + 1]}/2569")
+        engine.prepare_write()
+    assert len(loaded.font_dicts) == 4
