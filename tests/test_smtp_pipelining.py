@@ -41,6 +41,31 @@ def test_ehlo_announces_pipelining_and_enhanced_status_codes(gateway):
         assert client.has_extn("size") and client.has_extn("smtputf8")
 
 
+def test_the_ehlo_reply_comes_whole_in_one_write(gateway):
+    """EHLO's lines go out together, as Postfix sends them: one segment on loopback, so a
+    client reads the whole reply at once, and nothing of it waits behind a later reply."""
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as sock:
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"220")
+        sock.sendall(b"EHLO mail.moi.go.th\r\n")
+        first = sock.recv(65536)
+        lines = first.split(b"\r\n")
+        assert first.endswith(b"\r\n") and len(lines) >= 8, first
+        assert all(line.startswith(b"250-") for line in lines[:-2]) and lines[-2].startswith(b"250 "), first
+        assert b"250-PIPELINING" in lines and b"250-ENHANCEDSTATUSCODES" in lines
+        # A second EHLO and a NOOP pipelined: both replies whole, in order, none held back.
+        sock.sendall(b"EHLO mail.moi.go.th\r\nNOOP\r\n")
+        sock.settimeout(10)
+        got = b""
+        while len(got) <= len(first) or not got.endswith(b"\r\n"):  # the EHLO's again, then the NOOP's
+            chunk = sock.recv(65536)
+            assert chunk, got
+            got += chunk
+        assert got.startswith(first) and got[len(first):].startswith(b"250"), got
+        assert got[len(first):].count(b"\r\n") == 1, got  # the NOOP's one line after the EHLO's
+        sock.sendall(b"QUIT\r\n")
+
+
 def test_a_pipelined_transaction_gets_every_reply_in_order(gateway):
     raw = letter(subject="ขอเชิญประชุม ส่งแบบ pipelining", files=[("a.pdf", make_pdf("a"))])
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as sock:

@@ -204,6 +204,7 @@ class SarabanSMTP(SMTP):
         self._in_data_hook = False
         self._committing = False
         self._abort_handle: asyncio.TimerHandle | None = None
+        self._continued: list[str] = []  # the lines of a multi-line reply until its last (push)
 
     def __dir__(self) -> list[str]:
         """The SMTP commands and AUTH mechanisms (see `names_for_aiosmtpd`)."""
@@ -318,6 +319,14 @@ class SarabanSMTP(SMTP):
             status = replies.in_thai(status)  # RFC 6531: this client asked for UTF-8
         elif not status.isascii():
             status = replies.english_only(status)  # aiosmtpd would raise UnicodeEncodeError
+        if status[3:4] == "-":
+            # A line of a multi-line reply (EHLO's eight) goes out with its last line, in
+            # one write: a send(2) and a drain each were ~a tenth of the intake's CPU.
+            self._continued.append(status)
+            return
+        if self._continued:
+            status = "\r\n".join((*self._continued, status))
+            self._continued.clear()
         await super().push(status)
 
     async def handle_exception(self, error: Exception) -> str:
