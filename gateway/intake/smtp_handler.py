@@ -293,6 +293,9 @@ def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int, data
             session_timeout=session_timeout,
             limits=limits,
             data_sink=handler.open_draft,
+            # Given, not looked up: aiosmtpd's lookup sets warnings filters for it in
+            # every session, which also empties every module's cache of warnings seen.
+            loop=asyncio.get_running_loop(),
         )
 
     return factory
