@@ -170,7 +170,7 @@ def main() -> int:
           f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter")
     if added:  # a second stamping child is ~90 MiB and ~1 s of CPU to start
         print(f"stamping children added: {len(added)} ("
-              + ", ".join(f"{e.get('reason')} at load {e.get('load')}" for e in added) + ")")
+              + ", ".join(f"{e.get('reason')} at load {e.get('load')} busy {e.get('busy')}" for e in added) + ")")
     print("  CPU a letter   pid      peak RSS    RSS    PSS  process")
     for seconds, pid, what in rows:
         hwm, rss, pss = memory.get(pid, (0.0, 0.0, 0.0))

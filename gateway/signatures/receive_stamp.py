@@ -231,6 +231,7 @@ class Stamper:
         self.memory_mb = memory_mb
         self.log_setup = log_setup
         self.last_cpu = 0.0  # the child's CPU seconds for the last letter it stamped
+        self.last_wall = 0.0  # seconds from sending that letter to its answer
         self._worker = WorkerProcess(_child_main, (seal, memory_mb, log_setup, warm_font), "stamp", log=log,
                                      replaced="stamp_process_replaced",
                                      idle_reason="the stamping process ended while idle")
@@ -243,6 +244,7 @@ class Stamper:
         """The stamped letter or, failing that, a receipt; raises only if even the
         receipt cannot be made (missing font, unusable seal)."""
         self.last_cpu = 0.0
+        sent = time.monotonic()
         try:
             # pickle and the bytes, not Connection.send: multiprocessing's pickler, with its
             # own dispatch table, takes several times as long for the same bytes.
@@ -254,6 +256,7 @@ class Stamper:
             if answer == "crashed":
                 raise EOFError  # its end of the pipe closed: it died on this letter
             result, self.last_cpu = _read_answer(answer)
+            self.last_wall = time.monotonic() - sent
             return result
         except TimeoutError:
             reason = f"stamping took longer than {self.timeout:g} s"
@@ -302,6 +305,12 @@ SPARE_AFTER = 1.0
 # that finds the children busy starts one more at once; an extra child is closed again
 # only below FEWER_AT.
 LOAD_WINDOW, MORE_AT, FEWER_AT = 10.0, 0.45, 0.2
+# ... and only while the children are busy (from a letter sent to its answer) this share
+# of the window each: then the letters wait for them. Unsigned letters at 10 KiB crossed
+# MORE_AT on a loaded 2-core machine with their one child busy ~0.66 of the time, and
+# the second child (~90 MiB, ~1 s of CPU to start) took CPU from the stages that held
+# the letters up; signed ones had it busy 0.85 at the same point, and rising.
+BUSY_AT = 0.9
 
 
 class StampingChildren:
@@ -314,23 +323,27 @@ class StampingChildren:
     `most` (one per thread), so a file that hangs its child for the whole stamp timeout
     holds up only the thread that sent it, as when each thread had its own. So does one
     that finds them busy while their letters take more CPU than one child gives (`load`
-    above `more_at`: signed letters, whose stamps cost three times an unsigned one's).
+    above `more_at`: signed letters, whose stamps cost three times an unsigned one's)
+    and keep each child busy `busy_at` of the time.
     A child handed back while another is idle, no thread waits and the load is below
     `fewer_at` is closed: the extra one lives as long as the slow letter or the busy
     spell that called for it."""
 
     def __init__(self, make: Callable[[], Stamper], most: int, spare_after: float = SPARE_AFTER,
-                 window: float = LOAD_WINDOW, more_at: float = MORE_AT, fewer_at: float = FEWER_AT):
+                 window: float = LOAD_WINDOW, more_at: float = MORE_AT, fewer_at: float = FEWER_AT,
+                 busy_at: float = BUSY_AT):
         self._make = make
         self.most = max(1, most)
         self.spare_after = spare_after
-        self.window, self.more_at, self.fewer_at = window, more_at, fewer_at
+        self.window, self.more_at, self.fewer_at, self.busy_at = window, more_at, fewer_at, busy_at
         self._idle: list[Stamper] = []
         self._children: list[Stamper] = []
         self._waiting = 0
         self._closed = False
         self._spent: deque[tuple[float, float]] = deque()  # (when handed back, child CPU seconds)
         self._spent_sum = 0.0
+        self._busy: deque[tuple[float, float]] = deque()  # (when handed back, seconds from sending to answer)
+        self._busy_sum = 0.0
         self._turn = threading.Condition()
 
     def load(self) -> float:
@@ -344,6 +357,19 @@ class StampingChildren:
         if not self._spent:
             self._spent_sum = 0.0  # no rounding left over from the sums of the past
         return max(0.0, self._spent_sum) / self.window
+
+    def _overloaded(self, now: float) -> bool:
+        """The children's letters take more CPU than one child gives, and keep them busy:
+        one more child starts at once (`_take`)."""
+        return (self._load(now) > self.more_at
+                and self._busy_share(now) >= self.busy_at * len(self._children))
+
+    def _busy_share(self, now: float) -> float:
+        while self._busy and self._busy[0][0] < now - self.window:
+            self._busy_sum -= self._busy.popleft()[1]
+        if not self._busy:
+            self._busy_sum = 0.0
+        return max(0.0, self._busy_sum) / self.window
 
     @property
     def children(self) -> int:
@@ -374,7 +400,7 @@ class StampingChildren:
         why = "busy"
         with self._turn:
             if (not self._idle and self._children
-                    and not (len(self._children) < self.most and self._load(time.monotonic()) > self.more_at)):
+                    and not (len(self._children) < self.most and self._overloaded(time.monotonic()))):
                 self._waiting += 1
                 try:
                     if (not self._turn.wait_for(lambda: self._idle, self.spare_after)
@@ -390,8 +416,9 @@ class StampingChildren:
             self._children.append(stamper)
             children = len(self._children)
             load = self._load(time.monotonic())
+            busy = self._busy_share(time.monotonic())
         if children > 1:
-            log.info("stamp_child_added", children=children, reason=why, load=round(load, 2))
+            log.info("stamp_child_added", children=children, reason=why, load=round(load, 2), busy=round(busy, 2))
         return stamper
 
     def _give_back(self, stamper: Stamper) -> None:
@@ -400,6 +427,8 @@ class StampingChildren:
             spent = stamper.last_cpu
             self._spent.append((now, spent))
             self._spent_sum += spent
+            self._busy.append((now, stamper.last_wall))
+            self._busy_sum += stamper.last_wall
             surplus = self._closed or (bool(self._idle) and not self._waiting
                                        and self._load(now) < self.fewer_at)
             if surplus:

@@ -146,16 +146,20 @@ def test_closing_stops_the_idle_children_and_a_busy_one_when_it_is_handed_back(l
 
 
 class _Child:
-    """A stand-in for a Stamper whose letters take `seconds` and cost the child `cpu`."""
+    """A stand-in for a Stamper whose letters take `seconds` and cost the child `cpu`;
+    `wall`: the seconds from sending a letter to its answer it says it took (on a
+    loaded machine a child waits for a core too), else the time it slept."""
 
-    def __init__(self, seconds: float, cpu: float) -> None:
-        self.seconds, self.cpu = seconds, cpu
-        self.last_cpu = 0.0
+    def __init__(self, seconds: float, cpu: float, wall: float | None = None) -> None:
+        self.seconds, self.cpu, self.wall = seconds, cpu, wall
+        self.last_cpu = self.last_wall = 0.0
         self.closed = False
 
     def stamp(self, job):
-        time.sleep(job if isinstance(job, float) else self.seconds)
+        slept = job if isinstance(job, float) else self.seconds
+        time.sleep(slept)
         self.last_cpu = self.cpu
+        self.last_wall = slept if self.wall is None else self.wall
         return "stamped"
 
     def close(self) -> None:
@@ -174,9 +178,9 @@ def _held_while(children: StampingChildren, seconds: float) -> threading.Thread:
 
 def test_letters_costing_more_cpu_than_one_child_gives_get_a_second_child_at_once():
     made: list[_Child] = []
-    children = StampingChildren(lambda: made.append(_Child(0.01, 0.6)) or made[-1], most=2, spare_after=60,
-                                window=10, more_at=0.45, fewer_at=0.2)
-    for _ in range(8):  # signed letters: 4.8 s of the child's CPU in the window
+    children = StampingChildren(lambda: made.append(_Child(0.01, 0.6, wall=1.2)) or made[-1], most=2,
+                                spare_after=60, window=10, more_at=0.45, fewer_at=0.2, busy_at=0.9)
+    for _ in range(8):  # signed letters: 4.8 s of the child's CPU in the window, busy 9.6 s of it
         children.stamp(0.01)
     assert children.load() > 0.45 and len(made) == 1
     holder = _held_while(children, 1.0)
@@ -203,6 +207,38 @@ def test_letters_one_child_keeps_up_with_wait_for_it():
     holder.join(10)
     assert len(made) == 1 and children.children == 1
     children.close()
+
+
+def test_letters_that_cost_cpu_but_leave_the_child_idle_part_of_the_time_wait_for_it():
+    """Quick letters at a high rate: their CPU crosses `more_at`, but the one child is
+    idle a third of the time, so the letters are not waiting for it. A second child
+    (~90 MiB, ~1 s of CPU to start) would only take CPU from the stages that hold them
+    up: a letter that finds it busy waits for it."""
+    made: list[_Child] = []
+    children = StampingChildren(lambda: made.append(_Child(0.01, 0.6, wall=0.8)) or made[-1], most=2,
+                                spare_after=60, window=10, more_at=0.45, fewer_at=0.2, busy_at=0.9)
+    for _ in range(8):  # 4.8 s of CPU in the window, the child busy 6.4 s of it
+        children.stamp(0.01)
+    assert children.load() > 0.45
+    holder = _held_while(children, 0.5)
+    started = time.monotonic()
+    assert children.stamp(0.01) == "stamped"
+    assert time.monotonic() - started > 0.3  # it waited for the one child
+    holder.join(10)
+    assert len(made) == 1 and children.children == 1
+    children.close()
+
+
+def test_a_stamp_says_how_long_its_child_took(letter, seal, stamp_info):
+    """What the busy share counts: a real child's letter, from sending it to its answer."""
+    stamper = Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
+    try:
+        started = time.monotonic()
+        assert stamper.stamp(_job(stamp_info, letter, "3/2569")).mode == "stamped"
+        took = time.monotonic() - started
+        assert 0 < stamper.last_cpu <= stamper.last_wall <= took
+    finally:
+        stamper.close()
 
 
 def test_a_child_that_says_nothing_or_nonsense_of_its_cpu_counts_none():
