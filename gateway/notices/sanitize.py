@@ -24,6 +24,12 @@ def clean_text(value: object, limit: int = MAX_TEXT) -> str:
     if value is None:
         return ""
     text = str(value)
+    if text.isprintable():
+        # Nothing to drop or turn into a space: str.isprintable is False for every
+        # character the loop below changes (categories C* and Z* but the ASCII space;
+        # tests/notices/test_pure.py compares both on every code point).
+        text = " ".join(text.split())
+        return text if len(text) <= limit else cut(text, limit - 1).rstrip() + "…"
     out = []
     for char in text:
         category = unicodedata.category(char)

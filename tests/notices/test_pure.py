@@ -123,3 +123,36 @@ def test_a_line_break_that_slipped_into_a_payload_cannot_make_a_header():
     assert "x Bcc: victim@example.org" in msg["Subject"]
     assert [part.get_content_type() for part in msg.iter_parts()] == ["text/plain", "text/html"]
     assert "เลขรับ: 15/2569" in msg.get_body(("plain",)).get_content()
+
+
+def test_clean_text_of_printable_text_is_what_the_character_loop_gives():
+    """`clean_text` takes a shortcut for text `str.isprintable` passes: every code point,
+    alone and between words, and random mixes of Thai, marks and separators, come out
+    as the character-by-character reading gives them."""
+    import random
+    import sys
+    import unicodedata
+
+    from gateway.notices import sanitize
+
+    def slow(value: str, limit: int = sanitize.MAX_TEXT) -> str:  # the loop, without the shortcut
+        out = []
+        for char in value:
+            category = unicodedata.category(char)
+            if char in "\r\n\t\v\f\u2028\u2029\x85" or category == "Zs":
+                out.append(" ")
+            elif category not in ("Cc", "Cf", "Cs", "Co", "Cn"):
+                out.append(char)
+        text = " ".join("".join(out).split())
+        return text if len(text) <= limit else sanitize.cut(text, limit - 1).rstrip() + "…"
+
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        for text in (char, f"ก{char}ข", f"  {char}{char} "):
+            assert clean_text(text) == slow(text), hex(code)
+    rng = random.Random(28)
+    alphabet = "กขคำ่้๊๋ัิีึืุู็์ ํา AZaz09.\t\n\r\u00a0\u200b\u202e\u2028\u3000\x00\x85\ufeff\U0001f600"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        limit = rng.randrange(2, 50)
+        assert clean_text(text, limit) == slow(text, limit), repr(text)
