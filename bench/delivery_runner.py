@@ -46,6 +46,9 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--rate-limited", action="store_true",
                     help="keep the default notice rate limit (20 an hour to one sender)")
+    ap.add_argument("--read", type=int, default=0, metavar="N",
+                    help="N letters already read in the unit's folder (files in its cur/, as a "
+                         "clerk's client leaves them) before the run")
     args = ap.parse_args()
 
     from aiosmtpd.controller import Controller
@@ -95,6 +98,10 @@ def main() -> int:
     with open_services(settings, "delivery") as services:
         while work_outbox(services):  # the warm-up letter: the stamping child starts here
             pass
+    if args.read:
+        cur = next(settings.folders_dir.rglob("cur"))
+        for i in range(args.read):
+            (cur / f"{i:08d}.read-{i}.saraban.latkrabang.saraban:2,S").write_bytes(b"Subject: read\r\n\r\nx\r\n")
     with open_services(settings, "pipeline") as services:
         for i in range(args.count):
             spool(services, i)

@@ -275,6 +275,12 @@ def pending_items(db: Database, item_ids: list[int], with_letter: Collection[str
         return items
 
 
+def last_item_id(db: Database) -> int:
+    """The highest outbox id now (0 when empty): items added later are newer than this."""
+    with db.reading() as conn:
+        return conn.execute(select(func.max(_OUTBOX.c.id))).scalar() or 0
+
+
 def item_row(executor, item_id: int):  # noqa: ANN001, ANN201 - a Connection or Session; a Row or None
     """The outbox row `item_id` as it is, by a statement built once (the delivery
     runner's read, the notice's decision)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import smtplib
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 
 import structlog
@@ -86,7 +87,9 @@ def transport(services: Services, item: OutboxItem, where: Destination, queue_id
     """File `data` exactly once (IMAP, Maildir) or at least once (SMTP). Returns what
     the log line says about where it went."""
     if where.backend == "maildir":
-        path = deliver(services.settings.folders_dir, where.maildir_folder, queue_id, name_unit or unit, data)
+        in_doubt = _first_attempts.in_doubt(services, item)
+        path = deliver(services.settings.folders_dir, where.maildir_folder, queue_id, name_unit or unit, data,
+                       in_doubt=in_doubt)
         crashpoint("after_folder_write")
         return {"backend": "maildir", "path": str(path)}
     if where.backend == "imap":
@@ -142,6 +145,48 @@ def deliver_routed(services: Services, item: OutboxItem):
         metrics.filed(letter.received_at)
     _prune_claims(services)
     return copy.record
+
+
+class FirstAttempts:
+    """Which outbox items this process is the first to work, whose copy then cannot be
+    in a folder yet (maildir.deliver lists cur/ only for the others).
+
+    An item is in doubt when it failed before (`attempts`), existed when this process
+    first asked (a runner before it may have filed it and died before recording so),
+    was worked here before (its copy filed, its end not yet recorded), or when the
+    database may be another gateway's too (PostgreSQL: a gateway sharing it may have
+    filed the item and died). On SQLite one daemon holds the database (its instance
+    lock) and its delivery runner is the one process filing copies, so an item added
+    after this process's first look and new to it is filed here first. The items worked
+    here are remembered up to `kept`; older ones count as worked."""
+
+    def __init__(self, kept: int = 100_000):
+        self.kept = kept
+        self._lock = threading.Lock()
+        self._newer_than: dict[str, int] = {}  # database -> the last outbox id when this process first asked
+        self._worked: set[int] = set()
+        self._order: deque[int] = deque()
+        self._forgotten = 0  # the highest id let go from _worked
+
+    def in_doubt(self, services: Services, item: OutboxItem) -> bool:
+        db = services.db
+        if item.attempts or db.engine.dialect.name != "sqlite":
+            return True
+        with self._lock:
+            newer_than = self._newer_than.get(str(db.url))
+            if newer_than is None:
+                newer_than = self._newer_than[str(db.url)] = outbox.last_item_id(db)
+            doubt = item.id <= newer_than or item.id <= self._forgotten or item.id in self._worked
+            self._worked.add(item.id)
+            self._order.append(item.id)
+            while len(self._order) > self.kept:
+                gone = self._order.popleft()
+                self._worked.discard(gone)
+                self._forgotten = max(self._forgotten, gone)
+            return doubt
+
+
+_first_attempts = FirstAttempts()
 
 
 def _claim(services: Services, item: OutboxItem, ttl: float) -> bool:
