@@ -69,11 +69,11 @@ if _DELIVERY_KILLER:
 
     _real_deliver = _maildir.deliver
 
-    def _deliver(root, folder, queue_id, unit, data):  # noqa: ANN001, ANN202
+    def _deliver(root, folder, queue_id, unit, data, **options):  # noqa: ANN001, ANN003, ANN202
         with open(_DELIVERY_KILLER, encoding="utf-8") as handle:
             word = handle.read().strip().encode()
         if word and word in data:
             os.kill(os.getpid(), signal.SIGKILL)
-        return _real_deliver(root, folder, queue_id, unit, data)
+        return _real_deliver(root, folder, queue_id, unit, data, **options)
 
     _maildir.deliver = _deliver

@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from gateway.signatures.receive_stamp import StampingChildren, Stamper
 from tests.signatures.test_stamp_child_bounds import FAILED, SleepsInTheChild, _job
 
@@ -194,32 +196,20 @@ def test_letters_costing_more_cpu_than_one_child_gives_get_a_second_child_at_onc
     children.close()
 
 
-def test_letters_one_child_keeps_up_with_wait_for_it():
+@pytest.mark.parametrize("cpu, wall", [
+    (0.006, None),  # unsigned letters: 0.05 s of CPU in the window
+    (0.6, 0.8),  # quick ones at a high rate: 4.8 s of CPU in the window, the child busy 6.4 s of it
+])
+def test_letters_one_child_keeps_up_with_wait_for_it(cpu, wall):
+    """A letter that finds the one child busy waits for it when the child's letters cost
+    little CPU, and when they cost more than `more_at` but leave the child idle a third
+    of the time: the letters are not waiting for it, and a second child (~90 MiB, ~1 s of
+    CPU to start) would only take CPU from the stages that hold them up."""
     made: list[_Child] = []
-    children = StampingChildren(lambda: made.append(_Child(0.01, 0.006)) or made[-1], most=2, spare_after=60,
-                                window=10, more_at=0.45, fewer_at=0.2)
-    for _ in range(8):  # unsigned letters: 0.05 s of CPU in the window
-        children.stamp(0.01)
-    holder = _held_while(children, 0.5)
-    started = time.monotonic()
-    assert children.stamp(0.01) == "stamped"
-    assert time.monotonic() - started > 0.3  # it waited for the one child
-    holder.join(10)
-    assert len(made) == 1 and children.children == 1
-    children.close()
-
-
-def test_letters_that_cost_cpu_but_leave_the_child_idle_part_of_the_time_wait_for_it():
-    """Quick letters at a high rate: their CPU crosses `more_at`, but the one child is
-    idle a third of the time, so the letters are not waiting for it. A second child
-    (~90 MiB, ~1 s of CPU to start) would only take CPU from the stages that hold them
-    up: a letter that finds it busy waits for it."""
-    made: list[_Child] = []
-    children = StampingChildren(lambda: made.append(_Child(0.01, 0.6, wall=0.8)) or made[-1], most=2,
+    children = StampingChildren(lambda: made.append(_Child(0.01, cpu, wall=wall)) or made[-1], most=2,
                                 spare_after=60, window=10, more_at=0.45, fewer_at=0.2, busy_at=0.9)
-    for _ in range(8):  # 4.8 s of CPU in the window, the child busy 6.4 s of it
+    for _ in range(8):
         children.stamp(0.01)
-    assert children.load() > 0.45
     holder = _held_while(children, 0.5)
     started = time.monotonic()
     assert children.stamp(0.01) == "stamped"
