@@ -9,7 +9,7 @@ Maildir write, the acknowledgement's decision, rendering and sending (to a local
 SMTP sink; every letter is answered, as in service and in bench/side_by_side.py;
 --rate-limited keeps the default limit, which lets the first 20 to the bench's one sender
 go and suppresses the rest). --profile prints a cProfile of the delivery part. The log
-(JSON events, as the daemon's) goes to delivery.log in the temporary directory.
+(JSON events, as the daemon's) goes to delivery.log in the temporary directory, removed at the end. --read N: the unit's folder holds N read letters (its cur/) before the run.
 
 To compare two trees, run it from each with that tree first on the path, as
 bench/pipeline_runner.py.
@@ -20,6 +20,7 @@ import argparse
 import os
 import cProfile
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -131,6 +132,8 @@ def main() -> int:
     if profile:
         pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(60)
     out.flush()
+    log_file.close()
+    shutil.rmtree(root, ignore_errors=True)  # its data directory (kept until now: the log)
     return 0
 
 
