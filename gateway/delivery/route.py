@@ -160,7 +160,7 @@ class FirstAttempts:
     after this process's first look and new to it is filed here first. The items worked
     here are remembered up to `kept`; older ones count as worked."""
 
-    def __init__(self, kept: int = 100_000):
+    def __init__(self, kept: int = 10_000):  # ~1 MiB of ids at most
         self.kept = kept
         self._lock = threading.Lock()
         self._newer_than: dict[str, int] = {}  # database -> the last outbox id when this process first asked
