@@ -246,6 +246,12 @@ class Stamper:
         self.last_cpu = 0.0
         sent = time.monotonic()
         try:
+            return self._stamp(job)
+        finally:
+            self.last_wall = time.monotonic() - sent
+
+    def _stamp(self, job: StampJob) -> StampResult:
+        try:
             # pickle and the bytes, not Connection.send: multiprocessing's pickler, with its
             # own dispatch table, takes several times as long for the same bytes.
             self._worker.send_bytes(pickle.dumps((job.data, job.info), pickle.HIGHEST_PROTOCOL),
@@ -256,7 +262,6 @@ class Stamper:
             if answer == "crashed":
                 raise EOFError  # its end of the pipe closed: it died on this letter
             result, self.last_cpu = _read_answer(answer)
-            self.last_wall = time.monotonic() - sent
             return result
         except TimeoutError:
             reason = f"stamping took longer than {self.timeout:g} s"

@@ -473,6 +473,10 @@ def _subset_reusing_accumulator_class():
                 key = (tuple(sorted(self._glyphs.values())), tuple(sorted(self._cid_to_unicode.items())))
                 kept = self.loaded.font_dicts.get(key)
                 if kept is not None:
+                    try:
+                        self.loaded.font_dicts.move_to_end(key)
+                    except KeyError:
+                        pass  # let go by another thread's stamp meanwhile
                     _write_kept_font_dicts(self, *kept)
                     return
                 super().prepare_write()
@@ -496,7 +500,7 @@ def _keep_font_dicts(engine, key: tuple) -> None:
     stamp)."""
     from pyhanko.pdf_utils.generic import ArrayObject
 
-    widths = tuple(tuple(entry) if isinstance(entry, ArrayObject) else int(entry)
+    widths = tuple(tuple(map(int, entry)) if isinstance(entry, ArrayObject) else int(entry)
                    for entry in engine.cidfont_obj["/W"])
     to_unicode = engine._font_ref.get_object()["/ToUnicode"]
     kept = engine.loaded.font_dicts
