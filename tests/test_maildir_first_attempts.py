@@ -6,7 +6,6 @@ it failed before, it was worked here already, or the database is PostgreSQL, whi
 gateways may share) is still looked for in cur/ first, so it is never filed twice."""
 from __future__ import annotations
 
-import os
 from types import SimpleNamespace
 
 import pytest
@@ -43,15 +42,15 @@ def _copies(services, queue_id: str) -> list[str]:
 
 
 def _cur_listed(monkeypatch) -> list[str]:
+    """The copies looked for in cur/ (`maildir.delivered_in` lists it), by name."""
     listed: list[str] = []
-    real = os.listdir
+    real = maildir.delivered_in
 
-    def listdir(path="."):
-        if os.fspath(path).endswith("/cur"):
-            listed.append(os.fspath(path))
-        return real(path)
+    def delivered_in(folder, name):  # noqa: ANN001, ANN202
+        listed.append(name)
+        return real(folder, name)
 
-    monkeypatch.setattr(maildir.os, "listdir", listdir)
+    monkeypatch.setattr(maildir, "delivered_in", delivered_in)
     return listed
 
 

@@ -345,10 +345,9 @@ class StampingChildren:
         self._children: list[Stamper] = []
         self._waiting = 0
         self._closed = False
-        self._spent: deque[tuple[float, float]] = deque()  # (when handed back, child CPU seconds)
-        self._spent_sum = 0.0
-        self._busy: deque[tuple[float, float]] = deque()  # (when handed back, seconds from sending to answer)
-        self._busy_sum = 0.0
+        # (when handed back, the child's CPU seconds, seconds from sending to answer)
+        self._spent: deque[tuple[float, float, float]] = deque()
+        self._spent_sum = self._busy_sum = 0.0
         self._turn = threading.Condition()
 
     def load(self) -> float:
@@ -357,10 +356,7 @@ class StampingChildren:
             return self._load(time.monotonic())
 
     def _load(self, now: float) -> float:
-        while self._spent and self._spent[0][0] < now - self.window:
-            self._spent_sum -= self._spent.popleft()[1]
-        if not self._spent:
-            self._spent_sum = 0.0  # no rounding left over from the sums of the past
+        self._forget_before(now - self.window)
         return max(0.0, self._spent_sum) / self.window
 
     def _overloaded(self, now: float) -> bool:
@@ -370,11 +366,16 @@ class StampingChildren:
                 and self._busy_share(now) >= self.busy_at * len(self._children))
 
     def _busy_share(self, now: float) -> float:
-        while self._busy and self._busy[0][0] < now - self.window:
-            self._busy_sum -= self._busy.popleft()[1]
-        if not self._busy:
-            self._busy_sum = 0.0
+        self._forget_before(now - self.window)
         return max(0.0, self._busy_sum) / self.window
+
+    def _forget_before(self, start: float) -> None:
+        while self._spent and self._spent[0][0] < start:
+            _, cpu, wall = self._spent.popleft()
+            self._spent_sum -= cpu
+            self._busy_sum -= wall
+        if not self._spent:
+            self._spent_sum = self._busy_sum = 0.0  # no rounding left over from the sums of the past
 
     @property
     def children(self) -> int:
@@ -430,9 +431,8 @@ class StampingChildren:
         with self._turn:
             now = time.monotonic()
             spent = stamper.last_cpu
-            self._spent.append((now, spent))
+            self._spent.append((now, spent, stamper.last_wall))
             self._spent_sum += spent
-            self._busy.append((now, stamper.last_wall))
             self._busy_sum += stamper.last_wall
             surplus = self._closed or (bool(self._idle) and not self._waiting
                                        and self._load(now) < self.fewer_at)

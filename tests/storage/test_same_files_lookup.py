@@ -48,7 +48,7 @@ def _fill(settings, letters: list[tuple[str, str, dt.datetime, str, str, list[st
 
 
 def _through_every_file(session, unit, sender, files, since):  # the look-up before FEW_HOLDERS
-    holders = session.scalars(register._HOLDING, {"h_files": sorted(files), "h_count": len(files)}).all()
+    holders = session.scalars(register._HOLDING, {"h_files": sorted(files), "h_count": len(files), "h_from": 0}).all()
     if not holders:
         return None
     rows = session.execute(register._SAME_FILES, {"s_ids": holders, "s_unit": unit, "s_since": since,
@@ -118,3 +118,18 @@ def test_a_file_in_every_letter_is_not_read_whole_and_the_letter_sent_again_is_f
 class _Rows(list):
     def all(self):
         return list(self)
+
+
+def test_a_sender_whose_every_letter_has_the_same_files_is_answered_with_its_latest(settings):
+    """The variation where every file is common: each of 200 letters carries the same
+    emblem and the same form. The latest of them is the answer, read among the latest
+    rows of one of the files, as it is when the files are rare."""
+    emblem, form = _sha(1), _sha(2)
+    _fill(settings, [(UNITS[0], SENDERS[0], NOW - dt.timedelta(hours=200 - n), "registered", "none", [emblem, form])
+                     for n in range(200)]
+          + [(UNITS[1], SENDERS[0], NOW, "registered", "none", [form, emblem])])  # number 201, another unit
+    since = NOW - dt.timedelta(days=30)
+    with open_services(settings, "pipeline") as services, services.db.session() as session:
+        assert register.find_same_files(session, UNITS[0], SENDERS[0], frozenset({emblem, form}), since) == "200/2569"
+        assert register.find_same_files(session, UNITS[1], SENDERS[0], frozenset({emblem, form}), since) == "201/2569"
+        assert register.find_same_files(session, UNITS[0], SENDERS[1], frozenset({emblem, form}), since) is None
