@@ -96,7 +96,7 @@ class Spool:
         """Remove a letter's PDF reading; `shred` when the letter turned out classified."""
         path = self.reading_path(queue_id)
         if shred:
-            from gateway.secrecy.vault_crypto import shred as shred_file
+            from gateway.secrecy.shred import shred as shred_file
 
             shred_file(path)
         else:
@@ -276,7 +276,7 @@ def _envelope_line(envelope: dict, width: int = 0) -> bytes:
 def _shred(path: Path) -> None:
     """Overwrite, fsync, unlink (gateway/secrecy/vault_crypto.py `shred`, as a classified
     spool file is removed); unlinked at least when it cannot be overwritten."""
-    from gateway.secrecy.vault_crypto import shred
+    from gateway.secrecy.shred import shred
 
     try:
         shred(path)

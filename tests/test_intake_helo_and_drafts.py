@@ -89,7 +89,7 @@ def test_the_spool_writes_a_name_that_is_not_utf8_instead_of_failing(tmp_path):
 
 
 def _watch_overwrites(monkeypatch) -> dict[str, bytes]:
-    """What each file held when it was truncated for shredding (gateway/secrecy/vault_crypto.py
+    """What each file held when it was truncated for shredding (gateway/secrecy/shred.py
     `shred`: overwrite, fsync, truncate, unlink): a file only unlinked never gets here."""
     seen: dict[str, bytes] = {}
     truncate = os.ftruncate

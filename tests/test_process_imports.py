@@ -33,3 +33,48 @@ def test_the_supervisor_holds_neither_the_mime_parser_nor_the_other_databases_di
     assert "gateway.service.daemon" in loaded
     assert not {"mailparser", "magic", "gateway.pipeline.parse", "gateway.delivery.folder_copy",
                 "sqlalchemy.dialects.postgresql"} & loaded
+
+
+def test_the_supervisor_holds_no_cryptography():
+    # Keys and certificates are read at start in a short-lived child
+    # (gateway/service/start_checks.py); shredding a refused letter's draft is
+    # gateway/secrecy/shred.py, apart from the vault's encryption.
+    loaded = _modules_after("import gateway.service.daemon, gateway.spool, gateway.secrecy.shred")
+    assert "gateway.service.start_checks" in loaded
+    assert not {m for m in loaded if m == "cryptography" or m.startswith("cryptography.")}
+    assert "gateway.secrecy.keys" not in loaded and "gateway.secrecy.vault_crypto" not in loaded
+
+
+def _mapped(pid: int, library: str) -> bool:
+    return library in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_a_running_supervisor_never_loads_cryptography_and_its_seal_still_stamps(tmp_path):
+    from email.message import EmailMessage
+
+    from tests.daemon import Daemon, write_config
+    from tests.letters import letter
+
+    d = Daemon(write_config(tmp_path, extra="[signatures]\nstamp = true\n")).start()
+    try:
+        # The seal was made by the start-up checks' child, before the runners started.
+        d.wait_for_event("stamp_child_ready")
+        assert any(e.get("event") == "seal_key_created" and e.get("process") == "start-checks" for e in d.events())
+        d.send(letter(subject="ตรวจสอบการประทับตรารับ"), "saraban.latkrabang@bangkok.go.th")
+        # A ลับที่สุด letter is refused at DATA and its draft shredded by the supervisor.
+        top_secret = EmailMessage()
+        top_secret["From"], top_secret["To"] = "saraban.dds@bangkok.go.th", "saraban.latkrabang@bangkok.go.th"
+        top_secret["Subject"] = "ลับที่สุด แผนการ"
+        top_secret.set_content("ลับที่สุด\n")
+        code, _ = d.data_reply(top_secret.as_bytes())
+        assert code == 550
+        d.wait_for(lambda: d.register(), what="the letter registered")
+        d.wait_for(lambda: any(e.get("event") == "file_shredded" for e in d.events()), what="the draft shredded")
+        assert not _mapped(d.proc.pid, "cryptography/hazmat/bindings")
+        copies = d.wait_for(lambda: d.maildir_files("latkrabang"), what="the folder copy")
+        from email import message_from_bytes
+
+        assert message_from_bytes(copies[0].read_bytes())["X-Saraban-Stamp"] == \
+            "stamped: 2569_dds_0403_57.stamped.pdf"
+    finally:
+        d.stop()

@@ -26,7 +26,8 @@ from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.keys import KeyStore, ensure_gateway_key
 from gateway.secrecy.markings import classify_headers, raw_headers
 from gateway.secrecy.sealed_store import SealedStore
-from gateway.secrecy.vault_crypto import decrypt_blob, encrypt_blob, shred
+from gateway.secrecy.shred import shred
+from gateway.secrecy.vault_crypto import decrypt_blob, encrypt_blob
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from rules.model import Finding, LetterFacts, ParsedMail

@@ -31,15 +31,14 @@ from gateway.service.metrics_live import LiveCollector
 from gateway.service.reload import ReloadError, load_new
 from gateway.service.numbering import NumberingGate
 from gateway.service.schema_upgrade import upgrade_schema
+from gateway.service.start_checks import StartChecks, StartChecksFailed
 from gateway.service.sd_notify import Notifier
-from gateway.secrecy.keys import refuse_seal_mismatch
 from gateway.intake.smtp_drain import SessionTracker
 from gateway.intake.smtp_protocol import ConnectionLimits
-from gateway.intake.tls import TlsContexts, TlsError, certificate_warnings
+from gateway.intake.tls import TlsContexts, TlsError
 from gateway.service.process_util import (exit_now, name_process, raise_open_files_limit, run_child,
                                           stop_resource_tracker)
 from gateway.intake.refusals import RefusalRecorder
-from gateway.signatures.settings import prepare_signatures
 from gateway.spool import Spool, open_spool
 from gateway.delivery.inflight import forgive as forgive_delivery
 from gateway.pipeline.register_order import RegisterOrder
@@ -199,7 +198,7 @@ def _temporary_files_in(spool: Spool) -> None:
     while the request is read: a paper letter's scan, perhaps ลับมาก) go to the spool's
     uploads/, on the data directory's encrypted volume (docs/secrecy.md), what a killed
     run left there shredded now; not to /tmp's disk where they were only unlinked."""
-    from gateway.secrecy.vault_crypto import shred
+    from gateway.secrecy.shred import shred
 
     uploads = spool.root / "uploads"
     uploads.mkdir(mode=0o700, exist_ok=True)
@@ -249,8 +248,16 @@ def _after_last_run(settings: Settings, db: Database, spool: Spool) -> None:
 async def _serve(settings: Settings) -> int:
     notifier = Notifier()
     notifier.status("starting: database schema")
-    prepare_signatures(settings)  # trust bundle readable, seal key present (docs/signatures.md)
-    refuse_seal_mismatch(settings)  # sealed mail's From must be the seal's address (docs/secrecy.md)
+    # Seal, trust roots, SMTP certificate: read in a child while this process gets on
+    # with its own start (gateway/service/start_checks.py); its answer is awaited below.
+    checks = StartChecks.begin(settings)
+    try:
+        return await _serve_checked(settings, notifier, checks)
+    finally:
+        checks.abandon()
+
+
+async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartChecks) -> int:
     spool = open_spool(settings)
     removed = spool.clean_tmp()
     spool.clean_readings()  # SMTP is not open yet: no draft has a reading in flight
@@ -294,11 +301,21 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     try:
         tls = TlsContexts(*_tls_files(settings))
-        for warning in certificate_warnings(tls.certificate):
-            log.warning("smtp_tls_certificate_expiring", warning=warning)
     except TlsError as exc:
         log.error("smtp_tls_unusable", error=str(exc), keys="[smtp] tls_certificate, tls_key")
         db.dispose()
+        return 1
+    try:
+        # Before SMTP opens and before the runners start: they load the seal the checks
+        # may have just created.
+        for warning in await asyncio.to_thread(checks.outcome):
+            log.warning("smtp_tls_certificate_expiring", warning=warning)
+    except BaseException as exc:  # ConfigError too: `saraban-gateway run` prints it and exits 2
+        await handler.markings.aclose()
+        db.dispose()
+        if not isinstance(exc, StartChecksFailed):
+            raise
+        log.error("start_checks_failed", error=str(exc))
         return 1
     try:
         server = await loop.create_server(

@@ -94,7 +94,7 @@ def _shredded(folder: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        from gateway.secrecy.vault_crypto import shred
+        from gateway.secrecy.shred import shred
 
         for path in folder.iterdir():
             shred(path, logged_as="an emergency register upload")  # its name is the clerk's file's

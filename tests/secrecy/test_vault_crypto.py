@@ -6,11 +6,11 @@ import pytest
 
 from gateway.secrecy import SecrecyError
 from gateway.secrecy.errors import TamperedError
+from gateway.secrecy.shred import shred
 from gateway.secrecy.vault_crypto import (
     blob_key_fingerprint,
     decrypt_blob,
     encrypt_blob,
-    shred,
 )
 
 PLAIN = ("ลับ ที่ กท ๐๕๐๘/๒๐๕๙ MARKER-vault-51c2 " * 50).encode("utf-8")
