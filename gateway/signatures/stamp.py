@@ -770,7 +770,8 @@ def _text_width(font_path: str, size: int):
     per_unit = size / font.face.upem
 
     def measure(text: str) -> float:
-        return sum(pos.x_advance for pos in _shaped_as_thai(font, text).glyph_positions) * per_unit
+        # An empty text shapes to a buffer without positions (None, not []).
+        return sum(pos.x_advance for pos in _shaped_as_thai(font, text).glyph_positions or ()) * per_unit
 
     return measure
 

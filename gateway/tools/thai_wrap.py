@@ -80,7 +80,7 @@ def wrap(text: str, limit: float, measure: Callable[[str], float]) -> list[str]:
             if line.strip():
                 lines.append(line.rstrip())
             line = "" if word.isspace() else word
-            while measure(line) > limit:  # a word wider than the column
+            while line and measure(line) > limit:  # a word wider than the column
                 head = ""
                 pieces = clusters(line)
                 while pieces and (not head or measure(head + pieces[0]) <= limit):
