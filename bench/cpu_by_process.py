@@ -1,7 +1,7 @@
 """CPU per letter, process by process, for a burst of letters through the whole daemon.
 
     .venv/bin/python bench/cpu_by_process.py [--count 500] [--size 10000] [--sessions 20] [--workers 0]
-                                             [--typed] [--signed] [--no-notices]
+                                             [--typed] [--signed] [--no-notices] [--units N]
 
 Starts the daemon (receive stamp on, `[pipeline] workers` as given, 0 = one per two cores),
 warms it up with 20 letters, then sends --count letters of --size bytes with a PDF
@@ -113,11 +113,16 @@ def main() -> int:
     ap.add_argument("--signed", action="store_true",
                     help="each letter's PDF signed by the test PKI's signer, whose root the gateway trusts "
                          "(bench/side_by_side.py --signed)")
+    ap.add_argument("--units", type=int, default=0,
+                    help="spread the letters over this many units of the demo directory, in turn "
+                         "(default: all to saraban.latkrabang, as bench/side_by_side.py sends)")
     ap.add_argument("--no-notices", action="store_true",
                     help="no smarthost: the acknowledgements are decided and held, not rendered or sent "
                          "(how this bench ran until 2026-11-29 evening)")
     args = ap.parse_args()
     bench.TYPED = args.typed
+    if args.units:
+        bench.spread_over(args.units)
     if not Path(bench.SMTP_SOURCE).exists():
         print(f"{bench.SMTP_SOURCE} is missing: run `sh bench/peer/setup.sh` (as root) first", file=sys.stderr)
         return 2
@@ -165,7 +170,7 @@ def main() -> int:
             gw.stop()
     total = sum(seconds for seconds, _, _ in rows)
     print(f"{sent.ok} letters of {args.size} bytes ({'a typed Thai page' if args.typed else 'a one-line page'} "
-          f"in each PDF{', signed' if args.signed else ''}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
+          f"in each PDF{', signed' if args.signed else ''}{f', over {len(bench.SPREAD)} units' if bench.SPREAD else ''}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
           f"{sink.count} acknowledgements sent; "
           f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter")
     if added:  # a second stamping child is ~90 MiB and ~1 s of CPU to start

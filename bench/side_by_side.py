@@ -89,6 +89,21 @@ def parse_size(text: str) -> int:
     return int(float(text.rstrip("km")) * scale)
 
 
+# cpu_by_process.py --units N: the letters spread over N units of the demo directory, in
+# turn, as a day's mail is, rather than all to UNIT: what the gateway keeps per unit (the
+# stamp's font subset and shapes of its name) is then used as it is in service.
+SPREAD: list[str] = []
+
+
+def spread_over(count: int) -> None:
+    units = tomllib.loads((REPO / "config" / "units.toml").read_text(encoding="utf-8"))["unit"]
+    SPREAD[:] = [f"{u['address']}@{DOMAIN}" for u in units if f"{u['address']}@{DOMAIN}" != SENDER][:count]
+
+
+def recipient(i: int) -> str:
+    return SPREAD[i % len(SPREAD)] if SPREAD else UNIT
+
+
 TYPED = False  # --typed: each letter's PDF a typed Thai page (typed_pdf), not make_pdf's one line
 SIGNED = None  # --signed: the test PKI (tests/pki.py) whose signer signs each letter's PDF
 
@@ -100,7 +115,7 @@ def bench_letter(i: int, filler: int) -> bytes:
 
         pdf = sign_letter(pdf, SIGNED)
     return letter(
-        to=UNIT,
+        to=recipient(i),
         sender=SENDER,
         subject=f"ขอความอนุเคราะห์ข้อมูลประกอบการพิจารณา ครั้งที่ {i}",
         files=[(f"2569_dds_0403_{i}.pdf", pdf)],
@@ -191,7 +206,7 @@ STOP = threading.Event()
 
 def smtp_source(port: int, path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [SMTP_SOURCE, "-4", "-m", "1", "-s", "1", "-M", "bench.localdomain", "-f", SENDER, "-t", UNIT,
+        [SMTP_SOURCE, "-4", "-m", "1", "-s", "1", "-M", "bench.localdomain", "-f", SENDER, "-t", recipient(int(path.stem)),
          "-F", str(path), f"127.0.0.1:{port}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300,
     )

@@ -253,19 +253,54 @@ def repair_sara_am(texts: list[str]) -> list[str]:
 _SPACE_AFTER_TALL_MARK = re.compile(r"[ปฝฟฬ][\u0e31\u0e34-\u0e37\u0e47]?[\u0e48-\u0e4c](?P<gap> )(?=[\u0e01-\u0e4e])")
 
 
+class _WordsStartingAt:
+    """PyThaiNLP's word list in the one shape its newmm tokenizer asks of a dictionary:
+    the words that begin at a position of a text (`prefixes`, as its Trie answers).
+
+    Its own Trie holds a Python object for each letter of each of its 62,000 words:
+    ~65 MiB, kept by every process that once broke a line of Thai into words (the
+    stamping child for a unit's name too long for one line, the DATA-check workers and
+    the pipeline for a page whose tone marks were read spaced). The word list it is
+    built from is a frozenset PyThaiNLP keeps anyway: each length a word can have is
+    looked up there instead. The same words, in the same order (tests/test_thai_text.py)."""
+
+    def __init__(self, words: frozenset[str]):
+        self.words = words
+        self.lengths = sorted({len(word) for word in words})
+
+    def prefixes(self, text: str, start: int = 0) -> list[str]:
+        room = len(text) - start
+        return [text[start:start + n] for n in self.lengths if n <= room and text[start:start + n] in self.words]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+@functools.lru_cache(maxsize=1)
+def _dictionary() -> _WordsStartingAt:
+    from pythainlp.corpus import thai_words
+
+    return _WordsStartingAt(thai_words())
+
+
+def thai_words_in(text: str) -> list[str]:
+    """`text` cut into words (spaces kept as pieces of their own) by PyThaiNLP's newmm
+    over its own word list, without its 65 MiB Trie (`_WordsStartingAt`)."""
+    from pythainlp.tokenize import word_tokenize
+
+    return word_tokenize(text, engine="newmm", keep_whitespace=True, custom_dict=_dictionary())
+
+
 def _rejoin_tall_marks(line: str) -> str:
     if not _SPACE_AFTER_TALL_MARK.search(line):
         return line
-    from pythainlp.corpus import thai_words
-    from pythainlp.tokenize import word_tokenize
-
-    words = thai_words()
+    words = _dictionary().words
     while True:
         for m in _SPACE_AFTER_TALL_MARK.finditer(line):
             gap = m.start("gap")
             joined = line[:gap] + line[gap + 1:]
             at = 0
-            for token in word_tokenize(joined, engine="newmm", keep_whitespace=True):
+            for token in thai_words_in(joined):
                 if at < gap < at + len(token):
                     break
                 at += len(token)

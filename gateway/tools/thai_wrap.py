@@ -31,10 +31,12 @@ def clusters(text: str) -> list[str]:
 @lru_cache(maxsize=1)
 def _segmenter() -> Callable[[str], list[str]] | None:
     try:
-        from pythainlp.tokenize import word_tokenize
+        import pythainlp.tokenize  # noqa: F401
     except ImportError:
         return None
-    return lambda text: word_tokenize(text, engine="newmm", keep_whitespace=True)
+    from rules.thai_text import thai_words_in
+
+    return thai_words_in
 
 
 CLOSING = set(".,;:)]}%")
