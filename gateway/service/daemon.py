@@ -6,7 +6,7 @@ sessions of others."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+from gateway.service.process_util import ChildProcess, start_child
 import signal
 import tempfile
 import time
@@ -62,7 +62,7 @@ class Child:
     # delivery/wire.py, not the copy's builder).
     target: str
     args: tuple
-    process: multiprocessing.process.BaseProcess | None = None
+    process: ChildProcess | None = None  # `python -m gateway.service.child <name>`
     restarts: int = 0
 
 
@@ -74,7 +74,6 @@ class Supervisor:
     restarting: bool = False  # a reload is replacing the runners
 
     def __post_init__(self) -> None:
-        self._ctx = multiprocessing.get_context("spawn")
         self._plan()
 
     def _plan(self) -> None:
@@ -91,10 +90,8 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child, after_pids: tuple[int, ...] = ()) -> None:
-        child.process = self._ctx.Process(target=run_child, args=(child.target, child.args, after_pids,
-                                                                   self.settings.service.background_nice),
-                                          name=child.name, daemon=False)
-        child.process.start()
+        child.process = start_child(child.name, run_child, (child.target, child.args, after_pids,
+                                                            self.settings.service.background_nice))
         log.info("runner_spawned", runner=child.name, pid=child.process.pid)
 
     def check(self) -> None:
