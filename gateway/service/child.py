@@ -1,4 +1,4 @@
-"""`python -m gateway.service.child <role>`: a process of the daemon besides the
+"""`python -m gateway.service.child <role>`: every process of the daemon but the
 supervisor, its DATA-check workers and the schema upgrade. The runners ("pipeline-0",
 "delivery", "imap-intake") and the workers they start ("stamp", "pdf", "sigs") are
 all started this way (gateway/service/process_util.py `start_child`), so that `ps`

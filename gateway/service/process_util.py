@@ -313,6 +313,8 @@ def stop_resource_tracker() -> None:
     started, so that the supervisor leaves no process behind. Nothing of the daemon
     starts one since its children are started by `start_child`: this does nothing, and
     goes with its call in gateway/service/daemon.py `_serve`."""
+    if "multiprocessing.resource_tracker" not in sys.modules:
+        return  # nothing imported it, so nothing started one; importing it costs the stop
     from multiprocessing import resource_tracker
 
     stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # noqa: SLF001
