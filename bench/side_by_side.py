@@ -320,9 +320,10 @@ def _what(pid: int, root: int) -> str:
         return "DATA-check"
     if "resource_tracker" in cmd:
         return "tracker"
+    ours = "gateway.service.child" in cmd or "multiprocessing" in cmd  # the latter: a build before 2026-12
     if parent == root:
-        return "runner" if "multiprocessing" in cmd else Path(cmd.split(" ", 1)[0]).name
-    return "worker" if "multiprocessing" in cmd else Path(cmd.split(" ", 1)[0]).name
+        return "runner" if ours else Path(cmd.split(" ", 1)[0]).name
+    return "worker" if ours else Path(cmd.split(" ", 1)[0]).name
 
 
 class RssPeak(threading.Thread):

@@ -165,7 +165,7 @@ def test_runners_run_at_a_lower_priority_than_smtp_and_its_data_check(tmp_path):
         base = _nice(supervisor)
         children = _children(supervisor)
         data_check = [p for p in children if "gateway.secrecy.markings" in _cmdline(p)]
-        runners = [p for p in children if "multiprocessing.spawn" in _cmdline(p)]
+        runners = [p for p in children if "gateway.service.child" in _cmdline(p)]
         assert data_check and len(runners) == 2  # one pipeline, one delivery
         assert {_nice(p) for p in data_check} == {base}
         assert {_nice(p) for p in runners} == {min(19, base + 7)}

@@ -20,10 +20,10 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_the_stamping_child_holds_no_configuration_model():
-    # The child's own imports, and gateway/cli/main.py, which multiprocessing runs again
-    # in every child of a daemon started by the installed `saraban-gateway` script.
-    loaded = _modules_after("import gateway.cli.main, gateway.signatures.receive_stamp, gateway.signatures.stamp, "
-                            "gateway.service.log, gateway.signatures.verify")
+    # The child's own imports: its entry module (gateway/service/child.py) and what
+    # unpickling its body and the seal bring.
+    loaded = _modules_after("import gateway.service.child, gateway.signatures.receive_stamp, "
+                            "gateway.signatures.stamp, gateway.service.log, gateway.signatures.verify")
     assert "gateway.signatures.receive_stamp" in loaded
     assert not {"pydantic", "gateway.config.settings", "sqlalchemy"} & loaded
 

@@ -8,10 +8,6 @@ import argparse
 import importlib
 import sys
 
-# Nothing of the gateway's own at the top: multiprocessing runs this module again in
-# every child of a daemon started by the installed `saraban-gateway` script (its main
-# module), and the stamping child and the PDF workers need no configuration model.
-
 GROUPS = ("service", "register", "rules", "db", "classified", "notices", "quarantine", "units",
           "outbox", "verify", "web", "backup")
 

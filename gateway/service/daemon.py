@@ -6,7 +6,6 @@ sessions of others."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import signal
 import tempfile
 import time
@@ -36,8 +35,8 @@ from gateway.service.sd_notify import Notifier
 from gateway.intake.smtp_drain import SessionTracker
 from gateway.intake.smtp_protocol import ConnectionLimits
 from gateway.intake.tls import TlsContexts, TlsError
-from gateway.service.process_util import (exit_now, name_process, raise_open_files_limit, run_child,
-                                          stop_resource_tracker)
+from gateway.service.process_util import (ChildProcess, exit_now, name_process, raise_open_files_limit, run_child,
+                                          start_child)
 from gateway.intake.refusals import RefusalRecorder
 from gateway.spool import Spool, open_spool
 from gateway.delivery.inflight import forgive as forgive_delivery
@@ -61,7 +60,7 @@ class Child:
     # delivery/wire.py, not the copy's builder).
     target: str
     args: tuple
-    process: multiprocessing.process.BaseProcess | None = None
+    process: ChildProcess | None = None  # `python -m gateway.service.child <name>`
     restarts: int = 0
 
 
@@ -73,7 +72,6 @@ class Supervisor:
     restarting: bool = False  # a reload is replacing the runners
 
     def __post_init__(self) -> None:
-        self._ctx = multiprocessing.get_context("spawn")
         self._plan()
 
     def _plan(self) -> None:
@@ -90,10 +88,8 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child, after_pids: tuple[int, ...] = ()) -> None:
-        child.process = self._ctx.Process(target=run_child, args=(child.target, child.args, after_pids,
-                                                                   self.settings.service.background_nice),
-                                          name=child.name, daemon=False)
-        child.process.start()
+        child.process = start_child(child.name, run_child, (child.target, child.args, after_pids,
+                                                            self.settings.service.background_nice))
         log.info("runner_spawned", runner=child.name, pid=child.process.pid)
 
     def check(self) -> None:
@@ -427,7 +423,6 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
         if watchdog is not None:
             watchdog.cancel()
         db.dispose()
-        stop_resource_tracker()
         # What is still in spool/new is taken up in arrival order at the next start.
         log.info("stopped", pending=spool.depth(), smtp_sessions_cut=cut)
     return 0

@@ -4,14 +4,20 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import importlib
-import multiprocessing
 import os
+import pickle
 import resource
 import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 PR_SET_PDEATHSIG = 1
 
@@ -28,22 +34,42 @@ def no_core_dumps() -> None:
         pass
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
     """Ask Linux to SIGKILL this process when the supervisor dies (even by kill -9),
     so an orphaned runner never keeps working beside a restarted daemon.
 
     The request only covers a parent alive when it is made: a supervisor that died while
     the child was still importing (a crash right after it spawned its runners) left them
     running for good, polling a spool a restarted daemon also worked. So the parent the
-    child was started by is checked once the request is in place."""
+    child was started by (`parent`, else the one gateway/service/child.py was told of) is
+    checked once the request is in place."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
-    parent = multiprocessing.parent_process()
-    if parent is not None and os.getppid() != parent.pid:
+    parent = _started_by if parent is None else parent
+    if parent is not None and os.getppid() != parent:
         os._exit(1)  # already orphaned: nothing of this child's work has begun
+
+
+# Set by gateway/service/child.py in a process started by `start_child`.
+_role: str | None = None
+_started_by: int | None = None
+
+
+def process_role() -> str | None:
+    """What this process is, as its command line says (`start_child`): "pipeline-0",
+    "delivery", "stamp", "pdf"...; None in a process not started that way (the
+    supervisor, a command of the CLI)."""
+    return _role
+
+
+def became_child(role: str, parent: int) -> None:
+    """gateway/service/child.py, first thing: this process is `role`, started by `parent`."""
+    global _role, _started_by
+    _role, _started_by = role, parent
+    die_with_parent(parent)
 
 
 PR_SET_NAME = 15
@@ -105,12 +131,10 @@ def run_child(target: str, args: tuple, after_pids: tuple[int, ...] = (), nice: 
     `after_pids`: work only once these processes are gone. A reload starts the new
     runners this way while the old ones finish the letter in hand, so the new ones
     are imported and ready the moment the old ones are gone (a plain wait on the
-    process ids: a multiprocessing Event's semaphore does not survive the supervisor's
-    clean-up at exit without noise).
+    process ids, nothing shared between the processes).
 
     At the end, the runner's own children (the stamping child, the PDF workers) are
     ended here: one that nobody closed would otherwise live on as an orphan."""
-    name_process(multiprocessing.current_process().name)
     if nice:
         os.nice(nice)  # relative to the supervisor's; the runner's own workers inherit it
     try:
@@ -121,6 +145,125 @@ def run_child(target: str, args: tuple, after_pids: tuple[int, ...] = (), nice: 
     finally:
         end_children()
     exit_now(0)
+
+
+class ChildProcess:
+    """A child started by `start_child`, used as the supervisor and WorkerProcess used a
+    multiprocessing.Process: `pid`, `exitcode` (negative: the signal that ended it),
+    is_alive(), terminate(), kill(), join(timeout). `connection`: this process's end of
+    the child's pipe, when it has one."""
+
+    def __init__(self, role: str, popen: subprocess.Popen, connection: Connection | None):
+        self.name = role
+        self.popen = popen
+        self.connection = connection
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.popen.poll()
+
+    def is_alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def terminate(self) -> None:
+        self.popen.terminate()  # nothing, once it has been reaped: its pid may be another's
+
+    def kill(self) -> None:
+        self.popen.kill()
+
+    def join(self, timeout: float | None = None) -> None:
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+_children: list[ChildProcess] = []  # what this process started: `end_children` ends them
+_children_lock = threading.Lock()
+_starter = None  # the lasting thread every child is started from (`start_child`)
+
+
+def start_child(role: str, body: Callable[..., Any], args: tuple = (), *, connected: bool = False) -> ChildProcess:
+    """Start `python -m gateway.service.child <role>`, a fresh interpreter that runs
+    `body(*args)` (gateway/service/child.py); `connected`: with one end of a socket pair
+    as `body`'s first argument (a multiprocessing Connection), the other end being the
+    ChildProcess's `connection`.
+
+    `role` is what `ps` shows (its command line, and `name_process` for its name) and
+    what `process_role()` says in it. `body` and `args` (Settings, a seal key) reach it
+    pickled on its stdin, never on its command line, where a database password would
+    show to every user of the machine. It gets this process's module path and working
+    directory, so a relative data_dir or sqlite:/// path means the same file.
+
+    Not multiprocessing's spawn: that starts a resource tracker, a whole Python process
+    beside the daemon that it has no use for (it shares no memory and no semaphore
+    between processes), and its children's command lines all read
+    `python -c from multiprocessing.spawn import spawn_main...`."""
+    global _starter
+    ours = theirs = None
+    if connected:
+        # The child's end is inherited by it alone (pass_fds; Python's own descriptors are
+        # close-on-exec): when it dies, ours reads EOF, and it reads EOF when we close ours.
+        ours, theirs = socket.socketpair()
+    try:
+        payload = pickle.dumps((body, args, theirs.fileno() if theirs is not None else None),
+                               pickle.HIGHEST_PROTOCOL)
+        command = [sys.executable, *subprocess._args_from_interpreter_flags(),  # noqa: SLF001 - as multiprocessing
+                   "-m", "gateway.service.child", role]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
+        pass_fds = (theirs.fileno(),) if theirs is not None else ()
+
+        def popen() -> subprocess.Popen:
+            return subprocess.Popen(command, stdin=subprocess.PIPE, env=env, pass_fds=pass_fds)
+
+        with _children_lock:
+            if _starter is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                # Linux sends PR_SET_PDEATHSIG (die_with_parent) when the *thread* that
+                # started the child ends, not its process: a child started by a thread
+                # that has since ended was killed at once, in the middle of whatever
+                # letter another thread had given it.
+                _starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="child-starter")
+            starter = _starter
+        try:
+            started = starter.submit(popen)
+        except RuntimeError:  # the interpreter is ending: no lasting thread is left
+            process = popen()
+        else:
+            process = started.result()
+    except BaseException:
+        if ours is not None:
+            ours.close()
+        raise
+    finally:
+        if theirs is not None:
+            theirs.close()  # the child's end is the child's alone: its death reads as EOF here
+    try:
+        # Its parent first, read before anything is unpickled (die_with_parent).
+        process.stdin.write(b"%d\n" % os.getpid() + payload)
+        process.stdin.flush()
+    except BrokenPipeError:
+        pass  # it has ended already: its exit code says so to whoever checks it
+    finally:
+        try:
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+    connection = None
+    if ours is not None:
+        from multiprocessing.connection import Connection
+
+        connection = Connection(ours.detach())
+    child = ChildProcess(role, process, connection)
+    with _children_lock:
+        _children[:] = [c for c in _children if c.popen.poll() is None]
+        _children.append(child)
+    return child
 
 
 def exit_now(code: int) -> None:
@@ -151,8 +294,11 @@ def pid_alive(pid: int) -> bool:
 
 
 def end_children(grace: float = 2.0) -> None:
-    """End and reap this process's children (all started by multiprocessing)."""
-    children = multiprocessing.active_children()
+    """End and reap the children this process started (`start_child`) that are still
+    running."""
+    with _children_lock:
+        children = [child for child in _children if child.is_alive()]
+        _children.clear()
     for child in children:
         child.terminate()
     for child in children:
@@ -160,16 +306,3 @@ def end_children(grace: float = 2.0) -> None:
         if child.is_alive():
             child.kill()
             child.join(1.0)
-
-
-def stop_resource_tracker() -> None:
-    """End multiprocessing's resource tracker of this process and reap it, so that the
-    supervisor leaves no process behind (it would otherwise outlive us as an orphan)."""
-    from multiprocessing import resource_tracker
-
-    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # noqa: SLF001
-    if stop is not None:
-        try:
-            stop()
-        except Exception:  # noqa: BLE001 - best effort at exit
-            pass

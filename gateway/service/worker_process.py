@@ -5,32 +5,16 @@ The stamping child (gateway/signatures/receive_stamp.py), the signature workers
 files a sender chose, so each runs in a child of its own: a file that overruns its
 deadline costs one child, killed here, and the next job gets a new one.
 
-The child is started with the spawn method: a fresh interpreter holds nothing of the
-runner's (no database connection, no vault handle), and no forkserver process is kept
-beside each runner for it. What crosses the pipe is bytes; what they mean is the
-owner's business."""
+The child is a fresh interpreter (gateway/service/process_util.py `start_child`): it
+holds nothing of the runner's (no database connection, no vault handle), and no
+forkserver process is kept beside each runner for it. What crosses the pipe is bytes;
+what they mean is the owner's business."""
 from __future__ import annotations
 
-import multiprocessing
 import select
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-_context = multiprocessing.get_context("spawn")
-
-# Children are started from one thread that lasts as long as the process. Linux sends
-# PR_SET_PDEATHSIG (the child's die_with_parent) when the *thread* that started the child
-# ends, not its process: a child started by a thread that has since ended was killed at
-# once, in the middle of whatever letter another thread had given it.
-_starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="child-starter")
-
-
-def _named_child(target: Callable[..., None], name: str, conn, *args: Any) -> None:
-    """The child's body: named for `ps` and top (process_util.name_process), then `target`."""
-    from gateway.service.process_util import name_process
-
-    name_process(name)
-    target(conn, *args)
+from gateway.service.process_util import ChildProcess, start_child
 
 
 class WorkerProcess:
@@ -48,26 +32,15 @@ class WorkerProcess:
         self.log = log
         self.replaced = replaced
         self.idle_reason = idle_reason
-        self.process: multiprocessing.process.BaseProcess | None = None
+        self.process: ChildProcess | None = None
         self._conn = None  # the runner's end of the pipe
         self._poller: select.poll | None = None  # for _conn: Connection.poll builds a poller per call
 
     def _start(self) -> None:
-        ours, theirs = _context.Pipe()
-        process = _context.Process(target=_named_child, args=(self.target, self.name, theirs, *self.args),
-                                   name=self.name, daemon=True)
-        try:
-            try:
-                started = _starter.submit(process.start)
-            except RuntimeError:  # the interpreter is ending: no lasting thread is left
-                process.start()
-            else:
-                started.result()
-        finally:
-            theirs.close()  # the child's end is the child's alone: its death reads as EOF here
-        self.process, self._conn = process, ours
+        process = start_child(self.name, self.target, self.args, connected=True)
+        self.process, self._conn = process, process.connection
         self._poller = select.poll()
-        self._poller.register(ours.fileno(), select.POLLIN)
+        self._poller.register(self._conn.fileno(), select.POLLIN)
 
     def start(self) -> None:
         """Start the child now, if there is none, rather than with its first job."""

@@ -136,7 +136,7 @@ def files_containing(root: Path, marker: str) -> list[str]:
     for dirpath, _dirs, names in os.walk(root):
         for name in names:
             path = Path(dirpath) / name
-            if not path.is_file():  # sockets and pipes (multiprocessing's, in a temp dir)
+            if not path.is_file():  # sockets and named pipes
                 continue
             try:
                 data = path.read_bytes()

@@ -1,6 +1,6 @@
 """SIGTERM and SIGHUP with every kind of child alive (PDF reader pool, signature
-worker, receive-stamp worker, multiprocessing's resource tracker): stop is quick and
-leaves no process; reload keeps filing and leaks none."""
+worker, receive-stamp worker, DATA-check workers): stop is quick and leaves no process;
+reload keeps filing and leaks none."""
 from __future__ import annotations
 
 import os
@@ -33,7 +33,7 @@ def test_reload_keeps_filing_and_stop_leaves_no_process(tmp_path):
         first = daemon.send(_pdf_letter(1), UNIT)
         daemon.wait_for(lambda: _filed(daemon, first), 120, what="first letter filed")
         before = _group(daemon.proc.pid)
-        assert len(before) >= 6, before  # supervisor, tracker, 2 runners, PDF pool, stamper...
+        assert len(before) >= 6, before  # supervisor, 2 runners, stamper, DATA-check workers...
 
         daemon.proc.send_signal(signal.SIGHUP)
         during = daemon.send(_pdf_letter(2), UNIT)  # accepted while the runners are replaced

@@ -67,20 +67,18 @@ def test_a_pdf_pool_child_that_died_idle_is_replaced_and_the_next_pdf_read():
 
 
 def _pdf_workers(root: int) -> list[int]:
-    """The daemon's PDF workers: the processes its pipeline runners spawn for them
-    (gateway/signatures/worker.py). The runners are the supervisor's children; the
-    stamping children, spawned by the delivery runner, are not started with the receive
-    stamp off (tests/daemon.py)."""
+    """The daemon's PDF workers: the processes its pipeline runners start for them
+    (gateway/signatures/worker.py), `python -m gateway.service.child sigs` (the signature
+    worker, which reads the text too) or `... pdf` (the PDF reader)."""
     from bench.smtp_throughput import descendants
 
     found = []
     for pid in descendants(root):
         try:
             cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
-            parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
         except OSError:
             continue
-        if b"multiprocessing.spawn" in cmdline and parent != root:
+        if cmdline.endswith((b"-m\0gateway.service.child\0sigs\0", b"-m\0gateway.service.child\0pdf\0")):
             found.append(pid)
     return found
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import io
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.service.process_util import process_role
 from gateway.signatures.receive_stamp import StampChildError, Stamper, StampJob, _read_answer, _reply
 from gateway.signatures.stamp import SealKey, StampInfo
 from tests.processes import gone
@@ -33,7 +33,7 @@ class RaisesInTheChild(StampInfo):
     error: str = "MemoryError"
 
     def lines(self) -> list[str]:
-        if multiprocessing.current_process().name == "stamp":
+        if process_role() == "stamp":
             raise getattr(builtins, self.error)("raised in the stamping child")
         return super().lines()
 
@@ -198,7 +198,7 @@ class SleepsInTheChild(StampInfo):
     """A letter the stamping child works on for minutes (as on a hostile file)."""
 
     def lines(self) -> list[str]:
-        if multiprocessing.current_process().name == "stamp":
+        if process_role() == "stamp":
             time.sleep(300)
         return super().lines()
 

@@ -36,7 +36,7 @@ def group_members(pgid: int) -> list[tuple[int, str]]:
 
 
 def _stamp_children(members) -> list:
-    return [m for m in members if "multiprocessing" in m[1] and ("spawn" in m[1] or "resource_tracker" in m[1])]
+    return [m for m in members if m[1].rstrip().endswith(" -m gateway.service.child stamp")]
 
 
 def test_no_process_of_the_daemon_outlives_sigterm(tmp_path, pki):

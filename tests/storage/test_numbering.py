@@ -3,11 +3,11 @@ with several processes registering for one unit at once."""
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from gateway.service.process_util import start_child
 from storage.db import Database
 from storage.models import Letter, Message
 from storage.register import NewLetter, allocate_number, register_letter
@@ -109,10 +109,8 @@ def _worker(url: str, worker: int, count: int) -> None:
 
 
 def register_concurrently(url: str, workers: int = 6, each: int = 40) -> list[int]:
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(url, w, each)) for w in range(workers)]
-    for p in procs:
-        p.start()
+    # Processes as the daemon starts its runners: fresh interpreters, nothing shared.
+    procs = [start_child(f"register-{w}", _worker, (url, w, each)) for w in range(workers)]
     for p in procs:
         p.join(300)
         assert p.exitcode == 0
