@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/cpu_by_process.py [--count 500] [--size 10000] [--sessions 20] [--workers 0]
                                              [--typed] [--signed] [--no-notices] [--units N]
+                                             [--no-sender-checks]
 
 Starts the daemon (receive stamp on, `[pipeline] workers` as given, 0 = one per two cores),
 warms it up with 20 letters, then sends --count letters of --size bytes with a PDF
@@ -113,6 +114,9 @@ def main() -> int:
     ap.add_argument("--signed", action="store_true",
                     help="each letter's PDF signed by the test PKI's signer, whose root the gateway trusts "
                          "(bench/side_by_side.py --signed)")
+    ap.add_argument("--no-sender-checks", action="store_true",
+                    help="no SPF, DKIM and DMARC at DATA, the letters unsigned (bench/side_by_side.py's "
+                         "--no-sender-checks; how both ran until session 29)")
     ap.add_argument("--units", type=int, default=0,
                     help="spread the letters over this many units of the demo directory, in turn "
                          "(default: all to saraban.latkrabang, as bench/side_by_side.py sends)")
@@ -121,6 +125,7 @@ def main() -> int:
                          "(how this bench ran until 2026-11-29 evening)")
     args = ap.parse_args()
     bench.TYPED = args.typed
+    bench.SENDER_CHECKS = not args.no_sender_checks
     if args.units:
         bench.spread_over(args.units)
     if not Path(bench.SMTP_SOURCE).exists():
@@ -135,10 +140,11 @@ def main() -> int:
 
             bench.SIGNED = build_pki(tmp / "pki")
             trust = bench.SIGNED.trust_config
+        dns_server, dns = bench.start_sender_dns(tmp / "dns")
         gw = Daemon(write_config(tmp / "gateway", workers=args.workers,
-                                 extra="\n[signatures]\nstamp = true\n" + trust + notices))
-        gw.start(timeout=120)
+                                 extra="\n[signatures]\nstamp = true\n" + trust + notices + dns))
         try:
+            gw.start(timeout=120)
             warm = bench.write_letters(tmp / "warm", 0, 20, args.size)
             warmed = bench.drive(gw.port, warm, args.sessions)
             # Until every warm-up letter is filed: right after the burst none may be
@@ -168,9 +174,11 @@ def main() -> int:
             memory = {p: memory_mib(p) for p in pids}
         finally:
             gw.stop()
+            if dns_server is not None:
+                dns_server.stop()
     total = sum(seconds for seconds, _, _ in rows)
     print(f"{sent.ok} letters of {args.size} bytes ({'a typed Thai page' if args.typed else 'a one-line page'} "
-          f"in each PDF{', signed' if args.signed else ''}{f', over {len(bench.SPREAD)} units' if bench.SPREAD else ''}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
+          f"in each PDF{', signed' if args.signed else ''}{f', over {len(bench.SPREAD)} units' if bench.SPREAD else ''}{'' if bench.SENDER_CHECKS else ', no sender checks'}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
           f"{sink.count} acknowledgements sent; "
           f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter")
     if added:  # a second stamping child is ~90 MiB and ~1 s of CPU to start

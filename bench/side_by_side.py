@@ -104,6 +104,34 @@ def recipient(i: int) -> str:
     return SPREAD[i % len(SPREAD)] if SPREAD else UNIT
 
 
+# The sender checks (SPF, DKIM, DMARC at DATA, gateway/sender/), on unless
+# --no-sender-checks: the letters DKIM-signed for bangkok.go.th, whose SPF lets loopback
+# send and whose DMARC is quarantine, served by a DNS server on loopback
+# (tests/servers/dns.py) the gateway asks as it asks the BMA's resolver. Until session 29
+# the bench ran without them (tests/daemon.py `write_config` turns them off where there
+# is no DNS server).
+SENDER_CHECKS = True
+
+
+def sender_zone() -> dict:
+    from tests.sender.zones import SELECTOR, key
+
+    return {DOMAIN: {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]},
+            f"{SELECTOR}._domainkey.{DOMAIN}": {"TXT": [key(DOMAIN).dns_txt]},
+            f"_dmarc.{DOMAIN}": {"TXT": ["v=DMARC1; p=quarantine"]}}
+
+
+def start_sender_dns(workdir: Path):
+    """The DNS server the gateway's sender checks ask, and the [dns] section that points
+    the gateway at it; (None, "") with --no-sender-checks."""
+    if not SENDER_CHECKS:
+        return None, ""
+    from tests.servers.dns import DnsServer
+
+    server = DnsServer(sender_zone(), workdir).start()
+    return server, f'\n[dns]\nnameservers = ["{server.address}"]\ntimeout = 1.0\n'
+
+
 TYPED = False  # --typed: each letter's PDF a typed Thai page (typed_pdf), not make_pdf's one line
 SIGNED = None  # --signed: the test PKI (tests/pki.py) whose signer signs each letter's PDF
 
@@ -114,13 +142,18 @@ def bench_letter(i: int, filler: int) -> bytes:
         from tests.pki import sign_letter
 
         pdf = sign_letter(pdf, SIGNED)
-    return letter(
+    raw = letter(
         to=recipient(i),
         sender=SENDER,
         subject=f"ขอความอนุเคราะห์ข้อมูลประกอบการพิจารณา ครั้งที่ {i}",
         files=[(f"2569_dds_0403_{i}.pdf", pdf)],
         message_id=f"<side-{i}-{time.time_ns()}@dds.bangkok.go.th>",
     )
+    if SENDER_CHECKS:
+        from tests.sender.zones import dkim_sign
+
+        raw = dkim_sign(raw, DOMAIN)  # as the BMA's outgoing server signs it
+    return raw
 
 
 _TYPED: dict[int, bytes] = {}
@@ -601,12 +634,16 @@ def main() -> int:
     ap.add_argument("--no-notices", action="store_true",
                     help="the gateway without a smarthost: acknowledgements decided and held, not rendered or "
                          "sent (how this bench ran until 2026-11-29 evening)")
+    ap.add_argument("--no-sender-checks", action="store_true",
+                    help="the gateway without SPF, DKIM and DMARC at DATA, and the letters unsigned (how this "
+                         "bench ran until session 29)")
     ap.add_argument("--postgres", action="store_true",
                     help="the gateway on a PostgreSQL cluster started for the run (tests/servers/postgres.py) "
                          "instead of its embedded SQLite")
     args = ap.parse_args()
-    global TYPED, SIGNED
+    global TYPED, SIGNED, SENDER_CHECKS
     TYPED = args.typed
+    SENDER_CHECKS = not args.no_sender_checks
     workers = args.workers or default_workers()
     sizes = [(s.strip(), parse_size(s)) for s in args.sizes.split(",") if s.strip()]
     for tool in (SMTP_SOURCE, POSTFIX, DOVECOT):
@@ -632,6 +669,7 @@ def main() -> int:
     peer: Peer | None = None
     gw: Daemon | None = None
     cluster = None  # --postgres
+    dns_server = None  # the sender checks' DNS
     sink = NoticeSink()
     rows: list[Row] = []
     rss: dict[str, int] = {}
@@ -686,12 +724,13 @@ def main() -> int:
             cluster = PostgresCluster().start()
             database = cluster.create_database("bench")
         notices = "" if args.no_notices else sink.start().config()
+        dns_server, dns = start_sender_dns(tmp / "dns")
         # smtp-source stands for the central relay every letter comes through: listed
         # in client_limit_exceptions, as Postfix's $mynetworks (127.0.0.0/8) exempts it
         # from the peer's per-client limits.
         relay = "" if args.per_ip_share else 'client_limit_exceptions = ["127.0.0.0/8"]\n'
         gw = Daemon(write_config(tmp / "gateway", workers=workers, database_url=database, smtp_extra=relay,
-                                 extra="\n[signatures]\nstamp = true\n" + trust + notices
+                                 extra="\n[signatures]\nstamp = true\n" + trust + notices + dns
                                  + args.gateway_config.replace("\\n", "\n") + "\n"))
         gw.start(timeout=120)
         gw._log.close()  # the daemon writes its log itself; Daemon.stop closes it again harmlessly
@@ -738,6 +777,8 @@ def main() -> int:
         if gw is not None:
             gw.stop()
         sink.stop()
+        if dns_server is not None:
+            dns_server.stop()
         if cluster is not None:
             cluster.stop()
         if args.keep:
@@ -755,7 +796,7 @@ def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load
     by = {(r.side, r.size): r for r in rows}
     print()
     print(f"Side by side, {args.count} letters per size, smtp-source -s {args.sessions} (one letter per "
-          f"session), gateway: {workers} pipeline runner(s), receive stamp on, {'notices held' if args.no_notices else 'every acknowledgement sent'}, {'PostgreSQL' if args.postgres else 'SQLite'}; "
+          f"session), gateway: {workers} pipeline runner(s), receive stamp on, {'no sender checks' if args.no_sender_checks else 'SPF, DKIM and DMARC checked'}, {'notices held' if args.no_notices else 'every acknowledgement sent'}, {'PostgreSQL' if args.postgres else 'SQLite'}; "
           f"{'a typed Thai page' if args.typed else 'a one-line page'} in each letter's PDF{', signed' if args.signed else ''}; {os.cpu_count()} CPUs")
     print(f"before: {load_before}")
     print(f"after:  {load_after}")
