@@ -49,32 +49,45 @@ def _mapped(pid: int, library: str) -> bool:
     return library in Path(f"/proc/{pid}/maps").read_text()
 
 
-def test_a_running_supervisor_never_loads_cryptography_and_its_seal_still_stamps(tmp_path):
+def test_a_running_supervisor_never_loads_cryptography_nor_the_letter_parser(tmp_path):
+    # As in service: the receive stamp on, and SPF, DKIM and DMARC checked at DATA against
+    # a DNS server on loopback; the DMARC check reads the From as the register does
+    # (gateway/pipeline/addresses.py), without gateway/pipeline/parse.py and its libmagic.
+    from email import message_from_bytes
     from email.message import EmailMessage
 
     from tests.daemon import Daemon, write_config
     from tests.letters import letter
+    from tests.sender.zones import SELECTOR, dkim_sign, key
+    from tests.servers.dns import DnsServer
 
-    d = Daemon(write_config(tmp_path, extra="[signatures]\nstamp = true\n")).start()
-    try:
-        # The seal was made by the start-up checks' child, before the runners started.
-        d.wait_for_event("stamp_child_ready")
-        assert any(e.get("event") == "seal_key_created" and e.get("process") == "start-checks" for e in d.events())
-        d.send(letter(subject="ตรวจสอบการประทับตรารับ"), "saraban.latkrabang@bangkok.go.th")
-        # A ลับที่สุด letter is refused at DATA and its draft shredded by the supervisor.
-        top_secret = EmailMessage()
-        top_secret["From"], top_secret["To"] = "saraban.dds@bangkok.go.th", "saraban.latkrabang@bangkok.go.th"
-        top_secret["Subject"] = "ลับที่สุด แผนการ"
-        top_secret.set_content("ลับที่สุด\n")
-        code, _ = d.data_reply(top_secret.as_bytes())
-        assert code == 550
-        d.wait_for(lambda: d.register(), what="the letter registered")
-        d.wait_for(lambda: any(e.get("event") == "file_shredded" for e in d.events()), what="the draft shredded")
-        assert not _mapped(d.proc.pid, "cryptography/hazmat/bindings")
-        copies = d.wait_for(lambda: d.maildir_files("latkrabang"), what="the folder copy")
-        from email import message_from_bytes
-
-        assert message_from_bytes(copies[0].read_bytes())["X-Saraban-Stamp"] == \
-            "stamped: 2569_dds_0403_57.stamped.pdf"
-    finally:
-        d.stop()
+    domain = "bangkok.go.th"
+    zone = {domain: {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]},
+            f"{SELECTOR}._domainkey.{domain}": {"TXT": [key(domain).dns_txt]},
+            f"_dmarc.{domain}": {"TXT": ["v=DMARC1; p=quarantine"]}}
+    with DnsServer(zone, tmp_path / "dns") as dns:
+        d = Daemon(write_config(tmp_path, extra=f'[signatures]\nstamp = true\n[dns]\nnameservers = ["{dns.address}"]\n'))
+        d.start()
+        try:
+            # The seal was made by the start-up checks' child, before the runners started.
+            d.wait_for_event("stamp_child_ready")
+            assert any(e.get("event") == "seal_key_created" and e.get("process") == "start-checks"
+                       for e in d.events())
+            d.send(dkim_sign(letter(subject="ตรวจสอบการประทับตรารับ"), domain), "saraban.latkrabang@bangkok.go.th")
+            # A ลับที่สุด letter is refused at DATA and its draft shredded by the supervisor.
+            top_secret = EmailMessage()
+            top_secret["From"], top_secret["To"] = "saraban.dds@bangkok.go.th", "saraban.latkrabang@bangkok.go.th"
+            top_secret["Subject"] = "ลับที่สุด แผนการ"
+            top_secret.set_content("ลับที่สุด\n")
+            code, _ = d.data_reply(top_secret.as_bytes())
+            assert code == 550
+            [entry] = d.wait_for(lambda: d.register(), what="the letter registered")
+            assert entry["sender_auth"]["dmarc"] == "pass" and entry["sender_auth"]["spf"] == "pass"
+            d.wait_for(lambda: any(e.get("event") == "file_shredded" for e in d.events()), what="the draft shredded")
+            assert not _mapped(d.proc.pid, "cryptography/hazmat/bindings")
+            assert not _mapped(d.proc.pid, "libmagic")
+            copies = d.wait_for(lambda: d.maildir_files("latkrabang"), what="the folder copy")
+            assert message_from_bytes(copies[0].read_bytes())["X-Saraban-Stamp"] == \
+                "stamped: 2569_dds_0403_57.stamped.pdf"
+        finally:
+            d.stop()

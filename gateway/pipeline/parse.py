@@ -21,9 +21,10 @@ from typing import Callable
 
 import magic
 import mailparser
-from mailparser.utils import decode_header_part
 
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
+from gateway.pipeline.addresses import address as _address
+from gateway.pipeline.addresses import unfold as _unfold
 from gateway.pipeline import file_texts, outlook
 from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads an address field's text once)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
@@ -56,32 +57,6 @@ def sniff(data: bytes) -> str:
         return _magic.from_buffer(data[:SNIFF_BYTES])
     except magic.MagicException:
         return "application/octet-stream"
-
-
-def _address(value: str | None) -> str:
-    """The address of a From/Reply-To header, read from the raw (unfolded) value.
-
-    Parsing before RFC 2047 decoding means an encoded display name that decodes to
-    "x\r\nBcc: other@example.org" cannot become the address. Some clients encode the
-    whole "name <address>" as one encoded word; that is decoded as a fallback, unless
-    the decoded text carries a line break."""
-    if not value:
-        return ""
-    # 8-bit bytes (RFC 6532 SMTPUTF8, สมชาย@ราชการ.ไทย; or Windows-874) as the markings read them
-    value = _unfold(raw_header_text(value))
-    _, addr = email.utils.parseaddr(value)
-    if addr and "@" in addr and "=?" not in addr:
-        return addr.strip().lower()
-    decoded = decode_header_part(value)
-    if "\r" in decoded or "\n" in decoded:
-        return ""
-    _, addr = email.utils.parseaddr(decoded)
-    return addr.strip().lower() if addr and "@" in addr else ""
-
-
-def _unfold(value: str) -> str:
-    """RFC 5322 unfolding: a line break followed by white space is white space."""
-    return re.sub(r"\r?\n(?=[ \t])", "", value)
 
 
 # "<name> <address>" as the From header decodes: the display name is everything before

@@ -160,9 +160,9 @@ def mailbox(value: str) -> tuple[str | None, str | None]:
 
 def _shown_address(value: str) -> str:
     """The From address the register records (gateway/pipeline/parse.py)."""
-    from gateway.pipeline.parse import _address
+    from gateway.pipeline.addresses import address
 
-    return _address(value)
+    return address(value)
 
 
 def author(raw: bytes, envelope: str = "") -> Author:
