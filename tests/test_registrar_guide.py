@@ -88,12 +88,16 @@ def test_registrar_reads_the_imap_copy_with_openssl_and_gpgsm(daemon_factory, do
         for command in guide_commands():
             done = subprocess.run(["bash", "-c", command], cwd=work, env=env, capture_output=True,
                                   text=True, timeout=60)
-            if done.returncode and command.startswith("gpgsm") and "possibly bad passphrase" in done.stderr:
+            if done.returncode and command.startswith("gpgsm") and (
+                    "possibly bad passphrase" in done.stderr
+                    or "error parsing or decrypting the PKCS#12 file" in done.stderr):
                 # Seen once in four full runs at four workers (session 18), never alone (0 of
                 # 40 keys) nor with four of this test at once: gpgsm's import of the same
                 # legacy PKCS#12 and password said "decryption failed ... possibly bad
-                # passphrase". What a registrar would do: run the line again, with a fresh
-                # agent. A second failure fails the test.
+                # passphrase"; in session 29's third full run, "decryption failed; trying
+                # charset ..." for every charset, then "error parsing or decrypting the
+                # PKCS#12 file" (the test passed alone at once). What a registrar would do:
+                # run the line again, with a fresh agent. A second failure fails the test.
                 subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True, timeout=30)
                 done = subprocess.run(["bash", "-c", command], cwd=work, env=env, capture_output=True,
                                       text=True, timeout=60)
