@@ -17,20 +17,26 @@ import datetime as dt
 import json
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import TYPE_CHECKING
 
 import structlog
 
 from gateway.delivery.maildir import message_name
 from gateway.delivery.route import Destination, RegistrarRouteMissing, destination, transport
 from gateway.pipeline.classified import store_for
-from gateway.secrecy.envelope import letter_entity, seal_for_registrars
 from gateway.secrecy.errors import SecrecyError
-from gateway.secrecy.keys import KeyStore, registrar_cert_problem, seal_address
 from gateway.service.services import Services
 from rules.names import shown_name
 from rules.thai_time import to_bangkok
 from storage import outbox
 from storage.models import Letter, OutboxItem
+
+if TYPE_CHECKING:
+    from gateway.secrecy.keys import KeyStore
+
+# gateway/secrecy/keys.py and envelope.py (over `cryptography`, ~9 MiB of a process)
+# are imported by the functions that seal or alert, as in gateway/pipeline/classified.py:
+# the delivery runner imports this module for every letter's route.
 
 log = structlog.get_logger("gateway.deliver.registrar")
 
@@ -58,6 +64,8 @@ def registrar_certs(keystore: KeyStore, unit_name: str):
     unless a usable certificate with the same subject supersedes it (a renewal): one
     registrar silently left out would lose that registrar's copy.
     """
+    from gateway.secrecy.keys import registrar_cert_problem
+
     codes = [unit_name]
     if unit_name.startswith("saraban."):
         codes.append(unit_name[len("saraban."):])
@@ -81,6 +89,9 @@ def registrar_certs(keystore: KeyStore, unit_name: str):
 
 
 def deliver_registrar(services: Services, item: OutboxItem) -> None:
+    from gateway.secrecy.envelope import letter_entity, seal_for_registrars
+    from gateway.secrecy.keys import seal_address
+
     store = store_for(services)
     letter = item.letter  # read with the item (outbox.LETTER_COPIES)
     letter_id = f"{letter.queue_id}:{letter.unit}"
@@ -204,6 +215,8 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
     their IMAP folder and account, their SMTP addresses): on the gateway host's Maildir
     the registrar of a unit on IMAP never saw it. The central unit's alert folder is
     the gateway host's Maildir."""
+    from gateway.secrecy.keys import seal_address
+
     payload = dict(item.payload or {})
     reason = payload.get("reason", "")
     th, en = _ALERT_TEXT.get(reason, ("แจ้งเตือนเรื่องหนังสือชั้นความลับ ({reason}) รหัสคิว {queue_id}",

@@ -20,18 +20,25 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from typing import TYPE_CHECKING
+
 from gateway.pipeline.parse import sender_display_name
-from gateway.secrecy.envelope import decrypt_incoming, is_encrypted_smime
 from gateway.secrecy.errors import SecrecyError
-from gateway.secrecy.keys import KeyStore, ensure_gateway_key
 from gateway.secrecy.markings import classify_headers, raw_headers
-from gateway.secrecy.sealed_store import SealedStore
 from gateway.secrecy.shred import shred
-from gateway.secrecy.vault_crypto import decrypt_blob, encrypt_blob
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from rules.model import Finding, LetterFacts, ParsedMail
 from storage.fsync import fsync_dir, write_durably
+
+if TYPE_CHECKING:
+    from gateway.secrecy.sealed_store import SealedStore
+
+# The keys, the vault's encryption and S/MIME (gateway/secrecy/keys.py, vault_crypto.py,
+# envelope.py, all over `cryptography`) are imported where a letter needs them, not
+# here: the pipeline and the delivery runner import this module, and `cryptography`
+# is ~9 MiB of each process that loads it, for the few letters that are classified,
+# S/MIME or parked (docs/performance.md, session 30; tests/test_process_imports.py).
 
 log = structlog.get_logger("gateway.pipeline.classified")
 
@@ -71,8 +78,11 @@ class Sealed:
 
 
 def store_for(services: Services) -> SealedStore:
-    data_dir = services.settings.data_dir
-    return SealedStore(data_dir, KeyStore.for_data_dir(data_dir))
+    """The sealed store, its keys read when a blob is written or opened: every letter's
+    `finish_spool` asks it whether the letter was sealed."""
+    from gateway.secrecy.sealed_store import SealedStore
+
+    return SealedStore(services.settings.data_dir)
 
 
 def _smime_by_header(raw: bytes) -> bool:
@@ -88,7 +98,11 @@ def _smime_by_header(raw: bytes) -> bool:
 
 
 def open_arrival(services: Services, entry: SpoolEntry) -> Arrival:
-    if not _smime_by_header(entry.raw) or not is_encrypted_smime(entry.raw):
+    if not _smime_by_header(entry.raw):
+        return Arrival(entry.raw)
+    from gateway.secrecy.envelope import decrypt_incoming, is_encrypted_smime
+
+    if not is_encrypted_smime(entry.raw):
         return Arrival(entry.raw)
     try:
         return Arrival(decrypt_incoming(entry.raw, store_for(services).keystore), smime=True)
@@ -157,6 +171,8 @@ def unread_finding(unread: tuple[str, ...] | list[str]) -> Finding:
 def seal_letter(services: Services, entry: SpoolEntry, arrival: Arrival, mail: ParsedMail | None,
                 facts: LetterFacts, findings: list[Finding]) -> Sealed:
     """Encrypt everything of the message; nothing of it goes to the plain vault."""
+    from gateway.secrecy.keys import ensure_gateway_key
+
     store = store_for(services)
     ensure_gateway_key(store.keystore, services.settings)  # else put() fails: the letter waits
     qid = entry.queue_id
@@ -251,6 +267,9 @@ def park(services: Services, queue_id: str) -> None:
     file is shredded. Only when no key can be made at all is it parked as it came."""
     spool = services.spool
     source = spool.new / f"{queue_id}.msg"
+    from gateway.secrecy.keys import ensure_gateway_key
+    from gateway.secrecy.vault_crypto import encrypt_blob
+
     try:
         data = source.read_bytes()
         store = store_for(services)
@@ -277,6 +296,8 @@ def unpark(services: Services, queue_id: str) -> None:
     if not blob.startswith(SEALED_MAGIC):
         spool.unpark(queue_id)
         return
+    from gateway.secrecy.vault_crypto import decrypt_blob
+
     data = decrypt_blob(blob, store_for(services).keystore)
     write_durably(spool.new / f"{queue_id}.msg", (data,), tmp_dir=spool.tmp)
     parked.unlink()

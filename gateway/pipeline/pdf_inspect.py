@@ -90,16 +90,25 @@ def _edges(text: str) -> str:
 def inspect_pdf(data: bytes, timeout: float | None = None, _depth: int = 0) -> PdfInfo:
     """In this process; `timeout` is the pool's business (gateway/pipeline/pdf_pool.py).
     `_depth`: for a PDF embedded in the one being read (`_embedded`)."""
+    from gateway.pipeline.pypdf_import import import_pypdf, with_cryptography
+
+    import_pypdf()  # without `cryptography` (~8.6 MiB) until a PDF is encrypted
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    from pypdf.errors import DependencyError, PyPdfError
 
     from gateway.pipeline import pypdf_fixes  # noqa: F401 - pypdf's codec tables built once
 
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+        except DependencyError:
+            # pypdf tries the empty password of an AES-256 file (R5, R6) as it opens it.
+            with_cryptography()
+            reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             # An empty user password opens "owner-only" protection; anything else is
             # a password-protected letter the gateway cannot read.
+            with_cryptography()
             try:
                 opened = reader.decrypt("")
             except Exception:

@@ -18,12 +18,18 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.secrecy.audit import append_event, audit_path
 from gateway.secrecy.errors import SecrecyError
-from gateway.secrecy.keys import KeyStore
-from gateway.secrecy.vault_crypto import blob_key_fingerprint, decrypt_blob, encrypt_blob
 from storage.fsync import write_durably
+
+if TYPE_CHECKING:
+    from gateway.secrecy.keys import KeyStore
+
+# The keys and the encryption (over `cryptography`, ~9 MiB of a process) are imported
+# when a blob is written or opened: the delivery runner asks every batch whether a
+# classified letter's blobs are here (`has`), and most batches hold none.
 
 # A spool queue id, or an imported paper letter's (gateway/tools/emergency_import.py).
 _QUEUE_ID = re.compile(r"(?:emg)?[0-9a-f]{16,40}")
@@ -34,8 +40,16 @@ class SealedStore:
     def __init__(self, data_dir: str | os.PathLike, keystore: KeyStore | None = None):
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / "secret"
-        self.keystore = keystore or KeyStore.for_data_dir(self.data_dir)
+        self._keystore = keystore
         self.audit_log = audit_path(self.data_dir)
+
+    @property
+    def keystore(self) -> KeyStore:
+        if self._keystore is None:
+            from gateway.secrecy.keys import KeyStore
+
+            self._keystore = KeyStore.for_data_dir(self.data_dir)
+        return self._keystore
 
     def dir_for(self, queue_id: str) -> Path:
         if not _QUEUE_ID.fullmatch(queue_id or ""):
@@ -57,6 +71,8 @@ class SealedStore:
         """Encrypt and store (unless already stored); the SHA-256 of the stored blob."""
         target = self.path(queue_id, name)
         if not target.exists():
+            from gateway.secrecy.vault_crypto import encrypt_blob
+
             blob = encrypt_blob(data, self.keystore)
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             tmp = self.root / "tmp"
@@ -80,6 +96,8 @@ class SealedStore:
              letter_id: str, **details) -> dict[str, bytes]:
         """Decrypt several objects of one letter for one purpose. The audit entry is
         written and fsync'ed first: a decryption without its record cannot happen."""
+        from gateway.secrecy.vault_crypto import blob_key_fingerprint, decrypt_blob
+
         blobs = {name: self.blob(queue_id, name) for name in names}
         append_event(self.audit_log, action=action, letter_id=letter_id, who=who,
                      objects=names, key=blob_key_fingerprint(next(iter(blobs.values())))[:16],

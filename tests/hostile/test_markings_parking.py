@@ -27,7 +27,7 @@ def _fail_until_parked(services, qid, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(services.vault, "put", bug)
-        patch.setattr("gateway.pipeline.classified.SealedStore.put", bug)
+        patch.setattr("gateway.secrecy.sealed_store.SealedStore.put", bug)
         for _ in range(services.settings.pipeline.max_attempts):
             process_safely(services, qid)
 

@@ -39,7 +39,7 @@ def test_a_failure_quoting_a_secret_letter_leaves_its_words_in_no_log_and_no_row
 
     with structlog.testing.capture_logs() as events, monkeypatch.context() as patch:
         patch.setattr(services.vault, "put", quoting)
-        patch.setattr("gateway.pipeline.classified.SealedStore.put", quoting)
+        patch.setattr("gateway.secrecy.sealed_store.SealedStore.put", quoting)
         for _ in range(services.settings.pipeline.max_attempts):
             process_safely(services, qid)
 
