@@ -49,6 +49,27 @@ def _mapped(pid: int, library: str) -> bool:
     return library in Path(f"/proc/{pid}/maps").read_text()
 
 
+def _named(root: int, name: str) -> list[int]:
+    """The processes below `root` whose `ps -o comm` is `name`."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                todo += [int(p) for p in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == name:
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+_CRYPTOGRAPHY = "cryptography/hazmat/bindings"
+
+
 def test_a_running_supervisor_never_loads_cryptography_nor_the_letter_parser(tmp_path):
     # As in service: the receive stamp on, and SPF, DKIM and DMARC checked at DATA against
     # a DNS server on loopback; the DMARC check reads the From as the register does
@@ -84,10 +105,46 @@ def test_a_running_supervisor_never_loads_cryptography_nor_the_letter_parser(tmp
             [entry] = d.wait_for(lambda: d.register(), what="the letter registered")
             assert entry["sender_auth"]["dmarc"] == "pass" and entry["sender_auth"]["spf"] == "pass"
             d.wait_for(lambda: any(e.get("event") == "file_shredded" for e in d.events()), what="the draft shredded")
-            assert not _mapped(d.proc.pid, "cryptography/hazmat/bindings")
+            assert not _mapped(d.proc.pid, _CRYPTOGRAPHY)
             assert not _mapped(d.proc.pid, "libmagic")
+            # The pipeline and the DATA check read a plain letter without `cryptography`
+            # (~9 MiB each; session 30): the keys and S/MIME are imported for a classified
+            # letter, pypdf's AES for an encrypted PDF (tests/test_pypdf_import.py).
+            [pipeline] = _named(d.proc.pid, "saraban-pipe-0")
+            checkers = _named(d.proc.pid, "saraban-check")
+            assert len(checkers) == 2 and all(_mapped(pid, "pypdfium2") for pid in checkers)
+            assert not any(_mapped(pid, _CRYPTOGRAPHY) for pid in (pipeline, *checkers))
             copies = d.wait_for(lambda: d.maildir_files("latkrabang"), what="the folder copy")
             assert message_from_bytes(copies[0].read_bytes())["X-Saraban-Stamp"] == \
                 "stamped: 2569_dds_0403_57.stamped.pdf"
         finally:
             d.stop()
+
+
+def test_an_owner_only_aes_pdf_is_still_read_at_data_and_its_marking_found(tmp_path):
+    # The DATA-check worker imports pypdf without `cryptography` and loads it for the
+    # first encrypted PDF: an AES-256 file anyone may open (empty user password) marked
+    # ลับมาก (secret) is registered in the secret book, as it was when every worker held
+    # `cryptography` from its start.
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from tests.daemon import Daemon, write_config
+    from tests.letters import letter
+    from tests.thai_pdfs import thai_pdf
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(thai_pdf(["ลับมาก", "เรื่อง แผนงานประจำปี"]))))
+    writer.encrypt(user_password="", owner_password="owner-only", algorithm="AES-256")
+    pdf = io.BytesIO()
+    writer.write(pdf)
+    d = Daemon(write_config(tmp_path)).start()
+    try:
+        d.send(letter(subject="แผนงานประจำปี", files=[("2569_plan.pdf", pdf.getvalue())]),
+               "saraban.latkrabang@bangkok.go.th")
+        [entry] = d.wait_for(lambda: d.register(), what="the letter registered")
+        assert (entry["secrecy"], entry["book"]) == ("secret", "secret")
+        checkers = _named(d.proc.pid, "saraban-check")
+        assert any(_mapped(pid, _CRYPTOGRAPHY) for pid in checkers)
+    finally:
+        d.stop()
