@@ -107,13 +107,17 @@ def test_a_running_supervisor_never_loads_cryptography_nor_the_letter_parser(tmp
             d.wait_for(lambda: any(e.get("event") == "file_shredded" for e in d.events()), what="the draft shredded")
             assert not _mapped(d.proc.pid, _CRYPTOGRAPHY)
             assert not _mapped(d.proc.pid, "libmagic")
-            # The pipeline and the DATA check read a plain letter without `cryptography`
-            # (~9 MiB each; session 30): the keys and S/MIME are imported for a classified
-            # letter, pypdf's AES for an encrypted PDF (tests/test_pypdf_import.py).
+            # The pipeline, the delivery runner and the DATA check see a plain letter
+            # through without `cryptography` (~9 MiB each; session 30): the keys and S/MIME
+            # are imported for a classified letter, pypdf's AES for an encrypted PDF
+            # (tests/test_pypdf_import.py), and the stamping child reads the seal.
             [pipeline] = _named(d.proc.pid, "saraban-pipe-0")
+            [delivery] = _named(d.proc.pid, "saraban-deliver")
+            [stamping] = _named(d.proc.pid, "saraban-stamp")
             checkers = _named(d.proc.pid, "saraban-check")
             assert len(checkers) == 2 and all(_mapped(pid, "pypdfium2") for pid in checkers)
-            assert not any(_mapped(pid, _CRYPTOGRAPHY) for pid in (pipeline, *checkers))
+            assert not any(_mapped(pid, _CRYPTOGRAPHY) for pid in (pipeline, delivery, *checkers))
+            assert _mapped(stamping, _CRYPTOGRAPHY)
             copies = d.wait_for(lambda: d.maildir_files("latkrabang"), what="the folder copy")
             assert message_from_bytes(copies[0].read_bytes())["X-Saraban-Stamp"] == \
                 "stamped: 2569_dds_0403_57.stamped.pdf"

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.secrecy.errors import SecrecyError
+from gateway.secrecy.key_files import current_gateway_fingerprint, gateway_dir
 
 log = structlog.get_logger(__name__)
 
@@ -153,7 +154,7 @@ class KeyStore:
 
     @property
     def _gateway_dir(self) -> Path:
-        return self.path / "gateway"
+        return gateway_dir(self.path)
 
     def create_gateway_key(
         self, common_name: str, *, email: str | None = None, days: int = NEW_CERT_DAYS
@@ -298,15 +299,7 @@ class KeyStore:
         return fp
 
     def current_fingerprint(self) -> str:
-        try:
-            fp = (self._gateway_dir / "CURRENT").read_text().strip()
-        except FileNotFoundError:
-            raise SecrecyError(
-                "no gateway key: run `saraban-gateway keys create` or `keys import`"
-            ) from None
-        if not re.fullmatch(r"[0-9a-f]{64}", fp):
-            raise SecrecyError("keys/gateway/CURRENT is damaged")
-        return fp
+        return current_gateway_fingerprint(self.path)
 
     def gateway_key(self, fingerprint: str) -> GatewayKey:
         """Load one gateway key pair by fingerprint (for opening older letters)."""
@@ -334,13 +327,13 @@ class KeyStore:
             raise SecrecyError(f"gateway key {fingerprint[:16]}… does not match its name")
         return GatewayKey(fingerprint, key, cert)
 
-    def gateway_identity(self, *, require_valid: bool = True):
-        """(private key, certificate) of the CURRENT gateway key.
+    def gateway_identity(self, *, require_valid: bool = True, fingerprint: str | None = None):
+        """(private key, certificate) of the CURRENT gateway key (or of `fingerprint`).
 
         With require_valid (the default, for signing) an expired certificate is an error:
         registrars would see a broken signature.
         """
-        gk = self.gateway_key(self.current_fingerprint())
+        gk = self.gateway_key(fingerprint or self.current_fingerprint())
         if require_valid and gk.certificate.not_valid_after_utc <= _now():
             raise SecrecyError(
                 "the gateway certificate expired on "

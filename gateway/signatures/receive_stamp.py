@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable
 
 import structlog
 
+from gateway.secrecy.key_files import gateway_key_state
 from gateway.service.process_util import die_with_parent, exit_now
 from gateway.service.worker_process import WorkerProcess
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
@@ -136,19 +137,32 @@ def _child_main(conn, seal: SealKey, memory_mb: int, log_setup: tuple[str, str],
     first letter does not wait for the libraries' imports, the font and the seal's
     signer (~1 s of CPU); a letter sent meanwhile waits in the pipe."""
     _child_setup(memory_mb, log_setup)
-    if warm_font is not None:
+    try:
+        seal, unusable = seal.resolved(), None  # the key store's key is read here, not in the runner
+    except Exception as exc:  # noqa: BLE001 - said for every letter, which is filed unstamped
+        unusable = SealUnusable(str(exc))
+        log.error("seal_unusable", error=str(exc))
+    if warm_font is not None and unusable is None:
         _warm_up(seal, warm_font, log_setup)
     while True:
         try:
             data, info = pickle.loads(conn.recv_bytes())
         except EOFError:
             exit_now(0)  # not Python's teardown of pyHanko and friends (1-2 s): the runner waits
+        if unusable is not None:
+            conn.send_bytes(_reply(unusable))
+            continue
         began = time.process_time()
         try:
             reply = _reply(_stamp_in_child(data, info, seal), time.process_time() - began)
         except Exception as exc:  # MemoryError (memory_mb) included: the runner decides
             reply = _reply(exc)
         conn.send_bytes(reply)
+
+
+class SealUnusable(Exception):
+    """The seal the child was given cannot sign: its key store key is missing, unreadable,
+    not its name or expired. The runner makes a new child once the key store changes."""
 
 
 def _warm_up(seal: SealKey, font: Path, log_setup: tuple[str, str]) -> None:
@@ -191,6 +205,10 @@ class StampChildError(Exception):
     """An error in the stamping child that no receipt gets past (a missing font, an
     unusable seal), in its words: its type's name and its message."""
 
+    @property
+    def seal_unusable(self) -> bool:
+        return str(self).startswith(f"{SealUnusable.__name__}:")
+
 
 def _read_answer(payload: bytes) -> tuple[StampResult, float]:
     """The child's answer (`_reply`) and the CPU seconds it says the letter took (0 when
@@ -220,9 +238,10 @@ class Stamper:
     A plain process and a pipe (gateway/service/worker_process.py), not a
     ProcessPoolExecutor: for one child taking one letter at a time, the executor's manager
     and queue-feeder threads cost the runner 0.5-0.7 ms of CPU a letter. The seal goes to
-    the child once, when it starts; a Stamper's seal never changes (a rotated key reaches
-    the runners when they start again, through `stamper_for` and `load_seal`), and every
-    new child gets it."""
+    the child once, when it starts, and the key store's key as its name (`SealKey.in_store`):
+    the child reads and checks it. A Stamper's seal never changes (a rotated key reaches
+    the runners when they start again, through `stamper_for` and `seal_for_stamping`, or
+    at once when the children said their seal is unusable), and every new child gets it."""
 
     def __init__(self, seal: SealKey, timeout: float, memory_mb: int,
                  log_setup: tuple[str, str] = ("info", "json"), warm_font: Path | None = None):
@@ -297,7 +316,7 @@ def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:
     from gateway.signatures.stamp import receipt_pdf
 
     sha256 = hashlib.sha256(job.data).hexdigest()
-    return StampResult("receipt", receipt_pdf(job.info, seal, sha256, reason), sha256, reason)
+    return StampResult("receipt", receipt_pdf(job.info, seal.resolved(), sha256, reason), sha256, reason)
 
 
 # Seconds a thread waits for a busy stamping child before it starts one more. A stamp
@@ -465,20 +484,43 @@ _stampers: dict[int, StampingChildren] = {}
 _stampers_made = threading.Lock()
 
 
-def stamper_for(settings: Settings) -> StampingChildren:
-    from gateway.signatures.settings import load_seal, stamp_font
+# Settings whose children said their seal is unusable -> (key store, its files' state
+# then): the children are replaced once the files change (a rotation, a renewal, a key
+# made readable), and not before: a new child is ~1 s of CPU, and each letter meanwhile
+# is filed unstamped at once by the child that says so.
+_unusable: dict[int, tuple[Path, tuple]] = {}
 
+
+def stamper_for(settings: Settings) -> StampingChildren:
+    from gateway.signatures.settings import seal_for_stamping, stamp_font
+
+    stale = None
     with _stampers_made:
         children = _stampers.get(id(settings))
+        if children is not None and id(settings) in _unusable:
+            keys_dir, state = _unusable[id(settings)]
+            if gateway_key_state(keys_dir) != state:
+                stale, children = _stampers.pop(id(settings)), None
+                del _unusable[id(settings)]
         if children is None:
             sig = settings.signatures
-            seal = load_seal(settings)  # raises (no seal, no font) before anything is kept
+            seal = seal_for_stamping(settings)  # raises (no seal) before anything is kept
             log_setup = (settings.logging.level, settings.logging.format)
             font = stamp_font(settings)
             children = StampingChildren(lambda: Stamper(seal, sig.timeout, sig.memory_mb, log_setup, font),
                                         most=settings.delivery.threads)
             _stampers[id(settings)] = children
+    if stale is not None:
+        log.info("seal_changed", hint="new stamping children for the key store's new files")
+        stale.close()
     return children
+
+
+def _seal_found_unusable(settings: Settings) -> None:
+    keys_dir = Path(settings.data_dir) / "keys"
+    with _stampers_made:
+        if id(settings) in _stampers and id(settings) not in _unusable:
+            _unusable[id(settings)] = (keys_dir, gateway_key_state(keys_dir))
 
 
 @dataclass(frozen=True)
@@ -514,6 +556,8 @@ def receive_stamp(settings: Settings, job: StampJob | None, letter=None) -> Rece
     try:
         result = stamper_for(settings).stamp(job)
     except Exception as exc:  # no font, no seal: file the letter anyway, and say so
+        if isinstance(exc, StampChildError) and exc.seal_unusable:
+            _seal_found_unusable(settings)
         log.error("stamp_unavailable", receive_no=job.receive_no, error=f"{type(exc).__name__}: {exc}")
         return ReceiveStamp((("X-Saraban-Stamp", STAMP_UNAVAILABLE), *headers))
     name = stamped_name(job.filename) if result.mode == "stamped" else receipt_name(job.receive_no)

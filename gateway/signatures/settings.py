@@ -134,14 +134,28 @@ def load_seal(settings: Settings, *, create: bool = False) -> SealKey:
         fp = store.create_gateway_key(seal_common_name(settings), email=seal_address(settings))
         log.info("seal_key_created", fingerprint=fp, store=str(store.path))
     try:
-        key, cert = store.gateway_identity()
+        return SealKey.in_store(store.path, store.current_fingerprint()).resolved()
     except SecrecyError as exc:
         raise ConfigError(f"receive stamp: {exc}") from None
-    from cryptography.hazmat.primitives import serialization
 
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return SealKey(key_pem=key_pem, cert_pem=cert.public_bytes(serialization.Encoding.PEM))
+
+def seal_for_stamping(settings: Settings) -> SealKey:
+    """The seal the delivery runner hands its stamping child: `load_seal`'s, except that
+    the key store's key is named (its fingerprint), not read, and the child reads and
+    checks it (`SealKey.resolved`): the runner loads no `cryptography` for it. A seal
+    the child finds unusable is said for each letter (`X-Saraban-Stamp: none: ...`) and
+    looked at again once the key store's files change (receive_stamp.py `stamper_for`)."""
+    from gateway.secrecy.errors import SecrecyError
+    from gateway.secrecy.key_files import current_gateway_fingerprint
+
+    sig = settings.signatures
+    if sig.seal_key or sig.seal_cert:
+        return load_seal(settings)  # the operator's PEM files, read as they are
+    keys_dir = Path(settings.data_dir) / "keys"
+    try:
+        return SealKey.in_store(keys_dir, current_gateway_fingerprint(keys_dir))
+    except SecrecyError as exc:
+        raise ConfigError(f"receive stamp: {exc}") from None
 
 
 def stamp_font(settings: Settings) -> Path:

@@ -72,12 +72,37 @@ class StampInfo:
 
 @dataclass(frozen=True)
 class SealKey:
-    """The gateway's seal: key, certificate and the chain up to (not incl.) the root."""
+    """The gateway's seal: key, certificate and the chain up to (not incl.) the root.
+
+    Or, with `store` and `fingerprint` and no PEMs, the key store's gateway key of that
+    fingerprint, read and checked (key and certificate match, the certificate unexpired)
+    by `resolved` where it is used: the delivery runner hands its stamping child the
+    seal this way and loads no `cryptography` itself."""
 
     key_pem: bytes
     cert_pem: bytes
     chain_pem: tuple[bytes, ...] = ()
     passphrase: bytes | None = None
+    store: str | None = None  # the key store directory (`<data_dir>/keys`)
+    fingerprint: str | None = None
+
+    @classmethod
+    def in_store(cls, keys_dir, fingerprint: str) -> SealKey:
+        return cls(key_pem=b"", cert_pem=b"", store=str(keys_dir), fingerprint=fingerprint)
+
+    def resolved(self) -> SealKey:
+        """The seal with its key and certificate; raises SecrecyError for a key store
+        key that is missing, unreadable, not its name or expired."""
+        if self.store is None:
+            return self
+        from cryptography.hazmat.primitives import serialization
+
+        from gateway.secrecy.keys import KeyStore
+
+        key, cert = KeyStore(self.store).gateway_identity(fingerprint=self.fingerprint)
+        return SealKey(key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()),
+                       cert_pem=cert.public_bytes(serialization.Encoding.PEM))
 
     @classmethod
     def load(cls, key_path, cert_path, chain_paths=(), passphrase: bytes | None = None) -> SealKey:
