@@ -118,6 +118,8 @@ def test_a_running_supervisor_never_loads_cryptography_nor_the_letter_parser(tmp
             assert len(checkers) == 2 and all(_mapped(pid, "pypdfium2") for pid in checkers)
             assert not any(_mapped(pid, _CRYPTOGRAPHY) for pid in (pipeline, delivery, *checkers))
             assert _mapped(stamping, _CRYPTOGRAPHY)
+            # pyHanko's HTTP clients are imported only when made (signatures/pyhanko_import.py).
+            assert not _mapped(stamping, "/aiohttp/") and not _mapped(stamping, "/yarl/")
             copies = d.wait_for(lambda: d.maildir_files("latkrabang"), what="the folder copy")
             assert message_from_bytes(copies[0].read_bytes())["X-Saraban-Stamp"] == \
                 "stamped: 2569_dds_0403_57.stamped.pdf"
