@@ -35,8 +35,8 @@ from gateway.service.sd_notify import Notifier
 from gateway.intake.smtp_drain import SessionTracker
 from gateway.intake.smtp_protocol import ConnectionLimits
 from gateway.intake.tls import TlsContexts, TlsError
-from gateway.service.process_util import (ChildProcess, exit_now, name_process, raise_open_files_limit, run_child,
-                                          start_child)
+from gateway.service.process_util import (ChildProcess, exit_now, limit_malloc_arenas, name_process,
+                                          raise_open_files_limit, run_child, start_child)
 from gateway.intake.refusals import RefusalRecorder
 from gateway.spool import Spool, open_spool
 from gateway.delivery.inflight import forgive as forgive_delivery
@@ -508,6 +508,7 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: St
 
 def run(settings: Settings) -> int:
     name_process("gateway")
+    limit_malloc_arenas()
     code = asyncio.run(serve(settings))
     if code == 0:
         exit_now(0)  # stopped cleanly: runners joined, database closed, logs flushed

@@ -93,6 +93,24 @@ def name_process(name: str) -> None:
         pass
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+SUPERVISOR_MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = SUPERVISOR_MALLOC_ARENAS) -> bool:
+    """At most `arenas` malloc arenas in this process (glibc's default: up to 8 a core,
+    one made for each thread that finds the others' locked, each keeping what it held).
+    The supervisor's SMTP sessions, its sender checks' threads and its executor threads
+    allocate at once while the GIL is released (ssl, DNS, SQLite): its arenas were
+    ~6 MiB of its peak RSS with 50 connections (docs/performance.md, session 30). Before
+    any thread starts; False where the C library has no mallopt (not glibc)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return bool(libc.mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
+
+
 class StopFlag:
     """Set by SIGTERM/SIGINT; runners finish the item in hand, then return."""
 
