@@ -4,7 +4,7 @@
 `HTTPTimeStamper` and its AdES validation for `AIOHttpFetcherBackend`, both at import.
 aiohttp (with yarl, multidict, propcache) is ~9.9 MiB of each process that loads it: the
 stamping child and the signature worker, which never fetch a timestamp and fetch
-revocation data only with `[signatures] allow_fetching` (docs/performance.md, session 30).
+revocation data only with `[signatures] online_revocation` (docs/performance.md, session 30).
 
 `defer_aiohttp` puts a stand-in for those two modules in `sys.modules` before pyHanko is
 imported. Each stand-in holds its class as a placeholder that, called, imports the real

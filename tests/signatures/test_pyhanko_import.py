@@ -49,7 +49,7 @@ out["aiohttp"] = "aiohttp" in sys.modules
 
 def test_the_fetcher_backend_and_any_other_name_are_pyhankos_own():
     # The default backend pyhanko-certvalidator makes when revocation data is fetched
-    # (`[signatures] allow_fetching`), and a name of the module that is not deferred.
+    # (`[signatures] online_revocation`), and a name of the module that is not deferred.
     out = _run("""
 from pyhanko_certvalidator.fetchers import _default_fetcher_backend
 backend = _default_fetcher_backend()
