@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.processes import named
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -47,24 +49,6 @@ def test_the_supervisor_holds_no_cryptography():
 
 def _mapped(pid: int, library: str) -> bool:
     return library in Path(f"/proc/{pid}/maps").read_text()
-
-
-def _named(root: int, name: str) -> list[int]:
-    """The processes below `root` whose `ps -o comm` is `name`."""
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                todo += [int(p) for p in (task / "children").read_text().split()]
-            except OSError:
-                continue
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == name:
-                found.append(pid)
-        except OSError:
-            continue
-    return found
 
 
 _CRYPTOGRAPHY = "cryptography/hazmat/bindings"
@@ -111,10 +95,10 @@ def test_a_running_supervisor_never_loads_cryptography_nor_the_letter_parser(tmp
             # through without `cryptography` (~9 MiB each; session 30): the keys and S/MIME
             # are imported for a classified letter, pypdf's AES for an encrypted PDF
             # (tests/test_pypdf_import.py), and the stamping child reads the seal.
-            [pipeline] = _named(d.proc.pid, "saraban-pipe-0")
-            [delivery] = _named(d.proc.pid, "saraban-deliver")
-            [stamping] = _named(d.proc.pid, "saraban-stamp")
-            checkers = _named(d.proc.pid, "saraban-check")
+            [pipeline] = named(d.proc.pid, "saraban-pipe-0")
+            [delivery] = named(d.proc.pid, "saraban-deliver")
+            [stamping] = named(d.proc.pid, "saraban-stamp")
+            checkers = named(d.proc.pid, "saraban-check")
             assert len(checkers) == 2 and all(_mapped(pid, "pypdfium2") for pid in checkers)
             assert not any(_mapped(pid, _CRYPTOGRAPHY) for pid in (pipeline, delivery, *checkers))
             assert _mapped(stamping, _CRYPTOGRAPHY)
@@ -150,7 +134,7 @@ def test_an_owner_only_aes_pdf_is_still_read_at_data_and_its_marking_found(tmp_p
                "saraban.latkrabang@bangkok.go.th")
         [entry] = d.wait_for(lambda: d.register(), what="the letter registered")
         assert (entry["secrecy"], entry["book"]) == ("secret", "secret")
-        checkers = _named(d.proc.pid, "saraban-check")
+        checkers = named(d.proc.pid, "saraban-check")
         assert any(_mapped(pid, _CRYPTOGRAPHY) for pid in checkers)
     finally:
         d.stop()

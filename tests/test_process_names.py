@@ -8,19 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.daemon import Daemon, write_config
-
-
-def _tree(root: int) -> list[int]:
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                todo += [int(p) for p in (task / "children").read_text().split()]
-            except OSError:
-                continue
-    return found
+from tests.processes import tree as _tree
 
 
 def _names(root: int) -> list[str]:

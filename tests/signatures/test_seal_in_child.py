@@ -13,6 +13,7 @@ from gateway.secrecy.keys import KeyStore
 from gateway.signatures.receive_stamp import STAMP_UNAVAILABLE
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
+from tests.processes import named
 
 UNIT = "saraban.latkrabang@bangkok.go.th"
 SEAL_NAME = "Saraban Gateway Seal (bangkok.go.th)"
@@ -41,7 +42,7 @@ def test_an_expired_seal_files_unstamped_until_the_key_is_rotated(tmp_path):
         d.send(letter(subject="ฉบับที่สาม"), UNIT)
         assert _stamps(d, 3) == sorted([STAMP_UNAVAILABLE] * 2 + ["stamped: 2569_dds_0403_57.stamped.pdf"])
         assert any(e.get("event") == "seal_changed" for e in d.events())
-        [deliver] = [pid for pid in _tree(d.proc.pid) if _comm(pid) == "saraban-deliver"]
+        [deliver] = named(d.proc.pid, "saraban-deliver")
         assert "cryptography/hazmat/bindings" not in Path(f"/proc/{deliver}/maps").read_text()
     finally:
         d.stop()
@@ -66,23 +67,3 @@ def test_a_seal_renewed_in_place_is_taken_up_too(tmp_path):
         assert _stamps(d, 2) == sorted([STAMP_UNAVAILABLE, "stamped: 2569_dds_0403_57.stamped.pdf"])
     finally:
         d.stop()
-
-
-def _tree(root: int) -> list[int]:
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                todo += [int(p) for p in (task / "children").read_text().split()]
-            except OSError:
-                continue
-    return found
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
