@@ -307,6 +307,8 @@ def close_stampers() -> None:
     while _stampers:
         _, children = _stampers.popitem()
         children.close()
+    _unusable.clear()
+    _made_with.clear()
 
 
 def receipt_only(job: StampJob, seal: SealKey, reason: str) -> StampResult:
@@ -484,11 +486,14 @@ _stampers: dict[int, StampingChildren] = {}
 _stampers_made = threading.Lock()
 
 
-# Settings whose children said their seal is unusable -> (key store, its files' state
-# then): the children are replaced once the files change (a rotation, a renewal, a key
-# made readable), and not before: a new child is ~1 s of CPU, and each letter meanwhile
-# is filed unstamped at once by the child that says so.
-_unusable: dict[int, tuple[Path, tuple]] = {}
+# Settings -> (key store, its files' state when their children were made). Once the
+# children have said their seal is unusable (`_unusable`), they are replaced as soon as
+# the files differ from that state (a rotation, a renewal, a key made readable), and not
+# before: a new child is ~1 s of CPU, and each letter meanwhile is filed unstamped at
+# once by the child that says so. The state is the one the children were made with, not
+# the one when the first letter met the error: a key fixed in between is taken up too.
+_made_with: dict[int, tuple[Path, tuple]] = {}
+_unusable: set[int] = set()
 
 
 def stamper_for(settings: Settings) -> StampingChildren:
@@ -498,12 +503,14 @@ def stamper_for(settings: Settings) -> StampingChildren:
     with _stampers_made:
         children = _stampers.get(id(settings))
         if children is not None and id(settings) in _unusable:
-            keys_dir, state = _unusable[id(settings)]
+            keys_dir, state = _made_with[id(settings)]
             if gateway_key_state(keys_dir) != state:
                 stale, children = _stampers.pop(id(settings)), None
-                del _unusable[id(settings)]
+                _unusable.discard(id(settings))
         if children is None:
             sig = settings.signatures
+            keys_dir = Path(settings.data_dir) / "keys"
+            _made_with[id(settings)] = (keys_dir, gateway_key_state(keys_dir))
             seal = seal_for_stamping(settings)  # raises (no seal) before anything is kept
             log_setup = (settings.logging.level, settings.logging.format)
             font = stamp_font(settings)
@@ -517,10 +524,9 @@ def stamper_for(settings: Settings) -> StampingChildren:
 
 
 def _seal_found_unusable(settings: Settings) -> None:
-    keys_dir = Path(settings.data_dir) / "keys"
     with _stampers_made:
-        if id(settings) in _stampers and id(settings) not in _unusable:
-            _unusable[id(settings)] = (keys_dir, gateway_key_state(keys_dir))
+        if id(settings) in _stampers:
+            _unusable.add(id(settings))
 
 
 @dataclass(frozen=True)

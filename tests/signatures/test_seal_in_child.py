@@ -48,6 +48,25 @@ def test_an_expired_seal_files_unstamped_until_the_key_is_rotated(tmp_path):
         d.stop()
 
 
+def test_a_key_rotated_before_the_first_letter_is_taken_up_by_the_second(tmp_path):
+    # The child read the expired key at start; the key is rotated before any letter
+    # comes. The first letter meets the child's refusal; what the children were made
+    # with is what the key store is compared with, so the second letter is stamped.
+    keys = KeyStore(tmp_path / "var" / "keys")
+    keys.create_gateway_key(SEAL_NAME, email=SEAL_ADDRESS, days=0)
+    d = Daemon(write_config(tmp_path, extra="[signatures]\nstamp = true\n")).start()
+    try:
+        d.wait_for(lambda: any(e.get("event") == "seal_unusable" and e.get("process") == "stamp"
+                               for e in d.events()), what="the stamping child's refusal of the seal")
+        keys.create_gateway_key(SEAL_NAME, email=SEAL_ADDRESS)
+        d.send(letter(subject="ฉบับที่หนึ่ง"), UNIT)
+        assert _stamps(d, 1) == [STAMP_UNAVAILABLE]
+        d.send(letter(subject="ฉบับที่สอง"), UNIT)
+        assert _stamps(d, 2) == sorted([STAMP_UNAVAILABLE, "stamped: 2569_dds_0403_57.stamped.pdf"])
+    finally:
+        d.stop()
+
+
 def test_a_seal_renewed_in_place_is_taken_up_too(tmp_path):
     # A renewed certificate for the same key keeps the key's name (keys.py): CURRENT does
     # not move, the certificate file changes.
