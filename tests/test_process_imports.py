@@ -101,6 +101,9 @@ def test_a_running_supervisor_never_loads_cryptography_nor_the_letter_parser(tmp
             checkers = named(d.proc.pid, "saraban-check")
             assert len(checkers) == 2 and all(_mapped(pid, "pypdfium2") for pid in checkers)
             assert not any(_mapped(pid, _CRYPTOGRAPHY) for pid in (pipeline, delivery, *checkers))
+            # The delivery runner names a copy's files without the letter parser
+            # (gateway/pipeline/attachment_names.py): no mail-parser, no libmagic.
+            assert not _mapped(delivery, "libmagic") and _mapped(pipeline, "libmagic")
             assert _mapped(stamping, _CRYPTOGRAPHY)
             # pyHanko's HTTP clients are imported only when made (signatures/pyhanko_import.py).
             assert not _mapped(stamping, "/aiohttp/") and not _mapped(stamping, "/yarl/")

@@ -4,7 +4,7 @@ the register does.
 Thai senders' clients write names that only some readers decode: raw Windows-874 bytes
 (old Thai mailers), raw UTF-8 (SMTPUTF8 clients; Dovecot's BODYSTRUCTURE and Outlook
 do not take it), Windows-874 bytes under a `utf-8` RFC 2231 or RFC 2047 label, UTF-8
-under `tis-620`, `x-thai`. The gateway reads them (`gateway.pipeline.parse.name_as_sent`,
+under `tis-620`, `x-thai`. The gateway reads them (`gateway.pipeline.attachment_names.name_as_sent`,
 `rules.names`); a clerk's Thunderbird, Outlook or Roundcube showed "˹ѧ���..." or
 "เธซเธ..." for the same file. Such a parameter is written again here as clean RFC 2231
 UTF-8 (`filename*=utf-8''...`), the only form every client reads, as `saved_name` has it
@@ -27,7 +27,7 @@ from email.feedparser import headerRE
 from email.parser import HeaderParser
 
 from gateway.pipeline.mime_attach import with_parameter
-from gateway.pipeline.parse import name_as_sent
+from gateway.pipeline.attachment_names import name_as_sent
 from rules.names import MAX_SAVED_BYTES, saved_name
 
 # header -> the name parameter it carries

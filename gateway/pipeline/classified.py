@@ -22,7 +22,6 @@ import structlog
 
 from typing import TYPE_CHECKING
 
-from gateway.pipeline.parse import sender_display_name
 from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.markings import classify_headers, raw_headers
 from gateway.secrecy.shred import shred
@@ -218,6 +217,10 @@ def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
 
 
 def _display_name(mail: ParsedMail | None) -> str | None:
+    # parse.py here, where a parsed letter is: the delivery runner imports this module
+    # and has no use for the letter parser (mail-parser, libmagic: ~5 MiB).
+    from gateway.pipeline.parse import sender_display_name
+
     return sender_display_name(mail) if mail else None
 
 

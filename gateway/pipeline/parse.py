@@ -25,13 +25,13 @@ import mailparser
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
 from gateway.pipeline.addresses import address as _address
 from gateway.pipeline.addresses import unfold as _unfold
+from gateway.pipeline.attachment_names import name_as_sent
 from gateway.pipeline import file_texts, outlook
 from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads an address field's text once)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from rules.markings import _pdf_unreadable, decode_header_text, html_readings, raw_header_text
 from rules.files import is_signed_file, signed_file_name
 from rules.model import Attachment, ParsedMail
-from rules.names import name_from_bytes
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
 # Multipart containers a letter may have (real ones have 1-3). ~1,000 nested ones make
@@ -134,32 +134,6 @@ def names_of(part: email.message.Message) -> list[str]:
         if name:
             out.append(name)
     return out
-
-
-def name_as_sent(part: email.message.Message, param: str, header: str) -> str | None:
-    """One name parameter's text as a Thai reader's client shows it, where the stdlib
-    reads it otherwise: an RFC 2231 value by `rules.names.name_from_bytes` (UTF-8 bytes
-    under a TIS-620 label, Windows-874 bytes under a UTF-8 one or under `x-thai`), and a
-    name sent as raw 8-bit bytes (SMTPUTF8 clients, old Thai mailers), which the stdlib
-    makes U+FFFD of: "ลับมาก_2569.pdf" so read was no marking and no name in the register.
-    RFC 2047 words in it (Outlook puts them in name=) are decoded as a Subject's are, a
-    wrong or unknown label read the same way (`decode_header_text`)."""
-    value = part.get_param(param, header=header)
-    if value is None:
-        return None
-    if isinstance(value, tuple) and len(value) == 3:
-        text = name_from_bytes(value[2].encode("latin-1", "replace"), value[0] or None)
-    else:
-        raw = next((v for k, v in part.raw_items() if k.lower() == header and isinstance(v, str)), "")
-        if not raw.isascii() and _ESCAPED_BYTE.search(raw):
-            probe = email.message.Message()
-            probe[header] = re.sub(r"\r?\n(?=[ \t])", "", raw_header_text(raw))
-            value = probe.get_param(param, header=header) or ""
-        text = email.utils.collapse_rfc2231_value(value)
-    return decode_header_text(text).strip() or None
-
-
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte, as the stdlib keeps it
 
 
 @dataclasses.dataclass

@@ -1,0 +1,41 @@
+"""A file name parameter's text as a Thai reader's mail client shows it.
+
+Apart from gateway/pipeline/parse.py so that the delivery runner, which names the files
+of each folder copy as the register does (gateway/delivery/part_names.py), does not load
+the letter parser (mail-parser, libmagic, the archive and Outlook readers: ~5 MiB of the
+process; docs/performance.md, session 30)."""
+from __future__ import annotations
+
+import email.message
+import email.utils
+import re
+
+from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
+from rules.markings import decode_header_text, raw_header_text
+from rules.names import name_from_bytes
+
+
+def name_as_sent(part: email.message.Message, param: str, header: str) -> str | None:
+    """One name parameter's text as a Thai reader's client shows it, where the stdlib
+    reads it otherwise: an RFC 2231 value by `rules.names.name_from_bytes` (UTF-8 bytes
+    under a TIS-620 label, Windows-874 bytes under a UTF-8 one or under `x-thai`), and a
+    name sent as raw 8-bit bytes (SMTPUTF8 clients, old Thai mailers), which the stdlib
+    makes U+FFFD of: "ลับมาก_2569.pdf" so read was no marking and no name in the register.
+    RFC 2047 words in it (Outlook puts them in name=) are decoded as a Subject's are, a
+    wrong or unknown label read the same way (`decode_header_text`)."""
+    value = part.get_param(param, header=header)
+    if value is None:
+        return None
+    if isinstance(value, tuple) and len(value) == 3:
+        text = name_from_bytes(value[2].encode("latin-1", "replace"), value[0] or None)
+    else:
+        raw = next((v for k, v in part.raw_items() if k.lower() == header and isinstance(v, str)), "")
+        if not raw.isascii() and _ESCAPED_BYTE.search(raw):
+            probe = email.message.Message()
+            probe[header] = re.sub(r"\r?\n(?=[ \t])", "", raw_header_text(raw))
+            value = probe.get_param(param, header=header) or ""
+        text = email.utils.collapse_rfc2231_value(value)
+    return decode_header_text(text).strip() or None
+
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte, as the stdlib keeps it
