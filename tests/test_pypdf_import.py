@@ -29,7 +29,8 @@ for path in sys.argv[1:]:
     before_read = "cryptography" in sys.modules
     info = inspect_pdf(open(path, "rb").read())
     out.append({{"text": info.text, "pages": info.pages, "encrypted": info.encrypted, "error": info.error,
-                "page_texts": list(info.page_texts), "crypto_before": before_read,
+                "page_texts": list(info.page_texts), "other_texts": list(info.other_texts),
+                "crypto_before": before_read,
                 "crypto_after": "cryptography" in sys.modules}})
 import pypdf
 print(json.dumps({{"provider": pypdf._crypt_providers.crypt_provider[0], "read": out}}))
@@ -74,6 +75,25 @@ def test_an_owner_only_encrypted_pdf_is_read_as_with_cryptography(tmp_path, algo
     [reading], [expected] = lean["read"], full["read"]
     assert reading["encrypted"] is True and "ลับมาก" in reading["text"]
     assert reading["crypto_after"] and lean["provider"] == "cryptography"
+    assert {k: v for k, v in reading.items() if not k.startswith("crypto")} == \
+        {k: v for k, v in expected.items() if not k.startswith("crypto")}
+
+
+def test_an_owner_only_pdf_attached_inside_a_plain_one_is_read_as_with_cryptography(tmp_path):
+    # The letter's PDF is plain (pypdf imported lean, no switch for it); the annex it
+    # carries is AES-128 encrypted: the switch happens at the embedded file.
+    from pypdf import PdfReader, PdfWriter
+
+    outer = PdfWriter(clone_from=PdfReader(io.BytesIO(thai_pdf(["หนังสือนำส่ง"]))))
+    outer.add_attachment("annex.pdf", _encrypted(thai_pdf(["ลับมาก", "แผนงาน"]), "AES-128"))
+    out = io.BytesIO()
+    outer.write(out)
+    path = tmp_path / "outer.pdf"
+    path.write_bytes(out.getvalue())
+    lean, full = _read([path], lean=True), _read([path], lean=False)
+    [reading], [expected] = lean["read"], full["read"]
+    assert reading["crypto_after"] and lean["provider"] == "cryptography"
+    assert any("ลับมาก" in text for text in reading["other_texts"])
     assert {k: v for k, v in reading.items() if not k.startswith("crypto")} == \
         {k: v for k, v in expected.items() if not k.startswith("crypto")}
 
