@@ -14,6 +14,11 @@ from gateway.secrecy.errors import SecrecyError
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
+def keys_dir(data_dir: str | os.PathLike) -> Path:
+    """The key store of a data directory (`<data_dir>/keys`)."""
+    return Path(data_dir) / "keys"
+
+
 def gateway_dir(keys_dir: str | os.PathLike) -> Path:
     return Path(keys_dir) / "gateway"
 

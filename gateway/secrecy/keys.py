@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.secrecy.errors import SecrecyError
-from gateway.secrecy.key_files import current_gateway_fingerprint, gateway_dir
+from gateway.secrecy.key_files import current_gateway_fingerprint, gateway_dir, keys_dir
 
 log = structlog.get_logger(__name__)
 
@@ -148,7 +148,7 @@ class KeyStore:
 
     @classmethod
     def for_data_dir(cls, data_dir: str | os.PathLike) -> "KeyStore":
-        return cls(Path(data_dir) / "keys")
+        return cls(keys_dir(data_dir))
 
     # -- gateway key pairs -------------------------------------------------------
 

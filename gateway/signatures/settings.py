@@ -146,14 +146,14 @@ def seal_for_stamping(settings: Settings) -> SealKey:
     the child finds unusable is said for each letter (`X-Saraban-Stamp: none: ...`) and
     looked at again once the key store's files change (receive_stamp.py `stamper_for`)."""
     from gateway.secrecy.errors import SecrecyError
-    from gateway.secrecy.key_files import current_gateway_fingerprint
+    from gateway.secrecy.key_files import current_gateway_fingerprint, keys_dir
 
     sig = settings.signatures
     if sig.seal_key or sig.seal_cert:
         return load_seal(settings)  # the operator's PEM files, read as they are
-    keys_dir = Path(settings.data_dir) / "keys"
+    store = keys_dir(settings.data_dir)
     try:
-        return SealKey.in_store(keys_dir, current_gateway_fingerprint(keys_dir))
+        return SealKey.in_store(store, current_gateway_fingerprint(store))
     except SecrecyError as exc:
         raise ConfigError(f"receive stamp: {exc}") from None
 
