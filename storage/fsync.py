@@ -79,6 +79,17 @@ def write_durably(target: Path, chunks, tmp_dir: Path | None = None, mode: int =
         sync_dir(target.parent)
 
 
+def defer_syncfs(path: Path) -> bool:
+    """Inside `deferred_dir_syncs` on this thread: the filesystem holding `path` is
+    synced by one syncfs at the block's end, for the current owner, and True says the
+    caller may write there without fsyncs of its own. Outside: False, nothing waits."""
+    waiting = getattr(_deferred, "syncs", None)
+    if waiting is None:
+        return False
+    waiting.filesystems.setdefault(path, set()).add(waiting.owner)
+    return True
+
+
 def sync_dir(path: Path) -> None:
     """fsync the directory now or, inside `deferred_dir_syncs`, with the others at its
     end. Also for a file found already there by a delivery done again: its name was
@@ -101,6 +112,7 @@ class DirSyncs:
         self.done = False
         self.owner: object = None
         self.dirs: dict[Path, set[object]] = {}
+        self.filesystems: dict[Path, set[object]] = {}  # defer_syncfs: one syncfs each
         self.failed: dict[object, OSError] = {}
 
 
@@ -109,7 +121,8 @@ def deferred_dir_syncs() -> Iterator[DirSyncs]:
     """Inside, on this thread, `write_durably` still fsyncs each file before its rename
     (a name never shows a file that is not whole), but its directory's fsync waits for
     the end, once per directory: the delivery runner's batch of folder copies and
-    stamped PDFs, made durable before the one transaction that marks them done. On the
+    stamped PDFs, made durable before the one transaction that marks them done (the
+    vault's stamped PDFs by one syncfs of its filesystem, `defer_syncfs`). On the
     way out (an exception too) every directory is synced, each whatever the others
     did: one unit's folder on a share that answers EIO had the batch record nothing and
     do every item again, a notice to each of its senders every second. A caller
@@ -123,6 +136,12 @@ def deferred_dir_syncs() -> Iterator[DirSyncs]:
         yield syncs
     finally:
         _deferred.syncs = None
+        for path in sorted(syncs.filesystems):
+            try:
+                syncfs(path)
+            except OSError as exc:
+                for owner in syncs.filesystems[path]:
+                    syncs.failed.setdefault(owner, exc)
         for path in sorted(syncs.dirs):
             try:
                 fsync_dir(path)

@@ -5,11 +5,15 @@ and means a sender's file name never becomes a path on our disk."""
 from __future__ import annotations
 
 import hashlib
+import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from storage.fsync import fsync_dir, syncfs, write_durably
+from storage.fsync import defer_syncfs, fsync_dir, syncfs, write_durably
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class Vault:
@@ -17,16 +21,27 @@ class Vault:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
-        self._deferred = 0  # inside deferred_sync(): writes wait for one syncfs
+        # Per thread: the delivery runner's threads put stamped PDFs while a pipeline
+        # batch of the same process may be inside deferred_sync(); a count shared by
+        # all let one thread's puts wait for another's syncfs, which does not wait.
+        self._local = threading.local()
+
+    @property
+    def _deferred(self) -> int:  # inside deferred_sync() on this thread: writes wait for one syncfs
+        return getattr(self._local, "depth", 0)
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not _DIGEST.fullmatch(sha256):
             raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, data: bytes, sha256: str | None = None) -> str:
         digest = sha256 or hashlib.sha256(data).hexdigest()
         target = self.path(digest)
+        # Inside the delivery runner's deferred_dir_syncs the batch's objects are made
+        # durable by one syncfs before the transaction that marks it done: also one
+        # found whole, which an earlier attempt may have renamed without its sync.
+        deferred = bool(self._deferred) or defer_syncfs(self.root)
         try:
             # A whole object is there. (A crash after a deferred write's rename but before
             # its sync can leave a short file under the name: that is written again.)
@@ -36,10 +51,10 @@ class Vault:
             pass
         if not target.parent.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            if not self._deferred:  # the new fan-out directories' names, durable too
+            if not deferred:  # the new fan-out directories' names, durable too
                 fsync_dir(target.parent.parent)
                 fsync_dir(self.root)
-        write_durably(target, data, tmp_dir=self.tmp, mode=0o440, sync=not self._deferred)
+        write_durably(target, data, tmp_dir=self.tmp, mode=0o440, sync=not deferred)
         return digest
 
     @contextmanager
@@ -47,11 +62,11 @@ class Vault:
         """Objects put inside are made durable together at the end, by one syncfs of
         the vault's filesystem (the pipeline's group commit: before the transaction
         that registers them, never after)."""
-        self._deferred += 1
+        self._local.depth = self._deferred + 1
         try:
             yield
         finally:
-            self._deferred -= 1
+            self._local.depth -= 1
         if not self._deferred:
             syncfs(self.root)
 

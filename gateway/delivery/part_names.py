@@ -72,6 +72,8 @@ def _entity(raw: bytes, start: int, end: int, depth: int, edits: list) -> None:
     if head_end < 0 or raw.startswith(newline, start) or depth > _MAX_DEPTH:
         return  # no header block, or no body after it: nothing to name
     head = raw[start:head_end]
+    if _plain_leaf(head, newline):
+        return
     headers = _naming_headers(head + newline + newline)
     if headers.get_content_type() in _KEPT_AS_SENT:
         return
@@ -85,6 +87,23 @@ def _entity(raw: bytes, start: int, end: int, depth: int, edits: list) -> None:
         edits.append((start, head_end, written))
 
 
+def _plain_leaf(head: bytes, newline: bytes) -> bool:
+    """A header block that can neither open a multipart nor carry a name `_named_head`
+    writes again (ASCII, no RFC 2047 or 2231 mark, no field longer than a file system
+    holds): a PDF part named "2569_dds_0403_57.pdf" beside a Thai-named one is left
+    without parsing its fields."""
+    if not head.isascii() or b"=?" in head or b"*" in head or b"multipart" in head.lower():
+        return False
+    return len(head) <= MAX_SAVED_BYTES or max(map(len, _fields_of(newline).split(head))) <= MAX_SAVED_BYTES
+
+
+def _fields_of(newline: bytes) -> re.Pattern:
+    """Splits a header block into its fields as `_named_head` joins them: at each line
+    end not followed by a continuation line."""
+    return _CRLF_FIELDS if newline == b"\r\n" else _LF_FIELDS
+
+
+_CRLF_FIELDS, _LF_FIELDS = re.compile(rb"\r\n(?![ \t])"), re.compile(rb"\n(?![ \t])")
 _NAMING_FIELDS = ("content-type", "content-disposition")
 
 

@@ -284,6 +284,61 @@ def test_a_batch_whose_files_are_not_durable_is_not_marked_done(tmp_path, monkey
     assert synced == [folder]  # once for the batch that found the three files written
 
 
+def test_a_batchs_vault_objects_are_synced_once_before_it_is_marked_done(tmp_path, monkeypatch):
+    """The stamped PDFs a batch puts in the vault are written without an fsync each and
+    made durable by one syncfs of the vault's filesystem, before the transaction that
+    marks the batch done; an object found whole (an earlier attempt renamed it, maybe
+    without its sync) is synced with them. When that syncfs fails, no item that put an
+    object is done: each is a failed attempt, its error kept."""
+    import os
+
+    from storage import fsync
+
+    settings = load_settings(write_config(tmp_path))
+    events = []
+    real_syncfs, real_fsync, real_finish = fsync.syncfs, os.fsync, outbox.finish_many
+    failing = {"on": False}
+
+    def syncfs(path):
+        events.append(("syncfs", path))
+        if failing["on"]:
+            raise OSError(5, "Input/output error")
+        real_syncfs(path)
+
+    monkeypatch.setattr(fsync, "syncfs", syncfs)
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append(("fsync",)) or real_fsync(fd))
+    monkeypatch.setattr(outbox, "finish_many", lambda db, done: events.append(("done", len(done))) or real_finish(db, done))
+
+    def handler(services, item):
+        services.vault.put(b"%PDF-1.7 stamped " + item.key.encode())
+        services.vault.put(b"%PDF-1.7 the same for all")
+
+    with open_services(settings, "delivery", upgrade_schema=True) as services:
+        vault_root = services.vault.root
+        with services.db.session() as session:
+            for n in range(3):
+                outbox.queue_once(session, "folder", f"q{n}", queue_id=f"q{n}", unit="u")
+        failing["on"] = True
+        work_outbox(services, handlers={"folder": handler})
+        with services.db.session() as session:
+            after_failure = sorted((i.state, i.attempts, i.last_error) for i in outbox.items_in_state(session, None))
+        failed_events = list(events)
+        events.clear()
+        failing["on"] = False
+        with services.db.session() as session:  # due again at once
+            for row in outbox.items_in_state(session, "pending"):
+                row.next_attempt_at = row.created_at
+        work_outbox(services, handlers={"folder": handler})
+        with services.db.session() as session:
+            after = sorted(i.state for i in outbox.items_in_state(session, None))
+        objects = sorted(p.read_bytes() for p in vault_root.rglob("*") if p.is_file())
+    assert after_failure == [("pending", 1, "OSError: [Errno 5] Input/output error")] * 3
+    assert failed_events == [("syncfs", vault_root), ("done", 0)]  # nothing marked done
+    assert events == [("syncfs", vault_root), ("done", 3)] and after == ["done"] * 3
+    assert objects == [b"%PDF-1.7 stamped q0", b"%PDF-1.7 stamped q1", b"%PDF-1.7 stamped q2",
+                       b"%PDF-1.7 the same for all"]
+
+
 def test_the_delivery_runners_reads_do_not_wait_for_a_writer(tmp_path):
     """On SQLite, a pipeline runner's register transaction holds the write lock. The
     delivery runner looking for work and reading an item (with its letter) must not
