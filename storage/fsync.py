@@ -136,16 +136,11 @@ def deferred_dir_syncs() -> Iterator[DirSyncs]:
         yield syncs
     finally:
         _deferred.syncs = None
-        for path in sorted(syncs.filesystems):
-            try:
-                syncfs(path)
-            except OSError as exc:
-                for owner in syncs.filesystems[path]:
-                    syncs.failed.setdefault(owner, exc)
-        for path in sorted(syncs.dirs):
-            try:
-                fsync_dir(path)
-            except OSError as exc:
-                for owner in syncs.dirs[path]:
-                    syncs.failed.setdefault(owner, exc)
+        for sync, waiting in ((syncfs, syncs.filesystems), (fsync_dir, syncs.dirs)):
+            for path in sorted(waiting):
+                try:
+                    sync(path)
+                except OSError as exc:
+                    for owner in waiting[path]:
+                        syncs.failed.setdefault(owner, exc)
         syncs.done = True
