@@ -23,8 +23,11 @@ def _newline(raw: bytes) -> bytes:
     headers) is made of. Not "a CRLF somewhere near the start": a bare-LF letter with a
     CRLF at its end (smtplib adds one) was taken for CRLF, no blank line was found, and
     the stamped letter went after the closing boundary, where no client shows it."""
-    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
-    if crlf >= 0 and (lf < 0 or crlf < lf):
+    crlf = raw.find(b"\r\n\r\n")
+    # A bare-LF blank line counts only before the CRLF one: not looked for through a
+    # CRLF letter's files (~0.2 ms a 200 KB letter, for each header added).
+    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))
+    if crlf >= 0 and lf < 0:
         return b"\r\n"
     if lf >= 0:
         return b"\n"
@@ -132,8 +135,14 @@ _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 def add_header(raw: bytes, name: str, value: str) -> bytes:
     """Prepend one header (RFC 2047-encoded when not ASCII), without direction controls."""
+    return add_headers(raw, [(name, value)])
+
+
+def add_headers(raw: bytes, headers: list[tuple[str, str]]) -> bytes:
+    """Prepend the headers, in their order: `add_header` for each, the letter copied once."""
     newline = _newline(raw)
-    return encoded_header(name, _BIDI_CONTROLS.sub("", value)).replace(b"\r\n", newline) + newline + raw
+    lines = [encoded_header(name, _BIDI_CONTROLS.sub("", value)).replace(b"\r\n", newline) for name, value in headers]
+    return b"".join(line + newline for line in lines) + raw
 
 
 def add_attachment(raw: bytes, filename: str, data: bytes, subtype: str = "pdf") -> bytes:

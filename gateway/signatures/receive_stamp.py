@@ -574,13 +574,11 @@ def receive_stamp(settings: Settings, job: StampJob | None, letter=None) -> Rece
 
 def apply_receive_stamp(copy: bytes, stamp: ReceiveStamp) -> bytes:
     """The folder copy (raw RFC 5322 bytes) with the stamp's attachment and headers."""
-    from gateway.pipeline.mime_attach import add_attachment, add_header
+    from gateway.pipeline.mime_attach import add_attachment, add_headers
 
     if stamp.attachment is not None:
         copy = add_attachment(copy, *stamp.attachment)
-    for name, value in reversed(stamp.headers):  # add_header prepends: keep their order
-        copy = add_header(copy, name, value)
-    return copy
+    return add_headers(copy, list(stamp.headers))
 
 
 _CHANGED = ("form_fields_changed", "annotations_changed", "other")
