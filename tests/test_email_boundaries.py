@@ -119,3 +119,57 @@ def test_generated_letters_parse_as_the_stdlib_parses_them(monkeypatch, newline)
     ours = [_tree(email.message_from_bytes(raw)) for raw in letters]
     monkeypatch.setattr(email.feedparser, "re", re)
     assert ours == [_tree(email.message_from_bytes(raw)) for raw in letters]
+
+
+# The end-of-part newline (gateway/email_fixes.py `_AtTheEnd`): the feedparser's
+# `NLCRE_eol.search` on a multipart's last part and on epilogues.
+STDLIB_EOL = re.compile(r"(\r\n|\r|\n)\Z")
+
+
+def test_the_stdlib_still_searches_the_end_with_the_expression_this_replaces():
+    source = open(email.feedparser.__file__, encoding="utf-8").read()
+    assert "NLCRE_eol = re.compile(r'(\\r\\n|\\r|\\n)\\Z')" in source
+    assert source.count("NLCRE_eol.search(") == 4
+    assert isinstance(email.feedparser.NLCRE_eol, email_fixes._AtTheEnd)
+    assert email.feedparser.NLCRE_eol.pattern == STDLIB_EOL.pattern
+
+
+def span(mo) -> tuple | None:
+    return None if mo is None else (mo.span(), mo.group(0), mo.group(1), mo.groups())
+
+
+def test_the_end_of_any_string_is_found_where_the_whole_search_finds_it():
+    rng = random.Random(20261204)
+    pieces = ["\r\n", "\r", "\n", "\n\r", "a", "\u0e01", " ", "\r\r", "\n\n", "=", "\udce0"]
+    ours = email.feedparser.NLCRE_eol
+    samples = ["", "\r", "\n", "\r\n", "\n\r", "\r\r", "\n\n", "x\r\n\r\n"]
+    samples += ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 9))) for _ in range(20000)]
+    found = 0
+    for text in samples:
+        assert span(ours.search(text)) == span(STDLIB_EOL.search(text)), repr(text)
+        found += STDLIB_EOL.search(text) is not None
+    assert found > 5000
+
+
+def test_every_letter_of_the_corpus_is_parsed_as_with_the_whole_search(monkeypatch):
+    """Payloads, preambles, epilogues and defects of every part, with the stdlib's
+    expression and with ours: the same, for each letter of the corpus in its own and in
+    CRLF line ends, and for letters whose last part ends in each kind of newline."""
+    def parsed(raw: bytes) -> list:
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        return [(part.get_content_type(), part.get_payload() if not part.is_multipart() else None,
+                 part.preamble, part.epilogue, [type(d).__name__ for d in part.defects]) for part in message.walk()]
+
+    letters = [p.read_bytes() for p in sorted(shared_path("corpus", "mime").rglob("*")) if p.is_file()]
+    for end in (b"\r\n", b"\r", b"\n", b"", b"\r\n\r\n", b"\n\r"):
+        letters.append(b'Content-Type: multipart/mixed; boundary="B"\r\n\r\npre\r\n--B\r\n\r\nfirst\r\n--B\r\n'
+                       b'Content-Type: multipart/alternative; boundary="C"\r\n\r\n--C\r\n\r\ninner' + end
+                       + b"--C--" + end + b"inner epilogue" + end + b"--B\r\n\r\nlast" + end + b"--B--" + end)
+    assert len(letters) > 50
+    for raw in letters:
+        for shape in (raw, re.sub(rb"\r?\n", b"\r\n", raw)):
+            ours = parsed(shape)
+            monkeypatch.setattr(email.feedparser, "NLCRE_eol", STDLIB_EOL)
+            theirs = parsed(shape)
+            monkeypatch.undo()
+            assert ours == theirs, shape[:300]
