@@ -173,3 +173,71 @@ def test_every_letter_of_the_corpus_is_parsed_as_with_the_whole_search(monkeypat
             theirs = parsed(shape)
             monkeypatch.undo()
             assert ours == theirs, shape[:300]
+
+
+# The feedparser's line buffer (gateway/email_fixes.py `_Lines`): a line that does not
+# start with "-" is not shown to the boundaries.
+STDLIB_LINES = email_fixes._Lines.__mro__[1]
+
+
+def test_the_line_buffer_is_ours_and_the_stdlibs_keeps_what_it_reads():
+    assert email.feedparser.BufferedSubFile is email_fixes._Lines
+    assert STDLIB_LINES.__module__ == "email.feedparser" and email_fixes._lines_as_the_stdlib_keeps_them()
+    source = open(email.feedparser.__file__, encoding="utf-8").read()
+    assert "self._input = BufferedSubFile()" in source and "for ateof in reversed(self._eofstack):" in source
+
+
+def _hostile_letters(rng: random.Random) -> list[bytes]:
+    """Multiparts nested in each other, parts whose lines start with "-" or "--" (a
+    boundary's prefix, an outer boundary inside an inner part, a close without its
+    open), a delivery report (the blank-line end predicate), a boundary `re` compiles
+    itself (one that does not read back), in any of the three line ends."""
+    lines = ["-", "--", "--A", "--A--", "--B", "--B--", "--A x", "---A", "- A", "x", "", "-x-",
+             "Content-Type: text/plain", "Content-Type: multipart/mixed; boundary=B",
+             "Content-Type: message/delivery-status", "Reporting-MTA: dns; a", "Action: failed", "--\\d"]
+    letters = []
+    for _ in range(800):
+        newline = rng.choice(["\r\n", "\n", "\r"])
+        body = newline.join(rng.choice(lines) for _ in range(rng.randrange(0, 30)))
+        top = rng.choice(["multipart/mixed; boundary=A", "multipart/report; boundary=A",
+                          "message/delivery-status", "text/plain", "multipart/mixed; boundary=\"\\d\""])
+        letters.append(f"Content-Type: {top}{newline}{newline}{body}{newline}".encode("utf-8"))
+    return letters
+
+
+def test_every_letter_is_parsed_as_with_the_stdlibs_line_buffer(monkeypatch):
+    def parsed(raw: bytes, chunk: int | None) -> list:
+        if chunk is None:
+            message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        else:  # fed a few bytes at a time: lines cut across feeds, NeedMoreData
+            parser = email.feedparser.BytesFeedParser(policy=email.policy.compat32)
+            for at in range(0, len(raw), chunk):
+                parser.feed(raw[at:at + chunk])
+            message = parser.close()
+        return [(part.get_content_type(), part.get_payload() if not part.is_multipart() else len(part.get_payload()),
+                 part.preamble, part.epilogue, [type(d).__name__ for d in part.defects]) for part in message.walk()]
+
+    rng = random.Random(2026_12_04_1)
+    letters = [p.read_bytes() for p in sorted(shared_path("corpus", "mime").rglob("*")) if p.is_file()]
+    letters += _hostile_letters(rng)
+    skipped = 0
+    real_readline = email_fixes._Lines.readline
+
+    def counting(self):  # noqa: ANN001, ANN202
+        nonlocal skipped
+        before = len(self._lines)
+        line = real_readline(self)
+        skipped += bool(before and isinstance(line, str) and line and line[:1] != "-" and self._eofstack
+                        and not self._others)
+        return line
+
+    monkeypatch.setattr(email_fixes._Lines, "readline", counting)
+    for raw in letters:
+        for shape in (raw, re.sub(rb"\r?\n", b"\r\n", raw)):
+            for chunk in (None, rng.choice([5, 64, 4096])):
+                ours = parsed(shape, chunk)
+                with monkeypatch.context() as stdlib:
+                    stdlib.setattr(email.feedparser, "BufferedSubFile", STDLIB_LINES)
+                    theirs = parsed(shape, chunk)
+                assert ours == theirs, (chunk, shape[:300])
+    assert skipped > 100_000
