@@ -42,8 +42,8 @@ that does not start with `-` is given on without asking (`_Lines`), unless an en
 another kind is waited for (a delivery-status block's blank line), as before.
 
 The replacements return exactly what the stdlib's return (the same splitting, the same
-decoding, the same exceptions; tests/hostile/test_red_team_session13.py compares them on
-thousands of inputs), looking at each character a bounded number of times. They are
+decoding, the same exceptions; tests/hostile/test_red_team_session13.py and, for the
+feedparser's, tests/test_email_boundaries.py compare them on thousands of inputs), looking at each character a bounded number of times. They are
 installed when `gateway` is imported: every process that parses mail (the SMTP
 supervisor, its check workers, the runners, the CLI) imports it before anything else.
 """

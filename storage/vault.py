@@ -21,9 +21,9 @@ class Vault:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
-        # Per thread: the delivery runner's threads put stamped PDFs while a pipeline
-        # batch of the same process may be inside deferred_sync(); a count shared by
-        # all let one thread's puts wait for another's syncfs, which does not wait.
+        # Per thread: a deferral belongs to the block that opened it. The delivery
+        # runner's threads share one Vault; a count shared by them would let one
+        # thread's puts skip their fsyncs, relying on a syncfs that does not wait for them.
         self._local = threading.local()
 
     @property

@@ -94,3 +94,36 @@ def test_headers_added_at_once_are_the_headers_added_one_by_one():
     assert mime_attach.add_headers(lf, headers) == one_by_one.replace(b"\r\n", b"\n")
     message = email.message_from_bytes(at_once, policy=email.policy.default)
     assert message.get_all("X-Saraban-Signature") == ["a.pdf: TOTAL_PASSED", "b.pdf: evil INDETERMINATE"]
+
+
+def single_part_letter(content_type: bytes, pdf: bytes) -> bytes:
+    """A letter that is its PDF alone (no multipart), named on Content-Type only, with a
+    DKIM-Signature longer than a name may be in its header block."""
+    return (b"DKIM-Signature: v=1; a=rsa-sha256; d=bangkok.go.th; s=s1;\r\n b=" + b"A" * 344 + b"\r\n"
+            b"From: saraban.dds@bangkok.go.th\r\nTo: saraban.latkrabang@bangkok.go.th\r\nSubject: x\r\n"
+            b"MIME-Version: 1.0\r\n" + content_type + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(pdf).replace(b"\n", b"\r\n"))
+
+
+def test_a_long_plain_name_on_content_type_of_a_single_part_letter_is_written_as_the_register_saves_it():
+    pdf = make_pdf("single part")
+    long_name = "r" * 280 + ".pdf"
+    raw = single_part_letter(b'Content-Type: application/pdf; name="' + long_name.encode() + b'"', pdf)
+    message = email.message_from_bytes(clean_names(raw), policy=email.policy.default)
+    assert message.get_param("name") == saved_name(long_name) and len(saved_name(long_name).encode()) <= 255
+    assert message.get_payload(decode=True) == pdf
+    assert message["DKIM-Signature"] is not None  # the letter's own fields as they came
+
+
+def test_an_rfc2047_name_in_an_odd_case_with_windows_874_bytes_is_read_as_the_register_reads_it():
+    """`nAmE="=?utf-8?B?...?="` (Outlook's RFC 2047 in a quoted name, the parameter in a
+    case the old search did not list), Windows-874 bytes under the utf-8 label."""
+    pdf = make_pdf("odd case 2047")
+    thai = "หนังสือ_๒.pdf"
+    word = b"=?utf-8?B?" + base64.b64encode(thai.encode("cp874")) + b"?="
+    raw = ascii_letter(b'Content-Disposition: attachment\r\nX-Ignored: y', pdf).replace(
+        b"Content-Type: application/pdf\r\n", b'Content-Type: application/pdf; nAmE="' + word + b'"\r\n')
+    assert raw.isascii()
+    message = email.message_from_bytes(clean_names(raw), policy=email.policy.default)
+    [part] = list(message.iter_attachments())
+    assert part.get_param("name") == thai and part.get_payload(decode=True) == pdf

@@ -89,21 +89,20 @@ def _entity(raw: bytes, start: int, end: int, depth: int, edits: list) -> None:
 
 def _plain_leaf(head: bytes, newline: bytes) -> bool:
     """A header block that can neither open a multipart nor carry a name `_named_head`
-    writes again (ASCII, no RFC 2047 or 2231 mark, no field longer than a file system
-    holds): a PDF part named "2569_dds_0403_57.pdf" beside a Thai-named one is left
-    without parsing its fields."""
-    if not head.isascii() or b"=?" in head or b"*" in head or b"multipart" in head.lower():
-        return False
-    return len(head) <= MAX_SAVED_BYTES or max(map(len, _fields_of(newline).split(head))) <= MAX_SAVED_BYTES
+    writes again (each of its fields `_plain`): a PDF part named "2569_dds_0403_57.pdf"
+    beside a Thai-named one is left without parsing its fields."""
+    return b"multipart" not in head.lower() and all(map(_plain, _FIELD_ENDS[newline].split(head)))
 
 
-def _fields_of(newline: bytes) -> re.Pattern:
-    """Splits a header block into its fields as `_named_head` joins them: at each line
-    end not followed by a continuation line."""
-    return _CRLF_FIELDS if newline == b"\r\n" else _LF_FIELDS
+def _plain(field: bytes) -> bool:
+    """A header field every client reads alike and a file system can hold the name of:
+    ASCII, neither RFC 2047 nor RFC 2231, no longer than a name may be."""
+    return field.isascii() and b"=?" not in field and b"*" not in field and len(field) <= MAX_SAVED_BYTES
 
 
-_CRLF_FIELDS, _LF_FIELDS = re.compile(rb"\r\n(?![ \t])"), re.compile(rb"\n(?![ \t])")
+# Where a header block's fields end, as `_named_head` joins them: a line end not followed
+# by a continuation line.
+_FIELD_ENDS = {b"\r\n": re.compile(rb"\r\n(?![ \t])"), b"\n": re.compile(rb"\n(?![ \t])")}
 _NAMING_FIELDS = ("content-type", "content-disposition")
 
 
@@ -186,8 +185,8 @@ def _written_again(line: bytes, headers: email.message.Message, title: str, para
     """The header field `line` with its name parameter as RFC 2231 UTF-8, or None when
     a client reads it as the register does already and a file system can hold it (or
     it has none)."""
-    if line.isascii() and b"=?" not in line and b"*" not in line and len(line) <= MAX_SAVED_BYTES:
-        return None  # plain ASCII, neither RFC 2047 nor RFC 2231: every client reads it alike
+    if _plain(line):
+        return None
     header = title.lower()
     if len(headers.get_all(header) or ()) != 1:
         return None  # two Content-Type fields: which one a client takes is its own affair
