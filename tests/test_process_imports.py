@@ -105,6 +105,10 @@ def test_a_running_supervisor_never_loads_cryptography_nor_the_letter_parser(tmp
             # (gateway/pipeline/attachment_names.py): no mail-parser, no libmagic.
             assert not _mapped(delivery, "libmagic") and _mapped(pipeline, "libmagic")
             assert _mapped(stamping, _CRYPTOGRAPHY)
+            # Only the supervisor validates the configuration: the runners are handed it as
+            # plain views (gateway/config/views.py), without pydantic (~9 MiB each; session 32).
+            assert _mapped(d.proc.pid, "pydantic_core")
+            assert not any(_mapped(pid, "pydantic_core") for pid in (pipeline, delivery, stamping, *checkers))
             # pyHanko's HTTP clients are imported only when made (signatures/pyhanko_import.py).
             assert not _mapped(stamping, "/aiohttp/") and not _mapped(stamping, "/yarl/")
             copies = d.wait_for(lambda: d.maildir_files("latkrabang"), what="the folder copy")

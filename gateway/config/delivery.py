@@ -12,6 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.config.views import (DEFAULT_SMTP_PORT, AccountDerived, ImapIntakeDerived, SmtpForwardDerived,  # noqa: F401
+                                  is_loopback, parse_smarthost)
+
 SECRET_KEYS = ("password",)
 
 
@@ -19,42 +22,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Account(_Strict):
-    """Who to log in as. `password_file` (a systemd credential, say) beats `password`."""
+class _Account(_Strict, AccountDerived):
+    """Who to log in as. `password_file` (a systemd credential, say) beats `password`
+    (AccountDerived.secret)."""
 
     username: str | None = None
     password: str | None = None
     password_file: Path | None = None
-
-    def secret(self) -> str | None:
-        if self.password_file is not None:
-            try:
-                return self.password_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"password_file {self.password_file}: {exc.strerror}") from None
-        return self.password
-
-
-DEFAULT_SMTP_PORT = 25
-
-
-def parse_smarthost(value: str) -> tuple[str, int]:
-    """'mail.bangkok.go.th:587' -> ('mail.bangkok.go.th', 587); '[::1]:25' works too."""
-    value = value.strip()
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        return host, int(rest.lstrip(":") or DEFAULT_SMTP_PORT)
-    host, sep, port = value.rpartition(":")
-    if sep and port.isdigit() and ":" not in host:
-        return host, int(port)
-    return value, DEFAULT_SMTP_PORT
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return host.lower().rstrip(".") == "localhost"
 
 
 def _tls_unless_loopback(host: str, tls: bool) -> None:
@@ -105,7 +79,7 @@ class ImapServer(_Account):
         return value
 
 
-class SmtpForward(_Account):
+class SmtpForward(_Account, SmtpForwardDerived):
     """[delivery.smtp.<name>]: a relay through which copies go to departmental addresses."""
 
     host: str
@@ -122,13 +96,6 @@ class SmtpForward(_Account):
         no_plain_password(self.host, self.tls or self.uses_starttls, self.username, "[delivery.smtp]")
         return self
 
-    @property
-    def uses_starttls(self) -> bool:
-        if self.tls:
-            return False  # already encrypted from the first byte
-        if self.starttls is not None:
-            return self.starttls
-        return not is_loopback(self.host)
 
 
 class RegistrarRoute(_Account):
@@ -152,7 +119,7 @@ class UnitDelivery(_Account):
     registrar: RegistrarRoute | None = None  # secret registrar's copies (default: see RegistrarRoute)
 
 
-class ImapIntake(_Account):
+class ImapIntake(_Account, ImapIntakeDerived):
     """[[imap_intake]]: a central mailbox the gateway pulls letters from."""
 
     unit: str  # the unit the letters are addressed to (local part, e.g. saraban.latkrabang)
@@ -184,11 +151,6 @@ class ImapIntake(_Account):
     @classmethod
     def _local(cls, value: str) -> str:
         return value.split("@", 1)[0].lower()
-
-    @property
-    def key(self) -> str:
-        """Names the mailbox the same way in every gateway instance (lease and UID rows)."""
-        return f"imap://{self.username}@{self.host}/{self.mailbox}"
 
 
 def check_routes(imap: dict[str, ImapServer], smtp: dict[str, SmtpForward],

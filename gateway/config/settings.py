@@ -7,7 +7,6 @@ file so that systemd units and containers can adjust a deployment without editin
 from __future__ import annotations
 
 import json
-import functools
 import os
 import re
 import tomllib
@@ -20,7 +19,9 @@ from gateway.sender.settings import DnsSection, SenderSection
 from gateway.intake.client_block import networks
 from rules.thai_time import REGISTER_YEARS
 from gateway.config.delivery import (ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets,
-                                     is_loopback, no_plain_password, parse_smarthost)
+                                     no_plain_password)
+from gateway.config.views import (VIEWS, ConfigError, DeliveryDerived, NoticesDerived, PipelineDerived,
+                                  SettingsDerived, View, parse_smarthost)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
 # docs/install.md's place, which the systemd unit names (SARABAN_CONFIG): an installed
@@ -38,10 +39,6 @@ ENV_OVERRIDES = {
     "SARABAN_TRUST_ROOTS": ("signatures", "trust_roots"),
     "SARABAN_HTTP_PORT": ("http", "port"),
 }
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says where and why."""
 
 
 class _Section(BaseModel):
@@ -175,7 +172,7 @@ class RegisterSection(_Section):
         return value
 
 
-class PipelineSection(_Section):
+class PipelineSection(_Section, PipelineDerived):
     # Pipeline runner processes; 0 = one per two cores (at least 1, at most 4). Parsing,
     # rules and the register are a fifth of a letter's CPU: on two cores one runner
     # registered and filed as many letters a second as two did, signed ones too, and its
@@ -192,12 +189,8 @@ class PipelineSection(_Section):
     # so a letter of slow PDFs cannot hold the letters behind it.
     pdf_budget: float = Field(30.0, gt=0)
 
-    @property
-    def runners(self) -> int:
-        return self.workers or max(1, min(4, (os.cpu_count() or 1) // 2))
 
-
-class DeliverySection(_Section):
+class DeliverySection(_Section, DeliveryDerived):
     backend: Literal["maildir", "imap", "smtp"] = "maildir"
     folders_dir: Path = Path("folders")  # under data_dir unless absolute
     retry_base: float = Field(5.0, gt=0)  # seconds; doubles each attempt
@@ -216,8 +209,9 @@ class DeliverySection(_Section):
     units: dict[str, UnitDelivery] = Field(default_factory=dict)
 
     @property
-    def threads(self) -> int:
-        return self.workers or max(1, min(4, os.cpu_count() or 1))
+    def default_route(self) -> UnitDelivery:
+        """Where a unit without its own [delivery.units."<unit>"] table is filed."""
+        return UnitDelivery(backend=self.backend)
 
     @model_validator(mode="after")
     def _routes(self) -> "DeliverySection":
@@ -233,7 +227,7 @@ class RulesSection(_Section):
     )
 
 
-class NoticesSection(_Section):
+class NoticesSection(_Section, NoticesDerived):
     enabled: bool = True
     smarthost: str | None = None  # host[:port]; None: notices stay queued
     # None (not set): STARTTLS unless the smarthost is on this host. A notice carries the
@@ -254,13 +248,6 @@ class NoticesSection(_Section):
         if self.smarthost:
             no_plain_password(parse_smarthost(self.smarthost)[0], self.uses_starttls, self.username, "[notices]")
         return self
-
-    @property
-    def uses_starttls(self) -> bool:
-        """`starttls` as set, or (not set) true unless the smarthost is on this host."""
-        if self.starttls is not None:
-            return self.starttls
-        return bool(self.smarthost) and not is_loopback(parse_smarthost(self.smarthost)[0])
 
 
 class SignaturesSection(_Section):
@@ -383,15 +370,7 @@ class LoggingSection(_Section):
     format: Literal["json", "console"] = "json"
 
 
-@functools.lru_cache(maxsize=None)
-def _real_path(path: Path) -> Path:
-    """An absolute [storage] data_dir's real path, resolved once a process: realpath is
-    an lstat a path component, and every path of the data directory (spool, vault,
-    sealed store, bells) starts there, many times a letter."""
-    return path.resolve()
-
-
-class Settings(_Section):
+class Settings(_Section, SettingsDerived):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     gateway: GatewaySection = GatewaySection()
     smtp: SmtpSection = SmtpSection()
@@ -415,69 +394,6 @@ class Settings(_Section):
     imap_intake: list[ImapIntake] = Field(default_factory=list)  # [[imap_intake]] mailboxes
     source: Path | None = None  # the file this came from
 
-    # Derived paths, so no other module has to know the layout rules.
-    @property
-    def data_dir(self) -> Path:
-        given = self.storage.data_dir
-        # A relative one against the working directory of the moment.
-        return _real_path(given) if given.is_absolute() else given.resolve()
-
-    @property
-    def database_url(self) -> str:
-        return self.storage.database_url or f"sqlite:///{self.data_dir / 'saraban.db'}"
-
-    def open_database(self, lock_wait: float | None = None):  # noqa: ANN201 - storage.db.Database, imported when used
-        """The database with this configuration's bounds ([storage] lock_timeout,
-        statement_timeout); every process and command opens it this way. `lock_wait`:
-        a shorter wait for a lock, for someone waiting at a screen (the desk)."""
-        from gateway.service.doorbell import DELIVERY_BELL, ring
-        from storage.db import Database
-
-        lock_timeout = self.storage.lock_timeout if lock_wait is None else min(lock_wait, self.storage.lock_timeout)
-        db = Database(self.database_url, lock_timeout, self.storage.statement_timeout)
-        data_dir = self.data_dir
-        db.after_outbox_change = lambda: ring(data_dir, DELIVERY_BELL)  # whichever process made the item
-        return db
-
-    @property
-    def spool_dir(self) -> Path:
-        return self.data_dir / "spool"
-
-    @property
-    def vault_dir(self) -> Path:
-        return self.data_dir / "vault"
-
-    @property
-    def folders_dir(self) -> Path:
-        return self.data_dir / self.delivery.folders_dir
-
-    @property
-    def metrics_dir(self) -> Path:
-        return self.http.metrics_dir or self.data_dir / "metrics"
-
-    @property
-    def directory_path(self) -> Path:
-        path = self.directory.path
-        if not path.is_absolute() and self.source is not None:
-            path = self.source.parent / path
-        return path.resolve()
-
-    def config_relative(self, path: Path) -> Path:
-        """A path of the configuration file, relative to that file."""
-        if not path.is_absolute() and self.source is not None:
-            path = self.source.parent / path
-        return path
-
-    @property
-    def min_free_bytes(self) -> int:
-        if self.smtp.min_free_mb is None:  # Postfix's rule: one and a half of the largest message
-            return self.smtp.max_message_size * 3 // 2
-        return self.smtp.min_free_mb * 1024 * 1024
-
-    def start_number(self, unit: str, book: str, year: int) -> int:
-        key = unit if book == self.register_.general_book else f"{unit}/{book}"
-        return self.register_.start_numbers.get(key, {}).get(year, 1)
-
     def effective(self) -> dict[str, Any]:
         """The configuration as it will be used, secrets masked, for check-config."""
         data = self.model_dump(mode="json", exclude={"source"}, by_alias=True)
@@ -492,6 +408,24 @@ class Settings(_Section):
             "folders_dir": str(self.folders_dir),
         }
         return data
+
+
+def as_view(value: Any) -> Any:
+    """A validated model as plain objects for a runner (gateway/config/views.py): every
+    field, recursively, in the view class of its model, which computes what the model
+    computes; anything else as it is (paths, numbers and strings; lists and dicts copied)."""
+    if isinstance(value, BaseModel):
+        fields = {name: as_view(getattr(value, name)) for name in type(value).model_fields}
+        if isinstance(value, DeliverySection):  # the one derived value that is a model
+            fields["default_route"] = as_view(value.default_route)
+        return VIEWS.get(type(value).__name__, View)(type(value).__name__, fields)
+    if isinstance(value, list):
+        return [as_view(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(as_view(item) for item in value)
+    if isinstance(value, dict):
+        return {key: as_view(item) for key, item in value.items()}
+    return value
 
 
 def _mask_url(url: str) -> str:

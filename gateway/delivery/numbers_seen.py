@@ -21,13 +21,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gateway.config.settings import Settings
 from gateway.delivery.imap import ImapFiler, ImapTarget
 from gateway.delivery.targets import imap_target, route_for
 from gateway.intake.imap_session import ImapGone
 from gateway.units.directory import Directory
 from rules.thai_time import REGISTER_YEARS
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
 
 HEADER_BYTES = 64 * 1024  # our fields are the copy's first lines; a header block is rarely longer
 _NUMBER = re.compile(r"^([1-9][0-9]{0,8})/([0-9]{4})$")

@@ -15,11 +15,10 @@ import smtplib
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.config.delivery import SmtpForward
-from gateway.config.settings import Settings
 from gateway.delivery.folder_copy import folder_copy
 from gateway.delivery.imap import ImapFiler, ImapTarget
 from gateway.delivery.targets import imap_target, route_for
@@ -31,6 +30,10 @@ from gateway.service.crashpoints import crashpoint
 from gateway.service.services import Services
 from storage import lease, outbox
 from storage.models import OutboxItem
+
+if TYPE_CHECKING:
+    from gateway.config.delivery import SmtpForward
+    from gateway.config.settings import Settings
 
 log = structlog.get_logger("gateway.deliver")
 

@@ -10,12 +10,11 @@ import datetime as dt
 import threading
 import time
 import zlib
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 import structlog
 from structlog.contextvars import bound_contextvars
 
-from gateway.config.settings import Settings
 from gateway.delivery.errors import PermanentFailure
 from gateway.delivery.inflight import KILLS_BEFORE_DEAD, InFlight, RunnerKilled
 from gateway.delivery.registrar import deliver_alert, deliver_registrar
@@ -34,6 +33,9 @@ from storage import outbox
 from storage.errors import is_transient_storage_error
 from storage.fsync import DirSyncs, deferred_dir_syncs
 from storage.models import OutboxItem
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
 
 log = structlog.get_logger("gateway.runner.delivery")
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.config.delivery import SmtpForward
 from gateway.delivery.wire import on_the_wire
 from gateway.intake.imap_session import tls_context
 from gateway.service.deadline import Deadline
+
+if TYPE_CHECKING:
+    from gateway.config.delivery import SmtpForward
 
 log = structlog.get_logger("gateway.deliver.smtp")
 

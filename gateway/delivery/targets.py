@@ -5,16 +5,17 @@ already filed) and would otherwise import the copy's builder, the MIME parser an
 libraries (~4 MiB) for nothing."""
 from __future__ import annotations
 
-from gateway.config.delivery import UnitDelivery
-from gateway.config.settings import Settings
 from gateway.delivery.imap import ImapTarget
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.config.delivery import UnitDelivery
+    from gateway.config.settings import Settings
 
 
 def route_for(settings: Settings, unit: str) -> UnitDelivery:
     route = settings.delivery.units.get(unit)
-    if route is not None:
-        return route
-    return UnitDelivery(backend=settings.delivery.backend)
+    return route if route is not None else settings.delivery.default_route
 
 
 def imap_target(settings: Settings, route: UnitDelivery, unit: str, folder: str,

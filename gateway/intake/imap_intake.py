@@ -26,9 +26,9 @@ import datetime as dt
 import functools
 import hashlib
 import time
+from typing import TYPE_CHECKING
 
 import structlog
-from gateway.config.delivery import ImapIntake
 from gateway.intake.clock_guard import ClockGuard
 from gateway.intake.disk_space import StorageGuard
 from gateway.intake.imap_session import Headers, ImapError, ImapGone, ImapRefused, ImapSession, parse_internaldate
@@ -40,6 +40,9 @@ from storage import intake as taken
 from storage.db import Database
 from storage.errors import is_transient_storage_error
 from storage.messages import get_message
+
+if TYPE_CHECKING:
+    from gateway.config.delivery import ImapIntake
 
 log = structlog.get_logger("gateway.intake.imap_intake")
 

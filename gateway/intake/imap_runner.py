@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.config.settings import Settings
 from gateway.units.directory import load_directory
 from gateway.intake.clock_guard import clock_guard
 from gateway.intake.disk_space import storage_guard
@@ -21,6 +21,9 @@ from gateway.service.process_util import die_with_parent
 from gateway.spool import Spool, open_spool
 from storage import lease
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
 
 log = structlog.get_logger("gateway.runner.imap")
 

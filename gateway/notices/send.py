@@ -21,7 +21,7 @@ import structlog
 
 from gateway.notices.compose import build_notice
 from gateway.notices.decide import decide, undecided
-from gateway.config.delivery import parse_smarthost
+from gateway.config.views import parse_smarthost
 from gateway.delivery.errors import PermanentFailure
 from gateway.service.deadline import Deadline
 from storage.outbox import SETTLED

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -16,13 +17,15 @@ from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.pipeline.pdf_readings import LetterReading, Readings
 from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth
-from gateway.sender.settings import SenderSection
 from gateway.service.log import failure
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
 from rules.model import NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail
 from rules.registry import run_rules
+
+if TYPE_CHECKING:
+    from gateway.sender.settings import SenderSection
 
 log = structlog.get_logger("gateway.pipeline.check")
 

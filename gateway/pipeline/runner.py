@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import time
 import zlib
+from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.config.settings import Settings
 from gateway.pipeline import classified as secret
 from gateway.service.doorbell import MAX_NAP, Doorbell, pipeline_bell
 from gateway.service.log import failure, failure_trace, setup_logging
@@ -28,6 +28,9 @@ from storage.errors import is_transient_storage_error
 from storage.messages import record_failure, record_storage_wait, return_parked_for_storage
 from storage.outbox import add_alert, alerts_so_far
 from storage.quarantine import hold_again
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
 
 log = structlog.get_logger("gateway.runner.pipeline")
 

@@ -544,7 +544,7 @@ def seal_address_problem(store: "KeyStore", address: str) -> str | None:
 def refuse_seal_mismatch(settings) -> None:
     """Start-up and check-config: a seal whose address is not the From of sealed mail is
     a configuration error (ConfigError), not a surprise in a registrar's mail client."""
-    from gateway.config.settings import ConfigError
+    from gateway.config.views import ConfigError
 
     problem = seal_address_problem(KeyStore.for_data_dir(settings.data_dir), seal_address(settings))
     if problem:

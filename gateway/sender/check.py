@@ -19,10 +19,10 @@ from gateway.sender.dkim import verify_arc, verify_dkim
 from gateway.sender.dns import DnsTemporary, Resolver
 from gateway.sender.results import CHECK_FAILED, SenderAuth, refused_signature, results_authserv_id
 from rules.thai_time import now_utc
-from gateway.sender.settings import SenderSection
 from gateway.sender.spf import check_spf, peer_ip, spf_identity
 
 if TYPE_CHECKING:
+    from gateway.sender.settings import SenderSection
     from gateway.spool import SpoolEntry
 
 log = structlog.get_logger("gateway.sender")

@@ -6,10 +6,14 @@ policy (rules/policy.py, default action "reject") then quarantines a fail, unles
 unit's own rule table says otherwise."""
 from __future__ import annotations
 
-from rules.model import Finding
+from typing import TYPE_CHECKING
+
 from gateway.sender.dmarc import BARE_CR, org_domain
 from gateway.sender.results import CHECK_FAILED, RECUT, SenderAuth, refused_signature
-from gateway.sender.settings import SenderSection
+from rules.model import Finding
+
+if TYPE_CHECKING:
+    from gateway.sender.settings import SenderSection
 
 RULE = "sender_authenticity"
 FORGED_TH = "ไม่สามารถยืนยันได้ว่าส่งจากหน่วยงานนี้จริง"

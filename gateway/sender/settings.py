@@ -1,10 +1,11 @@
 """[dns] and [sender] in the configuration (docs/sender-authenticity.md)."""
 from __future__ import annotations
 
-import fnmatch
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gateway.config.views import SenderDerived
 
 OnFail = Literal["quarantine", "warn"]
 
@@ -26,7 +27,7 @@ class DnsSection(BaseModel):
         return value
 
 
-class SenderSection(BaseModel):
+class SenderSection(BaseModel, SenderDerived):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
     authserv_id: str | None = None  # in Authentication-Results; default [smtp] hostname
@@ -51,19 +52,3 @@ class SenderSection(BaseModel):
     # IMAP intake: the Authentication-Results of these authserv-ids (the mail server
     # in front of the central mailbox) are trusted for SPF (RFC 8601 section 5).
     upstream_authserv_ids: list[str] = Field(default_factory=list)
-
-    def action_for(self, from_domain: str | None) -> OnFail:
-        if from_domain:
-            domain = from_domain.lower().rstrip(".")
-            for pattern in sorted(self.domains, key=_specificity, reverse=True):
-                if fnmatch.fnmatchcase(domain, pattern.lower()):
-                    return self.domains[pattern]
-        return self.on_fail
-
-    def protected(self, from_domain: str | None) -> bool:
-        """A domain whose forged mail is quarantined: it gets no unverified notice."""
-        return self.action_for(from_domain) == "quarantine"
-
-
-def _specificity(pattern: str) -> tuple[int, int]:
-    return (0 if "*" in pattern or "?" in pattern else 1, len(pattern))

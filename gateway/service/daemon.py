@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from gateway.service import metrics
-from gateway.config.settings import Settings, _mask_url
+from gateway.config.settings import Settings, _mask_url, as_view
 from gateway.units.directory import Directory, DirectoryError, load_directory
 from gateway.service.health import HTTP_DEADLINE, Bounded, health, stalled
 from gateway.service.readiness import notice_warnings, ocr_warnings, waiting_warnings
@@ -76,12 +76,15 @@ class Supervisor:
 
     def _plan(self) -> None:
         count = self.settings.pipeline.runners
+        # The runners get the validated configuration as plain views: none of them
+        # imports pydantic (gateway/config/views.py).
+        settings = as_view(self.settings)
         for index in range(count):
             self.children.append(Child(f"pipeline-{index}", "gateway.pipeline.runner:main",
-                                       (self.settings, index, count)))
-        self.children.append(Child("delivery", "gateway.delivery.runner:main", (self.settings,)))
+                                       (settings, index, count)))
+        self.children.append(Child("delivery", "gateway.delivery.runner:main", (settings,)))
         if self.settings.imap_intake:  # central mailboxes pulled from the mail server
-            self.children.append(Child("imap-intake", "gateway.intake.imap_runner:main", (self.settings,)))
+            self.children.append(Child("imap-intake", "gateway.intake.imap_runner:main", (settings,)))
 
     def start(self) -> None:
         for child in self.children:

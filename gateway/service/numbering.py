@@ -28,15 +28,18 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.config.settings import Settings
 from gateway.delivery.numbers_seen import numbers_seen
 from gateway.units.directory import load_directory
 from storage.fsync import write_durably
 from gateway.delivery.targets import route_for
 from storage.register import find_registration, raise_counters, units_with_letters
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
 
 log = structlog.get_logger("gateway.numbering")
 

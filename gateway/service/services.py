@@ -13,7 +13,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator, Literal
 
-from gateway.config.settings import Settings
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from gateway.spool import Spool, open_spool
 from gateway.units.directory import Directory, load_directory
@@ -23,6 +22,7 @@ from storage.db import Database
 from storage.vault import Vault
 
 if TYPE_CHECKING:
+    from gateway.config.settings import Settings
     from gateway.sender.check import PipelineChecker
     from gateway.signatures.check import SignatureChecker
 

@@ -26,11 +26,10 @@ import re
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 import structlog
 
-from gateway.config.settings import Settings
 from gateway.pipeline.file_texts import Budget, archived_pdfs
 from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.signatures.settings import RULE, trust_from_settings
@@ -49,6 +48,9 @@ from gateway.signatures.worker import VerifyPool, WorkerLimits
 from rules.checks import FILE, finding
 from rules.files import signed_file_name
 from rules.model import Attachment, Finding, ParsedMail
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.config.settings import ConfigError, Settings
+from gateway.config.views import ConfigError
 from gateway.signatures.stamp import DEFAULT_FONT, SealKey
 from gateway.signatures.trust import TrustConfigError, TrustSettings
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
 
 log = structlog.get_logger(__name__)
 
