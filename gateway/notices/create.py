@@ -230,12 +230,14 @@ def _findings(findings, classified: bool = False, names: list[str] | None = None
     """Each finding's rule and how to fix it, at most MAX_FINDINGS. A file name is the sender's text: it is
     named by its place ("ไฟล์แนบที่ 2" / "attached file 2"), never quoted, so a notice
     carries nothing an attacker wrote but the registered subject."""
+    if classified:
+        # One line for all of them: each would say the same words (a letter held for
+        # three reasons listed the same sentence three times, numbered).
+        rules = list(dict.fromkeys(finding.rule for finding in findings))
+        return [{"rule": ", ".join(rules), "th": _CLASSIFIED_TH, "en": _CLASSIFIED_EN}] if rules else []
     names = names or []
     out = []
     for finding in findings:
-        if classified:
-            out.append({"rule": finding.rule, "th": _CLASSIFIED_TH, "en": _CLASSIFIED_EN})
-            continue
         th, en = finding.message_th, finding.message_en
         if finding.attachment:
             # The place goes where the rule put the file (Finding.parts_*): replacing the

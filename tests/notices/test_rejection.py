@@ -83,3 +83,19 @@ def test_rate_limit_per_sender_per_hour(daemon_factory, sink):
     assert status["outbox"]["notice"] == {"done": 3, "suppressed": 1}
     [event] = [e for e in d.events() if e.get("event") == "notice_suppressed"]
     assert event["reason"] == "rate_limit" and event["to"] == busy
+
+
+def test_a_letter_held_as_classified_for_several_reasons_says_so_once(notice_daemon, sink):
+    # An empty MIME boundary: nothing of the letter can be read, so it is held as at least
+    # ลับ (secret) for three reasons (no document, its parts' types, unread); a classified
+    # letter's reasons are never spelt out by e-mail, and the one sentence that says so
+    # was listed three times, numbered 1 to 3, in both languages.
+    raw = letter().replace(b'boundary="', b'boundary=""; x="', 1)
+    notice_daemon.send(raw, LATKRABANG)
+    [got] = sink.wait(1)
+    notice_daemon.wait_idle()
+    held = [e for e in notice_daemon.events() if e.get("event") == "quarantined"]
+    assert len(held) == 1 and held[0].get("classified") and len(held[0]["reasons"]) >= 2
+    text = got.message.get_body(("plain",)).get_content()
+    assert text.count("details are not given by e-mail for a classified letter") == 1
+    assert text.count("รายละเอียดไม่แสดงในอีเมลเนื่องจากเป็นหนังสือชั้นความลับ") == 1
