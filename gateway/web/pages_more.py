@@ -127,6 +127,10 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
                                       f"{upload.filename}: {content_type}, {len(data)} bytes; "
                                       "PDF, JPEG, PNG or TIFF only", values=values, status=400)
             name = _scan_name(upload, n, content_type)
+            if name.casefold() in (kept.casefold() for kept in names):
+                # Two scans of one name (scan.pdf from two scanner folders): the second
+                # overwrote the first, and the letter was registered with it twice.
+                name = f"{n}_{name}"
             (Path(tmp) / name).write_bytes(data)
             names.append(name)
         sheet = Path(tmp) / "emergency.csv"
@@ -145,7 +149,8 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
                 results = import_emergency(desk.pipeline_services(), sheet, unit,
                                            str(form.get("reason") or "") or None)
         except ToolError as exc:
-            text = str(exc).replace(str(sheet), "").lstrip(": ").replace(tmp + "/", "")
+            # In the person's language where the tool has the sentence in Thai.
+            text = exc.for_person(person.lang).replace(str(sheet), "").lstrip(": ").replace(tmp + "/", "")
             return emergency_form(desk, request, person, None, text, values=values, status=400)
     return emergency_form(desk, request, person, None, results=results)
 

@@ -273,3 +273,40 @@ def test_a_locked_account_answers_like_an_unknown_name(desk):
     assert min(known + locked + unknown) >= REFUSED_SIGN_IN_SECONDS, (known, locked, unknown)
     logged = [e for e in desk.daemon.events() if e.get("event") == "web_login_locked"]
     assert len(logged) == 4 and {e["username"] for e in logged} == {"victim"}
+
+
+def test_two_scans_of_one_name_are_both_registered(desk):
+    # Two "scan.pdf" from two folders of a scanner, and a "SCAN.PDF": the second was
+    # written over the first in the upload's folder, and the letter registered with the
+    # second scan twice while the clerk was told all was well.
+    import hashlib
+
+    clerk = signed_in(desk.url, "somchai")
+    scans = [make_pdf("scan page one"), make_pdf("scan page two, another"), make_pdf("scan page three")]
+    fields = [("unit", "saraban.latkrabang"), ("emergency_no", "ลก 0403 / ฉ 777"), ("received_at", "2569-03-06 09:15"),
+              ("sender", "สำนักการคลัง"), ("subject", "สแกนชื่อซ้ำ"), ("do", "import")]
+    answer = clerk.post_multipart("/emergency", fields, [("scans", "scan.pdf", scans[0]), ("scans", "scan.pdf", scans[1]),
+                                                          ("scans", "SCAN.PDF", scans[2])])
+    assert answer.status == 200
+    letter_id = one(desk, "SELECT id FROM letters WHERE subject = 'สแกนชื่อซ้ำ'")
+    kept = []
+    for position in range(4):
+        got = clerk.get(f"/letters/{letter_id}/files/{position}")
+        if got.status != 200:
+            break
+        kept.append(hashlib.sha256(got.body).hexdigest())
+    assert kept == [hashlib.sha256(scan).hexdigest() for scan in scans]
+    assert not failures(desk)
+
+
+def test_a_top_secret_emergency_entry_is_refused_in_the_clerks_language(desk):
+    # The tool has the refusal in Thai; the page showed its English sentence, meant
+    # for the command line, on a Thai page.
+    clerk = signed_in(desk.url, "somchai")
+    fields = [("unit", "saraban.latkrabang"), ("emergency_no", "ลก 0403 / ฉ 778"), ("received_at", "2569-03-06 09:20"),
+              ("sender", "สำนักการคลัง"), ("subject", "ลับที่สุด แผนป้องกัน"), ("do", "import")]
+    answer = clerk.post_multipart("/emergency", fields, [("scans", "scan.pdf", make_pdf("scan"))])
+    desk_page(answer, 400, "เป็นหนังสือชั้นลับที่สุด ซึ่งต้องเก็บเป็นเอกสารกระดาษ")
+    assert "nothing imported" not in answer.text
+    assert desk.db("SELECT count(*) FROM letters WHERE subject LIKE 'ลับที่สุด%'") == [(0,)]
+    assert not failures(desk)
