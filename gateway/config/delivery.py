@@ -6,14 +6,12 @@ misspelt `pasword` is an error at start-up and not a login failure at 3 a.m.
 """
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.config.views import (DEFAULT_SMTP_PORT, AccountDerived, ImapIntakeDerived, SmtpForwardDerived,  # noqa: F401
-                                  is_loopback, parse_smarthost)
+from gateway.config.views import AccountDerived, ImapIntakeDerived, SmtpForwardDerived, is_loopback
 
 SECRET_KEYS = ("password",)
 
@@ -95,7 +93,6 @@ class SmtpForward(_Account, SmtpForwardDerived):
     def _password_encrypted(self) -> "SmtpForward":
         no_plain_password(self.host, self.tls or self.uses_starttls, self.username, "[delivery.smtp]")
         return self
-
 
 
 class RegistrarRoute(_Account):

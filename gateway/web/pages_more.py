@@ -89,6 +89,16 @@ def _scan_name(upload: UploadFile, n: int, content_type: str) -> str:
     return f"{stem}{SCAN_TYPES[content_type]}"
 
 
+def _unused_name(name: str, n: int, taken: list[str]) -> str:
+    """`name`, or with the scan's place before it (`2_scan.pdf`) while another scan has
+    it, in any case: two scans of one name (scan.pdf from two scanner folders) were one
+    file, the second written over the first and registered twice."""
+    folded = {other.casefold() for other in taken}
+    while name.casefold() in folded:
+        name = f"{n}_{name}"
+    return name
+
+
 @contextmanager
 def _shredded(folder: Path) -> Iterator[None]:
     try:
@@ -126,11 +136,7 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
                 return emergency_form(desk, request, person, None,
                                       f"{upload.filename}: {content_type}, {len(data)} bytes; "
                                       "PDF, JPEG, PNG or TIFF only", values=values, status=400)
-            name = _scan_name(upload, n, content_type)
-            if name.casefold() in (kept.casefold() for kept in names):
-                # Two scans of one name (scan.pdf from two scanner folders): the second
-                # overwrote the first, and the letter was registered with it twice.
-                name = f"{n}_{name}"
+            name = _unused_name(_scan_name(upload, n, content_type), n, names)
             (Path(tmp) / name).write_bytes(data)
             names.append(name)
         sheet = Path(tmp) / "emergency.csv"

@@ -9,7 +9,7 @@ import pytest
 from gateway.notices.compose import build_notice, notice_message_id
 from gateway.notices.loop_guard import suppression_reason
 from gateway.notices.sanitize import clean_address, clean_message_id, clean_references, clean_text
-from gateway.config.delivery import parse_smarthost
+from gateway.config.views import parse_smarthost
 
 PERSON = "clerk@dds.example.go.th"
 
