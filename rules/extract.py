@@ -47,7 +47,8 @@ _URGENCY_HEADERS = ("X-Urgency", "X-Speed")
 
 
 def _body(mail: ParsedMail) -> str:
-    return normalise_typed(mail.body_text if mail.body_text.strip() else html_to_text(mail.body_html))
+    html = mail.body_html_texts[0] if mail.body_html_texts else html_to_text(mail.body_html)
+    return normalise_typed(mail.body_text if mail.body_text.strip() else html)
 
 
 def mail_subject(mail: ParsedMail) -> str:

@@ -220,6 +220,14 @@ _LINE_START = re.compile(rf"^(?:(?:{_ANY_MARKING})(?=\s|{_GLUED_AFTER})(?!{_HSPA
 # (a typed letter's sender block and its urgency; text extraction keeps one space of the
 # gap between them). Whitespace before it, nothing after it.
 _LINE_END = re.compile(rf"(?<=\s)(?:(?:{_ANY_MARKING})\s*)+$")
+# A marking after its class's label, as e-document systems print both in one head line:
+# "ชั้นความลับ: ลับที่สุด   ชั้นความเร็ว: ด่วนที่สุด", and "(ชั้นลับที่สุด)" in a Subject.
+# The label starts a word (ชั้น after Thai is prose: "เอกสารชั้นลับ"); the next label may
+# follow with no space (a producer that places fields by moving, not by spaces); until session 33
+# a label-first head line, where the marking is neither alone, first nor last, read none.
+_LABELLED = re.compile(
+    rf"(?<![{_THAI}])ชั้น(?:{_HSPACE}ความ{_HSPACE}(?:ลับ|เร็ว))?(?:{_DECORATION}|\s)*"
+    rf"(?P<inner>(?:{_ANY_MARKING}))(?:(?={_GLUED_AFTER}|ชั้น)|(?![{_THAI}{_QUOTES_CLOSE}]))(?!{_HSPACE}ๆ)")
 
 
 def _squash(word: str) -> str:
@@ -374,6 +382,7 @@ def secrecy_in_subject(s: str) -> Secrecy:
     English label in brackets: "[TOP SECRET]")."""
     text = normalise_thai(decode_header_text(s))
     found = _tokens_in(text, _SECRECY_TOKEN, _SECRECY_WORDS)
+    found += [w for m in _LABELLED.finditer(text) for w in _tokens_in(m["inner"], _SECRECY_TOKEN, _SECRECY_WORDS)]
     for m in _BRACKETED_EN.finditer(unicodedata.normalize("NFKC", text).lower()):
         found.append("top_secret" if m["label"].startswith("top") else _EN_LEVEL[m["label"]])
     return _best(found, SECRECY_RANK, "none")  # type: ignore[return-value]
@@ -381,7 +390,9 @@ def secrecy_in_subject(s: str) -> Secrecy:
 
 def urgency_in_subject(s: str) -> Urgency:
     text = normalise_thai(decode_header_text(s))
-    return _best(_tokens_in(text, _URGENCY_TOKEN, _URGENCY_WORDS), URGENCY_RANK, "normal")  # type: ignore[return-value]
+    found = _tokens_in(text, _URGENCY_TOKEN, _URGENCY_WORDS)
+    found += [w for m in _LABELLED.finditer(text) for w in _tokens_in(m["inner"], _URGENCY_TOKEN, _URGENCY_WORDS)]
+    return _best(found, URGENCY_RANK, "normal")  # type: ignore[return-value]
 
 
 def classify_secrecy_text(s: str) -> Secrecy:
@@ -521,6 +532,7 @@ def _marked_lines(text: str, region: bool = True) -> list[str]:
             if m:  # "สำนักงานเขตบางรัก ด่วนที่สุด": the marking ends it
                 parts.append(m.group(0))
             parts.extend(b["inner"] for b in _BRACKETED.finditer(line))
+            parts.extend(b["inner"] for b in _LABELLED.finditer(line))
     return parts
 
 
@@ -551,6 +563,12 @@ def html_readings(markup: str) -> tuple[str, ...]:
     full = html_to_text(markup)
     shown = html_to_text(markup, shown=True) if _HIDDEN_STYLE_OR_ATTR.search(markup) else full
     return (full,) if shown == full else (full, shown)
+
+
+def html_texts(mail: ParsedMail) -> tuple[str, ...]:
+    """The readings of a letter's HTML body: made when it was parsed if it was too long
+    to keep whole (`ParsedMail.body_html_texts`)."""
+    return mail.body_html_texts or html_readings(mail.body_html or "")
 
 
 def html_to_text(markup: str, shown: bool = False, depth: int = 0) -> str:
@@ -586,7 +604,17 @@ _HTML_BLOCKS = frozenset(
     "footer form h1 h2 h3 h4 h5 h6 header hr legend li main nav ol p pre section summary table tbody td tfoot th "
     "thead title tr ul".split())
 # Not <noscript>: mail clients run no scripts, so they show what it holds.
-_HTML_HIDDEN = frozenset({"script", "style", "head"})
+_HTML_HIDDEN = frozenset({"script", "style"})
+# What a browser keeps in the <head> (whose title it does not show in the page); any
+# other element, text that is not white space, </head>, <body> or </body> ends the head
+# (HTML's "in head" insertion mode): `</head>` is optional, and until session 33 a
+# letter that left it out was read as no text at all after <head>.
+_HEAD_ELEMENTS = frozenset("base basefont bgsound link meta title noscript noframes style script template head html"
+                           .split())
+# A comment ends at `-->` or `--!>`, and `<!-->` and `<!--->` are whole (empty) comments,
+# as browsers read them; Python's parser ran each of these to the next `-->`, hiding
+# what a browser shows.
+_COMMENT_END = re.compile(r"--!?>")
 _RUBY_ANNOTATIONS = frozenset({"rt", "rp", "rtc"})
 # Text a browser draws from an attribute: an image's alt (Thunderbird shows it while remote
 # images are blocked, and for a cid: image that is missing), a form field's value or
@@ -682,6 +710,20 @@ class _HtmlText(HTMLParser):
         self._style = 0
         self._shown = shown
         self._open: list[tuple[str, bool]] = []  # with `shown`: open elements, each hiding or not
+        self._head = False  # inside the head: only a title's text is there, and not shown
+        self._title = 0
+
+    def parse_comment(self, i: int, report: int = 1) -> int:  # noqa: ARG002 - the stdlib's signature
+        raw = self.rawdata
+        for empty in ("<!-->", "<!--->"):
+            if raw.startswith(empty, i):
+                return i + len(empty)
+        m = _COMMENT_END.search(raw, i + 4)
+        return m.end() if m else -1
+
+    def _end_head(self) -> None:
+        self._head = False
+        self._title = 0
 
     def _hides(self, attrs) -> bool:  # noqa: ANN001 - HTMLParser's (name, value) pairs
         return any(name == "hidden" or (name == "style" and value and _HIDING_STYLE.search(value))
@@ -697,6 +739,13 @@ class _HtmlText(HTMLParser):
     def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001 - HTMLParser's signature
         if self._shown and tag not in _HTML_VOID:
             self._open.append((tag, self._hides(attrs)))
+        if tag == "head":
+            self._head = True
+        elif self._head and tag not in _HEAD_ELEMENTS:
+            self._end_head()
+        elif self._head and tag == "title":
+            self._title += 1
+            return
         if tag in _HTML_HIDDEN:
             self._hidden += 1
             self._style += tag == "style"
@@ -709,6 +758,8 @@ class _HtmlText(HTMLParser):
         self._attribute_texts(tag, attrs)
 
     def handle_startendtag(self, tag: str, attrs) -> None:  # noqa: ANN001
+        if self._head and tag not in _HEAD_ELEMENTS:
+            self._end_head()
         if tag in _HTML_BLOCKS:
             self._break()
         self._attribute_texts(tag, attrs)
@@ -747,6 +798,11 @@ class _HtmlText(HTMLParser):
         if self._shown and any(t == tag for t, _ in self._open):
             while self._open and self._open.pop()[0] != tag:  # elements left unclosed end with it
                 pass
+        if tag in ("head", "body", "html", "br") or (self._head and tag not in _HEAD_ELEMENTS):
+            self._end_head()
+        elif self._head and tag == "title":
+            self._title = max(0, self._title - 1)
+            return
         if tag in _HTML_HIDDEN:
             self._hidden = max(0, self._hidden - 1)
             self._style = max(0, self._style - (tag == "style"))
@@ -763,7 +819,9 @@ class _HtmlText(HTMLParser):
             self._generated(data)
         if self._style and "data:" in data:
             self._css_images(data)
-        if self._hidden or (self._shown and any(hides for _, hides in self._open)):
+        if self._head and not self._hidden and not self._title and data.strip():
+            self._end_head()  # text in the head is the body's (a browser shows it)
+        if self._hidden or self._title or (self._shown and any(hides for _, hides in self._open)):
             return
         if self._annotation and self._aside:
             self._aside[-1] += re.sub(r"[ \t\r\n\f]+", " ", data)
@@ -850,7 +908,8 @@ def read_classification(mail: ParsedMail) -> Classification:
     level = secrecy_in_subject(mail.subject or "")
     if level != "none":
         found.append(Classification(level, "subject"))
-    for where, text in (("body", mail.body_text), *(("html", t) for t in html_readings(mail.body_html or ""))):
+    for where, text in (("body", mail.body_text), *(("html", t) for t in html_texts(mail)),
+                        *(("body file", t) for t in mail.body_file_texts)):
         level = secrecy_in_letter(text or "")
         if level != "none":
             found.append(Classification(level, where))

@@ -96,6 +96,12 @@ class ParsedMail:
     # file whose text could not be read), one English phrase each: each makes the letter
     # at least ลับ (fail closed).
     unread: tuple[str, ...] = ()
+    # An HTML body longer than what is kept of a text: its readings (`html_readings`),
+    # made before the cut; empty when body_html is whole.
+    body_html_texts: tuple[str, ...] = ()
+    # The texts of files uuencoded in the body (`begin 644 name`), which clients show as
+    # attachments: read for the markings only (the letter's files are its MIME parts).
+    body_file_texts: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         lname = name.lower()

@@ -99,8 +99,25 @@ def ends(text: str, keep: int = MAX_TEXT // 2) -> str:
     than a million characters was cut with the middle (leak red team, 30 Nov 2026)."""
     if len(text) <= 2 * keep:
         return text
-    middle = [line for line in text[keep:-keep].splitlines() if "ล" in line and len(line.strip()) <= 60]
-    return "\n".join([text[:keep], *middle[:MAX_MIDDLE_LINES], text[-keep:]])
+    middle = []
+    for line in text[keep:-keep].splitlines():
+        if "ล" not in line:
+            continue
+        # Short in letters: a marking's line may be drawn wide with decoration
+        # ("=====  ลับที่สุด  =====", cut until session 33 when past 60 characters),
+        # which is kept squeezed to three of each.
+        if len(line.strip()) > 60:
+            if len(_NOT_LETTERS.sub("", line)) > 60:
+                continue
+            line = _DECORATION_RUN.sub(r"\1\1\1", line)
+        middle.append(line)
+        if len(middle) >= MAX_MIDDLE_LINES:
+            break
+    return "\n".join([text[:keep], *middle, text[-keep:]])
+
+
+_NOT_LETTERS = re.compile(r"[\W_]+")
+_DECORATION_RUN = re.compile(r"([\W_])\1{3,}")
 
 
 
@@ -129,7 +146,38 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
         texts.append(wide)
     if _is_html(declared, filename, sniffed):
         return [ends(reading) for text in texts for reading in html_readings(text)]
-    return [ends(text) for text in texts]
+    if declared in ("text/enriched", "text/richtext") or filename.endswith((".etx", ".rtx")):
+        texts += [enriched_text(text) for text in texts]
+    return [ends(t) for text in texts for t in (text, *xml_readings(text))]
+
+
+_ENRICHED_PARAM = re.compile(r"<param>.*?</param>", re.I | re.S)
+_ENRICHED_COMMAND = re.compile(r"<(/?)([A-Za-z0-9-]{1,60})>")
+
+
+def enriched_text(text: str) -> str:
+    """A text/enriched (RFC 1896) or text/richtext body as a client shows it: its
+    formatting commands (`<bold>`, `<center>`) not shown, a <param>'s content dropped,
+    `<<` a "<", and a single line break a space (n breaks in a row are n-1 lines) but
+    inside <nofill>. Read as plain text until session 33, the commands glued to a
+    marking (`<center><bold>ลับที่สุด</bold></center>`) hid it."""
+    text = _ENRICHED_PARAM.sub("", text.replace("\r\n", "\n").replace("<<", "\x00"))
+    out: list[str] = []
+    nofill = 0
+    at = 0
+    for m in _ENRICHED_COMMAND.finditer(text):
+        out.append(_enriched_lines(text[at:m.start()], nofill > 0))
+        if m[2].lower() == "nofill":
+            nofill = max(0, nofill + (-1 if m[1] else 1))
+        elif m[2].lower() in ("center", "flushleft", "flushright", "flushboth", "paragraph", "excerpt"):
+            out.append("\n")  # a block of its own
+        at = m.end()
+    out.append(_enriched_lines(text[at:], nofill > 0))
+    return "".join(out).replace("\x00", "<")
+
+
+def _enriched_lines(text: str, nofill: bool) -> str:
+    return text if nofill else re.sub(r"\n+", lambda m: " " if len(m[0]) == 1 else "\n" * (len(m[0]) - 1), text)
 
 
 def _decoded(data: bytes, charset: str | None) -> str:
@@ -337,8 +385,15 @@ def _xml_text(xml: bytes, paragraph: str, breaks: str, text_tags: str | None = N
 _TEXTPATH = re.compile(r"""<v:textpath\b[^<>]*?\sstring\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')""")
 
 
+# An element by its local name, whatever prefix its namespace has in this part (or none,
+# as the default namespace): Word and LibreOffice read `<ns0:p>`, `<p xmlns=...>` as they
+# read `<w:p>`; until session 33 only the usual prefixes (w:, text:, a:) were read, and a
+# document saved with another was read as no text.
+_NS = r"(?:[\w.-]{1,64}:)?"
+
+
 def _word_xml(xml: bytes) -> str:
-    text = _xml_text(xml, r"</w:p>", r"<w:(?:tab|br|cr)\b[^<>]*/>", "w:t")
+    text = _xml_text(xml, rf"</{_NS}p>", rf"<{_NS}(?:tab|br|cr)\b[^<>]*/>", rf"{_NS}t")
     if b"textpath" not in xml and b"t\0e\0x\0t\0p\0a\0t\0h" not in xml:
         return text
     drawn = [_xml_unescape(m.group(1) or m.group(2) or "")
@@ -349,18 +404,19 @@ def _word_xml(xml: bytes) -> str:
 
 
 def _slide_xml(xml: bytes) -> str:
-    return _xml_text(xml, r"</a:p>", r"<a:(?:br|tab)\b[^<>]*/>", "a:t")
+    return _xml_text(xml, rf"</{_NS}p>", rf"<{_NS}(?:br|tab)\b[^<>]*/>", rf"{_NS}t")
 
 
 def _sheet_strings(xml: bytes) -> str:
-    return _xml_text(xml, r"</si>|</is>|</c>", r"<(?:x:)?br\b[^<>]*/>", "t|x:t")
+    # A cell's <v> too: a formula's cached value (`t="str"`) is what Excel shows.
+    return _xml_text(xml, rf"</{_NS}(?:si|is|c)>", rf"<{_NS}br\b[^<>]*/>", rf"{_NS}[tv]")
 
 
 def _sheet_head_foot(xml: bytes) -> list[str]:
     """A sheet's printed header and footer (&L/&C/&R sections, & codes dropped)."""
     doc = _xml_doc(xml)
     out = []
-    for m in re.finditer(r"<(?:odd|even|first)(?:Header|Footer)>([^<]*)<", doc):
+    for m in re.finditer(rf"<{_NS}(?:odd|even|first)(?:Header|Footer)(?:\s[^<>]*)?>([^<]*)<", doc):
         text = _xml_unescape(m.group(1))
         text = re.sub(r"&\"[^\"]*\"|&[0-9]+|&[LCRPNDTFAZGBIUSEXYK&]", lambda t: "&" if t.group(0) == "&&" else "\n", text)
         out.append(text)
@@ -368,23 +424,45 @@ def _sheet_head_foot(xml: bytes) -> list[str]:
 
 
 def _odf_xml(xml: bytes) -> str:
-    return _xml_text(xml, r"</text:(?:p|h)>", r"<text:(?:tab|line-break|s)\b[^<>]*/>")
+    return _xml_text(xml, rf"</{_NS}(?:p|h)>", rf"<{_NS}(?:tab|line-break|s)\b[^<>]*/>")
+
+
+# A page header or footer: OpenDocument's master pages (<style:header>, -left, -first),
+# Word 2003 XML's <w:hdr> and <w:ftr>; with attributes (`style:display`) and any prefix.
+_HEAD_FOOT = re.compile(rf"<({_NS}(?:header|footer)(?:-left|-first)?|{_NS}(?:hdr|ftr))(?:\s[^<>]*)?>")
 
 
 def _odf_head_foot(xml: bytes) -> list[str]:
-    """The page headers and footers of an OpenDocument file's master pages."""
+    """The page headers and footers of an OpenDocument file's master pages (or of a
+    Word 2003 XML document), each a text of its own."""
     doc = _xml_doc(xml)
     out = []
-    for tag in ("header", "footer", "header-left", "footer-left", "header-first", "footer-first"):
-        start, close = f"<style:{tag}>", f"</style:{tag}>"
-        at = doc.find(start)
-        while at >= 0 and len(out) < MAX_MEMBERS:
-            end = doc.find(close, at)
-            if end < 0:
-                break
-            out.append(_odf_xml(doc[at:end].encode()))
-            at = doc.find(start, end)
+    for m in _HEAD_FOOT.finditer(doc):
+        if len(out) >= MAX_MEMBERS:
+            break
+        end = doc.find(f"</{m[1]}>", m.end())
+        if end >= 0:
+            out.append(_odf_xml(doc[m.end():end].encode()))
     return out
+
+
+_XML_START = re.compile(r"\s*(?:<\?xml\b|<!--|<!DOCTYPE\b|<[\w.-]+:[\w.-]+[\s>]|<[\w.-]+\s[^<>]*\bxmlns\b)")
+_PARAGRAPH_END = re.compile(rf"</{_NS}(?:p|h)>")
+
+
+def xml_readings(text: str) -> list[str]:
+    """An XML file as the application that opens it shows it: a flat OpenDocument file
+    (.fodt), a Word 2003 XML document, any XML a reader opens in a browser. Its
+    paragraphs a line each (other tags dropped) and its page headers and footers each a
+    text of its own; an XML of no paragraphs (a data export) with each element's text a
+    line of its own. Until session 33 such a file was read as its markup, and a marking
+    inside a tag's line was no marking."""
+    if not _XML_START.match(text[:4096]):
+        return []
+    data = text.encode("utf-8", "surrogatepass")
+    if _PARAGRAPH_END.search(text):
+        return [_odf_xml(data), *_odf_head_foot(data)]
+    return [_xml_text(data, r"<[^<>]*>", r"(?!)")]
 
 
 # --------------------------------------------------------------------------- ZIP
@@ -419,13 +497,72 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, wha
     return data
 
 
-def _office(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out: FileTexts) -> bool:
+def _office(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out: FileTexts,
+            chunk: Callable[[bytes, str], None] | None = None) -> bool:
     """An OOXML or OpenDocument file's texts into `out`, and the scans pasted into it
-    (`_office_pictures`); False when it is neither."""
+    (`_office_pictures`); False when it is neither. `chunk` reads a file the document
+    shows as part of itself (Word's altChunk: a DOCX, HTML, RTF or text imported where
+    it stands), as an archive's member is read; None past the depth read."""
     if not _office_texts(zf, names, budget, what, out):
         return False
     _office_pictures(zf, names, budget, what, out)
+    _office_chunks(zf, names, budget, what, out, chunk)
     return True
+
+
+_RELATIONSHIP = re.compile(r"<(?:[\w.-]{1,64}:)?Relationship\b[^<>]*>")
+_ATTRIBUTE = re.compile(r"""\b(Type|Target|TargetMode)\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')""")
+
+
+def _relationships(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out: FileTexts,
+                   rels: str) -> list[tuple[str, str]]:
+    """(type's last word, member name) of each internal relationship in the part `rels`
+    (`word/_rels/document.xml.rels`), its target resolved against the part's folder."""
+    if rels not in names:
+        return []
+    info = zf.getinfo(rels)
+    if info.file_size > RATIO_FLOOR:
+        out.unread.append(f"{what}: relationships past the size read")
+        return []
+    xml = _xml_doc(_read_member(zf, info, budget, what, out) or b"")
+    folder = rels.rsplit("_rels/", 1)[0]
+    found = []
+    for m in _RELATIONSHIP.finditer(xml):
+        attrs = {a[1]: _xml_unescape(a[2] or a[3]) for a in _ATTRIBUTE.finditer(m[0])}
+        if attrs.get("TargetMode", "").lower() == "external" or not attrs.get("Target"):
+            continue
+        target = attrs["Target"].replace("\\", "/")
+        path = target.lstrip("/") if target.startswith("/") else folder + target
+        parts: list[str] = []
+        for piece in path.split("/"):
+            if piece == "..":
+                parts = parts[:-1]
+            elif piece not in ("", "."):
+                parts.append(piece)
+        found.append((attrs.get("Type", "").rstrip("/").rsplit("/", 1)[-1], "/".join(parts)))
+    return found
+
+
+def _office_chunks(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out: FileTexts,
+                   chunk: Callable[[bytes, str], None] | None) -> None:
+    """Word's altChunk parts: until session 33 a DOCX or an HTML page imported into a
+    Word file (shown by Word as the document's own text) was not read."""
+    infos = {i.filename: i for i in zf.infolist()}
+    for rels in sorted(n for n in names if n.startswith("word/_rels/") and n.endswith(".rels"))[:MAX_MEMBERS]:
+        for kind, name in _relationships(zf, names, budget, what, out, rels):
+            if kind != "aFChunk":
+                continue
+            if name not in infos:
+                out.unread.append(f"{what}: an imported part that is not in the file")
+            elif chunk is None:
+                out.unread.append(f"{what}: an imported part nested past {MAX_DEPTH} levels")
+            elif (data := _read_member(zf, infos[name], budget, what, out)) is not None:
+                chunk(data, name)
+
+
+# The parts of an OOXML file that draw text outside the main part's runs: an Excel
+# sheet's text boxes and shapes, a chart's titles, a SmartArt diagram's text.
+_DRAWINGS = re.compile(r"(?:word|xl|ppt)/(?:drawings|charts|diagrams)/[^/]+\.xml")
 
 
 # Where a Word, Excel, PowerPoint or OpenDocument file keeps the pictures it shows.
@@ -457,6 +594,14 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
         found = [n for n in names if n.startswith(prefix) and n.endswith(suffix)]
         return sorted(found, key=lambda n: (len(n), n))
 
+    main = next((target for kind, target in _relationships(zf, names, budget, what, out, "_rels/.rels")
+                 if kind == "officeDocument"), None)
+    if main is not None and main not in ("word/document.xml", "xl/workbook.xml", "ppt/presentation.xml"):
+        # The main part somewhere else (Word opens what _rels/.rels points at): every
+        # XML part is read, each a text of its own, by the reader of the main part's kind.
+        return _office_elsewhere(main, member, names, what, out)
+    drawn = sorted(n for n in names if _DRAWINGS.fullmatch(n))[:MAX_MEMBERS]
+    out.texts += [_slide_xml(member(n)) for n in drawn]
     if "word/document.xml" in names:
         heads = numbered("word/header")
         feet = numbered("word/footer")
@@ -473,7 +618,7 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
         for n in numbered("xl/worksheets/sheet")[:MAX_MEMBERS]:
             xml = member(n)
             out.texts += _sheet_head_foot(xml)
-            if b"inlineStr" in xml:
+            if b"inlineStr" in xml or b"str" in xml:  # inline strings, a formula's cached text
                 out.texts.append(_sheet_strings(xml))
         return True
     if "ppt/presentation.xml" in names:
@@ -493,6 +638,28 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
         out.texts += _odf_head_foot(content)
         return True
     return False
+
+
+_MAIN_ROOT = re.compile(rb"<(?:[\w.-]{1,64}:)?(document|workbook|presentation)[\s>]")
+
+
+def _office_elsewhere(main: str, member: Callable[[str], bytes], names: set[str], what: str, out: FileTexts) -> bool:
+    if main not in names:
+        out.unread.append(f"{what}: an office file whose main part is not in it")
+        return True
+    root = _MAIN_ROOT.search(_xml_doc(member(main))[:4096].encode("utf-8", "surrogatepass"))
+    reader = {b"document": _word_xml, b"workbook": _sheet_strings, b"presentation": _slide_xml}.get(
+        root[1] if root else b"")
+    if reader is None:
+        out.unread.append(f"{what}: an office file whose main part could not be read")
+        return True
+    parts = sorted(n for n in names if n.endswith(".xml") and not n.startswith("[") and "/_rels/" not in n)
+    for n in parts[:MAX_MEMBERS]:
+        xml = member(n)
+        out.texts.append(reader(xml))
+        if reader is _sheet_strings:
+            out.texts += _sheet_head_foot(xml)
+    return True
 
 
 MAX_ENTRIES = 10_000  # entries in an archive's directory: past this it is not opened
@@ -577,7 +744,12 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
             # what the letter holds depends on the tool, so it is not said to be ordinary.
             out.unread.append(f"{what}: an archive with entries its directory does not list")
         names = {i.filename for i in infos}
-        if _office(zf, names, budget, what, out):
+
+        def chunk(member: bytes, name: str) -> None:  # a file embedded in an office file
+            _member_file(member, name, re.split(r"[/\\]", name)[-1], pdf_reader, sniff, depth, budget,
+                         f"{what} part", out)
+
+        if _office(zf, names, budget, what, out, chunk if depth <= MAX_DEPTH else None):
             return
         if depth > MAX_DEPTH:
             out.unread.append(f"{what}: archive nested past {MAX_DEPTH} levels")
@@ -643,7 +815,8 @@ def zip_behind(data: bytes) -> bool:
 
 _OOXML_OR_ODF = ("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.",
                  "application/vnd.ms-word.", "application/vnd.ms-excel.", "application/vnd.ms-powerpoint.")
-_TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".htm", ".html", ".xhtml", ".md", ".log", ".svg")
+_TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".htm", ".html", ".xhtml", ".md", ".log", ".svg",
+               ".xml", ".fodt", ".fods", ".fodp", ".fodg", ".etx", ".rtx")
 
 
 def pdf_texts(data: bytes, pdf_reader: PdfReader, what: str, out: FileTexts) -> None:

@@ -9,6 +9,7 @@ file, whatever its Content-Type or disposition said; what it really is, libmagic
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import datetime as dt
 import email.errors
@@ -29,7 +30,7 @@ from gateway.pipeline.attachment_names import name_as_sent
 from gateway.pipeline import file_texts, outlook
 from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads an address field's text once)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
-from rules.markings import _pdf_unreadable, decode_header_text, html_readings, raw_header_text
+from rules.markings import _pdf_unreadable, decode_header_text, html_readings, html_texts, raw_header_text
 from rules.files import is_signed_file, signed_file_name
 from rules.model import Attachment, ParsedMail
 
@@ -456,7 +457,7 @@ def _signed_file(der: bytes, smime_type: str, reading: _Reading, what: str,
 def folded(mail: ParsedMail, what: str) -> tuple[tuple[str, ...], list, list]:
     """A message read inside another, as one file's texts: (its body, HTML and files'
     texts and page texts; its header blocks; what of it could not be read)."""
-    texts = [t for t in (mail.body_text, *html_readings(mail.body_html or "")) if t.strip()]
+    texts = [t for t in (mail.body_text, *html_texts(mail), *mail.body_file_texts) if t.strip()]
     unread = [f"{what}: {u}" for u in mail.unread]
     if mail.truncated:
         unread.append(f"{what}: parts beyond the first ones")
@@ -885,6 +886,7 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     body_text, body_html = "\n".join(parsed.text_plain), "\n".join(parsed.text_html)
     if file_texts.PGP_ARMOR in body_text or file_texts.PGP_ARMOR in body_html:
         reading.unread.append("a body encrypted with OpenPGP")
+    body_files = _body_files(body_text, reading, len(attachments))
     # The Subject as the markings read it (decode_header_text: raw 8-bit UTF-8 or
     # Windows-874 too, where mail-parser's reading of a raw Windows-874 Subject was
     # mojibake in the register); the first of two, which clients show.
@@ -899,6 +901,12 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
         headers=headers,
         body_text=file_texts.ends(body_text),
         body_html=file_texts.ends(body_html),
+        # A long HTML body is made text before it is cut (a cut through markup kept only
+        # short source lines: a styled marking paragraph, one written as &#3621;..., or
+        # one split over source lines was lost until session 33).
+        body_html_texts=tuple(file_texts.ends(t) for t in html_readings(body_html))
+        if len(body_html) > file_texts.MAX_TEXT else (),
+        body_file_texts=body_files,
         attachments=tuple(attachments),
         defects=_defects(parsed),
         truncated=bool(truncated),
@@ -930,10 +938,69 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
                      for a in mail.attachments)
     files = [dataclasses.replace(a, index=n) for n, a in enumerate(inner.attachments + envelope)]
     return dataclasses.replace(
-        mail, body_text=inner.body_text, body_html=inner.body_html, attachments=tuple(files),
+        mail, body_text=inner.body_text, body_html=inner.body_html, body_html_texts=inner.body_html_texts,
+        body_file_texts=inner.body_file_texts,
+        attachments=tuple(files),
         defects=(mail.defects + inner.defects)[:50], truncated=mail.truncated or inner.truncated,
         inner_headers=mail.inner_headers + (inner.headers,) + inner.inner_headers,
         unread=mail.unread + inner.unread)
+
+
+# A file uuencoded into a text body (`begin 644 name` ... `end`): Thunderbird and
+# Outlook show it as an attachment, and until session 33 it was never read.
+_UU_BEGIN = re.compile(r"^begin[ \t]+[0-7]{3,4}[ \t]+([^\r\n]{1,255})\r?$", re.M)
+_UU_END = re.compile(r"^end[ \t\r]*$", re.M)
+MAX_UUENCODED = 20  # files a body carries so
+
+
+def _uudecoded(block: str) -> bytes:
+    out = bytearray()
+    for line in block.splitlines():
+        if not line or line in ("`", " "):
+            continue
+        try:
+            out += binascii.a2b_uu(line)
+        except binascii.Error:
+            # A line some encoder padded or trimmed: decoded by the length it says.
+            try:
+                out += binascii.a2b_uu(line[:1 + ((ord(line[0]) - 32) & 63) * 4 // 3 + 3].ljust(61, " "))
+            except binascii.Error:
+                continue
+    return bytes(out)
+
+
+def _body_files(body_text: str, reading: _Reading, first: int) -> tuple[str, ...]:
+    """The texts of the files uuencoded in the body, read as attached ones are; what of
+    them could not be read goes to `reading.unread`."""
+    if "begin" not in body_text:
+        return ()
+    texts: list[str] = []
+    at, n = 0, 0
+    while (m := _UU_BEGIN.search(body_text, at)) is not None:
+        if n >= MAX_UUENCODED:
+            reading.unread.append("files uuencoded in the body past the first ones")
+            break
+        # One search for its end (none: the file runs to the end of the body, as a
+        # client reads it): a body of many `begin` lines costs its length once.
+        end = _UU_END.search(body_text, m.end())
+        block = body_text[m.end():end.start() if end else len(body_text)]
+        at = end.end() if end else len(body_text)
+        n += 1
+        name = m[1].strip()
+        data = _uudecoded(block)
+        if len(data) > reading.unpacked.unpacked:
+            reading.unread.append("a file uuencoded in the body past the size read")
+            continue
+        reading.unpacked.unpacked -= len(data)
+        a = _file(data, name, "application/octet-stream", "attachment", None, "", reading, first + n - 1)
+        texts.append(re.sub(r"[_.\-]+", " ", name))
+        texts += a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
+        texts += [*a.pdf_viewer_page_texts, *a.pdf_other_texts, *a.texts]
+        if a.pdf_encrypted and a.pdf_pages is None:
+            reading.unread.append(f"a file uuencoded in the body (file {first + n}) password-protected")
+        elif _pdf_unreadable(a.pdf_error) and (a.sniffed_type == "application/pdf" or name.lower().endswith(".pdf")):
+            reading.unread.append(f"a file uuencoded in the body (file {first + n})")
+    return tuple(t for t in texts if t.strip())
 
 
 def sender_display_name(mail: ParsedMail) -> str | None:

@@ -138,7 +138,8 @@ def _info_chars(i: PdfInfo) -> int:
 
 
 def _mail_chars(mail: ParsedMail) -> int:
-    return (len(mail.subject) + len(mail.body_text) + len(mail.body_html)
+    return (len(mail.subject) + len(mail.body_text) + len(mail.body_html) + sum(map(len, mail.body_html_texts))
+            + sum(map(len, mail.body_file_texts))
             + sum(len(k) + len(v) + 8 for k, v in mail.headers) + sum(len(d) for d in mail.defects)
             + sum(len(k) + len(v) + 8 for block in mail.inner_headers for k, v in block)
             + sum(len(u) for u in mail.unread)
@@ -156,7 +157,8 @@ def _mail_fields(mail: ParsedMail) -> dict:
     return {"subject": mail.subject, "from_address": mail.from_address, "reply_to": mail.reply_to,
             "message_id": mail.message_id, "date": mail.date.isoformat() if mail.date else None,
             "headers": [list(h) for h in mail.headers], "body_text": mail.body_text,
-            "body_html": mail.body_html, "defects": list(mail.defects), "truncated": mail.truncated,
+            "body_html": mail.body_html, "body_html_texts": list(mail.body_html_texts),
+            "body_file_texts": list(mail.body_file_texts), "defects": list(mail.defects), "truncated": mail.truncated,
             "inner_headers": [[list(h) for h in block] for block in mail.inner_headers],
             "unread": list(mail.unread),
             "attachments": [{"filename": a.filename, "declared_type": a.declared_type,
@@ -236,6 +238,8 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
         message_id=_text(fields.get("message_id"), optional=True), date=date,
         headers=tuple((k, v) for k, v in headers), body_text=_text(fields.get("body_text")),
         body_html=_text(fields.get("body_html")), attachments=tuple(attachments),
+        body_html_texts=tuple(_text(t) for t in fields.get("body_html_texts") or ()),
+        body_file_texts=tuple(_text(t) for t in fields.get("body_file_texts") or ()),
         defects=tuple(defects), truncated=fields["truncated"],
         inner_headers=tuple(tuple((k, v) for k, v in block) for block in inner), unread=tuple(unread))
 

@@ -121,6 +121,25 @@ def top_secret_cases() -> dict[str, bytes]:
         # Outlook's rich-text mail: the letter's PDF inside winmail.dat (read since session 17).
         "only in the PDF inside winmail.dat": outlook_letter(
             tnef_file([("2569_dds_0403_57.pdf", thai_pdf("ลับที่สุด", "ลับที่สุด"))]), subject=SUBJECT, message_id=_mid()),
+        **_session33_cases(),
+    }
+
+
+def _session33_cases() -> dict[str, bytes]:
+    """The shapes an adversarial pass found read as ordinary (session 32;
+    tests/secrecy/test_marking_shapes_session33.py reads each and a variation)."""
+    from tests.secrecy.test_marking_shapes_session33 import _uu, docx
+
+    def with_file(name: str, data: bytes) -> bytes:
+        return _plain(files=[("2569_dds_0403_57.pdf", make_pdf("cover letter")), (name, data)])
+    return {
+        "HTML without </head>": _html_only(f"<html><head><title>หนังสือราชการ</title><body><p align=center>ลับที่สุด</p>"
+                                           f"<p>{BODY.replace(chr(10), '<br>')}</p></body></html>"),
+        "label-first head line of the PDF": _plain(files=[
+            ("2569_dds_0403_57.pdf", thai_pdf("ชั้นความลับ: ลับที่สุด   ชั้นความเร็ว: ด่วนที่สุด"))]),
+        "(ชั้นลับที่สุด) in the subject": _plain(subject=f"(ชั้นลับที่สุด) {SUBJECT}"),
+        "DOCX with the ns0: prefix": with_file("แผน.docx", docx(["ลับที่สุด", "บันทึกข้อความ", f"เรื่อง {MARKER}"], "ns0")),
+        "PDF uuencoded in the body": _plain(body=BODY + "\n" + _uu("2569_dds_0403_58.pdf", thai_pdf("ลับที่สุด")).decode()),
     }
 
 

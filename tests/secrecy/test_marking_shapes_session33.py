@@ -1,0 +1,320 @@
+"""Markings a reader sees that the gateway did not read (an adversarial pass over the
+classification reading, session 32; fixed in session 33).
+
+Each shape below let a marked letter, ลับที่สุด included, through as ordinary: a 250 at
+DATA, registered with no secrecy, its plaintext in the vault and the folder. Each test
+asserts the reading a person opening the letter in a mail client, Word or LibreOffice
+would make (`classify_raw`, the DATA check's reading, which is the pipeline's), with a
+variation beside the reported case; tests/hostile/markings_cases.py carries the
+ลับที่สุด ones over SMTP to the real daemon (refused at DATA, nothing written)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import zipfile
+
+import pytest
+
+from gateway.secrecy.markings import classify_raw
+from rules.markings import html_to_text, secrecy_in_letter, secrecy_in_subject, urgency_in_letter, urgency_in_subject
+from tests.hostile.markings_cases import thai_pdf
+from tests.letters import make_pdf
+from tests.secrecy.test_mime_hidden_markings import BODY, file_part, mixed, text_part
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ODT = "application/vnd.oasis.opendocument.text"
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+LINES = ["บันทึกข้อความ", "ส่วนราชการ สำนักการระบายน้ำ", "เรื่อง ขอส่งแผนการปฏิบัติงาน", "เรียน ผู้อำนวยการเขตลาดกระบัง"]
+
+
+def reading(raw: bytes) -> tuple[str, bool]:
+    found = classify_raw(raw)
+    return found.level, found.certain
+
+
+def html_letter(markup: str) -> bytes:
+    part = b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + markup.encode()
+    return mixed(part, file_part("application/pdf", "2569_กท_0001.pdf", make_pdf("cover letter")))
+
+
+def with_file(ctype: str, name: str, data: bytes) -> bytes:
+    return mixed(text_part(), file_part("application/pdf", "2569_กท_0001.pdf", make_pdf("cover letter")),
+                 file_part(ctype, name, data))
+
+
+# --------------------------------------------------------------------------- HTML head and comments
+
+@pytest.mark.parametrize("markup, level", [
+    # </head> is optional: <body> ends the head
+    ("<html><head><meta charset='utf-8'><title>หนังสือราชการ</title>\n<body>\n<p align=center><b>ลับที่สุด</b></p>"
+     "<p>เรียน ผู้อำนวยการเขตลาดกระบัง</p></body></html>", "top_secret"),
+    # ... and so does any element that does not belong in it
+    ("<html><head><title>หนังสือราชการ</title><div>ลับมาก</div><p>เรียน ผู้อำนวยการ</p>", "secret"),
+    ("<html><head><meta charset='utf-8'><p align=center>ลับที่สุด</p></head><body><p>ขอส่งแผน</p></body></html>",
+     "top_secret"),
+    # ... and text
+    ("<html><head><title>t</title>ลับมาก<br>เรียน ผู้อำนวยการ</head></html>", "secret"),
+    # empty comments, and a comment closed by --!>, end where a browser ends them
+    ("<html><body><!--><p align=center>ลับที่สุด</p><p>ขอส่งแผน</p><!-- end --></body></html>", "top_secret"),
+    ("<html><body><!---><p align=center>ลับมาก</p><p>ขอส่งแผน</p><!-- end --></body></html>", "secret"),
+    ("<html><body><!-- x --!><p align=center>ลับที่สุด</p><p>ขอส่งแผน</p><!-- end --></body></html>", "top_secret"),
+])
+def test_html_a_browser_shows_is_read(markup, level):
+    assert reading(html_letter(markup)) == (level, True)
+
+
+def test_html_what_a_browser_does_not_show_stays_unread():
+    """The head's title, a comment and a style are not shown in the page: a marking
+    there is not one (the title is the window's, which a mail client does not show)."""
+    assert html_to_text("<html><head><title>ลับมาก</title>\n<style>p{}</style></head><body><p>x</p></body>").split() \
+        == ["x"]
+    assert "ลับ" not in html_to_text("<p>x<!-- ลับที่สุด --></p><p>y<!-- a -- > ลับ --></p>")
+    assert html_to_text("<p>ลับมา<!-- -->ก</p>").strip() == "ลับมาก"
+
+
+# --------------------------------------------------------------------------- label-first lines
+
+@pytest.mark.parametrize("line, secrecy, urgency", [
+    ("ชั้นความลับ: ลับที่สุด   ชั้นความเร็ว: ด่วนที่สุด", "top_secret", "most_urgent"),
+    ("ชั้นความลับ\tลับมาก\tชั้นความเร็ว\tด่วน", "secret", "urgent"),
+    ("ชั้นความลับ ลับ   ชั้นความเร็ว ด่วนมาก", "confidential", "very_urgent"),
+    ("ชั้นความเร็ว: ด่วน   ชั้นความลับ: ลับมาก", "secret", "urgent"),  # read before too (the marking ends it)
+])
+def test_a_label_first_head_line_is_read(line, secrecy, urgency):
+    text = f"{line}\nบันทึกข้อความ\nเรื่อง ขอส่งแผน\nเรียน ผู้อำนวยการเขตลาดกระบัง\n"
+    assert (secrecy_in_letter(text), urgency_in_letter(text)) == (secrecy, urgency)
+    pdf = thai_pdf(top=line)
+    raw = mixed(text_part(), file_part("application/pdf", "2569_กท_0001.pdf", pdf))
+    assert reading(raw) == (secrecy, True)
+    body = mixed(text_part(f"{line}\r\n".encode() + BODY), file_part("application/pdf", "a.pdf", make_pdf("x")))
+    assert reading(body) == (secrecy, True)
+
+
+def test_class_words_in_prose_are_not_a_label():
+    """ชั้น after Thai is part of a word ("เอกสารชั้นลับ": classified documents), and a
+    line of a regulation's prose that names the classes is not a marking."""
+    assert secrecy_in_subject("แจ้งระเบียบการส่งเอกสารชั้นลับ") == "none"
+    assert secrecy_in_letter("หนังสือที่มีชั้นความลับ ลับที่สุด ต้องส่งทางพิเศษ\nเรียน ผู้อำนวยการ") == "none"
+
+
+@pytest.mark.parametrize("subject, secrecy, urgency", [
+    ("(ชั้นลับที่สุด) แผนป้องกันเหตุ", "top_secret", "normal"),
+    ("ชั้นลับมาก แผนป้องกันเหตุ", "secret", "normal"),
+    ("[ชั้นความลับ: ลับ] แผนป้องกันเหตุ", "confidential", "normal"),
+    ("ชั้นด่วนที่สุด ขอเชิญประชุม", "none", "most_urgent"),
+])
+def test_a_subject_marking_glued_to_its_class_word_is_read(subject, secrecy, urgency):
+    assert (secrecy_in_subject(subject), urgency_in_subject(subject)) == (secrecy, urgency)
+    if secrecy != "none":
+        raw = mixed(text_part(), file_part("application/pdf", "a.pdf", make_pdf("x")), subj=subject)
+        assert reading(raw) == (secrecy, True)
+
+
+# --------------------------------------------------------------------------- office files
+
+CT = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/'
+      'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+      'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>')
+
+
+def rels(*items: tuple[str, str, str]) -> str:
+    inner = "".join(f'<Relationship Id="{i}" Type="{REL}/{t}" Target="{target}"/>' for i, t, target in items)
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.'
+            f'openxmlformats.org/package/2006/relationships">{inner}</Relationships>')
+
+
+def word_part(lines: list[str], prefix: str = "w") -> str:
+    p = f"{prefix}:" if prefix else ""
+    decl = f'xmlns:{prefix}="{W}"' if prefix else f'xmlns="{W}"'
+    body = "".join(f"<{p}p><{p}r><{p}t>{line}</{p}t></{p}r></{p}p>" for line in lines)
+    return f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<{p}document {decl}><{p}body>{body}</{p}body></{p}document>'
+
+
+def package(parts: dict[str, str | bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def docx(lines: list[str], prefix: str = "w", main: str = "word/document.xml") -> bytes:
+    return package({"[Content_Types].xml": CT, "_rels/.rels": rels(("rId1", "officeDocument", main)),
+                    main: word_part(lines, prefix)})
+
+
+def odt(lines: list[str], prefix: str = "text", styles: str = "") -> bytes:
+    body = "".join(f"<{prefix}:p>{line}</{prefix}:p>" for line in lines)
+    ns = (f'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          f'xmlns:{prefix}="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+    parts: dict[str, str | bytes] = {
+        "mimetype": "application/vnd.oasis.opendocument.text",
+        "META-INF/manifest.xml": '<?xml version="1.0"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+                                 'opendocument:xmlns:manifest:1.0"/>',
+        "content.xml": f'<?xml version="1.0"?><office:document-content {ns}><office:body><office:text>{body}'
+                       '</office:text></office:body></office:document-content>'}
+    if styles:
+        parts["styles.xml"] = f'<?xml version="1.0"?><office:document-styles {ns}>{styles}</office:document-styles>'
+    return package(parts)
+
+
+@pytest.mark.parametrize("prefix, level", [("ns0", "top_secret"), ("", "secret"), ("w", "secret")])
+def test_a_word_file_is_read_whatever_its_namespace_prefix(prefix, level):
+    word = {"top_secret": "ลับที่สุด", "secret": "ลับมาก"}[level]
+    assert reading(with_file(DOCX, "2569_กท_0002.docx", docx([word, *LINES], prefix))) == (level, True)
+
+
+def test_an_opendocument_file_is_read_whatever_its_prefix_and_its_header_attributes():
+    assert reading(with_file(ODT, "a.odt", odt(["ลับมาก", *LINES], "t"))) == ("secret", True)
+    header = ('<office:master-styles><style:master-page xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0">'
+              '<style:header style:display="true"><text:p>ลับที่สุด</text:p></style:header></style:master-page>'
+              '</office:master-styles>')
+    assert reading(with_file(ODT, "b.odt", odt(LINES, styles=header))) == ("top_secret", True)
+
+
+def test_a_word_file_whose_main_part_is_elsewhere_is_read():
+    """Word opens the part _rels/.rels names: word/main.xml, or one outside word/."""
+    assert reading(with_file(DOCX, "a.docx", docx(["ลับมาก", *LINES], main="word/main.xml"))) == ("secret", True)
+    assert reading(with_file(DOCX, "b.docx", docx(["ลับที่สุด", *LINES], main="doc/body.xml"))) == ("top_secret", True)
+
+
+def test_an_office_file_whose_main_part_cannot_be_found_is_uncertain():
+    missing = package({"[Content_Types].xml": CT, "_rels/.rels": rels(("rId1", "officeDocument", "word/gone.xml")),
+                       "word/other.xml": word_part(LINES)})
+    level, certain = reading(with_file(DOCX, "a.docx", missing))
+    assert level != "none" and not certain
+    unknown = package({"[Content_Types].xml": CT, "_rels/.rels": rels(("rId1", "officeDocument", "x/main.xml")),
+                       "x/main.xml": "<?xml version='1.0'?><thing><p>ลับ</p></thing>"})
+    level, certain = reading(with_file(DOCX, "b.docx", unknown))
+    assert level != "none" and not certain
+
+
+def _altchunk(target: str, data: bytes) -> bytes:
+    doc = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w="{W}" xmlns:r="{R}">'
+           '<w:body><w:altChunk r:id="rId5"/><w:p><w:r><w:t>ขอแสดงความนับถือ</w:t></w:r></w:p></w:body></w:document>')
+    return package({"[Content_Types].xml": CT, "_rels/.rels": rels(("rId1", "officeDocument", "word/document.xml")),
+                    "word/document.xml": doc, "word/_rels/document.xml.rels": rels(("rId5", "aFChunk", target)),
+                    f"word/{target}": data})
+
+
+def test_a_part_imported_into_a_word_file_is_read():
+    """w:altChunk: Word shows the imported DOCX or HTML as the document's own text."""
+    inner = docx(["ลับที่สุด", *LINES])
+    assert reading(with_file(DOCX, "a.docx", _altchunk("chunk.docx", inner))) == ("top_secret", True)
+    html = "<html><body><p align=center>ลับมาก</p><p>เรียน ผู้อำนวยการ</p></body></html>".encode()
+    assert reading(with_file(DOCX, "b.docx", _altchunk("afchunk.htm", html))) == ("secret", True)
+
+
+def _xlsx(sheet_cells: str, extra: dict[str, str] | None = None) -> bytes:
+    wb = (f'<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+          f'xmlns:r="{R}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    sheet = ('<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             f'<sheetData><row r="1">{sheet_cells}</row></sheetData></worksheet>')
+    return package({"[Content_Types].xml": CT, "_rels/.rels": rels(("rId1", "officeDocument", "xl/workbook.xml")),
+                    "xl/workbook.xml": wb, "xl/worksheets/sheet1.xml": sheet, **(extra or {})})
+
+
+def test_a_spreadsheet_formula_text_and_text_box_are_read():
+    formula = '<c r="A1" t="str"><f>"ลับมาก"</f><v>ลับมาก</v></c>'
+    assert reading(with_file(XLSX, "a.xlsx", _xlsx(formula))) == ("secret", True)
+    box = ('<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" '
+           'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><xdr:twoCellAnchor><xdr:sp><xdr:txBody>'
+           '<a:p><a:r><a:t>ลับที่สุด</a:t></a:r></a:p></xdr:txBody></xdr:sp></xdr:twoCellAnchor></xdr:wsDr>')
+    plain = '<c r="A1" t="inlineStr"><is><t>รายการ</t></is></c>'
+    assert reading(with_file(XLSX, "b.xlsx", _xlsx(plain, {"xl/drawings/drawing1.xml": box}))) == ("top_secret", True)
+    assert reading(with_file(XLSX, "c.xlsx", _xlsx(plain))) == ("none", True)
+
+
+FODT = ('<?xml version="1.0" encoding="UTF-8"?>\n<office:document xmlns:office="urn:oasis:names:tc:opendocument:'
+        'xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        '<office:body><office:text><text:p>{}</text:p><text:p>บันทึกข้อความ</text:p></office:text></office:body>'
+        '</office:document>')
+WORD2003 = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<?mso-application progid="Word.Document"?>\n'
+            '<w:wordDocument xmlns:w="http://schemas.microsoft.com/office/word/2003/wordml"><w:body>'
+            '<w:p><w:r><w:t>{}</w:t></w:r></w:p><w:p><w:r><w:t>บันทึกข้อความ</w:t></w:r></w:p></w:body></w:wordDocument>')
+
+
+@pytest.mark.parametrize("template, name, ctype", [
+    (FODT, "แผน.fodt", "application/vnd.oasis.opendocument.text-flat-xml"),
+    (FODT, "แผน.xml", "application/octet-stream"),
+    (WORD2003, "แผน.doc", "application/msword"),
+    (WORD2003, "แผน.xml", "text/xml"),
+])
+def test_flat_office_xml_files_are_read_as_documents(template, name, ctype):
+    assert reading(with_file(ctype, name, template.format("ลับที่สุด").encode())) == ("top_secret", True)
+    assert reading(with_file(ctype, name, template.format("รายงาน").encode())) == ("none", True)
+
+
+def test_an_xml_export_s_element_alone_is_a_line():
+    from gateway.pipeline.file_texts import xml_readings
+
+    text = xml_readings("<?xml version='1.0'?><letter><secrecy>ลับมาก</secrecy><no>กท 0403</no></letter>")[0]
+    assert "ลับมาก" in text.splitlines() and secrecy_in_letter(text) == "secret"
+    assert xml_readings("ลับมาก <not xml>") == []
+
+
+# --------------------------------------------------------------------------- long texts
+
+def _image(chars: int) -> str:
+    data = base64.b64encode(os.urandom(chars * 3 // 4)).decode()
+    return f'<p align=center><img width=80 src="data:image/png;base64,{data}"></p>\n'
+
+
+@pytest.mark.parametrize("marking, level", [
+    ("<p class=MsoNormal align=center style='text-align:center'><b><span lang=TH style='font-size:16.0pt;"
+     "font-family:\"TH SarabunPSK\"'>ลับที่สุด</span></b></p>\n", "top_secret"),
+    ("<p>" + "".join(f"&#{ord(c)};" for c in "ลับมาก") + "</p>\n", "secret"),
+    ("<p>ลับ<b\n>ที่สุด</b></p>\n", "top_secret"),
+])
+def test_a_long_html_body_is_made_text_before_it_is_cut(marking, level):
+    """A 1.4 MB HTML letter (a letterhead and a signature inlined as data: images), its
+    marking in the middle: the cut kept only short source lines of markup."""
+    markup = ("<html><body>\n" + _image(700_000) + marking + "<p>บันทึกข้อความ</p><p>เรียน ผู้อำนวยการเขตลาดกระบัง</p>\n"
+              + _image(700_000) + "</body></html>\n")
+    assert reading(html_letter(markup)) == (level, True)
+
+
+def test_a_long_plain_body_keeps_a_wide_marking_line_from_its_middle():
+    line = "=" * 40 + "   ลับที่สุด   " + "=" * 40
+    body = ("ก" * 70 + "\r\n") * 8000 + line + "\r\n" + ("ข" * 70 + "\r\n") * 8000
+    raw = mixed(text_part(body.encode()), file_part("application/pdf", "a.pdf", make_pdf("x")))
+    assert reading(raw) == ("top_secret", True)
+    prose = ("ก" * 70 + "\r\n") * 8000 + "ข้อความ ลับที่สุด " + "ค" * 80 + "\r\n" + ("ข" * 70 + "\r\n") * 8000
+    assert reading(mixed(text_part(prose.encode()), file_part("application/pdf", "a.pdf", make_pdf("x")))) \
+        == ("none", True)
+
+
+# --------------------------------------------------------------------------- other bodies
+
+@pytest.mark.parametrize("ctype", ["text/enriched", "text/richtext"])
+def test_a_text_enriched_body_is_read_as_shown(ctype):
+    from gateway.pipeline.file_texts import enriched_text
+
+    enriched = "<center><bold>ลับที่สุด</bold></center>\r\n\r\nเรียน ผู้อำนวยการเขตลาดกระบัง\r\n\r\nขอส่งแผน\r\n"
+    part = f"Content-Type: {ctype}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".encode() + enriched.encode()
+    assert reading(mixed(part, file_part("application/pdf", "a.pdf", make_pdf("x")))) == ("top_secret", True)
+    assert enriched_text("<bold>ลับ</bold>\r\nมาก <<x> <param>ลับ</param>") == "ลับ มาก <x> "
+
+
+def _uu(name: str, data: bytes) -> bytes:
+    lines = b"".join(binascii.b2a_uu(data[i:i + 45]) for i in range(0, len(data), 45))
+    return b"begin 644 " + name.encode() + b"\r\n" + lines.replace(b"\n", b"\r\n") + b"`\r\nend\r\n"
+
+
+def test_a_file_uuencoded_in_the_body_is_read():
+    """Thunderbird and Outlook show a body's `begin 644 name` block as an attachment."""
+    secret = thai_pdf(top="ลับที่สุด")
+    raw = mixed(text_part(BODY + b"\r\n" + _uu("2569_กท_0002.pdf", secret)),
+                file_part("application/pdf", "2569_กท_0001.pdf", make_pdf("cover")))
+    assert reading(raw) == ("top_secret", True)
+    word = _uu("แผน.docx", docx(["ลับมาก", *LINES]))
+    assert reading(mixed(text_part(BODY + word), file_part("application/pdf", "a.pdf", make_pdf("x")))) \
+        == ("secret", True)
+    plain = _uu("2569_กท_0002.pdf", make_pdf("ordinary enclosure"))
+    assert reading(mixed(text_part(BODY + plain), file_part("application/pdf", "a.pdf", make_pdf("x")))) \
+        == ("none", True)
