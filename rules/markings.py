@@ -343,6 +343,7 @@ _LABEL_PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"(?<![a-z])secret(?![a-z])|lab[\s_\-]*mak|lap[\s_\-]*mak"), "secret"),
     (re.compile(r"confidential|(?<![a-z])(?:lab|lap|restricted|classified)(?![a-z])"), "confidential"),
 )
+_THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 _CODES = {"1": "none", "2": "confidential", "3": "secret", "4": "top_secret"}
 _CODE = re.compile(r"\s*0{0,2}(?P<code>[1-4])\s*")  # the whole value: "004", "4"
 _UNCLASSIFIED = re.compile(r"(?<![a-z])(?:unclassified|non[\s_\-]*classified|not[\s_\-]+classified)(?![a-z])")
@@ -362,7 +363,7 @@ def secrecy_in_label(value: str) -> Secrecy:
     for pattern, level in _LABEL_PATTERNS:
         if pattern.search(folded_plain):
             found.append(level)
-    if m := _CODE.fullmatch(folded):
+    if m := _CODE.fullmatch(folded.translate(_THAI_DIGITS)):  # "๐๐๔" is e-CMS's 004 in Thai digits
         found.append(_CODES[m["code"]])
     return _best(found, SECRECY_RANK, "none")  # type: ignore[return-value]
 
@@ -562,7 +563,13 @@ def html_readings(markup: str) -> tuple[str, ...]:
     `ลับ<span style="display:none">xx</span>มาก` reads ลับมาก as it shows."""
     full = html_to_text(markup)
     shown = html_to_text(markup, shown=True) if _HIDDEN_STYLE_OR_ATTR.search(markup) else full
-    return (full,) if shown == full else (full, shown)
+    found = (full,) if shown == full else (full, shown)
+    if _TABLE_CELL.search(markup) and _MAY_HOLD_MARKING.search(full):
+        # A table's row as a browser draws it, its cells side by side: `<td>ลับ</td>
+        # <td>ที่สุด</td>` shows ลับ ที่สุด on one line. Read besides each cell as a line
+        # of its own (where a cell that is a marking counts anywhere).
+        found += (html_to_text(markup, cells_inline=True),)
+    return found
 
 
 def html_texts(mail: ParsedMail) -> tuple[str, ...]:
@@ -571,7 +578,10 @@ def html_texts(mail: ParsedMail) -> tuple[str, ...]:
     return mail.body_html_texts or html_readings(mail.body_html or "")
 
 
-def html_to_text(markup: str, shown: bool = False, depth: int = 0) -> str:
+_TABLE_CELL = re.compile(r"<t[dh][\s>/]", re.I)
+
+
+def html_to_text(markup: str, shown: bool = False, depth: int = 0, cells_inline: bool = False) -> str:
     """What a mail client shows of an HTML part, line by line (entities decoded);
     `shown`: without the text of elements an inline style or `hidden` hides.
 
@@ -590,7 +600,7 @@ def html_to_text(markup: str, shown: bool = False, depth: int = 0) -> str:
         return re.sub(r"[ \t\r\n\f]+", " ", markup)
     # Names a style draws with attr(): which element it lands on, the sheet does not say.
     drawn = frozenset(name.lower() for name in _CSS_ATTR.findall(markup))
-    reader = _HtmlText(shown, depth, drawn)
+    reader = _HtmlText(shown, depth, drawn, cells_inline)
     try:
         reader.feed(markup)
         reader.close()
@@ -697,8 +707,10 @@ _HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:
 
 
 class _HtmlText(HTMLParser):
-    def __init__(self, shown: bool = False, depth: int = 0, drawn: frozenset[str] = frozenset()) -> None:
+    def __init__(self, shown: bool = False, depth: int = 0, drawn: frozenset[str] = frozenset(),
+                 cells_inline: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self._blocks = _HTML_BLOCKS - {"td", "th"} if cells_inline else _HTML_BLOCKS
         self._drawn = drawn  # attribute names a style's attr() draws
         self._lines: list[str] = []
         self._line: list[str] = []
@@ -749,9 +761,11 @@ class _HtmlText(HTMLParser):
         if tag in _HTML_HIDDEN:
             self._hidden += 1
             self._style += tag == "style"
-        elif tag in _HTML_BLOCKS:
+        elif tag in self._blocks:
             self._pre += tag == "pre"
             self._break()
+        elif tag in ("td", "th"):
+            self._line.append("\t")  # cells side by side (`cells_inline`): apart, on one line
         elif tag in _RUBY_ANNOTATIONS:
             self._annotation += 1
             self._aside.append("")
@@ -760,7 +774,7 @@ class _HtmlText(HTMLParser):
     def handle_startendtag(self, tag: str, attrs) -> None:  # noqa: ANN001
         if self._head and tag not in _HEAD_ELEMENTS:
             self._end_head()
-        if tag in _HTML_BLOCKS:
+        if tag in self._blocks:
             self._break()
         self._attribute_texts(tag, attrs)
 
@@ -806,7 +820,7 @@ class _HtmlText(HTMLParser):
         if tag in _HTML_HIDDEN:
             self._hidden = max(0, self._hidden - 1)
             self._style = max(0, self._style - (tag == "style"))
-        elif tag in _HTML_BLOCKS:
+        elif tag in self._blocks:
             self._pre = max(0, self._pre - (tag == "pre"))
             self._break()
         elif tag in _RUBY_ANNOTATIONS:

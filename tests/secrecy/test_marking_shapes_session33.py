@@ -318,3 +318,23 @@ def test_a_file_uuencoded_in_the_body_is_read():
     plain = _uu("2569_กท_0002.pdf", make_pdf("ordinary enclosure"))
     assert reading(mixed(text_part(BODY + plain), file_part("application/pdf", "a.pdf", make_pdf("x")))) \
         == ("none", True)
+
+
+# --------------------------------------------------------------------------- borderline shapes of the same pass
+
+def test_a_table_row_s_cells_read_side_by_side():
+    """`<td>ลับ</td><td>ที่สุด</td>`: a browser shows ลับ ที่สุด on one line (read ลับ)."""
+    row = "<html><body><table><tr><td>ลับ</td><td>ที่สุด</td></tr></table><p>เรียน ผู้อำนวยการ</p></body></html>"
+    assert reading(html_letter(row)) == ("top_secret", True)
+    cell = "<html><body><table><tr><td>ลับมาก</td></tr><tr><td>เรื่อง</td><td>แผน</td></tr></table></body></html>"
+    assert reading(html_letter(cell)) == ("secret", True)  # a cell alone is still a line of its own
+    words = "<html><body><table><tr><td>ความ</td><td>สำคัญ</td></tr></table></body></html>"
+    assert reading(html_letter(words)) == ("none", True)
+
+
+@pytest.mark.parametrize("value, level", [("๐๐๔", "top_secret"), ("๐๐๓", "secret"), ("๒", "confidential"),
+                                          ("๐๐๑", "none")])
+def test_an_ecms_code_in_thai_digits_is_read(value, level):
+    raw = mixed(text_part(), file_part("application/pdf", "a.pdf", make_pdf("x")),
+                headers=f"X-Classification: {value}\r\n".encode())
+    assert reading(raw)[0] == level
