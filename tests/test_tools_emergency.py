@@ -32,6 +32,14 @@ def test_dates_as_clerks_write_them():
     assert parse_when("2569-03-05 10:30").isoformat() == "2026-03-05T10:30:00+07:00"
     assert parse_when("5 มี.ค. 2569 10.30 น.").isoformat() == "2026-03-05T10:30:00+07:00"
     assert parse_when("๕ มีนาคม ๒๕๖๙").isoformat() == "2026-03-05T00:00:00+07:00"
+    # In figures, day first, as a register is written by hand (refused until session 33)
+    assert parse_when("5/3/2569").isoformat() == "2026-03-05T00:00:00+07:00"
+    assert parse_when("05.03.69 10.30 น.").isoformat() == "2026-03-05T10:30:00+07:00"
+    assert parse_when("๕/๓/๒๕๖๙ ๑๐:๓๐").isoformat() == "2026-03-05T10:30:00+07:00"
+    assert parse_when("5-3-2026").isoformat() == "2026-03-05T00:00:00+07:00"
+    for bad in ("31/2/2569", "5/3-2569", "5/13/2569", "5/3/2569 25:00"):
+        with pytest.raises(ValueError):
+            parse_when(bad)
     with pytest.raises(ValueError, match="not a date"):
         parse_when("yesterday")
 

@@ -106,6 +106,21 @@ def _in_range(year: int, text: str) -> None:
 
 _TIME_AT_END = re.compile(r"\s*(?:เวลา\s*)?(\d{1,2})[.:](\d{2})\s*(?:น\.?)?\s*$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2}))?$")
+# Day/month/year in figures, as a Thai register is written by hand: 30/11/2569,
+# 30.11.69, 30-11-2569 10.30 น. A two-figure year is the Buddhist era's (69: 2569).
+_DMY = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:\s+(?:เวลา\s*)?(\d{1,2})[.:](\d{2})\s*(?:น\.?)?)?$")
+
+
+def _from_figures(value: str, text: str) -> tuple[dt.date, int, int] | None:
+    """(date, hour, minute) of a day/month/year written in figures; None if it is not."""
+    m = _DMY.match(value)
+    if not m:
+        return None
+    year = int(m[4])
+    year = 2500 + year if len(m[4]) == 2 else year
+    year = year - 543 if year > 2400 else year
+    _in_range(year, text)
+    return dt.date(year, int(m[3]), int(m[1])), int(m[5] or 0), int(m[6] or 0)
 
 
 def parse_when(text: str) -> dt.datetime:
@@ -121,6 +136,9 @@ def parse_when(text: str) -> dt.datetime:
             hour, minute = (int(iso[4]), int(iso[5])) if iso[4] else (0, 0)
             _in_range(year, text)
             return dt.datetime(year, int(iso[2]), int(iso[3]), hour, minute, tzinfo=BANGKOK)
+        if (figures := _from_figures(value, text)) is not None:
+            day, hour, minute = figures
+            return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=BANGKOK)
         hour = minute = 0
         clock = _TIME_AT_END.search(value)
         if clock and parse_thai_date(value[:clock.start()]):
@@ -134,7 +152,8 @@ def parse_when(text: str) -> dt.datetime:
         raise
     except ValueError:
         pass
-    raise ValueError(f"\"{text}\" is not a date and time; write e.g. 2569-03-05 10:30 or '5 มี.ค. 2569 10.30 น.'")
+    raise ValueError(f"\"{text}\" is not a date and time; write e.g. 5/3/2569 10.30, 2569-03-05 10:30 "
+                     "or '5 มี.ค. 2569 10.30 น.'")
 
 
 def parse_letter_date(text: str) -> dt.date | None:
@@ -146,6 +165,14 @@ def parse_letter_date(text: str) -> dt.date | None:
         year = year - 543 if year > 2400 else year
         _in_range(year, text)
         return dt.date(year, int(iso[2]), int(iso[3]))
+    try:
+        figures = _from_figures(" ".join(thai_to_arabic(text).split()), text)
+    except ValueError as exc:
+        if isinstance(exc, _OutOfRange):
+            raise
+        figures = None  # 31/2/2569: no such day
+    if figures is not None and figures[1:] == (0, 0):
+        return figures[0]
     day = parse_thai_date(text)
     if day is None:
         raise ValueError(f"\"{text}\" is not a date (ลงวันที่); write e.g. 13 มิ.ย. 2565 or 2565-06-13")
@@ -224,7 +251,9 @@ def read_rows(csv_path: Path) -> list[Row]:
         except ValueError as exc:
             problems.append(f"line {line}: {exc}")
     if problems:
-        raise ToolError(f"{csv_path}: nothing imported, fix these first:\n  " + "\n  ".join(problems))
+        raise ToolError(f"{csv_path}: nothing imported, fix these first:\n  " + "\n  ".join(problems),
+                        th="ยังไม่ได้บันทึกรายการใด แก้ไขข้อต่อไปนี้ก่อน:\n  "
+                           + "\n  ".join(re.sub(r"^line (\d+):", r"แถวที่ \1:", p) for p in problems))
     rows.sort(key=lambda r: (r.received_at, r.number.seq))  # arrival order, as the book ran
     return rows
 

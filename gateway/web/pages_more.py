@@ -157,6 +157,8 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
         except ToolError as exc:
             # In the person's language where the tool has the sentence in Thai.
             text = exc.for_person(person.lang).replace(str(sheet), "").lstrip(": ").replace(tmp + "/", "")
+            # The form is one row of a sheet the clerk never sees: not "line 2".
+            text = re.sub(r"(?m)^(\s*)(?:line|แถวที่) 2: ", r"\1", text)
             return emergency_form(desk, request, person, None, text, values=values, status=400)
     return emergency_form(desk, request, person, None, results=results)
 

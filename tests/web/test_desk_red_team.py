@@ -324,3 +324,21 @@ def test_a_top_secret_emergency_entry_is_refused_in_the_clerks_language(desk):
     assert "nothing imported" not in answer.text
     assert desk.db("SELECT count(*) FROM letters WHERE subject LIKE 'ลับที่สุด%'") == [(0,)]
     assert not failures(desk)
+
+
+def test_the_emergency_form_takes_a_handwritten_date_and_names_no_sheet_line(desk):
+    # The form is one row of a sheet the clerk never sees: its errors said "line 2";
+    # and 30/11/2569, as a paper register is written, was "not a date and time".
+    clerk = signed_in(desk.url, "somchai")
+    fields = [("unit", "saraban.latkrabang"), ("emergency_no", "ลก 0403 / ฉ 780"), ("received_at", "6/3/2569 09.25 น."),
+              ("sender", "สำนักการคลัง"), ("subject", "วันที่เขียนด้วยมือ"), ("do", "import")]
+    answer = clerk.post_multipart("/emergency", fields, [("scans", "scan.pdf", make_pdf("scan"))])
+    assert answer.status == 200
+    assert desk.db("SELECT received_at FROM letters WHERE subject = 'วันที่เขียนด้วยมือ'")[0][0].startswith(
+        "2026-03-06 02:25")
+    wrong = [(k, "31/2/2569" if k == "received_at" else "ลก 0403 / ฉ 781" if k == "emergency_no" else v)
+             for k, v in fields]
+    answer = clerk.post_multipart("/emergency", wrong, [("scans", "scan.pdf", make_pdf("scan"))])
+    desk_page(answer, 400, "ยังไม่ได้บันทึกรายการใด")
+    assert "31/2/2569" in answer.text and "line 2" not in answer.text and "แถวที่" not in answer.text
+    assert not failures(desk)
