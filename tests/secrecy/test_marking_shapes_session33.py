@@ -338,3 +338,11 @@ def test_an_ecms_code_in_thai_digits_is_read(value, level):
     raw = mixed(text_part(), file_part("application/pdf", "a.pdf", make_pdf("x")),
                 headers=f"X-Classification: {value}\r\n".encode())
     assert reading(raw)[0] == level
+
+
+@pytest.mark.parametrize("subject, level", [("ลับ-ที่สุด แผนป้องกันเหตุ", "top_secret"), ("ลับ – มาก แผน", "secret"),
+                                            ("ลับ_ที่_สุด แผน", "top_secret"), ("ลับ-ลวง พราง", "confidential")])
+def test_a_marking_s_syllables_joined_by_a_hyphen_are_one_marking(subject, level):
+    """`ลับ-ที่สุด` read ลับ: a letter to be refused was sealed and sent to a registrar."""
+    raw = mixed(text_part(), file_part("application/pdf", "a.pdf", make_pdf("x")), subj=subject)
+    assert reading(raw) == (level, True)
