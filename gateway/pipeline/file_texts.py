@@ -148,6 +148,9 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
         return [ends(reading) for text in texts for reading in html_readings(text)]
     if declared in ("text/enriched", "text/richtext") or filename.endswith((".etx", ".rtx")):
         texts += [enriched_text(text) for text in texts]
+    if declared == "text/calendar" or filename.endswith((".ics", ".vcs")) \
+            or any(t.lstrip()[:15].upper() == "BEGIN:VCALENDAR" for t in texts):
+        texts += [calendar_text(text) for text in texts]
     return [ends(t) for text in texts for t in (text, *xml_readings(text))]
 
 
@@ -174,6 +177,34 @@ def enriched_text(text: str) -> str:
         at = m.end()
     out.append(_enriched_lines(text[at:], nofill > 0))
     return "".join(out).replace("\x00", "<")
+
+
+_CALENDAR_SHOWN = ("SUMMARY", "DESCRIPTION", "LOCATION", "COMMENT", "X-ALT-DESC")
+_CALENDAR_ESCAPE = re.compile(r"\\([nN,;:\\])")
+
+
+def calendar_text(text: str) -> str:
+    """An invitation (text/calendar, RFC 5545) as Outlook and Thunderbird show it: its
+    title, place and description, each a line (a description's own lines kept), the
+    folding and escapes undone. Read as its source until session 33, `SUMMARY:` glued
+    before a marking hid it."""
+    from rules.markings import html_to_text
+
+    unfolded = re.sub(r"\r?\n[ \t]", "", text)
+    out: list[str] = []
+    for line in unfolded.splitlines():
+        name, _, value = line.partition(":")
+        prop = name.split(";", 1)[0].strip().upper()
+        if prop not in _CALENDAR_SHOWN:
+            continue
+        # A parameter may quote a ":" ("ALTREP=\"cid:x\""): the value is after the last
+        # colon outside quotes, which a simple rescan finds.
+        if '"' in name:
+            m = re.match(r'(?:[^":]|"[^"]*")*:', line)
+            value = line[m.end():] if m else value
+        value = _CALENDAR_ESCAPE.sub(lambda e: "\n" if e[1] in "nN" else e[1], value)
+        out.append(html_to_text(value) if prop == "X-ALT-DESC" else value)
+    return "\n".join(out)
 
 
 def _enriched_lines(text: str, nofill: bool) -> str:
@@ -816,7 +847,7 @@ def zip_behind(data: bytes) -> bool:
 _OOXML_OR_ODF = ("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.",
                  "application/vnd.ms-word.", "application/vnd.ms-excel.", "application/vnd.ms-powerpoint.")
 _TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".htm", ".html", ".xhtml", ".md", ".log", ".svg",
-               ".xml", ".fodt", ".fods", ".fodp", ".fodg", ".etx", ".rtx")
+               ".xml", ".fodt", ".fods", ".fodp", ".fodg", ".etx", ".rtx", ".ics", ".vcs")
 
 
 def pdf_texts(data: bytes, pdf_reader: PdfReader, what: str, out: FileTexts) -> None:

@@ -346,3 +346,20 @@ def test_a_marking_s_syllables_joined_by_a_hyphen_are_one_marking(subject, level
     """`ลับ-ที่สุด` read ลับ: a letter to be refused was sealed and sent to a registrar."""
     raw = mixed(text_part(), file_part("application/pdf", "a.pdf", make_pdf("x")), subj=subject)
     assert reading(raw) == (level, True)
+
+
+def _invitation(summary: str, description: str = "เรียน ผู้อำนวยการเขตลาดกระบัง\\nขอเชิญประชุม") -> bytes:
+    ics = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:1@dds\r\n"
+           f"SUMMARY;LANGUAGE=th-TH:{summary}\r\nDESCRIPTION:{description}\r\nLOCATION:ห้องประชุม 1\r\n"
+           "DTSTART:20261210T020000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    part = (b"Content-Type: text/calendar; charset=utf-8; method=REQUEST\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(ics.encode()).replace(b"\n", b"\r\n"))
+    return mixed(text_part(), part, file_part("application/pdf", "a.pdf", make_pdf("x")))
+
+
+def test_an_invitation_s_title_and_description_are_read():
+    """A meeting invitation (text/calendar) as Outlook shows it: `SUMMARY:` before the
+    marking hid it when the part was read as its source."""
+    assert reading(_invitation("ลับที่สุด ประชุมแผนป้องกันเหตุ")) == ("top_secret", True)
+    assert reading(_invitation("ประชุมแผน", "ลับมาก\\nเรียน ผู้อำนวยการ")) == ("secret", True)
+    assert reading(_invitation("ประชุมแผน")) == ("none", True)
