@@ -564,9 +564,21 @@ def html_readings(markup: str) -> tuple[str, ...]:
     counts): all its text (`html_to_text`), and, when it differs, only what a browser
     shows of it: text an inline style or the `hidden` attribute hides is dropped, so
     `ลับ<span style="display:none">xx</span>มาก` reads ลับมาก as it shows."""
-    full = html_to_text(markup)
+    reader = _read_html(markup)
+    full = reader.text()
     shown = html_to_text(markup, shown=True) if _HIDDEN_STYLE_OR_ATTR.search(markup) else full
     found = (full,) if shown == full else (full, shown)
+    if reader.css_strings:
+        # Every string of the style sheets, a line each, as a reading of its own: a
+        # browser draws a list marker's string (`list-style:'ลับ'`), a counter style's
+        # symbols, a custom property's value (`content:var(--m)`), and a `content` whose
+        # name is escaped (`cont\65nt`); where, a style sheet does not say. Apart, so a
+        # sheet's font names do not move the letter's head off its first lines.
+        found += ("\n".join(reader.css_strings),)
+    if _BIDI_OVERRIDE.search(markup):
+        # Text a browser draws right to left, its order overridden (`<bdo dir=rtl>`,
+        # `unicode-bidi: bidi-override; direction: rtl`): `ดสุที่บลั` shows ลับที่สุด.
+        found += (html_to_text(markup, reversed_rtl=True),)
     if _TABLE_CELL.search(markup) and _MAY_HOLD_MARKING.search(full):
         # A table's row as a browser draws it, its cells side by side: `<td>ลับ</td>
         # <td>ที่สุด</td>` shows ลับ ที่สุด on one line. Read besides each cell as a line
@@ -584,7 +596,23 @@ def html_texts(mail: ParsedMail) -> tuple[str, ...]:
 _TABLE_CELL = re.compile(r"<t[dh][\s>/]", re.I)
 
 
-def html_to_text(markup: str, shown: bool = False, depth: int = 0, cells_inline: bool = False) -> str:
+_BIDI_OVERRIDE = re.compile(r"<bdo\b|bidi-override", re.I)
+
+
+def _read_html(markup: str, shown: bool = False, depth: int = 0, cells_inline: bool = False,
+               reversed_rtl: bool = False) -> "_HtmlText":
+    drawn = frozenset(name.lower() for name in _CSS_ATTR.findall(markup))
+    reader = _HtmlText(shown, depth, drawn, cells_inline, reversed_rtl)
+    try:
+        reader.feed(markup)
+        reader.close()
+    except Exception:  # noqa: BLE001 - the stdlib's parser on hostile markup: read what it has
+        pass
+    return reader
+
+
+def html_to_text(markup: str, shown: bool = False, depth: int = 0, cells_inline: bool = False,
+                 reversed_rtl: bool = False) -> str:
     """What a mail client shows of an HTML part, line by line (entities decoded);
     `shown`: without the text of elements an inline style or `hidden` hides.
 
@@ -602,14 +630,7 @@ def html_to_text(markup: str, shown: bool = False, depth: int = 0, cells_inline:
     if "<" not in markup and "&" not in markup:
         return re.sub(r"[ \t\r\n\f]+", " ", markup)
     # Names a style draws with attr(): which element it lands on, the sheet does not say.
-    drawn = frozenset(name.lower() for name in _CSS_ATTR.findall(markup))
-    reader = _HtmlText(shown, depth, drawn, cells_inline)
-    try:
-        reader.feed(markup)
-        reader.close()
-    except Exception:  # noqa: BLE001 - the stdlib's parser on hostile markup: read what it has
-        pass
-    return reader.text()
+    return _read_html(markup, shown, depth, cells_inline, reversed_rtl).text()
 
 
 _HTML_BLOCKS = frozenset(
@@ -653,12 +674,46 @@ def _css_text(css: str) -> list[str]:
         return "" if m[2] == "\n" else m[2]
     return ["".join(_CSS_ESCAPE.sub(unescape, a or b) for a, b in _CSS_STRING.findall(decl))
             for decl in _CSS_CONTENT.findall(css)]
+def _css_strings(css: str) -> list[str]:
+    """Every string of a style sheet or a style attribute, its escapes decoded, but a
+    url()'s (an address, not drawn)."""
+    def unescape(m: re.Match) -> str:
+        if m[1]:
+            code = int(m[1], 16)
+            return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+        return "" if m[2] == "\n" else m[2]
+    out = []
+    for a, b in _CSS_STRING.findall(css):
+        text = _CSS_ESCAPE.sub(unescape, a or b)
+        if text.strip() and not text.lstrip()[:5].lower() == "data:":
+            out.append(text)
+        if len(out) >= 10_000:
+            break
+    return out
+
+
+_CLUSTER = re.compile("(?s).[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u0300-\u036f\u200c\u200d]*")
+_RTL_STYLE = re.compile(r"bidi-override", re.I)
+_RTL_DIRECTION = re.compile(r"direction\s*:\s*rtl", re.I)
+
+
+def _overrides_rtl(tag: str, attrs) -> bool:  # noqa: ANN001 - HTMLParser's (name, value) pairs
+    values = {name: value or "" for name, value in attrs}
+    if tag == "bdo":
+        return values.get("dir", "").strip().lower() == "rtl"
+    style = values.get("style", "")
+    return bool(_RTL_STYLE.search(style) and _RTL_DIRECTION.search(style))
+
+
 _HTML_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # Attributes whose value is a document the element draws in the page.
 _EMBEDDED_DOCUMENTS = {"iframe": ("srcdoc", "src"), "frame": ("src",), "object": ("data",), "embed": ("src",),
-                       "img": ("src",), "input": ("src",), "video": ("poster",),
+                       "img": ("src", "srcset"), "input": ("src",), "video": ("poster",), "source": ("srcset", "src"),
+                       "link": ("href",), "body": ("background",), "table": ("background",), "td": ("background",),
+                       "th": ("background",), "tr": ("background",),
                        "image": ("href", "xlink:href")}  # SVG's <image>
-_DATA_URL = re.compile(r"\s*data:\s*(text/html|text/plain|image/svg\+xml)\s*((?:;[^,]{0,200})?),(.*)", re.I | re.S)
+_DATA_URL = re.compile(r"\s*data:\s*(text/html|text/plain|image/svg\+xml|text/css)\s*((?:;[^,]{0,200})?),(.*)",
+                       re.I | re.S)
 MAX_EMBEDDED_DEPTH = 3  # a document in a document in a document; deeper is not read
 MAX_EMBEDDED = 2_000_000  # characters of one embedded document read
 
@@ -702,7 +757,10 @@ def _embedded_document(name: str, value: str) -> str | None:
         text = data.decode(charset[1] if charset else "utf-8", "replace")
     except LookupError:
         text = data.decode("utf-8", "replace")
-    return html.escape(text) if m[1].lower() == "text/plain" else text
+    kind = m[1].lower()
+    # A style sheet (<link href="data:text/css,...">, @import url(data:text/css...)) as a
+    # document of one <style>: its strings are read as any sheet's.
+    return html.escape(text) if kind == "text/plain" else f"<style>{text}</style>" if kind == "text/css" else text
 # What hides an element's text in a browser, written on the element itself.
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden"
                            r"|(?:font-size|opacity)\s*:\s*0*\.?0*(?:px|pt|em|rem|%)?\s*(?:;|!|$)", re.I)
@@ -711,8 +769,11 @@ _HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:
 
 class _HtmlText(HTMLParser):
     def __init__(self, shown: bool = False, depth: int = 0, drawn: frozenset[str] = frozenset(),
-                 cells_inline: bool = False) -> None:
+                 cells_inline: bool = False, reversed_rtl: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self.css_strings: list[str] = []  # every string of a style sheet or style attribute
+        self._reversed_rtl = reversed_rtl
+        self._rtl: list[bool] = []  # with `reversed_rtl`: open elements, each overriding to right-to-left or not
         self._blocks = _HTML_BLOCKS - {"td", "th"} if cells_inline else _HTML_BLOCKS
         self._drawn = drawn  # attribute names a style's attr() draws
         self._lines: list[str] = []
@@ -727,14 +788,20 @@ class _HtmlText(HTMLParser):
         self._open: list[tuple[str, bool]] = []  # with `shown`: open elements, each hiding or not
         self._head = False  # inside the head: only a title's text is there, and not shown
         self._title = 0
+        self._no_comment_end: tuple[str, int] | None = None  # (markup, where) past which no comment ends
 
     def parse_comment(self, i: int, report: int = 1) -> int:  # noqa: ARG002 - the stdlib's signature
         raw = self.rawdata
         for empty in ("<!-->", "<!--->"):
             if raw.startswith(empty, i):
                 return i + len(empty)
+        if self._no_comment_end is not None and self._no_comment_end[0] is raw and i >= self._no_comment_end[1]:
+            return -1  # no end after an earlier one either: 100,000 `<!--` cost one search, not 100,000
         m = _COMMENT_END.search(raw, i + 4)
-        return m.end() if m else -1
+        if m is None:
+            self._no_comment_end = (raw, i)
+            return -1
+        return m.end()
 
     def _end_head(self) -> None:
         self._head = False
@@ -754,6 +821,8 @@ class _HtmlText(HTMLParser):
     def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001 - HTMLParser's signature
         if self._shown and tag not in _HTML_VOID:
             self._open.append((tag, self._hides(attrs)))
+        if self._reversed_rtl and tag not in _HTML_VOID:
+            self._rtl.append(_overrides_rtl(tag, attrs))
         if tag == "head":
             self._head = True
         elif self._head and tag not in _HEAD_ELEMENTS:
@@ -794,14 +863,23 @@ class _HtmlText(HTMLParser):
             elif (value and name in _EMBEDDED_DOCUMENTS.get(tag, ()) and self._depth < MAX_EMBEDDED_DEPTH
                   and not self._hidden and (markup := _embedded_document(name, value)) is not None):
                 # Drawn in a box of its own where the element is: its lines after the current one.
-                self._aside.extend(html_to_text(markup, self._shown, self._depth + 1).splitlines())
+                self._embedded(markup)
+            if value and name == "style" and ("'" in value or '"' in value):
+                self.css_strings.extend(_css_strings(value))
 
     def _css_images(self, css: str) -> None:
         if self._depth >= MAX_EMBEDDED_DEPTH:
             return
         for url in _css_data_urls(css):
             if (markup := _embedded_document("src", url)) is not None:
-                self._aside.extend(html_to_text(markup, self._shown, self._depth + 1).splitlines())
+                self._embedded(markup)
+
+    def _embedded(self, markup: str) -> None:
+        """A document drawn in the page: its lines after the current one, its sheets'
+        strings with this page's."""
+        inner = _read_html(markup, self._shown, self._depth + 1)
+        self._aside.extend(inner.text().splitlines())
+        self.css_strings.extend(inner.css_strings)
 
     def _generated(self, css: str) -> None:
         # Drawn where the rule's element is, which a style sheet does not say: each
@@ -815,6 +893,8 @@ class _HtmlText(HTMLParser):
         if self._shown and any(t == tag for t, _ in self._open):
             while self._open and self._open.pop()[0] != tag:  # elements left unclosed end with it
                 pass
+        if self._reversed_rtl and self._rtl and tag not in _HTML_VOID:
+            self._rtl.pop()
         if tag in ("head", "body", "html", "br") or (self._head and tag not in _HEAD_ELEMENTS):
             self._end_head()
         elif self._head and tag == "title":
@@ -832,8 +912,12 @@ class _HtmlText(HTMLParser):
             self._annotation = 0  # an annotation left unclosed ends with its ruby
 
     def handle_data(self, data: str) -> None:
+        if self._style and ("'" in data or '"' in data):
+            self.css_strings.extend(_css_strings(data))
         if self._style and ("content" in data.lower() or "quotes" in data.lower()):
             self._generated(data)
+        if self._reversed_rtl and any(self._rtl):
+            data = "".join(reversed(_CLUSTER.findall(data)))  # characters with their marks
         if self._style and "data:" in data:
             self._css_images(data)
         if self._head and not self._hidden and not self._title and data.strip():

@@ -154,7 +154,6 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
     return [ends(t) for text in texts for t in (text, *xml_readings(text))]
 
 
-_ENRICHED_PARAM = re.compile(r"<param>.*?</param>", re.I | re.S)
 _ENRICHED_COMMAND = re.compile(r"<(/?)([A-Za-z0-9-]{1,60})>")
 
 
@@ -164,7 +163,7 @@ def enriched_text(text: str) -> str:
     `<<` a "<", and a single line break a space (n breaks in a row are n-1 lines) but
     inside <nofill>. Read as plain text until session 33, the commands glued to a
     marking (`<center><bold>ลับที่สุด</bold></center>`) hid it."""
-    text = _ENRICHED_PARAM.sub("", text.replace("\r\n", "\n").replace("<<", "\x00"))
+    text = _without_params(text.replace("\r\n", "\n").replace("<<", "\x00"))
     out: list[str] = []
     nofill = 0
     at = 0
@@ -205,6 +204,20 @@ def calendar_text(text: str) -> str:
         value = _CALENDAR_ESCAPE.sub(lambda e: "\n" if e[1] in "nN" else e[1], value)
         out.append(html_to_text(value) if prop == "X-ALT-DESC" else value)
     return "\n".join(out)
+
+
+def _without_params(text: str) -> str:
+    """`<param>...</param>` dropped, one pass (an unclosed one runs to the end)."""
+    folded = text.lower()
+    out, at = [], 0
+    while (start := folded.find("<param>", at)) >= 0:
+        end = folded.find("</param>", start)
+        out.append(text[at:start])
+        if end < 0:
+            return "".join(out)
+        at = end + len("</param>")
+    out.append(text[at:])
+    return "".join(out)
 
 
 def _enriched_lines(text: str, nofill: bool) -> str:
@@ -273,6 +286,14 @@ def _rtf(data: bytes) -> tuple[str, bool]:
     hidden, codec, uc = False, default, 1
     skip = 0  # characters to skip after a \uN (its ANSI fallback)
     first_in_group = False
+    # Shown though inside a destination that is not (session 33): a shape's text box
+    # ({\shptxt} in {\*\shpinst}), the text of a WordArt watermark ({\sv} after
+    # {\sn gtextUNICODE}), the Unicode of a {\upr} ({\*\ud}); and \binN's N bytes,
+    # which are data, not a brace or text (a "{" there hid the rest of the document).
+    after_star = False
+    property_name: bytearray | None = None  # the text of a {\sn ...} group being read
+    last_property = b""
+    binary_end = -1
 
     def flush() -> None:
         if pending:
@@ -284,7 +305,15 @@ def _rtf(data: bytes) -> tuple[str, bool]:
         if count >= MAX_RTF_TOKENS:
             complete = False
             break
+        if m.start() < binary_end:
+            continue
         word, arg, hexbyte, symbol, brace, plain = m.groups()
+        star_before, after_star = after_star, False
+        if property_name is not None:
+            if plain is not None:
+                property_name += plain.strip()
+            elif brace == b"}":
+                last_property, property_name = bytes(property_name), None
         if hexbyte is not None:
             if skip:
                 skip -= 1
@@ -308,8 +337,17 @@ def _rtf(data: bytes) -> tuple[str, bool]:
             if skip:
                 skip -= 1
                 continue
+            if word == b"bin" and arg is not None:
+                binary_end = m.end() + max(0, int(arg))
             if first_in_group and word in _RTF_HIDDEN:
                 hidden = True
+            elif (first_in_group and (word == b"shptxt" or (word == b"sv" and last_property.startswith(b"gtext")))) \
+                    or (star_before and word == b"ud"):
+                hidden = stack[-1][0] if star_before and stack else False  # as around its group
+                if star_before and not hidden:
+                    out.append("\n")  # apart from the {\upr} text for older readers before it
+            elif first_in_group and word == b"sn":
+                property_name = bytearray()
             elif word == b"f" and arg is not None:
                 codec = fonts.get(int(arg), default)
             elif word == b"uc" and arg is not None:
@@ -328,6 +366,7 @@ def _rtf(data: bytes) -> tuple[str, bool]:
         if symbol is not None:
             if symbol == b"*" and first_in_group:
                 hidden = True  # {\* ...}: an ignorable destination
+                after_star = True
             elif skip:
                 skip -= 1
             elif not hidden:
@@ -372,6 +411,39 @@ def _xml_unescape(text: str) -> str:
 _TAG = re.compile(r"<[^<>]*>")  # never past the next "<": linear on hostile XML
 
 
+_XML_ENCODING = re.compile(rb"""\s*<\?xml\b[^<>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+
+
+def _xml_codec(label: str) -> str:
+    """Python's codec for an XML declaration's encoding (LibreOffice honours
+    windows-874 and TIS-620 there; read as UTF-8 until session 33); UTF-8 when unknown."""
+    name = {"windows-874": "cp874", "x-windows-874": "cp874", "tis620": "tis-620"}.get(label.lower(), label)
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        return "utf-8-sig"
+    return "utf-8-sig" if codec in ("utf-8", "utf-16", "utf-16-le", "utf-16-be") else codec
+
+
+def _without_comments(doc: str) -> str:
+    """XML comments and processing instructions out, as a parser leaves them out of the
+    text: `<w:t>ลับ<!--x-->ที่สุด</w:t>` read ลับ until session 33. One pass; an
+    unclosed one is left as it is."""
+    if "<!--" not in doc and "<?" not in doc[1:]:
+        return doc
+    out, at = [], 0
+    for m in re.finditer(r"<!--|<\?", doc):
+        if m.start() < at:
+            continue
+        end = doc.find("-->" if m[0] == "<!--" else "?>", m.end())
+        if end < 0:
+            break
+        out.append(doc[at:m.start()])
+        at = end + (3 if m[0] == "<!--" else 2)
+    out.append(doc[at:])
+    return "".join(out)
+
+
 def _xml_doc(xml: bytes) -> str:
     """An XML part as the text an XML parser reads: UTF-16 too (OPC allows it, and Word
     and LibreOffice open it), CDATA sections as escaped text. Until session 14 a part
@@ -381,7 +453,10 @@ def _xml_doc(xml: bytes) -> str:
     elif xml[:2] in (b"<\0", b"\0<"):  # UTF-16 without its byte order mark
         doc = xml.decode("utf-16-le" if xml[:1] == b"<" else "utf-16-be", "replace")
     else:
-        doc = xml.decode("utf-8-sig", "replace")
+        declared = _XML_ENCODING.match(xml[:200])
+        codec = _xml_codec(declared[1].decode("ascii")) if declared else "utf-8-sig"
+        doc = xml.decode(codec, "replace")
+    doc = _without_comments(doc)
     if "<![CDATA[" not in doc:
         return doc
     out, at = [], 0
@@ -403,7 +478,8 @@ def _xml_text(xml: bytes, paragraph: str, breaks: str, text_tags: str | None = N
     doc = re.sub(paragraph, "\n", doc)
     doc = re.sub(breaks, lambda m: "\t" if "tab" in m.group(0) else ("\n" if "br" in m.group(0) or "break" in m.group(0) else " "), doc)
     if text_tags:
-        keep = re.compile(rf"<(?:{text_tags})(?:\s[^<>]*)?>([^<]*)<|(\n)|(\t)")
+        # An attribute may hold ">" (`w:foo="a>b"`: the text after it was lost).
+        keep = re.compile(rf"""<(?:{text_tags})(?:\s(?:[^<>"']|"[^"<]*"|'[^'<]*')*)?>([^<]*)<|(\n)|(\t)""")
         doc = "".join(m.group(1) or m.group(2) or m.group(3) or "" for m in keep.finditer(doc))
     else:
         doc = _TAG.sub("", doc)
@@ -423,8 +499,25 @@ _TEXTPATH = re.compile(r"""<v:textpath\b[^<>]*?\sstring\s*=\s*(?:"([^"<>]*)"|'([
 _NS = r"(?:[\w.-]{1,64}:)?"
 
 
+_SYMBOL = re.compile(r"""<({_NS})sym\b[^<>]*?\bchar\s*=\s*["']([0-9A-Fa-f]{{1,6}})["'][^<>]*>""".format(_NS=_NS))
+
+
+def _symbols(xml: bytes) -> bytes:
+    """Word's <w:sym w:char="0E25"/>, a character typed from Insert > Symbol, as the
+    text run it shows (a symbol font's F0xx as xx)."""
+    def one(m: re.Match) -> str:
+        code = int(m[2], 16)
+        code = code - 0xF000 if 0xF000 <= code <= 0xF0FF else code
+        char = chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else ""
+        return f"<{m[1]}t>{html.escape(char)}</{m[1]}t>"
+    return _SYMBOL.sub(one, _xml_doc(xml)).encode("utf-8")
+
+
 def _word_xml(xml: bytes) -> str:
-    text = _xml_text(xml, rf"</{_NS}p>", rf"<{_NS}(?:tab|br|cr)\b[^<>]*/>", rf"{_NS}t")
+    if b"sym" in xml or b"s\0y\0m" in xml:
+        xml = _symbols(xml)
+    # A ruby's annotation (<w:rt>, drawn above its base) ends a line of its own.
+    text = _xml_text(xml, rf"</{_NS}(?:p|rt)>", rf"<{_NS}(?:tab|br|cr)\b[^<>]*/>", rf"{_NS}t")
     if b"textpath" not in xml and b"t\0e\0x\0t\0p\0a\0t\0h" not in xml:
         return text
     drawn = [_xml_unescape(m.group(1) or m.group(2) or "")
@@ -455,7 +548,7 @@ def _sheet_head_foot(xml: bytes) -> list[str]:
 
 
 def _odf_xml(xml: bytes) -> str:
-    return _xml_text(xml, rf"</{_NS}(?:p|h)>", rf"<{_NS}(?:tab|line-break|s)\b[^<>]*/>")
+    return _xml_text(xml, rf"</{_NS}(?:p|h|ruby-base)>", rf"<{_NS}(?:tab|line-break|s)\b[^<>]*/>")
 
 
 # A page header or footer: OpenDocument's master pages (<style:header>, -left, -first),
@@ -468,11 +561,16 @@ def _odf_head_foot(xml: bytes) -> list[str]:
     Word 2003 XML document), each a text of its own."""
     doc = _xml_doc(xml)
     out = []
+    unclosed: set[str] = set()  # tags with no end after one of them: not looked for again
     for m in _HEAD_FOOT.finditer(doc):
         if len(out) >= MAX_MEMBERS:
             break
+        if m[1] in unclosed:
+            continue
         end = doc.find(f"</{m[1]}>", m.end())
-        if end >= 0:
+        if end < 0:
+            unclosed.add(m[1])
+        else:
             out.append(_odf_xml(doc[m.end():end].encode()))
     return out
 
@@ -633,28 +731,42 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
         return _office_elsewhere(main, member, names, what, out)
     drawn = sorted(n for n in names if _DRAWINGS.fullmatch(n))[:MAX_MEMBERS]
     out.texts += [_slide_xml(member(n)) for n in drawn]
+    def related(rels: str, kinds: tuple[str, ...], known: list[str]) -> list[str]:
+        # The parts the main part's relationships name (an application opens those, by
+        # whatever name), after those found by their usual names (session 33: a header
+        # named word/top.xml, a sheet named data.xml were not read).
+        found = [n for kind, n in _relationships(zf, names, budget, what, out, rels) if kind in kinds and n in names]
+        return known + sorted(set(found) - set(known))
+
     if "word/document.xml" in names:
-        heads = numbered("word/header")
-        feet = numbered("word/footer")
-        out.texts += [_word_xml(member(n)) for n in heads]
+        heads = related("word/_rels/document.xml.rels", ("header",), numbered("word/header"))
+        feet = related("word/_rels/document.xml.rels", ("footer",), numbered("word/footer"))
+        out.texts += [_word_xml(member(n)) for n in heads[:MAX_MEMBERS]]
         out.texts.append(_word_xml(member("word/document.xml")))
-        for extra in ("word/footnotes.xml", "word/endnotes.xml"):
-            if extra in names:
-                out.texts.append(_word_xml(member(extra)))
-        out.texts += [_word_xml(member(n)) for n in feet]
+        notes = related("word/_rels/document.xml.rels", ("footnotes", "endnotes"),
+                        [n for n in ("word/footnotes.xml", "word/endnotes.xml") if n in names])
+        out.texts += [_word_xml(member(n)) for n in notes]
+        out.texts += [_word_xml(member(n)) for n in feet[:MAX_MEMBERS]]
+        # A content control bound to a custom XML part shows that part's value (Word
+        # refreshes it on opening): each element's text a line.
+        for n in sorted(n for n in names if re.fullmatch(r"customXml/item\d{1,4}\.xml", n))[:MAX_MEMBERS]:
+            out.texts.append(_xml_text(member(n), r"<[^<>]*>", r"(?!)"))
         return True
     if "xl/workbook.xml" in names or "xl/sharedStrings.xml" in names:
-        if "xl/sharedStrings.xml" in names:
-            out.texts.append(_sheet_strings(member("xl/sharedStrings.xml")))
-        for n in numbered("xl/worksheets/sheet")[:MAX_MEMBERS]:
+        for n in related("xl/_rels/workbook.xml.rels", ("sharedStrings",),
+                         ["xl/sharedStrings.xml"] if "xl/sharedStrings.xml" in names else []):
+            out.texts.append(_sheet_strings(member(n)))
+        for n in related("xl/_rels/workbook.xml.rels", ("worksheet",), numbered("xl/worksheets/sheet"))[:MAX_MEMBERS]:
             xml = member(n)
             out.texts += _sheet_head_foot(xml)
             if b"inlineStr" in xml or b"str" in xml:  # inline strings, a formula's cached text
                 out.texts.append(_sheet_strings(xml))
         return True
     if "ppt/presentation.xml" in names:
-        for n in (numbered("ppt/slides/slide") + numbered("ppt/notesSlides/notesSlide")
-                  + numbered("ppt/slideMasters/slideMaster") + numbered("ppt/slideLayouts/slideLayout"))[:MAX_MEMBERS]:
+        slides = related("ppt/_rels/presentation.xml.rels", ("slide", "slideMaster", "notesMaster", "handoutMaster"),
+                         numbered("ppt/slides/slide") + numbered("ppt/notesSlides/notesSlide")
+                         + numbered("ppt/slideMasters/slideMaster") + numbered("ppt/slideLayouts/slideLayout"))
+        for n in slides[:MAX_MEMBERS]:
             out.texts.append(_slide_xml(member(n)))
         return True
     if "content.xml" in names and ("mimetype" in names or "META-INF/manifest.xml" in names):
@@ -662,15 +774,22 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
             # Saved with a password: content.xml is ciphertext, read as no text at all.
             out.unread.append(f"{what}: password-protected OpenDocument file")
             return True
-        if "styles.xml" in names:
-            out.texts += _odf_head_foot(member("styles.xml"))
+        styles = member("styles.xml") if "styles.xml" in names else b""
+        out.texts += _odf_head_foot(styles)
         content = member("content.xml")
         out.texts.append(_odf_xml(content))
         out.texts += _odf_head_foot(content)
+        # A field shows a value its declaration holds in an attribute (a user field,
+        # a variable): each such value a line (session 33).
+        values = [_xml_unescape(m[1] or m[2]) for xml in (content, styles)
+                  for m in _STRING_VALUE.finditer(_xml_doc(xml)) if xml]
+        if values:
+            out.texts.append("\n".join(values[:10_000]))
         return True
     return False
 
 
+_STRING_VALUE = re.compile(r"""\bstring-value\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
 _MAIN_ROOT = re.compile(rb"<(?:[\w.-]{1,64}:)?(document|workbook|presentation)[\s>]")
 
 

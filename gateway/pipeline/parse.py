@@ -951,6 +951,8 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
 _UU_BEGIN = re.compile(r"^begin[ \t]+[0-7]{3,4}[ \t]+([^\r\n]{1,255})\r?$", re.M)
 _UU_END = re.compile(r"^end[ \t\r]*$", re.M)
 MAX_UUENCODED = 20  # files a body carries so
+# Thunderbird shows these blocks of an untyped body as attachments too (mimeunty.cpp).
+_UNDECODED_BLOCK = re.compile(r"^=ybegin[ \t].*\bname=|^\(This file must be converted with BinHex", re.M)
 
 
 def _uudecoded(block: str) -> bytes:
@@ -972,6 +974,10 @@ def _uudecoded(block: str) -> bytes:
 def _body_files(body_text: str, reading: _Reading, first: int) -> tuple[str, ...]:
     """The texts of the files uuencoded in the body, read as attached ones are; what of
     them could not be read goes to `reading.unread`."""
+    if _UNDECODED_BLOCK.search(body_text):
+        # yEnc and BinHex carry 8-bit data the body's text decoding has already changed:
+        # not decoded here, so the letter is not said to be ordinary (session 33).
+        reading.unread.append("a file yEnc- or BinHex-encoded in the body")
     if "begin" not in body_text:
         return ()
     texts: list[str] = []

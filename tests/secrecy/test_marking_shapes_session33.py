@@ -363,3 +363,170 @@ def test_an_invitation_s_title_and_description_are_read():
     assert reading(_invitation("ลับที่สุด ประชุมแผนป้องกันเหตุ")) == ("top_secret", True)
     assert reading(_invitation("ประชุมแผน", "ลับมาก\\nเรียน ผู้อำนวยการ")) == ("secret", True)
     assert reading(_invitation("ประชุมแผน")) == ("none", True)
+
+
+# --------------------------------------------------------------------------- a second pass (session 33)
+# An adversarial pass over the fixes above found these; each read none (or ลับ for a
+# ลับที่สุด letter) where LibreOffice, Word or Chromium shows the marking.
+
+RTF_HEAD = r"{\rtf1\ansi\ansicpg874\deff0{\fonttbl{\f0\fswiss\fcharset222 Tahoma;}}"
+TOP_RTF = "".join(f"\\u{ord(c)}?" for c in "ลับที่สุด")
+DEAR_RTF = "".join(f"\\u{ord(c)}?" for c in "เรียน ผู้อำนวยการ")
+
+
+@pytest.mark.parametrize("inside", [
+    r"{\shp{\*\shpinst\shpleft0\shptop0\shpright9000\shpbottom3000{\shptxt \pard " + TOP_RTF + r"\par}}}",  # text box
+    r"{\header \pard {\shp{\*\shpinst{\sp{\sn shapeType}{\sv 136}}{\sp{\sn gtextUNICODE}{\sv " + TOP_RTF
+    + r"}}{\sp{\sn fGtext}{\sv 1}}}}\par}",  # Word's watermark
+    r"\pard {\*\foo\bin1 {}" + TOP_RTF + r"\par",  # \bin's byte is data, not a group
+    r"\pard {\upr{xx}{\*\ud{" + TOP_RTF + r"}}}\par",  # the Unicode of \upr
+])
+def test_rtf_text_a_reader_shows_inside_hidden_groups_is_read(inside):
+    rtf = (RTF_HEAD + inside + r"\pard " + DEAR_RTF + r"\par}").encode()
+    assert reading(with_file("application/rtf", "แผน.rtf", rtf)) == ("top_secret", True)
+    shape_only = RTF_HEAD + r"{\shp{\*\shpinst{\sp{\sn shapeType}{\sv 136}}}}\pard " + DEAR_RTF + r"\par}"
+    assert reading(with_file("application/rtf", "b.rtf", shape_only.encode())) == ("none", True)
+
+
+def _docx_parts(body: str, parts: dict[str, str], doc_rels: tuple = ()) -> bytes:
+    doc = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w="{W}" xmlns:r="{R}">'
+           f"<w:body>{body}</w:body></w:document>")
+    return package({"[Content_Types].xml": CT, "_rels/.rels": rels(("rId1", "officeDocument", "word/document.xml")),
+                    "word/document.xml": doc, **({"word/_rels/document.xml.rels": rels(*doc_rels)} if doc_rels else {}),
+                    **parts})
+
+
+def _w(text: str) -> str:
+    return f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+
+
+HEADER = f'<?xml version="1.0"?><w:hdr xmlns:w="{W}">{_w("ลับที่สุด")}</w:hdr>'
+
+
+@pytest.mark.parametrize("name, data", [
+    # a header part by whatever name its relationship gives
+    ("top header", _docx_parts(_w("บันทึกข้อความ"), {"word/top.xml": HEADER}, (("rId7", "header", "top.xml"),))),
+    ("header in a folder", _docx_parts(_w("บันทึกข้อความ"), {"word/parts/header1.xml": HEADER},
+                                       (("rId7", "header", "parts/header1.xml"),))),
+    # a content control bound to a custom XML part shows the part's value
+    ("data binding", _docx_parts('<w:sdt><w:sdtPr><w:dataBinding w:xpath="/r/m" w:storeItemID="{1}"/></w:sdtPr>'
+                                 f'<w:sdtContent>{_w("ปกติ")}</w:sdtContent></w:sdt>' + _w("บันทึกข้อความ"),
+                                 {"customXml/item1.xml": "<?xml version='1.0'?><r><m>ลับที่สุด</m></r>"})),
+    # characters typed from Insert > Symbol
+    ("w:sym", _docx_parts("<w:p><w:r>" + "".join(f'<w:sym w:font="Tahoma" w:char="{ord(c):04X}"/>' for c in "ลับที่สุด")
+                          + "</w:r></w:p>" + _w("บันทึกข้อความ"), {})),
+    # XML a regular expression misreads: ">" in an attribute, a comment or a PI inside a run
+    ("> in an attribute", _docx_parts('<w:p><w:r><w:t w:foo="a>b">ลับที่สุด</w:t></w:r></w:p>' + _w("เรียน"), {})),
+    ("comment in w:t", _docx_parts(_w("ลับ<!-- x -->ที่สุด") + _w("เรียน"), {})),
+    ("PI in w:t", _docx_parts(_w("ลับ<?x y?>ที่สุด") + _w("เรียน"), {})),
+])
+def test_word_text_the_application_shows_is_read(name, data):
+    assert reading(with_file(DOCX, "แผน.docx", data)) == ("top_secret", True), name
+
+
+def test_opendocument_fields_charsets_and_ruby_are_read():
+    field = ('<text:variable-decls><text:user-field-decl office:value-type="string" office:string-value="ลับที่สุด" '
+             'text:name="m"/></text:variable-decls>')
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+
+    def one(content: bytes) -> bytes:
+        return package({"mimetype": "application/vnd.oasis.opendocument.text",
+                        "META-INF/manifest.xml": "<manifest/>", "content.xml": content})
+    fields = (f'<?xml version="1.0"?><office:document-content {ns}><office:body><office:text>{field}'
+              '<text:p><text:user-field-get text:name="m"/></text:p><text:p>เรียน</text:p></office:text>'
+              '</office:body></office:document-content>').encode()
+    assert reading(with_file(ODT, "a.odt", one(fields))) == ("top_secret", True)
+    for label, codec in (("windows-874", "cp874"), ("TIS-620", "tis-620")):
+        thai = (f'<?xml version="1.0" encoding="{label}"?><office:document-content {ns}><office:body><office:text>'
+                '<text:p>ลับที่สุด</text:p><text:p>เรียน</text:p></office:text></office:body>'
+                '</office:document-content>').encode(codec)
+        assert reading(with_file(ODT, "b.odt", one(thai))) == ("top_secret", True), label
+    ruby = (f'<?xml version="1.0"?><office:document-content {ns}><office:body><office:text><text:p><text:ruby>'
+            '<text:ruby-base>ลับที่สุด</text:ruby-base><text:ruby-text>x</text:ruby-text></text:ruby></text:p>'
+            '<text:p>เรียน</text:p></office:text></office:body></office:document-content>').encode()
+    assert reading(with_file(ODT, "c.odt", one(ruby))) == ("top_secret", True)
+
+
+def test_spreadsheet_and_slide_parts_are_found_by_their_relationships():
+    wb = (f'<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+          f'xmlns:r="{R}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    sheet = ('<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>ลับที่สุด</t></is></c></row></sheetData></worksheet>')
+    xlsx = package({"[Content_Types].xml": CT, "_rels/.rels": rels(("rId1", "officeDocument", "xl/workbook.xml")),
+                    "xl/workbook.xml": wb, "xl/_rels/workbook.xml.rels": rels(("rId1", "worksheet", "data.xml")),
+                    "xl/data.xml": sheet})
+    assert reading(with_file(XLSX, "a.xlsx", xlsx)) == ("top_secret", True)
+    pres = f'<?xml version="1.0"?><p:presentation xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"/>'
+    slide = ('<?xml version="1.0"?><p:sld xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" '
+             'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><p:cSld><p:spTree><p:sp><p:txBody>'
+             '<a:p><a:r><a:t>ลับที่สุด</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>')
+    pptx = package({"[Content_Types].xml": CT, "_rels/.rels": rels(("rId1", "officeDocument", "ppt/presentation.xml")),
+                    "ppt/presentation.xml": pres, "ppt/_rels/presentation.xml.rels": rels(("rId2", "slide", "pages/one.xml")),
+                    "ppt/pages/one.xml": slide})
+    assert reading(with_file("application/vnd.openxmlformats-officedocument.presentationml.presentation", "b.pptx",
+                             pptx)) == ("top_secret", True)
+
+
+def test_a_yenc_or_binhex_block_in_the_body_makes_the_letter_uncertain():
+    """Thunderbird shows them as attachments; their 8-bit data is not decoded here."""
+    block = b"=ybegin line=128 size=3 name=a.pdf\r\n\x8a\x8b\x8c\r\n=yend size=3\r\n"
+    level, certain = reading(mixed(text_part(BODY + block), file_part("application/pdf", "a.pdf", make_pdf("x"))))
+    assert level != "none" and not certain
+    binhex = b"(This file must be converted with BinHex 4.0)\r\n:!!!!\r\n"
+    level, certain = reading(mixed(text_part(BODY + binhex), file_part("application/pdf", "a.pdf", make_pdf("x"))))
+    assert level != "none" and not certain
+
+
+TOP = "ลับที่สุด"
+CSS = ".m::before{content:'%s'}" % TOP
+PAGE = "<p>เรียน ผู้อำนวยการเขต</p><p>ข้อความ</p>"
+
+
+@pytest.mark.parametrize("markup", [
+    f"<ul style=\"list-style:'{TOP}'\"><li>x</li></ul>{PAGE}",
+    f"<style>@counter-style x {{system:cyclic; symbols:'{TOP}'; suffix:' '}} li{{list-style:x}}</style><ol><li>a</li></ol>"
+    + PAGE,
+    f"<link rel=stylesheet href=\"data:text/css,{CSS.replace(' ', '%20')}\"><div class=m></div>{PAGE}",
+    f"<style>@import url(\"data:text/css;base64,{base64.b64encode(CSS.encode()).decode()}\");</style><div class=m></div>"
+    + PAGE,
+    f"<style>:root{{--m:'{TOP}'}} .m::before{{content:var(--m)}}</style><div class=m></div>{PAGE}",
+    f"<style>.m::before{{cont\\65nt:'{TOP}'}}</style><div class=m></div>{PAGE}",
+    # an SVG drawn by srcset or a background
+    "<img srcset=\"data:image/svg+xml," + f"<svg xmlns='http://www.w3.org/2000/svg'><text y='20'>{TOP}</text></svg>"
+    .replace(" ", "%20") + " 1x\">" + PAGE,
+    "<table background=\"data:image/svg+xml," + f"<svg xmlns='http://www.w3.org/2000/svg'><text y='20'>{TOP}</text></svg>"
+    .replace(" ", "%20") + "\"><tr><td>x</td></tr></table>" + PAGE,
+    # drawn right to left, its order overridden
+    "<p><bdo dir=rtl>" + "".join(reversed(["ลั", "บ", "ที่", "สุ", "ด"])) + "</bdo></p>" + PAGE,
+    "<p><span style='unicode-bidi:bidi-override;direction:rtl'>" + "".join(reversed(["ลั", "บ", "ที่", "สุ", "ด"]))
+    + "</span></p>" + PAGE,
+])
+def test_html_a_browser_draws_from_styles_images_and_direction_is_read(markup):
+    assert reading(html_letter(f"<html><body>{markup}</body></html>")) == ("top_secret", True)
+
+
+def test_a_sheet_s_font_names_do_not_push_the_head_off_its_lines():
+    """The sheet's strings are a reading of their own: Word's HTML, dozens of quoted
+    font names in its <style>, keeps `ลับมาก เรื่อง ...` on the first line of its page."""
+    fonts = "".join(f'@font-face {{font-family:"Font {n}";}}\n' for n in range(40))
+    markup = (f"<html><head><style>{fonts}</style></head><body><p>ลับมาก เรื่อง ขอส่งแผน</p>"
+              + "".join(f"<p>ย่อหน้า {n}</p>" for n in range(30)) + "</body></html>")
+    assert reading(html_letter(markup)) == ("secret", True)
+    assert reading(html_letter(markup.replace("ลับมาก ", ""))) == ("none", True)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: html_to_text("<!--x>" * 100_000),
+    lambda: __import__("gateway.pipeline.file_texts", fromlist=["x"]).enriched_text("<param>" * 100_000),
+    lambda: __import__("gateway.pipeline.file_texts", fromlist=["x"]).xml_readings(
+        '<?xml version="1.0"?>' + "<w:hdr>" * 100_000 + "</w:p>"),
+])
+def test_hostile_markup_is_read_in_one_pass(build):
+    """Each took 12 to 170 s (a search to the end for every opening); now well under a
+    second. The bound is generous: the test is that it ends, not how fast."""
+    import time
+
+    began = time.monotonic()
+    build()
+    assert time.monotonic() - began < 10
