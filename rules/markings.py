@@ -602,6 +602,11 @@ _BIDI_OVERRIDE = re.compile(r"<bdo\b|bidi-override", re.I)
 def _read_html(markup: str, shown: bool = False, depth: int = 0, cells_inline: bool = False,
                reversed_rtl: bool = False) -> "_HtmlText":
     drawn = frozenset(name.lower() for name in _CSS_ATTR.findall(markup))
+    last = markup.rfind(">")
+    if markup.find("<", last + 1) >= 0:
+        # After the last ">" no tag can end: the stdlib's parser looked for one from every
+        # "<" there to the end (300 KB of `<a ` took minutes). Read as the text it is.
+        markup = markup[:last + 1] + markup[last + 1:].replace("<", "&lt;")
     reader = _HtmlText(shown, depth, drawn, cells_inline, reversed_rtl)
     try:
         reader.feed(markup)

@@ -18,7 +18,9 @@ import zipfile
 import pytest
 
 from gateway.secrecy.markings import classify_raw
-from rules.markings import html_to_text, secrecy_in_letter, secrecy_in_subject, urgency_in_letter, urgency_in_subject
+from rules.markings import (
+    html_readings, html_to_text, secrecy_in_letter, secrecy_in_subject, urgency_in_letter, urgency_in_subject,
+)
 from tests.hostile.markings_cases import thai_pdf
 from tests.letters import make_pdf
 from tests.secrecy.test_mime_hidden_markings import BODY, file_part, mixed, text_part
@@ -518,6 +520,9 @@ def test_a_sheet_s_font_names_do_not_push_the_head_off_its_lines():
 
 @pytest.mark.parametrize("build", [
     lambda: html_to_text("<!--x>" * 100_000),
+    # no ">" after them: the stdlib's parser looked for one to the end from each
+    lambda: html_readings("<p>x</p>" + "<a " * 100_000),
+    lambda: html_readings("<p>x</p>" + "<?x" * 100_000 + "</x" * 100_000),
     lambda: __import__("gateway.pipeline.file_texts", fromlist=["x"]).enriched_text("<param>" * 100_000),
     lambda: __import__("gateway.pipeline.file_texts", fromlist=["x"]).xml_readings(
         '<?xml version="1.0"?>' + "<w:hdr>" * 100_000 + "</w:p>"),
