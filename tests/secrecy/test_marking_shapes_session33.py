@@ -535,3 +535,21 @@ def test_hostile_markup_is_read_in_one_pass(build):
     began = time.monotonic()
     build()
     assert time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize("run", [" ", "\t", " -", "=", ": ", "ชั้น ", "ลับ ", "ลับ-", "ชั้นความลับ ", "(ลับ ", "= ลับ =",
+                                 "ด่วน "])
+def test_long_runs_of_label_words_and_separators_are_read_in_one_pass(run):
+    """`ชั้น` then 40 spaces and a letter: the label's pattern tried every way of
+    splitting the spaces between two alternatives that both take one (2**n): a Subject
+    of it would have held a DATA-check worker, then the pipeline, for ever. And a head
+    line of 20,000 `ลับ ` was searched for the markings that end it from each of them
+    (13 s)."""
+    import time
+
+    began = time.monotonic()
+    for text in ("ชั้น" + run * 20_000 + "x", run * 20_000 + "ลับx", "ลับ" + run * 20_000 + "ที่x"):
+        secrecy_in_subject(text)
+        urgency_in_subject(text)
+        secrecy_in_letter(text + "\nเรียน ผู้อำนวยการ")
+    assert time.monotonic() - began < 10
