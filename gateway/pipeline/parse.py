@@ -60,9 +60,20 @@ def sniff(data: bytes) -> str:
         return "application/octet-stream"
 
 
-# "<name> <address>" as the From header decodes: the display name is everything before
-# the one angle-bracketed address at the end.
-_NAME_AND_ANGLE_ADDR = re.compile(r"\s*(?P<name>[^<>]*?)\s*<(?P<addr>[^<>]*)>\s*", re.S)
+def _name_and_angle_addr(value: str) -> str | None:
+    """The display name of "<name> <address>" as the From header decodes: everything
+    before the one angle-bracketed address at the end; None for another shape. By hand:
+    the regular expression it replaces (white space, a lazy name, white space) took 17 s
+    for a value of 4,000 leading spaces, growing as their cube (not reached by a letter:
+    a decoded From arrives stripped)."""
+    text = value.strip()
+    opening = text.rfind("<")
+    if not text.endswith(">") or opening < 0:
+        return None
+    name, address = text[:opening], text[opening + 1:-1]
+    if "<" in name or ">" in name or ">" in address:
+        return None
+    return name.strip()
 
 
 def _display_name(value: str | None) -> str | None:
@@ -75,9 +86,9 @@ def _display_name(value: str | None) -> str | None:
     other shape (a bare address, "address (comment)") is left to parseaddr."""
     if not value:
         return None
-    m = _NAME_AND_ANGLE_ADDR.fullmatch(_unfold(value))
-    if m:
-        return _unquote_name(m["name"]) or None
+    name = _name_and_angle_addr(_unfold(value))
+    if name is not None:
+        return _unquote_name(name) or None
     name, _ = email.utils.parseaddr(value)
     return name or None
 
