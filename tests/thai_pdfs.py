@@ -136,9 +136,12 @@ def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: s
     return bytes(scan.output())
 
 
-def with_picture_stamp(pdf: bytes, word: str, rect=(230, 770, 370, 825), hidden: bool = False) -> bytes:
+def with_picture_stamp(pdf: bytes, word: str, rect=(230, 770, 370, 825), hidden: bool = False,
+                       nested: bool = False, keep: bool = False) -> bytes:
     """`pdf` with a Stamp annotation on page 1 drawn from a picture of `word` in a red
-    frame, as Acrobat's Stamp tool puts a custom image stamp ("ลับ" made as a picture)."""
+    frame, as Acrobat's Stamp tool puts a custom image stamp ("ลับ" made as a picture).
+    `nested`: the picture drawn by a form the appearance draws (`/FRM Do`, as Acrobat
+    keeps a custom stamp); `keep`: added to the page's annotations, not instead of them."""
     import zlib
 
     from PIL import Image, ImageDraw, ImageFont
@@ -166,11 +169,21 @@ def with_picture_stamp(pdf: bytes, word: str, rect=(230, 770, 370, 825), hidden:
                NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(width), NumberObject(height)]),
                NameObject("/Resources"): DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): image_ref})})})
     ap_ref = w._add_object(ap)
+    if nested:
+        outer = DecodedStreamObject()
+        outer.set_data(b"q 1 0 0 1 0 0 cm /FRM Do Q")
+        outer.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+                      NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(width),
+                                                        NumberObject(height)]),
+                      NameObject("/Resources"): DictionaryObject({NameObject("/XObject"): DictionaryObject(
+                          {NameObject("/FRM"): ap_ref})})})
+        ap_ref = w._add_object(outer)
     annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Stamp"),
                               NameObject("/Rect"): ArrayObject([FloatObject(v) for v in rect]),
                               NameObject("/F"): NumberObject(4 | (2 if hidden else 0)),
                               NameObject("/AP"): DictionaryObject({NameObject("/N"): ap_ref})})
-    w.pages[0][NameObject("/Annots")] = ArrayObject([w._add_object(annot)])
+    kept = list(w.pages[0].get("/Annots", [])) if keep else []
+    w.pages[0][NameObject("/Annots")] = ArrayObject([*kept, w._add_object(annot)])
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()

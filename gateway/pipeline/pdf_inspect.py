@@ -363,6 +363,11 @@ class _Scans:
         from gateway.pipeline import scanned_pages
 
         bands = () if self.unread else scanned_pages.scanned_bands(page, textpage, raw)
+        if not self.unread and not any(bands) and scanned_pages.text_unreadable(raw):
+            # Glyphs drawn with no Unicode behind them (an embedded font without its
+            # /ToUnicode map): the text layer is control characters, and the page is read
+            # from its pixels as a scan is (until session 33: no marking, certain).
+            bands = (True, True)
         if not any(bands):
             return []
         if self.read < scanned_pages.OCR_PAGES - 1:
@@ -377,10 +382,13 @@ class _Scans:
 
         from gateway.pipeline import scanned_pages
 
-        if self.unread or self.stamped >= scanned_pages.MAX_STAMP_PICTURES \
-                or pdfium_c.FPDFPage_GetAnnotCount(page) <= 0:  # an ordinary page has none: no cost
+        if self.unread or pdfium_c.FPDFPage_GetAnnotCount(page) <= 0:  # an ordinary page has none: no cost
             return []
-        rects = scanned_pages.stamp_pictures(page)[:scanned_pages.MAX_STAMP_PICTURES - self.stamped]
+        rects = scanned_pages.stamp_pictures(page)
+        room = scanned_pages.MAX_STAMP_PICTURES - self.stamped
+        if len(rects) > room:
+            self.unread = f"page {n + 1}: picture stamps past the first {scanned_pages.MAX_STAMP_PICTURES}"
+            rects = rects[:max(0, room)]
         if not rects:
             return []
         self.stamped += len(rects)

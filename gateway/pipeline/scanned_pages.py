@@ -63,6 +63,20 @@ class NotRead(Exception):
 _THAI_LETTER = re.compile(r"[ก-๛]")
 
 
+_GLYPH_WITHOUT_UNICODE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ue000-\uf8ff]")
+UNREADABLE_SHARE = 0.5  # of a page's characters, past which its text layer is no reading of it
+UNREADABLE_LEAST = 20  # characters: a page of fewer is a few symbols, not a letter's text
+
+
+def text_unreadable(text: str) -> bool:
+    """Whether a page's text layer is mostly glyphs without Unicode (control characters,
+    U+FFFD, private-use codes): what a viewer draws cannot be read from it."""
+    shown = len(text) - sum(text.count(c) for c in " \t\n\r")
+    if shown < UNREADABLE_LEAST:
+        return False
+    return len(_GLYPH_WITHOUT_UNICODE.findall(text)) >= UNREADABLE_SHARE * shown
+
+
 def scanned_bands(page, textpage, text: str) -> tuple[bool, bool]:
     """Whether the head and the foot of `page` are read from pixels: pictures over
     at least SCAN_AREA of the page (one scan, or its strips or tiles) cover most of the band, and the text layer holds
@@ -185,7 +199,10 @@ def _stacked(bands: list) -> object:
     return out
 
 
-MAX_STAMP_PICTURES = 4  # stamp annotations drawn from a picture read in one PDF
+# Stamp annotations drawn from a picture read in one PDF; past them the PDF is said not
+# read (until session 33 the fifth was skipped in silence: four ordinary stamps, a
+# signature, สำเนาถูกต้อง, a receipt, hid a ลับมาก one after them).
+MAX_STAMP_PICTURES = 8
 STAMP_INSET = 0.06  # of a stamp's width and height cut from each side to drop its frame
 _STAMP_OBJECTS = 50  # objects of one annotation's appearance looked at
 
@@ -206,8 +223,8 @@ def stamp_pictures(page) -> list[tuple[float, float, float, float]]:
                     or not pdfium_c.FPDFAnnot_IsObjectSupportedSubtype(pdfium_c.FPDFAnnot_GetSubtype(annot)):
                 continue
             count = min(pdfium_c.FPDFAnnot_GetObjectCount(annot), _STAMP_OBJECTS)
-            if not any(pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFAnnot_GetObject(annot, k))
-                       == pdfium_c.FPDF_PAGEOBJ_IMAGE for k in range(count)):
+            budget = [_STAMP_OBJECTS]
+            if not any(_draws_picture(pdfium_c.FPDFAnnot_GetObject(annot, k), budget) for k in range(count)):
                 continue
             rect = pdfium_c.FS_RECTF()
             if pdfium_c.FPDFAnnot_GetRect(annot, rect):
@@ -216,6 +233,24 @@ def stamp_pictures(page) -> list[tuple[float, float, float, float]]:
         finally:
             pdfium_c.FPDFPage_CloseAnnot(annot)
     return out
+
+
+def _draws_picture(obj, budget: list[int], depth: int = 0) -> bool:  # noqa: ANN001 - a PDFium page object
+    """Whether `obj` is a picture or a form that draws one: Acrobat's Stamp tool keeps a
+    custom image stamp as a form inside the appearance (`/FRM Do`), which was not looked
+    into until session 33 (a ลับมาก picture stamp so made read as no marking)."""
+    import pypdfium2.raw as pdfium_c
+
+    budget[0] -= 1
+    if not obj or budget[0] < 0:
+        return False
+    kind = pdfium_c.FPDFPageObj_GetType(obj)
+    if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+        return True
+    if kind != pdfium_c.FPDF_PAGEOBJ_FORM or depth >= 4:
+        return False
+    count = min(pdfium_c.FPDFFormObj_CountObjects(obj), budget[0])
+    return any(_draws_picture(pdfium_c.FPDFFormObj_GetObject(obj, k), budget, depth + 1) for k in range(count))
 
 
 def stamp_marking_lines(page, rects: list[tuple[float, float, float, float]]) -> list[str]:

@@ -8,6 +8,8 @@ seals the letter (ลับที่สุด is refused before the 250), an unm
 ordinary, and a scan that cannot be read makes the letter ลับ, uncertain."""
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from gateway.pipeline import scanned_pages
@@ -267,3 +269,54 @@ def test_a_scan_pasted_into_a_word_file_is_read_for_its_stamp(scans):
 
     assert reading(letter(files=[("สำเนา.docx", docx(_picture(scans["ลับมาก"], "JPEG")))])) == ("secret", True)
     assert reading(letter(files=[("สำเนา.docx", docx(_picture(scans["none"], "JPEG")))])) == ("none", True)
+
+
+# Found by an adversarial pass over the PDF reading (session 33): each read none.
+
+def test_a_picture_stamp_acrobat_keeps_in_a_form_is_read():
+    """Acrobat keeps a custom image stamp as a form inside the appearance (`/FRM Do`):
+    only the appearance's own objects were looked at."""
+    typed = thai_pdf(["", "", "ที่ กท ๐๔๐๗/๕๗", "เรื่อง ขอส่งแผนการปฏิบัติงาน", "เรียน ผู้อำนวยการเขต"])
+    for word, level in (("ลับมาก", "secret"), ("ได้รับแล้ว", "none")):
+        pdf = with_picture_stamp(typed, word, nested=True)
+        assert reading(letter(files=[("2569_dds_0403_57.pdf", pdf)])) == (level, True), word
+
+
+def test_picture_stamps_past_those_read_make_the_letter_uncertain():
+    """Four ordinary picture stamps then a ลับมาก one: the fifth was skipped in silence.
+    Eight are read now; past them the PDF is said not read (at least ลับ)."""
+    typed = thai_pdf(["", "", "ที่ กท ๐๔๐๗/๕๗", "เรื่อง ขอส่งแผนการปฏิบัติงาน", "เรียน ผู้อำนวยการเขต"])
+    pdf = typed
+    for n in range(4):
+        pdf = with_picture_stamp(pdf, "ได้รับแล้ว", rect=(40 + 130 * n, 700, 160 + 130 * n, 740), keep=True)
+    assert reading(letter(files=[("a.pdf", with_picture_stamp(pdf, "ลับมาก", keep=True))])) == ("secret", True)
+    for n in range(4):
+        pdf = with_picture_stamp(pdf, "ได้รับแล้ว", rect=(40 + 130 * n, 640, 160 + 130 * n, 680), keep=True)
+    level, certain = reading(letter(files=[("a.pdf", with_picture_stamp(pdf, "สำเนา", keep=True))]))
+    assert level != "none" and not certain
+
+
+def test_a_page_whose_font_has_no_unicode_map_is_read_from_its_pixels():
+    """A font embedded without /ToUnicode: a viewer draws ลับมาก, every reader of the
+    text layer gets control characters. Such a page is read by OCR, as a scan is."""
+    from pypdf import PdfReader, PdfWriter
+
+    def without_unicode(pdf: bytes) -> bytes:
+        w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+        for page in w.pages:
+            for _name, font in page["/Resources"]["/Font"].items():
+                font = font.get_object()
+                for key in ("/ToUnicode",):
+                    if key in font:
+                        del font[key]
+                for descendant in font.get("/DescendantFonts", []):
+                    descendant.get_object().pop("/ToUnicode", None)
+        out = io.BytesIO()
+        w.write(out)
+        return out.getvalue()
+
+    for word, level in (("ลับมาก", "secret"), ("ลับที่สุด", "top_secret"), ("", "none")):
+        pdf = without_unicode(thai_pdf(["", word, "ที่ กท ๐๔๐๗/๕๗", "เรื่อง ขอส่งแผนการปฏิบัติงาน", "เรียน ผู้อำนวยการเขต",
+                                        "ข้อความของหนังสือ " * 3]))
+        assert scanned_pages.text_unreadable(inspect_pdf(pdf).page_texts[0])
+        assert reading(letter(files=[("2569_dds_0403_57.pdf", pdf)])) == (level, True), word
