@@ -129,7 +129,14 @@ def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: s
         scan.add_font("thai", "", str(FONT))
         scan.set_font("thai", size=14)
         scan.text(20, 150, note)
-    if text_layer:
+    if text_layer and re.search("[ก-๛]", text_layer):
+        # A Thai OCR program's layer, in the head and the foot, where it misread the stamp.
+        scan.add_font("thai", "", str(FONT))
+        scan.set_font("thai", size=12)
+        scan.text_mode = TextMode.INVISIBLE
+        scan.text(20, 40, text_layer)
+        scan.text(20, 285, text_layer)
+    elif text_layer:
         scan.set_font("helvetica", size=10)
         scan.text_mode = TextMode.INVISIBLE
         scan.text(20, 40, text_layer)

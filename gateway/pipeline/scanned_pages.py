@@ -93,6 +93,11 @@ def scanned_bands(page, textpage, text: str) -> tuple[bool, bool]:
         pictures = [box for box in _picture_boxes(page) if _overlap(box, page_box) > 0]
         if sum(_overlap(box, page_box) for box in pictures) < SCAN_AREA * max(1.0, _overlap(page_box, page_box)):
             return False, False
+        if _text_all_invisible(page):
+            # A "searchable" scan: its text is an OCR program's, drawn invisible over
+            # the picture, and may have missed the stamp (a Thai OCR misreads a large
+            # one): the picture is what a reader sees, and is read (session 33).
+            return True, True
         if page.get_rotation() % 360:  # bands across a turned page: the page as a whole
             scanned = len(_THAI_LETTER.findall(text)) < TEXT_OF_ITS_OWN
             return scanned, scanned
@@ -104,6 +109,20 @@ def scanned_bands(page, textpage, text: str) -> tuple[bool, bool]:
         return out[0], out[1]
     except Exception:  # noqa: BLE001 - a page PDFium cannot list: read as a scan
         return True, True
+
+
+def _text_all_invisible(page) -> bool:  # noqa: ANN001 - a PDFium page
+    """Whether the page has text and all of it is drawn invisible (render mode 3), at
+    most MAX_PAGE_OBJECTS objects looked at (past them: not said)."""
+    import pypdfium2.raw as pdfium_c
+
+    seen = 0
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT], max_depth=2):
+        seen += 1
+        if seen > MAX_PAGE_OBJECTS or pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) \
+                != pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE:
+            return False
+    return seen > 0
 
 
 def _picture_boxes(page, form=None, matrix=None, depth: int = 0, seen: list[int] | None = None

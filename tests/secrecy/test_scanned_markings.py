@@ -320,3 +320,15 @@ def test_a_page_whose_font_has_no_unicode_map_is_read_from_its_pixels():
                                         "ข้อความของหนังสือ " * 3]))
         assert scanned_pages.text_unreadable(inspect_pdf(pdf).page_texts[0])
         assert reading(letter(files=[("2569_dds_0403_57.pdf", pdf)])) == (level, True), word
+
+
+def test_a_searchable_scan_whose_ocr_layer_missed_the_stamp_is_read_from_its_picture():
+    """A scanning program's Thai OCR, drawn invisible over the page, with Thai in the
+    head and the foot but not the stamp it misread: the layer was taken for a typed
+    page's text and the picture was not read. A page whose text is all invisible over
+    a picture is a scan: its picture is read."""
+    layer = "เรื่อง ขอเชิญประชุม เรียน ผู้อำนวยการเขตลาดกระบัง"
+    for word, level in (("ลับมาก", "secret"), ("", "none")):
+        pdf = scanned_pdf(LINES, word, text_layer=layer)
+        assert "ผู้อำนวยการ" in inspect_pdf(pdf).text
+        assert reading(letter(files=[("2569_dds_0403_57.pdf", pdf)])) == (level, True), word
