@@ -332,3 +332,14 @@ def test_a_searchable_scan_whose_ocr_layer_missed_the_stamp_is_read_from_its_pic
         pdf = scanned_pdf(LINES, word, text_layer=layer)
         assert "ผู้อำนวยการ" in inspect_pdf(pdf).text
         assert reading(letter(files=[("2569_dds_0403_57.pdf", pdf)])) == (level, True), word
+
+
+def test_an_annex_marked_in_the_middle_of_a_long_bundle_is_read():
+    """A 40-page bundle whose annex on page 30 is ลับมาก: only the first 20 and the last
+    5 pages were read. 70 pages are read whole now."""
+    from tests.hostile.markings_cases import thai_pdf as marked_pdf
+
+    bundle = marked_pdf(top="ลับมาก", bottom="ลับมาก", pages=40, marked_page=30)
+    assert reading(letter(files=[("2569_dds_0403_57.pdf", bundle)])) == ("secret", True)
+    unmarked = marked_pdf(pages=40)
+    assert reading(letter(files=[("2569_dds_0403_57.pdf", unmarked)])) == ("none", True)
