@@ -673,26 +673,23 @@ _CSS_STRING = re.compile(r""""((?:[^"\\]|\\.){0,200})"|'((?:[^'\\]|\\.){0,200})'
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})\s?|\\(.)", re.S)
 
 
+def _css_unescaped(m: re.Match) -> str:
+    if m[1]:
+        code = int(m[1], 16)
+        return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+    return "" if m[2] == "\n" else m[2]
+
+
 def _css_text(css: str) -> list[str]:
     """The strings of a style sheet's or style attribute's `content` and `quotes` declarations."""
-    def unescape(m: re.Match) -> str:
-        if m[1]:
-            code = int(m[1], 16)
-            return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
-        return "" if m[2] == "\n" else m[2]
-    return ["".join(_CSS_ESCAPE.sub(unescape, a or b) for a, b in _CSS_STRING.findall(decl))
+    return ["".join(_CSS_ESCAPE.sub(_css_unescaped, a or b) for a, b in _CSS_STRING.findall(decl))
             for decl in _CSS_CONTENT.findall(css)]
 def _css_strings(css: str) -> list[str]:
     """Every string of a style sheet or a style attribute, its escapes decoded, but a
     url()'s (an address, not drawn)."""
-    def unescape(m: re.Match) -> str:
-        if m[1]:
-            code = int(m[1], 16)
-            return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
-        return "" if m[2] == "\n" else m[2]
     out = []
     for a, b in _CSS_STRING.findall(css):
-        text = _CSS_ESCAPE.sub(unescape, a or b)
+        text = _CSS_ESCAPE.sub(_css_unescaped, a or b)
         if text.strip() and not text.lstrip()[:5].lower() == "data:":
             out.append(text)
         if len(out) >= 10_000:
@@ -701,7 +698,6 @@ def _css_strings(css: str) -> list[str]:
 
 
 _CLUSTER = re.compile("(?s).[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u0300-\u036f\u200c\u200d]*")
-_RTL_STYLE = re.compile(r"bidi-override", re.I)
 _RTL_DIRECTION = re.compile(r"direction\s*:\s*rtl", re.I)
 
 
@@ -710,7 +706,7 @@ def _overrides_rtl(tag: str, attrs) -> bool:  # noqa: ANN001 - HTMLParser's (nam
     if tag == "bdo":
         return values.get("dir", "").strip().lower() == "rtl"
     style = values.get("style", "")
-    return bool(_RTL_STYLE.search(style) and _RTL_DIRECTION.search(style))
+    return "bidi-override" in style.lower() and bool(_RTL_DIRECTION.search(style))
 
 
 _HTML_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())

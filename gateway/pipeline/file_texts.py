@@ -121,6 +121,64 @@ _DECORATION_RUN = re.compile(r"([\W_])\1{3,}")
 
 
 
+# --------------------------------------------------------------------------- uuencoded files
+
+# A file uuencoded into a text (`begin 644 name` ... `end`): Thunderbird and Outlook show
+# it as an attachment, in a body or in an attached text file; until session 33 it was
+# never read.
+_UU_BEGIN = re.compile(r"^begin[ \t]+[0-7]{3,4}[ \t]+([^\r\n]{1,255})\r?$", re.M)
+_UU_END = re.compile(r"^end[ \t\r]*$", re.M)
+MAX_UUENCODED = 20  # files one text carries so
+
+
+def uuencoded(text: str, unread: list[str]) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each file uuencoded in `text`, at most MAX_UUENCODED (past them,
+    a phrase in `unread`)."""
+    if "begin" not in text:
+        return []
+    found: list[tuple[str, bytes]] = []
+    at = 0
+    while (m := _UU_BEGIN.search(text, at)) is not None:
+        if len(found) >= MAX_UUENCODED:
+            unread.append("files uuencoded in a text past the first ones")
+            break
+        # One search for its end (none: the file runs to the end of the text, as a
+        # client reads it): a text of many `begin` lines costs its length once.
+        end = _UU_END.search(text, m.end())
+        found.append((m[1].strip(), _uudecoded(text[m.end():end.start() if end else len(text)])))
+        at = end.end() if end else len(text)
+    return found
+
+
+def _uudecoded(block: str) -> bytes:
+    out = bytearray()
+    for line in block.splitlines():
+        if not line or line in ("`", " "):
+            continue
+        try:
+            out += binascii.a2b_uu(line)
+        except binascii.Error:
+            # A line some encoder padded or trimmed: decoded by the length it says.
+            try:
+                out += binascii.a2b_uu(line[:1 + ((ord(line[0]) - 32) & 63) * 4 // 3 + 3].ljust(61, " "))
+            except binascii.Error:
+                continue
+    return bytes(out)
+
+
+def _uuencoded_into(text: str, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None, depth: int,
+                    budget: Budget, what: str, out: FileTexts) -> None:
+    """The files uuencoded in an attached text file, read as an archive's members are."""
+    for name, data in uuencoded(text, out.unread):
+        if len(data) > budget.unpacked:
+            out.unread.append(f"{what}: a uuencoded file past the {MAX_UNPACKED // 2**20} MB read")
+            continue
+        budget.unpacked -= len(data)
+        out.texts.append(re.sub(r"[_.\-]+", " ", name))
+        _member_file(data, name, re.split(r"[/\\]", name)[-1], pdf_reader, sniff, depth, budget,
+                     f"{what} uuencoded", out)
+
+
 # --------------------------------------------------------------------------- text files
 
 _SVG = "image/svg+xml"  # a drawing whose <text> a client draws: read as markup, like HTML
@@ -429,7 +487,7 @@ def _without_comments(doc: str) -> str:
     """XML comments and processing instructions out, as a parser leaves them out of the
     text: `<w:t>ลับ<!--x-->ที่สุด</w:t>` read ลับ until session 33. One pass; an
     unclosed one is left as it is."""
-    if "<!--" not in doc and "<?" not in doc[1:]:
+    if "<!--" not in doc and doc.find("<?", 1) < 0:  # the declaration at 0 is no reason to look
         return doc
     out, at = [], 0
     for m in re.finditer(r"<!--|<\?", doc):
@@ -591,7 +649,12 @@ def xml_readings(text: str) -> list[str]:
     data = text.encode("utf-8", "surrogatepass")
     if _PARAGRAPH_END.search(text):
         return [_odf_xml(data), *_odf_head_foot(data)]
-    return [_xml_text(data, r"<[^<>]*>", r"(?!)")]
+    return [_elements_text(data)]
+
+
+def _elements_text(xml: bytes) -> str:
+    """A data XML (an export, Word's custom XML parts): each element's text a line."""
+    return _xml_text(xml, r"<[^<>]*>", r"(?!)")
 
 
 # --------------------------------------------------------------------------- ZIP
@@ -632,10 +695,18 @@ def _office(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out
     (`_office_pictures`); False when it is neither. `chunk` reads a file the document
     shows as part of itself (Word's altChunk: a DOCX, HTML, RTF or text imported where
     it stands), as an archive's member is read; None past the depth read."""
-    if not _office_texts(zf, names, budget, what, out):
+    read: dict[str, list[tuple[str, str]]] = {}
+
+    def rels_of(part: str) -> list[tuple[str, str]]:
+        # Each relationships part read once: the texts and the imported parts both ask.
+        if part not in read:
+            read[part] = _relationships(zf, names, budget, what, out, part)
+        return read[part]
+
+    if not _office_texts(zf, names, budget, what, out, rels_of):
         return False
     _office_pictures(zf, names, budget, what, out)
-    _office_chunks(zf, names, budget, what, out, chunk)
+    _office_chunks(zf, names, budget, what, out, chunk, rels_of)
     return True
 
 
@@ -673,12 +744,13 @@ def _relationships(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: s
 
 
 def _office_chunks(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out: FileTexts,
-                   chunk: Callable[[bytes, str], None] | None) -> None:
+                   chunk: Callable[[bytes, str], None] | None,
+                   rels_of: Callable[[str], list[tuple[str, str]]]) -> None:
     """Word's altChunk parts: until session 33 a DOCX or an HTML page imported into a
     Word file (shown by Word as the document's own text) was not read."""
     infos = {i.filename: i for i in zf.infolist()}
     for rels in sorted(n for n in names if n.startswith("word/_rels/") and n.endswith(".rels"))[:MAX_MEMBERS]:
-        for kind, name in _relationships(zf, names, budget, what, out, rels):
+        for kind, name in rels_of(rels):
             if kind != "aFChunk":
                 continue
             if name not in infos:
@@ -712,7 +784,8 @@ def _office_pictures(zf: zipfile.ZipFile, names: set[str], budget: Budget, what:
             _picture_into(data, budget, what, out)
 
 
-def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out: FileTexts) -> bool:
+def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out: FileTexts,
+                  rels_of: Callable[[str], list[tuple[str, str]]]) -> bool:
     infos = {i.filename: i for i in zf.infolist()}
 
     def member(name: str) -> bytes:
@@ -723,7 +796,7 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
         found = [n for n in names if n.startswith(prefix) and n.endswith(suffix)]
         return sorted(found, key=lambda n: (len(n), n))
 
-    main = next((target for kind, target in _relationships(zf, names, budget, what, out, "_rels/.rels")
+    main = next((target for kind, target in rels_of("_rels/.rels")
                  if kind == "officeDocument"), None)
     if main is not None and main not in ("word/document.xml", "xl/workbook.xml", "ppt/presentation.xml"):
         # The main part somewhere else (Word opens what _rels/.rels points at): every
@@ -735,7 +808,7 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
         # The parts the main part's relationships name (an application opens those, by
         # whatever name), after those found by their usual names (session 33: a header
         # named word/top.xml, a sheet named data.xml were not read).
-        found = [n for kind, n in _relationships(zf, names, budget, what, out, rels) if kind in kinds and n in names]
+        found = [n for kind, n in rels_of(rels) if kind in kinds and n in names]
         return known + sorted(set(found) - set(known))
 
     if "word/document.xml" in names:
@@ -750,7 +823,7 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
         # A content control bound to a custom XML part shows that part's value (Word
         # refreshes it on opening): each element's text a line.
         for n in sorted(n for n in names if re.fullmatch(r"customXml/item\d{1,4}\.xml", n))[:MAX_MEMBERS]:
-            out.texts.append(_xml_text(member(n), r"<[^<>]*>", r"(?!)"))
+            out.texts.append(_elements_text(member(n)))
         return True
     if "xl/workbook.xml" in names or "xl/sharedStrings.xml" in names:
         for n in related("xl/_rels/workbook.xml.rels", ("sharedStrings",),
@@ -759,7 +832,7 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
         for n in related("xl/_rels/workbook.xml.rels", ("worksheet",), numbered("xl/worksheets/sheet"))[:MAX_MEMBERS]:
             xml = member(n)
             out.texts += _sheet_head_foot(xml)
-            if b"inlineStr" in xml or b"str" in xml:  # inline strings, a formula's cached text
+            if b"inlineStr" in xml or b'"str"' in xml or b"'str'" in xml:  # inline strings, a formula's cached text
                 out.texts.append(_sheet_strings(xml))
         return True
     if "ppt/presentation.xml" in names:
@@ -1476,7 +1549,10 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     if (declared.startswith("text/") or sniffed.startswith("text/") or filename.endswith(_TEXT_NAMES)
             or _SVG in (declared, sniffed)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_codec(data) is not None):
-        out.texts.extend(text_file(data, charset, declared, filename, sniffed))
+        read = text_file(data, charset, declared, filename, sniffed)
+        out.texts.extend(read)
+        if read and depth <= MAX_DEPTH:
+            _uuencoded_into(read[0], pdf_reader, sniff, depth, budget, what, out)
     if zip_behind(data):
         _zip(data, pdf_reader, sniff, depth, budget, what, out)
 
@@ -1664,7 +1740,10 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
             declared.startswith("text/") or sniffed_type.startswith("text/") or name.endswith(_TEXT_NAMES)
             or _SVG in (declared, sniffed_type)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_codec(data) is not None):
-        out.texts.extend(text_file(data, charset, declared, name, sniffed_type))
+        read = text_file(data, charset, declared, name, sniffed_type)
+        out.texts.extend(read)
+        if read:
+            _uuencoded_into(read[0], pdf_reader, sniff, 1, _fresh(budget), what, out)
     if sniffed_type != "application/pdf" and zip_behind(data):
         _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
     return out

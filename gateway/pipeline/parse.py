@@ -9,7 +9,6 @@ file, whatever its Content-Type or disposition said; what it really is, libmagic
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import datetime as dt
 import email.errors
@@ -473,16 +472,25 @@ def folded(mail: ParsedMail, what: str) -> tuple[tuple[str, ...], list, list]:
     if mail.truncated:
         unread.append(f"{what}: parts beyond the first ones")
     for a in mail.attachments:
-        name = re.sub(r"[_.\-]+", " ", a.filename or "").strip()
-        if name:
-            texts.append(name)  # "ลับมาก_2569_....pdf": a name a clerk reads first
-        texts += a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
-        texts += [*a.pdf_viewer_page_texts, *a.pdf_other_texts, *a.texts]
-        if a.pdf_encrypted and a.pdf_pages is None:
-            unread.append(f"{what}: file {a.index + 1} password-protected")
-        elif _pdf_unreadable(a.pdf_error):
-            unread.append(f"{what}: file {a.index + 1}")
+        texts += _read_of_file(a, f"{what}: file {a.index + 1}", unread)
     return tuple(texts), [mail.headers, *mail.inner_headers], unread
+
+
+def _read_of_file(a: Attachment, what: str, unread: list[str]) -> list[str]:
+    """What a person reads of one file, as letter texts: its name ("ลับมาก_2569_....pdf",
+    which a clerk reads first), its pages and texts; what of it could not be read goes
+    to `unread`, said as `what`."""
+    texts = []
+    name = re.sub(r"[_.\-]+", " ", a.filename or "").strip()
+    if name:
+        texts.append(name)
+    texts += a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
+    texts += [*a.pdf_viewer_page_texts, *a.pdf_other_texts, *a.texts]
+    if a.pdf_encrypted and a.pdf_pages is None:
+        unread.append(f"{what} password-protected")
+    elif _pdf_unreadable(a.pdf_error):
+        unread.append(what)
+    return texts
 
 
 def _defects(parsed) -> tuple[str, ...]:
@@ -957,29 +965,8 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
         unread=mail.unread + inner.unread)
 
 
-# A file uuencoded into a text body (`begin 644 name` ... `end`): Thunderbird and
-# Outlook show it as an attachment, and until session 33 it was never read.
-_UU_BEGIN = re.compile(r"^begin[ \t]+[0-7]{3,4}[ \t]+([^\r\n]{1,255})\r?$", re.M)
-_UU_END = re.compile(r"^end[ \t\r]*$", re.M)
-MAX_UUENCODED = 20  # files a body carries so
 # Thunderbird shows these blocks of an untyped body as attachments too (mimeunty.cpp).
 _UNDECODED_BLOCK = re.compile(r"^=ybegin[ \t].*\bname=|^\(This file must be converted with BinHex", re.M)
-
-
-def _uudecoded(block: str) -> bytes:
-    out = bytearray()
-    for line in block.splitlines():
-        if not line or line in ("`", " "):
-            continue
-        try:
-            out += binascii.a2b_uu(line)
-        except binascii.Error:
-            # A line some encoder padded or trimmed: decoded by the length it says.
-            try:
-                out += binascii.a2b_uu(line[:1 + ((ord(line[0]) - 32) & 63) * 4 // 3 + 3].ljust(61, " "))
-            except binascii.Error:
-                continue
-    return bytes(out)
 
 
 def _body_files(body_text: str, reading: _Reading, first: int) -> tuple[str, ...]:
@@ -989,34 +976,14 @@ def _body_files(body_text: str, reading: _Reading, first: int) -> tuple[str, ...
         # yEnc and BinHex carry 8-bit data the body's text decoding has already changed:
         # not decoded here, so the letter is not said to be ordinary (session 33).
         reading.unread.append("a file yEnc- or BinHex-encoded in the body")
-    if "begin" not in body_text:
-        return ()
     texts: list[str] = []
-    at, n = 0, 0
-    while (m := _UU_BEGIN.search(body_text, at)) is not None:
-        if n >= MAX_UUENCODED:
-            reading.unread.append("files uuencoded in the body past the first ones")
-            break
-        # One search for its end (none: the file runs to the end of the body, as a
-        # client reads it): a body of many `begin` lines costs its length once.
-        end = _UU_END.search(body_text, m.end())
-        block = body_text[m.end():end.start() if end else len(body_text)]
-        at = end.end() if end else len(body_text)
-        n += 1
-        name = m[1].strip()
-        data = _uudecoded(block)
+    for n, (name, data) in enumerate(file_texts.uuencoded(body_text, reading.unread), start=1):
         if len(data) > reading.unpacked.unpacked:
             reading.unread.append("a file uuencoded in the body past the size read")
             continue
         reading.unpacked.unpacked -= len(data)
         a = _file(data, name, "application/octet-stream", "attachment", None, "", reading, first + n - 1)
-        texts.append(re.sub(r"[_.\-]+", " ", name))
-        texts += a.pdf_page_texts or ((a.pdf_text,) if a.pdf_text else ())
-        texts += [*a.pdf_viewer_page_texts, *a.pdf_other_texts, *a.texts]
-        if a.pdf_encrypted and a.pdf_pages is None:
-            reading.unread.append(f"a file uuencoded in the body (file {first + n}) password-protected")
-        elif _pdf_unreadable(a.pdf_error) and (a.sniffed_type == "application/pdf" or name.lower().endswith(".pdf")):
-            reading.unread.append(f"a file uuencoded in the body (file {first + n})")
+        texts += _read_of_file(a, f"a file uuencoded in the body (file {first + n})", reading.unread)
     return tuple(t for t in texts if t.strip())
 
 

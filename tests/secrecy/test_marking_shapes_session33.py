@@ -317,6 +317,9 @@ def test_a_file_uuencoded_in_the_body_is_read():
     word = _uu("แผน.docx", docx(["ลับมาก", *LINES]))
     assert reading(mixed(text_part(BODY + word), file_part("application/pdf", "a.pdf", make_pdf("x")))) \
         == ("secret", True)
+    # the same in an attached text file (shown inline, its block as an attachment)
+    note = b"see below\r\n" + _uu("2569_กท_0003.pdf", thai_pdf(top="ลับมาก"))
+    assert reading(with_file("text/plain", "note.txt", note)) == ("secret", True)
     plain = _uu("2569_กท_0002.pdf", make_pdf("ordinary enclosure"))
     assert reading(mixed(text_part(BODY + plain), file_part("application/pdf", "a.pdf", make_pdf("x")))) \
         == ("none", True)
