@@ -144,11 +144,13 @@ def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: s
 
 
 def with_picture_stamp(pdf: bytes, word: str, rect=(230, 770, 370, 825), hidden: bool = False,
-                       nested: bool = False, keep: bool = False) -> bytes:
+                       nested: bool = False, keep: bool = False, subtype: str = "/Stamp") -> bytes:
     """`pdf` with a Stamp annotation on page 1 drawn from a picture of `word` in a red
     frame, as Acrobat's Stamp tool puts a custom image stamp ("ลับ" made as a picture).
     `nested`: the picture drawn by a form the appearance draws (`/FRM Do`, as Acrobat
-    keeps a custom stamp); `keep`: added to the page's annotations, not instead of them."""
+    keeps a custom stamp); `keep`: added to the page's annotations, not instead of them;
+    `subtype`: another annotation drawn from the picture ("/Square", "/FreeText", or
+    "/Widget": a pushbutton field whose face is the picture)."""
     import zlib
 
     from PIL import Image, ImageDraw, ImageFont
@@ -185,12 +187,20 @@ def with_picture_stamp(pdf: bytes, word: str, rect=(230, 770, 370, 825), hidden:
                       NameObject("/Resources"): DictionaryObject({NameObject("/XObject"): DictionaryObject(
                           {NameObject("/FRM"): ap_ref})})})
         ap_ref = w._add_object(outer)
-    annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Stamp"),
+    annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject(subtype),
                               NameObject("/Rect"): ArrayObject([FloatObject(v) for v in rect]),
                               NameObject("/F"): NumberObject(4 | (2 if hidden else 0)),
                               NameObject("/AP"): DictionaryObject({NameObject("/N"): ap_ref})})
+    if subtype == "/Widget":
+        from pypdf.generic import TextStringObject
+
+        annot.update({NameObject("/FT"): NameObject("/Btn"), NameObject("/Ff"): NumberObject(1 << 16),
+                      NameObject("/T"): TextStringObject("stamp")})
     kept = list(w.pages[0].get("/Annots", [])) if keep else []
-    w.pages[0][NameObject("/Annots")] = ArrayObject([*kept, w._add_object(annot)])
+    annot_ref = w._add_object(annot)
+    w.pages[0][NameObject("/Annots")] = ArrayObject([*kept, annot_ref])
+    if subtype == "/Widget":
+        w._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject([annot_ref])})
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()

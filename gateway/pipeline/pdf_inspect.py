@@ -343,6 +343,9 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
                 other[n] = ""
             if scanned:
                 other[n] = "\n".join(filter(None, (other[n], *scanned)))
+            # Last: its annotations are now drawn into the page when it had any.
+            flattened = page.raw is None
+            scans.drawings(n, document[n] if flattened else page, other, flattened)
         scans.last(document, other)
     finally:
         fields.close()
@@ -355,21 +358,33 @@ class _Scans:
     last (`scanned_pages`), their markings added to what the page shows."""
 
     def __init__(self) -> None:
+        from gateway.pipeline import scanned_pages
+
         self.read = 0
         self.stamped = 0  # stamp annotations drawn from a picture, read
         self.left: tuple[int, tuple[bool, bool]] | None = None  # the last scanned page not read yet
         self.unread: str | None = None
+        self.bands: tuple[bool, bool] = (False, False)  # the page's bands read as a scan
+        self.drawn: object = None  # scanned_pages.Drawings, once a page draws something
+        self.objects: object = None  # scanned_pages.PageObjects of the page being read
+        self.walk = [scanned_pages.MAX_PDF_OBJECTS]  # objects left to look at in the PDF
 
     def page(self, n: int, page, textpage, raw: str) -> list[str]:
         """The markings OCR read on page `n` (now, or at `last`)."""
         from gateway.pipeline import scanned_pages
 
-        bands = () if self.unread else scanned_pages.scanned_bands(page, textpage, raw)
+        if not self.unread and self.walk[0] <= 0:
+            # A dense Word page holds ~2,000 objects: 70 of them ~140,000. A hostile PDF
+            # of 20,000 paths a page cost ~80 ms a page to walk.
+            self.unread = f"page {n + 1}: more than {scanned_pages.MAX_PDF_OBJECTS:,} objects drawn in the pages read"
+        self.objects = None if self.unread else scanned_pages.page_objects(page, self.walk)
+        bands = () if self.unread else scanned_pages.scanned_bands(page, textpage, raw, self.objects)
         if not self.unread and not any(bands) and scanned_pages.text_unreadable(raw):
             # Glyphs drawn with no Unicode behind them (an embedded font without its
             # /ToUnicode map): the text layer is control characters, and the page is read
             # from its pixels as a scan is (until session 33: no marking, certain).
             bands = (True, True)
+        self.bands = tuple(bands) if bands else (False, False)
         if not any(bands):
             return []
         if self.read < scanned_pages.OCR_PAGES - 1:
@@ -399,6 +414,28 @@ class _Scans:
         except scanned_pages.NotRead as exc:
             self.unread = f"page {n + 1}: {exc}"
             return []
+
+    def drawings(self, n: int, page, other: dict[int, str], flattened: bool) -> None:
+        """What the head and foot of page `n` draw besides text, read by OCR
+        (`scanned_pages.band_drawings`), those bands not read as a scan: the markings
+        found added to what the page shows."""
+        from gateway.pipeline import scanned_pages
+
+        if self.unread or all(self.bands):
+            return
+        try:
+            objects = scanned_pages.page_objects(page, self.walk) if flattened or self.objects is None else self.objects
+            boxes = scanned_pages.band_drawings(page, (not self.bands[0], not self.bands[1]), objects)
+            if boxes:
+                if self.drawn is None:
+                    self.drawn = scanned_pages.Drawings()
+                found = self.drawn.add(page, boxes, objects)
+                if found:
+                    other[n] = "\n".join(filter(None, (other.get(n, ""), *found)))
+        except scanned_pages.NotRead as exc:
+            self.unread = f"page {n + 1}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a page PDFium cannot list or draw: fail closed
+            self.unread = f"page {n + 1}: its head or foot could not be looked at ({type(exc).__name__})"
 
     def last(self, document, other: dict[int, str]) -> None:
         if self.left is not None and not self.unread:

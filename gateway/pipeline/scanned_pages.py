@@ -14,6 +14,10 @@ and its last): a classified letter bears the stamp on every page. Tesseract drop
 bands' text is matched on its consonants (`rules.markings.markings_read_by_ocr`), and
 the markings found become lines of what the page shows (`PdfInfo.other_texts`).
 
+A typed page's marking drawn without text (a stamp pasted as a picture, the word as
+outlines or a pattern) is read the same way, in the crops of its head and foot that
+draw something besides text (`band_drawings`, below).
+
 A page that cannot be read so (no `tesseract` on the machine, a timeout, a failure) is
 said unread (`NotRead`): the letter is at least ลับ, uncertain. Fail closed."""
 from __future__ import annotations
@@ -39,6 +43,7 @@ BAND_TEXT = 5  # Thai letters of text layer in a band from which it is typed, no
 MAX_PIXELS = 40_000_000  # a page whose band would be larger is drawn smaller
 FORM_DEPTH = 8  # Form XObjects in Form XObjects looked into for a page's pictures
 MAX_PAGE_OBJECTS = 20_000  # objects of one page looked at for its pictures (a scan's strips: tens)
+MAX_PDF_OBJECTS = 400_000  # objects of a PDF's pages read looked at; past them it is said not read
 
 
 def ocr_missing() -> str | None:
@@ -77,7 +82,7 @@ def text_unreadable(text: str) -> bool:
     return len(_GLYPH_WITHOUT_UNICODE.findall(text)) >= UNREADABLE_SHARE * shown
 
 
-def scanned_bands(page, textpage, text: str) -> tuple[bool, bool]:
+def scanned_bands(page, textpage, text: str, objects: "PageObjects | None" = None) -> tuple[bool, bool]:
     """Whether the head and the foot of `page` are read from pixels: pictures over
     at least SCAN_AREA of the page (one scan, or its strips or tiles) cover most of the band, and the text layer holds
     (almost) no Thai there (a scanner's page, a photo of one; a typed note laid over the
@@ -90,7 +95,8 @@ def scanned_bands(page, textpage, text: str) -> tuple[bool, bool]:
         page_box = (left, bottom, right, top)
         # Together: a scanner writes a page as strips or tiles (each a few % of it), and
         # a re-writer wraps the scan in a Form XObject.
-        pictures = [box for box in _picture_boxes(page) if _overlap(box, page_box) > 0]
+        objects = page_objects(page) if objects is None else objects
+        pictures = [box for kind, box, _, _ in objects.drawn if kind == _IMAGE and _overlap(box, page_box) > 0]
         if sum(_overlap(box, page_box) for box in pictures) < SCAN_AREA * max(1.0, _overlap(page_box, page_box)):
             return False, False
         if _text_all_invisible(page):
@@ -125,27 +131,91 @@ def _text_all_invisible(page) -> bool:  # noqa: ANN001 - a PDFium page
     return seen > 0
 
 
-def _picture_boxes(page, form=None, matrix=None, depth: int = 0, seen: list[int] | None = None
-                   ) -> list[tuple[float, float, float, float]]:
-    """Where each picture of `page` is drawn, in the page's space: PDFium gives a
-    picture inside a Form XObject its place in the form's space, which the form's
-    matrices (innermost first) carry to the page. At most MAX_PAGE_OBJECTS objects
-    are looked at (a form drawn twice by a form drawn twice... is exponential)."""
+_IMAGE, _SHADING, _PATH, _TEXT, _FORM = 3, 4, 2, 1, 5  # pypdfium2.raw's FPDF_PAGEOBJ_* (checked in tests)
+
+
+class PageObjects:
+    """What one walk over a page's objects found: `drawn`, each picture, shading and
+    path as (kind, box in the page's space, segments, filled); `texts`, the text
+    objects' handles (to leave them out of a drawing)."""
+
+    __slots__ = ("drawn", "texts")
+
+    def __init__(self) -> None:
+        self.drawn: list[tuple[int, tuple[float, float, float, float], int, bool]] = []
+        self.texts: list[object] = []
+
+
+def page_objects(page, budget: list[int] | None = None) -> PageObjects:
+    """The objects `page` draws, inside its Form XObjects too (FORM_DEPTH deep), each
+    box carried to the page's space by the forms' matrices (PDFium gives an object in a
+    form its place in the form's space); MAX_PAGE_OBJECTS looked at, at most (a form
+    drawn twice by a form drawn twice... is exponential). Walked with PDFium's own
+    calls, not pypdfium2's object wrappers: a hostile page of 20,000 paths costs ~30 ms,
+    not ~150."""
+    import ctypes
+
     import pypdfium2.raw as pdfium_c
 
-    seen = [0] if seen is None else seen
-    boxes = []
-    for obj in page.get_objects(max_depth=1, form=form):
-        seen[0] += 1
-        if seen[0] > MAX_PAGE_OBJECTS:
-            break
-        if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
-            box = obj.get_bounds()
-            boxes.append(box if matrix is None else matrix.on_rect(*box))
-        elif obj.type == pdfium_c.FPDF_PAGEOBJ_FORM and depth < FORM_DEPTH:
-            inner = obj.get_matrix()
-            boxes += _picture_boxes(page, obj, inner if matrix is None else inner.multiply(matrix), depth + 1, seen)
-    return boxes
+    out = PageObjects()
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    fill, stroke = ctypes.c_int(), ctypes.c_int()
+    fs = pdfium_c.FS_MATRIX()
+    get_type, get_bounds = pdfium_c.FPDFPageObj_GetType, pdfium_c.FPDFPageObj_GetBounds
+    seen = 0
+
+    def walk(parent, count: int, get, matrix, depth: int) -> bool:
+        nonlocal seen
+        for i in range(count):
+            seen += 1
+            if seen > MAX_PAGE_OBJECTS:
+                return False
+            obj = get(parent, i)
+            if not obj:
+                continue
+            kind = get_type(obj)
+            if kind == _TEXT:
+                out.texts.append(obj)
+            elif kind in (_IMAGE, _SHADING, _PATH):
+                if not get_bounds(obj, left, bottom, right, top):
+                    continue
+                box = (left.value, bottom.value, right.value, top.value)
+                if matrix is not None:
+                    box = _on_rect(matrix, box)
+                segments, filled = 0, False
+                if kind == _PATH:
+                    if not pdfium_c.FPDFPath_GetDrawMode(obj, fill, stroke) or not (fill.value or stroke.value):
+                        continue  # a clipping path alone draws nothing
+                    segments, filled = pdfium_c.FPDFPath_CountSegments(obj), bool(fill.value)
+                out.drawn.append((kind, box, segments, filled))
+            elif kind == _FORM and depth < FORM_DEPTH and pdfium_c.FPDFPageObj_GetMatrix(obj, fs):
+                inner = (fs.a, fs.b, fs.c, fs.d, fs.e, fs.f)
+                if not walk(obj, pdfium_c.FPDFFormObj_CountObjects(obj), pdfium_c.FPDFFormObj_GetObject,
+                            inner if matrix is None else _then(inner, matrix), depth + 1):
+                    return False
+        return True
+
+    walk(page.raw, pdfium_c.FPDFPage_CountObjects(page.raw), pdfium_c.FPDFPage_GetObject, None, 0)
+    if budget is not None:
+        budget[0] -= seen
+    return out
+
+
+def _then(first: tuple, second: tuple) -> tuple:
+    """The matrix that applies `first`, then `second` (PDF's row-vector order)."""
+    a1, b1, c1, d1, e1, f1 = first
+    a2, b2, c2, d2, e2, f2 = second
+    return (a1 * a2 + b1 * c2, a1 * b2 + b1 * d2, c1 * a2 + d1 * c2, c1 * b2 + d1 * d2,
+            e1 * a2 + f1 * c2 + e2, e1 * b2 + f1 * d2 + f2)
+
+
+def _on_rect(m: tuple, box: tuple) -> tuple[float, float, float, float]:
+    a, b, c, d, e, f = m
+    xs, ys = [], []
+    for x, y in ((box[0], box[1]), (box[0], box[3]), (box[2], box[1]), (box[2], box[3])):
+        xs.append(a * x + c * y + e)
+        ys.append(b * x + d * y + f)
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def _overlap(a, b) -> float:
@@ -434,3 +504,192 @@ def _pixel_aspect(picture) -> float:
     if x <= 0 or y <= 0 or abs(x / y - 1) < 0.05:
         return 1.0
     return min(3.0, max(1.0, x / y))
+
+
+# ------------------------------------------------- what a typed page draws in its head and foot
+#
+# A typed page's marking can be drawn without text: a ลับมาก stamp pasted as a picture or
+# an Acrobat stamp flattened into the page (a picture in the page's content, not an
+# annotation), the word converted to outlines (paths), painted as a tiling pattern's cell
+# or a shading clipped to it, or the picture appearance of an annotation other than a
+# stamp (a pushbutton, a Square), which flattening makes page content. Until session 34
+# each was no marking, certain. What the head and foot bands draw besides text is drawn
+# again with the page's text left out, and read by OCR: one crop a band, the union of
+# its pictures, shadings and paths (those a marking can be: not a thin rule, nor a
+# stroked frame of a few segments). A letter's own template draws the same there in
+# every letter (the Garuda emblem, a logo, a coloured bar), and with the text left out
+# its pixels are the same: each crop read is remembered by its pixels' digest
+# (READ_DRAWINGS in this process), so a template costs one OCR a process, not one a
+# letter. At most MAX_DRAWINGS crops a PDF are read, within DRAWINGS_TIME; past them
+# the PDF is said not read.
+MAX_DRAWINGS = 160  # crops of one PDF (its 70 pages read, two bands each, fit)
+DRAWINGS_TIME = 10.0  # seconds of OCR for a PDF's crops, all together
+READ_DRAWINGS = 512  # crops remembered by digest in one process
+DRAWING_LEAST = 3.0  # points: a path thinner than this is a rule or an underline, no letter
+DRAWING_SEGMENTS = 3  # segments from which a stroked (not filled) path may be letters: not a line
+BAND_REACH = 0.10  # of the page's height: how far a drawing across a band's inner edge is read
+SMALL_SEGMENTS = 16  # segments of a band's small paths together from which they may be letters
+_read: dict[bytes, tuple[str, ...]] = {}  # digest of a crop -> the markings read there
+
+
+class Drawings:
+    """The crops of one PDF read by OCR: how many, and until when."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.until: float | None = None
+
+    def add(self, page, boxes: list[tuple[float, float, float, float]], objects: PageObjects) -> list[str]:
+        """The markings OCR reads in the crops of `boxes` (`band_drawings`) on `page`:
+        each remembered, or read (one Tesseract run; one more without its long lines
+        when the first finds none: a short word in a stamp's frame, "ลับ", is often
+        read only once the frame is gone). Not stacked into one run: a framed stamp
+        among a form's boxes read as nothing."""
+        import hashlib
+
+        from PIL import ImageOps
+
+        lines: list[str] = []
+        for crop in _drawn_without_text(page, boxes, objects.texts):
+            key = hashlib.sha256(b"%d %d " % crop.size + crop.tobytes()).digest()
+            found = _read.get(key)
+            if found is None:
+                if self.read >= MAX_DRAWINGS:
+                    raise NotRead(f"drawings in the head or foot of pages past the first {MAX_DRAWINGS} read")
+                self.read += 1
+                if self.until is None:
+                    self.until = time.monotonic() + DRAWINGS_TIME
+                binary = _tesseract("a marking drawn as a picture or outlines")
+                found = tuple(markings_read_by_ocr(_ocr(binary, ImageOps.expand(crop, 32, fill=255), self.until)))
+                if not found and (bare := _without_long_lines(crop)) is not None:
+                    found = tuple(markings_read_by_ocr(_ocr(binary, ImageOps.expand(bare, 32, fill=255), self.until)))
+                if len(_read) >= READ_DRAWINGS:
+                    _read.pop(next(iter(_read)))
+                _read[key] = found
+            lines += found
+        return lines
+
+
+LINE_RUN = 48  # pixels (~23 pt at SCAN_DPI): a dark run this long in a crop is a frame's or a rule's
+_LINE = re.compile(b"\\x00{%d,}" % LINE_RUN)
+
+
+def _without_long_lines(image):
+    """`image` (grey) with its horizontal and vertical dark runs of LINE_RUN pixels or
+    more made white (a stamp's frame, a box, a rule), or None when it has none. Each
+    row of the image, and of the image turned, is searched as bytes (no numpy here)."""
+    from PIL import Image, ImageDraw
+
+    grey = image.convert("L")
+    out = None
+    for turned in (False, True):
+        dark = (grey.transpose(Image.Transpose.TRANSPOSE) if turned else grey).point(lambda v: 0 if v < 160 else 255)
+        w = dark.size[0]
+        data = dark.tobytes()
+        for y in range(dark.size[1]):
+            for run in _LINE.finditer(data, y * w, (y + 1) * w):
+                if out is None:
+                    out = grey.copy()
+                    draw = ImageDraw.Draw(out)
+                x0, x1 = run.start() - y * w, run.end() - 1 - y * w
+                draw.line((y, x0, y, x1) if turned else (x0, y, x1, y), fill=255)
+    return out
+
+
+def band_drawings(page, bands: tuple[bool, bool] = (True, True), objects: PageObjects | None = None
+                  ) -> list[tuple[float, float, float, float]]:
+    """The boxes (user space), one a band asked (head, foot, as the page is shown), of
+    what the band draws besides text that may be a marking: pictures, shadings, filled
+    paths, and stroked paths of DRAWING_SEGMENTS or more; [] where it draws none."""
+    left, bottom, right, top = page.get_bbox()
+    rotation = page.get_rotation() % 360
+    shown = _bands_shown(rotation, (left, bottom, right, top))
+    reaches = _bands_shown(rotation, (left, bottom, right, top), HEAD_BAND + BAND_REACH, FOOT_BAND + BAND_REACH)
+    drawn = (page_objects(page) if objects is None else objects).drawn
+    out = []
+    least = DRAWING_LEAST
+    for (bx0, by0, bx1, by1), (rx0, ry0, rx1, ry1), wanted in zip(shown, reaches, bands):
+        if not wanted:
+            continue
+        inf = float("inf")
+        ux0 = uy0 = sx0 = sy0 = inf  # the union of what may be letters, and of the small paths
+        ux1 = uy1 = sx1 = sy1 = -inf
+        small_segments = 0
+        for kind, (x0, y0, x1, y1), segments, filled in drawn:
+            if x1 <= bx0 or x0 >= bx1 or y1 <= by0 or y0 >= by1:
+                continue  # not in the band
+            # A drawing across the band's inner edge is read whole, up to the reach.
+            cx0, cy0 = (x0 if x0 > rx0 else rx0), (y0 if y0 > ry0 else ry0)
+            cx1, cy1 = (x1 if x1 < rx1 else rx1), (y1 if y1 < ry1 else ry1)
+            if kind != _PATH or (x1 - x0 >= least and y1 - y0 >= least and (filled or segments >= DRAWING_SEGMENTS)):
+                ux0, uy0 = (cx0 if cx0 < ux0 else ux0), (cy0 if cy0 < uy0 else uy0)
+                ux1, uy1 = (cx1 if cx1 > ux1 else ux1), (cy1 if cy1 > uy1 else uy1)
+            else:
+                sx0, sy0 = (cx0 if cx0 < sx0 else sx0), (cy0 if cy0 < sy0 else sy0)
+                sx1, sy1 = (cx1 if cx1 > sx1 else sx1), (cy1 if cy1 > sy1 else sy1)
+                small_segments += segments
+        if small_segments >= SMALL_SEGMENTS:
+            ux0, uy0, ux1, uy1 = min(ux0, sx0), min(uy0, sy0), max(ux1, sx1), max(uy1, sy1)
+        if ux1 - ux0 >= least and uy1 - uy0 >= least:
+            out.append((ux0, uy0, ux1, uy1))
+    return out
+
+
+def _bands_shown(rotation: int, box, head_share: float = HEAD_BAND, foot_share: float = FOOT_BAND
+                 ) -> tuple[tuple, tuple]:
+    """The head and foot bands (user space) of a page shown turned by `rotation`: the
+    shares of its height shown at the top and at the bottom."""
+    left, bottom, right, top = box
+    width, height = right - left, top - bottom
+    if rotation == 90:  # turned clockwise: its left edge is shown at the top
+        return (left, bottom, left + width * head_share, top), (right - width * foot_share, bottom, right, top)
+    if rotation == 180:
+        return (left, bottom, right, bottom + height * head_share), (left, top - height * foot_share, right, top)
+    if rotation == 270:
+        return (right - width * head_share, bottom, right, top), (left, bottom, left + width * foot_share, top)
+    return (left, top - height * head_share, right, top), (left, bottom, right, bottom + height * foot_share)
+
+
+def _drawn_without_text(page, boxes: list[tuple[float, float, float, float]], texts: list[object]) -> list:
+    """Each of `boxes` of `page` drawn (`_drawn_box`) with the page's text objects
+    (`texts`, `PageObjects.texts`) left out: made inactive for the drawing, then active
+    again. What the text layer holds is read from it, and a template's drawings are then
+    the same pixels in every letter."""
+    import pypdfium2.raw as pdfium_c
+
+    active = pdfium_c.FPDFPageObj_SetIsActive
+    for obj in texts:
+        active(obj, False)
+    try:
+        return [crop for crop in (_drawn_box(page, box) for box in boxes) if crop is not None]
+    finally:
+        for obj in texts:
+            active(obj, True)
+
+
+def _drawn_box(page, box):
+    """The part `box` (user space) of `page` drawn in grey at SCAN_DPI, or None when it
+    is too small to hold letters."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    scale = SCAN_DPI / 72
+    width, height = page.get_size()  # as shown: /Rotate taken
+    if width * height * scale * scale > MAX_PIXELS:
+        scale = (MAX_PIXELS / (width * height)) ** 0.5
+    corners = []
+    x, y = ctypes.c_int(), ctypes.c_int()
+    w, h = round(width * 100), round(height * 100)  # device space in hundredths of a point
+    for px, py in ((box[0], box[1]), (box[2], box[3])):
+        pdfium_c.FPDF_PageToDevice(page, 0, 0, w, h, 0, px, py, x, y)  # /Rotate as shown
+        corners.append((x.value / 100, y.value / 100))
+    (ax, ay), (bx, by) = corners
+    x0, x1, y0, y1 = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
+    if (x1 - x0) * scale < 12 or (y1 - y0) * scale < 12:
+        return None
+    crop = (max(0.0, x0 - 2), max(0.0, height - y1 - 2), max(0.0, width - x1 - 2), max(0.0, y0 - 2))
+    try:
+        return page.render(scale=scale, grayscale=True, crop=crop).to_pil()
+    except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
+        raise NotRead(f"a page's head or foot that could not be drawn ({type(exc).__name__})") from None

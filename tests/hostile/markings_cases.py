@@ -122,6 +122,7 @@ def top_secret_cases() -> dict[str, bytes]:
         "only in the PDF inside winmail.dat": outlook_letter(
             tnef_file([("2569_dds_0403_57.pdf", thai_pdf("ลับที่สุด", "ลับที่สุด"))]), subject=SUBJECT, message_id=_mid()),
         **_session33_cases(),
+        **_session34_cases(),
     }
 
 
@@ -140,6 +141,18 @@ def _session33_cases() -> dict[str, bytes]:
         "(ชั้นลับที่สุด) in the subject": _plain(subject=f"(ชั้นลับที่สุด) {SUBJECT}"),
         "DOCX with the ns0: prefix": with_file("แผน.docx", docx(["ลับที่สุด", "บันทึกข้อความ", f"เรื่อง {MARKER}"], "ns0")),
         "PDF uuencoded in the body": _plain(body=BODY + "\n" + _uu("2569_dds_0403_58.pdf", thai_pdf("ลับที่สุด")).decode()),
+    }
+
+
+def _session34_cases() -> dict[str, bytes]:
+    """A ลับที่สุด a typed page draws without text (tests/secrecy/test_band_drawings.py)."""
+    from tests.secrecy.test_band_drawings import TYPED, _picture, outline_ops, picture_ops, with_drawing
+
+    return {
+        "a stamp picture pasted into the PDF's page": _plain(files=[("2569_dds_0403_57.pdf", with_drawing(
+            TYPED, picture_ops("Stamp", 230, 770, 140, 55), {"/Stamp": _picture("ลับที่สุด")}))]),
+        "the PDF's marking converted to outlines": _plain(files=[("2569_dds_0403_57.pdf", with_drawing(
+            TYPED, b"0.8 0 0 rg\n" + outline_ops("ลับที่สุด", 230, 790, 36) + b"\nf"))]),
     }
 
 

@@ -1,0 +1,374 @@
+"""A marking a typed page draws without text, read by OCR (scanned_pages.band_drawings).
+
+Session 33 left these as known limits, each read as no marking, certain, though every
+viewer shows it: a ลับมาก stamp pasted into the page as a picture (or an Acrobat picture
+stamp flattened into it), the word converted to outlines, a tiling pattern's cell, a
+picture as the face of a pushbutton, a Square or a FreeText. What a typed page's head
+and foot draw besides text is now drawn again without the text and read; a template's
+drawing (the Garuda emblem, a logo) is read once a process, not once a letter."""
+from __future__ import annotations
+
+import io
+import math
+import zlib
+
+import pytest
+
+from gateway.pipeline import scanned_pages
+from gateway.pipeline.pdf_inspect import inspect_pdf
+from gateway.secrecy.markings import classify_raw
+from tests.letters import letter
+from tests.thai_pdfs import FONT, thai_pdf, with_picture_stamp
+
+LINES = ["", "", "ที่ กท ๐๔๐๗/๕๗", "สำนักงานเขตลาดกระบัง", "เรื่อง ขอส่งแผนการปฏิบัติงาน", "เรียน ผู้อำนวยการเขต",
+         *["ตามที่ได้มีการประชุมคณะกรรมการ เมื่อวันที่ ๑ ธันวาคม"] * 6]
+
+
+def reading(pdf: bytes) -> tuple[str, bool]:
+    found = classify_raw(letter(files=[("2569_dds_0403_57.pdf", pdf)]))
+    return found.level, found.certain
+
+
+@pytest.fixture(autouse=True)
+def _nothing_remembered(monkeypatch):
+    """Each test reads its crops afresh: what another test read is not remembered."""
+    monkeypatch.setattr(scanned_pages, "_read", {}, raising=False)
+
+
+# ------------------------------------------------------------------ how the drawings are made
+
+def _picture(word: str, size=(420, 160), frame: bool = True) -> "Image":
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", size, "white")
+    d = ImageDraw.Draw(img)
+    if frame:
+        d.rectangle((4, 4, size[0] - 5, size[1] - 5), outline=(200, 0, 0), width=6)
+    if word:
+        d.text((size[0] // 2, size[1] // 2), word, font=ImageFont.truetype(str(FONT), 90), fill=(200, 0, 0), anchor="mm")
+    return img
+
+
+def _emblem() -> "Image":
+    """A stand-in for the Garuda emblem: a bird's outline, wings and a crown, no letters."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (300, 330), "white")
+    d = ImageDraw.Draw(img)
+    d.polygon([(150, 20), (175, 80), (260, 60), (200, 140), (230, 300), (150, 240), (70, 300), (100, 140),
+               (40, 60), (125, 80)], outline=(0, 0, 0), fill=(90, 90, 90))
+    for k in range(8):
+        d.arc((60 + 6 * k, 100 + 6 * k, 240 - 6 * k, 280 - 6 * k), 200, 340, fill=(0, 0, 0), width=3)
+    d.ellipse((130, 30, 170, 70), outline=(0, 0, 0), width=4)
+    return img
+
+
+def with_drawing(pdf: bytes, ops: bytes, xobjects: dict | None = None, patterns: dict | None = None,
+                 rotate: int = 0) -> bytes:
+    """`pdf` with `ops` drawn last on page 1 (after its own content, its state saved),
+    `xobjects` ({name: PIL image, or (image, alpha)}) and `patterns` ({name: (cell ops,
+    bbox, matrix)}) in its resources."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, IndirectObject,
+                               NameObject, NumberObject, StreamObject)
+
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    page = w.pages[0]
+
+    def stream(data: bytes) -> object:
+        s = DecodedStreamObject()
+        s.set_data(data)
+        return w._add_object(s)
+
+    def image(img, gray: bool = False) -> object:
+        s = StreamObject()
+        s._data = zlib.compress(img.tobytes())
+        s.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Image"),
+                  NameObject("/Width"): NumberObject(img.width), NameObject("/Height"): NumberObject(img.height),
+                  NameObject("/ColorSpace"): NameObject("/DeviceGray" if gray else "/DeviceRGB"),
+                  NameObject("/BitsPerComponent"): NumberObject(8), NameObject("/Filter"): NameObject("/FlateDecode")})
+        return s
+
+    resources = page["/Resources"].get_object()
+    if xobjects:
+        table = resources.get("/XObject", DictionaryObject()).get_object()
+        for name, img in xobjects.items():
+            if isinstance(img, tuple):
+                img, alpha = img
+                s = image(img)
+                s[NameObject("/SMask")] = w._add_object(image(alpha, gray=True))
+            else:
+                s = image(img)
+            table[NameObject(name)] = w._add_object(s)
+        resources[NameObject("/XObject")] = table
+    if patterns:
+        table = DictionaryObject()
+        for name, (cell, bbox, matrix) in patterns.items():
+            s = DecodedStreamObject()
+            s.set_data(cell)
+            s.update({NameObject("/Type"): NameObject("/Pattern"), NameObject("/PatternType"): NumberObject(1),
+                      NameObject("/PaintType"): NumberObject(1), NameObject("/TilingType"): NumberObject(1),
+                      NameObject("/BBox"): ArrayObject([FloatObject(v) for v in bbox]),
+                      NameObject("/XStep"): FloatObject(2000), NameObject("/YStep"): FloatObject(2000),
+                      NameObject("/Matrix"): ArrayObject([FloatObject(v) for v in matrix]),
+                      NameObject("/Resources"): DictionaryObject()})
+            table[NameObject(name)] = w._add_object(s)
+        resources[NameObject("/Pattern")] = table
+    contents = page["/Contents"]
+    own = list(contents.get_object()) if isinstance(contents.get_object(), ArrayObject) else [contents]
+    own = [part if isinstance(part, IndirectObject) else w._add_object(part) for part in own]
+    page[NameObject("/Contents")] = ArrayObject([stream(b"q"), *own, stream(b"Q"), stream(b"q " + ops + b" Q")])
+    if rotate:
+        page[NameObject("/Rotate")] = NumberObject(rotate)
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def outline_ops(word: str, x: float, y: float, size: float) -> bytes:
+    """`word` in the Garuda font as paths (the text converted to curves), its baseline
+    starting at (x, y)."""
+    from fontTools.pens.basePen import BasePen
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(str(FONT))
+    glyphs, cmap = font.getGlyphSet(), font.getBestCmap()
+    scale = size / font["head"].unitsPerEm
+    ops: list[str] = []
+
+    class Pen(BasePen):
+        def at(self, p):
+            return f"{x + p[0] * scale:.2f} {y + p[1] * scale:.2f}"
+
+        def _moveTo(self, p):
+            ops.append(self.at(p) + " m")
+
+        def _lineTo(self, p):
+            ops.append(self.at(p) + " l")
+
+        def _curveToOne(self, a, b, c):
+            ops.append(f"{self.at(a)} {self.at(b)} {self.at(c)} c")
+
+        def _closePath(self):
+            ops.append("h")
+
+    for ch in word:
+        glyph = glyphs[cmap[ord(ch)]]
+        glyph.draw(Pen(glyphs))
+        x += glyph.width * scale
+    return "\n".join(ops).encode()
+
+
+def picture_ops(name: str, x: float, y: float, w: float, h: float, turn: float = 0.0) -> bytes:
+    """`name` drawn w x h with its lower left at (x, y), turned `turn` degrees about its centre."""
+    c, s = math.cos(math.radians(turn)), math.sin(math.radians(turn))
+    cx, cy = x + w / 2, y + h / 2
+    return (f"q 1 0 0 1 {cx:.2f} {cy:.2f} cm {c:.4f} {s:.4f} {-s:.4f} {c:.4f} 0 0 cm "
+            f"{w:.2f} 0 0 {h:.2f} {-w / 2:.2f} {-h / 2:.2f} cm /{name} Do Q").encode()
+
+
+TYPED = thai_pdf(LINES)
+
+
+# ------------------------------------------------------------------------------- the tests
+
+@pytest.mark.parametrize("word, level", [("ลับ", "confidential"), ("ลับมาก", "secret"), ("ลับที่สุด", "top_secret"),
+                                         ("ได้รับแล้ว", "none")])
+def test_a_stamp_pasted_into_the_page_as_a_picture_is_read(word, level):
+    """A picture in the page's own content (how a flattened Acrobat stamp, or a stamp
+    picture pasted by an e-saraban system, lands): at the head, and at the foot."""
+    head = with_drawing(TYPED, picture_ops("Stamp", 230, 770, 140, 55), {"/Stamp": _picture(word)})
+    assert reading(head) == (level, True), word
+    foot = with_drawing(TYPED, picture_ops("Stamp", 230, 20, 140, 55), {"/Stamp": _picture(word)})
+    assert reading(foot) == (level, True), word
+
+
+@pytest.mark.parametrize("word, level", [("ลับ", "confidential"), ("ลับที่สุด", "top_secret")])
+def test_a_small_framed_stamp_beside_the_garuda_emblem_is_read(word, level):
+    """The emblem and a small framed stamp in one crop, and the stamp under the emblem:
+    a short word in a frame ("ลับ") is read once the frame's lines are taken away."""
+    beside = with_drawing(TYPED, picture_ops("Garuda", 270, 760, 55, 60) + b" " + picture_ops("Stamp", 330, 770, 70, 27),
+                          {"/Garuda": _emblem(), "/Stamp": _picture(word)})
+    assert reading(beside) == (level, True), word
+    under = with_drawing(TYPED, picture_ops("Garuda", 270, 760, 55, 60) + b" " + picture_ops("Stamp", 250, 700, 100, 40),
+                         {"/Garuda": _emblem(), "/Stamp": _picture(word)})
+    assert reading(under) == (level, True), word
+
+
+def test_a_pasted_stamp_turned_transparent_or_across_the_bands_edge_is_read():
+    """A rubber stamp's slant (10 degrees), a transparent PNG (the word only in its alpha
+    channel over a red square), and a stamp whose lower half is below the head band."""
+    turned = with_drawing(TYPED, picture_ops("Stamp", 230, 760, 140, 55, turn=10), {"/Stamp": _picture("ลับมาก")})
+    assert reading(turned) == ("secret", True)
+    from PIL import Image, ImageOps
+
+    alpha = ImageOps.invert(_picture("ลับมาก", frame=False).convert("L"))
+    red = Image.new("RGB", alpha.size, (200, 0, 0))
+    masked = with_drawing(TYPED, picture_ops("Stamp", 230, 770, 140, 55), {"/Stamp": (red, alpha)})
+    assert reading(masked) == ("secret", True)
+    # The head band is the top 20 % of the page (842 pt: from y 673.6); the stamp from 650 to 705.
+    across = with_drawing(TYPED, picture_ops("Stamp", 230, 650, 140, 55), {"/Stamp": _picture("ลับที่สุด")})
+    assert reading(across) == ("top_secret", True)
+
+
+@pytest.mark.parametrize("word, level", [("ลับมาก", "secret"), ("ลับที่สุด", "top_secret"), ("สำเนา", "none")])
+def test_a_marking_drawn_as_outlines_is_read(word, level):
+    """The word converted to curves, filled; and only stroked (its outline drawn)."""
+    filled = with_drawing(TYPED, b"0.8 0 0 rg\n" + outline_ops(word, 230, 790, 36) + b"\nf")
+    assert reading(filled) == (level, True), word
+    stroked = with_drawing(TYPED, b"0.8 0 0 RG 1 w\n" + outline_ops(word, 230, 30, 36) + b"\nS")
+    assert reading(stroked) == (level, True), word
+
+
+def test_a_marking_drawn_in_short_strokes_is_read():
+    """A plotter's or a stroke font's letters: each glyph's outline as short polylines of
+    three lines each, stroked, none of them a letter on its own."""
+    def strokes(word: str, y: float) -> bytes:
+        out, contours = [], [[]]
+        for op in outline_ops(word, 230, y, 36).decode().splitlines():
+            if op == "h":
+                contours.append([])
+            else:
+                contours[-1].append(op.split()[-3:-1])
+        for points in contours:
+            for k in range(0, len(points) - 1, 3):
+                chunk = points[k:k + 4]
+                out.append(" ".join(f"{x} {y} {'m' if i == 0 else 'l'}" for i, (x, y) in enumerate(chunk)) + " S")
+        return ("0.8 0 0 RG 1.2 w\n" + "\n".join(out)).encode()
+
+    assert reading(with_drawing(TYPED, strokes("ลับมาก", 790))) == ("secret", True)
+    assert reading(with_drawing(TYPED, strokes("ลับที่สุด", 30))) == ("top_secret", True)
+
+
+def test_a_marking_as_a_tiling_patterns_cell_is_read():
+    """A rectangle of five segments filled with a pattern whose cell draws the word:
+    nothing in the path says letters."""
+    for word, level in (("ลับมาก", "secret"), ("", "none")):
+        cell = b"0.8 0 0 rg\n" + outline_ops(word, 4, 12, 36) + b"\nf" if word else b"0.8 0 0 rg 0 0 160 50 re f"
+        pdf = with_drawing(TYPED, b"/Pattern cs /P1 scn 230 770 160 50 re f",
+                           patterns={"/P1": (cell, (0, 0, 160, 50), (1, 0, 0, 1, 230, 770))})
+        assert reading(pdf) == (level, True), word
+
+
+@pytest.mark.parametrize("rotate, head, middle", [
+    (90, b"0 1 -1 0 60 300", b"0 1 -1 0 300 300"),
+    (180, b"-1 0 0 -1 360 40", b"-1 0 0 -1 360 420"),
+    (270, b"0 -1 1 0 540 500", b"0 -1 1 0 300 500")])
+def test_a_marking_on_a_turned_page_is_read_at_the_head_it_is_shown_with(rotate, head, middle):
+    """/Rotate: the head as shown is another edge of the page in its own space (90: the
+    left, 180: the bottom, 270: the right), the word drawn upright as shown."""
+    def drawn(matrix: bytes) -> bytes:
+        return b"q " + matrix + b" cm 0.8 0 0 rg\n" + outline_ops("ลับมาก", 0, 0, 36) + b"\nf Q"
+
+    assert reading(with_drawing(TYPED, drawn(head), rotate=rotate)) == ("secret", True)
+    # In the middle of the turned page: no head or foot, not read there.
+    assert reading(with_drawing(TYPED, drawn(middle), rotate=rotate)) == ("none", True)
+
+
+@pytest.mark.parametrize("subtype", ["/Square", "/FreeText", "/Widget"])
+def test_a_picture_as_the_face_of_another_annotation_is_read(subtype):
+    """A pushbutton field's image, a Square, a FreeText drawn from a picture: PDFium
+    lists the objects of a Stamp's or an Ink's appearance only; flattened, they are the
+    page's and read with it."""
+    assert reading(with_picture_stamp(TYPED, "ลับมาก", subtype=subtype)) == ("secret", True)
+    assert reading(with_picture_stamp(TYPED, "ลับที่สุด", rect=(230, 20, 370, 75), subtype=subtype)) \
+        == ("top_secret", True)
+
+
+def test_a_templates_emblem_logo_and_bars_stay_ordinary_and_are_read_once():
+    """The Garuda emblem, a letterhead picture with the office's name, a coloured bar and
+    table rules in the head: no marking; and the next letter from the same template,
+    other text under the same drawings, costs no OCR."""
+    runs = []
+    ocr = scanned_pages._ocr
+
+    def counted(*args, **kwargs):
+        runs.append(args[1].size)
+        return ocr(*args, **kwargs)
+
+    template = (picture_ops("Garuda", 270, 760, 55, 60) + b" " + picture_ops("Name", 60, 700, 200, 40)
+                + b" 0.2 0.3 0.6 rg 40 815 515 12 re f 0 G 0.5 w 40 690 m 555 690 l S 40 686 m 555 686 l S")
+    pictures = {"/Garuda": _emblem(), "/Name": _picture("สำนักงานเขตลาดกระบัง", (900, 160), frame=False)}
+    first = with_drawing(TYPED, template, pictures)
+    other = with_drawing(thai_pdf(["", "", "ที่ กท ๐๔๐๗/๙๙", "เรื่อง ขอเชิญประชุม", "เรียน ผู้อำนวยการเขต"]), template, pictures)
+    scanned_pages_ocr = pytest.MonkeyPatch()
+    scanned_pages_ocr.setattr(scanned_pages, "_ocr", counted)
+    try:
+        assert reading(first) == ("none", True)
+        assert runs, "the template's drawings were not read"
+        read = len(runs)
+        assert reading(other) == ("none", True)
+        assert len(runs) == read, "the same template read again"
+    finally:
+        scanned_pages_ocr.undo()
+
+
+def test_a_plain_typed_letter_draws_nothing_to_read(monkeypatch):
+    """A page with only text (and thin rules) is not drawn: no cost on ordinary letters."""
+    def no_ocr(*_args, **_kwargs):
+        raise AssertionError("OCR of a page that draws only text")
+
+    monkeypatch.setattr(scanned_pages, "_ocr", no_ocr)
+    ruled = with_drawing(TYPED, b"0 G 0.5 w 40 700 m 555 700 l S 40 60 m 555 60 l S")
+    assert reading(ruled) == ("none", True)
+    assert inspect_pdf(TYPED).error is None
+
+
+def test_drawings_past_the_pdfs_time_or_count_leave_it_uncertain(monkeypatch):
+    """A PDF drawing something new in the head of every page: past MAX_DRAWINGS crops
+    (or DRAWINGS_TIME of OCR) it is said not read, and the letter is at least ลับ."""
+    from pypdf import PdfReader, PdfWriter
+
+    pages = PdfWriter()
+    for n in range(6):
+        one = with_drawing(TYPED, b"0.8 0 0 rg\n" + outline_ops("ก" * (n + 1), 230, 790, 36) + b"\nf")
+        pages.append(PdfReader(io.BytesIO(one)))
+    out = io.BytesIO()
+    pages.write(out)
+    monkeypatch.setattr(scanned_pages, "MAX_DRAWINGS", 4)
+    info = inspect_pdf(out.getvalue())
+    assert info.error and "drawings" in info.error
+    monkeypatch.setattr(scanned_pages, "_read", {})
+    level, certain = reading(out.getvalue())
+    assert level != "none" and not certain
+    monkeypatch.setattr(scanned_pages, "MAX_DRAWINGS", 160)
+    monkeypatch.setattr(scanned_pages, "_read", {}, raising=False)
+    assert reading(out.getvalue()) == ("none", True)
+
+
+def test_a_filled_form_of_twenty_pages_is_read_whole_and_stays_ordinary():
+    """EU DSS's signed, filled tax form (20 pages of boxes and shaded fields in every
+    head and foot): every crop read within the PDF's time, no marking."""
+    from tests.paths import shared_path
+
+    data = (shared_path("corpus", "pdf", "signature-trial") / "dss_pades-signed-filled-form.pdf").read_bytes()
+    info = inspect_pdf(data)
+    assert info.error is None
+    assert reading(data) == ("none", True)
+
+
+def test_the_walks_kinds_are_pdfiums():
+    import pypdfium2.raw as pdfium_c
+
+    assert (scanned_pages._IMAGE, scanned_pages._SHADING, scanned_pages._PATH, scanned_pages._TEXT,
+            scanned_pages._FORM) == (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING,
+                                     pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_FORM)
+
+
+def test_a_pdf_drawing_more_objects_than_are_looked_at_is_uncertain():
+    """58 KB of PDF: 30 pages sharing one content stream of 20,000 small squares in the
+    head. Walking them all (and before session 34 the pictures' walk alone) took ~4 s;
+    past MAX_PDF_OBJECTS the PDF is said not read, in ~1 s."""
+    from tests.letters import assemble_pdf, stream_object
+
+    ops = b"".join(b"%d %d 1 1 re f\n" % (20 + (i % 500), 700 + (i // 500) % 100) for i in range(20_000))
+    pages = 30
+    kids = b" ".join(b"%d 0 R" % (4 + i) for i in range(pages))
+    pdf = assemble_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
+                        b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+                        stream_object(zlib.compress(ops), b"/Filter /FlateDecode "),
+                        *[b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R >>"] * pages])
+    info = inspect_pdf(pdf)
+    assert info.error and "400,000 objects" in info.error
+    level, certain = reading(pdf)
+    assert level != "none" and not certain
