@@ -24,10 +24,11 @@ TEXT_PAGES = 3  # the cover letter's header is on page 1; 3 is generous
 MAX_TEXT = 200_000
 # A classification is printed at the top and bottom of every page: the first
 # MARKING_PAGES and the last MARKING_LAST pages are read for it (rules/markings.py).
-# A bundle of 70 pages is read whole (20 and 5 until session 33: a ลับมาก annex on
-# pages 21-35 of a 40-page bundle was not read; 70 dense Thai pages take ~0.4 s).
-MARKING_PAGES = 60
-MARKING_LAST = 10
+# A bundle of 220 pages is read whole (20 and 5 until session 33: a ลับมาก annex on
+# pages 21-35 of a 40-page bundle was not read; 60 and 10 until session 34: one on
+# pages 61-90 of 100). 220 dense Thai pages take ~0.4 s of CPU.
+MARKING_PAGES = 200
+MARKING_LAST = 20
 EDGE_LINES = 12  # lines kept from each end of a page
 # What a viewer shows beside the page's own text in stream order (`_other_text`):
 MAX_ANNOTS = 200  # annotations read per page; a hostile page may hold thousands

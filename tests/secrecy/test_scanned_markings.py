@@ -336,10 +336,13 @@ def test_a_searchable_scan_whose_ocr_layer_missed_the_stamp_is_read_from_its_pic
 
 def test_an_annex_marked_in_the_middle_of_a_long_bundle_is_read():
     """A 40-page bundle whose annex on page 30 is ลับมาก: only the first 20 and the last
-    5 pages were read. 70 pages are read whole now."""
+    5 pages were read. A 100-page one marked on page 75: only the first 60 and the last
+    10 (session 34). 220 pages are read whole now."""
     from tests.hostile.markings_cases import thai_pdf as marked_pdf
 
     bundle = marked_pdf(top="ลับมาก", bottom="ลับมาก", pages=40, marked_page=30)
     assert reading(letter(files=[("2569_dds_0403_57.pdf", bundle)])) == ("secret", True)
+    longer = marked_pdf(top="ลับที่สุด", bottom="ลับที่สุด", pages=100, marked_page=75)
+    assert reading(letter(files=[("2569_dds_0403_57.pdf", longer)])) == ("top_secret", True)
     unmarked = marked_pdf(pages=40)
     assert reading(letter(files=[("2569_dds_0403_57.pdf", unmarked)])) == ("none", True)
