@@ -547,27 +547,33 @@ class Drawings:
         among a form's boxes read as nothing."""
         import hashlib
 
-        from PIL import ImageOps
-
         lines: list[str] = []
-        for crop in _drawn_without_text(page, boxes, objects.texts):
-            key = hashlib.sha256(b"%d %d " % crop.size + crop.tobytes()).digest()
+        for bitmap in _drawn_without_text(page, boxes, objects.texts):
+            key = hashlib.sha256(b"%d %d %d " % (bitmap.width, bitmap.height, bitmap.stride) + bytes(bitmap.buffer)).digest()
             found = _read.get(key)
             if found is None:
+                from PIL import ImageOps
+
+                crop = bitmap.to_pil()
                 if self.read >= MAX_DRAWINGS:
                     raise NotRead(f"drawings in the head or foot of pages past the first {MAX_DRAWINGS} read")
                 self.read += 1
                 if self.until is None:
                     self.until = time.monotonic() + DRAWINGS_TIME
                 binary = _tesseract("a marking drawn as a picture or outlines")
-                found = tuple(markings_read_by_ocr(_ocr(binary, ImageOps.expand(crop, 32, fill=255), self.until)))
+                found = self._read(binary, ImageOps.expand(crop, 32, fill=255))
                 if not found and (bare := _without_long_lines(crop)) is not None:
-                    found = tuple(markings_read_by_ocr(_ocr(binary, ImageOps.expand(bare, 32, fill=255), self.until)))
+                    found = self._read(binary, ImageOps.expand(bare, 32, fill=255))
                 if len(_read) >= READ_DRAWINGS:
                     _read.pop(next(iter(_read)))
                 _read[key] = found
             lines += found
         return lines
+
+    def _read(self, binary: str, image) -> tuple[str, ...]:
+        if self.until is not None and time.monotonic() >= self.until:
+            raise NotRead(f"drawings in the head or foot of pages not read within {DRAWINGS_TIME:.0f} s")
+        return tuple(markings_read_by_ocr(_ocr(binary, image, self.until)))
 
 
 LINE_RUN = 48  # pixels (~23 pt at SCAN_DPI): a dark run this long in a crop is a frame's or a rule's
@@ -668,8 +674,9 @@ def _drawn_without_text(page, boxes: list[tuple[float, float, float, float]], te
 
 
 def _drawn_box(page, box):
-    """The part `box` (user space) of `page` drawn in grey at SCAN_DPI, or None when it
-    is too small to hold letters."""
+    """The part `box` (user space) of `page` drawn in grey at SCAN_DPI (a PDFium bitmap:
+    PIL, ~3 MiB of a process, is loaded only to read one), or None when it is too small
+    to hold letters."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
@@ -690,6 +697,6 @@ def _drawn_box(page, box):
         return None
     crop = (max(0.0, x0 - 2), max(0.0, height - y1 - 2), max(0.0, width - x1 - 2), max(0.0, y0 - 2))
     try:
-        return page.render(scale=scale, grayscale=True, crop=crop).to_pil()
+        return page.render(scale=scale, grayscale=True, crop=crop)
     except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
         raise NotRead(f"a page's head or foot that could not be drawn ({type(exc).__name__})") from None
