@@ -144,13 +144,15 @@ def scanned_pdf(lines: list[str], stamp: str = "", dpi: int = 200, text_layer: s
 
 
 def with_picture_stamp(pdf: bytes, word: str, rect=(230, 770, 370, 825), hidden: bool = False,
-                       nested: bool = False, keep: bool = False, subtype: str = "/Stamp") -> bytes:
+                       nested: bool = False, keep: bool = False, subtype: str = "/Stamp",
+                       invisible: bool = False) -> bytes:
     """`pdf` with a Stamp annotation on page 1 drawn from a picture of `word` in a red
     frame, as Acrobat's Stamp tool puts a custom image stamp ("ลับ" made as a picture).
     `nested`: the picture drawn by a form the appearance draws (`/FRM Do`, as Acrobat
     keeps a custom stamp); `keep`: added to the page's annotations, not instead of them;
     `subtype`: another annotation drawn from the picture ("/Square", "/FreeText", or
-    "/Widget": a pushbutton field whose face is the picture)."""
+    "/Widget": a pushbutton field whose face is the picture); `invisible`: flagged
+    Invisible (1), which a viewer heeds only for a kind of annotation it does not know."""
     import zlib
 
     from PIL import Image, ImageDraw, ImageFont
@@ -189,7 +191,7 @@ def with_picture_stamp(pdf: bytes, word: str, rect=(230, 770, 370, 825), hidden:
         ap_ref = w._add_object(outer)
     annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject(subtype),
                               NameObject("/Rect"): ArrayObject([FloatObject(v) for v in rect]),
-                              NameObject("/F"): NumberObject(4 | (2 if hidden else 0)),
+                              NameObject("/F"): NumberObject(4 | (2 if hidden else 0) | (1 if invisible else 0)),
                               NameObject("/AP"): DictionaryObject({NameObject("/N"): ap_ref})})
     if subtype == "/Widget":
         from pypdf.generic import TextStringObject

@@ -354,6 +354,29 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
     return count, texts, other, scans.unread
 
 
+MAX_ANNOTS_LOOKED = 20_000  # annotations of a page whose kind is looked at (~1 us each)
+
+
+def _drawn_annotations_past(page, count: int) -> str:
+    """What of a page's annotations past MAX_ANNOTS a viewer draws ("" when none: links
+    and popups draw nothing, hidden ones are not drawn)."""
+    import pypdfium2.raw as pdfium_c
+
+    if count > MAX_ANNOTS_LOOKED:
+        return f"more than {MAX_ANNOTS_LOOKED:,} annotations"
+    for i in range(MAX_ANNOTS, count):
+        annot = pdfium_c.FPDFPage_GetAnnot(page, i)
+        if not annot:
+            continue
+        try:
+            if pdfium_c.FPDFAnnot_GetSubtype(annot) not in (pdfium_c.FPDF_ANNOT_LINK, pdfium_c.FPDF_ANNOT_POPUP) \
+                    and not pdfium_c.FPDFAnnot_GetFlags(annot) & pdfium_c.FPDF_ANNOT_FLAG_HIDDEN:
+                return f"annotations past the first {MAX_ANNOTS} drawn"
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+    return ""
+
+
 class _Scans:
     """The scanned pages of one PDF read by OCR: the first OCR_PAGES - 1 met and the
     last (`scanned_pages`), their markings added to what the page shows."""
@@ -379,6 +402,8 @@ class _Scans:
             # costs ~2.6 us to look at, a text object ~0.75.
             self.unread = f"page {n + 1}: more than {scanned_pages.MAX_PDF_OBJECTS:,} objects drawn in the pages read"
         self.objects = None if self.unread else scanned_pages.page_objects(page, self.walk)
+        if self.objects is not None and self.objects.unseen:
+            self.unread = f"page {n + 1}: {self.objects.unseen}"
         bands = () if self.unread else scanned_pages.scanned_bands(page, textpage, raw, self.objects)
         if not self.unread and not any(bands) and scanned_pages.text_unreadable(raw):
             # Glyphs drawn with no Unicode behind them (an embedded font without its
@@ -400,7 +425,13 @@ class _Scans:
 
         from gateway.pipeline import scanned_pages
 
-        if self.unread or pdfium_c.FPDFPage_GetAnnotCount(page) <= 0:  # an ordinary page has none: no cost
+        count = pdfium_c.FPDFPage_GetAnnotCount(page)
+        if self.unread or count <= 0:  # an ordinary page has none: no cost
+            return []
+        if count > MAX_ANNOTS and (past := _drawn_annotations_past(page, count)):
+            # Those past MAX_ANNOTS are neither read nor flattened: 200 Links then a
+            # Square drawing a ลับมาก picture read as nothing (session 34's red team).
+            self.unread = f"page {n + 1}: {past}"
             return []
         rects = scanned_pages.stamp_pictures(page)
         room = scanned_pages.MAX_STAMP_PICTURES - self.stamped
@@ -426,6 +457,8 @@ class _Scans:
             return
         try:
             objects = scanned_pages.page_objects(page, self.walk) if flattened or self.objects is None else self.objects
+            if objects.unseen:
+                raise scanned_pages.NotRead(objects.unseen)
             boxes = scanned_pages.band_drawings(page, (not self.bands[0], not self.bands[1]), objects)
             if boxes:
                 if self.drawn is None:
@@ -704,6 +737,17 @@ def _flattened_lines(document, n: int, page, textpage, annotations: int, box) ->
 
     for i in range(annotations - 1, MAX_ANNOTS - 1, -1):
         pdfium_c.FPDFPage_RemoveAnnot(page, i)
+    invisible = pdfium_c.FPDF_ANNOT_FLAG_INVISIBLE
+    for i in range(min(annotations, MAX_ANNOTS)):
+        # Invisible hides only an annotation of a kind the viewer does not know: PDFium
+        # and poppler draw a Square so flagged, and flattening left it out (red team of
+        # session 34: a ลับมาก picture Square read as nothing).
+        annot = pdfium_c.FPDFPage_GetAnnot(page, i)
+        if annot:
+            flags = pdfium_c.FPDFAnnot_GetFlags(annot)
+            if flags & invisible and pdfium_c.FPDFAnnot_GetSubtype(annot) != pdfium_c.FPDF_ANNOT_UNKNOWN:
+                pdfium_c.FPDFAnnot_SetFlags(annot, flags & ~invisible)
+            pdfium_c.FPDFPage_CloseAnnot(annot)
     done = pdfium_c.FPDFPage_Flatten(page, pdfium_c.FLAT_NORMALDISPLAY)
     textpage.close()
     page.close()

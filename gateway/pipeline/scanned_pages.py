@@ -42,7 +42,7 @@ BAND_COVERED = 0.5  # of a head or foot band that picture covers for the band to
 BAND_TEXT = 5  # Thai letters of text layer in a band from which it is typed, not scanned
 MAX_PIXELS = 40_000_000  # a page whose band would be larger is drawn smaller
 FORM_DEPTH = 8  # Form XObjects in Form XObjects looked into for a page's pictures
-MAX_PAGE_OBJECTS = 20_000  # objects of one page looked at for its pictures (a scan's strips: tens)
+MAX_PAGE_OBJECTS = 100_000  # objects of one page looked at (a scan's strips: tens); past them: not read
 MAX_PDF_OBJECTS = 1_000_000  # objects of a PDF's pages read looked at (~2.6 s of paths); past them: not read
 
 
@@ -96,7 +96,7 @@ def scanned_bands(page, textpage, text: str, objects: "PageObjects | None" = Non
         # Together: a scanner writes a page as strips or tiles (each a few % of it), and
         # a re-writer wraps the scan in a Form XObject.
         objects = page_objects(page) if objects is None else objects
-        pictures = [box for kind, box, _, _ in objects.drawn if kind == _IMAGE and _overlap(box, page_box) > 0]
+        pictures = [box for kind, box, *_ in objects.drawn if kind == _IMAGE and _overlap(box, page_box) > 0]
         if sum(_overlap(box, page_box) for box in pictures) < SCAN_AREA * max(1.0, _overlap(page_box, page_box)):
             return False, False
         if _text_all_invisible(page):
@@ -136,30 +136,38 @@ _IMAGE, _SHADING, _PATH, _TEXT, _FORM = 3, 4, 2, 1, 5  # pypdfium2.raw's FPDF_PA
 
 class PageObjects:
     """What one walk over a page's objects found: `drawn`, each picture, shading and
-    path as (kind, box in the page's space, segments, filled); `texts`, the text
-    objects' handles (to leave them out of a drawing)."""
+    path as (kind, box in the page's space, weight, may be letters, turn): a path's
+    weight is its segments (times DASH_WEIGHT when dashed: PDFium draws each dash), it
+    may be letters when filled or stroked wider than DRAWING_LEAST, and a picture's turn
+    is its angle on the page in degrees; `texts`, the text objects' handles (to leave
+    them out of a drawing); `unseen`, what the walk did not look at ("" when nothing)."""
 
-    __slots__ = ("drawn", "texts")
+    __slots__ = ("drawn", "texts", "unseen")
 
     def __init__(self) -> None:
-        self.drawn: list[tuple[int, tuple[float, float, float, float], int, bool]] = []
+        self.drawn: list[tuple[int, tuple[float, float, float, float], int, bool, float]] = []
         self.texts: list[object] = []
+        self.unseen = ""
 
 
 def page_objects(page, budget: list[int] | None = None) -> PageObjects:
     """The objects `page` draws, inside its Form XObjects too (FORM_DEPTH deep), each
     box carried to the page's space by the forms' matrices (PDFium gives an object in a
     form its place in the form's space); MAX_PAGE_OBJECTS looked at, at most (a form
-    drawn twice by a form drawn twice... is exponential). Walked with PDFium's own
-    calls, not pypdfium2's object wrappers: a hostile page of 20,000 paths costs ~30 ms,
+    drawn twice by a form drawn twice... is exponential), and past them, or past a form
+    nested deeper, `unseen` says so (a stamp after 20,000 invisible squares, or in a
+    ninth form, was not seen until session 34's red team). Walked with PDFium's own
+    calls, not pypdfium2's object wrappers: a hostile page of 20,000 paths costs ~50 ms,
     not ~150."""
     import ctypes
+    import math
 
     import pypdfium2.raw as pdfium_c
 
     out = PageObjects()
     left, bottom, right, top = (ctypes.c_float() for _ in range(4))
     fill, stroke = ctypes.c_int(), ctypes.c_int()
+    width = ctypes.c_float()
     fs = pdfium_c.FS_MATRIX()
     get_type, get_bounds = pdfium_c.FPDFPageObj_GetType, pdfium_c.FPDFPageObj_GetBounds
     seen = 0
@@ -169,6 +177,7 @@ def page_objects(page, budget: list[int] | None = None) -> PageObjects:
         for i in range(count):
             seen += 1
             if seen > MAX_PAGE_OBJECTS:
+                out.unseen = f"more than {MAX_PAGE_OBJECTS:,} objects on the page"
                 return False
             obj = get(parent, i)
             if not obj:
@@ -182,15 +191,32 @@ def page_objects(page, budget: list[int] | None = None) -> PageObjects:
                 box = (left.value, bottom.value, right.value, top.value)
                 if matrix is not None:
                     box = _on_rect(matrix, box)
-                segments, filled = 0, False
+                weight, letters, turn = 0, True, 0.0
                 if kind == _PATH:
                     if not pdfium_c.FPDFPath_GetDrawMode(obj, fill, stroke) or not (fill.value or stroke.value):
                         continue  # a clipping path alone draws nothing
-                    segments, filled = pdfium_c.FPDFPath_CountSegments(obj), bool(fill.value)
-                out.drawn.append((kind, box, segments, filled))
-            elif kind == _FORM and depth < FORM_DEPTH and pdfium_c.FPDFPageObj_GetMatrix(obj, fs):
+                    weight = pdfium_c.FPDFPath_CountSegments(obj)
+                    letters = bool(fill.value)
+                    if stroke.value:
+                        # A stroke as wide as a letter paints one: through the word's
+                        # outlines as a clipping path, one 40 pt line shows it whole.
+                        letters = letters or (pdfium_c.FPDFPageObj_GetStrokeWidth(obj, width)
+                                              and width.value >= DRAWING_LEAST)
+                        if weight > 1 and pdfium_c.FPDFPageObj_GetDashCount(obj) > 0:
+                            weight *= DASH_WEIGHT
+                elif kind == _IMAGE and pdfium_c.FPDFPageObj_GetMatrix(obj, fs):
+                    m = (fs.a, fs.b, fs.c, fs.d, fs.e, fs.f)
+                    a, b = (m if matrix is None else _then(m, matrix))[:2]
+                    turn = math.degrees(math.atan2(b, a))
+                out.drawn.append((kind, box, weight, letters, turn))
+            elif kind == _FORM and pdfium_c.FPDFPageObj_GetMatrix(obj, fs):
+                inner_count = pdfium_c.FPDFFormObj_CountObjects(obj)
+                if depth >= FORM_DEPTH:
+                    if inner_count > 0:
+                        out.unseen = f"forms nested more than {FORM_DEPTH} deep"
+                    continue
                 inner = (fs.a, fs.b, fs.c, fs.d, fs.e, fs.f)
-                if not walk(obj, pdfium_c.FPDFFormObj_CountObjects(obj), pdfium_c.FPDFFormObj_GetObject,
+                if not walk(obj, inner_count, pdfium_c.FPDFFormObj_GetObject,
                             inner if matrix is None else _then(inner, matrix), depth + 1):
                     return False
         return True
@@ -528,6 +554,10 @@ READ_DRAWINGS = 512  # crops remembered by digest in one process
 DRAWING_LEAST = 3.0  # points: a path thinner than this is a rule or an underline, no letter
 DRAWING_SEGMENTS = 3  # segments from which a stroked (not filled) path may be letters: not a line
 BAND_REACH = 0.10  # of the page's height: how far a drawing across a band's inner edge is read
+MAX_BAND_PICTURES = 4  # pictures of a band also read alone
+TURN_READ = 4.0  # degrees: a picture turned more is read turned back too (Tesseract bears a few)
+MAX_BAND_WEIGHT = 200_000  # path segments of a band drawn (a dashed one's times DASH_WEIGHT); past them: not read
+DASH_WEIGHT = 20  # what a dashed segment weighs against a plain one
 SMALL_SEGMENTS = 16  # segments of a band's small paths together from which they may be letters
 _read: dict[bytes, tuple[str, ...]] = {}  # digest of a crop -> the markings read there
 
@@ -539,17 +569,24 @@ class Drawings:
         self.read = 0
         self.until: float | None = None
 
-    def add(self, page, boxes: list[tuple[float, float, float, float]], objects: PageObjects) -> list[str]:
-        """The markings OCR reads in the crops of `boxes` (`band_drawings`) on `page`:
-        each remembered, or read (one Tesseract run; one more without its long lines
-        when the first finds none: a short word in a stamp's frame, "ลับ", is often
-        read only once the frame is gone). Not stacked into one run: a framed stamp
-        among a form's boxes read as nothing."""
+    def add(self, page, crops: list[tuple[tuple[float, float, float, float], tuple[float, ...]]],
+            objects: PageObjects) -> list[str]:
+        """The markings OCR reads in `crops` (`band_drawings`) of `page`: each
+        remembered, or read (one Tesseract run; when it finds none, one more without the
+        crop's long lines: a short word in a stamp's frame, "ลับ", is often read only
+        once the frame is gone; and one more turned back for each picture the page turns
+        more than TURN_READ degrees: a stamp put on askew, ลับที่สุด from 10 degrees, was
+        read as nothing). Not stacked into one run: a framed stamp among a form's boxes
+        read as nothing. Drawing the crops counts in DRAWINGS_TIME too."""
         import hashlib
 
+        if self.until is None:
+            self.until = time.monotonic() + DRAWINGS_TIME
         lines: list[str] = []
-        for bitmap in _drawn_without_text(page, boxes, objects.texts):
-            key = hashlib.sha256(b"%d %d %d " % (bitmap.width, bitmap.height, bitmap.stride) + bytes(bitmap.buffer)).digest()
+        for bitmap, turns in _drawn_without_text(page, crops, objects.texts, self.until):
+            turns = tuple(round(turn) for turn in turns if abs(turn) > TURN_READ)
+            key = hashlib.sha256(b"%d %d %d %r " % (bitmap.width, bitmap.height, bitmap.stride, turns)
+                                 + bytes(bitmap.buffer)).digest()
             found = _read.get(key)
             if found is None:
                 from PIL import ImageOps
@@ -558,12 +595,19 @@ class Drawings:
                 if self.read >= MAX_DRAWINGS:
                     raise NotRead(f"drawings in the head or foot of pages past the first {MAX_DRAWINGS} read")
                 self.read += 1
-                if self.until is None:
-                    self.until = time.monotonic() + DRAWINGS_TIME
                 binary = _tesseract("a marking drawn as a picture or outlines")
                 found = self._read(binary, ImageOps.expand(crop, 32, fill=255))
                 if not found and (bare := _without_long_lines(crop)) is not None:
                     found = self._read(binary, ImageOps.expand(bare, 32, fill=255))
+                for turn in dict.fromkeys(turns):
+                    if found:
+                        break
+                    # The picture shows turned `turn` degrees counterclockwise: turned
+                    # back, its frame's lines are level again, and taken off when needed.
+                    back = ImageOps.expand(crop, 32, fill=255).rotate(-turn, expand=True, fillcolor=255)
+                    found = self._read(binary, back)
+                    if not found and (bare := _without_long_lines(back)) is not None:
+                        found = self._read(binary, bare)
                 if len(_read) >= READ_DRAWINGS:
                     _read.pop(next(iter(_read)))
                 _read[key] = found
@@ -598,15 +642,21 @@ def _without_long_lines(image):
                     out = grey.copy()
                     draw = ImageDraw.Draw(out)
                 x0, x1 = run.start() - y * w, run.end() - 1 - y * w
-                draw.line((y, x0, y, x1) if turned else (x0, y, x1, y), fill=255)
+                # Three pixels wide: the grey of the line's anti-aliased edges goes too.
+                draw.line((y, x0, y, x1) if turned else (x0, y, x1, y), fill=255, width=3)
     return out
 
 
 def band_drawings(page, bands: tuple[bool, bool] = (True, True), objects: PageObjects | None = None
-                  ) -> list[tuple[float, float, float, float]]:
-    """The boxes (user space), one a band asked (head, foot, as the page is shown), of
-    what the band draws besides text that may be a marking: pictures, shadings, filled
-    paths, and stroked paths of DRAWING_SEGMENTS or more; [] where it draws none."""
+                  ) -> list[tuple[tuple[float, float, float, float], tuple[float, ...]]]:
+    """What each band asked (head, foot, as the page is shown) draws besides text that
+    may be a marking, as crops to read: (box in user space, the turns of its pictures).
+    A band's crops: the union of its pictures, shadings, paths that may be letters, and
+    its small paths when they add up to SMALL_SEGMENTS; and, when it has more than one
+    such object, each of its first MAX_BAND_PICTURES pictures alone too (a stamp on the
+    row of a letterhead's picture was read as one line with the office's name, no
+    marking alone). NotRead when a band's paths weigh more than MAX_BAND_WEIGHT (a
+    dashed path of 50,000 segments took PDFium ~1 s a page to draw)."""
     left, bottom, right, top = page.get_bbox()
     rotation = page.get_rotation() % 360
     shown = _bands_shown(rotation, (left, bottom, right, top))
@@ -620,24 +670,37 @@ def band_drawings(page, bands: tuple[bool, bool] = (True, True), objects: PageOb
         inf = float("inf")
         ux0 = uy0 = sx0 = sy0 = inf  # the union of what may be letters, and of the small paths
         ux1 = uy1 = sx1 = sy1 = -inf
-        small_segments = 0
-        for kind, (x0, y0, x1, y1), segments, filled in drawn:
+        small_segments = weight = objects_in = 0
+        pictures: list[tuple[tuple[float, float, float, float], float]] = []
+        for kind, (x0, y0, x1, y1), segments, letters, turn in drawn:
             if x1 <= bx0 or x0 >= bx1 or y1 <= by0 or y0 >= by1:
                 continue  # not in the band
             # A drawing across the band's inner edge is read whole, up to the reach.
             cx0, cy0 = (x0 if x0 > rx0 else rx0), (y0 if y0 > ry0 else ry0)
             cx1, cy1 = (x1 if x1 < rx1 else rx1), (y1 if y1 < ry1 else ry1)
-            if kind != _PATH or (x1 - x0 >= least and y1 - y0 >= least and (filled or segments >= DRAWING_SEGMENTS)):
+            weight += segments
+            if kind != _PATH or (x1 - x0 >= least and y1 - y0 >= least and (letters or segments >= DRAWING_SEGMENTS)):
                 ux0, uy0 = (cx0 if cx0 < ux0 else ux0), (cy0 if cy0 < uy0 else uy0)
                 ux1, uy1 = (cx1 if cx1 > ux1 else ux1), (cy1 if cy1 > uy1 else uy1)
+                objects_in += 1
+                if kind == _IMAGE and len(pictures) < MAX_BAND_PICTURES:
+                    pictures.append(((cx0, cy0, cx1, cy1), turn))
             else:
                 sx0, sy0 = (cx0 if cx0 < sx0 else sx0), (cy0 if cy0 < sy0 else sy0)
                 sx1, sy1 = (cx1 if cx1 > sx1 else sx1), (cy1 if cy1 > sy1 else sy1)
                 small_segments += segments
+        if weight > MAX_BAND_WEIGHT:
+            raise NotRead(f"a head or foot drawing paths too heavy to draw ({weight:,} segments)")
         if small_segments >= SMALL_SEGMENTS:
             ux0, uy0, ux1, uy1 = min(ux0, sx0), min(uy0, sy0), max(ux1, sx1), max(uy1, sy1)
+            objects_in += 1
         if ux1 - ux0 >= least and uy1 - uy0 >= least:
-            out.append((ux0, uy0, ux1, uy1))
+            # A picture's turn as shown: the page's /Rotate turns it clockwise.
+            pictures = [(box, (turn - rotation + 180) % 360 - 180) for box, turn in pictures]
+            out.append(((ux0, uy0, ux1, uy1), tuple(turn for _, turn in pictures)))
+            if objects_in > 1:
+                out += [(box, (turn,)) for box, turn in pictures
+                        if box[2] - box[0] >= least and box[3] - box[1] >= least]
     return out
 
 
@@ -656,18 +719,26 @@ def _bands_shown(rotation: int, box, head_share: float = HEAD_BAND, foot_share: 
     return (left, top - height * head_share, right, top), (left, bottom, right, bottom + height * foot_share)
 
 
-def _drawn_without_text(page, boxes: list[tuple[float, float, float, float]], texts: list[object]) -> list:
-    """Each of `boxes` of `page` drawn (`_drawn_box`) with the page's text objects
-    (`texts`, `PageObjects.texts`) left out: made inactive for the drawing, then active
-    again. What the text layer holds is read from it, and a template's drawings are then
-    the same pixels in every letter."""
+def _drawn_without_text(page, crops: list[tuple[tuple[float, float, float, float], tuple[float, ...]]],
+                        texts: list[object], until: float) -> list[tuple[object, tuple[float, ...]]]:
+    """Each of `crops` of `page` drawn (`_drawn_box`), with its turns, the page's text
+    objects (`texts`, `PageObjects.texts`) left out: made inactive for the drawing, then
+    active again. What the text layer holds is read from it, and a template's drawings
+    are then the same pixels in every letter. NotRead once past `until`."""
     import pypdfium2.raw as pdfium_c
 
     active = pdfium_c.FPDFPageObj_SetIsActive
     for obj in texts:
         active(obj, False)
     try:
-        return [crop for crop in (_drawn_box(page, box) for box in boxes) if crop is not None]
+        out = []
+        for box, turns in crops:
+            if time.monotonic() >= until:
+                raise NotRead(f"drawings in the head or foot of pages not read within {DRAWINGS_TIME:.0f} s")
+            bitmap = _drawn_box(page, box)
+            if bitmap is not None:
+                out.append((bitmap, turns))
+        return out
     finally:
         for obj in texts:
             active(obj, True)
@@ -681,8 +752,10 @@ def _drawn_box(page, box):
 
     import pypdfium2.raw as pdfium_c
 
-    scale = SCAN_DPI / 72
     width, height = page.get_size()  # as shown: /Rotate taken
+    # A small page (A7, a card) is drawn as wide as an A4 one: a viewer fits it to its
+    # window, and its 6 pt marking is read as a 14 pt one on A4.
+    scale = max(SCAN_DPI / 72, OCR_WIDTH / max(width, 1.0))
     if width * height * scale * scale > MAX_PIXELS:
         scale = (MAX_PIXELS / (width * height)) ** 0.5
     corners = []

@@ -382,3 +382,134 @@ def test_a_pdf_drawing_more_objects_than_are_looked_at_is_uncertain(monkeypatch)
     assert info.error and "400,000 objects" in info.error
     level, certain = reading(pdf)
     assert level != "none" and not certain
+
+
+# ------------------------------------------------- session 34's red team over this reading
+
+def test_a_marking_painted_through_its_outlines_by_one_wide_stroke_is_read():
+    """The word's outlines as a clipping path, painted by one line of two points 40 pt
+    wide: a stroked path of two segments, taken for a rule."""
+    head = with_drawing(TYPED, outline_ops("ลับมาก", 230, 790, 36) + b"\nW n\n0.8 0 0 RG 40 w 200 800 m 420 800 l S")
+    assert reading(head) == ("secret", True)
+    foot = with_drawing(TYPED, outline_ops("ลับที่สุด", 230, 30, 36) + b"\nW n\n0.8 0 0 RG 40 w 200 40 m 420 40 l S")
+    assert reading(foot) == ("top_secret", True)
+
+
+@pytest.mark.parametrize("turn, word, level", [(15, "ลับมาก", "secret"), (45, "ลับที่สุด", "top_secret"),
+                                               (90, "ลับที่สุด", "top_secret"), (-30, "ลับ", "confidential")])
+def test_a_stamp_put_on_askew_is_read_turned_back(turn, word, level):
+    """A rubber stamp's picture put on askew, or standing in the corner: Tesseract bears
+    a few degrees; ลับที่สุด was read as nothing from 10."""
+    pdf = with_drawing(TYPED, picture_ops("Stamp", 380, 740, 140, 55, turn=turn), {"/Stamp": _picture(word)})
+    assert reading(pdf) == (level, True), turn
+
+
+def test_a_stamp_on_the_row_of_a_letterhead_picture_is_read_alone():
+    """A letterhead picture with the office's name and the stamp on one row: one crop
+    read one line "สำนักงานเขตลาดกระบัง ลับมาก", no marking alone. Each picture of a
+    band is read alone too."""
+    logo = _picture("สำนักงานเขตลาดกระบัง", (900, 160), frame=False)
+    ops = picture_ops("Logo", 40, 775, 170, 30) + b" " + picture_ops("Stamp", 330, 770, 140, 55)
+    assert reading(with_drawing(TYPED, ops, {"/Logo": logo, "/Stamp": _picture("ลับมาก")})) == ("secret", True)
+    assert reading(with_drawing(TYPED, ops, {"/Logo": logo, "/Stamp": _picture("สำเนา")})) == ("none", True)
+
+
+def test_a_small_pages_marking_is_drawn_as_large_as_a_viewer_shows_it():
+    """An A7 page (210 x 298 pt) with a 6 pt marking: a viewer fits the page to its
+    window; at 150 dpi its letters were 12 pixels and OCR read nothing."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format=(74, 105))
+    pdf.add_page()
+    pdf.add_font("thai", "", str(FONT))
+    pdf.set_text_shaping(True)
+    pdf.set_font("thai", size=5)
+    pdf.set_y(12)
+    for line in LINES[2:]:
+        pdf.cell(0, 3, line, new_x="LMARGIN", new_y="NEXT")
+    small = with_drawing(bytes(pdf.output()), b"0.8 0 0 rg\n" + outline_ops("ลับมาก", 80, 275, 6) + b"\nf")
+    assert reading(small) == ("secret", True)
+
+
+def test_what_the_walk_does_not_look_at_leaves_the_pdf_uncertain(monkeypatch):
+    """A stamp after more objects than a page's walk looks at, or in a form nested past
+    FORM_DEPTH: not seen, and the PDF was read as ordinary. Now said not read."""
+    monkeypatch.setattr(scanned_pages, "MAX_PAGE_OBJECTS", 2_000)
+    filler = b"1 g\n" + b"".join(b"%d %d 0.5 0.5 re f\n" % (100 + (i % 400), 300 + (i // 400) % 200)
+                                 for i in range(2_500))
+    crowded = with_drawing(TYPED, filler + picture_ops("Stamp", 230, 770, 140, 55), {"/Stamp": _picture("ลับมาก")})
+    assert "objects on the page" in (inspect_pdf(crowded).error or "")
+    level, certain = reading(crowded)
+    assert level != "none" and not certain
+
+    assert reading(_nested_stamp(scanned_pages.FORM_DEPTH)) == ("secret", True)
+    deep = _nested_stamp(scanned_pages.FORM_DEPTH + 1)
+    assert "nested" in (inspect_pdf(deep).error or "")
+    level, certain = reading(deep)
+    assert level != "none" and not certain
+
+
+def _nested_stamp(depth: int) -> bytes:
+    """TYPED with a ลับมาก stamp picture drawn by `depth` forms, each drawing the next."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject
+
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(with_drawing(TYPED, b"", {"/Stamp": _picture("ลับมาก")}))))
+    page = w.pages[0]
+    table = page["/Resources"].get_object()["/XObject"].get_object()
+    inner, body, name = table.raw_get("/Stamp"), b"q 140 0 0 55 230 770 cm /Stamp Do Q", "/Stamp"
+    for _ in range(depth):
+        form = DecodedStreamObject()
+        form.set_data(body)
+        form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+                     NameObject("/BBox"): ArrayObject([FloatObject(v) for v in (0, 0, 595, 842)]),
+                     NameObject("/Resources"): DictionaryObject({NameObject("/XObject"): DictionaryObject(
+                         {NameObject(name): inner})})})
+        inner, body, name = w._add_object(form), b"/F Do", "/F"
+    table[NameObject("/F")] = inner
+    last = DecodedStreamObject()
+    last.set_data(b"q /F Do Q")
+    page[NameObject("/Contents")] = ArrayObject([*page["/Contents"].get_object(), w._add_object(last)])
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def test_annotations_past_those_read_and_invisible_flags_do_not_hide_a_stamp():
+    """200 links, then a Square drawing a ลับมาก picture: those past 200 were taken off
+    the page before flattening, in silence. And a Square flagged Invisible, which
+    viewers draw (the flag is for kinds they do not know), was left out of flattening."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, NumberObject
+
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(TYPED)))
+    links = [w._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
+        NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (10, 10 + i, 20, 11 + i)]),
+        NameObject("/Border"): ArrayObject([NumberObject(0)] * 3)})) for i in range(200)]
+    w.pages[0][NameObject("/Annots")] = ArrayObject(links)
+    out = io.BytesIO()
+    w.write(out)
+    linked = out.getvalue()
+    assert reading(linked) == ("none", True)  # links alone: nothing a viewer draws past them
+    past = with_picture_stamp(linked, "ลับมาก", subtype="/Square", keep=True)
+    level, certain = reading(past)
+    assert level != "none" and not certain
+    assert reading(with_picture_stamp(TYPED, "ลับมาก", subtype="/Square", invisible=True)) == ("secret", True)
+    assert reading(with_picture_stamp(TYPED, "ลับมาก", subtype="/Square", hidden=True)) == ("none", True)
+
+
+def test_a_band_too_heavy_to_draw_is_said_not_read_at_once():
+    """One dashed path of 50,000 segments across the head and foot: PDFium took ~1 s a
+    page to draw each crop, with no bound (72 KB of PDF, 10 pages: 25 s)."""
+    from tests.letters import assemble_pdf, stream_object
+
+    points = b" ".join(b"%d %d l" % (30 + (i * 7) % 530, (700 + (i * 13) % 130) if i % 2 else (20 + (i * 11) % 100))
+                       for i in range(50_000))
+    ops = b"0 G 0.3 w [0.01 0.01] 0 d 30 700 m " + points + b" S"
+    kids = b" ".join(b"%d 0 R" % (4 + i) for i in range(10))
+    pdf = assemble_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [" + kids + b"] /Count 10 >>",
+                        stream_object(zlib.compress(ops), b"/Filter /FlateDecode "),
+                        *[b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R >>"] * 10])
+    info = inspect_pdf(pdf)
+    assert info.error and "too heavy" in info.error
