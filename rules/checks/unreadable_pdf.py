@@ -11,10 +11,12 @@ _WENT_ON = {
     # A file inside the PDF did not open (a password, the limits).
     EMBEDDED_NOT_READ: ("อ่านไฟล์ที่แนบอยู่ภายใน {FILE} ไม่ได้ ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
                         "a file embedded in {FILE} could not be read; the letter went on, a person should open it"),
-    # A scanned page whose secrecy stamp OCR could not read: the letter is sealed as ลับ.
-    SCAN_NOT_READ: ("อ่านตราชั้นความลับบนหน้าที่สแกนของไฟล์ {FILE} ไม่ได้ ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
-                    "the secrecy stamp on a scanned page of {FILE} could not be read; the letter went on, a person "
-                    "should open this file"),
+    # A scanned page, or a typed page's stamp drawn as a picture or outlines, that OCR
+    # could not read (or the limits left unread): the letter is sealed as ลับ.
+    SCAN_NOT_READ: ("อ่านตราชั้นความลับในไฟล์ {FILE} ไม่ได้ (หน้าที่สแกน หรือตราที่เป็นภาพ) ลงทะเบียนไว้แล้ว "
+                    "เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
+                    "the secrecy stamp in {FILE} could not be read (a scanned page, or a stamp drawn as a picture); "
+                    "the letter went on, a person should open this file"),
     NOT_READ_IN_TIME: ("อ่านไฟล์ {FILE} ไม่ทันในเวลาที่กำหนด ลงทะเบียนไว้แล้ว เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง",
                        "{FILE} could not be read in time; the letter went on, a person should open this file"),
 }

@@ -513,3 +513,17 @@ def test_a_band_too_heavy_to_draw_is_said_not_read_at_once():
                         *[b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R >>"] * 10])
     info = inspect_pdf(pdf)
     assert info.error and "too heavy" in info.error
+
+
+def test_the_clerk_is_told_a_drawn_stamp_was_not_read_in_words_that_fit_a_typed_page(monkeypatch):
+    """The warning said "a scanned page" for a typed letter whose drawn stamp was not
+    read; it now names both."""
+    from gateway.pipeline.parse import parse_mail
+    from rules.checks.unreadable_pdf import UnreadablePdf
+    from rules.model import LetterFacts, RuleSettings
+
+    monkeypatch.setattr(scanned_pages, "DRAWINGS_TIME", 0.0)
+    pdf = with_drawing(TYPED, picture_ops("Stamp", 230, 770, 140, 55), {"/Stamp": _picture("ลับมาก")})
+    mail = parse_mail(letter(files=[("2569_dds_0403_57.pdf", pdf)]))
+    warned = [f for f in UnreadablePdf().check(mail, LetterFacts(), RuleSettings()) if f.verdict == "warn"]
+    assert warned and "drawn as a picture" in warned[0].message_en and "ตราที่เป็นภาพ" in warned[0].message_th
