@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import time
+from typing import NamedTuple
 
 from rules.markings import markings_read_by_ocr
 
@@ -136,7 +137,7 @@ _IMAGE, _SHADING, _PATH, _TEXT, _FORM = 3, 4, 2, 1, 5  # pypdfium2.raw's FPDF_PA
 
 class PageObjects:
     """What one walk over a page's objects found: `drawn`, each picture, shading and
-    path as (kind, box in the page's space, weight, may be letters, turn): a path's
+    path as (kind, box in the page's space, weight, may be letters, turn, handle): a path's
     weight is its segments (times DASH_WEIGHT when dashed: PDFium draws each dash), it
     may be letters when filled or stroked wider than DRAWING_LEAST, and a picture's turn
     is its angle on the page in degrees; `texts`, the text objects' handles (to leave
@@ -145,7 +146,7 @@ class PageObjects:
     __slots__ = ("drawn", "texts", "unseen")
 
     def __init__(self) -> None:
-        self.drawn: list[tuple[int, tuple[float, float, float, float], int, bool, float]] = []
+        self.drawn: list[tuple[int, tuple[float, float, float, float], int, bool, float, object]] = []
         self.texts: list[object] = []
         self.unseen = ""
 
@@ -208,7 +209,7 @@ def page_objects(page, budget: list[int] | None = None) -> PageObjects:
                     m = (fs.a, fs.b, fs.c, fs.d, fs.e, fs.f)
                     a, b = (m if matrix is None else _then(m, matrix))[:2]
                     turn = math.degrees(math.atan2(b, a))
-                out.drawn.append((kind, box, weight, letters, turn))
+                out.drawn.append((kind, box, weight, letters, turn, obj))
             elif kind == _FORM and pdfium_c.FPDFPageObj_GetMatrix(obj, fs):
                 inner_count = pdfium_c.FPDFFormObj_CountObjects(obj)
                 if depth >= FORM_DEPTH:
@@ -549,13 +550,15 @@ def _pixel_aspect(picture) -> float:
 # letter. At most MAX_DRAWINGS crops a PDF are read, within DRAWINGS_TIME; past them
 # the PDF is said not read.
 MAX_DRAWINGS = 160  # crops of one PDF (its 70 pages read, two bands each, fit)
-DRAWINGS_TIME = 10.0  # seconds of OCR for a PDF's crops, all together
+DRAWINGS_TIME = 20.0  # seconds to draw and read a PDF's crops, all together (as PICTURES_TIME a letter)
 READ_DRAWINGS = 512  # crops remembered by digest in one process
 DRAWING_LEAST = 3.0  # points: a path thinner than this is a rule or an underline, no letter
 DRAWING_SEGMENTS = 3  # segments from which a stroked (not filled) path may be letters: not a line
 BAND_REACH = 0.10  # of the page's height: how far a drawing across a band's inner edge is read
 MAX_BAND_PICTURES = 4  # pictures of a band also read alone
 TURN_READ = 4.0  # degrees: a picture turned more is read turned back too (Tesseract bears a few)
+SLANTS = tuple(a for a in range(-30, 31, 2) if abs(a) > TURN_READ)  # degrees a crop's rows are tried at
+ALONE_THAI = 3  # Thai letters OCR reads in a band's whole crop from which its drawings are read alone
 MAX_BAND_WEIGHT = 200_000  # path segments of a band drawn (a dashed one's times DASH_WEIGHT); past them: not read
 DASH_WEIGHT = 20  # what a dashed segment weighs against a plain one
 SMALL_SEGMENTS = 16  # segments of a band's small paths together from which they may be letters
@@ -569,55 +572,129 @@ class Drawings:
         self.read = 0
         self.until: float | None = None
 
-    def add(self, page, crops: list[tuple[tuple[float, float, float, float], tuple[float, ...]]],
-            objects: PageObjects) -> list[str]:
-        """The markings OCR reads in `crops` (`band_drawings`) of `page`: each
-        remembered, or read (one Tesseract run; when it finds none, one more without the
-        crop's long lines: a short word in a stamp's frame, "ลับ", is often read only
-        once the frame is gone; and one more turned back for each picture the page turns
-        more than TURN_READ degrees: a stamp put on askew, ลับที่สุด from 10 degrees, was
-        read as nothing). Not stacked into one run: a framed stamp among a form's boxes
-        read as nothing. Drawing the crops counts in DRAWINGS_TIME too."""
-        import hashlib
-
+    def add(self, page, crops: list[Crop], objects: PageObjects) -> list[str]:
+        """The markings OCR reads in `crops` (`band_drawings`) of `page`, each
+        remembered or read (`_read_crop`); a crop `alone` only when its band's whole
+        crop read Thai letters, or is a photo, or read a marking (another drawing of the
+        band may show a higher one). Not stacked into one run: a framed stamp among a
+        form's boxes read as nothing. Drawing the crops counts in DRAWINGS_TIME too."""
         if self.until is None:
             self.until = time.monotonic() + DRAWINGS_TIME
         lines: list[str] = []
-        for bitmap, turns in _drawn_without_text(page, crops, objects.texts, self.until):
-            turns = tuple(round(turn) for turn in turns if abs(turn) > TURN_READ)
-            key = hashlib.sha256(b"%d %d %d %r " % (bitmap.width, bitmap.height, bitmap.stride, turns)
-                                 + bytes(bitmap.buffer)).digest()
-            found = _read.get(key)
-            if found is None:
-                from PIL import ImageOps
-
-                crop = bitmap.to_pil()
-                if self.read >= MAX_DRAWINGS:
-                    raise NotRead(f"drawings in the head or foot of pages past the first {MAX_DRAWINGS} read")
-                self.read += 1
-                binary = _tesseract("a marking drawn as a picture or outlines")
-                found = self._read(binary, ImageOps.expand(crop, 32, fill=255))
-                if not found and (bare := _without_long_lines(crop)) is not None:
-                    found = self._read(binary, ImageOps.expand(bare, 32, fill=255))
-                for turn in dict.fromkeys(turns):
-                    if found:
-                        break
-                    # The picture shows turned `turn` degrees counterclockwise: turned
-                    # back, its frame's lines are level again, and taken off when needed.
-                    back = ImageOps.expand(crop, 32, fill=255).rotate(-turn, expand=True, fillcolor=255)
-                    found = self._read(binary, back)
-                    if not found and (bare := _without_long_lines(back)) is not None:
-                        found = self._read(binary, bare)
-                if len(_read) >= READ_DRAWINGS:
-                    _read.pop(next(iter(_read)))
-                _read[key] = found
-            lines += found
+        whole: tuple[tuple[str, ...], bool] = ((), False)
+        for crop in crops:
+            if crop.alone and not (whole[0] or whole[1]):
+                continue
+            if time.monotonic() >= self.until:
+                raise NotRead(f"drawings in the head or foot of pages not read within {DRAWINGS_TIME:.0f} s")
+            if not crop.alone:
+                whole = ((), False)
+            bitmap = _drawn_without_text(page, crop, objects.texts)
+            if bitmap is None:
+                continue
+            read = self._read_crop(bitmap, crop)
+            if not crop.alone:
+                whole = read
+            lines += read[0]
         return lines
 
-    def _read(self, binary: str, image) -> tuple[str, ...]:
+    def _read_crop(self, bitmap, crop: Crop) -> tuple[tuple[str, ...], bool]:
+        """(the markings read in the drawn `crop`, whether its drawings are worth
+        reading alone: OCR read Thai letters there, or it is a photo),
+        remembered by the pixels' digest. One Tesseract run; when it finds no marking,
+        one more without the crop's long lines (a short word in a stamp's frame, "ลับ",
+        is often read only once the frame is gone); then turned back for each picture the
+        page turns more than TURN_READ degrees (a stamp put on askew: ลับที่สุด from 10
+        degrees was read as nothing), and by the slant its rows show (a stamp cut from a
+        scan, turned in its own pixels), each with its frame taken off too."""
+        import hashlib
+
+        turns = tuple(round(turn) for turn in crop.turns if abs(turn) > TURN_READ)
+        key = hashlib.sha256(b"%d %d %d %r " % (bitmap.width, bitmap.height, bitmap.stride, turns)
+                             + bytes(bitmap.buffer)).digest()
+        known = _read.get(key)
+        if known is not None:
+            return known
+        from PIL import ImageOps
+
+        if self.read >= MAX_DRAWINGS:
+            raise NotRead(f"drawings in the head or foot of pages past the first {MAX_DRAWINGS} read")
+        self.read += 1
+        binary = _tesseract("a marking drawn as a picture or outlines")
+        image = ImageOps.expand(bitmap.to_pil(), 32, fill=255)
+        thai = [False]
+
+        def read(picture) -> tuple[str, ...]:
+            found = self._read(binary, picture, thai)
+            if not found and (bare := _without_long_lines(picture)) is not None:
+                found = self._read(binary, bare, thai)
+            return found
+
+        if _photo_like(image):
+            # A photo's tones are not a stamp's ink on paper: read once (a newsletter's
+            # tilted photos cost 44 Tesseract runs a page with every retry), and what is
+            # drawn over it read alone.
+            found = self._read(binary, image, thai)
+            thai[0] = True
+        else:
+            # A picture shown turned `turn` degrees counterclockwise is read turned back
+            # first (its words level, its frame's lines too: as it is, a turned ลับมาก
+            # read as a ลับ), then as it is, then by its rows' slant.
+            found = ()
+            for turn in [-turn for turn in dict.fromkeys(turns)] + [0.0, None]:
+                if found:
+                    break
+                turn = _slant(image) if turn is None else turn
+                if turn == 0.0:
+                    found = read(image)
+                elif abs(turn) > TURN_READ:
+                    found = read(image.rotate(turn, expand=True, fillcolor=255))
+        if len(_read) >= READ_DRAWINGS:
+            _read.pop(next(iter(_read)))
+        _read[key] = (found, thai[0])
+        return found, thai[0]
+
+    def _read(self, binary: str, image, thai: list[bool]) -> tuple[str, ...]:
         if self.until is not None and time.monotonic() >= self.until:
             raise NotRead(f"drawings in the head or foot of pages not read within {DRAWINGS_TIME:.0f} s")
-        return tuple(markings_read_by_ocr(_ocr(binary, image, self.until)))
+        text = _ocr(binary, image, self.until)
+        thai[0] = thai[0] or len(_THAI_LETTER.findall(text)) >= ALONE_THAI
+        return tuple(markings_read_by_ocr(text))
+
+
+PHOTO_TONES = 0.35  # share of a crop's pixels in mid grey from which it is a photo, not ink on paper
+
+
+def _photo_like(image) -> bool:
+    """Whether `image` (grey) is mostly mid tones: a photo, where a stamp, a word or a
+    drawing is dark ink on light paper with a few grey edges."""
+    histogram = image.convert("L").histogram()
+    return sum(histogram[48:208]) >= PHOTO_TONES * max(1, sum(histogram))
+
+
+def _slant(image) -> float:
+    """The angle (degrees, counterclockwise) that levels the rows of `image`'s ink, or 0:
+    the turn, among those SLANTS tried, under which the ink's rows are sharpest (the
+    sum of their squared ink; a picture's lines of text and its frame are level there),
+    when sharper than as it is by a tenth. ~3 ms on a crop shrunk to 300 pixels across."""
+    from PIL import Image
+
+    grey = image.convert("L")
+    if grey.width > 300:
+        grey = grey.resize((300, max(1, round(grey.height * 300 / grey.width))))
+    ink = grey.point(lambda v: 255 if v < 160 else 0)
+
+    def sharpness(angle: float) -> int:
+        turned = ink.rotate(angle, expand=True, fillcolor=0) if angle else ink
+        return sum(v * v for v in turned.resize((1, turned.height), Image.Resampling.BOX).tobytes())
+
+    level = sharpness(0)
+    best, best_score = 0.0, level
+    for angle in SLANTS:
+        score = sharpness(angle)
+        if score > best_score:
+            best, best_score = angle, score
+    return best if best_score > 1.1 * level else 0.0
 
 
 LINE_RUN = 48  # pixels (~23 pt at SCAN_DPI): a dark run this long in a crop is a frame's or a rule's
@@ -647,32 +724,47 @@ def _without_long_lines(image):
     return out
 
 
-def band_drawings(page, bands: tuple[bool, bool] = (True, True), objects: PageObjects | None = None
-                  ) -> list[tuple[tuple[float, float, float, float], tuple[float, ...]]]:
+class Crop(NamedTuple):
+    """A part of a band to draw and read: `turns`, the angles its pictures show at;
+    `hide`, the band's other drawings, left out of it; `alone`, read only when its band's
+    whole crop read Thai but no marking."""
+
+    box: tuple[float, float, float, float]
+    turns: tuple[float, ...] = ()
+    hide: tuple[object, ...] = ()
+    alone: bool = False
+
+
+def band_drawings(page, bands: tuple[bool, bool] = (True, True), objects: PageObjects | None = None) -> list[Crop]:
     """What each band asked (head, foot, as the page is shown) draws besides text that
-    may be a marking, as crops to read: (box in user space, the turns of its pictures).
-    A band's crops: the union of its pictures, shadings, paths that may be letters, and
-    its small paths when they add up to SMALL_SEGMENTS; and, when it has more than one
-    such object, each of its first MAX_BAND_PICTURES pictures alone too (a stamp on the
-    row of a letterhead's picture was read as one line with the office's name, no
-    marking alone). NotRead when a band's paths weigh more than MAX_BAND_WEIGHT (a
-    dashed path of 50,000 segments took PDFium ~1 s a page to draw)."""
+    may be a marking, as crops to read. A band's crop: the union of its pictures,
+    shadings, paths that may be letters, and its small paths when they add up to
+    SMALL_SEGMENTS. When it holds more than one such drawing, its first
+    MAX_BAND_PICTURES pictures, and its paths, are crops of their own too, each drawn
+    without the band's other drawings, read when the whole reads Thai but no marking
+    alone: a stamp on the row of a letterhead's picture read as one line with the
+    office's name; a stamp pasted over the Garuda emblem, as neither. NotRead when a
+    band's paths weigh more than MAX_BAND_WEIGHT (a dashed path of 50,000 segments took
+    PDFium ~1 s a page to draw)."""
     left, bottom, right, top = page.get_bbox()
     rotation = page.get_rotation() % 360
     shown = _bands_shown(rotation, (left, bottom, right, top))
     reaches = _bands_shown(rotation, (left, bottom, right, top), HEAD_BAND + BAND_REACH, FOOT_BAND + BAND_REACH)
     drawn = (page_objects(page) if objects is None else objects).drawn
-    out = []
+    out: list[Crop] = []
     least = DRAWING_LEAST
     for (bx0, by0, bx1, by1), (rx0, ry0, rx1, ry1), wanted in zip(shown, reaches, bands):
         if not wanted:
             continue
         inf = float("inf")
-        ux0 = uy0 = sx0 = sy0 = inf  # the union of what may be letters, and of the small paths
-        ux1 = uy1 = sx1 = sy1 = -inf
-        small_segments = weight = objects_in = 0
-        pictures: list[tuple[tuple[float, float, float, float], float]] = []
-        for kind, (x0, y0, x1, y1), segments, letters, turn in drawn:
+        ux0 = uy0 = sx0 = sy0 = px0 = py0 = inf  # the union of what may be letters, of small paths, of paths
+        ux1 = uy1 = sx1 = sy1 = px1 = py1 = -inf
+        small_segments = weight = 0
+        pictures: list[tuple[tuple[float, float, float, float], float, object]] = []
+        handles: list[object] = []  # every drawing of the band that is read
+        paths: list[object] = []
+        small: list[object] = []
+        for kind, (x0, y0, x1, y1), segments, letters, turn, handle in drawn:
             if x1 <= bx0 or x0 >= bx1 or y1 <= by0 or y0 >= by1:
                 continue  # not in the band
             # A drawing across the band's inner edge is read whole, up to the reach.
@@ -682,25 +774,36 @@ def band_drawings(page, bands: tuple[bool, bool] = (True, True), objects: PageOb
             if kind != _PATH or (x1 - x0 >= least and y1 - y0 >= least and (letters or segments >= DRAWING_SEGMENTS)):
                 ux0, uy0 = (cx0 if cx0 < ux0 else ux0), (cy0 if cy0 < uy0 else uy0)
                 ux1, uy1 = (cx1 if cx1 > ux1 else ux1), (cy1 if cy1 > uy1 else uy1)
-                objects_in += 1
+                handles.append(handle)
                 if kind == _IMAGE and len(pictures) < MAX_BAND_PICTURES:
-                    pictures.append(((cx0, cy0, cx1, cy1), turn))
+                    pictures.append(((cx0, cy0, cx1, cy1), (turn - rotation + 180) % 360 - 180, handle))
+                elif kind == _PATH:
+                    paths.append(handle)
+                    px0, py0 = (cx0 if cx0 < px0 else px0), (cy0 if cy0 < py0 else py0)
+                    px1, py1 = (cx1 if cx1 > px1 else px1), (cy1 if cy1 > py1 else py1)
             else:
                 sx0, sy0 = (cx0 if cx0 < sx0 else sx0), (cy0 if cy0 < sy0 else sy0)
                 sx1, sy1 = (cx1 if cx1 > sx1 else sx1), (cy1 if cy1 > sy1 else sy1)
                 small_segments += segments
+                small.append(handle)
         if weight > MAX_BAND_WEIGHT:
             raise NotRead(f"a head or foot drawing paths too heavy to draw ({weight:,} segments)")
         if small_segments >= SMALL_SEGMENTS:
             ux0, uy0, ux1, uy1 = min(ux0, sx0), min(uy0, sy0), max(ux1, sx1), max(uy1, sy1)
-            objects_in += 1
-        if ux1 - ux0 >= least and uy1 - uy0 >= least:
-            # A picture's turn as shown: the page's /Rotate turns it clockwise.
-            pictures = [(box, (turn - rotation + 180) % 360 - 180) for box, turn in pictures]
-            out.append(((ux0, uy0, ux1, uy1), tuple(turn for _, turn in pictures)))
-            if objects_in > 1:
-                out += [(box, (turn,)) for box, turn in pictures
-                        if box[2] - box[0] >= least and box[3] - box[1] >= least]
+            px0, py0, px1, py1 = min(px0, sx0), min(py0, sy0), max(px1, sx1), max(py1, sy1)
+            handles += small
+            paths += small
+        if not (ux1 - ux0 >= least and uy1 - uy0 >= least):
+            continue
+        # A picture's turn as shown: the page's /Rotate turns it clockwise.
+        out.append(Crop((ux0, uy0, ux1, uy1), tuple(turn for _, turn, _ in pictures)))
+        if len(handles) > 1:
+            for box, turn, handle in pictures:
+                if box[2] - box[0] >= least and box[3] - box[1] >= least:
+                    out.append(Crop(box, (turn,), tuple(h for h in handles if h is not handle), alone=True))
+            if paths and len(paths) < len(handles) and px1 - px0 >= least and py1 - py0 >= least:
+                kept = set(map(id, paths))
+                out.append(Crop((px0, py0, px1, py1), (), tuple(h for h in handles if id(h) not in kept), alone=True))
     return out
 
 
@@ -719,28 +822,24 @@ def _bands_shown(rotation: int, box, head_share: float = HEAD_BAND, foot_share: 
     return (left, top - height * head_share, right, top), (left, bottom, right, bottom + height * foot_share)
 
 
-def _drawn_without_text(page, crops: list[tuple[tuple[float, float, float, float], tuple[float, ...]]],
-                        texts: list[object], until: float) -> list[tuple[object, tuple[float, ...]]]:
-    """Each of `crops` of `page` drawn (`_drawn_box`), with its turns, the page's text
-    objects (`texts`, `PageObjects.texts`) left out: made inactive for the drawing, then
-    active again. What the text layer holds is read from it, and a template's drawings
-    are then the same pixels in every letter. NotRead once past `until`."""
+def _drawn_without_text(page, crop: Crop, texts: list[object]):
+    """`crop` of `page` drawn (`_drawn_box`) with the page's text objects (`texts`,
+    `PageObjects.texts`) and the crop's `hide` left out: made inactive for the drawing,
+    then active again. What the text layer holds is read from it, and a template's
+    drawings are then the same pixels in every letter."""
     import pypdfium2.raw as pdfium_c
 
     active = pdfium_c.FPDFPageObj_SetIsActive
     for obj in texts:
         active(obj, False)
+    for obj in crop.hide:
+        active(obj, False)
     try:
-        out = []
-        for box, turns in crops:
-            if time.monotonic() >= until:
-                raise NotRead(f"drawings in the head or foot of pages not read within {DRAWINGS_TIME:.0f} s")
-            bitmap = _drawn_box(page, box)
-            if bitmap is not None:
-                out.append((bitmap, turns))
-        return out
+        return _drawn_box(page, crop.box)
     finally:
         for obj in texts:
+            active(obj, True)
+        for obj in crop.hide:
             active(obj, True)
 
 

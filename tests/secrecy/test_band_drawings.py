@@ -527,3 +527,64 @@ def test_the_clerk_is_told_a_drawn_stamp_was_not_read_in_words_that_fit_a_typed_
     mail = parse_mail(letter(files=[("2569_dds_0403_57.pdf", pdf)]))
     warned = [f for f in UnreadablePdf().check(mail, LetterFacts(), RuleSettings()) if f.verdict == "warn"]
     assert warned and "drawn as a picture" in warned[0].message_en and "ตราที่เป็นภาพ" in warned[0].message_th
+
+
+# ------------------------------------------------- the second red team of session 34
+
+def _photo():
+    from PIL import Image, ImageFilter
+
+    photo = Image.new("RGB", (600, 300))
+    pixels = photo.load()
+    for y in range(300):
+        for x in range(600):
+            pixels[x, y] = (100 + (x * 7 + y * 3) % 100, 90 + (x * y) % 80, 120 + (y * 5) % 90)
+    return photo.filter(ImageFilter.GaussianBlur(3))
+
+
+@pytest.mark.parametrize("word, level", [("ลับมาก", "secret"), ("ลับ", "confidential")])
+def test_a_stamp_turned_in_its_own_pixels_is_read_by_its_rows_slant(word, level):
+    """A stamp cut from a scan and pasted upright: its picture is not turned by the page,
+    its pixels are (12 degrees). The rows' slant turns it back."""
+    turned = _picture(word).rotate(12, expand=True, fillcolor="white")
+    pdf = with_drawing(TYPED, picture_ops("Stamp", 230, 750, 150, 75), {"/Stamp": turned})
+    assert reading(pdf) == (level, True)
+
+
+def test_a_stamp_over_the_emblem_or_beside_a_letterhead_and_one_over_a_photo_is_read():
+    """A ลับมาก pasted over the Garuda emblem (top centre, where the marking goes); the
+    word as outlines on the row of a letterhead picture; a framed ลับ and a turned ลับมาก
+    over a photo in the head. Each drawing of a busy band is read without the others."""
+    over = with_drawing(TYPED, picture_ops("Garuda", 262, 752, 70, 80) + b" " + picture_ops("Stamp", 240, 775, 115, 45),
+                        {"/Garuda": _emblem(), "/Stamp": _picture("ลับมาก")})
+    assert reading(over) == ("secret", True)
+    logo = _picture("สำนักงานเขตลาดกระบัง", (900, 160), frame=False)
+    beside = with_drawing(TYPED, picture_ops("Logo", 40, 775, 170, 30) + b" 0.8 0 0 rg\n"
+                          + outline_ops("ลับมาก", 330, 780, 30) + b"\nf", {"/Logo": logo})
+    assert reading(beside) == ("secret", True)
+    for word, turn, level in (("ลับ", 0, "confidential"), ("ลับมาก", 12, "secret")):
+        photo = with_drawing(TYPED, picture_ops("Photo", 150, 740, 300, 90) + b" "
+                             + picture_ops("Stamp", 230, 760, 140, 55, turn=turn), {"/Photo": _photo(), "/Stamp": _picture(word)})
+        assert reading(photo) == (level, True), word
+
+
+def test_photos_in_the_head_are_read_once_each(monkeypatch):
+    """A newsletter's photos, tilted a few degrees, in the head of eight pages: every
+    retry (frames, turns, slants) on every photo cost 44 Tesseract runs a page and the
+    PDF its 10 s. A photo is read once, and stays ordinary."""
+    from pypdf import PdfReader, PdfWriter
+
+    runs = []
+    ocr = scanned_pages._ocr
+    monkeypatch.setattr(scanned_pages, "_ocr", lambda *a, **k: runs.append(1) or ocr(*a, **k))
+    pages = PdfWriter()
+    for n in range(4):
+        photo = _photo().rotate(3 + n, expand=True, fillcolor="white")
+        pages.append(PdfReader(io.BytesIO(with_drawing(TYPED, picture_ops("Photo", 60, 730, 200, 100, turn=-6 + n)
+                                                       + b" " + picture_ops("Other", 330, 730, 200, 100, turn=5 - n),
+                                                       {"/Photo": photo, "/Other": _photo()}))))
+    out = io.BytesIO()
+    pages.write(out)
+    info = inspect_pdf(out.getvalue())
+    assert info.error is None and not any(info.other_texts)
+    assert len(runs) <= 4 * 3 * 2  # a page: the band, and each photo alone; at most one retry each
