@@ -401,7 +401,11 @@ class _Scans:
             # A dense Word page holds ~2,000 objects: the 220 pages read ~440,000. A path
             # costs ~2.6 us to look at, a text object ~0.75.
             self.unread = f"page {n + 1}: more than {scanned_pages.MAX_PDF_OBJECTS:,} objects drawn in the pages read"
-        self.objects = None if self.unread else scanned_pages.page_objects(page, self.walk)
+        try:
+            self.objects = None if self.unread else scanned_pages.page_objects(page, self.walk)
+        except Exception as exc:  # noqa: BLE001 - a page PDFium cannot list: fail closed, read the others
+            self.objects = None
+            self.unread = f"page {n + 1}: its objects could not be listed ({type(exc).__name__})"
         if self.objects is not None and self.objects.unseen:
             self.unread = f"page {n + 1}: {self.objects.unseen}"
         bands = () if self.unread else scanned_pages.scanned_bands(page, textpage, raw, self.objects)

@@ -588,3 +588,16 @@ def test_photos_in_the_head_are_read_once_each(monkeypatch):
     info = inspect_pdf(out.getvalue())
     assert info.error is None and not any(info.other_texts)
     assert len(runs) <= 4 * 3 * 2  # a page: the band, and each photo alone; at most one retry each
+
+
+def test_a_page_whose_objects_cannot_be_listed_leaves_the_pdf_uncertain(monkeypatch):
+    """A failure inside the walk (a PDFium call refusing a hostile object) is no crash of
+    the reading and no ordinary letter: the PDF is said not read."""
+    def broken(_page, _budget=None):
+        raise OSError("PDFium refused an object")
+
+    monkeypatch.setattr(scanned_pages, "page_objects", broken)
+    info = inspect_pdf(TYPED)
+    assert info.error and "could not be listed" in info.error
+    level, certain = reading(TYPED)
+    assert level != "none" and not certain
