@@ -460,7 +460,8 @@ class _Scans:
         if self.unread or all(self.bands):
             return
         try:
-            objects = scanned_pages.page_objects(page, self.walk) if flattened or self.objects is None else self.objects
+            # Flattened, the page is another: its annotations' drawings are its own now.
+            objects = scanned_pages.page_objects(page, self.walk) if flattened else self.objects
             if objects.unseen:
                 raise scanned_pages.NotRead(objects.unseen)
             boxes = scanned_pages.band_drawings(page, (not self.bands[0], not self.bands[1]), objects)

@@ -100,7 +100,7 @@ def scanned_bands(page, textpage, text: str, objects: "PageObjects | None" = Non
         pictures = [box for kind, box, *_ in objects.drawn if kind == _IMAGE and _overlap(box, page_box) > 0]
         if sum(_overlap(box, page_box) for box in pictures) < SCAN_AREA * max(1.0, _overlap(page_box, page_box)):
             return False, False
-        if _text_all_invisible(page):
+        if _text_all_invisible(objects.texts):
             # A "searchable" scan: its text is an OCR program's, drawn invisible over
             # the picture, and may have missed the stamp (a Thai OCR misreads a large
             # one): the picture is what a reader sees, and is read (session 33).
@@ -118,18 +118,13 @@ def scanned_bands(page, textpage, text: str, objects: "PageObjects | None" = Non
         return True, True
 
 
-def _text_all_invisible(page) -> bool:  # noqa: ANN001 - a PDFium page
-    """Whether the page has text and all of it is drawn invisible (render mode 3), at
-    most MAX_PAGE_OBJECTS objects looked at (past them: not said)."""
+def _text_all_invisible(texts: list[object]) -> bool:
+    """Whether the page has text and all of it is drawn invisible (render mode 3):
+    `texts`, its text objects' handles (`PageObjects.texts`)."""
     import pypdfium2.raw as pdfium_c
 
-    seen = 0
-    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT], max_depth=2):
-        seen += 1
-        if seen > MAX_PAGE_OBJECTS or pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) \
-                != pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE:
-            return False
-    return seen > 0
+    invisible = pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE
+    return bool(texts) and all(pdfium_c.FPDFTextObj_GetTextRenderMode(obj) == invisible for obj in texts)
 
 
 _IMAGE, _SHADING, _PATH, _TEXT, _FORM = 3, 4, 2, 1, 5  # pypdfium2.raw's FPDF_PAGEOBJ_* (checked in tests)
@@ -541,15 +536,15 @@ def _pixel_aspect(picture) -> float:
 # or a shading clipped to it, or the picture appearance of an annotation other than a
 # stamp (a pushbutton, a Square), which flattening makes page content. Until session 34
 # each was no marking, certain. What the head and foot bands draw besides text is drawn
-# again with the page's text left out, and read by OCR: one crop a band, the union of
-# its pictures, shadings and paths (those a marking can be: not a thin rule, nor a
-# stroked frame of a few segments). A letter's own template draws the same there in
-# every letter (the Garuda emblem, a logo, a coloured bar), and with the text left out
-# its pixels are the same: each crop read is remembered by its pixels' digest
-# (READ_DRAWINGS in this process), so a template costs one OCR a process, not one a
-# letter. At most MAX_DRAWINGS crops a PDF are read, within DRAWINGS_TIME; past them
-# the PDF is said not read.
-MAX_DRAWINGS = 160  # crops of one PDF (its 70 pages read, two bands each, fit)
+# again with the page's text left out, and read by OCR (`band_drawings`: the union of a
+# band's pictures, shadings and paths that may be letters, and in a busy band each of
+# them alone). A letter's own template draws the same there in every letter (the
+# Garuda emblem, a logo, a coloured bar), and with the text left out its pixels are the
+# same: each crop read is remembered by its pixels' digest (READ_DRAWINGS in this
+# process), so a template costs one OCR a process, not one a letter. At most
+# MAX_DRAWINGS crops a PDF are read, within DRAWINGS_TIME; past them the PDF is said
+# not read.
+MAX_DRAWINGS = 160  # crops of one PDF read by OCR (those remembered not counted)
 DRAWINGS_TIME = 20.0  # seconds to draw and read a PDF's crops, all together (as PICTURES_TIME a letter)
 READ_DRAWINGS = 512  # crops remembered by digest in one process
 DRAWING_LEAST = 3.0  # points: a path thinner than this is a rule or an underline, no letter
@@ -562,7 +557,8 @@ ALONE_THAI = 3  # Thai letters OCR reads in a band's whole crop from which its d
 MAX_BAND_WEIGHT = 200_000  # path segments of a band drawn (a dashed one's times DASH_WEIGHT); past them: not read
 DASH_WEIGHT = 20  # what a dashed segment weighs against a plain one
 SMALL_SEGMENTS = 16  # segments of a band's small paths together from which they may be letters
-_read: dict[bytes, tuple[str, ...]] = {}  # digest of a crop -> the markings read there
+# digest of a crop -> (the markings read there, whether its drawings are worth reading alone)
+_crops_read: dict[bytes, tuple[tuple[str, ...], bool]] = {}
 
 
 class Drawings:
@@ -612,7 +608,7 @@ class Drawings:
         turns = tuple(round(turn) for turn in crop.turns if abs(turn) > TURN_READ)
         key = hashlib.sha256(b"%d %d %d %r " % (bitmap.width, bitmap.height, bitmap.stride, turns)
                              + bytes(bitmap.buffer)).digest()
-        known = _read.get(key)
+        known = _crops_read.get(key)
         if known is not None:
             return known
         from PIL import ImageOps
@@ -649,9 +645,9 @@ class Drawings:
                     found = read(image)
                 elif abs(turn) > TURN_READ:
                     found = read(image.rotate(turn, expand=True, fillcolor=255))
-        if len(_read) >= READ_DRAWINGS:
-            _read.pop(next(iter(_read)))
-        _read[key] = (found, thai[0])
+        if len(_crops_read) >= READ_DRAWINGS:
+            _crops_read.pop(next(iter(_crops_read)))
+        _crops_read[key] = (found, thai[0])
         return found, thai[0]
 
     def _read(self, binary: str, image, thai: list[bool]) -> tuple[str, ...]:

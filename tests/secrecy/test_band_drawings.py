@@ -32,7 +32,7 @@ def reading(pdf: bytes) -> tuple[str, bool]:
 @pytest.fixture(autouse=True)
 def _nothing_remembered(monkeypatch):
     """Each test reads its crops afresh: what another test read is not remembered."""
-    monkeypatch.setattr(scanned_pages, "_read", {}, raising=False)
+    monkeypatch.setattr(scanned_pages, "_crops_read", {}, raising=False)
 
 
 # ------------------------------------------------------------------ how the drawings are made
@@ -328,14 +328,14 @@ def test_drawings_past_the_pdfs_time_or_count_leave_it_uncertain(monkeypatch):
     monkeypatch.setattr(scanned_pages, "MAX_DRAWINGS", 4)
     info = inspect_pdf(out.getvalue())
     assert info.error and "drawings" in info.error
-    monkeypatch.setattr(scanned_pages, "_read", {})
+    monkeypatch.setattr(scanned_pages, "_crops_read", {})
     level, certain = reading(out.getvalue())
     assert level != "none" and not certain
     monkeypatch.setattr(scanned_pages, "MAX_DRAWINGS", 160)
-    monkeypatch.setattr(scanned_pages, "_read", {}, raising=False)
+    monkeypatch.setattr(scanned_pages, "_crops_read", {}, raising=False)
     assert reading(out.getvalue()) == ("none", True)
     # Past the PDF's time for its drawings.
-    monkeypatch.setattr(scanned_pages, "_read", {})
+    monkeypatch.setattr(scanned_pages, "_crops_read", {})
     monkeypatch.setattr(scanned_pages, "DRAWINGS_TIME", 0.0)
     info = inspect_pdf(out.getvalue())
     assert info.error and "not read within 0 s" in info.error and "drawings" in info.error
