@@ -389,7 +389,7 @@ class _Scans:
         self.left: tuple[int, tuple[bool, bool]] | None = None  # the last scanned page not read yet
         self.unread: str | None = None
         self.bands: tuple[bool, bool] = (False, False)  # the page's bands read as a scan
-        self.drawn: object = None  # scanned_pages.Drawings, once a page draws something
+        self.drawn: object = None  # scanned_pages.Drawings, once a page draws or stamps something
         self.objects: object = None  # scanned_pages.PageObjects of the page being read
         self.walk = [scanned_pages.MAX_PDF_OBJECTS]  # objects left to look at in the PDF
 
@@ -446,7 +446,9 @@ class _Scans:
             return []
         self.stamped += len(rects)
         try:
-            return scanned_pages.stamp_marking_lines(page, rects)
+            # Read as a drawing is (remembered, its frame taken off, turned back): one
+            # mechanism for every crop OCR reads on a typed page.
+            return self._drawings().add(page, [scanned_pages.Crop(rect) for rect in rects], self.objects)
         except scanned_pages.NotRead as exc:
             self.unread = f"page {n + 1}: {exc}"
             return []
@@ -466,15 +468,20 @@ class _Scans:
                 raise scanned_pages.NotRead(objects.unseen)
             boxes = scanned_pages.band_drawings(page, (not self.bands[0], not self.bands[1]), objects)
             if boxes:
-                if self.drawn is None:
-                    self.drawn = scanned_pages.Drawings()
-                found = self.drawn.add(page, boxes, objects)
+                found = self._drawings().add(page, boxes, objects)
                 if found:
                     other[n] = "\n".join(filter(None, (other.get(n, ""), *found)))
         except scanned_pages.NotRead as exc:
             self.unread = f"page {n + 1}: {exc}"
         except Exception as exc:  # noqa: BLE001 - a page PDFium cannot list or draw: fail closed
             self.unread = f"page {n + 1}: its head or foot could not be looked at ({type(exc).__name__})"
+
+    def _drawings(self):
+        from gateway.pipeline import scanned_pages
+
+        if self.drawn is None:
+            self.drawn = scanned_pages.Drawings()
+        return self.drawn
 
     def last(self, document, other: dict[int, str]) -> None:
         if self.left is not None and not self.unread:

@@ -314,7 +314,6 @@ def _stacked(bands: list) -> object:
 # read (until session 33 the fifth was skipped in silence: four ordinary stamps, a
 # signature, สำเนาถูกต้อง, a receipt, hid a ลับมาก one after them).
 MAX_STAMP_PICTURES = 8
-STAMP_INSET = 0.06  # of a stamp's width and height cut from each side to drop its frame
 _STAMP_OBJECTS = 50  # objects of one annotation's appearance looked at
 
 
@@ -362,40 +361,6 @@ def _draws_picture(obj, budget: list[int], depth: int = 0) -> bool:  # noqa: ANN
         return False
     count = min(pdfium_c.FPDFFormObj_CountObjects(obj), budget[0])
     return any(_draws_picture(pdfium_c.FPDFFormObj_GetObject(obj, k), budget, depth + 1) for k in range(count))
-
-
-def stamp_marking_lines(page, rects: list[tuple[float, float, float, float]]) -> list[str]:
-    """The markings OCR reads in each of `rects` (`stamp_pictures`) as the page is drawn."""
-    import ctypes
-
-    import pypdfium2.raw as pdfium_c
-    from PIL import ImageOps
-
-    binary = _tesseract("a stamp drawn as a picture")
-    image = _drawn(page, "a stamp drawn as a picture")
-    w, h = image.size
-    lines: list[str] = []
-    for x0, y0, x1, y1 in rects:
-        corners = []
-        for x, y in ((x0, y0), (x1, y1)):
-            dx, dy = ctypes.c_int(), ctypes.c_int()
-            pdfium_c.FPDF_PageToDevice(page, 0, 0, w, h, 0, x, y, dx, dy)  # /Rotate as drawn
-            corners.append((dx.value, dy.value))
-        (ax, ay), (bx, by) = corners
-        box = (max(0, min(ax, bx) - 4), max(0, min(ay, by) - 4), min(w, max(ax, bx) + 4), min(h, max(ay, by) + 4))
-        if box[2] - box[0] < 16 or box[3] - box[1] < 16:
-            continue
-        stamp = image.crop(box)
-        found = markings_read_by_ocr(_ocr(binary, ImageOps.expand(stamp, 32, fill=255)))
-        if not found:
-            # A stamp framed by a box: Tesseract often reads nothing of a short word
-            # inside a frame ("ลับ"), and reads it once the frame is cut away.
-            sw, sh = stamp.size
-            inner = stamp.crop((int(sw * STAMP_INSET) + 4, int(sh * STAMP_INSET) + 4,
-                                sw - int(sw * STAMP_INSET) - 4, sh - int(sh * STAMP_INSET) - 4))
-            found = markings_read_by_ocr(_ocr(binary, ImageOps.expand(inner, 32, fill=255)))
-        lines += found
-    return lines
 
 
 def _ocr(binary: str, band, until: float | None = None) -> str:
@@ -582,7 +547,7 @@ class Drawings:
             if crop.alone and not (whole[0] or whole[1]):
                 continue
             if time.monotonic() >= self.until:
-                raise NotRead(f"drawings in the head or foot of pages not read within {DRAWINGS_TIME:.0f} s")
+                raise NotRead(f"drawings (stamps, pictures, outlines) not read within {DRAWINGS_TIME:.0f} s")
             if not crop.alone:
                 whole = ((), False)
             bitmap = _drawn_without_text(page, crop, objects.texts)
@@ -614,7 +579,7 @@ class Drawings:
         from PIL import ImageOps
 
         if self.read >= MAX_DRAWINGS:
-            raise NotRead(f"drawings in the head or foot of pages past the first {MAX_DRAWINGS} read")
+            raise NotRead(f"drawings (stamps, pictures, outlines) past the first {MAX_DRAWINGS} read")
         self.read += 1
         binary = _tesseract("a marking drawn as a picture or outlines")
         image = ImageOps.expand(bitmap.to_pil(), 32, fill=255)
@@ -652,7 +617,7 @@ class Drawings:
 
     def _read(self, binary: str, image, thai: list[bool]) -> tuple[str, ...]:
         if self.until is not None and time.monotonic() >= self.until:
-            raise NotRead(f"drawings in the head or foot of pages not read within {DRAWINGS_TIME:.0f} s")
+            raise NotRead(f"drawings (stamps, pictures, outlines) not read within {DRAWINGS_TIME:.0f} s")
         text = _ocr(binary, image, self.until)
         thai[0] = thai[0] or len(_THAI_LETTER.findall(text)) >= ALONE_THAI
         return tuple(markings_read_by_ocr(text))

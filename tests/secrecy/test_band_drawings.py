@@ -601,3 +601,12 @@ def test_a_page_whose_objects_cannot_be_listed_leaves_the_pdf_uncertain(monkeypa
     assert info.error and "could not be listed" in info.error
     level, certain = reading(TYPED)
     assert level != "none" and not certain
+
+
+@pytest.mark.parametrize("word, rect, level", [("ลับ", (230, 790, 300, 817), "confidential"),
+                                               ("ลับมาก", (230, 400, 370, 455), "secret")])
+def test_a_picture_stamp_annotation_is_read_as_a_drawing_is(word, rect, level):
+    """Acrobat's picture stamps are read by the drawings' own reading (remembered, the
+    frame's lines taken off, turned back): a small framed ลับ at the head, and a stamp in
+    the middle of the page, where a stamp annotation is read too."""
+    assert reading(with_picture_stamp(TYPED, word, rect=rect)) == (level, True)
