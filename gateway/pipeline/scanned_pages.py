@@ -542,21 +542,17 @@ class Drawings:
         if self.until is None:
             self.until = time.monotonic() + DRAWINGS_TIME
         lines: list[str] = []
-        whole: tuple[tuple[str, ...], bool] = ((), False)
+        alone_too = False  # what the band's whole crop said of the crops `alone` after it
         for crop in crops:
-            if crop.alone and not (whole[0] or whole[1]):
+            if crop.alone and not alone_too:
                 continue
             if time.monotonic() >= self.until:
                 raise NotRead(f"drawings (stamps, pictures, outlines) not read within {DRAWINGS_TIME:.0f} s")
-            if not crop.alone:
-                whole = ((), False)
             bitmap = _drawn_without_text(page, crop, objects.texts)
-            if bitmap is None:
-                continue
-            read = self._read_crop(bitmap, crop)
+            found, worth = self._read_crop(bitmap, crop) if bitmap is not None else ((), False)
             if not crop.alone:
-                whole = read
-            lines += read[0]
+                alone_too = bool(found) or worth
+            lines += found
         return lines
 
     def _read_crop(self, bitmap, crop: Crop) -> tuple[tuple[str, ...], bool]:
