@@ -997,7 +997,7 @@ def _pdf_unreadable(error: str | None) -> bool:
     """The PDF reader ran out of time or memory: the text could not be looked at."""
     return bool(error) and (error.startswith((NOT_READ_IN_TIME, "RecursionError", "MemoryError", EMBEDDED_NOT_READ))
                             or "could not be read within" in error or "reader failed" in error
-                            or SCAN_NOT_READ in error)
+                            or SCAN_NOT_READ in error or f"; {NOT_READ_IN_TIME}" in error)
 
 
 def read_classification(mail: ParsedMail) -> Classification:

@@ -29,6 +29,11 @@ MAX_TEXT = 200_000
 # pages 61-90 of 100). 220 dense Thai pages take ~0.4 s of CPU.
 MARKING_PAGES = 200
 MARKING_LAST = 20
+# The pages between them are read too, for their text layer alone, by PDFium (~0.5 ms a
+# dense page against ~6.5 for pypdf; no OCR, no annotations): until session 35 a marking
+# only on pages 201 to n-20 of a longer PDF was not read. What is left of them after
+# MIDDLE_TIME seconds makes the PDF not read (at least ลับ, uncertain).
+MIDDLE_TIME = 5.0
 EDGE_LINES = 12  # lines kept from each end of a page
 # What a viewer shows beside the page's own text in stream order (`_other_text`):
 MAX_ANNOTS = 200  # annotations read per page; a hostile page may hold thousands
@@ -135,8 +140,8 @@ def inspect_pdf(data: bytes, timeout: float | None = None, _depth: int = 0) -> P
             except Exception:  # one broken page must not hide the others
                 read.append("")
         texts = dict(zip(wanted, repair_sara_am(read)))
-        _, viewer, other, scan_unread = _viewer_texts(data, wanted) or (pages, {}, {}, None)
-        info = _info(pages, texts, encrypted=encrypted, error=_scan_error(scan_unread), viewer=viewer, other=other)
+        _, viewer, other, unread = _viewer_texts(data, wanted) or (pages, {}, {}, [])
+        info = _info(pages, texts, encrypted=encrypted, error="; ".join(unread) or None, viewer=viewer, other=other)
         return _with_embedded(info, reader, wanted, _depth)
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, AssertionError, OSError, NotImplementedError) as exc:
@@ -262,16 +267,15 @@ def _read_repaired(data: bytes, error: str) -> PdfInfo | None:
     read = _viewer_texts(data)
     if read is None:
         return None  # no viewer opens it: nothing readable is on it
-    pages, texts, other, scan_unread = read
+    pages, texts, other, unread = read
     # Its page_texts are PDFium's already: no second reading to keep beside them. Its
     # error stays pypdf's (the sender is told the file is damaged), the scan's said after.
-    if scan_unread:
-        error = f"{error}; {_scan_error(scan_unread)}"
+    error = "; ".join((error, *unread))
     return _info(pages, texts, encrypted=False, error=error, other=other)
 
 
-def _scan_error(unread: str | None) -> str | None:
-    return f"{SCAN_NOT_READ}: {unread}" if unread else None
+def _scan_error(unread: str | None) -> list[str]:
+    return [f"{SCAN_NOT_READ}: {unread}"] if unread else []
 
 
 def _info(pages: int, texts: dict[int, str], *, encrypted: bool, error: str | None,
@@ -279,6 +283,11 @@ def _info(pages: int, texts: dict[int, str], *, encrypted: bool, error: str | No
     """The PdfInfo of the pages read (`texts`, in page order): the first TEXT_PAGES for
     the rules, the top and bottom lines of each for the markings."""
     text = "\n".join(t for n, t in texts.items() if n < TEXT_PAGES).strip()[:MAX_TEXT]
+    if viewer and viewer.keys() != texts.keys():
+        # The viewer's reader read pages pypdf did not (`_middle_pages`): each reading
+        # gets an entry per page of either, so that "page n" is the page's number.
+        texts = {n: texts.get(n, "") for n in sorted(texts.keys() | viewer.keys())}
+        viewer = {n: viewer.get(n, "") for n in texts}
     edges = tuple(_edges(t) for t in texts.values())
     seen = tuple(_edges(t) for t in (viewer or {}).values())
     # One entry per page read, in the same order as the readings above ("" where the
@@ -295,12 +304,13 @@ def pages_read(pages: int) -> list[int]:
 
 
 def _viewer_texts(data: bytes, wanted: list[int] | None = None
-                  ) -> tuple[int, dict[int, str], dict[int, str], str | None] | None:
-    """(page count, the text of pages `wanted` in page order, what each of them shows
-    beside that text: `_other_text`, and the markings OCR read on scanned pages
-    (gateway/pipeline/scanned_pages.py); what of a scanned page could not be read, or
-    None) as PDFium reads the file, or None when it cannot open it; `wanted` None: the
-    pages `pages_read` picks.
+                  ) -> tuple[int, dict[int, str], dict[int, str], list[str]] | None:
+    """(page count, the text of every page in page order, what each page of `wanted`
+    shows beside that text: `_other_text`, and the markings OCR read on scanned pages
+    (gateway/pipeline/scanned_pages.py); what could not be read, as `pdf_error`s) as
+    PDFium reads the file, or None when it cannot open it; `wanted` None: the pages
+    `pages_read` picks. The pages not wanted are read for their text alone
+    (`_middle_pages`).
 
     A second reading, not a replacement: pypdf and PDFium disagree on real letters.
     LibreOffice subsets a Thai font so that the glyph of า (SARA AA), once used inside
@@ -348,10 +358,42 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
             flattened = page.raw is None
             scans.drawings(n, document[n] if flattened else page, other, flattened)
         scans.last(document, other)
+        middle = _middle_pages(document, count, texts)
     finally:
         fields.close()
         document.close()
-    return count, texts, other, scans.unread
+    # What was not read, the pages' time first (the clerk's warning reads the first).
+    return count, texts, other, [*([f"{NOT_READ_IN_TIME}: {middle}"] if middle else []), *_scan_error(scans.unread)]
+
+
+def _middle_pages(document, count: int, texts: dict[int, str]) -> str | None:
+    """The text layer of the pages `texts` does not hold yet, added to it in page order,
+    or what could not be read of them in MIDDLE_TIME seconds. A classification is printed
+    on every page, but an annex marked ลับมาก may sit on pages 300-340 of a bundle of 800."""
+    import time
+
+    left = [n for n in range(count) if n not in texts]
+    if not left:
+        return None
+    end = time.monotonic() + MIDDLE_TIME
+    for i, n in enumerate(left):
+        if time.monotonic() > end:
+            return f"pages {n + 1} to {left[-1] + 1} of {count} (more than {MIDDLE_TIME:.0f} s)"
+        page = textpage = None
+        try:
+            page = document[n]
+            textpage = page.get_textpage()
+            texts[n] = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+        except Exception:  # noqa: BLE001 - one broken page must not hide the others
+            texts[n] = ""
+        finally:
+            for handle in (textpage, page):
+                if handle is not None:
+                    handle.close()
+    ordered = dict(sorted(texts.items()))
+    texts.clear()
+    texts.update(ordered)
+    return None
 
 
 MAX_ANNOTS_LOOKED = 20_000  # annotations of a page whose kind is looked at (~1 us each)

@@ -123,6 +123,10 @@ def top_secret_cases() -> dict[str, bytes]:
             tnef_file([("2569_dds_0403_57.pdf", thai_pdf("ลับที่สุด", "ลับที่สุด"))]), subject=SUBJECT, message_id=_mid()),
         **_session33_cases(),
         **_session34_cases(),
+        # Session 35: pages 201 to n-20 of a long PDF were not read
+        # (tests/secrecy/test_middle_pages.py).
+        "only on page 230 of a 260-page PDF": _plain(files=[("2569_dds_0403_57.pdf", thai_pdf(
+            "ลับที่สุด", "ลับที่สุด", pages=260, marked_page=230))]),
     }
 
 
