@@ -376,9 +376,11 @@ def _middle_pages(document, count: int, texts: dict[int, str]) -> str | None:
     if not left:
         return None
     end = time.monotonic() + MIDDLE_TIME
-    for i, n in enumerate(left):
+    unread = None
+    for n in left:
         if time.monotonic() > end:
-            return f"pages {n + 1} to {left[-1] + 1} of {count} (more than {MIDDLE_TIME:.0f} s)"
+            unread = f"pages {n + 1} to {left[-1] + 1} of {count} (more than {MIDDLE_TIME:.0f} s)"
+            break
         page = textpage = None
         try:
             page = document[n]
@@ -393,7 +395,7 @@ def _middle_pages(document, count: int, texts: dict[int, str]) -> str | None:
     ordered = dict(sorted(texts.items()))
     texts.clear()
     texts.update(ordered)
-    return None
+    return unread
 
 
 MAX_ANNOTS_LOOKED = 20_000  # annotations of a page whose kind is looked at (~1 us each)

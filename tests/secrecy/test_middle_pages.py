@@ -77,3 +77,18 @@ def test_a_damaged_long_bundle_is_read_in_its_middle_too(bundle_300):
     assert "startxre" in (inspect_pdf(cut).error or "")
     found = _classified(cut)
     assert found.level == "top_secret" and found.where == "file 1 page 255", found
+
+
+def test_pages_read_before_the_time_ran_out_keep_their_numbers(monkeypatch):
+    """A damaged bundle (PDFium's reading alone) whose middle pages ran out of time: the
+    pages read are still named by their own numbers."""
+    import time
+
+    pdf = marked_pdf(top="ลับมาก", bottom="", pages=240, marked_page=205).replace(b"startxref", b"startxrex")
+    clock = iter(range(1000))
+    monkeypatch.setattr(pdf_inspect, "MIDDLE_TIME", 7.0)
+    monkeypatch.setattr(time, "monotonic", lambda: float(next(clock)))  # a second a page
+    info = inspect_pdf(pdf)
+    assert "pages 208 to 220 of 240" in info.error, info.error
+    found = _classified(pdf)
+    assert found.level == "secret" and found.where == "file 1 page 205", found
