@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from gateway.pipeline import charsets, outlook, scanned_pages
+from gateway.pipeline.unread_words import why_unread
 from rules.files import begins_as_message
 
 MAX_DEPTH = 2  # an archive inside an archive is read; one level further is not
@@ -678,9 +679,8 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, wha
         with zf.open(info) as handle:
             # The declared size may lie: never read more than the budget allows.
             data = handle.read(budget.unpacked + 1)
-    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError,
-            zipfile.LargeZipFile) as exc:
-        out.unread.append(f"{what}: member could not be unpacked ({type(exc).__name__})")
+    except Exception as exc:  # noqa: BLE001 - zipfile lets zlib.error, LZMAError... through
+        out.unread.append(f"{what}: member could not be unpacked ({why_unread(exc)})")
         return None
     if len(data) > budget.unpacked or (len(data) > RATIO_FLOOR and len(data) > MAX_RATIO * max(info.compress_size, 1)):
         out.unread.append(f"{what}: member past the limits of what is unpacked")
@@ -1383,7 +1383,7 @@ def _unpacked(data: bytes, magic: bytes, budget: Budget, what: str, out: FileTex
                 break  # cut short, or past the limit (checked below)
             data = unpacker.unused_data
     except (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError) as exc:
-        out.unread.append(f"{what}: compressed file could not be unpacked ({type(exc).__name__})")
+        out.unread.append(f"{what}: compressed file could not be unpacked ({why_unread(exc)})")
         return None
     if len(content) > limit:
         out.unread.append(f"{what}: compressed file past the limits of what is unpacked")
@@ -1398,7 +1398,7 @@ def _tar(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
     try:
         archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
     except (tarfile.TarError, OSError, EOFError, ValueError, UnicodeError) as exc:
-        out.unread.append(f"{what}: tar archive could not be opened ({type(exc).__name__})")
+        out.unread.append(f"{what}: tar archive could not be opened ({why_unread(exc)})")
         return
     number = 0
     try:
@@ -1427,7 +1427,7 @@ def _tar(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
             if member:
                 _member_file(member, name, base, pdf_reader, sniff, depth, budget, f"{what} member {number}", out)
     except (tarfile.TarError, OSError, EOFError, ValueError, UnicodeError) as exc:
-        out.unread.append(f"{what}: tar archive could not be read to its end ({type(exc).__name__})")
+        out.unread.append(f"{what}: tar archive could not be read to its end ({why_unread(exc)})")
 
 
 def _without_reader(data: bytes, filename: str, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str] | None,

@@ -24,6 +24,7 @@ from tnefparse import properties as _props
 from tnefparse import tnef as _tnef
 
 from gateway.pipeline import charsets
+from gateway.pipeline.unread_words import why_unread
 
 SIGNATURE = b"\x78\x9f\x3e\x22"  # 0x223E9F78 little-endian (MS-OXTNEF 2.1.3)
 MAX_FILES = 100  # as an archive's members (file_texts.MAX_MEMBERS)
@@ -171,7 +172,7 @@ def read_tnef(data: bytes) -> Tnef:
     except _TooMuch as exc:
         out.problem = str(exc)
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - hostile file: not read, and said so
-        out.problem = f"could not be read ({type(exc).__name__})"
+        out.problem = f"could not be read ({why_unread(exc)})"
     finally:
         _guard.reset(token)
     if guard.problems and out.problem is None:

@@ -21,6 +21,7 @@ from typing import Callable
 
 import magic
 import mailparser
+import structlog
 
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
 from gateway.pipeline.addresses import address as _address
@@ -29,6 +30,7 @@ from gateway.pipeline.attachment_names import name_as_sent
 from gateway.pipeline import file_texts, outlook
 from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads an address field's text once)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
+from gateway.pipeline.unread_words import why_unread
 from rules.markings import _pdf_unreadable, decode_header_text, html_readings, html_texts, raw_header_text
 from rules.files import is_signed_file, signed_file_name
 from rules.model import Attachment, ParsedMail
@@ -290,8 +292,13 @@ def _other_file_texts(data: bytes, filename: str | None, declared: str, charset:
     file's content, an archive's, a text file's..."""
     if smime is not None and _is_cms_file(declared, filename, data):
         return _signed_file(data, smime, reading, what, filename)
-    found = file_texts.read_texts(data, charset, declared, filename, sniffed, reading.pdf_reader, sniff, what,
-                                  reading.unpacked)
+    try:
+        found = file_texts.read_texts(data, charset, declared, filename, sniffed, reading.pdf_reader, sniff, what,
+                                      reading.unpacked)
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - one hostile file must not unread the letter
+        structlog.get_logger("gateway.pipeline.parse").warning("file_not_read", what=what, error=type(exc).__name__)
+        reading.unread.append(f"{what}: could not be read ({why_unread(exc)})")
+        return ()
     reading.unread.extend(found.unread)
     reading.inner_headers.extend(found.headers)
     return tuple(found.texts)
@@ -353,7 +360,7 @@ def _embedded_message(data: bytes, reading: _Reading, what: str) -> tuple[str, .
     try:
         inner = parse_mail(data, "", reading.pdf_reader, False, _reading=reading.deeper())
     except (Exception, RecursionError) as exc:
-        reading.unread.append(f"{what}: an attached message ({type(exc).__name__})")
+        reading.unread.append(f"{what}: an attached message ({why_unread(exc)})")
         return ()
     texts, blocks, unread = folded(inner, what)
     reading.inner_headers.extend(blocks)
@@ -950,7 +957,7 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
     try:
         inner = parse_mail(content, mail.envelope_sender, reading.pdf_reader, reading.digests, _reading=deeper)
     except (Exception, RecursionError) as exc:
-        return dataclasses.replace(mail, unread=mail.unread + (f"an S/MIME signed letter ({type(exc).__name__})",))
+        return dataclasses.replace(mail, unread=mail.unread + (f"an S/MIME signed letter ({why_unread(exc)})",))
     # The envelope itself (Outlook's and Thunderbird's smime.p7m) is the signature, read
     # above: allowed_types held every opaque-signed letter for it (session 16).
     envelope = tuple(dataclasses.replace(a, signature_envelope=a.declared_type in _PKCS7_MIME)

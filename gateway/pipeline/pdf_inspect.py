@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import structlog
 
 from gateway.pipeline.pdf_forms import FORM_DRAWS_CAP, draws_of
+from gateway.pipeline.unread_words import why_unread
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ
 from rules.thai_text import repair_sara_am
 
@@ -222,7 +223,7 @@ def _embedded(files: list, depth: int) -> tuple[list[str], str | None]:
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - a file the gateway cannot take out of it
-            return texts, f"file {n + 1}: {type(exc).__name__}"
+            return texts, f"file {n + 1}: {why_unread(exc)}"
         total += len(data)
         if total > MAX_EMBEDDED_BYTES:
             return texts, f"past {MAX_EMBEDDED_BYTES // 2**20} MB"
@@ -449,7 +450,7 @@ class _Scans:
             self.objects = None if self.unread else scanned_pages.page_objects(page, self.walk)
         except Exception as exc:  # noqa: BLE001 - a page PDFium cannot list: fail closed, read the others
             self.objects = None
-            self.unread = f"page {n + 1}: its objects could not be listed ({type(exc).__name__})"
+            self.unread = f"page {n + 1}: its objects could not be listed ({why_unread(exc)})"
         if self.objects is not None and self.objects.unseen:
             self.unread = f"page {n + 1}: {self.objects.unseen}"
         bands = () if self.unread else scanned_pages.scanned_bands(page, textpage, raw, self.objects)
@@ -518,7 +519,7 @@ class _Scans:
         except scanned_pages.NotRead as exc:
             self.unread = f"page {n + 1}: {exc}"
         except Exception as exc:  # noqa: BLE001 - a page PDFium cannot list or draw: fail closed
-            self.unread = f"page {n + 1}: its head or foot could not be looked at ({type(exc).__name__})"
+            self.unread = f"page {n + 1}: its head or foot could not be looked at ({why_unread(exc)})"
 
     def _drawings(self):
         from gateway.pipeline import scanned_pages

@@ -30,6 +30,7 @@ import subprocess
 import time
 from typing import NamedTuple
 
+from gateway.pipeline.unread_words import why_unread
 from rules.markings import markings_read_by_ocr
 
 SCAN_DPI = 150  # a stamp's letters are 1-2 cm tall: plenty, and ~0.1 s a band
@@ -260,7 +261,7 @@ def _drawn(page, what: str):
             scale = (MAX_PIXELS / (width * height)) ** 0.5
         return page.render(scale=scale, grayscale=True).to_pil()
     except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
-        raise NotRead(f"{what} that could not be drawn ({type(exc).__name__})") from None
+        raise NotRead(f"{what} that could not be drawn ({why_unread(exc)})") from None
 
 
 def marking_lines(page, bands: tuple[bool, bool] = (True, True)) -> list[str]:
@@ -382,7 +383,7 @@ def _ocr(binary: str, band, until: float | None = None) -> str:
     except subprocess.TimeoutExpired:
         raise NotRead(f"a scanned page not read within {timeout:.0f} s") from None
     except OSError as exc:
-        raise NotRead(f"a scanned page (OCR could not start: {type(exc).__name__})") from None
+        raise NotRead("a scanned page (OCR could not start)") from None
     if done.returncode in (124, 137, -9):  # timeout's own, or killed
         raise NotRead(f"a scanned page not read within {timeout:.0f} s")
     if done.returncode != 0:
@@ -451,7 +452,7 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
         raise
     except Exception as exc:  # noqa: BLE001 - a picture PIL cannot decode: no viewer shows it either
         if isinstance(exc, (MemoryError, Image.DecompressionBombError)):
-            raise NotRead(f"a scanned picture that could not be drawn ({type(exc).__name__})") from None
+            raise NotRead(f"a scanned picture that could not be drawn ({why_unread(exc)})") from None
         return []
 
 
@@ -828,4 +829,4 @@ def _drawn_box(page, box):
     try:
         return page.render(scale=scale, grayscale=True, crop=crop)
     except Exception as exc:  # noqa: BLE001 - a page PDFium cannot draw
-        raise NotRead(f"a page's head or foot that could not be drawn ({type(exc).__name__})") from None
+        raise NotRead(f"a page's head or foot that could not be drawn ({why_unread(exc)})") from None
