@@ -340,7 +340,7 @@ class SarabanSMTP(SMTP):
         if handler_hook is not None:
             return await handler_hook(error)
         log.error("smtp_session_exception", peer=self._admitted_ip,
-                  error=f"{type(error).__name__}: {error}")
+                  error=f"{type(error).__name__}: {ascii(str(error)[:200])}")
         return replies.INTERNAL_ERROR
 
     # -- MAIL and RCPT: what no handler should ever see ----------------------------------
@@ -362,11 +362,23 @@ class SarabanSMTP(SMTP):
         # UTF-8) goes to aiosmtpd's parser (tests/hostile/test_aiosmtpd_fast_paths.py).
         plain = _PLAIN_PATH.fullmatch(arg) if arg else None
         if plain is None:
-            return super()._getaddr(arg)
+            try:
+                return super()._getaddr(arg)
+            except Exception:  # noqa: BLE001 - "MAIL FROM:<", "a@", "\u212a@": the parser raises
+                # IndexError or AttributeError, not HeaderParseError: a malformed address
+                # (553, as aiosmtpd answers the ones it catches), not a 451 to retry for days.
+                return None, None
         address, rest = plain.group(1), plain.group(2).lstrip(" \t")
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
         return address, rest
+
+    def _getparams(self, params):
+        # RFC 5321's esmtp-value is ASCII; aiosmtpd takes "SIZE=\u00b2" for digits
+        # (str.isdigit) and int() raises on it: a syntax error, not a 451.
+        if not all(p.isascii() for p in params):
+            return None
+        return super()._getparams(params)
 
     @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_MAIL(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's name

@@ -183,3 +183,55 @@ def test_no_python_text_in_any_reply_to_odd_commands(gw):
             if reply.startswith(b"421"):
                 break
     assert _send_letter(gw.port).startswith(b"250 2.0.0")
+
+
+# Session 35's red team: arguments aiosmtpd's address parser (the email package's)
+# raises on with something other than HeaderParseError, and a SIZE of non-ASCII digits
+# int() refuses. Each was "451 4.3.0 temporary local problem" (a sending server retries a
+# syntax error for days) and an error line in the log, 10,000 a second from one client.
+RAISING = [(b"MAIL FROM:<", b"553 5.1.3"), (b'MAIL FROM:"', b"553 5.1.3"), (b"MAIL FROM:a@", b"553 5.1.3"),
+           (b"MAIL FROM:\xe2\x84\xaa@", b"553 5.1.3"), (b"MAIL FROM:<a@b.example> SIZE=\xc2\xb2", b"501"),
+           (b"MAIL FROM:<a@b.example> SIZE=\xd9\xa3", b"501")]
+RAISING_RCPT = [b"RCPT TO:<", b'RCPT TO:"', b"RCPT TO:a@", b"RCPT TO:\xe2\x84\xaa@"]
+
+
+def test_malformed_paths_get_a_permanent_refusal_not_a_temporary_one(gw):
+    client, _ = greet(gw.port)
+    with client:
+        client.cmd("EHLO malformed.example")
+        for line, expected in RAISING:
+            reply = client.cmd(line)
+            assert reply.startswith(expected), (line, reply)
+            assert client.cmd("RSET").startswith(b"250")
+        assert client.cmd("MAIL FROM:<saraban.dds@bangkok.go.th>").startswith(b"250")
+        for line in RAISING_RCPT:
+            reply = client.cmd(line)
+            assert reply.startswith(b"553 5.1.3"), (line, reply)
+    assert _send_letter(gw.port).startswith(b"250 2.0.0")
+    assert not [e for e in gw.events() if e.get("event") == "smtp_session_exception"]
+
+
+def test_session_exceptions_are_logged_at_a_bounded_rate(monkeypatch):
+    """Whatever the next input a library raises on is, one client cannot write the log
+    full: 20 lines at once, then about one a second, the lines left out counted."""
+    import asyncio
+
+    from gateway.intake import smtp_handler
+    from gateway.intake.smtp_handler import IntakeHandler
+
+    lines = []
+    monkeypatch.setattr(smtp_handler.log, "error", lambda event, **kw: lines.append((event, kw)))
+    handler = IntakeHandler.__new__(IntakeHandler)
+    handler._exceptions_log = smtp_handler.LogRate(smtp_handler.EXCEPTIONS_LOG_RATE, smtp_handler.EXCEPTIONS_LOG_BURST)
+
+    async def burst():
+        return [await handler.handle_exception(ValueError("x\x1b[31m" + "²" * 5000)) for _ in range(5000)]
+
+    replies = asyncio.run(burst())
+    assert all(r.startswith("451 4.3.0") for r in replies)
+    assert 20 <= len(lines) <= 22, len(lines)
+    error = lines[0][1]["error"]
+    assert error.isascii() and len(error) < 1300 and "\x1b" not in error
+    time.sleep(1.1)
+    asyncio.run(burst())
+    assert lines[-1][1].get("not_logged", 0) >= 4970, lines[-1]
