@@ -233,6 +233,7 @@ class NoticesSection(_Section, NoticesDerived):
     # None (not set): STARTTLS unless the smarthost is on this host. A notice carries the
     # receive number and the letter's subject; false sends them over the network in plain.
     starttls: bool | None = None
+    ca_file: Path | None = None  # trust this CA/certificate for STARTTLS, not the system store; relative to this file
     username: str | None = None
     password: str | None = None
     from_address: str | None = None  # default: the unit's own address

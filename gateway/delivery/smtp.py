@@ -29,6 +29,7 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
     context: ssl.SSLContext | None = tls_context(relay.ca_file, True) if (relay.tls or relay.uses_starttls) else None
     client: smtplib.SMTP = (smtplib.SMTP_SSL(timeout=relay.timeout, context=context) if relay.tls
                             else smtplib.SMTP(timeout=relay.timeout))
+    server_name(client, relay.host)
     with Deadline(relay.timeout + len(data) / 1_000_000, lambda: client.sock, f"the relay {relay.host}:{relay.port}"):
         code, greeting = client.connect(relay.host, relay.port)
         if code != 220:  # as smtplib.SMTP(host) does when it connects
@@ -47,3 +48,13 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
     if refused:
         # Some got it; the outbox retries only the whole item, so say who did not.
         raise smtplib.SMTPRecipientsRefused(refused)
+
+
+def server_name(client: smtplib.SMTP, host: str) -> None:
+    """The name TLS checks the server's certificate against, for a client made without a
+    host (so that it connects inside the caller's deadline). smtplib takes that name from
+    its constructor's `host` alone: `connect(host)` leaves it "", and STARTTLS or
+    implicit TLS then failed before a byte was sent ("check_hostname requires
+    server_hostname"), every forward and notice to a relay not on this host, whose
+    default is STARTTLS (session 35's red team)."""
+    client._host = host  # noqa: SLF001 - smtplib's own attribute for it (3.11-3.13)

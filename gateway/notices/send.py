@@ -11,7 +11,6 @@ permanent and the item goes dead at once instead of retrying for days."""
 from __future__ import annotations
 
 import smtplib
-import ssl
 import threading
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ from gateway.notices.compose import build_notice
 from gateway.notices.decide import decide, undecided
 from gateway.config.views import parse_smarthost
 from gateway.delivery.errors import PermanentFailure
+from gateway.delivery.smtp import server_name
+from gateway.intake.imap_session import tls_context
 from gateway.service.deadline import Deadline
 from storage.outbox import SETTLED
 
@@ -95,7 +96,7 @@ def _session(settings: "Settings", host: str, port: int, opened: list) -> tuple[
     """(this thread's session with the smarthost, whether it was kept from before);
     the client is put in `opened` before it connects, for the caller's deadline."""
     config = settings.notices
-    key = (host, port, config.uses_starttls, config.username, settings.smtp.hostname, config.timeout)
+    key = (host, port, config.uses_starttls, config.ca_file, config.username, settings.smtp.hostname, config.timeout)
     client = getattr(_sessions, "client", None)
     if client is not None:
         if _sessions.key == key and time.monotonic() - _sessions.last_used < SESSION_IDLE:
@@ -103,6 +104,7 @@ def _session(settings: "Settings", host: str, port: int, opened: list) -> tuple[
             return client, True
         close_notice_sessions()
     client = smtplib.SMTP(local_hostname=settings.smtp.hostname, timeout=config.timeout)
+    server_name(client, host)
     opened.append(client)
     try:
         code, greeting = client.connect(host, port)
@@ -110,7 +112,8 @@ def _session(settings: "Settings", host: str, port: int, opened: list) -> tuple[
             raise smtplib.SMTPConnectError(code, greeting)
         client.ehlo()
         if config.uses_starttls:
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=tls_context(settings.config_relative(config.ca_file) if config.ca_file else None,
+                                                True))
             client.ehlo()
         if config.username:
             client.login(config.username, config.password or "")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import email
 import re
+import socket
+import ssl
 import email.policy
 import threading
 import time
@@ -62,11 +64,26 @@ class _Handler:
         return "250 2.0.0 OK stored"
 
 
+class _ImplicitTls(Controller):
+    def _trigger_server(self) -> None:
+        # aiosmtpd's own check wraps its probe in a client context made from the server's,
+        # which verifies nothing it can: a TLS connection that does not check the test
+        # certificate does the same job (the factory is invoked on accept).
+        probe = ssl.create_default_context()
+        probe.check_hostname, probe.verify_mode = False, ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", self.port), 1.0) as raw, \
+                probe.wrap_socket(raw, server_hostname="127.0.0.1") as wrapped:
+            wrapped.recv(1024)
+
+
 class Sink:
     """Start/stop on a fixed port, so it can be "down" and come back on the same address."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, tls: str | None = None, certificate: tuple | None = None):
+        """`tls`: "starttls" (required before MAIL) or "implicit" (port 465 style), with
+        `certificate` (cert.pem, key.pem: tests/servers/tls.py write_self_signed)."""
         self.port = port
+        self.tls, self.certificate = tls, certificate
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.refuse_rcpt = False
@@ -82,7 +99,17 @@ class Sink:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> "Sink":
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        if self.tls is None:
+            self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        else:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*map(str, self.certificate))
+            if self.tls == "starttls":
+                self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                              tls_context=context, require_starttls=True)
+            else:
+                self._controller = _ImplicitTls(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                                ssl_context=context)
         self._controller.start()
         return self
 
