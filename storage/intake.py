@@ -35,11 +35,23 @@ def highest_uid(session: Session, mailbox: str, uidvalidity: int) -> int:
         ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity == uidvalidity)) or 0
 
 
-def queue_id_taken_before(session: Session, mailbox: str, uidvalidity: int, message_id: str) -> str | None:
-    """The queue id a message with this Message-ID got under an earlier UIDVALIDITY."""
-    return session.scalar(select(ImapMessage.queue_id).where(
+def queue_id_taken_before(session: Session, mailbox: str, uidvalidity: int, message_id: str,
+                          arrived: dt.datetime) -> str | None:
+    """The queue id a message with this Message-ID got under an earlier UIDVALIDITY,
+    when this one (its INTERNALDATE `arrived`, aware) reached the mailbox before that
+    message was taken: a copy the mailbox gives back (restored, migrated). One that
+    arrived later is a new letter, whatever its Message-ID: scanners and e-saraban
+    systems reuse them, and until session 35 such a letter, after any UIDVALIDITY
+    change, was recorded as taken and never registered."""
+    rows = session.execute(select(ImapMessage.queue_id, ImapMessage.updated_at).where(
         ImapMessage.mailbox == mailbox, ImapMessage.message_id == fit(ImapMessage.__table__.c.message_id, message_id),
-        ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None)).limit(1))
+        ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None)).limit(50))
+    for queue_id, taken_at in rows:
+        if taken_at.tzinfo is None:  # SQLite gives naive UTC back
+            taken_at = taken_at.replace(tzinfo=dt.timezone.utc)
+        if arrived <= taken_at:
+            return queue_id
+    return None
 
 
 def queue_id_of_same_bytes(session: Session, mailbox: str, uidvalidity: int, raw_sha256: str) -> str | None:

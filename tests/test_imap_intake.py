@@ -114,6 +114,41 @@ def test_uidvalidity_change_before_marking_recognises_message_ids(daemon_factory
     assert len(d.register()) == 1
 
 
+def test_a_new_letter_reusing_a_message_id_after_a_uidvalidity_change_is_registered(daemon_factory, dovecot,
+                                                                                     dovecot_user):
+    """Scanners and e-saraban systems reuse Message-IDs. Two letters with one Message-ID
+    under one UIDVALIDITY were both registered, but after any change of it (a restore,
+    a migration) every later letter with that Message-ID was recorded as "taken under
+    an earlier UIDVALIDITY", marked on the server and never registered: a silent drop
+    (red team of session 35). The Message-ID now stands for a letter taken before only
+    for a message that reached the mailbox before that letter was taken."""
+    import time
+
+    user, password = dovecot_user
+    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
+    reused = f"<reused-{id(object())}@scanner.dds.bangkok.go.th>"
+    dovecot.deliver(user, letter(subject="หนังสือฉบับที่หนึ่ง เรื่อง ขอเชิญประชุม", message_id=reused))
+    _registered(d, 1)
+    _all_marked(dovecot, user, 1)
+    d.stop()
+    # Strip our keyword, as a clerk's client might: the restored letter must be known.
+    conn = dovecot.imap(user)
+    conn.select("INBOX")
+    conn.uid("STORE", "1:*", "-FLAGS", "($SarabanRegistered)")
+    conn.logout()
+    dovecot.change_uidvalidity(user)
+    time.sleep(1.1)  # INTERNALDATE counts whole seconds
+    dovecot.deliver(user, letter(subject="หนังสือฉบับที่สอง เรื่อง ขอส่งรายงาน", message_id=reused))
+    d.start()
+    entries = _registered(d, 2)
+    assert sorted(e["number"] for e in entries) == [1, 2]
+    _all_marked(dovecot, user, 2)
+    d.wait_idle()
+    assert len(d.register()) == 2
+    known = [e for e in d.events() if e.get("event") == "imap_message_known"]
+    assert len(known) == 1  # the first letter, given back under its new UID
+
+
 def test_polling_without_idle_and_moving_to_a_processed_folder(daemon_factory, dovecot, dovecot_user):
     user, password = dovecot_user
     d = daemon_factory(extra=intake_config(dovecot, user, password, use_idle=False, poll_interval=0.5,

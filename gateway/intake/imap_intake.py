@@ -370,13 +370,6 @@ class MailboxConsumer:
             log.error("imap_message_too_big", mailbox=self.name, uid=uid, size=headers.size, limit=self.max_size,
                       sender=headers.sender, message_id=headers.message_id)
             return
-        earlier = await self._taken_before(uidvalidity, headers.message_id)
-        if earlier is not None:
-            # "spooled": marked on the server under its new UID once its message is finished.
-            await self._record(uidvalidity, headers, earlier, "spooled", "taken under an earlier UIDVALIDITY")
-            log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=earlier,
-                     message_id=headers.message_id)
-            return
         # The bytes are read before anything is recorded: a restored mailbox gives a letter
         # without a Message-ID back under a new UIDVALIDITY, and only its bytes tell.
         if self._ended_sessions(uid):  # its headers are cached, its file is unreadable
@@ -387,6 +380,13 @@ class MailboxConsumer:
                 [uid], session.fetch_body_dated(uid, at_most=self._body_time))
         except ImapRefused as exc:
             await self._unreadable(uidvalidity, headers, f"{exc.result} {exc.text}")
+            return
+        earlier = await self._taken_before(uidvalidity, headers.message_id, internaldate)
+        if earlier is not None:
+            # "spooled": marked on the server under its new UID once its message is finished.
+            await self._record(uidvalidity, headers, earlier, "spooled", "taken under an earlier UIDVALIDITY")
+            log.info("imap_message_known", mailbox=self.name, uid=uid, queue_id=earlier,
+                     message_id=headers.message_id)
             return
         sha = hashlib.sha256(raw).hexdigest()
         same = await self._read(taken.queue_id_of_same_bytes, self.name, uidvalidity, sha)
@@ -406,11 +406,14 @@ class MailboxConsumer:
         `max_size` (imap_session.ImapSession.fetch_body_dated)."""
         return self.config.timeout + self.max_size / 50_000
 
-    async def _taken_before(self, uidvalidity: int, message_id: str | None) -> str | None:
-        """The queue id this Message-ID was taken under before, if it was."""
-        if not message_id:
+    async def _taken_before(self, uidvalidity: int, message_id: str | None, internaldate: str | None) -> str | None:
+        """The queue id this Message-ID was taken under before, if this message reached the
+        mailbox before that (storage/intake.py `queue_id_taken_before`); without a date
+        the server gives, its bytes decide."""
+        arrived = parse_internaldate(internaldate)
+        if not message_id or arrived is None:
             return None
-        return await self._read(taken.queue_id_taken_before, self.name, uidvalidity, message_id)
+        return await self._read(taken.queue_id_taken_before, self.name, uidvalidity, message_id, arrived)
 
     async def _record(self, uidvalidity: int, headers: Headers, queue_id: str | None, state: str,
                       note: str | None = None, raw_sha256: str | None = None) -> None:
