@@ -7,6 +7,7 @@ would get them and compared; then a letter sent with bare LF line ends goes the 
 three ways, and a Dovecot with Maildir's own "." separator takes a folder copy."""
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import hashlib
@@ -19,7 +20,7 @@ from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verify import verify_pdf
 from tests.daemon import Daemon, free_port, write_config
 from tests.imap_helpers import delivery_config
-from tests.letters import letter
+from tests.letters import letter, make_pdf
 from tests.notices.sink import Sink
 from tests.pki import build_pki, make_letter, sign_letter
 from tests.servers.dovecot import DovecotServer
@@ -256,3 +257,60 @@ def test_registrar_copy_by_smtp_goes_to_the_registrar_alone_byte_for_byte(tmp_pa
     boundary = re.search(rb'boundary="([^"]+)"', inner).group(1)
     signed = inner.split(b"--" + boundary + b"\r\n", 2)[1].rsplit(b"\r\n--" + boundary, 1)[0]
     assert hashlib.sha256(letter_from_entity(signed)).digest() == hashlib.sha256(raw).digest()
+
+
+def _binary_letter(blob: bytes, text: bytes) -> bytes:
+    """A letter whose photo is sent unencoded (`binary`): CRLF-free bytes with NULs, as a
+    client that speaks BINARYMIME or a careless script sends it, and a text part holding
+    a NUL."""
+    boundary = b"BOUNDARY-nul"
+    return (b"From: saraban.dds@bangkok.go.th\r\nTo: " + IMAP_UNIT.encode() + b"@bangkok.go.th\r\n"
+            b"Subject: =?utf-8?b?4LiC4Lit4LmA4LiK4Li04LiN4Lib4Lij4Liw4LiK4Li44Lih?=\r\n"
+            b"Message-ID: <nul-bytes@dds.bangkok.go.th>\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=\"" + boundary + b"\"\r\n\r\n--" + boundary + b"\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + text + b"\r\n"
+            b"--" + boundary + b"\r\nContent-Type: application/pdf; name=\"2569_dds_0403_57.pdf\"\r\n"
+            b"Content-Disposition: attachment; filename=\"2569_dds_0403_57.pdf\"\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(make_pdf("cover letter")).replace(b"\n", b"\r\n")
+            + b"--" + boundary + b"\r\nContent-Type: image/jpeg; name=\"photo.jpg\"\r\n"
+            b"Content-Disposition: attachment; filename=\"photo.jpg\"\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+            + blob + b"\r\n--" + boundary + b"--\r\n")
+
+
+NUL_BLOB = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(b for b in range(256) if b not in (10, 13)) * 8 + b"\xff\xd9"
+NUL_TEXT = "ที่ กท 0403/57\x00 เรื่อง ขอเชิญประชุม".encode()
+
+
+def test_parts_holding_nul_bytes_go_as_base64_and_come_back_exact():
+    """On the wire a NUL-holding part is base64 (a peer may not keep the byte: an IMAP
+    literal must not carry one); decoded, it is the bytes the sender sent."""
+    from gateway.delivery.wire import on_the_wire
+
+    sent = on_the_wire(_binary_letter(NUL_BLOB, NUL_TEXT))
+    assert b"\x00" not in sent
+    parts = {p.get_content_type(): p for p in email.message_from_bytes(sent, policy=email.policy.compat32).walk()}
+    assert parts["image/jpeg"]["Content-Transfer-Encoding"] == "base64"
+    assert parts["image/jpeg"].get_payload(decode=True) == NUL_BLOB
+    assert parts["text/plain"].get_payload(decode=True) == NUL_TEXT
+    plain = letter()  # nothing to change: the same bytes
+    assert on_the_wire(plain) == plain
+
+
+def test_a_file_with_nul_bytes_is_filed_over_imap_byte_for_byte(tmp_path, dovecot, dovecot_user):
+    """Dovecot stores each NUL byte of an APPEND literal as 0x80: a binary photo's bytes in
+    the folder were not those the register holds the hash of (session 35's red team)."""
+    user, password = dovecot_user
+    d = Daemon(write_config(tmp_path, extra=delivery_config(dovecot, user, password, unit=IMAP_UNIT))).start()
+    try:
+        d.send(_binary_letter(NUL_BLOB, NUL_TEXT), f"{IMAP_UNIT}@bangkok.go.th")
+        assert d.wait_idle()["outbox"]["folder"] == {"done": 1}, d.cli("outbox", "list").stdout
+    finally:
+        d.stop()
+    conn = dovecot.imap(user)
+    try:
+        [imap] = raw_messages(conn, "Saraban/latkrabang")
+    finally:
+        conn.logout()
+    copy = email.message_from_bytes(imap, policy=email.policy.compat32)
+    files = {p.get_filename(): p.get_payload(decode=True) for p in copy.walk() if p.get_filename()}
+    assert files["photo.jpg"] == NUL_BLOB

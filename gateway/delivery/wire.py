@@ -22,8 +22,11 @@ def on_the_wire(data: bytes) -> bytes:
     IMAP (RFC 3501 §4.3: a message literal has CRLF lines) and SMTP peers get this; a
     letter that came with bare LFs is stored as it came and only transmitted canonically.
     A file sent unencoded (`binary`, `8bit`) is its bytes, not lines: it goes as base64
-    (`_files_as_base64`), so the copy's file is the one the register holds the hash of."""
-    if _BARE.search(data.replace(b"\r\n", b"")):
+    (`_files_as_base64`), so the copy's file is the one the register holds the hash of.
+    So does any part holding a NUL byte, which an IMAP literal may not carry (RFC 3501
+    §4.3): Dovecot stores each as 0x80, and a JPEG's bytes in the folder were not the
+    register's (session 35's red team)."""
+    if b"\x00" in data or _BARE.search(data.replace(b"\r\n", b"")):
         data = _files_as_base64(data)
     out = _BARE.sub(b"\r\n", data)
     return out if out.endswith(b"\r\n") else out + b"\r\n"
@@ -36,19 +39,23 @@ def _files_as_base64(data: bytes) -> bytes:
     """`data` with every file part that is its own bytes (no base64 or quoted-printable)
     and has a bare CR or LF in them re-encoded as base64: canonical line ends would add a
     CR to each of its LF bytes (a PDF, an image). Text keeps its encoding: CRLF is how
-    text ends its lines (RFC 2046 §4.1.1). Unchanged (same bytes) when there is none."""
+    text ends its lines (RFC 2046 §4.1.1), unless it holds a NUL byte, which no peer
+    keeps (nor a file's). Unchanged (same bytes) when there is none."""
     # Here, not at the top: only a letter with bare line ends in a file gets this far.
     from gateway.pipeline.parse import transfer_encoding
 
     message = email.message_from_bytes(data, policy=email.policy.compat32)
     changed = False
     for part in message.walk():
-        if part.is_multipart() or part.get_content_maintype() in ("text", "message"):
+        if part.is_multipart() or part.get_content_maintype() == "message":
             continue
         if transfer_encoding(part) not in _IDENTITY:
             continue
         content = part.get_payload(decode=True)  # the bytes as they came, as the register read them
-        if not isinstance(content, bytes) or not _BARE.search(content.replace(b"\r\n", b"")):
+        if not isinstance(content, bytes):
+            continue
+        text = part.get_content_maintype() == "text"
+        if b"\x00" not in content and (text or not _BARE.search(content.replace(b"\r\n", b""))):
             continue
         del part["content-transfer-encoding"]
         part["Content-Transfer-Encoding"] = "base64"
