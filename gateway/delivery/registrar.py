@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -208,6 +209,15 @@ _CLASSIFIED_SUBJECT = "[แจ้งเตือน หนังสือลั�
 _ALERT_SUBJECT = {"parked": "[แจ้งเตือน หนังสือที่ระบบตรวจไม่สำเร็จ / letter not processed]"}
 
 
+def alert_message_id(queue_id: str, name_unit: str, domain: str) -> str:
+    """One Message-ID an alert keeps at every attempt. A retry after an attempt whose
+    answer was lost looks for the alert by it in the account's other folders too (imap.py:
+    the registrar may have moved it on); a fresh one each attempt filed it again there
+    (session 35's red team)."""
+    left = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", f"{queue_id}.{name_unit}")).strip(".-")
+    return f"<{left}@{domain}>"
+
+
 def deliver_alert(services: Services, item: OutboxItem) -> None:
     """File an alert (no letter content: ids, unit, sender address, the reason) into the
     central unit's alert folder or to the unit's secret registrar. A registrar's alert
@@ -235,7 +245,7 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
     msg["To"] = f"{item.unit}@{domain}"
     msg["Subject"] = f"{_ALERT_SUBJECT.get(reason, _CLASSIFIED_SUBJECT)} {reason} {item.unit}"
     msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
-    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["Message-ID"] = alert_message_id(item.queue_id, name_unit, domain)
     msg["X-Saraban-Alert"] = reason
     msg["X-Saraban-Queue-Id"] = item.queue_id
     msg["X-Saraban-Unit"] = name_unit

@@ -74,6 +74,9 @@ def test_top_secret_found_after_intake_is_sealed_into_quarantine(daemon_factory)
     [alert] = maildir(d, "latkrabang.secret")
     note = email.message_from_bytes(alert.read_bytes(), policy=email.policy.default)
     assert note["X-Saraban-Alert"] == "top_secret" and queue_id in note.get_content()
+    # The same Message-ID at every attempt: a retry finds an alert the registrar moved on
+    # (session 35: a fresh one each attempt filed it twice over IMAP).
+    assert note["Message-ID"] == f"<{queue_id}.saraban.latkrabang.top_secret.registrar-alert@bangkok.go.th>"
     assert maildir(d, "latkrabang") == []
     # The whole message is kept, encrypted only.
     assert (d.data_dir / "secret" / queue_id / "raw.sgv").read_bytes()[:4] == b"SGV1"
