@@ -348,11 +348,12 @@ LETTER_COPIES = frozenset({"folder", "registrar"})
 
 
 def fail(db: Database, item_id: int, error: str, *, dead_after: float, retry_base: float,
-         retry_max: float, permanent: bool = False) -> Failure:
+         retry_max: float, permanent: bool = False, at_least: float = 0.0) -> Failure:
     """Record a failed attempt: back off exponentially, or dead once the item is older
     than `dead_after` seconds (or the failure is permanent). An item of
     LETTER_COPIES is dead only by a permanent failure; past `dead_after` it is
-    overdue and keeps being retried."""
+    overdue and keeps being retried. `at_least`: the next attempt no sooner (an
+    earlier attempt's work may still land)."""
     with db.session() as session:
         row = session.get(OutboxItem, item_id)
         row.attempts += 1
@@ -363,7 +364,7 @@ def fail(db: Database, item_id: int, error: str, *, dead_after: float, retry_bas
         if permanent or (old and row.kind not in LETTER_COPIES):
             row.state = "dead"
         else:
-            delay = min(retry_base * 2 ** (row.attempts - 1), retry_max)
+            delay = max(min(retry_base * 2 ** (row.attempts - 1), retry_max), at_least)
             row.next_attempt_at = _now() + dt.timedelta(seconds=delay)
         return Failure(row.kind, row.queue_id, row.unit, row.attempts, row.state == "dead", delay,
                        overdue=old and row.state != "dead")

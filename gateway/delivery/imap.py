@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import structlog
 
 from gateway.delivery.wire import on_the_wire
-from gateway.intake.imap_session import ImapGone, ImapRefused, ImapSession, mailbox_name
+from gateway.intake.imap_session import ImapGone, ImapRefused, ImapSession, ImapUnanswered, mailbox_name
 
 log = structlog.get_logger("gateway.deliver.imap")
 
@@ -204,7 +204,7 @@ class ImapFiler:
         try:
             return await self._file_once(target, data, queue_id, unit, in_doubt, since)
         except ImapGone as exc:
-            if not getattr(exc, "reused", False):
+            if not getattr(exc, "reused", False) or getattr(exc, "retry_after", 0):
                 raise
             # A cached connection the server had closed (idle timeout, restart): try once
             # more on a new one; the APPEND may have reached the server, so look first.
@@ -223,13 +223,13 @@ class ImapFiler:
                 log.info("imap_already_filed", folder=folder, found_in=found, queue_id=queue_id, unit=unit)
                 return "found"
             try:
-                await session.append(data, folder, f"({target.keyword})")
+                await _append(session, target, data, folder)
             except ImapRefused as exc:
                 if not exc.trycreate:
                     raise
                 await session.create(folder)
                 log.info("imap_folder_created", folder=folder, username=target.username)
-                await session.append(data, folder, f"({target.keyword})")
+                await _append(session, target, data, folder)
             return "appended"
         except ImapGone as exc:
             self._sessions.pop(target.account, None)
@@ -269,6 +269,23 @@ class ImapFiler:
             if await _holds(session, queue_id, unit, *criteria, message_id=message_id):
                 return name
         return None
+
+
+# How long after an APPEND sent whole but unanswered the copy is looked for again: a
+# server may commit it that much later (a stalled fsync on NFS or Ceph, a slow plugin).
+# Looked for sooner, it was not there yet, appended again, and then the first landed:
+# two copies in the clerk's folder (session 35's red team, a commit 8 s past a 3 s timeout).
+UNANSWERED_GRACE = 4.0  # times the account's timeout, and at least a minute
+
+
+async def _append(session: ImapSession, target: ImapTarget, data: bytes, folder: str) -> None:
+    try:
+        await session.append(data, folder, f"({target.keyword})")
+    except ImapUnanswered as exc:
+        # No second try on a new connection now, and the outbox's next attempt no sooner
+        # than this (gateway/delivery/runner.py `_record_failure`).
+        exc.retry_after = max(60.0, UNANSWERED_GRACE * target.timeout)
+        raise
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

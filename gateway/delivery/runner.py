@@ -244,7 +244,7 @@ def _record_failure(services: Services, item_id: int, exc: Exception) -> None:
     error = f"{type(exc).__name__}: {str(exc)[:500]}"
     failed = outbox.fail(services.db, item_id, error, dead_after=delivery.dead_after,
                          retry_base=delivery.retry_base, retry_max=delivery.retry_max,
-                         permanent=isinstance(exc, PermanentFailure))
+                         permanent=isinstance(exc, PermanentFailure), at_least=getattr(exc, "retry_after", 0.0))
     if failed.dead:
         log.error("delivery_dead", attempts=failed.attempts, error=error)
         metrics.outbox(failed.kind, "dead")

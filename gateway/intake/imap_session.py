@@ -46,6 +46,11 @@ class ImapGone(ImapError):
     """Timed out, connection lost, or the server said BYE: the session is over."""
 
 
+class ImapUnanswered(ImapGone):
+    """A command went out whole and its answer did not come in time: the server may still
+    carry it out (an APPEND it commits late, behind a stalled fsync)."""
+
+
 class ImapRefused(ImapError):
     """The server answered NO or BAD; the session is still usable."""
 
@@ -179,10 +184,13 @@ class ImapSession:
             lost.cancel()
         if task not in done:
             self._drop(task)
-            why = (self._too_much or "connection lost") if self._lost.is_set() else \
-                f"no answer within {timeout or self.timeout:.0f}s"
+            lost = self._lost.is_set()
+            why = (self._too_much or "connection lost") if lost else f"no answer within {timeout or self.timeout:.0f}s"
+            # Not all of it reached the server (a stalled link): the reset below makes it
+            # drop what it has; all of it did: it may still act on it.
+            whole = not lost and _all_taken(self.client)
             self.abort()
-            raise ImapGone(f"{what}: {why}")
+            raise (ImapUnanswered if whole else ImapGone)(f"{what}: {why}")
         try:
             result = task.result()
         except (aioimaplib.AioImapException, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
@@ -442,6 +450,28 @@ def _reset_on_close(transport: asyncio.BaseTransport) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass
+
+
+def _all_taken(client: aioimaplib.IMAP4 | None) -> bool:
+    """The server's end has acknowledged every byte written on this connection (nothing
+    in the transport's buffer nor in the kernel's send queue, SIOCOUTQ); where that
+    cannot be read, True: the caller then waits rather than risk a second copy."""
+    transport = getattr(getattr(client, "protocol", None), "transport", None)
+    if transport is None:
+        return True
+    try:
+        if transport.get_write_buffer_size():
+            return False
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return True
+        import fcntl
+        import termios
+
+        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    except (OSError, ValueError, AttributeError, RuntimeError):
+        return True
+    return queued == 0
 
 
 def _bytes_moved(client: aioimaplib.IMAP4 | None) -> int | None:
