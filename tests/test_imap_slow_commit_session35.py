@@ -22,7 +22,7 @@ from storage import outbox
 from storage.db import Database
 
 MARKER = b"SLOW-COMMIT-MARKER"
-HOLD = 6.0  # the late commit: the literal's last bytes reach Dovecot this much later
+HOLD = 10.0  # the late commit: the literal's last bytes reach Dovecot this much later
 
 
 class SlowCommitRelay:
@@ -82,7 +82,7 @@ def _copy(queue_id: str, body: bytes) -> bytes:
 def test_an_append_committed_after_the_timeout_is_filed_once(dovecot, dovecot_user):
     user, password = dovecot_user
     relay = SlowCommitRelay(dovecot.port)
-    target = ImapTarget(host="127.0.0.1", port=relay.address, tls=False, ca_file=None, verify=True, timeout=2,
+    target = ImapTarget(host="127.0.0.1", port=relay.address, tls=False, ca_file=None, verify=True, timeout=4,
                         username=user, password=password, folder="Saraban/latkrabang", keyword="$SarabanRegistered")
     filer = ImapFiler()
     try:

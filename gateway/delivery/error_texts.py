@@ -19,7 +19,7 @@ _CLASSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"^DeadlinePassed$"),
      "เครื่องแม่ข่ายปลายทางรับการเชื่อมต่อแต่ไม่ตอบให้เสร็จภายในเวลาที่กำหนด",
      "the server took the connection but did not finish answering in time (stuck)"),
-    (re.compile(r"^(Connection\w*|Timeout\w*|timeout|gaierror|herror|SMTPConnectError|SMTPServerDisconnected|ImapGone|"
+    (re.compile(r"^(Connection\w*|Timeout\w*|timeout|gaierror|herror|SMTPConnectError|SMTPServerDisconnected|ImapGone|ImapUnanswered|"
                 r"SSLError|SSL\w*Error|CertificateError)$"),
      "ติดต่อเครื่องแม่ข่ายปลายทางไม่ได้ (เครือข่าย)", "could not reach the server (network)"),
     (re.compile(r"^(SMTP\w*|PermanentFailure)$"),
@@ -51,7 +51,7 @@ def error_for_person(stored: str | None) -> str:
     if match is None:  # not an exception: the gateway's own note (an item withdrawn: storage/outbox.py)
         return _ascii_line(stored)
     name, message = match[1].rsplit(".", 1)[-1], match[2]
-    kind = "DeadlinePassed" if name == "ImapGone" and _STUCK.search(message) else name
+    kind = "DeadlinePassed" if name in ("ImapGone", "ImapUnanswered") and _STUCK.search(message) else name
     th, en = next(((th, en) for pattern, th, en in _CLASSES if pattern.match(kind)), _OTHER)
     text = f"{th} / {en}"
     reply = ""

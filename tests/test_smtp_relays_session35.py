@@ -1,4 +1,5 @@
-"""Folder copies and notices over TLS to a real relay (red team of session 35).
+"""Folder copies and notices to a real relay over TLS, and over a slow line (red team of
+session 35).
 
 Every test forwarded to a relay on 127.0.0.1, whose default is plain text, so no one
 saw that no TLS session could start at all: the SMTP client was made without a host
@@ -8,10 +9,17 @@ smarthost not on this host, and implicit TLS both failed with "check_hostname re
 server_hostname" before a byte was sent: every folder copy by SMTP and every notice
 waited for ever. These send through real STARTTLS and implicit-TLS servers whose
 certificate the gateway is told to trust (`ca_file`), and check that one naming another
-host is still refused."""
+host is still refused.
+
+And a copy whose upload takes longer than `timeout` (a big letter over a slow line to a
+unit's server) was cut at every attempt and never delivered: Python's `sendall` takes
+the socket's timeout for the whole call."""
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
+import time
 
 import pytest
 
@@ -89,3 +97,57 @@ to = ["{DEPT}"]
     (notice,) = relay.wait(1, to="saraban.dds@bangkok.go.th")
     assert notice.message["Subject"]
     assert not [e for e in d.events() if "server_hostname" in str(e)]
+
+
+class SlowLine:
+    """A TCP pass-through to `port` that carries the client's bytes at `rate` bytes a
+    second (its receive buffer kept small, so the sender's writes wait for the line)."""
+
+    def __init__(self, port: int, rate: int):
+        self.port, self.rate = port, rate
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(("127.0.0.1", self.port))
+            threading.Thread(target=self._pipe, args=(near, far, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(far, near, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, up: bool) -> None:
+        try:
+            while chunk := source.recv(4096):
+                sink.sendall(chunk)
+                if up:
+                    time.sleep(len(chunk) / self.rate)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def test_a_copy_whose_upload_outlasts_the_timeout_is_forwarded_while_it_moves():
+    sink = Sink(free_port()).start()
+    line = SlowLine(sink.port, rate=200_000)
+    try:
+        big = COPY + (b"A" * 76 + b"\r\n") * (1_200_000 // 78)  # ~6 s on the line, timeout 2 s
+        started = time.monotonic()
+        forward(SmtpForward(host="127.0.0.1", port=line.listener.getsockname()[1], starttls=False, timeout=2),
+                big, "saraban.pomprap@bangkok.go.th", [DEPT])
+        assert time.monotonic() - started > 2  # it did outlast the timeout
+        (got,) = sink.wait(1, to=DEPT)
+        assert len(got.data) >= len(big) - 4
+    finally:
+        line.listener.close()
+        sink.stop()
