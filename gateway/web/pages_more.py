@@ -120,6 +120,10 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
     unit = str(form.get("unit") or "")
     if unit not in person.visible and not person.all_units:
         raise NotFound()
+    # The form comes back after a check or a refusal: with its unit at the first option,
+    # a clerk who re-attached the scan and pressed ลงทะเบียน put the letter in another
+    # unit's gapless book.
+    values["unit"] = unit
     uploads = [u for u in form.getlist("scans") if isinstance(u, UploadFile) and u.filename]
     if not uploads:
         return emergency_form(desk, request, person, None, "ไฟล์สแกน: " + word("nothing", person.lang),
@@ -160,7 +164,9 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
             # The form is one row of a sheet the clerk never sees: not "line 2".
             text = re.sub(r"(?m)^(\s*)(?:line|แถวที่) 2: ", r"\1", text)
             return emergency_form(desk, request, person, None, text, values=values, status=400)
-    return emergency_form(desk, request, person, None, results=results)
+    for r in results:
+        r["unit"] = unit
+    return emergency_form(desk, request, person, None, results=results, values={"unit": unit})
 
 
 # --- operations ---------------------------------------------------------------------------

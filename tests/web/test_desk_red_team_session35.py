@@ -1,0 +1,70 @@
+"""What session 35's red team found in the desk, over plain HTTP against the real daemon
+(SQLite): the emergency register form that forgot its unit, named no book and checked
+less than it imported; a classified enclosure named .pdf whatever its bytes; a sealed
+held letter shown as empty, and its release missing from the registrar's trail."""
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from tests.letters import letter, make_pdf
+from tests.web.client import Client, signed_in
+from tests.web.conftest import Desk, running_desk
+
+LAT = "saraban.latkrabang@bangkok.go.th"
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    users = (("latclerk", "clerk", "saraban.latkrabang"), ("latreg", "registrar", "saraban.latkrabang"),
+             ("audit1", "auditor"))
+    letters = ((letter(subject="หนังสือธรรมดา S35PLAIN", files=[("a.pdf", make_pdf("a"))]), LAT),)
+    registrars = (("saraban.latkrabang", "lat registrar"), ("saraban.latkrabang.fin", "fin registrar"))
+    with running_desk(tmp_path_factory.mktemp("desk"), users, letters, registrars,
+                      extra='trusted_proxies = ["127.0.0.1"]\n') as desk:
+        yield desk
+
+
+def seen(answer) -> str:
+    """The page's text as a person reads it."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", answer.text)))
+
+
+def selected_unit(answer) -> str:
+    select = re.search(r'<select name="unit">(.*?)</select>', answer.text, re.S)[1]
+    chosen = re.findall(r'<option value="([^"]+)"\s*selected', select)
+    first = re.search(r'<option value="([^"]+)"', select)[1]
+    return chosen[0] if chosen else first  # what a browser shows with nothing selected
+
+
+def result_line(answer) -> str:
+    found = re.search(r'<ul class="results">(.*?)</ul>', answer.text, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", found[1])).strip() if found else ""
+
+
+def emergency(client: Client, do: str, **fields):
+    form = {"unit": "saraban.latkrabang", "received_at": "2569-03-05 10:30", "sender": "สำนักการคลัง", **fields,
+            "do": do}
+    return client.post_multipart("/emergency", list(form.items()), [("scans", "scan.pdf", make_pdf("scan"))])
+
+
+# --- F1: the emergency form keeps the unit chosen ------------------------------------------
+
+def test_the_emergency_form_keeps_the_unit_after_a_check_and_a_refusal(desk: Desk):
+    # After ตรวจสอบ the select was back at its first unit: the clerk re-attached the scan,
+    # pressed ลงทะเบียน, and the finance unit's paper letter took a number in the district's book.
+    clerk = signed_in(desk.url, "latclerk")
+    fin = "saraban.latkrabang.fin"
+    checked = emergency(clerk, "check", unit=fin, emergency_no="ลก 0403 / ฉ 101", subject="หนังสือการคลัง S35FIN")
+    assert checked.status == 200 and result_line(checked).startswith("ตรวจสอบแล้ว")
+    assert selected_unit(checked) == fin
+    refused = emergency(clerk, "import", unit=fin, emergency_no="ลก 0403 / ฉ 102", subject="S35FIN",
+                        received_at="31/2/2569")
+    assert refused.status == 400 and selected_unit(refused) == fin
+    done = emergency(clerk, "import", unit=selected_unit(checked), emergency_no="ลก 0403 / ฉ 101",
+                     subject="หนังสือการคลัง S35FIN")
+    assert done.status == 200
+    assert desk.db("SELECT unit FROM letters WHERE subject = 'หนังสือการคลัง S35FIN'") == [(fin,)]
+    assert f"({fin})" in result_line(done) and selected_unit(done) == fin
