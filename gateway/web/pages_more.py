@@ -164,8 +164,10 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
             # The form is one row of a sheet the clerk never sees: not "line 2".
             text = re.sub(r"(?m)^(\s*)(?:line|แถวที่) 2: ", r"\1", text)
             return emergency_form(desk, request, person, None, text, values=values, status=400)
+    # The secret book has its own 1/2569: a number without its book sent the clerk to
+    # the general register's letter of that number.
     for r in results:
-        r["unit"] = unit
+        r["unit"], r["secret"] = unit, r.get("book") == desk.secret_book
     return emergency_form(desk, request, person, None, results=results, values={"unit": unit})
 
 

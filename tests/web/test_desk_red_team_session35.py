@@ -68,3 +68,18 @@ def test_the_emergency_form_keeps_the_unit_after_a_check_and_a_refusal(desk: Des
     assert done.status == 200
     assert desk.db("SELECT unit FROM letters WHERE subject = 'หนังสือการคลัง S35FIN'") == [(fin,)]
     assert f"({fin})" in result_line(done) and selected_unit(done) == fin
+
+
+# --- F5: the result names the book ---------------------------------------------------------
+
+def test_a_secret_emergency_letter_is_said_to_be_in_the_secret_book(desk: Desk):
+    # The general book's 1/2569 is another letter (S35PLAIN): "→ เลขทะเบียนรับ 1/2569"
+    # alone sent the clerk to it.
+    clerk = signed_in(desk.url, "latclerk")
+    done = emergency(clerk, "import", emergency_no="ปท 0013 / ฉ 002", subject="ลับ แผนงาน S35SECRET")
+    assert done.status == 200
+    [(book, number, year)] = desk.db("SELECT book, number, year FROM letters WHERE book = 'secret'")
+    line = result_line(done)
+    assert f"{number}/{year}" in line and "ทะเบียนหนังสือรับลับ" in line and "(saraban.latkrabang)" in line
+    plain = emergency(clerk, "import", emergency_no="ปท 0013 / ฉ 003", subject="หนังสือธรรมดา S35PAPER")
+    assert "ทะเบียนหนังสือรับ," in result_line(plain) and "ลับ" not in result_line(plain)
