@@ -327,29 +327,52 @@ def _read_row(services: Services, row: Row, unit: str, address: str) -> _Read:
     return _Read(row, queue_id, files, entry, arrival, mail, facts.secrecy)
 
 
-def import_emergency(services: Services, csv_path: Path, unit: str, reason: str | None = None,
-                     show_progress: bool | None = None) -> list[dict]:
-    """Import every row; return, per row, its emergency number, receive number, book and
-    whether it was new. A ลับ or ลับมาก paper letter is sealed into the secret book like a
-    mailed one; a ลับที่สุด one stays on paper and nothing of the file is imported."""
+class TopSecretOnPaper(ToolError):
+    """Rows marked ลับที่สุด: `lines` lets the web desk, whose form is one row of a sheet
+    the clerk never sees, say it without a line number."""
+
+    def __init__(self, csv_path: Path, lines: list[int]):
+        numbers = ", ".join(str(n) for n in lines)
+        super().__init__(f"{csv_path}: nothing imported: line {numbers} is marked ลับที่สุด (top secret), "
+                         "which stays on paper and is never entered into an electronic system",
+                         th=f"ไม่ได้นำเข้า: บรรทัด {numbers} เป็นหนังสือชั้นลับที่สุด ซึ่งต้องเก็บเป็นเอกสารกระดาษ "
+                            "ห้ามนำเข้าระบบอิเล็กทรอนิกส์")
+        self.lines = lines
+
+
+def _read_sheet(services: Services, csv_path: Path, unit: str):
+    """(directory unit, its address, every row read and classified), or the refusal an
+    import would give; nothing written."""
     directory_unit = services.directory.lookup(unit)
     if directory_unit is None:
         raise ToolError(f"unknown unit \"{unit}\": it is not in the unit directory")
     if held_after_restore(services.settings):  # no number given blind (gateway/service/numbering.py)
         raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH)
     rows = read_rows(csv_path)
-    settings = services.settings
     address = f"{directory_unit.address}@{services.directory.domain}"
     read = [_read_row(services, row, directory_unit.address, address) for row in rows]
     top_secret = [r.row.line for r in read if r.secrecy == "top_secret"]
     if top_secret:
-        lines = ", ".join(str(n) for n in top_secret)
-        raise ToolError(f"{csv_path}: nothing imported: line {lines} is marked ลับที่สุด (top secret), "
-                        "which stays on paper and is never entered into an electronic system",
-                        th=f"ไม่ได้นำเข้า: บรรทัด {lines} เป็นหนังสือชั้นลับที่สุด ซึ่งต้องเก็บเป็นเอกสารกระดาษ "
-                           "ห้ามนำเข้าระบบอิเล็กทรอนิกส์")
+        raise TopSecretOnPaper(csv_path, top_secret)
+    return directory_unit, address, read
+
+
+def check_emergency(services: Services, csv_path: Path, unit: str) -> None:
+    """Everything `import_emergency` would refuse, refused, and nothing written: the
+    desk's check said "all right" for a ลับที่สุด letter that the import then refused,
+    because it ran `read_rows` only and the marking is read from the letter as built."""
+    _read_sheet(services, csv_path, unit)
+
+
+def import_emergency(services: Services, csv_path: Path, unit: str, reason: str | None = None,
+                     show_progress: bool | None = None) -> list[dict]:
+    """Import every row; return, per row, its emergency number, receive number, book and
+    whether it was new. A ลับ or ลับมาก paper letter is sealed into the secret book like a
+    mailed one; a ลับที่สุด one stays on paper and nothing of the file is imported."""
+    directory_unit, address, read = _read_sheet(services, csv_path, unit)
+    settings = services.settings
     results = []
-    bar = Progress(len(rows), f"import {csv_path.name}", enabled=show_progress)
+    bar = Progress(len(read), f"import {csv_path.name}", enabled=show_progress)
     try:
         for letter in read:
             results.append(_import_row(services, settings, letter, directory_unit.address, address, reason))

@@ -166,6 +166,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "check": ("ตรวจสอบ", "Check"),
     "import": ("ลงทะเบียน", "Register"),
     "checked_ok": ("ตรวจสอบแล้ว ข้อมูลถูกต้อง กด \"ลงทะเบียน\" เพื่อบันทึก", "Checked: all fields are right; press Register to enter it."),
+    "emergency_top_secret": ("ไม่ได้นำเข้า: หนังสือฉบับนี้เป็นหนังสือชั้นลับที่สุด ซึ่งต้องเก็บเป็นเอกสารกระดาษ "
+                             "ห้ามนำเข้าระบบอิเล็กทรอนิกส์",
+                             "Not entered: this letter is marked ลับที่สุด (top secret), which stays on paper "
+                             "and is never entered into an electronic system."),
     "already": ("มีในทะเบียนแล้ว", "already in the register"),
     "spool": ("หนังสือรอตรวจ", "Spool"),
     "outbox": ("งานส่งต่อ", "Outbox"),

@@ -114,7 +114,7 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
     """One letter of the paper register: written as the one-row CSV `register
     import-emergency` reads, beside its scans, and checked (or imported) by that code."""
     from gateway.pipeline.parse import sniff
-    from gateway.tools.emergency_import import import_emergency, read_rows
+    from gateway.tools.emergency_import import TopSecretOnPaper, check_emergency, import_emergency
 
     values = {key: str(form.get(key) or "").strip()[:1000] for key in EMERGENCY_FIELDS}
     unit = str(form.get("unit") or "")
@@ -150,7 +150,9 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
             writer.writerow([values[key] for key in EMERGENCY_FIELDS] + [";".join(names)])
         try:
             if form.get("do") != "import":
-                read_rows(sheet)  # the whole check, nothing written
+                # All the import would refuse, the ลับที่สุด read from the letter as built
+                # included, by the pipeline's PDF reader as below; nothing written.
+                check_emergency(desk.pipeline_services(), sheet, unit)
                 return emergency_form(desk, request, person, None, values=values,
                                       results=[{"checked": True}])
             with acting_as(person.who):
@@ -158,6 +160,10 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
                 # pipeline's PDF reader (a child with a deadline), not in the daemon itself.
                 results = import_emergency(desk.pipeline_services(), sheet, unit,
                                            str(form.get("reason") or "") or None)
+        except TopSecretOnPaper:
+            # The tool's sentence names the sheet's line ("บรรทัด 2"), which the form has not.
+            return emergency_form(desk, request, person, None, word("emergency_top_secret", person.lang),
+                                  values=values, status=400)
         except ToolError as exc:
             # In the person's language where the tool has the sentence in Thai.
             text = exc.for_person(person.lang).replace(str(sheet), "").lstrip(": ").replace(tmp + "/", "")

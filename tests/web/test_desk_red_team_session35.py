@@ -83,3 +83,22 @@ def test_a_secret_emergency_letter_is_said_to_be_in_the_secret_book(desk: Desk):
     assert f"{number}/{year}" in line and "ทะเบียนหนังสือรับลับ" in line and "(saraban.latkrabang)" in line
     plain = emergency(clerk, "import", emergency_no="ปท 0013 / ฉ 003", subject="หนังสือธรรมดา S35PAPER")
     assert "ทะเบียนหนังสือรับ," in result_line(plain) and "ลับ" not in result_line(plain)
+
+
+# --- F4: the check refuses what the import refuses, and names no sheet line ----------------
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_the_check_refuses_a_top_secret_letter_as_the_import_does(desk: Desk, lang: str):
+    # ตรวจสอบ said "all right, press ลงทะเบียน" and ลงทะเบียน then refused, saying
+    # "บรรทัด 2" (line 2) of a sheet the clerk never sees.
+    clerk = signed_in(desk.url, "latclerk")
+    clerk.post("/lang", {"lang": lang, "back": "/emergency"})
+    for do in ("check", "import"):
+        answer = emergency(clerk, do, emergency_no="ปท 0013 / ฉ 009", subject="ลับที่สุด แผนป้องกัน S35TOP")
+        told = seen(answer)
+        assert answer.status == 400, (do, told[:300])
+        assert ("ลับที่สุด" in told and "ต้องเก็บเป็นเอกสารกระดาษ" in told if lang == "th"
+                else "stays on paper" in told), (do, told)
+        assert not re.search(r"บรรทัด|แถวที่|\bline\b", told, re.I), (do, told)
+        assert "ตรวจสอบแล้ว" not in told and "Checked" not in told
+    assert desk.db("SELECT count(*) FROM letters WHERE facts LIKE '%ฉ 009%' OR subject LIKE '%S35TOP%'") == [(0,)]
