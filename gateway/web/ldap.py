@@ -69,7 +69,7 @@ def ldap_bind(settings: WebLdap, username: str, password: str) -> bool | None:
     (or no such person, or it refused the bind for another reason: the password may
     have been looked at); None: the directory could not be asked (down, not answering
     within `timeout`, the service account refused)."""
-    from ldap3.core.exceptions import LDAPException
+    from ldap3.core.exceptions import LDAPException, LDAPSASLPrepError
 
     if not password:  # an empty password is an unauthenticated bind, which succeeds (RFC 4513 5.1.2)
         return False
@@ -83,7 +83,15 @@ def ldap_bind(settings: WebLdap, username: str, password: str) -> bool | None:
             if len(entries) != 1:  # nobody, or an ambiguous filter: refuse rather than guess
                 return False
             person = _connection(server, timeout, settings, entries[0]["dn"], password, opened)
-            ok = bool(person.bind())
+            try:
+                ok = bool(person.bind())
+            except LDAPSASLPrepError:
+                # ldap3 refuses, before sending it, a password SASLprep (RFC 4013) forbids
+                # (NUL, tab, a control character, mixed right-to-left text): no directory
+                # password is one, so it is a wrong password. Taken for an outage, it
+                # answered 503 only for directory accounts (which names exist), was not
+                # counted, and opened the desk's "directory down" window for everyone.
+                ok = False
             person.unbind()
     except (LDAPException, DeadlinePassed) as exc:
         log.error("web_ldap_unavailable", url=settings.url, problem=_problem(exc))

@@ -57,3 +57,39 @@ def test_a_directory_that_is_down_refuses_without_an_error_page(tmp_path):
     down = WebLdap(url=f"ldap://127.0.0.1:{free_port()}", base_dn="ou=people,dc=bma,dc=test",
                    user_filter="(uid={username})", timeout=2)
     assert not ldap_bind(down, "somying", PASSWORD)
+
+
+def test_a_password_saslprep_refuses_is_a_wrong_password_not_an_outage(slapd, tmp_path):
+    # ldap3 refuses to send a password with a NUL, a tab, a control character or mixed
+    # right-to-left text (SASLprep), and the desk took that for a directory outage: 503
+    # for directory accounts only (which names exist), the attempt not counted, and a
+    # minute of "directory down" for every name and on /healthz.
+    import urllib.request
+
+    from tests.daemon import free_port
+    from tests.web.client import Client
+    from tests.web.conftest import PASSWORD as LOCAL_PASSWORD, add_user as add_desk_user, running_desk
+
+    slapd.add_person("somsri", PASSWORD, "สมศรี ใจดี")
+    http_port = free_port()
+    extra = (f'trusted_proxies = ["127.0.0.1"]\n[web.ldap]\nurl = "{slapd.url}"\n'
+             'base_dn = "ou=people,dc=bma,dc=test"\nuser_filter = "(uid={username})"\n'
+             f'[http]\nenabled = true\nport = {http_port}\n')
+    with running_desk(tmp_path, (("localclerk", "clerk", "saraban.latkrabang"),), (), extra=extra) as desk:
+        add_desk_user(desk.daemon.config, "somsri", "clerk", "saraban.latkrabang", ldap=True)
+        refused = []
+        for n, password in enumerate(("x\x00yyyyyyyy", "pass\tword", "pass\x07word", "abcשלום123"), 1):
+            answer = Client(desk.url, forwarded_for=f"10.35.2.{n}").sign_in("somsri", password)
+            refused.append((answer.status, answer.errors()))
+        for name in ("nobody-here", "localclerk"):
+            answer = Client(desk.url, forwarded_for="10.35.3.1").sign_in(name, "x\x00yyyyyyyy")
+            refused.append((answer.status, answer.errors()))
+        assert all(status == 401 for status, _ in refused), refused
+        assert len({str(errors) for _, errors in refused}) == 1, refused  # one answer for every name
+        assert desk.db("SELECT failed_logins FROM desk_users WHERE username = 'somsri'") == [(4,)]
+        health = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=10).read().decode()
+        assert "directory" not in health, health
+        assert not [e for e in desk.daemon.events() if e.get("event") in ("web_ldap_unavailable",
+                                                                         "web_login_directory_unavailable")]
+        assert Client(desk.url, forwarded_for="10.35.4.1").sign_in("somsri", PASSWORD).status == 303
+        assert Client(desk.url, forwarded_for="10.35.4.2").sign_in("localclerk", LOCAL_PASSWORD).status == 303
