@@ -86,8 +86,48 @@ def reveal_file(desk: Desk, request: Request, person: Person, form: FormData) ->
     except SecrecyError as exc:
         return _not_opened(desk, request, person, letter, exc)
     # The file's own name may be classified text: it goes neither into the URL nor the
-    # download name.
-    return file_response(blob, f"{letter.number}-{letter.year}-{position + 1}.pdf", "application/pdf")
+    # download name. Its extension is the bytes' (until session 35 always .pdf, and a
+    # Word enclosure opened in the PDF reader as a "damaged file").
+    return file_response(blob, f"{letter.number}-{letter.year}-{position + 1}{extension_of(blob)}", "application/pdf")
+
+
+# The types a download may be named as; anything else is .bin, so that no name makes a
+# file manager open the bytes with a program they were not (HTML in a browser, a script).
+EXTENSIONS = {
+    "application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif",
+    "image/tiff": ".tif", "image/bmp": ".bmp", "image/webp": ".webp", "text/plain": ".txt", "text/csv": ".csv",
+    "application/msword": ".doc", "application/vnd.ms-excel": ".xls", "application/vnd.ms-powerpoint": ".ppt",
+    "application/rtf": ".rtf", "text/rtf": ".rtf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+    "application/vnd.oasis.opendocument.text": ".odt", "application/vnd.oasis.opendocument.spreadsheet": ".ods",
+    "application/vnd.oasis.opendocument.presentation": ".odp", "application/zip": ".zip",
+}
+# libmagic calls an Office file "application/zip" unless [Content_Types].xml comes
+# first in the archive, which not every program that writes one puts there.
+_OFFICE_PARTS = (("word/document.xml", ".docx"), ("xl/workbook.xml", ".xlsx"),
+                 ("ppt/presentation.xml", ".pptx"))
+
+
+def extension_of(data: bytes) -> str:
+    """The extension of the file these bytes are, from their content only."""
+    import io
+    import zipfile
+
+    from gateway.pipeline.parse import sniff
+
+    if data.startswith(b"%PDF"):
+        return ".pdf"
+    kind = sniff(data)
+    extension = EXTENSIONS.get(kind, ".bin")
+    if extension == ".zip":
+        try:
+            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())  # the directory only, nothing unpacked
+        except (zipfile.BadZipFile, ValueError, OSError):
+            return ".zip"
+        return next((ext for part, ext in _OFFICE_PARTS if part in names), ".zip")
+    return extension
 
 
 def audit_trail(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:

@@ -20,7 +20,14 @@ LAT = "saraban.latkrabang@bangkok.go.th"
 def desk(tmp_path_factory):
     users = (("latclerk", "clerk", "saraban.latkrabang"), ("latreg", "registrar", "saraban.latkrabang"),
              ("audit1", "auditor"))
-    letters = ((letter(subject="หนังสือธรรมดา S35PLAIN", files=[("a.pdf", make_pdf("a"))]), LAT),)
+    from tests.secrecy.test_mime_hidden_markings import _docx
+
+    with_docx = letter(subject="ลับ แผนรักษาความปลอดภัย S35DOCX",
+                       body="ลับ\nที่ กท 0407/ว 57\nวันที่ 13 มิถุนายน 2565\nเรื่อง แผน S35DOCX\n",
+                       files=[("2569_dds_0407_57.pdf", make_pdf("ลับ cover S35DOCX")),
+                              ("2569_dds_0407_57_1.docx", _docx(["เอกสารประกอบ S35DOCX"]))])
+    letters = ((letter(subject="หนังสือธรรมดา S35PLAIN", files=[("a.pdf", make_pdf("a"))]), LAT),
+               (with_docx, LAT))
     registrars = (("saraban.latkrabang", "lat registrar"), ("saraban.latkrabang.fin", "fin registrar"))
     with running_desk(tmp_path_factory.mktemp("desk"), users, letters, registrars,
                       extra='trusted_proxies = ["127.0.0.1"]\n') as desk:
@@ -78,7 +85,7 @@ def test_a_secret_emergency_letter_is_said_to_be_in_the_secret_book(desk: Desk):
     clerk = signed_in(desk.url, "latclerk")
     done = emergency(clerk, "import", emergency_no="ปท 0013 / ฉ 002", subject="ลับ แผนงาน S35SECRET")
     assert done.status == 200
-    [(book, number, year)] = desk.db("SELECT book, number, year FROM letters WHERE book = 'secret'")
+    [(number, year)] = desk.db("SELECT number, year FROM letters WHERE book = 'secret' AND queue_id LIKE 'emg%'")
     line = result_line(done)
     assert f"{number}/{year}" in line and "ทะเบียนหนังสือรับลับ" in line and "(saraban.latkrabang)" in line
     plain = emergency(clerk, "import", emergency_no="ปท 0013 / ฉ 003", subject="หนังสือธรรมดา S35PAPER")
@@ -102,3 +109,22 @@ def test_the_check_refuses_a_top_secret_letter_as_the_import_does(desk: Desk, la
         assert not re.search(r"บรรทัด|แถวที่|\bline\b", told, re.I), (do, told)
         assert "ตรวจสอบแล้ว" not in told and "Checked" not in told
     assert desk.db("SELECT count(*) FROM letters WHERE facts LIKE '%ฉ 009%' OR subject LIKE '%S35TOP%'") == [(0,)]
+
+
+# --- F6: a classified enclosure is named by its bytes ---------------------------------------
+
+def test_a_classified_word_enclosure_downloads_as_docx(desk: Desk):
+    # Always "<no>-<year>-<n>.pdf": Windows opened the Word file in the PDF reader, which
+    # called it damaged. The original name stays hidden (it may be classified text).
+    [(letter_id, number, year)] = desk.db("SELECT id, number, year FROM letters WHERE book = 'secret' "
+                                          "AND queue_id NOT LIKE 'emg%'")
+    registrar = signed_in(desk.url, "latreg")
+    assert registrar.post(f"/letters/{letter_id}/reveal", {"confirm": "yes"}).status == 200
+    names = []
+    for position in (0, 1):
+        got = registrar.post(f"/letters/{letter_id}/files/{position}/reveal", {"confirm": "yes"})
+        assert got.status == 200
+        names.append((got.header("content-disposition"), got.body[:4]))
+    assert names[0][1] == b"%PDF" and f'filename="{number}-{year}-1.pdf"' in names[0][0]
+    assert names[1][1] == b"PK\x03\x04" and f'filename="{number}-{year}-2.docx"' in names[1][0], names
+    assert not any("2569_dds" in disposition for disposition, _ in names)
