@@ -133,9 +133,14 @@ def extension_of(data: bytes) -> str:
 def audit_trail(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
     """The decryptions of the letters this person may see (auditors: all)."""
     events = read_events(audit_path(desk.settings.data_dir), limit=2000)
+    held_units = _held_units(desk, events)
     shown = []
     for event in reversed(events):
-        unit = str(event.get("letter_id") or "").partition(":")[2]
+        letter_id = str(event.get("letter_id") or "")
+        # A held letter's decryption (release_held) names its quarantine entry, not
+        # "queue id:unit": until session 35 its unit was read as none, and the registrar
+        # who released it did not find it on their own trail.
+        unit = held_units.get(letter_id) or letter_id.partition(":")[2]
         if person.role == "auditor" or (unit and person.sees_book(unit, desk.secret_book, desk.secret_book)):
             shown.append(event)
     for event in shown[:500]:  # the time as every other page shows one (Buddhist era, Bangkok)
@@ -144,6 +149,25 @@ def audit_trail(desk: Desk, request: Request, person: Person, form: FormData | N
         except ValueError:
             event["when_dt"] = None
     return desk.render(request, person, "audit.html", events=shown[:500])
+
+
+def _held_units(desk: Desk, events: list[dict]) -> dict[str, str]:
+    """"quarantine N" -> the unit of held entry N, for the events that name one."""
+    from sqlalchemy import select
+
+    from storage.models import QuarantineEntry
+
+    ids = set()
+    for event in events:
+        kind, _, number = str(event.get("letter_id") or "").partition(" ")
+        if kind == "quarantine" and number.isdigit():
+            ids.add(int(number))
+    if not ids:
+        return {}
+    with desk.services.db.read_session() as session:
+        rows = session.execute(select(QuarantineEntry.id, QuarantineEntry.unit)
+                               .where(QuarantineEntry.id.in_(sorted(ids)))).all()
+    return {f"quarantine {entry_id}": unit for entry_id, unit in rows if unit}
 
 
 def routes(desk: Desk) -> list[Route]:

@@ -26,8 +26,10 @@ def desk(tmp_path_factory):
                        body="ลับ\nที่ กท 0407/ว 57\nวันที่ 13 มิถุนายน 2565\nเรื่อง แผน S35DOCX\n",
                        files=[("2569_dds_0407_57.pdf", make_pdf("ลับ cover S35DOCX")),
                               ("2569_dds_0407_57_1.docx", _docx(["เอกสารประกอบ S35DOCX"]))])
+    held = letter(subject="ลับ แผนงาน S35HELD", body="ลับ\nเรื่อง แผนงาน S35HELD\nเนื้อความยาว\n",
+                  files=[("S35HELD.html", b"<html>S35HELD</html>")])  # a type units do not take: held
     letters = ((letter(subject="หนังสือธรรมดา S35PLAIN", files=[("a.pdf", make_pdf("a"))]), LAT),
-               (with_docx, LAT))
+               (with_docx, LAT), (held, LAT))
     registrars = (("saraban.latkrabang", "lat registrar"), ("saraban.latkrabang.fin", "fin registrar"))
     with running_desk(tmp_path_factory.mktemp("desk"), users, letters, registrars,
                       extra='trusted_proxies = ["127.0.0.1"]\n') as desk:
@@ -117,7 +119,7 @@ def test_a_classified_word_enclosure_downloads_as_docx(desk: Desk):
     # Always "<no>-<year>-<n>.pdf": Windows opened the Word file in the PDF reader, which
     # called it damaged. The original name stays hidden (it may be classified text).
     [(letter_id, number, year)] = desk.db("SELECT id, number, year FROM letters WHERE book = 'secret' "
-                                          "AND queue_id NOT LIKE 'emg%'")
+                                          "AND queue_id NOT LIKE 'emg%' ORDER BY id LIMIT 1")
     registrar = signed_in(desk.url, "latreg")
     assert registrar.post(f"/letters/{letter_id}/reveal", {"confirm": "yes"}).status == 200
     names = []
@@ -128,3 +130,43 @@ def test_a_classified_word_enclosure_downloads_as_docx(desk: Desk):
     assert names[0][1] == b"%PDF" and f'filename="{number}-{year}-1.pdf"' in names[0][0]
     assert names[1][1] == b"PK\x03\x04" and f'filename="{number}-{year}-2.docx"' in names[1][0], names
     assert not any("2569_dds" in disposition for disposition, _ in names)
+
+
+# --- F3: a sealed held letter is said to be sealed; its release is on the registrar's trail --
+
+def test_a_sealed_held_letter_is_sealed_not_empty_and_its_release_is_on_the_trail(desk: Desk):
+    # Its page said "ไม่มีไฟล์แนบ" and "อีเมลนี้ไม่มีข้อความ" (no files, no text); the
+    # registrar's own release_held decryption ("quarantine N", no unit in it) was missing
+    # from their บันทึกการเปิดดู.
+    [(qid,)] = desk.db("SELECT id FROM quarantine WHERE state = 'held'")
+    clerk, registrar = signed_in(desk.url, "latclerk"), signed_in(desk.url, "latreg")
+    for person in (clerk, registrar):
+        page = seen(person.get(f"/quarantine/{qid}"))
+        assert "ไฟล์แนบของหนังสือลับฉบับนี้ปิดผนึกไว้ (ลับ)" in page and "ข้อความของหนังสือลับฉบับนี้ปิดผนึกไว้ (ลับ)" in page
+        assert "ไม่มีไฟล์แนบ" not in page and "อีเมลนี้ไม่มีข้อความ" not in page
+    clerk.post("/lang", {"lang": "en", "back": "/register"})
+    page = seen(clerk.get(f"/quarantine/{qid}"))
+    assert "The files of this classified letter are sealed (ลับ)" in page and "No files attached" not in page
+    assert "The text of this classified letter is sealed (ลับ)" in page and "has no text" not in page
+
+    released = registrar.post("/quarantine", [("id", str(qid)), ("action", "release"), ("reason", "ตรวจแล้ว")])
+    assert released.status == 200 and desk.db("SELECT state FROM quarantine WHERE id = ?", qid) == [("released",)]
+    trail = seen(registrar.get("/secret/audit"))
+    assert f"quarantine {qid}" in trail and "web:latreg" in trail
+    assert "เปิดเพื่อรับหนังสือที่กักไว้เข้าทะเบียน" in trail and "release_held" not in trail
+
+
+def test_a_letter_numbered_again_after_a_restore_says_so_in_thai(desk: Desk):
+    from storage.actions import add_action
+    from storage.db import Database
+
+    [(letter_id,)] = desk.db("SELECT id FROM letters WHERE subject = 'หนังสือธรรมดา S35PLAIN'")
+    db = Database(f"sqlite:///{desk.daemon.data_dir / 'saraban.db'}")
+    try:
+        with db.session() as session:
+            add_action(session, who="gateway", action="registered_before_restore", letter_id=letter_id,
+                       unit="saraban.latkrabang")
+    finally:
+        db.dispose()
+    page = seen(signed_in(desk.url, "latclerk").get(f"/letters/{letter_id}"))
+    assert "ลงทะเบียนไว้ก่อนกู้คืนฐานข้อมูลจากสำเนา" in page and "registered_before_restore" not in page
