@@ -15,6 +15,7 @@ import re
 
 import structlog
 
+from gateway.signatures.actions import actions_added
 from gateway.signatures.asn1_names import ensure_asn1_names, prepare_name_values_once
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
@@ -327,6 +328,8 @@ def _modifications(emb, status, later_fields: set[str], file: _FileFacts):
                 f"of it (readers may show them; an incremental saving attack)", ())
     if emb.signed_revision >= file.last_revision:
         return MOD_NONE, (), "", ()  # only blank padding after the signature
+    if (added := actions_added(emb.reader, emb.signed_revision, file.last_revision)) is not None:
+        return MOD_OTHER, (), added, ()  # pyHanko's analysis does not look at them
     diff = status.diff_result
     if diff is None:
         return MOD_UNKNOWN, (), "changes after signing were not analysed", ()
