@@ -212,11 +212,51 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
                 # drivers, Ghostscript -dNoOutputFonts) or a form's grid is one path too,
                 # as large as the page: where its ink is, is read off the page's render.
                 big_shape = True
-        if big_shape:
+        if big_shape or _draws_type3_text(page, max_objects):
             out.extend(_rendered_ink(page))
         return out
     finally:
         document.close()
+
+
+def _draws_type3_text(page, max_objects: int) -> bool:
+    """The page (its forms included) writes text in a Type 3 font: glyphs the file draws
+    itself, whose ink may reach past the box their `d1` declares, which is all the text
+    layer gives (`_text_runs`). PDFium draws that ink, poppler clips it: a stamp put
+    beside the box covered text Chrome shows, and the sender's signature then failed on
+    the stamped copy (session 35's red team). Such a page's ink is read off its render
+    too. A Type 3 font is the one PDFium calls embedded without a font program. One
+    ctypes walk of the objects, each font looked at once: ~1 us an object."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    fonts: dict[int, bool] = {}
+    size = ctypes.c_size_t()
+    text, form = pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_FORM
+    stack = [(None, i) for i in range(pdfium_c.FPDFPage_CountObjects(page.raw) - 1, -1, -1)]
+    looked = 0
+    while stack:
+        parent, index = stack.pop()
+        looked += 1
+        if looked > max_objects:
+            return True  # not looked through: read the render, as for a big shape
+        obj = (pdfium_c.FPDFPage_GetObject(page.raw, index) if parent is None
+               else pdfium_c.FPDFFormObj_GetObject(parent, index))
+        if not obj:
+            continue
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        if kind == form and len(stack) < max_objects:
+            stack += [(obj, i) for i in range(pdfium_c.FPDFFormObj_CountObjects(obj) - 1, -1, -1)]
+        elif kind == text:
+            font = pdfium_c.FPDFTextObj_GetFont(obj)
+            key = ctypes.cast(font, ctypes.c_void_p).value or 0
+            if key not in fonts:
+                fonts[key] = bool(font) and bool(pdfium_c.FPDFFont_GetIsEmbedded(font)) and (
+                    pdfium_c.FPDFFont_GetFontData(font, None, 0, ctypes.byref(size)) and size.value == 0)
+            if fonts[key]:
+                return True
+    return False
 
 
 def _text_runs(textpage, max_objects: int) -> list[Box]:
