@@ -52,6 +52,10 @@ CLOSE_GRACE = 5.0
 MAX_PATH = 256  # RFC 5321 4.5.3.1.3, angle brackets included
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
+# What no reply line may carry: control characters but the CR LF between the lines of
+# a multi-line reply (a command, which it could echo, holds none), C1 controls, invalid
+# UTF-8 as aiosmtpd decoded it.
+_ECHOED = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udcff]")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 # <local@domain> of RFC 5322 dot-atoms, then nothing or parameters after a blank that do
 # not begin a comment: what the email package's get_angle_addr reads the same way.
@@ -319,6 +323,11 @@ class SarabanSMTP(SMTP):
             status = replies.in_thai(status)  # RFC 6531: this client asked for UTF-8
         elif not status.isascii():
             status = replies.english_only(status)  # aiosmtpd would raise UnicodeEncodeError
+        if _ECHOED.search(status):
+            # aiosmtpd echoes an unknown command ('500 Error: command "X" not recognized'):
+            # an escape sequence sent back would act on the terminal of whoever reads
+            # the session (swaks, a transcript in a log viewer).
+            status = _ECHOED.sub("?", status)
         if status[3:4] == "-":
             # A line of a multi-line reply (EHLO's eight) goes out with its last line, in
             # one write: a send(2) and a drain each were ~a tenth of the intake's CPU.

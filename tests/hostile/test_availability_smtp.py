@@ -235,3 +235,13 @@ def test_session_exceptions_are_logged_at_a_bounded_rate(monkeypatch):
     time.sleep(1.1)
     asyncio.run(burst())
     assert lines[-1][1].get("not_logged", 0) >= 4970, lines[-1]
+
+
+def test_an_unknown_command_is_not_echoed_with_its_control_characters(gw):
+    """aiosmtpd says back the command it did not know: an escape sequence in it went back
+    to the client's terminal as sent (session 35's red team)."""
+    client, _ = greet(gw.port)
+    with client:
+        reply = client.cmd(b"X\x1b[31mY\x07 Z")
+        assert reply.startswith(b"500") and b"\x1b" not in reply and b"\x07" not in reply, reply
+        assert client.cmd("NOOP").startswith(b"250")
