@@ -204,3 +204,13 @@ def test_a_flood_of_refused_recipients_is_counted_and_its_log_lines_bounded(gw):
     # Each refusal is a line or counted in the next line, and counted in the metrics.
     assert len(logged) + sum(e.get("not_logged", 0) for e in logged) == count + len(after)
     assert refused_count(d, "unknown_unit") - before == count + len(after)
+
+
+def test_a_misspelt_saraban_address_is_an_unknown_unit_not_a_relay(gw):
+    """Session 35's red team: `saraban.latkrabang+urgent` was told "relaying denied", which
+    sends its sender looking for a relay problem; it is a saraban address, misspelt."""
+    replies = session(gw, [f"MAIL FROM:<{SENDER}>", "RCPT TO:<saraban.latkrabang+urgent@bangkok.go.th>",
+                           "RCPT TO:<Saraban.Latkrabang-@bangkok.go.th>", "RCPT TO:<postmaster.x@bangkok.go.th>"])
+    plus, dash, other = replies[1:]
+    assert plus.startswith(b"550 5.1.1 no such saraban address here") and dash.startswith(b"550 5.1.1")
+    assert other.startswith(b"550 5.7.1 relaying denied")

@@ -151,7 +151,10 @@ class IntakeHandler:
             return replies.no_relay(self.domain)
         unit = self._directory().lookup(address)
         if unit is None:
-            reason = "unknown_unit" if is_saraban_address(local.lower()) else "relay"
+            # A saraban address misspelt ("saraban.latkrabang+urgent", a stray character)
+            # is a wrong unit to its sender, not a relay attempt.
+            lowered = local.lower()
+            reason = "unknown_unit" if is_saraban_address(lowered) or lowered.startswith("saraban.") else "relay"
             self._rcpt_refused(session, address, reason)
             return replies.UNKNOWN_UNIT if reason == "unknown_unit" else replies.no_relay(self.domain)
         recipient = f"{unit.address}@{self.domain}"
