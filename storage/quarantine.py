@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import QuarantineEntry
@@ -48,6 +48,20 @@ def list_entries(session: Session, state: str | None = "held", unit: str | None 
     if unit:
         stmt = stmt.where(QuarantineEntry.unit == unit)
     return list(session.scalars(stmt))
+
+
+def page_of_entries(session: Session, state: str, units: set[str] | None, page: int,
+                    per_page: int) -> tuple[list[QuarantineEntry], int]:
+    """(one page of the entries in `state`, newest first, of `units` (None: every
+    unit), their count): the desk's list, by the database's index, not every entry of
+    every unit read and sorted out in Python."""
+    where = [QuarantineEntry.state == state]
+    if units is not None:
+        where.append(QuarantineEntry.unit.in_(sorted(units)))
+    total = session.scalar(select(func.count()).select_from(QuarantineEntry).where(*where)) or 0
+    rows = session.scalars(select(QuarantineEntry).where(*where).order_by(QuarantineEntry.id.desc())
+                           .offset(max(0, page - 1) * per_page).limit(per_page))
+    return list(rows), total
 
 
 def forget(session: Session, entry: QuarantineEntry) -> None:

@@ -42,6 +42,18 @@ def list_entries(services: Services, state: str | None = "held", unit: str | Non
     return entries
 
 
+def page_of_entries(services: Services, state: str, units: set[str] | None, page: int,
+                    per_page: int) -> tuple[list[dict[str, Any]], int]:
+    """The desk's list: one page of entries (newest first) of these units, and how many
+    there are; the files of that page's entries alone are looked for on disk."""
+    with services.db.read_session() as session:
+        rows, total = quarantine.page_of_entries(session, state, units, page, per_page)
+        entries = [entry_as_dict(e) for e in rows]
+    for data in entries:
+        data["sealed"] = is_sealed(services, data)
+    return entries, total
+
+
 def entry_as_dict(entry: QuarantineEntry) -> dict[str, Any]:
     return {
         "id": entry.id,

@@ -17,12 +17,12 @@ from starlette.routing import Route
 from gateway.pipeline.parse import filename_of
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
-from gateway.tools.quarantine import is_parked, list_entries, reject, release, show_entry
+from gateway.tools.quarantine import is_parked, page_of_entries, reject, release, show_entry
 from gateway.tools.reprocess import prepare
 from gateway.web.desk import Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
-from gateway.web.pages_letters import file_response
+from gateway.web.pages_letters import PER_PAGE, file_response
 
 STATES = ("held", "released", "rejected")
 log = structlog.get_logger("gateway.web")
@@ -33,14 +33,30 @@ def quarantine_view(desk: Desk, request: Request, person: Person, form: FormData
                     results: list[dict] | None = None, message: str | None = None, status: int = 200) -> Response:
     state = request.query_params.get("state", "held")
     state = state if state in STATES else "held"
-    entries = [e for e in list_entries(desk.services, state) if person.sees_unit(e["unit"])]
-    entries.reverse()  # newest first
+    # A page at a time, filtered by unit in the database: until session 35 every entry of
+    # the state, every unit's, was read and looked for on disk at each request (20,000
+    # rejected entries: 0.84 s for a district's clerk who saw none of them, a 7.5 MB
+    # page for the administrator), and the released and rejected tabs only grow.
+    units = None if person.all_units else set(person.visible)
+    number = _page_number(request.query_params.get("page"))
+    entries, total = page_of_entries(desk.services, state, units, number, PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    if number > pages:  # an old link past the end: the last page, not an empty one
+        number = pages
+        entries, total = page_of_entries(desk.services, state, units, number, PER_PAGE)
     for entry in entries:
         entry["held_dt"] = dt.datetime.fromisoformat(entry["held_at"])
         entry["parked"] = is_parked(entry["reasons"])
         entry["may_decide"] = may_decide(desk, person, entry)
     return desk.render(request, person, "quarantine.html", status=status, entries=entries, state=state,
-                       states=STATES, results=results, message=message)
+                       states=STATES, results=results, message=message, total=total, page_no=number, pages=pages)
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return min(max(int(value or 1), 1), 1_000_000)
+    except ValueError:
+        return 1
 
 
 def _entry(desk: Desk, person: Person, quarantine_id: int) -> dict:
