@@ -22,7 +22,15 @@ RUN = frozenset({"/JavaScript", "/SubmitForm", "/ResetForm", "/ImportData", "/La
                  "/RichMediaExecute"})
 ACTION_KEYS = ("/A", "/AA", "/OpenAction", "/JS", "/Next")
 MAX_OBJECTS = 50_000  # objects of later revisions looked at; past them the answer is "yes"
-MAX_DEPTH = 8  # nested /AA, /Next chains followed
+# Past any of these the object is said to add actions (a reader follows a chain or a
+# trigger wherever it is: session 35's second red team hid JavaScript behind 32 harmless
+# triggers, behind 9 inline /Next, behind 64 in an array, each read as nothing).
+MAX_DEPTH = 16  # nested /AA, /Next chains followed
+MAX_ITEMS = 256  # entries of one /AA or one /Next array
+
+
+class TooDeep(Exception):
+    """An action structure past the limits: not looked through, so not let pass."""
 
 
 def actions_added(reader, signed_revision: int, last_revision: int) -> str | None:
@@ -39,12 +47,14 @@ def actions_added(reader, signed_revision: int, last_revision: int) -> str | Non
                 if seen > MAX_OBJECTS:
                     return f"more than {MAX_OBJECTS:,} objects were written after signing (not looked through)"
                 obj = reader.get_object(ref, revision=revision)
-                if isinstance(obj, generic.StreamObject) or not isinstance(obj, generic.DictionaryObject):
-                    continue  # a stream's dictionary holds no action a reader runs
+                if not isinstance(obj, generic.DictionaryObject):  # a stream is one too: a widget may be
+                    continue
                 added = _run(obj, 0) - _run(_before(reader, ref, signed_revision), 0)
                 if added:
                     kinds = ", ".join(sorted({kind.lstrip("/") for kind, _ in added}))
                     return f"actions a reader runs were added after signing ({kinds})"
+    except TooDeep:
+        return "actions nested past what is looked through were added after signing"
     except Exception:  # noqa: BLE001 - a later revision that cannot be read is not let pass
         return "what was written after signing could not be looked through for actions"
     return None
@@ -73,12 +83,16 @@ def _run(obj, depth: int) -> set[tuple[str, str]]:
     from pyhanko.pdf_utils import generic
 
     found: set[tuple[str, str]] = set()
-    if obj is None or depth > MAX_DEPTH:
+    if obj is None:
         return found
+    if depth > MAX_DEPTH:
+        raise TooDeep()
     if isinstance(obj, generic.IndirectObject):
         obj = obj.get_object()
     if isinstance(obj, generic.ArrayObject):
-        for item in list(obj)[:64]:
+        if len(obj) > MAX_ITEMS:
+            raise TooDeep()
+        for item in obj:
             found |= _run(item, depth + 1)
         return found
     if not isinstance(obj, generic.DictionaryObject):
@@ -93,7 +107,9 @@ def _run(obj, depth: int) -> set[tuple[str, str]]:
         if key == "/AA":
             triggers = value.get_object() if isinstance(value, generic.IndirectObject) else value
             if isinstance(triggers, generic.DictionaryObject):
-                for trigger in list(triggers.keys())[:32]:
+                if len(triggers) > MAX_ITEMS:
+                    raise TooDeep()
+                for trigger in list(triggers.keys()):
                     found |= _run(triggers.raw_get(trigger), depth + 1)
         else:
             found |= _run(value, depth + 1)

@@ -128,3 +128,60 @@ def test_past_the_objects_looked_through_it_is_for_review(letters, trust, monkey
     cosigned = _later(letters["approval"], _invisible_field({}))
     [sig] = verify_pdf(cosigned, trust).signatures
     assert sig.review and "not looked through" in sig.message
+
+
+def _goto(next_=None):
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name as N
+
+    action = generic.DictionaryObject({N("/S"): N("/GoTo"), N("/D"): generic.ArrayObject(
+        [generic.NumberObject(0), N("/Fit")])})
+    if next_ is not None:
+        action[N("/Next")] = next_
+    return action
+
+
+def _chain(length: int):
+    """GoTo -> GoTo -> ... (`length` of them, inline) -> JavaScript."""
+    action = _js(CODE)
+    for _ in range(length):
+        action = _goto(action)
+    return action
+
+
+@pytest.mark.parametrize("how", ["behind 32 harmless triggers", "behind 9 inline /Next", "behind 64 in a /Next array",
+                                 "behind a chain past what is followed", "the widget a stream"])
+def test_actions_hidden_where_a_reader_still_finds_them(letters, trust, how):
+    """Session 35's second red team: each was TOTAL_PASSED behind the first fix's limits,
+    which stopped looking instead of failing; a widget written as a stream was skipped."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name as N
+
+    if how == "behind 32 harmless triggers":
+        triggers = {**{f"/X{n}": _goto() for n in range(32)}, "/PO": _js(CODE)}
+    elif how == "behind 9 inline /Next":
+        triggers = {"/PO": _chain(9)}
+    elif how == "behind 64 in a /Next array":
+        triggers = {"/PO": _goto(generic.ArrayObject([*(_goto() for _ in range(64)), _js(CODE)]))}
+    elif how == "behind a chain past what is followed":
+        triggers = {"/PO": _chain(actions.MAX_DEPTH + 5)}
+    else:
+        triggers = None
+    if triggers is not None:
+        change = _invisible_field(triggers)
+    else:
+        def change(w, page_ref):
+            stream = generic.StreamObject({
+                N("/FT"): N("/Sig"), N("/T"): generic.pdf_string("Signature2"), N("/Type"): N("/Annot"),
+                N("/Subtype"): N("/Widget"), N("/F"): generic.NumberObject(4), N("/P"): page_ref,
+                N("/Rect"): generic.ArrayObject(map(generic.NumberObject, (0, 0, 0, 0))),
+                N("/AA"): generic.DictionaryObject({N("/PO"): _js(CODE)})}, stream_data=b"")
+            ref = w.add_object(stream)
+            page = page_ref.get_object()
+            page[N("/Annots")] = generic.ArrayObject([*page.get("/Annots", []), ref])
+            w.update_container(page)
+            w.root["/AcroForm"]["/Fields"].append(ref)
+            w.update_root()
+    [sig] = verify_pdf(_later(letters["approval"], change), trust).signatures
+    assert (sig.indication, sig.modifications, sig.review) == ("INDETERMINATE", "other", True), sig.message
+    assert "actions" in sig.message and "added after signing" in sig.message
