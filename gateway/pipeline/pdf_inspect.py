@@ -35,6 +35,9 @@ MARKING_LAST = 20
 # only on pages 201 to n-20 of a longer PDF was not read. What is left of them after
 # MIDDLE_TIME seconds makes the PDF not read (at least ลับ, uncertain).
 MIDDLE_TIME = 5.0
+# Of them, the pages that draw annotations are read in full, as the others (at most this
+# many; past them the PDF is not read).
+MIDDLE_ANNOTATED = 100
 EDGE_LINES = 12  # lines kept from each end of a page
 # What a viewer shows beside the page's own text in stream order (`_other_text`):
 MAX_ANNOTS = 200  # annotations read per page; a hostile page may hold thousands
@@ -330,36 +333,46 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
     other: dict[int, str] = {}
     fields = _Fields(data)
     scans = _Scans()
+    def read_page(n: int) -> None:
+        page = textpage = None
+        try:
+            if n < count:
+                page = document[n]
+                textpage = page.get_textpage()
+                raw = textpage.get_text_range()
+            else:
+                raw = ""
+            texts[n] = raw.replace("\r\n", "\n").replace("\r", "\n")
+        except Exception:  # noqa: BLE001 - one broken page must not hide the others
+            texts[n] = ""
+            return
+        if page is None:
+            return
+        # The scan first: `_other_text` may flatten the page's annotations into it.
+        scanned = scans.page(n, page, textpage, raw) + scans.stamps(n, page)
+        try:
+            other[n] = _other_text(document, n, page, textpage, raw, fields)
+        except Exception:  # noqa: BLE001 - nor what is shown beside one page's text
+            other[n] = ""
+        if scanned:
+            other[n] = "\n".join(filter(None, (other[n], *scanned)))
+        # Last: its annotations are now drawn into the page when it had any.
+        flattened = page.raw is None
+        scans.drawings(n, document[n] if flattened else page, other, flattened)
+
     try:
         count = len(document)
         for n in pages_read(count) if wanted is None else wanted:
-            page = textpage = None
-            try:
-                if n < count:
-                    page = document[n]
-                    textpage = page.get_textpage()
-                    raw = textpage.get_text_range()
-                else:
-                    raw = ""
-                texts[n] = raw.replace("\r\n", "\n").replace("\r", "\n")
-            except Exception:  # noqa: BLE001 - one broken page must not hide the others
-                texts[n] = ""
-                continue
-            if page is None:
-                continue
-            # The scan first: `_other_text` may flatten the page's annotations into it.
-            scanned = scans.page(n, page, textpage, raw) + scans.stamps(n, page)
-            try:
-                other[n] = _other_text(document, n, page, textpage, raw, fields)
-            except Exception:  # noqa: BLE001 - nor what is shown beside one page's text
-                other[n] = ""
-            if scanned:
-                other[n] = "\n".join(filter(None, (other[n], *scanned)))
-            # Last: its annotations are now drawn into the page when it had any.
-            flattened = page.raw is None
-            scans.drawings(n, document[n] if flattened else page, other, flattened)
+            read_page(n)
+        middle, annotated = _middle_pages(document, count, texts)
+        # A page between them that draws annotations is read as the others are: a
+        # ลับที่สุด stamp annotation on page 250 of 300 left the letter ordinary and
+        # certain (session 35's second red team).
+        for n in annotated[:MIDDLE_ANNOTATED]:
+            read_page(n)
+        if len(annotated) > MIDDLE_ANNOTATED and not middle:
+            middle = f"pages with annotations past the first {MIDDLE_ANNOTATED} between the pages read"
         scans.last(document, other)
-        middle = _middle_pages(document, count, texts)
     finally:
         fields.close()
         document.close()
@@ -367,15 +380,19 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
     return count, texts, other, [*([f"{NOT_READ_IN_TIME}: {middle}"] if middle else []), *_scan_error(scans.unread)]
 
 
-def _middle_pages(document, count: int, texts: dict[int, str]) -> str | None:
-    """The text layer of the pages `texts` does not hold yet, added to it in page order,
-    or what could not be read of them in MIDDLE_TIME seconds. A classification is printed
-    on every page, but an annex marked ลับมาก may sit on pages 300-340 of a bundle of 800."""
+def _middle_pages(document, count: int, texts: dict[int, str]) -> tuple[str | None, list[int]]:
+    """(what could not be read of them in MIDDLE_TIME seconds, the pages among them that
+    draw annotations) of the pages `texts` does not hold yet, whose text layer is added
+    to it in page order. A classification is printed on every page, but an annex marked
+    ลับมาก may sit on pages 300-340 of a bundle of 800."""
     import time
 
+    import pypdfium2.raw as pdfium_c
+
     left = [n for n in range(count) if n not in texts]
+    annotated: list[int] = []
     if not left:
-        return None
+        return None, annotated
     end = time.monotonic() + MIDDLE_TIME
     unread = None
     for n in left:
@@ -387,6 +404,9 @@ def _middle_pages(document, count: int, texts: dict[int, str]) -> str | None:
             page = document[n]
             textpage = page.get_textpage()
             texts[n] = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+            annotations = pdfium_c.FPDFPage_GetAnnotCount(page.raw)
+            if annotations and (annotations > MAX_ANNOTS or _draws_annotations(page.raw, annotations)):
+                annotated.append(n)
         except Exception:  # noqa: BLE001 - one broken page must not hide the others
             texts[n] = ""
         finally:
@@ -396,7 +416,25 @@ def _middle_pages(document, count: int, texts: dict[int, str]) -> str | None:
     ordered = dict(sorted(texts.items()))
     texts.clear()
     texts.update(ordered)
-    return unread
+    return unread, annotated
+
+
+def _draws_annotations(page, count: int) -> bool:
+    """Among a page's `count` annotations, one a viewer draws (not a link, a popup or a
+    hidden one)."""
+    import pypdfium2.raw as pdfium_c
+
+    for i in range(count):
+        annot = pdfium_c.FPDFPage_GetAnnot(page, i)
+        if not annot:
+            continue
+        try:
+            if pdfium_c.FPDFAnnot_GetSubtype(annot) not in (pdfium_c.FPDF_ANNOT_LINK, pdfium_c.FPDF_ANNOT_POPUP) \
+                    and not pdfium_c.FPDFAnnot_GetFlags(annot) & pdfium_c.FPDF_ANNOT_FLAG_HIDDEN:
+                return True
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+    return False
 
 
 MAX_ANNOTS_LOOKED = 20_000  # annotations of a page whose kind is looked at (~1 us each)

@@ -92,3 +92,44 @@ def test_pages_read_before_the_time_ran_out_keep_their_numbers(monkeypatch):
     assert "pages 208 to 220 of 240" in info.error, info.error
     found = _classified(pdf)
     assert found.level == "secret" and found.where == "file 1 page 205", found
+
+
+def _stamp_annotation_on(base: bytes, page_number: int, mark: bytes, link_only: bool = False) -> bytes:
+    """`base` with a page-sized Stamp annotation on `page_number` (1-based) whose
+    appearance is page 1 of `mark` (a Link instead, pointing nowhere, with `link_only`)."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, NumberObject, StreamObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(base)))
+    rect = ArrayObject([FloatObject(0), FloatObject(0), FloatObject(595.28), FloatObject(841.89)])
+    if link_only:
+        annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
+                                  NameObject("/Rect"): rect})
+    else:
+        shown = PdfReader(io.BytesIO(mark)).pages[0]
+        form = StreamObject()
+        form.set_data(shown.get_contents().get_data())
+        form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+                     NameObject("/BBox"): rect, NameObject("/Resources"): shown["/Resources"].clone(writer)})
+        annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Stamp"),
+                                  NameObject("/Rect"): rect, NameObject("/F"): NumberObject(4),
+                                  NameObject("/AP"): DictionaryObject({NameObject("/N"): writer._add_object(form)})})
+    writer.pages[page_number - 1][NameObject("/Annots")] = ArrayObject([writer._add_object(annot)])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_stamp_annotation_on_a_middle_page_is_read():
+    """Session 35's second red team: the middle pages' text layer alone was read, and a
+    ลับที่สุด stamp annotation on page 250 of 300 left the letter ordinary, certain. A
+    middle page that draws annotations is now read as the first 200 are."""
+    base = marked_pdf(pages=225)
+    marked = _stamp_annotation_on(base, 203, marked_pdf(top="ลับที่สุด", bottom="ลับที่สุด"))
+    found = _classified(marked)
+    assert (found.level, found.certain, found.where) == ("top_secret", True, "file 1 page 203"), found
+    linked = _stamp_annotation_on(base, 203, b"", link_only=True)  # a link draws nothing
+    assert inspect_pdf(linked).other_texts == ()
+    assert (_classified(linked).level, _classified(linked).certain) == ("none", True)
