@@ -64,6 +64,14 @@ def page_of_entries(session: Session, state: str, units: set[str] | None, page: 
     return list(rows), total
 
 
+def units_of_entries(session: Session, ids: set[int]) -> dict[int, str]:
+    """Entry id -> its unit, for the entries of `ids` that name one."""
+    if not ids:
+        return {}
+    rows = session.execute(select(QuarantineEntry.id, QuarantineEntry.unit).where(QuarantineEntry.id.in_(sorted(ids))))
+    return {entry_id: unit for entry_id, unit in rows if unit}
+
+
 def forget(session: Session, entry: QuarantineEntry) -> None:
     """Close a held entry so the pipeline decides again (`reprocess`); its reasons stay
     in the operator action that asked for it."""

@@ -153,9 +153,7 @@ def audit_trail(desk: Desk, request: Request, person: Person, form: FormData | N
 
 def _held_units(desk: Desk, events: list[dict]) -> dict[str, str]:
     """"quarantine N" -> the unit of held entry N, for the events that name one."""
-    from sqlalchemy import select
-
-    from storage.models import QuarantineEntry
+    from storage.quarantine import units_of_entries
 
     ids = set()
     for event in events:
@@ -165,9 +163,8 @@ def _held_units(desk: Desk, events: list[dict]) -> dict[str, str]:
     if not ids:
         return {}
     with desk.services.db.read_session() as session:
-        rows = session.execute(select(QuarantineEntry.id, QuarantineEntry.unit)
-                               .where(QuarantineEntry.id.in_(sorted(ids)))).all()
-    return {f"quarantine {entry_id}": unit for entry_id, unit in rows if unit}
+        units = units_of_entries(session, ids)
+    return {f"quarantine {entry_id}": unit for entry_id, unit in units.items()}
 
 
 def routes(desk: Desk) -> list[Route]:
