@@ -251,7 +251,14 @@ def _file(data: bytes, filename: str | None, declared: str, disposition: str | N
     # start: a PDF behind a few stray bytes is shown, and so it is read, by its name or
     # by its declared type, or whatever it is called when it also ends as a PDF.
     if kind == "pdf" or sniffed == "application/pdf" or (kind is None and named_pdf and b"%PDF-" in data[:1024]):
-        info = reading.pdf_reader(data)
+        try:
+            info = reading.pdf_reader(data)
+        except (Exception, RecursionError) as exc:  # noqa: BLE001 - what the reader raised (in its child)
+            # One PDF its reader raised on is that file not read (at least ลับ, its sender
+            # told it cannot be opened), not the whole letter unparsed (session 35).
+            structlog.get_logger("gateway.pipeline.parse").warning("pdf_reader_raised", what=what,
+                                                                   error=type(exc).__name__)
+            info = PdfInfo(None, None, False, f"the PDF reader failed: {why_unread(exc)}")
     else:
         if named_pdf:
             # Named or typed a PDF, and not one (a ZIP, a signed file, a message): the

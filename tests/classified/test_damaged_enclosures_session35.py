@@ -117,3 +117,24 @@ def test_over_smtp_the_letter_is_registered_sealed_with_plain_words(tmp_path):
         unread = [f for f in json.loads(findings) if f["rule"] == "classified_unread"]
         assert unread and "file 2: member could not be unpacked (damaged)" in unread[0]["message_en"], unread
         assert not CLASS_NAMES.search(unread[0]["message_en"] + unread[0]["message_th"])
+
+
+def test_a_pdf_its_reader_raises_on_is_that_file_unread_and_the_rest_is_read():
+    """What the PDF reader raised (in its child, raised again in the runner) failed the
+    whole letter's parse: held as unparseable, its other parts unread. Now that PDF is
+    not read (at least ลับ, its sender told it cannot be opened) and the rest is read: a
+    ลับมาก in the body still counts."""
+    from gateway.pipeline.pdf_inspect import PdfInfo
+    from rules.markings import read_classification
+
+    def raising(data: bytes) -> PdfInfo:
+        raise ZeroDivisionError("division by zero")
+
+    raw = file_letter("2569_dds_0403_57_1.txt", "ลับมาก\nบันทึกข้อความ\n".encode())
+    mail = parse_mail(raw, "", raising)
+    [cover] = [a for a in mail.attachments if (a.filename or "").endswith(".pdf")]
+    assert cover.pdf_error == "the PDF reader failed: damaged"
+    found = read_classification(mail)
+    assert found.level == "secret", found
+    plain = parse_mail(file_letter("2569_dds_0403_57_1.txt", "ตารางประชุม\n".encode()), "", raising)
+    assert (read_classification(plain).level, read_classification(plain).certain) == ("confidential", False)
