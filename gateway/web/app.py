@@ -112,6 +112,12 @@ def login_routes(desk: Desk) -> list[Route]:
                                httponly=True, samesite="strict")
         return response
 
+    def logout_page(desk: Desk, request: Request, person: Person, form) -> Response:
+        # A bookmarked or typed /logout: signing out changes state, so it takes the button
+        # (a POST with the page's token); until session 35 this was "not found", and the
+        # clerk, who thought they had signed out, had not.
+        return desk.render(request, person, "logout.html")
+
     def language(desk: Desk, request: Request, person: Person, form) -> Response:
         from storage.users import set_session_lang
 
@@ -137,6 +143,7 @@ def login_routes(desk: Desk) -> list[Route]:
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
         Route("/logout", page(desk, logout), methods=["POST"]),
+        Route("/logout", page(desk, logout_page), methods=["GET"]),
         Route("/lang", page(desk, language), methods=["POST"]),
         Route("/digits", page(desk, thai_digits), methods=["POST"]),
     ]

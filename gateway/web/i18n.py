@@ -10,6 +10,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "app": ("ระบบรับหนังสือราชการ สารบรรณกลาง", "Saraban desk"),
     "sign_in": ("เข้าสู่ระบบ", "Sign in"),
     "sign_out": ("ออกจากระบบ", "Sign out"),
+    "sign_out_here": ("กดปุ่มด้านล่างเพื่อออกจากระบบ", "Press the button below to sign out."),
     "username": ("ชื่อผู้ใช้", "User name"),
     "password": ("รหัสผ่าน", "Password"),
     "bad_credentials": ("ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", "Wrong user name or password."),

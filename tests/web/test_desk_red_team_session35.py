@@ -197,3 +197,15 @@ def test_the_held_letters_page_is_a_page_of_the_units_entries(desk):
     assert "200 รายการ · หน้า 1/4" in seen(first)
     last = clerk.get("/quarantine?state=rejected&page=99")  # past the end: the last page
     assert "หน้า 4/4" in seen(last) and "0" in re.findall(r"S35PAGE (\d+)", last.text)
+
+
+def test_a_bookmarked_sign_out_page_offers_the_button(desk):
+    """GET /logout (a bookmark, a typed address) was the "not found" page, and the clerk
+    stayed signed in thinking otherwise; it now says how to sign out, and the button
+    there does."""
+    clerk = signed_in(desk.url, "latclerk")
+    page_ = clerk.get("/logout")
+    assert page_.status == 200 and "กดปุ่มด้านล่างเพื่อออกจากระบบ" in seen(page_)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page_.text)[1]
+    out = clerk.post("/logout", [("csrf", csrf)])
+    assert out.status == 303 and clerk.get("/register").status in (303, 401)
