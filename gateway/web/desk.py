@@ -79,10 +79,11 @@ class BadRequest(Exception):
     """A parameter the desk cannot use (a date out of range, a book that does not
     exist): the desk's 400 page with this sentence, in the person's language."""
 
-    def __init__(self, key: str, detail: str = ""):
+    def __init__(self, key: str, detail: str = "", field: str | None = None):
         super().__init__(key)
         self.key = key
         self.detail = detail
+        self.field = field  # the word for the form's field, said in the person's language
 
 
 # Ids are BIGINT/INTEGER columns: anything larger is no row of ours (and a database
@@ -332,7 +333,8 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
         except Forbidden:
             return desk.error(request, person, 403, word("forbidden", person.lang), word("forbidden", person.lang))
         except BadRequest as bad:
-            text = word(bad.key, person.lang) + (f" ({bad.detail})" if bad.detail else "")
+            detail = ": ".join(filter(None, (word(bad.field, person.lang) if bad.field else "", bad.detail)))
+            text = word(bad.key, person.lang) + (f" ({detail})" if detail else "")
             return desk.error(request, person, 400, word("bad_request", person.lang), text)
 
     return endpoint

@@ -94,10 +94,12 @@ def filter_day(text: str | None, field: str) -> dt.date | None:
     # typed_day reads 2569-11-30 too; the date field's own form past its years
     # (9999-12-31) is still a day, and out of range below.
     day = typed_day(text) or _day(text.strip())
+    # The field by its label on the form, in the person's language (it was "from: ...").
+    label = {"from": "received_from", "to": "received_to"}.get(field)
     if day is None:
-        raise BadRequest("bad_day", f"{field}: {text.strip()[:40]}")
+        raise BadRequest("bad_day", text.strip()[:40], field=label)
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise BadRequest("bad_date", f"{field}: {day.isoformat()}")
+        raise BadRequest("bad_date", day.isoformat(), field=label)
     return day
 
 

@@ -209,3 +209,13 @@ def test_a_bookmarked_sign_out_page_offers_the_button(desk):
     csrf = re.search(r'name="csrf" value="([^"]+)"', page_.text)[1]
     out = clerk.post("/logout", [("csrf", csrf)])
     assert out.status == 303 and clerk.get("/register").status in (303, 401)
+
+
+def test_a_bad_date_names_its_field_as_the_form_does(desk):
+    """The 400 page named the field by its parameter, in English: "(from: 1/13/2569)"."""
+    clerk = signed_in(desk.url, "latclerk")
+    answer = clerk.get("/register?from=31/02/2569")
+    assert answer.status == 400
+    text = seen(answer)
+    assert "(รับตั้งแต่วันที่: 31/02/2569)" in text and "from:" not in text, text
+    assert "(ถึงวันที่: 0001-01-01)" in seen(clerk.get("/register?to=0001-01-01"))
