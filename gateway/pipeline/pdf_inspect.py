@@ -405,7 +405,7 @@ def _middle_pages(document, count: int, texts: dict[int, str]) -> tuple[str | No
             textpage = page.get_textpage()
             texts[n] = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
             annotations = pdfium_c.FPDFPage_GetAnnotCount(page.raw)
-            if annotations and (annotations > MAX_ANNOTS or _draws_annotations(page.raw, annotations)):
+            if annotations and (annotations > MAX_ANNOTS or _draws_annotations(page.raw, 0, annotations)):
                 annotated.append(n)
         except Exception:  # noqa: BLE001 - one broken page must not hide the others
             texts[n] = ""
@@ -419,12 +419,12 @@ def _middle_pages(document, count: int, texts: dict[int, str]) -> tuple[str | No
     return unread, annotated
 
 
-def _draws_annotations(page, count: int) -> bool:
-    """Among a page's `count` annotations, one a viewer draws (not a link, a popup or a
-    hidden one)."""
+def _draws_annotations(page, start: int, stop: int) -> bool:
+    """Among a page's annotations `start` to `stop`, one a viewer draws (not a link, a
+    popup or a hidden one)."""
     import pypdfium2.raw as pdfium_c
 
-    for i in range(count):
+    for i in range(start, stop):
         annot = pdfium_c.FPDFPage_GetAnnot(page, i)
         if not annot:
             continue
@@ -443,21 +443,9 @@ MAX_ANNOTS_LOOKED = 20_000  # annotations of a page whose kind is looked at (~1 
 def _drawn_annotations_past(page, count: int) -> str:
     """What of a page's annotations past MAX_ANNOTS a viewer draws ("" when none: links
     and popups draw nothing, hidden ones are not drawn)."""
-    import pypdfium2.raw as pdfium_c
-
     if count > MAX_ANNOTS_LOOKED:
         return f"more than {MAX_ANNOTS_LOOKED:,} annotations"
-    for i in range(MAX_ANNOTS, count):
-        annot = pdfium_c.FPDFPage_GetAnnot(page, i)
-        if not annot:
-            continue
-        try:
-            if pdfium_c.FPDFAnnot_GetSubtype(annot) not in (pdfium_c.FPDF_ANNOT_LINK, pdfium_c.FPDF_ANNOT_POPUP) \
-                    and not pdfium_c.FPDFAnnot_GetFlags(annot) & pdfium_c.FPDF_ANNOT_FLAG_HIDDEN:
-                return f"annotations past the first {MAX_ANNOTS} drawn"
-        finally:
-            pdfium_c.FPDFPage_CloseAnnot(annot)
-    return ""
+    return f"annotations past the first {MAX_ANNOTS} drawn" if _draws_annotations(page, MAX_ANNOTS, count) else ""
 
 
 class _Scans:
