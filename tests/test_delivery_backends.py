@@ -59,6 +59,14 @@ to = ["{DEPT}"]
 """
 
 
+def folder_copies(dovecot, user: str, folder: str = "Saraban/latkrabang") -> list[bytes]:
+    conn = dovecot.imap(user)
+    try:
+        return raw_messages(conn, folder)
+    finally:
+        conn.logout()
+
+
 def raw_messages(conn: imaplib.IMAP4, folder: str) -> list[bytes]:
     typ, _ = conn.select(f'"{folder}"', readonly=True)
     assert typ == "OK", folder
@@ -97,11 +105,7 @@ def test_one_signed_letter_is_filed_alike_by_maildir_imap_and_smtp(tmp_path, dov
         [maildir] = [p.read_bytes() for p in d.maildir_files("dindaeng")]
     finally:
         d.stop()
-    conn = dovecot.imap(user)
-    try:
-        [imap] = raw_messages(conn, "Saraban/latkrabang")
-    finally:
-        conn.logout()
+    [imap] = folder_copies(dovecot, user)
     [forwarded] = strict_sink.messages(DEPT)
     copies = {"maildir": maildir, "imap": imap, "smtp": forwarded.data}
 
@@ -151,11 +155,7 @@ def test_bare_lf_letter_is_kept_exact_and_sent_crlf_to_every_peer(tmp_path, dove
     assert entry["queue_id"] == queue_id
     [forwarded] = strict_sink.messages(DEPT)  # the strict receiver took it at the first try
     assert not BARE_LF.search(forwarded.data)
-    conn = dovecot.imap(user)
-    try:
-        [imap] = raw_messages(conn, "Saraban/latkrabang")
-    finally:
-        conn.logout()
+    [imap] = folder_copies(dovecot, user)
     assert not BARE_LF.search(imap)
     # The Maildir copy is a file on the gateway host: the sender's line ends, untouched;
     # the peers got the same copy with every line end made CRLF.
@@ -306,11 +306,7 @@ def test_a_file_with_nul_bytes_is_filed_over_imap_byte_for_byte(tmp_path, doveco
         assert d.wait_idle()["outbox"]["folder"] == {"done": 1}, d.cli("outbox", "list").stdout
     finally:
         d.stop()
-    conn = dovecot.imap(user)
-    try:
-        [imap] = raw_messages(conn, "Saraban/latkrabang")
-    finally:
-        conn.logout()
+    [imap] = folder_copies(dovecot, user)
     copy = email.message_from_bytes(imap, policy=email.policy.compat32)
     files = {p.get_filename(): p.get_payload(decode=True) for p in copy.walk() if p.get_filename()}
     assert files["photo.jpg"] == NUL_BLOB

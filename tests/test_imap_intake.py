@@ -27,6 +27,15 @@ def _registered(d: Daemon, count: int) -> list[dict]:
                       what=f"{count} registered letters")
 
 
+def _unmarked_and_renumbered(dovecot, user: str) -> None:
+    """Our keyword stripped, as a clerk's client might, then the mailbox renumbered."""
+    conn = dovecot.imap(user)
+    conn.select("INBOX")
+    conn.uid("STORE", "1:*", "-FLAGS", "($SarabanRegistered)")
+    conn.logout()
+    dovecot.change_uidvalidity(user)
+
+
 def _all_marked(dovecot, user: str, count: int, folder: str = "INBOX", keyword: str = "$SarabanRegistered"):
     def marked():
         flags = mailbox_flags(dovecot, user, folder)
@@ -100,12 +109,7 @@ def test_uidvalidity_change_before_marking_recognises_message_ids(daemon_factory
     _registered(d, 1)
     _all_marked(dovecot, user, 1)
     d.stop()
-    # Strip our keyword, as a clerk's client might, then renumber the mailbox.
-    conn = dovecot.imap(user)
-    conn.select("INBOX")
-    conn.uid("STORE", "1:*", "-FLAGS", "($SarabanRegistered)")
-    conn.logout()
-    dovecot.change_uidvalidity(user)
+    _unmarked_and_renumbered(dovecot, user)
     d.start()
     d.wait_for(lambda: any(e.get("event") == "imap_message_known" for e in d.events()), timeout=60,
                what="the message to be recognised")
@@ -131,12 +135,7 @@ def test_a_new_letter_reusing_a_message_id_after_a_uidvalidity_change_is_registe
     _registered(d, 1)
     _all_marked(dovecot, user, 1)
     d.stop()
-    # Strip our keyword, as a clerk's client might: the restored letter must be known.
-    conn = dovecot.imap(user)
-    conn.select("INBOX")
-    conn.uid("STORE", "1:*", "-FLAGS", "($SarabanRegistered)")
-    conn.logout()
-    dovecot.change_uidvalidity(user)
+    _unmarked_and_renumbered(dovecot, user)  # the restored letter must be known
     time.sleep(1.1)  # INTERNALDATE counts whole seconds
     dovecot.deliver(user, letter(subject="หนังสือฉบับที่สอง เรื่อง ขอส่งรายงาน", message_id=reused))
     d.start()

@@ -39,6 +39,7 @@ from gateway.intake.imap_session import mailbox_name
 from tests.daemon import Daemon, write_config
 from tests.imap_helpers import delivery_config, folder_messages, folders, intake_config
 from tests.letters import letter, make_pdf
+from tests.servers.passthrough import PassThrough
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 TARGET = "Saraban/latkrabang"
@@ -50,57 +51,30 @@ def _pending_again(d) -> None:
         db.execute("UPDATE outbox SET state = 'pending', done_at = NULL, attempts = 0 WHERE kind = 'folder'")
 
 
-class _Relay:
+class _Relay(PassThrough):
     """The network between the gateway and Dovecot's plaintext port. Its uplink carries
     `rate` bytes a second, its downlink `down_rate` (None: as fast as it goes), and it
     holds the first bytes of the next APPEND's letter for `stall` seconds; `stalled_ended` is set when that
-    connection is over. The relay's receive window is tiny, so what it does not read the
-    gateway's kernel holds, unacknowledged, as over a slow or stalled line."""
+    connection is over."""
 
     def __init__(self, port: int):
-        self.port, self.rate, self.down_rate, self.stall = port, None, None, 0.0
+        self.rate, self.down_rate, self.stall = None, None, 0.0
         self.stalled_ended = threading.Event()
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the kernel's minimum
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(port)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                near, _ = self.listener.accept()
-            except OSError:
-                return
-            far = socket.create_connection(("127.0.0.1", self.port))
-            threading.Thread(target=self._pipe, args=(near, far, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(far, near, False), daemon=True).start()
+    def carry(self, chunk: bytes, sink: socket.socket, up: bool, state: dict) -> bool:
+        sink.sendall(chunk)
+        if up and self.stall and b" APPEND " in chunk:  # the command; its letter follows
+            state["stalled"], pause, self.stall = True, self.stall, 0.0
+            time.sleep(pause)
+        rate = self.rate if up else self.down_rate
+        if rate:
+            time.sleep(len(chunk) / rate)
+        return True
 
-    def _pipe(self, source: socket.socket, sink: socket.socket, up: bool) -> None:
-        stalled = False
-        try:
-            while chunk := source.recv(4096):
-                sink.sendall(chunk)
-                if up and self.stall and b" APPEND " in chunk:  # the command; its letter follows
-                    stalled, pause, self.stall = True, self.stall, 0.0
-                    time.sleep(pause)
-                rate = self.rate if up else self.down_rate
-                if rate:
-                    time.sleep(len(chunk) / rate)
-        except OSError:
-            pass
-        finally:
-            _close(source, sink)
-            if stalled:
-                self.stalled_ended.set()
-
-
-def _close(*ends: socket.socket) -> None:
-    for end in ends:
-        try:
-            end.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    def ended(self, up: bool, state: dict) -> None:
+        if state.get("stalled"):
+            self.stalled_ended.set()
 
 
 @pytest.fixture(scope="module")

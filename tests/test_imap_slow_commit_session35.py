@@ -9,7 +9,6 @@ APPEND is not tried again on the spot, and the outbox looks again no sooner than
 `UNANSWERED_GRACE` times the timeout (at least a minute)."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -20,57 +19,29 @@ from gateway.delivery.imap import ImapFiler, ImapTarget
 from gateway.intake.imap_session import ImapUnanswered
 from storage import outbox
 from storage.db import Database
+from tests.servers.passthrough import PassThrough
 
 MARKER = b"SLOW-COMMIT-MARKER"
 HOLD = 10.0  # the late commit: the literal's last bytes reach Dovecot this much later
 
 
-class SlowCommitRelay:
+class SlowCommitRelay(PassThrough):
     """A pass-through to Dovecot that holds the first upload carrying MARKER for HOLD
     seconds, then hands it on: the server commits that APPEND late."""
 
     def __init__(self, port: int):
-        self.port, self.held = port, threading.Event()
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.held = threading.Event()
+        super().__init__(port)
 
-    @property
-    def address(self) -> int:
-        return self.listener.getsockname()[1]
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                near, _ = self.listener.accept()
-            except OSError:
-                return
-            far = socket.create_connection(("127.0.0.1", self.port))
-            threading.Thread(target=self._pipe, args=(near, far, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(far, near, False), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket, up: bool) -> None:
-        try:
-            while chunk := source.recv(65536):
-                if up and MARKER in chunk and not self.held.is_set():
-                    self.held.set()
-                    time.sleep(HOLD)
-                    sink.sendall(chunk)
-                    time.sleep(1.0)
-                    break
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.listener.close()
+    def carry(self, chunk: bytes, sink, up: bool, state: dict) -> bool:
+        if up and MARKER in chunk and not self.held.is_set():
+            self.held.set()
+            time.sleep(HOLD)
+            sink.sendall(chunk)
+            time.sleep(1.0)
+            return False
+        sink.sendall(chunk)
+        return True
 
 
 def _copy(queue_id: str, body: bytes) -> bytes:
@@ -82,7 +53,7 @@ def _copy(queue_id: str, body: bytes) -> bytes:
 def test_an_append_committed_after_the_timeout_is_filed_once(dovecot, dovecot_user):
     user, password = dovecot_user
     relay = SlowCommitRelay(dovecot.port)
-    target = ImapTarget(host="127.0.0.1", port=relay.address, tls=False, ca_file=None, verify=True, timeout=4,
+    target = ImapTarget(host="127.0.0.1", port=relay.port, tls=False, ca_file=None, verify=True, timeout=4,
                         username=user, password=password, folder="Saraban/latkrabang", keyword="$SarabanRegistered")
     filer = ImapFiler()
     try:

@@ -16,9 +16,7 @@ unit's server) was cut at every attempt and never delivered: Python's `sendall` 
 the socket's timeout for the whole call."""
 from __future__ import annotations
 
-import socket
 import ssl
-import threading
 import time
 
 import pytest
@@ -29,6 +27,7 @@ from tests.daemon import free_port
 from tests.letters import letter
 from tests.notices.conftest import notices_config
 from tests.notices.sink import Sink
+from tests.servers.passthrough import PassThrough
 from tests.servers.tls import write_self_signed
 
 COPY = b"Subject: x\r\nMessage-ID: <tls-relay@test>\r\n\r\nthe folder copy\r\n"
@@ -99,42 +98,18 @@ to = ["{DEPT}"]
     assert not [e for e in d.events() if "server_hostname" in str(e)]
 
 
-class SlowLine:
-    """A TCP pass-through to `port` that carries the client's bytes at `rate` bytes a
-    second (its receive buffer kept small, so the sender's writes wait for the line)."""
+class SlowLine(PassThrough):
+    """Carries the client's bytes at `rate` bytes a second."""
 
     def __init__(self, port: int, rate: int):
-        self.port, self.rate = port, rate
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.rate = rate
+        super().__init__(port)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                near, _ = self.listener.accept()
-            except OSError:
-                return
-            far = socket.create_connection(("127.0.0.1", self.port))
-            threading.Thread(target=self._pipe, args=(near, far, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(far, near, False), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket, up: bool) -> None:
-        try:
-            while chunk := source.recv(4096):
-                sink.sendall(chunk)
-                if up:
-                    time.sleep(len(chunk) / self.rate)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+    def carry(self, chunk: bytes, sink, up: bool, state: dict) -> bool:
+        sink.sendall(chunk)
+        if up:
+            time.sleep(len(chunk) / self.rate)
+        return True
 
 
 def test_a_copy_whose_upload_outlasts_the_timeout_is_forwarded_while_it_moves():
@@ -143,11 +118,11 @@ def test_a_copy_whose_upload_outlasts_the_timeout_is_forwarded_while_it_moves():
     try:
         big = COPY + (b"A" * 76 + b"\r\n") * (1_200_000 // 78)  # ~6 s on the line, timeout 2 s
         started = time.monotonic()
-        forward(SmtpForward(host="127.0.0.1", port=line.listener.getsockname()[1], starttls=False, timeout=2),
+        forward(SmtpForward(host="127.0.0.1", port=line.port, starttls=False, timeout=2),
                 big, "saraban.pomprap@bangkok.go.th", [DEPT])
         assert time.monotonic() - started > 2  # it did outlast the timeout
         (got,) = sink.wait(1, to=DEPT)
         assert len(got.data) >= len(big) - 4
     finally:
-        line.listener.close()
+        line.close()
         sink.stop()
