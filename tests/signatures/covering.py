@@ -131,7 +131,16 @@ def _add_widget(w, ft: str, name: str, appearance) -> None:
              N("/AP"): generic.DictionaryObject({N("/N"): appearance})}
     if ft == "/Tx":
         field[N("/V")] = generic.pdf_string("")
-    ref = w.add_object(generic.DictionaryObject(field))
+    attach_field(w, page_ref, generic.DictionaryObject(field))
+
+
+def attach_field(w, page_ref, field) -> None:
+    """`field` (a widget annotation that is its own field) added to page 1's annotations
+    and to the form's fields, in the writer's incremental update."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name as N
+
+    ref = w.add_object(field)
     page = page_ref.get_object()
     if "/Annots" in page:
         page["/Annots"].append(ref)

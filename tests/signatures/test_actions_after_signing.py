@@ -17,6 +17,7 @@ import pytest
 from gateway.signatures import actions
 from gateway.signatures.verify import verify_pdf
 from tests.pki import make_letter, sign_letter
+from tests.signatures.covering import attach_field
 
 CODE = 'app.alert("this letter is cancelled"); var f = this.getField("remark"); if (f) f.value = "ATTACKER";'
 
@@ -61,19 +62,7 @@ def _invisible_field(triggers: dict):
             N("/Subtype"): N("/Widget"), N("/F"): generic.NumberObject(4), N("/P"): page_ref,
             N("/Rect"): generic.ArrayObject(map(generic.NumberObject, (0, 0, 0, 0))),
             N("/AA"): generic.DictionaryObject({N(k): v for k, v in triggers.items()})})
-        ref = w.add_object(field)
-        page = page_ref.get_object()
-        if "/Annots" in page:
-            page["/Annots"].append(ref)
-        else:
-            page[N("/Annots")] = generic.ArrayObject([ref])
-        w.update_container(page)
-        form_ref = w.root.raw_get("/AcroForm")
-        w.root["/AcroForm"]["/Fields"].append(ref)
-        if isinstance(form_ref, generic.IndirectObject):
-            w.mark_update(form_ref)
-        else:
-            w.update_root()
+        attach_field(w, page_ref, field)
     return change
 
 
@@ -176,12 +165,7 @@ def test_actions_hidden_where_a_reader_still_finds_them(letters, trust, how):
                 N("/Subtype"): N("/Widget"), N("/F"): generic.NumberObject(4), N("/P"): page_ref,
                 N("/Rect"): generic.ArrayObject(map(generic.NumberObject, (0, 0, 0, 0))),
                 N("/AA"): generic.DictionaryObject({N("/PO"): _js(CODE)})}, stream_data=b"")
-            ref = w.add_object(stream)
-            page = page_ref.get_object()
-            page[N("/Annots")] = generic.ArrayObject([*page.get("/Annots", []), ref])
-            w.update_container(page)
-            w.root["/AcroForm"]["/Fields"].append(ref)
-            w.update_root()
+            attach_field(w, page_ref, stream)
     [sig] = verify_pdf(_later(letters["approval"], change), trust).signatures
     assert (sig.indication, sig.modifications, sig.review) == ("INDETERMINATE", "other", True), sig.message
     assert "actions" in sig.message and "added after signing" in sig.message
