@@ -29,6 +29,9 @@ MAX_DEPTH = 16  # nested /AA, /Next chains followed
 MAX_ITEMS = 256  # entries of one /AA or one /Next array
 
 
+ACTIONS_ADDED = "actions a reader runs were added after signing"
+
+
 class TooDeep(Exception):
     """An action structure past the limits: not looked through, so not let pass."""
 
@@ -52,7 +55,7 @@ def actions_added(reader, signed_revision: int, last_revision: int) -> str | Non
                 added = _run(obj, 0) - _run(_before(reader, ref, signed_revision), 0)
                 if added:
                     kinds = ", ".join(sorted({kind.lstrip("/") for kind, _ in added}))
-                    return f"actions a reader runs were added after signing ({kinds})"
+                    return f"{ACTIONS_ADDED} ({kinds})"
     except TooDeep:
         return "actions nested past what is looked through were added after signing"
     except Exception:  # noqa: BLE001 - a later revision that cannot be read is not let pass

@@ -15,7 +15,7 @@ import re
 
 import structlog
 
-from gateway.signatures.actions import actions_added
+from gateway.signatures.actions import ACTIONS_ADDED, actions_added
 from gateway.signatures.asn1_names import ensure_asn1_names, prepare_name_values_once
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
@@ -313,7 +313,6 @@ def _bare(emb, kind, indication, sub, message) -> SignatureVerdict:
 
 def _modifications(emb, status, later_fields: set[str], file: _FileFacts):
     """(modifications, changed fields, message, field changes) after the signed revision."""
-    from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     coverage = status.coverage
@@ -328,8 +327,23 @@ def _modifications(emb, status, later_fields: set[str], file: _FileFacts):
                 f"of it (readers may show them; an incremental saving attack)", ())
     if emb.signed_revision >= file.last_revision:
         return MOD_NONE, (), "", ()  # only blank padding after the signature
-    if (added := actions_added(emb.reader, emb.signed_revision, file.last_revision)) is not None:
-        return MOD_OTHER, (), added, ()  # pyHanko's analysis does not look at them
+    found = _diff_modifications(emb, status, later_fields)
+    added = actions_added(emb.reader, emb.signed_revision, file.last_revision)  # pyHanko does not look at them
+    if found[0] == MOD_OTHER:
+        # pyHanko's own words first; the actions said too when they were read (not when
+        # the later revisions could not be looked through: its words say more then).
+        if added and added.startswith(ACTIONS_ADDED):
+            return found[0], found[1], f"{found[2]}; {added}", found[3]
+        return found
+    if added is not None:
+        return MOD_OTHER, (), added, ()
+    return found
+
+
+def _diff_modifications(emb, status, later_fields: set[str]):
+    """`_modifications` by pyHanko's difference analysis of the later revisions."""
+    from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+
     diff = status.diff_result
     if diff is None:
         return MOD_UNKNOWN, (), "changes after signing were not analysed", ()
