@@ -126,3 +126,43 @@ def test_a_copy_whose_upload_outlasts_the_timeout_is_forwarded_while_it_moves():
     finally:
         line.close()
         sink.stop()
+
+
+def test_a_relay_that_takes_the_letter_slowly_is_given_up_at_the_deadline_and_gets_nothing():
+    """Session 35's third red team: the kernel held the letter after `sendall` returned,
+    and the wait for it to drain went on as long as the relay took a little each
+    `timeout` (244 s past a 42 s deadline). Now the transaction ends at its deadline, and
+    the connection is reset, so what the kernel held (the final dot with it) never
+    reaches the relay to make a copy the outbox would send again."""
+    import smtplib
+
+    from gateway.service.deadline import DeadlinePassed
+
+    sink = Sink(free_port()).start()
+    line = SlowLine(sink.port, rate=4_000)
+    big = COPY + (b"A" * 76 + b"\r\n") * (150_000 // 78)  # ~37 s on the line; deadline 2 + 3 s
+    try:
+        started = time.monotonic()
+        with pytest.raises((DeadlinePassed, smtplib.SMTPException, OSError)):
+            forward(SmtpForward(host="127.0.0.1", port=line.port, starttls=False, timeout=2),
+                    big, "saraban.pomprap@bangkok.go.th", [DEPT])
+        assert time.monotonic() - started < 9
+        time.sleep(3)
+        assert sink.messages() == []
+    finally:
+        line.close()
+        sink.stop()
+
+
+@pytest.mark.parametrize("reply", ["250 bye", "421 4.4.2 closing", "500 5.5.1 unknown"])
+def test_a_relay_that_answers_quit_oddly_after_taking_the_letter_has_it_once(reply):
+    """`with client` raised for any answer to QUIT but 221, after the relay's 250 to the
+    letter: the outbox counted a failure and sent it again at each attempt."""
+    sink = Sink(free_port()).start()
+    sink.quit_reply = reply
+    try:
+        forward(SmtpForward(host="127.0.0.1", port=sink.port, starttls=False, timeout=5),
+                COPY, "saraban.pomprap@bangkok.go.th", [DEPT])
+        assert len(sink.wait(1, to=DEPT)) == 1
+    finally:
+        sink.stop()

@@ -37,6 +37,8 @@ class _ChunkedSend:
     attempt and never delivered (session 35's red team), as IMAP's APPEND was until
     session 20."""
 
+    until = float("inf")  # the whole transaction's end (time.monotonic()), set by `forward`
+
     def send(self, s) -> None:
         if not self.sock:
             raise smtplib.SMTPServerDisconnected("please run connect() first")
@@ -44,19 +46,27 @@ class _ChunkedSend:
         view = memoryview(data)
         try:
             for start in range(0, len(view), SEND_CHUNK):
+                if time.monotonic() > self.until:
+                    raise TimeoutError("the whole transaction's time passed")
                 self.sock.sendall(view[start:start + SEND_CHUNK])
             if len(view) > SEND_CHUNK:
-                _drained(self.sock, self.timeout)
+                _drained(self.sock, self.timeout, self.until)
         except OSError as exc:
+            # Reset, not closed: the kernel would go on sending what it holds of the
+            # letter, its final dot included, and a relay that took it all in the end
+            # would have a copy the outbox then sends again.
+            _reset(self.sock)
             self.close()
             raise smtplib.SMTPServerDisconnected(f"the relay stopped taking the letter: {exc}") from None
 
 
-def _drained(sock, timeout: float) -> None:
+def _drained(sock, timeout: float, until: float) -> None:
     """Wait while the kernel still holds bytes of ours the server has not acknowledged,
-    as long as it acknowledges more within `timeout`: what the last sends left in the
-    socket's buffers goes on down a slow line after `sendall` returned, and the wait for
-    the reply, `timeout` long, would otherwise start the moment it did."""
+    as long as it acknowledges more within `timeout` and the transaction's time lasts:
+    what the last sends left in the socket's buffers goes on down a slow line after
+    `sendall` returned, and the wait for the reply, `timeout` long, would otherwise start
+    the moment it did. (Without `until`, a relay taking a few bytes a second held the
+    thread for minutes past its deadline: session 35's third red team.)"""
     import fcntl
     import struct
     import termios
@@ -67,11 +77,34 @@ def _drained(sock, timeout: float) -> None:
     left, since = queued(), time.monotonic()
     while left:
         time.sleep(0.05)
+        now = time.monotonic()
+        if now > until:
+            raise TimeoutError(f"the relay had not taken the letter's last {left} bytes when its time passed")
         now_left = queued()
         if now_left < left:
-            left, since = now_left, time.monotonic()
-        elif time.monotonic() - since > timeout:
+            left, since = now_left, now
+        elif now - since > timeout:
             raise TimeoutError(f"the relay took none of the letter's last {left} bytes within {timeout:.0f}s")
+
+
+def _reset(sock) -> None:
+    import socket
+    import struct
+
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except (OSError, AttributeError):
+        pass
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    """QUIT, whatever the relay answers: once it said 250 to the letter, the letter is
+    theirs. `with client` raised for any answer but 221 (a 250, a 421), and the outbox
+    sent the accepted letter again (session 35's third red team)."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 class _SMTP(_ChunkedSend, smtplib.SMTP):
@@ -90,13 +123,14 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
     client: smtplib.SMTP = (_SMTPSSL(timeout=relay.timeout, context=context) if relay.tls
                             else _SMTP(timeout=relay.timeout))
     server_name(client, relay.host)
-    with Deadline(relay.timeout + len(data) / BYTES_A_SECOND, lambda: client.sock,
-                  f"the relay {relay.host}:{relay.port}"):
+    limit = relay.timeout + len(data) / BYTES_A_SECOND
+    client.until = time.monotonic() + limit
+    with Deadline(limit, lambda: client.sock, f"the relay {relay.host}:{relay.port}"):
         code, greeting = client.connect(relay.host, relay.port)
         if code != 220:  # as smtplib.SMTP(host) does when it connects
             client.close()
             raise smtplib.SMTPConnectError(code, greeting)
-        with client:
+        try:
             client.ehlo()
             if relay.uses_starttls:
                 client.starttls(context=context)
@@ -106,6 +140,8 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
                 client.login(relay.username, password)
             # smtplib sends bytes as given: a bare LF would reach the peer (RFC 5321 §2.3.8).
             refused = client.sendmail(mail_from, to, on_the_wire(data))
+        finally:
+            _quit(client)
     if refused:
         # Some got it; the outbox retries only the whole item, so say who did not.
         raise smtplib.SMTPRecipientsRefused(refused)

@@ -40,6 +40,9 @@ class _Handler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_QUIT(self, server, session, envelope):
+        return self.sink.quit_reply or "221 Bye"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.sink.refuse_rcpt:
             return "550 5.1.1 no such user here"
@@ -89,6 +92,7 @@ class Sink:
         self.refuse_rcpt = False
         self.mail_reply_once: str | None = None  # the next MAIL FROM's reply instead of 250
         self.strict_line_ends = False  # True: 500 for a message with a bare LF or CR
+        self.quit_reply: str | None = None  # QUIT's answer instead of 221 (a relay that says 250, 421)
         self.hold_data: threading.Event | None = None
         self.reply_after_hold: str | None = None
         self.data_arrived = threading.Event()
