@@ -50,7 +50,10 @@ TERMINATOR = b"\r\n.\r\n"
 # session budget too. After this grace the socket is aborted instead.
 CLOSE_GRACE = 5.0
 MAX_PATH = 256  # RFC 5321 4.5.3.1.3, angle brackets included
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0, DEL, C1: NEL among them, which str.split() takes for a space)
+# and the bidirectional controls that make a name read otherwise than it is (a log
+# viewer, the desk): no host name or address holds one (session 35's third red team).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 # What no reply line may carry: control characters but the CR LF between the lines of
 # a multi-line reply (a command, which it could echo, holds none), C1 controls, invalid

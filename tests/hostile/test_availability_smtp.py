@@ -245,3 +245,19 @@ def test_an_unknown_command_is_not_echoed_with_its_control_characters(gw):
         reply = client.cmd(b"X\x1b[31mY\x07 Z")
         assert reply.startswith(b"500") and b"\x1b" not in reply and b"\x07" not in reply, reply
         assert client.cmd("NOOP").startswith(b"250")
+
+
+def test_c1_and_bidirectional_controls_in_names_and_paths_are_refused(gw):
+    """Session 35's third red team: `EHLO evil<U+009B>2J<U+202E>...`, `MAIL FROM:<a<U+202E>@b.c>`
+    and a NEL (U+0085) that str.split() takes for a space were all 250."""
+    client, _ = greet(gw.port)
+    with client:
+        assert client.cmd("EHLO evil\u009b2J\u202ename.example".encode()).startswith(b"501 5.5.2")
+        assert client.cmd("EHLO c1.example").startswith(b"250")
+        for path in ("MAIL FROM:<a\u202e@b.example>", "MAIL FROM:<a@b.example> \u0085",
+                     "MAIL FROM:<a\u2066b@b.example>"):
+            assert client.cmd(path.encode()).startswith(b"501 5.5.4"), path
+            client.cmd("RSET")
+        assert client.cmd("MAIL FROM:<saraban.dds@bangkok.go.th>").startswith(b"250")
+        assert client.cmd("RCPT TO:<saraban.latkrabang\u200f@bangkok.go.th>".encode()).startswith(b"501 5.5.4")
+    assert _send_letter(gw.port).startswith(b"250 2.0.0")
