@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.delivery.wire import on_the_wire
-from gateway.intake.imap_session import tls_context
+from gateway.intake.imap_session import reset_when_closed, tls_context, unsent_bytes
 from gateway.service.deadline import Deadline
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class _ChunkedSend:
             # Reset, not closed: the kernel would go on sending what it holds of the
             # letter, its final dot included, and a relay that took it all in the end
             # would have a copy the outbox then sends again.
-            _reset(self.sock)
+            reset_when_closed(self.sock)
             self.close()
             raise smtplib.SMTPServerDisconnected(f"the relay stopped taking the letter: {exc}") from None
 
@@ -67,34 +67,17 @@ def _drained(sock, timeout: float, until: float) -> None:
     `sendall` returned, and the wait for the reply, `timeout` long, would otherwise start
     the moment it did. (Without `until`, a relay taking a few bytes a second held the
     thread for minutes past its deadline: session 35's third red team.)"""
-    import fcntl
-    import struct
-    import termios
-
-    def queued() -> int:
-        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-
-    left, since = queued(), time.monotonic()
+    left, since = unsent_bytes(sock) or 0, time.monotonic()
     while left:
         time.sleep(0.05)
         now = time.monotonic()
         if now > until:
             raise TimeoutError(f"the relay had not taken the letter's last {left} bytes when its time passed")
-        now_left = queued()
+        now_left = unsent_bytes(sock) or 0
         if now_left < left:
             left, since = now_left, now
         elif now - since > timeout:
             raise TimeoutError(f"the relay took none of the letter's last {left} bytes within {timeout:.0f}s")
-
-
-def _reset(sock) -> None:
-    import socket
-    import struct
-
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except (OSError, AttributeError):
-        pass
 
 
 def _quit(client: smtplib.SMTP) -> None:

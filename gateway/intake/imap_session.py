@@ -444,34 +444,45 @@ def _reset_on_close(transport: asyncio.BaseTransport) -> None:
     later, after our retry had looked for it, not found it and appended it again; two
     copies in the clerk's folder. A reset drops it, and the server discards an APPEND
     whose literal never ended."""
-    sock = transport.get_extra_info("socket")
+    reset_when_closed(transport.get_extra_info("socket"))
+
+
+def reset_when_closed(sock) -> None:
+    """Closing `sock` resets the connection (SO_LINGER 0): what the kernel still holds
+    of ours is dropped, not sent on. IMAP's APPEND and the SMTP forward give up so."""
     if sock is not None:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
+        except (OSError, AttributeError):
             pass
+
+
+def unsent_bytes(sock) -> int | None:
+    """Bytes written to `sock` that the peer has not acknowledged yet (Linux SIOCOUTQ),
+    or None where that cannot be read."""
+    import fcntl
+    import termios
+
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _all_taken(client: aioimaplib.IMAP4 | None) -> bool:
     """The server's end has acknowledged every byte written on this connection (nothing
-    in the transport's buffer nor in the kernel's send queue, SIOCOUTQ); where that
-    cannot be read, True: the caller then waits rather than risk a second copy."""
+    in the transport's buffer nor in the kernel's send queue); where that cannot be
+    read, True: the caller then waits rather than risk a second copy."""
     transport = getattr(getattr(client, "protocol", None), "transport", None)
     if transport is None:
         return True
     try:
         if transport.get_write_buffer_size():
             return False
-        sock = transport.get_extra_info("socket")
-        if sock is None:
-            return True
-        import fcntl
-        import termios
-
-        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-    except (OSError, ValueError, AttributeError, RuntimeError):
+        queued = unsent_bytes(transport.get_extra_info("socket"))
+    except (OSError, AttributeError, RuntimeError):
         return True
-    return queued == 0
+    return queued is None or queued == 0
 
 
 def _bytes_moved(client: aioimaplib.IMAP4 | None) -> int | None:
