@@ -94,7 +94,8 @@ def test_pages_read_before_the_time_ran_out_keep_their_numbers(monkeypatch):
     assert found.level == "secret" and found.where == "file 1 page 205", found
 
 
-def _stamp_annotation_on(base: bytes, page_number: int, mark: bytes, link_only: bool = False) -> bytes:
+def _stamp_annotation_on(base: bytes, page_number: int, mark: bytes, link_only: bool = False,
+                         subtype: str = "/Stamp") -> bytes:
     """`base` with a page-sized Stamp annotation on `page_number` (1-based) whose
     appearance is page 1 of `mark` (a Link instead, pointing nowhere, with `link_only`)."""
     import io
@@ -113,7 +114,7 @@ def _stamp_annotation_on(base: bytes, page_number: int, mark: bytes, link_only: 
         form.set_data(shown.get_contents().get_data())
         form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
                      NameObject("/BBox"): rect, NameObject("/Resources"): shown["/Resources"].clone(writer)})
-        annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Stamp"),
+        annot = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject(subtype),
                                   NameObject("/Rect"): rect, NameObject("/F"): NumberObject(4),
                                   NameObject("/AP"): DictionaryObject({NameObject("/N"): writer._add_object(form)})})
     writer.pages[page_number - 1][NameObject("/Annots")] = ArrayObject([writer._add_object(annot)])
@@ -133,3 +134,12 @@ def test_a_stamp_annotation_on_a_middle_page_is_read():
     linked = _stamp_annotation_on(base, 203, b"", link_only=True)  # a link draws nothing
     assert inspect_pdf(linked).other_texts == ()
     assert (_classified(linked).level, _classified(linked).certain) == ("none", True)
+
+
+def test_a_text_box_annotation_on_a_middle_page_is_read_too():
+    """A variation: Acrobat's add-text tool (a FreeText whose appearance shows ลับมาก),
+    not a stamp, on a page between the first 200 and the last 20."""
+    base = marked_pdf(pages=225)
+    marked = _stamp_annotation_on(base, 210, marked_pdf(top="ลับมาก", bottom="ลับมาก"), subtype="/FreeText")
+    found = _classified(marked)
+    assert (found.level, found.certain, found.where) == ("secret", True, "file 1 page 210"), found

@@ -169,3 +169,25 @@ def test_actions_hidden_where_a_reader_still_finds_them(letters, trust, how):
     [sig] = verify_pdf(_later(letters["approval"], change), trust).signatures
     assert (sig.indication, sig.modifications, sig.review) == ("INDETERMINATE", "other", True), sig.message
     assert "actions" in sig.message and "added after signing" in sig.message
+
+
+def test_a_new_link_annotation_whose_action_is_a_script(letters, trust):
+    """A variation the red team did not name: not a widget, a Link annotation (what
+    pyHanko calls annotations changed, for review) whose /A runs JavaScript on a click:
+    the verdict says it is more than an annotation."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name as N
+
+    def change(w, page_ref):
+        link = generic.DictionaryObject({
+            N("/Type"): N("/Annot"), N("/Subtype"): N("/Link"), N("/P"): page_ref,
+            N("/Rect"): generic.ArrayObject(map(generic.NumberObject, (50, 50, 300, 80))),
+            N("/A"): w.add_object(_js(CODE))})
+        ref = w.add_object(link)
+        page = page_ref.get_object()
+        page[N("/Annots")] = generic.ArrayObject([*page.get("/Annots", []), ref])
+        w.update_container(page)
+
+    [sig] = verify_pdf(_later(letters["approval"], change), trust).signatures
+    assert (sig.indication, sig.modifications, sig.review) == ("INDETERMINATE", "other", True), sig.message
+    assert "actions a reader runs were added after signing (JavaScript)" in sig.message
