@@ -44,6 +44,8 @@ MAX_MULTIPARTS = 200
 MAX_DEPTH = 3
 _MULTIPART = re.compile(rb"(?im)^content-type:\s*multipart/")
 
+log = structlog.get_logger("gateway.pipeline.parse")
+
 
 class MimeTooDeep(ValueError):
     """More multipart containers than any letter has: not parsed, sealed unread."""
@@ -256,8 +258,7 @@ def _file(data: bytes, filename: str | None, declared: str, disposition: str | N
         except (Exception, RecursionError) as exc:  # noqa: BLE001 - what the reader raised (in its child)
             # One PDF its reader raised on is that file not read (at least ลับ, its sender
             # told it cannot be opened), not the whole letter unparsed (session 35).
-            structlog.get_logger("gateway.pipeline.parse").warning("pdf_reader_raised", what=what,
-                                                                   error=type(exc).__name__)
+            log.warning("pdf_reader_raised", what=what, error=type(exc).__name__)
             info = PdfInfo(None, None, False, f"the PDF reader failed: {why_unread(exc)}")
     else:
         if named_pdf:
@@ -303,7 +304,7 @@ def _other_file_texts(data: bytes, filename: str | None, declared: str, charset:
         found = file_texts.read_texts(data, charset, declared, filename, sniffed, reading.pdf_reader, sniff, what,
                                       reading.unpacked)
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - one hostile file must not unread the letter
-        structlog.get_logger("gateway.pipeline.parse").warning("file_not_read", what=what, error=type(exc).__name__)
+        log.warning("file_not_read", what=what, error=type(exc).__name__)
         reading.unread.append(f"{what}: could not be read ({why_unread(exc)})")
         return ()
     reading.unread.extend(found.unread)
