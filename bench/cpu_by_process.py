@@ -46,12 +46,13 @@ def _stat(pid: int) -> list[str] | None:
         return None
 
 
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
+def cpu_seconds(pids: list[int]) -> dict[int, tuple[float, float, int]]:
+    """pid -> (user seconds, system seconds, minor page faults)."""
     out = {}
     for pid in pids:
         fields = _stat(pid)
-        if fields is not None:
-            out[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        if fields is not None:  # fields[7] minflt, [11] utime, [12] stime
+            out[pid] = (int(fields[11]) / TICKS, int(fields[12]) / TICKS, int(fields[7]))
     return out
 
 
@@ -170,25 +171,33 @@ def main() -> int:
             events = gw.events()
             runners = runner_names(events)
             added = [e for e in events if e.get("event") == "stamp_child_added"]
-            rows = sorted(((after[p] - before.get(p, 0.0), p, role(p, root, runners)) for p in after), reverse=True)
+            rows = sorted(((*(a - b for a, b in zip(after[p], before.get(p, (0.0, 0.0, 0)))), p, role(p, root, runners))
+                           for p in after), key=lambda row: row[0] + row[1], reverse=True)
             memory = {p: memory_mib(p) for p in pids}
         finally:
             gw.stop()
             if dns_server is not None:
                 dns_server.stop()
-    total = sum(seconds for seconds, _, _ in rows)
+    total = sum(user + system for user, system, _, _, _ in rows)
+    system_total = sum(system for _, system, _, _, _ in rows)
     print(f"{sent.ok} letters of {args.size} bytes ({'a typed Thai page' if args.typed else 'a one-line page'} "
           f"in each PDF{', signed' if args.signed else ''}{f', over {len(bench.SPREAD)} units' if bench.SPREAD else ''}{'' if bench.SENDER_CHECKS else ', no sender checks'}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
           f"{sink.count} acknowledgements sent; "
-          f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter")
+          f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter "
+          f"({1000 * system_total / max(1, sent.ok):.1f} of it in the kernel)")
     if added:  # a second stamping child is ~90 MiB and ~1 s of CPU to start
         print(f"stamping children added: {len(added)} ("
               + ", ".join(f"{e.get('reason')} at load {e.get('load')} busy {e.get('busy')}" for e in added) + ")")
-    print("  CPU a letter   pid      peak RSS    RSS    PSS  process")
-    for seconds, pid, what in rows:
+    # kernel: the system time in it; faults: minor page faults a letter (each a trip into the
+    # kernel to map a page, the usual cause of system time in a Python process that frees
+    # and maps its memory again)
+    print("  CPU a letter   kernel  faults  pid      peak RSS    RSS    PSS  process")
+    per = 1000 / max(1, sent.ok)
+    for user, system, faults, pid, what in rows:
         hwm, rss, pss = memory.get(pid, (0.0, 0.0, 0.0))
-        print(f"  {1000 * seconds / max(1, sent.ok):9.1f} ms  {pid:<7} {hwm:6.0f} MiB {rss:6.0f} {pss:6.0f}  {what}")
-    print(f"  {'':12}  {'all':<7} {sum(m[0] for m in memory.values()):6.0f} MiB "
+        print(f"  {per * (user + system):9.1f} ms {per * system:6.1f} {faults / max(1, sent.ok):7.0f}  "
+              f"{pid:<7} {hwm:6.0f} MiB {rss:6.0f} {pss:6.0f}  {what}")
+    print(f"  {'':28}  {'all':<7} {sum(m[0] for m in memory.values()):6.0f} MiB "
           f"{sum(m[1] for m in memory.values()):6.0f} {sum(m[2] for m in memory.values()):6.0f}")
     return 0
 
