@@ -204,6 +204,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_name": ("(ไม่มีชื่อ)", "(no name)"),
     "bad_day": ("วันที่ไม่ถูกต้อง กรุณาเขียนเป็น วัน/เดือน/ปี พ.ศ. เช่น 30/11/2569",
                 "That is not a day; write it day/month/year, e.g. 30/11/2569 (BE) or 2026-11-30."),
+    "secret_book_not_yours": ("ทะเบียนหนังสือลับของหน่วยงานนี้อยู่ในความดูแลของนายทะเบียนลับของหน่วยงานนั้นเอง ท่านพิมพ์ทะเบียนลับได้เฉพาะของ",
+                              "The secret book of that unit is kept by its own secret registrar; you may print the secret book of"),
     "bad_year": ("ปี พ.ศ. ไม่ถูกต้อง กรุณาเขียนเป็นตัวเลขสี่หลัก เช่น 2569",
                  "That is not a Buddhist-era year; write four digits, e.g. 2569."),
     # What people did (operator_actions.action) and what became of a letter's

@@ -35,8 +35,12 @@ def export_form(desk: Desk, request: Request, person: Person, form: FormData | N
                 message: str | None = None, status: int = 200) -> Response:
     books = [b for b in (desk.general_book, desk.secret_book) if desk.units_of(person, b)]
     units = desk.units_of(person, desk.general_book) or desk.units_of(person, desk.secret_book)
+    # A registrar sees the general book of the units below theirs but keeps the secret
+    # book of their own only: the form says whose, so that no one picks a pair it refuses.
+    secret_units = desk.units_of(person, desk.secret_book)
+    secret_units = secret_units if set(secret_units) != set(units) else []
     return desk.render(request, person, "export.html", status=status, units=units, books=books,
-                       year=desk.this_year(), message=message)
+                       secret_units=secret_units, year=desk.this_year(), message=message)
 
 
 def export_file(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
@@ -47,6 +51,13 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
     if book not in (desk.general_book, desk.secret_book):  # the configured books only
         raise BadRequest("bad_book")
     if unit not in desk.units_of(person, book):
+        kept = desk.units_of(person, book)
+        if kept and unit in desk.units_of(person, desk.general_book):
+            # a unit whose general book they print, but whose secret book is another
+            # registrar's: "no such entry or no right" sent them looking for an error
+            names = ", ".join(desk.unit_name(u) for u in kept)
+            return export_form(desk, request, person, None,
+                               f"{word('secret_book_not_yours', person.lang)} {names}", 403)
         raise NotFound()
     try:
         year = int(str(form.get("year") or desk.this_year()))
