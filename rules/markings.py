@@ -138,7 +138,9 @@ def _visible(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-_OTHER_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+# The braille pattern blank (U+2800) is drawn as a space though it is a symbol (So):
+# "ลับ\u2800มาก" shows ลับ มาก (until session 36 it read as no marking).
+_OTHER_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u2800\u3000]")
 
 
 def _thai_order(text: str) -> str:
@@ -571,6 +573,12 @@ def html_readings(markup: str) -> tuple[str, ...]:
     full = reader.text()
     shown = html_to_text(markup, shown=True) if _HIDDEN_STYLE_OR_ATTR.search(markup) else full
     found = (full,) if shown == full else (full, shown)
+    found += tuple(r for r in _styled_readings(reader, markup) if r not in found)
+    if _MSO_CONDITIONAL.search(markup):
+        # Outlook's conditional comments (`<!--[if mso]>...<![endif]-->`): Outlook for
+        # Windows shows what they hold, other clients nothing; read as Outlook does.
+        opened = _MSO_CONDITIONAL.sub(lambda m: m[1], markup)
+        found += tuple(r for r in html_readings(opened) if r not in found) if opened != markup else ()
     if reader.css_strings:
         # Every string of the style sheets, a line each, as a reading of its own: a
         # browser draws a list marker's string (`list-style:'ลับ'`), a counter style's
@@ -590,6 +598,146 @@ def html_readings(markup: str) -> tuple[str, ...]:
     return found
 
 
+# Since session 36. Where a style sheet can move or hide an inline element's text, the
+# reading above (inline elements are nothing; only inline styles hide) is not what a
+# browser shows: `สำนักงาน<span class=r>ลับมาก</span>` with `.r{float:right}` (or
+# flex, position, display:block) shows ลับมาก apart at the line's end; `ลับ<span
+# class=w>ก</span>มาก` with `.w{display:none}` (or color:#fff, font-size:1px, off-screen)
+# shows ลับมาก; `<span class=m>ลับม</span>` with `.m::after{content:"าก"}` shows ลับมาก.
+# A style sheet's cascade is not worked out here; instead, failing closed, two readings
+# more: each inline element's text a line of its own (a sheet may lay it out apart), and
+# a marking read across any inline elements' text between its letters (a sheet may hide
+# them), each element's ::before/::after strings placed in it.
+_INLINE_START, _INLINE_END = "\ufdd0", "\ufdd1"  # noncharacters: an inline element's text
+_PLACED_START, _PLACED_END = "\ufdd2", "\ufdd3"  # a ::before/::after string placed in its element
+# Bounded (elements between two letters, characters in one) so that a hostile page of
+# many elements costs a pass over each, not a pass over the line from each ล.
+_SKIPPED = (f"(?:{_INLINE_START}[^{_INLINE_START}{_INLINE_END}\n]{{0,2000}}{_INLINE_END}"
+            f"|[{_INLINE_START}{_INLINE_END}]){{0,16}}")
+_ACROSS_INLINE = re.compile("|".join(
+    _SKIPPED.join(re.escape(ch) for ch in word)
+    for word in sorted({**_SECRECY_WORDS, **_URGENCY_WORDS}, key=len, reverse=True)))
+_INLINE_MARKS = str.maketrans("", "", _INLINE_START + _INLINE_END)
+_PLACED = re.compile(f"{_PLACED_START}[^{_PLACED_END}]*{_PLACED_END}")
+_PLACED_AS_INLINE = str.maketrans({_PLACED_START: _INLINE_START, _PLACED_END: _INLINE_END})
+_SEGMENT_MARKS = re.compile("[\ufdd0-\ufdd3]")
+_INLINE_APART = str.maketrans({_INLINE_START: "\n", _INLINE_END: "\n"})
+# Styles that lay an element out apart from the text around it.
+_LAYOUT_STYLE = re.compile(r"float|position\s*:|display\s*:|flex|grid|text-align|\balign\s*=|::?(?:before|after)"
+                           r"|writing-mode|columns?\s*:", re.I)
+_MSO_CONDITIONAL = re.compile(r"<!--\[if[^\]>]{0,200}\]>(.*?)<!\[endif\]-->", re.I | re.S)
+
+
+_WORDS_ACROSS_INLINE = [(word, re.compile(_SKIPPED.join(re.escape(ch) for ch in word)))
+                        for word in sorted({**_SECRECY_WORDS, **_URGENCY_WORDS}, key=len, reverse=True)]
+
+
+def _spelt(matched: str) -> str:
+    """The marking a match across inline elements spells, the elements' text between
+    its letters (which a style sheet may hide) left out."""
+    for word, pattern in _WORDS_ACROSS_INLINE:
+        if pattern.fullmatch(matched):
+            return word
+    return matched
+
+
+_WHOLE_INLINE = f"{_INLINE_START}[^{_INLINE_START}{_INLINE_END}\n]{{0,2000}}{_INLINE_END}"
+_PIECE = re.compile(f"{_INLINE_START}([^{_INLINE_START}{_INLINE_END}\n]*){_INLINE_END}"
+                    f"|([^{_INLINE_START}{_INLINE_END}\n]+)|[{_INLINE_START}{_INLINE_END}]")
+MAX_PIECES = 64  # of one line looked at for markings amid inline elements
+
+
+def _markings_amid_inline(line: str) -> str:
+    """A line whose markings an inline element's text before or after them may hide
+    from the reading, as the markings alone: one piece of it (text outside elements,
+    or an element's) is markings alone, and all else on the line is whitespace or
+    elements' text, which a sheet may hide. Else the line as it is."""
+    if _INLINE_START not in line or not ("ล" in line or "ด" in line):
+        return line
+    pieces = _PIECE.findall(line)
+    if len(pieces) > MAX_PIECES:
+        return line
+    plain = [text for _, text in pieces if text.strip()]
+    if len(plain) > 1:
+        return line  # text outside any element shows: a marking beside it is not alone
+    candidates = plain or [inner for inner, _ in pieces if inner.strip()]
+    for piece in candidates:
+        if _markings_alone(piece):
+            return piece
+    return line
+
+
+_ONE_INLINE = re.compile(f"{_INLINE_START}([^{_INLINE_START}{_INLINE_END}\n]{{1,200}}){_INLINE_END}")
+
+
+def _markings_alone(text: str) -> bool:
+    return bool(_MARKING_LINE.match(_thai_order(text.strip())))
+
+
+MAX_APART = 200  # inline elements set apart: a marking needs one; a hostile page has 100,000
+
+
+def _apart_at_most(limit: int):  # noqa: ANN202
+    left = [limit]
+
+    def apart(m: re.Match) -> str:
+        if left[0] <= 0 or not _markings_alone(m[1]):
+            return m[0]
+        left[0] -= 1
+        return f"\n{m[1]}\n"
+    return apart
+
+
+def _styled_readings(reader: "_HtmlText", markup: str) -> list[str]:
+    """The two readings of what a style sheet may do (above), [] where no inline
+    element's text is near a ล or ด. Elements are left out or set apart only where
+    what is left is markings alone or the marking is read across them: a Word page
+    splits its runs into spans anywhere (`ความ</span><span>ลับของทางราชการ`), and
+    reading each span as a line of its own would read ลับ in "การรักษาความลับ"."""
+    segmented = reader.segmented_text()
+    if _INLINE_START not in segmented or not ("ล" in segmented or "ด" in segmented):
+        return []
+    visible = _visible(segmented)
+    joined = _ACROSS_INLINE.sub(lambda m: _spelt(m[0]), visible)
+    if _INLINE_START in joined:
+        joined = "\n".join(_markings_amid_inline(line) for line in joined.split("\n"))
+    out = [joined.translate(_INLINE_MARKS)]
+    if _LAYOUT_STYLE.search(markup):
+        out.append(_ONE_INLINE.sub(_apart_at_most(MAX_APART), visible).translate(_INLINE_MARKS))
+    return out
+
+
+# `sel::after { content: "..." }`: a simple selector's last compound (tag, .class,
+# #id), its pseudo-element and its block; bounded, one pass over the markup.
+_PSEUDO_RULE = re.compile(r"([^{}<>;]{1,300}?)::?(before|after)\s*\{([^{}]{0,2000})\}", re.I)
+_COMPOUND = re.compile(r"^([a-zA-Z][\w-]*|\*)?((?:[.#][\w-]+)*)$")
+MAX_PSEUDO_RULES = 200
+
+
+def _pseudo_rules(markup: str) -> list[tuple[str | None, frozenset[str], str | None, str, str]]:
+    """(tag, classes, id, "before"/"after", text) of each ::before/::after rule whose
+    selector ends in a compound this reading can match; at most MAX_PSEUDO_RULES."""
+    rules = []
+    for m in _PSEUDO_RULE.finditer(markup):
+        texts = "".join(_css_text(m[3]))
+        if not texts:
+            continue
+        for selector in m[1].split(","):
+            last = re.split(r"[\s>+~]+", selector.strip())[-1] if selector.strip() else ""
+            parts = _COMPOUND.match(last)
+            if not parts:
+                continue
+            names = re.findall(r"([.#])([\w-]+)", parts[2] or "")
+            tag = parts[1].lower() if parts[1] and parts[1] != "*" else None
+            classes = frozenset(n.lower() for k, n in names if k == ".")
+            ids = [n for k, n in names if k == "#"]
+            if tag or classes or ids:
+                rules.append((tag, classes, ids[0] if ids else None, m[2].lower(), texts))
+        if len(rules) >= MAX_PSEUDO_RULES:
+            break
+    return rules
+
+
 def html_texts(mail: ParsedMail) -> tuple[str, ...]:
     """The readings of a letter's HTML body: made when it was parsed if it was too long
     to keep whole (`ParsedMail.body_html_texts`)."""
@@ -602,6 +750,9 @@ _TABLE_CELL = re.compile(r"<t[dh][\s>/]", re.I)
 _BIDI_OVERRIDE = re.compile(r"<bdo\b|bidi-override", re.I)
 
 
+_PSEUDO_HINT = re.compile(r":(?:before|after)\s*\{", re.I)
+
+
 def _read_html(markup: str, shown: bool = False, depth: int = 0, cells_inline: bool = False,
                reversed_rtl: bool = False) -> "_HtmlText":
     drawn = frozenset(name.lower() for name in _CSS_ATTR.findall(markup))
@@ -610,7 +761,8 @@ def _read_html(markup: str, shown: bool = False, depth: int = 0, cells_inline: b
         # After the last ">" no tag can end: the stdlib's parser looked for one from every
         # "<" there to the end (300 KB of `<a ` took minutes). Read as the text it is.
         markup = markup[:last + 1] + markup[last + 1:].replace("<", "&lt;")
-    reader = _HtmlText(shown, depth, drawn, cells_inline, reversed_rtl)
+    pseudo = _pseudo_rules(markup) if _PSEUDO_HINT.search(markup) else []
+    reader = _HtmlText(shown, depth, drawn, cells_inline, reversed_rtl, pseudo)
     try:
         reader.feed(markup)
         reader.close()
@@ -710,6 +862,9 @@ def _overrides_rtl(tag: str, attrs) -> bool:  # noqa: ANN001 - HTMLParser's (nam
 
 
 _HTML_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+# What is not an inline element whose text a style may hide or move on its own.
+_NOT_INLINE = _HTML_VOID | _HTML_BLOCKS | frozenset(
+    "html head body title style script template noscript colgroup".split())
 # Attributes whose value is a document the element draws in the page.
 _EMBEDDED_DOCUMENTS = {"iframe": ("srcdoc", "src"), "frame": ("src",), "object": ("data",), "embed": ("src",),
                        "img": ("src", "srcset"), "input": ("src",), "video": ("poster",), "source": ("srcset", "src"),
@@ -773,8 +928,12 @@ _HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:
 
 class _HtmlText(HTMLParser):
     def __init__(self, shown: bool = False, depth: int = 0, drawn: frozenset[str] = frozenset(),
-                 cells_inline: bool = False, reversed_rtl: bool = False) -> None:
+                 cells_inline: bool = False, reversed_rtl: bool = False, pseudo=()) -> None:  # noqa: ANN001
         super().__init__(convert_charrefs=True)
+        self._pseudo = pseudo  # `_pseudo_rules`: strings placed in the elements they match
+        self._inline: list[str] = []  # inline elements open in the current block
+        self._after: list[tuple[str, str]] = []  # (tag, ::after string) of open elements
+        self._finished = False
         self.css_strings: list[str] = []  # every string of a style sheet or style attribute
         self._reversed_rtl = reversed_rtl
         self._rtl: list[bool] = []  # with `reversed_rtl`: open elements, each overriding to right-to-left or not
@@ -822,7 +981,24 @@ class _HtmlText(HTMLParser):
             self._lines.extend(self._aside)
             self._aside = []
 
+    def _placed(self, tag: str, attrs) -> None:  # noqa: ANN001
+        """The ::before string of each rule the element matches, and its ::after kept
+        for its end: marked as placed, read by the styled readings only."""
+        values = {name: value or "" for name, value in attrs}
+        classes = frozenset(values.get("class", "").lower().split())
+        for rule_tag, rule_classes, rule_id, where, text in self._pseudo:
+            if ((rule_tag is None or rule_tag == tag) and rule_classes <= classes
+                    and (rule_id is None or rule_id == values.get("id"))):
+                if where == "before":
+                    self._line.append(_PLACED_START + text + _PLACED_END)
+                else:
+                    self._after.append((tag, text))
+
     def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001 - HTMLParser's signature
+        if tag in self._blocks:
+            self._inline = []
+        elif tag not in _NOT_INLINE:
+            self._inline.append(tag)
         if self._shown and tag not in _HTML_VOID:
             self._open.append((tag, self._hides(attrs)))
         if self._reversed_rtl and tag not in _HTML_VOID:
@@ -846,6 +1022,8 @@ class _HtmlText(HTMLParser):
             self._annotation += 1
             self._aside.append("")
         self._attribute_texts(tag, attrs)
+        if self._pseudo and tag not in _HTML_VOID:  # inside the element: after a block's break
+            self._placed(tag, attrs)
 
     def handle_startendtag(self, tag: str, attrs) -> None:  # noqa: ANN001
         if self._head and tag not in _HEAD_ELEMENTS:
@@ -894,6 +1072,17 @@ class _HtmlText(HTMLParser):
             self._break()
 
     def handle_endtag(self, tag: str) -> None:
+        if self._after and any(t == tag for t, _ in self._after):
+            while self._after:
+                open_tag, text = self._after.pop()
+                self._line.append(_PLACED_START + text + _PLACED_END)
+                if open_tag == tag:
+                    break
+        if tag in self._blocks:
+            self._inline = []
+        elif tag in self._inline:
+            while self._inline and self._inline.pop() != tag:
+                pass
         if self._shown and any(t == tag for t, _ in self._open):
             while self._open and self._open.pop()[0] != tag:  # elements left unclosed end with it
                 pass
@@ -915,7 +1104,12 @@ class _HtmlText(HTMLParser):
         elif tag == "ruby":
             self._annotation = 0  # an annotation left unclosed ends with its ruby
 
+    def _put(self, text: str) -> None:
+        self._line.append(_INLINE_START + text + _INLINE_END if self._inline and text else text)
+
     def handle_data(self, data: str) -> None:
+        if _SEGMENT_MARKS.search(data):  # the reading's own marks, never the letter's
+            data = _SEGMENT_MARKS.sub("\ufffd", data)
         if self._style and ("'" in data or '"' in data):
             self.css_strings.extend(_css_strings(data))
         if self._style and ("content" in data.lower() or "quotes" in data.lower()):
@@ -933,16 +1127,30 @@ class _HtmlText(HTMLParser):
             return
         if self._pre:
             first, *rest = data.replace("\r\n", "\n").split("\n")
-            self._line.append(first)
+            self._put(first)
             for line in rest:
                 self._break()
-                self._line.append(line)
+                self._put(line)
         else:
-            self._line.append(re.sub(r"[ \t\r\n\f]+", " ", data))
+            self._put(re.sub(r"[ \t\r\n\f]+", " ", data))
+
+    def _all(self) -> str:
+        if not self._finished:
+            self._finished = True
+            self._break()
+        return "\n".join(self._lines)
 
     def text(self) -> str:
-        self._break()
-        return "\n".join(self._lines)
+        """What the reading shows: inline elements are nothing, placed strings absent."""
+        text = self._all()
+        if _PLACED_START in text:
+            text = _PLACED.sub("", text)
+        return text.translate(_INLINE_MARKS) if _INLINE_START in text else text
+
+    def segmented_text(self) -> str:
+        """The text with each inline element's text between _INLINE_START and
+        _INLINE_END, the strings of ::before/::after rules placed in their elements."""
+        return self._all().translate(_PLACED_AS_INLINE)
 
 
 # --------------------------------------------------------------------------- the decision

@@ -353,7 +353,11 @@ def test_encoded_words_split_inside_a_thai_character_read_whole():
     ("<p>ลับ<b style='color:red; opacity: 0'>xx</b>มาก</p>", "secret"),
     ("<p>ลับ<span style='visibility: hidden'>x</span>มาก</p>", "secret"),
     ("<p style='display:none'>ลับที่สุด</p><p>เรื่อง</p>", "top_secret"),  # hidden, still read: fail closed
-    ("<p>ลับ<span style='font-size:10px'>xx</span>มาก</p>", "none"),  # shown: ลับxxมาก is no marking
+    # Since session 36 an inline element's text may be hidden by a style sheet the reading
+    # does not work out (`span{display:none!important}` beats the inline style): read
+    # across it, failing closed. Text that is no element's stays: ลับxxมาก is no marking.
+    ("<p>ลับ<span style='font-size:10px'>xx</span>มาก</p>", "secret"),
+    ("<p>ลับxxมาก</p>", "none"),
 ])
 def test_text_a_browser_hides_inside_a_marking_does_not_break_it(markup, level):
     """Read twice: all the text, and only what a browser shows (an element hidden by its
