@@ -707,6 +707,7 @@ def _office(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out
         return False
     _office_pictures(zf, names, budget, what, out)
     _office_chunks(zf, names, budget, what, out, chunk, rels_of)
+    _office_embeddings(zf, names, budget, what, out, chunk, rels_of)
     return True
 
 
@@ -759,6 +760,134 @@ def _office_chunks(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: s
                 out.unread.append(f"{what}: an imported part nested past {MAX_DEPTH} levels")
             elif (data := _read_member(zf, infos[name], budget, what, out)) is not None:
                 chunk(data, name)
+
+
+# Where Word, Excel and PowerPoint keep an object embedded in a document (Insert >
+# Object: a DOCX, an XLSX, a PPTX, a PDF, an OLE object), and where LibreOffice keeps an
+# OLE object embedded in an OpenDocument file ("Object 1", a file; an OpenDocument
+# object is a folder, read by `_odf_objects`). A preview picture is not one.
+_EMBEDDED = re.compile(r"(?:word|xl|ppt)/embeddings/[^/]+|(?:(?!ObjectReplacements/)[^/]+/)*Object[ _]?\d{1,6}")
+# The streams of an OLE object that hold what it shows (MS-OLEDS; `_ole_object`).
+_OLE_NATIVE, _OLE_PACKAGE, _OLE_CONTENTS, _VISIO = "\x01Ole10Native", "Package", "CONTENTS", "VisioDocument"
+
+
+def _office_embeddings(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out: FileTexts,
+                       chunk: Callable[[bytes, str], None] | None,
+                       rels_of: Callable[[str], list[tuple[str, str]]]) -> None:
+    """The objects embedded in an office file, read as the enclosures they are (as an
+    archive's member is, `chunk`; nested within MAX_DEPTH, and within the letter's bytes
+    and the file's members): Word shows an embedded DOCX's or XLSX's first page where
+    it stands, and opens it on a double click. Until session 36 none was read, and a
+    ลับมาก DOCX embedded in an ordinary one left the letter ordinary. Found by their
+    folder and by the relationships that name them (`package`, `oleObject`). A chart's
+    own workbook (its data, which the chart part already shows and which Word does not)
+    is read while the limits allow, and never makes the letter uncertain. What cannot
+    be read (past the limits, nested too deep) makes it at least ลับ."""
+    infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+    found = {n for n in infos if _EMBEDDED.fullmatch(n)}
+    chart_data: set[str] = set()
+    rels = sorted(n for n in names if "_rels/" in n and n.endswith(".rels") and n != "_rels/.rels")
+    for part in rels[:MAX_MEMBERS]:
+        for kind, name in rels_of(part):
+            if kind in ("package", "oleObject") and name in infos:
+                found.add(name)
+                if "/charts/_rels/" in part:
+                    chart_data.add(name)
+    if not found:
+        return
+    ordered = sorted(found, key=lambda n: (n in chart_data, len(n), n))
+    for number, name in enumerate(ordered, start=1):
+        chart = name in chart_data
+        if number > MAX_MEMBERS or budget.members <= 0:
+            if not chart:
+                out.unread.append(f"{what}: embedded objects past the first {MAX_MEMBERS}")
+            return
+        if chunk is None:
+            if not chart:
+                out.unread.append(f"{what}: an embedded object nested past {MAX_DEPTH} levels")
+            continue
+        budget.members -= 1
+        data = _read_member(zf, infos[name], budget, what, out)
+        if data:
+            _embedded(data, name, chunk, budget, what, out)
+
+
+def _embedded(data: bytes, name: str, chunk: Callable[[bytes, str], None], budget: Budget, what: str,
+              out: FileTexts) -> None:
+    """One embedded object: an OLE object (a compound file) by what it holds
+    (`_ole_object`), any other file as an archive's member is read."""
+    if data.startswith(_CFB) and encrypted(data) is None:
+        _ole_object(data, name, chunk, budget, what, out)
+    else:
+        chunk(data, name)
+
+
+def _ole_object(data: bytes, name: str, chunk: Callable[[bytes, str], None], budget: Budget, what: str,
+                out: FileTexts) -> None:
+    """An OLE object embedded in an office file (`oleObject1.bin`, LibreOffice's
+    `Object 1`), read by what it holds: a Word, Excel or PowerPoint 97-2003 document
+    (its main stream, `_old_office`); a file packaged by Windows' Packager (the
+    `\\x01Ole10Native` stream: the file, and the label its icon shows); an OOXML file
+    (`Package`); a PDF (Acrobat's `CONTENTS`). A Visio drawing, whose text is not read
+    here, makes the letter at least ลับ. Any other (a chart of MS Graph, an equation, a
+    picture) holds no text a reader types: Word shows its preview picture, and it is not
+    said unread, or every letter with an old chart would be uncertain."""
+    streams = _cfb_streams(data, {*_OLD_OFFICE, _OLE_NATIVE, _OLE_PACKAGE, _OLE_CONTENTS, _VISIO},
+                           min(len(data), MAX_UNPACKED))
+    if any(stream in streams for stream in _OLD_OFFICE):
+        chunk(data, name)
+        return
+    inner: tuple[str, bytes] | None = None
+    if _OLE_NATIVE in streams:
+        packaged = _packaged(streams[_OLE_NATIVE])
+        if packaged is None:
+            out.unread.append(f"{what}: an embedded object that could not be read")
+            return
+        label, inner_name, inner_data, names_shown = packaged
+        out.texts += [re.sub(r"[_.\-]+", " ", t).strip() for t in (label, *names_shown) if t.strip()]
+        inner = (inner_name or name, inner_data)
+    elif streams.get(_OLE_PACKAGE, b"").startswith(_LOCAL):
+        inner = (name, streams[_OLE_PACKAGE])
+    elif _PDF_HEADER.search(streams.get(_OLE_CONTENTS, b"")[:1024]):
+        inner = (name + ".pdf", streams[_OLE_CONTENTS])
+    elif _VISIO in streams:
+        out.unread.append(f"{what}: an embedded Visio drawing")
+        return
+    if inner is None or not inner[1]:
+        return
+    if len(inner[1]) > budget.unpacked:
+        out.unread.append(f"{what}: member past the {MAX_UNPACKED // 2**20} MB read")
+        return
+    budget.unpacked -= len(inner[1])
+    chunk(inner[1], shown_name(re.split(r"[/\\]", inner[0])[-1]))
+
+
+def _packaged(native: bytes) -> tuple[str, str, bytes, list[str]] | None:
+    """A file packaged by Windows' Packager into an OLE object's `\\x01Ole10Native`
+    stream (MS-OLEDS 2.3.6; oletools' layout): its size, 2, the label its icon shows, the
+    source path, 8 bytes, the temporary path, the file's size and bytes, then the same
+    names in UTF-16. (label, file name, bytes, the names of its UTF-16 tail), None when
+    it is no such stream."""
+    def text(at: int) -> tuple[str, int]:
+        end = native.find(b"\0", at, at + 1024)
+        if end < 0:
+            raise ValueError("no end to a name")
+        return charsets.decode_bytes(native[at:end], None), end + 1
+
+    try:
+        if len(native) < 6 or native[4:6] != b"\x02\x00":
+            return None
+        label, at = text(6)
+        path, at = text(at)
+        _temporary, at = text(at + 8)
+        size = int.from_bytes(native[at:at + 4], "little")
+        at += 4
+        if size > len(native) - at:
+            return None
+        tail = native[at + size:at + size + 4096]
+        return label, path, native[at:at + size], _TEXT_RUN.findall(tail.decode("utf-16-le", "replace"))
+    except ValueError:
+        return None
 
 
 # The parts of an OOXML file that draw text outside the main part's runs: an Excel
@@ -834,6 +963,10 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
             out.texts += _sheet_head_foot(xml)
             if b"inlineStr" in xml or b'"str"' in xml or b"'str'" in xml:  # inline strings, a formula's cached text
                 out.texts.append(_sheet_strings(xml))
+        for n in related("xl/_rels/workbook.xml.rels", ("styles",),
+                         ["xl/styles.xml"] if "xl/styles.xml" in names else [])[:MAX_MEMBERS]:
+            if shown := _number_formats(member(n)):
+                out.texts.append(shown)
         return True
     if "ppt/presentation.xml" in names:
         slides = related("ppt/_rels/presentation.xml.rels", ("slide", "slideMaster", "notesMaster", "handoutMaster"),
@@ -847,19 +980,117 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
             # Saved with a password: content.xml is ciphertext, read as no text at all.
             out.unread.append(f"{what}: password-protected OpenDocument file")
             return True
-        styles = member("styles.xml") if "styles.xml" in names else b""
-        out.texts += _odf_head_foot(styles)
-        content = member("content.xml")
-        out.texts.append(_odf_xml(content))
-        out.texts += _odf_head_foot(content)
-        # A field shows a value its declaration holds in an attribute (a user field,
-        # a variable): each such value a line (session 33).
-        values = [_xml_unescape(m[1] or m[2]) for xml in (content, styles)
-                  for m in _STRING_VALUE.finditer(_xml_doc(xml)) if xml]
-        if values:
-            out.texts.append("\n".join(values[:10_000]))
+        _odf_document("", member, names, out)
+        # An object embedded in it (Insert > Object: a text, a sheet, a chart, a
+        # drawing), a document of its own in a folder of the package ("Object 1/
+        # content.xml", its styles.xml): shown where it stands, read as the document is
+        # (session 36; until then not read at all).
+        folders = _odf_objects(names)
+        for folder in folders[:MAX_MEMBERS]:
+            _odf_document(folder, member, names, out)
+        if len(folders) > MAX_MEMBERS:
+            out.unread.append(f"{what}: embedded objects past the first {MAX_MEMBERS}")
         return True
     return False
+
+
+def _odf_document(folder: str, member: Callable[[str], bytes], names: set[str], out: FileTexts) -> None:
+    """One OpenDocument document's texts (the package's own, `folder` "", or an
+    embedded object's, `folder` "Object 1/"): page headers and footers, what its master
+    pages draw, its body, its fields' values, its number formats' literal texts."""
+    styles = member(folder + "styles.xml") if folder + "styles.xml" in names else b""
+    content = member(folder + "content.xml") if folder + "content.xml" in names else b""
+    out.texts += _odf_head_foot(styles)
+    out.texts += _odf_masters(styles)
+    if content:
+        out.texts.append(_odf_xml(content))
+        out.texts += _odf_head_foot(content)
+        out.texts += _odf_masters(content)
+    # A field shows a value its declaration holds in an attribute (a user field,
+    # a variable): each such value a line (session 33).
+    values = [_xml_unescape(m[1] or m[2]) for xml in (content, styles)
+              for m in _STRING_VALUE.finditer(_xml_doc(xml)) if xml]
+    if values:
+        out.texts.append("\n".join(values[:10_000]))
+    numbers = [line for xml in (content, styles) if xml for line in _odf_number_texts(xml)]
+    if numbers:
+        out.texts.append("\n".join(numbers))
+
+
+def _odf_objects(names: set[str]) -> list[str]:
+    """The folders of an OpenDocument package that hold an embedded object's document
+    (`Object 1/`; one inside it too), outermost first."""
+    found = {n.rsplit("/", 1)[0] + "/" for n in names
+             if n.endswith(("/content.xml", "/styles.xml")) and not n.startswith("META-INF/")}
+    return sorted(found, key=lambda n: (n.count("/"), len(n), n))
+
+
+# A master page (OpenDocument's style:master-page) and the speaker notes inside one.
+_MASTER_PAGE = re.compile(rf"<({_NS}master-page)(?:\s[^<>]*)?>")
+_NOTES = re.compile(rf"<({_NS}notes)(?:\s[^<>]*)?>")
+
+
+def _odf_masters(xml: bytes) -> list[str]:
+    """What each master page of an OpenDocument file draws (its text boxes, shapes and
+    frames), each master page a text of its own, a line per paragraph: Impress and Draw
+    show it on every slide or page of that master. Its speaker notes (presentation:
+    notes), which are not shown on a slide, are left out. Until session 36 only a master
+    page's header and footer (Writer's, `_odf_head_foot`) were read, and a ลับมาก text box
+    on a presentation's master slide left the letter ordinary. One pass over the part:
+    master pages do not nest, and a self-closed one holds nothing. Past MAX_MEMBERS
+    master pages, the rest are one text."""
+    if b"master-page" not in xml and "master-page".encode("utf-16-le") not in xml \
+            and "master-page".encode("utf-16-be") not in xml:
+        return []
+    doc = _xml_doc(xml)
+    blocks: list[str] = []
+    at = 0
+    while (m := _MASTER_PAGE.search(doc, at)) is not None:
+        at = m.end()
+        if m[0].endswith("/>"):
+            continue
+        end = doc.find(f"</{m[1]}>", m.end())
+        if end < 0:
+            break
+        blocks.append(_without_element(doc[m.end():end], _NOTES))
+        at = end
+    # The first ones a text each; the rest (a hostile file's thousands) one text, read
+    # in one pass, each ending a paragraph.
+    texts = [_odf_xml(b.encode("utf-8", "surrogatepass")) for b in blocks[:MAX_MEMBERS - 1]]
+    if len(blocks) >= MAX_MEMBERS:
+        texts.append(_odf_xml("</p>".join(blocks[MAX_MEMBERS - 1:]).encode("utf-8", "surrogatepass")))
+    return [t for t in texts if t.strip()]
+
+
+def _without_element(doc: str, start: re.Pattern) -> str:
+    """`doc` without the elements whose start tag `start` matches (its group 1 the
+    tag's name), each to its end tag; one pass (an unclosed one runs to the end)."""
+    out, at = [], 0
+    while (m := start.search(doc, at)) is not None:
+        out.append(doc[at:m.start()])
+        if m[0].endswith("/>"):
+            at = m.end()
+            continue
+        end = doc.find(f"</{m[1]}>", m.end())
+        if end < 0:
+            return "".join(out)
+        at = end + len(m[1]) + 3
+    out.append(doc[at:])
+    return "".join(out)
+
+
+# The literal text of an OpenDocument number format (<number:text>, a currency symbol),
+# shown in every cell the format is applied to.
+_NUMBER_TEXT = re.compile(rf"<({_NS})(text|currency-symbol)(?:\s[^<>]*)?>([^<]*)</\1\2>")
+
+
+def _odf_number_texts(xml: bytes) -> list[str]:
+    """Each literal text of the number formats of an OpenDocument part a line (a sheet's
+    cell formatted `"ลับมาก"` shows ลับมาก whatever its value)."""
+    if b"number" not in xml and "number".encode("utf-16-le") not in xml and "number".encode("utf-16-be") not in xml:
+        return []
+    found = (_xml_unescape(m[3]).strip() for m in _NUMBER_TEXT.finditer(_xml_doc(xml)))
+    return list(dict.fromkeys(t for t in found if t))
 
 
 _STRING_VALUE = re.compile(r"""\bstring-value\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
@@ -882,7 +1113,49 @@ def _office_elsewhere(main: str, member: Callable[[str], bytes], names: set[str]
         out.texts.append(reader(xml))
         if reader is _sheet_strings:
             out.texts += _sheet_head_foot(xml)
+            if shown := _number_formats(xml):
+                out.texts.append(shown)
     return True
+
+
+# A number format of an Excel workbook's styles (xl/styles.xml; a cell style's, a
+# conditional format's); its code may hold a raw ">" (`[>100]`).
+_NUMBER_FORMAT = re.compile(rf"""<{_NS}numFmt\b[^<>]*?\bformatCode\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
+# The pieces of a format code: a quoted literal, an escaped character, a bracket
+# ([Red], [>100], [$-41E], or [$฿-41E] whose currency symbol is shown), a space the
+# width of a character (_x) or a fill (*x), a section's end, anything else.
+_FORMAT_PIECE = re.compile(r'"([^"]*)"?|\\(.)|\[(\$[^\]-]*)?[^\]]*\]?|[_*].?|(;)|(.)', re.S)
+MAX_FORMAT_CODE = 1024  # characters of one format code read (Excel's own limit is 255)
+
+
+def _number_formats(xml: bytes) -> str:
+    """The literal text of each number format of an Excel workbook, each section of a
+    format a line: Excel shows it in every cell the format is applied to (a format
+    `"ลับมาก"`, `\\ล\\ั\\บ`, or `@" ลับ"` makes a cell show ลับมาก, ลับ whatever it holds).
+    Quoted text, escaped characters, a currency symbol and any character that is not
+    ASCII are literal; digit, date and text placeholders are not (`#,##0.00" บาท"`
+    reads บาท). Every custom format is read, used by a cell or not: a reading that errs
+    towards a marking. Until session 36 no format was read, and a sheet whose cells
+    showed ลับมาก only through their format left the letter ordinary."""
+    if b"numFmt" not in xml and "numFmt".encode("utf-16-le") not in xml and "numFmt".encode("utf-16-be") not in xml:
+        return ""
+    lines: dict[str, None] = {}
+    for m in _NUMBER_FORMAT.finditer(_xml_doc(xml)):
+        section: list[str] = []
+        code = _xml_unescape(m[1] if m[1] is not None else m[2])[:MAX_FORMAT_CODE]
+        for piece in _FORMAT_PIECE.finditer(code):
+            quoted, escaped, currency, end, other = piece.groups()
+            if end is not None:
+                lines[" ".join("".join(section).split())] = None
+                section = []
+            elif quoted is not None or escaped is not None:
+                section.append(quoted if quoted is not None else escaped)
+            elif currency is not None:
+                section.append(" " + currency[1:] + " ")
+            elif other is not None:
+                section.append(other if other == " " or not other.isascii() else " ")
+        lines[" ".join("".join(section).split())] = None
+    return "\n".join(line for line in lines if line)
 
 
 MAX_ENTRIES = 10_000  # entries in an archive's directory: past this it is not opened
