@@ -471,6 +471,16 @@ def raise_counters(session: Session, highest: dict[tuple[str, str, int], int],
     return raised
 
 
+def counter_values(session: Session, registers: list[tuple[str, str, int]]) -> dict[tuple[str, str, int], int]:
+    """The last number each (unit, book, year) register gave (0 for one not begun)."""
+    found = {}
+    for unit, book, year in registers:
+        value = session.scalar(select(RegisterCounter.last_number).where(
+            RegisterCounter.unit == unit, RegisterCounter.book == book, RegisterCounter.year == year))
+        found[(unit, book, year)] = value or 0
+    return found
+
+
 GAP_REASON = ("เลขรับเหล่านี้ให้ไปแล้วก่อนการกู้คืนฐานข้อมูลจากสำรอง ดูสำเนาหนังสือในโฟลเดอร์ของหน่วยงาน / "
               "numbers given before the database was restored from a backup: see the letters' copies in "
               "the unit's folder")

@@ -24,6 +24,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from gateway.delivery.copy_seal import copy_seal, copy_seal_key
 from gateway.config.settings import load_settings
 from gateway.delivery.numbers_seen import numbers_seen
 from gateway.service.numbering import check_numbers
@@ -224,8 +225,10 @@ def test_a_big_maildir_is_read_by_its_newest_copies_headers_only(tmp_path):
     queue = {n: f"{(1_700_000_000 + n) * 10**9:016x}0123abcd" for n in range(1, 31)}  # gateway/spool.py
     for n, queue_id in queue.items():
         path = maildir / ("cur" if n % 2 else "new") / f"{queue_id}.saraban.latkrabang.saraban:2,S"
+        seal = copy_seal(copy_seal_key(settings.data_dir), "saraban.latkrabang", "general", f"{n}/{year}", queue_id)
         path.write_bytes(f"X-Saraban-Receive-No: {n}/{year}\nX-Saraban-Unit: saraban.latkrabang\n"
-                         f"X-Saraban-Book: general\nX-Saraban-Queue-Id: {queue_id}\nSubject: x\n\n%PDF-".encode())
+                         f"X-Saraban-Book: general\nX-Saraban-Queue-Id: {queue_id}\n"
+                         f"X-Saraban-Copy-Seal: {seal}\nSubject: x\n\n%PDF-".encode())
         os.truncate(path, 64 << 20)  # a 64 MiB letter (sparse: nothing written)
         os.utime(path, (1_800_000_000 - n, 1_800_000_000 - n))  # touched by a client: not the order
     (maildir / "new" / "1750000000.M1P2.host").write_bytes(b"Subject: a clerk's own note\n\nhello\n")

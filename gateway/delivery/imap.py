@@ -75,7 +75,8 @@ class Hierarchy:
 
 
 # What a filed copy says of its registration (folder_copy.py, registrar.py).
-NUMBER_FIELDS = ("X-Saraban-Receive-No", "X-Saraban-Unit", "X-Saraban-Book", "X-Saraban-Queue-Id")
+NUMBER_FIELDS = ("X-Saraban-Receive-No", "X-Saraban-Unit", "X-Saraban-Book", "X-Saraban-Queue-Id",
+                 "X-Saraban-Copy-Seal")  # gateway/delivery/copy_seal.py
 
 
 class FolderNameError(ValueError):

@@ -11,7 +11,12 @@ Cheap on a big folder: headers only (a Maildir file's first block, IMAP
 newest `limit` copies of each folder: the numbers given since a backup are the last
 ones filed. Every folder is read, not only the one the gateway files into: Maildir++
 sub-folders, and every folder of an IMAP account, since a clerk moves letters on. A folder that cannot be read is named in `unreachable`, never taken as
-empty."""
+empty.
+
+Those folders are mailboxes anyone can send a message to: a number counts only on a
+copy that carries the gateway's seal on it (gateway/delivery/copy_seal.py); the highest
+number each register's unsealed copies claim is kept apart (`unsealed`), to be told,
+never believed."""
 from __future__ import annotations
 
 import email.header
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.delivery.copy_seal import HEADER as SEAL_HEADER, copy_seal_key, sealed_by_us
 from gateway.delivery.imap import ImapFiler, ImapTarget
 from gateway.delivery.targets import imap_target, route_for
 from gateway.intake.imap_session import ImapGone
@@ -46,6 +52,9 @@ class NumbersSeen:
     copies: dict[tuple[str, str], tuple[str, int, int]] = field(default_factory=dict)
     unreachable: list[str] = field(default_factory=list)
     read: int = 0
+    key: bytes | None = None  # the data directory's copy-seal key; None: nothing is believed
+    # (unit, book, year) -> (highest number, folder) claimed by copies without our seal
+    unsealed: dict[Register, tuple[int, str]] = field(default_factory=dict)
 
     def add(self, fields: email.message.Message, folder: str) -> None:
         def value(name: str) -> str:
@@ -63,8 +72,13 @@ class NumbersSeen:
         if not match or not unit or not book or int(match.group(2)) not in REGISTER_YEARS:
             return
         number, year = int(match.group(1)), int(match.group(2))
-        self.read += 1
         key = (unit, book, year)
+        seal = str(fields.get(SEAL_HEADER) or "")
+        if self.key is None or not sealed_by_us(self.key, seal, unit, book, match.group(0), queue_id):
+            if number > self.unsealed.get(key, (0, ""))[0]:
+                self.unsealed[key] = (number, folder)
+            return
+        self.read += 1
         if number > self.highest.get(key, 0):
             self.highest[key], self.where[key] = number, folder
         if queue_id:
@@ -72,7 +86,7 @@ class NumbersSeen:
 
 
 def numbers_seen(settings: Settings, directory: Directory, limit: int) -> NumbersSeen:
-    seen = NumbersSeen()
+    seen = NumbersSeen(key=copy_seal_key(settings.data_dir))
     _maildirs(settings.folders_dir, limit, seen)
     _imap_folders(settings, directory, limit, seen)
     return seen

@@ -36,7 +36,7 @@ from gateway.delivery.numbers_seen import numbers_seen
 from gateway.units.directory import load_directory
 from storage.fsync import write_durably
 from gateway.delivery.targets import route_for
-from storage.register import find_registration, raise_counters, units_with_letters
+from storage.register import counter_values, find_registration, raise_counters, units_with_letters
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
@@ -92,6 +92,11 @@ def check_numbers(settings: Settings) -> tuple[bool, str]:
                                                       _read(settings.data_dir / RESTORED).get("folders_from_backup"))
             raised = raise_counters(session, seen.highest, seen.where,
                                     {key: settings.start_number(*key) for key in seen.highest})
+            counters = counter_values(session, sorted(seen.unsealed))
+            unsealed = [{"unit": unit, "book": book, "year": year, "claimed": number, "counter": counters[key],
+                         "seen_in": folder}
+                        for key, (number, folder) in sorted(seen.unsealed.items())
+                        for unit, book, year in [key] if number > counters[key]]
             for (queue_id, unit), (book, year, number) in seen.copies.items():
                 if any(r["unit"] == unit and r["book"] == book and r["year"] == year
                        and r["first"] <= number <= r["last"] for r in raised):
@@ -109,7 +114,19 @@ def check_numbers(settings: Settings) -> tuple[bool, str]:
     for record in raised:
         log.warning("numbers_given_before_restore", **record, seen_in=seen.where.get(
             (record["unit"], record["book"], record["year"])))
-    log.info("numbers_checked", copies=seen.read, raised=len(raised), unreachable=len(seen.unreachable),
+    for record in unsealed[:20]:
+        # Not the gateway's copy (a message sent to the mailbox with our headers), or one
+        # filed before session 36: never believed. After a restore it holds numbering
+        # until the operator has looked (it may be the numbers given since the backup).
+        log.warning("numbers_claimed_without_seal", **record, numbering_held=restored)
+    if restored:
+        seen.unreachable += [
+            f"{r['seen_in']}: a copy without the gateway's seal claims {r['unit']} {r['book']} "
+            f"{r['claimed']}/{r['year']} (the register is at {r['counter']}): if it is a copy filed before "
+            "the upgrade to sealed copies, set [register.start_numbers] past it; if it is not the gateway's, "
+            "remove it" for r in unsealed]
+    log.info("numbers_checked", copies=seen.read, raised=len(raised), unsealed=len(unsealed),
+             unreachable=len(seen.unreachable),
              after_restore=restored, seconds=round(time.monotonic() - started, 2))
     if not seen.unreachable:
         if restored:
