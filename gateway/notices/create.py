@@ -121,10 +121,12 @@ def _common(services: "Services", entry: "SpoolEntry", checked: "Checked", unit:
             "references": clean_references(_first(headers, "references"), message_id),
             # spf: an unverified sender whose own SPF failed is not answered
             # (sender.policy.notice_refusal); records queued without it read "none".
+            # from_spf: nor one whose From domain publishes SPF (since session 36);
+            # records queued before it read None, and are not answered unverified.
             "sender_auth": None if auth is None else {
                 "status": auth.status, "from_domain": auth.from_domain,
                 "aligned_domain": auth.aligned_domain, "dns_checked": auth.dns_checked,
-                "spf": auth.spf},
+                "spf": auth.spf, "from_spf": auth.from_spf},
         },
     }
 

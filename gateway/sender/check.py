@@ -102,6 +102,7 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
     else:
         auth.status, auth.dmarc = "none", "none"
         auth.reason = "no DMARC record and no aligned authentication"
+        auth.from_spf = _spf_published(resolver, from_domain)
     if arc.result == "pass" and arc.note:
         auth.reason = f"ARC seal of {arc.sealer} not counted: {arc.note}"
     refused = refused_signature(auth)
@@ -109,6 +110,26 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         # The From's own signer did sign: what a person must know is why that does not count.
         auth.reason = f"DKIM signature of {refused.domain} not counted: {refused.note}"
     return auth.stamp()
+
+
+def _spf_published(resolver: Resolver, from_domain: str) -> str:
+    """"published" if the From's domain or its organisational domain has a "v=spf1"
+    record, "none" if neither has, "unknown" if DNS did not say: a domain that names its
+    mail servers has said who may send for it, and a letter that none of them sent (no
+    aligned SPF pass) is not answered at it (session 36: `MAIL FROM:<x@bounce.victim.example>`,
+    a name without SPF, with `From: ceo@victim.example`, whose SPF is `-all`, got the
+    acknowledgement, its subject the forger's)."""
+    names = dict.fromkeys([from_domain, dmarc.org_domain(from_domain)])
+    for name in names:
+        try:
+            records = resolver.txt(name)
+        except DnsTemporary:
+            return "unknown"
+        except Exception:  # noqa: BLE001 - NXDOMAIN, no answer, a malformed name: no record there
+            continue
+        if any(r.strip().lower().startswith(b"v=spf1") for r in records):
+            return "published"
+    return "none"
 
 
 def _shown_domain(author: dmarc.Author, settings: SenderSection) -> str | None:

@@ -49,10 +49,30 @@ def _refused(auth: SenderAuth) -> tuple[str, str] | None:
             f"the DKIM signature of {sig.domain} does not count: {en}")
 
 
+def _disguised(auth: SenderAuth) -> str | None:
+    """A domain the letter names as its sender that is not plain ASCII: an invisible
+    character in it (`moi.go.th\u200b`), a letter of another script (a Cyrillic о), a
+    full-width dot. A mail client shows it as the agency's own; no BMA correspondent
+    writes from such a domain. Until session 36 these escaped the quarantine list, which
+    is matched in ASCII, and the forged ministry letter was registered with a warning."""
+    for domain in (auth.from_domain, *auth.claimed_domains):
+        if domain and not domain.isascii():
+            return domain
+    return None
+
+
 def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | None:
     if auth is None or not auth.dns_checked or auth.status == "pass":
         return None
     domain = auth.from_domain or "-"
+    disguised = _disguised(auth)
+    if disguised is not None:
+        shown = disguised.encode("unicode_escape").decode("ascii")
+        return Finding(RULE, "fail",
+                       f"{FORGED_TH}: โดเมนผู้ส่ง {shown} มีอักขระที่ไม่ใช่อักษรละตินธรรมดา หรืออักขระที่มองไม่เห็น "
+                       f"จึงอาจแสดงผลเหมือนโดเมนของหน่วยงานอื่น",
+                       f"{FORGED_EN}: the sender's domain {shown} holds characters that are not plain ASCII, "
+                       f"or are invisible, and may show as another agency's domain")
     if auth.status == "fail" and (auth.reason or "").startswith(CHECK_FAILED):
         # The letter broke the check: nobody can say which agency sent it, whatever its
         # domain's settings (gateway/sender/check.py PipelineChecker.settle).
@@ -95,10 +115,18 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
                        f"{FORGED_TH}: {why_th} กรุณาส่งจากระบบอีเมลของหน่วยงานโดยตรง",
                        f"{FORGED_EN}: {why_en}; please send from the agency's own mail system")
     if auth.status == "temperror":
-        # Only after recheck_for: DNS failures are never a verdict of forgery.
-        return Finding(RULE, "warn",
-                       f"ยังไม่ได้ยืนยันผู้ส่ง ({domain}) เนื่องจากระบบ DNS ไม่ตอบสนอง",
-                       f"the sender ({domain}) could not be verified because DNS did not answer")
+        # Only after recheck_for: DNS failures are never a verdict of forgery. But a
+        # domain whose forgeries are quarantined is registered only verified: a forger
+        # chooses an envelope under it that never answers (`x@broken.moi.go.th`), and
+        # until session 36 the unsigned forgery was registered with a warning. It is held
+        # for a person instead, who can release it.
+        held = settings.protected(auth.from_domain)
+        return Finding(RULE, "fail" if held else "warn",
+                       f"ยังไม่ได้ยืนยันผู้ส่ง ({domain}) เนื่องจากระบบ DNS ไม่ตอบสนอง"
+                       + (" หนังสือจากโดเมนนี้ต้องยืนยันผู้ส่งได้ก่อนลงทะเบียน จึงพักไว้ให้เจ้าหน้าที่ตรวจ" if held else ""),
+                       f"the sender ({domain}) could not be verified because DNS did not answer"
+                       + ("; letters of this domain are registered only verified, so it is held for a person"
+                          if held else ""))
     if settings.no_dmarc == "accept":
         return None
     refused = _refused(auth)
@@ -143,6 +171,12 @@ def notice_refusal(auth: SenderAuth | None, to: str | None, settings: SenderSect
         # The envelope's own domain said this client is not (or probably not) its mail
         # server: the From beside it, in the same organisation, is the forger's choice
         # of victim, and the notice would be backscatter.
+        return "sender_not_verified"
+    if auth.from_spf != "none":
+        # The From's domain names its mail servers (SPF) and none of them sent this (no
+        # aligned pass), or DNS did not say: an envelope on a name of its choosing
+        # (`bounce.victim.example`, SPF none) made the forger's victim get an
+        # acknowledgement until session 36. A domain that publishes no SPF said nothing.
         return "sender_not_verified"
     if auth.from_domain and org_domain(to_domain) == org_domain(auth.from_domain):
         return None

@@ -62,6 +62,11 @@ class SenderAuth:
     # An unusable From (status fail, dmarc permerror): every domain the letter names as
     # its sender anyway (in the From, decoded or not, and the envelope).
     claimed_domains: list[str] = field(default_factory=list)
+    # Whether the From's domain or its organisation publishes SPF (a "v=spf1" record):
+    # "published", "none", or None when not looked up (a verdict other than "none", or a
+    # record written before session 36). An unverified sender is answered only at a
+    # domain that publishes none (gateway/sender/policy.py `notice_refusal`).
+    from_spf: str | None = None
     checked_at: str | None = None
     dns_checked: bool = True  # False: `rules check` without --dns
 
