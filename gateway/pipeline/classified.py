@@ -22,6 +22,7 @@ import structlog
 
 from typing import TYPE_CHECKING
 
+from gateway.pipeline.unread_words import thai_phrase
 from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.markings import classify_headers, raw_headers
 from gateway.secrecy.shred import shred
@@ -157,10 +158,13 @@ def unread_finding(unread: tuple[str, ...] | list[str]) -> Finding:
     the file by its number ("file 2: 7z archive", never its name, which may be the
     letter's words), so the clerk and the registrar know which file to open and judge."""
     unread = list(dict.fromkeys(unread))  # a ZIP of 100 encrypted members: one phrase
-    listed = "; ".join(unread[:UNREAD_SHOWN]) + (f"; +{len(unread) - UNREAD_SHOWN}" if len(unread) > UNREAD_SHOWN else "")
+    more = f"; +{len(unread) - UNREAD_SHOWN}" if len(unread) > UNREAD_SHOWN else ""
+    listed = "; ".join(unread[:UNREAD_SHOWN]) + more
+    # The same phrases, each in Thai (since session 36: the clerks read this sentence).
+    listed_th = "; ".join(thai_phrase(u) for u in unread[:UNREAD_SHOWN]) + more
     return Finding(
         "classified_unread", "warn",
-        f"ระบบอ่านเนื้อหาบางส่วนของหนังสือไม่ได้ ({listed}) จึงถือเป็นหนังสือลับอย่างน้อยชั้นลับ "
+        f"ระบบอ่านเนื้อหาบางส่วนของหนังสือไม่ได้ ({listed_th}) จึงถือเป็นหนังสือลับอย่างน้อยชั้นลับ "
         "โปรดตรวจชั้นความลับจากไฟล์นั้นเอง",
         f"part of the letter could not be read ({listed}), so it is treated as at least ลับ (confidential); "
         "check the classification in that file itself",

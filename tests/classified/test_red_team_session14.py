@@ -267,7 +267,7 @@ def test_over_smtp_files_without_a_reader_are_sealed_and_plain_ones_are_not(gate
     # Why the 7z letter is ลับ, in Thai and English, naming the file by its number.
     (findings,), = db_rows(d, "select findings from letters where queue_id = ?", queued["7z without a password"])
     reason, = [f for f in json.loads(findings) if f["rule"] == "classified_unread"]
-    assert "(file 2: 7z archive)" in reason["message_th"] and "ระบบอ่านเนื้อหา" in reason["message_th"]
+    assert "(ไฟล์ที่ 2: แฟ้มบีบอัด 7z)" in reason["message_th"] and "ระบบอ่านเนื้อหา" in reason["message_th"]
     assert "(file 2: 7z archive), so it is treated as at least" in reason["message_en"]
     assert maildir(d, "latkrabang") and all(MARKER.encode() not in p.read_bytes() for p in maildir(d, "latkrabang"))
     assert db_rows(d, "select book, subject from letters where queue_id = ?", plain) == [
@@ -296,5 +296,5 @@ def test_over_smtp_a_held_letter_sealed_for_a_file_not_read_says_which_file(gate
     by_rule = {r["rule"]: r for r in json.loads(reasons)}
     assert set(by_rule) == {"executable", "classified_unread"}
     assert "(file 2: 7z archive)" in by_rule["classified_unread"]["message_en"]
-    assert "(file 2: 7z archive)" in by_rule["classified_unread"]["message_th"]
+    assert "(ไฟล์ที่ 2: แฟ้มบีบอัด 7z)" in by_rule["classified_unread"]["message_th"]  # in Thai since session 36
     assert "setup.exe" not in reasons and MARKER not in reasons

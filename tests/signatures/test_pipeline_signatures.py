@@ -578,7 +578,7 @@ def test_a_ลับมาก_page_in_a_winmail_dat_or_one_that_cannot_be_read_i
     with sqlite3.connect(gateway.data_dir / "saraban.db") as db:
         [(findings,)] = db.execute("select findings from letters where queue_id = ?", (queue_id,)).fetchall()
     [reason] = [f for f in json.loads(findings) if f["rule"] == "classified_unread"]
-    assert "(file 1: Outlook TNEF file (winmail.dat) could not be read whole)" in reason["message_th"]
+    assert "(ไฟล์ที่ 1: ไฟล์ Outlook แบบ TNEF (winmail.dat) ที่อ่านได้ไม่ครบทั้งไฟล์)" in reason["message_th"]
     assert "ระบบอ่านเนื้อหาบางส่วนของหนังสือไม่ได้" in reason["message_th"]
     assert "(file 1: Outlook TNEF file (winmail.dat) could not be read whole), so it is treated as at least ลับ" \
         in reason["message_en"]
