@@ -316,7 +316,7 @@ def test_hostile_shapes_cost_little_and_past_the_limits_fail_closed():
     formats = formatted(*[f"0.{'0' * (n % 9)}&quot;{n}&quot;" for n in range(50_000)], "&quot;" + "x" * 300_000 + "&quot;")
     formats_marked = formatted(*[f"0&quot;{n}&quot;" for n in range(50_000)], "&quot;ลับมาก&quot;")
     embeddings = docx_with(["ดูเอกสาร"], {f"word/embeddings/d{n}.docx": _docx(["ข้อความ"]) for n in range(120)})
-    started = time.monotonic()
+    started = time.process_time()  # this process's CPU: the suite's other workers do not count
     assert reading(("a.odp", many_masters)) == ("none", True)
     assert reading(("a.odp", last_marked)) == ("secret", True)  # the 20,001st master page
     assert reading(("a.odp", unclosed)) == ("none", True)
@@ -324,4 +324,4 @@ def test_hostile_shapes_cost_little_and_past_the_limits_fail_closed():
     assert reading(("a.xlsx", formats_marked)) == ("secret", True)  # the 50,001st format
     # Past the first 100 embedded objects (the file's members), the letter is uncertain.
     assert reading(("a.docx", embeddings)) == ("confidential", False)
-    assert time.monotonic() - started < 20
+    assert time.process_time() - started < 20  # a quadratic reading took minutes
