@@ -500,6 +500,11 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
         hint = "" if path or environ.get("SARABAN_CONFIG") else (
             f" (give --config FILE or set SARABAN_CONFIG; an installation's is {SERVICE_CONFIG})")
         raise ConfigError(f"{chosen}: configuration file not found{hint}") from None
+    except UnicodeDecodeError as exc:
+        # A Thai comment saved as Windows-874 (or a UTF-16 file): tomllib's own error
+        # was a traceback, and on SIGHUP it stopped the daemon (session 36).
+        raise ConfigError(f"{chosen}: not UTF-8 text (byte {exc.start}); "
+                          "save the file as UTF-8 and try again") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
     except OSError as exc:

@@ -39,6 +39,10 @@ def load_new(current: Settings) -> Reloaded:
         fresh = load_settings(current.source)
     except ConfigError as exc:
         raise ReloadError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - whatever a file can hold, a reload never stops the daemon
+        # A UnicodeDecodeError out of tomllib once ended the running daemon (session 36).
+        raise ReloadError(f"{current.source}: cannot be read ({exc}); "
+                          "the previous configuration is kept") from None
     changed = _fixed_changes(current, fresh)
     kept = fresh.model_copy(update={name: getattr(current, name) for name in FIXED_SECTIONS})
     try:

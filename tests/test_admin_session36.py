@@ -1,0 +1,55 @@
+"""A new sysadmin's red team (session 36): what a person is shown names the file and
+what to do, never a Python traceback or class name.
+
+1. A configuration file that is not UTF-8 (a Thai comment saved as Windows-874) made
+   `check-config` print UnicodeDecodeError's traceback, and SIGHUP stopped the daemon.
+"""
+from __future__ import annotations
+
+import signal
+
+from tests.daemon import Daemon, write_config
+from tests.letters import letter
+
+LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+THAI_COMMENT_CP874 = "# ตั้งค่าสารบรรณ\n".encode("cp874")
+
+
+def no_traceback(text: str) -> None:
+    assert "Traceback" not in text and "Error:" not in text.replace("error:", ""), text
+
+
+def test_check_config_names_a_file_that_is_not_utf8(tmp_path):
+    config = write_config(tmp_path)
+    config.write_bytes(THAI_COMMENT_CP874 + config.read_bytes())
+    result = Daemon(config).cli("check-config", check=False)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    no_traceback(result.stdout + result.stderr)
+    assert f"{config}: not UTF-8 text (byte 2)" in result.stderr, result.stderr
+
+
+def test_check_config_names_a_utf16_file(tmp_path):
+    config = write_config(tmp_path)
+    config.write_bytes(config.read_text(encoding="utf-8").encode("utf-16"))
+    result = Daemon(config).cli("check-config", check=False)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    no_traceback(result.stdout + result.stderr)
+    assert f"{config}: not UTF-8 text" in result.stderr, result.stderr
+
+
+def test_reload_of_a_cp874_config_keeps_the_daemon_running(tmp_path):
+    d = Daemon(write_config(tmp_path)).start()
+    try:
+        good = d.config.read_bytes()
+        d.config.write_bytes(THAI_COMMENT_CP874 + good)
+        d.proc.send_signal(signal.SIGHUP)  # systemctl reload
+        [failed] = d.wait_for(lambda: [e for e in d.events() if e.get("event") == "reload_failed"],
+                              what="the reload refused")
+        assert "not UTF-8 text (byte 2)" in failed["error"], failed
+        assert d.proc.poll() is None, d.log_tail()
+        d.send(letter(), LATKRABANG)
+        d.config.write_bytes(good)  # for the register read here; the daemon is not told
+        d.wait_for(lambda: d.register(), what="the letter registered")
+        assert not any(e.get("event") in ("stopping", "stopped") for e in d.events())
+    finally:
+        d.stop()
