@@ -53,3 +53,37 @@ def test_reload_of_a_cp874_config_keeps_the_daemon_running(tmp_path):
         assert not any(e.get("event") in ("stopping", "stopped") for e in d.events())
     finally:
         d.stop()
+
+
+# 2. `backup create` wrote its `.NAME.partial` with the umask's mode (0644: the register,
+#    the vault, the keys) and left it behind on a failure that named no file (ENOSPC).
+
+def test_a_backup_is_0600_while_written_and_gone_when_the_disk_is_full(tmp_path, monkeypatch, capsys):
+    import errno
+    import tarfile
+
+    from gateway.cli.main import main
+
+    config = write_config(tmp_path)
+    (tmp_path / "var" / "keys").mkdir(parents=True)
+    (tmp_path / "var" / "keys" / "gateway.key").write_text("secret\n")
+    target = tmp_path / "out" / "b.tar.gz"
+    partial = target.with_name(f".{target.name}.partial")
+    seen = []
+
+    def full_disk(self, tarinfo, fileobj=None):
+        seen.append(partial.stat().st_mode & 0o777)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", full_disk)
+    assert main(["--config", str(config), "backup", "create", "--files-only", str(target)]) == 1
+    said = capsys.readouterr()
+    assert seen == [0o600], [oct(m) for m in seen]
+    assert not partial.exists() and not target.exists(), list(target.parent.iterdir())
+    assert f"cannot write {target}: No space left on device" in said.err, said.err
+    no_traceback(said.out + said.err)
+
+    monkeypatch.undo()
+    assert main(["--config", str(config), "backup", "create", "--files-only", str(target)]) == 0
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert not partial.exists()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import tarfile
@@ -62,7 +63,26 @@ def create(settings: Settings, target: Path, folders: bool = False, files_only: 
             manifest["database"] = DATABASE
             manifest["letters"] = count_letters(copy)
         partial = target.with_name(f".{target.name}.partial")
-        with tarfile.open(partial, "w:gz") as tar:
+        try:
+            _write_archive(partial, tmp, data_dir, directories, manifest, files_only)
+            os.replace(partial, target)
+        except BaseException as exc:
+            # Never a half archive left behind (ENOSPC, Ctrl-C): it holds the keys too.
+            partial.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise ToolError(_write_refusal(target, partial, exc)) from None
+            raise
+    return manifest
+
+
+def _write_archive(partial: Path, tmp: str, data_dir: Path, directories: list[str], manifest: dict,
+                   files_only: bool) -> None:
+    # 0600 from the first byte: it holds the register, the vault and the private keys
+    # (it was the umask's 0644 until the end, session 36).
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as raw:
+        os.fchmod(raw.fileno(), 0o600)  # a partial left by an older version kept its mode
+        with tarfile.open(fileobj=raw, mode="w:gz") as tar:
             if not files_only:
                 tar.add(Path(tmp) / DATABASE, arcname=DATABASE)
             for name in directories:
@@ -73,13 +93,18 @@ def create(settings: Settings, target: Path, folders: bool = False, files_only: 
             info = tarfile.TarInfo(MANIFEST)
             body = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
             info.size, info.mtime, info.mode = len(body), int(dt.datetime.now().timestamp()), 0o600
-            import io
-
             tar.addfile(info, io.BytesIO(body))
-        with open(partial, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(partial, 0o600)  # it holds the private keys
-        os.replace(partial, target)
+        raw.flush()
+        os.fsync(raw.fileno())
+
+
+def _write_refusal(target: Path, partial: Path, exc: OSError) -> str:
+    """What a failed write says: the archive a person named, and the file it could not
+    read if that was the trouble ("No space left on device" named none)."""
+    why = exc.strerror or str(exc)
+    if exc.filename and str(exc.filename) not in (str(partial), str(target)):
+        return f"cannot write {target}: cannot read {exc.filename}: {why}; nothing was written"
+    return f"cannot write {target}: {why}; nothing was written (free space or choose another place)"
     return manifest
 
 
