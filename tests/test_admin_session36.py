@@ -87,3 +87,15 @@ def test_a_backup_is_0600_while_written_and_gone_when_the_disk_is_full(tmp_path,
     assert main(["--config", str(config), "backup", "create", "--files-only", str(target)]) == 0
     assert target.stat().st_mode & 0o777 == 0o600
     assert not partial.exists()
+
+
+# 3. check-config printed `storage.database_url` with its password (the "effective"
+#    section masked it).
+
+def test_check_config_shows_no_database_password(tmp_path):
+    d = Daemon(write_config(tmp_path), env={"SARABAN_DATABASE_URL":
+                                            "postgresql+psycopg://saraban:EnvSecret99@127.0.0.1:9/x"})
+    result = d.cli("check-config", check=False)
+    assert "EnvSecret99" not in result.stdout + result.stderr, result.stdout
+    assert "postgresql+psycopg://saraban:********@127.0.0.1:9/x" in result.stdout, result.stdout
+    no_traceback(result.stdout + result.stderr)

@@ -178,9 +178,23 @@ def check_routes(imap: dict[str, ImapServer], smtp: dict[str, SmtpForward],
 
 
 def mask_secrets(data: object) -> object:
-    """A copy of a configuration dump with every password replaced by stars."""
+    """A copy of a configuration dump with every password replaced by stars, also the
+    one inside a URL (`storage.database_url`, printed in clear by check-config until
+    session 36)."""
     if isinstance(data, dict):
         return {k: ("********" if k in SECRET_KEYS and v else mask_secrets(v)) for k, v in data.items()}
     if isinstance(data, list):
         return [mask_secrets(v) for v in data]
+    if isinstance(data, str):
+        return mask_url(data)
     return data
+
+
+def mask_url(url: str) -> str:
+    """`scheme://user:password@host/...` with the password as stars; anything else as it is."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            return f"{scheme}://{creds.split(':', 1)[0]}:********@{host}"
+    return url

@@ -19,7 +19,7 @@ from gateway.sender.settings import DnsSection, SenderSection
 from gateway.intake.client_block import networks
 from rules.thai_time import REGISTER_YEARS
 from gateway.config.delivery import (ImapIntake, ImapServer, SmtpForward, UnitDelivery, check_routes, mask_secrets,
-                                     no_plain_password)
+                                     mask_url, no_plain_password)
 from gateway.config.views import (VIEWS, ConfigError, DeliveryDerived, NoticesDerived, PipelineDerived,
                                   SettingsDerived, View, parse_smarthost)
 
@@ -429,13 +429,7 @@ def as_view(value: Any) -> Any:
     return value
 
 
-def _mask_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        if ":" in creds:
-            return f"{scheme}://{creds.split(':', 1)[0]}:********@{host}"
-    return url
+_mask_url = mask_url
 
 
 def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
