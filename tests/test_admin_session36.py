@@ -99,3 +99,18 @@ def test_check_config_shows_no_database_password(tmp_path):
     assert "EnvSecret99" not in result.stdout + result.stderr, result.stdout
     assert "postgresql+psycopg://saraban:********@127.0.0.1:9/x" in result.stdout, result.stdout
     no_traceback(result.stdout + result.stderr)
+
+
+# 4. A missing TLS key was "no such file: None" (OpenSSL names no file).
+
+def test_a_missing_tls_key_is_named(tmp_path):
+    from tests.test_smtp_tls import write_certificate
+
+    _, cert_path, _ = write_certificate(tmp_path, "a")
+    missing = tmp_path / "gone.key"
+    config = write_config(tmp_path / "gw", smtp_extra=f'tls_certificate = "{cert_path}"\ntls_key = "{missing}"\n')
+    result = Daemon(config).cli("check-config", check=False)
+    assert result.returncode != 0, result.stdout
+    assert f"no such file: {missing}" in result.stderr, result.stderr
+    assert "None" not in result.stderr, result.stderr
+    no_traceback(result.stdout + result.stderr)

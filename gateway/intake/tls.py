@@ -36,15 +36,30 @@ def server_context(certificate: Path, key: Path) -> ssl.SSLContext:
                        f"or reload: store it without one, readable only by the saraban user "
                        f"(openssl pkey -in {key} -out <new file>)") from None
     except FileNotFoundError as exc:
-        raise TlsError(f"no such file: {exc.filename}") from None
+        raise TlsError(f"no such file: {_named(exc, certificate, key)}") from None
     except PermissionError as exc:
-        raise TlsError(f"cannot read {exc.filename}: permission denied") from None
+        raise TlsError(f"cannot read {_named(exc, certificate, key)}: permission denied "
+                       "(make it readable by the saraban user)") from None
     except ssl.SSLError as exc:
         raise TlsError(f"{certificate} and {key} cannot be used ({_unusable(certificate, key, exc)}): "
                        "a PEM certificate chain and the private key that matches it") from None
     except OSError as exc:
         raise TlsError(f"cannot read {certificate} or {key}: {exc.strerror or exc}") from None
     return context
+
+
+def _named(exc: OSError, certificate: Path, key: Path) -> str:
+    """The file an OSError of load_cert_chain is about: OpenSSL gives no name (it said
+    "no such file: None" until session 36), so the one that is missing or unreadable."""
+    if exc.filename:
+        return str(exc.filename)
+    for path in (certificate, key):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError:
+            return str(path)
+    return f"{certificate} or {key}"
 
 
 def _unusable(certificate: Path, key: Path, exc: ssl.SSLError) -> str:
