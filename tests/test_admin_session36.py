@@ -114,3 +114,16 @@ def test_a_missing_tls_key_is_named(tmp_path):
     assert f"no such file: {missing}" in result.stderr, result.stderr
     assert "None" not in result.stderr, result.stderr
     no_traceback(result.stdout + result.stderr)
+
+
+# 6. `keys create --days -5` was a traceback, `--days 0` a key expired the moment it was made.
+
+def test_keys_create_needs_a_validity_of_a_day_or_more(tmp_path):
+    d = Daemon(write_config(tmp_path))
+    for days in ("-5", "0", "99999999999"):
+        result = d.cli("keys", "create", "--cn", "Saraban Gateway", "--days", days, check=False)
+        assert result.returncode == 2, (days, result.stdout, result.stderr)
+        assert "--days" in result.stderr and "give 1 to 36500" in result.stderr, result.stderr
+        no_traceback(result.stdout + result.stderr)
+    assert not (tmp_path / "var" / "keys").exists() or not any((tmp_path / "var" / "keys").iterdir())
+    assert d.cli("keys", "create", "--cn", "Saraban Gateway", "--days", "1").returncode == 0

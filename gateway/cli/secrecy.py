@@ -25,6 +25,18 @@ if TYPE_CHECKING:  # loaded by the commands that use it: cryptography costs ever
     from gateway.secrecy.keys import KeyStore
 
 
+
+def _validity_days(text: str) -> int:
+    """--days: a whole number of days from 1 (`--days -5` was a traceback, `--days 0` a key
+    expired at once, until session 36) to 100 years (a date past 9999 is no date)."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not 1 <= days <= 36500:
+        raise argparse.ArgumentTypeError(f"{text} days: give 1 to 36500 (the key is valid that many days from now)")
+    return days
+
 def _data_dir(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "data_dir", None) or os.environ.get("SARABAN_DATA_DIR") or "var")
 
@@ -47,7 +59,7 @@ def register_keys_parser(subparsers) -> argparse.ArgumentParser:
     create.add_argument("--cn", required=True, help="certificate common name")
     create.add_argument("--email", help="address put in the certificate (default: [secrecy] from_address, "
                                         "else saraban-gateway@<domain>); the daemon refuses any other")
-    create.add_argument("--days", type=int, default=730, help="validity in days (default 730)")
+    create.add_argument("--days", type=_validity_days, default=730, help="validity in days, 1 to 36500 (default 730)")
     create.add_argument("--rotate", action="store_true",
                         help="replace the current key; the old one is kept for reading old letters")
 
