@@ -3,13 +3,24 @@ what to do, never a Python traceback or class name.
 
 1. A configuration file that is not UTF-8 (a Thai comment saved as Windows-874) made
    `check-config` print UnicodeDecodeError's traceback, and SIGHUP stopped the daemon.
+2. `backup create` wrote its partial archive 0644 and left it behind on a failure.
+3. `check-config` printed the password inside `storage.database_url`.
+4. A missing TLS key was "no such file: None".
+5. Ctrl-C, Ctrl-D or no terminal at a prompt printed a traceback.
+6. `keys create --days -5` was a traceback, `--days 0` a key expired at once.
 """
 from __future__ import annotations
 
+import os
+import select
 import signal
+import subprocess
+import sys
+import time
 
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
+from tests.paths import REPO
 
 LATKRABANG = "saraban.latkrabang@bangkok.go.th"
 THAI_COMMENT_CP874 = "# ตั้งค่าสารบรรณ\n".encode("cp874")
@@ -127,3 +138,52 @@ def test_keys_create_needs_a_validity_of_a_day_or_more(tmp_path):
         no_traceback(result.stdout + result.stderr)
     assert not (tmp_path / "var" / "keys").exists() or not any((tmp_path / "var" / "keys").iterdir())
     assert d.cli("keys", "create", "--cn", "Saraban Gateway", "--days", "1").returncode == 0
+
+
+# 5. Ctrl-C, Ctrl-D or no terminal at a prompt printed KeyboardInterrupt's or EOFError's
+#    traceback; `users passwd nosuchuser` asked the password twice before refusing.
+
+def _gateway(config, *args: str, stdin=subprocess.DEVNULL, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), *args], cwd=REPO,
+                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            **kwargs)
+
+
+def _with_alice(tmp_path):
+    config = write_config(tmp_path)
+    added = subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "users", "add", "alice",
+                            "--role", "admin", "--password-stdin"], cwd=REPO, input="Correct-Horse-42-battery\n",
+                           capture_output=True, text=True, timeout=120)
+    assert added.returncode == 0, added.stderr
+    return config
+
+
+def test_a_password_prompt_without_a_terminal_says_what_to_do(tmp_path):
+    config = _with_alice(tmp_path)
+    proc = _gateway(config, "users", "passwd", "alice")  # stdin </dev/null, no terminal
+    out, err = (b.decode() for b in proc.communicate(timeout=120))
+    assert proc.returncode == 2, (out, err)
+    assert "no password given" in err and "--password-stdin" in err, err
+    assert "Traceback" not in err and "EOFError" not in err and "GetPassWarning" not in err, err
+
+    proc = _gateway(config, "users", "passwd", "nosuchuser")
+    out, err = (b.decode() for b in proc.communicate(timeout=120))
+    assert proc.returncode == 1, (out, err)
+    assert 'no account "nosuchuser"' in err and "password:" not in err, err
+
+
+def test_ctrl_c_at_a_prompt_says_interrupted(tmp_path):
+    config = _with_alice(tmp_path)
+    proc = _gateway(config, "users", "passwd", "alice", stdin=subprocess.PIPE)
+    said = b""
+    deadline = time.monotonic() + 60
+    while b"password:" not in said and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 1)
+        if ready:
+            said += os.read(proc.stderr.fileno(), 4096)
+    assert b"password:" in said, said
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    err = (said + err).decode()
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted" in err and "Traceback" not in err and "KeyboardInterrupt" not in err, err

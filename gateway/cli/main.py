@@ -108,5 +108,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        # Ctrl-C at a prompt or in a long command: KeyboardInterrupt's traceback until
+        # session 36. 130 is the shell's own for SIGINT.
+        if args.command == "run":
+            raise  # the daemon's own shutdown
+        print("\nsaraban-gateway: interrupted", file=sys.stderr)
+        return 130
+    except EOFError as exc:
+        # Ctrl-D, or no terminal, at a question a command asks
+        said = str(exc) or ("no answer given (standard input ended); "
+                            "give it with the command's option (such as --password-stdin)")
+        print(f"\nsaraban-gateway: {said}", file=sys.stderr)
+        return 2
     finally:
         sys.stdout, sys.stderr = stdout, stderr

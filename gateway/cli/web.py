@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import sys
+import warnings
 
 from gateway.tools.common import ToolError, friendly, settings_of
 
@@ -73,8 +74,17 @@ def _password(args) -> str:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
+        try:
+            with warnings.catch_warnings():
+                # "Can not control echo on the terminal": Python's own words, and a warning class
+                warnings.simplefilter("ignore", getpass.GetPassWarning)
+                password = getpass.getpass("password: ")
+                again = getpass.getpass("again: ")
+        except EOFError:
+            # Ctrl-D, or no terminal (cron, `</dev/null`): EOFError's traceback until session 36;
+            # said by gateway/cli/main.py, exit 2 (a usage error, as argparse's)
+            raise EOFError("no password given (type it at the prompt, or use --password-stdin)") from None
+        if again != password:
             raise ToolError("the two passwords differ")
     problem = password_problem(password)
     if problem:
@@ -160,6 +170,23 @@ def _change(args: argparse.Namespace, change) -> None:
         db.dispose()
 
 
+def _existing_local(args: argparse.Namespace) -> None:
+    """`users passwd` of an account that does not exist, or signs in through LDAP,
+    refused before a password is asked (session 36: it asked twice, then refused)."""
+    from storage.users import find_user
+
+    _, db = _database(args)
+    try:
+        with db.read_session() as session:
+            user = find_user(session, args.username.strip().lower())
+            if user is None:
+                raise ToolError(f"no account \"{args.username}\" (see `saraban-gateway users list`)")
+            if user.source != "local":
+                raise ToolError(f"{user.username} signs in with the directory's password (LDAP)")
+    finally:
+        db.dispose()
+
+
 def _set_disabled(args: argparse.Namespace, disabled: bool) -> None:
     def flag(settings, user) -> None:
         user.disabled = disabled
@@ -185,6 +212,7 @@ def cmd_enable(args: argparse.Namespace) -> int:
 def cmd_passwd(args: argparse.Namespace) -> int:
     from gateway.web.auth import hash_password
 
+    _existing_local(args)  # before the password is asked, not after it was typed twice
     password_hash = hash_password(_password(args))
 
     def set_password(settings, user) -> None:
