@@ -26,7 +26,6 @@ from gateway.pipeline import classified as secret
 from gateway.pipeline.check import read_entry
 from gateway.pipeline.classified import CLASSIFIED, Arrival
 from gateway.pipeline.dispose import register_and_file, register_sealed
-from gateway.pipeline.parse import sniff
 from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
 from rules.model import LetterFacts, ParsedMail
@@ -36,6 +35,7 @@ from rules.thai_time import BANGKOK, now_utc, thai_datetime
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, open_services, sheet_text, unit_name
 from gateway.tools.progress import Progress
+from gateway.tools.scan_types import SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, scan_type, sniffed
 from rules.dates import parse_thai_date
 from rules.thai_text import clean_field, thai_to_arabic
 from storage.messages import record_imported
@@ -55,6 +55,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "scan": ("scan", "ไฟล์สแกน"),
 }
 REQUIRED = ("emergency_no", "received_at", "sender", "subject", "scan")
+
+
+
+class RowProblem(ValueError):
+    """A row's fault, in English (str) and in Thai (`th`): the clerk read the English
+    sentence with "แถวที่ 2:" in front of it as its Thai."""
+
+    def __init__(self, message: str, th: str):
+        super().__init__(message)
+        self.th = th
+
 
 _EMERGENCY = re.compile(
     r"^(?P<abbr>[ก-ฮ][\u0e01-\u0e4e.]{0,7}?)\.?\s*(?P<code>\d[\d.]*?)\s*/\s*ฉ\.?\s*(?P<seq>\d{1,6})$")
@@ -80,8 +91,10 @@ def parse_emergency_no(text: str) -> EmergencyNo:
     squashed = " ".join(thai_to_arabic(text or "").split())
     match = _EMERGENCY.match(squashed)
     if not match:
-        raise ValueError(f"\"{text}\" is not an emergency register number; it is written like "
-                         "'ปท 0013 / ฉ 001' (unit abbreviation, unit code, / ฉ, running number)")
+        raise RowProblem(f"\"{text}\" is not an emergency register number; it is written like "
+                         "'ปท 0013 / ฉ 001' (unit abbreviation, unit code, / ฉ, running number)",
+                         th=f"\"{text}\" ไม่ใช่เลขทะเบียนฉุกเฉิน ให้เขียนเป็นชื่อย่อหน่วยงาน รหัสหน่วยงาน "
+                            "/ ฉ และลำดับที่ เช่น ปท 0013 / ฉ 001")
     abbr = match["abbr"].replace(".", "")
     return EmergencyNo(abbr, match["code"].rstrip("."), int(match["seq"]), max(3, len(match["seq"])))
 
@@ -95,13 +108,14 @@ ONE_LINE = ("emergency_no", "received_at", "reference", "letter_date", "sender",
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")  # a tab is allowed
 
 
-class _OutOfRange(ValueError):
+class _OutOfRange(RowProblem):
     pass
 
 
 def _in_range(year: int, text: str) -> None:
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise _OutOfRange(f"\"{text}\": the year is out of range (พ.ศ. {FIRST_YEAR + 543}-{LAST_YEAR + 543})")
+        raise _OutOfRange(f"\"{text}\": the year is out of range (พ.ศ. {FIRST_YEAR + 543}-{LAST_YEAR + 543})",
+                          th=f"\"{text}\": ปีไม่อยู่ในช่วงที่รับได้ (พ.ศ. {FIRST_YEAR + 543}-{LAST_YEAR + 543})")
 
 
 _TIME_AT_END = re.compile(r"\s*(?:เวลา\s*)?(\d{1,2})[.:](\d{2})\s*(?:น\.?)?\s*$")
@@ -152,8 +166,9 @@ def parse_when(text: str) -> dt.datetime:
         raise
     except ValueError:
         pass
-    raise ValueError(f"\"{text}\" is not a date and time; write e.g. 5/3/2569 10.30, 2569-03-05 10:30 "
-                     "or '5 มี.ค. 2569 10.30 น.'")
+    raise RowProblem(f"\"{text}\" is not a date and time; write e.g. 5/3/2569 10.30, 2569-03-05 10:30 "
+                     "or '5 มี.ค. 2569 10.30 น.'",
+                     th=f"\"{text}\" ไม่ใช่วันเวลาที่อ่านได้ ให้เขียน เช่น 5/3/2569 10.30 หรือ 5 มี.ค. 2569 10.30 น.")
 
 
 def parse_letter_date(text: str) -> dt.date | None:
@@ -175,7 +190,8 @@ def parse_letter_date(text: str) -> dt.date | None:
         return figures[0]
     day = parse_thai_date(text)
     if day is None:
-        raise ValueError(f"\"{text}\" is not a date (ลงวันที่); write e.g. 13 มิ.ย. 2565 or 2565-06-13")
+        raise RowProblem(f"\"{text}\" is not a date (ลงวันที่); write e.g. 13 มิ.ย. 2565 or 2565-06-13",
+                         th=f"ลงวันที่ \"{text}\" ไม่ใช่วันที่ที่อ่านได้ ให้เขียน เช่น 13 มิ.ย. 2565")
     _in_range(day.year, text)
     return day
 
@@ -192,7 +208,37 @@ class Row:
     addressee: str | None
     action: str | None
     note: str | None
-    scans: list[Path] = field(default_factory=list)
+    scans: list[Path] = field(default_factory=list)  # each resolved, inside the sheet's folder
+    # (name as written, bytes, content type) of each scan, read once when it was checked
+    files: list[tuple[str, bytes, str]] = field(default_factory=list)
+
+
+def _scan_file(folder: Path, written: str) -> tuple[Path, tuple[str, bytes, str]]:
+    """The scan a row names, checked: a regular file in the sheet's folder or one below it
+    (after every symlink), and a PDF or an image by its bytes. A row named
+    `../d1/var/keys/copy-seal.key` or `/etc/shadow` and the file was registered and filed,
+    base64, into a unit's mailbox folder."""
+    path = Path(written)
+    try:
+        resolved = (folder / path).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, a symlink loop
+        raise RowProblem(f"scan \"{written}\" not found (it is looked for in {folder})",
+                         th=f"ไม่พบไฟล์สแกน \"{written}\" (ค้นในโฟลเดอร์ {folder})") from None
+    if not resolved.is_relative_to(folder):
+        raise RowProblem(f"scan \"{written}\" is outside the sheet's folder ({folder}); a scan must be "
+                         "a file in the folder of the CSV file or a folder inside it",
+                         th=f"ไฟล์สแกน \"{written}\" อยู่นอกโฟลเดอร์ของไฟล์ CSV ({folder}) "
+                            "ไฟล์สแกนต้องอยู่ในโฟลเดอร์เดียวกับไฟล์ CSV หรือโฟลเดอร์ย่อยของโฟลเดอร์นั้น")
+    if not resolved.is_file():
+        raise RowProblem(f"scan \"{written}\" is not a file (a folder or a device)",
+                         th=f"\"{written}\" ไม่ใช่ไฟล์สแกน (เป็นโฟลเดอร์หรืออุปกรณ์)")
+    data = resolved.read_bytes()
+    content_type = scan_type(data)
+    if content_type is None:
+        raise RowProblem(f"scan \"{written}\" is {sniffed(data)}, not a scan: {SCAN_TYPES_TEXT} only",
+                         th=f"ไฟล์ \"{written}\" ไม่ใช่ไฟล์สแกน รับเฉพาะไฟล์ {SCAN_TYPES_TEXT_TH} "
+                            f"(ไฟล์นี้เป็น {sniffed(data)})")
+    return resolved, (path.name, data, content_type)
 
 
 def read_rows(csv_path: Path) -> list[Row]:
@@ -202,7 +248,9 @@ def read_rows(csv_path: Path) -> list[Row]:
     header = next(reader, None)
     if not header:
         raise ToolError(f"{csv_path}: empty file; the first line names the columns "
-                        f"({', '.join(c for c in COLUMNS)})")
+                        f"({', '.join(c for c in COLUMNS)})",
+                        th="ไฟล์ว่าง บรรทัดแรกของไฟล์ต้องเป็นชื่อคอลัมน์ "
+                           f"({', '.join(names[1] for names in COLUMNS.values())})")
     index: dict[str, int] = {}
     for position, name in enumerate(header):
         for key, names in COLUMNS.items():
@@ -211,9 +259,11 @@ def read_rows(csv_path: Path) -> list[Row]:
     missing = [k for k in REQUIRED if k not in index]
     if missing:
         raise ToolError(f"{csv_path}: missing column(s) {', '.join(missing)} "
-                        f"(Thai headings accepted: {', '.join(COLUMNS[k][1] for k in missing)})")
+                        f"(Thai headings accepted: {', '.join(COLUMNS[k][1] for k in missing)})",
+                        th=f"ไม่มีคอลัมน์ {', '.join(COLUMNS[k][1] for k in missing)}")
     rows: list[Row] = []
-    problems: list[str] = []
+    problems: list[tuple[int, str, str]] = []  # (line, English, Thai)
+    folder = csv_path.parent.resolve()
     seen: dict[str, int] = {}
     now = now_utc()
     for line, values in enumerate(reader, start=2):
@@ -223,39 +273,50 @@ def read_rows(csv_path: Path) -> list[Row]:
         try:
             for key in ONE_LINE:
                 if _CONTROL.search(get(key)):
-                    raise ValueError(f"{key} ({COLUMNS[key][1]}) has a line break or a control character; "
-                                     "write it on one line")
+                    raise RowProblem(f"{key} ({COLUMNS[key][1]}) has a line break or a control character; "
+                                     "write it on one line",
+                                     th=f"ช่อง {COLUMNS[key][1]} มีการขึ้นบรรทัดใหม่หรืออักขระควบคุม "
+                                        "ให้เขียนในบรรทัดเดียว")
             number = parse_emergency_no(get("emergency_no"))
             if number.key in seen:
-                raise ValueError(f"{number} is also on line {seen[number.key]}")
+                raise RowProblem(f"{number} is also on line {seen[number.key]}",
+                                 th=f"เลขทะเบียนฉุกเฉิน {number} ซ้ำกับแถวที่ {seen[number.key]}")
             seen[number.key] = line
             for key in ("sender", "subject"):
                 if not get(key):
-                    raise ValueError(f"{key} ({COLUMNS[key][1]}) is empty")
-            scans = [(csv_path.parent / p.strip()) for p in re.split(r"[;|]", get("scan")) if p.strip()]
-            if not scans:
-                raise ValueError("no scan (ไฟล์สแกน): give the scanned file's path")
-            for scan in scans:
-                if not scan.is_file():
-                    raise ValueError(f"scan {scan} not found")
+                    raise RowProblem(f"{key} ({COLUMNS[key][1]}) is empty", th=f"ช่อง {COLUMNS[key][1]} ว่าง")
+            written = [p.strip() for p in re.split(r"[;|]", get("scan")) if p.strip()]
+            if not written:
+                raise RowProblem("no scan (ไฟล์สแกน): give the scanned file's path",
+                                 th="ไม่มีไฟล์สแกน ให้ระบุชื่อไฟล์สแกนของหนังสือในช่อง ไฟล์สแกน")
+            checked = [_scan_file(folder, p) for p in written]
             received_at = parse_when(get("received_at"))
             if received_at > now:
                 # A slip of the year (2570 for 2569) would open next year's register
                 # before its 1 January: its 1 taken now, and the first letter of that
                 # year numbered 2.
-                raise ValueError(f"received_at (วันเวลาที่รับ) \"{get('received_at')}\" is later than now "
-                                 f"({thai_datetime(now)}): check the year (พ.ศ.)")
+                raise RowProblem(f"received_at (วันเวลาที่รับ) \"{get('received_at')}\" is later than now "
+                                 f"({thai_datetime(now)}): check the year (พ.ศ.)",
+                                 th=f"วันเวลาที่รับ \"{get('received_at')}\" เลยเวลาปัจจุบัน "
+                                    f"({thai_datetime(now)}) กรุณาตรวจสอบปี พ.ศ.")
             rows.append(Row(line, number, received_at, get("sender"), get("subject"),
                             get("reference") or None, parse_letter_date(get("letter_date")),
-                            get("addressee") or None, get("action") or None, get("note") or None, scans))
+                            get("addressee") or None, get("action") or None, get("note") or None,
+                            [path for path, _ in checked], [file for _, file in checked]))
         except ValueError as exc:
-            problems.append(f"line {line}: {exc}")
+            problems.append((line, str(exc), getattr(exc, "th", None) or str(exc)))
     if problems:
-        raise ToolError(f"{csv_path}: nothing imported, fix these first:\n  " + "\n  ".join(problems),
-                        th="ยังไม่ได้บันทึกรายการใด แก้ไขข้อต่อไปนี้ก่อน:\n  "
-                           + "\n  ".join(re.sub(r"^line (\d+):", r"แถวที่ \1:", p) for p in problems))
+        raise _nothing_imported(csv_path, problems)
     rows.sort(key=lambda r: (r.received_at, r.number.seq))  # arrival order, as the book ran
     return rows
+
+
+def _nothing_imported(csv_path: Path, problems: list[tuple[int, str, str]]) -> ToolError:
+    """Every row's fault, in English and (`th`) in Thai, each after its line number."""
+    return ToolError(f"{csv_path}: nothing imported, fix these first:\n  "
+                     + "\n  ".join(f"line {line}: {en}" for line, en, _ in problems),
+                     th="ยังไม่ได้บันทึกรายการใด แก้ไขข้อต่อไปนี้ก่อน:\n  "
+                        + "\n  ".join(f"แถวที่ {line}: {th}" for line, _, th in problems))
 
 
 def queue_id_for(unit: str, number: EmergencyNo) -> str:
@@ -302,6 +363,53 @@ class _Read:
     arrival: Arrival | None = None
     mail: ParsedMail | None = None
     secrecy: str = "none"
+    clash: tuple[str, str] | None = None  # (English, Thai): its number is another letter's
+
+
+# What identifies the letter of a row, as the register keeps it: a row under a number
+# already imported is that letter again only if these are the same. `action` and `note`
+# are the registrar's annotations, not the letter's.
+IDENTIFYING = ("received_at", "sender", "reference", "letter_date", "addressee", "subject")
+
+
+def _as_stored(row: Row) -> dict[str, object]:
+    return {"received_at": row.received_at.astimezone(dt.timezone.utc).replace(tzinfo=None),
+            "sender": clean_field(row.sender), "reference": row.reference,
+            "letter_date": row.letter_date.isoformat() if row.letter_date else None,
+            "addressee": clean_field(row.addressee), "subject": clean_field(row.subject)}
+
+
+def _clash(row: Row, existing, secret_book: str) -> tuple[str, str] | None:
+    """None if `existing` (the letter registered under the row's number) is the row's
+    letter; else why not, in English and Thai. A row under the number of a letter already
+    imported, with another date, sender or subject (a typing slip of the number), was
+    "already imported as 2/2569" and that letter was never registered. A letter sealed
+    into the secret book keeps only its arrival and sender in plain: those are compared."""
+    received = existing.received_at
+    if received.tzinfo is not None:
+        received = received.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    stored = {"received_at": received, "sender": existing.sender}
+    facts = existing.facts or {}
+    stored.update({key: facts.get(key) for key in IDENTIFYING[2:] if key in facts})
+    ours = _as_stored(row)
+    differ = [key for key in IDENTIFYING if key in stored and (stored[key] or None) != (ours[key] or None)]
+    if not differ:
+        return None
+    en_fields = ", ".join(f"{key} ({COLUMNS[key][1]})" for key in differ)
+    th_fields = ", ".join(COLUMNS[key][1] for key in differ)
+    if existing.book == secret_book:
+        entry_en = f"{existing.receive_no} in the secret register (ทะเบียนลับ)"
+        entry_th = f"เลขรับ {existing.receive_no} ในทะเบียนลับ"
+    else:
+        when = thai_datetime(received.replace(tzinfo=dt.timezone.utc))
+        entry_en = (f"{existing.receive_no} (received {when}, from {existing.sender}, "
+                    f"subject \"{facts.get('subject') or existing.subject or '-'}\")")
+        entry_th = (f"เลขรับ {existing.receive_no} (รับเมื่อ {when} จาก {existing.sender} "
+                    f"เรื่อง \"{facts.get('subject') or existing.subject or '-'}\")")
+    return (f"{row.number} was already imported as {entry_en}, and this row differs from it in {en_fields}: "
+            "one emergency number cannot be two letters; check the number written on this row",
+            f"เลขทะเบียนฉุกเฉิน {row.number} นำเข้าแล้วเป็น{entry_th} แต่แถวนี้ต่างจากรายการนั้นที่ช่อง "
+            f"{th_fields} เลขทะเบียนฉุกเฉินเดียวกันจะเป็นหนังสือสองฉบับไม่ได้ กรุณาตรวจสอบเลขในแถวนี้")
 
 
 def _read_row(services: Services, row: Row, unit: str, address: str) -> _Read:
@@ -309,17 +417,16 @@ def _read_row(services: Services, row: Row, unit: str, address: str) -> _Read:
     row and every scan (text layer, or OCR of a scanned page's stamp) go through
     `read_classification`, so a ลับ stamped on the paper is seen here too."""
     queue_id = queue_id_for(unit, row.number)
-    files = []
-    for scan in row.scans:
-        data = scan.read_bytes()
-        files.append((scan.name, data, sniff(data)))
+    files = list(row.files)  # read and checked once, in read_rows
     raw = build_raw(row, address, files, queue_id)
     entry = SpoolEntry(queue_id=queue_id, mail_from=address, rcpt_to=[address],
                        received_at=row.received_at.astimezone(dt.timezone.utc), peer=None, helo=None,
                        raw=raw, path=Path())
     with services.db.read_session() as session:
-        if find_registration(session, queue_id, unit) is not None:
-            return _Read(row, queue_id, files, entry)  # imported before: not read again
+        existing = find_registration(session, queue_id, unit)
+        if existing is not None:  # imported before: not read again
+            return _Read(row, queue_id, files, entry,
+                         clash=_clash(row, existing, services.settings.register_.secret_book))
     arrival, mail, _error = read_entry(services, entry)
     if mail is None:  # fail closed, as the pipeline does with what it cannot parse
         return _Read(row, queue_id, files, entry, arrival, None, secret.unreadable_secrecy(raw))
@@ -351,6 +458,9 @@ def _read_sheet(services: Services, csv_path: Path, unit: str):
     rows = read_rows(csv_path)
     address = f"{directory_unit.address}@{services.directory.domain}"
     read = [_read_row(services, row, directory_unit.address, address) for row in rows]
+    clashes = [(r.row.line, *r.clash) for r in read if r.clash is not None]
+    if clashes:
+        raise _nothing_imported(csv_path, clashes)
     top_secret = [r.row.line for r in read if r.secrecy == "top_secret"]
     if top_secret:
         raise TopSecretOnPaper(csv_path, top_secret)
@@ -382,12 +492,20 @@ def import_emergency(services: Services, csv_path: Path, unit: str, reason: str 
     return results
 
 
+def _clash_meanwhile(row: Row, clash: tuple[str, str]) -> ToolError:
+    """Another import registered the row's number, as another letter, after this one read it."""
+    return ToolError(f"line {row.line}: {clash[0]} (this row and those after it not imported)",
+                     th=f"แถวที่ {row.line}: {clash[1]} (แถวนี้และแถวถัดไปยังไม่ได้นำเข้า)")
+
+
 def _import_row(services: Services, settings, read: _Read, unit: str, address: str, reason: str | None) -> dict:
     row, queue_id = read.row, read.queue_id
     received_utc = read.entry.received_at  # as the pipeline stores times
     with services.db.session() as session:
         existing = find_registration(session, queue_id, unit)
         if existing is not None:
+            if (clash := _clash(row, existing, settings.register_.secret_book)) is not None:
+                raise _clash_meanwhile(row, clash)
             return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
                     "line": row.line, "book": existing.book}
     sender = clean_field(row.sender)
@@ -422,6 +540,8 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
     with services.db.session() as session:
         existing = find_registration(session, queue_id, unit)  # another import ran meanwhile
         if existing is not None:
+            if (clash := _clash(row, existing, settings.register_.secret_book)) is not None:
+                raise _clash_meanwhile(row, clash)
             return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
                     "line": row.line, "book": existing.book}
         message = record_imported(session, queue_id=queue_id, received_at=received_utc, address=address,

@@ -19,12 +19,12 @@ from starlette.routing import Route
 from rules.thai_time import REGISTER_YEARS
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
+from gateway.tools.scan_types import SCAN_TYPES, SCAN_TYPES_TEXT, scan_type, sniffed
 from gateway.web.desk import BadRequest, Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import content_disposition, filter_day
 
-SCAN_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif"}
 EMERGENCY_FIELDS = ("emergency_no", "received_at", "reference", "letter_date", "sender", "addressee",
                     "subject", "action", "note")
 
@@ -124,7 +124,6 @@ def _shredded(folder: Path) -> Iterator[None]:
 def emergency_submit(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
     """One letter of the paper register: written as the one-row CSV `register
     import-emergency` reads, beside its scans, and checked (or imported) by that code."""
-    from gateway.pipeline.parse import sniff
     from gateway.tools.emergency_import import TopSecretOnPaper, check_emergency, import_emergency
 
     values = {key: str(form.get(key) or "").strip()[:1000] for key in EMERGENCY_FIELDS}
@@ -146,11 +145,11 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
         names = []
         for n, upload in enumerate(uploads, start=1):
             data = upload.file.read(desk.max_upload + 1)
-            content_type = sniff(data)
-            if content_type not in SCAN_TYPES or len(data) > desk.max_upload:
+            content_type = scan_type(data)
+            if content_type is None or len(data) > desk.max_upload:
                 return emergency_form(desk, request, person, None,
-                                      f"{upload.filename}: {content_type}, {len(data)} bytes; "
-                                      "PDF, JPEG, PNG or TIFF only", values=values, status=400)
+                                      f"{upload.filename}: {content_type or sniffed(data)}, {len(data)} bytes; "
+                                      f"{SCAN_TYPES_TEXT} only", values=values, status=400)
             name = _unused_name(_scan_name(upload, n, content_type), n, names)
             (Path(tmp) / name).write_bytes(data)
             names.append(name)
