@@ -172,10 +172,11 @@ def test_bad_ids_and_parameters_get_the_desks_404_and_400_pages(desk):
     # the emergency register: a header line with CR LF, a year no paper register has
     fields = [("unit", "saraban.latkrabang"), ("emergency_no", "ลก 0403 / ฉ 102"), ("received_at", "2569-03-05 10:30"),
               ("sender", "สำนักการคลัง"), ("subject", "ขอส่งรายงาน"), ("do", "import")]
-    for name, value, said in (("sender", "a\r\nBcc: x@example.org", "line break"),
-                              ("subject", "s\nX-Evil: 1", "line break"),
-                              ("received_at", "0001-01-01", "out of range"),
-                              ("letter_date", "9999-12-31", "out of range")):
+    # (in Thai, the clerk's language: until session 36 the Thai was the English sentence)
+    for name, value, said in (("sender", "a\r\nBcc: x@example.org", "มีการขึ้นบรรทัดใหม่"),
+                              ("subject", "s\nX-Evil: 1", "มีการขึ้นบรรทัดใหม่"),
+                              ("received_at", "0001-01-01", "ปีไม่อยู่ในช่วงที่รับได้"),
+                              ("letter_date", "9999-12-31", "ปีไม่อยู่ในช่วงที่รับได้")):
         form = [(k, v) for k, v in fields if k != name] + [(name, value)]
         answer = clerk.post_multipart("/emergency", form, [("scans", "s.pdf", make_pdf("scan"))])
         desk_page(answer, 400, said)
