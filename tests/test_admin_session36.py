@@ -187,3 +187,20 @@ def test_ctrl_c_at_a_prompt_says_interrupted(tmp_path):
     err = (said + err).decode()
     assert proc.returncode == 130, (out, err)
     assert "interrupted" in err and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+# 7. `[gateway] timezone` took any value and did nothing (the register keeps Bangkok
+# time): a sysadmin who wrote `Asia/Bangkokk`, or their own zone, was told nothing.
+
+def test_a_timezone_other_than_bangkok_is_refused_by_name(tmp_path):
+    config = write_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[gateway]\n", '[gateway]\ntimezone = "Asia/Bangkokk"\n', 1)
+                      if "[gateway]\n" in text else text + '\n[gateway]\ntimezone = "Asia/Bangkokk"\n', encoding="utf-8")
+    result = Daemon(config).cli("check-config", check=False)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    no_traceback(result.stdout + result.stderr)
+    assert "Asia/Bangkokk" in result.stderr and "Bangkok time" in result.stderr, result.stderr
+    config.write_text(text.replace("[gateway]\n", '[gateway]\ntimezone = "Asia/Bangkok"\n', 1)
+                      if "[gateway]\n" in text else text + '\n[gateway]\ntimezone = "Asia/Bangkok"\n', encoding="utf-8")
+    assert Daemon(config).cli("check-config", check=False).returncode == 0

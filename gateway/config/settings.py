@@ -47,7 +47,18 @@ class _Section(BaseModel):
 
 class GatewaySection(_Section):
     domain: str = "bangkok.go.th"
+    # The register's day and Buddhist-era year are Bangkok's whatever the host's zone
+    # (rules/thai_time.py). Until session 36 any value passed and did nothing
+    # (`Asia/Bangkokk`), so a sysadmin believed the register followed it.
     timezone: str = "Asia/Bangkok"
+
+    @field_validator("timezone")
+    @classmethod
+    def _bangkok_only(cls, value: str) -> str:
+        if value.strip() not in ("Asia/Bangkok", "+07:00", "UTC+7", "ICT"):
+            raise ValueError(f"{value!r}: the register keeps Bangkok time (Asia/Bangkok) by the regulation on "
+                             "official correspondence, whatever the host's zone; write \"Asia/Bangkok\" or leave it out")
+        return "Asia/Bangkok"
 
 
 class SmtpSection(_Section):
