@@ -204,3 +204,21 @@ def test_a_timezone_other_than_bangkok_is_refused_by_name(tmp_path):
     config.write_text(text.replace("[gateway]\n", '[gateway]\ntimezone = "Asia/Bangkok"\n', 1)
                       if "[gateway]\n" in text else text + '\n[gateway]\ntimezone = "Asia/Bangkok"\n', encoding="utf-8")
     assert Daemon(config).cli("check-config", check=False).returncode == 0
+
+
+# 8. Two units of one Thai name in the directory: `register list --unit <that name>` said
+# the unit was not in the directory at all.
+
+def test_a_name_two_units_share_asks_for_the_address():
+    from types import SimpleNamespace
+
+    import pytest as _pytest
+
+    from gateway.tools.common import ToolError, directory_unit
+
+    units = [SimpleNamespace(address=a, name_th="ชื่อซ้ำ", name_en="Twin") for a in ("saraban.a", "saraban.b")]
+    directory = SimpleNamespace(units=units, source="units.toml", lookup=lambda name: None)
+    with _pytest.raises(ToolError) as raised:
+        directory_unit(directory, "ชื่อซ้ำ")
+    assert "2 units are named" in str(raised.value) and "saraban.a, saraban.b" in str(raised.value)
+    assert "unknown" not in str(raised.value)

@@ -191,6 +191,13 @@ def directory_unit(directory, text: str) -> str:
     named = [u.address for u in directory.units if wanted in (u.name_th.casefold(), u.name_en.casefold())]
     if len(named) == 1:
         return named[0]
+    if len(named) > 1:
+        # Two units of one name in the directory (since session 36 said so, not "unknown")
+        listed = ", ".join(named)
+        raise ToolError(f"{len(named)} units are named \"{text}\" in the unit directory ({directory.source}): "
+                        f"give the address of the one you mean ({listed})",
+                        th=f"ทำเนียบหน่วยงานมี {len(named)} หน่วยงานที่ชื่อ \"{text}\" กรุณาระบุที่อยู่ของหน่วยงานที่ต้องการ "
+                           f"({listed})")
     raise ToolError(f"unknown unit \"{text}\": not in the unit directory ({directory.source}); "
                     "give its address, e.g. saraban.latkrabang, or its name as the directory writes it",
                     th=f"ไม่พบหน่วยงาน \"{text}\" ในทำเนียบหน่วยงาน กรุณาระบุที่อยู่ เช่น saraban.latkrabang "
