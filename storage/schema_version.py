@@ -2,6 +2,8 @@
 process that opens a current database (every runner, at start) never needs it."""
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -46,5 +48,14 @@ def require_current(engine: Engine) -> None:
     now, newest = schema_revision(engine), newest_revision()
     if now != newest:
         state = f"at revision {now}" if now else "not set up"
-        raise SchemaBehind(f"the database schema is {state}, this gateway needs {newest}: "
+        where = ""
+        if not now:
+            # A command run from another folder with a relative data_dir opened an empty
+            # database there: "run db upgrade" made a second register (session 36).
+            url = engine.url
+            path = url.database if url.get_backend_name() == "sqlite" and url.database else None
+            where = (f" (the database {os.path.abspath(path)}: if the register is elsewhere, run the command "
+                     "from the folder the daemon runs in, or give data_dir as an absolute path)"
+                     if path else f" (the database {url.render_as_string(hide_password=True)})")
+        raise SchemaBehind(f"the database schema is {state}{where}, this gateway needs {newest}: "
                            "run `saraban-gateway db upgrade` (the daemon also does at start-up)")

@@ -222,3 +222,21 @@ def test_a_name_two_units_share_asks_for_the_address():
         directory_unit(directory, "ชื่อซ้ำ")
     assert "2 units are named" in str(raised.value) and "saraban.a, saraban.b" in str(raised.value)
     assert "unknown" not in str(raised.value)
+
+
+# 9. A read-only command run from another folder, with a relative data_dir, opened an
+# empty database there and said "run db upgrade" without saying which database.
+
+def test_a_database_not_set_up_is_named_by_its_full_path(tmp_path, monkeypatch):
+    import pytest as _pytest
+    from sqlalchemy import create_engine
+
+    from storage.schema_version import SchemaBehind, require_current
+
+    monkeypatch.chdir(tmp_path)
+    engine = create_engine("sqlite:///var-elsewhere.db")
+    with _pytest.raises(SchemaBehind) as raised:
+        require_current(engine)
+    engine.dispose()
+    assert f"the database {tmp_path / 'var-elsewhere.db'}" in str(raised.value)
+    assert "absolute path" in str(raised.value)
