@@ -240,3 +240,17 @@ def test_a_database_not_set_up_is_named_by_its_full_path(tmp_path, monkeypatch):
     engine.dispose()
     assert f"the database {tmp_path / 'var-elsewhere.db'}" in str(raised.value)
     assert "absolute path" in str(raised.value)
+
+
+# 10. `register export -o` with a folder said "Is a directory: .../.adir.tmp" and left
+# the hidden file of register rows behind.
+
+def test_export_to_a_folder_is_refused_before_any_file_is_written(tmp_path):
+    d = Daemon(write_config(tmp_path / "gw"))
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    result = d.cli("register", "export", "--unit", "saraban.latkrabang", "-o", str(folder), check=False)
+    assert result.returncode != 0
+    no_traceback(result.stdout + result.stderr)
+    assert f"cannot write {folder}: it is a folder" in result.stderr, result.stderr
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp")) and list(folder.iterdir()) == []

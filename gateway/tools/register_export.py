@@ -17,7 +17,7 @@ from rules.thai_time import be_year, now_utc, thai_datetime
 from rules.thai_time import thai_digits as in_thai_digits
 from gateway.tools.actions import who
 from gateway.tools.csv_safe import SafeWriter
-from gateway.tools.common import ToolError, friendly, open_services, register_year, unit_name
+from gateway.tools.common import ToolError, cannot_write, friendly, open_services, register_year, unit_name
 from gateway.tools.progress import Progress
 from gateway.tools.register_rows import HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow, register_rows
 
@@ -28,6 +28,15 @@ BOOK_TH = {"general": "ทะเบียนหนังสือรับ", "se
 
 def write_csv(rows: list[RegisterRow], path: Path, bar: Progress | None = None) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _write_csv(rows, tmp, bar)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, Ctrl-C: no hidden file of register rows left behind
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_csv(rows: list[RegisterRow], tmp: Path, bar: Progress | None) -> None:
     with open(tmp, "w", encoding="utf-8-sig", newline="") as out:
         # What Excel writes and expects; every cell neutralised against formula injection.
         writer = SafeWriter(csv.writer(out, lineterminator="\r\n"))
@@ -46,7 +55,6 @@ def write_csv(rows: list[RegisterRow], path: Path, bar: Progress | None = None) 
             ])
             if bar:
                 bar.advance()
-    os.replace(tmp, path)
 
 
 def export(services: Services, unit: str, year: int, fmt: str, path: Path, book: str | None = None,
@@ -81,9 +89,13 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
             subtitle = f"พ.ศ. {digits(str(year))}  ({unit}, {digits(str(len(rows)))} รายการ)"
             footer = f"พิมพ์จาก saraban-gateway เมื่อ {thai_datetime(now_utc(), digits=thai_digits)} น. โดย {who()}"
             tmp = path.with_name(f".{path.name}.tmp")
-            pages = render_pdf(rows, tmp, title, subtitle, footer, settings.export.font,
-                               settings.export.font_bold, on_row=bar.advance)
-            os.replace(tmp, path)
+            try:
+                pages = render_pdf(rows, tmp, title, subtitle, footer, settings.export.font,
+                                   settings.export.font_bold, on_row=bar.advance)
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
     finally:
         bar.close()
     return {"unit": unit, "year": year, "book": book, "format": fmt, "rows": len(rows),
@@ -96,9 +108,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if fmt not in ("csv", "pdf"):
         raise ToolError(f"unknown format \"{fmt}\": use --format csv or --format pdf")
     year = register_year(args.year or be_year(now_utc()))
-    folder = Path(args.output).parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise ToolError(f"cannot write {args.output}: {folder} is not a folder this user can write to")
+    # A folder given as -o was written as "Is a directory: .../.adir.tmp", a name the
+    # person never typed, and left the hidden file holding the rows (session 36).
+    if (why := cannot_write(args.output)) is not None:
+        raise ToolError(f"cannot write {args.output}: {why}")
     with open_services(args, writes=False) as services:  # after the checks: a typo opens no database
         result = export(services, unit_name(args.unit), year, fmt, Path(args.output), args.book,
                         args.thai_digits)
