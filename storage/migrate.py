@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from storage.schema_version import UNBOUNDED
+from storage.schema_version import UNBOUNDED, SchemaAhead, ahead_message, known_revisions
 from storage.schema_version import SchemaBehind, require_current, schema_revision  # noqa: F401 - the check lives there, without Alembic
 
 log = structlog.get_logger(__name__)
@@ -73,6 +73,8 @@ def upgrade(engine: Engine, target: str = "head") -> None:
             # Held to the end of this transaction, which is the whole migration.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         before = MigrationContext.configure(conn).get_current_revision()
+        if before is not None and before not in known_revisions():
+            raise SchemaAhead(ahead_message(before))
         config = alembic_config(conn)
         if before is None and inspect(conn).has_table("messages"):
             log.warning("schema_stamped", revision=BASELINE,

@@ -41,11 +41,29 @@ class SchemaBehind(Exception):
     """The database is older than this version of the gateway (or was never set up)."""
 
 
+def known_revisions() -> set[str]:
+    return {path.stem for path in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py")}
+
+
+def ahead_message(now: str) -> str:
+    return (f"the database was written by a newer saraban-gateway (schema {now}; this one knows up to "
+            f"{newest_revision()}): install that version again, or restore a backup this version made")
+
+
+class SchemaAhead(SchemaBehind):
+    """The database is at a migration this version does not have (a newer gateway wrote
+    it: a package rolled back, a backup of a newer installation restored). Until
+    session 36 every command said "run db upgrade", which then failed with Alembic's
+    traceback."""
+
+
 def require_current(engine: Engine) -> None:
     """For commands that only read: never change the schema, say what to run instead.
     Without Alembic (~0.26 s of every command's start): the version table and the
     migrations' file names are all it takes."""
     now, newest = schema_revision(engine), newest_revision()
+    if now and now != newest and now not in known_revisions():
+        raise SchemaAhead(ahead_message(now))
     if now != newest:
         state = f"at revision {now}" if now else "not set up"
         where = ""

@@ -254,3 +254,22 @@ def test_export_to_a_folder_is_refused_before_any_file_is_written(tmp_path):
     no_traceback(result.stdout + result.stderr)
     assert f"cannot write {folder}: it is a folder" in result.stderr, result.stderr
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp")) and list(folder.iterdir()) == []
+
+
+# 11. A database a newer gateway wrote (a package rolled back, a newer installation's
+# backup restored): every command said "run db upgrade", which printed Alembic's traceback.
+
+def test_a_database_from_a_newer_gateway_says_so_everywhere(tmp_path):
+    import sqlite3
+
+    d = Daemon(write_config(tmp_path / "gw"))
+    assert d.cli("db", "upgrade", check=False).returncode == 0
+    [db] = list(d.data_dir.glob("*.db"))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099_future'")
+    for args in (("status",), ("register", "list"), ("db", "upgrade")):
+        result = d.cli(*args, check=False)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        no_traceback(result.stdout + result.stderr)
+        assert "written by a newer saraban-gateway (schema 0099_future" in result.stderr, (args, result.stderr)
+        assert "run `saraban-gateway db upgrade`" not in result.stderr
