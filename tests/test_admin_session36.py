@@ -273,3 +273,20 @@ def test_a_database_from_a_newer_gateway_says_so_everywhere(tmp_path):
         no_traceback(result.stdout + result.stderr)
         assert "written by a newer saraban-gateway (schema 0099_future" in result.stderr, (args, result.stderr)
         assert "run `saraban-gateway db upgrade`" not in result.stderr
+
+
+# 12. `status` did not say whether the daemon ran: a stopped daemon's queue looked like a
+# working one's.
+
+def test_status_says_whether_the_daemon_runs(tmp_path):
+    d = Daemon(write_config(tmp_path / "gw"))
+    d.start()
+    try:
+        running = d.cli("status").stdout
+        assert f"daemon     running, pid {d.proc.pid}" in running, running
+        assert "no saraban-gateway is running" not in running
+    finally:
+        d.stop()
+    stopped = d.cli("status").stdout
+    assert "daemon     not running" in stopped
+    assert f"WARNING    no saraban-gateway is running on {d.data_dir}" in stopped, stopped

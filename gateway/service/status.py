@@ -1,6 +1,7 @@
 """`saraban-gateway status`: what is waiting, what is stuck, what is done."""
 from __future__ import annotations
 
+from gateway.service.instance_lock import running_pid
 from gateway.config.settings import Settings
 from gateway.intake.clock_guard import clock_warning
 from gateway.intake.disk_space import MIB, DiskReading, storage_guard
@@ -50,7 +51,9 @@ def collect_status(settings: Settings) -> dict:
     missing = registrar_gaps(settings, classified_units)
     gate = numbering_state(settings)
     disk = storage_guard(settings).reading()
+    pid = running_pid(settings.data_dir)
     return {
+        "daemon": {"running": pid is not None, "pid": pid},
         "spool": spool_figures,
         "waiting": letter,  # the oldest letter the pipeline retries after a failure, and why
         "disk": {"free_mib": None if disk.free is None else disk.free // MIB, "floor_mib": disk.floor // MIB,
@@ -66,11 +69,20 @@ def collect_status(settings: Settings) -> dict:
         "registrars_missing": missing,
         "numbering": gate or {"state": "open"},
         "database": {"ok": not blocked, "detail": stuck_words(blocked, LOCK_PROBE) if blocked else "ok"},
-        "warnings": _database_warning(blocked) + notice_warnings(settings) + registrar_warning(missing)
+        "warnings": _stopped_warning(pid, settings, spool_figures["pending"]) + _database_warning(blocked)
+        + notice_warnings(settings) + registrar_warning(missing)
         + _disk_warning(disk) + _overdue_warning(figures.outbox) + clock_warning(settings, newest_year)
         + ([gate["detail"]] if gate.get("state") == "held" else []) + ocr_warnings()
         + configured_certificate_warnings(settings),
     }
+
+
+def _stopped_warning(pid: str | None, settings: Settings, pending: int) -> list[str]:
+    if pid is not None:
+        return []
+    return [f"no saraban-gateway is running on {settings.data_dir}: no letter is accepted, and the "
+            f"{pending} letter(s) in the spool and the outbox's items wait until it starts "
+            "(systemctl start saraban-gateway)"]
 
 
 def _database_warning(blocked: str | None) -> list[str]:
@@ -97,7 +109,10 @@ def _disk_warning(disk: DiskReading) -> list[str]:
 
 
 def render_status(status: dict) -> str:
+    daemon = status.get("daemon") or {}
     lines = [
+        *([f"daemon     {'running, pid ' + str(daemon.get('pid')) if daemon.get('running') else 'not running'}"]
+          if daemon else []),
         f"spool      pending {status['spool']['pending']}, parked {status['spool']['parked']}",
         *_waiting_letter_line(status.get("waiting")),
         "messages   " + (", ".join(f"{k} {v}" for k, v in sorted(status["messages"].items())) or "none"),

@@ -418,10 +418,15 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 @friendly
 def cmd_release(args: argparse.Namespace) -> int:
+    from gateway.service.instance_lock import running_pid
+
     with open_services(args, "pipeline") as services:
         letter = release(services, args.id, args.reason)
+        runs = running_pid(services.settings.data_dir) is not None
     print(f"released quarantine entry {args.id}: registered as {letter.receive_no} "
-          f"({letter.unit}, book {letter.book}); it is filed into the unit's folder by the running daemon")
+          f"({letter.unit}, book {letter.book}); " + (
+              "it is filed into the unit's folder by the running daemon" if runs else
+              "no daemon is running: it is filed into the unit's folder once the daemon starts"))
     return 0
 
 
