@@ -12,6 +12,9 @@ real daemon against the loopback DNS server:
   full-width dots escaped the quarantine of *.go.th forgeries and was registered with a
   warning, shown as the ministry's. A non-ASCII sender domain is now a forgery held for
   a person (policy.py `_disguised`).
+* S36-4: an ed25519-sha256 DKIM signature (RFC 8463) never verified: dkimpy needs
+  PyNaCl for it, which was not installed, so an agency signing only with ed25519 was a
+  DMARC fail and its genuine letters held as forgeries.
 * S36-3: an unsigned forgery of a protected domain whose envelope is a name under it
   that never answers DNS (SERVFAIL) waited, then was registered with a warning. A
   protected domain's letter that DNS could not verify is now held for a person."""
@@ -93,3 +96,30 @@ def test_s36_3_a_protected_domain_that_dns_could_not_verify_is_held():
     assert finding_for(auth, SenderSection()).verdict == "fail"
     other = SenderAuth(status="temperror", dmarc="temperror", from_domain="small-office.example")
     assert finding_for(other, SenderSection()).verdict == "warn"  # DNS is nobody's verdict of forgery
+
+
+def test_s36_4_an_ed25519_signature_verifies(tmp_path):
+    import base64
+
+    import dkim
+    import nacl.signing
+
+    from gateway.sender.check import check_message
+    from gateway.sender.dns import Resolver
+
+    signing = nacl.signing.SigningKey.generate()
+    z = zones()
+    z[f"ed2569._domainkey.{MINISTRY}"] = {
+        "TXT": ["v=DKIM1; k=ed25519; p=" + base64.b64encode(bytes(signing.verify_key)).decode()]}
+    dns = DnsServer(z, tmp_path).start()
+    try:
+        raw = letter(sender=f"saraban@{MINISTRY}", subject="S36 ed25519")
+        signed = dkim.sign(raw, b"ed2569", MINISTRY.encode(), base64.b64encode(bytes(signing)),
+                           signature_algorithm=b"ed25519-sha256",
+                           include_headers=[b"from", b"to", b"subject", b"date", b"message-id"]) + raw
+        auth = check_message(signed, Resolver([dns.address], timeout=1.0), SenderSection(), "127.0.0.1",
+                             f"bounce@{ATTACKER}", "mx.m0i-go.example")
+    finally:
+        dns.stop()
+    assert [(s.domain, s.result) for s in auth.dkim] == [(MINISTRY, "pass")]
+    assert (auth.status, auth.aligned_domain) == ("pass", MINISTRY)
