@@ -446,6 +446,10 @@ _DAMAGED_START = re.compile(
     f"|ด[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}ว[^ก-ฮ]{{0,3}}น|ด[^ก-ฮ]{{0,3}}ว[^ก-ฮ]{{0,3}}[{_DAMAGE}][^ก-ฮ]{{0,3}}น")
 
 
+# A run of three or more short Thai clusters one space apart.
+_LETTER_SPACED = re.compile("(?<![\u0e01-\u0e4e])(?:[\u0e01-\u0e4e]{1,3} ){2,}[\u0e01-\u0e4e]{1,3}(?![\u0e01-\u0e4e])")
+
+
 def _may_hold_marking(text: str) -> bool:
     """Whether `text` may hold a marking once normalised or with its damage undone."""
     return bool(_MAY_HOLD_MARKING.search(text) or _DAMAGED_START.search(text))
@@ -460,6 +464,11 @@ def _damage_undone(line: str, guess: bool = True) -> list[str]:
         return []
     closed = _GAP_AT_MARK.sub("", line)
     out = [closed] if closed != line else []
+    # Letter-spaced (a tracked heading, Thai distributed justification): each cluster
+    # drawn apart, and the text layer reads "ลับ ม า ก"; until session 36 that was ลับ.
+    spaced = _LETTER_SPACED.sub(lambda m: m[0].replace(" ", ""), closed)
+    if spaced != closed:
+        out.append(spaced)
     # Only the unknown glyphs where a marking may be (from a ล or ด on, as far as the
     # longest marking reaches) are guessed at; the rest of the line stays as read.
     starts = [m.start() for m in _MAY_HOLD_DAMAGED.finditer(closed)]

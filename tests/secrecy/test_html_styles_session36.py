@@ -117,3 +117,16 @@ def test_the_daemon_seals_a_letter_a_style_sets_apart_and_refuses_one_it_hides_i
         assert db_rows(d, "select book, secrecy from letters order by number") == [("secret", "secret")] * 3
         for n in range(3):
             assert_sealed_nowhere_plain(d, {f"{n}": list(queued.values())[n]}, marker=f"S36SEAL{n}X")
+
+
+@pytest.mark.parametrize("head, level", [
+    ("ลับ ม า ก", "secret"),  # each cluster drawn apart: the text layer of a tracked heading
+    ("ลั บ ม า ก", "secret"),
+    ("ลั บ ที่ สุ ด", "top_secret"),
+    ("ที่ นี่ มี ข่าว", "none"),
+    ("ข่ า ว ส า ร", "none"),  # letter-spaced, no marking
+])
+def test_a_letter_spaced_marking_in_a_text_layer_is_read_whole(head, level):
+    from rules.markings import secrecy_in_letter
+
+    assert secrecy_in_letter(f"{head}\nที่ กท 0403/ว 276\nเรื่อง ขอเชิญประชุม\nเรียน ผู้อำนวยการเขตลาดกระบัง\n") == level
