@@ -153,17 +153,24 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _account(session, username: str):  # noqa: ANN001, ANN202 - a storage session, a DeskUser
+    from storage.users import find_user
+
+    user = find_user(session, username.strip().lower())
+    if user is None:
+        raise ToolError(f"no account \"{username}\" (see `saraban-gateway users list`)")
+    return user
+
+
 def _change(args: argparse.Namespace, change) -> None:
     """`change(settings, user)`, then the account's sessions end: a person whose rights
     changed signs in again and gets the new ones, with nothing kept from before."""
-    from storage.users import end_sessions_of, find_user
+    from storage.users import end_sessions_of
 
     settings, db = _database(args)
     try:
         with db.session() as session:
-            user = find_user(session, args.username.strip().lower())
-            if user is None:
-                raise ToolError(f"no account \"{args.username}\" (see `saraban-gateway users list`)")
+            user = _account(session, args.username)
             change(settings, user)
             end_sessions_of(session, user)
     finally:
@@ -173,14 +180,10 @@ def _change(args: argparse.Namespace, change) -> None:
 def _existing_local(args: argparse.Namespace) -> None:
     """`users passwd` of an account that does not exist, or signs in through LDAP,
     refused before a password is asked (session 36: it asked twice, then refused)."""
-    from storage.users import find_user
-
     _, db = _database(args)
     try:
         with db.read_session() as session:
-            user = find_user(session, args.username.strip().lower())
-            if user is None:
-                raise ToolError(f"no account \"{args.username}\" (see `saraban-gateway users list`)")
+            user = _account(session, args.username)
             if user.source != "local":
                 raise ToolError(f"{user.username} signs in with the directory's password (LDAP)")
     finally:

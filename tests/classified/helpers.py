@@ -190,3 +190,12 @@ def sealing_daemon(folder: Path, extra: str = "") -> Iterator:
         yield d
     finally:
         d.stop()
+
+
+def assert_one_letter_sealed(d, queue_id: str, marker: str = MARKER, folder: str = "latkrabang") -> None:
+    """One letter registered ลับมาก in the secret book, sealed in the secret store, no
+    copy in the unit's folder, its marker in no file of the data directory."""
+    assert db_rows(d, "select secrecy, book from letters where queue_id = ?", queue_id) == [("secret", "secret")]
+    assert (d.data_dir / "secret" / queue_id / "raw.sgv").read_bytes()[:4] == b"SGV1"
+    assert maildir(d, folder) == []
+    assert files_containing(d.data_dir, marker) == []

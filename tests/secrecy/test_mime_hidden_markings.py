@@ -330,7 +330,7 @@ def test_over_smtp_a_forwarded_top_secret_eml_is_refused_before_the_250(daemon, 
 
 
 def test_over_smtp_a_word_letter_marked_secret_is_sealed(tmp_path):
-    from tests.classified.helpers import MARKER, db_rows, files_containing, maildir, sealing_daemon
+    from tests.classified.helpers import MARKER, assert_one_letter_sealed, sealing_daemon
 
     with sealing_daemon(tmp_path / "gw") as d:
         docx = _docx(["ลับมาก", *LETTER_LINES, MARKER])
@@ -338,10 +338,7 @@ def test_over_smtp_a_word_letter_marked_secret_is_sealed(tmp_path):
                      files=[("2569_dds_0403_57.pdf", make_pdf("cover letter")), ("2569_dds_0403_57.docx", docx)])
         qid = d.send(raw, LAT)
         d.wait_idle()
-        assert db_rows(d, "select secrecy, book from letters where queue_id = ?", qid) == [("secret", "secret")]
-        assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1"
-        assert maildir(d, "latkrabang") == []
-        assert files_containing(d.data_dir, MARKER) == []
+        assert_one_letter_sealed(d, qid)
 
 
 def test_a_letter_with_two_subject_lines_is_read_not_lost():

@@ -282,7 +282,7 @@ def test_ordinary_number_formats_leave_the_workbook_ordinary():
 # --------------------------------------------------------------------------- through the daemon
 
 def test_over_smtp_a_word_file_embedding_a_secret_one_is_sealed(tmp_path):
-    from tests.classified.helpers import MARKER, db_rows, files_containing, maildir, sealing_daemon
+    from tests.classified.helpers import MARKER, assert_one_letter_sealed, sealing_daemon
 
     inner = _docx(["ลับมาก", *LETTER_LINES, MARKER])
     outer = docx_with(["เรียน ผู้อำนวยการเขตลาดกระบัง", "ขอส่งเอกสารตามที่แนบ"],
@@ -293,10 +293,7 @@ def test_over_smtp_a_word_file_embedding_a_secret_one_is_sealed(tmp_path):
                      files=[("2569_dds_0403_57.pdf", make_pdf("cover letter")), ("2569_dds_0403_57_1.docx", outer)])
         qid = d.send(raw, LAT)
         d.wait_idle()
-        assert db_rows(d, "select secrecy, book from letters where queue_id = ?", qid) == [("secret", "secret")]
-        assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1"
-        assert maildir(d, "latkrabang") == []
-        assert files_containing(d.data_dir, MARKER) == []
+        assert_one_letter_sealed(d, qid)
 
 
 # --------------------------------------------------------------------------- hostile sizes
