@@ -573,7 +573,7 @@ def highest_urgency(*values: str) -> Urgency:
     return _best(list(values), URGENCY_RANK, "normal")  # type: ignore[return-value]
 
 
-def html_readings(markup: str) -> tuple[str, ...]:
+def html_readings(markup: str, conditional: bool = True) -> tuple[str, ...]:
     """The readings of an HTML part a marking is looked for in (a marking in either
     counts): all its text (`html_to_text`), and, when it differs, only what a browser
     shows of it: text an inline style or the `hidden` attribute hides is dropped, so
@@ -583,11 +583,10 @@ def html_readings(markup: str) -> tuple[str, ...]:
     shown = html_to_text(markup, shown=True) if _HIDDEN_STYLE_OR_ATTR.search(markup) else full
     found = (full,) if shown == full else (full, shown)
     found += tuple(r for r in _styled_readings(reader, markup) if r not in found)
-    if _MSO_CONDITIONAL.search(markup):
+    if conditional and (opened := _opened_conditionals(markup)) is not None:
         # Outlook's conditional comments (`<!--[if mso]>...<![endif]-->`): Outlook for
         # Windows shows what they hold, other clients nothing; read as Outlook does.
-        opened = _MSO_CONDITIONAL.sub(lambda m: m[1], markup)
-        found += tuple(r for r in html_readings(opened) if r not in found) if opened != markup else ()
+        found += tuple(r for r in html_readings(opened, conditional=False) if r not in found)
     if reader.css_strings:
         # Every string of the style sheets, a line each, as a reading of its own: a
         # browser draws a list marker's string (`list-style:'ลับ'`), a counter style's
@@ -639,6 +638,25 @@ _MSO_CONDITIONAL = re.compile(r"<!--\[if[^\]>]{0,200}\]>(.*?)<!\[endif\]-->", re
 
 _WORDS_ACROSS_INLINE = [(word, re.compile(_SKIPPED.join(re.escape(ch) for ch in word)))
                         for word in sorted({**_SECRECY_WORDS, **_URGENCY_WORDS}, key=len, reverse=True)]
+
+
+MAX_CONDITIONAL_ROUNDS = 3  # conditional comments inside conditional comments opened
+_ENDIF = "<![endif]-->"
+
+
+def _opened_conditionals(markup: str) -> str | None:
+    """The markup with Outlook's conditional comments opened (nested ones too, a few
+    levels), or None when it has none. Searched only up to the last `<![endif]-->`: past
+    it an opening can end nowhere, and each would be a search to the end (10,000 of them
+    a quadratic read)."""
+    opened = markup
+    for _ in range(MAX_CONDITIONAL_ROUNDS):
+        end = opened.rfind(_ENDIF)
+        if end < 0 or "<!--[if" not in opened[:end]:
+            break
+        cut = end + len(_ENDIF)
+        opened = _MSO_CONDITIONAL.sub(lambda m: m[1], opened[:cut]) + opened[cut:]
+    return None if opened == markup else opened
 
 
 def _spelt(matched: str) -> str:

@@ -130,3 +130,23 @@ def test_a_letter_spaced_marking_in_a_text_layer_is_read_whole(head, level):
     from rules.markings import secrecy_in_letter
 
     assert secrecy_in_letter(f"{head}\nที่ กท 0403/ว 276\nเรื่อง ขอเชิญประชุม\nเรียน ผู้อำนวยการเขตลาดกระบัง\n") == level
+
+
+def test_hostile_conditional_comments_and_spans_read_in_linear_time():
+    """Conditional comments without their end, or thousands of them between two ends,
+    and 100,000 spans around ล: each read once (a search from each opening to the end,
+    or a pass over the line from each ล, was minutes)."""
+    import time
+
+    from rules.markings import html_readings, secrecy_in_letter
+
+    shapes = ["<p>x</p>" + "<!--[if mso]>" * 50_000,
+              "<!--[if mso]><p>a</p><![endif]-->" + "<!--[if mso]>" * 50_000 + "<![endif]-->",
+              "<p>" + "<span>ล</span>" * 100_000 + "</p>",
+              "<p>" + ("<span>ล</span><span>" + "x" * 1999 + "</span>") * 500 + "</p>"]
+    started = time.process_time()
+    for markup in shapes:
+        assert {secrecy_in_letter(r) for r in html_readings(markup)} == {"none"}
+    assert time.process_time() - started < 30
+    nested = "<!--[if mso]><!--[if gte mso 9]><p>ลับมาก</p><![endif]--><![endif]-->"
+    assert "secret" in {secrecy_in_letter(r) for r in html_readings(nested)}
