@@ -66,7 +66,8 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
         return None
     domain = auth.from_domain or "-"
     disguised = _disguised(auth)
-    if disguised is not None:
+    # An unusable From says so itself (below), held whatever its domain
+    if disguised is not None and not (auth.reason or "").startswith("unusable From"):
         shown = disguised.encode("unicode_escape").decode("ascii")
         return Finding(RULE, "fail",
                        f"{FORGED_TH}: โดเมนผู้ส่ง {shown} มีอักขระที่ไม่ใช่อักษรละตินธรรมดา หรืออักขระที่มองไม่เห็น "
@@ -83,7 +84,7 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
                        f"nothing confirms it came from {domain}")
     if auth.status == "fail":
         claimed = [auth.from_domain, *auth.claimed_domains]
-        action = "quarantine" if any(settings.protected(d) for d in claimed if d) else \
+        action = "quarantine" if disguised or any(settings.protected(d) for d in claimed if d) else \
             settings.action_for(auth.from_domain)
         policy = f" (p={auth.dmarc_policy})" if auth.dmarc_policy else ""
         why_th = (f"โดเมน {domain} กำหนดนโยบาย DMARC{policy} แต่หนังสือฉบับนี้ไม่มีลายมือชื่อ DKIM "

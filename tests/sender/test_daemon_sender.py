@@ -13,7 +13,7 @@ import pytest
 from gateway.spool import Spool
 from tests.daemon import Daemon, write_config
 from tests.letters import letter, with_header
-from tests.sender.zones import ATTACKER, FORWARDER, MINISTRY, NO_DMARC, arc_seal, dkim_sign, zones
+from tests.sender.zones import ATTACKER, FORWARDER, MINISTRY, NO_DMARC, OTHER, arc_seal, dkim_sign, zones
 from tests.servers.dns import DnsServer, SilentNameserver
 
 UNIT = "saraban.latkrabang@bangkok.go.th"
@@ -172,21 +172,26 @@ def test_dns_down_past_the_bound_registers_as_no_information(tmp_path):
     silent = SilentNameserver()
     d = start(tmp_path, "gw", silent.address, check_deadline="1.0", recheck_for="1.0")
     try:
-        d.send(letter(sender=f"saraban@{MINISTRY}"), UNIT, sender=f"x@{ATTACKER}")
+        d.send(letter(sender=f"saraban@{OTHER}"), UNIT, sender=f"x@{ATTACKER}")
         d.wait_idle(timeout=60)
         [entry] = d.register()  # never quarantined because a resolver was slow
-        assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ไม่มีข้อมูล ({MINISTRY})"
+        assert entry["sender_verified"] == f"ยืนยันผู้ส่ง: ไม่มีข้อมูล ({OTHER})"
         assert quarantine(d) == []
+        # Since session 36, a domain whose forgeries are quarantined is registered only
+        # verified: its letter that DNS never verified is held for a person instead.
+        held = d.send(letter(sender=f"saraban@{MINISTRY}"), UNIT, sender=f"x@broken.{MINISTRY}")
+        d.wait_idle(timeout=60)
+        assert [q["queue_id"] for q in quarantine(d)] == [held]
 
         # Session 16: received while the clock was a day fast, then set right: by the
         # wall clock it has not waited at all, yet it is registered within the bound.
         ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
-        queue_id = Spool(d.data_dir / "spool").accept(letter(sender=f"saraban@{MINISTRY}"), f"x@{ATTACKER}",
+        queue_id = Spool(d.data_dir / "spool").accept(letter(sender=f"saraban@{OTHER}"), f"x@{ATTACKER}",
                                                       [UNIT], peer="127.0.0.1:25", received_at=ahead)
         d.wait_for(lambda: any(e.get("event") == "registered" and e.get("queue_id") == queue_id
                                for e in d.events()), 30, what="the letter registered though the clock went back a day")
         assert [e["sender_verified"] for e in d.register() if e["queue_id"] == queue_id] == [
-            f"ยืนยันผู้ส่ง: ไม่มีข้อมูล ({MINISTRY})"]
+            f"ยืนยันผู้ส่ง: ไม่มีข้อมูล ({OTHER})"]
     finally:
         d.stop()
         silent.close()

@@ -87,7 +87,10 @@ def test_s36_1_a_sender_that_publishes_nothing_is_still_answered(sent):
 @pytest.mark.parametrize("name", sorted(LOOK_ALIKES))
 def test_s36_2_a_look_alike_sender_domain_is_held_not_registered(sent, name):
     d, ids = sent
-    assert_quarantined(d, ids[name], "not plain ASCII")
+    entry = assert_quarantined(d, ids[name])
+    said = " ".join(r["message_en"] for r in entry["reasons"] if r["rule"] == "sender_authenticity")
+    # an address a parser still reads names its characters; one it does not is an unusable From
+    assert "not plain ASCII" in said or "not ASCII" in said, said
 
 
 def test_s36_3_a_protected_domain_that_dns_could_not_verify_is_held():
