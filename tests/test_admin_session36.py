@@ -69,11 +69,29 @@ def test_reload_of_a_cp874_config_keeps_the_daemon_running(tmp_path):
 # 2. `backup create` wrote its `.NAME.partial` with the umask's mode (0644: the register,
 #    the vault, the keys) and left it behind on a failure that named no file (ENOSPC).
 
+def _main_in_process(argv: list[str]) -> int:
+    """The command line's main() in this process, and what it sets for the process put
+    back after (its stdout/stderr wrappers, the logging it sets up): left, they broke
+    the tests this worker ran next."""
+    import logging
+
+    import structlog
+
+    from gateway.cli.main import main
+
+    saved = sys.stdout, sys.stderr, structlog.get_config(), logging.getLogger().handlers[:], logging.getLogger().level
+    try:
+        return main(argv)
+    finally:
+        sys.stdout, sys.stderr = saved[0], saved[1]
+        structlog.configure(**saved[2])
+        logging.getLogger().handlers[:] = saved[3]
+        logging.getLogger().setLevel(saved[4])
+
+
 def test_a_backup_is_0600_while_written_and_gone_when_the_disk_is_full(tmp_path, monkeypatch, capsys):
     import errno
     import tarfile
-
-    from gateway.cli.main import main
 
     config = write_config(tmp_path)
     (tmp_path / "var" / "keys").mkdir(parents=True)
@@ -87,7 +105,7 @@ def test_a_backup_is_0600_while_written_and_gone_when_the_disk_is_full(tmp_path,
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(tarfile.TarFile, "addfile", full_disk)
-    assert main(["--config", str(config), "backup", "create", "--files-only", str(target)]) == 1
+    assert _main_in_process(["--config", str(config), "backup", "create", "--files-only", str(target)]) == 1
     said = capsys.readouterr()
     assert seen == [0o600], [oct(m) for m in seen]
     assert not partial.exists() and not target.exists(), list(target.parent.iterdir())
@@ -95,7 +113,7 @@ def test_a_backup_is_0600_while_written_and_gone_when_the_disk_is_full(tmp_path,
     no_traceback(said.out + said.err)
 
     monkeypatch.undo()
-    assert main(["--config", str(config), "backup", "create", "--files-only", str(target)]) == 0
+    assert _main_in_process(["--config", str(config), "backup", "create", "--files-only", str(target)]) == 0
     assert target.stat().st_mode & 0o777 == 0o600
     assert not partial.exists()
 
