@@ -192,7 +192,10 @@ def test_a_password_prompt_without_a_terminal_says_what_to_do(tmp_path):
 
 def test_ctrl_c_at_a_prompt_says_interrupted(tmp_path):
     config = _with_alice(tmp_path)
-    proc = _gateway(config, "users", "passwd", "alice", stdin=subprocess.PIPE)
+    # As from a terminal: a pytest-xdist worker ignores SIGINT, and a child started with
+    # it ignored never sees the interrupt (Python installs its handler only where it is not).
+    proc = _gateway(config, "users", "passwd", "alice", stdin=subprocess.PIPE,
+                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     said = b""
     deadline = time.monotonic() + 60
     while b"password:" not in said and time.monotonic() < deadline:
