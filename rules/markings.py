@@ -622,22 +622,19 @@ _PLACED_START, _PLACED_END = "\ufdd2", "\ufdd3"  # a ::before/::after string pla
 # many elements costs a pass over each, not a pass over the line from each ล.
 _SKIPPED = (f"(?:{_INLINE_START}[^{_INLINE_START}{_INLINE_END}\n]{{0,2000}}{_INLINE_END}"
             f"|[{_INLINE_START}{_INLINE_END}]){{0,16}}")
-_ACROSS_INLINE = re.compile("|".join(
-    _SKIPPED.join(re.escape(ch) for ch in word)
-    for word in sorted({**_SECRECY_WORDS, **_URGENCY_WORDS}, key=len, reverse=True)))
+# Each marking, longest first, its letters with elements between them allowed; the
+# group that matched names the marking spelt.
+_WORDS_ACROSS = sorted({**_SECRECY_WORDS, **_URGENCY_WORDS}, key=len, reverse=True)
+_ACROSS_INLINE = re.compile("|".join(f"(?P<w{n}>" + _SKIPPED.join(re.escape(ch) for ch in word) + ")"
+                                     for n, word in enumerate(_WORDS_ACROSS)))
 _INLINE_MARKS = str.maketrans("", "", _INLINE_START + _INLINE_END)
 _PLACED = re.compile(f"{_PLACED_START}[^{_PLACED_END}]*{_PLACED_END}")
 _PLACED_AS_INLINE = str.maketrans({_PLACED_START: _INLINE_START, _PLACED_END: _INLINE_END})
 _SEGMENT_MARKS = re.compile("[\ufdd0-\ufdd3]")
-_INLINE_APART = str.maketrans({_INLINE_START: "\n", _INLINE_END: "\n"})
 # Styles that lay an element out apart from the text around it.
 _LAYOUT_STYLE = re.compile(r"float|position\s*:|display\s*:|flex|grid|text-align|\balign\s*=|::?(?:before|after)"
                            r"|writing-mode|columns?\s*:", re.I)
 _MSO_CONDITIONAL = re.compile(r"<!--\[if[^\]>]{0,200}\]>(.*?)<!\[endif\]-->", re.I | re.S)
-
-
-_WORDS_ACROSS_INLINE = [(word, re.compile(_SKIPPED.join(re.escape(ch) for ch in word)))
-                        for word in sorted({**_SECRECY_WORDS, **_URGENCY_WORDS}, key=len, reverse=True)]
 
 
 MAX_CONDITIONAL_ROUNDS = 3  # conditional comments inside conditional comments opened
@@ -659,16 +656,12 @@ def _opened_conditionals(markup: str) -> str | None:
     return None if opened == markup else opened
 
 
-def _spelt(matched: str) -> str:
+def _spelt(m: re.Match) -> str:
     """The marking a match across inline elements spells, the elements' text between
     its letters (which a style sheet may hide) left out."""
-    for word, pattern in _WORDS_ACROSS_INLINE:
-        if pattern.fullmatch(matched):
-            return word
-    return matched
+    return _WORDS_ACROSS[int(m.lastgroup[1:])]
 
 
-_WHOLE_INLINE = f"{_INLINE_START}[^{_INLINE_START}{_INLINE_END}\n]{{0,2000}}{_INLINE_END}"
 _PIECE = re.compile(f"{_INLINE_START}([^{_INLINE_START}{_INLINE_END}\n]*){_INLINE_END}"
                     f"|([^{_INLINE_START}{_INLINE_END}\n]+)|[{_INLINE_START}{_INLINE_END}]")
 MAX_PIECES = 64  # of one line looked at for markings amid inline elements
@@ -725,7 +718,7 @@ def _styled_readings(reader: "_HtmlText", markup: str) -> list[str]:
     if _INLINE_START not in segmented or not ("ล" in segmented or "ด" in segmented):
         return []
     visible = _visible(segmented)
-    joined = _ACROSS_INLINE.sub(lambda m: _spelt(m[0]), visible)
+    joined = _ACROSS_INLINE.sub(_spelt, visible)
     if _INLINE_START in joined:
         joined = "\n".join(_markings_amid_inline(line) for line in joined.split("\n"))
     out = [joined.translate(_INLINE_MARKS)]
