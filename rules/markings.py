@@ -620,17 +620,22 @@ _INLINE_START, _INLINE_END = "\ufdd0", "\ufdd1"  # noncharacters: an inline elem
 _PLACED_START, _PLACED_END = "\ufdd2", "\ufdd3"  # a ::before/::after string placed in its element
 # Bounded (elements between two letters, characters in one) so that a hostile page of
 # many elements costs a pass over each, not a pass over the line from each ล.
+# A line break between two letters is crossed where an element a style may hide made it
+# (`ลับ<div class=h>x</div>ที่สุด`, `ลับ<br style=display:none>ที่สุด`: one line once it
+# is hidden), not where plain blocks or a <pre> put the letters on two lines.
+_CROSSABLE = "\ufdd4"
+_STYLABLE = frozenset({"style", "class", "id", "hidden"})
 _SKIPPED = (f"(?:{_INLINE_START}[^{_INLINE_START}{_INLINE_END}\n]{{0,2000}}{_INLINE_END}"
-            f"|[{_INLINE_START}{_INLINE_END}]){{0,16}}")
+            f"|[{_INLINE_START}{_INLINE_END}]|{_CROSSABLE}\n){{0,16}}")
 # Each marking, longest first, its letters with elements between them allowed; the
 # group that matched names the marking spelt.
 _WORDS_ACROSS = sorted({**_SECRECY_WORDS, **_URGENCY_WORDS}, key=len, reverse=True)
 _ACROSS_INLINE = re.compile("|".join(f"(?P<w{n}>" + _SKIPPED.join(re.escape(ch) for ch in word) + ")"
                                      for n, word in enumerate(_WORDS_ACROSS)))
-_INLINE_MARKS = str.maketrans("", "", _INLINE_START + _INLINE_END)
+_INLINE_MARKS = str.maketrans("", "", _INLINE_START + _INLINE_END + _CROSSABLE)
 _PLACED = re.compile(f"{_PLACED_START}[^{_PLACED_END}]*{_PLACED_END}")
 _PLACED_AS_INLINE = str.maketrans({_PLACED_START: _INLINE_START, _PLACED_END: _INLINE_END})
-_SEGMENT_MARKS = re.compile("[\ufdd0-\ufdd3]")
+_SEGMENT_MARKS = re.compile("[\ufdd0-\ufdd4]")
 # Styles that lay an element out apart from the text around it.
 _LAYOUT_STYLE = re.compile(r"float|position\s*:|display\s*:|flex|grid|text-align|\balign\s*=|::?(?:before|after)"
                            r"|writing-mode|columns?\s*:", re.I)
@@ -709,16 +714,15 @@ def _apart_at_most(limit: int):  # noqa: ANN202
 
 
 def _styled_readings(reader: "_HtmlText", markup: str) -> list[str]:
-    """The two readings of what a style sheet may do (above), [] where no inline
-    element's text is near a ล or ด. Elements are left out or set apart only where
+    """The two readings of what a style sheet may do (above), [] for a text with no ล or ด. Elements are left out or set apart only where
     what is left is markings alone or the marking is read across them: a Word page
     splits its runs into spans anywhere (`ความ</span><span>ลับของทางราชการ`), and
     reading each span as a line of its own would read ลับ in "การรักษาความลับ"."""
     segmented = reader.segmented_text()
-    if _INLINE_START not in segmented or not ("ล" in segmented or "ด" in segmented):
+    if not ("ล" in segmented or "ด" in segmented):
         return []
     visible = _visible(segmented)
-    joined = _ACROSS_INLINE.sub(_spelt, visible)
+    joined = _ACROSS_INLINE.sub(_spelt, visible).replace(_CROSSABLE, "")
     if _INLINE_START in joined:
         joined = "\n".join(_markings_amid_inline(line) for line in joined.split("\n"))
     out = [joined.translate(_INLINE_MARKS)]
@@ -952,6 +956,9 @@ class _HtmlText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self._pseudo = pseudo  # `_pseudo_rules`: strings placed in the elements they match
         self._inline: list[str] = []  # inline elements open in the current block
+        self._block_depth = 0  # blocks open: a block inside a block may be hidden by a sheet
+        self._styled_blocks: list[bool] = []  # blocks open, each with a style, class or id or not
+        self._attribute_text = False  # an img's alt, a field's value: an element's own text
         self._after: list[tuple[str, str]] = []  # (tag, ::after string) of open elements
         self._finished = False
         self.css_strings: list[str] = []  # every string of a style sheet or style attribute
@@ -1017,6 +1024,7 @@ class _HtmlText(HTMLParser):
     def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001 - HTMLParser's signature
         if tag in self._blocks:
             self._inline = []
+            self._block_depth += tag not in _HTML_VOID
         elif tag not in _NOT_INLINE:
             self._inline.append(tag)
         if self._shown and tag not in _HTML_VOID:
@@ -1035,7 +1043,7 @@ class _HtmlText(HTMLParser):
             self._style += tag == "style"
         elif tag in self._blocks:
             self._pre += tag == "pre"
-            self._break()
+            self._styled_break(attrs, void=tag in _HTML_VOID)
         elif tag in ("td", "th"):
             self._line.append("\t")  # cells side by side (`cells_inline`): apart, on one line
         elif tag in _RUBY_ANNOTATIONS:
@@ -1049,13 +1057,25 @@ class _HtmlText(HTMLParser):
         if self._head and tag not in _HEAD_ELEMENTS:
             self._end_head()
         if tag in self._blocks:
-            self._break()
+            self._styled_break(attrs, void=True)
         self._attribute_texts(tag, attrs)
+
+    def _styled_break(self, attrs, void: bool = False) -> None:  # noqa: ANN001
+        """A block's (or <br>'s) line break, marked crossable when a style may hide the
+        element (it has a style, class or id): its start here, its end in handle_endtag."""
+        styled = any(name in _STYLABLE for name, _ in attrs)
+        if not void:
+            self._styled_blocks.append(styled)
+        if styled:
+            self._line.append(_CROSSABLE)
+        self._break()
 
     def _attribute_texts(self, tag: str, attrs) -> None:  # noqa: ANN001
         for name, value in attrs:
             if value and name in _SHOWN_ATTRIBUTES.get(tag, ()):
+                self._attribute_text = True
                 self.handle_data(f" {value} ")
+                self._attribute_text = False
             elif value and name in self._drawn:
                 self._aside.append(value)
             elif value and name == "style" and ("content" in value.lower() or "quotes" in value.lower()):
@@ -1100,6 +1120,7 @@ class _HtmlText(HTMLParser):
                     break
         if tag in self._blocks:
             self._inline = []
+            self._block_depth = max(0, self._block_depth - (tag not in _HTML_VOID))
         elif tag in self._inline:
             while self._inline and self._inline.pop() != tag:
                 pass
@@ -1118,6 +1139,8 @@ class _HtmlText(HTMLParser):
             self._style = max(0, self._style - (tag == "style"))
         elif tag in self._blocks:
             self._pre = max(0, self._pre - (tag == "pre"))
+            if self._styled_blocks and self._styled_blocks.pop():
+                self._line.append(_CROSSABLE)
             self._break()
         elif tag in _RUBY_ANNOTATIONS:
             self._annotation = max(0, self._annotation - 1)
@@ -1125,7 +1148,8 @@ class _HtmlText(HTMLParser):
             self._annotation = 0  # an annotation left unclosed ends with its ruby
 
     def _put(self, text: str) -> None:
-        self._line.append(_INLINE_START + text + _INLINE_END if self._inline and text else text)
+        apart = self._inline or self._block_depth > 1 or self._attribute_text
+        self._line.append(_INLINE_START + text + _INLINE_END if apart and text else text)
 
     def handle_data(self, data: str) -> None:
         if _SEGMENT_MARKS.search(data):  # the reading's own marks, never the letter's

@@ -39,6 +39,12 @@ SHAPES = {
                          '<span>{b}</span><i class="w">x</i></p>',
     "hidden before": '<style>.w{{display:none}}</style><p><span class="w">ก</span>{m}</p>',
     "hidden after": '<style>.w{{display:none}}</style><p>{m}<span class="w">ก</span></p>',
+    # Variations of the review (session 36): a hidden block or line break, or a picture's
+    # alt text, between the syllables.
+    "hidden block inside": '<style>.h{{display:none}}</style><div>{a}<div class="h">x</div>{b}</div>',
+    "hidden paragraph inside": '<style>.h{{display:none}}</style><div>{a}<p class="h">x</p>{b}</div>',
+    "hidden br inside": '<p>{a}<br style="display:none">{b}</p>',
+    "picture inside": '<p>{a}<img src="cid:dot" width="1" height="1" alt="x">{b}</p>',
 }
 SPLIT = {"ลับมาก": ("ลับ", "มาก"), "ลับที่สุด": ("ลับ", "ที่สุด")}
 LEVEL = {"ลับมาก": "secret", "ลับที่สุด": "top_secret"}
@@ -91,6 +97,8 @@ def test_a_string_an_after_rule_adds_completes_the_marking():
     '<div style="display:flex"><span>สำนักงานเขตบางรัก</span><span>โทร ๐ ๒๓๒๖ ๗๙๔๕</span></div>',
     '<p>สลับ<span class="x">ตำแหน่ง</span>มากขึ้น</p>',
     '<p>ลับxxมาก</p>',
+    '<p>เป็นความลับ</p><p>ที่สุดแล้วแต่กรณี</p>',
+    '<div><p>ข้อมูลลับ</p><p>มาก</p></div>',
 ])
 def test_ordinary_html_split_into_spans_stays_ordinary(body):
     assert classify_raw(html_letter(body)).level == "none"
