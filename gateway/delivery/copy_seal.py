@@ -76,6 +76,12 @@ def copy_seal(key: bytes, unit: str, book: str, receive_no: str, queue_id: str) 
     return f"{_VERSION} " + hmac.new(key, _signed(unit, book, receive_no, queue_id), hashlib.sha256).hexdigest()
 
 
+def seal_header(data_dir: str | os.PathLike, letter) -> tuple[str, str]:  # noqa: ANN001 - a storage Letter
+    """(X-Saraban-Copy-Seal, its value) for a registered letter's copy: the folder copy's
+    and the registrar copy's alike."""
+    return HEADER, copy_seal(copy_seal_key(data_dir), letter.unit, letter.book, letter.receive_no, letter.queue_id)
+
+
 def sealed_by_us(key: bytes, value: str, unit: str, book: str, receive_no: str, queue_id: str) -> bool:
     """Whether `value` (the copy's X-Saraban-Copy-Seal) is this gateway's seal on these fields."""
     words = value.split()  # a long field is folded: "v1" and the digest on lines of their own

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from gateway.service.services import Services
     from storage.models import Letter
 
-from gateway.delivery.copy_seal import HEADER as SEAL_HEADER, copy_seal, copy_seal_key
+from gateway.delivery.copy_seal import seal_header
 from gateway.delivery.part_names import clean_names
 from gateway.pipeline import outlook
 from gateway.pipeline.file_texts import shown_name
@@ -196,8 +196,7 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
         # the register: the one in the imported message is dropped with the sender's.
         extra_headers=([("X-Saraban-Emergency-No", str(emergency_no))] if emergency_no else []) + [
             # the number read back after a restore counts only with it (copy_seal.py)
-            (SEAL_HEADER, copy_seal(copy_seal_key(services.settings.data_dir), letter.unit, letter.book,
-                                    letter.receive_no, letter.queue_id))],
+            seal_header(services.settings.data_dir, letter)],
     )
     if any(a.content_type == outlook.SNIFFED for a in letter.attachments):
         for name, data in outlook.files_beside(raw):  # winmail.dat's files, which only Outlook opens

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.delivery.copy_seal import HEADER as SEAL_HEADER, copy_seal, copy_seal_key
+from gateway.delivery.copy_seal import seal_header
 from gateway.delivery.maildir import message_name
 from gateway.delivery.route import Destination, RegistrarRouteMissing, destination, transport
 from gateway.pipeline.classified import store_for
@@ -124,8 +124,7 @@ def deliver_registrar(services: Services, item: OutboxItem) -> None:
         "X-Saraban-Book": letter.book,
         "X-Saraban-Unit": letter.unit,
         "X-Saraban-Queue-Id": letter.queue_id,
-        SEAL_HEADER: copy_seal(copy_seal_key(services.settings.data_dir), letter.unit, letter.book,
-                               letter.receive_no, letter.queue_id),
+        **dict([seal_header(services.settings.data_dir, letter)]),
     })
     unit = services.directory.lookup(letter.unit)
     where = destination(services.settings, letter.unit, unit.folder if unit else letter.unit,
