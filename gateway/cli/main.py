@@ -67,7 +67,7 @@ class _TerminalSafe:
 
 def main(argv: list[str] | None = None) -> int:
     from gateway.config.settings import ConfigError
-    from gateway.tools.common import database_refusal
+    from gateway.tools.common import database_refusal, os_refusal, unopenable_database
     from gateway.units.directory import DirectoryError
     from storage.db import DatabaseError
     from storage.schema_version import SchemaBehind
@@ -104,10 +104,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         # The database away (PostgreSQL restarting): `status`, `register list` and
         # `outbox list` printed SQLAlchemy's traceback to the sysadmin.
-        print(database_refusal(exc), file=sys.stderr)
+        print(unopenable_database(args, exc) or database_refusal(exc), file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A file of the gateway's this user may not touch (a command run as the login
+        # user, not the gateway's: `status`, `check-config` and `run` printed
+        # PermissionError's traceback until session 37), a read-only or full disk.
+        print(os_refusal(exc), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         # Ctrl-C at a prompt or in a long command: KeyboardInterrupt's traceback until
         # session 36. 130 is the shell's own for SIGINT.

@@ -103,6 +103,77 @@ def database_refusal(exc: Exception) -> str:
             "is it reachable and is the configuration right?")
 
 
+def _who() -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(os.geteuid()).pw_name} (uid {os.geteuid()})"
+    except KeyError:
+        return f"uid {os.geteuid()}"
+
+
+def _owner(path: Path) -> str | None:
+    """The user owning `path` or the nearest folder above it that exists."""
+    import pwd
+
+    for place in (path, *path.parents):
+        try:
+            uid = os.stat(place).st_uid
+        except OSError:
+            continue
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
+    return None
+
+
+def os_refusal(exc: OSError) -> str:
+    """One line for a person when a file of the gateway could not be used: which file,
+    why in words, and for a permission, whose it is and how to run as them."""
+    import errno
+
+    name = exc.filename if exc.filename is not None else ""
+    where = f" {name}" if name else ""
+    if exc.errno in (errno.EACCES, errno.EPERM) and name:
+        owner = _owner(Path(os.fsdecode(name)))
+        advice = (f"; it belongs to {owner}: run the command as that user (sudo -u {owner} saraban-gateway ...)"
+                  if owner and owner != _who().split(" ")[0] else "")
+        return f"saraban-gateway: permission denied:{where} cannot be used by {_who()}{advice}"
+    if exc.errno == errno.EROFS:
+        return f"saraban-gateway: the file system is read-only:{where} cannot be written"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"saraban-gateway: no space left on the disk (or the user's quota) for{where}"
+    reason = exc.strerror or type(exc).__name__
+    return f"saraban-gateway: {reason}{':' + where if where else ''}"
+
+
+def unopenable_database(args: argparse.Namespace, exc: Exception) -> str | None:
+    """SQLite's "unable to open database file" names no file and no reason; the usual
+    one is a database this user may not open. Says which file and whose it is, or None
+    (not SQLite, not that error, or no permission problem found)."""
+    if "unable to open database file" not in str(exc):
+        return None
+    from storage.db import sqlite_file
+
+    try:
+        path = sqlite_file(load_settings(args.config).database_url)
+    except Exception:  # noqa: BLE001 - only a better sentence is at stake
+        return None
+    if path is None:
+        return None
+    # os.path's and os.access's answers, not Path.exists(): that raises on a folder this
+    # user may not enter, which is the very case to name.
+    for place in (*reversed(path.parents), path.parent):
+        if os.path.isdir(place) and not os.access(place, os.X_OK):
+            return os_refusal(PermissionError(13, "Permission denied", str(place)))
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        return os_refusal(PermissionError(13, "Permission denied", str(path)))
+    if not os.path.exists(path) and os.path.isdir(path.parent) and not os.access(path.parent, os.W_OK):
+        return os_refusal(PermissionError(13, "Permission denied", str(path.parent)))
+    return None
+
+
 def settings_of(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
     setup_cli_logging(settings, verbose=getattr(args, "verbose", False))
