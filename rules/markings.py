@@ -762,6 +762,46 @@ def _pseudo_rules(markup: str) -> list[tuple[str | None, frozenset[str], str | N
     return rules
 
 
+# Since session 37. A sheet may hide a block by its tag alone (`div div{display:none}`,
+# `p:nth-child(2){font-size:0}`, `*[lang]{...}`), not only by a class, id or style the
+# element carries: such blocks' line breaks are crossed too (`_styled_break`). The
+# cascade is not worked out; a rule that can hide or shrink, whose selector's last
+# compound names a tag (or any element), makes every block of that tag crossable.
+_SHEET_RULE = re.compile(r"([^{}<>;]{1,300}?)\{([^{}]{0,2000})\}")
+# A declaration that can take a block's text out of sight or shrink it to nothing; a
+# Word or Outlook sheet's `p.MsoNormal{margin:0;font-size:11pt;color:black}` does not.
+_MAY_HIDE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|content-visibility\s*:\s*hidden|mso-hide"
+    r"|(?:font-size|line-height|zoom|(?:max-)?(?:height|width))\s*:\s*(?:0*\.?0*|[0-2](?:\.\d*)?px|[0-1](?:\.\d*)?pt"
+    r"|0?\.[0-2]\d*r?em|[0-9](?:\.\d*)?%)\s*(?:[;!}]|$)"
+    r"|opacity\s*:\s*0?\.?0|filter\s*:[^;}]*opacity|color\s*:\s*(?:#f{3}\b|#f{6}\b|white|transparent|rgba?\(\s*255\s*,"
+    r"\s*255\s*,\s*255)|position\s*:\s*(?:absolute|fixed)|clip|text-indent\s*:\s*-|transform\s*:", re.I)
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)(?:</style\s*>|$)", re.I | re.S)
+MAX_SHEET_RULES = 500
+ANY_ELEMENT = "*"
+
+
+def _sheet_tags(markup: str) -> frozenset[str]:
+    """The tags a style sheet's hiding rules may match by tag (ANY_ELEMENT: by a
+    universal, attribute or pseudo-class selector); at most MAX_SHEET_RULES rules read."""
+    tags: set[str] = set()
+    read = 0
+    for sheet in _STYLE_ELEMENT.finditer(markup):
+        for m in _SHEET_RULE.finditer(sheet[1]):
+            read += 1
+            if read > MAX_SHEET_RULES:
+                return frozenset(tags | {ANY_ELEMENT})  # past the bound: fail closed
+            if not _MAY_HIDE.search(m[2]):
+                continue
+            for selector in m[1].split(","):
+                last = re.split(r"[\s>+~]+", selector.strip())[-1] if selector.strip() else ""
+                if not last or last[0] in ".#" or last.startswith("@"):
+                    continue  # a class or id: the element carries it (`_STYLABLE`); an at-rule
+                tag = re.match(r"[a-zA-Z][\w-]*", last)
+                tags.add(tag[0].lower() if tag else ANY_ELEMENT)
+    return frozenset(tags)
+
+
 def html_texts(mail: ParsedMail) -> tuple[str, ...]:
     """The readings of a letter's HTML body: made when it was parsed if it was too long
     to keep whole (`ParsedMail.body_html_texts`)."""
@@ -786,7 +826,8 @@ def _read_html(markup: str, shown: bool = False, depth: int = 0, cells_inline: b
         # "<" there to the end (300 KB of `<a ` took minutes). Read as the text it is.
         markup = markup[:last + 1] + markup[last + 1:].replace("<", "&lt;")
     pseudo = _pseudo_rules(markup) if _PSEUDO_HINT.search(markup) else []
-    reader = _HtmlText(shown, depth, drawn, cells_inline, reversed_rtl, pseudo)
+    sheet_tags = _sheet_tags(markup) if "<style" in markup.lower() else frozenset()
+    reader = _HtmlText(shown, depth, drawn, cells_inline, reversed_rtl, pseudo, sheet_tags)
     try:
         reader.feed(markup)
         reader.close()
@@ -952,9 +993,11 @@ _HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:
 
 class _HtmlText(HTMLParser):
     def __init__(self, shown: bool = False, depth: int = 0, drawn: frozenset[str] = frozenset(),
-                 cells_inline: bool = False, reversed_rtl: bool = False, pseudo=()) -> None:  # noqa: ANN001
+                 cells_inline: bool = False, reversed_rtl: bool = False, pseudo=(),  # noqa: ANN001
+                 sheet_tags: frozenset[str] = frozenset()) -> None:
         super().__init__(convert_charrefs=True)
         self._pseudo = pseudo  # `_pseudo_rules`: strings placed in the elements they match
+        self._sheet_tags = sheet_tags  # `_sheet_tags`: blocks a sheet may hide by their tag
         self._inline: list[str] = []  # inline elements open in the current block
         self._block_depth = 0  # blocks open: a block inside a block may be hidden by a sheet
         self._styled_blocks: list[bool] = []  # blocks open, each with a style, class or id or not
@@ -1043,7 +1086,7 @@ class _HtmlText(HTMLParser):
             self._style += tag == "style"
         elif tag in self._blocks:
             self._pre += tag == "pre"
-            self._styled_break(attrs, void=tag in _HTML_VOID)
+            self._styled_break(tag, attrs, void=tag in _HTML_VOID)
         elif tag in ("td", "th"):
             self._line.append("\t")  # cells side by side (`cells_inline`): apart, on one line
         elif tag in _RUBY_ANNOTATIONS:
@@ -1057,13 +1100,15 @@ class _HtmlText(HTMLParser):
         if self._head and tag not in _HEAD_ELEMENTS:
             self._end_head()
         if tag in self._blocks:
-            self._styled_break(attrs, void=True)
+            self._styled_break(tag, attrs, void=True)
         self._attribute_texts(tag, attrs)
 
-    def _styled_break(self, attrs, void: bool = False) -> None:  # noqa: ANN001
+    def _styled_break(self, tag: str, attrs, void: bool = False) -> None:  # noqa: ANN001
         """A block's (or <br>'s) line break, marked crossable when a style may hide the
-        element (it has a style, class or id): its start here, its end in handle_endtag."""
-        styled = any(name in _STYLABLE for name, _ in attrs)
+        element (it has a style, class or id, or a sheet's rule names its tag): its start
+        here, its end in handle_endtag."""
+        styled = (any(name in _STYLABLE for name, _ in attrs)
+                  or (bool(self._sheet_tags) and (tag in self._sheet_tags or ANY_ELEMENT in self._sheet_tags)))
         if not void:
             self._styled_blocks.append(styled)
         if styled:
