@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from gateway.delivery.copy_seal import HEADER as SEAL_HEADER
 from gateway.delivery.wire import on_the_wire
 from gateway.intake.imap_session import ImapGone, ImapRefused, ImapSession, ImapUnanswered, mailbox_name
 
@@ -218,7 +219,7 @@ class ImapFiler:
         try:
             session, reused = await self._session(target)
             folder = self._hierarchy[target.account].spell(target.folder)
-            found = (await self._already_filed(session, folder, queue_id, unit, since, _message_id(data))
+            found = (await self._already_filed(session, folder, queue_id, unit, since, *_identity(data))
                      if in_doubt else None)
             if found is not None:
                 log.info("imap_already_filed", folder=folder, found_in=found, queue_id=queue_id, unit=unit)
@@ -239,7 +240,7 @@ class ImapFiler:
 
     @staticmethod
     async def _already_filed(session: ImapSession, folder: str, queue_id: str, unit: str,
-                             since: dt.datetime | None, message_id: str) -> str | None:
+                             since: dt.datetime | None, message_id: str, seal: str = "") -> str | None:
         """The folder (as the server spells it) holding the copy an earlier attempt stored,
         or None. The target folder first; then every other folder of the account, since
         a clerk files the letters on (into "ดำเนินการแล้ว", a folder per year) or renames
@@ -251,13 +252,18 @@ class ImapFiler:
         was made, which the server answers from its index. There the Message-ID must
         match too: the secret registrar's sealed copy, by default in the same account,
         carries the same queue id and unit (folder_copy.py, registrar.py) and is not the
-        folder copy, nor the folder copy the registrar's."""
+        folder copy, nor the folder copy the registrar's. With `seal` (the copy's
+        X-Saraban-Copy-Seal, since session 36) a message counts only if it carries the
+        same seal: anyone who can mail the unit's mailbox can put a message with our
+        headers there, and the sender of a letter knows its queue id (the 250 says it),
+        so until session 37 such a message, found by a retry, stood for the copy, and
+        the copy was never filed."""
         try:
             await session.select(folder)
         except ImapRefused:
             pass  # no folder (yet, or renamed): look in the others
         else:
-            if await _holds(session, queue_id, unit):
+            if await _holds(session, queue_id, unit, seal=seal):
                 return mailbox_name(folder)
         criteria = ()
         if since is not None:
@@ -267,7 +273,7 @@ class ImapFiler:
         for name in _selectable(listed.lines):
             if name == mailbox_name(folder) or not await _select_listed(session, name):
                 continue
-            if await _holds(session, queue_id, unit, *criteria, message_id=message_id):
+            if await _holds(session, queue_id, unit, *criteria, message_id=message_id, seal=seal):
                 return name
         return None
 
@@ -308,16 +314,17 @@ async def _select_listed(session: ImapSession, name: str) -> bool:
 
 
 async def _holds(session: ImapSession, queue_id: str, unit: str, *criteria: str,
-                 message_id: str | None = None) -> bool:
+                 message_id: str | None = None, seal: str = "") -> bool:
     """The selected mailbox holds our copy of (queue_id, unit) (with this Message-ID,
-    when one is given; "" for none)."""
+    when one is given, "" for none; with this copy seal, when one is given)."""
     uids = await session.uid_search(*criteria, "HEADER", "X-Saraban-Queue-Id", queue_id,
                                     "HEADER", "X-Saraban-Unit", unit)
     # SEARCH HEADER matches a substring (RFC 3501 6.4.4): unit saraban.dindaeng finds
     # saraban.dindaeng.admin's copy of the same letter, filed in the same folder, and
     # the district's copy was taken as filed and never made. The fields are compared
     # whole.
-    names = ("X-Saraban-Queue-Id", "X-Saraban-Unit") + (("Message-ID",) if message_id is not None else ())
+    names = (("X-Saraban-Queue-Id", "X-Saraban-Unit") + (("Message-ID",) if message_id is not None else ())
+             + ((SEAL_HEADER,) if seal else ()))
     fields = await session.fetch_fields(uids, names)
 
     def whole(value) -> str:  # noqa: ANN001 - a header value; folding whitespace gone
@@ -326,10 +333,12 @@ async def _holds(session: ImapSession, queue_id: str, unit: str, *criteria: str,
     return any(whole(found.get("X-Saraban-Queue-Id")) == whole(queue_id)
                and whole(found.get("X-Saraban-Unit")) == whole(unit)
                and (message_id is None or whole(found.get("Message-ID")) == whole(message_id))
+               and (not seal or whole(found.get(SEAL_HEADER)) == whole(seal))
                for found in fields.values())
 
 
-def _message_id(data: bytes) -> str:
-    """The copy's own Message-ID ("" if it has none), from its header block."""
+def _identity(data: bytes) -> tuple[str, str]:
+    """The copy's own Message-ID and copy seal ("" for one it has not), from its header block."""
     head = data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
-    return str(email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head).get("Message-ID") or "")
+    fields = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+    return str(fields.get("Message-ID") or ""), str(fields.get(SEAL_HEADER) or "")
