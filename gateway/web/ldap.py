@@ -26,8 +26,13 @@ def _connection(server, timeout: int, settings: WebLdap, user: str | None, passw
                 opened: list):
     from ldap3 import Connection
 
+    # No referral is followed (ldap3 follows them by default, to any host, binding there
+    # with these same credentials: a directory whose base_dn lies outside it, or anyone
+    # on the path of a plain ldap:// connection, had the service account's password sent
+    # in clear to a host of its choosing; and the deadline cut only our own connection,
+    # not the referral's, so a trickling host held a sign-in for ever: session 37).
     connection = Connection(server, user=user, password=password, receive_timeout=timeout,
-                            raise_exceptions=False)
+                            raise_exceptions=False, auto_referrals=False)
     opened.append(connection)
     if settings.start_tls:
         connection.open()
@@ -58,6 +63,11 @@ def _entries(settings: WebLdap, server, timeout: int, username: str, opened: lis
     result = (search.result or {}).get("result")
     search.unbind()
     # 32 noSuchObject and 4 sizeLimitExceeded (an ambiguous filter) are answers too
+    if result == 10 or any(e.get("type") == "searchResRef" for e in search.response or []):
+        log.error("web_ldap_unavailable", url=settings.url,
+                  problem="the directory answered with a referral to another server (not followed): "
+                          "is base_dn inside this directory?")
+        return None
     if not found and result not in (0, 4, 32):
         log.error("web_ldap_unavailable", url=settings.url, problem=f"search result {result}")
         return None
