@@ -26,6 +26,10 @@ _CLASSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
      "เครื่องแม่ข่ายอีเมลปลายทางไม่รับ", "the remote mail server refused it"),
     (re.compile(r"^(Imap\w*|IMAP\w*|error|abort|readonly)$"),  # ours (gateway/intake/imap_session.py), imaplib's
      "เครื่องแม่ข่ายกล่องจดหมาย (IMAP) ไม่รับ", "the mailbox server (IMAP) refused it"),
+    # gateway/delivery/copy_unit.py: a copy owed to a unit gone from units.toml, its folder not recorded
+    (re.compile(r"^UnitGone$"),
+     "หน่วยงานนี้ไม่อยู่ในทะเบียนหน่วยงาน (units.toml) แล้ว สำเนารอจนกว่าจะเพิ่มหน่วยงานกลับพร้อมโฟลเดอร์เดิม",
+     "the unit is no longer in the directory of units (units.toml): the copy waits until it is back with its folder"),
     (re.compile(r"^(OSError|IOError|\w*File\w*Error|NotADirectoryError|IsADirectoryError|PermissionError|"
                 r"BlockingIOError)$"),
      "เขียนลงโฟลเดอร์หรือดิสก์ไม่ได้", "could not write to the folder or the disk"),

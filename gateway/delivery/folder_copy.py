@@ -179,11 +179,13 @@ class FolderCopy:
     record: Callable[..., None] | None = None  # called with the finishing transaction's session
 
 
-def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
-    """The copy of a registered letter for its unit's folder, stamped, for any backend."""
+def folder_copy(services: "Services", letter: "Letter", payload: dict | None = None) -> FolderCopy:
+    """The copy of a registered letter for its unit's folder, stamped, for any backend;
+    `payload` its outbox item's (the unit as registered, copy_unit.py)."""
+    from gateway.delivery.copy_unit import unit_for_copy
     from gateway.signatures.receive_stamp import apply_receive_stamp, receive_stamp, stamp_job_for
 
-    unit = services.directory.lookup(letter.unit)
+    unit = unit_for_copy(services, letter.unit, payload)
     emergency_no = (letter.facts or {}).get("emergency_no")
     raw = services.vault.get(letter.raw_sha256)
     copy = build_folder_copy(
@@ -209,5 +211,5 @@ def folder_copy(services: "Services", letter: "Letter") -> FolderCopy:
         name, pdf = stamp.attachment
         record = functools.partial(record_stamped_copy, letter_id=letter.id, filename=name,
                                    sha256=services.vault.put(pdf))
-    return FolderCopy(folder=unit.folder if unit else letter.unit, data=apply_receive_stamp(copy, stamp),
+    return FolderCopy(folder=unit.folder, data=apply_receive_stamp(copy, stamp),
                       record=record)

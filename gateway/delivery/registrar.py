@@ -46,12 +46,15 @@ SECRECY_TH = {"confidential": "ลับ", "secret": "ลับมาก", "top_
 SYSTEM_WHO = "saraban-gateway"
 
 
-def secret_folder(services: Services, unit_name: str) -> str:
+def secret_folder(services: Services, unit_name: str, payload: dict | None = None) -> str:
     """The registrar's Maildir: `[unit.settings] secret_folder`, else the configured
-    template (default "{folder}.secret") applied to the unit's folder."""
-    unit = services.directory.lookup(unit_name)
-    own = (unit.settings or {}).get("secret_folder") if unit else None
-    folder = unit.folder if unit else unit_name.replace(".", "_")
+    template (default "{folder}.secret") applied to the unit's folder; `payload` the
+    item's (the unit as registered, copy_unit.py)."""
+    from gateway.delivery.copy_unit import unit_for_copy
+
+    unit = unit_for_copy(services, unit_name, payload)
+    own = (unit.settings or {}).get("secret_folder")
+    folder = unit.folder
     name = str(own) if own else services.settings.secrecy.secret_folder.replace("{folder}", folder)
     if "/" in name or ".." in name or not name or name.startswith("."):
         raise SecrecyError(f"secret folder {name!r} of {unit_name} is not a safe folder name")
@@ -91,11 +94,13 @@ def registrar_certs(keystore: KeyStore, unit_name: str):
 
 
 def deliver_registrar(services: Services, item: OutboxItem) -> None:
+    from gateway.delivery.copy_unit import unit_for_copy
     from gateway.secrecy.envelope import letter_entity, seal_for_registrars
     from gateway.secrecy.keys import seal_address
 
-    store = store_for(services)
     letter = item.letter  # read with the item (outbox.LETTER_COPIES)
+    unit = unit_for_copy(services, letter.unit, item.payload)  # before anything is opened
+    store = store_for(services)
     letter_id = f"{letter.queue_id}:{letter.unit}"
     certs, problem = registrar_certs(store.keystore, letter.unit)
     if problem is None:
@@ -126,9 +131,8 @@ def deliver_registrar(services: Services, item: OutboxItem) -> None:
         "X-Saraban-Queue-Id": letter.queue_id,
         **dict([seal_header(services.settings.data_dir, letter)]),
     })
-    unit = services.directory.lookup(letter.unit)
-    where = destination(services.settings, letter.unit, unit.folder if unit else letter.unit,
-                        registrar=True, maildir_folder=secret_folder(services, letter.unit))
+    where = destination(services.settings, letter.unit, unit.folder,
+                        registrar=True, maildir_folder=secret_folder(services, letter.unit, item.payload))
     went = transport(services, item, where, letter.queue_id, letter.unit, sealed)
     outbox.release_registrar_hold(services.db, letter.queue_id, letter.unit, "registrar_certificate")
     log.info("filed_for_registrar", receive_no=letter.receive_no, registrars=len(certs), **went)
@@ -235,7 +239,9 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
                                       "classified letter alert ({reason}), queue id {queue_id}"))
     values = {"unit": item.unit, "queue_id": item.queue_id, "receive_no": "-", "book": "-",
               "problem": "", "sender": "", "reason": reason, "units": item.unit, "attempts": "?", **payload}
-    central = payload.get("to") == "central"
+    # A unit gone from the directory has no registrar to read it (and no folder to be
+    # sure of): its alert goes to the central unit, which reads them, naming the unit.
+    central = payload.get("to") == "central" or services.directory.lookup(item.unit) is None
     folder = services.settings.secrecy.alert_folder if central else secret_folder(services, item.unit)
     # One name per alert: the file name on Maildir, X-Saraban-Unit on IMAP, by which a
     # retry finds the alert filed (never the registrar copy of the same letter).

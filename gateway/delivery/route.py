@@ -138,7 +138,7 @@ def deliver_routed(services: Services, item: OutboxItem):
     the copy's bookkeeping, written when the runner finishes the item. `item.letter`:
     read with the item (outbox.LETTER_COPIES)."""
     letter = item.letter
-    copy = folder_copy(services, letter)
+    copy = folder_copy(services, letter, item.payload)
     where = destination(services.settings, letter.unit, copy.folder)
     went = transport(services, item, where, letter.queue_id, item.unit or letter.unit, copy.data)
     log.info("filed", receive_no=letter.receive_no, **went)

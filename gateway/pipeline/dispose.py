@@ -385,7 +385,8 @@ def register_sealed(services: Services, session, new: NewLetter, sealed: secret.
     if number is not None:
         return letter  # its sealed copy was filed for the registrar before the restore
     queue_once(session, "registrar", f"{new.queue_id}:{new.unit}", queue_id=new.queue_id,
-               letter_id=letter.id, unit=new.unit, payload={"backend": settings.delivery.backend})
+               letter_id=letter.id, unit=new.unit, payload={"backend": settings.delivery.backend,
+                                                            **_unit_recorded(services, new.unit)})
     return letter
 
 
@@ -437,6 +438,15 @@ def letter_from_checked(services: Services, entry: SpoolEntry, checked: Checked,
     )
 
 
+def _unit_recorded(services: Services, address: str) -> dict:
+    """The unit's folder and names with its copy's item: filed as registered even if the
+    unit is renamed or removed before the copy is (gateway/delivery/copy_unit.py)."""
+    from gateway.delivery.copy_unit import PAYLOAD_KEY, recorded
+
+    unit = services.directory.lookup(address)
+    return {PAYLOAD_KEY: recorded(unit)} if unit is not None else {}
+
+
 def register_and_file(services: Services, session, new: NewLetter, number: int | None = None) -> Letter:
     """Give the letter its receive number and owe its filing into the unit's folder, in
     the caller's transaction. Every ordinary letter gets its number here: the pipeline,
@@ -447,5 +457,6 @@ def register_and_file(services: Services, session, new: NewLetter, number: int |
     if number is not None:
         return letter  # `number` was given before a restore and its copy is in the folder
     queue_once(session, "folder", f"{new.queue_id}:{new.unit}", queue_id=new.queue_id, letter_id=letter.id,
-               unit=new.unit, payload={"raw_sha256": new.raw_sha256, "backend": settings.delivery.backend})
+               unit=new.unit, payload={"raw_sha256": new.raw_sha256, "backend": settings.delivery.backend,
+                                       **_unit_recorded(services, new.unit)})
     return letter

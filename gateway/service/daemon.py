@@ -18,6 +18,7 @@ import structlog
 from gateway.service import metrics
 from gateway.config.settings import Settings, _mask_url, as_view
 from gateway.units.directory import Directory, DirectoryError, load_directory
+from gateway.units import in_force as units_in_force
 from gateway.service.health import HTTP_DEADLINE, Bounded, health, stalled
 from gateway.service.readiness import notice_warnings, ocr_warnings, waiting_warnings
 from gateway.service.http_server import HttpServer, json_response
@@ -274,6 +275,13 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
     if settings.http.enabled:
         metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
     directory = DirectoryHolder(settings)
+    taken = units_in_force.refusals(settings.data_dir, directory.current)
+    if taken:  # a unit's address changed while the daemon was stopped: as a reload would, refused
+        log.error("directory_refused", path=str(settings.directory_path), problems=taken,
+                  kept=f"the directory last in force ({units_in_force.FILE} in the data directory)")
+        db.dispose()
+        return 1
+    units_in_force.remember(settings.data_dir, directory.current)
     refusals = RefusalRecorder(settings.open_database)  # ลับที่สุด refusals are recorded and counted
 
     def on_refused(reason: str, info: dict) -> None:
@@ -467,7 +475,7 @@ async def _reload(settings: Settings, directory: DirectoryHolder, supervisor: Su
     notifier.reloading()
     log.info("reload_requested", source=str(settings.source))
     try:
-        new = await loop.run_in_executor(None, load_new, settings)
+        new = await loop.run_in_executor(None, load_new, settings, directory.current)
     except ReloadError as exc:
         log.error("reload_failed", error=str(exc), kept="previous configuration")
         metrics.reload("failed")
@@ -478,6 +486,7 @@ async def _reload(settings: Settings, directory: DirectoryHolder, supervisor: Su
     setup_logging(new.settings.logging.level, new.settings.logging.format, process="supervisor")
     directory.settings = new.settings
     directory.current = new.directory  # the next RCPT sees it; open sessions go on
+    await loop.run_in_executor(None, units_in_force.remember, new.settings.data_dir, new.directory)
     await loop.run_in_executor(None, supervisor.replace, new.settings, new.settings.service.runner_grace)
     metrics.reload("ok")
     log.info("reloaded", units=len(new.directory.units), runners=len(supervisor.children))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from gateway.config.settings import ConfigError, Settings, load_settings
-from gateway.units.directory import Directory, DirectoryError, load_directory
+from gateway.units.directory import Directory, DirectoryError, folders_taken_over, load_directory
 from gateway.service.services import policy_from_settings, rule_settings_from
 
 log = structlog.get_logger(__name__)
@@ -33,8 +33,10 @@ class Reloaded:
     needs_restart: list[str]  # "section.key" that changed but only apply after a restart
 
 
-def load_new(current: Settings) -> Reloaded:
-    """Validate the configuration on disk; raise ReloadError with the reason if it is bad."""
+def load_new(current: Settings, in_force: Directory | None = None) -> Reloaded:
+    """Validate the configuration on disk; raise ReloadError with the reason if it is bad.
+    `in_force`: the directory the daemon runs on, against which a unit's changed address
+    is refused (`folders_taken_over`)."""
     try:
         fresh = load_settings(current.source)
     except ConfigError as exc:
@@ -49,6 +51,9 @@ def load_new(current: Settings) -> Reloaded:
         directory = load_directory(kept.directory_path, kept.gateway.domain)
     except DirectoryError as exc:
         raise ReloadError(str(exc)) from None
+    taken = folders_taken_over(in_force, directory) if in_force is not None else []
+    if taken:
+        raise ReloadError(f"{kept.directory_path}: " + "; ".join(taken))
     try:
         policy_from_settings(kept)
         rule_settings_from(kept)

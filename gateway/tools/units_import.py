@@ -8,7 +8,7 @@ import argparse
 import os
 from pathlib import Path
 
-from gateway.units.directory import DirectoryError, load_directory
+from gateway.units.directory import DirectoryError, folders_taken_over, load_directory
 from gateway.units.from_csv import csv_rows_checked, import_units_csv, write_units_toml
 from gateway.tools.common import ToolError, friendly, settings_of
 
@@ -19,10 +19,12 @@ def import_units(csv_path: Path, target: Path, domain: str, check_only: bool = F
         raise ToolError(f"{csv_path}: no units in the file (only a header?)")
     units = csv_rows_checked(units, csv_path, domain)  # errors name the CSV line, all at once
     before: dict[str, dict] = {}
+    in_force = None
     if target.exists():
         try:
+            in_force = load_directory(target, domain)
             before = {u.address: {"name_th": u.name_th, "name_en": u.name_en, "parent": u.parent,
-                                  "folder": u.folder} for u in load_directory(target, domain).units}
+                                  "folder": u.folder} for u in in_force.units}
         except DirectoryError:
             before = {}  # the old file is broken: everything counts as added
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +32,9 @@ def import_units(csv_path: Path, target: Path, domain: str, check_only: bool = F
     try:
         write_units_toml(units, candidate)
         directory = load_directory(candidate, domain)  # the daemon's own validation
+        taken = folders_taken_over(in_force, directory) if in_force is not None else []
+        if taken:  # as a reload would refuse it
+            raise ToolError(f"{csv_path}: " + "; ".join(taken) + f" ({target} is left as it was)")
         if not check_only:
             os.replace(candidate, target)
     finally:

@@ -135,6 +135,30 @@ class Directory:
         return owned
 
 
+def unit_folders(directory: Directory) -> dict[str, str]:
+    return {u.address: u.folder for u in directory.units}
+
+
+def folders_taken_over(before: Directory | dict[str, str], after: Directory | dict[str, str]) -> list[str]:
+    """Each unit of `before` gone from `after` whose folder a unit new in `after` takes:
+    a unit whose address was changed. A receive book is the address's (storage/register.py),
+    so the new address began at 1 again in the same folder, beside the old book's letters
+    with the same numbers (session 37's red team). Said so that the change is refused.
+    Each side a Directory or {address: folder}."""
+    old = before if isinstance(before, dict) else unit_folders(before)
+    now = after if isinstance(after, dict) else unit_folders(after)
+    new = {folder: address for address, folder in now.items() if address not in old}
+    problems = []
+    for address, folder in old.items():
+        if address not in now and folder in new:
+            problems.append(
+                f"unit {address} is gone and its folder {folder!r} is now {new[folder]}'s: a receive book "
+                f"belongs to an address, so {new[folder]} would number from 1 again beside {address}'s "
+                f"letters in that folder; keep the address {address} (change its names instead), or give "
+                "the new address a folder of its own")
+    return problems
+
+
 def load_directory(path: Path, domain: str = DEFAULT_DOMAIN) -> Directory:
     """Read and validate a units TOML file; every problem found is in the DirectoryError."""
     path = Path(path)
