@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import manager_of_class
 
+from storage.errors import DatabaseFileMoved
 from storage.schema_version import READ_ONLY as _READ_ONLY, UNBOUNDED, newest_revision, schema_revision
 from storage.text import safe_parameters
 
@@ -252,6 +253,37 @@ def _loading(model):  # noqa: ANN001, ANN202 - a mapped class -> (its class mana
     return manager, frozenset(prop.key for prop in manager.mapper.column_attrs)
 
 
+FileIdentity = tuple[int, int]  # (st_dev, st_ino)
+
+
+def file_identity(path: str | Path) -> FileIdentity | None:
+    """Which file is at `path` now (None: nothing is)."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+# The file each SQLite path must be, for every Database of this process: pinned by the
+# daemon once its schema is up (the file it started with), and by each runner to what
+# the daemon recorded. Without it, a runner restarted (a crash, a reload) after the file
+# was moved away made a new, empty register at the path and numbered from 1 again.
+_PINNED: dict[str, FileIdentity] = {}
+
+
+def moved_words(path: str | Path, replaced: bool) -> str:
+    """The reason /healthz, `status` and the log give, in plain words."""
+    where = ("another file is at that path now (a restore by hand?)" if replaced
+             else "nothing is at that path now")
+    restart = ("restart the gateway (systemctl restart saraban-gateway), which reads the receive numbers "
+               "given since a backup back from the units' folders before it numbers a letter" if replaced
+               else "restart the gateway (systemctl restart saraban-gateway)")
+    return (f"the database file {path} was moved or replaced while the gateway ran ({where}); letters are "
+            "accepted and wait in the spool, none is registered: put the original file back at that path "
+            f"and the gateway goes on by itself, or {restart}")
+
+
 OUTBOX_CHANGED = "outbox_changed"  # Session.info key: this transaction made outbox items due
 
 
@@ -266,6 +298,59 @@ class Database:
         # (gateway/service/doorbell.py). Never before the commit: rung early, the runner
         # looks, finds nothing yet, and naps.
         self.after_outbox_change: Callable[[], None] | None = None
+        file = sqlite_file(url)
+        self.file = None if file is None else os.path.abspath(file)
+        # The file this Database's first connection opened, when no pin says which.
+        self._opened: FileIdentity | None = None
+        if self.file is not None:
+            event.listen(self.engine, "do_connect", self._before_connect)
+            event.listen(self.engine, "connect", self._after_connect)
+
+    def _expected(self) -> FileIdentity | None:
+        return _PINNED.get(self.file) or self._opened
+
+    def _before_connect(self, dialect, conn_rec, cargs, cparams) -> None:  # noqa: ANN001
+        # A new connection to a path whose file moved would create an empty database
+        # there, or open the replaced file beside the pool's connections to the old one:
+        # two registers at once. The pool's connections are checked per batch
+        # (check_file); a new one, here.
+        self.check_file()
+
+    def _after_connect(self, dbapi_conn, conn_rec) -> None:  # noqa: ANN001
+        if self._opened is None:
+            self._opened = file_identity(self.file)
+
+    def pin_file(self, identity: FileIdentity | None = None) -> FileIdentity | None:
+        """Make `identity` (default: the file at the path now) the file every Database of
+        this process for this path must find there; returns it. None for PostgreSQL."""
+        if self.file is None:
+            return None
+        identity = identity or file_identity(self.file)
+        if identity is not None:
+            _PINNED[self.file] = tuple(identity)
+        return identity
+
+    def file_moved(self) -> DatabaseFileMoved | None:
+        """Why the file at the configured path is not the one this process's connections
+        have open (moved, deleted, replaced), or None: one stat. Never for PostgreSQL, nor
+        before the first connection (nothing is open yet)."""
+        if self.file is None:
+            return None
+        expected = self._expected()
+        if expected is None:
+            return None
+        now = file_identity(self.file)
+        if now == expected:
+            return None
+        return DatabaseFileMoved(moved_words(self.file, replaced=now is not None), replaced=now is not None)
+
+    def check_file(self) -> None:
+        """Raise DatabaseFileMoved if file_moved says so: before work whose writes must
+        land in the register at the configured path (a batch's registration, a batch of
+        deliveries marked done)."""
+        problem = self.file_moved()
+        if problem is not None:
+            raise problem
 
     def schema_is_current(self) -> bool:
         """Whether the schema is at the newest migration, read without Alembic."""

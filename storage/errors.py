@@ -41,7 +41,31 @@ def _pg_connection_failure(candidate: BaseException, state: object) -> bool:
             and type(candidate).__module__.split(".")[0] == "psycopg")
 
 
+class DatabaseFileMoved(Exception):
+    """The SQLite file at the configured path is not the one this process has open (moved,
+    deleted, or replaced by another file while the gateway ran). What the open
+    connections would write goes into a file nobody will open again, so nothing is
+    written: the letters wait in the spool, as for any condition of the machine
+    (storage/db.py `Database.check_file`, docs/operations.md)."""
+
+    def __init__(self, reason: str, replaced: bool = False):
+        super().__init__(reason)
+        self.replaced = replaced
+
+
+def is_database_file_moved(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DatabaseFileMoved) or isinstance(getattr(exc, "orig", None), DatabaseFileMoved):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def is_transient_storage_error(exc: BaseException) -> bool:
+    if is_database_file_moved(exc):
+        return True
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -67,10 +91,13 @@ def is_transient_storage_error(exc: BaseException) -> bool:
     return False
 
 
+# In every DatabaseFileMoved's text (storage/db.py), for a reason recorded as text.
+MOVED_WORDS = "while the gateway ran"
 _REASON_WORDS = ("[errno 28]", "no space left", "[errno 122]", "quota exceeded", "[errno 5]",
                  "input/output error", "[errno 30]", "read-only file system", "[errno 24]",
                  "too many open files", "[errno 27]", "file too large", "due to lock timeout", "due to statement timeout", "deadlock detected",
                  "could not serialize access", "server closed the connection unexpectedly",
+                 MOVED_WORDS,
                  "terminating connection due to administrator command") + _SQLITE_WORDS + _SQLITE_DAMAGED
 
 

@@ -22,7 +22,7 @@ from gateway.delivery.route import check_imap_routes, deliver_routed
 from gateway.notices.decide import decide_batch
 from gateway.notices.send import close_notice_sessions, send_notice
 from gateway.secrecy.sealed_store import SealedStore
-from gateway.service import metrics
+from gateway.service import db_file, metrics
 from gateway.service.crashpoints import crashpoint
 from gateway.service.doorbell import DELIVERY_BELL, MAX_NAP, Doorbell
 from gateway.service.log import setup_logging
@@ -30,7 +30,7 @@ from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
 from gateway.signatures.receive_stamp import close_stampers, stamper_for
 from storage import outbox
-from storage.errors import is_transient_storage_error
+from storage.errors import is_database_file_moved, is_transient_storage_error
 from storage.fsync import DirSyncs, deferred_dir_syncs
 from storage.models import OutboxItem
 
@@ -79,6 +79,8 @@ def work_outbox(services: Services, handlers: dict[str, Handler] | None = None,
     items it died among one at a time (gateway/delivery/inflight.py)."""
     handlers = handlers or HANDLERS
     index, count = part
+    # One stat a look: what is due in a moved file is owed by nobody the gateway can see.
+    services.db.check_file()
     due = [item_id for item_id, queue_id in outbox.due(services.db, handlers, limit * count,
                                                       retry_max=services.settings.delivery.retry_max)
            if count == 1 or zlib.crc32(queue_id.encode()) % count == index][:limit]
@@ -210,6 +212,9 @@ def _finish(services: Services, done: list[tuple[OutboxItem, Callable | None]], 
     delay = RECORD_RETRY_FIRST
     while True:
         try:
+            # Marked done in a file no longer at the path, the work is forgotten with it: the
+            # record waits here until the file is back (or the stop), as for a database away.
+            services.db.check_file()
             outbox.finish_many(services.db, [(item.id, also) for item, also in done])
             crashpoint("after_batch_done")
             break
@@ -281,6 +286,7 @@ def main(settings: Settings) -> None:
     setup_logging(settings.logging.level, settings.logging.format, process="delivery")
     stop = StopFlag()
     with open_services(settings, "delivery") as services:
+        db_file.pin_runner(settings, services.db)
         log.info("runner_started")
         # A route that cannot work is said at start-up, naming unit and folder, rather than
         # found when a letter has waited on it; letters are received either way. Beside
@@ -315,6 +321,19 @@ def _say_unusable_routes(settings: Settings) -> None:
         log.error("imap_route_unusable", problem=problem)
 
 
+MOVED_NAP_MAX = 5.0  # seconds between looks at a moved database file
+
+
+def _wait_for_database_file(services: Services, stop: StopFlag, moved: Exception) -> None:
+    """Until the database file the daemon started with is back at its path (or the stop):
+    said once, one stat a nap, nothing written meanwhile."""
+    log.warning("outbox_waits_for_database_file", path=services.db.file, detail=str(moved)[:600])
+    nap = 0.2
+    while not stop.stopping and services.db.file_moved() is not None:
+        time.sleep(nap)
+        nap = min(nap * 2, MOVED_NAP_MAX)
+
+
 def _work(services: Services, stop: StopFlag, part: tuple[int, int], bell: Doorbell) -> None:
     """Work due items until stopped; with none due, nap until rung (an item made), the
     next scheduled attempt, or a nap that doubles from `idle` to MAX_NAP."""
@@ -333,6 +352,9 @@ def _work(services: Services, stop: StopFlag, part: tuple[int, int], bell: Doorb
                 ahead = outbox.next_attempt_in(services.db, HANDLERS)
                 bell.nap(seen, nap if not ahead else min(nap, ahead), floor=idle)
             except Exception as exc:  # noqa: BLE001 - the database away: wait, never end the thread
+                if is_database_file_moved(exc):
+                    _wait_for_database_file(services, stop, exc)
+                    continue
                 log.warning("outbox_unavailable", error=f"{type(exc).__name__}: {str(exc)[:300]}")
                 time.sleep(max(idle, 1.0))
     finally:

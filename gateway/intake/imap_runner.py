@@ -52,6 +52,10 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     db = settings.open_database()
+    # Restarted after the register file was moved, it must not make a new one at the path.
+    from gateway.service.db_file import pin_runner
+
+    pin_runner(settings, db)
     db.create_schema()
     try:
         readers = consumers(settings, db, open_spool(settings))

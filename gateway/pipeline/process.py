@@ -81,6 +81,9 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
     if not letters:
         return {}
     try:
+        # One stat a batch: the register file moved or replaced while the daemon runs
+        # takes what the connections write into a file nobody opens again (session 37).
+        services.db.check_file()
         states = _open_messages(services, letters, failed_here)
     except Exception as exc:  # the database refused the batch: every letter waits
         for letter in letters:
@@ -119,6 +122,7 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
         if before_register is not None:
             before_register()
         try:
+            services.db.check_file()  # checking may have taken seconds: looked at again
             _dispose_together(services, checked)
         except Exception as exc:  # noqa: BLE001 - rolled back whole; each letter alone now
             if len(checked) == 1:
@@ -129,6 +133,14 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
                 checked = _dispose_alone(services, checked, on_error)
         crashpoint("after_register")
     finished.update({letter.queue_id: letter.final for letter in checked})
+    moved = services.db.file_moved()
+    if moved is not None and finished:
+        # Moved while this batch registered: its entries may be in the file that went.
+        # The spool files stay: put back, that file says finished and they are removed;
+        # never put back, the letters are registered in the file the gateway uses then.
+        for queue_id in finished:
+            on_error(queue_id, moved)
+        return {}
     crashpoint("before_spool_remove")
     _finish_spool(services, finished)
     for letter in checked:

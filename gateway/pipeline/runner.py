@@ -23,8 +23,8 @@ from gateway.service.crashpoints import crashpoint
 from gateway.service.numbering import wait_until_open
 from gateway.service.process_util import StopFlag, die_with_parent
 from gateway.service.services import Services, open_services
-from gateway.service import metrics
-from storage.errors import is_transient_storage_error
+from gateway.service import db_file, metrics
+from storage.errors import is_database_file_moved, is_transient_storage_error
 from storage.messages import record_failure, record_storage_wait, return_parked_for_storage
 from storage.outbox import add_alert, alerts_so_far
 from storage.quarantine import hold_again
@@ -127,6 +127,11 @@ def _failed(services: Services, queue_id: str, exc: Exception) -> None:
     delay = min(BACKOFF_MAX, services.settings.pipeline.poll_interval * 2 ** failures)
     _backoff[queue_id] = (failures, time.monotonic() + delay)
     transient = is_transient_storage_error(exc)
+    if is_database_file_moved(exc):
+        # Said once by the supervisor (database_file_moved) and by this runner's wait;
+        # nothing is written: the only file at hand is the one that went.
+        metrics.rejected("pipeline", "storage_unavailable")
+        return
     with structlog.contextvars.bound_contextvars(queue_id=queue_id):
         if transient:
             # The machine's condition, not the letter's: wait, say so, never park.
@@ -239,11 +244,34 @@ def rest_after_an_empty_look(spool, bell: Doorbell, seen: int, nap: float, poll:
     return poll
 
 
+MOVED_NAP_MAX = 5.0  # seconds between looks at a moved database file: back within that once put back
+
+
+def wait_for_database_file(services: Services, stop: StopFlag, poll: float) -> bool:
+    """While the database file is not the one the daemon started with (moved, deleted,
+    replaced: storage/db.py `file_moved`), wait with every letter left in the spool,
+    one stat a nap; True once it is back, False if stopped first."""
+    moved = services.db.file_moved()
+    if moved is None:
+        return True
+    log.warning("register_waits_for_database_file", path=services.db.file, detail=str(moved))
+    nap = poll
+    while not stop.stopping:
+        time.sleep(nap)
+        if services.db.file_moved() is None:
+            log.info("register_goes_on", path=services.db.file)
+            _backoff.clear()  # the letters that met it are not to blame: taken at once
+            return True
+        nap = min(nap * 2, MOVED_NAP_MAX)
+    return False
+
+
 def main(settings: Settings, index: int, count: int) -> None:
     die_with_parent()
     setup_logging(settings.logging.level, settings.logging.format, process=f"pipeline-{index}")
     stop = StopFlag()
     with open_services(settings, "pipeline") as services:
+        db_file.pin_runner(settings, services.db)
         log.info("runner_started", index=index, count=count)
         order = RegisterOrder(services.spool.root) if count > 1 else None
         last_unpark = 0.0
@@ -255,6 +283,8 @@ def main(settings: Settings, index: int, count: int) -> None:
             wait_until_open(settings, lambda: stop.stopping, poll)
             while not stop.stopping:
                 seen = bell.rings
+                if not wait_for_database_file(services, stop, poll):
+                    break
                 if index == 0 and time.monotonic() - last_unpark >= UNPARK_INTERVAL:
                     last_unpark = time.monotonic()
                     try:

@@ -19,6 +19,7 @@ from gateway.service import metrics
 from gateway.config.settings import Settings, _mask_url, as_view
 from gateway.units.directory import Directory, DirectoryError, load_directory
 from gateway.units import in_force as units_in_force
+from gateway.service import db_file
 from gateway.service.health import HTTP_DEADLINE, Bounded, health, stalled
 from gateway.service.readiness import notice_warnings, ocr_warnings, waiting_warnings
 from gateway.service.http_server import HttpServer, json_response
@@ -271,6 +272,8 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
                   **({"hint": DAMAGED_ADVICE} if is_damaged_database(exc) or getattr(exc, "damaged", False) else {}))
         db.dispose()
         return 1
+    # Before the numbering check and the runners: the file they must all find at the path.
+    db_file.record_at_start(settings, db)
     _after_last_run(settings, db, spool)
     if settings.http.enabled:
         metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
@@ -387,6 +390,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
     ocr_said = asyncio.create_task(_say_ocr_warnings())
     watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
     last_status = time.monotonic()
+    database_watch = db_file.Watch(settings, db)
     try:
         while not stop.is_set():
             waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(reload_requested.wait())]
@@ -410,6 +414,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
                 continue
             try:
                 await loop.run_in_executor(None, supervisor.check)
+                await loop.run_in_executor(None, database_watch.check)
                 if time.monotonic() - last_status >= 10:
                     notifier.status(_status_line(settings, port, directory, supervisor, spool))
                     last_status = time.monotonic()

@@ -39,6 +39,11 @@ HTTP_DEADLINE = 8.0  # seconds /healthz and /metrics wait for their answer (unde
 
 def check_database(db: Database) -> tuple[bool, str]:
     started = time.monotonic()
+    # First, and alone: SELECT 1 answers from the file the connections still hold, and the
+    # lock probe's own connection would make a new, empty database at the path.
+    moved = db.file_moved()
+    if moved is not None:
+        return False, str(moved)
     try:
         db.ping()
         # SELECT 1 answers while another program holds the lock every registration

@@ -6,6 +6,7 @@ from gateway.config.settings import Settings
 from gateway.intake.clock_guard import clock_warning
 from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
+from gateway.service.db_file import problem_for_status
 from gateway.service.health import LOCK_PROBE, stuck_words
 from gateway.service.numbering import state as numbering_state
 from gateway.intake.tls import configured_certificate_warnings
@@ -30,6 +31,12 @@ def collect_status(settings: Settings) -> dict:
     # waiting for "nothing pending" (tests' wait_idle, a sysadmin before a restart) was
     # told so while its notice was not yet counted.
     spool_figures = {"pending": spool.depth(), "parked": len(spool.parked())}
+    pid = running_pid(settings.data_dir)
+    moved = problem_for_status(settings, pid)
+    if moved is not None:
+        # Not opened: a missing file would be made anew, empty, at the path, and a file
+        # put in its place would be opened with the WAL the daemon's connections still write.
+        return _without_database(settings, pid, spool_figures, moved[0])
     db = settings.open_database()
     try:
         require_current(db.engine)
@@ -51,7 +58,6 @@ def collect_status(settings: Settings) -> dict:
     missing = registrar_gaps(settings, classified_units)
     gate = numbering_state(settings)
     disk = storage_guard(settings).reading()
-    pid = running_pid(settings.data_dir)
     return {
         "daemon": {"running": pid is not None, "pid": pid},
         "spool": spool_figures,
@@ -74,6 +80,25 @@ def collect_status(settings: Settings) -> dict:
         + _disk_warning(disk) + _overdue_warning(figures.outbox) + clock_warning(settings, newest_year)
         + ([gate["detail"]] if gate.get("state") == "held" else []) + ocr_warnings()
         + configured_certificate_warnings(settings),
+    }
+
+
+def _without_database(settings: Settings, pid: str | None, spool_figures: dict, moved: str) -> dict:
+    """`status` while the running daemon's database file is gone from its path: what the
+    spool and the disk say, and why nothing else can be read."""
+    disk = storage_guard(settings).reading()
+    gate = numbering_state(settings)
+    return {
+        "daemon": {"running": pid is not None, "pid": pid},
+        "spool": spool_figures,
+        "waiting": None,
+        "disk": {"free_mib": None if disk.free is None else disk.free // MIB, "floor_mib": disk.floor // MIB,
+                 "detail": disk.describe()},
+        "messages": {}, "letters": None, "outbox": {}, "retrying": {}, "quarantine": {}, "refused": {},
+        "imap_intake": {}, "registrars_missing": [],
+        "numbering": gate or {"state": "open"},
+        "database": {"ok": False, "detail": moved},
+        "warnings": [moved] + _disk_warning(disk),
     }
 
 
@@ -116,7 +141,7 @@ def render_status(status: dict) -> str:
         f"spool      pending {status['spool']['pending']}, parked {status['spool']['parked']}",
         *_waiting_letter_line(status.get("waiting")),
         "messages   " + (", ".join(f"{k} {v}" for k, v in sorted(status["messages"].items())) or "none"),
-        f"register   {status['letters']} letter(s)",
+        f"register   {status['letters'] if status['letters'] is not None else '?'} letter(s)",
     ]
     if "disk" in status:
         lines.append(f"disk       {status['disk']['detail']}")

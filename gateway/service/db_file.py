@@ -1,0 +1,121 @@
+"""The SQLite file moved, deleted or replaced while the daemon runs (session 37).
+
+SQLite's connections hold the file they opened, not its path: after `mv saraban.db
+/backup/` (a botched backup) or a restore that renames another file into place, the
+runners went on registering into a file nobody would open again, /healthz said ok, and
+at the next start those registrations and their receive numbers were gone or given
+again. Now every process compares the file at the path with the one the daemon
+started with (storage/db.py `Database.file_moved`, one stat): letters wait in the
+spool, /healthz answers 503, `status` says it, and the supervisor logs it once.
+
+Put back (the same file, the same inode), the runners go on by themselves. Another file
+in its place is not taken over while the daemon runs: it may be a backup, whose
+counters are behind the receive numbers given since, and the numbers are read back
+from the units' folders only at start (gateway/service/numbering.py). So the runners
+keep waiting, and the next start treats that file as a restored register (numbering
+held until every folder is read back, as after `backup restore`)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from storage.db import Database, file_identity, moved_words
+from storage.fsync import write_durably
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
+
+log = structlog.get_logger("gateway.database_file")
+
+RECORD = "database-file.json"  # the file the running daemon started with: path, dev, ino, pid
+
+
+def _read(settings: Settings) -> dict:
+    try:
+        return json.loads((settings.data_dir / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write(settings: Settings, data: dict) -> None:
+    path = settings.data_dir / RECORD
+    write_durably(path, json.dumps(data).encode(), tmp_dir=path.parent, mode=0o640)
+
+
+def record_at_start(settings: Settings, db: Database) -> None:
+    """The daemon, once the schema is up and before any runner starts: pin this process's
+    Databases to the file at the path and record it for the runners and `status`. A file
+    the last run saw replaced under it, and still not the one it had, is a restored
+    register: its numbers are read back from the folders before any is given."""
+    if db.file is None:
+        return
+    last = _read(settings)
+    identity = db.pin_file()
+    if identity is None:
+        return
+    if last.get("problem") == "replaced" and last.get("path") == db.file and \
+            (last.get("dev"), last.get("ino")) != tuple(identity):
+        from gateway.service.numbering import mark_restored
+
+        mark_restored(settings.data_dir, f"{db.file}, replaced while the gateway ran")
+        log.warning("database_file_taken_as_restored", path=db.file,
+                    detail="the file that replaced the register while the gateway ran is used from now on; "
+                           "no letter is numbered before the receive numbers are read back from the folders")
+    try:
+        _write(settings, {"path": db.file, "dev": identity[0], "ino": identity[1], "pid": os.getpid(),
+                          "problem": None})
+    except OSError as exc:
+        # Runners without the record pin to the file they first open, as before.
+        (settings.data_dir / RECORD).unlink(missing_ok=True)
+        log.warning("database_file_unrecorded", error=exc.strerror or str(exc))
+
+
+def pin_runner(settings: Settings, db: Database) -> None:
+    """A runner at start: the file its daemon started with, not whatever is at the path
+    now (a runner restarted after the file was moved would open a new, empty one)."""
+    last = _read(settings)
+    if db.file is not None and last.get("path") == db.file and last.get("pid") == os.getppid():
+        db.pin_file((last["dev"], last["ino"]))
+
+
+def problem_for_status(settings: Settings, daemon_pid: str | None) -> tuple[str, bool] | None:
+    """(words, missing) when the running daemon's file is no longer at the path, for
+    `status` (another process: it compares with the daemon's record)."""
+    last = _read(settings)
+    if daemon_pid is None or str(last.get("pid")) != str(daemon_pid) or not last.get("path"):
+        return None
+    now = file_identity(last["path"])
+    if now == (last.get("dev"), last.get("ino")):
+        return None
+    return moved_words(last["path"], replaced=now is not None), now is None
+
+
+class Watch:
+    """The supervisor's look, each tick (one stat): one log event when the file goes and
+    one when it is back, and the state kept in the record for the next start."""
+
+    def __init__(self, settings: Settings, db: Database):
+        self.settings, self.db = settings, db
+        self.said: str | None = None
+
+    def check(self) -> None:
+        problem = self.db.file_moved()
+        state = None if problem is None else ("replaced" if problem.replaced else "moved")
+        if state == self.said:
+            return
+        if problem is not None:
+            log.error("database_file_moved", path=self.db.file, replaced=problem.replaced, detail=str(problem))
+        else:
+            log.warning("database_file_back", path=self.db.file,
+                        detail="the original database file is back at its path; registering goes on")
+        self.said = state
+        last = _read(self.settings)
+        if last.get("pid") == os.getpid():
+            try:
+                _write(self.settings, {**last, "problem": state})
+            except OSError as exc:
+                log.warning("database_file_unrecorded", error=exc.strerror or str(exc))
