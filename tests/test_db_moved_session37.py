@@ -111,3 +111,44 @@ def test_a_moved_database_file_holds_the_letters_until_it_is_put_back(gateway, t
     assert len([e for e in d.events() if e.get("event") == "database_file_back"]) == 1
     assert not [e for e in d.events() if e.get("event") in ("message_parked", "process_failed")]
     assert "Traceback" not in d.log_path.read_text()
+
+
+def test_a_file_renamed_into_its_place_is_not_numbered_into_until_a_restart_reads_the_folders(gateway, tmp_path):
+    """A restore by rename while the daemon runs: the file in place is a backup, its
+    counter behind the numbers given since. Nothing is registered into either file; the
+    restart takes the new file as a restored register and numbers after the folders."""
+    d = gateway
+    first = d.send(letter(subject="ก่อนสำรอง"), LATKRABANG)
+    d.wait_idle()
+    path = d.data_dir / "saraban.db"
+    backup = tmp_path / "backup.db"
+    source, target = sqlite3.connect(path), sqlite3.connect(backup)
+    source.backup(target)  # the backup: letter 1 registered, the counter at 1
+    source.close()
+    target.close()
+    second = d.send(letter(subject="หลังสำรอง"), LATKRABANG)
+    d.wait_idle()
+    os.rename(backup, path)  # the restore, by rename, while the daemon runs
+
+    third = d.send(letter(subject="ระหว่างกู้คืน"), LATKRABANG)
+    body = _waits_moved(d, third, path)
+    assert "another file is at that path" in body["checks"]["database"]["detail"], body
+    assert not _registered_in(path, d.data_dir / "saraban.db-wal.none", third)
+    said = [e for e in d.events() if e.get("event") == "database_file_moved"]
+    assert len(said) == 1 and said[0]["replaced"] is True, said
+
+    assert d.stop() == 0
+    d.start()
+    d.wait_for_event("message_finished", 60, queue_id=third)
+    d.wait_idle()
+    assert [e for e in d.events() if e.get("event") == "database_file_taken_as_restored"]
+    # The old file's write-ahead log is not replayed into the restored one: kept aside.
+    assert list(d.data_dir.glob("saraban.db-wal.of-replaced-file-*")), sorted(os.listdir(d.data_dir))
+    raised = [e for e in d.events() if e.get("event") == "numbers_given_before_restore"]
+    assert [(e["first"], e["last"]) for e in raised] == [(2, 2)], raised
+    entries = d.register("--unit", "saraban.latkrabang")
+    numbers = {e["queue_id"]: e["number"] for e in entries}
+    # The second letter's number, given in the file that went, is never given again.
+    assert numbers == {first: 1, third: 3}, entries
+    assert not [e for e in d.events() if e.get("event") in ("message_parked", "process_failed")]
+    assert "Traceback" not in d.log_path.read_text()

@@ -263,6 +263,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
     removed = spool.clean_tmp()
     spool.clean_readings()  # SMTP is not open yet: no draft has a reading in flight
     _temporary_files_in(spool)
+    db_file.set_aside_old_log(settings)  # before anything opens the file now at the path
     db = settings.open_database()
     try:
         upgrade_schema(settings, db)  # alembic upgrade head, in a child when there is any to do

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 
-from storage.db import Database, file_identity, moved_words
+from storage.db import Database, file_identity, moved_words, sqlite_file
 from storage.fsync import write_durably
 
 if TYPE_CHECKING:
@@ -65,13 +66,40 @@ def record_at_start(settings: Settings, db: Database) -> None:
         log.warning("database_file_taken_as_restored", path=db.file,
                     detail="the file that replaced the register while the gateway ran is used from now on; "
                            "no letter is numbered before the receive numbers are read back from the folders")
+    wal = file_identity(db.file + "-wal") or (None, None)
     try:
         _write(settings, {"path": db.file, "dev": identity[0], "ino": identity[1], "pid": os.getpid(),
-                          "problem": None})
+                          "wal_dev": wal[0], "wal_ino": wal[1], "problem": None})
     except OSError as exc:
         # Runners without the record pin to the file they first open, as before.
         (settings.data_dir / RECORD).unlink(missing_ok=True)
         log.warning("database_file_unrecorded", error=exc.strerror or str(exc))
+
+
+def set_aside_old_log(settings: Settings) -> None:
+    """The daemon, before it opens the database: after a run that saw its file replaced,
+    the write-ahead log at `<path>-wal` (and its index) is still the one the old file's
+    connections wrote, and SQLite would replay it into the file now at the path, pages of
+    one database into another (sqlite.org/howtocorrupt.html, "mispairing database files
+    and hot journals"). Moved aside, not deleted: it holds the old file's last writes."""
+    last = _read(settings)
+    path = sqlite_file(settings.database_url)
+    if last.get("problem") != "replaced" or path is None or last.get("path") != os.path.abspath(path):
+        return
+    path = last["path"]
+    if file_identity(path) == (last.get("dev"), last.get("ino")):
+        return  # the original was put back after all
+    if last.get("wal_ino") is None or file_identity(path + "-wal") != (last.get("wal_dev"), last.get("wal_ino")):
+        return  # not the log the old file's connections had: the one that came with the new file
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    for suffix in ("-wal", "-shm"):
+        try:
+            os.rename(path + suffix, f"{path}{suffix}.of-replaced-file-{stamp}")
+        except FileNotFoundError:
+            continue
+    log.warning("database_old_log_set_aside", path=path, kept_as=f"{path}-wal.of-replaced-file-{stamp}",
+                detail="the write-ahead log of the file that was replaced while the gateway ran is not replayed "
+                       "into the file now at the path")
 
 
 def pin_runner(settings: Settings, db: Database) -> None:
