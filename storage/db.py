@@ -274,14 +274,17 @@ _PINNED: dict[str, FileIdentity] = {}
 
 def moved_words(path: str | Path, replaced: bool) -> str:
     """The reason /healthz, `status` and the log give, in plain words."""
-    where = ("another file is at that path now (a restore by hand?)" if replaced
-             else "nothing is at that path now")
-    restart = ("restart the gateway (systemctl restart saraban-gateway), which reads the receive numbers "
-               "given since a backup back from the units' folders before it numbers a letter" if replaced
-               else "restart the gateway (systemctl restart saraban-gateway)")
-    return (f"the database file {path} was moved or replaced while the gateway ran ({where}); letters are "
-            "accepted and wait in the spool, none is registered: put the original file back at that path "
-            f"and the gateway goes on by itself, or {restart}")
+    if replaced:
+        return (f"the database file {path} was moved or replaced while the gateway ran (another file is at "
+                "that path now: a restore by hand?); letters are accepted and wait in the spool, none is "
+                "registered: put the original file back at that path and the gateway goes on by itself, or "
+                "restart the gateway (systemctl restart saraban-gateway) to use the file now there as a "
+                "restored register (no letter is numbered before the receive numbers given are read back "
+                "from the units' folders)")
+    return (f"the database file {path} was moved or replaced while the gateway ran (nothing is at that path "
+            "now); letters are accepted and wait in the spool, none is registered: put the original file "
+            "back at that path and the gateway goes on by itself (a restart does not help: the gateway "
+            "does not start a new, empty register in its place)")
 
 
 OUTBOX_CHANGED = "outbox_changed"  # Session.info key: this transaction made outbox items due

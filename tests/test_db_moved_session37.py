@@ -152,3 +152,30 @@ def test_a_file_renamed_into_its_place_is_not_numbered_into_until_a_restart_read
     assert numbers == {first: 1, third: 3}, entries
     assert not [e for e in d.events() if e.get("event") in ("message_parked", "process_failed")]
     assert "Traceback" not in d.log_path.read_text()
+
+
+def test_a_restart_with_the_file_still_away_does_not_start_a_new_empty_register(gateway, tmp_path):
+    d = gateway
+    first = d.send(letter(subject="ก่อนย้าย"), LATKRABANG)
+    d.wait_idle()
+    path = d.data_dir / "saraban.db"
+    away = tmp_path / "backup"
+    away.mkdir()
+    os.rename(path, away / "saraban.db")
+    second = d.send(letter(subject="ระหว่างย้าย"), LATKRABANG)
+    _waits_moved(d, second, path)
+
+    assert d.stop() == 0  # the sysadmin restarts instead of putting it back
+    with pytest.raises(RuntimeError, match="database_file_missing"):
+        d.start(timeout=20)
+    assert d.proc.returncode == 1
+    assert not path.exists()  # no new register numbered from 1 again
+
+    os.rename(away / "saraban.db", path)
+    d.start()
+    d.wait_for_event("message_finished", 60, queue_id=second)
+    d.wait_idle()
+    entries = d.register("--unit", "saraban.latkrabang")
+    assert sorted((e["number"], e["queue_id"]) for e in entries) == [(1, first), (2, second)], entries
+    assert not [e for e in d.events() if e.get("event") in ("message_parked", "process_failed")]
+    assert "Traceback" not in d.log_path.read_text()

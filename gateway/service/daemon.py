@@ -263,6 +263,10 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
     removed = spool.clean_tmp()
     spool.clean_readings()  # SMTP is not open yet: no draft has a reading in flight
     _temporary_files_in(spool)
+    missing = db_file.missing_at_start(settings)
+    if missing is not None:
+        log.error("database_file_missing", detail=missing)
+        return 1
     db_file.set_aside_old_log(settings)  # before anything opens the file now at the path
     db = settings.open_database()
     try:

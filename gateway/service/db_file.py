@@ -76,6 +76,21 @@ def record_at_start(settings: Settings, db: Database) -> None:
         log.warning("database_file_unrecorded", error=exc.strerror or str(exc))
 
 
+def missing_at_start(settings: Settings) -> str | None:
+    """Why the daemon must not start: the last run saw its file moved away and nothing
+    is at the path yet. Opened, SQLite would make a new, empty register there, and its
+    counters would start again below the numbers given."""
+    last = _read(settings)
+    path = sqlite_file(settings.database_url)
+    if last.get("problem") != "moved" or path is None or last.get("path") != os.path.abspath(path):
+        return None
+    if file_identity(path) is not None:
+        return None
+    return (f"the database file {last['path']} was moved away while the gateway last ran and is still not "
+            "back: put it back at that path and start again (the gateway does not start a new, empty "
+            f"register in its place; to start one on purpose, remove {settings.data_dir / RECORD})")
+
+
 def set_aside_old_log(settings: Settings) -> None:
     """The daemon, before it opens the database: after a run that saw its file replaced,
     the write-ahead log at `<path>-wal` (and its index) is still the one the old file's
