@@ -310,7 +310,7 @@ class Database:
             event.listen(self.engine, "connect", self._after_connect)
 
     def _expected(self) -> FileIdentity | None:
-        return _PINNED.get(self.file) or self._opened
+        return self._opened or _PINNED.get(self.file)
 
     def _before_connect(self, dialect, conn_rec, cargs, cparams) -> None:  # noqa: ANN001
         # A new connection to a path whose file moved would create an empty database
@@ -323,14 +323,18 @@ class Database:
         if self._opened is None:
             self._opened = file_identity(self.file)
 
-    def pin_file(self, identity: FileIdentity | None = None) -> FileIdentity | None:
+    def pin_file(self, identity: FileIdentity | None = None, process_wide: bool = True) -> FileIdentity | None:
         """Make `identity` (default: the file at the path now) the file every Database of
-        this process for this path must find there; returns it. None for PostgreSQL."""
+        this process for this path must find there (`process_wide`; else this one alone);
+        returns it. None for PostgreSQL."""
         if self.file is None:
             return None
         identity = identity or file_identity(self.file)
         if identity is not None:
-            _PINNED[self.file] = tuple(identity)
+            if process_wide:
+                _PINNED[self.file] = tuple(identity)
+            else:
+                self._opened = tuple(identity)
         return identity
 
     def file_moved(self) -> DatabaseFileMoved | None:

@@ -6,6 +6,7 @@ is fine and must wait, not be parked as if it were broken."""
 from __future__ import annotations
 
 import errno
+import sqlite3
 
 # EFBIG: a file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) the machine sets; a
 # letter (at most [smtp] max_size) is far below any file system's own largest file.
@@ -41,26 +42,34 @@ def _pg_connection_failure(candidate: BaseException, state: object) -> bool:
             and type(candidate).__module__.split(".")[0] == "psycopg")
 
 
-class DatabaseFileMoved(Exception):
+class DatabaseFileMoved(sqlite3.OperationalError):
     """The SQLite file at the configured path is not the one this process has open (moved,
     deleted, or replaced by another file while the gateway ran). What the open
     connections would write goes into a file nobody will open again, so nothing is
     written: the letters wait in the spool, as for any condition of the machine
-    (storage/db.py `Database.check_file`, docs/operations.md)."""
+    (storage/db.py `Database.check_file`, docs/operations.md). sqlite3's error, so that
+    raised where a connection is made SQLAlchemy wraps it as any refusal of the driver
+    (a command says it in one line, storage/db.py DatabaseError)."""
 
     def __init__(self, reason: str, replaced: bool = False):
         super().__init__(reason)
         self.replaced = replaced
 
 
-def is_database_file_moved(exc: BaseException) -> bool:
+def database_file_moved(exc: BaseException) -> DatabaseFileMoved | None:
+    """The DatabaseFileMoved `exc` is or wraps, or None."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, DatabaseFileMoved) or isinstance(getattr(exc, "orig", None), DatabaseFileMoved):
-            return True
+        for candidate in (exc, getattr(exc, "orig", None)):
+            if isinstance(candidate, DatabaseFileMoved):
+                return candidate
         exc = exc.__cause__ or exc.__context__
-    return False
+    return None
+
+
+def is_database_file_moved(exc: BaseException) -> bool:
+    return database_file_moved(exc) is not None
 
 
 def is_transient_storage_error(exc: BaseException) -> bool:

@@ -97,6 +97,9 @@ def test_a_moved_database_file_holds_the_letters_until_it_is_put_back(gateway, t
     assert MOVED in json.loads(status.stdout)["database"]["detail"], status.stdout
     text = d.cli("status").stdout
     assert f"WARNING    the database file {path} {MOVED}" in text, text
+    # A command that reads the register says so in a line, and makes no new file there.
+    listed = d.cli("register", "list", check=False)
+    assert listed.returncode == 1 and MOVED in listed.stderr and "Traceback" not in listed.stderr, listed
     assert not path.exists()
     said = [e for e in d.events() if e.get("event") == "database_file_moved"]
     assert len(said) == 1 and said[0]["path"] == str(path), said

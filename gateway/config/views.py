@@ -78,6 +78,9 @@ class SettingsDerived:
         db = Database(self.database_url, lock_timeout, self.storage.statement_timeout)
         data_dir = self.data_dir
         db.after_outbox_change = lambda: ring(data_dir, DELIVERY_BELL)  # whichever process made the item
+        from gateway.service.db_record import pin_to_running_daemon
+
+        pin_to_running_daemon(self, db)
         return db
 
     @property

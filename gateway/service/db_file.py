@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 
+from gateway.service.db_record import RECORD, read_record as _read
 from storage.db import Database, file_identity, moved_words, sqlite_file
 from storage.fsync import write_durably
 
@@ -31,15 +31,6 @@ if TYPE_CHECKING:
     from gateway.config.settings import Settings
 
 log = structlog.get_logger("gateway.database_file")
-
-RECORD = "database-file.json"  # the file the running daemon started with: path, dev, ino, pid
-
-
-def _read(settings: Settings) -> dict:
-    try:
-        return json.loads((settings.data_dir / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _write(settings: Settings, data: dict) -> None:

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 import structlog
 from storage.db import DatabaseError
-from storage.errors import DAMAGED_ADVICE, is_damaged_database
+from storage.errors import DAMAGED_ADVICE, database_file_moved, is_damaged_database
 
 from gateway.config.settings import Settings, load_settings
 from rules.thai_text import thai_to_arabic
@@ -90,6 +90,9 @@ def database_refusal(exc: Exception) -> str:
                 "and is the host and port in database_url right?")
     if is_damaged_database(exc):
         return f"saraban-gateway: {DAMAGED_ADVICE}"
+    moved = database_file_moved(exc)
+    if moved is not None:  # the running daemon's file moved: opened, a new empty one is made
+        return f"saraban-gateway: {moved}"
     first = (str(exc).splitlines() or [""])[0]
     state = getattr(getattr(exc, "orig", None), "sqlstate", None)
     if state in ("55P03", "57014") or "database is locked" in first.lower():
