@@ -729,7 +729,9 @@ def _relationships(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: s
     folder = rels.rsplit("_rels/", 1)[0]
     found = []
     for m in _RELATIONSHIP.finditer(xml):
-        attrs = {a[1]: _xml_unescape(a[2] or a[3]) for a in _ATTRIBUTE.finditer(m[0])}
+        # An empty value (`TargetMode=""`) is "", not None: it raised TypeError, and the
+        # file was "not read" (session 37).
+        attrs = {a[1]: _xml_unescape(a[2] if a[2] is not None else a[3]) for a in _ATTRIBUTE.finditer(m[0])}
         if attrs.get("TargetMode", "").lower() == "external" or not attrs.get("Target"):
             continue
         target = attrs["Target"].replace("\\", "/")
@@ -1008,7 +1010,9 @@ def _odf_document(folder: str, member: Callable[[str], bytes], names: set[str], 
         out.texts += _odf_masters(content)
     # A field shows a value its declaration holds in an attribute (a user field,
     # a variable): each such value a line (session 33).
-    values = [_xml_unescape(m[1] or m[2]) for xml in (content, styles)
+    # (`office:string-value=""`, an empty field of most LibreOffice templates, raised
+    # TypeError until session 37: the file was "not read", the letter ลับ, uncertain.)
+    values = [_xml_unescape(m[1] if m[1] is not None else m[2]) for xml in (content, styles)
               for m in _STRING_VALUE.finditer(_xml_doc(xml)) if xml]
     if values:
         out.texts.append("\n".join(values[:10_000]))
