@@ -572,11 +572,14 @@ def _symbols(xml: bytes) -> bytes:
     return _SYMBOL.sub(one, _xml_doc(xml)).encode("utf-8")
 
 
-def _word_xml(xml: bytes) -> str:
+def _word_xml(xml: bytes, deleted: bool = False) -> str:
+    """A Word part's text, a line per paragraph; with `deleted`, its tracked deletions
+    (`w:delText`) where they stand, as Word shows them with All Markup."""
     if b"sym" in xml or b"s\0y\0m" in xml:
         xml = _symbols(xml)
     # A ruby's annotation (<w:rt>, drawn above its base) ends a line of its own.
-    text = _xml_text(xml, rf"</{_NS}(?:p|rt)>", rf"<{_NS}(?:tab|br|cr)\b[^<>]*/>", rf"{_NS}t")
+    text = _xml_text(xml, rf"</{_NS}(?:p|rt)>", rf"<{_NS}(?:tab|br|cr)\b[^<>]*/>",
+                     rf"{_NS}(?:t|delText)" if deleted else rf"{_NS}t")
     if b"textpath" not in xml and b"t\0e\0x\0t\0p\0a\0t\0h" not in xml:
         return text
     drawn = [_xml_unescape(m.group(1) or m.group(2) or "")
@@ -608,6 +611,191 @@ def _sheet_head_foot(xml: bytes) -> list[str]:
 
 def _odf_xml(xml: bytes) -> str:
     return _xml_text(xml, rf"</{_NS}(?:p|h|ruby-base)>", rf"<{_NS}(?:tab|line-break|s)\b[^<>]*/>")
+
+
+# --------------------------------------------------------------------------- shown beside the text
+
+# What an office application shows a reader by default beside the document's text
+# (session 37; until then each was read as no marking, and a letter marked only there
+# was filed as ordinary, in plain): Word's comments and tracked deletions, Excel's sheet
+# tabs, notes and threaded comments, PowerPoint's comments, OpenDocument's comments,
+# tracked deletions and sheet names. Each comment, deletion or name is a text of its
+# own, as a page is (a marking starting it counts); past MAX_MEMBERS - 1 of a kind in a
+# part, the rest are one text, a line each. Each element is found in one pass over the
+# part (none of them nests in itself): linear on hostile XML.
+
+
+def _holds(xml: bytes, word: str) -> bool:
+    """Whether an XML part (UTF-8 or UTF-16) may hold `word`: a cheap look before a pass."""
+    return any(word.encode(codec) in xml for codec in ("utf-8", "utf-16-le", "utf-16-be"))
+
+
+def _element(name: str) -> re.Pattern:
+    """The start tag of element `name` (a regex), whatever its prefix; group 1 its name."""
+    return re.compile(rf"<({_NS}(?:{name}))(?=[\s/>])[^<>]*>")
+
+
+def _blocks(doc: str, start: re.Pattern) -> list[tuple[str, str]]:
+    """(start tag, content) of each element `start` matches, in one pass; a self-closed
+    one holds nothing, an unclosed one runs to the end of the part."""
+    found: list[tuple[str, str]] = []
+    at = 0
+    while (m := start.search(doc, at)) is not None:
+        at = m.end()
+        if m[0].endswith("/>"):
+            continue
+        end = doc.find(f"</{m[1]}>", at)
+        found.append((m[0], doc[at:end if end >= 0 else len(doc)]))
+        if end < 0:
+            break
+        at = end
+    return found
+
+
+def _each(texts: list[str]) -> list[str]:
+    """Each text apart (blank ones left out); past MAX_MEMBERS - 1, the rest one text."""
+    texts = [t for t in texts if t.strip()]
+    if len(texts) < MAX_MEMBERS:
+        return texts
+    return [*texts[:MAX_MEMBERS - 1], "\n".join(texts[MAX_MEMBERS - 1:])]
+
+
+def _part(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+_WORD_DELETION = _element("del")
+_WORD_COMMENT = _element("comment")
+
+
+def _word_texts(xml: bytes) -> list[str]:
+    """A Word part (the body, a header, a note, a comment) as Word shows it: its text,
+    and when it holds tracked deletions, its text with them where they stand (All
+    Markup, Word's default; LibreOffice shows them too) and each deletion apart (shown
+    struck through in its colour: "บันทึกข้อความ" then a deleted ลับที่สุด reads as one
+    word glued)."""
+    text = _word_xml(xml)
+    if not _holds(xml, "delText"):
+        return [text]
+    deletions = [_word_xml(_part(inner), deleted=True) for _, inner in _blocks(_xml_doc(xml), _WORD_DELETION)]
+    return [text, _word_xml(xml, deleted=True), *_each(deletions)]
+
+
+def _word_comments(xml: bytes) -> list[str]:
+    """Word's comments (word/comments.xml: shown in the margin beside the text), each
+    a text of its own."""
+    found = _blocks(_xml_doc(xml), _WORD_COMMENT)
+    if not found:  # no w:comment where one is expected: the part read whole
+        return _word_texts(xml)
+    return _each([t for _, inner in found for t in _word_texts(_part(inner))])
+
+
+_SHEET_NAME = re.compile(rf"""<{_NS}sheet(?=[\s/>])[^<>]*?\sname\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
+_SHEET_COMMENT = _element("comment|threadedComment")
+
+
+def _sheet_names(xml: bytes) -> list[str]:
+    """The name of each sheet of a workbook (xl/workbook.xml): Excel shows it on the
+    sheet's tab, always; a hidden sheet's too (fail closed)."""
+    if not _holds(xml, "sheet"):
+        return []
+    return _each([_xml_unescape(m[1] if m[1] is not None else m[2]) for m in _SHEET_NAME.finditer(_xml_doc(xml))])
+
+
+def _sheet_comments(xml: bytes) -> list[str]:
+    """A sheet's notes (xl/commentsN.xml, `<comment><text>`: shown beside the cell) and
+    threaded comments (xl/threadedComments/: `<threadedComment><text>`), each a text."""
+    found = _blocks(_xml_doc(xml), _SHEET_COMMENT)
+    if not found:
+        return [_elements_text(xml)]
+    # (A text's end tag is not a paragraph's: the text before it would lose its "<".)
+    return _each([_xml_text(_part(inner), rf"</{_NS}si>", rf"<{_NS}br\b[^<>]*/>", rf"{_NS}(?:t|text)")
+                  for _, inner in found])
+
+
+_SLIDE_COMMENT = _element("cm")
+
+
+def _slide_comments(xml: bytes) -> list[str]:
+    """A slide's comments (ppt/comments/: `<p:cm><p:text>`, or PowerPoint 365's
+    `<p188:cm>` with its replies, a:t in a text body), each a text of its own."""
+    found = _blocks(_xml_doc(xml), _SLIDE_COMMENT)
+    if not found:
+        return [_elements_text(xml)]
+    return _each([_xml_text(_part(inner), rf"</{_NS}p>", rf"<{_NS}(?:br|tab)\b[^<>]*/>",
+                            rf"{_NS}(?:t|text)") for _, inner in found])
+
+
+_ANNOTATION = _element("annotation")
+_TRACKED_CHANGES = _element("tracked-changes")
+_CHANGED_REGION = _element("changed-region")
+_ODF_DELETION = _element("deletion")
+_CHANGE_INFO = _element("change-info")
+_ID = re.compile(r"""\s(?:[\w.-]{1,64}:)?id\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
+_CHANGE_MARK = re.compile(r"""<{_NS}change\s[^<>]*?\bchange-id\s*=\s*(?:"([^"<]*)"|'([^'<]*)')[^<>]*>""".format(
+    _NS=_NS))
+_ODF_PARAGRAPH_START = re.compile(rf"<{_NS}(?:p|h)(?=[\s/>])[^<>]*>")
+_ODF_PARAGRAPH_END = re.compile(rf"</{_NS}(?:p|h)>")
+_TABLE_OR_PAGE_NAME = re.compile(
+    rf"""<{_NS}(?:table|page)(?=[\s/>])[^<>]*?\s{_NS}name\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
+# An annotation's author and date stand on lines of their own, as LibreOffice draws them.
+_ANNOTATION_FIELD_END = re.compile(rf"</{_NS}(?:creator|date|initials|sender-initials)>")
+
+
+def _odf_body(xml: bytes) -> list[str]:
+    """An OpenDocument part's body as LibreOffice shows it: its text, a line per
+    paragraph, with its comments (office:annotation, in the margin) and its tracked
+    changes (text:tracked-changes, kept at the start of the body) taken out, then each
+    comment a text of its own (its author and date a line each), the text with each
+    tracked deletion where it stands (LibreOffice shows them struck through), each
+    deletion apart, and the names of its sheets (table:table, shown on their tabs) and
+    of its pages (draw:page: a drawing's page tabs). Until session 37 a comment and a
+    deletion were read glued to their author and date ("สมชาย2026-12-01T10:00:00ลับที่สุด"),
+    and a name not at all."""
+    names = _holds(xml, "name")
+    comments = _holds(xml, "annotation")
+    changes = _holds(xml, "tracked-changes")
+    if not (comments or changes or names):
+        return [_odf_xml(xml)]
+    doc = _xml_doc(xml)
+    if not (comments or changes):
+        return [_odf_xml(xml), *_odf_names(doc)]
+    notes: list[str] = []
+    if comments:
+        notes = _each([_odf_xml(_part(_ANNOTATION_FIELD_END.sub("\n</p>", inner)))
+                       for _, inner in _blocks(doc, _ANNOTATION)])
+        doc = _without_element(doc, _ANNOTATION, keep_unclosed=True)
+    deleted: dict[str, str] = {}  # a change's id: what it deleted, as XML
+    deletions: list[str] = []
+    if changes:
+        for _, tracked in _blocks(doc, _TRACKED_CHANGES):
+            for tag, region in _blocks(tracked, _CHANGED_REGION):
+                inner = "".join(_without_element(d, _CHANGE_INFO, keep_unclosed=True)
+                                for _, d in _blocks(region, _ODF_DELETION))
+                for m in _ID.finditer(tag):
+                    deleted.setdefault(m[1] if m[1] is not None else m[2], inner)
+                deletions.append(_odf_xml(_part(inner)))
+        doc = _without_element(doc, _TRACKED_CHANGES, keep_unclosed=True)
+    texts = [_odf_xml(_part(doc))]
+    if any(deleted.values()):
+        used: set[str] = set()
+
+        def shown(m: re.Match) -> str:
+            # Each deletion where it was, once (a hostile file's thousand marks of one
+            # large deletion are not a thousand copies), its paragraphs as lines.
+            change_id = m[1] if m[1] is not None else m[2]
+            if change_id in used or change_id not in deleted:
+                return ""
+            used.add(change_id)
+            inner = _ODF_PARAGRAPH_START.sub("", deleted[change_id])
+            return _ODF_PARAGRAPH_END.sub("<text:line-break/>", inner)
+
+        texts.append(_odf_xml(_part(_CHANGE_MARK.sub(shown, doc))))
+    return [*texts, *notes, *_each(deletions), *(_odf_names(doc) if names else [])]
+
+
+def _odf_names(doc: str) -> list[str]:
+    return _each([_xml_unescape(m[1] if m[1] is not None else m[2]) for m in _TABLE_OR_PAGE_NAME.finditer(doc)])
 
 
 # A page header or footer: OpenDocument's master pages (<style:header>, -left, -first),
@@ -649,7 +837,7 @@ def xml_readings(text: str) -> list[str]:
         return []
     data = text.encode("utf-8", "surrogatepass")
     if _PARAGRAPH_END.search(text):
-        return [_odf_xml(data), *_odf_head_foot(data)]
+        return [*_odf_body(data), *_odf_head_foot(data)]
     return [_elements_text(data)]
 
 
@@ -945,18 +1133,24 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
     if "word/document.xml" in names:
         heads = related("word/_rels/document.xml.rels", ("header",), numbered("word/header"))
         feet = related("word/_rels/document.xml.rels", ("footer",), numbered("word/footer"))
-        out.texts += [_word_xml(member(n)) for n in heads[:MAX_MEMBERS]]
-        out.texts.append(_word_xml(member("word/document.xml")))
+        out.texts += [t for n in heads[:MAX_MEMBERS] for t in _word_texts(member(n))]
+        out.texts += _word_texts(member("word/document.xml"))
         notes = related("word/_rels/document.xml.rels", ("footnotes", "endnotes"),
                         [n for n in ("word/footnotes.xml", "word/endnotes.xml") if n in names])
-        out.texts += [_word_xml(member(n)) for n in notes]
-        out.texts += [_word_xml(member(n)) for n in feet[:MAX_MEMBERS]]
+        out.texts += [t for n in notes for t in _word_texts(member(n))]
+        out.texts += [t for n in feet[:MAX_MEMBERS] for t in _word_texts(member(n))]
+        # Comments, shown in the margin (session 37).
+        for n in related("word/_rels/document.xml.rels", ("comments",),
+                         ["word/comments.xml"] if "word/comments.xml" in names else [])[:MAX_MEMBERS]:
+            out.texts += _word_comments(member(n))
         # A content control bound to a custom XML part shows that part's value (Word
         # refreshes it on opening): each element's text a line.
         for n in sorted(n for n in names if re.fullmatch(r"customXml/item\d{1,4}\.xml", n))[:MAX_MEMBERS]:
             out.texts.append(_elements_text(member(n)))
         return True
     if "xl/workbook.xml" in names or "xl/sharedStrings.xml" in names:
+        if "xl/workbook.xml" in names:  # the sheets' tab names (session 37)
+            out.texts += _sheet_names(member("xl/workbook.xml"))
         for n in related("xl/_rels/workbook.xml.rels", ("sharedStrings",),
                          ["xl/sharedStrings.xml"] if "xl/sharedStrings.xml" in names else []):
             out.texts.append(_sheet_strings(member(n)))
@@ -965,6 +1159,11 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
             out.texts += _sheet_head_foot(xml)
             if b"inlineStr" in xml or b'"str"' in xml or b"'str'" in xml:  # inline strings, a formula's cached text
                 out.texts.append(_sheet_strings(xml))
+        # Notes and threaded comments, by their usual names and by the sheets'
+        # relationships (session 37).
+        for n in _related_anywhere(names, rels_of, "xl/worksheets/_rels/", ("comments", "threadedComment"),
+                                   r"xl/comments[^/]*\.xml|xl/threadedComments/[^/]+\.xml"):
+            out.texts += _sheet_comments(member(n))
         for n in related("xl/_rels/workbook.xml.rels", ("styles",),
                          ["xl/styles.xml"] if "xl/styles.xml" in names else [])[:MAX_MEMBERS]:
             if shown := _number_formats(member(n)):
@@ -973,9 +1172,13 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
     if "ppt/presentation.xml" in names:
         slides = related("ppt/_rels/presentation.xml.rels", ("slide", "slideMaster", "notesMaster", "handoutMaster"),
                          numbered("ppt/slides/slide") + numbered("ppt/notesSlides/notesSlide")
-                         + numbered("ppt/slideMasters/slideMaster") + numbered("ppt/slideLayouts/slideLayout"))
+                         + numbered("ppt/slideMasters/slideMaster") + numbered("ppt/slideLayouts/slideLayout")
+                         + numbered("ppt/notesMasters/notesMaster") + numbered("ppt/handoutMasters/handoutMaster"))
         for n in slides[:MAX_MEMBERS]:
             out.texts.append(_slide_xml(member(n)))
+        # Comments (session 37): the slides' and PowerPoint 365's own kind.
+        for n in _related_anywhere(names, rels_of, "ppt/slides/_rels/", ("comments",), r"ppt/comments/[^/]+\.xml"):
+            out.texts += _slide_comments(member(n))
         return True
     if "content.xml" in names and ("mimetype" in names or "META-INF/manifest.xml" in names):
         if "META-INF/manifest.xml" in names and b"encryption-data" in member("META-INF/manifest.xml"):
@@ -996,6 +1199,17 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
     return False
 
 
+def _related_anywhere(names: set[str], rels_of: Callable[[str], list[tuple[str, str]]], folder: str,
+                      kinds: tuple[str, ...], usual: str) -> list[str]:
+    """The parts named like `usual` (a regex), then those the relationships parts in
+    `folder` name as one of `kinds` (a sheet's or a slide's comments, by any name):
+    at most MAX_MEMBERS."""
+    known = sorted(n for n in names if re.fullmatch(usual, n))
+    found = {n for rels in sorted(n for n in names if n.startswith(folder) and n.endswith(".rels"))[:MAX_MEMBERS]
+             for kind, n in rels_of(rels) if kind in kinds and n in names}
+    return (known + sorted(found - set(known)))[:MAX_MEMBERS]
+
+
 def _odf_document(folder: str, member: Callable[[str], bytes], names: set[str], out: FileTexts) -> None:
     """One OpenDocument document's texts (the package's own, `folder` "", or an
     embedded object's, `folder` "Object 1/"): page headers and footers, what its master
@@ -1005,7 +1219,7 @@ def _odf_document(folder: str, member: Callable[[str], bytes], names: set[str], 
     out.texts += _odf_head_foot(styles)
     out.texts += _odf_masters(styles)
     if content:
-        out.texts.append(_odf_xml(content))
+        out.texts += _odf_body(content)
         out.texts += _odf_head_foot(content)
         out.texts += _odf_masters(content)
     # A field shows a value its declaration holds in an attribute (a user field,
@@ -1066,9 +1280,10 @@ def _odf_masters(xml: bytes) -> list[str]:
     return [t for t in texts if t.strip()]
 
 
-def _without_element(doc: str, start: re.Pattern) -> str:
+def _without_element(doc: str, start: re.Pattern, keep_unclosed: bool = False) -> str:
     """`doc` without the elements whose start tag `start` matches (its group 1 the
-    tag's name), each to its end tag; one pass (an unclosed one runs to the end)."""
+    tag's name), each to its end tag; one pass (an unclosed one runs to the end, or,
+    with `keep_unclosed`, is left as it is with what follows it)."""
     out, at = [], 0
     while (m := start.search(doc, at)) is not None:
         out.append(doc[at:m.start()])
@@ -1077,6 +1292,8 @@ def _without_element(doc: str, start: re.Pattern) -> str:
             continue
         end = doc.find(f"</{m[1]}>", m.end())
         if end < 0:
+            if keep_unclosed:
+                out.append(doc[m.start():])
             return "".join(out)
         at = end + len(m[1]) + 3
     out.append(doc[at:])
@@ -1114,11 +1331,21 @@ def _office_elsewhere(main: str, member: Callable[[str], bytes], names: set[str]
     parts = sorted(n for n in names if n.endswith(".xml") and not n.startswith("[") and "/_rels/" not in n)
     for n in parts[:MAX_MEMBERS]:
         xml = member(n)
-        out.texts.append(reader(xml))
+        if reader is _word_xml:
+            out.texts += _word_texts(xml)
+            if _holds(xml, "comments"):  # the comments part's root, w:comments
+                out.texts += _word_comments(xml)
+        else:
+            out.texts.append(reader(xml))
         if reader is _sheet_strings:
             out.texts += _sheet_head_foot(xml)
+            out.texts += _sheet_names(xml)
+            if _holds(xml, "omments"):  # the root of notes (comments) or threaded comments
+                out.texts += _sheet_comments(xml)
             if shown := _number_formats(xml):
                 out.texts.append(shown)
+        if reader is _slide_xml and _holds(xml, "cmLst"):  # the root of a comments part
+            out.texts += _slide_comments(xml)
     return True
 
 
