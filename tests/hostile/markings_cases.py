@@ -123,6 +123,7 @@ def top_secret_cases() -> dict[str, bytes]:
             tnef_file([("2569_dds_0403_57.pdf", thai_pdf("ลับที่สุด", "ลับที่สุด"))]), subject=SUBJECT, message_id=_mid()),
         **_session33_cases(),
         **_session34_cases(),
+        **_session37_cases(),
         # Session 35: pages 201 to n-20 of a long PDF were not read
         # (tests/secrecy/test_middle_pages.py).
         "only on page 230 of a 260-page PDF": _plain(files=[("2569_dds_0403_57.pdf", thai_pdf(
@@ -157,6 +158,19 @@ def _session34_cases() -> dict[str, bytes]:
             TYPED, picture_ops("Stamp", 230, 770, 140, 55), {"/Stamp": _picture("ลับที่สุด")}))]),
         "the PDF's marking converted to outlines": _plain(files=[("2569_dds_0403_57.pdf", with_drawing(
             TYPED, b"0.8 0 0 rg\n" + outline_ops("ลับที่สุด", 230, 790, 36) + b"\nf"))]),
+    }
+
+
+def _session37_cases() -> dict[str, bytes]:
+    """A ลับที่สุด only where an office application shows it beside the text
+    (tests/secrecy/test_office_visible_session37.py)."""
+    from tests.secrecy.test_office_visible_session37 import commented, workbook
+
+    def with_file(name: str, data: bytes) -> bytes:
+        return _plain(files=[("2569_dds_0403_57.pdf", make_pdf("cover letter")), (name, data)])
+    return {
+        "an XLSX sheet's tab name": with_file("รายชื่อ.xlsx", workbook(["รายชื่อ", "ลับที่สุด"])),
+        "a DOCX comment": with_file("แผน.docx", commented("ลับที่สุด")),
     }
 
 
