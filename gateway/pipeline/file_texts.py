@@ -726,7 +726,9 @@ def _slide_comments(xml: bytes) -> list[str]:
                             rf"{_NS}(?:t|text)") for _, inner in found])
 
 
-_ANNOTATION = _element("annotation")
+# A comment: OpenDocument's office:annotation (and Word 2003 XML's aml:annotation of
+# type Word.Comment; its insertions and deletions, aml:annotations too, stay in the text).
+_ANNOTATION = re.compile(rf"""<({_NS}annotation)(?=[\s/>])(?![^<>]*\btype\s*=\s*["']Word\.(?!Comment\b))[^<>]*>""")
 _TRACKED_CHANGES = _element("tracked-changes")
 _CHANGED_REGION = _element("changed-region")
 _ODF_DELETION = _element("deletion")

@@ -235,6 +235,16 @@ def test_opendocument_comments_are_read():
     flat = (f'<?xml version="1.0"?><office:document {ODF_NS} office:mimetype="application/vnd.oasis.opendocument.text">'
             f'<office:body>{text.replace("ลับที่สุด", "ลับมาก")}</office:body></office:document>')
     assert reading(("2569_0403_57.fodt", flat.encode())) == ("secret", True)
+    # Word 2003 XML's comments are aml:annotations too; its insertions, also
+    # aml:annotations, stay where they stand in the text (ลับ, then ที่สุด inserted).
+    w2003 = ('<?xml version="1.0"?><w:wordDocument xmlns:w="http://schemas.microsoft.com/office/word/2003/wordml" '
+             'xmlns:aml="http://schemas.microsoft.com/aml/2001/core"><w:body><w:p><w:r><w:t>{}</w:t></w:r>'
+             '<aml:annotation aml:id="1" w:type="Word.{}" aml:author="สมชาย"><aml:content>{}</aml:content>'
+             '</aml:annotation></w:p><w:p><w:r><w:t>เรื่อง แผน</w:t></w:r></w:p></w:body></w:wordDocument>')
+    comment = w2003.format("บันทึกข้อความ", "Comment", "<w:p><w:r><w:t>ลับมาก</w:t></w:r></w:p>")
+    assert reading(("2569_0403_57.xml", comment.encode())) == ("secret", True)
+    inserted = w2003.format("ลับ", "Insertion", "<w:r><w:t>ที่สุด</w:t></w:r>")
+    assert reading(("2569_0403_57.xml", inserted.encode())) == ("top_secret", True)
     ordinary = (f"<office:text><text:p>บันทึกข้อความ{annotation('สลับลำดับข้อ')}</text:p>"
                 f"<text:p>เรื่อง แผน{annotation('ไม่ลับ')}</text:p></office:text>")
     assert reading(("2569_0403_57.odt", odf("text", ordinary))) == ("none", True)
