@@ -714,6 +714,15 @@ def _sheet_comments(xml: bytes) -> list[str]:
 
 
 _SLIDE_COMMENT = _element("cm")
+_SECTION_NAME = re.compile(rf"""<{_NS}section(?=[\s/>])[^<>]*?\sname\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
+
+
+def _section_names(xml: bytes) -> list[str]:
+    """The names of a presentation's sections (`p14:section` in ppt/presentation.xml),
+    shown as headings among the slides in Normal view."""
+    if not _holds(xml, "section"):
+        return []
+    return _each([_xml_unescape(m[1] if m[1] is not None else m[2]) for m in _SECTION_NAME.finditer(_xml_doc(xml))])
 
 
 def _slide_comments(xml: bytes) -> list[str]:
@@ -1178,6 +1187,7 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
                          + numbered("ppt/notesMasters/notesMaster") + numbered("ppt/handoutMasters/handoutMaster"))
         for n in slides[:MAX_MEMBERS]:
             out.texts.append(_slide_xml(member(n)))
+        out.texts += _section_names(member("ppt/presentation.xml"))
         # Comments (session 37): the slides' and PowerPoint 365's own kind.
         for n in _related_anywhere(names, rels_of, "ppt/slides/_rels/", ("comments",), r"ppt/comments/[^/]+\.xml"):
             out.texts += _slide_comments(member(n))

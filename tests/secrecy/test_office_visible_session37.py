@@ -176,6 +176,10 @@ def test_word_tracked_deletions_are_read():
     in_comment = f'<w:comments {W}><w:comment w:id="0" w:author="สมชาย">{deleted("", "ลับที่สุด")}</w:comment></w:comments>'
     assert reading(("2569_0403_57.docx", word_file(lines, {"word/comments.xml": in_comment.encode()}))) \
         == ("top_secret", True)
+    # A ลับ deleted from inside a word reads as a marking (removing one is what such an
+    # edit usually is: fail closed).
+    assert reading(("2569_0403_57.docx", word_file(deleted("ข้อมูล", "ลับ", "ของราชการ") + lines))) \
+        == ("confidential", True)
     # Ordinary edits: a word deleted from prose, a deleted "สลับ".
     edits = deleted("ขอส่งแผน", "การปฏิบัติงาน", " ฉบับแก้ไข") + deleted("ให้", "สลับ", "เวร")
     assert reading(("2569_0403_57.docx", word_file(paragraphs(LETTER_LINES[:3]) + edits))) == ("none", True)
@@ -218,6 +222,16 @@ def test_powerpoint_comments_and_masters_are_read():
     master = f"<p:notesMaster {P} {A}><p:txBody><a:p><a:r><a:t>ลับมาก</a:t></a:r></a:p></p:txBody></p:notesMaster>"
     assert reading(("slides.pptx", pptx_with(["แผน"], {"ppt/notesMasters/notesMaster1.xml": master.encode()}))) \
         == ("secret", True)
+    # A section's name, shown as a heading among the slides.
+    sections = ('<p14:sectionLst xmlns:p14="http://schemas.microsoft.com/office/powerpoint/2010/main">'
+                '<p14:section name="NAME" id="{S1}"><p14:sldIdLst><p14:sldId id="256"/></p14:sldIdLst></p14:section>'
+                '<p14:section name="ภาคผนวก" id="{S2}"/></p14:sectionLst>')
+    presentation = (f'<p:presentation {P}><p:extLst><p:ext uri="{{521415D9-36F7-43E2-AB2F-B90AF26B5E84}}">'
+                    f'{sections}</p:ext></p:extLst></p:presentation>')
+    marked = pptx_with(["แผน"], {"ppt/presentation.xml": presentation.replace("NAME", "ลับที่สุด").encode()})
+    assert reading(("slides.pptx", marked)) == ("top_secret", True)
+    plain = pptx_with(["แผน"], {"ppt/presentation.xml": presentation.replace("NAME", "สลับลำดับ").encode()})
+    assert reading(("slides.pptx", plain)) == ("none", True)
     ordinary = pptx_with(["แผนการปฏิบัติงาน"], {"ppt/comments/comment1.xml": slide_comments("สลับสไลด์ 2 กับ 3"),
                                                 "ppt/comments/modernComment_1.xml": modern_comments("ไม่ลับ")})
     assert reading(("slides.pptx", ordinary)) == ("none", True)
