@@ -1256,7 +1256,9 @@ def _odf_objects(names: set[str]) -> list[str]:
 
 
 # A master page (OpenDocument's style:master-page) and the speaker notes inside one.
-_MASTER_PAGE = re.compile(rf"<({_NS}master-page)(?:\s[^<>]*)?>")
+# Impress's handout master (style:handout-master, the handout view's page) is read as
+# one (session 37).
+_MASTER_PAGE = re.compile(rf"<({_NS}(?:master-page|handout-master))(?:\s[^<>]*)?>")
 _NOTES = re.compile(rf"<({_NS}notes)(?:\s[^<>]*)?>")
 
 
@@ -1269,8 +1271,7 @@ def _odf_masters(xml: bytes) -> list[str]:
     on a presentation's master slide left the letter ordinary. One pass over the part:
     master pages do not nest, and a self-closed one holds nothing. Past MAX_MEMBERS
     master pages, the rest are one text."""
-    if b"master-page" not in xml and "master-page".encode("utf-16-le") not in xml \
-            and "master-page".encode("utf-16-be") not in xml:
+    if not _holds(xml, "master-page") and not _holds(xml, "handout-master"):
         return []
     doc = _xml_doc(xml)
     blocks: list[str] = []

@@ -22,7 +22,9 @@ from __future__ import annotations
 import time
 
 from tests.secrecy.test_mime_hidden_markings import LETTER_LINES, _zip
-from tests.secrecy.test_office_hidden_session36 import ODF_NS, S, W, docx_with, odf, pptx_with, reading, rels
+from tests.secrecy.test_office_hidden_session36 import (
+    ODF_NS, S, W, frame, odf, pptx_with, reading, rels, slide_show,
+)
 
 P = 'xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"'
 A = 'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
@@ -68,8 +70,9 @@ def deleted(before: str, gone: str, after: str = "") -> str:
 
 def workbook(sheets: list[str], parts: dict[str, bytes] | None = None, hidden: tuple[str, ...] = ()) -> bytes:
     """An XLSX whose sheets are named `sheets` (a state="hidden" one for each in `hidden`)."""
-    tabs = "".join(f'<sheet name="{name}" sheetId="{n}"{" state=" + chr(34) + "hidden" + chr(34) if name in hidden else ""}'
-                   f' r:id="rId{n}"/>' for n, name in enumerate(sheets, start=1))
+    state = ' state="hidden"'
+    tabs = "".join(f'<sheet name="{name}" sheetId="{n}"{state if name in hidden else ""} r:id="rId{n}"/>'
+                   for n, name in enumerate(sheets, start=1))
     return _zip({"[Content_Types].xml": b"<Types/>",
                  "xl/workbook.xml": f'<workbook {S} xmlns:r="x"><sheets>{tabs}</sheets></workbook>'.encode(),
                  "xl/sharedStrings.xml": f"<sst {S}><si><t>รายชื่อผู้เข้าประชุม</t></si></sst>".encode(),
@@ -82,7 +85,8 @@ def sheet_notes(*texts: str) -> bytes:
     found = "".join(f'<comment ref="A{n}" authorId="0" shapeId="0"><text><r><rPr><b/><sz val="9"/></rPr>'
                     f'<t>สมชาย:</t></r><r><rPr><sz val="9"/></rPr><t xml:space="preserve">\n{text}</t></r></text>'
                     f'</comment>' for n, text in enumerate(texts, start=1))
-    return f'<comments {S}><authors><author>สมชาย</author></authors><commentList>{found}</commentList></comments>'.encode()
+    return (f'<comments {S}><authors><author>สมชาย</author></authors><commentList>{found}</commentList>'
+            f'</comments>').encode()
 
 
 def threaded(*texts: str) -> bytes:
@@ -173,7 +177,8 @@ def test_word_tracked_deletions_are_read():
     # In a page header, and in a comment.
     header = f'<w:hdr {W}>{deleted("", "ลับมาก")}</w:hdr>'.encode()
     assert reading(("2569_0403_57.docx", word_file(lines, {"word/header1.xml": header}))) == ("secret", True)
-    in_comment = f'<w:comments {W}><w:comment w:id="0" w:author="สมชาย">{deleted("", "ลับที่สุด")}</w:comment></w:comments>'
+    in_comment = (f'<w:comments {W}><w:comment w:id="0" w:author="สมชาย">{deleted("", "ลับที่สุด")}</w:comment>'
+                  f'</w:comments>')
     assert reading(("2569_0403_57.docx", word_file(lines, {"word/comments.xml": in_comment.encode()}))) \
         == ("top_secret", True)
     # A ลับ deleted from inside a word reads as a marking (removing one is what such an
@@ -222,6 +227,10 @@ def test_powerpoint_comments_and_masters_are_read():
     master = f"<p:notesMaster {P} {A}><p:txBody><a:p><a:r><a:t>ลับมาก</a:t></a:r></a:p></p:txBody></p:notesMaster>"
     assert reading(("slides.pptx", pptx_with(["แผน"], {"ppt/notesMasters/notesMaster1.xml": master.encode()}))) \
         == ("secret", True)
+    # Impress's handout master (shown in the handout view), as its master pages are.
+    handout = slide_show("", pages=f'<style:master-page style:name="M"/><style:handout-master>{frame("ลับมาก")}'
+                                   f'</style:handout-master>')
+    assert reading(("slides.odp", handout)) == ("secret", True)
     # A section's name, shown as a heading among the slides.
     sections = ('<p14:sectionLst xmlns:p14="http://schemas.microsoft.com/office/powerpoint/2010/main">'
                 '<p14:section name="NAME" id="{S1}"><p14:sldIdLst><p14:sldId id="256"/></p14:sldIdLst></p14:section>'
@@ -242,7 +251,8 @@ def test_powerpoint_comments_and_masters_are_read():
 def test_opendocument_comments_are_read():
     """A comment was read glued to its author and date ("สมหญิง ใจดี2026-12-01T10:00:00ลับที่สุด"),
     inside the paragraph it is anchored in."""
-    text = f"<office:text><text:p>บันทึกข้อความ</text:p><text:p>เรื่อง แผน{annotation('ลับที่สุด')}</text:p></office:text>"
+    text = (f"<office:text><text:p>บันทึกข้อความ</text:p><text:p>เรื่อง แผน{annotation('ลับที่สุด')}</text:p>"
+            f"</office:text>")
     assert reading(("2569_0403_57.odt", odf("text", text))) == ("top_secret", True)
     cells = spreadsheet("รายชื่อ", cell=annotation("ลับ"))
     assert reading(("2569_0403_57.ods", odf("spreadsheet", cells))) == ("confidential", True)
@@ -275,7 +285,8 @@ def test_opendocument_tracked_deletions_are_read():
 
 
 def test_opendocument_sheet_and_page_names_are_read():
-    assert reading(("2569_0403_57.ods", odf("spreadsheet", spreadsheet("รายชื่อ", "ลับที่สุด")))) == ("top_secret", True)
+    assert reading(("2569_0403_57.ods", odf("spreadsheet", spreadsheet("รายชื่อ", "ลับที่สุด")))) \
+        == ("top_secret", True)
     assert reading(("2569_0403_57.ods", odf("spreadsheet", spreadsheet("ลับ")))) == ("confidential", True)
     # A Draw drawing's page tabs.
     drawing = ('<office:drawing><draw:page draw:name="ลับมาก" draw:master-page-name="M"><draw:frame><draw:text-box>'
