@@ -780,7 +780,10 @@ def _odf_body(xml: bytes) -> list[str]:
     deletions: list[str] = []
     if changes:
         for _, tracked in _blocks(doc, _TRACKED_CHANGES):
-            for tag, region in _blocks(tracked, _CHANGED_REGION):
+            regions = _blocks(tracked, _CHANGED_REGION)
+            if not regions:  # a spreadsheet's (table:): cells' previous contents, deleted rows, one text
+                deletions.append(_odf_xml(_part(_without_element(tracked, _CHANGE_INFO, keep_unclosed=True))))
+            for tag, region in regions:
                 inner = "".join(_without_element(d, _CHANGE_INFO, keep_unclosed=True)
                                 for _, d in _blocks(region, _ODF_DELETION))
                 for m in _ID.finditer(tag):

@@ -280,6 +280,15 @@ def test_opendocument_tracked_deletions_are_read():
     # Its last syllable alone deleted: shown ลับที่สุด, struck through from ที่.
     assert reading(("2569_0403_57.odt", odf("text", tracked("ที่สุด", before="ลับ")))) == ("top_secret", True)
     assert reading(("2569_0403_57.odt", odf("text", tracked("ลับ", before="")))) == ("confidential", True)
+    # Calc's tracked changes (table:tracked-changes): a cell's previous content.
+    calc = (f'<office:spreadsheet><table:tracked-changes><table:cell-content-change table:id="ct1">'
+            f'<table:cell-address table:column="0" table:row="0" table:table="0"/><office:change-info {DC}>'
+            f'<dc:creator>สมชาย</dc:creator><dc:date>2026-12-01T10:00:00</dc:date></office:change-info>'
+            f'<table:previous table:id="ct0"><table:change-track-table-cell><text:p>ลับที่สุด</text:p>'
+            f'</table:change-track-table-cell></table:previous></table:cell-content-change></table:tracked-changes>'
+            f'{spreadsheet("รายชื่อ")[len("<office:spreadsheet>"):]}')
+    assert reading(("2569_0403_57.ods", odf("spreadsheet", calc))) == ("top_secret", True)
+    assert reading(("2569_0403_57.ods", odf("spreadsheet", calc.replace("ลับที่สุด", "สลับ")))) == ("none", True)
     assert reading(("2569_0403_57.odt", odf("text", tracked("การปฏิบัติงาน", before="ขอส่งแผน")))) == ("none", True)
     assert reading(("2569_0403_57.odt", odf("text", tracked("สลับ", before="ให้", after="เวร")))) == ("none", True)
 
