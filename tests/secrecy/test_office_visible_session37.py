@@ -8,9 +8,13 @@ general register (gateway/pipeline/file_texts.py; docs/secrecy.md "Where in the 
 1. Word: comments (shown in the margin) and tracked deletions (shown struck through with
    "All Markup", Word's default, and by LibreOffice);
 2. Excel: sheet tab names, cell comments (notes) and threaded comments;
-3. PowerPoint: comments; a notes or handout master no relationship names;
+3. PowerPoint: comments, section names; a notes or handout master no relationship
+   names; Impress's handout master;
 4. OpenDocument: comments (office:annotation, read glued to their author and date),
-   tracked deletions (glued to theirs), sheet names and page names.
+   tracked deletions (glued to theirs; Calc's previous cell contents), sheet names and
+   page names.
+
+And (0) an empty attribute value, which made an ordinary OpenDocument file unread.
 
 Each marking so read counts as the enclosure's own text does (rules/markings.py decides):
 ลับ glued after Thai letters is part of a word (a sheet named สลับ, a comment saying
