@@ -528,12 +528,13 @@ def _xml_doc(xml: bytes) -> str:
     return "".join(out)
 
 
-def _xml_text(xml: bytes, paragraph: str, breaks: str, text_tags: str | None = None) -> str:
-    """The text of an XML part, a line per paragraph: `paragraph` the regex of a
-    paragraph's end tag, `breaks` that of tags shown as a line break or a tab,
-    `text_tags` (if given) the element whose content alone is text (w:t, a:t). Every
-    pattern stops at the next "<" (XML escapes it in text): linear in the part's size."""
-    doc = _xml_doc(xml)
+def _xml_text(xml: bytes | str, paragraph: str, breaks: str, text_tags: str | None = None) -> str:
+    """The text of an XML part (bytes, or a part `_xml_doc` already read), a line per
+    paragraph: `paragraph` the regex of a paragraph's end tag, `breaks` that of tags
+    shown as a line break or a tab, `text_tags` (if given) the element whose content
+    alone is text (w:t, a:t). Every pattern stops at the next "<" (XML escapes it in
+    text): linear in the part's size."""
+    doc = xml if isinstance(xml, str) else _xml_doc(xml)
     doc = re.sub(paragraph, "\n", doc)
     doc = re.sub(breaks, lambda m: "\t" if "tab" in m.group(0) else ("\n" if "br" in m.group(0) or "break" in m.group(0) else " "), doc)
     if text_tags:
@@ -609,7 +610,7 @@ def _sheet_head_foot(xml: bytes) -> list[str]:
     return out
 
 
-def _odf_xml(xml: bytes) -> str:
+def _odf_xml(xml: bytes | str) -> str:
     return _xml_text(xml, rf"</{_NS}(?:p|h|ruby-base)>", rf"<{_NS}(?:tab|line-break|s)\b[^<>]*/>")
 
 
@@ -709,7 +710,7 @@ def _sheet_comments(xml: bytes) -> list[str]:
     if not found:
         return [_elements_text(xml)]
     # (A text's end tag is not a paragraph's: the text before it would lose its "<".)
-    return _each([_xml_text(_part(inner), rf"</{_NS}si>", rf"<{_NS}br\b[^<>]*/>", rf"{_NS}(?:t|text)")
+    return _each([_xml_text(inner, rf"</{_NS}si>", rf"<{_NS}br\b[^<>]*/>", rf"{_NS}(?:t|text)")
                   for _, inner in found])
 
 
@@ -731,7 +732,7 @@ def _slide_comments(xml: bytes) -> list[str]:
     found = _blocks(_xml_doc(xml), _SLIDE_COMMENT)
     if not found:
         return [_elements_text(xml)]
-    return _each([_xml_text(_part(inner), rf"</{_NS}p>", rf"<{_NS}(?:br|tab)\b[^<>]*/>",
+    return _each([_xml_text(inner, rf"</{_NS}p>", rf"<{_NS}(?:br|tab)\b[^<>]*/>",
                             rf"{_NS}(?:t|text)") for _, inner in found])
 
 
@@ -770,10 +771,10 @@ def _odf_body(xml: bytes) -> list[str]:
         return [_odf_xml(xml)]
     doc = _xml_doc(xml)
     if not (comments or changes):
-        return [_odf_xml(xml), *_odf_names(doc)]
+        return [_odf_xml(doc), *_odf_names(doc)]
     notes: list[str] = []
     if comments:
-        notes = _each([_odf_xml(_part(_ANNOTATION_FIELD_END.sub("\n</p>", inner)))
+        notes = _each([_odf_xml(_ANNOTATION_FIELD_END.sub("\n</p>", inner))
                        for _, inner in _blocks(doc, _ANNOTATION)])
         doc = _without_element(doc, _ANNOTATION, keep_unclosed=True)
     deleted: dict[str, str] = {}  # a change's id: what it deleted, as XML
@@ -782,15 +783,15 @@ def _odf_body(xml: bytes) -> list[str]:
         for _, tracked in _blocks(doc, _TRACKED_CHANGES):
             regions = _blocks(tracked, _CHANGED_REGION)
             if not regions:  # a spreadsheet's (table:): cells' previous contents, deleted rows, one text
-                deletions.append(_odf_xml(_part(_without_element(tracked, _CHANGE_INFO, keep_unclosed=True))))
+                deletions.append(_odf_xml(_without_element(tracked, _CHANGE_INFO, keep_unclosed=True)))
             for tag, region in regions:
                 inner = "".join(_without_element(d, _CHANGE_INFO, keep_unclosed=True)
                                 for _, d in _blocks(region, _ODF_DELETION))
                 for m in _ID.finditer(tag):
                     deleted.setdefault(m[1] if m[1] is not None else m[2], inner)
-                deletions.append(_odf_xml(_part(inner)))
+                deletions.append(_odf_xml(inner))
         doc = _without_element(doc, _TRACKED_CHANGES, keep_unclosed=True)
-    texts = [_odf_xml(_part(doc))]
+    texts = [_odf_xml(doc)]
     if any(deleted.values()):
         used: set[str] = set()
 
@@ -804,7 +805,7 @@ def _odf_body(xml: bytes) -> list[str]:
             inner = _ODF_PARAGRAPH_START.sub("", deleted[change_id])
             return _ODF_PARAGRAPH_END.sub("<text:line-break/>", inner)
 
-        texts.append(_odf_xml(_part(_CHANGE_MARK.sub(shown, doc))))
+        texts.append(_odf_xml(_CHANGE_MARK.sub(shown, doc)))
     return [*texts, *notes, *_each(deletions), *(_odf_names(doc) if names else [])]
 
 
