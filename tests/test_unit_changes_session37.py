@@ -161,3 +161,20 @@ def test_an_address_changed_with_its_folder_kept_is_refused_by_reload_import_and
     said = started.stdout + started.stderr
     assert started.returncode == 1, said[-2000:]
     assert "directory_refused" in said and "would number from 1 again" in said, said[-2000:]
+
+
+def test_a_folder_given_to_a_new_address_a_reload_after_its_unit_was_removed_is_refused(tmp_path):
+    d, units = _daemon(tmp_path)
+    d.start()
+    try:
+        d.send(letter(message_id="<s37-two-step@dds.bangkok.go.th>"), LAT)
+        d.wait_idle()
+        original = units.read_text()
+        units.write_text(_removed(original))  # one reload: the unit goes (allowed: its copies are filed as registered)
+        _reload(d, ok=True)
+        # The next: a new address with the gone unit's folder.
+        units.write_text(_removed(original) + "\n[[unit]]\n" + BLOCK.replace("saraban.latkrabang", "saraban.ladkrabang"))
+        failed = _reload(d, ok=False)
+        assert "saraban.latkrabang is gone and its folder 'latkrabang' is now saraban.ladkrabang's" in failed["error"]
+    finally:
+        d.stop()

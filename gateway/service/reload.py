@@ -51,7 +51,11 @@ def load_new(current: Settings, in_force: Directory | None = None) -> Reloaded:
         directory = load_directory(kept.directory_path, kept.gateway.domain)
     except DirectoryError as exc:
         raise ReloadError(str(exc)) from None
-    taken = folders_taken_over(in_force, directory) if in_force is not None else []
+    # Against the units in force and those kept from before (a unit removed by one reload
+    # and its folder given to a new address by the next: gateway/units/in_force.py).
+    from gateway.units.in_force import known
+
+    taken = folders_taken_over(known(kept.data_dir, in_force), directory) if in_force is not None else []
     if taken:
         raise ReloadError(f"{kept.directory_path}: " + "; ".join(taken))
     try:

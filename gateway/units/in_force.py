@@ -1,10 +1,10 @@
 """The directory of units last in force, kept in the data directory (since session 37).
 
-A reload and `units import` compare a new directory with the one in force and refuse a
-unit's changed address (directory.py `folders_taken_over`). A restart has nothing to
-compare with but this: each start and each reload that succeeds writes the units'
-addresses and folders here, and the next start refuses a directory that gives a gone
-unit's folder to a new address, as a reload would."""
+A reload, `units import` and a start compare a new directory with the units known and
+refuse a unit's changed address (directory.py `folders_taken_over`). Each start and
+each reload that succeeds adds the units' addresses and folders here, and a unit
+removed stays: removed by one reload and its folder given to a new address by the
+next, the change was two steps that each looked harmless."""
 from __future__ import annotations
 
 import json
@@ -26,12 +26,17 @@ def remembered(data_dir: Path) -> dict[str, str] | None:
     return kept
 
 
-def refusals(data_dir: Path, directory: Directory) -> list[str]:
-    before = remembered(data_dir)
-    return folders_taken_over(before, directory) if before is not None else []
+def known(data_dir: Path, in_force: Directory | None = None) -> dict[str, str]:
+    """Every unit known here, address -> folder: those in force now over those kept."""
+    return {**(remembered(data_dir) or {}), **(unit_folders(in_force) if in_force is not None else {})}
+
+
+def refusals(data_dir: Path, directory: Directory, in_force: Directory | None = None) -> list[str]:
+    return folders_taken_over(known(data_dir, in_force), directory)
 
 
 def remember(data_dir: Path, directory: Directory) -> None:
     path = Path(data_dir) / FILE
-    write_durably(path, json.dumps(unit_folders(directory), ensure_ascii=False, sort_keys=True).encode(),
+    kept = known(data_dir, directory)
+    write_durably(path, json.dumps(kept, ensure_ascii=False, sort_keys=True).encode(),
                   tmp_dir=path.parent, mode=0o640)
