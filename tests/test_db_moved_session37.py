@@ -80,14 +80,21 @@ def _waits_moved(d: Daemon, queue_id: str, path) -> dict:
     return body
 
 
-def test_a_moved_database_file_holds_the_letters_until_it_is_put_back(gateway, tmp_path):
-    d = gateway
+def _registered_then_moved(d: Daemon, tmp_path) -> tuple[str, object, object]:  # noqa: ANN001
+    """A letter registered, then `mv var/saraban.db /backup/` on the same file system:
+    (its queue id, the configured path, the folder the file went to)."""
     first = d.send(letter(subject="ก่อนย้าย"), LATKRABANG)
     d.wait_idle()
     path = d.data_dir / "saraban.db"
     away = tmp_path / "backup"
     away.mkdir()
-    os.rename(path, away / "saraban.db")  # `mv var/saraban.db /backup/` on the same file system
+    os.rename(path, away / "saraban.db")
+    return first, path, away
+
+
+def test_a_moved_database_file_holds_the_letters_until_it_is_put_back(gateway, tmp_path):
+    d = gateway
+    first, path, away = _registered_then_moved(d, tmp_path)
 
     second = d.send(letter(subject="ระหว่างย้าย"), LATKRABANG)
     _waits_moved(d, second, path)
@@ -159,12 +166,7 @@ def test_a_file_renamed_into_its_place_is_not_numbered_into_until_a_restart_read
 
 def test_a_restart_with_the_file_still_away_does_not_start_a_new_empty_register(gateway, tmp_path):
     d = gateway
-    first = d.send(letter(subject="ก่อนย้าย"), LATKRABANG)
-    d.wait_idle()
-    path = d.data_dir / "saraban.db"
-    away = tmp_path / "backup"
-    away.mkdir()
-    os.rename(path, away / "saraban.db")
+    first, path, away = _registered_then_moved(d, tmp_path)
     second = d.send(letter(subject="ระหว่างย้าย"), LATKRABANG)
     _waits_moved(d, second, path)
 
