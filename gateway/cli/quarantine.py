@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ):
         decide = qsub.add_parser(name, help=text)
         decide.add_argument("id", type=int)
-        decide.add_argument("--reason", help="why (kept with your user name)")
+        decide.add_argument("--reason", help="why (kept with your user name; at most 500 characters"
+                            + ("; required)" if name == "reject" else ")"))
         decide.set_defaults(func=lazy("gateway.tools.quarantine", func))
 
     parser = sub.add_parser("reprocess", help="run a parked or quarantined message through the pipeline again")

@@ -10,6 +10,9 @@ from typing import Any, Iterator
 
 import structlog
 
+from gateway.tools.common import ToolError
+from rules.names import cut
+from rules.thai_text import clean_field
 from storage.actions import add_action
 from storage.models import OperatorAction
 
@@ -45,10 +48,58 @@ def who() -> str:
     return user
 
 
+# A person's reason for a decision (release, reject, cancel, reprocess, an emergency
+# import): what the record says when someone asks why. The desk's forms take as many
+# characters (maxlength); the command line refuses more (`checked_reason`).
+REASON_MAX = 500
+
+
+def clean_reason(text: str | None) -> str | None:
+    """A reason as the record keeps it: one line, without control characters (an ESC
+    is a terminal's command when `quarantine show` prints it) or format characters (a
+    bidi override shows it in another order), as the register keeps a subject
+    (rules/thai_text.py `clean_field`), and at most REASON_MAX characters, cut between
+    letters; None when nothing is left."""
+    cleaned = clean_field(text)
+    if cleaned is None or len(cleaned) <= REASON_MAX:
+        return cleaned
+    return cut(cleaned, REASON_MAX - 1).rstrip() + "…"
+
+
+def checked_reason(text: str | None, *, required: bool) -> str | None:
+    """The reason a person gave, cleaned (`clean_reason`), or the refusal: none given
+    where one is `required`, one given that says nothing (`--reason ""`, spaces, control
+    characters only), or one longer than REASON_MAX. Until session 37 `quarantine
+    reject --reason ""` closed the entry with no reason on record."""
+    if text is None and not required:
+        return None
+    cleaned = clean_field(text)
+    if cleaned is None:
+        raise ToolError("give a reason (--reason \"...\"): it is kept with your user name for whoever asks why",
+                        th="กรุณาระบุเหตุผล (--reason \"...\") เหตุผลจะบันทึกไว้พร้อมชื่อผู้ดำเนินการ")
+    if len(cleaned) > REASON_MAX:
+        raise ToolError(f"the reason is {len(cleaned)} characters long; at most {REASON_MAX} are kept: "
+                        "write it shorter",
+                        th=f"เหตุผลยาว {len(cleaned)} ตัวอักษร บันทึกได้ไม่เกิน {REASON_MAX} ตัวอักษร "
+                           "กรุณาเขียนให้สั้นลง")
+    return cleaned
+
+
+def reason_refusal(text: str | None, *, required: bool) -> str | None:
+    """`checked_reason`'s refusal as the command line says it, on one line in English
+    and Thai (a usage error: exit status 2), or None when the reason will do."""
+    try:
+        checked_reason(text, required=required)
+    except ToolError as exc:
+        return f"saraban-gateway: {exc} ({exc.th})"
+    return None
+
+
 def record_action(session, action: str, *, reason: str | None = None,
                   queue_id: str | None = None, unit: str | None = None,
                   letter_id: int | None = None, quarantine_id: int | None = None,
                   details: dict[str, Any] | None = None) -> OperatorAction:
+    reason = clean_reason(reason)
     row = add_action(session, who=who(), action=action, reason=reason, queue_id=queue_id, unit=unit,
                      letter_id=letter_id, quarantine_id=quarantine_id, details=details)
     log.info(action, who=row.who, reason=reason, queue_id=queue_id, unit=unit,

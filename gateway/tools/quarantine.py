@@ -11,6 +11,7 @@ import argparse
 import email
 import email.policy
 import json
+import sys
 from typing import Any
 
 from gateway.pipeline.check import check_entry, with_sender_verdict
@@ -18,7 +19,7 @@ from gateway.sender.results import SenderAuth, sender_detail
 from gateway.pipeline.dispose import decide, recipient_for, register_letter_for, what_is_known
 from gateway.pipeline.parse import filename_of
 from gateway.service.services import Services
-from gateway.tools.actions import action_as_dict, record_action
+from gateway.tools.actions import action_as_dict, checked_reason, reason_refusal, record_action
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.tools.common import ToolError, friendly, listed_unit, not_on_this_gateway, open_services
 from gateway.spool import SpoolEntry
@@ -173,6 +174,7 @@ def release(services: Services, quarantine_id: int, reason: str | None, *,
     may: gateway/web/pages_quarantine.py `may_decide`); its bytes are decrypted in memory
     for the check, with an entry in the secrecy audit log. Until session 20 such a letter
     could only be rejected, its sender told to send it again."""
+    reason = checked_reason(reason, required=False)
     with services.db.session() as session:
         entry = _get(session, quarantine_id)
         _must_be_held(session, entry)
@@ -297,6 +299,9 @@ def _refusal(quarantine_id: int, disposition, checked) -> ToolError:
 
 
 def reject(services: Services, quarantine_id: int, reason: str | None) -> QuarantineEntry:
+    """Close a held entry without a number. A reason is required: the record is what
+    the central unit answers from when the sender's unit asks why (session 37)."""
+    reason = checked_reason(reason, required=True)
     with services.db.session() as session:
         entry = _get(session, quarantine_id, lock=True)  # see _register_released
         _must_be_held(session, entry)
@@ -420,6 +425,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from gateway.service.instance_lock import running_pid
 
+    if refusal := reason_refusal(args.reason, required=False):
+        print(refusal, file=sys.stderr)
+        return 2
     with open_services(args, "pipeline") as services:
         letter = release(services, args.id, args.reason)
         runs = running_pid(services.settings.data_dir) is not None
@@ -432,6 +440,9 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 @friendly
 def cmd_reject(args: argparse.Namespace) -> int:
+    if refusal := reason_refusal(args.reason, required=True):  # before the database is opened
+        print(refusal, file=sys.stderr)
+        return 2
     with open_services(args) as services:
         entry = reject(services, args.id, args.reason)
     print(f"rejected quarantine entry {entry.id} ({entry.unit}, from {entry.sender})")

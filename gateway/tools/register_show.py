@@ -14,7 +14,7 @@ from typing import Any
 from gateway.delivery.error_texts import error_for_person
 from gateway.service.services import Services
 from gateway.cli.table import width
-from gateway.tools.actions import action_as_dict, record_action
+from gateway.tools.actions import action_as_dict, checked_reason, record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services, parse_receive_no
 from gateway.tools.register_rows import SECRECY_TH, URGENCY_TH
 from rules.names import shown_name
@@ -69,8 +69,9 @@ def show(services: Services, unit: str, receive_no: str, book: str | None = None
 
 def cancel(services: Services, unit: str, receive_no: str, reason: str, book: str | None = None) -> Letter:
     number, year = parse_receive_no(receive_no)
-    if not reason or not reason.strip():
-        raise ToolError("say why the entry is cancelled: --reason \"...\" (it is kept in the register)")
+    # Spaces or control characters only are no reason; a reason past REASON_MAX refused
+    # (both in words, Thai too: session 37).
+    reason = checked_reason(reason, required=True) or ""
     with services.db.session() as session:
         letter = find_letter(session, unit, number, year, book or services.settings.register_.general_book)
         # The entry's row locked until the commit (FOR UPDATE on PostgreSQL; SQLite's
@@ -81,7 +82,7 @@ def cancel(services: Services, unit: str, receive_no: str, reason: str, book: st
             raise ToolError(f"{letter.receive_no} of {unit} is already cancelled",
                             th=f"เลขรับ {letter.receive_no} ยกเลิกไปแล้ว ไม่ต้องยกเลิกซ้ำ")
         letter.status = "cancelled"
-        record_action(session, "register_cancelled", reason=reason.strip(), queue_id=letter.queue_id,
+        record_action(session, "register_cancelled", reason=reason, queue_id=letter.queue_id,
                       unit=unit, letter_id=letter.id,
                       details={"receive_no": letter.receive_no, "book": letter.book})
         return letter

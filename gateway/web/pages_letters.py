@@ -17,7 +17,7 @@ from starlette.routing import Route
 from rules.names import saved_name
 from rules.thai_text import expand_year, thai_to_arabic
 from rules.thai_time import BANGKOK
-from gateway.tools.actions import acting_as, record_action
+from gateway.tools.actions import acting_as, clean_reason, record_action
 from gateway.tools.common import ToolError, not_on_this_gateway
 from gateway.web.desk import BadRequest, Desk, Forbidden, NotFound, page
 from gateway.web.auth import Person
@@ -251,7 +251,7 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
     from gateway.web.i18n import word
 
     if what == "cancel":
-        reason = _text(form, "reason", 500)
+        reason = clean_reason(str(form.get("reason") or "")) or ""  # as the record keeps it
         if not reason:
             return letter_view(desk, request, person, None, word("reason_required", lang), 400)
         from gateway.tools.register_show import cancel

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.pipeline.parse import filename_of
-from gateway.tools.actions import acting_as
+from gateway.tools.actions import acting_as, clean_reason
 from gateway.tools.common import ToolError
 from gateway.tools.quarantine import is_parked, page_of_entries, reject, release, show_entry
 from gateway.tools.reprocess import prepare
@@ -112,7 +112,9 @@ def entry_file(desk: Desk, request: Request, person: Person, form: FormData | No
 def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
     """Release or reject the ticked entries; each one's outcome is shown."""
     action = str(form.get("action") or "")
-    reason = str(form.get("reason") or "").strip()[:500]
+    # As the record keeps it (gateway/tools/actions.py `clean_reason`): control characters
+    # only, or spaces only, is no reason (until session 37 "\x01" was one).
+    reason = clean_reason(str(form.get("reason") or "")) or ""
     ids = form_ids(form.getlist("id"), MAX_AT_ONCE)
     if action not in ("release", "reject", "reprocess") or not ids:
         return quarantine_view(desk, request, person, None, message=word("nothing", person.lang), status=400)
