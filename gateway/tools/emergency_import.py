@@ -35,7 +35,7 @@ from rules.thai_time import BANGKOK, now_utc, thai_datetime
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, open_services, sheet_text, unit_name
 from gateway.tools.progress import Progress
-from gateway.tools.scan_types import SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, scan_type, sniffed
+from gateway.tools.scan_types import SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, max_scan_bytes, scan_type, sniffed
 from rules.dates import parse_thai_date
 from rules.thai_text import clean_field, thai_to_arabic
 from storage.messages import record_imported
@@ -213,7 +213,7 @@ class Row:
     files: list[tuple[str, bytes, str]] = field(default_factory=list)
 
 
-def _scan_file(folder: Path, written: str) -> tuple[Path, tuple[str, bytes, str]]:
+def _scan_file(folder: Path, written: str, max_bytes: int | None = None) -> tuple[Path, tuple[str, bytes, str]]:
     """The scan a row names, checked: a regular file in the sheet's folder or one below it
     (after every symlink), and a PDF or an image by its bytes. A row named
     `../d1/var/keys/copy-seal.key` or `/etc/shadow` and the file was registered and filed,
@@ -232,7 +232,21 @@ def _scan_file(folder: Path, written: str) -> tuple[Path, tuple[str, bytes, str]
     if not resolved.is_file():
         raise RowProblem(f"scan \"{written}\" is not a file (a folder or a device)",
                          th=f"\"{written}\" ไม่ใช่ไฟล์สแกน (เป็นโฟลเดอร์หรืออุปกรณ์)")
-    data = resolved.read_bytes()
+    if max_bytes is not None:
+        # By its size on disk, before it is read: a 2 GB file went whole into memory.
+        # And read no further than the limit, should it grow meanwhile.
+        size = resolved.stat().st_size
+        with open(resolved, "rb") as scan:
+            data = scan.read(max_bytes + 1)
+        if max(size, len(data)) > max_bytes:
+            raise RowProblem(f"scan \"{written}\" is {_mb(max(size, len(data)))}; a scan may be at most "
+                             f"{_mb(max_bytes)} ([web] max_upload_mb, as at the desk): scan it again at a "
+                             "lower resolution or in black and white",
+                             th=f"ไฟล์สแกน \"{written}\" มีขนาด {_mb(max(size, len(data)))} ใหญ่เกินกำหนด "
+                                f"(ไม่เกิน {_mb(max_bytes)} เท่ากับที่หน้าจอสารบรรณรับได้) "
+                                "กรุณาสแกนใหม่ให้ความละเอียดต่ำลงหรือเป็นขาวดำ")
+    else:
+        data = resolved.read_bytes()
     content_type = scan_type(data)
     if content_type is None:
         raise RowProblem(f"scan \"{written}\" is {sniffed(data)}, not a scan: {SCAN_TYPES_TEXT} only",
@@ -241,8 +255,13 @@ def _scan_file(folder: Path, written: str) -> tuple[Path, tuple[str, bytes, str]
     return resolved, (path.name, data, content_type)
 
 
-def read_rows(csv_path: Path) -> list[Row]:
-    """Every row, validated, in arrival order; all problems at once, or none."""
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+
+
+def read_rows(csv_path: Path, max_scan: int | None = None) -> list[Row]:
+    """Every row, validated, in arrival order; all problems at once, or none. A scan
+    larger than `max_scan` bytes is a row's problem, found before it is read."""
     text = sheet_text(csv_path)
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
@@ -289,7 +308,7 @@ def read_rows(csv_path: Path) -> list[Row]:
             if not written:
                 raise RowProblem("no scan (ไฟล์สแกน): give the scanned file's path",
                                  th="ไม่มีไฟล์สแกน ให้ระบุชื่อไฟล์สแกนของหนังสือในช่อง ไฟล์สแกน")
-            checked = [_scan_file(folder, p) for p in written]
+            checked = [_scan_file(folder, p, max_scan) for p in written]
             received_at = parse_when(get("received_at"))
             if received_at > now:
                 # A slip of the year (2570 for 2569) would open next year's register
@@ -455,7 +474,7 @@ def _read_sheet(services: Services, csv_path: Path, unit: str):
         raise ToolError(f"unknown unit \"{unit}\": it is not in the unit directory")
     if held_after_restore(services.settings):  # no number given blind (gateway/service/numbering.py)
         raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH)
-    rows = read_rows(csv_path)
+    rows = read_rows(csv_path, max_scan_bytes(services.settings))
     address = f"{directory_unit.address}@{services.directory.domain}"
     read = [_read_row(services, row, directory_unit.address, address) for row in rows]
     clashes = [(r.row.line, *r.clash) for r in read if r.clash is not None]

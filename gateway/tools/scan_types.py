@@ -23,3 +23,10 @@ def sniffed(data: bytes) -> str:
     from gateway.pipeline.parse import sniff
 
     return sniff(data)
+
+
+def max_scan_bytes(settings) -> int:  # noqa: ANN001 - gateway.config.settings.Settings
+    """The most a scan may be: the desk's upload limit, `[web] max_upload_mb` (20 MB),
+    for `register import-emergency`'s scan column as for the desk's form. Until session
+    37 the command read any file whole, a 2 GB one into memory."""
+    return settings.web.max_upload_mb * 1024 * 1024
