@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="leave the database out (PostgreSQL: back it up with pg_dump)")
     create.set_defaults(func=lazy("gateway.tools.backup", "cmd_create"))
     restore = bsub.add_parser("restore", help="put a backup into an empty data directory (daemon stopped)")
-    restore.add_argument("file")
+    restore.add_argument("file", help="an archive made by `backup create`")
     restore.set_defaults(func=lazy("gateway.tools.backup", "cmd_restore"))
     confirm = bsub.add_parser(
         "confirm-numbers",

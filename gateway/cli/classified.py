@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from gateway.cli.common import settings_of
+from gateway.cli.common import JSON_HELP, settings_of
 from gateway.tools.common import cannot_write
 from rules.names import shown_name
 from gateway.cli.secrecy import register_audit_parser, register_keys_parser
@@ -34,7 +34,7 @@ def register(sub) -> None:
         if name == "export":
             p.add_argument("--out", "-o", help="file to write (mode 0600; default: standard output)")
         if name == "view":
-            p.add_argument("--json", action="store_true")
+            p.add_argument("--json", action="store_true", help=JSON_HELP)
         p.set_defaults(func=cmd_letter, letter_action=name)
 
 

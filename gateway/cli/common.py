@@ -8,6 +8,11 @@ from typing import Callable
 
 from gateway.config.settings import Settings, load_settings
 
+# Help said alike by several commands (`--help` listed them bare until session 37).
+JSON_HELP = "print JSON (for scripts) instead of the table"
+ENTRY_HELP = "the quarantine entry's number (from `quarantine list`)"
+ACCOUNT_HELP = "the desk account's name"
+
 
 def settings_of(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)

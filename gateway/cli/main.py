@@ -23,46 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     for group in GROUPS:
         importlib.import_module(f"gateway.cli.{group}").register(sub)
     _also_after_the_command(parser)
-    _said_in_help(parser)
     return parser
-
-
-# An argument's help where its command did not give one: `--help` listed ~30 arguments
-# bare (`--json`, `id`, `username`) until session 37. Keyed by the command's words and
-# the argument's name; `--json` is the same everywhere.
-_HELP = {
-    "json": "print JSON (for scripts) instead of the table",
-    ("register", "cancel", "unit"): "unit address, e.g. saraban.latkrabang",
-    ("register", "cancel", "receive_no"): "the entry's receive number, e.g. 15/2569",
-    ("rules", "check", "file"): "a message file (.eml) to run the rules over, without registering it",
-    ("notices", "preview", "type"): "ack: the acknowledgement a sender gets; reject: the refusal",
-    ("quarantine", "list", "state"): "held (default), released or rejected",
-    ("quarantine", "show", "id"): "the quarantine entry's number (from `quarantine list`)",
-    ("quarantine", "release", "id"): "the quarantine entry's number (from `quarantine list`)",
-    ("quarantine", "reject", "id"): "the quarantine entry's number (from `quarantine list`)",
-    ("reprocess", "queue_id"): "the letter's queue id (from `status`, the log or `register list --json`)",
-    ("units", "import", "file"): "CSV: address,name_th,name_en,parent,folder",
-    ("outbox", "list", "state"): "only items in this state",
-    ("outbox", "list", "kind"): "only items of this kind",
-    ("outbox", "retry", "ids"): "outbox item numbers (from `outbox list`) to try again now",
-    ("users", "add", "username"): "the desk account's name (for --ldap: the directory's user name)",
-    ("users", "disable", "username"): "the desk account's name",
-    ("users", "enable", "username"): "the desk account's name",
-    ("users", "passwd", "username"): "the desk account's name",
-    ("users", "set", "username"): "the desk account's name",
-    ("users", "passwd", "password_stdin"): "read the new password from standard input",
-    ("users", "set", "role"): "the account's new role",
-    ("backup", "restore", "file"): "an archive made by `backup create`",
-}
-
-
-def _said_in_help(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> None:
-    for action in parser._actions:  # noqa: SLF001 - argparse keeps its arguments here
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
-            for name, child in action.choices.items():
-                _said_in_help(child, (*words, name))
-        elif action.help is None:
-            action.help = _HELP.get((*words, action.dest)) or (_HELP["json"] if action.dest == "json" else None)
 
 
 def _also_after_the_command(parser: argparse.ArgumentParser) -> None:

@@ -38,7 +38,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     release = sub.add_parser("release", help="send the notices held while no smarthost was configured")
     release.set_defaults(func=cmd_release)
     preview = sub.add_parser("preview", help="render a sample notice with the configured templates")
-    preview.add_argument("type", choices=("ack", "reject"))
+    preview.add_argument("type", choices=("ack", "reject"),
+                         help="ack: the acknowledgement a sender gets; reject: the refusal")
     preview.add_argument("--html", action="store_true", help="print the HTML part, not the whole message")
     preview.set_defaults(func=cmd_preview)
     return notices

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 
+from gateway.cli.common import JSON_HELP
 from gateway.delivery.error_texts import error_for_person
 from storage.schema_version import require_current
 from storage.models import OutboxItem
@@ -88,11 +89,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     outbox = sub.add_parser("outbox", help="deliveries owed: folders (Maildir/IMAP/SMTP), notices")
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
     listing = outbox_sub.add_parser("list", help="list outbox items")
-    listing.add_argument("--state", choices=STATES)
-    listing.add_argument("--kind", choices=KINDS)
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--state", choices=STATES, help="only items in this state")
+    listing.add_argument("--kind", choices=KINDS, help="only items of this kind")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(func=cmd_outbox_list)
     retry = outbox_sub.add_parser("retry", help="attempt dead or waiting items again now")
-    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID",
+                       help="outbox item numbers (from `outbox list`) to try again now")
     retry.add_argument("--dead", action="store_true", help="every dead item")
     retry.set_defaults(func=cmd_outbox_retry)

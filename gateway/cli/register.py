@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from gateway.cli.common import lazy, settings_of
+from gateway.cli.common import JSON_HELP, lazy, settings_of
 
 
 def register_entries(settings, unit: str | None, year: int | None) -> tuple[list[dict], list[str]]:  # noqa: ANN001
@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing = register_sub.add_parser("list", help="list register entries")
     listing.add_argument("--unit", help="unit address, e.g. saraban.latkrabang")
     listing.add_argument("--year", type=int, help="Buddhist-era year, e.g. 2569")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(func=cmd_register_list)
     _add_show_commands(register_sub)
     _add_export_command(register_sub)
@@ -88,11 +88,11 @@ def _add_show_commands(register_sub: argparse._SubParsersAction) -> None:
     show_p.add_argument("unit", help="unit address, e.g. saraban.latkrabang")
     show_p.add_argument("receive_no", metavar="NUMBER/YEAR", help="e.g. 15/2569")
     show_p.add_argument("--book", help="register book (default: the general book)")
-    show_p.add_argument("--json", action="store_true")
+    show_p.add_argument("--json", action="store_true", help=JSON_HELP)
     show_p.set_defaults(func=lazy("gateway.tools.register_show", "cmd_show"))
     cancel_p = register_sub.add_parser("cancel", help="cancel an entry; it keeps its number")
-    cancel_p.add_argument("unit")
-    cancel_p.add_argument("receive_no", metavar="NUMBER/YEAR")
+    cancel_p.add_argument("unit", help="unit address, e.g. saraban.latkrabang")
+    cancel_p.add_argument("receive_no", metavar="NUMBER/YEAR", help="the entry's receive number, e.g. 15/2569")
     cancel_p.add_argument("--reason", required=True, help="why (kept in the register with your user name)")
     cancel_p.add_argument("--book", help="register book (default: the general book)")
     cancel_p.set_defaults(func=lazy("gateway.tools.register_show", "cmd_cancel"))

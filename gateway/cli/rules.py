@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.cli.common import settings_of
+from gateway.cli.common import JSON_HELP, settings_of
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
@@ -35,9 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     rules = sub.add_parser("rules", help="the letter rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="what the daemon would do with a .eml file, offline")
-    check.add_argument("file")
+    check.add_argument("file", help="a message file (.eml) to run the rules over, without registering it")
     check.add_argument("--unit", help="apply this unit's policy")
-    check.add_argument("--json", action="store_true")
+    check.add_argument("--json", action="store_true", help=JSON_HELP)
     check.add_argument("--dns", action="store_true",
                        help="check DKIM, ARC and DMARC of the sender (queries DNS, [dns] nameservers)")
     check.set_defaults(func=cmd_rules_check)

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from gateway.cli.common import settings_of
+from gateway.cli.common import JSON_HELP, settings_of
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -81,5 +81,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     sub.add_parser("run", help="start the daemon in the foreground").set_defaults(func=cmd_run)
     sub.add_parser("check-config", help="validate and print the effective configuration").set_defaults(func=cmd_check_config)
     status = sub.add_parser("status", help="spool depth and counts by state")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help=JSON_HELP)
     status.set_defaults(func=cmd_status)

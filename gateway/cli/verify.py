@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from gateway.cli.common import JSON_HELP
+
 if TYPE_CHECKING:  # pyHanko's side loads when `verify` runs, not with every other command
     from gateway.signatures.trust import TrustSettings
     from gateway.signatures.verdict import PdfVerdict
@@ -99,5 +101,5 @@ def register(sub) -> None:
                     "Exit 0: all valid; 1: needs review; 2: no signature; 64: file not readable.",
     )
     verify.add_argument("file", help="the PDF")
-    verify.add_argument("--json", action="store_true")
+    verify.add_argument("--json", action="store_true", help=JSON_HELP)
     verify.set_defaults(func=cmd_verify)

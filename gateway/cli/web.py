@@ -8,6 +8,7 @@ import json
 import sys
 import warnings
 
+from gateway.cli.common import ACCOUNT_HELP, JSON_HELP
 from gateway.tools.common import ToolError, friendly, settings_of
 
 
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     users = sub.add_parser("users", help="accounts of the web desk")
     usub = users.add_subparsers(dest="users_command", required=True)
     add = usub.add_parser("add", help="add an account (password asked, or --password-stdin)")
-    add.add_argument("username")
+    add.add_argument("username", help="the desk account's name (for --ldap: the directory's user name)")
     add.add_argument("--role", required=True, choices=ROLES,
                      help="clerk (เจ้าหน้าที่สารบรรณ), registrar (นายทะเบียนลับ), auditor, admin")
     add.add_argument("--unit", action="append", default=[],
@@ -27,24 +28,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(func=cmd_add)
     listing = usub.add_parser("list", help="the accounts")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(func=cmd_list)
     disable = usub.add_parser("disable", help="stop an account from signing in (and end its sessions)")
-    disable.add_argument("username")
+    disable.add_argument("username", help=ACCOUNT_HELP)
     disable.set_defaults(func=cmd_disable)
     passwd = usub.add_parser("passwd", help="set a new password (unlocks the account, ends its sessions)")
-    passwd.add_argument("username")
-    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.add_argument("username", help=ACCOUNT_HELP)
+    passwd.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
     passwd.set_defaults(func=cmd_passwd)
     change = usub.add_parser("set", help="change an account's role, units or name (ends its sessions)")
-    change.add_argument("username")
-    change.add_argument("--role", choices=ROLES)
+    change.add_argument("username", help=ACCOUNT_HELP)
+    change.add_argument("--role", choices=ROLES, help="the account's new role")
     change.add_argument("--unit", action="append", default=None,
                         help="the units it keeps from now on, in place of the old ones (repeat for more)")
     change.add_argument("--name", default=None, help="display name")
     change.set_defaults(func=cmd_set)
     enable = usub.add_parser("enable", help="let a disabled account sign in again")
-    enable.add_argument("username")
+    enable.add_argument("username", help=ACCOUNT_HELP)
     enable.set_defaults(func=cmd_enable)
 
     web = sub.add_parser("web", help="serve the web desk alone (the daemon serves it with [web] enabled)")
