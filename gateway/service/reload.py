@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import structlog
 
 from gateway.config.settings import ConfigError, Settings, load_settings
-from gateway.units.directory import Directory, DirectoryError, folders_taken_over, load_directory
+from gateway.units.directory import Directory, DirectoryError, load_directory
+from gateway.units.in_force import refusals
 from gateway.service.services import policy_from_settings, rule_settings_from
 
 log = structlog.get_logger(__name__)
@@ -53,9 +54,7 @@ def load_new(current: Settings, in_force: Directory | None = None) -> Reloaded:
         raise ReloadError(str(exc)) from None
     # Against the units in force and those kept from before (a unit removed by one reload
     # and its folder given to a new address by the next: gateway/units/in_force.py).
-    from gateway.units.in_force import known
-
-    taken = folders_taken_over(known(kept.data_dir, in_force), directory) if in_force is not None else []
+    taken = refusals(kept.data_dir, directory, in_force) if in_force is not None else []
     if taken:
         raise ReloadError(f"{kept.directory_path}: " + "; ".join(taken))
     try:

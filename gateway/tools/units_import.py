@@ -8,14 +8,15 @@ import argparse
 import os
 from pathlib import Path
 
-from gateway.units.directory import DirectoryError, folders_taken_over, load_directory
+from gateway.units.directory import DirectoryError, load_directory
+from gateway.units.in_force import refusals
 from gateway.units.from_csv import csv_rows_checked, import_units_csv, write_units_toml
 from gateway.tools.common import ToolError, friendly, settings_of
 
 
 def import_units(csv_path: Path, target: Path, domain: str, check_only: bool = False,
-                 known: dict[str, str] | None = None) -> dict:
-    """`known`: units the daemon has had (gateway/units/in_force.py), address -> folder."""
+                 data_dir: Path | None = None) -> dict:
+    """`data_dir`: where the units the daemon has had are kept (gateway/units/in_force.py)."""
     units = import_units_csv(csv_path)
     if not units:
         raise ToolError(f"{csv_path}: no units in the file (only a header?)")
@@ -34,8 +35,7 @@ def import_units(csv_path: Path, target: Path, domain: str, check_only: bool = F
     try:
         write_units_toml(units, candidate)
         directory = load_directory(candidate, domain)  # the daemon's own validation
-        before_units = {**(known or {}), **({u.address: u.folder for u in in_force.units} if in_force else {})}
-        taken = folders_taken_over(before_units, directory)
+        taken = refusals(data_dir, directory, in_force) if data_dir is not None else []
         if taken:  # as a reload would refuse it
             raise ToolError(f"{csv_path}: " + "; ".join(taken) + f" ({target} is left as it was)")
         if not check_only:
@@ -59,10 +59,8 @@ def import_units(csv_path: Path, target: Path, domain: str, check_only: bool = F
 def cmd_import(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     target = Path(args.output) if args.output else settings.directory_path
-    from gateway.units.in_force import known
-
     result = import_units(Path(args.file), target, settings.gateway.domain, args.check,
-                          known=known(settings.data_dir))
+                          data_dir=settings.data_dir)
     verb = "checked (not written)" if args.check else "wrote"
     print(f"{verb} {target}: {result['units']} units, {result['top_level']} at the top level")
     for label in ("added", "removed", "changed"):
