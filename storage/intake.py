@@ -15,10 +15,36 @@ from storage.text import fit, fitted
 
 
 def record_refusal(session: Session, *, reason: str, mail_from: str, message_id: str | None,
-                   peer: str | None) -> None:
-    """A refusal at DATA that is counted (ลับที่สุด): who, when, which Message-ID; never content."""
+                   peer: str | None, at: dt.datetime | None = None) -> None:
+    """A refusal at DATA that is counted (ลับที่สุด): who, when, which Message-ID; never content.
+    `at`: when it was refused, for a record written later (default: now)."""
     session.add(Refusal(**fitted(Refusal.__table__, dict(reason=reason, mail_from=mail_from,
-                                                         message_id=message_id, peer=peer))))
+                                                         message_id=message_id, peer=peer,
+                                                         **({"at": at} if at is not None else {})))))
+
+
+def record_refusals_owed(session: Session, refusals: list[dict]) -> int:
+    """Refusals recorded late (gateway/intake/refusals.py), each with its `at`; one
+    already in the register (written before a crash took the file that owed it) is not
+    written twice. Returns how many were written."""
+    def utc(value: dt.datetime) -> dt.datetime:
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+    def key(r) -> tuple:  # noqa: ANN001 - a Refusal or a dict of its fields
+        get = r.get if isinstance(r, dict) else lambda name: getattr(r, name)
+        return get("reason"), get("mail_from"), get("message_id"), get("peer"), utc(get("at")).isoformat()
+
+    if not refusals:
+        return 0
+    first, last = min(utc(r["at"]) for r in refusals), max(utc(r["at"]) for r in refusals)
+    kept = {key(r) for r in session.scalars(select(Refusal).where(
+        Refusal.at >= first - dt.timedelta(seconds=1), Refusal.at <= last + dt.timedelta(seconds=1)))}
+    written = 0
+    for refusal in refusals:
+        if key(fitted(Refusal.__table__, refusal)) not in kept:
+            record_refusal(session, **refusal)
+            written += 1
+    return written
 
 
 def note_uidvalidity(session: Session, mailbox: str, uidvalidity: int) -> int | None:

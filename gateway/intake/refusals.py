@@ -5,29 +5,49 @@ nothing of the content. It is written off the SMTP event loop, in a thread of it
 on the loop's shared pool, a database another program held locked kept each record's
 thread waiting, and the pool's few threads are the ones that commit an accepted letter
 to the spool before its 250 (session 18). A failure to record never changes the 550 the
-sender already got."""
+sender already got.
+
+A record that cannot be written (the database away, its file moved or replaced:
+storage/db.py `check_file`) is owed, not dropped: kept with the time of the refusal in
+`refusals-owed.json` in the data directory (who, when, which Message-ID: nothing of the
+content), logged as `refusal_not_recorded` with its fields, and written at the
+supervisor's first tick that finds the database usable, after a restart too. Until
+session 38 the supervisor's pooled connection wrote it into a file moved or replaced
+under it, where no one would count it again, and a database away lost it."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable
 
 import structlog
 from storage.db import Database
-from storage.intake import record_refusal
+from storage.fsync import fsync_dir, write_durably
+from storage.intake import record_refusals_owed
 
 log = structlog.get_logger("gateway.intake.refusals")
 
 RECORDED = ("top_secret", "dmarc_reject")  # dmarc_reject: [sender] reject_at_data
 
 
-class RefusalRecorder:
-    """`IntakeHandler.on_refused` callback: `recorder(reason, info)`."""
+OWED_FILE = "refusals-owed.json"
+OWED_MAX = 10_000  # refusals kept while the database is away; past that the oldest go (each was logged)
 
-    def __init__(self, open_database: Callable[[], Database]):
+
+class RefusalRecorder:
+    """`IntakeHandler.on_refused` callback: `recorder(reason, info)`; `write_owed()` each
+    supervisor tick."""
+
+    def __init__(self, open_database: Callable[[], Database], data_dir: Path):
         self.open_database = open_database
         self._db: Database | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="refusals")
+        self._owed_file = Path(data_dir) / OWED_FILE
+        self._owed: deque[dict] = deque(_read_owed(self._owed_file), maxlen=OWED_MAX)  # in self._thread only
 
     def __call__(self, reason: str, info: dict) -> None:
         if reason not in RECORDED:
@@ -40,11 +60,71 @@ class RefusalRecorder:
         loop.run_in_executor(self._thread, self.record, reason, dict(info))
 
     def record(self, reason: str, info: dict) -> None:
+        refusal = dict(reason=reason, mail_from=str(info.get("mail_from") or ""),
+                       message_id=info.get("message_id") or None,
+                       peer=None if info.get("peer") is None else str(info["peer"]),
+                       at=dt.datetime.now(dt.timezone.utc))
+        self._owed.append(refusal)
+        problem = self._write()
+        if problem is not None:
+            kept = self._keep_owed()
+            log.error("refusal_not_recorded", **{**refusal, "at": refusal["at"].isoformat()}, error=problem,
+                      owed=len(self._owed), kept_in=str(self._owed_file) if kept else None,
+                      detail="recorded once the database is usable again")
+
+    async def write_owed(self) -> None:
+        """The supervisor's tick: the refusals owed, written if the database is usable."""
+        if self._owed:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._write_later)
+
+    def _write_later(self) -> None:
+        owed = len(self._owed)
+        if owed and self._write() is None:
+            log.warning("refusals_recorded_late", count=owed)
+
+    def _write(self) -> str | None:
+        """Write every refusal owed in one transaction; None once done, else why not."""
         try:
             if self._db is None:
                 self._db = self.open_database()
+            self._db.check_file()  # the pool's connection would write into a moved or replaced file
             with self._db.session() as session:
-                record_refusal(session, reason=reason, mail_from=str(info.get("mail_from") or ""),
-                               message_id=info.get("message_id") or None, peer=info.get("peer"))
-        except Exception as exc:
-            log.error("refusal_not_recorded", reason=reason, error=f"{type(exc).__name__}: {exc}")
+                record_refusals_owed(session, list(self._owed))
+        except Exception as exc:  # noqa: BLE001 - any failure: owed, never the sender's 550 changed
+            return f"{type(exc).__name__}: {str(exc)[:300]}"
+        self._owed.clear()
+        try:
+            if self._owed_file.exists():
+                self._owed_file.unlink()
+                fsync_dir(self._owed_file.parent)
+        except OSError as exc:  # written again at the next start: record_refusals_owed skips them
+            log.warning("refusals_owed_file_left", path=str(self._owed_file), error=exc.strerror or str(exc))
+        return None
+
+    def _keep_owed(self) -> bool:
+        try:
+            write_durably(self._owed_file, json.dumps(
+                [{**r, "at": r["at"].isoformat()} for r in self._owed]).encode(), mode=0o640)
+        except OSError as exc:
+            log.error("refusals_owed_not_kept", path=str(self._owed_file), error=exc.strerror or str(exc))
+            return False
+        return True
+
+
+def _read_owed(path: Path) -> list[dict]:
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        log.error("refusals_owed_unreadable", path=str(path), error=str(exc)[:300])
+        return []
+    owed = []
+    for r in kept if isinstance(kept, list) else []:
+        try:
+            owed.append(dict(reason=str(r["reason"]), mail_from=str(r.get("mail_from") or ""),
+                             message_id=r.get("message_id") or None, peer=r.get("peer"),
+                             at=dt.datetime.fromisoformat(r["at"])))
+        except (KeyError, TypeError, ValueError):
+            log.error("refusal_owed_unreadable", path=str(path), entry=str(r)[:300])
+    return owed

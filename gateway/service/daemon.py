@@ -290,7 +290,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
         db.dispose()
         return 1
     units_in_force.remember(settings.data_dir, directory.current)
-    refusals = RefusalRecorder(settings.open_database)  # ลับที่สุด refusals are recorded and counted
+    refusals = RefusalRecorder(settings.open_database, settings.data_dir)  # ลับที่สุด refusals are recorded and counted
 
     def on_refused(reason: str, info: dict) -> None:
         metrics.rejected("smtp", reason)
@@ -420,6 +420,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
             try:
                 await loop.run_in_executor(None, supervisor.check)
                 await loop.run_in_executor(None, database_watch.check)
+                await refusals.write_owed()
                 if time.monotonic() - last_status >= 10:
                     notifier.status(_status_line(settings, port, directory, supervisor, spool))
                     last_status = time.monotonic()
