@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import structlog
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import manager_of_class
@@ -376,7 +377,16 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: committed on success, rolled back on any exception."""
+        """One transaction: committed on success, rolled back on any exception.
+
+        Not in a file moved or replaced under this process (one stat): a pooled
+        connection still holds the old file, and what it wrote there (a clerk's
+        decision at the desk, a mailbox's intake record, a clock check) was gone at the
+        next start. Raised as the driver's refusal, which every caller already takes as
+        the database's condition (the desk's "register busy", a runner's wait)."""
+        problem = self.file_moved()
+        if problem is not None:
+            raise sqlalchemy_exc.OperationalError(None, None, problem)
         session = self._sessions()
         try:
             with session.begin():

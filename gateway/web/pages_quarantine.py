@@ -19,7 +19,7 @@ from gateway.tools.actions import acting_as, clean_reason
 from gateway.tools.common import ToolError
 from gateway.tools.quarantine import is_parked, page_of_entries, reject, release, show_entry
 from gateway.tools.reprocess import prepare
-from gateway.web.desk import Desk, NotFound, form_ids, page
+from gateway.web.desk import Desk, NotFound, database_busy, form_ids, log_busy, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import PER_PAGE, file_response
@@ -157,7 +157,11 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
                     results.append({"id": quarantine_id, "ok": True, "text": word("rejected", person.lang)})
         except ToolError as exc:  # already decided, unreadable, resent: the tool's sentence
             results.append({"id": quarantine_id, "ok": False, "text": exc.for_person(person.lang)})
-        except Exception:  # noqa: BLE001 - the entries decided before stay listed
+        except Exception as exc:  # noqa: BLE001 - the entries decided before stay listed
+            if database_busy(exc):  # locked, away, its file moved: the person may try again
+                log_busy(request, person, exc)
+                results.append({"id": quarantine_id, "ok": False, "text": word("register_busy_text", person.lang)})
+                continue
             log.exception("web_quarantine_decision_failed", quarantine_id=quarantine_id, action=action)
             results.append({"id": quarantine_id, "ok": False, "text": word("error_text", person.lang)})
     return quarantine_view(desk, request, person, None, results=results)
