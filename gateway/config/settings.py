@@ -307,10 +307,30 @@ class WebLdap(_Section):
     bind_dn: str | None = None  # a service account to search with; None: anonymous search
     bind_password: str | None = None
     start_tls: bool = False
+    # The directory's certificate is checked (its chain and its name, for ldaps:// and
+    # start_tls): against these CA certificates (PEM), else the system's trust store.
+    ca_file: Path | None = None
     timeout: float = Field(10.0, gt=0)
     # A signed-in directory account is looked up again at most this often: removed from
     # the directory (or no longer matched by user_filter), its sessions end. 0: every page.
     recheck_minutes: float = Field(5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> "WebLdap":
+        # Every typed password and the service account's go over this connection: in
+        # clear only to a directory on this machine (session 38).
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        if parts.scheme.lower() not in ("ldap", "ldaps") or not parts.hostname:
+            raise ValueError(f"url must be ldaps://host[:port] or ldap://host[:port] (got {self.url!r})")
+        if parts.scheme.lower() == "ldap" and not self.start_tls and \
+                parts.hostname.lower() not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError("an ldap:// directory on another machine would get every password in clear: "
+                             "use ldaps:// or set start_tls = true")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"ca_file: no such file ({self.ca_file})")
+        return self
 
 
 class WebSection(_Section):

@@ -19,7 +19,21 @@ def _server(settings: WebLdap):
     from ldap3 import NONE, Server
 
     timeout = max(1, round(settings.timeout))  # ldap3 packs it into a C struct: whole seconds
-    return Server(settings.url, connect_timeout=timeout, get_info=NONE), timeout
+    return Server(settings.url, connect_timeout=timeout, get_info=NONE, tls=_tls(settings)), timeout
+
+
+def _tls(settings: WebLdap):
+    """The directory's certificate checked, chain and name, for ldaps:// and start_tls.
+    ldap3's default checks nothing (CERT_NONE): anyone on the path who answered the TLS
+    handshake got the service account's password and every typed one (session 38)."""
+    import ssl
+    from urllib.parse import urlsplit
+
+    from ldap3 import Tls
+
+    host = urlsplit(settings.url).hostname
+    return Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(settings.ca_file) if settings.ca_file else None,
+               sni=host)
 
 
 def _connection(server, timeout: int, settings: WebLdap, user: str | None, password: str | None,

@@ -49,15 +49,23 @@ access to * by * read
 
 
 class SlapdServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) PEM files; then it also listens on ldaps:// (on
+        127.0.0.1 and 127.0.0.2, the second a name its certificate does not give) and
+        offers StartTLS on ldap://."""
         self.account = service_account(("openldap",))
         self.work: Path | None = None
         self.proc: subprocess.Popen | None = None
         self.port = 0
+        self.tls = tls
+        self.tls_port = 0
 
     @property
     def url(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    def ldaps_url(self, host: str = "127.0.0.1") -> str:
+        return f"ldaps://{host}:{self.tls_port}"
 
     def start(self) -> "SlapdServer":
         if not Path(SLAPD).exists() or not shutil.which("ldapadd"):
@@ -65,14 +73,22 @@ class SlapdServer:
         self.work = make_workdir("saraban-slapd-", self.account)
         (self.work / "data").mkdir()
         config = self.work / "slapd.conf"
-        config.write_text(CONFIG.format(schema=SCHEMA, work=self.work, suffix=SUFFIX, root_dn=ROOT_DN,
-                                        root_pw=ROOT_PW))
+        text = CONFIG.format(schema=SCHEMA, work=self.work, suffix=SUFFIX, root_dn=ROOT_DN, root_pw=ROOT_PW)
+        listen = []
+        if self.tls is not None:
+            for source, name in zip(self.tls, ("tls-cert.pem", "tls-key.pem")):
+                shutil.copyfile(source, self.work / name)
+            text = (f"TLSCertificateFile {self.work / 'tls-cert.pem'}\n"
+                    f"TLSCertificateKeyFile {self.work / 'tls-key.pem'}\n") + text
+            self.tls_port = free_port()
+            listen = [self.ldaps_url() + "/", self.ldaps_url("127.0.0.2") + "/"]
+        config.write_text(text)
         chown_tree(self.work, self.account)
         self.port = free_port()
         log = self.work / "slapd.log"
         # -d 0: stay in the foreground (the process group is ours to stop), log nothing extra
-        self.proc = spawn_as(self.account, [SLAPD, "-f", str(config), "-h", self.url + "/", "-d", "0"],
-                             log, env={"PATH": "/usr/sbin:/usr/bin:/bin"})
+        self.proc = spawn_as(self.account, [SLAPD, "-f", str(config), "-h", " ".join([self.url + "/", *listen]),
+                                            "-d", "0"], log, env={"PATH": "/usr/sbin:/usr/bin:/bin"})
         stop_at_exit(self)
         if not wait_until(self._answers, timeout=20):
             problem = log_tail(log)
