@@ -139,23 +139,34 @@ def unit_folders(directory: Directory) -> dict[str, str]:
     return {u.address: u.folder for u in directory.units}
 
 
-def folders_taken_over(before: Directory | dict[str, str], after: Directory | dict[str, str]) -> list[str]:
-    """Each unit of `before` gone from `after` whose folder a unit new in `after` takes:
-    a unit whose address was changed. A receive book is the address's (storage/register.py),
-    so the new address began at 1 again in the same folder, beside the old book's letters
-    with the same numbers (session 37's red team). Said so that the change is refused.
-    Each side a Directory or {address: folder}."""
+def folders_taken_over(before: Directory | dict[str, str], after: Directory | dict[str, str],
+                       owners: dict[str, str] | None = None) -> list[str]:
+    """Each unit of `after` whose folder held another address's letters: a unit whose
+    address was changed, a new unit given a folder its old unit left, two units that
+    swapped folders. A receive book is the address's (storage/register.py), so the
+    newcomer began at 1 again in that folder, beside the other book's letters with the
+    same numbers (session 37's red team; session 38's for a folder left by a unit that
+    stayed). Said so that the change is refused. Each side a Directory or {address:
+    folder}; `owners`: {folder: address} of every folder used before, beyond `before`'s."""
     old = before if isinstance(before, dict) else unit_folders(before)
     now = after if isinstance(after, dict) else unit_folders(after)
-    new = {folder: address for address, folder in now.items() if address not in old}
+    held = {**(owners or {}), **{folder: address for address, folder in old.items()}}
     problems = []
-    for address, folder in old.items():
-        if address not in now and folder in new:
+    for address, folder in now.items():
+        owner = held.get(folder)
+        if owner is None or owner == address:
+            continue
+        if owner not in now:
             problems.append(
-                f"unit {address} is gone and its folder {folder!r} is now {new[folder]}'s: a receive book "
-                f"belongs to an address, so {new[folder]} would number from 1 again beside {address}'s "
-                f"letters in that folder; keep the address {address} (change its names instead), or give "
-                "the new address a folder of its own")
+                f"unit {owner} is gone and its folder {folder!r} is now {address}'s: a receive book "
+                f"belongs to an address, so {address} would number from 1 again beside {owner}'s "
+                f"letters in that folder; keep the address {owner} (change its names instead), or give "
+                f"{address} a folder of its own")
+        else:
+            problems.append(
+                f"the folder {folder!r} holds {owner}'s letters and is now {address}'s: a receive book "
+                f"belongs to an address, so {address} would number from 1 again beside {owner}'s "
+                f"letters in that folder; give {address} a folder of its own")
     return problems
 
 
