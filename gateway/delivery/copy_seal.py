@@ -82,6 +82,16 @@ def seal_header(data_dir: str | os.PathLike, letter) -> tuple[str, str]:  # noqa
     return HEADER, copy_seal(copy_seal_key(data_dir), letter.unit, letter.book, letter.receive_no, letter.queue_id)
 
 
+def alert_seal_header(data_dir: str | os.PathLike, name_unit: str, queue_id: str) -> tuple[str, str]:
+    """(X-Saraban-Copy-Seal, its value) for an alert filed under `name_unit` (registrar.py):
+    an attempt done again finds it filed only with this seal (gateway/delivery/imap.py
+    `_holds`). Its Message-ID and X-Saraban-Unit follow from the queue id, which the 250
+    gives the sender: without the seal, a message the sender mailed to the registrar's
+    account with those headers stood for the alert, and the alert was never filed
+    (session 38's red team). Book "alert", number "-": never a receive number read back."""
+    return HEADER, copy_seal(copy_seal_key(data_dir), name_unit, "alert", "-", queue_id)
+
+
 def sealed_by_us(key: bytes, value: str, unit: str, book: str, receive_no: str, queue_id: str) -> bool:
     """Whether `value` (the copy's X-Saraban-Copy-Seal) is this gateway's seal on these fields."""
     words = value.split()  # a long field is folded: "v1" and the digest on lines of their own

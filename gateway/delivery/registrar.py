@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.delivery.copy_seal import seal_header
+from gateway.delivery.copy_seal import alert_seal_header, seal_header
 from gateway.delivery.maildir import message_name
 from gateway.delivery.route import Destination, RegistrarRouteMissing, destination, transport
 from gateway.pipeline.classified import store_for
@@ -257,6 +257,8 @@ def deliver_alert(services: Services, item: OutboxItem) -> None:
     msg["X-Saraban-Alert"] = reason
     msg["X-Saraban-Queue-Id"] = item.queue_id
     msg["X-Saraban-Unit"] = name_unit
+    seal_name, seal_value = alert_seal_header(services.settings.data_dir, name_unit, item.queue_id)
+    msg[seal_name] = seal_value
     msg.set_content(th.format(**values) + "\n\n" + en.format(**values) + "\n")
     data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
     where = Destination("maildir", maildir_folder=folder)
