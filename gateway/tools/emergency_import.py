@@ -32,7 +32,7 @@ from rules.model import LetterFacts, ParsedMail
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.service.services import Services
 from rules.thai_time import BANGKOK, now_utc, thai_datetime
-from gateway.tools.actions import record_action
+from gateway.tools.actions import clean_reason, record_action
 from gateway.tools.common import ToolError, friendly, open_services, sheet_text, unit_name
 from gateway.tools.progress import Progress
 from gateway.tools.scan_types import SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, max_scan_bytes, scan_type, sniffed
@@ -320,7 +320,7 @@ def read_rows(csv_path: Path, max_scan: int | None = None) -> list[Row]:
                                     f"({thai_datetime(now)}) กรุณาตรวจสอบปี พ.ศ.")
             rows.append(Row(line, number, received_at, get("sender"), get("subject"),
                             get("reference") or None, parse_letter_date(get("letter_date")),
-                            get("addressee") or None, get("action") or None, get("note") or None,
+                            get("addressee") or None, _annotation(get("action")), _annotation(get("note")),
                             [path for path, _ in checked], [file for _, file in checked]))
         except ValueError as exc:
             problems.append((line, str(exc), getattr(exc, "th", None) or str(exc)))
@@ -383,6 +383,14 @@ class _Read:
     mail: ParsedMail | None = None
     secrecy: str = "none"
     clash: tuple[str, str] | None = None  # (English, Thai): its number is another letter's
+
+
+def _annotation(text: str | None) -> str | None:
+    """The registrar's การปฏิบัติ or หมายเหตุ as the register keeps a reason: one line, no
+    control or bidi characters, at most REASON_MAX characters (session 38: kept as typed,
+    an override reversed the register's remarks column for every clerk, and 1,000
+    characters broke the printed book)."""
+    return clean_reason(text)
 
 
 # What identifies the letter of a row, as the register keeps it: a row under a number

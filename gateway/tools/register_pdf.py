@@ -32,9 +32,20 @@ def pdf_text(text: str) -> str:
     return (text or "").replace("\u0e33", "\u0e4d\u0e32")
 
 
+# A row is drawn on one page: a cell of more lines than a page holds made fpdf raise
+# ("The row ... is too high"), and one letter mailed with a 1,200-character subject
+# made the unit's printed book of the year fail, at the desk and on the command line
+# (session 38's red team). A cell is cut at this many lines, ending "…"; the whole text
+# is in the register (the desk, `register show`, the CSV export).
+MAX_LINES = 24
+
+
 def cell_text(text: str, column_width: float, measure: Callable[[str], float]) -> str:
-    """Broken into lines between Thai words (segmented as written), then spelled for the PDF."""
+    """Broken into lines between Thai words (segmented as written), then spelled for the
+    PDF; at most MAX_LINES lines."""
     lines = wrap(text, column_width - 2 * PADDING - 1, lambda t: measure(pdf_text(t)))
+    if len(lines) > MAX_LINES:
+        lines = lines[:MAX_LINES - 1] + ["…"]
     return "\n".join(pdf_text(line) for line in lines)
 
 

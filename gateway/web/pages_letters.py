@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from rules.names import saved_name
-from rules.thai_text import expand_year, thai_to_arabic
+from rules.thai_text import clean_field, clean_lines, expand_year, thai_to_arabic
 from rules.thai_time import BANGKOK
 from gateway.tools.actions import acting_as, clean_reason, record_action
 from gateway.tools.common import ToolError, not_on_this_gateway
@@ -238,8 +238,13 @@ def file_response(data: bytes, filename: str | None, content_type: str) -> Respo
     })
 
 
-def _text(form: FormData, name: str, limit: int) -> str:
-    return str(form.get(name) or "").strip()[:limit]
+def _text(form: FormData, name: str, limit: int, lines: bool = False) -> str:
+    """A field typed at the desk as the register keeps it: without control or format
+    characters (an ESC or a bidi override, kept as typed until session 38, drew another
+    clerk's register column reversed), one line unless `lines`, cut at `limit`."""
+    text = str(form.get(name) or "")
+    kept = clean_lines(text) if lines else (clean_field(text) or "")
+    return kept.strip()[:limit]
 
 
 def letter_action(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
@@ -273,7 +278,7 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
                                                         "department": department})
         done = "assigned"
     else:
-        note = _text(form, "note", 4000)
+        note = _text(form, "note", 4000, lines=True)
         if not note:
             return letter_view(desk, request, person, None, word("notes", lang) + "?", 400)
         with acting_as(person.who), desk.services.db.session() as session:
