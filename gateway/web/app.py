@@ -194,6 +194,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         return desk.error(request, None, 500, word("error"), word("error_text"))
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, 500: server_error})
+    # No redirect for a trailing slash: Starlette built its Location from the Host header,
+    # before any sign-in (`GET /letters/3/` with `Host: evil.example` answered 307 to
+    # http://evil.example/letters/3: session 38's red team). Such a path is not found.
+    app.router.redirect_slashes = False
     app.state.desk = desk
     wrapped = SecurityHeaders(app, settings.web.cookie_secure)
     wrapped.desk = desk  # closed by the server (gateway/web/server.py)

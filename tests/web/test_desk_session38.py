@@ -80,3 +80,11 @@ def test_the_emergency_registers_remarks_are_one_clean_line_and_print(desk):
     flat = _book(clerk.post("/export", {"unit": "saraban.latkrabang", "book": "general", "year": "2569",
                                         "format": "pdf"}))
     assert "หมายเหตุยาวS38" in flat
+
+
+def test_a_trailing_slash_is_not_redirected_to_the_host_the_request_names(desk):
+    from tests.web.client import Client
+
+    client = Client(desk.url)
+    answer = client.request("GET", "/letters/1/", headers={"Host": "evil.example"})
+    assert answer.status == 404 and "evil.example" not in (answer.header("location") or ""), answer.status
