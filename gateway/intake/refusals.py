@@ -48,6 +48,7 @@ class RefusalRecorder:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="refusals")
         self._owed_file = Path(data_dir) / OWED_FILE
         self._owed: deque[dict] = deque(_read_owed(self._owed_file), maxlen=OWED_MAX)  # in self._thread only
+        self._later: asyncio.Future | None = None
 
     def __call__(self, reason: str, info: dict) -> None:
         if reason not in RECORDED:
@@ -72,10 +73,12 @@ class RefusalRecorder:
                       owed=len(self._owed), kept_in=str(self._owed_file) if kept else None,
                       detail="recorded once the database is usable again")
 
-    async def write_owed(self) -> None:
-        """The supervisor's tick: the refusals owed, written if the database is usable."""
-        if self._owed:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._write_later)
+    def write_owed(self) -> None:
+        """The supervisor's tick: the refusals owed, written if the database is usable. Not
+        waited for: a database that is down may take its connect timeout to say so, and
+        the tick also watches the runners. One write in flight at a time."""
+        if self._owed and (self._later is None or self._later.done()):
+            self._later = asyncio.get_running_loop().run_in_executor(self._thread, self._write_later)
 
     def _write_later(self) -> None:
         owed = len(self._owed)

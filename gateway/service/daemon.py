@@ -420,7 +420,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
             try:
                 await loop.run_in_executor(None, supervisor.check)
                 await loop.run_in_executor(None, database_watch.check)
-                await refusals.write_owed()
+                refusals.write_owed()
                 if time.monotonic() - last_status >= 10:
                     notifier.status(_status_line(settings, port, directory, supervisor, spool))
                     last_status = time.monotonic()
