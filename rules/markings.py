@@ -624,7 +624,20 @@ _PLACED_START, _PLACED_END = "\ufdd2", "\ufdd3"  # a ::before/::after string pla
 # (`ลับ<div class=h>x</div>ที่สุด`, `ลับ<br style=display:none>ที่สุด`: one line once it
 # is hidden), not where plain blocks or a <pre> put the letters on two lines.
 _CROSSABLE = "\ufdd4"
-_STYLABLE = frozenset({"style", "class", "id", "hidden"})
+_STYLABLE = frozenset({"style", "class", "id", "hidden", "popover", "inert", "color", "bgcolor"})
+# Since session 38. Not only the element that makes the break: every element inside one
+# that may not be shown is crossed too (`<span style="display:none"><p>x</p></span>`, the
+# <p> itself unstyled), and its text read as an inline element's (skipped between two
+# letters). An element may not be shown when an attribute hides it or may (`hidden`,
+# `popover`, `inert`, a font's colour), its style is not harmless (`_style_may_hide`), a
+# sheet's hiding rule names its tag, class or id (`_sheet_tags`), or its tag is one a
+# browser does not draw, or draws closed or in a box of its own: a closed <dialog>, a
+# <title> in the body, a <template>, a <details>' content, a select's options...
+_MAY_NOT_SHOW = frozenset(
+    "template dialog title noscript noframes noembed script style details select option optgroup datalist object "
+    "applet iframe frame frameset embed svg math video audio canvas picture map textarea slot marquee progress "
+    "meter".split())
+_HIDING_ATTRIBUTES = frozenset({"hidden", "popover", "inert", "color", "bgcolor"})
 _SKIPPED = (f"(?:{_INLINE_START}[^{_INLINE_START}{_INLINE_END}\n]{{0,2000}}{_INLINE_END}"
             f"|[{_INLINE_START}{_INLINE_END}]|{_CROSSABLE}\n){{0,16}}")
 # Each marking, longest first, its letters with elements between them allowed; the
@@ -767,36 +780,198 @@ def _pseudo_rules(markup: str) -> list[tuple[str | None, frozenset[str], str | N
 # element carries: such blocks' line breaks are crossed too (`_styled_break`). The
 # cascade is not worked out; a rule that can hide or shrink, whose selector's last
 # compound names a tag (or any element), makes every block of that tag crossable.
+# Since session 38 a rule "can hide" unless each of its declarations is one that cannot
+# (`_style_may_hide`: a whitelist, failing closed), not when one of a list of hiding
+# declarations matched: the list missed transparent and near-white colours, `font:0/0 a`,
+# `font-size:1e-3px`, `margin-left:-9999px`, `scale:0`, `block-size:0`, escapes and
+# comments inside a declaration; a sheet from elsewhere (`<link rel=stylesheet>`,
+# `@import`) was not read at all.
 _SHEET_RULE = re.compile(r"([^{}<>;]{1,300}?)\{([^{}]{0,2000})\}")
-# A declaration that can take a block's text out of sight or shrink it to nothing; a
-# Word or Outlook sheet's `p.MsoNormal{margin:0;font-size:11pt;color:black}` does not.
-_MAY_HIDE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|content-visibility\s*:\s*hidden|mso-hide"
-    r"|(?:font-size|line-height|zoom|(?:max-)?(?:height|width))\s*:\s*(?:0*\.?0*|[0-2](?:\.\d*)?px|[0-1](?:\.\d*)?pt"
-    r"|0?\.[0-2]\d*r?em|[0-9](?:\.\d*)?%)\s*(?:[;!}]|$)"
-    r"|opacity\s*:\s*0?\.?0|filter\s*:[^;}]*opacity|color\s*:\s*(?:#f{3}\b|#f{6}\b|white|transparent|rgba?\(\s*255\s*,"
-    r"\s*255\s*,\s*255)|position\s*:\s*(?:absolute|fixed)|clip|text-indent\s*:\s*-|transform\s*:", re.I)
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
+_IMPORTANT = re.compile(r"!\s*important\s*$", re.I)
+# Declarations that cannot take text out of sight, whatever their value.
+_HARMLESS_PROPERTIES = frozenset(
+    "font-family font-weight font-style font-variant font-variant-ligatures font-variant-numeric font-kerning "
+    "font-feature-settings font-stretch text-align text-align-last text-decoration text-decoration-line "
+    "text-decoration-style text-decoration-color text-underline-position text-underline text-transform white-space "
+    "word-wrap overflow-wrap word-break line-break hyphens list-style list-style-type list-style-position "
+    "border-collapse border-spacing cursor page page-break-before page-break-after page-break-inside break-before "
+    "break-after break-inside orphans widows tab-size tab-interval tab-stops layout-grid layout-grid-mode text-justify "
+    "text-autospace punctuation-wrap table-layout caption-side empty-cells box-sizing border-radius outline "
+    "outline-style -webkit-text-size-adjust -ms-text-size-adjust text-size-adjust -webkit-font-smoothing "
+    "-moz-osx-font-smoothing text-rendering".split())
+_HARMLESS_KEYWORDS = {
+    "display": frozenset("block inline inline-block list-item table table-row table-cell table-row-group "
+                         "table-header-group table-footer-group table-column table-caption flow-root".split()),
+    "vertical-align": frozenset("baseline top middle bottom sub super text-top text-bottom".split()),
+    "overflow": frozenset({"visible", "auto", "scroll"}),
+    "font-size": frozenset("xx-small x-small small medium large x-large xx-large xxx-large larger smaller".split()),
+    "line-height": frozenset({"normal"}),
+}
+_ANY_VALUE = frozenset({"inherit", "initial", "unset", "revert"})
+# A length as a pixel count (an em, a percentage of a font: of 16 px); no exponent, no calc().
+_LENGTH = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(px|pt|pc|cm|mm|in|q|r?em|ex|ch|%)?", re.I)
+_PX = {"": 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "cm": 37.8, "mm": 3.78, "in": 96.0, "q": 0.945, "em": 16.0,
+       "rem": 16.0, "ex": 8.0, "ch": 8.0, "%": 0.16}
+# Colours a reader sees on a light page (dark, opaque), and backgrounds that are light.
+_DARK_NAMES = frozenset("black windowtext navy blue darkblue mediumblue maroon darkred red green darkgreen purple "
+                        "teal olive gray grey dimgray dimgrey darkslategray darkslategrey brown indigo "
+                        "midnightblue".split())
+_LIGHT_NAMES = frozenset("white window yellow ivory snow whitesmoke lightyellow lightgray lightgrey silver "
+                         "gainsboro beige azure aliceblue ghostwhite lightcyan transparent none auto".split())
+_HEX_COLOUR = re.compile(r"#([0-9a-f]{3}|[0-9a-f]{6})", re.I)
+_RGB_COLOUR = re.compile(r"rgba?\(\s*(\d{1,3})\s*[, ]\s*(\d{1,3})\s*[, ]\s*(\d{1,3})\s*(?:[,/]\s*(1|1\.0*|100%)\s*)?\)",
+                         re.I)
+# Where a page sets a background (a sheet, a style, an attribute, Outlook's highlight):
+# dark text shows only if every one of them is light.
+_BACKGROUND = re.compile(r"(?:background(?:-color|-image)?|mso-highlight|mso-shading)\s*:\s*([^;}\"'<>]{0,200})"
+                         r"|\b(?:bgcolor|background)\s*=\s*[\"']?([^\"'\s>]{0,200})", re.I)
+_OTHER_SHEET = re.compile(r"<link\b[^>]{0,2000}stylesheet|@import|<\?xml-stylesheet", re.I)
+
+
+def _luminance(colour: str) -> float | None:
+    """The luminance (0-255) of an opaque colour written as a name of the lists above, #rgb,
+    #rrggbb or rgb(); None for anything else (a transparent, hsl() or unknown colour)."""
+    colour = colour.strip().lower()
+    if colour in _DARK_NAMES:
+        return 0.0
+    if colour in _LIGHT_NAMES:
+        return 255.0
+    if (m := _HEX_COLOUR.fullmatch(colour)) is not None:
+        h = m[1] if len(m[1]) == 6 else "".join(c * 2 for c in m[1])
+        r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    elif (m := _RGB_COLOUR.fullmatch(colour)) is not None:
+        r, g, b = (int(m[i]) for i in (1, 2, 3))
+        if max(r, g, b) > 255:
+            return None
+    else:
+        return None
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _dark_text_shows(markup: str) -> bool:
+    """Whether every background the page sets is light (so dark text on it shows)."""
+    for m in _BACKGROUND.finditer(markup):
+        value = (m[1] if m[1] is not None else m[2] or "").strip()
+        value = _IMPORTANT.sub("", value).strip()
+        if value.lower() in _ANY_VALUE or not value:
+            continue
+        light = _luminance(value)
+        if light is None or light < 180:
+            return False
+    return True
+
+
+def _lengths(value: str, unitless: float = 1.0) -> list[float] | None:
+    """Each of a value's words as pixels (a unitless number times `unitless`), None
+    when one is not a plain length."""
+    out = []
+    for word in value.split():
+        m = _LENGTH.fullmatch(word)
+        if m is None:
+            return None
+        unit = (m[2] or "").lower()
+        out.append(float(m[1]) * (_PX[unit] if unit else unitless))
+    return out or None
+
+
+def _declaration_harmless(prop: str, value: str, dark_shows: bool) -> bool:
+    """Whether a declaration cannot take text out of sight or shrink it (the whitelist)."""
+    low = value.lower()
+    if prop in _HARMLESS_PROPERTIES or low in _ANY_VALUE:
+        return True
+    if prop.startswith("mso-") and not prop.startswith(("mso-hide", "mso-highlight", "mso-shading")):
+        return True  # Word's own (mso-style-name, mso-fareast-font-family...)
+    if low in _HARMLESS_KEYWORDS.get(prop, ()):
+        return True
+    if prop == "font-size":
+        sizes = _lengths(value, unitless=0.0)
+        return sizes is not None and len(sizes) == 1 and sizes[0] >= 6
+    if prop == "line-height":
+        heights = _lengths(value, unitless=16.0)
+        return heights is not None and len(heights) == 1 and heights[0] >= 6
+    if prop == "font":  # `11pt "Calibri"`, `bold 12px/1.5 Tahoma`: every length at least 6 px
+        words = [w for w in re.split(r"[\s/]+", value) if w and w[0] in "0123456789.+-"]
+        sizes = [_lengths(w, unitless=16.0) for w in words]
+        return bool(sizes) and all(size is not None and size[0] >= 6 for size in sizes)
+    if prop.startswith(("margin", "padding")) and not prop.startswith("margin-trim"):
+        sizes = _lengths(" ".join(w for w in low.split() if w != "auto") or "0")
+        return sizes is not None and all(0 <= size <= 400 for size in sizes)
+    if prop == "text-indent":
+        sizes = _lengths(value)
+        return sizes is not None and len(sizes) == 1 and -100 <= sizes[0] <= 400
+    if prop.startswith("border"):  # a width, a style, a colour: no width past 50 px
+        sizes = [_lengths(w) for w in low.split() if _LENGTH.fullmatch(w)]
+        return all(size is not None and 0 <= size[0] <= 50 for size in sizes)
+    if prop.startswith("min-"):
+        return True  # only ever makes a box larger
+    if prop in ("width", "height", "max-width", "max-height"):
+        if low in ("auto", "none"):
+            return True
+        m = _LENGTH.fullmatch(low)
+        return m is not None and float(m[1]) >= (10 if m[2] == "%" else 6 / _PX[(m[2] or "px").lower()])
+    if prop in ("letter-spacing", "word-spacing"):
+        sizes = [0.0] if low == "normal" else _lengths(value)
+        return sizes is not None and len(sizes) == 1 and -2 <= sizes[0] <= 20
+    if prop == "color":
+        colour = _luminance(value)
+        return dark_shows and colour is not None and colour < 140
+    if prop in ("background", "background-color"):
+        colour = _luminance(value)
+        return colour is not None and colour >= 180
+    return False
+
+
+def _style_may_hide(css: str, dark_shows: bool = True) -> bool:
+    """Whether a rule's declarations or a style attribute may take its element's text out
+    of sight: any declaration that is not harmless (`_declaration_harmless`), its escapes
+    decoded and comments dropped first. `dark_shows`: no background on the page is dark."""
+    if "/*" in css:
+        css = _CSS_COMMENT.sub(" ", css)
+    if "\\" in css:
+        css = _CSS_ESCAPE.sub(_css_unescaped, css)
+    for declaration in css.split(";"):
+        prop, colon, value = declaration.partition(":")
+        if not colon:
+            if declaration.strip():
+                return True  # not a declaration a reading knows: fail closed
+            continue
+        value = _IMPORTANT.sub("", value.strip()).strip()
+        if not _declaration_harmless(prop.strip().lower(), value, dark_shows):
+            return True
+    return False
+
+
 _STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)(?:</style\s*>|$)", re.I | re.S)
 MAX_SHEET_RULES = 500
 ANY_ELEMENT = "*"
+_SELECTOR_NAMES = re.compile(r"([.#])((?:[\w-]|\\.)+)")
 
 
-def _sheet_tags(markup: str) -> frozenset[str]:
+def _sheet_tags(markup: str, dark_shows: bool = True) -> frozenset[str]:
     """The tags a style sheet's hiding rules may match by tag (ANY_ELEMENT: by a
-    universal, attribute or pseudo-class selector); at most MAX_SHEET_RULES rules read."""
+    universal, attribute or pseudo-class selector, or a sheet not in the markup), and
+    since session 38 the classes (".name") and ids ("#name") they name; at most
+    MAX_SHEET_RULES rules read."""
     tags: set[str] = set()
+    if _OTHER_SHEET.search(markup):
+        tags.add(ANY_ELEMENT)  # a linked or imported sheet: what it hides is not known here
     read = 0
     for sheet in _STYLE_ELEMENT.finditer(markup):
-        for m in _SHEET_RULE.finditer(sheet[1]):
+        text = _CSS_COMMENT.sub(" ", sheet[1]) if "/*" in sheet[1] else sheet[1]
+        for m in _SHEET_RULE.finditer(text):
             read += 1
             if read > MAX_SHEET_RULES:
                 return frozenset(tags | {ANY_ELEMENT})  # past the bound: fail closed
-            if not _MAY_HIDE.search(m[2]):
+            if not _style_may_hide(m[2], dark_shows):
                 continue
             for selector in m[1].split(","):
                 last = re.split(r"[\s>+~]+", selector.strip())[-1] if selector.strip() else ""
-                if not last or last[0] in ".#" or last.startswith("@"):
-                    continue  # a class or id: the element carries it (`_STYLABLE`); an at-rule
+                if not last or last.startswith("@"):
+                    continue  # an at-rule
+                tags.update(kind + name.lower() for kind, name in _SELECTOR_NAMES.findall(last))
+                if last[0] in ".#":
+                    continue  # a class or id: the element carries it (`_STYLABLE`)
                 tag = re.match(r"[a-zA-Z][\w-]*", last)
                 tags.add(tag[0].lower() if tag else ANY_ELEMENT)
     return frozenset(tags)
@@ -826,8 +1001,11 @@ def _read_html(markup: str, shown: bool = False, depth: int = 0, cells_inline: b
         # "<" there to the end (300 KB of `<a ` took minutes). Read as the text it is.
         markup = markup[:last + 1] + markup[last + 1:].replace("<", "&lt;")
     pseudo = _pseudo_rules(markup) if _PSEUDO_HINT.search(markup) else []
-    sheet_tags = _sheet_tags(markup) if "<style" in markup.lower() else frozenset()
-    reader = _HtmlText(shown, depth, drawn, cells_inline, reversed_rtl, pseudo, sheet_tags)
+    low = markup.lower()
+    dark_shows = _dark_text_shows(markup) if ("background" in low or "bgcolor" in low or "mso-" in low) else True
+    sheet_tags = (_sheet_tags(markup, dark_shows) if ("<style" in low or "stylesheet" in low or "@import" in low)
+                  else frozenset())
+    reader = _HtmlText(shown, depth, drawn, cells_inline, reversed_rtl, pseudo, sheet_tags, dark_shows)
     try:
         reader.feed(markup)
         reader.close()
@@ -994,13 +1172,17 @@ _HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:
 class _HtmlText(HTMLParser):
     def __init__(self, shown: bool = False, depth: int = 0, drawn: frozenset[str] = frozenset(),
                  cells_inline: bool = False, reversed_rtl: bool = False, pseudo=(),  # noqa: ANN001
-                 sheet_tags: frozenset[str] = frozenset()) -> None:
+                 sheet_tags: frozenset[str] = frozenset(), dark_shows: bool = True) -> None:
         super().__init__(convert_charrefs=True)
+        self._dark_shows = dark_shows  # `_dark_text_shows`: no background on the page is dark
         self._pseudo = pseudo  # `_pseudo_rules`: strings placed in the elements they match
         self._sheet_tags = sheet_tags  # `_sheet_tags`: blocks a sheet may hide by their tag
         self._inline: list[str] = []  # inline elements open in the current block
         self._block_depth = 0  # blocks open: a block inside a block may be hidden by a sheet
         self._styled_blocks: list[bool] = []  # blocks open, each with a style, class or id or not
+        self._crossing: list[tuple[str, bool]] = []  # open elements, each one that may not be shown or not
+        self._crossing_open = 0  # of them, those that may not be shown: inside one, all is crossed
+        self._open_tags: dict[str, int] = {}  # open elements by tag: an end tag of none is one look
         self._attribute_text = False  # an img's alt, a field's value: an element's own text
         self._after: list[tuple[str, str]] = []  # (tag, ::after string) of open elements
         self._finished = False
@@ -1064,7 +1246,41 @@ class _HtmlText(HTMLParser):
                 else:
                     self._after.append((tag, text))
 
+    def _may_not_show(self, tag: str, attrs) -> bool:  # noqa: ANN001 - HTMLParser's (name, value) pairs
+        """Whether a browser may not show the element (its descendants with it): since session 38."""
+        if tag in _MAY_NOT_SHOW:
+            return True
+        sheet = self._sheet_tags
+        if sheet and (ANY_ELEMENT in sheet or tag in sheet):
+            return True
+        for name, value in attrs:
+            if name in _HIDING_ATTRIBUTES or (name == "style" and value and _style_may_hide(value, self._dark_shows)):
+                return True
+            if sheet and value and name == "class" and any("." + c in sheet for c in value.lower().split()):
+                return True
+            if sheet and value and name == "id" and "#" + value.strip().lower() in sheet:
+                return True
+        return False
+
+    def _enter(self, tag: str, attrs) -> None:  # noqa: ANN001
+        hides = self._may_not_show(tag, attrs)
+        self._crossing.append((tag, hides))
+        self._crossing_open += hides
+        self._open_tags[tag] = self._open_tags.get(tag, 0) + 1
+
+    def _leave(self, tag: str) -> None:
+        if not self._open_tags.get(tag):
+            return  # an end tag of no open element: ignored, as a browser does
+        while self._crossing:  # elements left unclosed end with it
+            open_tag, hides = self._crossing.pop()
+            self._crossing_open -= hides
+            self._open_tags[open_tag] -= 1
+            if open_tag == tag:
+                break
+
     def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001 - HTMLParser's signature
+        if tag not in _HTML_VOID:
+            self._enter(tag, attrs)
         if tag in self._blocks:
             self._inline = []
             self._block_depth += tag not in _HTML_VOID
@@ -1107,7 +1323,7 @@ class _HtmlText(HTMLParser):
         """A block's (or <br>'s) line break, marked crossable when a style may hide the
         element (it has a style, class or id, or a sheet's rule names its tag): its start
         here, its end in handle_endtag."""
-        styled = (any(name in _STYLABLE for name, _ in attrs)
+        styled = (self._crossing_open > 0 or any(name in _STYLABLE for name, _ in attrs)
                   or (bool(self._sheet_tags) and (tag in self._sheet_tags or ANY_ELEMENT in self._sheet_tags)))
         if not void:
             self._styled_blocks.append(styled)
@@ -1157,6 +1373,7 @@ class _HtmlText(HTMLParser):
             self._break()
 
     def handle_endtag(self, tag: str) -> None:
+        self._leave(tag)
         if self._after and any(t == tag for t, _ in self._after):
             while self._after:
                 open_tag, text = self._after.pop()
@@ -1193,7 +1410,7 @@ class _HtmlText(HTMLParser):
             self._annotation = 0  # an annotation left unclosed ends with its ruby
 
     def _put(self, text: str) -> None:
-        apart = self._inline or self._block_depth > 1 or self._attribute_text
+        apart = self._inline or self._block_depth > 1 or self._attribute_text or self._crossing_open
         self._line.append(_INLINE_START + text + _INLINE_END if apart and text else text)
 
     def handle_data(self, data: str) -> None:
