@@ -952,7 +952,10 @@ def _sheet_tags(markup: str, dark_shows: bool = True) -> frozenset[str]:
     """The tags a style sheet's hiding rules may match by tag (ANY_ELEMENT: by a
     universal, attribute or pseudo-class selector, or a sheet not in the markup), and
     since session 38 the classes (".name") and ids ("#name") they name; at most
-    MAX_SHEET_RULES rules read."""
+    MAX_SHEET_RULES rules read. A tag a rule names only below others named by their tags
+    alone (`div div`, `td > p`) is kept as "p<td" (`_named_by_sheet` asks that a td be
+    open around the p: the cascade is not worked out, so an element only so named is
+    crossed, not every one of its tag)."""
     tags: set[str] = set()
     if _OTHER_SHEET.search(markup):
         tags.add(ANY_ELEMENT)  # a linked or imported sheet: what it hides is not known here
@@ -973,7 +976,12 @@ def _sheet_tags(markup: str, dark_shows: bool = True) -> frozenset[str]:
                 if last[0] in ".#":
                     continue  # a class or id: the element carries it (`_STYLABLE`)
                 tag = re.match(r"[a-zA-Z][\w-]*", last)
-                tags.add(tag[0].lower() if tag else ANY_ELEMENT)
+                if tag is None:
+                    tags.add(ANY_ELEMENT)
+                    continue
+                above = [] if "+" in selector or "~" in selector else re.split(r"[\s>]+", selector.strip())[:-1]
+                needed = sorted({c.lower() for c in above if re.fullmatch(r"[a-zA-Z][\w-]*", c)})
+                tags.add("<".join([tag[0].lower(), *needed]))
     return frozenset(tags)
 
 
@@ -1177,6 +1185,11 @@ class _HtmlText(HTMLParser):
         self._dark_shows = dark_shows  # `_dark_text_shows`: no background on the page is dark
         self._pseudo = pseudo  # `_pseudo_rules`: strings placed in the elements they match
         self._sheet_tags = sheet_tags  # `_sheet_tags`: blocks a sheet may hide by their tag
+        self._sheet_below: dict[str, list[list[str]]] = {}  # a tag a sheet hides below others: their tags
+        for name in sheet_tags:
+            if "<" in name:
+                tag, *above = name.split("<")
+                self._sheet_below.setdefault(tag, []).append(above)
         self._inline: list[str] = []  # inline elements open in the current block
         self._block_depth = 0  # blocks open: a block inside a block may be hidden by a sheet
         self._styled_blocks: list[bool] = []  # blocks open, each with a style, class or id or not
@@ -1250,9 +1263,9 @@ class _HtmlText(HTMLParser):
         """Whether a browser may not show the element (its descendants with it): since session 38."""
         if tag in _MAY_NOT_SHOW:
             return True
-        sheet = self._sheet_tags
-        if sheet and (ANY_ELEMENT in sheet or tag in sheet):
+        if self._named_by_sheet(tag):
             return True
+        sheet = self._sheet_tags
         for name, value in attrs:
             if name in _HIDING_ATTRIBUTES or (name == "style" and value and _style_may_hide(value, self._dark_shows)):
                 return True
@@ -1261,6 +1274,16 @@ class _HtmlText(HTMLParser):
             if sheet and value and name == "id" and "#" + value.strip().lower() in sheet:
                 return True
         return False
+
+    def _named_by_sheet(self, tag: str) -> bool:
+        """Whether a sheet's hiding rule may match the element by its tag (and the tags
+        of the elements open around it)."""
+        sheet = self._sheet_tags
+        if not sheet:
+            return False
+        if ANY_ELEMENT in sheet or tag in sheet:
+            return True
+        return any(all(self._open_tags.get(t) for t in above) for above in self._sheet_below.get(tag, ()))
 
     def _enter(self, tag: str, attrs) -> None:  # noqa: ANN001
         hides = self._may_not_show(tag, attrs)
@@ -1313,6 +1336,12 @@ class _HtmlText(HTMLParser):
             self._placed(tag, attrs)
 
     def handle_startendtag(self, tag: str, attrs) -> None:  # noqa: ANN001
+        if tag not in _HTML_VOID and not (self._open_tags.get("svg") or self._open_tags.get("math")):
+            # `<div style="display:none"/>x</div>`: in HTML the slash is ignored and the
+            # div holds x (since session 38; it read as closed, x shown). In SVG or MathML
+            # the element is closed.
+            self.handle_starttag(tag, attrs)
+            return
         if self._head and tag not in _HEAD_ELEMENTS:
             self._end_head()
         if tag in self._blocks:
@@ -1324,7 +1353,7 @@ class _HtmlText(HTMLParser):
         element (it has a style, class or id, or a sheet's rule names its tag): its start
         here, its end in handle_endtag."""
         styled = (self._crossing_open > 0 or any(name in _STYLABLE for name, _ in attrs)
-                  or (bool(self._sheet_tags) and (tag in self._sheet_tags or ANY_ELEMENT in self._sheet_tags)))
+                  or (void and self._named_by_sheet(tag)))
         if not void:
             self._styled_blocks.append(styled)
         if styled:

@@ -124,6 +124,7 @@ def top_secret_cases() -> dict[str, bytes]:
         **_session33_cases(),
         **_session34_cases(),
         **_session37_cases(),
+        **_session38_cases(),
         # Session 35: pages 201 to n-20 of a long PDF were not read
         # (tests/secrecy/test_middle_pages.py).
         "only on page 230 of a 260-page PDF": _plain(files=[("2569_dds_0403_57.pdf", thai_pdf(
@@ -171,6 +172,22 @@ def _session37_cases() -> dict[str, bytes]:
     return {
         "an XLSX sheet's tab name": with_file("รายชื่อ.xlsx", workbook(["รายชื่อ", "ลับที่สุด"])),
         "a DOCX comment": with_file("แผน.docx", commented("ลับที่สุด")),
+    }
+
+
+def _session38_cases() -> dict[str, bytes]:
+    """A ลับที่สุด an HTML body shows on one line, split inside its first syllable by an
+    element the browser does not show (tests/secrecy/test_html_hidden_session38.py): read
+    as no marking, certain, before session 38."""
+    lines = f"<p>{BODY.replace(chr(10), '<br>')}</p>"
+    return {
+        "HTML split by a closed <dialog>": _html_only(f"<html><body><div>ลั<dialog>x</dialog>บที่สุด</div>{lines}"
+                                                      "</body></html>"),
+        "HTML split by a paragraph in a hidden span": _html_only(
+            f'<html><body><div>ลั<span style="display:none"><p>x</p></span>บที่สุด</div>{lines}</body></html>'),
+        "HTML split by a paragraph a sheet colours transparent": _html_only(
+            f"<html><head><style>div p{{color:rgba(0,0,0,0)}}</style></head><body><div>ลั<p>x</p>บที่สุด</div>"
+            f"{lines}</body></html>"),
     }
 
 
