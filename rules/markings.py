@@ -637,7 +637,8 @@ _MAY_NOT_SHOW = frozenset(
     "template dialog title noscript noframes noembed script style details select option optgroup datalist object "
     "applet iframe frame frameset embed svg math video audio canvas picture map textarea slot marquee progress "
     "meter".split())
-_HIDING_ATTRIBUTES = frozenset({"hidden", "popover", "inert", "color", "bgcolor"})
+_HIDING_ATTRIBUTES = frozenset({"hidden", "popover", "inert"})
+_COLOUR_ATTRIBUTES = {"color": "color", "bgcolor": "background"}  # `<font color=white>`, as their style
 _SKIPPED = (f"(?:{_INLINE_START}[^{_INLINE_START}{_INLINE_END}\n]{{0,2000}}{_INLINE_END}"
             f"|[{_INLINE_START}{_INLINE_END}]|{_CROSSABLE}\n){{0,16}}")
 # Each marking, longest first, its letters with elements between them allowed; the
@@ -1268,6 +1269,9 @@ class _HtmlText(HTMLParser):
         sheet = self._sheet_tags
         for name, value in attrs:
             if name in _HIDING_ATTRIBUTES or (name == "style" and value and _style_may_hide(value, self._dark_shows)):
+                return True
+            if name in _COLOUR_ATTRIBUTES and not _declaration_harmless(_COLOUR_ATTRIBUTES[name], value or "",
+                                                                         self._dark_shows):
                 return True
             if sheet and value and name == "class" and any("." + c in sheet for c in value.lower().split()):
                 return True
