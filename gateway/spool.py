@@ -88,6 +88,9 @@ class Spool:
         for d in (self.tmp, self.new, self.failed, self.readings):
             d.mkdir(parents=True, exist_ok=True)
         self.new_sync = GroupSync(self.new)  # SMTP commits share directory fsyncs
+        # The time of receipt of a letter received now (SMTP): the daemon gives it a
+        # gateway/intake/clock_guard.py ReceiptClock, never before the last one given.
+        self.clock: Callable[[], dt.datetime] = now_utc
 
     def reading_path(self, queue_id: str) -> Path:
         return self.readings / f"{queue_id}.json"
@@ -144,7 +147,8 @@ class Spool:
         `received_at` (aware): when the letter reached us, if not now (IMAP intake: the
         message's INTERNALDATE, when it reached the central mailbox)."""
         queue_id = queue_id or new_queue_id()
-        header = _envelope_line(_envelope(queue_id, mail_from, rcpt_to, peer, helo, auth, received_at))
+        header = _envelope_line(_envelope(queue_id, mail_from, rcpt_to, peer, helo, auth,
+                                          received_at if received_at is not None else self.clock()))
         write_durably(self.new / f"{queue_id}.msg", (MAGIC, header, raw), tmp_dir=self.tmp)
         self.announce()
         return queue_id
@@ -319,7 +323,7 @@ class SpoolDraft:
         # run (in another thread) only once the commit is over, so a draft is never
         # overwritten while, or after, it is renamed into spool/new.
         self._lock = threading.Lock()
-        self._envelope = _envelope(self.queue_id, mail_from, rcpt_to, peer, helo)
+        self._envelope = _envelope(self.queue_id, mail_from, rcpt_to, peer, helo, received_at=spool.clock())
         header = MAGIC + _envelope_line(self._envelope, _ENVELOPE_ROOM)
         self._offset = len(header)
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o640)

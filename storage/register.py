@@ -387,6 +387,18 @@ def newest_register_year(session: Session) -> int | None:
     return session.scalar(select(func.max(RegisterCounter.year)))
 
 
+# How many of the latest entries `newest_receipt` looks at: a letter registered late (a
+# wait for DNS, a release from quarantine) carries its earlier time, never a later one.
+RECENT_ENTRIES = 200
+
+
+def newest_receipt(session: Session) -> dt.datetime | None:
+    """The latest time of receipt among the register's latest entries (by the primary
+    key: a few hundred rows, whatever the register's size), or None for an empty one."""
+    recent = select(_LETTERS.c.received_at).order_by(_LETTERS.c.id.desc()).limit(RECENT_ENTRIES).subquery()
+    return session.scalar(select(func.max(recent.c.received_at)))
+
+
 def unit_has_letters(session: Session, unit: str) -> bool:
     """Whether the register holds any entry of `unit` (a unit since removed from the
     directory stays readable while it does)."""

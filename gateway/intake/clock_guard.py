@@ -22,12 +22,14 @@ numbered there), until the registrar has settled those letters.
 """
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from typing import TYPE_CHECKING
 
 import structlog
 
 from rules.thai_time import be_year, now_utc, thai_datetime
-from storage.register import newest_register_year
+from storage.register import newest_receipt, newest_register_year
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
@@ -87,3 +89,75 @@ def clock_guard(settings: Settings, db: Database, where: str) -> ClockGuard | No
         return None
     with db.session() as session:
         return ClockGuard(newest_register_year(session), where)
+
+
+# A clock behind the last time of receipt by less than this is not worth a word in
+# `status` (the hold itself still applies: a book never goes back a second).
+STATUS_SLACK = dt.timedelta(seconds=60)
+
+
+class ReceiptClock:
+    """The time of receipt an intake gives a letter: the host's clock, never before the
+    last time of receipt it gave (or the register's newest at start) within the same
+    Buddhist-era year.
+
+    A clock stepped back within the year (an NTP correction, a wrong `date -s` set
+    right, a virtual machine restored from a snapshot) cannot be told from a right one by
+    its year (ClockGuard above), but it can by the last time given: the next letter was
+    dated before the one the book numbered before it, 16/2569 an hour before 15/2569
+    (session 38). While the clock is behind, every letter is dated at the last time
+    given (the register's order of numbers stays its order of times); the first such
+    letter logs `clock_stepped_back`, the clock passing the held time again
+    `clock_caught_up`, and `status` warns meanwhile (`receipt_warning`). A clock in an
+    earlier year is ClockGuard's: refused, or with `clock_check = false` taken at the
+    clock's own time, as the operator asked."""
+
+    def __init__(self, last: dt.datetime | None = None, where: str = "smtp"):
+        self.last = _aware(last) if last is not None else None
+        self.where = where
+        self.held = 0  # letters dated at the held time in the current spell
+        self._lock = threading.Lock()  # SMTP drafts are begun in the executor's threads
+
+    def now(self) -> dt.datetime:
+        with self._lock:
+            return self._now()
+
+    def _now(self) -> dt.datetime:
+        clock = now_utc()
+        last = self.last
+        if last is not None and clock < last and be_year(clock) == be_year(last):
+            self.held += 1
+            if self.held == 1:
+                log.warning("clock_stepped_back", where=self.where, clock=thai_datetime(clock),
+                            held_at=thai_datetime(last), behind_seconds=round((last - clock).total_seconds()),
+                            hint="times of receipt are held at the last one given until the clock passes it; "
+                                 "check the host's clock (timedatectl, chrony)")
+            return last
+        if self.held:
+            log.info("clock_caught_up", where=self.where, held=self.held, clock=thai_datetime(clock))
+            self.held = 0
+        self.last = clock
+        return clock
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)  # SQLite: naive UTC
+
+
+def receipt_clock(db: Database, where: str) -> ReceiptClock:
+    """A ReceiptClock that starts from the register's newest time of receipt."""
+    with db.session() as session:
+        return ReceiptClock(newest_receipt(session), where)
+
+
+def receipt_warning(newest: dt.datetime | None) -> list[str]:
+    """What `status` says while the host's clock is behind the register's newest time of
+    receipt in the same year (letters are dated at that time meanwhile)."""
+    if newest is None:
+        return []
+    newest, clock = _aware(newest), now_utc()
+    if clock + STATUS_SLACK >= newest or be_year(clock) != be_year(newest):
+        return []
+    return [f"the host's clock is behind the last time of receipt in the register ({thai_datetime(clock)} < "
+            f"{thai_datetime(newest)}): letters are dated {thai_datetime(newest)} until the clock passes it; "
+            "check the host's clock (timedatectl, chrony)"]

@@ -24,7 +24,7 @@ from gateway.service.health import HTTP_DEADLINE, Bounded, health, stalled
 from gateway.service.readiness import notice_warnings, ocr_warnings, waiting_warnings
 from gateway.service.http_server import HttpServer, json_response
 from gateway.sender.check import intake_checker
-from gateway.intake.clock_guard import clock_guard
+from gateway.intake.clock_guard import clock_guard, receipt_clock
 from gateway.intake.disk_space import StorageGuard, storage_guard
 from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
 from gateway.service.log import setup_logging
@@ -305,6 +305,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     handler.storage_guard = storage_guard(settings)  # 452 4.3.1 at MAIL FROM on a low disk
     handler.clock_guard = clock_guard(settings, db, "smtp")  # 451 4.3.0 while the clock is in a past year
+    spool.clock = receipt_clock(db, "smtp").now  # never a time of receipt before the last one given
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
     await handler.markings.start()  # the classification workers, started before the first DATA
     sessions = SessionTracker(handler)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from gateway.service.instance_lock import running_pid
 from gateway.config.settings import Settings
-from gateway.intake.clock_guard import clock_warning
+from gateway.intake.clock_guard import clock_warning, receipt_warning
 from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
 from gateway.service.db_file import problem_for_status
@@ -18,7 +18,7 @@ from storage.counts import counts, imap_mailboxes, notice_figures, retrying, wai
 from storage.errors import is_transient_reason
 from storage.schema_version import require_current
 from storage.outbox import LETTER_COPIES
-from storage.register import newest_register_year, units_with_classified_letters
+from storage.register import newest_receipt, newest_register_year, units_with_classified_letters
 
 
 def collect_status(settings: Settings) -> dict:
@@ -53,6 +53,7 @@ def collect_status(settings: Settings) -> dict:
             # Not behind a held lock (its table is the one a migration by hand locks):
             # the clock's warning waits for the database to be free.
             newest_year = None if blocked else newest_register_year(session)
+            newest_time = None if blocked else newest_receipt(session)
     finally:
         db.dispose()
     missing = registrar_gaps(settings, classified_units)
@@ -78,6 +79,7 @@ def collect_status(settings: Settings) -> dict:
         "warnings": _stopped_warning(pid, settings, spool_figures["pending"]) + _database_warning(blocked)
         + notice_warnings(settings) + registrar_warning(missing)
         + _disk_warning(disk) + _overdue_warning(figures.outbox) + clock_warning(settings, newest_year)
+        + receipt_warning(newest_time)
         + ([gate["detail"]] if gate.get("state") == "held" else []) + ocr_warnings()
         + configured_certificate_warnings(settings),
     }
