@@ -35,8 +35,40 @@ if TYPE_CHECKING:
 MAGIC = b"SARABAN-SPOOL 1\n"
 
 
+# The last queue id's nanoseconds this process gave (or found waiting at its start).
+_last_id_ns = 0
+_id_lock = threading.Lock()
+
+
 def new_queue_id() -> str:
-    return f"{time.time_ns():016x}{secrets.token_hex(4)}"
+    """The wall clock in nanoseconds (hex), then random: the spool's listing sorted by
+    name is arrival order (`pending`), and so the order receive numbers are given in.
+    Never below the last one given: a clock stepped back (NTP, a VM restored) made the
+    next letter's id sort before the letters still waiting, and it took its number
+    before them, though it came after (session 38)."""
+    global _last_id_ns
+    with _id_lock:
+        _last_id_ns = max(time.time_ns(), _last_id_ns + 1)
+        moment = _last_id_ns
+    return f"{moment:016x}{secrets.token_hex(4)}"
+
+
+def _follow(names: list[str]) -> None:
+    """Give no queue id below those of the entries waiting now (a start after the clock
+    stepped back)."""
+    global _last_id_ns
+    found = [int(name[:16], 16) for name in names if len(name) == 24 and _is_hex(name)]
+    if found:
+        with _id_lock:
+            _last_id_ns = max(_last_id_ns, max(found))
+
+
+def _is_hex(name: str) -> bool:
+    try:
+        int(name, 16)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -70,7 +102,9 @@ def open_spool(settings: "Settings") -> "Spool":
     """The spool, whose new entries ring the pipeline runners' doorbells: every process
     that writes one opens it this way."""
     data_dir, runners = settings.data_dir, settings.pipeline.runners
-    return Spool(settings.spool_dir, announce=lambda: ring_pipelines(data_dir, runners))
+    spool = Spool(settings.spool_dir, announce=lambda: ring_pipelines(data_dir, runners))
+    _follow(spool.pending())  # its new ids after those waiting, whatever the clock says now
+    return spool
 
 
 class Spool:

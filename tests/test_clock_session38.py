@@ -76,3 +76,66 @@ def test_a_clock_stepped_back_an_hour_never_dates_a_number_before_the_one_before
     [*_, (last, last_at)] = _book(gw, LATKRABANG, 2578)
     assert last == "4/2578" and (last_at.hour, last_at.minute) == (10, 30)
     assert "the host's clock is behind" not in gw.cli("status").stdout
+
+
+def test_letters_waiting_in_the_spool_keep_their_order_across_a_step_back(tmp_path, monkeypatch):
+    """The spool's order (its queue ids, the wall clock in nanoseconds) is the order
+    letters are numbered in. Letter A waits in the spool (the pipeline busy, the daemon
+    stopping); the clock steps back an hour; letters B (the same process) and C (a
+    process started after the step: a restart, the IMAP intake's) were given ids before
+    A's, and took 1/2579 and 2/2579 before A, which came first. Written as the IMAP
+    intake writes the spool (`Spool.accept`), numbered by a real daemon started after."""
+    from gateway.config.settings import load_settings
+    import gateway.spool as spool_module
+
+    clock = TestClock(tmp_path / "clock")
+    config = write_config(tmp_path / "gw")
+    spool = spool_module.open_spool(load_settings(config, environ=dict(clock.env)))
+    real_ns = spool_module.time.time_ns
+    step = {"ns": 0}
+    monkeypatch.setattr(spool_module.time, "time_ns", lambda: real_ns() + step["ns"])
+    received = dt.datetime(2036, 6, 10, 10, 0, tzinfo=BANGKOK)
+
+    def accept(subject: str) -> str:
+        raw = letter(to=LATKRABANG, subject=subject)
+        return spool.accept(raw, "saraban.dds@bangkok.go.th", [LATKRABANG], received_at=received)
+
+    accept("ก")
+    step["ns"] = -3600 * 10**9  # NTP steps the clock back an hour
+    accept("ข")
+    monkeypatch.setattr(spool_module, "_last_id_ns", 0, raising=False)  # a process started after the step
+    accept_c = spool_module.open_spool(load_settings(config, environ=dict(clock.env)))
+    accept_c.accept(letter(to=LATKRABANG, subject="ค"), "saraban.dds@bangkok.go.th", [LATKRABANG],
+                    received_at=received)
+
+    clock.set(dt.datetime(2036, 6, 10, 9, 1, tzinfo=BANGKOK))
+    d = Daemon(config, env=clock.env).start()
+    try:
+        d.wait_idle()
+        book = [(e["receive_no"], e["mail_subject"]) for e in d.register("--unit", LATKRABANG)]
+    finally:
+        d.stop()
+    assert book == [("1/2579", "ก"), ("2/2579", "ข"), ("3/2579", "ค")]
+
+
+def test_across_new_year_no_letter_goes_back_to_the_old_years_book(gw, clock):
+    """31 ธ.ค. 2580 23:55, 1/2580; the clock runs ahead into 1 ม.ค. 2581 00:05, 1/2581;
+    it is set back to 23:56 of 31 ธ.ค. 2580: the next letter was never 2/2580 after
+    1/2581, nor held into 2581 (the hold never crosses a year): it is refused (451,
+    the sender tries again) until the clock is in 2581 again, then 2/2581 at its time.
+    What held before session 38 (gateway/intake/clock_guard.py), checked with the hold."""
+    clock.set(dt.datetime(2037, 12, 31, 23, 55, tzinfo=BANGKOK))
+    _send(gw, "สิ้นปี", DINDAENG)
+    clock.set(dt.datetime(2038, 1, 1, 0, 5, tzinfo=BANGKOK))
+    _send(gw, "ต้นปี", DINDAENG)
+    clock.set(dt.datetime(2037, 12, 31, 23, 56, tzinfo=BANGKOK))
+    with gw.smtp() as client:
+        client.ehlo("dds.bangkok.go.th")
+        code, text = client.mail("saraban.dds@bangkok.go.th")
+    assert (code, text.decode()) == (451, CLOCK_WRONG.removeprefix("451 "))
+    assert "the host's clock says 2580 but the register has begun 2581" in gw.cli("status").stdout
+    clock.set(dt.datetime(2038, 1, 1, 0, 6, tzinfo=BANGKOK))
+    _send(gw, "ต้นปี ฉบับที่ 2", DINDAENG)
+    assert [no for no, _ in _book(gw, DINDAENG, 2580)] == ["1/2580"]
+    book = _book(gw, DINDAENG, 2581)
+    assert [(no, at.hour, at.minute) for no, at in book] == [("1/2581", 0, 5), ("2/2581", 0, 6)]

@@ -21,3 +21,16 @@ if _FILE:
             return _real() + dt.timedelta(seconds=float(handle.read() or 0))
 
     _thai_time.now_utc = _moved
+
+    # The wall clock as the spool's queue ids read it (gateway/spool.py `new_queue_id`:
+    # their order is the order letters are numbered in) moves with it, as a real step of
+    # the clock moves both (session 38).
+    import time as _time
+
+    _real_ns = _time.time_ns
+
+    def _moved_ns() -> int:
+        with open(_FILE, encoding="ascii") as handle:
+            return _real_ns() + int(float(handle.read() or 0) * 1e9)
+
+    _time.time_ns = _moved_ns
