@@ -6,6 +6,8 @@ and `saraban-gateway outbox` speak no SQL: these functions do."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +27,31 @@ _OUTBOX = OutboxItem.__table__
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+_wall = _now  # the wall clock, as the tests step it
+_monotonic = time.monotonic
+_steady_lock = threading.Lock()
+_ahead: float | None = None  # the largest (wall - monotonic) seen by this process, seconds
+
+
+def _steady() -> dt.datetime:
+    """The wall clock as retries are scheduled and found due by: it follows the wall
+    clock forward, never back. An item that failed at 10:00 was due again at 10:00:10;
+    the clock stepped back half an hour at 10:00:01, and it waited until the wall clock
+    said 10:00:10 again, 30 minutes (`due`'s horizon caught only steps longer than
+    `retry_max`, an hour; session 38). Counted on the monotonic clock since the step,
+    it is due 10 seconds after it failed, as it would have been."""
+    global _ahead
+    wall, mono = _wall(), _monotonic()
+    with _steady_lock:
+        offset = wall.timestamp() - mono
+        if _ahead is None or offset > _ahead:
+            _ahead = offset
+            return wall
+        if _ahead - offset < 1.0:  # the clocks' drift (NTP slewing), not a step
+            return wall
+        return dt.datetime.fromtimestamp(mono + _ahead, dt.timezone.utc)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -138,7 +165,7 @@ def due(db: Database, kinds: Iterable[str], limit: int = 100, retry_max: float =
     was scheduled before the system clock stepped back (a wrong clock set right, a VM
     restored from a snapshot). It is due now, not after the step: the letters filed a
     day late after the clock went back a day."""
-    now = _now()
+    now = _steady()
     with db.reading() as conn:
         return [tuple(row) for row in conn.execute(_DUE, {
             "now": now, "horizon": now + dt.timedelta(seconds=retry_max), "kinds": list(kinds), "limit": limit})]
@@ -161,7 +188,7 @@ def next_attempt_in(db: Database, kinds: Iterable[str]) -> float | None:
         soonest = conn.execute(_SOONEST, {"kinds": list(kinds)}).scalar()
     if soonest is None:
         return None
-    return max(0.0, (_aware(soonest) - _now()).total_seconds())
+    return max(0.0, (_aware(soonest) - _steady()).total_seconds())
 
 
 _SOONEST = (select(func.min(_OUTBOX.c.next_attempt_at))
@@ -365,7 +392,7 @@ def fail(db: Database, item_id: int, error: str, *, dead_after: float, retry_bas
             row.state = "dead"
         else:
             delay = max(min(retry_base * 2 ** (row.attempts - 1), retry_max), at_least)
-            row.next_attempt_at = _now() + dt.timedelta(seconds=delay)
+            row.next_attempt_at = _steady() + dt.timedelta(seconds=delay)
         return Failure(row.kind, row.queue_id, row.unit, row.attempts, row.state == "dead", delay,
                        overdue=old and row.state != "dead")
 

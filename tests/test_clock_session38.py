@@ -118,6 +118,48 @@ def test_letters_waiting_in_the_spool_keep_their_order_across_a_step_back(tmp_pa
     assert book == [("1/2579", "ก"), ("2/2579", "ข"), ("3/2579", "ค")]
 
 
+def test_an_outbox_retry_waits_its_back_off_not_the_step_back(sqlite_url, monkeypatch):
+    """A folder copy failed (the mail server down) and is due again in 5 seconds; the
+    clock steps back half an hour. It waited 30 minutes and 5 seconds: `due` took an
+    item as written before a step only when it was more than `retry_max` (an hour)
+    ahead. Now the outbox counts on the monotonic clock since the step: due after its
+    5 seconds, as it would have been; a new failure meanwhile backs off as usual."""
+    from storage import outbox
+    from storage.db import Database
+
+    wall = {"at": dt.datetime(2036, 6, 10, 3, 0, tzinfo=dt.timezone.utc)}
+    mono = {"at": 1000.0}
+    monkeypatch.setattr(outbox, "_wall", lambda: wall["at"], raising=False)
+    monkeypatch.setattr(outbox, "_monotonic", lambda: mono["at"], raising=False)
+    monkeypatch.setattr(outbox, "_ahead", None, raising=False)
+    monkeypatch.setattr(outbox, "_now", lambda: wall["at"])
+    db = Database(sqlite_url)
+    db.create_schema()
+    try:
+        with db.session() as session:
+            item, _ = outbox.add_once(session, "folder", "q1:u", queue_id="q1", unit="u")
+        outbox.fail(db, item.id, "OSError: refused", dead_after=3600, retry_base=5, retry_max=3600)
+        assert outbox.due(db, ["folder"]) == []  # backing off
+        # One second later NTP steps the clock back 30 minutes; 5 more seconds pass.
+        wall["at"] += dt.timedelta(seconds=1) - dt.timedelta(minutes=30)
+        mono["at"] += 1
+        assert outbox.due(db, ["folder"]) == []  # still within its 5 seconds
+        wall["at"] += dt.timedelta(seconds=5)
+        mono["at"] += 5
+        assert outbox.due(db, ["folder"]) == [(item.id, "q1")]
+        # It fails again: 10 seconds of back-off, not 10 seconds less the step.
+        outbox.fail(db, item.id, "OSError: refused", dead_after=3600, retry_base=5, retry_max=3600)
+        assert outbox.due(db, ["folder"]) == []
+        wall["at"] += dt.timedelta(seconds=11)
+        mono["at"] += 11
+        assert outbox.due(db, ["folder"]) == [(item.id, "q1")]
+        with db.session() as session:
+            [shown] = outbox.items_in_state(session, "pending")
+            assert (shown.state, shown.attempts) == ("pending", 2)
+    finally:
+        db.dispose()
+
+
 def test_across_new_year_no_letter_goes_back_to_the_old_years_book(gw, clock):
     """31 ธ.ค. 2580 23:55, 1/2580; the clock runs ahead into 1 ม.ค. 2581 00:05, 1/2581;
     it is set back to 23:56 of 31 ธ.ค. 2580: the next letter was never 2/2580 after
