@@ -181,3 +181,38 @@ def test_across_new_year_no_letter_goes_back_to_the_old_years_book(gw, clock):
     assert [no for no, _ in _book(gw, DINDAENG, 2580)] == ["1/2580"]
     book = _book(gw, DINDAENG, 2581)
     assert [(no, at.hour, at.minute) for no, at in book] == [("1/2581", 0, 5), ("2/2581", 0, 6)]
+
+
+def test_a_letter_from_the_central_mailbox_after_a_step_back_is_not_dated_before_the_last(
+        tmp_path, dovecot, dovecot_user):
+    """1/2569 came by SMTP; the clock steps back an hour; the next letter comes from the
+    central mailbox (IMAP intake, another process). Its INTERNALDATE, the mail server's
+    clock, is after the fetch by ours, so the fetch time dated it: 2/2569 an hour
+    before 1/2569. The IMAP intake's fetch time is held at the last time of receipt
+    any intake of the gateway gave (the data directory's `receipt-clock`)."""
+    from tests.imap_helpers import intake_config
+
+    from rules.thai_time import be_year
+
+    now = dt.datetime.now(dt.timezone.utc)
+    if be_year(now) != be_year(now - dt.timedelta(hours=2)):
+        pytest.skip("the mail server's clock is the machine's: not in the two hours after New Year")
+    user, password = dovecot_user
+    clock = TestClock(tmp_path / "clock")
+    d = Daemon(write_config(tmp_path / "gw", extra=intake_config(dovecot, user, password)), env=clock.env).start()
+    try:
+        d.send(letter(to=LATKRABANG, subject="ทางอีเมล"), LATKRABANG)
+        [(first, first_at)] = [(e["receive_no"], dt.datetime.fromisoformat(e["received_at"]))
+                               for e in d.wait_for(lambda: d.register("--unit", LATKRABANG), what="1 registered")]
+        clock.set(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))  # NTP steps the clock back an hour
+        dovecot.deliver(user, letter(to=LATKRABANG, subject="จากกล่องกลาง",
+                                     message_id="<after-the-step@dds.bangkok.go.th>"))
+        both = d.wait_for(lambda: (lambda r: r if len(r) == 2 else None)(d.register("--unit", LATKRABANG)),
+                          what="the mailbox's letter registered")
+        d.wait_idle()
+    finally:
+        d.stop()
+    [(_, second_at)] = [(e["receive_no"], dt.datetime.fromisoformat(e["received_at"])) for e in both
+                        if e["mail_subject"] == "จากกล่องกลาง"]
+    assert [e["mail_subject"] for e in both] == ["ทางอีเมล", "จากกล่องกลาง"]
+    assert second_at >= first_at, (first, first_at, second_at)

@@ -23,7 +23,10 @@ numbered there), until the registrar has settled those letters.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -47,10 +50,13 @@ class ClockGuard:
     before `newest` (the register's newest year, read at start) nor EARLIEST_YEAR, nor
     before a year this process has accepted a letter in since."""
 
-    def __init__(self, newest: int | None, where: str):
+    def __init__(self, newest: int | None, where: str, receipt: ReceiptClock | None = None):
         self.floor = max(newest or 0, EARLIEST_YEAR)
         self.where = where  # "smtp" or the IMAP mailbox, for the log
         self.refused = 0  # letters (or rounds) refused in the current spell
+        # The last time of receipt any intake of this gateway gave: a year begun by the
+        # IMAP intake's letters is begun for SMTP too (session 38).
+        self.receipt = receipt
 
     def hint(self, clock_year: int) -> str:
         return (f"the host's clock says {clock_year} but the register has begun {self.floor}: "
@@ -60,6 +66,10 @@ class ClockGuard:
         """True while the clock is in a year before the floor. The first refusal of a
         spell and every 1000th are logged, its end too."""
         now = now_utc()
+        if self.receipt is not None:
+            latest = self.receipt.latest()
+            if latest is not None:
+                self.floor = max(self.floor, be_year(latest))
         if be_year(now) >= self.floor:
             if self.refused:
                 log.info("clock_right_again", where=self.where, refused=self.refused)
@@ -84,11 +94,12 @@ def clock_warning(settings: Settings, newest: int | None) -> list[str]:
     return [guard.hint(year)] if year < guard.floor else []
 
 
-def clock_guard(settings: Settings, db: Database, where: str) -> ClockGuard | None:
+def clock_guard(settings: Settings, db: Database, where: str,
+                receipt: ReceiptClock | None = None) -> ClockGuard | None:
     if not settings.register_.clock_check:
         return None
     with db.session() as session:
-        return ClockGuard(newest_register_year(session), where)
+        return ClockGuard(newest_register_year(session), where, receipt)
 
 
 # A clock behind the last time of receipt by less than this is not worth a word in
@@ -112,15 +123,47 @@ class ReceiptClock:
     earlier year is ClockGuard's: refused, or with `clock_check = false` taken at the
     clock's own time, as the operator asked."""
 
-    def __init__(self, last: dt.datetime | None = None, where: str = "smtp"):
+    def __init__(self, last: dt.datetime | None = None, where: str = "smtp", path: Path | None = None):
         self.last = _aware(last) if last is not None else None
         self.where = where
         self.held = 0  # letters dated at the held time in the current spell
         self._lock = threading.Lock()  # SMTP drafts are begun in the executor's threads
+        # RECEIPT_FILE in the data directory: the last time given, shared by the SMTP
+        # intake and the IMAP intake's processes (and kept over a restart).
+        self.path = path
 
     def now(self) -> dt.datetime:
         with self._lock:
-            return self._now()
+            if self.path is None:
+                return self._now()
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+            except OSError:
+                return self._now()  # a hint only: this process's own last time still holds
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                shared = _read_moment(fd)
+                if shared is not None and (self.last is None or shared > self.last):
+                    self.last = shared
+                given = self._now()
+                if shared is None or given > shared:
+                    os.pwrite(fd, repr(given.timestamp()).encode("ascii").ljust(_WIDTH), 0)
+                return given
+            except OSError:
+                return self._now()
+            finally:
+                os.close(fd)
+
+    def latest(self) -> dt.datetime | None:
+        """The last time of receipt given by any intake of this gateway."""
+        if self.path is None:
+            return self.last
+        try:
+            with open(self.path, "rb") as handle:
+                shared = _read_moment(handle.fileno())
+        except OSError:
+            shared = None
+        return max((m for m in (shared, self.last) if m is not None), default=None)
 
     def _now(self) -> dt.datetime:
         clock = now_utc()
@@ -140,14 +183,27 @@ class ReceiptClock:
         return clock
 
 
+RECEIPT_FILE = "receipt-clock"
+_WIDTH = 32  # the file's one line, written in place (epoch seconds, padded)
+
+
+def _read_moment(fd: int) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(float(os.pread(fd, _WIDTH, 0).decode("ascii").strip()), dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None  # empty (new), or half written by a process that died: a hint only
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)  # SQLite: naive UTC
 
 
-def receipt_clock(db: Database, where: str) -> ReceiptClock:
-    """A ReceiptClock that starts from the register's newest time of receipt."""
+def receipt_clock(db: Database, where: str, data_dir: Path | None = None) -> ReceiptClock:
+    """A ReceiptClock that starts from the register's newest time of receipt, shared
+    through RECEIPT_FILE in `data_dir` with the gateway's other intakes."""
     with db.session() as session:
-        return ReceiptClock(newest_receipt(session), where)
+        return ReceiptClock(newest_receipt(session), where,
+                            data_dir / RECEIPT_FILE if data_dir is not None else None)
 
 
 def receipt_warning(newest: dt.datetime | None) -> list[str]:

@@ -29,7 +29,7 @@ import time
 from typing import TYPE_CHECKING
 
 import structlog
-from gateway.intake.clock_guard import ClockGuard
+from gateway.intake.clock_guard import ClockGuard, ReceiptClock
 from gateway.intake.disk_space import StorageGuard
 from gateway.intake.imap_session import Headers, ImapError, ImapGone, ImapRefused, ImapSession, parse_internaldate
 from gateway.intake.off_loop import OffLoop
@@ -60,7 +60,7 @@ RESPONSE_SLACK = 1 << 20  # bytes of an answer beyond max_size: FETCH syntax, a 
 class MailboxConsumer:
     def __init__(self, config: ImapIntake, db: Database, spool: Spool, holder: str, domain: str,
                  max_size: int, guard: StorageGuard | None = None, off_loop: OffLoop | None = None,
-                 clock: ClockGuard | None = None):
+                 clock: ClockGuard | None = None, receipt: ReceiptClock | None = None):
         self.config = config
         # Every statement and spool write is made there, never on the event loop: a
         # database held by another program stalled every mailbox and SIGTERM (off_loop.py).
@@ -74,6 +74,8 @@ class MailboxConsumer:
         self.guard = guard  # the free space SMTP's MAIL FROM also needs (gateway/intake/disk_space.py)
         self._waiting_for_disk = False
         self.clock = clock  # the host's clock in a year already past: nothing taken (clock_guard.py)
+        # The fetch time as a time of receipt: never before the last one given (clock_guard.py).
+        self.receipt = receipt
         self._holding = False
         self._renewed = 0.0
         self._retried = 0.0  # when the unreadable messages were last tried again
@@ -449,7 +451,7 @@ class MailboxConsumer:
         before a listing of the mailbox that did not have the message yet: whoever APPENDs,
         copies or moves a message into the mailbox sets or keeps its INTERNALDATE, and a
         receipt dated before the message was there is a backdated receipt."""
-        fetched = now_utc()
+        fetched = self.receipt.now() if self.receipt is not None else now_utc()
         arrived = parse_internaldate(internaldate)
         after = self._listed_after.get(uid)
         reason = None

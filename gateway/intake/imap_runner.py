@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.units.directory import load_directory
-from gateway.intake.clock_guard import clock_guard
+from gateway.intake.clock_guard import clock_guard, receipt_clock
 from gateway.intake.disk_space import storage_guard
 from gateway.intake.imap_intake import MailboxConsumer
 from gateway.intake.off_loop import OffLoop
@@ -34,6 +34,7 @@ def consumers(settings: Settings, db: Database, spool: Spool) -> list[MailboxCon
     directory = load_directory(settings.directory_path, settings.gateway.domain)
     holder = lease.holder_name(settings.data_dir)
     off_loop = OffLoop()  # one thread for every mailbox of the process: SQLite's one writer
+    receipt = receipt_clock(db, "imap", settings.data_dir)  # shared with SMTP: gateway/intake/clock_guard.py
     made = []
     for config in settings.imap_intake:
         if directory.lookup(config.unit) is None:
@@ -42,7 +43,8 @@ def consumers(settings: Settings, db: Database, spool: Spool) -> list[MailboxCon
             continue
         made.append(MailboxConsumer(config, db, spool, holder, settings.gateway.domain,
                                     settings.smtp.max_message_size, guard=storage_guard(settings),
-                                    off_loop=off_loop, clock=clock_guard(settings, db, config.key)))
+                                    off_loop=off_loop, clock=clock_guard(settings, db, config.key, receipt),
+                                    receipt=receipt))
     return made
 
 

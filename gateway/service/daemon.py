@@ -304,8 +304,9 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
                             client_limit_exceptions=settings.smtp.client_limit_exceptions)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     handler.storage_guard = storage_guard(settings)  # 452 4.3.1 at MAIL FROM on a low disk
-    handler.clock_guard = clock_guard(settings, db, "smtp")  # 451 4.3.0 while the clock is in a past year
-    spool.clock = receipt_clock(db, "smtp").now  # never a time of receipt before the last one given
+    receipt = receipt_clock(db, "smtp", settings.data_dir)  # never a time of receipt before the last one given
+    spool.clock = receipt.now
+    handler.clock_guard = clock_guard(settings, db, "smtp", receipt)  # 451 4.3.0 while the clock is in a past year
     handler.sender_check = intake_checker(settings)  # gateway/sender/: SPF, DKIM, DMARC at DATA
     await handler.markings.start()  # the classification workers, started before the first DATA
     sessions = SessionTracker(handler)
@@ -415,7 +416,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
                 if handler.sender_check is not None:  # [dns]/[sender] as reloaded
                     handler.sender_check.close()
                 handler.sender_check = intake_checker(settings)
-                handler.clock_guard = clock_guard(settings, db, "smtp")  # [register] clock_check as reloaded
+                handler.clock_guard = clock_guard(settings, db, "smtp", receipt)  # [register] clock_check as reloaded
                 notifier.ready(_status_line(settings, port, directory, supervisor, spool))
                 continue
             try:
