@@ -58,6 +58,8 @@ RESPONSE_SLACK = 1 << 20  # bytes of an answer beyond max_size: FETCH syntax, a 
 
 
 class MailboxConsumer:
+    receipt: ReceiptClock | None = None  # the fetch time as a time of receipt (clock_guard.py)
+
     def __init__(self, config: ImapIntake, db: Database, spool: Spool, holder: str, domain: str,
                  max_size: int, guard: StorageGuard | None = None, off_loop: OffLoop | None = None,
                  clock: ClockGuard | None = None, receipt: ReceiptClock | None = None):
