@@ -95,6 +95,8 @@ FILE_TEXTS_SITES = [
     "{what}: password-protected OpenDocument file",                       # _office_texts
     "{what}: an office file whose main part is not in it",                # _office_elsewhere
     "{what}: an office file whose main part could not be read",
+    "{what}: an office file with two parts of one name",                  # _office
+    f"{{what}}: members past the first {file_texts.MAX_PARTS}",            # _office_texts
     f"{{what}}: an archive of more than {file_texts.MAX_ENTRIES} entries",  # _zip, _tar
     "{what}: an archive with entries its directory does not list",
     f"{{what}}: archive nested past {file_texts.MAX_DEPTH} levels",       # _zip, _without_reader, _message, _tnef
