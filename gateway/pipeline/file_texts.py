@@ -927,7 +927,8 @@ def _office(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: str, out
 
     if not _office_texts(zf, names, budget, what, out, rels_of):
         return False
-    if len(folded) < sum(1 for i in zf.infolist() if not i.is_dir()):
+    files = [i.filename.lower() for i in zf.infolist() if not i.is_dir()]
+    if len(set(files)) < len(files):
         # Two entries of one name (or of names equal but for case): which one an
         # application opens is its own choice (session 38: read with the last one, a
         # ลับที่สุด first word/document.xml left the letter ordinary).
@@ -979,7 +980,10 @@ def _office_chunks(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: s
     """Word's altChunk parts: until session 33 a DOCX or an HTML page imported into a
     Word file (shown by Word as the document's own text) was not read."""
     infos = {i.filename: i for i in zf.infolist()}
-    for rels in sorted(n for n in names if n.startswith("word/_rels/") and n.endswith(".rels"))[:MAX_MEMBERS]:
+    listed = sorted(n for n in names if n.startswith("word/_rels/") and n.endswith(".rels"))
+    if len(listed) > MAX_PARTS:  # (cut at MAX_MEMBERS silently until session 38)
+        out.unread.append(f"{what}: members past the first {MAX_PARTS}")
+    for rels in listed[:MAX_PARTS]:
         for kind, name in rels_of(rels):
             if kind != "aFChunk":
                 continue
@@ -1016,7 +1020,9 @@ def _office_embeddings(zf: zipfile.ZipFile, names: set[str], budget: Budget, wha
     found = {n for n in infos if _EMBEDDED.fullmatch(n)}
     chart_data: set[str] = set()
     rels = sorted(n for n in names if "_rels/" in n and n.endswith(".rels") and n != "_rels/.rels")
-    for part in rels[:MAX_MEMBERS]:
+    if len(rels) > MAX_PARTS:  # (cut at MAX_MEMBERS silently until session 38)
+        out.unread.append(f"{what}: members past the first {MAX_PARTS}")
+    for part in rels[:MAX_PARTS]:
         for kind, name in rels_of(part):
             if kind in ("package", "oleObject") and name in infos:
                 found.add(name)

@@ -188,7 +188,27 @@ def _session38_cases() -> dict[str, bytes]:
         "HTML split by a paragraph a sheet colours transparent": _html_only(
             f"<html><head><style>div p{{color:rgba(0,0,0,0)}}</style></head><body><div>ลั<p>x</p>บที่สุด</div>"
             f"{lines}</body></html>"),
+        **_session38_office_cases(),
     }
+
+
+def _session38_office_cases() -> dict[str, bytes]:
+    """A ลับที่สุด Excel prints in red at the top of the page (`&KFF0000`, read as
+    "FF0000ลับที่สุด" until session 38; tests/secrecy/test_office_session38.py)."""
+    from tests.secrecy.test_office_session38 import book, sheet
+
+    return {"an XLSX page header in red": _plain(files=[("2569_dds_0403_57.pdf", make_pdf("cover letter")),
+                                                        ("ตาราง.xlsx", book(sheet(head="&amp;C&amp;KFF0000ลับที่สุด")))])}
+
+
+def _sheet_after_a_hundred_parts(level: str) -> bytes:
+    """An XLSX of 101 sheets with `level` on sheet 101 only (not read until session 38:
+    the sheets were cut at 100, the file read as ordinary and certain)."""
+    from tests.secrecy.test_office_session38 import book, inline, sheet
+
+    sheets = {f"xl/worksheets/sheet{n}.xml": sheet() for n in range(2, 101)}
+    sheets["xl/worksheets/sheet101.xml"] = sheet(inline(level))
+    return _plain(files=[("2569_dds_0403_57.pdf", make_pdf("cover letter")), ("ตาราง.xlsx", book(sheet(), sheets))])
 
 
 def classified_cases() -> dict[str, tuple[str, bytes]]:
@@ -209,6 +229,8 @@ def classified_cases() -> dict[str, tuple[str, bytes]]:
         "only in a signed PDF (.p7m) inside a ZIP": ("secret", _plain(files=[
             ("2569_dds_0403_57.pdf", make_pdf("cover letter")),
             ("ส่งมา.zip", zipped([("2569_dds_0403_57_1.pdf.p7m", _signed_data(thai_pdf("ลับมาก", "ลับมาก")))]))])),
+        # Session 38: on sheet 101 of an XLSX.
+        "only on sheet 101 of an XLSX": ("secret", _sheet_after_a_hundred_parts("ลับมาก")),
     }
 
 
