@@ -14,6 +14,7 @@ from gateway.spool import Spool
 from tests.classified.helpers import MARKER, add_registrar, make_gateway_key, wait_processed
 from tests.imap_helpers import delivery_config, folder_messages
 from tests.letters import SEED_DATE, SEED_REFERENCE, letter
+from tests.test_imap_seal_session37 import _drop_all
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 SECRET = "Saraban/latkrabang/Secret"
@@ -27,16 +28,6 @@ def _forge_in_inbox(dovecot, user: str, alert) -> None:  # noqa: ANN001 - the re
     conn = dovecot.imap(user)
     try:
         conn.append("INBOX", None, None, forged)
-    finally:
-        conn.logout()
-
-
-def _drop_all(dovecot, user: str, folder: str) -> None:
-    conn = dovecot.imap(user)
-    try:
-        conn.select(f'"{folder}"')
-        conn.uid("STORE", "1:*", "+FLAGS", r"(\Deleted)")
-        conn.expunge()
     finally:
         conn.logout()
 

@@ -30,12 +30,17 @@ def _recorded(d) -> list[str]:
     return sorted(m for (m,) in db_rows(d, "select message_id from refusals where reason = 'top_secret'"))
 
 
-def test_a_refusal_while_the_register_file_is_replaced_is_counted_in_the_register_in_force(daemon_factory, tmp_path):
+def _started_with_one_refusal(daemon_factory):
     d = daemon_factory()
     make_gateway_key(d)
     d.start()
     _refused(d, "<ts-1@dds.bangkok.go.th>")
     d.wait_for(lambda: _recorded(d) == ["<ts-1@dds.bangkok.go.th>"], what="the first refusal recorded")
+    return d
+
+
+def test_a_refusal_while_the_register_file_is_replaced_is_counted_in_the_register_in_force(daemon_factory, tmp_path):
+    d = _started_with_one_refusal(daemon_factory)
 
     path = d.data_dir / "saraban.db"
     backup = tmp_path / "backup.db"
@@ -62,11 +67,7 @@ def test_a_refusal_while_the_register_file_is_replaced_is_counted_in_the_registe
 
 
 def test_a_refusal_while_the_register_file_is_away_is_recorded_once_when_it_is_back(daemon_factory, tmp_path):
-    d = daemon_factory()
-    make_gateway_key(d)
-    d.start()
-    _refused(d, "<ts-1@dds.bangkok.go.th>")
-    d.wait_for(lambda: _recorded(d) == ["<ts-1@dds.bangkok.go.th>"], what="the first refusal recorded")
+    d = _started_with_one_refusal(daemon_factory)
 
     path = d.data_dir / "saraban.db"
     away = tmp_path / "away.db"
