@@ -52,14 +52,14 @@ def _send(d: Daemon, subject: str, to: str = LATKRABANG) -> str:
     return d.send(letter(to=to, subject=subject), to)
 
 
-def test_a_clock_stepped_back_an_hour_never_dates_a_number_before_the_one_before(gw, clock):
-    """15/2578 at 10:00; the clock steps back an hour; the next letter was 16/2578 dated
-    09:00, before 15. Now it is dated 10:00, the book's last time, until the clock passes
-    it; the log says clock_stepped_back once, and `status` warns while it holds."""
+def test_a_clock_stepped_back_minutes_never_dates_a_number_before_the_one_before(gw, clock):
+    """15/2578 at 10:00; NTP steps the clock back 8 minutes; the next letter was 16/2578
+    dated 09:52, before 15. Now it is dated 10:00, the book's last time, until the clock
+    passes it; the log says clock_stepped_back once, and `status` warns while it holds."""
     _send(gw, "ก่อนปรับนาฬิกา")
     [(first, first_at)] = _book(gw, LATKRABANG, 2578)
     assert first == "1/2578" and (first_at.hour, first_at.minute) == (10, 0)
-    clock.set(dt.datetime(2035, 6, 10, 9, 0, tzinfo=BANGKOK))  # NTP steps the clock back an hour
+    clock.set(dt.datetime(2035, 6, 10, 9, 52, tzinfo=BANGKOK))  # NTP steps the clock back 8 minutes
     _send(gw, "หลังปรับนาฬิกา ฉบับที่ 1")
     _send(gw, "หลังปรับนาฬิกา ฉบับที่ 2")
     book = _book(gw, LATKRABANG, 2578)
@@ -76,6 +76,25 @@ def test_a_clock_stepped_back_an_hour_never_dates_a_number_before_the_one_before
     [*_, (last, last_at)] = _book(gw, LATKRABANG, 2578)
     assert last == "4/2578" and (last_at.hour, last_at.minute) == (10, 30)
     assert "the host's clock is behind" not in gw.cli("status").stdout
+
+
+def test_a_clock_that_ran_hours_ahead_and_was_set_right_dates_letters_by_the_clock(gw, clock):
+    """The host's zone taken for UTC: 7 hours ahead, one letter dated then, the clock set
+    right. Held at the last time given, every letter of the next 7 hours would be dated
+    at a time still to come; a step back past HOLD_MAX (10 minutes) is dated by the
+    clock, said once as an error, and `status` says the register has times ahead."""
+    clock.set(dt.datetime(2035, 6, 10, 17, 40, tzinfo=BANGKOK))
+    _send(gw, "นาฬิกาเร็วไปเจ็ดชั่วโมง")
+    clock.set(dt.datetime(2035, 6, 10, 10, 40, tzinfo=BANGKOK))
+    _send(gw, "ตั้งนาฬิกาถูกแล้ว ฉบับที่ 1")
+    clock.set(dt.datetime(2035, 6, 10, 10, 45, tzinfo=BANGKOK))
+    _send(gw, "ตั้งนาฬิกาถูกแล้ว ฉบับที่ 2")
+    book = _book(gw, LATKRABANG, 2578)[-3:]
+    assert [(no, at.hour, at.minute) for no, at in book] == [("5/2578", 17, 40), ("6/2578", 10, 40),
+                                                             ("7/2578", 10, 45)], book
+    said = [e for e in gw.events() if e.get("event") == "clock_stepped_back" and e.get("held") is False]
+    assert len(said) == 1 and said[0]["level"] == "error", said
+    assert "the register has times of receipt ahead of the host's clock" in gw.cli("status").stdout
 
 
 def test_letters_waiting_in_the_spool_keep_their_order_across_a_step_back(tmp_path, monkeypatch):
@@ -185,9 +204,9 @@ def test_across_new_year_no_letter_goes_back_to_the_old_years_book(gw, clock):
 
 def test_a_letter_from_the_central_mailbox_after_a_step_back_is_not_dated_before_the_last(
         tmp_path, dovecot, dovecot_user):
-    """1/2569 came by SMTP; the clock steps back an hour; the next letter comes from the
+    """1/2569 came by SMTP; NTP steps the clock back minutes; the next letter comes from the
     central mailbox (IMAP intake, another process). Its INTERNALDATE, the mail server's
-    clock, is after the fetch by ours, so the fetch time dated it: 2/2569 an hour
+    clock, is after the fetch by ours, so the fetch time dated it: 2/2569 minutes
     before 1/2569. The IMAP intake's fetch time is held at the last time of receipt
     any intake of the gateway gave (the data directory's `receipt-clock`)."""
     from tests.imap_helpers import intake_config
@@ -204,7 +223,7 @@ def test_a_letter_from_the_central_mailbox_after_a_step_back_is_not_dated_before
         d.send(letter(to=LATKRABANG, subject="ทางอีเมล"), LATKRABANG)
         [(first, first_at)] = [(e["receive_no"], dt.datetime.fromisoformat(e["received_at"]))
                                for e in d.wait_for(lambda: d.register("--unit", LATKRABANG), what="1 registered")]
-        clock.set(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))  # NTP steps the clock back an hour
+        clock.set(dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=8))  # NTP steps the clock back 8 minutes
         dovecot.deliver(user, letter(to=LATKRABANG, subject="จากกล่องกลาง",
                                      message_id="<after-the-step@dds.bangkok.go.th>"))
         both = d.wait_for(lambda: (lambda r: r if len(r) == 2 else None)(d.register("--unit", LATKRABANG)),

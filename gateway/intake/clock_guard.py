@@ -105,6 +105,11 @@ def clock_guard(settings: Settings, db: Database, where: str,
 # A clock behind the last time of receipt by less than this is not worth a word in
 # `status` (the hold itself still applies: a book never goes back a second).
 STATUS_SLACK = dt.timedelta(seconds=60)
+# A step back up to this long is the clock's own correction (NTP, a few seconds to
+# minutes): times of receipt are held at the last one given. A longer one means the
+# clock ran ahead and was set right: held, hours of letters would be dated at a time
+# still to come, so they are dated by the clock (ReceiptClock._now).
+HOLD_MAX = dt.timedelta(minutes=10)
 
 
 class ReceiptClock:
@@ -146,7 +151,7 @@ class ReceiptClock:
                 if shared is not None and (self.last is None or shared > self.last):
                     self.last = shared
                 given = self._now()
-                if shared is None or given > shared:
+                if shared is None or given > shared or self.held < 0:  # held < 0: set back past HOLD_MAX
                     os.pwrite(fd, repr(given.timestamp()).encode("ascii").ljust(_WIDTH), 0)
                 return given
             except OSError:
@@ -168,17 +173,31 @@ class ReceiptClock:
     def _now(self) -> dt.datetime:
         clock = now_utc()
         last = self.last
+        if last is not None and last - clock > HOLD_MAX and be_year(clock) == be_year(last):
+            # Not a correction of the clock's drift: it ran ahead (a zone mistaken for
+            # UTC, a wrong `date -s`) and was set right. The times given meanwhile were
+            # the wrong ones; holding at them would date hours or days of letters at a
+            # time still to come. Dated by the clock, said once (status warns meanwhile).
+            if self.held >= 0:
+                log.error("clock_stepped_back", where=self.where, clock=thai_datetime(clock),
+                          last_given=thai_datetime(last), behind_seconds=round((last - clock).total_seconds()),
+                          held=False, hint="the clock ran ahead and was set back: the letters received since "
+                                           f"{thai_datetime(last)} or before may carry times of receipt ahead of "
+                                           "the true time; the registrar should check them")
+                self.held = -1  # said for this step
+            self.last = clock  # the hold starts again from the clock set right
+            return clock
         if last is not None and clock < last and be_year(clock) == be_year(last):
-            self.held += 1
+            self.held = max(self.held, 0) + 1
             if self.held == 1:
                 log.warning("clock_stepped_back", where=self.where, clock=thai_datetime(clock),
                             held_at=thai_datetime(last), behind_seconds=round((last - clock).total_seconds()),
                             hint="times of receipt are held at the last one given until the clock passes it; "
                                  "check the host's clock (timedatectl, chrony)")
             return last
-        if self.held:
+        if self.held > 0:
             log.info("clock_caught_up", where=self.where, held=self.held, clock=thai_datetime(clock))
-            self.held = 0
+        self.held = 0
         self.last = clock
         return clock
 
@@ -214,6 +233,10 @@ def receipt_warning(newest: dt.datetime | None) -> list[str]:
     newest, clock = _aware(newest), now_utc()
     if clock + STATUS_SLACK >= newest or be_year(clock) != be_year(newest):
         return []
+    if newest - clock > HOLD_MAX:
+        return [f"the register has times of receipt ahead of the host's clock ({thai_datetime(newest)} > "
+                f"{thai_datetime(clock)}): the clock ran ahead and was set back; letters are dated by the clock, "
+                "and those received while it was ahead carry times still to come: the registrar should check them"]
     return [f"the host's clock is behind the last time of receipt in the register ({thai_datetime(clock)} < "
             f"{thai_datetime(newest)}): letters are dated {thai_datetime(newest)} until the clock passes it; "
             "check the host's clock (timedatectl, chrony)"]
