@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 
-from gateway.cli.common import JSON_HELP
+from gateway.cli.common import JSON_HELP, record_number
 from gateway.delivery.error_texts import error_for_person
 from storage.schema_version import require_current
 from storage.models import OutboxItem
@@ -94,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(func=cmd_outbox_list)
     retry = outbox_sub.add_parser("retry", help="attempt dead or waiting items again now")
-    retry.add_argument("ids", nargs="*", type=int, metavar="ID",
+    retry.add_argument("ids", nargs="*", type=record_number("an outbox item's number", "saraban-gateway outbox list"), metavar="ID",
                        help="outbox item numbers (from `outbox list`) to try again now")
     retry.add_argument("--dead", action="store_true", help="every dead item")
     retry.set_defaults(func=cmd_outbox_retry)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.cli.common import ENTRY_HELP, JSON_HELP, lazy
+from gateway.cli.common import ENTRY_HELP, JSON_HELP, lazy, record_number
+
+ENTRY_NUMBER = record_number("a quarantine entry's number", "saraban-gateway quarantine list --all")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(func=lazy("gateway.tools.quarantine", "cmd_list"))
     show = qsub.add_parser("show", help="one entry: reasons (Thai and English), files, actions")
-    show.add_argument("id", type=int, help=ENTRY_HELP)
+    show.add_argument("id", type=ENTRY_NUMBER, help=ENTRY_HELP)
     show.add_argument("--json", action="store_true", help=JSON_HELP)
     show.set_defaults(func=lazy("gateway.tools.quarantine", "cmd_show"))
     for name, text, func in (
@@ -26,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("reject", "close the entry without registering", "cmd_reject"),
     ):
         decide = qsub.add_parser(name, help=text)
-        decide.add_argument("id", type=int, help=ENTRY_HELP)
+        decide.add_argument("id", type=ENTRY_NUMBER, help=ENTRY_HELP)
         decide.add_argument("--reason", help="why (kept with your user name; at most 500 characters"
                             + ("; required)" if name == "reject" else ")"))
         decide.set_defaults(func=lazy("gateway.tools.quarantine", func))
