@@ -4,6 +4,8 @@ newcomer makes, against a real daemon and its real SQLite register.
 1. A quarantine entry's or an outbox item's number too long for the database (pasted
    twice, a queue id's digits) was OverflowError's traceback; a word was argparse's
    "invalid int value" in English only.
+2. `outbox retry` of a held notice (no smarthost) made it pending: it failed at once,
+   again and again, towards dead, and the command said "1 item(s) queued".
 """
 from __future__ import annotations
 
@@ -44,3 +46,18 @@ def test_an_id_too_long_or_not_a_number_is_refused_in_words(daemon):
     # Thai digits are a number like any other
     shown = daemon.cli("quarantine", "show", "๑", "--json")
     assert json.loads(shown.stdout)["state"] == "held"
+
+
+def test_retrying_a_held_notice_is_refused_and_it_stays_held(daemon):
+    held_entry(daemon)  # its rejection notice is held: no smarthost in the test config
+    items = json.loads(daemon.cli("outbox", "list", "--json").stdout)
+    [notice] = [i for i in items if i["kind"] == "notice"]
+    assert notice["state"] == "held"
+    out = daemon.cli("outbox", "retry", str(notice["id"]), check=False)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    no_traceback(out)
+    assert f"{notice['id']}: held, not failed: no smarthost is configured" in out.stderr
+    assert "saraban-gateway notices release" in out.stderr and "smarthost" in out.stderr
+    assert "0 item(s) queued" in out.stdout
+    after = {i["id"]: i for i in json.loads(daemon.cli("outbox", "list", "--json").stdout)}
+    assert after[notice["id"]]["state"] == "held" and after[notice["id"]]["attempts"] == 0
