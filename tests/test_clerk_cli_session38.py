@@ -6,6 +6,11 @@ newcomer makes, against a real daemon and its real SQLite register.
    "invalid int value" in English only.
 2. `outbox retry` of a held notice (no smarthost) made it pending: it failed at once,
    again and again, towards dead, and the command said "1 item(s) queued".
+3. A receive number as a newcomer writes it (15-2569, 15/69) was "not a receive
+   number" in English only in `register show`, and `letter view` looked 15-2569 up as a
+   queue id and 1/69 as a number of the year 69 ("no register entry"). An address of
+   another domain (saraban.latkrabang@other.org) answered with this gateway's unit;
+   `letter view --unit nowhere` said "no register entry ... for nowhere".
 """
 from __future__ import annotations
 
@@ -61,3 +66,57 @@ def test_retrying_a_held_notice_is_refused_and_it_stays_held(daemon):
     assert "0 item(s) queued" in out.stdout
     after = {i["id"]: i for i in json.loads(daemon.cli("outbox", "list", "--json").stdout)}
     assert after[notice["id"]]["state"] == "held" and after[notice["id"]]["attempts"] == 0
+
+
+def registered(daemon) -> str:
+    queue_id = daemon.send(letter(subject="ขอเชิญประชุม", files=[("a.pdf", make_pdf("a"))]), LAT)
+    daemon.wait_idle()
+    [entry] = daemon.register()
+    assert entry["receive_no"].startswith("1/")
+    return queue_id
+
+
+def refused(result, *said: str) -> None:
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    no_traceback(result)
+    assert result.stdout == ""
+    for words in said:
+        assert words in result.stderr, result.stderr
+
+
+def test_receive_numbers_written_wrong_are_answered_with_the_right_form(daemon):
+    registered(daemon)
+    year = daemon.register()[0]["receive_no"].split("/")[1]
+    short = year[2:]
+    for command in (["register", "show", "saraban.latkrabang"],
+                    ["letter", "view", "--unit", "saraban.latkrabang", "--book", "general"]):
+        refused(daemon.cli(*command, f"1-{year}", check=False),
+                f'"1-{year}" is not a receive number: write it with a slash, 1/{year}',
+                f"กรุณาเขียนเป็น เลขที่/ปี พ.ศ. เช่น 1/{year}")
+        refused(daemon.cli(*command, f"1/{short}", check=False),
+                f'"1/{short}" is not a receive number: write the Buddhist-era year in full, e.g. 1/25{short}',
+                "กรุณาเขียนปี พ.ศ. เต็มสี่หลัก")
+        refused(daemon.cli(*command, "9/" + year, check=False), f"9/{year}", f"ไม่พบเลขรับ 9/{year}")
+    thai = daemon.cli("letter", "view", "๑/" + year.translate(str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")),
+                      "--unit", "saraban.latkrabang", "--book", "general")
+    assert "ขอเชิญประชุม" in thai.stdout
+    refused(daemon.cli("letter", "view", "nope", check=False), "no register entry nope",
+            "register list --json", "ไม่พบหนังสือนี้ในทะเบียน")
+
+
+def test_a_unit_of_another_domain_or_unknown_is_refused_not_answered(daemon):
+    queue_id = registered(daemon)
+    year = daemon.register()[0]["receive_no"].split("/")[1]
+    other = "saraban.latkrabang@other.go.th"
+    for command in (["register", "show", other, f"1/{year}"], ["letter", "view", queue_id, "--unit", other],
+                    ["quarantine", "list", "--unit", other], ["register", "list", "--unit", other]):
+        refused(daemon.cli(*command, check=False),
+                f'"{other}" is an address of other.go.th, not of this gateway\'s bangkok.go.th',
+                "give the unit as saraban.latkrabang or saraban.latkrabang@bangkok.go.th",
+                "ไม่ใช่โดเมนของเกตเวย์นี้")
+    refused(daemon.cli("letter", "view", f"1/{year}", "--unit", "nowhere", "--book", "general", check=False),
+            'unknown unit "nowhere"', 'ไม่พบหน่วยงาน "nowhere"')
+    # with this gateway's domain, or without, the unit is the same
+    for unit in ("saraban.latkrabang", "saraban.latkrabang@bangkok.go.th", "SARABAN.LATKRABANG@Bangkok.go.th"):
+        assert "ขอเชิญประชุม" in daemon.cli("letter", "view", queue_id, "--unit", unit).stdout
+

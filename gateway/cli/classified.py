@@ -50,14 +50,31 @@ def _with_data_dir(func):
 def _find(session, args, settings):
     from storage.register import find_by_number, find_by_queue_id
 
-    unit = args.unit.split("@", 1)[0].lower() if args.unit else None
-    if "/" in args.id:
+    from gateway.tools.common import ToolError, listed_unit, looks_like_receive_no, parse_receive_no
+
+    from gateway.units.directory import load_directory
+    from storage.register import unit_has_letters
+
+    def refusal(exc: ToolError) -> str:
+        return f"{exc}" + (f"\n  {exc.th}" if exc.th else "")
+
+    try:
+        # An unknown unit (a typo, another domain) was "no register entry ... for nowhere"
+        # until session 38, as if the unit existed and had no such letter.
+        unit = listed_unit(load_directory(settings.directory_path, settings.gateway.domain), args.unit,
+                           lambda name: unit_has_letters(session, name))
+    except ToolError as exc:
+        return None, refusal(exc)
+    if "/" in args.id or looks_like_receive_no(args.id):
+        # 15-2569 and 15/69 were looked up as queue ids ("no register entry 15-2569"),
+        # 1/69 as a number of the year 69 (session 38): parse_receive_no says how to write it.
         try:
-            number, year = (int(x) for x in args.id.split("/", 1))
-        except ValueError:
-            return None, f"\"{args.id}\" is not a receive number like 3/2569"
+            number, year = parse_receive_no(args.id)
+        except ToolError as exc:
+            return None, refusal(exc)
         if not unit:
-            return None, "a receive number needs --unit"
+            return None, ("a receive number needs --unit (the unit whose register it is, e.g. "
+                          "--unit saraban.latkrabang)\n  เลขรับต้องระบุหน่วยงานด้วย --unit เช่น --unit saraban.latkrabang")
         book = args.book or settings.register_.secret_book
         found = find_by_number(session, unit, number, year, book)
         if not found:
@@ -65,12 +82,18 @@ def _find(session, args, settings):
             # entry 1/2569" said nothing of the book that was searched.
             other = settings.register_.general_book if book == settings.register_.secret_book else None
             hint = f" (a number of the {other} register: add --book {other})" if other else ""
-            return None, f"no register entry {args.id} for {unit} in the {book} register{hint}"
+            return None, (f"no register entry {args.id} for {unit} in the {book} register{hint}\n"
+                          f"  ไม่พบเลขรับ {number}/{year} ของ {unit} ในทะเบียน {book}"
+                          + (f" (ถ้าเป็นเลขของทะเบียน {other} ให้เพิ่ม --book {other})" if other else ""))
         letters = [found]
     else:
         letters = find_by_queue_id(session, args.id, unit)
     if not letters:
-        return None, f"no register entry {args.id}" + (f" for {unit}" if unit else "")
+        shown = args.id if len(args.id) <= 40 else args.id[:40] + "…"
+        return None, (f"no register entry {shown}" + (f" for {unit}" if unit else "")
+                      + ": give a queue id (from `saraban-gateway register list --json`) or a receive "
+                      "number like 3/2569 with --unit\n  ไม่พบหนังสือนี้ในทะเบียน กรุณาระบุเลขคิว (queue id) "
+                      "หรือเลขรับ เช่น 3/2569 พร้อม --unit")
     if len(letters) > 1:
         return None, f"{args.id} went to {len(letters)} units; pick one with --unit"
     return letters[0], None

@@ -258,6 +258,7 @@ def directory_unit(directory, text: str) -> str:
     Thai or English name as the unit directory writes it ("สำนักงานเขตลาดกระบัง"): a new
     clerk types the name on the stamp, and `register list --unit` with it listed an
     empty register ("0 letter(s)") as if the unit had received nothing."""
+    _same_domain(directory, text)
     name = unit_name(text)
     if directory.lookup(name) is not None:
         return name
@@ -278,11 +279,30 @@ def directory_unit(directory, text: str) -> str:
                        "หรือชื่อหน่วยงานให้ตรงกับทำเนียบ")
 
 
+def _same_domain(directory, text: str) -> None:
+    """A unit's address with another domain (saraban.latkrabang@other.go.th) refused:
+    until session 38 the domain was dropped and the gateway's own unit of that name
+    answered, as if the address were right."""
+    address = text.strip()
+    if "@" not in address:
+        return
+    domain = address.rpartition("@")[2].strip().lower().rstrip(".")
+    if domain != directory.domain:
+        local = address.rpartition("@")[0].strip().lower()
+        raise ToolError(f"\"{text}\" is an address of {domain or 'no domain'}, not of this gateway's "
+                        f"{directory.domain}: give the unit as {local or 'saraban.latkrabang'} "
+                        f"or {local or 'saraban.latkrabang'}@{directory.domain}",
+                        th=f"ที่อยู่ \"{text}\" ไม่ใช่โดเมนของเกตเวย์นี้ ({directory.domain}) "
+                           f"กรุณาระบุหน่วยงานเป็น {local or 'saraban.latkrabang'} "
+                           f"หรือ {local or 'saraban.latkrabang'}@{directory.domain}")
+
+
 def listed_unit(directory, text: str | None, has_rows: Callable[[str], bool]) -> str | None:
     """`directory_unit` for a listing; a unit since removed from the directory is still
     listed by its address while the register or the quarantine holds rows of it."""
     if text is None:
         return None
+    _same_domain(directory, text)
     try:
         return directory_unit(directory, text)
     except ToolError:
@@ -292,14 +312,38 @@ def listed_unit(directory, text: str | None, has_rows: Callable[[str], bool]) ->
 
 
 _RECEIVE_NO = re.compile(r"^\s*(\d{1,7})\s*/\s*(\d{4})\s*$")
+# What a newcomer writes for 15/2569: 15-2569, 15.2569, 15 2569, 15/69.
+_RECEIVE_NO_LIKE = re.compile(r"^\s*(\d{1,7})\s*([-./\\ _]|\s)\s*(\d{2,4})\s*$")
+
+
+def looks_like_receive_no(text: str) -> bool:
+    """True for what a person meant as a receive number, written right or wrong (Thai
+    digits, another separator, a two-digit year); a queue id is 24 hex digits."""
+    return bool(_RECEIVE_NO_LIKE.match(thai_to_arabic(text)))
 
 
 def parse_receive_no(text: str) -> tuple[int, int]:
-    """'15/2569' or '๑๕/๒๕๖๙' -> (15, 2569): the number and its Buddhist-era year."""
-    match = _RECEIVE_NO.match(thai_to_arabic(text))
+    """'15/2569' or '๑๕/๒๕๖๙' -> (15, 2569): the number and its Buddhist-era year.
+    Since session 38 a refusal says, in English and Thai, how to write the one meant
+    (15-2569 and 15/69 were "not a receive number", in English only)."""
+    arabic = thai_to_arabic(text)
+    match = _RECEIVE_NO.match(arabic)
     if not match:
-        raise ToolError(f"\"{text}\" is not a receive number; write it NUMBER/YEAR, e.g. 15/2569")
+        like = _RECEIVE_NO_LIKE.match(arabic)
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        if like and len(like[3]) == 4:
+            meant = f"{int(like[1])}/{like[3]}"
+            raise ToolError(f"\"{shown}\" is not a receive number: write it with a slash, {meant}",
+                            th=f"เลขรับ \"{shown}\" ไม่ถูกต้อง กรุณาเขียนเป็น เลขที่/ปี พ.ศ. เช่น {meant}")
+        if like and len(like[3]) == 2:
+            meant = f"{int(like[1])}/25{like[3]}"
+            raise ToolError(f"\"{shown}\" is not a receive number: write the Buddhist-era year in full, "
+                            f"e.g. {meant}",
+                            th=f"เลขรับ \"{shown}\" ไม่ถูกต้อง กรุณาเขียนปี พ.ศ. เต็มสี่หลัก เช่น {meant}")
+        raise ToolError(f"\"{shown}\" is not a receive number; write it NUMBER/YEAR, e.g. 15/2569",
+                        th=f"เลขรับ \"{shown}\" ไม่ถูกต้อง กรุณาเขียนเป็น เลขที่/ปี พ.ศ. เช่น 15/2569")
     number, year = int(match[1]), int(match[2])
     if not 2400 <= year <= 2700:
-        raise ToolError(f"{year} is not a Buddhist-era year (e.g. 2569)")
+        raise ToolError(f"{year} is not a Buddhist-era year (e.g. 2569)",
+                        th=f"ปี พ.ศ. ไม่ถูกต้อง ({year}) กรุณาเขียนเป็นตัวเลขสี่หลัก เช่น 2569")
     return number, year

@@ -38,7 +38,9 @@ def find_letter(session, unit: str, number: int, year: int, book: str) -> Letter
     letter = find_by_number(session, unit, number, year, book)
     if letter is None:
         raise ToolError(f"{unit} has no receive number {number}/{year} in the {book} register "
-                        f"(see `saraban-gateway register list --unit {unit} --year {year}`)")
+                        f"(see `saraban-gateway register list --unit {unit} --year {year}`)",
+                        th=f"ไม่พบเลขรับ {number}/{year} ของ {unit} ในทะเบียน {book} "
+                           "กรุณาตรวจเลขรับจากทะเบียนหนังสือรับ (register list)")
     return letter
 
 
