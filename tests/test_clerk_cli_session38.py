@@ -11,6 +11,9 @@ newcomer makes, against a real daemon and its real SQLite register.
    queue id and 1/69 as a number of the year 69 ("no register entry"). An address of
    another domain (saraban.latkrabang@other.org) answered with this gateway's unit;
    `letter view --unit nowhere` said "no register entry ... for nowhere".
+4. `letter export -o FILE` wrote over a file that was there, keeping its mode: the
+   letter (a classified one decrypted) in a file every user may read, or a file of the
+   system replaced (the help promises mode 0600).
 """
 from __future__ import annotations
 
@@ -120,3 +123,17 @@ def test_a_unit_of_another_domain_or_unknown_is_refused_not_answered(daemon):
     for unit in ("saraban.latkrabang", "saraban.latkrabang@bangkok.go.th", "SARABAN.LATKRABANG@Bangkok.go.th"):
         assert "ขอเชิญประชุม" in daemon.cli("letter", "view", queue_id, "--unit", unit).stdout
 
+
+def test_export_does_not_write_over_a_file_that_is_there(daemon, tmp_path):
+    queue_id = registered(daemon)
+    there = tmp_path / "letter.eml"
+    there.write_text("keep me\n", encoding="utf-8")
+    there.chmod(0o644)
+    refused(daemon.cli("letter", "export", queue_id, "-o", str(there), check=False),
+            f"cannot write {there}: the file exists and is not written over; give a new file name",
+            "จะไม่เขียนทับ")
+    assert there.read_text(encoding="utf-8") == "keep me\n"
+    new = tmp_path / "new.eml"
+    out = daemon.cli("letter", "export", queue_id, "-o", str(new))
+    assert out.returncode == 0 and b"Subject:" in new.read_bytes()
+    assert (new.stat().st_mode & 0o777) == 0o600

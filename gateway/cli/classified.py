@@ -108,6 +108,12 @@ def cmd_letter(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     unwritable = cannot_write(args.out) if getattr(args, "out", None) else None
+    if not unwritable and getattr(args, "out", None) and os.path.lexists(args.out):
+        # Written over until session 38, keeping the old file's mode: a decrypted
+        # classified letter in a file any user could read (0644), or a file of the
+        # system's replaced by a letter.
+        unwritable = ("the file exists and is not written over; give a new file name (or remove it first)"
+                      "\n  มีไฟล์ชื่อนี้อยู่แล้ว จะไม่เขียนทับ กรุณาระบุชื่อไฟล์ใหม่")
     if unwritable:
         # Said before anything is decrypted or audited; it was a traceback after both
         # (FileNotFoundError, IsADirectoryError).
@@ -192,7 +198,7 @@ def _write(data: bytes, args) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    fd = os.open(Path(args.out), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(Path(args.out), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # a new file, mode 0600
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     print(f"written {len(data)} bytes to {args.out}", file=sys.stderr)
