@@ -14,11 +14,16 @@ newcomer makes, against a real daemon and its real SQLite register.
 4. `letter export -o FILE` wrote over a file that was there, keeping its mode: the
    letter (a classified one decrypted) in a file every user may read, or a file of the
    system replaced (the help promises mode 0600).
+5. With the wrong --config (a data_dir where no daemon ever ran) the commands that
+   decide on rows (quarantine release/reject, register cancel, reprocess, outbox retry)
+   made a new, empty register and answered "no quarantine entry 1", or "0 item(s)
+   queued" with exit 0, as if the register were the real one.
 """
 from __future__ import annotations
 
 import json
 
+from tests.daemon import Daemon, write_config
 from tests.letters import letter, make_pdf
 
 LAT = "saraban.latkrabang@bangkok.go.th"
@@ -137,3 +142,17 @@ def test_export_does_not_write_over_a_file_that_is_there(daemon, tmp_path):
     out = daemon.cli("letter", "export", queue_id, "-o", str(new))
     assert out.returncode == 0 and b"Subject:" in new.read_bytes()
     assert (new.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_database_never_set_up_is_said_not_answered_as_an_empty_register(tmp_path):
+    fresh = Daemon(write_config(tmp_path / "elsewhere"))  # its configuration; no daemon ever ran there
+    database = tmp_path / "elsewhere" / "var" / "saraban.db"
+    for args in (["quarantine", "release", "1"], ["quarantine", "reject", "1", "--reason", "ส่งผิด"],
+                 ["register", "cancel", "saraban.latkrabang", "1/2569", "--reason", "ซ้ำ"],
+                 ["reprocess", "18ee27eda1dab854e1f2123f"], ["outbox", "retry", "1"], ["outbox", "retry", "--dead"]):
+        out = fresh.cli(*args, check=False)
+        assert out.returncode == 2, (args, out.returncode, out.stdout, out.stderr)
+        no_traceback(out)
+        assert "the database schema is not set up" in out.stderr and str(database) in out.stderr, out.stderr
+        assert "if the register is elsewhere" in out.stderr
+        assert "queued" not in out.stdout and "no quarantine entry" not in out.stderr

@@ -74,8 +74,18 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
         return 2
     from storage.outbox import retry_items
 
+    from storage.schema_version import schema_revision
+
     db = settings_of(args).open_database()
-    db.create_schema()
+    try:
+        if schema_revision(db.engine) is None:
+            # A database never set up (the wrong --config, a relative data_dir): it was
+            # made, empty, and "0 item(s) queued" said (session 38).
+            require_current(db.engine)
+        db.create_schema()
+    except BaseException:
+        db.dispose()
+        raise
     with db.session() as session:
         # A held item waits for a smarthost, not for another attempt: retried, it was made
         # pending and failed at once, again and again, towards dead (until session 38).

@@ -185,14 +185,28 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 @contextmanager
 def open_services(args: argparse.Namespace, role: str = "register", *,
-                  writes: bool = True) -> Iterator["Services"]:  # noqa: F821
+                  writes: bool = True, new_database: bool = False) -> Iterator["Services"]:  # noqa: F821
     """The daemon's services for one tool command, closed after. A command that writes
     brings the schema to the newest migration first; one that only reads checks it and
-    says to run `db upgrade` when it is behind (it never changes the schema)."""
-    from gateway.service.services import open_services as open_role
-    from storage.schema_version import require_current
+    says to run `db upgrade` when it is behind (it never changes the schema).
 
-    with open_role(settings_of(args), role, upgrade_schema=writes) as services:
+    A command that decides on rows already there (release, reject, cancel, reprocess)
+    refuses a database never set up, as the reading ones do: with the wrong --config or
+    a relative data_dir run from another folder it made a new, empty register and
+    answered "no quarantine entry 1" (session 38). `new_database`: one that may be the
+    first to write (the emergency register's import)."""
+    from gateway.service.services import open_services as open_role
+    from storage.schema_version import require_current, schema_revision
+
+    settings = settings_of(args)
+    if writes and not new_database:
+        db = settings.open_database()
+        try:
+            if schema_revision(db.engine) is None:
+                require_current(db.engine)  # SchemaBehind: "not set up", which file, exit 2
+        finally:
+            db.dispose()
+    with open_role(settings, role, upgrade_schema=writes) as services:
         if not writes:
             # SchemaBehind goes to the command line's handler: exit code 2, as for
             # `status` and `register list` (session 16: `quarantine list` said 1).

@@ -588,7 +588,7 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
 
 @friendly
 def cmd_import(args: argparse.Namespace) -> int:
-    with open_services(args) as services:
+    with open_services(args, new_database=True) as services:
         results = import_emergency(services, Path(args.file), unit_name(args.unit), args.reason)
     secret_book = services.settings.register_.secret_book
     for r in results:
