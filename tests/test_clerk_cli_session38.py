@@ -18,13 +18,20 @@ newcomer makes, against a real daemon and its real SQLite register.
    decide on rows (quarantine release/reject, register cancel, reprocess, outbox retry)
    made a new, empty register and answered "no quarantine entry 1", or "0 item(s)
    queued" with exit 0, as if the register were the real one.
+6. `letter view|export --who` with bytes that are not UTF-8 (a terminal set to TIS-620)
+   was UnicodeEncodeError's traceback; an escape sequence or a 300-character name was
+   accepted; the refusals (no --who, a folder for -o) were in English only.
 """
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from tests.daemon import Daemon, write_config
 from tests.letters import letter, make_pdf
+from tests.paths import REPO
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 
@@ -156,3 +163,43 @@ def test_a_database_never_set_up_is_said_not_answered_as_an_empty_register(tmp_p
         assert "the database schema is not set up" in out.stderr and str(database) in out.stderr, out.stderr
         assert "if the register is elsewhere" in out.stderr
         assert "queued" not in out.stdout and "no quarantine entry" not in out.stderr
+
+
+def cli_bytes(daemon, *args: str | bytes) -> subprocess.CompletedProcess:
+    """The command with arguments as the terminal hands them over: bytes, not always UTF-8."""
+    return subprocess.run([sys.executable, "-m", "gateway", "--config", str(daemon.config), *args],
+                          cwd=REPO, capture_output=True, env=dict(os.environ, **daemon.env), timeout=120)
+
+
+def test_who_must_name_a_person_in_readable_text(daemon_factory, tmp_path):
+    from tests.classified.helpers import LATKRABANG, add_registrar, classified_letter, make_gateway_key, \
+        wait_processed
+
+    d = daemon_factory()
+    make_gateway_key(d)
+    add_registrar(d)
+    d.start()
+    raw, _ = classified_letter("ลับ")
+    queue_id = d.send(raw, LATKRABANG)
+    wait_processed(d, registrar=1)
+    audit = d.data_dir / "audit" / "audit.log"
+    before = audit.read_text(encoding="utf-8")
+
+    out = cli_bytes(d, "letter", "view", queue_id, "--who", b"\xca\xc1\xc8\xc3\xd5")  # สมศรี in TIS-620
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and b"Traceback" not in out.stderr, err
+    assert "the name given with --who is not UTF-8 text" in err and "กรุณาพิมพ์ใหม่" in err
+    for who, said in ((["--who", "\x1b\x01"], "add --who NAME"), ([], "add --who NAME"),
+                      (["--who", "ก" * 300], "is 300 characters long; at most 100")):
+        out = d.cli("letter", "view", queue_id, *who, check=False)
+        assert out.returncode == 2 and said in out.stderr, out.stderr
+        no_traceback(out)
+        assert "หนังสือลับ" in out.stderr or "ตัวอักษร" in out.stderr
+    folder = d.cli("letter", "export", queue_id, "--who", "สมศรี", "-o", str(tmp_path), check=False)
+    refused(folder, "it is a folder; give a file name in it", "ไม่สามารถเขียนไฟล์")
+    assert audit.read_text(encoding="utf-8") == before  # nothing decrypted, nothing audited
+
+    shown = d.cli("letter", "view", queue_id, "--who", "สมศรี\x1b[2J  ใจดี")
+    assert shown.returncode == 0
+    last = json.loads(audit.read_text(encoding="utf-8").splitlines()[-1])
+    assert last["action"] == "view" and last["who"] == "สมศรี [2J ใจดี"

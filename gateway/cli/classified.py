@@ -15,6 +15,7 @@ from pathlib import Path
 from gateway.cli.common import JSON_HELP, settings_of
 from gateway.tools.common import cannot_write
 from rules.names import shown_name
+from rules.thai_text import clean_field
 from gateway.cli.secrecy import register_audit_parser, register_keys_parser
 
 
@@ -114,6 +115,9 @@ def cmd_letter(args: argparse.Namespace) -> int:
         # system's replaced by a letter.
         unwritable = ("the file exists and is not written over; give a new file name (or remove it first)"
                       "\n  มีไฟล์ชื่อนี้อยู่แล้ว จะไม่เขียนทับ กรุณาระบุชื่อไฟล์ใหม่")
+    elif unwritable:  # in Thai too since session 38, like the command's other refusals
+        unwritable += (f"\n  ไม่สามารถเขียนไฟล์ {args.out} ได้ กรุณาระบุชื่อไฟล์ใหม่ "
+                       "ในโฟลเดอร์ที่มีอยู่และท่านมีสิทธิ์เขียน")
     if unwritable:
         # Said before anything is decrypted or audited; it was a traceback after both
         # (FileNotFoundError, IsADirectoryError).
@@ -140,14 +144,14 @@ def cmd_letter(args: argparse.Namespace) -> int:
             return _not_here(letter.receive_no)
         _write(vault.get(letter.raw_sha256), args)
         return 0
-    if not (args.who or "").strip():
-        print("saraban-gateway: a classified letter is decrypted only for a named person: add --who NAME",
-              file=sys.stderr)
+    who, refusal = _named_person(args.who)
+    if refusal:
+        print(f"saraban-gateway: {refusal}", file=sys.stderr)
         return 2
     store = SealedStore(settings.data_dir)
     if not store.has(letter.queue_id, "raw"):
         return _not_here(letter.receive_no)
-    audit = {"who": args.who.strip(), "letter_id": f"{letter.queue_id}:{letter.unit}",
+    audit = {"who": who, "letter_id": f"{letter.queue_id}:{letter.unit}",
              "receive_no": letter.receive_no, "book": letter.book}
     try:
         if args.letter_action == "view":
@@ -169,6 +173,29 @@ def cmd_letter(args: argparse.Namespace) -> int:
         print(f"saraban-gateway: cannot decrypt: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+WHO_MAX = 100  # characters of a name kept in the audit trail
+
+
+def _named_person(text: str | None) -> tuple[str, str | None]:
+    """The name --who gave, as the audit trail keeps it (one line, no control or format
+    character), or the refusal in English and Thai. Until session 38 a name of bytes
+    that are not UTF-8 was UnicodeEncodeError's traceback (after the letter was found),
+    and an escape sequence or a 10 000-character name was kept as typed."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return "", ("the name given with --who is not UTF-8 text (is the terminal set to UTF-8?); type it again"
+                    "\n  ชื่อที่ระบุใน --who อ่านไม่ได้ (ไม่ใช่ UTF-8) กรุณาพิมพ์ใหม่")
+    who = clean_field(text)
+    if who is None:
+        return "", ("a classified letter is decrypted only for a named person: add --who NAME (your name, "
+                    "kept in the audit trail)\n  หนังสือลับจะเปิดได้เมื่อระบุชื่อผู้เปิดเท่านั้น กรุณาเพิ่ม --who ชื่อของท่าน")
+    if len(who) > WHO_MAX:
+        return "", (f"the name given with --who is {len(who)} characters long; at most {WHO_MAX} are kept: "
+                    f"give your name\n  ชื่อใน --who ยาว {len(who)} ตัวอักษร ระบุได้ไม่เกิน {WHO_MAX} ตัวอักษร")
+    return who, None
 
 
 def _not_here(receive_no: str) -> int:
