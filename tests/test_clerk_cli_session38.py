@@ -21,6 +21,9 @@ newcomer makes, against a real daemon and its real SQLite register.
 6. `letter view|export --who` with bytes that are not UTF-8 (a terminal set to TIS-620)
    was UnicodeEncodeError's traceback; an escape sequence or a 300-character name was
    accepted; the refusals (no --who, a folder for -o) were in English only.
+7. A --reason typed at a terminal not set to UTF-8 was kept as "��" (the entry
+   rejected or the number cancelled, the reason lost); `reprocess --reason " "` kept an
+   empty reason where release and reject refuse it.
 """
 from __future__ import annotations
 
@@ -203,3 +206,23 @@ def test_who_must_name_a_person_in_readable_text(daemon_factory, tmp_path):
     assert shown.returncode == 0
     last = json.loads(audit.read_text(encoding="utf-8").splitlines()[-1])
     assert last["action"] == "view" and last["who"] == "สมศรี [2J ใจดี"
+
+
+def test_a_reason_not_in_utf8_is_refused_and_nothing_is_done(daemon):
+    entry = held_entry(daemon)
+    tis620 = b"\xca\xc1\xc8\xc3\xd5 \xca\xe8\xa7\xbc\xd4\xb4"  # "สมศรี ส่งผิด" in TIS-620
+    for command in (["quarantine", "reject", str(entry)], ["quarantine", "release", str(entry)]):
+        out = cli_bytes(daemon, *command, "--reason", tis620)
+        err = out.stderr.decode("utf-8")
+        assert out.returncode == 2 and "Traceback" not in err, err
+        assert "the reason is not UTF-8 text" in err and "type it again" in err and "พิมพ์ใหม่" in err
+    shown = json.loads(daemon.cli("quarantine", "show", str(entry), "--json").stdout)
+    assert shown["state"] == "held" and shown["actions"] == []
+    queue_id = shown["queue_id"]
+    out = daemon.cli("reprocess", queue_id, "--reason", "  ", check=False)
+    assert out.returncode == 2 and "give a reason" in out.stderr and "กรุณาระบุเหตุผล" in out.stderr, out.stderr
+    registered(daemon)
+    year = [e for e in daemon.register()][0]["receive_no"].split("/")[1]
+    out = cli_bytes(daemon, "register", "cancel", "saraban.latkrabang", f"1/{year}", "--reason", tis620)
+    assert out.returncode == 1 and "the reason is not UTF-8 text" in out.stderr.decode("utf-8")
+    assert [e["status"] for e in daemon.register()] == ["registered"]

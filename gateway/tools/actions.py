@@ -73,6 +73,13 @@ def checked_reason(text: str | None, *, required: bool) -> str | None:
     reject --reason ""` closed the entry with no reason on record."""
     if text is None and not required:
         return None
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        # Typed at a terminal not set to UTF-8 (TIS-620): kept as "��" until session 38,
+        # the reason lost while the action was done and recorded.
+        raise ToolError("the reason is not UTF-8 text (is the terminal set to UTF-8?); type it again",
+                        th="เหตุผลที่พิมพ์อ่านไม่ได้ (ไม่ใช่ UTF-8) กรุณาตั้งเครื่องเป็น UTF-8 แล้วพิมพ์ใหม่") from None
     cleaned = clean_field(text)
     if cleaned is None:
         raise ToolError("give a reason (--reason \"...\"): it is kept with your user name for whoever asks why",

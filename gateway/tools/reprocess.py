@@ -8,6 +8,7 @@ that already has the letter keeps its number; only the held units are decided ag
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 import structlog
@@ -133,6 +134,13 @@ def reprocess(services: Services, queue_id: str, reason: str | None,
 
 @friendly
 def cmd_reprocess(args: argparse.Namespace) -> int:
+    from gateway.tools.actions import reason_refusal
+
+    # As release's and reject's (session 38): a reason of spaces, of bytes not UTF-8 or
+    # past 500 characters was kept as given (or as "��").
+    if refusal := reason_refusal(args.reason, required=False):
+        print(refusal, file=sys.stderr)
+        return 2
     with open_services(args, "pipeline") as services:
         unit = listed_unit(services.directory, args.unit, lambda _: True)  # its Thai name too
         result = reprocess(services, args.queue_id, args.reason, unit, args.all_units)
