@@ -24,6 +24,8 @@ newcomer makes, against a real daemon and its real SQLite register.
 7. A --reason typed at a terminal not set to UTF-8 was kept as "��" (the entry
    rejected or the number cancelled, the reason lost); `reprocess --reason " "` kept an
    empty reason where release and reject refuse it.
+8. `--unit ""` was "no unit given" in English only; a 3000-character unit or queue id
+   was quoted whole, twice; `reprocess` of an unknown queue id said it in English only.
 """
 from __future__ import annotations
 
@@ -226,3 +228,17 @@ def test_a_reason_not_in_utf8_is_refused_and_nothing_is_done(daemon):
     out = cli_bytes(daemon, "register", "cancel", "saraban.latkrabang", f"1/{year}", "--reason", tis620)
     assert out.returncode == 1 and "the reason is not UTF-8 text" in out.stderr.decode("utf-8")
     assert [e["status"] for e in daemon.register()] == ["registered"]
+
+
+def test_empty_and_huge_arguments_are_said_briefly_in_both_languages(daemon):
+    out = daemon.cli("register", "list", "--unit", "", check=False)
+    refused(out, "no unit given: give its address, e.g. saraban.latkrabang", "ไม่ได้ระบุหน่วยงาน")
+    huge = "a" * 3000
+    for command in (["quarantine", "list", "--unit", huge], ["register", "list", "--unit", huge],
+                    ["reprocess", huge]):
+        out = daemon.cli(*command, check=False)
+        assert out.returncode == 1 and len(out.stderr) < 1000, (command, len(out.stderr))
+        no_traceback(out)
+        assert "a" * 60 + "…" in out.stderr and "ไม่พบ" in out.stderr, out.stderr
+    refused(daemon.cli("reprocess", "nope", check=False), 'no message with queue id "nope"',
+            'ไม่พบหนังสือเลขคิว "nope"')

@@ -263,8 +263,15 @@ def unit_name(text: str) -> str:
     """'saraban.latkrabang@bangkok.go.th' or 'saraban.latkrabang' -> the local part."""
     name = text.strip().split("@", 1)[0].lower()
     if not name:
-        raise ToolError("no unit given (e.g. saraban.latkrabang)")
+        raise ToolError("no unit given: give its address, e.g. saraban.latkrabang",
+                        th="ไม่ได้ระบุหน่วยงาน กรุณาระบุที่อยู่ของหน่วยงาน เช่น saraban.latkrabang")
     return name
+
+
+def quoted(text: str, most: int = 60) -> str:
+    """What a person typed, as a refusal quotes it: at most `most` characters (a
+    3000-character paste was said twice, in English and in Thai, whole)."""
+    return text if len(text) <= most else text[:most] + "…"
 
 
 def directory_unit(directory, text: str) -> str:
@@ -287,9 +294,9 @@ def directory_unit(directory, text: str) -> str:
                         f"give the address of the one you mean ({listed})",
                         th=f"ทำเนียบหน่วยงานมี {len(named)} หน่วยงานที่ชื่อ \"{text}\" กรุณาระบุที่อยู่ของหน่วยงานที่ต้องการ "
                            f"({listed})")
-    raise ToolError(f"unknown unit \"{text}\": not in the unit directory ({directory.source}); "
+    raise ToolError(f"unknown unit \"{quoted(text)}\": not in the unit directory ({directory.source}); "
                     "give its address, e.g. saraban.latkrabang, or its name as the directory writes it",
-                    th=f"ไม่พบหน่วยงาน \"{text}\" ในทำเนียบหน่วยงาน กรุณาระบุที่อยู่ เช่น saraban.latkrabang "
+                    th=f"ไม่พบหน่วยงาน \"{quoted(text)}\" ในทำเนียบหน่วยงาน กรุณาระบุที่อยู่ เช่น saraban.latkrabang "
                        "หรือชื่อหน่วยงานให้ตรงกับทำเนียบ")
 
 

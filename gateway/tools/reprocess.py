@@ -18,7 +18,7 @@ from gateway.pipeline.process import process_entry
 from gateway.service.log import failure
 from gateway.service.services import Services
 from gateway.tools.actions import record_action
-from gateway.tools.common import ToolError, friendly, listed_unit, open_services
+from gateway.tools.common import ToolError, friendly, listed_unit, open_services, quoted
 from gateway.tools.replay import entry_from_vault
 from storage import quarantine
 from storage.messages import count_attempt, get_message, start_over
@@ -74,8 +74,10 @@ def prepare(services: Services, queue_id: str, reason: str | None,
     with services.db.session() as session:
         message = get_message(session, queue_id)
         if message is None:
-            raise ToolError(f"no message with queue id \"{queue_id}\" (the id is in the 250 reply, "
-                            "`quarantine list` and `register show`)")
+            raise ToolError(f"no message with queue id \"{quoted(queue_id)}\" (the id is in the 250 reply, "
+                            "`quarantine list` and `register show`)",
+                            th=f"ไม่พบหนังสือเลขคิว \"{quoted(queue_id)}\" กรุณาดูเลขคิว (queue id) "
+                               "จาก quarantine list หรือ register show")
         parked = queue_id in spool.parked()
         held = to_reopen(quarantine.held_for_message(session, queue_id), parked, unit, every_unit, may_decide)
         waiting = (spool.new / f"{queue_id}.msg").exists()
