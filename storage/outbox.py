@@ -459,6 +459,12 @@ def items_in_state(session: Session, state: str | None = None, kind: str | None 
     return list(session.scalars(stmt))
 
 
+# In English and Thai since session 38: the desk's operations page showed them as they
+# were, in English, on its Thai page, and `outbox retry` said them so to a Thai clerk.
+NO_SUCH_ITEM = "no such outbox item (ไม่พบรายการนี้ กรุณาดูเลขรายการจาก outbox list)"
+ALREADY_DONE = "already done (ส่งเรียบร้อยแล้ว ไม่ต้องสั่งซ้ำ)"
+
+
 def retry_items(session: Session, ids: list[int] | None = None, dead: bool = False) -> tuple[list[int], list[str]]:
     """Make dead (or waiting) items due now; the dead-letter clock starts again from now
     (the first creation time is kept in the payload). Returns the ids retried and one
@@ -472,10 +478,10 @@ def retry_items(session: Session, ids: list[int] | None = None, dead: bool = Fal
     else:
         items = list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids or []))))
         missing = set(ids or []) - {item.id for item in items}
-        refused += [f"{i}: no such outbox item" for i in sorted(missing)]
+        refused += [f"{i}: {NO_SUCH_ITEM}" for i in sorted(missing)]
     for item in items:
         if item.state == "done":
-            refused.append(f"{item.id}: already done")
+            refused.append(f"{item.id}: {ALREADY_DONE}")
             continue
         item.payload = {**(item.payload or {}), "first_created_at": (item.payload or {}).get(
             "first_created_at", item.created_at.isoformat())}

@@ -88,6 +88,16 @@ def test_retrying_a_held_notice_is_refused_and_it_stays_held(daemon):
     assert after[notice["id"]]["state"] == "held" and after[notice["id"]]["attempts"] == 0
 
 
+def test_retrying_an_item_that_is_not_there_or_done_is_said_in_thai_too(daemon):
+    daemon.send(letter(subject="ส่งแล้ว", files=[("a.pdf", make_pdf("a"))]), LAT)
+    daemon.wait_idle()
+    [done, *_] = [i for i in json.loads(daemon.cli("outbox", "list", "--json").stdout) if i["state"] == "done"]
+    out = daemon.cli("outbox", "retry", "987654", str(done["id"]), check=False)
+    no_traceback(out)
+    assert "987654: no such outbox item (ไม่พบรายการนี้" in out.stderr, out.stderr
+    assert f"{done['id']}: already done (ส่งเรียบร้อยแล้ว" in out.stderr, out.stderr
+
+
 def registered(daemon) -> str:
     queue_id = daemon.send(letter(subject="ขอเชิญประชุม", files=[("a.pdf", make_pdf("a"))]), LAT)
     daemon.wait_idle()

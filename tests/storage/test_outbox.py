@@ -76,12 +76,12 @@ def test_failures_back_off_then_die_and_retry_brings_them_back(database_url):
             [row] = outbox.items_in_state(session, "dead")
             assert row.last_error == "550 no such user"
             retried, refused = outbox.retry_items(session, [item.id, 999])
-        assert retried == [item.id] and refused == ["999: no such outbox item"]
+        assert retried == [item.id] and refused == [f"999: {outbox.NO_SUCH_ITEM}"]
         assert outbox.due(db, ["folder"]) == [(item.id, "q2")]
         outbox.finish(db, item.id)
         assert outbox.pending_item(db, item.id) is None
         with db.session() as session:
-            assert outbox.retry_items(session, [item.id]) == ([], [f"{item.id}: already done"])
+            assert outbox.retry_items(session, [item.id]) == ([], [f"{item.id}: {outbox.ALREADY_DONE}"])
     finally:
         db.dispose()
 
