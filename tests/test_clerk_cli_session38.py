@@ -236,7 +236,11 @@ def test_a_reason_not_in_utf8_is_refused_and_nothing_is_done(daemon):
     registered(daemon)
     year = [e for e in daemon.register()][0]["receive_no"].split("/")[1]
     out = cli_bytes(daemon, "register", "cancel", "saraban.latkrabang", f"1/{year}", "--reason", tis620)
-    assert out.returncode == 1 and "the reason is not UTF-8 text" in out.stderr.decode("utf-8")
+    assert out.returncode == 2 and "the reason is not UTF-8 text" in out.stderr.decode("utf-8")
+    # A reason of nothing is a usage error, said before the register is opened, as by
+    # `quarantine reject` (exit 1 until session 38).
+    out = daemon.cli("register", "cancel", "saraban.latkrabang", f"1/{year}", "--reason", " \x01 ", check=False)
+    assert out.returncode == 2 and "give a reason" in out.stderr and "กรุณาระบุเหตุผล" in out.stderr, out.stderr
     assert [e["status"] for e in daemon.register()] == ["registered"]
 
 

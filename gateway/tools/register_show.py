@@ -8,13 +8,14 @@ from gateway.sender.results import sender_detail, sender_label
 
 import argparse
 import json
+import sys
 from typing import Any
 
 
 from gateway.delivery.error_texts import error_for_person
 from gateway.service.services import Services
 from gateway.cli.table import width
-from gateway.tools.actions import action_as_dict, checked_reason, record_action
+from gateway.tools.actions import action_as_dict, checked_reason, reason_refusal, record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services, parse_receive_no
 from gateway.tools.register_rows import SECRECY_TH, URGENCY_TH
 from rules.names import shown_name
@@ -161,6 +162,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 @friendly
 def cmd_cancel(args: argparse.Namespace) -> int:
+    # A reason missing or of nothing is a usage error before the database is opened, exit 2,
+    # as `quarantine reject` says it (exit 1 after the register was opened until session 38).
+    if refusal := reason_refusal(args.reason, required=True):
+        print(refusal, file=sys.stderr)
+        return 2
     with open_services(args) as services:
         letter = cancel(services, _named_unit(services, args.unit), args.receive_no,
                         args.reason, args.book)
