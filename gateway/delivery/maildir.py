@@ -5,6 +5,7 @@ usually does: delivering the same letter twice must find the first copy, whether
 is still in new/ or the clerk's client has moved it to cur/ with flags."""
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 
@@ -31,6 +32,16 @@ def delivered_in(maildir: Path, name: str) -> Path | None:
     return None
 
 
+def _drop_half_written(maildir: Path, name: str) -> None:
+    """An earlier attempt's temporary file of this copy (`.NAME.PID.RAND.tmp`, storage/fsync.py
+    `write_durably`), left in tmp/ when the delivery runner was killed while writing it:
+    the attempt done now writes the copy whole, and nothing else would ever remove it (the
+    kill campaign found one, session 38). One item is one thread: no other attempt of
+    this copy is writing now."""
+    for left in (maildir / "tmp").glob(f".{glob.escape(name)}.*.tmp"):
+        left.unlink(missing_ok=True)
+
+
 def deliver(root: Path, folder: str, queue_id: str, unit: str, data: bytes, in_doubt: bool = True) -> Path:
     """File `data` into the unit's Maildir once. `in_doubt` False: no earlier attempt can
     have filed it (route.py `FirstAttempts`), so cur/ is not listed for it: with a year
@@ -41,6 +52,7 @@ def deliver(root: Path, folder: str, queue_id: str, unit: str, data: bytes, in_d
     target = maildir / "new" / name
     if in_doubt:
         found = delivered_in(maildir, name)
+        _drop_half_written(maildir, name)
     else:
         found = maildir / "new" if target.exists() else None
     if found is None:
