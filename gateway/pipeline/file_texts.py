@@ -608,7 +608,11 @@ def _sheet_head_foot(xml: bytes) -> list[str]:
     out = []
     for m in re.finditer(rf"<{_NS}(?:odd|even|first)(?:Header|Footer)(?:\s[^<>]*)?>([^<]*)<", doc):
         text = _xml_unescape(m.group(1))
-        text = _HEAD_FOOT_CODE.sub(lambda t: "&" if t.group(0) == "&&" else "\n", text)
+        # Only &L, &C and &R start a section (a line of its own); a font, size, colour or
+        # bold code inside one is formatting, shown on the same line: `ลั&Kffffffบที่สุด`
+        # read as "ลั" and "บที่สุด" on two lines, `ลับ&Bมาก` as ลับ (session 38's review).
+        text = _HEAD_FOOT_CODE.sub(lambda t: {"&&": "&", "&L": "\n", "&C": "\n", "&R": "\n"}.get(t.group(0), ""),
+                                   text)
         out.append(text)
     return out
 

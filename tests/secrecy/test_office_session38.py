@@ -87,6 +87,9 @@ def test_excel_header_colour_and_font_codes_are_codes_not_text():
     for head in ("&amp;C&amp;KFF0000ลับที่สุด", "&amp;C&amp;K01+000ลับที่สุด", "&amp;C&amp;K0e-050ลับที่สุด",
                  '&amp;C&amp;"TH SarabunPSK,Bold"&amp;20&amp;KFF0000ลับที่สุด&amp;R&amp;P'):
         assert reading(("a.xlsx", book(sheet(head=head)))) == TOP, head
+    # A code inside a word is formatting on the same line, not a new line (review of session 38).
+    for head in ("&amp;C&amp;K000000ลั&amp;Kffffffบที่สุด", "&amp;Cลับ&amp;Bที่สุด&amp;B", "&amp;Lลับ&amp;14ที่สุด"):
+        assert reading(("a.xlsx", book(sheet(head=head)))) == TOP, head
     # A red page number is ordinary.
     assert reading(("a.xlsx", book(sheet(head="&amp;C&amp;KFF0000หน้า &amp;P จาก &amp;N")))) == ORDINARY
 
