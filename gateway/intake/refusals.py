@@ -114,6 +114,32 @@ class RefusalRecorder:
         return True
 
 
+def owed_counts(data_dir: Path) -> dict[str, int]:
+    """For `status`: the refusals kept in refusals-owed.json, by reason ({} when none).
+    A file that cannot be read counts as one "unreadable" entry, so that it is seen."""
+    path = Path(data_dir) / OWED_FILE
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return {"unreadable": 1}
+    counts: dict[str, int] = {}
+    for r in kept if isinstance(kept, list) else [None]:
+        reason = str(r.get("reason")) if isinstance(r, dict) and r.get("reason") in RECORDED else "unreadable"
+        counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
+def owed_warning(owed: dict[str, int], data_dir: Path) -> list[str]:
+    if not owed:
+        return []
+    return [f"{sum(owed.values())} refusal(s) at the end of DATA ("
+            + ", ".join(f"{k} {v}" for k, v in sorted(owed.items()))
+            + f") are not yet in the register: the database could not take them; they are kept in "
+            f"{Path(data_dir) / OWED_FILE} and written by the running daemon once the database is usable"]
+
+
 def _read_owed(path: Path) -> list[dict]:
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))

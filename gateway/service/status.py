@@ -4,6 +4,7 @@ from __future__ import annotations
 from gateway.service.instance_lock import running_pid
 from gateway.config.settings import Settings
 from gateway.intake.clock_guard import clock_warning, receipt_warning
+from gateway.intake.refusals import owed_counts, owed_warning
 from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
 from gateway.service.db_file import problem_for_status
@@ -31,12 +32,13 @@ def collect_status(settings: Settings) -> dict:
     # waiting for "nothing pending" (tests' wait_idle, a sysadmin before a restart) was
     # told so while its notice was not yet counted.
     spool_figures = {"pending": spool.depth(), "parked": len(spool.parked())}
+    owed = owed_counts(settings.data_dir)  # before the register, as the spool: written, then removed
     pid = running_pid(settings.data_dir)
     moved = problem_for_status(settings, pid)
     if moved is not None:
         # Not opened: a missing file would be made anew, empty, at the path, and a file
         # put in its place would be opened with the WAL the daemon's connections still write.
-        return _without_database(settings, pid, spool_figures, moved[0])
+        return _without_database(settings, pid, spool_figures, moved[0], owed)
     db = settings.open_database()
     try:
         require_current(db.engine)
@@ -71,6 +73,7 @@ def collect_status(settings: Settings) -> dict:
         "retrying": copies,  # the oldest letter copy of each kind waiting after a failure, and why
         "quarantine": figures.quarantine,
         "refused": figures.refused,  # e.g. {"top_secret": 2}: refused at end of DATA
+        "refused_not_recorded": owed,  # refusals kept in refusals-owed.json, the database away
         "notices": notices,
         "imap_intake": imap_intake,
         "registrars_missing": missing,
@@ -81,11 +84,12 @@ def collect_status(settings: Settings) -> dict:
         + _disk_warning(disk) + _overdue_warning(figures.outbox) + clock_warning(settings, newest_year)
         + receipt_warning(newest_time)
         + ([gate["detail"]] if gate.get("state") == "held" else []) + ocr_warnings()
-        + configured_certificate_warnings(settings),
+        + configured_certificate_warnings(settings) + owed_warning(owed, settings.data_dir),
     }
 
 
-def _without_database(settings: Settings, pid: str | None, spool_figures: dict, moved: str) -> dict:
+def _without_database(settings: Settings, pid: str | None, spool_figures: dict, moved: str,
+                      owed: dict[str, int]) -> dict:
     """`status` while the running daemon's database file is gone from its path: what the
     spool and the disk say, and why nothing else can be read."""
     disk = storage_guard(settings).reading()
@@ -97,10 +101,11 @@ def _without_database(settings: Settings, pid: str | None, spool_figures: dict, 
         "disk": {"free_mib": None if disk.free is None else disk.free // MIB, "floor_mib": disk.floor // MIB,
                  "detail": disk.describe()},
         "messages": {}, "letters": None, "outbox": {}, "retrying": {}, "quarantine": {}, "refused": {},
+        "refused_not_recorded": owed,
         "imap_intake": {}, "registrars_missing": [],
         "numbering": gate or {"state": "open"},
         "database": {"ok": False, "detail": moved},
-        "warnings": [moved] + _disk_warning(disk),
+        "warnings": [moved] + _disk_warning(disk) + owed_warning(owed, settings.data_dir),
     }
 
 
@@ -155,6 +160,9 @@ def render_status(status: dict) -> str:
     lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items())) or "empty"))
     if status.get("refused"):
         lines.append("refused    " + ", ".join(f"{k} {v}" for k, v in sorted(status["refused"].items())))
+    if status.get("refused_not_recorded"):
+        lines.append("refused    not yet recorded: "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(status["refused_not_recorded"].items())))
     if "notices" in status:
         lines.append(render_notice_status(status["notices"]))
     lines += [f"WARNING    {w}" for w in status.get("warnings", [])]
