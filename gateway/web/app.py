@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.config.settings import Settings
 from gateway.service.services import Services
-from gateway.web.auth import REFUSED_SIGN_IN_SECONDS, Person, SignInRefused, same
+from gateway.web.auth import REFUSED_SIGN_IN_SECONDS, Person, SignInRefused, same, token_digest
 from gateway.web.desk import (
     BUSY_RETRY_AFTER,
     HERE,
@@ -88,11 +88,29 @@ def login_routes(desk: Desk) -> list[Route]:
             log_busy(request, None, exc)
             response.headers["Retry-After"] = BUSY_RETRY_AFTER
             return response
+        _end_replaced_session(request.cookies.get(desk.session_cookie))
         response = RedirectResponse("/register", status_code=303)
         set_session_cookie(desk, response, token)
         response.delete_cookie(desk.login_csrf_cookie, path="/", secure=desk.web.cookie_secure,
                                httponly=True, samesite="strict")
         return response
+
+    def _end_replaced_session(old_token: str | None) -> None:
+        """The session this browser carried before signing in again (another clerk's at a
+        shared counter, or one whose token was seen): its cookie is replaced, so it ends on
+        the server too. Until session 39 it lasted its hours, usable by whoever kept the
+        token."""
+        if not old_token:
+            return
+        from storage.users import end_session
+
+        try:
+            with desk.services.db.session() as session:
+                end_session(session, token_digest(old_token))
+        except Exception as exc:
+            if not database_busy(exc):
+                raise
+            log.warning("web_replaced_session_not_ended", error=f"{type(exc).__name__}: {exc}"[:300])
 
     def logout(desk: Desk, request: Request, person: Person, form) -> Response:
         from storage.users import end_session
