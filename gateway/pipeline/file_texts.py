@@ -1637,7 +1637,13 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
-        return  # no reader opens it: no text anyone reads (as a PDF no viewer opens)
+        if data.startswith(_LOCAL):
+            # Its directory cut or damaged, its members are still there: Word offers to
+            # recover such a file, 7-Zip and a streaming unzip show them. Until session 39
+            # it was read as holding nothing, certain, and a ลับมาก DOCX cut short in
+            # transfer was filed in plain.
+            out.unread.append(f"{what}: archive or office file could not be opened (damaged)")
+        return  # a ZIP's end record alone behind other bytes, unopened: no reader shows a file
     with zf:
         if _hidden_entries(data, infos, getattr(zf, "start_dir", len(data))):
             # A reader that walks the local headers (a streaming unzip) shows a file the
@@ -2058,7 +2064,12 @@ def _unpacked(data: bytes, magic: bytes, budget: Budget, what: str, out: FileTex
             unpacker = _UNPACKERS[magic]()
             content += unpacker.decompress(data, limit + 1 - len(content))
             if not unpacker.eof:
-                break  # cut short, or past the limit (checked below)
+                if len(content) <= limit:
+                    # Cut short: what is there is read, but not the rest, where a marking
+                    # at the foot stands, and bzip2 gives nothing before its block's end
+                    # (bunzip2recover gives it). Until session 39, read as certain.
+                    out.unread.append(f"{what}: compressed file cut short (damaged)")
+                break  # past the limit: checked below
             data = unpacker.unused_data
     except (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError) as exc:
         out.unread.append(f"{what}: compressed file could not be unpacked ({why_unread(exc)})")

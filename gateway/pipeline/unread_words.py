@@ -105,6 +105,8 @@ _REASONS = {
     "members past the first {n}": "ไฟล์ย่อยที่เกิน {n} ไฟล์แรกที่ระบบอ่าน",
     "compressed file could not be unpacked ({why})": "แตกไฟล์บีบอัดไม่ได้ ({why})",
     "compressed file past the limits of what is unpacked": "ไฟล์บีบอัดที่เกินขีดจำกัดที่ระบบแตกไฟล์",
+    "compressed file cut short (damaged)": "ไฟล์บีบอัดที่ขาดหายไปบางส่วน (ไฟล์เสียหาย)",
+    "archive or office file could not be opened (damaged)": "เปิดแฟ้มบีบอัดหรือไฟล์ Office ไม่ได้ (ไฟล์เสียหาย)",
     "tar archive could not be opened ({why})": "เปิดแฟ้มบีบอัด tar ไม่ได้ ({why})",
     "tar archive could not be read to its end ({why})": "อ่านแฟ้มบีบอัด tar ไม่ได้จนจบ ({why})",
     "messages in archives past the first {n}": "อีเมลในแฟ้มบีบอัดที่เกิน {n} ฉบับแรกที่ระบบอ่าน",

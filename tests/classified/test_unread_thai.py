@@ -99,6 +99,7 @@ FILE_TEXTS_SITES = [
     f"{{what}}: members past the first {file_texts.MAX_PARTS}",            # _office_texts
     f"{{what}}: an archive of more than {file_texts.MAX_ENTRIES} entries",  # _zip, _tar
     "{what}: an archive with entries its directory does not list",
+    "{what}: archive or office file could not be opened (damaged)",       # _zip (session 39)
     f"{{what}}: archive nested past {file_texts.MAX_DEPTH} levels",       # _zip, _without_reader, _message, _tnef
     f"{{what}}: members past the first {file_texts.MAX_MEMBERS}",
     "{what}: password-protected PDF",                                     # pdf_texts
@@ -108,6 +109,7 @@ FILE_TEXTS_SITES = [
     "{what}: {office} 97-2003 file past what is read",
     "{what}: compressed file could not be unpacked ({why})",              # _unpacked
     "{what}: compressed file past the limits of what is unpacked",
+    "{what}: compressed file cut short (damaged)",                        # _unpacked (session 39)
     "{what}: tar archive could not be opened ({why})",                    # _tar
     "{what}: tar archive could not be read to its end ({why})",
     "{what}: {kind}",                                                     # _without_reader
