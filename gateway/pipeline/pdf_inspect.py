@@ -149,8 +149,25 @@ def inspect_pdf(data: bytes, timeout: float | None = None, _depth: int = 0) -> P
         return _with_embedded(info, reader, wanted, _depth)
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, AssertionError, OSError, NotImplementedError) as exc:
+        if _raised_by_encryption(exc):
+            # Encrypted by a handler pypdf does not have (a certificate: Acrobat's "Encrypt
+            # with Certificate", /Adobe.PubSec, what seed 004 asks of a ลับ letter; a DRM
+            # plug-in's), or an encryption dictionary it cannot take: no viewer without the
+            # key reads it either. Until session 39 it was a PDF no reader opens, judged
+            # without its text: a ลับ letter encrypted to the registrar was ordinary.
+            return PdfInfo(text=None, pages=None, encrypted=True, error=None)
         error = f"{type(exc).__name__}: {str(exc)[:200]}"
         return _read_repaired(data, error) or PdfInfo(text=None, pages=None, encrypted=False, error=error)
+
+
+def _raised_by_encryption(exc: BaseException) -> bool:
+    """Whether pypdf raised this while reading the file's encryption dictionary."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(("pypdf/_encryption.py", "pypdf\\_encryption.py")):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 MAX_EMBEDDED = 20  # files embedded in one PDF that are read
