@@ -73,6 +73,8 @@ def queue_acknowledgement(session: Session, services: "Services", entry: "SpoolE
         "letter_date": None if classified else (facts.letter_date.isoformat() if facts.letter_date else None),
         "findings": _findings((f for f in findings if f.verdict == "warn"), classified, _file_names(checked)),
     }
+    if classified:
+        _threaded_by_own_id(record)
     queue_once(session, KIND, f"ack:{entry.queue_id}:{unit.address}", queue_id=entry.queue_id,
                 unit=unit.address, letter_id=letter.id, payload=record)
 
@@ -98,8 +100,19 @@ def queue_rejection(session: Session, services: "Services", entry: "SpoolEntry",
         "reference": None,
         "findings": _findings(reasons, classified, _file_names(checked)),
     }
+    if classified:
+        _threaded_by_own_id(record)
     queue_once(session, KIND, f"reject:{entry.queue_id}:{unit.address}", queue_id=entry.queue_id,
                 unit=unit.address, letter_id=None, payload=record)
+
+
+def _threaded_by_own_id(record: dict[str, Any]) -> None:
+    """A classified letter's notice is threaded by the letter's own Message-ID alone: its
+    References are the sender's strings, up to MAX_REFERENCES of them, which were kept
+    in plain in the outbox and sent back until session 39 (a ลับ letter's words can be
+    put there as well as anywhere)."""
+    facts = record[UNDECIDED]
+    facts["references"] = [facts["message_id"]] if facts.get("message_id") else []
 
 
 def _common(services: "Services", entry: "SpoolEntry", checked: "Checked", unit: "Unit") -> dict[str, Any]:
