@@ -850,7 +850,12 @@ def _odf_head_foot(xml: bytes) -> list[str]:
     return out
 
 
-_XML_START = re.compile(r"\s*(?:<\?xml\b|<!--|<!DOCTYPE\b|<[\w.-]+:[\w.-]+[\s>]|<[\w.-]+\s[^<>]*\bxmlns\b)")
+# An XML file's start: a declaration, a comment, a DOCTYPE, or an element. An element
+# with no namespace and no declaration before it (`<letter><secrecy>ลับมาก</secrecy>`, a
+# data export as a browser shows it, a tree) was not one until session 39: read only as
+# its markup, where the marking is glued to its tags.
+_XML_START = re.compile(r"\ufeff?\s*(?:<\?xml\b|<!--|<!DOCTYPE\b|<[\w.-]+:[\w.-]+[\s>]|<[\w.-]+\s[^<>]*\bxmlns\b"
+                        r"|<[A-Za-z_][\w.-]*(?:\s[^<>]*)?/?>)")
 _PARAGRAPH_END = re.compile(rf"</{_NS}(?:p|h)>")
 
 
@@ -2018,6 +2023,14 @@ def _runs(text: str) -> str:
     return ends("\n".join(_TEXT_RUN.findall(text)))
 
 
+def _cfb_cut_short(data: bytes) -> bool:
+    """An OLE compound file whose directory lies past its end: cut short."""
+    shift = int.from_bytes(data[0x1E:0x20], "little")
+    if len(data) < 512 or shift not in (9, 12):
+        return len(data) < 512
+    return (int.from_bytes(data[0x30:0x34], "little") + 2) << shift > len(data)
+
+
 def _old_office(data: bytes, what: str, out: FileTexts) -> None:
     """A Word, Excel or PowerPoint 97-2003 file (an OLE compound file that is not
     encrypted): its main stream scanned for text. Their text is UTF-16LE (Word's and
@@ -2029,7 +2042,17 @@ def _old_office(data: bytes, what: str, out: FileTexts) -> None:
     streams = _cfb_streams(data, set(_OLD_OFFICE), MAX_OLD_OFFICE)
     main = next((name for name in _OLD_OFFICE if name in streams), None)
     if main is None:
-        out.unread.append(f"{what}: compound file of a kind not read (Outlook .msg, Visio, Publisher)")
+        # Its directory names a Word, Excel or PowerPoint stream that could not be found
+        # (a file cut short, its allocation table damaged): the registrar is told which
+        # kind of file to open, where until session 39 they were sent looking for an
+        # Outlook item or a Visio drawing.
+        main = next((name for name in _OLD_OFFICE if name.encode("utf-16-le") in data), None)
+        if _cfb_cut_short(data):
+            out.unread.append(f"{what}: compound file (Word, Excel, PowerPoint 97-2003...) cut short (damaged)")
+        elif main is not None:
+            out.unread.append(f"{what}: {_OLD_OFFICE[main]} 97-2003 file that could not be read (damaged)")
+        else:
+            out.unread.append(f"{what}: compound file of a kind not read (Outlook .msg, Visio, Publisher)")
         return
     stream = streams[main]
     if not stream:

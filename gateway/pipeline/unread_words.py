@@ -131,6 +131,9 @@ _REASONS = {
         "ไฟล์ชนิดที่ระบบไม่อ่าน (Outlook .msg, Visio, Publisher)",
     "{office} 97-2003 file whose text could not be found": "ไฟล์ {office} 97-2003 ที่หาข้อความไม่พบ",
     "{office} 97-2003 file past what is read": "ไฟล์ {office} 97-2003 ที่ยาวเกินส่วนที่ระบบอ่าน",
+    "{office} 97-2003 file that could not be read (damaged)": "ไฟล์ {office} 97-2003 ที่อ่านไม่ได้ (ไฟล์เสียหาย)",
+    "compound file (Word, Excel, PowerPoint 97-2003...) cut short (damaged)":
+        "ไฟล์ Word, Excel หรือ PowerPoint 97-2003 ที่ขาดหายไปบางส่วน (ไฟล์เสียหาย)",
     "a signed or encrypted file (.p7m) that could not be opened":
         "ไฟล์ที่ลงลายมือชื่อหรือเข้ารหัส (.p7m) ซึ่งเปิดไม่ได้",
     "a file signed more than {n} times over": "ไฟล์ที่ลงลายมือชื่อซ้อนกันเกิน {n} ชั้น",

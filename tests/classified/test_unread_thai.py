@@ -107,6 +107,8 @@ FILE_TEXTS_SITES = [
     "{what}: compound file of a kind not read (Outlook .msg, Visio, Publisher)",  # _old_office
     "{what}: {office} 97-2003 file whose text could not be found",
     "{what}: {office} 97-2003 file past what is read",
+    "{what}: {office} 97-2003 file that could not be read (damaged)",  # _old_office (session 39)
+    "{what}: compound file (Word, Excel, PowerPoint 97-2003...) cut short (damaged)",
     "{what}: compressed file could not be unpacked ({why})",              # _unpacked
     "{what}: compressed file past the limits of what is unpacked",
     "{what}: compressed file cut short (damaged)",                        # _unpacked (session 39)
