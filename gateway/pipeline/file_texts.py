@@ -1311,7 +1311,17 @@ def _sheet_texts(xml: bytes) -> list[str]:
                     lines += [t for t in found if t]
         if lines:
             out.append(ends("\n".join(lines)))
+    if _holds(xml, "prompt"):
+        # A data validation's input message: Excel and LibreOffice show it beside the
+        # cell as soon as it is selected, the cell selected on opening too (read as
+        # nothing until session 39). Each title and message a line.
+        found = [_xml_unescape(m[2]) for m in _VALIDATION_PROMPT.finditer(_xml_doc(xml))]
+        if any(found):
+            out.append(ends("\n".join(t for t in found if t)))
     return out
+
+
+_VALIDATION_PROMPT = re.compile(r"""\sprompt(?:Title)?\s*=\s*(["'])(.*?)\1""", re.S)
 
 
 # Parts that hold no text anyone is shown (styles, themes, settings, fonts, what a
