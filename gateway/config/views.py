@@ -174,15 +174,32 @@ class ImapIntakeDerived(AccountDerived):
 class SenderDerived:
     def action_for(self, from_domain: str | None) -> str:
         if from_domain:
-            domain = from_domain.lower().rstrip(".")
+            # Thai-script domains (รัฐบาล.ไทย, the Thai-script twin of go.th) match in
+            # either form: a From may carry the A-label (xn--...) or, with SMTPUTF8, the
+            # Thai; a pattern may be written either way.
+            domain = _a_label(from_domain.lower().rstrip("."))
             for pattern in sorted(self.domains, key=_specificity, reverse=True):
-                if fnmatch.fnmatchcase(domain, pattern.lower()):
+                if fnmatch.fnmatchcase(domain, _a_label(pattern.lower())):
                     return self.domains[pattern]
         return self.on_fail
 
     def protected(self, from_domain: str | None) -> bool:
         """A domain whose forged mail is quarantined: it gets no unverified notice."""
         return self.action_for(from_domain) == "quarantine"
+
+
+def _a_label(domain: str) -> str:
+    """A domain (or a pattern) with each non-ASCII label in its xn-- form; as written when
+    a label cannot be encoded."""
+    if domain.isascii():
+        return domain
+    out = []
+    for label in domain.split("."):
+        try:
+            out.append(label if label.isascii() else label.encode("idna").decode("ascii"))
+        except UnicodeError:
+            out.append(label)
+    return ".".join(out)
 
 
 def _specificity(pattern: str) -> tuple[int, int]:

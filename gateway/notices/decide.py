@@ -160,11 +160,14 @@ def decision(session, services: "Services", key: str,
 
 
 def rate_keys(address: str | None) -> tuple[str | None, str | None]:
-    """(address without its +tag, domain): victim+1@, victim+2@ ... are one person."""
+    """(address without its +tag, its organisational domain): victim+1@, victim+2@ ...
+    are one person, and s1.victim.example, s2.victim.example ... one organisation, whose
+    mail server receives them all (until session 39 each subdomain had its own
+    max_per_domain_per_hour)."""
     if not address or "@" not in address:
         return None, None
     local, _, domain = address.lower().rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain}", domain
+    return f"{local.split('+', 1)[0]}@{domain}", _org_domain(domain) or domain
 
 
 def sent_last_hour(session, to: str, limit: int = 0) -> int:

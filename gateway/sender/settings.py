@@ -32,9 +32,13 @@ class SenderSection(BaseModel, SenderDerived):
     enabled: bool = True
     authserv_id: str | None = None  # in Authentication-Results; default [smtp] hostname
     # What a DMARC failure does, by From domain ("*.go.th" matches every ministry and
-    # department; the most specific pattern wins). Other domains: on_fail.
+    # department; the most specific pattern wins). Other domains: on_fail. Government
+    # domains are also under the military's mi.th and the Thai-script รัฐบาล.ไทย and
+    # ทหาร.ไทย (since session 39: a forged letter of one of them was registered).
     domains: dict[str, OnFail] = Field(
-        default_factory=lambda: {"*.go.th": "quarantine", "bangkok.go.th": "quarantine"})
+        default_factory=lambda: {"*.go.th": "quarantine", "bangkok.go.th": "quarantine",
+                                 "*.mi.th": "quarantine", "*.รัฐบาล.ไทย": "quarantine",
+                                 "*.ทหาร.ไทย": "quarantine"})
     on_fail: OnFail = "warn"
     # A From domain without a DMARC record, whose mail is not otherwise authenticated.
     no_dmarc: Literal["quarantine", "warn", "accept"] = "warn"
