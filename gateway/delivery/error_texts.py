@@ -64,7 +64,10 @@ def error_for_person(stored: str | None) -> str:
     elif name == "DeadlinePassed":  # our own words: which server, how long
         reply = _ascii_line(message)
     elif name.startswith("Imap"):  # "login: NO [AUTHENTICATIONFAILED] ...": the command and the server's answer
-        reply = _ascii_line(message)
+        # The command names the unit's folder, often Thai (สารบรรณ/หนังสือรับ): kept, as
+        # printable text, where until session 39 it read "???????/??????????" and a
+        # sysadmin with several Thai folders could not tell which one was full.
+        reply = clean_text(message, REPLY_LIMIT)
     if reply:
         return f"{text}: {reply}"
     return f"{text} (รายละเอียดอยู่ใน log / details in the log)"
