@@ -24,12 +24,31 @@ def message_name(queue_id: str, unit: str) -> str:
 
 
 def delivered_in(maildir: Path, name: str) -> Path | None:
-    """The subdirectory (new/ or cur/) holding the copy, or None."""
-    if (maildir / "new" / name).exists():
-        return maildir / "new"
-    if any(entry.startswith(name + ":") or entry == name for entry in os.listdir(maildir / "cur")):
-        return maildir / "cur"
+    """The subdirectory (new/ or cur/) holding the copy, or None: the unit's own, then
+    those of its Maildir++ sub-folders (`.ดำเนินการแล้ว/cur/`), where a clerk may have
+    filed the copy on while the gateway was down after writing it and before recording
+    it. Until session 39 only the unit's own were looked in, and the attempt done again
+    filed the letter a second time, new (as IMAP did until session 20)."""
+    for folder in (maildir, *_subfolders(maildir)):
+        if (folder / "new" / name).exists():
+            return folder / "new"
+        try:
+            if any(entry.startswith(name + ":") or entry == name for entry in os.listdir(folder / "cur")):
+                return folder / "cur"
+        except FileNotFoundError:
+            if folder == maildir:
+                raise
     return None
+
+
+def _subfolders(maildir: Path) -> list[Path]:
+    """The Maildir++ sub-folders of a Maildir (`.Name/` holding cur/)."""
+    try:
+        with os.scandir(maildir) as entries:
+            return [Path(e.path) for e in entries
+                    if e.name.startswith(".") and e.name not in (".", "..") and e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
 
 
 def _drop_half_written(maildir: Path, name: str) -> None:
