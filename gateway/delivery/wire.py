@@ -14,6 +14,11 @@ import re
 from email.generator import BytesGenerator
 
 _BARE = re.compile(rb"\r?\n|\r")
+# RFC 5322 §2.1.1: a line holds at most 998 octets before its CRLF, and RFC 5321
+# §4.5.3.1.6 lets a server refuse a longer one: strict ones do ("500 Line too long"), for
+# ever, and the copy was never filed (session 39's red team).
+MAX_LINE = 998
+_LONG = re.compile(rb"[^\r\n]{%d}" % (MAX_LINE + 1))
 
 
 def on_the_wire(data: bytes) -> bytes:
@@ -26,10 +31,33 @@ def on_the_wire(data: bytes) -> bytes:
     So does any part holding a NUL byte, which an IMAP literal may not carry (RFC 3501
     §4.3): Dovecot stores each as 0x80, and a JPEG's bytes in the folder were not the
     register's (session 35's red team)."""
-    if b"\x00" in data or _BARE.search(data.replace(b"\r\n", b"")):
+    if b"\x00" in data or _BARE.search(data.replace(b"\r\n", b"")) or _LONG.search(data):
         data = _files_as_base64(data)
     out = _BARE.sub(b"\r\n", data)
+    if _LONG.search(out):  # a header line (a part's too): folded
+        out = b"\r\n".join(_folded(line) for line in out.split(b"\r\n"))
     return out if out.endswith(b"\r\n") else out + b"\r\n"
+
+
+def _folded(line: bytes) -> bytes:
+    """A line past MAX_LINE cut into lines of at most MAX_LINE: at a space or tab where
+    there is one (header folding, RFC 5322 §2.2.3: the value unchanged), else hard, the
+    next line starting with a space (the value gains one space: as Postfix does with a
+    header line past its limit). Only a header line can be here: a body line that long
+    was re-encoded (`_files_as_base64`)."""
+    if len(line) <= MAX_LINE:
+        return line
+    pieces = []
+    while len(line) > MAX_LINE:
+        cut = max(line.rfind(b" ", 1, MAX_LINE), line.rfind(b"\t", 1, MAX_LINE))
+        if cut <= 0:
+            pieces.append(line[:MAX_LINE - 1])
+            line = b" " + line[MAX_LINE - 1:]
+        else:
+            pieces.append(line[:cut])
+            line = line[cut:]  # the whitespace starts the continuation line
+    pieces.append(line)
+    return b"\r\n".join(pieces)
 
 
 _IDENTITY = ("", "7bit", "8bit", "binary")  # RFC 2045: the body is the content's own bytes
@@ -37,7 +65,8 @@ _IDENTITY = ("", "7bit", "8bit", "binary")  # RFC 2045: the body is the content'
 
 def _files_as_base64(data: bytes) -> bytes:
     """`data` with every file part that is its own bytes (no base64 or quoted-printable)
-    and has a bare CR or LF in them re-encoded as base64: canonical line ends would add a
+    and has a bare CR or LF in them, and every such part with a line past MAX_LINE (text
+    too: no peer need take it), re-encoded as base64: canonical line ends would add a
     CR to each of its LF bytes (a PDF, an image). Text keeps its encoding: CRLF is how
     text ends its lines (RFC 2046 §4.1.1), unless it holds a NUL byte, which no peer
     keeps (nor a file's). Unchanged (same bytes) when there is none."""
@@ -55,7 +84,8 @@ def _files_as_base64(data: bytes) -> bytes:
         if not isinstance(content, bytes):
             continue
         text = part.get_content_maintype() == "text"
-        if b"\x00" not in content and (text or not _BARE.search(content.replace(b"\r\n", b""))):
+        if b"\x00" not in content and not _LONG.search(content) \
+                and (text or not _BARE.search(content.replace(b"\r\n", b""))):
             continue
         del part["content-transfer-encoding"]
         part["Content-Transfer-Encoding"] = "base64"
