@@ -36,6 +36,9 @@ from gateway.signatures.settings import RULE, trust_from_settings
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verdict import (
     INDETERMINATE,
+    MOD_ANNOTATIONS,
+    MOD_FORM_FIELDS,
+    MOD_OTHER,
     NO_SIGNATURE_FOUND,
     TOTAL_FAILED,
     TOTAL_PASSED,
@@ -173,6 +176,13 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
     # (verify.PROBLEMS), in Thai too; the reader's exception is in the log only.
     problem = _PROBLEM_BY_MESSAGE.get(detail)
     thai_detail = f": {problem[0]}" if problem else ""
+    # What changed after signing, in Thai too: the English detail says it, and until
+    # session 39 a Thai reader of a letter whose signer's chain was also incomplete (the
+    # usual case) read only about the certificate, never that a form field's 1,000 baht
+    # now read 9,000,000.
+    kinds = [_CHANGED_THAI[k] for k in dict.fromkeys(e.get("modifications") for e in entries) if k in _CHANGED_THAI]
+    if kinds:
+        thai_detail += f" และไฟล์ถูกแก้ไขหลังลงลายมือชื่อ ({', '.join(kinds)})"
     if worst["indication"] == TOTAL_FAILED:
         return finding(RULE, "fail",
                        f"ลายมือชื่ออิเล็กทรอนิกส์ใน {FILE} ไม่ถูกต้อง ({sub}{thai}){thai_detail} ต้องตรวจสอบก่อนดำเนินการ",
@@ -184,8 +194,9 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
     changed = [e for e in entries if e.get("review")]
     if changed:
         detail = "; ".join(e.get("message") or e.get("modifications", "") for e in changed)
+        what = f" ({', '.join(kinds)})" if kinds else ""
         return finding(RULE, "fail",
-                       f"{FILE} ถูกแก้ไขหลังลงลายมือชื่ออิเล็กทรอนิกส์ ต้องตรวจสอบ",
+                       f"{FILE} ถูกแก้ไขหลังลงลายมือชื่ออิเล็กทรอนิกส์{what} ต้องตรวจสอบ",
                        f"{FILE} was changed after it was signed: {detail}", name)
     return finding(RULE, "pass",
                    f"ลายมือชื่ออิเล็กทรอนิกส์ใน {FILE} ถูกต้อง ({_signers(entries)})",
@@ -193,6 +204,9 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
 
 
 _PROBLEM_BY_MESSAGE = {en: (th, en) for th, en in PROBLEMS.values()}
+_CHANGED_THAI = {MOD_FORM_FIELDS: "มีการแก้ไขข้อความในช่องกรอกข้อมูล",
+                 MOD_ANNOTATIONS: "มีการเพิ่มหรือแก้ไขหมายเหตุบนหน้าเอกสาร",
+                 MOD_OTHER: "มีการแก้ไขเนื้อหาหรือหน้าของเอกสาร"}
 
 
 def not_covered_finding(holder: str, outside: list[str], entries: list[dict]) -> Finding:
