@@ -2,7 +2,9 @@
 
 `python -m tests.servers.dns ZONES.json PORT` serves the records of a JSON file
 ({name: {type: [value, ...]}}) over UDP and TCP with dnslib: NXDOMAIN for a name it
-does not know, an empty NOERROR answer for a known name without that type. It runs
+does not know, an empty NOERROR answer for a known name without that type (and for a
+name that only has names under it, RFC 8020). A name given `{"DELAY": [seconds]}`
+is answered only after that long: a nameserver that never answers in time. It runs
 in its own process so that the gateway's resolver talks to it over real sockets,
 exactly as it would to the BMA's resolver.
 
@@ -121,8 +123,11 @@ def _serve(zone_file: str, port: int) -> None:
             qtype = QTYPE[request.q.qtype]
             records = table.get(qname)
             if records is None:
-                reply.header.rcode = RCODE.NXDOMAIN
+                if not any(name.endswith("." + qname) for name in table):
+                    reply.header.rcode = RCODE.NXDOMAIN
                 return reply
+            if records.get("DELAY"):  # each query in its own thread: the others are answered
+                time.sleep(float(records["DELAY"][0]))
             if records.get("SERVFAIL"):  # {"SERVFAIL": [true]}: a name whose servers fail
                 reply.header.rcode = RCODE.SERVFAIL
                 return reply
@@ -152,6 +157,7 @@ def _serve(zone_file: str, port: int) -> None:
     servers = [DNSServer(resolver, address="127.0.0.1", port=port, logger=Quiet()),
                DNSServer(resolver, address="127.0.0.1", port=port, tcp=True, logger=Quiet())]
     for server in servers:
+        server.server.daemon_threads = True  # a delayed answer does not hold the exit
         server.start_thread()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     while True:
