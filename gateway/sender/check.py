@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import re
 import time
 from typing import TYPE_CHECKING
@@ -17,7 +18,8 @@ import structlog
 from gateway.sender import dmarc
 from gateway.sender.dkim import verify_arc, verify_dkim
 from gateway.sender.dns import DnsTemporary, Resolver
-from gateway.sender.results import CHECK_FAILED, SenderAuth, refused_signature, results_authserv_id
+from gateway.sender.results import (CHECK_FAILED, NO_SUCH_DOMAIN, SenderAuth, refused_signature,
+                                    results_authserv_id)
 from rules.thai_time import now_utc
 from gateway.sender.spf import check_spf, peer_ip, spf_identity
 
@@ -30,11 +32,29 @@ log = structlog.get_logger("gateway.sender")
 
 def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: str | None = None,
                   mail_from: str = "", helo: str | None = None,
-                  upstream_spf: tuple[str, str | None] | None = None) -> SenderAuth:
+                  upstream_spf: tuple[str, str | None] | None = None,
+                  deadline: float | None = None) -> SenderAuth:
     """`upstream_spf`: (result, domain) from a trusted Authentication-Results (IMAP);
-    then no SPF is evaluated here (the connecting IP is the mail server's)."""
+    then no SPF is evaluated here (the connecting IP is the mail server's).
+    `deadline` (time.monotonic()): no DNS query runs past it; what was not answered by
+    then is temperror, as a query that timed out."""
+    if deadline is not None:
+        resolver = resolver.until(deadline)
     auth = SenderAuth()
     author = dmarc.author(raw, mail_from)
+    from_domain = author.domain
+    record = None
+    record_temporary = False
+    exists: bool | None = True
+    if from_domain is not None:
+        # First, before the keys and SPF records the sender chose: what decides the
+        # verdict is asked while the deadline is still far (session 39).
+        try:
+            record = dmarc.lookup(resolver, from_domain)
+        except DnsTemporary:
+            record_temporary = True
+        if record is None and not record_temporary:
+            exists = _exists(resolver, from_domain)
     if upstream_spf is not None:
         auth.spf, auth.spf_domain = upstream_spf
         auth.spf_source = "upstream"
@@ -43,7 +63,7 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
     else:
         auth.spf_source = "none"
         auth.spf_domain = spf_identity(mail_from, helo)
-    auth.dkim = verify_dkim(raw, resolver)
+    auth.dkim = verify_dkim(raw, resolver, from_domain)
     arc = verify_arc(raw, resolver)
     auth.arc, auth.arc_sealer = arc.result, arc.sealer
     if author.domain is None:
@@ -54,13 +74,7 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         auth.status, auth.dmarc = "fail", "permerror"
         auth.reason = f"unusable From: {author.problem}"
         return auth.stamp()
-    from_domain = auth.from_domain = author.domain
-    record = None
-    record_temporary = False
-    try:
-        record = dmarc.lookup(resolver, from_domain)
-    except DnsTemporary:
-        record_temporary = True
+    auth.from_domain = from_domain
     if record is not None:
         auth.dmarc_policy, auth.dmarc_domain = record.policy, record.domain
     adkim = record.adkim if record else "r"
@@ -99,6 +113,18 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
     if record is not None:
         auth.status, auth.dmarc = "fail", "fail"
         auth.reason = "no aligned DKIM signature or SPF pass"
+    elif exists is None:
+        # Whether the domain exists decides between none and fail: it waits (session 39).
+        auth.status = auth.dmarc = "temperror"
+        auth.reason = "DNS did not answer in time"
+        return auth.stamp()
+    elif not exists:
+        # No agency sends from a name that does not exist: until session 39 such a
+        # From (saraban@moi-official.go.th, NXDOMAIN) was "none", registered as that
+        # agency's letter, and the clerk read that it should set up DMARC. DMARCbis
+        # (np=) and most MTAs refuse it; here it is a fail like any other.
+        auth.status, auth.dmarc = "fail", "fail"
+        auth.reason = NO_SUCH_DOMAIN
     else:
         auth.status, auth.dmarc = "none", "none"
         auth.reason = "no DMARC record and no aligned authentication"
@@ -110,6 +136,18 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         # The From's own signer did sign: what a person must know is why that does not count.
         auth.reason = f"DKIM signature of {refused.domain} not counted: {refused.note}"
     return auth.stamp()
+
+
+def _exists(resolver: Resolver, from_domain: str) -> bool | None:
+    """False when DNS says the From domain does not exist (NXDOMAIN), None when it did
+    not answer. Its organisational domain needs no question of its own: a name under
+    one that does not exist does not exist either (RFC 8020)."""
+    try:
+        return resolver.exists(from_domain)
+    except DnsTemporary:
+        return None
+    except Exception:  # noqa: BLE001 - a name that cannot be asked: the From was read as one
+        return True
 
 
 def _spf_published(resolver: Resolver, from_domain: str) -> str:
@@ -248,8 +286,11 @@ class IntakeChecker:
 
     async def check(self, raw: bytes, ip: str | None, mail_from: str, helo: str | None) -> SenderAuth:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.pool, check_message, raw, self.resolver, self.settings,
-                                      ip, mail_from, helo)
+        # The same deadline inside: a check past it stops asking DNS and frees its thread
+        # (eight silent signers held one ~26 s, four of them the whole pool: session 39).
+        deadline = time.monotonic() + self.settings.check_deadline
+        future = loop.run_in_executor(self.pool, functools.partial(
+            check_message, raw, self.resolver, self.settings, ip, mail_from, helo, deadline=deadline))
         try:
             return await asyncio.wait_for(future, self.settings.check_deadline)
         except asyncio.TimeoutError:
@@ -298,9 +339,13 @@ class PipelineChecker:
         ip = peer_ip(entry.peer)
         if entry.peer and ";" in entry.peer:  # IMAP intake: the mailbox, not an IP
             upstream = trusted_upstream_spf(entry.raw, self.settings.upstream_authserv_ids)
+        # Bounded as at DATA: the runner registers nothing else while it checks, and a
+        # letter whose DNS never answers held it ~26 s on every re-check until session 39.
+        # Past the deadline it is temperror and tried again later, as for any DNS failure.
+        deadline = time.monotonic() + self.settings.check_deadline
         try:
             auth = check_message(entry.raw, self.resolver, self.settings, ip, entry.mail_from,
-                                 entry.helo, upstream_spf=upstream)
+                                 entry.helo, upstream_spf=upstream, deadline=deadline)
         except Exception as exc:  # noqa: BLE001 - whatever trips, the letter is not verified
             # DNS outages are caught inside check_message; what reaches here is the letter
             # itself tripping a library, and it trips it again on every try. Waiting it out

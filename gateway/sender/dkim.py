@@ -50,12 +50,15 @@ import dkim as dkimpy
 from dkim.canonicalization import CanonicalizationPolicy
 from dkim.crypto import HASH_ALGORITHMS
 
+from gateway.sender.dmarc import org_domain
 from gateway.sender.dns import DnsMalformed, DnsTemporary, Resolver
 from gateway.sender.results import RECUT, DkimSignature
 
 MAX_SIGNATURES = 8  # more than a real message carries; each costs a DNS lookup
 MAX_ARC_SETS = 50  # RFC 8617 4.2.1: i= is 1 to 50
 ARC_DNS_BUDGET = 4  # times [dns] timeout, for all key lookups of one chain (SPF's querytime)
+DKIM_DNS_BUDGET = 4  # times [dns] timeout, for the key lookups of all signatures of one letter
+OTHERS_DNS_BUDGET = 1  # at most this much of what is left, for signers that cannot align
 MAX_MODULUS_BITS = 16384
 MAX_EXPONENT_BITS = 64
 # Signed even when absent (RFC 6376 5.4.2: naming an absent field is what stops one
@@ -64,23 +67,30 @@ MAX_EXPONENT_BITS = 64
 MUST_SIGN = ("From", "Subject", "Date", "Message-ID")
 
 
+class _Budget:
+    """Seconds that key lookups may still take in all, shared by the lookups it is given to."""
+
+    def __init__(self, seconds: float):
+        self.left = seconds
+
+
 class _Lookups:
     """dkimpy's `dnsfunc`, recording whether any lookup failed for DNS reasons, and
     the key records it handed over."""
 
-    def __init__(self, resolver: Resolver, budget: float | None = None):
+    def __init__(self, resolver: Resolver, budget: _Budget | None = None):
         self.resolver = resolver
         self.temporary = False
         self.malformed = False
         self.keys: list[bytes] = []
-        # Seconds the lookups may take in all; once spent, nothing more is looked up.
+        # Once spent (by these lookups or others sharing it), nothing more is looked up.
         self.budget = budget
 
     def __call__(self, name, timeout=5):
         text = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
-        if self.budget is not None and self.budget <= 0:
+        if self.budget is not None and self.budget.left <= 0:
             self.temporary = True
-            raise dkimpy.DnsTimeoutError(f"{text}: the keys of this chain took too long")
+            raise dkimpy.DnsTimeoutError(f"{text}: the key lookups of this letter took too long")
         started = time.monotonic()
         try:
             records = self.resolver.txt(text.rstrip("."))
@@ -92,7 +102,7 @@ class _Lookups:
             raise dkimpy.KeyFormatError(str(exc)) from None
         finally:
             if self.budget is not None:
-                self.budget -= time.monotonic() - started
+                self.budget.left -= time.monotonic() - started
         if records:
             self.keys.append(records[0])
             reason = _unaffordable(text, records[0])
@@ -255,46 +265,90 @@ def _shown(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:253]
 
 
-def verify_dkim(raw: bytes, resolver: Resolver) -> list[DkimSignature]:
-    out: list[DkimSignature] = []
+def _signers(raw: bytes, count: int) -> list[str]:
+    """The d= of each of the first `count` DKIM-Signature fields, as dkimpy numbers them
+    ("" where it cannot be read: such a signature needs no key to be refused)."""
+    found = _EMPTY_LINE.search(raw)
+    try:
+        headers, _ = dkimpy.rfc822_parse(raw[:found.start()] if found else raw)
+    except Exception:  # noqa: BLE001 - dkimpy refuses the letter itself, without a lookup
+        return [""] * count
+    values = [v for n, v in headers if n.lower() == b"dkim-signature"][:count]
+    out = []
+    for value in values:
+        match = re.search(rb"(?:^|;)\s*d\s*=\s*([^;\s]+)", value)
+        out.append(match.group(1).decode("ascii", "replace").lower().rstrip(".") if match else "")
+    return out + [""] * (count - len(out))
+
+
+def _could_align(signer: str, from_domain: str | None) -> bool:
+    if not signer or not from_domain:
+        return False
+    try:
+        return org_domain(signer) == org_domain(from_domain)
+    except Exception:  # noqa: BLE001 - a d= no suffix list reads aligns with nothing
+        return False
+
+
+def verify_dkim(raw: bytes, resolver: Resolver, from_domain: str | None = None) -> list[DkimSignature]:
+    """Every signature (up to MAX_SIGNATURES), in the letter's order. Their key lookups
+    share one budget (DKIM_DNS_BUDGET times the query time limit), as an ARC chain's do:
+    until session 39 each had the full time limit, one after another, and eight
+    signatures naming domains whose nameservers never answer held the check ~26 s (and
+    the pipeline runner, which registers nothing else meanwhile). Signers in the From
+    domain's organisation (the only ones that can align, relaxed or strict) are looked
+    up first; the others cannot change the DMARC verdict and get what is left, at most
+    OTHERS_DNS_BUDGET times the time limit: past it they are temperror, which counts
+    for nothing (check.py `_temporary`)."""
+    count = min(_count(raw), MAX_SIGNATURES)
+    signers = _signers(raw, count)
+    first = [i for i in range(count) if _could_align(signers[i], from_domain)]
+    budget = _Budget(resolver.timeout * DKIM_DNS_BUDGET)
     bodies = _Bodies()
-    for idx in range(min(_count(raw), MAX_SIGNATURES)):
-        lookups = _Lookups(resolver)
-        verifier = None
-        domain = selector = note = ""
-        try:
-            verifier = _Dkim(raw, minkey=1024)
-            verifier.bodies = bodies
-            ok = verifier.verify(idx=idx, dnsfunc=lookups)
-            result = "pass" if ok else "fail"
-        except dkimpy.MessageFormatError:
-            # A malformed signature, or a header line dkimpy cannot split ("Subject :
-            # x"), which it refused even before looking at a signature.
-            result = "permerror"
-        except dkimpy.DKIMException:
-            result = "fail"  # body hash mismatch, unusable key, ...
-        except Exception:  # dkimpy tripping over a hostile header is not a pass either
-            result = "permerror"
-        if lookups.malformed and result != "pass":
-            result = "permerror"
-        elif lookups.temporary and result != "pass":
-            result = "temperror"
-        fields = getattr(verifier, "signature_fields", None) or {}
-        if result == "pass":
-            note = _not_acceptable(verifier, fields, lookups, bodies) or ""
-            result = "policy" if note else result
-        domain = fields.get(b"d", b"").decode("ascii", "replace").lower().rstrip(".")
-        selector = fields.get(b"s", b"").decode("ascii", "replace")
-        if _shown(domain) != domain or _shown(selector) != selector:
-            # dkimpy lets d= hold spaces and "=": "d=x.example dmarc=pass
-            # header.from=moi.go.th" read as a result of its own in `register show`.
-            # Such a name has no key; it is shown with those characters replaced.
-            result = "permerror" if result != "temperror" else result
-            domain, selector = _shown(domain), _shown(selector)
-        signed = {h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")}
-        out.append(DkimSignature(domain=domain, selector=selector, result=result, note=note or None,
-                                 signs_reply_to=b"reply-to" in signed))
-    return out
+    out = {idx: _verify_one(raw, idx, resolver, budget, bodies) for idx in first}
+    rest = _Budget(min(budget.left, resolver.timeout * OTHERS_DNS_BUDGET))
+    for idx in range(count):
+        if idx not in out:
+            out[idx] = _verify_one(raw, idx, resolver, rest, bodies)
+    return [out[idx] for idx in range(count)]
+
+
+def _verify_one(raw: bytes, idx: int, resolver: Resolver, budget: _Budget, bodies: _Bodies) -> DkimSignature:
+    lookups = _Lookups(resolver, budget)
+    verifier = None
+    domain = selector = note = ""
+    try:
+        verifier = _Dkim(raw, minkey=1024)
+        verifier.bodies = bodies
+        ok = verifier.verify(idx=idx, dnsfunc=lookups)
+        result = "pass" if ok else "fail"
+    except dkimpy.MessageFormatError:
+        # A malformed signature, or a header line dkimpy cannot split ("Subject :
+        # x"), which it refused even before looking at a signature.
+        result = "permerror"
+    except dkimpy.DKIMException:
+        result = "fail"  # body hash mismatch, unusable key, ...
+    except Exception:  # dkimpy tripping over a hostile header is not a pass either
+        result = "permerror"
+    if lookups.malformed and result != "pass":
+        result = "permerror"
+    elif lookups.temporary and result != "pass":
+        result = "temperror"
+    fields = getattr(verifier, "signature_fields", None) or {}
+    if result == "pass":
+        note = _not_acceptable(verifier, fields, lookups, bodies) or ""
+        result = "policy" if note else result
+    domain = fields.get(b"d", b"").decode("ascii", "replace").lower().rstrip(".")
+    selector = fields.get(b"s", b"").decode("ascii", "replace")
+    if _shown(domain) != domain or _shown(selector) != selector:
+        # dkimpy lets d= hold spaces and "=": "d=x.example dmarc=pass
+        # header.from=moi.go.th" read as a result of its own in `register show`.
+        # Such a name has no key; it is shown with those characters replaced.
+        result = "permerror" if result != "temperror" else result
+        domain, selector = _shown(domain), _shown(selector)
+    signed = {h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")}
+    return DkimSignature(domain=domain, selector=selector, result=result, note=note or None,
+                         signs_reply_to=b"reply-to" in signed)
 
 
 @dataclass
@@ -348,7 +402,7 @@ def _newest(raw: bytes) -> tuple[int | None, str | None, str | None]:
 def verify_arc(raw: bytes, resolver: Resolver) -> ArcVerdict:
     if not re.search(rb"(?im)^arc-seal[ \t]*:", re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]):
         return ArcVerdict("none", None, None)
-    lookups = _Lookups(resolver, budget=resolver.timeout * ARC_DNS_BUDGET)
+    lookups = _Lookups(resolver, budget=_Budget(resolver.timeout * ARC_DNS_BUDGET))
     try:
         chain = _Arc(raw, minkey=1024)
         chain.bodies = _Bodies()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 
 import dns.exception
 import dns.name
@@ -89,18 +90,26 @@ class Resolver:
     def from_settings(cls, section) -> "Resolver":
         return cls(list(section.nameservers), section.timeout, section.cache_size)
 
-    def resolve(self, name: str, rdtype: str) -> list:
+    def resolve(self, name: str, rdtype: str, lifetime: float | None = None) -> list:
         """The records of one type; [] when the name or the type does not exist."""
+        return self._resolve(name, rdtype, lifetime)[0]
+
+    def exists(self, name: str, lifetime: float | None = None) -> bool:
+        """False only when DNS says the name does not exist (NXDOMAIN: no record of any
+        type at it or below it, RFC 8020); DnsTemporary when it did not say."""
+        return self._resolve(name, "TXT", lifetime)[1]
+
+    def _resolve(self, name: str, rdtype: str, lifetime: float | None) -> tuple[list, bool]:
         qname = checked_name(name)  # DnsMalformed: a permanent error, not a DNS failure
         with self._lock:
             self.queries += 1
         try:
-            answer = self._resolver.resolve(qname, rdtype, raise_on_no_answer=False,
-                                            search=False, lifetime=self.timeout)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            return []
-        except dns.resolver.YXDOMAIN:
-            return []
+            answer = self._resolver.resolve(qname, rdtype, raise_on_no_answer=False, search=False,
+                                            lifetime=self.timeout if lifetime is None else lifetime)
+        except dns.resolver.NXDOMAIN:
+            return [], False
+        except (dns.resolver.NoAnswer, dns.resolver.YXDOMAIN):
+            return [], True
         except (dns.exception.Timeout, dns.resolver.NoNameservers,
                 dns.resolver.LifetimeTimeout) as exc:
             raise DnsTemporary(f"{name} {rdtype}: {type(exc).__name__}") from None
@@ -108,8 +117,49 @@ class Resolver:
             raise DnsMalformed(f"{name} {rdtype}: {type(exc).__name__}") from None
         except dns.exception.DNSException as exc:
             raise DnsTemporary(f"{name} {rdtype}: {type(exc).__name__}") from None
-        return list(answer) if answer.rrset is not None else []
+        return (list(answer) if answer.rrset is not None else []), True
 
-    def txt(self, name: str) -> list[bytes]:
+    def txt(self, name: str, lifetime: float | None = None) -> list[bytes]:
         """Each TXT record's strings joined (a DKIM key is split into 255-byte pieces)."""
-        return [b"".join(r.strings) for r in self.resolve(name, "TXT")]
+        return [b"".join(r.strings) for r in self.resolve(name, "TXT", lifetime)]
+
+    def until(self, deadline: float | None) -> "Resolver | Bounded":
+        """This resolver with every query ending by `deadline` (time.monotonic()), or
+        itself when there is none."""
+        return self if deadline is None else Bounded(self, deadline)
+
+
+class Bounded:
+    """A `Resolver` whose queries all end by one deadline: one letter's whole check
+    (SPF, DKIM, ARC, DMARC) within `[sender] check_deadline`. Past it every query is
+    DnsTemporary at once, which the checks turn into temperror, never into a verdict."""
+
+    def __init__(self, resolver: Resolver, deadline: float):
+        self.resolver = resolver
+        self.deadline = deadline
+
+    @property
+    def timeout(self) -> float:
+        return self.resolver.timeout
+
+    @property
+    def queries(self) -> int:
+        return self.resolver.queries
+
+    def _lifetime(self, name: str, lifetime: float | None) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DnsTemporary(f"{name}: past the check's deadline")
+        return min(left, self.resolver.timeout if lifetime is None else lifetime)
+
+    def resolve(self, name: str, rdtype: str, lifetime: float | None = None) -> list:
+        return self.resolver.resolve(name, rdtype, self._lifetime(name, lifetime))
+
+    def exists(self, name: str, lifetime: float | None = None) -> bool:
+        return self.resolver.exists(name, self._lifetime(name, lifetime))
+
+    def txt(self, name: str, lifetime: float | None = None) -> list[bytes]:
+        return self.resolver.txt(name, self._lifetime(name, lifetime))
+
+    def until(self, deadline: float | None) -> "Bounded":
+        return self if deadline is None else Bounded(self.resolver, min(deadline, self.deadline))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.sender.dmarc import BARE_CR, org_domain
-from gateway.sender.results import CHECK_FAILED, RECUT, SenderAuth, refused_signature
+from gateway.sender.results import CHECK_FAILED, NO_SUCH_DOMAIN, RECUT, SenderAuth, refused_signature
 from rules.model import Finding
 
 if TYPE_CHECKING:
@@ -96,7 +96,11 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
         if refused is not None:
             why_th = f"โดเมน {domain} กำหนดนโยบาย DMARC{policy} และ{refused[0]}"
             why_en = f"{domain} publishes DMARC{policy} and {refused[1]}"
-        if reason.startswith("unusable From"):
+        if reason == NO_SUCH_DOMAIN:
+            why_th = (f"โดเมนผู้ส่ง {domain} ไม่มีอยู่จริงในระบบ DNS (NXDOMAIN) "
+                      f"จึงไม่มีหน่วยงานใดส่งหนังสือจากโดเมนนี้ได้")
+            why_en = f"the sender's domain {domain} does not exist (DNS: NXDOMAIN), so no agency sends from it"
+        elif reason.startswith("unusable From"):
             detail = reason.partition(": ")[2] or "-"
             why_th = (f"หัวจดหมาย From ไม่ได้ระบุผู้ส่งเพียงรายเดียวด้วยที่อยู่อีเมลที่อ่านได้ชัดเจน ({detail}) "
                       f"จึงยืนยันตามนโยบาย DMARC ไม่ได้")

@@ -23,6 +23,8 @@ from gateway.sender.dmarc import aligned
 
 # The start of SenderAuth.reason when the check itself failed on the letter (check.py).
 CHECK_FAILED = "check failed"
+# SenderAuth.reason when the From domain does not exist (NXDOMAIN; check.py, policy.py).
+NO_SUCH_DOMAIN = "the From domain does not exist (NXDOMAIN)"
 # Why a signature with Content-Type left out of h= does not count (dkim.py, policy.py).
 RECUT = "h= does not cover Content-Type, and the letter's Content-Type cuts the signed body elsewhere"
 

@@ -36,6 +36,10 @@ class Overlay:
         self._silent(name)
         return self.inner.resolve(name, rdtype)
 
+    def exists(self, name: str) -> bool:
+        self._silent(name)
+        return self.inner.exists(name)
+
     def txt(self, name: str) -> list[bytes]:
         self._silent(name)
         if name.rstrip(".") in self.extra:

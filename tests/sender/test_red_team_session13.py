@@ -68,6 +68,9 @@ def hostile_zones() -> dict[str, dict[str, list]]:
         "TXT": [rsa_public_key_record(_odd(2048, 1), (1 << 20000) + 1)]}
     z[f"{HUGE_MODULUS}._domainkey.{ATTACKER}"] = {"TXT": [rsa_public_key_record(_odd(16400, 2), 65537)]}
     z[VICTIM] = {"TXT": ["v=spf1 ip4:192.0.2.0/24 -all"]}
+    # It exists (its mail server has an address): since session 39 a From domain that
+    # does not exist at all is a fail, not "no information".
+    z[f"mx.{PLAIN}"] = {"A": ["192.0.2.77"]}
     return z
 
 
