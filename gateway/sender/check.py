@@ -76,7 +76,7 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         return auth.stamp()
     auth.from_domain = from_domain
     if record is not None:
-        auth.dmarc_policy, auth.dmarc_domain = record.policy, record.domain
+        auth.dmarc_policy, auth.dmarc_domain, auth.dmarc_pct = record.policy, record.domain, record.pct
     adkim = record.adkim if record else "r"
     aspf = record.aspf if record else "r"
     for sig in auth.dkim:
@@ -303,9 +303,12 @@ class IntakeChecker:
                               reason=f"check failed ({type(exc).__name__})").stamp()
 
     def refuse_at_data(self, auth: SenderAuth) -> bool:
-        """The domain's own p=reject, honoured when configured, on a definite fail."""
+        """The domain's own p=reject, honoured when configured, on a definite fail, for
+        all its failing mail (pct=100, the default): with a smaller pct= the domain asks
+        that the rest be quarantined (RFC 7489 6.6.4), and until session 39 its failing
+        letters were refused all the same (policy.py holds them instead)."""
         return (self.settings.reject_at_data and auth.status == "fail" and auth.dmarc == "fail"
-                and auth.dmarc_policy == "reject")
+                and auth.dmarc_policy == "reject" and auth.dmarc_pct in (None, 100))
 
     def close(self) -> None:
         # Checks already queued still run: a session awaiting one gets its answer.

@@ -255,6 +255,9 @@ class Record:
     adkim: str
     aspf: str
     domain: str  # where it was found
+    # pct= (RFC 7489 6.6.4): the share of failing mail the policy is applied to; the
+    # rest gets the next less strict policy (reject -> quarantine).
+    pct: int = 100
 
 
 def _parse(text: bytes) -> dict[str, str] | None:
@@ -306,7 +309,15 @@ def lookup(resolver: Resolver, from_domain: str) -> Record | None:
         policy = "none"
     adkim = "s" if tags.get("adkim", "r").lower() == "s" else "r"
     aspf = "s" if tags.get("aspf", "r").lower() == "s" else "r"
-    return Record(policy, adkim, aspf, found)
+    return Record(policy, adkim, aspf, found, _pct(tags.get("pct", "")))
+
+
+def _pct(value: str) -> int:
+    """pct= as 0 to 100; absent or unreadable: 100, the default (RFC 7489 6.3)."""
+    value = value.strip()
+    if not value.isascii() or not value.isdigit():
+        return 100
+    return min(int(value), 100)
 
 
 __all__ = ["Author", "Record", "aligned", "author", "bare_cr", "duplicated", "from_domains", "lookup",

@@ -61,6 +61,14 @@ def _disguised(auth: SenderAuth) -> str | None:
     return None
 
 
+def _quarantined_by_pct(auth: SenderAuth, settings: SenderSection) -> bool:
+    """A p=reject the gateway honours (`reject_at_data`) that applies to only part of the
+    failing mail (pct= under 100): the rest is quarantined (RFC 7489 6.6.4), and the
+    gateway, which does not draw lots, quarantines it all instead of refusing it."""
+    return (settings.reject_at_data and auth.dmarc == "fail" and auth.dmarc_policy == "reject"
+            and auth.dmarc_pct not in (None, 100))
+
+
 def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | None:
     if auth is None or not auth.dns_checked or auth.status == "pass":
         return None
@@ -86,7 +94,11 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
         claimed = [auth.from_domain, *auth.claimed_domains]
         action = "quarantine" if disguised or any(settings.protected(d) for d in claimed if d) else \
             settings.action_for(auth.from_domain)
+        if _quarantined_by_pct(auth, settings):
+            action = "quarantine"
         policy = f" (p={auth.dmarc_policy})" if auth.dmarc_policy else ""
+        if auth.dmarc_pct not in (None, 100):
+            policy = f" (p={auth.dmarc_policy}; pct={auth.dmarc_pct})"
         why_th = (f"โดเมน {domain} กำหนดนโยบาย DMARC{policy} แต่หนังสือฉบับนี้ไม่มีลายมือชื่อ DKIM "
                   f"หรือผล SPF ที่ผ่านและตรงกับโดเมนผู้ส่ง")
         why_en = (f"{domain} publishes DMARC{policy} and this letter has no DKIM signature or SPF "

@@ -60,6 +60,7 @@ class SenderAuth:
     dmarc: str = "none"  # pass fail none temperror permerror
     dmarc_policy: str | None = None  # p= (or sp=) that applies: none quarantine reject
     dmarc_domain: str | None = None  # where the record was found
+    dmarc_pct: int | None = None  # pct= of that record (None: none, or before session 39: 100)
     reason: str | None = None  # why, in a few English words, for logs and the header
     # An unusable From (status fail, dmarc permerror): every domain the letter names as
     # its sender anyway (in the From, decoded or not, and the envelope).

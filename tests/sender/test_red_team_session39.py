@@ -8,14 +8,15 @@ the loopback DNS server (`{"DELAY": [seconds]}` makes a name answer too late):
   signers that could align with the From are looked up first and the others get only
   what is left, and the pipeline's re-check is bounded by `check_deadline`.
 * S39-2: a From domain under go.th that does not exist at all (NXDOMAIN) was "none",
-  registered as that agency's letter with advice to set up DMARC. It is a fail now."""
+  registered as that agency's letter with advice to set up DMARC. It is a fail now.
+* S39-3: DMARC `pct=` was ignored: `p=reject; pct=0` was refused at DATA."""
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from gateway.sender.check import check_message
+from gateway.sender.check import IntakeChecker, check_message
 from gateway.sender.dns import Resolver
 from gateway.sender.policy import finding_for
 from gateway.sender.settings import SenderSection
@@ -31,6 +32,7 @@ PLAIN = "small-office.example"  # exists, publishes nothing
 LAME = "lame.example"  # the name itself never answers
 NX_GOV = "moi-official.go.th"  # no such agency: NXDOMAIN
 NX_OTHER = "no-such-office.example"
+ROLLOUT = "rollout.example"  # p=reject; pct=0: rolling DMARC out
 NEVER = 60  # seconds: longer than any test waits
 
 
@@ -42,6 +44,8 @@ def red_team_zones() -> dict[str, dict[str, list]]:
         z[f"sel._domainkey.slow{n}.example"] = {"TXT": ["v=DKIM1; p="], "DELAY": [NEVER]}
     z[f"mx.{PLAIN}"] = {"A": ["192.0.2.77"]}
     z[LAME] = {"TXT": ["v=spf1 -all"], "DELAY": [NEVER]}
+    z[ROLLOUT] = {"TXT": ["v=spf1 ip4:192.0.2.0/24 -all"]}
+    z[f"_dmarc.{ROLLOUT}"] = {"TXT": [f"v=DMARC1; p=reject; pct=0; rua=mailto:d@{ROLLOUT}"]}
     return z
 
 
@@ -149,3 +153,39 @@ def test_s39_2_a_forged_letter_of_a_go_th_domain_that_does_not_exist_is_held(tmp
             assert "DKIM and DMARC" not in reason["message_en"]  # not an agency lacking DMARC
     finally:
         d.stop()
+
+
+# S39-3 -------------------------------------------------------------------------------
+
+def test_s39_3_pct_below_100_is_quarantine_not_reject(dns39):
+    settings = SenderSection(reject_at_data=True)
+    auth = check(dns39, letter(sender=f"clerk@{ROLLOUT}"), f"clerk@{ROLLOUT}")
+    assert (auth.status, auth.dmarc, auth.dmarc_policy, auth.dmarc_pct) == ("fail", "fail", "reject", 0)
+    checker = IntakeChecker(Resolver([dns39.address]), settings)
+    try:
+        assert not checker.refuse_at_data(auth)
+        # pct absent (100): refused as before
+        other = check(dns39, letter(sender="clerk@chula.ac.th"), "clerk@chula.ac.th")
+        assert other.dmarc_pct == 100 and checker.refuse_at_data(other)
+    finally:
+        checker.close()
+    finding = finding_for(auth, settings)
+    assert finding.verdict == "fail" and "pct=0" in finding.message_en  # held, as the domain asks
+    assert finding_for(auth, SenderSection()).verdict == "warn"  # p= not honoured: on_fail as before
+
+
+def test_s39_3_daemon_accepts_and_holds_a_pct_0_failure(tmp_path, dns39):
+    d = Daemon(write_config(tmp_path / "gw", extra=sender_config(dns39.address, reject_at_data="true"))).start()
+    try:
+        queue_id = smtp_send(d, letter(sender=f"clerk@{ROLLOUT}", subject="S39 pct"), f"clerk@{ROLLOUT}")  # 250
+        with d.smtp() as client:  # p=reject without pct: still 550 at DATA
+            client.ehlo("mx.m0i-go.example")
+            client.mail("clerk@chula.ac.th")
+            client.rcpt(UNIT)
+            code, text = client.data(letter(sender="clerk@chula.ac.th", subject="S39 reject"))
+        assert code == 550 and b"5.7.1" in text
+        d.wait_idle(timeout=90)
+        assert_quarantined(d, queue_id, "pct=0")
+    finally:
+        d.stop()
+
