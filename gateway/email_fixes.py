@@ -41,7 +41,18 @@ Python each): ~1 ms of a 200 KB letter's parse. A boundary line starts with `--`
 that does not start with `-` is given on without asking (`_Lines`), unless an end of
 another kind is waited for (a delivery-status block's blank line), as before.
 
-The replacements return exactly what the stdlib's return (the same splitting, the same
+And one that is not about time but about what a letter says: quoted-printable. RFC 2045
+§6.7 (3) has a decoder delete the white space at the end of an encoded line (transport
+agents add it), so `=` SP CRLF is a soft line break and `ลั=  ⏎บมาก` reads `ลับมาก` in a
+mail client; `binascii.a2b_qp`, which `Message.get_payload(decode=True)` uses (and so
+mail-parser, every body and file the gateway reads, stores and shows), kept `= ⏎` in
+the text, and a ลับมาก letter marked so was read as no marking until session 39. It
+also took `=` then a bare CR as the end of the whole line, dropping what followed, where
+the folder copy (CRLF line ends, gateway/delivery/wire.py) shows it after a soft line
+break. `decode_qp` deletes the trailing white space and reads a bare CR as a line end
+before the stdlib decodes; it is what `get_payload` decodes with (`_Quopri`).
+
+The other replacements return exactly what the stdlib's return (the same splitting, the same
 decoding, the same exceptions; tests/hostile/test_red_team_session13.py and, for the
 feedparser's, tests/test_email_boundaries.py compare them on thousands of inputs), looking at each character a bounded number of times. They are
 installed when `gateway` is imported: every process that parses mail (the SMTP
@@ -57,6 +68,7 @@ import email.feedparser
 import email.header
 import email.message
 import email.quoprimime
+import quopri
 import re
 import sys
 from email.errors import HeaderParseError
@@ -348,6 +360,33 @@ class _Lines(email.feedparser.BufferedSubFile):
         return line
 
 
+# White space ending a line of quoted-printable (or the text): each run found from its
+# start only, and taken whole (linear, however long the run).
+_QP_TRAILING = re.compile(rb"(?<![ \t])[ \t]++(?=[\r\n]|\Z)")
+_QP_SOFT_BARE_CR = re.compile(rb"=\r(?!\n)")
+
+
+def decode_qp(data: bytes) -> bytes:
+    """Quoted-printable `data` decoded as RFC 2045 §6.7 has it (see the module's
+    docstring): white space at a line's end deleted, `=` then a bare CR a soft line
+    break; otherwise the stdlib's decoding."""
+    data = _QP_TRAILING.sub(b"", data)
+    if b"=\r" in data:
+        data = _QP_SOFT_BARE_CR.sub(b"=\r\n", data)
+    return quopri.decodestring(data)
+
+
+class _Quopri:
+    """The `quopri` module as `email.message` sees it: `decodestring` is `decode_qp`."""
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - quopri's attributes, whatever they are
+        return getattr(quopri, name)
+
+    @staticmethod
+    def decodestring(s, header=False):  # noqa: ANN001, ANN205, FBT002 - quopri's signature
+        return quopri.decodestring(s, header=True) if header else decode_qp(s)
+
+
 def _lines_as_the_stdlib_keeps_them() -> bool:
     """The stdlib's buffer holds what `_Lines` reads (a later Python may keep its lines
     otherwise: then its own buffer is left in place)."""
@@ -366,6 +405,8 @@ def install() -> None:
         email.feedparser.BufferedSubFile = _Lines
     email._parseaddr.AddrlistClass.getdelimited = getdelimited  # noqa: SLF001 - every address parser's
     email.header.decode_header = decode_header
+    if email.message.quopri is quopri:
+        email.message.quopri = _Quopri()
     # Modules that took the name before this ran (mail-parser, when something imported
     # it before `gateway`): theirs too.
     for name in ("mailparser.utils", "mailparser.core", "gateway.intake.smtp_handler"):

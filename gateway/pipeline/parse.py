@@ -15,7 +15,6 @@ import email.errors
 import email.message
 import email.utils
 import hashlib
-import quopri
 import re
 from typing import Callable
 
@@ -23,6 +22,7 @@ import magic
 import mailparser
 import structlog
 
+from gateway.email_fixes import decode_qp
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
 from gateway.pipeline.addresses import address as _address
 from gateway.pipeline.addresses import unfold as _unfold
@@ -781,7 +781,7 @@ def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
                 text = str(encoded or "")
             data = text.encode("ascii", "surrogateescape")
             data = base64.b64decode(re.sub(rb"[^A-Za-z0-9+/=]", b"", data) + b"===") \
-                if transfer_encoding(part) == "base64" else quopri.decodestring(data)
+                if transfer_encoding(part) == "base64" else decode_qp(data)
         except Exception:  # noqa: BLE001 - hostile input: not read, and said so
             reading.unread.append("an attached message that could not be decoded")
             continue

@@ -14,11 +14,11 @@ import dataclasses
 import email
 import email.policy
 import email.utils
-import quopri
 import re
 
 import structlog
 
+from gateway.email_fixes import decode_qp
 from gateway.signatures.asn1_names import ensure_asn1_names, prepare_name_values_once
 from gateway.signatures.names import cert_emails, cert_names
 from gateway.signatures.trust import TrustSettings, anchor_validity_problem, validity_problem, purpose_problem
@@ -182,7 +182,7 @@ def _forwarded_bytes(part_bytes: bytes, part) -> bytes | None:
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
     if encoding == "base64":
         return base64.b64decode(re.sub(rb"[^A-Za-z0-9+/=]", b"", body) + b"===")
-    return quopri.decodestring(body) if encoding == "quoted-printable" else body
+    return decode_qp(body) if encoding == "quoted-printable" else body
 
 
 def _file_names(parts) -> list[str]:
