@@ -43,6 +43,8 @@ EDGE_LINES = 12  # lines kept from each end of a page
 MAX_ANNOTS = 200  # annotations read per page; a hostile page may hold thousands
 MAX_ANNOT_TEXT = 2_000  # characters kept of one annotation's or field's own text
 MAX_OTHER_LINES = 200  # lines of annotations kept between a page's head and foot
+MAX_OPTIONS = 100_000  # a PDF's choice fields' options looked at for the ones shown
+MAX_FIELD_DEPTH = 20  # a widget's field and its ancestors, for what it inherits
 MAX_LINE = 1_000  # characters kept of a line
 ROW_TOLERANCE = 3.0  # points: lines whose baselines differ by less share a row
 
@@ -144,7 +146,7 @@ def inspect_pdf(data: bytes, timeout: float | None = None, _depth: int = 0) -> P
             except Exception:  # one broken page must not hide the others
                 read.append("")
         texts = dict(zip(wanted, repair_sara_am(read)))
-        _, viewer, other, unread = _viewer_texts(data, wanted) or (pages, {}, {}, [])
+        _, viewer, other, unread = _viewer_texts(data, wanted, reader) or (pages, {}, {}, [])
         info = _info(pages, texts, encrypted=encrypted, error="; ".join(unread) or None, viewer=viewer, other=other)
         return _with_embedded(info, reader, wanted, _depth)
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
@@ -324,14 +326,15 @@ def pages_read(pages: int) -> list[int]:
     return sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
 
 
-def _viewer_texts(data: bytes, wanted: list[int] | None = None
+def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
                   ) -> tuple[int, dict[int, str], dict[int, str], list[str]] | None:
     """(page count, the text of every page in page order, what each page of `wanted`
     shows beside that text: `_other_text`, and the markings OCR read on scanned pages
     (gateway/pipeline/scanned_pages.py); what could not be read, as `pdf_error`s) as
     PDFium reads the file, or None when it cannot open it; `wanted` None: the pages
     `pages_read` picks. The pages not wanted are read for their text alone
-    (`_middle_pages`).
+    (`_middle_pages`). `reader`: pypdf's, when it opened the file: the form fields'
+    entries PDFium does not give are read through it (`_Fields.shown`).
 
     A second reading, not a replacement: pypdf and PDFium disagree on real letters.
     LibreOffice subsets a Thai font so that the glyph of า (SARA AA), once used inside
@@ -348,7 +351,7 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
         return None
     texts: dict[int, str] = {}
     other: dict[int, str] = {}
-    fields = _Fields(data)
+    fields = _Fields(data, reader)
     scans = _Scans()
     def read_page(n: int) -> None:
         page = textpage = None
@@ -394,7 +397,9 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None
         fields.close()
         document.close()
     # What was not read, the pages' time first (the clerk's warning reads the first).
-    return count, texts, other, [*([f"{NOT_READ_IN_TIME}: {middle}"] if middle else []), *_scan_error(scans.unread)]
+    return count, texts, other, [*([f"{NOT_READ_IN_TIME}: {middle}"] if middle else []),
+                                 *([f"{NOT_READ_IN_TIME}: {fields.unread}"] if fields.unread else []),
+                                 *_scan_error(scans.unread)]
 
 
 def _middle_pages(document, count: int, texts: dict[int, str]) -> tuple[str | None, list[int]]:
@@ -607,11 +612,16 @@ class _Scans:
 #   What a viewer draws without an appearance stream is read from the annotation, with
 #   one or not (fail closed: the appearance may not carry the text's Unicode): a
 #   FreeText's /Contents, a text or choice field's value (/V, inherited from its field),
-#   placed at the annotation's /Rect. Not read: a Hidden annotation (one flagged NoView
-#   is: it may still be printed), and comments (a Text "sticky note" or any annotation's
-#   /Contents other than a FreeText's): a viewer shows them only in a popup the reader
-#   opens, and a reviewer's note is not a marking on the letter. Links and popups draw
-#   no text. At most MAX_ANNOTS annotations of a page are read, and flattened. A page
+#   placed at the annotation's /Rect. And since session 39 what a viewer shows of a field
+#   that is not its value (`_Fields.shown`): a button's caption (/MK /CA, and the
+#   rollover and down captions /RC, /AC), a combo or list box's display text of each
+#   option selected (/Opt [export display], selected by /V or /I); a form tool leaves
+#   them without an appearance (/NeedAppearances true) and PDFium, as Chrome's viewer,
+#   draws them at the page's head: a ลับมาก caption was read as nothing. Not read: a
+#   Hidden annotation (one flagged NoView is: it may still be printed), and comments (a
+#   Text "sticky note" or any annotation's /Contents other than a FreeText's): a viewer
+#   shows them only in a popup the reader opens, and a reviewer's note is not a marking
+#   on the letter. Links and popups draw no text. At most MAX_ANNOTS annotations of a page are read, and flattened. A page
 #   without annotations (a cheap check: the length of its /Annots) only has its lines
 #   placed: ~0.1 ms a typed page (bench/side_by_side.py `typed_pdf`), ~0.8 ms more with
 #   a stamp to flatten, ~15 ms a page of 10,000 stamps.
@@ -731,7 +741,7 @@ def _annotation_texts(page, n: int, annotations: int, fields: "_Fields") -> tupl
             if kind == pdfium_c.FPDF_ANNOT_FREETEXT:
                 text = _annot_string(annot, b"Contents")
             elif kind == pdfium_c.FPDF_ANNOT_WIDGET:
-                text = _field_value(annot, n, i, fields)
+                text = "\n".join(filter(None, (_field_value(annot, n, i, fields), *fields.shown(n, i))))
             else:
                 continue
             if text.strip():
@@ -783,10 +793,72 @@ class _Fields:
     costs ~10 ms a document, which letters without such fields (signed ones included:
     a signature widget is its field) do not pay."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, reader=None):
         self.data = data
+        self.reader = reader  # pypdf's, for the entries PDFium gives no way to (`shown`)
         self.document = None
         self.pages: dict[int, object] = {}
+        self.options = MAX_OPTIONS  # a choice field's options left to look at in the PDF
+        self.unread: str | None = None
+
+    def shown(self, n: int, i: int) -> list[str]:
+        """What widget `i` of page `n` shows beside its field's value: a button's
+        captions (/MK /CA /RC /AC), a choice field's display text of each option
+        selected (/Opt pairs [export display], by the field's /V or /I, inherited);
+        MAX_ANNOT_TEXT characters of each. PDFium's API reads neither: pypdf's reader
+        does, when it opened the file (a file only PDFium repairs: not read)."""
+        if self.reader is None:
+            return []
+        try:
+            annots = self.reader.pages[n].get("/Annots")
+            widget = annots.get_object()[i].get_object() if annots is not None else None
+            if not hasattr(widget, "get"):
+                return []
+            out = []
+            captions = widget.get("/MK")
+            captions = captions.get_object() if captions is not None else None
+            if hasattr(captions, "get"):
+                out += [_text_of(captions.get(key)) for key in ("/CA", "/RC", "/AC")]
+            out += self._selected(widget)
+            return [text for text in out if text.strip()]
+        except Exception:  # noqa: BLE001 - a broken field: PDFium's reading stands
+            return []
+
+    def _selected(self, widget) -> list[str]:
+        # A field's entries are inherited from its ancestors (/Parent); the nearest wins.
+        chain: list = []
+        node = widget
+        while hasattr(node, "get") and len(chain) < MAX_FIELD_DEPTH and all(node is not n for n in chain):
+            chain.append(node)
+            parent = node.get("/Parent")
+            node = parent.get_object() if parent is not None else None
+
+        def entry(key: str):
+            return next((n[key] for n in chain if key in n), None)
+
+        # The kind first: a signature field's /V is its signature, ~8 ms to parse.
+        options = entry("/Opt") if entry("/FT") == "/Ch" else None
+        if not isinstance(options, list):
+            return []
+        field = {"/V": entry("/V"), "/I": entry("/I")}
+        value = field.get("/V")
+        values = {_text_of(v) for v in (value if isinstance(value, list) else (value,)) if v is not None}
+        chosen = field.get("/I")
+        indices = {v for v in chosen if isinstance(v, int)} if isinstance(chosen, list) else set()
+        if len(options) > self.options:
+            self.unread = f"form fields' options past the first {MAX_OPTIONS:,}"
+        looked = options[:max(0, self.options)]
+        self.options -= len(looked)
+        out = []
+        for index, option in enumerate(looked):
+            option = option.get_object()
+            if isinstance(option, list) and len(option) >= 2:
+                export, display = _text_of(option[0]), _text_of(option[1])
+                if (export in values or index in indices) and display not in values:
+                    out.append(display)
+            elif index in indices:
+                out.append(_text_of(option))
+        return out
 
     def value(self, n: int, i: int) -> str:
         import ctypes
@@ -827,6 +899,13 @@ class _Fields:
             for page in self.pages.values():
                 page.close()
             self.document.close()
+
+
+def _text_of(value) -> str:
+    """A text string of pypdf's (its own decoding), MAX_ANNOT_TEXT characters; "" for
+    anything else."""
+    value = value.get_object() if value is not None else None
+    return value[:MAX_ANNOT_TEXT] if isinstance(value, str) else ""
 
 
 def _flattened_lines(document, n: int, page, textpage, annotations: int, box) -> list[Line] | None:
