@@ -8,6 +8,7 @@ balloon, so callers run this in a child process with a timeout and a memory cap
 from __future__ import annotations
 
 import dataclasses
+import html
 import io
 import logging
 import re
@@ -148,7 +149,7 @@ def inspect_pdf(data: bytes, timeout: float | None = None, _depth: int = 0) -> P
         texts = dict(zip(wanted, repair_sara_am(read)))
         _, viewer, other, unread = _viewer_texts(data, wanted, reader) or (pages, {}, {}, [])
         info = _info(pages, texts, encrypted=encrypted, error="; ".join(unread) or None, viewer=viewer, other=other)
-        return _with_embedded(info, reader, wanted, _depth)
+        return _with_embedded(_with_document(info, _document_texts(reader), len(wanted)), reader, wanted, _depth)
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             RecursionError, AssertionError, OSError, NotImplementedError) as exc:
         if _raised_by_encryption(exc):
@@ -170,6 +171,142 @@ def _raised_by_encryption(exc: BaseException) -> bool:
             return True
         tb = tb.tb_next
     return False
+
+
+MAX_OUTLINE = 2_000  # bookmarks read (the outline pane); past them the PDF is not read
+MAX_OUTLINE_DEPTH = 50  # bookmarks nested in bookmarks
+MAX_XMP = 1_000_000  # characters of the XMP metadata looked at for its title
+_XMP_TITLE = re.compile(r"<(?:[\w.-]{1,64}:)?title(?:\s[^<>]*)?>(.*?)</(?:[\w.-]{1,64}:)?title\s*>", re.S)
+_XMP_ITEM = re.compile(r"<(?:[\w.-]{1,64}:)?li(?:\s[^<>]*)?>([^<]*)<")
+
+
+def _with_document(info: PdfInfo, read: tuple[list[str], str | None], wanted: int) -> PdfInfo:
+    """`info` with what a viewer shows of the document beside its pages, after the
+    pages' own in `other_texts`: its title (/Info /Title, and the XMP metadata's
+    dc:title), each a text of its own, and the bookmarks' titles (the outline pane,
+    which /PageMode /UseOutlines opens) as one text, a bookmark a line in the pane's
+    order. A title is the window's (/DisplayDocTitle) and the author's word on the
+    document, whether shown or not: read as a line alone, as a DOCX's core title is
+    (rules/markings.py `secrecy_in_letter`: a marking alone, or starting or ending it,
+    or bracketed, counts; ลับ inside a word does not). The outline is read as a page
+    is: a bookmark that is a marking alone counts wherever it is (past the first and
+    last, not in a run of different levels: a regulation's chapters), one starting or
+    ending with one among the first and last bookmarks. Until session 39 neither was
+    read: a ลับมาก PDF opening on its bookmarks, or with its title bar saying so, was
+    ordinary (leak red team, findings 6 and 7). `read`: what `_document_texts` (pypdf)
+    or `_repaired_document_texts` (PDFium) found."""
+    texts, unread = read
+    if not texts and not unread:
+        return info
+    pages = max(len(info.page_texts), len(info.viewer_page_texts)) or wanted
+    aligned = info.other_texts or ("",) * pages  # "page n" still names page n
+    error = "; ".join(filter(None, (info.error, f"{NOT_READ_IN_TIME}: {unread}" if unread else None)))
+    return dataclasses.replace(info, other_texts=aligned + tuple(texts), error=error or None)
+
+
+def _document_texts(reader) -> tuple[list[str], str | None]:
+    """(the document's titles and its bookmarks' titles, what of them was not read)."""
+    texts: list[str] = []
+    try:
+        root = reader.trailer["/Root"].get_object()
+    except Exception:  # noqa: BLE001 - no catalog: no outline a viewer shows either
+        root = {}
+    try:
+        info = reader.trailer.get("/Info")
+        info = info.get_object() if info is not None else None
+        if hasattr(info, "get"):
+            texts.append(_text_of(info.get("/Title")))
+    except Exception:  # noqa: BLE001 - a broken /Info: its title is not shown either
+        pass
+    try:
+        metadata = root.get("/Metadata")
+        if metadata is not None:
+            xml = metadata.get_object().get_data()[:MAX_XMP].decode("utf-8", "replace")
+            for title in _XMP_TITLE.findall(xml):
+                items = _XMP_ITEM.findall(title) or [title]
+                texts += [html.unescape(item)[:MAX_ANNOT_TEXT] for item in items]
+    except Exception:  # noqa: BLE001 - metadata that cannot be decoded: no title from it
+        pass
+    outline: list[str] = []
+    unread = None
+    try:
+        outlines = root.get("/Outlines")
+        outlines = outlines.get_object() if outlines is not None else None
+        first = outlines.get("/First") if hasattr(outlines, "get") else None
+        # Depth first, as the pane lists them; a bookmark met twice (a loop through
+        # /Next or /First) is not followed again.
+        stack, seen = [(first, 0)], set()
+        while stack:
+            item, depth = stack.pop()
+            if item is None:
+                continue
+            key = (item.idnum, item.generation) if hasattr(item, "idnum") else id(item)
+            item = item.get_object()
+            if key in seen or not hasattr(item, "get"):
+                continue
+            seen.add(key)
+            if len(outline) == MAX_OUTLINE or depth > MAX_OUTLINE_DEPTH:
+                unread = (f"bookmarks past the first {MAX_OUTLINE:,}" if len(outline) == MAX_OUTLINE
+                          else f"bookmarks nested past {MAX_OUTLINE_DEPTH} levels")
+                break
+            outline.append(_text_of(item.get("/Title")))
+            stack.append((item.get("/Next"), depth))
+            stack.append((item.get("/First"), depth + 1))
+    except Exception:  # noqa: BLE001 - a broken outline: what was read of it stands
+        pass
+    return _titles_and_outline(texts, outline), unread
+
+
+def _titles_and_outline(titles: list[str], outline: list[str]) -> list[str]:
+    """Each title a text, then the outline's titles one text, a line each."""
+    titles = [t for t in (" ".join(t.split()) for t in titles) if t]
+    outline = [t for t in (" ".join(t.split()) for t in outline) if t]
+    return titles + (["\n".join(outline)] if outline else [])
+
+
+def _repaired_document_texts(data: bytes) -> tuple[list[str], str | None]:
+    """`_document_texts` of a PDF only PDFium opens (`_read_repaired`): its /Info title
+    and its bookmarks, through PDFium's API (no XMP: PDFium gives none)."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except Exception:  # noqa: BLE001 - opened a moment ago: nothing more to read
+        return [], None
+    try:
+        def text(get, *args) -> str:
+            size = get(*args, None, 0)  # bytes, UTF-16LE + NUL
+            if size <= 2:
+                return ""
+            buffer = (ctypes.c_ushort * (size // 2))()
+            get(*args, buffer, size)
+            return bytes(buffer)[:-2].decode("utf-16-le", "replace")[:MAX_ANNOT_TEXT]
+
+        titles = [text(pdfium_c.FPDF_GetMetaText, document.raw, b"Title")]
+        outline: list[str] = []
+        unread = None
+        stack, seen = [(pdfium_c.FPDFBookmark_GetFirstChild(document.raw, None), 0)], set()
+        while stack:
+            item, depth = stack.pop()
+            key = ctypes.cast(item, ctypes.c_void_p).value
+            if not key or key in seen:
+                continue  # the end of a list, or a loop through /Next or /First
+            seen.add(key)
+            if len(outline) == MAX_OUTLINE or depth > MAX_OUTLINE_DEPTH:
+                unread = (f"bookmarks past the first {MAX_OUTLINE:,}" if len(outline) == MAX_OUTLINE
+                          else f"bookmarks nested past {MAX_OUTLINE_DEPTH} levels")
+                break
+            outline.append(text(pdfium_c.FPDFBookmark_GetTitle, item))
+            stack.append((pdfium_c.FPDFBookmark_GetNextSibling(document.raw, item), depth))
+            stack.append((pdfium_c.FPDFBookmark_GetFirstChild(document.raw, item), depth + 1))
+        return _titles_and_outline(titles, outline), unread
+    except Exception:  # noqa: BLE001 - what was read of it stands, as with pypdf
+        return [], None
+    finally:
+        document.close()
 
 
 MAX_EMBEDDED = 20  # files embedded in one PDF that are read
@@ -294,7 +431,8 @@ def _read_repaired(data: bytes, error: str) -> PdfInfo | None:
     # Its page_texts are PDFium's already: no second reading to keep beside them. Its
     # error stays pypdf's (the sender is told the file is damaged), the scan's said after.
     error = "; ".join((error, *unread))
-    return _info(pages, texts, encrypted=False, error=error, other=other)
+    return _with_document(_info(pages, texts, encrypted=False, error=error, other=other),
+                          _repaired_document_texts(data), len(texts))
 
 
 def _scan_error(unread: str | None) -> list[str]:

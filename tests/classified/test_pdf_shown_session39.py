@@ -11,6 +11,9 @@ ordinary, registered in the general book and filed in plain.
   title (/Info /Title, XMP dc:title: the window's title with /DisplayDocTitle)."""
 from __future__ import annotations
 
+import time
+
+from gateway.pipeline.pdf_inspect import inspect_pdf
 from gateway.secrecy.markings import classify_raw
 from tests.classified.helpers import (
     LATKRABANG, MARKER, add_registrar, files_containing, make_gateway_key, maildir, wait_processed,
@@ -80,17 +83,94 @@ def test_a_choice_fields_shown_option_is_read_not_its_export_value():
     assert (found.level, found.certain) == ("none", True), found
 
 
-def test_over_smtp_a_caption_or_an_option_marked_letter_goes_to_the_secret_book_not_the_unit_folder(daemon_factory):
+def _outlined(titles: list[bytes], catalog: bytes = b"/PageMode /UseOutlines", loop: bool = False) -> bytes:
+    """A memo whose outline holds `titles`, objects 7... (6 the outline's root)."""
+    first = 7
+    items = []
+    for i, title in enumerate(titles):
+        entries = b"/Title " + title + b" /Parent 6 0 R /Dest [3 0 R /Fit]"
+        if i + 1 < len(titles):
+            entries += b" /Next %d 0 R" % (first + i + 1)
+        elif loop:
+            entries += b" /Next %d 0 R" % first
+        if i:
+            entries += b" /Prev %d 0 R" % (first + i - 1)
+        items.append(b"<< " + entries + b" >>")
+    root = b"<< /Type /Outlines /First 7 0 R /Last %d 0 R /Count %d >>" % (first + len(titles) - 1, len(titles))
+    return _form(catalog=b"/Outlines 6 0 R " + catalog, extra=(root, *items))
+
+
+def test_a_marking_in_the_bookmarks_is_read():
+    found = _classified(_outlined([b"(Cover)", _u16("ลับมาก"), _u16("ภาคผนวก ก")]))
+    assert (found.level, found.certain) == ("secret", True), found
+    # A loop through /Next, or a bookmark its own child, is read once round.
+    found = _classified(_outlined([b"(Cover)", _u16("ลับ")], loop=True))
+    assert (found.level, found.certain) == ("confidential", True), found
+    pdf = _outlined([b"(Cover)", _u16("ลับ")]).replace(b"<< /Title (Cover) ", b"<< /Title (Cover) /First 7 0 R ")
+    assert b"/First 7 0 R /Parent" in pdf
+    found = _classified(pdf)
+    assert (found.level, found.certain) == ("confidential", True), found
+    # A bookmark that names secret documents is a heading, no marking.
+    found = _classified(_outlined([_u16("แนวทางการปฏิบัติต่อเอกสารลับ"),
+                                   _u16("ระเบียบว่าด้วยการรักษาความลับของทางราชการ")]))
+    assert (found.level, found.certain) == ("none", True), found
+
+
+def test_a_hostile_outline_is_bounded_and_past_the_bound_the_pdf_is_not_read():
+    pdf = _outlined([b"(Section %d)" % i for i in range(100_000)])
+    started = time.process_time()
+    info = inspect_pdf(pdf)
+    assert time.process_time() - started < 10
+    assert "bookmarks past the first 2,000" in (info.error or ""), info.error
+    found = _classified(pdf)
+    assert (found.level, found.certain) == ("confidential", False), found
+
+
+def test_the_documents_title_is_read_in_the_info_and_in_the_xmp():
+    info = b"<< /Title " + _u16("ลับมาก") + b" /Producer (LibreOffice) >>"
+    pdf = _form(catalog=b"/ViewerPreferences << /DisplayDocTitle true >>", extra=(info,), trailer=b"/Info 6 0 R ")
+    found = _classified(pdf)
+    assert (found.level, found.certain) == ("secret", True), found
+    xmp = ('<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+           '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""'
+           ' xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title><rdf:Alt><rdf:li xml:lang="x-default">'
+           '&#3621;&#3633;&#3610;&#3617;&#3634;&#3585;</rdf:li></rdf:Alt></dc:title></rdf:Description></rdf:RDF>'
+           '</x:xmpmeta><?xpacket end="w"?>').encode()
+    pdf = _form(catalog=b"/Metadata 6 0 R", extra=(stream_object(xmp, b"/Type /Metadata /Subtype /XML "),))
+    found = _classified(pdf)
+    assert (found.level, found.certain) == ("secret", True), found
+    # A title that names a marking inside its words is read as a heading is: no marking.
+    for title in ("แนวทางการปฏิบัติต่อเอกสารลับ", "ระเบียบว่าด้วยการรักษาความลับของทางราชการ พ.ศ. 2544"):
+        info = b"<< /Title " + _u16(title) + b" >>"
+        found = _classified(_form(extra=(info,), trailer=b"/Info 6 0 R "))
+        assert (found.level, found.certain) == ("none", True), (title, found)
+
+
+def test_a_pdf_only_a_viewer_repairs_has_its_title_and_bookmarks_read():
+    """pypdf refuses it ("startxref" written "startxreg"), PDFium repairs it as viewers do."""
+    title = b"<< /Title " + _u16("ลับมาก") + b" >>"
+    for pdf in (_outlined([b"(Cover)", _u16("ลับมาก")], loop=True), _form(extra=(title,), trailer=b"/Info 6 0 R ")):
+        damaged = pdf.replace(b"startxref", b"startxreg")
+        assert inspect_pdf(damaged).error.startswith("PdfReadError")
+        found = _classified(damaged)
+        assert (found.level, found.certain) == ("secret", True), found
+    found = _classified(_outlined([b"(Section %d)" % i for i in range(3_000)]).replace(b"startxref", b"startxreg"))
+    assert (found.level, found.certain) == ("confidential", False), found
+
+
+def test_over_smtp_a_caption_option_bookmark_or_title_marked_letter_goes_to_the_secret_book_not_the_unit_folder(daemon_factory):
     d = daemon_factory()
     make_gateway_key(d)
     add_registrar(d)
     d.start()
     combo = b"<< " + HEAD + b"/FT /Ch /Ff 131072 /T (c1) /Opt [[(3) " + _u16("ลับมาก") + b"]] /V (3) >>"
-    for pdf in (_form(_button(b"/CA " + _u16("ลับมาก"))), _form(combo)):
+    title = b"<< /Title " + _u16("ลับมาก") + b" >>"
+    for pdf in (_form(_button(b"/CA " + _u16("ลับมาก"))), _form(combo), _outlined([_u16("ลับมาก")]),
+                _form(extra=(title,), trailer=b"/Info 6 0 R ")):
         d.send(letter(subject=f"{SUBJECT} {MARKER}", body=f"ดูไฟล์แนบ {MARKER}\n",
                       files=[("2569_dds_0403_57.pdf", pdf)]), LATKRABANG)
-    wait_processed(d, registrar=2)
+    wait_processed(d, registrar=4)
     entries = d.register()
-    assert [(e["secrecy"], e["book"]) for e in entries] == [("secret", "secret")] * 2, entries
+    assert [(e["secrecy"], e["book"]) for e in entries] == [("secret", "secret")] * 4, entries
     assert maildir(d, "latkrabang") == []
     assert files_containing(d.data_dir, MARKER) == []
