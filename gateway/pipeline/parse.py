@@ -685,9 +685,12 @@ def _obs_fixed(raw: bytes) -> bytes:
 
 def transfer_encoding(part: email.message.Message) -> str:
     """Content-Transfer-Encoding as Dovecot reads it: comments dropped, stripped, lower
-    case (`base64 `, `base64 (PDF)` are base64)."""
+    case (`base64 `, `base64 (PDF)` are base64), and the token alone: `base64;`,
+    `base64; format=x`, `base64 ;` are base64 to Dovecot and Thunderbird, and until
+    session 39 such a ลับมาก body was read here as its base64 letters, ordinary."""
     value = str(part.get("content-transfer-encoding", ""))
-    return re.sub(r"\([^()]*\)", " ", value).strip().lower()
+    value = re.sub(r"\([^()]*\)", " ", value).strip().lower()
+    return re.split(r"[;\s]", value, maxsplit=1)[0]
 
 
 def _encoded_message(part: email.message.Message) -> bool:
