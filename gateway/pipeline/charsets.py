@@ -26,6 +26,15 @@ _ALIASES = {
     "iso885911": "tis_620",
     "ibm874": "cp874",
     "x-ibm874": "cp874",
+    # WHATWG's (and Windows' code pages 1200/1201) labels for UTF-16, which Python does
+    # not know: until session 39 a ลับมาก subject or body labelled `unicode` read as no
+    # Thai, ordinary (the SMTP red team).
+    "unicode": "utf-16-le",
+    "csunicode": "utf-16-le",
+    "ucs-2": "utf-16-le",
+    "iso-10646-ucs-2": "utf-16-le",
+    "unicodefeff": "utf-16-le",
+    "unicodefffe": "utf-16-be",
 }
 
 
