@@ -683,6 +683,64 @@ def _obs_fixed(raw: bytes) -> bytes:
     return bytes(out)
 
 
+# A line that starts with a part's delimiter (`--` and the boundary) and goes on with more
+# than white space: `--BB-x`, `--BB--x`. RFC 2046 5.1.1 forbids a boundary as the prefix
+# of any line inside a part, and readers disagree on such a line: Python's parser reads
+# it as a line of the part it is in, Dovecot as a delimiter (of the longest boundary it
+# starts with; `--BB--x` as the closing one, what follows an epilogue), Thunderbird as a
+# delimiter (`--BB--x` opening a next part). A ลับมาก PDF after `--BB-x` was a part to
+# the clerk's Dovecot and text inside the body to the gateway, which filed the letter
+# ordinary; a ลับที่สุด one was accepted (session 39's red team). Such a letter is read
+# with every such line a delimiter (every part any of them shows, read), and is at least
+# ลับ, uncertain: the gateway cannot know which parts the clerk's program shows.
+AMBIGUOUS_DELIMITER = "a MIME boundary line with more text after it, which mail programs read differently"
+_DELIMITER_ROUNDS = 4  # a part found so may be a multipart with such lines of its own
+
+
+def _delimiters(message: email.message.Message) -> list[bytes]:
+    """`--boundary` of every multipart in `message` as the parser matched it, longest first."""
+    found = set()
+    for part in message.walk():
+        if part.is_multipart():
+            boundary = part.get_boundary()
+            if boundary:
+                try:
+                    found.add(b"--" + boundary.encode("ascii", "surrogateescape"))
+                except UnicodeEncodeError:  # an RFC 2231 boundary*= in UTF-8
+                    found.add(b"--" + boundary.encode("utf-8", "surrogateescape"))
+    return sorted(found, key=len, reverse=True)
+
+
+def _delimiters_fixed(raw: bytes, message: email.message.Message) -> bytes | None:
+    """`raw` with every delimiter line that has more after it (see AMBIGUOUS_DELIMITER)
+    made that delimiter alone, or None when it has none. Only lines starting `--` are
+    looked at (a base64 part has none), each once."""
+    delimiters = _delimiters(message)
+    if not delimiters:
+        return None
+    exact = set(delimiters) | {d + b"--" for d in delimiters}
+    out, last, at = [], 0, raw.find(b"--")
+    while at >= 0:
+        if at == 0 or raw[at - 1] in b"\r\n":
+            end = len(raw)
+            for stop in (raw.find(b"\n", at), raw.find(b"\r", at)):
+                if 0 <= stop < end:
+                    end = stop
+            line = raw[at:end]
+            if line.rstrip(b" \t") not in exact:
+                delimiter = next((d for d in delimiters if line.startswith(d)), None)
+                if delimiter is not None:
+                    out += (raw[last:at], delimiter)
+                    last = end
+            at = raw.find(b"--", end)
+        else:
+            at = raw.find(b"--", at + 2)
+    if not out:
+        return None
+    out.append(raw[last:])
+    return b"".join(out)
+
+
 def transfer_encoding(part: email.message.Message) -> str:
     """Content-Transfer-Encoding as Dovecot reads it: comments dropped, stripped, lower
     case (`base64 `, `base64 (PDF)` are base64), and the token alone: `base64;`,
@@ -729,15 +787,22 @@ def _cut_defects(message: email.message.Message) -> tuple[bool, list[str]]:
 
 def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
     """The MIME tree of `raw` as a mail client reads it (see `_obs_fixed`, `transfer_encoding`,
-    `_expand_encoded`); what it still cannot read goes to `reading.unread`."""
+    `_expand_encoded`, `_delimiters_fixed`); what it still cannot read goes to `reading.unread`."""
     message = email.message_from_bytes(raw)
     wrong, lost = _cut_defects(message)
     if wrong:
         fixed = _obs_fixed(raw)
         if fixed != raw:
-            message = email.message_from_bytes(fixed)
+            raw, message = fixed, email.message_from_bytes(fixed)
             _, lost = _cut_defects(message)
         reading.unread.extend(lost)
+    for _ in range(_DELIMITER_ROUNDS):
+        fixed = _delimiters_fixed(raw, message)
+        if fixed is None:
+            break
+        if AMBIGUOUS_DELIMITER not in reading.unread:
+            reading.unread.append(AMBIGUOUS_DELIMITER)
+        raw, message = fixed, email.message_from_bytes(fixed)
     for part in message.walk():
         if part.is_multipart() and not _encoded_message(part):
             if part.get_content_type() in _ENCRYPTED_CONTAINERS:

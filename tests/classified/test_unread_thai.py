@@ -65,6 +65,7 @@ PARSE_SITES = [
     parse._HEADER_CUT, parse._NO_BOUNDARY,                                # _cut_defects
     "a part encrypted with OpenPGP",                                      # _message_as_read
     "a part whose base64 goes on after its padding",                      # _message_as_read
+    parse.AMBIGUOUS_DELIMITER,                                            # _message_as_read
     "an attached message that could not be decoded",                      # _expand_encoded
     f"a message nested past {MAX_DEPTH} levels",                          # _expand_encoded
     "a body encrypted with OpenPGP",                                      # parse_mail
@@ -334,7 +335,8 @@ SOURCES = {"gateway/pipeline/parse.py": parse, "gateway/pipeline/file_texts.py":
            "gateway/pipeline/outlook.py": outlook, "gateway/pipeline/scanned_pages.py": scanned_pages}
 # What is written without a literal: parse.py `_read_of_file`'s bare place, and outlook.py's
 # `problem = str(exc)` (a _TooMuch's words, read from its `raise`).
-BARE = {("gateway/pipeline/parse.py", "what"), ("gateway/pipeline/outlook.py", "str(exc)")}
+BARE = {("gateway/pipeline/parse.py", "what"), ("gateway/pipeline/outlook.py", "str(exc)"),
+        ("gateway/pipeline/parse.py", "AMBIGUOUS_DELIMITER")}  # its phrase is in the list above
 # Numbers a phrase takes from a local variable (a limit's value comes from the module).
 LOCAL_NUMBERS = {"timeout", "done.returncode", "weight"}
 
