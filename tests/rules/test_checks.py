@@ -243,6 +243,8 @@ def test_single_file_when_letter_lists_several_enclosures():
 def test_no_document(files):
     [f] = only("no_document", mail(*files, body="ส่งหนังสือตามแนบ"))
     assert f.verdict == "fail" and "PDF" in f.message_en
+    # A file that arrived empty is named as such, not "no letter found" (session 40).
+    assert ("empty.pdf arrived empty (0 bytes)" in f.message_en) == any(a.size == 0 for a in files)
 
 
 # --- encrypted, unreadable, empty, duplicate, unsafe, top secret ------------------------------
