@@ -21,7 +21,13 @@ import structlog
 from gateway.email_fixes import decode_qp
 from gateway.signatures.asn1_names import ensure_asn1_names, prepare_name_values_once
 from gateway.signatures.names import cert_emails, cert_names
-from gateway.signatures.trust import TrustSettings, anchor_validity_problem, validity_problem, purpose_problem
+from gateway.signatures.trust import (
+    TrustSettings,
+    anchor_validity_problem,
+    purpose_problem,
+    root_signer_usage_problem,
+    validity_problem,
+)
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_NONE,
@@ -409,7 +415,8 @@ def _from_status(status, carried=()) -> SignatureVerdict:
                 early := validity_problem(status.signing_cert, carried)) is not None:
             ind, sub, msg = early
     elif (constraint := anchor_validity_problem(status.validation_path)
-          or purpose_problem(status.signing_cert)) is not None:
+          or purpose_problem(status.signing_cert)
+          or root_signer_usage_problem(status.validation_path, status.signing_cert)) is not None:
         ind, (sub, msg) = INDETERMINATE, constraint
     else:
         ind, sub, msg = TOTAL_PASSED, None, ""

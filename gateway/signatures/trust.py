@@ -209,6 +209,38 @@ def purpose_problem(cert) -> tuple[str, str] | None:
             f"the signer's certificate is issued for {shown}, not for signing documents or mail")
 
 
+# What a key usage (RFC 5280 4.2.1.3) lets a certificate do, as a clerk reads it.
+_KEY_USES = {"key_cert_sign": "certificates", "crl_sign": "CRLs", "key_encipherment": "encrypting keys",
+             "data_encipherment": "encrypting data", "key_agreement": "key agreement",
+             "encipher_only": "key agreement", "decipher_only": "key agreement"}
+_SIGNING_USES = {"digital_signature", "non_repudiation"}
+
+
+def root_signer_usage_problem(path, cert) -> tuple[str, str] | None:
+    """(sub-indication, message) when the signer's certificate is itself a trust root
+    (`path`, the validation path, has no certificate below its anchor) and its key usage
+    allows no signing of documents or mail (a CA's root: keyCertSign, cRLSign), else None.
+
+    pyHanko holds such a signer to no key usage at all ("we assume the user intended for
+    the trust root to be trusted unconditionally"), and a CA's root key signing a letter
+    was TOTAL_PASSED until session 40. A root without the extension (nothing said) or
+    with digitalSignature or nonRepudiation (a unit's own seal the operator trusts) may
+    sign."""
+    try:
+        if path is None or path.pkix_len > 0:
+            return None
+        usage = cert.key_usage_value
+        uses = set(usage.native) if usage is not None else set()
+    except Exception:
+        return None  # unreadable extensions fail validation elsewhere
+    if not uses or uses & _SIGNING_USES:
+        return None
+    shown = sorted({_KEY_USES.get(u, u.replace("_", " ")) for u in uses}, key=lambda w: (w != "certificates", w))
+    return ("CHAIN_CONSTRAINTS_FAILURE",
+            f"the signer's certificate is a trust root issued for signing {' and '.join(shown)}"
+            " (a CA's own key), not for signing documents or mail")
+
+
 def validity_problem(cert, others=(), moment=None) -> tuple[str, str, str] | None:
     """(indication, sub-indication, message) when the signer's certificate, or a CA
     certificate above it that the signature carries, is not valid yet or has expired;

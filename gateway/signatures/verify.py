@@ -21,7 +21,13 @@ from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
 from gateway.signatures.pdf_hex import read_hex_strings_at_once
 from gateway.signatures.revisions import _meaningful, field_changes, unexplained_bytes, unlisted_objects
-from gateway.signatures.trust import TrustSettings, anchor_validity_problem, validity_problem, purpose_problem
+from gateway.signatures.trust import (
+    TrustSettings,
+    anchor_validity_problem,
+    purpose_problem,
+    root_signer_usage_problem,
+    validity_problem,
+)
 from gateway.signatures.verdict import (
     INDETERMINATE,
     MOD_ANNOTATIONS,
@@ -401,7 +407,8 @@ def _indication(status, kind: str, certification: bool, others=()) -> tuple[str,
         return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", TRUST_MESSAGES["NO_CERTIFICATE_CHAIN_FOUND"]
     # A document timestamp's certificate is a TSA's (time stamping): only signers' are held to SIGNER_PURPOSES.
     constraint = anchor_validity_problem(status.validation_path) or (
-        purpose_problem(status.signing_cert) if kind == "signature" else None)
+        (purpose_problem(status.signing_cert) or root_signer_usage_problem(status.validation_path, status.signing_cert))
+        if kind == "signature" else None)
     if constraint is not None:
         return INDETERMINATE, constraint[0], constraint[1]
     if kind == "signature":
