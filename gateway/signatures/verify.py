@@ -67,6 +67,9 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                   "the PDF is encrypted; its signatures cannot be checked without the key"),
     "signature_unreadable": ("อ่านข้อมูลลายมือชื่ออิเล็กทรอนิกส์ในไฟล์ไม่ได้",
                              "the signature's data could not be read"),
+    "changed_unreadable": ("ไฟล์ถูกแก้ไขหลังลงลายมือชื่อ และอ่านส่วนที่แก้ไขไม่ได้ (ส่วนที่เพิ่มภายหลังเสียหายหรือถูกดัดแปลง)",
+                           "the file was changed after signing and the change could not be read"
+                           " (a damaged or crafted later revision)"),
     "read_leniently": ("ไฟล์ไม่เป็นไปตามมาตรฐาน PDF อย่างเคร่งครัด ตรวจด้วยการอ่านแบบผ่อนปรน",
                        "read leniently: the file does not follow the PDF standard strictly"),
     "suspicious_change": ("ไฟล์ถูกแก้ไขหลังลงลายมือชื่อเกินกว่าการกรอกแบบฟอร์มและการลงนาม",
@@ -265,6 +268,11 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str],
         return _bare(emb, kind, indication, known, message)
     except Exception as exc:
         log.info("pdf_signature_unreadable", error=_short(exc))
+        if _changed_after(emb, file):
+            # The signature's own bytes were read; a revision saved after it was not
+            # (a stream cut short, an object number that lies: the Shadow attacks' files).
+            # "The signature's data could not be read" sent the clerk to the signer.
+            return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", problem("changed_unreadable"), MOD_OTHER)
         return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", problem("signature_unreadable"))
     verdict = _from_status(emb, kind, status, later_fields, file)
     if trust.is_own_seal(emb.signer_cert):
@@ -300,7 +308,15 @@ async def _chain_ok_without_revocation(emb, trust: TrustSettings, extras) -> boo
         return False
 
 
-def _bare(emb, kind, indication, sub, message) -> SignatureVerdict:
+def _changed_after(emb, file: _FileFacts) -> bool:
+    """Whether the file has a revision saved after the one `emb` signs."""
+    try:
+        return emb.signed_revision < file.last_revision
+    except Exception:  # noqa: BLE001 - a signature whose revision is unknown says nothing here
+        return False
+
+
+def _bare(emb, kind, indication, sub, message, modifications: str = MOD_UNKNOWN) -> SignatureVerdict:
     """A verdict for a signature pyHanko could not evaluate: still name whoever we can."""
     try:
         signer, org, issuer = cert_names(emb.signer_cert)
@@ -313,7 +329,7 @@ def _bare(emb, kind, indication, sub, message) -> SignatureVerdict:
     return SignatureVerdict(
         kind=kind, indication=indication, sub_indication=sub, signer=signer, organisation=org,
         issuer=issuer, signed_at=None, signed_at_source=None, covers_whole_file=False,
-        modifications=MOD_UNKNOWN, review=True, field=field, message=message,
+        modifications=modifications, review=True, field=field, message=message,
     )
 
 
