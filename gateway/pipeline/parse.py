@@ -711,11 +711,12 @@ def _delimiters(message: email.message.Message) -> list[bytes]:
     return sorted(found, key=len, reverse=True)
 
 
-def _delimiters_fixed(raw: bytes, message: email.message.Message) -> bytes | None:
+def _delimiters_fixed(raw: bytes, message: email.message.Message, named: list[bytes] = ()) -> bytes | None:
     """`raw` with every delimiter line that has more after it (see AMBIGUOUS_DELIMITER)
-    made that delimiter alone, or None when it has none. Only lines starting `--` are
-    looked at (a base64 part has none), each once."""
-    delimiters = _delimiters(message)
+    made that delimiter alone, or None when it has none; the delimiters are those of
+    `message`'s multiparts and `named`. Only lines starting `--` are looked at (a base64
+    part has none), each once."""
+    delimiters = sorted(set(_delimiters(message)) | set(named), key=len, reverse=True)
     if not delimiters:
         return None
     exact = set(delimiters) | {d + b"--" for d in delimiters}
@@ -796,13 +797,17 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
             raw, message = fixed, email.message_from_bytes(fixed)
             _, lost = _cut_defects(message)
         reading.unread.extend(lost)
+    named: list[bytes] = []
     for _ in range(_DELIMITER_ROUNDS):
-        fixed = _delimiters_fixed(raw, message)
+        fixed = _delimiters_fixed(raw, message, named)
         if fixed is None:
             break
         if AMBIGUOUS_DELIMITER not in reading.unread:
             reading.unread.append(AMBIGUOUS_DELIMITER)
         raw, message = fixed, email.message_from_bytes(fixed)
+        # Multiparts hidden inside the parts just found, each behind such a line of its
+        # own: every boundary the letter names, at once (not one level per round).
+        named = [b"--" + (m.group(1) or m.group(2)).strip() for m in _BOUNDARY.finditer(raw)]
     for part in message.walk():
         if part.is_multipart() and not _encoded_message(part):
             if part.get_content_type() in _ENCRYPTED_CONTAINERS:

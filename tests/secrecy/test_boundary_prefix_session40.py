@@ -86,3 +86,16 @@ def test_over_smtp_the_hidden_secret_pdf_is_sealed_and_the_top_secret_one_refuse
         assert (book, secrecy) == ("secret", "secret")
         assert maildir(d, "latkrabang") == []
         assert files_containing(d.data_dir, MARKER) == []
+
+
+def test_multiparts_hidden_inside_each_other_are_all_read(top_secret_pdf):
+    """Six levels, each multipart behind a `--X-x` line of the one around it: every
+    boundary the letter names is made a delimiter at once, not one level per read."""
+    inner = file_part("application/pdf", "2569_dds_0403_58.pdf", top_secret_pdf)
+    for level in range(6, 0, -1):
+        b = f"C{level}".encode()
+        inner = (b"Content-Type: multipart/mixed; boundary=" + b + b"\r\n\r\n--" + b + b"-x\r\n" + inner
+                 + b"\r\n--" + b + b"--\r\n")
+    raw = (HEAD + subject("แผน") + b"Content-Type: multipart/mixed; boundary=BB\r\n\r\n--BB\r\n" + text_part()
+           + b"\r\n--BB-x\r\n" + inner + b"\r\n--BB--\r\n")
+    assert reading(raw)[0] == "top_secret"
