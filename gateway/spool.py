@@ -7,11 +7,13 @@ One file per message, so that acceptance is a single atomic rename:
     <the raw message, byte for byte>
 
 The queue id starts with the arrival time in nanoseconds (hex, fixed width) so that a
-directory listing sorted by name is arrival order.
+directory listing sorted by name is arrival order (for SMTP, the commit before the 250,
+when the time of receipt is taken too: SpoolDraft.commit).
 """
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -122,6 +124,7 @@ class Spool:
         for d in (self.tmp, self.new, self.failed, self.readings):
             d.mkdir(parents=True, exist_ok=True)
         self.new_sync = GroupSync(self.new)  # SMTP commits share directory fsyncs
+        self.commits = CommitOrder()  # SMTP commits reach new/ in the order they were dated
         # The time of receipt of a letter received now (SMTP): the daemon gives it a
         # gateway/intake/clock_guard.py ReceiptClock, never before the last one given.
         self.clock: Callable[[], dt.datetime] = now_utc
@@ -357,7 +360,12 @@ class SpoolDraft:
         # run (in another thread) only once the commit is over, so a draft is never
         # overwritten while, or after, it is renamed into spool/new.
         self._lock = threading.Lock()
-        self._envelope = _envelope(self.queue_id, mail_from, rcpt_to, peer, helo, received_at=spool.clock())
+        # The time of receipt and the queue id (the order receive numbers are given in)
+        # are both taken at commit(): here a placeholder of the same width. Taken when
+        # DATA began, a letter whose upload or check took longer than another's got the
+        # later receive number with the earlier time (2/2569 received before 1/2569).
+        self._envelope = _envelope(self.queue_id, mail_from, rcpt_to, peer, helo)
+        self._envelope["received_at"] = _moment(now_utc())
         header = MAGIC + _envelope_line(self._envelope, _ENVELOPE_ROOM)
         self._offset = len(header)
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o640)
@@ -409,15 +417,39 @@ class SpoolDraft:
         if self.failed is not None:
             raise self.failed
         assert self._fd is not None
-        if auth is not None:
-            line = _envelope_line({**self._envelope, "auth": auth}, _ENVELOPE_ROOM)
-            if len(line) == _ENVELOPE_ROOM + 1:  # else: no verdict kept, the pipeline checks
-                os.pwrite(self._fd, line, len(MAGIC))
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = None
-        os.rename(self.path, self.spool.new / f"{self.queue_id}.msg")
-        self.committed = True
+        commits = self.spool.commits
+        # The moment the gateway takes the letter: its time of receipt, and a queue id
+        # from the same moment, so that the order the runners number letters in (queue
+        # ids) is the order of their times of receipt.
+        turn, (received_at, queue_id) = commits.take(lambda: (self.spool.clock(), new_queue_id()))
+        try:
+            self.queue_id = queue_id
+            self._envelope = {**self._envelope, "queue_id": queue_id, "received_at": _moment(received_at)}
+            width = self._offset - len(MAGIC) - 1  # the line written at the start, padding included
+            line = _envelope_line(self._envelope, width)
+            if auth is not None:
+                with_auth = _envelope_line({**self._envelope, "auth": auth}, width)
+                if len(with_auth) == width + 1:  # else: no verdict kept, the pipeline checks
+                    line = with_auth
+            if len(line) != width + 1:  # never over the message's first bytes
+                raise OSError(errno.EOVERFLOW, "the spool envelope outgrew its room at commit")
+            os.pwrite(self._fd, line, len(MAGIC))
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            reading = self.spool.reading_path(queue_id)
+            try:
+                os.rename(self.reading_path, reading)  # a cache: not fsync'ed (pdf_readings.py)
+            except FileNotFoundError:
+                pass  # none written (no PDF read, a classified letter)
+            self.reading_path = reading
+            # A letter dated before this one whose fsync is slower is in new/ first: a
+            # runner never numbers this one while that one is still on its way.
+            commits.wait_turn(turn)
+            os.rename(self.path, self.spool.new / f"{queue_id}.msg")
+            self.committed = True
+        finally:
+            commits.done(turn)
         # The rename is durable once spool/new is; spool/tmp needs no fsync: a draft name
         # a power cut brings back there is never acknowledged, and clean_tmp() removes it.
         self.spool.new_sync.sync()
@@ -443,6 +475,44 @@ class SpoolDraft:
             for path in (self.path, self.reading_path):
                 if os.path.lexists(path):
                     _shred(path)
+
+
+def _moment(received_at: dt.datetime) -> str:
+    """A time of receipt as the envelope keeps it: always with microseconds, so that the
+    line a draft begins with and the one its commit writes over it have one width."""
+    return received_at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+class CommitOrder:
+    """SMTP commits run in the executor's threads at once (each fsync off the event
+    loop), so the one dated first may finish its fsync last. Each takes its turn and its
+    moment (time of receipt, queue id) under one lock, fsyncs in parallel with the
+    others, and renames into spool/new only once every turn taken before it is over
+    (renamed, or failed): the runners, which take new/ in queue-id order, never see a
+    letter before one dated earlier that is still on its way."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._open: set[int] = set()
+
+    def take(self, moment: Callable[[], tuple]) -> tuple[int, tuple]:
+        with self._cond:
+            turn = self._next
+            given = moment()  # under the lock: turns and moments in one order
+            self._next += 1
+            self._open.add(turn)
+            return turn, given
+
+    def wait_turn(self, turn: int) -> None:
+        with self._cond:
+            while self._open and min(self._open) < turn:
+                self._cond.wait()
+
+    def done(self, turn: int) -> None:
+        with self._cond:
+            self._open.discard(turn)
+            self._cond.notify_all()
 
 
 class GroupSync:

@@ -132,7 +132,7 @@ class ReceiptClock:
         self.last = _aware(last) if last is not None else None
         self.where = where
         self.held = 0  # letters dated at the held time in the current spell
-        self._lock = threading.Lock()  # SMTP drafts are begun in the executor's threads
+        self._lock = threading.Lock()  # SMTP commits run in the executor's threads
         # RECEIPT_FILE in the data directory: the last time given, shared by the SMTP
         # intake and the IMAP intake's processes (and kept over a restart).
         self.path = path
