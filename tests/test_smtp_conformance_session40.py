@@ -34,6 +34,40 @@ def _utf8_client(gateway) -> smtplib.SMTP:
     return client
 
 
+# -- 1. AUTH -----------------------------------------------------------------------------
+
+AUTH_COMMANDS = ["AUTH PLAIN AHNhcmFiYW4Ac2VjcmV0", "AUTH PLAIN", "AUTH LOGIN", "AUTH LOGIN c2FyYWJhbg==",
+                 "AUTH CRAM-MD5", "AUTH XOAUTH2 dXNlcj0=", "AUTH"]
+
+
+def _refused_auth(client: smtplib.SMTP) -> None:
+    for command in AUTH_COMMANDS:
+        code, text = client.docmd(command)
+        # Never 334 (a challenge) nor 235/535 (an exchange run), 538 or 504 (a hint that
+        # TLS or another mechanism would do): the gateway has no AUTH at all.
+        assert code == 502 and text.startswith(b"5.5.1"), (command, code, text)
+        assert text.isascii() and b"AUTH not implemented" in text, text
+
+
+def test_auth_is_502_before_and_after_starttls_and_never_offered(gateway):
+    with gateway.smtp() as client:
+        client.ehlo("mail.moi.go.th")
+        assert not client.has_extn("auth")
+        _refused_auth(client)
+        client._host = HOST
+        client.starttls(context=client_context(gateway.cert))
+        client.ehlo("mail.moi.go.th")
+        assert not client.has_extn("auth")  # as before STARTTLS
+        _refused_auth(client)
+        code, text = client.docmd("HELP")
+        assert code == 250 and b"AUTH" not in text, text
+        # The session goes on as any other: nothing was half-negotiated.
+        assert client.mail("saraban.dds@bangkok.go.th")[0] == 250
+        assert client.rcpt(LAT)[0] == 250
+        code, text = client.data(letter(subject="หลัง AUTH ที่ถูกปฏิเสธ"))
+    assert code == 250, text
+
+
 # -- 3. the time of receipt is taken at the commit -----------------------------------------
 
 def _data_bytes(raw: bytes) -> bytes:

@@ -312,6 +312,9 @@ def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int, data
             ident="saraban-gateway",
             data_size_limit=max_size,
             enable_SMTPUTF8=True,
+            # No accounts, so none of aiosmtpd's AUTH mechanisms; with no authenticator
+            # given, SarabanSMTP answers every AUTH 502 5.5.1 (smtp_protocol.py).
+            auth_exclude_mechanism=("LOGIN", "PLAIN"),
             decode_data=False,
             timeout=command_timeout or data_timeout,
             data_timeout=data_timeout,

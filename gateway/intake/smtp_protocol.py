@@ -17,6 +17,8 @@ Changes to the stock class, each for a reason a user would notice:
 * An exception is answered with a fixed 451 text, never Python's (aiosmtpd says
   `500 Error: (UnicodeEncodeError) ...`).
 * aiosmtpd's own English-only refusals are said in Thai too.
+* No AUTH unless an authenticator is given: aiosmtpd's default (every login fails)
+  still ran the exchange, 334 challenges and all, after STARTTLS; now `502 5.5.1`.
 
 aiosmtpd is pinned to the minor version this was tested with (pyproject.toml);
 tests/hostile/test_aiosmtpd_contract.py fails loudly if an upgrade moves one of the
@@ -195,6 +197,13 @@ class SarabanSMTP(SMTP):
                  limits: ConnectionLimits | None = None, session_timeout: float | None = None,
                  data_timeout: float | None = None, **kwargs) -> None:
         super().__init__(handler, *args, **kwargs)
+        # AUTH only with something to check it against (aiosmtpd's public `authenticator`,
+        # `auth_callback`, or a handler's own auth_ mechanisms). Without one, aiosmtpd
+        # ran every AUTH to its end (its default fails every login): after STARTTLS,
+        # though no EHLO offered AUTH, a 334 challenge invited password guessing that
+        # could only ever get 535. The gateway has no accounts (session 40).
+        self._takes_auth = (kwargs.get("authenticator") is not None or kwargs.get("auth_callback") is not None
+                            or any(name.startswith("auth_") for name in dir(handler)))
         self._data_sink = data_sink
         self._limits = limits
         self._session_timeout = session_timeout
@@ -316,6 +325,8 @@ class SarabanSMTP(SMTP):
         if isinstance(status, bytes):  # AUTH challenges come as bytes
             await super().push(status)
             return
+        if not self._takes_auth and status.startswith("250-AUTH"):
+            return  # aiosmtpd's EHLO offers its mechanisms after STARTTLS whatever it takes
         for prefix, text in self._BILINGUAL.items():
             if status.startswith(prefix):
                 status = text
@@ -403,6 +414,15 @@ class SarabanSMTP(SMTP):
         if await self._address_refused(arg, "TO:"):
             return
         await super().smtp_RCPT(arg)
+
+    @syntax("AUTH <mechanism>", when="_takes_auth")  # HELP lists it only when it is taken
+    async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
+        if self._takes_auth:
+            await super().smtp_AUTH(arg)
+            return
+        # Before and after STARTTLS alike, whatever the mechanism: no 538 that suggests
+        # TLS would help, no 504 that suggests another mechanism would.
+        await self.push(replies.AUTH_NOT_OFFERED)
 
     @syntax("STARTTLS", when="tls_context")
     async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
