@@ -68,6 +68,46 @@ def test_auth_is_502_before_and_after_starttls_and_never_offered(gateway):
     assert code == 250, text
 
 
+# -- 2. UTF-8 addresses without SMTPUTF8 --------------------------------------------------
+
+def test_utf8_mail_from_without_smtputf8_is_553_567(gateway):
+    with _utf8_client(gateway) as client:
+        client.ehlo("mail.example.th")
+        for sender in ("สมชาย@example.co.th", "somchai@ราชการ.ไทย", "müller@example.de"):
+            code, text = client.docmd(f"MAIL FROM:<{sender}>")
+            assert code == 553 and text.startswith(b"5.6.7"), (sender, code, text)
+            assert text.isascii() and b"non-ASCII address requires SMTPUTF8" in text, text
+        # Nothing was taken: a RCPT now has no transaction to join.
+        assert client.docmd(f"RCPT TO:<{LAT}>")[0] == 503
+        # The same sender with SMTPUTF8 is taken (RFC 6531), and an ASCII one without it.
+        assert client.docmd("MAIL FROM:<สมชาย@example.co.th> SMTPUTF8")[0] == 250
+        client.rset()
+        assert client.docmd("MAIL FROM:<somchai@example.co.th>")[0] == 250
+
+
+def test_utf8_rcpt_to_in_a_transaction_without_smtputf8_is_553_567(gateway):
+    with _utf8_client(gateway) as client:
+        client.ehlo("mail.example.th")
+        assert client.docmd("MAIL FROM:<somchai@example.co.th>")[0] == 250
+        for rcpt in ("สารบรรณ.ลาดกระบัง@bangkok.go.th", "saraban.latkrabang@กรุงเทพ.ไทย"):
+            code, text = client.docmd(f"RCPT TO:<{rcpt}>")
+            assert code == 553 and text.startswith(b"5.6.7"), (rcpt, code, text)
+            assert text.isascii() and b"non-ASCII address requires SMTPUTF8" in text, text
+        assert client.docmd(f"RCPT TO:<{LAT}>")[0] == 250  # the transaction is still open
+
+
+def test_a_smtputf8_letter_from_a_utf8_sender_is_still_taken(gateway):
+    with _utf8_client(gateway) as client:
+        client.ehlo("mail.example.th")
+        assert client.docmd("MAIL FROM:<สมชาย@example.co.th> SMTPUTF8")[0] == 250
+        code, text = client.docmd("RCPT TO:<สารบรรณ@bangkok.go.th>")
+        # Refused as a unit the gateway does not have, not for its UTF-8: the session said SMTPUTF8.
+        assert code == 550 and b"5.6.7" not in text, text
+        assert client.docmd(f"RCPT TO:<{LAT}>")[0] == 250
+        code, text = client.data(letter(subject="จากผู้ส่งที่อยู่ภาษาไทย"))
+    assert code == 250, text
+
+
 # -- 3. the time of receipt is taken at the commit -----------------------------------------
 
 def _data_bytes(raw: bytes) -> bytes:

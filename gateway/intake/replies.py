@@ -89,5 +89,7 @@ HELO_INVALID = reply(501, "5.5.2", "ชื่อเครื่องใน HELO
 ADDRESS_CONTROL_CHARS = reply(501, "5.5.4", "ที่อยู่มีอักขระควบคุม", "address contains NUL or control characters")
 ADDRESS_NOT_UTF8 = reply(553, "5.6.7", "ที่อยู่ไม่ใช่ UTF-8 ที่ถูกต้อง", "address is not valid UTF-8")
 ADDRESS_TOO_LONG = reply(553, "5.1.3", "ที่อยู่ยาวเกิน 256 อักขระ", "address longer than 256 octets (RFC 5321)")
+ADDRESS_NEEDS_SMTPUTF8 = reply(553, "5.6.7", "ที่อยู่ที่มีอักขระนอกเหนือ ASCII ต้องส่งด้วย SMTPUTF8",
+                               "non-ASCII address requires SMTPUTF8 (RFC 6531 3.4)")
 AUTH_NOT_OFFERED = reply(502, "5.5.1", "ระบบนี้ไม่มีการยืนยันตัวตน (AUTH) รับหนังสือได้โดยไม่ต้องยืนยันตัวตน",
                          "AUTH not implemented: this gateway takes letters without authentication")

@@ -123,6 +123,8 @@ class IntakeHandler:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
+        if _needs_smtputf8(address, envelope):
+            return replies.ADDRESS_NEEDS_SMTPUTF8
         size = size_parameter(mail_options)
         if self.storage_guard is not None and self.storage_guard.refuses(size):
             self.on_refused("low_disk", {})
@@ -143,6 +145,8 @@ class IntakeHandler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
+        if _needs_smtputf8(address, envelope):
+            return replies.ADDRESS_NEEDS_SMTPUTF8
         local, _, domain = address.rpartition("@")
         # ASCII only: str.lower() maps some non-ASCII letters onto ASCII ones (the Kelvin
         # sign K to k), and `bangKok.go.th` is not our domain.
@@ -264,6 +268,14 @@ def reverse_path(envelope: Envelope) -> str:
     "<>" was read as an address without a domain and had no SPF identity at all."""
     address = (envelope.mail_from or "").strip()
     return "" if address == "<>" else address
+
+
+def _needs_smtputf8(address: str, envelope: Envelope) -> bool:
+    """A non-ASCII address in a transaction whose MAIL FROM did not say SMTPUTF8: RFC
+    6531 3.4 has it refused (553 5.6.7). It was taken, and a UTF-8 sender address went
+    into the register and into notices and replies to a client that never said it could
+    take UTF-8. aiosmtpd sets `smtp_utf8` from MAIL FROM's parameters before the hooks."""
+    return not address.isascii() and not getattr(envelope, "smtp_utf8", False)
 
 
 def _peer_ip(session: Session) -> str | None:
