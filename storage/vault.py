@@ -16,6 +16,11 @@ from storage.fsync import defer_syncfs, fsync_dir, syncfs, write_durably
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
+
+class VaultObjectDamaged(IOError):
+    """A stored object whose bytes no longer hash to its name (a disk's damage, a file
+    edited by hand): the desk says so and the operator restores it from the backup."""
+
 class Vault:
     def __init__(self, root: Path):
         self.root = root
@@ -73,7 +78,7 @@ class Vault:
     def get(self, sha256: str) -> bytes:
         data = self.path(sha256).read_bytes()
         if hashlib.sha256(data).hexdigest() != sha256:
-            raise IOError(f"vault object {sha256} is corrupt")
+            raise VaultObjectDamaged(f"vault object {sha256} is corrupt")
         return data
 
     def has(self, sha256: str) -> bool:

@@ -289,9 +289,23 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
             person = desk.auth.person(request.cookies.get(desk.session_cookie))
             return _signed_in(request, form, person)
         except DatabaseError as exc:  # the sign-in look-up or the page's own work
-            if not database_busy(exc):
+            if database_busy(exc):
+                return desk.busy(request, person, exc)
+            if person is None:
                 raise
-            return desk.busy(request, person, exc)
+            return _failed(request, person)
+        except Exception:
+            if person is None:
+                raise  # the app's own 500 page: nobody known to draw it for
+            return _failed(request, person)
+
+    def _failed(request: Request, person: Person) -> Response:
+        """A page that failed for a signed-in person: the desk's 500 page in their
+        language, with their menu and sign-out, where the app-wide one drew it as for
+        nobody signed in, in Thai (session 39's red team): the clerk read it as being
+        signed out, and signed in again to find the same page."""
+        log.exception("web_handler_failed", path=request.url.path, username=person.username)
+        return desk.error(request, person, 500, word("error", person.lang), word("error_text", person.lang))
 
     def _nobody(request: Request) -> Response | None:
         """The answer to a POST when nobody is signed in; None when someone is."""

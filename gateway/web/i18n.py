@@ -85,6 +85,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "letter": ("หนังสือเลขรับ", "Letter"),
     "files": ("ไฟล์", "Files"),
     "no_files": ("ไม่มีไฟล์แนบ", "No files attached."),
+    "file_damaged": ("สำเนาไฟล์นี้ในคลังเอกสารของระบบเสียหาย", "The stored copy of this file is damaged"),
+    "file_damaged_text": ("เปิดไฟล์นี้ไม่ได้เพราะสำเนาที่ระบบเก็บไว้เสียหาย ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว "
+                          "กรุณาแจ้งผู้ดูแลระบบเพื่อกู้คืนจากข้อมูลสำรอง",
+                          "The file cannot be opened: the copy the gateway keeps is damaged. The cause is in "
+                          "the log; ask the system administrator to restore it from the backup."),
     "file_elsewhere": ("ไฟล์อยู่ที่เกตเวย์เครื่องที่รับหนังสือไว้", "The file is kept on the gateway that received the letter"),
     "mail_text": ("ข้อความในอีเมล", "Text of the e-mail"),
     "sealed_files": ("ไฟล์แนบของหนังสือลับฉบับนี้ปิดผนึกไว้ (ลับ) ไม่แสดงในหน้านี้",

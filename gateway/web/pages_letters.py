@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+import structlog
 
 from rules.names import saved_name
 from rules.thai_text import clean_field, clean_lines, expand_year, thai_to_arabic
@@ -22,10 +23,13 @@ from gateway.tools.common import ToolError, not_on_this_gateway
 from gateway.web.desk import BadRequest, Desk, Forbidden, NotFound, page
 from gateway.web.auth import Person
 from storage import desk as store
+from storage.vault import VaultObjectDamaged
 
 PER_PAGE = 50
 VERDICT_KEY = {"TOTAL_PASSED": "v_passed", "TOTAL_FAILED": "v_failed", "INDETERMINATE": "v_indeterminate"}
 RANK = {"TOTAL_FAILED": 0, "INDETERMINATE": 1, "TOTAL_PASSED": 2}
+
+log = structlog.get_logger("gateway.web.pages_letters")
 
 
 def worst_verdict(signatures: list[dict] | None) -> str | None:
@@ -206,8 +210,21 @@ def letter_file(desk: Desk, request: Request, person: Person, form: FormData | N
 
         return desk.error(request, person, 409, word("file_elsewhere", person.lang),
                           not_on_this_gateway(letter.receive_no).for_person(person.lang))
-    return file_response(desk.services.vault.get(item["sha256"]), item.get("filename"),
-                         item.get("content_type") or "")
+    data = _stored(desk, request, person, item["sha256"])
+    if isinstance(data, Response):
+        return data
+    return file_response(data, item.get("filename"), item.get("content_type") or "")
+
+
+def _stored(desk: Desk, request: Request, person: Person, sha256: str) -> bytes | Response:
+    """A file's bytes from the vault, or the page that says its stored copy is damaged."""
+    from gateway.web.i18n import word
+
+    try:
+        return desk.services.vault.get(sha256)
+    except VaultObjectDamaged:
+        log.error("web_vault_object_damaged", sha256=sha256, username=person.username)
+        return desk.error(request, person, 500, word("file_damaged", person.lang), word("file_damaged_text", person.lang))
 
 
 def letter_stamped(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
@@ -216,7 +233,10 @@ def letter_stamped(desk: Desk, request: Request, person: Person, form: FormData 
     stamped = data.get("stamped")
     if data["sealed"] or not stamped or not desk.services.vault.has(stamped["sha256"]):
         raise NotFound()
-    return file_response(desk.services.vault.get(stamped["sha256"]), stamped.get("filename"), "application/pdf")
+    data = _stored(desk, request, person, stamped["sha256"])
+    if isinstance(data, Response):
+        return data
+    return file_response(data, stamped.get("filename"), "application/pdf")
 
 
 def content_disposition(kind: str, name: str) -> str:
