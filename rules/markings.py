@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import functools
 import html
 import itertools
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, ParsedMail, Secrecy, Urgency
-from rules.names import name_from_bytes
+from rules.names import codec_of, name_from_bytes
 from rules.thai_text import THAI_PUA, thai_normalize
 
 SECRECY_RANK: dict[str, int] = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
@@ -263,11 +262,7 @@ _THAI_LABELS = {"tis620": "tis-620", "x-windows-874": "cp874", "windows-874": "c
 def _codec(charset: str) -> str:
     """Python's codec for a MIME charset label; "" for one it does not know."""
     name = charset.strip().lower()
-    name = _THAI_LABELS.get(name, name)
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return ""
+    return codec_of(_THAI_LABELS.get(name, name)) or ""
 
 
 def _decode_run(data: bytes | bytearray, charset: str) -> str:

@@ -19,12 +19,30 @@ _THAI_LABELS = {"windows-874": "cp874", "x-windows-874": "cp874", "dos-874": "cp
                 "tis620": "tis_620", "iso885911": "tis_620"}
 
 
-def _codec(label: str) -> str | None:
+# WHATWG's labels for Chinese that Python does not know. WHATWG (Thunderbird's
+# encoding_rs, every browser) decodes every GBK and GB2312 label with the gb18030
+# decoder, which reads GB18030's four-byte sequences too; Python's gbk and gb2312 codecs
+# fail on them, and Thai is four-byte in GB18030: until session 40 a ลับมาก subject,
+# body or file name in GB18030 labelled `gbk` read as U+FFFD, no marking.
+GB18030_LABELS = {"x-gbk": "gb18030", "csgb2312": "gb18030", "gb_2312": "gb18030", "gb_2312-80": "gb18030",
+                  "windows-936": "gb18030", "x-euc-cn": "gb18030"}
+_WIDER = {"gbk": "gb18030", "gb2312": "gb18030"}  # Python's codec -> the one WHATWG decodes it with
+
+
+def codec_of(label: str) -> str | None:
+    """Python's codec for a MIME charset label as mail clients decode it (Thai and
+    Chinese labels Python does not know, GBK and GB2312 read as GB18030); None for a
+    label no codec knows."""
     label = label.strip().strip('"').lower()
+    label = _THAI_LABELS.get(label) or GB18030_LABELS.get(label) or label
     try:
-        return codecs.lookup(_THAI_LABELS.get(label, label)).name
+        codec = codecs.lookup(label).name
     except LookupError:
         return None
+    return _WIDER.get(codec, codec)
+
+
+_codec = codec_of
 
 
 def name_from_bytes(data: bytes, label: str | None) -> str:

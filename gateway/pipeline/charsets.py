@@ -10,6 +10,8 @@ from __future__ import annotations
 import codecs
 import email.charset
 
+from rules.names import GB18030_LABELS, codec_of
+
 _ALIASES = {
     "windows-874": "cp874",
     "windows874": "cp874",
@@ -38,6 +40,16 @@ _ALIASES = {
 }
 
 
+# WHATWG's GBK and GB2312 labels are all read with the gb18030 decoder (rules/names.py
+# `codec_of`). Python's codec registry finds its own gbk and gb2312 before any search
+# function registered here, so `codecs.lookup("gbk")` stays Python's GBK: every place that
+# decodes labelled bytes asks `codec_of` (or `codec`) for the codec instead. The email
+# package's aliases are taught all of them, for what it decodes itself (email.header).
+_ALIASES.update(GB18030_LABELS)
+_GB_LABELS = ("gbk", "gb2312", "cp936", "ms936", "936", "chinese", "iso-ir-58", "csiso58gb231280", "euc-cn",
+              "euccn", "eucgb2312-cn", "gb2312-1980", "gb2312-80", *GB18030_LABELS)
+
+
 def _search(name: str):
     target = _ALIASES.get(name.lower().replace("_", "-")) or _ALIASES.get(name.lower())
     return codecs.lookup(target) if target else None
@@ -47,6 +59,14 @@ def register() -> None:
     codecs.register(_search)
     for alias, target in _ALIASES.items():
         email.charset.add_alias(alias, target)
+    for alias in _GB_LABELS:
+        email.charset.add_alias(alias, "gb18030")
+
+
+def codec(label: str | None) -> str | None:
+    """The codec a mail client decodes bytes under `label` with (a GBK label: GB18030),
+    else None (no label, or one no codec knows)."""
+    return codec_of(label) if label else None
 
 
 # A byte order mark says the encoding of a text that declares none (a .txt saved by
@@ -67,11 +87,7 @@ def unknown_label(label: str | None) -> bool:
 
 
 def _known(label: str) -> bool:
-    try:
-        codecs.lookup(label)
-    except LookupError:
-        return False
-    return True
+    return codec_of(label) is not None
 
 
 def body_as_shown(data: bytes, label: str | None, text: str) -> str:
@@ -127,7 +143,7 @@ def utf16_codec(data: bytes) -> str | None:
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """A text (a body part, a text file) as a mail client shows it: the declared charset,
     a byte order mark, UTF-8, then Thai legacy (Windows-874); never raises."""
-    candidates = [charset.strip().strip('"').lower()] if charset else []
+    candidates = [codec(charset) or charset.strip().strip('"').lower()] if charset else []
     candidates += [codec for bom, codec in _BOMS if data.startswith(bom)][:1]
     for candidate in (*candidates, "utf-8", "cp874"):
         try:

@@ -619,6 +619,11 @@ class _MailParser(mailparser.MailParser):
         # Thai sent in windows-874 with no charset (or us-ascii) read as nothing but
         # U+FFFD, and a ลับมาก its reader's client shows was never read.
         text = super()._decode_body_payload(part, charset, part_index)
+        if charsets.codec(charset) == "gb18030" and "\ufffd" in text:
+            # A GBK or GB2312 label is decoded as GB18030, as WHATWG decodes it: Thai in
+            # GB18030 is four-byte sequences, which Python's gbk codec cannot decode.
+            wider = (part.get_payload(decode=True) or b"").decode("gb18030", "replace")
+            text = wider if wider.count("\ufffd") < text.count("\ufffd") else text
         if "\ufffd" in text or charsets.unknown_label(part.get_content_charset()):
             text = charsets.body_as_shown(part.get_payload(decode=True) or b"", part.get_content_charset(), text)
         return text

@@ -116,8 +116,17 @@ def _mailparser_view(build):
 @pytest.mark.parametrize("path", _corpus(), ids=lambda p: p.name)
 def test_mail_parser_without_its_summary_dictionaries_reads_what_mail_parser_reads(path):
     raw = _on_the_wire(path.read_bytes())
-    assert _mailparser_view(lambda: _MailParser.from_bytes(raw)) == \
-        _mailparser_view(lambda: mailparser.parse_from_bytes(raw))
+    ours = _mailparser_view(lambda: _MailParser.from_bytes(raw))
+    theirs = _mailparser_view(lambda: mailparser.parse_from_bytes(raw))
+    if isinstance(ours, tuple) and isinstance(theirs, tuple) and ours[2:4] != theirs[2:4]:
+        # Since session 40 a body under a GBK or GB2312 label that Python's codec could
+        # not decode is decoded as GB18030, as Thunderbird does (GBK bytes labelled
+        # gb2312 are common): the text differs from mail-parser's only there, and has
+        # fewer U+FFFD, not more.
+        for mine, its in zip(ours[2] + ours[3], theirs[2] + theirs[3], strict=True):
+            assert mine == its or mine.count("\ufffd") < its.count("\ufffd"), path.name
+        ours, theirs = ours[:2] + ours[4:], theirs[:2] + theirs[4:]
+    assert ours == theirs
 
 
 def test_mail_parser_summary_is_skipped_but_every_field_parse_mail_reads_is_there():

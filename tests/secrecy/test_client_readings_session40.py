@@ -1,0 +1,96 @@
+"""Three places where the gateway read a letter otherwise than the clerks' mail programs
+(Thunderbird, Outlook, Dovecot) and a ลับมาก the clerk sees was not read (session 40):
+
+1. Text in GB18030 (Thai letters are four-byte sequences there) labelled `gbk`,
+   `gb2312`, `x-gbk`, `chinese`...: WHATWG (Thunderbird) decodes every one of those
+   labels with the gb18030 decoder; Python's gbk codec made U+FFFD of it.
+2. `filename="a.pdf"; filename*=utf-8''ลับมาก...`: Thunderbird shows the extended
+   (RFC 2231) value, the stdlib's get_param returned the plain one.
+3. Two Content-Transfer-Encoding fields: the stdlib decodes by the first, Dovecot's
+   BINARY fetch by the last. Both readings are read now, and the letter is at least ลับ,
+   uncertain: the gateway cannot know which one the clerk sees."""
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import urllib.parse
+
+import pytest
+
+from gateway.pipeline.parse import parse_mail
+from tests.classified.helpers import LATKRABANG, MARKER, db_rows, files_containing, maildir, sealing_daemon
+from tests.hostile.markings_cases import thai_pdf
+from tests.letters import make_pdf
+from tests.secrecy.test_mime_hidden_markings import HEAD, file_part, reading, subject, text_part
+
+# WHATWG's labels of its GBK encoding (decoded with gb18030), and Windows' name for it.
+GB_LABELS = ["gbk", "GBK", "gb2312", "x-gbk", "cp936", "chinese", "csgb2312", "iso-ir-58", "gb_2312-80",
+             "gb_2312", "csiso58gb231280"]
+SECRET_BODY = f"ลับมาก\r\nเรื่อง แผนรักษาความปลอดภัย {MARKER}\r\nเรียน ผู้อำนวยการเขตลาดกระบัง\r\n"
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def _single(headers: str, body: bytes, subj: str = "ขอส่งแผนการปฏิบัติงาน") -> bytes:
+    return HEAD + subject(subj) + headers.encode() + b"\r\n" + body
+
+
+def _mixed(*parts: bytes, subj: str = "ขอส่งแผนการปฏิบัติงาน") -> bytes:
+    out = HEAD + subject(subj) + b"Content-Type: multipart/mixed; boundary=BB\r\n\r\n"
+    for part in parts:
+        out += b"--BB\r\n" + part + b"\r\n"
+    return out + b"--BB--\r\n"
+
+
+# --------------------------------------------------------------------------- 1. GB18030 under a GBK label
+
+def _gb_body_letter(label: str, text: str = SECRET_BODY) -> bytes:
+    return _single(f"Content-Type: text/plain; charset={label}\r\nContent-Transfer-Encoding: base64\r\n",
+                   _b64(text.encode("gb18030")))
+
+
+@pytest.mark.parametrize("label", GB_LABELS)
+def test_a_gb18030_body_under_a_gbk_label_is_read_as_thunderbird_shows_it(label):
+    assert reading(_gb_body_letter(label)) == ("secret", True)
+    raw8 = _single(f"Content-Type: text/plain; charset=\"{label}\"\r\nContent-Transfer-Encoding: 8bit\r\n",
+                   SECRET_BODY.encode("gb18030") + b"\xff stray byte\r\n")
+    assert reading(raw8) == ("secret", True)
+    assert "ลับมาก" in parse_mail(raw8).body_text
+
+
+@pytest.mark.parametrize("label", GB_LABELS)
+def test_a_gb18030_subject_under_a_gbk_label_is_read(label):
+    word = base64.b64encode("ลับมาก ขอส่งแผนการปฏิบัติงาน".encode("gb18030")).decode()
+    raw = HEAD + f"Subject: =?{label}?B?{word}?=\r\n".encode() + text_part()
+    assert reading(raw) == ("secret", True)
+    assert parse_mail(raw).subject == "ลับมาก ขอส่งแผนการปฏิบัติงาน"
+
+
+@pytest.mark.parametrize("label", ["gbk", "gb2312", "x-gbk", "chinese"])
+def test_a_gb18030_file_name_and_text_file_under_a_gbk_label_are_read(label):
+    name = urllib.parse.quote("ลับมาก_แผน.pdf".encode("gb18030"))
+    rfc2231 = (f"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename*={label}''{name}\r\n"
+               f"Content-Transfer-Encoding: base64\r\n\r\n").encode() + _b64(make_pdf())
+    raw = _mixed(text_part(), rfc2231)
+    assert reading(raw) == ("secret", True)
+    assert [a.filename for a in parse_mail(raw).attachments] == ["ลับมาก_แผน.pdf"]
+    word = base64.b64encode("ลับมาก_แผน.pdf".encode("gb18030")).decode()
+    rfc2047 = (f'Content-Type: application/pdf; name="=?{label}?B?{word}?="\r\n'
+               f"Content-Transfer-Encoding: base64\r\n\r\n").encode() + _b64(make_pdf())
+    assert reading(_mixed(text_part(), rfc2047)) == ("secret", True)
+    text_file = (f"Content-Type: text/plain; charset={label}\r\n"
+                 f"Content-Disposition: attachment; filename=\"note.txt\"\r\n"
+                 f"Content-Transfer-Encoding: base64\r\n\r\n").encode() + _b64(SECRET_BODY.encode("gb18030"))
+    assert reading(_mixed(text_part(), text_file)) == ("secret", True)
+
+
+def test_chinese_text_under_a_gbk_label_reads_as_before():
+    """GB18030 is a superset of GBK: what Python's gbk codec read, it reads the same."""
+    text = "关于二〇二六年度工作计划的通知"
+    raw = _single("Content-Type: text/plain; charset=gbk\r\nContent-Transfer-Encoding: base64\r\n",
+                  _b64(text.encode("gbk")))
+    assert text in parse_mail(raw).body_text
+    assert reading(raw) == ("none", True)
