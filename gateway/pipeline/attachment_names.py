@@ -16,26 +16,49 @@ from rules.names import name_from_bytes
 
 
 def name_as_sent(part: email.message.Message, param: str, header: str) -> str | None:
-    """One name parameter's text as a Thai reader's client shows it, where the stdlib
-    reads it otherwise: an RFC 2231 value by `rules.names.name_from_bytes` (UTF-8 bytes
-    under a TIS-620 label, Windows-874 bytes under a UTF-8 one or under `x-thai`), and a
-    name sent as raw 8-bit bytes (SMTPUTF8 clients, old Thai mailers), which the stdlib
-    makes U+FFFD of: "ลับมาก_2569.pdf" so read was no marking and no name in the register.
-    RFC 2047 words in it (Outlook puts them in name=) are decoded as a Subject's are, a
-    wrong or unknown label read the same way (`decode_header_text`)."""
-    value = part.get_param(param, header=header)
-    if value is None:
-        return None
-    if isinstance(value, tuple) and len(value) == 3:
-        text = name_from_bytes(value[2].encode("latin-1", "replace"), value[0] or None)
+    """One name parameter's text as a Thai reader's client shows it (the first of
+    `names_as_sent`: the RFC 2231 extended value where there is one)."""
+    names = names_as_sent(part, param, header)
+    return names[0] if names else None
+
+
+def names_as_sent(part: email.message.Message, param: str, header: str) -> list[str]:
+    """Every text a client may show for one name parameter, the one most clients show
+    first. A part may carry the parameter twice, `filename="a.pdf"` and
+    `filename*=utf-8''...`: Thunderbird and every RFC 2231 reader show the extended value
+    (`filename*`, wherever it stands), the stdlib's get_param returns the plain one,
+    and until session 40 a ลับมาก name a clerk saw was never read. The extended values
+    come first, then the plain ones, each in the order sent; a client that ignores the
+    RFC 2231 form shows a plain one, so all are read for the markings.
+
+    Each is read where the stdlib reads it otherwise: an RFC 2231 value by
+    `rules.names.name_from_bytes` (UTF-8 bytes under a TIS-620 label, Windows-874 bytes
+    under a UTF-8 one or under `x-thai`), and a name sent as raw 8-bit bytes (SMTPUTF8
+    clients, old Thai mailers), which the stdlib makes U+FFFD of: "ลับมาก_2569.pdf" so
+    read was no marking and no name in the register. RFC 2047 words in it (Outlook puts
+    them in name=) are decoded as a Subject's are, a wrong or unknown label read the same
+    way (`decode_header_text`)."""
+    params = part.get_params(header=header)
+    if not any(key.lower() == param for key, _ in params or ()):
+        return []
+    raw = next((v for k, v in part.raw_items() if k.lower() == header and isinstance(v, str)), "")
+    if not raw.isascii() and _ESCAPED_BYTE.search(raw):
+        probe = email.message.Message()
+        probe[header] = re.sub(r"\r?\n(?=[ \t])", "", raw_header_text(raw))
+        plain = [v for k, v in probe.get_params(header=header) or () if k.lower() == param and isinstance(v, str)]
     else:
-        raw = next((v for k, v in part.raw_items() if k.lower() == header and isinstance(v, str)), "")
-        if not raw.isascii() and _ESCAPED_BYTE.search(raw):
-            probe = email.message.Message()
-            probe[header] = re.sub(r"\r?\n(?=[ \t])", "", raw_header_text(raw))
-            value = probe.get_param(param, header=header) or ""
-        text = email.utils.collapse_rfc2231_value(value)
-    return decode_header_text(text).strip() or None
+        plain = [v for k, v in params if k.lower() == param and not isinstance(v, tuple)]
+    extended = [v for k, v in params if k.lower() == param and isinstance(v, tuple) and len(v) == 3]
+    out: list[str] = []
+    for value in (*extended, *plain):
+        if isinstance(value, tuple):
+            text = name_from_bytes(value[2].encode("latin-1", "replace"), value[0] or None)
+        else:
+            text = email.utils.collapse_rfc2231_value(value)
+        text = decode_header_text(text).strip()
+        if text and text not in out:
+            out.append(text)
+    return out
 
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte, as the stdlib keeps it

@@ -27,7 +27,7 @@ from gateway.email_fixes import decode_qp
 from gateway.pipeline import charsets  # noqa: F401  (registers windows-874 before any decoding)
 from gateway.pipeline.addresses import address as _address
 from gateway.pipeline.addresses import unfold as _unfold
-from gateway.pipeline.attachment_names import name_as_sent
+from gateway.pipeline.attachment_names import names_as_sent
 from gateway.pipeline import file_texts, outlook
 from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads an address field's text once)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
@@ -139,16 +139,17 @@ def filename_of(part: email.message.Message) -> str | None:
 
 
 def names_of(part: email.message.Message) -> list[str]:
-    """The names a part carries, filename= then name=, each as `name_as_sent` reads it: a
-    client that shows name= (and there are) shows the second one."""
-    out = []
+    """The names a part carries, filename= then name=, each as `names_as_sent` reads it: a
+    client that shows name= (and there are) shows a later one; a parameter sent both
+    plain and RFC 2231 extended (`filename=` and `filename*=`) gives both, the extended
+    one first, as Thunderbird shows it."""
+    out: list[str] = []
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
         try:
-            name = name_as_sent(part, param, header)
+            names = names_as_sent(part, param, header)
         except Exception:  # noqa: BLE001 - a parameter no parser can read names nothing
-            name = None
-        if name:
-            out.append(name)
+            names = []
+        out += [name for name in names if name not in out]
     return out
 
 

@@ -94,3 +94,43 @@ def test_chinese_text_under_a_gbk_label_reads_as_before():
                   _b64(text.encode("gbk")))
     assert text in parse_mail(raw).body_text
     assert reading(raw) == ("none", True)
+
+
+# --------------------------------------------------------------------------- 2. filename= and filename*=
+
+SECRET_NAME = "ลับมาก_แผนรักษาความปลอดภัย.pdf"
+
+
+def _two_names(disposition: str, pdf: bytes, ctype: str = "application/pdf") -> bytes:
+    part = (f"Content-Type: {ctype}\r\nContent-Disposition: {disposition}\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + _b64(pdf)
+    return _mixed(text_part(), part)
+
+
+def _ext(name: str) -> str:
+    return "utf-8''" + urllib.parse.quote(name.encode())
+
+
+@pytest.mark.parametrize("disposition", [
+    f'attachment; filename="a.pdf"; filename*={_ext(SECRET_NAME)}',
+    f'attachment; filename*={_ext(SECRET_NAME)}; filename="a.pdf"',
+    f'attachment; filename="a.pdf"; filename*0*={_ext(SECRET_NAME)[:40]}; filename*1*={_ext(SECRET_NAME)[40:]}',
+])
+def test_the_extended_file_name_a_client_shows_is_read_and_registered(disposition):
+    raw = _two_names(disposition, make_pdf())
+    assert reading(raw) == ("secret", True)
+    [attachment] = parse_mail(raw).attachments
+    assert attachment.filename == SECRET_NAME  # as Thunderbird shows it
+    assert "a.pdf" in attachment.other_names  # what a client that ignores RFC 2231 shows
+
+
+def test_a_plain_secret_name_beside_an_ordinary_extended_one_is_read_too():
+    raw = _two_names(f'attachment; filename="{SECRET_NAME}"; filename*={_ext("แผนงาน.pdf")}', make_pdf())
+    assert reading(raw) == ("secret", True)
+
+
+def test_name_and_name_star_in_the_content_type_are_both_read():
+    raw = _two_names("attachment", make_pdf(),
+                     ctype=f'application/pdf; name="a.pdf"; name*={_ext(SECRET_NAME)}')
+    assert reading(raw) == ("secret", True)
+    assert parse_mail(raw).attachments[0].filename == SECRET_NAME
