@@ -758,7 +758,10 @@ def transfer_encoding(part: email.message.Message) -> str:
     case (`base64 `, `base64 (PDF)` are base64), and the token alone: `base64;`,
     `base64; format=x`, `base64 ;` are base64 to Dovecot and Thunderbird, and until
     session 39 such a ลับมาก body was read here as its base64 letters, ordinary."""
-    value = str(part.get("content-transfer-encoding", ""))
+    return _encoding_token(str(part.get("content-transfer-encoding", "")))
+
+
+def _encoding_token(value: str) -> str:
     value = re.sub(r"\([^()]*\)", " ", value).strip().lower()
     return re.split(r"[;\s]", value, maxsplit=1)[0]
 
@@ -844,6 +847,49 @@ def _base64_goes_on(part: email.message.Message) -> bool:
         return False
     at = payload.find("=")
     return at >= 0 and bool(payload[at:].strip("= \t\r\n"))
+
+
+TWO_TRANSFER_ENCODINGS = "a part with two different transfer encodings, which mail programs read differently"
+# What each Content-Transfer-Encoding token makes of the text: any other is the text as it came.
+_DECODING = {"base64": "base64", "quoted-printable": "quoted-printable",
+             **dict.fromkeys(("x-uuencode", "uuencode", "x-uue", "uue"), "x-uuencode")}
+
+
+def _both_transfer_readings(message: email.message.Message, reading: _Reading) -> None:
+    """A part with two Content-Transfer-Encoding fields that decode differently (`base64`
+    then `quoted-printable`, `7bit` then `base64`): the stdlib takes the first, Dovecot's
+    BINARY fetch and some clients the last, and what the other reading says (a ลับมาก
+    body) was never read until session 40. Such a part is made a multipart/mixed of
+    one copy per reading, each with one of the encodings, so that every reading is read
+    as a part is (body, file, PDF); the gateway cannot know which one the clerk sees,
+    so the letter is also at least ลับ, uncertain (TWO_TRANSFER_ENCODINGS)."""
+    for part in list(message.walk()):
+        values = part.get_all("content-transfer-encoding") or []
+        if len(values) < 2:
+            continue
+        decodings = list(dict.fromkeys(_DECODING.get(_encoding_token(str(v)), "7bit") for v in values))
+        if len(decodings) < 2:
+            continue
+        if TWO_TRANSFER_ENCODINGS not in reading.unread:
+            reading.unread.append(TWO_TRANSFER_ENCODINGS)
+        # The payload as it came: get_payload() would decode an 8-bit one by its charset.
+        payload = part._payload  # noqa: SLF001
+        if part.is_multipart() or not isinstance(payload, str) or part.get_content_type() in _MESSAGE_TYPES:
+            continue  # a container's encoding decodes nothing a reader shows
+        copies = []
+        for decoding in decodings:
+            copy = email.message.Message()
+            for key, value in part.raw_items():
+                if key.lower().startswith("content-") and key.lower() != "content-transfer-encoding":
+                    copy.set_raw(key, value)
+            copy.set_raw("Content-Transfer-Encoding", decoding)
+            copy.set_payload(payload)
+            copies.append(copy)
+        for key in {k.lower() for k in part.keys() if k.lower().startswith("content-")}:
+            del part[key]
+        part["Content-Type"] = "multipart/mixed"
+        part.set_boundary(f"two-readings-{id(part):x}")
+        part.set_payload(copies)
 
 
 _HEADER_FIELD = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")  # a message's first line (RFC 5322 2.2)
@@ -981,6 +1027,7 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     reading = _reading if _reading is not None else _Reading(pdf_reader, digests)
     reading = _Reading(reading.pdf_reader, digests, reading.depth, reading.counted, unpacked=reading.unpacked)
     message = _message_as_read(raw, reading)
+    _both_transfer_readings(message, reading)
     parser = _ShownMailParser if _shown_differently(message) else _MailParser
     try:
         parsed = parser._parse_guarded(lambda: message)

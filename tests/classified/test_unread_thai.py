@@ -66,6 +66,7 @@ PARSE_SITES = [
     "a part encrypted with OpenPGP",                                      # _message_as_read
     "a part whose base64 goes on after its padding",                      # _message_as_read
     parse.AMBIGUOUS_DELIMITER,                                            # _message_as_read
+    parse.TWO_TRANSFER_ENCODINGS,                                         # _both_transfer_readings
     "an attached message that could not be decoded",                      # _expand_encoded
     f"a message nested past {MAX_DEPTH} levels",                          # _expand_encoded
     "a body encrypted with OpenPGP",                                      # parse_mail
@@ -336,7 +337,8 @@ SOURCES = {"gateway/pipeline/parse.py": parse, "gateway/pipeline/file_texts.py":
 # What is written without a literal: parse.py `_read_of_file`'s bare place, and outlook.py's
 # `problem = str(exc)` (a _TooMuch's words, read from its `raise`).
 BARE = {("gateway/pipeline/parse.py", "what"), ("gateway/pipeline/outlook.py", "str(exc)"),
-        ("gateway/pipeline/parse.py", "AMBIGUOUS_DELIMITER")}  # its phrase is in the list above
+        ("gateway/pipeline/parse.py", "AMBIGUOUS_DELIMITER"),
+        ("gateway/pipeline/parse.py", "TWO_TRANSFER_ENCODINGS")}  # their phrases are in the list above
 # Numbers a phrase takes from a local variable (a limit's value comes from the module).
 LOCAL_NUMBERS = {"timeout", "done.returncode", "weight"}
 

@@ -18,7 +18,7 @@ import urllib.parse
 
 import pytest
 
-from gateway.pipeline.parse import parse_mail
+from gateway.pipeline.parse import TWO_TRANSFER_ENCODINGS, parse_mail
 from tests.classified.helpers import LATKRABANG, MARKER, db_rows, files_containing, maildir, sealing_daemon
 from tests.hostile.markings_cases import thai_pdf
 from tests.letters import make_pdf
@@ -134,3 +134,79 @@ def test_name_and_name_star_in_the_content_type_are_both_read():
                      ctype=f'application/pdf; name="a.pdf"; name*={_ext(SECRET_NAME)}')
     assert reading(raw) == ("secret", True)
     assert parse_mail(raw).attachments[0].filename == SECRET_NAME
+
+
+# --------------------------------------------------------------------------- 3. two Content-Transfer-Encodings
+
+def _two_encodings(first: str, second: str, body: bytes) -> bytes:
+    return _single("Content-Type: text/plain; charset=utf-8\r\n"
+                   f"Content-Transfer-Encoding: {first}\r\nContent-Transfer-Encoding: {second}\r\n", body)
+
+
+@pytest.mark.parametrize("first, second, encode", [
+    ("7bit", "base64", _b64),                    # Python: the base64 letters; Dovecot: ลับมาก
+    ("quoted-printable", "base64", _b64),
+    ("base64", "8bit", bytes),                   # Python: base64 of Thai text, noise; Dovecot: ลับมาก
+    ("base64", "quoted-printable", bytes),
+])
+def test_a_body_behind_the_other_transfer_encoding_is_read_and_uncertain(first, second, encode):
+    raw = _two_encodings(first, second, encode(SECRET_BODY.encode()))
+    assert reading(raw) == ("secret", True)
+    assert TWO_TRANSFER_ENCODINGS in parse_mail(raw).unread
+
+
+def test_an_unmarked_body_with_two_transfer_encodings_is_at_least_confidential():
+    raw = _two_encodings("7bit", "base64", _b64("เรียน ผู้อำนวยการเขต\r\nขอส่งแผนการปฏิบัติงาน\r\n".encode()))
+    assert reading(raw) == ("confidential", False)
+
+
+def test_a_pdf_behind_the_other_transfer_encoding_is_read():
+    part = (b"Content-Type: application/pdf; name=\"2569_dds_0403_58.pdf\"\r\n"
+            b"Content-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + _b64(thai_pdf(top="ลับมาก")))
+    assert reading(_mixed(text_part(), part)) == ("secret", True)
+
+
+def test_two_transfer_encodings_that_decode_alike_read_as_before():
+    """`base64` twice, `7bit` and `8bit`: every reader decodes them the same way."""
+    assert reading(_two_encodings("base64", "BASE64", _b64(SECRET_BODY.encode()))) == ("secret", True)
+    plain = _two_encodings("7bit", "8bit", "เรียน ผู้อำนวยการเขต\r\n".encode())
+    assert reading(plain) == ("none", True)
+    assert TWO_TRANSFER_ENCODINGS not in parse_mail(plain).unread
+
+
+# --------------------------------------------------------------------------- over SMTP, to the real daemon
+
+def _with_pdf(body_part: bytes, n: int) -> bytes:
+    """A letter as the daemon registers one (its cover letter a PDF), its own Message-ID."""
+    raw = _mixed(body_part, file_part("application/pdf", f"2569_dds_0403_{n}.pdf", make_pdf()))
+    return raw.replace(b"<mime-hidden@", f"<client-readings-{n}@".encode())
+
+
+def test_over_smtp_each_reading_refuses_top_secret_and_seals_secret(tmp_path):
+    top = "ลับที่สุด\r\nเรื่อง แผน\r\n"
+    gb_part = ("Content-Type: text/plain; charset={}\r\nContent-Transfer-Encoding: base64\r\n\r\n").format
+    cte_part = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n" \
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+    top_gb = _with_pdf(gb_part("gbk").encode() + _b64(top.encode("gb18030")), 1)
+    top_name = _two_names(f'attachment; filename="a.pdf"; filename*={_ext("ลับที่สุด_แผน.pdf")}', make_pdf())
+    top_cte = _with_pdf(cte_part + _b64(top.encode()), 2)
+    ordinary_name = "2569_dds_0403_58_แผนงาน.pdf"
+    with sealing_daemon(tmp_path / "gw") as d:
+        for raw in (top_gb, top_name, top_cte):
+            code, text = d.data_reply(raw, LATKRABANG)
+            assert code == 550 and b"top-secret" in text, (code, text)
+        for raw in (_with_pdf(gb_part("gb2312").encode() + _b64(SECRET_BODY.encode("gb18030")), 3),
+                    _with_pdf(cte_part + _b64(SECRET_BODY.encode()), 4)):
+            qid = d.send(raw, LATKRABANG)
+            d.wait_idle(timeout=120)
+            assert db_rows(d, "select book, secrecy from letters where queue_id = ?", qid) == [("secret", "secret")]
+        ordinary = _two_names(f'attachment; filename="a.pdf"; filename*={_ext(ordinary_name)}', make_pdf())
+        qid = d.send(ordinary.replace(b"<mime-hidden@", b"<client-readings-5@"), LATKRABANG)
+        d.wait_idle(timeout=120)
+        assert db_rows(d, "select a.filename from letter_attachments a join letters l on l.id = a.letter_id "
+                          "where l.queue_id = ?", qid) == [(ordinary_name,)]
+        [copy] = maildir(d, "latkrabang")
+        filed = email.message_from_bytes(copy.read_bytes(), policy=email.policy.default)
+        assert [part.get_filename() for part in filed.iter_attachments()] == [ordinary_name]
+        assert files_containing(d.data_dir, MARKER) == []
