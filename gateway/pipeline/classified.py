@@ -210,7 +210,21 @@ def _unread(mail: ParsedMail | None) -> list[Finding]:
 
 
 def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
+    from gateway.secrecy.envelope import AUTH_ENVELOPED
+
     facts = LetterFacts(secrecy="confidential")
+    if arrival.error == AUTH_ENVELOPED:
+        # Its sender may well have encrypted to the gateway's certificate: what to change
+        # is the cipher, which their client lets them choose.
+        finding = Finding(
+            "smime_undecryptable", "fail",
+            "อีเมลเข้ารหัสแบบ AES-GCM (S/MIME authEnveloped-data) ซึ่งระบบถอดรหัสไม่ได้ "
+            "กรุณาเข้ารหัสแบบ AES-CBC (enveloped-data ค่าปกติของ S/MIME) ด้วยใบรับรองปัจจุบันของระบบสารบรรณ",
+            "the message is encrypted with AES-GCM (S/MIME authEnveloped-data), which the gateway does not "
+            "decrypt; encrypt it with AES-CBC (enveloped-data, the usual S/MIME setting) to the gateway's "
+            "current certificate",
+        )
+        return facts, [finding], seal_letter(services, entry, arrival, None, facts, [finding])
     finding = Finding(
         "smime_undecryptable", "fail",
         "อีเมลเข้ารหัสถึงใบรับรองที่ระบบไม่มี กรุณาเข้ารหัสด้วยใบรับรองปัจจุบันของระบบสารบรรณ",

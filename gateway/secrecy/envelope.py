@@ -230,10 +230,50 @@ def _enveloped_der(smime_message: bytes) -> bytes:
     return der
 
 
-def is_encrypted_smime(raw: bytes) -> bool:
-    """True when the message's top-level type is S/MIME enveloped-data."""
+# What an S/MIME letter encrypted to someone is, by its smime-type (RFC 8551 3.2.2):
+# enveloped-data, or authEnveloped-data (RFC 5083/5084, AES-GCM: what OpenSSL 3's `cms
+# -encrypt -aes-256-gcm` and newer clients send). Until session 40 only the first was
+# taken for encrypted: an authEnveloped letter was read as an ordinary one carrying a
+# file named smime.p7m, held "no letter found", and its raw kept in the plain vault.
+_ENCRYPTED_TYPES = {"enveloped-data", "authenveloped-data"}
+_ENCRYPTED_DER = {"enveloped_data", "authenticated_enveloped_data"}
+
+
+AUTH_ENVELOPED = "encrypted as authEnveloped-data (AES-GCM), which the gateway does not decrypt"
+
+
+def _content_type(der: bytes) -> str | None:
     try:
-        _enveloped_der(raw)
+        return cms.ContentInfo.load(der)["content_type"].native
+    except Exception:  # noqa: BLE001 - not DER
+        return None
+
+
+def _incoming_encrypted_der(raw: bytes) -> bytes:
+    """The CMS of an S/MIME letter encrypted to someone: by its smime-type, or by its
+    DER's content type where the parameter is missing or names something else (a client
+    that mislabels, or a sender who wants the letter read as signed); SecrecyError
+    otherwise."""
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    if msg.get_content_type() not in _PKCS7_MIME:
+        raise SecrecyError(f"not an S/MIME encrypted message ({msg.get_content_type()})")
+    der = msg.get_payload(decode=True)
+    if not der:
+        raise SecrecyError("the S/MIME body is empty")
+    smime_type = str(msg.get_param("smime-type") or "").lower()
+    if smime_type in _ENCRYPTED_TYPES:
+        return der
+    kind = _content_type(der)
+    if kind in _ENCRYPTED_DER or (not smime_type and kind is None):
+        return der  # (no smime-type and no DER to tell: tried as enveloped-data, as before)
+    raise SecrecyError(f"S/MIME type {smime_type or kind}, not enveloped-data")
+
+
+def is_encrypted_smime(raw: bytes) -> bool:
+    """True when the message's top-level type is S/MIME encrypted to someone
+    (enveloped-data or authEnveloped-data)."""
+    try:
+        _incoming_encrypted_der(raw)
     except SecrecyError:
         return False
     return True
@@ -375,7 +415,10 @@ def decrypt_incoming(raw: bytes, keystore: KeyStore) -> bytes:
     Returns the message with its outer headers (minus the envelope's Content-*) and
     the decrypted entity in place of the envelope. Raises SecrecyError when no key fits.
     """
-    der = _enveloped_der(raw)
+    der = _incoming_encrypted_der(raw)
+    if _content_type(der) == "authenticated_enveloped_data":
+        # cryptography's PKCS#7 decryption opens enveloped-data only (AES-CBC).
+        raise SecrecyError(AUTH_ENVELOPED)
     keys = keystore.all_gateway_keys()
     if not keys:
         raise SecrecyError("no gateway key to decrypt with")
