@@ -235,6 +235,23 @@ _LABELLED = re.compile(
     rf"(?P<inner>(?:{_ANY_MARKING}))(?:(?={_GLUED_AFTER}|ชั้น)|(?![{_THAI}{_QUOTES_CLOSE}]))(?!{_HSPACE}ๆ)")
 
 
+# A Subject that opens with its markings in quotes: `"ลับมาก" แผนรักษาความปลอดภัย`,
+# “ด่วนที่สุด” ขอเชิญประชุม, after any Re:/Fwd: a reply or a forward puts before them. A
+# quoted marking in running text is a mention (`แจ้งการใช้คำว่า "ลับ" ในหนังสือ`), but one
+# that opens the Subject is where every clerk reads the letter's marking, and the letter
+# was filed ordinary, a ลับที่สุด one accepted (session 39's red team).
+_REPLY_PREFIX = r"(?:(?:re|fw|fwd|tr|aw|wg|sv|vs|ตอบ|ตอบกลับ|ส่งต่อ)\s*(?:\[\d+\])?\s*:\s*)*"
+_ANY_QUOTE = "\"'“”‘’«»„‟‹›`"
+_QUOTED_OPENING = re.compile(
+    rf"^\s*{_REPLY_PREFIX}(?:[{_ANY_QUOTE}]\s*(?P<inner>(?:(?:{_ANY_MARKING})[\s,/]*)+)\s*[{_ANY_QUOTE}]\s*)",
+    re.IGNORECASE)
+
+
+def _quoted_opening(text: str, token: re.Pattern, words: dict[str, str]) -> list[str]:
+    m = _QUOTED_OPENING.match(text)
+    return _tokens_in(m["inner"], token, words) if m else []
+
+
 def _squash(word: str) -> str:
     return re.sub(_SYLLABLE_JOIN, "", word)
 
@@ -385,6 +402,7 @@ def secrecy_in_subject(s: str) -> Secrecy:
     text = normalise_thai(decode_header_text(s))
     found = _tokens_in(text, _SECRECY_TOKEN, _SECRECY_WORDS)
     found += [w for m in _LABELLED.finditer(text) for w in _tokens_in(m["inner"], _SECRECY_TOKEN, _SECRECY_WORDS)]
+    found += _quoted_opening(text, _SECRECY_TOKEN, _SECRECY_WORDS)
     for m in _BRACKETED_EN.finditer(unicodedata.normalize("NFKC", text).lower()):
         found.append("top_secret" if m["label"].startswith("top") else _EN_LEVEL[m["label"]])
     return _best(found, SECRECY_RANK, "none")  # type: ignore[return-value]
@@ -394,6 +412,7 @@ def urgency_in_subject(s: str) -> Urgency:
     text = normalise_thai(decode_header_text(s))
     found = _tokens_in(text, _URGENCY_TOKEN, _URGENCY_WORDS)
     found += [w for m in _LABELLED.finditer(text) for w in _tokens_in(m["inner"], _URGENCY_TOKEN, _URGENCY_WORDS)]
+    found += _quoted_opening(text, _URGENCY_TOKEN, _URGENCY_WORDS)
     return _best(found, URGENCY_RANK, "normal")  # type: ignore[return-value]
 
 
