@@ -189,6 +189,17 @@ SIGNER_PURPOSES = frozenset({
 })
 
 
+def _extension_values(cert, attribute: str) -> set | None:
+    """The values of a certificate's extension (its key usage, its extended key usage):
+    empty when it has none, None when it cannot be read (which fails validation
+    elsewhere, and is no reason here)."""
+    try:
+        value = getattr(cert, attribute)
+        return set(value.native) if value is not None else set()
+    except Exception:
+        return None
+
+
 def purpose_problem(cert) -> tuple[str, str] | None:
     """(sub-indication, message) when the signer's certificate is issued for purposes
     none of which is signing (a web server's TLS certificate), else None.
@@ -197,11 +208,7 @@ def purpose_problem(cert) -> tuple[str, str] | None:
     one is rebuilt by its status classes without `explicit_extd_key_usage_required`, so
     every certificate without the extension would fail. Checked here instead: a
     certificate without the extension may sign."""
-    try:
-        eku = cert.extended_key_usage_value
-        purposes = set(eku.native) if eku is not None else set()
-    except Exception:
-        return None  # unreadable extensions fail validation elsewhere
+    purposes = _extension_values(cert, "extended_key_usage_value")
     if not purposes or purposes & SIGNER_PURPOSES:
         return None
     shown = ", ".join(sorted(p.replace("_", " ") for p in purposes))
@@ -229,10 +236,9 @@ def root_signer_usage_problem(path, cert) -> tuple[str, str] | None:
     try:
         if path is None or path.pkix_len > 0:
             return None
-        usage = cert.key_usage_value
-        uses = set(usage.native) if usage is not None else set()
     except Exception:
-        return None  # unreadable extensions fail validation elsewhere
+        return None
+    uses = _extension_values(cert, "key_usage_value")
     if not uses or uses & _SIGNING_USES:
         return None
     shown = sorted({_KEY_USES.get(u, u.replace("_", " ")) for u in uses}, key=lambda w: (w != "certificates", w))
