@@ -18,6 +18,8 @@ import uuid
 import pypdf
 import pytest
 
+from gateway.secrecy.markings import classify_raw
+from gateway.signatures.smime import verify_smime
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
 from tests.pki import VALID_SIGNER_NAME, leaf_identity, make_letter, make_smime, sign_letter
@@ -67,13 +69,17 @@ def signed_part_end(raw: bytes) -> int:
     return raw.index(boundary, raw.index(boundary) + 1)
 
 
-def test_text_after_a_line_that_only_begins_with_the_boundary_is_not_signed(gateway, pki):
+def test_text_after_a_line_that_only_begins_with_the_boundary_is_not_signed(pki, trust):
     """An attacker takes a signed mail and appends to its signed text a line that starts
     with the boundary but goes on ("--<boundary>x"), then text of their own. That line is
-    no delimiter (RFC 2046): the mail parser, the rules and the clerk's mail reader read
-    the appended text as part of the signed body. On main the verifier cut the signed
-    bytes at the look-alike line: TOTAL_PASSED, no review. (OpenSSL, which also matches
-    the boundary as a prefix, refuses the mail: "no multipart body failure".)"""
+    no delimiter to Python's parser (RFC 2046), which reads the appended text as part of
+    the signed body. On main the verifier cut the signed bytes at the look-alike line:
+    TOTAL_PASSED, no review. (OpenSSL, which also matches the boundary as a prefix,
+    refuses the mail: "no multipart body failure".) Since session 40 such a line makes
+    the letter at least ลับ, uncertain (Dovecot and Thunderbird read it as a delimiter:
+    tests/secrecy/test_boundary_prefix_session40.py), so it is sealed for the secret
+    registrar, whom this module's gateway does not have: judged here as the pipeline
+    judges it."""
     mid = f"<{uuid.uuid4()}@dds.bangkok.go.th>"
     raw = signed_mail(pki, mid)
     at = signed_part_end(raw)
@@ -83,12 +89,10 @@ def test_text_after_a_line_that_only_begins_with_the_boundary_is_not_signed(gate
     parsed = email.message_from_bytes(forged, policy=email.policy.default)
     assert "123-4-56789-0" in parsed.get_payload()[0].get_content()  # what a reader shows as signed
 
-    gateway.send(forged, UNIT, sender=SENDER)
-    entry = register_entry(gateway, mid)
-    sig = smime_verdict(entry)
+    found = classify_raw(forged)
+    assert (found.level, found.certain) == ("confidential", False), found
+    [sig] = verify_smime(forged, trust)
     assert (sig["indication"], sig["sub_indication"]) == ("TOTAL_FAILED", "HASH_FAILURE")
-    assert entry["review"] is True
-    assert any(f["rule"] == "signature" for f in entry["findings"])
 
 
 def test_a_file_added_after_the_signature_of_a_signed_mail_is_not_signed(gateway, pki):
