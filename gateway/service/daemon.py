@@ -221,6 +221,21 @@ def _remove_half_written(data_dir: Path) -> None:
             path.unlink()
         except OSError:
             continue
+    from gateway.secrecy.shred import shred
+
+    # An object of the vault (or of the sealed store) is written to its tmp directory as
+    # `.<name>.<pid>.<random>.tmp` and renamed: a runner killed between left it there for
+    # good, one more at each such kill (session 40's run of the kill campaign). Only a
+    # writer that is gone: a command run beside the daemon (`quarantine release`) may be
+    # writing one now. A sealed one holds ciphertext only, and is shredded all the same.
+    for path in [*(data_dir / "vault" / "tmp").glob(".*.tmp"), *(data_dir / "secret" / "tmp").glob(".*.tmp")]:
+        writer = path.name.rsplit(".", 3)[-3] if path.name.count(".") >= 4 else ""
+        if writer.isdigit() and Path(f"/proc/{writer}").exists():
+            continue
+        try:
+            shred(path, logged_as="a half-written vault object of the last run")
+        except OSError:
+            continue
 
 
 def _after_last_run(settings: Settings, db: Database, spool: Spool) -> None:
