@@ -218,10 +218,10 @@ def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
         # is the cipher, which their client lets them choose.
         finding = Finding(
             "smime_undecryptable", "fail",
-            "อีเมลเข้ารหัสแบบ AES-GCM (S/MIME authEnveloped-data) ซึ่งระบบถอดรหัสไม่ได้ "
-            "กรุณาเข้ารหัสแบบ AES-CBC (enveloped-data ค่าปกติของ S/MIME) ด้วยใบรับรองปัจจุบันของระบบสารบรรณ",
-            "the message is encrypted with AES-GCM (S/MIME authEnveloped-data), which the gateway does not "
-            "decrypt; encrypt it with AES-CBC (enveloped-data, the usual S/MIME setting) to the gateway's "
+            "อีเมลเข้ารหัสแบบ S/MIME authEnveloped-data ด้วยวิธีที่ระบบถอดรหัสไม่ได้ (ไม่ใช่ AES-GCM) "
+            "กรุณาเข้ารหัสแบบ AES (AES-GCM หรือ AES-CBC) ด้วยใบรับรองปัจจุบันของระบบสารบรรณ",
+            "the message is encrypted as S/MIME authEnveloped-data with a cipher the gateway does not "
+            "decrypt (not AES-GCM); encrypt it with AES (AES-GCM or AES-CBC) to the gateway's "
             "current certificate",
         )
         return facts, [finding], seal_letter(services, entry, arrival, None, facts, [finding])

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from gateway.secrecy.auth_enveloped import UNSUPPORTED, decrypt_auth_enveloped
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.keys import KeyStore, registrar_cert_problem
 
@@ -239,7 +240,9 @@ _ENCRYPTED_TYPES = {"enveloped-data", "authenveloped-data"}
 _ENCRYPTED_DER = {"enveloped_data", "authenticated_enveloped_data"}
 
 
-AUTH_ENVELOPED = "encrypted as authEnveloped-data (AES-GCM), which the gateway does not decrypt"
+# authEnveloped-data in a cipher other than AES-GCM (ChaCha20-Poly1305, RFC 8103): the
+# sender's client can choose AES instead, and the notice says so.
+AUTH_ENVELOPED = UNSUPPORTED
 
 
 def _content_type(der: bytes) -> str | None:
@@ -416,12 +419,14 @@ def decrypt_incoming(raw: bytes, keystore: KeyStore) -> bytes:
     the decrypted entity in place of the envelope. Raises SecrecyError when no key fits.
     """
     der = _incoming_encrypted_der(raw)
-    if _content_type(der) == "authenticated_enveloped_data":
-        # cryptography's PKCS#7 decryption opens enveloped-data only (AES-CBC).
-        raise SecrecyError(AUTH_ENVELOPED)
     keys = keystore.all_gateway_keys()
     if not keys:
         raise SecrecyError("no gateway key to decrypt with")
+    if _content_type(der) == "authenticated_enveloped_data":
+        # cryptography's PKCS#7 decryption opens enveloped-data only (AES-CBC).
+        inner, gk = decrypt_auth_enveloped(der, keys)
+        log.info("incoming_smime_decrypted", key=gk.fingerprint[:16], cipher="aes-gcm")
+        return _outer_headers(raw) + _canonical(inner)
     for gk in keys:
         try:
             inner = pkcs7.pkcs7_decrypt_der(der, gk.certificate, gk.private_key, [])

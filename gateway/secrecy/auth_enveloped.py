@@ -1,0 +1,130 @@
+"""S/MIME authEnveloped-data (RFC 5083) with AES-GCM (RFC 5084), opened in memory.
+
+RFC 8551 (S/MIME 4.0) 2.7: receiving agents MUST support AES-128 GCM and AES-256 GCM,
+and OpenSSL 3 (`cms -encrypt -aes-256-gcm`) and S/MIME 4.0 clients send it.
+cryptography's PKCS#7 decryption opens enveloped-data only, so this reads the CMS with
+asn1crypto and decrypts with cryptography's primitives: the content-encryption key by
+RSA key transport (PKCS#1 v1.5 or OAEP, RFC 3560) to one of the gateway's keys, the
+content by AES-GCM, whose tag (`mac`) authenticates the ciphertext and the
+authenticated attributes.
+
+Every failure is one SecrecyError of the same few words whatever went wrong inside
+(padding, key size, tag): which step refused is nobody's business outside the
+gateway, and telling them apart is what a padding oracle needs.
+"""
+from __future__ import annotations
+
+from asn1crypto import cms, core
+from asn1crypto import x509 as asn1_x509
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from gateway.secrecy.errors import SecrecyError
+
+# RFC 5084 3.2: the ICV (tag) is 12 to 16 octets; 12 by default.
+GCM_KEY_BYTES = {"aes128_gcm": 16, "aes192_gcm": 24, "aes256_gcm": 32}
+MIN_TAG, MAX_TAG = 12, 16
+NOT_OURS = "the message is not encrypted to any gateway key"
+UNSUPPORTED = "encrypted as authEnveloped-data with a cipher other than AES-GCM, which the gateway does not decrypt"
+
+
+class GcmParameters(core.Sequence):
+    """RFC 5084 3.2 GCMParameters (asn1crypto does not know them)."""
+
+    _fields = [
+        ("aes_nonce", core.OctetString),
+        ("aes_icvlen", core.Integer, {"default": 12}),
+    ]
+
+
+_OAEP_HASHES = {"sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
+                "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+
+
+def is_auth_enveloped(der: bytes) -> bool:
+    try:
+        return cms.ContentInfo.load(der)["content_type"].native == "authenticated_enveloped_data"
+    except Exception:  # noqa: BLE001 - not DER: not this
+        return False
+
+
+def decrypt_auth_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: ANN001 - GatewayKey
+    """(the decrypted MIME entity, the gateway key that opened it). `keys`: objects with
+    `certificate` and `private_key`, tried in order. SecrecyError otherwise."""
+    try:
+        data = cms.ContentInfo.load(der)["content"]
+        eci = data["auth_encrypted_content_info"]
+        cipher = eci["content_encryption_algorithm"]["algorithm"].native
+        params = eci["content_encryption_algorithm"]["parameters"]
+        ciphertext = eci["encrypted_content"].native or b""
+        tag = data["mac"].native
+        attributes = data["auth_attrs"]
+        # RFC 5083 2.1: the authenticated attributes are authenticated as a SET OF, not
+        # as the [1] IMPLICIT they are carried in.
+        aad = b"\x31" + attributes.dump()[1:] if attributes.native is not None else b""
+        recipients = list(data["recipient_infos"])
+    except Exception:  # noqa: BLE001 - any reading failure is the sender's malformed CMS
+        raise SecrecyError("the S/MIME authEnveloped-data cannot be read") from None
+    if cipher not in GCM_KEY_BYTES:
+        raise SecrecyError(UNSUPPORTED)
+    try:
+        gcm = GcmParameters.load(params.dump())
+        nonce, icvlen = gcm["aes_nonce"].native, gcm["aes_icvlen"].native
+    except Exception:  # noqa: BLE001
+        raise SecrecyError("the S/MIME authEnveloped-data cannot be read") from None
+    if not (MIN_TAG <= icvlen <= MAX_TAG) or len(tag) != icvlen or not nonce:
+        raise SecrecyError("the S/MIME authEnveloped-data cannot be read")
+    for key in keys:
+        for info in recipients:
+            cek = _content_key(info, key)
+            if cek is None or len(cek) != GCM_KEY_BYTES[cipher]:
+                continue
+            try:
+                decryptor = Cipher(algorithms.AES(cek), modes.GCM(nonce, tag, min_tag_length=MIN_TAG)).decryptor()
+                decryptor.authenticate_additional_data(aad)
+                return decryptor.update(ciphertext) + decryptor.finalize(), key
+            except (InvalidTag, ValueError):
+                continue
+    raise SecrecyError(NOT_OURS)
+
+
+def _content_key(info: cms.RecipientInfo, key) -> bytes | None:  # noqa: ANN001 - GatewayKey
+    """The content-encryption key this RecipientInfo carries for `key`, or None."""
+    if info.name != "ktri":
+        return None  # key agreement (ECDH), KEK, password: the gateway's keys are RSA
+    ktri = info.chosen
+    try:
+        if not _names(ktri["rid"], key.certificate):
+            return None
+        algorithm = ktri["key_encryption_algorithm"]
+        name = algorithm["algorithm"].native
+        encrypted = ktri["encrypted_key"].native
+        if name == "rsaes_pkcs1v15":
+            # cryptography's bundled OpenSSL answers a bad padding with a random key
+            # (implicit rejection), which then fails the tag like any wrong key.
+            return key.private_key.decrypt(encrypted, padding.PKCS1v15())
+        if name == "rsaes_oaep":
+            return key.private_key.decrypt(encrypted, _oaep(algorithm["parameters"]))
+    except Exception:  # noqa: BLE001 - a wrong key, a bad padding: not for this key
+        return None
+    return None
+
+
+def _oaep(params) -> padding.OAEP:  # noqa: ANN001 - asn1crypto RSAESOAEPParams
+    digest = _OAEP_HASHES[params["hash_algorithm"]["algorithm"].native]
+    mgf_digest = _OAEP_HASHES[params["mask_gen_algorithm"]["parameters"]["algorithm"].native]
+    label = params["p_source_algorithm"]["parameters"].native or None
+    return padding.OAEP(mgf=padding.MGF1(mgf_digest()), algorithm=digest(), label=label)
+
+
+def _names(rid: cms.RecipientIdentifier, certificate) -> bool:  # noqa: ANN001 - x509.Certificate
+    """The recipient identifier names this certificate (issuer and serial, or SKI)."""
+    ours = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    if rid.name == "issuer_and_serial_number":
+        return (rid.chosen["serial_number"].native == ours.serial_number
+                and rid.chosen["issuer"] == ours.issuer)
+    if rid.name == "subject_key_identifier":
+        return ours.key_identifier is not None and rid.chosen.native == ours.key_identifier
+    return False

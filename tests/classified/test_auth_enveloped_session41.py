@@ -1,0 +1,289 @@
+"""S/MIME authEnveloped-data (RFC 5083/5084, AES-GCM) encrypted to the gateway is
+decrypted, as enveloped-data is (RFC 8551 2.7: a receiving agent MUST support AES-128
+GCM and AES-256 GCM).
+
+Until session 41 such a letter was held sealed as "undecryptable" and its sender told
+to choose AES-CBC. The letters here are made by OpenSSL 3's `cms -encrypt` (what S/MIME
+4.0 clients send), and by hand where OpenSSL does not go (authenticated attributes,
+another cipher). A changed byte anywhere in what GCM authenticates makes the letter one
+the gateway cannot open: held sealed, never read as a changed letter."""
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+from asn1crypto import algos, cms, core
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from gateway.secrecy.auth_enveloped import NOT_OURS, UNSUPPORTED, GcmParameters, decrypt_auth_enveloped
+from gateway.secrecy.envelope import _incoming_encrypted_der
+from gateway.secrecy.errors import SecrecyError
+from tests.classified.helpers import (
+    LATKRABANG, MARKER, add_registrar, check_inner_signature, db_rows, files_containing, log_lines_containing,
+    make_gateway_key, maildir, registrar_open, wait_processed,
+)
+from tests.letters import SEED_REFERENCE, letter, make_pdf
+from tests.secrecy.certs import make_cert, pem
+
+ENTITY = ("Content-Type: text/plain; charset=utf-8\r\n\r\n" + f"ลับมาก แผนรักษาความปลอดภัย {MARKER}\r\n").encode()
+
+
+@dataclass
+class Key:
+    private_key: object
+    certificate: x509.Certificate
+    fingerprint: str = "test"
+
+
+@pytest.fixture(scope="module")
+def ours() -> Key:
+    """A gateway key whose certificate, like `keys create`'s, has a subject key identifier."""
+    key, cert = make_cert("saraban-gateway test")
+    builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer)
+               .public_key(key.public_key()).serial_number(cert.serial_number)
+               .not_valid_before(cert.not_valid_before_utc).not_valid_after(cert.not_valid_after_utc)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
+    for extension in cert.extensions:
+        builder = builder.add_extension(extension.value, critical=extension.critical)
+    return Key(key, builder.sign(key, hashes.SHA256()))
+
+
+def _openssl(cert: x509.Certificate, entity: bytes, tmp_path, *options: str) -> bytes:
+    """`openssl cms -encrypt <options>` of `entity` to `cert`, as S/MIME."""
+    (tmp_path / "cert.pem").write_bytes(pem(cert))
+    (tmp_path / "entity").write_bytes(entity)
+    # -keyopt applies to the -recip before it; -keyid to the one after it.
+    after = [o for i, o in enumerate(options) if o == "-keyopt" or (i and options[i - 1] == "-keyopt")]
+    before = [o for o in options if o not in after]
+    done = subprocess.run(["openssl", "cms", "-encrypt", "-in", str(tmp_path / "entity"), *before,
+                           "-recip", str(tmp_path / "cert.pem"), *after], capture_output=True, check=True)
+    return done.stdout
+
+
+def _der(smime: bytes) -> bytes:
+    return email.message_from_bytes(smime).get_payload(decode=True)
+
+
+@pytest.mark.parametrize("options", [
+    ("-aes-128-gcm",),
+    ("-aes-192-gcm",),
+    ("-aes-256-gcm",),
+    ("-aes-256-gcm", "-keyopt", "rsa_padding_mode:oaep"),
+    ("-aes-256-gcm", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"),
+    ("-aes-128-gcm", "-keyid"),  # the recipient named by its subject key identifier
+], ids=lambda o: " ".join(o))
+def test_openssl_authenveloped_opens(ours, tmp_path, options):
+    smime = _openssl(ours.certificate, ENTITY, tmp_path, *options)
+    assert b"smime-type=authEnveloped-data" in smime
+    entity, key = decrypt_auth_enveloped(_der(smime), [ours])
+    assert entity.replace(b"\r\n", b"\n") == ENTITY.replace(b"\r\n", b"\n") and key is ours
+
+
+def test_the_key_that_fits_is_found_among_old_ones(ours, tmp_path):
+    old = Key(*make_cert("saraban-gateway 2567"))
+    smime = _openssl(ours.certificate, ENTITY, tmp_path, "-aes-256-gcm")
+    assert decrypt_auth_enveloped(_der(smime), [old, ours])[1] is ours
+
+
+def test_to_someone_else_is_not_ours(ours, tmp_path):
+    stranger = Key(*make_cert("someone else"))
+    smime = _openssl(stranger.certificate, ENTITY, tmp_path, "-aes-256-gcm")
+    with pytest.raises(SecrecyError, match=NOT_OURS):
+        decrypt_auth_enveloped(_der(smime), [ours])
+
+
+def _changed(der: bytes, change) -> bytes:
+    info = cms.ContentInfo.load(der)
+    data = info["content"]
+    change(data)
+    return cms.ContentInfo({"content_type": "authenticated_enveloped_data", "content": data}).dump(force=True)
+
+
+def _flip(value: bytes, at: int = 0) -> bytes:
+    return value[:at] + bytes([value[at] ^ 1]) + value[at + 1:]
+
+
+def _ciphertext(data, new=None):
+    eci = data["auth_encrypted_content_info"]
+    if new is None:
+        return eci["encrypted_content"].native
+    eci["encrypted_content"] = new
+
+
+@pytest.mark.parametrize("how", ["ciphertext", "ciphertext_end", "tag", "short_tag", "nonce", "cut"])
+def test_a_changed_byte_is_not_decrypted(ours, tmp_path, how):
+    """GCM's tag covers the ciphertext and the nonce: a changed letter is never handed
+    on as changed plaintext (AES-CBC of enveloped-data would decrypt to garbage)."""
+    der = _der(_openssl(ours.certificate, ENTITY, tmp_path, "-aes-256-gcm"))
+
+    def change(data):
+        if how == "ciphertext":
+            _ciphertext(data, _flip(_ciphertext(data)))
+        elif how == "ciphertext_end":
+            text = _ciphertext(data)
+            _ciphertext(data, _flip(text, len(text) - 1))
+        elif how == "cut":
+            _ciphertext(data, _ciphertext(data)[:-1])
+        elif how == "tag":
+            data["mac"] = _flip(data["mac"].native)
+        elif how == "short_tag":
+            data["mac"] = data["mac"].native[:12]  # icvlen still says 16
+        else:
+            alg = data["auth_encrypted_content_info"]["content_encryption_algorithm"]
+            params = GcmParameters.load(alg["parameters"].dump())
+            alg["parameters"] = GcmParameters({"aes_nonce": _flip(params["aes_nonce"].native),
+                                               "aes_icvlen": params["aes_icvlen"].native}).untag()
+    with pytest.raises(SecrecyError):
+        decrypt_auth_enveloped(_changed(der, change), [ours])
+
+
+def _by_hand(cert: x509.Certificate, entity: bytes, *, cipher: str = "aes256_gcm", attributes=None,
+             aad_as_carried: bool = False, icvlen: int = 16) -> bytes:
+    """AuthEnvelopedData built here: OpenSSL writes no authenticated attributes."""
+    from asn1crypto import x509 as asn1_x509
+
+    cek = AESGCM.generate_key(bit_length=256)
+    nonce = b"\x07" * 12
+    auth_attrs = cms.CMSAttributes(attributes) if attributes else None
+    aad = b""
+    if auth_attrs is not None:
+        aad = auth_attrs.dump()
+        if aad_as_carried:
+            aad = b"\xa1" + aad[1:]
+    sealed = AESGCM(cek).encrypt(nonce, entity, aad)
+    ours = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    ktri = cms.KeyTransRecipientInfo({
+        "version": "v0",
+        "rid": cms.RecipientIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
+            {"issuer": ours.issuer, "serial_number": ours.serial_number})}),
+        "key_encryption_algorithm": {"algorithm": "rsaes_pkcs1v15"},
+        "encrypted_key": cert.public_key().encrypt(cek, padding.PKCS1v15()),
+    })
+    data = {
+        "version": "v0",
+        "recipient_infos": [cms.RecipientInfo({"ktri": ktri})],
+        "auth_encrypted_content_info": {
+            "content_type": "data",
+            "content_encryption_algorithm": algos.EncryptionAlgorithm({
+                "algorithm": cipher if cipher != "aes256_gcm" else "2.16.840.1.101.3.4.1.46",
+                "parameters": GcmParameters({"aes_nonce": nonce, "aes_icvlen": icvlen}).untag()
+                if cipher == "aes256_gcm" else core.OctetString(nonce),
+            }),
+            "encrypted_content": sealed[:-16],
+        },
+        "mac": sealed[-16:][:icvlen],
+    }
+    if auth_attrs is not None:
+        data["auth_attrs"] = auth_attrs
+    return cms.ContentInfo({"content_type": "authenticated_enveloped_data",
+                            "content": cms.AuthEnvelopedData(data)}).dump()
+
+
+_TIME = [{"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime("251201000000Z")})]}]
+
+
+def test_authenticated_attributes_are_authenticated_as_a_set(ours):
+    assert decrypt_auth_enveloped(_by_hand(ours.certificate, ENTITY, attributes=_TIME), [ours])[0] == ENTITY
+    # Authenticated as carried ([1] IMPLICIT) is not what RFC 5083 2.1 says: refused.
+    with pytest.raises(SecrecyError):
+        decrypt_auth_enveloped(_by_hand(ours.certificate, ENTITY, attributes=_TIME, aad_as_carried=True), [ours])
+
+
+def test_a_changed_authenticated_attribute_is_not_decrypted(ours):
+    der = _by_hand(ours.certificate, ENTITY, attributes=_TIME)
+    later = [{"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime("251202000000Z")})]}]
+
+    def change(data):
+        data["auth_attrs"] = cms.CMSAttributes(later)
+    with pytest.raises(SecrecyError):
+        decrypt_auth_enveloped(_changed(der, change), [ours])
+
+
+def test_removed_authenticated_attributes_are_not_decrypted(ours):
+    der = _by_hand(ours.certificate, ENTITY, attributes=_TIME)
+
+    def change(data):
+        del data["auth_attrs"]
+    with pytest.raises(SecrecyError):
+        decrypt_auth_enveloped(_changed(der, change), [ours])
+
+
+def test_a_tag_shorter_than_twelve_octets_is_refused(ours):
+    """RFC 5084 3.2: 12 to 16; a 4-octet tag is a forger's 1 in 4 billion, not 2^-96."""
+    with pytest.raises(SecrecyError, match="cannot be read"):
+        decrypt_auth_enveloped(_by_hand(ours.certificate, ENTITY, icvlen=4), [ours])
+    assert decrypt_auth_enveloped(_by_hand(ours.certificate, ENTITY, icvlen=12), [ours])[0] == ENTITY
+
+
+def test_another_cipher_says_so(ours):
+    with pytest.raises(SecrecyError, match=UNSUPPORTED):
+        decrypt_auth_enveloped(_by_hand(ours.certificate, ENTITY, cipher="aes256_cbc"), [ours])
+
+
+@pytest.mark.parametrize("der", [b"", b"\x30\x00", b"\x30\x80" + b"\x00" * 50,
+                                 cms.ContentInfo({"content_type": "data", "content": b"x"}).dump()])
+def test_what_is_not_authenveloped_data_is_refused_in_words(ours, der):
+    with pytest.raises(SecrecyError):
+        decrypt_auth_enveloped(der, [ours])
+
+
+# --- through the daemon ------------------------------------------------------------
+
+def _letter_smime(cert: x509.Certificate, raw_letter: bytes, tmp_path, message_id: str) -> bytes:
+    """What an S/MIME 4.0 client sends: the body entity encrypted with AES-256-GCM."""
+    head, _, body = raw_letter.partition(b"\r\n\r\n")
+    entity_head = [ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-")]
+    entity = b"\r\n".join(entity_head) + b"\r\n\r\n" + body
+    smime = _openssl(cert, entity, tmp_path, "-aes-256-gcm")
+    outer = (f"From: saraban.dds@bangkok.go.th\r\nTo: {LATKRABANG}\r\nSubject: plan {MARKER}\r\n"
+             f"Message-ID: <{message_id}@dds.bangkok.go.th>\r\n").encode()
+    return outer + smime.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def test_an_aes_gcm_letter_to_the_gateway_is_registered_and_resealed_for_the_registrar(daemon_factory, tmp_path):
+    d = daemon_factory()
+    gateway_cert = make_gateway_key(d)
+    reg_key, reg_cert = add_registrar(d)
+    d.start()
+    pdf = make_pdf(f"cover letter {MARKER}")
+    inner = letter(subject="ignored", body=f"ที่ {SEED_REFERENCE}\nเรื่อง {MARKER}\n",
+                   files=[("2569_dds_0403_57.pdf", pdf)])
+    queue_id = d.send(_letter_smime(gateway_cert, inner, tmp_path, "gcm-1"), LATKRABANG)
+    wait_processed(d, registrar=1)
+
+    [entry] = d.register()
+    assert (entry["secrecy"], entry["book"]) == ("confidential", "secret")
+    [sealed] = maildir(d, "latkrabang.secret")
+    entity = check_inner_signature(registrar_open(sealed.read_bytes(), reg_key, reg_cert), gateway_cert)
+    forwarded = email.message_from_bytes(entity, policy=email.policy.default)
+    original = [p for p in forwarded.iter_parts() if p.get_content_type() == "message/rfc822"][0].get_content()
+    assert pdf in [p.get_content() for p in original.iter_attachments()]
+    assert (d.data_dir / "secret" / queue_id / "arrival.sgv").exists()
+    assert files_containing(d.data_dir, MARKER) == []
+    assert log_lines_containing(d, MARKER) == []
+    assert any(e.get("event") == "incoming_smime_decrypted" and e.get("cipher") == "aes-gcm" for e in d.events())
+
+
+def test_a_changed_aes_gcm_letter_is_held_sealed_as_one_the_gateway_cannot_open(daemon_factory, tmp_path):
+    d = daemon_factory()
+    gateway_cert = make_gateway_key(d)
+    d.start()
+    raw = _letter_smime(gateway_cert, letter(body=f"เรื่อง {MARKER}\n", files=[("a.pdf", make_pdf("x"))]),
+                        tmp_path, "gcm-2")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    der = _changed(_incoming_encrypted_der(raw), lambda data: _ciphertext(data, _flip(_ciphertext(data), 40)))
+    raw = head + b"\r\n\r\n" + base64.encodebytes(der).replace(b"\n", b"\r\n")
+    queue_id = d.send(raw, LATKRABANG)
+    status = wait_processed(d)
+    assert status["letters"] == 0 and status["quarantine"] == {"held": 1}, status
+    [(reasons,)] = db_rows(d, "select reasons from quarantine")
+    assert "smime_undecryptable" in reasons and "does not hold" in reasons, reasons
+    assert (d.data_dir / "secret" / queue_id / "raw.sgv").exists()
+    assert files_containing(d.data_dir, MARKER) == []
