@@ -21,7 +21,7 @@ def notices(d, queue_id: str) -> dict[str, dict]:
 
 def test_the_chain_is_data_in_one_place():
     names = [link.name for link in CHAIN]
-    assert names == ["already_registered", "registered_before_restore", "already_held", "unit_directory",
+    assert names == ["already_registered", "registered_before_restore", "already_held", "postmaster", "unit_directory",
                      "resend", "unreadable", "top_secret", "policy"]
     assert all(link.description for link in CHAIN)
 

@@ -23,7 +23,7 @@ from gateway.intake import replies
 from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
 from gateway.intake.clock_guard import ClockGuard
 from gateway.intake.disk_space import StorageGuard, size_parameter
-from gateway.units.directory import Directory, is_saraban_address
+from gateway.units.directory import POSTMASTER, Directory, is_postmaster, is_saraban_address
 from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP, names_for_aiosmtpd
 from gateway.intake.tls import TlsContexts, session_tls
 from gateway.spool import Spool, SpoolDraft
@@ -148,6 +148,11 @@ class IntakeHandler:
         if _needs_smtputf8(address, envelope):
             return replies.ADDRESS_NEEDS_SMTPUTF8
         local, _, domain = address.rpartition("@")
+        if is_postmaster(address, self.domain):
+            # RFC 5321 4.5.1: a server that delivers mail MUST take mail to the reserved
+            # mailbox postmaster (any case, with our domain or none at all). Not a letter:
+            # the pipeline holds it in quarantine for the operator (gateway/pipeline/dispose.py).
+            return self._add_recipient(envelope, f"{POSTMASTER}@{self.domain}", rcpt_options)
         # ASCII only: str.lower() maps some non-ASCII letters onto ASCII ones (the Kelvin
         # sign K to k), and `bangKok.go.th` is not our domain.
         if not local or not domain.isascii() or domain.lower() != self.domain:
@@ -161,7 +166,9 @@ class IntakeHandler:
             reason = "unknown_unit" if is_saraban_address(lowered) or lowered.startswith("saraban.") else "relay"
             self._rcpt_refused(session, address, reason)
             return replies.UNKNOWN_UNIT if reason == "unknown_unit" else replies.no_relay(self.domain)
-        recipient = f"{unit.address}@{self.domain}"
+        return self._add_recipient(envelope, f"{unit.address}@{self.domain}", rcpt_options)
+
+    def _add_recipient(self, envelope: Envelope, recipient: str, rcpt_options: list[str]) -> str:
         if recipient in envelope.rcpt_tos:
             # The same unit again (To: and Cc:, or another spelling): one copy, one
             # receive number. Twice in the envelope, the letter was disposed of twice:

@@ -29,7 +29,7 @@ from gateway.service.numbering import earlier_number
 from gateway.service.services import Services
 from gateway.signatures.check import needs_review
 from gateway.spool import SpoolEntry
-from gateway.units.directory import Unit
+from gateway.units.directory import POSTMASTER, Unit
 from rules.extract import mail_subject
 from rules.files import cover_letter
 from rules.model import Finding
@@ -47,6 +47,9 @@ log = structlog.get_logger("gateway.pipeline.dispose")
 UNIT_GONE = Finding("unit_directory", "fail",
                     "หน่วยงานผู้รับถูกลบออกจากสมุดรายชื่อหลังรับอีเมล",
                     "the receiving unit was removed from the directory after the message was accepted")
+POSTMASTER_MAIL = Finding("postmaster", "fail",
+                          "อีเมลถึง postmaster (ผู้ดูแลระบบอีเมล) ไม่ใช่หนังสือราชการ เก็บไว้ให้ผู้ดูแลระบบอ่าน",
+                          "mail to postmaster (the mail system's operator) is not a letter: kept for the operator to read")
 TOP_SECRET = Finding("top_secret", "fail",
                      "หนังสือชั้นลับที่สุดต้องจัดส่งเป็นเอกสารกระดาษเท่านั้น",
                      "letters classified ลับที่สุด (top secret) must be sent on paper only")
@@ -167,6 +170,13 @@ def _already_held(_services, r, known):
         return Disposition("held", "already_held")
 
 
+def _postmaster(_services, r, _known):
+    # Bounces, abuse reports, another server's operator: for the operator, in the
+    # quarantine (sealed like any letter if it is classified); its sender is not answered.
+    if r.unit is None and r.unit_name == POSTMASTER:
+        return Disposition("hold", "postmaster", [POSTMASTER_MAIL])
+
+
 def _unit_gone(_services, r, _known):
     if r.unit is None:
         return Disposition("hold", "unit_directory", [UNIT_GONE])
@@ -212,6 +222,7 @@ CHAIN: tuple[Link, ...] = (
          "in the folder carries its number; entered again under it, not filed or acknowledged again",
          _registered_before_restore),
     Link("already_held", "this unit already holds the letter in quarantine", _already_held),
+    Link("postmaster", "mail to postmaster (RFC 5321 4.5.1): not a letter, held for the operator", _postmaster),
     Link("unit_directory", "the unit left the directory after the message was accepted: hold", _unit_gone),
     Link("resend", "the same letter (sender, Message-ID and content) sent again: not a new letter", _resend),
     Link("unreadable", "the message could not be read as e-mail: hold and tell the sender", _unreadable),

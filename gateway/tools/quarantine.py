@@ -23,6 +23,7 @@ from gateway.tools.actions import action_as_dict, checked_reason, reason_refusal
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.tools.common import ToolError, friendly, listed_unit, not_on_this_gateway, open_services
 from gateway.spool import SpoolEntry
+from gateway.units.directory import POSTMASTER
 from gateway.tools.replay import entry_from_vault, entry_of
 from rules.names import shown_name
 from rules.extract import subject_text
@@ -178,6 +179,12 @@ def release(services: Services, quarantine_id: int, reason: str | None, *,
     with services.db.session() as session:
         entry = _get(session, quarantine_id)
         _must_be_held(session, entry)
+        if entry.unit == POSTMASTER:
+            raise ToolError(f"quarantine entry {quarantine_id} is mail to postmaster, not a letter: it has no "
+                            "unit to be registered for. Read it, then close it with "
+                            f"`saraban-gateway quarantine reject {quarantine_id} --reason ...`",
+                            th="รายการนี้เป็นอีเมลถึง postmaster ไม่ใช่หนังสือราชการ รับเข้าทะเบียนไม่ได้ "
+                               "อ่านแล้วกรุณากด \"ไม่รับ\" เพื่อปิดรายการ")
         if is_parked(entry.reasons):
             # Nothing was checked: registering it unread would skip the marking and
             # signature checks. It goes through the pipeline again instead.

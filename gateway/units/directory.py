@@ -68,6 +68,23 @@ def is_saraban_address(local_part: str) -> bool:
     return bool(_SARABAN_RE.fullmatch(local_part.strip().lower()))
 
 
+# RFC 5321 4.5.1: the reserved mailbox every mail server takes mail for. Not a unit:
+# what comes to it is held in quarantine for the operator, never registered.
+POSTMASTER = "postmaster"
+
+
+def is_postmaster(address: str, domain: str) -> bool:
+    """`postmaster`, or `postmaster@<domain>`, in any case (RFC 5321 4.1.1.3, 4.5.1).
+    ASCII only, as the domain is compared: str.lower() maps some non-ASCII letters
+    (the Kelvin sign) onto ASCII ones."""
+    if not address.isascii():
+        return False
+    local, at, where = address.lower().rpartition("@")
+    if not at:
+        return address.lower() == POSTMASTER
+    return local == POSTMASTER and where == domain.lower()
+
+
 def default_folder(local_part: str) -> str:
     """A safe folder name derived from an address: `saraban.dindaeng.cd&sw` → `dindaeng_cd-sw`."""
     name = local_part.lower()
