@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from tests.daemon import Daemon, write_config
+from tests.daemon import Daemon, free_port, write_config
+from tests.test_envelope_session19 import refused_count
 from tests.letters import letter
 from tests.test_smtp_tls import HOST, client_context, write_certificate
 
@@ -21,9 +22,12 @@ DINDAENG = "saraban.dindaeng@bangkok.go.th"  # the ordering test's unit alone
 def gateway(tmp_path_factory):
     folder = tmp_path_factory.mktemp("conformance")
     cert, cert_path, key_path = write_certificate(folder, "gw")
-    config = write_config(folder / "gw", smtp_extra=f'tls_certificate = "{cert_path}"\ntls_key = "{key_path}"\n')
+    port = free_port()
+    config = write_config(folder / "gw", smtp_extra=f'tls_certificate = "{cert_path}"\ntls_key = "{key_path}"\n',
+                          extra=f"[http]\nenabled = true\nport = {port}\n")
     d = Daemon(config).start()
     d.cert = cert
+    d.metrics_url = f"http://127.0.0.1:{port}/metrics"
     yield d
     d.stop()
 
@@ -71,6 +75,7 @@ def test_auth_is_502_before_and_after_starttls_and_never_offered(gateway):
 # -- 2. UTF-8 addresses without SMTPUTF8 --------------------------------------------------
 
 def test_utf8_mail_from_without_smtputf8_is_553_567(gateway):
+    before = refused_count(gateway, "smtputf8_required")
     with _utf8_client(gateway) as client:
         client.ehlo("mail.example.th")
         for sender in ("สมชาย@example.co.th", "somchai@ราชการ.ไทย", "müller@example.de"):
@@ -83,6 +88,8 @@ def test_utf8_mail_from_without_smtputf8_is_553_567(gateway):
         assert client.docmd("MAIL FROM:<สมชาย@example.co.th> SMTPUTF8")[0] == 250
         client.rset()
         assert client.docmd("MAIL FROM:<somchai@example.co.th>")[0] == 250
+    # Counted as any refusal is (saraban_rejected_total), since session 41.
+    assert refused_count(gateway, "smtputf8_required") == before + 3
 
 
 def test_utf8_rcpt_to_in_a_transaction_without_smtputf8_is_553_567(gateway):
@@ -94,6 +101,7 @@ def test_utf8_rcpt_to_in_a_transaction_without_smtputf8_is_553_567(gateway):
             assert code == 553 and text.startswith(b"5.6.7"), (rcpt, code, text)
             assert text.isascii() and b"non-ASCII address requires SMTPUTF8" in text, text
         assert client.docmd(f"RCPT TO:<{LAT}>")[0] == 250  # the transaction is still open
+    assert refused_count(gateway, "smtputf8_required") >= 2
 
 
 def test_a_smtputf8_letter_from_a_utf8_sender_is_still_taken(gateway):

@@ -124,6 +124,7 @@ class IntakeHandler:
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
         if _needs_smtputf8(address, envelope):
+            self.on_refused("smtputf8_required", {})
             return replies.ADDRESS_NEEDS_SMTPUTF8
         size = size_parameter(mail_options)
         if self.storage_guard is not None and self.storage_guard.refuses(size):
@@ -146,6 +147,7 @@ class IntakeHandler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         if _needs_smtputf8(address, envelope):
+            self.on_refused("smtputf8_required", {})
             return replies.ADDRESS_NEEDS_SMTPUTF8
         local, _, domain = address.rpartition("@")
         if is_postmaster(address, self.domain):
