@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import email.charset
+import re
 
 from rules.names import GB18030_LABELS, codec_of
 
@@ -154,3 +155,65 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 
 
 register()
+
+
+# What an HTML or XML document says of its own encoding, where a browser or a mail
+# client looks for it when nothing outside the document says (WHATWG HTML 13.2.3.2, the
+# prescan: `<meta charset>`, `<meta http-equiv content="...; charset=...">`; XML 1.0
+# 4.3.3, the declaration). A GB18030 text declared so (under any GBK label) shows Thai in
+# a browser, in Thunderbird for a body part without a MIME charset, and in a saved .html,
+# .svg or .xml file opened, where the bytes alone read as Windows-874 mojibake: a ลับมาก
+# page so written was filed ordinary until session 41. Not only the first 1024 bytes the
+# prescan reads: a parser that meets a later `<meta charset>` changes the encoding and
+# reads the page again (13.2.3.4), so every declaration in the first DECLARED_WITHIN
+# bytes gives a reading of its own (at most MAX_DECLARED of them).
+DECLARED_WITHIN = 65536
+MAX_DECLARED = 4
+_META_CHARSET = re.compile(
+    rb"""<meta\b[^>]{0,512}?\bcharset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
+_XML_DECLARATION = re.compile(rb"""\s*<\?xml\b[^<>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+# WHATWG: a meta that names UTF-16 means UTF-8 (the prescan read ASCII bytes), and
+# x-user-defined means windows-1252.
+_META_INSTEAD = {"utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8", "utf-16-le": "utf-8",
+                 "utf-16-be": "utf-8", "x-user-defined": "cp1252"}
+
+
+def declared_codecs(data: bytes) -> list[str]:
+    """The codecs the document's own declarations name (its XML declaration, then its
+    `<meta>` charsets in order), each once; labels no codec knows left out."""
+    head = data[:DECLARED_WITHIN]
+    labels = []
+    if (found := _XML_DECLARATION.match(head)) is not None:
+        labels.append(found[1].decode("ascii").lower())
+    for meta in _META_CHARSET.finditer(head):
+        label = meta[1].decode("ascii").lower()
+        labels.append(_META_INSTEAD.get(label, label))
+        if len(labels) > 2 * MAX_DECLARED:
+            break
+    out: list[str] = []
+    for label in labels:
+        codec = codec_of(label)
+        if codec is not None and codec not in out:
+            out.append(codec)
+    return out[:MAX_DECLARED]
+
+
+def declared_readings(data: bytes, used: str | None) -> list[str]:
+    """The document read by each of its own declarations, where one names a codec other
+    than `used` (the MIME label its text was read with, or None: read by its bytes) and
+    reads otherwise. The caller keeps them beside its reading: a client may show either
+    (the MIME label wins where there is one; saved, the file has none)."""
+    used_codec = codec_of(used) if used else None
+    plain = None
+    out: list[str] = []
+    for codec in declared_codecs(data):
+        if codec == used_codec:
+            continue
+        try:
+            own = data.decode(codec, "replace")
+        except (LookupError, ValueError):
+            continue
+        plain = decode_bytes(data, used) if plain is None else plain
+        if own != plain and own not in out:
+            out.append(own)
+    return out

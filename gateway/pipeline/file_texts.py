@@ -204,6 +204,9 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
         texts.append(saved)
     if (wide := charsets.utf16_without_bom(data[:8 * MAX_TEXT])) is not None:
         texts.append(wide)
+    # Opened in a browser (HTML, SVG, XML), the file is read by its own declaration
+    # (charsets.declared_readings): a GB18030 page declared `gbk` shows Thai there.
+    texts += [own for own in charsets.declared_readings(data[:8 * MAX_TEXT], charset) if own not in texts]
     if _is_html(declared, filename, sniffed):
         return [ends(reading) for text in texts for reading in html_readings(text)]
     if declared in ("text/enriched", "text/richtext") or filename.endswith((".etx", ".rtx")):
@@ -859,6 +862,9 @@ _XML_START = re.compile(r"\ufeff?\s*(?:<\?xml\b|<!--|<!DOCTYPE\b|<[\w.-]+:[\w.-]
 _PARAGRAPH_END = re.compile(rf"</{_NS}(?:p|h)>")
 
 
+_XML_DECLARATION_TEXT = re.compile(r"\ufeff?\s*<\?xml\b[^<>]{0,300}?\?>")
+
+
 def xml_readings(text: str) -> list[str]:
     """An XML file as the application that opens it shows it: a flat OpenDocument file
     (.fodt), a Word 2003 XML document, any XML a reader opens in a browser. Its
@@ -868,6 +874,11 @@ def xml_readings(text: str) -> list[str]:
     inside a tag's line was no marking."""
     if not _XML_START.match(text[:4096]):
         return []
+    # The text is already decoded: its declaration's encoding (gbk, tis-620) must not
+    # decode the UTF-8 bytes handed on below a second time (mojibake, no marking).
+    declaration = _XML_DECLARATION_TEXT.match(text)
+    if declaration is not None:
+        text = '<?xml version="1.0" encoding="utf-8"?>' + text[declaration.end():]
     data = text.encode("utf-8", "surrogatepass")
     if _PARAGRAPH_END.search(text):
         return [*_odf_body(data), *_odf_head_foot(data)]

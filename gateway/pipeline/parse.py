@@ -1069,8 +1069,7 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
         # A long HTML body is made text before it is cut (a cut through markup kept only
         # short source lines: a styled marking paragraph, one written as &#3621;..., or
         # one split over source lines was lost until session 33).
-        body_html_texts=tuple(file_texts.ends(t) for t in html_readings(body_html))
-        if len(body_html) > file_texts.MAX_TEXT else (),
+        body_html_texts=_html_body_texts(body_html, message),
         body_file_texts=body_files,
         attachments=tuple(attachments),
         defects=_defects(parsed),
@@ -1081,6 +1080,31 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     if message is not None and message.get_content_type() in _PKCS7_MIME:
         mail = _with_signed_letter(mail, message, reading)
     return mail
+
+
+def _html_body_texts(body_html: str, message: email.message.Message | None) -> tuple[str, ...]:
+    """`ParsedMail.body_html_texts`: the HTML body's readings made now, where it is too
+    long to keep whole, or where a part's own `<meta charset>` reads otherwise than the
+    parser read it (charsets.declared_readings: Thunderbird reads a text/html part with
+    no MIME charset by its meta, a GB18030 page declared `gbk` as Thai); () otherwise,
+    and the markings read `body_html` when they need it."""
+    declared = [own for part in (message.walk() if message is not None else ())
+                if part.get_content_type() == "text/html" and part.get_content_disposition() != "attachment"
+                for own in _declared_html(part)]
+    if not declared and len(body_html) <= file_texts.MAX_TEXT:
+        return ()
+    return tuple(file_texts.ends(t) for text in (body_html, *declared) for t in html_readings(text))
+
+
+def _declared_html(part: email.message.Message) -> list[str]:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - an undecodable part is read (and flagged) elsewhere
+        return []
+    if not payload or b"charset" not in payload[:charsets.DECLARED_WITHIN].lower() \
+            and b"<?xml" not in payload[:64]:
+        return []
+    return charsets.declared_readings(payload[:8 * file_texts.MAX_TEXT], part.get_content_charset())
 
 
 def _with_signed_letter(mail: ParsedMail, message: email.message.Message, reading: _Reading) -> ParsedMail:
