@@ -830,16 +830,13 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
         value = part.get("content-transfer-encoding")
         if value is not None and transfer_encoding(part) != str(value).lower():
             part.replace_header("content-transfer-encoding", transfer_encoding(part))
-        if value is not None and not part.is_multipart() and _base64_goes_on(part):
-            reading.unread.append("a part whose base64 goes on after its padding")
     _expand_encoded(message, reading)
     return message
 
 
 def _base64_goes_on(part: email.message.Message) -> bool:
     """Base64 that goes on after its padding ('=') ends it (chunks encoded one by one and
-    joined): Python decodes up to the padding only, clients may decode the rest too, and
-    what the rest says (a ลับที่สุด page of the PDF, the end of the body) was not read."""
+    joined): Python decodes up to the padding only, clients may decode the rest too."""
     if transfer_encoding(part) != "base64":
         return False
     payload = part.get_payload()
@@ -847,6 +844,67 @@ def _base64_goes_on(part: email.message.Message) -> bool:
         return False
     at = payload.find("=")
     return at >= 0 and bool(payload[at:].strip("= \t\r\n"))
+
+
+PAST_PADDING = "a part whose base64 goes on after its padding"
+_PADDED_CHUNK = re.compile(r"[^=]*=+")
+
+
+def _past_padding_readings(message: email.message.Message, reading: _Reading) -> None:
+    """A base64 part that goes on after its padding is read both ways: as Python decodes
+    it (up to the padding) and as a client that decodes every padded chunk in turn does
+    (`_decoded_past_padding`). Until session 41 only the first was read and the letter
+    made at least ลับ, uncertain: a ลับที่สุด page after the padding was sealed and sent to
+    a registrar (or taken with 250 at DATA) instead of being refused. Runs after
+    `_both_transfer_readings`, so each reading of a part with two encodings is looked at."""
+    for part in list(message.walk()):
+        if part.is_multipart() or part.get("content-transfer-encoding") is None or not _base64_goes_on(part):
+            continue
+        if PAST_PADDING not in reading.unread:
+            reading.unread.append(PAST_PADDING)
+        whole = _decoded_past_padding(part.get_payload())
+        if whole is None:
+            continue
+        _as_readings(part, [("base64", part.get_payload()),
+                            ("base64", base64.encodebytes(whole).decode("ascii"))])
+
+
+def _decoded_past_padding(payload: str) -> bytes | None:
+    """Every padded chunk of the base64 decoded in turn and joined (what the encoder of
+    chunks one by one meant); None where a chunk is not base64 at all."""
+    text = re.sub(r"[^A-Za-z0-9+/=]", "", payload)
+    chunks = _PADDED_CHUNK.findall(text)
+    rest = text[sum(map(len, chunks)):]
+    out = []
+    for chunk in (*chunks, rest):
+        body = chunk.rstrip("=")
+        if not body:
+            continue
+        try:
+            out.append(base64.b64decode(body + "=" * (-len(body) % 4)))
+        except ValueError:
+            return None
+    return b"".join(out)
+
+
+def _as_readings(part: email.message.Message, readings: list[tuple[str, str]]) -> None:
+    """`part` made a multipart/mixed of one copy per (transfer encoding, payload), each
+    with the part's other Content-* fields, so that every reading is read as a part is
+    (body, file, PDF)."""
+    copies = []
+    for decoding, payload in readings:
+        copy = email.message.Message()
+        for key, value in part.raw_items():
+            if key.lower().startswith("content-") and key.lower() != "content-transfer-encoding":
+                copy.set_raw(key, value)
+        copy.set_raw("Content-Transfer-Encoding", decoding)
+        copy.set_payload(payload)
+        copies.append(copy)
+    for key in {k.lower() for k in part.keys() if k.lower().startswith("content-")}:
+        del part[key]
+    part["Content-Type"] = "multipart/mixed"
+    part.set_boundary(f"two-readings-{id(part):x}")
+    part.set_payload(copies)
 
 
 TWO_TRANSFER_ENCODINGS = "a part with two different transfer encodings, which mail programs read differently"
@@ -876,20 +934,7 @@ def _both_transfer_readings(message: email.message.Message, reading: _Reading) -
         payload = part._payload  # noqa: SLF001
         if part.is_multipart() or not isinstance(payload, str) or part.get_content_type() in _MESSAGE_TYPES:
             continue  # a container's encoding decodes nothing a reader shows
-        copies = []
-        for decoding in decodings:
-            copy = email.message.Message()
-            for key, value in part.raw_items():
-                if key.lower().startswith("content-") and key.lower() != "content-transfer-encoding":
-                    copy.set_raw(key, value)
-            copy.set_raw("Content-Transfer-Encoding", decoding)
-            copy.set_payload(payload)
-            copies.append(copy)
-        for key in {k.lower() for k in part.keys() if k.lower().startswith("content-")}:
-            del part[key]
-        part["Content-Type"] = "multipart/mixed"
-        part.set_boundary(f"two-readings-{id(part):x}")
-        part.set_payload(copies)
+        _as_readings(part, [(decoding, payload) for decoding in decodings])
 
 
 _HEADER_FIELD = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")  # a message's first line (RFC 5322 2.2)
@@ -1028,6 +1073,7 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     reading = _Reading(reading.pdf_reader, digests, reading.depth, reading.counted, unpacked=reading.unpacked)
     message = _message_as_read(raw, reading)
     _both_transfer_readings(message, reading)
+    _past_padding_readings(message, reading)
     parser = _ShownMailParser if _shown_differently(message) else _MailParser
     try:
         parsed = parser._parse_guarded(lambda: message)
