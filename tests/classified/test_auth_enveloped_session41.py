@@ -287,3 +287,50 @@ def test_a_changed_aes_gcm_letter_is_held_sealed_as_one_the_gateway_cannot_open(
     assert "smime_undecryptable" in reasons and "does not hold" in reasons, reasons
     assert (d.data_dir / "secret" / queue_id / "raw.sgv").exists()
     assert files_containing(d.data_dir, MARKER) == []
+
+
+class _Counting:
+    """A private key that counts its RSA decryptions."""
+
+    def __init__(self, key):
+        self.key, self.decryptions = key, 0
+
+    def decrypt(self, *args):
+        self.decryptions += 1
+        return self.key.decrypt(*args)
+
+
+def test_one_rsa_decryption_a_key_however_many_recipient_infos_name_it(ours, tmp_path):
+    """Each RecipientInfo tried is an RSA decryption: a forger's letter naming the
+    gateway's certificate 2,000 times (60,000 fit in 25 MB) costs one, as OpenSSL's
+    CMS_decrypt takes the first that names it."""
+    import os
+
+    der = _der(_openssl(ours.certificate, ENTITY, tmp_path, "-aes-256-gcm"))
+
+    def crowd(data):
+        [real] = list(data["recipient_infos"])
+        fakes = []
+        for _ in range(2000):
+            fake = cms.RecipientInfo.load(real.dump())
+            fake.chosen["encrypted_key"] = os.urandom(256)
+            fakes.append(fake)
+        data["recipient_infos"] = cms.RecipientInfos([*fakes, real])
+    counting = Key(_Counting(ours.private_key), ours.certificate)
+    with pytest.raises(SecrecyError, match=NOT_OURS):
+        decrypt_auth_enveloped(_changed(der, crowd), [counting])
+    assert counting.private_key.decryptions == 1
+
+
+def test_the_recipient_info_of_our_key_is_found_among_others(ours, tmp_path):
+    """Encrypted to the sender's own certificate too (what clients do, for the Sent folder)."""
+    sender = Key(*make_cert("sender"))
+    (tmp_path / "sender.pem").write_bytes(pem(sender.certificate))
+    (tmp_path / "ours.pem").write_bytes(pem(ours.certificate))
+    (tmp_path / "entity").write_bytes(ENTITY)
+    smime = subprocess.run(["openssl", "cms", "-encrypt", "-aes-256-gcm", "-in", str(tmp_path / "entity"),
+                            str(tmp_path / "sender.pem"), str(tmp_path / "ours.pem")],
+                           capture_output=True, check=True).stdout
+    counting = Key(_Counting(ours.private_key), ours.certificate)
+    assert decrypt_auth_enveloped(_der(smime), [counting])[0].replace(b"\r\n", b"\n") == ENTITY.replace(b"\r\n", b"\n")
+    assert counting.private_key.decryptions == 1
