@@ -766,6 +766,36 @@ def _encoding_token(value: str) -> str:
     return re.split(r"[;\s]", value, maxsplit=1)[0]
 
 
+def _charset_token_fixed(part: email.message.Message) -> None:
+    """A charset parameter with a comment or words after its token (`charset=gbk
+    (chinese)`, `charset=(x) gbk`, `charset="gbk "`) set to the token alone, as
+    Thunderbird reads it (RFC 2045 allows comments in Content-Type; its parameter
+    parser stops an unquoted value at white space). Python kept `gbk (chinese)`, a label
+    no codec knows: a ลับมาก body in GB18030 so labelled read as Windows-874 mojibake,
+    ordinary, until session 41."""
+    if part.is_multipart() or "content-type" not in part:
+        return
+    try:
+        label = part.get_param("charset")
+    except Exception:  # noqa: BLE001 - a Content-Type the email package cannot split
+        return
+    if label is None:
+        # `; (a comment) charset=gbk`: the email package names the parameter
+        # "(a comment) charset".
+        found = _COMMENTED_CHARSET.search(str(part.get("content-type", "")))
+        if found is not None:
+            part.set_param("charset", found.group(1).lower())
+        return
+    if not isinstance(label, str) or not re.search(r"[\s()]", label):
+        return
+    token = _encoding_token(label.strip().strip('"'))
+    if token and token != label:
+        part.set_param("charset", token)
+
+
+_COMMENTED_CHARSET = re.compile(r";\s*(?:\([^()]{0,200}\)\s*)+charset\s*=\s*\"?\s*([A-Za-z0-9._:-]{1,40})", re.I)
+
+
 def _encoded_message(part: email.message.Message) -> bool:
     return part.get_content_type() in _MESSAGE_TYPES and transfer_encoding(part) in ("base64", "quoted-printable")
 
@@ -830,6 +860,7 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
         value = part.get("content-transfer-encoding")
         if value is not None and transfer_encoding(part) != str(value).lower():
             part.replace_header("content-transfer-encoding", transfer_encoding(part))
+        _charset_token_fixed(part)
     _expand_encoded(message, reading)
     return message
 
@@ -844,6 +875,47 @@ def _base64_goes_on(part: email.message.Message) -> bool:
         return False
     at = payload.find("=")
     return at >= 0 and bool(payload[at:].strip("= \t\r\n"))
+
+
+TWO_CHARSETS = "a part with two different charsets, which mail programs read differently"
+_CHARSET_PARAM = re.compile(r"(?:^|;)\s*(?:\([^()]{0,200}\)\s*)*charset\s*=\s*\"?\s*([A-Za-z0-9._:-]{1,40})", re.I)
+
+
+def _both_charset_readings(message: email.message.Message, reading: _Reading) -> None:
+    """A text part that names two different charsets (`charset=us-ascii; charset=gbk`,
+    or two Content-Type fields): Python and Thunderbird take the first, other programs
+    the last, and a ลับมาก body in the other one's bytes was read as mojibake until
+    session 41. Such a part is read once per charset (a copy each, as
+    `_both_transfer_readings` does for encodings), and the letter is at least ลับ,
+    uncertain: the gateway cannot know which the clerk's program shows."""
+    for part in list(message.walk()):
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        values = [str(v) for v in part.get_all("content-type") or []]
+        labels = list(dict.fromkeys(m.lower() for v in values for m in _CHARSET_PARAM.findall(v)))
+        if len(labels) < 2 or len({charsets.codec(label) or label for label in labels}) < 2:
+            continue
+        if TWO_CHARSETS not in reading.unread:
+            reading.unread.append(TWO_CHARSETS)
+        payload = part._payload  # noqa: SLF001 - as it came (get_payload() would decode by a charset)
+        if not isinstance(payload, str):
+            continue
+        shape = part.get_content_type()
+        copies = []
+        for label in labels[:4]:
+            copy = email.message.Message()
+            for key, value in part.raw_items():
+                if key.lower().startswith("content-") and key.lower() != "content-type":
+                    copy.set_raw(key, value)
+            copy["Content-Type"] = shape
+            copy.set_param("charset", label)
+            copy.set_payload(payload)
+            copies.append(copy)
+        for key in {k.lower() for k in part.keys() if k.lower().startswith("content-")}:
+            del part[key]
+        part["Content-Type"] = "multipart/mixed"
+        part.set_boundary(f"two-charsets-{id(part):x}")
+        part.set_payload(copies)
 
 
 PAST_PADDING = "a part whose base64 goes on after its padding"
@@ -1070,6 +1142,7 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     reading = _Reading(reading.pdf_reader, digests, reading.depth, reading.counted, unpacked=reading.unpacked)
     message = _message_as_read(raw, reading)
     _both_transfer_readings(message, reading)
+    _both_charset_readings(message, reading)
     _past_padding_readings(message, reading)
     parser = _ShownMailParser if _shown_differently(message) else _MailParser
     try:

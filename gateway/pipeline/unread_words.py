@@ -77,6 +77,8 @@ _REASONS = {
     "a part whose base64 goes on after its padding": "ส่วนที่มีข้อมูล base64 ต่อท้ายหลังจุดสิ้นสุด",
     "a part with two different transfer encodings, which mail programs read differently":
         "ส่วนของอีเมลที่ระบุวิธีเข้ารหัสสำหรับส่งไว้สองแบบ ซึ่งโปรแกรมอีเมลแต่ละโปรแกรมอ่านไม่ตรงกัน",
+    "a part with two different charsets, which mail programs read differently":
+        "ส่วนของอีเมลที่ระบุชุดอักขระไว้สองแบบ ซึ่งโปรแกรมอีเมลแต่ละโปรแกรมอ่านไม่ตรงกัน",
     "a MIME boundary line with more text after it, which mail programs read differently":
         "เส้นแบ่งส่วนของอีเมลที่มีข้อความอื่นต่อท้าย ซึ่งโปรแกรมอีเมลแต่ละโปรแกรมแบ่งส่วนไม่ตรงกัน",
     "an attached message that could not be decoded": "อีเมลที่แนบมาซึ่งแปลงรหัสกลับไม่ได้",

@@ -68,6 +68,7 @@ PARSE_SITES = [
     parse.AMBIGUOUS_DELIMITER,                                            # _message_as_read
     parse.TWO_TRANSFER_ENCODINGS,                                         # _both_transfer_readings
     parse.PAST_PADDING,                                                   # _past_padding_readings
+    parse.TWO_CHARSETS,                                                   # _both_charset_readings
     "an attached message that could not be decoded",                      # _expand_encoded
     f"a message nested past {MAX_DEPTH} levels",                          # _expand_encoded
     "a body encrypted with OpenPGP",                                      # parse_mail
@@ -340,7 +341,8 @@ SOURCES = {"gateway/pipeline/parse.py": parse, "gateway/pipeline/file_texts.py":
 BARE = {("gateway/pipeline/parse.py", "what"), ("gateway/pipeline/outlook.py", "str(exc)"),
         ("gateway/pipeline/parse.py", "AMBIGUOUS_DELIMITER"),
         ("gateway/pipeline/parse.py", "TWO_TRANSFER_ENCODINGS"),
-        ("gateway/pipeline/parse.py", "PAST_PADDING")}  # their phrases are in the list above
+        ("gateway/pipeline/parse.py", "PAST_PADDING"),
+        ("gateway/pipeline/parse.py", "TWO_CHARSETS")}  # their phrases are in the list above
 # Numbers a phrase takes from a local variable (a limit's value comes from the module).
 LOCAL_NUMBERS = {"timeout", "done.returncode", "weight"}
 
