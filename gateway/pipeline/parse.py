@@ -903,19 +903,12 @@ def _both_charset_readings(message: email.message.Message, reading: _Reading) ->
         shape = part.get_content_type()
         copies = []
         for label in labels[:4]:
-            copy = email.message.Message()
-            for key, value in part.raw_items():
-                if key.lower().startswith("content-") and key.lower() != "content-type":
-                    copy.set_raw(key, value)
+            copy = _copy_without(part, "content-type")
             copy["Content-Type"] = shape
             copy.set_param("charset", label)
             copy.set_payload(payload)
             copies.append(copy)
-        for key in {k.lower() for k in part.keys() if k.lower().startswith("content-")}:
-            del part[key]
-        part["Content-Type"] = "multipart/mixed"
-        part.set_boundary(f"two-charsets-{id(part):x}")
-        part.set_payload(copies)
+        _replace_with(part, copies)
 
 
 PAST_PADDING = "a part whose base64 goes on after its padding"
@@ -962,17 +955,28 @@ def _as_readings(part: email.message.Message, readings: list[tuple[str, str]]) -
     (body, file, PDF)."""
     copies = []
     for decoding, payload in readings:
-        copy = email.message.Message()
-        for key, value in part.raw_items():
-            if key.lower().startswith("content-") and key.lower() != "content-transfer-encoding":
-                copy.set_raw(key, value)
+        copy = _copy_without(part, "content-transfer-encoding")
         copy.set_raw("Content-Transfer-Encoding", decoding)
         copy.set_payload(payload)
         copies.append(copy)
+    _replace_with(part, copies)
+
+
+def _copy_without(part: email.message.Message, field: str) -> email.message.Message:
+    """A new part with `part`'s Content-* fields but `field`, as they came."""
+    copy = email.message.Message()
+    for key, value in part.raw_items():
+        if key.lower().startswith("content-") and key.lower() != field:
+            copy.set_raw(key, value)
+    return copy
+
+
+def _replace_with(part: email.message.Message, copies: list[email.message.Message]) -> None:
+    """`part` made a multipart/mixed of `copies`, each read as a part is."""
     for key in {k.lower() for k in part.keys() if k.lower().startswith("content-")}:
         del part[key]
     part["Content-Type"] = "multipart/mixed"
-    part.set_boundary(f"two-readings-{id(part):x}")
+    part.set_boundary(f"readings-{id(part):x}")
     part.set_payload(copies)
 
 

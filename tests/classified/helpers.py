@@ -207,3 +207,19 @@ def assert_one_letter_sealed(d, queue_id: str, marker: str = MARKER, folder: str
     assert (d.data_dir / "secret" / queue_id / "raw.sgv").read_bytes()[:4] == b"SGV1"
     assert maildir(d, folder) == []
     assert files_containing(d.data_dir, marker) == []
+
+
+def assert_decrypted_and_resealed(d, queue_id: str, pdf: bytes, reg_key, reg_cert, gateway_cert) -> None:
+    """An S/MIME letter encrypted to the gateway: registered in the secret book, its PDF
+    decrypted and sealed again for the registrar, no plaintext on disk or in the log."""
+    wait_processed(d, registrar=1)
+    [entry] = d.register()
+    assert (entry["secrecy"], entry["book"]) == ("confidential", "secret")
+    [sealed] = maildir(d, "latkrabang.secret")
+    entity = check_inner_signature(registrar_open(sealed.read_bytes(), reg_key, reg_cert), gateway_cert)
+    forwarded = email.message_from_bytes(entity, policy=email.policy.default)
+    original = [p for p in forwarded.iter_parts() if p.get_content_type() == "message/rfc822"][0].get_content()
+    assert pdf in [p.get_content() for p in original.iter_attachments()]
+    assert (d.data_dir / "secret" / queue_id / "arrival.sgv").exists()
+    assert files_containing(d.data_dir, MARKER) == []
+    assert log_lines_containing(d, MARKER) == []

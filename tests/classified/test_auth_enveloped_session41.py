@@ -26,8 +26,8 @@ from gateway.secrecy.auth_enveloped import NOT_OURS, UNSUPPORTED, GcmParameters,
 from gateway.secrecy.envelope import _incoming_encrypted_der
 from gateway.secrecy.errors import SecrecyError
 from tests.classified.helpers import (
-    LATKRABANG, MARKER, add_registrar, check_inner_signature, db_rows, files_containing, log_lines_containing,
-    make_gateway_key, maildir, registrar_open, wait_processed,
+    LATKRABANG, MARKER, add_registrar, assert_decrypted_and_resealed, db_rows, files_containing, make_gateway_key,
+    wait_processed,
 )
 from tests.letters import SEED_REFERENCE, letter, make_pdf
 from tests.secrecy.certs import make_cert, pem
@@ -256,18 +256,7 @@ def test_an_aes_gcm_letter_to_the_gateway_is_registered_and_resealed_for_the_reg
     inner = letter(subject="ignored", body=f"ที่ {SEED_REFERENCE}\nเรื่อง {MARKER}\n",
                    files=[("2569_dds_0403_57.pdf", pdf)])
     queue_id = d.send(_letter_smime(gateway_cert, inner, tmp_path, "gcm-1"), LATKRABANG)
-    wait_processed(d, registrar=1)
-
-    [entry] = d.register()
-    assert (entry["secrecy"], entry["book"]) == ("confidential", "secret")
-    [sealed] = maildir(d, "latkrabang.secret")
-    entity = check_inner_signature(registrar_open(sealed.read_bytes(), reg_key, reg_cert), gateway_cert)
-    forwarded = email.message_from_bytes(entity, policy=email.policy.default)
-    original = [p for p in forwarded.iter_parts() if p.get_content_type() == "message/rfc822"][0].get_content()
-    assert pdf in [p.get_content() for p in original.iter_attachments()]
-    assert (d.data_dir / "secret" / queue_id / "arrival.sgv").exists()
-    assert files_containing(d.data_dir, MARKER) == []
-    assert log_lines_containing(d, MARKER) == []
+    assert_decrypted_and_resealed(d, queue_id, pdf, reg_key, reg_cert, gateway_cert)
     assert any(e.get("event") == "incoming_smime_decrypted" and e.get("cipher") == "aes-gcm" for e in d.events())
 
 

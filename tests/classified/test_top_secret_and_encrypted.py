@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from pypdf import PdfReader, PdfWriter
 
 from tests.classified.helpers import (
-    LATKRABANG, MARKER, classified_letter, add_registrar, check_inner_signature, db_rows, files_containing,
-    log_lines_containing, make_gateway_key, maildir, registrar_open, wait_processed,
+    LATKRABANG, MARKER, classified_letter, add_registrar, assert_decrypted_and_resealed, check_inner_signature, db_rows,
+    files_containing, log_lines_containing, make_gateway_key, maildir, registrar_open, wait_processed,
 )
 from gateway.spool import Spool
 from tests.letters import SEED_DATE, SEED_REFERENCE, letter, make_pdf
@@ -109,18 +109,7 @@ def test_smime_to_the_gateway_is_reencrypted_for_the_registrar(daemon_factory):
     inner = letter(subject="ignored", body=f"ที่ {SEED_REFERENCE}\nเรื่อง {MARKER}\n",
                    files=[("2569_dds_0403_57.pdf", pdf)])
     queue_id = d.send(_smime_to(gateway_cert, inner, f"plan {MARKER}"), LATKRABANG)
-    wait_processed(d, registrar=1)
-
-    [entry] = d.register()
-    assert (entry["secrecy"], entry["book"]) == ("confidential", "secret")
-    [sealed] = maildir(d, "latkrabang.secret")
-    entity = check_inner_signature(registrar_open(sealed.read_bytes(), reg_key, reg_cert), gateway_cert)
-    forwarded = email.message_from_bytes(entity, policy=email.policy.default)
-    original = [p for p in forwarded.iter_parts() if p.get_content_type() == "message/rfc822"][0].get_content()
-    assert pdf in [p.get_content() for p in original.iter_attachments()]  # decrypted, then re-sealed
-    assert (d.data_dir / "secret" / queue_id / "arrival.sgv").exists()
-    assert files_containing(d.data_dir, MARKER) == []
-    assert log_lines_containing(d, MARKER) == []
+    assert_decrypted_and_resealed(d, queue_id, pdf, reg_key, reg_cert, gateway_cert)
 
 
 def _password_pdf(text: str) -> bytes:
