@@ -32,6 +32,7 @@ from gateway.pipeline import file_texts, outlook
 from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads an address field's text once)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from gateway.pipeline.unread_words import why_unread
+from gateway.secrecy import ber
 from rules.markings import _pdf_unreadable, decode_header_text, html_readings, html_texts, raw_header_text
 from rules.files import is_signed_file, signed_file_name
 from rules.model import Attachment, ParsedMail
@@ -1080,6 +1081,8 @@ def _is_cms_file(declared: str, filename: str | None, der: bytes) -> bool:
         return True
     if kind != "cms":
         return False
+    if not ber.within_limit(file_texts.cms_der(der) or der):
+        return True  # a signed or encrypted container no one writes so: `_opaque_signed` says it is unread
     try:
         from asn1crypto import cms
 
@@ -1099,6 +1102,10 @@ def _opaque_signed(der: bytes, smime_type: str) -> tuple[bytes | None, str | Non
     smime_type = str(smime_type or "").lower()
     if smime_type in _NOT_SIGNED:
         return None, None
+    if not ber.within_limit(file_texts.cms_der(der) or der):
+        # Hundreds of thousands of BER elements: asn1crypto would take minutes to read
+        # them (gateway/secrecy/ber.py), and no client writes a letter so.
+        return None, "an S/MIME signed letter that could not be unwrapped"
     try:
         from asn1crypto import cms
 
@@ -1121,6 +1128,8 @@ def _smime_encrypted(der: bytes, smime_type: str) -> bool:
     """An S/MIME file that is enveloped (encrypted) data, by its smime-type or its DER."""
     if str(smime_type or "").lower() in ("enveloped-data", "authenveloped-data"):
         return True
+    if not ber.within_limit(file_texts.cms_der(der) or der):
+        return False  # `_opaque_signed` said it could not be read
     try:
         from asn1crypto import cms
 

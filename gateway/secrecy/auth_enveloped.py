@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from gateway.secrecy import ber
 from gateway.secrecy.errors import SecrecyError
 
 # RFC 5084 3.2: the ICV (tag) is 12 to 16 octets; 12 by default.
@@ -53,12 +54,18 @@ def is_auth_enveloped(der: bytes) -> bool:
 def decrypt_auth_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: ANN001 - GatewayKey
     """(the decrypted MIME entity, the gateway key that opened it). `keys`: objects with
     `certificate` and `private_key`, tried in order. SecrecyError otherwise."""
+    if not ber.within_limit(der):
+        raise SecrecyError("the S/MIME authEnveloped-data cannot be read")
     try:
         data = cms.ContentInfo.load(der)["content"]
         eci = data["auth_encrypted_content_info"]
         cipher = eci["content_encryption_algorithm"]["algorithm"].native
         params = eci["content_encryption_algorithm"]["parameters"]
-        ciphertext = eci["encrypted_content"].native or b""
+        encrypted = eci["encrypted_content"]
+        # Joined here in one pass: asn1crypto's `.native` joins a constructed one's
+        # pieces by repeated concatenation (gateway/secrecy/ber.py).
+        ciphertext = ber.octets(encrypted.contents or b"", encrypted.method == 1) \
+            if encrypted.contents is not None else b""
         tag = data["mac"].native
         attributes = data["auth_attrs"]
         # RFC 5083 2.1: the authenticated attributes are authenticated as a SET OF, not

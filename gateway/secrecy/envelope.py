@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from gateway.secrecy import ber
 from gateway.secrecy.auth_enveloped import UNSUPPORTED, decrypt_auth_enveloped
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.keys import KeyStore, registrar_cert_problem
@@ -246,6 +247,8 @@ AUTH_ENVELOPED = UNSUPPORTED
 
 
 def _content_type(der: bytes) -> str | None:
+    if not ber.within_limit(der):
+        return None  # asn1crypto would take minutes to find where it ends (gateway/secrecy/ber.py)
     try:
         return cms.ContentInfo.load(der)["content_type"].native
     except Exception:  # noqa: BLE001 - not DER

@@ -323,3 +323,44 @@ def test_the_recipient_info_of_our_key_is_found_among_others(ours, tmp_path):
     counting = Key(_Counting(ours.private_key), ours.certificate)
     assert decrypt_auth_enveloped(_der(smime), [counting])[0].replace(b"\r\n", b"\n") == ENTITY.replace(b"\r\n", b"\n")
     assert counting.private_key.decryptions == 1
+
+
+def _streamed(der: bytes, piece: int) -> bytes:
+    """The same CMS as a streaming encoder writes it: indefinite lengths around the
+    content, the ciphertext a constructed OCTET STRING of `piece`-byte pieces."""
+    info = cms.ContentInfo.load(der)
+    data = info["content"]
+    eci = data["auth_encrypted_content_info"]
+    text = eci["encrypted_content"].native
+    pieces = b"".join(b"\x04" + _length(len(c)) + c for c in (text[i:i + piece] for i in range(0, len(text), piece)))
+    eci_ber = (b"\x30\x80" + eci["content_type"].dump() + eci["content_encryption_algorithm"].dump()
+               + b"\xa0\x80" + pieces + b"\x00\x00" + b"\x00\x00")
+    body = data["version"].dump() + data["recipient_infos"].dump() + eci_ber + data["mac"].dump()
+    return b"\x30\x80" + info["content_type"].dump() + b"\xa0\x80\x30\x80" + body + b"\x00\x00" * 3
+
+
+def _length(n: int) -> bytes:
+    return bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+
+
+def test_a_streamed_ciphertext_in_pieces_opens(ours, tmp_path):
+    entity = ENTITY + b"x" * 50_000
+    (tmp_path / "big").write_bytes(entity)
+    der = _der(_openssl(ours.certificate, entity, tmp_path, "-aes-256-gcm"))
+    for piece in (1000, 7):
+        assert decrypt_auth_enveloped(_streamed(der, piece), [ours])[0].replace(b"\r\n", b"\n") \
+            == entity.replace(b"\r\n", b"\n")
+
+
+def test_a_ciphertext_in_a_million_pieces_is_refused_at_once(ours, tmp_path):
+    """asn1crypto found the end of each indefinite level by parsing all inside it and
+    joined the pieces by repeated concatenation: 1 MB in 1-byte pieces held the pipeline
+    runner 31 s, 6 MB a minute, encrypted to no key at all (session 41's red team)."""
+    import time
+
+    der = _der(_openssl(ours.certificate, ENTITY + b"x" * 1_000_000, tmp_path, "-aes-256-gcm"))
+    streamed = _streamed(der, 1)
+    started = time.process_time()
+    with pytest.raises(SecrecyError, match="cannot be read"):
+        decrypt_auth_enveloped(streamed, [ours])
+    assert time.process_time() - started < 10
