@@ -166,36 +166,94 @@ register()
 # page so written was filed ordinary until session 41. Not only the first 1024 bytes the
 # prescan reads: a parser that meets a later `<meta charset>` changes the encoding and
 # reads the page again (13.2.3.4), so every declaration in the first DECLARED_WITHIN
-# bytes gives a reading of its own (at most MAX_DECLARED of them).
+# bytes gives a reading of its own.
 DECLARED_WITHIN = 65536
-MAX_DECLARED = 4
-_META_CHARSET = re.compile(
-    rb"""<meta\b[^>]{0,512}?\bcharset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
+# The codecs (of every encoding a browser knows) whose text can hold a Thai letter: a
+# declaration of any other (Shift_JIS, Big5, EUC-KR, ISO-8859-2...) cannot show a
+# marking, and reading the page by it only costs time. With these few, how many
+# declarations a page holds is no limit a forger can fill before the one that counts
+# (a meta in a <script> string is seen by the prescan and not by the parser, which
+# then changes the encoding at the real one).
+THAI_CAPABLE = frozenset({"utf-8", "gb18030", "cp874", "tis-620", "iso8859-11"})
+_THAI = re.compile(r"[\u0e00-\u0e7f]")
 _XML_DECLARATION = re.compile(rb"""\s*<\?xml\b[^<>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
 # WHATWG: a meta that names UTF-16 means UTF-8 (the prescan read ASCII bytes), and
 # x-user-defined means windows-1252.
 _META_INSTEAD = {"utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8", "utf-16-le": "utf-8",
                  "utf-16-be": "utf-8", "x-user-defined": "cp1252"}
+_SPACE = b" \t\n\r\f"
+_CONTENT_CHARSET = re.compile(rb"""charset\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s;"']+))""", re.I)
 
 
 def declared_codecs(data: bytes) -> list[str]:
     """The codecs the document's own declarations name (its XML declaration, then its
-    `<meta>` charsets in order), each once; labels no codec knows left out."""
+    `<meta>` charsets in order), each once, labels no codec knows left out. The metas
+    are found as WHATWG's prescan finds them (HTML 13.2.3.2): comments skipped,
+    attribute values read whole, quoted ones with any `>` in them; in one pass."""
     head = data[:DECLARED_WITHIN]
     labels = []
     if (found := _XML_DECLARATION.match(head)) is not None:
-        labels.append(found[1].decode("ascii").lower())
-    for meta in _META_CHARSET.finditer(head):
-        label = meta[1].decode("ascii").lower()
-        labels.append(_META_INSTEAD.get(label, label))
-        if len(labels) > 2 * MAX_DECLARED:
-            break
+        labels.append(found[1].decode("ascii", "replace").lower())
     out: list[str] = []
-    for label in labels:
-        codec = codec_of(label)
-        if codec is not None and codec not in out:
+    for label in labels + list(_meta_labels(head.lower())):
+        codec = codec_of(label.strip())
+        if codec in THAI_CAPABLE and codec not in out:
             out.append(codec)
-    return out[:MAX_DECLARED]
+    return out
+
+
+def _meta_labels(low: bytes):
+    """The charset labels of the `<meta>` elements of lower-cased bytes, in order."""
+    at, end = 0, len(low)
+    while (lt := low.find(b"<", at)) >= 0:
+        if low.startswith(b"<!--", lt):
+            close = low.find(b"-->", lt + 4)
+            at = end if close < 0 else close + 3
+            continue
+        if low.startswith(b"<meta", lt) and lt + 5 < end and low[lt + 5] in _SPACE + b"/":
+            at, attributes = _attributes(low, lt + 5)
+            label = attributes.get(b"charset")
+            if label is None and attributes.get(b"http-equiv", b"").strip() == b"content-type":
+                found = _CONTENT_CHARSET.search(attributes.get(b"content", b""))
+                label = next((g for g in found.groups() if g is not None), None) if found else None
+            if label:
+                text = label.decode("ascii", "replace").strip()
+                yield _META_INSTEAD.get(text, text)
+            continue
+        at = lt + 1
+
+
+def _attributes(low: bytes, at: int) -> tuple[int, dict[bytes, bytes]]:
+    """(where the tag ends, its attributes, the first of each name) from `at` inside it."""
+    attributes: dict[bytes, bytes] = {}
+    end = len(low)
+    while at < end:
+        while at < end and low[at] in _SPACE + b"/":
+            at += 1
+        if at >= end or low[at] == 0x3E:  # ">"
+            return at + 1, attributes
+        start = at
+        while at < end and low[at] not in _SPACE + b"/=>":
+            at += 1
+        name = low[start:at]
+        while at < end and low[at] in _SPACE:
+            at += 1
+        value = b""
+        if at < end and low[at] == 0x3D:  # "="
+            at += 1
+            while at < end and low[at] in _SPACE:
+                at += 1
+            if at < end and low[at] in b"\"'":
+                close = low.find(low[at:at + 1], at + 1)
+                close = end if close < 0 else close
+                value, at = low[at + 1:close], close + 1
+            else:
+                start = at
+                while at < end and low[at] not in _SPACE + b">":
+                    at += 1
+                value = low[start:at]
+        attributes.setdefault(name, value)
+    return end, attributes
 
 
 def declared_readings(data: bytes, used: str | None) -> list[str]:
@@ -213,6 +271,8 @@ def declared_readings(data: bytes, used: str | None) -> list[str]:
             own = data.decode(codec, "replace")
         except (LookupError, ValueError):
             continue
+        if not _THAI.search(own):
+            continue  # no Thai letter, so no marking (a Chinese page read as the GBK it is)
         plain = decode_bytes(data, used) if plain is None else plain
         if own != plain and own not in out:
             out.append(own)

@@ -15,7 +15,7 @@ import base64
 
 import pytest
 
-from gateway.pipeline.charsets import DECLARED_WITHIN, declared_codecs, declared_readings
+from gateway.pipeline.charsets import DECLARED_WITHIN, THAI_CAPABLE, declared_codecs, declared_readings
 from gateway.secrecy.markings import classify_raw
 from tests.letters import letter, make_pdf
 
@@ -108,7 +108,47 @@ def test_declarations():
 
 
 def test_many_declarations_cost_a_bounded_number_of_readings():
+    """Only a codec whose text can hold a Thai letter gives a reading (THAI_CAPABLE)."""
     data = b"".join(f'<meta charset="{label}">'.encode() for label in
                     ["gbk", "big5", "shift_jis", "euc-kr", "koi8-r", "iso-8859-5", "cp1251", "cp1250"] * 1000)
-    assert len(declared_codecs(data)) <= 4
-    assert len(declared_readings(data + "ข".encode("gb18030"), None)) <= 4
+    assert declared_codecs(data) == ["gb18030"]
+    assert len(declared_readings(data + "ข".encode("gb18030"), None)) <= len(THAI_CAPABLE)
+
+
+@pytest.mark.parametrize("head", [
+    '<meta name="x>y" charset="gbk">',  # a ">" inside a quoted value does not end the tag
+    '<meta content="' + "a" * 600 + '" charset="gbk">',  # a long attribute before it
+    '<meta charset="x-unknown">' * 9 + '<meta charset="gbk">',  # unknown labels are skipped
+    "<!--" + '<meta charset="utf-8">' * 9 + '--><meta charset="gbk">',  # comments are skipped
+    "<!--" + "".join(f'<meta charset="{c}">' for c in ("shift_jis", "euc-kr", "big5", "iso-8859-2")) + '--><meta charset="gbk">',
+    # Seen by the prescan and not by the parser, which changes the encoding at the real meta.
+    "<script>var s = '" + "".join(f'<meta charset="{c}">' for c in ("shift_jis", "euc-kr", "big5", "iso-8859-2", "koi8-r"))
+    + "';</script><meta charset=gbk>",
+    "<meta http-equiv=Content-Type content='text/html; charset=\"gbk\"'>",
+], ids=range(7))
+def test_a_meta_found_as_the_prescan_finds_it(head):
+    """Session 41's red team: each of these a browser reads as GBK (so as Thai), and the
+    first scan with a regular expression did not."""
+    data = _html(head)
+    assert classify_raw(_with_file("plan.html", data)).level == "secret"
+    raw = (b"From: saraban.dds@bangkok.go.th\r\nTo: saraban.latkrabang@bangkok.go.th\r\nSubject: plan\r\n"
+           b"Message-ID: <declared-3@dds.bangkok.go.th>\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data))
+    assert classify_raw(raw).level == "secret"
+
+
+def test_a_chinese_page_declared_in_four_charsets_costs_no_reading():
+    """A page whose declared readings hold no Thai letter gets none (the red team's 29 MB
+    page declaring four charsets took five times as long to read)."""
+    page = ("<html><head>" + "".join(f'<meta charset="{c}">' for c in ("gbk", "big5", "shift_jis", "euc-kr"))
+            + "</head><body>" + "<p>会议通知 第三季度计划</p>" * 200 + "</body></html>").encode("gb18030")
+    assert declared_readings(page, None) == []
+
+
+def test_the_prescan_is_one_pass():
+    import time
+
+    for data in (b"<meta " * 20000, b'<meta a="' * 20000, b"<!--" * 30000, b"<meta a=" + b"x" * 60000):
+        started = time.process_time()
+        declared_codecs(data)
+        assert time.process_time() - started < 2
