@@ -464,6 +464,34 @@ def pages_read(pages: int) -> list[int]:
     return sorted(set(range(min(pages, MARKING_PAGES))) | set(range(max(0, pages - MARKING_LAST), pages)))
 
 
+# TIS-620's Thai bytes (0xA1-0xFB) as a font without a /ToUnicode map gives them: the
+# Latin-1 letters of the same codes (WinAnsi), "ÅÑºÁÒ¡" for ลับมาก. Old Thai fonts and
+# templates (the 8-bit "PSL" and "AngsanaUPC"-era ones) draw Thai so; every viewer
+# shows the Thai, the text layer holds the Latin letters, and a ลับมาก letter so typed
+# was ordinary until session 41 (its red team). Such a page is also read as TIS-620.
+_LEGACY_THAI = str.maketrans({chr(code): bytes([code]).decode("cp874", "replace") for code in range(0xA1, 0xFC)})
+_LEGACY_CODES = re.compile("[\u00a1-\u00fb]")
+LEGACY_LEAST, LEGACY_SHARE = 3, 0.5
+
+
+def legacy_thai_reading(text: str) -> str | None:
+    """The lines of `text` whose Latin-1 letters are at least LEGACY_SHARE of their
+    characters (and at least LEGACY_LEAST: a French or German line holds a few), read
+    as the TIS-620 Thai of the same codes, the other lines as they are; None when no
+    line is so. By line: a stamp line drawn in the old font on a page typed in another
+    is a line of its own."""
+    if not _LEGACY_CODES.search(text):
+        return None
+    lines = text.split("\n")
+    changed = False
+    for i, line in enumerate(lines):
+        high = len(_LEGACY_CODES.findall(line))
+        if high >= LEGACY_LEAST and high >= LEGACY_SHARE * len(line.replace(" ", "").replace("\t", "")):
+            lines[i] = line.translate(_LEGACY_THAI)
+            changed = True
+    return "\n".join(lines) if changed else None
+
+
 def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
                   ) -> tuple[int, dict[int, str], dict[int, str], list[str]] | None:
     """(page count, the text of every page in page order, what each page of `wanted`
@@ -514,6 +542,8 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
             other[n] = ""
         if scanned:
             other[n] = "\n".join(filter(None, (other[n], *scanned)))
+        if (legacy := legacy_thai_reading(raw)) is not None:
+            other[n] = "\n".join(filter(None, (other[n], legacy)))
         # Last: its annotations are now drawn into the page when it had any.
         flattened = page.raw is None
         scans.drawings(n, document[n] if flattened else page, other, flattened)
