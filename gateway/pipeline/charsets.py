@@ -176,7 +176,8 @@ DECLARED_WITHIN = 65536
 # then changes the encoding at the real one).
 THAI_CAPABLE = frozenset({"utf-8", "gb18030", "cp874", "tis-620", "iso8859-11"})
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
-_XML_DECLARATION = re.compile(rb"""\s*<\?xml\b[^<>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+# An XML declaration's encoding (its pseudo-attribute, quoted either way).
+XML_ENCODING = re.compile(rb"""\s*<\?xml\b[^<>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
 # WHATWG: a meta that names UTF-16 means UTF-8 (the prescan read ASCII bytes), and
 # x-user-defined means windows-1252.
 _META_INSTEAD = {"utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8", "utf-16-le": "utf-8",
@@ -192,7 +193,7 @@ def declared_codecs(data: bytes) -> list[str]:
     attribute values read whole, quoted ones with any `>` in them; in one pass."""
     head = data[:DECLARED_WITHIN]
     labels = []
-    if (found := _XML_DECLARATION.match(head)) is not None:
+    if (found := XML_ENCODING.match(head)) is not None:
         labels.append(found[1].decode("ascii", "replace").lower())
     out: list[str] = []
     for label in labels + list(_meta_labels(head.lower())):

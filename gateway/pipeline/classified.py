@@ -210,10 +210,11 @@ def _unread(mail: ParsedMail | None) -> list[Finding]:
 
 
 def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
-    from gateway.secrecy.envelope import AUTH_ENVELOPED
+    from gateway.secrecy.auth_enveloped import UNSUPPORTED
 
     facts = LetterFacts(secrecy="confidential")
-    if arrival.error == AUTH_ENVELOPED:
+    if arrival.error == UNSUPPORTED:
+        # authEnveloped-data in a cipher other than AES-GCM (ChaCha20-Poly1305, RFC 8103).
         # Its sender may well have encrypted to the gateway's certificate: what to change
         # is the cipher, which their client lets them choose.
         finding = Finding(

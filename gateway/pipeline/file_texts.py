@@ -474,7 +474,6 @@ def _xml_unescape(text: str) -> str:
 _TAG = re.compile(r"<[^<>]*>")  # never past the next "<": linear on hostile XML
 
 
-_XML_ENCODING = re.compile(rb"""\s*<\?xml\b[^<>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
 
 
 def _xml_codec(label: str) -> str:
@@ -516,7 +515,7 @@ def _xml_doc(xml: bytes) -> str:
     elif xml[:2] in (b"<\0", b"\0<"):  # UTF-16 without its byte order mark
         doc = xml.decode("utf-16-le" if xml[:1] == b"<" else "utf-16-be", "replace")
     else:
-        declared = _XML_ENCODING.match(xml[:200])
+        declared = charsets.XML_ENCODING.match(xml[:200])
         codec = _xml_codec(declared[1].decode("ascii")) if declared else "utf-8-sig"
         doc = xml.decode(codec, "replace")
     doc = _without_comments(doc)

@@ -28,6 +28,7 @@ from gateway.secrecy.errors import SecrecyError
 GCM_KEY_BYTES = {"aes128_gcm": 16, "aes192_gcm": 24, "aes256_gcm": 32}
 MIN_TAG, MAX_TAG = 12, 16
 NOT_OURS = "the message is not encrypted to any gateway key"
+UNREADABLE = "the S/MIME authEnveloped-data cannot be read"
 UNSUPPORTED = "encrypted as authEnveloped-data with a cipher other than AES-GCM, which the gateway does not decrypt"
 
 
@@ -55,7 +56,7 @@ def decrypt_auth_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: A
     """(the decrypted MIME entity, the gateway key that opened it). `keys`: objects with
     `certificate` and `private_key`, tried in order. SecrecyError otherwise."""
     if not ber.within_limit(der):
-        raise SecrecyError("the S/MIME authEnveloped-data cannot be read")
+        raise SecrecyError(UNREADABLE)
     try:
         data = cms.ContentInfo.load(der)["content"]
         eci = data["auth_encrypted_content_info"]
@@ -73,16 +74,16 @@ def decrypt_auth_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: A
         aad = b"\x31" + attributes.dump()[1:] if attributes.native is not None else b""
         recipients = list(data["recipient_infos"])
     except Exception:  # noqa: BLE001 - any reading failure is the sender's malformed CMS
-        raise SecrecyError("the S/MIME authEnveloped-data cannot be read") from None
+        raise SecrecyError(UNREADABLE) from None
     if cipher not in GCM_KEY_BYTES:
         raise SecrecyError(UNSUPPORTED)
     try:
         gcm = GcmParameters.load(params.dump())
         nonce, icvlen = gcm["aes_nonce"].native, gcm["aes_icvlen"].native
     except Exception:  # noqa: BLE001
-        raise SecrecyError("the S/MIME authEnveloped-data cannot be read") from None
+        raise SecrecyError(UNREADABLE) from None
     if not (MIN_TAG <= icvlen <= MAX_TAG) or len(tag) != icvlen or not nonce:
-        raise SecrecyError("the S/MIME authEnveloped-data cannot be read")
+        raise SecrecyError(UNREADABLE)
     for key in keys:
         # The first RecipientInfo that names the key, as OpenSSL's CMS_decrypt takes it:
         # each one tried costs an RSA decryption, and a forger's letter of 25 MB holds

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from gateway.secrecy import ber
-from gateway.secrecy.auth_enveloped import UNSUPPORTED, decrypt_auth_enveloped
+from gateway.secrecy.auth_enveloped import decrypt_auth_enveloped
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.keys import KeyStore, registrar_cert_problem
 
@@ -240,10 +240,6 @@ def _enveloped_der(smime_message: bytes) -> bytes:
 _ENCRYPTED_TYPES = {"enveloped-data", "authenveloped-data"}
 _ENCRYPTED_DER = {"enveloped_data", "authenticated_enveloped_data"}
 
-
-# authEnveloped-data in a cipher other than AES-GCM (ChaCha20-Poly1305, RFC 8103): the
-# sender's client can choose AES instead, and the notice says so.
-AUTH_ENVELOPED = UNSUPPORTED
 
 
 def _content_type(der: bytes) -> str | None:
