@@ -33,7 +33,8 @@ from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads 
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from gateway.pipeline.unread_words import why_unread
 from gateway.secrecy import ber
-from rules.markings import _pdf_unreadable, decode_header_text, html_readings, html_texts, raw_header_text
+from rules.markings import (_pdf_unreadable, decode_header_text, decoded_past_padding, html_readings, html_texts,
+                            raw_header_text)
 from rules.files import is_signed_file, signed_file_name
 from rules.model import Attachment, ParsedMail
 
@@ -783,7 +784,7 @@ def _charset_token_fixed(part: email.message.Message) -> None:
     if label is None:
         # `; (a comment) charset=gbk`: the email package names the parameter
         # "(a comment) charset".
-        found = _COMMENTED_CHARSET.search(str(part.get("content-type", "")))
+        found = _CHARSET_PARAM.search(str(part.get("content-type", "")))
         if found is not None:
             part.set_param("charset", found.group(1).lower())
         return
@@ -793,8 +794,6 @@ def _charset_token_fixed(part: email.message.Message) -> None:
     if token and token != label:
         part.set_param("charset", token)
 
-
-_COMMENTED_CHARSET = re.compile(r";\s*(?:\([^()]{0,200}\)\s*)+charset\s*=\s*\"?\s*([A-Za-z0-9._:-]{1,40})", re.I)
 
 
 def _encoded_message(part: email.message.Message) -> bool:
@@ -918,7 +917,7 @@ PAST_PADDING = "a part whose base64 goes on after its padding"
 def _past_padding_readings(message: email.message.Message, reading: _Reading) -> None:
     """A base64 part that goes on after its padding is read both ways: as Python decodes
     it (up to the padding) and as a client that decodes every padded chunk in turn does
-    (`_decoded_past_padding`). Until session 41 only the first was read and the letter
+    (`rules.markings.decoded_past_padding`). Until session 41 only the first was read and the letter
     made at least ลับ, uncertain: a ลับที่สุด page after the padding was sealed and sent to
     a registrar (or taken with 250 at DATA) instead of being refused. Runs after
     `_both_transfer_readings`, so each reading of a part with two encodings is looked at."""
@@ -927,27 +926,11 @@ def _past_padding_readings(message: email.message.Message, reading: _Reading) ->
             continue
         if PAST_PADDING not in reading.unread:
             reading.unread.append(PAST_PADDING)
-        whole = _decoded_past_padding(part.get_payload())
+        whole = decoded_past_padding(part.get_payload())
         if whole is None:
             continue
         _as_readings(part, [("base64", part.get_payload()),
                             ("base64", base64.encodebytes(whole).decode("ascii"))])
-
-
-def _decoded_past_padding(payload: str) -> bytes | None:
-    """Every padded chunk of the base64 decoded in turn and joined (what the encoder of
-    chunks one by one meant); None where a chunk is not base64 at all."""
-    out = []
-    # A split, not a search for "[^=]*=+" chunks: that one rescans the tail after the
-    # last padding from every position (20 MB took over ten minutes).
-    for body in re.split(r"=+", re.sub(r"[^A-Za-z0-9+/=]", "", payload)):
-        if not body:
-            continue
-        try:
-            out.append(base64.b64decode(body + "=" * (-len(body) % 4)))
-        except ValueError:
-            return None
-    return b"".join(out)
 
 
 def _as_readings(part: email.message.Message, readings: list[tuple[str, str]]) -> None:
@@ -1081,12 +1064,13 @@ def _is_cms_file(declared: str, filename: str | None, der: bytes) -> bool:
         return True
     if kind != "cms":
         return False
-    if not ber.within_limit(file_texts.cms_der(der) or der):
+    der = file_texts.cms_der(der) or der
+    if not ber.within_limit(der):
         return True  # a signed or encrypted container no one writes so: `_opaque_signed` says it is unread
     try:
         from asn1crypto import cms
 
-        info = cms.ContentInfo.load(file_texts.cms_der(der) or der)
+        info = cms.ContentInfo.load(der)
         kind = info["content_type"].native
         if kind in ("enveloped_data", "authenticated_enveloped_data"):
             return True  # encrypted to someone: said unread (`_signed_file`), the letter ลับ
@@ -1102,14 +1086,15 @@ def _opaque_signed(der: bytes, smime_type: str) -> tuple[bytes | None, str | Non
     smime_type = str(smime_type or "").lower()
     if smime_type in _NOT_SIGNED:
         return None, None
-    if not ber.within_limit(file_texts.cms_der(der) or der):
+    der = file_texts.cms_der(der) or der
+    if not ber.within_limit(der):
         # Hundreds of thousands of BER elements: asn1crypto would take minutes to read
         # them (gateway/secrecy/ber.py), and no client writes a letter so.
         return None, "an S/MIME signed letter that could not be unwrapped"
     try:
         from asn1crypto import cms
 
-        info = cms.ContentInfo.load(file_texts.cms_der(der) or der)
+        info = cms.ContentInfo.load(der)
         kind = info["content_type"].native
         if kind != "signed_data":
             if smime_type == "signed-data":
@@ -1128,12 +1113,13 @@ def _smime_encrypted(der: bytes, smime_type: str) -> bool:
     """An S/MIME file that is enveloped (encrypted) data, by its smime-type or its DER."""
     if str(smime_type or "").lower() in ("enveloped-data", "authenveloped-data"):
         return True
-    if not ber.within_limit(file_texts.cms_der(der) or der):
+    der = file_texts.cms_der(der) or der
+    if not ber.within_limit(der):
         return False  # `_opaque_signed` said it could not be read
     try:
         from asn1crypto import cms
 
-        kind = cms.ContentInfo.load(file_texts.cms_der(der) or der)["content_type"].native
+        kind = cms.ContentInfo.load(der)["content_type"].native
     except Exception:  # noqa: BLE001 - not DER: _opaque_signed said what it could not read
         return False
     return kind in ("enveloped_data", "authenticated_enveloped_data")

@@ -13,7 +13,8 @@ import base64
 
 import pytest
 
-from gateway.pipeline.parse import PAST_PADDING, _decoded_past_padding, parse_mail
+from gateway.pipeline.parse import PAST_PADDING, parse_mail
+from rules.markings import decoded_past_padding as _decoded_past_padding
 from gateway.secrecy.markings import classify_raw
 from tests.classified.helpers import MARKER, db_rows, files_containing
 from tests.daemon import Daemon, write_config
@@ -107,3 +108,16 @@ def test_a_long_tail_after_the_padding_is_read_in_linear_time():
     started = time.process_time()
     assert _decoded_past_padding(payload) is not None
     assert time.process_time() - started < 30
+
+
+def test_an_encoded_subject_word_that_goes_on_after_its_padding_is_read_on():
+    """The same in an RFC 2047 word (another place base64 is decoded): Python read
+    " " and stopped; the rest of the word is the Subject a client that decodes on shows."""
+    from tests.letters import letter, make_pdf, with_header
+
+    word = ("=?utf-8?B?" + base64.b64encode(b" ").decode()
+            + base64.b64encode("ลับที่สุด แผนรักษาความปลอดภัย".encode()).decode() + "?=")
+    raw = with_header(letter(subject="x", body="ส่งแผนงานมาเพื่อทราบ", files=[("a.pdf", make_pdf("cover"))]),
+                      "Subject", word)
+    found = classify_raw(raw)
+    assert (found.level, found.where) == ("top_secret", "header Subject"), found
