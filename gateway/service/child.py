@@ -24,6 +24,12 @@ def _main() -> None:
     except ValueError:  # its parent died before it could say anything
         os._exit(1)
     became_child(role, parent)  # dies with its parent, or now if that is gone already
+    # The body's modules are imported by the unpickling, and a warning said there
+    # (pyHanko's import under cryptography 51) was a line of bare text in the JSON log
+    # stream; the body sets up logging again with the daemon's level and format.
+    from gateway.service.log import setup_logging
+
+    setup_logging(process=role)
     try:
         body, args, fd = pickle.load(stdin)
     except EOFError:  # its parent died while writing it

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import structlog
@@ -83,6 +84,27 @@ def _named_process(process: str):
     return add
 
 
+_warned: set[tuple[str, str]] = set()  # (category, where) said once in this process
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python's warnings (a library's deprecation, said at its import) as one event each,
+    `python_warning`, in place of the two lines of text Python writes to stderr: they
+    broke the JSON log stream (cryptography 51's DSA deprecation, said by pyHanko's
+    import in the stamping child). Each (category, place) is said once per process, and
+    only a deprecation's own words are kept: any other warning's text may quote the
+    letter a parser was reading, as an exception's may (`failure`)."""
+    where = f"{Path(filename).name}:{lineno}"
+    if (category.__name__, where) in _warned:
+        return
+    _warned.add((category.__name__, where))
+    fields = {"category": category.__name__, "where": where}
+    if issubclass(category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)) \
+            or category.__name__.endswith("DeprecationWarning"):
+        fields["text"] = str(message)[:300]
+    structlog.get_logger("py.warnings").warning("python_warning", **fields)
+
+
 def setup_logging(level: str = "info", fmt: str = "json", process: str = "main", stream=None) -> None:
     """JSON events on stdout for the daemon; the tools pass stderr, keeping stdout for
     their own output."""
@@ -114,6 +136,7 @@ def setup_logging(level: str = "info", fmt: str = "json", process: str = "main",
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()  # the process's name is `_named_process`'s
+    warnings.showwarning = _show_warning
     # Libraries that log through stdlib logging (aiosmtpd, mail-parser, pyHanko) come
     # out as the same JSON events on stdout, warnings and above only.
     handler = logging.StreamHandler(stream)
