@@ -121,6 +121,16 @@ def _drawn_reversed(m: re.Match) -> str:
     return "".join(reversed(clusters))
 
 
+# Lao's letters and marks stand where Thai's do, 0x80 further on, and many are drawn
+# alike: "ล\u0eb1บมาก" (Lao's MAI KAN for Thai's MAI HAN-AKAT) shows ลับมาก, and ລັບມາກ
+# is Lao's own word for it. Each is read as its Thai counterpart (U+0EBB-0EBD and the
+# Khmu and HO letters have none). Until session 42 either was read as no marking.
+_LAO_AS_THAI = {cp: cp - 0x80 for cp in range(0x0E81, 0x0EE0)
+                if unicodedata.name(chr(cp), "") and unicodedata.name(chr(cp - 0x80), "")}
+_AS_THAI = {**THAI_PUA, **_LAO_AS_THAI}
+_PUA_OR_LAO = re.compile("[\uf700-\uf71a\u0e81-\u0edf]")
+
+
 def _visible(text: str) -> str:
     """NFC, no invisible characters, the Thai marks Windows fonts draw as Private Use
     Area glyphs as the marks they show (a Word letter's text layer reads "ลับที\uf70aสุด"
@@ -130,7 +140,9 @@ def _visible(text: str) -> str:
     if not text.isascii():
         if "\u202e" in text:
             text = _OVERRIDE_RTL.sub(_drawn_reversed, text)
-        text = _without_invisible(text).translate(THAI_PUA)
+        text = _without_invisible(text)
+        if _PUA_OR_LAO.search(text):  # seldom: a `translate` costs 0.24 us a character
+            text = text.translate(_AS_THAI)
         # A thin, em or ideographic space between ลับ and ที่สุด is a space to a reader
         # (category Zs), and a line or paragraph separator a line break.
         text = _OTHER_SPACE.sub(" ", text).replace("\u2028", "\n").replace("\u2029", "\n")
@@ -469,7 +481,9 @@ _SHORT_LINE = 40  # characters: a line of markings alone ("[ ลับที่�
 # normalize would drop a mark after a space instead).
 # An unknown glyph is most often a mark (above), so it closes gaps as one.
 _MARK = f"\u0e31\u0e34-\u0e3a\u0e47-\u0e4e{_UNKNOWN}"
-_GAP_AT_MARK = re.compile(f"(?<=[{_MARK}]) +(?=[\u0e01-\u0e4e{_MARK}])| +(?=[{_MARK}])")
+# Each run of spaces is tried from its first (`(?<! )`): tried from every space, a long
+# run was searched to its end from each (20,000 spaces: 4-12 s a line).
+_GAP_AT_MARK = re.compile(f"(?<=[{_MARK}]) +(?=[\u0e01-\u0e4e{_MARK}])|(?<! ) +(?=[{_MARK}])")
 # ล ... บ or ด ... ว ... น with no consonant between: where a damaged marking may be.
 _MAY_HOLD_DAMAGED = re.compile("ล[^ก-ฮ]{0,4}บ|ด[^ก-ฮ]{0,4}ว[^ก-ฮ]{0,3}น")
 # The same with a gap or an unknown glyph inside: a text whose ลับ or ด่วน itself is
@@ -488,6 +502,14 @@ _LETTER_SPACED = re.compile("(?<![\u0e01-\u0e4e])(?:[\u0e01-\u0e4e]{1,3} ){2,}[\
 def _may_hold_marking(text: str) -> bool:
     """Whether `text` may hold a marking once normalised or with its damage undone."""
     return bool(_MAY_HOLD_MARKING.search(text) or _DAMAGED_START.search(text))
+
+
+def may_hold_marking(text: str) -> bool:
+    """Whether text as a file holds it (not yet as a reader sees it) may hold a marking:
+    what a reader of a page asks before it spends more on a line."""
+    if "ล" not in text and "ด" not in text and "\u0ea5" not in text and "\u0e94" not in text:
+        return False  # every marking has one, Thai or Lao (`_LAO_AS_THAI`): most lines do not
+    return _may_hold_marking(_visible(text))
 
 
 def _damage_undone(line: str, guess: bool = True) -> list[str]:
@@ -518,6 +540,28 @@ def _damage_undone(line: str, guess: bool = True) -> list[str]:
     return out
 
 
+# What sets a head or foot line's columns apart: a tab, or four spaces and more. Each
+# column is also read as a line of its own, as a reader sees it:
+# "ที่ กท ๐๔๐๗\t\tลับมาก\t\tสำนักการระบายน้ำ" shows ลับมาก standing alone at the page's head, and was read as one
+# line that neither starts nor ends with it (until session 42). A PDF line's wide gaps
+# between words come as tabs (gateway/pipeline/pdf_inspect.py `_gapped`).
+_BLANKS = re.compile(r"[ \t]+")
+
+
+def _cells(line: str) -> list[str]:
+    """`line`'s columns, or [] when it has one: split at a run of blanks holding a tab or
+    four spaces and more (one linear search: a pattern for it backtracked on each space
+    of a long run, 9 s for 20,000)."""
+    if "\t" not in line and "    " not in line:
+        return []
+    cells, done = [], 0
+    for blank in _BLANKS.finditer(line):
+        if "\t" in blank[0] or len(blank[0]) >= 4:
+            cells.append(line[done:blank.start()])
+            done = blank.end()
+    return [*cells, line[done:]] if cells else []
+
+
 def _line_readings(visible: str) -> list[list[str]]:
     """Each non-empty line of `visible` text: its Thai-normalised reading, then those
     with a producer's damage undone (`_damage_undone`), each normalised."""
@@ -539,6 +583,11 @@ def _line_readings(visible: str) -> list[list[str]]:
         readings.append(seen)
         if not (n < TOP_LINES or n >= len(raw) - BOTTOM_LINES or len(line) <= _SHORT_LINE):
             continue  # mid-text, a long line counts only if it is markings alone: it is not
+        if n < TOP_LINES or n >= len(raw) - BOTTOM_LINES:
+            for cell in _cells(line):
+                cell = _thai_order(cell).strip() if _may_hold_marking(cell) else cell.strip()
+                if cell and cell not in seen:
+                    seen.append(cell)
         guess = guesses > 0
         if guess and _UNKNOWN_GLYPH.search(line):
             guesses -= 1

@@ -19,6 +19,7 @@ import structlog
 from gateway.pipeline.pdf_forms import FORM_DRAWS_CAP, draws_of
 from gateway.pipeline.unread_words import why_unread
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ
+from rules.markings import may_hold_marking
 from rules.thai_text import repair_sara_am
 
 
@@ -836,7 +837,8 @@ Line = tuple  # (x, y, text, from an annotation): a line's start in user space
 
 def _placed_lines(textpage, raw: str, box) -> list[Line]:
     """The lines of PDFium's reading, each with the origin of its first character (user
-    space), those a viewer does not show (outside the crop box) left out."""
+    space), those a viewer does not show (outside the crop box) left out. A line that
+    may hold a marking has its wide gaps as tabs (`_gapped`)."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
@@ -848,13 +850,53 @@ def _placed_lines(textpage, raw: str, box) -> list[Line]:
     for line in raw.split("\r\n"):
         text = line.strip()
         if text:
-            index = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, at + len(line) - len(line.lstrip()))
+            start = at + len(line) - len(line.lstrip())
+            index = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, start)
             if index >= 0 and pdfium_c.FPDFText_GetCharOrigin(textpage, index, x, y) and (
                     left - ROW_TOLERANCE <= x.value <= right + ROW_TOLERANCE
                     and bottom - ROW_TOLERANCE <= y.value <= top + ROW_TOLERANCE):
+                if " " in text and may_hold_marking(text):
+                    text = _gapped(textpage, start, text)
                 out.append((x.value, y.value, text[:MAX_LINE], False))
         at += len(line) + 2
     return out
+
+
+WIDE_GAP = 2.0  # ems: words drawn this far apart on one line stand apart to a reader
+_SPACES = re.compile(" +")
+
+
+def _gapped(textpage, start: int, text: str) -> str:
+    """`text` (PDFium's line from text index `start`) with each space between two
+    characters drawn more than WIDE_GAP ems apart as a tab: the columns of a page's head
+    (a reference number at the left, the date at the right) and a marking drawn between
+    them. PDFium reads them as one line with a space between, and a ลับมาก in its middle
+    was read as no marking (until session 42): rules/markings.py reads each column of a
+    head or foot line as a line of its own (`_cells`)."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    def box(i: int) -> tuple[float, float, float, float, float] | None:
+        index = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, start + i)
+        if index < 0 or not pdfium_c.FPDFText_GetCharBox(textpage, index, *edges):
+            return None
+        return (edges[0].value, edges[1].value, edges[2].value, edges[3].value,
+                pdfium_c.FPDFText_GetFontSize(textpage, index))
+
+    edges = [ctypes.c_double() for _ in range(4)]  # left, right, bottom, top
+    out = []
+    done = 0
+    for space in _SPACES.finditer(text):
+        before, after = box(space.start() - 1), box(space.end())
+        if before is None or after is None:
+            continue
+        # Along the line, whichever way it runs (a page's text may be turned).
+        gap = max(after[0] - before[1], before[0] - after[1], after[2] - before[3], before[2] - after[3])
+        if gap > WIDE_GAP * max(before[4], after[4]):
+            out += [text[done:space.start()], "\t"]
+            done = space.end()
+    return "".join(out) + text[done:] if out else text
 
 
 def _in_place(lines: list[Line], rotation: int) -> list[Line]:
