@@ -216,7 +216,12 @@ def test_the_child_dies_with_its_runner_killed_minus_9(letter, pki, tmp_path):
                                str(pki.sub_ca.cert_path), str(pdf)],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     try:
-        mode, pid = runner.stdout.readline().split()
+        # The child logs to the stdout it shares with the runner: its JSON events (a
+        # library's deprecation at import, `python_warning`) may come first.
+        line = runner.stdout.readline()
+        while line.startswith("{"):
+            line = runner.stdout.readline()
+        mode, pid = line.split()
         runner.kill()
         runner.wait(30)
         deadline = time.monotonic() + 20
