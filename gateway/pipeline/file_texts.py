@@ -191,8 +191,10 @@ def _is_html(declared: str, filename: str, sniffed: str) -> bool:
             or filename.endswith((".html", ".htm", ".xhtml", ".svg")))
 
 
-def text_file(data: bytes, charset: str | None, declared: str, filename: str, sniffed: str) -> list[str]:
-    """A text file's readings: its text, or an HTML file's (`html_readings`)."""
+def text_file(data: bytes, charset: str | None, declared: str, filename: str, sniffed: str,
+              unread: list[str] | None = None, what: str = "file") -> list[str]:
+    """A text file's readings: its text, or an HTML file's (`html_readings`). What
+    could not be read of it goes in `unread`, after `what`."""
     from rules.markings import html_readings
 
     texts = [_decoded(data, charset)]
@@ -207,6 +209,11 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
     # Opened in a browser (HTML, SVG, XML), the file is read by its own declaration
     # (charsets.declared_readings): a GB18030 page declared `gbk` shows Thai there.
     texts += [own for own in charsets.declared_readings(data[:8 * MAX_TEXT], charset) if own not in texts]
+    for text in list(texts):
+        if (expanded := with_internal_entities(text)) is not None:
+            texts.append(expanded[0])
+            if not expanded[1] and unread is not None:
+                unread.append(f"{what}: {ENTITIES_PAST_LIMIT}")
     if _is_html(declared, filename, sniffed):
         return [ends(reading) for text in texts for reading in html_readings(text)]
     if declared in ("text/enriched", "text/richtext") or filename.endswith((".etx", ".rtx")):
@@ -474,6 +481,58 @@ def _xml_unescape(text: str) -> str:
 _TAG = re.compile(r"<[^<>]*>")  # never past the next "<": linear on hostile XML
 
 
+
+
+# An XML document's own entities (`<!DOCTYPE svg [<!ENTITY m 'ลับมาก'>]>` ... `&m;`):
+# a browser opening an SVG or XHTML file expands them, as every XML parser does.
+_INTERNAL_SUBSET = re.compile(r"<!DOCTYPE\s[^\[>]*\[(?P<subset>[^\]]*)\]\s*>")
+_ENTITY_DECLARATION = re.compile(r"<!ENTITY\s+(?P<name>[^\s%'\"<>&;]+)\s+(?P<quote>['\"])(?P<value>[^'\"]*)(?P=quote)\s*>")
+_ENTITY_REFERENCE = re.compile(r"&(?P<name>[^\s%'\"<>&;#]+);")
+MAX_EXPANDED = 1_000_000  # characters an expansion may add: a "billion laughs" file stops there
+_ENTITY_DEPTH = 8  # entities within entities: deeper is a hostile file's, left as it stands
+
+
+ENTITIES_PAST_LIMIT = "XML entities that expand past the size read"
+
+
+def with_internal_entities(text: str) -> tuple[str, bool] | None:
+    """(`text` with the general entities its internal DTD subset declares expanded, the
+    subset itself left out; whether every reference was expanded), None when it
+    declares none. Until session 42 an SVG's `<text>&m;</text>` was read as "&m;" where
+    a browser draws ลับมาก (session 41's formats red team). An entity's value may use
+    another's, to `_ENTITY_DEPTH` deep. Every character an expansion makes, inside
+    values too, counts against MAX_EXPANDED; past it (a "billion laughs" file) the
+    references left stay as they are, and the text is not whole: what it shows cannot be
+    told, and the caller says so (`ENTITIES_PAST_LIMIT`)."""
+    if "<!ENTITY" not in text[:8 * MAX_TEXT] or (subset := _INTERNAL_SUBSET.search(text)) is None:
+        return None
+    declared: dict[str, str] = {}
+    for entity in _ENTITY_DECLARATION.finditer(subset["subset"]):
+        declared.setdefault(entity["name"], entity["value"])  # XML: the first declaration binds
+    if not declared:
+        return None
+    budget = [MAX_EXPANDED]
+    values: dict[str, str | None] = {}
+
+    def value(name: str, depth: int) -> str | None:
+        if name not in values:
+            values[name] = None  # while it is expanded: a reference to itself is a loop
+            values[name] = _ENTITY_REFERENCE.sub(lambda ref: refer(ref, depth + 1), declared[name])
+        return values[name]
+
+    def refer(ref: re.Match, depth: int) -> str:
+        if ref["name"] not in declared:
+            return ref[0]  # a name the file does not declare: shown as written
+        out = value(ref["name"], depth) if depth <= _ENTITY_DEPTH and budget[0] > 0 else None
+        if out is None or len(out) > budget[0]:
+            budget[0] = -1  # not whole
+            return ref[0]
+        budget[0] -= len(out)
+        return out
+
+    rest = text[:subset.start()] + text[subset.end():]
+    expanded = _ENTITY_REFERENCE.sub(lambda ref: refer(ref, 0), rest)
+    return expanded, budget[0] >= 0
 
 
 def _xml_codec(label: str) -> str:
@@ -2281,7 +2340,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
     if (declared.startswith("text/") or sniffed.startswith("text/") or filename.endswith(_TEXT_NAMES)
             or _SVG in (declared, sniffed)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_codec(data) is not None):
-        read = text_file(data, charset, declared, filename, sniffed)
+        read = text_file(data, charset, declared, filename, sniffed, out.unread, what)
         out.texts.extend(read)
         if read and depth <= MAX_DEPTH:
             _uuencoded_into(read[0], pdf_reader, sniff, depth, budget, what, out)
@@ -2472,7 +2531,7 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
             declared.startswith("text/") or sniffed_type.startswith("text/") or name.endswith(_TEXT_NAMES)
             or _SVG in (declared, sniffed_type)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_codec(data) is not None):
-        read = text_file(data, charset, declared, name, sniffed_type)
+        read = text_file(data, charset, declared, name, sniffed_type, out.unread, what)
         out.texts.extend(read)
         if read:
             _uuencoded_into(read[0], pdf_reader, sniff, 1, _fresh(budget), what, out)
