@@ -145,6 +145,8 @@ def _visible(text: str) -> str:
             text = text.translate(_AS_THAI)
         # A thin, em or ideographic space between ลับ and ที่สุด is a space to a reader
         # (category Zs), and a line or paragraph separator a line break.
+        if _WIDE_SPACE.search(text):
+            text = _WIDE_SPACE.sub(lambda space: _SPACES_WIDE[space[0]], text)
         text = _OTHER_SPACE.sub(" ", text).replace("\u2028", "\n").replace("\u2029", "\n")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -152,6 +154,13 @@ def _visible(text: str) -> str:
 # The braille pattern blank (U+2800) is drawn as a space though it is a symbol (So):
 # "ลับ\u2800มาก" shows ลับ มาก (until session 36 it read as no marking).
 _OTHER_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u2800\u3000]")
+# A blank wider than a space is as many spaces as it is wide (a space being about a
+# quarter of an em): an em space between a head line's columns (`_cells`: three spaces
+# and more) sets them apart as a tab does. Until session 42 each was one space, and
+# "ที่ กท ๐๔๐๗\u2003\u2003ลับที่สุด\u2003\u2003สำนัก..." read as one line, no marking.
+_SPACES_WIDE = {"\u2000": "  ", "\u2001": "    ", "\u2002": "  ", "\u2003": "    ", "\u2007": "  ",
+                "\u2800": "  ", "\u3000": "    "}
+_WIDE_SPACE = re.compile(f"[{''.join(_SPACES_WIDE)}]")
 
 
 def _thai_order(text: str) -> str:
@@ -540,23 +549,24 @@ def _damage_undone(line: str, guess: bool = True) -> list[str]:
     return out
 
 
-# What sets a head or foot line's columns apart: a tab, or four spaces and more. Each
+# What sets a head or foot line's columns apart: a tab, or three spaces and more. Each
 # column is also read as a line of its own, as a reader sees it:
 # "ที่ กท ๐๔๐๗\t\tลับมาก\t\tสำนักการระบายน้ำ" shows ลับมาก standing alone at the page's head, and was read as one
 # line that neither starts nor ends with it (until session 42). A PDF line's wide gaps
 # between words come as tabs (gateway/pipeline/pdf_inspect.py `_gapped`).
 _BLANKS = re.compile(r"[ \t]+")
+_MAX_CELLS = 50  # columns of one line that may hold a marking: a page's head has a few
 
 
 def _cells(line: str) -> list[str]:
     """`line`'s columns, or [] when it has one: split at a run of blanks holding a tab or
-    four spaces and more (one linear search: a pattern for it backtracked on each space
-    of a long run, 9 s for 20,000)."""
-    if "\t" not in line and "    " not in line:
+    three spaces and more (one linear search: a pattern for it backtracked on each space
+    of a long run, 9 s for 20,000). Two spaces are a typist's between phrases."""
+    if "\t" not in line and "   " not in line:
         return []
     cells, done = [], 0
     for blank in _BLANKS.finditer(line):
-        if "\t" in blank[0] or len(blank[0]) >= 4:
+        if "\t" in blank[0] or len(blank[0]) >= 3:
             cells.append(line[done:blank.start()])
             done = blank.end()
     return [*cells, line[done:]] if cells else []
@@ -581,20 +591,23 @@ def _line_readings(visible: str) -> list[list[str]]:
     for n, (line, first) in enumerate(zip(raw, normalised)):
         seen = [first]
         readings.append(seen)
-        if not (n < TOP_LINES or n >= len(raw) - BOTTOM_LINES or len(line) <= _SHORT_LINE):
+        edge = n < TOP_LINES or n >= len(raw) - BOTTOM_LINES
+        if not (edge or len(line) <= _SHORT_LINE):
             continue  # mid-text, a long line counts only if it is markings alone: it is not
-        if n < TOP_LINES or n >= len(raw) - BOTTOM_LINES:
-            for cell in _cells(line):
-                cell = _thai_order(cell).strip() if _may_hold_marking(cell) else cell.strip()
-                if cell and cell not in seen:
-                    seen.append(cell)
-        guess = guesses > 0
-        if guess and _UNKNOWN_GLYPH.search(line):
-            guesses -= 1
-        for other in _damage_undone(line, guess):
-            other = _thai_order(other).strip()
-            if other and other not in seen:
-                seen.append(other)
+        known = {first}  # a set beside the list: 40,000 columns were each looked for in it
+        # A head or foot line's columns are read as lines of their own (`_cells`), their
+        # damage undone as a line's: "ลับที\x00สุด" in a column was no marking.
+        cells = [cell for cell in _cells(line) if _may_hold_marking(cell)][:_MAX_CELLS] if edge else []
+        for piece in (line, *cells):
+            found = [] if piece is line else [_thai_order(piece).strip()]
+            guess = guesses > 0
+            if guess and _UNKNOWN_GLYPH.search(piece):
+                guesses -= 1
+            found += [_thai_order(other).strip() for other in _damage_undone(piece, guess)]
+            for other in found:
+                if other and other not in known:
+                    known.add(other)
+                    seen.append(other)
     return readings
 
 
@@ -621,7 +634,10 @@ def _marked_lines(text: str, region: bool = True) -> list[str]:
             levels = {w for r in run for w in _tokens_in(r, _SECRECY_TOKEN, _SECRECY_WORDS)}
             if edge or len(levels) < 2:
                 parts.extend(alone[n])
-            continue
+            if not edge:
+                continue
+            # At the head or foot, read on: one column may be markings alone and the
+            # next a label and its marking ("ชั้นความลับ: ลับ   ชั้นความเร็ว: ด่วน", `_cells`).
         if not edge:
             continue
         for line in readings:
@@ -1416,6 +1432,12 @@ class _HtmlText(HTMLParser):
             self._styled_break(tag, attrs, void=tag in _HTML_VOID)
         elif tag in ("td", "th"):
             self._line.append("\t")  # cells side by side (`cells_inline`): apart, on one line
+        elif tag == "span" and any(name == "style" and value and "mso-tab-count" in value.lower()
+                                   for name, value in attrs):
+            # Outlook's and Word's HTML writes a tab as a span of a few spaces so styled
+            # ("&nbsp; "); a tab to a reader (a head line's columns, `_cells`), a space
+            # until session 42.
+            self._line.append("\t")
         elif tag in _RUBY_ANNOTATIONS:
             self._annotation += 1
             self._aside.append("")

@@ -311,7 +311,7 @@ _RTF_HIDDEN = {b"fonttbl", b"colortbl", b"stylesheet", b"info", b"pict", b"objec
                b"listtable", b"listoverridetable", b"rsidtbl", b"generator", b"bkmkstart", b"bkmkend",
                b"fldinst", b"filetbl", b"revtbl", b"pgptbl", b"mmathPr", b"wgrffmtfilter", b"nonshppict"}
 _RTF_BREAKS = {b"par": "\n", b"line": "\n", b"sect": "\n", b"page": "\n", b"row": "\n",
-               b"tab": "\t", b"cell": "\t", b"emspace": " ", b"enspace": " ", b"qmspace": " ",
+               b"tab": "\t", b"cell": "\t", b"emspace": "\u2003", b"enspace": "\u2002", b"qmspace": "\u2005",
                b"emdash": "—", b"endash": "–", b"lquote": "‘", b"rquote": "’", b"ldblquote": "“",
                b"rdblquote": "”", b"bullet": "•"}
 # \fcharsetN -> code page (the ones Thai senders' documents carry, and Western ones).
@@ -590,6 +590,27 @@ def _xml_doc(xml: bytes) -> str:
     return "".join(out)
 
 
+_SPACE_COUNT = re.compile(r"""[\s:]c\s*=\s*["']\s*(\d{1,6})""")
+MAX_SPACES = 80  # of one `<text:s text:c>`: a line is not wider
+
+
+def _break_shown(tag: re.Match) -> str:
+    """What a break or blank element of a document's XML shows: a tab (Word's `w:tab`
+    and its alignment tab `w:ptab`, ODF's `text:tab`), a line break (`w:br`, `w:cr`,
+    `text:line-break`), or ODF's run of `c` spaces (`<text:s text:c="20"/>`). Until
+    session 42 a `w:cr` and a `w:ptab` were a space, and `text:s` one space whatever its
+    count: a head line's columns (rules/markings.py `_cells`) ran together, and a
+    ลับที่สุด between them was no marking."""
+    name = tag[0][1:].split(None, 1)[0].rstrip("/>").split(":")[-1]
+    if name in ("tab", "ptab"):
+        return "\t"
+    if name in ("br", "cr", "line-break"):
+        return "\n"
+    if name == "s" and (count := _SPACE_COUNT.search(tag[0])):
+        return " " * min(int(count[1]), MAX_SPACES)
+    return " "
+
+
 def _xml_text(xml: bytes | str, paragraph: str, breaks: str, text_tags: str | None = None) -> str:
     """The text of an XML part (bytes, or a part `_xml_doc` already read), a line per
     paragraph: `paragraph` the regex of a paragraph's end tag, `breaks` that of tags
@@ -598,7 +619,7 @@ def _xml_text(xml: bytes | str, paragraph: str, breaks: str, text_tags: str | No
     text): linear in the part's size."""
     doc = xml if isinstance(xml, str) else _xml_doc(xml)
     doc = re.sub(paragraph, "\n", doc)
-    doc = re.sub(breaks, lambda m: "\t" if "tab" in m.group(0) else ("\n" if "br" in m.group(0) or "break" in m.group(0) else " "), doc)
+    doc = re.sub(breaks, _break_shown, doc)
     if text_tags:
         # An attribute may hold ">" (`w:foo="a>b"`: the text after it was lost).
         keep = re.compile(rf"""<(?:{text_tags})(?:\s(?:[^<>"']|"[^"<]*"|'[^'<]*')*)?>([^<]*)<|(\n)|(\t)""")
@@ -641,7 +662,8 @@ def _word_xml(xml: bytes, deleted: bool = False) -> str:
     if b"sym" in xml or b"s\0y\0m" in xml:
         xml = _symbols(xml)
     # A ruby's annotation (<w:rt>, drawn above its base) ends a line of its own.
-    text = _xml_text(xml, rf"</{_NS}(?:p|rt)>", rf"<{_NS}(?:tab|br|cr)\b[^<>]*/>",
+    # `<w:tab ...></w:tab>` is a tab too, as Word reads it.
+    text = _xml_text(xml, rf"</{_NS}(?:p|rt)>", rf"<{_NS}(?:tab|ptab|br|cr)\b[^<>]*>",
                      rf"{_NS}(?:t|delText)" if deleted else rf"{_NS}t")
     if b"textpath" not in xml and b"t\0e\0x\0t\0p\0a\0t\0h" not in xml:
         return text

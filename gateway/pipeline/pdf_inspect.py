@@ -855,48 +855,97 @@ def _placed_lines(textpage, raw: str, box) -> list[Line]:
             if index >= 0 and pdfium_c.FPDFText_GetCharOrigin(textpage, index, x, y) and (
                     left - ROW_TOLERANCE <= x.value <= right + ROW_TOLERANCE
                     and bottom - ROW_TOLERANCE <= y.value <= top + ROW_TOLERANCE):
-                if " " in text and may_hold_marking(text):
+                if may_hold_marking(text):
                     text = _gapped(textpage, start, text)
                 out.append((x.value, y.value, text[:MAX_LINE], False))
         at += len(line) + 2
     return out
 
 
-WIDE_GAP = 2.0  # ems: words drawn this far apart on one line stand apart to a reader
-_SPACES = re.compile(" +")
+WIDE_GAP = 1.5  # ems of the smaller of two words a blank parts: wider, they stand apart to a reader
+NO_GAP = 0.15  # ems: a blank narrower than this shows no space (a space is a quarter of an em and more)
+_SPACES = re.compile("[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 
 def _gapped(textpage, start: int, text: str) -> str:
-    """`text` (PDFium's line from text index `start`) with each space between two
-    characters drawn more than WIDE_GAP ems apart as a tab: the columns of a page's head
-    (a reference number at the left, the date at the right) and a marking drawn between
-    them. PDFium reads them as one line with a space between, and a ลับมาก in its middle
-    was read as no marking (until session 42): rules/markings.py reads each column of a
-    head or foot line as a line of its own (`_cells`)."""
+    """`text` (PDFium's line from text index `start`) as a reader sees it drawn:
+
+    * each blank between two characters drawn more than WIDE_GAP ems apart a tab: the
+      columns of a page's head (a reference number at the left, the date at the right)
+      and a marking drawn between them. PDFium reads them as one line with a space
+      between, and a ลับมาก in its middle was read as no marking (until session 42):
+      rules/markings.py reads each column of a head or foot line as a line of its own
+      (`_cells`);
+    * a cluster drawn again over what is already drawn, the same letters, left out:
+      Chromium's PDF of a table cell in Noto Sans Thai draws สุ twice, and PDFium reads
+      "ลับที่สุดสุ", which a viewer shows as ลับที่สุด (session 42's red team). Upright
+      text only, where "over" is "left of the pen";
+    * a blank between two characters closer than NO_GAP ems left out: no space shows
+      (PDFium puts one where a cluster drawn again jumped back: "ด่วด่ น").
+
+    An em is the character's font size times the scale its matrix draws it at:
+    FPDFText_GetFontSize gives the size set by `Tf` alone, and Quartz and Distiller set
+    `1 Tf` and scale the text matrix (every word gap was then "wide"), others a large
+    `Tf` scaled down. The smaller word's em: a ลับมาก stamp in 48 points 80 points from
+    a 16-point reference stands apart, whatever its own size."""
     import ctypes
+    import math
 
     import pypdfium2.raw as pdfium_c
+
+    edges = [ctypes.c_double() for _ in range(4)]  # left, right, bottom, top
+    matrix = pdfium_c.FS_MATRIX()
 
     def box(i: int) -> tuple[float, float, float, float, float] | None:
         index = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, start + i)
         if index < 0 or not pdfium_c.FPDFText_GetCharBox(textpage, index, *edges):
             return None
+        scale = (math.sqrt(abs(matrix.a * matrix.d - matrix.b * matrix.c))
+                 if pdfium_c.FPDFText_GetMatrix(textpage, index, matrix) else 1.0)
         return (edges[0].value, edges[1].value, edges[2].value, edges[3].value,
-                pdfium_c.FPDFText_GetFontSize(textpage, index))
+                pdfium_c.FPDFText_GetFontSize(textpage, index) * scale)
 
-    edges = [ctypes.c_double() for _ in range(4)]  # left, right, bottom, top
-    out = []
-    done = 0
-    for space in _SPACES.finditer(text):
-        before, after = box(space.start() - 1), box(space.end())
-        if before is None or after is None:
+    # Upright: drawn unturned, and read left to right (PDFium reads the lines of a page
+    # shown turned by /Rotate 180 from their right end).
+    first = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, start)
+    angle = pdfium_c.FPDFText_GetCharAngle(textpage, first) if first >= 0 else -1.0
+    ends = box(0), box(len(text) - 1)
+    upright = ((0 <= angle < 0.05 or angle > 2 * math.pi - 0.05) and None not in ends
+               and ends[1][0] > ends[0][0])
+    out: list[str] = []
+    last = None  # the box of the last character kept
+    reach = -math.inf  # how far right upright text has been drawn
+    at = 0
+    while at < len(text):
+        if blank := _SPACES.match(text, at):
+            after = box(blank.end()) if blank.end() < len(text) else None
+            if last is None or after is None:
+                out.append(blank[0])
+            else:
+                # Upright, from as far right as the line is drawn (a mark PDFium reads
+                # late may sit over a letter well before it); turned, along the line
+                # whichever way it runs.
+                gap = (after[0] - reach if upright else
+                       max(after[0] - last[1], last[0] - after[1], after[2] - last[3], last[2] - after[3]))
+                em = min(last[4], after[4])
+                out.append("\t" if gap > WIDE_GAP * em else "" if gap < NO_GAP * em else blank[0])
+            at = blank.end()
             continue
-        # Along the line, whichever way it runs (a page's text may be turned).
-        gap = max(after[0] - before[1], before[0] - after[1], after[2] - before[3], before[2] - after[3])
-        if gap > WIDE_GAP * max(before[4], after[4]):
-            out += [text[done:space.start()], "\t"]
-            done = space.end()
-    return "".join(out) + text[done:] if out else text
+        end = at + 1
+        while end < len(text) and _THAI_MARK.match(text, end):
+            end += 1
+        drawn = box(at)
+        if upright and drawn is not None and drawn[1] < reach - 0.5 and text[at:end] in "".join(out[-8:]):
+            at = end  # drawn over what is there: the same letters again
+            continue
+        if drawn is not None:
+            last, reach = drawn, max(reach, drawn[1])
+        out.append(text[at:end])
+        at = end
+    return "".join(out)
+
+
+_THAI_MARK = re.compile("[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]")
 
 
 def _in_place(lines: list[Line], rotation: int) -> list[Line]:
