@@ -855,13 +855,15 @@ def _placed_lines(textpage, raw: str, box) -> list[Line]:
             if index >= 0 and pdfium_c.FPDFText_GetCharOrigin(textpage, index, x, y) and (
                     left - ROW_TOLERANCE <= x.value <= right + ROW_TOLERANCE
                     and bottom - ROW_TOLERANCE <= y.value <= top + ROW_TOLERANCE):
-                if may_hold_marking(text):
+                if _WORD_STARTS_LIKE_A_MARKING.search(text) and may_hold_marking(text):
                     text = _gapped(textpage, start, text)
                 out.append((x.value, y.value, text[:MAX_LINE], False))
         at += len(line) + 2
     return out
 
 
+# A ล or ด that starts a word: a marking's column does, "กลับ" (to return) does not.
+_WORD_STARTS_LIKE_A_MARKING = re.compile("(?<![\u0e01-\u0e4e])[ลด\u0ea5\u0e94]")
 WIDE_GAP = 1.5  # ems of the smaller of two words a blank parts: wider, they stand apart to a reader
 NO_GAP = 0.15  # ems: a blank narrower than this shows no space (a space is a quarter of an em and more)
 _SPACES = re.compile("[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
@@ -905,41 +907,50 @@ def _gapped(textpage, start: int, text: str) -> str:
         return (edges[0].value, edges[1].value, edges[2].value, edges[3].value,
                 pdfium_c.FPDFText_GetFontSize(textpage, index) * scale)
 
-    # Upright: drawn unturned, and read left to right (PDFium reads the lines of a page
-    # shown turned by /Rotate 180 from their right end).
-    first = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, start)
-    angle = pdfium_c.FPDFText_GetCharAngle(textpage, first) if first >= 0 else -1.0
-    ends = box(0), box(len(text) - 1)
-    upright = ((0 <= angle < 0.05 or angle > 2 * math.pi - 0.05) and None not in ends
-               and ends[1][0] > ends[0][0])
+    boxes: dict[int, tuple | None] = {}  # each character's box, asked once and only if needed
+
+    def placed(i: int) -> tuple[float, float, float, float, float] | None:
+        if i not in boxes:
+            boxes[i] = box(i)
+        return boxes[i]
+
+    def upright() -> bool:
+        """Drawn unturned, and read left to right (PDFium reads the lines of a page
+        shown turned by /Rotate 180 from their right end)."""
+        first = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, start)
+        angle = pdfium_c.FPDFText_GetCharAngle(textpage, first) if first >= 0 else -1.0
+        ends = placed(0), placed(len(text) - 1)
+        return ((0 <= angle < 0.05 or angle > 2 * math.pi - 0.05) and None not in ends
+                and ends[1][0] > ends[0][0])
+
     out: list[str] = []
-    last = None  # the box of the last character kept
-    reach = -math.inf  # how far right upright text has been drawn
+    letters: list[int] = []  # where each cluster kept that starts with a letter (not a stray mark) is
     at = 0
     while at < len(text):
         if blank := _SPACES.match(text, at):
-            after = box(blank.end()) if blank.end() < len(text) else None
-            if last is None or after is None:
+            # From the last letter: a mark PDFium reads after a blank sits over a letter
+            # before it ("ทัวไป ่").
+            before = placed(letters[-1]) if letters else None
+            after = placed(blank.end()) if blank.end() < len(text) else None
+            if before is None or after is None:
                 out.append(blank[0])
             else:
-                # Upright, from as far right as the line is drawn (a mark PDFium reads
-                # late may sit over a letter well before it); turned, along the line
-                # whichever way it runs.
-                gap = (after[0] - reach if upright else
-                       max(after[0] - last[1], last[0] - after[1], after[2] - last[3], last[2] - after[3]))
-                em = min(last[4], after[4])
+                # Along the line, whichever way it runs (a page's text may be turned).
+                gap = max(after[0] - before[1], before[0] - after[1], after[2] - before[3], before[2] - after[3])
+                em = min(before[4], after[4])
                 out.append("\t" if gap > WIDE_GAP * em else "" if gap < NO_GAP * em else blank[0])
             at = blank.end()
             continue
         end = at + 1
         while end < len(text) and _THAI_MARK.match(text, end):
             end += 1
-        drawn = box(at)
-        if upright and drawn is not None and drawn[1] < reach - 0.5 and text[at:end] in "".join(out[-8:]):
-            at = end  # drawn over what is there: the same letters again
-            continue
-        if drawn is not None:
-            last, reach = drawn, max(reach, drawn[1])
+        if letters and text[at:end] in "".join(out[-8:]) and (drawn := placed(at)) is not None:
+            reach = max((b[1] for i in letters[-8:] if (b := placed(i)) is not None), default=-math.inf)
+            if drawn[1] < reach - 0.5 and upright():
+                at = end  # drawn over what is there: the same letters again
+                continue
+        if not _THAI_MARK.match(text, at):
+            letters.append(at)
         out.append(text[at:end])
         at = end
     return "".join(out)
