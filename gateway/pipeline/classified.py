@@ -211,6 +211,7 @@ def _unread(mail: ParsedMail | None) -> list[Finding]:
 
 def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
     from gateway.secrecy.auth_enveloped import UNSUPPORTED
+    from gateway.secrecy.envelope import ENCRYPTED_AGAIN
 
     facts = LetterFacts(secrecy="confidential")
     if arrival.error == UNSUPPORTED:
@@ -224,6 +225,19 @@ def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
             "the message is encrypted as S/MIME authEnveloped-data with a cipher the gateway does not "
             "decrypt (not AES-GCM); encrypt it with AES (AES-GCM or AES-CBC) to the gateway's "
             "current certificate",
+        )
+        return facts, [finding], seal_letter(services, entry, arrival, None, facts, [finding])
+    if (arrival.error or "").startswith(ENCRYPTED_AGAIN):
+        # Encrypted again inside its encryption (session 42): the outer layer opened, an
+        # inner one is to someone else, or the layers are too many. Its sender's client
+        # (or a relay) encrypted twice; once, to the gateway, is what to send.
+        finding = Finding(
+            "smime_undecryptable", "fail",
+            "อีเมลถูกเข้ารหัสซ้ำซ้อนหลายชั้น และชั้นในเข้ารหัสถึงใบรับรองที่ระบบไม่มี "
+            "กรุณาเข้ารหัสเพียงชั้นเดียวด้วยใบรับรองปัจจุบันของระบบสารบรรณ",
+            "the message is encrypted again inside its encryption, and an inner layer is to a "
+            "certificate the gateway does not hold (or the layers are too many); encrypt it once, "
+            "to the gateway's current certificate",
         )
         return facts, [finding], seal_letter(services, entry, arrival, None, facts, [finding])
     finding = Finding(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import email
+import email.parser
 import email.policy
 import hashlib
 import re
@@ -410,13 +411,45 @@ def _trusted_cert_for(sid, trusted: list[x509.Certificate]) -> x509.Certificate 
     return None
 
 
+MAX_ENCRYPTED_LAYERS = 3  # encrypted inside encrypted (RFC 8551 3.7 allows any nesting)
+ENCRYPTED_AGAIN = "S/MIME encrypted again inside"  # how SecrecyError begins for an inner layer
+
+
 def decrypt_incoming(raw: bytes, keystore: KeyStore) -> bytes:
     """Decrypt S/MIME mail that a sender encrypted to the gateway, in memory.
 
     Tries every gateway key, old ones included (senders may hold an old certificate).
     Returns the message with its outer headers (minus the envelope's Content-*) and
     the decrypted entity in place of the envelope. Raises SecrecyError when no key fits.
+
+    A letter encrypted again inside (AES-GCM inside AES-CBC, a gateway relaying what it
+    received) is opened layer by layer, to MAX_ENCRYPTED_LAYERS. Until session 42 the
+    inner layer was taken for the letter, which then had "no document" and a file of a
+    type not allowed: the reasons said nothing of the letter being encrypted twice.
     """
+    opened = _decrypt_layer(raw, keystore)
+    for layer in range(2, MAX_ENCRYPTED_LAYERS + 1):
+        if not _pkcs7_mime_by_header(opened) or not is_encrypted_smime(opened):
+            return opened
+        try:
+            opened = _decrypt_layer(opened, keystore)
+        except SecrecyError as exc:
+            raise SecrecyError(f"{ENCRYPTED_AGAIN}: layer {layer} {exc}") from None
+    if _pkcs7_mime_by_header(opened) and is_encrypted_smime(opened):
+        raise SecrecyError(f"{ENCRYPTED_AGAIN}: more than {MAX_ENCRYPTED_LAYERS} times over")
+    return opened
+
+
+def _pkcs7_mime_by_header(message: bytes) -> bool:
+    """Whether `message`'s top-level type is S/MIME's, from its header block alone: a
+    decrypted letter is the sender's, and a whole parse of it here would recurse through
+    its nested parts outside the parser's guard (gateway/pipeline/parse.py)."""
+    head = message.split(b"\r\n\r\n", 1)[0]
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n") \
+        .get_content_type() in _PKCS7_MIME
+
+
+def _decrypt_layer(raw: bytes, keystore: KeyStore) -> bytes:
     der = _incoming_encrypted_der(raw)
     keys = keystore.all_gateway_keys()
     if not keys:
