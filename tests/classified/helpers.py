@@ -209,6 +209,22 @@ def assert_one_letter_sealed(d, queue_id: str, marker: str = MARKER, folder: str
     assert files_containing(d.data_dir, marker) == []
 
 
+def assert_encrypted_letter_resealed(daemon_factory, encrypt) -> None:
+    """A daemon with a gateway key and a registrar is sent a letter `encrypt(gateway
+    certificate, letter)` makes of a cover letter: it is decrypted, registered and
+    sealed again for the registrar (`assert_decrypted_and_resealed`). The daemon back."""
+    d = daemon_factory()
+    gateway_cert = make_gateway_key(d)
+    reg_key, reg_cert = add_registrar(d)
+    d.start()
+    pdf = make_pdf(f"cover letter {MARKER}")
+    inner = letter(subject="ignored", body=f"ที่ {SEED_REFERENCE}\nเรื่อง {MARKER}\n",
+                   files=[("2569_dds_0403_57.pdf", pdf)])
+    queue_id = d.send(encrypt(gateway_cert, inner), LATKRABANG)
+    assert_decrypted_and_resealed(d, queue_id, pdf, reg_key, reg_cert, gateway_cert)
+    return d
+
+
 def assert_decrypted_and_resealed(d, queue_id: str, pdf: bytes, reg_key, reg_cert, gateway_cert) -> None:
     """An S/MIME letter encrypted to the gateway: registered in the secret book, its PDF
     decrypted and sealed again for the registrar, no plaintext on disk or in the log."""

@@ -26,10 +26,9 @@ from gateway.secrecy.auth_enveloped import NOT_OURS, UNSUPPORTED, GcmParameters,
 from gateway.secrecy.envelope import _incoming_encrypted_der
 from gateway.secrecy.errors import SecrecyError
 from tests.classified.helpers import (
-    LATKRABANG, MARKER, add_registrar, assert_decrypted_and_resealed, db_rows, files_containing, make_gateway_key,
-    wait_processed,
+    LATKRABANG, MARKER, assert_encrypted_letter_resealed, db_rows, files_containing, make_gateway_key, wait_processed,
 )
-from tests.letters import SEED_REFERENCE, letter, make_pdf
+from tests.letters import letter, make_pdf
 from tests.secrecy.certs import make_cert, pem
 
 ENTITY = ("Content-Type: text/plain; charset=utf-8\r\n\r\n" + f"ลับมาก แผนรักษาความปลอดภัย {MARKER}\r\n").encode()
@@ -248,15 +247,8 @@ def _letter_smime(cert: x509.Certificate, raw_letter: bytes, tmp_path, message_i
 
 
 def test_an_aes_gcm_letter_to_the_gateway_is_registered_and_resealed_for_the_registrar(daemon_factory, tmp_path):
-    d = daemon_factory()
-    gateway_cert = make_gateway_key(d)
-    reg_key, reg_cert = add_registrar(d)
-    d.start()
-    pdf = make_pdf(f"cover letter {MARKER}")
-    inner = letter(subject="ignored", body=f"ที่ {SEED_REFERENCE}\nเรื่อง {MARKER}\n",
-                   files=[("2569_dds_0403_57.pdf", pdf)])
-    queue_id = d.send(_letter_smime(gateway_cert, inner, tmp_path, "gcm-1"), LATKRABANG)
-    assert_decrypted_and_resealed(d, queue_id, pdf, reg_key, reg_cert, gateway_cert)
+    d = assert_encrypted_letter_resealed(daemon_factory,
+                                         lambda cert, inner: _letter_smime(cert, inner, tmp_path, "gcm-1"))
     assert any(e.get("event") == "incoming_smime_decrypted" and e.get("cipher") == "aes-gcm" for e in d.events())
 
 

@@ -11,11 +11,10 @@ import pytest
 from gateway.secrecy.envelope import MAX_ENCRYPTED_LAYERS, decrypt_incoming
 from gateway.secrecy.errors import SecrecyError
 from tests.classified.helpers import (
-    LATKRABANG, MARKER, add_registrar, assert_decrypted_and_resealed, db_rows, files_containing, make_gateway_key,
-    wait_processed,
+    LATKRABANG, MARKER, assert_encrypted_letter_resealed, db_rows, files_containing, make_gateway_key, wait_processed,
 )
 from tests.classified.test_auth_enveloped_session41 import Key, _openssl
-from tests.letters import SEED_REFERENCE, letter, make_pdf
+from tests.letters import letter, make_pdf
 from tests.secrecy.certs import make_cert
 
 OUTER = (f"From: saraban.dds@bangkok.go.th\r\nTo: {LATKRABANG}\r\nSubject: plan {MARKER}\r\n"
@@ -75,16 +74,8 @@ def test_more_layers_than_the_limit_are_not_opened(gateway_key, tmp_path):
 
 
 def test_a_letter_encrypted_twice_is_registered_and_resealed(daemon_factory, tmp_path):
-    d = daemon_factory()
-    gateway_cert = make_gateway_key(d)
-    reg_key, reg_cert = add_registrar(d)
-    d.start()
-    pdf = make_pdf(f"cover letter {MARKER}")
-    inner = letter(subject="ignored", body=f"ที่ {SEED_REFERENCE}\nเรื่อง {MARKER}\n",
-                   files=[("2569_dds_0403_57.pdf", pdf)])
-    queue_id = d.send(_encrypted([(gateway_cert, "-aes-256-gcm"), (gateway_cert, "-aes-256-cbc")], inner, tmp_path),
-                      LATKRABANG)
-    assert_decrypted_and_resealed(d, queue_id, pdf, reg_key, reg_cert, gateway_cert)
+    assert_encrypted_letter_resealed(daemon_factory, lambda cert, inner: _encrypted(
+        [(cert, "-aes-256-gcm"), (cert, "-aes-256-cbc")], inner, tmp_path))
 
 
 def test_an_inner_layer_to_someone_else_is_held_as_one_the_gateway_cannot_open(daemon_factory, tmp_path):

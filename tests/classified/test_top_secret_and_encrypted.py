@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from pypdf import PdfReader, PdfWriter
 
 from tests.classified.helpers import (
-    LATKRABANG, MARKER, classified_letter, add_registrar, assert_decrypted_and_resealed, check_inner_signature, db_rows,
+    LATKRABANG, MARKER, classified_letter, add_registrar, assert_encrypted_letter_resealed, check_inner_signature, db_rows,
     files_containing, log_lines_containing, make_gateway_key, maildir, registrar_open, wait_processed,
 )
 from gateway.spool import Spool
@@ -101,15 +101,7 @@ def _smime_to(cert, raw_letter: bytes, outer_subject: str) -> bytes:
 
 
 def test_smime_to_the_gateway_is_reencrypted_for_the_registrar(daemon_factory):
-    d = daemon_factory()
-    gateway_cert = make_gateway_key(d)
-    reg_key, reg_cert = add_registrar(d)
-    d.start()
-    pdf = make_pdf(f"cover letter {MARKER}")
-    inner = letter(subject="ignored", body=f"ที่ {SEED_REFERENCE}\nเรื่อง {MARKER}\n",
-                   files=[("2569_dds_0403_57.pdf", pdf)])
-    queue_id = d.send(_smime_to(gateway_cert, inner, f"plan {MARKER}"), LATKRABANG)
-    assert_decrypted_and_resealed(d, queue_id, pdf, reg_key, reg_cert, gateway_cert)
+    assert_encrypted_letter_resealed(daemon_factory, lambda cert, inner: _smime_to(cert, inner, f"plan {MARKER}"))
 
 
 def _password_pdf(text: str) -> bytes:
