@@ -554,6 +554,7 @@ def _damage_undone(line: str, guess: bool = True) -> list[str]:
 # "ที่ กท ๐๔๐๗\t\tลับมาก\t\tสำนักการระบายน้ำ" shows ลับมาก standing alone at the page's head, and was read as one
 # line that neither starts nor ends with it (until session 42). A PDF line's wide gaps
 # between words come as tabs (gateway/pipeline/pdf_inspect.py `_gapped`).
+_KEEPS_WHITE_SPACE = re.compile(r"white-space\s*:\s*(?:pre(?!-line)|break-spaces)", re.I)
 _BLANKS = re.compile(r"[ \t]+")
 _MAX_CELLS = 50  # columns of one line that may hold a marking: a page's head has a few
 
@@ -1294,7 +1295,8 @@ class _HtmlText(HTMLParser):
         self._inline: list[str] = []  # inline elements open in the current block
         self._block_depth = 0  # blocks open: a block inside a block may be hidden by a sheet
         self._styled_blocks: list[bool] = []  # blocks open, each with a style, class or id or not
-        self._crossing: list[tuple[str, bool]] = []  # open elements, each one that may not be shown or not
+        # open elements: each one that may not be shown or not, and that keeps its white space or not
+        self._crossing: list[tuple[str, bool, bool]] = []
         self._crossing_open = 0  # of them, those that may not be shown: inside one, all is crossed
         self._open_tags: dict[str, int] = {}  # open elements by tag: an end tag of none is one look
         self._attribute_text = False  # an img's alt, a field's value: an element's own text
@@ -1391,16 +1393,22 @@ class _HtmlText(HTMLParser):
 
     def _enter(self, tag: str, attrs) -> None:  # noqa: ANN001
         hides = self._may_not_show(tag, attrs)
-        self._crossing.append((tag, hides))
+        # `white-space: pre` (or pre-wrap, break-spaces) keeps an element's spaces and tabs
+        # as <pre> does: a head line's columns set apart by them (`_cells`) read as one
+        # line of single spaces until session 42.
+        kept = any(name == "style" and value and _KEEPS_WHITE_SPACE.search(value) for name, value in attrs)
+        self._crossing.append((tag, hides, kept))
         self._crossing_open += hides
+        self._pre += kept
         self._open_tags[tag] = self._open_tags.get(tag, 0) + 1
 
     def _leave(self, tag: str) -> None:
         if not self._open_tags.get(tag):
             return  # an end tag of no open element: ignored, as a browser does
         while self._crossing:  # elements left unclosed end with it
-            open_tag, hides = self._crossing.pop()
+            open_tag, hides, kept = self._crossing.pop()
             self._crossing_open -= hides
+            self._pre = max(0, self._pre - kept)
             self._open_tags[open_tag] -= 1
             if open_tag == tag:
                 break

@@ -319,3 +319,14 @@ def test_ordinary_typed_lines_read_as_they_did():
                 read = _gapped(textpage, at, line)
                 assert "\t" not in read and read.replace(" ", "") == line.replace(" ", ""), (read, line)
             at += len(line) + 2
+
+
+@pytest.mark.parametrize("style", ["white-space:pre", "white-space: pre-wrap", "WHITE-SPACE:break-spaces"])
+def test_an_html_element_that_keeps_its_white_space_keeps_its_columns(style):
+    from rules.markings import html_readings
+
+    page = (f"<html><body><div style='{style}'>ที่ กท ๐๔๐๗/๕๗\tลับที่สุด        สำนักการระบายน้ำ</div>"
+            "<p>เรื่อง การประชุม</p></body></html>")
+    assert any(secrecy_in_letter(reading) == "top_secret" for reading in html_readings(page))
+    collapsed = page.replace(style, "white-space:pre-line")  # spaces and tabs collapse: one line of words
+    assert all(secrecy_in_letter(reading) == "none" for reading in html_readings(collapsed))
