@@ -550,11 +550,10 @@ def _damage_undone(line: str, guess: bool = True) -> list[str]:
 
 
 # What sets a head or foot line's columns apart: a tab, or three spaces and more. Each
-# column is also read as a line of its own, as a reader sees it:
-# "ที่ กท ๐๔๐๗\t\tลับมาก\t\tสำนักการระบายน้ำ" shows ลับมาก standing alone at the page's head, and was read as one
-# line that neither starts nor ends with it (until session 42). A PDF line's wide gaps
-# between words come as tabs (gateway/pipeline/pdf_inspect.py `_gapped`).
-_KEEPS_WHITE_SPACE = re.compile(r"white-space\s*:\s*(?:pre(?!-line)|break-spaces)", re.I)
+# column is also read as a line of its own, as a reader sees it: "ที่ กท ๐๔๐๗\t\tลับมาก
+# \t\tสำนักการระบายน้ำ" shows ลับมาก standing alone at the page's head, and was read as
+# one line that neither starts nor ends with it (until session 42). A PDF line's wide
+# gaps between words come as tabs (gateway/pipeline/pdf_inspect.py `_gapped`).
 _BLANKS = re.compile(r"[ \t]+")
 _MAX_CELLS = 50  # columns of one line that may hold a marking: a page's head has a few
 
@@ -1277,6 +1276,10 @@ def _embedded_document(name: str, value: str) -> str | None:
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden"
                            r"|(?:font-size|opacity)\s*:\s*0*\.?0*(?:px|pt|em|rem|%)?\s*(?:;|!|$)", re.I)
 _HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:\s*0|opacity\s*:\s*0", re.I)
+
+
+# A style that keeps an element's spaces and tabs as <pre> does (`pre-line` does not).
+_KEEPS_WHITE_SPACE = re.compile(r"white-space\s*:\s*(?:pre(?!-line)|break-spaces)", re.I)
 
 
 class _HtmlText(HTMLParser):
