@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import functools
 import html
 import itertools
@@ -537,9 +538,11 @@ def _damage_undone(line: str, guess: bool = True) -> list[str]:
         out.append(spaced)
     # Only the unknown glyphs where a marking may be (from a ล or ด on, as far as the
     # longest marking reaches) are guessed at; the rest of the line stays as read.
-    starts = [m.start() for m in _MAY_HOLD_DAMAGED.finditer(closed)]
+    starts = [m.start() for m in _MAY_HOLD_DAMAGED.finditer(closed)]  # in order
+    # The last start before each unknown glyph, found by bisection: asked of every start,
+    # a line of 20,000 damaged columns took 20-28 s (session 42's second red team).
     unknown = [m.start() for m in _UNKNOWN_GLYPH.finditer(closed)
-               if any(0 < m.start() - s <= _MARKING_REACH for s in starts)]
+               if (before := bisect.bisect_left(starts, m.start())) and m.start() - starts[before - 1] <= _MARKING_REACH]
     if guess and 0 < len(unknown) <= _MAX_UNKNOWN:
         for marks in itertools.product(_MARKING_MARKS, repeat=len(unknown)):
             guess = list(closed)
@@ -572,9 +575,10 @@ def _cells(line: str) -> list[str]:
     return [*cells, line[done:]] if cells else []
 
 
-def _line_readings(visible: str) -> list[list[str]]:
+def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]]]:
     """Each non-empty line of `visible` text: its Thai-normalised reading, then those
-    with a producer's damage undone (`_damage_undone`), each normalised."""
+    with a producer's damage undone (`_damage_undone`), each normalised; and for each
+    line, which of its readings are only its columns' (`_cells`)."""
     raw = [line.strip() for line in visible.splitlines()]
     raw = [line for line in raw if line]
     # Only a line that may hold a marking, intact or damaged, is normalised (~1.5 µs a
@@ -583,6 +587,7 @@ def _line_readings(visible: str) -> list[list[str]]:
     # normalises to nothing keeps its place (a page's head and foot are counted in lines).
     normalised = [_thai_order(line).strip() if _may_hold_marking(line) else line for line in raw]
     readings = []
+    columns: list[set[str]] = []
     # A damaged line is read again only where a marking can count (a page's head and
     # foot, a line short enough to be markings alone), and guessing, up to 6**3
     # normalised readings of a line (~10 ms), for a bounded number of lines: a hostile
@@ -591,6 +596,7 @@ def _line_readings(visible: str) -> list[list[str]]:
     for n, (line, first) in enumerate(zip(raw, normalised)):
         seen = [first]
         readings.append(seen)
+        columns.append(set())
         edge = n < TOP_LINES or n >= len(raw) - BOTTOM_LINES
         if not (edge or len(line) <= _SHORT_LINE):
             continue  # mid-text, a long line counts only if it is markings alone: it is not
@@ -608,7 +614,9 @@ def _line_readings(visible: str) -> list[list[str]]:
                 if other and other not in known:
                     known.add(other)
                     seen.append(other)
-    return readings
+                    if piece is not line:
+                        columns[-1].add(other)
+    return readings, columns
 
 
 def _marked_lines(text: str, region: bool = True) -> list[str]:
@@ -619,7 +627,7 @@ def _marked_lines(text: str, region: bool = True) -> list[str]:
     visible = _visible(text) if text else ""
     if not _may_hold_marking(visible):
         return []  # what follows finds parts only where a marking is
-    lines = _line_readings(visible)
+    lines, columns = _line_readings(visible)
     # A line of markings alone, as its marking words (its decoration and ชั้น dropped).
     alone = [[" ".join(_MARKING_WORD.findall(_CLASS_WORDS.sub(" ", r))) for r in readings if _MARKING_LINE.match(r)]
              for readings in lines]
@@ -645,8 +653,9 @@ def _marked_lines(text: str, region: bool = True) -> list[str]:
             if m:  # "ด่วนที่สุด บันทึกข้อความ" (seed 000), "ลับเรื่อง ...": the marking starts the line
                 parts.append(m.group(0))
             # Only the line's end can end it: searched there, not from every marking of a
-            # long line of them (each a scan to the end: 80 KB of "ลับ " took 13 s).
-            m = _LINE_END.search(line[-_LINE_END_REACH:])
+            # long line of them (each a scan to the end: 80 KB of "ลับ " took 13 s). Not a
+            # column's end: "สิ่งที่ส่งมาด้วย   บัญชีหนังสือ ลับ   ๑ ฉบับ" names a class.
+            m = _LINE_END.search(line[-_LINE_END_REACH:]) if line not in columns[n] else None
             if m:  # "สำนักงานเขตบางรัก ด่วนที่สุด": the marking ends it
                 parts.append(m.group(0))
             parts.extend(b["inner"] for b in _BRACKETED.finditer(line))

@@ -7,7 +7,7 @@
 * A head line in columns: the reference number at the left, the marking in the middle,
   the unit at the right. Each column of a head or foot line is read as a line of its own:
   in plain text columns are set apart by a tab or three spaces and more (a wide blank
-  counting as the spaces it is wide); in a PDF by a gap wider than 1.5 ems between the
+  counting as the spaces it is wide); in a PDF by a gap wider than an em between the
   words on one line (gateway/pipeline/pdf_inspect.py `_gapped`); in Word, ODF, RTF and
   Outlook's HTML by their own tabs and runs of spaces. All of these were ordinary, and
   the red team of session 42 found the second half of this file's cases."""
@@ -19,7 +19,7 @@ import pytest
 
 from gateway.pipeline.pdf_inspect import inspect_pdf
 from gateway.secrecy.markings import classify_raw
-from rules.markings import secrecy_in_letter
+from rules.markings import secrecy_in_letter, urgency_in_letter
 from tests.letters import letter, make_pdf, raw_rfc2047
 from tests.signatures.producers import GARUDA
 
@@ -330,3 +330,25 @@ def test_an_html_element_that_keeps_its_white_space_keeps_its_columns(style):
     assert any(secrecy_in_letter(reading) == "top_secret" for reading in html_readings(page))
     collapsed = page.replace(style, "white-space:pre-line")  # spaces and tabs collapse: one line of words
     assert all(secrecy_in_letter(reading) == "none" for reading in html_readings(collapsed))
+
+
+@pytest.mark.parametrize("line", ["สิ่งที่ส่งมาด้วย   บัญชีหนังสือ ลับ   ๑ ฉบับ", "ส่งทาง   ไปรษณีย์ ด่วน   พิเศษ",
+                                  "ผู้ประสานงาน   นายลับ   ๐๘๑ ๒๓๔ ๕๖๗๘", "ที่อยู่   ๑๒ หมู่ ๓   อำเภอ ลับแล"])
+def test_a_column_that_ends_with_a_class_word_is_no_marking(line):
+    """A line's end is where a marking may stand ("สำนักงานเขตบางรัก ด่วนที่สุด"), a
+    column's end is not: an enclosure "บัญชีหนังสือ ลับ" names a class of documents."""
+    text = f"{line}\nเรื่อง การประชุม\nเรียน ผู้อำนวยการเขต"
+    assert (secrecy_in_letter(text), urgency_in_letter(text)) == ("none", "normal")
+
+
+def test_a_pdf_gap_of_an_em_and_more_is_a_column():
+    assert _pdf_level(_head_pdf("ลับที่สุด", 16, 20)) == "top_secret"  # 1.25 ems: four spaces
+    assert _pdf_level(_head_pdf("ลับที่สุด", 16, 12)) == "none"  # three quarters of an em: a wide space
+
+
+def test_a_line_of_many_damaged_columns_is_read_in_one_pass():
+    """Each unknown glyph was checked against every ล before it: 20,000 columns of
+    "ล\\x00บ" took 20-28 s."""
+    began = time.monotonic()
+    assert secrecy_in_letter("\t".join(["ล\x00บ"] * 20_000) + "\nเรื่อง การประชุม") == "confidential"
+    assert time.monotonic() - began < 10

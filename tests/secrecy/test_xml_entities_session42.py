@@ -76,3 +76,22 @@ def test_an_expansion_within_its_limit_is_whole():
     document = _laughs(5).replace("&m;", "")  # 300,000 characters: within MAX_EXPANDED
     expanded, whole = file_texts.with_internal_entities(document)
     assert whole and expanded.count("lol") == 10 ** 5 and "<!ENTITY" not in expanded
+
+
+def test_only_what_an_xml_parser_opens_is_expanded():
+    """A browser parses text/html without expanding a DTD's entities (it shows "&m;"),
+    and a text editor shows a .txt as it is: a handout quoting a billion laughs is no
+    file whose text cannot be told (session 42's second red team)."""
+    page = "<!DOCTYPE html [<!ENTITY m 'ลับมาก'>]><html><body><p>&m;</p><p>เรื่อง การประชุม</p></body></html>"
+    assert classify_raw(_with("page.html", page)).level == "none"
+    handout = "ตัวอย่างการโจมตี XML\n" + _laughs(9) + "\nอย่าเปิดไฟล์ลักษณะนี้\n"
+    found = classify_raw(_with("handout.txt", handout))
+    assert (found.level, found.certain) == ("none", True), found
+
+
+def test_many_document_type_declarations_are_read_in_one_pass():
+    """Searched from each `<!DOCTYPE` to the text's end: 240 KB took 20 s."""
+    began = time.monotonic()
+    for document in ("<!ENTITY " + "<!DOCTYPE a[" * 20_000, "<!ENTITY " + "<!DOCTYPE " * 20_000):
+        assert classify_raw(_with("a.svg", document)).level == "none"
+    assert time.monotonic() - began < 10
