@@ -552,24 +552,30 @@ def _damage_undone(line: str, guess: bool = True) -> list[str]:
     return out
 
 
-# What sets a head or foot line's columns apart: a tab, or three spaces and more. Each
+# What sets a head or foot line's columns apart: a tab, three spaces and more, or a bar
+# (since session 42's second red team). Each
 # column is also read as a line of its own, as a reader sees it: "ที่ กท ๐๔๐๗\t\tลับมาก
 # \t\tสำนักการระบายน้ำ" shows ลับมาก standing alone at the page's head, and was read as
 # one line that neither starts nor ends with it (until session 42). A PDF line's wide
 # gaps between words come as tabs (gateway/pipeline/pdf_inspect.py `_gapped`).
-_BLANKS = re.compile(r"[ \t]+")
+# A run of blanks, or a bar drawn between columns with the blanks around it (a text
+# table: "ที่ กท ๐๔๐๗ | ลับที่สุด | สำนัก..."). The bar's alternative starts only where a
+# run starts (`(?<![ \t])`): tried from each blank of a long run, it read to the run's end.
+_BLANKS = re.compile(r"(?<![ \t])[ \t]*[|│┃¦][ \t]*|[ \t]+")
+_BARS = "|│┃¦"
 _MAX_CELLS = 50  # columns of one line that may hold a marking: a page's head has a few
 
 
 def _cells(line: str) -> list[str]:
     """`line`'s columns, or [] when it has one: split at a run of blanks holding a tab or
-    three spaces and more (one linear search: a pattern for it backtracked on each space
-    of a long run, 9 s for 20,000). Two spaces are a typist's between phrases."""
-    if "\t" not in line and "   " not in line:
+    three spaces and more, or at a bar between columns (one linear search: a pattern for
+    it backtracked on each space of a long run, 9 s for 20,000). Two spaces are a
+    typist's between phrases."""
+    if "\t" not in line and "   " not in line and not any(bar in line for bar in _BARS):
         return []
     cells, done = [], 0
     for blank in _BLANKS.finditer(line):
-        if "\t" in blank[0] or len(blank[0]) >= 3:
+        if "\t" in blank[0] or len(blank[0]) >= 3 or blank[0].strip(" \t"):
             cells.append(line[done:blank.start()])
             done = blank.end()
     return [*cells, line[done:]] if cells else []
@@ -603,7 +609,9 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]]]:
         known = {first}  # a set beside the list: 40,000 columns were each looked for in it
         # A head or foot line's columns are read as lines of their own (`_cells`), their
         # damage undone as a line's: "ลับที\x00สุด" in a column was no marking.
-        cells = [cell for cell in _cells(line) if _may_hold_marking(cell)][:_MAX_CELLS] if edge else []
+        # Each column once: 50 "ลับแล" columns before a ลับที่สุด hid it past the cap.
+        cells = [*dict.fromkeys(cell for cell in _cells(line) if _may_hold_marking(cell))][:_MAX_CELLS] \
+            if edge else []
         for piece in (line, *cells):
             found = [] if piece is line else [_thai_order(piece).strip()]
             guess = guesses > 0

@@ -352,3 +352,23 @@ def test_a_line_of_many_damaged_columns_is_read_in_one_pass():
     began = time.monotonic()
     assert secrecy_in_letter("\t".join(["ล\x00บ"] * 20_000) + "\nเรื่อง การประชุม") == "confidential"
     assert time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize("bar", ["|", " | ", "│", " ┃ "])
+def test_a_text_table_with_bars_between_its_columns_is_read_apart(bar):
+    head = f"ที่ กท ๐๔๐๗/๕๗{bar}ลับที่สุด{bar}สำนักการระบายน้ำ"
+    assert secrecy_in_letter(f"{head}\nเรื่อง การประชุม") == "top_secret"
+    assert secrecy_in_letter(f"ที่อยู่{bar}๑๒ หมู่ ๓{bar}อำเภอ ลับแล\nเรื่อง การประชุม") == "none"
+
+
+def test_long_runs_of_blanks_and_bars_are_read_in_one_pass():
+    began = time.monotonic()
+    for text in ("ลับ" + " " * 50_000 + "x", "ลับ" + " " * 50_000 + "|ที่", "ลับ" + "| " * 30_000 + "มาก",
+                 "ลับ" + " |" * 30_000):
+        secrecy_in_letter(text + "\nเรียน ผู้อำนวยการ")
+    assert time.monotonic() - began < 10
+
+
+def test_a_marking_after_many_same_columns_is_read():
+    decoys = "\t".join(["ลับแล"] * 60 + ["ลับที่สุด", "สำนักการระบายน้ำ"])
+    assert secrecy_in_letter(f"{decoys}\nเรื่อง การประชุม") == "top_secret"
