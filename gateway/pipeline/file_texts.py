@@ -192,6 +192,8 @@ def _is_html(declared: str, filename: str, sniffed: str) -> bool:
 
 
 _XML_TYPES = ("image/svg+xml", "application/xhtml+xml", "application/xml", "text/xml")
+# Opened by an XML parser: a browser's, or LibreOffice's for a flat OpenDocument file.
+_XML_NAMES = (".svg", ".xhtml", ".xml", ".fodt", ".fods", ".fodp", ".fodg")
 
 
 def _is_xml(declared: str, filename: str, sniffed: str, text: str) -> bool:
@@ -199,7 +201,7 @@ def _is_xml(declared: str, filename: str, sniffed: str, text: str) -> bool:
     name first (a clerk's computer opens a file by it: `notes.txt` in an editor, whatever
     libmagic makes of its content), then by its type or an XML declaration opening it."""
     name = filename.lower()
-    if name.endswith((".svg", ".xhtml", ".xml")):
+    if name.endswith(_XML_NAMES):
         return True
     if name.endswith(_TEXT_NAMES):
         return False

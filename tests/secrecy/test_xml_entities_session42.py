@@ -95,3 +95,14 @@ def test_many_document_type_declarations_are_read_in_one_pass():
     for document in ("<!ENTITY " + "<!DOCTYPE a[" * 20_000, "<!ENTITY " + "<!DOCTYPE " * 20_000):
         assert classify_raw(_with("a.svg", document)).level == "none"
     assert time.monotonic() - began < 10
+
+
+def test_a_flat_opendocument_files_entities_are_expanded_as_libreoffice_does():
+    """A .fodt is XML that LibreOffice parses (libxml2, entities expanded); its name was
+    taken for a text file's, and `&m;` read as written (session 42's review)."""
+    document = ('<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE office:document [<!ENTITY m "ลับมาก">]>'
+                '<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+                'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:text>'
+                "<text:p>&m;</text:p><text:p>เรื่อง การประชุม</text:p></office:text></office:body></office:document>")
+    found = classify_raw(_with("letter.fodt", document))
+    assert (found.level, found.where) == ("secret", "file 2"), found
