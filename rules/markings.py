@@ -36,7 +36,7 @@ from html.parser import HTMLParser
 
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, ParsedMail, Secrecy, Urgency
 from rules.names import codec_of, name_from_bytes
-from rules.thai_text import THAI_PUA, thai_normalize
+from rules.thai_text import THAI_MARKS, THAI_PUA, thai_normalize
 
 SECRECY_RANK: dict[str, int] = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
 URGENCY_RANK: dict[str, int] = {"normal": 0, "urgent": 1, "very_urgent": 2, "most_urgent": 3}
@@ -490,7 +490,7 @@ _SHORT_LINE = 40  # characters: a line of markings alone ("[ ลับที่�
 # Closing the gaps on both sides of every mark reads what was printed (PyThaiNLP's
 # normalize would drop a mark after a space instead).
 # An unknown glyph is most often a mark (above), so it closes gaps as one.
-_MARK = f"\u0e31\u0e34-\u0e3a\u0e47-\u0e4e{_UNKNOWN}"
+_MARK = f"{THAI_MARKS}{_UNKNOWN}"
 # Each run of spaces is tried from its first (`(?<! )`): tried from every space, a long
 # run was searched to its end from each (20,000 spaces: 4-12 s a line).
 _GAP_AT_MARK = re.compile(f"(?<=[{_MARK}]) +(?=[\u0e01-\u0e4e{_MARK}])|(?<! ) +(?=[{_MARK}])")
@@ -1218,7 +1218,7 @@ def _css_strings(css: str) -> list[str]:
     return out
 
 
-_CLUSTER = re.compile("(?s).[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u0300-\u036f\u200c\u200d]*")
+_CLUSTER = re.compile(f"(?s).[{THAI_MARKS}\u0300-\u036f\u200c\u200d]*")
 _RTL_DIRECTION = re.compile(r"direction\s*:\s*rtl", re.I)
 
 

@@ -168,6 +168,9 @@ def expand_year(year: int, digits: int) -> int | None:
 # marks that must shift left or down around tall consonants (ป, ฝ, ฟ, ฬ) and the tail-less
 # ญ/ฐ as Private Use Area glyphs, and a PDF's text layer hands those code points back.
 # The same table is in libthai and Pango's Thai shaper fallback.
+# Thai's marks above and below a letter (vowels, tone marks, signs): drawn over the
+# letter before them, never a cluster's start.
+THAI_MARKS = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
 THAI_PUA = {
     0xF700: "\u0e10", 0xF701: "\u0e34", 0xF702: "\u0e35", 0xF703: "\u0e36", 0xF704: "\u0e37",
     0xF705: "\u0e48", 0xF706: "\u0e49", 0xF707: "\u0e4a", 0xF708: "\u0e4b", 0xF709: "\u0e4c",
@@ -349,7 +352,7 @@ def normalise_extracted_line(line: str, codes: frozenset[str] | None = None) -> 
 # What typed text may need normalising for: the old-style ำ (nikhahit + sara aa, "คณะทํางาน"
 # as older keyboards and fonts write it), marks repeated or out of order (two or more
 # combining marks in a row), format characters, runs of spaces.
-_NEEDS_NORMALIZE = re.compile("[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]{2,}|\u0e4d|  |\t|" + _FORMAT_RUN.pattern)
+_NEEDS_NORMALIZE = re.compile(f"[{THAI_MARKS}]{{2,}}|\u0e4d|  |\t|" + _FORMAT_RUN.pattern)
 
 
 def normalise_typed(text: str) -> str:

@@ -20,7 +20,7 @@ from gateway.pipeline.pdf_forms import FORM_DRAWS_CAP, draws_of
 from gateway.pipeline.unread_words import why_unread
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ
 from rules.markings import may_hold_marking
-from rules.thai_text import repair_sara_am
+from rules.thai_text import THAI_MARKS, repair_sara_am
 
 
 TEXT_PAGES = 3  # the cover letter's header is on page 1; 3 is generous
@@ -975,7 +975,7 @@ def _gapped(textpage, start: int, text: str) -> str:
     return "".join(out)
 
 
-_THAI_MARK = re.compile("[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]")
+_THAI_MARK = re.compile(f"[{THAI_MARKS}]")
 
 
 def _in_place(lines: list[Line], rotation: int) -> list[Line]:
