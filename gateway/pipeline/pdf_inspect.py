@@ -676,6 +676,8 @@ class _Scans:
             # /ToUnicode map): the text layer is control characters, and the page is read
             # from its pixels as a scan is (until session 33: no marking, certain).
             bands = (True, True)
+        elif not self.unread and not any(bands):
+            bands = scanned_pages.unreadable_bands(page, textpage, raw)
         self.bands = tuple(bands) if bands else (False, False)
         if not any(bands):
             return []

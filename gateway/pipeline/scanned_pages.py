@@ -84,6 +84,40 @@ def text_unreadable(text: str) -> bool:
     return len(_GLYPH_WITHOUT_UNICODE.findall(text)) >= UNREADABLE_SHARE * shown
 
 
+UNREADABLE_LINE_LEAST = 3  # glyphs without Unicode on a line: ลับ is three
+
+
+def unreadable_bands(page, textpage, text: str) -> tuple[bool, bool]:
+    """Whether the head and the foot of a page whose text layer is otherwise read hold a
+    line of glyphs without Unicode (at least UNREADABLE_LINE_LEAST, and UNREADABLE_SHARE
+    of the line): a stamp line set in a font embedded without its /ToUnicode map, above
+    a body typed in one with it. A viewer shows ลับที่สุด there; the text layer reads
+    "\x01\x02\x03\x04\x05\x06", and until session 43 the letter was ordinary, certain.
+    Such a band is read from its pixels. A line with a glyph or two unmapped (Chromium's
+    <0000> for a mark, LibreOffice's า inside ำ) is read by undoing that damage instead
+    (`rules.markings`), and reads no band."""
+    if not _GLYPH_WITHOUT_UNICODE.search(text):
+        return False, False  # a page of mapped glyphs: no more cost
+    try:
+        if page.get_rotation() % 360:  # bands across a turned page: the page as a whole
+            unreadable = _has_unreadable_line(text)
+            return unreadable, unreadable
+        left, bottom, right, top = page.get_bbox()
+        height = top - bottom
+        return (_has_unreadable_line(textpage.get_text_bounded(left, top - height * HEAD_BAND, right, top)),
+                _has_unreadable_line(textpage.get_text_bounded(left, bottom, right, bottom + height * FOOT_BAND)))
+    except Exception:  # noqa: BLE001 - a page PDFium cannot measure: read both bands
+        return True, True
+
+
+def _has_unreadable_line(text: str) -> bool:
+    for line in text.replace("\r", "\n").split("\n"):
+        unknown = len(_GLYPH_WITHOUT_UNICODE.findall(line))
+        if unknown >= UNREADABLE_LINE_LEAST and unknown >= UNREADABLE_SHARE * len(line.replace(" ", "")):
+            return True
+    return False
+
+
 def scanned_bands(page, textpage, text: str, objects: "PageObjects | None" = None) -> tuple[bool, bool]:
     """Whether the head and the foot of `page` are read from pixels: pictures over
     at least SCAN_AREA of the page (one scan, or its strips or tiles) cover most of the band, and the text layer holds
