@@ -1299,6 +1299,45 @@ _HIDDEN_STYLE_OR_ATTR = re.compile(r"\bhidden\b|display\s*:\s*none|font-size\s*:
 _KEEPS_WHITE_SPACE = re.compile(r"white-space\s*:\s*(?:pre(?!-line)|break-spaces)", re.I)
 
 
+# An inline element's horizontal padding or margin of an em or more sets its text apart
+# as a tab does: "ที่ กท ๐๔๐๗<span style='padding-left:200px'>ลับที่สุด</span>" shows the
+# marking standing alone on the head line, and read as one line until session 43.
+_SPACING = re.compile(r"(?<![\w-])(padding|margin)(?:-(left|right|inline-start|inline-end|inline))?\s*:\s*([^;!]*)",
+                      re.I)
+_LENGTH = re.compile(r"^([+]?(?:\d+\.?\d*|\.\d+))(px|pt|pc|em|rem|ch|ex|cm|mm|q|in|%|vw|vmin|vmax)$", re.I)
+# What an em (16px, 12pt) is in each unit; ex and ch about half an em, % and vw of a
+# mail pane ~600px wide.
+_ONE_EM = {"px": 16, "pt": 12, "pc": 1, "em": 1, "rem": 1, "ch": 2, "ex": 2, "cm": 0.42, "mm": 4.2, "q": 17,
+           "in": 0.17, "%": 3, "vw": 3, "vmin": 3, "vmax": 3}
+
+
+def _wide(value: str) -> bool:
+    m = _LENGTH.match(value.strip())
+    return bool(m) and float(m[1]) >= _ONE_EM[m[2].lower()]
+
+
+def _wide_sides(style: str) -> tuple[bool, bool]:
+    """Whether an element's style sets it apart on its left and on its right by a
+    padding or margin of an em or more (shorthands read as CSS reads them)."""
+    if "padding" not in style.lower() and "margin" not in style.lower():
+        return False, False
+    left = right = False
+    for m in _SPACING.finditer(style):
+        side, values = (m[2] or "").lower(), m[3].split()
+        if side in ("left", "inline-start"):
+            left |= bool(values) and _wide(values[0])
+        elif side in ("right", "inline-end"):
+            right |= bool(values) and _wide(values[0])
+        elif side == "inline":
+            left |= bool(values) and _wide(values[0])
+            right |= bool(values) and _wide(values[-1])
+        elif values:  # top right bottom left, with fewer values repeating
+            horizontal = {1: (0, 0), 2: (1, 1), 3: (1, 1)}.get(len(values), (3, 1))
+            left |= _wide(values[horizontal[0]])
+            right |= _wide(values[horizontal[1]])
+    return left, right
+
+
 class _HtmlText(HTMLParser):
     def __init__(self, shown: bool = False, depth: int = 0, drawn: frozenset[str] = frozenset(),
                  cells_inline: bool = False, reversed_rtl: bool = False, pseudo=(),  # noqa: ANN001
@@ -1315,8 +1354,9 @@ class _HtmlText(HTMLParser):
         self._inline: list[str] = []  # inline elements open in the current block
         self._block_depth = 0  # blocks open: a block inside a block may be hidden by a sheet
         self._styled_blocks: list[bool] = []  # blocks open, each with a style, class or id or not
-        # open elements: each one that may not be shown or not, and that keeps its white space or not
-        self._crossing: list[tuple[str, bool, bool]] = []
+        # open elements: each one that may not be shown or not, keeps its white space or not, and is
+        # set apart on its right or not (`_wide_sides`)
+        self._crossing: list[tuple[str, bool, bool, bool]] = []
         self._crossing_open = 0  # of them, those that may not be shown: inside one, all is crossed
         self._open_tags: dict[str, int] = {}  # open elements by tag: an end tag of none is one look
         self._attribute_text = False  # an img's alt, a field's value: an element's own text
@@ -1417,7 +1457,13 @@ class _HtmlText(HTMLParser):
         # as <pre> does: a head line's columns set apart by them (`_cells`) read as one
         # line of single spaces until session 42.
         kept = any(name == "style" and value and _KEEPS_WHITE_SPACE.search(value) for name, value in attrs)
-        self._crossing.append((tag, hides, kept))
+        apart = (False, False)
+        if tag not in self._blocks:
+            style = next((value for name, value in attrs if name == "style" and value), "")
+            apart = _wide_sides(style) if style else apart
+        if apart[0]:
+            self._line.append("\t")
+        self._crossing.append((tag, hides, kept, apart[1]))
         self._crossing_open += hides
         self._pre += kept
         self._open_tags[tag] = self._open_tags.get(tag, 0) + 1
@@ -1426,7 +1472,9 @@ class _HtmlText(HTMLParser):
         if not self._open_tags.get(tag):
             return  # an end tag of no open element: ignored, as a browser does
         while self._crossing:  # elements left unclosed end with it
-            open_tag, hides, kept = self._crossing.pop()
+            open_tag, hides, kept, apart = self._crossing.pop()
+            if apart:
+                self._line.append("\t")
             self._crossing_open -= hides
             self._pre = max(0, self._pre - kept)
             self._open_tags[open_tag] -= 1
