@@ -277,6 +277,48 @@ def unlisted_objects(reader, data: bytes, *, start: int = 0, limit: int = 64,
     return out
 
 
+_XREF_TABLE = re.compile(rb"(?<![A-Za-z])xref[ \t\r\n\f\x00]")
+_XREF_TOKEN = re.compile(rb"[0-9]+|[nf](?![A-Za-z])|trailer")
+
+
+def listed_twice(data: bytes, *, start: int = 0, max_entries: int = 1_000_000) -> list[int]:
+    """Object numbers a cross-reference table from byte `start` on lists more than once
+    (in two subsections that overlap: `4 1 ... 4 1 ...`), at most the first 64.
+
+    Readers disagree on which entry counts: pyHanko and PDFium take the last, poppler
+    (Evince, Okular, pdftotext) and pypdf the first. An update saved after signing that
+    lists page 1's content twice, a forged copy first and the signed one last, passed
+    pyHanko's difference analysis and PDFium's rendering as signed while poppler showed
+    the forgery, and the gateway's own reading registered its text (session 43's red
+    team). A well-made table lists each object once. At most `max_entries` entries are
+    looked at in all (a hostile file of nothing else must not hold the worker)."""
+    out: list[int] = []
+    looked = 0
+    for table in _XREF_TABLE.finditer(data, max(start, 0)):
+        if data[table.start() - 5:table.start()] == b"start":
+            continue  # `startxref`
+        listed: set[int] = set()
+        tokens = _XREF_TOKEN.finditer(data, table.end())
+        while looked < max_entries and len(out) < 64:
+            header = next(tokens, None)
+            count = next(tokens, None) if header is not None and header[0].isdigit() else None
+            if count is None or not count[0].isdigit():
+                break  # `trailer`, or no table at all: done with this section
+            first, n = int(header[0]), int(count[0])
+            for number in range(first, first + n):
+                entry = [next(tokens, None) for _ in range(3)]
+                if any(t is None for t in entry) or entry[2][0] not in (b"n", b"f"):
+                    break  # a table cut short: its reader's own errors speak for it
+                looked += 1
+                if number in listed and number not in out:
+                    out.append(number)
+                listed.add(number)
+            else:
+                continue
+            break
+    return out
+
+
 def _listed_objects(reader, data: bytes):
     """Listed offsets (bucketed by offset >> 12, each also in the buckets 8 bytes either side, so
     that a lookup with that tolerance finds it), and the sorted spans of the listed objects."""

@@ -35,7 +35,7 @@ import structlog
 
 from gateway.signatures.asn1_names import ensure_asn1_names
 from gateway.signatures.pdf_hex import read_hex_strings_at_once
-from gateway.signatures.revisions import unexplained_bytes
+from gateway.signatures.revisions import listed_twice, unexplained_bytes
 from gateway.signatures.thai_dates import MONTHS_ABBR, in_bangkok, thai_date, thai_digits, thai_time
 
 log = structlog.get_logger(__name__)
@@ -341,6 +341,11 @@ def _why_not_stampable(data: bytes):
             return "the letter holds bytes outside its revisions (a possible incremental saving attack)", None
         return (f"the letter holds {stray} bytes after its end (%EOF) or between its revisions that belong "
                 "to no part of it; it is kept as received"), None
+    if listed_twice(data, max_entries=200_000):
+        # Readers take different copies of such an object (pyHanko and PDFium the last,
+        # poppler the first): a free place found on one page may be text on the other.
+        return ("the letter's cross-reference table lists an object twice: readers differ in which copy "
+                "they show"), None
     return None, reader
 
 

@@ -20,7 +20,7 @@ from gateway.signatures.asn1_names import ensure_asn1_names, prepare_name_values
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
 from gateway.signatures.pdf_hex import read_hex_strings_at_once
-from gateway.signatures.revisions import _meaningful, field_changes, unexplained_bytes, unlisted_objects
+from gateway.signatures.revisions import _meaningful, field_changes, listed_twice, unexplained_bytes, unlisted_objects
 from gateway.signatures.trust import (
     TrustSettings,
     anchor_validity_problem,
@@ -543,6 +543,10 @@ SHOWN_TEXTS: dict[str, tuple[str, str]] = {
                  "โปรแกรมอ่านที่สร้างตารางใหม่เองจะแสดงสิ่งนั้นแทนสิ่งที่ลงนามไว้",
                  "{count} object(s) were added after signing that no cross-reference section lists; "
                  "a reader that rebuilds the table shows them instead of what was signed"),
+    "listed_twice": ("หลังลงลายมือชื่อ ตารางอ้างอิงของไฟล์ระบุออบเจกต์เดียวกันซ้ำสองครั้ง {count} รายการ "
+                     "โปรแกรมอ่านแต่ละโปรแกรมจึงอาจแสดงคนละฉบับ และอาจไม่ใช่ฉบับที่ลงนามไว้",
+                     "after signing, a cross-reference section lists {count} object(s) twice; "
+                     "readers differ in which copy they show, and it may not be the one signed"),
     "xref_rejected": ("ตารางอ้างอิงของไฟล์ที่แก้หลังลงลายมือชื่อใช้ไม่ได้ โปรแกรมอ่าน (เช่น Chrome, Edge) "
                       "จะสร้างตารางใหม่และอาจแสดงเนื้อหาต่างจากที่ตรวจ",
                       "the cross-reference table written after signing is not usable: viewers (Chrome, Edge) "
@@ -591,6 +595,10 @@ def _as_shown(emb, status, file: _FileFacts) -> tuple[bool, bool, list[str]]:
     if added:
         changed = True
         sentences.append(_shown("unlisted", count=len(added)))
+    twice = listed_twice(file.data, start=end)
+    if twice:
+        changed = True
+        sentences.append(_shown("listed_twice", count=len(twice)))
     from gateway.signatures.visual_diff import compare, xref_usable
 
     final = file.final()

@@ -81,6 +81,36 @@ def forge_inside_info_update(signed: bytes, *, entry_bytes: int = 19) -> bytes:
     return bytes(out)
 
 
+def forge_listed_twice(signed: bytes) -> bytes:
+    """Session 43's red team: an /Info-only update whose cross-reference table lists page
+    1's content twice, a forged copy ("ว 276" reads "ว 267") first, the signed one last.
+    pyHanko and PDFium take the last entry, poppler and pypdf the first. The forged copy
+    is hidden inside the new /Info's /Subject string, where no scan for unlisted objects
+    looks."""
+    content, number = _page_content(signed)
+    first = re.search(rb"<([0-9a-f]+)>", content)
+    glyphs = first.group(1)
+    forged = content[:first.start(1)] + glyphs[:-8] + glyphs[-4:] + glyphs[-8:-4] + content[first.end(1):]
+    # No escapes or parentheses of its own inside the string it hides in.
+    forged = re.sub(rb"/ActualText \((?:\\.|[^\\)])*\)", b"", forged)
+    assert forged != content and b"\\" not in forged and forged.count(b"(") == forged.count(b")")
+    signed_at = [m.start() for m in re.finditer(rb"(?m)^%d 0 obj" % number, signed)][-1]
+    prev = int(re.findall(rb"startxref\s+(\d+)", signed)[-1])
+    ids = re.findall(rb"/ID \[ (<[0-9a-f]+>) (<[0-9a-f]+>) \]", signed)[-1]
+    size = int(re.findall(rb"/Size (\d+)", signed)[-1])
+    hidden = b"\n%d 0 obj\n<< /Length %d >>\nstream\n" % (number, len(forged)) + forged + b"\nendstream\nendobj\n"
+    out = bytearray(signed)
+    info_at = len(out) + 1
+    out += b"\n%d 0 obj\n<< /Title (Saraban test letter) /Subject (" % size + hidden + b") >>\nendobj\n"
+    hidden_at = info_at + bytes(out[info_at:]).index(b"%d 0 obj" % number)
+    xref_at = len(out)
+    out += (b"xref\n0 1\n%010d 65535 f \n%d 1\n%010d 00000 n \n%d 1\n%010d 00000 n \n%d 1\n%010d 00000 n \n"
+            % (0, size, info_at, number, hidden_at, number, signed_at))
+    out += (b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R /Prev %d /ID [%s %s] >>\nstartxref\n%d\n%%%%EOF\n"
+            % (size + 1, size, prev, ids[0], ids[1], xref_at))
+    return bytes(out)
+
+
 def _overlay_appearance(w, text: bytes = b"APPROVED 1,000,000 THB"):
     """An opaque white form XObject 500 x 220 pt with a line of text."""
     from pyhanko.pdf_utils import generic

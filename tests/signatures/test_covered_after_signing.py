@@ -228,3 +228,40 @@ def test_the_trial_files_a_viewer_shows_changed_say_so_and_no_untampered_one_doe
         if name in UNTAMPERED:
             assert all(s.modifications in ("none", "signatures_added", "form_fields_changed")
                        for s in verdict.signatures), name
+
+
+def test_an_object_listed_twice_after_signing_is_caught_and_never_stamped(plain_signed, trust, pki):
+    """Session 43's red team: pyHanko's difference analysis and PDFium both take the last
+    of two entries for page 1's content and saw the signed page; poppler (Evince,
+    Okular) and pypdf take the first and showed the forgery, and the register took the
+    forged reference from pypdf. TOTAL_PASSED, stamped, no review."""
+    import datetime as dt
+    import io
+
+    import pypdf
+
+    from gateway.signatures.stamp import SealKey, StampInfo, stamp_pdf
+
+    forged = covering.forge_listed_twice(plain_signed)
+    signed_text = pypdf.PdfReader(io.BytesIO(plain_signed)).pages[0].extract_text()
+    assert pypdf.PdfReader(io.BytesIO(forged)).pages[0].extract_text() != signed_text  # what poppler shows too
+    verdict = verify_pdf(forged, trust)
+    assert_caught(verdict, "after signing, a cross-reference section lists 1 object(s) twice",
+                  "ตารางอ้างอิงของไฟล์ระบุออบเจกต์เดียวกันซ้ำสองครั้ง")
+    assert sender(verdict).modifications == "other"
+    # A free place found on the page one reader shows may be text on the other's.
+    seal = SealKey.load(pki.seal.key_path, pki.seal.cert_path, [pki.sub_ca.cert_path])
+    info = StampInfo("สำนักงานเขตพระนคร", "15/2569", dt.datetime(2026, 1, 5, 2, 10, tzinfo=dt.timezone.utc))
+    result = stamp_pdf(forged, info, seal)
+    assert result.mode == "receipt" and "lists an object twice" in result.reason
+
+
+def test_a_table_that_lists_each_object_once_is_not_listed_twice(plain_signed):
+    from gateway.signatures.revisions import listed_twice
+
+    assert listed_twice(plain_signed) == []
+    assert listed_twice(covering.forge_inside_info_update(plain_signed)) == []
+    assert listed_twice(b"xref\n0 2\n0000000000 65535 f \n0000000015 00000 n \n1 1\n0000000099 00000 n \ntrailer") == [1]
+    # `startxref` is no table, and a table cut short ends the look without an error.
+    assert listed_twice(b"startxref\n3 1\n4 1\n") == []
+    assert listed_twice(b"xref\n0 5\n0000000000 65535 f \ntrailer") == []
