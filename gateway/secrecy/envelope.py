@@ -138,12 +138,16 @@ def letter_entity(raw_letter: bytes, note: str) -> bytes:
     sent as evidence. Two details keep it exact (docs/secrecy.md, tests by SHA-256):
     the CRLF before the closing delimiter belongs to the delimiter (RFC 2046 §5.1.1),
     so one is added after the letter rather than borrowing the letter's last one; and
-    a letter that is not CRLF-canonical (bare LF, say) cannot travel as message/rfc822
+    a letter that is not CRLF-canonical (a bare LF or CR) cannot travel as message/rfc822
     inside a signature that canonicalises line ends, so it goes base64-encoded as
     application/octet-stream `letter.eml`, which no step may alter.
     """
     letter = bytes(raw_letter)
-    canonical = letter == _canonical(letter)
+    # A CR alone is no more canonical than an LF alone (`x\r\r\n`, line ends converted
+    # twice on Windows): the S/MIME writer made it CRLF inside the signature, whose digest
+    # was taken before, and the registrar's OpenSSL and gpgsm called a genuine seal forged
+    # (session 43's red team).
+    canonical = letter.count(b"\r") == letter.count(b"\r\n") == letter.count(b"\n")
     if canonical:
         encoding = b"7bit" if letter.isascii() else b"8bit"
         part_head = (b"Content-Type: message/rfc822\r\n"

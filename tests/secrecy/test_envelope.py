@@ -222,6 +222,39 @@ def test_letter_entity_keeps_the_original_bytes(sealed):
     assert LETTER in entity
 
 
+@pytest.mark.parametrize("letter", [
+    LETTER.replace(b"\r\n\r\n", b"\r\n\r\nx\r\r\n", 1),  # line ends converted twice on Windows
+    LETTER + b"a lone CR\rin a line\r\n",
+    LETTER.replace(b"\r\n", b"\n"),  # bare LF, as before
+    LETTER + b"a lone LF\nand a CR LF\r\n",
+], ids=["CR CR LF", "lone CR", "LF", "lone LF"])
+def test_a_letter_whose_line_ends_are_not_crlf_is_sealed_byte_for_byte(tmp_path, store, registrar, letter):
+    """Session 43's red team: a letter with a CR alone went in as message/rfc822; the
+    S/MIME writer made the CR a CRLF inside the signature after its digest was taken,
+    and the registrar's OpenSSL and gpgsm (and `open_envelope`) said the gateway's seal
+    was forged. Such a letter goes base64 as `letter.eml`, as a bare-LF one does."""
+    reg_key, reg_cert = registrar
+    store.import_registrar_cert("dds.sd", pem(reg_cert))
+    key, cert = store.gateway_identity()
+    out = seal_for_registrars(letter_entity(letter, "หนังสือลับ"), store.registrar_certs("dds.sd"), key, cert,
+                              headers=HEADERS)
+    opened = open_envelope(out, reg_key, reg_cert, trusted_signers=[cert])
+    [_, kept] = email.message_from_bytes(opened.content).get_payload()
+    assert kept.get_content_type() == "application/octet-stream"
+    assert kept.get_payload(decode=True) == letter
+    if shutil.which("openssl") is None:
+        return
+    (tmp_path / "mail.eml").write_bytes(out)
+    (tmp_path / "reg.key").write_bytes(key_pem(reg_key))
+    (tmp_path / "reg.pem").write_bytes(pem(reg_cert))
+    (tmp_path / "gw.pem").write_bytes(pem(store.gateway_chain()[0]))
+    subprocess.run(["openssl", "cms", "-decrypt", "-in", "mail.eml", "-recip", "reg.pem", "-inkey", "reg.key",
+                    "-out", "dec"], cwd=tmp_path, check=True, capture_output=True)
+    ver = subprocess.run(["openssl", "cms", "-verify", "-in", "dec", "-CAfile", "gw.pem", "-out", "verified"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert ver.returncode == 0 and "Verification successful" in ver.stderr, ver.stderr
+
+
 # -- already encrypted arrivals ------------------------------------------------------
 
 def _encrypt_to(cert, body: bytes) -> bytes:
