@@ -434,6 +434,16 @@ class SarabanSMTP(SMTP):
             await self.push(replies.TLS_ALREADY_ACTIVE)
             return
         await super().smtp_STARTTLS(arg)
+        if self._tls_protocol is not None and self.session is not None and self.session.ssl is None \
+                and self.transport is not None:
+            # The handshake ended without TLS and without an error: the connection was
+            # aborted in the middle of it (the command timeout or the session budget, for a
+            # client that said STARTTLS and then nothing, or half a ClientHello). asyncio's
+            # SSL layer then tells its protocol nothing of the loss, so the session never
+            # ended: its connection slot was never given back, and enough of them shut
+            # every sender out until a restart (session 43's red team).
+            log.info("smtp_tls_handshake_cut", peer=self._admitted_ip)
+            self.connection_lost(None)
 
     @syntax("QUIT")
     async def smtp_QUIT(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
