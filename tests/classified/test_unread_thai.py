@@ -36,7 +36,7 @@ from tests.thai_pdfs import thai_pdf
 # sees written so (a Thai sentence names a "ไฟล์ PDF", never a transliteration).
 ALLOWED = re.compile(
     r"winmail\.dat|\.msg|\.p7m|OpenDocument|OpenPGP|S/MIME|PowerPoint|Publisher|Outlook|Office|BinHex|base64"
-    r"|Unix compress|Visio|Excel|Word|yEnc|TNEF|lzip|zstd|LZ4|CAB|OCR|PDF|XML|ZIP|RAR|RTF|tar|7z|MB")
+    r"|Unix compress|Visio|Excel|Word|yEnc|TNEF|lzip|zstd|LZ4|CAB|OCR|PDF|XML|XPS|ZIP|RAR|RTF|tar|7z|MB")
 
 MB = file_texts.MAX_UNPACKED // 2**20
 # The places a phrase begins with (`what` in parse.py and file_texts.py).
@@ -101,6 +101,7 @@ FILE_TEXTS_SITES = [
     "{what}: an office file whose main part could not be read",
     "{what}: an office file with two parts of one name",                  # _office
     f"{{what}}: {file_texts.ENTITIES_PAST_LIMIT}",                         # text_file (session 42)
+    f"{{what}}: {file_texts.GLYPHS_PAST_LIMIT}",                           # text_file (session 43)
     f"{{what}}: members past the first {file_texts.MAX_PARTS}",            # _office_texts
     f"{{what}}: an archive of more than {file_texts.MAX_ENTRIES} entries",  # _zip, _tar
     "{what}: an archive with entries its directory does not list",
@@ -452,6 +453,7 @@ def test_every_phrase_written_in_the_source_has_its_thai():
         "found": said(("gateway/pipeline/file_texts.py", "encrypted")),
         "exc": said(("gateway/pipeline/scanned_pages.py", "NotRead")),
         "ENTITIES_PAST_LIMIT": [file_texts.ENTITIES_PAST_LIMIT],
+        "GLYPHS_PAST_LIMIT": [file_texts.GLYPHS_PAST_LIMIT],
     }
     assert len(samples["found.problem"]) >= 7 and len(set(samples["found"])) == 4 and len(samples["exc"]) >= 10
     phrases = set(alone)  # `_with_signed_letter` says an `_opaque_signed` problem alone
