@@ -21,6 +21,14 @@ WIDTHS = (22, 30, 23, 37, 38, 69, 30, 28)
 PADDING = 1.2  # mm, inside each cell
 FONT_SIZE = 9
 
+# Where the footer's page count goes. fpdf2 puts the count in place of this text in any
+# cell of the book, so until session 43 it was "{nb}", and a sender's subject
+# "ขออนุมัติงบประมาณ {nb}00,000 บาท" was printed "ขออนุมัติงบประมาณ 1 00,000 บาท". A
+# private-use character, removed from every text the book prints (pdf_text), keeps
+# the alias to the footer. Three characters, as "{nb}" had room for three digits.
+_PRIVATE = "\ue000"
+PAGE_COUNT = _PRIVATE + "nb"
+
 
 def pdf_text(text: str) -> str:
     """SARA AM (ำ) as NIKHAHIT + SARA AA, the two glyphs the font draws it with.
@@ -28,8 +36,9 @@ def pdf_text(text: str) -> str:
     HarfBuzz splits ำ into those two glyphs anyway; fpdf2 then maps only the first back
     to a character, so copying or searching the PDF gave "สำ%นัก". Spelled as its two
     parts (its Unicode compatibility decomposition) each glyph maps to its own
-    character: it looks the same and the text layer reads "สํานัก" (NFKC-equal)."""
-    return (text or "").replace("\u0e33", "\u0e4d\u0e32")
+    character: it looks the same and the text layer reads "สํานัก" (NFKC-equal).
+    U+E000, private and drawn by no font, is dropped: it marks the page count."""
+    return (text or "").replace(_PRIVATE, "").replace("\u0e33", "\u0e4d\u0e32")
 
 
 # A row is drawn on one page: a cell of more lines than a page holds made fpdf raise
@@ -70,7 +79,7 @@ class RegisterBook(FPDF):
         self.set_font("thai", "", 8)
         self.cell(0, 5, self.footer_note, align="L")
         self.set_x(self.l_margin)
-        self.cell(0, 5, f"หน้า {self.page_no()} / {{nb}}", align="R")
+        self.cell(0, 5, f"หน้า {self.page_no()} / {PAGE_COUNT}", align="R")
 
 
 def load_fonts(pdf: FPDF, regular: Path, bold: Path | None) -> None:
@@ -91,7 +100,7 @@ def render_pdf(rows: list[RegisterRow], path: Path, title: str, subtitle: str, f
     """Write the register book to `path`; return the number of pages."""
     pdf = RegisterBook(title, subtitle, footer_note)
     load_fonts(pdf, font, font_bold)
-    pdf.alias_nb_pages()
+    pdf.alias_nb_pages(PAGE_COUNT)
     pdf.add_page()
     pdf.set_font("thai", "", FONT_SIZE)
     measure = pdf.get_string_width
