@@ -29,6 +29,7 @@ from gateway.web.desk import (
     database_busy,
     log_busy,
     page,
+    page_to_return_to,
     set_session_cookie,
 )
 from gateway.web.i18n import word
@@ -142,7 +143,7 @@ def login_routes(desk: Desk) -> list[Route]:
         lang = "en" if form.get("lang") == "en" else "th"
         with desk.services.db.session() as session:
             set_session_lang(session, person.token_sha256, lang)
-        response = RedirectResponse(_back(form), status_code=303)
+        response = RedirectResponse(_back(request, form), status_code=303)
         response.set_cookie(LANG_COOKIE, lang, httponly=True, secure=desk.web.cookie_secure, samesite="strict")
         return response
 
@@ -151,7 +152,7 @@ def login_routes(desk: Desk) -> list[Route]:
 
         with desk.services.db.session() as session:
             set_thai_digits(session, person.user_id, form.get("on") == "1")
-        return RedirectResponse(_back(form), status_code=303)
+        return RedirectResponse(_back(request, form), status_code=303)
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/register", status_code=303)
@@ -167,14 +168,17 @@ def login_routes(desk: Desk) -> list[Route]:
     ]
 
 
-def _back(form) -> str:
+def _back(request: Request, form) -> str:
     """The page a language or digits switch returns to, with its query (a filtered
     register stays filtered). Only a path of this site: browsers read "/\\host" as
-    "//host", another site, so a backslash or a control character sends to the register."""
+    "//host", another site, so a backslash or a control character sends to the register.
+    A path the desk answers only to a POST (a page drawn before session 43 named
+    /letters/N/reveal) returns to the page above it (page_to_return_to)."""
     back = str(form.get("back") or "/register")[:2000]
     if not back.startswith("/") or back.startswith("//") or "\\" in back or any(ord(c) < 32 for c in back):
         return "/register"
-    return back
+    path, _, query = back.partition("?")
+    return page_to_return_to(request, path, query)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -193,8 +197,12 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         person = await run_in_threadpool(desk.auth.person, request.cookies.get(desk.session_cookie))
         lang = person.lang if person else request.cookies.get(LANG_COOKIE, "th")
         status = exc.status_code
-        if status in (404, 405):
+        if status == 404:
             title, text = word("not_found", lang), word("not_found_text", lang)
+        elif status == 405:
+            # The address exists, for a form's button; "not found, or not yours to see"
+            # sent a registrar who had just opened the letter looking for a permission.
+            title, text = word("wrong_method", lang), word("wrong_method_text", lang)
         elif status == 413:
             title = text = word("too_large", lang)
         elif 400 <= status < 500:
@@ -203,7 +211,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             title, text = word("error", lang), word("error_text", lang)
         if status >= 400 and status not in (404, 405):
             log.warning("web_request_refused", path=request.url.path, status=status, why=str(exc.detail)[:200])
-        return desk.error(request, person, status, title, text)
+        response = desk.error(request, person, status, title, text)
+        if status == 405 and exc.headers:
+            response.headers["Allow"] = exc.headers.get("Allow", "")
+        return response
 
     async def server_error(request: Request, exc: Exception) -> Response:
         if database_busy(exc):  # outside a page (e.g. Starlette's own answers' sign-in look-up)

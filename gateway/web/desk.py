@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Match
 
 from gateway.config.settings import Settings
 from gateway.service.services import Services, open_services
@@ -228,9 +229,11 @@ class Desk:
             params = {k: v for k, v in params.items() if v not in (None, "", False)}
             return path + ("?" + urlencode(params) if params else "")
 
+        back = (page_to_return_to(request, request.url.path, request.url.query if request.method == "GET" else "")
+                if person is not None else "/register")
         body = self.env.get_template(template).render(
             request=request, person=person, t=t, said=said, lang=lang, date=date, url=url, digits=digits,
-            desk=self, **context)
+            desk=self, back=back, **context)
         return HTMLResponse(body, status_code=status)
 
     def error(self, request: Request, person: Person | None, status: int, title: str, text: str) -> HTMLResponse:
@@ -245,6 +248,25 @@ class Desk:
         response = self.error(request, person, 503, word("register_busy", lang), word("register_busy_text", lang))
         response.headers["Retry-After"] = BUSY_RETRY_AFTER
         return response
+
+
+def page_to_return_to(request: Request, path: str, query: str = "") -> str:
+    """The page the top bar's language and digits switches return to: `path` (with its
+    query: a filtered register stays filtered) when the desk shows a page there to a GET,
+    else the nearest page above it, else the register. Until session 43 a page answering
+    a POST (a ลับ letter opened with เปิดดูเนื้อหา at /letters/N/reveal, the operations
+    page after /operations/retry) sent the switch back to that POST's path, and the GET
+    there was drawn as "not found, or not yours to see". A stored file is no page to
+    return to (the browser would download it)."""
+    router = getattr(request.scope.get("app"), "router", None)
+    first = path
+    while router is not None and path.startswith("/") and len(path) > 1:
+        scope = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+        if "/files/" not in path and not path.endswith("/stamped") and any(
+                route.matches(scope)[0] == Match.FULL for route in router.routes):
+            return path + ("?" + query if query and path == first else "")
+        path = path.rsplit("/", 1)[0]
+    return "/register"
 
 
 def log_busy(request: Request, person: Person | None, exc: Exception) -> None:

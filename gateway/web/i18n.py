@@ -31,6 +31,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "not_found": ("ไม่พบหน้าที่ต้องการ", "Not found"),
     "not_found_text": ("ไม่มีรายการนี้ หรือท่านไม่มีสิทธิ์เห็นรายการนี้",
                        "There is no such entry, or it is not yours to see."),
+    "wrong_method": ("หน้านี้เปิดจากปุ่มในหน้าของระบบ", "This address is for a button on the desk"),
+    "wrong_method_text": ("ที่อยู่นี้ใช้กับการกดปุ่มในหน้าของระบบ (เช่น เปิดดูเนื้อหา หรือ ลองส่งใหม่) "
+                          "ไม่ได้เปิดโดยตรงหรือจากบุ๊กมาร์ก กรุณากลับไปที่หน้าก่อนหน้าแล้วกดปุ่มอีกครั้ง",
+                          "This address answers a button on the desk's pages (such as Show the content or Retry), "
+                          "not a link or a bookmark; go back to the page before and press the button again."),
     "forbidden": ("ท่านไม่มีสิทธิ์ทำรายการนี้", "You may not do this."),
     "error": ("ระบบขัดข้อง", "Something went wrong"),
     "error_text": ("ระบบทำรายการไม่สำเร็จ ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว",
