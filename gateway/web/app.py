@@ -7,6 +7,7 @@ import asyncio
 import secrets
 import time
 
+import anyio
 import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +20,14 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.config.settings import Settings
 from gateway.service.services import Services
-from gateway.web.auth import REFUSED_SIGN_IN_SECONDS, Person, SignInRefused, same, token_digest
+from gateway.web.auth import (
+    PASSWORD_CHECK_WAIT_SECONDS,
+    REFUSED_SIGN_IN_SECONDS,
+    Person,
+    SignInRefused,
+    same,
+    token_digest,
+)
 from gateway.web.desk import (
     BUSY_RETRY_AFTER,
     HERE,
@@ -36,6 +44,14 @@ from gateway.web.i18n import word
 
 log = structlog.get_logger("gateway.web")
 
+# Sign-ins run on threads of their own, at most this many: one waiting for its turn at
+# a password check (auth.PASSWORD_CHECKS_AT_ONCE) holds its thread meanwhile, and on
+# the threadpool the pages share, a flood of sign-ins from outside left the clerks'
+# pages waiting behind it. A sign-in waits at most PASSWORD_CHECK_WAIT_SECONDS for one
+# of these threads too, then is told the desk is busy.
+SIGN_IN_THREADS = 6
+SIGN_INS_BUSY_RETRY_AFTER = "10"  # seconds, the Retry-After of the busy answer
+
 
 # --- sign-in -----------------------------------------------------------------------
 
@@ -48,6 +64,10 @@ def _login_page(desk: Desk, request: Request, message: str | None = None, status
 
 
 def login_routes(desk: Desk) -> list[Route]:
+    # Made on the first sign-in: anyio makes a limiter only inside the running event loop.
+    sign_in_gate: list[asyncio.Semaphore] = []
+    sign_in_threads: list[anyio.CapacityLimiter] = []
+
     async def login_get(request: Request) -> Response:
         return await run_in_threadpool(_login_page, desk, request)
 
@@ -57,7 +77,19 @@ def login_routes(desk: Desk) -> list[Route]:
             return await run_in_threadpool(_login_page, desk, request, None, 413)
         form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
         started = time.monotonic()
-        response = await run_in_threadpool(_login, request, form)
+        if not sign_in_gate:
+            sign_in_gate.append(asyncio.Semaphore(SIGN_IN_THREADS))
+            sign_in_threads.append(anyio.CapacityLimiter(SIGN_IN_THREADS))
+        try:
+            await asyncio.wait_for(sign_in_gate[0].acquire(), PASSWORD_CHECK_WAIT_SECONDS)
+        except asyncio.TimeoutError:
+            response = await run_in_threadpool(_busy_page, request)
+        else:
+            try:
+                # The gate admits no more than the limiter's threads, so this never waits.
+                response = await anyio.to_thread.run_sync(_login, request, form, limiter=sign_in_threads[0])
+            finally:
+                sign_in_gate[0].release()
         if response.status_code in (401, 503):
             # Every refused sign-in answers at the same moment after it began, whatever
             # was done for it: a known name's wrong password commits two transactions
@@ -78,6 +110,8 @@ def login_routes(desk: Desk) -> list[Route]:
             token = desk.auth.sign_in(str(form.get("username") or ""), str(form.get("password") or ""),
                                       client, lang)
         except SignInRefused as refused:
+            if refused.key == "sign_ins_busy":
+                return _busy_page(request)
             status = {"too_many_attempts": 429, "directory_unavailable": 503}.get(refused.key, 401)
             return _login_page(desk, request, word(refused.key, lang), status)
         except Exception as exc:
@@ -94,6 +128,14 @@ def login_routes(desk: Desk) -> list[Route]:
         set_session_cookie(desk, response, token)
         response.delete_cookie(desk.login_csrf_cookie, path="/", secure=desk.web.cookie_secure,
                                httponly=True, samesite="strict")
+        return response
+
+    def _busy_page(request: Request) -> Response:
+        lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
+        client = request.client.host if request.client else "?"
+        log.warning("web_login_busy", client=client)
+        response = _login_page(desk, request, word("sign_ins_busy", lang), 503)
+        response.headers["Retry-After"] = SIGN_INS_BUSY_RETRY_AFTER
         return response
 
     def _end_replaced_session(old_token: str | None) -> None:

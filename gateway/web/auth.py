@@ -47,6 +47,15 @@ _DUMMY_HASH = _hasher.hash("not a password of anyone")
 # after it began, never sooner (gateway/web/app.py): above an argon2 check (~60-160 ms
 # on two busy cores) with the transactions and an LDAP bind around it.
 REFUSED_SIGN_IN_SECONDS = 0.5
+# Each argon2id check takes 64 MiB (and four threads) while it runs, in the daemon's
+# own process, the one that also takes SMTP. Until session 43 nothing bounded how many
+# ran at once: 20 wrong sign-ins from outside at the same moment took it from 89 MiB to
+# 1.3 GB and a clerk's register page from 0.27 s to 4.9 s. At most this many run at
+# once; a sign-in waits its turn at most PASSWORD_CHECK_WAIT_SECONDS, then is told the
+# desk is busy (sign_ins_busy, 503), its attempt not counted against the account.
+PASSWORD_CHECKS_AT_ONCE = 2
+PASSWORD_CHECK_WAIT_SECONDS = 10.0
+_password_checks = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
 DIRECTORY_DOWN_SECONDS = 60.0  # see Authenticator._directory_down_until
 
 ROLE_TH = {"clerk": "เจ้าหน้าที่สารบรรณ", "registrar": "นายทะเบียนลับ", "auditor": "ผู้ตรวจสอบ",
@@ -67,10 +76,15 @@ def password_problem(password: str) -> str | None:
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    """Raises SignInRefused("sign_ins_busy") when no check could start in time."""
+    if not _password_checks.acquire(timeout=PASSWORD_CHECK_WAIT_SECONDS):
+        raise SignInRefused("sign_ins_busy")
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+    finally:
+        _password_checks.release()
 
 
 def token_digest(token: str) -> str:
@@ -244,7 +258,14 @@ class Authenticator:
                 log.warning("web_login_directory_unavailable", username=username, client=client)
                 raise SignInRefused("directory_unavailable")
         else:
-            ok = bool(password_hash) and _verify(password_hash, password)
+            try:
+                ok = bool(password_hash) and _verify(password_hash, password)
+            except SignInRefused:
+                # Not checked, so not a wrong password: the attempt is taken back, or a
+                # flood from outside would lock the clerks out of their own accounts.
+                with self.db.session() as session:
+                    release_attempt(session, user_id)
+                raise
         with self.db.session() as session:
             if not ok:
                 locked = record_failed_login(session, user_id, max_failures, lock_for)

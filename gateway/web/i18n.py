@@ -21,6 +21,8 @@ WORDS: dict[str, tuple[str, str]] = {
                               "system administrator."),
     "too_many_attempts": ("มีการพยายามเข้าสู่ระบบจากเครื่องนี้มากเกินไป กรุณารอสักครู่",
                           "Too many sign-in attempts from this computer; wait a minute."),
+    "sign_ins_busy": ("ขณะนี้มีผู้พยายามเข้าสู่ระบบพร้อมกันมากเกินไป กรุณาลองใหม่ในอีกสักครู่",
+                      "Too many sign-ins at once right now; try again shortly."),
     "csrf": ("แบบฟอร์มหมดอายุหรือไม่ได้มาจากหน้านี้ กรุณาโหลดหน้าใหม่แล้วลองอีกครั้ง",
              "The form expired or did not come from this page; reload the page and try again."),
     "session_expired": ("การเข้าสู่ระบบหมดอายุ", "Your session has ended"),

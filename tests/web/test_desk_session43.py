@@ -5,8 +5,12 @@ POST landing on "not found, or not yours to see"."""
 from __future__ import annotations
 
 import html
+import http.client
 import io
 import re
+import threading
+import time
+import urllib.parse
 
 import pytest
 
@@ -28,6 +32,85 @@ def desk(tmp_path_factory):
                (classified_letter()[0], LAT))
     with running_desk(tmp_path_factory.mktemp("desk"), USERS, letters) as desk:
         yield desk
+
+
+def _rss_mib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1)) // 1024
+
+
+def _login_form(port: int, source: str) -> tuple[str, str]:
+    """(the form's token, its cookie), fetched from `source` as a browser does first."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(source, 0))
+    try:
+        conn.request("GET", "/login")
+        answer = conn.getresponse()
+        body = answer.read().decode()
+    finally:
+        conn.close()
+    cookie = next(v for k, v in answer.getheaders() if k.lower() == "set-cookie").split(";")[0]
+    return re.search(r'name="csrf" value="([^"]+)"', body).group(1), cookie
+
+
+def test_many_sign_ins_at_once_do_not_run_their_password_checks_at_once(desk):
+    """24 wrong sign-ins at the same moment, from three addresses (each within its
+    login_attempts_per_minute): until session 43 each ran its 64 MiB argon2 check at
+    once, and the daemon's process grew by over a gigabyte. At most two run at once now:
+    the process grows by a few checks' worth, every guess is answered (wrong password,
+    or the desk busy in the person's language), and a signed-in clerk's register answers."""
+    port = int(desk.url.rsplit(":", 1)[1])
+    pid = desk.daemon.proc.pid
+    clerk = signed_in(desk.url, "somchai")
+    assert clerk.get("/register").status == 200
+    count = 24
+    forms = [(f"127.0.0.{2 + i % 3}", *_login_form(port, f"127.0.0.{2 + i % 3}")) for i in range(count)]
+    before = _rss_mib(pid)
+    barrier = threading.Barrier(count + 1)
+    answers: list[tuple[int, str, str | None]] = []
+    peak, done = [before], threading.Event()
+
+    def guess(i: int) -> None:
+        source, token, cookie = forms[i]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(source, 0))
+        body = urllib.parse.urlencode({"csrf": token, "username": f"guess{i}", "password": "wrong password 1"})
+        barrier.wait()
+        try:
+            conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded",
+                                                  "Cookie": cookie})
+            answer = conn.getresponse()
+            answers.append((answer.status, answer.read().decode(), answer.getheader("Retry-After")))
+        finally:
+            conn.close()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mib(pid))
+            time.sleep(0.005)
+
+    guesses = [threading.Thread(target=guess, args=(i,)) for i in range(count)]
+    sampler = threading.Thread(target=sample)
+    for thread in guesses + [sampler]:
+        thread.start()
+    barrier.wait()
+    time.sleep(0.05)
+    page = clerk.get("/register")
+    for thread in guesses:
+        thread.join(180)
+    done.set()
+    sampler.join()
+    assert page.status == 200 and "ทะเบียน" in page.text
+    # 64 MiB a check: two at once and the threads around them stay well below five.
+    assert peak[0] - before < 5 * 64, f"{before} MiB before, {peak[0]} MiB at the peak"
+    assert len(answers) == count
+    for status, text, retry_after in answers:
+        assert status in (401, 503), status
+        if status == 401:
+            assert "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง" in text
+        else:
+            assert "ขณะนี้มีผู้พยายามเข้าสู่ระบบพร้อมกันมากเกินไป" in text and retry_after
+    assert "Traceback" not in desk.daemon.log_path.read_text()
+    # The right password still signs in afterwards.
+    assert signed_in(desk.url, "somchai").get("/register").status == 200
 
 
 def test_a_subject_holding_nb_is_printed_as_written_in_the_register_book(desk):
