@@ -258,9 +258,16 @@ def _plain_raw(services: Services, message, entry: QuarantineEntry, sealed_ok: b
         raise not_on_this_gateway(f"quarantine entry {entry.id}")
     if sealed_ok:
         return None
-    raise ToolError(f"quarantine entry {entry.id} is a classified letter kept sealed; it cannot be "
-                    "released from the command line. Ask the unit's secret registrar (letter view --who)",
-                    th="รายการนี้เป็นหนังสือลับที่ปิดผนึกไว้ กรุณาให้นายทะเบียนลับของหน่วยงานเป็นผู้ดำเนินการ")
+    raise kept_sealed(f"quarantine entry {entry.id}", "released")
+
+
+def kept_sealed(what: str, done: str) -> ToolError:
+    """What the command line says of a held classified letter: only its unit's secret
+    registrar decides on it, at the desk. Not "restore a backup": its copy is there,
+    sealed (`reprocess` said so until session 43's red team)."""
+    return ToolError(f"{what} is a classified letter kept sealed; it cannot be {done} from the command "
+                     "line. Ask the unit's secret registrar (letter view --who)",
+                     th="รายการนี้เป็นหนังสือลับที่ปิดผนึกไว้ กรุณาให้นายทะเบียนลับของหน่วยงานเป็นผู้ดำเนินการ")
 
 
 def _sealed_entry(services: Services, message, quarantine_id: int, who: str) -> SpoolEntry:

@@ -19,6 +19,7 @@ from gateway.service.log import failure
 from gateway.service.services import Services
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services, quoted
+from gateway.tools.quarantine import is_sealed, kept_sealed
 from gateway.tools.replay import entry_from_vault
 from storage import quarantine
 from storage.messages import count_attempt, get_message, start_over
@@ -94,6 +95,9 @@ def prepare(services: Services, queue_id: str, reason: str | None,
                             + ", ".join(f"{k} {v}" for k, v in (message.outcome or {}).items())
                             + "); nothing to reprocess")
         if not parked:
+            if held and not services.vault.has(message.sha256) \
+                    and is_sealed(services, {"raw_sha256": None, "queue_id": queue_id}):
+                raise kept_sealed(queue_id, "processed again")
             entry = entry_from_vault(services, message)  # refuses early if the raw copy is gone
         # Held entries are closed so the pipeline decides again; their reasons stay in
         # the action record. The message starts over with a full set of attempts.

@@ -67,3 +67,22 @@ def test_over_smtp_an_xml_enclosure_marked_ลับมาก_is_held_sealed_nev
         assert subject is None and "kept encrypted for the secret registrar" in reasons, (subject, reasons)
         assert maildir(d, "latkrabang") == []
         assert files_containing(d.data_dir, MARKER) == []
+
+
+def test_reprocess_of_a_held_sealed_letter_says_it_is_kept_sealed_not_lost(tmp_path):
+    """Session 43's red team: `reprocess` of a ลับ letter held sealed said its copy "is
+    not in this gateway's data directory ... restore it from its backup", sending the
+    sysadmin to a restore for a letter that is there, sealed. It says what `quarantine
+    release` says: kept sealed, for the unit's secret registrar. Nothing changes."""
+    text = f"<letter><secrecy>ลับมาก</secrecy><body>{MARKER}</body></letter>"
+    with sealing_daemon(tmp_path / "gw") as d:
+        d.send(file_letter("2569_dds_0403_57_1.xml", text.encode("utf-8")), LATKRABANG)
+        d.wait_idle(timeout=120)
+        [(held, queue_id)] = db_rows(d, "select id, queue_id from quarantine")
+        for args in (["reprocess", queue_id, "--reason", "policy changed"],
+                     ["quarantine", "release", str(held), "--reason", "ok"]):
+            said = d.cli(*args, check=False)
+            assert said.returncode == 1, said
+            assert "is a classified letter kept sealed" in said.stderr and "secret registrar" in said.stderr
+            assert "นายทะเบียนลับ" in said.stderr and "backup" not in said.stderr
+        assert db_rows(d, "select id from quarantine") == [(held,)]
