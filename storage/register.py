@@ -93,6 +93,8 @@ class SameMessageId:
 
     resend_of: str | None = None  # the receive number of the same letter, registered before
     other: str | None = None  # the receive number of another letter with this Message-ID
+    other_book: str | None = None  # the book it is in
+    other_classified: bool = False  # it is a classified letter (its number said only to its registrar)
 
 
 _UNIT_LOCK = 0x5255  # first key of the two-key advisory lock: "one unit's registrations"
@@ -145,7 +147,8 @@ def find_same_message_id(session: Session, unit: str, sender: str, message_id: s
                     and _file_hashes(session, row.id) == files):
                 return SameMessageId(resend_of=f"{row.number}/{row.year}")
     first = rows[0]
-    return SameMessageId(other=f"{first.number}/{first.year}")
+    return SameMessageId(other=f"{first.number}/{first.year}", other_book=first.book,
+                         other_classified=first.secrecy not in (None, "none"))
 
 
 def find_same_files(session: Session, unit: str, sender: str, files: frozenset[str] | None,
@@ -238,7 +241,7 @@ _SAME_FILES = (
     .limit(20)
 )
 _SAME_MESSAGE_ID = (
-    select(_LETTERS.c.id, _LETTERS.c.number, _LETTERS.c.year, _LETTERS.c.mail_subject,
+    select(_LETTERS.c.id, _LETTERS.c.number, _LETTERS.c.year, _LETTERS.c.book, _LETTERS.c.mail_subject,
            _LETTERS.c.secrecy, _MESSAGES.c.sha256)
     .select_from(_LETTERS.outerjoin(_MESSAGES, _MESSAGES.c.queue_id == _LETTERS.c.queue_id))
     .where(_LETTERS.c.unit == bindparam("r_unit"), _LETTERS.c.sender == bindparam("r_sender"),

@@ -135,6 +135,37 @@ def test_a_classified_resend_is_recognised_by_its_raw_message_only(services):
     assert "ANOTHER" not in json.dumps(letters[1].findings)
 
 
+def test_an_ordinary_letter_reusing_a_classified_ones_message_id_is_not_told_its_number(services):
+    """Session 43's red team: the ordinary letter's finding, in the general book every
+    clerk reads, said "registered as 1/2569", the secret book's number with no book: in
+    the general book 1/2569 is this very letter, and the clerk learnt the secret register
+    holds a letter of this sender under that number. The book is named now, and a
+    classified letter's number is left to its registrar."""
+    raw, _pdf = classified_letter(message_id=MID)
+    outcomes = _run(services, [raw, letter(subject="แจ้งกำหนดการประชุม", message_id=MID),
+                               letter(subject="แจ้งกำหนดการประชุม ๒", message_id=MID)])
+    assert [o.split(" ")[0] for o in outcomes] == ["registered"] * 3
+    with services.db.session() as session:
+        rows = session.query(Letter).order_by(Letter.id).all()
+        books = [(entry.book, entry.number) for entry in rows]
+        findings = [[f for f in entry.findings if f["rule"] == "message_id_reused"] for entry in rows]
+    secret_book, general_book = books[0][0], books[1][0]
+    assert secret_book != general_book and books[1][1] == 1
+    [told] = findings[1]
+    assert "secret register" in told["message_en"] and "ทะเบียนลับ" in told["message_th"]
+    assert "1/" not in told["message_en"] + told["message_th"]
+    # The third is told the first the sender's Message-ID took (the classified one) the same way.
+    [third] = findings[2]
+    assert "1/" not in third["message_en"] and "secret register" in third["message_en"]
+
+
+def test_the_other_letter_is_named_with_its_book():
+    from gateway.pipeline.dispose import message_id_reused
+
+    said = message_id_reused("3/2569", "general")
+    assert "registered as 3/2569 in the book general" in said.message_en and "ในทะเบียน general" in said.message_th
+
+
 def test_the_same_files_in_a_new_mail_are_registered_and_flagged_for_the_clerk_only(services):
     """A sender who saw no acknowledgement sends the letter again in a new e-mail (its
     own Message-ID, so no resend): it is registered, and the clerk is told which entry

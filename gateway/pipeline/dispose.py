@@ -62,18 +62,30 @@ CLERKS_OWN = (MESSAGE_ID_REUSED, SAME_FILES)
 SAME_FILES_WITHIN = dt.timedelta(days=30)
 
 
-def message_id_reused(receive_no: str) -> Finding:
+def message_id_reused(receive_no: str, book: str | None = None, secret_hidden: bool = False) -> Finding:
     """For the clerk: this letter carries the sender's Message-ID of another letter this
     unit registered, with other content. It is registered all the same (a letter whose
     Message-ID a forged decoy took first must not vanish); which one is genuine is for
     a person to judge. It quotes nothing of either letter, and is not told to the
-    sender (it would give anyone who guesses a Message-ID another letter's number)."""
+    sender (it would give anyone who guesses a Message-ID another letter's number).
+    The other letter is named with its book (each book numbers from 1: "1/2569" alone
+    sent the clerk to this very letter's neighbour); when it is a classified letter and
+    this one is not, its number is the secret registrar's to know, and is not said
+    (`secret_hidden`: session 43's red team)."""
+    if secret_hidden:
+        return Finding(MESSAGE_ID_REUSED, "warn",
+                       "มีหนังสือชั้นลับอีกฉบับที่ใช้ Message-ID เดียวกันจากผู้ส่งเดียวกันลงทะเบียนไว้ในทะเบียนลับแล้ว "
+                       "แต่เนื้อหาไม่ตรงกัน จึงลงทะเบียนฉบับนี้แยกไว้ โปรดสอบถามนายทะเบียนลับของหน่วยงาน",
+                       "a classified letter with this Message-ID from the same sender is in the secret "
+                       "register, with other content; this one is registered on its own: ask the unit's "
+                       "secret registrar")
+    where_th, where_en = (f" ในทะเบียน {book}", f" in the book {book}") if book else ("", "")
     return Finding(MESSAGE_ID_REUSED, "warn",
-                   f"มีหนังสืออีกฉบับที่ใช้ Message-ID เดียวกันจากผู้ส่งเดียวกันลงทะเบียนรับแล้วเป็นเลขรับ {receive_no} "
-                   "แต่เนื้อหาไม่ตรงกัน จึงลงทะเบียนฉบับนี้แยกไว้ โปรดตรวจสอบว่าฉบับใดส่งมาจากผู้ส่งจริง",
-                   f"another letter with this Message-ID from the same sender was registered as {receive_no}, "
-                   "with other content; this one is registered on its own: check which of them the sender "
-                   "really sent")
+                   f"มีหนังสืออีกฉบับที่ใช้ Message-ID เดียวกันจากผู้ส่งเดียวกันลงทะเบียนรับแล้วเป็นเลขรับ {receive_no}"
+                   f"{where_th} แต่เนื้อหาไม่ตรงกัน จึงลงทะเบียนฉบับนี้แยกไว้ โปรดตรวจสอบว่าฉบับใดส่งมาจากผู้ส่งจริง",
+                   f"another letter with this Message-ID from the same sender was registered as {receive_no}"
+                   f"{where_en}, with other content; this one is registered on its own: check which of them "
+                   "the sender really sent")
 
 
 def same_files(receive_no: str) -> Finding:
@@ -125,6 +137,8 @@ class Known:
     held: bool = False  # a quarantine entry for this unit exists
     resend_of: str | None = None  # the same letter (same sender, Message-ID and content) registered
     message_id_of: str | None = None  # another letter with the same sender and Message-ID registered
+    message_id_book: str | None = None  # the book that letter is in
+    message_id_classified: bool = False  # that letter is classified
     same_files_as: str | None = None  # a letter of the same sender with exactly these files, lately
 
 
@@ -203,7 +217,8 @@ def _top_secret(_services, r, _known):
 def _policy(services, r, known):
     findings = list(r.checked.findings)
     if known.message_id_of:
-        findings.append(message_id_reused(known.message_id_of))
+        findings.append(message_id_reused(known.message_id_of, known.message_id_book,
+                                          secret_hidden=known.message_id_classified and not r.classified))
     if known.same_files_as:  # looked for only when the Message-ID found nothing (what_is_known)
         findings.append(same_files(known.same_files_as))
     if r.released_by_operator:
@@ -259,7 +274,8 @@ def what_is_known(session, recipient: Recipient) -> Known:
         registration = find_registration(session, queue_id, unit)
         if registration is not None:
             return Known(registered=registration.receive_no)
-    known = Known(resend_of=same.resend_of, message_id_of=same.other,
+    known = Known(resend_of=same.resend_of, message_id_of=same.other, message_id_book=same.other_book,
+                  message_id_classified=same.other_classified,
                   held=not recipient.first_attempt and quarantine.find_entry(session, queue_id, unit) is not None)
     if not known.resend_of and not known.message_id_of:
         known.same_files_as = _same_files(session, recipient)
