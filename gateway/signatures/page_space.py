@@ -411,13 +411,30 @@ def _image_ink(image, matrix: tuple[float, ...]) -> list[Box] | None:
     a, b, c, d, e, f = matrix
     if abs(b) > 1e-6 or abs(c) > 1e-6 or a <= 0 or d <= 0:
         return None
+    import pypdfium2.raw as pdfium_c
+
     try:
         width, height = image.get_px_size()
         if width * height > MAX_INK_PIXELS:
             return None  # a decompression bomb, or a scan finer than any letter needs
-        pixels = image.get_bitmap(render=False).to_pil()
+        metadata = image.get_metadata()
+        bitmap = image.get_bitmap(render=False)
+        pixels = bitmap.to_pil()
     except Exception:  # noqa: BLE001 - a colour space or filter PDFium cannot decode
         return None
+    if metadata.colorspace == pdfium_c.FPDF_COLORSPACE_UNKNOWN and metadata.bits_per_pixel == 1:
+        # A stencil mask (/ImageMask true, the text layer of copiers' MRC scans; PDFium
+        # draws a 1-bit image without a colour space as one too) has no colours, only
+        # where it paints: PDFium hands it over as coverage, 255 where the fill colour
+        # goes, /Decode already applied. Read as grey, its black text was paper and the
+        # paper ink (session 43's red team: a stamp on a black block, a receipt for a
+        # scan with a blank corner). Inverted, painted is dark whatever the fill colour:
+        # a mask painting white counts as ink too, as the stamp cannot tell what is under it.
+        if bitmap.format != pdfium_c.FPDFBitmap_Gray:
+            return None  # not the coverage we know how to read: the whole image counts
+        from PIL import ImageOps
+
+        pixels = ImageOps.invert(pixels.convert("L"))
     return _ink_boxes(pixels, (e, f, e + a, f + d))
 
 
