@@ -359,3 +359,186 @@ def _inside(spans: list[tuple[int, int]], position: int) -> bool:
 
     i = bisect.bisect_right(spans, (position, 1 << 62)) - 1
     return i >= 0 and spans[i][0] < position < spans[i][1]
+
+
+# ------------------------------------------------------------ signatures the form dropped
+
+MAX_CARRIED_NODES = 20_000  # dictionaries looked at in all (fields, kids, pages, annotations)
+MAX_CARRIED_DEPTH = 32  # /Kids within /Kids, /Parent above /Parent
+
+
+@dataclass(frozen=True)
+class CarriedSignature:
+    """A signature dictionary the file still carries that its form no longer lists."""
+
+    field: str  # the field's /T ("" when it has none)
+    page: int | None  # 1-based page whose /Annots still hold its widget, if one does
+    field_dict: object  # the field dictionary (pyHanko's), its /V the signature
+    keys: frozenset  # ("ref", number, generation) of its /V, ("range", ...) of its /ByteRange
+
+
+def _signature_keys(value) -> frozenset | None:
+    """What identifies a field's /V as a signature dictionary (its reference, its
+    /ByteRange), or None when it is not one (no /ByteRange and /Contents)."""
+    keys = set()
+    ref = getattr(value, "reference", None) if not hasattr(value, "idnum") else value
+    if ref is not None and hasattr(ref, "idnum"):
+        keys.add(("ref", int(ref.idnum), int(ref.generation)))
+    try:
+        sig = _deref(value)
+        if not hasattr(sig, "get") or sig.get("/ByteRange") is None or sig.get("/Contents") is None:
+            return None
+        keys.add(("range", *(int(v) for v in _deref(sig["/ByteRange"]))))
+    except (TypeError, ValueError, KeyError):
+        pass  # a /ByteRange of other than numbers: known by its reference only
+    except Exception:  # noqa: BLE001 - a dangling or crafted reference: not a signature we can name
+        return None
+    return frozenset(keys) or None
+
+
+class _Budget:
+    def __init__(self, nodes: int):
+        self.left = nodes
+
+    def take(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def _form_signatures(root, budget: _Budget) -> list[tuple[str, object, frozenset]]:
+    """(name, field, keys) of every field of a catalog's /AcroForm /Fields whose /V is
+    a signature dictionary."""
+    out: list = []
+    try:
+        fields = _deref(_deref(root.get("/AcroForm")).get("/Fields"))
+    except Exception:  # noqa: BLE001 - no form, or a form that is not a dictionary
+        return out
+    stack = [(fields, 0)]
+    seen: set = set()
+    while stack and budget.left > 0:
+        refs, depth = stack.pop()
+        if depth > MAX_CARRIED_DEPTH or not hasattr(refs, "raw_get"):
+            continue
+        for i in range(len(refs)):
+            if not budget.take():
+                return out
+            try:
+                raw = refs.raw_get(i)
+                ref = getattr(raw, "reference", None) if not hasattr(raw, "idnum") else raw
+                key = (ref.idnum, ref.generation) if ref is not None else None
+                if key is not None and key in seen:
+                    continue  # a field listed twice, or a loop of /Kids
+                seen.add(key)
+                field = _deref(raw)
+                if not hasattr(field, "get"):
+                    continue
+                value = field.raw_get("/V") if "/V" in field else None
+                keys = _signature_keys(value) if value is not None else None
+                if keys:
+                    out.append((str(field.get("/T", "")), field, keys))
+                kids = _deref(field.get("/Kids"))
+                if kids is not None:
+                    stack.append((kids, depth + 1))
+            except Exception:  # noqa: BLE001 - one broken field does not hide the others
+                continue
+    return out
+
+
+def _widget_field(annot, budget: _Budget):
+    """(field, keys) of the signature field a widget annotation belongs to (itself, or a
+    /Parent above it holding the /V), or None."""
+    node, depth = annot, 0
+    while node is not None and depth <= MAX_CARRIED_DEPTH and budget.take():
+        if "/V" in node:
+            keys = _signature_keys(node.raw_get("/V"))
+            return (node, keys) if keys else None
+        parent = node.get("/Parent")
+        node = _deref(parent) if parent is not None else None
+        node = node if hasattr(node, "get") else None
+        depth += 1
+    return None
+
+
+def _page_signatures(root, budget: _Budget, max_pages: int) -> list[tuple[str, int, object, frozenset]]:
+    """(name, page, field, keys) of every widget on the pages' /Annots whose field holds
+    a signature dictionary. Pages in order, found by a bounded walk of the page tree."""
+    out: list = []
+    try:
+        pages = _deref(root.get("/Pages"))
+    except Exception:  # noqa: BLE001
+        return out
+    stack, seen, number = [(pages, 0)], set(), 0
+    while stack and number < max_pages and budget.take():
+        node, depth = stack.pop()
+        node = _deref(node)
+        if not hasattr(node, "get") or depth > MAX_CARRIED_DEPTH or id(node) in seen:
+            continue
+        seen.add(id(node))
+        kids = _deref(node.get("/Kids"))
+        if kids is not None and hasattr(kids, "raw_get"):
+            stack.extend((kids.raw_get(i), depth + 1) for i in reversed(range(len(kids))))
+            continue
+        number += 1
+        try:
+            annots = _deref(node.get("/Annots"))
+            count = len(annots) if hasattr(annots, "raw_get") else 0
+        except Exception:  # noqa: BLE001
+            continue
+        for i in range(count):
+            if not budget.take():
+                return out
+            try:
+                annot = _deref(annots.raw_get(i))
+                if not hasattr(annot, "get") or annot.get("/Subtype") != "/Widget":
+                    continue
+                found = _widget_field(annot, budget)
+                if found is not None:
+                    out.append((str(found[0].get("/T", "")), number, found[0], found[1]))
+            except Exception:  # noqa: BLE001
+                continue
+    return out
+
+
+def signatures_dropped(reader, checked_ranges=(), *, max_pages: int = 500,
+                       max_nodes: int = MAX_CARRIED_NODES) -> list[CarriedSignature]:
+    """Signature dictionaries the file still carries that its form no longer lists: a
+    signature field's widget on a page's /Annots, or a field of an earlier revision's
+    /AcroForm /Fields, whose /V holds /ByteRange and /Contents, and that neither the
+    final form lists nor pyHanko checked (`checked_ranges`: the /ByteRange of each).
+
+    Every reader that checks signatures finds them through the form's /Fields
+    (pyHanko's `embedded_signatures`, Acrobat). An update that changes a signed letter
+    and empties /Fields takes the signature out of every check while the page still
+    shows its box and poppler's `pdfsig` still finds it: the gateway registered the
+    altered letter as one never signed (session 43's red team). At most `max_nodes`
+    dictionaries are looked at in all, over every revision (a hostile form of nothing
+    else must not hold the worker); [] for a letter never signed."""
+    budget = _Budget(max_nodes)
+    listed: set = {("range", *r) for r in checked_ranges}
+    for _name, _field, keys in _form_signatures(reader.root, budget):
+        listed |= keys
+    found: dict[frozenset, CarriedSignature] = {}
+
+    def keep(name: str, page: int | None, field, keys: frozenset) -> None:
+        if keys & listed:
+            return
+        for known in found:
+            if known & keys:
+                if page is not None and found[known].page is None:
+                    found[known] = CarriedSignature(found[known].field or name, page, field, known | keys)
+                return
+        found[keys] = CarriedSignature(name, page, field, keys)
+
+    for name, page, field, keys in _page_signatures(reader.root, budget, max_pages):
+        keep(name, page, field, keys)
+    # Newest first: the revision before the update that dropped the signature lists it.
+    for revision in range(reader.xrefs.total_revisions - 2, -1, -1):
+        if not budget.take():
+            break
+        try:
+            root = reader.get_historical_root(revision)
+        except Exception:  # noqa: BLE001 - an earlier revision pyHanko cannot read says nothing here
+            continue
+        for name, field, keys in _form_signatures(root, budget):
+            keep(name, None, field, keys)
+    return list(found.values())

@@ -20,7 +20,14 @@ from gateway.signatures.asn1_names import ensure_asn1_names, prepare_name_values
 from gateway.signatures.diff_policy import diff_policy
 from gateway.signatures.names import cert_names
 from gateway.signatures.pdf_hex import read_hex_strings_at_once
-from gateway.signatures.revisions import _meaningful, field_changes, listed_twice, unexplained_bytes, unlisted_objects
+from gateway.signatures.revisions import (
+    _meaningful,
+    field_changes,
+    listed_twice,
+    signatures_dropped,
+    unexplained_bytes,
+    unlisted_objects,
+)
 from gateway.signatures.trust import (
     TrustSettings,
     anchor_validity_problem,
@@ -186,8 +193,58 @@ async def _verify(
             verdicts.append(await _verify_one(emb, trust, extras, later, file))
     finally:
         file.close()
+    if data.count(b"/ByteRange") > len(embedded):
+        # A signature dictionary the form no longer lists. The signer wrote it in plain
+        # bytes (its /Contents must sit in the gap of its /ByteRange), and an update
+        # cannot take those bytes back without breaking the signature: where every
+        # /ByteRange of the file is one pyHanko checked, there is none, and a signed
+        # letter pays nothing for the walk (a form of 1,200 fields costs seconds in it).
+        verdicts += [_dropped_verdict(reader, carried) for carried in signatures_dropped(
+            reader, [r for r in map(_byte_range, embedded) if r is not None], max_pages=max_pages)]
     return PdfVerdict(
         signatures=tuple(verdicts), pages=pages, sha256=sha256, warnings=tuple(warnings)
+    )
+
+
+def _byte_range(emb) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(v) for v in emb.byte_range)
+    except Exception:  # noqa: BLE001 - a /ByteRange of other than numbers: its reference still tells
+        return None
+
+
+def _dropped_verdict(reader, carried) -> SignatureVerdict:
+    """The verdict on a signature the file carries that its form no longer lists
+    (revisions.signatures_dropped): the letter was changed after signing in a way that
+    hides the signature from every check. Not validated (what it signed is not what the
+    file is now, whatever its crypto says); its signer is named as its certificate says."""
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    signer = org = issuer = None
+    kind = "signature"
+    try:
+        emb = EmbeddedPdfSignature(reader, carried.field_dict, carried.field)
+        kind = "document_timestamp" if emb.sig_object_type == "/DocTimeStamp" else "signature"
+        signer, org, issuer = cert_names(emb.signer_cert)
+    except Exception as exc:  # noqa: BLE001 - a signature we cannot read is still one the form dropped
+        log.info("pdf_dropped_signature_unreadable", error=_short(exc))
+    log.info("pdf_signature_dropped_from_form", field=carried.field, page=carried.page)
+    where = dict(page_th=f" (กรอบลายมือชื่อยังอยู่ในหน้า {carried.page})" if carried.page else "",
+                 page_en=f" (its box is still on page {carried.page})" if carried.page else "")
+    return SignatureVerdict(
+        kind=kind,
+        indication=INDETERMINATE,
+        sub_indication="SIG_CONSTRAINTS_FAILURE",
+        signer=signer,
+        organisation=org,
+        issuer=issuer,
+        signed_at=None,
+        signed_at_source=None,
+        covers_whole_file=False,
+        modifications=MOD_OTHER,
+        review=True,
+        field=carried.field or None,
+        message=_shown("dropped_from_form", **where),
     )
 
 
@@ -553,6 +610,10 @@ SHOWN_TEXTS: dict[str, tuple[str, str]] = {
                       "rebuild it and may show other content than was checked"),
     "xref_rejected_signed": ("ตารางอ้างอิงของไฟล์ใช้ไม่ได้ โปรแกรมอ่านแต่ละโปรแกรมอาจแสดงเนื้อหาต่างกัน",
                              "the file's cross-reference table is not usable: readers may disagree on what it shows"),
+    "dropped_from_form": ("ไฟล์ยังมีลายมือชื่ออิเล็กทรอนิกส์ที่แบบฟอร์มของไฟล์ไม่ได้ระบุไว้แล้ว{page_th} "
+                          "คือถูกนำออกหลังลงลายมือชื่อ จึงไม่ได้ตรวจ และเนื้อหาอาจไม่ใช่ที่ลงนามไว้",
+                          "a signature the file carries is no longer listed in its form: it was removed after "
+                          "signing{page_en}, so it was not checked and the content may not be what was signed"),
     "already_stamped": ("ไฟล์นี้มีตรารับหนังสือที่ระบบนี้ประทับไว้แล้ว{number_th} ตรวจสอบว่าไม่ใช่หนังสือที่ลงรับไปแล้ว",
                         "the file already carries this gateway's receive stamp{number_en}: check that it is "
                         "not a letter already registered"),
