@@ -422,20 +422,19 @@ def _image_ink(image, matrix: tuple[float, ...]) -> list[Box] | None:
         pixels = bitmap.to_pil()
     except Exception:  # noqa: BLE001 - a colour space or filter PDFium cannot decode
         return None
-    if metadata.colorspace == pdfium_c.FPDF_COLORSPACE_UNKNOWN and metadata.bits_per_pixel == 1:
+    coverage = metadata.colorspace == pdfium_c.FPDF_COLORSPACE_UNKNOWN and metadata.bits_per_pixel == 1
+    if coverage:
         # A stencil mask (/ImageMask true, the text layer of copiers' MRC scans; PDFium
         # draws a 1-bit image without a colour space as one too) has no colours, only
         # where it paints: PDFium hands it over as coverage, 255 where the fill colour
         # goes, /Decode already applied. Read as grey, its black text was paper and the
         # paper ink (session 43's red team: a stamp on a black block, a receipt for a
-        # scan with a blank corner). Inverted, painted is dark whatever the fill colour:
-        # a mask painting white counts as ink too, as the stamp cannot tell what is under it.
+        # scan with a blank corner). Read the other way round, painted is ink whatever the
+        # fill colour: a mask painting white counts too, as the stamp cannot tell what is
+        # under it.
         if bitmap.format != pdfium_c.FPDFBitmap_Gray:
             return None  # not the coverage we know how to read: the whole image counts
-        from PIL import ImageOps
-
-        pixels = ImageOps.invert(pixels.convert("L"))
-    return _ink_boxes(pixels, (e, f, e + a, f + d))
+    return _ink_boxes(pixels, (e, f, e + a, f + d), coverage=coverage)
 
 
 def _rendered_ink(page) -> list[Box]:
@@ -529,8 +528,10 @@ def _segment_boxes(curve, max_objects: int) -> list[Box]:
     return out
 
 
-def _ink_boxes(pixels, bbox: Box) -> list[Box]:
-    """The inked cells of an image (Pillow) drawn upright into `bbox`."""
+def _ink_boxes(pixels, bbox: Box, *, coverage: bool = False) -> list[Box]:
+    """The inked cells of an image (Pillow) drawn upright into `bbox`; with `coverage`,
+    of a stencil mask's coverage (255 = painted), read in the same pass, with no copy
+    of a scan-sized image more than a grey one costs."""
     x0, y0, x1, y1 = bbox
     width_pt, height_pt = x1 - x0, y1 - y0
     cols = max(1, int(width_pt / INK_CELL_PT))
@@ -538,7 +539,10 @@ def _ink_boxes(pixels, bbox: Box) -> list[Box]:
     from PIL import Image
 
     # Threshold first, then average per cell: one pen stroke in a cell keeps it below white.
-    dark = pixels.convert("L").point(lambda v: 0 if v < INK_LEVEL else 255)
+    if coverage:
+        dark = pixels.convert("L").point(lambda v: 0 if v > 255 - INK_LEVEL else 255)
+    else:
+        dark = pixels.convert("L").point(lambda v: 0 if v < INK_LEVEL else 255)
     small = dark.resize((cols, rows), Image.Resampling.BOX)
     out: list[Box] = []
     cw, ch = width_pt / cols, height_pt / rows
