@@ -1304,15 +1304,15 @@ _KEEPS_WHITE_SPACE = re.compile(r"white-space\s*:\s*(?:pre(?!-line)|break-spaces
 # marking standing alone on the head line, and read as one line until session 43.
 _SPACING = re.compile(r"(?<![\w-])(padding|margin)(?:-(left|right|inline-start|inline-end|inline))?\s*:\s*([^;!]*)",
                       re.I)
-_LENGTH = re.compile(r"^([+]?(?:\d+\.?\d*|\.\d+))(px|pt|pc|em|rem|ch|ex|cm|mm|q|in|%|vw|vmin|vmax)$", re.I)
+_SPACING_LENGTH = re.compile(r"^([+]?(?:\d+\.?\d*|\.\d+))(px|pt|pc|em|rem|ch|ex|cm|mm|q|in|%|vw|vmin|vmax)$", re.I)
 # What an em (16px, 12pt) is in each unit; ex and ch about half an em, % and vw of a
 # mail pane ~600px wide.
 _ONE_EM = {"px": 16, "pt": 12, "pc": 1, "em": 1, "rem": 1, "ch": 2, "ex": 2, "cm": 0.42, "mm": 4.2, "q": 17,
            "in": 0.17, "%": 3, "vw": 3, "vmin": 3, "vmax": 3}
 
 
-def _wide(value: str) -> bool:
-    m = _LENGTH.match(value.strip())
+def _wide_length(value: str) -> bool:
+    m = _SPACING_LENGTH.match(value.strip())
     return bool(m) and float(m[1]) >= _ONE_EM[m[2].lower()]
 
 
@@ -1325,16 +1325,16 @@ def _wide_sides(style: str) -> tuple[bool, bool]:
     for m in _SPACING.finditer(style):
         side, values = (m[2] or "").lower(), m[3].split()
         if side in ("left", "inline-start"):
-            left |= bool(values) and _wide(values[0])
+            left |= bool(values) and _wide_length(values[0])
         elif side in ("right", "inline-end"):
-            right |= bool(values) and _wide(values[0])
+            right |= bool(values) and _wide_length(values[0])
         elif side == "inline":
-            left |= bool(values) and _wide(values[0])
-            right |= bool(values) and _wide(values[-1])
+            left |= bool(values) and _wide_length(values[0])
+            right |= bool(values) and _wide_length(values[-1])
         elif values:  # top right bottom left, with fewer values repeating
             horizontal = {1: (0, 0), 2: (1, 1), 3: (1, 1)}.get(len(values), (3, 1))
-            left |= _wide(values[horizontal[0]])
-            right |= _wide(values[horizontal[1]])
+            left |= _wide_length(values[horizontal[0]])
+            right |= _wide_length(values[horizontal[1]])
     return left, right
 
 
