@@ -10,6 +10,9 @@ Which attachment is the cover letter (หนังสือนำ) — the docum
   3. else the first other document (image, office file) — so that a letter sent as
      .docx is found and then failed by `allowed_types` as "not a PDF";
   4. else none.
+Steps 1 and 2 look only at the letter's own PDFs when it has any: a PDF inside a
+message the letter carries (an earlier letter forwarded as an attachment,
+`Attachment.forwarded`) is the cover letter only when the letter has no PDF of its own.
 Everything else that is a document is an enclosure (สิ่งที่ส่งมาด้วย).
 """
 from __future__ import annotations
@@ -245,8 +248,11 @@ def letter_files(mail: ParsedMail) -> list[Attachment]:
 
 
 def documents(mail: ParsedMail) -> list[Attachment]:
-    """Non-empty document files, in mail order."""
-    return [a for a in letter_files(mail) if is_document(a) and a.size > 0]
+    """Non-empty document files: the letter's own, then those of the messages it carries
+    (forwarded letters), each in mail order. A forwarded letter comes wherever the
+    sender's client put it, often before the new letter it is attached to."""
+    found = [a for a in letter_files(mail) if is_document(a) and a.size > 0]
+    return [a for a in found if not a.forwarded] + [a for a in found if a.forwarded]
 
 
 def looks_like_letter(text: str | None) -> bool:
@@ -264,6 +270,10 @@ def cover_letter(mail: ParsedMail) -> Attachment | None:
     """The cover letter (หนังสือนำ), by the heuristic in the module docstring."""
     docs = documents(mail)
     pdfs = [a for a in docs if is_pdf(a)]
+    # Any PDF of the letter's own could be it (a scan reads as no letter at all), so a
+    # forwarded letter's text never outweighs it: that letter was registered where it
+    # was sent, and this one would carry its ที่, เรื่อง and stamp.
+    pdfs = [a for a in pdfs if not a.forwarded] or pdfs
     for att in pdfs:
         if looks_like_letter(att.pdf_text):
             return att

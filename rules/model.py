@@ -66,6 +66,10 @@ class Attachment:
     # a client that shows that one shows it, so a marking or a program's extension
     # there counts too.
     other_names: tuple[str, ...] = ()
+    # A file of a message inside the letter (message/rfc822: an earlier letter forwarded
+    # as an attachment), not one the sender attached to this letter: it is the cover
+    # letter only when the letter has no PDF of its own (rules/files.py `cover_letter`).
+    forwarded: bool = False
 
     @property
     def size(self) -> int:

@@ -212,6 +212,7 @@ def collect_attachments(message: email.message.Message,
                         reading: _Reading | None = None) -> list[Attachment]:
     reading = reading or _Reading(pdf_reader, digests)
     files: list[Attachment] = []
+    forwarded = _inside_messages(message)
     for part in _leaves(message, truncated, reading.counted):
         names = names_of(part)
         filename = names[0] if names else None
@@ -225,8 +226,26 @@ def collect_attachments(message: email.message.Message,
                                    part.get_content_charset(), smime, reading, len(files))]
         # The part's own file (first): its second name, if it has one (`names_of`).
         found[0] = dataclasses.replace(found[0], other_names=tuple(n for n in names[1:] if n != filename))
+        if id(part) in forwarded:
+            found = [dataclasses.replace(a, forwarded=True) for a in found]
         files += found
     return files
+
+
+def _inside_messages(message: email.message.Message) -> set[int]:
+    """The parts (by id) that belong to a message inside this one (message/rfc822: a
+    letter forwarded as an attachment), not to the letter itself: the cover letter is
+    looked for among the letter's own files first (rules/files.py `cover_letter`). The
+    stdlib walks into such a message as into any container, so its files were the
+    letter's own, and a forwarded old letter before the new one was registered and
+    stamped in its place until session 43."""
+    inside: set[int] = set()
+    for part in message.walk():  # parents before their parts
+        if not part.is_multipart():
+            continue
+        if id(part) in inside or (part is not message and part.get_content_maintype() == "message"):
+            inside.update(id(sub) for sub in part.get_payload() if isinstance(sub, email.message.Message))
+    return inside
 
 
 def _payload(part: email.message.Message) -> bytes:

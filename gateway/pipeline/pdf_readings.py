@@ -40,7 +40,7 @@ from rules.model import Attachment, ParsedMail
 
 log = structlog.get_logger(__name__)
 
-FORMAT = 5  # 5: files' second names (other_names); another format is no reading
+FORMAT = 6  # 5: files' second names (other_names); 6: a forwarded message's files marked; another format is no reading
 
 
 @functools.cache
@@ -165,7 +165,8 @@ def _mail_fields(mail: ParsedMail) -> dict:
                              "disposition": a.disposition, "sniffed_type": a.sniffed_type,
                              "sha256": a.sha256, "size": a.size, "pdf": info_fields(_pdf_info(a)),
                              "texts": list(a.texts), "signature_envelope": a.signature_envelope,
-                             "unpacked": a.unpacked, "other_names": list(a.other_names)}
+                             "unpacked": a.unpacked, "other_names": list(a.other_names),
+                             "forwarded": a.forwarded}
                             for a in mail.attachments]}
 
 
@@ -218,8 +219,9 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
         info = info_from_fields(item.get("pdf"))
         texts, envelope = item.get("texts"), item.get("signature_envelope", False)
         unpacked, other_names = item.get("unpacked", False), item.get("other_names", [])
+        forwarded = item.get("forwarded", False)
         if not _is_texts(texts) or not isinstance(envelope, bool) or not isinstance(unpacked, bool) \
-                or not _is_texts(other_names):
+                or not _is_texts(other_names) or not isinstance(forwarded, bool):
             raise ValueError("not a reading")
         attachments.append(Attachment(
             index=index, filename=_text(item.get("filename"), optional=True),
@@ -229,7 +231,7 @@ def _mail_from_fields(fields: object, files: memoryview) -> ParsedMail:
             pdf_text=info.text, pdf_encrypted=info.encrypted, pdf_pages=info.pages, pdf_error=info.error,
             pdf_page_texts=info.page_texts, pdf_viewer_page_texts=info.viewer_page_texts,
             pdf_other_texts=info.other_texts, texts=tuple(texts), signature_envelope=envelope, unpacked=unpacked,
-            other_names=tuple(other_names)))
+            other_names=tuple(other_names), forwarded=forwarded))
     if at != len(files):
         raise ValueError("not a reading")
     return ParsedMail(
