@@ -143,7 +143,12 @@ class Naming:
         cover_stem = stem(cover.filename) if cover and cover.filename else None
         how = _how_to_name(pattern, example_name(pattern, mail, facts))
         out = []
+        # A forwarded letter's files were named by whoever sent that letter, after its own
+        # ที่: held to this letter's, its sender was told to rename them (session 43). They
+        # are judged only when one of them is the cover letter (the letter has no PDF).
         for att in documents(mail):
+            if att.forwarded and not (cover is not None and cover.forwarded):
+                continue
             out += self._check_one(att, att is cover, cover_stem, pattern, expected, facts, how)
         if not out:
             out.append(finding(self.name, "pass", "ชื่อไฟล์ถูกต้องตามหลักเกณฑ์", "file names follow the naming rule"))

@@ -15,8 +15,10 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
 from gateway.pipeline.parse import parse_mail
+from rules.checks.naming import Naming
 from rules.extract import extract_facts
 from rules.files import cover_letter, documents, enclosures
+from rules.model import RuleSettings
 from tests.letters import make_pdf
 from tests.thai_pdfs import thai_pdf
 
@@ -124,3 +126,21 @@ def test_a_letter_without_a_forwarded_message_is_read_as_before():
     assert not any(a.forwarded for a in mail.attachments)
     assert cover_letter(mail).filename == NEW_NAME
     assert [a.filename for a in documents(mail)] == ["2568_dds_0407_57_1.pdf", NEW_NAME]
+
+
+def _naming(mail):
+    return [(f.verdict, f.attachment) for f in Naming().check(mail, extract_facts(mail), RuleSettings())]
+
+
+def test_a_forwarded_letters_file_names_are_not_held_to_the_new_letters_reference():
+    """"the number in 2568_cgd_0301_1234.pdf does not agree with the letter's reference
+    กท 0407/ว 57": the sender was told to rename the old letter someone else named."""
+    assert _naming(parsed(forwarded(old_letter()), _pdf(NEW_NAME, NEW))) == [("pass", None)]
+    # The letter's own enclosure is still held to it.
+    wrong = parsed(forwarded(old_letter()), _pdf(NEW_NAME, NEW), _pdf("2568_dds_0407_58_1.pdf", make_pdf("a map")))
+    assert _naming(wrong) == [("fail", "2568_dds_0407_58_1.pdf")]
+
+
+def test_the_forwarded_letter_that_is_the_cover_letter_is_still_named_by_the_rule():
+    misnamed = old_letter(_pdf("old letter.pdf", OLD))
+    assert ("fail", "old letter.pdf") in _naming(parsed(forwarded(misnamed)))
