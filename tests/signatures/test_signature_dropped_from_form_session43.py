@@ -17,8 +17,8 @@ import pytest
 
 from gateway.signatures.check import entries_for, finding_for
 from gateway.signatures.verify import verify_pdf
-from tests.daemon import Daemon, write_config
 from tests.pki import GARUDA, VALID_SIGNER_NAME, make_letter, sign_letter
+from tests.signatures.test_covered_after_signing_daemon import gateway  # noqa: F401  (the daemon that trusts the test PKI)
 from tests.signatures.test_pipeline_signatures import entry_for, folder_copy, send
 
 REVIEWING = "saraban.pomprap@bangkok.go.th"
@@ -113,17 +113,6 @@ def test_a_letter_never_signed_and_a_signed_one_left_alone_keep_their_verdicts(v
     assert unsigned.indication == "NO_SIGNATURE_FOUND" and not unsigned.signatures and not unsigned.review
     signed = verify_pdf(visibly_signed, trust)
     assert [(s.field, s.indication, s.review) for s in signed.signatures] == [("Signature1", "TOTAL_PASSED", False)]
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, pki):
-    root = tmp_path_factory.mktemp("sigdropped")
-    extra = ("[signatures]\n"
-             f'trust_roots = "{pki.roots_pem}"\n'
-             f'revocation_dir = "{pki.revocation_dir}"\n')
-    d = Daemon(write_config(root, extra=extra)).start()
-    yield d
-    d.stop()
 
 
 def test_the_changed_letter_is_in_the_register_for_review_not_as_unsigned(gateway, visibly_signed):
