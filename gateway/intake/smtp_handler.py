@@ -10,7 +10,6 @@ import asyncio
 import email.parser
 import email.policy
 import inspect
-import time
 from email.header import decode_header, make_header
 from collections.abc import Iterable
 from typing import Callable
@@ -23,8 +22,9 @@ from gateway.intake import replies
 from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
 from gateway.intake.clock_guard import ClockGuard
 from gateway.intake.disk_space import StorageGuard, size_parameter
+from gateway.intake.log_rate import LogRate
 from gateway.units.directory import POSTMASTER, Directory, is_postmaster, is_saraban_address
-from gateway.intake.smtp_protocol import ConnectionLimits, SarabanSMTP, names_for_aiosmtpd
+from gateway.intake.smtp_protocol import ClientNoise, ConnectionLimits, SarabanSMTP, names_for_aiosmtpd
 from gateway.intake.tls import TlsContexts, session_tls
 from gateway.spool import Spool, SpoolDraft
 from gateway.secrecy.markings import (DATA_CHECK_QUEUE_TIMEOUT, DATA_CHECKS_PER_IP, DataCheck,
@@ -49,27 +49,6 @@ RCPT_REFUSALS_LOG_BURST = 100.0
 EXCEPTIONS_LOG_RATE = 1.0
 EXCEPTIONS_LOG_BURST = 20.0
 
-
-class LogRate:
-    """A token bucket for one kind of log line: `allow()` is None when over the rate, or
-    the fields to add to the line ({"not_logged": n}, the lines left out since the last)."""
-
-    def __init__(self, per_second: float, burst: float) -> None:
-        self.per_second, self.burst = per_second, burst
-        self._tokens, self._at = burst, time.monotonic()
-        self._not_logged = 0
-
-    def allow(self) -> dict | None:
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
-        self._at = now
-        if self._tokens < 1:
-            self._not_logged += 1
-            return None
-        self._tokens -= 1
-        skipped = {"not_logged": self._not_logged} if self._not_logged else {}
-        self._not_logged = 0
-        return skipped
 
 # Messages up to this size get their sender checked before the 250 (a DMARC p=reject
 # can still be refused); larger ones are checked by the pipeline from the spool file.
@@ -101,6 +80,9 @@ class IntakeHandler:
         self._low_disk_refusals = 0  # since the last MAIL FROM taken
         self._rcpt_log = LogRate(RCPT_REFUSALS_LOG_RATE, RCPT_REFUSALS_LOG_BURST)
         self._exceptions_log = LogRate(EXCEPTIONS_LOG_RATE, EXCEPTIONS_LOG_BURST)
+        # aiosmtpd's unknown-command warnings and failed handshakes, throttled and counted
+        # (the daemon puts it on aiosmtpd's logger; see smtp_protocol.ClientNoise).
+        self.client_noise = ClientNoise(lambda reason: self.on_refused(reason, {}))
         self.clock_guard: ClockGuard | None = None  # the host's clock in a year already past, set by the daemon
 
     def __dir__(self) -> list[str]:
@@ -341,6 +323,7 @@ def make_smtp_factory(handler: IntakeHandler, hostname: str, max_size: int, data
             data_timeout=data_timeout,
             session_timeout=session_timeout,
             limits=limits,
+            noise=handler.client_noise,
             data_sink=handler.open_draft,
             # Given, not looked up: aiosmtpd's lookup sets warnings filters for it in
             # every session, which also empties every module's cache of warnings seen.
