@@ -275,6 +275,7 @@ class SarabanSMTP(SMTP):
         self._in_data_hook = False
         self._committing = False
         self._abort_handle: asyncio.TimerHandle | None = None
+        self._half_closed = False  # the client sent its end of file (eof_received)
         self._continued: list[str] = []  # the lines of a multi-line reply until its last (push)
 
     def __dir__(self) -> list[str]:
@@ -310,6 +311,10 @@ class SarabanSMTP(SMTP):
                 return
             self._admitted_ip, self._limit_key, self._admitted = key or peer, key, True
         super().connection_made(transport)
+        reader = getattr(self, "_reader", None)
+        if reader is not None and "readuntil" not in vars(reader):
+            # aiosmtpd reads each command line with readuntil(); see _read_command.
+            reader.readuntil = self._read_command
         if self._session_timeout and self._budget_handle is None:
             self._budget_handle = self.loop.call_later(self._session_timeout, self._over_budget)
 
@@ -328,9 +333,38 @@ class SarabanSMTP(SMTP):
     def eof_received(self) -> bool | None:
         if self._refused:
             return False
-        keep_open = super().eof_received()  # aiosmtpd closes once its command loop ends
+        task = self._handler_coroutine
+        if self.session is not None and self.session.ssl is None and task is not None and not task.done():
+            # A client that half-closes after its last command (`nc -N`, a script's
+            # `printf ... | nc`, one that shuts its side after the final dot and waits)
+            # is answered as Postfix and Exim answer it: aiosmtpd cancelled its session
+            # here, a letter complete before the end of file and its check at DATA with
+            # it (no reply, the draft shredded: session 43's red team). The commands
+            # already read run to their replies; the command loop ends at the end of
+            # the input (_read_command) and closes. A half-closed client that does not
+            # read its replies still loses its slot after CLOSE_GRACE (_abort_unread).
+            self._half_closed = True
+            keep_open = asyncio.StreamReaderProtocol.eof_received(self)
+        else:
+            # Under TLS the transport closes at the end of file whatever is answered:
+            # aiosmtpd's end of the session, said in the log if a letter was cut.
+            if self._in_data_hook and not self._committing:
+                log.info("smtp_letter_cut_by_client", peer=self._admitted_ip, tls=True)
+            keep_open = super().eof_received()  # aiosmtpd closes once its command loop ends
         self._abort_after_grace()
         return keep_open
+
+    async def _read_command(self, separator: bytes = b"\n") -> bytes:
+        """aiosmtpd's read of one command line. At the client's end of file, with every
+        whole line before it answered, the session ends as aiosmtpd ended it at the end
+        of file (a cancellation its command loop closes the connection on)."""
+        try:
+            return await asyncio.StreamReader.readuntil(self._reader, separator)
+        except asyncio.IncompleteReadError:
+            if not self._half_closed:
+                raise
+            self._abort_unread_later()
+            raise asyncio.CancelledError from None
 
     def _say_and_close(self, reply: str) -> None:
         transport = self.transport
@@ -350,10 +384,25 @@ class SarabanSMTP(SMTP):
         if self._abort_handle is None and self.transport is not None:
             self._abort_handle = self.loop.call_later(CLOSE_GRACE, self._abort_unread)
 
+    def _abort_unread_later(self) -> None:
+        # The grace counts from the close: the one armed at the end of file may be
+        # almost spent by a long check at DATA.
+        if self._abort_handle is not None:
+            self._abort_handle.cancel()
+            self._abort_handle = None
+        self._abort_after_grace()
+
     def _abort_unread(self) -> None:
         self._abort_handle = None  # a QUIT whose 221 is still being sent is not closing yet
         transport = self.transport
-        if transport is not None and transport.is_closing():
+        if transport is None:
+            return
+        # Half-closed and its replies unread (pipelined commands, its window shut): the
+        # session would wait on them until the command timeout. A letter being checked
+        # or committed is let finish: the close after its reply arms the grace again.
+        stuck = (self._half_closed and not self._in_data_hook and not self._committing
+                 and transport.get_write_buffer_size() > 0)
+        if transport.is_closing() or stuck:
             log.info("smtp_close_unread", peer=self._admitted_ip)
             transport.abort()
 

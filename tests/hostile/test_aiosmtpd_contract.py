@@ -65,3 +65,15 @@ def test_the_unknown_command_warnings_client_noise_takes_are_worded_as_expected(
     source = inspect.getsource(SMTP._handle_client)
     for words in (AIOSMTPD_UNKNOWN_COMMAND, AIOSMTPD_TOO_MANY_UNKNOWN):
         _fail_unless(f'"{words}"' in source or f"'{words}'" in source, f"its warning {words!r}")
+
+
+def test_the_command_loop_reads_lines_as_the_half_close_answer_expects():
+    # SarabanSMTP answers a half-closed client's commands, then ends the session by a
+    # cancellation from the reader's readuntil() at the end of file (_read_command),
+    # which aiosmtpd's command loop takes as the connection's end and closes on.
+    source = inspect.getsource(SMTP._handle_client)
+    _fail_unless("await self._reader.readuntil()" in source, "its command loop's read (self._reader.readuntil())")
+    _fail_unless("except asyncio.CancelledError:" in source and "self._writer.close()" in source,
+                 "its command loop closing on a cancellation")
+    _fail_unless("self._handler_coroutine.cancel()" in inspect.getsource(SMTP.eof_received),
+                 "SMTP.eof_received (cancelling the session, which SarabanSMTP defers)")
