@@ -236,6 +236,26 @@ def names_for_aiosmtpd(obj: object, prefixes: tuple[str, ...]) -> list[str]:
     return names + [n for n in obj.__dict__ if n.startswith(prefixes) and n not in names]
 
 
+# RFC 2034: once EHLO has announced ENHANCEDSTATUSCODES, every reply but the greeting and
+# the answer to HELO/EHLO carries one. aiosmtpd's own replies ("250 OK", "503 Error: need
+# RCPT command", "500 Error: command ... not recognized", "221 Bye") carry none: each gets
+# RFC 3463's code for its reply code (Postfix's choices), else its class's X.0.0.
+_ENHANCED = re.compile(r"\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
+_ENHANCED_BY_REPLY = {"500": "5.5.2", "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4",
+                      "530": "5.7.0", "555": "5.5.4"}
+
+
+def with_enhanced_code(status: str) -> str:
+    """`status` ("NNN text" or "NNN-text") with an enhanced status code if it has none;
+    3xx replies (354, 334) have no class in RFC 3463 and are left as they are."""
+    code = status[:3]
+    if not (code.isdigit() and status[3:4] in (" ", "-", "") and code[0] in "245") or _ENHANCED.match(status):
+        return status
+    enhanced = _ENHANCED_BY_REPLY.get(code, f"{code[0]}.0.0")
+    text = status[4:]
+    return f"{code}{status[3:4] or ' '}{enhanced}{' ' + text if text else ''}"
+
+
 class SarabanSMTP(SMTP):
     line_length_limit = 65536  # also the StreamReader's limit: the size of one DATA read
 
@@ -276,6 +296,8 @@ class SarabanSMTP(SMTP):
         self._committing = False
         self._abort_handle: asyncio.TimerHandle | None = None
         self._half_closed = False  # the client sent its end of file (eof_received)
+        self._enhanced_codes = False  # EHLO announced ENHANCEDSTATUSCODES (push)
+        self._answering_hello = False  # the answer to HELO/EHLO carries no enhanced code
         self._continued: list[str] = []  # the lines of a multi-line reply until its last (push)
 
     def __dir__(self) -> list[str]:
@@ -435,6 +457,11 @@ class SarabanSMTP(SMTP):
             if status.startswith(prefix):
                 status = text
                 break
+        if self._answering_hello:
+            if status[4:].upper() == "ENHANCEDSTATUSCODES":  # the handler's EHLO line
+                self._enhanced_codes = True
+        elif self._enhanced_codes:
+            status = with_enhanced_code(status)
         if utf8 is None:
             utf8 = self.enable_SMTPUTF8 and getattr(self.envelope, "smtp_utf8", False)
         if utf8:
@@ -571,13 +598,21 @@ class SarabanSMTP(SMTP):
     async def smtp_HELO(self, hostname: str) -> None:  # noqa: N802 - aiosmtpd's name
         if await self._helo_refused(hostname):
             return
-        await super().smtp_HELO(hostname)
+        self._answering_hello = True
+        try:
+            await super().smtp_HELO(hostname)
+        finally:
+            self._answering_hello = False
 
     @syntax("EHLO hostname")
     async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802
         if await self._helo_refused(hostname):
             return
-        await super().smtp_EHLO(hostname)
+        self._answering_hello = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._answering_hello = False
 
     # -- DATA ------------------------------------------------------------------------------
 
