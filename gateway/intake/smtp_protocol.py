@@ -350,6 +350,11 @@ class SarabanSMTP(SMTP):
             self._budget_handle.cancel()
         if self._abort_handle is not None:
             self._abort_handle.cancel()
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            # _read_command, bound to this session: a cycle the reader's buffer (up to
+            # 128 KiB) stayed in until the garbage collector's next pass.
+            vars(reader).pop("readuntil", None)
         super().connection_lost(error)
 
     def eof_received(self) -> bool | None:
