@@ -28,14 +28,16 @@ from gateway.pipeline.classified import CLASSIFIED, Arrival
 from gateway.pipeline.dispose import register_and_file, register_sealed
 from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
-from rules.model import LetterFacts, ParsedMail
+from rules.checks.unreadable_pdf import plain_reason
+from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, LetterFacts, ParsedMail
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.service.services import Services
 from rules.thai_time import BANGKOK, now_utc, thai_datetime
 from gateway.tools.actions import clean_reason, record_action
 from gateway.tools.common import ToolError, friendly, open_services, sheet_text, unit_name
 from gateway.tools.progress import Progress
-from gateway.tools.scan_types import SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, max_scan_bytes, scan_type, sniffed
+from gateway.tools.scan_types import (SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, max_scan_bytes, picture_problem, scan_type,
+                                      sniffed)
 from rules.dates import parse_thai_date
 from rules.thai_text import clean_field, thai_to_arabic
 from storage.messages import record_imported
@@ -252,6 +254,10 @@ def _scan_file(folder: Path, written: str, max_bytes: int | None = None) -> tupl
         raise RowProblem(f"scan \"{written}\" is {sniffed(data)}, not a scan: {SCAN_TYPES_TEXT} only",
                          th=f"ไฟล์ \"{written}\" ไม่ใช่ไฟล์สแกน รับเฉพาะไฟล์ {SCAN_TYPES_TEXT_TH} "
                             f"(ไฟล์นี้เป็น {sniffed(data)})")
+    if (why := picture_problem(data, content_type)) is not None:
+        raise RowProblem(f"scan \"{written}\" cannot be opened ({why[0]}): scan the letter again and attach "
+                         "the new file", th=f"เปิดไฟล์สแกน \"{written}\" ไม่ได้ ({why[1]}) "
+                                             "กรุณาสแกนหนังสือใหม่แล้วแนบไฟล์ใหม่")
     return resolved, (path.name, data, content_type)
 
 
@@ -383,6 +389,7 @@ class _Read:
     mail: ParsedMail | None = None
     secrecy: str = "none"
     clash: tuple[str, str] | None = None  # (English, Thai): its number is another letter's
+    unopened: list[tuple[str, str]] = field(default_factory=list)  # (English, Thai): a PDF scan no one can open
 
 
 def _annotation(text: str | None) -> str | None:
@@ -458,7 +465,35 @@ def _read_row(services: Services, row: Row, unit: str, address: str) -> _Read:
     if mail is None:  # fail closed, as the pipeline does with what it cannot parse
         return _Read(row, queue_id, files, entry, arrival, None, secret.unreadable_secrecy(raw))
     facts = secret.classify(mail, extract_facts(mail), arrival)
-    return _Read(row, queue_id, files, entry, arrival, mail, facts.secrecy)
+    return _Read(row, queue_id, files, entry, arrival, mail, facts.secrecy, unopened=_unopened_pdfs(mail))
+
+
+# What the PDF reader leaves unread in a PDF that opened: a person can still open it.
+_OPENED_BUT = (EMBEDDED_NOT_READ, SCAN_NOT_READ, NOT_READ_IN_TIME)
+
+
+def _unopened_pdfs(mail: ParsedMail) -> list[tuple[str, str]]:
+    """Why each PDF scan of the letter cannot be opened, by the pipeline's reading of it
+    (the PDF reader's bounded child, as for a mailed letter): a scan cut off after
+    "%PDF-1.4" was registered as the letter's only copy, under a gapless number
+    (session 43). A PDF with no page, or locked with a password, is no copy either."""
+    out = []
+    for a in mail.attachments:
+        if a.sniffed_type != "application/pdf":
+            continue
+        name = a.filename or "scan.pdf"
+        if a.pdf_encrypted and a.pdf_pages is None:
+            why = ("it is locked with a password", "ไฟล์ถูกล็อกด้วยรหัสผ่าน")
+        elif a.pdf_error and not a.pdf_error.startswith(_OPENED_BUT):
+            th, en = plain_reason(a.pdf_error)
+            why = (en, th)
+        elif a.pdf_pages == 0:
+            why = ("it has no pages", "ไฟล์ไม่มีหน้าเอกสาร")
+        else:
+            continue
+        out.append((f"scan \"{name}\" cannot be opened ({why[0]}): scan the letter again and attach the new file",
+                    f"เปิดไฟล์สแกน \"{name}\" ไม่ได้ ({why[1]}) กรุณาสแกนหนังสือใหม่แล้วแนบไฟล์ใหม่"))
+    return out
 
 
 class TopSecretOnPaper(ToolError):
@@ -486,8 +521,9 @@ def _read_sheet(services: Services, csv_path: Path, unit: str):
     address = f"{directory_unit.address}@{services.directory.domain}"
     read = [_read_row(services, row, directory_unit.address, address) for row in rows]
     clashes = [(r.row.line, *r.clash) for r in read if r.clash is not None]
+    clashes += [(r.row.line, en, th) for r in read for en, th in r.unopened]
     if clashes:
-        raise _nothing_imported(csv_path, clashes)
+        raise _nothing_imported(csv_path, sorted(clashes, key=lambda c: c[0]))
     top_secret = [r.row.line for r in read if r.secrecy == "top_secret"]
     if top_secret:
         raise TopSecretOnPaper(csv_path, top_secret)

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from rules.thai_time import REGISTER_YEARS
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
-from gateway.tools.scan_types import SCAN_TYPES, SCAN_TYPES_TEXT, scan_type, sniffed
+from gateway.tools.scan_types import SCAN_TYPES, SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, scan_type, sniffed
 from gateway.web.desk import BadRequest, Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
@@ -147,9 +147,17 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
             data = upload.file.read(desk.max_upload + 1)
             content_type = scan_type(data)
             if content_type is None or len(data) > desk.max_upload:
-                return emergency_form(desk, request, person, None,
-                                      f"{upload.filename}: {content_type or sniffed(data)}, {len(data)} bytes; "
-                                      f"{SCAN_TYPES_TEXT} only", values=values, status=400)
+                # In the clerk's language: it was in English on the Thai page (session 43).
+                what = content_type or sniffed(data)
+                if person.lang == "en":
+                    text = f"{upload.filename}: {what}, {len(data)} bytes; {SCAN_TYPES_TEXT} only"
+                else:
+                    text = (f"{upload.filename}: ไฟล์นี้เป็น {what} ขนาด {len(data):,} ไบต์ "
+                            f"รับเฉพาะไฟล์สแกน {SCAN_TYPES_TEXT_TH}")
+                if len(data) > desk.max_upload:
+                    text += (f" (at most {desk.max_upload // 2**20} MB)" if person.lang == "en"
+                             else f" ขนาดไม่เกิน {desk.max_upload // 2**20} MB")
+                return emergency_form(desk, request, person, None, text, values=values, status=400)
             name = _unused_name(_scan_name(upload, n, content_type), n, names)
             (Path(tmp) / name).write_bytes(data)
             names.append(name)
