@@ -28,7 +28,7 @@ from rules.names import shown_name
 from rules.thai_text import arabic_to_thai
 from rules.thai_time import be_year, now_utc
 from gateway.web.auth import ROLE_TH, Authenticator, Person, same
-from gateway.web.i18n import be_date, code_word, word
+from gateway.web.i18n import be_date, code_word, more, word
 from storage.db import DatabaseError
 from storage.errors import is_transient_storage_error
 
@@ -144,7 +144,7 @@ class Desk:
         self.auth = Authenticator(self.services.db, self.web, self.services.directory)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                       autoescape=True, undefined=jinja2.StrictUndefined)
-        self.env.globals.update(role_th=ROLE_TH, desk_nav=self.nav, nav="")
+        self.env.globals.update(role_th=ROLE_TH, desk_nav=self.nav, nav="", more=more)
         # A sender's file name with nothing hidden in it (U+202E, zero-width): rules/names.py.
         self.env.filters["file_name"] = shown_name
         # and an address so: "\u202efdp@evil.example" drew as "elpmaxe.live@pdf" (session 19)

@@ -261,6 +261,11 @@ def code_word(prefix: str, code: str | None, lang: str = "th") -> str:
     return word(key, lang) if key in WORDS else str(code or "")
 
 
+def more(count: int, lang: str = "th") -> str:
+    """The line under a list cut short: "และอีก 400 รายการ", "and 400 more"."""
+    return f"and {count:,} more" if lang == "en" else f"และอีก {count:,} รายการ"
+
+
 def word(key: str, lang: str = "th") -> str:
     pair = WORDS.get(key)
     if pair is None:
