@@ -233,6 +233,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "act_reprocessed": ("ตรวจซ้ำ", "processed again"),
     "act_outbox_retried": ("ลองส่งใหม่", "sent again"),
     "audit_when": ("เมื่อ", "When"),
+    "audit_older": ("รายการก่อนหน้านี้", "Older entries"),
+    "audit_not_searched": ("บันทึกที่เก่ากว่านี้ไม่ได้แสดงในหน้านี้ (บันทึกยาวเกินกว่าที่หน้านี้อ่านย้อนหลังได้) "
+                           "หากต้องการให้แจ้งผู้ดูแลระบบ",
+                           "Older entries are not shown here (the log is longer than this page reads back); "
+                           "ask the system administrator for them."),
     "audit_action": ("การเปิดดู", "What was opened"),
     "audit_view": ("เปิดดูเนื้อหา", "opened the letter"),
     "audit_view_file": ("เปิดไฟล์", "opened a file"),

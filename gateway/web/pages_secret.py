@@ -6,6 +6,7 @@ as `saraban-gateway letter view` does (gateway/secrecy/sealed_store.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import structlog
 from starlette.datastructures import FormData
@@ -15,7 +16,7 @@ from starlette.routing import Route
 
 from rules.extract import subject_text
 from rules.thai_text import clean_field
-from gateway.secrecy.audit import audit_path, read_events
+from gateway.secrecy.audit import ReadBack, audit_path, events_backwards
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.sealed_store import SealedStore
 from gateway.tools.common import not_on_this_gateway
@@ -130,25 +131,52 @@ def extension_of(data: bytes) -> str:
     return extension
 
 
+AUDIT_SHOWN = 500  # entries a page of the trail shows; older ones on the next page
+
+
 def audit_trail(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
-    """The decryptions of the letters this person may see (auditors: all)."""
-    events = read_events(audit_path(desk.settings.data_dir), limit=2000)
-    held_units = _held_units(desk, events)
-    shown = []
-    for event in reversed(events):
-        letter_id = str(event.get("letter_id") or "")
-        # A held letter's decryption (release_held) names its quarantine entry, not
-        # "queue id:unit": until session 35 its unit was read as none, and the registrar
-        # who released it did not find it on their own trail.
-        unit = held_units.get(letter_id) or letter_id.partition(":")[2]
-        if person.role == "auditor" or (unit and person.sees_book(unit, desk.secret_book, desk.secret_book)):
-            shown.append(event)
-    for event in shown[:500]:  # the time as every other page shows one (Buddhist era, Bangkok)
+    """The decryptions of the letters this person may see (auditors: all), newest first,
+    a page at a time (`?before=SEQ`: the entries older than that one). The person's are
+    kept while the log is read from its end: until session 43 the newest 2,000 entries
+    of the whole log were read and then the person's kept, and in a city-wide deployment
+    other units' seal_for_registrar entries pushed a district's own openings off its trail."""
+    before = _seq(request.query_params.get("before"))
+    told = ReadBack()
+    found = events_backwards(audit_path(desk.settings.data_dir), told=told)
+    shown: list[dict] = []
+    older = False
+    while not older:
+        read = list(itertools.islice(found, 1000))
+        if not read:
+            break
+        batch = [e for e in read if before is None or (_seq(e.get("seq")) or 0) < before]
+        held_units = _held_units(desk, batch)
+        for event in batch:
+            letter_id = str(event.get("letter_id") or "")
+            # A held letter's decryption (release_held) names its quarantine entry, not
+            # "queue id:unit": until session 35 its unit was read as none, and the registrar
+            # who released it did not find it on their own trail.
+            unit = held_units.get(letter_id) or letter_id.partition(":")[2]
+            if person.role == "auditor" or (unit and person.sees_book(unit, desk.secret_book, desk.secret_book)):
+                if len(shown) == AUDIT_SHOWN:
+                    older = True  # one more of theirs: the next page has it
+                    break
+                shown.append(event)
+    for event in shown:  # the time as every other page shows one (Buddhist era, Bangkok)
         try:
             event["when_dt"] = dt.datetime.fromisoformat(str(event.get("when") or ""))
         except ValueError:
             event["when_dt"] = None
-    return desk.render(request, person, "audit.html", events=shown[:500])
+    next_before = _seq(shown[-1].get("seq")) if older and shown else None
+    return desk.render(request, person, "audit.html", events=shown, next_before=next_before,
+                       not_searched=told.stopped_short and not older)
+
+
+def _seq(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 def _held_units(desk: Desk, events: list[dict]) -> dict[str, str]:
