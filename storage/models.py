@@ -39,7 +39,9 @@ class Message(Base):
     mail_from: Mapped[str] = mapped_column(String(512))
     recipients: Mapped[list[Any]] = mapped_column(JSON)
     size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
+    # Of the raw message as received: a letter sent again byte for byte is found by it
+    # (storage/register.py), with or without a Message-ID.
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
     message_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
     # processing -> done | quarantined ; failed attempts are counted, not a state
     state: Mapped[str] = mapped_column(String(20), default="processing", index=True)

@@ -120,7 +120,7 @@ def lock_units(session: Session, units) -> None:
 
 def find_same_message_id(session: Session, unit: str, sender: str, message_id: str | None,
                          raw_sha256: str, files: frozenset[str] | None = None,
-                         subject: str | None = None) -> SameMessageId:
+                         subject: str | None = None, mail_from: str | None = None) -> SameMessageId:
     """Is this letter one the unit already registered from the same sender with the same
     Message-ID? Only if it is the same letter: the same raw message (its sha256, as
     received), or, as a client that sends a letter again encodes it again, the same
@@ -129,9 +129,16 @@ def find_same_message_id(session: Session, unit: str, sender: str, message_id: s
     them with a registered one is a letter of its own (`other` names the earlier one),
     never a resend; else a forged decoy sent first would make the real letter vanish.
     `files`: the sha256 of each file, None for a classified letter (its register row
-    keeps only the hashes of encrypted blobs, so only the raw message can match)."""
+    keeps only the hashes of encrypted blobs, so only the raw message can match).
+
+    Without a Message-ID only the raw message can match, and only one that came with
+    the same envelope sender (`mail_from`): a sending server whose 250 was lost sends
+    the very same bytes again, and scanners and scripts often write no Message-ID
+    (until session 43 such a letter had a second number, a ลับ one a second sealed
+    copy and alert too). Re-encoded, with the same files, it is the clerk's to judge
+    (`find_same_files`), as a letter in a new e-mail is."""
     if not message_id:
-        return SameMessageId()
+        return _same_raw_message(session, unit, sender, raw_sha256, mail_from)
     # As register_letter stored them (cut to their columns): a resend of a letter with an
     # over-long Message-ID is still found.
     rows = session.execute(_SAME_MESSAGE_ID, {"r_unit": unit, "r_sender": fit(_LETTERS.c.sender, sender),
@@ -149,6 +156,16 @@ def find_same_message_id(session: Session, unit: str, sender: str, message_id: s
     first = rows[0]
     return SameMessageId(other=f"{first.number}/{first.year}", other_book=first.book,
                          other_classified=first.secrecy not in (None, "none"))
+
+
+def _same_raw_message(session: Session, unit: str, sender: str, raw_sha256: str,
+                      mail_from: str | None) -> SameMessageId:
+    if not raw_sha256 or mail_from is None:
+        return SameMessageId()
+    row = session.execute(_SAME_RAW, {"w_sha256": raw_sha256, "w_unit": unit,
+                                      "w_sender": fit(_LETTERS.c.sender, sender),
+                                      "w_mail_from": fit(_MESSAGES.c.mail_from, mail_from)}).first()
+    return SameMessageId(resend_of=f"{row.number}/{row.year}") if row else SameMessageId()
 
 
 def find_same_files(session: Session, unit: str, sender: str, files: frozenset[str] | None,
@@ -248,6 +265,18 @@ _SAME_MESSAGE_ID = (
            _LETTERS.c.message_id == bindparam("r_message_id"))
     .order_by(_LETTERS.c.id)
     .limit(50)
+)
+# From the raw message's sha256 (ix_messages_sha256: the few messages with these bytes)
+# to this unit's entry of one of them; no time limit, as for a Message-ID: the same
+# bytes are the same letter however late they come again (a restored mailbox, a
+# server's queue), while the same files in a new e-mail are a new one (`same_files`).
+_SAME_RAW = (
+    select(_LETTERS.c.number, _LETTERS.c.year)
+    .select_from(_MESSAGES.join(_LETTERS, _LETTERS.c.queue_id == _MESSAGES.c.queue_id))
+    .where(_MESSAGES.c.sha256 == bindparam("w_sha256"), _MESSAGES.c.mail_from == bindparam("w_mail_from"),
+           _LETTERS.c.unit == bindparam("w_unit"), _LETTERS.c.sender == bindparam("w_sender"))
+    .order_by(_LETTERS.c.id)
+    .limit(1)
 )
 _FILES = select(LetterAttachment.__table__.c.sha256).where(
     LetterAttachment.__table__.c.letter_id == bindparam("f_letter_id"))

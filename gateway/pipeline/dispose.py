@@ -293,13 +293,14 @@ def _same_files(session, r: Recipient) -> str | None:
 def _same_message_id(session, r: Recipient):
     """A letter is a resend only if it is the same letter as one registered (raw message
     or, re-encoded, its files and Subject), not because its From and Message-ID, which
-    anyone can write, are those of a registered one."""
+    anyone can write, are those of a registered one. Without a Message-ID, only the same
+    raw message from the same envelope sender is."""
     mail = r.checked.mail
     files = None
     if mail is not None and not r.classified:
         files = frozenset(a.sha256 for a in mail.attachments)
     return find_same_message_id(session, r.unit_name, r.sender, r.message_id, r.entry.sha256,
-                                files, mail.subject if mail else None)
+                                files, mail.subject if mail else None, mail_from=r.entry.mail_from)
 
 
 def dispose(services: Services, session, recipient: Recipient) -> tuple[Disposition, Letter | None]:
