@@ -270,11 +270,13 @@ _SAME_MESSAGE_ID = (
 # to this unit's entry of one of them; no time limit, as for a Message-ID: the same
 # bytes are the same letter however late they come again (a restored mailbox, a
 # server's queue), while the same files in a new e-mail are a new one (`same_files`).
+# `unit || ''` and `sender || ''`: else SQLite reads every letter of the unit from that
+# sender through ix_letter_resend (a scanner's thousands) and each one's message.
 _SAME_RAW = (
     select(_LETTERS.c.number, _LETTERS.c.year)
     .select_from(_MESSAGES.join(_LETTERS, _LETTERS.c.queue_id == _MESSAGES.c.queue_id))
     .where(_MESSAGES.c.sha256 == bindparam("w_sha256"), _MESSAGES.c.mail_from == bindparam("w_mail_from"),
-           _LETTERS.c.unit == bindparam("w_unit"), _LETTERS.c.sender == bindparam("w_sender"))
+           (_LETTERS.c.unit + "") == bindparam("w_unit"), (_LETTERS.c.sender + "") == bindparam("w_sender"))
     .order_by(_LETTERS.c.id)
     .limit(1)
 )
