@@ -48,3 +48,16 @@ def test_status_and_outbox_list_name_the_thai_folder_of_a_full_account(daemon_fa
 def test_a_server_s_control_or_bidi_characters_are_still_cleaned():
     shown = error_for_person("ImapRefused: append to สารบรรณ\u202e/x\x1b[31m: NO [CANNOT] \r\nbad")
     assert "สารบรรณ" in shown and "\u202e" not in shown and "\x1b" not in shown and "\n" not in shown, shown
+
+
+def test_a_sealed_copy_waiting_for_a_registrar_certificate_says_so():
+    """Session 43's red team: a ลับ letter's sealed copy for a unit with no secret
+    registrar certificate read "the gateway failed while sending it" in `outbox list`
+    and at the desk, while it waits (and is tried again) for the certificate."""
+    shown = error_for_person("SecrecyError: not delivered: no secret registrar certificate for saraban.dds")
+    assert "no usable secret registrar certificate" in shown and "keys import-registrar" in shown
+    assert "ใบรับรองของนายทะเบียนลับ" in shown and shown.endswith("no secret registrar certificate for saraban.dds")
+    assert "the gateway failed" not in shown
+    # Another SecrecyError is not said to be a missing certificate.
+    other = error_for_person("SecrecyError: secret folder 'x/../y' of saraban.dds is not a safe folder name")
+    assert "the gateway failed while sending it" in other and "certificate" not in other
