@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import html
-import io
 import json
 import re
 
@@ -19,6 +18,7 @@ import pytest
 
 from tests.classified.helpers import classified_letter
 from tests.letters import assemble_pdf, letter, make_pdf
+from tests.test_emergency_session43 import _picture
 from tests.web.client import signed_in
 from tests.web.conftest import running_desk
 
@@ -61,14 +61,6 @@ def _said(answer) -> str:
     return " ".join(html.unescape(x) for m in re.findall(
         r'<pre class="error"[^>]*>(.*?)</pre>|<li class="ok">(.*?)</li>|<p class="error">(.*?)</p>', answer.text, re.S)
         for x in m if x)
-
-
-def _picture(kind: str) -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("L", (600, 800), 200).save(out, kind)
-    return out.getvalue()
 
 
 BROKEN = {
