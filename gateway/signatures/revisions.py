@@ -277,7 +277,7 @@ def unlisted_objects(reader, data: bytes, *, start: int = 0, limit: int = 64,
     return out
 
 
-_XREF_TABLE = re.compile(rb"(?<![A-Za-z])xref[ \t\r\n\f\x00]")
+_XREF_AFTER = (b" ", b"\t", b"\r", b"\n", b"\f", b"\x00")
 _XREF_TOKEN = re.compile(rb"[0-9]+|[nf](?![A-Za-z])|trailer")
 
 
@@ -294,11 +294,15 @@ def listed_twice(data: bytes, *, start: int = 0, max_entries: int = 1_000_000) -
     looked at in all (a hostile file of nothing else must not hold the worker)."""
     out: list[int] = []
     looked = 0
-    for table in _XREF_TABLE.finditer(data, max(start, 0)):
-        if data[table.start() - 5:table.start()] == b"start":
-            continue  # `startxref`
+    at = data.find(b"xref", max(start, 0))
+    while at >= 0:
+        # bytes.find, then a look at the bytes around it: the pattern with its look-behind
+        # read a 2 MB file in 37 ms, every stamped PDF goes through this.
+        table, at = at, data.find(b"xref", at + 4)
+        if (table and data[table - 1:table].isalpha()) or data[table + 4:table + 5] not in _XREF_AFTER:
+            continue  # `startxref`, or a word that holds xref
         listed: set[int] = set()
-        tokens = _XREF_TOKEN.finditer(data, table.end())
+        tokens = _XREF_TOKEN.finditer(data, table + 5)
         while looked < max_entries and len(out) < 64:
             header = next(tokens, None)
             count = next(tokens, None) if header is not None and header[0].isdigit() else None
