@@ -285,7 +285,8 @@ def test_print_the_book_and_enter_the_emergency_register(page, desk, shot, tmp_p
     page.fill("input[name=received_at]", f"5 มี.ค. {year}")
     page.set_input_files("input[name=scans]", str(bad))
     click(page, "button[value=import]")
-    assert "PDF, JPEG, PNG or TIFF only" in page.locator(".error").inner_text()
+    # Said in the page's language (Thai here) since session 43; it was English only.
+    assert "รับเฉพาะไฟล์สแกน PDF, JPEG, PNG หรือ TIFF" in page.locator(".error").inner_text()
     assert desk.db("SELECT count(*) FROM letters WHERE facts LIKE '%ฉ 002%'") == [(0,)]
 
     click(page, "header nav >> text=พิมพ์/ส่งออก")
