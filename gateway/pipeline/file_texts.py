@@ -509,21 +509,28 @@ _TAG = re.compile(r"<[^<>]*>")  # never past the next "<": linear on hostile XML
 # markup: its element text is empty, and a ลับมาก XPS read as no marking (session 43's
 # red team). Read as the viewer lays it out: runs on one baseline a line, top to bottom.
 _GLYPHS = re.compile(r"<(?:[\w.-]{1,64}:)?Glyphs\b[^<>]*>")
-_GLYPHS_ATTRIBUTE = re.compile(r"""\b(UnicodeString|OriginX|OriginY|FontRenderingEmSize)\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')""")
+_GLYPHS_ATTRIBUTE = re.compile(r"""\b(UnicodeString|Indices|OriginX|OriginY|FontRenderingEmSize)\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')""")
 _MAX_GLYPHS = 50_000  # runs of one page read (~1.5 s): a printed page holds a few thousand
 GLYPHS_PAST_LIMIT = "an XPS page of more runs of text than are read"
+GLYPHS_WITHOUT_TEXT = "an XPS page that draws text by glyph index alone, without its Unicode"
 
 
 def xps_page_text(text: str, unread: list[str] | None = None, what: str = "file") -> str | None:
     """An XPS page's text as it is laid out (`_GLYPHS`); None when it draws no glyphs.
     A page of more than _MAX_GLYPHS runs is said in `unread` (its last runs may be
     its head)."""
-    if "UnicodeString" not in text:
+    if "Glyphs" not in text:
         return None
     runs: list[tuple[float, float, float, str]] = []
     tags = _GLYPHS.finditer(text)
+    unmapped = False
     for tag in itertools.islice(tags, _MAX_GLYPHS):
         values = {m[1]: m[2] if m[2] is not None else m[3] for m in _GLYPHS_ATTRIBUTE.finditer(tag[0])}
+        if values.get("UnicodeString") is None and values.get("Indices"):
+            # The spec lets a run draw its glyphs by index alone: shown, with no text
+            # behind it (as a PDF font without /ToUnicode). Its words cannot be told.
+            unmapped = True
+            continue
         shown = _xml_unescape(values.get("UnicodeString") or "")
         shown = shown[2:] if shown.startswith("{}") else shown  # XPS's escape for a text opening with "{"
         if not shown.strip():
@@ -536,6 +543,8 @@ def xps_page_text(text: str, unread: list[str] | None = None, what: str = "file"
         runs.append((y, x, size, shown))
     if next(tags, None) is not None and unread is not None:
         unread.append(f"{what}: {GLYPHS_PAST_LIMIT}")
+    if unmapped and unread is not None:
+        unread.append(f"{what}: {GLYPHS_WITHOUT_TEXT}")
     if not runs:
         return None
     lines: list[list[tuple[float, str]]] = []

@@ -106,6 +106,8 @@ _REASONS = {
     "an office file with two parts of one name": "ไฟล์ Office ที่มีส่วนประกอบชื่อซ้ำกัน",
     "XML entities that expand past the size read": "ไฟล์ XML ที่มีเอนทิตีซึ่งขยายแล้วมีขนาดเกินที่ระบบอ่าน",
     "an XPS page of more runs of text than are read": "หน้าเอกสาร XPS ที่มีข้อความจำนวนช่วงเกินกว่าที่ระบบอ่าน",
+    "an XPS page that draws text by glyph index alone, without its Unicode":
+        "หน้าเอกสาร XPS ที่วาดข้อความด้วยเลขรูปอักษรเท่านั้น ไม่มีรหัสยูนิโค้ดของข้อความ",
     # file_texts.py: archives
     "an archive of more than {n} entries": "แฟ้มบีบอัดที่มีรายการเกิน {n} รายการ",
     "an archive with entries its directory does not list": "แฟ้มบีบอัดที่มีไฟล์ซึ่งไม่อยู่ในสารบัญของแฟ้ม",

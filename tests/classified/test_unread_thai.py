@@ -102,6 +102,7 @@ FILE_TEXTS_SITES = [
     "{what}: an office file with two parts of one name",                  # _office
     f"{{what}}: {file_texts.ENTITIES_PAST_LIMIT}",                         # text_file (session 42)
     f"{{what}}: {file_texts.GLYPHS_PAST_LIMIT}",                           # text_file (session 43)
+    f"{{what}}: {file_texts.GLYPHS_WITHOUT_TEXT}",                         # text_file (session 43)
     f"{{what}}: members past the first {file_texts.MAX_PARTS}",            # _office_texts
     f"{{what}}: an archive of more than {file_texts.MAX_ENTRIES} entries",  # _zip, _tar
     "{what}: an archive with entries its directory does not list",
@@ -454,6 +455,7 @@ def test_every_phrase_written_in_the_source_has_its_thai():
         "exc": said(("gateway/pipeline/scanned_pages.py", "NotRead")),
         "ENTITIES_PAST_LIMIT": [file_texts.ENTITIES_PAST_LIMIT],
         "GLYPHS_PAST_LIMIT": [file_texts.GLYPHS_PAST_LIMIT],
+        "GLYPHS_WITHOUT_TEXT": [file_texts.GLYPHS_WITHOUT_TEXT],
     }
     assert len(samples["found.problem"]) >= 7 and len(set(samples["found"])) == 4 and len(samples["exc"]) >= 10
     phrases = set(alone)  # `_with_signed_letter` says an `_opaque_signed` problem alone

@@ -102,3 +102,23 @@ def test_a_hostile_json_file_is_read_in_linear_time():
     for text in ('"' + '\\"' * 200_000, '"a' * 300_000, '[' * 100_000):
         file_texts.json_text(text)
     assert time.process_time() - started < 20  # quadratic: minutes
+
+
+def test_an_xps_run_drawn_by_glyph_index_alone_is_said_unread():
+    """A variation the red team did not name: XPS lets a run draw its glyphs by index
+    with no UnicodeString (`<Glyphs Indices="...">`). A viewer shows the stamp; no text
+    says what it is, so the letter is at least ลับ, uncertain (fail closed), as for a PDF
+    font without /ToUnicode. It read as ordinary and certain."""
+    page = ('<FixedPage><Glyphs OriginX="380" OriginY="40" FontRenderingEmSize="20" Indices="211;187;205;212;223"/>'
+            '<Glyphs OriginX="96" OriginY="160" FontRenderingEmSize="16" UnicodeString="เรื่อง ขอส่งแผน"/></FixedPage>')
+    unread: list[str] = []
+    assert file_texts.xps_page_text(page, unread, "file 2") == "เรื่อง ขอส่งแผน"
+    assert unread == [f"file 2: {file_texts.GLYPHS_WITHOUT_TEXT}"]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("Documents/1/Pages/1.fpage", page)
+    level, certain = _reading("2569_dds_0403_57_1.xps", out.getvalue())
+    assert level != "none" and not certain
+    # Every run with its text: read, and certain.
+    assert _reading("a.xps", _xps(BODY)) == ("none", True)
+
