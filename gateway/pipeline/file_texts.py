@@ -240,7 +240,7 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
     if declared == "text/calendar" or filename.endswith((".ics", ".vcs")) \
             or any(t.lstrip()[:15].upper() == "BEGIN:VCALENDAR" for t in texts):
         texts += [calendar_text(text) for text in texts]
-    if filename.endswith(".json") or "application/json" in (declared, sniffed):
+    if _is_json(declared, filename, sniffed):
         texts += [read for text in texts if (read := json_text(text)) is not None]
     texts += [read for text in texts[:1] if (read := xps_page_text(text, unread, what)) is not None]
     return [ends(t) for text in texts for t in (text, *xml_readings(text))]
@@ -583,6 +583,16 @@ def _json_string(literal: str) -> str:
         return json.loads(literal)
     except ValueError:
         return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), literal[1:-1])
+
+
+_JSON_NAMES = (".json", ".geojson", ".jsonl", ".ndjson", ".jsonld")
+
+
+def _is_json(declared: str, filename: str, sniffed: str) -> bool:
+    """A JSON file by its name or type (`application/json`, any `+json`, `x-ndjson`)."""
+    return filename.lower().endswith(_JSON_NAMES) or any(
+        kind == "application/json" or kind.endswith("+json") or kind == "application/x-ndjson"
+        for kind in (declared, sniffed))
 
 
 def json_text(text: str) -> str | None:
@@ -1978,7 +1988,7 @@ def zip_behind(data: bytes) -> bool:
 _OOXML_OR_ODF = ("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.",
                  "application/vnd.ms-word.", "application/vnd.ms-excel.", "application/vnd.ms-powerpoint.")
 _TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".htm", ".html", ".xhtml", ".md", ".log", ".svg",
-               ".xml", ".fodt", ".fods", ".fodp", ".fodg", ".etx", ".rtx", ".ics", ".vcs", ".json", ".fpage")
+               ".xml", ".fodt", ".fods", ".fodp", ".fodg", ".etx", ".rtx", ".ics", ".vcs", ".fpage", *_JSON_NAMES)
 
 
 def pdf_texts(data: bytes, pdf_reader: PdfReader, what: str, out: FileTexts) -> None:
@@ -2509,7 +2519,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         return
     sniffed = sniff(data) if sniff is not None else ""
     if (declared.startswith("text/") or sniffed.startswith("text/") or filename.endswith(_TEXT_NAMES)
-            or _SVG in (declared, sniffed) or "application/json" in (declared, sniffed)
+            or _SVG in (declared, sniffed) or _is_json(declared, filename, sniffed)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_codec(data) is not None):
         read = text_file(data, charset, declared, filename, sniffed, out.unread, what)
         out.texts.extend(read)
@@ -2700,7 +2710,7 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
         pass
     elif sniffed_type != "application/pdf" and (
             declared.startswith("text/") or sniffed_type.startswith("text/") or name.endswith(_TEXT_NAMES)
-            or _SVG in (declared, sniffed_type) or "application/json" in (declared, sniffed_type)
+            or _SVG in (declared, sniffed_type) or _is_json(declared, name, sniffed_type)
             or data[:2] in (b"\xff\xfe", b"\xfe\xff") or charsets.utf16_codec(data) is not None):
         read = text_file(data, charset, declared, name, sniffed_type, out.unread, what)
         out.texts.extend(read)

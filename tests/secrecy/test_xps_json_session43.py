@@ -122,3 +122,17 @@ def test_an_xps_run_drawn_by_glyph_index_alone_is_said_unread():
     # Every run with its text: read, and certain.
     assert _reading("a.xps", _xps(BODY)) == ("none", True)
 
+
+@pytest.mark.parametrize("name", ["data.jsonl", "map.geojson", "ld.jsonld", "export.ndjson"])
+def test_json_by_its_other_names_is_read_too(name):
+    """Variations the red team did not name: JSON Lines (each line a document, so the
+    whole does not parse) and the other JSON names, escaped."""
+    lines = b"\n".join(json.dumps({"n": n, "head": "ลับมาก" if n == 2 else "ปกติ"}).encode() for n in range(4))
+    assert _reading(name, lines) == ("secret", True)
+
+
+def test_a_json_typed_part_is_read_by_its_type():
+    from gateway.pipeline.file_texts import _is_json
+
+    assert _is_json("application/ld+json", "x.bin", "") and _is_json("", "x", "application/x-ndjson")
+    assert not _is_json("image/svg+xml", "a.svg", "text/xml")
