@@ -30,8 +30,8 @@ _CLASSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"^UnitGone$"),
      "หน่วยงานนี้ไม่อยู่ในทะเบียนหน่วยงาน (units.toml) แล้ว สำเนารอจนกว่าจะเพิ่มหน่วยงานกลับพร้อมโฟลเดอร์เดิม",
      "the unit is no longer in the directory of units (units.toml): the copy waits until it is back with its folder"),
-    # gateway/delivery/registrar.py: the sealed copy cannot be made (no usable secret
-    # registrar certificate for the unit, or no gateway key). It waits and is tried
+    # gateway/delivery/errors.RegistrarCopyWaits: the sealed copy cannot be made (no usable
+    # secret registrar certificate for the unit, or no gateway key). It waits and is tried
     # again; until session 43 it read "the gateway failed while sending it".
     (re.compile(r"^RegistrarCopyWaits$"),
      "ยังปิดผนึกสำเนาให้นายทะเบียนลับไม่ได้ (ไม่มีใบรับรองของนายทะเบียนลับที่ใช้ได้ หรือไม่มีกุญแจของเกตเวย์) "
@@ -48,7 +48,7 @@ _CLASSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 # not a lost connection): "login: no answer within 30s".
 _STUCK = re.compile(r"\bno answer within \d+s$")
 _OTHER = ("ระบบส่งต่อขัดข้อง", "the gateway failed while sending it")
-_NOT_SEALED = "not delivered: "  # gateway/delivery/registrar.py's words for a sealed copy it cannot make
+_NOT_SEALED = "not delivered: "  # gateway/delivery/registrar.py's words, until session 44, for a sealed copy it cannot make
 _STORED = re.compile(r"^([A-Za-z_][\w.]*): ?(.*)$", re.S)
 # A remote reply: smtplib's "(550, b'5.1.1 no such user')" or PermanentFailure's "what: 550 text".
 _REPLY = re.compile(r"\(([2-5]\d\d), b?(['\"])(.*?)\2\)|(?:^|: )([45]\d\d) (.+)$", re.S)
@@ -65,7 +65,9 @@ def error_for_person(stored: str | None) -> str:
         return _ascii_line(stored)
     name, message = match[1].rsplit(".", 1)[-1], match[2]
     kind = "DeadlinePassed" if name in ("ImapGone", "ImapUnanswered") and _STUCK.search(message) else name
-    waits = name == "SecrecyError" and message.startswith(_NOT_SEALED)
+    # Stored before session 44 as a SecrecyError told by its words; kept in existing databases.
+    legacy = name == "SecrecyError" and message.startswith(_NOT_SEALED)
+    waits = name == "RegistrarCopyWaits" or legacy
     kind = "RegistrarCopyWaits" if waits else kind
     th, en = next(((th, en) for pattern, th, en in _CLASSES if pattern.match(kind)), _OTHER)
     text = f"{th} / {en}"
@@ -75,7 +77,7 @@ def error_for_person(stored: str | None) -> str:
     elif name == "DeadlinePassed":  # our own words: which server, how long
         reply = _ascii_line(message)
     elif waits:  # our own words: which unit, which certificate
-        reply = clean_text(message[len(_NOT_SEALED):], REPLY_LIMIT)
+        reply = clean_text(message[len(_NOT_SEALED):] if legacy else message, REPLY_LIMIT)
     elif name.startswith("Imap"):  # "login: NO [AUTHENTICATIONFAILED] ...": the command and the server's answer
         # The command names the unit's folder, often Thai (สารบรรณ/หนังสือรับ): kept, as
         # printable text, where until session 39 it read "???????/??????????" and a

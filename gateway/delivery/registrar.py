@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.delivery.copy_seal import alert_seal_header, seal_header
+from gateway.delivery.errors import RegistrarCopyWaits
 from gateway.delivery.maildir import message_name
 from gateway.delivery.route import Destination, RegistrarRouteMissing, destination, transport
 from gateway.pipeline.classified import store_for
@@ -110,7 +111,7 @@ def deliver_registrar(services: Services, item: OutboxItem) -> None:
             problem = str(exc)
     if problem is not None:
         _hold(services, letter, problem)
-        raise SecrecyError(f"not delivered: {problem}")
+        raise RegistrarCopyWaits(problem)
     opened = store.open(letter.queue_id, ["raw", "meta"], who=SYSTEM_WHO, action="seal_for_registrar",
                         letter_id=letter_id, receive_no=letter.receive_no, book=letter.book)
     meta = json.loads(opened["meta"])

@@ -189,8 +189,13 @@ def authserv_id(settings) -> str:
 def sender_headers(data: dict | None, serv_id: str) -> list[tuple[str, str]]:
     """The folder copy's Authentication-Results and X-Saraban-Sender-Verified."""
     auth = SenderAuth.from_dict(data)
-    if auth is None:  # the check was off when it was registered: nothing to say
-        return []
+    if auth is None:  # the check was off ([sender] enabled = false) when it was registered
+        # Said, not left blank: the copy's Subject and headers are the gateway's, so a mail
+        # client (or an add-on) verifying the sender's DKIM signature on it sees it fail,
+        # and until session 44 nothing in the copy told a clerk why, nor that nobody checked.
+        return [("Authentication-Results", f"{serv_id}; none (sender not checked: [sender] enabled = false;"
+                 " DKIM signatures do not verify on this copy, whose Subject and headers the gateway wrote)"),
+                ("X-Saraban-Sender-Verified", f"none; {NOT_CHECKED_TH} / not checked")]
     return [("Authentication-Results", auth.header_value(serv_id)),
             ("X-Saraban-Sender-Verified", auth.verified_header())]
 
@@ -243,6 +248,9 @@ def forged_results(header_line: bytes, serv_id: str) -> bool:
         return False
     found = results_authserv_id(value.decode("utf-8", "replace"))
     return found is None or found == serv_id.lower().rstrip(".")
+
+
+NOT_CHECKED_TH = "ยืนยันผู้ส่ง: ไม่ได้ตรวจ"  # the check was off when the letter was registered
 
 
 def sender_label(data: dict | None) -> str:

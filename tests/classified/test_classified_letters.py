@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import json
 
 from tests.classified.helpers import (
     LATKRABANG, MARKER, classified_letter, add_registrar, check_inner_signature, content_encryption_oid, db_rows,
@@ -104,6 +105,13 @@ def test_missing_registrar_certificate_keeps_letter_sealed_quarantined_and_alert
 
     assert status["quarantine"] == {"held": 1}
     assert outbox(d, "registrar").get("done", 0) == 0
+    # The sealed copy waits, and `outbox list` says for what (its own exception class
+    # since session 44: RegistrarCopyWaits), with the unit the certificate is missing for.
+    [waiting] = [i for i in json.loads(d.cli("outbox", "list", "--json").stdout) if i["kind"] == "registrar"]
+    assert waiting["state"] != "done" and "cannot be made yet" in waiting["last_error"], waiting
+    assert "no secret registrar certificate for saraban.latkrabang" in waiting["last_error"], waiting
+    assert [r[0] for r in db_rows(d, "select last_error from outbox where kind = 'registrar'")] == [
+        "RegistrarCopyWaits: no secret registrar certificate for saraban.latkrabang"]
     assert maildir(d, "latkrabang.secret") == [] and maildir(d, "latkrabang") == []
     [alert] = maildir(d, "secrecy-alerts")
     text = email.message_from_bytes(alert.read_bytes(), policy=email.policy.default).get_content()

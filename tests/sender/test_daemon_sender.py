@@ -302,3 +302,20 @@ def test_s16_a_read_receipt_request_stays_only_when_it_names_the_verified_sender
     assert str(copy["X-Saraban-Unsigned-Disposition-Notification-To"]) == forger
     kept = _copy_of(d, own_id)
     assert str(kept["Disposition-Notification-To"]) == f"saraban@{MINISTRY}" and kept["X-Saraban-Receipt-Note"] is None
+
+
+def test_a_copy_registered_with_the_check_off_says_nobody_checked_its_sender(daemon):
+    """Session 43's red team: with `[sender] enabled = false` the folder copy carried no
+    Authentication-Results at all; a mail client verifying the ministry's DKIM signature
+    on it (its Subject is the gateway's) saw it fail, and nothing in the copy said why,
+    nor that the gateway had not checked the sender."""
+    signed = dkim_sign(letter(sender=f"saraban@{MINISTRY}"), MINISTRY)
+    queue_id = daemon.send(signed, UNIT)
+    daemon.wait_idle(timeout=60)
+    copy = _copy_of(daemon, queue_id)
+    [results] = copy.get_all("Authentication-Results")
+    assert results.startswith("saraban-gateway.localdomain; none (sender not checked"), results
+    assert "DKIM signatures do not verify on this copy" in results
+    assert copy["X-Saraban-Sender-Verified"] == "none; ยืนยันผู้ส่ง: ไม่ได้ตรวจ / not checked"
+    # The ministry's own signature is still there, untouched, for whoever wants to look.
+    assert copy["DKIM-Signature"] is not None
