@@ -212,21 +212,37 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
                 # drivers, Ghostscript -dNoOutputFonts) or a form's grid is one path too,
                 # as large as the page: where its ink is, is read off the page's render.
                 big_shape = True
-        if big_shape or _draws_type3_text(page, max_objects):
+        if big_shape or _text_inks_past_its_boxes(page, max_objects):
             out.extend(_rendered_ink(page))
         return out
     finally:
         document.close()
 
 
-def _draws_type3_text(page, max_objects: int) -> bool:
-    """The page (its forms included) writes text in a Type 3 font: glyphs the file draws
-    itself, whose ink may reach past the box their `d1` declares, which is all the text
-    layer gives (`_text_runs`). PDFium draws that ink, poppler clips it: a stamp put
-    beside the box covered text Chrome shows, and the sender's signature then failed on
-    the stamped copy (session 35's red team). Such a page's ink is read off its render
-    too. A Type 3 font is the one PDFium calls embedded without a font program. One
-    ctypes walk of the objects, each font looked at once: ~1 us an object."""
+# Text rendering modes (Tr) that paint no outline: fill (0), invisible (3), fill and
+# clip (4), clip alone (7). Every other one strokes the glyphs' outlines.
+_NO_OUTLINE_MODES = frozenset((0, 3, 4, 7))
+
+
+def _text_inks_past_its_boxes(page, max_objects: int) -> bool:
+    """The page (its forms included) writes text whose ink reaches past the glyph boxes
+    of the text layer, which is all `_text_runs` gives: such a page's ink is read off its
+    render too.
+
+    - Text in a Type 3 font: glyphs the file draws itself, whose ink may reach past the
+      box their `d1` declares. PDFium draws that ink, poppler clips it: a stamp put
+      beside the box covered text Chrome shows, and the sender's signature then failed
+      on the stamped copy (session 35's red team). A Type 3 font is the one PDFium
+      calls embedded without a font program.
+    - Text whose outline is stroked (rendering modes 1, 2, 5, 6): the stroke spreads
+      half the line width around every glyph, `2 Tr 60 w` 30 pt, and the stamp went on
+      it (session 44's red team, "sig F4"). The width cannot be measured from here:
+      PDFium hands over the line width as written and the text matrix with the CTM
+      folded in, so `10 0 0 10 0 0 cm 6 w` with a `0.1 ... Tm` reads as 6 units under
+      a matrix of 1 and paints 60 pt (PDFium's own box of the object grows by 3), and a
+      miter join reaches further still. The render shows what is painted.
+
+    One ctypes walk of the objects, each font looked at once: ~1 us an object."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
@@ -234,6 +250,7 @@ def _draws_type3_text(page, max_objects: int) -> bool:
     fonts: dict[int, bool] = {}
     size = ctypes.c_size_t()
     text, form = pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_FORM
+    render_mode = pdfium_c.FPDFTextObj_GetTextRenderMode
     stack = [(None, i) for i in range(pdfium_c.FPDFPage_CountObjects(page.raw) - 1, -1, -1)]
     looked = 0
     while stack:
@@ -249,6 +266,8 @@ def _draws_type3_text(page, max_objects: int) -> bool:
         if kind == form and len(stack) < max_objects:
             stack += [(obj, i) for i in range(pdfium_c.FPDFFormObj_CountObjects(obj) - 1, -1, -1)]
         elif kind == text:
+            if render_mode(obj) not in _NO_OUTLINE_MODES:
+                return True
             font = pdfium_c.FPDFTextObj_GetFont(obj)
             key = ctypes.cast(font, ctypes.c_void_p).value or 0
             if key not in fonts:
