@@ -214,22 +214,28 @@ def test_a_page_of_user_unit_10_is_stamped(tmp_path, seal, stamp_info):
     assert 56.7 <= rect[2] <= 57.7 and 81.4 <= rect[3] <= 82.4, rect  # 18 pt from the top right corner, on the grid
 
 
-def test_the_daemons_folder_copy_of_an_outlined_letter(tmp_path, pki):
-    """Through the real daemon: the stamped copy in the unit's folder keeps off the text."""
+def stamped_folder_copy(tmp_path, pki, pdf: bytes, file_name: str) -> bytes:
+    """The stamped PDF in the unit's folder copy of a letter carrying `pdf` as
+    `file_name`, sent through the real daemon."""
     from tests.daemon import Daemon, write_config
     from tests.letters import letter as mail
 
     unit = "saraban.pomprap@bangkok.go.th"
-    pdf = outlined_letter()
     daemon = Daemon(write_config(tmp_path / "gw", extra=f'[signatures]\ntrust_roots = "{pki.roots_pem}"\n')).start()
     try:
-        queue_id = daemon.send(mail(to=unit, files=[("2569_dds_0403_73.pdf", pdf)],
+        queue_id = daemon.send(mail(to=unit, files=[(file_name, pdf)],
                                     message_id=f"<{uuid.uuid4()}@dds.bangkok.go.th>"), unit)
         daemon.wait_idle()
         [path] = [p for p in daemon.maildir_files("pomprap") if p.name.startswith(queue_id)]
     finally:
         daemon.stop()
     copy = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    assert copy["X-Saraban-Stamp"] == "stamped: 2569_dds_0403_73.stamped.pdf"
-    files = {p.get_filename(): p.get_content() for p in copy.iter_attachments()}
-    check_placement(pdf, files["2569_dds_0403_73.stamped.pdf"], tmp_path, "daemon-outlined")
+    stamped_name = file_name.removesuffix(".pdf") + ".stamped.pdf"
+    assert copy["X-Saraban-Stamp"] == f"stamped: {stamped_name}"
+    return {p.get_filename(): p.get_content() for p in copy.iter_attachments()}[stamped_name]
+
+
+def test_the_daemons_folder_copy_of_an_outlined_letter(tmp_path, pki):
+    """Through the real daemon: the stamped copy in the unit's folder keeps off the text."""
+    pdf = outlined_letter()
+    check_placement(pdf, stamped_folder_copy(tmp_path, pki, pdf, "2569_dds_0403_73.pdf"), tmp_path, "daemon-outlined")

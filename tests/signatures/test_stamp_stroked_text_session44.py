@@ -15,15 +15,12 @@ Checked as a person sees it: page 1 before and after stamping, rendered by poppl
 """
 from __future__ import annotations
 
-import email
-import email.policy
-import uuid
-
 import pytest
 
 from gateway.signatures import page_space
 from gateway.signatures.stamp import stamp_pdf
 from tests.letters import one_page_pdf, stream_object
+from tests.signatures.test_stamp_outlined_text import stamped_folder_copy
 from tests.signatures.test_stamp_placement import check_placement, stamp_widget
 from tests.signatures.test_stamp_type3 import darkest_beneath
 
@@ -105,23 +102,8 @@ def test_fill_only_and_invisible_text_is_not_rendered(monkeypatch):
 
 def test_the_daemons_folder_copy_keeps_off_the_outline(tmp_path, pki):
     """Through the real daemon: the stamped copy in the unit's folder."""
-    from tests.daemon import Daemon, write_config
-    from tests.letters import letter as mail
-
-    unit = "saraban.pomprap@bangkok.go.th"
     pdf = stroked_under_a_scaled_ctm()
-    daemon = Daemon(write_config(tmp_path / "gw", extra=f'[signatures]\ntrust_roots = "{pki.roots_pem}"\n')).start()
-    try:
-        queue_id = daemon.send(mail(to=unit, files=[("2569_dds_0403_74.pdf", pdf)],
-                                    message_id=f"<{uuid.uuid4()}@dds.bangkok.go.th>"), unit)
-        daemon.wait_idle()
-        [path] = [p for p in daemon.maildir_files("pomprap") if p.name.startswith(queue_id)]
-    finally:
-        daemon.stop()
-    copy = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    assert copy["X-Saraban-Stamp"] == "stamped: 2569_dds_0403_74.stamped.pdf"
-    files = {p.get_filename(): p.get_content() for p in copy.iter_attachments()}
-    stamped = files["2569_dds_0403_74.stamped.pdf"]
+    stamped = stamped_folder_copy(tmp_path, pki, pdf, "2569_dds_0403_74.pdf")
     assert darkest_beneath(pdf, stamp_widget(stamped)[1]) >= 230
     check_placement(pdf, stamped, tmp_path, "daemon-stroked")
 
