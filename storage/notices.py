@@ -150,3 +150,17 @@ def _decide_row(session: Session, row, undecided_key: str,  # noqa: ANN001 - a R
 # Built once, not the ORM's get and flush (~2 ms of CPU a notice).
 _DECIDE = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("item_id")).values(
     {name: bindparam(name) for name in ("payload", "state", "rate_key", "rate_domain", "last_error", "created_at")})
+
+
+def hold_notice(db: Database, item_id: int, why: str, reason: str) -> bool:
+    """A pending notice that cannot go through this smarthost (a UTF-8 address, a
+    smarthost without SMTPUTF8: gateway/notices/send.py) is held, not dropped: `why` is
+    its last error for `outbox list` and the desk, `reason` the payload's `held` word.
+    `notices release` makes it due again. False if it was no longer pending."""
+    with db.session() as session:
+        item = session.get(OutboxItem, item_id)
+        if item is None or item.state != "pending":
+            return False
+        item.state, item.last_error = "held", why
+        item.payload = {**(item.payload or {}), "held": reason}
+        return True

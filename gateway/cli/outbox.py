@@ -53,14 +53,16 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     print(render(["id", "kind", "state", "unit", "queue id", "tries", "last error"],
-                 [[str(r["id"]), r["kind"], _state_text(r["state"]), r["unit"] or "", r["queue_id"],
+                 [[str(r["id"]), r["kind"], _state_text(r["state"], r["last_error"]), r["unit"] or "", r["queue_id"],
                    str(r["attempts"]), r["last_error"] or ""] for r in rows], limits={6: 130}))
     print(f"\n{len(rows)} item(s)")
     return 0
 
 
-def _state_text(state: str) -> str:
+def _state_text(state: str, last_error: str | None = None) -> str:
     if state == "held":  # the one state a person must act on to end
+        if last_error and "SMTPUTF8" in last_error:  # a UTF-8 address, gateway/notices/send.py
+            return "held (smarthost without SMTPUTF8: `notices release` once it has it)"
         return "held (no smarthost: `notices release`)"
     return state
 

@@ -38,6 +38,14 @@ _CLASSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
      "สำเนารอส่งจนกว่าจะแก้ไข (keys import-registrar, keys list --check)",
      "the sealed copy for the secret registrar cannot be made yet (no usable secret registrar certificate, "
      "or no gateway key): it waits until that is fixed (keys import-registrar, keys list --check)"),
+    # gateway/notices/send.py: a notice to a Thai local part (สมชาย@...) through a
+    # smarthost without SMTPUTF8 (RFC 6531) is held, not sent to a mangled address.
+    (re.compile(r"^SmarthostLacksSmtputf8$"),
+     "smarthost ไม่รองรับ SMTPUTF8 จึงส่งหนังสือแจ้งถึงที่อยู่อีเมลที่มีอักษรนอกเหนือ ASCII (เช่น อักษรไทย) หน้า @ ไม่ได้ "
+     "หนังสือแจ้งพักไว้ "
+     "เมื่อ smarthost รองรับแล้วสั่ง notices release",
+     "the smarthost does not offer SMTPUTF8, so the notice cannot go to an address with non-ASCII letters "
+     "(Thai, say) before the @: it is held; once the smarthost offers it, run `notices release`"),
     (re.compile(r"^(OSError|IOError|\w*File\w*Error|NotADirectoryError|IsADirectoryError|PermissionError|"
                 r"BlockingIOError)$"),
      "เขียนลงโฟลเดอร์หรือดิสก์ไม่ได้", "could not write to the folder or the disk"),

@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from typing import Any, NamedTuple
 
 from gateway.notices.loop_guard import NOTICE_HEADER
-from gateway.notices.sanitize import clean_text
+from gateway.notices.sanitize import clean_address, clean_text
 from gateway.notices.templates import environment, render
 from gateway.pipeline.mime_attach import header_value
 from rules.thai_time import BE_OFFSET, THAI_MONTHS_SHORT, thai_date, thai_digits, thai_time, to_bangkok
@@ -81,8 +81,14 @@ class Notice(NamedTuple):
 
 
 def build_notice(payload: dict[str, Any], key: str, created_at: dt.datetime,
-                 templates_dir: str | None = None, use_thai_digits: bool = False) -> Notice:
+                 templates_dir: str | None = None, use_thai_digits: bool = False,
+                 to: str | None = None) -> Notice:
+    """`to`: the address To: names, when not the payload's as it is (its A-label form for
+    a smarthost without SMTPUTF8, send.py). A non-ASCII one is written as it is, in UTF-8
+    (RFC 6532 3.2): the notice then goes with SMTPUTF8 and only so; an encoded-word is
+    no addr-spec (RFC 2047 5)."""
     notice_type = payload["type"]
+    to = payload["to"] if to is None else to
     env = environment(templates_dir, use_thai_digits)
     context = template_context(payload, use_thai_digits)
     subject = clean_text(render(env, notice_type, "subject", context), MAX_SUBJECT)
@@ -95,7 +101,7 @@ def build_notice(payload: dict[str, Any], key: str, created_at: dt.datetime,
     boundary = f"=_saraban-{uuid.uuid4().hex}"
     head = [
         _from(clean_text(context["unit_th"], 120), sender),
-        "To: " + _checked_address("", payload["to"]),  # refuses a bad one
+        "To: " + _checked_address("", to),  # refuses a bad one
         _field("Subject", subject),
         _field("Date", email.utils.format_datetime(to_bangkok(created_at))),
         _field("Message-ID", message_id),
@@ -119,7 +125,7 @@ def build_notice(payload: dict[str, Any], key: str, created_at: dt.datetime,
         f"--{boundary}", _text_part(text, "plain"),
         f"--{boundary}", _text_part(html, "html"),
         f"--{boundary}--", "",
-    )).encode("ascii")
+    )).encode("ascii" if to.isascii() else "utf-8")
     return Notice(message_id, data)
 
 
@@ -159,6 +165,10 @@ def _checked_address(display_name: str, addr_spec: str) -> str:
     """`Address(display_name, addr_spec)` as text; raises for a bad address. Kept per
     address: the email package's address parser is ~1 ms of a notice's ~3, and a burst
     of notices goes from a few unit addresses to a few senders."""
+    if not addr_spec.isascii():  # RFC 6532: the email package refuses a UTF-8 local part
+        if display_name or clean_address(addr_spec) != addr_spec:
+            raise ValueError(f"not an address a notice goes to: {addr_spec!r}")
+        return addr_spec
     if not display_name:
         return Address(addr_spec=addr_spec).addr_spec
     return str(Address(display_name=display_name, addr_spec=addr_spec))

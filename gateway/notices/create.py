@@ -200,9 +200,14 @@ _EMPTY_LINE = re.compile(rb"\n[\r\n]|\r\r")
 def _raw_headers(entry: "SpoolEntry"):
     raw = entry.raw
     end = _EMPTY_LINE.search(raw)
+    block = raw if end is None else raw[:end.end() + 1]
     try:
-        return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
-            raw if end is None else raw[:end.end() + 1])
+        # Read as UTF-8 (RFC 6532): a From of สมชาย@ราชการ.ไทย was read byte by byte as
+        # ASCII and became U+FFFD's, and its acknowledgement was suppressed as
+        # no_valid_recipient until session 44. Bytes that are not UTF-8 (Windows-874)
+        # stay undecodable, as before: such an address is nobody's to answer.
+        return email.parser.HeaderParser(policy=email.policy.compat32).parsestr(
+            block.decode("utf-8", "surrogateescape"))
     except Exception:  # no usable header block: only the envelope is left
         return {}
 

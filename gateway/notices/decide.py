@@ -16,7 +16,7 @@ import structlog
 
 from gateway.notices.create import UNDECIDED, author_address
 from gateway.notices.loop_guard import automatic_reason, suppression_reason
-from gateway.notices.sanitize import clean_address, clean_message_id, clean_references, clean_text
+from gateway.notices.sanitize import ascii_address, clean_address, clean_message_id, clean_references, clean_text
 from gateway.sender.dmarc import org_domain
 from gateway.sender.policy import notice_refusal
 from gateway.sender.results import SenderAuth
@@ -143,7 +143,8 @@ def decision(session, services: "Services", key: str,
     if reason == "no_valid_recipient" and unaligned:
         reason = unaligned
     if reason is None:  # no notice to a sender whose domain did not vouch for it (backscatter)
-        reason = notice_refusal(auth, to, services.settings.sender)
+        # DMARC names a domain by its A-labels: ราชการ.ไทย is judged as xn--12cr8ec6ec.xn--o3cw4h.
+        reason = notice_refusal(auth, ascii_address(to), services.settings.sender)
     if reason is None and to and settings.max_per_domain_per_hour:
         if sent_last_hour_to_domain(session, payload["rate_domain"],
                                     settings.max_per_domain_per_hour) >= settings.max_per_domain_per_hour:
@@ -163,10 +164,11 @@ def rate_keys(address: str | None) -> tuple[str | None, str | None]:
     """(address without its +tag, its organisational domain): victim+1@, victim+2@ ...
     are one person, and s1.victim.example, s2.victim.example ... one organisation, whose
     mail server receives them all (until session 39 each subdomain had its own
-    max_per_domain_per_hour)."""
+    max_per_domain_per_hour). A Thai-script domain by its A-labels: สมชาย@ราชการ.ไทย and
+    สมชาย@xn--12cr8ec6ec.xn--o3cw4h are one mailbox."""
     if not address or "@" not in address:
         return None, None
-    local, _, domain = address.lower().rpartition("@")
+    local, _, domain = ascii_address(address.lower()).rpartition("@")
     return f"{local.split('+', 1)[0]}@{domain}", _org_domain(domain) or domain
 
 
@@ -221,8 +223,9 @@ def recipient_of(author: str | None, mail_from: str, verified: bool = False) -> 
 
 
 def _aligned(author: str, envelope: str) -> bool:
-    org = _org_domain(author.rpartition("@")[2])
-    return org is not None and org == _org_domain(envelope.rpartition("@")[2])
+    # By A-labels: a From of ราชการ.ไทย and an envelope of xn--12cr8ec6ec.xn--o3cw4h align.
+    org = _org_domain(ascii_address(author).rpartition("@")[2])
+    return org is not None and org == _org_domain(ascii_address(envelope).rpartition("@")[2])
 
 
 def _header(headers, name: str) -> str | None:

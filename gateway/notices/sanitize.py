@@ -10,7 +10,8 @@ import unicodedata
 
 from rules.names import cut
 
-_ADDRESS_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_ATEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.!#$%&'*+/=?^_`{|}~-")
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _MSGID_RE = re.compile(r"<[^<>\s\x00-\x1f\x7f\"\\]{1,250}@[^<>\s\x00-\x1f\x7f\"\\]{1,250}>")
 MAX_TEXT = 300
 MAX_REFERENCES = 10
@@ -50,14 +51,54 @@ def clean_text(value: object, limit: int = MAX_TEXT) -> str:
 def clean_address(value: str | None) -> str | None:
     """A plain `local@domain` we are willing to write into To:, or None.
 
-    Deliberately narrower than RFC 5322 (no quoted local parts, no comments, ASCII
-    only): a notice to a strange address is not worth the risk."""
+    Deliberately narrower than RFC 5322 (no quoted local parts, no comments): a notice
+    to a strange address is not worth the risk. Since session 44 an RFC 6531/6532
+    address is one (สมชาย@ราชการ.ไทย, a Thai local part at an ASCII domain, a Thai-script
+    domain): its local part may hold any printable non-ASCII letter besides atext, and
+    its domain must have an A-label form (`ascii_domain`). Until then such a sender's
+    acknowledgement was suppressed as `no_valid_recipient`. Kept as written (NFC, lower
+    case): with SMTPUTF8 the notice goes to that very address (send.py)."""
     if not value:
         return None
-    value = value.strip()
-    if len(value) > 254 or not _ADDRESS_RE.fullmatch(value) or ".." in value:
+    value = unicodedata.normalize("NFC", value.strip())
+    local, at, domain = value.rpartition("@")
+    # U+FFFD: bytes that were not UTF-8 (a Windows-874 From), nobody's address.
+    if (not at or ".." in value or "\ufffd" in value or len(value.encode("utf-8")) > 254
+            or not _local_ok(local) or ascii_domain(domain) is None):
         return None
     return value.lower()
+
+
+def _local_ok(local: str) -> bool:
+    # RFC 6532 3.2: atext also holds UTF8-non-ascii; no control, format, unassigned or
+    # space character of any script (isprintable is False for all of them).
+    return (0 < len(local.encode("utf-8")) <= 64
+            and all(c in _ATEXT or (c > "\x7f" and c.isprintable()) for c in local))
+
+
+def ascii_domain(domain: str) -> str | None:
+    """The domain as A-labels (ราชการ.ไทย -> xn--12cr8ec6ec.xn--o3cw4h), lower case, or
+    None when it is no host name. Each label as the sender-authenticity domains are
+    matched (gateway/config/views.py `_a_label`: the standard library's IDNA)."""
+    if not domain.isascii():
+        try:
+            domain = ".".join(label if label.isascii() else label.encode("idna").decode("ascii")
+                              for label in domain.split("."))
+        except UnicodeError:
+            return None
+    if len(domain) > 253 or ".." in domain or not _HOSTNAME.fullmatch(domain):
+        return None
+    return domain.lower()
+
+
+def ascii_address(address: str | None) -> str | None:
+    """A clean address with its domain as A-labels: the form the loop guard's rate
+    limits, alignment and sender policy compare, and the one a smarthost without
+    SMTPUTF8 can take when the local part is ASCII. None for None."""
+    if not address:
+        return None
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{ascii_domain(domain) or domain}"
 
 
 def clean_message_id(value: str | None) -> str | None:

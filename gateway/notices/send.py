@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.notices.compose import build_notice
+from gateway.notices.compose import Notice, build_notice
 from gateway.notices.decide import decide, undecided
+from gateway.notices.sanitize import ascii_address
 from gateway.config.views import parse_smarthost
 from gateway.delivery.errors import PermanentFailure
 from gateway.delivery.smtp import server_name
 from gateway.intake.imap_session import tls_context
 from gateway.service.deadline import Deadline
+from storage.notices import hold_notice
 from storage.outbox import SETTLED
 
 if TYPE_CHECKING:
@@ -53,18 +55,32 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
             return SETTLED
     if not config.smarthost:
         raise RuntimeError("no smarthost configured ([notices] smarthost or SARABAN_SMARTHOST)")
-    notice = build_notice(item.payload, item.key, item.created_at,
-                          templates_dir(settings), config.thai_digits)
     host, port = parse_smarthost(config.smarthost)
-    recipient = item.payload["to"]
+    built: dict[str, Notice] = {}  # by the address To: names
+    if item.payload["to"].isascii():  # rendered before the smarthost is spoken to, as always
+        built[item.payload["to"]] = build_notice(item.payload, item.key, item.created_at,
+                                                 templates_dir(settings), config.thai_digits)
     for attempt in (1, 2):
         # `timeout` bounds each notice as a whole, not each read: a smarthost trickling
         # its reply a byte at a time held the delivery thread for ever (session 17).
         opened: list[smtplib.SMTP] = []
         with Deadline(config.timeout, lambda: opened[0].sock if opened else None, f"the smarthost {host}:{port}"):
             client, reused = _session(settings, host, port, opened)
+            how = envelope_for(item.payload["to"], client.has_extn("smtputf8"))
+            if how is None:
+                if reused and attempt == 1:
+                    # A kept session's EHLO may be older than the smarthost's last
+                    # restart (SMTPUTF8 turned on): hold only on what a fresh EHLO says.
+                    _forget_session()
+                    continue
+                break  # held below, the session kept: the next notice may be ASCII
+            recipient, options = how
+            if recipient not in built:  # the A-label form gets a To: of its own
+                built[recipient] = build_notice(item.payload, item.key, item.created_at,
+                                                templates_dir(settings), config.thai_digits, to=recipient)
+            notice = built[recipient]
             try:
-                client.sendmail(config.envelope_sender, [recipient], notice.data)
+                client.sendmail(config.envelope_sender, [recipient], notice.data, mail_options=options)
             except BaseException as exc:
                 _forget_session()  # a session in an unknown state is never used again
                 if reused and attempt == 1 and _closed_by_smarthost(exc):
@@ -77,9 +93,38 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
                 raise
         break
     _sessions.last_used = time.monotonic()
+    if how is None:
+        hold_notice(services.db, item.id, NO_SMTPUTF8_ERROR, NO_SMTPUTF8)
+        log.warning("notice_held", notice=item.payload["type"], to=item.payload["to"], key=item.key,
+                    queue_id=item.queue_id, unit=item.unit, reason=NO_SMTPUTF8, smarthost=f"{host}:{port}")
+        return SETTLED
     log.info("notice_sent", notice=item.payload["type"], to=recipient, key=item.key,
              queue_id=item.queue_id, unit=item.unit, message_id=notice.message_id,
-             smarthost=f"{host}:{port}", new_session=not reused)
+             smarthost=f"{host}:{port}", new_session=not reused, smtputf8=bool(options))
+    return None
+
+
+# A notice to a non-ASCII local part (สมชาย@...) through a smarthost that does not offer
+# SMTPUTF8 (RFC 6531): it cannot be sent there, and is held with this reason (the
+# stored error gateway/delivery/error_texts.py words in Thai and English).
+NO_SMTPUTF8 = "smarthost_lacks_smtputf8"
+NO_SMTPUTF8_ERROR = "SmarthostLacksSmtputf8: the smarthost did not announce SMTPUTF8 in its EHLO"
+
+
+def envelope_for(address: str, smtputf8: bool) -> tuple[str, list[str]] | None:
+    """(the RCPT TO address, MAIL FROM options) for a notice to `address` through a
+    smarthost that does (or does not) offer SMTPUTF8; None when it cannot take it.
+    ASCII as it is. A UTF-8 address with SMTPUTF8, as the sender wrote it. Without it,
+    an ASCII local part at a Thai-script domain by the domain's A-labels (somchai@
+    xn--12cr8ec6ec.xn--o3cw4h, the same mailbox: RFC 5890); a Thai local part has no
+    ASCII form (RFC 6530 has no downgrade of the envelope), so None."""
+    if address.isascii():
+        return address, []
+    if smtputf8:
+        return address, ["SMTPUTF8"]
+    if address.rpartition("@")[0].isascii():
+        return ascii_address(address), []
+    return None
 
 
 # One smarthost session per delivery thread, kept from one notice to the next: a burst

@@ -23,6 +23,8 @@ def render_notice_status(status: dict) -> str:
     line = f"notices    via {where}" if status["smarthost"] else f"notices    {where}"
     if status["suppressed_last_day"]:
         line += "; suppressed today: " + ", ".join(f"{k} {v}" for k, v in status["suppressed_last_day"].items())
+    if status.get("held"):
+        line += "; held: " + ", ".join(f"{k} {v}" for k, v in status["held"].items())
     if status["retrying"]:
         retry = status["retrying"]
         line += f"\n           retrying {retry['key']} (attempt {retry['attempts']}): {error_for_person(retry['last_error'])}"

@@ -22,6 +22,7 @@ class Received:
     rcpt_tos: list[str]
     data: bytes
     peer: tuple = ()  # the client's address and port: one per SMTP connection
+    mail_options: tuple = ()  # MAIL FROM's parameters as sent (SMTPUTF8, SIZE=...)
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -63,7 +64,7 @@ class _Handler:
         with self.sink.lock:
             self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                                envelope.original_content or envelope.content,
-                                               tuple(session.peer or ())))
+                                               tuple(session.peer or ()), tuple(envelope.mail_options)))
         return "250 2.0.0 OK stored"
 
 
@@ -96,6 +97,9 @@ class Sink:
         self.hold_data: threading.Event | None = None
         self.reply_after_hold: str | None = None
         self.data_arrived = threading.Event()
+        # Announce SMTPUTF8 (RFC 6531) in EHLO and take UTF-8 addresses; as aiosmtpd's
+        # default, without it a non-ASCII command is refused.
+        self.smtputf8 = False
         self._controller: Controller | None = None
 
     @property
@@ -104,7 +108,8 @@ class Sink:
 
     def start(self) -> "Sink":
         if self.tls is None:
-            self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+            self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                          enable_SMTPUTF8=self.smtputf8)
         else:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*map(str, self.certificate))
