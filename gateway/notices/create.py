@@ -225,29 +225,58 @@ _CLASSIFIED_TH = "รายละเอียดไม่แสดงในอ�
 _CLASSIFIED_EN = "details are not given by e-mail for a classified letter; please contact the central saraban unit"
 
 
-def _file_names(checked: "Checked") -> list[str]:
+def _file_names(checked: "Checked") -> list[tuple[str, bool]]:
     """Each file as the rules name it in a finding (rules.files.display_name: "#3" for the
-    third file if it has no name, control characters escaped), in the letter's order."""
-    return [display_name(a) for a in checked.mail.attachments] if checked.mail else []
+    third file if it has no name, control characters escaped), in the letter's order, and
+    whether it is a file of a message the letter forwards (`Attachment.forwarded`)."""
+    return [(display_name(a), a.forwarded) for a in checked.mail.attachments] if checked.mail else []
 
 
-def _place(label: str, names: list[str]) -> tuple[str, str]:
+def _places(names: list[tuple[str, bool]]) -> list[tuple[str, str]]:
+    """Where each file is, as its sender counts (Thai, English): the letter's own files
+    1..n in mail order, as the sender attached them; a forwarded message's files apart,
+    1..m, named as that message's. Until session 44 both were counted together in mail
+    order: after a forwarded letter's one PDF, the sender's own first file was
+    "attached file 2", which the sender had never attached."""
+    own = forwarded = 0
+    out = []
+    for _name, inside in names:
+        if inside:
+            forwarded += 1
+            out.append((f"ไฟล์ที่ {forwarded} ในข้อความที่ส่งต่อมา", f"file {forwarded} of the forwarded message"))
+        else:
+            own += 1
+            out.append((f"ไฟล์แนบที่ {own}", f"attached file {own}"))
+    return out
+
+
+def _joined(places: list[tuple[str, str]], prefix_th: str = "", prefix_en: str = "") -> tuple[str, str]:
+    """"ไฟล์แนบที่ 1 หรือ 3" when every place is the letter's own; each place in full when not."""
+    th, en = [p[0] for p in places], [p[1] for p in places]
+    own_th, own_en = "ไฟล์แนบที่ ", "attached file "
+    if all(t.startswith(own_th) for t in th):
+        th = [own_th + " หรือ ".join(t[len(own_th):] for t in th)]
+        en = [own_en + " or ".join(e[len(own_en):] for e in en)]
+    return prefix_th + " หรือ ".join(th), prefix_en + " or ".join(en)
+
+
+def _place(label: str, names: list[tuple[str, bool]]) -> tuple[str, str]:
     """The file a finding names, by its place among the letter's files (Thai, English).
     Two files of one name: both places, never the first one's alone (a program sent as
     the second scan.pdf was reported as file 1, the real PDF, to its sender)."""
-    places = [str(n) for n, name in enumerate(names, 1) if name == label]
-    if places:
-        return "ไฟล์แนบที่ " + " หรือ ".join(places), "attached file " + " or ".join(places)
+    places = _places(names)
+    same = [places[n] for n, (name, _inside) in enumerate(names) if name == label]
+    if same:
+        return _joined(same)
     # A PDF inside an archive ("x.zip/2569.pdf", gateway/signatures/check.py): the
     # archive by its place, the member's name (the sender's text too) not at all.
-    inside = [str(n) for n, name in enumerate(names, 1) if name and label.startswith(name + "/")]
+    inside = [places[n] for n, (name, _inside) in enumerate(names) if name and label.startswith(name + "/")]
     if inside:
-        return ("ไฟล์ PDF ในไฟล์แนบที่ " + " หรือ ".join(inside),
-                "a PDF file inside attached file " + " or ".join(inside))
+        return _joined(inside, "ไฟล์ PDF ใน", "a PDF file inside ")
     return "ไฟล์แนบ", "the attached file"
 
 
-def _findings(findings, classified: bool = False, names: list[str] | None = None) -> list[dict[str, Any]]:
+def _findings(findings, classified: bool = False, names: list[tuple[str, bool]] | None = None) -> list[dict[str, Any]]:
     """Each finding's rule and how to fix it, at most MAX_FINDINGS. A file name is the sender's text: it is
     named by its place ("ไฟล์แนบที่ 2" / "attached file 2"), never quoted, so a notice
     carries nothing an attacker wrote but the registered subject."""
