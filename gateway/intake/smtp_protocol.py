@@ -296,6 +296,12 @@ class SarabanSMTP(SMTP):
         self._committing = False
         self._abort_handle: asyncio.TimerHandle | None = None
         self._half_closed = False  # the client sent its end of file (eof_received)
+        # From the 354 to the reply: a letter being read, checked or committed. A client
+        # that ends its side in it has its letter read to the end of what it sent, and,
+        # if the final dot is there, taken (see eof_received and connection_lost).
+        self._in_data = False
+        self._gone = False  # the connection is lost, its end put off until the letter's
+        self._cut = False  # the gateway closed or aborted the connection (421, QUIT grace)
         self._enhanced_codes = False  # EHLO announced ENHANCEDSTATUSCODES (push)
         self._answering_hello = False  # the answer to HELO/EHLO carries no enhanced code
         self._continued: list[str] = []  # the lines of a multi-line reply until its last (push)
@@ -343,6 +349,23 @@ class SarabanSMTP(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
             return
+        task = self._handler_coroutine
+        if (self._half_closed and self._in_data and not self._cut and not self._gone
+                and task is not None and not task.done()):
+            # The client ended its side in DATA and the connection is gone with it: under
+            # TLS asyncio closes it at once (a close_notify answered with its own, as TLS
+            # 1.2 requires, and a bare FIN alike). aiosmtpd cancelled the session here: a
+            # letter whose final dot had arrived was shredded in its check, unanswered,
+            # and its sender, which never saw a 250 either, sent it again later or not.
+            # Now what was received is read to its end, as on a plain connection: a
+            # letter with its final dot is checked and committed (its 250 unheard, the
+            # sender's retry is a resend to the pipeline: one register entry), half a
+            # letter is not taken. The session ends when its task does.
+            self._gone = True
+            asyncio.streams.FlowControlMixin.connection_lost(self, error)  # a paused reply wakes
+            self._reader.feed_eof()
+            task.add_done_callback(lambda done: self._end_after_data(done, error))
+            return
         if self._admitted and self._limits is not None:
             self._limits.release(self._limit_key)
             self._admitted = False
@@ -357,11 +380,18 @@ class SarabanSMTP(SMTP):
             vars(reader).pop("readuntil", None)
         super().connection_lost(error)
 
+    def _end_after_data(self, task: asyncio.Task, error: Exception | None) -> None:
+        if not task.cancelled():
+            task.exception()  # a reply written to the lost connection: nobody else reads it
+        self._in_data = False
+        self.connection_lost(error)
+
     def eof_received(self) -> bool | None:
         if self._refused:
             return False
         task = self._handler_coroutine
-        if self.session is not None and self.session.ssl is None and task is not None and not task.done():
+        tls = self.session is not None and self.session.ssl is not None
+        if self.session is not None and task is not None and not task.done() and (not tls or self._in_data):
             # A client that half-closes after its last command (`nc -N`, a script's
             # `printf ... | nc`, one that shuts its side after the final dot and waits)
             # is answered as Postfix and Exim answer it: aiosmtpd cancelled its session
@@ -371,12 +401,17 @@ class SarabanSMTP(SMTP):
             # the input (_read_command) and closes. A half-closed client that does not
             # read its replies still loses its slot after CLOSE_GRACE (_abort_unread).
             self._half_closed = True
-            keep_open = asyncio.StreamReaderProtocol.eof_received(self)
+            if tls:
+                # In DATA (session 44): asyncio's SSL layer closes the connection after
+                # this whatever is answered, so no reply can follow; the letter is read
+                # to its end all the same (connection_lost).
+                self._reader.feed_eof()
+                keep_open = False
+            else:
+                keep_open = asyncio.StreamReaderProtocol.eof_received(self)
         else:
-            # Under TLS the transport closes at the end of file whatever is answered:
-            # aiosmtpd's end of the session, said in the log if a letter was cut.
-            if self._in_data_hook and not self._committing:
-                log.info("smtp_letter_cut_by_client", peer=self._admitted_ip, tls=True)
+            # Under TLS outside DATA: aiosmtpd's end of the session (nothing it could
+            # still answer would reach the client).
             keep_open = super().eof_received()  # aiosmtpd closes once its command loop ends
         self._abort_after_grace()
         return keep_open
@@ -394,9 +429,15 @@ class SarabanSMTP(SMTP):
             raise asyncio.CancelledError from None
 
     def _say_and_close(self, reply: str) -> None:
+        if self._gone:
+            # No one to say it to: the letter's read or check is what is cut (see
+            # _over_budget), not a commit, which nothing calls this during.
+            self._handler_coroutine.cancel()
+            return
         transport = self.transport
         if transport is None:
             return
+        self._cut = True
         if transport.is_closing():
             # Closed before, and still here: its peer reads nothing of what is left.
             transport.abort()
@@ -422,7 +463,7 @@ class SarabanSMTP(SMTP):
     def _abort_unread(self) -> None:
         self._abort_handle = None  # a QUIT whose 221 is still being sent is not closing yet
         transport = self.transport
-        if transport is None:
+        if transport is None or self._gone:
             return
         # Half-closed and its replies unread (pipelined commands, its window shut): the
         # session would wait on them until the command timeout. A letter being checked
@@ -431,6 +472,7 @@ class SarabanSMTP(SMTP):
                  and transport.get_write_buffer_size() > 0)
         if transport.is_closing() or stuck:
             log.info("smtp_close_unread", peer=self._admitted_ip)
+            self._cut = True
             transport.abort()
 
     def _over_budget(self) -> None:
@@ -641,10 +683,14 @@ class SarabanSMTP(SMTP):
             log.error("spool_open_failed", error=str(exc), errno=exc.errno)
             await self.push(replies.SPOOL_FAILED)
             return
+        self._in_data = True
         try:
             await self.push("354 End data with <CR><LF>.<CR><LF>")
             complete = await read_data(self._reader, sink, self.data_size_limit, self._data_read)
             if not complete:  # the client went away mid-message: nothing was accepted
+                if self._half_closed:
+                    log.info("smtp_letter_cut_by_client", peer=self._admitted_ip,
+                             tls=self.session is not None and self.session.ssl is not None, size=sink.size)
                 return
             if self.data_size_limit and sink.size > self.data_size_limit:
                 self._set_post_data_state()
@@ -681,8 +727,15 @@ class SarabanSMTP(SMTP):
             self._set_post_data_state()
             self._reset_timeout()
             status = "250 OK" if status is MISSING else status
-            await self.push(status, utf8=utf8)  # the envelope, and its SMTPUTF8, is reset
+            if self._gone:
+                # Taken or refused, and no one to tell: the sender, which never saw this
+                # reply, keeps the letter and sends it again (a resend to the pipeline).
+                log.info("smtp_reply_unheard", peer=self._admitted_ip, reply=status[:80],
+                         tls=self.session is not None and self.session.ssl is not None)
+            else:
+                await self.push(status, utf8=utf8)  # the envelope, and its SMTPUTF8, is reset
         finally:
+            self._in_data = False
             # After a commit this only closes; otherwise nothing is left: the draft is
             # shredded (written over and fsync'ed), in a thread, not in the event loop.
             # Shielded: a client that closes right after its 550 cancels this session's

@@ -77,3 +77,10 @@ def test_the_command_loop_reads_lines_as_the_half_close_answer_expects():
                  "its command loop closing on a cancellation")
     _fail_unless("self._handler_coroutine.cancel()" in inspect.getsource(SMTP.eof_received),
                  "SMTP.eof_received (cancelling the session, which SarabanSMTP defers)")
+    # Session 44: a client that ends its side in DATA (under TLS the connection is lost
+    # with it) has its letter read to its end: SarabanSMTP puts off aiosmtpd's
+    # connection_lost, which cancels the session, until the session's task has ended.
+    _fail_unless("self._handler_coroutine.cancel()" in inspect.getsource(SMTP.connection_lost),
+                 "SMTP.connection_lost (cancelling the session, which SarabanSMTP puts off in DATA)")
+    _fail_unless(callable(getattr(asyncio.streams.FlowControlMixin, "connection_lost", None)),
+                 "asyncio's FlowControlMixin.connection_lost (waking a paused writer)")
