@@ -351,10 +351,13 @@ class SarabanSMTP(SMTP):
             return
         task = self._handler_coroutine
         if (self._half_closed and self._in_data and not self._cut and not self._gone
+                and self.session is not None and self.session.ssl is not None
                 and task is not None and not task.done()):
-            # The client ended its side in DATA and the connection is gone with it: under
-            # TLS asyncio closes it at once (a close_notify answered with its own, as TLS
-            # 1.2 requires, and a bare FIN alike). aiosmtpd cancelled the session here: a
+            # The client ended its side in DATA and, under TLS, the connection is gone
+            # with it: asyncio closes it at once (a close_notify answered with its own,
+            # as TLS 1.2 requires, and a bare FIN alike; a plain connection stays open
+            # for the reply, and is lost after that only by a reset or the gateway's
+            # own close, which cut the session as before). aiosmtpd cancelled it here: a
             # letter whose final dot had arrived was shredded in its check, unanswered,
             # and its sender, which never saw a 250 either, sent it again later or not.
             # Now what was received is read to its end, as on a plain connection: a

@@ -47,7 +47,7 @@ def _tls_in_data(gw: Daemon) -> tuple[socket.socket, ssl.SSLSocket]:
     return raw, tls
 
 
-def _end_side(raw: socket.socket, tls: ssl.SSLSocket, how: str) -> bytes:
+def _end_side(tls: ssl.SSLSocket, how: str) -> bytes:
     """End the client's side as `how` says; what the gateway said after it, if anything."""
     if how == "close_notify":
         plain = tls.unwrap()  # sends close_notify, waits for the gateway's
@@ -76,7 +76,7 @@ def test_a_letter_whose_final_dot_came_before_the_tls_end_is_taken_once(gateway,
     sock, tls = _tls_in_data(gateway)
     try:
         tls.sendall(_wire(raw))
-        said = _end_side(sock, tls, how)
+        said = _end_side(tls, how)
     finally:
         sock.close()
     # The final dot was there: the letter is checked and committed, then registered.
@@ -106,7 +106,7 @@ def test_half_a_letter_before_the_tls_end_is_not_taken(gateway, how):
     sock, tls = _tls_in_data(gateway)
     try:
         tls.sendall(raw[: len(raw) // 2])  # no final dot
-        said = _end_side(sock, tls, how)
+        said = _end_side(tls, how)
     finally:
         sock.close()
     assert not said.startswith(b"250"), said
