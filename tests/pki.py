@@ -41,6 +41,12 @@ def _name(cn: str, org: str, unit: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
+# cryptography's names of the keyUsage bits (RFC 5280 4.2.1.3); content_commitment is
+# nonRepudiation.
+KEY_USAGE_BITS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+                  "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+
+
 def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -57,6 +63,7 @@ def _cert(
     crl_url: str | None,
     eku: list | None = None,
     emails: tuple[str, ...] = (),
+    key_usage: tuple[str, ...] | None | str = "default",
 ) -> x509.Certificate:
     builder = (
         x509.CertificateBuilder()
@@ -73,21 +80,11 @@ def _cert(
             critical=False,
         )
     )
-    if ca:
-        usage = dict(key_cert_sign=True, crl_sign=True, digital_signature=False, content_commitment=False)
-    else:
-        usage = dict(key_cert_sign=False, crl_sign=False, digital_signature=True, content_commitment=True)
-    builder = builder.add_extension(
-        x509.KeyUsage(
-            key_encipherment=False,
-            data_encipherment=False,
-            key_agreement=False,
-            encipher_only=False,
-            decipher_only=False,
-            **usage,
-        ),
-        critical=True,
-    )
+    if key_usage == "default":
+        key_usage = ("key_cert_sign", "crl_sign") if ca else ("digital_signature", "content_commitment")
+    if key_usage is not None:  # None: no keyUsage extension at all
+        builder = builder.add_extension(
+            x509.KeyUsage(**{bit: bit in key_usage for bit in KEY_USAGE_BITS}), critical=True)
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     if emails:  # a mail certificate (S/MIME): the addresses it vouches for
@@ -562,10 +559,12 @@ def self_signed_identity(directory: Path, name: str, *, not_before: dt.datetime,
 
 
 def leaf_identity(pki: Pki, directory: Path, name: str, *, emails: tuple[str, ...] = (), eku: list | None = None,
-                  cn: str = VALID_SIGNER_NAME, valid_from: dt.datetime | None = None) -> Identity:
+                  cn: str = VALID_SIGNER_NAME, valid_from: dt.datetime | None = None,
+                  key_usage: tuple[str, ...] | None | str = "default") -> Identity:
     """A signer issued by the sub-CA whose certificate names `emails` (subjectAltName
     rfc822Name, as a Thai CA's certificate of a person does) and the purposes `eku`,
-    valid from `valid_from` (default: 30 days ago)."""
+    valid from `valid_from` (default: 30 days ago), with the keyUsage bits `key_usage`
+    (KEY_USAGE_BITS; default digitalSignature and nonRepudiation; None: no extension)."""
     directory.mkdir(parents=True, exist_ok=True)
     ident = Identity(directory / f"{name}.pem", directory / f"{name}.key")
     if not ident.cert_path.exists():
@@ -574,7 +573,7 @@ def leaf_identity(pki: Pki, directory: Path, name: str, *, emails: tuple[str, ..
         sub_key = serialization.load_pem_private_key(pki.sub_ca.key_path.read_bytes(), password=None)
         cert = _cert(_name(cn, VALID_SIGNER_ORG, "TEST"), key, sub.subject, sub_key, ca=False,
                      not_before=valid_from or NOW - dt.timedelta(days=30), not_after=NOW + dt.timedelta(days=700),
-                     crl_url=CRL_URL, emails=emails, eku=eku)
+                     crl_url=CRL_URL, emails=emails, eku=eku, key_usage=key_usage)
         pem = serialization.Encoding.PEM
         _write(ident.key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         _write(ident.cert_path, cert.public_bytes(pem))

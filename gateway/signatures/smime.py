@@ -24,8 +24,8 @@ from gateway.signatures.names import cert_emails, cert_names
 from gateway.signatures.trust import (
     TrustSettings,
     anchor_validity_problem,
-    purpose_problem,
-    root_signer_usage_problem,
+    signer_constraints,
+    signer_usage_problem,
     validity_problem,
 )
 from gateway.signatures.verdict import (
@@ -256,7 +256,7 @@ async def _verify_detached(raw: bytes, msg, trust: TrustSettings, senders: "_Sen
         return [_problem("the signed part's boundaries could not be found")]
     signed_data = _signed_data(sig_part.get_payload(decode=True) or b"")
     statuses = [await async_validate_detached_cms(
-        content, one, signer_validation_context=trust.validation_context(), key_usage_settings=_key_usage(),
+        content, one, signer_validation_context=trust.validation_context(), key_usage_settings=signer_constraints(),
     ) for one in _one_signer_each(signed_data)]
     outside = tuple(_file_names(p for extra in parts[2:] for p in extra.walk()))
     verdicts = _verdicts(statuses, senders, _covered_files(content), outside, _carried_certs(signed_data))
@@ -288,7 +288,7 @@ async def _verify_enveloping(der: bytes, trust: TrustSettings, senders: "_Sender
         # Without a raw digest pyHanko hashes the encapsulated content itself.
         statuses.append(await async_validate_cms_signature(
             one, status_cls=StandardCMSSignatureStatus,
-            validation_context=trust.validation_context(), key_usage_settings=_key_usage(),
+            validation_context=trust.validation_context(), key_usage_settings=signer_constraints(),
             status_kwargs={"signer_reported_dt": claimed} if claimed else None,
         ))
     covered = _covered_files(content, inner_name) if isinstance(content, bytes) else ()
@@ -331,13 +331,6 @@ def unwrap_smime(raw_message: bytes) -> bytes | None:
         return content.native if isinstance(content.native, bytes) else None
     except Exception:
         return None
-
-
-def _key_usage():
-    from pyhanko.sign.validation.settings import KeyUsageConstraints
-
-    # Mail certificates often carry digitalSignature only; either usage will do.
-    return KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -415,8 +408,7 @@ def _from_status(status, carried=()) -> SignatureVerdict:
                 early := validity_problem(status.signing_cert, carried)) is not None:
             ind, sub, msg = early
     elif (constraint := anchor_validity_problem(status.validation_path)
-          or purpose_problem(status.signing_cert)
-          or root_signer_usage_problem(status.validation_path, status.signing_cert)) is not None:
+          or signer_usage_problem(status.validation_path, status.signing_cert)) is not None:
         ind, (sub, msg) = INDETERMINATE, constraint
     else:
         ind, sub, msg = TOTAL_PASSED, None, ""

@@ -178,73 +178,107 @@ def anchor_validity_problem(path, moment=None) -> tuple[str, str] | None:
     return None
 
 
-# What a signer's certificate may be for, when it says (extended key usage, RFC 5280
-# 4.2.1.12: a certificate with the extension "MUST only be used for" its purposes):
-# signing documents or mail, or TLS client authentication, which CAs put on signing
-# certificates of persons (pyHanko's own documentation says so).
+# The one policy for what a signer's certificate must be issued for, a PDF's signer and
+# a signed mail's alike (a clerk saw the mail "signed, valid" and the letter attached to
+# it "not valid" until session 44: pyHanko holds a PDF's signer to nonRepudiation and
+# the mail's to whatever it is given). pyHanko enforces neither part (signer_constraints);
+# signer_usage_problem does, once the chain is valid, for both paths.
+#
+# Key usage (RFC 5280 4.2.1.3): digitalSignature or nonRepudiation (contentCommitment),
+# as Adobe Acrobat, EU DSS and OpenSSL's smimesign purpose accept; a certificate without
+# the extension is restricted to nothing and may sign (pyHanko alone refused it).
+SIGNING_KEY_USAGES = frozenset({"digital_signature", "non_repudiation"})
+
+# Extended key usage (RFC 5280 4.2.1.12: a certificate with the extension "MUST only be
+# used for" its purposes): signing documents or mail, or TLS client authentication,
+# which CAs put on signing certificates of persons (pyHanko's own documentation says
+# so). By OID: pyHanko renames Adobe's (asn1crypto's "adobe_authentic_documents_trust"
+# is "pdf_signing" once pyHanko is loaded), so a name here matched nothing until
+# session 44. No extension at all: any purpose.
 SIGNER_PURPOSES = frozenset({
-    "email_protection", "client_auth", "code_signing", "microsoft_document_signing",
-    "adobe_authentic_documents_trust", "1.3.6.1.5.5.7.3.36",  # id-kp-documentSigning, RFC 9336
-    "any_extended_key_usage",
+    "1.3.6.1.5.5.7.3.4",  # emailProtection
+    "1.3.6.1.5.5.7.3.2",  # clientAuth
+    "1.3.6.1.5.5.7.3.3",  # codeSigning
+    "1.3.6.1.5.5.7.3.36",  # documentSigning, RFC 9336
+    "1.3.6.1.4.1.311.10.3.12",  # Microsoft document signing
+    "1.2.840.113583.1.1.5",  # Adobe Authentic Documents Trust (PDF signing)
+    "2.5.29.37.0",  # anyExtendedKeyUsage
 })
 
 
-def _extension_values(cert, attribute: str) -> set | None:
-    """The values of a certificate's extension (its key usage, its extended key usage):
-    empty when it has none, None when it cannot be read (which fails validation
-    elsewhere, and is no reason here)."""
+def signer_constraints():
+    """The key usage constraints handed to pyHanko for a signature, PDF or CMS: none.
+
+    pyHanko's own (nonRepudiation for a PDF, what it is given for a mail) cannot say
+    "no extension: any usage", are skipped for a signer that is a trust root, and its
+    failure reads only "the chain breaks a constraint"; signer_usage_problem says which."""
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+
+    # An empty set, not None: None is "pyHanko's default for this kind of signature".
+    return KeyUsageConstraints(key_usage=set(), extd_key_usage=None)
+
+
+def _key_uses(cert) -> set | None:
+    """A certificate's key usages; None when it has no such extension, or one that
+    cannot be read (which fails validation elsewhere, and is no reason here)."""
     try:
-        value = getattr(cert, attribute)
-        return set(value.native) if value is not None else set()
+        value = cert.key_usage_value
+        return set(value.native) if value is not None else None
     except Exception:
         return None
 
 
-def purpose_problem(cert) -> tuple[str, str] | None:
-    """(sub-indication, message) when the signer's certificate is issued for purposes
-    none of which is signing (a web server's TLS certificate), else None.
-
-    pyHanko checks no extended key usage by default, and the constraint it takes for
-    one is rebuilt by its status classes without `explicit_extd_key_usage_required`, so
-    every certificate without the extension would fail. Checked here instead: a
-    certificate without the extension may sign."""
-    purposes = _extension_values(cert, "extended_key_usage_value")
-    if not purposes or purposes & SIGNER_PURPOSES:
+def _purposes(cert) -> dict[str, str] | None:
+    """dotted OID -> name of a certificate's extended key usages; None without the extension."""
+    try:
+        value = cert.extended_key_usage_value
+        return {p.dotted: p.native for p in value} if value is not None else None
+    except Exception:
         return None
-    shown = ", ".join(sorted(p.replace("_", " ") for p in purposes))
+
+
+# What a key usage lets a certificate do, as a clerk reads it.
+_KEY_USES = {"key_encipherment": "encrypting keys", "data_encipherment": "encrypting data",
+             "key_agreement": "key agreement", "encipher_only": "key agreement", "decipher_only": "key agreement"}
+_SIGNS = {"key_cert_sign": "certificates", "crl_sign": "CRLs"}
+_NOT_FOR_SIGNING = "ใบรับรองของผู้ลงนามไม่ได้ออกให้ใช้ลงลายมือชื่อในเอกสารหรือจดหมาย"
+
+
+def _uses_shown(uses: set) -> str:
+    """"signing certificates and CRLs", "encrypting keys", "nothing"..."""
+    signs = [_SIGNS[u] for u in ("key_cert_sign", "crl_sign") if u in uses]
+    others = sorted({_KEY_USES.get(u, u.replace("_", " ")) for u in uses - _SIGNS.keys()})
+    return " and ".join(([f"signing {' and '.join(signs)}"] if signs else []) + others) or "nothing"
+
+
+def signer_usage_problem(path, cert) -> tuple[str, str] | None:
+    """(sub-indication, message) when the signer's certificate, on a validated `path`,
+    is not issued for signing (SIGNING_KEY_USAGES, SIGNER_PURPOSES), else None. The
+    same answer for a PDF's signature and a mail's."""
+    uses = _key_uses(cert)
+    if uses is not None and not uses & SIGNING_KEY_USAGES:
+        # A trust root's own (session 40: a CA's root key signing a letter passed, as
+        # pyHanko holds a trust root to no key usage at all) is said to be one.
+        whose = "a trust root issued for" if _is_anchor(path) else "issued for"
+        own_key = " (a CA's own key)" if uses & _SIGNS.keys() else ""
+        return ("CHAIN_CONSTRAINTS_FAILURE",
+                f"the signer's certificate is {whose} {_uses_shown(uses)}{own_key}, not for signing documents"
+                f" or mail ({_NOT_FOR_SIGNING})")
+    purposes = _purposes(cert)
+    if purposes is None or purposes.keys() & SIGNER_PURPOSES:
+        return None
+    shown = ", ".join(sorted(name.replace("_", " ") for name in purposes.values()))
     return ("CHAIN_CONSTRAINTS_FAILURE",
             f"the signer's certificate is issued for {shown}, not for signing documents or mail")
 
 
-# What a key usage (RFC 5280 4.2.1.3) lets a certificate do, as a clerk reads it.
-_KEY_USES = {"key_cert_sign": "certificates", "crl_sign": "CRLs", "key_encipherment": "encrypting keys",
-             "data_encipherment": "encrypting data", "key_agreement": "key agreement",
-             "encipher_only": "key agreement", "decipher_only": "key agreement"}
-_SIGNING_USES = {"digital_signature", "non_repudiation"}
-
-
-def root_signer_usage_problem(path, cert) -> tuple[str, str] | None:
-    """(sub-indication, message) when the signer's certificate is itself a trust root
-    (`path`, the validation path, has no certificate below its anchor) and its key usage
-    allows no signing of documents or mail (a CA's root: keyCertSign, cRLSign), else None.
-
-    pyHanko holds such a signer to no key usage at all ("we assume the user intended for
-    the trust root to be trusted unconditionally"), and a CA's root key signing a letter
-    was TOTAL_PASSED until session 40. A root without the extension (nothing said) or
-    with digitalSignature or nonRepudiation (a unit's own seal the operator trusts) may
-    sign."""
+def _is_anchor(path) -> bool:
+    """Whether the validation path has no certificate below its trust anchor (the
+    signer's certificate is itself a trust root)."""
     try:
-        if path is None or path.pkix_len > 0:
-            return None
+        return path is not None and path.pkix_len == 0
     except Exception:
-        return None
-    uses = _extension_values(cert, "key_usage_value")
-    if not uses or uses & _SIGNING_USES:
-        return None
-    shown = sorted({_KEY_USES.get(u, u.replace("_", " ")) for u in uses}, key=lambda w: (w != "certificates", w))
-    return ("CHAIN_CONSTRAINTS_FAILURE",
-            f"the signer's certificate is a trust root issued for signing {' and '.join(shown)}"
-            " (a CA's own key), not for signing documents or mail")
+        return False
 
 
 def validity_problem(cert, others=(), moment=None) -> tuple[str, str, str] | None:

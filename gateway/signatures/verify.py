@@ -31,8 +31,8 @@ from gateway.signatures.revisions import (
 from gateway.signatures.trust import (
     TrustSettings,
     anchor_validity_problem,
-    purpose_problem,
-    root_signer_usage_problem,
+    signer_constraints,
+    signer_usage_problem,
     validity_problem,
 )
 from gateway.signatures.verdict import (
@@ -312,7 +312,8 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str],
     try:
         if kind == "signature":
             status = await async_validate_pdf_signature(
-                emb, signer_validation_context=context, diff_policy=diff_policy()
+                emb, signer_validation_context=context, diff_policy=diff_policy(),
+                key_usage_settings=signer_constraints(),
             )
         else:
             status = await async_validate_pdf_timestamp(emb, validation_context=context, diff_policy=diff_policy())
@@ -478,10 +479,10 @@ def _indication(status, kind: str, certification: bool, others=()) -> tuple[str,
         return (TOTAL_FAILED if failed else INDETERMINATE), _known(indic.name), trust_message(indic.name)
     if status.validation_path is None:
         return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", TRUST_MESSAGES["NO_CERTIFICATE_CHAIN_FOUND"]
-    # A document timestamp's certificate is a TSA's (time stamping): only signers' are held to SIGNER_PURPOSES.
+    # A document timestamp's certificate is a TSA's (time stamping): only signers' are
+    # held to the signing policy (pyHanko holds a TSA's to time stamping).
     constraint = anchor_validity_problem(status.validation_path) or (
-        (purpose_problem(status.signing_cert) or root_signer_usage_problem(status.validation_path, status.signing_cert))
-        if kind == "signature" else None)
+        signer_usage_problem(status.validation_path, status.signing_cert) if kind == "signature" else None)
     if constraint is not None:
         return INDETERMINATE, constraint[0], constraint[1]
     if kind == "signature":
