@@ -53,17 +53,22 @@ def _wire(raw: bytes) -> bytes:
     return wire + (b"" if wire.endswith(b"\r\n") else b"\r\n") + b".\r\n"
 
 
+def to_354(sock, replies, ehlo: str, to: str) -> None:
+    """EHLO, MAIL, RCPT and DATA, each answered as a sending server expects, to the 354."""
+    for command, code in ((f"EHLO {ehlo}", b"250"), (f"MAIL FROM:<{SENDER}>", b"250"),
+                          (f"RCPT TO:<{to}>", b"250"), ("DATA", b"354")):
+        sock.sendall(command.encode() + b"\r\n")
+        while (line := replies.readline())[3:4] == b"-":
+            pass
+        assert line.startswith(code), (command, line)
+
+
 def test_a_client_that_half_closes_after_its_final_dot_hears_250_and_its_letter_is_registered(gw):
     message_id = f"<halfclose-dot-{time.time_ns()}@dds.bangkok.go.th>"
     with socket.create_connection(("127.0.0.1", gw.port), timeout=20) as sock:
         reader = sock.makefile("rb")
         assert reader.readline().startswith(b"220 ")
-        for command, code in (("EHLO client.example", b"250"), (f"MAIL FROM:<{SENDER}>", b"250"),
-                              (f"RCPT TO:<{TO}>", b"250"), ("DATA", b"354")):
-            sock.sendall(command.encode() + b"\r\n")
-            while (line := reader.readline())[3:4] == b"-":
-                pass
-            assert line.startswith(code), (command, line)
+        to_354(sock, reader, "client.example", TO)
         sock.sendall(_wire(letter(to=TO, message_id=message_id)))
         sock.shutdown(socket.SHUT_WR)
         after = reader.read()  # to the server's close

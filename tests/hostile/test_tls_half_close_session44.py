@@ -20,7 +20,7 @@ import time
 import pytest
 
 from tests.daemon import Daemon
-from tests.hostile.test_half_close_session43 import SENDER, _registered, _wire
+from tests.hostile.test_half_close_session43 import SENDER, _registered, _wire, to_354
 from tests.letters import letter
 from tests.test_smtp_tls import HOST, LAT, client_context, gateway  # noqa: F401 - gateway: the STARTTLS daemon
 
@@ -38,12 +38,7 @@ def _tls_in_data(gw: Daemon) -> tuple[socket.socket, ssl.SSLSocket]:
         assert line[3:4] == b"-" or line.startswith(b"250 "), line
     tls = client_context(gw.cert).wrap_socket(raw, server_hostname=HOST)
     replies = tls.makefile("rb")
-    for command, code in (("EHLO mail.dds.example", b"250"), (f"MAIL FROM:<{SENDER}>", b"250"),
-                          (f"RCPT TO:<{LAT}>", b"250"), ("DATA", b"354")):
-        tls.sendall(command.encode() + b"\r\n")
-        while (line := replies.readline())[3:4] == b"-":
-            pass
-        assert line.startswith(code), (command, line)
+    to_354(tls, replies, "mail.dds.example", LAT)
     return raw, tls
 
 
