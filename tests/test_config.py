@@ -61,6 +61,12 @@ def test_saraban_config_picks_the_file(tmp_path):
     ("[pipeline]\nbatch = 0\n", "pipeline.batch", "greater than or equal to 1"),
     ("[delivery]\nbatch = -16\n", "delivery.batch", "greater than or equal to 1"),
     ("[pipeline]\nbatch = 100000\n", "pipeline.batch", "less than or equal to 256"),
+    # The desk's argon2 checks (session 44): none at once would refuse every sign-in,
+    # and a wait of 0 would answer every sign-in behind another "busy".
+    ("[web]\npassword_checks_at_once = 0\n", "web.password_checks_at_once", "greater than or equal to 1"),
+    ("[web]\npassword_check_wait_seconds = 0\n", "web.password_check_wait_seconds", "greater than 0"),
+    ("[web]\npassword_check_wait_seconds = 3600\n", "web.password_check_wait_seconds",
+     "less than or equal to 300"),
     ('[register.start_numbers]\n"saraban.latkrabang" = { 69 = 5 }\n', "register.start_numbers", "Buddhist-era"),
     # An SMTP password sent outside TLS (session 20): smtplib logs in over a plain session
     # whenever the server offers AUTH there.

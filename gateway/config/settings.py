@@ -348,6 +348,12 @@ class WebSection(_Section):
     lockout_minutes: int = Field(15, ge=1)  # ... for this long
     login_attempts_per_minute: int = Field(20, ge=1)  # per client address, any account
     max_upload_mb: int = Field(20, ge=1)
+    # Each argon2id password check takes 64 MiB (and four threads) while it runs, in the
+    # daemon's own process: at most this many run at once (gateway/web/auth.py). A
+    # sign-in waits at most password_check_wait_seconds for its turn, then is told the
+    # desk is busy (503). Until session 44 both were constants (2 and 10 s).
+    password_checks_at_once: int = Field(2, ge=1, le=64)
+    password_check_wait_seconds: float = Field(10.0, gt=0, le=300)
     # The reverse proxies whose X-Forwarded-For (and -Proto) the desk believes: the
     # sign-in limits count per client address. None by default: any local user could
     # otherwise connect to 127.0.0.1 and name a new address for each guess.

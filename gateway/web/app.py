@@ -4,6 +4,7 @@ server (Jinja2); the only script is static/desk.js (ours, a few lines)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 import time
 
@@ -21,7 +22,6 @@ from starlette.staticfiles import StaticFiles
 from gateway.config.settings import Settings
 from gateway.service.services import Services
 from gateway.web.auth import (
-    PASSWORD_CHECK_WAIT_SECONDS,
     REFUSED_SIGN_IN_SECONDS,
     Person,
     SignInRefused,
@@ -44,13 +44,14 @@ from gateway.web.i18n import word
 
 log = structlog.get_logger("gateway.web")
 
-# Sign-ins run on threads of their own, at most this many: one waiting for its turn at
-# a password check (auth.PASSWORD_CHECKS_AT_ONCE) holds its thread meanwhile, and on
-# the threadpool the pages share, a flood of sign-ins from outside left the clerks'
-# pages waiting behind it. A sign-in waits at most PASSWORD_CHECK_WAIT_SECONDS for one
-# of these threads too, then is told the desk is busy.
-SIGN_IN_THREADS = 6
-SIGN_INS_BUSY_RETRY_AFTER = "10"  # seconds, the Retry-After of the busy answer
+# Sign-ins run on threads of their own: one waiting for its turn at a password check
+# (`[web] password_checks_at_once`) holds its thread meanwhile, and on the threadpool the
+# pages share, a flood of sign-ins from outside left the clerks' pages waiting behind
+# it. A few more threads than checks, so that the sign-ins after them wait at the check
+# (and its database work goes on meanwhile). A sign-in waits at most `[web]
+# password_check_wait_seconds` for one of these threads too, then is told the desk is
+# busy, with that wait (rounded up) as its Retry-After.
+SIGN_IN_THREADS_BESIDE_CHECKS = 4
 
 
 # --- sign-in -----------------------------------------------------------------------
@@ -78,10 +79,11 @@ def login_routes(desk: Desk) -> list[Route]:
         form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
         started = time.monotonic()
         if not sign_in_gate:
-            sign_in_gate.append(asyncio.Semaphore(SIGN_IN_THREADS))
-            sign_in_threads.append(anyio.CapacityLimiter(SIGN_IN_THREADS))
+            threads = desk.web.password_checks_at_once + SIGN_IN_THREADS_BESIDE_CHECKS
+            sign_in_gate.append(asyncio.Semaphore(threads))
+            sign_in_threads.append(anyio.CapacityLimiter(threads))
         try:
-            await asyncio.wait_for(sign_in_gate[0].acquire(), PASSWORD_CHECK_WAIT_SECONDS)
+            await asyncio.wait_for(sign_in_gate[0].acquire(), desk.web.password_check_wait_seconds)
         except asyncio.TimeoutError:
             response = await run_in_threadpool(_busy_page, request)
         else:
@@ -135,7 +137,7 @@ def login_routes(desk: Desk) -> list[Route]:
         client = request.client.host if request.client else "?"
         log.warning("web_login_busy", client=client)
         response = _login_page(desk, request, word("sign_ins_busy", lang), 503)
-        response.headers["Retry-After"] = SIGN_INS_BUSY_RETRY_AFTER
+        response.headers["Retry-After"] = str(math.ceil(desk.web.password_check_wait_seconds))
         return response
 
     def _end_replaced_session(old_token: str | None) -> None:

@@ -50,12 +50,10 @@ REFUSED_SIGN_IN_SECONDS = 0.5
 # Each argon2id check takes 64 MiB (and four threads) while it runs, in the daemon's
 # own process, the one that also takes SMTP. Until session 43 nothing bounded how many
 # ran at once: 20 wrong sign-ins from outside at the same moment took it from 89 MiB to
-# 1.3 GB and a clerk's register page from 0.27 s to 4.9 s. At most this many run at
-# once; a sign-in waits its turn at most PASSWORD_CHECK_WAIT_SECONDS, then is told the
-# desk is busy (sign_ins_busy, 503), its attempt not counted against the account.
-PASSWORD_CHECKS_AT_ONCE = 2
-PASSWORD_CHECK_WAIT_SECONDS = 10.0
-_password_checks = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
+# 1.3 GB and a clerk's register page from 0.27 s to 4.9 s. At most `[web]
+# password_checks_at_once` run at once (Authenticator); a sign-in waits its turn at most
+# `password_check_wait_seconds`, then is told the desk is busy (sign_ins_busy, 503),
+# its attempt not counted against the account.
 DIRECTORY_DOWN_SECONDS = 60.0  # see Authenticator._directory_down_until
 
 ROLE_TH = {"clerk": "เจ้าหน้าที่สารบรรณ", "registrar": "นายทะเบียนลับ", "auditor": "ผู้ตรวจสอบ",
@@ -73,18 +71,6 @@ def password_problem(password: str) -> str | None:
     if len(password) > 128:
         return "a password has at most 128 characters"
     return None
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    """Raises SignInRefused("sign_ins_busy") when no check could start in time."""
-    if not _password_checks.acquire(timeout=PASSWORD_CHECK_WAIT_SECONDS):
-        raise SignInRefused("sign_ins_busy")
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-    finally:
-        _password_checks.release()
 
 
 def token_digest(token: str) -> str:
@@ -208,6 +194,7 @@ class Authenticator:
         self.settings = settings
         self.directory = directory
         self.limiter = AttemptLimiter(settings.login_attempts_per_minute)
+        self._password_checks = threading.BoundedSemaphore(settings.password_checks_at_once)
         # When each directory account's session was last looked up in the directory
         # (monotonic seconds, by token digest; in memory: one process serves the desk).
         self._directory_seen: dict[str, float] = {}
@@ -234,14 +221,14 @@ class Authenticator:
                 user_id, source, password_hash = user.id, user.source, user.password_hash
                 may_check = claim_attempt(session, user_id, max_failures, lock_for)
         if not known:
-            _verify(_DUMMY_HASH, password)
+            self._verify(_DUMMY_HASH, password)
             log.info("web_login_failed", username=username, client=client, why="unknown or disabled")
             raise SignInRefused(self._generic_refusal())
         if not may_check:
             # Locked: the same answer as a wrong password, after the same argon2 work,
             # so that a guesser does not learn that the name exists (ASVS 2.2.1, 3.x:
             # generic messages). The lock is in this log event and `users list`.
-            _verify(_DUMMY_HASH, password)
+            self._verify(_DUMMY_HASH, password)
             log.warning("web_login_locked", username=username, client=client)
             raise SignInRefused(self._generic_refusal())
         # Checked outside any transaction: no row lock is held during argon2 or LDAP.
@@ -259,7 +246,7 @@ class Authenticator:
                 raise SignInRefused("directory_unavailable")
         else:
             try:
-                ok = bool(password_hash) and _verify(password_hash, password)
+                ok = bool(password_hash) and self._verify(password_hash, password)
             except SignInRefused:
                 # Not checked, so not a wrong password: the attempt is taken back, or a
                 # flood from outside would lock the clerks out of their own accounts.
@@ -288,6 +275,17 @@ class Authenticator:
         if token is None:  # after the commit: the count and the lock are kept
             raise SignInRefused("bad_credentials")
         return token
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        """Raises SignInRefused("sign_ins_busy") when no check could start in time."""
+        if not self._password_checks.acquire(timeout=self.settings.password_check_wait_seconds):
+            raise SignInRefused("sign_ins_busy")
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        finally:
+            self._password_checks.release()
 
     def directory_warnings(self) -> list[str]:
         """For /healthz: the directory a sign-in found unreachable within the last

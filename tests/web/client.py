@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import http.client
 import re
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -109,3 +111,49 @@ def signed_in(url: str, username: str) -> Client:
     answer = client.sign_in(username)
     assert answer.status == 303, (username, answer.status, answer.errors())
     return client
+
+
+def login_form(port: int, source: str) -> tuple[str, str]:
+    """(the form's token, its cookie), fetched from `source` as a browser does first."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(source, 0))
+    try:
+        conn.request("GET", "/login")
+        answer = conn.getresponse()
+        body = answer.read().decode()
+    finally:
+        conn.close()
+    cookie = next(v for k, v in answer.getheaders() if k.lower() == "set-cookie").split(";")[0]
+    return _CSRF.search(body).group(1), cookie
+
+
+def sign_ins_at_once(port: int, sources: list[str], lang: str = "th",
+                     meanwhile: Callable[[], object] | None = None) -> list[tuple[int, str, str | None]]:
+    """One wrong sign-in (user guess<i>) from each of `sources` (127.0.0.x), all sent at
+    the same moment, in `lang`; `meanwhile` runs as they are sent. Their answers:
+    (status, page, Retry-After)."""
+    forms = [(source, *login_form(port, source)) for source in sources]
+    barrier = threading.Barrier(len(forms) + 1)
+    answers: list[tuple[int, str, str | None]] = []
+
+    def guess(i: int) -> None:
+        source, token, cookie = forms[i]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(source, 0))
+        body = urlencode({"csrf": token, "username": f"guess{i}", "password": "wrong password 1"})
+        barrier.wait()
+        try:
+            conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded",
+                                                  "Cookie": f"{cookie}; saraban_lang={lang}"})
+            answer = conn.getresponse()
+            answers.append((answer.status, answer.read().decode(), answer.getheader("Retry-After")))
+        finally:
+            conn.close()
+
+    guesses = [threading.Thread(target=guess, args=(i,)) for i in range(len(forms))]
+    for thread in guesses:
+        thread.start()
+    barrier.wait()
+    if meanwhile is not None:
+        meanwhile()
+    for thread in guesses:
+        thread.join(180)
+    return answers

@@ -5,18 +5,16 @@ POST landing on "not found, or not yours to see"."""
 from __future__ import annotations
 
 import html
-import http.client
 import io
 import re
 import threading
 import time
-import urllib.parse
 
 import pytest
 
 from tests.classified.helpers import classified_letter
 from tests.letters import letter, make_pdf
-from tests.web.client import signed_in
+from tests.web.client import sign_ins_at_once, signed_in
 from tests.web.conftest import running_desk
 
 LAT = "saraban.latkrabang@bangkok.go.th"
@@ -39,19 +37,6 @@ def _rss_mib(pid: int) -> int:
         return int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1)) // 1024
 
 
-def _login_form(port: int, source: str) -> tuple[str, str]:
-    """(the form's token, its cookie), fetched from `source` as a browser does first."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(source, 0))
-    try:
-        conn.request("GET", "/login")
-        answer = conn.getresponse()
-        body = answer.read().decode()
-    finally:
-        conn.close()
-    cookie = next(v for k, v in answer.getheaders() if k.lower() == "set-cookie").split(";")[0]
-    return re.search(r'name="csrf" value="([^"]+)"', body).group(1), cookie
-
-
 def test_many_sign_ins_at_once_do_not_run_their_password_checks_at_once(desk):
     """24 wrong sign-ins at the same moment, from three addresses (each within its
     login_attempts_per_minute): until session 43 each ran its 64 MiB argon2 check at
@@ -63,41 +48,24 @@ def test_many_sign_ins_at_once_do_not_run_their_password_checks_at_once(desk):
     clerk = signed_in(desk.url, "somchai")
     assert clerk.get("/register").status == 200
     count = 24
-    forms = [(f"127.0.0.{2 + i % 3}", *_login_form(port, f"127.0.0.{2 + i % 3}")) for i in range(count)]
     before = _rss_mib(pid)
-    barrier = threading.Barrier(count + 1)
-    answers: list[tuple[int, str, str | None]] = []
-    peak, done = [before], threading.Event()
-
-    def guess(i: int) -> None:
-        source, token, cookie = forms[i]
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(source, 0))
-        body = urllib.parse.urlencode({"csrf": token, "username": f"guess{i}", "password": "wrong password 1"})
-        barrier.wait()
-        try:
-            conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded",
-                                                  "Cookie": cookie})
-            answer = conn.getresponse()
-            answers.append((answer.status, answer.read().decode(), answer.getheader("Retry-After")))
-        finally:
-            conn.close()
+    peak, done, pages = [before], threading.Event(), []
 
     def sample() -> None:
         while not done.is_set():
             peak[0] = max(peak[0], _rss_mib(pid))
             time.sleep(0.005)
 
-    guesses = [threading.Thread(target=guess, args=(i,)) for i in range(count)]
+    def clerk_meanwhile() -> None:
+        time.sleep(0.05)
+        pages.append(clerk.get("/register"))
+
     sampler = threading.Thread(target=sample)
-    for thread in guesses + [sampler]:
-        thread.start()
-    barrier.wait()
-    time.sleep(0.05)
-    page = clerk.get("/register")
-    for thread in guesses:
-        thread.join(180)
+    sampler.start()
+    answers = sign_ins_at_once(port, [f"127.0.0.{2 + i % 3}" for i in range(count)], meanwhile=clerk_meanwhile)
     done.set()
     sampler.join()
+    [page] = pages
     assert page.status == 200 and "ทะเบียน" in page.text
     # 64 MiB a check: two at once and the threads around them stay well below five.
     assert peak[0] - before < 5 * 64, f"{before} MiB before, {peak[0]} MiB at the peak"
