@@ -9,6 +9,7 @@ showed it, with nothing hidden in it.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 
 # Labels Thai mailers put on names, whatever the bytes are.
@@ -176,3 +177,17 @@ def fitted_name(name: str | None, limit: int) -> str | None:
     stem, dot, ext = name.rpartition(".")
     tail = dot + ext if dot and stem and len(ext) < MAX_EXTENSION else ""
     return cut(name[: len(name) - len(tail)], limit - len(tail) - 1) + "…" + tail
+
+
+LONG_RUN = 120  # characters without a space: a file's name, shortened in the middle
+_RUN = re.compile(r"\S{%d,}" % (LONG_RUN + 1))
+
+
+def shortened(text: str | None, most: int) -> str:
+    """A reason or a file name in at most `most` characters: every run of more than
+    LONG_RUN characters without a space (a file's name) kept at its start and its end
+    (the extension), the middle left out ("…"), and the whole cut between letters."""
+    if not text:
+        return text or ""
+    text = _RUN.sub(lambda m: cut(m[0], 60) + "…" + m[0][-30:], text)
+    return text if len(text) <= most else cut(text, most - 1) + "…"

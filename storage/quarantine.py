@@ -7,8 +7,65 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from rules.names import shortened
 from storage.models import QuarantineEntry
 from storage.text import fit
+
+# What an entry keeps of its reasons. Until session 44 it kept them whole: a letter of
+# 3,000 files each refused (one reason a file) made a row of megabytes, read again by
+# every `quarantine list`, the desk's held list and `reprocess`. The letter itself (its
+# raw message in the vault, or sealed) is kept whole: a release or a reprocess checks
+# all of it again; only the reasons written down are bounded.
+KEPT_REASONS = 200  # the first ones, in the order the rules found them
+REASON_CHARS = 500  # of each text of one (message_th, message_en, attachment)
+KEPT_CHARS = 100_000  # of all of them together (200 reasons of 500)
+REASONS_LEFT_OUT = "reasons_left_out"  # the rule of the last reason, which counts the rest
+_TEXTS = ("message_th", "message_en", "attachment")
+
+
+def stored_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`reasons` as an entry keeps them: at most KEPT_REASONS, each text shortened to
+    REASON_CHARS (a file's long name kept at its start and end), at most KEPT_CHARS in
+    all; the rest counted by one last reason (REASONS_LEFT_OUT), in Thai and English."""
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for reason in reasons:
+        if len(kept) == KEPT_REASONS or used >= KEPT_CHARS:
+            break
+        if not isinstance(reason, dict):
+            kept.append(reason)
+            continue
+        fitted = {**reason, **{key: shortened(reason[key], REASON_CHARS)
+                               for key in _TEXTS if isinstance(reason.get(key), str)}}
+        if "message" in reason and (fitted.get("message_th") or fitted.get("message_en")):
+            fitted["message"] = f"{fitted.get('message_th') or ''} / {fitted.get('message_en') or ''}"
+        kept.append(fitted)
+        used += sum(len(fitted[key]) for key in _TEXTS if isinstance(fitted.get(key), str))
+    left = len(reasons) - len(kept) + reasons_left_out(reasons[len(kept):])
+    if left:
+        kept.append(left_out_reason(left))
+    return kept
+
+
+def left_out_reason(count: int) -> dict[str, Any]:
+    th = (f"และเหตุอื่นอีก {count:,} รายการที่ไม่ได้บันทึกไว้ในรายการกักนี้ "
+          "(หนังสือฉบับนี้ยังเก็บไว้ครบทุกไฟล์ เมื่อรับเข้าทะเบียนหรือตรวจซ้ำ ระบบจะตรวจทั้งฉบับอีกครั้ง)")
+    en = (f"and {count:,} more reasons not written down in this entry (the letter itself is "
+          "kept whole, every file of it: a release or a reprocess checks all of it again)")
+    return {"rule": REASONS_LEFT_OUT, "verdict": "info", "message": f"{th} / {en}", "message_th": th,
+            "message_en": en, "attachment": None, "left_out": count}
+
+
+def reasons_left_out(reasons: list[Any]) -> int:
+    """How many reasons an entry's stored `reasons` count without holding them."""
+    return sum(int(r.get("left_out") or 0) for r in reasons
+               if isinstance(r, dict) and r.get("rule") == REASONS_LEFT_OUT)
+
+
+def reason_count(reasons: list[Any]) -> int:
+    """How many reasons held the letter, those left out of the entry included."""
+    return sum(1 for r in reasons if not (isinstance(r, dict) and r.get("rule") == REASONS_LEFT_OUT)) \
+        + reasons_left_out(reasons)
 
 
 def hold(session: Session, *, queue_id: str, unit: str | None, sender: str, subject: str | None,
@@ -16,7 +73,7 @@ def hold(session: Session, *, queue_id: str, unit: str | None, sender: str, subj
     # The From address is the sender's own words: cut to its column (storage/text.py).
     sender = fit(QuarantineEntry.__table__.c.sender, sender)
     entry = QuarantineEntry(queue_id=queue_id, unit=unit, sender=sender, subject=subject,
-                            reasons=reasons, raw_sha256=raw_sha256)
+                            reasons=stored_reasons(reasons), raw_sha256=raw_sha256)
     session.add(entry)
     session.flush()
     return entry
@@ -88,5 +145,5 @@ def hold_again(session: Session, *, queue_id: str, unit: str, sender: str,
     if entry is None:
         return hold(session, queue_id=queue_id, unit=unit, sender=sender, subject=None,
                     reasons=reasons, raw_sha256=None)
-    entry.state, entry.reasons = "held", reasons
+    entry.state, entry.reasons = "held", stored_reasons(reasons)
     return entry

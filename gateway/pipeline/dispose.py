@@ -340,13 +340,18 @@ def hold_letter(services: Services, session, r: Recipient, d: Disposition) -> No
     else:
         reasons = [f.as_dict() for f in fails]
         subject, raw_ref = (checked.mail.subject if checked.mail else None), checked.raw_sha256
-    quarantine.hold(session, queue_id=entry.queue_id, unit=r.unit_name, sender=r.sender,
-                    subject=subject, reasons=reasons, raw_sha256=raw_ref)
+    held = quarantine.hold(session, queue_id=entry.queue_id, unit=r.unit_name, sender=r.sender,
+                           subject=subject, reasons=reasons, raw_sha256=raw_ref)
     if d.notify_sender:  # the rejection notice, in the same transaction
         queue_rejection(session, services, entry, checked, r.unit_name, d.findings)
     if d.alert_registrar:
         add_alert(session, entry.queue_id, r.unit_name, d.alert_registrar, "registrar", sender=r.sender)
-    log.info("quarantined", rule=d.rule, classified=r.classified, reasons=[x["rule"] for x in reasons])
+    # The rules of the reasons the entry keeps (at most quarantine.KEPT_REASONS), and how
+    # many more: a letter of 3,000 refused files logged one line of 3,000 rule names.
+    left = quarantine.reasons_left_out(held.reasons)
+    log.info("quarantined", rule=d.rule, classified=r.classified,
+             reasons=[x["rule"] for x in held.reasons if x["rule"] != quarantine.REASONS_LEFT_OUT],
+             **({"reasons_left_out": left} if left else {}))
     for reason in reasons:
         metrics.rejected("rules", reason["rule"])
 

@@ -25,7 +25,7 @@ from gateway.tools.common import ToolError, friendly, listed_unit, not_on_this_g
 from gateway.spool import SpoolEntry
 from gateway.units.directory import POSTMASTER
 from gateway.tools.replay import entry_from_vault, entry_of
-from rules.names import shown_name
+from rules.names import shortened, shown_name
 from rules.extract import subject_text
 from rules.thai_time import thai_datetime, to_bangkok
 from storage import quarantine
@@ -116,6 +116,8 @@ def show_entry(services: Services, quarantine_id: int, contents: bool = True) ->
     return data
 
 
+# Files `quarantine show` lists: a letter of 3,000 files listed 3,000 lines (session 44).
+FILES_LISTED = 200
 TEXT_SHOWN = 20_000  # characters of the mail's text shown; a letter's body is far shorter
 
 
@@ -395,13 +397,19 @@ def _reason_lines(reasons: list[dict[str, Any]], indent: str = "  ") -> list[str
 
 
 
-def _reasons_in_words(reasons: list[dict]) -> str:
+REASONS_COLUMN = 90  # columns of `quarantine list`'s reasons
+
+
+def _reasons_in_words(reasons: list[dict], most: int = REASONS_COLUMN) -> str:
     """The first reason as the sender is told it (Thai), the rest counted: a rule code
-    such as "real_type" tells the clerk nothing."""
+    such as "real_type" tells the clerk nothing. The first is shortened so that the
+    count fits in `most` (it was clipped off after a long first reason)."""
     if not reasons:
         return ""
     first = reasons[0].get("message_th") or reasons[0].get("message_en") or reasons[0].get("rule", "?")
-    return first + (f" (และอีก {len(reasons) - 1} เหตุ)" if len(reasons) > 1 else "")
+    more = quarantine.reason_count(reasons) - 1  # those the entry did not keep too
+    counted = f" (และอีก {more:,} เหตุ)" if more > 0 else ""
+    return shortened(first, most - len(counted)) + counted
 
 
 @friendly
@@ -418,7 +426,7 @@ def cmd_list(args: argparse.Namespace) -> int:
              e["sender"], e["subject"] or "", _reasons_in_words(e["reasons"])]
             for e in entries]
     print(render(["id", "state", "กักไว้เมื่อ (held)", "unit", "sender", "subject", "เหตุ (reasons)"], rows,
-                 limits={4: 32, 5: 40, 6: 90}))
+                 limits={4: 32, 5: 40, 6: REASONS_COLUMN}))
     print(f"\n{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
     return 0
 
@@ -448,7 +456,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     elif data["files"]:
         out.append("files:")
         out.extend(f"  {shown_name(f['filename']) if f['filename'] else '(no name)'}  {f['content_type']}  {f['size']} bytes"
-                   for f in data["files"])
+                   for f in data["files"][:FILES_LISTED])
+        if len(data["files"]) > FILES_LISTED:
+            more = len(data["files"]) - FILES_LISTED
+            out.append(f"  ... และอีก {more:,} ไฟล์ / and {more:,} more files (--json lists them all)")
     else:
         out.append("files: none (ไม่มีไฟล์แนบ)")
     if data["text"]:

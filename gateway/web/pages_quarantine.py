@@ -5,7 +5,6 @@ number and the sender the acknowledgement; a rejected one keeps its rejection.""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import structlog
 from starlette.datastructures import FormData
@@ -23,6 +22,8 @@ from gateway.web.desk import Desk, NotFound, database_busy, form_ids, log_busy, 
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import PER_PAGE, file_response
+from rules.names import shortened
+from storage.quarantine import REASONS_LEFT_OUT, reasons_left_out
 
 STATES = ("held", "released", "rejected")
 log = structlog.get_logger("gateway.web")
@@ -65,32 +66,23 @@ def _page_number(value: str | None) -> int:
 REASONS_SHOWN = 50  # on the entry's page; the rest are counted ("and 400 more")
 LIST_REASONS_SHOWN = 10  # for each of the list's 50 entries a page
 FILES_SHOWN = 50
-LONG_RUN = 120  # characters without a space: a name, shortened in the middle for display
-_RUN = re.compile(r"\S{%d,}" % (LONG_RUN + 1))
 TEXT_MOST = 2_000  # characters of one reason shown
-
-
-def shortened(text: str | None) -> str:
-    """A reason or a file name as a page shows it: every run of more than LONG_RUN
-    characters without a space (a file's name) kept at its start and its end (the
-    extension), the middle left out, and the whole at most TEXT_MOST characters."""
-    if not text:
-        return text or ""
-    text = _RUN.sub(lambda m: m[0][:60] + "…" + m[0][-30:], text)
-    return text if len(text) <= TEXT_MOST else text[:TEXT_MOST] + "…"
 
 
 def bounded(entry: dict, reasons: int, files: int = FILES_SHOWN) -> None:
     """The entry's reasons and files cut to what one page shows, each shortened, and how
-    many are left out (`reasons_more`, `files_more`). Its `parked` is read before."""
-    all_reasons = [r for r in entry.get("reasons") or [] if isinstance(r, dict)]
-    entry["reasons_more"] = max(0, len(all_reasons) - reasons)
-    entry["reasons"] = [{**r, "message_th": shortened(r.get("message_th")), "message_en": shortened(r.get("message_en"))}
+    many are left out (`reasons_more`, `files_more`), those the quarantine did not store
+    (storage/quarantine.py) counted too. Its `parked` is read before."""
+    stored = [r for r in entry.get("reasons") or [] if isinstance(r, dict)]
+    all_reasons = [r for r in stored if r.get("rule") != REASONS_LEFT_OUT]
+    entry["reasons_more"] = max(0, len(all_reasons) - reasons) + reasons_left_out(stored)
+    entry["reasons"] = [{**r, "message_th": shortened(r.get("message_th"), TEXT_MOST),
+                         "message_en": shortened(r.get("message_en"), TEXT_MOST)}
                         for r in all_reasons[:reasons]]
     all_files = entry.get("files") or []
     entry["files_more"] = max(0, len(all_files) - files)
     # The first ones, at their place: a file's link is its position in the message.
-    entry["files"] = [{**f, "filename": shortened(f.get("filename")) or None} for f in all_files[:files]]
+    entry["files"] = [{**f, "filename": shortened(f.get("filename"), TEXT_MOST) or None} for f in all_files[:files]]
 
 
 def _entry(desk: Desk, person: Person, quarantine_id: int, contents: bool = False) -> dict:
