@@ -205,9 +205,12 @@ def _raw_headers(entry: "SpoolEntry"):
         # Read as UTF-8 (RFC 6532): a From of สมชาย@ราชการ.ไทย was read byte by byte as
         # ASCII and became U+FFFD's, and its acknowledgement was suppressed as
         # no_valid_recipient until session 44. Bytes that are not UTF-8 (Windows-874)
-        # stay undecodable, as before: such an address is nobody's to answer.
+        # become U+FFFD, which no clean address holds: such an address is nobody's to
+        # answer. Not surrogates: compat32 makes a header holding both them and real
+        # non-ASCII letters a Header whose str() raises (a corpus message did, and its
+        # letter failed in the pipeline at every attempt).
         return email.parser.HeaderParser(policy=email.policy.compat32).parsestr(
-            block.decode("utf-8", "surrogateescape"))
+            block.decode("utf-8", "replace"))
     except Exception:  # no usable header block: only the envelope is left
         return {}
 
