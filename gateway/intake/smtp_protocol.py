@@ -351,7 +351,7 @@ class SarabanSMTP(SMTP):
             return
         task = self._handler_coroutine
         if (self._half_closed and self._in_data and not self._cut and not self._gone
-                and self.session is not None and self.session.ssl is not None
+                and self._under_tls
                 and task is not None and not task.done()):
             # The client ended its side in DATA and, under TLS, the connection is gone
             # with it: asyncio closes it at once (a close_notify answered with its own,
@@ -383,6 +383,11 @@ class SarabanSMTP(SMTP):
             vars(reader).pop("readuntil", None)
         super().connection_lost(error)
 
+    @property
+    def _under_tls(self) -> bool:
+        """The session runs through STARTTLS's TLS layer."""
+        return self.session is not None and self.session.ssl is not None
+
     def _end_after_data(self, task: asyncio.Task, error: Exception | None) -> None:
         if not task.cancelled():
             task.exception()  # a reply written to the lost connection: nobody else reads it
@@ -393,7 +398,7 @@ class SarabanSMTP(SMTP):
         if self._refused:
             return False
         task = self._handler_coroutine
-        tls = self.session is not None and self.session.ssl is not None
+        tls = self._under_tls
         if self.session is not None and task is not None and not task.done() and (not tls or self._in_data):
             # A client that half-closes after its last command (`nc -N`, a script's
             # `printf ... | nc`, one that shuts its side after the final dot and waits)
@@ -693,7 +698,7 @@ class SarabanSMTP(SMTP):
             if not complete:  # the client went away mid-message: nothing was accepted
                 if self._half_closed:
                     log.info("smtp_letter_cut_by_client", peer=self._admitted_ip,
-                             tls=self.session is not None and self.session.ssl is not None, size=sink.size)
+                             tls=self._under_tls, size=sink.size)
                 return
             if self.data_size_limit and sink.size > self.data_size_limit:
                 self._set_post_data_state()
@@ -734,7 +739,7 @@ class SarabanSMTP(SMTP):
                 # Taken or refused, and no one to tell: the sender, which never saw this
                 # reply, keeps the letter and sends it again (a resend to the pipeline).
                 log.info("smtp_reply_unheard", peer=self._admitted_ip, reply=status[:80],
-                         tls=self.session is not None and self.session.ssl is not None)
+                         tls=self._under_tls)
             else:
                 await self.push(status, utf8=utf8)  # the envelope, and its SMTPUTF8, is reset
         finally:
