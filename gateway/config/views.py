@@ -177,9 +177,9 @@ class SenderDerived:
             # Thai-script domains (รัฐบาล.ไทย, the Thai-script twin of go.th) match in
             # either form: a From may carry the A-label (xn--...) or, with SMTPUTF8, the
             # Thai; a pattern may be written either way.
-            domain = _a_label(from_domain.lower().rstrip("."))
+            domain = a_labels(from_domain.lower().rstrip("."))
             for pattern in sorted(self.domains, key=_specificity, reverse=True):
-                if fnmatch.fnmatchcase(domain, _a_label(pattern.lower())):
+                if fnmatch.fnmatchcase(domain, a_labels(pattern.lower())):
                     return self.domains[pattern]
         return self.on_fail
 
@@ -188,7 +188,7 @@ class SenderDerived:
         return self.action_for(from_domain) == "quarantine"
 
 
-def _a_label(domain: str) -> str:
+def a_labels(domain: str) -> str:
     """A domain (or a pattern) with each non-ASCII label in its xn-- form; as written when
     a label cannot be encoded."""
     if domain.isascii():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from gateway.config.views import a_labels
 from rules.names import cut
 
 _ATEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.!#$%&'*+/=?^_`{|}~-")
@@ -78,14 +79,10 @@ def _local_ok(local: str) -> bool:
 
 def ascii_domain(domain: str) -> str | None:
     """The domain as A-labels (ราชการ.ไทย -> xn--12cr8ec6ec.xn--o3cw4h), lower case, or
-    None when it is no host name. Each label as the sender-authenticity domains are
-    matched (gateway/config/views.py `_a_label`: the standard library's IDNA)."""
-    if not domain.isascii():
-        try:
-            domain = ".".join(label if label.isascii() else label.encode("idna").decode("ascii")
-                              for label in domain.split("."))
-        except UnicodeError:
-            return None
+    None when it is no host name: converted as the sender-authenticity domains are
+    matched (gateway/config/views.py `a_labels`), a label IDNA cannot encode is left as
+    written and fails the host-name test."""
+    domain = a_labels(domain)
     if len(domain) > 253 or ".." in domain or not _HOSTNAME.fullmatch(domain):
         return None
     return domain.lower()
