@@ -130,12 +130,15 @@ def _add_directory_account(config: Path, username: str) -> None:
 
 def test_a_trickling_smarthost_and_relay_give_up_retry_later_and_the_rest_goes_on(stuck):
     daemon, smarthost, relay, *_ = stuck
-    started = time.monotonic()
     daemon.send(letter(to="saraban.latkrabang@bangkok.go.th"), "saraban.latkrabang@bangkok.go.th")
     daemon.send(letter(to="saraban.dindaeng@bangkok.go.th"), "saraban.dindaeng@bangkok.go.th")
     # The other unit's letter is registered and filed while both servers hold their line.
+    # Timed from the 250s (the check at DATA is not what is measured; CI's loaded machine
+    # took 9.4 s from before the two sends): waiting on the 11 units of the stuck IMAP
+    # server in turn (IMAP_UNITS) costs 11 deadlines, 22 s, before this copy.
+    started = time.monotonic()
     daemon.wait_for(lambda: daemon.maildir_files("latkrabang"), 30, what="latkrabang's folder copy")
-    assert time.monotonic() - started < 4 * DEADLINE, "a unit on Maildir waited for the stuck IMAP server"
+    assert time.monotonic() - started < 5 * DEADLINE, "a unit on Maildir waited for the stuck IMAP server"
     assert {row["unit"] for row in daemon.register()} >= {"saraban.latkrabang", "saraban.dindaeng"}
 
     # Each stuck transaction is given up at its deadline, the item waits for a retry

@@ -25,13 +25,19 @@ def gw(tmp_path_factory):
 
 
 def _send_letter(port: int) -> bytes:
-    with ready(port) as client:
-        assert client.cmd("DATA").startswith(b"354")
-        wire = letter().replace(b"\r\n.", b"\r\n..")
-        client.send(wire + (b"" if wire.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-        reply = client.reply()
-        client.cmd("QUIT")
-        return reply
+    """The final reply to one letter, sent as a mail server sends: a 421 for the session
+    budget (5 s here, which the check at DATA counts too, on a machine the suite's other
+    workers load) is a temporary answer, and the letter is sent again, once."""
+    for _attempt in range(2):
+        with ready(port) as client:
+            assert client.cmd("DATA").startswith(b"354")
+            wire = letter().replace(b"\r\n.", b"\r\n..")
+            client.send(wire + (b"" if wire.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+            reply = client.reply()
+            client.cmd("QUIT")
+        if not reply.startswith(b"421 4.4.2"):
+            break
+    return reply
 
 
 def test_connections_beyond_the_caps_get_421_and_a_letter_still_gets_250(gw):
