@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.parser
 import email.utils
 import email.policy
+import itertools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -263,11 +264,11 @@ def _joined(places: list[tuple[str, str]], prefix_th: str = "", prefix_en: str =
     return prefix_th + " หรือ ".join(th), prefix_en + " or ".join(en)
 
 
-def _place(label: str, names: list[tuple[str, bool]]) -> tuple[str, str]:
-    """The file a finding names, by its place among the letter's files (Thai, English).
-    Two files of one name: both places, never the first one's alone (a program sent as
-    the second scan.pdf was reported as file 1, the real PDF, to its sender)."""
-    places = _places(names)
+def _place(label: str, names: list[tuple[str, bool]], places: list[tuple[str, str]]) -> tuple[str, str]:
+    """The file a finding names, by its place among the letter's files (Thai, English;
+    `places`: `_places(names)`). Two files of one name: both places, never the first
+    one's alone (a program sent as the second scan.pdf was reported as file 1, the real
+    PDF, to its sender)."""
     same = [places[n] for n, (name, _inside) in enumerate(names) if name == label]
     if same:
         return _joined(same)
@@ -289,14 +290,17 @@ def _findings(findings, classified: bool = False, names: list[tuple[str, bool]] 
         rules = list(dict.fromkeys(finding.rule for finding in findings))
         return [{"rule": ", ".join(rules), "th": _CLASSIFIED_TH, "en": _CLASSIFIED_EN}] if rules else []
     names = names or []
+    places = _places(names)
     out = []
-    for finding in findings:
+    # Only the first MAX_FINDINGS are written: each costs a pass over the letter's files,
+    # and all of them were placed before the cut (N refused files: N passes of N).
+    for finding in itertools.islice(findings, MAX_FINDINGS):
         th, en = finding.message_th, finding.message_en
         if finding.attachment:
             # The place goes where the rule put the file (Finding.parts_*): replacing the
             # name in the sentence garbled it for a file called "PDF", "ลับ" or "1".
-            place_th, place_en = _place(finding.attachment, names)
+            place_th, place_en = _place(finding.attachment, names, places)
             th, en = place_th.join(finding.parts_th or (th,)), place_en.join(finding.parts_en or (en,))
         # Cleaned where the notice is made (decide.py); cut here to keep the record small.
         out.append({"rule": finding.rule, "th": th[:MAX_RAW_TEXT], "en": en[:MAX_RAW_TEXT]})
-    return out[:MAX_FINDINGS]
+    return out

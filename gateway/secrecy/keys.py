@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.secrecy.errors import SecrecyError
-from gateway.secrecy.key_files import current_gateway_fingerprint, gateway_dir, keys_dir
+from gateway.secrecy.key_files import current_gateway_fingerprint, gateway_dir, gateway_key_state, keys_dir
 
 log = structlog.get_logger(__name__)
 
@@ -145,6 +145,8 @@ class GatewayKey:
 class KeyStore:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        # (gateway_key_state, certificate) of the last key sealed to: sealed_certificate.
+        self._sealing: tuple[tuple, x509.Certificate] | None = None
 
     @classmethod
     def for_data_dir(cls, data_dir: str | os.PathLike) -> "KeyStore":
@@ -340,6 +342,19 @@ class KeyStore:
                 f"{gk.certificate.not_valid_after_utc.date().isoformat()}: rotate it"
             )
         return gk.private_key, gk.certificate
+
+    def sealing_certificate(self) -> x509.Certificate:
+        """The CURRENT gateway key's certificate, to encrypt to (expired or not: at rest
+        only the key matters). Its key pair is loaded and checked whole (the private key
+        there, mode 600, matching: a letter sealed to a key the store cannot open is
+        lost) once, and again only when CURRENT or the slot's files change: loading an
+        RSA private key costs milliseconds of CPU, and a letter of 1,000 parts, each
+        sealed on its own, spent over a minute on it."""
+        state = gateway_key_state(self.path)
+        if self._sealing is None or self._sealing[0] != state:
+            certificate = self.gateway_identity(require_valid=False)[1]
+            self._sealing = (state, certificate)
+        return self._sealing[1]
 
     def gateway_fingerprints(self) -> list[str]:
         if not self._gateway_dir.is_dir():

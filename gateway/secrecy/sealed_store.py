@@ -17,12 +17,13 @@ import hashlib
 import json
 import os
 import re
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.secrecy.audit import append_event, audit_path
 from gateway.secrecy.errors import SecrecyError
-from storage.fsync import write_durably
+from storage.fsync import syncfs, write_durably
 
 if TYPE_CHECKING:
     from gateway.secrecy.keys import KeyStore
@@ -34,6 +35,23 @@ if TYPE_CHECKING:
 # A spool queue id, or an imported paper letter's (gateway/tools/emergency_import.py).
 _QUEUE_ID = re.compile(r"(?:emg)?[0-9a-f]{16,40}")
 _NAME = re.compile(r"(raw|arrival|meta|att-\d{1,4})")
+
+
+def _whole(target: Path, size: int) -> bool:
+    """A blob already at `target` that holds `size` bytes of plaintext whole (its header,
+    the wrapped key it names, nonce, ciphertext, tag): kept, as a re-run after a crash
+    must not seal the letter again. One a crash left short (renamed before its syncfs)
+    is sealed again."""
+    try:
+        with open(target, "rb") as blob:
+            header = blob.read(38)
+            stored = os.fstat(blob.fileno()).st_size
+    except FileNotFoundError:
+        return False
+    if len(header) < 38 or header[:4] != b"SGV1":
+        return False
+    (wrapped,) = struct.unpack(">H", header[36:38])
+    return stored == 38 + wrapped + 12 + size + 16
 
 
 class SealedStore:
@@ -67,18 +85,26 @@ class SealedStore:
     def exists(self, queue_id: str) -> bool:
         return self.dir_for(queue_id).is_dir()
 
-    def put(self, queue_id: str, name: str, data: bytes) -> str:
-        """Encrypt and store (unless already stored); the SHA-256 of the stored blob."""
+    def put(self, queue_id: str, name: str, data: bytes, *, sync: bool = True) -> str:
+        """Encrypt and store (unless already stored whole); the SHA-256 of the stored
+        blob. `sync=False`: renamed into place but not yet durable; the caller makes its
+        group of such blobs durable at once (`sync`) before it relies on them."""
         target = self.path(queue_id, name)
-        if not target.exists():
-            from gateway.secrecy.vault_crypto import encrypt_blob
+        if _whole(target, len(data)):
+            return hashlib.sha256(target.read_bytes()).hexdigest()
+        from gateway.secrecy.vault_crypto import encrypt_blob
 
-            blob = encrypt_blob(data, self.keystore)
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = self.root / "tmp"
-            tmp.mkdir(mode=0o700, exist_ok=True)
-            write_durably(target, blob, tmp_dir=tmp, mode=0o400)
-        return hashlib.sha256(target.read_bytes()).hexdigest()
+        blob = encrypt_blob(data, self.keystore)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = self.root / "tmp"
+        tmp.mkdir(mode=0o700, exist_ok=True)
+        write_durably(target, blob, tmp_dir=tmp, mode=0o400, sync=sync)
+        return hashlib.sha256(blob).hexdigest()
+
+    def sync(self) -> None:
+        """Blobs put with sync=False made durable: one syncfs of the store's filesystem
+        instead of an fsync of each (a letter of 500 files, each its own blob)."""
+        syncfs(self.root)
 
     def put_json(self, queue_id: str, name: str, value: dict) -> str:
         return self.put(queue_id, name, json.dumps(value, ensure_ascii=False).encode("utf-8"))

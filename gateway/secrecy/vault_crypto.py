@@ -46,8 +46,7 @@ def _oaep() -> padding.OAEP:
 def encrypt_blob(data: bytes, keystore: KeyStore) -> bytes:
     """Encrypt to the CURRENT gateway key (its certificate may be expired: at rest
     only the key matters)."""
-    _, cert = keystore.gateway_identity(require_valid=False)
-    public = cert.public_key()
+    public = keystore.sealing_certificate().public_key()
     fp = bytes.fromhex(key_fingerprint(public))
     data_key = AESGCM.generate_key(bit_length=256)
     wrapped = public.encrypt(data_key, _oaep())
