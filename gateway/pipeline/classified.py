@@ -179,8 +179,8 @@ def seal_letter(services: Services, entry: SpoolEntry, arrival: Arrival, mail: P
     store = store_for(services)
     ensure_gateway_key(store.keystore, services.settings)  # else put() fails: the letter waits
     qid = entry.queue_id
-    # The blobs become durable by one syncfs before the meta that names them: a letter of
-    # 1,000 files spent most of a minute on their fsyncs one by one.
+    # The blobs become durable by one syncfs before the meta that names them, not by an
+    # fsync each: a letter past the 500-part cap has 499 files.
     raw_ref = store.put(qid, "raw", arrival.raw, sync=False)
     if arrival.raw is not entry.raw and arrival.raw != entry.raw:
         store.put(qid, "arrival", entry.raw, sync=False)

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,16 +41,15 @@ def _whole(target: Path, size: int) -> bool:
     the wrapped key it names, nonce, ciphertext, tag): kept, as a re-run after a crash
     must not seal the letter again. One a crash left short (renamed before its syncfs)
     is sealed again."""
+    from gateway.secrecy.vault_crypto import HEAD_SIZE, blob_size
+
     try:
         with open(target, "rb") as blob:
-            header = blob.read(38)
+            head = blob.read(HEAD_SIZE)
             stored = os.fstat(blob.fileno()).st_size
     except FileNotFoundError:
         return False
-    if len(header) < 38 or header[:4] != b"SGV1":
-        return False
-    (wrapped,) = struct.unpack(">H", header[36:38])
-    return stored == 38 + wrapped + 12 + size + 16
+    return stored == blob_size(head, size)
 
 
 class SealedStore:

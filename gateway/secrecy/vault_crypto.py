@@ -62,6 +62,18 @@ def blob_key_fingerprint(blob: bytes) -> str:
     return blob[4:36].hex()
 
 
+HEAD_SIZE = 38  # MAGIC, the key's fingerprint, the wrapped data key's length
+
+
+def blob_size(head: bytes, plaintext_size: int) -> int | None:
+    """How long a blob starting with `head` (its first HEAD_SIZE bytes) is when it holds
+    `plaintext_size` bytes whole; None when `head` is no blob's."""
+    if len(head) < HEAD_SIZE or head[:4] != MAGIC:
+        return None
+    (wrapped,) = struct.unpack(">H", head[36:HEAD_SIZE])
+    return HEAD_SIZE + wrapped + _NONCE + plaintext_size + _TAG
+
+
 def decrypt_blob(blob: bytes, keystore: KeyStore) -> bytes:
     """The plaintext, or TamperedError/SecrecyError; never partial output."""
     blob = bytes(blob)
