@@ -347,7 +347,8 @@ class KeyStore:
         """The CURRENT gateway key's certificate, to encrypt to (expired or not: at rest
         only the key matters). Its key pair is loaded and checked whole (the private key
         there, mode 600, matching: a letter sealed to a key the store cannot open is
-        lost) once, and again only when CURRENT or the slot's files change: loading the
+        lost) once for this KeyStore (the pipeline makes one for each letter it seals:
+        `store_for`), and again only when CURRENT or the slot's files change: loading the
         3072-bit private key costs about 0.2 s of CPU, and a letter of 1,000 parts (499
         files sealed, each on its own) spent 114 s in all."""
         state = gateway_key_state(self.path)
