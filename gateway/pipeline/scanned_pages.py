@@ -48,19 +48,40 @@ MAX_PAGE_OBJECTS = 100_000  # objects of one page looked at (a scan's strips: te
 MAX_PDF_OBJECTS = 1_000_000  # objects of a PDF's pages read looked at (~2.6 s of paths); past them: not read
 
 
+OCR_FOUND_FOR = 300.0  # seconds a tesseract found whole is believed without asking it again
+_ocr_found: dict[tuple, float] = {}  # (binary, its mtime, TESSDATA_PREFIX) -> when it listed tha
+
+
 def ocr_missing() -> str | None:
     """What this machine lacks to read a scanned page (`tesseract`, its Thai model), or
     None. Said by `status`, `check` and at start-up: without it every scanned letter is
-    sealed as ลับ, uncertain."""
+    sealed as ลับ, uncertain.
+
+    A tesseract that listed its Thai model is believed for OCR_FOUND_FOR seconds in this
+    process (the same binary, the same TESSDATA_PREFIX): `status` is polled (the
+    desk's health, a monitor, a wait), and each answer started a tesseract process.
+    What is missing is asked again every time, so that installing it shows at once;
+    a model removed within the window is the pipeline's NotRead, sealed as uncertain."""
     binary = shutil.which("tesseract")
     if binary is None:
         return "tesseract"
+    try:
+        key = (binary, os.stat(binary).st_mtime_ns, os.environ.get("TESSDATA_PREFIX"))
+    except OSError:
+        return "a tesseract that runs"
+    found = _ocr_found.get(key)
+    if found is not None and 0 <= time.monotonic() - found < OCR_FOUND_FOR:
+        return None
     try:
         langs = subprocess.run([binary, "--list-langs"], capture_output=True, text=True, timeout=OCR_TIMEOUT,
                                check=False).stdout.split()
     except (OSError, subprocess.TimeoutExpired):
         return "a tesseract that runs"
-    return None if "tha" in langs else "tesseract's Thai model (tesseract-ocr-tha)"
+    if "tha" not in langs:
+        _ocr_found.pop(key, None)
+        return "tesseract's Thai model (tesseract-ocr-tha)"
+    _ocr_found[key] = time.monotonic()
+    return None
 
 
 class NotRead(Exception):

@@ -346,3 +346,39 @@ def test_an_annex_marked_in_the_middle_of_a_long_bundle_is_read():
     assert reading(letter(files=[("2569_dds_0403_57.pdf", longer)])) == ("top_secret", True)
     unmarked = marked_pdf(pages=40)
     assert reading(letter(files=[("2569_dds_0403_57.pdf", unmarked)])) == ("none", True)
+
+
+def test_a_tesseract_found_whole_is_not_started_again_on_every_status(tmp_path, monkeypatch):
+    """`status` is polled; each answer started `tesseract --list-langs`. A tesseract that
+    listed tha is believed for a while; one that did not is asked every time, so the
+    model installed shows at the next status."""
+    from gateway.pipeline import scanned_pages
+
+    calls = tmp_path / "calls"
+    langs = tmp_path / "langs"
+    fake = tmp_path / "tesseract"
+    fake.write_text(f"#!/bin/sh\necho x >> {calls}\necho 'List of available languages:'\n/bin/cat {langs}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(scanned_pages, "_ocr_found", {}, raising=False)
+
+    def started() -> int:
+        return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+    langs.write_text("eng\n")
+    assert scanned_pages.ocr_missing() == "tesseract's Thai model (tesseract-ocr-tha)"
+    assert scanned_pages.ocr_missing() == "tesseract's Thai model (tesseract-ocr-tha)"
+    assert started() == 2
+    langs.write_text("eng\ntha\n")  # installed: said at once
+    assert scanned_pages.ocr_missing() is None
+    assert [scanned_pages.ocr_missing() for _ in range(5)] == [None] * 5
+    assert started() == 3
+    langs.write_text("eng\n")  # removed: said once the window has passed
+    clock = [scanned_pages.time.monotonic()]
+    monkeypatch.setattr(scanned_pages.time, "monotonic", lambda: clock[0])
+    assert scanned_pages.ocr_missing() is None
+    clock[0] += scanned_pages.OCR_FOUND_FOR + 1
+    assert scanned_pages.ocr_missing() == "tesseract's Thai model (tesseract-ocr-tha)"
+    assert started() == 4
+    fake.unlink()
+    assert scanned_pages.ocr_missing() == "tesseract"
