@@ -14,6 +14,7 @@ message) and a reason; `_REASONS` holds every reason's English shape beside its 
 (tests/classified/test_unread_thai.py fails for a phrase written without one)."""
 from __future__ import annotations
 
+import functools
 import re
 
 # What `why_unread` says, and its Thai.
@@ -185,8 +186,11 @@ def _compiled(table: dict[str, str]) -> list[tuple[re.Pattern, str]]:
     return out
 
 
-_REASONS_RE = _compiled(_REASONS)
-_TNEF_RE = _compiled(_TNEF_PROBLEMS)
+@functools.cache
+def _patterns(table: str) -> list[tuple[re.Pattern, str]]:
+    """Compiled at the first reason put in Thai, not at import: ~100 patterns, which
+    every process importing the pipeline (a `quarantine list`, a check worker) paid for."""
+    return _compiled({"reasons": _REASONS, "tnef": _TNEF_PROBLEMS}[table])
 
 
 def _thai_of(compiled: list[tuple[re.Pattern, str]], english: str) -> str | None:
@@ -196,7 +200,7 @@ def _thai_of(compiled: list[tuple[re.Pattern, str]], english: str) -> str | None
             continue
         slots = found.groupdict()
         if "tnef" in slots:
-            slots["tnef"] = _thai_of(_TNEF_RE, slots["tnef"])
+            slots["tnef"] = _thai_of(_patterns("tnef"), slots["tnef"])
             if slots["tnef"] is None:
                 return None
         if "why" in slots:
@@ -250,7 +254,7 @@ def _thai(phrase: str) -> str | None:
         place = _place(reason[:-len(" password-protected")])  # parse.py `_read_of_file`: a PDF's
         if place is not None:
             return " ใน".join(reversed(steps + place)) + " ติดรหัสผ่าน"
-    said = _thai_of(_REASONS_RE, reason)
+    said = _thai_of(_patterns("reasons"), reason)
     if said is None:
         return None
     return f"{where}: {said}" if where else said

@@ -14,10 +14,7 @@ import json
 import sys
 from typing import Any
 
-from gateway.pipeline.check import check_entry, with_sender_verdict
 from gateway.sender.results import SenderAuth, sender_detail
-from gateway.pipeline.dispose import decide, recipient_for, register_letter_for, what_is_known
-from gateway.pipeline.parse import filename_of
 from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, checked_reason, reason_refusal, record_action
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
@@ -125,6 +122,8 @@ def _contents(services: Services, raw_sha256: str | None) -> tuple[list[dict[str
     """The held message as a person deciding on it must see it: its files, and its text
     (a letter typed into the mail itself is held as "no letter found", and the clerk
     decides on what it says), whether that text was cut at TEXT_SHOWN."""
+    from gateway.pipeline.parse import filename_of  # the MIME parser's modules: not for `list`
+
     if not raw_sha256 or not services.vault.has(raw_sha256):
         return [], "", False
     try:
@@ -206,6 +205,11 @@ def release(services: Services, quarantine_id: int, reason: str | None, *,
     may: gateway/web/pages_quarantine.py `may_decide`); its bytes are decrypted in memory
     for the check, with an entry in the secrecy audit log. Until session 20 such a letter
     could only be rejected, its sender told to send it again."""
+    # The pipeline's check and disposition, loaded by a release only: `quarantine list`
+    # and `show` are most of what is run, and they cost ~0.25 s of CPU more each.
+    from gateway.pipeline.check import check_entry, with_sender_verdict
+    from gateway.pipeline.dispose import recipient_for
+
     reason = checked_reason(reason, required=False)
     with services.db.session() as session:
         entry = _get(session, quarantine_id)
@@ -250,6 +254,8 @@ def release(services: Services, quarantine_id: int, reason: str | None, *,
 
 
 def _register_released(services: Services, quarantine_id: int, reason: str | None, recipient, checked) -> Letter:
+    from gateway.pipeline.dispose import decide, register_letter_for, what_is_known
+
     if held_after_restore(services.settings):  # no number given blind (gateway/service/numbering.py)
         raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH)
     with services.db.session() as session:
