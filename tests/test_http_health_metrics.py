@@ -85,8 +85,11 @@ def test_metrics_count_what_happened(gateway):
         client.mail("saraban.dds@bangkok.go.th")
         assert client.rcpt("saraban.nosuchunit@bangkok.go.th")[0] == 550
         assert client.rcpt("someone@example.com")[0] == 550
-    # A letter the rules refuse: an executable attachment.
-    gateway.send(letter(files=[("setup.exe", b"MZ\x90\x00" + b"\x00" * 200)]), "saraban.latkrabang@bangkok.go.th")
+    # A letter the rules refuse: three executable attachments. It is one letter refused,
+    # counted once under each reason, not once for each file (a letter of 3,000 such
+    # files counted 3,000).
+    programs = [(f"setup{i}.exe", b"MZ\x90\x00" + bytes([i]) * 200) for i in range(3)]
+    gateway.send(letter(files=programs), "saraban.latkrabang@bangkok.go.th")
     gateway.wait_idle()
 
     status, content_type, text = get(gateway.http + "/metrics")
@@ -99,7 +102,8 @@ def test_metrics_count_what_happened(gateway):
     assert values[("saraban_rejected_total", (("reason", "relay"), ("stage", "smtp")))] == 1
     rules_rejections = {labels: v for (name, labels), v in values.items()
                         if name == "saraban_rejected_total" and ("stage", "rules") in labels}
-    assert sum(rules_rejections.values()) >= 1
+    assert rules_rejections and set(rules_rejections.values()) == {1}, rules_rejections
+    assert (("reason", "executable"), ("stage", "rules")) in rules_rejections, rules_rejections
     assert values[("saraban_outbox_total", (("kind", "folder"), ("result", "done")))] == 3
     # Latency histograms: one observation per registered letter / filed copy.
     assert values[("saraban_registration_latency_seconds_count", ())] == 3
