@@ -346,15 +346,13 @@ def hold_letter(services: Services, session, r: Recipient, d: Disposition) -> No
         queue_rejection(session, services, entry, checked, r.unit_name, d.findings)
     if d.alert_registrar:
         add_alert(session, entry.queue_id, r.unit_name, d.alert_registrar, "registrar", sender=r.sender)
-    # The rules of the reasons the entry keeps (at most quarantine.KEPT_REASONS), and how
-    # many more: a letter of 3,000 refused files logged one line of 3,000 rule names.
-    left = quarantine.reasons_left_out(held.reasons)
-    log.info("quarantined", rule=d.rule, classified=r.classified,
-             reasons=[x["rule"] for x in held.reasons if x["rule"] != quarantine.REASONS_LEFT_OUT],
-             **({"reasons_left_out": left} if left else {}))
+    # Each rule that held it once, and how many reasons there were: a letter of 3,000
+    # refused files logged one line of 3,000 rule names, then of 200 "executable".
+    rules = list(dict.fromkeys(reason["rule"] for reason in reasons))
+    log.info("quarantined", rule=d.rule, classified=r.classified, reasons=rules, reason_count=len(reasons))
     # One letter refused: counted once under each of its reasons, not once for each file
     # (a letter of 3,000 programs counted 3,000 under "executable").
-    for rule in dict.fromkeys(reason["rule"] for reason in reasons):
+    for rule in rules:
         metrics.rejected("rules", rule)
 
 
