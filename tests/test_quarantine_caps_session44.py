@@ -38,6 +38,12 @@ def test_a_letter_of_450_refused_long_named_files_is_held_with_its_reasons_bound
     assert left["message_th"].startswith("และเหตุอื่นอีก 250 รายการ")
     assert left["message_en"].startswith("and 250 more reasons")
     assert len(listed.encode()) < 500_000, len(listed.encode())  # was 1.7 MB
+    # In SQLite, Thai as UTF-8 (3 bytes a letter), not as \uXXXX (6): 0.75 MB in session 44.
+    import sqlite3
+
+    with sqlite3.connect(daemon.data_dir / "saraban.db") as db:
+        [(stored,)] = db.execute("select length(cast(reasons as blob)) from quarantine").fetchall()
+    assert stored < 500_000, stored
 
     table = daemon.cli("quarantine", "list").stdout
     assert len(table) < 2_000 and "(และอีก 449 เหตุ)" in table, table
