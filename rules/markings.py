@@ -581,10 +581,11 @@ def _cells(line: str) -> list[str]:
     return [*cells, line[done:]] if cells else []
 
 
-def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]]]:
+def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[int]]:
     """Each non-empty line of `visible` text: its Thai-normalised reading, then those
-    with a producer's damage undone (`_damage_undone`), each normalised; and for each
-    line, which of its readings are only its columns' (`_cells`)."""
+    with a producer's damage undone (`_damage_undone`), each normalised; for each
+    line, which of its readings are only its columns' (`_cells`); and the lines with more
+    columns that may hold a marking than are read (_MAX_CELLS)."""
     raw = [line.strip() for line in visible.splitlines()]
     raw = [line for line in raw if line]
     # Only a line that may hold a marking, intact or damaged, is normalised (~1.5 µs a
@@ -594,6 +595,7 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]]]:
     normalised = [_thai_order(line).strip() if _may_hold_marking(line) else line for line in raw]
     readings = []
     columns: list[set[str]] = []
+    crowded: set[int] = set()
     # A damaged line is read again only where a marking can count (a page's head and
     # foot, a line short enough to be markings alone), and guessing, up to 6**3
     # normalised readings of a line (~10 ms), for a bounded number of lines: a hostile
@@ -610,8 +612,11 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]]]:
         # A head or foot line's columns are read as lines of their own (`_cells`), their
         # damage undone as a line's: "ลับที\x00สุด" in a column was no marking.
         # Each column once: 50 "ลับแล" columns before a ลับที่สุด hid it past the cap.
-        cells = [*dict.fromkeys(cell for cell in _cells(line) if _may_hold_marking(cell))][:_MAX_CELLS] \
-            if edge else []
+        cells = [*dict.fromkeys(cell for cell in _cells(line) if _may_hold_marking(cell))] if edge else []
+        if len(cells) > _MAX_CELLS:
+            # 50 different decoy columns still hid one past them: the line is crowded.
+            crowded.add(n)
+            cells = cells[:_MAX_CELLS]
         for piece in (line, *cells):
             found = [] if piece is line else [_thai_order(piece).strip()]
             guess = guesses > 0
@@ -624,7 +629,12 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]]]:
                     seen.append(other)
                     if piece is not line:
                         columns[-1].add(other)
-    return readings, columns
+    return readings, columns, crowded
+
+
+# What a head or foot line with more columns that may hold a marking than are read
+# (_MAX_CELLS) counts as: one past them may be the marking, so at least ลับ (fail closed).
+_CROWDED_LINE_MARKING = "ลับ"
 
 
 def _marked_lines(text: str, region: bool = True) -> list[str]:
@@ -635,13 +645,15 @@ def _marked_lines(text: str, region: bool = True) -> list[str]:
     visible = _visible(text) if text else ""
     if not _may_hold_marking(visible):
         return []  # what follows finds parts only where a marking is
-    lines, columns = _line_readings(visible)
+    lines, columns, crowded = _line_readings(visible)
     # A line of markings alone, as its marking words (its decoration and ชั้น dropped).
     alone = [[" ".join(_MARKING_WORD.findall(_CLASS_WORDS.sub(" ", r))) for r in readings if _MARKING_LINE.match(r)]
              for readings in lines]
     parts: list[str] = []
     for n, readings in enumerate(lines):
         edge = not region or n < TOP_LINES or n >= len(lines) - BOTTOM_LINES
+        if n in crowded:
+            parts.append(_CROWDED_LINE_MARKING)
         if alone[n]:
             # Mid-page, ลับที่สุด / ลับมาก / ลับ one per line is a list of the levels (a
             # circular about them), not a marking: two such lines in a row of

@@ -149,7 +149,11 @@ def test_many_columns_on_a_head_line_are_read_in_one_pass():
     line's readings."""
     began = time.monotonic()
     assert secrecy_in_letter("ลับ\n" + "\t".join(map(str, range(80_000))) + "\nเรื่อง การประชุม") == "confidential"
-    assert secrecy_in_letter("\t".join(f"ลับ{n}" for n in range(20_000)) + "\nเรื่อง การประชุม") == "none"
+    # 20,000 columns that may each be a marking, more than are read (50): since session 46
+    # the line makes the letter at least ลับ, as one past the 50 may be the marking
+    # (tests/secrecy/test_decoy_columns_session46.py); it was "none".
+    assert secrecy_in_letter("\t".join(f"ลับ{n}" for n in range(20_000)) + "\nเรื่อง การประชุม") == "confidential"
+    assert secrecy_in_letter("\t".join(f"ลับ{n}" for n in range(50)) + "\nเรื่อง การประชุม") == "none"
     assert time.monotonic() - began < 10
 
 
