@@ -522,13 +522,14 @@ def may_hold_marking(text: str) -> bool:
     return _may_hold_marking(_visible(text))
 
 
-def _damage_undone(line: str, guess: bool = True) -> list[str]:
+def _damage_undone(line: str, guess: bool = True) -> tuple[list[str], bool]:
     """A line (before Thai normalising) as it reads with a producer's damage undone:
     gaps at marks closed, and each unknown glyph where a marking may be read as each
     thing a marking could hold there. Fail closed: a marking any of them shows counts.
-    [] for a line with no such damage where a marking could be."""
+    [] for a line with no such damage where a marking could be. Second: whether it has
+    unknown glyphs where a marking may be that were not guessed at (`guess` false)."""
     if not _MAY_HOLD_DAMAGED.search(line):
-        return []
+        return [], False
     closed = _GAP_AT_MARK.sub("", line)
     out = [closed] if closed != line else []
     # Letter-spaced (a tracked heading, Thai distributed justification): each cluster
@@ -543,13 +544,16 @@ def _damage_undone(line: str, guess: bool = True) -> list[str]:
     # a line of 20,000 damaged columns took 20-28 s (session 42's second red team).
     unknown = [m.start() for m in _UNKNOWN_GLYPH.finditer(closed)
                if (before := bisect.bisect_left(starts, m.start())) and m.start() - starts[before - 1] <= _MARKING_REACH]
-    if guess and 0 < len(unknown) <= _MAX_UNKNOWN:
-        for marks in itertools.product(_MARKING_MARKS, repeat=len(unknown)):
-            guess = list(closed)
-            for at, mark in zip(unknown, marks):
-                guess[at] = mark
-            out.append("".join(guess))
-    return out
+    if not 0 < len(unknown) <= _MAX_UNKNOWN:
+        return out, False
+    if not guess:
+        return out, True
+    for marks in itertools.product(_MARKING_MARKS, repeat=len(unknown)):
+        guessed = list(closed)
+        for at, mark in zip(unknown, marks):
+            guessed[at] = mark
+        out.append("".join(guessed))
+    return out, False
 
 
 # What sets a head or foot line's columns apart: a tab, three spaces and more, or a bar
@@ -584,8 +588,9 @@ def _cells(line: str) -> list[str]:
 def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[int]]:
     """Each non-empty line of `visible` text: its Thai-normalised reading, then those
     with a producer's damage undone (`_damage_undone`), each normalised; for each
-    line, which of its readings are only its columns' (`_cells`); and the lines with more
-    columns that may hold a marking than are read (_MAX_CELLS)."""
+    line, which of its readings are only its columns' (`_cells`); and the lines not read
+    whole: more columns that may hold a marking than are read (_MAX_CELLS), or unknown
+    glyphs where a marking may be past the lines guessed at (_MAX_GUESSED_LINES)."""
     raw = [line.strip() for line in visible.splitlines()]
     raw = [line for line in raw if line]
     # Only a line that may hold a marking, intact or damaged, is normalised (~1.5 µs a
@@ -622,7 +627,12 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[i
             guess = guesses > 0
             if guess and _UNKNOWN_GLYPH.search(piece):
                 guesses -= 1
-            found += [_thai_order(other).strip() for other in _damage_undone(piece, guess)]
+            undone, unguessed = _damage_undone(piece, guess)
+            if unguessed:
+                # Past the lines guessed at: 20 short damaged lines spent them, and a
+                # "ลับที\ufffdสุด" at the foot after them was read as nothing.
+                crowded.add(n)
+            found += [_thai_order(other).strip() for other in undone]
             for other in found:
                 if other and other not in known:
                     known.add(other)
@@ -632,8 +642,9 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[i
     return readings, columns, crowded
 
 
-# What a head or foot line with more columns that may hold a marking than are read
-# (_MAX_CELLS) counts as: one past them may be the marking, so at least ลับ (fail closed).
+# What a line that may hold a marking and was not read whole counts as: more columns
+# than are read (_MAX_CELLS), one past them may be the marking; unknown glyphs not guessed
+# at (_MAX_GUESSED_LINES), they may make one. At least ลับ (fail closed).
 _CROWDED_LINE_MARKING = "ลับ"
 
 

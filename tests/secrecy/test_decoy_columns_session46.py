@@ -68,3 +68,30 @@ def test_the_daemon_seals_the_letter_hidden_behind_decoys(tmp_path):
         assert (d.data_dir / "secret" / queue_id / "raw.sgv").read_bytes()[:4] == b"SGV1"
         assert maildir(d, "latkrabang") == []
         assert files_containing(d.data_dir, MARKER) == []
+
+
+# A line's unknown glyphs (a glyph without Unicode, U+FFFD) where a marking may be are
+# guessed at, each as every mark a marking could hold there, for 20 lines of a text (each
+# up to 216 readings). Until session 46 the lines past them were not guessed at: 20 short
+# damaged lines spent the guesses and "ลับที\ufffdสุด" at the foot was read as nothing.
+PROSE = "ข้อความของหนังสือ ยาวพอสมควร ไม่ใช่บรรทัดสั้น ๆ เลย\n"
+OPENING = "เรื่อง ขอเชิญประชุม\nเรียน ผู้อำนวยการเขตลาดกระบัง\n" + PROSE * 30
+
+
+def damaged_lines(count: int) -> str:
+    return "".join(f"ดว\ufffdน{str(i).translate(THAI_DIGITS)}\n" for i in range(count))
+
+
+def test_a_damaged_marking_past_the_lines_guessed_makes_the_letter_at_least_secret():
+    foot = "ลับที\ufffdสุด"
+    assert secrecy_in_letter(OPENING + PROSE * 10 + foot) == "top_secret"
+    for count in (21, 30, 2_000):
+        found = secrecy_in_letter(OPENING + damaged_lines(count) + PROSE * 10 + foot)
+        assert SECRECY_RANK[found] >= SECRECY_RANK["confidential"], (count, found)
+
+
+def test_damaged_lines_within_the_guesses_leave_the_letter_ordinary():
+    assert secrecy_in_letter(OPENING + damaged_lines(20) + PROSE * 10 + "ขอแสดงความนับถือ") == "none"
+    # Unknown glyphs where no marking may be are not guessed at, however many.
+    far = "".join(f"สมชาย\ufffd{str(i).translate(THAI_DIGITS)}\n" for i in range(100))
+    assert secrecy_in_letter(OPENING + far + PROSE * 10 + "ขอแสดงความนับถือ") == "none"
