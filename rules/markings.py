@@ -600,7 +600,7 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[i
     normalised = [_thai_order(line).strip() if _may_hold_marking(line) else line for line in raw]
     readings = []
     columns: list[set[str]] = []
-    crowded: set[int] = set()
+    not_read_whole: set[int] = set()
     # A damaged line is read again only where a marking can count (a page's head and
     # foot, a line short enough to be markings alone), and guessing, up to 6**3
     # normalised readings of a line (~10 ms), for a bounded number of lines: a hostile
@@ -619,8 +619,8 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[i
         # Each column once: 50 "ลับแล" columns before a ลับที่สุด hid it past the cap.
         cells = [*dict.fromkeys(cell for cell in _cells(line) if _may_hold_marking(cell))] if edge else []
         if len(cells) > _MAX_CELLS:
-            # 50 different decoy columns still hid one past them: the line is crowded.
-            crowded.add(n)
+            # One past them may be the marking (50 decoy columns hid a ลับที่สุด).
+            not_read_whole.add(n)
             cells = cells[:_MAX_CELLS]
         for piece in (line, *cells):
             found = [] if piece is line else [_thai_order(piece).strip()]
@@ -631,7 +631,7 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[i
             if unguessed:
                 # Past the lines guessed at: 20 short damaged lines spent them, and a
                 # "ลับที\ufffdสุด" at the foot after them was read as nothing.
-                crowded.add(n)
+                not_read_whole.add(n)
             found += [_thai_order(other).strip() for other in undone]
             for other in found:
                 if other and other not in known:
@@ -639,13 +639,13 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[i
                     seen.append(other)
                     if piece is not line:
                         columns[-1].add(other)
-    return readings, columns, crowded
+    return readings, columns, not_read_whole
 
 
 # What a line that may hold a marking and was not read whole counts as: more columns
 # than are read (_MAX_CELLS), one past them may be the marking; unknown glyphs not guessed
 # at (_MAX_GUESSED_LINES), they may make one. At least ลับ (fail closed).
-_CROWDED_LINE_MARKING = "ลับ"
+_NOT_READ_WHOLE_MARKING = "ลับ"
 
 
 def _marked_lines(text: str, region: bool = True) -> list[str]:
@@ -656,15 +656,15 @@ def _marked_lines(text: str, region: bool = True) -> list[str]:
     visible = _visible(text) if text else ""
     if not _may_hold_marking(visible):
         return []  # what follows finds parts only where a marking is
-    lines, columns, crowded = _line_readings(visible)
+    lines, columns, not_read_whole = _line_readings(visible)
     # A line of markings alone, as its marking words (its decoration and ชั้น dropped).
     alone = [[" ".join(_MARKING_WORD.findall(_CLASS_WORDS.sub(" ", r))) for r in readings if _MARKING_LINE.match(r)]
              for readings in lines]
     parts: list[str] = []
     for n, readings in enumerate(lines):
         edge = not region or n < TOP_LINES or n >= len(lines) - BOTTOM_LINES
-        if n in crowded:
-            parts.append(_CROWDED_LINE_MARKING)
+        if n in not_read_whole:
+            parts.append(_NOT_READ_WHOLE_MARKING)
         if alone[n]:
             # Mid-page, ลับที่สุด / ลับมาก / ลับ one per line is a list of the levels (a
             # circular about them), not a marking: two such lines in a row of
