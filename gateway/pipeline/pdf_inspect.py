@@ -44,7 +44,11 @@ EDGE_LINES = 12  # lines kept from each end of a page
 # What a viewer shows beside the page's own text in stream order (`_other_text`):
 MAX_ANNOTS = 200  # annotations read per page; a hostile page may hold thousands
 MAX_ANNOT_TEXT = 2_000  # characters kept of one annotation's or field's own text
-MAX_OTHER_LINES = 200  # lines of annotations kept between a page's head and foot
+# Lines of annotations read between a page's head and foot (each a line of markings alone
+# may be: ~0.1 s for 2,000); past them the page is not read whole, the letter at least ลับ.
+# It was 200, the rest dropped: 150 FreeText notes of three short lines above a ลับที่สุด
+# stamp in the middle of the page left the letter ordinary (session 46).
+MAX_OTHER_LINES = 2_000
 MAX_OPTIONS = 100_000  # a PDF's choice fields' options looked at for the ones shown
 MAX_FIELD_DEPTH = 20  # a widget's field and its ancestors, for what it inherits
 MAX_LINE = 1_000  # characters kept of a line
@@ -539,6 +543,9 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
         scanned = scans.page(n, page, textpage, raw) + scans.stamps(n, page)
         try:
             other[n] = _other_text(document, n, page, textpage, raw, fields)
+        except OtherLinesPast as exc:  # a marking may be among the lines not read
+            other[n] = ""
+            scans.unread = scans.unread or f"page {n + 1}: {exc}"
         except Exception:  # noqa: BLE001 - nor what is shown beside one page's text
             other[n] = ""
         if scanned:
@@ -998,13 +1005,20 @@ def _in_place(lines: list[Line], rotation: int) -> list[Line]:
     return out
 
 
+class OtherLinesPast(Exception):
+    """A page's annotations draw more lines between its head and foot than are read."""
+
+
 def _head_and_foot(ordered: list[Line]) -> str:
     """The first and last EDGE_LINES of `ordered`, and between them the annotations'
-    lines (at most MAX_OTHER_LINES, each short enough to be markings alone)."""
+    lines that are short enough to be markings alone. Raises OtherLinesPast when they
+    are more than MAX_OTHER_LINES."""
     if len(ordered) <= 2 * EDGE_LINES:
         return "\n".join(text for _, _, text, _ in ordered)
     middle = [text for _, _, text, annotation in ordered[EDGE_LINES:-EDGE_LINES]
-              if annotation and len(text) <= 200][:MAX_OTHER_LINES]
+              if annotation and len(text) <= 200]
+    if len(middle) > MAX_OTHER_LINES:
+        raise OtherLinesPast(f"annotation lines past the first {MAX_OTHER_LINES:,} between its head and foot")
     return "\n".join([text for _, _, text, _ in ordered[:EDGE_LINES]] + middle
                       + [text for _, _, text, _ in ordered[-EDGE_LINES:]])
 
