@@ -149,6 +149,28 @@ def restore(settings: Settings, archive: Path) -> dict:
     return {**manifest, "restored_letters": letters}
 
 
+def extract_data(tar: tarfile.TarFile, destination: Path, members: list[tarfile.TarInfo]) -> None:
+    """`members` under `destination` as the "data" filter of PEP 706 has them: no absolute
+    path, no `..`, no link out of it, no device, no set-id bit, no owner from the archive.
+    Debian 12's Python 3.11.2 (the one `make` prefers, Makefile) has no `filter`: there
+    a backup holds only directories and regular files, as `backup create` writes them,
+    and any other member, or a name that leaves `destination`, is refused before
+    anything is written."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(destination, members=members, filter="data")
+        return
+    root = os.path.realpath(destination)
+    for member in members:
+        target = os.path.realpath(os.path.join(root, member.name))
+        if not (member.isreg() or member.isdir()) or os.path.isabs(member.name) \
+                or os.path.commonpath([root, target]) != root:
+            raise tarfile.TarError(f"{member.name!r} is not a file or folder of the data directory")
+    for member in members:
+        member.mode = member.mode & 0o755 | (0o700 if member.isdir() else 0o600)
+        member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+    tar.extractall(destination, members=members, numeric_owner=True)
+
+
 def _unpack(archive: Path, data_dir: Path, database: Path | None) -> dict:
     with tarfile.open(archive, "r:gz") as tar:
         try:
@@ -157,7 +179,7 @@ def _unpack(archive: Path, data_dir: Path, database: Path | None) -> dict:
             raise ToolError(f"{archive} is not a saraban-gateway backup (no {MANIFEST})") from None
         data_dir.mkdir(parents=True, exist_ok=True)
         members = [m for m in tar.getmembers() if m.name not in (MANIFEST, DATABASE)]
-        tar.extractall(data_dir, members=members, filter="data")  # no absolute paths, no ../
+        extract_data(tar, data_dir, members)
         if manifest.get("database"):
             if database is None:
                 raise ToolError("the backup holds a SQLite register but this configuration uses "
