@@ -31,6 +31,10 @@ class WebServer:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        # Listening now, not in uvicorn's start-up on the loop: `web_listening` (and the
+        # daemon's smtp_listening after it) was said before that ran, and a request then
+        # was refused on a loaded machine. It waits in the backlog until uvicorn accepts.
+        sock.listen(2048)
         sock.set_inheritable(True)
         self.port = sock.getsockname()[1]
         loop = asyncio.get_running_loop()
