@@ -1,6 +1,14 @@
 # The two commands of README.md: `make run` and `make test`. Both set up everything on a
 # fresh Debian machine with Python 3.11+ (system packages when run as root, the .venv).
-PYTHON ?= python3
+# The interpreter of the .venv: Debian's own python3 where it is 3.11 or newer and can make
+# a venv (python3-venv, installed below as root), else the first python3 on PATH. Debian
+# builds CPython with profile-guided and link-time optimisation, pyenv without it unless
+# asked: on this project's machine pyenv's 3.11.7 spent 20 % more CPU a letter in the
+# daemon and 50 % more on each process's imports than Debian's 3.11.2 (docs/performance.md,
+# session 47). `make PYTHON=...` chooses another; a .venv made with another interpreter is
+# made again.
+DEBIAN_PYTHON = $(shell /usr/bin/python3 -c 'import sys, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo /usr/bin/python3)
+PYTHON ?= $(or $(DEBIAN_PYTHON),python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/gateway.example.toml
@@ -14,7 +22,7 @@ CONFIG ?= config/gateway.example.toml
 # with poppler (pdftoppm), judge signatures with pdfsig, and stamp a letter LibreOffice
 # Writer exported (soffice --convert-to pdf), and read markings on letters Chromium printed
 # in Noto Sans Thai (fonts-noto-core).
-RUN_DEBS  := libmagic1 fonts-tlwg-garuda-ttf tesseract-ocr tesseract-ocr-tha
+RUN_DEBS  := python3-venv libmagic1 fonts-tlwg-garuda-ttf tesseract-ocr tesseract-ocr-tha
 TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl gpgsm \
 	chromium slapd ldap-utils \
 	poppler-utils libreoffice-writer-nogui fonts-noto-core
@@ -49,12 +57,25 @@ system-run:
 system-test:
 	@DEBS="$(TEST_DEBS)" sh tests/ensure_debs.sh
 
-$(BIN)/.installed: pyproject.toml
+# Which interpreter the .venv was made with; rewritten (and so newer than .installed) only
+# when the one chosen above is another.
+WHICH_PYTHON = $(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable), sys.version.split()[0])'
+
+$(VENV)/.python: FORCE
+	@mkdir -p $(VENV)
+	@$(WHICH_PYTHON) > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
+
+$(BIN)/.installed: pyproject.toml $(VENV)/.python
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "saraban-gateway needs Python 3.11 or newer, found " + sys.version.split()[0])'
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
+	@$(WHICH_PYTHON) > $(VENV)/.python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
+
+.PHONY: FORCE
+FORCE:
 
 venv: $(BIN)/.installed
 
