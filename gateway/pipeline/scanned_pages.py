@@ -654,10 +654,17 @@ class Drawings:
             # first (its words level, its frame's lines too: as it is, a turned ลับมาก
             # read as a ลับ), then as it is, then by its rows' slant.
             found = ()
+            tried: set[float] = set()
             for turn in [-turn for turn in dict.fromkeys(turns)] + [0.0, None]:
                 if found:
                     break
                 turn = _slant(image) if turn is None else turn
+                if turn in tried:
+                    # The same pixels read again give the same words (one thread, the
+                    # same model): a crop whose rows show no slant was read twice as it
+                    # is, and a 20-page form's 40 crops took 160 runs, past DRAWINGS_TIME.
+                    continue
+                tried.add(turn)
                 if turn == 0.0:
                     found = read(image)
                 elif abs(turn) > TURN_READ:

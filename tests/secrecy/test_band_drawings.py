@@ -343,8 +343,9 @@ def test_drawings_past_the_pdfs_time_or_count_leave_it_uncertain(monkeypatch):
 
 def test_a_filled_form_of_twenty_pages_is_read_whole_and_stays_ordinary(monkeypatch):
     """EU DSS's signed, filled tax form (20 pages of boxes and shaded fields in every
-    head and foot, 37 crops): all read, no marking. ~4 s of OCR on a quiet machine: the
-    PDF's time is raised here, since the suite runs four files at once on two cores."""
+    head and foot, 40 crops): all read, no marking. ~16 s of reading on a quiet machine
+    (80 Tesseract runs; 160 and ~27 s before session 47, past DRAWINGS_TIME): the PDF's
+    time is raised here, since the suite runs four files at once on two cores."""
     from tests.paths import shared_path
 
     monkeypatch.setattr(scanned_pages, "DRAWINGS_TIME", 300.0)
