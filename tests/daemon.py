@@ -57,7 +57,11 @@ def write_config(tmp: Path, port: int | None = None, workers: int = 1, database_
     config.write_text(
         BASE_CONFIG.format(
             host=host,
-            port=port or free_port(),
+            # 0: the daemon binds a port the kernel chooses and says which in its
+            # smtp_listening event (Daemon.start reads it). A port chosen here first was
+            # free when chosen, not when the daemon bound it: another test's server took
+            # one in between (smtp_bind_failed, "address already in use", session 47).
+            port=0 if port is None else port,
             data_dir=tmp / "var",
             database=f'database_url = "{database_url}"' if database_url else "",
             units=REPO / "config" / "units.toml",
@@ -97,6 +101,8 @@ class Daemon:
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.web_port: int | None = None
+        self.http_port: int | None = None
         self.log_path = config.parent / "daemon.log"
         self.data_dir = config.parent / "var"
 
@@ -113,7 +119,9 @@ class Daemon:
         while time.monotonic() < deadline:
             for event in self.events(offset):
                 if event.get("event") == "smtp_listening":
+                    # Each as bound: a port 0 in the config is the kernel's choice.
                     self.port = event["port"]
+                    self.web_port, self.http_port = event.get("web_port"), event.get("http_port")
                     return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.log_path.read_text()}")

@@ -80,8 +80,7 @@ def running_desk(tmp: Path, users: tuple[tuple, ...], letters: tuple[tuple[bytes
     from tests.classified.helpers import add_registrar, make_gateway_key
 
     sink = Sink(free_port()).start()
-    web_port = free_port()
-    config = desk_config(tmp, sink, web_port, extra)
+    config = desk_config(tmp, sink, 0, extra)  # the desk's port as bound (Daemon.web_port)
     daemon = Daemon(config)
     try:
         make_gateway_key(daemon)
@@ -92,7 +91,7 @@ def running_desk(tmp: Path, users: tuple[tuple, ...], letters: tuple[tuple[bytes
         for raw, to in letters:
             daemon.send(raw, to)
         daemon.wait_idle(120)
-        yield Desk(daemon, sink, f"http://127.0.0.1:{web_port}")
+        yield Desk(daemon, sink, f"http://127.0.0.1:{daemon.web_port}")
     finally:
         daemon.stop()
         sink.stop()
