@@ -3,8 +3,8 @@
 The new configuration is validated completely (the TOML, every section, the unit
 directory, the rules policy) before anything changes; if any part is wrong the gateway
 keeps running on the old one and logs why. What a running process cannot change
-(the listening address, the data directory and database, the HTTP endpoint, the mail
-domain) keeps its old value, and the log names the keys that need a restart.
+(the listening address, the data directory and database, the HTTP endpoint, the web
+desk, the mail domain) keeps its old value, and the log names the keys that need a restart.
 """
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from gateway.service.services import policy_from_settings, rule_settings_from
 
 log = structlog.get_logger(__name__)
 
-# Sections read once at start-up: the listener, the storage, the HTTP endpoint, the domain.
-FIXED_SECTIONS = ("gateway", "smtp", "storage", "http")
+# Sections read once at start-up: the listener, the storage, the HTTP endpoint, the domain,
+# and the web desk, which is built once from its [web] (its address, sign-in limits and
+# LDAP): taken in silently, a new [web] was in the settings and not in the desk.
+FIXED_SECTIONS = ("gateway", "smtp", "storage", "http", "web")
 
 
 class ReloadError(Exception):
