@@ -288,7 +288,7 @@ def start_child(role: str, body: Callable[..., Any], args: tuple = (), *, connec
 class ForkedChild:
     """A child `fork_child` started: what the supervisor used of the subprocess.Popen of a
     short-lived child, `pid`, `returncode`, communicate(timeout) -> (None, what it wrote
-    on its stderr), kill(), wait(), and `stderr` (its pipe, closed once read to its end)."""
+    on its stderr), kill(), wait(), and `stderr` (its pipe, closed by `close`)."""
 
     def __init__(self, pid: int, stderr_fd: int):
         self.pid = pid
@@ -316,14 +316,10 @@ class ForkedChild:
         self.wait()
         return None, b"".join(self._said)
 
-    def wait(self) -> int:
+    def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-            except ChildProcessError:  # reaped by someone else: its outcome is unknown, not a success
-                self.returncode = 255
-            else:
-                self.returncode = os.waitstatus_to_exitcode(status)
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
     def kill(self) -> None:
@@ -342,8 +338,8 @@ def fork_child(role: str, body: Callable[..., Any], *args: Any) -> ForkedChild |
     For the supervisor's two short-lived children at start, the schema upgrade and the
     checks of keys and certificates: a fresh interpreter imported again what the
     supervisor had just imported (SQLAlchemy, pydantic, the configuration, structlog),
-    0.5-0.8 s of CPU each (the schema upgrade only on a new or older database), a
-    seventh of the CPU of a daemon's first start (docs/performance.md, session 48). Forked while the supervisor has one thread, no
+    0.5-0.8 s of CPU each at every start, a tenth of the CPU of a daemon's start
+    (docs/performance.md, session 48). Forked while the supervisor has one thread, no
     lock another thread held is copied held; what the child loads (Alembic,
     cryptography) stays in the child. It dies with the supervisor (die_with_parent) and
     leaves with os._exit, running none of the supervisor's exit handlers."""
