@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.cli_fork import run_gateway
 from tests.paths import REPO
 
 BASE_CONFIG = """
@@ -164,10 +165,7 @@ class Daemon:
             return client.data(raw)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "gateway", "--config", str(self.config), *args],
-            cwd=REPO, capture_output=True, text=True, env=dict(os.environ, **self.env), timeout=120,
-        )
+        result = run_gateway(["--config", str(self.config), *args], env=dict(os.environ, **self.env))
         if check and result.returncode != 0:
             raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result

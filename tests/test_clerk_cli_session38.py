@@ -32,11 +32,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
+from tests.cli_fork import run_gateway
 from tests.daemon import Daemon, write_config
 from tests.letters import letter, make_pdf
-from tests.paths import REPO
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 
@@ -182,8 +181,7 @@ def test_a_database_never_set_up_is_said_not_answered_as_an_empty_register(tmp_p
 
 def cli_bytes(daemon, *args: str | bytes) -> subprocess.CompletedProcess:
     """The command with arguments as the terminal hands them over: bytes, not always UTF-8."""
-    return subprocess.run([sys.executable, "-m", "gateway", "--config", str(daemon.config), *args],
-                          cwd=REPO, capture_output=True, env=dict(os.environ, **daemon.env), timeout=120)
+    return run_gateway(["--config", str(daemon.config), *args], env=dict(os.environ, **daemon.env), text=False)
 
 
 def test_who_must_name_a_person_in_readable_text(daemon_factory, tmp_path):

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from gateway.config.settings import ConfigError, load_settings
+from tests.cli_fork import run_gateway
 from tests.paths import REPO
 
 EXAMPLE = REPO / "config" / "gateway.example.toml"
@@ -126,8 +125,7 @@ def test_broken_toml_and_missing_file(tmp_path):
 
 def _cli(*args, env=None):
     import os
-    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=REPO, capture_output=True, text=True,
-                          env=dict(os.environ, **(env or {})), timeout=60)
+    return run_gateway(args, env=dict(os.environ, **(env or {})), timeout=60)
 
 
 def test_check_config_prints_the_effective_configuration():

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, inspect
 from storage import migrate
 from storage.db import Database
 from storage.models import Base
+from tests.cli_fork import run_gateway
 from tests.paths import REPO
 
 
@@ -80,8 +81,7 @@ def test_db_current_tells_an_empty_database_from_an_upgraded_one(tmp_path):
     config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "db", *args],
-                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        return run_gateway(["--config", str(config), "db", *args])
 
     before = cli("current")
     assert before.returncode == 1 and "empty database" in before.stdout

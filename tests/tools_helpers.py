@@ -4,10 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.paths import REPO
+from tests.cli_fork import run_gateway
 
 
 def this_be_year() -> int:
@@ -26,5 +25,4 @@ def json_events(stderr: str) -> list[dict]:
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
     """The command as a sysadmin types it (stdin/stderr are not a terminal here)."""
-    return subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    return run_gateway(["--config", str(config), *args])

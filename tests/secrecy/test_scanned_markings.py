@@ -18,6 +18,7 @@ from gateway.secrecy.markings import classify_raw
 from rules.markings import markings_read_by_ocr
 from tests.classified.helpers import LATKRABANG, MARKER, db_rows, files_containing, log_lines_containing, maildir, \
     sealing_daemon
+from tests.cli_fork import run_gateway
 from tests.letters import letter, make_pdf
 from tests.test_containers_session18 import deflated
 from tests.thai_pdfs import scanned_pdf, thai_pdf, with_picture_stamp
@@ -230,14 +231,9 @@ def test_status_and_check_say_when_the_machine_cannot_read_scans(gateway, tmp_pa
     import json
     import os
     import subprocess
-    import sys
-
-    from tests.daemon import REPO
 
     def cli(path: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "gateway", "--config", str(gateway.config), *args], cwd=REPO,
-                              capture_output=True, text=True, timeout=120,
-                              env=dict(os.environ, **gateway.env, PATH=path))
+        return run_gateway(["--config", str(gateway.config), *args], env=dict(os.environ, **gateway.env, PATH=path))
 
     assert not [w for w in gateway.status()["warnings"] if "scanned" in w]
     [warning] = [w for w in json.loads(cli(str(tmp_path), "status", "--json").stdout)["warnings"] if "scanned" in w]

@@ -7,6 +7,7 @@ from gateway.sender.check import check_message, trusted_upstream_spf
 from gateway.sender.dns import Resolver
 from gateway.sender.policy import FORGED_TH, finding_for, notice_refusal
 from gateway.sender.settings import SenderSection
+from tests.cli_fork import run_gateway
 from tests.letters import letter
 from tests.sender.zones import (ATTACKER, DISTRICT, FORWARDER, MINISTRY, NO_DMARC, OTHER, arc_seal,
                                 dkim_sign)
@@ -159,8 +160,7 @@ def test_rules_check_shows_the_verdict_only_with_dns(tmp_path, dns_server):
                       f'[dns]\nnameservers = ["{dns_server.address}"]\ntimeout = 1.0\n', encoding="utf-8")
 
     def run(*extra):
-        return subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "rules", "check",
-                               str(eml), *extra], cwd=REPO, capture_output=True, text=True, timeout=120)
+        return run_gateway(["--config", str(config), "rules", "check", str(eml), *extra])
 
     offline = run()
     assert "DKIM and DMARC were not checked" in offline.stdout

@@ -4,8 +4,6 @@ driven by Playwright (no browser download: the system binary, headless)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_fork import run_gateway
 from tests.daemon import Daemon, free_port, write_config
 from tests.notices.sink import Sink
-from tests.paths import REPO
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -57,11 +55,11 @@ def add_users(config: Path, *users: tuple) -> None:
 def add_user(config: Path, username: str, role: str, *units: str, password: str = PASSWORD,
              ldap: bool = False) -> None:
     """`users add`; with ldap, an account that signs in with the directory's password."""
-    args = [sys.executable, "-m", "gateway", "--config", str(config), "users", "add", username,
+    args = ["--config", str(config), "users", "add", username,
             "--role", role, "--ldap" if ldap else "--password-stdin"]
     for unit in units:
         args += ["--unit", unit]
-    result = subprocess.run(args, input=password + "\n", cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = run_gateway(args, input=password + "\n", timeout=60)
     assert result.returncode == 0, result.stderr
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
@@ -12,15 +11,14 @@ from gateway.config.settings import load_settings
 from gateway.web.auth import Authenticator, SignInRefused
 from gateway.units.directory import load_directory
 from storage.db import Database
+from tests.cli_fork import run_gateway
 from tests.daemon import write_config
-from tests.paths import REPO
 from tests.web.conftest import PASSWORD
 
 
 def users(config, *args, password: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "users", *args],
-                          input=(password + "\n") if password is not None else None,
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    return run_gateway(["--config", str(config), "users", *args],
+                       input=(password + "\n") if password is not None else None)
 
 
 def sign_in(config, username: str, password: str = PASSWORD) -> str:

@@ -1,0 +1,88 @@
+"""tests/cli_fork.py runs the suite's `saraban-gateway` commands forked from an
+interpreter that has imported the gateway already. What a test reads of a command must be
+what the command typed by a sysadmin gives: these run the same commands both ways."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.cli_fork import REPO, run_gateway
+from tests.daemon import write_config
+
+
+def _real(args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=REPO, capture_output=True, timeout=120,
+                          **kwargs)
+
+
+@pytest.fixture
+def config(tmp_path):
+    config = write_config(tmp_path)
+    assert run_gateway(["--config", str(config), "db", "upgrade"]).returncode == 0
+    return config
+
+
+def test_a_command_gives_what_a_new_interpreter_gives(config):
+    for args in (["--config", str(config), "register", "list", "--json"],
+                 ["--config", str(config), "quarantine", "list"],
+                 ["--config", str(config), "nonsense"],  # argparse's usage and exit 2
+                 ["--config", str(config.parent / "missing.toml"), "status"],
+                 ["--config", str(config), "register", "show", "saraban.latkrabang", "1/2569"]):
+        forked = run_gateway(args, text=False)
+        real = _real(args)
+        assert (forked.returncode, forked.stdout, forked.stderr) == (real.returncode, real.stdout, real.stderr), args
+
+
+def test_the_environment_argv_bytes_and_stdin_are_the_requests(config, tmp_path):
+    # The environment: a setting given only there.
+    shown = run_gateway(["--config", str(config), "check-config"], env=dict(os.environ, SARABAN_SMTP_PORT="2633"))
+    assert shown.returncode == 0, shown.stderr
+    assert "2633" in shown.stdout
+    assert "2633" not in run_gateway(["--config", str(config), "check-config"]).stdout
+    # Bytes that are no UTF-8 reach the command as the interpreter decodes them.
+    args = ["--config", str(config), "register", "show", b"saraban.\xff", "1/2569"]
+    forked, real = run_gateway(args, text=False), _real(args)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (real.returncode, real.stdout, real.stderr)
+    # stdin: a password read from it.
+    added = run_gateway(["--config", str(config), "users", "add", "alice", "--role", "admin",
+                         "--password-stdin"], input="correct horse battery 1\n")
+    assert added.returncode == 0, added.stderr
+    listed = run_gateway(["--config", str(config), "users", "list"])
+    assert "alice" in listed.stdout
+
+
+def test_a_command_past_its_timeout_is_killed_and_said_so(config):
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_gateway(["--config", str(config), "web", "--port", "0"], timeout=3)
+    assert time.monotonic() - started < 30
+    # Nothing of it is left: the server's only children are the commands in hand.
+    from tests.cli_fork import _the_server
+
+    server = _the_server().process.pid
+    children = [p for p in os.listdir("/proc") if p.isdigit() and _parent_of(p) == server]
+    assert children == []
+
+
+def _parent_of(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def test_what_the_interpreter_reads_at_its_start_gets_a_new_interpreter(config, tmp_path):
+    # Another locale, or another working directory (sys.path[0]): a real `python -m`.
+    env = dict(os.environ, LC_ALL="C", PYTHONIOENCODING="ascii:backslashreplace")
+    args = ["--config", str(config), "register", "show", "ทดสอบ", "1/2569"]
+    forked, real = run_gateway(args, env=env), _real(args, env=env, text=True)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (real.returncode, real.stdout, real.stderr)
+    assert forked.returncode == 1 and 'unknown unit "\\u0e17\\u0e14' in forked.stderr
+    # The working directory: `-m gateway` from elsewhere finds the installed package.
+    elsewhere = run_gateway(["--config", str(config), "register", "list"], cwd=tmp_path)
+    assert (elsewhere.returncode, elsewhere.stdout) == (0, run_gateway(["--config", str(config), "register", "list"]).stdout)
