@@ -57,6 +57,12 @@ def record_at_start(settings: Settings, db: Database) -> None:
         log.warning("database_file_taken_as_restored", path=db.file,
                     detail="the file that replaced the register while the gateway ran is used from now on; "
                            "no letter is numbered before the receive numbers are read back from the folders")
+    # The write-ahead log is there while a connection is open and goes with the last
+    # close: one of this process's own is opened (and kept, pooled) so that the log
+    # recorded is the one the runners will share, whatever closed before (the schema
+    # upgrade's forked child, which closes last when the supervisor's pool was emptied
+    # before its fork).
+    db.ping()
     wal = file_identity(db.file + "-wal") or (None, None)
     try:
         _write(settings, {"path": db.file, "dev": identity[0], "ino": identity[1], "pid": os.getpid(),

@@ -7,6 +7,7 @@ import importlib
 import os
 import pickle
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -282,6 +283,96 @@ def start_child(role: str, body: Callable[..., Any], args: tuple = (), *, connec
         _children[:] = [c for c in _children if c.popen.poll() is None]
         _children.append(child)
     return child
+
+
+class ForkedChild:
+    """A child `fork_child` started: what the supervisor used of the subprocess.Popen of a
+    short-lived child, `pid`, `returncode`, communicate(timeout) -> (None, what it wrote
+    on its stderr), kill(), wait(), and `stderr` (its pipe, closed once read to its end)."""
+
+    def __init__(self, pid: int, stderr_fd: int):
+        self.pid = pid
+        self.returncode: int | None = None
+        self.stderr = os.fdopen(stderr_fd, "rb", buffering=0)
+        self._said: list[bytes] = []
+
+    def communicate(self, timeout: float | None = None) -> tuple[None, bytes]:
+        """Read its stderr to the end, then reap it; subprocess.TimeoutExpired when it has
+        not closed its stderr within `timeout` (what was read so far is kept for the next
+        call, as Popen.communicate keeps it)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.stderr.closed:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(f"child {self.pid}", timeout)
+            ready, _, _ = select.select([self.stderr], [], [], left)
+            if not ready:
+                continue
+            data = self.stderr.read(65536)
+            if not data:
+                self.stderr.close()
+                break
+            self._said.append(data)
+        self.wait()
+        return None, b"".join(self._said)
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # reaped by someone else: its outcome is unknown, not a success
+                self.returncode = 255
+            else:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def fork_child(role: str, body: Callable[..., Any], *args: Any) -> ForkedChild | None:
+    """Run `body(*args)` in a child forked from this process, its stderr a pipe to us
+    (ForkedChild); None when this process has more than one thread, where the caller
+    starts a fresh interpreter instead.
+
+    For the supervisor's two short-lived children at start, the schema upgrade and the
+    checks of keys and certificates: a fresh interpreter imported again what the
+    supervisor had just imported (SQLAlchemy, pydantic, the configuration, structlog),
+    0.5-0.8 s of CPU each (the schema upgrade only on a new or older database), a
+    seventh of the CPU of a daemon's first start (docs/performance.md, session 48). Forked while the supervisor has one thread, no
+    lock another thread held is copied held; what the child loads (Alembic,
+    cryptography) stays in the child. It dies with the supervisor (die_with_parent) and
+    leaves with os._exit, running none of the supervisor's exit handlers."""
+    if threading.active_count() != 1:
+        return None
+    parent = os.getpid()
+    read_end, write_end = os.pipe()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()  # else the child would write the supervisor's pending lines again
+        except (OSError, ValueError, AttributeError):
+            pass
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(read_end)
+            os.dup2(write_end, 2)
+            os.close(write_end)
+            for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(number, signal.SIG_DFL)  # as a fresh interpreter's
+            became_child(role, parent)
+            name_process(role)
+            body(*args)
+            code = 0
+        finally:
+            exit_now(code)
+    os.close(write_end)
+    return ForkedChild(pid, read_end)
 
 
 def exit_now(code: int) -> None:

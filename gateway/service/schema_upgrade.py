@@ -1,4 +1,5 @@
-"""The daemon's schema upgrade (Alembic), run in a short-lived child process.
+"""The daemon's schema upgrade (Alembic), run in a short-lived child process (forked from
+the supervisor while it has one thread, else a fresh interpreter).
 
 Alembic, with Mako and Pygments, takes ~14 MiB of a process once imported, and a
 process keeps what it has imported: run in the supervisor, which lives as long as the
@@ -19,6 +20,7 @@ import subprocess
 import sys
 
 from gateway.config.settings import Settings
+from gateway.service.process_util import fork_child
 from storage.db import Database
 
 
@@ -37,30 +39,42 @@ def upgrade_schema(settings: Settings, db: Database) -> None:
     SchemaUpgradeFailed."""
     if db.schema_is_current():
         return
+    # Forked while the supervisor has one thread (process_util.fork_child): the imports
+    # it shares with the supervisor are not made again. Without the connection reading
+    # the version table opened: SQLite's own rule, no connection carried across a fork.
+    db.dispose()
+    forked = fork_child("schema", _upgrade_and_say, settings)
+    if forked is not None:
+        _, said = forked.communicate()
+        _raise_unless_done(forked.returncode, said)
+        return
     # The supervisor's working directory (a relative data_dir or sqlite:/// path means the
     # same file) and its module path (the same gateway, however it was started).
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
     child = subprocess.run([sys.executable, "-m", "gateway.service.schema_upgrade"],
                            input=pickle.dumps(settings), stderr=subprocess.PIPE, env=env, check=False)
-    if child.returncode == 0:
+    _raise_unless_done(child.returncode, child.stderr)
+
+
+def _raise_unless_done(returncode: int | None, said: bytes) -> None:
+    if returncode == 0:
         return
-    last = (child.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
+    last = (said.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
     try:
-        said = json.loads(last)
-        error, damaged = str(said["error"]), bool(said.get("damaged"))
+        answer = json.loads(last)
+        error, damaged = str(answer["error"]), bool(answer.get("damaged"))
     except (ValueError, KeyError, TypeError):  # it died before it could say (killed, out of memory)
-        error, damaged = f"the schema upgrade ended with exit code {child.returncode}", False
+        error, damaged = f"the schema upgrade ended with exit code {returncode}", False
     raise SchemaUpgradeFailed(error, damaged)
 
 
-def _main() -> None:
+def _upgrade_and_say(settings: Settings) -> None:
+    """The child's whole work, forked or started fresh: the migration, and a failure said
+    as one JSON line on stderr."""
     from gateway.service.log import setup_logging
-    from gateway.service.process_util import die_with_parent, exit_now, name_process
+    from gateway.service.process_util import exit_now
     from storage.errors import is_damaged_database
 
-    die_with_parent()
-    name_process("schema")
-    settings: Settings = pickle.load(sys.stdin.buffer)
     setup_logging(settings.logging.level, settings.logging.format, process="schema-upgrade")
     db = settings.open_database()
     try:
@@ -73,6 +87,15 @@ def _main() -> None:
     finally:
         db.dispose()
     exit_now(0)
+
+
+def _main() -> None:
+    """`python -m gateway.service.schema_upgrade`: where the supervisor could not fork."""
+    from gateway.service.process_util import die_with_parent, name_process
+
+    die_with_parent()
+    name_process("schema")
+    _upgrade_and_say(pickle.load(sys.stdin.buffer))
 
 
 if __name__ == "__main__":

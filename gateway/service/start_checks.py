@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass
 
 from gateway.config.settings import ConfigError, Settings
+from gateway.service.process_util import ForkedChild, fork_child
 
 # Reading a few key files and, on a first start, making an RSA key: seconds. A child
 # still at it after this is stuck (a hung disk), and the daemon must not wait forever.
@@ -39,10 +40,15 @@ class StartChecksFailed(Exception):
 class StartChecks:
     """A child running the checks; `outcome()` waits for it."""
 
-    process: subprocess.Popen
+    process: subprocess.Popen | ForkedChild
 
     @classmethod
     def begin(cls, settings: Settings) -> "StartChecks":
+        # Forked while the supervisor has one thread (process_util.fork_child): the
+        # imports it shares with the supervisor are not made again.
+        forked = fork_child("startup", _check_and_say, settings)
+        if forked is not None:
+            return cls(forked)
         # The supervisor's module path (the same gateway, however it was started); its
         # working directory is inherited (a relative data_dir means the same place).
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
@@ -103,13 +109,12 @@ def run_checks(settings: Settings) -> list[str]:
     return configured_certificate_warnings(settings)
 
 
-def _main() -> None:
+def _check_and_say(settings: Settings) -> None:
+    """The child's whole work, forked or started fresh: the checks, then their outcome as
+    one JSON line on stderr."""
     from gateway.service.log import setup_logging
-    from gateway.service.process_util import die_with_parent, exit_now, name_process
+    from gateway.service.process_util import exit_now
 
-    die_with_parent()
-    name_process("startup")
-    settings: Settings = pickle.load(sys.stdin.buffer)
     setup_logging(settings.logging.level, settings.logging.format, process="start-checks")
     try:
         answer = {"tls_warnings": run_checks(settings)}
@@ -120,6 +125,15 @@ def _main() -> None:
         answer = {"error": f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"}
     print(json.dumps(answer, ensure_ascii=False), file=sys.stderr, flush=True)
     exit_now(0)
+
+
+def _main() -> None:
+    """`python -m gateway.service.start_checks`: where the supervisor could not fork."""
+    from gateway.service.process_util import die_with_parent, name_process
+
+    die_with_parent()
+    name_process("startup")
+    _check_and_say(pickle.load(sys.stdin.buffer))
 
 
 if __name__ == "__main__":
