@@ -1,23 +1,29 @@
-"""The `saraban-gateway` commands the tests run (`python -m gateway ...`), each in a
-process of its own that is forked from one which has already imported the gateway.
+"""The `saraban-gateway` commands the tests run (`python -m gateway ...`), and the
+daemons they start (`python -m gateway run`), each a process of its own forked from an
+interpreter that has already imported the gateway.
 
-Why: the suite runs ~800 commands, and a new interpreter importing the gateway is ~0.95 s
-of CPU each: a fifth of the whole suite's CPU on its 2 cores (process accounting,
-docs/performance.md "The test suite's time"). Forked from an interpreter that has done
-those imports, a command costs ~0.05 s.
+Why: the suite runs ~800 commands and ~400 daemons, and a new interpreter importing the
+gateway is ~0.95 s of CPU for a command and ~1 s for a daemon's supervisor: a third of the
+whole suite's CPU on its 2 cores (process accounting, docs/performance.md, sessions 48 and
+49). Forked from an interpreter that has done those imports, a command costs ~0.05 s.
 
 What a test sees is what it saw: a process of its own with its own pid, the request's
-environment, working directory, argv and stdin, its stdout and stderr captured, its exit
-code (or minus the signal that killed it), a traceback printed as Python prints one, and
-its atexit handlers and finalisation run, because the child leaves the server's loop and
-runs `gateway/__main__.py` as `python -m` does (runpy), then ends as an interpreter ends.
-The server itself never runs a command, so no cache of a command (a `shutil.which`, a
-settings file) is ever inherited. What cannot be the same falls back to a real `python
--m gateway` (`_needs_a_new_interpreter`): another working directory (sys.path[0]), other
-locale or PYTHON* variables (read by the interpreter at its own start), or the daemon's
-`run`, whose process group and signals the tests drive themselves. tests/test_cli_fork.py
-holds what is kept the same; tests/test_cli_help_session37.py, test_startup_errors.py and
-test_clerk_cli_texts.py still start real interpreters."""
+environment, working directory, argv and stdin, its stdout and stderr (captured, or the
+daemon's log), its exit code (or minus the signal that killed it), a daemon in a session of
+its own, a traceback printed as Python prints one, and its atexit handlers and
+finalisation run, because the child leaves the server's loop and runs
+`gateway/__main__.py` as `python -m` does (runpy), then ends as an interpreter ends. The
+server itself never runs a command, so no cache of one (a `shutil.which`, a settings file)
+is ever inherited; the daemons' server imports only what `python -m gateway run` has
+imported when the supervisor starts (tests/test_process_imports.py reads what a running
+supervisor holds). The runners and workers a supervisor starts are new interpreters, as
+in service. What cannot be the same falls back to a real `python -m gateway`
+(`_needs_a_new_interpreter`): another working directory (sys.path[0]), other locale or
+PYTHON* variables (read by the interpreter at its own start), another umask or resource
+limit than the server was started with. tests/test_cli_fork.py holds what is kept the
+same; tests/test_cli_help_session37.py, test_startup_errors.py and test_clerk_cli_texts.py
+still start real interpreters, and so does every test that starts `python -m gateway`
+itself."""
 from __future__ import annotations
 
 import atexit
@@ -27,6 +33,8 @@ import io
 import locale
 import os
 import pickle
+import resource
+import select
 import selectors
 import shutil
 import signal
@@ -54,14 +62,32 @@ _PRELOAD = (
     "storage.vault", "storage.models", "sqlalchemy.dialects.sqlite", "sqlalchemy.orm",
 )
 
-# Read by the interpreter when it starts, not by the gateway: a command asked with other
-# values than the server started with gets an interpreter of its own.
-_READ_AT_INTERPRETER_START = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ")
+# The daemon (`run`): what `python -m gateway run` has imported when its supervisor
+# starts (the commands' modules for its parser, then the daemon's), and nothing more:
+# tests/test_process_imports.py reads what a running supervisor holds.
+_PRELOAD_RUN = (*(m for m in _PRELOAD if m.startswith("gateway.cli.")), "gateway.service.daemon")
+_PRELOADS = {"command": _PRELOAD, "run": _PRELOAD_RUN}
+
+# Read by the interpreter when it starts, not by the gateway, or by a module of the
+# gateway when it is imported (gateway/secrecy/markings.py): a process asked with other
+# values than its server started with gets an interpreter of its own.
+_READ_AT_INTERPRETER_START = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "SARABAN_TEST_SLOW_CHECK")
 
 
-def _needs_a_new_interpreter(args: list[str], env: dict[str, str], cwd: Path, started_env: dict[str, str]) -> bool:
-    if Path(cwd).resolve() != REPO or "run" in args:
+def _inherited() -> tuple:
+    """What a process inherits from the one that starts it, besides its environment: the
+    umask and the resource limits (tests/secrecy/test_no_core_dumps.py sets the core
+    limit before it starts a daemon)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        umask = next(line.split()[1] for line in status if line.startswith("Umask:"))
+    return umask, tuple(resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource))
+                        if name.startswith("RLIMIT_"))
+
+
+def _needs_a_new_interpreter(env: dict[str, str], cwd: Path, server: _Server) -> bool:
+    if Path(cwd).resolve() != REPO or _inherited() != server.inherited:
         return True
+    started_env = server.env
     keys = {k for k in (*env, *started_env) if k.startswith("PYTHON") or k in _READ_AT_INTERPRETER_START}
     return any(env.get(k) != started_env.get(k) for k in keys)
 
@@ -80,9 +106,9 @@ def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
     return pickle.loads(body), fds
 
 
-def _serve(path: str) -> dict | None:
+def _serve(path: str, kind: str) -> dict | None:
     """Returns only in a forked child, with the request it is to run."""
-    for name in _PRELOAD:
+    for name in _PRELOADS[kind]:
         importlib.import_module(name)
     # What the imports made is never collected in a command: without this each child's
     # collections, and its end, walked (and so copied) the whole inherited heap, 0.18
@@ -125,6 +151,8 @@ def _serve(path: str) -> dict | None:
                     for target, fd in enumerate(fds):
                         os.dup2(fd, target)
                         os.close(fd)
+                    if request.get("new_session"):
+                        os.setsid()
                     os.chdir(request["cwd"])
                     os.environ.clear()
                     os.environ.update(request["env"])
@@ -160,11 +188,13 @@ def _run_command(request: dict) -> None:
 # -- the client ------------------------------------------------------------------------
 
 class _Server:
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
         self.folder = tempfile.mkdtemp(prefix="saraban-cli-")
         self.path = os.path.join(self.folder, "s")
-        self.env = dict(os.environ)
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.cli_fork", self.path], cwd=REPO,
+        # The daemon's log is read line by line while it runs (tests/daemon.py).
+        self.env = dict(os.environ, **({"PYTHONUNBUFFERED": "1"} if kind == "run" else {}))
+        self.inherited = _inherited()
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.cli_fork", self.path, kind], cwd=REPO,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env)
         if self.process.stdout.readline() != b"ready\n":
             raise RuntimeError("the command server did not start")
@@ -182,16 +212,88 @@ class _Server:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-_server: _Server | None = None
+_servers: dict[str, _Server] = {}
 _server_lock = threading.Lock()
 
 
-def _the_server() -> _Server:
-    global _server
+def _the_server(kind: str = "command") -> _Server:
     with _server_lock:
-        if _server is None or _server.process.poll() is not None:
-            _server = _Server()
-        return _server
+        server = _servers.get(kind)
+        if server is None or server.process.poll() is not None:
+            server = _servers[kind] = _Server(kind)
+        return server
+
+
+def _send(server: _Server, request: dict, fds: list[int]) -> tuple[socket.socket, int]:
+    """The request sent with the fds that become the process's 0, 1 and 2 (closed here
+    once sent) -> the connection and the process's pid."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(server.path)
+        body = pickle.dumps(request)
+        socket.send_fds(conn, [struct.pack("!I", len(body)) + body], fds)
+    except BaseException:
+        conn.close()
+        raise
+    finally:
+        for fd in fds:
+            os.close(fd)
+    (pid,) = struct.unpack("!i", _read_exactly(conn, 4))
+    return conn, pid
+
+
+class ForkedProcess:
+    """What tests/daemon.py asks of the `subprocess.Popen` of `run`: pid, poll, wait,
+    send_signal, terminate, kill, returncode. The exit code is the server's to read
+    (it is the parent); it comes on the connection when the process has ended."""
+
+    def __init__(self, args: list[str], conn: socket.socket, pid: int) -> None:
+        self.args, self.pid, self._conn, self.returncode = args, pid, conn, None
+
+    def _ended(self, timeout: float | None) -> bool:
+        if self.returncode is not None:
+            return True
+        if not select.select([self._conn], [], [], timeout)[0]:
+            return False
+        self._conn.settimeout(10)
+        try:
+            (self.returncode,) = struct.unpack("!i", _read_exactly(self._conn, 4))
+        finally:
+            self._conn.close()
+        return True
+
+    def poll(self) -> int | None:
+        self._ended(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def start_daemon(args: list[str], *, env: dict[str, str], output: int) -> subprocess.Popen | ForkedProcess:
+    """`subprocess.Popen([sys.executable, "-m", "gateway", *args], cwd=REPO, env=env,
+    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)`, its supervisor
+    forked from an interpreter that has imported what `python -m gateway run` imports."""
+    argv = [sys.executable, "-m", "gateway", *args]
+    server = _the_server("run")
+    if _needs_a_new_interpreter(env, REPO, server):
+        return subprocess.Popen(argv, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    fds = [os.open(os.devnull, os.O_RDONLY), os.dup(output), os.dup(output)]
+    conn, pid = _send(server, {"args": list(args), "env": env, "cwd": str(REPO), "new_session": True}, fds)
+    return ForkedProcess(argv, conn, pid)
 
 
 def _as_text(data: bytes) -> str:
@@ -207,21 +309,13 @@ def run_gateway(args: list[str] | tuple[str, ...], *, env: dict[str, str] | None
     if input is not None and text and isinstance(input, str):
         input = input.encode(locale.getpreferredencoding(False))  # noqa: A001
     server = _the_server()
-    if _needs_a_new_interpreter(list(args), env, Path(cwd), server.env):
+    if _needs_a_new_interpreter(env, Path(cwd), server) or "run" in args:
         result = subprocess.run(argv, cwd=cwd, env=env, input=input, capture_output=True, timeout=timeout)
         return _finished(result.args, result.returncode, result.stdout, result.stderr, text)
     stdin_r, stdin_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.connect(server.path)
-        body = pickle.dumps({"args": list(args), "env": env, "cwd": str(cwd)})
-        socket.send_fds(conn, [struct.pack("!I", len(body)) + body], [stdin_r, out_w, err_w])
-    finally:
-        for fd in (stdin_r, out_w, err_w):
-            os.close(fd)
-    (pid,) = struct.unpack("!i", _read_exactly(conn, 4))
+    conn, pid = _send(server, {"args": list(args), "env": env, "cwd": str(cwd)}, [stdin_r, out_w, err_w])
     if input:
         threading.Thread(target=_write_and_close, args=(stdin_w, input), daemon=True).start()
     else:
@@ -298,6 +392,6 @@ def _finished(argv, code: int, out: bytes, err: bytes, text: bool) -> subprocess
 
 
 if __name__ == "__main__":
-    asked = _serve(sys.argv[1])
+    asked = _serve(sys.argv[1], sys.argv[2])
     if asked is not None:
         _run_command(asked)

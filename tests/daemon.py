@@ -8,11 +8,10 @@ import signal
 import smtplib
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.cli_fork import run_gateway
+from tests.cli_fork import ForkedProcess, run_gateway, start_daemon
 from tests.paths import REPO
 
 BASE_CONFIG = """
@@ -100,7 +99,7 @@ class Daemon:
     def __init__(self, config: Path, env: dict[str, str] | None = None):
         self.config = config
         self.env = env or {}
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen | ForkedProcess | None = None
         self.port: int | None = None
         self.web_port: int | None = None
         self.http_port: int | None = None
@@ -113,11 +112,10 @@ class Daemon:
         env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self._log = open(self.log_path, "ab")
         offset = self._log.tell()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "--config", str(self.config), "run"],
-            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # `python -m gateway run` in a session of its own, its output to the log
+        # (tests/cli_fork.py: the supervisor forked from an interpreter that has imported
+        # what that command imports).
+        self.proc = start_daemon(["--config", str(self.config), "run"], env=env, output=self._log.fileno())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.events(offset):

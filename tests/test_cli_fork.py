@@ -4,6 +4,7 @@ what the command typed by a sysadmin gives: these run the same commands both way
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -86,3 +87,45 @@ def test_what_the_interpreter_reads_at_its_start_gets_a_new_interpreter(config, 
     # The working directory: `-m gateway` from elsewhere finds the installed package.
     elsewhere = run_gateway(["--config", str(config), "register", "list"], cwd=tmp_path)
     assert (elsewhere.returncode, elsewhere.stdout) == (0, run_gateway(["--config", str(config), "register", "list"]).stdout)
+
+
+def test_a_daemon_is_forked_in_a_session_of_its_own_and_ends_as_it_is_told(tmp_path):
+    from tests.cli_fork import ForkedProcess
+    from tests.daemon import Daemon
+
+    d = Daemon(write_config(tmp_path)).start()
+    assert isinstance(d.proc, ForkedProcess)
+    assert os.getsid(d.proc.pid) == d.proc.pid and d.proc.poll() is None
+    assert d.stop() == 0 and d.proc.returncode == 0  # SIGTERM: a clean stop
+    d.start()
+    os.killpg(d.proc.pid, signal.SIGKILL)
+    assert d.proc.wait(10) == -signal.SIGKILL
+    other = Daemon(write_config(tmp_path / "b")).start()
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            other.proc.wait(0.5)
+    finally:
+        assert other.stop() == 0
+
+
+def test_another_umask_or_limit_gets_a_new_interpreter(tmp_path):
+    import resource
+
+    from tests.cli_fork import _needs_a_new_interpreter, _the_server
+
+    server = _the_server("run")
+    env = dict(server.env)
+    assert not _needs_a_new_interpreter(env, REPO, server)
+    assert _needs_a_new_interpreter(dict(env, PYTHONMALLOC="malloc"), REPO, server)
+    assert _needs_a_new_interpreter(dict(env, SARABAN_TEST_SLOW_CHECK="x"), REPO, server)
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0 if soft else min(hard, 4096), hard))
+    try:
+        assert _needs_a_new_interpreter(env, REPO, server)
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+    old = os.umask(0o002)
+    try:
+        assert _needs_a_new_interpreter(env, REPO, server) == (old != 0o002)
+    finally:
+        os.umask(old)
