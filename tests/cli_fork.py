@@ -65,8 +65,10 @@ _PRELOAD = (
 # The daemon (`run`): what `python -m gateway run` has imported when its supervisor
 # starts (the commands' modules for its parser, then the daemon's), and nothing more:
 # tests/test_process_imports.py reads what a running supervisor holds.
-_PRELOAD_RUN = (*(m for m in _PRELOAD if m.startswith("gateway.cli.")), "gateway.service.daemon")
-_PRELOADS = {"command": _PRELOAD, "run": _PRELOAD_RUN}
+def _preload_run() -> tuple[str, ...]:
+    from gateway.cli.main import GROUPS
+
+    return (*(f"gateway.cli.{group}" for group in GROUPS), "gateway.service.daemon")
 
 # Read by the interpreter when it starts, not by the gateway, or by a module of the
 # gateway when it is imported (gateway/secrecy/markings.py): a process asked with other
@@ -108,7 +110,7 @@ def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
 
 def _serve(path: str, kind: str) -> dict | None:
     """Returns only in a forked child, with the request it is to run."""
-    for name in _PRELOADS[kind]:
+    for name in _PRELOAD if kind == "command" else _preload_run():
         importlib.import_module(name)
     # What the imports made is never collected in a command: without this each child's
     # collections, and its end, walked (and so copied) the whole inherited heap, 0.18
@@ -356,10 +358,12 @@ def _collect(conn: socket.socket, out_r: int, err_r: int, pid: int, timeout: flo
         while selector.get_map():
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             events = selector.select(wait)
-            if not events and deadline is not None and time.monotonic() >= deadline and not killed:
+            if not events and deadline is not None and time.monotonic() >= deadline:
+                if killed:  # as subprocess.run: killed, not waited for what else holds its pipes
+                    break
                 os.kill(pid, signal.SIGKILL)
                 killed = True
-                deadline = None
+                deadline = time.monotonic() + 10
             for key, _ in events:
                 if key.fileobj is conn:
                     more = conn.recv(4)

@@ -129,3 +129,19 @@ def test_another_umask_or_limit_gets_a_new_interpreter(tmp_path):
         assert _needs_a_new_interpreter(env, REPO, server) == (old != 0o002)
     finally:
         os.umask(old)
+
+
+def test_the_daemons_server_imports_nothing_that_python_m_gateway_run_would_not_hold():
+    # The supervisor forked from it holds what the server imported
+    # (tests/test_process_imports.py reads what a running supervisor maps).
+    code = ("import importlib, json, sys\n"
+            "import gateway.cli.main as m; m.build_parser(); import gateway.service.daemon\n"
+            "before = set(sys.modules)\n"
+            "import tests.cli_fork as cf\n"
+            "for name in cf._preload_run(): importlib.import_module(name)\n"
+            "print(json.dumps(sorted(set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    import json
+
+    assert set(json.loads(out)) <= {"gc", "tests", "tests.cli_fork"}
