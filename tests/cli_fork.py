@@ -49,26 +49,28 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-# What the commands import (python -X importtime over status, check-config, register,
-# quarantine and outbox): a module not here is imported by the command itself, as before.
-_PRELOAD = (
-    "gateway.cli.main", "gateway.cli.common", "gateway.cli.table", "gateway.cli.service",
-    "gateway.cli.register", "gateway.cli.rules", "gateway.cli.db", "gateway.cli.classified",
-    "gateway.cli.notices", "gateway.cli.quarantine", "gateway.cli.units", "gateway.cli.outbox",
-    "gateway.cli.verify", "gateway.cli.web", "gateway.cli.backup", "gateway.cli.secrecy",
+# What the commands import besides their parser's groups (python -X importtime over
+# status, check-config, register, quarantine and outbox): a module not here is imported
+# by the command itself, as before.
+_COMMANDS_ALSO = (
+    "gateway.cli.table", "gateway.cli.secrecy",
     "gateway.config.settings", "gateway.config.views", "gateway.service.status", "gateway.service.log",
     "gateway.tools.replay", "gateway.tools.register_rows", "gateway.tools.actions",
     "storage.db", "storage.register", "storage.outbox", "storage.quarantine", "storage.users",
     "storage.vault", "storage.models", "sqlalchemy.dialects.sqlite", "sqlalchemy.orm",
 )
 
-# The daemon (`run`): what `python -m gateway run` has imported when its supervisor
-# starts (the commands' modules for its parser, then the daemon's), and nothing more:
-# tests/test_process_imports.py reads what a running supervisor holds.
-def _preload_run() -> tuple[str, ...]:
+
+def _preload(kind: str) -> tuple[str, ...]:
+    """What a server imports before it forks: the modules of the parser's groups, as
+    every `python -m gateway` does, then for the daemons (`run`) gateway.service.daemon
+    and nothing more, what `python -m gateway run` holds when its supervisor starts
+    (tests/test_process_imports.py reads what a running supervisor maps)."""
     from gateway.cli.main import GROUPS
 
-    return (*(f"gateway.cli.{group}" for group in GROUPS), "gateway.service.daemon")
+    groups = ("gateway.cli.main", *(f"gateway.cli.{group}" for group in GROUPS))
+    return (*groups, "gateway.service.daemon") if kind == "run" else (*groups, *_COMMANDS_ALSO)
+
 
 # Read by the interpreter when it starts, not by the gateway, or by a module of the
 # gateway when it is imported (gateway/secrecy/markings.py): a process asked with other
@@ -100,17 +102,12 @@ def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
     data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
     (length,) = struct.unpack("!I", data[:4])
     body = data[4:]
-    while len(body) < length:
-        more = conn.recv(length - len(body))
-        if not more:
-            raise EOFError
-        body += more
-    return pickle.loads(body), fds
+    return pickle.loads(body + _read_exactly(conn, length - len(body))), fds
 
 
 def _serve(path: str, kind: str) -> dict | None:
     """Returns only in a forked child, with the request it is to run."""
-    for name in _PRELOAD if kind == "command" else _preload_run():
+    for name in _preload(kind):
         importlib.import_module(name)
     # What the imports made is never collected in a command: without this each child's
     # collections, and its end, walked (and so copied) the whole inherited heap, 0.18
@@ -139,7 +136,7 @@ def _serve(path: str, kind: str) -> dict | None:
                 conn, _ = listener.accept()
                 try:
                     request, fds = _recv_request(conn)
-                except (EOFError, OSError, pickle.UnpicklingError, struct.error):
+                except (EOFError, OSError, RuntimeError, pickle.UnpicklingError, struct.error):
                     conn.close()
                     continue
                 pid = os.fork()
@@ -331,11 +328,10 @@ def run_gateway(args: list[str] | tuple[str, ...], *, env: dict[str, str] | None
 
 def _write_and_close(fd: int, data: bytes) -> None:
     try:
-        os.write(fd, data) if len(data) < 65536 else os.fdopen(fd, "wb", closefd=False).write(data)
-    except BrokenPipeError:
+        with open(fd, "wb") as pipe:  # written whole, then closed: the command reads its end
+            pipe.write(data)
+    except BrokenPipeError:  # it did not read it all
         pass
-    finally:
-        os.close(fd)
 
 
 def _read_exactly(conn: socket.socket, size: int) -> bytes:

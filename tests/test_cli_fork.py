@@ -64,17 +64,10 @@ def test_a_command_past_its_timeout_is_killed_and_said_so(config):
     # Nothing of it is left: the server's only children are the commands in hand.
     from tests.cli_fork import _the_server
 
+    from tests.processes import tree
+
     server = _the_server().process.pid
-    children = [p for p in os.listdir("/proc") if p.isdigit() and _parent_of(p) == server]
-    assert children == []
-
-
-def _parent_of(pid: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
+    assert tree(server) == [server]
 
 
 def test_what_the_interpreter_reads_at_its_start_gets_a_new_interpreter(config, tmp_path):
@@ -85,8 +78,9 @@ def test_what_the_interpreter_reads_at_its_start_gets_a_new_interpreter(config, 
     assert (forked.returncode, forked.stdout, forked.stderr) == (real.returncode, real.stdout, real.stderr)
     assert forked.returncode == 1 and 'unknown unit "\\u0e17\\u0e14' in forked.stderr
     # The working directory: `-m gateway` from elsewhere finds the installed package.
-    elsewhere = run_gateway(["--config", str(config), "register", "list"], cwd=tmp_path)
-    assert (elsewhere.returncode, elsewhere.stdout) == (0, run_gateway(["--config", str(config), "register", "list"]).stdout)
+    listed = ["--config", str(config), "register", "list"]
+    elsewhere = run_gateway(listed, cwd=tmp_path)
+    assert (elsewhere.returncode, elsewhere.stdout) == (0, run_gateway(listed).stdout)
 
 
 def test_a_daemon_is_forked_in_a_session_of_its_own_and_ends_as_it_is_told(tmp_path):
@@ -138,10 +132,26 @@ def test_the_daemons_server_imports_nothing_that_python_m_gateway_run_would_not_
             "import gateway.cli.main as m; m.build_parser(); import gateway.service.daemon\n"
             "before = set(sys.modules)\n"
             "import tests.cli_fork as cf\n"
-            "for name in cf._preload_run(): importlib.import_module(name)\n"
+            "for name in cf._preload('run'): importlib.import_module(name)\n"
             "print(json.dumps(sorted(set(sys.modules) - before)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
                          check=True).stdout
     import json
 
     assert set(json.loads(out)) <= {"gc", "tests", "tests.cli_fork"}
+
+
+def test_a_request_cut_short_leaves_the_server_serving(config):
+    import socket
+    import struct
+
+    from tests.cli_fork import _the_server
+
+    server = _the_server()
+    for cut in (struct.pack("!I", 1000) + b"\x80\x04", b"\x00", b"not a length or a pickle at all"):
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(server.path)
+        conn.sendall(cut)
+        conn.close()
+    assert run_gateway(["--config", str(config), "register", "list"]).returncode == 0
+    assert _the_server() is server and server.process.poll() is None
