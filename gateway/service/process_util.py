@@ -343,10 +343,11 @@ def fork_child(role: str, body: Callable[..., Any], *args: Any) -> ForkedChild |
     checks of keys and certificates: a fresh interpreter imported again what the
     supervisor had just imported (SQLAlchemy, pydantic, the configuration, structlog),
     0.5-0.8 s of CPU each (the schema upgrade only on a new or older database), a
-    seventh of the CPU of a daemon's first start (docs/performance.md, session 48). Forked while the supervisor has one thread, no
-    lock another thread held is copied held; what the child loads (Alembic,
-    cryptography) stays in the child. It dies with the supervisor (die_with_parent) and
-    leaves with os._exit, running none of the supervisor's exit handlers."""
+    seventh of the CPU of a daemon's first start (docs/performance.md, sessions 48-49).
+    Forked while the supervisor has one thread, no lock another thread held is copied
+    held; what the child loads (Alembic, cryptography) stays in the child. It dies with
+    the supervisor (die_with_parent) and leaves with os._exit, running none of the
+    supervisor's exit handlers."""
     if threading.active_count() != 1:
         return None
     parent = os.getpid()
