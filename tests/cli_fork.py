@@ -82,10 +82,24 @@ def _inherited() -> tuple:
     """What a process inherits from the one that starts it, besides its environment: the
     umask and the resource limits (tests/secrecy/test_no_core_dumps.py sets the core
     limit before it starts a daemon)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        umask = next(line.split()[1] for line in status if line.startswith("Umask:"))
+    with open("/proc/self/status", "rb") as status:
+        umask = next(line.split()[1].decode() for line in status if line.startswith(b"Umask:"))
     return umask, tuple(resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource))
                         if name.startswith("RLIMIT_"))
+
+
+_AT_IMPORT = _inherited()
+
+
+def _as_at_import() -> None:
+    umask, limits = _AT_IMPORT
+    os.umask(int(umask, 8))
+    names = [name for name in sorted(dir(resource)) if name.startswith("RLIMIT_")]
+    for name, limit in zip(names, limits):
+        try:
+            resource.setrlimit(getattr(resource, name), limit)
+        except (ValueError, OSError):
+            pass
 
 
 def _needs_a_new_interpreter(env: dict[str, str], cwd: Path, server: _Server) -> bool:
@@ -195,9 +209,12 @@ class _Server:
         self.path = os.path.join(self.folder, "s")
         # The daemon's log is read line by line while it runs (tests/daemon.py).
         self.env = dict(os.environ, **({"PYTHONUNBUFFERED": "1"} if kind == "run" else {}))
-        self.inherited = _inherited()
+        # As the test process was before any test changed them: a server first asked for
+        # by a test that raised a limit (test_no_core_dumps) would otherwise keep it.
+        self.inherited = _AT_IMPORT
         self.process = subprocess.Popen([sys.executable, "-m", "tests.cli_fork", self.path, kind], cwd=REPO,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env,
+                                        preexec_fn=_as_at_import)
         if self.process.stdout.readline() != b"ready\n":
             raise RuntimeError("the command server did not start")
         atexit.register(self.stop)
