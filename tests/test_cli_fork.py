@@ -88,9 +88,12 @@ def test_a_daemon_is_forked_in_a_session_of_its_own_and_ends_as_it_is_told(tmp_p
     from tests.daemon import Daemon
 
     d = Daemon(write_config(tmp_path)).start()
-    assert isinstance(d.proc, ForkedProcess)
-    assert os.getsid(d.proc.pid) == d.proc.pid and d.proc.poll() is None
-    assert d.stop() == 0 and d.proc.returncode == 0  # SIGTERM: a clean stop
+    try:
+        assert isinstance(d.proc, ForkedProcess)
+        assert os.getsid(d.proc.pid) == d.proc.pid and d.proc.poll() is None
+    finally:
+        stopped = d.stop()
+    assert stopped == 0 and d.proc.returncode == 0  # SIGTERM: a clean stop
     d.start()
     os.killpg(d.proc.pid, signal.SIGKILL)
     assert d.proc.wait(10) == -signal.SIGKILL
