@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/cpu_by_process.py [--count 500] [--size 10000] [--sessions 20] [--workers 0]
                                              [--typed] [--signed] [--no-notices] [--units N]
-                                             [--no-sender-checks]
+                                             [--no-sender-checks] [--ec-seal]
 
 Starts the daemon (receive stamp on, `[pipeline] workers` as given, 0 = one per two cores),
 warms it up with 20 letters, then sends --count letters of --size bytes with a PDF
@@ -121,6 +121,9 @@ def main() -> int:
     ap.add_argument("--units", type=int, default=0,
                     help="spread the letters over this many units of the demo directory, in turn "
                          "(default: all to saraban.latkrabang, as bench/side_by_side.py sends)")
+    ap.add_argument("--ec-seal", action="store_true",
+                    help="the receive stamp sealed by an operator's EC P-256 key ([signatures] seal_key and "
+                         "seal_cert) instead of the key store's RSA-3072 gateway key (docs/signatures.md)")
     ap.add_argument("--no-notices", action="store_true",
                     help="no smarthost: the acknowledgements are decided and held, not rendered or sent "
                          "(how this bench ran until 2026-11-29 evening)")
@@ -141,6 +144,18 @@ def main() -> int:
 
             bench.SIGNED = build_pki(tmp / "pki")
             trust = bench.SIGNED.trust_config
+        if args.ec_seal:
+            import datetime as dt
+
+            from cryptography.hazmat.primitives.asymmetric import ec
+
+            from tests.pki import self_signed_identity
+
+            now = dt.datetime.now(dt.timezone.utc)
+            ec_seal = self_signed_identity(tmp / "seal", "ec-seal", not_before=now - dt.timedelta(days=1),
+                                           not_after=now + dt.timedelta(days=300),
+                                           key=ec.generate_private_key(ec.SECP256R1()))
+            trust += f'seal_key = "{ec_seal.key_path}"\nseal_cert = "{ec_seal.cert_path}"\n'
         dns_server, dns = bench.start_sender_dns(tmp / "dns")
         gw = Daemon(write_config(tmp / "gateway", workers=args.workers,
                                  extra="\n[signatures]\nstamp = true\n" + trust + notices + dns))
@@ -181,7 +196,7 @@ def main() -> int:
     total = sum(user + system for user, system, _, _, _ in rows)
     system_total = sum(system for _, system, _, _, _ in rows)
     print(f"{sent.ok} letters of {args.size} bytes ({'a typed Thai page' if args.typed else 'a one-line page'} "
-          f"in each PDF{', signed' if args.signed else ''}{f', over {len(bench.SPREAD)} units' if bench.SPREAD else ''}{'' if bench.SENDER_CHECKS else ', no sender checks'}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
+          f"in each PDF{', signed' if args.signed else ''}{f', over {len(bench.SPREAD)} units' if bench.SPREAD else ''}{'' if bench.SENDER_CHECKS else ', no sender checks'}{', EC seal' if args.ec_seal else ''}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
           f"{sink.count} acknowledgements sent; "
           f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter "
           f"({1000 * system_total / max(1, sent.ok):.1f} of it in the kernel)")

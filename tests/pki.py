@@ -544,12 +544,13 @@ def tamper_smime(raw: bytes) -> bytes:
 
 
 def self_signed_identity(directory: Path, name: str, *, not_before: dt.datetime, not_after: dt.datetime,
-                         cn: str = "Saraban Gateway Seal (TEST)") -> Identity:
-    """A self-signed signing certificate with the given dates (e.g. a seal that expired)."""
+                         cn: str = "Saraban Gateway Seal (TEST)", key=None) -> Identity:
+    """A self-signed signing certificate with the given dates (e.g. a seal that expired);
+    `key`: its private key (default a new RSA-2048 one; an EC key for an EC seal)."""
     directory.mkdir(parents=True, exist_ok=True)
     ident = Identity(directory / f"{name}.pem", directory / f"{name}.key")
     if not ident.cert_path.exists():
-        key = _key()
+        key = key or _key()
         subject = _name(cn, "กรุงเทพมหานคร", "TEST")
         cert = _cert(subject, key, subject, key, ca=False, not_before=not_before, not_after=not_after, crl_url=None)
         pem = serialization.Encoding.PEM

@@ -150,13 +150,15 @@ _CONSTANT_ATTRIBUTES = frozenset({"content_type", "signing_certificate_v2", "cms
 @lru_cache(maxsize=1)
 def _kept_key_signer_class():
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ec import ECDSA
     from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
     from pyhanko.sign import signers
     from pyhanko.sign.general import get_pyca_cryptography_hash
 
     class KeptKeySigner(signers.SimpleSigner):
         """SimpleSigner re-loads (and re-validates) its key for every signature; for
-        RSA PKCS#1 v1.5, the seal's mechanism, keep the loaded key instead.
+        RSA PKCS#1 v1.5 (the key store's seal) and ECDSA (an operator's EC seal), keep
+        the loaded key instead.
 
         And its signed attributes: asn1crypto builds and encodes the same content-type
         and signing-certificate-v2 attributes afresh for every seal, about a quarter of
@@ -236,11 +238,14 @@ def _kept_key_signer_class():
                 algo = mechanism.signature_algo
             except ValueError:
                 algo = mechanism["algorithm"].native
-            if algo != "rsassa_pkcs1v15":
+            if algo not in ("rsassa_pkcs1v15", "ecdsa"):
                 return super().sign_raw(data, digest_algorithm)
             if self._loaded is None:
                 self._loaded = serialization.load_der_private_key(self.signing_key.dump(), password=None)
-            return self._loaded.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+            hash_algo = get_pyca_cryptography_hash(digest_algorithm)
+            if algo == "ecdsa":  # an operator's EC seal (`seal_key`): ~0.1 ms against RSA-3072's 1.3-3.5
+                return self._loaded.sign(data, ECDSA(hash_algo))
+            return self._loaded.sign(data, PKCS1v15(), hash_algo)
 
     return KeptKeySigner
 
