@@ -53,6 +53,9 @@ TERMINATOR = b"\r\n.\r\n"
 # max_connections and max_connections_per_ip, for ever after its 421, through the
 # session budget too. After this grace the socket is aborted instead.
 CLOSE_GRACE = 5.0
+# Seconds one session answers commands already received before other sessions run
+# (_read_command): with 50 sessions of one client flooding, another sender waits ~0.1 s.
+TURN = 0.002
 MAX_PATH = 256  # RFC 5321 4.5.3.1.3, angle brackets included
 # Control characters (C0, DEL, C1: NEL among them, which str.split() takes for a space)
 # and the bidirectional controls that make a name read otherwise than it is (a log
@@ -305,6 +308,7 @@ class SarabanSMTP(SMTP):
         self._enhanced_codes = False  # EHLO announced ENHANCEDSTATUSCODES (push)
         self._answering_hello = False  # the answer to HELO/EHLO carries no enhanced code
         self._continued: list[str] = []  # the lines of a multi-line reply until its last (push)
+        self._turn_began = 0.0  # when the loop last ran other sessions (_read_command)
 
     def __dir__(self) -> list[str]:
         """The SMTP commands and AUTH mechanisms (see `names_for_aiosmtpd`)."""
@@ -427,14 +431,30 @@ class SarabanSMTP(SMTP):
     async def _read_command(self, separator: bytes = b"\n") -> bytes:
         """aiosmtpd's read of one command line. At the client's end of file, with every
         whole line before it answered, the session ends as aiosmtpd ended it at the end
-        of file (a cancellation its command loop closes the connection on)."""
+        of file (a cancellation its command loop closes the connection on).
+
+        A session answers pipelined commands (lines already received) for at most
+        TURN seconds before it lets the event loop run others: readuntil() and an
+        unpaused reply return without a turn of the loop, so aiosmtpd's loop answered a
+        client's buffered commands, 128 KiB of them (~20,000 NOOPs), before any other
+        session, new connection or timer ran. One client pipelining NOOPs and reading
+        its replies held every other sender's greeting 5-7 s (session 50's red team)."""
+        pipelined = bool(self._reader._buffer)  # noqa: SLF001 - pinned, see module docstring
         try:
-            return await asyncio.StreamReader.readuntil(self._reader, separator)
+            line = await asyncio.StreamReader.readuntil(self._reader, separator)
         except asyncio.IncompleteReadError:
             if not self._half_closed:
                 raise
             self._abort_unread_later()
             raise asyncio.CancelledError from None
+        now = self.loop.time()
+        if not pipelined:
+            self._turn_began = now  # it waited for the line: the loop ran others meanwhile
+        elif now - self._turn_began >= TURN:
+            # Not a turn of the loop per command: that doubled a pipelined command's cost.
+            await asyncio.sleep(0)
+            self._turn_began = self.loop.time()
+        return line
 
     def _say_and_close(self, reply: str) -> None:
         if self._gone:
