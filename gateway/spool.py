@@ -331,6 +331,9 @@ def _shred(path: Path) -> None:
 # Room kept in a draft's envelope line for what is learnt only at the end of DATA (the
 # sender's authentication verdict, gateway/sender/), written in place before the commit.
 _ENVELOPE_ROOM = 8192
+# Bytes of a message between two looks at the free space while it is written (a
+# statvfs per file system: microseconds a MiB).
+ROOM_CHECK = 1 << 20
 
 
 class SpoolDraft:
@@ -355,6 +358,11 @@ class SpoolDraft:
         self.reading_path = spool.reading_path(self.queue_id)
         self.size = 0  # message bytes, without the spool header
         self.failed: OSError | None = None
+        # Asked every ROOM_CHECK bytes of the message, with its size so far: an OSError
+        # when the disk may not take more (intake's floor, [smtp] min_free_mb), which
+        # ends the writing.
+        self.room: Callable[[int], OSError | None] | None = None
+        self._room_checked = 0
         self.committed = False
         # commit() and discard() one at a time: a client gone mid-commit has its discard
         # run (in another thread) only once the commit is over, so a draft is never
@@ -383,6 +391,9 @@ class SpoolDraft:
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
+        if self.room is not None and self.failed is None and self.size - self._room_checked >= ROOM_CHECK:
+            self._room_checked = self.size
+            self.failed = self.room(self.size)
         self._write_all(data)
 
     @property

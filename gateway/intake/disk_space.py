@@ -10,6 +10,7 @@ retry the letters already accepted until space comes back.
 """
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,14 @@ class StorageGuard:
             return self.free() - size < self.floor
         except OSError:
             return True
+
+
+class BelowFloor(OSError):
+    """A message being received would take the disk below the floor: it is not taken
+    (452 4.3.1 at the end of DATA, as at MAIL FROM), its draft shredded."""
+
+    def __init__(self, floor: int) -> None:
+        super().__init__(errno.ENOSPC, f"less than {floor // MIB} MiB free ([smtp] min_free_mb)")
 
 
 def storage_guard(settings: "Settings") -> StorageGuard:

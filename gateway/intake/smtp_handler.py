@@ -21,7 +21,7 @@ from gateway.pipeline import charsets  # noqa: F401  (windows-874 alias for the 
 from gateway.intake import replies
 from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
 from gateway.intake.clock_guard import ClockGuard
-from gateway.intake.disk_space import StorageGuard, size_parameter
+from gateway.intake.disk_space import BelowFloor, StorageGuard, size_parameter
 from gateway.intake.log_rate import LogRate
 from gateway.units.directory import POSTMASTER, Directory, is_postmaster, is_saraban_address
 from gateway.intake.smtp_protocol import ClientNoise, ConnectionLimits, SarabanSMTP, names_for_aiosmtpd
@@ -248,8 +248,28 @@ class IntakeHandler:
     def open_draft(self, server: SarabanSMTP) -> SpoolDraft:
         """SarabanSMTP's data_sink: the spool file DATA is written into."""
         envelope, session = server.envelope, server.session
-        return self.spool.draft(reverse_path(envelope), list(envelope.rcpt_tos), _peer(session),
-                                session.host_name)
+        mail_from = reverse_path(envelope)
+        draft = self.spool.draft(mail_from, list(envelope.rcpt_tos), _peer(session), session.host_name)
+        if self.storage_guard is not None:
+            draft.room = lambda size: self._room_for(size, session, mail_from)
+        return draft
+
+    def _room_for(self, size: int, session: Session, mail_from: str) -> BelowFloor | None:
+        """The floor of MAIL FROM, kept while the message is written (`size` bytes so
+        far). MAIL FROM judges a message that announces no SIZE= (or a smaller one than
+        it is) by the space free then: 6 MiB uploaded over a disk 2 MiB above the floor
+        were taken, and the letters already acknowledged were left 4 MiB to be
+        registered in (session 50's red team); so were many clients uploading at once."""
+        guard = self.storage_guard
+        if guard is None or not guard.refuses(0):
+            return None
+        self.on_refused("low_disk", {})
+        self._low_disk_refusals += 1
+        if self._low_disk_refusals % 1000 == 1:
+            log.warning("mail_refused", reason="low_disk", at="data", mail_from=mail_from,
+                        size=size, peer=_peer(session), floor=guard.floor,
+                        refused=self._low_disk_refusals)
+        return BelowFloor(guard.floor)
 
 
 def reverse_path(envelope: Envelope) -> str:

@@ -41,6 +41,7 @@ from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException, syntax
 
 from gateway.intake import replies
 from gateway.intake.client_block import IPV6_PREFIX, ClientKeys
+from gateway.intake.disk_space import BelowFloor
 from gateway.intake.log_rate import LogRate
 from gateway.intake.tls import handshake_failure
 
@@ -723,6 +724,10 @@ class SarabanSMTP(SMTP):
             if self.data_size_limit and sink.size > self.data_size_limit:
                 self._set_post_data_state()
                 await self.push(replies.TOO_BIG)
+                return
+            if isinstance(sink.failed, BelowFloor):  # counted and logged where it was found
+                self._set_post_data_state()
+                await self.push(replies.INSUFFICIENT_STORAGE)
                 return
             if sink.failed is not None:
                 log.error("spool_write_failed", error=str(sink.failed), errno=sink.failed.errno)

@@ -128,3 +128,49 @@ def test_a_full_folders_disk_alone_is_enough_for_452(small_disk, tmp_path):
         assert _mail_from(daemon.port, " SIZE=1000").startswith(b"250")
     finally:
         daemon.stop()
+
+
+def _upload(port: int, options: str, body_bytes: int) -> bytes:
+    """A whole transaction whose message is `body_bytes` of text; the reply to its dot."""
+    with Raw(port) as client:
+        client.sock.settimeout(60)
+        assert client.reply().startswith(b"220")
+        assert client.cmd("EHLO test.example").startswith(b"250")
+        assert client.cmd(f"MAIL FROM:<saraban.dds@bangkok.go.th>{options}").startswith(b"250")
+        assert client.cmd(f"RCPT TO:<{UNIT}>").startswith(b"250")
+        assert client.cmd("DATA").startswith(b"354")
+        client.send(b"From: saraban.dds@bangkok.go.th\r\nSubject: big\r\n\r\n")
+        line = b"x" * 1022 + b"\r\n"
+        for _ in range(body_bytes // len(line)):
+            client.send(line)
+        return client.cmd(".")
+
+
+@pytest.mark.parametrize("options", ["", " SIZE=1000"])
+def test_a_message_that_would_take_the_disk_below_the_floor_is_452_at_its_end(small_disk, tmp_path, options):
+    """Session 50's red team: MAIL FROM judges a message by the space free then and by
+    its SIZE=, which a client may leave out or understate. 6 MiB uploaded over a disk
+    2 MiB above the 8 MiB floor were taken (250) and left 4 MiB for the letters
+    already acknowledged to be registered in. Now the floor holds while the message is
+    written: 452 4.3.1 at its end, the draft shredded, the space back."""
+    daemon = _daemon_with_data_on(small_disk, tmp_path, "min_free_mb = 8\n")
+    try:
+        daemon.send(letter(subject="ก่อนดิสก์ใกล้เต็ม"), UNIT)
+        daemon.wait_idle()
+        filler = small_disk / "filler"
+        with open(filler, "wb") as handle:  # 10 MiB left: 2 MiB over the floor
+            handle.write(b"\0" * (_free(small_disk) - 10 * 1024 * 1024))
+        reply = _upload(daemon.port, options, 6 * 1024 * 1024)
+        assert reply.startswith(b"452 4.3.1 ") and reply.isascii(), reply
+        spool = daemon.data_dir / "spool"
+        daemon.wait_for(lambda: not any((spool / "tmp").iterdir()), 10, what="the draft shredded")
+        assert not any((spool / "new").iterdir())
+        assert _free(small_disk) >= 9 * 1024 * 1024  # the floor and more are free again
+        refused = [e for e in daemon.events() if e.get("event") == "mail_refused" and e.get("at") == "data"]
+        assert refused and refused[0]["reason"] == "low_disk", daemon.log_tail()
+        # A letter that fits above the floor is still taken on the same disk.
+        daemon.send(letter(subject="หลังดิสก์ใกล้เต็ม"), UNIT)
+        daemon.wait_idle()
+        assert sorted(r["subject"] for r in daemon.register()) == ["ก่อนดิสก์ใกล้เต็ม", "หลังดิสก์ใกล้เต็ม"]
+    finally:
+        daemon.stop()
