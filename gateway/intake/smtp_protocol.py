@@ -66,9 +66,10 @@ MAX_PATH = 256  # RFC 5321 4.5.3.1.3, angle brackets included
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 # What no reply line may carry: control characters but the CR LF between the lines of
-# a multi-line reply (a command, which it could echo, holds none), C1 controls, invalid
-# UTF-8 as aiosmtpd decoded it.
-_ECHOED = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udcff]")
+# a multi-line reply, C1 controls, invalid UTF-8 as aiosmtpd decoded it. A command
+# ends at LF, so the one aiosmtpd echoes may hold a bare CR: "X<CR>250" went back as
+# sent, and a transcript on a terminal showed a line beginning "250" (session 50).
+_ECHOED = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udcff]|\r(?!\n)|(?<!\r)\n")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 # <local@domain> of RFC 5322 dot-atoms, then nothing or parameters after a blank that do
 # not begin a comment: what the email package's get_angle_addr reads the same way.

@@ -253,6 +253,20 @@ def test_an_unknown_command_is_not_echoed_with_its_control_characters(gw):
         assert client.cmd("NOOP").startswith(b"250")
 
 
+def test_an_unknown_command_is_not_echoed_with_a_bare_cr(gw):
+    """Session 50: a command ends at LF, so the word aiosmtpd echoes from an unknown one
+    (up to its first space) may hold a bare CR, which RFC 5321 allows only before LF.
+    `X<CR>250` went back as `500 5.5.2 Error: command "X<CR>250" not recognized`: on the
+    terminal of whoever reads the transcript (swaks, a log viewer) the line then begins
+    `250"`, the 500 written over."""
+    client, _ = greet(gw.port)
+    with client:
+        client.cmd("EHLO cr.example")
+        reply = client.cmd(b"X\r250")
+        assert reply.startswith(b"500 5.5.2 ") and b"\r" not in reply and b"\n" not in reply, reply
+        assert client.cmd("NOOP").startswith(b"250")
+
+
 def test_c1_and_bidirectional_controls_in_names_and_paths_are_refused(gw):
     """Session 35's third red team: `EHLO evil<U+009B>2J<U+202E>...`, `MAIL FROM:<a<U+202E>@b.c>`
     and a NEL (U+0085) that str.split() takes for a space were all 250."""
