@@ -132,6 +132,13 @@ def letter_by_id(session: Session, letter_id: int) -> Letter | None:
     return session.scalar(select(Letter).options(selectinload(Letter.attachments)).where(Letter.id == letter_id))
 
 
+def lock_letter(session: Session, letter_id: int) -> None:
+    """Hold the entry's row until the transaction ends (PostgreSQL; SQLite's writers are
+    serialised by BEGIN IMMEDIATE): two notes or assignments sent at once for one
+    entry are then decided one after the other, each seeing the one before."""
+    session.execute(select(Letter.id).where(Letter.id == letter_id).with_for_update())
+
+
 def add_note(session: Session, letter_id: int, who: str, note: str) -> LetterNote:
     row = LetterNote(letter_id=letter_id, who=who, text=note)
     session.add(row)

@@ -114,6 +114,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "add_note": ("เพิ่มบันทึก", "Add note"),
     "assign": ("มอบหมายให้หน่วย", "Assign to department"),
     "assigned": ("มอบหมายแล้ว", "assigned"),
+    "assigned_meanwhile": ("ระหว่างที่เปิดหน้านี้อยู่ หนังสือนี้ได้มอบหมายให้ \"{department}\" แล้ว โดย {who} เมื่อ {at} "
+                           "จึงยังไม่ได้บันทึกการมอบหมายของท่าน หากต้องการเปลี่ยน กรุณากดบันทึกอีกครั้ง",
+                           "While this page was open, the letter was assigned to \"{department}\" by {who} at "
+                           "{at}, so your assignment was not saved. To change it, press Save again."),
     "department": ("ฝ่าย/หน่วยที่ปฏิบัติ", "Department"),
     "cancel_entry": ("ยกเลิกรายการ (เลขรับไม่นำมาใช้ใหม่)", "Cancel entry (the number is not reused)"),
     "reason": ("เหตุผล", "Reason"),

@@ -20,8 +20,9 @@ from rules.thai_text import clean_field, clean_lines, expand_year, thai_to_arabi
 from rules.thai_time import BANGKOK
 from gateway.tools.actions import acting_as, clean_reason, record_action
 from gateway.tools.common import ToolError, not_on_this_gateway
-from gateway.web.desk import BadRequest, Desk, Forbidden, NotFound, page
+from gateway.web.desk import BadRequest, Desk, Forbidden, NotFound, form_ids, page
 from gateway.web.auth import Person
+from gateway.web.i18n import be_date
 from storage import desk as store
 from storage.vault import VaultObjectDamaged
 
@@ -164,8 +165,9 @@ def load_letter(desk: Desk, person: Person, letter_id: int):
             raise NotFound()
         data = entry_details(session, letter)
         data["id"] = letter.id
-        data["notes"] = [{"at": n.at, "who": n.who, "text": n.text} for n in store.notes_of(session, letter.id)]
-        data["assignments"] = [{"at": a.at, "who": a.who, "department": a.department}
+        data["notes"] = [{"id": n.id, "at": n.at, "who": n.who, "text": n.text}
+                         for n in store.notes_of(session, letter.id)]
+        data["assignments"] = [{"id": a.id, "at": a.at, "who": a.who, "department": a.department}
                                for a in store.assignments_of(session, letter.id)]
         for item in data["outbox"]:
             item["done_dt"] = dt.datetime.fromisoformat(item["done_at"]) if item["done_at"] else None
@@ -179,10 +181,11 @@ def load_letter(desk: Desk, person: Person, letter_id: int):
 
 
 def letter_view(desk: Desk, request: Request, person: Person, form: FormData | None,
-                message: str | None = None, status: int = 200, revealed: dict | None = None) -> Response:
+                message: str | None = None, status: int = 200, revealed: dict | None = None,
+                typed: dict | None = None) -> Response:
     letter, data = load_letter(desk, person, request.path_params["letter_id"])
     done = request.query_params.get("done")
-    return desk.render(request, person, "letter.html", status=status, letter=letter, data=data,
+    return desk.render(request, person, "letter.html", status=status, letter=letter, data=data, typed=typed or {},
                        message=message, done=done if done in ("cancelled", "assigned", "noted") else None,
                        verdict_key=VERDICT_KEY, worst_verdict=worst_verdict, revealed=revealed,
                        unit_th=desk.unit_name(letter.unit), letter_day=_letter_day(letter, revealed))
@@ -267,6 +270,13 @@ def _text(form: FormData, name: str, limit: int, lines: bool = False) -> str:
     return kept.strip()[:limit]
 
 
+def _seen(form: FormData) -> int:
+    """The last note or assignment the page showed when it was drawn (its form's
+    `seen`); 0 when the form does not say, so that every one there counts as new."""
+    ids = form_ids([form.get("seen") or ""], 1)
+    return ids[0] if ids else 0
+
+
 def letter_action(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
     letter, data = load_letter(desk, person, request.path_params["letter_id"])
     what = request.path_params["action"]
@@ -291,21 +301,42 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
         department = _text(form, "department", 300)
         if not department:
             return letter_view(desk, request, person, None, word("department", lang) + "?", 400)
+        seen, stale = _seen(form), None
         with acting_as(person.who), desk.services.db.session() as session:
-            store.assign(session, letter.id, person.who, department)
-            record_action(session, "letter_assigned", queue_id=letter.queue_id, unit=letter.unit,
-                          letter_id=letter.id, details={"receive_no": letter.receive_no,
-                                                        "department": department})
+            store.lock_letter(session, letter.id)
+            since = [a for a in store.assignments_of(session, letter.id) if a.id > seen]
+            if not since:
+                store.assign(session, letter.id, person.who, department)
+                record_action(session, "letter_assigned", queue_id=letter.queue_id, unit=letter.unit,
+                              letter_id=letter.id, details={"receive_no": letter.receive_no,
+                                                            "department": department})
+            elif since[-1].department != department:
+                # Passed to another department after this page was drawn: saving would
+                # replace that clerk's decision unseen. The page is drawn again with it,
+                # and with what this clerk typed, to be saved on purpose.
+                last = since[-1]
+                stale = word("assigned_meanwhile", lang).format(department=last.department, who=last.who,
+                                                                  at=be_date(last.at, lang, True))
+            # else the same assignment again (a double click, the back button and the
+            # button once more): recorded once, not once per request
+        if stale is not None:
+            return letter_view(desk, request, person, None, stale, 409, typed={"department": department})
         done = "assigned"
     else:
         note = _text(form, "note", 4000, lines=True)
         if not note:
             return letter_view(desk, request, person, None, word("notes", lang) + "?", 400)
+        seen = _seen(form)
         with acting_as(person.who), desk.services.db.session() as session:
-            row = store.add_note(session, letter.id, person.who, note)
-            # The note's text stays in the database: it may quote a classified letter.
-            record_action(session, "letter_note_added", queue_id=letter.queue_id, unit=letter.unit,
-                          letter_id=letter.id, details={"receive_no": letter.receive_no, "note_id": row.id})
+            store.lock_letter(session, letter.id)
+            if not any(n.id > seen and n.who == person.who and n.text == note
+                       for n in store.notes_of(session, letter.id)):
+                # (not when the same person's same note came since the page was drawn: a
+                # double click or a form sent again is kept once)
+                row = store.add_note(session, letter.id, person.who, note)
+                # The note's text stays in the database: it may quote a classified letter.
+                record_action(session, "letter_note_added", queue_id=letter.queue_id, unit=letter.unit,
+                              letter_id=letter.id, details={"receive_no": letter.receive_no, "note_id": row.id})
         done = "noted"
     return RedirectResponse(f"/letters/{letter.id}?done={done}", status_code=303)
 

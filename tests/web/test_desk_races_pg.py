@@ -165,6 +165,33 @@ def test_three_cancels_of_one_entry_cancel_it_once(desk):
     assert not failures(desk)
 
 
+def test_a_note_and_an_assignment_sent_at_once_are_each_recorded_once(desk):
+    """Session 50: the form says what its page showed (`seen`), and the entry's row is
+    locked while one is saved; without the lock, transactions side by side each saw no
+    note yet and each added one."""
+    from tests.web.test_desk_session50 import form_fields
+
+    a, b, c = clerks(desk)
+    [(letter_id,)] = desk.db("SELECT id FROM letters WHERE subject = 'หนังสือธรรมดา'")
+    path = f"/letters/{letter_id}"
+    note = form_fields(a.get(path), f"{path}/note")
+    answers = at_once(*(lambda: a.post(f"{path}/note", {**note, "note": "ดับเบิลคลิก"}, csrf=False)
+                        for _ in range(4)))
+    assert [x.status for x in answers] == [303] * 4
+    assert desk.db("SELECT count(*) FROM letter_notes WHERE letter_id = ?", letter_id) == [(1,)]
+    assert desk.db("SELECT count(*) FROM operator_actions WHERE action = 'letter_note_added' AND letter_id = ?",
+                   letter_id) == [(1,)]
+
+    pages = [form_fields(x.get(path), f"{path}/assign") for x in (b, c)]  # both drawn before either saves
+    answers = at_once(lambda: b.post(f"{path}/assign", {**pages[0], "department": "กองคลัง"}, csrf=False),
+                      lambda: c.post(f"{path}/assign", {**pages[1], "department": "กองช่าง"}, csrf=False))
+    assert sorted(x.status for x in answers) == [303, 409]
+    [saved] = desk.db("SELECT department FROM letter_assignments WHERE letter_id = ?", letter_id)
+    [refused] = [x for x in answers if x.status == 409]
+    assert saved[0] in refused.errors()[0]
+    assert not failures(desk)
+
+
 def test_wrong_passwords_in_parallel_all_count_and_lock_the_account(desk):
     guesses = []
     for n in range(18):  # each from its own address: the per-address limit is not what stops them
