@@ -262,6 +262,12 @@ class Authenticator:
                 user = find_user(session, username)
                 if user is None or user.disabled:  # disabled while the password was checked
                     token = None
+                elif user.password_hash != password_hash or user.source != source:
+                    # `users passwd` while the old password was being checked (the sessions
+                    # it ended were those of before): the old password opened a new session
+                    # after the reset, for whoever the reset was meant to shut out.
+                    log.warning("web_login_password_changed", username=username, client=client)
+                    token = None
                 else:
                     record_login(session, user)
                     if user.password_hash and _hasher.check_needs_rehash(user.password_hash):

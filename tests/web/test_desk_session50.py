@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+import time
 
 import pytest
 
@@ -146,3 +147,47 @@ def test_a_form_without_seen_counts_every_assignment_as_new(desk):
     answer = clerk.post(f"/letters/{letter_id}/assign", {"department": "กองช่าง"})
     assert answer.status == 409
     assert count(desk, "SELECT count(*) FROM letter_assignments WHERE letter_id = ?", letter_id) == 1
+
+
+def test_a_password_reset_while_the_old_one_is_checked_opens_no_session(desk):
+    """`users passwd` ends the account's sessions; a sign-in with the old password whose
+    check was under way at that moment opened a new one just after, for whoever the
+    reset was meant to shut out. The old hash is made slow here (argon2 time cost 80,
+    seconds to check) so that the reset lands inside the check, as it does for a desk
+    busy with sign-ins."""
+    from argon2 import PasswordHasher
+
+    from gateway.config.settings import load_settings
+    from storage.db import Database
+    from storage.users import add_user as store_user
+    from tests.cli_fork import run_gateway
+    from tests.web.conftest import PASSWORD
+
+    db = Database(load_settings(desk.daemon.config).database_url)
+    try:
+        with db.session() as session:
+            store_user(session, "somsak", "clerk", ["saraban.latkrabang"],
+                       PasswordHasher(time_cost=80, memory_cost=65536, parallelism=1).hash(PASSWORD))
+    finally:
+        db.dispose()
+    answers: list[Answer] = []
+    thief = Client(desk.url)
+    signing_in = threading.Thread(target=lambda: answers.append(thief.sign_in("somsak")))
+    signing_in.start()
+    deadline = time.monotonic() + 60
+    while count(desk, "SELECT failed_logins FROM desk_users WHERE username = 'somsak'") == 0:  # counted: checking
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    reset = run_gateway(["--config", str(desk.daemon.config), "users", "passwd", "somsak", "--password-stdin"],
+                        input="รหัสใหม่หลังเหตุรั่วไหล 2569\n", timeout=60)
+    assert reset.returncode == 0, reset.stderr
+    assert signing_in.is_alive(), "the check ended before the reset: make the old hash slower"
+    signing_in.join(120)
+    [answer] = answers
+    assert answer.status == 401, answer.status
+    assert answer.errors() == ["ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง"]
+    assert thief.get("/register").status == 303  # to the sign-in page
+    assert count(desk, "SELECT count(*) FROM desk_sessions s JOIN desk_users u ON u.id = s.user_id "
+                       "WHERE u.username = 'somsak'") == 0
+    assert any(e.get("event") == "web_login_password_changed" for e in desk.daemon.events())
+    assert Client(desk.url).sign_in("somsak", "รหัสใหม่หลังเหตุรั่วไหล 2569").status == 303
