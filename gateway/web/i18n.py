@@ -114,6 +114,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "add_note": ("เพิ่มบันทึก", "Add note"),
     "assign": ("มอบหมายให้หน่วย", "Assign to department"),
     "assigned": ("มอบหมายแล้ว", "assigned"),
+    "export_failed": ("ขณะนี้พิมพ์ทะเบียนเป็น PDF หรือส่งออกทะเบียนไม่ได้ เนื่องจากการตั้งค่าของระบบ "
+                      "กรุณาแจ้งผู้ดูแลระบบ (รายละเอียดอยู่ในบันทึกของระบบ: web_export_failed)",
+                      "The register cannot be printed as a PDF or exported right now because of the "
+                      "system's configuration. Tell the system administrator (the details are in the log: "
+                      "web_export_failed)."),
     "assigned_meanwhile": ("ระหว่างที่เปิดหน้านี้อยู่ หนังสือนี้ได้มอบหมายให้ \"{department}\" แล้ว โดย {who} เมื่อ {at} "
                            "จึงยังไม่ได้บันทึกการมอบหมายของท่าน หากต้องการเปลี่ยน กรุณากดบันทึกอีกครั้ง",
                            "While this page was open, the letter was assigned to \"{department}\" by {who} at "

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import structlog
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +25,8 @@ from gateway.web.desk import BadRequest, Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import content_disposition, filter_day
+
+log = structlog.get_logger("gateway.web")
 
 EMERGENCY_FIELDS = ("emergency_no", "received_at", "reference", "letter_date", "sender", "addressee",
                     "subject", "action", "note")
@@ -74,7 +77,14 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
             with acting_as(person.who):  # the printed book's footer names who printed it
                 result = export(desk.services, unit, year, fmt, path, book, days=days)
         except ToolError as exc:
-            return export_form(desk, request, person, None, str(exc), 409)
+            if exc.th:
+                return export_form(desk, request, person, None, exc.for_person(person.lang), 409)
+            # The command line's sentence is the administrator's ("Thai font /usr/share/...
+            # not found: install the Debian package ..."): it was the clerk's page, in
+            # English on the Thai page with the server's paths, until session 50.
+            log.error("web_export_failed", username=person.username, unit=unit, book=book, format=fmt,
+                      error=str(exc))
+            return export_form(desk, request, person, None, word("export_failed", person.lang), 500)
         data = path.read_bytes()
     name = f"{unit}-{book}-{year}.{fmt}"
     media = "application/pdf" if fmt == "pdf" else "text/csv; charset=utf-8"

@@ -191,3 +191,40 @@ def test_a_password_reset_while_the_old_one_is_checked_opens_no_session(desk):
                        "WHERE u.username = 'somsak'") == 0
     assert any(e.get("event") == "web_login_password_changed" for e in desk.daemon.events())
     assert Client(desk.url).sign_in("somsak", "รหัสใหม่หลังเหตุรั่วไหล 2569").status == 303
+
+
+MISSING_FONT = "/srv/saraban-test/no-such-dir/Garuda.ttf"
+
+
+@pytest.fixture(scope="module")
+def desk_without_font(tmp_path_factory):
+    users = (("somchai", "clerk", "saraban.latkrabang"),)
+    letters = ((letter(subject="หนังสือสำหรับพิมพ์ทะเบียน", files=[("a.pdf", make_pdf("p"))]), LAT),)
+    with running_desk(tmp_path_factory.mktemp("desk"), users, letters,
+                      extra=f'[export]\nfont = "{MISSING_FONT}"\n') as desk:
+        yield desk
+
+
+def test_a_printed_book_that_cannot_be_made_says_so_without_the_servers_paths(desk_without_font):
+    """The tool's refusal is the command line's sentence for the administrator ("Thai
+    font /path not found: install the Debian package ..."): it was the clerk's page, in
+    English on the Thai page, with the server's path in it. Now a sentence for the
+    clerk in their language; the tool's goes to the log."""
+    desk = desk_without_font
+    clerk = signed_in(desk.url, "somchai")
+    form = {"unit": "saraban.latkrabang", "book": "general", "year": "", "format": "pdf"}
+    answer = clerk.post("/export", form)
+    assert answer.status == 500, answer.status
+    assert MISSING_FONT not in answer.text and "Debian" not in answer.text and "/srv/" not in answer.text
+    [said] = answer.errors()
+    assert said.startswith("ขณะนี้พิมพ์ทะเบียนเป็น PDF หรือส่งออกทะเบียนไม่ได้"), said
+    [event] = [e for e in desk.daemon.events() if e.get("event") == "web_export_failed"]
+    assert MISSING_FONT in event["error"] and event["username"] == "somchai"
+
+    assert clerk.post("/lang", {"lang": "en", "back": "/export"}).status == 303
+    [said] = clerk.post("/export", form).errors()
+    assert said.startswith("The register cannot be printed as a PDF or exported right now"), said
+
+    # The CSV needs no font: still there.
+    answer = clerk.post("/export", {**form, "format": "csv"})
+    assert answer.status == 200 and "หนังสือสำหรับพิมพ์ทะเบียน" in answer.body.decode("utf-8-sig")
