@@ -546,8 +546,13 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
         except OtherLinesPast as exc:  # a marking may be among the lines not read
             other[n] = ""
             scans.unread = scans.unread or f"page {n + 1}: {exc}"
-        except Exception:  # noqa: BLE001 - nor what is shown beside one page's text
+        except Exception as exc:  # noqa: BLE001 - the other pages are read all the same
+            # Its stamps, notes and form fields are what the viewer shows and were not
+            # read: fail closed, as for the lines past those read. Until session 50 the
+            # page was read as showing nothing more, the letter ordinary and certain.
             other[n] = ""
+            scans.unread = scans.unread or f"page {n + 1}: its annotations, form fields and lines in place could not be read " \
+                f"({why_unread(exc)})"
         if scanned:
             other[n] = "\n".join(filter(None, (other[n], *scanned)))
         if (legacy := legacy_thai_reading(raw)) is not None:

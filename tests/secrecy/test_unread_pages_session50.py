@@ -1,0 +1,65 @@
+"""What a PDF's reading fails on is said, never read as nothing (session 50's red team).
+
+The secrecy reading of a PDF (gateway/pipeline/pdf_inspect.py) reads each page twice
+(pypdf, PDFium) and, through PDFium, what a viewer shows beside a page's text: its
+lines in place, its annotations and form fields, its scans. Where one page's reading
+raised, the page was taken as showing nothing more: no marking, and the letter ordinary
+and certain, filed in plain text, although what the clerk's viewer shows of that page
+was never looked at. Now it is said not read (SCAN_NOT_READ): the letter is at least
+ลับ, uncertain, and the clerk is told to open the file."""
+from __future__ import annotations
+
+from gateway.pipeline import pdf_inspect
+from gateway.pipeline.parse import parse_mail
+from gateway.pipeline.pdf_inspect import inspect_pdf
+from gateway.secrecy.markings import classify_raw
+from rules.checks.unreadable_pdf import UnreadablePdf
+from rules.markings import SECRECY_RANK
+from rules.model import SCAN_NOT_READ, LetterFacts, RuleSettings
+from tests.letters import letter
+from tests.secrecy.test_pdf_hidden_markings import annotated, freetext, typed_letter
+
+NAME = "2569_dds_0403_57.pdf"
+
+
+def reading(pdf: bytes) -> tuple[str, bool]:
+    found = classify_raw(letter(files=[(NAME, pdf)]))
+    return found.level, found.certain
+
+
+def at_least_secret_and_uncertain(pdf: bytes) -> bool:
+    level, certain = reading(pdf)
+    return SECRECY_RANK[level] >= SECRECY_RANK["confidential"] and not certain
+
+
+def clerks_warning(pdf: bytes):
+    mail = parse_mail(letter(files=[(NAME, pdf)]), "", inspect_pdf)
+    return [f for f in UnreadablePdf().check(mail, LetterFacts(), RuleSettings()) if f.verdict == "warn"]
+
+
+def test_a_page_whose_annotations_could_not_be_read_leaves_the_letter_uncertain(monkeypatch):
+    """A ลับที่สุด FreeText stamp on page 1: read, the letter is ลับที่สุด. When reading
+    what the page shows beside its text raises (PDFium refusing a hostile annotation,
+    the reader's memory cap), the stamp is not read: the letter was ordinary and
+    certain; it is now at least ลับ, uncertain, with the reason said."""
+    pdf = annotated([freetext("ลับที่สุด")], base=typed_letter(12))
+    assert reading(pdf) == ("top_secret", True)
+    for failure in (RuntimeError("PDFium refused an annotation"), MemoryError()):
+        def broken(*_args, failure=failure):
+            raise failure
+
+        monkeypatch.setattr(pdf_inspect, "_other_text", broken)
+        info = inspect_pdf(pdf)
+        assert info.error and info.error.startswith(SCAN_NOT_READ), info.error
+        assert "page 1: its annotations, form fields and lines in place could not be read" in info.error
+        assert "Error" not in info.error  # words, not Python's class names
+        assert at_least_secret_and_uncertain(pdf), failure
+        warned = clerks_warning(pdf)
+        assert warned and "a person should open this file" in warned[0].message_en \
+            and "เจ้าหน้าที่ควรเปิดตรวจไฟล์นี้เอง" in warned[0].message_th
+
+
+def test_an_ordinary_letter_with_an_annotation_stays_ordinary_and_certain():
+    pdf = annotated([freetext("นายสมชาย ใจดี")], base=typed_letter(12))
+    assert inspect_pdf(pdf).error is None
+    assert reading(pdf) == ("none", True)
