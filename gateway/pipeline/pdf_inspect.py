@@ -536,6 +536,8 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
             texts[n] = raw.replace("\r\n", "\n").replace("\r", "\n")
         except Exception:  # noqa: BLE001 - one broken page must not hide the others
             texts[n] = ""
+            if n < count:
+                scans.unread = scans.unread or _not_loaded(n)
             return
         if page is None:
             return
@@ -565,7 +567,10 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
         count = len(document)
         for n in pages_read(count) if wanted is None else wanted:
             read_page(n)
-        middle, annotated = _middle_pages(document, count, texts)
+        failed: list[int] = []
+        middle, annotated = _middle_pages(document, count, texts, failed)
+        if failed:
+            scans.unread = scans.unread or _not_loaded(failed[0])
         # A page between them that draws annotations is read as the others are: a
         # ลับที่สุด stamp annotation on page 250 of 300 left the letter ordinary and
         # certain (session 35's second red team).
@@ -583,11 +588,20 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
                                  *_scan_error(scans.unread)]
 
 
-def _middle_pages(document, count: int, texts: dict[int, str]) -> tuple[str | None, list[int]]:
+def _not_loaded(n: int) -> str:
+    """Page `n` (0-based), which PDFium counts and cannot load: poppler's viewers
+    (Evince, Okular) show a page whose /Type is not /Page (/Template, /Pages), and a
+    ลับมาก on it, where pypdf skips it and PDFium fails. Until session 50 such a page
+    was read as empty, the letter ordinary and certain."""
+    return f"page {n + 1}: a page the viewer's reader could not load"
+
+
+def _middle_pages(document, count: int, texts: dict[int, str], failed: list[int]) -> tuple[str | None, list[int]]:
     """(what could not be read of them in MIDDLE_TIME seconds, the pages among them that
     draw annotations) of the pages `texts` does not hold yet, whose text layer is added
-    to it in page order. A classification is printed on every page, but an annex marked
-    ลับมาก may sit on pages 300-340 of a bundle of 800."""
+    to it in page order; those that could not be loaded are added to `failed`. A
+    classification is printed on every page, but an annex marked ลับมาก may sit on pages
+    300-340 of a bundle of 800."""
     import time
 
     import pypdfium2.raw as pdfium_c
@@ -612,6 +626,7 @@ def _middle_pages(document, count: int, texts: dict[int, str]) -> tuple[str | No
                 annotated.append(n)
         except Exception:  # noqa: BLE001 - one broken page must not hide the others
             texts[n] = ""
+            failed.append(n)
         finally:
             for handle in (textpage, page):
                 if handle is not None:

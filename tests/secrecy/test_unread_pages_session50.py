@@ -9,6 +9,10 @@ was never looked at. Now it is said not read (SCAN_NOT_READ): the letter is at l
 ลับ, uncertain, and the clerk is told to open the file."""
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
 from gateway.pipeline import pdf_inspect
 from gateway.pipeline.parse import parse_mail
 from gateway.pipeline.pdf_inspect import inspect_pdf
@@ -18,6 +22,7 @@ from rules.markings import SECRECY_RANK
 from rules.model import SCAN_NOT_READ, LetterFacts, RuleSettings
 from tests.letters import letter
 from tests.secrecy.test_pdf_hidden_markings import annotated, freetext, typed_letter
+from tests.thai_pdfs import pdftotext
 
 NAME = "2569_dds_0403_57.pdf"
 
@@ -61,5 +66,57 @@ def test_a_page_whose_annotations_could_not_be_read_leaves_the_letter_uncertain(
 
 def test_an_ordinary_letter_with_an_annotation_stays_ordinary_and_certain():
     pdf = annotated([freetext("นายสมชาย ใจดี")], base=typed_letter(12))
+    assert inspect_pdf(pdf).error is None
+    assert reading(pdf) == ("none", True)
+
+
+def _pages(*pages: bytes, typed: dict[int, str]) -> bytes:
+    """The pages of `pages` in one PDF, page n's /Type set to `typed[n]` (0-based)."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject
+
+    writer = PdfWriter()
+    for data in pages:
+        for page in PdfReader(io.BytesIO(data)).pages:
+            writer.add_page(page)
+    for n, kind in typed.items():
+        writer.pages[n][NameObject("/Type")] = NameObject(kind)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+COVER = ["ที่ กท ๐๔๐๗/๕๗", "สำนักงานเขตลาดกระบัง", "เรื่อง ขอส่งรายชื่อผู้ให้ข้อมูล", "เรียน ผู้อำนวยการเขต"]
+ANNEX = ["ลับมาก", "รายชื่อผู้ให้ข้อมูล", "นายสมชาย ใจดี", "ลับมาก"]
+
+
+@pytest.mark.parametrize("count, kind", [(2, "/Template"), (2, "/Pages"), (3, "/Template")])
+def test_a_page_the_viewers_reader_cannot_load_leaves_the_letter_uncertain(count, kind):
+    """A cover letter, then a ลับมาก annex whose page object says /Type /Template (or
+    /Pages): poppler's viewers (Evince, Okular; pdftotext here) show both pages and the
+    ลับมาก; pypdf counts one page fewer and PDFium counts the page but cannot load it.
+    Page 2 was read as empty: the letter ordinary and certain, filed in plain text.
+    With a third page it is among the pages read in full; with two, between them."""
+    from tests.thai_pdfs import thai_pdf
+
+    cover, annex = thai_pdf(COVER), thai_pdf(ANNEX)
+    pdf = _pages(*([cover, annex, cover][:count]), typed={1: kind})
+    assert reading(_pages(*([cover, annex, cover][:count]), typed={})) == ("secret", True)
+    if shutil.which("pdftotext"):
+        assert "ลับมาก" in pdftotext(pdf)
+    info = inspect_pdf(pdf)
+    assert info.error and info.error.startswith(SCAN_NOT_READ), info.error
+    assert "page 2: a page the viewer's reader could not load" in info.error
+    assert at_least_secret_and_uncertain(pdf)
+    warned = clerks_warning(pdf)
+    assert warned and "a person should open this file" in warned[0].message_en
+
+
+def test_a_letter_whose_pages_all_load_is_read_as_before():
+    from tests.thai_pdfs import thai_pdf
+
+    pdf = _pages(thai_pdf(COVER), thai_pdf(COVER[1:]), typed={})
     assert inspect_pdf(pdf).error is None
     assert reading(pdf) == ("none", True)
