@@ -474,6 +474,7 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
     binary = shutil.which("tesseract")
     if budget.pictures_until is None:
         budget.pictures_until = time.monotonic() + PICTURES_TIME
+    picture = None
     try:
         picture = Image.open(io.BytesIO(data))
         if picture.format != "TIFF" and not _page_shaped(*picture.size, _pixel_aspect(picture)):
@@ -505,8 +506,11 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
         return lines
     except NotRead:
         raise
-    except Exception as exc:  # noqa: BLE001 - a picture PIL cannot decode: no viewer shows it either
-        if isinstance(exc, (MemoryError, Image.DecompressionBombError)):
+    except Exception as exc:  # noqa: BLE001 - a picture PIL cannot open: no viewer shows it either
+        # One it opened and could not decode is one a viewer shows in part: a JPEG or PNG
+        # cut short is drawn down to where it ends, its head and a ลับมาก stamped there
+        # (until session 50 read as no marking, the letter ordinary and certain).
+        if picture is not None or isinstance(exc, (MemoryError, Image.DecompressionBombError)):
             raise NotRead(f"a scanned picture that could not be drawn ({why_unread(exc)})") from None
         return []
 
