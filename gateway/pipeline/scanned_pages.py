@@ -461,7 +461,23 @@ _PICTURE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*",
 
 
 def is_picture(data: bytes) -> bool:
-    return data.startswith(_PICTURE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+    """A picture by its first bytes, and one PIL opens: "BM" starts a bitmap and a text
+    about the BMA. Until session 50 a Thai text file (TIS-620, Notepad's "ANSI") whose
+    first line began "BMA" went down the pictures' way, its text never read: a ลับมาก
+    in it left the letter ordinary and certain."""
+    if not (data.startswith(_PICTURE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")):
+        return False
+    from PIL import Image
+
+    try:
+        Image.open(io.BytesIO(data)).close()  # its header only: ~0.1 ms
+    except Image.DecompressionBombError:
+        return True  # a picture too large to draw: said not read where it is read
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - one PIL cannot open: no viewer shows it as a picture either
+        return False
+    return True
 
 
 def picture_marking_lines(data: bytes, budget) -> list[str]:

@@ -65,3 +65,40 @@ def test_whole_pictures_and_what_is_no_picture_are_read_as_before(pictures):
         assert reading(letter(files=[(f"scan.{kind.lower()}", pictures[f"none.{kind}"])])) == ("none", True)
     # Not a picture for PIL at all (a header and nothing after it): no viewer shows it.
     assert reading(letter(files=[("scan.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 40)])) == ("none", True)
+
+
+def _text_letter(body: bytes, name: str = "บันทึก.txt") -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "saraban.dds@bangkok.go.th"
+    msg["To"] = "saraban.latkrabang@bangkok.go.th"
+    msg["Subject"] = "ขอส่งบันทึก"
+    msg.set_content("ดูไฟล์แนบ")
+    msg.add_attachment(body, maintype="text", subtype="plain", filename=name, params={"charset": "tis-620"})
+    return msg.as_bytes()
+
+
+NOTE = "BMA ศูนย์ปฏิบัติการ\nลับมาก\nรายชื่อผู้ให้ข้อมูล\nลับมาก\n"
+
+
+def test_a_thai_text_file_that_starts_like_a_bitmap_is_read_as_text():
+    """Notepad's "ANSI" (TIS-620) text whose first line begins "BMA": "BM" starts a
+    bitmap, and the file went down the pictures' way (PIL cannot open it: no marking)
+    and its text was never read: the letter ordinary and certain. A text editor shows
+    ลับมาก. Read as the text it is, the letter is ลับมาก."""
+    from tests.test_containers_session18 import deflated
+
+    body = NOTE.encode("tis-620")
+    assert reading(_text_letter(NOTE[4:].encode("tis-620"))) == ("secret", True)  # without "BMA "
+    assert reading(_text_letter(body)) == ("secret", True)
+    assert reading(letter(files=[("notes.zip", deflated([("BMA.txt", body)]))])) == ("secret", True)
+
+
+def test_a_bitmap_is_still_a_picture():
+    from PIL import Image
+
+    bmp = io.BytesIO()
+    Image.new("L", (40, 56), 255).save(bmp, "BMP")
+    assert scanned_pages.is_picture(bmp.getvalue())
+    assert not scanned_pages.is_picture(NOTE.encode("tis-620"))
