@@ -1417,6 +1417,14 @@ class _HtmlText(HTMLParser):
             return -1
         return m.end()
 
+    def parse_marked_section(self, i: int, report: int = 1) -> int:  # noqa: ARG002 - the stdlib's signature
+        # `<![...` is a bogus comment to the first ">" in a browser (HTML's parsing rules:
+        # Word's `<![if !supportLists]>` too). The stdlib raised on a keyword it does not
+        # know (`<![foo[`, `<![ x`), and the rest of the part was not read: a ลับมาก
+        # after it left the letter ordinary until session 50; `<![include[` it read to
+        # its "]]>", past what a browser shows after the first ">".
+        return self.parse_bogus_comment(i)
+
     def _end_head(self) -> None:
         self._head = False
         self._title = 0
