@@ -120,3 +120,35 @@ def test_a_letter_whose_pages_all_load_is_read_as_before():
     pdf = _pages(thai_pdf(COVER), thai_pdf(COVER[1:]), typed={})
     assert inspect_pdf(pdf).error is None
     assert reading(pdf) == ("none", True)
+
+
+def _root_dangling(pdf: bytes) -> bytes:
+    """`pdf` with its trailer's /Root naming an object the file does not have: pypdf
+    finds the catalog all the same, PDFium refuses the file."""
+    import re
+
+    out, count = re.subn(rb"/Root \d+ 0 R", b"/Root 99 0 R", pdf)
+    assert count == 1
+    return out
+
+
+def test_a_pdf_only_pypdf_opens_is_not_read_as_a_viewer_reads_it_and_says_so():
+    """A scanned ลับมาก letter whose trailer's /Root is dangling: pypdf opens it (one
+    page, no text layer), PDFium does not, so no page of it was drawn and no OCR read
+    the stamp: the letter was ordinary and certain. It is now at least ลับ, uncertain;
+    a typed marking pypdf reads still counts, certain."""
+    import pypdfium2 as pdfium
+
+    from tests.thai_pdfs import scanned_pdf, thai_pdf
+
+    scan = scanned_pdf(COVER, "ลับมาก")
+    assert reading(scan) == ("secret", True)
+    damaged = _root_dangling(scan)
+    with pytest.raises(pdfium.PdfiumError):
+        pdfium.PdfDocument(damaged)
+    info = inspect_pdf(damaged)
+    assert info.pages == 1 and info.error == f"{SCAN_NOT_READ}: the viewer's reader could not open it", info
+    assert at_least_secret_and_uncertain(damaged)
+    warned = clerks_warning(damaged)
+    assert warned and "a person should open this file" in warned[0].message_en
+    assert reading(_root_dangling(thai_pdf(ANNEX))) == ("secret", True)
