@@ -357,14 +357,22 @@ def _attached(reader, wanted: list[int]) -> list:
     for n in wanted:
         try:
             annots = reader.pages[n].get("/Annots")
-            for annot in list(annots.get_object() if annots is not None else ())[:MAX_ANNOTS]:
-                annot = annot.get_object()
-                if annot.get("/Subtype") == "/FileAttachment":
-                    found.append(lambda annot=annot: _annotation_file(annot))
-                    if len(found) > MAX_EMBEDDED:
-                        return found
+            annots = list(annots.get_object() if annots is not None else ())[:MAX_ANNOTS]
         except Exception:  # noqa: BLE001 - one broken page must not hide the others
             continue
+        for annot in annots:
+            # One entry at a time: a null or a number in /Annots, which viewers skip,
+            # ended the page's reading, and a paperclip after it holding a ลับมาก PDF
+            # was not read (until session 50: the letter ordinary and certain).
+            try:
+                annot = annot.get_object()
+                if not hasattr(annot, "get") or annot.get("/Subtype") != "/FileAttachment":
+                    continue
+            except Exception:  # noqa: BLE001 - an entry no viewer draws either
+                continue
+            found.append(lambda annot=annot: _annotation_file(annot))
+            if len(found) > MAX_EMBEDDED:
+                return found
     return found
 
 

@@ -152,3 +152,28 @@ def test_a_pdf_only_pypdf_opens_is_not_read_as_a_viewer_reads_it_and_says_so():
     warned = clerks_warning(damaged)
     assert warned and "a person should open this file" in warned[0].message_en
     assert reading(_root_dangling(thai_pdf(ANNEX))) == ("secret", True)
+
+
+@pytest.mark.parametrize("entry", ["null", "number", "dangling"])
+def test_a_paperclip_after_a_broken_annotation_entry_is_read(entry):
+    """Acrobat's Attach File paperclip holding a ลับมาก PDF, after an entry of the
+    page's /Annots that is no annotation (a null, a number, a reference to nothing):
+    the first entry raised and the page's other annotations were not looked at for
+    files; the letter was ordinary and certain. Poppler lists the file (pdfdetach), and
+    each entry is now looked at on its own."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import IndirectObject, NullObject, NumberObject
+
+    from tests.secrecy.test_pdf_embedded_files import with_paperclip
+    from tests.thai_pdfs import thai_pdf
+
+    clip = with_paperclip(thai_pdf(COVER), "annex.pdf", thai_pdf(ANNEX))
+    assert reading(clip) == ("secret", True)
+    writer = PdfWriter(clone_from=io.BytesIO(clip))
+    broken = {"null": NullObject(), "number": NumberObject(5), "dangling": IndirectObject(9999, 0, writer)}[entry]
+    writer.pages[0]["/Annots"].get_object().insert(0, broken)
+    out = io.BytesIO()
+    writer.write(out)
+    assert reading(out.getvalue()) == ("secret", True)
