@@ -545,6 +545,9 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
                 textpage = page.get_textpage()
                 raw = textpage.get_text_range()
             else:
+                # pypdf counts a page PDFium does not (a /Count short of the pages in
+                # /Kids): read by pypdf's text alone, its scan and annotations not.
+                scans.unread = scans.unread or _not_loaded(n)
                 raw = ""
             texts[n] = raw.replace("\r\n", "\n").replace("\r", "\n")
         except Exception:  # noqa: BLE001 - one broken page must not hide the others
@@ -602,10 +605,10 @@ def _viewer_texts(data: bytes, wanted: list[int] | None = None, reader=None
 
 
 def _not_loaded(n: int) -> str:
-    """Page `n` (0-based), which PDFium counts and cannot load: poppler's viewers
-    (Evince, Okular) show a page whose /Type is not /Page (/Template, /Pages), and a
-    ลับมาก on it, where pypdf skips it and PDFium fails. Until session 50 such a page
-    was read as empty, the letter ordinary and certain."""
+    """Page `n` (0-based), which PDFium cannot load: poppler's viewers (Evince,
+    Okular) show a page whose /Type is not /Page (/Template, /Pages), and a ลับมาก on
+    it, where pypdf skips it and PDFium fails; or one pypdf counts and PDFium does not.
+    Until session 50 such a page was read as empty, the letter ordinary and certain."""
     return f"page {n + 1}: a page the viewer's reader could not load"
 
 

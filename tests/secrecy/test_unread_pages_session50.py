@@ -177,3 +177,36 @@ def test_a_paperclip_after_a_broken_annotation_entry_is_read(entry):
     out = io.BytesIO()
     writer.write(out)
     assert reading(out.getvalue()) == ("secret", True)
+
+
+def _count_short(*pages: bytes) -> bytes:
+    """`pages` in one PDF whose page tree's /Count says one page fewer than /Kids holds."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject, NumberObject
+
+    pdf = _pages(*pages, typed={})
+    writer = PdfWriter(clone_from=io.BytesIO(pdf))
+    writer._root_object["/Pages"][NameObject("/Count")] = NumberObject(len(writer.pages) - 1)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_page_pypdf_counts_and_pdfium_does_not_leaves_the_letter_uncertain():
+    """A cover letter, then a scanned ลับมาก page, /Count 1: pypdf counts both pages (it
+    walks /Kids), PDFium one. Page 2 was read by pypdf's text alone, of which a scan has
+    none, and no OCR looked at it: the letter ordinary and certain. It is now at least
+    ลับ, uncertain; typed, the ลับมาก pypdf reads still counts, certain."""
+    import pypdfium2 as pdfium
+
+    from tests.thai_pdfs import scanned_pdf, thai_pdf
+
+    cover = thai_pdf(COVER)
+    assert reading(_pages(cover, scanned_pdf(COVER, "ลับมาก"), typed={})) == ("secret", True)
+    short = _count_short(cover, scanned_pdf(COVER, "ลับมาก"))
+    assert len(pdfium.PdfDocument(short)) == 1 and inspect_pdf(short).pages == 2
+    assert "page 2: a page the viewer's reader could not load" in (inspect_pdf(short).error or "")
+    assert at_least_secret_and_uncertain(short)
+    assert reading(_count_short(cover, thai_pdf(ANNEX))) == ("secret", True)
