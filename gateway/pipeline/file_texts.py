@@ -2434,6 +2434,19 @@ def _without_reader(data: bytes, filename: str, pdf_reader: PdfReader | None, sn
 _PDF_HEADER = re.compile(rb"%PDF-\d")
 
 
+def pdf_for_lenient_viewers(data: bytes) -> bytes | None:
+    """The PDF poppler's viewers (Evince, Okular, pdftotext) show in bytes that PDFium and
+    Acrobat refuse, its header past the first 1024 bytes or missing: from its first
+    `%PDF-`, or behind a header put in front of its objects (PDFium then rebuilds the
+    cross-reference table, as poppler does); None when the bytes hold no PDF object."""
+    at = data.find(b"%PDF-")
+    if at > 0:
+        return data[at:]
+    if at < 0 and b"endobj" in data and b"obj" in data[:65536]:
+        return b"%PDF-1.7\n" + data
+    return None
+
+
 def file_kind(data: bytes) -> str | None:
     """What a file's bytes are, as the program that opens them knows them, whatever its
     name or declared type says: "pdf", "zip", "tnef" (winmail.dat), "cms" (signed or
@@ -2491,8 +2504,12 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         return
     # By its bytes first; the name (or a type) only for bytes that say nothing (`file_kind`).
     kind = file_kind(data)
-    if kind == "pdf" or (kind is None and b"%PDF-" in data[:1024]
-                         and (filename.endswith(".pdf") or declared == "application/pdf")):
+    if kind is None and (filename.endswith(".pdf") or declared == "application/pdf") \
+            and (shown := pdf_for_lenient_viewers(data)) is not None:
+        # Its header late or missing: read as poppler's viewers show it (parse.py reads
+        # the letter's own files so since session 50).
+        data, kind = shown, "pdf"
+    if kind == "pdf":
         if pdf_reader is not None and depth > 0:  # the letter's own PDFs are read by parse.py
             out.pdfs.append(("/".join(out.where) or filename, data))
             pdf_texts(data, pdf_reader, what, out)
