@@ -196,8 +196,12 @@ def _written_again(line: bytes, headers: email.message.Message, title: str, para
         return None
     if not ours:
         return None
-    fits = len(ours.encode("utf-8", "replace")) <= MAX_SAVED_BYTES  # else cut by saved_name
-    if line.isascii() and fits and _as_a_client_reads(headers, param, header) == ours:
+    # An encoded name (RFC 2047 or 2231, ASCII on the line) a client decodes as we do is
+    # still written again when saving it changes it: too long for a file system, or
+    # holding what `saved_name` drops. Until session 51 "...58_<U+202E>txt.pdf" so encoded
+    # reached the clerk's copy and was drawn "...58_fdp.txt"; sent as raw UTF-8 it was cleaned.
+    saved = saved_name(ours)
+    if line.isascii() and saved == ours and _as_a_client_reads(headers, param, header) == ours:
         return None
     params = headers.get_params(header=header) or []
     if not params:
@@ -208,7 +212,7 @@ def _written_again(line: bytes, headers: email.message.Message, title: str, para
             and key.isascii() and key.isprintable() and key]
     if not main.isascii() or not main.isprintable():
         return None
-    return with_parameter(f"{title}: {main}{''.join(kept)};", param, saved_name(ours))
+    return with_parameter(f"{title}: {main}{''.join(kept)};", param, saved)
 
 
 def _as_a_client_reads(headers: email.message.Message, param: str, header: str) -> str | None:
