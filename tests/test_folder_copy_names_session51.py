@@ -42,3 +42,30 @@ def test_an_encoded_name_with_a_bidi_override_is_not_drawn_reversed_in_the_clerk
     # Content-Type's name= too: Outlook shows that one when it has no filename.
     type_names = [p.get_param("name") for p in copy.walk() if not p.is_multipart() and p.get_param("name")]
     assert not [n for n in type_names if any(ch in str(n) for ch in HIDDEN)], type_names
+
+
+@pytest.mark.parametrize("style", ["rfc2047", "rfc2231"])
+def test_a_second_content_disposition_field_does_not_keep_the_override(gw, style):
+    """The same name in two Content-Disposition fields of the part: until session 51 a
+    part with two was left as sent (part_names.py: "which one a client takes is its own
+    affair"), whatever either held, and the override reached the clerk's copy again."""
+    files = [("2569_dds_0403_57.pdf", make_pdf("cover letter")),
+             ("2569_dds_0403_58_\u202etxt.pdf", make_pdf("enclosure"))]
+    raw = letter(files=files, filename_style=style)
+    lines = raw.split(b"\r\n")
+    # The enclosure's field, the last file's (folded: the name on its continuation line).
+    at = max(i for i, line in enumerate(lines) if line.lower().startswith(b"content-disposition"))
+    end = at + 1
+    while lines[end][:1] in (b" ", b"\t"):
+        end += 1
+    raw = b"\r\n".join(lines[:end] + lines[at:end] + lines[end:])
+    queue_id = gw.send(raw, LATKRABANG)
+    gw.wait_idle()
+    entry = next(e for e in gw.register() if e["queue_id"] == queue_id)
+    assert entry["receive_no"]
+    [path] = [p for p in gw.maildir_files("latkrabang") if p.name.startswith(queue_id)]
+    copy = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
+    [part] = [p for p in copy.walk() if len(p.get_all("content-disposition") or ()) == 2]
+    read = [email.message_from_string(f"Content-Disposition: {v}\n\n", policy=email.policy.default).get_filename()
+            for v in part.get_all("content-disposition")]
+    assert read == ["2569_dds_0403_58_txt.pdf"] * 2, read

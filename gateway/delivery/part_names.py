@@ -174,7 +174,14 @@ def _named_head(head: bytes, headers: email.message.Message, newline: bytes) -> 
         field = _NAME_PARAMS.get(line.split(b":", 1)[0].strip().lower())
         if field is None:
             continue
-        written = _written_again(line, headers, *field)
+        own = headers
+        if len(headers.get_all(field[0].lower()) or ()) > 1:
+            # Two Content-Disposition (or Content-Type) fields: each is read on its own
+            # and written again on its own, since a client takes one or the other. Until
+            # session 51 neither was, and a second copy of the field kept a name with
+            # U+202E in the clerk's copy, however it was encoded.
+            own = _naming_headers(line + newline + newline)
+        written = _written_again(line, own, *field)
         if written is not None:
             lines[i] = written.encode("ascii").replace(b"\r\n", newline)
             changed = True
