@@ -177,7 +177,7 @@ def test_a_name_that_hides_its_extension_or_looks_like_another_shows_what_it_is(
     assert "หนังสือ\\u202excod.stamped.pdf" in page.locator("p.stamped").inner_text()
     copy = in_the_folder(mailbox, entry["queue_id"])
     assert copy["X-Saraban-Stamp"] == "stamped: หนังสือxcod.stamped.pdf"
-    # Since session 51 the copy's part names are those the download is saved under
+    # Since session 50 the copy's part names are those the download is saved under
     # (part_names.py): the override and the zero-width space gone, the file's bytes kept.
     names = [part.get_filename() for part in copy.iter_attachments()]
     assert names == ["หนังสือxcod.pdf", LOOKALIKE[0], LOOKALIKE[0], LOOKALIKE[2], *STACKED,

@@ -178,7 +178,7 @@ def _named_head(head: bytes, headers: email.message.Message, newline: bytes) -> 
         if len(headers.get_all(field[0].lower()) or ()) > 1:
             # Two Content-Disposition (or Content-Type) fields: each is read on its own
             # and written again on its own, since a client takes one or the other. Until
-            # session 51 neither was, and a second copy of the field kept a name with
+            # session 50 neither was, and a second copy of the field kept a name with
             # U+202E in the clerk's copy, however it was encoded.
             own = _naming_headers(line + newline + newline)
         written = _written_again(line, own, *field)
@@ -205,7 +205,7 @@ def _written_again(line: bytes, headers: email.message.Message, title: str, para
         return None
     # An encoded name (RFC 2047 or 2231, ASCII on the line) a client decodes as we do is
     # still written again when saving it changes it: too long for a file system, or
-    # holding what `saved_name` drops. Until session 51 "...58_<U+202E>txt.pdf" so encoded
+    # holding what `saved_name` drops. Until session 50 "...58_<U+202E>txt.pdf" so encoded
     # reached the clerk's copy and was drawn "...58_fdp.txt"; sent as raw UTF-8 it was cleaned.
     saved = saved_name(ours)
     if line.isascii() and saved == ours and _as_a_client_reads(headers, param, header) == ours:

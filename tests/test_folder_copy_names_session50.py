@@ -1,4 +1,4 @@
-"""Red team of the folder copy's file names (session 51): a name the sender encoded
+"""Red team of the folder copy's file names (session 50): a name the sender encoded
 (RFC 2047 inside the quoted name, as Outlook writes it, or RFC 2231, as Thunderbird
 does) reached the clerk's copy with its invisible characters. U+202E (RIGHT-TO-LEFT
 OVERRIDE) makes a mail client draw what follows it reversed: the enclosure
@@ -46,7 +46,7 @@ def test_an_encoded_name_with_a_bidi_override_is_not_drawn_reversed_in_the_clerk
 
 @pytest.mark.parametrize("style", ["rfc2047", "rfc2231"])
 def test_a_second_content_disposition_field_does_not_keep_the_override(gw, style):
-    """The same name in two Content-Disposition fields of the part: until session 51 a
+    """The same name in two Content-Disposition fields of the part: until session 50 a
     part with two was left as sent (part_names.py: "which one a client takes is its own
     affair"), whatever either held, and the override reached the clerk's copy again."""
     files = [("2569_dds_0403_57.pdf", make_pdf("cover letter")),
