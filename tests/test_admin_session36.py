@@ -78,11 +78,20 @@ def _main_in_process(argv: list[str]) -> int:
     import structlog
 
     from gateway.cli.main import main
+    from gateway.service import process_util
 
     saved = sys.stdout, sys.stderr, structlog.get_config(), logging.getLogger().handlers[:], logging.getLogger().level
+    # main() turns core dumps off for good (process_util.no_core_dumps: its hard limit
+    # too, which this process may not raise again): done in the pytest worker, every
+    # later daemon and command of the worker differed from the forked servers' start
+    # (tests/cli_fork.py) and got a new interpreter, and test_cli_fork failed when it
+    # ran after this file (full run E of session 50). Not what these tests are about.
+    saved_no_core_dumps = process_util.no_core_dumps
+    process_util.no_core_dumps = lambda: None
     try:
         return main(argv)
     finally:
+        process_util.no_core_dumps = saved_no_core_dumps
         sys.stdout, sys.stderr = saved[0], saved[1]
         structlog.configure(**saved[2])
         logging.getLogger().handlers[:] = saved[3]
