@@ -403,10 +403,14 @@ def _rtf(data: bytes) -> tuple[str, bool]:
     # ({\shptxt} in {\*\shpinst}), the text of a WordArt watermark ({\sv} after
     # {\sn gtextUNICODE}), the Unicode of a {\upr} ({\*\ud}); and \binN's N bytes,
     # which are data, not a brace or text (a "{" there hid the rest of the document).
+    # Since session 50 also a comment ({\*\annotation}, in Word's margin and Writer's, as
+    # a DOCX's comments are read) and an older drawing's text box ({\dptxbxtext} in
+    # {\*\do}, which Word and Writer draw on the page).
     after_star = False
     property_name: bytearray | None = None  # the text of a {\sn ...} group being read
     last_property = b""
     binary_end = -1
+    apart: list[int] = []  # depths of the comments and text boxes open
 
     def flush() -> None:
         if pending:
@@ -444,6 +448,9 @@ def _rtf(data: bytes) -> tuple[str, bool]:
             else:
                 if stack:
                     hidden, codec, uc = stack.pop()
+                while apart and len(stack) < apart[-1]:
+                    apart.pop()
+                    out.append("\n")
                 first_in_group = False
             continue
         if word is not None:
@@ -454,11 +461,14 @@ def _rtf(data: bytes) -> tuple[str, bool]:
                 binary_end = m.end() + max(0, int(arg))
             if first_in_group and word in _RTF_HIDDEN:
                 hidden = True
-            elif (first_in_group and (word == b"shptxt" or (word == b"sv" and last_property.startswith(b"gtext")))) \
-                    or (star_before and word == b"ud"):
+            elif (first_in_group and (word in (b"shptxt", b"dptxbxtext")
+                                      or (word == b"sv" and last_property.startswith(b"gtext")))) \
+                    or (star_before and word in (b"ud", b"annotation")):
                 hidden = stack[-1][0] if star_before and stack else False  # as around its group
                 if star_before and not hidden:
                     out.append("\n")  # apart from the {\upr} text for older readers before it
+                if word in (b"annotation", b"dptxbxtext") and not hidden:
+                    apart.append(len(stack))  # in the margin or a box: a line of its own
             elif first_in_group and word == b"sn":
                 property_name = bytearray()
             elif word == b"f" and arg is not None:
