@@ -33,6 +33,7 @@ from gateway.pipeline.mime_attach import add_attachment, encoded_header
 from gateway.sender.results import (
     authserv_id,
     forged_results,
+    misleading_name,
     receipt_goes_to_sender,
     reply_to_vouched,
     sender_headers,
@@ -60,6 +61,13 @@ REPLY_NOTE = ("ไม่ได้ใช้ที่อยู่ตอบกล�
 # when that is the verified sender's own From (`receipt_goes_to_sender`): otherwise
 # renamed like an unsigned Reply-To, still readable, never followed.
 RECEIPT_FIELDS = (b"disposition-notification-to", b"return-receipt-to", b"x-confirm-reading-to")
+# A From whose display name holds another address (`"saraban@moi.go.th"
+# <saraban@m0i-go.example>`): a mail client shows the name alone, so the clerk read the
+# forger's own verified letter as the ministry's. The copy's From keeps only the address;
+# the original stays readable beside it (session 51).
+ORIGINAL_FROM = "X-Saraban-Original-From"
+FROM_NOTE = ("ชื่อผู้ส่งที่แสดงมีที่อยู่อีเมลอื่นที่ไม่ใช่ของผู้ส่งจริง จึงแสดงเฉพาะที่อยู่ของผู้ส่ง (From) / "
+             "the sender's display name holds another address than the sender's: only the From address is shown")
 RECEIPT_NOTE = ("ไม่ได้ใช้คำขอตอบรับการอ่าน เพราะไม่ได้ขอให้ส่งถึงผู้ส่งที่ยืนยันตัวตนแล้ว / "
                 "read-receipt request not addressed to the verified sender: no receipt is asked for")
 
@@ -140,6 +148,14 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
     unreceipted = receipts if receipts and not _receipt_kept(kept, sender_auth) else []
     for i in renamed + unreceipted:
         kept[i] = UNSIGNED_REPLY + kept[i].lstrip()
+    misnamed = []
+    for i, h in enumerate(kept):
+        name, _, value = h.partition(b":")
+        if name.strip().lower() == b"from":
+            found = misleading_name(value.decode("utf-8", "replace"))
+            if found is not None:
+                misnamed.append(re.sub(r"\r?\n|\r", "", value.decode("utf-8", "replace")).strip())
+                kept[i] = b"From: " + found[1].encode("utf-8")
     if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
         kept = [h for h in kept if not forged_results(h, authserv_id)]
         added += [encoded_header(n, v) for n, v in sender_headers(sender_auth, authserv_id)]
@@ -147,6 +163,10 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
         added.append(encoded_header("X-Saraban-Reply-To-Note", REPLY_NOTE))
     if unreceipted:
         added.append(encoded_header("X-Saraban-Receipt-Note", RECEIPT_NOTE))
+    for original in misnamed:
+        added.append(encoded_header(ORIGINAL_FROM, original))
+    if misnamed:
+        added.append(encoded_header("X-Saraban-From-Note", FROM_NOTE))
     added += [
         encoded_header("X-Saraban-Receive-No", receive_no),
         encoded_header("X-Saraban-Unit", unit),

@@ -174,6 +174,38 @@ def receipt_goes_to_sender(data: dict | None, from_address: str | None, receipt_
         all(a.strip().lower() == sender for a in receipt_to)
 
 
+# An address in a display name, as a reader takes it: "@" or a look-alike of it (NFKC
+# makes the full-width and small commercial at an "@", and full-width dots dots).
+_NAME_ADDRESS = re.compile(r"[^\s<>\"'(),;:@]+@[^\s<>\"'(),;:@]+")
+
+
+def misleading_name(from_value: str) -> tuple[str, str] | None:
+    """(display name, address) when the one From's display name (RFC 2047 decoded) holds
+    an address that is not that From's own address, else None. A mail client shows the
+    name alone: `"saraban@moi.go.th" <saraban@m0i-go.example>` reads as the ministry's in
+    the clerk's folder, though the register judged (and verified) m0i-go.example."""
+    import email.header
+    import email.utils
+    import unicodedata
+
+    # The address is read before decoding (an encoded "@" in the name is no address
+    # separator), the name then decoded as a mail client shows it.
+    found = email.utils.getaddresses([re.sub(r"\r?\n|\r", "", from_value)])
+    if len(found) != 1 or "@" not in found[0][1]:
+        return None  # no single address: the register already refused this From
+    name, address = found[0]
+    try:
+        name = str(email.header.make_header(email.header.decode_header(name)))
+    except Exception:  # noqa: BLE001 - undecodable words: judged as written
+        pass
+    shown = unicodedata.normalize("NFKC", name)
+    own = address.strip().lower().rstrip(".")
+    for claimed in _NAME_ADDRESS.findall(shown):
+        if claimed.strip(".").lower() != own:
+            return name, address
+    return None
+
+
 def not_checked(from_domain: str | None, reason: str) -> SenderAuth:
     """`rules check` without --dns: DKIM and DMARC need DNS and were not looked at."""
     return SenderAuth(status="none", from_domain=from_domain, spf_source="none", reason=reason,

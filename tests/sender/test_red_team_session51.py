@@ -1,0 +1,66 @@
+"""Session 51's red team of sender authenticity (docs/sender-authenticity.md), through
+the real daemon and the loopback DNS server:
+
+* S51-1: a From whose display name is another agency's address,
+  `"saraban@moi.go.th" <saraban@m0i-go.example>`, signed by the forger's own domain
+  (DKIM and DMARC pass for m0i-go.example). The register, the book and the desk print
+  the name with the real address beside it (session 15), but the folder copy the clerk
+  reads kept the From as sent, and a mail client (Outlook, Gmail, a phone) shows the
+  display name alone: "saraban@moi.go.th", subject "[รับ n/2569] ...", no warning. Also
+  with the name RFC 2047 encoded and written with a full-width at sign and dots.
+"""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.letters import letter, with_header
+from tests.sender.test_daemon_sender import UNIT, _copy_of, entry_for, start
+from tests.sender.zones import ATTACKER, MINISTRY, dkim_sign
+
+
+@pytest.fixture(scope="module")
+def gw51(tmp_path_factory, dns_server):
+    d = start(tmp_path_factory.mktemp("s51"), "gw", dns_server.address)
+    yield d
+    d.stop()
+
+
+def _named(subject: str, from_value: str, signer: str) -> bytes:
+    sender = from_value.rpartition("<")[2].rstrip(">")
+    return dkim_sign(with_header(letter(sender=sender, subject=subject), "From", from_value), signer)
+
+
+def test_s51_1_a_display_name_holding_another_address_is_not_the_copys_sender(gw51):
+    d = gw51
+    forger = f"saraban@{ATTACKER}"
+    fullwidth = "=?utf-8?b?" + base64.b64encode(f"saraban＠moi．go．th".encode()).decode() + "?="
+    plain_id = d.send(_named("S51-1 plain", f'"saraban@{MINISTRY}" <{forger}>', ATTACKER), UNIT, sender=forger)
+    wide_id = d.send(_named("S51-1 wide", f"{fullwidth} <{forger}>", ATTACKER), UNIT, sender=forger)
+    # Controls: a name that is the sender's own address, and a genuine ministry letter.
+    own_id = d.send(_named("S51-1 own", f'"{forger}" <{forger}>', ATTACKER), UNIT, sender=forger)
+    ministry = f"กระทรวงมหาดไทย saraban@{MINISTRY}"  # a name naming the sender's own address
+    named = "=?utf-8?b?" + base64.b64encode(ministry.encode()).decode() + "?="
+    genuine_id = d.send(_named("S51-1 genuine", f"{named} <saraban@{MINISTRY}>", MINISTRY), UNIT,
+                        sender=f"saraban@{MINISTRY}")
+    d.wait_idle()
+
+    for queue_id, sent in ((plain_id, f'"saraban@{MINISTRY}" <{forger}>'), (wide_id, f"saraban＠moi．go．th <{forger}>")):
+        # Registered as what it is: the forger's own domain, verified.
+        assert entry_for(d, queue_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
+        copy = _copy_of(d, queue_id)
+        [shown] = copy["From"].addresses
+        assert (shown.display_name, shown.addr_spec) == ("", forger), str(copy["From"])
+        assert "moi" not in str(copy["From"]).lower()
+        assert str(copy["X-Saraban-Original-From"]) == sent  # readable (decoded), never shown as the sender
+        assert "only the From address is shown" in str(copy["X-Saraban-From-Note"])
+        assert "ชื่อผู้ส่งที่แสดงมีที่อยู่อีเมลอื่น" in str(copy["X-Saraban-From-Note"])
+        assert copy.keys()[0] == "Authentication-Results"
+    own = _copy_of(d, own_id)
+    assert own["From"].addresses[0].display_name == forger and own["X-Saraban-Original-From"] is None
+    genuine = _copy_of(d, genuine_id)
+    assert entry_for(d, genuine_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({MINISTRY})"
+    assert genuine["From"].addresses[0].display_name == ministry
+    assert genuine["X-Saraban-From-Note"] is None
+
