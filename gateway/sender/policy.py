@@ -61,6 +61,22 @@ def _disguised(auth: SenderAuth) -> str | None:
     return None
 
 
+def _embedded(auth: SenderAuth, settings: SenderSection) -> str | None:
+    """The protected domain a From domain starts with though it is not under it:
+    `saraban@moi.go.th.m0i-go.example` is the forger's own domain (m0i-go.example, its
+    DKIM and DMARC passing), read by a clerk as the ministry's. No agency writes from
+    such a name. Until session 51 it was registered "ผ่าน (m0i-go.example)" with no word."""
+    domain = (auth.from_domain or "").lower().rstrip(".")
+    if not domain or settings.protected(domain):
+        return None
+    labels = domain.split(".")
+    for end in range(2, len(labels)):
+        prefix = ".".join(labels[:end])
+        if settings.protected(prefix):
+            return prefix
+    return None
+
+
 def _quarantined_by_pct(auth: SenderAuth, settings: SenderSection) -> bool:
     """A p=reject the gateway honours (`reject_at_data`) that applies to only part of the
     failing mail (pct= under 100): the rest is quarantined (RFC 7489 6.6.4), and the
@@ -70,7 +86,17 @@ def _quarantined_by_pct(auth: SenderAuth, settings: SenderSection) -> bool:
 
 
 def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | None:
-    if auth is None or not auth.dns_checked or auth.status == "pass":
+    if auth is None or not auth.dns_checked:
+        return None
+    embedded = _embedded(auth, settings)
+    if embedded is not None:
+        # Whatever its own domain's DMARC says: what it vouches for is not what a reader sees.
+        return Finding(RULE, "fail",
+                       f"{FORGED_TH}: โดเมนผู้ส่ง {auth.from_domain} ขึ้นต้นด้วยโดเมน {embedded} ของหน่วยงานราชการ "
+                       f"แต่ไม่ใช่โดเมนของหน่วยงานนั้น ผู้อ่านอาจเข้าใจว่าส่งจาก {embedded}",
+                       f"{FORGED_EN}: the sender's domain {auth.from_domain} starts with the government "
+                       f"domain {embedded} but is not under it, and reads as {embedded}")
+    if auth.status == "pass":
         return None
     domain = auth.from_domain or "-"
     disguised = _disguised(auth)

@@ -8,6 +8,10 @@ the real daemon and the loopback DNS server:
   reads kept the From as sent, and a mail client (Outlook, Gmail, a phone) shows the
   display name alone: "saraban@moi.go.th", subject "[รับ n/2569] ...", no warning. Also
   with the name RFC 2047 encoded and written with a full-width at sign and dots.
+* S51-2: a From domain that starts with a government domain and is not under it,
+  `saraban@moi.go.th.m0i-go.example`: the forger's own domain (relaxed alignment with
+  m0i-go.example), registered "ผ่าน (m0i-go.example)" with a receive number and no word,
+  its จาก reading "saraban@moi.go.th..." in the book, the desk and the mail client.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import pytest
 
 from tests.letters import letter, with_header
 from tests.sender.test_daemon_sender import UNIT, _copy_of, entry_for, start
+from tests.sender.test_forgery import assert_quarantined
 from tests.sender.zones import ATTACKER, MINISTRY, dkim_sign
 
 
@@ -64,3 +69,15 @@ def test_s51_1_a_display_name_holding_another_address_is_not_the_copys_sender(gw
     assert genuine["From"].addresses[0].display_name == ministry
     assert genuine["X-Saraban-From-Note"] is None
 
+
+def test_s51_2_a_from_domain_that_starts_with_a_government_domain_is_held(gw51):
+    d = gw51
+    lookalike = f"saraban@{MINISTRY}.{ATTACKER}"
+    held_id = d.send(_named("S51-2 lookalike", f"<{lookalike}>", ATTACKER), UNIT, sender=lookalike)
+    # Control: the forger's own plain domain is still registered as what it is.
+    own_id = d.send(_named("S51-2 own", f"<saraban@{ATTACKER}>", ATTACKER), UNIT, sender=f"saraban@{ATTACKER}")
+    d.wait_idle()
+    entry = assert_quarantined(d, held_id, f"starts with the government domain {MINISTRY} but is not under it")
+    [reason] = [r for r in entry["reasons"] if r["rule"] == "sender_authenticity"]
+    assert f"ขึ้นต้นด้วยโดเมน {MINISTRY} ของหน่วยงานราชการ" in reason["message_th"]
+    assert entry_for(d, own_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
