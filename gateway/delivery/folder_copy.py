@@ -36,6 +36,7 @@ from gateway.sender.results import (
     misleading_name,
     receipt_goes_to_sender,
     reply_to_vouched,
+    sender_field_vouched,
     sender_headers,
 )
 from rules.markings import URGENCY_TH
@@ -68,6 +69,8 @@ RECEIPT_FIELDS = (b"disposition-notification-to", b"return-receipt-to", b"x-conf
 ORIGINAL_FROM = "X-Saraban-Original-From"
 FROM_NOTE = ("ชื่อผู้ส่งที่แสดงมีที่อยู่อีเมลอื่นที่ไม่ใช่ของผู้ส่งจริง จึงแสดงเฉพาะที่อยู่ของผู้ส่ง (From) / "
              "the sender's display name holds another address than the sender's: only the From address is shown")
+SENDER_NOTE = ("หัวจดหมาย Sender ไม่ใช่ที่อยู่ของหน่วยงานผู้ส่งที่ยืนยันแล้ว จึงไม่แสดงเป็นผู้ส่ง / "
+               "Sender is not an address of the verified sending agency: not shown as the sender")
 RECEIPT_NOTE = ("ไม่ได้ใช้คำขอตอบรับการอ่าน เพราะไม่ได้ขอให้ส่งถึงผู้ส่งที่ยืนยันตัวตนแล้ว / "
                 "read-receipt request not addressed to the verified sender: no receipt is asked for")
 
@@ -90,6 +93,13 @@ def _receipt_kept(kept: list[bytes], sender_auth: dict | None) -> bool:
         return len(froms) == 1 and receipt_goes_to_sender(sender_auth, froms[0],
                                                           _header_addresses(kept, RECEIPT_FIELDS))
     except Exception:  # noqa: BLE001 - an unreadable From or request: no receipt asked for
+        return False
+
+
+def _sender_kept(line: bytes, sender_auth: dict | None) -> bool:
+    try:
+        return sender_field_vouched(sender_auth, _header_addresses([line], (b"sender",)))
+    except Exception:  # noqa: BLE001 - an unreadable Sender is nobody's
         return False
 
 
@@ -146,7 +156,9 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
                and not (vouched and name == b"reply-to")]
     receipts = [i for i, h in enumerate(kept) if h.split(b":", 1)[0].strip().lower() in RECEIPT_FIELDS]
     unreceipted = receipts if receipts and not _receipt_kept(kept, sender_auth) else []
-    for i in renamed + unreceipted:
+    senders = [i for i, h in enumerate(kept) if h.split(b":", 1)[0].strip().lower() == b"sender"]
+    unvouched = [i for i in senders if not _sender_kept(kept[i], sender_auth)]
+    for i in renamed + unreceipted + unvouched:
         kept[i] = UNSIGNED_REPLY + kept[i].lstrip()
     misnamed = []
     for i, h in enumerate(kept):
@@ -163,6 +175,8 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
         added.append(encoded_header("X-Saraban-Reply-To-Note", REPLY_NOTE))
     if unreceipted:
         added.append(encoded_header("X-Saraban-Receipt-Note", RECEIPT_NOTE))
+    if unvouched:
+        added.append(encoded_header("X-Saraban-Sender-Note", SENDER_NOTE))
     for original in misnamed:
         added.append(encoded_header(ORIGINAL_FROM, original))
     if misnamed:

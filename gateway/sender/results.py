@@ -206,6 +206,18 @@ def misleading_name(from_value: str) -> tuple[str, str] | None:
     return None
 
 
+def sender_field_vouched(data: dict | None, addresses: list[str]) -> bool:
+    """Whether a Sender field (RFC 5322 3.6.2) names one address of the verified
+    organisation. DMARC judges From only; Outlook shows "<Sender> on behalf of <From>",
+    so `Sender: saraban@moi.go.th` on a forger's own verified letter read as the
+    ministry's delegation in the clerk's folder (session 51)."""
+    auth = SenderAuth.from_dict(data)
+    if auth is None or not auth.verified or not auth.aligned_domain or len(addresses) != 1:
+        return False
+    domain = addresses[0].strip().rpartition("@")[2]
+    return bool(domain) and aligned(domain, auth.aligned_domain, "r")
+
+
 def not_checked(from_domain: str | None, reason: str) -> SenderAuth:
     """`rules check` without --dns: DKIM and DMARC need DNS and were not looked at."""
     return SenderAuth(status="none", from_domain=from_domain, spf_source="none", reason=reason,

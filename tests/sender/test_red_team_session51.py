@@ -12,6 +12,9 @@ the real daemon and the loopback DNS server:
   `saraban@moi.go.th.m0i-go.example`: the forger's own domain (relaxed alignment with
   m0i-go.example), registered "ผ่าน (m0i-go.example)" with a receive number and no word,
   its จาก reading "saraban@moi.go.th..." in the book, the desk and the mail client.
+* S51-3: `Sender: saraban@moi.go.th` on the forger's own verified letter stayed in the
+  folder copy; Outlook shows it as "saraban@moi.go.th on behalf of ...". DMARC judges
+  From only.
 """
 from __future__ import annotations
 
@@ -81,3 +84,24 @@ def test_s51_2_a_from_domain_that_starts_with_a_government_domain_is_held(gw51):
     [reason] = [r for r in entry["reasons"] if r["rule"] == "sender_authenticity"]
     assert f"ขึ้นต้นด้วยโดเมน {MINISTRY} ของหน่วยงานราชการ" in reason["message_th"]
     assert entry_for(d, own_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
+
+
+def test_s51_3_a_sender_field_outside_the_verified_agency_is_not_shown(gw51):
+    d = gw51
+    forger = f"saraban@{ATTACKER}"
+    behalf_id = d.send(dkim_sign(letter(sender=forger, subject="S51-3 behalf",
+                                        extra_headers={"Sender": f"saraban@{MINISTRY}"}), ATTACKER),
+                       UNIT, sender=forger)
+    secretary = f"secretary@{MINISTRY}"
+    genuine_id = d.send(dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="S51-3 genuine",
+                                         extra_headers={"Sender": secretary}), MINISTRY),
+                        UNIT, sender=f"saraban@{MINISTRY}")
+    d.wait_idle()
+    assert entry_for(d, behalf_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
+    copy = _copy_of(d, behalf_id)
+    assert copy["Sender"] is None
+    assert str(copy["X-Saraban-Unsigned-Sender"]) == f"saraban@{MINISTRY}"  # readable, not shown as sender
+    assert "not shown as the sender" in str(copy["X-Saraban-Sender-Note"])
+    assert "ไม่แสดงเป็นผู้ส่ง" in str(copy["X-Saraban-Sender-Note"])
+    genuine = _copy_of(d, genuine_id)
+    assert str(genuine["Sender"]) == secretary and genuine["X-Saraban-Sender-Note"] is None
