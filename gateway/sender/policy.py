@@ -66,14 +66,17 @@ def _embedded(auth: SenderAuth, settings: SenderSection) -> str | None:
     `saraban@moi.go.th.m0i-go.example` is the forger's own domain (m0i-go.example, its
     DKIM and DMARC passing), read by a clerk as the ministry's. No agency writes from
     such a name. Until session 51 it was registered "ผ่าน (m0i-go.example)" with no word."""
-    domain = (auth.from_domain or "").lower().rstrip(".")
-    if not domain or settings.protected(domain):
-        return None
-    labels = domain.split(".")
-    for end in range(2, len(labels)):
-        prefix = ".".join(labels[:end])
-        if settings.protected(prefix):
-            return prefix
+    # The verified domain too: it is what "ผ่าน (...)" names, and a signer's d= under the
+    # forger's organisation aligns relaxed with the forger's From.
+    shown = [auth.from_domain, auth.aligned_domain if auth.status == "pass" else None]
+    for domain in (d.lower().rstrip(".") for d in shown if d):
+        if settings.protected(domain):
+            continue
+        labels = domain.split(".")
+        for end in range(2, len(labels)):
+            prefix = ".".join(labels[:end])
+            if settings.protected(prefix):
+                return prefix
     return None
 
 
@@ -90,11 +93,12 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
         return None
     embedded = _embedded(auth, settings)
     if embedded is not None:
+        named = next(d for d in (auth.from_domain, auth.aligned_domain) if d and d.lower().startswith(embedded + "."))
         # Whatever its own domain's DMARC says: what it vouches for is not what a reader sees.
         return Finding(RULE, "fail",
-                       f"{FORGED_TH}: โดเมนผู้ส่ง {auth.from_domain} ขึ้นต้นด้วยโดเมน {embedded} ของหน่วยงานราชการ "
+                       f"{FORGED_TH}: โดเมนผู้ส่ง {named} ขึ้นต้นด้วยโดเมน {embedded} ของหน่วยงานราชการ "
                        f"แต่ไม่ใช่โดเมนของหน่วยงานนั้น ผู้อ่านอาจเข้าใจว่าส่งจาก {embedded}",
-                       f"{FORGED_EN}: the sender's domain {auth.from_domain} starts with the government "
+                       f"{FORGED_EN}: the sender's domain {named} starts with the government "
                        f"domain {embedded} but is not under it, and reads as {embedded}")
     if auth.status == "pass":
         return None

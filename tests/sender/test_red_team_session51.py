@@ -12,6 +12,8 @@ the real daemon and the loopback DNS server:
   `saraban@moi.go.th.m0i-go.example`: the forger's own domain (relaxed alignment with
   m0i-go.example), registered "ผ่าน (m0i-go.example)" with a receive number and no word,
   its จาก reading "saraban@moi.go.th..." in the book, the desk and the mail client.
+  So was a From of the forger's plain domain signed d=moi.go.th.m0i-go.example,
+  "ผ่าน (moi.go.th.m0i-go.example)".
 * S51-3: `Sender: saraban@moi.go.th` on the forger's own verified letter stayed in the
   folder copy; Outlook shows it as "saraban@moi.go.th on behalf of ...". DMARC judges
   From only.
@@ -25,12 +27,25 @@ import pytest
 from tests.letters import letter, with_header
 from tests.sender.test_daemon_sender import UNIT, _copy_of, entry_for, start
 from tests.sender.test_forgery import assert_quarantined
-from tests.sender.zones import ATTACKER, MINISTRY, dkim_sign
+from tests.sender.zones import ATTACKER, MINISTRY, SELECTOR, dkim_sign, key, zones
+from tests.servers.dns import DnsServer
+
+
+LOOKALIKE = f"{MINISTRY}.{ATTACKER}"  # the forger's own name, under its own domain
 
 
 @pytest.fixture(scope="module")
-def gw51(tmp_path_factory, dns_server):
-    d = start(tmp_path_factory.mktemp("s51"), "gw", dns_server.address)
+def dns51(tmp_path_factory):
+    z = zones()
+    z[f"{SELECTOR}._domainkey.{LOOKALIKE}"] = {"TXT": [key(LOOKALIKE).dns_txt]}
+    server = DnsServer(z, tmp_path_factory.mktemp("dns51")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def gw51(tmp_path_factory, dns51):
+    d = start(tmp_path_factory.mktemp("s51"), "gw", dns51.address)
     yield d
     d.stop()
 
@@ -77,6 +92,8 @@ def test_s51_2_a_from_domain_that_starts_with_a_government_domain_is_held(gw51):
     d = gw51
     lookalike = f"saraban@{MINISTRY}.{ATTACKER}"
     held_id = d.send(_named("S51-2 lookalike", f"<{lookalike}>", ATTACKER), UNIT, sender=lookalike)
+    signed_as = d.send(dkim_sign(letter(sender=f"saraban@{ATTACKER}", subject="S51-2 d="), LOOKALIKE), UNIT,
+                       sender=f"saraban@{ATTACKER}")
     # Control: the forger's own plain domain is still registered as what it is.
     own_id = d.send(_named("S51-2 own", f"<saraban@{ATTACKER}>", ATTACKER), UNIT, sender=f"saraban@{ATTACKER}")
     d.wait_idle()
@@ -84,6 +101,7 @@ def test_s51_2_a_from_domain_that_starts_with_a_government_domain_is_held(gw51):
     [reason] = [r for r in entry["reasons"] if r["rule"] == "sender_authenticity"]
     assert f"ขึ้นต้นด้วยโดเมน {MINISTRY} ของหน่วยงานราชการ" in reason["message_th"]
     assert entry_for(d, own_id)["sender_verified"] == f"ยืนยันผู้ส่ง: ผ่าน ({ATTACKER})"
+    assert_quarantined(d, signed_as, f"the sender's domain {LOOKALIKE} starts with the government domain")
 
 
 def test_s51_3_a_sender_field_outside_the_verified_agency_is_not_shown(gw51):
