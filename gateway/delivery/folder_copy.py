@@ -65,7 +65,7 @@ RECEIPT_FIELDS = (b"disposition-notification-to", b"return-receipt-to", b"x-conf
 # A From whose display name holds another address (`"saraban@moi.go.th"
 # <saraban@m0i-go.example>`): a mail client shows the name alone, so the clerk read the
 # forger's own verified letter as the ministry's. The copy's From keeps only the address;
-# the original stays readable beside it (session 51).
+# the original stays readable beside it (session 50).
 ORIGINAL_FROM = "X-Saraban-Original-From"
 FROM_NOTE = ("ชื่อผู้ส่งที่แสดงมีที่อยู่อีเมลอื่นที่ไม่ใช่ของผู้ส่งจริง จึงแสดงเฉพาะที่อยู่ของผู้ส่ง (From) / "
              "the sender's display name holds another address than the sender's: only the From address is shown")

@@ -65,7 +65,7 @@ def _embedded(auth: SenderAuth, settings: SenderSection) -> str | None:
     """The protected domain a From domain starts with though it is not under it:
     `saraban@moi.go.th.m0i-go.example` is the forger's own domain (m0i-go.example, its
     DKIM and DMARC passing), read by a clerk as the ministry's. No agency writes from
-    such a name. Until session 51 it was registered "ผ่าน (m0i-go.example)" with no word."""
+    such a name. Until session 50 it was registered "ผ่าน (m0i-go.example)" with no word."""
     # The verified domain too: it is what "ผ่าน (...)" names, and a signer's d= under the
     # forger's organisation aligns relaxed with the forger's From.
     shown = [auth.from_domain, auth.aligned_domain if auth.status == "pass" else None]

@@ -210,7 +210,7 @@ def sender_field_vouched(data: dict | None, addresses: list[str]) -> bool:
     """Whether a Sender field (RFC 5322 3.6.2) names one address of the verified
     organisation. DMARC judges From only; Outlook shows "<Sender> on behalf of <From>",
     so `Sender: saraban@moi.go.th` on a forger's own verified letter read as the
-    ministry's delegation in the clerk's folder (session 51)."""
+    ministry's delegation in the clerk's folder (session 50)."""
     auth = SenderAuth.from_dict(data)
     if auth is None or not auth.verified or not auth.aligned_domain or len(addresses) != 1:
         return False

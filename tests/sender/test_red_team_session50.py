@@ -1,20 +1,20 @@
 """Session 51's red team of sender authenticity (docs/sender-authenticity.md), through
 the real daemon and the loopback DNS server:
 
-* S51-1: a From whose display name is another agency's address,
+* S50-1: a From whose display name is another agency's address,
   `"saraban@moi.go.th" <saraban@m0i-go.example>`, signed by the forger's own domain
   (DKIM and DMARC pass for m0i-go.example). The register, the book and the desk print
   the name with the real address beside it (session 15), but the folder copy the clerk
   reads kept the From as sent, and a mail client (Outlook, Gmail, a phone) shows the
   display name alone: "saraban@moi.go.th", subject "[รับ n/2569] ...", no warning. Also
   with the name RFC 2047 encoded and written with a full-width at sign and dots.
-* S51-2: a From domain that starts with a government domain and is not under it,
+* S50-2: a From domain that starts with a government domain and is not under it,
   `saraban@moi.go.th.m0i-go.example`: the forger's own domain (relaxed alignment with
   m0i-go.example), registered "ผ่าน (m0i-go.example)" with a receive number and no word,
   its จาก reading "saraban@moi.go.th..." in the book, the desk and the mail client.
   So was a From of the forger's plain domain signed d=moi.go.th.m0i-go.example,
   "ผ่าน (moi.go.th.m0i-go.example)".
-* S51-3: `Sender: saraban@moi.go.th` on the forger's own verified letter stayed in the
+* S50-3: `Sender: saraban@moi.go.th` on the forger's own verified letter stayed in the
   folder copy; Outlook shows it as "saraban@moi.go.th on behalf of ...". DMARC judges
   From only.
 """
@@ -59,13 +59,13 @@ def test_s51_1_a_display_name_holding_another_address_is_not_the_copys_sender(gw
     d = gw51
     forger = f"saraban@{ATTACKER}"
     fullwidth = "=?utf-8?b?" + base64.b64encode(f"saraban＠moi．go．th".encode()).decode() + "?="
-    plain_id = d.send(_named("S51-1 plain", f'"saraban@{MINISTRY}" <{forger}>', ATTACKER), UNIT, sender=forger)
-    wide_id = d.send(_named("S51-1 wide", f"{fullwidth} <{forger}>", ATTACKER), UNIT, sender=forger)
+    plain_id = d.send(_named("S50-1 plain", f'"saraban@{MINISTRY}" <{forger}>', ATTACKER), UNIT, sender=forger)
+    wide_id = d.send(_named("S50-1 wide", f"{fullwidth} <{forger}>", ATTACKER), UNIT, sender=forger)
     # Controls: a name that is the sender's own address, and a genuine ministry letter.
-    own_id = d.send(_named("S51-1 own", f'"{forger}" <{forger}>', ATTACKER), UNIT, sender=forger)
+    own_id = d.send(_named("S50-1 own", f'"{forger}" <{forger}>', ATTACKER), UNIT, sender=forger)
     ministry = f"กระทรวงมหาดไทย saraban@{MINISTRY}"  # a name naming the sender's own address
     named = "=?utf-8?b?" + base64.b64encode(ministry.encode()).decode() + "?="
-    genuine_id = d.send(_named("S51-1 genuine", f"{named} <saraban@{MINISTRY}>", MINISTRY), UNIT,
+    genuine_id = d.send(_named("S50-1 genuine", f"{named} <saraban@{MINISTRY}>", MINISTRY), UNIT,
                         sender=f"saraban@{MINISTRY}")
     d.wait_idle()
 
@@ -91,11 +91,11 @@ def test_s51_1_a_display_name_holding_another_address_is_not_the_copys_sender(gw
 def test_s51_2_a_from_domain_that_starts_with_a_government_domain_is_held(gw51):
     d = gw51
     lookalike = f"saraban@{MINISTRY}.{ATTACKER}"
-    held_id = d.send(_named("S51-2 lookalike", f"<{lookalike}>", ATTACKER), UNIT, sender=lookalike)
-    signed_as = d.send(dkim_sign(letter(sender=f"saraban@{ATTACKER}", subject="S51-2 d="), LOOKALIKE), UNIT,
+    held_id = d.send(_named("S50-2 lookalike", f"<{lookalike}>", ATTACKER), UNIT, sender=lookalike)
+    signed_as = d.send(dkim_sign(letter(sender=f"saraban@{ATTACKER}", subject="S50-2 d="), LOOKALIKE), UNIT,
                        sender=f"saraban@{ATTACKER}")
     # Control: the forger's own plain domain is still registered as what it is.
-    own_id = d.send(_named("S51-2 own", f"<saraban@{ATTACKER}>", ATTACKER), UNIT, sender=f"saraban@{ATTACKER}")
+    own_id = d.send(_named("S50-2 own", f"<saraban@{ATTACKER}>", ATTACKER), UNIT, sender=f"saraban@{ATTACKER}")
     d.wait_idle()
     entry = assert_quarantined(d, held_id, f"starts with the government domain {MINISTRY} but is not under it")
     [reason] = [r for r in entry["reasons"] if r["rule"] == "sender_authenticity"]
@@ -107,11 +107,11 @@ def test_s51_2_a_from_domain_that_starts_with_a_government_domain_is_held(gw51):
 def test_s51_3_a_sender_field_outside_the_verified_agency_is_not_shown(gw51):
     d = gw51
     forger = f"saraban@{ATTACKER}"
-    behalf_id = d.send(dkim_sign(letter(sender=forger, subject="S51-3 behalf",
+    behalf_id = d.send(dkim_sign(letter(sender=forger, subject="S50-3 behalf",
                                         extra_headers={"Sender": f"saraban@{MINISTRY}"}), ATTACKER),
                        UNIT, sender=forger)
     secretary = f"secretary@{MINISTRY}"
-    genuine_id = d.send(dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="S51-3 genuine",
+    genuine_id = d.send(dkim_sign(letter(sender=f"saraban@{MINISTRY}", subject="S50-3 genuine",
                                          extra_headers={"Sender": secretary}), MINISTRY),
                         UNIT, sender=f"saraban@{MINISTRY}")
     d.wait_idle()
