@@ -276,13 +276,7 @@ def _file(data: bytes, filename: str | None, declared: str, disposition: str | N
     # start: a PDF behind a few stray bytes is shown, and so it is read, by its name or
     # by its declared type, or whatever it is called when it also ends as a PDF.
     if kind == "pdf" or sniffed == "application/pdf" or (kind is None and named_pdf and b"%PDF-" in data[:1024]):
-        try:
-            info = reading.pdf_reader(data)
-        except (Exception, RecursionError) as exc:  # noqa: BLE001 - what the reader raised (in its child)
-            # One PDF its reader raised on is that file not read (at least ลับ, its sender
-            # told it cannot be opened), not the whole letter unparsed (session 35).
-            log.warning("pdf_reader_raised", what=what, error=type(exc).__name__)
-            info = PdfInfo(None, None, False, f"the PDF reader failed: {why_unread(exc)}")
+        info = _pdf_info(data, reading, what)
     else:
         if named_pdf:
             # Named or typed a PDF, and not one (a ZIP, a signed file, a message): the
@@ -322,17 +316,23 @@ def _file(data: bytes, filename: str | None, declared: str, disposition: str | N
 NOT_A_PDF = "not a PDF"
 
 
+def _pdf_info(data: bytes, reading: _Reading, what: str) -> PdfInfo:
+    try:
+        return reading.pdf_reader(data)
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - what the reader raised (in its child)
+        # One PDF its reader raised on is that file not read (at least ลับ, its sender
+        # told it cannot be opened), not the whole letter unparsed (session 35).
+        log.warning("pdf_reader_raised", what=what, error=type(exc).__name__)
+        return PdfInfo(None, None, False, f"the PDF reader failed: {why_unread(exc)}")
+
+
 def _read_as_lenient_viewers(shown: bytes, reading: _Reading, what: str) -> PdfInfo:
     """A `.pdf` whose header is missing or past its first 1024 bytes, read as poppler's
     viewers (Evince, Okular) show it: still "not a PDF" to its sender and the rules
     (Acrobat and Chrome do not open it), but its markings count, and what could not be
     read of it is said. Until session 50 such a ลับมาก letter was ordinary and certain:
     PDFium refused the bytes, and Evince showed ลับมาก on the page."""
-    try:
-        found = reading.pdf_reader(shown)
-    except (Exception, RecursionError) as exc:  # noqa: BLE001 - what the reader raised (in its child)
-        log.warning("pdf_reader_raised", what=what, error=type(exc).__name__)
-        found = PdfInfo(None, None, False, f"the PDF reader failed: {why_unread(exc)}")
+    found = _pdf_info(shown, reading, what)
     return dataclasses.replace(found, error=f"{NOT_A_PDF}; {found.error}" if found.error else NOT_A_PDF)
 
 
