@@ -2469,8 +2469,12 @@ def pdf_for_lenient_viewers(data: bytes) -> bytes | None:
     """The PDF poppler's viewers (Evince, Okular, pdftotext) show in bytes that PDFium and
     Acrobat refuse, its header past the first 1024 bytes or missing: from its first
     `%PDF-`, or behind a header put in front of its objects (PDFium then rebuilds the
-    cross-reference table, as poppler does); None when the bytes hold no PDF object."""
+    cross-reference table, as poppler does); None when the bytes hold no PDF object.
+    Whole when the header is in the first 1024 bytes, where PDFium finds it: a
+    signature's byte ranges count from the file's first byte."""
     at = data.find(b"%PDF-")
+    if 0 <= at < 1024:
+        return data
     if at > 0:
         return data[at:]
     if at < 0 and b"endobj" in data and b"obj" in data[:65536]:

@@ -157,7 +157,7 @@ def inspect_pdf(data: bytes, timeout: float | None = None, _depth: int = 0) -> P
         # annotations and the middle pages unread: not read, said so (until session 50
         # a scanned ลับมาก letter so damaged was ordinary and certain).
         _, viewer, other, unread = _viewer_texts(data, wanted, reader) or (
-            pages, {}, {}, [f"{SCAN_NOT_READ}: the viewer's reader could not open it"])
+            pages, {}, {}, _scan_error("the viewer's reader could not open it"))
         info = _info(pages, texts, encrypted=encrypted, error="; ".join(unread) or None, viewer=viewer, other=other)
         return _with_embedded(_with_document(info, _document_texts(reader), len(wanted)), reader, wanted, _depth)
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,

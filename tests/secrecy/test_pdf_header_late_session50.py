@@ -71,3 +71,14 @@ def test_a_pdf_name_on_bytes_with_no_pdf_object_is_read_as_before():
     mail = parse_mail(letter(files=[(NAME, text)]), "", inspect_pdf)
     (attachment,) = [a for a in mail.attachments if a.filename == NAME]
     assert attachment.pdf_error == "not a PDF"
+
+
+def test_a_header_in_the_first_1024_bytes_keeps_the_file_whole():
+    """PDFium finds it there: the bytes are read as they are, not cut at the header (a
+    signature's byte ranges count from the file's first byte)."""
+    from gateway.pipeline.file_texts import pdf_for_lenient_viewers
+
+    pdf = thai_pdf(PLAIN)
+    assert pdf_for_lenient_viewers(b"\xef\xbb\xbf" + pdf) == b"\xef\xbb\xbf" + pdf
+    assert pdf_for_lenient_viewers(late(pdf)) == pdf
+    assert pdf_for_lenient_viewers(headless(pdf)).startswith(b"%PDF-1.7\n")
