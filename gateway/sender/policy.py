@@ -61,23 +61,29 @@ def _disguised(auth: SenderAuth) -> str | None:
     return None
 
 
-def _embedded(auth: SenderAuth, settings: SenderSection) -> str | None:
-    """The protected domain a From domain starts with though it is not under it:
+def _embedded(auth: SenderAuth, settings: SenderSection) -> tuple[str, str] | None:
+    """(the protected domain, the domain shown) when a domain the letter is shown or
+    verified under starts with a protected domain though it is not under it:
     `saraban@moi.go.th.m0i-go.example` is the forger's own domain (m0i-go.example, its
-    DKIM and DMARC passing), read by a clerk as the ministry's. No agency writes from
-    such a name. Until session 50 it was registered "ผ่าน (m0i-go.example)" with no word."""
+    DKIM and DMARC passing), read by a clerk as the ministry's; so is
+    `moi.go.th-gov.example`. No agency writes from such a name. Until session 50 it was
+    registered "ผ่าน (m0i-go.example)" with no word."""
     # The verified domain too: it is what "ผ่าน (...)" names, and a signer's d= under the
     # forger's organisation aligns relaxed with the forger's From.
     shown = [auth.from_domain, auth.aligned_domain if auth.status == "pass" else None]
     for domain in (d.lower().rstrip(".") for d in shown if d):
         if settings.protected(domain):
             continue
-        labels = domain.split(".")
-        for end in range(2, len(labels)):
-            prefix = ".".join(labels[:end])
-            if settings.protected(prefix):
-                return prefix
+        for at, char in enumerate(domain):
+            # Where a label ends, or a hyphen reads as its end: two labels at least.
+            if char in ".-" and "." in domain[:at] and settings.protected(domain[:at]):
+                return domain[:at], domain
     return None
+
+
+def _forged(verdict: str, th: str, en: str) -> Finding:
+    """The finding of a sender the gateway cannot vouch for, its reason after FORGED_TH/EN."""
+    return Finding(RULE, verdict, f"{FORGED_TH}: {th}", f"{FORGED_EN}: {en}")
 
 
 def _quarantined_by_pct(auth: SenderAuth, settings: SenderSection) -> bool:
@@ -93,13 +99,13 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
         return None
     embedded = _embedded(auth, settings)
     if embedded is not None:
-        named = next(d for d in (auth.from_domain, auth.aligned_domain) if d and d.lower().startswith(embedded + "."))
         # Whatever its own domain's DMARC says: what it vouches for is not what a reader sees.
-        return Finding(RULE, "fail",
-                       f"{FORGED_TH}: โดเมนผู้ส่ง {named} ขึ้นต้นด้วยโดเมน {embedded} ของหน่วยงานราชการ "
-                       f"แต่ไม่ใช่โดเมนของหน่วยงานนั้น ผู้อ่านอาจเข้าใจว่าส่งจาก {embedded}",
-                       f"{FORGED_EN}: the sender's domain {named} starts with the government "
-                       f"domain {embedded} but is not under it, and reads as {embedded}")
+        protected, named = embedded
+        return _forged("fail",
+                       f"โดเมนผู้ส่ง {named} ขึ้นต้นด้วยโดเมน {protected} ของหน่วยงานราชการ "
+                       f"แต่ไม่ใช่โดเมนของหน่วยงานนั้น ผู้อ่านอาจเข้าใจว่าส่งจาก {protected}",
+                       f"the sender's domain {named} starts with the government "
+                       f"domain {protected} but is not under it, and reads as {protected}")
     if auth.status == "pass":
         return None
     domain = auth.from_domain or "-"
@@ -107,18 +113,18 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
     # An unusable From says so itself (below), held whatever its domain
     if disguised is not None and not (auth.reason or "").startswith("unusable From"):
         shown = disguised.encode("unicode_escape").decode("ascii")
-        return Finding(RULE, "fail",
-                       f"{FORGED_TH}: โดเมนผู้ส่ง {shown} มีอักขระที่ไม่ใช่อักษรละตินธรรมดา หรืออักขระที่มองไม่เห็น "
+        return _forged("fail",
+                       f"โดเมนผู้ส่ง {shown} มีอักขระที่ไม่ใช่อักษรละตินธรรมดา หรืออักขระที่มองไม่เห็น "
                        f"จึงอาจแสดงผลเหมือนโดเมนของหน่วยงานอื่น",
-                       f"{FORGED_EN}: the sender's domain {shown} holds characters that are not plain ASCII, "
+                       f"the sender's domain {shown} holds characters that are not plain ASCII, "
                        f"or are invisible, and may show as another agency's domain")
     if auth.status == "fail" and (auth.reason or "").startswith(CHECK_FAILED):
         # The letter broke the check: nobody can say which agency sent it, whatever its
         # domain's settings (gateway/sender/check.py PipelineChecker.settle).
-        return Finding(RULE, "fail",
-                       f"{FORGED_TH}: ระบบตรวจสอบผู้ส่งอ่านหัวจดหมายของหนังสือฉบับนี้ไม่ได้ "
+        return _forged("fail",
+                       f"ระบบตรวจสอบผู้ส่งอ่านหัวจดหมายของหนังสือฉบับนี้ไม่ได้ "
                        f"จึงยืนยันไม่ได้ว่าส่งจากโดเมน {domain} จริง",
-                       f"{FORGED_EN}: the sender check could not read this letter's header, so "
+                       f"the sender check could not read this letter's header, so "
                        f"nothing confirms it came from {domain}")
     if auth.status == "fail":
         claimed = [auth.from_domain, *auth.claimed_domains]
@@ -158,9 +164,9 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
             why_th = (f"หัวจดหมายมีช่อง {names} ซ้ำกันมากกว่าหนึ่งครั้ง "
                       f"โปรแกรมอ่านอีเมลอาจแสดงค่าที่ไม่ได้รับการลงลายมือชื่อ")
             why_en = f"the header repeats {names}: a mail client may show the copy no signature covers"
-        return Finding(RULE, "fail" if action == "quarantine" else "warn",
-                       f"{FORGED_TH}: {why_th} กรุณาส่งจากระบบอีเมลของหน่วยงานโดยตรง",
-                       f"{FORGED_EN}: {why_en}; please send from the agency's own mail system")
+        return _forged("fail" if action == "quarantine" else "warn",
+                       f"{why_th} กรุณาส่งจากระบบอีเมลของหน่วยงานโดยตรง",
+                       f"{why_en}; please send from the agency's own mail system")
     if auth.status == "temperror":
         # Only after recheck_for: DNS failures are never a verdict of forgery. But a
         # domain whose forgeries are quarantined is registered only verified: a forger

@@ -1,4 +1,4 @@
-"""Session 51's red team of sender authenticity (docs/sender-authenticity.md), through
+"""Session 50's red team of sender authenticity (docs/sender-authenticity.md), through
 the real daemon and the loopback DNS server:
 
 * S50-1: a From whose display name is another agency's address,
@@ -35,17 +35,17 @@ LOOKALIKE = f"{MINISTRY}.{ATTACKER}"  # the forger's own name, under its own dom
 
 
 @pytest.fixture(scope="module")
-def dns51(tmp_path_factory):
+def dns50(tmp_path_factory):
     z = zones()
     z[f"{SELECTOR}._domainkey.{LOOKALIKE}"] = {"TXT": [key(LOOKALIKE).dns_txt]}
-    server = DnsServer(z, tmp_path_factory.mktemp("dns51")).start()
+    server = DnsServer(z, tmp_path_factory.mktemp("dns50")).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def gw51(tmp_path_factory, dns51):
-    d = start(tmp_path_factory.mktemp("s51"), "gw", dns51.address)
+def gw50(tmp_path_factory, dns50):
+    d = start(tmp_path_factory.mktemp("s50"), "gw", dns50.address)
     yield d
     d.stop()
 
@@ -55,8 +55,8 @@ def _named(subject: str, from_value: str, signer: str) -> bytes:
     return dkim_sign(with_header(letter(sender=sender, subject=subject), "From", from_value), signer)
 
 
-def test_s51_1_a_display_name_holding_another_address_is_not_the_copys_sender(gw51):
-    d = gw51
+def test_s50_1_a_display_name_holding_another_address_is_not_the_copys_sender(gw50):
+    d = gw50
     forger = f"saraban@{ATTACKER}"
     fullwidth = "=?utf-8?b?" + base64.b64encode(f"saraban＠moi．go．th".encode()).decode() + "?="
     plain_id = d.send(_named("S50-1 plain", f'"saraban@{MINISTRY}" <{forger}>', ATTACKER), UNIT, sender=forger)
@@ -88,8 +88,8 @@ def test_s51_1_a_display_name_holding_another_address_is_not_the_copys_sender(gw
     assert genuine["X-Saraban-From-Note"] is None
 
 
-def test_s51_2_a_from_domain_that_starts_with_a_government_domain_is_held(gw51):
-    d = gw51
+def test_s50_2_a_from_domain_that_starts_with_a_government_domain_is_held(gw50):
+    d = gw50
     lookalike = f"saraban@{MINISTRY}.{ATTACKER}"
     held_id = d.send(_named("S50-2 lookalike", f"<{lookalike}>", ATTACKER), UNIT, sender=lookalike)
     signed_as = d.send(dkim_sign(letter(sender=f"saraban@{ATTACKER}", subject="S50-2 d="), LOOKALIKE), UNIT,
@@ -104,8 +104,8 @@ def test_s51_2_a_from_domain_that_starts_with_a_government_domain_is_held(gw51):
     assert_quarantined(d, signed_as, f"the sender's domain {LOOKALIKE} starts with the government domain")
 
 
-def test_s51_3_a_sender_field_outside_the_verified_agency_is_not_shown(gw51):
-    d = gw51
+def test_s50_3_a_sender_field_outside_the_verified_agency_is_not_shown(gw50):
+    d = gw50
     forger = f"saraban@{ATTACKER}"
     behalf_id = d.send(dkim_sign(letter(sender=forger, subject="S50-3 behalf",
                                         extra_headers={"Sender": f"saraban@{MINISTRY}"}), ATTACKER),
@@ -123,3 +123,27 @@ def test_s51_3_a_sender_field_outside_the_verified_agency_is_not_shown(gw51):
     assert "ไม่แสดงเป็นผู้ส่ง" in str(copy["X-Saraban-Sender-Note"])
     genuine = _copy_of(d, genuine_id)
     assert str(genuine["Sender"]) == secretary and genuine["X-Saraban-Sender-Note"] is None
+
+
+def test_s50_2_a_hyphen_after_the_government_domain_reads_as_it_too():
+    """A variation the red team did not name: `moi.go.th-gov.example` starts with the
+    ministry's domain as a reader sees it, a hyphen where a dot would end it. Held like
+    `moi.go.th.m0i-go.example`; a domain merely like it, or under it, is not."""
+    from gateway.sender.policy import finding_for
+    from gateway.sender.results import SenderAuth
+    from gateway.sender.settings import SenderSection
+
+    settings = SenderSection()
+
+    def verdict(domain: str):
+        found = finding_for(SenderAuth(status="pass", dmarc="pass", from_domain=domain, aligned_domain=domain),
+                            settings)
+        return found and (found.verdict, found.message_en)
+
+    for lookalike in ("moi.go.th-gov.example", "bangkok.go.th-saraban.example", "moi.go.th.m0i-go.example"):
+        shown, protected = lookalike, lookalike[:lookalike.index(".th") + 3]
+        assert verdict(lookalike) == ("fail", f"it cannot be verified that this letter was really sent by this "
+                                              f"agency: the sender's domain {shown} starts with the government "
+                                              f"domain {protected} but is not under it, and reads as {protected}")
+    for honest in ("moi-go-th.example", "x.moi.go.th", "moi.go.th", ATTACKER):
+        assert verdict(honest) is None, honest
