@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/cpu_by_process.py [--count 500] [--size 10000] [--sessions 20] [--workers 0]
                                              [--typed] [--signed] [--no-notices] [--units N]
-                                             [--no-sender-checks] [--ec-seal]
+                                             [--no-sender-checks] [--ec-seal | --gateway-key-seal]
 
 Starts the daemon (receive stamp on, `[pipeline] workers` as given, 0 = one per two cores),
 warms it up with 20 letters, then sends --count letters of --size bytes with a PDF
@@ -121,9 +121,13 @@ def main() -> int:
     ap.add_argument("--units", type=int, default=0,
                     help="spread the letters over this many units of the demo directory, in turn "
                          "(default: all to saraban.latkrabang, as bench/side_by_side.py sends)")
-    ap.add_argument("--ec-seal", action="store_true",
-                    help="the receive stamp sealed by an operator's EC P-256 key ([signatures] seal_key and "
-                         "seal_cert) instead of the key store's RSA-3072 gateway key (docs/signatures.md)")
+    seal = ap.add_mutually_exclusive_group()
+    seal.add_argument("--ec-seal", action="store_true",
+                      help="the receive stamp sealed by an operator's EC P-256 key ([signatures] seal_key and "
+                           "seal_cert) instead of the key store's own seal (docs/signatures.md)")
+    seal.add_argument("--gateway-key-seal", action="store_true",
+                      help="a key store made before session 51: a gateway key and no seal of its own, so the "
+                           "stamp is signed with the RSA-3072 gateway key (the default until then)")
     ap.add_argument("--no-notices", action="store_true",
                     help="no smarthost: the acknowledgements are decided and held, not rendered or sent "
                          "(how this bench ran until 2026-11-29 evening)")
@@ -159,6 +163,11 @@ def main() -> int:
         dns_server, dns = bench.start_sender_dns(tmp / "dns")
         gw = Daemon(write_config(tmp / "gateway", workers=args.workers,
                                  extra="\n[signatures]\nstamp = true\n" + trust + notices + dns))
+        if args.gateway_key_seal:
+            from gateway.secrecy.keys import KeyStore
+
+            KeyStore(gw.data_dir / "keys").create_gateway_key(
+                "Saraban Gateway Seal (bangkok.go.th)", email="saraban-gateway@bangkok.go.th")
         try:
             gw.start(timeout=120)
             warm = bench.write_letters(tmp / "warm", 0, 20, args.size)
@@ -196,7 +205,7 @@ def main() -> int:
     total = sum(user + system for user, system, _, _, _ in rows)
     system_total = sum(system for _, system, _, _, _ in rows)
     print(f"{sent.ok} letters of {args.size} bytes ({'a typed Thai page' if args.typed else 'a one-line page'} "
-          f"in each PDF{', signed' if args.signed else ''}{f', over {len(bench.SPREAD)} units' if bench.SPREAD else ''}{'' if bench.SENDER_CHECKS else ', no sender checks'}{', EC seal' if args.ec_seal else ''}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
+          f"in each PDF{', signed' if args.signed else ''}{f', over {len(bench.SPREAD)} units' if bench.SPREAD else ''}{'' if bench.SENDER_CHECKS else ', no sender checks'}{', EC seal' if args.ec_seal else ''}{', the gateway key seals' if args.gateway_key_seal else ''}) filed in {elapsed:.1f} s ({sent.ok / elapsed:.1f}/s), "
           f"{sink.count} acknowledgements sent; "
           f"CPU of the daemon's processes: {total:.1f} s, {1000 * total / max(1, sent.ok):.1f} ms a letter "
           f"({1000 * system_total / max(1, sent.ok):.1f} of it in the kernel)")

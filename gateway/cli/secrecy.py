@@ -63,6 +63,13 @@ def register_keys_parser(subparsers) -> argparse.ArgumentParser:
     create.add_argument("--rotate", action="store_true",
                         help="replace the current key; the old one is kept for reading old letters")
 
+    seal = sub.add_parser("create-seal",
+                          help="generate the receive stamp's own seal key (EC P-256; made with the first gateway key)")
+    seal.add_argument("--cn", help="certificate common name (default: Saraban Gateway Seal (<domain>))")
+    seal.add_argument("--days", type=_validity_days, default=730, help="validity in days, 1 to 36500 (default 730)")
+    seal.add_argument("--rotate", action="store_true",
+                      help="replace the current seal; older ones are kept so their stamps still verify")
+
     imp = sub.add_parser("import", help="import the gateway key and certificate (PEM bundle or PKCS#12)")
     imp.add_argument("file", help="PEM file with key and certificate, or .p12/.pfx")
     imp.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
@@ -132,9 +139,52 @@ def _create(store: KeyStore, args) -> int:
         from gateway.secrecy.keys import seal_address
 
         email = seal_address(load_settings(getattr(args, "config", None)))
+    first = not store.gateway_fingerprints() and not store.seal_fingerprints()
+    if first:  # as the daemon's first start does (gateway/signatures/settings.py load_seal): the seal first
+        _new_seal(store, _seal_name(args, email), args.days)
     fp = store.create_gateway_key(args.cn, email=email, days=args.days)
     print(f"gateway key {fp} created and made current")
     print(f"certificate: {store.path / 'gateway' / fp / 'cert.pem'} (give it to senders who encrypt to us)")
+    return 0
+
+
+def _seal_name(args, email: str | None) -> str:
+    """The seal's common name: the daemon's (`Saraban Gateway Seal (<domain>)`), from the
+    configuration when it can be read, else from the address's domain."""
+    from gateway.config.views import ConfigError
+
+    if getattr(args, "cn", None) and args.keys_action == "create-seal":
+        return args.cn
+    try:
+        from gateway.config.settings import load_settings
+        from gateway.signatures.settings import seal_common_name
+
+        return seal_common_name(load_settings(getattr(args, "config", None)))
+    except ConfigError:
+        if email and "@" in email:
+            return f"Saraban Gateway Seal ({email.rsplit('@', 1)[1]})"
+        raise
+
+
+def _new_seal(store: KeyStore, name: str, days: int) -> str:
+    fp = store.create_seal_key(name, days=days)
+    print(f"seal key {fp} created and made current (EC P-256: signs the receive stamp)")
+    print(f"certificate: {store.path / 'seal' / fp / 'cert.pem'} "
+          "(give it to readers who check the receive stamp outside the gateway)")
+    return fp
+
+
+def _create_seal(store: KeyStore, args) -> int:
+    try:
+        current = store.current_seal_fingerprint()
+    except SecrecyError:
+        current = None  # a lost or damaged CURRENT: a new seal mends it, --rotate or not
+    if current is not None and not args.rotate:
+        print("error: a seal key exists; pass --rotate to replace it "
+              "(the old one is kept so stamps it made still verify)", file=sys.stderr)
+        return 1
+    _new_seal(store, _seal_name(args, None), args.days)
+    print("restart the daemon (systemctl restart saraban-gateway) for new stamps to use it")
     return 0
 
 
@@ -254,7 +304,8 @@ def _list(store: KeyStore, args) -> int:
         if not rows:
             print("no keys")
         for r in rows:
-            who = "gateway" + (" (current)" if r["current"] else "") if r["kind"] == "gateway" else f"registrar {r['unit']}"
+            who = (r["kind"] + (" (current)" if r["current"] else "") if r["kind"] in ("gateway", "seal")
+                   else f"registrar {r['unit']}")
             until = (r["not_after"] or "?")[:10]
             left = "" if r["days_left"] is None else f"{r['days_left']:>5}d"
             status = "ok" if r["usable"] else f"UNUSABLE: {r['problem']}"
@@ -268,6 +319,7 @@ def _list(store: KeyStore, args) -> int:
 
 _KEYS_ACTIONS = {
     "create": _create,
+    "create-seal": _create_seal,
     "import": _import,
     "import-registrar": _import_registrar,
     "import-registrars": _import_registrars,

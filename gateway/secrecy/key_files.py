@@ -1,8 +1,8 @@
-"""The gateway key pairs' files in the key store (gateway/secrecy/keys.py keeps the
-layout's description), found and watched without parsing them: the delivery runner
-names its seal by these (gateway/signatures/settings.py `seal_for_stamping`) and leaves
-reading and checking the key to its stamping child, so that it does not load
-`cryptography` (~9 MiB) for it (docs/performance.md, session 30)."""
+"""The key pairs' files in the key store (gateway/secrecy/keys.py keeps the layout's
+description), found and watched without parsing them: the delivery runner names its
+seal by these (gateway/signatures/settings.py `seal_for_stamping`) and leaves reading
+and checking the key to its stamping child, so that it does not load `cryptography`
+(~9 MiB) for it (docs/performance.md, session 30)."""
 from __future__ import annotations
 
 import os
@@ -23,6 +23,12 @@ def gateway_dir(keys_dir: str | os.PathLike) -> Path:
     return Path(keys_dir) / "gateway"
 
 
+def seal_dir(keys_dir: str | os.PathLike) -> Path:
+    """The receive stamp's own key pairs (`<keys>/seal`, EC P-256): made with the first
+    gateway key since session 51. A store without it stamps with its gateway key."""
+    return Path(keys_dir) / "seal"
+
+
 def current_gateway_fingerprint(keys_dir: str | os.PathLike) -> str:
     """The fingerprint in `gateway/CURRENT`: the key new letters are sealed with."""
     try:
@@ -34,20 +40,51 @@ def current_gateway_fingerprint(keys_dir: str | os.PathLike) -> str:
     return fp
 
 
-def gateway_key_state(keys_dir: str | os.PathLike) -> tuple:
-    """What changes when the current key is rotated, renewed, imported, repaired or
-    has its mode fixed: `CURRENT` and the current slot's files (size, time, mode)."""
+def current_seal_fingerprint(keys_dir: str | os.PathLike) -> str | None:
+    """The fingerprint in `seal/CURRENT`, the key the receive stamp is signed with; None
+    when the store has no seal of its own (then the gateway key signs it)."""
+    # A store that has seals and lost or damaged CURRENT does not fall back to the
+    # gateway key: stamps signed by another key than the one readers were given would
+    # fail for them without a word here.
+    try:
+        fp = (seal_dir(keys_dir) / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        try:
+            slots = [p for p in seal_dir(keys_dir).iterdir() if _FINGERPRINT.fullmatch(p.name)]
+        except FileNotFoundError:
+            return None
+        if slots:
+            raise SecrecyError("keys/seal/CURRENT is missing") from None
+        return None
+    if not _FINGERPRINT.fullmatch(fp):
+        raise SecrecyError("keys/seal/CURRENT is damaged")
+    return fp
+
+
+def _slot_state(directory: Path) -> tuple:
     state: list = []
     try:
-        fp = (gateway_dir(keys_dir) / "CURRENT").read_text().strip()
+        fp = (directory / "CURRENT").read_text().strip()
     except OSError:
         return ("no CURRENT",)
     state.append(fp)
     if _FINGERPRINT.fullmatch(fp):
         for name in ("key.pem", "cert.pem", "chain.pem"):
             try:
-                st = os.stat(gateway_dir(keys_dir) / fp / name)
+                st = os.stat(directory / fp / name)
                 state.append((name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode))
             except OSError:
                 state.append((name, None))
     return tuple(state)
+
+
+def gateway_key_state(keys_dir: str | os.PathLike) -> tuple:
+    """What changes when the current key is rotated, renewed, imported, repaired or
+    has its mode fixed: `CURRENT` and the current slot's files (size, time, mode)."""
+    return _slot_state(gateway_dir(keys_dir))
+
+
+def stamp_key_state(keys_dir: str | os.PathLike) -> tuple:
+    """`gateway_key_state` of both keys that may sign the receive stamp: the seal's own
+    (`seal/`) and the gateway key (a store without a seal of its own)."""
+    return _slot_state(seal_dir(keys_dir)), _slot_state(gateway_dir(keys_dir))

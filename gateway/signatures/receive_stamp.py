@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable
 
 import structlog
 
-from gateway.secrecy.key_files import gateway_key_state, keys_dir
+from gateway.secrecy.key_files import keys_dir, stamp_key_state
 from gateway.service.process_util import die_with_parent, exit_now
 from gateway.service.worker_process import WorkerProcess
 from gateway.signatures.stamp import SealKey, StampInfo, StampResult
@@ -504,13 +504,13 @@ def stamper_for(settings: Settings) -> StampingChildren:
         children = _stampers.get(id(settings))
         if children is not None and id(settings) in _unusable:
             store, state = _made_with[id(settings)]
-            if gateway_key_state(store) != state:
+            if stamp_key_state(store) != state:
                 stale, children = _stampers.pop(id(settings)), None
                 _unusable.discard(id(settings))
         if children is None:
             sig = settings.signatures
             store = keys_dir(settings.data_dir)
-            _made_with[id(settings)] = (store, gateway_key_state(store))
+            _made_with[id(settings)] = (store, stamp_key_state(store))
             seal = seal_for_stamping(settings)  # raises (no seal) before anything is kept
             log_setup = (settings.logging.level, settings.logging.format)
             font = stamp_font(settings)

@@ -2,9 +2,10 @@
 
 Relative paths are relative to the configuration file (like `[directory] path`), so a
 deployment can keep its PEM bundles beside gateway.toml. The seal that signs the receive
-stamp is the gateway's own key from the key store (`<data_dir>/keys/gateway/`, shared
-with the secrecy module) unless `seal_key`/`seal_cert` name one; a gateway that has
-no key yet gets one at first start.
+stamp is the key store's seal key (`<data_dir>/keys/seal/`, EC P-256) unless
+`seal_key`/`seal_cert` name one; a key store made before session 51 has none and signs
+with its gateway key (`keys/gateway/`, RSA, shared with the secrecy module) until the
+operator runs `keys create-seal`. A gateway that has no key yet gets both at first start.
 """
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def trust_from_settings(settings: Settings) -> TrustSettings:
 
 def seal_certificates(settings: Settings) -> tuple[bytes, ...]:
     """DER of every certificate the gateway has sealed stamps with: the configured
-    `seal_cert`, or each key in the key store (older stamps were made with older keys).
+    `seal_cert`, or each seal and gateway key in the key store (older stamps were made
+    with older keys, and before session 51 with the gateway key).
     Public certificates only: no private key is read, so any user may run `verify`."""
     from asn1crypto import pem as asn1_pem
 
@@ -69,8 +71,9 @@ def seal_certificates(settings: Settings) -> tuple[bytes, ...]:
     if sig.seal_cert:
         paths = [_resolve(settings, sig.seal_cert)]
     else:
-        store = Path(settings.data_dir) / "keys" / "gateway"
-        paths = sorted(store.glob("*/cert.pem")) if store.is_dir() else []
+        store = Path(settings.data_dir) / "keys"
+        paths = [path for kind in ("seal", "gateway") if (store / kind).is_dir()
+                 for path in sorted((store / kind).glob("*/cert.pem"))]
     out = []
     for path in paths:
         try:
@@ -119,10 +122,12 @@ def seal_common_name(settings: Settings) -> str:
 def load_seal(settings: Settings, *, create: bool = False) -> SealKey:
     """The key and certificate that sign the receive stamp.
 
-    With `create`, a gateway without any key gets a new self-signed one (the daemon
-    does this once at start-up, before the runners exist, so two runners never race)."""
+    With `create`, a gateway without any key gets its two (the daemon does this once at
+    start-up, before the runners exist, so two runners never race): the seal first, so
+    that a start cut short between them does not leave a store that stamps with its
+    gateway key for good."""
     from gateway.secrecy.errors import SecrecyError
-    from gateway.secrecy.keys import KeyStore, seal_address
+    from gateway.secrecy.keys import NEW_RSA_BITS, KeyStore, seal_address
 
     sig = settings.signatures
     if sig.seal_key or sig.seal_cert:
@@ -135,12 +140,27 @@ def load_seal(settings: Settings, *, create: bool = False) -> SealKey:
             raise ConfigError(f"{settings.source}: [signatures] seal: cannot read {exc.filename}: {exc.strerror}") from None
     store = KeyStore.for_data_dir(settings.data_dir)
     if create and not store.gateway_fingerprints():
+        if not store.seal_fingerprints():
+            fp = store.create_seal_key(seal_common_name(settings))
+            log.info("seal_key_created", fingerprint=fp, store=str(store.path), key="EC P-256")
         fp = store.create_gateway_key(seal_common_name(settings), email=seal_address(settings))
-        log.info("seal_key_created", fingerprint=fp, store=str(store.path))
+        log.info("gateway_key_created", fingerprint=fp, store=str(store.path), key=f"RSA {NEW_RSA_BITS}")
     try:
-        return SealKey.in_store(store.path, store.current_fingerprint()).resolved()
+        return _store_seal(store.path).resolved()
     except SecrecyError as exc:
         raise ConfigError(f"receive stamp: {exc}") from None
+
+
+def _store_seal(keys_dir) -> SealKey:
+    """The key store's seal, named, not read: its own seal key, else (a store made before
+    session 51) its gateway key. Raises SecrecyError when neither is there or the seal's
+    CURRENT is damaged."""
+    from gateway.secrecy.key_files import current_gateway_fingerprint, current_seal_fingerprint
+
+    fp = current_seal_fingerprint(keys_dir)
+    if fp is not None:
+        return SealKey.in_store(keys_dir, fp, slot="seal")
+    return SealKey.in_store(keys_dir, current_gateway_fingerprint(keys_dir))
 
 
 def seal_for_stamping(settings: Settings) -> SealKey:
@@ -150,14 +170,13 @@ def seal_for_stamping(settings: Settings) -> SealKey:
     the child finds unusable is said for each letter (`X-Saraban-Stamp: none: ...`) and
     looked at again once the key store's files change (receive_stamp.py `stamper_for`)."""
     from gateway.secrecy.errors import SecrecyError
-    from gateway.secrecy.key_files import current_gateway_fingerprint, keys_dir
+    from gateway.secrecy.key_files import keys_dir
 
     sig = settings.signatures
     if sig.seal_key or sig.seal_cert:
         return load_seal(settings)  # the operator's PEM files, read as they are
-    store = keys_dir(settings.data_dir)
     try:
-        return SealKey.in_store(store, current_gateway_fingerprint(store))
+        return _store_seal(keys_dir(settings.data_dir))
     except SecrecyError as exc:
         raise ConfigError(f"receive stamp: {exc}") from None
 

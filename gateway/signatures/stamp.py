@@ -74,10 +74,10 @@ class StampInfo:
 class SealKey:
     """The gateway's seal: key, certificate and the chain up to (not incl.) the root.
 
-    Or, with `store` and `fingerprint` and no PEMs, the key store's gateway key of that
-    fingerprint, read and checked (key and certificate match, the certificate unexpired)
-    by `resolved` where it is used: the delivery runner hands its stamping child the
-    seal this way and loads no `cryptography` itself."""
+    Or, with `store` and `fingerprint` and no PEMs, the key store's seal (`slot` "seal")
+    or gateway key of that fingerprint, read and checked (key and certificate match, the
+    certificate unexpired) by `resolved` where it is used: the delivery runner hands its
+    stamping child the seal this way and loads no `cryptography` itself."""
 
     key_pem: bytes
     cert_pem: bytes
@@ -85,10 +85,11 @@ class SealKey:
     passphrase: bytes | None = None
     store: str | None = None  # the key store directory (`<data_dir>/keys`)
     fingerprint: str | None = None
+    slot: str = "gateway"  # "seal": the store's own seal key (keys/seal/)
 
     @classmethod
-    def in_store(cls, keys_dir, fingerprint: str) -> SealKey:
-        return cls(key_pem=b"", cert_pem=b"", store=str(keys_dir), fingerprint=fingerprint)
+    def in_store(cls, keys_dir, fingerprint: str, slot: str = "gateway") -> SealKey:
+        return cls(key_pem=b"", cert_pem=b"", store=str(keys_dir), fingerprint=fingerprint, slot=slot)
 
     def resolved(self) -> SealKey:
         """The seal with its key and certificate; raises SecrecyError for a key store
@@ -99,7 +100,11 @@ class SealKey:
 
         from gateway.secrecy.keys import KeyStore
 
-        key, cert = KeyStore(self.store).gateway_identity(fingerprint=self.fingerprint)
+        store = KeyStore(self.store)
+        if self.slot == "seal":
+            key, cert = store.seal_identity(self.fingerprint)
+        else:
+            key, cert = store.gateway_identity(fingerprint=self.fingerprint)
         return SealKey(key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                  serialization.NoEncryption()),
                        cert_pem=cert.public_bytes(serialization.Encoding.PEM))
@@ -243,7 +248,7 @@ def _kept_key_signer_class():
             if self._loaded is None:
                 self._loaded = serialization.load_der_private_key(self.signing_key.dump(), password=None)
             hash_algo = get_pyca_cryptography_hash(digest_algorithm)
-            if algo == "ecdsa":  # an operator's EC seal (`seal_key`): ~0.1 ms against RSA-3072's 1.3-3.5
+            if algo == "ecdsa":  # the store's seal or an operator's EC one: ~0.1 ms against RSA-3072's 1.3-3.5
                 return self._loaded.sign(data, ECDSA(hash_algo))
             return self._loaded.sign(data, PKCS1v15(), hash_algo)
 

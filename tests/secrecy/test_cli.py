@@ -41,7 +41,9 @@ def test_create_list_and_import_registrar(data_dir, tmp_path, capsys):
     assert "warning:" in out and "expires in" in out
     code, out, _ = run(["keys", "list", "--json"], data_dir, capsys)
     listing = json.loads(out)
-    assert {k["kind"] for k in listing["keys"]} == {"gateway", "registrar"}
+    # The first `keys create` makes the receive stamp's seal too (session 51).
+    assert {k["kind"] for k in listing["keys"]} == {"gateway", "seal", "registrar"}
+    assert any(k["kind"] == "seal" and k["current"] for k in listing["keys"])
     assert run(["keys", "list", "--check"], data_dir, capsys)[0] == 1
 
 
