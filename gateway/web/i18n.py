@@ -220,6 +220,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "ops_current": ("ใช้อยู่", "current"),
     "key_gateway": ("กุญแจของระบบ", "gateway key"),
     "key_registrar": ("ใบรับรองนายทะเบียนลับ", "secret registrar's certificate"),
+    "key_seal": ("กุญแจลงนามตรารับ", "receive stamp's seal key"),
     "notices_held": ("หนังสือแจ้งที่ค้างอยู่", "Notices held"),
     "bytes": ("ไบต์", "bytes"),
     "no_name": ("(ไม่มีชื่อ)", "(no name)"),

@@ -267,3 +267,18 @@ def test_the_daemon_stamps_with_the_seal_and_takes_up_a_rotation_without_a_resta
         assert "receive stamp (ตรารับ) sealed by this gateway" in run.stdout
     finally:
         d.stop()
+
+
+def test_the_first_key_made_for_a_classified_letter_comes_with_the_seal(tmp_path, pki):
+    # The pipeline makes the gateway key at the first classified letter when nobody ran
+    # `keys create` and the stamp is off (gateway/secrecy/keys.py ensure_gateway_key).
+    # Turned on later, the stamp is then signed as a new installation's, with the seal.
+    from gateway.secrecy.keys import ensure_gateway_key
+
+    settings = settings_with(tmp_path, f'[gateway]\ndomain = "{DOMAIN}"\n[signatures]\nstamp = false\n')
+    store = KeyStore.for_data_dir(settings.data_dir)
+    assert ensure_gateway_key(store, settings)
+    assert len(store.seal_fingerprints()) == 1 and len(store.gateway_fingerprints()) == 1
+    assert seal_for_stamping(settings).slot == "seal"
+    assert ensure_gateway_key(store, settings)  # nothing more once there is a key
+    assert len(store.seal_fingerprints()) == 1 and len(store.gateway_fingerprints()) == 1

@@ -182,7 +182,8 @@ def test_the_operations_page_is_in_thai(desk):
     # 'quarantined': 2} escaped as {&#39;done&#39;..., which a check of the raw text missed).
     page = html.unescape(shown(signed_in(desk.url, "ops").get("/operations")))
     for thai in ("สถานะระบบ", "พักไว้ (ตรวจไม่สำเร็จ)", "จดหมายที่รับ", "ประเภท", "ส่งเข้าโฟลเดอร์ของหน่วยงาน",
-                 "รอส่ง", "ส่งไม่สำเร็จ", "กุญแจของระบบ", "ชื่อในใบรับรอง", "หมดอายุ"):
+                 "รอส่ง", "ส่งไม่สำเร็จ", "กุญแจของระบบ", "ชื่อในใบรับรอง", "หมดอายุ",
+                 "กุญแจลงนามตรารับ (ใช้อยู่)"):  # the receive stamp's seal (session 51), not "seal"
         assert thai in page, thai
     assert re.search(r"จดหมายที่รับ (?:\S+ \d+ · )*เรียบร้อย \d+", page), page
     for english in ("parked", "messages", "kind", "attempts", "last error", "not after", "days left",
