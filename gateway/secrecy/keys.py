@@ -158,7 +158,7 @@ def _issue(key, ca_key, common_name: str, *, email: str | None, days: int, uses:
     """(certificate of `key`, the one-off CA's certificate), both signed by `ca_key`,
     which the caller then drops: nothing else can ever be issued under that CA."""
     if not common_name or not common_name.strip():
-        raise SecrecyError("a common name is needed for the gateway certificate")
+        raise SecrecyError("a common name is needed for the certificate")
     attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "saraban-gateway")]
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name.strip()), *attrs])
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name.strip() + " CA"), *attrs])
