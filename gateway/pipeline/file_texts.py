@@ -379,6 +379,7 @@ def rtf_text(data: bytes) -> str:
 
 def _rtf(data: bytes) -> tuple[str, bool]:
     """(rtf_text, whether all of it was read: at most MAX_RTF_TOKENS tokens)."""
+    data = data.removeprefix(_UTF8_BOM)  # is_rtf: not a character of the document
     complete = len(data) <= MAX_RTF
     data = data[:MAX_RTF]
     ansicpg = re.search(rb"\\ansicpg(\d{1,5})", data[:4096])
@@ -2562,7 +2563,7 @@ def _any_file(data: bytes, charset: str | None, declared: str, filename: str, pd
         _picture_into(data, budget, what, out)
         return
     if kind == "rtf":
-        _rtf_into(data, what, out)
+        _rtf_into(data, what, out, charset)
         return
     if kind == "message":
         _message(data, pdf_reader, depth, budget, what, out)
@@ -2725,13 +2726,27 @@ def is_rtf(data: bytes) -> bool:
     `{\\rt0` open as RTF too (a trick of malicious documents, which file(1) and checks
     of `{\\rtf` miss). Until session 50 such a file, named `.doc` or `.rtf`, was read as
     plain text, its Thai in `\\'xx` and `\\uN` escapes unread: a ลับมาก letter so saved
-    was ordinary and certain (tests/secrecy/test_rtf_short_header_session50.py)."""
-    return data[:64].lstrip()[:4] == b"{\\rt"
+    was ordinary and certain (tests/secrecy/test_rtf_short_header_session50.py).
+
+    Behind a UTF-8 byte order mark too (an editor or a script that writes one): which
+    program shows such a file as RTF and which as its source, the gateway cannot tell, so
+    it reads what the RTF shows. Until session 51 it was read as text, its Thai in
+    escapes unread, and a ลับมาก letter so saved was ordinary and certain
+    (tests/secrecy/test_rtf_bom_session51.py)."""
+    return data[:64].removeprefix(_UTF8_BOM).lstrip()[:4] == b"{\\rt"
 
 
-def _rtf_into(data: bytes, what: str, out: FileTexts) -> None:
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _rtf_into(data: bytes, what: str, out: FileTexts, charset: str | None = None) -> None:
     text, complete = _rtf(data)
     out.texts.append(text)
+    if not data[:64].lstrip().startswith(b"{\\rtf"):
+        # `{\rt` without the f, or a byte order mark first: Word opens it as RTF and
+        # LibreOffice shows its source, where Thai typed into it as UTF-8 reads as Thai.
+        # Both readings; the higher marking counts.
+        out.texts.extend(text_file(data, charset, "text/plain", "", "text/plain", out.unread, what))
     if not complete:
         out.unread.append(f"{what}: RTF past what is read")
 
@@ -2759,7 +2774,7 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
     if (found := encrypted(data, sniffed_type, name)) is not None:
         out.unread.append(f"{what}: {found}")
     elif is_rtf(data):
-        _rtf_into(data, what, out)
+        _rtf_into(data, what, out, charset)
     elif data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         _zip(data, pdf_reader, sniff, 1, _fresh(budget), what, out)
     elif outlook.is_tnef(data):  # inside another: one the letter carries is unpacked by parse.py
