@@ -175,6 +175,10 @@ def _new_seal(store: KeyStore, name: str, days: int) -> str:
 
 
 def _create_seal(store: KeyStore, args) -> int:
+    if (store.path / "seal" / "CURRENT").is_dir():  # else a new seal, and CURRENT not written to it
+        print(f"error: {store.path / 'seal' / 'CURRENT'} is a folder: remove it (rmdir), "
+              "then run `keys create-seal` again", file=sys.stderr)
+        return 1
     try:
         current = store.current_seal_fingerprint()
     except SecrecyError:

@@ -53,9 +53,13 @@ def current_seal_fingerprint(keys_dir: str | os.PathLike) -> str | None:
             slots = [p for p in seal_dir(keys_dir).iterdir() if _FINGERPRINT.fullmatch(p.name)]
         except FileNotFoundError:
             return None
+        except OSError:
+            raise SecrecyError("keys/seal/CURRENT is damaged") from None
         if slots:
             raise SecrecyError("keys/seal/CURRENT is missing") from None
         return None
+    except (OSError, ValueError):  # a directory, unreadable, not text: damaged, not a traceback
+        raise SecrecyError("keys/seal/CURRENT is damaged") from None
     if not _FINGERPRINT.fullmatch(fp):
         raise SecrecyError("keys/seal/CURRENT is damaged")
     return fp
@@ -65,7 +69,7 @@ def _slot_state(directory: Path) -> tuple:
     state: list = []
     try:
         fp = (directory / "CURRENT").read_text().strip()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: not UTF-8 text
         return ("no CURRENT",)
     state.append(fp)
     if _FINGERPRINT.fullmatch(fp):

@@ -1,0 +1,71 @@
+"""Red team of the receive stamp's own seal key (session 51, docs/signatures.md "The seal
+key"): what an operator sees when `keys/seal/` is damaged in ways the first tests did
+not try, each tried with the real command or the daemon's start-up."""
+from __future__ import annotations
+
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from gateway.secrecy.keys import KeyStore
+from gateway.signatures.receive_stamp import STAMP_UNAVAILABLE
+from gateway.signatures.settings import prepare_signatures, seal_common_name
+from tests.daemon import Daemon, write_config
+from tests.letters import letter
+from tests.signatures.test_seal_key_session51 import _keys, _settings, _unfolded
+
+UNIT = "saraban.latkrabang@bangkok.go.th"
+
+
+def _damage(current: Path, how: str) -> None:
+    if how == "a directory":
+        current.unlink()
+        current.mkdir()
+    elif how == "not text":
+        current.write_bytes(b"\xff\xfe\x00garbage")
+
+
+@pytest.mark.parametrize("how", ["a directory", "not text"])
+def test_a_seal_current_that_cannot_be_read_is_a_warning_not_an_error(tmp_path, pki, capsys, how):
+    # `keys list` stopped at "error: .../seal/CURRENT: Is a directory" (exit 2) or a
+    # UnicodeDecodeError traceback, and the gateway key and registrars went unlisted.
+    settings = _settings(tmp_path, pki)
+    prepare_signatures(settings)
+    data_dir = Path(settings.data_dir)
+    _damage(data_dir / "keys" / "seal" / "CURRENT", how)
+    code, out, err = _keys(["keys", "list", "--check"], data_dir, capsys)
+    assert code == 1, err
+    assert "gateway (current)" in out
+    assert "warning: seal key: keys/seal/CURRENT is damaged: receive stamps cannot be signed" in out
+    th = [t for t, _en in KeyStore.for_data_dir(data_dir).warning_pairs()]
+    assert any(t.startswith("กุญแจลงนามตรารับ: แฟ้ม CURRENT เสียหาย") for t in th)
+    # The daemon's start goes on (letters are filed unstamped), as for a missing CURRENT.
+    prepare_signatures(settings)
+    # `keys create-seal` mends it, as it mends a lost CURRENT.
+    current = data_dir / "keys" / "seal" / "CURRENT"
+    if current.is_dir():  # said as such, not as a failed write to `.CURRENT.<pid>.tmp`
+        code, _, err = _keys(["keys", "create-seal"], data_dir, capsys)
+        assert code == 1 and f"{current} is a folder: remove it (rmdir)" in err
+        assert len(KeyStore.for_data_dir(data_dir).seal_fingerprints()) == 1
+        current.rmdir()
+    code, _, _ = _keys(["keys", "create-seal", "--cn", seal_common_name(settings)], data_dir, capsys)
+    assert code == 0
+    assert KeyStore.for_data_dir(data_dir).current_seal_fingerprint() is not None
+
+
+def test_the_daemon_starts_and_files_unstamped_when_seal_current_is_a_directory(tmp_path):
+    # The daemon refused to start: start_checks_failed "IsADirectoryError: ...", no letter
+    # received at all, where a damaged key store must only cost the stamp.
+    d = Daemon(write_config(tmp_path, extra="[signatures]\nstamp = true\n"))
+    store = KeyStore(tmp_path / "var" / "keys")
+    store.create_seal_key("Saraban Gateway Seal (bangkok.go.th)")
+    store.create_gateway_key("Saraban Gateway Seal (bangkok.go.th)", email="saraban-gateway@bangkok.go.th")
+    _damage(store.path / "seal" / "CURRENT", "a directory")
+    d.start()
+    try:
+        d.send(letter(subject="ฉบับที่หนึ่ง"), UNIT)
+        found = d.wait_for(lambda: d.maildir_files("latkrabang") or None, what="a folder copy")
+        assert _unfolded(message_from_bytes(found[0].read_bytes())["X-Saraban-Stamp"]) == STAMP_UNAVAILABLE
+    finally:
+        d.stop()
