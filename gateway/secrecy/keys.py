@@ -520,11 +520,17 @@ class KeyStore:
             out.append(("ไม่มีกุญแจของระบบที่ใช้อยู่ หนังสือลับจะลงนามและเก็บไม่ได้",
                         "no current gateway key: classified letters cannot be signed or stored"))
         try:
-            self.current_seal_fingerprint()
+            seal = self.current_seal_fingerprint()
         except SecrecyError as exc:
             out.append((f"กุญแจลงนามตรารับ: {'แฟ้ม CURRENT หายไป' if 'missing' in str(exc) else 'แฟ้ม CURRENT เสียหาย'} "
                         "ตรารับจะลงนามไม่ได้ (สร้างใหม่ด้วย keys create-seal --rotate)",
                         f"seal key: {exc}: receive stamps cannot be signed (keys create-seal --rotate)"))
+        else:
+            if seal is not None and not any(r["kind"] == "seal" and r["current"] for r in rows):
+                out.append((f"กุญแจลงนามตรารับ: แฟ้ม CURRENT ระบุกุญแจ {seal[:16]}… ซึ่งไม่มีในที่เก็บกุญแจ "
+                            "ตรารับจะลงนามไม่ได้ (สร้างใหม่ด้วย keys create-seal --rotate)",
+                            f"seal key: keys/seal/CURRENT names {seal[:16]}…, which is not in the key store: "
+                            "receive stamps cannot be signed (keys create-seal --rotate)"))
         for r in rows:
             who = {"gateway": "gateway key", "seal": "seal key"}.get(r["kind"], f"registrar of {r['unit']}")
             who_th = {"gateway": "กุญแจของระบบ", "seal": "กุญแจลงนามตรารับ"}.get(

@@ -69,3 +69,27 @@ def test_the_daemon_starts_and_files_unstamped_when_seal_current_is_a_directory(
         assert _unfolded(message_from_bytes(found[0].read_bytes())["X-Saraban-Stamp"]) == STAMP_UNAVAILABLE
     finally:
         d.stop()
+
+
+@pytest.mark.parametrize("how", ["names a seal not in the store", "its slot was removed"])
+def test_a_seal_current_naming_no_seal_is_warned(tmp_path, pki, capsys, how):
+    # `keys list --check` exited 0 without a word (no seal marked current), the desk said
+    # nothing, and every letter was filed unstamped.
+    settings = _settings(tmp_path, pki)
+    prepare_signatures(settings)
+    data_dir = Path(settings.data_dir)
+    seal = data_dir / "keys" / "seal"
+    if how == "its slot was removed":
+        import shutil
+
+        named = (seal / "CURRENT").read_text().strip()
+        shutil.rmtree(seal / named)
+    else:
+        named = "0" * 64
+        (seal / "CURRENT").write_text(named + "\n")
+    code, out, _ = _keys(["keys", "list", "--check"], data_dir, capsys)
+    assert code == 1
+    assert (f"warning: seal key: keys/seal/CURRENT names {named[:16]}…, which is not in the key store: "
+            "receive stamps cannot be signed") in out
+    th = [t for t, _en in KeyStore.for_data_dir(data_dir).warning_pairs()]
+    assert any(t.startswith("กุญแจลงนามตรารับ") for t in th)
