@@ -210,4 +210,9 @@ def prepare_signatures(settings: Settings) -> None:
                 raise  # the operator's own files: a configuration mistake, say so now
             # An expired or damaged key store must not stop letters being received:
             # they are filed without the stamp, and the copy says why (X-Saraban-Stamp).
-            log.error("seal_unusable", error=str(exc), hint="saraban-gateway keys create / keys import")
+            # A store with seals of its own is mended by a new seal: `keys create` and
+            # `keys import` make gateway keys, which do not sign its stamps.
+            seals = any((Path(settings.data_dir) / "keys" / "seal").glob("*/cert.pem"))
+            log.error("seal_unusable", error=str(exc),
+                      hint="saraban-gateway keys create-seal --rotate" if seals
+                      else "saraban-gateway keys create / keys import")

@@ -7,6 +7,7 @@ from email import message_from_bytes
 from pathlib import Path
 
 import pytest
+import structlog
 
 from gateway.secrecy.keys import KeyStore
 from gateway.signatures.receive_stamp import STAMP_UNAVAILABLE
@@ -93,3 +94,18 @@ def test_a_seal_current_naming_no_seal_is_warned(tmp_path, pki, capsys, how):
             "receive stamps cannot be signed") in out
     th = [t for t, _en in KeyStore.for_data_dir(data_dir).warning_pairs()]
     assert any(t.startswith("กุญแจลงนามตรารับ") for t in th)
+
+
+def test_the_start_up_hint_for_an_unusable_seal_names_create_seal(tmp_path, pki):
+    # The daemon logged seal_unusable with hint "saraban-gateway keys create / keys import":
+    # neither mends a seal (`keys create` says a key exists; an imported key does not
+    # sign stamps in a store with a seal of its own).
+    settings = _settings(tmp_path, pki)
+    store = KeyStore.for_data_dir(settings.data_dir)
+    store.create_seal_key(seal_common_name(settings), days=0)
+    store.create_gateway_key(seal_common_name(settings))
+    with structlog.testing.capture_logs() as events:
+        prepare_signatures(settings)
+    [event] = [e for e in events if e["event"] == "seal_unusable"]
+    assert "keys create-seal --rotate" in event["hint"], event
+    assert "keys import" not in event["hint"]
