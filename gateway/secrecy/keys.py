@@ -563,6 +563,7 @@ _PROBLEMS_TH = (
     (r"extendedKeyUsage does not include emailProtection", "extendedKeyUsage ไม่มี emailProtection"),
     (r"key\.pem mode (\S+) is readable by others", "แฟ้มกุญแจ key.pem (สิทธิ์ {0}) ผู้อื่นอ่านได้"),
     (r"(?:certificate|key) file cannot be read", "อ่านแฟ้มใบรับรองหรือแฟ้มกุญแจไม่ได้"),
+    (r"cert\.pem is not this key's certificate", "แฟ้ม cert.pem ไม่ใช่ใบรับรองของกุญแจนี้"),
 )
 
 
@@ -640,6 +641,8 @@ def _slot_row(kind: str, slot: Path, fp: str, current: bool, now: dt.datetime) -
         mode = (slot / "key.pem").stat().st_mode & 0o777
         if mode & 0o077:
             problem = f"key.pem mode {mode:o} is readable by others"
+        elif key_fingerprint(cert.public_key()) != fp:  # the slot's name is its key's: stamps would fail
+            problem = "cert.pem is not this key's certificate"
         elif cert.not_valid_after_utc <= now:
             problem = f"expired on {cert.not_valid_after_utc.date().isoformat()}"
     except (OSError, ValueError):  # the exception's words are Python's, not an operator's

@@ -3,6 +3,7 @@ key"): what an operator sees when `keys/seal/` is damaged in ways the first test
 not try, each tried with the real command or the daemon's start-up."""
 from __future__ import annotations
 
+import json
 from email import message_from_bytes
 from pathlib import Path
 
@@ -109,3 +110,25 @@ def test_the_start_up_hint_for_an_unusable_seal_names_create_seal(tmp_path, pki)
     [event] = [e for e in events if e["event"] == "seal_unusable"]
     assert "keys create-seal --rotate" in event["hint"], event
     assert "keys import" not in event["hint"]
+
+
+def test_a_seal_slot_holding_another_keys_certificate_is_unusable_in_keys_list(tmp_path, pki, capsys):
+    # The slot's cert.pem replaced by the gateway key's (a copy made by hand): `keys list`
+    # said "ok" under the other key's name while every stamp failed ("does not match its
+    # name"), and `--check` exited 0.
+    settings = _settings(tmp_path, pki)
+    prepare_signatures(settings)
+    data_dir = Path(settings.data_dir)
+    store = KeyStore.for_data_dir(data_dir)
+    seal_fp, gateway_fp = store.current_seal_fingerprint(), store.current_fingerprint()
+    (store.path / "seal" / seal_fp / "cert.pem").write_bytes(
+        (store.path / "gateway" / gateway_fp / "cert.pem").read_bytes())
+    code, out, _ = _keys(["keys", "list", "--check"], data_dir, capsys)
+    assert code == 1
+    [line] = [line for line in out.splitlines() if line.startswith("seal (current)")]
+    assert "UNUSABLE: cert.pem is not this key's certificate" in line
+    code, out, _ = _keys(["keys", "list", "--json"], data_dir, capsys)
+    [row] = [r for r in json.loads(out)["keys"] if r["kind"] == "seal"]
+    assert row["usable"] is False
+    th = [t for t, _en in store.warning_pairs()]
+    assert any(t.startswith("กุญแจลงนามตรารับ") and "ไม่ใช่ใบรับรองของกุญแจนี้" in t for t in th)
