@@ -132,3 +132,20 @@ def test_a_seal_slot_holding_another_keys_certificate_is_unusable_in_keys_list(t
     assert row["usable"] is False
     th = [t for t, _en in store.warning_pairs()]
     assert any(t.startswith("กุญแจลงนามตรารับ") and "ไม่ใช่ใบรับรองของกุญแจนี้" in t for t in th)
+
+
+def test_the_desks_operations_page_says_a_seal_current_folder_is_damaged(tmp_path):
+    # Before b7d7a57 (key_files.current_seal_fingerprint) the page was a 500 (ระบบขัดข้อง)
+    # for the IsADirectoryError of listing() and warning_pairs().
+    from tests.web.conftest import running_desk
+    from tests.web.test_parked_letters import shown, signed_in
+
+    with running_desk(tmp_path, (("ops", "admin"),), ()) as desk:
+        store = KeyStore(desk.daemon.data_dir / "keys")
+        store.create_seal_key("Saraban Gateway Seal (bangkok.go.th)")
+        _damage(store.path / "seal" / "CURRENT", "a directory")
+        answer = signed_in(desk.url, "ops").get("/operations")
+        assert answer.status == 200
+        page = shown(answer)
+        assert "กุญแจลงนามตรารับ: แฟ้ม CURRENT เสียหาย" in page, page
+        assert "seal key: keys/seal/CURRENT is damaged" in page
