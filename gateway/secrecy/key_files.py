@@ -35,6 +35,8 @@ def current_gateway_fingerprint(keys_dir: str | os.PathLike) -> str:
         fp = (gateway_dir(keys_dir) / "CURRENT").read_text().strip()
     except FileNotFoundError:
         raise SecrecyError("no gateway key: run `saraban-gateway keys create` or `keys import`") from None
+    except (OSError, ValueError):  # a folder, unreadable, not text: as damaged as a wrong name
+        raise SecrecyError("keys/gateway/CURRENT is damaged") from None
     if not _FINGERPRINT.fullmatch(fp):
         raise SecrecyError("keys/gateway/CURRENT is damaged")
     return fp

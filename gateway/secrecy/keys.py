@@ -536,11 +536,14 @@ class KeyStore:
             who_th = {"gateway": "กุญแจของระบบ", "seal": "กุญแจลงนามตรารับ"}.get(
                 r["kind"], f"ใบรับรองของนายทะเบียนลับ {r['unit']}")
             name = f"{r['subject'] or ''} ({r['fingerprint'][:16]})"
-            if r["kind"] != "registrar" and not r["current"] and r["problem"] and "expired" in r["problem"]:
-                continue  # retired keys are kept for old letters and stamps; expiry is expected
+            # Retired keys are kept for old letters and stamps: their expiry is expected, and
+            # a warning about it (`--check` exit 1 for its last 30 days) had no remedy.
+            retired = r["kind"] != "registrar" and not r["current"]
+            if retired and r["problem"] and "expired" in r["problem"]:
+                continue
             if r["problem"]:
                 out.append((f"{who_th} {name}: {problem_in_thai(r['problem'])}", f"{who} {name}: {r['problem']}"))
-            elif r["days_left"] is not None and r["days_left"] <= days:
+            elif r["days_left"] is not None and r["days_left"] <= days and not retired:
                 out.append((f"{who_th} {name} จะหมดอายุในอีก {r['days_left']} วัน ({r['not_after'][:10]})",
                             f"{who} {name} expires in {r['days_left']} days ({r['not_after']})"))
         for unit in self.units():
