@@ -2742,10 +2742,11 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 def _rtf_into(data: bytes, what: str, out: FileTexts, charset: str | None = None) -> None:
     text, complete = _rtf(data)
     out.texts.append(text)
-    if not data[:64].lstrip().startswith(b"{\\rtf"):
-        # `{\rt` without the f, or a byte order mark first: Word opens it as RTF and
-        # LibreOffice shows its source, where Thai typed into it as UTF-8 reads as Thai.
-        # Both readings; the higher marking counts.
+    if not data.startswith(b"{\\rtf"):
+        # `{\rt` without the f, or a byte order mark or blanks first: Word opens it as
+        # RTF and LibreOffice, which wants `{\rtf` at the first byte, shows its source,
+        # where Thai typed into it as UTF-8 reads as Thai. Both readings; the higher
+        # marking counts.
         out.texts.extend(text_file(data, charset, "text/plain", "", "text/plain", out.unread, what))
     if not complete:
         out.unread.append(f"{what}: RTF past what is read")

@@ -30,9 +30,10 @@ def test_a_marking_in_word_escapes_behind_a_byte_order_mark_is_read(name, escape
     assert (found.level, found.certain) == ("secret", True), found
 
 
-@pytest.mark.parametrize("front", [b"", BOM], ids=["no-bom", "bom"])
-def test_a_marking_typed_into_the_source_of_a_short_header_rtf_is_read(front):
-    source = front + "{\\rtx\\ansi\\ansicpg874\nลับมาก\n\\par\nเรื่อง ขอเชิญประชุมคณะกรรมการ\n}".encode()
+@pytest.mark.parametrize("front, header", [(b"", "{\\rtx"), (BOM, "{\\rtx"), (BOM, "{\\rtf1"), (b"\r\n", "{\\rtf1")],
+                         ids=["short", "bom-short", "bom", "blank-line"])
+def test_a_marking_typed_into_the_source_of_an_rtf_shown_as_source_is_read(front, header):
+    source = front + (header + "\\ansi\\ansicpg874\nลับมาก\n\\par\nเรื่อง ขอเชิญประชุมคณะกรรมการ\n}").encode()
     found = classify_raw(letter(files=[("2569_dds_0403_57.rtf", source)]))
     assert (found.level, found.certain) == ("secret", True), found
 
