@@ -157,7 +157,7 @@ def _seal_name(args, email: str | None) -> str:
         return args.cn
     try:
         from gateway.config.settings import load_settings
-        from gateway.signatures.settings import seal_common_name
+        from gateway.secrecy.key_files import seal_common_name
 
         return seal_common_name(load_settings(getattr(args, "config", None)))
     except ConfigError:

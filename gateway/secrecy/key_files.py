@@ -29,6 +29,11 @@ def seal_dir(keys_dir: str | os.PathLike) -> Path:
     return Path(keys_dir) / "seal"
 
 
+def seal_common_name(settings) -> str:
+    """The CN of a seal the gateway makes itself (and of its first gateway key)."""
+    return f"Saraban Gateway Seal ({settings.gateway.domain})"
+
+
 def current_gateway_fingerprint(keys_dir: str | os.PathLike) -> str:
     """The fingerprint in `gateway/CURRENT`: the key new letters are sealed with."""
     try:

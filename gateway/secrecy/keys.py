@@ -41,6 +41,7 @@ from gateway.secrecy.key_files import (
     gateway_dir,
     gateway_key_state,
     keys_dir,
+    seal_common_name,
     seal_dir,
 )
 
@@ -687,8 +688,6 @@ def ensure_gateway_key(store: KeyStore, settings) -> bool:
             # The first key comes with the receive stamp's seal, however it is made (the
             # daemon's start, `keys create`, here with the stamp off): a stamp turned on
             # later is then signed as a new installation's, not with this RSA key.
-            from gateway.signatures.settings import seal_common_name
-
             store.create_seal_key(seal_common_name(settings))
         fp = store.create_gateway_key(f"saraban-gateway ({settings.gateway.domain})",
                                       email=seal_address(settings))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.config.views import ConfigError
+from gateway.secrecy.key_files import seal_common_name
 from gateway.signatures.stamp import DEFAULT_FONT, SealKey
 from gateway.signatures.trust import TrustConfigError, TrustSettings
 
@@ -113,10 +114,6 @@ def policy_tables(settings: Settings) -> tuple[dict[str, str], dict[str, dict[st
         unit = unit.split("@", 1)[0].lower()
         per_unit.setdefault(unit, {}).setdefault(RULE, _ACTIONS[choice])
     return default, per_unit
-
-
-def seal_common_name(settings: Settings) -> str:
-    return f"Saraban Gateway Seal ({settings.gateway.domain})"
 
 
 def load_seal(settings: Settings, *, create: bool = False) -> SealKey:
