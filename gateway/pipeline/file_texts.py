@@ -1152,7 +1152,8 @@ def xml_readings(text: str) -> list[str]:
         text = '<?xml version="1.0" encoding="utf-8"?>' + text[declaration.end():]
     data = text.encode("utf-8", "surrogatepass")
     if _PARAGRAPH_END.search(text):
-        return [*_odf_body(data), *_odf_head_foot(data)]
+        labels = _list_labels(data)  # a flat OpenDocument's or Word 2003 XML's list labels (session 51)
+        return [*_odf_body(data), *_odf_head_foot(data), *([labels] if labels else [])]
     return [_elements_text(data)]
 
 
@@ -1486,6 +1487,11 @@ def _office_texts(zf: zipfile.ZipFile, names: set[str], budget: Budget, what: st
         out.texts += [t for n in notes for t in _word_texts(member(n))]
         out.texts += [t for n in feet for t in _word_texts(member(n))]
         # Comments, shown in the margin (session 37).
+        # List labels (numbering.xml, by its usual name and the relationship; session 51).
+        for n in related("word/_rels/document.xml.rels", ("numbering",),
+                         ["word/numbering.xml"] if "word/numbering.xml" in names else []):
+            if shown := _list_labels(member(n)):
+                out.texts.append(shown)
         for n in related("word/_rels/document.xml.rels", ("comments",),
                          ["word/comments.xml"] if "word/comments.xml" in names else []):
             out.texts += _word_comments(member(n))
@@ -1700,6 +1706,9 @@ def _odf_document(folder: str, member: Callable[[str], bytes], names: set[str], 
               for m in _STRING_VALUE.finditer(_xml_doc(xml)) if xml]
     if values:
         out.texts.append("\n".join(values[:10_000]))
+    labels = [shown for xml in (content, styles) if xml and (shown := _list_labels(xml))]
+    if labels:  # list labels (session 51)
+        out.texts.append("\n".join(labels))
     numbers = [line for xml in (content, styles) if xml for line in _odf_number_texts(xml)]
     if numbers:
         out.texts.append("\n".join(numbers))
@@ -1804,6 +1813,8 @@ def _office_elsewhere(main: str, member: Callable[[str], bytes], names: set[str]
         xml = member(n)
         if reader is _word_xml:
             out.texts += _word_texts(xml)
+            if shown := _list_labels(xml):
+                out.texts.append(shown)
             if _holds(xml, "comments"):  # the comments part's root, w:comments
                 out.texts += _word_comments(xml)
         else:
@@ -1818,6 +1829,42 @@ def _office_elsewhere(main: str, member: Callable[[str], bytes], names: set[str]
         if reader is _slide_xml and _holds(xml, "cmLst"):  # the root of a comments part
             out.texts += _slide_comments(xml)
     return True
+
+
+# A list level's label (Word's `w:lvlText w:val`, Word 2003 XML's too; OpenDocument's
+# `style:num-prefix`, `style:num-suffix` and LibreOffice's `loext:num-list-format`):
+# shown before every paragraph of that list level, its number placeholders (`%1`,
+# `%1%`) filled in.
+_LIST_ATTRIBUTE = re.compile(r"""\b(?:num-prefix|num-suffix|num-list-format)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
+_LIST_TAG = re.compile(r"<(?:[\w.-]{1,64}:)?(?:lvlText|list-level-style-number|outline-level-style)\b[^<>]*>")
+_LIST_PLACEHOLDER = re.compile(r"%\d%?")
+
+
+def _list_labels(xml: bytes) -> str:
+    """The literal text of each list level's label of a Word or OpenDocument part, a
+    line each (used by a paragraph or not: a reading that errs towards a marking). A
+    numbered list whose label is `ลับมาก` (Word's Define New Number Format, LibreOffice's
+    Bullets and Numbering "Before"/"After") shows ลับมาก at the head of each of its
+    paragraphs, an empty one too; until session 51 the numbering part was read as
+    holding nothing shown, and a letter marked only so was ordinary and certain."""
+    if not (_holds(xml, "lvlText") or _holds(xml, "num-prefix") or _holds(xml, "num-suffix")
+            or _holds(xml, "num-list-format")):
+        return ""
+    lines: dict[str, None] = {}
+    for tag in _LIST_TAG.finditer(_xml_doc(xml)):
+        if len(lines) >= 10_000:
+            break
+        text = tag[0]
+        if re.match(r"<(?:[\w.-]{1,64}:)?lvlText\b", text):
+            m = re.search(r"""\bval\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""", text)
+            found = [m] if m else []
+        else:
+            found = list(_LIST_ATTRIBUTE.finditer(text))
+        for m in found:
+            label = " ".join(_LIST_PLACEHOLDER.sub(" ", _xml_unescape(m[1] if m[1] is not None else m[2])).split())
+            if label:
+                lines[label] = None
+    return "\n".join(lines)
 
 
 # A number format of an Excel workbook's styles (xl/styles.xml; a cell style's, a

@@ -1,0 +1,125 @@
+"""Session 51's reading red team: what a clerk sees in a file that the gateway read as
+ordinary and certain.
+
+1. A list's label. A numbered list whose number format is text (Word's Define New
+   Number Format with the number deleted, LibreOffice's Bullets and Numbering "Before" or
+   "After") shows that text at the head of each of its paragraphs, an empty paragraph
+   too: a list level labelled ลับมาก on the letter's first line shows ลับมาก there, in
+   Word and LibreOffice alike. The label is kept in the numbering part (Word's
+   `word/numbering.xml` `w:lvlText`, OpenDocument's `style:num-prefix`/`num-suffix` and
+   `loext:num-list-format` in its automatic styles, Word 97-2003's table stream), which
+   the gateway read as holding nothing shown: ordinary and certain, filed in plain."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from gateway.secrecy.markings import classify_raw
+from tests.letters import letter
+
+W = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+     'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"')
+ORDINARY = ["บันทึกข้อความ", "ส่วนราชการ สำนักงานเขตบางรัก", "เรื่อง ขอเชิญประชุมคณะกรรมการ",
+            "เรียน ผู้อำนวยการเขต", "ด้วยสำนักงานเขตบางรักขอเชิญประชุมคณะกรรมการ ในวันจันทร์"]
+
+
+def docx(label: str, numbered_paragraph_text: str = "") -> bytes:
+    """A Word letter whose first paragraph is of a list level labelled `label`."""
+    numbering = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:numbering {W}>'
+                 f'<w:abstractNum w:abstractNumId="0"><w:lvl w:ilvl="0"><w:start w:val="1"/>'
+                 f'<w:numFmt w:val="decimal"/><w:lvlText w:val="{label}"/><w:lvlJc w:val="center"/></w:lvl>'
+                 f'</w:abstractNum><w:num w:numId="1"><w:abstractNumId w:val="0"/></w:num></w:numbering>')
+    first = ('<w:p><w:pPr><w:numPr><w:ilvl w:val="0"/><w:numId w:val="1"/></w:numPr></w:pPr>'
+             f'<w:r><w:t>{numbered_paragraph_text}</w:t></w:r></w:p>')
+    body = first + "".join(f"<w:p><w:r><w:t>{t}</w:t></w:r></w:p>" for t in ORDINARY)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("[Content_Types].xml",
+                   '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+                   'package/2006/content-types"><Default Extension="rels" ContentType="application/'
+                   'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
+                   '"application/xml"/><Override PartName="/word/document.xml" ContentType="application/'
+                   'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/><Override '
+                   'PartName="/word/numbering.xml" ContentType="application/vnd.openxmlformats-'
+                   'officedocument.wordprocessingml.numbering+xml"/></Types>')
+        z.writestr("_rels/.rels",
+                   '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.'
+                   'org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+                   'openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+                   'Target="word/document.xml"/></Relationships>')
+        z.writestr("word/_rels/document.xml.rels",
+                   '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.'
+                   'org/package/2006/relationships"><Relationship Id="rId9" Type="http://schemas.'
+                   'openxmlformats.org/officeDocument/2006/relationships/numbering" '
+                   'Target="numbering.xml"/></Relationships>')
+        z.writestr("word/document.xml", f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                                        f'<w:document {W}><w:body>{body}</w:body></w:document>')
+        z.writestr("word/numbering.xml", numbering)
+    return out.getvalue()
+
+
+ODF_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+          'xmlns:loext="urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0"')
+
+
+def odf_content(attributes: str, flat: bool = False) -> str:
+    """An OpenDocument text whose first paragraph is of a list whose level 1 has
+    `attributes` (LibreOffice writes a text label as num-suffix and num-list-format)."""
+    paragraphs = "".join(f'<text:p>{t}</text:p>' for t in ORDINARY)
+    root = "office:document" if flat else "office:document-content"
+    mime = ' office:mimetype="application/vnd.oasis.opendocument.text"' if flat else ""
+    return (f'<?xml version="1.0" encoding="UTF-8"?><{root} {ODF_NS} office:version="1.3"{mime}>'
+            '<office:automatic-styles><text:list-style style:name="L1">'
+            f'<text:list-level-style-number text:level="1" {attributes} style:num-format=""/>'
+            '</text:list-style></office:automatic-styles><office:body><office:text>'
+            '<text:list text:style-name="L1"><text:list-item><text:p/></text:list-item></text:list>'
+            f'{paragraphs}</office:text></office:body></{root}>')
+
+
+def odt(attributes: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text", compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/manifest.xml",
+                   '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:'
+                   'names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry '
+                   'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+                   '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                   '</manifest:manifest>')
+        z.writestr("content.xml", odf_content(attributes))
+    return out.getvalue()
+
+
+def read(name: str, data: bytes):
+    found = classify_raw(letter(files=[(name, data)]))
+    return found.level, found.certain
+
+
+@pytest.mark.parametrize("label, level", [("ลับมาก", "secret"), ("ลับ", "confidential"),
+                                          ("ลับที่สุด", "top_secret"), ("(ลับมาก)", "secret")])
+def test_a_word_list_labelled_with_a_marking_is_read(label, level):
+    assert read("2569_bangrak_memo.docx", docx(label)) == (level, True)
+
+
+def test_a_word_list_label_with_its_number_is_read():
+    # "ลับมาก %1" shows "ลับมาก 1" before the paragraph: a marking starting the first line.
+    assert read("2569_bangrak_memo.docx", docx("ลับมาก %1", "เรื่อง แผนรักษาความปลอดภัย")) == ("secret", True)
+
+
+@pytest.mark.parametrize("attributes", ['style:num-suffix="ลับมาก" loext:num-list-format="ลับมาก"',
+                                        'style:num-prefix="ลับมาก"', 'style:num-suffix="ลับมาก"'])
+def test_an_opendocument_list_labelled_with_a_marking_is_read(attributes):
+    assert read("2569_bangrak_memo.odt", odt(attributes)) == ("secret", True)
+    flat = odf_content(attributes, flat=True).encode()
+    assert read("2569_bangrak_memo.fodt", flat) == ("secret", True)
+
+
+@pytest.mark.parametrize("label", ["%1.", "ข้อ %1", "(%1)", "%1.%2.", "\uf0b7", "ความลับ %1", "สลับ"])
+def test_ordinary_list_labels_stay_ordinary(label):
+    assert read("2569_bangrak_memo.docx", docx(label, "ข้อมูลทั่วไป")) == ("none", True)
+    attributes = f'style:num-prefix="{label.replace("%1", "")}" style:num-suffix="."'
+    assert read("2569_bangrak_memo.odt", odt(attributes)) == ("none", True)
