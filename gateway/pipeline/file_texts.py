@@ -412,6 +412,10 @@ def _rtf(data: bytes) -> tuple[str, bool]:
     last_property = b""
     binary_end = -1
     apart: list[int] = []  # depths of the comments and text boxes open
+    # A list level's label ({\leveltext} in {\*\listtable}): shown before each paragraph
+    # of that level, a line of its own (session 51: Word writes the label again as
+    # {\listtext}, which was read; a writer that does not, LibreOffice still shows it).
+    labels: list[tuple[int, int]] = []  # (depth, where in `out` its text starts)
 
     def flush() -> None:
         if pending:
@@ -452,6 +456,11 @@ def _rtf(data: bytes) -> tuple[str, bool]:
                 while apart and len(stack) < apart[-1]:
                     apart.pop()
                     out.append("\n")
+                while labels and len(stack) < labels[-1][0]:
+                    _, at = labels.pop()
+                    label = "".join(out[at:])
+                    del out[at:]
+                    out.append("\n" + _level_text(label) + "\n")
                 first_in_group = False
             continue
         if word is not None:
@@ -470,6 +479,9 @@ def _rtf(data: bytes) -> tuple[str, bool]:
                     out.append("\n")  # apart from the {\upr} text for older readers before it
                 if word in (b"annotation", b"dptxbxtext") and not hidden:
                     apart.append(len(stack))  # in the margin or a box: a line of its own
+            elif first_in_group and word == b"leveltext" and len(labels) < 1000:
+                hidden = False
+                labels.append((len(stack), len(out)))
             elif first_in_group and word == b"sn":
                 property_name = bytearray()
             elif word == b"f" and arg is not None:
@@ -511,6 +523,15 @@ def _rtf(data: bytes) -> tuple[str, bool]:
                 out.append(plain.decode(codec, "replace"))
     flush()
     return ends("".join(out)), complete
+
+
+def _level_text(text: str) -> str:
+    """A list level's label as shown: its first character is its length (`\\'06`), the
+    codes below 0x20 stand for the levels' numbers, a `;` ends it."""
+    if text and ord(text[0]) < 0x100:
+        text = text[1:]
+    text = text.split(";", 1)[0] if ";" in text else text
+    return " ".join("".join(c if c >= " " else " " for c in text).split())
 
 
 # --------------------------------------------------------------------------- XML documents

@@ -123,3 +123,33 @@ def test_ordinary_list_labels_stay_ordinary(label):
     assert read("2569_bangrak_memo.docx", docx(label, "ข้อมูลทั่วไป")) == ("none", True)
     attributes = f'style:num-prefix="{label.replace("%1", "")}" style:num-suffix="."'
     assert read("2569_bangrak_memo.odt", odt(attributes)) == ("none", True)
+
+
+def rtf_list(label_escapes: str, with_listtext: bool = False) -> bytes:
+    """An RTF letter whose first paragraph is of a list level with no number
+    (`\\levelnfc255`) labelled by `label_escapes`: what a writer other than Word saves
+    (Word writes the label again in the paragraph as {\\listtext}); LibreOffice shows it."""
+    listtext = f"{{\\listtext {label_escapes}\\tab}}" if with_listtext else ""
+    return ("{\\rtf1\\ansi\\ansicpg874\\deff0{\\fonttbl{\\f0\\fcharset222 Tahoma;}}"
+            "{\\*\\listtable{\\list\\listtemplateid1{\\listlevel\\levelnfc255\\levelstartat1"
+            f"{{\\leveltext\\'06{label_escapes};}}{{\\levelnumbers;}}\\fi-360\\li720}}\\listid1}}}}"
+            "{\\*\\listoverridetable{\\listoverride\\listid1\\listoverridecount0\\ls1}}"
+            f"\\pard\\ls1\\ilvl0 {listtext}\\par\\pard "
+            + "\\par ".join(ORDINARY) + "\\par}").encode("cp874")
+
+
+MARKED_ESCAPES = "\\u3621?\\u3633?\\u3610?\\u3617?\\u3634?\\u3585?"  # ลับมาก
+
+
+@pytest.mark.parametrize("escapes", [MARKED_ESCAPES, "ลับมาก", "\\'c5\\'d1\\'ba\\'c1\\'d2\\'a1"],
+                         ids=["unicode", "code-page", "hex"])
+def test_an_rtf_list_labelled_with_a_marking_is_read(escapes):
+    assert read("2569_bangrak_memo.rtf", rtf_list(escapes)) == ("secret", True)
+
+
+@pytest.mark.parametrize("escapes", ["\\'02\\'00.", "\\u3586?\\u3657?\\u3629? \\'00", "\\'01\\u-3913 ?"],
+                         ids=["number", "thai-word-number", "bullet"])
+def test_ordinary_rtf_list_labels_stay_ordinary(escapes):
+    rtf = rtf_list(escapes).replace(b"\\'06", b"", 1)  # the label's own length byte is in `escapes`
+    assert read("2569_bangrak_memo.rtf", rtf) == ("none", True)
+
