@@ -2421,6 +2421,17 @@ def _old_office(data: bytes, what: str, out: FileTexts) -> None:
         out.unread.append(f"{what}: {_OLD_OFFICE[main]} 97-2003 file past what is read")
     out.texts += [_runs(stream.decode("utf-16-le", "replace")), _runs(stream[1:].decode("utf-16-le", "replace")),
                   _runs(stream.decode("cp874", "replace"))]
+    if main == "WordDocument":
+        # The table stream (1Table, or 0Table) holds each list level's label (an LVL's
+        # xst), which Word shows before every paragraph of that level: a numbered list
+        # labelled ลับมาก was read as nothing until session 51. Its runs of text are read
+        # as the main stream's are, as a text of their own (style and font names, the
+        # document's title and authors are there too: names, no marking alone).
+        tables = _cfb_streams(data, {"1Table", "0Table"}, MAX_OLD_OFFICE)
+        for table in tables.values():
+            if len(table) >= MAX_OLD_OFFICE:
+                out.unread.append(f"{what}: Word 97-2003 file past what is read")
+            out.texts += [_runs(table.decode("utf-16-le", "replace")), _runs(table[1:].decode("utf-16-le", "replace"))]
 
 
 _GZIP, _BZIP2, _XZ = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"

@@ -153,3 +153,18 @@ def test_ordinary_rtf_list_labels_stay_ordinary(escapes):
     rtf = rtf_list(escapes).replace(b"\\'06", b"", 1)  # the label's own length byte is in `escapes`
     assert read("2569_bangrak_memo.rtf", rtf) == ("none", True)
 
+
+def test_word_97_list_labels_are_read_from_the_table_stream():
+    """A .doc keeps each list level's label in its table stream (1Table, the LVL's xst),
+    not in the WordDocument stream that was read: LibreOffice's .doc of a list labelled
+    ลับมาก held the marking only there."""
+    from tests.classified.test_unreadable_files import word_stream
+    from tests.secrecy.test_encrypted_files_fail_closed import cfb
+
+    def lvl(label: str) -> bytes:  # LVLF (28 bytes), empty grpprls, then the xst
+        return b"\x00" * 28 + b"\x05" + b"\x00" * 3 + len(label).to_bytes(2, "little") + label.encode("utf-16-le")
+
+    table = b"\x00" * 64 + lvl("ลับมาก") + b"\x00" * 64
+    assert read("2569_bangrak_memo.doc", cfb({"WordDocument": word_stream(""), "1Table": table})) == ("secret", True)
+    table = b"\x00" * 64 + lvl("ข้อ \x00") + "TH SarabunPSK\x00ความลับของทางราชการ".encode("utf-16-le") + b"\x00" * 64
+    assert read("2569_bangrak_memo.doc", cfb({"WordDocument": word_stream(""), "0Table": table})) == ("none", True)
