@@ -2421,6 +2421,14 @@ def _old_office(data: bytes, what: str, out: FileTexts) -> None:
         out.unread.append(f"{what}: {_OLD_OFFICE[main]} 97-2003 file past what is read")
     out.texts += [_runs(stream.decode("utf-16-le", "replace")), _runs(stream[1:].decode("utf-16-le", "replace")),
                   _runs(stream.decode("cp874", "replace"))]
+    if main in ("Workbook", "Book"):
+        # Excel cuts a record longer than 8,224 bytes into CONTINUE records (MS-XLS
+        # 2.4.58), a shared string too, mid-string, where the CONTINUE's header and an
+        # option byte stand between two of its characters: `ลับ` and `มาก` read as two
+        # runs, and a ลับมาก cell so cut read ลับ (session 51). The records' data joined
+        # (each CONTINUE's first byte, that option byte, left out) is read as well.
+        joined = _biff_joined(stream)
+        out.texts += [_runs(joined.decode("utf-16-le", "replace")), _runs(joined[1:].decode("utf-16-le", "replace"))]
     if main == "WordDocument":
         # The table stream (1Table, or 0Table) holds each list level's label (an LVL's
         # xst), which Word shows before every paragraph of that level: a numbered list
@@ -2432,6 +2440,18 @@ def _old_office(data: bytes, what: str, out: FileTexts) -> None:
             if len(table) >= MAX_OLD_OFFICE:
                 out.unread.append(f"{what}: Word 97-2003 file past what is read")
             out.texts += [_runs(table.decode("utf-16-le", "replace")), _runs(table[1:].decode("utf-16-le", "replace"))]
+
+
+def _biff_joined(stream: bytes) -> bytes:
+    """A BIFF workbook stream's records' data, one after another without their headers;
+    a CONTINUE record's first byte (the option byte of a string it goes on with) left out."""
+    parts, at = [], 0
+    while at + 4 <= len(stream):
+        kind, size = struct.unpack_from("<HH", stream, at)
+        data = stream[at + 4:at + 4 + size]
+        parts.append(data[1:] if kind == 0x003C else data)
+        at += 4 + size
+    return b"".join(parts)
 
 
 _GZIP, _BZIP2, _XZ = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"

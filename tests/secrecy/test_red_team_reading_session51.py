@@ -168,3 +168,25 @@ def test_word_97_list_labels_are_read_from_the_table_stream():
     assert read("2569_bangrak_memo.doc", cfb({"WordDocument": word_stream(""), "1Table": table})) == ("secret", True)
     table = b"\x00" * 64 + lvl("ข้อ \x00") + "TH SarabunPSK\x00ความลับของทางราชการ".encode("utf-16-le") + b"\x00" * 64
     assert read("2569_bangrak_memo.doc", cfb({"WordDocument": word_stream(""), "0Table": table})) == ("none", True)
+
+
+def excel_with_a_string_cut(text: str, cut: int) -> bytes:
+    """An Excel 97-2003 workbook whose shared strings run past one record: Excel goes on
+    in a CONTINUE record (MS-XLS 2.4.58), cutting `text` after `cut` characters, the
+    rest behind the CONTINUE's header and an option byte."""
+    import struct
+
+    from tests.secrecy.test_encrypted_files_fail_closed import cfb
+    bof = struct.pack("<HH", 0x0809, 16) + struct.pack("<HHHHII", 0x0600, 5, 0x1F4B, 0x07CC, 0, 0x0106)
+    first = struct.pack("<HB", len(ORDINARY[2]), 1) + ORDINARY[2].encode("utf-16-le")
+    second = struct.pack("<HB", len(text), 1) + text[:cut].encode("utf-16-le")
+    sst = struct.pack("<HHII", 0x00FC, 8 + len(first) + len(second), 2, 2) + first + second
+    rest = b"\x01" + text[cut:].encode("utf-16-le")
+    return cfb({"Workbook": bof + sst + struct.pack("<HH", 0x003C, len(rest)) + rest + struct.pack("<HH", 0x000A, 0)})
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 4, 5])
+def test_an_excel_97_string_cut_by_a_continue_record_is_read_whole(cut):
+    assert read("2569_bangrak_report.xls", excel_with_a_string_cut("ลับมาก", cut)) == ("secret", True)
+    assert read("2569_bangrak_report.xls", excel_with_a_string_cut("สลับเวร", cut)) == ("none", True)
+
