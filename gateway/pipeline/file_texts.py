@@ -1174,7 +1174,13 @@ def xml_readings(text: str) -> list[str]:
     data = text.encode("utf-8", "surrogatepass")
     if _PARAGRAPH_END.search(text):
         labels = _list_labels(data)  # a flat OpenDocument's or Word 2003 XML's list labels (session 51)
-        return [*_odf_body(data), *_odf_head_foot(data), *([labels] if labels else [])]
+        # A field's value held in its declaration (office:string-value), which LibreOffice
+        # shows where the field stands: read in a zipped OpenDocument since session 33, in
+        # a flat one (.fodt) since session 51 (a user field with no text of its own there
+        # showed ลับมาก, read as nothing).
+        values = [_xml_unescape(m[1] if m[1] is not None else m[2]) for m in _STRING_VALUE.finditer(text)]
+        return [*_odf_body(data), *_odf_head_foot(data), *([labels] if labels else []),
+                *(["\n".join(values[:10_000])] if values else [])]
     return [_elements_text(data)]
 
 
