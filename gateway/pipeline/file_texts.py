@@ -2427,7 +2427,7 @@ def _old_office(data: bytes, what: str, out: FileTexts) -> None:
         out.unread.append(f"{what}: {_OLD_OFFICE[main]} 97-2003 file past what is read")
     out.texts += [_runs(stream.decode("utf-16-le", "replace")), _runs(stream[1:].decode("utf-16-le", "replace")),
                   _runs(stream.decode("cp874", "replace"))]
-    if main in ("Workbook", "Book"):
+    if main in ("Workbook", "Book") and b"<\x00" in stream:  # a CONTINUE record's type, 0x003C, somewhere
         # Excel cuts a record longer than 8,224 bytes into CONTINUE records (MS-XLS
         # 2.4.58), a shared string too, mid-string, where the CONTINUE's header and an
         # option byte stand between two of its characters: `ลับ` and `มาก` read as two
