@@ -238,7 +238,6 @@ def test_the_export_takes_only_the_configured_books(desk):
 # --- F7: a locked account answers as a wrong password does -------------------------------
 
 def test_a_locked_account_answers_like_an_unknown_name(desk):
-    import statistics
     import time
 
     def attempt(username: str, password: str) -> tuple[int, list[str], float]:
@@ -258,7 +257,7 @@ def test_a_locked_account_answers_like_an_unknown_name(desk):
         known.append(took)
     assert desk.db("SELECT locked_until IS NOT NULL FROM desk_users WHERE username = 'victim'") == [(1,)]
     locked, unknown = [], []
-    for n in range(4):
+    for n in range(6):
         status, said, took = attempt("victim", f"wrong password {n}" if n % 2 else PASSWORD)  # right one too
         assert (status, said) == wrong, n
         locked.append(took)
@@ -266,14 +265,16 @@ def test_a_locked_account_answers_like_an_unknown_name(desk):
         assert (status, said) == wrong, n
         unknown.append(took)
     # the same argon2 verification for a locked account as for an unknown name (it
-    # answered in ~12 ms, an argon2 check takes tens of ms)
-    assert statistics.median(locked) > 0.5 * statistics.median(unknown), (locked, unknown)
+    # answered in ~12 ms, an argon2 check takes tens of ms). The fastest of each, not the
+    # median: under a full run's load (8-11) the medians of four were 0.62 against 1.45 s,
+    # scheduling, not the server's work; the fastest answer is what the work alone takes.
+    assert min(locked) > 0.5 * min(unknown), (locked, unknown)
     # And none of them answers before REFUSED_SIGN_IN_SECONDS: a known name's wrong
     # password (two commits more than an unknown name's) cannot be told apart by time.
     from gateway.web.auth import REFUSED_SIGN_IN_SECONDS
     assert min(known + locked + unknown) >= REFUSED_SIGN_IN_SECONDS, (known, locked, unknown)
     logged = [e for e in desk.daemon.events() if e.get("event") == "web_login_locked"]
-    assert len(logged) == 4 and {e["username"] for e in logged} == {"victim"}
+    assert len(logged) == len(locked) and {e["username"] for e in logged} == {"victim"}
 
 
 def test_two_scans_of_one_name_are_both_registered(desk):
