@@ -2379,6 +2379,7 @@ def _rar5_encrypted(data: bytes) -> bool:
 # letter at least ลับ, uncertain (docs/secrecy.md "Where in the letter").
 
 _OLD_OFFICE = {"WordDocument": "Word", "Workbook": "Excel", "Book": "Excel", "PowerPoint Document": "PowerPoint"}
+_WORD_TABLES = ("1Table", "0Table")  # a Word 97-2003 file's table stream, by its FIB's fWhichTblStm
 MAX_OLD_OFFICE = 8 * 1024 * 1024  # bytes of one main stream scanned; a typed letter's are a few hundred KB
 # A run of what a person reads (Thai, ASCII, no-break and zero-width spaces): each one a
 # line. Binary records break the runs; Word's paragraph marks (\r) end lines as they should.
@@ -2405,7 +2406,8 @@ def _old_office(data: bytes, what: str, out: FileTexts) -> None:
     of text are read as lines, which finds a marking wherever the file holds it, headers
     and footers too (they are in the same stream). A compound file of another kind (an
     Outlook .msg, a Visio or Publisher file) is not read: uncertain."""
-    streams = _cfb_streams(data, set(_OLD_OFFICE), MAX_OLD_OFFICE)
+    # Word's table stream too (below), found in the same walk of the file's directory.
+    streams = _cfb_streams(data, {*_OLD_OFFICE, *_WORD_TABLES}, MAX_OLD_OFFICE)
     main = next((name for name in _OLD_OFFICE if name in streams), None)
     if main is None:
         # Its directory names a Word, Excel or PowerPoint stream that could not be found
@@ -2425,27 +2427,29 @@ def _old_office(data: bytes, what: str, out: FileTexts) -> None:
         out.unread.append(f"{what}: {_OLD_OFFICE[main]} 97-2003 file whose text could not be found")
     elif len(stream) >= MAX_OLD_OFFICE:
         out.unread.append(f"{what}: {_OLD_OFFICE[main]} 97-2003 file past what is read")
-    out.texts += [_runs(stream.decode("utf-16-le", "replace")), _runs(stream[1:].decode("utf-16-le", "replace")),
-                  _runs(stream.decode("cp874", "replace"))]
+    out.texts += [*_wide_runs(stream), _runs(stream.decode("cp874", "replace"))]
     if main in ("Workbook", "Book") and b"<\x00" in stream:  # a CONTINUE record's type, 0x003C, somewhere
         # Excel cuts a record longer than 8,224 bytes into CONTINUE records (MS-XLS
         # 2.4.58), a shared string too, mid-string, where the CONTINUE's header and an
         # option byte stand between two of its characters: `ลับ` and `มาก` read as two
         # runs, and a ลับมาก cell so cut read ลับ (session 51). The records' data joined
         # (each CONTINUE's first byte, that option byte, left out) is read as well.
-        joined = _biff_joined(stream)
-        out.texts += [_runs(joined.decode("utf-16-le", "replace")), _runs(joined[1:].decode("utf-16-le", "replace"))]
+        out.texts += _wide_runs(_biff_joined(stream))
     if main == "WordDocument":
         # The table stream (1Table, or 0Table) holds each list level's label (an LVL's
         # xst), which Word shows before every paragraph of that level: a numbered list
         # labelled ลับมาก was read as nothing until session 51. Its runs of text are read
         # as the main stream's are, as a text of their own (style and font names, the
         # document's title and authors are there too: names, no marking alone).
-        tables = _cfb_streams(data, {"1Table", "0Table"}, MAX_OLD_OFFICE)
-        for table in tables.values():
+        for table in (streams[name] for name in _WORD_TABLES if name in streams):
             if len(table) >= MAX_OLD_OFFICE:
                 out.unread.append(f"{what}: Word 97-2003 file past what is read")
-            out.texts += [_runs(table.decode("utf-16-le", "replace")), _runs(table[1:].decode("utf-16-le", "replace"))]
+            out.texts += _wide_runs(table)
+
+
+def _wide_runs(data: bytes) -> list[str]:
+    """The runs of text of UTF-16LE bytes read at both byte alignments."""
+    return [_runs(data.decode("utf-16-le", "replace")), _runs(data[1:].decode("utf-16-le", "replace"))]
 
 
 def _biff_joined(stream: bytes) -> bytes:
