@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.secrecy.errors import SecrecyError
+from gateway.secrecy.key_files import seal_dir
 
 if TYPE_CHECKING:  # loaded by the commands that use it: cryptography costs every other command's start
     from gateway.secrecy.keys import KeyStore
@@ -148,17 +149,14 @@ def _create(store: KeyStore, args) -> int:
     return 0
 
 
-def _seal_name(args, email: str | None) -> str:
-    """The seal's common name: the daemon's (`Saraban Gateway Seal (<domain>)`), from the
-    configuration when it can be read, else from the address's domain."""
+def _seal_name(args, email: str | None = None) -> str:
+    """The common name of a seal the command makes: the daemon's (`Saraban Gateway Seal
+    (<domain>)`), from the configuration when it can be read, else from the address's."""
+    from gateway.config.settings import load_settings
     from gateway.config.views import ConfigError
+    from gateway.secrecy.key_files import seal_common_name
 
-    if getattr(args, "cn", None) and args.keys_action == "create-seal":
-        return args.cn
     try:
-        from gateway.config.settings import load_settings
-        from gateway.secrecy.key_files import seal_common_name
-
         return seal_common_name(load_settings(getattr(args, "config", None)))
     except ConfigError:
         if email and "@" in email:
@@ -175,8 +173,9 @@ def _new_seal(store: KeyStore, name: str, days: int) -> str:
 
 
 def _create_seal(store: KeyStore, args) -> int:
-    if (store.path / "seal" / "CURRENT").is_dir():  # else a new seal, and CURRENT not written to it
-        print(f"error: {store.path / 'seal' / 'CURRENT'} is a folder: remove it (rmdir), "
+    current_file = seal_dir(store.path) / "CURRENT"
+    if current_file.is_dir():  # else a new seal, and CURRENT not written to it
+        print(f"error: {current_file} is a folder: remove it (rmdir), "
               "then run `keys create-seal` again", file=sys.stderr)
         return 1
     try:
@@ -187,7 +186,7 @@ def _create_seal(store: KeyStore, args) -> int:
         print("error: a seal key exists; pass --rotate to replace it "
               "(the old one is kept so stamps it made still verify)", file=sys.stderr)
         return 1
-    _new_seal(store, _seal_name(args, None), args.days)
+    _new_seal(store, args.cn or _seal_name(args), args.days)
     print("restart the daemon (systemctl restart saraban-gateway) for new stamps to use it")
     return 0
 

@@ -34,41 +34,49 @@ def seal_common_name(settings) -> str:
     return f"Saraban Gateway Seal ({settings.gateway.domain})"
 
 
+def fingerprints_in(directory: Path) -> list[str]:
+    """The key slots of `gateway/` or `seal/`, by name (a key's fingerprint)."""
+    if not directory.is_dir():
+        return []
+    return sorted(p.name for p in directory.iterdir() if p.is_dir() and _FINGERPRINT.fullmatch(p.name))
+
+
+def _current(directory: Path) -> str | None:
+    """The fingerprint in `directory/CURRENT`, None without the file. A folder, an
+    unreadable file, not text or not a fingerprint is damaged, never a traceback."""
+    try:
+        fp = (directory / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        raise SecrecyError(f"keys/{directory.name}/CURRENT is damaged") from None
+    if not _FINGERPRINT.fullmatch(fp):
+        raise SecrecyError(f"keys/{directory.name}/CURRENT is damaged")
+    return fp
+
+
 def current_gateway_fingerprint(keys_dir: str | os.PathLike) -> str:
     """The fingerprint in `gateway/CURRENT`: the key new letters are sealed with."""
-    try:
-        fp = (gateway_dir(keys_dir) / "CURRENT").read_text().strip()
-    except FileNotFoundError:
-        raise SecrecyError("no gateway key: run `saraban-gateway keys create` or `keys import`") from None
-    except (OSError, ValueError):  # a folder, unreadable, not text: as damaged as a wrong name
-        raise SecrecyError("keys/gateway/CURRENT is damaged") from None
-    if not _FINGERPRINT.fullmatch(fp):
-        raise SecrecyError("keys/gateway/CURRENT is damaged")
+    fp = _current(gateway_dir(keys_dir))
+    if fp is None:
+        raise SecrecyError("no gateway key: run `saraban-gateway keys create` or `keys import`")
     return fp
 
 
 def current_seal_fingerprint(keys_dir: str | os.PathLike) -> str | None:
     """The fingerprint in `seal/CURRENT`, the key the receive stamp is signed with; None
     when the store has no seal of its own (then the gateway key signs it)."""
-    # A store that has seals and lost or damaged CURRENT does not fall back to the
-    # gateway key: stamps signed by another key than the one readers were given would
-    # fail for them without a word here.
-    try:
-        fp = (seal_dir(keys_dir) / "CURRENT").read_text().strip()
-    except FileNotFoundError:
+    fp = _current(seal_dir(keys_dir))
+    if fp is None:
+        # A store that has seals and lost CURRENT does not fall back to the gateway
+        # key: stamps signed by another key than the one readers were given would fail
+        # for them without a word here.
         try:
-            slots = [p for p in seal_dir(keys_dir).iterdir() if _FINGERPRINT.fullmatch(p.name)]
-        except FileNotFoundError:
-            return None
+            slots = fingerprints_in(seal_dir(keys_dir))
         except OSError:
             raise SecrecyError("keys/seal/CURRENT is damaged") from None
         if slots:
-            raise SecrecyError("keys/seal/CURRENT is missing") from None
-        return None
-    except (OSError, ValueError):  # a directory, unreadable, not text: damaged, not a traceback
-        raise SecrecyError("keys/seal/CURRENT is damaged") from None
-    if not _FINGERPRINT.fullmatch(fp):
-        raise SecrecyError("keys/seal/CURRENT is damaged")
+            raise SecrecyError("keys/seal/CURRENT is missing")
     return fp
 
 

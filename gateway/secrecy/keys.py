@@ -38,6 +38,7 @@ from gateway.secrecy.errors import SecrecyError
 from gateway.secrecy.key_files import (
     current_gateway_fingerprint,
     current_seal_fingerprint,
+    fingerprints_in,
     gateway_dir,
     gateway_key_state,
     keys_dir,
@@ -146,12 +147,6 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
 def _mkdir_private(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
-
-
-def _fingerprints_in(directory: Path) -> list[str]:
-    if not directory.is_dir():
-        return []
-    return sorted(p.name for p in directory.iterdir() if p.is_dir() and re.fullmatch(r"[0-9a-f]{64}", p.name))
 
 
 def _issue(key, ca_key, common_name: str, *, email: str | None, days: int, uses: x509.KeyUsage,
@@ -388,7 +383,7 @@ class KeyStore:
         return self._sealing[1]
 
     def gateway_fingerprints(self) -> list[str]:
-        return _fingerprints_in(self._gateway_dir)
+        return fingerprints_in(self._gateway_dir)
 
     # -- the receive stamp's own key (seal/) ---------------------------------------
 
@@ -397,7 +392,7 @@ class KeyStore:
         return seal_dir(self.path)
 
     def seal_fingerprints(self) -> list[str]:
-        return _fingerprints_in(self._seal_dir)
+        return fingerprints_in(self._seal_dir)
 
     def current_seal_fingerprint(self) -> str | None:
         return current_seal_fingerprint(self.path)
@@ -498,7 +493,7 @@ class KeyStore:
                 current = which()
             except SecrecyError:
                 current = None
-            for fp in _fingerprints_in(directory):
+            for fp in fingerprints_in(directory):
                 rows.append(_slot_row(kind, directory / fp, fp, fp == current, now))
         for unit in self.units():
             for cert in self._all_registrar_certs(unit):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.config.views import ConfigError
-from gateway.secrecy.key_files import seal_common_name
+from gateway.secrecy.key_files import fingerprints_in, gateway_dir, keys_dir, seal_common_name, seal_dir
 from gateway.signatures.stamp import DEFAULT_FONT, SealKey
 from gateway.signatures.trust import TrustConfigError, TrustSettings
 
@@ -72,9 +72,9 @@ def seal_certificates(settings: Settings) -> tuple[bytes, ...]:
     if sig.seal_cert:
         paths = [_resolve(settings, sig.seal_cert)]
     else:
-        store = Path(settings.data_dir) / "keys"
-        paths = [path for kind in ("seal", "gateway") if (store / kind).is_dir()
-                 for path in sorted((store / kind).glob("*/cert.pem"))]
+        store = keys_dir(settings.data_dir)
+        paths = [kind / fp / "cert.pem" for kind in (seal_dir(store), gateway_dir(store))
+                 for fp in fingerprints_in(kind)]
     out = []
     for path in paths:
         try:
@@ -209,7 +209,7 @@ def prepare_signatures(settings: Settings) -> None:
             # they are filed without the stamp, and the copy says why (X-Saraban-Stamp).
             # A store with seals of its own is mended by a new seal: `keys create` and
             # `keys import` make gateway keys, which do not sign its stamps.
-            seals = any((Path(settings.data_dir) / "keys" / "seal").glob("*/cert.pem"))
+            seals = bool(fingerprints_in(seal_dir(keys_dir(settings.data_dir))))
             log.error("seal_unusable", error=str(exc),
                       hint="saraban-gateway keys create-seal --rotate" if seals
                       else "saraban-gateway keys create / keys import")

@@ -44,3 +44,25 @@ def test_a_gateway_current_that_is_not_text_is_said_not_a_traceback(tmp_path, ca
         assert code == 1, (damage, out, err)
         assert "no current gateway key: classified letters cannot be signed or stored" in out
         assert "Traceback" not in out + err and "UnicodeDecodeError" not in out + err
+
+
+def test_a_gateway_current_folder_in_a_store_without_a_seal_costs_the_stamp_not_the_start(tmp_path):
+    # A variation the red team did not name: its CURRENT folder was the seal's. In a key
+    # store from before session 51 the gateway key signs stamps; its CURRENT a folder
+    # raised IsADirectoryError through the start-up checks, which stopped the daemon.
+    import pytest
+
+    from gateway.config.views import ConfigError
+    from gateway.signatures.settings import prepare_signatures, seal_for_stamping
+    from tests.signatures.test_wiring import settings_with
+
+    settings = settings_with(tmp_path, '[gateway]\ndomain = "saraban.bangkok.go.th"\n')
+    store = KeyStore(tmp_path / "var" / "keys")
+    assert store.path == KeyStore.for_data_dir(settings.data_dir).path
+    store.create_gateway_key("saraban-gateway")
+    current = store.path / "gateway" / "CURRENT"
+    current.unlink()
+    current.mkdir()
+    prepare_signatures(settings)  # logs seal_unusable; letters are filed unstamped
+    with pytest.raises(ConfigError, match="keys/gateway/CURRENT is damaged"):
+        seal_for_stamping(settings)
