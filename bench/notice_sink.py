@@ -22,6 +22,11 @@ class NoticeSink:
         self._controller = None
         self.port = 0
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's
+        session.host_name = hostname
+        *lines, last = responses  # PIPELINING, as the Postfix a smarthost usually is announces it
+        return [*lines, "250-PIPELINING", last]
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         self.count += 1
         return "250 OK"

@@ -10,6 +10,7 @@ and are retried with the runner's backoff; a 5xx for the recipient or the conten
 permanent and the item goes dead at once instead of retrying for days."""
 from __future__ import annotations
 
+import re
 import smtplib
 import threading
 import time
@@ -80,7 +81,7 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
                                                 templates_dir(settings), config.thai_digits, to=recipient)
             notice = built[recipient]
             try:
-                client.sendmail(config.envelope_sender, [recipient], notice.data, mail_options=options)
+                _transmit(client, config.envelope_sender, recipient, notice.data, options)
             except BaseException as exc:
                 _forget_session()  # a session in an unknown state is never used again
                 if reused and attempt == 1 and _closed_by_smarthost(exc):
@@ -102,6 +103,42 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
              queue_id=item.queue_id, unit=item.unit, message_id=notice.message_id,
              smarthost=f"{host}:{port}", new_session=not reused, smtputf8=bool(options))
     return None
+
+
+def _transmit(client: smtplib.SMTP, sender: str, recipient: str, data: bytes, options: list[str]) -> None:
+    """One notice on `client`'s session; raises what `smtplib.SMTP.sendmail` raises in
+    the same cases (the caller closes the session on any of them, never RSETs).
+
+    Where the smarthost announces PIPELINING (RFC 2920; Postfix, Exim and Microsoft 365
+    do), MAIL, RCPT and DATA go in one write and their three replies are read after it,
+    as Postfix's own SMTP client sends them: two round trips a notice instead of four.
+    A delivery thread waits on those replies, and it files the next letter only after
+    this one's notice (docs/notices.md)."""
+    if not client.has_extn("pipelining"):
+        client.sendmail(sender, [recipient], data, mail_options=options)
+        return
+    params = ([f"SIZE={len(data)}"] if client.has_extn("size") else []) + list(options)
+    if any(option.upper() == "SMTPUTF8" for option in options):
+        client.command_encoding = "utf-8"  # as smtplib's mail() sets it for SMTPUTF8
+    mail = f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(' ' + p for p in params)}"
+    client.send(f"{mail}\r\nRCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n")
+    code, text = client.getreply()
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, text, sender)
+    code, text = client.getreply()
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
+    code, text = client.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, text)
+    body = _LINE_START_DOT.sub(b"..", data)  # RFC 5321 4.5.2: a line's leading dot doubled
+    client.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    code, text = client.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, text)
+
+
+_LINE_START_DOT = re.compile(rb"(?m)^\.")
 
 
 # A notice to a non-ASCII local part (สมชาย@...) through a smarthost that does not offer

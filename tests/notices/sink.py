@@ -33,6 +33,13 @@ class _Handler:
     def __init__(self, sink: "Sink"):
         self.sink = sink
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if not self.sink.pipelining:
+            return responses
+        *lines, last = responses  # aiosmtpd reads pipelined commands in order, as Postfix does
+        return [*lines, "250-PIPELINING", last]
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.sink.mail_reply_once:  # e.g. 421: the smarthost closing a session it timed out
             reply, self.sink.mail_reply_once = self.sink.mail_reply_once, None
@@ -100,6 +107,8 @@ class Sink:
         # Announce SMTPUTF8 (RFC 6531) in EHLO and take UTF-8 addresses; as aiosmtpd's
         # default, without it a non-ASCII command is refused.
         self.smtputf8 = False
+        # Announce PIPELINING (RFC 2920) in EHLO, as Postfix and most smarthosts do.
+        self.pipelining = True
         self._controller: Controller | None = None
 
     @property
