@@ -371,6 +371,17 @@ def _get(session, quarantine_id: int, lock: bool = False) -> QuarantineEntry:
     return entry
 
 
+def still_held(session, quarantine_id: int) -> QuarantineEntry:
+    """The entry, its row locked until the commit, when it is still held; otherwise the
+    refusal a release or a reject of it gets ("already rejected by ..."). The desk's
+    ตรวจซ้ำ asks this in the transaction that reopens a parked letter: until session 52
+    it reran a parked letter another clerk had just rejected, and told its clerk the
+    letter would be registered."""
+    entry = _get(session, quarantine_id, lock=True)
+    _must_be_held(session, entry)
+    return entry
+
+
 def _must_be_held(session, entry: QuarantineEntry) -> None:
     if entry.state == "held":
         return

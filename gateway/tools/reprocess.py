@@ -19,7 +19,7 @@ from gateway.service.log import failure
 from gateway.service.services import Services
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services, quoted
-from gateway.tools.quarantine import is_sealed, kept_sealed
+from gateway.tools.quarantine import is_sealed, kept_sealed, still_held
 from gateway.tools.replay import entry_from_vault
 from storage import quarantine
 from storage.messages import count_attempt, get_message, start_over
@@ -67,12 +67,15 @@ def to_reopen(held: list, parked: bool, unit: str | None = None, every_unit: boo
 
 def prepare(services: Services, queue_id: str, reason: str | None,
             may_decide: Callable[[str], bool] | None = None,
-            unit: str | None = None, every_unit: bool = False) -> str:
+            unit: str | None = None, every_unit: bool = False, entry_id: int | None = None) -> str:
     """Put the message back in `spool/new/` ready for the pipeline; return what it was.
     Which held entries close is `to_reopen`'s; the others stay held as they are (the
-    pipeline's already_held link keeps them)."""
+    pipeline's already_held link keeps them). `entry_id`: the held entry a person at the
+    desk decided on, refused as a release is when it is no longer held (still_held)."""
     spool = services.spool
     with services.db.session() as session:
+        if entry_id is not None:
+            still_held(session, entry_id)
         message = get_message(session, queue_id)
         if message is None:
             raise ToolError(f"no message with queue id \"{quoted(queue_id)}\" (the id is in the 250 reply, "

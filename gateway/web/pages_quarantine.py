@@ -171,7 +171,7 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
                 elif action == "reprocess":
                     if data["queue_id"] not in sent_again:
                         prepare(desk.services, data["queue_id"], reason,  # the running daemon takes it
-                                may_decide=person.sees_unit)
+                                may_decide=person.sees_unit, entry_id=quarantine_id)
                         sent_again.add(data["queue_id"])
                     results.append({"id": quarantine_id, "ok": True, "text": word("reprocessing", person.lang)})
                 elif action == "release":
