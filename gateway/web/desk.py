@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.routing import Match
 
 from gateway.config.settings import Settings
@@ -91,6 +92,19 @@ class BadRequest(Exception):
 # driver refuses it with an exception), so it is simply not found.
 MAX_ID = 2**63 - 1
 _ID = re.compile(r"[0-9]{1,19}")
+
+
+class IdConvertor(IntegerConvertor):
+    """`{name:id}` in a route's path: an id of at most 19 digits (MAX_ID has 19), so that
+    a longer one is no route of ours, "not found". Starlette's `int` takes any number of
+    digits, and int() refuses more than 4,300 (Python's limit on long digit strings): a
+    ValueError in the routing, before any sign-in, was the 500 page for anyone, and a
+    traceback in the log, until session 52."""
+
+    regex = "[0-9]{1,19}"
+
+
+register_url_convertor("id", IdConvertor())
 
 
 def form_ids(values, limit: int) -> list[int]:

@@ -344,10 +344,10 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
 def routes(desk: Desk) -> list[Route]:
     return [
         Route("/register", page(desk, register_view), methods=["GET"]),
-        Route("/letters/{letter_id:int}", page(desk, letter_view), methods=["GET"]),
-        Route("/letters/{letter_id:int}/files/{position:int}", page(desk, letter_file), methods=["GET"]),
-        Route("/letters/{letter_id:int}/stamped", page(desk, letter_stamped), methods=["GET"]),
-        Route("/letters/{letter_id:int}/{action:str}", page(desk, letter_action, act=True), methods=["POST"]),
+        Route("/letters/{letter_id:id}", page(desk, letter_view), methods=["GET"]),
+        Route("/letters/{letter_id:id}/files/{position:id}", page(desk, letter_file), methods=["GET"]),
+        Route("/letters/{letter_id:id}/stamped", page(desk, letter_stamped), methods=["GET"]),
+        Route("/letters/{letter_id:id}/{action:str}", page(desk, letter_action, act=True), methods=["POST"]),
     ]
 
 

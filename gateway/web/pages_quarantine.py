@@ -199,6 +199,6 @@ def routes(desk: Desk) -> list[Route]:
     return [
         Route("/quarantine", page(desk, quarantine_view), methods=["GET"]),
         Route("/quarantine", page(desk, decide, act=True), methods=["POST"]),
-        Route("/quarantine/{entry_id:int}", page(desk, entry_view), methods=["GET"]),
-        Route("/quarantine/{entry_id:int}/files/{position:int}", page(desk, entry_file), methods=["GET"]),
+        Route("/quarantine/{entry_id:id}", page(desk, entry_view), methods=["GET"]),
+        Route("/quarantine/{entry_id:id}/files/{position:id}", page(desk, entry_file), methods=["GET"]),
     ]

@@ -200,7 +200,7 @@ def routes(desk: Desk) -> list[Route]:
     return [
         Route("/secret", page(desk, secret_register, roles=SECRET_ROLES), methods=["GET"]),
         Route("/secret/audit", page(desk, audit_trail, roles=SECRET_ROLES), methods=["GET"]),
-        Route("/letters/{letter_id:int}/reveal", page(desk, reveal, roles=SECRET_ROLES), methods=["POST"]),
-        Route("/letters/{letter_id:int}/files/{position:int}/reveal", page(desk, reveal_file, roles=SECRET_ROLES),
+        Route("/letters/{letter_id:id}/reveal", page(desk, reveal, roles=SECRET_ROLES), methods=["POST"]),
+        Route("/letters/{letter_id:id}/files/{position:id}/reveal", page(desk, reveal_file, roles=SECRET_ROLES),
               methods=["POST"]),
     ]

@@ -5,13 +5,17 @@
   was unparked and run through the pipeline again, `reprocessed` was recorded, and the
   clerk was told "ส่งกลับเข้าระบบตรวจแล้ว ระบบจะตรวจและลงทะเบียนให้เอง" (it will be
   registered), while a release or a reject of it says it was rejected, by whom and when.
+* An id of more than 4,300 digits in a path (`/letters/111…1`, a file's position, a held
+  entry) was the 500 page, for anyone signed in or not, and a traceback in the log:
+  Starlette's `int` took any number of digits and int() refuses that many. 20 digits
+  were already "not found" (session 39); now every id of more than 19 is no route.
 """
 from __future__ import annotations
 
 import pytest
 
 from tests.letters import letter
-from tests.web.client import signed_in
+from tests.web.client import Client, signed_in
 from tests.web.conftest import Desk, running_desk
 from tests.web.test_parked_letters import vault_refusing
 
@@ -58,3 +62,29 @@ def test_a_parked_letter_rejected_meanwhile_is_not_sent_back_by_a_stale_page(des
     assert desk.db("SELECT count(*) FROM operator_actions WHERE action = 'reprocessed' AND queue_id = ?",
                    qid) == [(0,)]
     assert desk.db("SELECT count(*) FROM letters WHERE queue_id = ?", qid) == [(0,)]
+
+
+LONG_ID = "1" * 4301
+LONG_ID_PATHS = [("GET", f"/letters/{LONG_ID}"), ("GET", f"/letters/1/files/{LONG_ID}"),
+                 ("GET", f"/letters/{LONG_ID}/stamped"), ("GET", f"/quarantine/{LONG_ID}"),
+                 ("GET", f"/quarantine/1/files/{LONG_ID}"), ("POST", f"/letters/{LONG_ID}/note"),
+                 ("POST", f"/letters/{LONG_ID}/reveal"), ("POST", f"/letters/1/files/{LONG_ID}/reveal")]
+
+
+def _failures(desk: Desk) -> list[dict]:
+    return [e for e in desk.daemon.events() if e.get("event") == "web_handler_failed"]
+
+
+@pytest.mark.parametrize("method,path", LONG_ID_PATHS, ids=[f"{m} {p[:24]}" for m, p in LONG_ID_PATHS])
+def test_an_id_of_thousands_of_digits_is_not_found_not_a_failure(desk, method, path):
+    before = len(_failures(desk))
+    clerk = signed_in(desk.url, "s52clerk")
+    if method == "GET":
+        answers = [clerk.get(path), Client(desk.url).get(path)]
+    else:
+        answers = [clerk.post(path, {"note": "x", "confirm": "yes"})]
+    for answer in answers:
+        assert answer.status == 404, (answer.status, answer.errors())
+        assert answer.errors() == ["ไม่มีรายการนี้ หรือท่านไม่มีสิทธิ์เห็นรายการนี้"]
+    assert len(_failures(desk)) == before
+
