@@ -103,6 +103,7 @@ def show_entry(services: Services, quarantine_id: int, contents: bool = True) ->
             data["sender_verified"] = sender_detail(message.sender_auth)
         letter = find_registration(session, entry.queue_id, entry.unit) if entry.unit else None
         data["receive_no"] = letter.receive_no if letter else None
+        data["book"] = letter.book if letter else None  # a sealed entry's letter is in the secret book
         data["actions"] = [action_as_dict(a) for a in actions_for(session, quarantine_id=entry.id)]
     if contents:
         data["files"], data["text"], data["text_cut"] = _contents(services, entry.raw_sha256)

@@ -111,9 +111,17 @@ def may_decide(desk: Desk, person: Person, entry: dict) -> bool:
     return not entry.get("sealed") or person.sees_book(entry["unit"], desk.secret_book, desk.secret_book)
 
 
+def _in_book(desk: Desk, book: str | None, lang: str) -> str:
+    """", ทะเบียนหนังสือรับลับ" after the number of a letter released into the secret book,
+    which has its own 1/2569: without it (until session 52) the clerk looked the number
+    up in the general register and found another letter there."""
+    return f" ({word('book_secret', lang)})" if book == desk.secret_book else ""
+
+
 def entry_view(desk: Desk, request: Request, person: Person, form: FormData | None) -> Response:
     data = _entry(desk, person, request.path_params["entry_id"], contents=True)
     bounded(data, REASONS_SHOWN)
+    data["in_book"] = _in_book(desk, data.get("book"), person.lang) if data.get("receive_no") else ""
     return desk.render(request, person, "quarantine_entry.html", entry=data)
 
 
@@ -179,7 +187,8 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
                     letter = release(desk.pipeline_services(), quarantine_id, reason,
                                      open_sealed_as=person.who if data.get("sealed") else None)
                     results.append({"id": quarantine_id, "ok": True, "letter_id": letter.id,
-                                    "text": f"{word('released_as', person.lang)} {letter.receive_no}"})
+                                    "text": f"{word('released_as', person.lang)} {letter.receive_no}"
+                                            + _in_book(desk, letter.book, person.lang)})
                 else:
                     reject(desk.services, quarantine_id, reason)
                     results.append({"id": quarantine_id, "ok": True, "text": word("rejected", person.lang)})

@@ -260,7 +260,8 @@ def test_the_units_secret_registrar_registers_a_classified_held_letter(desk):
     answer = registrar.post("/quarantine", {"action": "release", "id": str(entry), "reason": "นายทะเบียนลับรับเข้า"})
     [(letter_id, book, number, year, subject)] = desk.db(
         "SELECT id, book, number, year, subject FROM letters WHERE queue_id = ?", queue_id)
-    assert answer.outcomes() == [f"#{entry}: รับเข้าทะเบียนแล้ว เลขรับ {number}/{year}"], answer.outcomes()
+    assert answer.outcomes() == [f"#{entry}: รับเข้าทะเบียนแล้ว เลขรับ {number}/{year} (ทะเบียนหนังสือรับลับ)"], \
+        answer.outcomes()  # its own book named (session 52)
     assert (book, subject) == ("secret", None)
     assert desk.db("SELECT state FROM quarantine WHERE id = ?", entry) == [("released",)]
     audit = (desk.daemon.data_dir / "audit" / "audit.log").read_text(encoding="utf-8")

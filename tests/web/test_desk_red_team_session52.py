@@ -5,6 +5,11 @@
   was unparked and run through the pipeline again, `reprocessed` was recorded, and the
   clerk was told "ส่งกลับเข้าระบบตรวจแล้ว ระบบจะตรวจและลงทะเบียนให้เอง" (it will be
   registered), while a release or a reject of it says it was rejected, by whom and when.
+* A classified letter released from the held list by its secret registrar went into
+  the secret register, which has its own numbers, but the result line and the held
+  entry's page (which the unit's clerks see too) said only "รับเข้าทะเบียนแล้ว เลขรับ
+  2/2569": the general register's 2/2569 is another letter (session 35's emergency
+  form had the same fault). Both now name the secret register.
 * An id of more than 4,300 digits in a path (`/letters/111…1`, a file's position, a held
   entry) was the 500 page, for anyone signed in or not, and a traceback in the log:
   Starlette's `int` took any number of digits and int() refuses that many. 20 digits
@@ -14,18 +19,32 @@ from __future__ import annotations
 
 import pytest
 
-from tests.letters import letter
+from tests.letters import letter, make_pdf
 from tests.web.client import Client, signed_in
 from tests.web.conftest import Desk, running_desk
 from tests.web.test_parked_letters import vault_refusing
 
 LAT = "saraban.latkrabang@bangkok.go.th"
+SEALED_HELD = "S52SEALEDHELD"
+HELD_PLAIN = "หนังสือไม่มีไฟล์แนบ S52"
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    users = (("s52clerk", "clerk", "saraban.latkrabang"), ("s52other", "clerk", "saraban.latkrabang"))
-    with running_desk(tmp_path_factory.mktemp("s52"), users, ()) as desk:
+    users = (("s52clerk", "clerk", "saraban.latkrabang"), ("s52other", "clerk", "saraban.latkrabang"),
+             ("s52reg", "registrar", "saraban.latkrabang"))
+    letters = (
+        # the general register's 1/2569 and 2/2569
+        (letter(subject="หนังสือธรรมดา S52 หนึ่ง"), LAT), (letter(subject="หนังสือธรรมดา S52 สอง"), LAT),
+        # the secret register's 1/2569, registered and sealed
+        (letter(subject="ลับ แผนงาน S52SECRET", body="ลับ\nเรื่อง แผนงาน S52SECRET\n",
+                files=[("r.pdf", make_pdf("ลับ cover letter S52SECRET"))]), LAT),
+        # ลับ and nothing the desk registers: held, its copy sealed for the registrar
+        (letter(subject=f"ลับ แผนงาน {SEALED_HELD}", body=f"ลับ\nเรื่อง แผนงาน {SEALED_HELD}\n",
+                files=[("x.html", f"<html>{SEALED_HELD}</html>".encode())]), LAT),
+        (letter(subject=HELD_PLAIN, files=[]), LAT),  # held for what it is: no document
+    )
+    with running_desk(tmp_path_factory.mktemp("s52"), users, letters) as desk:
         yield desk
 
 
@@ -88,3 +107,27 @@ def test_an_id_of_thousands_of_digits_is_not_found_not_a_failure(desk, method, p
         assert answer.errors() == ["ไม่มีรายการนี้ หรือท่านไม่มีสิทธิ์เห็นรายการนี้"]
     assert len(_failures(desk)) == before
 
+
+
+def test_a_sealed_letter_released_into_the_secret_register_is_named_with_its_book(desk):
+    [(entry_id,)] = desk.db("SELECT id FROM quarantine WHERE state = 'held' AND subject IS NULL")
+    registrar, clerk = signed_in(desk.url, "s52reg"), signed_in(desk.url, "s52clerk")
+    released = registrar.post("/quarantine", [("id", str(entry_id)), ("action", "release"), ("reason", "ลงทะเบียนลับ")])
+    [(book, number, year)] = desk.db("SELECT l.book, l.number, l.year FROM letters l JOIN quarantine q "
+                                     "ON q.queue_id = l.queue_id WHERE q.id = ?", entry_id)
+    assert book == "secret" and number == 2  # the secret register's own 2/2569
+    assert desk.db("SELECT count(*) FROM letters WHERE book = 'general' AND number = 2 AND year = ?", year) == [(1,)]
+    assert released.outcomes() == [f"#{entry_id}: รับเข้าทะเบียนแล้ว เลขรับ 2/{year} (ทะเบียนหนังสือรับลับ)"]
+    page = clerk.get(f"/quarantine/{entry_id}")
+    assert page.status == 200 and f"รับเข้าแล้ว 2/{year} (ทะเบียนหนังสือรับลับ)" in page.text
+    assert SEALED_HELD not in page.text
+    clerk.post("/lang", {"lang": "en", "back": "/register"})
+    assert f"released 2/{year} (Secret register)" in clerk.get(f"/quarantine/{entry_id}").text
+
+
+def test_a_letter_released_into_the_general_register_is_named_as_before(desk):
+    [(entry_id,)] = desk.db("SELECT id FROM quarantine WHERE state = 'held' AND subject = ?", HELD_PLAIN)
+    clerk = signed_in(desk.url, "s52other")
+    released = clerk.post("/quarantine", [("id", str(entry_id)), ("action", "release"), ("reason", "ตรวจแล้ว")])
+    [outcome] = released.outcomes()
+    assert outcome.startswith(f"#{entry_id}: รับเข้าทะเบียนแล้ว เลขรับ ") and "ลับ" not in outcome
