@@ -89,6 +89,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "previous": ("ก่อนหน้า", "previous"),
     "next": ("ถัดไป", "next"),
     "nothing": ("ไม่มีรายการ", "Nothing here."),
+    # A form sent without what it needs, said as what to do (it was "ไม่มีรายการ" / "Nothing
+    # here." above the list the clerk had forgotten to tick, until session 52).
+    "none_ticked": ("ยังไม่ได้เลือกรายการ กรุณาทำเครื่องหมายหน้ารายการที่ต้องการ แล้วกดปุ่มอีกครั้ง",
+                    "Nothing was ticked: tick the entries you mean, then press the button again."),
+    "no_scans": ("ยังไม่ได้แนบไฟล์สแกน กรุณาแนบไฟล์สแกนของหนังสืออย่างน้อยหนึ่งไฟล์ แล้วกดปุ่มอีกครั้ง",
+                 "No scan was attached: attach at least one scan of the letter, then press the button again."),
+    "note_required": ("กรุณาพิมพ์ข้อความบันทึก (เว้นวรรคอย่างเดียวไม่นับเป็นบันทึก)",
+                      "Type the note (spaces alone are no note)."),
+    "department_required": ("กรุณาระบุฝ่าย/หน่วยที่ปฏิบัติ (เว้นวรรคอย่างเดียวไม่นับ)",
+                            "Name the department that acts on it (spaces alone are not a name)."),
     "letter": ("หนังสือเลขรับ", "Letter"),
     "files": ("ไฟล์", "Files"),
     "no_files": ("ไม่มีไฟล์แนบ", "No files attached."),

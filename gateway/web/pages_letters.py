@@ -300,7 +300,7 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
     elif what == "assign":
         department = _text(form, "department", 300)
         if not department:
-            return letter_view(desk, request, person, None, word("department", lang) + "?", 400)
+            return letter_view(desk, request, person, None, word("department_required", lang), 400)
         seen, stale = _seen(form), None
         with acting_as(person.who), desk.services.db.session() as session:
             store.lock_letter(session, letter.id)
@@ -325,7 +325,7 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
     else:
         note = _text(form, "note", 4000, lines=True)
         if not note:
-            return letter_view(desk, request, person, None, word("notes", lang) + "?", 400)
+            return letter_view(desk, request, person, None, word("note_required", lang), 400)
         seen = _seen(form)
         with acting_as(person.who), desk.services.db.session() as session:
             store.lock_letter(session, letter.id)

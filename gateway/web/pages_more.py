@@ -146,8 +146,7 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
     values["unit"] = unit
     uploads = [u for u in form.getlist("scans") if isinstance(u, UploadFile) and u.filename]
     if not uploads:
-        return emergency_form(desk, request, person, None, "ไฟล์สแกน: " + word("nothing", person.lang),
-                              values=values, status=400)
+        return emergency_form(desk, request, person, None, word("no_scans", person.lang), values=values, status=400)
     # The scans of a paper letter that may be ลับ: in the data directory (an encrypted
     # volume, docs/secrecy.md), shredded after, never in TMPDIR where they were unlinked.
     with tempfile.TemporaryDirectory(prefix="emergency-", dir=desk.services.spool.tmp) as tmp, \
@@ -235,7 +234,7 @@ def retry(desk: Desk, request: Request, person: Person, form: FormData) -> Respo
     ids = form_ids(form.getlist("id"), 500)
     every = form.get("all") == "dead"
     if not ids and not every:
-        return operations(desk, request, person, None, ([], [word("nothing", person.lang)]))
+        return operations(desk, request, person, None, ([], [word("none_ticked", person.lang)]))
     with acting_as(person.who), desk.services.db.session() as session:
         retried, refused = retry_items(session, ids, every)
         from gateway.tools.actions import record_action

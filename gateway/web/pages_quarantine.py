@@ -153,7 +153,7 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
     reason = clean_reason(str(form.get("reason") or "")) or ""
     ids = form_ids(form.getlist("id"), MAX_AT_ONCE)
     if action not in ("release", "reject", "reprocess") or not ids:
-        return quarantine_view(desk, request, person, None, message=word("nothing", person.lang), status=400)
+        return quarantine_view(desk, request, person, None, message=word("none_ticked", person.lang), status=400)
     if not reason:
         return quarantine_view(desk, request, person, None, message=word("reason_required", person.lang),
                                status=400)

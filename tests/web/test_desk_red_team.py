@@ -158,7 +158,7 @@ def test_bad_ids_and_parameters_get_the_desks_404_and_400_pages(desk):
     batch = clerk.post("/quarantine", [("action", "reject"), ("id", str(held)), ("id", BIG), ("id", "²"),
                                        ("reason", "ไม่มีไฟล์")])
     assert batch.status == 200 and batch.outcomes() == [f"#{held}: ปฏิเสธแล้ว"]
-    desk_page(clerk.post("/quarantine", [("action", "reject"), ("id", BIG), ("reason", "x")]), 400, "ไม่มีรายการ")
+    desk_page(clerk.post("/quarantine", [("action", "reject"), ("id", BIG), ("reason", "x")]), 400, "ยังไม่ได้เลือกรายการ")  # session 52: says what to do
 
     # what Starlette's form parser refuses
     ordinary = one(desk, "SELECT id FROM letters WHERE subject = 'หนังสือธรรมดาลาดกระบัง'")

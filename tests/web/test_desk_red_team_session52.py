@@ -10,6 +10,12 @@
   entry's page (which the unit's clerks see too) said only "รับเข้าทะเบียนแล้ว เลขรับ
   2/2569": the general register's 2/2569 is another letter (session 35's emergency
   form had the same fault). Both now name the secret register.
+* A form sent without what it needs was answered without saying what: release or
+  reject with no letter ticked (the reason typed, the button pressed) got "ไม่มีรายการ" /
+  "Nothing here." in red above the very list; the operations page's retry the same; a
+  note or a department of spaces only (which the browser's `required` lets through)
+  "บันทึก?" / "Notes?"; the emergency form without a scan "ไฟล์สแกน: Nothing here." on
+  the English page. Each now says what to do, in the person's language.
 * An id of more than 4,300 digits in a path (`/letters/111…1`, a file's position, a held
   entry) was the 500 page, for anyone signed in or not, and a traceback in the log:
   Starlette's `int` took any number of digits and int() refuses that many. 20 digits
@@ -27,12 +33,13 @@ from tests.web.test_parked_letters import vault_refusing
 LAT = "saraban.latkrabang@bangkok.go.th"
 SEALED_HELD = "S52SEALEDHELD"
 HELD_PLAIN = "หนังสือไม่มีไฟล์แนบ S52"
+HELD_KEPT = "หนังสือไม่มีไฟล์แนบ S52 ที่ยังกักไว้"
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     users = (("s52clerk", "clerk", "saraban.latkrabang"), ("s52other", "clerk", "saraban.latkrabang"),
-             ("s52reg", "registrar", "saraban.latkrabang"))
+             ("s52reg", "registrar", "saraban.latkrabang"), ("s52admin", "admin"))
     letters = (
         # the general register's 1/2569 and 2/2569
         (letter(subject="หนังสือธรรมดา S52 หนึ่ง"), LAT), (letter(subject="หนังสือธรรมดา S52 สอง"), LAT),
@@ -43,6 +50,7 @@ def desk(tmp_path_factory):
         (letter(subject=f"ลับ แผนงาน {SEALED_HELD}", body=f"ลับ\nเรื่อง แผนงาน {SEALED_HELD}\n",
                 files=[("x.html", f"<html>{SEALED_HELD}</html>".encode())]), LAT),
         (letter(subject=HELD_PLAIN, files=[]), LAT),  # held for what it is: no document
+        (letter(subject=HELD_KEPT, files=[]), LAT),  # and one that stays held
     )
     with running_desk(tmp_path_factory.mktemp("s52"), users, letters) as desk:
         yield desk
@@ -131,3 +139,47 @@ def test_a_letter_released_into_the_general_register_is_named_as_before(desk):
     released = clerk.post("/quarantine", [("id", str(entry_id)), ("action", "release"), ("reason", "ตรวจแล้ว")])
     [outcome] = released.outcomes()
     assert outcome.startswith(f"#{entry_id}: รับเข้าทะเบียนแล้ว เลขรับ ") and "ลับ" not in outcome
+
+
+REFUSALS = {  # (Thai, English) of each form sent without what it needs
+    "none_ticked": ("ยังไม่ได้เลือกรายการ กรุณาทำเครื่องหมายหน้ารายการที่ต้องการ แล้วกดปุ่มอีกครั้ง",
+                    "Nothing was ticked: tick the entries you mean, then press the button again."),
+    "note": ("กรุณาพิมพ์ข้อความบันทึก (เว้นวรรคอย่างเดียวไม่นับเป็นบันทึก)", "Type the note (spaces alone are no note)."),
+    "department": ("กรุณาระบุฝ่าย/หน่วยที่ปฏิบัติ (เว้นวรรคอย่างเดียวไม่นับ)",
+                   "Name the department that acts on it (spaces alone are not a name)."),
+    "scans": ("ยังไม่ได้แนบไฟล์สแกน กรุณาแนบไฟล์สแกนของหนังสืออย่างน้อยหนึ่งไฟล์ แล้วกดปุ่มอีกครั้ง",
+              "No scan was attached: attach at least one scan of the letter, then press the button again."),
+}
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_a_form_sent_without_what_it_needs_says_what_to_do(desk, lang):
+    import html
+    import re
+
+    said = {key: pair[lang == "en"] for key, pair in REFUSALS.items()}
+    clerk, admin = signed_in(desk.url, "s52other"), signed_in(desk.url, "s52admin")
+    for person in (clerk, admin):
+        person.post("/lang", {"lang": lang, "back": "/register"})
+    [(held,)] = desk.db("SELECT id FROM quarantine WHERE subject = ?", HELD_KEPT)
+    assert 'name="id" value="%d"' % held in clerk.get("/quarantine").text  # a list to tick from
+
+    for action in ("release", "reject"):
+        answer = clerk.post("/quarantine", [("action", action), ("reason", "ตรวจแล้ว")])  # nothing ticked
+        assert (answer.status, answer.errors()) == (400, [said["none_ticked"]])
+    assert desk.db("SELECT state FROM quarantine WHERE id = ?", held) == [("held",)]
+    retried = admin.post("/operations/retry", {})
+    assert retried.status == 200
+    assert [html.unescape(t) for t in re.findall(r'<li class="error">(.*?)</li>', retried.text)] == \
+        [said["none_ticked"]]
+
+    [(letter_id,)] = desk.db("SELECT min(id) FROM letters WHERE book = 'general'")
+    for field, key in (("note", "note"), ("department", "department")):
+        answer = clerk.post(f"/letters/{letter_id}/{'note' if field == 'note' else 'assign'}", {field: "   "})
+        assert (answer.status, answer.errors()) == (400, [said[key]])
+
+    answer = clerk.post_multipart("/emergency", [("unit", "saraban.latkrabang"), ("emergency_no", "ปท 0013 / ฉ 001"),
+                                                 ("do", "check")])
+    assert answer.status == 400
+    [shown] = [html.unescape(t) for t in re.findall(r'<pre class="error"[^>]*>(.*?)</pre>', answer.text, re.S)]
+    assert shown == said["scans"]
