@@ -35,7 +35,7 @@ EMERGENCY_FIELDS = ("emergency_no", "received_at", "reference", "letter_date", "
 # --- printing and export --------------------------------------------------------------
 
 def export_form(desk: Desk, request: Request, person: Person, form: FormData | None,
-                message: str | None = None, status: int = 200) -> Response:
+                message: str | None = None, status: int = 200, values: dict | None = None) -> Response:
     books = [b for b in (desk.general_book, desk.secret_book) if desk.units_of(person, b)]
     units = desk.units_of(person, desk.general_book) or desk.units_of(person, desk.secret_book)
     # A registrar sees the general book of the units below theirs but keeps the secret
@@ -43,7 +43,15 @@ def export_form(desk: Desk, request: Request, person: Person, form: FormData | N
     secret_units = desk.units_of(person, desk.secret_book)
     secret_units = secret_units if set(secret_units) != set(units) else []
     return desk.render(request, person, "export.html", status=status, units=units, books=books,
-                       secret_units=secret_units, year=desk.this_year(), message=message)
+                       secret_units=secret_units, year=desk.this_year(), message=message, values=values or {})
+
+
+def _chosen(form: FormData) -> dict:
+    """What the export form was sent with, for the form drawn again after a refusal:
+    until session 52 it came back at its first unit, the general book, PDF and this
+    year, and a clerk who corrected the year and pressed ดาวน์โหลด got another unit's
+    book in another format."""
+    return {key: str(form.get(key) or "")[:40] for key in ("unit", "book", "format", "year", "from", "to")}
 
 
 def export_file(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
@@ -60,7 +68,7 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
             # registrar's: "no such entry or no right" sent them looking for an error
             names = ", ".join(desk.unit_name(u) for u in kept)
             return export_form(desk, request, person, None,
-                               f"{word('secret_book_not_yours', person.lang)} {names}", 403)
+                               f"{word('secret_book_not_yours', person.lang)} {names}", 403, _chosen(form))
         raise NotFound()
     try:
         year = int(str(form.get("year") or desk.this_year()))
@@ -69,7 +77,8 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
     if year not in REGISTER_YEARS:
         # "0: ปี พ.ศ.?" was all a clerk who typed 30/11/2569 or 2026 got
         text = str(form.get("year") or "").strip()[:20]
-        return export_form(desk, request, person, None, f"{word('bad_year', person.lang)} ({text})", 400)
+        return export_form(desk, request, person, None, f"{word('bad_year', person.lang)} ({text})", 400,
+                           _chosen(form))
     days = (filter_day(str(form.get("from") or ""), "from"), filter_day(str(form.get("to") or ""), "to"))
     with tempfile.TemporaryDirectory(prefix="saraban-export-") as tmp:
         path = Path(tmp) / f"register.{fmt}"
@@ -78,13 +87,14 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
                 result = export(desk.services, unit, year, fmt, path, book, days=days)
         except ToolError as exc:
             if exc.th:
-                return export_form(desk, request, person, None, exc.for_person(person.lang), 409)
+                return export_form(desk, request, person, None, exc.for_person(person.lang), 409, _chosen(form))
             # The command line's sentence is the administrator's ("Thai font /usr/share/...
             # not found: install the Debian package ..."): it was the clerk's page, in
             # English on the Thai page with the server's paths, until session 50.
             log.error("web_export_failed", username=person.username, unit=unit, book=book, format=fmt,
                       error=str(exc))
-            return export_form(desk, request, person, None, word("export_failed", person.lang), 500)
+            return export_form(desk, request, person, None, word("export_failed", person.lang), 500,
+                               _chosen(form))
         data = path.read_bytes()
     name = f"{unit}-{book}-{year}.{fmt}"
     media = "application/pdf" if fmt == "pdf" else "text/csv; charset=utf-8"

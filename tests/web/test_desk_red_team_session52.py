@@ -16,6 +16,9 @@
   note or a department of spaces only (which the browser's `required` lets through)
   "บันทึก?" / "Notes?"; the emergency form without a scan "ไฟล์สแกน: Nothing here." on
   the English page. Each now says what to do, in the person's language.
+* The export form drawn again after a refusal (the secret book of a unit below, whose
+  registrar is another; a year it cannot print) came back at its first unit, the
+  general book, PDF and this year: the choices are kept now.
 * An id of more than 4,300 digits in a path (`/letters/111…1`, a file's position, a held
   entry) was the 500 page, for anyone signed in or not, and a traceback in the log:
   Starlette's `int` took any number of digits and int() refuses that many. 20 digits
@@ -183,3 +186,17 @@ def test_a_form_sent_without_what_it_needs_says_what_to_do(desk, lang):
     assert answer.status == 400
     [shown] = [html.unescape(t) for t in re.findall(r'<pre class="error"[^>]*>(.*?)</pre>', answer.text, re.S)]
     assert shown == said["scans"]
+
+
+def test_the_export_form_keeps_what_was_chosen_after_a_refusal(desk):
+    import re
+
+    registrar = signed_in(desk.url, "s52reg")
+    form = registrar.get("/export").text
+    assert 'value="saraban.latkrabang.fin"' in form and 'value="secret"' in form
+    refused = registrar.post("/export", {"unit": "saraban.latkrabang.fin", "book": "secret", "format": "csv",
+                                         "year": "2569", "from": "2026-12-01"})
+    assert refused.status == 403 and refused.errors()[0].startswith("ทะเบียนหนังสือลับของหน่วยงานนี้อยู่ในความดูแลของนายทะเบียนลับ")
+    assert set(re.findall(r'<option value="([^"]+)" selected', refused.text)) == {
+        "saraban.latkrabang.fin", "secret", "csv"}
+    assert 'name="from" value="2026-12-01"' in refused.text
