@@ -463,6 +463,21 @@ def items_in_state(session: Session, state: str | None = None, kind: str | None 
 # were, in English, on its Thai page, and `outbox retry` said them so to a Thai clerk.
 NO_SUCH_ITEM = "no such outbox item (ไม่พบรายการนี้ กรุณาดูเลขรายการจาก outbox list)"
 ALREADY_DONE = "already done (ส่งเรียบร้อยแล้ว ไม่ต้องสั่งซ้ำ)"
+# States a person or the gateway decided on, not failures: retried, a held notice failed
+# at once towards dead (session 38), a suppressed one (no notice to a sender whose domain
+# did not vouch for it, a rate limit, an automatic message) and a withdrawn one (the
+# rejection notice of a letter since released) went out. The command line refused only
+# held ones; the desk's operations page refused none (until session 52).
+NOT_FAILED = {
+    "held": "held, not failed: no smarthost is configured, so it cannot be sent; set [notices] smarthost (or "
+            "SARABAN_SMARTHOST), then run `saraban-gateway notices release` / "
+            "รอผู้ดูแลระบบตั้งค่า smarthost แล้วสั่ง notices release ไม่ต้องสั่งส่งซ้ำ",
+    "suppressed": "suppressed, not failed: the gateway decided not to send this notice (the reason is in "
+                  "`outbox list`), so it is not sent again / ระบบตัดสินใจไม่ส่งหนังสือแจ้งฉบับนี้ "
+                  "(ดูเหตุผลได้จาก outbox list) จึงไม่ส่งซ้ำ",
+    "withdrawn": "withdrawn, not failed: taken back before it went out (its letter was released or cancelled), "
+                 "so it is not sent again / รายการนี้ถูกถอนก่อนส่งออก (หนังสือได้รับการปล่อยหรือยกเลิกแล้ว) จึงไม่ส่งซ้ำ",
+}
 
 
 def retry_items(session: Session, ids: list[int] | None = None, dead: bool = False) -> tuple[list[int], list[str]]:
@@ -482,6 +497,9 @@ def retry_items(session: Session, ids: list[int] | None = None, dead: bool = Fal
     for item in items:
         if item.state == "done":
             refused.append(f"{item.id}: {ALREADY_DONE}")
+            continue
+        if item.state in NOT_FAILED:
+            refused.append(f"{item.id}: {NOT_FAILED[item.state]}")
             continue
         item.payload = {**(item.payload or {}), "first_created_at": (item.payload or {}).get(
             "first_created_at", item.created_at.isoformat())}

@@ -89,15 +89,9 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
         db.dispose()
         raise
     with db.session() as session:
-        # A held item waits for a smarthost, not for another attempt: retried, it was made
-        # pending and failed at once, again and again, towards dead (until session 38).
-        held = sorted(set(args.ids) & {item.id for item in items_in_state(session, "held", None)})
-        ids = [i for i in args.ids if i not in held]
-        retried, refused = retry_items(session, ids, args.dead) if ids or args.dead else ([], [])
+        # A held, suppressed or withdrawn item is refused with its reason (NOT_FAILED).
+        retried, refused = retry_items(session, args.ids, args.dead)
     db.dispose()
-    refused = [f"{i}: held, not failed: no smarthost is configured, so it cannot be sent; set [notices] "
-               "smarthost (or SARABAN_SMARTHOST), then run `saraban-gateway notices release` / "
-               "รอผู้ดูแลระบบตั้งค่า smarthost แล้วสั่ง notices release ไม่ต้องสั่งส่งซ้ำ" for i in held] + refused
     for line in refused:
         print(f"saraban-gateway: {line}", file=sys.stderr)
     print(f"{len(retried)} item(s) queued for another attempt" + (f": {', '.join(map(str, retried))}" if retried else ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import pytest
 import structlog
 from sqlalchemy import update
 
@@ -362,5 +363,31 @@ def test_the_delivery_runners_reads_do_not_wait_for_a_writer(tmp_path):
         assert due == [(item.id, "q3")] and read.unit == "u" and read.letter is None
         assert waited < 5, f"the reads waited {waited:.1f} s for the writer"
         assert outbox.pending_item(db, item.id).unit == "v"  # and the writer's commit is seen after
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("state", ["held", "suppressed", "withdrawn"])
+def test_a_decided_item_is_not_retried_by_the_command_line_or_the_desk(database_url, state):
+    """`outbox retry` and the desk's operations page share retry_items: a notice held for
+    a smarthost, suppressed (no notice to a sender whose domain did not vouch for it) or
+    withdrawn (the rejection notice of a letter since released) was made pending by the
+    desk, and a suppressed or withdrawn one by the command line too, and went out."""
+    db = Database(database_url)
+    db.create_schema()
+    try:
+        with db.session() as session:
+            decided = outbox.add_once(session, "notice", f"q9:{state}", queue_id="q9", unit="u")[0]
+            failed = outbox.add_once(session, "notice", "q9:dead", queue_id="q9", unit="u")[0]
+            decided.state, failed.state = state, "dead"
+        with db.session() as session:
+            retried, refused = outbox.retry_items(session, [decided.id, failed.id])
+        assert retried == [failed.id]
+        assert refused == [f"{decided.id}: {outbox.NOT_FAILED[state]}"]
+        assert refused[0].startswith(f"{decided.id}: {state}, not failed")
+        assert "ส่งซ้ำ" in refused[0]  # the Thai half, for the clerk at the desk
+        with db.session() as session:
+            assert session.get(OutboxItem, decided.id).state == state
+            assert session.get(OutboxItem, failed.id).state == "pending"
     finally:
         db.dispose()
