@@ -15,7 +15,9 @@ A death of the whole daemon (kill -9 of its process group, a power cut, the
 supervisor's crash) is not the item's doing: the supervisor starting next marks the
 files `daemon_died` (`forgive`), and those items are suspected (worked alone once) but
 not counted. Before (session 20), two such restarts while one copy was being filed made
-it dead, and the letter never reached its unit's folder.
+it dead, and the letter never reached its unit's folder. The same for a runner the
+supervisor kills itself, past `runner_grace` at a reload (gateway/service/daemon.py
+`_stop_children`, session 52).
 
 No fsync: a machine that loses the file in a crash loses only the suspicion."""
 from __future__ import annotations

@@ -128,15 +128,15 @@ class Supervisor:
             old_pids = tuple(c.process.pid for c in old if c.process is not None and c.process.pid)
             for child in self.children:
                 self._spawn(child, old_pids)
-            _stop_children(old, grace)
+            _stop_children(old, grace, settings.data_dir)
         finally:
             self.restarting = False
 
     def stop(self, grace: float = STOP_GRACE) -> None:
-        _stop_children(self.children, grace)
+        _stop_children(self.children, grace, self.settings.data_dir)
 
 
-def _stop_children(children: list[Child], grace: float) -> None:
+def _stop_children(children: list[Child], grace: float, data_dir: Path) -> None:
     for child in children:
         if child.process is not None and child.process.is_alive():
             child.process.terminate()  # SIGTERM: finish the item in hand
@@ -147,6 +147,13 @@ def _stop_children(children: list[Child], grace: float) -> None:
         child.process.join(max(0.0, deadline - time.monotonic()))
         if child.process.is_alive():
             log.warning("runner_killed", runner=child.name)
+            if child.name == "delivery":
+                # Killed by us, not by the copy in hand (a mail server stalled past the
+                # grace): its death must not count towards making the copy dead
+                # (gateway/delivery/inflight.py). Two reloads during one stalled APPEND
+                # made it dead until session 52. Marked before the kill: the runner
+                # replacing it reads the file the moment this one is gone.
+                forgive_delivery(data_dir)
             child.process.kill()
             child.process.join(2)
 
