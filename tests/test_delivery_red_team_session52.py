@@ -3,13 +3,24 @@ real daemon and a mail server that misbehaves (tests/servers/blackhole.py)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sqlite3
+import uuid
 
+from gateway.config.settings import load_settings
+from gateway.delivery.copy_seal import copy_seal, copy_seal_key
+from gateway.service.numbering import check_numbers, mark_restored
+from storage.db import Database
+from storage.register import counter_values
 from tests.daemon import Daemon, write_config
+from tests.imap_helpers import delivery_config, folder_messages
 from tests.letters import letter
 from tests.servers.blackhole import BlackHole
+from tests.tools_helpers import this_be_year
 
-LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+LATKRABANG = LAT = "saraban.latkrabang@bangkok.go.th"
+UNIT = "saraban.latkrabang"
 IMAP_GREETING = b"* OK [CAPABILITY IMAP4rev1] stalled.example ready\r\n"
 
 
@@ -66,3 +77,76 @@ password = "secret"
             assert [e for e in d.events() if e.get("event") == "runner_killed"]  # the supervisor's kills
         finally:
             d.stop()
+
+
+def test_a_copy_moved_to_a_folder_the_server_cannot_open_is_not_filed_again(daemon_factory, dovecot, dovecot_user):
+    """The daemon died after the APPEND and before the outbox said done; meanwhile the
+    clerk moved the copy into a folder of hers, which Dovecot then cannot open (its
+    directory's permissions after a restore from tape: EXAMINE answers NO [SERVERBUG]).
+    The attempt done again took that folder for one gone since its LIST, found the copy
+    nowhere and filed it again: two copies of the letter, same receive number. Now it
+    waits, naming the folder in `outbox list`, and once the folder can be opened finds
+    the copy there and files nothing."""
+    user, password = dovecot_user
+    d = daemon_factory(extra=delivery_config(dovecot, user, password)).start()
+    queue_id = d.send(letter(), LAT)
+    d.wait_idle()
+    d.kill9()
+    with sqlite3.connect(d.data_dir / "saraban.db") as db:
+        db.execute("UPDATE outbox SET state = 'pending', done_at = NULL, attempts = 0 WHERE kind = 'folder'")
+    clerk = dovecot.imap(user)
+    try:
+        assert clerk.create("Done")[0] == "OK"
+        clerk.select('"Saraban/latkrabang"')
+        assert clerk.uid("MOVE", "1:*", "Done")[0] == "OK"
+    finally:
+        clerk.logout()
+    done = dovecot.mail_dir(user) / ".Done"
+    os.chmod(done, 0)
+    try:
+        d.start()
+        d.wait_for(lambda: (i := _folder_copy(d, queue_id))["state"] == "done" or i["attempts"] >= 1,
+                   what="the attempt done again")
+        item = _folder_copy(d, queue_id)
+        assert item["state"] == "pending" and "'Done'" in item["last_error"], item
+    finally:
+        os.chmod(done, 0o700)
+    d.wait_for(lambda: _folder_copy(d, queue_id)["state"] == "done", what="the copy found in Done")
+    assert folder_messages(dovecot, user, "Saraban/latkrabang") == []
+    assert len(folder_messages(dovecot, user, "Done")) == 1
+
+
+def test_a_folder_the_server_cannot_open_holds_numbering_after_a_restore(tmp_path, dovecot, dovecot_user):
+    """After `backup restore` the numbers given since the backup are read back from the
+    folders before any letter is numbered, and a folder that cannot be read holds
+    numbering. A folder Dovecot lists but will not open (NO [SERVERBUG]) was taken for
+    one gone since the LIST: skipped, not named, numbering opened, and the number on
+    the copy in it would have been given to another letter. Now it is named and
+    numbering waits; once it opens, the counter is raised past its copy."""
+    user, password = dovecot_user
+    settings = load_settings(write_config(tmp_path, extra=delivery_config(dovecot, user, password)))
+    db = Database(settings.database_url)
+    db.create_schema()
+    db.dispose()
+    year, queue_id = this_be_year(), uuid.uuid4().hex[:24]
+    seal = copy_seal(copy_seal_key(settings.data_dir), UNIT, "general", f"7/{year}", queue_id)
+    dovecot.create_mailbox(user, "Archive")
+    dovecot.deliver(user, (f"X-Saraban-Receive-No: 7/{year}\r\nX-Saraban-Unit: {UNIT}\r\n"
+                           f"X-Saraban-Book: general\r\nX-Saraban-Queue-Id: {queue_id}\r\n"
+                           f"X-Saraban-Copy-Seal: {seal}\r\nSubject: [x]\r\n\r\nhello\r\n").encode(),
+                    mailbox="Archive")
+    mark_restored(settings.data_dir, "saraban.tar.gz")
+    archive = dovecot.mail_dir(user) / ".Archive"
+    os.chmod(archive, 0)
+    try:
+        ok, why = check_numbers(settings)
+        assert not ok and "'Archive'" in why, why
+    finally:
+        os.chmod(archive, 0o700)
+    assert check_numbers(settings) == (True, "")
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            assert counter_values(session, [(UNIT, "general", year)]) == {(UNIT, "general", year): 7}
+    finally:
+        db.dispose()

@@ -31,7 +31,7 @@ import structlog
 
 from gateway.delivery.copy_seal import HEADER as SEAL_HEADER
 from gateway.delivery.wire import on_the_wire
-from gateway.intake.imap_session import ImapGone, ImapRefused, ImapSession, ImapUnanswered, mailbox_name
+from gateway.intake.imap_session import ImapError, ImapGone, ImapRefused, ImapSession, ImapUnanswered, mailbox_name
 
 log = structlog.get_logger("gateway.deliver.imap")
 
@@ -82,6 +82,11 @@ NUMBER_FIELDS = ("X-Saraban-Receive-No", "X-Saraban-Unit", "X-Saraban-Book", "X-
 
 class FolderNameError(ValueError):
     """A configured folder cannot be spelt on this server."""
+
+
+class ImapFolderUnreadable(ImapError):
+    """A folder the server still lists but will not open (NO [SERVERBUG], [INUSE], a
+    permission): it may hold a copy or a number, so it is never taken as empty."""
 
 
 # aioimaplib hands the untagged data without "* NAMESPACE "/"* LIST "; accept both.
@@ -260,8 +265,10 @@ class ImapFiler:
         the copy was never filed."""
         try:
             await session.select(folder)
-        except ImapRefused:
-            pass  # no folder (yet, or renamed): look in the others
+        except ImapRefused as exc:
+            # No folder (yet, or renamed): look in the others. One still there that the
+            # server will not open may hold the copy: the attempt waits (session 52).
+            await _unless_listed(session, mailbox_name(folder), exc)
         else:
             if await _holds(session, queue_id, unit, seal=seal):
                 return mailbox_name(folder)
@@ -298,15 +305,34 @@ async def _append(session: ImapSession, target: ImapTarget, data: bytes, folder:
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+def _quoted(name: str) -> str:
+    """A name as LIST gave it (modified UTF-7 already), as an IMAP quoted string."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def _unless_listed(session: ImapSession, name: str, refused: ImapRefused) -> None:
+    """After the server refused to open `name` (as LIST spells it): nothing if it is
+    gone; ImapFolderUnreadable if the server still lists it. Dovecot answers EXAMINE of
+    a folder it cannot read (its directory's permissions, a damaged index) with NO
+    [SERVERBUG]; until session 52 such a folder was taken as gone, so a copy the clerk had
+    moved there was filed again by an attempt done again, and after a restore the numbers
+    given in it were not read back, nor was the folder named as unread."""
+    listed = await session.call(f"list {name}", session.client.list('""', _quoted(name)))
+    if name in _selectable(listed.lines):
+        raise ImapFolderUnreadable(f"folder {name!r} is there but the server will not open it: {refused.text}")
+
+
 async def _select_listed(session: ImapSession, name: str) -> bool:
     """Open a mailbox read-only (EXAMINE) by the name LIST gave (already modified
-    UTF-7: not encoded again); False if it is gone since. Read-only: these are the
+    UTF-7: not encoded again); False if it is gone since (ImapFolderUnreadable if it is
+    still there). Read-only: these are the
     clerks' folders, their INBOX among them, and SELECT would take the \\Recent flag
     (new mail, RFC 3501 2.3.2) from every message the gateway's session saw first."""
-    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    quoted = _quoted(name)
     try:
         await session.call(f"examine {name}", session.client.examine(quoted))
-    except ImapRefused:
+    except ImapRefused as exc:
+        await _unless_listed(session, name, exc)
         return False
     session.client.protocol.state = "SELECTED"  # aioimaplib notes only SELECT's; UID commands need it
     session.selected = name
