@@ -150,3 +150,74 @@ def test_a_folder_the_server_cannot_open_holds_numbering_after_a_restore(tmp_pat
             assert counter_values(session, [(UNIT, "general", year)]) == {(UNIT, "general", year): 7}
     finally:
         db.dispose()
+
+
+def _sealed_copy(settings, number: int) -> bytes:
+    year, queue_id = this_be_year(), uuid.uuid4().hex[:24]
+    seal = copy_seal(copy_seal_key(settings.data_dir), UNIT, "general", f"{number}/{year}", queue_id)
+    return (f"X-Saraban-Receive-No: {number}/{year}\nX-Saraban-Unit: {UNIT}\nX-Saraban-Book: general\n"
+            f"X-Saraban-Queue-Id: {queue_id}\nX-Saraban-Copy-Seal: {seal}\nSubject: [x]\n\nhello\n").encode()
+
+
+def _counter(settings) -> int:
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            key = (UNIT, "general", this_be_year())
+            return counter_values(session, [key])[key]
+    finally:
+        db.dispose()
+
+
+def _restored_maildir_gateway(tmp_path):
+    settings = load_settings(write_config(tmp_path))
+    db = Database(settings.database_url)
+    db.create_schema()
+    db.dispose()
+    mark_restored(settings.data_dir, "saraban.tar.gz")
+    return settings
+
+
+def test_a_unit_maildir_linked_to_another_disk_is_read_back_after_a_restore(tmp_path):
+    """A sysadmin moved the busiest unit's Maildir to a second disk and left a symbolic
+    link in its place (`folders/latkrabang -> /srv/disk2/latkrabang`); the gateway files
+    through the link. After a restore the folders were read back with os.walk, which
+    does not follow links: the copies there were never read, nothing was named as unread,
+    numbering opened, and the numbers given since the backup would have been given to
+    other letters. Now the link is followed: the counter is raised past the copy."""
+    settings = _restored_maildir_gateway(tmp_path)
+    elsewhere = tmp_path / "disk2" / "latkrabang"
+    for sub in ("tmp", "new", "cur"):
+        (elsewhere / sub).mkdir(parents=True)
+    (elsewhere / "cur" / "1.a:2,S").write_bytes(_sealed_copy(settings, 9))
+    settings.folders_dir.mkdir(parents=True, exist_ok=True)
+    (settings.folders_dir / "latkrabang").symlink_to(elsewhere)
+    (settings.folders_dir / "loop").symlink_to(settings.folders_dir)  # read once, not for ever
+    assert check_numbers(settings) == (True, "")
+    assert _counter(settings) == 9
+
+
+def test_a_maildir_folder_that_cannot_be_listed_holds_numbering_after_a_restore(tmp_path, monkeypatch):
+    """A clerk's Maildir++ sub-folder the gateway's account may not list (made by the
+    mail server's own account, mode 0700): os.walk passed over it in silence, and after
+    a restore numbering opened without the numbers in it. Now it is named and numbering
+    waits, as for an IMAP folder the server will not open."""
+    settings = _restored_maildir_gateway(tmp_path)
+    done = settings.folders_dir / "latkrabang" / ".Done"
+    for sub in ("tmp", "new", "cur"):
+        (done / sub).mkdir(parents=True)
+        (done.parent / sub).mkdir(exist_ok=True)
+    (done / "cur" / "1.a:2,S").write_bytes(_sealed_copy(settings, 4))
+    listing = os.scandir
+
+    def refused(path=".", *args):  # noqa: ANN001, ANN202 - os.scandir's signature
+        if str(path) == str(done):  # as for an account without the right to list it (root has every right)
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path, *args)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    ok, why = check_numbers(settings)
+    assert not ok and ".Done: Permission denied" in why, why
+    monkeypatch.setattr(os, "scandir", listing)
+    assert check_numbers(settings) == (True, "")
+    assert _counter(settings) == 4
