@@ -221,3 +221,81 @@ def test_a_maildir_folder_that_cannot_be_listed_holds_numbering_after_a_restore(
     monkeypatch.setattr(os, "scandir", listing)
     assert check_numbers(settings) == (True, "")
     assert _counter(settings) == 4
+
+
+def test_thousands_of_messages_with_the_letters_queue_id_do_not_keep_its_copy_from_being_found(
+        daemon_factory, dovecot, dovecot_user):
+    """The sender of a letter knows its queue id (the 250 says it) and can mail the unit's
+    account. With 15,000 messages there carrying the letter's X-Saraban-Queue-Id and
+    X-Saraban-Unit, an attempt done again after a crash (or after the mailbox was over
+    quota) fetched the fields of all of them in one command, which Dovecot refused
+    ("BAD ... Too long argument"): every attempt failed on it and the copy was never
+    filed. Now they are fetched a few hundred at a time: the copy already filed is
+    found by its seal, and nothing is filed twice."""
+    user, password = dovecot_user
+    d = daemon_factory(extra=delivery_config(dovecot, user, password)).start()
+    queue_id = d.send(letter(), LAT)
+    d.wait_idle()
+    d.kill9()
+    with sqlite3.connect(d.data_dir / "saraban.db") as db:
+        db.execute("UPDATE outbox SET state = 'pending', done_at = NULL, attempts = 0 WHERE kind = 'folder'")
+    folder = dovecot.mail_dir(user) / ".Saraban.latkrabang"
+    owner = folder.stat()
+    for n in range(15000):  # as the mail server delivers them, written straight into the Maildir
+        path = folder / "new" / f"{1700000000 + n}.M{n}P1.flood"
+        path.write_bytes(f"X-Saraban-Queue-Id: {queue_id}\r\nX-Saraban-Unit: {UNIT}\r\n"
+                         f"Subject: {n}\r\n\r\nx\r\n".encode())
+        os.chown(path, owner.st_uid, owner.st_gid)
+    d.start()
+    d.wait_for(lambda: (i := _folder_copy(d, queue_id))["state"] == "done" or i["attempts"] >= 1,
+               timeout=120, what="the attempt done again")
+    item = _folder_copy(d, queue_id)
+    assert item["state"] == "done", item
+    filed = [m for _, m in folder_messages(dovecot, user, "Saraban/latkrabang") if m["X-Saraban-Copy-Seal"]]
+    assert len(filed) == 1
+
+
+def test_an_answer_of_thousands_of_lines_in_one_read_keeps_the_session():
+    """A mail server that sends the fields of 3,000 messages at once (a UID FETCH of many
+    UIDs; over loopback or a fast link they come in one read): aioimaplib read the lines
+    of one read by recursion, a level a line, and past ~900 RecursionError dropped the
+    connection. Reading the numbers back from a folder of 500 copies (a FETCH of 500
+    UIDs, 1,500 lines) failed so, as often as not. Served here by a server in the same
+    event loop, so that the whole answer is there at the client's first read."""
+    import asyncio
+
+    from gateway.intake.imap_session import ImapSession
+
+    count = 3000
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"* OK [CAPABILITY IMAP4rev1] fake ready\r\n")
+        while line := await reader.readline():
+            tag, command = line.strip().split(b" ", 2)[:2]
+            if command.upper() == b"CAPABILITY":
+                writer.write(b"* CAPABILITY IMAP4rev1\r\n")
+            elif command.upper() == b"SELECT":
+                writer.write(b"* 3000 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n")
+            elif command.upper() == b"UID":
+                answer = b"".join(b"* %d FETCH (UID %d BODY[HEADER.FIELDS (X-SARABAN-RECEIVE-NO)] {%d}\r\n%s)\r\n"
+                                  % (n, n, len(field), field)
+                                  for n in range(1, count + 1)
+                                  for field in [b"X-Saraban-Receive-No: %d/2569\r\n\r\n" % n])
+                writer.write(answer)
+            writer.write(tag + b" OK done\r\n")
+            await writer.drain()
+
+    async def main() -> dict:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        session = ImapSession("127.0.0.1", port, "u", "p", tls=False, timeout=10)
+        try:
+            await session.connect()
+            await session.select("INBOX")
+            return await session.fetch_fields(list(range(1, count + 1)), ("X-Saraban-Receive-No",))
+        finally:
+            await session.close()
+            server.close()
+
+    fields = asyncio.run(main())
+    assert len(fields) == count and fields[count]["X-Saraban-Receive-No"] == f"{count}/2569"

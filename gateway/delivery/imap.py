@@ -80,6 +80,9 @@ NUMBER_FIELDS = ("X-Saraban-Receive-No", "X-Saraban-Unit", "X-Saraban-Book", "X-
                  "X-Saraban-Copy-Seal")  # gateway/delivery/copy_seal.py
 
 
+FETCH_CHUNK = 500  # UIDs in one FETCH: its command line stays far below a server's limit (Dovecot: 64 kB)
+
+
 class FolderNameError(ValueError):
     """A configured folder cannot be spelt on this server."""
 
@@ -174,8 +177,8 @@ class ImapFiler:
             if not await _select_listed(session, name):
                 continue  # gone since the LIST
             uids = (await session.uid_search("HEADER", "X-Saraban-Receive-No", '""'))[-limit:]
-            for start in range(0, len(uids), 500):
-                fields = await session.fetch_fields(uids[start:start + 500], NUMBER_FIELDS)
+            for start in range(0, len(uids), FETCH_CHUNK):
+                fields = await session.fetch_fields(uids[start:start + FETCH_CHUNK], NUMBER_FIELDS)
                 found += [(name, one) for one in fields.values()]
         return found
 
@@ -351,7 +354,13 @@ async def _holds(session: ImapSession, queue_id: str, unit: str, *criteria: str,
     # whole.
     names = (("X-Saraban-Queue-Id", "X-Saraban-Unit") + (("Message-ID",) if message_id is not None else ())
              + ((SEAL_HEADER,) if seal else ()))
-    fields = await session.fetch_fields(uids, names)
+    # A few hundred UIDs a FETCH: anyone who can mail the account can put thousands of
+    # messages with the letter's queue id (the 250 names it) and unit there, and one
+    # FETCH of 15,000 UIDs is a line Dovecot refuses ("BAD ... Too long argument"): until
+    # session 52 every attempt done again failed on it, and the copy was never filed.
+    fields: dict = {}
+    for start in range(0, len(uids), FETCH_CHUNK):
+        fields |= await session.fetch_fields(uids[start:start + FETCH_CHUNK], names)
 
     def whole(value) -> str:  # noqa: ANN001 - a header value; folding whitespace gone
         return "".join(str(value or "").split()).lower()

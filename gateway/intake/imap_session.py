@@ -250,6 +250,7 @@ class ImapSession:
         except OSError as exc:
             raise ImapGone(f"connect: {in_plain_words(exc)}") from None
         self._watch_untagged(self.client.protocol)
+        in_slices(self.client.protocol)
         if self.max_response:
             self._bound(self.client.protocol, self.max_response)
         await self.call("connect", self.client.wait_hello_from_server())
@@ -435,6 +436,38 @@ class ImapSession:
         self.client.idle_done()
         await self.call("idle done", idle_task)
         return push != aioimaplib.STOP_WAIT_SERVER_PUSH
+
+
+# aioimaplib reads the answer lines of one read from the socket by recursion, a level a
+# line (IMAP4ClientProtocol._handle_responses): a read of more than ~900 lines (a UID FETCH
+# of 500 messages' fields arrives as 1,500 lines in one read of 100 kB over TLS) raised
+# RecursionError inside the SSL protocol, which dropped the connection ("connection
+# lost"): reading the receive numbers back from a folder of 500 copies, or looking for a
+# copy among many messages, failed as often as not (session 52). Each read is handed on in
+# pieces of at most this many lines: where a read may be cut anyway, as TCP cuts it.
+LINES_A_PIECE = 200
+
+
+def in_slices(protocol: aioimaplib.IMAP4ClientProtocol) -> None:
+    original = protocol.data_received
+
+    def sliced(data: bytes) -> None:
+        if data.count(b"\n") <= LINES_A_PIECE:
+            original(data)
+            return
+        start = 0
+        while start < len(data):
+            end = start
+            for _ in range(LINES_A_PIECE):
+                found = data.find(b"\n", end)
+                if found < 0:
+                    end = len(data)
+                    break
+                end = found + 1
+            original(data[start:end])
+            start = end
+
+    protocol.data_received = sliced
 
 
 def _reset_on_close(transport: asyncio.BaseTransport) -> None:
