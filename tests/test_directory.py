@@ -2,6 +2,7 @@
 with a message that tells the operator where and what."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -371,3 +372,21 @@ def test_bad_csv_values_are_caught_when_loading(tmp_path):
     toml_path = tmp_path / "units.toml"
     write_units_toml(import_units_csv(csv_path), toml_path)
     assert "must be lowercase" in refused(toml_path)
+
+
+def test_a_secret_folder_that_cannot_work_or_is_a_units_folder_is_refused(tmp_path):
+    """`secret_folder` in [unit.settings] is the secret registrar's Maildir. It was read
+    only when a ลับ letter came: a NUL, a '/', a name past what a file system holds made
+    that letter's sealed copy fail at every attempt, never filed, while check-config
+    and the start said nothing; one naming a unit's folder filed the registrar's copies
+    and alerts among that unit's ordinary letters (session 52)."""
+    for bad in ("a\x00b", "a\nb", "../x", "x/y", ".hidden", "a" * 300, "", 7):
+        value = json.dumps(bad)  # a TOML basic string (\u0000 for the NUL) or an integer
+        message = refused(write(tmp_path, unit_toml("saraban.a", extra=f"[unit.settings]\nsecret_folder = {value}\n")))
+        assert "unit #1 (saraban.a): settings.secret_folder" in message and "not a safe folder name" in message, bad
+    message = refused(write(tmp_path, unit_toml("saraban.a", extra='[unit.settings]\nsecret_folder = "b"\n')
+                            + unit_toml("saraban.b")))
+    assert "unit #1 (saraban.a): settings.secret_folder 'b' is a unit's folder" in message
+    for good in ("a-registrar", "A.Registrar", "ทะเบียนลับ"):  # capitals and Thai worked before: they still do
+        fine = load_directory(write(tmp_path, unit_toml("saraban.a", extra=f"[unit.settings]\nsecret_folder = {json.dumps(good)}\n")))
+        assert fine.lookup("saraban.a").settings == {"secret_folder": good}

@@ -31,6 +31,20 @@ _SARABAN_RE = re.compile(rf"saraban(?:\.{_LABEL})+")
 # IMAP hierarchy separator), no `&` (IMAP modified UTF-7 escape), no `/`.
 _FOLDER_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
+
+def _secret_folder_problem(value: object) -> str | None:
+    """What keeps `secret_folder` of [unit.settings] (the secret registrar's Maildir under
+    folders_dir, one directory) from working, or None. Thai and capitals work, as before."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be a folder name (text)"
+    if "/" in value or ".." in value or value.startswith("."):
+        return "must be one folder under folders_dir: no '/', no '..', not starting with '.'"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "holds a control character (a NUL, a line break)"
+    if len(value.encode("utf-8")) > 200:
+        return f"is {len(value.encode('utf-8'))} bytes long, more than a folder name may be (200)"
+    return None
+
 _REQUIRED_KEYS = ("address", "name_th", "folder")
 _OPTIONAL_KEYS = ("name_en", "parent", "settings")
 
@@ -267,6 +281,11 @@ def _parse_unit(raw: dict[str, Any], index: int, source: str, problems: list[str
         problems.append(f"{where}: folder {values['folder']!r} is not a safe folder name "
                         "(lowercase a-z, 0-9, '_' and '-', starting with a letter or digit, "
                         f"at most 64 characters; e.g. {default_folder(values['address'])!r})")
+    if "secret_folder" in settings and (why := _secret_folder_problem(settings["secret_folder"])):
+        # Read only when a classified letter comes: a NUL, a '/', 300 characters made its
+        # sealed copy fail at every attempt, never filed (session 52).
+        problems.append(f"{where}: settings.secret_folder {settings['secret_folder']!r} is not a safe folder "
+                        f"name: it {why} (e.g. {values['folder'] + '.secret'!r})")
     # A unit with problems still takes part in the duplicate and parent checks, so
     # that one pass reports every error of the file (the directory is refused anyway).
     return Unit(settings=dict(settings), **values)
@@ -299,6 +318,12 @@ def _check_relations(units: list[tuple[int, Unit]], source: str, problems: list[
                             f"#{first_address[unit.address]}")
         else:
             first_address[unit.address] = index
+        own = (unit.settings or {}).get("secret_folder")
+        if isinstance(own, str) and own.lower() in {u.folder.lower() for _, u in units}:
+            # The registrar's sealed copies and alerts (sender, receive number) would land
+            # in the clerks' folder of a unit (session 52).
+            problems.append(f"{where}: settings.secret_folder {own!r} is a unit's folder: the secret "
+                            "registrar's copies would be filed among that unit's ordinary letters")
         folder = unit.folder.lower()
         if folder in first_folder:
             other_index, other_address = first_folder[folder]
