@@ -158,7 +158,7 @@ def entries_for(verdict: PdfVerdict, data: bytes) -> list[dict]:
 
 
 def _signers(entries: list[dict]) -> str:
-    names = [e.get("signer") for e in entries if e.get("signer")]
+    names = [e.get("signer") for e in entries if e.get("signer") and e.get("kind") != "document_timestamp"]
     return ", ".join(dict.fromkeys(names)) or "?"
 
 
@@ -191,6 +191,13 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
         return finding(RULE, "fail",
                        f"ยืนยันลายมือชื่ออิเล็กทรอนิกส์ใน {FILE} ไม่ได้ ({sub}{thai}){thai_detail} ต้องตรวจสอบ",
                        f"the electronic signature in {FILE} could not be confirmed ({sub}): {detail}", name)
+    if all(e.get("kind") == "document_timestamp" for e in entries):
+        # A timestamp authority's token only (verify.py, "timestamp_only"): no signer.
+        return finding(RULE, "fail",
+                       f"{FILE} ไม่มีลายมือชื่ออิเล็กทรอนิกส์ของผู้ใด มีเพียงตราประทับเวลา (timestamp) "
+                       f"ซึ่งไม่ได้ยืนยันผู้เขียนหรือผู้ลงนาม ต้องตรวจสอบ",
+                       f"{FILE} is signed by no one: it carries only a document timestamp, which proves when "
+                       f"the file existed, not who wrote or signed it", name)
     changed = [e for e in entries if e.get("review")]
     if changed:
         detail = "; ".join(e.get("message") or e.get("modifications", "") for e in changed)

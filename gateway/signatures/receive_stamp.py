@@ -595,10 +595,12 @@ def signature_headers(letter) -> list[tuple[str, str]]:
             if sig.get("member"):  # a PDF inside an archive (check.py): "x.zip/2569.pdf"
                 name += "/" + sig["member"]
             parts = [name, verdict]
+            timestamp = sig.get("kind") == "document_timestamp"  # a TSA's, not a signer's
             if sig.get("signer"):
-                parts.append(sig["signer"] + (f" ({sig['organisation']})" if sig.get("organisation") else ""))
+                parts.append(("document timestamp by " if timestamp else "")
+                             + sig["signer"] + (f" ({sig['organisation']})" if sig.get("organisation") else ""))
             if sig.get("signed_at"):
-                parts.append(f"signed {sig['signed_at']}")
+                parts.append(f"{'at' if timestamp else 'signed'} {sig['signed_at']}")
             if sig.get("covers"):  # an S/MIME signature: which files it signs, which not
                 parts.append("covers " + ", ".join(sig["covers"]))
             if sig.get("not_covered"):
@@ -607,7 +609,7 @@ def signature_headers(letter) -> list[tuple[str, str]]:
                 parts.append("review")
                 # What changed after signing (and why the verdict is what it is); a file
                 # that could not be parsed keeps its parser's words to the register.
-                if sig.get("message") and sig.get("modifications") in _CHANGED:
+                if sig.get("message") and (sig.get("modifications") in _CHANGED or timestamp):
                     message = sig["message"]
                     parts.append(message if len(message) <= 300 else message[:297] + "...")
             out.append(("X-Saraban-Signature", "; ".join(parts)))

@@ -201,6 +201,13 @@ async def _verify(
         # letter pays nothing for the walk (a form of 1,200 fields costs seconds in it).
         verdicts += [_dropped_verdict(reader, carried) for carried in signatures_dropped(
             reader, [r for r in map(_byte_range, embedded) if r is not None], max_pages=max_pages)]
+    if verdicts and all(v.kind == "document_timestamp" for v in verdicts):
+        # A timestamp authority's token proves when the file existed, not who wrote it:
+        # any file can be timestamped by anyone at a trusted (public) TSA. Until session
+        # 52 such a file was "signed, valid" by the TSA in the register, the folder copy
+        # and the desk.
+        verdicts = [dataclasses.replace(v, review=True, message="; ".join(
+            m for m in (v.message, _shown("timestamp_only")) if m)) for v in verdicts]
     return PdfVerdict(
         signatures=tuple(verdicts), pages=pages, sha256=sha256, warnings=tuple(warnings)
     )
@@ -615,6 +622,10 @@ SHOWN_TEXTS: dict[str, tuple[str, str]] = {
                           "คือถูกนำออกหลังลงลายมือชื่อ จึงไม่ได้ตรวจ และเนื้อหาอาจไม่ใช่ที่ลงนามไว้",
                           "a signature the file carries is no longer listed in its form: it was removed after "
                           "signing{page_en}, so it was not checked and the content may not be what was signed"),
+    "timestamp_only": ("ไฟล์ไม่มีลายมือชื่ออิเล็กทรอนิกส์ของผู้ใด มีเพียงตราประทับเวลาของผู้ให้บริการประทับเวลา "
+                       "ซึ่งยืนยันได้เพียงว่าไฟล์มีอยู่ ณ เวลานั้น ไม่ได้ยืนยันว่าผู้ใดเขียนหรือลงนาม",
+                       "no one signed this file: it carries only a document timestamp of a timestamp authority, "
+                       "which proves the file existed at that time, not who wrote or signed it"),
     "already_stamped": ("ไฟล์นี้มีตรารับหนังสือที่ระบบนี้ประทับไว้แล้ว{number_th} ตรวจสอบว่าไม่ใช่หนังสือที่ลงรับไปแล้ว",
                         "the file already carries this gateway's receive stamp{number_en}: check that it is "
                         "not a letter already registered"),

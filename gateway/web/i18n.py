@@ -142,6 +142,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "review": ("ควรตรวจสอบ", "needs review"),
     "signature": ("ลายมือชื่ออิเล็กทรอนิกส์", "Electronic signature"),
     "sig_none": ("ไม่มีลายมือชื่อ", "no signature"),
+    # A document timestamp (a TSA's token) names its authority, never a signer.
+    "doc_timestamp": ("ตราประทับเวลา ไม่ใช่ลายมือชื่อ", "document timestamp, not a signature"),
     # A ZIP: the PDFs inside are not verified (gateway/signatures/check.py), so "no
     # signature" would be untrue.
     "sig_unchecked": ("ไม่ได้ตรวจลายมือชื่อ", "signatures not checked"),
