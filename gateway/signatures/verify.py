@@ -189,7 +189,8 @@ async def _verify(
     verdicts = []
     try:
         for emb in embedded:
-            later = {e.field_name for e in embedded if e is not emb and e.signed_revision > emb.signed_revision}
+            later = {e.field_name for e in embedded if e is not emb and e.signed_revision > emb.signed_revision
+                     and not _visible_timestamp(e)}
             verdicts.append(await _verify_one(emb, trust, extras, later, file))
     finally:
         file.close()
@@ -211,6 +212,30 @@ async def _verify(
     return PdfVerdict(
         signatures=tuple(verdicts), pages=pages, sha256=sha256, warnings=tuple(warnings)
     )
+
+
+def _visible_timestamp(emb) -> bool:
+    """A document timestamp whose field has a widget of some size on a page. A timestamp
+    authority vouches for no text, and anyone can have any file timestamped at a public
+    one: what such a widget shows (its appearance is outside the token's digest) was put
+    on the page by whoever timestamped the file. So for an earlier signature its field
+    counts as a form field filled in after signing, not as a signature added (until
+    session 52 "APPROVED 9,000,000 THB" so added below a signed letter's text left the
+    signature TOTAL_PASSED without review). pyHanko's and Acrobat's timestamps have an
+    empty /Rect."""
+    try:
+        if emb.sig_object_type != "/DocTimeStamp":
+            return False
+        field = emb.sig_field
+        for widget in [field, *(kid.get_object() for kid in field.get("/Kids", ()))]:
+            rect = widget.get("/Rect")
+            if rect is not None:
+                x0, y0, x1, y1 = (float(v) for v in rect)
+                if x0 != x1 and y0 != y1:
+                    return True
+        return False
+    except Exception:  # noqa: BLE001 - a field we cannot measure may show anything
+        return True
 
 
 def _byte_range(emb) -> tuple[int, ...] | None:

@@ -38,12 +38,15 @@ def timestamp(pki, tmp_path_factory):
     tsa = leaf_identity(pki, Path(tmp_path_factory.mktemp("tsa")), "tsa", cn=TSA_NAME,
                         eku=[ExtendedKeyUsageOID.TIME_STAMPING])
 
-    def add(data: bytes) -> bytes:
-        stamper = DummyTimeStamper(tsa_cert=tsa.asn1_cert(), tsa_key=tsa.asn1_key(),
-                                   certs_to_embed=SimpleCertificateStore.from_certs([pki.sub_ca.asn1_cert()]))
-        w = IncrementalPdfFileWriter(io.BytesIO(data))
-        return signers.PdfTimeStamper(stamper).timestamp_pdf(w, "sha256").getvalue()
+    def stamper():
+        return DummyTimeStamper(tsa_cert=tsa.asn1_cert(), tsa_key=tsa.asn1_key(),
+                                certs_to_embed=SimpleCertificateStore.from_certs([pki.sub_ca.asn1_cert()]))
 
+    def add(data: bytes) -> bytes:
+        w = IncrementalPdfFileWriter(io.BytesIO(data))
+        return signers.PdfTimeStamper(stamper()).timestamp_pdf(w, "sha256").getvalue()
+
+    add.stamper = stamper  # the TSA itself, for a timestamp into a given field
     return add
 
 
