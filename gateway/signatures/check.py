@@ -210,6 +210,45 @@ def finding_for(name: str, entries: list[dict]) -> Finding | None:
                    f"the electronic signature in {FILE} is valid (signed by {_signers(entries)})", name)
 
 
+def _unsigned_cover(mail: ParsedMail, report: SignatureReport) -> Finding | None:
+    """A warning when the cover letter (the PDF the register reads ที่ and เรื่อง from and
+    the stamp goes on) carries no signature while another file of the letter carries a
+    valid one. Until session 52 a forged, unsigned cover letter sent with a genuinely
+    signed enclosure (agencies publish signed circulars) had no finding and no review,
+    and the register showed the letter's signature as valid. An unsigned letter alone
+    gets no finding: signing is not required, but an enclosure's signature must not
+    read as the letter's."""
+    from rules.files import cover_letter
+
+    cover = cover_letter(mail)
+    if cover is None or report.by_attachment.get(cover.index) != []:
+        return None  # signed, not a PDF, or not checked
+    before = next((a for a in mail.attachments if a.index == cover.index - 1), None)
+    if before is not None and before.unpacked and before.signature_envelope:
+        return None  # the file a signed file (letter.pdf.p7m) carries, right after it: signed by it
+    name = cover.filename or f"file {cover.index + 1}"
+    # A name is the sender's to choose: a second "letter.pdf" beside a signed
+    # letter.pdf.p7m is not the one it signs.
+    named_once = sum(a.filename == cover.filename for a in mail.attachments) == 1
+    signed_elsewhere = False
+    for index, entries in report.by_attachment.items():
+        for entry in entries:
+            if cover.filename and named_once and cover.filename in (entry.get("covers") or ()):
+                return None  # a signed mail signs it
+            if cover.filename and cover.filename in (entry.get("not_covered") or ()):
+                return None  # said already: outside the signed mail (`not_covered_finding`)
+            if (index != cover.index and entry.get("kind") in ("signature", "smime")
+                    and entry.get("indication") == TOTAL_PASSED):
+                signed_elsewhere = True
+    if not signed_elsewhere:
+        return None
+    return finding(RULE, "warn",
+                   f"หนังสือนำ {FILE} ไม่มีลายมือชื่ออิเล็กทรอนิกส์ ลายมือชื่อที่ถูกต้องอยู่ในไฟล์อื่นของหนังสือเท่านั้น "
+                   f"และไม่ได้รับรองหนังสือนำ ต้องตรวจสอบ",
+                   f"the cover letter {FILE} is not signed: the valid signatures are on other files of the "
+                   f"letter and do not vouch for it", name)
+
+
 _PROBLEM_BY_MESSAGE = {en: (th, en) for th, en in PROBLEMS.values()}
 _CHANGED_THAI = {MOD_FORM_FIELDS: "มีการแก้ไขข้อความในช่องกรอกข้อมูล",
                  MOD_ANNOTATIONS: "มีการเพิ่มหรือแก้ไขหมายเหตุบนหน้าเอกสาร",
@@ -362,6 +401,9 @@ class SignatureChecker:
                 f"{NOT_CHECKED[1]} of {archived[1]} more PDF file(s) inside archives: open and verify them"))
         if _smime_kind(raw):
             self._check_smime(raw, mail, report)
+        unsigned = _unsigned_cover(mail, report)
+        if unsigned is not None:
+            report.findings.append(unsigned)
         return report
 
     def _check_archive(self, attachment: Attachment, unpacked: Budget, report: SignatureReport,
