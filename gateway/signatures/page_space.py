@@ -115,7 +115,10 @@ def first_page_refs(pages_root, limit: int = 10_000) -> set:
 def _box(value) -> Box | None:
     try:
         value = value.get_object() if hasattr(value, "get_object") else value
-        a, b, c, d = (float(v) for v in value)
+        # Each number may be an indirect object too ([380 700 6 0 R 820]): PDFium and
+        # poppler resolve it and draw the annotation; until session 52 such a /Rect was
+        # no box, and the stamp was printed over what it showed.
+        a, b, c, d = (float(v.get_object() if hasattr(v, "get_object") else v) for v in value)
     except (TypeError, ValueError):
         return None
     return _norm(a, b, c, d)
