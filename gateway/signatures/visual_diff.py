@@ -27,16 +27,26 @@ render. At most MAX_PAGES pages are compared, within TIME_BUDGET_S; the rest is 
 to be not compared (the signature is then flagged for review, not failed).
 
 Not seen: ink covered by ink at least as dark (a black bar over black text shows as
-a bar, not as other text).
+a bar, not as other text); a mark lighter than MARK_MAX (a watermark at grey 0.8)
+covered by white.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
+from gateway.signatures.page_space import INK_LEVEL
+
 DPI = 100
 INK_MAX = 160  # 0 = black, 255 = white: a signed pixel this dark or darker is ink
 LIGHTER = 96  # ...and counts when the final file shows it at least this much lighter
+# A lighter mark (orange ~173, cyan ~179, grey 0.7) counts when the final file shows it
+# paper-white: a signed pixel darker than MARK_MAX, now PAPER or lighter. MARK_MAX is the
+# ink level the stamp's placement keeps clear of in a scan (page_space.INK_LEVEL), so
+# the gateway's own opaque stamp never whitens such a pixel. Until session 52 only ink
+# counted, and an opaque widget over a mark in orange passed.
+MARK_MAX = INK_LEVEL - 1
+PAPER = 245
 # Measured at 50 dpi: a Thai or Latin glyph of a 14 pt letter is 12-30 such pixels
 # (the digit "2" of "ว 276" alone, 14); every genuine file of the signature trial, the
 # pyHanko corpus and the project's own signed and stamped letters scores 0.
@@ -178,15 +188,18 @@ def compare(final: FinalFile, signed: bytes, *, max_pages: int | None = None,
 
 
 def covered_pixels(before, after) -> int:
-    """Pixels that are ink in `before` and at least LIGHTER lighter in `after` (both
-    mode L images). Pages of another size: every ink pixel of the signed page."""
+    """Pixels that are ink in `before` and at least LIGHTER lighter in `after`, or a
+    mark in `before` (MARK_MAX) that is paper-white in `after` (both mode L images).
+    Pages of another size: every ink pixel of the signed page."""
     from PIL import ImageChops
 
     ink = before.point(lambda v: 255 if v <= INK_MAX else 0)
     if before.size != after.size:
         return ink.histogram()[255]
     lighter = ImageChops.subtract(after, before).point(lambda v: 255 if v >= LIGHTER else 0)
-    return ImageChops.darker(ink, lighter).histogram()[255]
+    erased = ImageChops.darker(before.point(lambda v: 255 if v <= MARK_MAX else 0),
+                               after.point(lambda v: 255 if v >= PAPER else 0))
+    return ImageChops.lighter(ImageChops.darker(ink, lighter), erased).histogram()[255]
 
 
 def xref_usable(data: bytes) -> bool | None:
