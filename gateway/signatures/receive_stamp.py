@@ -600,7 +600,10 @@ def signature_headers(letter) -> list[tuple[str, str]]:
                 parts.append(("document timestamp by " if timestamp else "")
                              + sig["signer"] + (f" ({sig['organisation']})" if sig.get("organisation") else ""))
             if sig.get("signed_at"):
-                parts.append(f"{'at' if timestamp else 'signed'} {sig['signed_at']}")
+                # Only a trusted timestamp vouches for the time; a signer's own clock is a
+                # claim, and says so (the register's signed_at_source).
+                claimed = " (signer's own clock)" if sig.get("signed_at_source") == "claimed" else ""
+                parts.append(f"{'at' if timestamp else 'signed'} {sig['signed_at']}{claimed}")
             if sig.get("covers"):  # an S/MIME signature: which files it signs, which not
                 parts.append("covers " + ", ".join(sig["covers"]))
             if sig.get("not_covered"):
