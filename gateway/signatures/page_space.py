@@ -640,9 +640,58 @@ def annotation_boxes(page) -> list[tuple[Box, bool]]:
             is_sig = annot.get("/FT") == "/Sig" or (
                 annot.get("/Parent") is not None and annot["/Parent"].get_object().get("/FT") == "/Sig")
             out.append((box, is_sig))
+            drawn = _points_box(annot)
+            if drawn is not None:
+                out.append((drawn, False))
         except Exception:
             continue
     return out
+
+
+# The keys of the points poppler draws an annotation without an appearance stream from.
+_POINT_KEYS = ("/InkList", "/L", "/Vertices", "/QuadPoints", "/CL")
+MAX_POINT_NUMBERS = 100_000  # past this an annotation's points count as the whole page
+
+
+def _resolved(value):
+    return value.get_object() if hasattr(value, "get_object") else value
+
+
+def _points_box(annot) -> Box | None:
+    """Where poppler inks an annotation that has no normal appearance (/AP /N): it makes
+    one from the annotation's points, wherever they are, even outside its /Rect (an
+    /Ink's stroke over the top right of the page, its /Rect 20 pt at the foot; PDFium
+    draws nothing of it). The box of the points, grown by the line width, leader lines
+    and line endings; None for an annotation with an appearance or without points.
+    Until session 52 only the /Rect was kept clear of."""
+    ap = _resolved(annot.get("/AP"))
+    if hasattr(ap, "get") and ap.get("/N") is not None:
+        return None
+    xs: list[float] = []
+    ys: list[float] = []
+    for key in _POINT_KEYS:
+        numbers: list[float] = []
+        stack = [_resolved(annot.get(key))]
+        while stack:
+            item = _resolved(stack.pop())
+            if isinstance(item, (list, tuple)):
+                stack.extend(reversed(item))  # popped in order: x, y, x, y...
+            elif item is not None:
+                numbers.append(float(item))
+            if len(xs) + len(numbers) > MAX_POINT_NUMBERS:
+                return (-1e9, -1e9, 1e9, 1e9)
+        xs += numbers[0::2][:len(numbers) // 2]
+        ys += numbers[1::2]
+    if not xs:
+        return None
+    border = _resolved(annot.get("/BS"))
+    width = _resolved(border.get("/W", 1)) if hasattr(border, "get") else 1
+    legacy = _resolved(annot.get("/Border"))
+    if not hasattr(border, "get") and isinstance(legacy, (list, tuple)) and len(legacy) >= 3:
+        width = _resolved(legacy[2])
+    leader = sum(abs(float(_resolved(annot.get(k, 0)))) for k in ("/LL", "/LLE"))
+    grow = 3 * max(float(width), 1.0) + leader + 1  # line endings reach ~3 widths past a point
+    return (min(xs) - grow, min(ys) - grow, max(xs) + grow, max(ys) + grow)
 
 
 # ----------------------------------------------------------------------------- placement
