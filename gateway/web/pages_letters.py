@@ -27,15 +27,23 @@ from storage import desk as store
 from storage.vault import VaultObjectDamaged
 
 PER_PAGE = 50
-VERDICT_KEY = {"TOTAL_PASSED": "v_passed", "TOTAL_FAILED": "v_failed", "INDETERMINATE": "v_indeterminate"}
-RANK = {"TOTAL_FAILED": 0, "INDETERMINATE": 1, "TOTAL_PASSED": 2}
+VERDICT_KEY = {"TOTAL_PASSED": "v_passed", "TOTAL_FAILED": "v_failed", "INDETERMINATE": "v_indeterminate",
+               "REVIEW": "review"}
+# REVIEW: a signature that verifies but that the check flagged for a person (changes
+# after signing it allows, a document timestamp and no signer): until session 52 its
+# badge said ผ่าน (passed) in the register and on the letter's page, beside a letter
+# flagged ควรตรวจสอบ, and a forged letter that only a public timestamp authority had
+# stamped read "passed" in the list.
+RANK = {"TOTAL_FAILED": 0, "INDETERMINATE": 1, "REVIEW": 2, "TOTAL_PASSED": 3}
 
 log = structlog.get_logger("gateway.web.pages_letters")
 
 
 def worst_verdict(signatures: list[dict] | None) -> str | None:
-    """TOTAL_FAILED over INDETERMINATE over TOTAL_PASSED; None for an unsigned file."""
-    indications = [s.get("indication") for s in signatures or [] if s.get("indication") in RANK]
+    """TOTAL_FAILED over INDETERMINATE over REVIEW (passed, flagged for a person) over
+    TOTAL_PASSED; None for an unsigned file."""
+    indications = ["REVIEW" if s.get("indication") == "TOTAL_PASSED" and s.get("review") else s.get("indication")
+                   for s in signatures or [] if s.get("indication") in RANK]
     return min(indications, key=RANK.__getitem__) if indications else None
 
 
@@ -144,6 +152,10 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
         assigned = store.current_assignments(session, [x.id for x in letters])
         years = store.register_years(session, unit, book)
     verdicts = {x.id: letter_verdict(x.attachments) for x in letters}
+    # A letter flagged for review whose signatures all passed (an unsigned cover letter
+    # beside a signed enclosure, a file sent again): ผ่าน alone in the list said more than
+    # the check did.
+    verdicts |= {x.id: "REVIEW" for x in letters if x.review and verdicts[x.id] == "TOTAL_PASSED"}
     if year not in years:
         years = sorted(set(years) | {year}, reverse=True)
     pages = max(1, -(-total // PER_PAGE))

@@ -145,7 +145,14 @@ def test_the_desk_calls_it_a_timestamp_not_a_signature(tmp_path_factory, pki, fo
     with running_desk(tmp_path_factory.mktemp("tsadesk"), (("somchai", "clerk", "saraban.latkrabang"),),
                       ((sent, "saraban.latkrabang@bangkok.go.th"),), extra="[signatures]\n" + pki.trust_config) as desk:
         [(found,)] = desk.db("SELECT id FROM letters")  # registered under its PDF's เรื่อง
-        answer = signed_in(desk.url, "somchai").get(f"/letters/{found}")
+        clerk = signed_in(desk.url, "somchai")
+        answer = clerk.get(f"/letters/{found}")
+        listed = clerk.get("/register")
+    # In the register's list its badge says ควรตรวจสอบ (needs review), not ผ่าน (passed):
+    # until session 52 the list read "ผ่าน" for a letter no one had signed.
+    assert 'class="sig REVIEW">ควรตรวจสอบ<' in listed.text, listed.text
+    assert 'class="sig TOTAL_PASSED"' not in listed.text
+    assert 'class="sig TOTAL_PASSED"' not in answer.text
     page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", answer.text))
     assert f"ตราประทับเวลา ไม่ใช่ลายมือชื่อ: {TSA_NAME}" in page, page
     assert "ไม่มีลายมือชื่ออิเล็กทรอนิกส์ของผู้ใด" in page  # the finding, on the letter's page
