@@ -48,9 +48,13 @@ class Vault:
         # found whole, which an earlier attempt may have renamed without its sync.
         deferred = bool(self._deferred) or defer_syncfs(self.root)
         try:
-            # A whole object is there. (A crash after a deferred write's rename but before
-            # its sync can leave a short file under the name: that is written again.)
-            if target.stat().st_size == len(data):
+            # A whole object is there. A crash after a deferred write's rename but before
+            # its sync can leave under the name a short file, or on some file systems
+            # (XFS's delayed allocation) one of the right size that reads as zeros: either
+            # is written again. Until session 52 the size alone was trusted, and a letter
+            # registered on its second attempt kept a damaged copy (VaultObjectDamaged at
+            # every read: its folder copy never made).
+            if target.stat().st_size == len(data) and target.read_bytes() == data:
                 return digest
         except FileNotFoundError:
             pass
