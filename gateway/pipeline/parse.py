@@ -15,6 +15,7 @@ import email.errors
 import email.message
 import email.utils
 import hashlib
+import io
 import os
 import re
 from typing import Callable
@@ -855,7 +856,7 @@ def _cut_defects(message: email.message.Message) -> tuple[bool, list[str]]:
         for defect in part.defects:
             if isinstance(defect, email.errors.MissingHeaderBodySeparatorDefect):
                 wrong = True
-                if part.keys():
+                if part.keys() or _fields_after_first_line(part):
                     found.append(_HEADER_CUT)
             elif isinstance(defect, (email.errors.StartBoundaryNotFoundDefect,
                                      email.errors.MultipartInvariantViolationDefect)):
@@ -866,6 +867,28 @@ def _cut_defects(message: email.message.Message) -> tuple[bool, list[str]]:
             if isinstance(payload, list):
                 stack.extend(payload)
     return wrong, sorted(set(found))
+
+
+# A line Dovecot reads as a header field: a name (no white space, no colon) and a colon.
+_FIELD_LINE = re.compile(r"[^\s:]+[ \t]*:")
+
+
+def _fields_after_first_line(part: email.message.Message) -> bool:
+    """A part (or message) whose first line is no header field to Python, which then
+    reads it all as text, but with header fields after that line before its first empty
+    line: Dovecot reads on past a line with no colon (or an 8-bit name, `>From`) and
+    shows those fields, a Content-Type and its PDF, a Subject (red team of 7 Dec 2026)."""
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return False
+    lines = io.StringIO(payload, newline="")  # CR, LF or CRLF ends a line, as for the parser
+    lines.readline()  # the line that ended the header block
+    for line in lines:
+        if not line.strip("\r\n"):
+            return False  # the empty line: a body follows to every reader
+        if _FIELD_LINE.match(line):
+            return True
+    return False
 
 
 def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
