@@ -292,8 +292,15 @@ def _best(values: Iterable[str], rank: dict[str, int], default: str) -> str:
 # in it (a space, a tab, a folded line), which RFC 2047 forbids and Dovecot decodes in a
 # base64 word: `=?utf-8?b?4Lil4Lix 4Lia...?=` was ลับมาก in the clerk's folder and no
 # marking here (red team of 7 Dec 2026). Thai inside a broken word stays Thai.
-_ENCODED_WORD = re.compile(r"=\?(?P<charset>[^?*\s]+)(?:\*[^?\s]*)?\?(?P<enc>[bBqQ])\?"
+# Dovecot also takes white space around or inside the charset and after the encoding
+# letter (`=? utf-8?b?`, `=?utf-8 ?b?`, `?b ?`): ASCII after the charset's first token is
+# skipped as the RFC 2231 language is (`=?utf-8*th?B?`).
+_ENCODED_WORD = re.compile(r"=\?[ \t]*(?P<charset>[^?*\s]+)(?:[*\t ][\t\x20-\x3e\x40-\x7e]*)?"
+                           r"\?(?P<enc>[bBqQ])[ \t]*\?"
                            r"(?P<text>[^?\s]*|[\t\x20-\x3e\x40-\x7e]+)\?=")
+# The URL-safe base64 alphabet (RFC 4648 5), which Dovecot decodes in a `B` word and
+# Python's decoder drops as not base64.
+_URL_SAFE = str.maketrans("-_", "+/")
 _SPACED = re.compile(r"[ \t]")
 _BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(?==\?)")
 
@@ -371,6 +378,7 @@ def decode_header_text(value: str | None) -> str:
             text = _SPACED.sub("", text)
         try:
             if m["enc"] in "bB":
+                text = text.translate(_URL_SAFE)
                 # A word that goes on after its padding reads on, as its body would
                 # (since session 41): Python stopped at the padding.
                 if "=" in text.rstrip("="):
