@@ -701,6 +701,15 @@ _OBS_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:")
 # `boundary=BB junk`: Dovecot takes the boundary up to the white space.
 _BOUNDARY_JUNK = re.compile(rb'(?i)(\bboundary[ \t]*=[ \t]*)([^"\s;]+)[ \t]+[^;\r\n]*')
 _BOUNDARY = re.compile(rb'(?i)\bboundary[ \t]*=[ \t]*(?:"([^"\r\n]+)"|([^"\s;]+))')
+# A media type with white space (a folded line too) or a comment at its slash:
+# `multipart /mixed`, `multipart(x)/mixed`, `message/ rfc822`. Dovecot reads the type
+# and subtype around them; Python took "multipart " for a type it does not know and read
+# the whole body as text, a PDF's base64 letters with it (red team of 7 Dec 2026).
+_CFWS = rb"(?:[ \t]|\r?\n[ \t]|\([^()\r\n]*\))"
+_TYPE_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_SPACED_TYPE = re.compile(rb"(?i)content-type[ \t]*:[ \t]*" + _TYPE_TOKEN
+                          + rb"(?:" + _CFWS + rb"+/|/" + _CFWS + rb"+" + _TYPE_TOKEN + rb")")
+_SPACED_TYPE_FIELD = re.compile(rb"(?i)^(content-type[ \t]*:[ \t]*" + _TYPE_TOKEN + rb")" + _CFWS + rb"*/" + _CFWS + rb"*")
 _HEADER_CUT = "a header block cut short by a line the parser could not read"
 _NO_BOUNDARY = "a multipart whose boundary was not found"
 
@@ -712,13 +721,27 @@ def _obs_fixed(raw: bytes) -> bytes:
     boundaries = {b"--" + (m.group(1) or m.group(2)).strip() for m in _BOUNDARY.finditer(raw)}
     out = bytearray()
     in_header = True
-    for line in raw.splitlines(keepends=True):
+    lines = raw.splitlines(keepends=True)
+    at = -1
+    while (at := at + 1) < len(lines):
+        line = lines[at]
         bare = line.rstrip(b"\r\n")
         if in_header:
             if not bare:
                 in_header = False
             elif bare[:1] not in (b" ", b"\t"):
                 line = _OBS_NAME.sub(rb"\1:", line, count=1)
+                if line[:13].lower() == b"content-type:":
+                    # The field with its continuation lines, its media type unspaced
+                    # (`_SPACED_TYPE`); the lines stay as they were where it is not.
+                    end = at + 1
+                    while end < len(lines) and lines[end][:1] in (b" ", b"\t"):
+                        end += 1
+                    field = line + b"".join(lines[at + 1:end])
+                    unspaced = _SPACED_TYPE_FIELD.sub(rb"\1/", field, count=1)
+                    if unspaced != field:
+                        line, at = unspaced, end - 1
+                        bare = line.rstrip(b"\r\n")
                 if bare[:13].lower() == b"content-type:" or b"boundary" in bare.lower():
                     line = _BOUNDARY_JUNK.sub(rb"\1\2", line)
             elif b"boundary" in bare.lower():
@@ -896,7 +919,7 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
     `_expand_encoded`, `_delimiters_fixed`); what it still cannot read goes to `reading.unread`."""
     message = email.message_from_bytes(raw)
     wrong, lost = _cut_defects(message)
-    if wrong:
+    if wrong or _SPACED_TYPE.search(raw):
         fixed = _obs_fixed(raw)
         if fixed != raw:
             raw, message = fixed, email.message_from_bytes(fixed)
