@@ -914,11 +914,50 @@ def _fields_after_first_line(part: email.message.Message) -> bool:
     return False
 
 
+# A bare CR that makes an empty line to Python (which ends a line at CR as at LF) and not
+# to Dovecot (which ends lines at LF only): one that begins a line, or a second CR after
+# a line's own (`X-A: 1\r\r\n`: "X-A: 1\r", then "\r\n", empty).
+_BARE_CR_LINE = re.compile(rb"\n\r(?!\n)|\r\r")  # (and a message that starts with one)
+_FIELD_BYTES = re.compile(rb"[^\s:]+[ \t]*:")  # `_FIELD_LINE` in bytes
+_FIELD_AFTER = re.compile(rb"\n[^\s:]+[ \t]*:")  # ... at the start of a later line
+_HEADER_LINE = re.compile(rb"[^\s:]+[ \t]*:|[ \t]")  # a field, or a continuation line
+
+
+def _cut_at_bare_cr(raw: bytes) -> bool:
+    """A header block Python ends at a line of a bare CR, with header fields after it
+    before the block's end as Dovecot reads it: the clerk's Dovecot shows them (a
+    Subject, a part's Content-Type and so its PDF) and the parser read them as text
+    (red team of 7 Dec 2026). Only such lines in a header block: at the start of the
+    message, or after a header field or a delimiter line."""
+    at = 0
+    starts = raw[:1] == b"\r" and raw[1:2] != b"\n"
+    while starts or (m := _BARE_CR_LINE.search(raw, at)) is not None:
+        cr, previous = 0, b""
+        if not starts:
+            # The line before it, as Python cut it: from the last CR or LF, never before
+            # `at` (a CR or a block's end is there): each byte is looked back over once.
+            cr, end = m.end() - 1, m.start()
+            if raw[end:end + 1] == b"\n" and raw[end - 1:end] == b"\r":
+                end -= 1  # its CRLF
+            start = max(raw.rfind(b"\n", at, end), raw.rfind(b"\r", at, end)) + 1
+            previous = raw[max(start, at):end]
+        at, starts = cr + 1, False
+        if cr and not (_HEADER_LINE.match(previous) or previous.startswith(b"--")):
+            continue
+        ends = [e for e in (raw.find(b"\n\n", cr), raw.find(b"\n\r\n", cr)) if e >= 0]
+        at = min(ends, default=len(raw))  # the block's end: a later line of it is looked at now
+        if _FIELD_BYTES.match(raw, cr + 1, at) or _FIELD_AFTER.search(raw, cr, at):
+            return True
+    return False
+
+
 def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
     """The MIME tree of `raw` as a mail client reads it (see `_obs_fixed`, `transfer_encoding`,
     `_expand_encoded`, `_delimiters_fixed`); what it still cannot read goes to `reading.unread`."""
     message = email.message_from_bytes(raw)
     wrong, lost = _cut_defects(message)
+    if _cut_at_bare_cr(raw):
+        reading.unread.append(_HEADER_CUT)
     if wrong or _SPACED_TYPE.search(raw):
         fixed = _obs_fixed(raw)
         if fixed != raw:
