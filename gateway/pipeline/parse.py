@@ -707,8 +707,11 @@ _BOUNDARY = re.compile(rb'(?i)\bboundary[ \t]*=[ \t]*(?:"([^"\r\n]+)"|([^"\s;]+)
 # the whole body as text, a PDF's base64 letters with it (red team of 7 Dec 2026).
 _CFWS = rb"(?:[ \t]|\r?\n[ \t]|\([^()\r\n]*\))"
 _TYPE_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_SPACED_TYPE = re.compile(rb"(?i)content-type[ \t]*:[ \t]*" + _TYPE_TOKEN
-                          + rb"(?:" + _CFWS + rb"+/|/" + _CFWS + rb"+" + _TYPE_TOKEN + rb")")
+# A Content-Type value so spaced, as the parser keeps it (folded lines and all): looked
+# for in the parts `_cut_defects` walks, not by a search of the whole letter, which cost
+# 2.8 ms a 270 KB letter (case-insensitive, no literal to start from).
+_SPACED_VALUE = re.compile((rb"[ \t]*" + _TYPE_TOKEN + rb"(?:" + _CFWS + rb"+/|/" + _CFWS + rb"+"
+                            + _TYPE_TOKEN + rb")").decode("ascii"))
 _SPACED_TYPE_FIELD = re.compile(rb"(?i)^(content-type[ \t]*:[ \t]*" + _TYPE_TOKEN + rb")" + _CFWS + rb"*/" + _CFWS + rb"*")
 _HEADER_CUT = "a header block cut short by a line the parser could not read"
 _NO_BOUNDARY = "a multipart whose boundary was not found"
@@ -733,7 +736,7 @@ def _obs_fixed(raw: bytes) -> bytes:
                 line = _OBS_NAME.sub(rb"\1:", line, count=1)
                 if line[:13].lower() == b"content-type:":
                     # The field with its continuation lines, its media type unspaced
-                    # (`_SPACED_TYPE`); the lines stay as they were where it is not.
+                    # (`_SPACED_TYPE_FIELD`); the lines stay as they were where it is not.
                     end = at + 1
                     while end < len(lines) and lines[end][:1] in (b" ", b"\t"):
                         end += 1
@@ -885,6 +888,8 @@ def _cut_defects(message: email.message.Message) -> tuple[bool, list[str]]:
                                      email.errors.MultipartInvariantViolationDefect)):
                 wrong = True
                 found.append(_NO_BOUNDARY)
+        if any(_SPACED_VALUE.match(str(value)) for value in part.get_all("content-type") or ()):
+            wrong = True  # `multipart /mixed`: read again with the type joined (`_obs_fixed`)
         if part.is_multipart() and not _encoded_message(part):
             payload = part.get_payload()
             if isinstance(payload, list):
@@ -929,6 +934,8 @@ def _cut_at_bare_cr(raw: bytes) -> bool:
     Subject, a part's Content-Type and so its PDF) and the parser read them as text
     (red team of 7 Dec 2026). Only such lines in a header block: at the start of the
     message, or after a header field or a delimiter line."""
+    if not _has_bare_cr_line(raw):
+        return False
     at = 0
     starts = raw[:1] == b"\r" and raw[1:2] != b"\n"
     while starts or (m := _BARE_CR_LINE.search(raw, at)) is not None:
@@ -951,6 +958,20 @@ def _cut_at_bare_cr(raw: bytes) -> bool:
     return False
 
 
+def _has_bare_cr_line(raw: bytes) -> bool:
+    """Whether `_BARE_CR_LINE` can match at all, by `bytes.find` (memchr speed): in a mail
+    with CRLF line ends every `\n\r` is a blank line's. The expression itself, an
+    alternation with no literal to start from, looked at every byte: 2.6 ms a 270 KB letter."""
+    if raw[:1] == b"\r" or raw.find(b"\r\r") >= 0:
+        return True
+    at = raw.find(b"\n\r")
+    while at >= 0:
+        if raw[at + 2:at + 3] != b"\n":
+            return True
+        at = raw.find(b"\n\r", at + 1)
+    return False
+
+
 def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
     """The MIME tree of `raw` as a mail client reads it (see `_obs_fixed`, `transfer_encoding`,
     `_expand_encoded`, `_delimiters_fixed`); what it still cannot read goes to `reading.unread`."""
@@ -958,7 +979,7 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
     wrong, lost = _cut_defects(message)
     if _cut_at_bare_cr(raw):
         reading.unread.append(_HEADER_CUT)
-    if wrong or _SPACED_TYPE.search(raw):
+    if wrong:
         fixed = _obs_fixed(raw)
         if fixed != raw:
             raw, message = fixed, email.message_from_bytes(fixed)

@@ -70,3 +70,18 @@ def test_over_smtp_such_a_letter_is_sealed_not_filed_in_plaintext(tmp_path):
         assert maildir(d, "latkrabang") == []
     finally:
         d.stop()
+
+
+def test_the_quick_look_for_a_bare_cr_line_misses_none_the_expression_finds():
+    """`_has_bare_cr_line` (bytes.find) stands before `_BARE_CR_LINE` (an expression that
+    looks at every byte of the letter): wherever the expression or a leading bare CR would
+    start the search, the quick look says so."""
+    import random
+
+    from gateway.pipeline.parse import _BARE_CR_LINE, _has_bare_cr_line
+
+    rng = random.Random(52)
+    for _ in range(20_000):
+        raw = bytes(rng.choice(b"\r\n\r\na: ") for _ in range(rng.randint(0, 24)))
+        could_start = bool(_BARE_CR_LINE.search(raw)) or (raw[:1] == b"\r" and raw[1:2] != b"\n")
+        assert _has_bare_cr_line(raw) or not could_start, raw
