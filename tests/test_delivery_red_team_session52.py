@@ -79,6 +79,18 @@ password = "secret"
             d.stop()
 
 
+def _filed_then_owed_again(daemon_factory, dovecot, user: str, password: str) -> tuple[Daemon, str]:
+    """A letter filed to Dovecot, the daemon killed, and its folder copy owed again: the
+    attempt done again after a crash that came between the APPEND and its record."""
+    d = daemon_factory(extra=delivery_config(dovecot, user, password)).start()
+    queue_id = d.send(letter(), LAT)
+    d.wait_idle()
+    d.kill9()
+    with sqlite3.connect(d.data_dir / "saraban.db") as db:
+        db.execute("UPDATE outbox SET state = 'pending', done_at = NULL, attempts = 0 WHERE kind = 'folder'")
+    return d, queue_id
+
+
 def test_a_copy_moved_to_a_folder_the_server_cannot_open_is_not_filed_again(daemon_factory, dovecot, dovecot_user):
     """The daemon died after the APPEND and before the outbox said done; meanwhile the
     clerk moved the copy into a folder of hers, which Dovecot then cannot open (its
@@ -88,12 +100,7 @@ def test_a_copy_moved_to_a_folder_the_server_cannot_open_is_not_filed_again(daem
     waits, naming the folder in `outbox list`, and once the folder can be opened finds
     the copy there and files nothing."""
     user, password = dovecot_user
-    d = daemon_factory(extra=delivery_config(dovecot, user, password)).start()
-    queue_id = d.send(letter(), LAT)
-    d.wait_idle()
-    d.kill9()
-    with sqlite3.connect(d.data_dir / "saraban.db") as db:
-        db.execute("UPDATE outbox SET state = 'pending', done_at = NULL, attempts = 0 WHERE kind = 'folder'")
+    d, queue_id = _filed_then_owed_again(daemon_factory, dovecot, user, password)
     clerk = dovecot.imap(user)
     try:
         assert clerk.create("Done")[0] == "OK"
@@ -233,12 +240,7 @@ def test_thousands_of_messages_with_the_letters_queue_id_do_not_keep_its_copy_fr
     filed. Now they are fetched a few hundred at a time: the copy already filed is
     found by its seal, and nothing is filed twice."""
     user, password = dovecot_user
-    d = daemon_factory(extra=delivery_config(dovecot, user, password)).start()
-    queue_id = d.send(letter(), LAT)
-    d.wait_idle()
-    d.kill9()
-    with sqlite3.connect(d.data_dir / "saraban.db") as db:
-        db.execute("UPDATE outbox SET state = 'pending', done_at = NULL, attempts = 0 WHERE kind = 'folder'")
+    d, queue_id = _filed_then_owed_again(daemon_factory, dovecot, user, password)
     folder = dovecot.mail_dir(user) / ".Saraban.latkrabang"
     owner = folder.stat()
     for n in range(15000):  # as the mail server delivers them, written straight into the Maildir
