@@ -92,7 +92,11 @@ def _verdict_condition(verdict: str):
     if verdict == "indeterminate":
         return and_(indeterminate, not_(failed))
     if verdict == "passed":
-        return and_(passed, not_(failed), not_(indeterminate))
+        # As the badge reads (gateway/web/pages_letters.py): a letter flagged for review
+        # is not "passed", though its signatures verify (a document timestamp and no
+        # signer, changes after signing, an unsigned cover letter): until session 52 the
+        # filter listed a forged letter that only a public timestamp authority had stamped.
+        return and_(passed, not_(failed), not_(indeterminate), not_(Letter.review))
     if verdict == "unsigned":
         return and_(not_(failed), not_(indeterminate), not_(passed))
     raise ValueError(f"unknown signature verdict filter {verdict!r}")

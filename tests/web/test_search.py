@@ -76,6 +76,26 @@ def test_filters_review_and_signature_verdict(db):
     assert numbers(db, review_only=True, search="รายงาน") == [2]
 
 
+def test_a_letter_flagged_for_review_is_not_listed_as_passed(db):
+    """Its signatures verify but the check flagged it (a file with only a document
+    timestamp, an unsigned cover letter beside a signed enclosure): its badge says
+    ควรตรวจสอบ, and the "passed" filter leaves it out as the badge does."""
+    with db.session() as session:
+        qid = f"{99:024x}"
+        session.add(Message(queue_id=qid, received_at=RECEIVED + dt.timedelta(hours=9), mail_from="x@y",
+                            recipients=[UNIT], size=1, sha256="0" * 64, state="done"))
+        session.flush()
+        register_letter(session, NewLetter(
+            queue_id=qid, unit=UNIT, book="general", received_at=RECEIVED + dt.timedelta(hours=9),
+            sender="saraban.dds@bangkok.go.th", raw_sha256="0" * 64, subject="ประทับเวลาอย่างเดียว",
+            facts={"secrecy": "none"}, review=True,
+            attachments=[{"sha256": "2" * 64, "size": 1, "content_type": "application/pdf",
+                          "signatures": [{"indication": "TOTAL_PASSED", "kind": "document_timestamp",
+                                          "review": True}]}]))
+    assert numbers(db, verdict="passed") == [1]
+    assert numbers(db, review_only=True) == [5, 4, 2]
+
+
 def test_date_range_and_paging(db):
     assert numbers(db, received_from=RECEIVED + dt.timedelta(hours=1),
                    received_to=RECEIVED + dt.timedelta(hours=3)) == [3, 2]
