@@ -31,7 +31,8 @@ import structlog
 
 from gateway.delivery.copy_seal import HEADER as SEAL_HEADER
 from gateway.delivery.wire import on_the_wire
-from gateway.intake.imap_session import ImapError, ImapGone, ImapRefused, ImapSession, ImapUnanswered, mailbox_name
+from gateway.intake.imap_session import (ImapError, ImapGone, ImapRefused, ImapSession, ImapUnanswered,
+                                         mailbox_name, quoted_string)
 
 log = structlog.get_logger("gateway.deliver.imap")
 
@@ -308,11 +309,6 @@ async def _append(session: ImapSession, target: ImapTarget, data: bytes, folder:
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _quoted(name: str) -> str:
-    """A name as LIST gave it (modified UTF-7 already), as an IMAP quoted string."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 async def _unless_listed(session: ImapSession, name: str, refused: ImapRefused) -> None:
     """After the server refused to open `name` (as LIST spells it): nothing if it is
     gone; ImapFolderUnreadable if the server still lists it. Dovecot answers EXAMINE of
@@ -320,7 +316,7 @@ async def _unless_listed(session: ImapSession, name: str, refused: ImapRefused) 
     [SERVERBUG]; until session 52 such a folder was taken as gone, so a copy the clerk had
     moved there was filed again by an attempt done again, and after a restore the numbers
     given in it were not read back, nor was the folder named as unread."""
-    listed = await session.call(f"list {name}", session.client.list('""', _quoted(name)))
+    listed = await session.call(f"list {name}", session.client.list('""', quoted_string(name)))
     if name in _selectable(listed.lines):
         raise ImapFolderUnreadable(f"folder {name!r} is there but the server will not open it: {refused.text}")
 
@@ -331,7 +327,7 @@ async def _select_listed(session: ImapSession, name: str) -> bool:
     still there). Read-only: these are the
     clerks' folders, their INBOX among them, and SELECT would take the \\Recent flag
     (new mail, RFC 3501 2.3.2) from every message the gateway's session saw first."""
-    quoted = _quoted(name)
+    quoted = quoted_string(name)
     try:
         await session.call(f"examine {name}", session.client.examine(quoted))
     except ImapRefused as exc:

@@ -132,7 +132,11 @@ def mailbox_name(name: str) -> str:
 
 
 def _quote(value: str) -> str:
-    value = mailbox_name(value)
+    return quoted_string(mailbox_name(value))
+
+
+def quoted_string(value: str) -> str:
+    """`value` as an IMAP quoted string, as it is (a name LIST gave, already modified UTF-7)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
