@@ -923,8 +923,8 @@ def _fields_after_first_line(part: email.message.Message) -> bool:
 # to Dovecot (which ends lines at LF only): one that begins a line, or a second CR after
 # a line's own (`X-A: 1\r\r\n`: "X-A: 1\r", then "\r\n", empty).
 _BARE_CR_LINE = re.compile(rb"\n\r(?!\n)|\r\r")  # (and a message that starts with one)
-_FIELD_BYTES = re.compile(rb"[^\s:]+[ \t]*:")  # `_FIELD_LINE` in bytes
-_FIELD_AFTER = re.compile(rb"\n[^\s:]+[ \t]*:")  # ... at the start of a later line
+_FIELD_BYTES = re.compile(_FIELD_LINE.pattern.encode("ascii"))  # `_FIELD_LINE` in bytes
+_FIELD_AFTER = re.compile(rb"\n" + _FIELD_BYTES.pattern)  # ... at the start of a later line
 _HEADER_LINE = re.compile(rb"[^\s:]+[ \t]*:|[ \t]")  # a field, or a continuation line
 
 

@@ -101,7 +101,7 @@ class IdConvertor(IntegerConvertor):
     ValueError in the routing, before any sign-in, was the 500 page for anyone, and a
     traceback in the log, until session 52."""
 
-    regex = "[0-9]{1,19}"
+    regex = _ID.pattern
 
 
 register_url_convertor("id", IdConvertor())
