@@ -13,8 +13,7 @@ from __future__ import annotations
 import base64
 
 from gateway.secrecy.markings import classify_raw
-from tests.classified.helpers import add_registrar, db_rows, make_gateway_key, maildir
-from tests.daemon import Daemon, write_config
+from tests.classified.helpers import db_rows, maildir, sealing_daemon
 from tests.hostile.markings_cases import thai_pdf
 from tests.letters import letter
 
@@ -59,17 +58,11 @@ def test_a_bare_cr_elsewhere_changes_nothing():
 
 
 def test_over_smtp_such_a_letter_is_sealed_not_filed_in_plaintext(tmp_path):
-    d = Daemon(write_config(tmp_path / "gw"))
-    make_gateway_key(d)
-    add_registrar(d)
-    d.start()
-    try:
+    with sealing_daemon(tmp_path / "gw") as d:
         qid = d.send(_marked_subject_after(b"\rX-Mailer: 1\r\n"), LAT)
         d.wait_idle(timeout=120)
         assert db_rows(d, "select secrecy, book from letters where queue_id = ?", qid) == [("confidential", "secret")]
         assert maildir(d, "latkrabang") == []
-    finally:
-        d.stop()
 
 
 def test_the_quick_look_for_a_bare_cr_line_misses_none_the_expression_finds():

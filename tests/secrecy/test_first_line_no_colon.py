@@ -14,8 +14,7 @@ after some headers, tests/secrecy/test_mime_hidden_markings.py)."""
 from __future__ import annotations
 
 from gateway.secrecy.markings import classify_raw
-from tests.classified.helpers import add_registrar, db_rows, make_gateway_key, maildir
-from tests.daemon import Daemon, write_config
+from tests.classified.helpers import db_rows, maildir, sealing_daemon
 from tests.hostile.markings_cases import thai_pdf
 from tests.letters import letter, make_pdf
 
@@ -64,15 +63,9 @@ def test_a_part_without_headers_is_still_plain_text():
 
 
 def test_over_smtp_such_a_letter_is_sealed_not_filed_in_plaintext(tmp_path):
-    d = Daemon(write_config(tmp_path / "gw"))
-    make_gateway_key(d)
-    add_registrar(d)
-    d.start()
-    try:
+    with sealing_daemon(tmp_path / "gw") as d:
         qid = d.send(_pdf_part_opened_by(), LAT)
         d.wait_idle(timeout=120)
         assert db_rows(d, "select secrecy, book from letters where queue_id = ?", qid) == [("confidential", "secret")]
         assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1"
         assert maildir(d, "latkrabang") == []  # nothing in the unit's ordinary folder
-    finally:
-        d.stop()
