@@ -77,3 +77,23 @@ def test_a_signed_file_s_own_pdf_is_signed_and_a_namesake_beside_it_is_not(gatew
     assert entry["review"] is True
     [finding] = [f for f in entry["findings"] if f["rule"] == "signature"]
     assert finding["message_en"].startswith("the cover letter letter.pdf is not signed")
+
+
+def test_the_desk_lists_such_a_letter_as_needing_review_not_as_passed(tmp_path_factory, pki):
+    """Its only signature (the enclosure's) verifies: the register's badge said ผ่าน
+    (passed) for the forged cover's letter until session 52; it says ควรตรวจสอบ, and the
+    list's ผ่าน filter leaves it out."""
+    from tests.letters import letter
+    from tests.web.client import signed_in
+    from tests.web.conftest import running_desk
+
+    sent = letter(subject="หนังสือนำไม่ได้ลงนาม 2569",
+                  files=[(COVER, make_letter(field_value="x")), (ENCLOSURE, sign_letter(make_letter(), pki))])
+    with running_desk(tmp_path_factory.mktemp("coverdesk"), (("somchai", "clerk", "saraban.latkrabang"),),
+                      ((sent, "saraban.latkrabang@bangkok.go.th"),), extra="[signatures]\n" + pki.trust_config) as desk:
+        clerk = signed_in(desk.url, "somchai")
+        listed = clerk.get("/register")
+        passed = clerk.get("/register?verdict=passed")
+    assert 'class="sig REVIEW">ควรตรวจสอบ<' in listed.text, listed.text
+    assert 'class="sig TOTAL_PASSED"' not in listed.text
+    assert "/letters/" not in passed.text  # nothing listed under ผ่าน
