@@ -281,9 +281,33 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 async def serve_alone(settings, host: str, port: int) -> int:
+    import os
+
+    from gateway.secrecy.shred import remove_folder, shred_folders_of_dead_processes, temporary_files_in
+    from gateway.spool import open_spool
     from gateway.web.server import WebServer
 
-    server = WebServer(settings, own_signals=True)
+    # Its uploads go where the daemon's do (the data directory's volume), in a folder of
+    # its own: the daemon, or a second desk, may be uploading beside it.
+    from gateway.secrecy.errors import SecrecyError
+
+    own = None
+    try:
+        uploads = open_spool(settings).root / "uploads-desk"
+        shred_folders_of_dead_processes(uploads)
+        own = uploads / str(os.getpid())
+        temporary_files_in(own)
+    except (OSError, SecrecyError) as exc:  # never TMPDIR's disk in its place
+        print(f"saraban-gateway: the desk cannot keep uploads in {own or 'the spool'}: "
+              f"{getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return 1
+    try:
+        return await _serve(WebServer(settings, own_signals=True), host, port)
+    finally:
+        remove_folder(own)
+
+
+async def _serve(server, host: str, port: int) -> int:
     try:
         await server.start(host, port)
     except (OSError, OverflowError) as exc:

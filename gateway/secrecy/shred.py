@@ -61,3 +61,51 @@ def shred(path: str | os.PathLike, logged_as: str | None = None) -> bool:
     log.info("file_shredded", name=logged_as or p.name)
     return True
 
+
+
+def temporary_files_in(folder: Path) -> None:
+    """Make this process's temporary files in `folder` (0700), shredding first what a
+    killed run of it left there. Starlette keeps a desk upload over 1 MB (a paper letter's
+    scan, perhaps ลับมาก) in a temporary file while the request is read: in TMPDIR it sat
+    on /tmp's disk, only unlinked; here it is on the data directory's encrypted volume
+    (docs/secrecy.md)."""
+    import tempfile
+
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _shred_tree(folder, keep_top=True)
+    tempfile.tempdir = str(folder)
+
+
+def shred_folders_of_dead_processes(parent: Path) -> None:
+    """Shred and remove the folders under `parent` named by a process id that is no longer
+    running: each desk started alone has its own (`temporary_files_in`), so that one
+    starting never shreds another's upload in flight."""
+    try:
+        folders = [p for p in parent.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()]
+    except FileNotFoundError:
+        return
+    for folder in folders:
+        try:
+            os.kill(int(folder.name), 0)
+            continue  # running (or another user's process: not ours to clear)
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError, ValueError):
+            continue
+        _shred_tree(folder, keep_top=False)
+
+
+def remove_folder(folder: Path) -> None:
+    """Shred what is left in this process's temporary folder and remove it (a clean stop)."""
+    if folder.is_dir() and not folder.is_symlink():
+        _shred_tree(folder, keep_top=False)
+
+
+def _shred_tree(folder: Path, keep_top: bool) -> None:
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            shred(path, logged_as="a temporary file of the last run")
+    if not keep_top:
+        folder.rmdir()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import tempfile
 import time
 from pathlib import Path
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from gateway.service.sd_notify import Notifier
 from gateway.intake.smtp_drain import SessionTracker
 from gateway.intake.smtp_protocol import ConnectionLimits
 from gateway.intake.tls import TlsContexts, TlsError
+from gateway.secrecy.shred import temporary_files_in
 from gateway.service.process_util import (ChildProcess, exit_now, limit_malloc_arenas, name_process,
                                           raise_open_files_limit, run_child, start_child)
 from gateway.intake.refusals import RefusalRecorder
@@ -202,23 +202,6 @@ async def serve(settings: Settings) -> int:
         instance.release()
 
 
-def _temporary_files_in(spool: Spool) -> None:
-    """This process's temporary files (Starlette keeps a desk upload over 1 MB in one
-    while the request is read: a paper letter's scan, perhaps ลับมาก) go to the spool's
-    uploads/, on the data directory's encrypted volume (docs/secrecy.md), what a killed
-    run left there shredded now; not to /tmp's disk where they were only unlinked."""
-    from gateway.secrecy.shred import shred
-
-    uploads = spool.root / "uploads"
-    uploads.mkdir(mode=0o700, exist_ok=True)
-    for path in sorted(uploads.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.is_dir() and not path.is_symlink():
-            path.rmdir()
-        else:
-            shred(path, logged_as="a temporary file of the last run")
-    tempfile.tempdir = str(uploads)
-
-
 def _remove_half_written(data_dir: Path) -> None:
     """The state files beside the database (numbering.json, restored.json ...) are
     written to a temporary file and renamed: one killed between left
@@ -285,7 +268,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
     spool = open_spool(settings)
     removed = spool.clean_tmp()
     spool.clean_readings()  # SMTP is not open yet: no draft has a reading in flight
-    _temporary_files_in(spool)
+    temporary_files_in(spool.root / "uploads")  # docs/secrecy.md: not TMPDIR's disk
     missing = db_file.missing_at_start(settings)
     if missing is not None:
         log.error("database_file_missing", detail=missing)
