@@ -271,7 +271,7 @@ class ImapSession:
         def watching(line: bytes):  # noqa: ANN202
             if line.rstrip().upper().endswith(b" EXISTS"):
                 self.mail_arrived = True
-            return original(line)
+            return original(_UntaggedLine(line))
 
         protocol._untagged_response = watching
 
@@ -440,6 +440,21 @@ class ImapSession:
         self.client.idle_done()
         await self.call("idle done", idle_task)
         return push != aioimaplib.STOP_WAIT_SERVER_PUSH
+
+
+class _UntaggedLine(bytes):
+    """An untagged answer line as aioimaplib's `_untagged_response` is given it. That
+    method drops the leading "* " with `line.replace(b'* ', b'')`, which drops every "* "
+    in the line: LIST's `(\\HasNoChildren) "/" "* &DhQOSA4nDhk-"` (a clerk's folder "* ด่วน",
+    the asterisk that sorts it first) came out as the folder "&DhQOSA4nDhk-", which does
+    not exist, so the folder was passed over as gone since the LIST. A copy the clerk
+    had moved there was filed again by an attempt done again, and after a restore the
+    numbers given in it were given again. Only the line's own "* " goes now."""
+
+    def replace(self, old, new, count=-1):  # noqa: ANN001, ANN201 - bytes.replace's own
+        if old == b"* " and new == b"" and self.startswith(b"* "):
+            return bytes(self[2:])
+        return bytes.replace(self, old, new, count)
 
 
 # aioimaplib reads the answer lines of one read from the socket by recursion, a level a
