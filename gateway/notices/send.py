@@ -15,7 +15,7 @@ import smtplib
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import structlog
 
@@ -63,9 +63,17 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
                                                  templates_dir(settings), config.thai_digits)
     for attempt in (1, 2):
         # `timeout` bounds each notice as a whole, not each read: a smarthost trickling
-        # its reply a byte at a time held the delivery thread for ever (session 17).
+        # its reply a byte at a time held the delivery thread for ever (session 17). The
+        # reply to the message's final dot alone may take FINAL_REPLY (`awaiting`).
         opened: list[smtplib.SMTP] = []
-        with Deadline(config.timeout, lambda: opened[0].sock if opened else None, f"the smarthost {host}:{port}"):
+        sent_whole: list[bool] = []
+        with Deadline(config.timeout, lambda: opened[0].sock if opened else None,
+                      f"the smarthost {host}:{port}") as deadline:
+
+            def awaiting() -> None:
+                sent_whole.append(True)
+                _await_final_reply(opened[0], deadline)
+
             client, reused = _session(settings, host, port, opened)
             how = envelope_for(item.payload["to"], client.has_extn("smtputf8"))
             if how is None:
@@ -81,11 +89,15 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
                                                 templates_dir(settings), config.thai_digits, to=recipient)
             notice = built[recipient]
             try:
-                _transmit(client, config.envelope_sender, recipient, notice.data, options)
+                _transmit(client, config.envelope_sender, recipient, notice.data, options, awaiting)
+                _until_next_notice(client, config.timeout)
             except BaseException as exc:
                 _forget_session()  # a session in an unknown state is never used again
-                if reused and attempt == 1 and _closed_by_smarthost(exc):
-                    continue  # the smarthost closed the session we kept: once more, on a new one
+                if reused and attempt == 1 and not sent_whole and _closed_by_smarthost(exc):
+                    # The smarthost closed the session we kept: once more, on a new one.
+                    # Not once the message went whole: it may have it, and sending it again
+                    # now gave the sender two acknowledgements.
+                    continue
                 if isinstance(exc, smtplib.SMTPRecipientsRefused):
                     code, text = exc.recipients.get(recipient, (0, b""))
                     _permanent_if_5xx(code, text, "recipient refused")
@@ -105,37 +117,68 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
     return None
 
 
-def _transmit(client: smtplib.SMTP, sender: str, recipient: str, data: bytes, options: list[str]) -> None:
+def _transmit(client: smtplib.SMTP, sender: str, recipient: str, data: bytes, options: list[str],
+              awaiting: Callable[[], None] = lambda: None) -> None:
     """One notice on `client`'s session; raises what `smtplib.SMTP.sendmail` raises in
     the same cases (the caller closes the session on any of them, never RSETs).
+    `awaiting` is called once the message has gone whole, before its reply is read.
 
     Where the smarthost announces PIPELINING (RFC 2920; Postfix, Exim and Microsoft 365
     do), MAIL, RCPT and DATA go in one write and their three replies are read after it,
     as Postfix's own SMTP client sends them: two round trips a notice instead of four.
     A delivery thread waits on those replies, and it files the next letter only after
-    this one's notice (docs/notices.md)."""
-    if not client.has_extn("pipelining"):
-        client.sendmail(sender, [recipient], data, mail_options=options)
-        return
+    this one's notice (docs/notices.md). Without PIPELINING, one command a round trip."""
     params = ([f"SIZE={len(data)}"] if client.has_extn("size") else []) + list(options)
-    if any(option.upper() == "SMTPUTF8" for option in options):
-        client.command_encoding = "utf-8"  # as smtplib's mail() sets it for SMTPUTF8
-    mail = f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(' ' + p for p in params)}"
-    client.send(f"{mail}\r\nRCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n")
-    code, text = client.getreply()
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, text, sender)
-    code, text = client.getreply()
-    if code not in (250, 251):
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
-    code, text = client.getreply()
+    if not client.has_extn("pipelining"):
+        code, text = client.mail(sender, params)
+        if code != 250:
+            if code == 421:
+                client.close()
+            raise smtplib.SMTPSenderRefused(code, text, sender)
+        code, text = client.rcpt(recipient)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
+        code, text = client.docmd("DATA")
+    else:
+        if any(option.upper() == "SMTPUTF8" for option in options):
+            client.command_encoding = "utf-8"  # as smtplib's mail() sets it for SMTPUTF8
+        mail = f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(' ' + p for p in params)}"
+        client.send(f"{mail}\r\nRCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n")
+        code, text = client.getreply()
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, text, sender)
+        code, text = client.getreply()
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
+        code, text = client.getreply()
     if code != 354:
         raise smtplib.SMTPDataError(code, text)
     body = _LINE_START_DOT.sub(b"..", data)  # RFC 5321 4.5.2: a line's leading dot doubled
     client.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    awaiting()
     code, text = client.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, text)
+
+
+# How long the reply to a notice's final dot may take: RFC 5321 4.5.3.2.6's 10 minutes,
+# Postfix's smtp_data_done_timeout. The smarthost has the message by then and is
+# delivering it or running its content filter; a smarthost that answered after `timeout`
+# (30 s) had the notice at every attempt, and the attempts went on: eleven copies of two
+# acknowledgements in half a minute, and the outbox never said done (red team of 7 Dec 2026).
+FINAL_REPLY = 600.0
+
+
+def _await_final_reply(client: smtplib.SMTP, deadline: Deadline) -> None:
+    deadline.extend(FINAL_REPLY)
+    if client.sock is not None:
+        client.sock.settimeout(FINAL_REPLY)
+
+
+def _until_next_notice(client: smtplib.SMTP, timeout: float) -> None:
+    """The kept session's reads are bounded by `timeout` again."""
+    if client.sock is not None:
+        client.sock.settimeout(timeout)
 
 
 _LINE_START_DOT = re.compile(rb"(?m)^\.")

@@ -43,6 +43,13 @@ class Deadline:
         self._sockets = sockets
         self.passed = False
         self.ended = False  # the block has left (set under the watch's lock)
+        self.until = 0.0  # when it passes (time.monotonic()), set by the watch
+
+    def extend(self, seconds: float) -> None:
+        """Let the block run until `seconds` from now, when that is later than its end:
+        a wait the protocol itself bounds otherwise (RFC 5321 4.5.3.2.6, the reply to a
+        message's final dot: 10 minutes)."""
+        _watch.extend(self, seconds)
 
     def _cut(self) -> None:
         self.passed = True
@@ -85,12 +92,21 @@ class _Watch:
     def add(self, deadline: Deadline) -> None:
         when = time.monotonic() + deadline.seconds
         with self._changed:
+            deadline.until = when
             heapq.heappush(self._heap, (when, next(self._order), deadline))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True, name="deadlines")
                 self._thread.start()
             elif when < self._wakes_at:
                 self._changed.notify()  # sooner than the thread would look again
+
+    def extend(self, deadline: Deadline, seconds: float) -> None:
+        when = time.monotonic() + seconds
+        with self._changed:
+            if deadline.ended or deadline.passed or when <= deadline.until:
+                return
+            deadline.until = when  # its earlier entry in the heap is passed over when it comes
+            heapq.heappush(self._heap, (when, next(self._order), deadline))
 
     def end(self, deadline: Deadline) -> None:
         with self._changed:
@@ -113,7 +129,9 @@ class _Watch:
                     self._wakes_at = self._heap[0][0]
                     self._changed.wait(wait)
                     continue
-                _, _, deadline = heapq.heappop(self._heap)
+                when, _, deadline = heapq.heappop(self._heap)
+                if when < deadline.until:
+                    continue  # extended: a later entry of its own cuts it
                 try:
                     deadline._cut()  # noqa: SLF001 - under the lock: its block cannot end meanwhile
                 except Exception:  # noqa: BLE001 - a client's odd socket must not end the watch
