@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger("gateway.deliver.smtp")
 
 
+# How long the reply to a message's final dot may take: RFC 5321 4.5.3.2.6's 10 minutes,
+# Postfix's smtp_data_done_timeout. The relay (or the smarthost, for a notice) has the
+# message by then and is delivering it or running its content filter: cut at `timeout`,
+# it was sent again at every attempt (red team of 7 Dec 2026).
+FINAL_REPLY = 600.0
+
 # A send's `timeout` is for this many bytes at a time, not for the whole letter.
 SEND_CHUNK = 64 * 1024
 # The whole transaction's bound: `timeout`, and a second for each this many bytes (a
@@ -38,6 +44,18 @@ class _ChunkedSend:
     session 20."""
 
     until = float("inf")  # the whole transaction's end (time.monotonic()), set by `forward`
+    deadline: Deadline | None = None  # `forward`'s, extended for the reply to the final dot
+    in_data = False  # within `data`: its DATA command, then the message with its final dot
+
+    def data(self, msg):  # noqa: ANN001, ANN201 - smtplib's own
+        """smtplib's DATA, its final reply awaited up to FINAL_REPLY once the message went
+        whole: a folder copy is never given up, and a relay slower than `timeout` to
+        answer the dot got the letter again at every attempt, for as long as it stayed so."""
+        self.in_data = True
+        try:
+            return super().data(msg)
+        finally:
+            self.in_data = False
 
     def send(self, s) -> None:
         if not self.sock:
@@ -51,6 +69,10 @@ class _ChunkedSend:
                 self.sock.sendall(view[start:start + SEND_CHUNK])
             if len(view) > SEND_CHUNK:
                 _drained(self.sock, self.timeout, self.until)
+            if self.in_data and data.endswith(b"\r\n.\r\n"):  # the message went whole: its reply next
+                if self.deadline is not None:
+                    self.deadline.extend(FINAL_REPLY)
+                self.sock.settimeout(FINAL_REPLY)
         except OSError as exc:
             # Reset, not closed: the kernel would go on sending what it holds of the
             # letter, its final dot included, and a relay that took it all in the end
@@ -108,7 +130,7 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
     server_name(client, relay.host)
     limit = relay.timeout + len(data) / BYTES_A_SECOND
     client.until = time.monotonic() + limit
-    with Deadline(limit, lambda: client.sock, f"the relay {relay.host}:{relay.port}"):
+    with Deadline(limit, lambda: client.sock, f"the relay {relay.host}:{relay.port}") as client.deadline:
         code, greeting = client.connect(relay.host, relay.port)
         if code != 220:  # as smtplib.SMTP(host) does when it connects
             client.close()
@@ -123,6 +145,8 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
                 client.login(relay.username, password)
             # smtplib sends bytes as given: a bare LF would reach the peer (RFC 5321 §2.3.8).
             refused = client.sendmail(mail_from, to, on_the_wire(data))
+            if client.sock is not None:
+                client.sock.settimeout(relay.timeout)  # QUIT's answer: `timeout` again
         finally:
             _quit(client)
     if refused:

@@ -24,7 +24,7 @@ from gateway.notices.decide import decide, undecided
 from gateway.notices.sanitize import ascii_address
 from gateway.config.views import parse_smarthost
 from gateway.delivery.errors import PermanentFailure
-from gateway.delivery.smtp import server_name
+from gateway.delivery.smtp import FINAL_REPLY, server_name
 from gateway.intake.imap_session import tls_context
 from gateway.service.deadline import Deadline
 from storage.notices import hold_notice
@@ -161,15 +161,10 @@ def _transmit(client: smtplib.SMTP, sender: str, recipient: str, data: bytes, op
         raise smtplib.SMTPDataError(code, text)
 
 
-# How long the reply to a notice's final dot may take: RFC 5321 4.5.3.2.6's 10 minutes,
-# Postfix's smtp_data_done_timeout. The smarthost has the message by then and is
-# delivering it or running its content filter; a smarthost that answered after `timeout`
-# (30 s) had the notice at every attempt, and the attempts went on: eleven copies of two
-# acknowledgements in half a minute, and the outbox never said done (red team of 7 Dec 2026).
-FINAL_REPLY = 600.0
-
-
 def _await_final_reply(client: smtplib.SMTP, deadline: Deadline) -> None:
+    """A smarthost that answered the final dot after `timeout` (30 s) had the notice at
+    every attempt, and the attempts went on: eleven copies of two acknowledgements in half
+    a minute, and the outbox never said done (red team of 7 Dec 2026)."""
     deadline.extend(FINAL_REPLY)
     if client.sock is not None:
         client.sock.settimeout(FINAL_REPLY)
