@@ -108,6 +108,11 @@ def transport(services: Services, item: OutboxItem, where: Destination, queue_id
     in_doubt = _claim(services, item, ttl=relay.timeout * 4 + 10)
     sent = set((item.payload or {}).get("forwarded_to", []))
     to = [addr for addr in where.to if addr not in sent]
+    if not to:
+        # Every address in `to` has it: one that refused it was taken out (a typing error
+        # the relay answered 550 to). smtplib refuses an empty list of recipients, and
+        # the copy stayed owed for ever (red team of 7 Dec 2026).
+        return {"backend": "smtp", "host": relay.host, "to": [], "already": sorted(sent)}
     if in_doubt and not sent:
         log.warning("smtp_forward_may_repeat",
                     why="an earlier attempt may have been accepted before its reply was lost")

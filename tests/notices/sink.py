@@ -52,7 +52,7 @@ class _Handler:
         return self.sink.quit_reply or "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.sink.refuse_rcpt:
+        if self.sink.refuse_rcpt is True or address in (self.sink.refuse_rcpt or ()):
             return "550 5.1.1 no such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -97,7 +97,7 @@ class Sink:
         self.tls, self.certificate = tls, certificate
         self.received: list[Received] = []
         self.lock = threading.Lock()
-        self.refuse_rcpt = False
+        self.refuse_rcpt: bool | set[str] = False  # True: every recipient; a set: those addresses
         self.mail_reply_once: str | None = None  # the next MAIL FROM's reply instead of 250
         self.strict_line_ends = False  # True: 500 for a message with a bare LF or CR
         self.quit_reply: str | None = None  # QUIT's answer instead of 221 (a relay that says 250, 421)
