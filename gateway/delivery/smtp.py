@@ -56,6 +56,8 @@ class _ChunkedSend:
             return super().data(msg)
         finally:
             self.in_data = False
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)  # QUIT's answer, whatever DATA's was: `timeout`
 
     def send(self, s) -> None:
         if not self.sock:
@@ -145,8 +147,6 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
                 client.login(relay.username, password)
             # smtplib sends bytes as given: a bare LF would reach the peer (RFC 5321 §2.3.8).
             refused = client.sendmail(mail_from, to, on_the_wire(data))
-            if client.sock is not None:
-                client.sock.settimeout(relay.timeout)  # QUIT's answer: `timeout` again
         finally:
             _quit(client)
     if refused:
