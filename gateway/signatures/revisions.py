@@ -87,9 +87,15 @@ class FieldChange:
     before: str  # the text its appearance showed when signed ("" = nothing)
     after: str
     replaced: bool  # it showed something when signed, and shows something else now
+    redrawn: bool = False  # its value unchanged, but viewers now draw it anew (redrawn_fields)
 
     def describe(self) -> str:
         where = f" on page {self.page}" if self.page else ""
+        if self.redrawn:
+            return (f"form field {self.field}{where} is drawn again from its value by viewers since the form was "
+                    f"changed after signing (/NeedAppearances): it shows {_q(self.after)}, where "
+                    + (f"the signed page showed {_q(self.before)}" if self.before.strip()
+                       else "the signed page did not show it as text"))
         if not self.replaced:
             return f"form field {self.field}{where} filled in after signing" + (f" ({_q(self.after)})" if self.after else "")
         if self.before and self.after and self.before != self.after:
@@ -126,6 +132,54 @@ def field_changes(reader, signed_revision: int, names) -> tuple[FieldChange, ...
             replaced=had_something and changed_look,
         ))
     return tuple(out)
+
+
+def redrawn_fields(reader, signed_revision: int, skip=()) -> tuple[FieldChange, ...]:
+    """Fields whose value was not changed after the signed revision but which viewers now
+    draw from that value rather than from the appearance that was signed: a later
+    revision turned the form's /NeedAppearances on. pyHanko allows that after any
+    signature (ACROFORM_EXEMPT_STRICT_COMPARISON) and compares no field then. A value
+    prepared before signing behind a blank or other appearance (a Shadow "hide") is what
+    PDFium, poppler and Acrobat then show: "APPROVED 9,000,000 THB" below a signed
+    letter's text was TOTAL_PASSED, signatures added, no review. Fields named in `skip`
+    (already reported as changed) are left out."""
+    try:
+        new_form = _deref(reader.root.get("/AcroForm"))
+        if new_form is None or not _true(new_form.get("/NeedAppearances")):
+            return ()
+        old_root = reader.get_historical_root(signed_revision)
+        old_form = _deref(old_root.get("/AcroForm"))
+        if old_form is not None and _true(old_form.get("/NeedAppearances")):
+            return ()
+        before = _fields(old_root, None)
+        after = _fields(reader.root, None)
+    except Exception:  # noqa: BLE001 - a form we cannot read: pyHanko's own analysis speaks for it
+        return ()
+    out = []
+    for name, field in after.items():
+        old = before.get(name)
+        if name in skip or old is None or _field_type(field) not in ("/Tx", "/Ch"):
+            continue
+        value = _value(field)
+        if not value or value != _value(old):
+            continue
+        shown = _shown(old)[1]
+        if shown.strip() == value.strip():
+            continue  # drawn again, showing what it showed
+        out.append(FieldChange(field=name, page=_page_of(reader, field), before=shown, after=value,
+                               replaced=bool(shown.strip()), redrawn=True))
+    return tuple(out)
+
+
+def _true(value) -> bool:
+    return bool(_deref(value)) if value is not None else False
+
+
+def _field_type(field, depth: int = 0):
+    kind = field.get("/FT")
+    if kind is not None or depth > 32 or "/Parent" not in field:
+        return kind
+    return _field_type(field["/Parent"].get_object(), depth + 1)
 
 
 def _fields(root, _resolver) -> dict:

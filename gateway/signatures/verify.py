@@ -24,6 +24,7 @@ from gateway.signatures.revisions import (
     _meaningful,
     field_changes,
     listed_twice,
+    redrawn_fields,
     signatures_dropped,
     unexplained_bytes,
     unlisted_objects,
@@ -449,6 +450,11 @@ def _modifications(emb, status, later_fields: set[str], file: _FileFacts):
         return found
     if added is not None:
         return MOD_OTHER, (), added, ()
+    if found[0] in (MOD_SIGNATURES_ADDED, MOD_FORM_FIELDS):
+        redrawn = redrawn_fields(emb.reader, emb.signed_revision, skip=found[1])
+        if redrawn:
+            return (MOD_FORM_FIELDS, tuple(sorted({*found[1], *(c.field for c in redrawn)})),
+                    "; ".join(m for m in (found[2], *(c.describe() for c in redrawn)) if m), (*found[3], *redrawn))
     return found
 
 
