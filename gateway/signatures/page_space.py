@@ -630,6 +630,10 @@ def annotation_boxes(page) -> list[tuple[Box, bool]]:
     out = []
     annots = page.get("/Annots")
     annots = annots.get_object() if hasattr(annots, "get_object") else annots
+    try:
+        rotate = int(inherited(page, "/Rotate") or 0) % 360
+    except (TypeError, ValueError):
+        rotate = 0
     for annot in annots or []:
         try:
             annot = annot.get_object()
@@ -640,12 +644,29 @@ def annotation_boxes(page) -> list[tuple[Box, bool]]:
             is_sig = annot.get("/FT") == "/Sig" or (
                 annot.get("/Parent") is not None and annot["/Parent"].get_object().get("/FT") == "/Sig")
             out.append((box, is_sig))
+            if rotate and int(_resolved(annot.get("/F", 0))) & NO_ROTATE:
+                out.append((_unturned_box(box, rotate), is_sig))
             drawn = _points_box(annot)
             if drawn is not None:
                 out.append((drawn, False))
         except Exception:
             continue
     return out
+
+
+NO_ROTATE = 16  # annotation flag (ISO 32000-1 12.5.3)
+
+
+def _unturned_box(box: Box, rotate: int) -> Box:
+    """Where a NoRotate annotation is drawn on a page turned by `rotate`: upright on the
+    screen, its /Rect's upper-left corner fixed, so it reaches across the page from that
+    corner (to the right and down as displayed), not over its /Rect. PDFium and poppler
+    draw it there; until session 53 only the /Rect was kept clear of, and a /FreeText
+    whose /Rect lay left of the top right corner of a /Rotate 90 page had the stamp
+    printed over its text."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    return {90: (x0, y1, x0 + h, y1 + w), 180: (x0 - w, y1, x0, y1 + h), 270: (x0 - h, y1 - w, x0, y1)}[rotate]
 
 
 # The keys of the points poppler draws an annotation without an appearance stream from.
