@@ -24,6 +24,7 @@ from gateway.signatures.names import cert_emails, cert_names
 from gateway.signatures.trust import (
     TrustSettings,
     anchor_validity_problem,
+    claimed_time_problem,
     signer_constraints,
     signer_usage_problem,
     validity_problem,
@@ -418,6 +419,9 @@ def _from_status(status, carried=()) -> SignatureVerdict:
     else:
         signed_at = status.signer_reported_dt
         source = "claimed" if signed_at else None
+        false_time = claimed_time_problem(status.signing_cert, signed_at) if ind == TOTAL_PASSED else None
+        if false_time is not None:  # one policy with a PDF's signature (verify._from_status)
+            ind, (sub, msg) = INDETERMINATE, false_time
     return SignatureVerdict(
         kind="smime", indication=ind, sub_indication=sub, signer=signer, organisation=org,
         issuer=issuer, signed_at=signed_at, signed_at_source=source, covers_whole_file=True,

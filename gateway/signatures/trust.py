@@ -281,6 +281,56 @@ def _is_anchor(path) -> bool:
         return False
 
 
+# A signer's computer clock may be off by some hours (time zone set wrong, no NTP); a
+# day either way is not taken as a false claim.
+CLAIMED_TIME_SLACK_DAYS = 1
+
+
+def claimed_time_problem(cert, claimed, now=None) -> tuple[str, str] | None:
+    """(sub-indication, message) when the signing time a signer's computer claims (CMS
+    signingTime, no timestamp vouching for it) cannot be true: before the signer's
+    certificate was valid, after it expired, or later than now. pyHanko validates at the
+    current time and passes such a signature; Acrobat, which by default validates at the
+    time the signature claims, calls the signer's certificate not yet valid (or expired)
+    and the signature invalid. Until session 53 a letter signed by a certificate issued in
+    2026 and dated 2015 by its signer's clock was "valid, signed 2015-12-25" in the
+    register without review: a backdated letter to meet a deadline. Else None."""
+    import datetime as dt
+
+    if claimed is None:
+        return None
+    now = now or dt.datetime.now(dt.timezone.utc)
+    slack = dt.timedelta(days=CLAIMED_TIME_SLACK_DAYS)
+    try:
+        validity = cert["tbs_certificate"]["validity"]
+        start, end = validity["not_before"].native, validity["not_after"].native
+        when = claimed.date().isoformat()
+        if claimed < start - slack:
+            return "NOT_YET_VALID", _claimed(
+                f"the signing time its signer's computer claims, {when}, is before the signer's certificate "
+                f"was valid (from {start.date().isoformat()}): that time is false",
+                f"เวลาลงนามที่เครื่องของผู้ลงนามระบุ ({when}) อยู่ก่อนใบรับรองของผู้ลงนามเริ่มมีผล "
+                f"({start.date().isoformat()}) จึงไม่ใช่เวลาที่ลงนามจริง")
+        if claimed > end + slack:
+            return "EXPIRED", _claimed(
+                f"the signing time its signer's computer claims, {when}, is after the signer's certificate "
+                f"expired ({end.date().isoformat()}): the signature was made with an expired certificate, "
+                f"or that time is false",
+                f"เวลาลงนามที่เครื่องของผู้ลงนามระบุ ({when}) อยู่หลังใบรับรองของผู้ลงนามหมดอายุ "
+                f"({end.date().isoformat()})")
+        if claimed > now + slack:
+            return "GENERIC", _claimed(
+                f"the signing time its signer's computer claims, {when}, is in the future: that time is false",
+                f"เวลาลงนามที่เครื่องของผู้ลงนามระบุ ({when}) ยังมาไม่ถึง จึงไม่ใช่เวลาที่ลงนามจริง")
+    except Exception:  # noqa: BLE001 - unreadable dates fail validation elsewhere
+        return None
+    return None
+
+
+def _claimed(english: str, thai: str) -> str:
+    return f"{english} ({thai})"
+
+
 def validity_problem(cert, others=(), moment=None) -> tuple[str, str, str] | None:
     """(indication, sub-indication, message) when the signer's certificate, or a CA
     certificate above it that the signature carries, is not valid yet or has expired;

@@ -32,6 +32,7 @@ from gateway.signatures.revisions import (
 from gateway.signatures.trust import (
     TrustSettings,
     anchor_validity_problem,
+    claimed_time_problem,
     signer_constraints,
     signer_usage_problem,
     validity_problem,
@@ -588,6 +589,10 @@ def _from_status(emb, kind: str, status, later_fields: set[str], file: _FileFact
             signed_at, source = ts.timestamp, "timestamp"
         else:
             signed_at, source = status.signer_reported_dt, ("claimed" if status.signer_reported_dt else None)
+            false_time = claimed_time_problem(status.signing_cert, signed_at) if indication == TOTAL_PASSED else None
+            if false_time is not None:
+                indication, sub = INDETERMINATE, false_time[0]
+                message = "; ".join(m for m in (message, false_time[1]) if m)
     else:
         signed_at, source = status.timestamp, "timestamp"
     review = indication != TOTAL_PASSED or mods not in (MOD_NONE, MOD_SIGNATURES_ADDED) or shown_review
