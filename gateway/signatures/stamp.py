@@ -342,6 +342,13 @@ def _why_not_stampable(data: bytes):
         return "the letter could not be read as a PDF", None
     if cert_data is not None and cert_data.permission == MDPPerm.NO_CHANGES:
         return "the sender certified the letter with no changes allowed (DocMDP P=1)", None
+    if _draws_fields_from_values(reader):
+        # pyHanko removes /NeedAppearances with every signature it writes, our seal's too,
+        # and readers then show each field's stored appearance instead of its value: a
+        # form filled by a tool that leaves the drawing to the reader (pypdf, pdftk) had
+        # its values gone from the stamped copy, or other text shown in their place.
+        return ("the letter's form asks readers to draw its fields from their values (NeedAppearances), "
+                "which the stamp would turn off: its fields would show other text"), None
     if (stray := unexplained_bytes(reader, data)):
         # Appending our revision would tuck the stray bytes between two revisions; the
         # letter stays exactly as received, so its verdict stays what it is. Only a
@@ -357,6 +364,15 @@ def _why_not_stampable(data: bytes):
         return ("the letter's cross-reference table lists an object twice: readers differ in which copy "
                 "they show"), None
     return None, reader
+
+
+def _draws_fields_from_values(reader) -> bool:
+    try:
+        form = reader.root.get("/AcroForm")
+        form = form.get_object() if form is not None else None
+        return bool(form is not None and form.get("/NeedAppearances"))
+    except Exception:  # noqa: BLE001 - a form we cannot read: pyHanko's writer decides
+        return False
 
 
 def _signed(reader) -> bool:
