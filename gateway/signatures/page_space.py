@@ -175,7 +175,8 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
             raise ValueError(f"the PDF has no page {page_index + 1}")
         page = document[page_index]
         page_area = max(_area(_box(page.get_mediabox()) or (0.0, 0.0, 0.0, 0.0)), 1.0)
-        out = _text_runs(page.get_textpage(), max_objects)
+        textpage = page.get_textpage()
+        out = _text_runs(textpage, max_objects)
         big_shape = False  # a shape larger than BACKGROUND_SHARE of the page: its ink is read off the render
         if not (pdfium_c.FPDF_DocumentHasValidCrossReferenceTable(document.raw)
                 and pdfium_c.FPDF_GetTrailerEnds(document.raw, None, 0) <= 1):
@@ -215,7 +216,7 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
                 # drivers, Ghostscript -dNoOutputFonts) or a form's grid is one path too,
                 # as large as the page: where its ink is, is read off the page's render.
                 big_shape = True
-        if big_shape or _text_inks_past_its_boxes(page, max_objects):
+        if big_shape or _text_inks_past_its_boxes(page, textpage, max_objects):
             out.extend(_rendered_ink(page))
         return out
     finally:
@@ -227,7 +228,7 @@ def content_boxes(data: bytes, page_index: int = 0, *, max_objects: int = 20000)
 _NO_OUTLINE_MODES = frozenset((0, 3, 4, 7))
 
 
-def _text_inks_past_its_boxes(page, max_objects: int) -> bool:
+def _text_inks_past_its_boxes(page, textpage, max_objects: int) -> bool:
     """The page (its forms included) writes text whose ink reaches past the glyph boxes
     of the text layer, which is all `_text_runs` gives: such a page's ink is read off its
     render too.
@@ -244,6 +245,12 @@ def _text_inks_past_its_boxes(page, max_objects: int) -> bool:
       folded in, so `10 0 0 10 0 0 cm 6 w` with a `0.1 ... Tm` reads as 6 units under
       a matrix of 1 and paints 60 pt (PDFium's own box of the object grows by 3), and a
       miter join reaches further still. The render shows what is painted.
+    - Text the text layer leaves out: PDFium's text page drops a text object that
+      repeats the previous one's text where their boxes overlap (apparently its test for text
+      drawn twice to look bold), so of five lines "URGENT - REPLY BY 10 DEC" turned by
+      30 degrees, whose upright boxes overlap, it kept the first, while it draws them
+      all, as poppler does; the stamp went on the lines left out (session 53's red
+      team). Such an object has a box but no text in the text page.
 
     One ctypes walk of the objects, each font looked at once: ~1 us an object."""
     import ctypes
@@ -252,6 +259,13 @@ def _text_inks_past_its_boxes(page, max_objects: int) -> bool:
 
     fonts: dict[int, bool] = {}
     size = ctypes.c_size_t()
+    # Asking a text object for its text walks the whole text page (quadratic over a
+    # page), so only one whose box overlaps one of the five text objects before it, as
+    # PDFium's test for a bold twin requires, is asked.
+    text_of, get_bounds = pdfium_c.FPDFTextObj_GetText, pdfium_c.FPDFPageObj_GetBounds
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    refs = tuple(ctypes.byref(v) for v in (left, bottom, right, top))
+    recent: list[Box] = []
     text, form = pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_FORM
     render_mode = pdfium_c.FPDFTextObj_GetTextRenderMode
     stack = [(None, i) for i in range(pdfium_c.FPDFPage_CountObjects(page.raw) - 1, -1, -1)]
@@ -271,6 +285,14 @@ def _text_inks_past_its_boxes(page, max_objects: int) -> bool:
         elif kind == text:
             if render_mode(obj) not in _NO_OUTLINE_MODES:
                 return True
+            get_bounds(obj, *refs)
+            box = (left.value, bottom.value, right.value, top.value)
+            if box[2] > box[0] and box[3] > box[1]:
+                if recent and _bold_twin(box, recent) and text_of(obj, textpage.raw, None, 0) <= 2:
+                    return True  # drawn, but not in the text layer (2 bytes: the terminator alone)
+                recent.append(box)
+                if len(recent) > 5:
+                    del recent[0]
             font = pdfium_c.FPDFTextObj_GetFont(obj)
             key = ctypes.cast(font, ctypes.c_void_p).value or 0
             if key not in fonts:
@@ -278,6 +300,20 @@ def _text_inks_past_its_boxes(page, max_objects: int) -> bool:
                     pdfium_c.FPDFFont_GetFontData(font, None, 0, ctypes.byref(size)) and size.value == 0)
             if fonts[key]:
                 return True
+    return False
+
+
+def _bold_twin(box: Box, before: list[Box]) -> bool:
+    """Whether PDFium's text page may take a text object of `box` for a copy of one of
+    the text objects just `before` it drawn again to look bold, and leave it out: their
+    boxes overlap over at least half its width (CPDF_TextPage's same-text-object test,
+    which also wants the same text and size)."""
+    x0, y0, x1, y1 = box
+    half = (x1 - x0) / 2
+    for b in before:
+        width = min(x1, b[2]) - max(x0, b[0])
+        if width > 0 and min(y1, b[3]) > max(y0, b[1]) and x1 - x0 - width <= half:
+            return True
     return False
 
 
