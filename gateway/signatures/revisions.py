@@ -87,15 +87,22 @@ class FieldChange:
     before: str  # the text its appearance showed when signed ("" = nothing)
     after: str
     replaced: bool  # it showed something when signed, and shows something else now
-    redrawn: bool = False  # its value unchanged, but viewers now draw it anew (redrawn_fields)
+    # Its value unchanged, but viewers now draw it otherwise (redrawn_fields): "value"
+    # (drawn from its value, no longer from its appearance), "appearance" (the reverse).
+    redrawn: str = ""
 
     def describe(self) -> str:
         where = f" on page {self.page}" if self.page else ""
-        if self.redrawn:
+        if self.redrawn == "value":
             return (f"form field {self.field}{where} is drawn again from its value by viewers since the form was "
                     f"changed after signing (/NeedAppearances): it shows {_q(self.after)}, where "
                     + (f"the signed page showed {_q(self.before)}" if self.before.strip()
                        else "the signed page did not show it as text"))
+        if self.redrawn == "appearance":
+            return (f"form field {self.field}{where} is no longer drawn from its value by viewers since the form "
+                    f"was changed after signing (/NeedAppearances): it shows {_q(self.after) if self.after.strip() else 'nothing'}, "
+                    f"where the signed "
+                    + (f"page showed {_q(self.before)}" if self.before.strip() else "page showed nothing"))
         if not self.replaced:
             return f"form field {self.field}{where} filled in after signing" + (f" ({_q(self.after)})" if self.after else "")
         if self.before and self.after and self.before != self.after:
@@ -135,21 +142,23 @@ def field_changes(reader, signed_revision: int, names) -> tuple[FieldChange, ...
 
 
 def redrawn_fields(reader, signed_revision: int, skip=()) -> tuple[FieldChange, ...]:
-    """Fields whose value was not changed after the signed revision but which viewers now
-    draw from that value rather than from the appearance that was signed: a later
-    revision turned the form's /NeedAppearances on. pyHanko allows that after any
+    """Fields whose value and appearance were not changed after the signed revision but
+    which viewers now draw otherwise: a later revision turned the form's
+    /NeedAppearances on (they are drawn from their values, no longer from the
+    appearances that were signed) or off (the reverse). pyHanko allows either after any
     signature (ACROFORM_EXEMPT_STRICT_COMPARISON) and compares no field then. A value
     prepared before signing behind a blank or other appearance (a Shadow "hide") is what
     PDFium, poppler and Acrobat then show: "APPROVED 9,000,000 THB" below a signed
-    letter's text was TOTAL_PASSED, signatures added, no review. Fields named in `skip`
+    letter's text was TOTAL_PASSED, signatures added, no review; so, the other way, was
+    an appearance a value drawn over it hid when signed (a signing tool other than
+    pyHanko, which removes /NeedAppearances, may keep it). Fields named in `skip`
     (already reported as changed) are left out."""
     try:
         new_form = _deref(reader.root.get("/AcroForm"))
-        if new_form is None or not _true(new_form.get("/NeedAppearances")):
-            return ()
+        now_on = new_form is not None and _true(new_form.get("/NeedAppearances"))
         old_root = reader.get_historical_root(signed_revision)
         old_form = _deref(old_root.get("/AcroForm"))
-        if old_form is not None and _true(old_form.get("/NeedAppearances")):
+        if now_on == (old_form is not None and _true(old_form.get("/NeedAppearances"))):
             return ()
         before = _fields(old_root, None)
         after = _fields(reader.root, None)
@@ -161,13 +170,14 @@ def redrawn_fields(reader, signed_revision: int, skip=()) -> tuple[FieldChange, 
         if name in skip or old is None or _field_type(field) not in ("/Tx", "/Ch"):
             continue
         value = _value(field)
-        if not value or value != _value(old):
+        if value != _value(old):
             continue
         shown = _shown(old)[1]
         if shown.strip() == value.strip():
-            continue  # drawn again, showing what it showed
-        out.append(FieldChange(field=name, page=_page_of(reader, field), before=shown, after=value,
-                               replaced=bool(shown.strip()), redrawn=True))
+            continue  # drawn either way, it shows the same
+        signed, now = (shown, value) if now_on else (value, shown)
+        out.append(FieldChange(field=name, page=_page_of(reader, field), before=signed, after=now,
+                               replaced=bool(signed.strip()), redrawn="value" if now_on else "appearance"))
     return tuple(out)
 
 

@@ -112,3 +112,25 @@ def test_redrawing_what_it_showed_and_later_signatures_are_not_changes(pki, trus
     countersigned = sign_letter(hidden_signed, pki, field_name="Signature2")
     first, second = verify_pdf(countersigned, trust).signatures
     assert (first.indication, first.modifications, first.review) == ("TOTAL_PASSED", "signatures_added", False)
+
+
+def test_an_appearance_a_drawn_value_hid_when_signed_shown_after(pki, trust, tmp_path, monkeypatch):
+    # A signing tool that keeps /NeedAppearances (pyHanko removes it with every
+    # signature): the signer saw "amount" drawn from its empty value, blank paper; an
+    # update that turns the key off shows the appearance prepared under it.
+    from pyhanko.sign.fields import ensure_sig_flags
+    from pyhanko.sign.signers import cms_embedder
+
+    monkeypatch.setattr(cms_embedder, "ensure_sig_flags",
+                        lambda writer, lock_sig_flags=True: ensure_sig_flags(writer, lock_sig_flags=False))
+    letter = _form_update(_letter_with_amount(HIDDEN.encode(), value=""), NeedAppearances=generic.BooleanObject(True))
+    signed = sign_letter(letter, pki)
+    monkeypatch.undo()
+    assert HIDDEN not in _first_page_text(signed, tmp_path)  # what the signer saw
+    forged = _form_update(signed, NeedAppearances=generic.BooleanObject(False))
+    assert HIDDEN in _first_page_text(forged, tmp_path)
+
+    (first,) = verify_pdf(forged, trust).signatures
+    assert first.review is True and first.changed_fields == ("amount",)
+    assert 'is no longer drawn from its value by viewers' in first.message
+    assert f'it shows "{HIDDEN}", where the signed page showed nothing' in first.message
