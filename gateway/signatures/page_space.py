@@ -682,6 +682,8 @@ def annotation_boxes(page) -> list[tuple[Box, bool]]:
             out.append((box, is_sig))
             if rotate and int(_resolved(annot.get("/F", 0))) & NO_ROTATE:
                 out.append((_unturned_box(box, rotate), is_sig))
+            if annot.get("/Subtype") == "/Text" and not _has_normal_appearance(annot):
+                out.append((_note_icon_box(box), False))
             drawn = _points_box(annot)
             if drawn is not None:
                 out.append((drawn, False))
@@ -691,6 +693,22 @@ def annotation_boxes(page) -> list[tuple[Box, bool]]:
 
 
 NO_ROTATE = 16  # annotation flag (ISO 32000-1 12.5.3)
+NOTE_ICON = 24.0  # points a side of the icon readers draw for a note (/Text) without an appearance
+
+
+def _has_normal_appearance(annot) -> bool:
+    ap = _resolved(annot.get("/AP"))
+    return hasattr(ap, "get") and ap.get("/N") is not None
+
+
+def _note_icon_box(box: Box) -> Box:
+    """Where readers draw the icon of a note (/Text annotation) that has no appearance
+    of its own: a fixed-size icon whatever its /Rect, poppler hanging it from the
+    /Rect's upper-left corner, PDFium standing it on the lower-left one. A note of a 1 pt
+    /Rect showed its icon beside what the stamp kept clear of, and the stamp was
+    printed over it in Evince and Okular until session 53."""
+    x0, y0, x1, y1 = box
+    return (x0, min(y0, y1 - NOTE_ICON), max(x1, x0 + NOTE_ICON), max(y1, y0 + NOTE_ICON))
 
 
 def _unturned_box(box: Box, rotate: int) -> Box:
