@@ -39,7 +39,7 @@ from gateway.tools.progress import Progress
 from gateway.tools.scan_types import (SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, max_scan_bytes, picture_problem, scan_type,
                                       sniffed)
 from rules.dates import parse_thai_date
-from rules.thai_text import clean_field, thai_to_arabic
+from rules.thai_text import clean_field, normalise_typed, thai_to_arabic
 from storage.messages import record_imported
 from storage.register import NewLetter, find_registration
 
@@ -406,11 +406,20 @@ def _annotation(text: str | None) -> str | None:
 IDENTIFYING = ("received_at", "sender", "reference", "letter_date", "addressee", "subject")
 
 
+def typed_field(text: str | None) -> str | None:
+    """A one-line field typed or pasted into the sheet or the desk's form, as the register
+    keeps a mailed letter's subject: normalised as typed Thai (ํ + า is ำ), since the
+    search box rewrites every term so. A subject pasted from a PDF's text layer, สระอำ in
+    its two parts, was kept as it came and found by no search, neither as a clerk types
+    it nor as pasted again (session 53)."""
+    return clean_field(normalise_typed(text or ""))
+
+
 def _as_stored(row: Row) -> dict[str, object]:
     return {"received_at": row.received_at.astimezone(dt.timezone.utc).replace(tzinfo=None),
-            "sender": clean_field(row.sender), "reference": row.reference,
+            "sender": typed_field(row.sender), "reference": row.reference,
             "letter_date": row.letter_date.isoformat() if row.letter_date else None,
-            "addressee": clean_field(row.addressee), "subject": clean_field(row.subject)}
+            "addressee": typed_field(row.addressee), "subject": typed_field(row.subject)}
 
 
 def _clash(row: Row, existing, secret_book: str) -> tuple[str, str] | None:
@@ -426,6 +435,8 @@ def _clash(row: Row, existing, secret_book: str) -> tuple[str, str] | None:
     facts = existing.facts or {}
     stored.update({key: facts.get(key) for key in IDENTIFYING[2:] if key in facts})
     ours = _as_stored(row)
+    # An entry imported before session 53 kept its text as typed: compared as it is kept now.
+    stored.update({key: typed_field(stored[key]) for key in ("sender", "addressee", "subject") if key in stored})
     differ = [key for key in IDENTIFYING if key in stored and (stored[key] or None) != (ours[key] or None)]
     if not differ:
         return None
@@ -571,7 +582,7 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
                 raise _clash_meanwhile(row, clash)
             return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
                     "line": row.line, "book": existing.book}
-    sender = clean_field(row.sender)
+    sender = typed_field(row.sender)
     if read.secrecy in CLASSIFIED:
         # Nothing of it in plain: no vault copy, no subject in the register, no folder
         # copy; sealed for the unit's secret registrar (docs/secrecy.md).
@@ -592,7 +603,7 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
                                 "content_type": content_type, "declared_type": content_type})
         # The register's one-line fields as for a mailed letter: a soft hyphen or an override
         # pasted into the sheet from a PDF is not kept (the filed copy keeps what was typed).
-        subject, addressee = clean_field(row.subject), clean_field(row.addressee)
+        subject, addressee = typed_field(row.subject), typed_field(row.addressee)
         facts = {"reference": row.reference, "letter_date": row.letter_date.isoformat() if row.letter_date else None,
                  "subject": subject, "addressee": addressee, "urgency": "normal", "secrecy": "none",
                  "kind": None, "emergency_no": str(row.number), "source": "emergency_register",

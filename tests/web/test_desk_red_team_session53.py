@@ -1,0 +1,63 @@
+"""Session 53's red team of the desk, over plain HTTP against the real daemon (SQLite).
+
+* A paper letter entered through the emergency form with สระอำ written as its two
+  parts, nikhahit and sara aa (ํ + า: what a PDF's text layer, copied into the form,
+  holds, and what some keyboards type), was stored as typed, while the search box
+  rewrites every term to the one-character ำ (rules/thai_text.py normalise_typed): the
+  letter was found neither by "คำสั่ง" as a clerk types it nor by the very text pasted
+  again. The sender typed on the form, the same.
+"""
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote
+
+import pytest
+
+from tests.letters import letter, make_pdf
+from tests.web.client import Client, signed_in
+from tests.web.conftest import Desk, running_desk
+
+LAT = "saraban.latkrabang@bangkok.go.th"
+AM = "\u0e4d\u0e32"  # nikhahit + sara aa: สระอำ in two parts
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    users = (("s53clerk", "clerk", "saraban.latkrabang"),)
+    letters = ((letter(subject="หนังสือธรรมดา S53"), LAT),)
+    with running_desk(tmp_path_factory.mktemp("s53"), users, letters) as desk:
+        yield desk
+
+
+def listed(answer) -> str:
+    """The register page's rows as a person reads them."""
+    body = re.search(r"<tbody>(.*?)</tbody>", answer.text, re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body[1]))) if body else ""
+
+
+def search(client: Client, term: str):
+    answer = client.get(f"/register?unit=saraban.latkrabang&q={quote(term)}")
+    assert answer.status == 200, answer.errors()
+    return listed(answer)
+
+
+def emergency(client: Client, do: str, **fields):
+    form = {"unit": "saraban.latkrabang", "received_at": "2569-03-05 10:30", "sender": "สำนักการคลัง", **fields,
+            "do": do}
+    return client.post_multipart("/emergency", list(form.items()), [("scans", "scan.pdf", make_pdf("scan"))])
+
+
+def test_an_emergency_letter_pasted_with_sara_am_in_two_parts_is_found_by_search(desk: Desk):
+    clerk = signed_in(desk.url, "s53clerk")
+    subject = f"ขอส่ง{'ค' + AM}สั่งแต่งตั้งคณะท{AM}งาน S53EMG"
+    done = emergency(clerk, "import", emergency_no="ลก 0403 / ฉ 531", subject=subject,
+                     sender=f"ส{AM}นักการคลัง S53EMG")
+    assert done.status == 200, done.errors()
+    # As a clerk types it, and as pasted from the same PDF again: both find the letter.
+    for term in ("คำสั่งแต่งตั้ง", f"ค{AM}สั่งแต่งตั้ง", "คณะทำงาน", "สำนักการคลัง S53"):
+        assert "S53EMG" in search(clerk, term), term
+    # and the register shows the subject in the form search and sorting use
+    assert "ขอส่งคำสั่งแต่งตั้งคณะทำงาน S53EMG" in search(clerk, "S53EMG")
+
