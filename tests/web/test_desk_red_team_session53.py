@@ -6,6 +6,10 @@
   rewrites every term to the one-character ำ (rules/thai_text.py normalise_typed): the
   letter was found neither by "คำสั่ง" as a clerk types it nor by the very text pasted
   again. The sender typed on the form, the same.
+* A subject, or a sender's address, with a run that has no place to break (a link of 300
+  characters) made the register, the letter's page and the held list 2,700 to 3,000 px
+  wide in Chromium on the office's 1366 px screen: the receive number's column and the
+  buttons were reached only by scrolling sideways.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import pytest
 
 from tests.letters import letter, make_pdf
 from tests.web.client import Client, signed_in
-from tests.web.conftest import Desk, running_desk
+from tests.web.conftest import PASSWORD, Desk, running_desk
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 AM = "\u0e4d\u0e32"  # nikhahit + sara aa: สระอำ in two parts
@@ -61,3 +65,46 @@ def test_an_emergency_letter_pasted_with_sara_am_in_two_parts_is_found_by_search
     # and the register shows the subject in the form search and sorting use
     assert "ขอส่งคำสั่งแต่งตั้งคณะทำงาน S53EMG" in search(clerk, "S53EMG")
 
+
+
+# --- a subject or a name with no place to break, in a real browser ---------------------------
+
+LONG_TOKEN = "https://drive.example.com/" + "x" * 300 + "S53WIDE"
+LONG_SENDER = "saraban." + "w" * 55 + "@" + "d" * 60 + "." + "e" * 60 + ".example"
+
+
+@pytest.fixture(scope="module")
+def wide_desk(tmp_path_factory):
+    from tests.letters import letter as mail
+
+    users = (("s53wide", "clerk", "saraban.latkrabang"),)
+    long_name = letter(subject=f"ขอส่งเอกสาร {LONG_TOKEN}")
+    letters = ((mail(subject="หนังสือธรรมดา S53 ก่อน", sender=LONG_SENDER), LAT), (long_name, LAT),
+               (mail(subject=f"หนังสือไม่มีไฟล์แนบ {LONG_TOKEN}", files=[]), LAT))  # held
+    with running_desk(tmp_path_factory.mktemp("s53wide"), users, letters) as desk:
+        yield desk
+
+
+@pytest.mark.parametrize("path", ["/register", "/letter", "/quarantine"])
+def test_a_subject_with_no_place_to_break_stays_on_a_1366_pixel_screen(browser, wide_desk, shot, path):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
+    page = context.new_page()
+    try:
+        page.goto(wide_desk.url + "/login")
+        page.fill("input[name=username]", "s53wide")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        if path == "/letter":
+            [(found,)] = wide_desk.db("SELECT id FROM letters WHERE subject LIKE '%S53WIDE'")
+            path = f"/letters/{found}"
+        page.goto(wide_desk.url + path)
+        page.wait_for_load_state()
+        assert "S53WIDE" in page.content()
+        # The page is as wide as the screen: no sideways scrolling to reach the receive
+        # number, the buttons or the rest of the row.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        shot(page)
+        assert width <= 1366, width
+    finally:
+        context.close()
