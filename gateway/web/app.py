@@ -56,9 +56,14 @@ SIGN_IN_THREADS_BESIDE_CHECKS = 4
 
 # --- sign-in -----------------------------------------------------------------------
 
-def _login_page(desk: Desk, request: Request, message: str | None = None, status: int = 200) -> Response:
+def _login_page(desk: Desk, request: Request, message: str | None = None, status: int = 200,
+                form: FormData | None = None) -> Response:
+    """The sign-in form; after a refusal, with the name as typed (never the password): until
+    session 53 a mistyped password gave the form back empty, the name to be typed again."""
     csrf = secrets.token_urlsafe(32)
-    response = desk.render(request, None, "login.html", status=status, csrf=csrf, message=message)
+    username = str((form or {}).get("username") or "")[:200]
+    response = desk.render(request, None, "login.html", status=status, csrf=csrf, message=message,
+                           username=username)
     response.set_cookie(desk.login_csrf_cookie, csrf, httponly=True, secure=desk.web.cookie_secure,
                         samesite="strict", path="/", max_age=3600)
     return response
@@ -85,7 +90,7 @@ def login_routes(desk: Desk) -> list[Route]:
         try:
             await asyncio.wait_for(sign_in_gate[0].acquire(), desk.web.password_check_wait_seconds)
         except asyncio.TimeoutError:
-            response = await run_in_threadpool(_busy_page, request)
+            response = await run_in_threadpool(_busy_page, request, form)
         else:
             try:
                 # The gate admits no more than the limiter's threads, so this never waits.
@@ -106,22 +111,22 @@ def login_routes(desk: Desk) -> list[Route]:
         # Double-submit: a form posted from elsewhere has no way to know the cookie.
         if not same(str(form.get("csrf") or ""), request.cookies.get(desk.login_csrf_cookie)):
             log.warning("web_csrf_refused", path="/login")
-            return _login_page(desk, request, word("csrf", lang), 403)
+            return _login_page(desk, request, word("csrf", lang), 403, form)
         client = request.client.host if request.client else "?"
         try:
             token = desk.auth.sign_in(str(form.get("username") or ""), str(form.get("password") or ""),
                                       client, lang)
         except SignInRefused as refused:
             if refused.key == "sign_ins_busy":
-                return _busy_page(request)
+                return _busy_page(request, form)
             status = {"too_many_attempts": 429, "directory_unavailable": 503}.get(refused.key, 401)
-            return _login_page(desk, request, word(refused.key, lang), status)
+            return _login_page(desk, request, word(refused.key, lang), status, form)
         except Exception as exc:
             if not database_busy(exc):
                 raise
             # Not a wrong password: no attempt is counted (the transaction that would
             # count it is the one that could not start), and the person is told why.
-            response = _login_page(desk, request, word("register_busy_text", lang), 503)
+            response = _login_page(desk, request, word("register_busy_text", lang), 503, form)
             log_busy(request, None, exc)
             response.headers["Retry-After"] = BUSY_RETRY_AFTER
             return response
@@ -132,11 +137,11 @@ def login_routes(desk: Desk) -> list[Route]:
                                httponly=True, samesite="strict")
         return response
 
-    def _busy_page(request: Request) -> Response:
+    def _busy_page(request: Request, form: FormData) -> Response:
         lang = "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
         client = request.client.host if request.client else "?"
         log.warning("web_login_busy", client=client)
-        response = _login_page(desk, request, word("sign_ins_busy", lang), 503)
+        response = _login_page(desk, request, word("sign_ins_busy", lang), 503, form)
         response.headers["Retry-After"] = str(math.ceil(desk.web.password_check_wait_seconds))
         return response
 

@@ -10,6 +10,9 @@
   characters) made the register, the letter's page and the held list 2,700 to 3,000 px
   wide in Chromium on the office's 1366 px screen: the receive number's column and the
   buttons were reached only by scrolling sideways.
+* A wrong password (or a directory that could not be asked, or a sign-in form that had
+  expired) gave the sign-in form back empty: the clerk typed the user name again each
+  time, and the cursor was in the name's field, not the password's.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ AM = "\u0e4d\u0e32"  # nikhahit + sara aa: สระอำ in two parts
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    users = (("s53clerk", "clerk", "saraban.latkrabang"),)
+    users = (("s53clerk", "clerk", "saraban.latkrabang"), ("s53login", "clerk", "saraban.latkrabang"))
     letters = ((letter(subject="หนังสือธรรมดา S53"), LAT),)
     with running_desk(tmp_path_factory.mktemp("s53"), users, letters) as desk:
         yield desk
@@ -108,3 +111,25 @@ def test_a_subject_with_no_place_to_break_stays_on_a_1366_pixel_screen(browser, 
         assert width <= 1366, width
     finally:
         context.close()
+
+
+# --- the sign-in form keeps the name typed -------------------------------------------------
+
+def _field(answer, name: str) -> str:
+    return re.search(rf'<input name="{name}"[^>]*>', answer.text)[0]
+
+
+def test_a_wrong_password_gives_the_form_back_with_the_name_typed(desk: Desk):
+    client = Client(desk.url)
+    refused = client.sign_in("S53Login", "not the password 1")
+    assert refused.status == 401 and refused.errors() == ["ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง"]
+    assert 'value="S53Login"' in _field(refused, "username")
+    # the cursor waits in the password's field, and the password is not given back
+    assert "autofocus" in re.search(r'<input name="password"[^>]*>', refused.text)[0]
+    assert "autofocus" not in _field(refused, "username")
+    assert "not the password 1" not in refused.text
+    # what a name may hold is shown as text, never as markup
+    hostile = client.sign_in('"><script>alert(1)</script>', "not the password 1")
+    assert hostile.status == 401 and "<script>alert(1)" not in hostile.text
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in _field(hostile, "username")
+    assert client.sign_in("s53login").status == 303
