@@ -31,7 +31,8 @@ MAX_AT_ONCE = 200
 
 
 def quarantine_view(desk: Desk, request: Request, person: Person, form: FormData | None,
-                    results: list[dict] | None = None, message: str | None = None, status: int = 200) -> Response:
+                    results: list[dict] | None = None, message: str | None = None, status: int = 200,
+                    typed: dict | None = None) -> Response:
     state = request.query_params.get("state", "held")
     state = state if state in STATES else "held"
     # A page at a time, filtered by unit in the database: until session 35 every entry of
@@ -51,7 +52,8 @@ def quarantine_view(desk: Desk, request: Request, person: Person, form: FormData
         entry["may_decide"] = may_decide(desk, person, entry)
         bounded(entry, LIST_REASONS_SHOWN)
     return desk.render(request, person, "quarantine.html", status=status, entries=entries, state=state,
-                       states=STATES, results=results, message=message, total=total, page_no=number, pages=pages)
+                       states=STATES, results=results, message=message, total=total, page_no=number, pages=pages,
+                       typed=typed or {"reason": "", "ids": set()})
 
 
 def _page_number(value: str | None) -> int:
@@ -152,11 +154,16 @@ def decide(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
     # only, or spaces only, is no reason (until session 37 "\x01" was one).
     reason = clean_reason(str(form.get("reason") or "")) or ""
     ids = form_ids(form.getlist("id"), MAX_AT_ONCE)
+    # A refused form comes back with its reason and its ticks: until session 53 a clerk who
+    # typed the reason and forgot to tick (or ticked thirty entries and gave a reason of
+    # spaces) found the list drawn again with neither.
+    typed = {"reason": str(form.get("reason") or "")[:500], "ids": set(ids)}
     if action not in ("release", "reject", "reprocess") or not ids:
-        return quarantine_view(desk, request, person, None, message=word("none_ticked", person.lang), status=400)
+        return quarantine_view(desk, request, person, None, message=word("none_ticked", person.lang), status=400,
+                               typed=typed)
     if not reason:
         return quarantine_view(desk, request, person, None, message=word("reason_required", person.lang),
-                               status=400)
+                               status=400, typed=typed)
     results = []
     sent_again: set[str] = set()  # a parked letter has one entry per unit; one retry for all
     for quarantine_id in ids:

@@ -13,6 +13,9 @@
 * A wrong password (or a directory that could not be asked, or a sign-in form that had
   expired) gave the sign-in form back empty: the clerk typed the user name again each
   time, and the cursor was in the name's field, not the password's.
+* The held list's release/reject form refused for want of a tick (the reason typed) or
+  of a reason (a reason of spaces, which the browser's `required` lets through, thirty
+  entries ticked) came back with neither the reason nor the ticks.
 """
 from __future__ import annotations
 
@@ -33,7 +36,9 @@ AM = "\u0e4d\u0e32"  # nikhahit + sara aa: สระอำ in two parts
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     users = (("s53clerk", "clerk", "saraban.latkrabang"), ("s53login", "clerk", "saraban.latkrabang"))
-    letters = ((letter(subject="หนังสือธรรมดา S53"), LAT),)
+    letters = ((letter(subject="หนังสือธรรมดา S53"), LAT),
+               (letter(subject="หนังสือไม่มีไฟล์แนบ S53HELD หนึ่ง", files=[]), LAT),  # held: no document
+               (letter(subject="หนังสือไม่มีไฟล์แนบ S53HELD สอง", files=[]), LAT))
     with running_desk(tmp_path_factory.mktemp("s53"), users, letters) as desk:
         yield desk
 
@@ -133,3 +138,27 @@ def test_a_wrong_password_gives_the_form_back_with_the_name_typed(desk: Desk):
     assert hostile.status == 401 and "<script>alert(1)" not in hostile.text
     assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in _field(hostile, "username")
     assert client.sign_in("s53login").status == 303
+
+
+# --- the held list's form keeps its reason and its ticks -------------------------------------
+
+def _reason_field(answer) -> str:
+    return html.unescape(re.search(r'<input name="reason"[^>]*>', answer.text)[0])
+
+
+def _ticked(answer) -> list[str]:
+    return re.findall(r'<input type="checkbox" name="id" value="(\d+)" class="pick" checked>', answer.text)
+
+
+def test_a_refused_release_or_reject_keeps_the_reason_and_the_ticks(desk: Desk):
+    clerk = signed_in(desk.url, "s53clerk")
+    held = [str(i) for (i,) in desk.db("SELECT id FROM quarantine WHERE state = 'held' AND subject LIKE "
+                                         "'%S53HELD%' ORDER BY id")]
+    assert len(held) == 2
+    no_tick = clerk.post("/quarantine", [("action", "reject"), ("reason", "ส่งผิดหน่วยงาน \"S53\" ขอให้ส่งใหม่")])
+    assert no_tick.status == 400 and no_tick.errors()[0].startswith("ยังไม่ได้เลือกรายการ"), no_tick.errors()
+    assert 'value="ส่งผิดหน่วยงาน "S53" ขอให้ส่งใหม่"' in _reason_field(no_tick)
+    no_reason = clerk.post("/quarantine", [("action", "release"), ("reason", "   ")] + [("id", i) for i in held])
+    assert no_reason.status == 400, no_reason.errors()
+    assert sorted(_ticked(no_reason)) == held
+    assert desk.db("SELECT count(*) FROM quarantine WHERE state = 'held' AND subject LIKE '%S53HELD%'") == [(2,)]
