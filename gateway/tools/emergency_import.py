@@ -41,7 +41,7 @@ from gateway.tools.scan_types import (SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, max_s
 from rules.dates import parse_thai_date
 from rules.thai_text import clean_field, normalise_typed, thai_to_arabic
 from storage.messages import record_imported
-from storage.register import NewLetter, find_registration
+from storage.register import NewLetter, find_registration, lock_units
 
 # Column names: English, or the Thai heading of the paper register.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -612,6 +612,11 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
                         received_at=received_utc, sender=sender, raw_sha256=raw_sha256,
                         sender_name=sender, subject=subject, facts=facts, attachments=attachments)
     with services.db.session() as session:
+        # Two clerks (or a double click) importing the same row at once, on PostgreSQL: each
+        # found no entry and added one, and all but the first failed on the message row's
+        # key, the desk's 500 page (session 53). Locked, the second waits for the first's
+        # commit and finds its entry below.
+        lock_units(session, [unit])
         existing = find_registration(session, queue_id, unit)  # another import ran meanwhile
         if existing is not None:
             if (clash := _clash(row, existing, settings.register_.secret_book)) is not None:

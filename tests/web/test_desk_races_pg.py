@@ -192,6 +192,28 @@ def test_a_note_and_an_assignment_sent_at_once_are_each_recorded_once(desk):
     assert not failures(desk)
 
 
+
+def test_one_paper_letter_imported_by_three_at_once_is_registered_once_without_a_failure(desk):
+    """Session 53: the emergency form's ลงทะเบียน sent by two clerks (or a double click)
+    with the same row: each looked for the row's entry, found none, and added it; the
+    first was registered and the others were the desk's 500 page ("ระบบขัดข้อง"), a
+    unique violation in the log. Now the unit's registrations are locked before the look,
+    so the others find the first's entry and say it is in the register."""
+    fields = [("unit", "saraban.latkrabang"), ("received_at", "5/3/2569 09.25"), ("sender", "สำนักการคลัง"),
+              ("emergency_no", "ปท 0013 / ฉ 531"), ("subject", "หนังสือกระดาษ S53 พร้อมกัน"), ("do", "import")]
+    people = clerks(desk)
+    for person in people:
+        person.csrf()  # read before, not while they race
+    answers = at_once(*(lambda p=p: p.post_multipart("/emergency", fields, [("scans", "scan.pdf", make_pdf("scan"))])
+                        for p in people))
+    assert [x.status for x in answers] == [200] * 3, [x.errors() for x in answers]
+    [(number,)] = desk.db("SELECT number FROM letters WHERE subject = 'หนังสือกระดาษ S53 พร้อมกัน'")
+    lines = [re.sub(r"<[^>]+>", "", re.search(r'<ul class="results">(.*?)</ul>', x.text, re.S)[1]).strip()
+             for x in answers]
+    assert sorted(line.endswith("(มีในทะเบียนแล้ว)") for line in lines) == [False, True, True], lines
+    assert all(f"เลขทะเบียนรับ {number}/2569" in line for line in lines), lines
+    assert not failures(desk)
+
 def test_wrong_passwords_in_parallel_all_count_and_lock_the_account(desk):
     guesses = []
     for n in range(18):  # each from its own address: the per-address limit is not what stops them
