@@ -10,6 +10,8 @@
   characters) made the register, the letter's page and the held list 2,700 to 3,000 px
   wide in Chromium on the office's 1366 px screen: the receive number's column and the
   buttons were reached only by scrolling sideways.
+* A note typed in lines (kept with them since session 38) was drawn on the letter's
+  page as one run of text.
 * A wrong password (or a directory that could not be asked, or a sign-in form that had
   expired) gave the sign-in form back empty: the clerk typed the user name again each
   time, and the cursor was in the name's field, not the password's.
@@ -162,3 +164,28 @@ def test_a_refused_release_or_reject_keeps_the_reason_and_the_ticks(desk: Desk):
     assert no_reason.status == 400, no_reason.errors()
     assert sorted(_ticked(no_reason)) == held
     assert desk.db("SELECT count(*) FROM quarantine WHERE state = 'held' AND subject LIKE '%S53HELD%'") == [(2,)]
+
+
+def test_a_note_of_several_lines_is_shown_in_its_lines(browser, wide_desk, shot):
+    """The note is kept with its lines (session 38), but the letter's page drew it as
+    one run of text: "1. ส่งฝ่ายโยธา 2. แจ้งผู้อำนวยการ" for the list the clerk typed."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
+    page = context.new_page()
+    try:
+        page.goto(wide_desk.url + "/login")
+        page.fill("input[name=username]", "s53wide")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        [(found,)] = wide_desk.db("SELECT id FROM letters WHERE subject = 'หนังสือธรรมดา S53 ก่อน'")
+        page.goto(f"{wide_desk.url}/letters/{found}")
+        page.fill("textarea[name=note]", "1. ส่งฝ่ายโยธา S53NOTE\n2. แจ้งผู้อำนวยการเขต")
+        page.click("form[action$='/note'] button[type=submit]")
+        page.wait_for_load_state()
+        note = page.locator("li", has_text="S53NOTE")
+        note.scroll_into_view_if_needed()
+        shown = note.inner_text()
+        shot(page)
+        assert "S53NOTE\n2. แจ้งผู้อำนวยการเขต" in shown, shown
+    finally:
+        context.close()
