@@ -242,6 +242,12 @@ WORDS: dict[str, tuple[str, str]] = {
                               "The secret book of that unit is kept by its own secret registrar; you may print the secret book of"),
     "bad_year": ("ปี พ.ศ. ไม่ถูกต้อง กรุณาเขียนเป็นตัวเลขสี่หลัก เช่น 2569",
                  "That is not a Buddhist-era year; write four digits, e.g. 2569."),
+    "days_reversed": ("วันที่เริ่มต้องไม่อยู่หลังวันที่สิ้นสุด กรุณาสลับวันที่ทั้งสองช่อง",
+                      "The first day is after the last: swap the two days."),
+    "days_outside_year": ("วันที่ที่เลือกอยู่ในปี พ.ศ. {days_year} แต่ปีของทะเบียนที่เลือกคือ พ.ศ. {year} "
+                          "ทะเบียนแต่ละปีมีเลขรับของตนเอง กรุณาเลือกปี พ.ศ. {days_year}",
+                          "The days chosen are in {days_year} (BE) but the register chosen is that of {year}; "
+                          "each year's register has its own numbers: choose the year {days_year}."),
     # What people did (operator_actions.action) and what became of a letter's
     # outbox items: a clerk reads these, never the codes stored for the tools.
     "act_letter_assigned": ("มอบหมายให้หน่วย", "assigned to a department"),

@@ -18,15 +18,20 @@
 * The held list's release/reject form refused for want of a tick (the reason typed) or
   of a reason (a reason of spaces, which the browser's `required` lets through, thirty
   entries ticked) came back with neither the reason nor the ticks.
+* Printing December's letters in January with the form's year left at the new year
+  (its default), or with the days typed the wrong way round, downloaded an empty book
+  (0 entries, a PDF with its headings and no row) without a word.
 """
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from urllib.parse import quote
 
 import pytest
 
+from rules.thai_time import BANGKOK
 from tests.letters import letter, make_pdf
 from tests.web.client import Client, signed_in
 from tests.web.conftest import PASSWORD, Desk, running_desk
@@ -189,3 +194,36 @@ def test_a_note_of_several_lines_is_shown_in_its_lines(browser, wide_desk, shot)
         assert "S53NOTE\n2. แจ้งผู้อำนวยการเขต" in shown, shown
     finally:
         context.close()
+
+
+# --- the export's days and year ------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_days_outside_the_year_or_reversed_are_refused_not_an_empty_book(desk: Desk, lang):
+    from tests.tools_helpers import this_be_year
+
+    clerk = signed_in(desk.url, "s53clerk")
+    clerk.post("/lang", {"lang": lang, "back": "/export"})
+    year = this_be_year()
+    today = dt.datetime.now(BANGKOK).date()
+    first, last = max(today - dt.timedelta(days=1), dt.date(year - 543, 1, 1)), today
+    december = {"unit": "saraban.latkrabang", "book": "general", "format": "pdf",
+                "from": first.isoformat(), "to": last.isoformat()}
+    # In January: the form's year is already the new one, the days are last December's.
+    january = clerk.post("/export", {**december, "year": str(year + 1)})
+    assert january.status == 400, (january.status, january.header("x-register-entries"))
+    [said] = january.errors()
+    if lang == "th":
+        assert said == (f"วันที่ที่เลือกอยู่ในปี พ.ศ. {year} แต่ปีของทะเบียนที่เลือกคือ พ.ศ. {year + 1} "
+                        f"ทะเบียนแต่ละปีมีเลขรับของตนเอง กรุณาเลือกปี พ.ศ. {year}"), said
+    else:
+        assert said == (f"The days chosen are in {year} (BE) but the register chosen is that of {year + 1}; "
+                        f"each year's register has its own numbers: choose the year {year}."), said
+    assert f'value="{year + 1}"' in january.text and f'value="{first.isoformat()}"' in january.text  # kept
+    backwards = clerk.post("/export", {**december, "year": str(year), "from": last.isoformat(),
+                                       "to": (last - dt.timedelta(days=1)).isoformat()})
+    assert backwards.status == 400
+    assert backwards.errors() == [("วันที่เริ่มต้องไม่อยู่หลังวันที่สิ้นสุด กรุณาสลับวันที่ทั้งสองช่อง" if lang == "th" else
+                                   "The first day is after the last: swap the two days.")]
+    printed = clerk.post("/export", {**december, "year": str(year), "format": "csv"})
+    assert printed.status == 200 and int(printed.header("x-register-entries")) >= 1
