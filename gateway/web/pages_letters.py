@@ -22,7 +22,7 @@ from gateway.tools.actions import acting_as, clean_reason, record_action
 from gateway.tools.common import ToolError, not_on_this_gateway
 from gateway.web.desk import BadRequest, Desk, Forbidden, NotFound, form_ids, page
 from gateway.web.auth import Person
-from gateway.web.i18n import be_date
+from gateway.web.i18n import be_date, word
 from storage import desk as store
 from storage.vault import VaultObjectDamaged
 
@@ -116,6 +116,22 @@ def filter_day(text: str | None, field: str) -> dt.date | None:
     return day
 
 
+def days_refusal(days: tuple, year: int, lang: str) -> str | None:
+    """Why these days select nothing from that year's book, or None. In January the
+    export form's and the register's year is already the new one: a clerk printing
+    December's letters with it, or with the two days typed the wrong way round, got an
+    empty book or list without a word (until session 53). Each year's book has its own
+    numbers, so the year is said, not guessed."""
+    first, last = days
+    if first is not None and last is not None and first > last:
+        return word("days_reversed", lang)
+    years = sorted({day.year + 543 for day in days if day is not None})
+    if years and (years[-1] < year or years[0] > year):
+        shown = years[0] if len(years) == 1 or years[0] > year else years[-1]
+        return word("days_outside_year", lang).format(days_year=shown, year=year)
+    return None
+
+
 def _bangkok_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=BANGKOK)
 
@@ -133,6 +149,7 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
         raise NotFound()
     year = _int(q.get("year"), desk.this_year(), 2400, 2700)
     received_from, received_to = filter_day(q.get("from"), "from"), filter_day(q.get("to"), "to")
+    refusal = days_refusal((received_from, received_to), year, person.lang)
     query = store.RegisterQuery(
         unit=unit, book=book, year=year, search=(q.get("q") or "")[:100],
         review_only=q.get("review") == "1",
@@ -162,7 +179,7 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
     template = "register.html"
     return desk.render(request, person, template, units=units, unit=unit, year=year, years=years,
                        book=book, query=query, rows=rows, total=total, pages=pages, assigned=assigned,
-                       verdicts=verdicts, verdict_key=VERDICT_KEY,
+                       verdicts=verdicts, verdict_key=VERDICT_KEY, message=refusal,
                        q_from=received_from.isoformat() if received_from else "",
                        q_to=received_to.isoformat() if received_to else "")
 
@@ -221,8 +238,6 @@ def letter_file(desk: Desk, request: Request, person: Person, form: FormData | N
         raise NotFound()
     item = files[position]
     if not desk.services.vault.has(item["sha256"]):  # received by another gateway on this database
-        from gateway.web.i18n import word
-
         return desk.error(request, person, 409, word("file_elsewhere", person.lang),
                           not_on_this_gateway(letter.receive_no).for_person(person.lang))
     data = _stored(desk, request, person, item["sha256"])
@@ -233,8 +248,6 @@ def letter_file(desk: Desk, request: Request, person: Person, form: FormData | N
 
 def _stored(desk: Desk, request: Request, person: Person, sha256: str) -> bytes | Response:
     """A file's bytes from the vault, or the page that says its stored copy is damaged."""
-    from gateway.web.i18n import word
-
     try:
         return desk.services.vault.get(sha256)
     except VaultObjectDamaged:
@@ -295,7 +308,6 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
     if what not in ("cancel", "assign", "note"):
         raise NotFound()
     lang = person.lang
-    from gateway.web.i18n import word
 
     if what == "cancel":
         reason = clean_reason(str(form.get("reason") or "")) or ""  # as the record keeps it

@@ -24,7 +24,7 @@ from gateway.tools.scan_types import SCAN_TYPES, SCAN_TYPES_TEXT, SCAN_TYPES_TEX
 from gateway.web.desk import BadRequest, Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
-from gateway.web.pages_letters import content_disposition, filter_day
+from gateway.web.pages_letters import content_disposition, days_refusal, filter_day
 
 log = structlog.get_logger("gateway.web")
 
@@ -54,21 +54,6 @@ def _chosen(form: FormData) -> dict:
     return {key: str(form.get(key) or "")[:40] for key in ("unit", "book", "format", "year", "from", "to")}
 
 
-def _days_refusal(days: tuple, year: int, lang: str) -> str | None:
-    """Why these days cannot select from that year's book, or None. In January the form's
-    year is already the new one: a clerk printing December's letters with it, or with the
-    two days typed the wrong way round, downloaded an empty book without a word (until
-    session 53). Each year's book has its own numbers, so the year is said, not guessed."""
-    first, last = days
-    if first is not None and last is not None and first > last:
-        return word("days_reversed", lang)
-    years = sorted({day.year + 543 for day in days if day is not None})
-    if years and (years[-1] < year or years[0] > year):
-        shown = years[0] if len(years) == 1 or years[0] > year else years[-1]
-        return word("days_outside_year", lang).format(days_year=shown, year=year)
-    return None
-
-
 def export_file(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
     from gateway.tools.register_export import export
 
@@ -95,7 +80,7 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
         return export_form(desk, request, person, None, f"{word('bad_year', person.lang)} ({text})", 400,
                            _chosen(form))
     days = (filter_day(str(form.get("from") or ""), "from"), filter_day(str(form.get("to") or ""), "to"))
-    if (refusal := _days_refusal(days, year, person.lang)) is not None:
+    if (refusal := days_refusal(days, year, person.lang)) is not None:
         return export_form(desk, request, person, None, refusal, 400, _chosen(form))
     with tempfile.TemporaryDirectory(prefix="saraban-export-") as tmp:
         path = Path(tmp) / f"register.{fmt}"

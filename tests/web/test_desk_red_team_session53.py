@@ -227,3 +227,19 @@ def test_days_outside_the_year_or_reversed_are_refused_not_an_empty_book(desk: D
                                    "The first day is after the last: swap the two days.")]
     printed = clerk.post("/export", {**december, "year": str(year), "format": "csv"})
     assert printed.status == 200 and int(printed.header("x-register-entries")) >= 1
+
+
+
+def test_the_register_filtered_by_days_of_another_year_says_so(desk: Desk):
+    from tests.tools_helpers import this_be_year
+
+    clerk = signed_in(desk.url, "s53clerk")
+    year = this_be_year()
+    today = dt.datetime.now(BANGKOK).date().isoformat()
+    page = clerk.get(f"/register?unit=saraban.latkrabang&year={year + 1}&from={today}&to={today}")
+    assert page.status == 200
+    assert page.errors() == [f"วันที่ที่เลือกอยู่ในปี พ.ศ. {year} แต่ปีของทะเบียนที่เลือกคือ พ.ศ. {year + 1} "
+                             f"ทะเบียนแต่ละปีมีเลขรับของตนเอง กรุณาเลือกปี พ.ศ. {year}"]
+    backwards = clerk.get(f"/register?unit=saraban.latkrabang&year={year}&from={today}&to=2000-01-01")
+    assert backwards.errors() == ["วันที่เริ่มต้องไม่อยู่หลังวันที่สิ้นสุด กรุณาสลับวันที่ทั้งสองช่อง"]
+    assert clerk.get(f"/register?unit=saraban.latkrabang&year={year}&from={today}&to={today}").errors() == []
