@@ -12,6 +12,10 @@
   buttons were reached only by scrolling sideways.
 * A note typed in lines (kept with them since session 38) was drawn on the letter's
   page as one run of text.
+* On the held list and a held entry's page, Enter in the reason's field sent the form
+  with its first button, รับเข้าทะเบียน (release): a clerk who typed why they rejected
+  a letter and pressed Enter registered it, took a receive number that is never given
+  back, and sent its sender the acknowledgement.
 * A wrong password (or a directory that could not be asked, or a sign-in form that had
   expired) gave the sign-in form back empty: the clerk typed the user name again each
   time, and the cursor was in the name's field, not the password's.
@@ -95,7 +99,9 @@ def wide_desk(tmp_path_factory):
     users = (("s53wide", "clerk", "saraban.latkrabang"),)
     long_name = letter(subject=f"ขอส่งเอกสาร {LONG_TOKEN}")
     letters = ((mail(subject="หนังสือธรรมดา S53 ก่อน", sender=LONG_SENDER), LAT), (long_name, LAT),
-               (mail(subject=f"หนังสือไม่มีไฟล์แนบ {LONG_TOKEN}", files=[]), LAT))  # held
+               (mail(subject=f"หนังสือไม่มีไฟล์แนบ {LONG_TOKEN}", files=[]), LAT),  # held
+               (mail(subject="หนังสือไม่มีไฟล์แนบ S53ENTER list", files=[]), LAT),
+               (mail(subject="หนังสือไม่มีไฟล์แนบ S53ENTER entry", files=[]), LAT))
     with running_desk(tmp_path_factory.mktemp("s53wide"), users, letters) as desk:
         yield desk
 
@@ -243,3 +249,42 @@ def test_the_register_filtered_by_days_of_another_year_says_so(desk: Desk):
     backwards = clerk.get(f"/register?unit=saraban.latkrabang&year={year}&from={today}&to=2000-01-01")
     assert backwards.errors() == ["วันที่เริ่มต้องไม่อยู่หลังวันที่สิ้นสุด กรุณาสลับวันที่ทั้งสองช่อง"]
     assert clerk.get(f"/register?unit=saraban.latkrabang&year={year}&from={today}&to={today}").errors() == []
+
+
+
+def _signed_in_page(browser, desk, username: str):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
+    page = context.new_page()
+    page.goto(desk.url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return context, page
+
+
+@pytest.mark.parametrize("where", ["list", "entry"])
+def test_enter_in_the_reason_field_neither_releases_nor_rejects(browser, wide_desk, shot, where):
+    subject = f"หนังสือไม่มีไฟล์แนบ S53ENTER {where}"
+    [(entry_id,)] = wide_desk.db("SELECT id FROM quarantine WHERE subject = ?", subject)
+    context, page = _signed_in_page(browser, wide_desk, "s53wide")
+    try:
+        if where == "list":
+            page.goto(wide_desk.url + "/quarantine")
+            page.check(f'input.pick[value="{entry_id}"]')
+        else:
+            page.goto(f"{wide_desk.url}/quarantine/{entry_id}")
+        page.fill("input[name=reason]", "ส่งผิดหน่วยงาน ขอให้ส่งใหม่")
+        page.press("input[name=reason]", "Enter")
+        page.wait_for_timeout(1500)
+        page.wait_for_load_state()
+        shot(page)
+        assert wide_desk.db("SELECT state FROM quarantine WHERE id = ?", entry_id) == [("held",)]
+        assert wide_desk.db("SELECT count(*) FROM letters WHERE subject = ?", subject) == [(0,)]
+        # the buttons, reached with Tab, still decide
+        page.focus("button[value=reject]")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert wide_desk.db("SELECT state FROM quarantine WHERE id = ?", entry_id) == [("rejected",)]
+    finally:
+        context.close()
