@@ -25,7 +25,7 @@ from starlette.routing import Match
 
 from gateway.config.settings import Settings
 from gateway.service.services import Services, open_services
-from rules.names import shown_name
+from rules.names import cut, shown_name
 from rules.thai_text import arabic_to_thai
 from rules.thai_time import be_year, now_utc
 from gateway.web.auth import ROLE_TH, Authenticator, Person, same
@@ -67,6 +67,20 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     (b"cache-control", b"no-store"),
 ]
+
+
+# Characters of a sender's text (a subject, an addressee) a list shows in one cell; the
+# letter's own page shows it whole. A Subject header has no length limit: one of 300,000
+# characters was 0.9 MB of the register's list for every clerk, the rows below it
+# thousands of lines down (session 53).
+LIST_TEXT_MOST = 1000
+
+
+def listed(text: str | None) -> str:
+    """`text` as a list's cell shows it: cut between letters, "…" where it was cut."""
+    if not text or len(text) <= LIST_TEXT_MOST:
+        return text or ""
+    return cut(text, LIST_TEXT_MOST - 1) + "…"
 
 
 class NotFound(Exception):
@@ -163,6 +177,7 @@ class Desk:
         self.env.filters["file_name"] = shown_name
         # and an address so: "\u202efdp@evil.example" drew as "elpmaxe.live@pdf" (session 19)
         self.env.filters["shown"] = shown_name
+        self.env.filters["listed"] = listed
         self.pages: set[str] = set()  # the optional pages this desk serves (create_app)
         self.max_upload = self.web.max_upload_mb * 1024 * 1024
         self.session_cookie = cookie_name(COOKIE, self.web.cookie_secure)

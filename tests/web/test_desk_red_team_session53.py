@@ -22,6 +22,9 @@
 * The held list's release/reject form refused for want of a tick (the reason typed) or
   of a reason (a reason of spaces, which the browser's `required` lets through, thirty
   entries ticked) came back with neither the reason nor the ticks.
+* A letter whose Subject header held 300,000 characters put them all in the register's
+  list and the held list: 0.9 MB of one cell, for every clerk opening the register, and
+  the rows below it thousands of lines down (50 such letters: a 44 MB page).
 * Printing December's letters in January with the form's year left at the new year
   (its default), or with the days typed the wrong way round, downloaded an empty book
   (0 entries, a PDF with its headings and no row) without a word.
@@ -42,6 +45,8 @@ from tests.web.conftest import PASSWORD, Desk, running_desk
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 AM = "\u0e4d\u0e32"  # nikhahit + sara aa: สระอำ in two parts
+# A Subject header of 300,000 characters, which SMTP takes (a folded header has no limit)
+LONG_SUBJECT = "ขออนุมัติจัดซื้อวัสดุสำนักงาน " * 10000
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +54,9 @@ def desk(tmp_path_factory):
     users = (("s53clerk", "clerk", "saraban.latkrabang"), ("s53login", "clerk", "saraban.latkrabang"))
     letters = ((letter(subject="หนังสือธรรมดา S53"), LAT),
                (letter(subject="หนังสือไม่มีไฟล์แนบ S53HELD หนึ่ง", files=[]), LAT),  # held: no document
-               (letter(subject="หนังสือไม่มีไฟล์แนบ S53HELD สอง", files=[]), LAT))
+               (letter(subject="หนังสือไม่มีไฟล์แนบ S53HELD สอง", files=[]), LAT),
+               (letter(subject="S53LONG " + LONG_SUBJECT), LAT),
+               (letter(subject="หนังสือไม่มีไฟล์แนบ S53LONG " + LONG_SUBJECT, files=[]), LAT))
     with running_desk(tmp_path_factory.mktemp("s53"), users, letters) as desk:
         yield desk
 
@@ -288,3 +295,20 @@ def test_enter_in_the_reason_field_neither_releases_nor_rejects(browser, wide_de
         assert wide_desk.db("SELECT state FROM quarantine WHERE id = ?", entry_id) == [("rejected",)]
     finally:
         context.close()
+
+
+
+# --- a subject of 300,000 characters ---------------------------------------------------------
+
+def test_a_subject_of_300000_characters_is_cut_in_the_lists_and_whole_on_its_page(desk: Desk):
+    clerk = signed_in(desk.url, "s53clerk")
+    register = clerk.get("/register?unit=saraban.latkrabang")
+    held = clerk.get("/quarantine")
+    for page in (register, held):
+        assert page.status == 200 and len(page.body) < 60_000, len(page.body)
+    row = re.search(r'<a href="/letters/(\d+)">(S53LONG [^<]*)</a>', register.text)
+    assert row and row[2].endswith("…") and len(row[2]) <= 1000, row and len(row[2])
+    assert html.unescape(row[2]).startswith("S53LONG ขออนุมัติจัดซื้อวัสดุสำนักงาน ขออนุมัติ")
+    assert re.search(r"หนังสือไม่มีไฟล์แนบ S53LONG [^<]{0,1000}…</a>", held.text)
+    # the register keeps it whole, and the letter's page shows it whole
+    assert LONG_SUBJECT.strip()[-40:] in clerk.get(f"/letters/{row[1]}").text
