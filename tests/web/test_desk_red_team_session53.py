@@ -22,6 +22,9 @@
 * The held list's release/reject form refused for want of a tick (the reason typed) or
   of a reason (a reason of spaces, which the browser's `required` lets through, thirty
   entries ticked) came back with neither the reason nor the ticks.
+* The Back button after a release on the held list (or an import on the emergency form,
+  or a classified letter opened) showed Chromium's own English page, "Confirm Form
+  Resubmission" (net::ERR_CACHE_MISS), and its Reload sent the release again.
 * A letter whose Subject header held 300,000 characters put them all in the register's
   list and the held list: 0.9 MB of one cell, for every clerk opening the register, and
   the rows below it thousands of lines down (50 such letters: a 44 MB page).
@@ -108,7 +111,8 @@ def wide_desk(tmp_path_factory):
     letters = ((mail(subject="หนังสือธรรมดา S53 ก่อน", sender=LONG_SENDER), LAT), (long_name, LAT),
                (mail(subject=f"หนังสือไม่มีไฟล์แนบ {LONG_TOKEN}", files=[]), LAT),  # held
                (mail(subject="หนังสือไม่มีไฟล์แนบ S53ENTER list", files=[]), LAT),
-               (mail(subject="หนังสือไม่มีไฟล์แนบ S53ENTER entry", files=[]), LAT))
+               (mail(subject="หนังสือไม่มีไฟล์แนบ S53ENTER entry", files=[]), LAT),
+               (mail(subject="หนังสือไม่มีไฟล์แนบ S53BACK", files=[]), LAT))
     with running_desk(tmp_path_factory.mktemp("s53wide"), users, letters) as desk:
         yield desk
 
@@ -312,3 +316,31 @@ def test_a_subject_of_300000_characters_is_cut_in_the_lists_and_whole_on_its_pag
     assert re.search(r"หนังสือไม่มีไฟล์แนบ S53LONG [^<]{0,1000}…</a>", held.text)
     # the register keeps it whole, and the letter's page shows it whole
     assert LONG_SUBJECT.strip()[-40:] in clerk.get(f"/letters/{row[1]}").text
+
+
+
+# --- the Back button after a button's page ----------------------------------------------------
+
+def test_back_after_a_release_shows_the_held_list_not_the_browser_s_resubmission_page(browser, wide_desk, shot):
+    [(entry_id,)] = wide_desk.db("SELECT id FROM quarantine WHERE subject = 'หนังสือไม่มีไฟล์แนบ S53BACK'")
+    context, page = _signed_in_page(browser, wide_desk, "s53wide")
+    try:
+        page.goto(wide_desk.url + "/quarantine")
+        page.check(f'input.pick[value="{entry_id}"]')
+        page.fill("input[name=reason]", "ตรวจแล้ว ถูกต้อง")
+        with page.expect_navigation():
+            page.click("button[value=release]")
+        assert "รับเข้าทะเบียนแล้ว" in page.locator("ul.results").inner_text()
+        with page.expect_navigation():
+            page.click("ul.results a")  # to the letter just registered
+        page.go_back()  # raised net::ERR_CACHE_MISS: the page was a POST's answer
+        page.wait_for_load_state()
+        shot(page)
+        assert page.url == wide_desk.url + "/quarantine" and "หนังสือที่กักไว้" in page.title()
+        page.reload()  # a GET: the release is not sent again
+        page.wait_for_load_state()
+        assert page.locator("li.error").count() == 0
+        assert wide_desk.db("SELECT count(*) FROM operator_actions WHERE action = 'quarantine_released' "
+                            "AND quarantine_id = ?", entry_id) == [(1,)]
+    finally:
+        context.close()
