@@ -125,10 +125,11 @@ def days_refusal(days: tuple, year: int, lang: str) -> str | None:
     first, last = days
     if first is not None and last is not None and first > last:
         return word("days_reversed", lang)
-    years = sorted({day.year + 543 for day in days if day is not None})
-    if years and (years[-1] < year or years[0] > year):
-        shown = years[0] if len(years) == 1 or years[0] > year else years[-1]
-        return word("days_outside_year", lang).format(days_year=shown, year=year)
+    # An open end reaches into every year: "from 1/1/2568" alone takes all of 2569.
+    if last is not None and last.year + 543 < year:
+        return word("days_outside_year", lang).format(days_year=last.year + 543, year=year)
+    if first is not None and first.year + 543 > year:
+        return word("days_outside_year", lang).format(days_year=first.year + 543, year=year)
     return None
 
 

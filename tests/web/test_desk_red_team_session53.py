@@ -260,6 +260,9 @@ def test_the_register_filtered_by_days_of_another_year_says_so(desk: Desk):
     backwards = clerk.get(f"/register?unit=saraban.latkrabang&year={year}&from={today}&to=2000-01-01")
     assert backwards.errors() == ["วันที่เริ่มต้องไม่อยู่หลังวันที่สิ้นสุด กรุณาสลับวันที่ทั้งสองช่อง"]
     assert clerk.get(f"/register?unit=saraban.latkrabang&year={year}&from={today}&to={today}").errors() == []
+    # an open end reaches into the year chosen: nothing to say
+    assert clerk.get(f"/register?unit=saraban.latkrabang&year={year}&from={year - 544}-01-01").errors() == []
+    assert clerk.get(f"/register?unit=saraban.latkrabang&year={year}&to={year - 542}-12-31").errors() == []
 
 
 
