@@ -203,7 +203,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "scans": ("ไฟล์สแกน (PDF, JPEG, PNG, TIFF)", "Scans (PDF, JPEG, PNG, TIFF)"),
     "check": ("ตรวจสอบ", "Check"),
     "import": ("ลงทะเบียน", "Register"),
-    "checked_ok": ("ตรวจสอบแล้ว ข้อมูลถูกต้อง กด \"ลงทะเบียน\" เพื่อบันทึก", "Checked: all fields are right; press Register to enter it."),
+    # A browser keeps no file in a form drawn again: the scan is attached once more.
+    "checked_ok": ("ตรวจสอบแล้ว ข้อมูลถูกต้อง แนบไฟล์สแกนอีกครั้ง แล้วกด \"ลงทะเบียน\" เพื่อบันทึก",
+                   "Checked: all fields are right; attach the scan again, then press Register to enter it."),
     "emergency_top_secret": ("ไม่ได้นำเข้า: หนังสือฉบับนี้เป็นหนังสือชั้นลับที่สุด ซึ่งต้องเก็บเป็นเอกสารกระดาษ "
                              "ห้ามนำเข้าระบบอิเล็กทรอนิกส์",
                              "Not entered: this letter is marked ลับที่สุด (top secret), which stays on paper "

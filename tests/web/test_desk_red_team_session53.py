@@ -25,6 +25,9 @@
 * The Back button after a release on the held list (or an import on the emergency form,
   or a classified letter opened) showed Chromium's own English page, "Confirm Form
   Resubmission" (net::ERR_CACHE_MISS), and its Reload sent the release again.
+* After ตรวจสอบ (check) the emergency form said "ข้อมูลถูกต้อง กด "ลงทะเบียน" เพื่อบันทึก"
+  (press Register), but a browser keeps no file in a form drawn again: the scan field was
+  empty, and ลงทะเบียน as told met the browser's own "Please select a file." bubble.
 * A letter whose Subject header held 300,000 characters put them all in the register's
   list and the held list: 0.9 MB of one cell, for every clerk opening the register, and
   the rows below it thousands of lines down (50 such letters: a 44 MB page).
@@ -345,5 +348,33 @@ def test_back_after_a_release_shows_the_held_list_not_the_browser_s_resubmission
         assert page.locator("li.error").count() == 0
         assert wide_desk.db("SELECT count(*) FROM operator_actions WHERE action = 'quarantine_released' "
                             "AND quarantine_id = ?", entry_id) == [(1,)]
+    finally:
+        context.close()
+
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_after_a_check_the_emergency_form_says_to_attach_the_scan_again(browser, wide_desk, tmp_path, lang):
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(make_pdf("scan S53CHECK"))
+    context, page = _signed_in_page(browser, wide_desk, "s53wide")
+    try:
+        if lang == "en":
+            with page.expect_navigation():
+                page.click("header form[action='/lang'] button")
+        page.goto(wide_desk.url + "/emergency")
+        page.fill("input[name=emergency_no]", "ปท 0013 / ฉ 533")
+        page.fill("input[name=received_at]", "5/3/2569 09.25")
+        page.fill("input[name=sender]", "สำนักการคลัง")
+        page.fill("input[name=subject]", f"หนังสือกระดาษ S53CHECK {lang}")
+        page.set_input_files("input[name=scans]", str(scan))
+        with page.expect_navigation():
+            page.click("button[value=check]")
+        told = page.locator("ul.results li.ok").inner_text()
+        assert page.locator("input[name=scans]").input_value() == ""  # the browser keeps no file
+        if lang == "th":
+            assert told == "ตรวจสอบแล้ว ข้อมูลถูกต้อง แนบไฟล์สแกนอีกครั้ง แล้วกด \"ลงทะเบียน\" เพื่อบันทึก", told
+        else:
+            assert told == "Checked: all fields are right; attach the scan again, then press Register to enter it.", told
     finally:
         context.close()
