@@ -50,15 +50,30 @@ def names_as_sent(part: email.message.Message, param: str, header: str) -> list[
         plain = [v for k, v in params if k.lower() == param and not isinstance(v, tuple)]
     extended = [v for k, v in params if k.lower() == param and isinstance(v, tuple) and len(v) == 3]
     out: list[str] = []
+    texts: list[str] = []
     for value in (*extended, *plain):
         if isinstance(value, tuple):
-            text = name_from_bytes(value[2].encode("latin-1", "replace"), value[0] or None)
+            texts += _extended_readings(*value)
         else:
-            text = email.utils.collapse_rfc2231_value(value)
+            texts.append(email.utils.collapse_rfc2231_value(value))
+    for text in texts:
         text = decode_header_text(text).strip()
         if text and text not in out:
             out.append(text)
     return out
+
+
+def _extended_readings(charset: str | None, language: str | None, value: str) -> list[str]:
+    """An RFC 2231 extended value (percent-decoded, as Latin-1 letters) as clients read
+    it. One with a single quote, `utf-8'%E0%B8%A5...`, is `charset'value` to Mozilla
+    (nsMIMEHeaderParamImpl, jsmime): Thunderbird showed "ลับมาก_2569...pdf" where the
+    stdlib, which wants two quotes, kept "utf-8'ลับมาก_2569..." and the name's marking
+    was not read (red team of 7 Dec 2026). That reading comes first, the stdlib's after."""
+    data = value.encode("latin-1", "replace")
+    if charset is None and language is None and value.count("'") == 1:
+        label, _, rest = value.partition("'")
+        return [name_from_bytes(rest.encode("latin-1", "replace"), label or None), name_from_bytes(data, None)]
+    return [name_from_bytes(data, charset or None)]
 
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte, as the stdlib keeps it
