@@ -55,7 +55,8 @@ def names_as_sent(part: email.message.Message, param: str, header: str) -> list[
         if isinstance(value, tuple):
             texts += _extended_readings(*value)
         else:
-            texts.append(email.utils.collapse_rfc2231_value(value))
+            text = email.utils.collapse_rfc2231_value(value)
+            texts += [text, _QUOTED_PAIR.sub(r"\1", text)] if "\\" in text else [text]
     for text in texts:
         text = decode_header_text(text).strip()
         if text and text not in out:
@@ -77,3 +78,10 @@ def _extended_readings(charset: str | None, language: str | None, value: str) ->
 
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte, as the stdlib keeps it
+# A quoted-pair in a quoted parameter (`filename="ลับท\ี่สุด.pdf"`) is the character after
+# the backslash to RFC 5322 and to Thunderbird (RemoveQuotedStringEscapes); the stdlib
+# undoes only `\\` and `\"`, so the name read "ลับท\ี่สุด", no marking (red team of 7 Dec
+# 2026). A `\X` the stdlib leaves was `\X` or `\\X` on the wire, so the name is read
+# both ways. The stdlib's reading stays the name (a Windows path keeps its
+# separators for the register's last part).
+_QUOTED_PAIR = re.compile(r"\\(.)", re.S)
