@@ -701,6 +701,31 @@ _OBS_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:")
 # `boundary=BB junk`: Dovecot takes the boundary up to the white space.
 _BOUNDARY_JUNK = re.compile(rb'(?i)(\bboundary[ \t]*=[ \t]*)([^"\s;]+)[ \t]+[^;\r\n]*')
 _BOUNDARY = re.compile(rb'(?i)\bboundary[ \t]*=[ \t]*(?:"([^"\r\n]+)"|([^"\s;]+))')
+# A boundary with comments around it (`boundary=(x)BB`, `boundary="BB" (x)`) or a
+# quoted-pair in it (`boundary="B\B"`): Dovecot reads the value as RFC 2045 says, "BB",
+# and showed the parts; Python kept "(x)BB" or "B\B", found no delimiter, and the letter
+# was only ลับ, uncertain: a ลับที่สุด PDF the clerk's folder showed got a 250 (red team
+# of 7 Dec 2026).
+_COMMENT = rb"\((?:[^()\\\r\n]|\\.|\([^()\r\n]*\))*\)"
+_BOUNDARY_CFWS = re.compile(rb'(?i)(\bboundary[ \t]*=)[ \t]*((?:' + _COMMENT + rb'[ \t]*)*)'
+                            rb'("(?:[^"\\\r\n]|\\.)*"|[^"\s;()]+)((?:[ \t]*' + _COMMENT + rb')*)')
+_QUOTED_PAIR = re.compile(rb"\\(.)", re.S)
+
+
+def _boundary_value(value: bytes) -> bytes:
+    """A boundary parameter's quoted-string or token as Dovecot reads it."""
+    return _QUOTED_PAIR.sub(rb"\1", value[1:-1]) if value[:1] == b'"' else value
+
+
+def _boundary_as_read(m: re.Match) -> bytes:
+    """`_BOUNDARY_CFWS`'s match written so that Python reads Dovecot's boundary: quoted,
+    only `\\` and `"` escaped (all the stdlib's unquote undoes), no comments."""
+    if not (m[2] or m[4] or b"\\" in m[3]):
+        return m[0]
+    value = _boundary_value(m[3])
+    return m[1] + b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
 # A media type with white space (a folded line too) or a comment at its slash:
 # `multipart /mixed`, `multipart(x)/mixed`, `message/ rfc822`. Dovecot reads the type
 # and subtype around them; Python took "multipart " for a type it does not know and read
@@ -722,6 +747,7 @@ def _obs_fixed(raw: bytes) -> bytes:
     Dovecot reads it: `Name :` as `Name:`, an unquoted boundary cut at white space.
     Only header lines change: a part's body (a PDF sent 8bit) is copied as it is."""
     boundaries = {b"--" + (m.group(1) or m.group(2)).strip() for m in _BOUNDARY.finditer(raw)}
+    boundaries |= {b"--" + _boundary_value(m[3]).strip() for m in _BOUNDARY_CFWS.finditer(raw)}
     out = bytearray()
     in_header = True
     lines = raw.splitlines(keepends=True)
@@ -746,9 +772,9 @@ def _obs_fixed(raw: bytes) -> bytes:
                         line, at = unspaced, end - 1
                         bare = line.rstrip(b"\r\n")
                 if bare[:13].lower() == b"content-type:" or b"boundary" in bare.lower():
-                    line = _BOUNDARY_JUNK.sub(rb"\1\2", line)
+                    line = _BOUNDARY_JUNK.sub(rb"\1\2", _BOUNDARY_CFWS.sub(_boundary_as_read, line))
             elif b"boundary" in bare.lower():
-                line = _BOUNDARY_JUNK.sub(rb"\1\2", line)
+                line = _BOUNDARY_JUNK.sub(rb"\1\2", _BOUNDARY_CFWS.sub(_boundary_as_read, line))
         elif bare[:2] == b"--":
             stripped = bare.rstrip(b" \t")
             if stripped in boundaries:
