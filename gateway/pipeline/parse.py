@@ -1028,8 +1028,12 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
                 reading.unread.append("a part encrypted with OpenPGP")
             continue
         value = part.get("content-transfer-encoding")
-        if value is not None and transfer_encoding(part) != str(value).lower():
-            part.replace_header("content-transfer-encoding", transfer_encoding(part))
+        if value is not None:
+            encoding = transfer_encoding(part)
+            if encoding != str(value).lower():
+                part.replace_header("content-transfer-encoding", encoding)
+            if encoding == "x-yencode":
+                _yenc_decoded(part, reading)
         _charset_token_fixed(part)
     _expand_encoded(message, reading)
     return message
@@ -1132,6 +1136,50 @@ def _replace_with(part: email.message.Message, copies: list[email.message.Messag
     part["Content-Type"] = "multipart/mixed"
     part.set_boundary(f"readings-{id(part):x}")
     part.set_payload(copies)
+
+
+# `Content-Transfer-Encoding: x-yencode`, which Thunderbird decodes (libmime's MimeLeaf,
+# mimeenc.cpp `mime_decode_yenc_buffer`) and the stdlib leaves as it came: a ลับที่สุด PDF
+# so sent was bytes of no kind to the gateway, ordinary and certain, taken with a 250 and
+# filed in plaintext (red team of 7 Dec 2026). Decoded as Thunderbird decodes it: nothing
+# before a `=ybegin line=N size=N name=` line, then each line's bytes less 42 (after `=`,
+# less 64 more) up to a NUL or its end, to a `=yend size=` line.
+_YENC_HEAD = re.compile(rb"=ybegin line=[0-9]* size=[0-9]* name=")
+_YENC_LINE = 997  # Thunderbird's line buffer (1000 bytes) cuts a longer line and loses a byte
+YENC_LONG_LINES = "a yEnc-encoded part with lines longer than mail programs read whole"
+
+
+def _yenc_decoded(part: email.message.Message, reading: _Reading) -> None:
+    payload = part._payload  # noqa: SLF001 - the bytes as they came (8-bit as surrogates)
+    if part.is_multipart() or not isinstance(payload, str):
+        return
+    data = payload.encode("ascii", "surrogateescape")
+    out = bytearray()
+    begun = False
+    for ended in data.splitlines(keepends=True):  # CR, LF or CRLF ends a line, as for Thunderbird
+        line = ended.rstrip(b"\r\n")
+        if not begun:
+            begun = _YENC_HEAD.match(line) is not None
+            continue
+        if not line:
+            continue
+        if line.startswith(b"=yend size="):
+            break
+        if len(line) > _YENC_LINE and YENC_LONG_LINES not in reading.unread:
+            reading.unread.append(YENC_LONG_LINES)
+        # What Thunderbird's buffer holds: the line to a NUL, then its first end byte,
+        # which an `=` at its end escapes.
+        line = line.split(b"\0", 1)[0] + (ended[len(line):len(line) + 1] or b"\n")
+        at = 0
+        while at < len(line) - 1:
+            byte = line[at]
+            if byte == 0x3D:  # '=': the next byte, escaped
+                at += 1
+                byte = line[at] - 64
+            out.append((byte - 42) % 256)
+            at += 1
+    part.set_payload(base64.encodebytes(bytes(out)).decode("ascii"))
+    part.replace_header("content-transfer-encoding", "base64")
 
 
 TWO_TRANSFER_ENCODINGS = "a part with two different transfer encodings, which mail programs read differently"

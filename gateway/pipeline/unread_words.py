@@ -85,6 +85,8 @@ _REASONS = {
     "an attached message that could not be decoded": "อีเมลที่แนบมาซึ่งแปลงรหัสกลับไม่ได้",
     "a body encrypted with OpenPGP": "เนื้อความที่เข้ารหัสด้วย OpenPGP",
     "a file yEnc- or BinHex-encoded in the body": "ไฟล์ที่แปลงรหัสแบบ yEnc หรือ BinHex ไว้ในเนื้อความ",
+    "a yEnc-encoded part with lines longer than mail programs read whole":
+        "ส่วนของอีเมลที่แปลงรหัสแบบ yEnc ซึ่งมีบรรทัดยาวเกินกว่าที่โปรแกรมอีเมลอ่านได้ครบ",
     "a file uuencoded in the body past the size read": "ไฟล์ที่แปลงรหัสไว้ในเนื้อความซึ่งมีขนาดเกินที่ระบบอ่าน",
     # file_texts.py: text files, ZIP members, office files
     "files uuencoded in a text past the first ones": "ไฟล์ที่แปลงรหัสไว้ในข้อความซึ่งเกินจำนวนที่ระบบอ่าน",

@@ -69,6 +69,7 @@ PARSE_SITES = [
     parse.TWO_TRANSFER_ENCODINGS,                                         # _both_transfer_readings
     parse.PAST_PADDING,                                                   # _past_padding_readings
     parse.TWO_CHARSETS,                                                   # _both_charset_readings
+    parse.YENC_LONG_LINES,                                                # _yenc_decoded
     "an attached message that could not be decoded",                      # _expand_encoded
     f"a message nested past {MAX_DEPTH} levels",                          # _expand_encoded
     "a body encrypted with OpenPGP",                                      # parse_mail
@@ -345,7 +346,8 @@ BARE = {("gateway/pipeline/parse.py", "what"), ("gateway/pipeline/outlook.py", "
         ("gateway/pipeline/parse.py", "AMBIGUOUS_DELIMITER"),
         ("gateway/pipeline/parse.py", "TWO_TRANSFER_ENCODINGS"),
         ("gateway/pipeline/parse.py", "PAST_PADDING"),
-        ("gateway/pipeline/parse.py", "TWO_CHARSETS"),  # their phrases are in the list above
+        ("gateway/pipeline/parse.py", "TWO_CHARSETS"),
+        ("gateway/pipeline/parse.py", "YENC_LONG_LINES"),  # their phrases are in the list above
         ("gateway/pipeline/parse.py", "_HEADER_CUT")}  # its assignment is read (`_literals`)
 # Numbers a phrase takes from a local variable (a limit's value comes from the module).
 LOCAL_NUMBERS = {"timeout", "done.returncode", "weight"}
