@@ -156,6 +156,25 @@ def names_of(part: email.message.Message) -> list[str]:
     return out
 
 
+# Thunderbird names a part that has no filename= or name= by its `Content-Name:` field
+# ("no RFC, but seen to occur") or Sun MailTool's `X-Sun-Data-Name:` (libmime's
+# MimeHeaders_get_name), a backslash dropped and RFC 2047 words decoded. Neither was
+# read: a PDF part named ลับที่สุด_2569_... only there was ordinary and certain, taken with
+# a 250 and filed in plaintext (red team of 7 Dec 2026). Read for the markings; the
+# register names the file by its parameters as before.
+_NAME_FIELDS = ("content-name", "x-sun-data-name")
+
+
+def field_names(part: email.message.Message) -> list[str]:
+    """The texts of a part's name fields, as Thunderbird shows them (and as sent)."""
+    out: list[str] = []
+    for field in _NAME_FIELDS:
+        for value in part.get_all(field) or ():
+            text = decode_header_text(str(value)).strip()
+            out += [text, text.replace("\\", "")] if "\\" in text else [text]
+    return [text for text in dict.fromkeys(out) if text]
+
+
 @dataclasses.dataclass
 class _Reading:
     """What one parse_mail carries down into the messages inside the letter: the PDF
@@ -225,8 +244,10 @@ def collect_attachments(message: email.message.Message,
                                     reading, len(files))
         found = unpacked or [_file(data, filename, part.get_content_type(), part.get_content_disposition(),
                                    part.get_content_charset(), smime, reading, len(files))]
-        # The part's own file (first): its second name, if it has one (`names_of`).
-        found[0] = dataclasses.replace(found[0], other_names=tuple(n for n in names[1:] if n != filename))
+        # The part's own file (first): its second name, if it has one (`names_of`), and
+        # the names its name fields give (`field_names`).
+        others = dict.fromkeys(n for n in (*names[1:], *field_names(part)) if n != filename)
+        found[0] = dataclasses.replace(found[0], other_names=tuple(others))
         if id(part) in forwarded:
             found = [dataclasses.replace(a, forwarded=True) for a in found]
         files += found
