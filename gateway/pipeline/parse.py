@@ -206,7 +206,9 @@ def _decoded_headers(message: email.message.Message) -> tuple[tuple[str, str], .
                  for name, value in message.raw_items())
 
 
-_MESSAGE_TYPES = ("message/rfc822", "message/global")
+# message/news is a message to Thunderbird as message/rfc822 is (libmime's
+# mime_find_class), shown inline with its Subject; it was read as a leaf here.
+_MESSAGE_TYPES = ("message/rfc822", "message/global", "message/news")
 
 
 def _is_message_file(declared: str, filename: str | None, sniffed: str, data: bytes) -> bool:
@@ -1271,10 +1273,15 @@ def _expand_encoded(message: email.message.Message, reading: _Reading) -> None:
 
 
 def _inner_headers(message: email.message.Message) -> list:
-    """The header block of every message inside `message` (a forwarded letter)."""
+    """The header block of every message inside `message` (a forwarded letter): of any
+    message/* part the stdlib parsed as a message. Thunderbird shows a message/news part
+    as a forwarded letter and one of a subtype it does not know (message/x-letter,
+    message/rfc822-headers) as its text, header lines and all; only message/rfc822 and
+    message/global were read, and a forwarded letter's Subject ลับที่สุด under another
+    subtype left the letter ordinary, taken with a 250 (red team of 7 Dec 2026)."""
     blocks = []
     for part in message.walk():
-        if part.get_content_type() in _MESSAGE_TYPES and part.is_multipart():
+        if part.get_content_maintype() == "message" and part.is_multipart():
             for inner in part.get_payload()[:1]:
                 if isinstance(inner, email.message.Message):
                     blocks.append(_decoded_headers(inner))
