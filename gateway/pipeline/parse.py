@@ -730,8 +730,15 @@ _BOUNDARY = re.compile(rb'(?i)\bboundary[ \t]*=[ \t]*(?:"([^"\r\n]+)"|([^"\s;]+)
 # was only ลับ, uncertain: a ลับที่สุด PDF the clerk's folder showed got a 250 (red team
 # of 7 Dec 2026).
 _COMMENT = rb"\((?:[^()\\\r\n]|\\.|\([^()\r\n]*\))*\)"
-_BOUNDARY_CFWS = re.compile(rb'(?i)(\bboundary[ \t]*=)[ \t]*((?:' + _COMMENT + rb'[ \t]*)*)'
-                            rb'("(?:[^"\\\r\n]|\\.)*"|[^"\s;()]+)((?:[ \t]*' + _COMMENT + rb')*)([^;\r\n]*)')
+# Comments and folds around the parameter's name and its `=` too (`; (x) boundary=BB`,
+# `boundary(x)=BB`): Python named the parameter "(x) boundary" and a nested multipart
+# so written was one text to it, its PDF unread, ordinary and certain.
+_GAP = rb"(?:[ \t]|\r?\n[ \t]|" + _COMMENT + rb")*"
+_BOUNDARY_CFWS = re.compile(rb'(?i)(\bboundary)(' + _GAP + rb')=(' + _GAP + rb')'
+                            rb'("(?:[^"\\\r\n]|\\.)*"|[^"\s;()]+)(' + _GAP + rb')([^;\r\n]*)')
+# ... and before its name, from the `;` (a literal to start from: no search from every
+# byte of a long run of blanks).
+_BOUNDARY_LEAD = re.compile(rb"(?i);(" + _GAP + rb")(?=boundary\b)")
 _QUOTED_PAIR = re.compile(rb"\\(.)", re.S)
 
 
@@ -752,10 +759,20 @@ def _boundary_as_read(m: re.Match) -> bytes:
     """`_BOUNDARY_CFWS`'s match written so that Python reads Dovecot's boundary: quoted,
     only `\\` and `"` escaped (all the stdlib's unquote undoes), no comments, nothing
     after a quoted value (`boundary="BB"x` is "BB" to Dovecot), 8-bit bytes stood in for."""
-    if not (m[2] or m[4] or b"\\" in m[3] or not m[3].isascii() or (m[3][:1] == b'"' and m[5].strip())):
+    value = m[4]
+    if not (b"(" in m[2] + m[3] + m[5] or b"\\" in value or not value.isascii()
+            or (value[:1] == b'"' and m[6].strip())):
         return m[0]
-    value = _ascii_boundary(_boundary_value(m[3]))
-    return m[1] + b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    value = _ascii_boundary(_boundary_value(value))
+    return m[1] + b'="' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def _boundary_fixed(field: bytes) -> bytes:
+    """A header line or field with its boundary parameter as `_boundary_as_read` writes it
+    and the comments before the parameter's name dropped."""
+    if b"(" in field:
+        field = _BOUNDARY_LEAD.sub(lambda m: b"; " if b"(" in m[1] else m[0], field)
+    return _BOUNDARY_CFWS.sub(_boundary_as_read, field)
 
 
 # A media type with white space (a folded line too) or a comment at its slash:
@@ -807,7 +824,7 @@ def _obs_fixed(raw: bytes) -> bytes:
     Only header lines change, and the delimiter lines of an 8-bit boundary
     (`_ascii_boundary`): a part's body (a PDF sent 8bit) is copied as it is."""
     boundaries = {b"--" + (m.group(1) or m.group(2)).strip() for m in _BOUNDARY.finditer(raw)}
-    values = {_boundary_value(m[3]).strip() for m in _BOUNDARY_CFWS.finditer(raw)}
+    values = {_boundary_value(m[4]).strip() for m in _BOUNDARY_CFWS.finditer(raw)}
     boundaries |= {b"--" + _ascii_boundary(v) for v in values}
     eight_bit = sorted((b"--" + v for v in values if not v.isascii()), key=len, reverse=True)
     out = bytearray()
@@ -830,13 +847,16 @@ def _obs_fixed(raw: bytes) -> bytes:
                         end += 1
                     field = line + b"".join(lines[at + 1:end])
                     unspaced = _type_uncommented(_SPACED_TYPE_FIELD.sub(rb"\1/", field, count=1))
+                    # Its boundary parameter with its continuation lines: a comment may
+                    # stand on the line after the name (`boundary\r\n (x)=BB`).
+                    unspaced = _boundary_fixed(unspaced)
                     if unspaced != field:
                         line, at = unspaced, end - 1
                         bare = line.rstrip(b"\r\n")
                 if bare[:13].lower() == b"content-type:" or b"boundary" in bare.lower():
-                    line = _BOUNDARY_JUNK.sub(rb"\1\2", _BOUNDARY_CFWS.sub(_boundary_as_read, line))
+                    line = _BOUNDARY_JUNK.sub(rb"\1\2", _boundary_fixed(line))
             elif b"boundary" in bare.lower():
-                line = _BOUNDARY_JUNK.sub(rb"\1\2", _BOUNDARY_CFWS.sub(_boundary_as_read, line))
+                line = _BOUNDARY_JUNK.sub(rb"\1\2", _boundary_fixed(line))
         elif bare[:2] == b"--":
             if eight_bit and not bare.isascii():
                 if (dash := next((d for d in eight_bit if bare.startswith(d)), None)) is not None:
@@ -980,6 +1000,8 @@ def _cut_defects(message: email.message.Message) -> tuple[bool, list[str]]:
                                      email.errors.MultipartInvariantViolationDefect)):
                 wrong = True
                 found.append(_NO_BOUNDARY)
+            elif isinstance(defect, email.errors.NoBoundaryInMultipartDefect):
+                wrong = True  # `; (x) boundary=BB`: read again as Dovecot reads it (`_boundary_fixed`)
         if any(_SPACED_VALUE.match(str(value)) or _commented_type(str(value))
                for value in part.get_all("content-type") or ()):
             wrong = True  # `multipart /mixed`: read again with the type joined (`_obs_fixed`)
