@@ -794,7 +794,32 @@ _SPACED_TYPE_FIELD = re.compile(rb"(?i)^(content-type[ \t]*:[ \t]*" + _TYPE_TOKE
 # with a 250 and filed in plaintext (red team of 7 Dec 2026). The media type (the field
 # to its first `;`, folds and all) is read with its comments and white space taken out.
 _TYPE_PART = re.compile(rb"(?i)^(content-type[ \t]*:)((?:[^;\r\n]|\r?\n(?=[ \t]))*)")
-_TYPE_NOISE = re.compile(rb"\([^()\r\n]*\)|\s+")
+
+
+def uncommented(value: str) -> str:
+    """`value` with each RFC 5322 comment a space: comments within comments and a
+    quoted-pair in one (`(\\))`, `((x))`) as Dovecot skips them. A comment left open
+    runs to the end. One pass."""
+    if "(" not in value:
+        return value
+    out: list[str] = []
+    depth = 0
+    chars = iter(value)
+    for ch in chars:
+        if depth:
+            if ch == "\\":
+                next(chars, "")
+            elif ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if not depth:
+                    out.append(" ")
+        elif ch == "(":
+            depth = 1
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _commented_type(value: str) -> bool:
@@ -808,11 +833,7 @@ def _type_uncommented(field: bytes) -> bytes:
     m = _TYPE_PART.match(field)
     if m is None or b"(" not in m[2]:
         return field
-    joined = m[2]
-    for _ in range(joined.count(b"(")):  # a comment within a comment, one level a round
-        if (shorter := _TYPE_NOISE.sub(b"", joined)) == joined:
-            break
-        joined = shorter
+    joined = re.sub(rb"\s+", b"", uncommented(m[2].decode("latin-1")).encode("latin-1"))
     return m[1] + b" " + joined + field[m.end():]
 _HEADER_CUT = "a header block cut short by a line the parser could not read"
 _NO_BOUNDARY = "a multipart whose boundary was not found"
@@ -941,7 +962,7 @@ def transfer_encoding(part: email.message.Message) -> str:
 
 
 def _encoding_token(value: str) -> str:
-    value = re.sub(r"\([^()]*\)", " ", value).strip().lower()
+    value = uncommented(value).strip().lower()
     return re.split(r"[;\s]", value, maxsplit=1)[0]
 
 
