@@ -34,11 +34,13 @@ def codec_of(label: str) -> str | None:
     """Python's codec for a MIME charset label as mail clients decode it (Thai and
     Chinese labels Python does not know, GBK and GB2312 read as GB18030); None for a
     label no codec knows."""
-    label = label.strip().strip('"').lower()
+    # A NUL ends the label, as it ends a C string in Dovecot and Thunderbird: "utf-8\0" is
+    # UTF-8 to them; codecs.lookup raised ValueError on it, and the letter's parse failed.
+    label = label.split("\x00", 1)[0].strip().strip('"').lower()
     label = _THAI_LABELS.get(label) or GB18030_LABELS.get(label) or label
     try:
         codec = codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: an 8-bit byte in the label
         return None
     return _WIDER.get(codec, codec)
 
