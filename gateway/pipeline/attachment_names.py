@@ -37,7 +37,24 @@ def names_as_sent(part: email.message.Message, param: str, header: str) -> list[
     clients, old Thai mailers), which the stdlib makes U+FFFD of: "ลับมาก_2569.pdf" so
     read was no marking and no name in the register. RFC 2047 words in it (Outlook puts
     them in name=) are decoded as a Subject's are, a wrong or unknown label read the same
-    way (`decode_header_text`)."""
+    way (`decode_header_text`).
+
+    A part with the header twice (`Content-Disposition: inline` then `...: attachment;
+    filename*=...`) is named by the first to the stdlib and by the last to Dovecot, whose
+    BODYSTRUCTURE (what a webmail or an IMAP client lists) showed "ลับที่สุด_2569.pdf" where
+    the gateway read no name at all until the red team of 7 Dec 2026: the names of every
+    occurrence are read, the first's first."""
+    out = _field_names(part, param, header)
+    fields = [v for k, v in part.raw_items() if k.lower() == header]
+    for later in fields[1:]:
+        probe = email.message.Message()
+        probe._headers.append((header, later))  # noqa: SLF001 - the field as it came, 8-bit bytes and all
+        out += [text for text in _field_names(probe, param, header) if text not in out]
+    return out
+
+
+def _field_names(part: email.message.Message, param: str, header: str) -> list[str]:
+    """`names_as_sent` of the first `header` field of `part`."""
     params = part.get_params(header=header)
     if not any(key.lower() == param for key, _ in params or ()):
         return []
