@@ -27,6 +27,12 @@ BATCH_POINTS = (
     "after_batch_done",  # the batch's items marked done; nothing of the next batch synced or sent
 )
 
+# Inside `backup restore` (tests/test_restore_killed_session53.py): the command is killed,
+# not the daemon, which is stopped while a register is put back.
+RESTORE_POINTS = (
+    "restore_database_in_place",  # the register file renamed into place, the vault not yet checked
+)
+
 
 def crashpoint(name: str) -> None:
     if os.environ.get("SARABAN_CRASHPOINT") == name:

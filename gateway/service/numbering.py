@@ -59,12 +59,28 @@ def _read(path: Path) -> dict:
         return {}
 
 
-def mark_restored(data_dir: Path, archive: str, folders_from_backup: bool = False) -> None:
+def mark_restored(data_dir: Path, archive: str, folders_from_backup: bool = False,
+                  finished: bool = True) -> None:
     """Said by `backup restore`: until every folder was read, no letter is numbered.
     `folders_from_backup`: the Maildirs came out of the archive (`backup create
-    --folders`), as old as its register: they cannot show the numbers given since."""
+    --folders`), as old as its register: they cannot show the numbers given since.
+    `finished` False is written before the first file is unpacked: a restore killed or
+    failed half-way has put back a register whose counters are the backup's, and without
+    the marker the next start took it for a register that was never restored."""
     _write(data_dir / RESTORED, {"archive": archive, "folders_from_backup": folders_from_backup,
+                                 "finished": finished,
                                  "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+
+
+def unfinished_restore(data_dir: Path) -> str | None:
+    """Why numbering may never open by itself: a `backup restore` that did not finish.
+    None when there was none (a marker of an older version has no `finished`: finished)."""
+    marker = _read(data_dir / RESTORED)
+    if not marker or marker.get("finished", True):
+        return None
+    return (f"`backup restore {marker.get('archive', '')}` did not finish (killed or failed, begun "
+            f"{marker.get('at', '?')}): the register, vault and keys may be incomplete; stop the daemon, "
+            "empty the data directory and run the restore again")
 
 
 def state(settings: Settings) -> dict:
@@ -88,6 +104,9 @@ def check_numbers(settings: Settings) -> tuple[bool, str]:
     try:
         with db.session() as session:
             if restored:
+                unfinished = unfinished_restore(settings.data_dir)
+                if unfinished:
+                    seen.unreachable.append(unfinished)
                 seen.unreachable += _folders_unseen(settings, directory, units_with_letters(session),
                                                       _read(settings.data_dir / RESTORED).get("folders_from_backup"))
             raised = raise_counters(session, seen.highest, seen.where,
@@ -182,6 +201,10 @@ def confirm_numbers(data_dir: Path) -> bool:
     number the senders' acknowledgements show); a folder that cannot be read no longer
     holds numbering. True if numbering was held after a restore."""
     marker = data_dir / RESTORED
+    if unfinished_restore(data_dir):
+        # The operator's word covers numbers given since the backup, not a register
+        # that was only half put back.
+        return False
     held = marker.exists()
     marker.unlink(missing_ok=True)
     return held

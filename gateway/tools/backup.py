@@ -28,7 +28,8 @@ import zlib
 from pathlib import Path
 
 from gateway.config.settings import Settings
-from gateway.service.numbering import confirm_numbers, mark_restored
+from gateway.service.crashpoints import crashpoint
+from gateway.service.numbering import RESTORED, confirm_numbers, mark_restored, unfinished_restore
 from gateway.tools.common import ToolError, cannot_write, friendly, settings_of
 from storage.backup import copy_sqlite, count_letters, sqlite_path
 
@@ -129,14 +130,23 @@ def restore(settings: Settings, archive: Path) -> dict:
         raise ToolError(f"{data_dir} is not empty ({', '.join(busy)}): restore only into an empty data directory")
     if not archive.is_file():
         raise ToolError(f"{archive}: no such backup file")
+    # Before the first file: a kill -9 (or a failure) from here on leaves the marker, and
+    # the daemon numbers nothing on what was put back (gateway/service/numbering.py).
+    data_dir.mkdir(parents=True, exist_ok=True)
+    mark_restored(data_dir, str(archive), finished=False)
     try:
         manifest = _unpack(archive, data_dir, database)
+        crashpoint("restore_database_in_place")
     except (tarfile.TarError, EOFError, zlib.error, json.JSONDecodeError, UnicodeDecodeError):
         # The pg_dump file beside it, a copy cut short: a traceback before (tarfile.ReadError).
+        _forget_marker_if_nothing_unpacked(data_dir)
         left = " (the data directory may hold part of it: empty it before restoring again)" \
-            if data_dir.is_dir() and any(data_dir.iterdir()) else ""
+            if any(data_dir.iterdir()) else ""
         raise ToolError(f"{archive} is not a backup written by `saraban-gateway backup create`, "
                         f"or it is damaged (not a whole .tar.gz){left}") from None
+    except ToolError:
+        _forget_marker_if_nothing_unpacked(data_dir)
+        raise
     bad = _vault_problems(data_dir / "vault") if (data_dir / "vault").is_dir() else []
     if bad:
         raise ToolError(f"restored, but {len(bad)} vault file(s) do not match their SHA-256: {', '.join(bad[:5])}")
@@ -147,6 +157,13 @@ def restore(settings: Settings, archive: Path) -> dict:
     # (the numbers given since), no letter is numbered (gateway/service/numbering.py).
     mark_restored(data_dir, str(archive), folders_from_backup="folders" in manifest.get("directories", []))
     return {**manifest, "restored_letters": letters}
+
+
+def _forget_marker_if_nothing_unpacked(data_dir: Path) -> None:
+    """A file refused before anything of it was written put nothing back: the marker alone
+    would hold numbering on an empty data directory for a restore that never began."""
+    if [p.name for p in data_dir.iterdir()] == [RESTORED]:
+        (data_dir / RESTORED).unlink()
 
 
 def extract_data(tar: tarfile.TarFile, destination: Path, members: list[tarfile.TarInfo]) -> None:
@@ -220,6 +237,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
 @friendly
 def cmd_confirm_numbers(args: argparse.Namespace) -> int:
     settings = settings_of(args)
+    unfinished = unfinished_restore(settings.data_dir)
+    if unfinished:
+        raise ToolError(unfinished)
     if confirm_numbers(settings.data_dir):
         print("numbering goes on at the daemon's next look at the folders (within [register] check_retry): "
               "a folder that cannot be read back no longer holds it; check that [register.start_numbers] "
