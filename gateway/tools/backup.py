@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import hashlib
 import io
 import json
@@ -65,7 +66,12 @@ def create(settings: Settings, target: Path, folders: bool = False, files_only: 
             manifest["letters"] = count_letters(copy)
         partial = target.with_name(f".{target.name}.partial")
         try:
-            _write_archive(partial, tmp, data_dir, directories, manifest, files_only)
+            fd = _claim_partial(partial, target)
+        except OSError as exc:
+            raise ToolError(_write_refusal(target, partial, exc)) from None
+        try:
+            # Written through a duplicate: the lock is held until the rename is done.
+            _write_archive(os.dup(fd), tmp, data_dir, directories, manifest, files_only)
             os.replace(partial, target)
         except BaseException as exc:
             # Never a half archive left behind (ENOSPC, Ctrl-C): it holds the keys too.
@@ -73,14 +79,42 @@ def create(settings: Settings, target: Path, folders: bool = False, files_only: 
             if isinstance(exc, OSError):
                 raise ToolError(_write_refusal(target, partial, exc)) from None
             raise
+        finally:
+            os.close(fd)
     return manifest
 
 
-def _write_archive(partial: Path, tmp: str, data_dir: Path, directories: list[str], manifest: dict,
+def _claim_partial(partial: Path, target: Path) -> int:
+    """The partial file, locked for this command alone. Two `backup create` of one file
+    (a cron job and a sysadmin by hand) wrote one partial file at once: the second's
+    O_TRUNC cut the first's, the first renamed it into place while the second still
+    wrote into it, and the first said "wrote FILE: vault, folders" of an archive that was
+    the second's (no folders) with the first's tail after it, while the second said
+    "No such file or directory ... free space" (session 53). The lock goes with the
+    process, so a partial a kill -9 left is taken over by the next run."""
+    while True:
+        # 0600 from the first byte: it holds the register, the vault and the private keys
+        # (it was the umask's 0644 until the end, session 36).
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ToolError(f"another `saraban-gateway backup create` is writing {target} now ({partial} "
+                            "is locked); nothing was written: wait for it to finish, or name another file") \
+                from None
+        try:
+            current = os.stat(partial).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            os.ftruncate(fd, 0)
+            return fd
+        os.close(fd)  # the one whose lock we waited on renamed it into place meanwhile
+
+
+def _write_archive(fd: int, tmp: str, data_dir: Path, directories: list[str], manifest: dict,
                    files_only: bool) -> None:
-    # 0600 from the first byte: it holds the register, the vault and the private keys
-    # (it was the umask's 0644 until the end, session 36).
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as raw:
         os.fchmod(raw.fileno(), 0o600)  # a partial left by an older version kept its mode
         with tarfile.open(fileobj=raw, mode="w:gz") as tar:
