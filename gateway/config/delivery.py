@@ -9,15 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from gateway.config.bounds import Section
 from gateway.config.views import AccountDerived, ImapIntakeDerived, SmtpForwardDerived, is_loopback
 
 SECRET_KEYS = ("password",)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(Section):
+    pass
 
 
 class _Account(_Strict, AccountDerived):

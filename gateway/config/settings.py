@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gateway.config.bounds import Section
 from gateway.sender.settings import DnsSection, SenderSection
 from gateway.intake.client_block import networks
 from rules.thai_time import REGISTER_YEARS
@@ -41,8 +42,8 @@ ENV_OVERRIDES = {
 }
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Section(Section):
+    pass
 
 
 class GatewaySection(_Section):

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from gateway.config.bounds import Section
 from gateway.config.views import SenderDerived
 
 OnFail = Literal["quarantine", "warn"]
 
 
-class DnsSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DnsSection(Section):
     # "192.0.2.53", "192.0.2.53:5353" or "[2001:db8::53]:53"; empty: /etc/resolv.conf.
     nameservers: list[str] = Field(default_factory=list)
     timeout: float = Field(3.0, gt=0)  # seconds for one query, retries included
@@ -27,8 +27,7 @@ class DnsSection(BaseModel):
         return value
 
 
-class SenderSection(BaseModel, SenderDerived):
-    model_config = ConfigDict(extra="forbid")
+class SenderSection(Section, SenderDerived):
     enabled: bool = True
     authserv_id: str | None = None  # in Authentication-Results; default [smtp] hostname
     # What a DMARC failure does, by From domain ("*.go.th" matches every ministry and
