@@ -30,7 +30,7 @@ from gateway.intake.smtp_handler import IntakeHandler, make_smtp_factory
 from gateway.service.log import setup_logging
 from gateway.service.metrics_live import LiveCollector
 from gateway.service.reload import ReloadError, load_new
-from gateway.service.numbering import NumberingGate
+from gateway.service.numbering import NumberingGate, state as numbering_state
 from gateway.service.schema_upgrade import upgrade_schema
 from gateway.service.start_checks import StartChecks, StartChecksFailed
 from gateway.service.sd_notify import Notifier
@@ -524,7 +524,8 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: St
 
     async def healthz():
         answer = await checks(health, spool, db, supervisor.alive, lambda: supervisor.restarting,
-                              notice_warnings(supervisor.settings) + desk_warnings(), disk, waiting_warnings)
+                              notice_warnings(supervisor.settings) + desk_warnings(), disk, waiting_warnings,
+                              lambda: numbering_state(supervisor.settings))
         if answer is None:
             return json_response(503, stalled(HTTP_DEADLINE))
         healthy, body = answer

@@ -121,6 +121,15 @@ def check_runners(alive: dict[str, bool], restarting: bool = False) -> tuple[boo
     return True, f"{len(alive)} running"
 
 
+def check_numbering(gate: dict) -> tuple[bool, str]:
+    """Fails while numbering is held after a restore (gateway/service/numbering.py): letters
+    get their 250 and wait, none is registered, filed or acknowledged until the sysadmin
+    acts. Until session 53 /healthz said ok meanwhile, and only `status` warned."""
+    if gate.get("state") == "held":
+        return False, gate.get("detail") or "numbering held after a restore"
+    return True, gate.get("state", "open")
+
+
 def check_disk(guard: StorageGuard) -> tuple[bool, str]:
     reading = guard.reading()
     return reading.ok, reading.describe()
@@ -129,7 +138,8 @@ def check_disk(guard: StorageGuard) -> tuple[bool, str]:
 def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
            restarting: Callable[[], bool] = lambda: False, warnings: list[str] | None = None,
            disk: StorageGuard | None = None,
-           waiting: Callable[[Database], list[str]] | None = None) -> tuple[bool, dict]:
+           waiting: Callable[[Database], list[str]] | None = None,
+           numbering: Callable[[], dict] | None = None) -> tuple[bool, dict]:
     """(healthy, body) — blocking (fsync, a database round trip): call it off the event loop.
     `waiting`: more warnings read from the database (readiness.waiting_warnings)."""
     results = {
@@ -145,6 +155,8 @@ def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
             pass
     if disk is not None:
         results["disk"] = check_disk(disk)
+    if numbering is not None:
+        results["numbering"] = check_numbering(numbering())
     checks = {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()}
     healthy = all(c["ok"] for c in checks.values())
     failed = [name for name, c in checks.items() if not c["ok"]]
