@@ -49,7 +49,7 @@ def test_healthz_is_200_with_every_check_named(gateway):
     data = json.loads(body)
     assert data["status"] == "ok" and data["failed"] == []
     assert {name: check["ok"] for name, check in data["checks"].items()} == {
-        "spool": True, "database": True, "runners": True, "disk": True, "numbering": True}
+        "spool": True, "database": True, "runners": True, "disk": True, "numbering": True, "clock": True}
     assert data["checks"]["database"]["detail"].startswith("sqlite")
     assert data["checks"]["runners"]["detail"] == "2 running"  # one pipeline, one delivery
 

@@ -81,6 +81,18 @@ class ClockGuard:
                       refused=self.refused, hint=self.hint(be_year(now)))
         return True
 
+    def refusing(self) -> str | None:
+        """What /healthz says while letters are refused for the clock: `wrong()` without
+        its log or count (a probe every few seconds is no refusal)."""
+        floor = self.floor
+        if self.receipt is not None and (latest := self.receipt.latest()) is not None:
+            floor = max(floor, be_year(latest))
+        year = be_year(now_utc())
+        if year >= floor:
+            return None
+        return (f"the host's clock says {year} but the register has begun {floor}: "
+                "letters are refused (451) until the clock is right (timedatectl, chrony)")
+
     def accepted(self) -> None:
         """A letter was taken now: its year has begun."""
         self.floor = max(self.floor, be_year(now_utc()))

@@ -372,6 +372,8 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
             bind = "http_bind_failed", settings.http
             http = HttpServer(operator_routes(spool, db, supervisor, handler.storage_guard,
                                               overdue_after=settings.delivery.dead_after,
+                                              clock=lambda: handler.clock_guard.refusing()
+                                              if handler.clock_guard is not None else None,
                                               desk_warnings=lambda: web.desk.auth.directory_warnings()
                                               if web is not None and web.desk is not None else []))
             http_port = await http.start(settings.http.host, settings.http.port)
@@ -517,7 +519,8 @@ async def _reload(settings: Settings, directory: DirectoryHolder, supervisor: Su
 
 
 def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: StorageGuard | None = None,
-                    overdue_after: float | None = None, desk_warnings: Callable[[], list[str]] = list):
+                    overdue_after: float | None = None, desk_warnings: Callable[[], list[str]] = list,
+                    clock: Callable[[], str | None] = lambda: None):
     """GET /healthz and GET /metrics (gateway/service/health.py, gateway/service/metrics.py)."""
     live = LiveCollector(spool, db, supervisor.alive, supervisor.restarts, overdue_after=overdue_after)
     checks, scrapes = Bounded(HTTP_DEADLINE, "healthz"), Bounded(HTTP_DEADLINE, "metrics")
@@ -525,7 +528,7 @@ def operator_routes(spool: Spool, db: Database, supervisor: Supervisor, disk: St
     async def healthz():
         answer = await checks(health, spool, db, supervisor.alive, lambda: supervisor.restarting,
                               notice_warnings(supervisor.settings) + desk_warnings(), disk, waiting_warnings,
-                              lambda: numbering_state(supervisor.settings))
+                              lambda: numbering_state(supervisor.settings), clock)
         if answer is None:
             return json_response(503, stalled(HTTP_DEADLINE))
         healthy, body = answer

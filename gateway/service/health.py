@@ -130,6 +130,13 @@ def check_numbering(gate: dict) -> tuple[bool, str]:
     return True, gate.get("state", "open")
 
 
+def check_clock(refusing: str | None) -> tuple[bool, str]:
+    """Fails while SMTP answers every letter 451 for a clock in a year before the
+    register's (gateway/intake/clock_guard.py). Until session 53 /healthz said ok
+    meanwhile: no letter was taken and only `status` and the log said why."""
+    return (False, refusing) if refusing else (True, "in the register's year")
+
+
 def check_disk(guard: StorageGuard) -> tuple[bool, str]:
     reading = guard.reading()
     return reading.ok, reading.describe()
@@ -139,7 +146,8 @@ def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
            restarting: Callable[[], bool] = lambda: False, warnings: list[str] | None = None,
            disk: StorageGuard | None = None,
            waiting: Callable[[Database], list[str]] | None = None,
-           numbering: Callable[[], dict] | None = None) -> tuple[bool, dict]:
+           numbering: Callable[[], dict] | None = None,
+           clock: Callable[[], str | None] | None = None) -> tuple[bool, dict]:
     """(healthy, body) — blocking (fsync, a database round trip): call it off the event loop.
     `waiting`: more warnings read from the database (readiness.waiting_warnings)."""
     results = {
@@ -157,6 +165,8 @@ def health(spool: Spool, db: Database, runners: Callable[[], dict[str, bool]],
         results["disk"] = check_disk(disk)
     if numbering is not None:
         results["numbering"] = check_numbering(numbering())
+    if clock is not None:
+        results["clock"] = check_clock(clock())
     checks = {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()}
     healthy = all(c["ok"] for c in checks.values())
     failed = [name for name, c in checks.items() if not c["ok"]]
