@@ -69,3 +69,22 @@ def test_a_file_that_is_no_backup_leaves_no_marker(tmp_path):
     assert result.returncode == 1 and "is not a backup" in result.stderr
     assert "may hold part of it" not in result.stderr
     assert not (fresh.parent / "var" / "restored.json").exists()
+
+
+def test_a_sqlite_backup_refused_for_a_postgresql_configuration_puts_nothing_back(tmp_path):
+    """Refused only after vault/, keys/ and spool/ were unpacked: the data directory was
+    left half restored, and the next try (the configuration corrected) said "not empty"."""
+    old = Daemon(write_config(tmp_path / "old")).start()
+    try:
+        old.send(letter(), LAT)
+        old.wait_idle()
+        archive = tmp_path / "saraban.tar.gz"
+        old.cli("backup", "create", str(archive))
+    finally:
+        old.stop()
+    fresh = write_config(tmp_path / "new", database_url="postgresql+psycopg://saraban@127.0.0.1:9/saraban")
+    result = subprocess.run([sys.executable, "-m", "gateway", "--config", str(fresh), "backup", "restore",
+                             str(archive)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "restore that with pg_restore" in result.stderr, result.stderr
+    data_dir = fresh.parent / "var"
+    assert not data_dir.exists() or not any(data_dir.iterdir()), sorted(p.name for p in data_dir.iterdir())

@@ -252,13 +252,15 @@ def _unpack(archive: Path, data_dir: Path, database: Path | None) -> dict:
             manifest = json.load(tar.extractfile(MANIFEST))
         except KeyError:
             raise ToolError(f"{archive} is not a saraban-gateway backup (no {MANIFEST})") from None
+        if manifest.get("database") and database is None:
+            # Before the first file: refused after them, the data directory was left half
+            # restored and the next try was refused as "not empty".
+            raise ToolError("the backup holds a SQLite register but this configuration uses "
+                            "PostgreSQL: restore that with pg_restore (docs/install.md)")
         data_dir.mkdir(parents=True, exist_ok=True)
         members = [m for m in tar.getmembers() if m.name not in (MANIFEST, DATABASE)]
         extract_data(tar, data_dir, members)
         if manifest.get("database"):
-            if database is None:
-                raise ToolError("the backup holds a SQLite register but this configuration uses "
-                                "PostgreSQL: restore that with pg_restore (docs/install.md)")
             partial = database.with_name(f".{database.name}.restore")
             with tar.extractfile(DATABASE) as src, open(partial, "wb") as dst:
                 dst.write(src.read())
