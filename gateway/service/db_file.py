@@ -134,6 +134,21 @@ def problem_for_status(settings: Settings, daemon_pid: str | None) -> tuple[str,
     return moved_words(last["path"], replaced=now is not None), now is None
 
 
+def daemon_database_elsewhere(settings: Settings, daemon_pid: str | None) -> str | None:
+    """The running daemon's SQLite file when the configuration now names another
+    database: `[storage]` is read at start-up only (a reload logs `reload_needs_restart`),
+    so until the restart the daemon registers in the file it started with. `status` read
+    the one the file named: "the database schema is not set up ... run `saraban-gateway db
+    upgrade`", advice that makes a second, empty register (session 53)."""
+    last = _read(settings)
+    if daemon_pid is None or str(last.get("pid")) != str(daemon_pid) or not last.get("path"):
+        return None
+    configured = sqlite_file(settings.database_url)
+    if configured is not None and os.path.abspath(configured) == last["path"]:
+        return None
+    return last["path"]
+
+
 class Watch:
     """The supervisor's look, each tick (one stat): one log event when the file goes and
     one when it is back, and the state kept in the record for the next start."""

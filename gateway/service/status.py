@@ -9,7 +9,7 @@ from gateway.intake.clock_guard import clock_warning, receipt_warning
 from gateway.intake.refusals import owed_counts, owed_warning
 from gateway.intake.disk_space import MIB, DiskReading, storage_guard
 from gateway.notices.status import notice_status, render_notice_status
-from gateway.service.db_file import problem_for_status
+from gateway.service.db_file import daemon_database_elsewhere, problem_for_status
 from gateway.service.health import LOCK_PROBE, stuck_words
 from gateway.service.numbering import state as numbering_state
 from gateway.intake.tls import configured_certificate_warnings
@@ -28,6 +28,26 @@ if TYPE_CHECKING:
 
 
 def collect_status(settings: Settings, db: Database | None = None) -> dict:
+    """`_collect_status` of the register the running daemon writes, also when the
+    configuration file names another database that waits for a restart."""
+    elsewhere = daemon_database_elsewhere(settings, running_pid(settings.data_dir))
+    if elsewhere is None:
+        return _collect_status(settings, db)
+    url = f"sqlite:///{elsewhere}"
+    shown = settings.model_copy(update={"storage": settings.storage.model_copy(update={"database_url": url})})
+    result = _collect_status(shown)
+    result["warnings"].insert(0, (
+        f"the running daemon registers in {elsewhere}; the configuration now names another database "
+        f"({_masked(settings)}), read only at start-up: this status is of {elsewhere}. Restart the daemon "
+        "to use the new one (systemctl restart saraban-gateway), or put the old value back"))
+    return result
+
+
+def _masked(settings: Settings) -> str:
+    return settings.effective()["effective"]["database_url"]  # never a password on the screen
+
+
+def _collect_status(settings: Settings, db: Database | None = None) -> dict:
     """Read-only: it checks the schema instead of upgrading it (storage/schema_version.py).
     `db`: a Database already open on this configuration's register, kept by a caller that
     asks again and again (the tests' waits, tests/daemon.py `status_here`), so that

@@ -1,0 +1,40 @@
+"""`status` after the configuration's database was changed under a running daemon
+(session 53, operations red team).
+
+`[storage]` is read at start-up only: a reload logs `reload_needs_restart` and the
+daemon goes on registering in the database it started with. `status` read the one the
+file now named and said "the database schema is not set up ... run `saraban-gateway db
+upgrade`": advice that makes a second, empty register, exit 2, nothing about the letters
+the daemon was registering meanwhile."""
+from __future__ import annotations
+
+import os
+import signal
+
+from tests.daemon import Daemon, write_config
+from tests.letters import letter
+
+LAT = "saraban.latkrabang@bangkok.go.th"
+
+
+def test_status_shows_the_running_daemons_register_and_says_the_new_database_waits(tmp_path):
+    config = write_config(tmp_path)
+    gw = Daemon(config).start()
+    try:
+        gw.send(letter(), LAT)
+        gw.wait_idle()
+        other = tmp_path / "other.db"
+        config.write_text(config.read_text().replace("[storage]\n", f'[storage]\ndatabase_url = "sqlite:///{other}"\n'))
+        os.kill(gw.proc.pid, signal.SIGHUP)
+        gw.wait_for_event("reload_needs_restart")
+        gw.send(letter(), LAT)
+        gw.wait_idle()
+        status = gw.cli("status", check=False)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "db upgrade" not in status.stdout + status.stderr
+        assert f"the running daemon registers in {gw.data_dir / 'saraban.db'}" in status.stdout
+        assert "Restart the daemon" in status.stdout
+        assert not other.exists()
+        assert "register   2 letter(s)" in status.stdout, status.stdout  # both letters, in the daemon's file
+    finally:
+        gw.stop()
