@@ -43,6 +43,15 @@ def test_check_config_refuses_a_wait_no_clock_can_take(tmp_path, section, line):
     assert "at most 315360000 (ten years)" in result.stderr
 
 
+@pytest.mark.parametrize("line", ["session_hours = 100000000000", "lockout_minutes = 100000000000",
+                                  "session_idle_minutes = 100000000000"])
+def test_check_config_refuses_a_desk_time_no_date_can_take(tmp_path, line):
+    """Turned into a timedelta at each sign-in (OverflowError), and passed check-config."""
+    result = cli(_config(tmp_path, "web", line), "check-config")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"web.{line.split()[0]}" in result.stderr
+
+
 def test_the_daemon_does_not_start_with_one(tmp_path):
     daemon = Daemon(_config(tmp_path, "pipeline", "poll_interval = 1e10"))
     with pytest.raises(RuntimeError, match="pipeline.poll_interval"):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gateway.config.bounds import Section
+from gateway.config.bounds import LONGEST, Section
 from gateway.sender.settings import DnsSection, SenderSection
 from gateway.intake.client_block import networks
 from rules.thai_time import REGISTER_YEARS
@@ -343,10 +343,12 @@ class WebSection(_Section):
     # Behind the TLS reverse proxy the cookie must carry Secure; only a desk reached
     # over plain http on loopback for a demonstration may turn it off.
     cookie_secure: bool = True
-    session_idle_minutes: int = Field(30, ge=1)
-    session_hours: int = Field(10, ge=1)
+    # At most ten years (gateway/config/bounds.py): turned into a timedelta at each
+    # sign-in, a larger number raised OverflowError there and passed check-config.
+    session_idle_minutes: int = Field(30, ge=1, le=LONGEST // 60)
+    session_hours: int = Field(10, ge=1, le=LONGEST // 3600)
     max_failed_logins: int = Field(5, ge=1)  # then the account is locked ...
-    lockout_minutes: int = Field(15, ge=1)  # ... for this long
+    lockout_minutes: int = Field(15, ge=1, le=LONGEST // 60)  # ... for this long
     login_attempts_per_minute: int = Field(20, ge=1)  # per client address, any account
     max_upload_mb: int = Field(20, ge=1)
     # Each argon2id password check takes 64 MiB (and four threads) while it runs, in the
