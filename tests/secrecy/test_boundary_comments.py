@@ -6,7 +6,12 @@
 text and the PDF. Python kept "(x)BB" or "B\\B", found no delimiter, and the letter was
 only ลับ, uncertain: a ลับที่สุด PDF the clerk's folder would show was taken with a 250
 (and sealed to the registrar as ลับ) where it must be refused at DATA, a ลับมาก one was
-registered as ลับ."""
+registered as ลับ.
+
+So with a boundary of 8-bit bytes (`boundary="ลับ"` in raw UTF-8, `--ลับ` delimiter lines:
+Dovecot's BODYSTRUCTURE showed the parts, boundary {9} bytes) and with more after the
+quoted value (`boundary="BB"x`, "BB" to Dovecot): the stdlib made U+FFFD of the 8-bit
+parameter and kept `"BB"x` whole."""
 from __future__ import annotations
 
 import base64
@@ -41,6 +46,9 @@ CASES = {  # as Dovecot 2.3.19 reads each (its BODYSTRUCTURE: text and PDF, boun
     "comment, quoted": ('boundary=(x) "BB"', "BB"),
     "quoted-pair": ('boundary="B\\B"', "BB"),
     "escaped quote": ('boundary="B\\"B"', 'B"B'),
+    "8-bit boundary": ('boundary="ลับ"', "ลับ"),
+    "8-bit token": ("boundary=ลับBB", "ลับBB"),
+    "more after the quotes": ('boundary="BB"x', "BB"),
 }
 
 
@@ -62,10 +70,11 @@ def test_a_backslash_the_sender_escaped_stays_one(secret_pdf):
     assert classify_raw(raw).level == "secret"
 
 
-def test_over_smtp_a_top_secret_pdf_behind_a_commented_boundary_is_refused_at_data(tmp_path):
+def test_over_smtp_a_top_secret_pdf_behind_a_commented_or_8bit_boundary_is_refused_at_data(tmp_path):
     d = Daemon(write_config(tmp_path / "gw")).start()
     try:
-        code, text = d.data_reply(_letter("boundary=(x)BB", "BB", thai_pdf(top="ลับที่สุด")), LAT)
-        assert code == 550 and text.startswith(b"5.7.0"), (code, text)
+        for parameter, delimiter in (("boundary=(x)BB", "BB"), ('boundary="ลับ"', "ลับ")):
+            code, text = d.data_reply(_letter(parameter, delimiter, thai_pdf(top="ลับที่สุด")), LAT)
+            assert code == 550 and text.startswith(b"5.7.0"), (parameter, code, text)
     finally:
         d.stop()
