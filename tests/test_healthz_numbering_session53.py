@@ -12,23 +12,14 @@ import shutil
 from tests.daemon import Daemon, free_port, write_config
 from tests.letters import letter
 from tests.test_http_health_metrics import get
-from tests.tools_helpers import this_be_year
+from tests.tools_helpers import backed_up_then_numbered, this_be_year
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 
 
 def test_healthz_fails_while_numbering_is_held_and_passes_once_the_folders_are_back(tmp_path):
     year = this_be_year()
-    old = Daemon(write_config(tmp_path / "old")).start()
-    try:
-        old.send(letter(), LAT)
-        old.wait_idle()
-        archive = tmp_path / "backup" / "saraban.tar.gz"
-        old.cli("backup", "create", str(archive))
-        old.send(letter(), LAT)
-        old.wait_idle()
-    finally:
-        old.stop()
+    archive = backed_up_then_numbered(tmp_path, after=1)
 
     port = free_port()
     new = Daemon(write_config(tmp_path / "new", extra=f"[http]\nenabled = true\nport = {port}\n"
@@ -45,7 +36,7 @@ def test_healthz_fails_while_numbering_is_held_and_passes_once_the_folders_are_b
         assert "numbering held after a restore" in data["checks"]["numbering"]["detail"]
         assert "Maildir" in data["checks"]["numbering"]["detail"]
 
-        shutil.copytree(old.data_dir / "folders", new.data_dir / "folders")
+        shutil.copytree(tmp_path / "old" / "var" / "folders", new.data_dir / "folders")
         new.wait_idle()
         status, _, body = get(f"http://127.0.0.1:{port}/healthz")
         assert status == 200, body

@@ -16,25 +16,14 @@ import sys
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
 from tests.paths import REPO
-from tests.tools_helpers import this_be_year
+from tests.tools_helpers import backed_up_then_numbered, this_be_year
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 
 
 def test_a_restore_killed_after_the_register_is_in_place_numbers_nothing(tmp_path):
     year = this_be_year()
-    old = Daemon(write_config(tmp_path / "old")).start()
-    try:
-        old.send(letter(), LAT)
-        old.wait_idle()
-        archive = tmp_path / "backup" / "saraban.tar.gz"
-        old.cli("backup", "create", str(archive))
-        old.send(letter(), LAT)
-        old.send(letter(), LAT)
-        old.wait_idle()
-        assert [e["receive_no"] for e in old.register()] == [f"{n}/{year}" for n in (1, 2, 3)]
-    finally:
-        old.stop()
+    archive = backed_up_then_numbered(tmp_path, after=2)
 
     fresh = write_config(tmp_path / "new")
     # Killed as `kill -9` would, in a session of its own (the crash point kills its group).

@@ -34,7 +34,7 @@ from tests.hostile.markings_cases import thai_pdf
 from tests.letters import letter, make_pdf
 from tests.notices.sink import Sink
 from tests.tools_helpers import this_be_year
-from tests.web.client import signed_in
+from tests.web.client import signed_in, temporary_files_mid_upload
 from tests.web.conftest import add_users
 
 LAT = "saraban.latkrabang@bangkok.go.th"
@@ -303,50 +303,9 @@ def test_a_large_upload_is_spooled_in_the_data_directory_not_tmpdir(machine):
     while the request is read: it was made on TMPDIR's disk (/tmp) and its blocks left
     there; the daemon's temporary files are made in spool/uploads now, on the data
     directory's volume. Seen in the supervisor's open files in the middle of an upload."""
-    import http.client
-    import time
-    import uuid
-
     clerk = signed_in(machine.web, "clerk")
-    boundary = uuid.uuid4().hex
-    body = b""
-    for key, value in [("unit", "saraban.latkrabang"), ("emergency_no", "ลก 0403 / ฉ 032"),
-                       ("received_at", f"{this_be_year()}-01-03 09:40"), ("sender", "สำนักการคลัง"),
-                       ("subject", "ขอส่งแผน"), ("do", "check"), ("csrf", clerk.csrf())]:
-        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="scans"; filename="big.jpg"\r\n'
-             "Content-Type: image/jpeg\r\n\r\n").encode() + b"\xff\xd8\xff\xe0" + os.urandom(1_300_000)
-    body += f"\r\n--{boundary}--\r\n".encode()
     uploads = machine.d.data_dir / "spool" / "uploads"
-
-    def open_temporary_files() -> list[str]:
-        found = []
-        for fd in Path(f"/proc/{machine.d.proc.pid}/fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if "(deleted)" in target or "/#" in target:
-                found.append(target)
-        return found
-
-    conn = http.client.HTTPConnection(clerk.host, clerk.port, timeout=60)
-    try:
-        conn.putrequest("POST", "/emergency")
-        for name, value in (("Content-Type", f"multipart/form-data; boundary={boundary}"),
-                            ("Content-Length", str(len(body))),
-                            ("Cookie", "; ".join(f"{k}={v}" for k, v in clerk.cookies.items()))):
-            conn.putheader(name, value)
-        conn.endheaders()
-        conn.send(body[:-200])  # all but the end: Starlette has spooled the scan to a file
-        deadline, seen = time.monotonic() + 20, []
-        while time.monotonic() < deadline and not seen:
-            seen = open_temporary_files()
-            time.sleep(0.1)
-        conn.send(body[-200:])
-        conn.getresponse().read()
-    finally:
-        conn.close()
+    seen = temporary_files_mid_upload(clerk, machine.d.proc.pid, this_be_year())
     assert seen and all(target.startswith(str(uploads)) for target in seen), seen
     assert list(uploads.iterdir()) == []
 

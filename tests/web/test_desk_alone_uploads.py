@@ -4,67 +4,19 @@ on the data directory's volume, not in TMPDIR's, where Starlette's temporary fil
 upload over 1 MB was made and its blocks left after it was unlinked."""
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-import uuid
-from pathlib import Path
 
 from tests.daemon import free_port, write_config
 from tests.paths import REPO
-from tests.web.client import signed_in
+from tests.web.client import signed_in, temporary_files_mid_upload
 from tests.web.conftest import PASSWORD
 from tests.cli_fork import run_gateway
-
-
-def _open_temporary_files(pid: int) -> list[str]:
-    found = []
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if "(deleted)" in target or "/#" in target:  # unlinked, or O_TMPFILE (never named)
-            found.append(target)
-    return found
-
-
-def _scan_upload(url: str, pid: int) -> list[str]:
-    """The temporary files the desk holds while all but the end of a 1.3 MB scan is sent."""
-    clerk = signed_in(url, "somsri")
-    boundary = uuid.uuid4().hex
-    body = b""
-    for key, value in [("unit", "saraban.latkrabang"), ("emergency_no", "ลก 0403 / ฉ 032"),
-                       ("received_at", "2569-01-03 09:40"), ("sender", "สำนักการคลัง"),
-                       ("subject", "ขอส่งแผน"), ("do", "check"), ("csrf", clerk.csrf())]:
-        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="scans"; filename="big.jpg"\r\n'
-             "Content-Type: image/jpeg\r\n\r\n").encode() + b"\xff\xd8\xff\xe0" + os.urandom(1_300_000)
-    body += f"\r\n--{boundary}--\r\n".encode()
-    conn = http.client.HTTPConnection(clerk.host, clerk.port, timeout=60)
-    try:
-        conn.putrequest("POST", "/emergency")
-        for name, value in (("Content-Type", f"multipart/form-data; boundary={boundary}"),
-                            ("Content-Length", str(len(body))),
-                            ("Cookie", "; ".join(f"{k}={v}" for k, v in clerk.cookies.items()))):
-            conn.putheader(name, value)
-        conn.endheaders()
-        conn.send(body[:-200])
-        deadline, seen = time.monotonic() + 20, []
-        while time.monotonic() < deadline and not seen:
-            seen = _open_temporary_files(pid)
-            time.sleep(0.1)
-        conn.send(body[-200:])
-        answer = conn.getresponse()
-        answer.read()
-        assert answer.status < 500, answer.status
-    finally:
-        conn.close()
-    return seen
+from tests.tools_helpers import this_be_year
 
 
 def test_the_desk_alone_spools_a_large_upload_in_the_data_directory_not_tmpdir(tmp_path):
@@ -92,7 +44,7 @@ def test_the_desk_alone_spools_a_large_upload_in_the_data_directory_not_tmpdir(t
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "web.log").read_text()
                 time.sleep(0.2)
-        seen = _scan_upload(f"http://127.0.0.1:{port}", proc.pid)
+        seen = temporary_files_mid_upload(signed_in(f"http://127.0.0.1:{port}", "somsri"), proc.pid, this_be_year())
         own = data_dir / "spool" / "uploads-desk" / str(proc.pid)
         assert seen and all(target.startswith(str(own)) for target in seen), seen
         assert list(tmpdir.iterdir()) == []
