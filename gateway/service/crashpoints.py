@@ -32,6 +32,11 @@ BATCH_POINTS = (
 RESTORE_POINTS = (
     "restore_database_in_place",  # the register file renamed into place, the vault not yet checked
 )
+# Inside `backup create` (tests/test_backup_killed_session53.py): the register copied, the
+# archive not yet written.
+BACKUP_POINTS = (
+    "backup_database_copied",
+)
 
 
 def crashpoint(name: str) -> None:

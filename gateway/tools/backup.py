@@ -24,7 +24,7 @@ import io
 import json
 import os
 import tarfile
-import tempfile
+import shutil
 import zlib
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from storage.backup import copy_sqlite, count_letters, sqlite_path
 
 DIRECTORIES = ("vault", "secret", "keys", "audit", "spool/new", "spool/failed")
 DATABASE = "saraban.db"
+BACKUP_SCRATCH = "backup-scratch"  # under the data directory: the register's copy while archived
 MANIFEST = "manifest.json"
 
 
@@ -51,36 +52,72 @@ def create(settings: Settings, target: Path, folders: bool = False, files_only: 
     data_dir = settings.data_dir
     directories = list(DIRECTORIES) + (["folders"] if folders else [])
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="saraban-backup-") as tmp:
-        manifest = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                    "data_dir": str(data_dir), "directories": [], "database": None, "letters": None}
-        if not files_only:
-            source = _database_file(settings)
-            if not source.exists():
-                raise ToolError(f"no database at {source}: nothing has been registered here yet")
-            # First the database, then the files: a letter's vault file is written before
-            # its registration commits, so every file the copy names is in the archive.
-            copy = Path(tmp) / DATABASE
-            copy_sqlite(source, copy)
-            manifest["database"] = DATABASE
-            manifest["letters"] = count_letters(copy)
-        partial = target.with_name(f".{target.name}.partial")
+    # The register's copy is made on the data directory's volume (encrypted, docs/secrecy.md),
+    # in a folder of this command's own: in TMPDIR, a `backup create` killed there left a
+    # copy of the register on /tmp's disk for good (session 53). What a killed one left is
+    # removed by the next.
+    scratch = data_dir / BACKUP_SCRATCH
+    _remove_left_by_dead(scratch)
+    own = scratch / str(os.getpid())
+    try:
+        scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+        own.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise ToolError(f"cannot make {own} for the register's copy: {exc.strerror or exc}; "
+                        "run backup create as the gateway's user") from None
+    try:
+        return _create_in(settings, target, folders, files_only, str(own), directories, data_dir)
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def _remove_left_by_dead(scratch: Path) -> None:
+    """The scratch folders (named by process id) of `backup create` runs no longer running."""
+    try:
+        folders = [p for p in scratch.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()]
+    except FileNotFoundError:
+        return
+    for folder in folders:
         try:
-            fd = _claim_partial(partial, target)
-        except OSError as exc:
+            os.kill(int(folder.name), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError, ValueError):
+            pass
+
+
+def _create_in(settings: Settings, target: Path, folders: bool, files_only: bool, tmp: str,
+               directories: list[str], data_dir: Path) -> dict:
+    manifest = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "data_dir": str(data_dir), "directories": [], "database": None, "letters": None}
+    if not files_only:
+        source = _database_file(settings)
+        if not source.exists():
+            raise ToolError(f"no database at {source}: nothing has been registered here yet")
+        # First the database, then the files: a letter's vault file is written before
+        # its registration commits, so every file the copy names is in the archive.
+        copy = Path(tmp) / DATABASE
+        copy_sqlite(source, copy)
+        crashpoint("backup_database_copied")
+        manifest["database"] = DATABASE
+        manifest["letters"] = count_letters(copy)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        fd = _claim_partial(partial, target)
+    except OSError as exc:
+        raise ToolError(_write_refusal(target, partial, exc)) from None
+    try:
+        # Written through a duplicate: the lock is held until the rename is done.
+        _write_archive(os.dup(fd), tmp, data_dir, directories, manifest, files_only)
+        os.replace(partial, target)
+    except BaseException as exc:
+        # Never a half archive left behind (ENOSPC, Ctrl-C): it holds the keys too.
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
             raise ToolError(_write_refusal(target, partial, exc)) from None
-        try:
-            # Written through a duplicate: the lock is held until the rename is done.
-            _write_archive(os.dup(fd), tmp, data_dir, directories, manifest, files_only)
-            os.replace(partial, target)
-        except BaseException as exc:
-            # Never a half archive left behind (ENOSPC, Ctrl-C): it holds the keys too.
-            partial.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise ToolError(_write_refusal(target, partial, exc)) from None
-            raise
-        finally:
-            os.close(fd)
+        raise
+    finally:
+        os.close(fd)
     return manifest
 
 
