@@ -24,14 +24,18 @@ class ToolError(Exception):
     """Bad input or a refused action: shown as one sentence, exit code 1.
 
     `th` is the same refusal for a clerk at the web desk, in Thai: the English sentence
-    is the command line's and may name a command, which means nothing on a web page."""
+    is the command line's and may name a command, which means nothing on a web page;
+    `en`, where it does, is the desk's English sentence."""
 
-    def __init__(self, message: str, th: str | None = None):
+    def __init__(self, message: str, th: str | None = None, en: str | None = None):
         super().__init__(message)
         self.th = th
+        self.en = en
 
     def for_person(self, lang: str) -> str:
-        return self.th if self.th and lang != "en" else str(self)
+        if lang == "en":
+            return self.en or str(self)
+        return self.th or str(self)
 
 
 def not_on_this_gateway(what: str) -> ToolError:

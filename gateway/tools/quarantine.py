@@ -367,8 +367,10 @@ def reject(services: Services, quarantine_id: int, reason: str | None) -> Quaran
 def _get(session, quarantine_id: int, lock: bool = False) -> QuarantineEntry:
     entry = quarantine.get_entry(session, quarantine_id, lock=lock)
     if entry is None:
+        # At the desk this is a race (another clerk's ตรวจซ้ำ took the entry between the
+        # page and the action): the English page said the command line's sentence.
         raise ToolError(f"no quarantine entry {quarantine_id} (see `saraban-gateway quarantine list --all`)",
-                        th="ไม่มีรายการนี้")
+                        th="ไม่มีรายการนี้", en="There is no such entry any more: another person may have just dealt with it.")
     return entry
 
 
