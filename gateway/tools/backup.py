@@ -35,6 +35,12 @@ from gateway.tools.common import ToolError, cannot_write, friendly, settings_of
 from storage.backup import copy_sqlite, count_letters, sqlite_path
 
 DIRECTORIES = ("vault", "secret", "keys", "audit", "spool/new", "spool/failed")
+# What the data directory keeps beside them that a restored gateway must have: the units
+# and folders known (a folder given to a new address is refused against them,
+# gateway/units/in_force.py) and the ลับที่สุด refusals not yet in the register
+# (gateway/intake/refusals.py). Until session 53 neither was in the archive: a restored
+# gateway let a removed unit's folder go to a new address, and the refusals were lost.
+STATE_FILES = ("units-in-force.json", "refusals-owed.json")
 DATABASE = "saraban.db"
 BACKUP_SCRATCH = "backup-scratch"  # under the data directory: the register's copy while archived
 MANIFEST = "manifest.json"
@@ -162,6 +168,12 @@ def _write_archive(fd: int, tmp: str, data_dir: Path, directories: list[str], ma
                 if path.is_dir():
                     _add_tree(tar, path, name)
                     manifest["directories"].append(name)
+            for name in STATE_FILES:
+                try:
+                    tar.add(data_dir / name, arcname=name, recursive=False)
+                except FileNotFoundError:  # none kept (a refusal owed is rare)
+                    continue
+                manifest.setdefault("files", []).append(name)
             info = tarfile.TarInfo(MANIFEST)
             body = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
             info.size, info.mtime, info.mode = len(body), int(dt.datetime.now().timestamp()), 0o600
@@ -201,7 +213,6 @@ def _write_refusal(target: Path, partial: Path, exc: OSError) -> str:
     if exc.filename and str(exc.filename) not in (str(partial), str(target)):
         return f"cannot write {target}: cannot read {exc.filename}: {why}; nothing was written"
     return f"cannot write {target}: {why}; nothing was written (free space or choose another place)"
-    return manifest
 
 
 def _vault_problems(vault: Path) -> list[str]:
