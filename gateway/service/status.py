@@ -115,7 +115,7 @@ def _collect_status(settings: Settings, db: Database | None = None) -> dict:
         + notice_warnings(settings) + registrar_warning(missing)
         + _disk_warning(disk) + _overdue_warning(figures.outbox) + clock_warning(settings, newest_year)
         + receipt_warning(newest_time)
-        + ([gate["detail"]] if gate.get("state") == "held" else []) + ocr_warnings()
+        + _held_warning(gate) + ocr_warnings()
         + configured_certificate_warnings(settings) + owed_warning(owed, settings.data_dir),
     }
 
@@ -137,8 +137,15 @@ def _without_database(settings: Settings, pid: str | None, spool_figures: dict, 
         "imap_intake": {}, "registrars_missing": [],
         "numbering": gate or {"state": "open"},
         "database": {"ok": False, "detail": moved},
-        "warnings": [moved] + _disk_warning(disk) + owed_warning(owed, settings.data_dir),
+        "warnings": [moved] + _disk_warning(disk) + owed_warning(owed, settings.data_dir)
+        + _held_warning(gate),
     }
+
+
+def _held_warning(gate: dict | None) -> list[str]:
+    """Numbering held (after a restore): said with or without the database, since the
+    folders to put back are the numbering file's, not the register's."""
+    return [gate["detail"]] if gate and gate.get("state") == "held" else []
 
 
 def _stopped_warning(pid: str | None, settings: Settings, pending: int) -> list[str]:
