@@ -65,6 +65,7 @@ class Child:
     args: tuple
     process: ChildProcess | None = None  # `python -m gateway.service.child <name>`
     restarts: int = 0
+    respawn_at: float | None = None  # monotonic time its restart is due (a dead one waits a little)
 
 
 @dataclass
@@ -99,14 +100,21 @@ class Supervisor:
         log.info("runner_spawned", runner=child.name, pid=child.process.pid)
 
     def check(self) -> None:
-        """Restart a runner that died; its work is idempotent and resumes."""
+        """Restart a runner that died; its work is idempotent and resumes. One that keeps
+        dying is restarted less often (up to every 5 s), at a later tick: the wait was a
+        sleep in the tick, and the supervisor's loop, SIGTERM and SIGHUP waited with it,
+        5 s a tick for each runner in such a loop (session 53)."""
+        now = time.monotonic()
         for child in self.children:
             if child.process is not None and not child.process.is_alive():
-                child.restarts += 1
-                log.error("runner_died", runner=child.name, exitcode=child.process.exitcode,
-                          restarts=child.restarts)
-                time.sleep(min(5.0, 0.2 * child.restarts))
-                self._spawn(child)
+                if child.respawn_at is None:
+                    child.restarts += 1
+                    log.error("runner_died", runner=child.name, exitcode=child.process.exitcode,
+                              restarts=child.restarts)
+                    child.respawn_at = now + min(5.0, 0.2 * child.restarts)
+                if now >= child.respawn_at:
+                    child.respawn_at = None
+                    self._spawn(child)
 
     def alive(self) -> dict[str, bool]:
         return {c.name: bool(c.process and c.process.is_alive()) for c in self.children}
