@@ -38,3 +38,27 @@ def test_status_shows_the_running_daemons_register_and_says_the_new_database_wai
         assert "register   2 letter(s)" in status.stdout, status.stdout  # both letters, in the daemon's file
     finally:
         gw.stop()
+
+
+def test_register_commands_refuse_while_the_daemon_registers_in_another_database(tmp_path):
+    """`register list` said "not set up ... run db upgrade" of the new file, and `quarantine
+    release` made it: a second, empty register, beside the one the daemon fills."""
+    config = write_config(tmp_path)
+    gw = Daemon(config).start()
+    try:
+        gw.send(letter(), LAT)
+        gw.wait_idle()
+        other = tmp_path / "other.db"
+        config.write_text(config.read_text().replace("[storage]\n", f'[storage]\ndatabase_url = "sqlite:///{other}"\n'))
+        for command in (("register", "list"), ("quarantine", "release", "1", "--reason", "ผอ.สั่งรับ"),
+                        ("outbox", "list")):
+            refused = gw.cli(*command, check=False)
+            assert refused.returncode == 1, (command, refused.stdout, refused.stderr)
+            assert f"the running daemon registers in {gw.data_dir / 'saraban.db'}" in refused.stderr
+            assert "db upgrade" not in refused.stdout + refused.stderr
+        assert not other.exists()
+        # The db commands stay the sysadmin's: the new database is prepared before the restart.
+        current = gw.cli("db", "current", check=False)
+        assert "schema at" in current.stdout and "the running daemon registers" not in current.stderr
+    finally:
+        gw.stop()

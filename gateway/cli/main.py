@@ -67,7 +67,8 @@ class _TerminalSafe:
 
 def main(argv: list[str] | None = None) -> int:
     from gateway.config.settings import ConfigError
-    from gateway.tools.common import database_refusal, os_refusal, unopenable_database
+    from gateway.tools.common import (ANY_DATABASE, ToolError, database_refusal, os_refusal,
+                                      same_database_as_the_daemon, unopenable_database)
     from gateway.units.directory import DirectoryError
     from storage.db import DatabaseError
     from storage.schema_version import SchemaBehind
@@ -95,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging("info" if args.verbose else "warning", "console", process="cli", stream=sys.stderr)
     try:
+        if args.command not in ANY_DATABASE:
+            from gateway.config.settings import load_settings
+
+            try:
+                same_database_as_the_daemon(load_settings(args.config))
+            except ToolError as exc:
+                print(f"saraban-gateway: {exc}", file=sys.stderr)
+                return 1
         return args.func(args)
     except (ConfigError, DirectoryError, SchemaBehind) as exc:
         print(f"saraban-gateway: {exc}", file=sys.stderr)

@@ -187,6 +187,13 @@ def settings_of(args: argparse.Namespace) -> Settings:
     return settings
 
 
+# Commands that may run while the daemon registers in another database than the
+# configuration names: the database's own (the new one prepared before the restart),
+# `status` (it shows the daemon's register with a warning), the daemon, and those that
+# open no register.
+ANY_DATABASE = frozenset({"db", "status", "check-config", "run", "keys", "verify", "rules", "units", "audit"})
+
+
 @contextmanager
 def open_services(args: argparse.Namespace, role: str = "register", *,
                   writes: bool = True, new_database: bool = False) -> Iterator["Services"]:  # noqa: F821
@@ -216,6 +223,25 @@ def open_services(args: argparse.Namespace, role: str = "register", *,
             # `status` and `register list` (session 16: `quarantine list` said 1).
             require_current(services.db.engine)
         yield services
+
+
+def same_database_as_the_daemon(settings: Settings) -> None:
+    """Refuse a command while the running daemon registers in another database than the
+    configuration now names (`[storage]` is read at start-up only). `register list`,
+    `quarantine release` and the others opened the new one: a reader was told to run `db
+    upgrade` (a second, empty register), a writer made that register and, finding no entry
+    there, said so (session 53; `status` shows the daemon's register with a warning)."""
+    from gateway.service.db_file import daemon_database_elsewhere
+    from gateway.service.instance_lock import running_pid
+
+    elsewhere = daemon_database_elsewhere(settings, running_pid(settings.data_dir))
+    if elsewhere is not None:
+        named = settings.effective()["effective"]["database_url"]  # never a password on the screen
+        raise ToolError(f"the running daemon registers in {elsewhere}, not in the database the configuration "
+                        f"now names ({named}), which it reads only at start-up: restart it (systemctl restart "
+                        "saraban-gateway) or put the old value back; nothing was read or written",
+                        th="ระบบที่ทำงานอยู่ยังใช้ทะเบียนเดิม ส่วนการตั้งค่าระบุฐานข้อมูลใหม่ซึ่งจะใช้หลังเริ่มระบบใหม่ "
+                           "กรุณาแจ้งผู้ดูแลระบบ ไม่ได้อ่านหรือบันทึกสิ่งใด")
 
 
 def setup_cli_logging(settings: Settings, verbose: bool = False) -> None:
