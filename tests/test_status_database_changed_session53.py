@@ -17,14 +17,25 @@ from tests.letters import letter
 LAT = "saraban.latkrabang@bangkok.go.th"
 
 
-def test_status_shows_the_running_daemons_register_and_says_the_new_database_waits(tmp_path):
+def _registered_then_database_changed(tmp_path):
+    """A running daemon that registered a letter, and its configuration's [storage]
+    database_url changed since to another SQLite file (not there yet)."""
     config = write_config(tmp_path)
     gw = Daemon(config).start()
     try:
         gw.send(letter(), LAT)
         gw.wait_idle()
-        other = tmp_path / "other.db"
-        config.write_text(config.read_text().replace("[storage]\n", f'[storage]\ndatabase_url = "sqlite:///{other}"\n'))
+    except BaseException:
+        gw.stop()
+        raise
+    other = tmp_path / "other.db"
+    config.write_text(config.read_text().replace("[storage]\n", f'[storage]\ndatabase_url = "sqlite:///{other}"\n'))
+    return gw, config, other
+
+
+def test_status_shows_the_running_daemons_register_and_says_the_new_database_waits(tmp_path):
+    gw, config, other = _registered_then_database_changed(tmp_path)
+    try:
         os.kill(gw.proc.pid, signal.SIGHUP)
         gw.wait_for_event("reload_needs_restart")
         gw.send(letter(), LAT)
@@ -43,13 +54,8 @@ def test_status_shows_the_running_daemons_register_and_says_the_new_database_wai
 def test_register_commands_refuse_while_the_daemon_registers_in_another_database(tmp_path):
     """`register list` said "not set up ... run db upgrade" of the new file, and `quarantine
     release` made it: a second, empty register, beside the one the daemon fills."""
-    config = write_config(tmp_path)
-    gw = Daemon(config).start()
+    gw, config, other = _registered_then_database_changed(tmp_path)
     try:
-        gw.send(letter(), LAT)
-        gw.wait_idle()
-        other = tmp_path / "other.db"
-        config.write_text(config.read_text().replace("[storage]\n", f'[storage]\ndatabase_url = "sqlite:///{other}"\n'))
         for command in (("register", "list"), ("quarantine", "release", "1", "--reason", "ผอ.สั่งรับ"),
                         ("outbox", "list")):
             refused = gw.cli(*command, check=False)
