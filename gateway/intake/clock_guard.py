@@ -62,36 +62,36 @@ class ClockGuard:
         return (f"the host's clock says {clock_year} but the register has begun {self.floor}: "
                 "letters are refused until the clock is right (timedatectl, chrony)")
 
-    def wrong(self) -> bool:
-        """True while the clock is in a year before the floor. The first refusal of a
-        spell and every 1000th are logged, its end too."""
-        now = now_utc()
+    def _year_behind(self) -> int | None:
+        """The clock's Buddhist-era year while it is before the floor (the floor first
+        raised to the last time of receipt any intake gave), else None."""
         if self.receipt is not None:
             latest = self.receipt.latest()
             if latest is not None:
                 self.floor = max(self.floor, be_year(latest))
-        if be_year(now) >= self.floor:
+        year = be_year(now_utc())
+        return year if year < self.floor else None
+
+    def wrong(self) -> bool:
+        """True while the clock is in a year before the floor. The first refusal of a
+        spell and every 1000th are logged, its end too."""
+        year = self._year_behind()
+        if year is None:
             if self.refused:
                 log.info("clock_right_again", where=self.where, refused=self.refused)
                 self.refused = 0
             return False
         self.refused += 1
         if self.refused % 1000 == 1:
-            log.error("clock_behind_register", where=self.where, clock=thai_datetime(now), register_year=self.floor,
-                      refused=self.refused, hint=self.hint(be_year(now)))
+            log.error("clock_behind_register", where=self.where, clock=thai_datetime(now_utc()),
+                      register_year=self.floor, refused=self.refused, hint=self.hint(year))
         return True
 
     def refusing(self) -> str | None:
         """What /healthz says while letters are refused for the clock: `wrong()` without
         its log or count (a probe every few seconds is no refusal)."""
-        floor = self.floor
-        if self.receipt is not None and (latest := self.receipt.latest()) is not None:
-            floor = max(floor, be_year(latest))
-        year = be_year(now_utc())
-        if year >= floor:
-            return None
-        return (f"the host's clock says {year} but the register has begun {floor}: "
-                "letters are refused (451) until the clock is right (timedatectl, chrony)")
+        year = self._year_behind()
+        return None if year is None else self.hint(year)
 
     def accepted(self) -> None:
         """A letter was taken now: its year has begun."""
