@@ -62,7 +62,6 @@ def shred(path: str | os.PathLike, logged_as: str | None = None) -> bool:
     return True
 
 
-
 def temporary_files_in(folder: Path) -> None:
     """Make this process's temporary files in `folder` (0700), shredding first what a
     killed run of it left there. Starlette keeps a desk upload over 1 MB (a paper letter's
@@ -76,22 +75,28 @@ def temporary_files_in(folder: Path) -> None:
     tempfile.tempdir = str(folder)
 
 
-def shred_folders_of_dead_processes(parent: Path) -> None:
-    """Shred and remove the folders under `parent` named by a process id that is no longer
-    running: each desk started alone has its own (`temporary_files_in`), so that one
-    starting never shreds another's upload in flight."""
+def folders_of_dead_processes(parent: Path) -> list[Path]:
+    """The folders under `parent` named by a process id no longer running: each process
+    that keeps its own there (a desk started alone, `backup create`) clears only those,
+    never another's in flight."""
     try:
         folders = [p for p in parent.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()]
     except FileNotFoundError:
-        return
+        return []
+    dead = []
     for folder in folders:
         try:
             os.kill(int(folder.name), 0)
-            continue  # running (or another user's process: not ours to clear)
         except ProcessLookupError:
-            pass
+            dead.append(folder)
         except (PermissionError, OverflowError, ValueError):
-            continue
+            pass  # another user's process, or no process id: not ours to clear
+    return dead
+
+
+def shred_folders_of_dead_processes(parent: Path) -> None:
+    """Shred and remove `folders_of_dead_processes(parent)` (temporary files of desks)."""
+    for folder in folders_of_dead_processes(parent):
         _shred_tree(folder, keep_top=False)
 
 

@@ -29,6 +29,7 @@ import zlib
 from pathlib import Path
 
 from gateway.config.settings import Settings
+from gateway.secrecy.shred import folders_of_dead_processes
 from gateway.service.crashpoints import crashpoint
 from gateway.service.numbering import RESTORED, confirm_numbers, mark_restored, unfinished_restore
 from gateway.tools.common import ToolError, cannot_write, friendly, settings_of
@@ -63,7 +64,8 @@ def create(settings: Settings, target: Path, folders: bool = False, files_only: 
     # copy of the register on /tmp's disk for good (session 53). What a killed one left is
     # removed by the next.
     scratch = data_dir / BACKUP_SCRATCH
-    _remove_left_by_dead(scratch)
+    for left in folders_of_dead_processes(scratch):  # a killed run's copy
+        shutil.rmtree(left, ignore_errors=True)
     own = scratch / str(os.getpid())
     try:
         scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -75,21 +77,6 @@ def create(settings: Settings, target: Path, folders: bool = False, files_only: 
         return _create_in(settings, target, folders, files_only, str(own), directories, data_dir)
     finally:
         shutil.rmtree(own, ignore_errors=True)
-
-
-def _remove_left_by_dead(scratch: Path) -> None:
-    """The scratch folders (named by process id) of `backup create` runs no longer running."""
-    try:
-        folders = [p for p in scratch.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()]
-    except FileNotFoundError:
-        return
-    for folder in folders:
-        try:
-            os.kill(int(folder.name), 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except (PermissionError, OverflowError, ValueError):
-            pass
 
 
 def _create_in(settings: Settings, target: Path, folders: bool, files_only: bool, tmp: str,
