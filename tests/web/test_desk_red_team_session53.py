@@ -47,7 +47,8 @@ import pytest
 from rules.thai_time import BANGKOK
 from tests.letters import letter, make_pdf
 from tests.web.client import Client, signed_in
-from tests.web.conftest import PASSWORD, Desk, running_desk
+from tests.web.conftest import Desk, running_desk
+from tests.web.test_desk_browser import sign_in
 
 LAT = "saraban.latkrabang@bangkok.go.th"
 AM = "\u0e4d\u0e32"  # nikhahit + sara aa: สระอำ in two parts
@@ -122,14 +123,8 @@ def wide_desk(tmp_path_factory):
 
 @pytest.mark.parametrize("path", ["/register", "/letter", "/quarantine"])
 def test_a_subject_with_no_place_to_break_stays_on_a_1366_pixel_screen(browser, wide_desk, shot, path):
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
-    page = context.new_page()
+    context, page = _signed_in_page(browser, wide_desk, "s53wide")
     try:
-        page.goto(wide_desk.url + "/login")
-        page.fill("input[name=username]", "s53wide")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
         if path == "/letter":
             [(found,)] = wide_desk.db("SELECT id FROM letters WHERE subject LIKE '%S53WIDE'")
             path = f"/letters/{found}"
@@ -194,14 +189,8 @@ def test_a_refused_release_or_reject_keeps_the_reason_and_the_ticks(desk: Desk):
 def test_a_note_of_several_lines_is_shown_in_its_lines(browser, wide_desk, shot):
     """The note is kept with its lines (session 38), but the letter's page drew it as
     one run of text: "1. ส่งฝ่ายโยธา 2. แจ้งผู้อำนวยการ" for the list the clerk typed."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
-    page = context.new_page()
+    context, page = _signed_in_page(browser, wide_desk, "s53wide")
     try:
-        page.goto(wide_desk.url + "/login")
-        page.fill("input[name=username]", "s53wide")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
         [(found,)] = wide_desk.db("SELECT id FROM letters WHERE subject = 'หนังสือธรรมดา S53 ก่อน'")
         page.goto(f"{wide_desk.url}/letters/{found}")
         page.fill("textarea[name=note]", "1. ส่งฝ่ายโยธา S53NOTE\n2. แจ้งผู้อำนวยการเขต")
@@ -268,15 +257,10 @@ def test_the_register_filtered_by_days_of_another_year_says_so(desk: Desk):
     assert clerk.get(f"/register?unit=saraban.latkrabang&year={year}&to={year - 542}-12-31").errors() == []
 
 
-
 def _signed_in_page(browser, desk, username: str):
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
     page = context.new_page()
-    page.goto(desk.url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    sign_in(page, desk, username)
     return context, page
 
 
