@@ -29,6 +29,15 @@ log = structlog.get_logger("gateway.deliver.smtp")
 # it was sent again at every attempt (red team of 7 Dec 2026).
 FINAL_REPLY = 600.0
 
+
+def await_final_reply(sock, deadline: Deadline | None) -> None:  # noqa: ANN001 - a socket
+    """The message went whole: its reply may take FINAL_REPLY, for the socket's reads and
+    for the transaction's deadline (a relay's folder copy and a smarthost's notice alike)."""
+    if deadline is not None:
+        deadline.extend(FINAL_REPLY)
+    if sock is not None:
+        sock.settimeout(FINAL_REPLY)
+
 # A send's `timeout` is for this many bytes at a time, not for the whole letter.
 SEND_CHUNK = 64 * 1024
 # The whole transaction's bound: `timeout`, and a second for each this many bytes (a
@@ -72,9 +81,7 @@ class _ChunkedSend:
             if len(view) > SEND_CHUNK:
                 _drained(self.sock, self.timeout, self.until)
             if self.in_data and data.endswith(b"\r\n.\r\n"):  # the message went whole: its reply next
-                if self.deadline is not None:
-                    self.deadline.extend(FINAL_REPLY)
-                self.sock.settimeout(FINAL_REPLY)
+                await_final_reply(self.sock, self.deadline)
         except OSError as exc:
             # Reset, not closed: the kernel would go on sending what it holds of the
             # letter, its final dot included, and a relay that took it all in the end

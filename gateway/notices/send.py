@@ -24,7 +24,7 @@ from gateway.notices.decide import decide, undecided
 from gateway.notices.sanitize import ascii_address
 from gateway.config.views import parse_smarthost
 from gateway.delivery.errors import PermanentFailure
-from gateway.delivery.smtp import FINAL_REPLY, server_name
+from gateway.delivery.smtp import await_final_reply, server_name
 from gateway.intake.imap_session import tls_context
 from gateway.service.deadline import Deadline
 from storage.notices import hold_notice
@@ -71,8 +71,11 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
                       f"the smarthost {host}:{port}") as deadline:
 
             def awaiting() -> None:
+                # A smarthost that answered the final dot after `timeout` (30 s) had the
+                # notice at every attempt: eleven copies of two acknowledgements in half a
+                # minute, never done (red team of 7 Dec 2026).
                 sent_whole.append(True)
-                _await_final_reply(opened[0], deadline)
+                await_final_reply(opened[0].sock, deadline)
 
             client, reused = _session(settings, host, port, opened)
             how = envelope_for(item.payload["to"], client.has_extn("smtputf8"))
@@ -159,15 +162,6 @@ def _transmit(client: smtplib.SMTP, sender: str, recipient: str, data: bytes, op
     code, text = client.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, text)
-
-
-def _await_final_reply(client: smtplib.SMTP, deadline: Deadline) -> None:
-    """A smarthost that answered the final dot after `timeout` (30 s) had the notice at
-    every attempt, and the attempts went on: eleven copies of two acknowledgements in half
-    a minute, and the outbox never said done (red team of 7 Dec 2026)."""
-    deadline.extend(FINAL_REPLY)
-    if client.sock is not None:
-        client.sock.settimeout(FINAL_REPLY)
 
 
 def _until_next_notice(client: smtplib.SMTP, timeout: float) -> None:
