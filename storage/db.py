@@ -40,6 +40,24 @@ def sqlite_file(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+def server_database(url: str) -> str | None:
+    """Which PostgreSQL database a URL names, without its password and however its driver
+    is spelt (`postgresql://` or `postgresql+psycopg://`, the default port written or not):
+    `postgresql://user@host:5432/name`. None for SQLite, whose file names it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "postgresql":
+        return None
+    socket_dir = parsed.query.get("host")  # postgresql:///name?host=/run/postgresql
+    host = parsed.host or (socket_dir if isinstance(socket_dir, str) else "localhost")
+    return f"postgresql://{parsed.username or ''}@{host}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
 PG_CONNECT_TIMEOUT = 10  # seconds (docs/operations.md, "When a server does not answer")
 # [storage] lock_timeout and statement_timeout (docs/database.md, "When the database is
 # stuck"): how long a transaction waits for a lock another program holds (SQLite's

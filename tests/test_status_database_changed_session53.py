@@ -68,3 +68,45 @@ def test_register_commands_refuse_while_the_daemon_registers_in_another_database
         assert "schema at" in current.stdout and "the running daemon registers" not in current.stderr
     finally:
         gw.stop()
+
+
+def test_commands_refuse_while_the_daemon_registers_in_another_postgresql_database(tmp_path, postgres_cluster,
+                                                                                  postgres_database_url):
+    """The same guard for a daemon on PostgreSQL (session 54): the configuration changed to
+    another database of the same server while the daemon runs. Until then the commands
+    opened the new database: `quarantine release` made a second register there and
+    `status` said to run `db upgrade`. The password is never shown; a URL that only
+    spells the driver or the port otherwise names the same database and is let through."""
+    from gateway.service.db_file import SERVER_RECORD
+    from storage.db import server_database
+
+    other_name = f"other_{os.getpid()}"
+    other = postgres_cluster.create_database(other_name)
+    config = write_config(tmp_path, database_url=postgres_database_url)
+    gw = Daemon(config).start()
+    try:
+        gw.send(letter(), LAT)
+        gw.wait_idle()
+        assert gw.cli("register", "list", check=False).returncode == 0
+        text = config.read_text()
+        assert postgres_database_url in text
+        same = postgres_database_url.replace("postgresql+psycopg://", "postgresql://")
+        config.write_text(text.replace(postgres_database_url, same))
+        assert gw.cli("register", "list", check=False).returncode == 0  # the same database, spelt otherwise
+        config.write_text(text.replace(postgres_database_url, other))
+        daemons = server_database(postgres_database_url)
+        assert daemons and ":" not in daemons.split("//", 1)[1].split("@", 1)[0]  # no password in it
+        for command in (("register", "list"), ("quarantine", "release", "1", "--reason", "ผอ.สั่งรับ"),
+                        ("outbox", "list"), ("status",)):
+            refused = gw.cli(*command, check=False)
+            assert refused.returncode == 1, (command, refused.stdout, refused.stderr)
+            assert f"the running daemon registers in {daemons}" in refused.stderr, refused.stderr
+            assert "db upgrade" not in refused.stdout + refused.stderr
+            assert "Traceback" not in refused.stderr
+        record = (gw.data_dir / SERVER_RECORD).read_text()
+        assert other_name not in record and "password" not in record.lower()
+        tables = gw.cli("db", "current", check=False)  # the sysadmin prepares the new one
+        assert "the running daemon registers" not in tables.stderr
+    finally:
+        gw.stop()
+        postgres_cluster.drop_database(other_name)

@@ -71,8 +71,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from gateway.service.status import collect_status, render_status
 
+    from gateway.tools.common import ToolError
+
     settings = settings_of(args)
-    status = collect_status(settings)
+    try:
+        status = collect_status(settings)
+    except ToolError as exc:  # the daemon registers in a PostgreSQL database the file no longer names
+        print(f"saraban-gateway: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else render_status(status))
     return 0
 

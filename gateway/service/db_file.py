@@ -24,13 +24,18 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.service.db_record import RECORD, read_record as _read
-from storage.db import Database, file_identity, moved_words, sqlite_file
+from storage.db import Database, file_identity, moved_words, server_database, sqlite_file
 from storage.fsync import write_durably
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
 
 log = structlog.get_logger("gateway.database_file")
+
+# The PostgreSQL database the running daemon started with (pid, and the database without
+# its password), for the commands' same-database guard: a file of its own, so that the
+# SQLite file's record and what it remembers of a moved file stay as they are.
+SERVER_RECORD = "database-server.json"
 
 
 def _write(settings: Settings, data: dict) -> None:
@@ -44,6 +49,7 @@ def record_at_start(settings: Settings, db: Database) -> None:
     the last run saw replaced under it, and still not the one it had, is a restored
     register: its numbers are read back from the folders before any is given."""
     if db.file is None:
+        _record_server(settings)
         return
     last = _read(settings)
     identity = db.pin_file()
@@ -71,6 +77,24 @@ def record_at_start(settings: Settings, db: Database) -> None:
         # Runners without the record pin to the file they first open, as before.
         (settings.data_dir / RECORD).unlink(missing_ok=True)
         log.warning("database_file_unrecorded", error=exc.strerror or str(exc))
+
+
+def _record_server(settings: Settings) -> None:
+    path = settings.data_dir / SERVER_RECORD
+    database = server_database(settings.database_url)
+    try:
+        write_durably(path, json.dumps({"pid": os.getpid(), "database": database}).encode(),
+                      tmp_dir=path.parent, mode=0o640)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        log.warning("database_server_unrecorded", error=exc.strerror or str(exc))
+
+
+def _server_record(settings: Settings) -> dict:
+    try:
+        return json.loads((settings.data_dir / SERVER_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def missing_at_start(settings: Settings) -> str | None:
@@ -135,18 +159,29 @@ def problem_for_status(settings: Settings, daemon_pid: str | None) -> tuple[str,
 
 
 def daemon_database_elsewhere(settings: Settings, daemon_pid: str | None) -> str | None:
-    """The running daemon's SQLite file when the configuration now names another
+    """The running daemon's SQLite file (or its PostgreSQL database, as
+    `postgresql://user@host:port/name`) when the configuration now names another
     database: `[storage]` is read at start-up only (a reload logs `reload_needs_restart`),
     so until the restart the daemon registers in the file it started with. `status` read
     the one the file named: "the database schema is not set up ... run `saraban-gateway db
     upgrade`", advice that makes a second, empty register (session 53)."""
+    if daemon_pid is None:
+        return None
     last = _read(settings)
-    if daemon_pid is None or str(last.get("pid")) != str(daemon_pid) or not last.get("path"):
-        return None
-    configured = sqlite_file(settings.database_url)
-    if configured is not None and os.path.abspath(configured) == last["path"]:
-        return None
-    return last["path"]
+    if str(last.get("pid")) == str(daemon_pid) and last.get("path"):
+        configured = sqlite_file(settings.database_url)
+        if configured is not None and os.path.abspath(configured) == last["path"]:
+            return None
+        return last["path"]
+    # A daemon on PostgreSQL: the same guard, by server, port, user and database name
+    # (session 54; until then a PostgreSQL URL changed under a running daemon let
+    # `quarantine release` register into the new database beside the daemon's).
+    server = _server_record(settings)
+    if str(server.get("pid")) == str(daemon_pid) and server.get("database"):
+        if server_database(settings.database_url) == server["database"]:
+            return None
+        return server["database"]
+    return None
 
 
 class Watch:

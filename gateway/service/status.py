@@ -33,6 +33,12 @@ def collect_status(settings: Settings, db: Database | None = None) -> dict:
     elsewhere = daemon_database_elsewhere(settings, running_pid(settings.data_dir))
     if elsewhere is None:
         return _collect_status(settings, db)
+    if elsewhere.startswith("postgresql://"):
+        # Its password is in no record (one file holds it: the configuration, which now
+        # names another database), so its register cannot be read from here.
+        from gateway.tools.common import same_database_as_the_daemon
+
+        same_database_as_the_daemon(settings)  # raises: the refusal the other commands give
     url = f"sqlite:///{elsewhere}"
     shown = settings.model_copy(update={"storage": settings.storage.model_copy(update={"database_url": url})})
     result = _collect_status(shown)
