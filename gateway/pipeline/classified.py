@@ -213,7 +213,7 @@ def _unread(mail: ParsedMail | None) -> list[Finding]:
 
 
 def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
-    from gateway.secrecy.auth_enveloped import UNSUPPORTED
+    from gateway.secrecy.auth_enveloped import UNSUPPORTED, UNSUPPORTED_CBC
     from gateway.secrecy.envelope import ENCRYPTED_AGAIN
 
     facts = LetterFacts(secrecy="confidential")
@@ -228,6 +228,17 @@ def seal_undecryptable(services: Services, entry: SpoolEntry, arrival: Arrival):
             "the message is encrypted as S/MIME authEnveloped-data with a cipher the gateway does not "
             "decrypt (not AES-GCM); encrypt it with AES (AES-GCM or AES-CBC) to the gateway's "
             "current certificate",
+        )
+        return facts, [finding], seal_letter(services, entry, arrival, None, facts, [finding])
+    if arrival.error == UNSUPPORTED_CBC:
+        # enveloped-data in RC2, DES or another old cipher: encrypted to the gateway,
+        # perhaps, by a client set to a cipher nobody should use any more.
+        finding = Finding(
+            "smime_undecryptable", "fail",
+            "อีเมลเข้ารหัสแบบ S/MIME ด้วยวิธีที่ระบบถอดรหัสไม่ได้ (ไม่ใช่ AES หรือ 3DES) "
+            "กรุณาเข้ารหัสแบบ AES ด้วยใบรับรองปัจจุบันของระบบสารบรรณ",
+            "the message is encrypted as S/MIME enveloped-data with a cipher the gateway does not "
+            "decrypt (not AES or triple DES); encrypt it with AES to the gateway's current certificate",
         )
         return facts, [finding], seal_letter(services, entry, arrival, None, facts, [finding])
     if (arrival.error or "").startswith(ENCRYPTED_AGAIN):

@@ -8,6 +8,12 @@ RSA key transport (PKCS#1 v1.5 or OAEP, RFC 3560) to one of the gateway's keys, 
 content by AES-GCM, whose tag (`mac`) authenticates the ciphertext and the
 authenticated attributes.
 
+It also opens enveloped-data (RFC 5652 6) in what cryptography's PKCS#7 decryption
+refuses with UnsupportedAlgorithm: RSA-OAEP key transport, AES-192-CBC and triple DES
+(RFC 8551 2.7: a receiving agent SHOULD- support it; Outlook 2010-2013 sends it).
+CBC authenticates nothing: a changed ciphertext decrypts to garbage, which the letter's
+reading then finds (as for AES-CBC through cryptography).
+
 Every failure is one SecrecyError of the same few words whatever went wrong inside
 (padding, key size, tag): which step refused is nobody's business outside the
 gateway, and telling them apart is what a padding oracle needs.
@@ -19,6 +25,8 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives import padding as block_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from gateway.secrecy import ber
@@ -30,6 +38,11 @@ MIN_TAG, MAX_TAG = 12, 16
 NOT_OURS = "the message is not encrypted to any gateway key"
 UNREADABLE = "the S/MIME authEnveloped-data cannot be read"
 UNSUPPORTED = "encrypted as authEnveloped-data with a cipher other than AES-GCM, which the gateway does not decrypt"
+UNSUPPORTED_CBC = "encrypted as enveloped-data with a cipher other than AES or triple DES, which the gateway does not decrypt"
+UNREADABLE_CBC = "the S/MIME enveloped-data cannot be read"
+# enveloped-data's content ciphers (RFC 3565 AES-CBC, RFC 3370 4.3.1 DES-EDE3-CBC): key bytes, algorithm.
+CBC_CIPHERS = {"aes128_cbc": (16, algorithms.AES), "aes192_cbc": (24, algorithms.AES),
+               "aes256_cbc": (32, algorithms.AES), "tripledes_3key": (24, TripleDES)}
 
 
 class GcmParameters(core.Sequence):
@@ -99,6 +112,44 @@ def decrypt_auth_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: A
             decryptor.authenticate_additional_data(aad)
             return decryptor.update(ciphertext) + decryptor.finalize(), key
         except (InvalidTag, ValueError):
+            continue
+    raise SecrecyError(NOT_OURS)
+
+
+def decrypt_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: ANN001 - GatewayKey
+    """(the decrypted MIME entity, the gateway key that opened it) of enveloped-data in any
+    cipher of CBC_CIPHERS, by RSA key transport (PKCS#1 v1.5 or OAEP). SecrecyError otherwise."""
+    if not ber.within_limit(der):
+        raise SecrecyError(UNREADABLE_CBC)
+    try:
+        data = cms.ContentInfo.load(der)["content"]
+        eci = data["encrypted_content_info"]
+        cipher = eci["content_encryption_algorithm"]["algorithm"].native
+        iv = eci["content_encryption_algorithm"]["parameters"].native
+        encrypted = eci["encrypted_content"]
+        ciphertext = ber.octets(encrypted.contents or b"", encrypted.method == 1) \
+            if encrypted.contents is not None else b""
+        recipients = list(data["recipient_infos"])
+    except Exception:  # noqa: BLE001 - any reading failure is the sender's malformed CMS
+        raise SecrecyError(UNREADABLE_CBC) from None
+    if cipher not in CBC_CIPHERS:
+        raise SecrecyError(UNSUPPORTED_CBC)
+    key_bytes, algorithm = CBC_CIPHERS[cipher]
+    block = algorithm.block_size // 8
+    if not isinstance(iv, bytes) or len(iv) != block or not ciphertext or len(ciphertext) % block:
+        raise SecrecyError(UNREADABLE_CBC)
+    for key in keys:
+        ours = _identifiers(key.certificate)  # the first RecipientInfo naming it (above)
+        info = next((i for i in recipients if _names(i, ours)), None)
+        cek = _content_key(info, key) if info is not None else None
+        if cek is None or len(cek) != key_bytes:
+            continue
+        try:
+            decryptor = Cipher(algorithm(cek), modes.CBC(iv)).decryptor()
+            padded = decryptor.update(ciphertext) + decryptor.finalize()
+            unpadder = block_padding.PKCS7(algorithm.block_size).unpadder()
+            return unpadder.update(padded) + unpadder.finalize(), key
+        except ValueError:
             continue
     raise SecrecyError(NOT_OURS)
 

@@ -28,14 +28,14 @@ from email.message import EmailMessage
 import structlog
 from asn1crypto import cms
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from gateway.secrecy import ber
-from gateway.secrecy.auth_enveloped import decrypt_auth_enveloped
+from gateway.secrecy.auth_enveloped import decrypt_auth_enveloped, decrypt_enveloped
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.keys import KeyStore, registrar_cert_problem
 
@@ -468,6 +468,13 @@ def _decrypt_layer(raw: bytes, keystore: KeyStore) -> bytes:
             inner = pkcs7.pkcs7_decrypt_der(der, gk.certificate, gk.private_key, [])
         except ValueError:
             continue
+        except UnsupportedAlgorithm:
+            # RSA-OAEP, AES-192-CBC, triple DES: cryptography opens only PKCS#1 v1.5 with
+            # AES-128/256-CBC. Until session 54 this escaped as a crash: the letter was
+            # retried five times and parked, never registered, its sender never answered.
+            inner, gk = decrypt_enveloped(der, keys)
+            log.info("incoming_smime_decrypted", key=gk.fingerprint[:16], cipher="own-cms")
+            return _outer_headers(raw) + _canonical(inner)
         log.info("incoming_smime_decrypted", key=gk.fingerprint[:16])
         return _outer_headers(raw) + _canonical(inner)
     raise SecrecyError("the message is not encrypted to any gateway key")

@@ -1,0 +1,96 @@
+"""S/MIME enveloped-data encrypted to the gateway with what real clients choose besides
+RSA PKCS#1 v1.5 and AES-128/256-CBC: RSA-OAEP key transport (RFC 3560; OpenSSL's
+`-keyopt rsa_padding_mode:oaep`, S/MIME 4.0 clients), AES-192-CBC, and triple DES
+(RFC 8551 2.7 "SHOULD-": what Outlook 2010-2013 and older Thai government clients send).
+
+cryptography's PKCS#7 decryption opens only PKCS#1 v1.5 with AES-128/256-CBC and raises
+UnsupportedAlgorithm, no ValueError, on the rest. Until session 54 that escaped the
+gateway's decryption: the letter was never registered, its sender heard nothing and it
+lay in the spool as ordinary ciphertext, retried forever."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.classified.helpers import (
+    LATKRABANG, MARKER, assert_encrypted_letter_resealed, db_rows, files_containing, make_gateway_key, wait_processed,
+)
+from tests.letters import letter, make_pdf
+from tests.secrecy.certs import pem
+
+CLIENTS = {
+    "rsa-oaep aes-256-cbc": ("-aes-256-cbc", "-keyopt", "rsa_padding_mode:oaep"),
+    "rsa-oaep-sha256 aes-128-cbc": ("-aes-128-cbc", "-keyopt", "rsa_padding_mode:oaep",
+                                    "-keyopt", "rsa_oaep_md:sha256"),
+    "aes-192-cbc": ("-aes-192-cbc",),
+    "3des": ("-des3",),
+}
+
+
+def _openssl_letter(cert, raw_letter: bytes, tmp_path, options, message_id: str) -> bytes:
+    head, _, body = raw_letter.partition(b"\r\n\r\n")
+    entity = b"\r\n".join(ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-")) + b"\r\n\r\n" + body
+    (tmp_path / "cert.pem").write_bytes(pem(cert))
+    (tmp_path / "entity").write_bytes(entity)
+    after = [o for i, o in enumerate(options) if o == "-keyopt" or (i and options[i - 1] == "-keyopt")]
+    before = [o for o in options if o not in after]
+    smime = subprocess.run(["openssl", "cms", "-encrypt", "-in", str(tmp_path / "entity"), *before,
+                            "-recip", str(tmp_path / "cert.pem"), *after], capture_output=True, check=True).stdout
+    outer = (f"From: saraban.dds@bangkok.go.th\r\nTo: {LATKRABANG}\r\nSubject: plan {MARKER}\r\n"
+             f"Message-ID: <{message_id}@dds.bangkok.go.th>\r\n").encode()
+    return outer + smime.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_the_letter_is_decrypted_registered_and_resealed(daemon_factory, tmp_path, client):
+    assert_encrypted_letter_resealed(
+        daemon_factory, lambda cert, inner: _openssl_letter(cert, inner, tmp_path, CLIENTS[client], "env-" + client[:4]))
+
+
+def test_a_changed_cbc_letter_is_not_handed_on_as_changed_plaintext_by_padding(daemon_factory, tmp_path):
+    """CBC authenticates nothing; a flipped last block mostly breaks the padding: the
+    letter is one the gateway cannot open, held sealed, its sender told (no crash)."""
+    import base64
+
+    from gateway.secrecy.envelope import _incoming_encrypted_der
+    from asn1crypto import cms
+
+    d = daemon_factory()
+    gateway_cert = make_gateway_key(d)
+    d.start()
+    raw = _openssl_letter(gateway_cert, letter(body=f"เรื่อง {MARKER}\n", files=[("a.pdf", make_pdf("x"))]),
+                          tmp_path, CLIENTS["3des"], "env-changed")
+    head, _, _ = raw.partition(b"\r\n\r\n")
+    info = cms.ContentInfo.load(_incoming_encrypted_der(raw))
+    eci = info["content"]["encrypted_content_info"]
+    text = eci["encrypted_content"].native
+    eci["encrypted_content"] = text[:-9] + bytes([text[-9] ^ 0x5A]) + text[-8:]  # the padding's block
+    der = cms.ContentInfo({"content_type": "enveloped_data", "content": info["content"]}).dump(force=True)
+    queue_id = d.send(head + b"\r\n\r\n" + base64.encodebytes(der).replace(b"\n", b"\r\n"), LATKRABANG)
+    status = wait_processed(d)
+    assert status["letters"] == 0 and status["quarantine"] == {"held": 1}, status
+    [(reasons,)] = db_rows(d, "select reasons from quarantine")
+    assert "smime_undecryptable" in reasons and "does not hold" in reasons, reasons
+    assert (d.data_dir / "secret" / queue_id / "raw.sgv").exists()
+    assert files_containing(d.data_dir, MARKER) == []
+
+
+def test_an_old_cipher_is_held_and_its_sender_told_to_use_aes(daemon_factory, tmp_path):
+    """RC2 (Outlook Express, old Windows defaults): not decrypted, and the sender is told
+    what to change, in Thai and English, not that the certificate is the wrong one."""
+    if subprocess.run(["openssl", "list", "-cipher-algorithms", "-provider", "legacy"], capture_output=True).returncode:
+        pytest.skip("OpenSSL's legacy provider (RC2) is not installed")
+    d = daemon_factory()
+    gateway_cert = make_gateway_key(d)
+    d.start()
+    raw = _openssl_letter(gateway_cert, letter(body=f"เรื่อง {MARKER}\n", files=[("a.pdf", make_pdf("x"))]),
+                          tmp_path, ("-rc2", "-provider", "legacy", "-provider", "default"), "env-rc2")
+    queue_id = d.send(raw, LATKRABANG)
+    status = wait_processed(d)
+    assert status["letters"] == 0 and status["quarantine"] == {"held": 1}, status
+    [(reasons,)] = db_rows(d, "select reasons from quarantine")
+    assert "smime_undecryptable" in reasons, reasons
+    assert "กรุณาเข้ารหัสแบบ AES" in reasons and "encrypt it with AES to the gateway" in reasons, reasons
+    assert (d.data_dir / "secret" / queue_id / "raw.sgv").exists()
+    assert files_containing(d.data_dir, MARKER) == []
