@@ -472,12 +472,16 @@ def _decrypt_layer(raw: bytes, keystore: KeyStore) -> bytes:
             # RSA-OAEP, AES-192-CBC, triple DES: cryptography opens only PKCS#1 v1.5 with
             # AES-128/256-CBC. Until session 54 this escaped as a crash: the letter was
             # retried five times and parked, never registered, its sender never answered.
-            inner, gk = decrypt_enveloped(der, keys)
-            log.info("incoming_smime_decrypted", key=gk.fingerprint[:16], cipher="own-cms")
-            return _outer_headers(raw) + _canonical(inner)
+            break
         log.info("incoming_smime_decrypted", key=gk.fingerprint[:16])
         return _outer_headers(raw) + _canonical(inner)
-    raise SecrecyError("the message is not encrypted to any gateway key")
+    # cryptography reads DER alone; streaming encoders (Thunderbird's NSS, Outlook,
+    # `openssl cms -stream`) write BER of indefinite lengths, which it refuses as it
+    # refuses a wrong key. Until session 54 such a letter, encrypted to the gateway's
+    # current certificate, was held "encrypted to a certificate the gateway does not hold".
+    inner, gk = decrypt_enveloped(der, keys)
+    log.info("incoming_smime_decrypted", key=gk.fingerprint[:16], cipher="own-cms")
+    return _outer_headers(raw) + _canonical(inner)
 
 
 def _outer_headers(raw: bytes) -> bytes:

@@ -6,7 +6,9 @@ RSA PKCS#1 v1.5 and AES-128/256-CBC: RSA-OAEP key transport (RFC 3560; OpenSSL's
 cryptography's PKCS#7 decryption opens only PKCS#1 v1.5 with AES-128/256-CBC and raises
 UnsupportedAlgorithm, no ValueError, on the rest. Until session 54 that escaped the
 gateway's decryption: the letter was never registered, its sender heard nothing and it
-lay in the spool as ordinary ciphertext, retried forever."""
+was parked after five failed tries ("UnsupportedAlgorithm at envelope.py:468").
+And a letter streamed in BER (indefinite lengths) was held "encrypted to a certificate
+the gateway does not hold", though it was encrypted to the current one."""
 from __future__ import annotations
 
 import subprocess
@@ -25,6 +27,13 @@ CLIENTS = {
                                     "-keyopt", "rsa_oaep_md:sha256"),
     "aes-192-cbc": ("-aes-192-cbc",),
     "3des": ("-des3",),
+    # BER of indefinite lengths, the ciphertext in pieces: what streaming encoders write
+    # (Thunderbird's NSS, Outlook); cryptography reads DER alone and took it for a wrong key.
+    "streamed aes-256-cbc": ("-aes-256-cbc", "-stream"),
+    "streamed rsa-oaep 3des": ("-des3", "-stream", "-keyopt", "rsa_padding_mode:oaep"),
+    # The gateway named by its certificate's subject key identifier (RFC 5652 6.2.1), as
+    # `keys create` gives it one: cryptography matches issuer and serial number alone.
+    "keyid aes-256-cbc": ("-aes-256-cbc", "-keyid"),
 }
 
 
