@@ -47,7 +47,6 @@ CLASSIFIED = ("confidential", "secret", "top_secret")
 # are in the plaintext register and quarantine; any other rule's text is sealed.
 _SAFE_MESSAGES = {"top_secret", "unit_directory", "smime_undecryptable", "registrar_certificate",
                   "classified_opaque", "classified_unread", "no_document", "mime_parse"}
-_SMIME_TYPES = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
 
 
 @dataclass
@@ -88,13 +87,17 @@ def store_for(services: Services) -> SealedStore:
 def _smime_by_header(raw: bytes) -> bool:
     """The top-level Content-Type, from the header block alone: parsing the whole
     message here would recurse (~1,000 nested multiparts) outside the parser's guard."""
+    from gateway.secrecy.smime_label import smime_labelled
+
     try:
-        value = next((v for k, v in raw_headers(raw) if k.lower() == "content-type"), "")
+        fields = {k.lower(): v for k, v in reversed(list(raw_headers(raw)))}  # the first of each
     except Exception:
         return False
     message = email.message.Message()
-    message["Content-Type"] = value.replace("\r", " ").replace("\n", " ")
-    return message.get_content_type() in _SMIME_TYPES
+    for name in ("Content-Type", "Content-Disposition"):
+        if name.lower() in fields:
+            message[name] = fields[name.lower()].replace("\r", " ").replace("\n", " ")
+    return smime_labelled(message)
 
 
 def open_arrival(services: Services, entry: SpoolEntry) -> Arrival:

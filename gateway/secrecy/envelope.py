@@ -38,6 +38,7 @@ from gateway.secrecy import ber
 from gateway.secrecy.auth_enveloped import decrypt_auth_enveloped, decrypt_enveloped
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.keys import KeyStore, registrar_cert_problem
+from gateway.secrecy.smime_label import smime_labelled
 
 log = structlog.get_logger(__name__)
 
@@ -262,11 +263,18 @@ def _incoming_encrypted_der(raw: bytes) -> bytes:
     that mislabels, or a sender who wants the letter read as signed); SecrecyError
     otherwise."""
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    if msg.get_content_type() not in _PKCS7_MIME:
+    if not smime_labelled(msg):
         raise SecrecyError(f"not an S/MIME encrypted message ({msg.get_content_type()})")
     der = msg.get_payload(decode=True)
     if not der:
         raise SecrecyError("the S/MIME body is empty")
+    if msg.get_content_type() not in _PKCS7_MIME:
+        # application/octet-stream named .p7m: encrypted when its DER says so. Until
+        # session 54 such a letter to the gateway was held "no letter found" and "smime.p7m
+        # is application/octet-stream, which is not accepted", its sender told to attach a PDF.
+        if _content_type(der) in _ENCRYPTED_DER:
+            return der
+        raise SecrecyError("an application/octet-stream .p7m that is not encrypted data")
     smime_type = str(msg.get_param("smime-type") or "").lower()
     if smime_type in _ENCRYPTED_TYPES:
         return der
@@ -449,8 +457,7 @@ def _pkcs7_mime_by_header(message: bytes) -> bool:
     decrypted letter is the sender's, and a whole parse of it here would recurse through
     its nested parts outside the parser's guard (gateway/pipeline/parse.py)."""
     head = message.split(b"\r\n\r\n", 1)[0]
-    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n") \
-        .get_content_type() in _PKCS7_MIME
+    return smime_labelled(email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n"))
 
 
 def _decrypt_layer(raw: bytes, keystore: KeyStore) -> bytes:
