@@ -34,6 +34,7 @@ from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads 
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
 from gateway.pipeline.unread_words import why_unread
 from gateway.secrecy import ber
+from gateway.secrecy.smime_label import octet_stream_signed
 from rules.markings import (_pdf_unreadable, decode_header_text, decoded_past_padding, html_readings, html_texts,
                             raw_header_text)
 from rules.files import is_signed_file, signed_file_name
@@ -1527,6 +1528,10 @@ def parse_mail(raw: bytes, envelope_sender: str = "",
     )
     if message is not None and message.get_content_type() in _PKCS7_MIME:
         mail = _with_signed_letter(mail, message, reading)
+    elif message is not None and octet_stream_signed(message):
+        # Relabelled application/octet-stream, named smime.p7m (relays, older clients;
+        # [MS-OXOSMIME]: treat as S/MIME): until session 54 "no letter found".
+        mail = _with_signed_letter(mail, message, reading, relabelled=True)
     return mail
 
 
@@ -1555,7 +1560,8 @@ def _declared_html(part: email.message.Message) -> list[str]:
     return charsets.declared_readings(payload[:8 * file_texts.MAX_TEXT], part.get_content_charset())
 
 
-def _with_signed_letter(mail: ParsedMail, message: email.message.Message, reading: _Reading) -> ParsedMail:
+def _with_signed_letter(mail: ParsedMail, message: email.message.Message, reading: _Reading,
+                        relabelled: bool = False) -> ParsedMail:
     """An S/MIME opaque-signed letter read as its client shows it: the letter inside the
     signature (its body, its files, then the signature file itself); the envelope's
     headers stay the letter's, the inner entity's are read as an inner header block."""
@@ -1571,7 +1577,7 @@ def _with_signed_letter(mail: ParsedMail, message: email.message.Message, readin
         return dataclasses.replace(mail, unread=mail.unread + (f"an S/MIME signed letter ({why_unread(exc)})",))
     # The envelope itself (Outlook's and Thunderbird's smime.p7m) is the signature, read
     # above: allowed_types held every opaque-signed letter for it (session 16).
-    envelope = tuple(dataclasses.replace(a, signature_envelope=a.declared_type in _PKCS7_MIME)
+    envelope = tuple(dataclasses.replace(a, signature_envelope=relabelled or a.declared_type in _PKCS7_MIME)
                      for a in mail.attachments)
     files = [dataclasses.replace(a, index=n) for n, a in enumerate(inner.attachments + envelope)]
     return dataclasses.replace(

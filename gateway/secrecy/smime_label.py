@@ -25,3 +25,24 @@ def smime_labelled(message: email.message.Message) -> bool:
         if str(name).strip().lower().endswith(".p7m"):
             return True
     return False
+
+
+def octet_stream_signed(message: email.message.Message) -> bool:
+    """An application/octet-stream `.p7m` entity whose body is CMS signed data carrying its
+    content (opaque-signed): read and verified as application/pkcs7-mime signed-data is.
+    Junk so named stays the file it is."""
+    if message.get_content_type() in PKCS7_MIME or not smime_labelled(message):
+        return False
+    from asn1crypto import cms
+
+    from gateway.secrecy import ber
+
+    try:
+        der = message.get_payload(decode=True) or b""
+        if not ber.within_limit(der):
+            return False
+        info = cms.ContentInfo.load(der)
+        return info["content_type"].native == "signed_data" \
+            and info["content"]["encap_content_info"]["content"].contents is not None
+    except Exception:  # noqa: BLE001 - not DER: not S/MIME, whatever its name
+        return False

@@ -32,6 +32,7 @@ import structlog
 
 from gateway.pipeline.file_texts import Budget, archived_pdfs
 from gateway.pipeline.pdf_inspect import PdfInfo
+from gateway.secrecy.smime_label import octet_stream_signed
 from gateway.signatures.settings import RULE, trust_from_settings
 from gateway.signatures.trust import TrustSettings
 from gateway.signatures.verdict import (
@@ -289,10 +290,14 @@ def _more_finding(archive: str, members: list[str]) -> Finding:
 def _smime_kind(raw: bytes) -> bool:
     """Cheap test before pyHanko: does the message carry a CMS signature at all?"""
     if b"pkcs7" not in raw.lower():
-        return False
+        # An opaque-signed letter relabelled octet-stream names its .p7m in the header block.
+        end = raw.find(b"\r\n\r\n")
+        end = raw.find(b"\n\n") if end < 0 else end  # a header block of LF lines
+        if b".p7m" not in raw[:end].lower():
+            return False
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-        return any(part.get_content_type() in _SMIME_TYPES for part in msg.walk())
+        return any(part.get_content_type() in _SMIME_TYPES for part in msg.walk()) or octet_stream_signed(msg)
     except Exception:
         return False
 
@@ -521,7 +526,8 @@ class SignatureChecker:
             return
         # The verdict belongs to the signature file (smime.p7s / smime.p7m) in the register.
         # Not a signed file's (letter.pdf.p7m: `_check_signed_file` keeps its own verdict there).
-        holder = next((a for a in mail.attachments if a.declared_type in _SMIME_TYPES and not a.unpacked), None)
+        holder = next((a for a in mail.attachments
+                       if (a.declared_type in _SMIME_TYPES or a.signature_envelope) and not a.unpacked), None)
         name = (holder.filename if holder else None) or "smime.p7s"
         if holder is not None:
             report.by_attachment[holder.index] = entries

@@ -38,6 +38,7 @@ from gateway.signatures.verdict import (
 )
 from gateway.signatures.verify import known_sub_indication, quiet_library_logs, trust_message
 from gateway.pipeline.parse import carries_file, filename_of
+from gateway.secrecy.smime_label import octet_stream_signed
 from rules.files import signed_file_name
 
 log = structlog.get_logger(__name__)
@@ -143,7 +144,7 @@ async def _verify_whole(raw: bytes, msg, trust: TrustSettings) -> list[Signature
     ctype = msg.get_content_type()
     if ctype == "multipart/signed":
         return await _verify_detached(raw, msg, trust, _Senders.of(msg))
-    if ctype in _MIME_TYPES:
+    if ctype in _MIME_TYPES or octet_stream_signed(msg):  # an opaque-signed letter relabelled octet-stream
         smime_type = (msg.get_param("smime-type") or "").lower()
         if smime_type and smime_type != "signed-data":
             return []  # enveloped-data etc.: encrypted, not signed (another module's job)
