@@ -30,9 +30,10 @@ from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
 from rules.checks.unreadable_pdf import plain_reason
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, LetterFacts, ParsedMail
+from gateway.intake.clock_guard import EARLIEST_YEAR
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.service.services import Services
-from rules.thai_time import BANGKOK, now_utc, thai_datetime
+from rules.thai_time import BANGKOK, be_year, now_utc, thai_datetime
 from gateway.tools.actions import clean_reason, record_action
 from gateway.tools.common import ToolError, friendly, open_services, sheet_text, unit_name
 from gateway.tools.progress import Progress
@@ -324,6 +325,18 @@ def read_rows(csv_path: Path, max_scan: int | None = None) -> list[Row]:
                                  f"({thai_datetime(now)}): check the year (พ.ศ.)",
                                  th=f"วันเวลาที่รับ \"{get('received_at')}\" เลยเวลาปัจจุบัน "
                                     f"({thai_datetime(now)}) กรุณาตรวจสอบปี พ.ศ.")
+            if be_year(received_at) < EARLIEST_YEAR:
+                # A year before this gateway's register first ran is a slip (the Christian
+                # year's two figures, "5/3/26", read as พ.ศ. 2526; 2559 for 2569): taken, it
+                # opened that year's register, 1/2526, and dated the letter 43 years back in
+                # the legal record, as a dead clock battery did before the clock guard.
+                raise RowProblem(f"received_at (วันเวลาที่รับ) \"{get('received_at')}\" is read as "
+                                 f"พ.ศ. {be_year(received_at)}, before the register began (พ.ศ. {EARLIEST_YEAR}): "
+                                 f"check the year; write the Buddhist-era year (e.g. {be_year(now)} or "
+                                 f"{be_year(now) % 100:02d})",
+                                 th=f"วันเวลาที่รับ \"{get('received_at')}\" อ่านได้เป็นปี พ.ศ. {be_year(received_at)} "
+                                    f"ก่อนที่ทะเบียนนี้เริ่มใช้ (พ.ศ. {EARLIEST_YEAR}) กรุณาตรวจสอบปี "
+                                    f"ให้เขียนปี พ.ศ. เช่น {be_year(now)} หรือ {be_year(now) % 100:02d}")
             rows.append(Row(line, number, received_at, get("sender"), get("subject"),
                             get("reference") or None, parse_letter_date(get("letter_date")),
                             get("addressee") or None, _annotation(get("action")), _annotation(get("note")),

@@ -1,0 +1,60 @@
+"""The receive register as a legal record: session 54's red team (area "register")."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from gateway.intake.clock_guard import EARLIEST_YEAR
+from tests.letters import letter, make_pdf
+from tests.tools_helpers import this_be_year
+
+LAT = "saraban.latkrabang@bangkok.go.th"
+HEADER = ["เลขทะเบียนฉุกเฉิน", "วันเวลาที่รับ", "ที่", "ลงวันที่", "จาก", "ถึง", "เรื่อง", "หมายเหตุ", "ไฟล์สแกน"]
+
+
+def _book(folder, when):
+    (folder / "scan1.pdf").write_bytes(make_pdf("scanned letter"))
+    path = folder / "emergency.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(HEADER)
+        writer.writerow(["กท 0403 / ฉ 001", when, "กท 0401/123", "", "สำนักการคลัง", "", "ขอส่งรายงาน", "",
+                         "scan1.pdf"])
+    return path
+
+
+@pytest.mark.parametrize("when, year_read", [
+    ("5/3/26 10.30", 2526),  # a clerk writing the Christian year's two figures: read as พ.ศ. 2526
+    ("5 มี.ค. 2559 10.30 น.", 2559),  # a slip of one figure (2559 for 2569)
+])
+def test_emergency_import_refuses_a_time_received_before_the_gateway_ran(daemon, tmp_path, when, year_read):
+    year = this_be_year()
+    daemon.send(letter(), LAT)
+    daemon.wait_for(lambda: len(daemon.register()) == 1, what="the first letter registered")
+    book = _book(tmp_path, when)
+    out = daemon.cli("register", "import-emergency", str(book), "--unit", "saraban.latkrabang",
+                     "--reason", "ระบบล่ม", check=False)
+    # Before: "1 new", registered 1/2526 (a register of 43 years ago opened, its book
+    # printed "พ.ศ. 2526", the letter dated 5 มี.ค. 2526 in the legal record).
+    said = out.stdout + out.stderr
+    assert out.returncode == 1, said
+    # The row, its year as read, and the first year of the register, in English and Thai.
+    assert "nothing imported" in said and "ยังไม่ได้บันทึกรายการใด" in said, said
+    assert f"line 2: received_at (วันเวลาที่รับ) \"{when}\" is read as พ.ศ. {year_read}, before the register " \
+           f"began (พ.ศ. {EARLIEST_YEAR})" in said, said
+    assert f"แถวที่ 2: วันเวลาที่รับ \"{when}\" อ่านได้เป็นปี พ.ศ. {year_read}" in said, said
+    assert "Traceback" not in said
+    entries = daemon.register("--unit", "saraban.latkrabang")
+    assert [(e["number"], e["year"]) for e in entries] == [(1, year)]
+    listed = daemon.cli("register", "list", "--unit", "saraban.latkrabang", "--year", str(year_read), "--json",
+                        check=False)
+    assert year_read not in [e.get("year") for e in _json_or_empty(listed.stdout)]
+
+
+def _json_or_empty(text):
+    import json
+    try:
+        return json.loads(text)
+    except ValueError:
+        return []
