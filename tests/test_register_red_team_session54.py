@@ -58,3 +58,52 @@ def _json_or_empty(text):
         return json.loads(text)
     except ValueError:
         return []
+
+
+def test_confirm_numbers_is_recorded_with_who_and_why(tmp_path):
+    """`backup confirm-numbers` is the operator's word that the receive numbers given
+    since the backup are accounted for (a unit's folder lost with the old machine), and
+    numbering goes on past them. Until session 54 it took no reason and left no trace
+    in the register's actions: when a number filed in the lost folder came back on a
+    second letter, nobody could answer who let numbering go on, when, or on what grounds."""
+    from gateway.tools.backup import RESTORED
+    from storage.db import Database
+    from storage.models import OperatorAction
+    from sqlalchemy import select
+    from tests.daemon import Daemon, write_config
+    from tests.tools_helpers import backed_up_then_numbered
+
+    year = this_be_year()
+    archive = backed_up_then_numbered(tmp_path, after=2)  # 2/ and 3/ filed in the old folders only
+    fresh = write_config(tmp_path / "new", extra="[register.start_numbers]\n\"saraban.latkrabang\" = { %d = 4 }\n" % year)
+    new = Daemon(fresh)
+    assert new.cli("backup", "restore", str(archive)).returncode == 0
+    new.start()
+    try:
+        new.send(letter(), LAT)  # accepted, waits: the Maildir of Lat Krabang was not put back
+        new.wait_for(lambda: new.status_here()["numbering"].get("state") == "held", timeout=30, what="held")
+
+        refused = new.cli("backup", "confirm-numbers", check=False)
+        assert refused.returncode == 2, refused
+        assert "give a reason (--reason" in refused.stderr and "กรุณาระบุเหตุผล" in refused.stderr, refused.stderr
+        assert (new.data_dir / RESTORED).exists()  # still held: nothing confirmed
+        assert [e["receive_no"] for e in new.register()] == [f"1/{year}"]  # the backup's
+
+        why = "โฟลเดอร์เก่าหาย ใบตอบรับล่าสุดคือ 3/%d จึงตั้ง start_numbers เป็น 4" % year
+        done = new.cli("backup", "confirm-numbers", "--reason", why)
+        assert "numbers_confirmed" in done.stdout, done.stdout
+        entries = new.wait_for(lambda: (lambda r: r if len(r) == 2 else None)(new.register()), timeout=60,
+                               what="numbered after the confirmation")
+        assert [e["receive_no"] for e in entries] == [f"1/{year}", f"4/{year}"]
+    finally:
+        new.stop()
+    db = Database(f"sqlite:///{new.data_dir / 'saraban.db'}")
+    try:
+        with db.session() as session:
+            [act] = session.scalars(select(OperatorAction).where(OperatorAction.action == "numbers_confirmed")).all()
+            assert act.reason == why and act.who and act.at is not None
+            assert act.details["archive"] == str(archive)
+            assert "latkrabang" in act.details["held"] and "missing" in act.details["held"], act.details
+            assert act.details["start_numbers"] == {"saraban.latkrabang": {str(year): 4}}
+    finally:
+        db.dispose()

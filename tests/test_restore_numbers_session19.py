@@ -162,7 +162,7 @@ def test_a_restored_register_gives_no_number_twice(tmp_path, dovecot, dovecot_us
     settings = load_settings(aside)
     ok, why = check_numbers(settings)
     assert not ok and "pomprap: missing" in why
-    confirmed = cli(aside, "backup", "confirm-numbers")
+    confirmed = cli(aside, "backup", "confirm-numbers", "--reason", "the Maildir of pomprap is lost for good")
     assert confirmed.returncode == 0 and "check that [register.start_numbers]" in confirmed.stdout
     assert check_numbers(settings) == (True, "")
 

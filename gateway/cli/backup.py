@@ -23,4 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "confirm-numbers",
         help="after a restore, number letters although a folder cannot be read back (the numbers given "
              "since the backup accounted for with [register.start_numbers])")
+    confirm.add_argument("--reason", help="why the numbers are accounted for (required; kept in the register's "
+                         "actions with your user name)")
     confirm.set_defaults(func=lazy("gateway.tools.backup", "cmd_confirm_numbers"))

@@ -247,7 +247,7 @@ class NumberingGate:
 HELD = ("ยังไม่ให้เลขรับ: หลังการกู้คืนจากสำรองยังอ่านเลขรับที่ให้ไปแล้วจากโฟลเดอร์ไม่ได้ครบ หนังสือรอในคิว / "
         "numbering held after a restore until every folder is read back (receive numbers given since the "
         "backup): {why}. If a folder is lost for good: set [register.start_numbers] past the highest number "
-        "given, then `saraban-gateway backup confirm-numbers`")
+        "given, then `saraban-gateway backup confirm-numbers --reason '...'`")
 
 
 def wait_until_open(settings: Settings, stopping, poll: float) -> bool:  # noqa: ANN001 - a StopFlag

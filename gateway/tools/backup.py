@@ -331,14 +331,42 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 @friendly
 def cmd_confirm_numbers(args: argparse.Namespace) -> int:
+    import sys
+
+    from gateway.service.numbering import state as numbering_state
+    from gateway.tools.actions import reason_refusal, record_action
+
     settings = settings_of(args)
     unfinished = unfinished_restore(settings.data_dir)
     if unfinished:
         raise ToolError(unfinished)
-    if confirm_numbers(settings.data_dir):
-        print("numbering goes on at the daemon's next look at the folders (within [register] check_retry): "
-              "a folder that cannot be read back no longer holds it; check that [register.start_numbers] "
-              "is past every number given since the backup")
-    else:
+    marker = settings.data_dir / RESTORED
+    if not marker.exists():
         print("numbering was not held after a restore: nothing to confirm")
+        return 0
+    # The operator's word lets numbering go on past folders nobody read back: if a number
+    # given since the backup is given again, the central unit must answer who decided
+    # that and why. Until session 54 the act left no trace but a file removed.
+    if refusal := reason_refusal(args.reason, required=True):
+        print(refusal, file=sys.stderr)
+        return 2
+    try:
+        restored = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        restored = {}
+    db = settings.open_database()
+    try:
+        with db.session() as session:
+            record_action(session, "numbers_confirmed", reason=args.reason, details={
+                "archive": restored.get("archive"), "restored_at": restored.get("at"),
+                "held": str(numbering_state(settings).get("detail") or "")[:2000],
+                "start_numbers": {key: {str(year): number for year, number in years.items()}
+                                  for key, years in settings.register_.start_numbers.items()}})
+    finally:
+        db.dispose()
+    confirm_numbers(settings.data_dir)  # after the record: a confirmation never unrecorded
+    print("numbering goes on at the daemon's next look at the folders (within [register] check_retry): "
+          "a folder that cannot be read back no longer holds it; check that [register.start_numbers] "
+          "is past every number given since the backup. Recorded in the register's actions "
+          "(numbers_confirmed) with your user name and reason")
     return 0
