@@ -143,14 +143,23 @@ def folder_items(session: Session, letter_ids: list[int]) -> dict[int, OutboxIte
         select(OutboxItem).where(OutboxItem.letter_id.in_(letter_ids), OutboxItem.kind == "folder"))}
 
 
-def release_held_notices(session: Session) -> int:
-    """Notices held while no smarthost was configured become due now; returns how many."""
+def release_held_notices(session: Session) -> list[OutboxItem]:
+    """Notices held while no smarthost was configured become due now; returns them (the
+    ones released, for the register's actions)."""
     session.info[OUTBOX_CHANGED] = True
-    return session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.kind == "notice", OutboxItem.state == "held")
-        .values(state="pending", last_error=None, next_attempt_at=dt.datetime.now(dt.timezone.utc))
-    ).rowcount
+    released = list(session.scalars(select(OutboxItem).where(OutboxItem.kind == "notice", OutboxItem.state == "held")
+                                    .order_by(OutboxItem.id).with_for_update()))
+    now = dt.datetime.now(dt.timezone.utc)
+    for item in released:
+        item.state, item.last_error, item.next_attempt_at = "pending", None, now
+    return released
+
+
+def items_by_id(session: Session, ids: list[int]) -> list[OutboxItem]:
+    """These outbox items, in id order (those that exist)."""
+    if not ids:
+        return []
+    return list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id)))
 
 
 # -- the delivery runner -----------------------------------------------------------------

@@ -107,3 +107,40 @@ def test_confirm_numbers_is_recorded_with_who_and_why(tmp_path):
             assert act.details["start_numbers"] == {"saraban.latkrabang": {str(year): 4}}
     finally:
         db.dispose()
+
+
+def test_outbox_retry_and_notices_release_are_on_the_letters_record(daemon):
+    """`outbox retry` and `notices release` are a person's acts on what a letter is owed
+    (its copy filed again, an acknowledgement sent days late). The desk's retry left one
+    action naming item ids; the two commands left none: `register show` could not say who
+    had the copy filed again, or who let held acknowledgements go out, and when."""
+    import os
+
+    from tests.cli_fork import run_gateway
+
+    year = this_be_year()
+    blocked = daemon.data_dir / "folders" / "latkrabang"
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_bytes(b"")  # a plain file where the Maildir goes: the copy fails until removed
+    queue_id = daemon.send(letter(), LAT)
+    daemon.wait_for(lambda: any(e.get("event") == "delivery_retry" and e.get("queue_id") == queue_id
+                                for e in daemon.events()), 30, what="a failed folder copy")
+    item = daemon.status_here()["retrying"]["folder"]
+    retried = daemon.cli("outbox", "retry", str(item["id"]))  # (before the fix: the daemon's own retry is 0.2 s)
+    assert f"1 item(s) queued for another attempt: {item['id']}" in retried.stdout
+    blocked.unlink()
+    daemon.wait_for(lambda: daemon.maildir_files("latkrabang"), 20, what="the copy filed after the retry")
+
+    # No smarthost while the letter came: its acknowledgement is held; one is set now.
+    released = run_gateway(["--config", str(daemon.config), "notices", "release"],
+                           env=dict(os.environ, **daemon.env, SARABAN_SMARTHOST="127.0.0.1:9"))
+    assert released.returncode == 0 and "released 1 held notice(s)" in released.stdout, released
+
+    shown = daemon.cli("register", "show", "saraban.latkrabang", f"1/{year}").stdout
+    acts = shown.split("actions:", 1)[-1] if "actions:" in shown else ""
+    assert " outbox_retried by " in acts and " notices_released by " in acts, shown
+    data = __import__("json").loads(daemon.cli("register", "show", "saraban.latkrabang", f"1/{year}",
+                                               "--json").stdout)
+    assert [(a["action"], a["details"].get("kind")) for a in data["actions"]] == [
+        ("outbox_retried", "folder"), ("notices_released", "notice")]
+    assert all(a["who"] for a in data["actions"])

@@ -53,10 +53,14 @@ def cmd_release(args: argparse.Namespace) -> int:
         print("saraban-gateway: no smarthost configured ([notices] smarthost or SARABAN_SMARTHOST); "
               "held notices stay held", file=sys.stderr)
         return 1
+    from gateway.tools.actions import record_outbox_act
+
     db = settings.open_database()
     db.create_schema()
     with db.session() as session:
-        count = release_held_notices(session)
+        released = release_held_notices(session)
+        record_outbox_act(session, "notices_released", released)
+        count = len(released)
     db.dispose()
     print(f"released {count} held notice(s) to {settings.notices.smarthost}")
     return 0

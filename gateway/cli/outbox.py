@@ -74,7 +74,8 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     if not args.ids and not args.dead:
         print("saraban-gateway: outbox retry needs item ids or --dead", file=sys.stderr)
         return 2
-    from storage.outbox import retry_items
+    from gateway.tools.actions import record_outbox_act
+    from storage.outbox import items_by_id, retry_items
 
     from storage.schema_version import schema_revision
 
@@ -91,6 +92,8 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     with db.session() as session:
         # A held, suppressed or withdrawn item is refused with its reason (NOT_FAILED).
         retried, refused = retry_items(session, args.ids, args.dead)
+        # As the desk's retry is: until session 54 the command's left no trace.
+        record_outbox_act(session, "outbox_retried", items_by_id(session, retried))
     db.dispose()
     for line in refused:
         print(f"saraban-gateway: {line}", file=sys.stderr)

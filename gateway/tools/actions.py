@@ -114,6 +114,16 @@ def record_action(session, action: str, *, reason: str | None = None,
     return row
 
 
+def record_outbox_act(session, action: str, items) -> None:  # noqa: ANN001 - OutboxItems
+    """One action per outbox item a person made due again (`outbox retry`, the desk's
+    retry, `notices release`), on the item's letter: `register show` and the letter's
+    page list it beside the letter's other acts. A notice sent days late, or a copy
+    filed again, is then answered for (who, when) as every other manual act is."""
+    for item in items:
+        record_action(session, action, queue_id=item.queue_id, unit=item.unit, letter_id=item.letter_id,
+                      details={"item": item.id, "kind": item.kind})
+
+
 def action_as_dict(row: OperatorAction) -> dict[str, Any]:
     from rules.thai_time import to_bangkok
 

@@ -249,9 +249,10 @@ def retry(desk: Desk, request: Request, person: Person, form: FormData) -> Respo
         return operations(desk, request, person, None, ([], [word("none_ticked", person.lang)]))
     with acting_as(person.who), desk.services.db.session() as session:
         retried, refused = retry_items(session, ids, every)
-        from gateway.tools.actions import record_action
+        from gateway.tools.actions import record_outbox_act
+        from storage.outbox import items_by_id
 
-        record_action(session, "outbox_retried", details={"items": retried})
+        record_outbox_act(session, "outbox_retried", items_by_id(session, retried))
     return operations(desk, request, person, None, (retried, refused))
 
 
