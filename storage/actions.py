@@ -41,3 +41,17 @@ def actions_for_letters(session: Session, letter_ids: list[int]) -> dict[int, li
                                    .order_by(OperatorAction.id)):
             out.setdefault(act.letter_id, []).append(act)
     return out
+
+
+def numbers_given_before_restore(session: Session, unit: str, book: str, year: int) -> list[tuple[int, int, str | None]]:
+    """(first, last, the folder they were seen in) of each run of numbers a register
+    (unit, book, Buddhist-era year) skipped after a restore from a backup: given before
+    it, filed in the folder, not in this database (storage/register.py `raise_counters`)."""
+    acts = session.scalars(select(OperatorAction).where(OperatorAction.action == "numbers_given_before_restore",
+                                                        OperatorAction.unit == unit).order_by(OperatorAction.id))
+    runs = []
+    for act in acts:
+        details = act.details or {}
+        if details.get("book") == book and details.get("year") == year:
+            runs.append((int(details["first"]), int(details["last"]), details.get("seen_in")))
+    return runs

@@ -144,3 +144,55 @@ def test_outbox_retry_and_notices_release_are_on_the_letters_record(daemon):
     assert [(a["action"], a["details"].get("kind")) for a in data["actions"]] == [
         ("outbox_retried", "folder"), ("notices_released", "notice")]
     assert all(a["who"] for a in data["actions"])
+
+
+def test_the_printed_register_accounts_for_the_numbers_given_before_a_restore(tmp_path):
+    """After a restore the numbers given since the backup (read back from the folder)
+    are a gap in the register: 2/ and 3/ were filed, the register holds 1/ and 4/.
+    The gap's reason was only in the database's actions and the log: the printed book,
+    its CSV and `register show 2/...` showed 1, 4 and "no receive number 2", a gapless
+    legal register with a hole nobody could explain from it."""
+    import json
+    import shutil
+
+    from pypdf import PdfReader
+
+    from tests.daemon import Daemon, write_config
+    from tests.tools_helpers import backed_up_then_numbered
+
+    year = this_be_year()
+    archive = backed_up_then_numbered(tmp_path, after=2)  # 1/ in the backup; 2/ and 3/ filed since
+    new = Daemon(write_config(tmp_path / "new"))
+    new.cli("backup", "restore", str(archive))
+    shutil.move(tmp_path / "old" / "var" / "folders", new.data_dir / "folders")  # the newest folders, put back
+    new.start()
+    try:
+        new.send(letter(subject="หลังกู้คืน"), LAT)
+        new.wait_for(lambda: (lambda r: r if len(r) == 2 else None)(new.register()), timeout=60, what="numbered")
+        assert [e["receive_no"] for e in new.register()] == [f"1/{year}", f"4/{year}"]
+
+        out = tmp_path / "lat.csv"
+        new.cli("register", "export", "--unit", "saraban.latkrabang", "--year", str(year), "-o", str(out))
+        rows = list(csv.DictReader(open(out, encoding="utf-8-sig")))
+        assert [r["เลขทะเบียนรับ"] for r in rows] == ["1", "2-3", "4"], rows
+        gap = rows[1]
+        assert gap["เลขรับ/ปี"] == f"2-3/{year}" and gap["สถานะ"] == "เลขที่ให้ไปก่อนกู้คืน"
+        assert gap["เรื่อง"] == ("(เลขรับที่ให้ไปแล้วก่อนการกู้คืนฐานข้อมูลจากสำรอง ดูสำเนาหนังสือในโฟลเดอร์ของหน่วยงาน "
+                                 "(Maildir latkrabang))")
+        assert gap["หมายเหตุ"] == "เลขที่ให้ไปก่อนกู้คืน" and gap["จาก"] == "" and gap["รหัสคิว"] == ""
+
+        book = tmp_path / "lat.pdf"
+        printed = new.cli("register", "export", "--unit", "saraban.latkrabang", "--year", str(year), "-o", str(book))
+        assert "wrote 2 entries" in printed.stdout  # the letters; the gap's row is no entry
+        text = " ".join(page.extract_text() for page in PdfReader(book).pages)
+        assert "2-3" in text and "2 รายการ" in text, text
+
+        shown = new.cli("register", "show", "saraban.latkrabang", f"3/{year}", check=False)
+        said = shown.stdout + shown.stderr
+        assert shown.returncode == 1
+        assert f"3/{year} of saraban.latkrabang was given before the register was restored from a backup" in said
+        assert "Maildir latkrabang" in said and "ให้ไปแล้วก่อนการกู้คืนฐานข้อมูลจากสำรอง" in said, said
+        missing = new.cli("register", "show", "saraban.latkrabang", f"9/{year}", check=False)
+        assert "has no receive number 9/" in missing.stdout + missing.stderr  # a number never given: as before
+    finally:
+        new.stop()

@@ -19,10 +19,12 @@ from gateway.tools.actions import who
 from gateway.tools.csv_safe import SafeWriter
 from gateway.tools.common import ToolError, cannot_write, friendly, open_services, register_year, unit_name
 from gateway.tools.progress import Progress
-from gateway.tools.register_rows import HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow, register_rows
+from gateway.tools.register_rows import (GAP_STATUS, GAP_STATUS_TH, HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow,
+                                         register_rows)
 
 EXTRA_HEADINGS = ("วันเวลาที่รับ", "ทะเบียน", "สถานะ", "ชั้นความเร็ว", "ชั้นความลับ",
                   "เลขทะเบียนฉุกเฉิน", "เลขรับ/ปี", "รหัสคิว", "ยืนยันผู้ส่ง")
+STATUS_TH = {"cancelled": "ยกเลิก", GAP_STATUS: GAP_STATUS_TH}
 BOOK_TH = {"general": "ทะเบียนหนังสือรับ", "secret": "ทะเบียนหนังสือรับลับ"}
 
 
@@ -45,7 +47,7 @@ def _write_csv(rows: list[RegisterRow], tmp: Path, bar: Progress | None) -> None
             writer.writerow(row.cells() + [
                 row.received_text(),
                 row.book,
-                "ยกเลิก" if row.status == "cancelled" else "ปกติ",
+                STATUS_TH.get(row.status, "ปกติ"),
                 URGENCY_TH.get(row.urgency, ""),
                 SECRECY_TH.get(row.secrecy, ""),
                 row.emergency_no,
@@ -72,6 +74,7 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
             and (last is None or r.received_at.date() <= last)]
     if not rows and directory_unit is None:
         raise ToolError(f"unknown unit \"{unit}\": not in the unit directory and nothing registered")
+    entries = sum(1 for r in rows if r.status != GAP_STATUS)  # a run of numbers given before a restore is none
     bar = Progress(len(rows), f"export {unit} {year}", enabled=show_progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -86,7 +89,7 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
                 return in_thai_digits(text) if thai_digits else text
 
             title = f"{BOOK_TH.get(book, 'ทะเบียนหนังสือรับ (' + book + ')')}  {name_th}"
-            subtitle = f"พ.ศ. {digits(str(year))}  ({unit}, {digits(str(len(rows)))} รายการ)"
+            subtitle = f"พ.ศ. {digits(str(year))}  ({unit}, {digits(str(entries))} รายการ)"
             footer = f"พิมพ์จาก saraban-gateway เมื่อ {thai_datetime(now_utc(), digits=thai_digits)} น. โดย {who()}"
             tmp = path.with_name(f".{path.name}.tmp")
             try:
@@ -98,7 +101,7 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
                 raise
     finally:
         bar.close()
-    return {"unit": unit, "year": year, "book": book, "format": fmt, "rows": len(rows),
+    return {"unit": unit, "year": year, "book": book, "format": fmt, "rows": entries,
             "pages": pages, "path": str(path)}
 
 

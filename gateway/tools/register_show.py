@@ -17,10 +17,10 @@ from gateway.service.services import Services
 from gateway.cli.table import width
 from gateway.tools.actions import action_as_dict, checked_reason, reason_refusal, record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services, parse_receive_no
-from gateway.tools.register_rows import SECRECY_TH, URGENCY_TH
+from gateway.tools.register_rows import SECRECY_TH, URGENCY_TH, gap_remark
 from rules.names import shown_name
 from rules.thai_time import thai_datetime, to_bangkok
-from storage.actions import actions_for
+from storage.actions import actions_for, numbers_given_before_restore
 from storage.models import Letter
 from storage.outbox import items_for_letter
 from storage.register import find_by_number, letter_as_dict, unit_has_letters
@@ -38,6 +38,13 @@ def _named_unit(services: Services, text: str) -> str:
 def find_letter(session, unit: str, number: int, year: int, book: str) -> Letter:
     letter = find_by_number(session, unit, number, year, book)
     if letter is None:
+        for first, last, seen_in in numbers_given_before_restore(session, unit, book, year):
+            if first <= number <= last:
+                where = f" (seen in {seen_in})" if seen_in else ""
+                raise ToolError(f"{number}/{year} of {unit} was given before the register was restored from a "
+                                f"backup{where}: it is not in this register; the letter's copy is in the unit's "
+                                "folder, and the sender's acknowledgement carries the number",
+                                th=f"เลขรับ {number}/{year} ของ {unit} เป็น{gap_remark(seen_in)}")
         raise ToolError(f"{unit} has no receive number {number}/{year} in the {book} register "
                         f"(see `saraban-gateway register list --unit {unit} --year {year}`)",
                         th=f"ไม่พบเลขรับ {number}/{year} ของ {unit} ในทะเบียน {book} "
