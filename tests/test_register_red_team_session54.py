@@ -196,3 +196,55 @@ def test_the_printed_register_accounts_for_the_numbers_given_before_a_restore(tm
         assert "has no receive number 9/" in missing.stdout + missing.stderr  # a number never given: as before
     finally:
         new.stop()
+
+
+def test_an_emergency_row_corrected_after_its_entry_was_cancelled_is_imported(daemon, tmp_path):
+    """A clerk imported a paper letter with its subject typed wrong (or the wrong scan),
+    cancelled the entry as the register requires (its number stays), corrected the row
+    and imported the book again. The emergency number's one queue id was taken for good:
+    "already imported as 1/2569" for the wrong scan, a clash ("check the number written
+    on this row") for the subject, and the corrected letter could never be registered."""
+    import json
+
+    year = this_be_year()
+
+    def book(subject, scan_text):
+        (tmp_path / "scan1.pdf").write_bytes(make_pdf(scan_text))
+        path = tmp_path / "emergency.csv"
+        with open(path, "w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(HEADER)
+            writer.writerow(["กท 0403 / ฉ 001", f"{year}-01-01 00:01", "กท 0401/123", "", "สำนักการคลัง", "",
+                             subject, "", "scan1.pdf"])
+        return str(path)
+
+    def imported(path):
+        return daemon.cli("register", "import-emergency", path, "--unit", "saraban.latkrabang",
+                          "--reason", "ระบบล่ม").stdout
+
+    assert f"registered 1/{year}" in imported(book("ขอส่งรายงานการเงนิ", "scan of the letter"))  # a typo
+    daemon.cli("register", "cancel", "saraban.latkrabang", f"1/{year}", "--reason", "พิมพ์เรื่องผิด")
+    # The same row again: the cancelled entry, said as such; nothing new.
+    again = imported(book("ขอส่งรายงานการเงนิ", "scan of the letter"))
+    assert f"already imported as 1/{year} (cancelled, ยกเลิกแล้ว" in again and "0 new" in again, again
+
+    fixed = imported(book("ขอส่งรายงานการเงิน", "scan of the letter"))
+    assert f"กท 0403 / ฉ 001  ->  registered 2/{year} (in place of the cancelled 1/{year})" in fixed, fixed
+    assert f"already imported as 2/{year}" in imported(book("ขอส่งรายงานการเงิน", "scan of the letter"))
+
+    # The right subject, the wrong scan: cancelled, the scan replaced, imported as 3.
+    daemon.cli("register", "cancel", "saraban.latkrabang", f"2/{year}", "--reason", "แนบไฟล์สแกนผิด")
+    rescanned = imported(book("ขอส่งรายงานการเงิน", "the right scan"))
+    assert f"registered 3/{year} (in place of the cancelled 2/{year})" in rescanned, rescanned
+
+    entries = daemon.register("--unit", "saraban.latkrabang")
+    assert [(e["receive_no"], e["status"], e["subject"]) for e in entries] == [
+        (f"1/{year}", "cancelled", "ขอส่งรายงานการเงนิ"), (f"2/{year}", "cancelled", "ขอส่งรายงานการเงิน"),
+        (f"3/{year}", "registered", "ขอส่งรายงานการเงิน")]
+    shown = json.loads(daemon.cli("register", "show", "saraban.latkrabang", f"3/{year}", "--json").stdout)
+    assert shown["emergency_no"] == "กท 0403 / ฉ 001"
+    assert shown["actions"][0]["details"]["replaces"] == f"2/{year}"
+    out = tmp_path / "lat.csv"
+    daemon.cli("register", "export", "--unit", "saraban.latkrabang", "--year", str(year), "-o", str(out))
+    rows = list(csv.DictReader(open(out, encoding="utf-8-sig")))
+    assert f"แทนเลขรับ 2/{year} ที่ยกเลิก" in rows[2]["หมายเหตุ"] and "ยกเลิก (แนบไฟล์สแกนผิด)" in rows[1]["หมายเหตุ"]

@@ -357,9 +357,26 @@ def _nothing_imported(csv_path: Path, problems: list[tuple[int, str, str]]) -> T
                         + "\n  ".join(f"แถวที่ {line}: {th}" for line, _, th in problems))
 
 
-def queue_id_for(unit: str, number: EmergencyNo) -> str:
-    """The same letter always gets the same id: re-importing finds it already there."""
-    return "emg" + hashlib.sha256(f"{unit}\n{number.key}".encode()).hexdigest()[:29]
+def queue_id_for(unit: str, number: EmergencyNo, generation: int = 1) -> str:
+    """The same letter always gets the same id: re-importing finds it already there.
+    `generation` 2, 3...: the row imported again after its entry was cancelled (a
+    correction, `_entries_under`)."""
+    key = f"{unit}\n{number.key}" + (f"\n{generation}" if generation > 1 else "")
+    return "emg" + hashlib.sha256(key.encode()).hexdigest()[:29]
+
+
+def _entries_under(session, unit: str, number: EmergencyNo) -> tuple[list, str]:  # noqa: ANN001
+    """The entries imported under this emergency number, oldest first, and the queue id
+    the next one would take."""
+    entries, generation = [], 1
+    while (found := find_registration(session, queue_id_for(unit, number, generation), unit)) is not None:
+        entries.append(found)
+        generation += 1
+    return entries, queue_id_for(unit, number, generation)
+
+
+def _same_scans(files: list[tuple[str, bytes, str]], existing) -> bool:  # noqa: ANN001 - a Letter
+    return {hashlib.sha256(data).hexdigest() for _, data, _ in files} == {a.sha256 for a in existing.attachments}
 
 
 def build_raw(row: Row, unit_address: str, files: list[tuple[str, bytes, str]], queue_id: str) -> bytes:
@@ -403,6 +420,8 @@ class _Read:
     secrecy: str = "none"
     clash: tuple[str, str] | None = None  # (English, Thai): its number is another letter's
     unopened: list[tuple[str, str]] = field(default_factory=list)  # (English, Thai): a PDF scan no one can open
+    cancelled: bool = False  # imported before, and that entry cancelled since
+    replaces: str | None = None  # the cancelled entry (its receive number) this corrected row follows
 
 
 def _annotation(text: str | None) -> str | None:
@@ -474,22 +493,38 @@ def _read_row(services: Services, row: Row, unit: str, address: str) -> _Read:
     """The paper letter read as a mailed one is: the typed เรื่อง, the body built from the
     row and every scan (text layer, or OCR of a scanned page's stamp) go through
     `read_classification`, so a ลับ stamped on the paper is seen here too."""
-    queue_id = queue_id_for(unit, row.number)
     files = list(row.files)  # read and checked once, in read_rows
-    raw = build_raw(row, address, files, queue_id)
-    entry = SpoolEntry(queue_id=queue_id, mail_from=address, rcpt_to=[address],
-                       received_at=row.received_at.astimezone(dt.timezone.utc), peer=None, helo=None,
-                       raw=raw, path=Path())
+    secret_book = services.settings.register_.secret_book
+    replaces = None
     with services.db.read_session() as session:
-        existing = find_registration(session, queue_id, unit)
-        if existing is not None:  # imported before: not read again
-            return _Read(row, queue_id, files, entry,
-                         clash=_clash(row, existing, services.settings.register_.secret_book))
+        entries, next_id = _entries_under(session, unit, row.number)
+        latest = entries[-1] if entries else None
+        if latest is not None and latest.status == "cancelled" and (
+                _clash(row, latest, secret_book) is not None
+                or (latest.book != secret_book and not _same_scans(files, latest))):
+            # Imported, cancelled (a subject typed wrong, the wrong scan attached), and
+            # now corrected: a letter of its own under the next number. Until session 54
+            # the emergency number's one queue id was taken for good: the row was "already
+            # imported" or a clash, and the corrected letter could never be registered.
+            replaces, latest = latest.receive_no, None
+        queue_id = latest.queue_id if latest is not None else next_id
+        if latest is not None:  # imported before: not read again
+            return _Read(row, queue_id, files, _entry(row, address, files, queue_id),
+                         clash=_clash(row, latest, secret_book), cancelled=latest.status == "cancelled")
+    entry = _entry(row, address, files, queue_id)
+    raw = entry.raw
     arrival, mail, _error = read_entry(services, entry)
     if mail is None:  # fail closed, as the pipeline does with what it cannot parse
-        return _Read(row, queue_id, files, entry, arrival, None, secret.unreadable_secrecy(raw))
+        return _Read(row, queue_id, files, entry, arrival, None, secret.unreadable_secrecy(raw), replaces=replaces)
     facts = secret.classify(mail, extract_facts(mail), arrival)
-    return _Read(row, queue_id, files, entry, arrival, mail, facts.secrecy, unopened=_unopened_pdfs(mail))
+    return _Read(row, queue_id, files, entry, arrival, mail, facts.secrecy, unopened=_unopened_pdfs(mail),
+                 replaces=replaces)
+
+
+def _entry(row: Row, address: str, files: list[tuple[str, bytes, str]], queue_id: str) -> SpoolEntry:
+    return SpoolEntry(queue_id=queue_id, mail_from=address, rcpt_to=[address],
+                      received_at=row.received_at.astimezone(dt.timezone.utc), peer=None, helo=None,
+                      raw=build_raw(row, address, files, queue_id), path=Path())
 
 
 # What the PDF reader leaves unread in a PDF that opened: a person can still open it.
@@ -594,7 +629,7 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
             if (clash := _clash(row, existing, settings.register_.secret_book)) is not None:
                 raise _clash_meanwhile(row, clash)
             return {"emergency_no": str(row.number), "receive_no": existing.receive_no, "new": False,
-                    "line": row.line, "book": existing.book}
+                    "line": row.line, "book": existing.book, "cancelled": existing.status == "cancelled"}
     sender = typed_field(row.sender)
     if read.secrecy in CLASSIFIED:
         # Nothing of it in plain: no vault copy, no subject in the register, no folder
@@ -605,7 +640,7 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
         new = NewLetter(queue_id=queue_id, unit=unit, book="", received_at=received_utc, sender=sender,
                         raw_sha256=raw_sha256,
                         facts={"secrecy": read.secrecy, "urgency": "normal", "emergency_no": str(row.number),
-                               "source": "emergency_register"},
+                               "source": "emergency_register", "replaces": read.replaces},
                         findings=secret.bare(sealed.unread), review=sealed.opaque)
     else:
         sealed = None
@@ -620,7 +655,7 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
         facts = {"reference": row.reference, "letter_date": row.letter_date.isoformat() if row.letter_date else None,
                  "subject": subject, "addressee": addressee, "urgency": "normal", "secrecy": "none",
                  "kind": None, "emergency_no": str(row.number), "source": "emergency_register",
-                 "action": row.action, "note": row.note}
+                 "action": row.action, "note": row.note, "replaces": read.replaces}
         new = NewLetter(queue_id=queue_id, unit=unit, book=settings.register_.general_book,
                         received_at=received_utc, sender=sender, raw_sha256=raw_sha256,
                         sender_name=sender, subject=subject, facts=facts, attachments=attachments)
@@ -646,9 +681,9 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
         record_action(session, "emergency_imported", reason=reason, queue_id=queue_id, unit=unit,
                       letter_id=letter.id, details={"emergency_no": str(row.number),
                                                     "receive_no": letter.receive_no, "line": row.line,
-                                                    "book": letter.book})
+                                                    "book": letter.book, "replaces": read.replaces})
         return {"emergency_no": str(row.number), "receive_no": letter.receive_no, "new": True,
-                "line": row.line, "book": letter.book}
+                "line": row.line, "book": letter.book, "replaces": read.replaces}
 
 
 @friendly
@@ -659,7 +694,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     for r in results:
         state = "registered" if r["new"] else "already imported as"
         book = " in the secret register (ทะเบียนลับ)" if r["book"] == secret_book else ""
-        print(f"{r['emergency_no']}  ->  {state} {r['receive_no']}{book}")
+        cancelled = " (cancelled, ยกเลิกแล้ว: correct the row to import it again)" if r.get("cancelled") else ""
+        replaces = f" (in place of the cancelled {r['replaces']})" if r.get("replaces") else ""
+        print(f"{r['emergency_no']}  ->  {state} {r['receive_no']}{book}{cancelled}{replaces}")
     new = sum(1 for r in results if r["new"])
     print(f"\n{new} new, {len(results) - new} already in the register")
     return 0

@@ -201,6 +201,8 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
         remarks.append("ยกเลิก" + (f" ({why})" if why else ""))
     if emergency:
         remarks.append(f"เลขทะเบียนฉุกเฉิน {emergency}")
+    if facts.get("replaces"):
+        remarks.append(f"แทนเลขรับ {facts['replaces']} ที่ยกเลิก")
     if any(a.action == "quarantine_released" for a in acts):
         remarks.append("ปล่อยจากการกักกันโดยเจ้าหน้าที่")
     if letter.urgency in URGENCY_TH:
