@@ -248,3 +248,42 @@ def test_an_emergency_row_corrected_after_its_entry_was_cancelled_is_imported(da
     daemon.cli("register", "export", "--unit", "saraban.latkrabang", "--year", str(year), "-o", str(out))
     rows = list(csv.DictReader(open(out, encoding="utf-8-sig")))
     assert f"แทนเลขรับ 2/{year} ที่ยกเลิก" in rows[2]["หมายเหตุ"] and "ยกเลิก (แนบไฟล์สแกนผิด)" in rows[1]["หมายเหตุ"]
+
+
+def test_reprocess_numbers_nothing_while_numbering_is_held_after_a_restore(tmp_path):
+    """After `backup restore` numbering waits until the folders show the numbers given
+    since the backup. `quarantine release` and the emergency import refuse meanwhile;
+    `reprocess`, which runs the pipeline in the command itself, did not: a letter held
+    before the backup and reprocessed after the restore took 2/2569, the number of a
+    letter already filed and acknowledged since the backup."""
+    import json
+
+    from tests.daemon import Daemon, write_config
+
+    year = this_be_year()
+    strict = '[rules.unit_policy]\n"saraban.latkrabang" = { naming = "reject" }\n'
+    old = Daemon(write_config(tmp_path / "old", extra=strict)).start()
+    try:
+        good = [("2565_dds_0407_57.pdf", make_pdf("named as the rule asks"))]
+        old.send(letter(files=good), LAT)  # 1/
+        held = old.send(letter(subject="ชื่อไฟล์ผิด", files=[("scan0001.pdf", make_pdf("held"))]), LAT)
+        old.wait_idle()
+        archive = tmp_path / "backup" / "saraban.tar.gz"
+        old.cli("backup", "create", str(archive))
+        old.send(letter(files=good), LAT)  # 2/, filed in the old Maildir only
+        old.wait_idle()
+        assert [e["receive_no"] for e in old.register()] == [f"1/{year}", f"2/{year}"]
+    finally:
+        old.stop()
+
+    new = Daemon(write_config(tmp_path / "new"))  # the unit's policy relaxed meanwhile
+    new.cli("backup", "restore", str(archive))
+    # The old folders not put back yet: numbering is held.
+    out = new.cli("reprocess", held, "--reason", "นโยบายเปลี่ยน", check=False)
+    said = out.stdout + out.stderr
+    assert out.returncode == 1, said
+    assert "the register was restored from a backup and the receive numbers given since are not yet read back" in said
+    assert "ฐานข้อมูลทะเบียนเพิ่งกู้คืนจากสำรอง" in said and "Traceback" not in said
+    assert [e["receive_no"] for e in new.register()] == [f"1/{year}"]  # 2/ not given a second time
+    still = json.loads(new.cli("quarantine", "list", "--json").stdout)
+    assert [q["queue_id"] for q in still] == [held]  # left as it was
