@@ -43,15 +43,18 @@ def actions_for_letters(session: Session, letter_ids: list[int]) -> dict[int, li
     return out
 
 
-def numbers_given_before_restore(session: Session, unit: str, book: str, year: int) -> list[tuple[int, int, str | None]]:
-    """(first, last, the folder they were seen in) of each run of numbers a register
-    (unit, book, Buddhist-era year) skipped after a restore from a backup: given before
-    it, filed in the folder, not in this database (storage/register.py `raise_counters`)."""
-    acts = session.scalars(select(OperatorAction).where(OperatorAction.action == "numbers_given_before_restore",
+SKIPPED_NUMBERS = ("numbers_given_before_restore", "numbers_skipped_for_cut_over")
+
+
+def skipped_numbers(session: Session, unit: str, book: str, year: int) -> list[tuple[int, int, str, str | None]]:
+    """(first, last, why, the folder) of each run of numbers the register (unit, book,
+    Buddhist-era year) skipped: given before a restore (`raise_counters`), or left to the
+    previous system by a cut-over number set after the register began (`allocate_number`)."""
+    acts = session.scalars(select(OperatorAction).where(OperatorAction.action.in_(SKIPPED_NUMBERS),
                                                         OperatorAction.unit == unit).order_by(OperatorAction.id))
     runs = []
     for act in acts:
         details = act.details or {}
         if details.get("book") == book and details.get("year") == year:
-            runs.append((int(details["first"]), int(details["last"]), details.get("seen_in")))
+            runs.append((int(details["first"]), int(details["last"]), act.action, details.get("seen_in")))
     return runs

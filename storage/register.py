@@ -34,6 +34,8 @@ def allocate_number(session: Session, unit: str, book: str, year: int, start: in
     keys = {"c_unit": unit, "c_book": book, "c_year": year, "c_start": start}
     number = session.execute(_INCREMENT, keys).scalar_one_or_none()
     if number is not None:
+        if number == start > 1:  # the floor may have just lifted the counter: once a register-year
+            _record_cut_over_skip(session, unit, book, year, start)
         return number
     # The first letter of this register (unit, book, year): make its counter. Two
     # processes may both get here; the constraint lets one row exist and both increment it.
@@ -44,6 +46,25 @@ def allocate_number(session: Session, unit: str, book: str, year: int, start: in
         .on_conflict_do_nothing()
     )
     return session.execute(_INCREMENT, keys).scalar_one()
+
+
+CUT_OVER_REASON = ("เลขรับเหล่านี้เป็นของระบบเดิม: ตั้งเลขเริ่มต้น [register.start_numbers] หลังทะเบียนปีนี้เริ่มแล้ว / "
+                   "numbers of the previous system: the cut-over number [register.start_numbers] was set after "
+                   "this year's register had begun")
+
+
+def _record_cut_over_skip(session: Session, unit: str, book: str, year: int, start: int) -> None:
+    """A cut-over number set after the register had begun (1, 2, 3, then 1500) leaves the
+    numbers between to the previous system: written in the register's actions, as a gap
+    after a restore is, so that the book says why 4 to 1499 are not in it. Nothing when
+    the register began at `start` (its first letter)."""
+    from storage.actions import add_action  # storage.actions imports nothing of this module
+
+    highest = session.scalar(select(func.max(_LETTERS.c.number)).where(
+        _LETTERS.c.unit == unit, _LETTERS.c.book == book, _LETTERS.c.year == year, _LETTERS.c.number < start))
+    if highest is not None and highest < start - 1:
+        add_action(session, who="gateway", action="numbers_skipped_for_cut_over", unit=unit, reason=CUT_OVER_REASON,
+                   details={"unit": unit, "book": book, "year": year, "first": highest + 1, "last": start - 1})
 
 
 # On the table, not the mapped class, and built once: an ORM-enabled UPDATE goes through

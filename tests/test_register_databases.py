@@ -58,6 +58,21 @@ def test_a_cut_over_start_set_after_the_year_began_is_a_floor(db):
     assert _register(db, "q3", start=1572) == 1572
     assert _register(db, "q4", start=1572) == 1573
     assert _register(db, "q5", start=100) == 1574
+    # 3-1571 are the previous system's: said once in the register's actions (session 54),
+    # which the printed book and `register show` read (tests/test_register_red_team_session54.py).
+    from storage.actions import skipped_numbers
+
+    with db.session() as session:
+        assert skipped_numbers(session, "saraban.latkrabang", "general", 2569) == [
+            (3, 1571, "numbers_skipped_for_cut_over", None)]
+
+
+def test_a_register_that_begins_at_its_cut_over_number_skips_nothing(db):
+    from storage.actions import skipped_numbers
+
+    assert [_register(db, "q1", start=1572), _register(db, "q2", start=1572)] == [1572, 1573]
+    with db.session() as session:
+        assert skipped_numbers(session, "saraban.latkrabang", "general", 2569) == []
 
 
 def test_a_rolled_back_registration_gives_its_number_back(db):

@@ -287,3 +287,39 @@ def test_reprocess_numbers_nothing_while_numbering_is_held_after_a_restore(tmp_p
     assert [e["receive_no"] for e in new.register()] == [f"1/{year}"]  # 2/ not given a second time
     still = json.loads(new.cli("quarantine", "list", "--json").stdout)
     assert [q["queue_id"] for q in still] == [held]  # left as it was
+
+
+def test_a_late_cut_over_number_is_written_where_the_numbers_are_missing(tmp_path):
+    """The gateway numbered 1 and 2 before the operator set the previous system's last
+    number as the cut-over ([register.start_numbers] 1500): the next letter is 1500 (a
+    floor since session 16), and 3-1499 were missing from the book without a word: no
+    action, no row, `register show 700/...` "no receive number"."""
+    from tests.daemon import Daemon, write_config
+
+    year = this_be_year()
+    d = Daemon(write_config(tmp_path / "gw")).start()
+    try:
+        d.send(letter(), LAT)
+        d.send(letter(), LAT)
+        d.wait_for(lambda: len(d.register()) == 2, what="1 and 2")
+    finally:
+        d.stop()
+    d = Daemon(write_config(tmp_path / "gw", extra='[register.start_numbers]\n"saraban.latkrabang" = { %d = 1500 }\n'
+                            % year)).start()
+    try:
+        d.send(letter(), LAT)
+        d.send(letter(), LAT)
+        d.wait_for(lambda: len(d.register()) == 4, what="1500 and 1501")
+        assert [e["number"] for e in d.register()] == [1, 2, 1500, 1501]
+        out = tmp_path / "lat.csv"
+        d.cli("register", "export", "--unit", "saraban.latkrabang", "--year", str(year), "-o", str(out))
+        rows = list(csv.DictReader(open(out, encoding="utf-8-sig")))
+        assert [r["เลขทะเบียนรับ"] for r in rows] == ["1", "2", "3-1499", "1500", "1501"]
+        assert rows[2]["เรื่อง"] == "(เลขรับของระบบเดิม ตั้งเลขเริ่มต้น [register.start_numbers] หลังทะเบียนปีนี้เริ่มแล้ว)"
+        assert rows[2]["สถานะ"] == rows[2]["หมายเหตุ"] == "เลขของระบบเดิม"
+        shown = d.cli("register", "show", "saraban.latkrabang", f"700/{year}", check=False)
+        assert shown.returncode == 1
+        assert (f"700/{year} of saraban.latkrabang is a number of the previous system: the cut-over number "
+                "([register.start_numbers]) was set after this year's register had begun, from 1500") in shown.stderr
+    finally:
+        d.stop()

@@ -19,12 +19,12 @@ from gateway.tools.actions import who
 from gateway.tools.csv_safe import SafeWriter
 from gateway.tools.common import ToolError, cannot_write, friendly, open_services, register_year, unit_name
 from gateway.tools.progress import Progress
-from gateway.tools.register_rows import (GAP_STATUS, GAP_STATUS_TH, HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow,
+from gateway.tools.register_rows import (GAP_STATUS, HEADINGS, SECRECY_TH, URGENCY_TH, RegisterRow,
                                          register_rows)
 
 EXTRA_HEADINGS = ("วันเวลาที่รับ", "ทะเบียน", "สถานะ", "ชั้นความเร็ว", "ชั้นความลับ",
                   "เลขทะเบียนฉุกเฉิน", "เลขรับ/ปี", "รหัสคิว", "ยืนยันผู้ส่ง")
-STATUS_TH = {"cancelled": "ยกเลิก", GAP_STATUS: GAP_STATUS_TH}
+STATUS_TH = {"cancelled": "ยกเลิก"}
 BOOK_TH = {"general": "ทะเบียนหนังสือรับ", "secret": "ทะเบียนหนังสือรับลับ"}
 
 
@@ -47,7 +47,7 @@ def _write_csv(rows: list[RegisterRow], tmp: Path, bar: Progress | None) -> None
             writer.writerow(row.cells() + [
                 row.received_text(),
                 row.book,
-                STATUS_TH.get(row.status, "ปกติ"),
+                row.remarks if row.status == GAP_STATUS else STATUS_TH.get(row.status, "ปกติ"),
                 URGENCY_TH.get(row.urgency, ""),
                 SECRECY_TH.get(row.secrecy, ""),
                 row.emergency_no,
@@ -74,7 +74,7 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
             and (last is None or r.received_at.date() <= last)]
     if not rows and directory_unit is None:
         raise ToolError(f"unknown unit \"{unit}\": not in the unit directory and nothing registered")
-    entries = sum(1 for r in rows if r.status != GAP_STATUS)  # a run of numbers given before a restore is none
+    entries = sum(1 for r in rows if r.status != GAP_STATUS)  # a run of skipped numbers is none
     bar = Progress(len(rows), f"export {unit} {year}", enabled=show_progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -16,7 +16,7 @@ from gateway.units.directory import Directory
 from rules.markings import URGENCY_TH
 from rules.names import shown_name
 from rules.thai_time import THAI_MONTHS_SHORT, thai_datetime, to_bangkok
-from storage.actions import actions_for_letters, numbers_given_before_restore
+from storage.actions import actions_for_letters, skipped_numbers
 from storage.models import Letter, OperatorAction, OutboxItem
 from storage.outbox import folder_items
 from storage.register import query_letters
@@ -104,31 +104,34 @@ def register_rows(session, unit: str, year: int, book: str, directory: Directory
                   thai_digits: bool = False) -> list[RegisterRow]:
     letters = query_letters(session, unit=unit, year=year)
     rows = rows_for(session, [x for x in letters if x.book == book], unit, directory, thai_digits)
-    return with_gaps(rows, numbers_given_before_restore(session, unit, book, year), book, year, thai_digits)
+    return with_gaps(rows, skipped_numbers(session, unit, book, year), book, year, thai_digits)
 
 
 GAP_STATUS = "gap"
 GAP_STATUS_TH = "เลขที่ให้ไปก่อนกู้คืน"
 GAP_REMARK = "เลขรับที่ให้ไปแล้วก่อนการกู้คืนฐานข้อมูลจากสำรอง ดูสำเนาหนังสือในโฟลเดอร์ของหน่วยงาน"
+CUT_OVER_STATUS_TH = "เลขของระบบเดิม"
+CUT_OVER_REMARK = "เลขรับของระบบเดิม ตั้งเลขเริ่มต้น [register.start_numbers] หลังทะเบียนปีนี้เริ่มแล้ว"
 
 
 def gap_remark(seen_in: str | None) -> str:
     return GAP_REMARK + (f" ({seen_in})" if seen_in else "")
 
 
-def with_gaps(rows: list[RegisterRow], runs: list[tuple[int, int, str | None]], book: str, year: int,
+def with_gaps(rows: list[RegisterRow], runs: list[tuple[int, int, str, str | None]], book: str, year: int,
               thai_digits: bool = False) -> list[RegisterRow]:
-    """The book's rows with one row for each run of numbers given before a restore that
-    no entry holds (`numbers_given_before_restore`): the printed register is gapless,
-    and a number missing from it must say why where it is missing. A letter of the
-    restored spool entered again under its number fills its place as before. The row
-    sits in number order under the day of the entry before it (numbers and days run
-    together)."""
+    """The book's rows with one row for each run of numbers the register skipped that no
+    entry holds (`skipped_numbers`: given before a restore, or left to the previous
+    system by a late cut-over number): the printed register is gapless, and a number
+    missing from it must say why where it is missing. A letter of the restored spool
+    entered again under its number fills its place as before. The row sits in number
+    order under the day of the entry before it (numbers and days run together)."""
     if not runs:
         return rows
     taken = {row.number for row in rows}
     added = []
-    for first, last, seen_in in runs:
+    for first, last, why, seen_in in runs:
+        cut_over = why == "numbers_skipped_for_cut_over"
         free = [n for n in range(first, last + 1) if n not in taken]
         taken.update(free)
         while free:
@@ -139,8 +142,10 @@ def with_gaps(rows: list[RegisterRow], runs: list[tuple[int, int, str | None]], 
             added.append(RegisterRow(
                 number=start, number_text=_digits(span, thai_digits), receive_no=f"{span}/{year}",
                 # In the subject's wide column, in brackets as a classified entry's is.
-                reference="", letter_date="", sender="", to="", subject=f"({gap_remark(seen_in)})", action="",
-                remarks=GAP_STATUS_TH, received_at=_day_of_place(rows, start), book=book,
+                reference="", letter_date="", sender="", to="", action="",
+                subject=f"({CUT_OVER_REMARK if cut_over else gap_remark(seen_in)})",
+                remarks=CUT_OVER_STATUS_TH if cut_over else GAP_STATUS_TH, received_at=_day_of_place(rows, start),
+                book=book,
                 status=GAP_STATUS, urgency="normal", secrecy="none", emergency_no="", queue_id="",
                 thai_digits=thai_digits))
     return sorted(rows + added, key=lambda row: row.number)

@@ -17,10 +17,10 @@ from gateway.service.services import Services
 from gateway.cli.table import width
 from gateway.tools.actions import action_as_dict, checked_reason, reason_refusal, record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services, parse_receive_no
-from gateway.tools.register_rows import SECRECY_TH, URGENCY_TH, gap_remark
+from gateway.tools.register_rows import CUT_OVER_REMARK, SECRECY_TH, URGENCY_TH, gap_remark
 from rules.names import shown_name
 from rules.thai_time import thai_datetime, to_bangkok
-from storage.actions import actions_for, numbers_given_before_restore
+from storage.actions import actions_for, skipped_numbers
 from storage.models import Letter
 from storage.outbox import items_for_letter
 from storage.register import find_by_number, letter_as_dict, unit_has_letters
@@ -38,7 +38,12 @@ def _named_unit(services: Services, text: str) -> str:
 def find_letter(session, unit: str, number: int, year: int, book: str) -> Letter:
     letter = find_by_number(session, unit, number, year, book)
     if letter is None:
-        for first, last, seen_in in numbers_given_before_restore(session, unit, book, year):
+        for first, last, why, seen_in in skipped_numbers(session, unit, book, year):
+            if first <= number <= last and why == "numbers_skipped_for_cut_over":
+                raise ToolError(f"{number}/{year} of {unit} is a number of the previous system: the cut-over "
+                                "number ([register.start_numbers]) was set after this year's register had begun, "
+                                f"from {last + 1}; it is not in this register",
+                                th=f"เลขรับ {number}/{year} ของ {unit} เป็น{CUT_OVER_REMARK} (เริ่มที่ {last + 1})")
             if first <= number <= last:
                 where = f" (seen in {seen_in})" if seen_in else ""
                 raise ToolError(f"{number}/{year} of {unit} was given before the register was restored from a "
