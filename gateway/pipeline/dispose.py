@@ -24,6 +24,7 @@ from gateway.notices.create import queue_acknowledgement, queue_rejection
 from gateway.pipeline import classified as secret
 from gateway.pipeline.check import Checked
 from gateway.pipeline.parse import sender_display_name
+from gateway.sender.policy import ADDRESSED_ELSEWHERE, addressed_elsewhere
 from gateway.service import metrics
 from gateway.service.numbering import earlier_number
 from gateway.service.services import Services
@@ -56,7 +57,7 @@ TOP_SECRET = Finding("top_secret", "fail",
 MESSAGE_ID_REUSED = "message_id_reused"
 SAME_FILES = "same_files"
 # The clerk's own warnings: each flags the entry for review, none is told to the sender.
-CLERKS_OWN = (MESSAGE_ID_REUSED, SAME_FILES)
+CLERKS_OWN = (MESSAGE_ID_REUSED, SAME_FILES, ADDRESSED_ELSEWHERE)
 # How far back a letter with the very same files is looked for: a sender who saw no
 # acknowledgement sends again within days, not months.
 SAME_FILES_WITHIN = dt.timedelta(days=30)
@@ -216,6 +217,9 @@ def _top_secret(_services, r, _known):
 
 def _policy(services, r, known):
     findings = list(r.checked.findings)
+    elsewhere = _addressed_elsewhere(services, r)
+    if elsewhere is not None:
+        findings.append(elsewhere)
     if known.message_id_of:
         findings.append(message_id_reused(known.message_id_of, known.message_id_book,
                                           secret_hidden=known.message_id_classified and not r.classified))
@@ -229,6 +233,25 @@ def _policy(services, r, known):
         return Disposition("hold", "policy", decision.findings, notify_sender=True)
     return Disposition("register", "policy", decision.findings,
                        review=any(f.rule in CLERKS_OWN for f in decision.findings))
+
+
+def _addressed_elsewhere(services, r):
+    """sender.policy.addressed_elsewhere for this recipient unit: a verified letter
+    whose To and Cc name other units of this gateway, not this one."""
+    auth = r.checked.sender_auth
+    if auth is None or not auth.verified:  # the common case costs nothing more
+        return None
+    directory = services.directory
+    domain = directory.domain.lower()
+
+    def unit_of(address: str) -> str | None:
+        local, at, found = address.rpartition("@")
+        if not at or found.lower().rstrip(".") != domain:
+            return None
+        unit = directory.lookup(local)
+        return unit.full_address(domain) if unit else None
+
+    return addressed_elsewhere(auth, r.entry.raw, f"{r.unit_name}@{domain}", unit_of)
 
 
 CHAIN: tuple[Link, ...] = (

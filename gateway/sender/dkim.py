@@ -346,9 +346,10 @@ def _verify_one(raw: bytes, idx: int, resolver: Resolver, budget: _Budget, bodie
         # Such a name has no key; it is shown with those characters replaced.
         result = "permerror" if result != "temperror" else result
         domain, selector = _shown(domain), _shown(selector)
-    signed = {h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")}
+    named = [h.strip().lower() for h in re.sub(rb"\s+", b"", fields.get(b"h", b"")).split(b":")]
     return DkimSignature(domain=domain, selector=selector, result=result, note=note or None,
-                         signs_reply_to=b"reply-to" in signed)
+                         signs_reply_to=b"reply-to" in named,
+                         recipient_fields=[h.decode("ascii") for h in named if h in (b"to", b"cc")])
 
 
 @dataclass

@@ -6,9 +6,11 @@ policy (rules/policy.py, default action "reject") then quarantines a fail, unles
 unit's own rule table says otherwise."""
 from __future__ import annotations
 
+import email.utils
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gateway.sender.dmarc import BARE_CR, org_domain
+from gateway.sender.dmarc import BARE_CR, aligned, headers_of, org_domain
 from gateway.sender.results import CHECK_FAILED, NO_SUCH_DOMAIN, RECUT, SenderAuth, refused_signature
 from rules.model import Finding
 
@@ -192,6 +194,59 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
                    f"ที่ตรงกับโดเมนผู้ส่ง ขอให้หน่วยงานผู้ส่งตั้งค่า DKIM และ DMARC",
                    f"the sender could not be verified: {domain} has no DMARC record and the letter has "
                    f"no DKIM signature aligned with it; the sending agency should set up DKIM and DMARC")
+
+
+ADDRESSED_ELSEWHERE = "addressed_elsewhere"
+_RECIPIENT_FIELDS = ("to", "cc")
+
+
+def addressed_elsewhere(auth: SenderAuth | None, raw: bytes, unit: str,
+                        unit_of: Callable[[str], str | None]) -> Finding | None:
+    """A warning for the clerk when a letter verified by its sender's DKIM signature names,
+    in To and Cc, units of this gateway other than `unit` (the recipient unit's address)
+    and not `unit` itself; `unit_of` gives the unit an address is (None: no unit).
+
+    A DKIM signature verifies wherever the signed message is sent again: whoever holds a
+    copy of the ministry's letter to Din Daeng (any of its recipients) can send those very
+    bytes to Lat Krabang, where it was registered "ผ่าน (moi.go.th)" with no word and the
+    ministry was sent the acknowledgement (red team of 7 Dec 2026). The To and Cc the
+    signature covers (the last fields of each name h= counts; a field added above them is
+    nobody's) say where the signer sent it. Not refused: a sender may send a copy to a unit
+    as Bcc. A letter that also passed SPF aligned came from the sender's own mail server,
+    not from a third party, and is not questioned."""
+    if auth is None or not auth.verified or auth.arc_trusted:
+        return None
+    signers = [s for s in auth.dkim if s.aligned]
+    if not signers or (auth.spf == "pass" and aligned(auth.spf_domain, auth.from_domain or "", "r")):
+        return None
+    try:
+        items = [(k.lower(), str(v)) for k, v in headers_of(raw).raw_items()]
+    except Exception:  # noqa: BLE001 - a header the parser refuses names nobody
+        return None
+    values: list[str] = []
+    signed = False
+    for name in _RECIPIENT_FIELDS:
+        fields = [v for k, v in items if k == name]
+        count = max(s.recipient_fields.count(name) for s in signers)
+        signed = signed or (count > 0 and bool(fields))
+        values += fields[-count:] if count else fields
+    named = list(dict.fromkeys(found for _, address in email.utils.getaddresses(values)
+                               if (found := unit_of(address.strip()))))
+    if not named or unit in named:
+        return None
+    shown = ", ".join(named[:3]) + (" ..." if len(named) > 3 else "")
+    signer = signers[0].domain
+    if signed:
+        said_th = f"ลายมือชื่อ DKIM ของ {signer} รับรองว่าหนังสือฉบับนี้ส่งถึง {shown}"
+        said_en = f"the DKIM signature of {signer} vouches that this letter was sent to {shown}"
+    else:
+        said_th = f"หนังสือฉบับนี้ระบุผู้รับ (To/Cc) เป็น {shown}"
+        said_en = f"this letter names {shown} as its recipients (To/Cc)"
+    return Finding(ADDRESSED_ELSEWHERE, "warn",
+                   f"{said_th} ไม่ใช่ {unit} อาจเป็นสำเนาหนังสือที่ผู้อื่นนำมาส่งซ้ำถึงหน่วยงานนี้ "
+                   f"หรือผู้ส่งส่งสำเนาลับ (Bcc) ถึงหน่วยงานนี้ โปรดตรวจสอบกับผู้ส่งก่อนดำเนินการ",
+                   f"{said_en}, not to {unit}: it may be a copy someone else sent on to this unit, or the "
+                   f"sender sent it to this unit as Bcc; check with the sender before acting on it")
 
 
 def _domain(address: str | None) -> str | None:

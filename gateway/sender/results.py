@@ -43,6 +43,10 @@ class DkimSignature:
     # h= names Reply-To: the signer vouches for where replies go (Gmail signs it,
     # Microsoft 365 does not); gateway/delivery/folder_copy.py keeps only such a Reply-To.
     signs_reply_to: bool = False
+    # How often h= names To and Cc ("to", "to", "cc"): a signature covers the last so
+    # many fields of each name, the recipients the signer sent the letter to. A letter
+    # sent on to another unit keeps them (gateway/sender/policy.py `addressed_elsewhere`).
+    recipient_fields: list[str] = field(default_factory=list)
 
 
 @dataclass
