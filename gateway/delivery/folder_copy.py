@@ -38,6 +38,7 @@ from gateway.sender.results import (
     reply_to_vouched,
     sender_field_vouched,
     sender_headers,
+    upstream_results_forged,
 )
 from rules.markings import URGENCY_TH
 from storage.register import record_stamped_copy
@@ -146,7 +147,7 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
                       review: bool = False,
                       extra_headers: list[tuple[str, str]] | None = None,
                       sender_auth: dict | None = None, authserv_id: str | None = None,
-                      urgency: str | None = None) -> bytes:
+                      urgency: str | None = None, upstream_ids: tuple[str, ...] = ()) -> bytes:
     headers, body, newline = _split(raw)
     kept = [h for h in headers if (name := h.split(b":", 1)[0].strip().lower()) not in DROP
             and not name.startswith(OURS)]
@@ -169,7 +170,8 @@ def build_folder_copy(raw: bytes, receive_no: str, unit: str, book: str, subject
                 misnamed.append(re.sub(r"\r?\n|\r", "", value.decode("utf-8", "replace")).strip())
                 kept[i] = b"From: " + found[1].encode("utf-8")
     if authserv_id:  # ยืนยันผู้ส่ง: Authentication-Results on top (RFC 8601), gateway/sender/
-        kept = [h for h in kept if not forged_results(h, authserv_id)]
+        forged_upstream = upstream_results_forged(sender_auth, list(upstream_ids))
+        kept = [h for h in kept if not forged_results(h, authserv_id, forged_upstream)]
         added += [encoded_header(n, v) for n, v in sender_headers(sender_auth, authserv_id)]
     if renamed:
         added.append(encoded_header("X-Saraban-Reply-To-Note", REPLY_NOTE))
@@ -228,6 +230,7 @@ def folder_copy(services: "Services", letter: "Letter", payload: dict | None = N
         findings=letter.findings, review=letter.review,
         sender_auth=letter.sender_auth, authserv_id=authserv_id(services.settings),  # ยืนยันผู้ส่ง
         urgency=letter.urgency,
+        upstream_ids=tuple(services.settings.sender.upstream_authserv_ids),
         # The paper emergency register's number (gateway/tools/emergency_import.py), from
         # the register: the one in the imported message is dropped with the sender's.
         extra_headers=([("X-Saraban-Emergency-No", str(emergency_no))] if emergency_no else []) + [

@@ -288,14 +288,31 @@ def results_authserv_id(value: str) -> str | None:
     return serv_id or None
 
 
-def forged_results(header_line: bytes, serv_id: str) -> bool:
-    """An incoming Authentication-Results that claims to be ours: the sender wrote it
-    (RFC 8601 section 5 says to delete it). Also one whose authserv-id cannot be read."""
+def forged_results(header_line: bytes, serv_id: str, also: tuple[str, ...] = ()) -> bool:
+    """An incoming Authentication-Results that claims to be ours (`serv_id`), or of one
+    of the servers in `also`: the sender wrote it (RFC 8601 section 5 says to delete
+    it). Also one whose authserv-id cannot be read."""
     name, _, value = header_line.partition(b":")
     if name.strip().lower() != b"authentication-results":
         return False
     found = results_authserv_id(value.decode("utf-8", "replace"))
-    return found is None or found == serv_id.lower().rstrip(".")
+    return found is None or found in {i.lower().rstrip(".") for i in (serv_id, *also)}
+
+
+def upstream_results_forged(data: dict | None, upstream_ids: list[str]) -> tuple[str, ...]:
+    """The upstream mail servers ([sender] upstream_authserv_ids) whose
+    Authentication-Results in this letter the sender wrote: all of them, unless the
+    check read the letter's one result of theirs and believed it (IMAP intake through
+    them, `spf_source` "upstream"). They are the servers of the gateway's own mail
+    system, whose results the unit's mail client may be set to trust; a letter that came
+    straight to the gateway over SMTP never passed them. Until the red team of 7 Dec 2026
+    the folder copy of a letter registered "ไม่มีข้อมูล (dla.go.th)" kept the sender's
+    `Authentication-Results: mx.bangkok.go.th; dkim=pass ...; dmarc=pass` below the
+    gateway's own. None when the sender was not checked ([sender] enabled = false)."""
+    auth = SenderAuth.from_dict(data)
+    if auth is None or auth.spf_source == "upstream":
+        return ()
+    return tuple(upstream_ids)
 
 
 NOT_CHECKED_TH = "ยืนยันผู้ส่ง: ไม่ได้ตรวจ"  # the check was off when the letter was registered
