@@ -153,11 +153,19 @@ def decision(session, services: "Services", key: str,
         payload["suppressed"] = reason
         log.info("notice_suppressed", notice=payload["type"], reason=reason, to=to, key=key)
         return "suppressed", payload
-    if not settings.smarthost:
+    if not settings.smarthost and not _to_own_unit(services, to):
         log.warning("notice_held", notice=payload["type"], to=to, key=key, reason="no_smarthost")
         return "held", payload  # nowhere to send it yet; `notices release` once a smarthost is set
     log.info("notice_queued", notice=payload["type"], to=to, key=key)
     return "pending", payload
+
+
+def _to_own_unit(services: "Services", to: str | None) -> bool:
+    """A notice to a unit of this gateway is filed into its folder (send.py), no
+    smarthost needed."""
+    from gateway.notices.send import own_unit
+
+    return own_unit(services, to) is not None
 
 
 def rate_keys(address: str | None) -> tuple[str | None, str | None]:

@@ -54,6 +54,9 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
         item = decide(services, item.id)
         if item is None:  # suppressed or held: recorded, nothing to send
             return SETTLED
+    unit = own_unit(services, item.payload["to"])
+    if unit is not None:
+        return _file_for_own_unit(services, item, unit)
     if not config.smarthost:
         raise RuntimeError("no smarthost configured ([notices] smarthost or SARABAN_SMARTHOST)")
     host, port = parse_smarthost(config.smarthost)
@@ -117,6 +120,43 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
     log.info("notice_sent", notice=item.payload["type"], to=recipient, key=item.key,
              queue_id=item.queue_id, unit=item.unit, message_id=notice.message_id,
              smarthost=f"{host}:{port}", new_session=not reused, smtputf8=bool(options))
+    return None
+
+
+def own_unit(services: "Services", address: str | None):  # -> Unit | None
+    """The unit of this gateway whose address `address` is (saraban.dds@bangkok.go.th),
+    when its notices are filed ([notices] own_units = "file"), or None."""
+    directory = getattr(services, "directory", None)
+    lookup = getattr(directory, "lookup", None)
+    if lookup is None or services.settings.notices.own_units != "file" or not address or "@" not in address:
+        return None
+    local, _, domain = address.rpartition("@")
+    if domain.lower().rstrip(".") != directory.domain:
+        return None
+    return lookup(local)
+
+
+def _file_for_own_unit(services: "Services", item: "OutboxItem", unit) -> str | None:  # noqa: ANN001 - a Unit
+    """A notice to a unit of this gateway (a BMA department's letter to a district,
+    answered from the district's address) is filed into that unit's folder by its own
+    backend, as its folder copies are, not sent to the smarthost: the smarthost gives
+    mail for the unit's address back to this gateway, where the acknowledgement, having
+    no PDF, was held in the sending unit's quarantine as "ไม่พบหนังสือในอีเมลนี้" (no_document)
+    and the sending clerk never saw the receive number (red team of 7 Dec 2026). The
+    same notice bytes, exactly once (Maildir, IMAP) or at least once (SMTP backend)."""
+    from gateway.delivery.route import destination, transport
+
+    settings = services.settings
+    notice = build_notice(item.payload, item.key, item.created_at, templates_dir(settings),
+                          settings.notices.thai_digits)
+    where = destination(settings, unit.address, unit.folder)
+    # Named apart from the letter's folder copies (a letter from saraban.dds to itself
+    # and a district has a copy for saraban.dds of the same queue id), one per answering
+    # unit: a letter to two units gives its sender two acknowledgements.
+    went = transport(services, item, where, item.queue_id,
+                     f"{unit.address}.notice.{item.payload['type']}.{item.unit or ''}", notice.data)
+    log.info("notice_filed", notice=item.payload["type"], to=item.payload["to"], key=item.key,
+             queue_id=item.queue_id, unit=item.unit, message_id=notice.message_id, **went)
     return None
 
 
