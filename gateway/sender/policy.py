@@ -30,6 +30,24 @@ REFUSED_TH = {
 }
 
 
+# Why a From is unusable (gateway/sender/dmarc.py `author`), in Thai: the clerk's Thai
+# reason carried these English words until the red team of 7 Dec 2026 ("... ชัดเจน (not one
+# mailbox) ...").
+UNUSABLE_FROM_TH = {
+    "empty From": "ช่อง From ว่าง",
+    "not one mailbox": "ไม่ใช่ที่อยู่อีเมลเพียงที่อยู่เดียว",
+    "encoded words in the address": "ที่อยู่อีเมลเขียนด้วยรหัส encoded-word (RFC 2047)",
+    "no address": "ไม่มีที่อยู่อีเมล",
+    "the domain is not ASCII (an IDN must be written as A-labels, xn--)":
+        "โดเมนมีอักขระที่ไม่ใช่ ASCII (ชื่อโดเมนภาษาไทยต้องเขียนในรูป xn--)",
+    "not a domain name": "ส่วนโดเมนไม่ใช่ชื่อโดเมนที่ถูกต้อง",
+    "no From": "ไม่มีหัวจดหมาย From",
+    "several From fields": "มีหัวจดหมาย From มากกว่าหนึ่งช่อง",
+    "the From the register reads is not the one checked": "ที่อยู่ผู้ส่งที่ทะเบียนอ่านได้ไม่ใช่ที่อยู่ที่ตรวจสอบ",
+    "the header could not be read": "อ่านหัวจดหมายไม่ได้",
+}
+
+
 def _refused(auth: SenderAuth) -> tuple[str, str] | None:
     """(Thai, English) for the From's own signature that does not count, or None."""
     sig = refused_signature(auth)
@@ -152,8 +170,8 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
             why_en = f"the sender's domain {domain} does not exist (DNS: NXDOMAIN), so no agency sends from it"
         elif reason.startswith("unusable From"):
             detail = reason.partition(": ")[2] or "-"
-            why_th = (f"หัวจดหมาย From ไม่ได้ระบุผู้ส่งเพียงรายเดียวด้วยที่อยู่อีเมลที่อ่านได้ชัดเจน ({detail}) "
-                      f"จึงยืนยันตามนโยบาย DMARC ไม่ได้")
+            why_th = (f"หัวจดหมาย From ไม่ได้ระบุผู้ส่งเพียงรายเดียวด้วยที่อยู่อีเมลที่อ่านได้ชัดเจน "
+                      f"({UNUSABLE_FROM_TH.get(detail, detail)}) จึงยืนยันตามนโยบาย DMARC ไม่ได้")
             why_en = (f"the From header is not exactly one readable sender address ({detail}), "
                       f"so DMARC cannot vouch for it")
         elif reason == BARE_CR:
