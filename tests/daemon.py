@@ -50,14 +50,6 @@ def write_config(tmp: Path, port: int | None = None, workers: int = 1, database_
         # The receive stamp costs ~0.25 s of CPU per letter and a seal key at first
         # start; tests about other things leave it off (tests/signatures/ turn it on).
         extra += "\n[signatures]\nstamp = false\n"
-    if "own_units" not in extra:
-        # Notices to the gateway's own units are filed into their folders (docs/notices.md);
-        # tests about other things send (or hold) them as for any sender: the letters of
-        # tests/letters.py come from saraban.dds@bangkok.go.th, a unit of the directory.
-        if "[notices]\n" in extra:
-            extra = extra.replace("[notices]\n", '[notices]\nown_units = "smarthost"\n', 1)
-        else:
-            extra += '\n[notices]\nown_units = "smarthost"\n'
     if "[dns]" not in extra and "[sender]" not in extra:
         # Sender checks need DNS; tests not about them have no DNS server of their own
         # (tests/servers/dns.py serves the zones of tests/sender/).

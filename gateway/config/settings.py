@@ -255,10 +255,11 @@ class NoticesSection(_Section, NoticesDerived):
     templates_dir: Path | None = None  # searched before gateway/templates/; relative to this file
     envelope_sender: str = ""  # SMTP MAIL FROM of notices; "" is the null reverse-path (RFC 3834)
     timeout: float = Field(30.0, gt=0)  # seconds for one notice, connecting to the 250
-    # A notice to a unit of this gateway (saraban.dds@bangkok.go.th): "file" puts it into
-    # the unit's folder; "smarthost" sends it, for a site whose smarthost delivers the
-    # units' addresses elsewhere than to this gateway (docs/notices.md).
-    own_units: Literal["file", "smarthost"] = "file"
+    # A notice to a unit of this gateway (saraban.dds@bangkok.go.th): "smarthost" sends it
+    # as any other (the default: a site's smarthost may deliver the units' addresses
+    # elsewhere than to this gateway); "file" puts it into the unit's folder, for a site
+    # whose smarthost gives those addresses back to this gateway (docs/notices.md).
+    own_units: Literal["file", "smarthost"] = "smarthost"
 
     @model_validator(mode="after")
     def _password_encrypted(self) -> "NoticesSection":
