@@ -67,6 +67,10 @@ class SmtpSection(_Section):
     port: int = Field(2525, ge=0, le=65535)
     hostname: str = "saraban-gateway.localdomain"  # name in the greeting and EHLO reply
     max_message_size: int = Field(50 * 1024 * 1024, ge=1024)  # announced in EHLO SIZE
+    # The header block (every header line before the body) a letter may have, answered
+    # "552 5.3.4" at the end of DATA (Exim header_maxsize); the pipeline holds a letter
+    # that came another way (IMAP intake) with a longer one in quarantine, sealed.
+    max_header_size: int = Field(1024 * 1024, ge=64 * 1024)
     max_recipients: int = Field(100, ge=1)
     # Timeouts (Postfix smtpd_timeout-like), each answered "421 4.4.2" before closing:
     command_timeout: float = Field(300.0, gt=0)  # waiting for the next command

@@ -45,6 +45,14 @@ def no_relay(domain: str) -> str:
                  f"relaying denied: this gateway accepts letters only for saraban.*@{domain} addresses")
 
 
+def header_too_big(limit: int) -> str:
+    """552 for a header block larger than `[smtp] max_header_size` (Exim's header_maxsize):
+    refused whole, never cut, since a secrecy marking may be in the part that would go."""
+    return reply(552, "5.3.4", f"ส่วนหัวของอีเมล (header) ยาวเกิน {limit} ไบต์ ไม่ได้รับหนังสือ",
+                 f"message header too large (more than {limit} bytes of header lines); the letter was"
+                 " not accepted")
+
+
 UNKNOWN_UNIT = reply(550, "5.1.1", "ไม่มีที่อยู่สารบรรณนี้ในระบบ",
                      "no such saraban address here; check the unit's address in the BMA list")
 TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกินไป กรุณาส่งแยก",

@@ -27,8 +27,8 @@ from gateway.units.directory import POSTMASTER, Directory, is_postmaster, is_sar
 from gateway.intake.smtp_protocol import ClientNoise, ConnectionLimits, SarabanSMTP, names_for_aiosmtpd
 from gateway.intake.tls import TlsContexts, session_tls
 from gateway.spool import Spool, SpoolDraft
-from gateway.secrecy.markings import (DATA_CHECK_QUEUE_TIMEOUT, DATA_CHECKS_PER_IP, DataCheck,
-                                      DataCheckBusy)
+from gateway.secrecy.markings import (DATA_CHECK_QUEUE_TIMEOUT, DATA_CHECKS_PER_IP, MAX_HEADER_SIZE,
+                                      DataCheck, DataCheckBusy, header_end)
 
 log = structlog.get_logger("gateway.intake")
 
@@ -62,8 +62,9 @@ class IntakeHandler:
                  max_recipients: int = 100, on_refused: Callable[[str, dict], None] | None = None,
                  data_check_queue_timeout: float = DATA_CHECK_QUEUE_TIMEOUT,
                  data_checks_per_ip: int = DATA_CHECKS_PER_IP, client_ipv6_prefix: int = IPV6_PREFIX,
-                 client_limit_exceptions: Iterable[str] = ()):
+                 client_limit_exceptions: Iterable[str] = (), max_header_size: int = MAX_HEADER_SIZE):
         self.spool = spool
+        self.max_header_size = max_header_size
         self._directory = directory_source  # a callable so SIGHUP can swap the directory
         self.domain = domain.lower()
         self.max_recipients = max_recipients
@@ -175,6 +176,15 @@ class IntakeHandler:
         # SarabanSMTP has already written the message to a spool draft as it arrived.
         draft: SpoolDraft = envelope.spool_draft  # type: ignore[attr-defined]
         mail_from = reverse_path(envelope)
+        if (size := header_past(draft, self.max_header_size)) is not None:
+            # Before the check: every header line costs it (and the pipeline after it)
+            # its Thai normalisation, and past the check's deadline such a letter was
+            # taken as uncertain and held a runner for minutes. Not cut either: what a
+            # cut would leave out may be the Subject that says ลับ.
+            self.on_refused("header_too_large", {})
+            log.warning("header_too_large", mail_from=mail_from, peer=_peer(session), size=draft.size,
+                        header_at_least=size, limit=self.max_header_size)
+            return replies.header_too_big(self.max_header_size)  # the protocol discards the draft
         # The one classification (rules/markings.py), read from the whole draft by a worker.
         try:
             marking = await self.markings.classify(draft.path, offset=draft.message_start,
@@ -299,6 +309,21 @@ def _peer(session: Session) -> str | None:
     if isinstance(peer, tuple):
         return f"{peer[0]}:{peer[1]}"
     return str(peer) if peer else None
+
+
+# An ordinary letter's header block ends in its first few KiB: read that much first.
+_FIRST_READ = 65536
+
+
+def header_past(draft: SpoolDraft, limit: int) -> int | None:
+    """The size of the draft's header block (at least) when it is larger than `limit`
+    bytes, else None; at most `limit` + 4 bytes of the draft are read."""
+    first = min(limit + 4, _FIRST_READ)
+    end = header_end(draft.head(first))
+    if end is None and draft.size > first:
+        end = header_end(draft.head(limit + 4))
+    size = draft.size if end is None else end
+    return size if size > limit else None
 
 
 def _headers(raw: bytes):

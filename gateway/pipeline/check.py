@@ -15,6 +15,7 @@ from gateway.pipeline.classified import Sealed
 from gateway.pipeline.parse import parse_mail
 from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.pipeline.pdf_readings import LetterReading, Readings
+from gateway.secrecy.markings import header_block_size
 from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth
 from gateway.service.log import failure
@@ -64,6 +65,17 @@ def parse_failure(exc: Exception) -> Finding:
         # The parser's own words (logged as parse_failed, kept as the letter's parse_error)
         # are for the staff, not for the person who reads this.
         message_en="the message could not be parsed; please resend it from a standard mail client",
+    )
+
+
+def header_too_large(limit: int) -> Finding:
+    return Finding(
+        rule="header_size",
+        verdict="fail",
+        message_th=f"ส่วนหัวของอีเมล (header) ยาวเกิน {limit} ไบต์ ระบบจึงไม่อ่านหนังสือฉบับนี้"
+                   " กรุณาส่งใหม่จากโปรแกรมอีเมลมาตรฐาน",
+        message_en=f"the message's header lines take more than {limit} bytes, more than the gateway reads;"
+                   " the letter was not read; please resend it from a standard mail client",
     )
 
 
@@ -131,6 +143,17 @@ def _rule_failed(rule: str, exc: Exception) -> None:
 
 def check_entry(services: Services, entry: SpoolEntry) -> Checked:
     """Parse the message, read its facts, run every rule, and store it."""
+    limit = services.settings.smtp.max_header_size
+    if header_block_size(entry.raw) > limit:
+        # Not parsed, and not even its headers read for a marking (each costs the Thai
+        # normalisation): such a letter came by IMAP intake (SMTP refuses it at DATA)
+        # and held a runner for minutes. At least ลับ, since nothing of it was read.
+        finding = header_too_large(limit)
+        facts = LetterFacts(secrecy="confidential")
+        sealed = secret.seal_letter(services, entry, secret.Arrival(entry.raw), None, facts, [finding])
+        log.warning("header_too_large", size=header_block_size(entry.raw), limit=limit)
+        return Checked(None, facts, [finding], sealed.raw_ref, parse_error="header block too large",
+                       classified=sealed)
     reading = LetterReading.decode(entry.reading)
     budget = PdfBudget(services, reading.readings)
     arrival, mail, error = read_entry(services, entry, budget, reading)

@@ -46,7 +46,8 @@ CLASSIFIED = ("confidential", "secret", "top_secret")
 # Rules whose messages never quote the letter (no file names, no text): kept as they
 # are in the plaintext register and quarantine; any other rule's text is sealed.
 _SAFE_MESSAGES = {"top_secret", "unit_directory", "smime_undecryptable", "registrar_certificate",
-                  "classified_opaque", "classified_unread", "no_document", "mime_parse"}
+                  "classified_opaque", "classified_unread", "no_document", "mime_parse",
+                  "header_size"}
 
 
 @dataclass

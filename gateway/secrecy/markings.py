@@ -65,14 +65,35 @@ WORKER_MEMORY_CAP = 1024 * 1024 * 1024  # bytes of address space per worker
 HEADER_READ = 16 * 1024 * 1024  # of a spool file, for the in-process header check
 
 
-def header_block(raw: bytes) -> bytes:
-    """Every header line, however many kilobytes of them come before the body."""
+def header_end(raw: bytes) -> int | None:
+    """Where the header block ends (its first empty line), None when `raw` has none."""
     crlf = raw.find(b"\r\n\r\n")
     # Up to the first empty line, CRLF or bare LF: a bare one is looked for only before
     # the CRLF one (not through a 200 KB body that has none).
     lf = raw.find(b"\n\n", 0, crlf + 2) if crlf >= 0 else raw.find(b"\n\n")
     cut = [i for i in (crlf, lf) if i >= 0]
-    return raw[: min(cut)] if cut else raw
+    return min(cut) if cut else None
+
+
+def header_block(raw: bytes) -> bytes:
+    """Every header line, however many kilobytes of them come before the body."""
+    end = header_end(raw)
+    return raw if end is None else raw[:end]
+
+
+def header_block_size(raw: bytes) -> int:
+    """The header block's bytes: what `[smtp] max_header_size` bounds (HeaderSizeLimit)."""
+    end = header_end(raw)
+    return len(raw) if end is None else end
+
+
+# The header block a letter may have ([smtp] max_header_size). Each secrecy header is
+# read and normalised (PyThaiNLP) by the header check and again with the parse, and
+# every header line is parsed a few more times (S/MIME, sender, notices): 1-3 s of CPU
+# per MiB of header lines, so a 48 MiB header block under the 50 MB message size held
+# a DATA check worker to its deadline and a pipeline runner for minutes. Exim's
+# header_maxsize has the same default.
+MAX_HEADER_SIZE = 1024 * 1024
 
 
 def raw_headers(raw: bytes) -> list[tuple[str, str]]:

@@ -315,7 +315,8 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
                             data_check_queue_timeout=settings.smtp.data_check_queue_timeout,
                             data_checks_per_ip=settings.smtp.data_checks_per_ip,
                             client_ipv6_prefix=settings.smtp.client_ipv6_prefix_length,
-                            client_limit_exceptions=settings.smtp.client_limit_exceptions)
+                            client_limit_exceptions=settings.smtp.client_limit_exceptions,
+                            max_header_size=settings.smtp.max_header_size)
     handler.on_accepted = lambda queue_id, size: metrics.accepted(size)
     # aiosmtpd's warnings for unknown commands, one line each, unthrottled: a client in a
     # loop wrote 33 GB a day of them (session 43); throttled and counted instead.
