@@ -12,7 +12,7 @@ import structlog
 
 from gateway.pipeline import classified as secret
 from gateway.pipeline.classified import Sealed
-from gateway.pipeline.parse import parse_mail
+from gateway.pipeline.parse import MAX_MESSAGES, MimeTooMany, parse_mail
 from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.pipeline.pdf_readings import LetterReading, Readings
 from gateway.secrecy.markings import header_block_size
@@ -58,6 +58,16 @@ def with_sender_verdict(checked: Checked, auth: SenderAuth, settings: SenderSect
 
 
 def parse_failure(exc: Exception) -> Finding:
+    if isinstance(exc, MimeTooMany):
+        # Not a letter a mail client wrote: its sender should know what to change.
+        return Finding(
+            rule="mime_parse",
+            verdict="fail",
+            message_th=f"อีเมลมีส่วนย่อย (MIME part) มากกว่า {MAX_MESSAGES} ส่วน ระบบจึงไม่อ่านหนังสือฉบับนี้"
+                       " กรุณาส่งหนังสือนำและสิ่งที่ส่งมาด้วยเป็นไฟล์แนบในอีเมลฉบับใหม่",
+            message_en=f"the message has more than {MAX_MESSAGES} MIME parts, so the gateway did not read it;"
+                       " please send the cover letter and its enclosures as attachments of a new message",
+        )
     return Finding(
         rule="mime_parse",
         verdict="fail",
