@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rules.names import cut, saved_name
 from rules.thai_time import REGISTER_YEARS
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
@@ -117,8 +118,14 @@ def emergency_form(desk: Desk, request: Request, person: Person, form: FormData 
 
 
 def _scan_name(upload: UploadFile, n: int, content_type: str) -> str:
-    stem = Path(upload.filename or "").stem
-    stem = re.sub(r"[^\w.\-]+", "_", stem, flags=re.UNICODE).strip("._")[:80] or f"scan{n}"
+    """The scan's name as the register keeps it, the clerk's own (หนังสือนำ.pdf), with
+    the extension of its bytes. Only what cannot stand in the one-row sheet behind the
+    form goes: a folder in it (saved_name), the sheet's `;` and `|` between scans, a
+    leading dot. Until session 54 every character that was not a letter or digit was an
+    `_`, Thai vowels and tone marks too: หนังสือนำ.pdf was registered, filed into the
+    unit's folder and downloaded as หน_งส_อนำ.pdf."""
+    stem = Path(saved_name(upload.filename or "")).stem
+    stem = cut(re.sub(r"[;|]+", "_", stem).strip(" ."), 80).strip() or f"scan{n}"
     return f"{stem}{SCAN_TYPES[content_type]}"
 
 

@@ -1,0 +1,78 @@
+"""Session 54's red team of the desk, over plain HTTP against the real daemon (SQLite).
+
+* A paper letter's scans attached at the emergency form with Thai names (หนังสือนำ.pdf,
+  สิ่งที่ส่งมาด้วย 1.pdf, as a scanner's folder or a clerk names them) were registered,
+  shown on the letter's page, downloaded and filed into the unit's folder as
+  หน_งส_อนำ.pdf and ส_งท_ส_งมาด_วย_1.pdf: every Thai vowel and tone mark written
+  above or below its letter, and each space, was made an `_`. `register
+  import-emergency` keeps the name as the file has it.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from tests.letters import make_pdf
+from tests.web.client import signed_in
+from tests.web.conftest import Desk, running_desk
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    users = (("s54clerk", "clerk", "saraban.latkrabang"),)
+    with running_desk(tmp_path_factory.mktemp("s54"), users, ()) as desk:
+        yield desk
+
+
+def emergency(desk: Desk, number: str, subject: str, scans: list[tuple[str, bytes]]):
+    clerk = signed_in(desk.url, "s54clerk")
+    fields = [("unit", "saraban.latkrabang"), ("emergency_no", number), ("received_at", "6/3/2569 09.25 น."),
+              ("sender", "สำนักการระบายน้ำ"), ("subject", subject), ("do", "import")]
+    answer = clerk.post_multipart("/emergency", fields, [("scans", name, data) for name, data in scans])
+    assert answer.status == 200, answer.text[-2000:]
+    letter_id = desk.db("SELECT id FROM letters WHERE subject = ?", subject)[0][0]
+    return clerk, letter_id
+
+
+def filed_names(desk: Desk, subject: str) -> list[str]:
+    """The file names of the letter of this subject in the unit's folder, as a mail
+    client reads them."""
+    folder = Path(desk.daemon.config).parent / "var" / "folders" / "latkrabang" / "new"
+    for path in folder.iterdir():
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if subject in str(message.get("Subject", "")) or subject in message.as_string():
+            return [part.get_filename() for part in message.iter_attachments()]
+    raise AssertionError(f"no message of {subject} in {folder}")
+
+
+def test_thai_names_of_emergency_scans_are_kept(desk):
+    names = ["หนังสือนำ.pdf", "สิ่งที่ส่งมาด้วย 1.pdf"]
+    clerk, letter_id = emergency(desk, "ปท 0013 / ฉ 541", "ขอเชิญประชุม S54NAMES",
+                                 [(name, make_pdf(name)) for name in names])
+    page = clerk.get(f"/letters/{letter_id}")
+    shown = re.findall(rf'href="/letters/{letter_id}/files/\d+"[^>]*>([^<]*)<', page.text)
+    assert shown == names, shown
+    for position, name in enumerate(names):
+        got = clerk.get(f"/letters/{letter_id}/files/{position}")
+        disposition = got.header("content-disposition") or ""
+        assert unquote(disposition.split("filename*=UTF-8''")[1]) == name, disposition
+    desk.daemon.wait_idle(60)
+    assert filed_names(desk, "S54NAMES") == names
+
+
+def test_what_cannot_stand_in_a_scans_name_still_goes(desk):
+    # A folder, the sheet's separators between scans, a leading dot, a right-to-left
+    # override: the scan is registered under a name that holds none of them.
+    clerk, letter_id = emergency(desk, "ปท 0013 / ฉ 542", "ชื่อไฟล์แปลก S54ODD",
+                                 [("../ร่าง;ฉบับจริง|x.pdf", make_pdf("one")), (".สแกน\u202efdp.exe", make_pdf("two"))])
+    page = clerk.get(f"/letters/{letter_id}")
+    shown = re.findall(rf'href="/letters/{letter_id}/files/\d+"[^>]*>([^<]*)<', page.text)
+    assert len(shown) == 2, shown
+    assert all("/" not in name and ";" not in name and "|" not in name and not name.startswith(".")
+               and "\u202e" not in name and name.endswith(".pdf") for name in shown), shown
+    assert "ร่าง_ฉบับจริง_x.pdf" in shown[0] and shown[1] == "สแกนfdp.pdf", shown
