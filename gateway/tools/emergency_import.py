@@ -18,6 +18,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -382,7 +383,11 @@ def _same_scans(files: list[tuple[str, bytes, str]], existing) -> bool:  # noqa:
 def build_raw(row: Row, unit_address: str, files: list[tuple[str, bytes, str]], queue_id: str) -> bytes:
     """The letter as a message, so it is vaulted and filed like one that came by mail."""
     msg = EmailMessage()
-    msg["From"] = f"{row.sender} (สมุดทะเบียนฉุกเฉิน) <{unit_address}>"
+    # The sender as typed is a display name only, quoted by the library: pasted into
+    # the header's text (until session 54), "สำนักงานเขตบางกะปิ (ฝ่ายทะเบียน" left the
+    # folder's copy without an address, "ก.ท.ม.; สำนักการคลัง" and "ฝ่ายโยธา: งานทาง"
+    # lost a part, and "ผอ. <somchai@gmail.example>" filed it as from that address.
+    msg["From"] = Address(display_name=f"{row.sender} (สมุดทะเบียนฉุกเฉิน)", addr_spec=unit_address)
     msg["To"] = unit_address
     msg["Subject"] = row.subject
     msg["Date"] = format_datetime(row.received_at)

@@ -6,11 +6,18 @@
   หน_งส_อนำ.pdf and ส_งท_ส_งมาด_วย_1.pdf: every Thai vowel and tone mark written
   above or below its letter, and each space, was made an `_`. `register
   import-emergency` keeps the name as the file has it.
+* The sender typed on the emergency form was pasted into the From header of the copy
+  filed into the unit's folder: "สำนักงานเขตบางกะปิ (ฝ่ายทะเบียน" (a bracket left open)
+  filed it with no address at all, "ก.ท.ม.; สำนักการคลัง" as from "ก.ท.ม." with no
+  address, "ฝ่ายโยธา: งานทาง" without "ฝ่ายโยธา", and "ผอ.เขต <somchai@gmail.example>"
+  as from that address: the department's mail client showed it, and a reply went there.
 """
 from __future__ import annotations
 
 import email
+import email.message
 import email.policy
+import html
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -29,25 +36,30 @@ def desk(tmp_path_factory):
         yield desk
 
 
-def emergency(desk: Desk, number: str, subject: str, scans: list[tuple[str, bytes]]):
+def emergency(desk: Desk, number: str, subject: str, scans: list[tuple[str, bytes]],
+              sender: str = "สำนักการระบายน้ำ"):
     clerk = signed_in(desk.url, "s54clerk")
     fields = [("unit", "saraban.latkrabang"), ("emergency_no", number), ("received_at", "6/3/2569 09.25 น."),
-              ("sender", "สำนักการระบายน้ำ"), ("subject", subject), ("do", "import")]
+              ("sender", sender), ("subject", subject), ("do", "import")]
     answer = clerk.post_multipart("/emergency", fields, [("scans", name, data) for name, data in scans])
     assert answer.status == 200, answer.text[-2000:]
     letter_id = desk.db("SELECT id FROM letters WHERE subject = ?", subject)[0][0]
     return clerk, letter_id
 
 
-def filed_names(desk: Desk, subject: str) -> list[str]:
-    """The file names of the letter of this subject in the unit's folder, as a mail
-    client reads them."""
+def filed(desk: Desk, subject: str) -> email.message.EmailMessage:
+    """The copy of the letter of this subject in the unit's folder, as a mail client reads it."""
+    desk.daemon.wait_idle(60)
     folder = Path(desk.daemon.config).parent / "var" / "folders" / "latkrabang" / "new"
     for path in folder.iterdir():
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if subject in str(message.get("Subject", "")) or subject in message.as_string():
-            return [part.get_filename() for part in message.iter_attachments()]
+        if subject in str(message.get("Subject", "")):
+            return message
     raise AssertionError(f"no message of {subject} in {folder}")
+
+
+def filed_names(desk: Desk, subject: str) -> list[str]:
+    return [part.get_filename() for part in filed(desk, subject).iter_attachments()]
 
 
 def test_thai_names_of_emergency_scans_are_kept(desk):
@@ -61,7 +73,6 @@ def test_thai_names_of_emergency_scans_are_kept(desk):
         got = clerk.get(f"/letters/{letter_id}/files/{position}")
         disposition = got.header("content-disposition") or ""
         assert unquote(disposition.split("filename*=UTF-8''")[1]) == name, disposition
-    desk.daemon.wait_idle(60)
     assert filed_names(desk, "S54NAMES") == names
 
 
@@ -76,3 +87,27 @@ def test_what_cannot_stand_in_a_scans_name_still_goes(desk):
     assert all("/" not in name and ";" not in name and "|" not in name and not name.startswith(".")
                and "\u202e" not in name and name.endswith(".pdf") for name in shown), shown
     assert "ร่าง_ฉบับจริง_x.pdf" in shown[0] and shown[1] == "สแกนfdp.pdf", shown
+
+
+@pytest.mark.parametrize("n, sender", list(enumerate([
+    "สำนักงานเขตบางกะปิ (ฝ่ายทะเบียน",  # a bracket left open
+    "ก.ท.ม.; สำนักการคลัง",
+    "ฝ่ายโยธา: งานทาง",
+    "ผอ.เขต <somchai@gmail.example>, สำนักงานเขต",
+    'บริษัท "ทดสอบ" จำกัด \\',
+])))
+def test_the_filed_copy_is_from_the_unit_whatever_sender_was_typed(desk, n, sender):
+    subject = f"ผู้ส่งพิมพ์เอง S54FROM{n}"
+    clerk, letter_id = emergency(desk, f"ปท 0013 / ฉ 55{n}", subject, [("scan.pdf", make_pdf(subject))], sender)
+    shown = clerk.get(f"/letters/{letter_id}")
+    assert sender in html.unescape(shown.text)  # the letter's page keeps it as typed
+    addresses = filed(desk, subject)["From"].addresses
+    assert [a.addr_spec for a in addresses] == ["saraban.latkrabang@bangkok.go.th"], addresses
+    if "@" in sender:
+        # The filing's own rule for a display name naming another address than the
+        # sender's: only the address is shown (X-Saraban-From-Note).
+        assert addresses[0].display_name == ""
+        return
+    # (Python's parser keeps the space between two encoded words of a display name;
+    # a mail client joins them)
+    assert "".join(f"{sender} (สมุดทะเบียนฉุกเฉิน)".split()) == "".join(addresses[0].display_name.split())
