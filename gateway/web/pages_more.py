@@ -155,7 +155,11 @@ def emergency_submit(desk: Desk, request: Request, person: Person, form: FormDat
     import-emergency` reads, beside its scans, and checked (or imported) by that code."""
     from gateway.tools.emergency_import import TopSecretOnPaper, check_emergency, import_emergency
 
-    values = {key: str(form.get(key) or "").strip()[:1000] for key in EMERGENCY_FIELDS}
+    # Whole, as a mailed letter's are (each field is at most the form parser's 64 KB):
+    # until session 54 each was cut at 1,000 characters without a word, and a long
+    # เรื่อง was registered without its end. การปฏิบัติ and หมายเหตุ are cut by the
+    # import at 500, ending "…", as a reason is.
+    values = {key: str(form.get(key) or "").strip() for key in EMERGENCY_FIELDS}
     unit = str(form.get("unit") or "")
     if unit not in person.visible and not person.all_units:
         raise NotFound()

@@ -43,8 +43,9 @@ def emergency(desk: Desk, number: str, subject: str, scans: list[tuple[str, byte
               ("sender", sender), ("subject", subject), ("do", "import")]
     answer = clerk.post_multipart("/emergency", fields, [("scans", name, data) for name, data in scans])
     assert answer.status == 200, answer.text[-2000:]
-    letter_id = desk.db("SELECT id FROM letters WHERE subject = ?", subject)[0][0]
-    return clerk, letter_id
+    found = desk.db("SELECT id FROM letters WHERE subject = ?", subject)
+    assert found, f"no letter in the register with the subject typed: {subject[:80]}"
+    return clerk, found[0][0]
 
 
 def filed(desk: Desk, subject: str) -> email.message.EmailMessage:
@@ -111,3 +112,13 @@ def test_the_filed_copy_is_from_the_unit_whatever_sender_was_typed(desk, n, send
     # (Python's parser keeps the space between two encoded words of a display name;
     # a mail client joins them)
     assert "".join(f"{sender} (สมุดทะเบียนฉุกเฉิน)".split()) == "".join(addresses[0].display_name.split())
+
+
+def test_a_long_subject_typed_at_the_emergency_form_is_registered_whole(desk):
+    # A เรื่อง of 1,286 characters (a long one pasted from the paper letter) was cut at
+    # 1,000 without a word: the register kept it without its end.
+    subject = "ขออนุมัติโครงการพัฒนาคุณภาพชีวิต S54LONG " + "ประชาชนในเขต " * 95 + "ท้ายเรื่อง"
+    assert len(subject) > 1000
+    clerk, letter_id = emergency(desk, "ปท 0013 / ฉ 561", subject, [("scan.pdf", make_pdf("S54LONG"))])
+    assert subject in html.unescape(clerk.get(f"/letters/{letter_id}").text)
+    assert desk.db("SELECT subject FROM letters WHERE id = ?", letter_id) == [(subject,)]
