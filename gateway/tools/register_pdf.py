@@ -49,9 +49,29 @@ def pdf_text(text: str) -> str:
 MAX_LINES = 24
 
 
-def cell_text(text: str, column_width: float, measure: Callable[[str], float]) -> str:
+# Drawn where the Thai font has no glyph (≥, €, ✓, Ω: TLWG Garuda has Thai and Latin-1
+# only), when Debian's fonts-dejavu-core is installed (fpdf2's fallback fonts).
+FALLBACK_FONTS = (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+                  Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"))
+
+
+def drawn_as_written(text: str, glyphs: frozenset[int] | None) -> str:
+    """`text` with each character no font of the book has written out as \\uXXXX (the
+    form of rules/names.py's shown_name), as the page would otherwise leave it out:
+    until session 54 "โครงการ ≥ 500,000 บาท" was printed "โครงการ  500,000 บาท"."""
+    if glyphs is None or not text:
+        return text or ""
+    if glyphs.issuperset(map(ord, text)):
+        return text
+    return "".join(ch if ord(ch) in glyphs or ch in "\n\u0e33" + _PRIVATE else
+                   (f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}") for ch in text)
+
+
+def cell_text(text: str, column_width: float, measure: Callable[[str], float],
+              glyphs: frozenset[int] | None = None) -> str:
     """Broken into lines between Thai words (segmented as written), then spelled for the
-    PDF; at most MAX_LINES lines."""
+    PDF; at most MAX_LINES lines. `glyphs`: the characters the book's fonts draw."""
+    text = drawn_as_written(text, glyphs)
     lines = wrap(text, column_width - 2 * PADDING - 1, lambda t: measure(pdf_text(t)))
     if len(lines) > MAX_LINES:
         lines = lines[:MAX_LINES - 1] + ["…"]
@@ -88,6 +108,11 @@ def load_fonts(pdf: FPDF, regular: Path, bold: Path | None) -> None:
                         "fonts-tlwg-garuda-ttf or set [export] font in the configuration")
     pdf.add_font("thai", "", str(regular))
     pdf.add_font("thai", "B", str(bold if bold and Path(bold).exists() else regular))
+    fallback, fallback_bold = FALLBACK_FONTS
+    if fallback.exists():
+        pdf.add_font("fallback", "", str(fallback))
+        pdf.add_font("fallback", "B", str(fallback_bold if fallback_bold.exists() else fallback))
+        pdf.set_fallback_fonts(["fallback"])
     try:
         pdf.set_text_shaping(True)  # HarfBuzz: marks positioned on their base
     except Exception as exc:  # uharfbuzz missing: marks would collide, refuse instead
@@ -104,6 +129,8 @@ def render_pdf(rows: list[RegisterRow], path: Path, title: str, subtitle: str, f
     pdf.add_page()
     pdf.set_font("thai", "", FONT_SIZE)
     measure = pdf.get_string_width
+    glyphs = frozenset().union(*(font.cmap for name, font in pdf.fonts.items()
+                                 if name.startswith(("thai", "fallback"))))
     heading_style = FontFace(emphasis="BOLD", fill_color=(225, 225, 225))
     day_style = FontFace(emphasis="BOLD", fill_color=(245, 245, 245))
     with pdf.table(col_widths=WIDTHS, width=sum(WIDTHS), text_align="LEFT", line_height=4.6,
@@ -123,7 +150,7 @@ def render_pdf(rows: list[RegisterRow], path: Path, title: str, subtitle: str, f
                           style=day_style)
             cells = table.row()
             for text, w in zip(row.cells(), WIDTHS):
-                cells.cell(cell_text(text, w, measure))
+                cells.cell(cell_text(text, w, measure, glyphs))
             if on_row:
                 on_row()
         if not rows:

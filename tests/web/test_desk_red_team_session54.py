@@ -122,3 +122,27 @@ def test_a_long_subject_typed_at_the_emergency_form_is_registered_whole(desk):
     clerk, letter_id = emergency(desk, "ปท 0013 / ฉ 561", subject, [("scan.pdf", make_pdf("S54LONG"))])
     assert subject in html.unescape(clerk.get(f"/letters/{letter_id}").text)
     assert desk.db("SELECT subject FROM letters WHERE id = ?", letter_id) == [(subject,)]
+
+
+def test_the_printed_book_leaves_out_no_character_of_a_subject(desk, tmp_path):
+    # TLWG Garuda has Thai and Latin-1 only: the printed register (the desk's
+    # พิมพ์/ส่งออก, `register export --format pdf`) left out every other character
+    # without a trace, "โครงการ ≥ 500,000 บาท" printed as "โครงการ  500,000 บาท".
+    import unicodedata
+
+    import pypdf
+
+    subject = "จัดซื้อเครื่องวัด ≥ 500,000 € ✓ Ω 会议 S54GLYPH"
+    emergency(desk, "ปท 0013 / ฉ 571", subject, [("scan.pdf", make_pdf("S54GLYPH"))])
+    clerk = signed_in(desk.url, "s54clerk")
+    book = clerk.post("/export", {"unit": "saraban.latkrabang", "book": "general", "format": "pdf", "year": "2569"})
+    assert book.status == 200 and book.body.startswith(b"%PDF"), book.errors()
+    (tmp_path / "book.pdf").write_bytes(book.body)
+    text = unicodedata.normalize("NFKC", "".join(page.extract_text() for page in pypdf.PdfReader(tmp_path / "book.pdf").pages))
+    row = " ".join(text.split())  # the book's one row, however its cells are laid out
+    assert "จัดซื้อเครื่องวัด" in row, row
+    # Debian's fonts-dejavu-core (register_pdf.py FALLBACK_FONTS): drawn, else written out
+    drawn = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists()
+    for ch in "≥€✓Ω":
+        assert (ch if drawn else f"\\u{ord(ch):04x}") in row, row
+    assert "\\u4f1a\\u8bae" in row, row  # in no font of the book: written out, never left out
