@@ -129,6 +129,10 @@ WORDS: dict[str, tuple[str, str]] = {
                       "The register cannot be printed as a PDF or exported right now because of the "
                       "system's configuration. Tell the system administrator (the details are in the log: "
                       "web_export_failed)."),
+    "assign_cancelled": ("เลขรับ {receive_no} ยกเลิกแล้ว โดย {who} เมื่อ {at} จึงมอบหมายให้ฝ่ายใดไม่ได้ "
+                         "(เพิ่มบันทึกได้)",
+                         "Receive number {receive_no} was cancelled by {who} at {at}, so it is assigned to no "
+                         "department (a note may still be added)."),
     "assigned_meanwhile": ("ระหว่างที่เปิดหน้านี้อยู่ หนังสือนี้ได้มอบหมายให้ \"{department}\" แล้ว โดย {who} เมื่อ {at} "
                            "จึงยังไม่ได้บันทึกการมอบหมายของท่าน หากต้องการเปลี่ยน กรุณากดบันทึกอีกครั้ง",
                            "While this page was open, the letter was assigned to \"{department}\" by {who} at "

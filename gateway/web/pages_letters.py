@@ -303,6 +303,18 @@ def _seen(form: FormData) -> int:
     return ids[0] if ids else 0
 
 
+def _cancelled(session, letter_id: int, lang: str) -> str | None:
+    """Why the entry takes no assignment, when it is cancelled; read under its lock."""
+    from storage.actions import actions_for
+
+    current = store.letter_by_id(session, letter_id)
+    if current is None or current.status != "cancelled":
+        return None
+    done = [a for a in actions_for(session, letter_id=letter_id) if a.action == "register_cancelled"]
+    who, at = (done[-1].who, be_date(done[-1].at, lang, True)) if done else ("?", "?")
+    return word("assign_cancelled", lang).format(receive_no=current.receive_no, who=who, at=at)
+
+
 def letter_action(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
     letter, data = load_letter(desk, person, request.path_params["letter_id"])
     what = request.path_params["action"]
@@ -330,7 +342,13 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
         with acting_as(person.who), desk.services.db.session() as session:
             store.lock_letter(session, letter.id)
             since = [a for a in store.assignments_of(session, letter.id) if a.id > seen]
-            if not since:
+            if (cancelled := _cancelled(session, letter.id, lang)) is not None:
+                # A cancelled number is void: its letter is dealt with under another
+                # number, or not at all. Until session 54 a page drawn before another
+                # clerk cancelled it (or the entry's own page) passed it to a department
+                # all the same, "saved", and the register showed the void entry assigned.
+                stale = cancelled
+            elif not since:
                 store.assign(session, letter.id, person.who, department)
                 record_action(session, "letter_assigned", queue_id=letter.queue_id, unit=letter.unit,
                               letter_id=letter.id, details={"receive_no": letter.receive_no,

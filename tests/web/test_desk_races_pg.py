@@ -51,6 +51,8 @@ def desk(postgres_cluster, tmp_path_factory):
     for n in range(HELD):
         daemon.send(letter(subject=f"ไม่มีไฟล์ {n}", files=[]), LAT)
     daemon.send(letter(subject="หนังสือธรรมดา", files=[("a.pdf", make_pdf("a"))]), LAT)
+    # (the cancellation race below cancels the first: a cancelled entry takes no assignment)
+    daemon.send(letter(subject="หนังสือธรรมดา สอง", files=[("b.pdf", make_pdf("b"))]), LAT)
     daemon.wait_idle(120)
     yield PgDesk(daemon, f"http://127.0.0.1:{web_port}", postgres_cluster.conninfo(name))
     daemon.stop()
@@ -172,7 +174,7 @@ def test_a_note_and_an_assignment_sent_at_once_are_each_recorded_once(desk):
     from tests.web.test_desk_session50 import form_fields
 
     a, b, c = clerks(desk)
-    [(letter_id,)] = desk.db("SELECT id FROM letters WHERE subject = 'หนังสือธรรมดา'")
+    [(letter_id,)] = desk.db("SELECT id FROM letters WHERE subject = 'หนังสือธรรมดา สอง'")
     path = f"/letters/{letter_id}"
     note = form_fields(a.get(path), f"{path}/note")
     answers = at_once(*(lambda: a.post(f"{path}/note", {**note, "note": "ดับเบิลคลิก"}, csrf=False)

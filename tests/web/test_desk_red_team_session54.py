@@ -11,6 +11,11 @@
   filed it with no address at all, "ก.ท.ม.; สำนักการคลัง" as from "ก.ท.ม." with no
   address, "ฝ่ายโยธา: งานทาง" without "ฝ่ายโยธา", and "ผอ.เขต <somchai@gmail.example>"
   as from that address: the department's mail client showed it, and a reply went there.
+* The emergency form cut every field at 1,000 characters without a word.
+* The printed register book left out every character its Thai font lacks (≥, €, ✓).
+* A letter's page drawn before another clerk cancelled the entry (or the cancelled
+  entry's own page) passed the void number to a department all the same: "saved", and
+  the register showed the cancelled entry assigned.
 """
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ from tests.web.conftest import Desk, running_desk
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    users = (("s54clerk", "clerk", "saraban.latkrabang"),)
+    users = (("s54clerk", "clerk", "saraban.latkrabang"), ("s54other", "clerk", "saraban.latkrabang"))
     with running_desk(tmp_path_factory.mktemp("s54"), users, ()) as desk:
         yield desk
 
@@ -146,3 +151,23 @@ def test_the_printed_book_leaves_out_no_character_of_a_subject(desk, tmp_path):
     for ch in "≥€✓Ω":
         assert (ch if drawn else f"\\u{ord(ch):04x}") in row, row
     assert "\\u4f1a\\u8bae" in row, row  # in no font of the book: written out, never left out
+
+
+def test_a_cancelled_entry_is_assigned_to_no_department(desk):
+    clerk, letter_id = emergency(desk, "ปท 0013 / ฉ 581", "ขอเชิญประชุม S54CANCEL", [("scan.pdf", make_pdf("S54CANCEL"))])
+    page = clerk.get(f"/letters/{letter_id}")  # drawn while the entry stands
+    assert f'action="/letters/{letter_id}/assign"' in page.text
+    other = signed_in(desk.url, "s54other")
+    assert other.post(f"/letters/{letter_id}/cancel", {"reason": "ลงซ้ำกับเลขรับก่อนหน้า"}).status == 303
+    answer = clerk.post(f"/letters/{letter_id}/assign", {"department": "ฝ่ายโยธา", "seen": "0"})
+    assert answer.status == 409, answer.status
+    number = desk.db("SELECT number, year FROM letters WHERE id = ?", letter_id)[0]
+    said = f"เลขรับ {number[0]}/{number[1]} ยกเลิกแล้ว โดย web:s54other เมื่อ"
+    assert any(said in e and "จึงมอบหมายให้ฝ่ายใดไม่ได้" in e for e in answer.errors()), answer.errors()
+    assert desk.db("SELECT count(*) FROM letter_assignments WHERE letter_id = ?", letter_id) == [(0,)]
+    assert desk.db("SELECT count(*) FROM operator_actions WHERE letter_id = ? AND action = 'letter_assigned'",
+                   letter_id) == [(0,)]
+    # The entry's page offers no assignment any more; a note still goes.
+    page = clerk.get(f"/letters/{letter_id}")
+    assert f'action="/letters/{letter_id}/assign"' not in page.text
+    assert clerk.post(f"/letters/{letter_id}/note", {"note": "ดูเลขรับก่อนหน้า", "seen": "0"}).status == 303
