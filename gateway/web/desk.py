@@ -18,6 +18,7 @@ import jinja2
 import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.convertors import IntegerConvertor, register_url_convertor
@@ -100,6 +101,10 @@ class BadRequest(Exception):
         self.key = key
         self.detail = detail
         self.field = field  # the word for the form's field, said in the person's language
+
+
+# Files one form takes (the emergency form's scans); said on the form and when refused.
+MAX_FILES = 20
 
 
 # Ids are BIGINT/INTEGER columns: anything larger is no row of ours (and a database
@@ -327,7 +332,10 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
             refused = await run_in_threadpool(_nobody, request)
             if refused is not None:
                 return refused
-            form = await request.form(max_files=20, max_fields=500, max_part_size=64 * 1024)
+            try:
+                form = await request.form(max_files=MAX_FILES, max_fields=500, max_part_size=64 * 1024)
+            except HTTPException as exc:  # the parser's refusal (too many files, fields, a long part)
+                return await run_in_threadpool(_unreadable, desk, request, str(exc.detail))
         try:
             return await run_in_threadpool(_run, request, form)
         finally:
@@ -406,9 +414,28 @@ def page(desk: Desk, handler: Handler, roles: tuple[str, ...] | None = None, act
 
 
 def _refuse(desk: Desk, request: Request, status: int) -> Response:
+    """A form larger than `[web] max_upload_mb`, refused before it is read. The page
+    says the limit, that nothing was saved and what to do: until session 54 it said
+    "ไฟล์ใหญ่เกินกำหนด" alone, and the clerk with a 25 MB scan did not learn the limit."""
     person = desk.auth.person(request.cookies.get(desk.session_cookie))
-    lang = person.lang if person else "th"
-    return desk.error(request, person, status, word("too_large", lang), word("too_large", lang))
+    lang = person.lang if person else request.cookies.get(LANG_COOKIE, "th")
+    text = word("too_large_text", lang).format(mb=desk.web.max_upload_mb)
+    return desk.error(request, person, status, word("too_large", lang), text)
+
+
+def _unreadable(desk: Desk, request: Request, why: str) -> Response:
+    """A form the parser refused: more files than MAX_FILES is told as such, with the
+    limit (a paper letter scanned one picture a page is 30 files; until session 54 the
+    clerk read only that the form held "too many fields or files, or too long a text");
+    anything else as before."""
+    person = desk.auth.person(request.cookies.get(desk.session_cookie))
+    lang = person.lang if person else request.cookies.get(LANG_COOKIE, "th")
+    log.warning("web_request_refused", path=request.url.path, status=400, why=why[:200])
+    if why.startswith("Too many files"):
+        text = word("too_many_files", lang).format(files=MAX_FILES)
+    else:
+        text = word("bad_request_text", lang)
+    return desk.error(request, person, 400, word("bad_request", lang), text)
 
 
 def set_session_cookie(desk: Desk, response: Response, token: str) -> None:

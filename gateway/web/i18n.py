@@ -55,6 +55,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "bad_date": ("วันที่อยู่นอกช่วงที่ใช้ได้", "That date is out of range."),
     "bad_book": ("ไม่มีทะเบียนนี้", "There is no such register book."),
     "too_large": ("ไฟล์ใหญ่เกินกำหนด", "The upload is too large."),
+    "too_large_text": ("ไฟล์ที่แนบรวมกับแบบฟอร์มมีขนาดเกิน {mb} MB จึงยังไม่ได้บันทึกสิ่งใด กรุณากดย้อนกลับ (Back) "
+                       "ไปที่แบบฟอร์ม แล้วแนบไฟล์ที่เล็กลง เช่น สแกนใหม่ที่ความละเอียดต่ำลง (200 dpi ขาวดำหรือสีเทา)",
+                       "The files attached to the form come to more than {mb} MB, so nothing was saved. Go Back "
+                       "to the form and attach smaller files, for example scanned again at a lower resolution "
+                       "(200 dpi, black and white or grey)."),
+    "too_many_files": ("แนบไฟล์ได้ไม่เกิน {files} ไฟล์ต่อครั้ง จึงยังไม่ได้บันทึกสิ่งใด กรุณากดย้อนกลับ (Back) "
+                       "ไปที่แบบฟอร์ม แล้วรวมหน้าที่สแกนไว้เป็นไฟล์ PDF ไฟล์เดียว",
+                       "At most {files} files can be attached at once, so nothing was saved. Go Back to the "
+                       "form and put the scanned pages into one PDF file."),
     "register": ("ทะเบียนหนังสือรับ", "Receive register"),
     "secret_register": ("ทะเบียนหนังสือรับลับ", "Secret register"),
     "quarantine": ("หนังสือที่กักไว้", "Held letters"),
@@ -205,6 +214,7 @@ WORDS: dict[str, tuple[str, str]] = {
                         "Enter a letter numbered in the paper emergency register during an outage, with its scans; "
                         "it gets the register's next receive number and keeps its emergency number."),
     "scans": ("ไฟล์สแกน (PDF, JPEG, PNG, TIFF)", "Scans (PDF, JPEG, PNG, TIFF)"),
+    "scan_files": ("ไฟล์", "files"),
     "check": ("ตรวจสอบ", "Check"),
     "import": ("ลงทะเบียน", "Register"),
     # A browser keeps no file in a form drawn again: the scan is attached once more.

@@ -22,7 +22,7 @@ from rules.thai_time import REGISTER_YEARS
 from gateway.tools.actions import acting_as
 from gateway.tools.common import ToolError
 from gateway.tools.scan_types import SCAN_TYPES, SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, scan_type, sniffed
-from gateway.web.desk import BadRequest, Desk, NotFound, form_ids, page
+from gateway.web.desk import MAX_FILES, BadRequest, Desk, NotFound, form_ids, page
 from gateway.web.auth import Person
 from gateway.web.i18n import word
 from gateway.web.pages_letters import content_disposition, days_refusal, filter_day
@@ -114,7 +114,7 @@ def emergency_form(desk: Desk, request: Request, person: Person, form: FormData 
                    status: int = 200) -> Response:
     units = [u for u in desk.units_of(person) if u in person.visible or person.all_units]
     return desk.render(request, person, "emergency.html", status=status, units=units, message=message,
-                       results=results, values=values or {}, max_mb=desk.web.max_upload_mb)
+                       results=results, values=values or {}, max_mb=desk.web.max_upload_mb, max_files=MAX_FILES)
 
 
 def _scan_name(upload: UploadFile, n: int, content_type: str) -> str:

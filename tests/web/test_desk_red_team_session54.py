@@ -16,6 +16,9 @@
 * A letter's page drawn before another clerk cancelled the entry (or the cancelled
   entry's own page) passed the void number to a department all the same: "saved", and
   the register showed the cancelled entry assigned.
+* A paper letter scanned one picture a page (21 files) was refused with "the form holds
+  too many fields or files, or too long a text", and a form over `max_upload_mb` with
+  "ไฟล์ใหญ่เกินกำหนด" alone: neither said the limit, nor that nothing was saved.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ from tests.web.conftest import Desk, running_desk
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     users = (("s54clerk", "clerk", "saraban.latkrabang"), ("s54other", "clerk", "saraban.latkrabang"))
-    with running_desk(tmp_path_factory.mktemp("s54"), users, ()) as desk:
+    with running_desk(tmp_path_factory.mktemp("s54"), users, (), extra="max_upload_mb = 2\n") as desk:
         yield desk
 
 
@@ -171,3 +174,27 @@ def test_a_cancelled_entry_is_assigned_to_no_department(desk):
     page = clerk.get(f"/letters/{letter_id}")
     assert f'action="/letters/{letter_id}/assign"' not in page.text
     assert clerk.post(f"/letters/{letter_id}/note", {"note": "ดูเลขรับก่อนหน้า", "seen": "0"}).status == 303
+
+
+def test_too_many_scans_or_too_large_a_form_is_told_with_its_limit(desk):
+    clerk = signed_in(desk.url, "s54clerk")
+    page = html.unescape(clerk.get("/emergency").text)
+    assert "≤ 2 MB, ≤ 20 ไฟล์" in page  # the limits, on the form
+    fields = [("unit", "saraban.latkrabang"), ("emergency_no", "ปท 0013 / ฉ 591"), ("received_at", "6/3/2569 09.25 น."),
+              ("sender", "สำนักการคลัง"), ("subject", "สแกนทีละหน้า S54PAGES"), ("do", "import")]
+    pages = [("scans", f"page{n}.pdf", make_pdf(f"page {n}")) for n in range(21)]
+    answer = clerk.post_multipart("/emergency", fields, pages)
+    assert answer.status == 400
+    text = html.unescape(answer.text)
+    assert "แนบไฟล์ได้ไม่เกิน 20 ไฟล์ต่อครั้ง จึงยังไม่ได้บันทึกสิ่งใด" in text and "PDF ไฟล์เดียว" in text, text[-1500:]
+    assert "Traceback" not in text and "Too many files" not in text
+    # Over max_upload_mb (2 MB here): refused before it is read, the limit said.
+    answer = clerk.post_multipart("/emergency", fields, [("scans", "big.pdf", make_pdf("big") + b"%" * 3_000_000)])
+    assert answer.status == 413
+    text = html.unescape(answer.text)
+    assert "มีขนาดเกิน 2 MB จึงยังไม่ได้บันทึกสิ่งใด" in text, text[-1500:]
+    assert desk.db("SELECT count(*) FROM letters WHERE subject = ?", "สแกนทีละหน้า S54PAGES") == [(0,)]
+    # in English
+    assert clerk.post("/lang", {"lang": "en", "back": "/emergency"}).status == 303
+    answer = clerk.post_multipart("/emergency", fields, pages)
+    assert "At most 20 files can be attached at once, so nothing was saved" in html.unescape(answer.text)
