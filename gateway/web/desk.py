@@ -439,5 +439,10 @@ def _unreadable(desk: Desk, request: Request, why: str) -> Response:
 
 
 def set_session_cookie(desk: Desk, response: Response, token: str) -> None:
+    """The session's cookie, kept by the browser until it is closed (no Max-Age); the
+    server ends the session after session_idle_minutes or session_hours anyway. Until
+    session 54 it was kept on disk for session_hours: at a counter's shared computer a
+    clerk who closed the browser without signing out left it signed in for whoever
+    opened it next within the idle time, and what they did was recorded as the clerk's."""
     response.set_cookie(desk.session_cookie, token, httponly=True, secure=desk.web.cookie_secure, samesite="strict",
-                        path="/", max_age=desk.web.session_hours * 3600)
+                        path="/")

@@ -19,6 +19,8 @@
 * A paper letter scanned one picture a page (21 files) was refused with "the form holds
   too many fields or files, or too long a text", and a form over `max_upload_mb` with
   "ไฟล์ใหญ่เกินกำหนด" alone: neither said the limit, nor that nothing was saved.
+* The session's cookie was kept on disk for session_hours: Chromium closed without
+  signing out and opened again by the next person at the counter was still signed in.
 """
 from __future__ import annotations
 
@@ -198,3 +200,41 @@ def test_too_many_scans_or_too_large_a_form_is_told_with_its_limit(desk):
     assert clerk.post("/lang", {"lang": "en", "back": "/emergency"}).status == 303
     answer = clerk.post_multipart("/emergency", fields, pages)
     assert "At most 20 files can be attached at once, so nothing was saved" in html.unescape(answer.text)
+
+
+def test_closing_the_browser_ends_the_desk_for_the_next_person(desk, tmp_path):
+    # At a counter's shared computer: the session's cookie was kept on disk for
+    # session_hours (Max-Age), and a clerk who closed Chromium without signing out
+    # left it signed in for whoever opened it next, acting in the clerk's name.
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.web.test_desk_browser import sign_in
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    profile = tmp_path / "chromium-profile"  # the counter computer's one browser profile
+    with sync_playwright() as playwright:
+        def browser():
+            return playwright.chromium.launch_persistent_context(
+                str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+        context = browser()
+        page = context.new_page()
+        sign_in(page, desk, "s54clerk")
+        page.wait_for_url("**/register")
+        assert "s54clerk" in page.content()
+        [session] = [c for c in context.cookies() if c["name"].endswith("saraban_session")]
+        assert session["expires"] == -1, session  # a cookie of this browser session only
+        context.close()  # closed without signing out
+
+        context = browser()  # the next person opens the browser
+        try:
+            page = context.new_page()
+            page.goto(desk.url + "/register")
+            assert page.url.endswith("/login"), page.url
+            assert "s54clerk" not in page.content()
+        finally:
+            context.close()
