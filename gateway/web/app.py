@@ -75,6 +75,15 @@ def login_routes(desk: Desk) -> list[Route]:
     sign_in_threads: list[anyio.CapacityLimiter] = []
 
     async def login_get(request: Request) -> Response:
+        chosen = request.query_params.get("lang")
+        if chosen in ("th", "en"):
+            # The sign-in page's own language switch (the top bar's needs a session):
+            # until session 54 a person who reads English met the sign-in page and its
+            # refusals in Thai, with no way to change them before signing in.
+            response = RedirectResponse("/login", status_code=303)
+            response.set_cookie(LANG_COOKIE, chosen, httponly=True, secure=desk.web.cookie_secure,
+                                samesite="strict")
+            return response
         return await run_in_threadpool(_login_page, desk, request)
 
     async def login_post(request: Request) -> Response:

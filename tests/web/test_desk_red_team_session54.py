@@ -21,6 +21,8 @@
   "ไฟล์ใหญ่เกินกำหนด" alone: neither said the limit, nor that nothing was saved.
 * The session's cookie was kept on disk for session_hours: Chromium closed without
   signing out and opened again by the next person at the counter was still signed in.
+* The sign-in page had no language switch (the top bar's needs a session): its
+  refusals were in Thai for whoever had not used English before.
 """
 from __future__ import annotations
 
@@ -238,3 +240,34 @@ def test_closing_the_browser_ends_the_desk_for_the_next_person(desk, tmp_path):
             assert "s54clerk" not in page.content()
         finally:
             context.close()
+
+
+def test_the_sign_in_page_has_its_own_language_switch(desk, browser, shot):
+    # The language switch is in the top bar, for people signed in: the sign-in page and
+    # its refusals were in Thai for whoever had not signed in in English before.
+    from tests.web.conftest import PASSWORD
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = context.new_page()
+        page.goto(desk.url + "/login")
+        assert page.locator("h1").inner_text() == "เข้าสู่ระบบ"
+        page.click("text=English")
+        page.wait_for_url("**/login")
+        assert page.locator("h1").inner_text() == "Sign in"
+        page.fill("input[name=username]", "s54clerk")
+        page.fill("input[name=password]", "not the password at all")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        assert "Wrong user name or password." in page.locator("p.error").inner_text()
+        shot(page)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/register")
+        assert page.locator("h1").inner_text().startswith("Receive register")
+        # and back, signed out
+        page.goto(desk.url + "/login?lang=th")
+        assert page.locator("h1").inner_text() == "เข้าสู่ระบบ"
+        assert page.url.endswith("/login")
+    finally:
+        context.close()
