@@ -14,7 +14,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= config/gateway.example.toml
 
 # Debian packages: libmagic for python-magic, TLWG fonts for the Thai receive stamp
-# and printed register, and Tesseract with its Thai model for the secrecy stamp on
+# and printed register (DejaVu Sans for the characters Garuda lacks: ≥ € ✓ Ω), and Tesseract with its Thai model for the secrecy stamp on
 # scanned pages (run); Dovecot and PostgreSQL are real servers the test suite
 # starts by itself, and openssl and gpgsm decrypt in the tests what secret registrars receive.
 # The web desk's tests drive Debian's Chromium (Playwright, no browser download) and
@@ -22,7 +22,7 @@ CONFIG ?= config/gateway.example.toml
 # with poppler (pdftoppm), judge signatures with pdfsig, and stamp a letter LibreOffice
 # Writer exported (soffice --convert-to pdf), and read markings on letters Chromium printed
 # in Noto Sans Thai (fonts-noto-core).
-RUN_DEBS  := python3-venv libmagic1 fonts-tlwg-garuda-ttf tesseract-ocr tesseract-ocr-tha
+RUN_DEBS  := python3-venv libmagic1 fonts-tlwg-garuda-ttf fonts-dejavu-core tesseract-ocr tesseract-ocr-tha
 TEST_DEBS := $(RUN_DEBS) dovecot-imapd postgresql openssl gpgsm \
 	chromium slapd ldap-utils \
 	poppler-utils libreoffice-writer-nogui fonts-noto-core
