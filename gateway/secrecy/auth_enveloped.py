@@ -65,27 +65,50 @@ def is_auth_enveloped(der: bytes) -> bool:
         return False
 
 
-def decrypt_auth_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: ANN001 - GatewayKey
-    """(the decrypted MIME entity, the gateway key that opened it). `keys`: objects with
-    `certificate` and `private_key`, tried in order. SecrecyError otherwise."""
+def _read(der: bytes, info_field: str, unreadable: str) -> tuple:
+    """(the content, its cipher's name, the cipher's parameters, the ciphertext, the
+    RecipientInfos) of enveloped-data (`encrypted_content_info`) or authEnveloped-data
+    (`auth_encrypted_content_info`); SecrecyError(unreadable) for anything malformed."""
     if not ber.within_limit(der):
-        raise SecrecyError(UNREADABLE)
+        raise SecrecyError(unreadable)
     try:
         data = cms.ContentInfo.load(der)["content"]
-        eci = data["auth_encrypted_content_info"]
-        cipher = eci["content_encryption_algorithm"]["algorithm"].native
-        params = eci["content_encryption_algorithm"]["parameters"]
+        eci = data[info_field]
+        algorithm = eci["content_encryption_algorithm"]
         encrypted = eci["encrypted_content"]
         # Joined here in one pass: asn1crypto's `.native` joins a constructed one's
         # pieces by repeated concatenation (gateway/secrecy/ber.py).
         ciphertext = ber.octets(encrypted.contents or b"", encrypted.method == 1) \
             if encrypted.contents is not None else b""
+        return data, algorithm["algorithm"].native, algorithm["parameters"], ciphertext, list(data["recipient_infos"])
+    except Exception:  # noqa: BLE001 - any reading failure is the sender's malformed CMS
+        raise SecrecyError(unreadable) from None
+
+
+def _content_keys(recipients: list, keys, size: int):  # noqa: ANN001, ANN202 - GatewayKeys -> (bytes, key)
+    """(content-encryption key, gateway key) for each of `keys`, in order, that a
+    RecipientInfo names and whose key is `size` bytes. The first RecipientInfo that names
+    the key, as OpenSSL's CMS_decrypt takes it: each one tried costs an RSA decryption,
+    and a forger's letter of 25 MB holds 60,000 of them naming the gateway's certificate
+    (minutes of CPU in the pipeline runner, which registers nothing else meanwhile)."""
+    for key in keys:
+        ours = _identifiers(key.certificate)
+        info = next((i for i in recipients if _names(i, ours)), None)
+        cek = _content_key(info, key) if info is not None else None
+        if cek is not None and len(cek) == size:
+            yield cek, key
+
+
+def decrypt_auth_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: ANN001 - GatewayKey
+    """(the decrypted MIME entity, the gateway key that opened it). `keys`: objects with
+    `certificate` and `private_key`, tried in order. SecrecyError otherwise."""
+    data, cipher, params, ciphertext, recipients = _read(der, "auth_encrypted_content_info", UNREADABLE)
+    try:
         tag = data["mac"].native
         attributes = data["auth_attrs"]
         # RFC 5083 2.1: the authenticated attributes are authenticated as a SET OF, not
         # as the [1] IMPLICIT they are carried in.
         aad = b"\x31" + attributes.dump()[1:] if attributes.native is not None else b""
-        recipients = list(data["recipient_infos"])
     except Exception:  # noqa: BLE001 - any reading failure is the sender's malformed CMS
         raise SecrecyError(UNREADABLE) from None
     if cipher not in GCM_KEY_BYTES:
@@ -97,16 +120,7 @@ def decrypt_auth_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: A
         raise SecrecyError(UNREADABLE) from None
     if not (MIN_TAG <= icvlen <= MAX_TAG) or len(tag) != icvlen or not nonce:
         raise SecrecyError(UNREADABLE)
-    for key in keys:
-        # The first RecipientInfo that names the key, as OpenSSL's CMS_decrypt takes it:
-        # each one tried costs an RSA decryption, and a forger's letter of 25 MB holds
-        # 60,000 of them naming the gateway's certificate (minutes of CPU in the
-        # pipeline runner, which registers nothing else meanwhile).
-        ours = _identifiers(key.certificate)
-        info = next((i for i in recipients if _names(i, ours)), None)
-        cek = _content_key(info, key) if info is not None else None
-        if cek is None or len(cek) != GCM_KEY_BYTES[cipher]:
-            continue
+    for cek, key in _content_keys(recipients, keys, GCM_KEY_BYTES[cipher]):
         try:
             decryptor = Cipher(algorithms.AES(cek), modes.GCM(nonce, tag, min_tag_length=MIN_TAG)).decryptor()
             decryptor.authenticate_additional_data(aad)
@@ -119,31 +133,18 @@ def decrypt_auth_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: A
 def decrypt_enveloped(der: bytes, keys) -> tuple[bytes, object]:  # noqa: ANN001 - GatewayKey
     """(the decrypted MIME entity, the gateway key that opened it) of enveloped-data in any
     cipher of CBC_CIPHERS, by RSA key transport (PKCS#1 v1.5 or OAEP). SecrecyError otherwise."""
-    if not ber.within_limit(der):
-        raise SecrecyError(UNREADABLE_CBC)
-    try:
-        data = cms.ContentInfo.load(der)["content"]
-        eci = data["encrypted_content_info"]
-        cipher = eci["content_encryption_algorithm"]["algorithm"].native
-        iv = eci["content_encryption_algorithm"]["parameters"].native
-        encrypted = eci["encrypted_content"]
-        ciphertext = ber.octets(encrypted.contents or b"", encrypted.method == 1) \
-            if encrypted.contents is not None else b""
-        recipients = list(data["recipient_infos"])
-    except Exception:  # noqa: BLE001 - any reading failure is the sender's malformed CMS
-        raise SecrecyError(UNREADABLE_CBC) from None
+    _, cipher, params, ciphertext, recipients = _read(der, "encrypted_content_info", UNREADABLE_CBC)
     if cipher not in CBC_CIPHERS:
         raise SecrecyError(UNSUPPORTED_CBC)
     key_bytes, algorithm = CBC_CIPHERS[cipher]
     block = algorithm.block_size // 8
+    try:
+        iv = params.native
+    except Exception:  # noqa: BLE001
+        raise SecrecyError(UNREADABLE_CBC) from None
     if not isinstance(iv, bytes) or len(iv) != block or not ciphertext or len(ciphertext) % block:
         raise SecrecyError(UNREADABLE_CBC)
-    for key in keys:
-        ours = _identifiers(key.certificate)  # the first RecipientInfo naming it (above)
-        info = next((i for i in recipients if _names(i, ours)), None)
-        cek = _content_key(info, key) if info is not None else None
-        if cek is None or len(cek) != key_bytes:
-            continue
+    for cek, key in _content_keys(recipients, keys, key_bytes):
         try:
             decryptor = Cipher(algorithm(cek), modes.CBC(iv)).decryptor()
             padded = decryptor.update(ciphertext) + decryptor.finalize()

@@ -239,3 +239,14 @@ def assert_decrypted_and_resealed(d, queue_id: str, pdf: bytes, reg_key, reg_cer
     assert (d.data_dir / "secret" / queue_id / "arrival.sgv").exists()
     assert files_containing(d.data_dir, MARKER) == []
     assert log_lines_containing(d, MARKER) == []
+
+
+def assert_held_sealed_unopened(d, queue_id: str) -> None:
+    """The letter is held, sealed, as one the gateway cannot open, and its text (MARKER)
+    is in no file of the data directory."""
+    status = wait_processed(d)
+    assert status["letters"] == 0 and status["quarantine"] == {"held": 1}, status
+    [(reasons,)] = db_rows(d, "select reasons from quarantine")
+    assert "smime_undecryptable" in reasons and "does not hold" in reasons, reasons
+    assert (d.data_dir / "secret" / queue_id / "raw.sgv").exists()
+    assert files_containing(d.data_dir, MARKER) == []

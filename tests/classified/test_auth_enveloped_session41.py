@@ -26,7 +26,7 @@ from gateway.secrecy.auth_enveloped import NOT_OURS, UNSUPPORTED, GcmParameters,
 from gateway.secrecy.envelope import _incoming_encrypted_der
 from gateway.secrecy.errors import SecrecyError
 from tests.classified.helpers import (
-    LATKRABANG, MARKER, assert_encrypted_letter_resealed, db_rows, files_containing, make_gateway_key, wait_processed,
+    LATKRABANG, MARKER, assert_encrypted_letter_resealed, assert_held_sealed_unopened, make_gateway_key,
 )
 from tests.letters import letter, make_pdf
 from tests.secrecy.certs import make_cert, pem
@@ -262,12 +262,7 @@ def test_a_changed_aes_gcm_letter_is_held_sealed_as_one_the_gateway_cannot_open(
     der = _changed(_incoming_encrypted_der(raw), lambda data: _ciphertext(data, _flip(_ciphertext(data), 40)))
     raw = head + b"\r\n\r\n" + base64.encodebytes(der).replace(b"\n", b"\r\n")
     queue_id = d.send(raw, LATKRABANG)
-    status = wait_processed(d)
-    assert status["letters"] == 0 and status["quarantine"] == {"held": 1}, status
-    [(reasons,)] = db_rows(d, "select reasons from quarantine")
-    assert "smime_undecryptable" in reasons and "does not hold" in reasons, reasons
-    assert (d.data_dir / "secret" / queue_id / "raw.sgv").exists()
-    assert files_containing(d.data_dir, MARKER) == []
+    assert_held_sealed_unopened(d, queue_id)
 
 
 class _Counting:

@@ -16,7 +16,8 @@ import subprocess
 import pytest
 
 from tests.classified.helpers import (
-    LATKRABANG, MARKER, assert_encrypted_letter_resealed, db_rows, files_containing, make_gateway_key, wait_processed,
+    LATKRABANG, MARKER, assert_encrypted_letter_resealed, assert_held_sealed_unopened, db_rows, files_containing,
+    make_gateway_key, wait_processed,
 )
 from tests.letters import letter, make_pdf
 from tests.secrecy.certs import pem
@@ -77,12 +78,7 @@ def test_a_changed_cbc_letter_is_not_handed_on_as_changed_plaintext_by_padding(d
     eci["encrypted_content"] = text[:-9] + bytes([text[-9] ^ 0x5A]) + text[-8:]  # the padding's block
     der = cms.ContentInfo({"content_type": "enveloped_data", "content": info["content"]}).dump(force=True)
     queue_id = d.send(head + b"\r\n\r\n" + base64.encodebytes(der).replace(b"\n", b"\r\n"), LATKRABANG)
-    status = wait_processed(d)
-    assert status["letters"] == 0 and status["quarantine"] == {"held": 1}, status
-    [(reasons,)] = db_rows(d, "select reasons from quarantine")
-    assert "smime_undecryptable" in reasons and "does not hold" in reasons, reasons
-    assert (d.data_dir / "secret" / queue_id / "raw.sgv").exists()
-    assert files_containing(d.data_dir, MARKER) == []
+    assert_held_sealed_unopened(d, queue_id)
 
 
 def test_an_old_cipher_is_held_and_its_sender_told_to_use_aes(daemon_factory, tmp_path):
