@@ -163,9 +163,20 @@ def decision(session, services: "Services", key: str,
 def _to_own_unit(services: "Services", to: str | None) -> bool:
     """A notice to a unit of this gateway is filed into its folder (send.py), no
     smarthost needed."""
-    from gateway.notices.send import own_unit
-
     return own_unit(services, to) is not None
+
+
+def own_unit(services: "Services", address: str | None):  # -> Unit | None
+    """The unit of this gateway whose address `address` is (saraban.dds@bangkok.go.th),
+    when its notices are filed ([notices] own_units = "file"), or None."""
+    directory = getattr(services, "directory", None)
+    lookup = getattr(directory, "lookup", None)
+    if lookup is None or services.settings.notices.own_units != "file" or not address or "@" not in address:
+        return None
+    local, _, domain = address.rpartition("@")
+    if domain.lower().rstrip(".") != directory.domain:
+        return None
+    return lookup(local)
 
 
 def rate_keys(address: str | None) -> tuple[str | None, str | None]:

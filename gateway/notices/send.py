@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable
 import structlog
 
 from gateway.notices.compose import Notice, build_notice
-from gateway.notices.decide import decide, undecided
+from gateway.notices.decide import decide, own_unit, undecided
 from gateway.notices.sanitize import ascii_address
 from gateway.config.views import parse_smarthost
 from gateway.delivery.errors import PermanentFailure
@@ -121,19 +121,6 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
              queue_id=item.queue_id, unit=item.unit, message_id=notice.message_id,
              smarthost=f"{host}:{port}", new_session=not reused, smtputf8=bool(options))
     return None
-
-
-def own_unit(services: "Services", address: str | None):  # -> Unit | None
-    """The unit of this gateway whose address `address` is (saraban.dds@bangkok.go.th),
-    when its notices are filed ([notices] own_units = "file"), or None."""
-    directory = getattr(services, "directory", None)
-    lookup = getattr(directory, "lookup", None)
-    if lookup is None or services.settings.notices.own_units != "file" or not address or "@" not in address:
-        return None
-    local, _, domain = address.rpartition("@")
-    if domain.lower().rstrip(".") != directory.domain:
-        return None
-    return lookup(local)
 
 
 def _file_for_own_unit(services: "Services", item: "OutboxItem", unit) -> str | None:  # noqa: ANN001 - a Unit
