@@ -82,7 +82,8 @@ def header_block(raw: bytes) -> bytes:
 
 
 def header_block_size(raw: bytes) -> int:
-    """The header block's bytes: what `[smtp] max_header_size` bounds (HeaderSizeLimit)."""
+    """The header block's bytes: what `[smtp] max_header_size` bounds (the pipeline's
+    look, gateway/pipeline/check.py; SMTP's reads the draft's head, smtp_handler.header_past)."""
     end = header_end(raw)
     return len(raw) if end is None else end
 

@@ -32,6 +32,7 @@ import structlog
 
 from gateway.pipeline.file_texts import Budget, archived_pdfs
 from gateway.pipeline.pdf_inspect import PdfInfo
+from gateway.secrecy.markings import header_block
 from gateway.secrecy.smime_label import octet_stream_signed
 from gateway.signatures.settings import RULE, trust_from_settings
 from gateway.signatures.trust import TrustSettings
@@ -291,9 +292,7 @@ def _smime_kind(raw: bytes) -> bool:
     """Cheap test before pyHanko: does the message carry a CMS signature at all?"""
     if b"pkcs7" not in raw.lower():
         # An opaque-signed letter relabelled octet-stream names its .p7m in the header block.
-        end = raw.find(b"\r\n\r\n")
-        end = raw.find(b"\n\n") if end < 0 else end  # a header block of LF lines
-        if b".p7m" not in raw[:end].lower():
+        if b".p7m" not in header_block(raw).lower():
             return False
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
