@@ -38,8 +38,8 @@ log = structlog.get_logger("gateway.database_file")
 SERVER_RECORD = "database-server.json"
 
 
-def _write(settings: Settings, data: dict) -> None:
-    path = settings.data_dir / RECORD
+def _write(settings: Settings, data: dict, name: str = RECORD) -> None:
+    path = settings.data_dir / name
     write_durably(path, json.dumps(data).encode(), tmp_dir=path.parent, mode=0o640)
 
 
@@ -80,21 +80,11 @@ def record_at_start(settings: Settings, db: Database) -> None:
 
 
 def _record_server(settings: Settings) -> None:
-    path = settings.data_dir / SERVER_RECORD
-    database = server_database(settings.database_url)
     try:
-        write_durably(path, json.dumps({"pid": os.getpid(), "database": database}).encode(),
-                      tmp_dir=path.parent, mode=0o640)
+        _write(settings, {"pid": os.getpid(), "database": server_database(settings.database_url)}, SERVER_RECORD)
     except OSError as exc:
-        path.unlink(missing_ok=True)
+        (settings.data_dir / SERVER_RECORD).unlink(missing_ok=True)
         log.warning("database_server_unrecorded", error=exc.strerror or str(exc))
-
-
-def _server_record(settings: Settings) -> dict:
-    try:
-        return json.loads((settings.data_dir / SERVER_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def missing_at_start(settings: Settings) -> str | None:
@@ -176,7 +166,7 @@ def daemon_database_elsewhere(settings: Settings, daemon_pid: str | None) -> str
     # A daemon on PostgreSQL: the same guard, by server, port, user and database name
     # (session 54; until then a PostgreSQL URL changed under a running daemon let
     # `quarantine release` register into the new database beside the daemon's).
-    server = _server_record(settings)
+    server = _read(settings, SERVER_RECORD)
     if str(server.get("pid")) == str(daemon_pid) and server.get("database"):
         if server_database(settings.database_url) == server["database"]:
             return None

@@ -12,9 +12,9 @@ from storage.db import Database
 RECORD = "database-file.json"
 
 
-def read_record(settings) -> dict:  # noqa: ANN001 - Settings or its view (no import: a circle)
+def read_record(settings, name: str = RECORD) -> dict:  # noqa: ANN001 - Settings or its view (no import: a circle)
     try:
-        return json.loads((settings.data_dir / RECORD).read_text(encoding="utf-8"))
+        return json.loads((settings.data_dir / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
