@@ -93,8 +93,15 @@ def test_commands_refuse_while_the_daemon_registers_in_another_postgresql_databa
         same = postgres_database_url.replace("postgresql+psycopg://", "postgresql://")
         config.write_text(text.replace(postgres_database_url, same))
         assert gw.cli("register", "list", check=False).returncode == 0  # the same database, spelt otherwise
-        config.write_text(text.replace(postgres_database_url, other))
         daemons = server_database(postgres_database_url)
+        # The other database named by the environment, the file unchanged: the same refusal.
+        from tests.cli_fork import run_gateway
+
+        by_env = run_gateway(["--config", str(config), "register", "list"],
+                             env=dict(os.environ, **gw.env, SARABAN_DATABASE_URL=other))
+        assert by_env.returncode == 1 and f"the running daemon registers in {daemons}" in by_env.stderr, \
+            by_env.stdout + by_env.stderr
+        config.write_text(text.replace(postgres_database_url, other))
         assert daemons and ":" not in daemons.split("//", 1)[1].split("@", 1)[0]  # no password in it
         for command in (("register", "list"), ("quarantine", "release", "1", "--reason", "ผอ.สั่งรับ"),
                         ("outbox", "list"), ("status",)):
