@@ -221,3 +221,32 @@ def test_a_raw_windows_874_subject_is_registered_as_the_markings_read_it():
     assert mail.from_address == "saraban.dds@bangkok.go.th"
     marked = parse_mail(raw.replace(SUBJECT.encode("cp874"), ("ลับมาก " + SUBJECT).encode("cp874")))
     assert marked.subject == "ลับมาก " + SUBJECT and read_classification(marked).level == "secret"
+
+
+@pytest.mark.parametrize("value", [
+    "saraban-gateway.test; spf=pass smtp.mailfrom=bangkok.go.th; dkim=pass header.d=bangkok.go.th "
+    "header.s=sel header.b=abcdEFGH; dmarc=pass (p=quarantine) header.from=bangkok.go.th",
+    "A" * 200 + " b",  # a first word longer than a line: read back without a space before it
+    "  two leading spaces, and runs   of   spaces " * 4,
+    "warning: files: a.pdf " + "x" * 90 + "   " + "y" * 10,
+    "ends with spaces " * 6 + "     ",
+])
+def test_a_long_ascii_header_reads_back_exactly_and_folds_within_the_line(value):
+    """The gateway's long ASCII fields (Authentication-Results, X-Saraban-Finding) are
+    folded before spaces: a mail client unfolds them to the very value, and no line but
+    one holding a word longer than a line passes 76 characters, none is only spaces."""
+    import email
+    import email.policy
+
+    from gateway.pipeline.mime_attach import encoded_header
+
+    field = encoded_header("Authentication-Results", value)
+    msg = email.message_from_bytes(field + b"\r\n\r\nbody", policy=email.policy.default)
+    assert str(msg["Authentication-Results"]) == value.lstrip(" ")  # as a client shows it
+    assert field.decode().partition(": ")[2].replace("\r\n", "") == value  # unfolded: the very value
+    lines = field.split(b"\r\n")
+    assert len(lines) > 1
+    assert all(line.strip() for line in lines)
+    words = [line.split() for line in lines[1:]]
+    assert all(len(line) <= 76 for line, said in zip(lines[1:], words, strict=True)
+               if len(said) > 1 and not line.endswith(b" "))
