@@ -1,5 +1,6 @@
-"""The folder copy's file names are read from each header block's Content-Type and
-Content-Disposition fields alone (gateway/delivery/part_names.py `_naming_headers`):
+"""The folder copy's file names, and where its stamped letter goes, are read from each
+header block's Content-Type and Content-Disposition fields alone
+(gateway/pipeline/mime_attach.py `content_fields`, `_naming_headers` in part_names.py):
 what the parser makes of them is what it makes of them in the whole block, for every
 block of the corpus and for hostile blocks (stray CRs, misplaced envelope lines,
 continuations where none belongs, names of fields with blanks or 8-bit bytes)."""
@@ -79,14 +80,12 @@ def test_hostile_blocks_read_alike():
         assert view(part_names._naming_headers(block)) == view(whole(block)), block
 
 
-def test_a_letters_own_fields_are_not_parsed(monkeypatch):
-    parsed = []
-    real = part_names.HeaderParser.parsestr
-    monkeypatch.setattr(part_names.HeaderParser, "parsestr", lambda self, text, *a: parsed.append(text) or real(self, text, *a))
+def test_a_letters_own_fields_are_not_parsed():
     block = (b"Received: from a by b\r\nDKIM-Signature: v=1; a=rsa-sha256; b=xyz\r\nSubject: x\r\n"
              b"Content-Type: application/pdf;\r\n name=\"a.pdf\"\r\nX-Saraban-Unit: u\r\n\r\n")
-    assert part_names._naming_headers(block).get_param("name") == "a.pdf"
-    assert parsed == ["Content-Type: application/pdf;\r\n name=\"a.pdf\"\r\n\n"]
+    headers = part_names._naming_headers(block)
+    assert headers.get_param("name") == "a.pdf"
+    assert list(headers.raw_items()) == [("Content-Type", "application/pdf;\r\n name=\"a.pdf\"")]
 
 
 def edits_of(raw: bytes) -> list:
@@ -133,3 +132,23 @@ def test_a_plain_leaf_is_left_as_a_parse_of_its_fields_leaves_it(monkeypatch):
             skipped += sum(calls)
             edited += bool(whole_parse)
     assert skipped > 1000 and edited > 300
+
+
+def test_the_stamped_letter_goes_where_the_whole_header_block_says(monkeypatch):
+    """add_attachment reads the folder copy's Content-Type alone: for every letter of the
+    corpus the stamped letter goes exactly where the whole block's reading put it."""
+    from gateway.pipeline import mime_attach
+
+    files = sorted(p for p in shared_path("corpus", "mime").rglob("*") if p.is_file())
+    assert len(files) > 50
+    raws = [path.read_bytes() for path in files]
+    shapes = raws + [re.sub(rb"\r?\n", b"\r\n", raw) for raw in raws]
+    ours = [mime_attach.add_attachment(shape, "x.pdf", b"%PDF-1.7") for shape in shapes]
+    monkeypatch.setattr(mime_attach, "content_fields", whole)
+    wrapped = 0
+    for shape, mine in zip(shapes, ours, strict=True):
+        theirs = mime_attach.add_attachment(shape, "x.pdf", b"%PDF-1.7")
+        # A wrap's boundary is new each time: compared with it blanked.
+        assert re.sub(rb"saraban-[0-9a-f]{32}", b"B", mine) == re.sub(rb"saraban-[0-9a-f]{32}", b"B", theirs)
+        wrapped += b"saraban-" in mine
+    assert 0 < wrapped < len(shapes)

@@ -21,11 +21,9 @@ import email
 import email.header
 import email.policy
 import email.utils
-import io
 import re
-from email.feedparser import headerRE
-from email.parser import HeaderParser
 
+from gateway.pipeline.mime_attach import content_fields as _naming_headers
 from gateway.pipeline.mime_attach import with_parameter
 from gateway.pipeline.attachment_names import name_as_sent
 from rules.names import MAX_SAVED_BYTES, saved_name
@@ -103,34 +101,6 @@ def _plain(field: bytes) -> bool:
 # Where a header block's fields end, as `_named_head` joins them: a line end not followed
 # by a continuation line.
 _FIELD_ENDS = {b"\r\n": re.compile(rb"\r\n(?![ \t])"), b"\n": re.compile(rb"\n(?![ \t])")}
-_NAMING_FIELDS = ("content-type", "content-disposition")
-
-
-def _naming_headers(block: bytes) -> email.message.Message:
-    """The Content-Type and Content-Disposition fields of a header block, parsed as
-    `BytesHeaderParser(policy=compat32).parsebytes(block)` parses them, without the
-    block's other fields: parsing a letter's own header block (Received,
-    DKIM-Signature, Authentication-Results, the gateway's X-Saraban-*) was most of the
-    time spent here, and nothing else of it is read. The block is read as the
-    feedparser reads it: decoded as ASCII with surrogates for other bytes, cut into
-    lines at CR, LF or CRLF, ending at the first line that is no header (`headerRE`);
-    a field is its line and the continuation lines after it. The fields kept are given
-    to the same parser (tests/test_part_names_fields.py compares the two readings)."""
-    kept: list[str] = []
-    keep = False
-    for line in io.StringIO(block.decode("ascii", "surrogateescape"), newline="").readlines():
-        if not headerRE.match(line):
-            break  # the feedparser's body starts here
-        if line[0] in " \t":
-            if keep:
-                kept.append(line)
-            continue
-        keep = line.split(":", 1)[0].lower() in _NAMING_FIELDS and ":" in line
-        if keep:
-            kept.append(line)
-    return HeaderParser(policy=email.policy.compat32).parsestr("".join(kept) + "\n")
-
-
 def _parts(raw: bytes, start: int, end: int, boundary: str, depth: int, edits: list) -> None:
     """Each part of the multipart body raw[start:end]; preamble and epilogue left."""
     opened = None  # where the part after the last delimiter starts
