@@ -33,7 +33,22 @@ def safe_text(value: str) -> str:
     return value
 
 
+# Parameter values that hold no text: passed as they are, without a call each.
+_NO_TEXT = frozenset((int, float, bool, bytes, type(None)))
+
+
 def safe_parameters(parameters):  # noqa: ANN001, ANN201 - a DB-API parameter structure
+    """`parameters` with every string made storable (safe_text). A statement's values
+    are mostly numbers, short ASCII and None: each is looked at by its type first, with
+    no call for one that holds no text (~11 values a statement, ~8 statements a letter)."""
+    kind = type(parameters)
+    if kind is str:
+        return safe_text(parameters)
+    if kind is dict:
+        return {key: value if type(value) in _NO_TEXT else safe_parameters(value)
+                for key, value in parameters.items()}
+    if kind in _NO_TEXT:
+        return parameters
     if isinstance(parameters, str):
         return safe_text(parameters)
     if isinstance(parameters, dict):
