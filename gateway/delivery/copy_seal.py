@@ -92,6 +92,15 @@ def alert_seal_header(data_dir: str | os.PathLike, name_unit: str, queue_id: str
     return HEADER, copy_seal(copy_seal_key(data_dir), name_unit, "alert", "-", queue_id)
 
 
+def notice_seal_header(data_dir: str | os.PathLike, name_unit: str, queue_id: str) -> tuple[str, str]:
+    """(X-Saraban-Copy-Seal, its value) for a notice filed into a unit's folder under
+    `name_unit` (gateway/notices/send.py): as for an alert, its Message-ID and name follow
+    from the queue id the sender was given, so only the seal tells the notice from a
+    message the sender mailed to the unit's account with its headers. Book "notice",
+    number "-": never a receive number read back."""
+    return HEADER, copy_seal(copy_seal_key(data_dir), name_unit, "notice", "-", queue_id)
+
+
 def sealed_by_us(key: bytes, value: str, unit: str, book: str, receive_no: str, queue_id: str) -> bool:
     """Whether `value` (the copy's X-Saraban-Copy-Seal) is this gateway's seal on these fields."""
     words = value.split()  # a long field is folded: "v1" and the digest on lines of their own

@@ -82,11 +82,12 @@ class Notice(NamedTuple):
 
 def build_notice(payload: dict[str, Any], key: str, created_at: dt.datetime,
                  templates_dir: str | None = None, use_thai_digits: bool = False,
-                 to: str | None = None) -> Notice:
+                 to: str | None = None, filed_as: tuple[tuple[str, str], ...] = ()) -> Notice:
     """`to`: the address To: names, when not the payload's as it is (its A-label form for
     a smarthost without SMTPUTF8, send.py). A non-ASCII one is written as it is, in UTF-8
     (RFC 6532 3.2): the notice then goes with SMTPUTF8 and only so; an encoded-word is
-    no addr-spec (RFC 2047 5)."""
+    no addr-spec (RFC 2047 5). `filed_as`: the X-Saraban-* fields of a notice filed into
+    a unit's folder (send.py `_file_for_own_unit`), by which an attempt done again finds it."""
     notice_type = payload["type"]
     to = payload["to"] if to is None else to
     env = environment(templates_dir, use_thai_digits)
@@ -115,6 +116,7 @@ def build_notice(payload: dict[str, Any], key: str, created_at: dt.datetime,
         # our own header lets a gateway recognise its own notice even if a relay dropped that.
         _field("Auto-Submitted", "auto-replied"),
         _field(NOTICE_HEADER, notice_type),
+        *(_field(name, value) for name, value in filed_as),
         _field("X-Auto-Response-Suppress", "All"),  # Exchange: no out-of-office replies to this
         _field("Content-Language", "th, en"),
         "MIME-Version: 1.0",

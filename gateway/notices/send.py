@@ -130,18 +130,26 @@ def _file_for_own_unit(services: "Services", item: "OutboxItem", unit) -> str | 
     mail for the unit's address back to this gateway, where the acknowledgement, having
     no PDF, was held in the sending unit's quarantine as "ไม่พบหนังสือในอีเมลนี้" (no_document)
     and the sending clerk never saw the receive number (red team of 7 Dec 2026). The
-    same notice bytes, exactly once (Maildir, IMAP) or at least once (SMTP backend)."""
+    same notice, with the fields and seal by which a retry finds it filed, exactly once
+    (Maildir, IMAP) or at least once (SMTP backend)."""
+    from gateway.delivery.copy_seal import notice_seal_header
     from gateway.delivery.route import destination, transport
 
     settings = services.settings
-    notice = build_notice(item.payload, item.key, item.created_at, templates_dir(settings),
-                          settings.notices.thai_digits)
-    where = destination(settings, unit.address, unit.folder)
     # Named apart from the letter's folder copies (a letter from saraban.dds to itself
     # and a district has a copy for saraban.dds of the same queue id), one per answering
     # unit: a letter to two units gives its sender two acknowledgements.
-    went = transport(services, item, where, item.queue_id,
-                     f"{unit.address}.notice.{item.payload['type']}.{item.unit or ''}", notice.data)
+    name_unit = f"{unit.address}.notice.{item.payload['type']}.{item.unit or ''}"
+    # The fields an IMAP attempt done again searches the account for (imap.py
+    # `_already_filed`), sealed: without them it never found the notice an earlier
+    # attempt had stored (the daemon killed before the outbox said done, a connection
+    # dropped before the server's OK), and the clerk had the acknowledgement twice.
+    notice = build_notice(item.payload, item.key, item.created_at, templates_dir(settings),
+                          settings.notices.thai_digits,
+                          filed_as=(("X-Saraban-Queue-Id", item.queue_id), ("X-Saraban-Unit", name_unit),
+                                    notice_seal_header(settings.data_dir, name_unit, item.queue_id)))
+    where = destination(settings, unit.address, unit.folder)
+    went = transport(services, item, where, item.queue_id, name_unit, notice.data)
     log.info("notice_filed", notice=item.payload["type"], to=item.payload["to"], key=item.key,
              queue_id=item.queue_id, unit=item.unit, message_id=notice.message_id, **went)
     return None
