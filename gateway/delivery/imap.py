@@ -214,6 +214,16 @@ class ImapFiler:
                     since: dt.datetime | None) -> str:
         try:
             return await self._file_once(target, data, queue_id, unit, in_doubt, since)
+        except ImapUnanswered as exc:
+            if not (getattr(exc, "lost", False) and getattr(exc, "retry_after", 0)):
+                raise
+            # The connection went after the letter did, most often after the server's OK
+            # (a reset that took the answer with it): one look now, on a new connection,
+            # finds it committed, where waiting the grace out cost a minute and a failed
+            # attempt in `status`. Not there (yet): no APPEND, the grace stands.
+            if await self._found_now(target, data, queue_id, unit, since):
+                return "found"
+            raise
         except ImapGone as exc:
             if not getattr(exc, "reused", False) or getattr(exc, "retry_after", 0):
                 raise
@@ -221,6 +231,22 @@ class ImapFiler:
             # more on a new one; the APPEND may have reached the server, so look first.
             log.info("imap_reconnect", host=target.host, username=target.username, error=str(exc))
             return await self._file_once(target, data, queue_id, unit, True, since)
+
+    async def _found_now(self, target: ImapTarget, data: bytes, queue_id: str, unit: str,
+                         since: dt.datetime | None) -> bool:
+        """Whether the copy is filed, looked for once; False when the server cannot say."""
+        try:
+            session, _ = await self._session(target)
+            folder = self._hierarchy[target.account].spell(target.folder)
+            found = await self._already_filed(session, folder, queue_id, unit, since, *_identity(data))
+        except ImapGone:
+            self._sessions.pop(target.account, None)
+            return False
+        except ImapError:
+            return False
+        if found is not None:
+            log.info("imap_already_filed", folder=folder, found_in=found, queue_id=queue_id, unit=unit)
+        return found is not None
 
     async def _file_once(self, target: ImapTarget, data: bytes, queue_id: str, unit: str, in_doubt: bool,
                          since: dt.datetime | None) -> str:

@@ -23,7 +23,7 @@ import ssl
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 import aioimaplib
 import structlog
@@ -168,11 +168,13 @@ class ImapSession:
     # -- the guard -----------------------------------------------------------------------
 
     async def call(self, what: str, awaitable: Awaitable, timeout: float | None = None,
-                   check: bool = True, moving_until: float | None = None) -> Any:
+                   check: bool = True, moving_until: float | None = None,
+                   went_whole: Callable[[], bool] | None = None) -> Any:
         """Await `awaitable` within `timeout` (default: the session's), or finish the session.
         `moving_until`: while bytes keep moving (the server takes our upload, or sends
         its answer), the wait goes on past `timeout`, `timeout` at a time, until at most
-        this many seconds."""
+        this many seconds. `went_whole`: whether the command went out whole, asked when
+        the connection is lost before its answer (ImapUnanswered then, not ImapGone)."""
         if self.client is None or self._lost.is_set():
             raise ImapGone(f"{what}: not connected")
         self._received = 0
@@ -191,10 +193,14 @@ class ImapSession:
             lost = self._lost.is_set()
             why = (self._too_much or "connection lost") if lost else f"no answer within {timeout or self.timeout:.0f}s"
             # Not all of it reached the server (a stalled link): the reset below makes it
-            # drop what it has; all of it did: it may still act on it.
-            whole = not lost and _all_taken(self.client)
+            # drop what it has; all of it did: it may still act on it. So may a server whose
+            # connection was lost after it had the command whole (below, `append`).
+            whole = (_all_taken(self.client) if not lost
+                     else went_whole is not None and not self._too_much and went_whole())
             self.abort()
-            raise (ImapUnanswered if whole else ImapGone)(f"{what}: {why}")
+            failure = (ImapUnanswered if whole else ImapGone)(f"{what}: {why}")
+            failure.lost = lost
+            raise failure
         try:
             result = task.result()
         except (aioimaplib.AioImapException, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
@@ -422,10 +428,20 @@ class ImapSession:
         while we send) ended any APPEND whose upload took longer than `timeout`: on a
         slow link a big letter was cut at each attempt, and (closed, not reset:
         `_reset_on_close`) reached the server all the same, filed two or three times."""
+        protocol = self.client.protocol if self.client is not None else None
+        if protocol is not None:
+            protocol.literal_data = data  # aioimaplib's own; None once the server asked for it and it was written
+        # A connection lost after the letter went out (a proxy before Dovecot restarted, a
+        # firewall dropped the flow) leaves the server perhaps committing it still: an
+        # APPEND in doubt, as one unanswered in time is. Taken for one that never carried
+        # the letter, it was tried again at once on a new connection, found nothing yet
+        # and appended again: two copies once the first landed (red team of 7 Dec 2026).
+        # Lost during the upload, it waits as long (the kernel's queue cannot be read then).
         await self.call(f"append to {mailbox}",
                         # the protocol's own append: without aioimaplib's timer (ours rules)
                         self.client.protocol.append(data, _quote(mailbox), flags, None, timeout=None),
-                        moving_until=self.timeout + len(data) / 50_000)
+                        moving_until=self.timeout + len(data) / 50_000,
+                        went_whole=lambda: protocol is not None and protocol.literal_data is None)
 
     async def noop(self) -> None:
         await self.call("noop", self.client.noop())
