@@ -19,8 +19,22 @@ _CLASSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"^DeadlinePassed$"),
      "เครื่องแม่ข่ายปลายทางรับการเชื่อมต่อแต่ไม่ตอบให้เสร็จภายในเวลาที่กำหนด",
      "the server took the connection but did not finish answering in time (stuck)"),
+    # A relay's or smarthost's certificate the gateway does not trust (a name it does not
+    # carry, a CA not in ca_file), a TLS handshake that failed, STARTTLS not offered:
+    # until the red team of 7 Dec 2026 each read "could not reach the server (network)",
+    # and a sysadmin looked for a network fault that was a certificate or a setting.
+    # (IMAP's are in words already: gateway/intake/imap_session.py `in_plain_words`.)
+    (re.compile(r"^(SSLCertVerificationError|CertificateError)$"),
+     "ใบรับรอง TLS ของเครื่องแม่ข่ายปลายทางตรวจสอบไม่ผ่าน จึงไม่ได้ส่ง (ตรวจ ca_file และชื่อเครื่อง)",
+     "the server's TLS certificate is not accepted, so nothing was sent (check ca_file and the host name)"),
+    (re.compile(r"^SSLError$"),  # its kin SSLEOFError, SSLZeroReturnError: a connection that ended (below)
+     "การเข้ารหัส (TLS) กับเครื่องแม่ข่ายปลายทางล้มเหลว (ตรวจพอร์ตและค่า tls / starttls)",
+     "TLS with the server failed (check the port and tls / starttls)"),
+    (re.compile(r"^SMTPNotSupportedError$"),
+     "เครื่องแม่ข่ายปลายทางไม่รองรับสิ่งที่การตั้งค่ากำหนดไว้ จึงไม่ได้ส่ง",
+     "the server does not offer what the configuration requires, so nothing was sent"),
     (re.compile(r"^(Connection\w*|Timeout\w*|timeout|gaierror|herror|SMTPConnectError|SMTPServerDisconnected|ImapGone|ImapUnanswered|"
-                r"SSLError|SSL\w*Error|CertificateError)$"),
+                r"SSL\w*Error)$"),
      "ติดต่อเครื่องแม่ข่ายปลายทางไม่ได้ (เครือข่าย)", "could not reach the server (network)"),
     (re.compile(r"^(SMTP\w*|PermanentFailure)$"),
      "เครื่องแม่ข่ายอีเมลปลายทางไม่รับ", "the remote mail server refused it"),
@@ -80,7 +94,11 @@ def error_for_person(stored: str | None) -> str:
     th, en = next(((th, en) for pattern, th, en in _CLASSES if pattern.match(kind)), _OTHER)
     text = f"{th} / {en}"
     reply = ""
-    if name.startswith(("SMTP", "PermanentFailure")):
+    if name in ("SSLCertVerificationError", "CertificateError", "SSLError"):
+        reply = _tls_reason(message)
+    elif name == "SMTPNotSupportedError":  # smtplib's own sentence: "STARTTLS extension not supported by server."
+        reply = _ascii_line(message)
+    elif name.startswith(("SMTP", "PermanentFailure")):
         reply = _remote_reply(message)
     elif name == "DeadlinePassed":  # our own words: which server, how long
         reply = _ascii_line(message)
@@ -94,6 +112,17 @@ def error_for_person(stored: str | None) -> str:
     if reply:
         return f"{text}: {reply}"
     return f"{text} (รายละเอียดอยู่ใน log / details in the log)"
+
+
+# OpenSSL's reason, without the library's code and source line: "[SSL:
+# CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is
+# not valid for 'mail.bangkok.go.th'. (_ssl.c:1006)" says "Hostname mismatch, ...".
+_SSL_REASON = re.compile(r"^(?:\[SSL(?:: [A-Z0-9_]+)?\] ?)?(?:certificate verify failed: )?(.*?)\.?(?: \(_ssl\.c:\d+\))?$", re.S)
+
+
+def _tls_reason(message: str) -> str:
+    found = _SSL_REASON.match(message.strip())
+    return _ascii_line(found[1]) if found and found[1] else ""
 
 
 def _remote_reply(message: str) -> str:
