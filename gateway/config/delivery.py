@@ -39,6 +39,17 @@ def _tls_unless_loopback(host: str, tls: bool) -> None:
                          "use tls = true (IMAPS, port 993)")
 
 
+def _verified_unless_loopback(host: str, verify: bool) -> None:
+    """An unverified certificate is no better than none against a server put in the
+    mail server's place (a poisoned DNS entry, a spoofed LAN address): it gets the
+    password at LOGIN and every letter. Refused like `tls = false` (red team of 7 Dec
+    2026): a private CA is trusted with `ca_file`."""
+    if not verify and not is_loopback(host):
+        raise ValueError(f"verify = false would accept any certificate from {host}, so a server in its place "
+                         "would get the password and the letters; it is allowed only for a server on this host "
+                         "(127.0.0.1, ::1, localhost): give the server's CA (or its certificate) as ca_file instead")
+
+
 def no_plain_password(host: str, encrypted: bool, username: str | None, what: str) -> None:
     """An SMTP account's password is sent (AUTH PLAIN/LOGIN: base64, not encryption) only
     inside TLS, unless the server is on this host: smtplib logs in over a plain session
@@ -68,6 +79,7 @@ class ImapServer(_Account):
     @model_validator(mode="after")
     def _tls(self) -> "ImapServer":
         _tls_unless_loopback(self.host, self.tls)
+        _verified_unless_loopback(self.host, self.verify)
         return self
 
     @field_validator("keyword")
@@ -143,6 +155,7 @@ class ImapIntake(_Account, ImapIntakeDerived):
     @model_validator(mode="after")
     def _tls(self) -> "ImapIntake":
         _tls_unless_loopback(self.host, self.tls)
+        _verified_unless_loopback(self.host, self.verify)
         return self
 
     @field_validator("unit")
