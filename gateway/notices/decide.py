@@ -134,18 +134,24 @@ def decision(session, services: "Services", key: str,
         payload["letter_date"] = record.get("letter_date")
     payload["findings"] = [{"rule": f.get("rule"), "th": clean_text(f.get("th"), 600),
                             "en": clean_text(f.get("en"), 600)} for f in record.get("findings") or []]
-    payload["rate_key"], payload["rate_domain"] = rate_keys(to)
+    # A notice filed into a unit of this gateway (own_units = "file") reaches no one
+    # else, and only a letter whose From is that unit's, verified or aligned, gets one:
+    # the backscatter limits are not for it, and it does not count against them. Limited,
+    # a ว circular from saraban.dds to 50 districts had 30 of its receive numbers
+    # suppressed for good (red team of 7 Dec 2026).
+    filed_here = _to_own_unit(services, to)
+    payload["rate_key"], payload["rate_domain"] = rate_keys(to) if not filed_here else (None, None)
 
-    limit = settings.max_per_sender_per_hour
+    limit = 0 if filed_here else settings.max_per_sender_per_hour
     recent = sent_last_hour(session, to, limit) if to and limit else 0  # 0: no limit, nothing to count
     reason = suppression_reason([("From", author or "")], facts.get("envelope") or "", to, recent,
-                                settings.max_per_sender_per_hour, automatic=facts.get("automatic"))
+                                limit, automatic=facts.get("automatic"))
     if reason == "no_valid_recipient" and unaligned:
         reason = unaligned
     if reason is None:  # no notice to a sender whose domain did not vouch for it (backscatter)
         # DMARC names a domain by its A-labels: ราชการ.ไทย is judged as xn--12cr8ec6ec.xn--o3cw4h.
         reason = notice_refusal(auth, ascii_address(to), services.settings.sender)
-    if reason is None and to and settings.max_per_domain_per_hour:
+    if reason is None and to and settings.max_per_domain_per_hour and not filed_here:
         if sent_last_hour_to_domain(session, payload["rate_domain"],
                                     settings.max_per_domain_per_hour) >= settings.max_per_domain_per_hour:
             reason = "rate_limit_domain"
@@ -153,7 +159,7 @@ def decision(session, services: "Services", key: str,
         payload["suppressed"] = reason
         log.info("notice_suppressed", notice=payload["type"], reason=reason, to=to, key=key)
         return "suppressed", payload
-    if not settings.smarthost and not _to_own_unit(services, to):
+    if not settings.smarthost and not filed_here:
         log.warning("notice_held", notice=payload["type"], to=to, key=key, reason="no_smarthost")
         return "held", payload  # nowhere to send it yet; `notices release` once a smarthost is set
     log.info("notice_queued", notice=payload["type"], to=to, key=key)
