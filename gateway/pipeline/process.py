@@ -28,7 +28,7 @@ from gateway.pipeline.check import Checked, check_entry, with_sender_verdict
 from gateway.pipeline.dispose import dispose, outcome_text, recipient_for
 from gateway.service.log import failure
 from gateway.sender.results import SenderAuth
-from gateway.service.crashpoints import crashpoint
+from gateway.service.crashpoints import crashpoint, stallpoint
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from storage.fsync import fsync_dir
@@ -112,6 +112,7 @@ def process_batch(services: Services, queue_ids: list[str], on_error: OnError,
             letter.first_attempt = states[letter.queue_id] == "new"
             fresh.append(letter)
     crashpoint("after_spool_read")
+    stallpoint("after_spool_read")
     # The batch's vault objects become durable with one syncfs, before the transaction
     # that registers them (16 files: ~4 ms, against ~130 ms for their fsyncs one by one
     # on this project's busy machine).

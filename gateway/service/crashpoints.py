@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 POINTS = (
     "after_spool_read",  # message row created, nothing stored yet
@@ -42,3 +43,21 @@ BACKUP_POINTS = (
 def crashpoint(name: str) -> None:
     if os.environ.get("SARABAN_CRASHPOINT") == name:
         os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+# Where the reload tests hold a pipeline runner, as a slow step would (an OCR of a large
+# scan outlasting `runner_grace`): tests/test_reload_kills_pipeline_runner.py.
+STALL_POINTS = ("after_spool_read",)
+
+
+def stallpoint(name: str) -> None:
+    """Set SARABAN_STALLPOINT=<name> and SARABAN_STALL_FILE=<path>: a runner reaching that
+    point says so in `<path>.<its pid>` and waits there while the file exists, deaf to
+    SIGTERM as a busy step is. Unset in production: one dictionary lookup."""
+    if os.environ.get("SARABAN_STALLPOINT") == name:
+        path = os.environ.get("SARABAN_STALL_FILE", "")
+        if path and os.path.exists(path):
+            with open(f"{path}.{os.getpid()}", "w"):
+                pass
+        while path and os.path.exists(path):
+            time.sleep(0.05)

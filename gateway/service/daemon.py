@@ -74,6 +74,9 @@ class Supervisor:
     children: list[Child] = field(default_factory=list)
 
     restarting: bool = False  # a reload is replacing the runners
+    # Called before a reload kills a pipeline runner past `runner_grace`: the letters it
+    # had open are forgiven that attempt (`_forgive_open_letters`).
+    forgive_open_letters: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self._plan()
@@ -136,7 +139,7 @@ class Supervisor:
             old_pids = tuple(c.process.pid for c in old if c.process is not None and c.process.pid)
             for child in self.children:
                 self._spawn(child, old_pids)
-            _stop_children(old, grace, settings.data_dir)
+            _stop_children(old, grace, settings.data_dir, self.forgive_open_letters)
         finally:
             self.restarting = False
 
@@ -144,7 +147,13 @@ class Supervisor:
         _stop_children(self.children, grace, self.settings.data_dir)
 
 
-def _stop_children(children: list[Child], grace: float, data_dir: Path) -> None:
+def _stop_children(children: list[Child], grace: float, data_dir: Path,
+                   forgive_open_letters: Callable[[], None] | None = None) -> None:
+    """SIGTERM, `grace` to finish the item in hand, then SIGKILL. `forgive_open_letters`
+    (a reload's, not a stop's: the next start forgives what a stop leaves open,
+    `_after_last_run`, and must not forgive it twice) is called once, before the first
+    pipeline runner is killed."""
+    forgiven = forgive_open_letters is None
     for child in children:
         if child.process is not None and child.process.is_alive():
             child.process.terminate()  # SIGTERM: finish the item in hand
@@ -162,6 +171,14 @@ def _stop_children(children: list[Child], grace: float, data_dir: Path) -> None:
                 # made it dead until session 52. Marked before the kill: the runner
                 # replacing it reads the file the moment this one is gone.
                 forgive_delivery(data_dir)
+            elif child.name.startswith("pipeline-") and not forgiven:
+                # The same for a letter in a pipeline runner's hands (an OCR of a large
+                # scan outlasting the grace): each kill counted an attempt, and
+                # `max_attempts` reloads during one letter parked it, acknowledged and
+                # never registered (left open in session 53). Before the kill: the runner
+                # replacing it opens the letter the moment this one is gone, and counts.
+                forgiven = True
+                forgive_open_letters()
             child.process.kill()
             child.process.join(2)
 
@@ -258,6 +275,20 @@ def _after_last_run(settings: Settings, db: Database, spool: Spool) -> None:
         return
     if forgiven:
         log.info("letters_open_at_last_stop", letters=forgiven)
+
+
+def _forgive_open_letters(db: Database, spool: Spool) -> None:
+    """The letters of this gateway's spool open in the database, their attempt not
+    counted towards parking: a runner the supervisor is about to kill dies by its hand,
+    not the letter's (storage/messages.py `forgive_daemon_death`, as at start)."""
+    try:
+        with db.session() as session:
+            forgiven = forgive_messages(session, spool.pending())
+    except Exception as exc:  # noqa: BLE001 - the database away: the attempt counts, as before
+        log.warning("runner_kill_not_forgiven", error=f"{type(exc).__name__}: {str(exc)[:200]}")
+        return
+    if forgiven:
+        log.info("letters_open_at_runner_kill", letters=forgiven)
 
 
 async def _serve(settings: Settings) -> int:
@@ -371,7 +402,7 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
     # (a register put back from a backup is behind them; gateway/service/numbering.py).
     numbering = NumberingGate(settings)
     numbering.start()
-    supervisor = Supervisor(settings)
+    supervisor = Supervisor(settings, forgive_open_letters=lambda: _forgive_open_letters(db, spool))
     supervisor.start()
     http: HttpServer | None = None
     http_port = None
