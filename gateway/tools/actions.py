@@ -105,11 +105,23 @@ def reason_refusal(text: str | None, *, required: bool) -> str | None:
 def record_action(session, action: str, *, reason: str | None = None,
                   queue_id: str | None = None, unit: str | None = None,
                   letter_id: int | None = None, quarantine_id: int | None = None,
-                  details: dict[str, Any] | None = None) -> OperatorAction:
+                  details: dict[str, Any] | None = None,
+                  sealed_in: str | os.PathLike | None = None) -> OperatorAction:
+    """`sealed_in`: the data directory, when the action is on a classified letter. Its
+    reason may quote the letter, which is kept only sealed: the reason is sealed to the
+    gateway key (gateway/secrecy/sealed_text.py) before it reaches the database, and the
+    log says only that one was given. Until the red team of 7 Dec 2026 a secret
+    registrar's "ปฏิเสธ: <the letter's subject>" was in `operator_actions` and in the
+    daemon's log in plain."""
     reason = clean_reason(reason)
-    row = add_action(session, who=who(), action=action, reason=reason, queue_id=queue_id, unit=unit,
+    stored, logged = reason, reason
+    if reason is not None and sealed_in is not None:
+        from gateway.secrecy.sealed_text import SHOWN, seal_text
+
+        stored, logged = seal_text(reason, sealed_in), SHOWN
+    row = add_action(session, who=who(), action=action, reason=stored, queue_id=queue_id, unit=unit,
                      letter_id=letter_id, quarantine_id=quarantine_id, details=details)
-    log.info(action, who=row.who, reason=reason, queue_id=queue_id, unit=unit,
+    log.info(action, who=row.who, reason=logged, queue_id=queue_id, unit=unit,
              letter_id=letter_id, quarantine_id=quarantine_id, **(details or {}))
     return row
 
@@ -127,11 +139,15 @@ def record_outbox_act(session, action: str, items) -> None:  # noqa: ANN001 - Ou
 def action_as_dict(row: OperatorAction) -> dict[str, Any]:
     from rules.thai_time import to_bangkok
 
+    from gateway.secrecy.sealed_text import is_sealed, shown
+
     return {
+        "id": row.id,
         "at": to_bangkok(row.at).isoformat(timespec="seconds"),
         "who": row.who,
         "action": row.action,
-        "reason": row.reason,
+        "reason": shown(row.reason),  # a sealed reason is opened only with its letter
+        "sealed_reason": is_sealed(row.reason),
         "queue_id": row.queue_id,
         "unit": row.unit,
         "details": row.details or {},

@@ -684,6 +684,7 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
             letter = register_and_file(services, session, new)
         message.outcome = {address: f"registered {letter.receive_no} (emergency {row.number})"}
         record_action(session, "emergency_imported", reason=reason, queue_id=queue_id, unit=unit,
+                      sealed_in=services.settings.data_dir if sealed is not None else None,
                       letter_id=letter.id, details={"emergency_no": str(row.number),
                                                     "receive_no": letter.receive_no, "line": row.line,
                                                     "book": letter.book, "replaces": read.replaces})

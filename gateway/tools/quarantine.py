@@ -244,7 +244,7 @@ def release(services: Services, quarantine_id: int, reason: str | None, *,
         with_sender_verdict(checked, found_auth, services.settings.sender)
     recipient = recipient_for(services, spool_entry, checked, entry.unit or "", released_by_operator=True)
     try:
-        return _register_released(services, quarantine_id, reason, recipient, checked)
+        return _register_released(services, quarantine_id, reason, recipient, checked, sealed=raw_sha is None)
     except DatabaseError:
         # A release that ran alongside (without the row lock, e.g. an older desk) took
         # the entry first: uq_letter_per_unit refused the second letter. Its answer is
@@ -254,7 +254,8 @@ def release(services: Services, quarantine_id: int, reason: str | None, *,
         raise
 
 
-def _register_released(services: Services, quarantine_id: int, reason: str | None, recipient, checked) -> Letter:
+def _register_released(services: Services, quarantine_id: int, reason: str | None, recipient, checked,
+                       sealed: bool = False) -> Letter:
     from gateway.pipeline.dispose import decide, register_letter_for, what_is_known
 
     if held_after_restore(services.settings):  # no number given blind (gateway/service/numbering.py)
@@ -274,7 +275,8 @@ def _register_released(services: Services, quarantine_id: int, reason: str | Non
         record_action(session, "quarantine_released", reason=reason, queue_id=entry.queue_id,
                       unit=recipient.unit_name, letter_id=letter.id, quarantine_id=entry.id,
                       details={"receive_no": letter.receive_no, "book": letter.book,
-                               "held_for": [r.get("rule") for r in entry.reasons or []]})
+                               "held_for": [r.get("rule") for r in entry.reasons or []]},
+                      sealed_in=services.settings.data_dir if sealed or letter.secrecy not in ("none", None) else None)
         return letter
 
 
@@ -358,9 +360,11 @@ def reject(services: Services, quarantine_id: int, reason: str | None) -> Quaran
         entry = _get(session, quarantine_id, lock=True)  # see _register_released
         _must_be_held(session, entry)
         entry.state = "rejected"
+        sealed = is_sealed(services, entry_as_dict(entry))  # a classified letter's: its reason too
         record_action(session, "quarantine_rejected", reason=reason, queue_id=entry.queue_id,
                       unit=entry.unit, quarantine_id=entry.id,
-                      details={"held_for": [r.get("rule") for r in entry.reasons or []]})
+                      details={"held_for": [r.get("rule") for r in entry.reasons or []]},
+                      sealed_in=services.settings.data_dir if sealed else None)
         return entry
 
 

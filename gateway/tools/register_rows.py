@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 
+from gateway.secrecy.sealed_text import SHOWN as SEALED_SHOWN, is_sealed
 from gateway.sender.results import sender_label
 from gateway.units.directory import Directory
 from rules.markings import URGENCY_TH
@@ -203,6 +204,8 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
     remarks = []
     if letter.status == "cancelled":
         why = next((a.reason for a in reversed(acts) if a.action == "register_cancelled"), None)
+        if is_sealed(why):  # a classified letter's: the printed book and the CSV never open it
+            why = SEALED_SHOWN
         remarks.append("ยกเลิก" + (f" ({why})" if why else ""))
     if emergency:
         remarks.append(f"เลขทะเบียนฉุกเฉิน {emergency}")

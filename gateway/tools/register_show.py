@@ -99,7 +99,8 @@ def cancel(services: Services, unit: str, receive_no: str, reason: str, book: st
         letter.status = "cancelled"
         record_action(session, "register_cancelled", reason=reason, queue_id=letter.queue_id,
                       unit=unit, letter_id=letter.id,
-                      details={"receive_no": letter.receive_no, "book": letter.book})
+                      details={"receive_no": letter.receive_no, "book": letter.book},
+                      sealed_in=services.settings.data_dir if letter.secrecy not in ("none", None) else None)
         return letter
 
 

@@ -122,6 +122,8 @@ WORDS: dict[str, tuple[str, str]] = {
                      "The files of this classified letter are sealed (ลับ) and not shown here."),
     "sealed_mail_text": ("ข้อความของหนังสือลับฉบับนี้ปิดผนึกไว้ (ลับ) ไม่แสดงในหน้านี้",
                          "The text of this classified letter is sealed (ลับ) and not shown here."),
+    "sealed_text": ("(ปิดผนึกไว้: ลับ — แสดงเมื่อกดเปิดดูเนื้อหา)", "(sealed: classified — shown once the letter is opened)"),
+    "sealed_reason": ("(เหตุผลปิดผนึกไว้: ลับ)", "(reason sealed: classified)"),
     "no_mail_text": ("อีเมลนี้ไม่มีข้อความ", "The e-mail has no text."),
     "mail_text_cut": ("แสดงเพียง 20,000 ตัวอักษรแรกของข้อความ", "Only the first 20,000 characters are shown."),
     "stamped_copy": ("ฉบับประทับตรารับ (ส่งเข้าโฟลเดอร์ของหน่วยงาน)", "Copy with the receive stamp (as filed to the unit)"),

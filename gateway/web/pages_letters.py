@@ -18,6 +18,7 @@ import structlog
 from rules.names import saved_name
 from rules.thai_text import clean_field, clean_lines, expand_year, thai_to_arabic
 from rules.thai_time import BANGKOK
+from gateway.secrecy.sealed_text import Opener, is_sealed, seal_text, shown as shown_text
 from gateway.tools.actions import acting_as, clean_reason, record_action
 from gateway.tools.common import ToolError, not_on_this_gateway
 from gateway.web.desk import BadRequest, Desk, Forbidden, NotFound, form_ids, page
@@ -195,7 +196,9 @@ def load_letter(desk: Desk, person: Person, letter_id: int):
             raise NotFound()
         data = entry_details(session, letter)
         data["id"] = letter.id
-        data["notes"] = [{"id": n.id, "at": n.at, "who": n.who, "text": n.text}
+        # A classified letter's notes are sealed (gateway/secrecy/sealed_text.py): shown
+        # as such until the letter is opened (reveal).
+        data["notes"] = [{"id": n.id, "at": n.at, "who": n.who, "text": shown_text(n.text), "sealed": is_sealed(n.text)}
                          for n in store.notes_of(session, letter.id)]
         data["assignments"] = [{"id": a.id, "at": a.at, "who": a.who, "department": a.department}
                                for a in store.assignments_of(session, letter.id)]
@@ -296,6 +299,12 @@ def _text(form: FormData, name: str, limit: int, lines: bool = False) -> str:
     return kept.strip()[:limit]
 
 
+def _opener(desk: Desk) -> Opener:
+    from gateway.secrecy.keys import KeyStore
+
+    return Opener(KeyStore.for_data_dir(desk.settings.data_dir))
+
+
 def _seen(form: FormData) -> int:
     """The last note or assignment the page showed when it was drawn (its form's
     `seen`); 0 when the form does not say, so that every one there counts as new."""
@@ -370,13 +379,20 @@ def letter_action(desk: Desk, request: Request, person: Person, form: FormData) 
         if not note:
             return letter_view(desk, request, person, None, word("note_required", lang), 400)
         seen = _seen(form)
+        # A note on a ลับ letter may quote it ("ส่งต่อ: แผนรักษาความปลอดภัย..."), and the
+        # letter is kept only sealed: so is the note, to the same gateway key. Until the
+        # red team of 7 Dec 2026 it was plain text in letter_notes.
+        sealed = data["classified"] or data["sealed"]
+        opener = _opener(desk) if sealed else None
+        stored = seal_text(note, desk.settings.data_dir) if sealed else note
         with acting_as(person.who), desk.services.db.session() as session:
             store.lock_letter(session, letter.id)
-            if not any(n.id > seen and n.who == person.who and n.text == note
+            if not any(n.id > seen and n.who == person.who
+                       and (opener.open(n.text) if opener is not None and is_sealed(n.text) else n.text) == note
                        for n in store.notes_of(session, letter.id)):
                 # (not when the same person's same note came since the page was drawn: a
                 # double click or a form sent again is kept once)
-                row = store.add_note(session, letter.id, person.who, note)
+                row = store.add_note(session, letter.id, person.who, stored)
                 # The note's text stays in the database: it may quote a classified letter.
                 record_action(session, "letter_note_added", queue_id=letter.queue_id, unit=letter.unit,
                               letter_id=letter.id, details={"receive_no": letter.receive_no, "note_id": row.id})

@@ -19,6 +19,7 @@ from rules.thai_text import clean_field
 from gateway.secrecy.audit import ReadBack, audit_path, events_backwards
 from gateway.secrecy.errors import SecrecyError, TamperedError
 from gateway.secrecy.sealed_store import SealedStore
+from gateway.secrecy.sealed_text import Opener, is_sealed
 from gateway.tools.common import not_on_this_gateway
 from gateway.web.desk import Desk, NotFound, page
 from gateway.web.auth import Person
@@ -62,6 +63,12 @@ def reveal(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
         meta = store.open_json(letter.queue_id, "meta", action="view", **_audit(letter, person))
     except SecrecyError as exc:
         return _not_opened(desk, request, person, letter, exc)
+    try:
+        # Under the same audit entry: the notes and reasons people typed on it are the
+        # letter's words as much as its subject is (gateway/secrecy/sealed_text.py).
+        notes, reasons = _typed_texts(desk, store, letter.id)
+    except SecrecyError as exc:
+        return _not_opened(desk, request, person, letter, exc)
     facts = meta.get("facts") or {}
     # The sealed copy keeps the Subject header and the sender's name as they came: shown
     # as the register shows an ordinary letter's (subject_text, clean_field), not with a right-to-left
@@ -69,8 +76,22 @@ def reveal(desk: Desk, request: Request, person: Person, form: FormData) -> Resp
     revealed = {"subject": subject_text(meta.get("subject")), "sender_name": clean_field(meta.get("sender_name")),
                 "reference": clean_field(facts.get("reference")), "letter_date": facts.get("letter_date"),
                 "findings": [f for f in meta.get("findings") or [] if f.get("verdict") != "pass"],
-                "attachments": meta.get("attachments") or []}
+                "attachments": meta.get("attachments") or [], "notes": notes, "reasons": reasons}
     return letter_view(desk, request, person, None, revealed=revealed)
+
+
+def _typed_texts(desk: Desk, store: SealedStore, letter_id: int) -> tuple[dict[int, str], dict[int, str]]:
+    """The letter's sealed notes (by note id) and sealed action reasons (by action id),
+    opened; the caller has written the audit entry."""
+    from storage.actions import actions_for
+    from storage.desk import notes_of
+
+    opener = Opener(store.keystore)
+    with desk.services.db.read_session() as session:
+        notes = {n.id: opener.open(n.text) for n in notes_of(session, letter_id) if is_sealed(n.text)}
+        reasons = {a.id: opener.open(a.reason) for a in actions_for(session, letter_id=letter_id)
+                   if is_sealed(a.reason)}
+    return notes, reasons
 
 
 def reveal_file(desk: Desk, request: Request, person: Person, form: FormData) -> Response:
