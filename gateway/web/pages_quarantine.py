@@ -177,6 +177,7 @@ def entry_details(desk: Desk, request: Request, person: Person, form: FormData) 
                            letter_id=f"quarantine {quarantine_id}")
         meta = json.loads(blobs.pop("meta"))
         described = [a for a in meta.get("attachments") or [] if isinstance(a, dict)][:DETAIL_FILES]
+        reasons = _decision_reasons(desk, store, quarantine_id)
     except (SecrecyError, ValueError) as exc:
         log.error("web_held_details_failed", username=person.username, quarantine_id=quarantine_id,
                   error=type(exc).__name__)
@@ -195,9 +196,22 @@ def entry_details(desk: Desk, request: Request, person: Person, form: FormData) 
         th, en = CHECK_WORDS.get(rule, (None, None))
         held_for.append({"rule": rule, "verdict": finding.get("verdict"), "th": th, "en": en,
                          "file": number_of.get(finding.get("attachment"))})
-    details = {"files": files, "files_more": max(0, len(meta.get("attachments") or []) - DETAIL_FILES),
+    details = {"reasons": reasons, "files": files, "files_more": max(0, len(meta.get("attachments") or []) - DETAIL_FILES),
                "held_for": held_for, "smime": bool(meta.get("smime_arrival")), "opaque": bool(meta.get("opaque"))}
     return _entry_page(desk, request, person, data, details=details)
+
+
+def _decision_reasons(desk: Desk, store, quarantine_id: int) -> dict[int, str]:  # noqa: ANN001 - a SealedStore
+    """The sealed reasons people gave on this entry (a release, a rejection: they may
+    quote the letter, gateway/secrecy/sealed_text.py), opened, by action id: without
+    this the registrar who rejected a ลับ letter could not read why, anywhere."""
+    from gateway.secrecy.sealed_text import Opener, is_sealed
+    from storage.actions import actions_for
+
+    opener = Opener(store.keystore)
+    with desk.services.db.read_session() as session:
+        return {a.id: opener.open(a.reason) for a in actions_for(session, quarantine_id=quarantine_id)
+                if is_sealed(a.reason)}
 
 
 def _entry_page(desk: Desk, request: Request, person: Person, data: dict, details: dict | None = None,

@@ -152,3 +152,18 @@ def test_a_postgresql_dump_holds_no_typed_word(postgres_cluster, tmp_path):
     finally:
         daemon.stop()
         postgres_cluster.drop_database(name)
+
+
+def test_the_registrar_reads_a_sealed_rejection_reason_with_the_held_letters_details(desk: Desk):
+    # Sealed, the reason was readable nowhere: the held entry's page said "(sealed)" to its
+    # own registrar too, and a rejected letter has no page to open it on.
+    [(qid,)] = desk.db("SELECT id FROM quarantine WHERE state = 'rejected'")
+    registrar, clerk = signed_in(desk.url, "streg"), signed_in(desk.url, "stclerk")
+    page = seen(registrar.get(f"/quarantine/{qid}"))
+    assert "(เหตุผลปิดผนึกไว้: ลับ)" in page and "REJECT7QX" not in page
+    opened = registrar.post(f"/quarantine/{qid}/details", {"confirm": "yes"})
+    assert opened.status == 200 and REJECT in seen(opened)
+    audit = (desk.daemon.data_dir / "audit" / "audit.log").read_text()
+    assert f'"letter_id": "quarantine {qid}"' in audit.replace('":"', '": "') and "view_held" in audit
+    assert clerk.post(f"/quarantine/{qid}/details", {"confirm": "yes"}).status == 404
+    assert "REJECT7QX" not in seen(clerk.get(f"/quarantine/{qid}"))
