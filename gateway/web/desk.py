@@ -263,8 +263,9 @@ class Desk:
             params = {k: v for k, v in params.items() if v not in (None, "", False)}
             return path + ("?" + urlencode(params) if params else "")
 
-        back = (page_to_return_to(request, request.url.path, request.url.query if request.method == "GET" else "")
-                if person is not None else "/register")
+        back = context.pop("back", None) or (
+            page_to_return_to(request, request.url.path, request.url.query if request.method == "GET" else "")
+            if person is not None else "/register")
         body = self.env.get_template(template).render(
             request=request, person=person, t=t, said=said, lang=lang, date=date, url=url, digits=digits,
             desk=self, back=back, **context)

@@ -74,6 +74,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "book": ("ทะเบียน", "Book"),
     "year": ("ปี พ.ศ.", "Year (BE)"),
     "search": ("ค้นหา", "Search"),
+    "search_sender": ("ค้นหาตามที่อยู่อีเมลผู้ส่ง", "Search by the sender's address"),
+    "search_secret_hint": ("เช่น saraban@moi.go.th หรือ moi.go.th", "e.g. saraban@moi.go.th or moi.go.th"),
+    "search_secret_only": ("ทะเบียนหนังสือรับลับค้นหาได้ด้วยที่อยู่อีเมลผู้ส่งเท่านั้น (ตัวอักษรอังกฤษ ตัวเลข . @ -) "
+                           "เรื่องและชื่อของหนังสือลับปิดผนึกไว้ จึงค้นหาไม่ได้ และไม่ควรพิมพ์ลงในช่องค้นหา",
+                           "The secret register is searched by the sender's address only (Latin letters, digits, "
+                           ". @ -): a classified letter's subject and names are sealed, cannot be searched, and "
+                           "should not be typed here"),
     "search_hint": ("เรื่อง ผู้ส่ง หรือเลขที่หนังสือ (บางส่วนของคำก็ได้)", "subject, sender or reference (any part)"),
     "received_from": ("รับตั้งแต่วันที่", "Received from"),
     "received_to": ("ถึงวันที่", "to"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -138,6 +138,11 @@ def _bangkok_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=BANGKOK)
 
 
+# What the secret register can be searched by: a classified entry keeps its sender's
+# address and nothing else the search reads (subject, name, reference are NULL).
+SECRET_SEARCH = re.compile(r"[A-Za-z0-9._%+@\-]*")
+
+
 def register_view(desk: Desk, request: Request, person: Person, form: FormData | None,
                   book: str | None = None) -> Response:
     book = book or desk.general_book
@@ -152,8 +157,16 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
     year = _int(q.get("year"), desk.this_year(), 2400, 2700)
     received_from, received_to = filter_day(q.get("from"), "from"), filter_day(q.get("to"), "to")
     refusal = days_refusal((received_from, received_to), year, person.lang)
+    search, back = (q.get("q") or "")[:100], None
+    if book == desk.secret_book and not SECRET_SEARCH.fullmatch(search):
+        # The form refuses it before it is sent (its pattern); sent all the same (typed in
+        # the address bar, an old bookmark), it is not drawn back into the page: neither
+        # the field nor the language switch's way back.
+        refusal, search = word("search_secret_only", person.lang), ""
+        back = request.url.path + ("?" + urlencode([(k, v) for k, v in q.multi_items() if k != "q"])
+                                   if any(k != "q" for k in q.keys()) else "")
     query = store.RegisterQuery(
-        unit=unit, book=book, year=year, search=(q.get("q") or "")[:100],
+        unit=unit, book=book, year=year, search=search,
         review_only=q.get("review") == "1",
         verdict=q.get("verdict") if q.get("verdict") in store.VERDICTS else "",
         received_from=_bangkok_midnight(received_from) if received_from else None,
@@ -181,7 +194,7 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
     template = "register.html"
     return desk.render(request, person, template, units=units, unit=unit, year=year, years=years,
                        book=book, query=query, rows=rows, total=total, pages=pages, assigned=assigned,
-                       verdicts=verdicts, verdict_key=VERDICT_KEY, message=refusal,
+                       verdicts=verdicts, verdict_key=VERDICT_KEY, message=refusal, back=back,
                        q_from=received_from.isoformat() if received_from else "",
                        q_to=received_to.isoformat() if received_to else "")
 
