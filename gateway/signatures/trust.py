@@ -122,10 +122,12 @@ class TrustSettings:
         except Exception:
             return False
 
-    def validation_context(self, extra_certs=(), extra_crls=(), extra_ocsps=()):
+    def validation_context(self, extra_certs=(), extra_crls=(), extra_ocsps=(), moment=None):
         """A fresh pyHanko ValidationContext (they hold per-validation state).
 
-        `extra_*` are what the file itself carries (its DSS): usable, never trusted as roots."""
+        `extra_*` are what the file itself carries (its DSS): usable, never trusted as roots.
+        `moment`: validate as of that time (a trusted timestamp's) instead of now; the
+        revocation data we hold, issued since, then speaks for it."""
         from pyhanko_certvalidator import ValidationContext
         from pyhanko_certvalidator.authority import CertTrustAnchor
         from pyhanko_certvalidator.registry import SimpleTrustManager
@@ -147,6 +149,7 @@ class TrustSettings:
             ocsps=list(self.ocsps) + list(extra_ocsps),
             allow_fetching=self.allow_fetching,
             revocation_mode=self.revocation_mode,
+            **({"moment": moment, "retroactive_revinfo": True} if moment is not None else {}),
         )
 
 

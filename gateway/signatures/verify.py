@@ -366,7 +366,12 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str],
             # "The signature's data could not be read" sent the clerk to the signer.
             return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", problem("changed_unreadable"), MOD_OTHER)
         return _bare(emb, kind, INDETERMINATE, "FORMAT_FAILURE", problem("signature_unreadable"))
+    before_expiry = ""
+    if kind == "signature":
+        status, before_expiry = await _valid_when_timestamped(emb, status, trust, extras)
     verdict = _from_status(emb, kind, status, later_fields, file)
+    if before_expiry:
+        verdict = dataclasses.replace(verdict, message="; ".join(m for m in (before_expiry, verdict.message) if m))
     if trust.is_own_seal(emb.signer_cert):
         # A letter that already carries our stamp may be one already registered (a
         # folder copy sent back in): a person checks. A unit forwarding a letter it
@@ -382,6 +387,59 @@ async def _verify_one(emb, trust: TrustSettings, extras, later_fields: set[str],
                 verdict, sub_indication="TRY_LATER", message=TRUST_MESSAGES["TRY_LATER"]
             )
     return verdict
+
+
+# What a certificate's end of validity makes of a signature validated now.
+EXPIRY_SUB_INDICATIONS = frozenset({"OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED", "EXPIRED"})
+
+
+async def _valid_when_timestamped(emb, status, trust: TrustSettings, extras):
+    """(status, sentence): a signature whose signer's certificate (or a CA's above it)
+    has expired since, and whose own trusted timestamp (PAdES-T) proves it was made
+    while the chain was valid, is validated as of that time (ETSI EN 319 102-1 5.6.2.4,
+    past signature validation: the timestamp is the proof of existence). That is what
+    a signature timestamp is for; pyHanko validates at the current time only, and until
+    session 55 such a letter (an enclosure signed last year) read "there is no proof the
+    signature existed earlier", INDETERMINATE, with the timestamp's time beside it.
+    The chain is built again at the timestamp's time, with the revocation data we hold
+    (issued since, so it speaks for that time too: a certificate revoked before it fails);
+    anything else stays as validated now. The sentence says so (English, then Thai)."""
+    ts = getattr(status, "timestamp_validity", None)
+    if ts is None or not (ts.intact and ts.valid and ts.trusted) or not (status.intact and status.valid):
+        return status, ""
+    _, sub, _ = _indication(status, "signature", False, _embedded_certs(emb))
+    if sub not in EXPIRY_SUB_INDICATIONS:
+        return status, ""
+    import datetime as dt
+
+    from pyhanko_certvalidator import CertificateValidator
+
+    at = ts.timestamp
+    now = dt.datetime.now(dt.timezone.utc)
+    if at is None or at > now:
+        return status, ""  # a time yet to come proves nothing of the past
+    certs, crls, ocsps = extras
+    context = trust.validation_context(extra_certs=certs, extra_crls=crls, extra_ocsps=ocsps, moment=at)
+    try:
+        validator = CertificateValidator(emb.signer_cert, intermediate_certs=_embedded_certs(emb),
+                                         validation_context=context)
+        path = await validator.async_validate_path()
+    except Exception as exc:  # noqa: BLE001 - not valid then either: the verdict of now stands
+        log.info("pdf_signature_not_valid_at_timestamp", error=_short(exc))
+        return status, ""
+    status = dataclasses.replace(status, trust_problem_indic=None, validation_path=path, validation_time=at,
+                                 revocation_details=None)
+    expired = [c for c in path if c.not_valid_after < now]
+    signer_expired = any(c is emb.signer_cert or c.dump() == emb.signer_cert.dump() for c in expired)
+    until = min((c.not_valid_after for c in expired), default=None)
+    if until is None:
+        return status, ""
+    whose_en, whose_th = (("the signer's certificate", "ใบรับรองของผู้ลงนาม") if signer_expired
+                          else ("a CA certificate of the signer's chain", "ใบรับรองของผู้ออกใบรับรองในสาย"))
+    when, then = until.date().isoformat(), at.date().isoformat()
+    return status, (f"{whose_en} expired on {when}; a trusted timestamp shows the signature was made on {then}, "
+                    f"while it was valid ({whose_th}หมดอายุเมื่อ {when} แต่ตราประทับเวลาที่เชื่อถือได้แสดงว่า"
+                    f"ลงลายมือชื่อเมื่อ {then} ขณะใบรับรองยังมีผล)")
 
 
 async def _chain_ok_without_revocation(emb, trust: TrustSettings, extras) -> bool:
@@ -520,7 +578,8 @@ def _indication(status, kind: str, certification: bool, others=()) -> tuple[str,
         return INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", TRUST_MESSAGES["NO_CERTIFICATE_CHAIN_FOUND"]
     # A document timestamp's certificate is a TSA's (time stamping): only signers' are
     # held to the signing policy (pyHanko holds a TSA's to time stamping).
-    constraint = anchor_validity_problem(status.validation_path) or (
+    # As of the validation's time: now, or a trusted timestamp's (_valid_when_timestamped).
+    constraint = anchor_validity_problem(status.validation_path, getattr(status, "validation_time", None)) or (
         signer_usage_problem(status.validation_path, status.signing_cert) if kind == "signature" else None)
     if constraint is not None:
         return INDETERMINATE, constraint[0], constraint[1]
