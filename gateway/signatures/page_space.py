@@ -464,10 +464,9 @@ def _area(b: Box) -> float:
 
 def _image_ink(image, matrix: tuple[float, ...]) -> list[Box] | None:
     """The inked cells of a large (scanned) image placed by `matrix` (the unit square
-    to the page), or None when its pixels cannot be read or it is not placed upright
-    (then the whole image counts as content)."""
-    a, b, c, d, e, f = matrix
-    if abs(b) > 1e-6 or abs(c) > 1e-6 or a <= 0 or d <= 0:
+    to the page), or None when its pixels cannot be read or it is placed at an angle
+    other than a multiple of 90 degrees (then the whole image counts as content)."""
+    if _turn_upright(matrix) is None:
         return None
     import pypdfium2.raw as pdfium_c
 
@@ -492,7 +491,39 @@ def _image_ink(image, matrix: tuple[float, ...]) -> list[Box] | None:
         # under it.
         if bitmap.format != pdfium_c.FPDFBitmap_Gray:
             return None  # not the coverage we know how to read: the whole image counts
-    return _ink_boxes(pixels, (e, f, e + a, f + d), coverage=coverage)
+    return _ink_boxes(_upright(pixels, matrix), _transform((0, 0, 1, 1), matrix), coverage=coverage)
+
+
+def _turn_upright(matrix) -> tuple[bool, bool, bool] | None:
+    """(transpose, flip left-right, flip top-bottom): what makes the pixels of an image
+    placed by `matrix` (the unit square to the page) read as the page shows them, its
+    first row at the top and its first column at the left; None when it is placed at an
+    angle other than a multiple of 90 degrees. Scanning software places a page turned
+    or mirrored as often as upright (a landscape original turned by a copier, a
+    top-down bitmap drawn with a negative height); until session 55 such a scan counted
+    as ink all over and got a receipt, "no free space at the top right of page 1", on a
+    blank corner. Image space: the first row is at v = 1, the first column at u = 0."""
+    a, b, c, d = (float(v) for v in matrix[:4])
+    if abs(b) <= 1e-6 and abs(c) <= 1e-6 and abs(a) > 1e-6 and abs(d) > 1e-6:
+        return False, a < 0, d < 0  # columns run along x (by a), rows down y (by -d)
+    if abs(a) <= 1e-6 and abs(d) <= 1e-6 and abs(b) > 1e-6 and abs(c) > 1e-6:
+        # Columns run along y (by b) and rows along x (by -c): transposed first.
+        return True, c > 0, b > 0
+    return None
+
+
+def _upright(pixels, matrix):
+    """The image (Pillow) turned and mirrored as `matrix` shows it on the page (_turn_upright)."""
+    from PIL import Image
+
+    transpose, left_right, top_bottom = _turn_upright(matrix)
+    if transpose:
+        pixels = pixels.transpose(Image.Transpose.TRANSPOSE)
+    if left_right:
+        pixels = pixels.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if top_bottom:
+        pixels = pixels.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    return pixels
 
 
 def _rendered_ink(page) -> list[Box]:
@@ -620,13 +651,12 @@ def _ink_boxes(pixels, bbox: Box, *, coverage: bool = False) -> list[Box]:
 
 def _pdfminer_ink(image, matrix) -> list[Box] | None:
     """The inked cells of a large image as pdfminer reads it, or None when its pixels
-    cannot be read or it is not placed upright (then the whole image counts)."""
-    if matrix is not None:
-        a, b, c, d = matrix[:4]
-        if abs(b) > 1e-6 or abs(c) > 1e-6 or a <= 0 or d <= 0:
-            return None
+    cannot be read or it is placed at an odd angle (then the whole image counts)."""
+    matrix = _IDENTITY if matrix is None else tuple(matrix)
+    if _turn_upright(matrix) is None:
+        return None
     pixels = _decode(image.stream)
-    return None if pixels is None else _ink_boxes(pixels, image.bbox)
+    return None if pixels is None else _ink_boxes(_upright(pixels, matrix), image.bbox)
 
 
 def _decode(stream):
