@@ -292,6 +292,7 @@ class _FileFacts:
     # then shared by every signature of the file (its pages are rendered once).
     _final: object = None
     _unlisted: dict = dataclasses.field(default_factory=dict)
+    _hidden: dict = dataclasses.field(default_factory=dict)
 
     def final(self):
         from gateway.signatures.visual_diff import FinalFile
@@ -307,6 +308,21 @@ class _FileFacts:
             self._unlisted[start] = (unlisted_objects(self.reader, self.data, start=start)
                                      if self.reader is not None else [])
         return self._unlisted[start]
+
+    def hidden_when_signed(self, end: int) -> int:
+        """Object definitions before byte `end` (the signed bytes) that no cross-reference
+        section lists, counted only when PDFium rejects the signed bytes' table (0.1 ms
+        a file, whatever its size): then Chrome and Edge rebuild the table by scanning
+        and show the last definition of each object, every other reader what the table
+        lists. 0 when PDFium reads the table (then it shows what the table lists too)."""
+        if end not in self._hidden:
+            from gateway.signatures.visual_diff import xref_usable
+
+            hidden = 0
+            if self.reader is not None and xref_usable(self.data[:end]) is False:
+                hidden = sum(1 for offset, _, _ in unlisted_objects(self.reader, self.data, start=0) if offset < end)
+            self._hidden[end] = hidden
+        return self._hidden[end]
 
     def close(self) -> None:
         if self._final is not None:
@@ -632,7 +648,7 @@ def _from_status(emb, kind: str, status, later_fields: set[str], file: _FileFact
     shown_changed, shown_review, shown_sentences = _as_shown(emb, status, file)
     if shown_sentences:
         mod_message = "; ".join(m for m in (mod_message, *shown_sentences) if m)
-    if shown_changed and mods in (MOD_NONE, MOD_SIGNATURES_ADDED):
+    if shown_changed and mods in (MOD_NONE, MOD_SIGNATURES_ADDED) and coverage_of(status) != "entire_file":
         mods = MOD_OTHER  # more than signatures were added: what was signed is not what is shown
     if indication == TOTAL_PASSED and (mods == MOD_OTHER or shown_changed or any(c.replaced for c in changes)):
         # Either the diff shows nothing wrong only because it never saw the change (bytes
@@ -674,6 +690,11 @@ def _from_status(emb, kind: str, status, later_fields: set[str], file: _FileFact
     )
 
 
+def coverage_of(status) -> str:
+    """pyHanko's coverage level, by name ("entire_file", "entire_revision", ...)."""
+    return str(getattr(status.coverage, "name", "")).lower()
+
+
 def _embedded_certs(emb) -> list:
     try:
         return list(emb.other_embedded_certs)
@@ -713,6 +734,12 @@ SHOWN_TEXTS: dict[str, tuple[str, str]] = {
                       "rebuild it and may show other content than was checked"),
     "xref_rejected_signed": ("ตารางอ้างอิงของไฟล์ใช้ไม่ได้ โปรแกรมอ่านแต่ละโปรแกรมอาจแสดงเนื้อหาต่างกัน",
                              "the file's cross-reference table is not usable: readers may disagree on what it shows"),
+    "hidden_signed": ("ตารางอ้างอิงของไฟล์ที่ลงลายมือชื่อไว้ใช้ไม่ได้ และมีออบเจกต์ {count} รายการที่ไม่อยู่ในตารางอ้างอิง "
+                      "โปรแกรมอ่านที่สร้างตารางใหม่เอง (เช่น Chrome, Edge) จะแสดงออบเจกต์เหล่านั้น ส่วนโปรแกรมอื่นแสดงตามตาราง "
+                      "จึงเห็นเนื้อหาที่ลงนามไว้ต่างกัน",
+                      "the signed file's cross-reference table is not usable and it holds {count} object(s) that no "
+                      "cross-reference section lists: viewers that rebuild the table (Chrome, Edge) show them, other "
+                      "readers what the table lists, so readers differ on what was signed"),
     "dropped_from_form": ("ไฟล์ยังมีลายมือชื่ออิเล็กทรอนิกส์ที่แบบฟอร์มของไฟล์ไม่ได้ระบุไว้แล้ว{page_th} "
                           "คือถูกนำออกหลังลงลายมือชื่อ จึงไม่ได้ตรวจ และเนื้อหาอาจไม่ใช่ที่ลงนามไว้",
                           "a signature the file carries is no longer listed in its form: it was removed after "
@@ -753,12 +780,23 @@ def _as_shown(emb, status, file: _FileFacts) -> tuple[bool, bool, list[str]]:
 
     if not file.data or not (status.intact and status.valid):
         return False, False, []
-    if status.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
-        return False, False, []
     end = _signed_end(emb)
-    if end is None or end >= len(file.data) or not _meaningful(file.data[end:]):
+    if end is None or status.coverage not in (SignatureCoverageLevel.ENTIRE_REVISION,
+                                              SignatureCoverageLevel.ENTIRE_FILE):
         return False, False, []
     changed, review, sentences = False, False, []
+    hidden = file.hidden_when_signed(end)
+    if hidden:
+        # Inside the signed bytes themselves: the signer signed both copies of an object,
+        # and which one a reader shows depends on the reader. Until session 55 a letter
+        # prepared so (its table written with 19-byte entries, a second copy of page 1's
+        # content after the first, then signed: the signature covers the whole file) was
+        # TOTAL_PASSED, no review, while Chrome showed "9,000,000 THB" where pyHanko,
+        # poppler and the register read "1,000 THB".
+        changed = True
+        sentences.append(_shown("hidden_signed", count=hidden))
+    if end >= len(file.data) or not _meaningful(file.data[end:]):
+        return changed, False, sentences
     added = file.unlisted(end)
     if added:
         changed = True
@@ -774,7 +812,7 @@ def _as_shown(emb, status, file: _FileFacts) -> tuple[bool, bool, list[str]]:
         if xref_usable(file.data[:end]):
             changed = True
             sentences.append(_shown("xref_rejected"))
-        else:
+        elif not hidden:
             review = True
             sentences.append(_shown("xref_rejected_signed"))
     seen = compare(final, file.data[:end])
