@@ -293,6 +293,7 @@ class _FileFacts:
     _final: object = None
     _unlisted: dict = dataclasses.field(default_factory=dict)
     _hidden: dict = dataclasses.field(default_factory=dict)
+    _twice: dict = dataclasses.field(default_factory=dict)
 
     def final(self):
         from gateway.signatures.visual_diff import FinalFile
@@ -323,6 +324,14 @@ class _FileFacts:
                 hidden = sum(1 for offset, _, _ in unlisted_objects(self.reader, self.data, start=0) if offset < end)
             self._hidden[end] = hidden
         return self._hidden[end]
+
+    def twice_when_signed(self, end: int) -> list:
+        """Object numbers a cross-reference table inside the signed bytes (before byte
+        `end`) lists twice (revisions.listed_twice): readers differ in which entry they
+        take (pyHanko and PDFium the last, poppler and pypdf the first)."""
+        if end not in self._twice:
+            self._twice[end] = listed_twice(self.data[:end] if end < len(self.data) else self.data)
+        return self._twice[end]
 
     def close(self) -> None:
         if self._final is not None:
@@ -740,6 +749,12 @@ SHOWN_TEXTS: dict[str, tuple[str, str]] = {
                       "the signed file's cross-reference table is not usable and it holds {count} object(s) that no "
                       "cross-reference section lists: viewers that rebuild the table (Chrome, Edge) show them, other "
                       "readers what the table lists, so readers differ on what was signed"),
+    "listed_twice_signed": ("ตารางอ้างอิงของไฟล์ที่ลงลายมือชื่อไว้ระบุออบเจกต์เดียวกันซ้ำสองครั้ง {count} รายการ "
+                            "โปรแกรมอ่านแต่ละโปรแกรมจึงแสดงคนละฉบับ (Chrome, Edge แสดงฉบับหลัง Evince, Okular แสดงฉบับแรก) "
+                            "และเห็นเนื้อหาที่ลงนามไว้ต่างกัน",
+                            "the signed file's cross-reference table lists {count} object(s) twice: readers differ "
+                            "in which copy they show (Chrome and Edge the last, Evince and Okular the first), so "
+                            "they differ on what was signed"),
     "dropped_from_form": ("ไฟล์ยังมีลายมือชื่ออิเล็กทรอนิกส์ที่แบบฟอร์มของไฟล์ไม่ได้ระบุไว้แล้ว{page_th} "
                           "คือถูกนำออกหลังลงลายมือชื่อ จึงไม่ได้ตรวจ และเนื้อหาอาจไม่ใช่ที่ลงนามไว้",
                           "a signature the file carries is no longer listed in its form: it was removed after "
@@ -795,6 +810,13 @@ def _as_shown(emb, status, file: _FileFacts) -> tuple[bool, bool, list[str]]:
         # poppler and the register read "1,000 THB".
         changed = True
         sentences.append(_shown("hidden_signed", count=hidden))
+    twice_signed = file.twice_when_signed(end)
+    if twice_signed:
+        # The same, by a table that lists page 1's content twice, a second copy first:
+        # poppler (Evince, Okular, pdftotext) and pypdf showed "9,000,000 THB", pyHanko
+        # and PDFium "1,000 THB", and the signature passed (session 55).
+        changed = True
+        sentences.append(_shown("listed_twice_signed", count=len(twice_signed)))
     if end >= len(file.data) or not _meaningful(file.data[end:]):
         return changed, False, sentences
     added = file.unlisted(end)

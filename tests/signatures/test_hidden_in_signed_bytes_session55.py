@@ -13,6 +13,11 @@ Now such objects inside the signed bytes, where PDFium rejects the signed bytes'
 table, make the signature INDETERMINATE / SIG_CONSTRAINTS_FAILURE with a sentence in
 English and Thai; a table PDFium rejects with nothing hidden behind it, or hidden
 objects behind a table PDFium reads, change nothing (every reader shows the same).
+
+The same letter prepared with a table that lists page 1's content twice, the second
+copy first (`listed_twice_first`), showed "9,000,000 THB" in poppler and pypdf and
+"1,000 THB" in PDFium and pyHanko, and passed too: such a table inside the signed
+bytes now does what one saved after signing did since session 43.
 """
 from __future__ import annotations
 
@@ -61,6 +66,31 @@ def prepared(*, entry_end: bytes = b"\n", hidden: bool = True) -> bytes:
     return bytes(out)
 
 
+def listed_twice_first() -> bytes:
+    """The letter with a table that lists object 4 twice: HIDDEN_TEXT's copy first, then
+    SIGNED_TEXT's (poppler and pypdf take the first entry, PDFium and pyHanko the last)."""
+    def stream(text: bytes) -> bytes:
+        content = b"BT /F1 14 Tf 60 760 Td (" + text + b") Tj ET"
+        return b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"
+
+    plain = prepared(entry_end=b" \n", hidden=False)
+    table = plain.index(b"xref\n")
+    original = plain.index(b"4 0 obj")
+    hidden_at = table
+    out = plain[:table] + b"4 0 obj\n" + stream(HIDDEN_TEXT) + b"\nendobj\n"
+    table_at = len(out)
+    out += (b"xref\n0 4\n0000000000 65535 f \n"
+            + b"".join(b"%010d 00000 n \n" % plain.index(b"%d 0 obj" % n) for n in (1, 2, 3))
+            + b"4 1\n%010d 00000 n \n4 1\n%010d 00000 n \n" % (hidden_at, original)
+            + b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % table_at)
+    return out
+
+
+TWICE_EN = ("the signed file's cross-reference table lists 1 object(s) twice: readers differ in which copy they "
+            "show (Chrome and Edge the last, Evince and Okular the first), so they differ on what was signed")
+TWICE_TH = "ตารางอ้างอิงของไฟล์ที่ลงลายมือชื่อไว้ระบุออบเจกต์เดียวกันซ้ำสองครั้ง 1 รายการ"
+
+
 def _shown_by_pdfium(pdf: bytes) -> str:
     import pypdfium2 as pdfium
 
@@ -97,6 +127,16 @@ def test_a_signature_over_an_object_only_chrome_shows_is_not_passed(pki, trust):
     assert finding.verdict == "fail" and SENTENCE_EN in finding.message_en
 
 
+def test_a_signature_over_a_table_listing_page_1_twice_is_not_passed(pki, trust, tmp_path):
+    signed = sign_letter(listed_twice_first(), pki)
+    assert _one_space(_shown_by_poppler(signed, tmp_path)) == _one_space(HIDDEN_TEXT.decode())
+    assert _one_space(_shown_by_pdfium(signed)) == _one_space(SIGNED_TEXT.decode())
+    (sig,) = verify_pdf(signed, trust).signatures
+    assert (sig.indication, sig.sub_indication, sig.review) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE", True)
+    assert sig.covers_whole_file is True and sig.modifications == "none"
+    assert TWICE_EN in sig.message and TWICE_TH in sig.message
+
+
 @pytest.mark.parametrize("case", ["19-byte table, nothing hidden", "hidden copy, a table PDFium reads"])
 def test_every_reader_showing_the_same_is_passed(pki, trust, tmp_path, case):
     letter = prepared(hidden=False) if case.startswith("19") else prepared(entry_end=b" \n")
@@ -123,6 +163,12 @@ def test_the_daemon_holds_or_flags_the_letter(pki, tmp_path_factory):
         assert SENTENCE_EN in sig["message"] and SENTENCE_TH in sig["message"]
         [finding] = [f for f in entry["findings"] if f["rule"] == "signature"]
         assert "SIG_CONSTRAINTS_FAILURE" in finding["message_th"]
+
+        _, mid = send(gateway, [("2569_dds_0403_278.pdf", sign_letter(listed_twice_first(), pki))], REVIEWING)
+        entry = entry_for(gateway, mid, REVIEWING)
+        assert entry["review"] is True
+        [sig] = entry["attachments"][0]["signatures"]
+        assert sig["indication"] == "INDETERMINATE" and TWICE_EN in sig["message"] and TWICE_TH in sig["message"]
 
         queue_id, _ = send(gateway, [("2569_dds_0403_277.pdf", sign_letter(prepared(), pki))], REJECTING)
         gateway.wait_idle()
