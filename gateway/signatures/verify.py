@@ -294,6 +294,7 @@ class _FileFacts:
     _unlisted: dict = dataclasses.field(default_factory=dict)
     _hidden: dict = dataclasses.field(default_factory=dict)
     _twice: dict = dataclasses.field(default_factory=dict)
+    _pages_differ: bool | None = None
 
     def final(self):
         from gateway.signatures.visual_diff import FinalFile
@@ -332,6 +333,19 @@ class _FileFacts:
         if end not in self._twice:
             self._twice[end] = listed_twice(self.data[:end] if end < len(self.data) else self.data)
         return self._twice[end]
+
+    def pages_differ(self) -> bool:
+        """Whether Chrome's and Evince's readings of the page tree find other pages
+        (page_space.readers_pages_differ): a /Page that also has /Kids is a page to
+        poppler and a node to PDFium."""
+        if self._pages_differ is None:
+            from gateway.signatures.page_space import readers_pages_differ
+
+            try:
+                self._pages_differ = readers_pages_differ(self.reader.root["/Pages"]) if self.reader is not None else False
+            except Exception:  # noqa: BLE001 - no page tree to read: pyHanko's reading speaks for it
+                self._pages_differ = False
+        return self._pages_differ
 
     def close(self) -> None:
         if self._final is not None:
@@ -755,6 +769,10 @@ SHOWN_TEXTS: dict[str, tuple[str, str]] = {
                             "the signed file's cross-reference table lists {count} object(s) twice: readers differ "
                             "in which copy they show (Chrome and Edge the last, Evince and Okular the first), so "
                             "they differ on what was signed"),
+    "pages_differ": ("โครงสร้างหน้าของไฟล์ที่ลงลายมือชื่อไว้ขัดกันเอง โปรแกรมอ่านแต่ละโปรแกรม (Chrome, Edge กับ Evince, Okular) "
+                     "จึงแสดงหน้าต่างกัน และเห็นเนื้อหาที่ลงนามไว้ต่างกัน",
+                     "the signed file's page tree contradicts itself: readers (Chrome and Edge, Evince and Okular) "
+                     "show different pages, so they differ on what was signed"),
     "dropped_from_form": ("ไฟล์ยังมีลายมือชื่ออิเล็กทรอนิกส์ที่แบบฟอร์มของไฟล์ไม่ได้ระบุไว้แล้ว{page_th} "
                           "คือถูกนำออกหลังลงลายมือชื่อ จึงไม่ได้ตรวจ และเนื้อหาอาจไม่ใช่ที่ลงนามไว้",
                           "a signature the file carries is no longer listed in its form: it was removed after "
@@ -817,6 +835,11 @@ def _as_shown(emb, status, file: _FileFacts) -> tuple[bool, bool, list[str]]:
         # and PDFium "1,000 THB", and the signature passed (session 55).
         changed = True
         sentences.append(_shown("listed_twice_signed", count=len(twice_signed)))
+    if file.pages_differ():
+        # A page tree readers walk differently: Chrome showed the /Page's kid ("9,000,000
+        # THB"), Evince the /Page itself ("1,000 THB"), and the signature passed (session 55).
+        changed = True
+        sentences.append(_shown("pages_differ"))
     if end >= len(file.data) or not _meaningful(file.data[end:]):
         return changed, False, sentences
     added = file.unlisted(end)

@@ -17,7 +17,9 @@ objects behind a table PDFium reads, change nothing (every reader shows the same
 The same letter prepared with a table that lists page 1's content twice, the second
 copy first (`listed_twice_first`), showed "9,000,000 THB" in poppler and pypdf and
 "1,000 THB" in PDFium and pyHanko, and passed too: such a table inside the signed
-bytes now does what one saved after signing did since session 43.
+bytes now does what one saved after signing did since session 43. So does a page tree
+readers walk differently (`page_with_kids`: a /Page that also has /Kids is a page to
+poppler and a node to PDFium, which shows its kid instead).
 """
 from __future__ import annotations
 
@@ -91,6 +93,28 @@ TWICE_EN = ("the signed file's cross-reference table lists 1 object(s) twice: re
 TWICE_TH = "ตารางอ้างอิงของไฟล์ที่ลงลายมือชื่อไว้ระบุออบเจกต์เดียวกันซ้ำสองครั้ง 1 รายการ"
 
 
+def page_with_kids() -> bytes:
+    """A /Page saying SIGNED_TEXT whose /Kids hold a page saying HIDDEN_TEXT: poppler
+    shows the first, PDFium (a node with /Kids is no page to it) the second."""
+    from tests.letters import assemble_pdf, stream_object
+
+    def text(words: bytes) -> bytes:
+        return stream_object(b"BT /F1 14 Tf 60 760 Td (" + words + b") Tj ET")
+
+    page = (b"<< /Type /Page /Parent %s /MediaBox [0 0 595 842] /Resources << /Font << /F1 7 0 R >> >> "
+            b"/Contents %s%s >>")
+    return assemble_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                         page % (b"2 0 R", b"5 0 R", b" /Kids [4 0 R]"), page % (b"3 0 R", b"6 0 R", b""),
+                         text(SIGNED_TEXT), text(HIDDEN_TEXT),
+                         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"],
+                        header=b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+
+
+PAGES_EN = ("the signed file's page tree contradicts itself: readers (Chrome and Edge, Evince and Okular) show "
+            "different pages, so they differ on what was signed")
+PAGES_TH = "โครงสร้างหน้าของไฟล์ที่ลงลายมือชื่อไว้ขัดกันเอง"
+
+
 def _shown_by_pdfium(pdf: bytes) -> str:
     import pypdfium2 as pdfium
 
@@ -137,6 +161,24 @@ def test_a_signature_over_a_table_listing_page_1_twice_is_not_passed(pki, trust,
     assert TWICE_EN in sig.message and TWICE_TH in sig.message
 
 
+def test_a_signature_over_a_page_tree_readers_walk_differently_is_not_passed(pki, trust, tmp_path):
+    signed = sign_letter(page_with_kids(), pki)
+    assert _one_space(_shown_by_poppler(signed, tmp_path)) == _one_space(SIGNED_TEXT.decode())
+    assert _one_space(_shown_by_pdfium(signed)) == _one_space(HIDDEN_TEXT.decode())
+    (sig,) = verify_pdf(signed, trust).signatures
+    assert (sig.indication, sig.sub_indication, sig.review) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE", True)
+    assert PAGES_EN in sig.message and PAGES_TH in sig.message
+
+
+def test_a_page_tree_only_pyhanko_reads_otherwise_is_passed(pki, trust):
+    """A /Pages node whose /Count says 0 over a page: pyHanko skips it, PDFium and
+    poppler both show it first (the stamp gives such a letter a receipt)."""
+    from tests.signatures.producers import lying_page_tree
+
+    (sig,) = verify_pdf(sign_letter(lying_page_tree("count0"), pki), trust).signatures
+    assert (sig.indication, sig.review) == ("TOTAL_PASSED", False)
+
+
 @pytest.mark.parametrize("case", ["19-byte table, nothing hidden", "hidden copy, a table PDFium reads"])
 def test_every_reader_showing_the_same_is_passed(pki, trust, tmp_path, case):
     letter = prepared(hidden=False) if case.startswith("19") else prepared(entry_end=b" \n")
@@ -169,6 +211,12 @@ def test_the_daemon_holds_or_flags_the_letter(pki, tmp_path_factory):
         assert entry["review"] is True
         [sig] = entry["attachments"][0]["signatures"]
         assert sig["indication"] == "INDETERMINATE" and TWICE_EN in sig["message"] and TWICE_TH in sig["message"]
+
+        _, mid = send(gateway, [("2569_dds_0403_279.pdf", sign_letter(page_with_kids(), pki))], REVIEWING)
+        entry = entry_for(gateway, mid, REVIEWING)
+        assert entry["review"] is True
+        [sig] = entry["attachments"][0]["signatures"]
+        assert sig["indication"] == "INDETERMINATE" and PAGES_EN in sig["message"] and PAGES_TH in sig["message"]
 
         queue_id, _ = send(gateway, [("2569_dds_0403_277.pdf", sign_letter(prepared(), pki))], REJECTING)
         gateway.wait_idle()
