@@ -220,6 +220,28 @@ def find_same_files(session: Session, unit: str, sender: str, files: frozenset[s
     return None
 
 
+def find_same_sealed_files(session: Session, unit: str, sender: str, files_mac: str | None,
+                            since: dt.datetime) -> str | None:
+    """`find_same_files` for a sealed (ลับ/ลับมาก) letter: the receive number of the
+    latest classified letter (not cancelled) this unit registered from the same sender
+    since `since` whose keyed hash of its files (`facts.files_mac`, gateway/pipeline/
+    classified.py) is this one, or None. Its rows keep no plain hash of a file, so the
+    plain look-up never found it: a ลับ letter sent again in a new e-mail had a second
+    number in the secret book that nobody was told of. The unit's classified letters
+    from one sender in 30 days are few; at most SAME_SEALED of the latest are read."""
+    if not files_mac:
+        return None
+    rows = session.execute(_SAME_SEALED, {"q_unit": unit, "q_sender": fit(_LETTERS.c.sender, sender),
+                                          "q_since": since}).all()
+    for row in rows:  # the latest first
+        if (row.facts or {}).get("files_mac") == files_mac:
+            return f"{row.number}/{row.year}"
+    return None
+
+
+SAME_SEALED = 200
+
+
 # A file held by fewer letters than this is "rare": its holders are read, not the
 # holders of every file of the letter.
 FEW_HOLDERS = 51
@@ -277,6 +299,15 @@ _SAME_FILES = (
            _LETTERS.c.secrecy == "none")
     .order_by(_LETTERS.c.id.desc())
     .limit(20)
+)
+# Through ix_letter_resend (unit, sender, ...): the unit's letters from that sender.
+_SAME_SEALED = (
+    select(_LETTERS.c.number, _LETTERS.c.year, _LETTERS.c.facts)
+    .where(_LETTERS.c.unit == bindparam("q_unit"), _LETTERS.c.sender == bindparam("q_sender"),
+           _LETTERS.c.received_at >= bindparam("q_since"), _LETTERS.c.status != "cancelled",
+           _LETTERS.c.secrecy != "none")
+    .order_by(_LETTERS.c.id.desc())
+    .limit(SAME_SEALED)
 )
 _SAME_MESSAGE_ID = (
     select(_LETTERS.c.id, _LETTERS.c.number, _LETTERS.c.year, _LETTERS.c.book, _LETTERS.c.mail_subject,

@@ -148,6 +148,8 @@ def cmd_letter(args: argparse.Namespace) -> int:
     if refusal:
         print(f"saraban-gateway: {refusal}", file=sys.stderr)
         return 2
+    from gateway.pipeline.classified import registers_own
+
     store = SealedStore(settings.data_dir)
     if not store.has(letter.queue_id, "raw"):
         return _not_here(letter.receive_no)
@@ -159,7 +161,8 @@ def cmd_letter(args: argparse.Namespace) -> int:
             entry.update(subject=meta.get("subject"), sender_name=meta.get("sender_name"),
                          reference=(meta.get("facts") or {}).get("reference"),
                          letter_date=(meta.get("facts") or {}).get("letter_date"),
-                         findings=[f for f in meta.get("findings") or [] if f.get("verdict") != "pass"],
+                         findings=[f for f in meta.get("findings") or [] if f.get("verdict") != "pass"]
+                         + registers_own(letter.findings),
                          attachments=meta.get("attachments") or [],
                          smime_arrival=meta.get("smime_arrival"), opaque=meta.get("opaque"))
             _print(entry, args)

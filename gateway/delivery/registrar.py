@@ -26,7 +26,7 @@ from gateway.delivery.copy_seal import alert_seal_header, seal_header
 from gateway.delivery.errors import RegistrarCopyWaits
 from gateway.delivery.maildir import message_name
 from gateway.delivery.route import Destination, RegistrarRouteMissing, destination, transport
-from gateway.pipeline.classified import store_for
+from gateway.pipeline.classified import registers_own, store_for
 from gateway.secrecy.errors import SecrecyError
 from gateway.service.services import Services
 from rules.names import shown_name
@@ -157,9 +157,8 @@ def _note(letter: Letter, meta: dict) -> str:
         lines.append(f"ไฟล์ (file): {name}  {a.get('size')} bytes")
     if meta.get("smime_arrival"):
         lines.append("มาถึงแบบเข้ารหัส S/MIME ถึงระบบ (arrived S/MIME-encrypted to the gateway)")
-    for f in meta.get("findings") or []:
-        if f.get("verdict") != "pass":
-            lines.append(f"- {f['verdict']}: {f['rule']}: {f.get('message', '')}")
+    for f in [f for f in meta.get("findings") or [] if f.get("verdict") != "pass"] + registers_own(letter.findings):
+        lines.append(f"- {f['verdict']}: {f['rule']}: {f.get('message', '')}")
     if meta.get("opaque"):
         lines.append("- PDF ติดรหัสผ่าน ส่งต่อตามที่ได้รับ (password-protected PDF, forwarded as it came)")
     lines.append(f"คิว (queue id): {letter.queue_id}")

@@ -70,6 +70,7 @@ class Sealed:
     opaque: bool = False
     smime: bool = False
     unread: list[Finding] = field(default_factory=list)  # `unread_finding`, when a file was not read
+    files_mac: str | None = None  # `files_mac`: the keyed hash of its files' set, None without files
 
     def locations(self, store: SealedStore) -> dict:
         return {"dir": str(store.dir_for(self.queue_id).relative_to(store.data_dir)),
@@ -196,6 +197,8 @@ def seal_letter(services: Services, entry: SpoolEntry, arrival: Arrival, mail: P
                           "sha256": a.sha256, "size": a.size, "content_type": a.sniffed_type,
                           "declared_type": a.declared_type, "pdf_encrypted": a.pdf_encrypted})
     store.sync()
+    files = [a.sha256 for a in mail.attachments] if mail else []
+    mac = files_mac(store.keystore.same_files_key(), files) if files else None
     store.put_json(qid, "meta", {
         "subject": mail.subject if mail else None,
         "from": mail.from_address if mail else None,
@@ -209,7 +212,32 @@ def seal_letter(services: Services, entry: SpoolEntry, arrival: Arrival, mail: P
     })
     log.info("classified_sealed", secrecy=facts.secrecy, objects=len(shown) + 2)
     return Sealed(qid, facts.secrecy, raw_ref, shown, opaque=is_opaque(mail), smime=arrival.smime,
-                  unread=_unread(mail))
+                  unread=_unread(mail), files_mac=mac)
+
+
+def files_mac(key: bytes, sha256s: list[str]) -> str | None:
+    """A sealed letter's files as a set, for the register to find the same files sent
+    again (`same_files`, as an ordinary letter's plain SHA-256s are): HMAC-SHA256 under
+    the gateway's key (KeyStore.same_files_key) of their sorted plain SHA-256s, computed
+    in memory. A plain hash of a ลับ file in the database would let anyone holding a
+    copy of the document confirm that the unit received it; this one cannot be computed
+    without the key store. None for a letter without files (nothing to match)."""
+    if not sha256s:
+        return None
+    import hmac
+
+    return hmac.new(key, "\n".join(sorted(set(sha256s))).encode("ascii"), "sha256").hexdigest()
+
+
+# The register's own warnings, decided after the letter was sealed (so not in its meta):
+# the earlier letter with the same files or Message-ID, by its number.
+REGISTERS_OWN = ("same_files", "message_id_reused")
+
+
+def registers_own(findings: list[dict] | None) -> list[dict]:
+    """Of a sealed letter's register row, the findings the registrar's note and `letter
+    view` add to its sealed ones."""
+    return [f for f in findings or [] if f.get("rule") in REGISTERS_OWN]
 
 
 def _unread(mail: ParsedMail | None) -> list[Finding]:

@@ -41,7 +41,7 @@ from storage.models import Letter
 from storage.outbox import add_alert, queue_once, withdraw
 from storage.actions import add_action
 from storage.register import (GAP_REASON, NewLetter, find_registration, find_same_files, find_same_message_id,
-                              lock_units, register_letter)
+                              find_same_sealed_files, lock_units, register_letter)
 
 log = structlog.get_logger("gateway.pipeline.dispose")
 
@@ -307,7 +307,10 @@ def what_is_known(session, recipient: Recipient) -> Known:
 
 def _same_files(session, r: Recipient) -> str | None:
     mail = r.checked.mail
-    if mail is None or r.classified or not mail.attachments:
+    if r.classified:  # by the keyed hash of its files: nothing of them is kept in plain
+        return find_same_sealed_files(session, r.unit_name, r.sender, r.checked.classified.files_mac,
+                                      r.entry.received_at - SAME_FILES_WITHIN)
+    if mail is None or not mail.attachments:
         return None
     return find_same_files(session, r.unit_name, r.sender, frozenset(a.sha256 for a in mail.attachments),
                            r.entry.received_at - SAME_FILES_WITHIN)
@@ -434,8 +437,10 @@ def register_sealed(services: Services, session, new: NewLetter, sealed: secret.
     register's import of a classified paper letter."""
     settings = services.settings
     book = settings.register_.secret_book
+    # files_mac: its files, for a letter sent again to be found (find_same_sealed_files).
     new = dataclasses.replace(new, book=book, attachments=sealed.attachments,
-                              facts=new.facts | {"sealed": sealed.locations(secret.store_for(services))})
+                              facts=new.facts | {"sealed": sealed.locations(secret.store_for(services))}
+                              | ({"files_mac": sealed.files_mac} if sealed.files_mac else {}))
     letter = register_letter(session, new, start=settings.start_number(new.unit, book, be_year(new.received_at)),
                              number=number)
     if number is not None:
@@ -449,7 +454,7 @@ def register_sealed(services: Services, session, new: NewLetter, sealed: secret.
 def _bare(finding: Finding) -> dict:
     """A classified letter's finding in its plaintext row: the rule and verdict, and the
     text only of the gateway's own finding that quotes nothing of the letter."""
-    if finding.rule in (MESSAGE_ID_REUSED, "classified_unread"):  # the gateway's words, files by number
+    if finding.rule in (MESSAGE_ID_REUSED, SAME_FILES, "classified_unread"):  # the gateway's words, files by number
         return finding.as_dict()
     return {"rule": finding.rule, "verdict": finding.verdict}
 

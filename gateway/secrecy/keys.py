@@ -66,6 +66,17 @@ def key_fingerprint(public_key) -> str:
     return hashlib.sha256(spki).hexdigest()
 
 
+SAME_FILES_INFO = b"saraban-gateway: files of sealed letters, v1"
+
+
+def _same_files_key(private_key) -> bytes:
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    secret = private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SAME_FILES_INFO).derive(secret)
+
+
 def cert_fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
@@ -203,8 +214,9 @@ class GatewayKey:
 class KeyStore:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        # (gateway_key_state, certificate) of the last key sealed to: sealed_certificate.
-        self._sealing: tuple[tuple, x509.Certificate] | None = None
+        # (gateway_key_state, certificate, same-files key) of the last key sealed to:
+        # sealing_certificate, same_files_key.
+        self._sealing: tuple[tuple, x509.Certificate, bytes] | None = None
 
     @classmethod
     def for_data_dir(cls, data_dir: str | os.PathLike) -> "KeyStore":
@@ -376,11 +388,24 @@ class KeyStore:
         `store_for`), and again only when CURRENT or the slot's files change: loading the
         3072-bit private key costs about 0.2 s of CPU, and a letter of 1,000 parts (499
         files sealed, each on its own) spent 114 s in all."""
+        self._load_sealing()
+        return self._sealing[1]
+
+    def same_files_key(self) -> bytes:
+        """The key of the keyed hash a sealed letter's register row keeps of its files
+        (gateway/pipeline/classified.py `files_mac`), derived from the CURRENT gateway
+        private key: the same files sent again are recognised (`same_files`), while
+        whoever reads the register without the key store cannot test a guessed document
+        against it, as a plain SHA-256 would let them. Loaded with the key sealed to, so
+        it costs no second load; a rotation gives a new one (see docs/secrecy.md)."""
+        self._load_sealing()
+        return self._sealing[2]
+
+    def _load_sealing(self) -> None:
         state = gateway_key_state(self.path)
         if self._sealing is None or self._sealing[0] != state:
-            certificate = self.gateway_identity(require_valid=False)[1]
-            self._sealing = (state, certificate)
-        return self._sealing[1]
+            private_key, certificate = self.gateway_identity(require_valid=False)
+            self._sealing = (state, certificate, _same_files_key(private_key))
 
     def gateway_fingerprints(self) -> list[str]:
         return fingerprints_in(self._gateway_dir)

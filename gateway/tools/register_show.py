@@ -65,6 +65,11 @@ def entry_details(session, letter: Letter) -> dict[str, Any]:
     data["sender_name"] = None if letter.secrecy not in ("none", None) else letter.sender_name
     data["emergency_no"] = (letter.facts or {}).get("emergency_no")
     data["sender_verified"] = sender_label(letter.sender_auth)
+    if letter.secrecy not in ("none", None):
+        # Its row keeps them bare (rule and verdict; the gateway's own words such as
+        # `same_files` in full: dispose._bare): without them a classified entry said
+        # "review: yes" and not why.
+        data["findings"] = letter.findings or []
     data["outbox"] = [
         {"kind": o.kind, "state": o.state, "attempts": o.attempts,
          "last_error": error_for_person(o.last_error) or None,  # what failed, not the exception's words
@@ -141,7 +146,8 @@ def render_entry(data: dict[str, Any]) -> str:
     if data.get("findings"):
         out.append("findings:")
         for f in data["findings"]:
-            out.append(f"  {f.get('verdict')} {f.get('rule')}: {f.get('message_th')} / {f.get('message_en')}")
+            said = " / ".join(t for t in (f.get("message_th"), f.get("message_en")) if t)
+            out.append(f"  {f.get('verdict')} {f.get('rule')}" + (f": {said}" if said else ""))
     if data["outbox"]:
         out.append("outbox:")
         for o in data["outbox"]:
