@@ -467,6 +467,12 @@ def letter_as_dict(letter: Letter) -> dict[str, Any]:
     return data
 
 
+def first_register_year(session: Session) -> int | None:
+    """The oldest Buddhist-era year any register has numbers in, or None for an empty
+    register."""
+    return session.scalar(select(func.min(RegisterCounter.year)))
+
+
 def newest_register_year(session: Session) -> int | None:
     """The newest Buddhist-era year any register has numbers in (one row per register
     and year: a small table), or None for an empty register."""

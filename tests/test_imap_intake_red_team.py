@@ -14,12 +14,14 @@ import datetime as dt
 import re
 import time
 
-from tests.daemon import Daemon
+from rules.thai_time import BANGKOK, thai_datetime
+from tests.daemon import Daemon, TestClock, write_config
 from tests.imap_helpers import intake_config, mailbox_flags
 from tests.letters import letter, make_pdf
 from tests.servers.common import wait_until
 
 LATE_DECEMBER = '"31-Dec-2025 23:50:00 +0700"'  # 31 ธ.ค. 2568, ten minutes before New Year (Bangkok)
+NEW_YEAR_2570 = dt.datetime(2027, 1, 1, 0, 0, tzinfo=BANGKOK)
 
 
 def _append(dovecot, user: str, raw: bytes, internaldate: str | None, mailbox: str = "INBOX") -> None:
@@ -50,28 +52,72 @@ def _without_message_id(raw: bytes) -> bytes:
 
 
 def test_a_letter_is_received_when_it_reached_the_mailbox_not_when_it_was_fetched(
-        daemon_factory, dovecot, dovecot_user):
-    user, password = dovecot_user
-    # Reached the central mailbox before New Year; the gateway was down over midnight.
-    _append(dovecot, user, letter(subject="เรื่อง หนังสือที่มาถึงก่อนเที่ยงคืน", message_id="<late-dec@dds.bangkok.go.th>"),
-            LATE_DECEMBER)
-    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
-    [late] = _registered(d, 1)
-    _marked(dovecot, user, 1)
-    assert late["received_at"] == "2025-12-31T23:50:00+07:00"
-    assert late["year"] == 2568 and late["number"] == 1  # the register of 2568, not of the fetch
-    table = d.cli("register", "list").stdout
-    assert "31 ธ.ค. 2568 23:50" in table
-    assert d.register("--year", "2568")[0]["message_id"] == "<late-dec@dds.bangkok.go.th>"
-    assert d.register("--year", "2569") == []
+        tmp_path, dovecot, dovecot_user):
+    """The gateway ran in 2569, and was down over New Year: a letter that reached the
+    central mailbox before midnight is received then, in the register of 2569, though
+    fetched in 2570 (the gateway's clock moved to 00:05 on 1 ม.ค. 2570: Dovecot's own
+    moves a future APPEND date back to its present, so the mailbox's date is today's)."""
+    from imaplib import Time2Internaldate
 
-    # A letter arriving now is received now, in this year's register.
-    dovecot.deliver(user, letter(message_id="<now@dds.bangkok.go.th>"))
-    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    entries = {e["message_id"]: e for e in _registered(d, 2)}
-    received = dt.datetime.fromisoformat(entries["<now@dds.bangkok.go.th>"]["received_at"])
-    assert before - dt.timedelta(seconds=5) <= received <= dt.datetime.now(dt.timezone.utc)
-    assert entries["<now@dds.bangkok.go.th>"]["number"] == 1  # first of its own year's register
+    user, password = dovecot_user
+    clock = TestClock(tmp_path / "clock")
+    d = Daemon(write_config(tmp_path / "gw", extra=intake_config(dovecot, user, password)), env=clock.env)
+    try:
+        d.start()
+        dovecot.deliver(user, letter(message_id="<before@dds.bangkok.go.th>"))
+        [before] = _registered(d, 1)
+        assert before["year"] == 2569
+        _marked(dovecot, user, 1)
+        d.stop()
+        arrived = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        _append(dovecot, user, letter(subject="เรื่อง หนังสือที่มาถึงก่อนเที่ยงคืน",
+                                      message_id="<late-dec@dds.bangkok.go.th>"), Time2Internaldate(arrived))
+        clock.set(NEW_YEAR_2570 + dt.timedelta(minutes=5))
+        d.start()
+        entries = {e["message_id"]: e for e in _registered(d, 2)}
+        late = entries["<late-dec@dds.bangkok.go.th>"]
+        assert dt.datetime.fromisoformat(late["received_at"]) == arrived
+        assert (late["year"], late["number"]) == (2569, 2)  # the register of 2569, not of the fetch
+        table = d.cli("register", "list", "--year", "2569").stdout
+        assert thai_datetime(arrived) in table, table
+        assert d.register("--year", "2570") == []
+
+        # A letter arriving now is received now, in this year's register.
+        dovecot.deliver(user, letter(message_id="<now@dds.bangkok.go.th>"))
+        entries = {e["message_id"]: e for e in _registered(d, 3)}
+        now = entries["<now@dds.bangkok.go.th>"]
+        assert (now["year"], now["number"]) == (2570, 1)  # first of its own year's register
+        assert dt.datetime.fromisoformat(now["received_at"]) >= NEW_YEAR_2570
+    finally:
+        d.stop()
+
+
+def test_a_backlog_from_before_the_registers_first_year_is_received_when_fetched(daemon_factory, dovecot,
+                                                                                  dovecot_user):
+    """A central mailbox connected for the first time (never listed, so no listing bounds
+    its dates) holds letters from before the gateway ran: 31 ธ.ค. 2568 and 2019 (2562).
+    Their years' books are the previous system's (paper, the old e-saraban), and
+    2569 is the first year of this register (clock_guard.EARLIEST_YEAR). Until now each
+    was numbered 1/2568 and 1/2562, beside numbers that system had given; now each is
+    received when fetched, in this year's register, and the log says why."""
+    user, password = dovecot_user
+    _append(dovecot, user, letter(subject="เรื่อง หนังสือปีก่อน", message_id="<late-2568@dds.bangkok.go.th>"),
+            LATE_DECEMBER)
+    _append(dovecot, user, letter(message_id="<old-2562@dds.bangkok.go.th>"), '"15-Mar-2019 10:00:00 +0700"')
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
+    entries = _registered(d, 2)
+    _marked(dovecot, user, 2)
+    this_year = dt.datetime.now(dt.timezone.utc).year + 543
+    assert sorted((e["year"], e["number"]) for e in entries) == [(this_year, 1), (this_year, 2)], entries
+    for entry in entries:
+        assert dt.datetime.fromisoformat(entry["received_at"]) >= start, entry
+    assert d.register("--year", "2568") == [] and d.register("--year", "2562") == []
+    table = d.cli("register", "list").stdout
+    assert "2568 23:50" not in table and "2562" not in table, table
+    why = {e["internaldate"][:11]: e["reason"] for e in d.events() if e.get("event") == "imap_internaldate_not_used"}
+    assert why == {"31-Dec-2025": "in 2568 BE, before 2569, the register's first year",
+                   "15-Mar-2019": "in 2562 BE, before 2569, the register's first year"}, why
 
 
 def test_an_internaldate_in_the_future_or_unreadable_gives_the_fetch_time():
@@ -83,9 +129,15 @@ def test_an_internaldate_in_the_future_or_unreadable_gives_the_fetch_time():
     consumer = MailboxConsumer.__new__(MailboxConsumer)
     consumer.name = "imap://test@127.0.0.1/INBOX"
     consumer._listed_after = {}
-    assert consumer._received_at(1, "31-Dec-2025 23:50:00 +0700") == dt.datetime(2025, 12, 31, 16, 50,
-                                                                                 tzinfo=dt.timezone.utc)
-    assert consumer._received_at(1, " 1-Jan-2026 00:00:01 +0700").isoformat() == "2025-12-31T17:00:01+00:00"
+    assert consumer._received_at(1, " 1-Jan-2026 00:00:01 +0700", 2569).isoformat() == "2025-12-31T17:00:01+00:00"
+    assert consumer._received_at(1, " 2-Dec-2026 09:30:00 +0700", 2569).isoformat() == "2026-12-02T02:30:00+00:00"
+    # Before the register's first year, never before 2569 whatever its counters say (an
+    # empty register: the fetch's year).
+    for before_the_register in (("31-Dec-2025 23:50:00 +0700", 2568), ("31-Dec-2025 23:50:00 +0700", None),
+                                ("15-Mar-2019 10:00:00 +0700", 2562), (" 2-Dec-2026 09:30:00 +0700", 2570)):
+        before = dt.datetime.now(dt.timezone.utc)
+        got = consumer._received_at(1, *before_the_register)
+        assert before <= got <= dt.datetime.now(dt.timezone.utc), before_the_register
     for wrong in ("01-Jan-2031 09:00:00 +0700", "31-Dec-2025", "32-Dec-2025 23:50:00 +0700", "", None):
         before = dt.datetime.now(dt.timezone.utc)
         got = consumer._received_at(1, wrong)

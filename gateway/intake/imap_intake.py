@@ -29,17 +29,18 @@ import time
 from typing import TYPE_CHECKING
 
 import structlog
-from gateway.intake.clock_guard import ClockGuard, ReceiptClock
+from gateway.intake.clock_guard import EARLIEST_YEAR, ClockGuard, ReceiptClock
 from gateway.intake.disk_space import StorageGuard
 from gateway.intake.imap_session import Headers, ImapError, ImapGone, ImapRefused, ImapSession, parse_internaldate
 from gateway.intake.off_loop import OffLoop
 from gateway.spool import Spool, new_queue_id
-from rules.thai_time import now_utc
+from rules.thai_time import be_year, now_utc
 from storage import lease
 from storage import intake as taken
 from storage.db import Database
 from storage.errors import is_transient_storage_error
 from storage.messages import get_message
+from storage.register import first_register_year
 
 if TYPE_CHECKING:
     from gateway.config.delivery import ImapIntake
@@ -91,6 +92,7 @@ class MailboxConsumer:
         # the one that found it: it reached the mailbox after that (`_received_at`).
         self._listed_at: dt.datetime | None = None
         self._listed_after: dict[int, dt.datetime | None] = {}
+        self._register_began: int | None = None  # the register's first year (`_received_at`)
 
     @property
     def _renew_every(self) -> float:
@@ -435,7 +437,7 @@ class MailboxConsumer:
     async def _spool(self, session: ImapSession, uidvalidity: int, uid: int, queue_id: str,
                      sender: str | None, fetched: tuple[bytes, str | None] | None = None) -> None:
         raw, internaldate = fetched or await session.fetch_body_dated(uid, at_most=self._body_time)
-        received_at = self._received_at(uid, internaldate)
+        received_at = self._received_at(uid, internaldate, await self._first_register_year())
         await self._db(self.spool.accept, raw, sender or "", [self.rcpt],
                        peer=f"{self.name};uidvalidity={uidvalidity};uid={uid}", queue_id=queue_id,
                        received_at=received_at)
@@ -445,17 +447,32 @@ class MailboxConsumer:
         log.info("imap_message_spooled", mailbox=self.name, uid=uid, queue_id=queue_id, size=len(raw),
                  received_at=received_at.isoformat())
 
-    def _received_at(self, uid: int, internaldate: str | None) -> dt.datetime:
+    async def _first_register_year(self) -> int | None:
+        # Kept once the register has begun: it never goes back before it (a year before
+        # is refused below, and by the clock guard for SMTP), and a read for each letter
+        # cost ~2.5 ms.
+        if self._register_began is None:
+            self._register_began = await self._read(first_register_year)
+        return self._register_began
+
+    def _received_at(self, uid: int, internaldate: str | None, first_year: int | None = None) -> dt.datetime:
         """When the letter reached the central mailbox (its INTERNALDATE): the time of
         receipt in the register, the year of its register and the receive stamp, as for a
         letter that came by SMTP at that moment. A date after the fetch (the mail server's
         clock ahead of ours) or one that cannot be read gives the fetch time; so does one
         before a listing of the mailbox that did not have the message yet: whoever APPENDs,
         copies or moves a message into the mailbox sets or keeps its INTERNALDATE, and a
-        receipt dated before the message was there is a backdated receipt."""
+        receipt dated before the message was there is a backdated receipt. So does a date
+        in a Buddhist-era year before the register's first (`first_year`, the oldest year
+        it has numbers in, or the fetch's year for a register still empty; never before
+        EARLIEST_YEAR): that year's book is the previous system's (paper, the old
+        e-saraban), and a mailbox's backlog from before the gateway ran (a mailbox never
+        listed has no listing to bound it) was numbered 1/2568 or 1/2562 beside the
+        numbers that system gave."""
         fetched = self.receipt.now() if self.receipt is not None else now_utc()
         arrived = parse_internaldate(internaldate)
         after = self._listed_after.get(uid)
+        floor = max(EARLIEST_YEAR, first_year if first_year is not None else be_year(fetched))
         reason = None
         if arrived is None:
             reason = "unreadable"
@@ -463,6 +480,8 @@ class MailboxConsumer:
             reason = "in the future"
         elif after is not None and arrived < after - INTERNALDATE_SKEW:
             reason = f"before {after.isoformat(timespec='seconds')}, when the mailbox was listed without it"
+        elif be_year(arrived) < floor:
+            reason = f"in {be_year(arrived)} BE, before {floor}, the register's first year"
         if reason is not None:
             log.warning("imap_internaldate_not_used", mailbox=self.name, uid=uid, internaldate=internaldate,
                         reason=reason, used=fetched.isoformat())
