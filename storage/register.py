@@ -242,6 +242,36 @@ def find_same_sealed_files(session: Session, unit: str, sender: str, files_mac: 
 SAME_SEALED = 200
 
 
+def find_mailed_twin(session: Session, unit: str, book: str, reference: str | None,
+                     letter_date: dt.date | None, files: frozenset[str], around: dt.datetime,
+                     within: dt.timedelta) -> str | None:
+    """For a row of the paper emergency register: the receive number of a letter (not
+    cancelled, not itself from the emergency register) this unit registered in `book`
+    within `within` of `around` that is the row's letter: the same ที่ and ลงวันที่
+    (`reference` in its normal form, rules/reference.py), or every one of the row's
+    scans (`files`, sha256) among its files. Else None. The registrar who numbered a
+    letter on paper while the gateway was down (read in webmail, or phoned about) gets
+    the same letter registered from the mailbox or its sender's retry once the gateway
+    is back: two numbers for one letter, which nobody saw (the import compared a row
+    only with rows imported before). A tool's look-up: the unit's book of a year or
+    two, through uq_letter_number."""
+    since, until = around - within, around + within
+    window = {"t_unit": unit, "t_book": book, "t_since": since, "t_until": until,
+              "t_years": sorted({be_year(since), be_year(until)})}
+    if reference and letter_date:
+        for row in session.execute(_TWIN_BY_REFERENCE, {**window, "t_reference": fit(_LETTERS.c.reference, reference),
+                                                        "t_date": letter_date}):
+            if (row.facts or {}).get("source") != "emergency_register":
+                return f"{row.number}/{row.year}"
+    if files:
+        holders = session.scalars(_HOLDING, {"h_files": sorted(files), "h_count": len(files), "h_from": 0}).all()
+        if holders:
+            for row in session.execute(_TWIN_BY_FILES, {**window, "t_ids": holders}):
+                if (row.facts or {}).get("source") != "emergency_register":
+                    return f"{row.number}/{row.year}"
+    return None
+
+
 # A file held by fewer letters than this is "rare": its holders are read, not the
 # holders of every file of the letter.
 FEW_HOLDERS = 51
@@ -334,6 +364,21 @@ _SAME_RAW = (
 )
 _FILES = select(LetterAttachment.__table__.c.sha256).where(
     LetterAttachment.__table__.c.letter_id == bindparam("f_letter_id"))
+# find_mailed_twin's: the unit's book of the years around the row's time.
+_TWIN_WINDOW = (_LETTERS.c.unit == bindparam("t_unit"), _LETTERS.c.book == bindparam("t_book"),
+                _LETTERS.c.year.in_(bindparam("t_years", expanding=True)), _LETTERS.c.status != "cancelled",
+                _LETTERS.c.received_at >= bindparam("t_since"), _LETTERS.c.received_at <= bindparam("t_until"))
+_TWIN_BY_REFERENCE = (
+    select(_LETTERS.c.number, _LETTERS.c.year, _LETTERS.c.facts)
+    .where(*_TWIN_WINDOW, _LETTERS.c.reference == bindparam("t_reference"),
+           _LETTERS.c.letter_date == bindparam("t_date"))
+    .order_by(_LETTERS.c.id.desc()).limit(20)
+)
+_TWIN_BY_FILES = (
+    select(_LETTERS.c.number, _LETTERS.c.year, _LETTERS.c.facts)
+    .where(*_TWIN_WINDOW, _LETTERS.c.id.in_(bindparam("t_ids", expanding=True)))
+    .order_by(_LETTERS.c.id.desc()).limit(20)
+)
 
 
 def register_letter(session: Session, new: NewLetter, start: int = 1, number: int | None = None) -> Letter:

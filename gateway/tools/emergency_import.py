@@ -30,7 +30,7 @@ from gateway.pipeline.dispose import register_and_file, register_sealed
 from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
 from rules.checks.unreadable_pdf import plain_reason
-from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, LetterFacts, ParsedMail
+from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, Finding, LetterFacts, ParsedMail
 from gateway.intake.clock_guard import EARLIEST_YEAR
 from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.service.services import Services
@@ -43,7 +43,8 @@ from gateway.tools.scan_types import (SCAN_TYPES_TEXT, SCAN_TYPES_TEXT_TH, max_s
 from rules.dates import parse_thai_date
 from rules.thai_text import clean_field, normalise_typed, thai_to_arabic
 from storage.messages import record_imported
-from storage.register import NewLetter, find_registration, lock_units
+from rules.reference import normalise_reference
+from storage.register import NewLetter, find_mailed_twin, find_registration, lock_units
 
 # Column names: English, or the Thai heading of the paper register.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -619,6 +620,29 @@ def import_emergency(services: Services, csv_path: Path, unit: str, reason: str 
     return results
 
 
+SAME_LETTER = "same_letter"
+# How far from the row's time a letter registered from e-mail is looked for: an outage
+# of days, the sender's server retrying for up to five.
+TWIN_WITHIN = dt.timedelta(days=30)
+
+
+def same_letter(receive_no: str) -> Finding:
+    """For the clerk: this paper letter looks like one the unit registered from e-mail
+    (the same ที่ and ลงวันที่, or its scans are that letter's files). Registered all the
+    same, its emergency number was given on paper; a person checks and cancels one."""
+    return Finding(SAME_LETTER, "warn",
+                   f"อาจเป็นหนังสือฉบับเดียวกับเลขรับ {receive_no} ที่ลงทะเบียนรับทางอีเมลแล้ว (ที่และลงวันที่ "
+                   "หรือไฟล์ตรงกัน) โปรดตรวจสอบ หากซ้ำให้ยกเลิกเลขรับฉบับใดฉบับหนึ่ง",
+                   f"possibly the letter registered from e-mail as {receive_no} (the same ที่ and date, or "
+                   "the same file): check, and cancel one entry if so")
+
+
+def _twin(session, row: Row, new: NewLetter) -> str | None:
+    reference = (normalise_reference(row.reference) or row.reference.strip()) if row.reference else None
+    return find_mailed_twin(session, new.unit, new.book, reference, row.letter_date,
+                            frozenset(a["sha256"] for a in new.attachments), new.received_at, TWIN_WITHIN)
+
+
 def _clash_meanwhile(row: Row, clash: tuple[str, str]) -> ToolError:
     """Another import registered the row's number, as another letter, after this one read it."""
     return ToolError(f"line {row.line}: {clash[0]} (this row and those after it not imported)",
@@ -678,9 +702,13 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
                     "line": row.line, "book": existing.book}
         message = record_imported(session, queue_id=queue_id, received_at=received_utc, address=address,
                                   size=len(read.entry.raw), sha256=raw_sha256)
+        twin = None
         if sealed is not None:
             letter = register_sealed(services, session, new, sealed)
         else:
+            if (twin := _twin(session, row, new)) is not None:
+                warning = same_letter(twin)
+                new.findings, new.review = [warning.as_dict()], True
             letter = register_and_file(services, session, new)
         message.outcome = {address: f"registered {letter.receive_no} (emergency {row.number})"}
         record_action(session, "emergency_imported", reason=reason, queue_id=queue_id, unit=unit,
@@ -689,7 +717,7 @@ def _import_row(services: Services, settings, read: _Read, unit: str, address: s
                                                     "receive_no": letter.receive_no, "line": row.line,
                                                     "book": letter.book, "replaces": read.replaces})
         return {"emergency_no": str(row.number), "receive_no": letter.receive_no, "new": True,
-                "line": row.line, "book": letter.book, "replaces": read.replaces}
+                "line": row.line, "book": letter.book, "replaces": read.replaces, "same_letter": twin}
 
 
 @friendly
@@ -702,7 +730,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         book = " in the secret register (ทะเบียนลับ)" if r["book"] == secret_book else ""
         cancelled = " (cancelled, ยกเลิกแล้ว: correct the row to import it again)" if r.get("cancelled") else ""
         replaces = f" (in place of the cancelled {r['replaces']})" if r.get("replaces") else ""
-        print(f"{r['emergency_no']}  ->  {state} {r['receive_no']}{book}{cancelled}{replaces}")
+        twin = ""
+        if r.get("same_letter"):
+            warning = same_letter(r["same_letter"])
+            twin = f"  (review: {warning.message_en} / {warning.message_th})"
+        print(f"{r['emergency_no']}  ->  {state} {r['receive_no']}{book}{cancelled}{replaces}{twin}")
     new = sum(1 for r in results if r["new"])
     print(f"\n{new} new, {len(results) - new} already in the register")
     return 0

@@ -257,6 +257,9 @@ WORDS: dict[str, tuple[str, str]] = {
                              "Not entered: this letter is marked ลับที่สุด (top secret), which stays on paper "
                              "and is never entered into an electronic system."),
     "already": ("มีในทะเบียนแล้ว", "already in the register"),
+    "same_letter": ("อาจเป็นหนังสือฉบับเดียวกับที่ลงทะเบียนรับทางอีเมลแล้วเป็นเลขรับ",
+                    "possibly the letter registered from e-mail as"),
+    "same_letter_check": ("โปรดตรวจสอบ หากซ้ำให้ยกเลิกเลขรับฉบับใดฉบับหนึ่ง", "check, and cancel one entry if so"),
     "spool": ("หนังสือรอตรวจ", "Spool"),
     "outbox": ("งานส่งต่อ", "Outbox"),
     "dead_items": ("งานที่ส่งไม่สำเร็จ", "Dead items"),

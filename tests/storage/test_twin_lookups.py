@@ -1,0 +1,87 @@
+"""The register's look-ups for the same letter entered twice, on SQLite and on the real
+PostgreSQL (JSON facts, times with their zone, dates): `find_same_sealed_files` (a ลับ
+letter sent again in a new e-mail, by the keyed hash of its files) and
+`find_mailed_twin` (a row of the paper emergency register that is a letter registered
+from e-mail). Each finds the latest letter that is the same and nothing else: not a
+cancelled one, not another unit's or sender's, not one outside its window."""
+from __future__ import annotations
+
+import datetime as dt
+
+from storage.db import Database
+from storage.messages import record_imported
+from storage.register import NewLetter, find_mailed_twin, find_same_sealed_files, register_letter
+
+UNIT, OTHER_UNIT = "saraban.latkrabang", "saraban.pomprap"
+DDS, MOI = "saraban.dds@bangkok.go.th", "saraban.moi@bangkok.go.th"
+NOW = dt.datetime(2026, 12, 2, 8, 0, tzinfo=dt.timezone.utc)
+DAY = dt.timedelta(days=1)
+MONTH = dt.timedelta(days=30)
+
+
+def _add(session, n: int, unit: str, sender: str, received: dt.datetime, *, book: str = "general",
+         facts: dict | None = None, files: tuple[str, ...] = (), cancelled: bool = False) -> str:
+    queue_id = f"q{n}"
+    record_imported(session, queue_id=queue_id, received_at=received, address=unit, size=1, sha256=f"{n:064x}")
+    letter = register_letter(session, NewLetter(
+        queue_id=queue_id, unit=unit, book=book, received_at=received, sender=sender, raw_sha256=f"{n:064x}",
+        facts=facts or {}, attachments=[{"filename": "f.pdf", "sha256": sha, "size": 1, "content_type": "application/pdf"}
+                                        for sha in files]))
+    if cancelled:
+        letter.status = "cancelled"
+    return letter.receive_no
+
+
+def test_a_sealed_letters_files_are_found_by_their_keyed_hash_only(database_url):
+    db = Database(database_url)
+    db.create_schema()
+    secret = {"secrecy": "confidential"}
+    with db.session() as s:
+        _add(s, 1, UNIT, DDS, NOW - 40 * DAY, book="secret", facts=secret | {"files_mac": "m1"})  # too long ago
+        first = _add(s, 2, UNIT, DDS, NOW - 10 * DAY, book="secret", facts=secret | {"files_mac": "m1"})
+        _add(s, 3, UNIT, DDS, NOW - 9 * DAY, book="secret", facts=secret | {"files_mac": "m2"})
+        _add(s, 4, UNIT, DDS, NOW - 8 * DAY, book="secret", facts=secret | {"files_mac": "m3"}, cancelled=True)
+        _add(s, 5, UNIT, MOI, NOW - 7 * DAY, book="secret", facts=secret | {"files_mac": "m4"})
+        _add(s, 6, OTHER_UNIT, DDS, NOW - 7 * DAY, book="secret", facts=secret | {"files_mac": "m5"})
+        _add(s, 7, UNIT, DDS, NOW - 6 * DAY, facts={"secrecy": "none", "files_mac": "m6"})  # not a sealed letter
+    with db.session() as s:
+        def found(mac, sender=DDS, unit=UNIT):
+            return find_same_sealed_files(s, unit, sender, mac, NOW - MONTH)
+
+        assert found("m1") == first
+        assert found("m2") == "3/2569"
+        assert [found(m) for m in ("m3", "m4", "m5", "m6", "nothing", None)] == [None] * 6
+        assert found("m4", sender=MOI) == "5/2569" and found("m5", unit=OTHER_UNIT) == "1/2569"
+    db.dispose()
+
+
+def test_an_emergency_row_finds_the_mailed_letter_by_its_reference_and_date_or_its_files(database_url):
+    db = Database(database_url)
+    db.create_schema()
+    dated = {"reference": "กท 0407/ว 57", "letter_date": "2022-06-13"}
+    with db.session() as s:
+        for n, (received, extra) in enumerate(((NOW - 2 * DAY, {}), (NOW - DAY, {"status": "cancelled"}),
+                                               (NOW - 60 * DAY, {}), (NOW, {"source": "emergency_register"})),
+                                              start=1):
+            record_imported(s, queue_id=f"q{n}", received_at=received, address=UNIT, size=1, sha256=f"{n:064x}")
+            letter = register_letter(s, NewLetter(
+                queue_id=f"q{n}", unit=UNIT, book="general", received_at=received, sender=DDS,
+                raw_sha256=f"{n:064x}", facts=dated | {k: v for k, v in extra.items() if k == "source"},
+                attachments=[{"filename": "f.pdf", "sha256": f"{100 + n:064x}", "size": 1,
+                              "content_type": "application/pdf"}]))
+            if extra.get("status"):
+                letter.status = "cancelled"
+    with db.session() as s:
+        def twin(reference="กท 0407/ว 57", date=dt.date(2022, 6, 13), files=frozenset(), around=NOW, unit=UNIT):
+            return find_mailed_twin(s, unit, "general", reference, date, files, around, MONTH)
+
+        assert twin() == "1/2569"  # not the cancelled 2, the one 60 days back, nor the emergency row 4
+        assert twin(around=NOW - 50 * DAY) == "3/2569"  # within 30 days of the row's time, either side
+        assert twin(around=NOW - 100 * DAY) is None
+        assert twin(reference="กท 0407/ว 58") is None and twin(date=dt.date(2022, 6, 14)) is None
+        assert twin(unit=OTHER_UNIT) is None
+        assert twin(reference=None, files=frozenset({f"{101:064x}"})) == "1/2569"
+        assert twin(reference=None, files=frozenset({f"{102:064x}"})) is None  # the cancelled one's file
+        assert twin(reference=None, files=frozenset({f"{104:064x}"})) is None  # an emergency row's own scan
+        assert twin(reference=None, files=frozenset({f"{101:064x}", f"{999:064x}"})) is None
+    db.dispose()
