@@ -8,6 +8,7 @@ secret registrar."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 
@@ -32,6 +33,24 @@ FOLDER_TH = {"done": "ส่งเข้าแฟ้มแล้ว", "pending":
              "dead": "ส่งเข้าแฟ้มไม่สำเร็จ"}
 
 
+# The register's own warnings that the letter may be one already in the book, and where
+# each names that entry ("... registered as 1/2569 ..."): the gateway's own sentence.
+REPEATED = ("same_files", "same_letter", "message_id_reused")
+_NAMED_ENTRY = re.compile(r"\bas (\d+/\d{4})\b(?: in the book ([^\s,;:]+))?")
+
+
+def repeated_entries(findings: list[dict] | None, book: str | None = None) -> list[str]:
+    """The receive numbers a flagged letter may repeat, for the book's หมายเหตุ, with
+    the book when it is not `book` (message_id_reused may name the other book): the
+    printed book and its CSV said "ควรตรวจสอบ" alone, and the auditor holding the paper
+    could not tell which entry it may repeat."""
+    found = []
+    for f in findings or []:
+        if f.get("rule") in REPEATED and (m := _NAMED_ENTRY.search(f.get("message_en") or "")):
+            found.append(m[1] if not m[2] or m[2] == book else f"{m[1]} ทะเบียน {m[2]}")
+    return list(dict.fromkeys(found))
+
+
 def remarks_of_entry(entry: dict) -> str:
     """The remarks a one-line listing shows for an entry of `letter_as_dict`:
     cancelled first (a cancelled number must never read as a live letter), then the
@@ -45,6 +64,7 @@ def remarks_of_entry(entry: dict) -> str:
         out.append(SECRECY_TH[entry["secrecy"]])
     if entry.get("review"):
         out.append("ควรตรวจสอบ (review)")
+        out += [f"อาจซ้ำกับเลขรับ {number} (may repeat {number})" for number in repeated_entries(entry.get("findings"), entry.get("book"))]
     return "; ".join(out)
 
 
@@ -215,8 +235,11 @@ def _row(letter: Letter, folder: OutboxItem | None, acts: list[OperatorAction], 
         remarks.append("ปล่อยจากการกักกันโดยเจ้าหน้าที่")
     if letter.urgency in URGENCY_TH:
         remarks.append(URGENCY_TH[letter.urgency])
-    if letter.review and not classified:
+    if letter.review:
+        # A ลับ letter's too, in its own book (only its registrar prints that one): a letter
+        # sent again was flagged there with nothing said at all.
         remarks.append("ควรตรวจสอบ")
+        remarks += [f"อาจซ้ำกับเลขรับ {number}" for number in repeated_entries(letter.findings, letter.book)]
     if facts.get("note") and not classified:
         remarks.append(str(facts["note"]))
     if letter.sender_auth is not None and not classified:
