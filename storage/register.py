@@ -220,19 +220,24 @@ def find_same_files(session: Session, unit: str, sender: str, files: frozenset[s
     return None
 
 
-def find_same_sealed_files(session: Session, unit: str, sender: str, files_mac: str | None,
-                            since: dt.datetime) -> str | None:
+def find_same_sealed_files(session: Session, unit: str, book: str, sender: str, files_mac: str | None,
+                            received_at: dt.datetime, within: dt.timedelta) -> str | None:
     """`find_same_files` for a sealed (ลับ/ลับมาก) letter: the receive number of the
-    latest classified letter (not cancelled) this unit registered from the same sender
-    since `since` whose keyed hash of its files (`facts.files_mac`, gateway/pipeline/
-    classified.py) is this one, or None. Its rows keep no plain hash of a file, so the
-    plain look-up never found it: a ลับ letter sent again in a new e-mail had a second
-    number in the secret book that nobody was told of. The unit's classified letters
-    from one sender in 30 days are few; at most SAME_SEALED of the latest are read."""
+    latest letter (not cancelled) of this unit's secret `book` from the same sender,
+    received within `within` before `received_at`, whose keyed hash of its files
+    (`facts.files_mac`, gateway/pipeline/classified.py) is this one, or None. Its rows
+    keep no plain hash of a file, so the plain look-up never found it: a ลับ letter sent
+    again in a new e-mail had a second number in the secret book that nobody was told
+    of. Read through uq_letter_number (unit, book, year): the secret book's rows of the
+    year or two, not every letter of the sender (through ix_letter_resend a sender with
+    20,000 ordinary letters to the unit cost 88 ms a classified letter); at most
+    SAME_SEALED of the latest."""
     if not files_mac:
         return None
-    rows = session.execute(_SAME_SEALED, {"q_unit": unit, "q_sender": fit(_LETTERS.c.sender, sender),
-                                          "q_since": since}).all()
+    since = received_at - within
+    rows = session.execute(_SAME_SEALED, {"q_unit": unit, "q_book": book,
+                                          "q_years": sorted({be_year(since), be_year(received_at)}),
+                                          "q_sender": fit(_LETTERS.c.sender, sender), "q_since": since}).all()
     for row in rows:  # the latest first
         if (row.facts or {}).get("files_mac") == files_mac:
             return f"{row.number}/{row.year}"
@@ -330,10 +335,13 @@ _SAME_FILES = (
     .order_by(_LETTERS.c.id.desc())
     .limit(20)
 )
-# Through ix_letter_resend (unit, sender, ...): the unit's letters from that sender.
+# Through uq_letter_number (unit, book, year, ...): `sender || ''` keeps SQLite from
+# choosing ix_letter_resend, every letter of the unit from that sender.
 _SAME_SEALED = (
     select(_LETTERS.c.number, _LETTERS.c.year, _LETTERS.c.facts)
-    .where(_LETTERS.c.unit == bindparam("q_unit"), _LETTERS.c.sender == bindparam("q_sender"),
+    .where(_LETTERS.c.unit == bindparam("q_unit"), _LETTERS.c.book == bindparam("q_book"),
+           _LETTERS.c.year.in_(bindparam("q_years", expanding=True)),
+           (_LETTERS.c.sender + "") == bindparam("q_sender"),
            _LETTERS.c.received_at >= bindparam("q_since"), _LETTERS.c.status != "cancelled",
            _LETTERS.c.secrecy != "none")
     .order_by(_LETTERS.c.id.desc())

@@ -289,7 +289,7 @@ def recipient_for(services: Services, entry: SpoolEntry, checked: Checked, rcpt:
                      sender=sender, released_by_operator=released_by_operator, first_attempt=first_attempt)
 
 
-def what_is_known(session, recipient: Recipient) -> Known:
+def what_is_known(session, recipient: Recipient, secret_book: str) -> Known:
     queue_id, unit = recipient.entry.queue_id, recipient.unit_name
     lock_units(session, [unit])  # a resend sent to the other gateway at once: decided after it
     same = _same_message_id(session, recipient)
@@ -301,15 +301,15 @@ def what_is_known(session, recipient: Recipient) -> Known:
                   message_id_classified=same.other_classified,
                   held=not recipient.first_attempt and quarantine.find_entry(session, queue_id, unit) is not None)
     if not known.resend_of and not known.message_id_of:
-        known.same_files_as = _same_files(session, recipient)
+        known.same_files_as = _same_files(session, recipient, secret_book)
     return known
 
 
-def _same_files(session, r: Recipient) -> str | None:
+def _same_files(session, r: Recipient, secret_book: str) -> str | None:
     mail = r.checked.mail
     if r.classified:  # by the keyed hash of its files: nothing of them is kept in plain
-        return find_same_sealed_files(session, r.unit_name, r.sender, r.checked.classified.files_mac,
-                                      r.entry.received_at - SAME_FILES_WITHIN)
+        return find_same_sealed_files(session, r.unit_name, secret_book, r.sender,
+                                      r.checked.classified.files_mac, r.entry.received_at, SAME_FILES_WITHIN)
     if mail is None or not mail.attachments:
         return None
     return find_same_files(session, r.unit_name, r.sender, frozenset(a.sha256 for a in mail.attachments),
@@ -332,7 +332,8 @@ def _same_message_id(session, r: Recipient):
 def dispose(services: Services, session, recipient: Recipient) -> tuple[Disposition, Letter | None]:
     """Run the chain for one recipient and carry out its disposition in the caller's
     transaction; returns the disposition and the register entry it made, if any."""
-    disposition = decide(services, recipient, what_is_known(session, recipient))
+    disposition = decide(services, recipient,
+                         what_is_known(session, recipient, services.settings.register_.secret_book))
     if disposition.action == "hold":
         hold_letter(services, session, recipient, disposition)
     elif disposition.action == "register":

@@ -265,7 +265,8 @@ def _register_released(services: Services, quarantine_id: int, reason: str | Non
         # then finds it released (_must_be_held) instead of deciding it a second time.
         entry = _get(session, quarantine_id, lock=True)
         _must_be_held(session, entry)
-        disposition = decide(services, recipient, what_is_known(session, recipient))
+        disposition = decide(services, recipient,
+                             what_is_known(session, recipient, services.settings.register_.secret_book))
         if disposition.action != "register":
             raise _refusal(quarantine_id, disposition, checked)
         letter = register_letter_for(services, session, recipient, disposition)
