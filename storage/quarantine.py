@@ -79,6 +79,26 @@ def hold(session: Session, *, queue_id: str, unit: str | None, sender: str, subj
     return entry
 
 
+def find_same_held(session: Session, unit: str, sender: str, raw_sha256: str | None, mail_from: str | None,
+                   queue_id: str) -> int | None:
+    """The id of this unit's quarantine entry (held or rejected, not released) of another
+    message with these very bytes (`messages.sha256`, as received) from the same sender
+    and envelope sender, or None: a sending server that never read our 250 sends the
+    same bytes again, and a held letter was held a second time (two entries, a second
+    rejection notice). Through ix_messages_sha256: the few messages with these bytes."""
+    from storage.models import Message
+
+    if not raw_sha256 or mail_from is None:
+        return None
+    return session.scalar(
+        select(QuarantineEntry.id)
+        .join(Message, Message.queue_id == QuarantineEntry.queue_id)
+        .where(Message.sha256 == raw_sha256, Message.mail_from == fit(Message.__table__.c.mail_from, mail_from),
+               QuarantineEntry.unit == unit, QuarantineEntry.sender == fit(QuarantineEntry.__table__.c.sender, sender),
+               QuarantineEntry.queue_id != queue_id, QuarantineEntry.state != "released")
+        .order_by(QuarantineEntry.id).limit(1))
+
+
 def find_entry(session: Session, queue_id: str, unit: str) -> QuarantineEntry | None:
     """The entry of this message for this unit, in any state."""
     return session.scalar(select(QuarantineEntry).where(

@@ -334,6 +334,11 @@ def dispose(services: Services, session, recipient: Recipient) -> tuple[Disposit
     transaction; returns the disposition and the register entry it made, if any."""
     disposition = decide(services, recipient,
                          what_is_known(session, recipient, services.settings.register_.secret_book))
+    if disposition.action == "hold" and (held := _held_before(session, recipient)) is not None:
+        # Its server's retry of a letter already held: that entry is the letter's, and its
+        # sender was told once. Looked up only for a letter about to be held.
+        log.info("resend_of_held", entry=held, rule=disposition.rule, message_id=recipient.message_id)
+        return Disposition("held", "resend_of_held", receive_no=f"#{held}"), None
     if disposition.action == "hold":
         hold_letter(services, session, recipient, disposition)
     elif disposition.action == "register":
@@ -343,9 +348,16 @@ def dispose(services: Services, session, recipient: Recipient) -> tuple[Disposit
     return disposition, None
 
 
+def _held_before(session, r: Recipient) -> int | None:
+    return quarantine.find_same_held(session, r.unit_name, r.sender, r.entry.sha256, r.entry.mail_from,
+                                     r.entry.queue_id)
+
+
 def outcome_text(disposition: Disposition, letter: Letter | None) -> str:
     if letter is not None:
         return f"registered {letter.receive_no}"
+    if disposition.rule == "resend_of_held":
+        return f"quarantined (the same message as held {disposition.receive_no})"
     if disposition.action == "registered":
         return f"registered {disposition.receive_no}"
     if disposition.action == "duplicate":

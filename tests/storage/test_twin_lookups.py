@@ -2,7 +2,7 @@
 PostgreSQL (JSON facts, times with their zone, dates): `find_same_sealed_files` (a ลับ
 letter sent again in a new e-mail, by the keyed hash of its files) and
 `find_mailed_twin` (a row of the paper emergency register that is a letter registered
-from e-mail). Each finds the latest letter that is the same and nothing else: not a
+from e-mail), and the quarantine's `find_same_held` (a held letter's server retry). Each finds the latest letter that is the same and nothing else: not a
 cancelled one, not another unit's or sender's, not one outside its window."""
 from __future__ import annotations
 
@@ -111,3 +111,36 @@ def test_the_sealed_look_up_reads_the_secret_books_rows_not_the_senders_letters(
     assert plan[0].startswith("SEARCH letters USING INDEX ") and "(unit=? AND book=? AND year=?)" in plan[0], plan
     assert not any("ix_letter_resend" in step for step in plan), plan
     con.close()
+
+
+def test_a_held_messages_retry_is_found_by_its_bytes_sender_and_envelope(database_url):
+    """storage/quarantine.py `find_same_held`, on SQLite and PostgreSQL: the entry of
+    another message with the same raw sha256, From and envelope sender for this unit,
+    held or rejected, never a released one (its letter is registered)."""
+    from storage import quarantine
+    from storage.messages import open_messages
+
+    db = Database(database_url)
+    db.create_schema()
+    with db.session() as s:
+        open_messages(s, [{"queue_id": q, "received_at": NOW, "mail_from": envelope, "recipients": [UNIT],
+                           "size": 1, "sha256": sha}
+                          for q, envelope, sha in (("h1", DDS, "a" * 64), ("h2", DDS, "b" * 64),
+                                                   ("h3", DDS, "c" * 64), ("new", DDS, "a" * 64))])
+        first = quarantine.hold(s, queue_id="h1", unit=UNIT, sender=DDS, subject=None, reasons=[], raw_sha256=None)
+        quarantine.hold(s, queue_id="h2", unit=UNIT, sender=DDS, subject=None, reasons=[],
+                        raw_sha256=None).state = "released"
+        rejected = quarantine.hold(s, queue_id="h3", unit=UNIT, sender=DDS, subject=None, reasons=[], raw_sha256=None)
+        rejected.state = "rejected"
+        first_id, rejected_id = first.id, rejected.id
+    with db.session() as s:
+        def held(sha, unit=UNIT, sender=DDS, envelope=DDS, queue_id="new"):
+            return quarantine.find_same_held(s, unit, sender, sha, envelope, queue_id)
+
+        assert held("a" * 64) == first_id
+        assert held("c" * 64) == rejected_id
+        assert held("b" * 64) is None  # released: registered, its retry is a resend of that
+        assert held("a" * 64, queue_id="h1") is None  # not itself
+        assert [held("a" * 64, unit=OTHER_UNIT), held("a" * 64, sender=MOI), held("a" * 64, envelope=MOI),
+                held("d" * 64), held(None), held("a" * 64, envelope=None)] == [None] * 6
+    db.dispose()
