@@ -146,7 +146,7 @@ def test_the_gateways_handler_gives_aiosmtpd_the_hooks_it_would_find_by_itself()
 
     ours, whole = asyncio.run(main())
     assert ours == whole
-    assert ours[2] == ["DATA", "EHLO", "MAIL", "RCPT", "exception"] and ours[3] == "new"
+    assert ours[2] == ["DATA", "EHLO", "MAIL", "RCPT", "VRFY", "exception"] and ours[3] == "new"
     assert "SessionTracker" in ours[4]  # the instance's own hook, not the class's
     assert len(dir(IntakeHandler(None, lambda: None, "x"))) < 10
     assert str(inspect.signature(IntakeHandler(None, lambda: None, "x").handle_EHLO)).startswith("(server")

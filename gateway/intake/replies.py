@@ -53,6 +53,8 @@ def header_too_big(limit: int) -> str:
                  " not accepted")
 
 
+VRFY_TAKEN = reply(252, "2.0.0", "ที่อยู่นี้รับหนังสือได้ (ตรวจสอบผู้ใช้ไม่ได้)",
+                   "Cannot VRFY user, but will accept message and attempt delivery")
 UNKNOWN_UNIT = reply(550, "5.1.1", "ไม่มีที่อยู่สารบรรณนี้ในระบบ",
                      "no such saraban address here; check the unit's address in the BMA list")
 TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกินไป กรุณาส่งแยก",

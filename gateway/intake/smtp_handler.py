@@ -131,26 +131,45 @@ class IntakeHandler:
         if _needs_smtputf8(address, envelope):
             self.on_refused("smtputf8_required", {})
             return replies.ADDRESS_NEEDS_SMTPUTF8
+        recipient, reason = self._recipient(address)
+        if recipient is None:
+            self._rcpt_refused(session, address, reason)
+            return self._refusal(reason)
+        return self._add_recipient(envelope, recipient, rcpt_options)
+
+    async def handle_VRFY(self, server: SMTP, session: Session, envelope: Envelope, address: str) -> str:
+        """What RCPT TO would answer for `address`, without a transaction: aiosmtpd said
+        "252 ... will accept message" to any address, also to the ones RCPT refuses (a
+        misspelt unit, another domain), and whoever checked an address so was told wrong.
+        The unit addresses are public (the BMA's list): nothing is given away."""
+        if "@" not in address:  # a user name alone (RFC 5321 3.5.3): one of ours
+            address = f"{address}@{self.domain}"
+        recipient, reason = self._recipient(address)
+        return replies.VRFY_TAKEN if recipient is not None else self._refusal(reason)
+
+    def _recipient(self, address: str) -> tuple[str | None, str]:
+        """The recipient `address` is taken as (a unit's address or postmaster's, as
+        the directory spells it), or None and why not ("relay", "unknown_unit")."""
         local, _, domain = address.rpartition("@")
         if is_postmaster(address, self.domain):
             # RFC 5321 4.5.1: a server that delivers mail MUST take mail to the reserved
             # mailbox postmaster (any case, with our domain or none at all). Not a letter:
             # the pipeline holds it in quarantine for the operator (gateway/pipeline/dispose.py).
-            return self._add_recipient(envelope, f"{POSTMASTER}@{self.domain}", rcpt_options)
+            return f"{POSTMASTER}@{self.domain}", ""
         # ASCII only: str.lower() maps some non-ASCII letters onto ASCII ones (the Kelvin
         # sign K to k), and `bangKok.go.th` is not our domain.
         if not local or not domain.isascii() or domain.lower() != self.domain:
-            self._rcpt_refused(session, address, "relay")
-            return replies.no_relay(self.domain)
+            return None, "relay"
         unit = self._directory().lookup(address)
         if unit is None:
             # A saraban address misspelt ("saraban.latkrabang+urgent", a stray character)
             # is a wrong unit to its sender, not a relay attempt.
             lowered = local.lower()
-            reason = "unknown_unit" if is_saraban_address(lowered) or lowered.startswith("saraban.") else "relay"
-            self._rcpt_refused(session, address, reason)
-            return replies.UNKNOWN_UNIT if reason == "unknown_unit" else replies.no_relay(self.domain)
-        return self._add_recipient(envelope, f"{unit.address}@{self.domain}", rcpt_options)
+            return None, "unknown_unit" if is_saraban_address(lowered) or lowered.startswith("saraban.") else "relay"
+        return f"{unit.address}@{self.domain}", ""
+
+    def _refusal(self, reason: str) -> str:
+        return replies.UNKNOWN_UNIT if reason == "unknown_unit" else replies.no_relay(self.domain)
 
     def _add_recipient(self, envelope: Envelope, recipient: str, rcpt_options: list[str]) -> str:
         if recipient in envelope.rcpt_tos:
