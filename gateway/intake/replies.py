@@ -87,6 +87,8 @@ DMARC_REJECT = reply(
     "ไม่สามารถยืนยันได้ว่าส่งจากหน่วยงานนี้จริง (นโยบาย DMARC ของโดเมนผู้ส่งให้ปฏิเสธ)",
     "rejected: the From domain's DMARC policy (p=reject) is not met",
 )
+TOO_MANY_JUNK_COMMANDS = reply(421, "4.7.0", "มีคำสั่งที่ไม่ได้ส่งหนังสือมากเกินไป ปิดการเชื่อมต่อ",
+                                "too many commands without a letter (NOOP, RSET, VRFY, EXPN, HELP), closing connection")
 TIMEOUT = reply(421, "4.4.2", "ไม่มีคำสั่งภายในเวลาที่กำหนด ปิดการเชื่อมต่อ", "timeout waiting for a command, closing connection")
 SESSION_TOO_LONG = reply(421, "4.4.2", "การเชื่อมต่อนานเกินกำหนด กรุณาส่งใหม่", "session time limit reached, closing connection")
 CHECK_BUSY = reply(451, "4.3.2", "ระบบตรวจหนังสือไม่ว่างในขณะนี้ หนังสือยังไม่ได้รับ กรุณาส่งใหม่ภายหลัง",

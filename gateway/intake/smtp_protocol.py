@@ -60,6 +60,13 @@ CLOSE_GRACE = 5.0
 # 50 (max_connections_per_ip); before, 13-32 s beside one.
 TURN = 0.002
 MAX_PATH = 256  # RFC 5321 4.5.3.1.3, angle brackets included
+# Commands that carry no letter (NOOP, RSET, VRFY, EXPN, HELP) a session may send
+# between two letters taken (Postfix's smtpd_junk_command_limit, 100 too): then it hears
+# 421 4.7.0 and is closed. A client pipelining NOOPs and reading its replies was answered
+# for the whole session budget (1800 s), each such session half a core of the supervisor
+# (session 55's red team); a sending MTA says RSET or NOOP once a letter or so.
+JUNK_LIMIT = 100
+_JUNK_LOG = LogRate(1.0, 20.0)  # one line a cut session; a loop of such sessions is bounded
 # Control characters (C0, DEL, C1: NEL among them, which str.split() takes for a space)
 # and the bidirectional controls that make a name read otherwise than it is (a log
 # viewer, the desk): no host name or address holds one (session 35's third red team).
@@ -313,6 +320,7 @@ class SarabanSMTP(SMTP):
         self._answering_hello = False  # the answer to HELO/EHLO carries no enhanced code
         self._continued: list[str] = []  # the lines of a multi-line reply until its last (push)
         self._turn_began = 0.0  # when the loop last ran other sessions (_read_command)
+        self._junk_commands = 0  # since the session began or its last letter taken (JUNK_LIMIT)
 
     def __dir__(self) -> list[str]:
         """The SMTP commands and AUTH mechanisms (see `names_for_aiosmtpd`)."""
@@ -658,6 +666,45 @@ class SarabanSMTP(SMTP):
             log.info("smtp_tls_handshake_cut", peer=self._admitted_ip)
             self.connection_lost(None)
 
+    # -- commands without a letter: JUNK_LIMIT ------------------------------------------
+
+    async def _junk(self) -> None:
+        self._junk_commands += 1
+        if self._junk_commands <= JUNK_LIMIT:
+            return
+        if (skipped := _JUNK_LOG.allow()) is not None:
+            log.info("smtp_junk_commands", peer=self._admitted_ip, limit=JUNK_LIMIT, **skipped)
+        await self.push(replies.TOO_MANY_JUNK_COMMANDS)
+        self._cut = True
+        self._abort_after_grace()  # its 421 unread: see CLOSE_GRACE
+        # As at the client's end of file (_read_command): aiosmtpd's command loop closes
+        # the connection; nothing pipelined after this is answered.
+        raise asyncio.CancelledError
+
+    @syntax("NOOP [ignored]")
+    async def smtp_NOOP(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
+        await self._junk()
+        await super().smtp_NOOP(arg)
+
+    @syntax("RSET")
+    async def smtp_RSET(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
+        await self._junk()
+        await super().smtp_RSET(arg)
+
+    @syntax("VRFY <address>")
+    async def smtp_VRFY(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
+        await self._junk()
+        await super().smtp_VRFY(arg)
+
+    @syntax("HELP [command]")
+    async def smtp_HELP(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
+        await self._junk()
+        await super().smtp_HELP(arg)
+
+    async def smtp_EXPN(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
+        await self._junk()
+        await super().smtp_EXPN(arg)
+
     @syntax("QUIT")
     async def smtp_QUIT(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
         self._abort_after_grace()  # its 221 unread: see CLOSE_GRACE
@@ -763,6 +810,8 @@ class SarabanSMTP(SMTP):
             self._set_post_data_state()
             self._reset_timeout()
             status = "250 OK" if status is MISSING else status
+            if status.startswith("250"):
+                self._junk_commands = 0  # a letter taken: a sending MTA's RSET before the next is no junk
             if self._gone:
                 # Taken or refused, and no one to tell: the sender, which never saw this
                 # reply, keeps the letter and sends it again (a resend to the pipeline).

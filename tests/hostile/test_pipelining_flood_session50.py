@@ -93,7 +93,9 @@ def _a_session(port: int) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.parametrize("command", [b"NOOP", b"RSET", b"RCPT TO:<someone@evil.example>"])
+# NOOP and RSET floods are cut after 100 since session 55 (JUNK_LIMIT,
+# tests/hostile/test_junk_commands_session55.py); refused RCPTs are still answered.
+@pytest.mark.parametrize("command", [b"RCPT TO:<someone@evil.example>"])
 def test_a_client_pipelining_without_end_does_not_hold_other_senders(gw, command):
     flood = Flood(gw.port, command)
     try:
