@@ -61,10 +61,11 @@ CLOSE_GRACE = 5.0
 TURN = 0.002
 MAX_PATH = 256  # RFC 5321 4.5.3.1.3, angle brackets included
 # Commands that carry no letter (NOOP, RSET, VRFY, EXPN, HELP) a session may send
-# between two letters taken (Postfix's smtpd_junk_command_limit, 100 too): then it hears
-# 421 4.7.0 and is closed. A client pipelining NOOPs and reading its replies was answered
-# for the whole session budget (1800 s), each such session half a core of the supervisor
-# (session 55's red team); a sending MTA says RSET or NOOP once a letter or so.
+# between two letters answered, taken or refused (Postfix's smtpd_junk_command_limit,
+# 100 too): then it hears 421 4.7.0 and is closed. A client pipelining NOOPs and
+# reading its replies was answered for the whole session budget (1800 s), each such
+# session half a core of the supervisor (session 55's red team); a sending MTA says
+# RSET or NOOP once a letter or so.
 JUNK_LIMIT = 100
 _JUNK_LOG = LogRate(1.0, 20.0)  # one line a cut session; a loop of such sessions is bounded
 # Control characters (C0, DEL, C1: NEL among them, which str.split() takes for a space)
@@ -320,7 +321,7 @@ class SarabanSMTP(SMTP):
         self._answering_hello = False  # the answer to HELO/EHLO carries no enhanced code
         self._continued: list[str] = []  # the lines of a multi-line reply until its last (push)
         self._turn_began = 0.0  # when the loop last ran other sessions (_read_command)
-        self._junk_commands = 0  # since the session began or its last letter taken (JUNK_LIMIT)
+        self._junk_commands = 0  # since the session began or its last letter answered (JUNK_LIMIT)
 
     def __dir__(self) -> list[str]:
         """The SMTP commands and AUTH mechanisms (see `names_for_aiosmtpd`)."""
@@ -810,8 +811,10 @@ class SarabanSMTP(SMTP):
             self._set_post_data_state()
             self._reset_timeout()
             status = "250 OK" if status is MISSING else status
-            if status.startswith("250"):
-                self._junk_commands = 0  # a letter taken: a sending MTA's RSET before the next is no junk
+            # A letter answered, taken or refused: the RSET a client says before the next is
+            # no junk. smtplib says RSET after every refusal, so a client sending 150 letters
+            # the gateway refuses (a hostile corpus, ลับที่สุด) in one session was cut at 100.
+            self._junk_commands = 0
             if self._gone:
                 # Taken or refused, and no one to tell: the sender, which never saw this
                 # reply, keeps the letter and sends it again (a resend to the pipeline).
