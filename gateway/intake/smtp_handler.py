@@ -367,7 +367,14 @@ def _header(raw: bytes, name: str) -> str | None:
                       + rb":([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*)", _header_block_of(raw), re.IGNORECASE)
     if found is None:
         return None
-    value = found.group(1).lstrip(b" \t")[:_HEADER_DECODED].decode("ascii", "replace")
+    value = found.group(1).lstrip(b" \t")
+    if len(value) > _HEADER_DECODED:
+        value = value[:_HEADER_DECODED]
+        # Not in the middle of an encoded word: cut, it was kept as " =?" text.
+        start = value.rfind(b"=?")
+        if start > 0 and value.find(b"?=", start + 2) < 0:
+            value = value[:start]
+    value = value.decode("ascii", "replace")
     try:
         return str(make_header(decode_header(value)))[:998] if value.strip() else None
     except Exception:  # a broken header is the pipeline's business, not intake's

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import statistics
 import threading
 import time
 
@@ -71,8 +70,9 @@ def test_refusing_letters_with_a_huge_message_id_does_not_hold_other_senders(dae
             thread.join()
 
     assert refused and all(r.startswith(b"550 5.7.0 top-secret") and r.isascii() for r in refused), set(refused)
-    # Before: 2.7-4.7 s each on a 2-core machine; now about what a short Message-ID costs (0.1-0.4 s).
-    assert statistics.median(took) < 1.0, took
+    # Measured, not asserted (the suite's machine is shared): before, 2.7-4.7 s each on a
+    # 2-core machine; now about what a short Message-ID costs (0.1-0.4 s). What bounds it
+    # is asserted below (test_only_the_head_of_a_huge_message_id_is_decoded).
 
     # Every refusal is recorded, and a readable Message-ID with it.
     assert _session(d.port, "127.0.0.9", _top_secret(b"<ts-55@example.org>")).startswith(b"550 5.7.0")
@@ -108,3 +108,21 @@ def test_the_message_id_read_is_the_email_packages(raw):
     value = email.message_from_bytes(raw, policy=email.policy.compat32).get("message-id")
     expected = str(make_header(decode_header(value)))[:998] if value and str(value).strip() else None
     assert _header(raw, "message-id") == expected
+
+
+def test_only_the_head_of_a_huge_message_id_is_decoded(monkeypatch):
+    """What the refusal's record costs is bounded whatever the Message-ID: its value is
+    found by one search and at most _HEADER_DECODED bytes of it are decoded (the whole
+    234 KB of encoded words were, by the email package, 0.1-0.4 s a refusal)."""
+    from gateway.intake import smtp_handler
+
+    decoded: list[int] = []
+    real = smtp_handler.decode_header
+    monkeypatch.setattr(smtp_handler, "decode_header", lambda value: decoded.append(len(value)) or real(value))
+    monkeypatch.setattr(email, "message_from_bytes", lambda *a, **k: pytest.fail("the whole block parsed"))
+    for flood in (FLOOD_ID, b"=?utf-8?q?a?=" * 26000):  # a charset no one knows, and UTF-8
+        decoded.clear()
+        said = smtp_handler._header(_top_secret(flood), "message-id")
+        assert said is None or 0 < len(said) <= 998
+        assert decoded and max(decoded) <= smtp_handler._HEADER_DECODED < len(flood) // 10
+    assert said == "a" * len(said) and len(said) >= 600  # whole words only: no "=?" left of a cut one
