@@ -83,62 +83,61 @@ def inherited(page, key: str):
     return None
 
 
+# How each reader kind tells a page in a page tree: PDFium (Chrome, and the stamp's
+# reading of the page) takes any node without /Kids; poppler (Evince, Okular,
+# pdftotext) a node of /Type /Page even when it has /Kids.
+_READERS = (lambda node: "/Kids" not in node,  # PDFium
+            lambda node: node.get("/Type") == "/Page" or "/Kids" not in node)  # poppler
+_PAST_LIMIT = object()  # what `_pages` yields last when it stopped at its limit
+
+
+def _pages(pages_root, is_page, limit: int):  # noqa: ANN001, ANN202 - pyHanko's objects
+    """The references of the pages of a page tree in their order, as `is_page` tells a
+    page, walking at most `limit` nodes (then `_PAST_LIMIT`). A node seen twice (a loop)
+    or that is no dictionary (a dangling reference reads as null) is passed over."""
+    stack, seen = [(None, pages_root)], set()
+    while stack:
+        if len(seen) >= limit:
+            yield _PAST_LIMIT
+            return
+        ref, node = stack.pop()
+        node = node.get_object() if hasattr(node, "get_object") else node
+        if not hasattr(node, "get") or (ref is not None and ref in seen):
+            continue
+        seen.add(ref)
+        if ref is not None and is_page(node):
+            yield ref
+            continue
+        kids = node.get("/Kids")
+        kids = kids.get_object() if hasattr(kids, "get_object") else kids
+        refs = [kids.raw_get(i) for i in range(len(kids))] if hasattr(kids, "raw_get") else []
+        stack.extend((getattr(kid, "reference", None), kid) for kid in reversed(refs))
+
+
 def first_page_refs(pages_root, limit: int = 10_000) -> set:
     """The reference of the first page of a page tree as each reader kind finds it.
 
-    Readers disagree on a tree that lies: PDFium (Chrome, and the stamp's reading of the
-    page) takes any node without /Kids as a page and counts the pages itself; poppler
-    takes a node of /Type /Page as a page even when it has /Kids; pyHanko, which adds
-    the stamp's widget, trusts each node's /Count to skip it and goes by /Type. One set
-    of one reference when the tree is sound; more (or none) when readers would put
-    the stamp on one page and find its free place on another."""
+    Readers disagree on a tree that lies (`_READERS`); pyHanko, which adds the stamp's
+    widget, trusts each node's /Count to skip it and goes by /Type. One set of one
+    reference when the tree is sound; more (or none) when readers would put the stamp
+    on one page and find its free place on another."""
     found = set()
-    for is_page in (lambda node: "/Kids" not in node,  # PDFium
-                    lambda node: node.get("/Type") == "/Page" or "/Kids" not in node):  # poppler
-        stack, seen = [(None, pages_root)], set()
-        while stack and len(seen) < limit:
-            ref, node = stack.pop()
-            node = node.get_object() if hasattr(node, "get_object") else node
-            if not hasattr(node, "get") or (ref is not None and ref in seen):
-                continue  # not a dictionary (a dangling reference reads as null), or a loop
-            seen.add(ref)
-            if ref is not None and is_page(node):
-                found.add(ref)
-                break
-            kids = node.get("/Kids")
-            kids = kids.get_object() if hasattr(kids, "get_object") else kids
-            refs = [kids.raw_get(i) for i in range(len(kids))] if hasattr(kids, "raw_get") else []
-            stack.extend((getattr(kid, "reference", None), kid) for kid in reversed(refs))
+    for is_page in _READERS:
+        first = next(_pages(pages_root, is_page, limit), _PAST_LIMIT)
+        if first is not _PAST_LIMIT:
+            found.add(first)
     return found
 
 
 def readers_pages_differ(pages_root, limit: int = 64) -> bool:
     """Whether PDFium (Chrome, Edge) and poppler (Evince, Okular, pdftotext) find other
-    pages, or the same pages in another order, in a page tree (the two ways of telling
-    a page of `first_page_refs`, over the whole tree). A tree past `limit` nodes is not
-    looked through (False): pyHanko resolves each object of an object stream afresh, so
-    the walk costs ~0.15 ms a page up to 20 pages and grows as their square beyond
-    (~370 ms for 200)."""
-    lists = []
-    for is_page in (lambda node: "/Kids" not in node,  # PDFium
-                    lambda node: node.get("/Type") == "/Page" or "/Kids" not in node):  # poppler
-        found, stack, seen = [], [(None, pages_root)], set()
-        while stack:
-            if len(seen) >= limit:
-                return False
-            ref, node = stack.pop()
-            node = node.get_object() if hasattr(node, "get_object") else node
-            if not hasattr(node, "get") or (ref is not None and ref in seen):
-                continue
-            seen.add(ref)
-            if ref is not None and is_page(node):
-                found.append(ref)
-                continue
-            kids = node.get("/Kids")
-            kids = kids.get_object() if hasattr(kids, "get_object") else kids
-            refs = [kids.raw_get(i) for i in range(len(kids))] if hasattr(kids, "raw_get") else []
-            stack.extend((getattr(kid, "reference", None), kid) for kid in reversed(refs))
-        lists.append(found)
+    pages, or the same pages in another order, in a page tree (`_READERS`, over the
+    whole tree). A tree past `limit` nodes is not looked through (False): pyHanko
+    resolves each object of an object stream afresh, so the walk costs ~0.15 ms a page
+    up to 20 pages and grows as their square beyond (~370 ms for 200)."""
+    lists = [list(_pages(pages_root, is_page, limit)) for is_page in _READERS]
+    if any(_PAST_LIMIT in found for found in lists):
+        return False
     return lists[0] != lists[1]
 
 
