@@ -34,7 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, ParsedMail, Secrecy, Urgency
+from rules.model import (EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, ParsedMail, Secrecy, Urgency,
+                         reading_goes_on)
 from rules.names import codec_of, name_from_bytes
 from rules.thai_text import THAI_MARKS, THAI_PUA, thai_normalize
 
@@ -1161,6 +1162,7 @@ _PSEUDO_HINT = re.compile(r":(?:before|after)\s*\{", re.I)
 
 def _read_html(markup: str, shown: bool = False, depth: int = 0, cells_inline: bool = False,
                reversed_rtl: bool = False) -> "_HtmlText":
+    reading_goes_on()  # each reading of a part is one more pass over all of it
     drawn = frozenset(name.lower() for name in _CSS_ATTR.findall(markup))
     last = markup.rfind(">")
     if markup.find("<", last + 1) >= 0:
@@ -1422,8 +1424,33 @@ class _HtmlText(HTMLParser):
         self._title = 0
         self._no_comment_end: tuple[str, int] | None = None  # (markup, where) past which no comment ends
 
+    # The stdlib's parser costs 2-40 us of Python for each tag, text run, comment or
+    # declaration: 50 MB of markup is minutes, whatever it is made of. Every 1024th of
+    # them asks whether the letter's reading still has time (inline in the handlers
+    # every element passes through: a wrapper of `updatepos` cost 8 % of an ordinary
+    # HTML body's reading).
+    _constructs = 0
+
+    def _counted(self) -> None:
+        self._constructs += 1
+        if not self._constructs & 1023:
+            reading_goes_on()
+
+    def handle_pi(self, data: str) -> None:
+        self._counted()
+
+    def handle_decl(self, decl: str) -> None:
+        self._counted()
+
+    def unknown_decl(self, data: str) -> None:
+        self._counted()
+
+    def handle_comment(self, data: str) -> None:
+        self._counted()
+
     def parse_comment(self, i: int, report: int = 1) -> int:  # noqa: ARG002 - the stdlib's signature
         raw = self.rawdata
+        self._counted()
         for empty in ("<!-->", "<!--->"):
             if raw.startswith(empty, i):
                 return i + len(empty)
@@ -1531,6 +1558,9 @@ class _HtmlText(HTMLParser):
                 break
 
     def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001 - HTMLParser's signature
+        self._constructs += 1
+        if not self._constructs & 1023:
+            reading_goes_on()
         if tag not in _HTML_VOID:
             self._enter(tag, attrs)
         if tag in self._blocks:
@@ -1571,6 +1601,9 @@ class _HtmlText(HTMLParser):
             self._placed(tag, attrs)
 
     def handle_startendtag(self, tag: str, attrs) -> None:  # noqa: ANN001
+        self._constructs += 1
+        if not self._constructs & 1023:
+            reading_goes_on()
         if tag not in _HTML_VOID and not (self._open_tags.get("svg") or self._open_tags.get("math")):
             # `<div style="display:none"/>x</div>`: in HTML the slash is ignored and the
             # div holds x (since session 38; it read as closed, x shown). In SVG or MathML
@@ -1637,6 +1670,9 @@ class _HtmlText(HTMLParser):
             self._break()
 
     def handle_endtag(self, tag: str) -> None:
+        self._constructs += 1
+        if not self._constructs & 1023:
+            reading_goes_on()
         # An end tag of no open element (50,000 `</i>` after 50,000 `<b>`) is one look
         # here, not a walk of every open inline element each: 17 s of a DATA check's CPU.
         was_open = self._open_tags.get(tag, 0) > 0 or tag in _HTML_VOID
@@ -1681,6 +1717,9 @@ class _HtmlText(HTMLParser):
         self._line.append(_INLINE_START + text + _INLINE_END if apart and text else text)
 
     def handle_data(self, data: str) -> None:
+        self._constructs += 1
+        if not self._constructs & 1023:
+            reading_goes_on()
         if _SEGMENT_MARKS.search(data):  # the reading's own marks, never the letter's
             data = _SEGMENT_MARKS.sub("\ufffd", data)
         if self._style and ("'" in data or '"' in data):

@@ -7,6 +7,9 @@ there, so that rules stay pure functions that tests can feed directly.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +22,47 @@ Secrecy = Literal["none", "confidential", "secret", "top_secret"]
 # The pdf_error of a PDF the letter's time for PDF work ran out on (the pipeline's
 # per-letter budget, gateway/pipeline/check.py): "a person should open it", not damage.
 NOT_READ_IN_TIME = "not read in time"
+
+
+class ReadingOverdue(BaseException):
+    """The letter's reading (its MIME tree, bodies, HTML, files' texts and the markings
+    read from them) ran past the time the gateway gives it (gateway/pipeline/reading_time.py):
+    the letter is not judged on what was read so far, it is sealed unread and held.
+
+    A BaseException, as KeyboardInterrupt is: the readers are full of "read what it has"
+    handlers (`except Exception`, the HTML parser's on hostile markup), and one that took
+    this for a hostile input's error would end that reading early and let the letter be
+    judged on the part read before it: a silent cut that may hide a ลับ marking."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"not read within {seconds:g} s")
+        self.seconds = seconds
+
+
+# The check a long reading calls as it goes (`reading_goes_on`); set by the gateway for
+# exactly one letter's reading (`reading_checked`), None elsewhere (the rules' own tests).
+_reading_check: ContextVar[Callable[[], None] | None] = ContextVar("reading_check", default=None)
+
+
+def reading_goes_on() -> None:
+    """Called by the readings whose cost grows with what a letter holds (each HTML
+    element, each MIME leaf, each file): raises ReadingOverdue once the letter's time is
+    spent. A clock is read, nothing else: the rules stay without I/O."""
+    check = _reading_check.get()
+    if check is not None:
+        check()
+
+
+@contextmanager
+def reading_checked(check: Callable[[], None]) -> Iterator[None]:
+    """`check` is what `reading_goes_on` calls within this block."""
+    token = _reading_check.set(check)
+    try:
+        yield
+    finally:
+        _reading_check.reset(token)
+
+
 # A PDF's `pdf_error` when a file embedded in it (its attachments pane, a PDF Portfolio)
 # could not be read: the PDF opened, but what the clerk's viewer opens from it was not
 # read, so the letter is at least ลับ (rules/markings.py `_pdf_unreadable`).

@@ -204,6 +204,11 @@ class PipelineSection(_Section, PipelineDerived):
     # past it the rest of its PDFs are noted "not read in time" and the letter goes on,
     # so a letter of slow PDFs cannot hold the letters behind it.
     pdf_budget: float = Field(30.0, gt=0)
+    # Seconds of CPU the rest of one letter's reading may take (its MIME tree, bodies,
+    # HTML, files' texts and the markings read from them; PDF work is pdf_budget's); past it
+    # the letter is sealed unread and held in quarantine (`reading_time`), so that 50 MB
+    # of hostile HTML cannot hold a runner for minutes (gateway/pipeline/reading_time.py).
+    read_budget: float = Field(30.0, gt=0)
 
 
 class DeliverySection(_Section, DeliveryDerived):

@@ -4,6 +4,7 @@ and stored — in the plain vault, or sealed (encrypted) when it is classified.
 What is decided per recipient unit from this is gateway/pipeline/dispose.py."""
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from gateway.pipeline.classified import Sealed
 from gateway.pipeline.parse import MAX_MESSAGES, MimeTooMany, parse_mail
 from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.pipeline.pdf_readings import LetterReading, Readings
+from gateway.pipeline.reading_time import ReadingClock
 from gateway.secrecy.markings import header_block_size
 from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth
@@ -22,7 +24,7 @@ from gateway.service.log import failure
 from gateway.service.services import Services
 from gateway.spool import SpoolEntry
 from rules.extract import extract_facts
-from rules.model import NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail
+from rules.model import NOT_READ_IN_TIME, Finding, LetterFacts, ParsedMail, ReadingOverdue
 from rules.registry import run_rules
 
 if TYPE_CHECKING:
@@ -57,7 +59,9 @@ def with_sender_verdict(checked: Checked, auth: SenderAuth, settings: SenderSect
     return checked
 
 
-def parse_failure(exc: Exception) -> Finding:
+def parse_failure(exc: BaseException) -> Finding:
+    if isinstance(exc, ReadingOverdue):
+        return reading_overdue(exc)
     if isinstance(exc, MimeTooMany):
         # Not a letter a mail client wrote: its sender should know what to change.
         return Finding(
@@ -75,6 +79,21 @@ def parse_failure(exc: Exception) -> Finding:
         # The parser's own words (logged as parse_failed, kept as the letter's parse_error)
         # are for the staff, not for the person who reads this.
         message_en="the message could not be parsed; please resend it from a standard mail client",
+    )
+
+
+def reading_overdue(exc: ReadingOverdue) -> Finding:
+    """A letter whose reading ran past `[pipeline] read_budget`: what was read is not
+    judged (a marking may be in the rest), and its sender hears what to change."""
+    seconds = f"{exc.seconds:g}"
+    return Finding(
+        rule="reading_time",
+        verdict="fail",
+        message_th=f"ระบบอ่านเนื้อหาอีเมลไม่จบภายในเวลาที่กำหนด ({seconds} วินาที) จึงไม่ได้ลงรับหนังสือฉบับนี้"
+                   " กรุณาส่งหนังสือนำและสิ่งที่ส่งมาด้วยเป็นไฟล์ PDF แนบในอีเมลฉบับใหม่ โดยไม่มีเนื้อหา HTML ขนาดใหญ่",
+        message_en=f"the gateway could not finish reading the message within its time ({seconds} s), so the letter"
+                   " was not registered; please send the cover letter and its enclosures as PDF attachments of a"
+                   " new message, without a large HTML body",
     )
 
 
@@ -97,6 +116,9 @@ class PdfBudget:
     def __init__(self, services: Services, readings: Readings | None = None):
         self.services = services
         self.deadline = time.monotonic() + services.settings.pipeline.pdf_budget
+        # The rest of the letter's reading (`[pipeline] read_budget`), in this thread's CPU
+        # seconds; PDF work not counted.
+        self.clock = ReadingClock(services.settings.pipeline.read_budget, time.thread_time)
         self.readings = readings or Readings()
         self.read_at_data = 0  # files whose reading came from the DATA check
         self.parsed_at_data = False  # the letter itself as the DATA check parsed it
@@ -110,7 +132,8 @@ class PdfBudget:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             return PdfInfo(None, None, False, NOT_READ_IN_TIME)
-        return self.services.pdf_reader(data, remaining)
+        with self.clock.paused():
+            return self.services.pdf_reader(data, remaining)
 
 
 def _forget_verdicts(services: Services) -> None:
@@ -121,7 +144,8 @@ def _forget_verdicts(services: Services) -> None:
 
 
 def read_entry(services: Services, entry: SpoolEntry, budget: PdfBudget | None = None,
-               reading: LetterReading | None = None) -> tuple[secret.Arrival, ParsedMail | None, Exception | None]:
+               reading: LetterReading | None = None
+               ) -> tuple[secret.Arrival, ParsedMail | None, BaseException | None]:
     """The arrival (S/MIME opened) and its parse; nothing stored. Shared by the pipeline
     and the dry run of `rules check`. `reading`: the DATA check's (pdf_readings.py),
     taken instead of a second parse when it is the reading of exactly this message."""
@@ -136,15 +160,27 @@ def read_entry(services: Services, entry: SpoolEntry, budget: PdfBudget | None =
             budget.parsed_at_data = True
             return arrival, known, None
     try:
-        return arrival, parse_mail(arrival.raw, entry.mail_from, budget.read), None
+        with budget.clock.running():
+            return arrival, parse_mail(arrival.raw, entry.mail_from, budget.read), None
+    except ReadingOverdue as exc:
+        _overdue(exc)
+        return arrival, None, exc
     except Exception as exc:  # the parser's failure is this message's verdict
         log.warning("parse_failed", error=failure(exc))  # where, not what: it may quote the letter
         return arrival, None, exc
 
 
-def judge(services: Services, entry: SpoolEntry, arrival: secret.Arrival, mail: ParsedMail) -> tuple[LetterFacts, list[Finding]]:
-    facts = secret.classify(mail, extract_facts(mail), arrival)
-    return facts, run_rules(mail, facts, services.rule_settings, on_error=_rule_failed)
+def judge(services: Services, entry: SpoolEntry, arrival: secret.Arrival, mail: ParsedMail,
+          clock: ReadingClock | None = None) -> tuple[LetterFacts, list[Finding]]:
+    """The letter's facts and findings. Raises ReadingOverdue when `clock` runs out:
+    the markings read the HTML body again here (rules/markings.py `html_texts`)."""
+    with clock.running() if clock is not None else contextlib.nullcontext():
+        facts = secret.classify(mail, extract_facts(mail), arrival)
+        return facts, run_rules(mail, facts, services.rule_settings, on_error=_rule_failed)
+
+
+def _overdue(exc: ReadingOverdue) -> None:
+    log.warning("reading_overdue", error=str(exc))
 
 
 def _rule_failed(rule: str, exc: Exception) -> None:
@@ -171,13 +207,12 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
         facts, findings, sealed = secret.seal_undecryptable(services, entry, arrival)
         return Checked(None, facts, findings, sealed.raw_ref, classified=sealed)
     if mail is None:
-        finding = parse_failure(error)
-        # Fail closed: what could not be read is sealed as at least ลับ, never kept plain
-        # (seal_letter makes the gateway key if there is none yet).
-        facts = LetterFacts(secrecy=secret.unreadable_secrecy(entry.raw))
-        sealed = secret.seal_letter(services, entry, arrival, None, facts, [finding])
-        return Checked(None, facts, [finding], sealed.raw_ref, parse_error=failure(error), classified=sealed)
-    facts, findings = judge(services, entry, arrival, mail)
+        return _sealed_unread(services, entry, arrival, error)
+    try:
+        facts, findings = judge(services, entry, arrival, mail, budget.clock)
+    except ReadingOverdue as exc:
+        _overdue(exc)
+        return _sealed_unread(services, entry, arrival, exc)
     if secret.is_classified(facts):
         _forget_verdicts(services)  # its signer names stay with the sealed letter only
         sealed = secret.seal_letter(services, entry, arrival, mail, facts, findings)
@@ -190,6 +225,16 @@ def check_entry(services: Services, entry: SpoolEntry) -> Checked:
     findings, signatures = verify_signatures(services, entry, mail, findings, budget)
     return Checked(mail, facts, findings, raw_sha256, signatures=signatures,
                    pdfs_read_at_data=budget.read_at_data, parsed_at_data=budget.parsed_at_data)
+
+
+def _sealed_unread(services: Services, entry: SpoolEntry, arrival: secret.Arrival,
+                   error: BaseException | None) -> Checked:
+    finding = parse_failure(error)
+    # Fail closed: what could not be read is sealed as at least ลับ, never kept plain
+    # (seal_letter makes the gateway key if there is none yet).
+    facts = LetterFacts(secrecy=secret.unreadable_secrecy(entry.raw))
+    sealed = secret.seal_letter(services, entry, arrival, None, facts, [finding])
+    return Checked(None, facts, [finding], sealed.raw_ref, parse_error=failure(error), classified=sealed)
 
 
 def verify_signatures(services: Services, entry: SpoolEntry, mail: ParsedMail, findings: list[Finding],

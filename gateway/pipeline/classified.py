@@ -47,7 +47,7 @@ CLASSIFIED = ("confidential", "secret", "top_secret")
 # are in the plaintext register and quarantine; any other rule's text is sealed.
 _SAFE_MESSAGES = {"top_secret", "unit_directory", "smime_undecryptable", "registrar_certificate",
                   "classified_opaque", "classified_unread", "no_document", "mime_parse",
-                  "header_size"}
+                  "header_size", "reading_time"}
 
 
 @dataclass

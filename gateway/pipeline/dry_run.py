@@ -26,7 +26,7 @@ from gateway.sender.check import check_message as sender_check
 from gateway.sender.dmarc import from_domains
 from gateway.sender.dns import Resolver
 from gateway.sender.results import SenderAuth, not_checked
-from rules.model import LetterFacts
+from rules.model import LetterFacts, ReadingOverdue
 
 DRY_RUN_ID = "dry-run"
 
@@ -54,12 +54,16 @@ def _check(services: Services, raw: bytes, unit: str | None, dns: bool = False) 
     budget = PdfBudget(services)
     arrival, mail, error = read_entry(services, entry, budget)
     digest = hashlib.sha256(raw).hexdigest()
+    if mail is not None:
+        try:
+            facts, findings = judge(services, entry, arrival, mail, budget.clock)
+        except ReadingOverdue as exc:  # as the pipeline: held unread
+            mail, error = None, exc
     if mail is None:
         findings = [parse_failure(error)] if error else []
         facts = LetterFacts(secrecy=secret.unreadable_secrecy(raw)) if error or arrival.smime else LetterFacts()
         checked = Checked(None, facts, findings, digest, parse_error=str(error) if error else None)
     else:
-        facts, findings = judge(services, entry, arrival, mail)
         signatures = {}
         if not secret.is_classified(facts):
             findings, signatures = verify_signatures(services, entry, mail, findings, budget)

@@ -48,6 +48,7 @@ from typing import Callable
 from gateway.pipeline import charsets, outlook, scanned_pages
 from gateway.pipeline.unread_words import why_unread
 from rules.files import begins_as_message
+from rules.model import reading_goes_on
 
 MAX_DEPTH = 2  # an archive inside an archive is read; one level further is not
 MAX_MEMBERS = 100
@@ -2635,6 +2636,7 @@ def _member_file(member: bytes, name: str, base: str, pdf_reader: PdfReader | No
                  out: FileTexts) -> None:
     """An archive's member read as any file one level down, its path (`out.where`) kept
     for the PDFs found in it (archive/member, gateway/signatures/check.py)."""
+    reading_goes_on()  # 100 members of each of the letter's 500 files
     out.where.append(name)
     try:
         _any_file(member, None, "", base.lower(), pdf_reader, sniff, depth + 1, budget, what, out)
@@ -2876,6 +2878,7 @@ def read_texts(data: bytes, charset: str | None, declared_type: str, filename: s
     """The texts a person reads in one attached file and what could not be read (each
     phrase begins with `what`, e.g. "file 2": never a name, which may be the letter's words).
     A PDF attached to the letter itself is not read here (parse.py reads it)."""
+    reading_goes_on()  # each file's reading is bounded, their sum is not
     out = FileTexts()
     name = (filename or "").lower()
     declared = (declared_type or "").lower()

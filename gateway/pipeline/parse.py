@@ -39,7 +39,7 @@ from gateway.secrecy.smime_label import octet_stream_signed
 from rules.markings import (_pdf_unreadable, decode_header_text, decoded_past_padding, html_readings, html_texts,
                             raw_header_text)
 from rules.files import is_signed_file, signed_file_name
-from rules.model import Attachment, ParsedMail
+from rules.model import Attachment, ParsedMail, reading_goes_on
 
 MAX_PARTS = 500  # a message with more leaves than this is hostile, not a letter
 # Multipart containers a letter may have (real ones have 1-3). ~1,000 nested ones make
@@ -160,6 +160,7 @@ def _leaves(message: email.message.Message, truncated: list | None = None, count
             if truncated is not None:
                 truncated.append(counted[0])  # what was not read may carry a marking
             return
+        reading_goes_on()  # 500 leaves of HTML, RTF or Office files
         yield part
 
 

@@ -42,10 +42,17 @@ from rules.markings import (
     read_classification,
     uncertain,
 )
+from rules.model import NOT_READ_IN_TIME, ReadingOverdue
 
 log = structlog.get_logger("gateway.secrecy.markings")
 
 DATA_CHECK_TIMEOUT = 30.0  # seconds for one message at DATA, PDFs included
+# The worker's own budget for a letter's reading (gateway/pipeline/reading_time.py),
+# inside the deadline: past it the worker answers "uncertain" itself and goes on to the
+# next letter, where at the deadline it is killed and a new one (~1 s of CPU) started.
+# 5 s short of it: the clock is looked at between elements and files, and the stdlib's
+# parse of a 50 MB message before the first look is ~3 s of CPU.
+DATA_READ_BUDGET = DATA_CHECK_TIMEOUT - 5.0
 # Two workers from the start. When no two letters have been read at once for
 # SPARE_IDLE seconds (a quiet night), one goes: each is a ~60 MiB interpreter. The next
 # letter that finds the other busy starts it again, as a dead worker is replaced. Not
@@ -110,28 +117,36 @@ def classify_headers(raw: bytes) -> Classification:
         return uncertain("headers unreadable")
 
 
-def classify_raw(raw: bytes, pdf_reader=None) -> Classification:
+def classify_raw(raw: bytes, pdf_reader=None, budget: float | None = None) -> Classification:
     """The classification of a whole message; uncertain (at least ลับ) when unreadable."""
-    return read_and_classify(raw, pdf_reader)[0]
+    return read_and_classify(raw, pdf_reader, budget=budget)[0]
 
 
-def read_and_classify(raw: bytes, pdf_reader=None, digests: bool = False):
+def read_and_classify(raw: bytes, pdf_reader=None, digests: bool = False, budget: float | None = None):
     """(classify_raw's answer, the message as parsed, or None when it was not parsed
     whole). `digests`: each file's sha256 too, which only the register needs (and the
-    reading kept for it, gateway/pipeline/pdf_readings.py)."""
+    reading kept for it, gateway/pipeline/pdf_readings.py). `budget`: seconds the
+    reading may take (gateway/pipeline/reading_time.py); past them, uncertain."""
     from gateway.pipeline.parse import inspect_pdf, parse_mail
+    from gateway.pipeline.reading_time import ReadingClock
 
     found = classify_headers(raw)
     if found.level == "top_secret" and found.certain:
         return found, None  # the headers say it: nothing the body holds can lower it
+    clock = ReadingClock(budget) if budget is not None else None
     try:
-        # Read exactly as the pipeline reads (no second, cheaper reader to disagree
-        # with it).
-        mail = parse_mail(raw, "", pdf_reader or inspect_pdf, digests=digests)
-    except (Exception, RecursionError) as exc:
-        log.warning("classification_unreadable", error=type(exc).__name__)
-        return highest(found, uncertain(UNREADABLE)), None
-    return highest(found, read_classification(mail)), mail
+        with clock.running() if clock is not None else contextlib.nullcontext():
+            try:
+                # Read exactly as the pipeline reads (no second, cheaper reader to
+                # disagree with it).
+                mail = parse_mail(raw, "", pdf_reader or inspect_pdf, digests=digests)
+            except (Exception, RecursionError) as exc:
+                log.warning("classification_unreadable", error=type(exc).__name__)
+                return highest(found, uncertain(UNREADABLE)), None
+            return highest(found, read_classification(mail)), mail
+    except ReadingOverdue:
+        log.warning("classification_not_read_in_time", budget=budget)
+        return highest(found, uncertain(NOT_READ_IN_TIME)), None
 
 
 # ------------------------------------------------------------- a PDF's work, bounded
@@ -188,16 +203,16 @@ def _classify_and_keep(raw: bytes, reading: str | None) -> Classification:
     reading) is left at `reading` for the pipeline (gateway/pipeline/pdf_readings.py). A
     classified or uncertain letter leaves none: its text is in no file but the spool's own."""
     if reading is None:
-        return classify_raw(raw)
+        return classify_raw(raw, budget=DATA_READ_BUDGET)
     return keep_reading(raw, Path(reading))
 
 
-def keep_reading(raw: bytes, reading: Path) -> Classification:
+def keep_reading(raw: bytes, reading: Path, budget: float = DATA_READ_BUDGET) -> Classification:
     """What the worker does with a letter SMTP intake spooled (public for the benches)."""
     from gateway.pipeline.pdf_readings import ReadingRecorder
 
     recorder = ReadingRecorder()
-    found, mail = read_and_classify(raw, recorder, digests=True)
+    found, mail = read_and_classify(raw, recorder, digests=True, budget=budget)
     if not found.classified and found.certain:
         try:
             recorder.write(reading, mail, hashlib.sha256(raw).hexdigest())
