@@ -55,6 +55,17 @@ def header_too_big(limit: int) -> str:
 
 VRFY_TAKEN = reply(252, "2.0.0", "ที่อยู่นี้รับหนังสือได้ (ตรวจสอบผู้ใช้ไม่ได้)",
                    "Cannot VRFY user, but will accept message and attempt delivery")
+
+
+def part_headers_too_big(limit: int) -> str:
+    """552 for a letter whose parts, and the messages inside it, carry more header lines
+    together than the gateway reads (gateway/pipeline/parse.py `PartHeadersTooLarge`)."""
+    return reply(552, "5.3.4", f"ส่วนหัวของส่วนย่อยในอีเมล (MIME part) และของข้อความที่แนบมา รวมกันยาวเกิน {limit} ไบต์"
+                 " ไม่ได้รับหนังสือ",
+                 f"message header too large (more than {limit} bytes of header lines in its MIME parts"
+                 " and attached messages); the letter was not accepted")
+
+
 UNKNOWN_UNIT = reply(550, "5.1.1", "ไม่มีที่อยู่สารบรรณนี้ในระบบ",
                      "no such saraban address here; check the unit's address in the BMA list")
 TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกินไป กรุณาส่งแยก",

@@ -27,7 +27,8 @@ from gateway.intake.smtp_protocol import ClientNoise, ConnectionLimits, SarabanS
 from gateway.intake.tls import TlsContexts, session_tls
 from gateway.spool import Spool, SpoolDraft
 from gateway.secrecy.markings import (DATA_CHECK_QUEUE_TIMEOUT, DATA_CHECKS_PER_IP, MAX_HEADER_SIZE,
-                                      DataCheck, DataCheckBusy, header_end)
+                                      PART_HEADERS_TOO_LARGE, DataCheck, DataCheckBusy, header_end)
+from gateway.pipeline.part_headers import MAX_PART_HEADERS
 
 log = structlog.get_logger("gateway.intake")
 
@@ -217,6 +218,12 @@ class IntakeHandler:
                             mail_from=mail_from, peer=_peer(session), refused=self._busy_refusals)
             return replies.CHECK_BUSY  # the protocol discards the draft
         self._busy_refusals = 0
+        if marking.where == PART_HEADERS_TOO_LARGE and not marking.certain and marking.level != "top_secret":
+            # Refused whole, as a header block too large: never taken to be read by halves.
+            self.on_refused("header_too_large", {})
+            log.warning("part_headers_too_large", mail_from=mail_from, peer=_peer(session), size=draft.size,
+                        limit=MAX_PART_HEADERS)
+            return replies.part_headers_too_big(MAX_PART_HEADERS)  # the protocol discards the draft
         if marking.level == "top_secret":
             # Nothing of the content is kept: only who, when and which Message-ID.
             message_id = _header(draft.head(_HEAD_LIMIT), "message-id")

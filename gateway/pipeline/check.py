@@ -13,10 +13,11 @@ import structlog
 
 from gateway.pipeline import classified as secret
 from gateway.pipeline.classified import Sealed
-from gateway.pipeline.parse import MAX_MESSAGES, MimeTooMany, parse_mail
+from gateway.pipeline.parse import MAX_MESSAGES, MimeTooMany, PartHeadersTooLarge, parse_mail
 from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.pipeline.pdf_readings import LetterReading, Readings
 from gateway.pipeline.reading_time import ReadingClock
+from gateway.pipeline.part_headers import MAX_PART_HEADERS
 from gateway.secrecy.markings import header_block_size
 from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth
@@ -62,6 +63,16 @@ def with_sender_verdict(checked: Checked, auth: SenderAuth, settings: SenderSect
 def parse_failure(exc: BaseException) -> Finding:
     if isinstance(exc, ReadingOverdue):
         return reading_overdue(exc)
+    if isinstance(exc, PartHeadersTooLarge):
+        return Finding(
+            rule="header_size",
+            verdict="fail",
+            message_th=f"ส่วนหัวของส่วนย่อยในอีเมล (MIME part) และของข้อความที่แนบมา รวมกันยาวเกิน {MAX_PART_HEADERS}"
+                       " ไบต์ ระบบจึงไม่อ่านหนังสือฉบับนี้ กรุณาส่งใหม่จากโปรแกรมอีเมลมาตรฐาน",
+            message_en=f"the header lines of the message's MIME parts and attached messages take more than"
+                       f" {MAX_PART_HEADERS} bytes together, more than the gateway reads; the letter was not read;"
+                       " please resend it from a standard mail client",
+        )
     if isinstance(exc, MimeTooMany):
         # Not a letter a mail client wrote: its sender should know what to change.
         return Finding(

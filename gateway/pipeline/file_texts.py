@@ -47,6 +47,7 @@ from typing import Callable
 
 from gateway.pipeline import charsets, outlook, scanned_pages
 from gateway.pipeline.unread_words import why_unread
+from gateway.pipeline.part_headers import MAX_PART_HEADERS
 from rules.files import begins_as_message
 from rules.model import reading_goes_on
 
@@ -92,6 +93,10 @@ class Budget:
     pictures: int = scanned_pages.MAX_PICTURES  # page-shaped pictures read by OCR
     pictures_until: float | None = None  # time.monotonic() past which no picture is read (`scanned_pages`)
     messages: int = MAX_ARCHIVED_MESSAGES  # messages read inside archives and signed files
+    # Bytes of header lines in the letter's parts and the messages it carries (each
+    # part's own, a forwarded letter's, an attached or zipped .eml's), all together:
+    # parse.py `PartHeadersTooLarge`. The letter's own header block is [smtp] max_header_size's.
+    part_headers: int = MAX_PART_HEADERS
 
 
 MAX_MIDDLE_LINES = 2_000  # short lines kept from the middle of a text cut by `ends`

@@ -33,6 +33,7 @@ from gateway.pipeline.attachment_names import names_as_sent
 from gateway.pipeline import file_texts, outlook
 from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads an address field's text once)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
+from gateway.pipeline.part_headers import MAX_PART_HEADERS
 from gateway.pipeline.unread_words import why_unread
 from gateway.secrecy import ber
 from gateway.secrecy.smime_label import octet_stream_signed
@@ -69,17 +70,48 @@ class MimeTooMany(MimeTooDeep):
     """More MIME parts than MAX_MESSAGES: the parse stops there, the letter is sealed unread."""
 
 
-def _message_from_bytes(raw: bytes) -> email.message.Message:
+class PartHeadersTooLarge(MimeTooDeep):
+    """More header lines in the letter's parts and the messages inside it, together, than
+    MAX_PART_HEADERS bytes (gateway/pipeline/part_headers.py): the parse stops there. Refused at DATA (552, as a
+    letter's own header block over [smtp] max_header_size is), sealed unread by the pipeline."""
+
+
+class _CountedMessage(email.message.Message):
+    """A part whose header lines count against the letter's `Budget.part_headers` as the
+    parser sets them, before anything reads them: 50,000 of them in one part cost the
+    stdlib 0.2 s and 50 MB of memory, and each secrecy header in a forwarded letter its
+    Thai normalisation."""
+
+    _budget: file_texts.Budget | None = None  # None: not counted (the letter's own block)
+
+    def set_raw(self, name: str, value: str) -> None:
+        budget = self._budget
+        if budget is not None:
+            budget.part_headers -= len(name) + len(value) + 4  # "name: value" CRLF
+            if budget.part_headers < 0:
+                raise PartHeadersTooLarge(f"more than {MAX_PART_HEADERS} bytes of header lines in the message's parts")
+        super().set_raw(name, value)
+
+
+def _message_from_bytes(raw: bytes, budget: file_texts.Budget | None = None,
+                        own_headers: bool = False) -> email.message.Message:
     """`email.message_from_bytes`, which stops (MimeTooMany) at MAX_MESSAGES parts
-    instead of making every one before any is looked at."""
+    instead of making every one before any is looked at, and (PartHeadersTooLarge) once
+    the header lines of the parts, and of the messages inside them, spend
+    `budget.part_headers`. `own_headers`: the message's own header block counts too (a
+    message inside the letter); the letter's own is [smtp] max_header_size's."""
     made = 0
+    budget = budget or file_texts.Budget()
 
     def bounded(policy=email.policy.compat32) -> email.message.Message:
         nonlocal made
         made += 1
         if made > MAX_MESSAGES + 1:  # the parser makes one to try the factory
             raise MimeTooMany(f"more than {MAX_MESSAGES} MIME parts")
-        return email.message.Message(policy=policy)
+        message = _CountedMessage(policy=policy)
+        if made > 2 or own_headers:  # the 2nd made is the message itself
+            message._budget = budget
+        return message
 
     return email.message_from_bytes(raw, _class=bounded)
 SNIFF_BYTES = 1 << 20
@@ -1141,14 +1173,20 @@ def _has_bare_cr_line(raw: bytes) -> bool:
 def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
     """The MIME tree of `raw` as a mail client reads it (see `_obs_fixed`, `transfer_encoding`,
     `_expand_encoded`, `_delimiters_fixed`); what it still cannot read goes to `reading.unread`."""
-    message = _message_from_bytes(raw)
+    budget, room = reading.unpacked, reading.unpacked.part_headers
+
+    def parsed(raw: bytes) -> email.message.Message:
+        budget.part_headers = room  # a second parse of the same message, fixed, counts once
+        return _message_from_bytes(raw, budget, own_headers=reading.depth > 0)
+
+    message = parsed(raw)
     wrong, lost = _cut_defects(message)
     if _cut_at_bare_cr(raw):
         reading.unread.append(_HEADER_CUT)
     if wrong:
         fixed = _obs_fixed(raw)
         if fixed != raw:
-            raw, message = fixed, _message_from_bytes(fixed)
+            raw, message = fixed, parsed(fixed)
             _, lost = _cut_defects(message)
         reading.unread.extend(lost)
     named: list[bytes] = []
@@ -1158,7 +1196,7 @@ def _message_as_read(raw: bytes, reading: _Reading) -> email.message.Message:
             break
         if AMBIGUOUS_DELIMITER not in reading.unread:
             reading.unread.append(AMBIGUOUS_DELIMITER)
-        raw, message = fixed, _message_from_bytes(fixed)
+        raw, message = fixed, parsed(fixed)
         # Multiparts hidden inside the parts just found, each behind such a line of its
         # own: every boundary the letter names, at once (not one level per round).
         named = [b"--" + (m.group(1) or m.group(2)).strip() for m in _BOUNDARY.finditer(raw)]

@@ -95,6 +95,12 @@ def header_block_size(raw: bytes) -> int:
     return len(raw) if end is None else end
 
 
+# The check's answer (`Classification.where`, uncertain) for a letter whose parts and
+# the messages inside them carry more header lines than are read (parse.py
+# `PartHeadersTooLarge`): refused at DATA like a letter's own header block too large.
+PART_HEADERS_TOO_LARGE = "header lines of its parts past the size read"
+
+
 # The header block a letter may have ([smtp] max_header_size). Each secrecy header is
 # read and normalised (PyThaiNLP) by the header check and again with the parse, and
 # every header line is parsed a few more times (S/MIME, sender, notices): 1-3 s of CPU
@@ -127,7 +133,7 @@ def read_and_classify(raw: bytes, pdf_reader=None, digests: bool = False, budget
     whole). `digests`: each file's sha256 too, which only the register needs (and the
     reading kept for it, gateway/pipeline/pdf_readings.py). `budget`: seconds the
     reading may take (gateway/pipeline/reading_time.py); past them, uncertain."""
-    from gateway.pipeline.parse import inspect_pdf, parse_mail
+    from gateway.pipeline.parse import PartHeadersTooLarge, inspect_pdf, parse_mail
     from gateway.pipeline.reading_time import ReadingClock
 
     found = classify_headers(raw)
@@ -140,6 +146,10 @@ def read_and_classify(raw: bytes, pdf_reader=None, digests: bool = False, budget
                 # Read exactly as the pipeline reads (no second, cheaper reader to
                 # disagree with it).
                 mail = parse_mail(raw, "", pdf_reader or inspect_pdf, digests=digests)
+            except PartHeadersTooLarge:
+                # Said apart: SMTP refuses it (552), as a letter's own header block too large.
+                log.warning("classification_part_headers_too_large")
+                return highest(found, uncertain(PART_HEADERS_TOO_LARGE)), None
             except (Exception, RecursionError) as exc:
                 log.warning("classification_unreadable", error=type(exc).__name__)
                 return highest(found, uncertain(UNREADABLE)), None
