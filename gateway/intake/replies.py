@@ -66,6 +66,15 @@ def part_headers_too_big(limit: int) -> str:
                  " and attached messages); the letter was not accepted")
 
 
+def too_many_lines(floor: int, least: int) -> str:
+    """552 for a message of more lines than a letter has (gateway/pipeline/parse_limits.py
+    `line_limit`): the parser would keep each as a string of its own."""
+    return reply(552, "5.3.4", f"อีเมลมีจำนวนบรรทัดมากเกินไป (เกิน {least} บรรทัด และมากกว่าหนึ่งบรรทัดต่อ {floor} ไบต์)"
+                 " ไม่ได้รับหนังสือ",
+                 f"message has too many lines (more than {least} lines and more than one line per {floor}"
+                 " bytes); the letter was not accepted")
+
+
 UNKNOWN_UNIT = reply(550, "5.1.1", "ไม่มีที่อยู่สารบรรณนี้ในระบบ",
                      "no such saraban address here; check the unit's address in the BMA list")
 TOO_MANY_RECIPIENTS = reply(452, "4.5.3", "ผู้รับมากเกินไป กรุณาส่งแยก",

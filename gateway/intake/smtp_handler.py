@@ -27,8 +27,9 @@ from gateway.intake.smtp_protocol import ClientNoise, ConnectionLimits, SarabanS
 from gateway.intake.tls import TlsContexts, session_tls
 from gateway.spool import Spool, SpoolDraft
 from gateway.secrecy.markings import (DATA_CHECK_QUEUE_TIMEOUT, DATA_CHECKS_PER_IP, MAX_HEADER_SIZE,
-                                      PART_HEADERS_TOO_LARGE, DataCheck, DataCheckBusy, header_end)
-from gateway.pipeline.part_headers import MAX_PART_HEADERS
+                                      PART_HEADERS_TOO_LARGE, TOO_MANY_LINES, DataCheck, DataCheckBusy,
+                                      header_end)
+from gateway.pipeline.parse_limits import MAX_PART_HEADERS, MEAN_LINE_FLOOR, MIN_LINE_LIMIT
 
 log = structlog.get_logger("gateway.intake")
 
@@ -224,6 +225,10 @@ class IntakeHandler:
             log.warning("part_headers_too_large", mail_from=mail_from, peer=_peer(session), size=draft.size,
                         limit=MAX_PART_HEADERS)
             return replies.part_headers_too_big(MAX_PART_HEADERS)  # the protocol discards the draft
+        if marking.where == TOO_MANY_LINES and not marking.certain and marking.level != "top_secret":
+            self.on_refused("too_many_lines", {})
+            log.warning("too_many_lines", mail_from=mail_from, peer=_peer(session), size=draft.size)
+            return replies.too_many_lines(MEAN_LINE_FLOOR, MIN_LINE_LIMIT)  # the protocol discards the draft
         if marking.level == "top_secret":
             # Nothing of the content is kept: only who, when and which Message-ID.
             message_id = _header(draft.head(_HEAD_LIMIT), "message-id")

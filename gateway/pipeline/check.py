@@ -13,11 +13,11 @@ import structlog
 
 from gateway.pipeline import classified as secret
 from gateway.pipeline.classified import Sealed
-from gateway.pipeline.parse import MAX_MESSAGES, MimeTooMany, PartHeadersTooLarge, parse_mail
+from gateway.pipeline.parse import MAX_MESSAGES, MimeTooMany, PartHeadersTooLarge, TooManyLines, parse_mail
 from gateway.pipeline.pdf_inspect import PdfInfo
 from gateway.pipeline.pdf_readings import LetterReading, Readings
 from gateway.pipeline.reading_time import ReadingClock
-from gateway.pipeline.part_headers import MAX_PART_HEADERS
+from gateway.pipeline.parse_limits import MAX_PART_HEADERS, MEAN_LINE_FLOOR, MIN_LINE_LIMIT
 from gateway.secrecy.markings import header_block_size
 from gateway.sender.policy import finding_for as sender_finding
 from gateway.sender.results import SenderAuth
@@ -72,6 +72,16 @@ def parse_failure(exc: BaseException) -> Finding:
             message_en=f"the header lines of the message's MIME parts and attached messages take more than"
                        f" {MAX_PART_HEADERS} bytes together, more than the gateway reads; the letter was not read;"
                        " please resend it from a standard mail client",
+        )
+    if isinstance(exc, TooManyLines):
+        return Finding(
+            rule="mime_parse",
+            verdict="fail",
+            message_th=f"อีเมลมีจำนวนบรรทัดมากเกินไป (เกิน {MIN_LINE_LIMIT} บรรทัด และมากกว่าหนึ่งบรรทัดต่อ {MEAN_LINE_FLOOR}"
+                       " ไบต์) ระบบจึงไม่อ่านหนังสือฉบับนี้ กรุณาส่งหนังสือนำและสิ่งที่ส่งมาด้วยเป็นไฟล์แนบในอีเมลฉบับใหม่",
+            message_en=f"the message has too many lines (more than {MIN_LINE_LIMIT} lines and more than one line per"
+                       f" {MEAN_LINE_FLOOR} bytes), so the gateway did not read it; please send the cover letter and"
+                       " its enclosures as attachments of a new message",
         )
     if isinstance(exc, MimeTooMany):
         # Not a letter a mail client wrote: its sender should know what to change.

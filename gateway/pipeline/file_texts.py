@@ -47,7 +47,7 @@ from typing import Callable
 
 from gateway.pipeline import charsets, outlook, scanned_pages
 from gateway.pipeline.unread_words import why_unread
-from gateway.pipeline.part_headers import MAX_PART_HEADERS
+from gateway.pipeline.parse_limits import MAX_PART_HEADERS
 from rules.files import begins_as_message
 from rules.model import reading_goes_on
 

@@ -33,7 +33,7 @@ from gateway.pipeline.attachment_names import names_as_sent
 from gateway.pipeline import file_texts, outlook
 from gateway.pipeline import mailparser_fixes  # noqa: F401  (mail-parser reads an address field's text once)
 from gateway.pipeline.pdf_inspect import PdfInfo, inspect_pdf
-from gateway.pipeline.part_headers import MAX_PART_HEADERS
+from gateway.pipeline.parse_limits import MAX_PART_HEADERS, MEAN_LINE_FLOOR, MIN_LINE_LIMIT, line_limit
 from gateway.pipeline.unread_words import why_unread
 from gateway.secrecy import ber
 from gateway.secrecy.smime_label import octet_stream_signed
@@ -72,8 +72,13 @@ class MimeTooMany(MimeTooDeep):
 
 class PartHeadersTooLarge(MimeTooDeep):
     """More header lines in the letter's parts and the messages inside it, together, than
-    MAX_PART_HEADERS bytes (gateway/pipeline/part_headers.py): the parse stops there. Refused at DATA (552, as a
+    MAX_PART_HEADERS bytes (gateway/pipeline/parse_limits.py): the parse stops there. Refused at DATA (552, as a
     letter's own header block over [smtp] max_header_size is), sealed unread by the pipeline."""
+
+
+class TooManyLines(MimeTooDeep):
+    """More lines than `parse_limits.line_limit` of the message's size: not parsed (each
+    would be a string of its own). Refused at DATA (552), sealed unread by the pipeline."""
 
 
 class _CountedMessage(email.message.Message):
@@ -100,6 +105,10 @@ def _message_from_bytes(raw: bytes, budget: file_texts.Budget | None = None,
     the header lines of the parts, and of the messages inside them, spend
     `budget.part_headers`. `own_headers`: the message's own header block counts too (a
     message inside the letter); the letter's own is [smtp] max_header_size's."""
+    # Counted only where there can be more lines than MIN_LINE_LIMIT (22 ms per 10 MB);
+    # the parser ends a line at a CR or an LF.
+    if len(raw) > MIN_LINE_LIMIT and (lines := max(raw.count(b"\n"), raw.count(b"\r"))) > line_limit(len(raw)):
+        raise TooManyLines(f"{lines} lines in {len(raw)} bytes (more than one in {MEAN_LINE_FLOOR} bytes)")
     made = 0
     budget = budget or file_texts.Budget()
 

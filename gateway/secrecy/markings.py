@@ -99,6 +99,7 @@ def header_block_size(raw: bytes) -> int:
 # the messages inside them carry more header lines than are read (parse.py
 # `PartHeadersTooLarge`): refused at DATA like a letter's own header block too large.
 PART_HEADERS_TOO_LARGE = "header lines of its parts past the size read"
+TOO_MANY_LINES = "more lines than are read"  # parse.py `TooManyLines`: refused at DATA too
 
 
 # The header block a letter may have ([smtp] max_header_size). Each secrecy header is
@@ -133,7 +134,7 @@ def read_and_classify(raw: bytes, pdf_reader=None, digests: bool = False, budget
     whole). `digests`: each file's sha256 too, which only the register needs (and the
     reading kept for it, gateway/pipeline/pdf_readings.py). `budget`: seconds the
     reading may take (gateway/pipeline/reading_time.py); past them, uncertain."""
-    from gateway.pipeline.parse import PartHeadersTooLarge, inspect_pdf, parse_mail
+    from gateway.pipeline.parse import PartHeadersTooLarge, TooManyLines, inspect_pdf, parse_mail
     from gateway.pipeline.reading_time import ReadingClock
 
     found = classify_headers(raw)
@@ -150,6 +151,9 @@ def read_and_classify(raw: bytes, pdf_reader=None, digests: bool = False, budget
                 # Said apart: SMTP refuses it (552), as a letter's own header block too large.
                 log.warning("classification_part_headers_too_large")
                 return highest(found, uncertain(PART_HEADERS_TOO_LARGE)), None
+            except TooManyLines:
+                log.warning("classification_too_many_lines")
+                return highest(found, uncertain(TOO_MANY_LINES)), None
             except (Exception, RecursionError) as exc:
                 log.warning("classification_unreadable", error=type(exc).__name__)
                 return highest(found, uncertain(UNREADABLE)), None

@@ -100,7 +100,7 @@ def test_a_flooded_letter_that_came_another_way_is_held_sealed_unread(tmp_path):
 
 def test_the_parse_stops_at_the_limit_and_cheaply():
     from gateway.pipeline.parse import PartHeadersTooLarge, parse_mail
-    from gateway.pipeline.part_headers import MAX_PART_HEADERS
+    from gateway.pipeline.parse_limits import MAX_PART_HEADERS
     from gateway.secrecy.markings import classify_raw
 
     line = b"X-Filler: " + b"a" * 30 + b"\r\n"  # 42 bytes; the letter's other parts have ~400
