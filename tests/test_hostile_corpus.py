@@ -37,7 +37,12 @@ def test_every_corpus_message_ends_registered_or_quarantined(daemon):
     assert failures == []
     registered = {e["queue_id"] for e in daemon.register()}
     quarantined = {e["queue_id"] for e in daemon.events() if e.get("event") == "quarantined"}
-    assert registered | quarantined == set(sent)
+    # The corpus holds one message twice (009.eml, 011.eml): the second, the same bytes
+    # from the same sender, is the first's held entry again (a sending server's retry),
+    # not a second entry (gateway/pipeline/dispose.py, session 55).
+    again = {e["queue_id"] for e in daemon.events() if e.get("event") == "resend_of_held"}
+    assert len(again) <= 1 and not again & quarantined
+    assert registered | quarantined | again == set(sent)
 
 
 def test_offline_rules_check_gives_a_verdict_for_every_corpus_message():
