@@ -329,6 +329,10 @@ def _sealed_entry(services: Services, message, quarantine_id: int, who: str) -> 
     return entry_of(message, raw)
 
 
+# The reading's own bounds (gateway/pipeline/check.py): its time, its header lines.
+_READING_LIMITS = ("reading_time", "header_size")
+
+
 def _refusal(quarantine_id: int, disposition, checked) -> ToolError:
     if disposition.action == "duplicate":
         return ToolError(f"this letter is already registered as {disposition.receive_no} (the same letter, "
@@ -338,6 +342,14 @@ def _refusal(quarantine_id: int, disposition, checked) -> ToolError:
     if disposition.action == "registered":
         return ToolError(f"quarantine entry {quarantine_id} is already registered as {disposition.receive_no}",
                          th=f"รายการนี้ลงทะเบียนแล้ว เลขรับ {disposition.receive_no}")
+    # Read again, the letter still ran past what the gateway reads (its time, its header
+    # lines, its parts): the finding's own words, not "damaged or encrypted".
+    limit = next((f for f in getattr(checked, "findings", None) or ()
+                  if f.verdict == "fail" and f.rule in _READING_LIMITS), None)
+    if limit is not None:
+        return ToolError(f"quarantine entry {quarantine_id} cannot be released: {limit.message_en}; "
+                         "reject it and ask the sender to resend",
+                         th=f"รายการนี้รับเข้าทะเบียนไม่ได้: {limit.message_th} กรุณาปฏิเสธและขอให้ผู้ส่งส่งใหม่")
     if disposition.rule == "unreadable":
         return ToolError(f"quarantine entry {quarantine_id}: the message cannot be read as e-mail "
                          f"({checked.parse_error or 'encrypted to a key the gateway does not hold'}); it cannot be "
