@@ -127,3 +127,19 @@ def test_reprocess_a_quarantined_letter_after_the_policy_changed(daemon_factory)
         assert unknown.returncode == 1 and "no message with queue id" in unknown.stderr
     finally:
         restarted.stop()
+
+
+def test_a_release_refused_for_an_unreadable_letter_shows_no_parser_words_at_the_desk():
+    """The command line names what the parser said (an exception and its place: the
+    operator's to look up); the desk's clerk reads a sentence in Thai or English."""
+    from types import SimpleNamespace
+
+    from gateway.tools.quarantine import _refusal
+
+    refused = _refusal(7, SimpleNamespace(action="hold", rule="unreadable"),
+                       SimpleNamespace(findings=[], parse_error="MimeTooMany at parse.py:212"))
+    assert "MimeTooMany at parse.py:212" in str(refused)
+    for lang in ("th", "en"):
+        said = refused.for_person(lang)
+        assert "MimeTooMany" not in said and ".py" not in said, said
+    assert refused.for_person("en").startswith("the message cannot be read as e-mail")

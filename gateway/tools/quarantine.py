@@ -355,7 +355,11 @@ def _refusal(quarantine_id: int, disposition, checked) -> ToolError:
                          f"({checked.parse_error or 'encrypted to a key the gateway does not hold'}); it cannot be "
                          "filed. Reject it and ask the sender to resend",
                          th="อ่านจดหมายฉบับนี้ไม่ได้ (รูปแบบเสียหายหรือเข้ารหัสด้วยกุญแจที่ระบบไม่มี) จึงลงทะเบียนไม่ได้ "
-                            "กรุณาปฏิเสธและขอให้ผู้ส่งส่งใหม่")
+                            "กรุณาปฏิเสธและขอให้ผู้ส่งส่งใหม่",
+                         # The desk's: the parser's words (an exception's name and place) are
+                         # the operator's, in the command's sentence and the log.
+                         en="the message cannot be read as e-mail (damaged, or encrypted to a key the gateway "
+                            "does not hold), so it cannot be registered: reject it and ask the sender to resend")
     if disposition.rule == "top_secret":
         return ToolError(f"quarantine entry {quarantine_id} is marked ลับที่สุด (top secret): such letters may "
                          "only travel on paper and cannot be registered from e-mail; reject it",
