@@ -102,6 +102,8 @@ def body_as_shown(data: bytes, label: str | None, text: str) -> str:
     if label not in _NO_REAL_LABEL:
         if _known(label):
             return text
+    elif (wide := wide_text(data)) is not None:
+        return wide
         # A label nobody knows says nothing: mail-parser then guesses (Cyrillic, for
         # Thai bytes), where a Thai reader's client falls back on Thai.
         return decode_bytes(data, None)
@@ -138,6 +140,29 @@ def utf16_codec(data: bytes) -> str | None:
     for high, low, codec in ((head[1::2], head[0::2], "utf-16-le"), (head[0::2], head[1::2], "utf-16-be")):
         if sum(b in _UTF16_HIGH for b in high) >= 0.95 * len(high) and low.count(0) < 0.5 * len(low):
             return codec
+    return None
+
+
+def may_be_wide(text: str) -> bool:
+    """Whether a body the parser read under no real label may be UTF-16 or UTF-32 (NULs,
+    or the 0x0E of Thai code units, which no UTF-8 or Windows-874 Thai text holds): one
+    look for each, so that an ordinary body costs nothing more."""
+    return "\x00" in text or "\x0e" in text
+
+
+def wide_text(data: bytes) -> str | None:
+    """A body's text when its bytes are UTF-32 or UTF-16 though its label says nothing
+    (none, us-ascii, utf-8): by its byte order mark, which a browser and a mail client
+    honour over the label, or by its bytes (`utf16_codec`, as Notepad reads them); else
+    None. A ลับที่สุด body saved so by Notepad and sent as text/plain was read as ASCII
+    controls by the parser, no marking found, at DATA or in the pipeline (session 55's
+    intake red team)."""
+    for bom, codec in _BOMS[1:]:  # UTF-8's is read as UTF-8 already
+        if data.startswith(bom):
+            return data.decode(codec, "replace").lstrip("\ufeff")
+    head = data[:4096]
+    if b"\x00" in head or head.count(b"\x0e") * 4 > len(head):
+        return utf16_without_bom(data)
     return None
 
 

@@ -760,7 +760,7 @@ class _MailParser(mailparser.MailParser):
             # GB18030 is four-byte sequences, which Python's gbk codec cannot decode.
             wider = (part.get_payload(decode=True) or b"").decode("gb18030", "replace")
             text = wider if wider.count("\ufffd") < text.count("\ufffd") else text
-        if "\ufffd" in text or charsets.unknown_label(part.get_content_charset()):
+        if "\ufffd" in text or charsets.unknown_label(part.get_content_charset()) or charsets.may_be_wide(text):
             text = charsets.body_as_shown(part.get_payload(decode=True) or b"", part.get_content_charset(), text)
         return text
 
