@@ -329,8 +329,9 @@ def _sealed_entry(services: Services, message, quarantine_id: int, who: str) -> 
     return entry_of(message, raw)
 
 
-# The reading's own bounds (gateway/pipeline/check.py): its time, its header lines.
-_READING_LIMITS = ("reading_time", "header_size")
+# The reading's own bounds (gateway/pipeline/check.py): its time, its header lines, its
+# parts and lines (mime_parse says which, or that the parser gave up).
+_READING_LIMITS = ("reading_time", "header_size", "mime_parse")
 
 
 def _refusal(quarantine_id: int, disposition, checked) -> ToolError:
