@@ -102,11 +102,11 @@ def body_as_shown(data: bytes, label: str | None, text: str) -> str:
     if label not in _NO_REAL_LABEL:
         if _known(label):
             return text
-    elif (wide := wide_text(data)) is not None:
-        return wide
         # A label nobody knows says nothing: mail-parser then guesses (Cyrillic, for
         # Thai bytes), where a Thai reader's client falls back on Thai.
         return decode_bytes(data, None)
+    if (wide := wide_text(data)) is not None:
+        return wide
     try:
         legacy = data.decode("cp874")
     except UnicodeDecodeError:
