@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.delivery.wire import on_the_wire
+from gateway.delivery.wire import for_relay, on_the_wire
 from gateway.intake.imap_session import reset_when_closed, tls_context, unsent_bytes
 from gateway.service.deadline import Deadline
 
@@ -153,7 +153,8 @@ def forward(relay: SmtpForward, data: bytes, mail_from: str, to: list[str]) -> N
             if relay.username and password:
                 client.login(relay.username, password)
             # smtplib sends bytes as given: a bare LF would reach the peer (RFC 5321 §2.3.8).
-            refused = client.sendmail(mail_from, to, on_the_wire(data))
+            wire, options = for_relay(on_the_wire(data), client.has_extn("8bitmime"), client.has_extn("smtputf8"))
+            refused = client.sendmail(mail_from, to, wire, mail_options=options)
         finally:
             _quit(client)
     if refused:

@@ -97,3 +97,117 @@ def _files_as_base64(data: bytes) -> bytes:
     BytesGenerator(out, mangle_from_=False, maxheaderlen=0,
                    policy=email.policy.compat32.clone(linesep="\r\n")).flatten(message)
     return out.getvalue()
+
+
+# Header fields whose value is a list of addresses: only their display names can be
+# written as encoded words (RFC 2047 §5), never the address itself.
+_ADDRESS_FIELDS = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc", "resent-from", "resent-sender",
+                             "resent-to", "resent-cc", "resent-bcc"})
+_FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+
+
+def for_relay(data: bytes, eight_bit_mime: bool, smtputf8: bool) -> tuple[bytes, list[str]]:
+    """The copy as it goes to an SMTP relay that announced 8BITMIME or SMTPUTF8 or not,
+    and the MAIL parameters that say what it is (RFC 6152, RFC 6531).
+
+    A letter's text sent as 8bit (most Thai mail) and a sender's name written in UTF-8 in
+    its From (an SMTPUTF8 sender's, kept in the copy) went without either parameter:
+    a receiver may then read the bytes as another charset, and one that holds to RFC
+    6152 refuses them. Where the relay offers the extension, the parameter is given;
+    where it does not, the copy is made 7-bit as Postfix's own client does for such a
+    peer: header values in UTF-8 become encoded words (RFC 2047; file names RFC 2231),
+    and without 8BITMIME every part sent as its own 8-bit bytes goes as base64 (the same
+    bytes once decoded: the register's hash holds). An address that is not ASCII itself
+    cannot be written so and stays as it is (most relays take it)."""
+    if data.isascii():
+        return data, []
+    options: list[str] = []
+    end = data.find(b"\r\n\r\n")
+    head = data if end < 0 else data[:end]
+    if not head.isascii():
+        if smtputf8:
+            options.append("SMTPUTF8")
+        else:
+            data = _header_block_in_words(head) + (b"" if end < 0 else data[end:])
+    if not data.isascii():
+        if eight_bit_mime:
+            options.append("BODY=8BITMIME")
+        else:
+            data = _seven_bit_parts(data)  # the top-level fields in encoded words too
+            options = []
+    return data, options
+
+
+def _in_words(name: str, raw: bytes) -> bytes | None:
+    """One header field's value (unfolded, `raw` its bytes) as encoded words, or None
+    when it cannot be (an address that is not ASCII)."""
+    from email.policy import SMTP
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp874", "replace")  # the Thai 8-bit charset Thai mail used before UTF-8
+    try:
+        header = SMTP.header_factory(name, text)
+        if name.lower() in _ADDRESS_FIELDS and not all(
+                address.addr_spec.isascii() for address in getattr(header, "addresses", ())):
+            return None
+        folded = SMTP.fold_binary(name, header)
+    except Exception:  # noqa: BLE001 - a value the header parser cannot take stays as it is
+        return None
+    return folded.split(b":", 1)[1].rstrip(b"\r\n") if folded.isascii() else None
+
+
+def _header_block_in_words(head: bytes) -> bytes:
+    fields: list[list[bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1].append(line)
+        else:
+            fields.append([line])
+    out = []
+    for lines in fields:
+        field = b"\r\n".join(lines)
+        named = _FIELD.match(field)
+        if named is not None and not field.isascii():
+            value = b"".join(line if i else line[named.end():] for i, line in enumerate(lines))  # unfolded
+            encoded = _in_words(named.group(1).decode("ascii"), value.strip())
+            if encoded is not None:
+                field = named.group(1) + b":" + encoded
+        out.append(field)
+    return b"\r\n".join(out)
+
+
+def _seven_bit_parts(data: bytes) -> bytes:
+    """Every part sent as its own bytes that holds 8-bit ones as base64, and the header
+    fields of every part and attached message in encoded words (a relay without 8BITMIME)."""
+    message = email.message_from_bytes(data, policy=email.policy.compat32)
+    for part in message.walk():
+        headers = list(part.raw_items())  # as parsed: 8-bit bytes as surrogates
+        if not all(value.isascii() for _, value in headers):
+            for name in {name.lower() for name, _ in headers}:
+                del part[name]
+            for name, value in headers:
+                raw = value.encode("ascii", "surrogateescape")
+                encoded = None if raw.isascii() else _in_words(name, re.sub(rb"\r?\n(?=[ \t])", b"", raw).strip())
+                part[name] = value if encoded is None else encoded.decode("ascii").strip()
+        if part.get_content_maintype() == "message":
+            if str(part.get("content-transfer-encoding", "")).strip().lower() in ("8bit", "binary"):
+                del part["content-transfer-encoding"]
+                part["Content-Transfer-Encoding"] = "7bit"  # what it holds is re-encoded in this walk
+            continue
+        if part.is_multipart():
+            continue
+        if str(part.get("content-transfer-encoding", "")).strip().lower() not in _IDENTITY:
+            continue
+        content = part.get_payload(decode=True)
+        if not isinstance(content, bytes) or content.isascii():
+            continue
+        del part["content-transfer-encoding"]
+        part["Content-Transfer-Encoding"] = "base64"
+        part.set_payload(base64.encodebytes(content).decode("ascii"))
+    out = io.BytesIO()
+    BytesGenerator(out, mangle_from_=False, maxheaderlen=0,
+                   policy=email.policy.compat32.clone(linesep="\r\n")).flatten(message)
+    return out.getvalue()
+
