@@ -106,7 +106,7 @@ def show_entry(services: Services, quarantine_id: int, contents: bool = True) ->
         data["book"] = letter.book if letter else None  # a sealed entry's letter is in the secret book
         data["actions"] = [action_as_dict(a) for a in actions_for(session, quarantine_id=entry.id)]
     if contents:
-        data["files"], data["text"], data["text_cut"] = _contents(services, entry.raw_sha256)
+        data["files"], data["text"], data["text_cut"], data["text_unread"] = _contents(services, entry.raw_sha256)
     data["sealed"] = is_sealed(services, data)
     # Neither in the vault nor sealed here: another gateway on the same database holds
     # it. Its files and text are unknown here, not "none".
@@ -117,16 +117,22 @@ def show_entry(services: Services, quarantine_id: int, contents: bool = True) ->
 # Files `quarantine show` lists: a letter of 3,000 files listed 3,000 lines (session 44).
 FILES_LISTED = 200
 TEXT_SHOWN = 20_000  # characters of the mail's text shown; a letter's body is far shorter
+# Seconds of its thread's CPU the e-mail's text may take to read for one view. Its HTML is
+# read as a browser shows it (~0.8 s a MB of tables and styles) at every view of the
+# entry, on the desk in the daemon's own process: a 30 MB body, under the pipeline's
+# `read_budget`, took ~25 s a view, the SMTP intake slowed meanwhile (session 56).
+TEXT_READ_SECONDS = 3.0
 
 
-def _contents(services: Services, raw_sha256: str | None) -> tuple[list[dict[str, Any]], str, bool]:
+def _contents(services: Services, raw_sha256: str | None) -> tuple[list[dict[str, Any]], str, bool, bool]:
     """The held message as a person deciding on it must see it: its files, and its text
     (a letter typed into the mail itself is held as "no letter found", and the clerk
-    decides on what it says), whether that text was cut at TEXT_SHOWN."""
+    decides on what it says), whether that text was cut at TEXT_SHOWN, and whether it
+    was left unread (longer to read than TEXT_READ_SECONDS)."""
     from gateway.pipeline.parse import filename_of  # the MIME parser's modules: not for `list`
 
     if not raw_sha256 or not services.vault.has(raw_sha256):
-        return [], "", False
+        return [], "", False, False
     try:
         msg = held_message(services.vault.get(raw_sha256))
         files = [
@@ -135,9 +141,11 @@ def _contents(services: Services, raw_sha256: str | None) -> tuple[list[dict[str
             for part in held_files(msg)
         ]
     except Exception:  # a message that held because it cannot be parsed
-        return [], "", False
+        return [], "", False, False
     text = _mail_text(msg)
-    return files, text[:TEXT_SHOWN], len(text) > TEXT_SHOWN
+    if text is None:
+        return files, "", False, True
+    return files, text[:TEXT_SHOWN], len(text) > TEXT_SHOWN, False
 
 
 class _HeldPart(email.message.EmailMessage):
@@ -171,12 +179,16 @@ def _body_content(body) -> str:  # noqa: ANN001 - a _HeldPart
         return data.decode("utf-8", "replace")
 
 
-def _mail_text(msg) -> str:  # noqa: ANN001 - an email.message.EmailMessage
+def _mail_text(msg) -> str | None:  # noqa: ANN001 - an email.message.EmailMessage
     """What a mail client shows of the message's body: its plain text, or else what a
     browser shows of its HTML (rules.markings.html_to_text, hidden text left out), as
     `quarantine show` may print it to a terminal (rules.thai_text.clean_lines); "" when
-    it has none or it cannot be read."""
+    it has none or it cannot be read; None when reading it took past TEXT_READ_SECONDS."""
+    import time
+
+    from gateway.pipeline.reading_time import ReadingClock
     from rules.markings import html_to_text
+    from rules.model import ReadingOverdue
     from rules.thai_text import clean_lines
 
     try:
@@ -185,7 +197,10 @@ def _mail_text(msg) -> str:  # noqa: ANN001 - an email.message.EmailMessage
             return ""
         content = _body_content(body)
         if body.get_content_type() == "text/html":
-            content = html_to_text(content, shown=True)
+            with ReadingClock(TEXT_READ_SECONDS, time.thread_time).running():
+                content = html_to_text(content, shown=True)
+    except ReadingOverdue:
+        return None
     except Exception:  # noqa: BLE001 - a body that cannot be read shows as none
         return ""
     return clean_lines(content)
@@ -509,6 +524,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         out.extend(f"  {line}" for line in data["text"].split("\n"))
         if data["text_cut"]:
             out.append(f"  ... (cut: only its first {TEXT_SHOWN} characters are shown)")
+    elif data.get("text_unread"):
+        from gateway.web.i18n import WORDS  # the desk's words for it, in both languages
+
+        out.append("text of the e-mail (ข้อความในอีเมล): " + " / ".join(WORDS["mail_text_unread"]))
     if data["actions"]:
         out.append("actions:")
         out.extend(f"  {thai_datetime(a['at'])}  {a['action']}  by {a['who']}"

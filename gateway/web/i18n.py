@@ -155,6 +155,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_files_in_letter": ("ไม่มีไฟล์แนบ", "no files attached"),
     "audit_view_held": ("เปิดดูข้อมูลประกอบการพิจารณาหนังสือที่กักไว้", "opened a held letter's details to decide on it"),
     "no_mail_text": ("อีเมลนี้ไม่มีข้อความ", "The e-mail has no text."),
+    "mail_text_unread": ("ข้อความของอีเมลฉบับนี้ยาวเกินกว่าจะอ่านแสดงที่นี่ได้ทันที จึงไม่ได้แสดง",
+                         "The e-mail's text takes too long to read to be shown here, so it is not shown."),
     "mail_text_cut": ("แสดงเพียง 20,000 ตัวอักษรแรกของข้อความ", "Only the first 20,000 characters are shown."),
     "stamped_copy": ("ฉบับประทับตรารับ (ส่งเข้าโฟลเดอร์ของหน่วยงาน)", "Copy with the receive stamp (as filed to the unit)"),
     "original": ("ต้นฉบับ", "original"),
