@@ -109,3 +109,38 @@ def test_the_desks_emergency_form_says_it_too(tmp_path):
         said = html.unescape(re.sub(r"<[^>]+>", " ", re.search(r'<ul class="results">(.*?)</ul>', answer.text, re.S)[1]))
         assert f"อาจเป็นหนังสือฉบับเดียวกับที่ลงทะเบียนรับทางอีเมลแล้วเป็นเลขรับ {number}/{year}" in said, said
         assert desk.db("SELECT review FROM letters WHERE queue_id LIKE 'emg%'") in ([(1,)], [(True,)])
+
+
+def test_a_letter_emailed_after_its_paper_row_was_imported_is_flagged_with_the_paper_number(daemon, tmp_path):
+    """The other order, the likelier one: the registrar numbers the letter on paper
+    during the outage and imports the paper book once the gateway is back; then the
+    e-mail arrives (its sender's server retried for days, the mailbox is read again).
+    Until session 56 it took a second number unflagged; now it is registered with
+    `same_letter` naming the paper row's number, `review: true`, and the printed book's
+    remark names it too. Another letter of the sender, another ที่, is not flagged."""
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "scan1.pdf").write_bytes(make_pdf("the paper copy, scanned first"))
+    out = imports(daemon, write_book(book, [
+        _row("กท 0403 / ฉ 021", "scan1.pdf", reference="กท.๐๔๐๗/ว.๕๗", dated="๑๓ มิ.ย. ๖๕")]))
+    assert out.returncode == 0, out.stderr
+    [paper] = daemon.register()
+    year = paper["year"]
+    assert paper["receive_no"] == f"1/{year}" and paper["review"] is False
+
+    # ที่ กท.๐๔๐๗/ว.๕๗ ลงวันที่ ๑๓ มิถุนายน ๒๕๖๕ (tests/letters.py, the seed's letter)
+    mailed = daemon.send(letter(subject="เรื่อง ขอเชิญประชุม",
+                                files=[("2565_dds_0407_57.pdf", make_pdf("the mailed letter"))]), LATKRABANG)
+    other = daemon.send(letter(subject="เรื่อง อื่น", body="ที่ กท 0407/ว 58\nวันที่ 13 มิถุนายน 2565\nเรื่อง อื่น\n",
+                               files=[("2565_dds_0407_58.pdf", make_pdf("another letter"))]), LATKRABANG)
+    daemon.wait_idle()
+    entries = {e["queue_id"]: e for e in daemon.register()}
+    flagged = entries[mailed]
+    assert flagged["review"] is True, flagged
+    [same] = [f for f in flagged["findings"] if f["rule"] == "same_letter"]
+    assert f"as 1/{year}" in same["message_en"] and "on paper" in same["message_en"], same
+    assert f"เลขรับ 1/{year}" in same["message_th"] and "ทะเบียนรับฉุกเฉิน" in same["message_th"], same
+    assert entries[other]["review"] is False and not [f for f in entries[other]["findings"]
+                                                      if f["rule"] == "same_letter"]
+    listed = daemon.cli("register", "list", "--unit", UNIT).stdout
+    assert f"อาจซ้ำกับเลขรับ 1/{year} (may repeat 1/{year})" in listed, listed

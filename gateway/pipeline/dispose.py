@@ -40,7 +40,8 @@ from storage import quarantine
 from storage.models import Letter
 from storage.outbox import add_alert, queue_once, withdraw
 from storage.actions import add_action
-from storage.register import (GAP_REASON, NewLetter, find_registration, find_same_files, find_same_message_id,
+from storage.register import (GAP_REASON, NewLetter, find_paper_twin, find_registration, find_same_files,
+                              find_same_message_id,
                               find_same_sealed_files, lock_units, register_letter)
 
 log = structlog.get_logger("gateway.pipeline.dispose")
@@ -57,7 +58,13 @@ TOP_SECRET = Finding("top_secret", "fail",
 MESSAGE_ID_REUSED = "message_id_reused"
 SAME_FILES = "same_files"
 # The clerk's own warnings: each flags the entry for review, none is told to the sender.
-CLERKS_OWN = (MESSAGE_ID_REUSED, SAME_FILES, ADDRESSED_ELSEWHERE)
+# A finding of the emergency import's own name (gateway/tools/emergency_import.py),
+# the same duplicate seen from the e-mailed side.
+SAME_LETTER = "same_letter"
+CLERKS_OWN = (MESSAGE_ID_REUSED, SAME_FILES, SAME_LETTER, ADDRESSED_ELSEWHERE)
+# How far from the paper row's time its letter's e-mail is looked for: an outage of
+# days, the sender's server retrying for up to five (emergency_import.TWIN_WITHIN).
+PAPER_TWIN_WITHIN = dt.timedelta(days=30)
 # How far back a letter with the very same files is looked for: a sender who saw no
 # acknowledgement sends again within days, not months.
 SAME_FILES_WITHIN = dt.timedelta(days=30)
@@ -87,6 +94,19 @@ def message_id_reused(receive_no: str, book: str | None = None, secret_hidden: b
                    f"another letter with this Message-ID from the same sender was registered as {receive_no}"
                    f"{where_en}, with other content; this one is registered on its own: check which of them "
                    "the sender really sent")
+
+
+def on_paper_already(receive_no: str) -> Finding:
+    """For the clerk: this letter looks like one the unit registered on paper while the
+    gateway was down (a row of its emergency register, imported since: the same ที่ and
+    ลงวันที่, or its scans are this letter's files), registered as `receive_no`. The
+    e-mail came after (its sender's server retried, the mailbox was read again).
+    Registered all the same; a person checks and cancels one. Not told to the sender."""
+    return Finding(SAME_LETTER, "warn",
+                   f"อาจเป็นหนังสือฉบับเดียวกับเลขรับ {receive_no} ที่ลงทะเบียนไว้ในทะเบียนรับฉุกเฉิน (กระดาษ) แล้ว "
+                   "(ที่และลงวันที่ หรือไฟล์ตรงกัน) โปรดตรวจสอบ หากซ้ำให้ยกเลิกเลขรับฉบับใดฉบับหนึ่ง",
+                   f"possibly the letter registered on paper (the emergency register) as {receive_no} (the same "
+                   "ที่ and date, or the same file): check, and cancel one entry if so")
 
 
 def same_files(receive_no: str) -> Finding:
@@ -141,6 +161,7 @@ class Known:
     message_id_book: str | None = None  # the book that letter is in
     message_id_classified: bool = False  # that letter is classified
     same_files_as: str | None = None  # a letter of the same sender with exactly these files, lately
+    paper_twin: str | None = None  # a row of the unit's paper emergency register that is this letter
 
 
 @dataclass
@@ -225,6 +246,8 @@ def _policy(services, r, known):
                                           secret_hidden=known.message_id_classified and not r.classified))
     if known.same_files_as:  # looked for only when the Message-ID found nothing (what_is_known)
         findings.append(same_files(known.same_files_as))
+    if known.paper_twin:
+        findings.append(on_paper_already(known.paper_twin))
     if r.released_by_operator:
         kept = [f for f in findings if f.verdict != "pass"] + [OPERATOR_RELEASE]
         return Disposition("register", "operator_release", kept, review=True)
@@ -289,7 +312,7 @@ def recipient_for(services: Services, entry: SpoolEntry, checked: Checked, rcpt:
                      sender=sender, released_by_operator=released_by_operator, first_attempt=first_attempt)
 
 
-def what_is_known(session, recipient: Recipient, secret_book: str) -> Known:
+def what_is_known(session, recipient: Recipient, secret_book: str, general_book: str | None = None) -> Known:
     queue_id, unit = recipient.entry.queue_id, recipient.unit_name
     lock_units(session, [unit])  # a resend sent to the other gateway at once: decided after it
     same = _same_message_id(session, recipient)
@@ -302,7 +325,20 @@ def what_is_known(session, recipient: Recipient, secret_book: str) -> Known:
                   held=not recipient.first_attempt and quarantine.find_entry(session, queue_id, unit) is not None)
     if not known.resend_of and not known.message_id_of:
         known.same_files_as = _same_files(session, recipient, secret_book)
+    if not known.resend_of and general_book is not None:
+        known.paper_twin = _paper_twin(session, recipient, general_book)
     return known
+
+
+def _paper_twin(session, r: Recipient, book: str) -> str | None:
+    """One look along the index of queue ids at the paper register's rows (none but after
+    an outage); a ลับ letter's paper row is sealed, with no ที่ or files to compare."""
+    mail = r.checked.mail
+    if r.classified or mail is None:
+        return None
+    facts = r.checked.facts
+    return find_paper_twin(session, r.unit_name, book, facts.reference, facts.letter_date,
+                           frozenset(a.sha256 for a in mail.attachments), r.entry.received_at, PAPER_TWIN_WITHIN)
 
 
 def _same_files(session, r: Recipient, secret_book: str) -> str | None:
@@ -333,7 +369,8 @@ def dispose(services: Services, session, recipient: Recipient) -> tuple[Disposit
     """Run the chain for one recipient and carry out its disposition in the caller's
     transaction; returns the disposition and the register entry it made, if any."""
     disposition = decide(services, recipient,
-                         what_is_known(session, recipient, services.settings.register_.secret_book))
+                         what_is_known(session, recipient, services.settings.register_.secret_book,
+                                       services.settings.register_.general_book))
     if disposition.action == "hold" and (held := _held_before(session, recipient)) is not None:
         # Its server's retry of a letter already held: that entry is the letter's, and its
         # sender was told once. Looked up only for a letter about to be held.

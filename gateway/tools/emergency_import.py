@@ -44,7 +44,7 @@ from rules.dates import parse_thai_date
 from rules.thai_text import clean_field, normalise_typed, thai_to_arabic
 from storage.messages import record_imported
 from rules.reference import normalise_reference
-from storage.register import NewLetter, find_mailed_twin, find_registration, lock_units
+from storage.register import EMERGENCY_QUEUE_PREFIX, NewLetter, find_mailed_twin, find_registration, lock_units
 
 # Column names: English, or the Thai heading of the paper register.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -364,7 +364,7 @@ def queue_id_for(unit: str, number: EmergencyNo, generation: int = 1) -> str:
     `generation` 2, 3...: the row imported again after its entry was cancelled (a
     correction, `_entries_under`)."""
     key = f"{unit}\n{number.key}" + (f"\n{generation}" if generation > 1 else "")
-    return "emg" + hashlib.sha256(key.encode()).hexdigest()[:29]
+    return EMERGENCY_QUEUE_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:29]
 
 
 def _entries_under(session, unit: str, number: EmergencyNo) -> tuple[list, str]:  # noqa: ANN001

@@ -281,7 +281,8 @@ def _register_released(services: Services, quarantine_id: int, reason: str | Non
         entry = _get(session, quarantine_id, lock=True)
         _must_be_held(session, entry)
         disposition = decide(services, recipient,
-                             what_is_known(session, recipient, services.settings.register_.secret_book))
+                             what_is_known(session, recipient, services.settings.register_.secret_book,
+                                           services.settings.register_.general_book))
         if disposition.action != "register":
             raise _refusal(quarantine_id, disposition, checked)
         letter = register_letter_for(services, session, recipient, disposition)
