@@ -44,3 +44,49 @@ def test_a_killed_backup_leaves_no_register_copy_in_tmpdir_and_the_next_removes_
     done = _backup(config, target, tmpdir)
     assert done.returncode == 0, done.stderr
     assert target.exists() and list(scratch.iterdir()) == [] and list(tmpdir.iterdir()) == []
+
+
+def test_a_backup_killed_while_it_writes_leaves_no_archive_behind_after_the_next_days_backup(tmp_path):
+    """The cron job names each day's archive anew (docs/install.md: `saraban-$(date +%F)`).
+    A run killed while it wrote left `.saraban-<day>.tar.gz.partial` (the register, the
+    vault and the private key so far), and the next day's run, writing another name,
+    never took it over: one more such file at each kill, for good, filling the backup
+    disk. The next run removes it and says so; a partial a live run holds (locked), and a
+    file of another program that merely ends in `.partial`, are left alone."""
+    import fcntl
+    import hashlib
+
+    config = write_config(tmp_path / "gw")
+    d = Daemon(config).start()
+    try:
+        d.send(letter(subject="แผนงานประจำปี"), "saraban.latkrabang@bangkok.go.th")
+        d.wait_idle()
+    finally:
+        d.stop()
+    # Past gzip's buffers: the killed run's partial holds bytes, as a real vault's would.
+    blob = os.urandom(1 << 20)
+    (d.data_dir / "vault" / hashlib.sha256(blob).hexdigest()).write_bytes(blob)
+    out = tmp_path / "out"
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+
+    killed = _backup(config, out / "saraban-2026-12-07.tar.gz", tmpdir, SARABAN_CRASHPOINT="backup_archive_begun")
+    assert killed.returncode == -9, killed.stderr
+    left = out / ".saraban-2026-12-07.tar.gz.partial"
+    assert left.stat().st_size > 512 * 1024  # the register and the vault so far
+    notes = out / ".notes.partial"
+    notes.write_text("an operator's own file", encoding="utf-8")
+    writing = out / ".saraban-by-hand.tar.gz.partial"
+    with open(writing, "wb") as other:
+        other.write(b"\x1f\x8b the bytes of a run still writing")
+        other.flush()
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+
+        done = _backup(config, out / "saraban-2026-12-08.tar.gz", tmpdir)
+        assert done.returncode == 0, done.stderr
+        assert f"removed {left}: the unfinished archive of a `backup create` that was killed" in done.stdout
+        assert not left.exists()
+        assert writing.read_bytes() == b"\x1f\x8b the bytes of a run still writing"
+    assert notes.read_text(encoding="utf-8") == "an operator's own file"
+    assert sorted(p.name for p in out.iterdir()) == [".notes.partial", ".saraban-by-hand.tar.gz.partial",
+                                                     "saraban-2026-12-08.tar.gz"]

@@ -34,9 +34,11 @@ RESTORE_POINTS = (
     "restore_database_in_place",  # the register file renamed into place, the vault not yet checked
 )
 # Inside `backup create` (tests/test_backup_killed_session53.py): the register copied, the
-# archive not yet written.
+# archive not yet written; then the archive begun (the register, vault and keys in it), not
+# yet renamed into place.
 BACKUP_POINTS = (
     "backup_database_copied",
+    "backup_archive_begun",
 )
 
 

@@ -25,6 +25,7 @@ import json
 import os
 import tarfile
 import shutil
+import stat
 import zlib
 from pathlib import Path
 
@@ -99,6 +100,9 @@ def _create_in(settings: Settings, target: Path, folders: bool, files_only: bool
         fd = _claim_partial(partial, target)
     except OSError as exc:
         raise ToolError(_write_refusal(target, partial, exc)) from None
+    # Before this archive takes their room: the backup disk filled with them was the
+    # next reason a backup failed.
+    removed = _remove_abandoned_partials(target.parent, partial)
     try:
         # Written through a duplicate: the lock is held until the rename is done.
         _write_archive(os.dup(fd), tmp, data_dir, directories, manifest, files_only)
@@ -111,7 +115,49 @@ def _create_in(settings: Settings, target: Path, folders: bool, files_only: bool
         raise
     finally:
         os.close(fd)
-    return manifest
+    return {**manifest, "removed_partials": [str(path) for path in removed]}
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _remove_abandoned_partials(directory: Path, own: Path) -> list[Path]:
+    """The partial archives other `backup create` runs left in `directory` when they were
+    killed (OOM, kill -9, a reboot during the cron job), whatever target they were
+    writing. `_claim_partial` takes over only a partial of the same name, and a cron
+    job names each day's file anew (`saraban-$(date +%F).tar.gz`): every killed run left
+    its `.NAME.partial` for good, a copy of the register, the vault and the private key
+    that no one knew was there, one more at each kill. Only a file this command could
+    have written (ours, empty or gzip) whose writer is gone: a live run holds its lock."""
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in directory.iterdir()
+                      if p.name.startswith(".") and p.name.endswith(".partial") and p != own]
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            found = os.fstat(fd)
+            if not stat.S_ISREG(found.st_mode) or found.st_uid != os.getuid() \
+                    or os.pread(fd, 2, 0) not in (b"", GZIP_MAGIC):
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a run writing it now
+            if os.stat(path, follow_symlinks=False).st_ino != found.st_ino:
+                continue  # renamed into place, or replaced, meanwhile
+            os.unlink(path)
+            removed.append(path)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _claim_partial(partial: Path, target: Path) -> int:
@@ -155,6 +201,7 @@ def _write_archive(fd: int, tmp: str, data_dir: Path, directories: list[str], ma
                 if path.is_dir():
                     _add_tree(tar, path, name)
                     manifest["directories"].append(name)
+            crashpoint("backup_archive_begun")
             for name in STATE_FILES:
                 try:
                     tar.add(data_dir / name, arcname=name, recursive=False)
@@ -314,6 +361,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     what = f"{manifest['letters']} register entries, " if manifest["letters"] is not None else ""
     print(f"wrote {args.file}: {what}{', '.join(manifest['directories']) or 'no data directories'} "
           f"(keep it as safe as the keys: it holds the gateway's private key)")
+    for path in manifest["removed_partials"]:
+        print(f"removed {path}: the unfinished archive of a `backup create` that was killed")
     return 0
 
 
