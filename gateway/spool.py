@@ -55,11 +55,16 @@ def new_queue_id() -> str:
     return f"{moment:016x}{secrets.token_hex(4)}"
 
 
-def _follow(names: list[str]) -> None:
-    """Give no queue id below those of the entries waiting now (a start after the clock
-    stepped back)."""
+def follow_queue_ids(names: list[str]) -> None:
+    """Give no queue id below these: the entries waiting now, and (the daemon and the IMAP
+    intake at their start) the newest the register recorded. A letter's queue id is also
+    its folder copy's name, by which the receive numbers are read back after a restore
+    (gateway/delivery/numbers_seen.py: the newest `[register] check_copies` copies by
+    name). Following only the entries waiting, a start after the clock stepped back gave
+    the letters filed since names older than those filed before the step: after a restore
+    their numbers were not read back, and 4/2569 was given a second time."""
     global _last_id_ns
-    found = [int(name[:16], 16) for name in names if len(name) == 24 and _is_hex(name)]
+    found = [int(name[:16], 16) for name in names if name and len(name) == 24 and _is_hex(name)]
     if found:
         with _id_lock:
             _last_id_ns = max(_last_id_ns, max(found))
@@ -105,7 +110,7 @@ def open_spool(settings: "Settings") -> "Spool":
     that writes one opens it this way."""
     data_dir, runners = settings.data_dir, settings.pipeline.runners
     spool = Spool(settings.spool_dir, announce=lambda: ring_pipelines(data_dir, runners))
-    _follow(spool.pending())  # its new ids after those waiting, whatever the clock says now
+    follow_queue_ids(spool.pending())  # its new ids after those waiting, whatever the clock says now
     return spool
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.errors import is_transient_reason
@@ -102,6 +102,19 @@ _STATES = select(_MESSAGES.c.queue_id, _MESSAGES.c.state, _MESSAGES.c.attempts, 
 # attempt that ended with nothing recorded (the runner died: open_messages).
 _COUNT_ATTEMPT = (update(_MESSAGES).where(_MESSAGES.c.queue_id == bindparam("m_queue_id"))
                   .values(attempts=_MESSAGES.c.attempts + 1, reason=None))
+
+
+# The spool's own queue ids: 16 hex digits of nanoseconds and 8 random ones (gateway/spool.py);
+# the paper emergency register's (`emg` + 29) and any other form are not the clock's.
+QUEUE_ID_LENGTH = 24
+_NEWEST_QUEUE_ID = (select(_MESSAGES.c.queue_id).where(func.length(_MESSAGES.c.queue_id) == QUEUE_ID_LENGTH)
+                    .order_by(_MESSAGES.c.queue_id.desc()).limit(1))
+
+
+def newest_queue_id(session: Session) -> str | None:
+    """The highest spool queue id any message was recorded under (one step down the
+    primary key's index), or None."""
+    return session.execute(_NEWEST_QUEUE_ID).scalar()
 
 
 def forgive_daemon_death(session: Session, queue_ids: Collection[str]) -> int:

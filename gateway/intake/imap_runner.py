@@ -18,8 +18,9 @@ from gateway.intake.imap_intake import MailboxConsumer
 from gateway.intake.off_loop import OffLoop
 from gateway.service.log import setup_logging
 from gateway.service.process_util import die_with_parent
-from gateway.spool import Spool, open_spool
+from gateway.spool import Spool, follow_queue_ids, open_spool
 from storage import lease
+from storage.messages import newest_queue_id
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ async def serve(settings: Settings) -> None:
 
     pin_runner(settings, db)
     db.create_schema()
+    with db.session() as session:  # its queue ids after every one given before this start
+        follow_queue_ids([newest_queue_id(session)])
     try:
         readers = consumers(settings, db, open_spool(settings))
         tasks = [asyncio.create_task(c.run(stop)) for c in readers]

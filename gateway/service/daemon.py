@@ -41,13 +41,13 @@ from gateway.secrecy.shred import temporary_files_in
 from gateway.service.process_util import (ChildProcess, exit_now, limit_malloc_arenas, name_process,
                                           raise_open_files_limit, run_child, start_child)
 from gateway.intake.refusals import RefusalRecorder
-from gateway.spool import Spool, open_spool
+from gateway.spool import Spool, follow_queue_ids, open_spool
 from gateway.delivery.inflight import forgive as forgive_delivery
 from gateway.pipeline.register_order import RegisterOrder
 from gateway.service.instance_lock import AlreadyRunning, InstanceLock, lock_paths
 from storage.db import Database, sqlite_file
 from storage.errors import DAMAGED_ADVICE, is_damaged_database
-from storage.messages import forgive_daemon_death as forgive_messages
+from storage.messages import forgive_daemon_death as forgive_messages, newest_queue_id
 
 log = structlog.get_logger("gateway.service.daemon")
 
@@ -269,6 +269,8 @@ def _after_last_run(settings: Settings, db: Database, spool: Spool) -> None:
         log.info("stale_claims_removed", claims=stale_claims)
     try:
         with db.session() as session:
+            # Before SMTP opens: its queue ids after every one given before this start.
+            follow_queue_ids([newest_queue_id(session)])
             forgiven = forgive_messages(session, spool.pending())
     except Exception as exc:  # noqa: BLE001 - the database busy: the runners wait for it anyway
         log.warning("daemon_death_not_forgiven", error=f"{type(exc).__name__}: {str(exc)[:200]}")
