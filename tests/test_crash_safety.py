@@ -93,3 +93,40 @@ def test_kill9_during_a_burst_of_intake_and_processing(tmp_path):
         assert set(acknowledged) <= set(registered_ids)
     finally:
         d.stop()
+
+
+def test_kill_between_the_spool_commit_and_the_250_the_retry_is_the_same_letter(tmp_path):
+    """The daemon dies after the letter is durable in spool/new and before its `250` is
+    written (INTAKE_POINTS): the sender's MTA saw the connection drop, not a reply, and
+    sends the same bytes again. The letter is registered and filed once per unit, under
+    the first entry; the second is recognised as the same letter (nothing registered),
+    and every acknowledgement the sender gets carries the one receive number."""
+    from gateway.service.crashpoints import INTAKE_POINTS
+    from tests.daemon import free_port
+    from tests.notices.conftest import notices_config
+    from tests.notices.sink import Sink
+
+    sink = Sink(free_port()).start()
+    try:
+        config = write_config(tmp_path, extra=notices_config(sink))
+        d = Daemon(config, env={"SARABAN_CRASHPOINT": INTAKE_POINTS[0]}).start()
+        raw = letter(message_id="<killed-before-250@dds.bangkok.go.th>")
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            d.data_reply(raw, UNITS)
+        d.proc.wait(60)
+        [waiting] = [p.name[:-4] for p in (d.data_dir / "spool" / "new").glob("*.msg")]
+        d.env = {}
+        d.start()
+        try:
+            code, reply = d.data_reply(raw, UNITS)  # the MTA's retry
+            assert code == 250, reply
+            d.wait_idle()
+            _exactly_once(d, {waiting})
+            assert {e["receive_no"].split("/")[0] for e in d.register()} == {"1"}
+            assert d.status()["messages"] == {"done": 2}
+            acks = sink.wait(1)
+            assert all("เลขรับ 1/" in m.message["Subject"] for m in acks), [m.message["Subject"] for m in acks]
+        finally:
+            d.stop()
+    finally:
+        sink.stop()

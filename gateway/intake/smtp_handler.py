@@ -25,6 +25,7 @@ from gateway.intake.log_rate import LogRate
 from gateway.units.directory import POSTMASTER, Directory, is_postmaster, is_saraban_address
 from gateway.intake.smtp_protocol import ClientNoise, ConnectionLimits, SarabanSMTP, names_for_aiosmtpd
 from gateway.intake.tls import TlsContexts, session_tls
+from gateway.service.crashpoints import crashpoint
 from gateway.spool import Spool, SpoolDraft
 from gateway.secrecy.markings import (DATA_CHECK_QUEUE_TIMEOUT, DATA_CHECKS_PER_IP, MAX_HEADER_SIZE,
                                       PART_HEADERS_TOO_LARGE, TOO_MANY_LINES, DataCheck, DataCheckBusy,
@@ -263,6 +264,7 @@ class IntakeHandler:
         except OSError as exc:
             log.error("spool_write_failed", error=str(exc), errno=exc.errno, mail_from=mail_from)
             return replies.SPOOL_FAILED
+        crashpoint("after_spool_commit")
         log.info("accepted", queue_id=queue_id, mail_from=mail_from, rcpt=envelope.rcpt_tos,
                  size=draft.size, peer=_peer(session), **(session_tls(session) or {"tls": "no"}))
         self.on_accepted(queue_id, draft.size)

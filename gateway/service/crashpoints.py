@@ -16,6 +16,12 @@ POINTS = (
     "before_spool_remove",  # message done in the database, spool file still there
     "after_folder_write",  # folder copy written, outbox item not yet marked done
 )
+# In the supervisor's SMTP intake (tests/test_crash_safety.py): the letter durable in
+# spool/new, its `250` not yet written; the client sees the connection drop and sends it
+# again, as an MTA does.
+INTAKE_POINTS = (
+    "after_spool_commit",
+)
 # Reached only by a letter that fails `[pipeline] max_attempts` times, so not in POINTS
 # (whose test sends a letter that succeeds): tests/web/test_parked_letters.py.
 PARKING_POINTS = (
