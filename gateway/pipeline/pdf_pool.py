@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import resource
 import threading
+import time
 
 import structlog
 
@@ -117,11 +118,16 @@ class PdfPool:
 
     @staticmethod
     def _inspect(worker: WorkerProcess, data: bytes, limit: float) -> PdfInfo:
-        try:
-            worker.send_bytes(data)
-            answer = worker.answer(limit)
-        except OSError:  # refused by a new child too
-            answer = "crashed"
+        started = time.monotonic()
+        answer = _ask(worker, data, limit)
+        if answer == "crashed" and (left := limit - (time.monotonic() - started)) > 0:
+            # A child killed from outside (the kernel's OOM killer taking the largest
+            # process, a person's kill) dies as one whose parser a file crashed; only a
+            # second child dying on it says it is the file's doing. Taken at once for the
+            # file's, an ordinary letter was read as one whose PDF cannot be read: at
+            # least ลับ (sealed, the secret book) and its sender told to make it again.
+            log.warning("pdf_worker_died_reading_again", timeout_s=round(left, 1))
+            answer = _ask(worker, data, left)
         if answer == "timeout":
             return PdfInfo(None, None, False, f"{NOT_READ_IN_TIME} ({limit:.0f} s)")
         failure = DIED
@@ -140,3 +146,13 @@ class PdfPool:
             workers = list(self._idle)
         for worker in workers:
             worker.close()
+
+
+def _ask(worker: WorkerProcess, data: bytes, limit: float) -> bytes | str:
+    """The child's answer about `data`, or "timeout" / "crashed" (the child then killed:
+    the next job starts a new one)."""
+    try:
+        worker.send_bytes(data)
+        return worker.answer(limit)
+    except OSError:  # refused by a new child too
+        return "crashed"
