@@ -269,13 +269,28 @@ class Stamper:
         finally:
             self.last_wall = time.monotonic() - sent
 
-    def _stamp(self, job: StampJob) -> StampResult:
+    def _ask(self, job: StampJob, timeout: float) -> bytes | str:
+        """The child's answer, or "timeout" / "crashed" (the child then killed)."""
         try:
             # pickle and the bytes, not Connection.send: multiprocessing's pickler, with its
             # own dispatch table, takes several times as long for the same bytes.
             self._worker.send_bytes(pickle.dumps((job.data, job.info), pickle.HIGHEST_PROTOCOL),
                                     receive_no=job.receive_no)
-            answer = self._worker.answer(self.timeout)
+        except OSError:  # refused by a new child too
+            return "crashed"
+        return self._worker.answer(timeout)
+
+    def _stamp(self, job: StampJob) -> StampResult:
+        try:
+            started = time.monotonic()
+            answer = self._ask(job, self.timeout)
+            if answer == "crashed" and (left := self.timeout - (time.monotonic() - started)) > 0:
+                # A child killed from outside with the letter in hand (the OOM killer, an
+                # operator's kill) cannot be told from one the file crashed: a new child
+                # stamps it once more. Before, the letter was filed with a receipt "the
+                # stamping process failed (memory limit or a parser fault)" for good.
+                log.warning("stamp_process_died_stamping_again", receive_no=job.receive_no)
+                answer = self._ask(job, left)
             if answer == "timeout":
                 raise TimeoutError
             if answer == "crashed":

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -127,4 +128,55 @@ def test_a_file_that_kills_a_new_worker_too_is_unreadable_as_before_after_two_tr
     finally:
         pool.close()
     assert info.text is None and info.error.startswith("the PDF reader failed"), info
+    assert deaths.read_bytes() == b"xx"
+
+
+def test_a_stamping_child_killed_with_the_letter_in_hand_stamps_it_anew(letter, seal, stamp_info):
+    """The delivery runner's stamping child killed while it stamps (the OOM killer, an
+    operator): the folder copy carried a receipt page "the stamping process failed (memory
+    limit or a parser fault)" instead of the receive stamp on the letter, for good. A new
+    child now stamps it; one that the file kills again still gives the receipt."""
+    import dataclasses
+    import threading
+
+    from gateway.signatures.receive_stamp import Stamper, StampJob
+
+    def job(number: str) -> StampJob:
+        return StampJob("a.pdf", letter, dataclasses.replace(stamp_info, receive_number=number), number)
+
+    stamper = Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
+    try:
+        first = stamper.stamp(job("30/2569"))
+        pid = stamper._worker.process.pid  # noqa: SLF001 - the child to kill
+        os.kill(pid, signal.SIGSTOP)  # alive, so the letter is sent to it, and stays unread
+        done: list = []
+        stamping = threading.Thread(target=lambda: done.append(stamper.stamp(job("31/2569"))))
+        stamping.start()
+        deadline = time.monotonic() + 60
+        while not _job_waiting(pid) and time.monotonic() < deadline:
+            stamping.join(0.02)
+        assert _job_waiting(pid), "the letter never reached the stamping child"
+        os.kill(pid, signal.SIGKILL)
+        stamping.join(120)
+    finally:
+        stamper.close()
+    assert [first.mode, done[0].mode] == ["stamped", "stamped"], done[0]
+
+
+def test_a_letter_that_kills_a_new_stamping_child_too_gets_its_receipt_after_two_tries(
+        tmp_path, monkeypatch, letter, seal, stamp_info):
+    import dataclasses
+
+    from gateway.signatures import receive_stamp
+
+    deaths = tmp_path / "deaths"
+    monkeypatch.setenv("SARABAN_TEST_DEATHS", str(deaths))
+    monkeypatch.setattr(receive_stamp, "_child_main", _dies_on_every_file)
+    stamper = receive_stamp.Stamper(seal, timeout=120, memory_mb=1024, log_setup=("warning", "json"))
+    try:
+        result = stamper.stamp(receive_stamp.StampJob(
+            "a.pdf", letter, dataclasses.replace(stamp_info, receive_number="32/2569"), "32/2569"))
+    finally:
+        stamper.close()
+    assert result.mode == "receipt"
     assert deaths.read_bytes() == b"xx"
