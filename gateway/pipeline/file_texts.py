@@ -37,6 +37,7 @@ import html
 import io
 import itertools
 import lzma
+import quopri
 import re
 import struct
 import tarfile
@@ -50,6 +51,7 @@ from gateway.pipeline.unread_words import why_unread
 from gateway.pipeline.parse_limits import MAX_PART_HEADERS
 from rules.files import begins_as_message
 from rules.model import reading_goes_on
+from rules.names import name_from_bytes
 
 MAX_DEPTH = 2  # an archive inside an archive is read; one level further is not
 MAX_MEMBERS = 100
@@ -247,6 +249,8 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
     if declared == "text/calendar" or filename.endswith((".ics", ".vcs")) \
             or any(t.lstrip()[:15].upper() == "BEGIN:VCALENDAR" for t in texts):
         texts += [calendar_text(text) for text in texts]
+    if is_vcard(declared, filename, texts):
+        texts += [vcard_text(text) for text in texts]
     if _is_json(declared, filename, sniffed):
         texts += [read for text in texts if (read := json_text(text)) is not None]
     if filename.endswith(".csv") or "text/csv" in (declared, sniffed):
@@ -297,31 +301,97 @@ def enriched_text(text: str) -> str:
     return "".join(out).replace("\x00", "<")
 
 
-_CALENDAR_SHOWN = ("SUMMARY", "DESCRIPTION", "LOCATION", "COMMENT", "X-ALT-DESC")
-_CALENDAR_ESCAPE = re.compile(r"\\([nN,;:\\])")
+_CALENDAR_SHOWN = ("SUMMARY", "DESCRIPTION", "LOCATION", "COMMENT", "X-ALT-DESC", "CATEGORIES")
+_DIRECTORY_ESCAPE = re.compile(r"\\([nN,;:\\])")
+# A vCard's properties that hold no text a contact shows: pictures, sounds and keys
+# (base64), and the card's own bookkeeping. Every other value is shown by Outlook's
+# contact form or Thunderbird's card view, the X- ones in their "other" fields.
+_VCARD_NOT_SHOWN = frozenset({"BEGIN", "END", "VERSION", "PRODID", "REV", "UID", "PHOTO", "LOGO", "SOUND",
+                              "KEY", "SOURCE", "CLIENTPIDMAP", "TZ", "GEO", "KIND", "XML"})
+# Values of several components (`;`) or of a list (`,`), each shown on a line or in a
+# field of its own: "ใจดี;สมชาย;;;" is the surname and the given name.
+_VCARD_PARTS = frozenset({"N", "ADR", "ORG", "CATEGORIES", "NICKNAME", "GENDER"})
+_DIRECTORY_SPLIT = re.compile(r"(?<!\\)[;,]")
+_VCARD_TYPES = ("text/vcard", "text/x-vcard", "text/directory")
+
+
+_QP_STRAY = re.compile(r"=(?![0-9A-Fa-f]{2})")
+
+
+def _directory_properties(text: str):
+    """Each content line of a vCard or an iCalendar/vCalendar file (RFC 2425's one
+    syntax): (name, parameters, value), folded lines joined, and a quoted-printable
+    value (vCard 2.1 and vCalendar 1.0, what Outlook and phones export for Thai:
+    `FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E0=B8=A5...`) decoded in its charset,
+    its soft line breaks (a `=` ending the line) joined as clients join them."""
+    lines = re.sub(r"\r?\n[ \t]", "", text).splitlines()
+    at = 0
+    while at < len(lines):
+        line = lines[at]
+        at += 1
+        # A parameter may quote a ":" ("ALTREP=\"cid:x\""): the value is after the first
+        # colon outside quotes.
+        m = re.match(r'(?:[^":]|"[^"]*")*?:', line) if '"' in line.partition(":")[0] else None
+        name, _, value = (line[:m.end() - 1], ":", line[m.end():]) if m else line.partition(":")
+        prop, _, params = name.partition(";")
+        fields = [p.strip().upper() for p in re.findall(r'(?:[^;"]|"[^"]*")+', params)]
+        if "ENCODING=QUOTED-PRINTABLE" in fields or "QUOTED-PRINTABLE" in fields:
+            pieces = [value]
+            while pieces[-1].endswith("=") and at < len(lines):  # a list: joined once, linear
+                pieces[-1] = pieces[-1][:-1]
+                pieces.append(lines[at])
+                at += 1
+            # A soft break a writer also folded ("=" CRLF SP) was unfolded above into an "="
+            # inside the value: QP writes a real "=" as =3D, so an "=" that starts no code
+            # is such a break, and dropped ("ล=ับ" would hide the marking).
+            value = _QP_STRAY.sub("", "".join(pieces))
+            label = next((f.partition("=")[2].strip('"') for f in fields if f.startswith("CHARSET=")), None)
+            value = name_from_bytes(quopri.decodestring(value.encode("utf-8", "surrogatepass")), label)
+        yield prop.strip().upper().rpartition(".")[2], fields, value
+
+
+def _unescaped(value: str) -> str:
+    return _DIRECTORY_ESCAPE.sub(lambda e: "\n" if e[1] in "nN" else e[1], value)
 
 
 def calendar_text(text: str) -> str:
-    """An invitation (text/calendar, RFC 5545) as Outlook and Thunderbird show it: its
-    title, place and description, each a line (a description's own lines kept), the
-    folding and escapes undone. Read as its source until session 33, `SUMMARY:` glued
-    before a marking hid it."""
+    """An invitation (text/calendar, RFC 5545, or a vCalendar 1.0 `.vcs`) as Outlook and
+    Thunderbird show it: its title, place, description and categories, each a line (a
+    description's own lines kept), the folding, escapes and quoted-printable undone.
+    Read as its source until session 33, `SUMMARY:` glued before a marking hid it; a
+    quoted-printable title (Outlook's "Save as vCalendar") was read as its `=E0=B8`
+    codes until session 56."""
     from rules.markings import html_to_text
 
-    unfolded = re.sub(r"\r?\n[ \t]", "", text)
     out: list[str] = []
-    for line in unfolded.splitlines():
-        name, _, value = line.partition(":")
-        prop = name.split(";", 1)[0].strip().upper()
+    for prop, _, value in _directory_properties(text):
         if prop not in _CALENDAR_SHOWN:
             continue
-        # A parameter may quote a ":" ("ALTREP=\"cid:x\""): the value is after the last
-        # colon outside quotes, which a simple rescan finds.
-        if '"' in name:
-            m = re.match(r'(?:[^":]|"[^"]*")*:', line)
-            value = line[m.end():] if m else value
-        value = _CALENDAR_ESCAPE.sub(lambda e: "\n" if e[1] in "nN" else e[1], value)
+        if prop == "CATEGORIES":  # a list: each category a label of its own
+            out += [_unescaped(item) for item in _DIRECTORY_SPLIT.split(value)]
+            continue
+        value = _unescaped(value)
         out.append(html_to_text(value) if prop == "X-ALT-DESC" else value)
+    return "\n".join(out)
+
+
+def is_vcard(declared: str, filename: str, texts: list[str]) -> bool:
+    return (declared in _VCARD_TYPES or filename.lower().endswith((".vcf", ".vcard"))
+            or any(t.lstrip("\ufeff \t\r\n")[:11].upper() == "BEGIN:VCARD" for t in texts))
+
+
+def vcard_text(text: str) -> str:
+    """A contact card (vCard 2.1, 3.0 or 4.0, `.vcf`) as Outlook's contact form and
+    Thunderbird's card show it: each value a line, a name's or an address's parts and
+    a list's items each a line, escapes and quoted-printable undone, pictures and keys
+    left out. Until session 56 a card was read as its source, `FN:` or `NOTE:` glued
+    before the marking: a ลับที่สุด card was taken with a 250."""
+    out: list[str] = []
+    for prop, fields, value in _directory_properties(text):
+        if prop in _VCARD_NOT_SHOWN or not value or "ENCODING=B" in fields or "ENCODING=BASE64" in fields:
+            continue
+        parts = _DIRECTORY_SPLIT.split(value) if prop in _VCARD_PARTS else [value]
+        out += [_unescaped(part) for part in parts if part.strip()]
     return "\n".join(out)
 
 
@@ -2100,7 +2170,8 @@ def zip_behind(data: bytes) -> bool:
 _OOXML_OR_ODF = ("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.",
                  "application/vnd.ms-word.", "application/vnd.ms-excel.", "application/vnd.ms-powerpoint.")
 _TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".htm", ".html", ".xhtml", ".md", ".log", ".svg",
-               ".xml", ".fodt", ".fods", ".fodp", ".fodg", ".etx", ".rtx", ".ics", ".vcs", ".fpage", *_JSON_NAMES)
+               ".xml", ".fodt", ".fods", ".fodp", ".fodg", ".etx", ".rtx", ".ics", ".vcs", ".vcf", ".vcard", ".fpage",
+               *_JSON_NAMES)
 
 
 def pdf_texts(data: bytes, pdf_reader: PdfReader, what: str, out: FileTexts) -> None:
