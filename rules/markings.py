@@ -604,6 +604,24 @@ def _cells(line: str) -> list[str]:
     return [*cells, line[done:]] if cells else []
 
 
+# Markup typed or pasted as text: a text/plain body whose sender's client sent its HTML
+# source (`<p align="center"><b>ลับที่สุด</b></p>`), which Thunderbird, Outlook and
+# webmail show as it is, tags and all. The marking is there for the clerk to read, so a
+# tag is read as decoration around it, as a bracket is. A tag starts with an ASCII
+# letter, `/` or `!--`: `<ลับที่สุด>` is a marking in brackets already, and stays one.
+# Each `<` is tried once to the next `<` or `>`: linear.
+_TAG = re.compile(r"<(?:/?[A-Za-z][^<>]*|!--[^<>]*)>")
+
+
+def _without_tags(line: str) -> str | None:
+    """`line` read with its tags taken out, normalised, when it had tags and what is left
+    may hold a marking; else None (most lines: no second reading to pay for)."""
+    untagged = _TAG.sub("", line)
+    if untagged == line or not _may_hold_marking(untagged):
+        return None
+    return _thai_order(untagged).strip() or None
+
+
 def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[int]]:
     """Each non-empty line of `visible` text: its Thai-normalised reading, then those
     with a producer's damage undone (`_damage_undone`), each normalised; for each
@@ -629,6 +647,8 @@ def _line_readings(visible: str) -> tuple[list[list[str]], list[set[str]], set[i
         seen = [first]
         readings.append(seen)
         columns.append(set())
+        if "<" in line and (untagged := _without_tags(line)) is not None:
+            seen.append(untagged)
         edge = n < TOP_LINES or n >= len(raw) - BOTTOM_LINES
         if not (edge or len(line) <= _SHORT_LINE):
             continue  # mid-text, a long line counts only if it is markings alone: it is not
