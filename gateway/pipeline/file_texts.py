@@ -1901,6 +1901,75 @@ _STRING_VALUE = re.compile(r"""\bstring-value\s*=\s*(?:"([^"<]*)"|'([^'<]*)')"""
 _MAIN_ROOT = re.compile(rb"<(?:[\w.-]{1,64}:)?(document|workbook|presentation)[\s>]")
 
 
+# An Excel binary workbook (.xlsb, Excel's "Excel Binary Workbook", MS-XLSB): an OPC
+# package like an .xlsx whose parts are BIFF12 records, not XML. Its workbook part
+# begins with BrtBeginBook. Until session 56 its main part "could not be read": every
+# .xlsb letter was sealed as ลับ, uncertain, and one whose cell said ลับที่สุด was taken
+# with a 250 instead of refused.
+_BIFF12_BOOK = b"\x83\x01"
+_BIFF12_NOT_TEXT = re.compile(r"(?:.*/)?(?:embeddings|media|printersettings)/.*|(?:.*/)?vbaproject\.bin")
+MAX_BIFF12_RECORDS = 5_000_000  # of a file; a sheet of 100,000 filled cells has ~120,000
+_SHORTEST_STRING = 10  # bytes of a record that can hold a 3-character run: its count (4) and 6
+
+
+def _biff12_strings(data: bytes, records: list[int]) -> bytes | None:
+    """The data of each BIFF12 record of `data` that may hold a string, joined with NULs
+    between them (at either byte alignment, a run of text never goes on from one record
+    into the next: a record's header read as UTF-16 may be a Thai letter glued to the
+    string before it). None when the records do not walk to the part's end (damaged).
+    `records` (one count) bounds the work over the file's parts."""
+    pieces, at, end = [], 0, len(data)
+    while at < end:
+        if records[0] <= 0:
+            return None
+        records[0] -= 1
+        at += 2 if data[at] & 0x80 else 1  # the record type: one or two bytes
+        size, shift = 0, 0
+        for _ in range(4):  # the size: up to four bytes of seven bits
+            if at >= end:
+                return None
+            byte = data[at]
+            at += 1
+            size |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        else:
+            return None
+        if at + size > end:
+            return None
+        if size >= _SHORTEST_STRING:
+            pieces.append(data[at:at + size])
+        at += size
+    return b"\x00\x00\x00".join(pieces)
+
+
+def _xlsb_texts(main: str, member: Callable[[str], bytes], names: set[str], what: str, out: FileTexts) -> bool:
+    """An Excel binary workbook's texts into `out`, as the 97-2003 formats are read (its
+    strings, UTF-16LE: each a line): every BIFF12 part (cells and shared strings, sheet
+    names, printed headers and footers with their & codes read as an .xlsx's, notes,
+    number formats), each record apart. False when `main` is no such workbook."""
+    if not main.lower().endswith(".bin") or member(main)[:2] != _BIFF12_BOOK:
+        return False
+    records = [MAX_BIFF12_RECORDS]
+    for name in sorted(n for n in names if n.lower().endswith(".bin") and not _BIFF12_NOT_TEXT.fullmatch(n.lower())):
+        reading_goes_on()  # the letter's reading clock, between parts
+        data = member(name)
+        strings = _biff12_strings(data, records)
+        if strings is None:
+            if records[0] <= 0:
+                out.unread.append(f"{what}: an Excel binary workbook of more records than are read")
+                return True
+            strings = data  # damaged: its runs of text as they stand, as a 97-2003 stream's
+            out.unread.append(f"{what}: an Excel binary workbook part that could not be read whole (damaged)")
+        for text in _wide_runs(strings):
+            out.texts.append(text)
+            if "&" in text:  # a printed header or footer: its codes read as an .xlsx's
+                out.texts.append(_HEAD_FOOT_CODE.sub(
+                    lambda t: {"&&": "&", "&L": "\n", "&C": "\n", "&R": "\n"}.get(t.group(0), ""), text))
+    return True
+
+
 def _office_elsewhere(main: str, member: Callable[[str], bytes], names: set[str], what: str, out: FileTexts) -> bool:
     if main not in names:
         out.unread.append(f"{what}: an office file whose main part is not in it")
@@ -1908,6 +1977,8 @@ def _office_elsewhere(main: str, member: Callable[[str], bytes], names: set[str]
     root = _MAIN_ROOT.search(_xml_doc(member(main))[:4096].encode("utf-8", "surrogatepass"))
     reader = {b"document": _word_xml, b"workbook": _sheet_strings, b"presentation": _slide_xml}.get(
         root[1] if root else b"")
+    if reader is None and _xlsb_texts(main, member, names, what, out):
+        reader = _sheet_strings  # its XML parts (docProps) as a workbook's
     if reader is None:
         out.unread.append(f"{what}: an office file whose main part could not be read")
         return True

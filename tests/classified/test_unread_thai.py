@@ -100,6 +100,8 @@ FILE_TEXTS_SITES = [
     "{what}: password-protected OpenDocument file",                       # _office_texts
     "{what}: an office file whose main part is not in it",                # _office_elsewhere
     "{what}: an office file whose main part could not be read",
+    "{what}: an Excel binary workbook of more records than are read",
+    "{what}: an Excel binary workbook part that could not be read whole (damaged)",
     "{what}: an office file with two parts of one name",                  # _office
     f"{{what}}: {file_texts.ENTITIES_PAST_LIMIT}",                         # text_file (session 42)
     f"{{what}}: {file_texts.GLYPHS_PAST_LIMIT}",                           # text_file (session 43)
