@@ -218,6 +218,34 @@ def _is_xml(declared: str, filename: str, sniffed: str, text: str) -> bool:
     return declared in _XML_TYPES or sniffed in _XML_TYPES or text.lstrip("\ufeff \t\r\n")[:5] == "<?xml"
 
 
+# An HTML file's title: a browser shows it on the file's tab and in its window's title,
+# as a PDF viewer shows a PDF's (read since session 39) and Word a DOCX's core title.
+# Until session 56 a head's <title> was read as not shown (true of an HTML *body*, which
+# no mail client titles by it): an attached page titled ลับที่สุด was ordinary and certain.
+# The tag ends at the next `<` or `>`, and its text (raw text to `</title`, as the HTML
+# parser reads it) at the next `</title`: each search goes forward, linear.
+_TITLE_OPEN = re.compile(r"<title\b[^<>]*>", re.IGNORECASE)
+_TITLE_CLOSE = re.compile(r"</title[\s/>]", re.IGNORECASE)
+MAX_TITLES = 20  # a browser shows the first; decoys before it (in a comment) are read too
+
+
+def html_titles(text: str) -> list[str]:
+    """The text of each <title> of an HTML file (at most MAX_TITLES), entities decoded and
+    white space collapsed as a browser's tab shows it: each read as a line alone, as a
+    PDF's title is."""
+    out: list[str] = []
+    at = 0
+    while len(out) < MAX_TITLES and (opened := _TITLE_OPEN.search(text, at)) is not None:
+        closed = _TITLE_CLOSE.search(text, opened.end())
+        title = " ".join(html.unescape(text[opened.end():closed.start() if closed else len(text)]).split())
+        if title:
+            out.append(title)
+        if closed is None:
+            break
+        at = closed.end()
+    return out
+
+
 def text_file(data: bytes, charset: str | None, declared: str, filename: str, sniffed: str,
               unread: list[str] | None = None, what: str = "file") -> list[str]:
     """A text file's readings: its text, or an HTML file's (`html_readings`). What
@@ -243,7 +271,9 @@ def text_file(data: bytes, charset: str | None, declared: str, filename: str, sn
             if not expanded[1] and unread is not None:
                 unread.append(f"{what}: {ENTITIES_PAST_LIMIT}")
     if _is_html(declared, filename, sniffed):
-        return [ends(reading) for text in texts for reading in html_readings(text)]
+        titles = [] if _SVG in (declared, sniffed) or filename.endswith(".svg") else \
+            list(dict.fromkeys(ends(title) for text in texts for title in html_titles(text)))
+        return [ends(reading) for text in texts for reading in html_readings(text)] + titles
     if declared in ("text/enriched", "text/richtext") or filename.endswith((".etx", ".rtx")):
         texts += [enriched_text(text) for text in texts]
     if declared == "text/calendar" or filename.endswith((".ics", ".vcs")) \
