@@ -2199,6 +2199,13 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
             # what the letter holds depends on the tool, so it is not said to be ordinary.
             out.unread.append(f"{what}: an archive with entries its directory does not list")
         names = {i.filename for i in infos}
+        if any(name.lower().endswith(".iwa") for name in names):
+            # Pages, Numbers and Keynote (since 2013) keep a document's text in Snappy-packed
+            # protocol buffers (`Index/Document.iwa`), which nothing here unpacks: its
+            # members were read as holding no text, and a ลับมาก .pages letter was ordinary
+            # and certain until session 56. Unread, as a 7z archive is; its other members
+            # (the preview picture, the files pasted into it under Data/) are read below.
+            out.unread.append(f"{what}: {IWORK_NOT_READ}")
 
         def chunk(member: bytes, name: str) -> None:  # a file embedded in an office file
             _member_file(member, name, re.split(r"[/\\]", name)[-1], pdf_reader, sniff, depth, budget,
@@ -2228,6 +2235,7 @@ def _zip(data: bytes, pdf_reader: PdfReader | None, sniff: Callable[[bytes], str
             _member_file(member, name, base, pdf_reader, sniff, depth, budget, f"{what} member {number}", out)
 
 
+IWORK_NOT_READ = "an Apple Pages, Numbers or Keynote document, whose text is not read"
 _LOCAL = b"PK\x03\x04"
 _END = b"PK\x05\x06"
 _END_WINDOW = 65_557  # the end record and its longest comment

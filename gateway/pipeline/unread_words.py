@@ -107,6 +107,8 @@ _REASONS = {
     "an office file whose main part is not in it": "ไฟล์ Office ที่ไม่มีส่วนเนื้อหาหลัก",
     "an office file whose main part could not be read": "ไฟล์ Office ที่อ่านส่วนเนื้อหาหลักไม่ได้",
     "an office file with two parts of one name": "ไฟล์ Office ที่มีส่วนประกอบชื่อซ้ำกัน",
+    "an Apple Pages, Numbers or Keynote document, whose text is not read":
+        "เอกสาร Apple Pages, Numbers หรือ Keynote ซึ่งระบบอ่านข้อความในไฟล์ไม่ได้",
     "an Excel binary workbook of more records than are read": "ไฟล์ Excel แบบไบนารี ที่มีจำนวนระเบียนข้อมูลเกินกว่าที่ระบบอ่าน",
     "an Excel binary workbook part that could not be read whole (damaged)":
         "ไฟล์ Excel แบบไบนารี ที่มีส่วนประกอบซึ่งอ่านได้ไม่ครบ (ไฟล์เสียหาย)",

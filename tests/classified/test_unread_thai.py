@@ -36,7 +36,8 @@ from tests.thai_pdfs import thai_pdf
 # sees written so (a Thai sentence names a "ไฟล์ PDF", never a transliteration).
 ALLOWED = re.compile(
     r"winmail\.dat|\.msg|\.p7m|OpenDocument|OpenPGP|S/MIME|PowerPoint|Publisher|Outlook|Office|BinHex|base64"
-    r"|Unix compress|Visio|Excel|Word|yEnc|TNEF|lzip|zstd|LZ4|CAB|OCR|PDF|XML|XPS|ZIP|RAR|RTF|tar|7z|MB")
+    r"|Unix compress|Visio|Excel|Word|yEnc|TNEF|lzip|zstd|LZ4|CAB|OCR|PDF|XML|XPS|ZIP|RAR|RTF|tar|7z|MB"
+    r"|Apple|Pages|Numbers|Keynote")
 
 MB = file_texts.MAX_UNPACKED // 2**20
 # The places a phrase begins with (`what` in parse.py and file_texts.py).
@@ -100,6 +101,7 @@ FILE_TEXTS_SITES = [
     "{what}: password-protected OpenDocument file",                       # _office_texts
     "{what}: an office file whose main part is not in it",                # _office_elsewhere
     "{what}: an office file whose main part could not be read",
+    f"{{what}}: {file_texts.IWORK_NOT_READ}",                              # _zip (session 56)
     "{what}: an Excel binary workbook of more records than are read",
     "{what}: an Excel binary workbook part that could not be read whole (damaged)",
     "{what}: an office file with two parts of one name",                  # _office
@@ -461,6 +463,7 @@ def test_every_phrase_written_in_the_source_has_its_thai():
         "ENTITIES_PAST_LIMIT": [file_texts.ENTITIES_PAST_LIMIT],
         "GLYPHS_PAST_LIMIT": [file_texts.GLYPHS_PAST_LIMIT],
         "GLYPHS_WITHOUT_TEXT": [file_texts.GLYPHS_WITHOUT_TEXT],
+        "IWORK_NOT_READ": [file_texts.IWORK_NOT_READ],
     }
     assert len(samples["found.problem"]) >= 7 and len(set(samples["found"])) == 4 and len(samples["exc"]) >= 10
     phrases = set(alone)  # `_with_signed_letter` says an `_opaque_signed` problem alone
