@@ -23,6 +23,7 @@ said unread (`NotRead`): the letter is at least ลับ, uncertain. Fail close
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import shutil
@@ -460,11 +461,37 @@ OCR_WIDTH = 1240  # pixels across a page drawn for OCR: A4 at 150 dpi
 _PICTURE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*", b"BM", b"GIF87a", b"GIF89a")
 
 
+# HEIC/HEIF (an iPhone's camera, since iOS 11) and AVIF: pictures PIL cannot open (no
+# plug-in here decodes HEVC or AV1), which Windows' Photos and macOS' Preview show. An
+# ISO base media file whose brand says so; its size is in an `ispe` property (the largest
+# found: an iPhone's photo is a grid of 512-pixel tiles, each with one of its own, and the
+# grid's is the picture's).
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+_HEIF_LOOKED_AT = 1 << 20  # bytes: the `meta` box with its properties comes first
+_ISPE = re.compile(rb"ispe\x00\x00\x00\x00(.{4})(.{4})", re.DOTALL)
+HEIF_NOT_READ = "a scanned picture in a format not read (HEIC or AVIF, a phone's camera)"
+
+
+def heif_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a HEIC, HEIF or AVIF picture; None for any other bytes, or one
+    whose size is not found."""
+    if data[4:8] != b"ftyp":
+        return None
+    brands_end = min(len(data), int.from_bytes(data[:4], "big"), 64)
+    if not any(data[at:at + 4] in _HEIF_BRANDS for at in range(8, brands_end - 3, 4)):
+        return None
+    sizes = [(int.from_bytes(m[1], "big"), int.from_bytes(m[2], "big"))
+             for m in itertools.islice(_ISPE.finditer(data, 0, _HEIF_LOOKED_AT), 1000)]
+    return max(sizes, key=lambda size: size[0] * size[1], default=None)
+
+
 def is_picture(data: bytes) -> bool:
     """A picture by its first bytes, and one PIL opens: "BM" starts a bitmap and a text
     about the BMA. Until session 50 a Thai text file (TIS-620, Notepad's "ANSI") whose
     first line began "BMA" went down the pictures' way, its text never read: a ลับมาก
     in it left the letter ordinary and certain."""
+    if heif_size(data) is not None:
+        return True
     if not (data.startswith(_PICTURE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")):
         return False
     from PIL import Image
@@ -487,6 +514,13 @@ def picture_marking_lines(data: bytes, budget) -> list[str]:
     than MAX_FRAMES frames, or the letter's PICTURES_TIME spent (`budget.pictures_until`)."""
     from PIL import Image
 
+    if (heif := heif_size(data)) is not None:
+        # Nothing here draws it, and a photo of the letter's page shows the clerk its stamp
+        # (until session 56 it was no picture at all, the letter ordinary and certain).
+        # A photo of another shape is not a page, as a JPEG's.
+        if _page_shaped(*heif, 1.0):
+            raise NotRead(HEIF_NOT_READ)
+        return []
     binary = shutil.which("tesseract")
     if budget.pictures_until is None:
         budget.pictures_until = time.monotonic() + PICTURES_TIME

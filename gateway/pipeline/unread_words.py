@@ -164,6 +164,8 @@ _REASONS = {
     "a scanned picture of more than {n} million pixels": "ภาพสแกนที่มีขนาดเกิน {n} ล้านพิกเซล",
     "a scanned picture of more than {n} frames": "ภาพสแกนที่มีเกิน {n} เฟรม",
     "a scanned picture that could not be drawn ({why})": "ภาพสแกนที่แสดงผลไม่ได้ ({why})",
+    "a scanned picture in a format not read (HEIC or AVIF, a phone's camera)":
+        "ภาพสแกนหรือภาพถ่ายหน้าหนังสือในรูปแบบที่ระบบอ่านไม่ได้ (HEIC หรือ AVIF จากกล้องโทรศัพท์)",
     "a scanned page that could not be drawn ({why})": "หน้าที่สแกนซึ่งแสดงผลไม่ได้ ({why})",
     "a scanned picture not read within {n} s": "ภาพสแกนที่อ่านไม่เสร็จภายใน {n} วินาที",
     "a scanned page not read within {n} s": "หน้าที่สแกนซึ่งอ่านไม่เสร็จภายใน {n} วินาที",
