@@ -14,6 +14,8 @@ import json
 import sys
 from typing import Any
 
+import structlog
+
 from gateway.sender.results import SenderAuth, sender_detail
 from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, checked_reason, reason_refusal, record_action
@@ -31,6 +33,8 @@ from storage.db import DatabaseError
 from storage.messages import get_message, set_outcome
 from storage.models import Letter, QuarantineEntry
 from storage.register import find_registration
+
+log = structlog.get_logger("gateway.tools.quarantine")
 
 
 def list_entries(services: Services, state: str | None = "held", unit: str | None = None) -> list[dict[str, Any]]:
@@ -340,8 +344,19 @@ def _sealed_entry(services: Services, message, quarantine_id: int, who: str) -> 
         raw = store.open(message.queue_id, [name], who=who, action="release_held",
                          letter_id=f"quarantine {quarantine_id}")[name]
     except SecrecyError as exc:
+        # The cause (a key file others can read, a damaged key, a changed blob) names the
+        # server's paths and key fingerprints: the operator's command line and the log
+        # have it, a person at the desk a sentence. Until session 56 the desk's English
+        # page showed it whole (`.../keys/gateway/<fingerprint>/key.pem can be read by
+        # other users ... run chmod 600`), and the Thai page's "tell the administrator"
+        # left the administrator nothing in the log to go on.
+        log.error("quarantine_sealed_copy_unreadable", quarantine_id=quarantine_id, who=who,
+                  error=f"{type(exc).__name__}: {exc}"[:500])
         raise ToolError(f"quarantine entry {quarantine_id}: its sealed copy cannot be opened ({exc})",
-                        th="เปิดสำเนาที่ปิดผนึกของหนังสือฉบับนี้ไม่ได้ กรุณาแจ้งผู้ดูแลระบบ") from None
+                        th="เปิดสำเนาที่ปิดผนึกของหนังสือลับฉบับนี้ไม่ได้ในขณะนี้ ได้บันทึกเหตุไว้ให้ผู้ดูแลระบบแล้ว "
+                           "กรุณาแจ้งผู้ดูแลระบบ",
+                        en="The sealed copy of this classified letter cannot be opened now; the cause is in "
+                           "the log for the administrator.") from None
     return entry_of(message, raw)
 
 

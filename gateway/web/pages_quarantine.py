@@ -179,8 +179,11 @@ def entry_details(desk: Desk, request: Request, person: Person, form: FormData) 
         described = [a for a in meta.get("attachments") or [] if isinstance(a, dict)][:DETAIL_FILES]
         reasons = _decision_reasons(desk, store, quarantine_id)
     except (SecrecyError, ValueError) as exc:
+        # The key store's own sentence (which key, which file, what is wrong with it), as
+        # web_reveal_failed has it: "SecrecyError" alone told the administrator nothing.
+        # Never a ValueError's text: it may quote the decrypted meta.
         log.error("web_held_details_failed", username=person.username, quarantine_id=quarantine_id,
-                  error=type(exc).__name__)
+                  error=f"{type(exc).__name__}: {exc}"[:500] if isinstance(exc, SecrecyError) else type(exc).__name__)
         return _entry_page(desk, request, person, data, message=word("cannot_decrypt", person.lang), status=409)
     number_of = {a.get("filename"): n for n, a in enumerate(described, 1) if a.get("filename")}
     files = [{"n": n, "type": a.get("content_type") or "", "declared": a.get("declared_type") or "",
