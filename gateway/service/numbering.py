@@ -193,6 +193,11 @@ HELD_FOR_TOOLS = ("the register was restored from a backup and the receive numbe
                   "letter; `status` says when) and try again")
 HELD_FOR_TOOLS_TH = ("ฐานข้อมูลทะเบียนเพิ่งกู้คืนจากสำรอง ระบบยังอ่านเลขรับที่ให้ไปแล้วจากโฟลเดอร์ของหน่วยงานไม่ครบ "
                      "จึงยังให้เลขรับไม่ได้ กรุณาแจ้งผู้ดูแลระบบ แล้วลองใหม่ภายหลัง")
+# The desk's English: the command line's sentence tells its operator to start the daemon
+# and read `status`, which a clerk at the desk (of the daemon that is running) cannot.
+HELD_FOR_TOOLS_EN = ("The register was just restored from a backup and the receive numbers given since are not "
+                     "yet read back from the units' folders, so no receive number can be given yet: tell the "
+                     "administrator, then try again later.")
 
 
 def confirm_numbers(data_dir: Path) -> bool:

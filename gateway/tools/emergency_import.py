@@ -32,7 +32,7 @@ from rules.extract import extract_facts
 from rules.checks.unreadable_pdf import plain_reason
 from rules.model import EMBEDDED_NOT_READ, NOT_READ_IN_TIME, SCAN_NOT_READ, Finding, LetterFacts, ParsedMail
 from gateway.intake.clock_guard import EARLIEST_YEAR
-from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
+from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_EN, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.service.services import Services
 from rules.thai_time import BANGKOK, be_year, now_utc, thai_datetime
 from gateway.tools.actions import clean_reason, record_action
@@ -581,7 +581,7 @@ def _read_sheet(services: Services, csv_path: Path, unit: str):
     if directory_unit is None:
         raise ToolError(f"unknown unit \"{unit}\": it is not in the unit directory")
     if held_after_restore(services.settings):  # no number given blind (gateway/service/numbering.py)
-        raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH)
+        raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH, en=HELD_FOR_TOOLS_EN)
     rows = read_rows(csv_path, max_scan_bytes(services.settings))
     address = f"{directory_unit.address}@{services.directory.domain}"
     read = [_read_row(services, row, directory_unit.address, address) for row in rows]

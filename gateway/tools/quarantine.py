@@ -19,7 +19,7 @@ import structlog
 from gateway.sender.results import SenderAuth, sender_detail
 from gateway.service.services import Services
 from gateway.tools.actions import action_as_dict, checked_reason, reason_refusal, record_action
-from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
+from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_EN, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.tools.common import ToolError, friendly, listed_unit, not_on_this_gateway, open_services
 from gateway.spool import SpoolEntry
 from gateway.units.directory import POSTMASTER
@@ -238,15 +238,22 @@ def release(services: Services, quarantine_id: int, reason: str | None, *,
             raise ToolError(f"quarantine entry {quarantine_id} is mail to postmaster, not a letter: it has no "
                             "unit to be registered for. Read it, then close it with "
                             f"`saraban-gateway quarantine reject {quarantine_id} --reason ...`",
+                            # The desk's own button, ปฏิเสธ / Reject: until session 56 the
+                            # Thai sentence named a button "ไม่รับ" that no page has, and the
+                            # English page the command above.
                             th="รายการนี้เป็นอีเมลถึง postmaster ไม่ใช่หนังสือราชการ รับเข้าทะเบียนไม่ได้ "
-                               "อ่านแล้วกรุณากด \"ไม่รับ\" เพื่อปิดรายการ")
+                               "อ่านแล้วกรุณากด \"ปฏิเสธ\" เพื่อปิดรายการ",
+                            en="This is mail to postmaster, not an official letter: it cannot be registered. "
+                               "Once read, press \"Reject\" to close it.")
         if is_parked(entry.reasons):
             # Nothing was checked: registering it unread would skip the marking and
             # signature checks. It goes through the pipeline again instead.
             raise ToolError(f"quarantine entry {quarantine_id} is a letter the gateway could not process "
                             f"(parked); run it again with `saraban-gateway reprocess {entry.queue_id}`",
                             th="รายการนี้เป็นหนังสือที่ระบบตรวจไม่สำเร็จ (พักไว้) รับเข้าทะเบียนโดยไม่ตรวจไม่ได้ "
-                               "กรุณากด \"ตรวจซ้ำ\"")
+                               "กรุณากด \"ตรวจซ้ำ\"",
+                            en="This is a letter the gateway could not process (parked): it cannot be registered "
+                               "unchecked. Press \"Reprocess\" to have it checked again.")
         message = get_message(session, entry.queue_id)
         if message is None:
             raise ToolError(f"quarantine entry {quarantine_id}: its message {entry.queue_id} is not recorded")
@@ -257,7 +264,9 @@ def release(services: Services, quarantine_id: int, reason: str | None, *,
         if services.directory.lookup(entry.unit or "") is None:
             raise ToolError(f"unit \"{entry.unit}\" is not in the unit directory; add it "
                             "(units import) before releasing letters to it",
-                            th=f"หน่วยงาน {entry.unit} ไม่อยู่ในทำเนียบหน่วยงาน กรุณาแจ้งผู้ดูแลระบบให้เพิ่มก่อน")
+                            th=f"หน่วยงาน {entry.unit} ไม่อยู่ในทำเนียบหน่วยงาน กรุณาแจ้งผู้ดูแลระบบให้เพิ่มก่อน",
+                            en=f"The unit {entry.unit} is not in the unit directory: ask the administrator to add "
+                               "it first.")
     checked = check_entry(services, spool_entry)  # outside the transaction: parsing takes time
     if found_auth is not None:  # a released forgery stays "ไม่ผ่าน" and gets no notice
         with_sender_verdict(checked, found_auth, services.settings.sender)
@@ -278,7 +287,7 @@ def _register_released(services: Services, quarantine_id: int, reason: str | Non
     from gateway.pipeline.dispose import decide, register_letter_for, what_is_known
 
     if held_after_restore(services.settings):  # no number given blind (gateway/service/numbering.py)
-        raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH)
+        raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH, en=HELD_FOR_TOOLS_EN)
     with services.db.session() as session:
         # Locked until the commit: a reject or another release of this entry waits,
         # then finds it released (_must_be_held) instead of deciding it a second time.

@@ -16,7 +16,7 @@ import structlog
 from gateway.pipeline.classified import unpark
 from gateway.pipeline.process import process_entry
 from gateway.service.log import failure
-from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_TH, held_after_restore
+from gateway.service.numbering import HELD_FOR_TOOLS, HELD_FOR_TOOLS_EN, HELD_FOR_TOOLS_TH, held_after_restore
 from gateway.service.services import Services
 from gateway.tools.actions import record_action
 from gateway.tools.common import ToolError, friendly, listed_unit, open_services, quoted
@@ -126,7 +126,7 @@ def reprocess(services: Services, queue_id: str, reason: str | None,
         # Numbered here and now, not by the daemon's runners that wait for the folders:
         # the backup's counters would give a number filed since the backup (a second
         # letter under 2/2569), as a release would (gateway/tools/quarantine.py).
-        raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH)
+        raise ToolError(HELD_FOR_TOOLS, th=HELD_FOR_TOOLS_TH, en=HELD_FOR_TOOLS_EN)
     was = prepare(services, queue_id, reason, unit=unit, every_unit=every_unit)
     error = None
     try:
