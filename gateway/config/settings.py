@@ -371,6 +371,11 @@ class WebSection(_Section):
     # desk is busy (503). Until session 44 both were constants (2 and 10 s).
     password_checks_at_once: int = Field(2, ge=1, le=64)
     password_check_wait_seconds: float = Field(10.0, gt=0, le=300)
+    # Rows of the register book the desk prints as PDF at once (its export page). The book
+    # is laid out in the daemon's own process, some 25 ms of CPU a row with Thai shaping:
+    # a year of 50,000 letters ran for more than 15 minutes of CPU and 380 MB, long after
+    # the browser and the proxy had given up (session 56). More is a date range or the CSV.
+    max_printed_rows: int = Field(3000, ge=1)
     # The reverse proxies whose X-Forwarded-For (and -Proto) the desk believes: the
     # sign-in limits count per client address. None by default: any local user could
     # otherwise connect to 127.0.0.1 and name a new address for each guess.

@@ -61,9 +61,11 @@ def _write_csv(rows: list[RegisterRow], tmp: Path, bar: Progress | None) -> None
 
 def export(services: Services, unit: str, year: int, fmt: str, path: Path, book: str | None = None,
            thai_digits: bool = False, show_progress: bool | None = None,
-           days: tuple[dt.date | None, dt.date | None] = (None, None)) -> dict:
+           days: tuple[dt.date | None, dt.date | None] = (None, None), most_pdf_rows: int | None = None) -> dict:
     """`days`: only the entries received from the first to the last day (Bangkok
-    time, both included; None for open), as the web desk asks for a date range."""
+    time, both included; None for open), as the web desk asks for a date range.
+    `most_pdf_rows`: the rows a PDF may have (the desk's `[web] max_printed_rows`), a
+    refusal in Thai and English past it, before the book is laid out."""
     settings = services.settings
     book = book or settings.register_.general_book
     directory_unit = services.directory.lookup(unit)
@@ -75,6 +77,14 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
     if not rows and directory_unit is None:
         raise ToolError(f"unknown unit \"{unit}\": not in the unit directory and nothing registered")
     entries = sum(1 for r in rows if r.status != GAP_STATUS)  # a run of skipped numbers is none
+    if fmt == "pdf" and most_pdf_rows is not None and len(rows) > most_pdf_rows:
+        raise ToolError(f"the book has {len(rows):,} rows; at most {most_pdf_rows:,} are printed as PDF at once: "
+                        "choose a shorter range of days, or export it as CSV",
+                        th=f"ทะเบียนที่เลือกมี {len(rows):,} แถว พิมพ์เป็น PDF จากหน้านี้ได้ครั้งละไม่เกิน "
+                           f"{most_pdf_rows:,} แถว กรุณาเลือกช่วงวันที่ให้แคบลง (เช่น ทีละเดือน) หรือส่งออกเป็น CSV",
+                        en=f"The book chosen has {len(rows):,} rows; this page prints at most {most_pdf_rows:,} "
+                           "as PDF at a time. Choose a shorter range of days (a month at a time, say), or "
+                           "export it as CSV.")
     bar = Progress(len(rows), f"export {unit} {year}", enabled=show_progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
