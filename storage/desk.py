@@ -47,6 +47,23 @@ def _like_escape(term: str) -> str:
 _CODE_DOT = re.compile(r"(?<=[ก-ฮ])\s*\.\s*(?=\d)")
 
 
+# A receive number (เลขรับ) as the register lists it and the acknowledgement tells the
+# sender, which is what a sender quotes on the telephone: 15/2569, ๑๕/๒๕๖๙, "เลขรับ 15",
+# or the number alone; never with a leading zero, which a reference's office number
+# has (กท 0508/2569 typed as 0508/2569 is that reference, not entry 508).
+_RECEIVE_NO = re.compile(r"(?:เลข(?:ทะเบียน)?รับ(?:ที่)?)?\s*([1-9][0-9]{0,8})(?:\s*/\s*([0-9]{4}))?")
+
+
+def typed_receive_no(term: str) -> tuple[int, int | None] | None:
+    """(number, Buddhist-era year or None) when the search term is a receive number."""
+    from rules.thai_text import thai_to_arabic
+
+    found = _RECEIVE_NO.fullmatch(thai_to_arabic(term.strip()))
+    if found is None:
+        return None
+    return int(found[1]), int(found[2]) if found[2] else None
+
+
 def _search_condition(session: Session, term: str):
     """Letters write numbers in Thai or Arabic digits (กท.๐๔๐๗/ว.๕๗, ประจำปี 2569) and a
     clerk's keyboard types Arabic ones: a term with digits also matches its other
@@ -58,7 +75,15 @@ def _search_condition(session: Session, term: str):
     arabic = thai_to_arabic(term)
     spellings = dict.fromkeys((term, arabic, arabic_to_thai(term), _CODE_DOT.sub(" ", arabic),
                                normalise_reference(term) or term))
-    return or_(*(_spelling_condition(session, spelling, n) for n, spelling in enumerate(spellings)))
+    conditions = [_spelling_condition(session, spelling, n) for n, spelling in enumerate(spellings)]
+    # The entry of that receive number too: until session 56 "2/2569", as the list shows
+    # it, found nothing (no text holds it), and "1523" found the letters whose reference
+    # or subject holds those digits, not entry 1523.
+    if (receive_no := typed_receive_no(term)) is not None:
+        number, year = receive_no
+        conditions.append(Letter.number == number if year is None else and_(Letter.number == number,
+                                                                            Letter.year == year))
+    return or_(*conditions)
 
 
 def _spelling_condition(session: Session, term: str, n: int = 0):

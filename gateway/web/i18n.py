@@ -81,7 +81,8 @@ WORDS: dict[str, tuple[str, str]] = {
                            "The secret register is searched by the sender's address only (Latin letters, digits, "
                            ". @ -): a classified letter's subject and names are sealed, cannot be searched, and "
                            "should not be typed here"),
-    "search_hint": ("เรื่อง ผู้ส่ง หรือเลขที่หนังสือ (บางส่วนของคำก็ได้)", "subject, sender or reference (any part)"),
+    "search_hint": ("เลขรับ เรื่อง ผู้ส่ง หรือเลขที่หนังสือ (บางส่วนของคำก็ได้)",
+                    "receive number, subject, sender or reference (any part)"),
     "received_from": ("รับตั้งแต่วันที่", "Received from"),
     "received_to": ("ถึงวันที่", "to"),
     "review_only": ("เฉพาะที่ควรตรวจสอบ", "Needs review only"),

@@ -155,9 +155,15 @@ def register_view(desk: Desk, request: Request, person: Person, form: FormData |
     if unit not in units:
         raise NotFound()
     year = _int(q.get("year"), desk.this_year(), 2400, 2700)
+    search, back = (q.get("q") or "")[:100], None
+    typed = store.typed_receive_no(search)
+    if typed is not None and typed[1] is not None and 2400 <= typed[1] <= 2700 and (
+            book != desk.secret_book or SECRET_SEARCH.fullmatch(search)):
+        # A receive number names its year's book (each year numbers from 1): 5/2568 typed
+        # while the form's year is this one is last year's entry 5.
+        year = typed[1]
     received_from, received_to = filter_day(q.get("from"), "from"), filter_day(q.get("to"), "to")
     refusal = days_refusal((received_from, received_to), year, person.lang)
-    search, back = (q.get("q") or "")[:100], None
     if book == desk.secret_book and not SECRET_SEARCH.fullmatch(search):
         # The form refuses it before it is sent (its pattern); sent all the same (typed in
         # the address bar, an old bookmark), it is not drawn back into the page: neither

@@ -21,6 +21,9 @@
   in front (60 s) had given up, the clerk pressing again for another. Past `[web]
   max_printed_rows` (3,000) the page now says how many rows the book has and to print a
   range of days, or to take the CSV.
+* The register's search did not know the receive number, the one thing the register is
+  numbered by and the acknowledgement tells the sender: "2/2569", as the list shows it,
+  found nothing, and "57" or "1523" the letters whose reference holds those digits.
 """
 from __future__ import annotations
 
@@ -229,3 +232,29 @@ def test_a_book_past_the_printed_rows_is_refused_with_what_to_do(printing_desk, 
     printed = printing_desk.daemon.cli("register", "export", "--unit", "saraban.latkrabang", "--year",
                                        form["year"], "--format", "pdf", "-o", str(out))
     assert "wrote 3 entries" in printed.stdout and out.read_bytes().startswith(b"%PDF")
+
+
+def _listed_numbers(answer: Answer) -> list[str]:
+    import re
+
+    return re.findall(r'<td class="no"><a href="/letters/\d+">([^<]*)</a>', answer.text)
+
+
+def test_the_register_is_searched_by_receive_number(printing_desk):
+    from urllib.parse import quote
+
+    from tests.tools_helpers import this_be_year
+
+    year = this_be_year()
+    clerk = signed_in(printing_desk.url, "s56printer")
+    assert _listed_numbers(clerk.get("/register?unit=saraban.latkrabang")) == [f"3/{year}", f"2/{year}", f"1/{year}"]
+    for typed in (f"2/{year}", f" 2 / {year} ", f"เลขรับ 2/{year}"):
+        found = clerk.get(f"/register?unit=saraban.latkrabang&year={year}&q={quote(typed)}")
+        assert found.status == 200 and _listed_numbers(found) == [f"2/{year}"], (typed, _listed_numbers(found))
+    # the year typed is the book's: the form's select at another year follows it
+    found = clerk.get(f"/register?unit=saraban.latkrabang&year={year - 1}&q={quote(f'1/{year}')}")
+    assert _listed_numbers(found) == [f"1/{year}"] and f'<option value="{year}" selected>' in found.text
+    # the reference is still found by its digits, and a text search as before
+    assert _listed_numbers(clerk.get(f"/register?unit=saraban.latkrabang&q={quote('0407/ว 57')}")) == [
+        f"3/{year}", f"2/{year}", f"1/{year}"]
+    assert len(_listed_numbers(clerk.get(f"/register?unit=saraban.latkrabang&q={quote('S56PRINT')}"))) == 3

@@ -110,3 +110,18 @@ def test_bounds_in_bangkok_time_are_bangkok_time(db):
     # 11:00 Bangkok (04:00 UTC) was compared as 11:00 UTC: nothing of the morning found.
     assert numbers(db, received_from=dt.datetime(2026, 3, 5, 11, 0, tzinfo=BANGKOK),
                    received_to=dt.datetime(2026, 3, 5, 13, 0, tzinfo=BANGKOK)) == [3, 2]
+
+
+def test_a_receive_number_finds_its_entry(db):
+    # Session 56: the number the list shows and the acknowledgement tells the sender,
+    # which a sender quotes on the telephone, found nothing ("2/2569": no text holds it),
+    # and a number alone found the letters whose reference holds those digits.
+    assert numbers(db, search="2/2569") == [2]
+    assert numbers(db, search="๓/๒๕๖๙") == [3]
+    assert numbers(db, search="เลขรับ 1") == [1]
+    assert numbers(db, search="เลขรับที่ 4/2569") == [4]  # a classified entry: its number is in the list
+    assert numbers(db, search="2/2568") == []  # another year's entry 2
+    # and what was found before still is: a reference, digits in the text
+    assert numbers(db, search="0401/123") == [2]
+    assert numbers(db, search="0407/ว 57") == [1]
+    assert numbers(db, search="100%") == [3]
