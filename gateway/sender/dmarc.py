@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from publicsuffixlist import PublicSuffixList
 
+from gateway.config.views import a_labels
+
 if TYPE_CHECKING:
     from gateway.sender.dns import Resolver
 
@@ -151,13 +153,51 @@ def mailbox(value: str) -> tuple[str | None, str | None]:
     if not _LOCAL.fullmatch(local) or not (local.isascii() or local.isprintable()):
         # A control or format character (bidi override, zero width) is no letter of a name.
         return None, "not one mailbox"
-    if not domain.isascii():
+    if not domain.isascii() and thai_a_labels(domain) is None:
         return None, "the domain is not ASCII (an IDN must be written as A-labels, xn--)"
     domain = domain.lower()
     domain = domain[:-1] if domain.endswith(".") else domain
-    if not _HOSTNAME.fullmatch(domain):
+    if not _HOSTNAME.fullmatch(thai_a_labels(domain) or ""):
         return None, "not a domain name"
     return f"{local}@{domain}", None
+
+
+# The Thai script as a registry takes it in a domain label (THNIC's .ไทย table): letters,
+# vowels, tone marks and Thai digits; with ASCII digits and the hyphen, nothing else.
+_THAI = "\u0e01-\u0e3a\u0e40-\u0e4e\u0e50-\u0e59"
+_THAI_LABEL = re.compile(rf"[{_THAI}0-9-]*[{_THAI}][{_THAI}0-9-]*")
+
+
+def thai_a_labels(domain: str) -> str | None:
+    """`domain` with each Thai-script label as its A-label (กรม.รัฐบาล.ไทย ->
+    xn--12c8df.xn--h3cuzk1di.xn--o3cw4h, as DNS, DKIM d= and `[sender] domains` name it),
+    or None when a label is neither plain ASCII nor wholly Thai. A Thai-script domain
+    sent as written (RFC 6532, SMTPUTF8) is a government agency's own (รัฐบาล.ไทย,
+    ทหาร.ไทย); until the red team of 7 Dec 2026 every such From was unusable and a
+    genuine, signed letter of one was held as forged. Any other script (a Cyrillic о
+    in moi.go.th), a label mixing Thai and Latin letters, an invisible character or a
+    full-width dot stays unusable: it shows as another domain (session 36)."""
+    text = domain.lower()
+    text = text[:-1] if text.endswith(".") else text
+    if not all(label.isascii() or _THAI_LABEL.fullmatch(label) for label in text.split(".")):
+        return None
+    converted = a_labels(text)
+    return converted if converted.isascii() else None
+
+
+def thai_shown(domain: str) -> str:
+    """`domain` with each A-label of a Thai-script label written in Thai, as the register
+    shows the From (xn--12cr8ec6ec.xn--o3cw4h -> ราชการ.ไทย); any other label as it is."""
+    if "xn--" not in domain:
+        return domain
+    out = []
+    for label in domain.split("."):
+        try:
+            thai = label.encode("ascii").decode("idna") if label.startswith("xn--") else label
+        except UnicodeError:
+            thai = label
+        out.append(thai if _THAI_LABEL.fullmatch(thai) and a_labels(thai) == label else label)
+    return ".".join(out)
 
 
 def _shown_address(value: str) -> str:
@@ -193,9 +233,10 @@ def author(raw: bytes, envelope: str = "") -> Author:
     address, problem = mailbox(values[0])
     if problem:
         return Author(None, None, problem, claimed)
-    domain = address.rpartition("@")[2]
     if shown.lower().rstrip(".") != address.lower():
         return Author(None, None, "the From the register reads is not the one checked", claimed)
+    # Judged by its A-labels, the name DNS and the signer's d= use; the register keeps it as written.
+    domain = thai_a_labels(address.rpartition("@")[2])
     return Author(address.lower(), domain, None, claimed)
 
 
@@ -321,4 +362,4 @@ def _pct(value: str) -> int:
 
 
 __all__ = ["Author", "Record", "aligned", "author", "bare_cr", "duplicated", "from_domains", "lookup",
-           "org_domain"]
+           "org_domain", "thai_a_labels", "thai_shown"]

@@ -19,7 +19,7 @@ import authres
 import authres.arc
 import authres.dmarc
 
-from gateway.sender.dmarc import aligned
+from gateway.sender.dmarc import aligned, thai_shown
 
 # The start of SenderAuth.reason when the check itself failed on the letter (check.py).
 CHECK_FAILED = "check failed"
@@ -84,10 +84,11 @@ class SenderAuth:
     @property
     def label_th(self) -> str:
         text = f"ยืนยันผู้ส่ง: {STATUS_TH.get(self.status, 'ไม่มีข้อมูล')}"
+        # A Thai-script domain in Thai, as จาก shows the From beside it (judged by its A-labels).
         if self.status == "pass" and self.aligned_domain:
-            text += f" ({self.aligned_domain})"
+            text += f" ({thai_shown(self.aligned_domain)})"
         elif self.from_domain and self.status != "pass":
-            text += f" ({self.from_domain})"
+            text += f" ({thai_shown(self.from_domain)})"
         return text
 
     @property

@@ -10,6 +10,7 @@ import threading
 
 import spf as pyspf
 
+from gateway.sender.dmarc import thai_a_labels
 from gateway.sender.dns import DnsMalformed, DnsTemporary, Resolver
 
 _local = threading.local()
@@ -56,8 +57,8 @@ def spf_identity(mail_from: str, helo: str | None) -> str | None:
             return None
     else:
         domain = helo or ""
-    domain = domain.lower()
-    domain = domain[:-1] if domain.endswith(".") else domain
+    # A Thai-script domain (SMTPUTF8) by its A-labels, the name its SPF record is at.
+    domain = thai_a_labels(domain) or ""
     return domain if _HOSTNAME.fullmatch(domain) else None
 
 
@@ -75,7 +76,8 @@ def check_spf(resolver: Resolver, ip: str | None, mail_from: str, helo: str | No
     _local.resolver = resolver
     try:
         # querytime bounds the whole evaluation (RFC 7208 4.6.4: at most 20 s).
-        query = pyspf.query(i=ip, s=mail_from or "", h=helo or "unknown",
+        local, at, _ = mail_from.partition("@")
+        query = pyspf.query(i=ip, s=f"{local}@{domain}" if at else "", h=helo or "unknown",
                             timeout=resolver.timeout, querytime=resolver.timeout * 4)
         evaluated = str(query.o or "").lower().rstrip(".")
         if evaluated != domain:  # never record one domain while pyspf judged another
