@@ -72,6 +72,7 @@ ASKED = {
                      ("saraban.dds", "general", 2570)],
     "action_for": [("bangkok.go.th",), ("moph.go.th",), ("MAIL.example.org.",), ("gmail.com",), (None,)],
     "protected": [("bangkok.go.th",), ("moph.go.th",), ("gmail.com",)],
+    "protected_suffix": [("go.th",), ("bangkok.go.th",), ("gmail.com",), (None,)],
     "secret": [()],
 }
 

@@ -187,6 +187,21 @@ class SenderDerived:
         """A domain whose forged mail is quarantined: it gets no unverified notice."""
         return self.action_for(from_domain) == "quarantine"
 
+    def protected_suffix(self, domain: str | None) -> bool:
+        """The suffix of a quarantined wildcard ("*.go.th" -> go.th, "*.รัฐบาล.ไทย" ->
+        รัฐบาล.ไทย) that no pattern names itself: the registry's name under which the
+        agencies have their domains, no agency's own (gateway/sender/policy.py)."""
+        if not domain:
+            return False
+        return a_labels(domain.lower().rstrip(".")) in _protected_suffixes(tuple(self.domains.items()))
+
+
+@functools.lru_cache(maxsize=8)  # asked for each label end of a letter's domains (sender/policy.py)
+def _protected_suffixes(items: tuple[tuple[str, str], ...]) -> frozenset[str]:
+    patterns = {a_labels(pattern.lower()): action for pattern, action in items}
+    return frozenset(pattern[2:] for pattern, action in patterns.items()
+                     if action == "quarantine" and pattern.startswith("*.") and pattern[2:] not in patterns)
+
 
 def a_labels(domain: str) -> str:
     """A domain (or a pattern) with each non-ASCII label in its xn-- form; as written when

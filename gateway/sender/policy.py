@@ -10,7 +10,8 @@ import email.utils
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gateway.sender.dmarc import BARE_CR, aligned, headers_of, org_domain
+from gateway.config.views import a_labels
+from gateway.sender.dmarc import BARE_CR, aligned, headers_of, org_domain, thai_shown
 from gateway.sender.results import CHECK_FAILED, NO_SUCH_DOMAIN, RECUT, SenderAuth, refused_signature
 from rules.model import Finding
 
@@ -96,9 +97,21 @@ def _embedded(auth: SenderAuth, settings: SenderSection) -> tuple[str, str] | No
             continue
         for at, char in enumerate(domain):
             # Where a label ends, or a hyphen reads as its end: two labels at least.
-            if char in ".-" and "." in domain[:at] and settings.protected(domain[:at]):
+            if char in ".-" and "." in domain[:at] and (settings.protected(domain[:at])
+                                                          or settings.protected_suffix(domain[:at])):
                 return domain[:at], domain
     return None
+
+
+def _registry_suffix(auth: SenderAuth, settings: SenderSection) -> str | None:
+    """The domain the letter is shown or verified under when it is the suffix of the
+    government's domains itself (go.th, mi.th, รัฐบาล.ไทย): `saraban@go.th` reads as the
+    government's own address, and no agency has one there. It escaped the quarantine
+    list, whose "*.go.th" matches only names under go.th: until the red team of
+    7 Dec 2026 such a forgery was registered "ไม่มีข้อมูล (go.th)" with a receive number,
+    the clerk told that the sending agency should set up DKIM and DMARC."""
+    shown = [auth.from_domain, auth.aligned_domain if auth.status == "pass" else None]
+    return next((d for d in shown if d and settings.protected_suffix(d)), None)
 
 
 def _forged(verdict: str, th: str, en: str) -> Finding:
@@ -126,6 +139,14 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
                        f"แต่ไม่ใช่โดเมนของหน่วยงานนั้น ผู้อ่านอาจเข้าใจว่าส่งจาก {protected}",
                        f"the sender's domain {named} starts with the government "
                        f"domain {protected} but is not under it, and reads as {protected}")
+    suffix = _registry_suffix(auth, settings)
+    if suffix is not None:
+        named = thai_shown(a_labels(suffix.lower().rstrip(".")))
+        return _forged("fail",
+                       f"โดเมนผู้ส่ง {named} เป็นโดเมนกลางที่หน่วยงานราชการใช้ตั้งโดเมนของตน (*.{named}) "
+                       f"ไม่ใช่โดเมนของหน่วยงานใด ผู้อ่านอาจเข้าใจว่าเป็นหนังสือของทางราชการ",
+                       f"the sender's domain {named} is the suffix under which government agencies have "
+                       f"their own domains (*.{named}), no agency's own, and reads as the government's")
     if auth.status == "pass":
         return None
     domain = auth.from_domain or "-"
@@ -148,7 +169,8 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
                        f"nothing confirms it came from {domain}")
     if auth.status == "fail":
         claimed = [auth.from_domain, *auth.claimed_domains]
-        action = "quarantine" if disguised or any(settings.protected(d) for d in claimed if d) else \
+        action = "quarantine" if disguised or any(settings.protected(d) or settings.protected_suffix(d)
+                                                  for d in claimed if d) else \
             settings.action_for(auth.from_domain)
         if _quarantined_by_pct(auth, settings):
             action = "quarantine"
