@@ -326,6 +326,26 @@ class PipelineChecker:
         self.settings = settings
         self._next_try: dict[str, float] = {}
         self._first_wait: dict[str, float] = {}  # queue id -> monotonic time of its first wait
+        self._last: dict[str, SenderAuth] = {}  # queue id -> its last temperror verdict
+        # (start, seconds spent): the re-checks of letters that already waited share
+        # `check_deadline` seconds per window (`_may_recheck`).
+        self._window = (float("-inf"), 0.0)
+
+    def _may_recheck(self) -> bool:
+        """Whether a letter that already waited on DNS may be checked again now. The runner
+        registers nothing else while it checks, and each check of a letter whose DNS never
+        answers takes up to `check_deadline`: a forger's letters naming domains whose
+        nameservers never answer, re-checked one after another every `recheck_every`
+        for `recheck_for`, delayed every genuine letter behind all of them (thirty such
+        letters: ~3 minutes for each genuine letter, for an hour; red team of
+        7 Dec 2026). Together they now take at most `check_deadline` per window of
+        `recheck_every` (at least twice `check_deadline`); the rest wait for the next."""
+        start, spent = self._window
+        now = time.monotonic()
+        if now - start >= max(self.settings.recheck_every, 2 * self.settings.check_deadline):
+            self._window = (now, 0.0)
+            return True
+        return spent < self.settings.check_deadline
 
     def deferred(self, queue_id: str) -> bool:
         """True while a waiting letter's next check is not due (the runner skips it)."""
@@ -338,6 +358,9 @@ class PipelineChecker:
         if auth is not None and auth.status != "temperror":
             self._next_try.pop(entry.queue_id, None)
             return auth
+        rechecked = entry.queue_id in self._first_wait
+        if rechecked and not self._may_recheck():
+            return self._postponed(entry)
         upstream = None
         ip = peer_ip(entry.peer)
         if entry.peer and ";" in entry.peer:  # IMAP intake: the mailbox, not an IP
@@ -345,7 +368,8 @@ class PipelineChecker:
         # Bounded as at DATA: the runner registers nothing else while it checks, and a
         # letter whose DNS never answers held it ~26 s on every re-check until session 39.
         # Past the deadline it is temperror and tried again later, as for any DNS failure.
-        deadline = time.monotonic() + self.settings.check_deadline
+        started = time.monotonic()
+        deadline = started + self.settings.check_deadline
         try:
             auth = check_message(entry.raw, self.resolver, self.settings, ip, entry.mail_from,
                                  entry.helo, upstream_spf=upstream, deadline=deadline)
@@ -358,24 +382,47 @@ class PipelineChecker:
             log.error("sender_check_failed", error=type(exc).__name__)
             auth = SenderAuth(status="fail", dmarc="permerror", from_domain=_author_domain(entry.raw),
                               reason=f"{CHECK_FAILED} ({type(exc).__name__})").stamp()
+        if rechecked:
+            start, spent = self._window
+            self._window = (start, spent + time.monotonic() - started)
         if auth.status != "temperror":
-            self._next_try.pop(entry.queue_id, None)
-            self._first_wait.pop(entry.queue_id, None)
+            self._forget(entry.queue_id)
             return auth
-        # Since its receipt (also across a restart), or since this runner first waited
-        # on it, whichever is longer: the wall clock alone stepped back a day (a clock a
-        # day fast set right) kept a letter waiting on a silent DNS a day past recheck_for.
-        first = self._first_wait.setdefault(entry.queue_id, time.monotonic())
-        waited = max((now_utc() - entry.received_at).total_seconds(), time.monotonic() - first)
+        waited = self._waited(entry)
         if waited < self.settings.recheck_for:
+            self._last[entry.queue_id] = auth
             self._next_try[entry.queue_id] = time.monotonic() + self.settings.recheck_every
             log.info("sender_check_waiting", reason=auth.reason, waited=round(waited, 1),
                      recheck_in=self.settings.recheck_every)
             return self.WAIT
-        self._next_try.pop(entry.queue_id, None)
-        self._first_wait.pop(entry.queue_id, None)
+        self._forget(entry.queue_id)
         log.warning("sender_check_gave_up", reason=auth.reason, waited=round(waited, 1))
         return auth
+
+    def _waited(self, entry: "SpoolEntry") -> float:
+        """Since its receipt (also across a restart), or since this runner first waited
+        on it, whichever is longer: the wall clock alone stepped back a day (a clock a
+        day fast set right) kept a letter waiting on a silent DNS a day past recheck_for."""
+        first = self._first_wait.setdefault(entry.queue_id, time.monotonic())
+        return max((now_utc() - entry.received_at).total_seconds(), time.monotonic() - first)
+
+    def _postponed(self, entry: "SpoolEntry") -> SenderAuth | None:
+        """A letter that waited, not checked again in this window: it waits on, or, past
+        `recheck_for`, is settled with what its last check found (DNS did not answer)."""
+        waited = self._waited(entry)
+        last = self._last.get(entry.queue_id)
+        if waited >= self.settings.recheck_for and last is not None:
+            self._forget(entry.queue_id)
+            log.warning("sender_check_gave_up", reason=last.reason, waited=round(waited, 1))
+            return last
+        self._next_try[entry.queue_id] = time.monotonic() + self.settings.recheck_every
+        log.info("sender_check_postponed", waited=round(waited, 1), recheck_in=self.settings.recheck_every)
+        return self.WAIT
+
+    def _forget(self, queue_id: str) -> None:
+        self._next_try.pop(queue_id, None)
+        self._first_wait.pop(queue_id, None)
+        self._last.pop(queue_id, None)
 
 
 def intake_checker(settings) -> IntakeChecker | None:
