@@ -84,7 +84,10 @@ def _header_addresses(lines: list[bytes], names: tuple[bytes, ...]) -> list[str]
         name, colon, value = line.partition(b":")
         if colon and name.strip().lower() in names:
             text = re.sub(r"\r?\n|\r", "", value.decode("utf-8", "replace"))
-            values.append(str(email.header.make_header(email.header.decode_header(text))))
+            # Raw UTF-8 beside an encoded word (RFC 6532: =?utf-8?b?...?= <สารบรรณ@กรม.รัฐบาล.ไทย>)
+            # comes out of decode_header as backslash-u escapes: such a value is read as written.
+            values.append(text if not text.isascii() else
+                          str(email.header.make_header(email.header.decode_header(text))))
     return [addr for _, addr in email.utils.getaddresses(values)]
 
 

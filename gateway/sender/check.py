@@ -259,7 +259,8 @@ def trusted_upstream_spf(raw: bytes, authserv_ids: list[str]) -> tuple[str, str 
     for result in parsed.results:
         if result.method == "spf":
             mailfrom = getattr(result, "smtp_mailfrom", None) or ""
-            domain = mailfrom.rpartition("@")[2].lower() or None
+            domain = mailfrom.rpartition("@")[2].lower()
+            domain = (dmarc.thai_a_labels(domain) or domain) or None
             return str(result.result).lower(), domain
     return None
 

@@ -19,7 +19,7 @@ import authres
 import authres.arc
 import authres.dmarc
 
-from gateway.sender.dmarc import aligned, thai_shown
+from gateway.sender.dmarc import aligned, thai_a_labels, thai_shown
 
 # The start of SenderAuth.reason when the check itself failed on the letter (check.py).
 CHECK_FAILED = "check failed"
@@ -175,7 +175,8 @@ def receipt_goes_to_sender(data: dict | None, from_address: str | None, receipt_
     if auth is None or not auth.verified or not from_address or not receipt_to:
         return False
     sender = from_address.strip().lower()
-    return sender.rpartition("@")[2] == (auth.from_domain or "").lower() and \
+    # A Thai-script From is judged by its A-labels (dmarc.thai_a_labels).
+    return thai_a_labels(sender.rpartition("@")[2]) == (auth.from_domain or "").lower() and \
         all(a.strip().lower() == sender for a in receipt_to)
 
 
@@ -220,7 +221,7 @@ def sender_field_vouched(data: dict | None, addresses: list[str]) -> bool:
     if auth is None or not auth.verified or not auth.aligned_domain or len(addresses) != 1:
         return False
     domain = addresses[0].strip().rpartition("@")[2]
-    return bool(domain) and aligned(domain, auth.aligned_domain, "r")
+    return bool(domain) and aligned(thai_a_labels(domain) or domain, auth.aligned_domain, "r")
 
 
 def not_checked(from_domain: str | None, reason: str) -> SenderAuth:

@@ -54,7 +54,11 @@ def _send_utf8(d, raw: bytes, sender: str) -> str:
 
 def test_a_genuine_letter_of_a_thai_script_government_domain_is_verified(gw_thai):
     d = gw_thai
-    genuine = _send_utf8(d, dkim_sign(_utf8_letter(SENDER, "ขอเชิญประชุม"), A_LABELS), SENDER)
+    # The agency's secretary sends for it and asks for a read receipt to its own From.
+    raw = _utf8_letter(SENDER, "ขอเชิญประชุม")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    head += f"\r\nSender: เลขานุการ@{THAI}\r\nDisposition-Notification-To: {SENDER}".encode()
+    genuine = _send_utf8(d, dkim_sign(head + b"\r\n\r\n" + body, A_LABELS), SENDER)
     # The same agency forged (no signature, not its mail server): still held.
     forged = _send_utf8(d, _utf8_letter(SENDER, "โอนเงินด่วน"), SENDER)
     d.wait_idle()
@@ -67,6 +71,9 @@ def test_a_genuine_letter_of_a_thai_script_government_domain_is_verified(gw_thai
     assert [e["event"] for e in notice_events(d, genuine)] == ["notice_held"]
     copy = _copy_of(d, genuine)
     assert str(copy["X-Saraban-Sender-Verified"]).startswith(f"pass ({A_LABELS}); ยืนยันผู้ส่ง: ผ่าน ({THAI})")
+    # Its own Sender and read-receipt request are the verified agency's: kept as sent.
+    assert str(copy["Sender"]) == f"เลขานุการ@{THAI}" and copy["X-Saraban-Sender-Note"] is None
+    assert str(copy["Disposition-Notification-To"]) == SENDER and copy["X-Saraban-Receipt-Note"] is None
 
     entry = assert_quarantined(d, forged, f"{A_LABELS} publishes DMARC (p=reject)")
     assert [e.get("reason") for e in notice_events(d, forged)] == ["sender_not_verified"]
