@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from gateway.config.views import a_labels
 from gateway.sender.dmarc import BARE_CR, aligned, headers_of, org_domain, thai_shown
-from gateway.sender.results import CHECK_FAILED, NO_SUCH_DOMAIN, RECUT, SenderAuth, refused_signature
+from gateway.sender.results import (CHECK_FAILED, NO_SUCH_DOMAIN, RECUT, WEAK_KEY_PREFIX, SenderAuth,
+                                    refused_signature)
 from rules.model import Finding
 
 if TYPE_CHECKING:
@@ -59,6 +60,12 @@ def _refused(auth: SenderAuth) -> tuple[str, str] | None:
               "ต่างจากที่ผู้ลงนามส่งมา ส่วนที่อ่านได้จึงอาจไม่ใช่หนังสือของผู้ลงนาม")
         en = ("it does not sign Content-Type, and this letter's Content-Type cuts the signed body into other "
               "parts than the signer sent")
+    elif sig.note.startswith(WEAK_KEY_PREFIX):
+        bits = sig.note[len(WEAK_KEY_PREFIX):].partition(" ")[0]
+        th = (f"กุญแจ RSA ของลายมือชื่อมีขนาดเพียง {bits} บิต ต่ำกว่า 1024 บิตที่มาตรฐาน (RFC 8301) กำหนด "
+              f"ผู้อื่นอาจปลอมลายมือชื่อด้วยกุญแจนี้ได้ ผู้ส่งควรเปลี่ยนกุญแจ DKIM")
+        en = (f"its RSA key has only {bits} bits, under the 1024 RFC 8301 requires, so others could forge it; "
+              f"the sender should replace its DKIM key")
     elif sig.note.startswith(UNSIGNED_PREFIX):
         names = sig.note[len(UNSIGNED_PREFIX):]
         th = (f"ลายมือชื่อไม่ครอบคลุมหัวจดหมาย {names} ผู้อื่นจึงเปลี่ยนหัวจดหมายเหล่านี้ได้"

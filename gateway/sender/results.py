@@ -27,6 +27,9 @@ CHECK_FAILED = "check failed"
 NO_SUCH_DOMAIN = "the From domain does not exist (NXDOMAIN)"
 # Why a signature with Content-Type left out of h= does not count (dkim.py, policy.py).
 RECUT = "h= does not cover Content-Type, and the letter's Content-Type cuts the signed body elsewhere"
+# The note of a signature that verified with an RSA key under 1024 bits (dkim.py _weak_key, policy.py).
+WEAK_KEY_PREFIX = "RSA key of "
+WEAK_KEY_SUFFIX = " bits, under the 1024 of RFC 8301"
 
 STATUS_TH = {"pass": "ผ่าน", "fail": "ไม่ผ่าน", "none": "ไม่มีข้อมูล", "temperror": "ไม่มีข้อมูล"}
 STATUS_EN = {"pass": "verified", "fail": "not verified", "none": "no information",
