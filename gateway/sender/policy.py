@@ -140,7 +140,7 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
     embedded = _embedded(auth, settings)
     if embedded is not None:
         # Whatever its own domain's DMARC says: what it vouches for is not what a reader sees.
-        protected, named = embedded
+        protected, named = (thai_shown(d) for d in embedded)  # as the register shows the From
         return _forged("fail",
                        f"โดเมนผู้ส่ง {named} ขึ้นต้นด้วยโดเมน {protected} ของหน่วยงานราชการ "
                        f"แต่ไม่ใช่โดเมนของหน่วยงานนั้น ผู้อ่านอาจเข้าใจว่าส่งจาก {protected}",
@@ -156,7 +156,7 @@ def finding_for(auth: SenderAuth | None, settings: SenderSection) -> Finding | N
                        f"their own domains (*.{named}), no agency's own, and reads as the government's")
     if auth.status == "pass":
         return None
-    domain = auth.from_domain or "-"
+    domain = thai_shown(auth.from_domain or "-")  # a Thai-script domain as the register shows the From
     disguised = _disguised(auth)
     # An unusable From says so itself (below), held whatever its domain
     if disguised is not None and not (auth.reason or "").startswith("unusable From"):

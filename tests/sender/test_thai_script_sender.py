@@ -75,7 +75,7 @@ def test_a_genuine_letter_of_a_thai_script_government_domain_is_verified(gw_thai
     assert str(copy["Sender"]) == f"เลขานุการ@{THAI}" and copy["X-Saraban-Sender-Note"] is None
     assert str(copy["Disposition-Notification-To"]) == SENDER and copy["X-Saraban-Receipt-Note"] is None
 
-    entry = assert_quarantined(d, forged, f"{A_LABELS} publishes DMARC (p=reject)")
+    entry = assert_quarantined(d, forged, f"{THAI} publishes DMARC (p=reject)")  # in Thai, as จาก shows it
     assert [e.get("reason") for e in notice_events(d, forged)] == ["sender_not_verified"]
 
 
@@ -92,3 +92,15 @@ def test_a_domain_of_another_script_or_disguised_is_still_held(gw_thai, sender):
     entry = assert_quarantined(d, queue_id)
     [reason] = [r for r in entry["reasons"] if r["rule"] == "sender_authenticity"]
     assert "ASCII" in reason["message_en"] or "not exactly one readable sender address" in reason["message_en"]
+
+
+def test_a_thai_government_domain_at_the_start_of_another_is_held(gw_thai):
+    """Now that the Thai labels are read, `กรม.รัฐบาล.ไทย.m0i-go.example` is the forger's
+    own domain that starts with the department's, held as session 50 holds
+    `moi.go.th.m0i-go.example` (before, every Thai From was unusable and held)."""
+    d = gw_thai
+    sender = f"สารบรรณ@{THAI}.m0i-go.example"
+    queue_id = _send_utf8(d, _utf8_letter(sender, "look-alike"), sender)
+    d.wait_idle()
+    assert_quarantined(d, queue_id, f"the sender's domain {THAI}.m0i-go.example starts with the government "
+                                    f"domain {THAI} but is not under it")
