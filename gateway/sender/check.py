@@ -327,12 +327,16 @@ class PipelineChecker:
         self.settings = settings
         self._next_try: dict[str, float] = {}
         self._first_wait: dict[str, float] = {}  # queue id -> monotonic time of its first wait
-        self._last: dict[str, SenderAuth] = {}  # queue id -> its last temperror verdict
         # (start, seconds spent): the re-checks of letters that already waited share
         # `check_deadline` seconds per window (`_may_recheck`).
         self._window = (float("-inf"), 0.0)
+        self._turn: set[str] = set()  # postponed in the last window: checked first in this one
+        self._next_turn: set[str] = set()  # postponed in this window
 
-    def _may_recheck(self) -> bool:
+    def _window_length(self) -> float:
+        return max(self.settings.recheck_every, 2 * self.settings.check_deadline)
+
+    def _may_recheck(self, queue_id: str) -> bool:
         """Whether a letter that already waited on DNS may be checked again now. The runner
         registers nothing else while it checks, and each check of a letter whose DNS never
         answers takes up to `check_deadline`: a forger's letters naming domains whose
@@ -340,13 +344,17 @@ class PipelineChecker:
         for `recheck_for`, delayed every genuine letter behind all of them (thirty such
         letters: ~3 minutes for each genuine letter, for an hour; red team of
         7 Dec 2026). Together they now take at most `check_deadline` per window of
-        `recheck_every` (at least twice `check_deadline`); the rest wait for the next."""
+        `recheck_every` (at least twice `check_deadline`); the rest wait for the next,
+        where those postponed go first (else the oldest letters took every window)."""
         start, spent = self._window
         now = time.monotonic()
-        if now - start >= max(self.settings.recheck_every, 2 * self.settings.check_deadline):
-            self._window = (now, 0.0)
-            return True
-        return spent < self.settings.check_deadline
+        if now - start >= self._window_length():
+            self._window, spent = (now, 0.0), 0.0
+            self._turn, self._next_turn = self._next_turn, set()
+        if spent >= self.settings.check_deadline or (self._turn and queue_id not in self._turn):
+            return False
+        self._turn.discard(queue_id)
+        return True
 
     def deferred(self, queue_id: str) -> bool:
         """True while a waiting letter's next check is not due (the runner skips it)."""
@@ -360,7 +368,8 @@ class PipelineChecker:
             self._next_try.pop(entry.queue_id, None)
             return auth
         rechecked = entry.queue_id in self._first_wait
-        if rechecked and not self._may_recheck():
+        # Past recheck_for, the last check is made whatever the window: DNS may be back.
+        if rechecked and self._waited(entry) < self.settings.recheck_for and not self._may_recheck(entry.queue_id):
             return self._postponed(entry)
         upstream = None
         ip = peer_ip(entry.peer)
@@ -391,7 +400,6 @@ class PipelineChecker:
             return auth
         waited = self._waited(entry)
         if waited < self.settings.recheck_for:
-            self._last[entry.queue_id] = auth
             self._next_try[entry.queue_id] = time.monotonic() + self.settings.recheck_every
             log.info("sender_check_waiting", reason=auth.reason, waited=round(waited, 1),
                      recheck_in=self.settings.recheck_every)
@@ -407,23 +415,22 @@ class PipelineChecker:
         first = self._first_wait.setdefault(entry.queue_id, time.monotonic())
         return max((now_utc() - entry.received_at).total_seconds(), time.monotonic() - first)
 
-    def _postponed(self, entry: "SpoolEntry") -> SenderAuth | None:
-        """A letter that waited, not checked again in this window: it waits on, or, past
-        `recheck_for`, is settled with what its last check found (DNS did not answer)."""
-        waited = self._waited(entry)
-        last = self._last.get(entry.queue_id)
-        if waited >= self.settings.recheck_for and last is not None:
-            self._forget(entry.queue_id)
-            log.warning("sender_check_gave_up", reason=last.reason, waited=round(waited, 1))
-            return last
-        self._next_try[entry.queue_id] = time.monotonic() + self.settings.recheck_every
-        log.info("sender_check_postponed", waited=round(waited, 1), recheck_in=self.settings.recheck_every)
+    def _postponed(self, entry: "SpoolEntry") -> None:
+        """A letter that waited, not checked again in this window: it is due when the
+        next window opens, and goes first in it."""
+        self._next_turn.add(entry.queue_id)
+        start, _ = self._window
+        due = max(start + self._window_length(), time.monotonic())
+        self._next_try[entry.queue_id] = due
+        log.info("sender_check_postponed", waited=round(self._waited(entry), 1),
+                 recheck_in=round(due - time.monotonic(), 1))
         return self.WAIT
 
     def _forget(self, queue_id: str) -> None:
         self._next_try.pop(queue_id, None)
         self._first_wait.pop(queue_id, None)
-        self._last.pop(queue_id, None)
+        self._turn.discard(queue_id)
+        self._next_turn.discard(queue_id)
 
 
 def intake_checker(settings) -> IntakeChecker | None:
