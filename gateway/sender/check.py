@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("gateway.sender")
 
+DNS_SILENT = "DNS did not answer in time"  # the reason of a temperror whose DNS did not answer
+
 
 def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: str | None = None,
                   mail_from: str = "", helo: str | None = None,
@@ -102,7 +104,7 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
         return auth.stamp()
     if _temporary(auth, arc, from_domain, record_temporary, settings):
         auth.status = auth.dmarc = "temperror"
-        auth.reason = "DNS did not answer in time"
+        auth.reason = DNS_SILENT
         return auth.stamp()
     if arc.result == "pass" and _trusted_arc(arc, from_domain, settings):
         auth.status, auth.arc_trusted = "pass", True
@@ -116,7 +118,7 @@ def check_message(raw: bytes, resolver: Resolver, settings: SenderSection, ip: s
     elif exists is None:
         # Whether the domain exists decides between none and fail: it waits (session 39).
         auth.status = auth.dmarc = "temperror"
-        auth.reason = "DNS did not answer in time"
+        auth.reason = DNS_SILENT
         return auth.stamp()
     elif not exists:
         # No agency sends from a name that does not exist: until session 39 such a
@@ -367,7 +369,9 @@ class PipelineChecker:
         if auth is not None and auth.status != "temperror":
             self._next_try.pop(entry.queue_id, None)
             return auth
-        rechecked = entry.queue_id in self._first_wait
+        # A letter whose own DNS did not answer at DATA is a re-check already: were it
+        # not, a burst of such letters would each take check_deadline of the runner once.
+        rechecked = entry.queue_id in self._first_wait or (auth is not None and auth.reason == DNS_SILENT)
         # Past recheck_for, the last check is made whatever the window: DNS may be back.
         if rechecked and self._waited(entry) < self.settings.recheck_for and not self._may_recheck(entry.queue_id):
             return self._postponed(entry)
