@@ -29,7 +29,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from gateway.secrecy.keys import refuse_seal_mismatch
 
     refuse_seal_mismatch(settings)
-    problems = check_imap_routes(settings)  # each IMAP folder exists or is created now
+    from gateway.signatures.settings import check_stamp_files
+
+    check_stamp_files(settings)  # the font, the operator's seal files: the start refuses them too
+    problems = [*_unwritable_places(settings), *check_imap_routes(settings)]  # each IMAP folder exists or is created now
     if problems:
         for line in problems:
             print(f"saraban-gateway: {line}", file=sys.stderr)
@@ -66,6 +69,76 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"configuration OK: {settings.source} ({len(directory.units)} units"
           f"{', ' + str(len(warnings)) + ' warning(s)' if warnings else ''})", file=sys.stderr)
     return 0
+
+
+def _unwritable_places(settings) -> list[str]:  # noqa: ANN001 - Settings
+    """The folders and files the daemon writes that this user could neither use nor
+    make: the start stops there ("permission denied", "File exists", a register it
+    cannot write), so check-config must not say OK. Until session 56 it said
+    "configuration OK" of a data_dir that was a file, or that the gateway's user may not
+    write (docs/install.md step 5 runs it as that user)."""
+    import os
+
+    from gateway.tools.common import _who
+    from storage.backup import sqlite_path
+
+    places = [("[storage] data_dir" + (" (SARABAN_DATA_DIR)" if os.environ.get("SARABAN_DATA_DIR") else ""),
+               settings.data_dir)]
+    database = sqlite_path(settings.database_url)
+    if database is not None:
+        places.append(("[storage] database_url (its folder)", database.parent))
+    if settings.delivery.backend == "maildir":
+        places.append(("[delivery] folders_dir", settings.folders_dir))
+    if settings.http.enabled:
+        places.append(("[http] metrics_dir", settings.metrics_dir))
+    problems = []
+    refused: list[Path] = []
+    for key, path in places:
+        path = Path(os.path.abspath(path))
+        if any(path == bad or bad in path.parents for bad in refused):
+            continue  # the data directory's own trouble, said once
+        existing = next(p for p in (path, *path.parents) if os.path.lexists(p))
+        if existing != path and not existing.is_dir():
+            problems.append(f"{settings.source}: {key} {path} cannot be made: {existing} is not a folder")
+        elif existing == path and not path.is_dir():
+            problems.append(f"{settings.source}: {key} {path} is not a folder")
+        elif os.access(existing, os.W_OK | os.X_OK):
+            continue
+        else:
+            owner = _owner_name(existing)
+            what = "cannot be written" if existing == path else f"cannot be made in {existing}"
+            problems.append(f"{settings.source}: {key} {path} {what} by {_who()}"
+                            f"{f' (it belongs to {owner})' if owner else ''}: run the gateway and its commands "
+                            "as the user that owns it, or give that user the folder")
+        refused.append(path)
+    # Made by a command once run as root in the gateway's data directory (`db upgrade`):
+    # the folder is the gateway user's, what is in it is not.
+    inside = [settings.data_dir / name for name in ("spool", "spool/new", "spool/tmp", "vault", "secret", "keys",
+                                                    "audit")]
+    for path in [*inside, *([database, Path(f"{database}-wal")] if database is not None else [])]:
+        path = Path(os.path.abspath(path))
+        if any(path == bad or bad in path.parents for bad in refused) or not path.exists():
+            continue
+        if not os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
+            owner = _owner_name(path)
+            problems.append(f"{settings.source}: {path} (in [storage] data_dir) cannot be written by {_who()}"
+                            f"{f' (it belongs to {owner})' if owner else ''}: run the gateway and its commands "
+                            "as the user that owns it, or give that user the file")
+            refused.append(path)
+    return problems
+
+
+def _owner_name(path: Path) -> str | None:
+    import pwd
+
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def cmd_status(args: argparse.Namespace) -> int:

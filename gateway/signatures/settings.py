@@ -183,6 +183,27 @@ def stamp_font(settings: Settings) -> Path:
     return _resolve(settings, font) if font else DEFAULT_FONT
 
 
+def _check_stamp_font(settings: Settings) -> None:
+    font = stamp_font(settings)
+    if not font.is_file():
+        raise ConfigError(f"{settings.source}: [signatures] stamp_font {font} does not exist "
+                          "(install fonts-tlwg-garuda-ttf or set stamp_font)")
+
+
+def check_stamp_files(settings: Settings) -> None:
+    """What `prepare_signatures` refuses at start of the receive stamp's files, read
+    without creating anything (check-config): the font, and the operator's own seal
+    (`seal_key` and `seal_cert` together, readable, one pair). The key store's seal is
+    not checked here: the start makes one when there is none, and an unusable one does
+    not stop the start (the copies say why they carry no stamp)."""
+    sig = settings.signatures
+    if not sig.stamp:
+        return
+    _check_stamp_font(settings)
+    if sig.seal_key or sig.seal_cert:
+        load_seal(settings)
+
+
 def prepare_signatures(settings: Settings) -> None:
     """Daemon start-up: fail early on an unusable trust bundle or seal, create the seal
     key if there is none, and say plainly when nothing is trusted."""
@@ -196,10 +217,7 @@ def prepare_signatures(settings: Settings) -> None:
             log.info("trust_roots_loaded", roots=len(trust.roots), crls=len(trust.crls),
                      ocsps=len(trust.ocsps), online=trust.allow_fetching)
     if sig.stamp:
-        font = stamp_font(settings)
-        if not font.is_file():
-            raise ConfigError(f"{settings.source}: [signatures] stamp_font {font} does not exist "
-                              "(install fonts-tlwg-garuda-ttf or set stamp_font)")
+        _check_stamp_font(settings)
         try:
             load_seal(settings, create=True)
         except ConfigError as exc:
