@@ -393,6 +393,46 @@ class Database:
         if problem is not None:
             raise problem
 
+    def write_refusal(self) -> str | None:
+        """Why this process may not write the register, or None: one write rolled back
+        (the daemon's start, after the schema is current). A SQLite file another user
+        made (`db upgrade` run as root) is opened read-only without a word, and a
+        PostgreSQL standby or a role without UPDATE reads as well as any: until session
+        56 the daemon started on them, accepted letters with 250 and registered none
+        (each batch "storage_unavailable", retried for ever). A lock another program
+        holds is not waited for here, nor taken for a refusal: the start goes on as
+        before, and the letters wait for the lock (docs/database.md)."""
+        from sqlalchemy import text
+
+        if self.file is not None:
+            probe = sqlite3.connect(self.file, timeout=0, isolation_level=None)
+            try:
+                probe.execute("BEGIN")
+                probe.execute("UPDATE alembic_version SET version_num = version_num")
+            except sqlite3.OperationalError as exc:
+                if "readonly" in str(exc):
+                    return "the file is read-only for this process (attempt to write a readonly database)"
+                return None  # locked by another program, or gone: not this check's to say
+            finally:
+                try:
+                    probe.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                probe.close()
+            return None
+        try:
+            with self.engine.connect() as connection, connection.begin() as transaction:
+                connection.execute(text("SET LOCAL lock_timeout = '2s'"))
+                connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+                transaction.rollback()
+        except sqlalchemy_exc.DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) in ("25006", "42501"):  # read-only transaction, no privilege
+                return str(exc.orig).strip().splitlines()[0][:300]
+            if getattr(exc.orig, "sqlstate", None) in ("55P03", "57014"):  # a lock another session holds
+                return None
+            raise
+        return None
+
     def schema_is_current(self) -> bool:
         """Whether the schema is at the newest migration, read without Alembic."""
         return schema_revision(self.engine) == newest_revision()

@@ -254,6 +254,30 @@ def _remove_half_written(data_dir: Path) -> None:
             continue
 
 
+def read_only_advice(settings: Settings) -> str:
+    """What to do about a register this process may not write, in a sysadmin's words."""
+    import os
+    import pwd
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
+
+    path = sqlite_file(settings.database_url)
+    if path is None:
+        return ("PostgreSQL let this role read but not write: point database_url at the primary "
+                "server, not a standby, and grant the role the register's tables (docs/database.md)")
+    me = name(os.geteuid())
+    try:
+        owner = name(Path(path).stat().st_uid)
+    except OSError:
+        owner = "another user"
+    return (f"{path} belongs to {owner} and the gateway runs as {me} (a command run as {owner}, "
+            f"such as db upgrade, made it): chown -R {me} {Path(path).parent}, then start again")
+
+
 def _after_last_run(settings: Settings, db: Database, spool: Spool) -> None:
     """Before any runner starts, what the last run left when it died (kill -9, a power
     cut, the supervisor's crash). The letters and copies it had in hand died with the
@@ -318,10 +342,17 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
     db = settings.open_database()
     try:
         upgrade_schema(settings, db)  # alembic upgrade head, in a child when there is any to do
+        read_only = db.write_refusal()
     except Exception as exc:  # unreachable, wrong password, a failing migration
         log.error("database_unavailable", url=_mask_url(settings.database_url),
                   error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}",
                   **({"hint": DAMAGED_ADVICE} if is_damaged_database(exc) or getattr(exc, "damaged", False) else {}))
+        db.dispose()
+        return 1
+    if read_only is not None:
+        # Letters taken now would wait in the spool for good, /healthz saying "ok".
+        log.error("database_read_only", url=_mask_url(settings.database_url), error=read_only,
+                  hint=read_only_advice(settings))
         db.dispose()
         return 1
     # Before the numbering check and the runners: the file they must all find at the path.
