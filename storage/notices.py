@@ -87,7 +87,7 @@ class Decided:
 
 def decide_pending(db: Database, item_id: int, undecided_key: str,
                    decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]],
-                   earlier_after: int | None = None) -> Decided:
+                   earlier_after: int | None = None, settled: dict[int, str] | None = None) -> Decided:
     """Turn a queued notice record (its payload holds `undecided_key`) into its
     decision, in one transaction: `decide` gives (state, payload) and may count recent
     notices in `session`.
@@ -95,38 +95,42 @@ def decide_pending(db: Database, item_id: int, undecided_key: str,
     With `earlier_after`, the same transaction first looks for notices still undecided
     between that id and this one; if there are any, nothing is decided and they come
     back in `earlier`, to be decided before this one (the usual case finds none, and
-    costs no second transaction)."""
+    costs no second transaction). `settled` is told the state ("held", "suppressed")
+    of a notice decided now not to be sent."""
     with db.session() as session:
         if earlier_after is not None:
             earlier = _undecided_notice_ids(session, earlier_after, item_id, undecided_key)
             if earlier:
                 return Decided(None, earlier)
-        return Decided(_decide_row(session, item_row(session, item_id), undecided_key, decide))
+        return Decided(_decide_row(session, item_row(session, item_id), undecided_key, decide, settled))
 
 
 def decide_pending_up_to(db: Database, item_ids: list[int], undecided_key: str,
                          decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]],
-                         after: int) -> dict[int, OutboxItem | None]:
+                         after: int, settled: dict[int, str] | None = None) -> dict[int, OutboxItem | None]:
     """`decide_pending` for a delivery thread's batch of notices, in one transaction:
     every notice still undecided with after < id <= the batch's last is decided in id
     order (the rate limits count them one after the other in the transaction), those
     of other threads among them too, as `decide_pending` decides earlier ones first.
     Returns each of `item_ids`: the item to send now, or None (suppressed, held, or no
-    longer pending)."""
+    longer pending); `settled` is told the state of each of them decided now not to be
+    sent."""
     wanted = set(item_ids)
     out: dict[int, OutboxItem | None] = {}
     with db.session() as session:
         for item_id in _undecided_notice_ids(session, after, max(wanted) + 1, undecided_key):
-            decided = _decide_row(session, item_row(session, item_id), undecided_key, decide)
+            decided = _decide_row(session, item_row(session, item_id), undecided_key, decide,
+                                  settled if item_id in wanted else None)
             if item_id in wanted:
                 out[item_id] = decided
         for item_id in wanted - set(out):  # decided already (by another thread, or before a restart)
-            out[item_id] = _decide_row(session, item_row(session, item_id), undecided_key, decide)
+            out[item_id] = _decide_row(session, item_row(session, item_id), undecided_key, decide, settled)
     return out
 
 
 def _decide_row(session: Session, row, undecided_key: str,  # noqa: ANN001 - a Row or None
-                decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]]) -> OutboxItem | None:
+                decide: Callable[[Session, str, dict[str, Any]], tuple[str, dict[str, Any]]],
+                settled: dict[int, str] | None = None) -> OutboxItem | None:
     if row is None or row.state != "pending":
         return None
     values = dict(row._mapping)
@@ -142,6 +146,8 @@ def _decide_row(session: Session, row, undecided_key: str,  # noqa: ANN001 - a R
         }
         session.execute(_DECIDE, {"item_id": values["id"], **decided})
         values.update(decided)
+        if state != "pending" and settled is not None:
+            settled[values["id"]] = state
     if values["state"] != "pending":
         return None
     return as_loaded(OutboxItem, values)

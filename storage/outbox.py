@@ -332,8 +332,12 @@ _ATTACHMENTS_OF_MANY = (select(LetterAttachment.__table__)
 
 
 # What a handler returns when it has already recorded how its item ended (a notice it
-# decided not to send): the runner then spends no transaction on it.
+# decided not to send): the runner then spends no transaction on it. HELD and SUPPRESSED
+# say which state it was left in, so that /metrics does not count it as sent.
 SETTLED = "settled"
+HELD = "held"
+SUPPRESSED = "suppressed"
+SETTLED_STATES = (SETTLED, HELD, SUPPRESSED)
 
 
 def finish(db: Database, item_id: int, also: Callable[[Session], None] | None = None) -> None:

@@ -45,24 +45,26 @@ _deciding = threading.Lock()
 _decided_below: dict[str, int] = {}  # by database: every notice with a smaller id was decided
 
 
-def decide(services: "Services", item_id: int) -> OutboxItem | None:
+def decide(services: "Services", item_id: int, settled: dict[int, str] | None = None) -> OutboxItem | None:
     """Decide the item in one transaction (storage/notices.py); the item (detached) if
-    it is to be sent now, None if it is not (suppressed, held, or no longer pending)."""
+    it is to be sent now, None if it is not (suppressed, held, or no longer pending:
+    `settled` is told the state it was decided in now, if any)."""
     db = services.db
     with _deciding:
-        decided = _decide_one(services, item_id, earlier_after=_decided_below.get(db.url, 0))
+        decided = _decide_one(services, item_id, earlier_after=_decided_below.get(db.url, 0), settled=settled)
         if decided.earlier:
             for earlier in decided.earlier:
                 try:
                     _decide_one(services, earlier)
                 except Exception:  # its own thread meets the fault again and retries it; no hold-up here
                     log.exception("notice_decision_failed", item=earlier)
-            decided = _decide_one(services, item_id)
+            decided = _decide_one(services, item_id, settled=settled)
         _decided_below[db.url] = max(_decided_below.get(db.url, 0), item_id)
         return decided.item
 
 
-def decide_batch(services: "Services", item_ids: list[int]) -> dict[int, OutboxItem | None]:
+def decide_batch(services: "Services", item_ids: list[int],
+                 settled: dict[int, str] | None = None) -> dict[int, OutboxItem | None]:
     """`decide` for a delivery thread's batch of notices, in one transaction (and the
     earlier undecided ones of other threads with them, in id order): each id's item to
     send now, or None. Should that transaction fail (a record the decision cannot
@@ -77,19 +79,24 @@ def decide_batch(services: "Services", item_ids: list[int]) -> dict[int, OutboxI
 
     with _deciding:
         try:
+            settled_now: dict[int, str] = {}  # told once the transaction is committed
             decided = decide_pending_up_to(db, item_ids, UNDECIDED, decided_in_batch,
-                                           after=_decided_below.get(db.url, 0))
+                                           after=_decided_below.get(db.url, 0), settled=settled_now)
         except Exception as exc:  # noqa: BLE001 - each is decided alone, and fails alone
             log.warning("notice_batch_decision_failed", items=len(item_ids),
                         error=f"{type(exc).__name__}: {str(exc)[:300]}")
             return {}
+        if settled is not None:
+            settled.update(settled_now)
         _decided_below[db.url] = max(_decided_below.get(db.url, 0), *item_ids)
         return decided
 
 
-def _decide_one(services: "Services", item_id: int, earlier_after: int | None = None) -> Decided:
+def _decide_one(services: "Services", item_id: int, earlier_after: int | None = None,
+                settled: dict[int, str] | None = None) -> Decided:
     return decide_pending(services.db, item_id, UNDECIDED,
-                          lambda session, key, record: decision(session, services, key, record), earlier_after)
+                          lambda session, key, record: decision(session, services, key, record), earlier_after,
+                          settled)
 
 
 def decision(session, services: "Services", key: str,

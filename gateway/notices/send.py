@@ -28,7 +28,7 @@ from gateway.delivery.smtp import await_final_reply, server_name
 from gateway.intake.imap_session import tls_context
 from gateway.service.deadline import Deadline
 from storage.notices import hold_notice
-from storage.outbox import SETTLED
+from storage.outbox import HELD, SETTLED
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
@@ -51,9 +51,11 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
     settings = services.settings
     config = settings.notices
     if undecided(item):  # as the pipeline queued it: decide first (decide.py)
-        item = decide(services, item.id)
-        if item is None:  # suppressed or held: recorded, nothing to send
-            return SETTLED
+        settled: dict[int, str] = {}
+        decided = decide(services, item.id, settled)
+        if decided is None:  # suppressed or held: recorded, nothing to send (counted as such)
+            return settled.get(item.id, SETTLED)
+        item = decided
     unit = own_unit(services, item.payload["to"])
     if unit is not None:
         return _file_for_own_unit(services, item, unit)
@@ -116,7 +118,7 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
         hold_notice(services.db, item.id, NO_SMTPUTF8_ERROR, NO_SMTPUTF8)
         log.warning("notice_held", notice=item.payload["type"], to=item.payload["to"], key=item.key,
                     queue_id=item.queue_id, unit=item.unit, reason=NO_SMTPUTF8, smarthost=f"{host}:{port}")
-        return SETTLED
+        return HELD
     log.info("notice_sent", notice=item.payload["type"], to=recipient, key=item.key,
              queue_id=item.queue_id, unit=item.unit, message_id=notice.message_id,
              smarthost=f"{host}:{port}", new_session=not reused, smtputf8=bool(options))

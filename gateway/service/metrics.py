@@ -62,7 +62,7 @@ def _make() -> SimpleNamespace:
             rejected=Counter("saraban_rejected", "Letters refused, by stage (smtp, rules) and reason",
                              ["stage", "reason"]),
             registered=Counter("saraban_registered", "Letters entered in a receive register", ["unit", "book"]),
-            outbox=Counter("saraban_outbox", "Outbox attempts by kind and result (done, retry, dead)",
+            outbox=Counter("saraban_outbox", "Outbox attempts by kind and result (done, retry, dead, overdue; notices: held, suppressed)",
                            ["kind", "result"]),
             notices=Counter("saraban_notices_sent", "Notices (outbox kind 'notice') sent"),
             registration_latency=Histogram(
