@@ -146,11 +146,27 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from gateway.tools.common import ToolError
 
+    from gateway.service.status import status_without_database
+    from gateway.tools.common import database_refusal, unopenable_database
+    from storage.db import DatabaseError
+
     settings = settings_of(args)
     try:
         status = collect_status(settings)
     except ToolError as exc:  # the daemon registers in a PostgreSQL database the file no longer names
         print(f"saraban-gateway: {exc}", file=sys.stderr)
+        return 1
+    except DatabaseError as exc:
+        if (refusal := unopenable_database(args, exc)) is not None:
+            print(refusal, file=sys.stderr)  # this user's files: nothing else is readable either
+            return 1
+        # PostgreSQL down or restarting, a damaged SQLite file: what waits in the spool,
+        # whether the daemon runs and the disk are what the sysadmin needs then. Until
+        # session 56 `status` said the refusal alone.
+        refusal = database_refusal(exc)
+        print(refusal, file=sys.stderr)  # as before: a script reading stderr is told the same
+        status = status_without_database(settings, refusal.removeprefix("saraban-gateway: "))
+        print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else render_status(status))
         return 1
     print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else render_status(status))
     return 0

@@ -126,6 +126,19 @@ def _collect_status(settings: Settings, db: Database | None = None) -> dict:
     }
 
 
+def status_without_database(settings: Settings, refusal: str) -> dict:
+    """`status` while the database refuses (`refusal`, in words): the spool, the daemon,
+    the disk and the numbering, which need none."""
+    spool = Spool(settings.spool_dir)
+    spool_figures = {"pending": spool.depth(), "parked": len(spool.parked())}
+    pid = running_pid(settings.data_dir)
+    owed = owed_counts(settings.data_dir)
+    status = _without_database(settings, pid, spool_figures, refusal, owed)
+    status["warnings"] = [*status["warnings"][:1], *_stopped_warning(pid, settings, spool_figures["pending"]),
+                          *status["warnings"][1:]]
+    return status
+
+
 def _without_database(settings: Settings, pid: str | None, spool_figures: dict, moved: str,
                       owed: dict[str, int]) -> dict:
     """`status` while the running daemon's database file is gone from its path: what the
@@ -187,12 +200,15 @@ def _disk_warning(disk: DiskReading) -> list[str]:
 
 def render_status(status: dict) -> str:
     daemon = status.get("daemon") or {}
+    # Without the database, "none" and "empty" would be read as facts.
+    read = status["letters"] is not None or (status.get("database") or {}).get("ok", True)
     lines = [
         *([f"daemon     {'running, pid ' + str(daemon.get('pid')) if daemon.get('running') else 'not running'}"]
           if daemon else []),
         f"spool      pending {status['spool']['pending']}, parked {status['spool']['parked']}",
         *_waiting_letter_line(status.get("waiting")),
-        "messages   " + (", ".join(f"{k} {v}" for k, v in sorted(status["messages"].items())) or "none"),
+        "messages   " + (", ".join(f"{k} {v}" for k, v in sorted(status["messages"].items()))
+                         or ("none" if read else "? (the database was not read)")),
         f"register   {status['letters'] if status['letters'] is not None else '?'} letter(s)",
     ]
     if "disk" in status:
@@ -202,7 +218,8 @@ def render_status(status: dict) -> str:
         if kind in status.get("retrying", {}):
             lines.append(_retrying_line(status["retrying"][kind]))
     lines += render_imap(status)
-    lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items())) or "empty"))
+    lines.append("quarantine " + (", ".join(f"{k} {v}" for k, v in sorted(status["quarantine"].items()))
+                                  or ("empty" if read else "?")))
     if status.get("refused"):
         lines.append("refused    " + ", ".join(f"{k} {v}" for k, v in sorted(status["refused"].items())))
     if status.get("refused_not_recorded"):
