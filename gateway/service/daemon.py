@@ -254,6 +254,47 @@ def _remove_half_written(data_dir: Path) -> None:
             continue
 
 
+def _folders_unwritable(settings: Settings) -> dict | None:
+    """Whether the units' Maildirs can be written: made if missing, one file created and
+    removed. The shipped unit's ProtectSystem=strict makes every path outside the data
+    directory read-only; a `folders_dir` elsewhere (a Dovecot's mail store) started
+    fine, registered and acknowledged every letter, and filed none ("Read-only file
+    system", retried for ever; session 56). Said at start, as an unwritable metrics_dir is."""
+    import errno
+    import os
+
+    if settings.delivery.backend != "maildir":
+        return None
+    folders = Path(os.path.abspath(settings.folders_dir))
+    probe = folders / f".saraban-write-check.{os.getpid()}"
+    try:
+        folders.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        said: dict = {"path": str(folders), "key": "[delivery] folders_dir",
+                      "error": exc.strerror or type(exc).__name__}
+        data_dir = Path(os.path.abspath(settings.data_dir))
+        if exc.errno == errno.EROFS and data_dir not in folders.parents:
+            said["hint"] = (f"under the systemd unit everything outside {data_dir} is read-only "
+                            f"(ProtectSystem=strict): add ReadWritePaths={folders} in a drop-in "
+                            "(systemctl edit saraban-gateway), then start again (docs/install.md)")
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            said["hint"] = f"give the gateway's user ({_user_name()}) the folder, then start again"
+        return said
+    return None
+
+
+def _user_name() -> str:
+    import os
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
+
+
 def read_only_advice(settings: Settings) -> str:
     """What to do about a register this process may not write, in a sysadmin's words."""
     import os
@@ -360,6 +401,11 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
     _after_last_run(settings, db, spool)
     if settings.http.enabled:
         metrics.enable(settings.metrics_dir)  # before any runner is spawned: they inherit it
+    unwritable = _folders_unwritable(settings)
+    if unwritable is not None:
+        log.error("folders_unwritable", **unwritable)
+        db.dispose()
+        return 1
     directory = DirectoryHolder(settings)
     taken = units_in_force.refusals(settings.data_dir, directory.current)
     if taken:  # a unit's address changed while the daemon was stopped: as a reload would, refused
