@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import io
@@ -65,19 +66,62 @@ def create(settings: Settings, target: Path, folders: bool = False, files_only: 
     # copy of the register on /tmp's disk for good (session 53). What a killed one left is
     # removed by the next.
     scratch = data_dir / BACKUP_SCRATCH
-    for left in folders_of_dead_processes(scratch):  # a killed run's copy
-        shutil.rmtree(left, ignore_errors=True)
-    own = scratch / str(os.getpid())
-    try:
-        scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
-        own.mkdir(mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise ToolError(f"cannot make {own} for the register's copy: {exc.strerror or exc}; "
-                        "run backup create as the gateway's user") from None
+    own = _own_scratch(scratch)
     try:
         return _create_in(settings, target, folders, files_only, str(own), directories, data_dir)
     finally:
         shutil.rmtree(own, ignore_errors=True)
+        # Not left behind: one made by a `backup create` run as root (0700, root's) made
+        # every later run as the gateway's user, the nightly job's, fail with
+        # "Permission denied: .../backup-scratch" until someone removed it (session 56).
+        try:
+            scratch.rmdir()
+        except OSError:
+            pass  # another run's copy is in it, or it is gone
+
+
+def _own_scratch(scratch: Path) -> Path:
+    """This run's folder for the register's copy, under `scratch`, after removing what
+    killed runs left there. An empty `scratch` of another user (left by a run as root
+    before session 56) is removed: the data directory is this user's to write."""
+    try:
+        for left in folders_of_dead_processes(scratch):  # a killed run's copy
+            shutil.rmtree(left, ignore_errors=True)
+    except PermissionError:
+        try:
+            scratch.rmdir()
+        except OSError:
+            pass  # not empty: said below, with whose it is
+    own = scratch / str(os.getpid())
+    for _ in range(3):
+        try:
+            scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+            own.mkdir(mode=0o700, exist_ok=True)
+            return own
+        except FileNotFoundError:
+            continue  # another run removed the empty scratch folder between the two
+        except OSError as exc:
+            owner = _owner_of(scratch)
+            whose = (f" ({scratch} belongs to {owner}, a backup create run as {owner} left it: remove it "
+                     f"as {owner})" if owner is not None and exc.errno in (errno.EACCES, errno.EPERM) else "")
+            raise ToolError(f"cannot make {own} for the register's copy: {exc.strerror or exc}{whose}; "
+                            "run backup create as the gateway's user") from None
+    raise ToolError(f"cannot make {own} for the register's copy: {scratch} keeps being removed; try again")
+
+
+def _owner_of(path: Path) -> str | None:
+    import pwd
+
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return None
+    if uid == os.geteuid():
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _create_in(settings: Settings, target: Path, folders: bool, files_only: bool, tmp: str,
