@@ -169,6 +169,13 @@ def add_problems(session: Session, mailboxes: dict[str, dict]) -> dict[str, dict
     for mailbox, info in mailboxes.items():
         info.setdefault("last_error", None)
         info.setdefault("unreadable", [])
+        # Gone from the mailbox before the register had it: a person must ask for it again.
+        info["gone"] = [
+            {"uidvalidity": r.uidvalidity, "uid": r.uid, "message_id": r.message_id, "sender": r.sender,
+             "at": _bangkok(r.updated_at), "note": r.note}
+            for r in session.scalars(select(ImapMessage).where(
+                ImapMessage.mailbox == mailbox, ImapMessage.state == "gone")
+                .order_by(ImapMessage.updated_at.desc()).limit(TOO_BIG_SHOWN))]
         # One whose Message-ID was taken since (a person let it in again) is dealt with.
         taken_since = select(ImapMessage.message_id).where(
             ImapMessage.mailbox == mailbox, ImapMessage.queue_id.is_not(None), ImapMessage.message_id.is_not(None))

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 import structlog
 from gateway.intake.clock_guard import EARLIEST_YEAR, ClockGuard, ReceiptClock
 from gateway.intake.disk_space import StorageGuard
-from gateway.intake.imap_session import Headers, ImapError, ImapGone, ImapRefused, ImapSession, parse_internaldate
+from gateway.intake.imap_session import (Headers, ImapError, ImapGone, ImapRefused, ImapSession, ImapVanished,
+                                         parse_internaldate)
 from gateway.intake.off_loop import OffLoop
 from gateway.spool import Spool, new_queue_id
 from rules.thai_time import be_year, now_utc
@@ -50,6 +51,9 @@ log = structlog.get_logger("gateway.intake.imap_intake")
 QUARANTINED_KEYWORD = "$SarabanQuarantined"
 TOO_BIG_KEYWORD = "$SarabanTooBig"
 UNREADABLE = "unreadable"  # imap_messages.state: the server refused to give it; retried
+GONE = "gone"  # imap_messages.state: no longer in the mailbox, never registered (status lists it)
+GONE_BEFORE_SPOOLED = ("removed from the mailbox after it was fetched and before it was written to the spool "
+                       "(the gateway stopped, or the disk refused the write, in between): not registered")
 FINISHED = ("done", "quarantined")
 BATCH = 50  # headers fetched per round trip
 # A mail server's clock a little behind ours: an INTERNALDATE this much before the listing
@@ -346,7 +350,7 @@ class MailboxConsumer:
                 return
             if not found:  # gone from the mailbox (a person deleted or moved it)
                 log.warning("imap_unreadable_gone", mailbox=self.name, uid=uid)
-                await self._set_state(uidvalidity, uid, "gone", "gone from the mailbox before it could be read")
+                await self._set_state(uidvalidity, uid, GONE, "gone from the mailbox before it could be read")
                 continue
             log.info("imap_message_readable_again", mailbox=self.name, uid=uid)
             await self._take_one(session, uidvalidity, found[0])
@@ -493,14 +497,35 @@ class MailboxConsumer:
         await self._db(self._write_now, taken.set_taken_state, self.name, uidvalidity, uid, state, note, raw_sha256)
 
     async def _resume_spooling(self, session: ImapSession, uidvalidity: int) -> None:
-        """Rows a crash left between "recorded" and "spooled": spool them again, same id."""
+        """Rows a crash (or a spool the disk refused) left between "recorded" and
+        "spooled": spool them again, same id. A message no longer in the mailbox, or one
+        the server will not give now, is set aside like any other: until the red team of
+        7 Dec 2026 its FETCH ended every session here, a reconnect a second, and no later
+        letter of the mailbox was ever taken."""
         rows = await self._read(taken.still_spooling, self.name, uidvalidity)
         for uid, queue_id in rows:
             if await self._db(self._spooled_somewhere, queue_id):
                 await self._set_state(uidvalidity, uid, "spooled")
                 continue
             log.info("imap_respool", mailbox=self.name, uid=uid, queue_id=queue_id)
-            await self._spool(session, uidvalidity, uid, queue_id, None)
+            if self._ended_sessions(uid):
+                await self._unreadable(uidvalidity, Headers(uid=uid, size=0), self._deaths[(uid,)][1], again=True)
+                continue
+            try:
+                fetched = await self._fetching([uid], session.fetch_body_dated(uid, at_most=self._body_time))
+            except ImapVanished:
+                # Its bytes were lost with the process or the write the disk refused; the
+                # mailbox no longer has them: only a person can ask for the letter again.
+                await self._set_state(uidvalidity, uid, GONE, GONE_BEFORE_SPOOLED)
+                log.error("imap_message_gone", mailbox=self.name, uid=uid, queue_id=queue_id,
+                          error=GONE_BEFORE_SPOOLED)
+                continue
+            except ImapRefused as exc:
+                await self._unreadable(uidvalidity, Headers(uid=uid, size=0), f"{exc.result} {exc.text}", again=True)
+                log.error("imap_message_unreadable", mailbox=self.name, uid=uid, error=f"{exc.result} {exc.text}",
+                          action="left in the mailbox, tried again by itself")
+                continue
+            await self._spool(session, uidvalidity, uid, queue_id, None, fetched)
 
     def _spooled_somewhere(self, queue_id: str) -> bool:
         name = f"{queue_id}.msg"

@@ -64,6 +64,14 @@ class ImapRefused(ImapError):
         return "[TRYCREATE]" in self.text.upper()
 
 
+class ImapVanished(ImapRefused):
+    """The server answered a FETCH of one UID with nothing: the message is no longer in
+    the mailbox (expunged or moved by someone else)."""
+
+    def __init__(self, what: str):
+        super().__init__(what, "NO", [b"message vanished"])
+
+
 @dataclass
 class Headers:
     """What a header-only FETCH tells about one message, before its body is read."""
@@ -388,7 +396,7 @@ class ImapSession:
             match = _UID.search(meta)
             if literal is not None and match and int(match.group(1)) == uid:
                 return literal
-        raise ImapRefused(f"fetch body {uid}", "NO", [b"message vanished"])
+        raise ImapVanished(f"fetch body {uid}")
 
     async def fetch_body_dated(self, uid: int, at_most: float | None = None) -> tuple[bytes, str | None]:
         """The message's bytes and its INTERNALDATE as the server spelt it (when the
@@ -405,7 +413,7 @@ class ImapSession:
             if literal is not None and match and int(match.group(1)) == uid:
                 date = _INTERNALDATE.search(meta)
                 return literal, _text(date.group(1)) if date else None
-        raise ImapRefused(f"fetch body {uid}", "NO", [b"message vanished"])
+        raise ImapVanished(f"fetch body {uid}")
 
     async def add_keyword(self, uid: int, keyword: str) -> None:
         await self.call(f"store {uid}", self.client.uid("store", str(uid), "+FLAGS.SILENT", f"({keyword})"))

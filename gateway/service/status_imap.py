@@ -8,6 +8,8 @@ from gateway.notices.sanitize import clean_text
 TOO_BIG = "เกินขนาดที่รับได้ ไม่ได้ลงทะเบียน / too big, not registered"
 UNREADABLE = ("เซิร์ฟเวอร์อ่านจดหมายนี้ไม่ได้ ยังไม่ได้ลงทะเบียน ระบบจะลองใหม่เอง / the mail server cannot read "
               "it, not registered yet, tried again by itself")
+GONE = ("หายไปจากกล่องจดหมายก่อนลงทะเบียน ไม่ได้ลงทะเบียน ขอให้ผู้ส่งส่งใหม่ / gone from the mailbox before it was "
+        "registered, not registered: ask the sender for it again")
 
 
 def render_imap(status: dict) -> list[str]:
@@ -26,6 +28,10 @@ def render_imap(status: dict) -> list[str]:
                          f"Message-ID {clean_text(bad['message_id'], 200) or '(unknown)'}; "
                          f"{clean_text(bad['note'], 300)}; last tried {bad['at']}; "
                          "see the mail server's log for this message")
+        for lost in info.get("gone", []):
+            lines.append(f"imap         {GONE}: from {clean_text(lost['sender'], 200) or '?'}, Message-ID "
+                         f"{clean_text(lost['message_id'], 200) or '(unknown)'}, UID {lost['uid']} "
+                         f"(UIDVALIDITY {lost['uidvalidity']}); {clean_text(lost['note'], 300)}; since {lost['at']}")
         for big in info.get("too_big", []):
             lines.append(f"imap         {TOO_BIG}: from {big['sender'] or '?'}, Message-ID "
                          f"{clean_text(big['message_id'], 200) or '(none)'}, {big['size']} bytes ({big['note']}); "

@@ -1,0 +1,99 @@
+"""IMAP intake red team of 7 Dec 2026 (session 56), against the real Dovecot and daemon:
+a message recorded as taken ("spooling") whose bytes never reached the spool (the disk
+refused the write, or the gateway was killed in between) and that is then removed from
+the central mailbox (a clerk tidying the INBOX, another client expunging it).
+
+Until now the attempt to spool it again found nothing on the server and ended every
+session at that FETCH ("fetch body 1: NO message vanished"), a reconnect a second, and no
+later letter of that mailbox was ever taken. Now it is listed by `status` as gone before it
+was registered (Thai and English, with its sender and Message-ID), and the next letter is
+registered as usual."""
+from __future__ import annotations
+
+import os
+
+from tests.imap_helpers import intake_config, mailbox_flags
+from tests.letters import letter
+from tests.servers.common import wait_until
+
+
+def _spool_tmp(d) -> object:
+    return next(p for p in (d.config.parent / "var").rglob("tmp") if p.parent.name == "spool" and p.is_dir())
+
+
+def _expunge_all(dovecot, user: str) -> None:
+    conn = dovecot.imap(user)
+    try:
+        conn.select("INBOX")
+        conn.store("1:*", "+FLAGS", r"(\Deleted)")
+        conn.expunge()
+    finally:
+        conn.logout()
+
+
+def test_a_letter_removed_from_the_mailbox_before_it_was_spooled_does_not_stop_the_mailbox(
+        daemon_factory, dovecot, dovecot_user):
+    user, password = dovecot_user
+    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
+    d.wait_for(lambda: any(e.get("event") == "imap_connected" for e in d.events()), what="intake connected")
+
+    # The spool's disk refuses the write (its tmp directory is no longer one): the letter
+    # is recorded as taken, fetched, and not written.
+    tmp = _spool_tmp(d)
+    away = tmp.with_name("tmp.away")
+    os.rename(tmp, away)
+    tmp.write_text("not a directory")
+    try:
+        dovecot.deliver(user, letter(subject="เรื่อง หนังสือที่ถูกลบ", message_id="<removed@dds.bangkok.go.th>"))
+        d.wait_for(lambda: any(e.get("event") == "imap_reconnect" and "Not a directory" in e.get("error", "")
+                               for e in d.events()), what="the spool write refused")
+        # A clerk removes it from the central mailbox meanwhile.
+        _expunge_all(dovecot, user)
+    finally:
+        tmp.unlink()
+        os.rename(away, tmp)
+
+    dovecot.deliver(user, letter(subject="เรื่อง หนังสือฉบับถัดไป", message_id="<next@dds.bangkok.go.th>"))
+    entries = d.wait_for(lambda: d.register() or None, timeout=60, what="the next letter registered")
+    assert [e["message_id"] for e in entries] == ["<next@dds.bangkok.go.th>"], entries
+    assert wait_until(lambda: mailbox_flags(dovecot, user) == [{"$SarabanRegistered"}], 30, interval=0.2), \
+        mailbox_flags(dovecot, user)
+
+    # The sysadmin sees which letter was lost to the register, and why, in both languages.
+    text = d.cli("status").stdout
+    gone = [line for line in text.splitlines() if "gone from the mailbox before it was registered" in line]
+    assert len(gone) == 1, text
+    assert "หายไปจากกล่องจดหมายก่อนลงทะเบียน" in gone[0]
+    assert "<removed@dds.bangkok.go.th>" in gone[0] and "saraban.dds@bangkok.go.th" in gone[0]
+    assert "before it was written to the spool" in gone[0]
+    assert "หนังสือที่ถูกลบ" not in text  # never its subject
+    [mailbox] = d.status()["imap_intake"].values()
+    assert [g["message_id"] for g in mailbox["gone"]] == ["<removed@dds.bangkok.go.th>"]
+    assert mailbox["messages"].get("gone") == 1, mailbox
+    assert any(e.get("event") == "imap_message_gone" for e in d.events())
+    # The mailbox goes on: connected again after the last error.
+    assert "connected again at" in text, text
+
+
+def test_a_letter_still_in_the_mailbox_after_a_refused_spool_write_is_registered_once(
+        daemon_factory, dovecot, dovecot_user):
+    """The honest near-miss: the disk is repaired and the letter is still there."""
+    user, password = dovecot_user
+    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
+    d.wait_for(lambda: any(e.get("event") == "imap_connected" for e in d.events()), what="intake connected")
+    tmp = _spool_tmp(d)
+    away = tmp.with_name("tmp.away")
+    os.rename(tmp, away)
+    tmp.write_text("not a directory")
+    try:
+        dovecot.deliver(user, letter(message_id="<kept@dds.bangkok.go.th>"))
+        d.wait_for(lambda: any(e.get("event") == "imap_reconnect" and "Not a directory" in e.get("error", "")
+                               for e in d.events()), what="the spool write refused")
+    finally:
+        tmp.unlink()
+        os.rename(away, tmp)
+    entries = d.wait_for(lambda: d.register() or None, timeout=60, what="the letter registered")
+    assert [e["message_id"] for e in entries] == ["<kept@dds.bangkok.go.th>"], entries
+    assert wait_until(lambda: mailbox_flags(dovecot, user) == [{"$SarabanRegistered"}], 30, interval=0.2)
+    [mailbox] = d.status()["imap_intake"].values()
+    assert mailbox.get("gone", []) == [] and "gone" not in mailbox["messages"], mailbox
