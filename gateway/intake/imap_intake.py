@@ -84,6 +84,7 @@ class MailboxConsumer:
         # The fetch time as a time of receipt: never before the last one given (clock_guard.py).
         self.receipt = receipt
         self._holding = False
+        self._round_done = False  # the session under way did a whole round (`run`'s backoff)
         self._renewed = 0.0
         self._retried = 0.0  # when the unreadable messages were last tried again
         self._retry_every = 60.0  # the first wait; doubled while a message stays unreadable
@@ -125,19 +126,24 @@ class MailboxConsumer:
             session = ImapSession(cfg.host, cfg.port, cfg.username or cfg.unit, cfg.secret() or "",
                                   tls=cfg.tls, ca_file=cfg.ca_file, verify=cfg.verify, timeout=cfg.timeout,
                                   max_response=self.max_size + RESPONSE_SLACK)
+            # The wait starts again from 1 s only once a session did a whole round: one that
+            # failed every time after SELECT (a spool the disk refuses, a mailbox the account
+            # may not flag) reconnected once a second, for ever (red team 7 Dec 2026).
+            self._round_done = False
             try:
                 await session.connect()
                 uidvalidity = await session.select(cfg.mailbox)
                 log.info("imap_connected", mailbox=self.name, uidvalidity=uidvalidity,
                          idle=cfg.use_idle and session.has("IDLE"))
                 await self._note(taken.note_connected)
-                backoff = 1.0
                 await self._session_loop(session, uidvalidity, stop)
             except lease.LeaseLost as exc:
                 self._holding = False
                 log.warning("imap_lease_lost", mailbox=self.name, error=str(exc))
                 continue
             except Exception as exc:  # network, server or database: all end in a reconnect
+                if self._round_done:
+                    backoff = 1.0
                 if isinstance(exc, ImapGone) and self._in_fetch is not None:
                     count = self._deaths.get(self._in_fetch, (0, ""))[0]
                     self._deaths[self._in_fetch] = (count + 1, f"the session ended at its FETCH: {exc}")
@@ -193,7 +199,11 @@ class MailboxConsumer:
             return f"the mailbox '{cfg.mailbox}' of {account} cannot be opened ({exc.result} {exc.text})"
         if isinstance(exc, ImapGone) and str(exc).startswith("connect"):
             return f"cannot connect to {cfg.host}:{cfg.port} ({exc}): is the server up, the port and TLS right?"
-        if isinstance(exc, (ImapError, OSError)):
+        if isinstance(exc, OSError):  # the server's are ImapGone: this is our own disk's
+            where = f" ({exc.strerror}: {exc.filename})" if exc.strerror and exc.filename else f" ({exc.strerror or exc})"
+            return (f"the gateway cannot write to its own disk (the spool){where}: "
+                    "new messages stay in the mailbox and are taken once it can")
+        if isinstance(exc, ImapError):
             return f"connection to {account} ended: {exc}"
         if is_transient_storage_error(exc):  # not the driver's words and the statement (session 18)
             return ("the database is stuck or unreachable (another program holds a lock the gateway needs, "
@@ -239,6 +249,7 @@ class MailboxConsumer:
             if taking:
                 await self._retry_unreadable(session, uidvalidity)
             await self._renew()
+            self._round_done = True
             if session.mail_arrived:
                 continue  # reported during our own commands: IDLE would not report it again
             if waiting:
