@@ -199,10 +199,11 @@ def _bangkok(when: dt.datetime | None) -> str | None:
 
 
 def still_spooling(session: Session, mailbox: str, uidvalidity: int,
-                   state: str = "spooling") -> list[tuple[int, str | None]]:
-    """(uid, queue id) of the rows a crash left between "recorded" and "spooled" (or,
-    with `state`, of the rows in that state: "unreadable", to try again), by UID."""
-    return [(r.uid, r.queue_id) for r in session.scalars(select(ImapMessage).where(
+                   state: str = "spooling") -> list[tuple[int, str | None, str | None]]:
+    """(uid, queue id, envelope sender) of the rows a crash left between "recorded" and
+    "spooled" (or, with `state`, of the rows in that state: "unreadable", to try again),
+    by UID."""
+    return [(r.uid, r.queue_id, r.sender) for r in session.scalars(select(ImapMessage).where(
         ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity == uidvalidity,
         ImapMessage.state == state).order_by(ImapMessage.uid))]
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import os
 
+from tests.daemon import free_port
 from tests.imap_helpers import intake_config, mailbox_flags
 from tests.letters import letter
+from tests.notices.conftest import notices_config
+from tests.notices.sink import Sink
 from tests.servers.common import wait_until
 
 
@@ -75,25 +78,44 @@ def test_a_letter_removed_from_the_mailbox_before_it_was_spooled_does_not_stop_t
     assert "connected again at" in text, text
 
 
-def test_a_letter_still_in_the_mailbox_after_a_refused_spool_write_is_registered_once(
+def test_a_letter_still_in_the_mailbox_after_a_refused_spool_write_is_registered_once_and_answered(
         daemon_factory, dovecot, dovecot_user):
-    """The honest near-miss: the disk is repaired and the letter is still there."""
+    """The honest near-miss: the disk is repaired and the letter is still there. It is
+    registered once, and its sender gets the receive number as for a letter taken at the
+    first try: until now the letter was spooled again without its envelope sender, and
+    the acknowledgement was suppressed (`null_sender`)."""
     user, password = dovecot_user
-    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
-    d.wait_for(lambda: any(e.get("event") == "imap_connected" for e in d.events()), what="intake connected")
-    tmp = _spool_tmp(d)
-    away = tmp.with_name("tmp.away")
-    os.rename(tmp, away)
-    tmp.write_text("not a directory")
+    sink = Sink(free_port()).start()
     try:
-        dovecot.deliver(user, letter(message_id="<kept@dds.bangkok.go.th>"))
-        d.wait_for(lambda: any(e.get("event") == "imap_reconnect" and "Not a directory" in e.get("error", "")
-                               for e in d.events()), what="the spool write refused")
+        d = daemon_factory(extra=intake_config(dovecot, user, password) + notices_config(sink)).start()
+        d.wait_for(lambda: any(e.get("event") == "imap_connected" for e in d.events()), what="intake connected")
+        dovecot.deliver(user, letter(message_id="<first@dds.bangkok.go.th>"))
+        d.wait_for(lambda: len(d.register()) == 1 or None, what="the first letter registered")
+        tmp = _spool_tmp(d)
+        away = tmp.with_name("tmp.away")
+        os.rename(tmp, away)
+        tmp.write_text("not a directory")
+        try:
+            dovecot.deliver(user, letter(message_id="<kept@dds.bangkok.go.th>"))
+            d.wait_for(lambda: any(e.get("event") == "imap_reconnect" and "Not a directory" in e.get("error", "")
+                                   for e in d.events()), what="the spool write refused")
+        finally:
+            tmp.unlink()
+            os.rename(away, tmp)
+        entries = {e["message_id"]: e for e in d.wait_for(lambda: (lambda r: r if len(r) == 2 else None)(
+            d.register()), timeout=60, what="the letter registered")}
+        assert sorted(entries) == ["<first@dds.bangkok.go.th>", "<kept@dds.bangkok.go.th>"], entries
+        assert wait_until(lambda: mailbox_flags(dovecot, user) == [{"$SarabanRegistered"}] * 2, 30, interval=0.2)
+        [mailbox] = d.status()["imap_intake"].values()
+        assert mailbox.get("gone", []) == [] and "gone" not in mailbox["messages"], mailbox
+
+        for message_id, entry in entries.items():
+            def answered(message_id=message_id):
+                return [m.message for m in sink.messages("saraban.dds@bangkok.go.th")
+                        if m.message["In-Reply-To"] == message_id] or None
+            [ack] = d.wait_for(answered, timeout=60, what=f"the acknowledgement of {message_id}")
+            assert entry["receive_no"] in ack["Subject"], (ack["Subject"], entry["receive_no"])
+        assert not [e for e in d.events() if e.get("event") == "notice_suppressed"], \
+            [e for e in d.events() if e.get("event") == "notice_suppressed"]
     finally:
-        tmp.unlink()
-        os.rename(away, tmp)
-    entries = d.wait_for(lambda: d.register() or None, timeout=60, what="the letter registered")
-    assert [e["message_id"] for e in entries] == ["<kept@dds.bangkok.go.th>"], entries
-    assert wait_until(lambda: mailbox_flags(dovecot, user) == [{"$SarabanRegistered"}], 30, interval=0.2)
-    [mailbox] = d.status()["imap_intake"].values()
-    assert mailbox.get("gone", []) == [] and "gone" not in mailbox["messages"], mailbox
+        sink.stop()

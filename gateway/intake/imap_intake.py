@@ -350,7 +350,7 @@ class MailboxConsumer:
         # Each try may cost a reconnect: twice as long to the next one, up to 15 minutes.
         self._retry_wait = min(self._retry_wait * 2, 900.0) if rows else self._retry_every
         self._retried = time.monotonic()
-        for uid, _ in rows:
+        for uid, _, _ in rows:
             try:
                 found = await self._fetching([uid], session.fetch_headers([uid]))
             except ImapRefused as exc:
@@ -514,7 +514,7 @@ class MailboxConsumer:
         7 Dec 2026 its FETCH ended every session here, a reconnect a second, and no later
         letter of the mailbox was ever taken."""
         rows = await self._read(taken.still_spooling, self.name, uidvalidity)
-        for uid, queue_id in rows:
+        for uid, queue_id, sender in rows:
             if await self._db(self._spooled_somewhere, queue_id):
                 await self._set_state(uidvalidity, uid, "spooled")
                 continue
@@ -536,7 +536,11 @@ class MailboxConsumer:
                 log.error("imap_message_unreadable", mailbox=self.name, uid=uid, error=f"{exc.result} {exc.text}",
                           action="left in the mailbox, tried again by itself")
                 continue
-            await self._spool(session, uidvalidity, uid, queue_id, None, fetched)
+            # The sender recorded when it was taken: spooled without one, the letter was
+            # registered with a null envelope sender and its sender never got the receive
+            # number (notice suppressed: null_sender), the same letter taken without a
+            # crash got it.
+            await self._spool(session, uidvalidity, uid, queue_id, sender, fetched)
 
     def _spooled_somewhere(self, queue_id: str) -> bool:
         name = f"{queue_id}.msg"
