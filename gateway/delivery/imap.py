@@ -31,8 +31,9 @@ import structlog
 
 from gateway.delivery.copy_seal import HEADER as SEAL_HEADER
 from gateway.delivery.wire import on_the_wire
-from gateway.intake.imap_session import (ImapError, ImapGone, ImapRefused, ImapSession, ImapUnanswered,
-                                         mailbox_name, quoted_string)
+from gateway.intake.imap_session import (FolderNameError, Hierarchy, ImapError, ImapGone, ImapRefused,  # noqa: F401
+                                         ImapSession, ImapUnanswered, mailbox_name, parse_hierarchy,
+                                         quoted_string)
 
 log = structlog.get_logger("gateway.deliver.imap")
 
@@ -55,27 +56,6 @@ class ImapTarget:
         return (self.host, self.port, self.username)
 
 
-@dataclass(frozen=True)
-class Hierarchy:
-    separator: str  # "" when the server has no hierarchy (flat names)
-    prefix: str  # personal namespace prefix, e.g. "" or "INBOX."
-
-    def spell(self, folder: str) -> str:
-        """The server's name of a configured folder ("/" between levels)."""
-        if folder.upper() == "INBOX":
-            return folder
-        parts = [p for p in folder.split("/") if p]
-        sep = self.separator or "/"
-        for part in parts:
-            if self.separator and self.separator != "/" and self.separator in part:
-                raise FolderNameError(f"folder {folder!r}: the level {part!r} contains the server's "
-                                      f"hierarchy separator {self.separator!r}")
-        name = sep.join(parts)
-        if self.prefix and not name.startswith(self.prefix):
-            name = self.prefix + name
-        return name
-
-
 # What a filed copy says of its registration (folder_copy.py, registrar.py).
 NUMBER_FIELDS = ("X-Saraban-Receive-No", "X-Saraban-Unit", "X-Saraban-Book", "X-Saraban-Queue-Id",
                  "X-Saraban-Copy-Seal")  # gateway/delivery/copy_seal.py
@@ -84,18 +64,9 @@ NUMBER_FIELDS = ("X-Saraban-Receive-No", "X-Saraban-Unit", "X-Saraban-Book", "X-
 FETCH_CHUNK = 500  # UIDs in one FETCH: its command line stays far below a server's limit (Dovecot: 64 kB)
 
 
-class FolderNameError(ValueError):
-    """A configured folder cannot be spelt on this server."""
-
-
 class ImapFolderUnreadable(ImapError):
     """A folder the server still lists but will not open (NO [SERVERBUG], [INUSE], a
     permission): it may hold a copy or a number, so it is never taken as empty."""
-
-
-# aioimaplib hands the untagged data without "* NAMESPACE "/"* LIST "; accept both.
-_NS = re.compile(rb'^(?:\* NAMESPACE )?\(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)', re.I)
-_LIST = re.compile(rb'^(?:\* LIST )?\([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL) ', re.I)
 
 
 _LISTED = re.compile(rb'^(?:\* LIST )?\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?:"((?:[^"\\]|\\.)*)"|([^\s"]+))\s*$', re.I)
@@ -111,18 +82,6 @@ def _selectable(lines: list) -> list[str]:
             raw = re.sub(rb"\\(.)", rb"\1", quoted) if quoted is not None else m.group(3)
             names.append(raw.decode("ascii", "replace"))
     return names
-
-
-def parse_hierarchy(namespace_lines: list, list_lines: list) -> Hierarchy:
-    for line in namespace_lines:
-        m = _NS.match(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
-        if m:
-            return Hierarchy((m.group(2) or b"").decode(), m.group(1).decode())
-    for line in list_lines:
-        m = _LIST.match(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
-        if m:
-            return Hierarchy((m.group(1) or b"").decode(), "")
-    return Hierarchy("/", "")
 
 
 class ImapFiler:
@@ -202,10 +161,7 @@ class ImapFiler:
         session = ImapSession(target.host, target.port, target.username, target.password, tls=target.tls,
                               ca_file=target.ca_file, verify=target.verify, timeout=target.timeout)
         await session.connect()
-        # Asked even when not announced: the greeting's capabilities predate the login.
-        namespace = await session.call("namespace", session.client.namespace(), check=False)
-        listed = await session.call("list", session.client.list('""', '""'), check=False)
-        self._hierarchy[target.account] = parse_hierarchy(namespace.lines, listed.lines)
+        self._hierarchy[target.account] = await session.hierarchy()
         self._sessions[target.account] = session
         log.info("imap_connected", host=target.host, port=target.port, username=target.username)
         return session, False

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 import structlog
 from gateway.intake.clock_guard import EARLIEST_YEAR, ClockGuard, ReceiptClock
 from gateway.intake.disk_space import StorageGuard
-from gateway.intake.imap_session import (Headers, ImapError, ImapGone, ImapRefused, ImapSession, ImapVanished,
-                                         parse_internaldate)
+from gateway.intake.imap_session import (FolderNameError, Headers, Hierarchy, ImapError, ImapGone, ImapRefused,
+                                         ImapSession, ImapVanished, parse_internaldate)
 from gateway.intake.off_loop import OffLoop
 from gateway.spool import Spool, new_queue_id
 from rules.thai_time import be_year, now_utc
@@ -85,6 +85,7 @@ class MailboxConsumer:
         self.receipt = receipt
         self._holding = False
         self._round_done = False  # the session under way did a whole round (`run`'s backoff)
+        self._processed: str | None = None  # processed_folder as the server spells it
         self._renewed = 0.0
         self._retried = 0.0  # when the unreadable messages were last tried again
         self._retry_every = 60.0  # the first wait; doubled while a message stays unreadable
@@ -132,7 +133,15 @@ class MailboxConsumer:
             self._round_done = False
             try:
                 await session.connect()
-                uidvalidity = await session.select(cfg.mailbox)
+                # Configured with "/" between levels, as delivery's folders are: until the red
+                # team of 7 Dec 2026 they went to the server as written, and on a server with
+                # separator "." and prefix "INBOX." (Courier, many Dovecots) the CREATE of
+                # processed_folder "Saraban/Registered" was refused at every session, before
+                # any letter of the mailbox was taken.
+                hierarchy = await session.hierarchy()
+                self._processed = (_server_name(hierarchy, cfg.processed_folder)
+                                   if cfg.processed_folder else None)
+                uidvalidity = await session.select(_server_name(hierarchy, cfg.mailbox))
                 log.info("imap_connected", mailbox=self.name, uidvalidity=uidvalidity,
                          idle=cfg.use_idle and session.has("IDLE"))
                 await self._note(taken.note_connected)
@@ -199,6 +208,8 @@ class MailboxConsumer:
             return f"the mailbox '{cfg.mailbox}' of {account} cannot be opened ({exc.result} {exc.text})"
         if isinstance(exc, ImapGone) and str(exc).startswith("connect"):
             return f"cannot connect to {cfg.host}:{cfg.port} ({exc}): is the server up, the port and TLS right?"
+        if isinstance(exc, FolderNameError):
+            return f"a folder of {account} cannot be named on that server: {exc}"
         if isinstance(exc, OSError):  # the server's are ImapGone: this is our own disk's
             where = f" ({exc.strerror}: {exc.filename})" if exc.strerror and exc.filename else f" ({exc.strerror or exc})"
             return (f"the gateway cannot write to its own disk (the spool){where}: "
@@ -229,8 +240,8 @@ class MailboxConsumer:
     async def _session_loop(self, session: ImapSession, uidvalidity: int, stop: asyncio.Event) -> None:
         cfg = self.config
         await self._note_uidvalidity(uidvalidity)
-        if cfg.processed_folder:
-            await session.create(cfg.processed_folder)
+        if self._processed:
+            await session.create(self._processed)
         use_idle = cfg.use_idle and session.has("IDLE")
         # As often as an idle mailbox is looked at: not every 0.2 s while letters wait.
         self._retry_every = min(cfg.idle_interval if use_idle else cfg.poll_interval, self._renew_every)
@@ -564,12 +575,24 @@ class MailboxConsumer:
                 continue
             keyword = self.config.keyword if state == "done" else QUARANTINED_KEYWORD
             await session.add_keyword(uid, keyword)
-            if self.config.processed_folder and state == "done":
-                await session.move(uid, self.config.processed_folder)
+            if self._processed and state == "done":
+                await session.move(uid, self._processed)
             await self._set_state(uidvalidity, uid, "marked")
             log.info("imap_message_marked", mailbox=self.name, uid=uid, queue_id=queue_id, keyword=keyword,
                      moved_to=self.config.processed_folder if state == "done" else None)
         return waiting
+
+
+def _server_name(hierarchy: Hierarchy, folder: str) -> str:
+    """`folder` as the server spells it. A name without "/" whose level holds the
+    server's separator was written in the server's own spelling ("INBOX.Saraban"), which
+    worked before names were spelt: it is kept as written."""
+    try:
+        return hierarchy.spell(folder)
+    except FolderNameError:
+        if "/" not in folder:
+            return folder
+        raise
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -83,6 +83,50 @@ class Headers:
     sender: str | None = None  # Return-Path, else the From address
 
 
+# Folder names are configured with "/" between levels and spelt with the server's own
+# hierarchy separator and personal namespace prefix, for delivery and intake alike.
+@dataclass(frozen=True)
+class Hierarchy:
+    separator: str  # "" when the server has no hierarchy (flat names)
+    prefix: str  # personal namespace prefix, e.g. "" or "INBOX."
+
+    def spell(self, folder: str) -> str:
+        """The server's name of a configured folder ("/" between levels)."""
+        if folder.upper() == "INBOX":
+            return folder
+        parts = [p for p in folder.split("/") if p]
+        sep = self.separator or "/"
+        for part in parts:
+            if self.separator and self.separator != "/" and self.separator in part:
+                raise FolderNameError(f"folder {folder!r}: the level {part!r} contains the server's "
+                                      f"hierarchy separator {self.separator!r}")
+        name = sep.join(parts)
+        if self.prefix and not name.startswith(self.prefix):
+            name = self.prefix + name
+        return name
+
+
+class FolderNameError(ValueError):
+    """A configured folder cannot be spelt on this server."""
+
+
+# aioimaplib hands the untagged data without "* NAMESPACE "/"* LIST "; accept both.
+_NS = re.compile(rb'^(?:\* NAMESPACE )?\(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)', re.I)
+_LIST = re.compile(rb'^(?:\* LIST )?\([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL) ', re.I)
+
+
+def parse_hierarchy(namespace_lines: list, list_lines: list) -> Hierarchy:
+    for line in namespace_lines:
+        m = _NS.match(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
+        if m:
+            return Hierarchy((m.group(2) or b"").decode(), m.group(1).decode())
+    for line in list_lines:
+        m = _LIST.match(bytes(line)) if isinstance(line, (bytes, bytearray)) else None
+        if m:
+            return Hierarchy((m.group(1) or b"").decode(), "")
+    return Hierarchy("/", "")
+
+
 def _text(data: bytes | bytearray) -> str:
     return bytes(data).decode("utf-8", "replace")
 
@@ -318,6 +362,14 @@ class ImapSession:
             except ImapError:
                 pass
         self.abort()
+
+    async def hierarchy(self) -> Hierarchy:
+        """The server's hierarchy separator and personal namespace prefix (NAMESPACE, else
+        LIST "" ""), to spell configured folder names with."""
+        # Asked even when not announced: the greeting's capabilities predate the login.
+        namespace = await self.call("namespace", self.client.namespace(), check=False)
+        listed = await self.call("list", self.client.list('""', '""'), check=False)
+        return parse_hierarchy(namespace.lines, listed.lines)
 
     def has(self, capability: str) -> bool:
         return self.client is not None and self.client.has_capability(capability)
