@@ -61,6 +61,23 @@ def highest_uid(session: Session, mailbox: str, uidvalidity: int) -> int:
         ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity == uidvalidity)) or 0
 
 
+# The states of a row whose letter reached the spool under its queue id. A row recorded
+# but never spooled (the gateway killed, or the disk refused the write, before the
+# UIDVALIDITY changed; or gone from the mailbox) has a queue id the register will never
+# know: a message found by its Message-ID or bytes under such a row was recorded as
+# taken and never registered, and the intake waited for it five times a second for ever.
+SPOOLED = ("spooled", "marked")
+
+
+def spooling_under_earlier_uidvalidity(session: Session, mailbox: str,
+                                       uidvalidity: int) -> list[tuple[int, int, str | None]]:
+    """(uidvalidity, uid, queue id) of the rows left "spooling" under another UIDVALIDITY:
+    their UIDs mean nothing now, so they cannot be fetched again."""
+    return [(r.uidvalidity, r.uid, r.queue_id) for r in session.scalars(select(ImapMessage).where(
+        ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity != uidvalidity,
+        ImapMessage.state == "spooling").order_by(ImapMessage.uidvalidity, ImapMessage.uid))]
+
+
 def queue_id_taken_before(session: Session, mailbox: str, uidvalidity: int, message_id: str,
                           arrived: dt.datetime) -> str | None:
     """The queue id a message with this Message-ID got under an earlier UIDVALIDITY,
@@ -71,7 +88,8 @@ def queue_id_taken_before(session: Session, mailbox: str, uidvalidity: int, mess
     change, was recorded as taken and never registered."""
     rows = session.execute(select(ImapMessage.queue_id, ImapMessage.updated_at).where(
         ImapMessage.mailbox == mailbox, ImapMessage.message_id == fit(ImapMessage.__table__.c.message_id, message_id),
-        ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None)).limit(50))
+        ImapMessage.uidvalidity != uidvalidity, ImapMessage.queue_id.is_not(None),
+        ImapMessage.state.in_(SPOOLED)).limit(50))
     for queue_id, taken_at in rows:
         if taken_at.tzinfo is None:  # SQLite gives naive UTC back
             taken_at = taken_at.replace(tzinfo=dt.timezone.utc)
@@ -87,8 +105,8 @@ def queue_id_of_same_bytes(session: Session, mailbox: str, uidvalidity: int, raw
     its quarantine entry."""
     earlier = (ImapMessage.mailbox == mailbox, ImapMessage.uidvalidity != uidvalidity,
                ImapMessage.queue_id.is_not(None))
-    found = session.scalar(select(ImapMessage.queue_id).where(*earlier, ImapMessage.raw_sha256 == raw_sha256)
-                           .limit(1))
+    found = session.scalar(select(ImapMessage.queue_id).where(*earlier, ImapMessage.raw_sha256 == raw_sha256,
+                                                              ImapMessage.state.in_(SPOOLED)).limit(1))
     if found is None:
         found = session.scalar(select(ImapMessage.queue_id).join(Letter, Letter.queue_id == ImapMessage.queue_id)
                                .where(*earlier, Letter.raw_sha256 == raw_sha256).limit(1))
@@ -174,7 +192,11 @@ def add_problems(session: Session, mailboxes: dict[str, dict]) -> dict[str, dict
             {"uidvalidity": r.uidvalidity, "uid": r.uid, "message_id": r.message_id, "sender": r.sender,
              "at": _bangkok(r.updated_at), "note": r.note}
             for r in session.scalars(select(ImapMessage).where(
-                ImapMessage.mailbox == mailbox, ImapMessage.state == "gone")
+                ImapMessage.mailbox == mailbox, ImapMessage.state == "gone",
+                (ImapMessage.message_id.is_(None)) | ImapMessage.message_id.not_in(
+                    select(ImapMessage.message_id).where(ImapMessage.mailbox == mailbox,
+                                                         ImapMessage.state.in_(SPOOLED),
+                                                         ImapMessage.message_id.is_not(None))))
                 .order_by(ImapMessage.updated_at.desc()).limit(TOO_BIG_SHOWN))]
         # One whose Message-ID was taken since (a person let it in again) is dealt with.
         taken_since = select(ImapMessage.message_id).where(

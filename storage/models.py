@@ -252,7 +252,10 @@ class ImapMessage(Base):
     a crash anywhere re-spools it under the same id and the register's (queue id, unit)
     constraint keeps it to one registration.
     state: spooling -> spooled -> marked; or skipped (too big, or already ours); or
-    unreadable (the server would not give it; tried again) -> spooling, or gone.
+    unreadable (the server would not give it; tried again) -> spooling, or gone; a
+    spooling row whose message left the mailbox before it could be spooled again is
+    gone, one whose UIDVALIDITY changed first is superseded (the message is taken again
+    under the new one). Only spooled and marked rows stand for a letter taken.
     raw_sha256: of the bytes spooled (a restored mailbox's letter is known by it);
     sender: kept for a message left on the server (too big), for `status`; subject is no
     longer written (such a letter is not read, so it may be ลับ) and stays NULL."""

@@ -119,3 +119,40 @@ def test_a_letter_still_in_the_mailbox_after_a_refused_spool_write_is_registered
             [e for e in d.events() if e.get("event") == "notice_suppressed"]
     finally:
         sink.stop()
+
+
+def test_a_letter_not_yet_spooled_when_the_uidvalidity_changed_is_registered(daemon_factory, dovecot, dovecot_user):
+    """The disk refused the spool write (or the gateway was killed before it), and while
+    the gateway was down the mailbox was restored (a new UIDVALIDITY, the letter still in
+    it). Until now the letter was recognised by its Message-ID and its bytes as "taken
+    under an earlier UIDVALIDITY", under a queue id that had never been spooled: it was
+    never registered, and the intake looked for its registration five times a second
+    for ever. It is taken again now, and registered once."""
+    user, password = dovecot_user
+    d = daemon_factory(extra=intake_config(dovecot, user, password)).start()
+    d.wait_for(lambda: any(e.get("event") == "imap_connected" for e in d.events()), what="intake connected")
+    dovecot.deliver(user, letter(message_id="<first@dds.bangkok.go.th>"))
+    d.wait_for(lambda: len(d.register()) == 1 or None, what="the first letter registered")
+    tmp = _spool_tmp(d)
+    away = tmp.with_name("tmp.away")
+    os.rename(tmp, away)
+    tmp.write_text("not a directory")
+    try:
+        dovecot.deliver(user, letter(message_id="<restored@dds.bangkok.go.th>"))
+        d.wait_for(lambda: any(e.get("event") == "imap_reconnect" and "Not a directory" in e.get("error", "")
+                               for e in d.events()), what="the spool write refused")
+        d.stop()
+    finally:
+        tmp.unlink()
+        os.rename(away, tmp)
+    dovecot.change_uidvalidity(user)
+    d.start()
+    entries = d.wait_for(lambda: (lambda r: r if len(r) == 2 else None)(d.register()), timeout=60,
+                         what="the restored letter registered")
+    assert sorted(e["message_id"] for e in entries) == ["<first@dds.bangkok.go.th>", "<restored@dds.bangkok.go.th>"]
+    assert wait_until(lambda: mailbox_flags(dovecot, user) == [{"$SarabanRegistered"}] * 2, 30, interval=0.2), \
+        mailbox_flags(dovecot, user)
+    [mailbox] = d.status()["imap_intake"].values()
+    # The row of the UID the restore made meaningless says so; nothing is listed as lost.
+    assert mailbox["messages"].get("superseded") == 1 and "spooling" not in mailbox["messages"], mailbox
+    assert mailbox.get("gone", []) == [], mailbox

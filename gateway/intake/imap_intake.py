@@ -52,6 +52,9 @@ QUARANTINED_KEYWORD = "$SarabanQuarantined"
 TOO_BIG_KEYWORD = "$SarabanTooBig"
 UNREADABLE = "unreadable"  # imap_messages.state: the server refused to give it; retried
 GONE = "gone"  # imap_messages.state: no longer in the mailbox, never registered (status lists it)
+SUPERSEDED = "superseded"  # imap_messages.state: never spooled, and its UIDVALIDITY is gone
+SUPERSEDED_NOTE = ("the mailbox's UIDVALIDITY changed before it was written to the spool: "
+                   "taken again under the new one if the mailbox still has it")
 GONE_BEFORE_SPOOLED = ("removed from the mailbox after it was fetched and before it was written to the spool "
                        "(the gateway stopped, or the disk refused the write, in between): not registered")
 FINISHED = ("done", "quarantined")
@@ -524,6 +527,16 @@ class MailboxConsumer:
         the server will not give now, is set aside like any other: until the red team of
         7 Dec 2026 its FETCH ended every session here, a reconnect a second, and no later
         letter of the mailbox was ever taken."""
+        for row_validity, uid, queue_id in await self._read(taken.spooling_under_earlier_uidvalidity, self.name,
+                                                            uidvalidity):
+            if await self._db(self._spooled_somewhere, queue_id):
+                await self._set_state(row_validity, uid, "spooled")  # marked: "UIDVALIDITY changed before marking"
+                continue
+            # Its UID means nothing now: the mailbox, if it still has the message, gives it
+            # under the new UIDVALIDITY, where it is taken as a letter not taken before.
+            await self._set_state(row_validity, uid, SUPERSEDED, SUPERSEDED_NOTE)
+            log.warning("imap_message_taken_again", mailbox=self.name, uidvalidity=row_validity, uid=uid,
+                        queue_id=queue_id, reason=SUPERSEDED_NOTE)
         rows = await self._read(taken.still_spooling, self.name, uidvalidity)
         for uid, queue_id, sender in rows:
             if await self._db(self._spooled_somewhere, queue_id):
