@@ -125,11 +125,18 @@ class MailboxConsumer:
             if not holding:
                 await _sleep(stop, self._renew_every)
                 continue
-            # A letter as big as max_size, its headers and the FETCH around it: no answer
-            # of a broken or hostile server takes more memory than that.
-            session = ImapSession(cfg.host, cfg.port, cfg.username or cfg.unit, cfg.secret() or "",
-                                  tls=cfg.tls, ca_file=cfg.ca_file, verify=cfg.verify, timeout=cfg.timeout,
-                                  max_response=self.max_size + RESPONSE_SLACK)
+            try:
+                session = self._new_session()
+            except (OSError, ValueError) as exc:
+                # The password_file or ca_file cannot be read now (credentials rotated, a
+                # permission changed): this mailbox waits. Raised from here it ended the
+                # whole runner, restarted every few seconds, and every other mailbox with it.
+                log.error("imap_account_unusable", mailbox=self.name, error=f"{type(exc).__name__}: {exc}",
+                          retry_in=backoff)
+                await self._note(taken.note_error, self._account_words(exc))
+                await _sleep(stop, backoff)
+                backoff = min(backoff * 2, cfg.reconnect_max)
+                continue
             # The wait starts again from 1 s only once a session did a whole round: one that
             # failed every time after SELECT (a spool the disk refuses, a mailbox the account
             # may not flag) reconnected once a second, for ever (red team 7 Dec 2026).
@@ -176,6 +183,25 @@ class MailboxConsumer:
             except Exception as exc:  # it runs out by itself after lease_ttl
                 log.warning("imap_lease_not_released", mailbox=self.name, error=f"{type(exc).__name__}: {exc}")
         log.info("imap_intake_stopped", mailbox=self.name)
+
+    def _new_session(self) -> ImapSession:
+        cfg = self.config
+        # A letter as big as max_size, its headers and the FETCH around it: no answer
+        # of a broken or hostile server takes more memory than that.
+        return ImapSession(cfg.host, cfg.port, cfg.username or cfg.unit, cfg.secret() or "",
+                           tls=cfg.tls, ca_file=cfg.ca_file, verify=cfg.verify, timeout=cfg.timeout,
+                           max_response=self.max_size + RESPONSE_SLACK)
+
+    def _account_words(self, exc: Exception) -> str:
+        """Why no session could even be started (an ssl.SSLError is an OSError), as `status` shows it."""
+        cfg = self.config
+        account = f"{cfg.username or cfg.unit} on {cfg.host}:{cfg.port}"
+        if isinstance(exc, ValueError):  # config.views: "password_file <path>: <why>"
+            return (f"the password of {account} cannot be read ({exc}): check password_file; "
+                    "this mailbox is not read until it can be")
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+        return (f"the ca_file {cfg.ca_file} of {account} cannot be used ({reason}): "
+                "this mailbox is not read until it can be")
 
     async def _db(self, function, *args, **kwargs):  # noqa: ANN001, ANN202 - any call of storage or the spool
         return await self.off_loop.call(functools.partial(function, *args, **kwargs))
