@@ -366,10 +366,12 @@ class ImapSession:
     async def hierarchy(self) -> Hierarchy:
         """The server's hierarchy separator and personal namespace prefix (NAMESPACE, else
         LIST "" ""), to spell configured folder names with."""
-        # Asked even when not announced: the greeting's capabilities predate the login.
-        namespace = await self.call("namespace", self.client.namespace(), check=False)
+        # aioimaplib refuses NAMESPACE itself (Abort, the session lost) when the server
+        # did not announce it: such a server (RFC 3501 alone) is asked LIST "" "" only.
+        namespace = (await self.call("namespace", self.client.namespace(), check=False)).lines \
+            if self.has("NAMESPACE") else []
         listed = await self.call("list", self.client.list('""', '""'), check=False)
-        return parse_hierarchy(namespace.lines, listed.lines)
+        return parse_hierarchy(namespace, listed.lines)
 
     def has(self, capability: str) -> bool:
         return self.client is not None and self.client.has_capability(capability)
