@@ -62,6 +62,9 @@ BATCH = 50  # headers fetched per round trip
 # A mail server's clock a little behind ours: an INTERNALDATE this much before the listing
 # that did not have the message yet is still believed.
 INTERNALDATE_SKEW = dt.timedelta(minutes=5)
+# While spooled letters wait for the register: look again after WAIT_FIRST seconds,
+# twice as long each round nothing changed, at most WAIT_MOST.
+WAIT_FIRST, WAIT_MOST = 0.2, 5.0
 RESPONSE_SLACK = 1 << 20  # bytes of an answer beyond max_size: FETCH syntax, a batch of headers
 
 
@@ -275,6 +278,7 @@ class MailboxConsumer:
         # As often as an idle mailbox is looked at: not every 0.2 s while letters wait.
         self._retry_every = min(cfg.idle_interval if use_idle else cfg.poll_interval, self._renew_every)
         self._retry_wait = max(self._retry_wait, self._retry_every)
+        pause, last_waiting, told = WAIT_FIRST, None, False
         while not stop.is_set():
             await self._renew()
             session.mail_arrived = False
@@ -284,7 +288,7 @@ class MailboxConsumer:
             if taking:
                 await self._resume_spooling(session, uidvalidity)
                 await self._take_new(session, uidvalidity)
-            waiting = await self._mark_finished(session, uidvalidity)
+            waiting, marked = await self._mark_finished(session, uidvalidity)
             # Last: a retry may end the session (Dovecot), never before the rest is done.
             if taking:
                 await self._retry_unreadable(session, uidvalidity)
@@ -293,9 +297,23 @@ class MailboxConsumer:
             if session.mail_arrived:
                 continue  # reported during our own commands: IDLE would not report it again
             if waiting:
-                # Registration takes a moment; look again soon rather than IDLE for minutes.
-                await _sleep(stop, 0.2)
+                # Registration takes a moment: look again soon, then less often while the
+                # same letters keep waiting (a pipeline stopped or held on one letter,
+                # another gateway's spool). Every 0.2 s for ever, it was five searches on
+                # the server and five committed writes a second for as long as they waited.
+                progressed = marked or waiting != last_waiting
+                pause = WAIT_FIRST if progressed else min(pause * 2, WAIT_MOST)
+                if pause == WAIT_MOST and not progressed and not told:
+                    told = True
+                    log.info("imap_waiting_for_register", mailbox=self.name, letters=waiting,
+                             look_again_every=WAIT_MOST)
+                last_waiting = waiting
+                if use_idle and pause >= 1.0:  # new mail meanwhile is taken at once
+                    await _until_stop(stop, session.idle(pause))
+                else:
+                    await _sleep(stop, pause)
                 continue
+            pause, last_waiting, told = WAIT_FIRST, None, False
             wait = min(cfg.idle_interval if use_idle else cfg.poll_interval, self._renew_every)
             if use_idle:
                 await _until_stop(stop, session.idle(wait))
@@ -601,10 +619,11 @@ class MailboxConsumer:
 
     # -- marking on the server ---------------------------------------------------------------
 
-    async def _mark_finished(self, session: ImapSession, uidvalidity: int) -> int:
-        """Mark what the register has committed; return how many still wait for it."""
+    async def _mark_finished(self, session: ImapSession, uidvalidity: int) -> tuple[int, int]:
+        """Mark what the register has committed; return how many still wait for it and
+        how many were marked now."""
         rows = await self._read(taken.spooled_with_message_state, self.name)
-        waiting = 0
+        waiting = marked = 0
         for row_validity, uid, queue_id, state in rows:
             if state not in FINISHED:
                 waiting += state != "failed"  # parked letters wait for a person, not for us
@@ -617,9 +636,10 @@ class MailboxConsumer:
             if self._processed and state == "done":
                 await session.move(uid, self._processed)
             await self._set_state(uidvalidity, uid, "marked")
+            marked += 1
             log.info("imap_message_marked", mailbox=self.name, uid=uid, queue_id=queue_id, keyword=keyword,
                      moved_to=self.config.processed_folder if state == "done" else None)
-        return waiting
+        return waiting, marked
 
 
 def _server_name(hierarchy: Hierarchy, folder: str) -> str:
