@@ -376,14 +376,32 @@ class MailboxConsumer:
     async def _fetching(self, uids: list[int], fetch):  # noqa: ANN001, ANN202 - an ImapSession fetch
         """Await `fetch` of `uids`, remembering them should the session end meanwhile (`run`)."""
         self._in_fetch = tuple(uids)
+        # Renewed while it comes: a body that took longer than lease_ttl (25 MB over a
+        # 400 kB/s line, 60 s) outlasted the lease, its record was refused, and it was
+        # fetched again and again, never registered (red team of 7 Dec 2026).
+        keeper = asyncio.ensure_future(self._keep_lease())
         try:
             found = await fetch
         except ImapRefused:  # the session goes on: nothing to remember
             self._in_fetch = None
             raise
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
         self._in_fetch = None
         self._deaths.pop(tuple(uids), None)
         return found
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease every third of lease_ttl until cancelled; a lease lost
+        meanwhile is found by the next record's fence."""
+        while True:
+            await asyncio.sleep(self._renew_every / 2)
+            try:
+                await self._renew()
+            except Exception as exc:  # lost or the database stuck: the fence decides
+                log.warning("imap_lease_not_renewed", mailbox=self.name, error=f"{type(exc).__name__}: {exc}")
+                return
 
     def _ended_sessions(self, uid: int) -> bool:
         """A FETCH of this one message ended the session twice in a row: not the network."""
