@@ -52,6 +52,7 @@ QUARANTINED_KEYWORD = "$SarabanQuarantined"
 TOO_BIG_KEYWORD = "$SarabanTooBig"
 UNREADABLE = "unreadable"  # imap_messages.state: the server refused to give it; retried
 GONE = "gone"  # imap_messages.state: no longer in the mailbox, never registered (status lists it)
+GONE_BEFORE_READ = "removed from the mailbox (by a person or another client) before the gateway read it"
 SUPERSEDED = "superseded"  # imap_messages.state: never spooled, and its UIDVALIDITY is gone
 SUPERSEDED_NOTE = ("the mailbox's UIDVALIDITY changed before it was written to the spool: "
                    "taken again under the new one if the mailbox still has it")
@@ -437,7 +438,7 @@ class MailboxConsumer:
                 return
             if not found:  # gone from the mailbox (a person deleted or moved it)
                 log.warning("imap_unreadable_gone", mailbox=self.name, uid=uid)
-                await self._set_state(uidvalidity, uid, GONE, "gone from the mailbox before it could be read")
+                await self._set_state(uidvalidity, uid, GONE, GONE_BEFORE_READ)
                 continue
             log.info("imap_message_readable_again", mailbox=self.name, uid=uid)
             await self._take_one(session, uidvalidity, found[0])
@@ -475,6 +476,13 @@ class MailboxConsumer:
         try:
             raw, internaldate = await self._fetching(
                 [uid], session.fetch_body_dated(uid, at_most=self._body_time))
+        except ImapVanished:
+            # Another client expunged it after its headers were read (Dovecot: BODY[] NIL):
+            # not the mail server failing to read it, which was said at error level.
+            await self._record(uidvalidity, headers, None, GONE, GONE_BEFORE_READ)
+            log.warning("imap_message_gone", mailbox=self.name, uid=uid, message_id=headers.message_id,
+                        error=GONE_BEFORE_READ)
+            return
         except ImapRefused as exc:
             await self._unreadable(uidvalidity, headers, f"{exc.result} {exc.text}")
             return
