@@ -36,7 +36,9 @@ def test_healthz_fails_while_numbering_is_held_and_passes_once_the_folders_are_b
         assert "numbering held after a restore" in data["checks"]["numbering"]["detail"]
         assert "Maildir" in data["checks"]["numbering"]["detail"]
 
-        shutil.copytree(tmp_path / "old" / "var" / "folders", new.data_dir / "folders")
+        # Into the folders directory the start made and tried (since session 56), as `cp -a
+        # old/folders/. new/folders/` puts them back.
+        shutil.copytree(tmp_path / "old" / "var" / "folders", new.data_dir / "folders", dirs_exist_ok=True)
         new.wait_idle()
         status, _, body = get(f"http://127.0.0.1:{port}/healthz")
         assert status == 200, body
