@@ -209,6 +209,18 @@ def assert_one_letter_sealed(d, queue_id: str, marker: str = MARKER, folder: str
     assert files_containing(d.data_dir, marker) == []
 
 
+def assert_held_sealed(d, queue_id: str, marker: str = MARKER, folder: str = "latkrabang") -> None:
+    """One letter held in quarantine sealed for the secret registrar: no subject kept,
+    its raw message in the secret store, no copy in the unit's folder, its marker in no
+    file of the data directory."""
+    d.wait_idle()
+    [(subject, reasons)] = db_rows(d, "select subject, reasons from quarantine where queue_id = ?", queue_id)
+    assert subject is None and "kept encrypted for the secret registrar" in reasons
+    assert (d.data_dir / "secret" / queue_id / "raw.sgv").read_bytes()[:4] == b"SGV1"
+    assert maildir(d, folder) == []
+    assert files_containing(d.data_dir, marker) == []
+
+
 def assert_encrypted_letter_resealed(daemon_factory, encrypt) -> None:
     """A daemon with a gateway key and a registrar is sent a letter `encrypt(gateway
     certificate, letter)` makes of a cover letter: it is decrypted, registered and

@@ -104,7 +104,7 @@ def test_hostile_titles_are_read_in_one_forward_pass(monkeypatch):
 def test_over_smtp_a_top_secret_title_is_refused_and_a_secret_one_sealed(tmp_path):
     """An HTML file is no enclosure the rules take (allowed_types): held either way,
     sealed when marked, in plain as before when not."""
-    from tests.classified.helpers import MARKER, db_rows, files_containing, maildir, sealing_daemon
+    from tests.classified.helpers import MARKER, assert_held_sealed, db_rows, sealing_daemon
 
     held = "select subject, reasons from quarantine where queue_id = ?"
     with sealing_daemon(tmp_path / "gw") as d:
@@ -115,12 +115,7 @@ def test_over_smtp_a_top_secret_title_is_refused_and_a_secret_one_sealed(tmp_pat
         secret = letter(subject=f"ขอส่งแผน {MARKER}", body=f"{BODY}{MARKER}\n",
                         files=[COVER, ("plan.html", page("ลับมาก แผนรักษาความปลอดภัย"))])
         qid = d.send(secret, LAT)
-        d.wait_idle()
-        [(subject, reasons)] = db_rows(d, held, qid)
-        assert subject is None and "kept encrypted for the secret registrar" in reasons
-        assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1"
-        assert maildir(d, "latkrabang") == []
-        assert files_containing(d.data_dir, MARKER) == []
+        assert_held_sealed(d, qid)
 
         qid = d.send(letter(subject="ขอส่งแผน", body=BODY, files=[COVER, ("plan.html", page("แผนการปฏิบัติงาน"))]), LAT)
         d.wait_idle()

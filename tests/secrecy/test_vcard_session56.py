@@ -138,7 +138,7 @@ def test_over_smtp_a_top_secret_card_is_refused_and_a_secret_one_sealed(tmp_path
     """A contact card is no enclosure the rules take (allowed_types): a letter with one
     is held for the clerk. Held as what it is: sealed when its card is marked, the
     reason then kept for the secret registrar; in plain, as before, when it is not."""
-    from tests.classified.helpers import MARKER, db_rows, files_containing, maildir, sealing_daemon
+    from tests.classified.helpers import MARKER, assert_held_sealed, db_rows, sealing_daemon
 
     held = "select subject, reasons from quarantine where queue_id = ?"
     with sealing_daemon(tmp_path / "gw") as d:
@@ -150,12 +150,7 @@ def test_over_smtp_a_top_secret_card_is_refused_and_a_secret_one_sealed(tmp_path
         secret = letter(subject=f"ขอส่งรายชื่อผู้ประสานงาน {MARKER}", body=f"{BODY}{MARKER}\n",
                         files=[COVER, ("contact.vcf", card(["FN:นายสมชาย ใจดี", "TITLE:ลับมาก", f"NOTE:{MARKER}"]))])
         qid = d.send(secret, LAT)
-        d.wait_idle()
-        [(subject, reasons)] = db_rows(d, held, qid)
-        assert subject is None and "kept encrypted for the secret registrar" in reasons
-        assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1"
-        assert maildir(d, "latkrabang") == []
-        assert files_containing(d.data_dir, MARKER) == []
+        assert_held_sealed(d, qid)
 
         # The honest near-miss: a business card with the sender's own details, held in
         # plain for its file type as before, its subject and reason readable by the clerk.

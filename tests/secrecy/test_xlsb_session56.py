@@ -153,7 +153,7 @@ def test_over_smtp_a_top_secret_workbook_is_refused_a_secret_one_sealed_an_ordin
     (`executable`) either way: a marked one sealed, its reason kept for the secret
     registrar; an ordinary one, sealed as ลับ before (its reason hidden from the clerk
     too), now held in plain with the reason the clerk can act on."""
-    from tests.classified.helpers import MARKER, db_rows, files_containing, maildir, sealing_daemon
+    from tests.classified.helpers import MARKER, assert_held_sealed, db_rows, sealing_daemon
 
     held = "select subject, reasons from quarantine where queue_id = ?"
     with sealing_daemon(tmp_path / "gw") as d:
@@ -165,12 +165,7 @@ def test_over_smtp_a_top_secret_workbook_is_refused_a_secret_one_sealed_an_ordin
         secret = letter(subject=f"ขอส่งบัญชีรายชื่อ {MARKER}", body=f"{BODY}{MARKER}\n",
                         files=[COVER, ("2569_dds_0403_57_1.xlsb", xlsb([*ORDINARY, MARKER], sheet="ลับมาก"))])
         qid = d.send(secret, LAT)
-        d.wait_idle()
-        [(subject, reasons)] = db_rows(d, held, qid)
-        assert subject is None and "kept encrypted for the secret registrar" in reasons
-        assert (d.data_dir / "secret" / qid / "raw.sgv").read_bytes()[:4] == b"SGV1"
-        assert maildir(d, "latkrabang") == []
-        assert files_containing(d.data_dir, MARKER) == []
+        assert_held_sealed(d, qid)
 
         ordinary = letter(subject="ขอส่งบัญชีรายชื่อ", body=BODY,
                           files=[COVER, ("2569_dds_0403_57_1.xlsb", xlsb(ORDINARY, sheet="รายชื่อ"))])
