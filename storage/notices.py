@@ -113,14 +113,13 @@ def decide_pending_up_to(db: Database, item_ids: list[int], undecided_key: str,
     order (the rate limits count them one after the other in the transaction), those
     of other threads among them too, as `decide_pending` decides earlier ones first.
     Returns each of `item_ids`: the item to send now, or None (suppressed, held, or no
-    longer pending); `settled` is told the state of each of them decided now not to be
-    sent."""
+    longer pending); `settled` is told the state of each notice decided now not to be
+    sent, other threads' among them."""
     wanted = set(item_ids)
     out: dict[int, OutboxItem | None] = {}
     with db.session() as session:
         for item_id in _undecided_notice_ids(session, after, max(wanted) + 1, undecided_key):
-            decided = _decide_row(session, item_row(session, item_id), undecided_key, decide,
-                                  settled if item_id in wanted else None)
+            decided = _decide_row(session, item_row(session, item_id), undecided_key, decide, settled)
             if item_id in wanted:
                 out[item_id] = decided
         for item_id in wanted - set(out):  # decided already (by another thread, or before a restart)

@@ -331,9 +331,10 @@ _ATTACHMENTS_OF_MANY = (select(LetterAttachment.__table__)
                         .order_by(LetterAttachment.__table__.c.letter_id, LetterAttachment.__table__.c.position))
 
 
-# What a handler returns when it has already recorded how its item ended (a notice it
-# decided not to send): the runner then spends no transaction on it. HELD and SUPPRESSED
-# say which state it was left in, so that /metrics does not count it as sent.
+# What a handler returns when it has already recorded how its item ended: the runner
+# then spends no transaction on it. HELD and SUPPRESSED say which state it was left in,
+# so that /metrics does not count it as sent; SETTLED, that it was counted where it was
+# recorded (a notice decided not to be sent, decided maybe by another thread).
 SETTLED = "settled"
 HELD = "held"
 SUPPRESSED = "suppressed"

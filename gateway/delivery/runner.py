@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("gateway.runner.delivery")
 
 # A handler returns None when its item is done, a function of the finishing transaction
-# for bookkeeping of its own (the folder copy's stamped PDF), or outbox.SETTLED (HELD,
-# SUPPRESSED: the state it left it in) when it has already recorded how its item ended.
+# for bookkeeping of its own (the folder copy's stamped PDF), or a state when it has
+# already recorded how its item ended: HELD, SUPPRESSED (counted here), outbox.SETTLED
+# (counted where it was recorded: a notice decided not to be sent, gateway/notices/decide.py).
 Handler = Callable[[Services, OutboxItem], Callable | str | None]
 
 
@@ -56,7 +57,7 @@ HANDLERS: dict[str, Handler] = {
 # Before a batch's handlers run, a kind's items may be prepared together: notices are
 # decided in one transaction (gateway/notices/decide.py), not one each. Keyed by the
 # handler, so a test's own handler is given its items as they are.
-PREPARE: dict[Handler, Callable[[Services, list[int], dict[int, str]], dict[int, OutboxItem | None]]] = {
+PREPARE: dict[Handler, Callable[[Services, list[int]], dict[int, OutboxItem | None]]] = {
     send_notice: decide_batch,
 }
 
@@ -144,18 +145,17 @@ def _work_batch(services: Services, handlers: dict[str, Handler], item_ids: list
                 stop: StopFlag | None) -> None:
     items = outbox.pending_items(services.db, item_ids, with_letter=outbox.LETTER_COPIES)
     prepared: dict[int, OutboxItem | None] = {}
-    settled: dict[int, str] = {}  # of the prepared, those left held or suppressed
     for handler, prepare in PREPARE.items():
         ids = [i for i, item in items.items() if handlers.get(item.kind) is handler]
         if ids:
-            prepared |= prepare(services, ids, settled)
+            prepared |= prepare(services, ids)
     done: list[tuple[OutboxItem, Callable | None]] = []
     syncs = None
     try:
         # The folder copies' and stamped PDFs' directories are synced once for the batch,
         # before the transaction that marks the batch done (each file before its rename).
         with deferred_dir_syncs() as syncs:
-            _run_handlers(services, handlers, item_ids, items, prepared, done, stop, syncs, settled)
+            _run_handlers(services, handlers, item_ids, items, prepared, done, stop, syncs)
     finally:
         if syncs is not None and syncs.done:
             # An item whose directory could not be synced is a failed attempt of its
@@ -171,7 +171,7 @@ def _work_batch(services: Services, handlers: dict[str, Handler], item_ids: list
 def _run_handlers(services: Services, handlers: dict[str, Handler], item_ids: list[int],
                   items: dict[int, OutboxItem], prepared: dict[int, OutboxItem | None],
                   done: list[tuple[OutboxItem, Callable | None]], stop: StopFlag | None,
-                  syncs: DirSyncs, settled: dict[int, str]) -> None:
+                  syncs: DirSyncs) -> None:
     for item_id in item_ids:
         if stop is not None and stop.stopping:
             break
@@ -180,17 +180,13 @@ def _run_handlers(services: Services, handlers: dict[str, Handler], item_ids: li
             continue  # finished meanwhile by another runner
         if item_id in prepared:
             item = prepared[item_id]
-            if item is None:  # settled in its preparation (a suppressed or held notice)
-                # Counted as what became of it: "done" made saraban_notices_sent_total count
-                # notices held for want of a smarthost, or suppressed, as sent (session 56).
-                # None settled now: finished meanwhile by another thread, counted there.
-                if item_id in settled:
-                    metrics.outbox(items[item_id].kind, settled[item_id])
+            if item is None:  # settled in its preparation (a suppressed or held notice), counted there
                 continue
         syncs.owner = item.id  # the directories its handler writes in are its own to sync
         outcome = _attempt(services, handlers, item)
         if isinstance(outcome, str) and outcome in outbox.SETTLED_STATES:  # the handler recorded how it ended
-            metrics.outbox(item.kind, "done" if outcome == outbox.SETTLED else outcome)
+            if outcome != outbox.SETTLED:  # SETTLED: counted where it was recorded
+                metrics.outbox(item.kind, outcome)
         elif outcome is not _FAILED:
             done.append((item, outcome))
 

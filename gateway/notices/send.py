@@ -51,10 +51,9 @@ def send_notice(services: "Services", item: "OutboxItem") -> str | None:
     settings = services.settings
     config = settings.notices
     if undecided(item):  # as the pipeline queued it: decide first (decide.py)
-        settled: dict[int, str] = {}
-        decided = decide(services, item.id, settled)
-        if decided is None:  # suppressed or held: recorded, nothing to send (counted as such)
-            return settled.get(item.id, SETTLED)
+        decided = decide(services, item.id)
+        if decided is None:  # suppressed or held: recorded and counted there, nothing to send
+            return SETTLED
         item = decided
     unit = own_unit(services, item.payload["to"])
     if unit is not None:

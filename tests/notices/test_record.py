@@ -310,3 +310,35 @@ def test_a_rate_limit_count_stops_at_its_limit_and_the_hour_of_others_is_not_cou
             assert notices_in_last_hour(session, "rate_key", "x" * 400, up_to=5) == 0  # longer than the column
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("how", ["batch", "one"])
+def test_a_notice_held_by_a_neighbours_decision_is_counted_once(tmp_path, monkeypatch, how):
+    """A thread's decision decides the earlier notices of other threads first; those
+    threads then find theirs no longer pending. /metrics counted a held notice only in
+    the thread that owned it, so one decided by a neighbour was counted by no one (CI
+    of session 56: two notices held, `result="held"` 1). Each is counted once, where it
+    is decided."""
+    from gateway.notices.decide import decide, decide_batch
+    from gateway.notices.send import send_notice
+    from gateway.service import metrics
+
+    counted: list[tuple[str, str]] = []
+    monkeypatch.setattr(metrics, "outbox", lambda kind, result: counted.append((kind, result)))
+    services = _deciding_services(tmp_path, f"sqlite:///{tmp_path / 'register.db'}", "")  # no smarthost: held
+    try:
+        first, second = (_queue_ack(services, n, f"clerk{n}@other.example") for n in range(2))
+        with services.db.session() as session:  # the first one's thread has taken it, undecided
+            item = session.get(OutboxItem, first)
+            session.expunge(item)
+        if how == "batch":
+            assert decide_batch(services, [second]) == {second: None}  # the later thread first
+            assert decide_batch(services, [first]) == {first: None}
+        else:
+            assert decide(services, second) is None
+        with services.db.session() as session:
+            assert session.get(OutboxItem, first).state == "held"
+        assert send_notice(services, item) == "settled"  # its own thread: recorded and counted already
+        assert counted == [("notice", "held"), ("notice", "held")]
+    finally:
+        services.db.dispose()
