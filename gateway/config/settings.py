@@ -376,6 +376,15 @@ class WebSection(_Section):
     # a year of 50,000 letters ran for more than 15 minutes of CPU and 380 MB, long after
     # the browser and the proxy had given up (session 56). More is a date range or the CSV.
     max_printed_rows: int = Field(3000, ge=1)
+    # The desk shares the daemon's process with the SMTP listener: a request's head (its
+    # line and headers) must arrive within request_head_seconds, and at most
+    # max_connections are open at once, max_connections_per_address from one client
+    # (a trusted proxy's are not counted by address). Until session 57 a client sending
+    # a head a byte at a time held its connection for ever, and held as many as it liked
+    # (gateway/web/slow_clients.py).
+    request_head_seconds: float = Field(20.0, gt=0, le=3600)
+    max_connections: int = Field(512, ge=1, le=60000)
+    max_connections_per_address: int = Field(64, ge=1, le=60000)
     # The reverse proxies whose X-Forwarded-For (and -Proto) the desk believes: the
     # sign-in limits count per client address. None by default: any local user could
     # otherwise connect to 127.0.0.1 and name a new address for each guess.

@@ -11,6 +11,7 @@ import structlog
 import uvicorn
 
 from gateway.config.settings import Settings
+from gateway.web.slow_clients import bounded_protocol
 
 log = structlog.get_logger("gateway.web")
 
@@ -40,7 +41,10 @@ class WebServer:
         loop = asyncio.get_running_loop()
         app = await loop.run_in_executor(None, create_app, self.settings)  # schema, directory
         self.desk = app.desk
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+        web = self.settings.web
+        protocol = bounded_protocol(web.request_head_seconds, web.max_connections,
+                                    web.max_connections_per_address, web.trusted_proxies)
+        config = uvicorn.Config(app, http=protocol, log_config=None, access_log=False, lifespan="off",
                                 # Only a configured proxy's X-Forwarded-For names the client.
                                 proxy_headers=bool(self.settings.web.trusted_proxies),
                                 forwarded_allow_ips=list(self.settings.web.trusted_proxies) or [],
