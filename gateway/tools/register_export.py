@@ -61,11 +61,14 @@ def _write_csv(rows: list[RegisterRow], tmp: Path, bar: Progress | None) -> None
 
 def export(services: Services, unit: str, year: int, fmt: str, path: Path, book: str | None = None,
            thai_digits: bool = False, show_progress: bool | None = None,
-           days: tuple[dt.date | None, dt.date | None] = (None, None), most_pdf_rows: int | None = None) -> dict:
+           days: tuple[dt.date | None, dt.date | None] = (None, None), most_pdf_rows: int | None = None,
+           apart_nice: int | None = None) -> dict:
     """`days`: only the entries received from the first to the last day (Bangkok
     time, both included; None for open), as the web desk asks for a date range.
     `most_pdf_rows`: the rows a PDF may have (the desk's `[web] max_printed_rows`), a
-    refusal in Thai and English past it, before the book is laid out."""
+    refusal in Thai and English past it, before the book is laid out. `apart_nice`: the
+    PDF is laid out in a child process of that nice value (the desk: register_pdf.py
+    `render_pdf_apart`), not in this one."""
     settings = services.settings
     book = book or settings.register_.general_book
     directory_unit = services.directory.lookup(unit)
@@ -92,7 +95,7 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
             write_csv(rows, path, bar)
             pages = None
         else:
-            from gateway.tools.register_pdf import render_pdf
+            from gateway.tools.register_pdf import render_pdf, render_pdf_apart
 
             name_th = directory_unit.name_th if directory_unit else unit
             def digits(text: str) -> str:  # the page's own figures as its rows write theirs
@@ -103,8 +106,12 @@ def export(services: Services, unit: str, year: int, fmt: str, path: Path, book:
             footer = f"พิมพ์จาก saraban-gateway เมื่อ {thai_datetime(now_utc(), digits=thai_digits)} น. โดย {who()}"
             tmp = path.with_name(f".{path.name}.tmp")
             try:
-                pages = render_pdf(rows, tmp, title, subtitle, footer, settings.export.font,
-                                   settings.export.font_bold, on_row=bar.advance)
+                if apart_nice is None:
+                    pages = render_pdf(rows, tmp, title, subtitle, footer, settings.export.font,
+                                       settings.export.font_bold, on_row=bar.advance)
+                else:
+                    pages = render_pdf_apart(rows, tmp, title, subtitle, footer, settings.export.font,
+                                             settings.export.font_bold, nice=apart_nice)
                 os.replace(tmp, path)
             except BaseException:
                 tmp.unlink(missing_ok=True)

@@ -157,3 +157,57 @@ def render_pdf(rows: list[RegisterRow], path: Path, title: str, subtitle: str, f
             table.row().cell("— ไม่มีรายการ (no entries) —", colspan=len(WIDTHS), align="CENTER")
     pdf.output(str(path))
     return pdf.pages_count
+
+
+def render_pdf_apart(rows: list[RegisterRow], path: Path, title: str, subtitle: str, footer_note: str,
+                     font: Path, font_bold: Path | None = None, nice: int = 0) -> int:
+    """`render_pdf` in a child process of its own ("print"), for the web desk.
+
+    The desk runs in the daemon's process, beside the SMTP listener: a book laid out there
+    (some 25 ms of CPU a row with Thai shaping, up to `[web] max_printed_rows`) held the
+    interpreter's lock for a minute and more, and every SMTP session of that minute waited
+    its turn for it. The child is niced as the runners are (`[service] background_nice`),
+    so the senders' sessions go first; it writes `path` and says how many pages, or why
+    not (a ToolError's words)."""
+    from gateway.service.process_util import start_child
+
+    child = start_child("print", _render_for_parent, (rows, path, title, subtitle, footer_note, font,
+                                                      font_bold, nice), connected=True)
+    conn = child.connection
+    try:
+        try:
+            outcome, value = conn.recv()
+        except EOFError:  # it died (killed, out of memory) before it could say
+            child.join(10)
+            raise RuntimeError(f"the printing process ended without the book (exit {child.exitcode})") from None
+    finally:
+        conn.close()
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    if outcome == "pages":
+        return value
+    if outcome == "refused":
+        raise ToolError(*value[:1], th=value[1], en=value[2])
+    raise RuntimeError(value)
+
+
+def _render_for_parent(conn, rows, path, title, subtitle, footer_note, font, font_bold, nice) -> None:  # noqa: ANN001
+    import os
+
+    import structlog
+
+    if nice:
+        os.nice(nice)
+    try:
+        pages = render_pdf(rows, path, title, subtitle, footer_note, font, font_bold)
+        structlog.get_logger("gateway.tools.register_pdf").info("register_book_laid_out", rows=len(rows),
+                                                                 pages=pages)
+    except ToolError as exc:
+        conn.send(("refused", (str(exc), exc.th, exc.en)))
+    except Exception as exc:  # noqa: BLE001 - said to the desk, which logs it
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    else:
+        conn.send(("pages", pages))
+    conn.close()

@@ -87,11 +87,13 @@ def export_file(desk: Desk, request: Request, person: Person, form: FormData) ->
         path = Path(tmp) / f"register.{fmt}"
         try:
             with acting_as(person.who):  # the printed book's footer names who printed it
-                # The book is laid out here, in the daemon's process: a year of a busy unit
-                # took it for a quarter of an hour (session 56). Past the bound, the clerk is
-                # told to print a range of days, or to take the CSV.
+                # A year of a busy unit was laid out for a quarter of an hour (session 56):
+                # past the bound, the clerk is told to print a range of days, or to take
+                # the CSV. Within it, the book is laid out in a child process, not in the
+                # daemon's, whose SMTP sessions waited for it (session 57).
                 result = export(desk.services, unit, year, fmt, path, book, days=days,
-                                most_pdf_rows=desk.web.max_printed_rows)
+                                most_pdf_rows=desk.web.max_printed_rows,
+                                apart_nice=desk.services.settings.service.background_nice)
         except ToolError as exc:
             if exc.th:
                 return export_form(desk, request, person, None, exc.for_person(person.lang), 409, _chosen(form))
