@@ -7,7 +7,6 @@ Now a child ("print", niced as the runners) lays it out; the page, the file and 
 refusals are what they were."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.letters import letter
@@ -20,15 +19,7 @@ LAT = "saraban.latkrabang@bangkok.go.th"
 
 
 def _events(daemon, name: str) -> list[dict]:
-    found = []
-    for line in daemon.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") == name:
-            found.append(event)
-    return found
+    return [event for event in daemon.events() if event.get("event") == name]
 
 
 def test_the_book_is_laid_out_outside_the_daemons_process(tmp_path):
