@@ -32,7 +32,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from gateway.signatures.settings import check_stamp_files
 
     check_stamp_files(settings)  # the font, the operator's seal files: the start refuses them too
-    problems = [*_unwritable_places(settings), *check_imap_routes(settings)]  # each IMAP folder exists or is created now
+    problems = [*_unwritable_places(settings), *_unbindable_ports(settings),
+                *check_imap_routes(settings)]  # each IMAP folder exists or is created now
     if problems:
         for line in problems:
             print(f"saraban-gateway: {line}", file=sys.stderr)
@@ -69,6 +70,62 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"configuration OK: {settings.source} ({len(directory.units)} units"
           f"{', ' + str(len(warnings)) + ' warning(s)' if warnings else ''})", file=sys.stderr)
     return 0
+
+
+def _unbindable_ports(settings) -> list[str]:  # noqa: ANN001 - Settings
+    """The ports the daemon listens on ([smtp], and [http] and [web] when enabled) that
+    it could not bind now: another program's (Postfix's own smtpd on 25), a port below
+    1024 for a user without the right, a host that is no address of this machine. The
+    start stops there (`smtp_bind_failed`), so check-config must not say OK; until
+    session 57 it did. Bound as the daemon binds them (SO_REUSEADDR, every address the
+    host names) and let go at once; not asked while this data directory's daemon runs,
+    since it holds them itself."""
+    import errno
+    import socket
+
+    from gateway.service.instance_lock import running_pid
+    from gateway.tools.common import _who
+
+    if running_pid(settings.data_dir) is not None:
+        return []
+    wanted = [("[smtp]", settings.smtp.host, settings.smtp.port)]
+    if settings.http.enabled:
+        wanted.append(("[http]", settings.http.host, settings.http.port))
+    if settings.web.enabled:
+        wanted.append(("[web]", settings.web.host, settings.web.port))
+    problems = []
+    for key, host, port in wanted:
+        if not port:
+            continue  # the kernel chooses one: always free
+        try:
+            addresses = {info[4][:2]: info[0] for info in socket.getaddrinfo(
+                host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)}
+        except socket.gaierror as exc:
+            problems.append(f"{settings.source}: {key} host {host!r} cannot be listened on: {exc.strerror}")
+            continue
+        for address, family in addresses.items():
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio binds it
+                try:
+                    sock.bind(address)
+                    sock.listen(1)
+                except OSError as exc:
+                    where = f"{key} port {port} on {address[0]}"
+                    if exc.errno == errno.EADDRINUSE:
+                        why = (f"another program listens there (`ss -ltnp 'sport = :{port}'` says which; "
+                               "Postfix's own smtpd on 25?)")
+                    elif exc.errno == errno.EACCES:
+                        why = (f"a port below 1024 needs the right to bind it, which {_who()} lacks "
+                               "(the unit file gives it: AmbientCapabilities=CAP_NET_BIND_SERVICE)")
+                    elif exc.errno == errno.EADDRNOTAVAIL:
+                        why = "that is not an address of this machine"
+                    else:
+                        why = exc.strerror or str(exc)
+                    problems.append(f"{settings.source}: {where} cannot be listened on: {why}")
+                    break
+    return problems
 
 
 def _unwritable_places(settings) -> list[str]:  # noqa: ANN001 - Settings
