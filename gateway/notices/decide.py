@@ -51,24 +51,26 @@ def decide(services: "Services", item_id: int, settled: dict[int, str] | None = 
     it is to be sent now, None if it is not (suppressed, held, or no longer pending:
     `settled` is told the state it was decided in now, if any)."""
     db = services.db
-    settled_now: dict[int, str] = {}
-    try:
-        with _deciding:
-            decided = _decide_one(services, item_id, earlier_after=_decided_below.get(db.url, 0),
-                                  settled=settled_now)
-            if decided.earlier:
-                for earlier in decided.earlier:
-                    try:
-                        _decide_one(services, earlier, settled=settled_now)
-                    except Exception:  # its own thread meets the fault again and retries it; no hold-up here
-                        log.exception("notice_decision_failed", item=earlier)
-                decided = _decide_one(services, item_id, settled=settled_now)
-            _decided_below[db.url] = max(_decided_below.get(db.url, 0), item_id)
-            return decided.item
-    finally:
+
+    def committed(notice_id: int, **kwargs) -> Decided:
+        settled_now: dict[int, str] = {}  # told in the transaction: counted once it is committed
+        decided = _decide_one(services, notice_id, settled=settled_now, **kwargs)
         _count(settled_now)
         if settled is not None:
             settled.update(settled_now)
+        return decided
+
+    with _deciding:
+        decided = committed(item_id, earlier_after=_decided_below.get(db.url, 0))
+        if decided.earlier:
+            for earlier in decided.earlier:
+                try:
+                    committed(earlier)
+                except Exception:  # its own thread meets the fault again and retries it; no hold-up here
+                    log.exception("notice_decision_failed", item=earlier)
+            decided = committed(item_id)
+        _decided_below[db.url] = max(_decided_below.get(db.url, 0), item_id)
+        return decided.item
 
 
 def decide_batch(services: "Services", item_ids: list[int],
