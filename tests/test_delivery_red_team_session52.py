@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import asyncio
 import signal
+import socket
 import sqlite3
 import uuid
 
@@ -24,6 +26,38 @@ UNIT = "saraban.latkrabang"
 IMAP_GREETING = b"* OK [CAPABILITY IMAP4rev1] stalled.example ready\r\n"
 
 
+class _HoleBoundFirst(BlackHole):
+    """A BlackHole whose port is bound at once and listened on only from start(): until
+    then a connection to it is refused at once (a mail server not yet up), after it the
+    server stalls as BlackHole's does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+
+    def _run(self) -> None:  # BlackHole._run on the socket bound above
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(asyncio.start_server(self._serve, sock=self._sock))
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.close()
+            for writer in self._writers:
+                writer.transport.abort()
+            tasks = asyncio.all_tasks(self._loop)
+            for task in tasks:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            self._loop.close()
+
+    def stop(self) -> None:
+        super().stop()
+        self._sock.close()
+
+
 def _folder_copy(d: Daemon, queue_id: str) -> dict:
     [item] = [i for i in json.loads(d.cli("outbox", "list", "--json").stdout)
               if i["queue_id"] == queue_id and i["kind"] == "folder"]
@@ -40,7 +74,8 @@ def test_a_copy_in_hand_when_reloads_kill_the_delivery_runner_is_retried_not_dea
     copy was dead (RunnerKilled) and the registered, acknowledged letter never reached
     the unit's folder unless someone ran `outbox retry`. A runner the supervisor kills
     is not killed by its item: the copy is tried again, never dead."""
-    with BlackHole("greet", greeting=IMAP_GREETING) as hole:
+    hole = _HoleBoundFirst("greet", greeting=IMAP_GREETING)
+    try:
         config = write_config(tmp_path, extra=f"""
 [notices]
 enabled = false
@@ -56,10 +91,13 @@ password = "secret"
         config.write_text(config.read_text().replace("[delivery]\n", '[delivery]\nbackend = "imap"\n', 1))
         d = Daemon(config).start()
         try:
-            # The receive numbers are read back from the folders at start (one look at
-            # the stalled server, given up after `timeout`); letters wait for it.
+            # The receive numbers are read back from the folders at start; letters wait
+            # for it. The server is not listening yet: that look is refused at once (a
+            # look at the stalled server would be given up only after `timeout`, 30 s
+            # of waiting for nothing this test is about), and numbering opens.
             d.wait_for(lambda: json.loads((d.data_dir / "numbering.json").read_text()).get("state") == "open",
                        timeout=90, what="numbering to open")
+            hole.start()  # from here on the server greets and stalls
             looked = hole.connections
             queue_id = d.send(letter(), LATKRABANG)
             for reload in (1, 2):
@@ -77,6 +115,8 @@ password = "secret"
             assert [e for e in d.events() if e.get("event") == "runner_killed"]  # the supervisor's kills
         finally:
             d.stop()
+    finally:
+        hole.stop()
 
 
 def _filed_then_owed_again(daemon_factory, dovecot, user: str, password: str) -> tuple[Daemon, str]:
