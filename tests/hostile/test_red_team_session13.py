@@ -275,10 +275,12 @@ def test_a_lock_held_past_lock_timeout_makes_a_letter_wait_not_park(daemon_facto
         operator.execute("SET lock_timeout = 0")
         operator.execute("LOCK TABLE register_counters IN EXCLUSIVE MODE")
         queue_id = _queue_id(d.data_reply(letter()))
-        d.wait_for(lambda: any(e.get("queue_id") == queue_id and e.get("event") in ("storage_unavailable",
-                                                                                 "process_failed")
-                               for e in d.events()), 30, what="a try that met the lock")
-        time.sleep(4)  # many tries' worth of back-off
+        # As many tries as park a failing letter ([pipeline] max_attempts, 5 by default),
+        # each of them met the lock (a fixed 4 s here before, which then left the next
+        # try up to 6.4 s of back-off away).
+        d.wait_for(lambda: sum(e.get("queue_id") == queue_id and e.get("event") in ("storage_unavailable",
+                                                                                     "process_failed")
+                               for e in d.events()) >= 5, 30, what="five tries that met the lock")
         operator.rollback()
     where = _settled(d, [queue_id], timeout=60)
     assert where[queue_id] == "registered"
