@@ -33,11 +33,26 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from tests.cli_fork import run_gateway
 from tests.daemon import Daemon, write_config
 from tests.letters import letter, make_pdf
 
 LAT = "saraban.latkrabang@bangkok.go.th"
+THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    """One daemon for the tests of this file that take `daemon`: none of them stops it,
+    changes its configuration or decides on a row (every release, reject, cancel and
+    retry they try is refused), and each finds its own letter (its held entry, its
+    receive number) rather than counting from the first: a daemon started for each was
+    7 starts, about a third of the file's time."""
+    d = Daemon(write_config(tmp_path_factory.mktemp("clerk38"))).start()
+    yield d
+    d.stop()
 
 
 def no_traceback(result) -> None:
@@ -46,14 +61,15 @@ def no_traceback(result) -> None:
 
 
 def held_entry(daemon) -> int:
+    before = {q["id"] for q in json.loads(daemon.cli("quarantine", "list", "--json").stdout)}
     daemon.send(letter(files=[]), LAT)  # no document: held by the default policy
     daemon.wait_idle()
-    [held] = json.loads(daemon.cli("quarantine", "list", "--json").stdout)
+    [held] = [q for q in json.loads(daemon.cli("quarantine", "list", "--json").stdout) if q["id"] not in before]
     return held["id"]
 
 
 def test_an_id_too_long_or_not_a_number_is_refused_in_words(daemon):
-    held_entry(daemon)
+    entry = held_entry(daemon)
     huge = "9" * 25
     for args in (["quarantine", "show", huge], ["quarantine", "release", huge],
                  ["quarantine", "reject", huge, "--reason", "ส่งผิด"], ["quarantine", "show", "abc"],
@@ -68,14 +84,15 @@ def test_an_id_too_long_or_not_a_number_is_refused_in_words(daemon):
     no_traceback(out)
     assert "ไม่ใช่เลขรายการ" in out.stderr and "saraban-gateway outbox list" in out.stderr
     # Thai digits are a number like any other
-    shown = daemon.cli("quarantine", "show", "๑", "--json")
-    assert json.loads(shown.stdout)["state"] == "held"
+    shown = json.loads(daemon.cli("quarantine", "show", str(entry).translate(THAI_DIGITS), "--json").stdout)
+    assert shown["id"] == entry and shown["state"] == "held"
 
 
 def test_retrying_a_held_notice_is_refused_and_it_stays_held(daemon):
-    held_entry(daemon)  # its rejection notice is held: no smarthost in the test config
+    entry = held_entry(daemon)  # its rejection notice is held: no smarthost in the test config
+    queue_id = json.loads(daemon.cli("quarantine", "show", str(entry), "--json").stdout)["queue_id"]
     items = json.loads(daemon.cli("outbox", "list", "--json").stdout)
-    [notice] = [i for i in items if i["kind"] == "notice"]
+    [notice] = [i for i in items if i["kind"] == "notice" and i["queue_id"] == queue_id]
     assert notice["state"] == "held"
     out = daemon.cli("outbox", "retry", str(notice["id"]), check=False)
     assert out.returncode == 1, (out.stdout, out.stderr)
@@ -97,12 +114,16 @@ def test_retrying_an_item_that_is_not_there_or_done_is_said_in_thai_too(daemon):
     assert f"{done['id']}: already done (ส่งเรียบร้อยแล้ว" in out.stderr, out.stderr
 
 
-def registered(daemon) -> str:
+def registered(daemon) -> tuple[str, int, str]:
+    """A letter registered: its queue id, its receive number and year (the next number
+    of the unit's register: one more than the letters registered before it)."""
+    before = daemon.register()
     queue_id = daemon.send(letter(subject="ขอเชิญประชุม", files=[("a.pdf", make_pdf("a"))]), LAT)
     daemon.wait_idle()
-    [entry] = daemon.register()
-    assert entry["receive_no"].startswith("1/")
-    return queue_id
+    [entry] = [e for e in daemon.register() if e["queue_id"] == queue_id]
+    number, year = entry["receive_no"].split("/")
+    assert int(number) == len(before) + 1, (entry, len(before))
+    return queue_id, int(number), year
 
 
 def refused(result, *said: str) -> None:
@@ -114,19 +135,20 @@ def refused(result, *said: str) -> None:
 
 
 def test_receive_numbers_written_wrong_are_answered_with_the_right_form(daemon):
-    registered(daemon)
-    year = daemon.register()[0]["receive_no"].split("/")[1]
+    _, n, year = registered(daemon)
     short = year[2:]
+    missing = n + 100  # a number the register has not given (this file registers a few letters)
     for command in (["register", "show", "saraban.latkrabang"],
                     ["letter", "view", "--unit", "saraban.latkrabang", "--book", "general"]):
-        refused(daemon.cli(*command, f"1-{year}", check=False),
-                f'"1-{year}" is not a receive number: write it with a slash, 1/{year}',
-                f"กรุณาเขียนเป็น เลขที่/ปี พ.ศ. เช่น 1/{year}")
-        refused(daemon.cli(*command, f"1/{short}", check=False),
-                f'"1/{short}" is not a receive number: write the Buddhist-era year in full, e.g. 1/25{short}',
+        refused(daemon.cli(*command, f"{n}-{year}", check=False),
+                f'"{n}-{year}" is not a receive number: write it with a slash, {n}/{year}',
+                f"กรุณาเขียนเป็น เลขที่/ปี พ.ศ. เช่น {n}/{year}")
+        refused(daemon.cli(*command, f"{n}/{short}", check=False),
+                f'"{n}/{short}" is not a receive number: write the Buddhist-era year in full, e.g. {n}/25{short}',
                 "กรุณาเขียนปี พ.ศ. เต็มสี่หลัก")
-        refused(daemon.cli(*command, "9/" + year, check=False), f"9/{year}", f"ไม่พบเลขรับ 9/{year}")
-    thai = daemon.cli("letter", "view", "๑/" + year.translate(str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")),
+        refused(daemon.cli(*command, f"{missing}/{year}", check=False), f"{missing}/{year}",
+                f"ไม่พบเลขรับ {missing}/{year}")
+    thai = daemon.cli("letter", "view", f"{n}/{year}".translate(THAI_DIGITS),
                       "--unit", "saraban.latkrabang", "--book", "general")
     assert "ขอเชิญประชุม" in thai.stdout
     refused(daemon.cli("letter", "view", "nope", check=False), "no register entry nope",
@@ -134,16 +156,15 @@ def test_receive_numbers_written_wrong_are_answered_with_the_right_form(daemon):
 
 
 def test_a_unit_of_another_domain_or_unknown_is_refused_not_answered(daemon):
-    queue_id = registered(daemon)
-    year = daemon.register()[0]["receive_no"].split("/")[1]
+    queue_id, n, year = registered(daemon)
     other = "saraban.latkrabang@other.go.th"
-    for command in (["register", "show", other, f"1/{year}"], ["letter", "view", queue_id, "--unit", other],
+    for command in (["register", "show", other, f"{n}/{year}"], ["letter", "view", queue_id, "--unit", other],
                     ["quarantine", "list", "--unit", other], ["register", "list", "--unit", other]):
         refused(daemon.cli(*command, check=False),
                 f'"{other}" is an address of other.go.th, not of this gateway\'s bangkok.go.th',
                 "give the unit as saraban.latkrabang or saraban.latkrabang@bangkok.go.th",
                 "ไม่ใช่โดเมนของเกตเวย์นี้")
-    refused(daemon.cli("letter", "view", f"1/{year}", "--unit", "nowhere", "--book", "general", check=False),
+    refused(daemon.cli("letter", "view", f"{n}/{year}", "--unit", "nowhere", "--book", "general", check=False),
             'unknown unit "nowhere"', 'ไม่พบหน่วยงาน "nowhere"')
     # with this gateway's domain, or without, the unit is the same
     for unit in ("saraban.latkrabang", "saraban.latkrabang@bangkok.go.th", "SARABAN.LATKRABANG@Bangkok.go.th"):
@@ -151,7 +172,7 @@ def test_a_unit_of_another_domain_or_unknown_is_refused_not_answered(daemon):
 
 
 def test_export_does_not_write_over_a_file_that_is_there(daemon, tmp_path):
-    queue_id = registered(daemon)
+    queue_id, _, _ = registered(daemon)
     there = tmp_path / "letter.eml"
     there.write_text("keep me\n", encoding="utf-8")
     there.chmod(0o644)
@@ -231,15 +252,14 @@ def test_a_reason_not_in_utf8_is_refused_and_nothing_is_done(daemon):
     queue_id = shown["queue_id"]
     out = daemon.cli("reprocess", queue_id, "--reason", "  ", check=False)
     assert out.returncode == 2 and "give a reason" in out.stderr and "กรุณาระบุเหตุผล" in out.stderr, out.stderr
-    registered(daemon)
-    year = [e for e in daemon.register()][0]["receive_no"].split("/")[1]
-    out = cli_bytes(daemon, "register", "cancel", "saraban.latkrabang", f"1/{year}", "--reason", tis620)
+    registered_id, n, year = registered(daemon)
+    out = cli_bytes(daemon, "register", "cancel", "saraban.latkrabang", f"{n}/{year}", "--reason", tis620)
     assert out.returncode == 2 and "the reason is not UTF-8 text" in out.stderr.decode("utf-8")
     # A reason of nothing is a usage error, said before the register is opened, as by
     # `quarantine reject` (exit 1 until session 38).
-    out = daemon.cli("register", "cancel", "saraban.latkrabang", f"1/{year}", "--reason", " \x01 ", check=False)
+    out = daemon.cli("register", "cancel", "saraban.latkrabang", f"{n}/{year}", "--reason", " \x01 ", check=False)
     assert out.returncode == 2 and "give a reason" in out.stderr and "กรุณาระบุเหตุผล" in out.stderr, out.stderr
-    assert [e["status"] for e in daemon.register()] == ["registered"]
+    assert [e["status"] for e in daemon.register() if e["queue_id"] == registered_id] == ["registered"]
 
 
 def test_empty_and_huge_arguments_are_said_briefly_in_both_languages(daemon):
