@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 
+from tests.cli_fork import run_gateway
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
 from tests.paths import REPO
@@ -178,9 +179,10 @@ def _gateway(config, *args: str, stdin=subprocess.DEVNULL, **kwargs) -> subproce
 
 def _with_alice(tmp_path):
     config = write_config(tmp_path)
-    added = subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "users", "add", "alice",
-                            "--role", "admin", "--password-stdin"], cwd=REPO, input="Correct-Horse-42-battery\n",
-                           capture_output=True, text=True, timeout=120)
+    # The account the prompts below are about (forked from the preloaded interpreter,
+    # tests/cli_fork.py: the prompts themselves run in an interpreter of their own).
+    added = run_gateway(["--config", str(config), "users", "add", "alice", "--role", "admin", "--password-stdin"],
+                        input="Correct-Horse-42-battery\n")
     assert added.returncode == 0, added.stderr
     return config
 
