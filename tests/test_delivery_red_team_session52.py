@@ -293,7 +293,18 @@ def test_thousands_of_messages_with_the_letters_queue_id_do_not_keep_its_copy_fr
                timeout=120, what="the attempt done again")
     item = _folder_copy(d, queue_id)
     assert item["state"] == "done", item
-    filed = [m for _, m in folder_messages(dovecot, user, "Saraban/latkrabang") if m["X-Saraban-Copy-Seal"]]
+    # Read with imaplib, as folder_messages reads, but only the seal field of each message:
+    # fetching and parsing the 15,001 messages whole took ~4 s of the test's own CPU.
+    conn = dovecot.imap(user)
+    try:
+        assert conn.select('"Saraban/latkrabang"', readonly=True)[0] == "OK"
+        typ, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (X-Saraban-Copy-Seal)])")
+    finally:
+        conn.logout()
+    assert typ == "OK", data
+    fields = [item[1] for item in data if isinstance(item, tuple)]
+    assert len(fields) == 15001  # the flood and the copy: every message answered
+    filed = [f for f in fields if f.lower().startswith(b"x-saraban-copy-seal:") and f.split(b":", 1)[1].strip()]
     assert len(filed) == 1
 
 
