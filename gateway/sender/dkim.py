@@ -233,8 +233,15 @@ def _not_acceptable(verifier, fields: dict, lookups: _Lookups, bodies: _Bodies) 
     if fields.get(b"a", b"").strip().lower() == b"rsa-sha1":
         return "rsa-sha1"
     for record in lookups.keys[-1:]:
-        if b"y" in _tags(record).get(b"t", b"").lower().split(b":"):
+        tags = _tags(record)
+        if b"y" in tags.get(b"t", b"").lower().split(b":"):
             return "key in testing mode (t=y)"
+        # RFC 6376 3.6.1: a key record's h= names the hashes its owner signs with; a
+        # signature by another must be ignored (6.1.2). dkimpy does not look.
+        hashes = [h for h in tags.get(b"h", b"").lower().split(b":") if h]
+        used = fields.get(b"a", b"").strip().lower().rpartition(b"-")[2]
+        if hashes and used not in hashes:
+            return f"the key allows only {', '.join(h.decode('ascii', 'replace') for h in hashes)} (h=)"
     return _unsigned(verifier, fields, bodies)
 
 

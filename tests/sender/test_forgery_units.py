@@ -180,6 +180,26 @@ def test_f6_rsa_sha1_and_testing_keys_are_not_a_pass(resolver):
     assert auth.dkim[0].result == "policy" and auth.status == "fail"
 
 
+def test_a_key_records_hash_list_is_kept(resolver):
+    """RFC 6376 3.6.1: a key record's h= names the hashes its owner signs with, and a
+    signature by another is to be ignored (6.1.2). dkimpy does not look: an rsa-sha256
+    signature under a key published `h=sha1` passed (session 56's list, mended in 57)."""
+    raw = letter(sender=f"saraban@{MINISTRY}")
+    signed = dkim.sign(raw, b"hashes", MINISTRY.encode(), key(MINISTRY).private_pem,
+                       include_headers=SIGNED_HEADERS) + raw
+
+    def under(tag: str):
+        return check(signed, Overlay(resolver, txt={f"hashes._domainkey.{MINISTRY}": key(MINISTRY).dns_txt.replace(
+            "k=rsa;", f"k=rsa; {tag}").encode()}))
+
+    only_sha1 = under("h=sha1;")
+    assert only_sha1.dkim[0].result == "policy" and only_sha1.status == "fail"
+    assert only_sha1.dkim[0].note == "the key allows only sha1 (h=)"
+    for allowed in ("h=sha256;", "h=sha1:sha256;", "h = SHA256 ;", ""):
+        auth = under(allowed)
+        assert (auth.dkim[0].result, auth.status) == ("pass", "pass"), (allowed, auth.dkim)
+
+
 def test_f6_full_length_l_tag_still_passes(resolver):
     raw = letter(sender=f"saraban@{MINISTRY}")
     signed = dkim.sign(raw, SELECTOR.encode(), MINISTRY.encode(), key(MINISTRY).private_pem,
