@@ -75,7 +75,10 @@ def test_confirm_numbers_is_recorded_with_who_and_why(tmp_path):
 
     year = this_be_year()
     archive = backed_up_then_numbered(tmp_path, after=2)  # 2/ and 3/ filed in the old folders only
-    fresh = write_config(tmp_path / "new", extra="[register.start_numbers]\n\"saraban.latkrabang\" = { %d = 4 }\n" % year)
+    # check_retry: the folders read again every 0.3 s, not the default 30 s (this test is
+    # about the confirmation and its record, not how often a held numbering looks again).
+    fresh = write_config(tmp_path / "new", extra="[register]\ncheck_retry = 0.3\n"
+                         "[register.start_numbers]\n\"saraban.latkrabang\" = { %d = 4 }\n" % year)
     new = Daemon(fresh)
     assert new.cli("backup", "restore", str(archive)).returncode == 0
     new.start()
