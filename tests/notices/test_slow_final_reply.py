@@ -35,10 +35,10 @@ def test_a_notice_whose_250_comes_after_the_timeout_is_sent_once(daemon_factory,
         d.config.write_text(d.config.read_text().replace("[delivery]\n", "[delivery]\nworkers = 1\n", 1))
         d.start()
         d.send(letter(), LATKRABANG)
-        d.wait_for(lambda: d.status()["outbox"].get("notice") == {"done": 1}, timeout=30,
+        d.wait_for(lambda: d.status_here()["outbox"].get("notice") == {"done": 1}, timeout=30,
                    what="the first acknowledgement sent")
         d.send(letter(), LATKRABANG)  # on the session kept from the first
-        d.wait_for(lambda: d.status()["outbox"].get("notice") == {"done": 2}, timeout=30,
+        d.wait_for(lambda: d.status_here()["outbox"].get("notice") == {"done": 2}, timeout=30,
                    what="the second acknowledgement sent")
         time.sleep(1.0)  # an attempt made again would have reached the smarthost by now
         assert len(host.messages) == 2
