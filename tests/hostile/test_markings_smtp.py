@@ -50,7 +50,7 @@ def test_every_top_secret_marking_gets_550_at_data_and_nothing_is_written(tmp_pa
         assert wrong == {}, f"not refused at DATA: {wrong}"
         # ASCII for a client without SMTPUTF8 (RFC 5321); the Thai is in the notice
         assert all("LAB THI SUT" in text and "paper" in text and text.isascii() for _code, text in answers.values())
-        status = d.wait_for(lambda: (s := d.status())["refused"].get("top_secret") == len(cases) and s,
+        status = d.wait_for(lambda: (s := d.status_here())["refused"].get("top_secret") == len(cases) and s,
                             what="every refusal counted")
         assert status["spool"]["pending"] == 0 and status["messages"] == {} and status["letters"] == 0
         assert list((d.data_dir / "spool" / "new").iterdir()) == []

@@ -81,7 +81,7 @@ def vault_refusing(data_dir: Path) -> Iterator[None]:
 def _park_one(desk: Desk) -> str:
     with vault_refusing(desk.daemon.data_dir):
         qid = desk.daemon.send(letter(subject=PARKED_SUBJECT), LAT)
-        desk.daemon.wait_for(lambda: desk.daemon.status()["spool"]["parked"] == 1, 60, what="the letter parked")
+        desk.daemon.wait_for(lambda: desk.daemon.status_here()["spool"]["parked"] == 1, 60, what="the letter parked")
     return qid
 
 
