@@ -165,6 +165,11 @@ def _count_failure(services: Services, queue_id: str, exc: Exception, transient:
             log.error("message_parked", queue_id=queue_id, attempts=attempts, reason=reason)
             crashpoint("after_park_recorded")
             secret.park(services, queue_id)  # sealed: nothing parked in plaintext
+            # Out of the spool, it is tried no more; sent back (`reprocess`, the desk's
+            # ตรวจซ้ำ) once the fault is mended, it is tried at once, as a new letter.
+            # Kept, its back-off had it wait up to BACKOFF_MAX (the fifth failure's
+            # 2^5 polls and more) before the first try after the mend.
+            _backoff.pop(queue_id, None)
     except Exception as inner:
         log.error("failure_not_recorded", queue_id=queue_id, error=str(inner))
 
