@@ -37,21 +37,8 @@ class _HoleBoundFirst(BlackHole):
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
 
-    def _run(self) -> None:  # BlackHole._run on the socket bound above
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._serve, sock=self._sock))
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            server.close()
-            for writer in self._writers:
-                writer.transport.abort()
-            tasks = asyncio.all_tasks(self._loop)
-            for task in tasks:
-                task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            self._loop.close()
+    async def _listen(self) -> asyncio.Server:  # on the socket bound above
+        return await asyncio.start_server(self._serve, sock=self._sock)
 
     def stop(self) -> None:
         super().stop()

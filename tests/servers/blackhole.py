@@ -53,10 +53,14 @@ class BlackHole:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    async def _listen(self) -> asyncio.Server:
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
+        server = self._loop.run_until_complete(self._listen())
         self._ready.set()
         try:
             self._loop.run_forever()
