@@ -36,10 +36,9 @@ run: system-run $(BIN)/.installed bytecode
 # module-wide daemons and servers to themselves. Four on 2 cores, because the suite waits
 # on its daemons, servers and browsers more than it computes: with two workers it kept
 # 0.9 of the 2 cores busy (17-24 min in session 17), with four 1.8 (2250 tests in 16.6
-# min, session 18, a quiet machine). Five since session 57: with four, 80 % of the two
-# cores were busy (1644-1692 s for 4518 tests, 2690 s of CPU), each worker waiting on its
-# daemons and servers a fifth of the time. TEST_WORKERS=0 runs it in one process.
-TEST_WORKERS ?= 5
+# min, session 18, a quiet machine). Five were tried in session 57 (1684 s against
+# 1692 s with four, more CPU): no gain. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 4
 
 test: system-test $(BIN)/.installed bytecode
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
