@@ -46,35 +46,25 @@ _deciding = threading.Lock()
 _decided_below: dict[str, int] = {}  # by database: every notice with a smaller id was decided
 
 
-def decide(services: "Services", item_id: int, settled: dict[int, str] | None = None) -> OutboxItem | None:
+def decide(services: "Services", item_id: int) -> OutboxItem | None:
     """Decide the item in one transaction (storage/notices.py); the item (detached) if
     it is to be sent now, None if it is not (suppressed, held, or no longer pending:
-    `settled` is told the state it was decided in now, if any)."""
+    counted on /metrics where decided, `_count`)."""
     db = services.db
-
-    def committed(notice_id: int, **kwargs) -> Decided:
-        settled_now: dict[int, str] = {}  # told in the transaction: counted once it is committed
-        decided = _decide_one(services, notice_id, settled=settled_now, **kwargs)
-        _count(settled_now)
-        if settled is not None:
-            settled.update(settled_now)
-        return decided
-
     with _deciding:
-        decided = committed(item_id, earlier_after=_decided_below.get(db.url, 0))
+        decided = _decide_one(services, item_id, earlier_after=_decided_below.get(db.url, 0))
         if decided.earlier:
             for earlier in decided.earlier:
                 try:
-                    committed(earlier)
+                    _decide_one(services, earlier)
                 except Exception:  # its own thread meets the fault again and retries it; no hold-up here
                     log.exception("notice_decision_failed", item=earlier)
-            decided = committed(item_id)
+            decided = _decide_one(services, item_id)
         _decided_below[db.url] = max(_decided_below.get(db.url, 0), item_id)
         return decided.item
 
 
-def decide_batch(services: "Services", item_ids: list[int],
-                 settled: dict[int, str] | None = None) -> dict[int, OutboxItem | None]:
+def decide_batch(services: "Services", item_ids: list[int]) -> dict[int, OutboxItem | None]:
     """`decide` for a delivery thread's batch of notices, in one transaction (and the
     earlier undecided ones of other threads with them, in id order): each id's item to
     send now, or None. Should that transaction fail (a record the decision cannot
@@ -97,8 +87,6 @@ def decide_batch(services: "Services", item_ids: list[int],
                         error=f"{type(exc).__name__}: {str(exc)[:300]}")
             return {}
         _count(settled_now)
-        if settled is not None:
-            settled.update(settled_now)
         _decided_below[db.url] = max(_decided_below.get(db.url, 0), *item_ids)
         return decided
 
@@ -113,11 +101,13 @@ def _count(settled: dict[int, str]) -> None:
         metrics.outbox("notice", state)
 
 
-def _decide_one(services: "Services", item_id: int, earlier_after: int | None = None,
-                settled: dict[int, str] | None = None) -> Decided:
-    return decide_pending(services.db, item_id, UNDECIDED,
-                          lambda session, key, record: decision(session, services, key, record), earlier_after,
-                          settled)
+def _decide_one(services: "Services", item_id: int, earlier_after: int | None = None) -> Decided:
+    settled: dict[int, str] = {}  # told in the transaction: counted once it is committed
+    decided = decide_pending(services.db, item_id, UNDECIDED,
+                             lambda session, key, record: decision(session, services, key, record), earlier_after,
+                             settled)
+    _count(settled)
+    return decided
 
 
 def decision(session, services: "Services", key: str,
