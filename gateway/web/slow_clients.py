@@ -12,33 +12,16 @@ letter. Apache's `RequestReadTimeout header=20-40` and nginx's `client_header_ti
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import time
 from collections.abc import Iterable
 
 import h11
 import structlog
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from gateway.intake.client_block import ClientKeys
+from gateway.intake.log_rate import LogRate
+
 log = structlog.get_logger("gateway.web")
-
-SAY_EVERY = 10.0  # seconds between two log events of one kind while clients are refused
-
-
-class _Said:
-    """At most one event a SAY_EVERY of each kind, with how many happened since: under an
-    attack of thousands of connections a minute the log stays readable."""
-
-    def __init__(self) -> None:
-        self.last: dict[str, float] = {}
-        self.count: dict[str, int] = {}
-
-    def event(self, name: str, **fields) -> None:
-        self.count[name] = self.count.get(name, 0) + 1
-        now = time.monotonic()
-        if now - self.last.get(name, -SAY_EVERY) >= SAY_EVERY:
-            log.warning(name, times=self.count.pop(name), **fields)
-            self.last[name] = now
 
 
 def bounded_protocol(header_seconds: float, max_connections: int, per_address: int,
@@ -46,40 +29,40 @@ def bounded_protocol(header_seconds: float, max_connections: int, per_address: i
     """An H11Protocol class for uvicorn.Config(http=...): a request's head (its line and
     headers) must arrive within `header_seconds` of the connection's opening or of the
     previous response, or the connection is closed; at most `max_connections` are open
-    at once, and `per_address` from one client address (not for `trusted`, the reverse
-    proxies, whose connections carry every clerk's). A connection past a cap is closed
-    as soon as it is accepted."""
-    said = _Said()
-    proxies = tuple(ipaddress.ip_network(value.strip(), strict=False) for value in trusted_proxies)
+    at once, and `per_address` from one client, counted as the SMTP listener counts one
+    (gateway/intake/client_block.py: an IPv6 /64 is one client, an IPv4-mapped address
+    its IPv4 one), not for `trusted_proxies`, whose connections carry every clerk's. A
+    connection past a cap is closed as soon as it is accepted. Each refusal's log event
+    is throttled (gateway/intake/log_rate.py): a flood of connections writes a line now
+    and then, with how many were not logged."""
+    keys = ClientKeys(exceptions=trusted_proxies)
+    open_by_client: dict[str, int] = {}
+    refused_log = {reason: LogRate(0.1, 1) for reason in ("max_connections", "max_connections_per_address")}
+    slow_log = LogRate(0.1, 1)
 
-    def counted(address: str | None) -> bool:
-        if address is None or not proxies:
-            return address is not None
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return True
-        return not any(ip in network for network in proxies)
+    def refused(reason: str, limit: int, address: str | None) -> None:
+        if (extra := refused_log[reason].allow()) is not None:
+            log.warning("web_connection_refused", reason=reason, limit=limit, client=address, **extra)
 
     class DeskProtocol(H11Protocol):
         _head_deadline: asyncio.TimerHandle | None = None
+        _client: str | None = None  # its key in open_by_client, once admitted and counted
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             address = self.client[0] if self.client else None
             if len(self.connections) > max_connections:
-                said.event("web_connection_refused", reason="max_connections", limit=max_connections,
-                           client=address)
+                refused("max_connections", max_connections, address)
                 self.transport.close()
                 return
-            if per_address < max_connections and counted(address):
-                mine = sum(1 for other in self.connections
-                           if other.client and other.client[0] == address)
-                if mine > per_address:
-                    said.event("web_connection_refused", reason="max_connections_per_address",
-                               limit=per_address, client=address)
+            client = keys(address)
+            if client is not None:
+                if open_by_client.get(client, 0) >= per_address:
+                    refused("max_connections_per_address", per_address, address)
                     self.transport.close()
                     return
+                open_by_client[client] = open_by_client.get(client, 0) + 1
+                self._client = client
             self._arm_head_deadline()
 
         def data_received(self, data: bytes) -> None:
@@ -94,6 +77,11 @@ def bounded_protocol(header_seconds: float, max_connections: int, per_address: i
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm_head_deadline()
+            if self._client is not None:
+                left = open_by_client.pop(self._client) - 1
+                if left:
+                    open_by_client[self._client] = left
+                self._client = None
             super().connection_lost(exc)
 
         def _arm_head_deadline(self) -> None:
@@ -111,8 +99,9 @@ def bounded_protocol(header_seconds: float, max_connections: int, per_address: i
                 return
             if self.cycle is not None and not self.cycle.response_complete:
                 return  # a response is still being written: not a head that is late
-            said.event("web_request_head_too_slow", seconds=header_seconds,
-                       client=self.client[0] if self.client else None)
+            if (extra := slow_log.allow()) is not None:
+                log.warning("web_request_head_too_slow", seconds=header_seconds,
+                            client=self.client[0] if self.client else None, **extra)
             self.transport.close()
 
     return DeskProtocol

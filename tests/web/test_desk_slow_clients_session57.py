@@ -117,3 +117,22 @@ def _status_or_none(port: int) -> int | None:
         return _sign_in_page(port)
     except (OSError, ValueError, IndexError):
         return None
+
+
+def test_a_trusted_proxys_connections_are_not_capped_by_address(tmp_path):
+    """Behind nginx every clerk's connection comes from the proxy: its address is not
+    capped as one client's (the desk's total cap still holds)."""
+    d = _desk(tmp_path, max_connections=8, max_connections_per_address=2, request_head_seconds=60,
+              trusted_proxies='["127.0.0.5"]')
+    try:
+        port = d.web_port
+        through_proxy = [_connect(port, "127.0.0.5") for _ in range(4)]
+        assert not any(_closed_by_the_desk(sock, 0.2) for sock in through_proxy)
+        assert _sign_in_page(port, source="127.0.0.5") == 200
+        direct = [_connect(port) for _ in range(2)]
+        third = _connect(port)
+        assert _closed_by_the_desk(third, 10), "a third direct connection from one address was kept"
+        for sock in through_proxy + direct + [third]:
+            sock.close()
+    finally:
+        d.stop()
