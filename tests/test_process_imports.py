@@ -47,6 +47,10 @@ def test_the_supervisor_holds_no_cryptography():
     assert "gateway.secrecy.keys" not in loaded and "gateway.secrecy.vault_crypto" not in loaded
 
 
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
+
+
 def _mapped(pid: int, library: str) -> bool:
     return library in Path(f"/proc/{pid}/maps").read_text()
 
@@ -101,9 +105,14 @@ def test_a_running_supervisor_never_loads_cryptography_nor_the_letter_parser(tmp
             checkers = named(d.proc.pid, "saraban-check")
             assert len(checkers) == 2 and all(_mapped(pid, "pypdfium2") for pid in checkers)
             assert not any(_mapped(pid, _CRYPTOGRAPHY) for pid in (pipeline, delivery, *checkers))
-            # The delivery runner names a copy's files without the letter parser
-            # (gateway/pipeline/attachment_names.py): no mail-parser, no libmagic.
-            assert not _mapped(delivery, "libmagic") and _mapped(pipeline, "libmagic")
+            # The runners and DATA-check workers are forked from the fork server, which
+            # imported for all of them (gateway/service/fork_server.py): what one maps the
+            # others share, so the delivery runner maps the letter parser's libmagic too,
+            # in pages of the server's. No cryptography and no pydantic there either.
+            [server] = named(d.proc.pid, "saraban-forks")
+            assert _mapped(server, "libmagic") and _mapped(pipeline, "libmagic")
+            assert not _mapped(server, _CRYPTOGRAPHY) and not _mapped(server, "pydantic_core")
+            assert {_parent(pid) for pid in (pipeline, delivery, *checkers)} == {server}
             assert _mapped(stamping, _CRYPTOGRAPHY)
             # Only the supervisor validates the configuration: the runners are handed it as
             # plain views (gateway/config/views.py), without pydantic (~9 MiB each; session 32).

@@ -41,7 +41,7 @@ def test_every_process_of_the_daemon_says_what_it_is(tmp_path):
     try:
         d.wait_for_event("stamp_child_ready")
         names = _names(d.proc.pid)
-        assert {"saraban-gateway", "saraban-pipe-0", "saraban-deliver", "saraban-stamp"} <= set(names), names
+        assert {"saraban-gateway", "saraban-forks", "saraban-pipe-0", "saraban-deliver", "saraban-stamp"} <= set(names), names
         assert names.count("saraban-check") == 2, names  # the DATA-check workers
         assert all(n.startswith("saraban-") for n in names), names
     finally:
@@ -68,7 +68,7 @@ def test_no_resource_tracker_runs_and_every_command_line_names_its_process(tmp_p
         d.stop()
     assert not [line for line in lines.values() if "multiprocessing" in line or "resource_tracker" in line], lines
     roles = {"saraban-pipe-0": "pipeline-0", "saraban-deliver": "delivery", "saraban-stamp": "stamp",
-             "saraban-sigs": "sigs"}
+             "saraban-sigs": "sigs", "saraban-forks": "fork-server"}
     for shown, line in lines.items():
         comm = shown.split()[0]
         if comm == "saraban-check":

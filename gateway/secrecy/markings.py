@@ -396,12 +396,18 @@ class DataCheck:
         return len([w for w in self._spawned if w.proc.returncode is None])
 
     async def _spawn(self) -> _Worker:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.secrecy.markings",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            cwd=str(Path(__file__).resolve().parents[2]),
-        )
+        from gateway.service import fork_server
+
+        # Forked by the supervisor's fork server where it has one (the libraries imported
+        # there once); else a fresh interpreter.
+        proc = await fork_server.start_check_worker()
+        if proc is None:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gateway.secrecy.markings",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                cwd=str(Path(__file__).resolve().parents[2]),
+            )
         worker = _Worker(proc)
         self._spawned = [w for w in self._spawned if w.proc.returncode is None] + [worker]
         return worker

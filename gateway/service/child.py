@@ -45,5 +45,31 @@ def _main() -> None:
     body(*args)
 
 
+def run_forked(role: str, server: int, connection: int | None) -> None:
+    """The same, in a child the fork server forked (gateway/service/fork_server.py): its
+    stdin the payload start_child wrote, its parent the server, `connection` its end of the
+    pipe to the process that asked for it (the payload names that process's number for it)."""
+    from gateway.service.process_util import became_child, name_process
+    from gateway.service.log import setup_logging
+
+    name_process(role)
+    became_child(role, server)
+    setup_logging(process=role)
+    stdin = sys.stdin.buffer
+    try:
+        stdin.readline()  # the supervisor's pid: a fresh interpreter's parent, not ours
+        body, args, fd = pickle.load(stdin)
+    except (EOFError, ValueError, pickle.UnpicklingError):  # its asker died while writing it
+        os._exit(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    if fd is not None and connection is not None:
+        from multiprocessing.connection import Connection
+
+        args = (Connection(connection), *args)
+    body(*args)
+
+
 if __name__ == "__main__":
     _main()

@@ -76,7 +76,7 @@ def became_child(role: str, parent: int) -> None:
 PR_SET_NAME = 15
 # What `ps -o comm`, top and systemd show for a runner whose name (the supervisor's, in
 # its events) would not fit Linux's 15 bytes; every other process is "saraban-<name>".
-_SHOWN_NAMES = {"delivery": "saraban-deliver", "imap-intake": "saraban-imap"}
+_SHOWN_NAMES = {"delivery": "saraban-deliver", "imap-intake": "saraban-imap", "fork-server": "saraban-forks"}
 
 
 def name_process(name: str) -> None:
@@ -206,7 +206,8 @@ _children_lock = threading.Lock()
 _starter = None  # the lasting thread every child is started from (`start_child`)
 
 
-def start_child(role: str, body: Callable[..., Any], args: tuple = (), *, connected: bool = False) -> ChildProcess:
+def start_child(role: str, body: Callable[..., Any], args: tuple = (), *, connected: bool = False,
+                direct: bool = False) -> ChildProcess:
     """Start `python -m gateway.service.child <role>`, a fresh interpreter that runs
     `body(*args)` (gateway/service/child.py); `connected`: with one end of a socket pair
     as `body`'s first argument (a multiprocessing Connection), the other end being the
@@ -221,7 +222,11 @@ def start_child(role: str, body: Callable[..., Any], args: tuple = (), *, connec
     Not multiprocessing's spawn: that starts a resource tracker, a whole Python process
     beside the daemon that it has no use for (it shares no memory and no semaphore
     between processes), and its children's command lines all read
-    `python -c from multiprocessing.spawn import spawn_main...`."""
+    `python -c from multiprocessing.spawn import spawn_main...`.
+
+    Where this process has a fork server (the supervisor, gateway/service/fork_server.py)
+    and `direct` is not asked, the child is forked by it, with the same command line,
+    payload and pipe; a fresh interpreter where the server cannot."""
     global _starter
     ours = theirs = None
     if connected:
@@ -231,6 +236,9 @@ def start_child(role: str, body: Callable[..., Any], args: tuple = (), *, connec
     try:
         payload = pickle.dumps((body, args, theirs.fileno() if theirs is not None else None),
                                pickle.HIGHEST_PROTOCOL)
+        forked = None if direct else _forked_by_server(role, b"%d\n" % os.getpid() + payload, theirs)
+        if forked is not None:
+            return _started(role, forked, ours)
         command = [sys.executable, *subprocess._args_from_interpreter_flags(),  # noqa: SLF001 - as multiprocessing
                    "-m", "gateway.service.child", role]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
@@ -273,6 +281,22 @@ def start_child(role: str, body: Callable[..., Any], args: tuple = (), *, connec
             process.stdin.close()
         except BrokenPipeError:
             pass
+    return _started(role, process, ours)
+
+
+def _forked_by_server(role: str, payload: bytes, theirs: socket.socket | None) -> Any:
+    from gateway.service import fork_server
+
+    server = fork_server.current()
+    if server is None:
+        return None
+    try:
+        return server.start_child(role, payload, theirs)
+    except fork_server.ForkServerUnavailable:
+        return None
+
+
+def _started(role: str, process: Any, ours: socket.socket | None) -> ChildProcess:
     connection = None
     if ours is not None:
         from multiprocessing.connection import Connection

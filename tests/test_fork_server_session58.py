@@ -1,0 +1,113 @@
+"""The runners and the DATA-check workers are forked by the fork server
+(gateway/service/fork_server.py, `saraban-forks`), an interpreter that has imported
+their libraries once: what a sysadmin sees of them (names, command lines, parents), a
+runner that dies forked again, a fork server that dies taking its children with it
+and the daemon going on without it, and nothing left behind when the supervisor is
+killed alone."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from tests.daemon import Daemon, write_config
+from tests.letters import letter
+from tests.processes import named, tree
+
+LATKRABANG = "saraban.latkrabang@bangkok.go.th"
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _registered(d: Daemon, subject: str) -> bool:
+    return any(entry.get("subject") == subject for entry in d.register())
+
+
+def _one(d: Daemon, name: str) -> int:
+    # A child the server has just forked bears the server's name for a moment.
+    [found] = d.wait_for(lambda: len(named(d.proc.pid, name)) == 1 and named(d.proc.pid, name),
+                         what=f"one running {name}")
+    return found
+
+
+def test_runners_and_workers_are_the_servers_children_and_a_dead_runner_is_forked_again(tmp_path):
+    d = Daemon(write_config(tmp_path)).start()
+    try:
+        server = _one(d, "saraban-forks")
+        assert _parent(server) == d.proc.pid
+        assert _cmdline(server).endswith(" -m gateway.service.child fork-server")
+        pipeline, delivery = _one(d, "saraban-pipe-0"), _one(d, "saraban-deliver")
+        checkers = named(d.proc.pid, "saraban-check")
+        assert len(checkers) == 2
+        assert {_parent(pid) for pid in (pipeline, delivery, *checkers)} == {server}
+        # `ps -ef` says what each is, as a fresh interpreter's command line did.
+        assert _cmdline(pipeline).endswith(" -m gateway.service.child pipeline-0")
+        assert _cmdline(delivery).endswith(" -m gateway.service.child delivery")
+        assert all(_cmdline(pid).endswith(" -m gateway.secrecy.markings") for pid in checkers)
+
+        os.kill(pipeline, signal.SIGKILL)
+        # The supervisor hears of its end from the server, with how it ended.
+        d.wait_for_event("runner_died", runner="pipeline-0", exitcode=-9)
+        again = d.wait_for(lambda: [pid for pid in named(d.proc.pid, "saraban-pipe-0") if pid != pipeline],
+                           what="the pipeline runner started again")
+        assert _parent(again[0]) == server
+        d.send(letter(subject="หลังตัวประมวลผลตาย"), LATKRABANG)
+        d.wait_for(lambda: _registered(d, "หลังตัวประมวลผลตาย"), what="the letter registered")
+        assert not [e for e in d.events() if e.get("event") == "fork_server_lost"]
+    finally:
+        d.stop()
+
+
+def test_a_killed_fork_server_takes_its_children_and_the_daemon_goes_on(tmp_path):
+    """kill -9 of the fork server: its children die with it (PR_SET_PDEATHSIG); the
+    supervisor says so, starts the runners as fresh interpreters, a new DATA-check
+    worker for the next letter, and letters are taken and filed as before."""
+    d = Daemon(write_config(tmp_path)).start()
+    try:
+        server = _one(d, "saraban-forks")
+        children = [pid for pid in tree(server) if pid != server]
+        assert len(children) == 4, children  # pipeline, delivery, two DATA checks
+        os.kill(server, signal.SIGKILL)
+        d.wait_for_event("fork_server_lost")
+        d.wait_for(lambda: not any(_running(pid) for pid in children), 10, what="the server's children gone")
+        for name in ("saraban-pipe-0", "saraban-deliver"):
+            d.wait_for(lambda: [pid for pid in named(d.proc.pid, name) if pid not in children],
+                       what=f"{name} started again")
+            [pid] = named(d.proc.pid, name)
+            assert _parent(pid) == d.proc.pid  # a fresh interpreter, the server being gone
+        d.send(letter(subject="หลังเซิร์ฟเวอร์ตาย"), LATKRABANG)
+        d.wait_for(lambda: _registered(d, "หลังเซิร์ฟเวอร์ตาย"), what="the letter registered")
+        assert d.wait_for(lambda: d.maildir_files("latkrabang"), what="the folder copy")
+        assert any(e.get("event") == "classification_worker_replaced" for e in d.events())
+    finally:
+        d.stop()
+
+
+def test_the_supervisor_killed_alone_leaves_no_process_behind(tmp_path):
+    """kill -9 of the supervisor only (not its process group, as systemd's KillMode=mixed
+    does not either): the server dies with it, and the runners and workers with the
+    server, before a restarted daemon could find them working beside its own."""
+    d = Daemon(write_config(tmp_path)).start()
+    _one(d, "saraban-forks")
+    d.wait_for(lambda: len(tree(d.proc.pid)) >= 6, what="the server's children")
+    everyone = [pid for pid in tree(d.proc.pid) if pid != d.proc.pid]
+    os.kill(d.proc.pid, signal.SIGKILL)
+    d.proc.wait(10)
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in everyone):
+        assert time.monotonic() < deadline, [pid for pid in everyone if _running(pid)]
+        time.sleep(0.05)
