@@ -90,6 +90,8 @@ def role(pid: int, root: int, runners: dict[int, str]) -> str:
         return "supervisor (SMTP intake, spool)"
     if "gateway.secrecy.markings" in cmd:
         return "DATA-check worker"
+    if cmd.rstrip().endswith("gateway.service.child fork-server"):
+        return "fork server (forks the runners and DATA-check workers)"
     if "resource_tracker" in cmd:
         return "multiprocessing resource tracker"
     if pid in runners:

@@ -163,7 +163,11 @@ def test_runners_run_at_a_lower_priority_than_smtp_and_its_data_check(tmp_path):
         assert [row["subject"] for row in daemon.register()] == ["ลำดับความสำคัญ"]
         supervisor = daemon.proc.pid
         base = _nice(supervisor)
-        children = _children(supervisor)
+        # The runners and DATA-check workers are the fork server's children
+        # (gateway/service/fork_server.py), the server at the supervisor's priority.
+        [server] = [p for p in _children(supervisor) if _cmdline(p).rstrip().endswith(" fork-server")]
+        assert _nice(server) == base
+        children = _children(server)
         data_check = [p for p in children if "gateway.secrecy.markings" in _cmdline(p)]
         runners = [p for p in children if "gateway.service.child" in _cmdline(p)]
         assert data_check and len(runners) == 2  # one pipeline, one delivery

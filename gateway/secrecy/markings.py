@@ -236,6 +236,12 @@ def keep_reading(raw: bytes, reading: Path, budget: float = DATA_READ_BUDGET) ->
     return found
 
 
+def warm_up() -> None:
+    """Read the warm-up letter: what a first letter would import and fill caches with
+    (the worker, and the fork server for all of them)."""
+    classify_raw(_WARM_UP)
+
+
 def _worker_main() -> None:
     """`python -m gateway.secrecy.markings`: read requests (kind byte, length, payload)
     on stdin, answer one JSON line each on stdout, until stdin closes."""
@@ -256,7 +262,7 @@ def _worker_main() -> None:
     # Import and warm up (parser, pypdf, Thai normalisation) before the first request, so
     # a freshly started worker does not spend its first letter's deadline on imports.
     try:
-        classify_raw(_WARM_UP)
+        warm_up()
     except Exception:  # noqa: BLE001 - a warm-up only; the first real letter says more
         pass
     while True:
@@ -400,7 +406,7 @@ class DataCheck:
 
         # Forked by the supervisor's fork server where it has one (the libraries imported
         # there once); else a fresh interpreter.
-        proc = await fork_server.start_check_worker()
+        proc = await fork_server.start_check_worker(_worker_main)
         if proc is None:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "gateway.secrecy.markings",

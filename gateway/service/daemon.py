@@ -31,6 +31,7 @@ from gateway.service.log import setup_logging
 from gateway.service.metrics_live import LiveCollector
 from gateway.service.reload import ReloadError, load_new
 from gateway.service.numbering import NumberingGate, state as numbering_state
+from gateway.secrecy.markings import warm_up as markings_warm_up
 from gateway.service import fork_server
 from gateway.service.schema_upgrade import upgrade_schema
 from gateway.service.start_checks import StartChecks, StartChecksFailed
@@ -399,7 +400,8 @@ async def _serve_checked(settings: Settings, notifier: Notifier, checks: StartCh
         return 1
     # After the two children forked from this process while it has one thread (the
     # start checks, the schema upgrade): starting it starts this process's second thread.
-    fork_server.begin(fork_server.PRELOAD + (fork_server.IMAP_PRELOAD if settings.imap_intake else ()))
+    fork_server.begin(fork_server.PRELOAD + (fork_server.IMAP_PRELOAD if settings.imap_intake else ()),
+                      (markings_warm_up,))
     # Before the numbering check and the runners: the file they must all find at the path.
     db_file.record_at_start(settings, db)
     _after_last_run(settings, db, spool)

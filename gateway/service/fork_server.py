@@ -30,6 +30,7 @@ import asyncio
 import ctypes
 import gc
 import importlib
+import logging
 import os
 import select
 import signal
@@ -38,13 +39,14 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from multiprocessing.reduction import recvfds, sendfds
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import structlog
 
-from gateway.service.process_util import became_child, exit_now, name_process, pid_alive
+from gateway.service.process_util import became_child, exit_now, name_process, pid_alive, start_child, use_fork_server
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -69,19 +71,17 @@ class ForkServerUnavailable(Exception):
 # ------------------------------------------------------------------------- the server
 
 
-def serve(connection: Connection, preload: tuple[str, ...]) -> None:
-    """The server's body (gateway/service/child.py runs it)."""
+def serve(connection: Connection, preload: tuple[str, ...], warm_ups: tuple[Callable[[], Any], ...] = ()) -> None:
+    """The server's body (gateway/service/child.py runs it): import `preload`, run
+    `warm_ups` (the lazy imports a first letter makes, PyThaiNLP's normaliser and pypdf's
+    text extraction, made here once rather than in each worker), then fork on request."""
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
     for module in preload:
         importlib.import_module(module)
-    if "gateway.secrecy.markings" in preload:
-        # The lazy imports a first letter makes (PyThaiNLP's normaliser, pypdf's text
-        # extraction) made here once, not in each worker.
-        from gateway.secrecy import markings
-
+    for warm_up in warm_ups:
         try:
-            markings.classify_raw(markings._WARM_UP)  # noqa: SLF001 - the worker's own warm-up
+            warm_up()
         except Exception:  # noqa: BLE001 - a warm-up only; each worker runs its own too
             pass
     gc.collect()
@@ -111,12 +111,13 @@ def _serve_requests(connection: Connection, sock: socket.socket, wake_read: int,
         _report_exits(connection)
         if connection in ready or connection.poll(0):
             try:
-                number, kind, role, environment = connection.recv()
+                number, kind, role, environment, entry = connection.recv()
                 fds = recvfds(sock, 3)
             except EOFError:
                 return
             try:
-                pid = _fork(kind, role, environment, fds, (connection.fileno(), sock.fileno(), wake_read, wake_write))
+                pid = _fork(kind, role, environment, entry, fds,
+                            (connection.fileno(), sock.fileno(), wake_read, wake_write))
             except OSError as exc:
                 connection.send(("failed", number, f"{type(exc).__name__}: {exc}"))
             else:
@@ -137,7 +138,8 @@ def _report_exits(connection: Connection) -> None:
         connection.send(("exited", pid, os.waitstatus_to_exitcode(status)))
 
 
-def _fork(kind: str, role: str, environment: dict[str, str], fds: list[int], ours: tuple[int, ...]) -> int:
+def _fork(kind: str, role: str, environment: dict[str, str], entry: Callable[[], Any] | None, fds: list[int],
+          ours: tuple[int, ...]) -> int:
     if threading.active_count() != 1:
         raise OSError("the fork server has a second thread")
     for stream in (sys.stdout, sys.stderr):
@@ -151,7 +153,10 @@ def _fork(kind: str, role: str, environment: dict[str, str], fds: list[int], our
         return pid
     code = 1
     try:
-        name_process(role)  # at once: `ps` would show it as the server meanwhile
+        # At once: `ps` would show it as the server meanwhile. Its command line as a
+        # fresh interpreter of its role would have it, then its name.
+        _retitle(_line(last=["gateway.secrecy.markings"], drop=2) if kind == "check" else _line(last=[role]))
+        name_process(role)
         signal.set_wakeup_fd(-1)
         for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(number, signal.SIG_DFL)
@@ -161,7 +166,7 @@ def _fork(kind: str, role: str, environment: dict[str, str], fds: list[int], our
         os.environ.update(environment)  # the supervisor's now: the metrics directory, set after we started
         time.tzset()
         if kind == "check":
-            _become_check_worker(fds, server)
+            _become_check_worker(entry, fds, server)
         else:
             _become_child(role, fds, server)
         code = 0
@@ -176,13 +181,10 @@ def _become_child(role: str, fds: list[int], server: int) -> None:
     stdin, connection = fds[0], (fds[1] if len(fds) > 1 else None)
     os.dup2(stdin, 0)
     os.close(stdin)
-    _retitle(_line(last=[role]))
     child.run_forked(role, server, connection)
 
 
-def _become_check_worker(fds: list[int], server: int) -> None:
-    from gateway.secrecy import markings
-
+def _become_check_worker(entry: Callable[[], Any], fds: list[int], server: int) -> None:
     requests, answers = fds
     os.dup2(requests, 0)
     os.dup2(answers, 1)
@@ -190,9 +192,15 @@ def _become_check_worker(fds: list[int], server: int) -> None:
     os.dup2(devnull, 2)
     for fd in (requests, answers, devnull):
         os.close(fd)
-    _retitle(_line(last=["gateway.secrecy.markings"], drop=2))  # as a fresh worker's
+    # Logging as a fresh interpreter has it, which the worker sets up from: the server's
+    # own configuration (stdlib processors over the worker's print logger) made every
+    # event the worker logs raise, and a letter of ten million lines "unreadable",
+    # taken with a 250 instead of its 552.
+    structlog.reset_defaults()
+    logging.getLogger().handlers.clear()
+    warnings.showwarning = warnings._showwarning_orig  # noqa: SLF001 - the stdlib's own
     became_child("check", server)
-    markings._worker_main()  # noqa: SLF001 - the worker's own entry point
+    entry()  # the worker's own entry point (gateway/secrecy/markings.py)
 
 
 def _line(last: list[str], drop: int = 1) -> list[bytes]:
@@ -262,7 +270,7 @@ class ForkServer:
             self.lost = True
             log.error("fork_server_lost", pid=self.process.pid, exitcode=self.process.exitcode)
 
-    def _fork(self, kind: str, role: str, fds: list[int]) -> int:
+    def _fork(self, kind: str, role: str, fds: list[int], entry: Callable[[], Any] | None = None) -> int:
         with self._lock:
             if self.lost or not self.process.is_alive():
                 self._lost()
@@ -270,7 +278,7 @@ class ForkServer:
             self._number += 1
             number = self._number
             try:
-                self._connection.send((number, kind, role, dict(os.environ)))
+                self._connection.send((number, kind, role, dict(os.environ), entry))
                 sendfds(self._sock, fds)
             except OSError as exc:
                 self._lost()
@@ -308,11 +316,15 @@ class ForkServer:
         if self.lost:
             time.sleep(timeout)
 
-    def start_child(self, role: str, payload: bytes, theirs: socket.socket | None) -> ServerChild:
-        """A runner: forked, then its payload written on its stdin (start_child's)."""
+    def start_child(self, role: str, payload: bytes, theirs: socket.socket | None) -> ServerChild | None:
+        """A runner: forked, then its payload written on its stdin (start_child's); None
+        where the server cannot (the caller starts a fresh interpreter)."""
         read_end, write_end = os.pipe()
         try:
             pid = self._fork("child", role, [read_end] + ([theirs.fileno()] if theirs is not None else []))
+        except ForkServerUnavailable:
+            os.close(write_end)
+            return None
         except BaseException:
             os.close(write_end)
             raise
@@ -325,12 +337,13 @@ class ForkServer:
                 pass  # it has ended already: its exit code says so
         return ServerChild(self, pid)
 
-    def start_check(self) -> tuple[ServerChild, int, int]:
-        """A DATA-check worker: (its handle, our end of its request pipe, of its answer pipe)."""
+    def start_check(self, entry: Callable[[], Any]) -> tuple[ServerChild, int, int]:
+        """A DATA-check worker running `entry` (its stdin and stdout its pipes): (its
+        handle, our end of its request pipe, of its answer pipe)."""
         requests_read, requests_write = os.pipe()
         answers_read, answers_write = os.pipe()
         try:
-            pid = self._fork("check", "check", [requests_read, answers_write])
+            pid = self._fork("check", "check", [requests_read, answers_write], entry)
         except BaseException:
             os.close(requests_write)
             os.close(answers_read)
@@ -382,14 +395,14 @@ _server: ForkServer | None = None
 _server_lock = threading.Lock()
 
 
-def begin(preload: tuple[str, ...]) -> None:
-    """The supervisor, at start: start the server; it imports while the start goes on."""
-    from gateway.service.process_util import start_child
-
+def begin(preload: tuple[str, ...], warm_ups: tuple[Callable[[], Any], ...] = ()) -> None:
+    """The supervisor, at start: start the server; it imports while the start goes on,
+    and `start_child` asks it from now on."""
     global _server  # noqa: PLW0603
     with _server_lock:
         if _server is None:
-            _server = ForkServer(start_child(ROLE, serve, (preload,), connected=True, direct=True))
+            _server = ForkServer(start_child(ROLE, serve, (preload, warm_ups), connected=True, direct=True))
+            use_fork_server(_server)
 
 
 def current() -> ForkServer | None:
@@ -421,15 +434,16 @@ class CheckWorkerProcess:
         return self.child.returncode
 
 
-async def start_check_worker() -> CheckWorkerProcess | None:
-    """A DATA-check worker forked by the server, or None where there is none to ask."""
+async def start_check_worker(entry: Callable[[], Any]) -> CheckWorkerProcess | None:
+    """A DATA-check worker running `entry`, forked by the server; None where there is
+    none to ask."""
     server = current()
     if server is None:
         return None
     loop = asyncio.get_running_loop()
     try:
         # Off the event loop: the first one waits for the server's imports.
-        child, requests, answers = await loop.run_in_executor(None, server.start_check)
+        child, requests, answers = await loop.run_in_executor(None, server.start_check, entry)
     except ForkServerUnavailable:
         return None
     reader = asyncio.StreamReader(loop=loop)

@@ -284,16 +284,20 @@ def start_child(role: str, body: Callable[..., Any], args: tuple = (), *, connec
     return _started(role, process, ours)
 
 
-def _forked_by_server(role: str, payload: bytes, theirs: socket.socket | None) -> Any:
-    from gateway.service import fork_server
+_fork_server: Any = None  # gateway/service/fork_server.py's ForkServer, in the supervisor
 
-    server = fork_server.current()
-    if server is None:
+
+def use_fork_server(server: Any) -> None:
+    """From now on `start_child` asks `server` (gateway/service/fork_server.py) first."""
+    global _fork_server  # noqa: PLW0603
+    _fork_server = server
+
+
+def _forked_by_server(role: str, payload: bytes, theirs: socket.socket | None) -> Any:
+    server = _fork_server
+    if server is None or server.lost:
         return None
-    try:
-        return server.start_child(role, payload, theirs)
-    except fork_server.ForkServerUnavailable:
-        return None
+    return server.start_child(role, payload, theirs)  # None where it cannot
 
 
 def _started(role: str, process: Any, ours: socket.socket | None) -> ChildProcess:
