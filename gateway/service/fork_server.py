@@ -246,6 +246,7 @@ class ForkServer:
         self._number = 0
         self._replies: dict[int, tuple] = {}
         self._exits: dict[int, int] = {}
+        self._answered = False  # until then, a request waits for its imports too
         self.lost = False
 
     def _drain(self, timeout: float = 0.0) -> None:
@@ -285,7 +286,7 @@ class ForkServer:
                 raise ForkServerUnavailable(str(exc)) from None
         # The first request waits for the server's imports; the lock is let go between
         # looks, so that others can ask whether their children have ended meanwhile.
-        deadline = time.monotonic() + (READY_TIMEOUT if number == 1 else FORK_TIMEOUT)
+        deadline = time.monotonic() + (FORK_TIMEOUT if self._answered else READY_TIMEOUT)
         while True:
             with self._lock:
                 self._drain(0.05)
@@ -294,6 +295,7 @@ class ForkServer:
                     self._lost()  # a server that does not answer serves no one after
                     raise ForkServerUnavailable("no answer")
             if reply is not None:
+                self._answered = True
                 break
         if reply[0] != "started":
             raise ForkServerUnavailable(reply[2])
