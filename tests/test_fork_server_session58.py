@@ -111,3 +111,25 @@ def test_the_supervisor_killed_alone_leaves_no_process_behind(tmp_path):
     while any(_running(pid) for pid in everyone):
         assert time.monotonic() < deadline, [pid for pid in everyone if _running(pid)]
         time.sleep(0.05)
+
+
+def test_a_stopped_fork_server_does_not_keep_a_dead_runner_from_being_replaced(tmp_path):
+    """SIGSTOP of the fork server (a debugger, a sysadmin's mistake): it neither reaps nor
+    reports a runner that dies meanwhile, nor answers the request for its replacement.
+    The supervisor takes the runner as ended once it has not been running for a while,
+    starts a fresh interpreter when the server does not answer, and letters are filed."""
+    d = Daemon(write_config(tmp_path)).start()
+    server = _one(d, "saraban-forks")
+    try:
+        pipeline = _one(d, "saraban-pipe-0")
+        os.kill(server, signal.SIGSTOP)
+        os.kill(pipeline, signal.SIGKILL)
+        d.wait_for_event("runner_died", timeout=30, runner="pipeline-0")
+        d.wait_for_event("fork_server_lost", timeout=30)
+        d.send(letter(subject="เซิร์ฟเวอร์หยุด"), LATKRABANG)
+        d.wait_for(lambda: _registered(d, "เซิร์ฟเวอร์หยุด"), 60, what="the letter registered")
+        fresh = [pid for pid in named(d.proc.pid, "saraban-pipe-0") if pid != pipeline]
+        assert fresh and _parent(fresh[0]) == d.proc.pid
+    finally:
+        os.kill(server, signal.SIGCONT)
+        d.stop()

@@ -62,6 +62,7 @@ PRELOAD = ("gateway.secrecy.markings", "gateway.pipeline.runner", "gateway.deliv
 IMAP_PRELOAD = ("gateway.intake.imap_runner",)
 READY_TIMEOUT = 120.0  # its imports, on a loaded machine; past it a fresh interpreter is started
 FORK_TIMEOUT = 10.0  # a fork of the ready server: milliseconds
+SILENT_SERVER = 2.0  # a child seen ended this long without the server saying so is taken as ended
 
 
 class ForkServerUnavailable(Exception):
@@ -364,10 +365,22 @@ class ServerChild:
         self.server = server
         self.pid = pid
         self.returncode: int | None = None
+        self._gone_since: float | None = None  # seen not running, the server silent about it
 
     def poll(self) -> int | None:
         if self.returncode is None:
             self.returncode = self.server.exitcode(self.pid)
+        if self.returncode is None and not pid_alive(self.pid):
+            # Ended (or a zombie), and the server, which reaps it and says how, has not
+            # said so: it is stopped or stuck. Not waited for past SILENT_SERVER, else a
+            # dead runner would never be restarted; its exit code is then unknown, said
+            # as a kill.
+            now = time.monotonic()
+            if self._gone_since is None:
+                self._gone_since = now
+            elif now - self._gone_since >= SILENT_SERVER:
+                log.warning("fork_server_silent", pid=self.pid)
+                self.returncode = -signal.SIGKILL
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
