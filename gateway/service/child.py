@@ -5,7 +5,9 @@ all started this way (gateway/service/process_util.py `start_child`), so that `p
 shows what each is.
 
 Its stdin brings the pid of the process that started it, then a pickle of what to
-run: (body, args, fd), `fd` being its end of a pipe to that process, if it has one."""
+run: (body, args, fd), `fd` being its end of a pipe to that process, if it has one.
+The supervisor's children are forked by its fork server instead, and read the same
+payload (`run_forked`; gateway/service/fork_server.py)."""
 from __future__ import annotations
 
 import os
@@ -24,6 +26,26 @@ def _main() -> None:
     except ValueError:  # its parent died before it could say anything
         os._exit(1)
     became_child(role, parent)  # dies with its parent, or now if that is gone already
+    _run(role, stdin, None)
+
+
+def run_forked(role: str, server: int, connection: int | None) -> None:
+    """The same, in a child the fork server forked (gateway/service/fork_server.py): its
+    stdin the payload start_child wrote, its parent the server, `connection` its end of the
+    pipe to the process that asked for it (the payload names that process's number for it)."""
+    from gateway.service.process_util import became_child, name_process
+
+    name_process(role)
+    became_child(role, server)
+    stdin = sys.stdin.buffer
+    stdin.readline()  # the asker's pid: a fresh interpreter's parent, not ours
+    _run(role, stdin, connection)
+
+
+def _run(role: str, stdin, connection: int | None) -> None:  # noqa: ANN001 - a binary stream
+    """Unpickle (body, args, fd) from stdin and run body(*args), with the end of the pipe
+    to the asker first where it has one (`connection` where it reached us apart from the
+    number the payload names)."""
     # The body's modules are imported by the unpickling, and a warning said there
     # (pyHanko's import under cryptography 51) was a line of bare text in the JSON log
     # stream; the body sets up logging again with the daemon's level and format.
@@ -41,33 +63,7 @@ def _main() -> None:
     if fd is not None:
         from multiprocessing.connection import Connection
 
-        args = (Connection(fd), *args)
-    body(*args)
-
-
-def run_forked(role: str, server: int, connection: int | None) -> None:
-    """The same, in a child the fork server forked (gateway/service/fork_server.py): its
-    stdin the payload start_child wrote, its parent the server, `connection` its end of the
-    pipe to the process that asked for it (the payload names that process's number for it)."""
-    from gateway.service.process_util import became_child, name_process
-    from gateway.service.log import setup_logging
-
-    name_process(role)
-    became_child(role, server)
-    setup_logging(process=role)
-    stdin = sys.stdin.buffer
-    try:
-        stdin.readline()  # the supervisor's pid: a fresh interpreter's parent, not ours
-        body, args, fd = pickle.load(stdin)
-    except (EOFError, ValueError, pickle.UnpicklingError):  # its asker died while writing it
-        os._exit(1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    if fd is not None and connection is not None:
-        from multiprocessing.connection import Connection
-
-        args = (Connection(connection), *args)
+        args = (Connection(fd if connection is None else connection), *args)
     body(*args)
 
 

@@ -9,18 +9,22 @@ collector's reach (`gc.freeze`, so no collection writes to their pages), the chi
 share those pages (docs/operations.md "Processes", docs/performance.md session 58).
 
 It is a fresh interpreter itself (`python -m gateway.service.child fork-server`), not
-a fork of the supervisor, which has threads and has imported pydantic, which no runner
-needs. It has one thread, forks only, and ignores SIGTERM, SIGINT and SIGHUP: it ends
+a fork of the supervisor: the supervisor has threads, has imported pydantic, which no
+runner needs, and holds the configuration's secrets (the database's password, the TLS
+key), which a DATA-check worker reading hostile mail must not have in its memory; the
+server holds code and the warm-up letter's reading, nothing else. It has one thread, forks only, and ignores SIGTERM, SIGINT and SIGHUP: it ends
 with the supervisor (its socket read to the end, or the kernel's SIGKILL when the
 supervisor dies), and its children die with it (PR_SET_PDEATHSIG), so a kill -9 of the
 supervisor leaves no process behind, as before. Where it cannot serve (gone, or not
 ready in time) the supervisor starts a fresh interpreter, as before it existed.
 
 Its socket, a multiprocessing Connection over a Unix socket pair:
-- supervisor -> server: `(number, kind, role, environment)`, then the child's file
-  descriptors (SCM_RIGHTS). kind "child": a runner, its stdin the pipe start_child
+- supervisor -> server: `(number, kind, role, environment, entry)`, then the child's
+  file descriptors (SCM_RIGHTS). kind "child": a runner, its stdin the pipe start_child
   writes its payload into, and its end of a connection when it has one; kind "check": a
-  DATA-check worker, its stdin and stdout the request and answer pipes.
+  DATA-check worker running `entry`, its stdin and stdout the request and answer pipes.
+  The child gets the supervisor's environment as it is now (the metrics directory is
+  announced in it after the server has started).
 - server -> supervisor: `("started", number, pid)` or `("failed", number, reason)`;
   `("exited", pid, exitcode)` once a child it forked has ended and been reaped
   (exitcode as subprocess says it: negative for the signal that ended it)."""
