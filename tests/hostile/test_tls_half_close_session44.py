@@ -42,10 +42,21 @@ def _tls_in_data(gw: Daemon) -> tuple[socket.socket, ssl.SSLSocket]:
     return raw, tls
 
 
+OVERTAKEN = b"(the reply came after our close_notify)"
+
+
 def _end_side(tls: ssl.SSLSocket, how: str) -> bytes:
     """End the client's side as `how` says; what the gateway said after it, if anything."""
     if how == "close_notify":
-        plain = tls.unwrap()  # sends close_notify, waits for the gateway's
+        try:
+            plain = tls.unwrap()  # sends close_notify, waits for the gateway's
+        except ssl.SSLError as exc:
+            # The gateway's reply overtook our close_notify: this client was slow to send
+            # it after the final dot (a loaded machine) and the letter was answered first.
+            # The reply is lost to this client all the same; the gateway thinks it heard.
+            if "APPLICATION_DATA_AFTER_CLOSE_NOTIFY" not in str(exc):
+                raise
+            return OVERTAKEN
         plain.settimeout(20)
         return plain.recv(65536)
     socket.socket.shutdown(tls, socket.SHUT_WR)  # a FIN under the TLS session, no close_notify
@@ -79,7 +90,8 @@ def test_a_letter_whose_final_dot_came_before_the_tls_end_is_taken_once(gateway,
     # asyncio's TLS layer lets no reply through after the client's end: the client never
     # heard a 250 (said, and the log says why), so it keeps the letter and sends it again.
     assert not said.startswith(b"250"), said
-    gateway.wait_for_event("smtp_reply_unheard", 10, tls=True)
+    if said != OVERTAKEN:  # else the reply was written before the end was read
+        gateway.wait_for_event("smtp_reply_unheard", 10, tls=True)
     code, text = gateway.data_reply(raw, LAT, SENDER)
     assert code == 250, (code, text)
     gateway.wait_for_event("resend_recognised", 60, message_id=message_id,
