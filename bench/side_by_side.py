@@ -364,6 +364,7 @@ class RssPeak(threading.Thread):
         super().__init__(daemon=True)
         self.pids, self.peak, self.peak_pss, self.running = pids, 0, 0, True
         self.at_peak: list[tuple[int, str]] = []  # (RSS, what) of each process at the peak
+        self.at_pss_peak: list[tuple[int, str]] = []  # (PSS, what) at the PSS peak
 
     def run(self) -> None:
         while self.running:
@@ -373,11 +374,20 @@ class RssPeak(threading.Thread):
             if total > self.peak:
                 self.peak = total
                 self.at_peak = sorted(((rss, _what(p, r)) for rss, p, r in each), reverse=True)
-            self.peak_pss = max(self.peak_pss, sum(pss(p) for r in roots for p in descendants(r)))
+            # PSS: each page shared by several processes (the fork server's with its
+            # children, a library's) divided among them: what adds up across processes.
+            shares = [(pss(p), p, r) for r in roots for p in descendants(r)]
+            total_pss = sum(share for share, _, _ in shares)
+            if total_pss > self.peak_pss:
+                self.peak_pss = total_pss
+                self.at_pss_peak = sorted(((share, _what(p, r)) for share, p, r in shares), reverse=True)
             time.sleep(0.1)
 
     def breakdown(self) -> str:
         return ", ".join(f"{what} {rss / 1024 / 1024:.0f}" for rss, what in self.at_peak if rss)
+
+    def pss_breakdown(self) -> str:
+        return ", ".join(f"{what} {share / 1024 / 1024:.0f}" for share, what in self.at_pss_peak if share)
 
     def __enter__(self) -> "RssPeak":
         self.start()
@@ -674,6 +684,7 @@ def main() -> int:
     rows: list[Row] = []
     rss: dict[str, int] = {}
     at_peak: dict[str, str] = {}
+    at_pss_peak: dict[str, str] = {}
     load_before = uptime()
     print(load_before, file=sys.stderr)
     try:
@@ -767,6 +778,7 @@ def main() -> int:
             wait_until(counts["registered"], since + sent.ok, time.monotonic(), args.timeout)
         rss["gateway"] = (sampler.peak, sampler.peak_pss)
         at_peak["gateway"] = sampler.breakdown()
+        at_pss_peak["gateway"] = sampler.pss_breakdown()
     except KeyboardInterrupt:
         print("interrupted: stopping everything", file=sys.stderr)
         return 130
@@ -787,12 +799,12 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-    report(args, workers, sizes, sample, rows, rss, big_label, load_before, uptime(), at_peak)
+    report(args, workers, sizes, sample, rows, rss, big_label, load_before, uptime(), at_peak, at_pss_peak)
     return 0
 
 
 def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load_after,
-           at_peak: dict[str, str] | None = None) -> None:
+           at_peak: dict[str, str] | None = None, at_pss_peak: dict[str, str] | None = None) -> None:
     by = {(r.side, r.size): r for r in rows}
     print()
     print(f"Side by side, {args.count} letters per size, smtp-source -s {args.sessions} (one letter per "
@@ -829,6 +841,8 @@ def report(args, workers, sizes, sample, rows, rss, big_label, load_before, load
                       for side, (r, p) in rss.items()))
     for side, breakdown in (at_peak or {}).items():
         print(f"  {side} at its peak, RSS MiB by process: {breakdown}")
+    for side, breakdown in (at_pss_peak or {}).items():
+        print(f"  {side} at its PSS peak, PSS MiB by process: {breakdown}")
     for r in rows:
         for e in r.errors:
             print(f"{r.side} {r.size} smtp-source error: {e}")
