@@ -133,3 +133,38 @@ def test_a_stopped_fork_server_does_not_keep_a_dead_runner_from_being_replaced(t
     finally:
         os.kill(server, signal.SIGCONT)
         d.stop()
+
+
+def fails() -> None:  # a body for the fork server's child, by reference
+    raise RuntimeError("the body failed: " + "x" * 3)
+
+
+def leaves(code: int) -> None:
+    raise SystemExit(code)
+
+
+_FAILING_BODY = """
+from gateway.service import fork_server
+from gateway.service.process_util import start_child
+from tests.test_fork_server_session58 import fails, leaves
+
+fork_server.begin(("gateway.service.log",))
+first = start_child("pipeline-0", fails)
+second = start_child("delivery", leaves, (3,))
+print(first.popen.wait(30), second.popen.wait(30), fork_server.current() is not None, flush=True)
+"""
+
+
+def test_a_forked_child_that_fails_says_why_and_how_as_a_fresh_interpreter_would(tmp_path):
+    """A runner's body that raises: its traceback on the daemon's stderr and exit code 1,
+    as a fresh interpreter's; sys.exit(3) exit code 3. Not a silent exit code."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "failing.py"
+    script.write_text(_FAILING_BODY)
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(script)], cwd=repo, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(repo)))
+    assert done.stdout.split() == ["1", "3", "True"], (done.stdout, done.stderr[-2000:])
+    assert "RuntimeError: the body failed: xxx" in done.stderr, done.stderr[-2000:]

@@ -175,6 +175,10 @@ def _fork(kind: str, role: str, environment: dict[str, str], entry: Callable[[],
         else:
             _become_child(role, fds, server)
         code = 0
+    except SystemExit as exc:  # as the interpreter ends on it
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - what a fresh interpreter would print of it, on its stderr
+        sys.excepthook(*sys.exc_info())
     finally:
         exit_now(code)
     return 0  # not reached
