@@ -13,6 +13,12 @@ def gone(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] in "ZX"
 
 
+def parent(pid: int) -> int:
+    """Its parent's pid (the fork server's children are not the supervisor's)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
 def tree(root: int) -> list[int]:
     """`root` and every process below it."""
     found, todo = [], [root]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.processes import named
+from tests.processes import named, parent as _parent
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,10 +45,6 @@ def test_the_supervisor_holds_no_cryptography():
     assert "gateway.service.start_checks" in loaded
     assert not {m for m in loaded if m == "cryptography" or m.startswith("cryptography.")}
     assert "gateway.secrecy.keys" not in loaded and "gateway.secrecy.vault_crypto" not in loaded
-
-
-def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
 
 
 def _mapped(pid: int, library: str) -> bool:
