@@ -13,24 +13,13 @@ from pathlib import Path
 
 from tests.daemon import Daemon, write_config
 from tests.letters import letter
-from tests.processes import named, tree
+from tests.processes import gone, named, parent as _parent, tree
 
 LATKRABANG = "saraban.latkrabang@bangkok.go.th"
 
 
-def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
-
-
 def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
 
 
 def _registered(d: Daemon, subject: str) -> bool:
@@ -84,7 +73,7 @@ def test_a_killed_fork_server_takes_its_children_and_the_daemon_goes_on(tmp_path
         assert set(first.values()) <= set(children) and len(named(server, "saraban-check")) == 2
         os.kill(server, signal.SIGKILL)
         d.wait_for_event("fork_server_lost")
-        d.wait_for(lambda: not any(_running(pid) for pid in children), 10, what="the server's children gone")
+        d.wait_for(lambda: all(gone(pid) for pid in children), 10, what="the server's children gone")
         for name in first:
             pid = _one(d, name)  # started again
             assert pid not in children
@@ -108,8 +97,8 @@ def test_the_supervisor_killed_alone_leaves_no_process_behind(tmp_path):
     os.kill(d.proc.pid, signal.SIGKILL)
     d.proc.wait(10)
     deadline = time.monotonic() + 10
-    while any(_running(pid) for pid in everyone):
-        assert time.monotonic() < deadline, [pid for pid in everyone if _running(pid)]
+    while not all(gone(pid) for pid in everyone):
+        assert time.monotonic() < deadline, [pid for pid in everyone if not gone(pid)]
         time.sleep(0.05)
 
 
@@ -168,3 +157,54 @@ def test_a_forked_child_that_fails_says_why_and_how_as_a_fresh_interpreter_would
                           env=dict(os.environ, PYTHONPATH=str(repo)))
     assert done.stdout.split() == ["1", "3", "True"], (done.stdout, done.stderr[-2000:])
     assert "RuntimeError: the body failed: xxx" in done.stderr, done.stderr[-2000:]
+
+
+def logs_three_ways() -> None:
+    """A DATA-check worker's entry, as gateway/secrecy/markings.py's sets up its logging:
+    an event through structlog's print logger, a library's stdlib logging, a Python
+    warning; "ok" on its answer pipe if none of them raised."""
+    import logging
+    import sys
+    import warnings
+
+    import structlog
+
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    try:
+        structlog.get_logger().warning("classification_too_many_lines")
+        logging.getLogger("pypdf").warning("a library's warning")
+        warnings.warn("a Python warning", stacklevel=1)
+    except Exception as exc:  # noqa: BLE001 - what the test reads
+        sys.stdout.write(f"raised {type(exc).__name__}: {exc}\n")
+    else:
+        sys.stdout.write("ok\n")
+    sys.stdout.flush()
+
+
+_LOGGING_WORKER = """
+import os
+from gateway.service import fork_server
+from tests.test_fork_server_session58 import logs_three_ways
+
+fork_server.begin(("gateway.service.log",))
+child, requests, answers = fork_server.current().start_check(logs_three_ways)
+os.close(requests)
+print(os.read(answers, 200).decode().strip(), child.wait(30), flush=True)
+"""
+
+
+def test_a_forked_worker_logs_as_a_fresh_interpreter_whatever_logs(tmp_path):
+    """The fork server configured its own logging (stdlib processors): inherited, a
+    DATA-check worker's first logged event raised and its letter was "unreadable"
+    (a flood of lines taken with 250). A child starts from a fresh interpreter's
+    logging, whether the event comes from structlog, a library's stdlib logger or a
+    Python warning."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "logging_worker.py"
+    script.write_text(_LOGGING_WORKER)
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(script)], cwd=repo, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(repo)))
+    assert done.stdout.split() == ["ok", "0"], (done.stdout, done.stderr[-2000:])

@@ -50,7 +50,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import structlog
 
-from gateway.service.process_util import became_child, exit_now, name_process, pid_alive, start_child, use_fork_server
+from gateway.service.process_util import (became_child, exit_now, fork_server_in_use, name_process, pid_alive,
+                                          start_child, use_fork_server)
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -67,6 +68,7 @@ IMAP_PRELOAD = ("gateway.intake.imap_runner",)
 READY_TIMEOUT = 120.0  # its imports, on a loaded machine; past it a fresh interpreter is started
 FORK_TIMEOUT = 10.0  # a fork of the ready server: milliseconds
 SILENT_SERVER = 2.0  # a child seen ended this long without the server saying so is taken as ended
+LOOK_EVERY = 0.5  # how often a child's /proc entry is read while the server has not said it ended
 
 
 class ForkServerUnavailable(Exception):
@@ -170,6 +172,13 @@ def _fork(kind: str, role: str, environment: dict[str, str], entry: Callable[[],
         os.environ.clear()
         os.environ.update(environment)  # the supervisor's now: the metrics directory, set after we started
         time.tzset()
+        # Logging as a fresh interpreter has it, which each child sets up from: the
+        # server's own configuration (stdlib processors) over a DATA-check worker's print
+        # logger made every event it logged raise, and a letter of ten million lines
+        # "unreadable", taken with a 250 instead of its 552.
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+        warnings.showwarning = warnings._showwarning_orig  # noqa: SLF001 - the stdlib's own
         if kind == "check":
             _become_check_worker(entry, fds, server)
         else:
@@ -201,13 +210,6 @@ def _become_check_worker(entry: Callable[[], Any], fds: list[int], server: int) 
     os.dup2(devnull, 2)
     for fd in (requests, answers, devnull):
         os.close(fd)
-    # Logging as a fresh interpreter has it, which the worker sets up from: the server's
-    # own configuration (stdlib processors over the worker's print logger) made every
-    # event the worker logs raise, and a letter of ten million lines "unreadable",
-    # taken with a 250 instead of its 552.
-    structlog.reset_defaults()
-    logging.getLogger().handlers.clear()
-    warnings.showwarning = warnings._showwarning_orig  # noqa: SLF001 - the stdlib's own
     became_child("check", server)
     entry()  # the worker's own entry point (gateway/secrecy/markings.py)
 
@@ -297,8 +299,9 @@ class ForkServer:
         # looks, so that others can ask whether their children have ended meanwhile.
         deadline = time.monotonic() + (FORK_TIMEOUT if self._answered else READY_TIMEOUT)
         while True:
+            self._wait_for_word(0.05)
             with self._lock:
-                self._drain(0.05)
+                self._drain()
                 reply = self._replies.pop(number, None)
                 if reply is None and (self.lost or time.monotonic() > deadline):
                     self._lost()  # a server that does not answer serves no one after
@@ -321,11 +324,22 @@ class ForkServer:
                 return -signal.SIGKILL
         return None
 
-    def wait_a_little(self, timeout: float) -> None:
-        with self._lock:
-            self._drain(timeout)
+    def _wait_for_word(self, timeout: float) -> None:
+        """Up to `timeout` for the server to say something, the lock not held: the event
+        loop asks `exitcode` of a DATA-check worker for every letter, and must not wait
+        behind a thread waiting here."""
         if self.lost:
             time.sleep(timeout)
+            return
+        try:
+            select.select([self._connection], [], [], timeout)
+        except (OSError, ValueError):  # closed meanwhile: the next drain says lost
+            pass
+
+    def wait_a_little(self, timeout: float) -> None:
+        self._wait_for_word(timeout)
+        with self._lock:
+            self._drain()
 
     def start_child(self, role: str, payload: bytes, theirs: socket.socket | None) -> ServerChild | None:
         """A runner: forked, then its payload written on its stdin (start_child's); None
@@ -374,16 +388,24 @@ class ServerChild:
         self.pid = pid
         self.returncode: int | None = None
         self._gone_since: float | None = None  # seen not running, the server silent about it
+        self._looked_at = 0.0  # when /proc was last read for it (`poll`)
 
     def poll(self) -> int | None:
         if self.returncode is None:
             self.returncode = self.server.exitcode(self.pid)
-        if self.returncode is None and not pid_alive(self.pid):
+        if self.returncode is not None:
+            return self.returncode
+        # /proc read at most every LOOK_EVERY: the event loop polls a DATA-check worker
+        # for every letter it gives it.
+        now = time.monotonic()
+        if now - self._looked_at < LOOK_EVERY:
+            return None
+        self._looked_at = now
+        if not pid_alive(self.pid):
             # Ended (or a zombie), and the server, which reaps it and says how, has not
             # said so: it is stopped or stuck. Not waited for past SILENT_SERVER, else a
             # dead runner would never be restarted; its exit code is then unknown, said
             # as a kill.
-            now = time.monotonic()
             if self._gone_since is None:
                 self._gone_since = now
             elif now - self._gone_since >= SILENT_SERVER:
@@ -414,23 +436,20 @@ class ServerChild:
         self.send_signal(signal.SIGKILL)
 
 
-_server: ForkServer | None = None
-_server_lock = threading.Lock()
+_begin_lock = threading.Lock()
 
 
 def begin(preload: tuple[str, ...], warm_ups: tuple[Callable[[], Any], ...] = ()) -> None:
     """The supervisor, at start: start the server; it imports while the start goes on,
     and `start_child` asks it from now on."""
-    global _server  # noqa: PLW0603
-    with _server_lock:
-        if _server is None:
-            _server = ForkServer(start_child(ROLE, serve, (preload, warm_ups), connected=True, direct=True))
-            use_fork_server(_server)
+    with _begin_lock:
+        if fork_server_in_use() is None:
+            use_fork_server(ForkServer(start_child(ROLE, serve, (preload, warm_ups), connected=True, direct=True)))
 
 
 def current() -> ForkServer | None:
     """The server to ask, if this process has one that is not lost."""
-    server = _server
+    server = fork_server_in_use()
     return server if server is not None and not server.lost else None
 
 

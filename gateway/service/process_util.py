@@ -293,6 +293,11 @@ def use_fork_server(server: Any) -> None:
     _fork_server = server
 
 
+def fork_server_in_use() -> Any:
+    """The server `use_fork_server` gave, lost or not; None where there is none."""
+    return _fork_server
+
+
 def _forked_by_server(role: str, payload: bytes, theirs: socket.socket | None) -> Any:
     server = _fork_server
     if server is None or server.lost:
